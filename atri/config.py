@@ -1,0 +1,420 @@
+"""Typed settings for every part of ATRI, read from one `config.toml`.
+
+The defaults below *are* the embedded defaults: the top-level `config.toml` repeats them
+with comments (a test keeps the two equal). Secrets never live here; they come from the
+environment through `Secrets`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+CONFIG_ENV = "ATRI_CONFIG"
+DEFAULT_CONFIG_NAME = "config.toml"
+OFFLINE_DEFAULT_BASE = "builtin:smollm2-135m"
+
+
+class ConfigError(Exception):
+    """A problem a user can fix in their config file; str() is the one sentence to show."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
+
+
+class ModelSettings(Section):
+    base: str = OFFLINE_DEFAULT_BASE
+    adapter: str = ""
+    engine: Literal["local", "echo", "openai"] = "local"
+    cache_dir: str = "~/.cache/atri"
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    context_window: int = Field(default=0, ge=0)
+    openai_base_url: str = "http://127.0.0.1:8000/v1"
+    openai_model: str = "atri"
+
+
+class GenerationSettings(Section):
+    max_new_tokens: PositiveInt = 128
+    do_sample: bool = True
+    temperature: PositiveFloat = 0.7
+    top_p: float = Field(default=0.9, gt=0, le=1)
+    top_k: int = Field(default=50, ge=0)
+    repetition_penalty: PositiveFloat = 1.1
+
+
+class PersonaSettings(Section):
+    card: str = ""
+    user_name: str = "夏生"
+
+
+class MemorySettings(Section):
+    path: str = "data/atri.sqlite3"
+    scope: Literal["user", "user_in_channel", "channel"] = "user"
+    max_history_tokens: PositiveInt = 1024
+    max_history_messages: PositiveInt = 40
+
+
+class WorkerSettings(Section):
+    url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=1, le=65535)
+    max_batch: PositiveInt = 8
+    batch_window_ms: int = Field(default=20, ge=0)
+    queue_size: PositiveInt = 64
+    rate_limit_per_minute: int = Field(default=20, ge=0)
+    request_timeout_seconds: PositiveFloat = 120.0
+    ooc_max_retries: int = Field(default=2, ge=0)
+    busy_reply: str = "呜……亚托莉现在有点忙不过来，请稍等一下再和我说话吧！"
+    error_reply: str = "诶？亚托莉的脑袋好像短路了一下……能再说一遍吗？"
+
+
+class ReloadSettings(Section):
+    enabled: bool = True
+    adapters_dir: str = "adapters"
+    interval_seconds: PositiveInt = 60
+    max_ooc_rate_increase: float = Field(default=0.05, ge=0, le=1)
+
+
+class OOCSettings(Section):
+    patterns: list[str] = Field(
+        default_factory=lambda: [
+            r"(?i)\bas an ai\b",
+            r"(?i)\blanguage model\b",
+            r"(?i)\bI(?:'m| am) (?:just )?an? (?:AI|assistant|chatbot|program)\b",
+            r"我是(?:一个)?(?:AI|人工智能|语言模型|智能助手|助手)",
+            r"作为(?:一个)?(?:AI|人工智能|语言模型)",
+            r"(?:我是|作为)(?:一张|一块)?显卡",
+            r"人形兵器",
+        ]
+    )
+    profanity: list[str] = Field(default_factory=lambda: ["傻逼", "操你", "妈的", "fuck", "shit"])
+
+
+class TrainSettings(Section):
+    dataset: str = "data/dataset/atri_sharegpt.json"
+    eval_dataset: str = ""
+    output_dir: str = "adapters"
+    lora_r: PositiveInt = 16
+    lora_alpha: PositiveInt = 32
+    lora_dropout: float = Field(default=0.05, ge=0, lt=1)
+    target_modules: list[str] = Field(
+        default_factory=lambda: [
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj",
+        ]
+    )
+    learning_rate: PositiveFloat = 2e-4
+    epochs: PositiveFloat = 3.0
+    max_steps: int = Field(default=0, ge=0)
+    batch_size: PositiveInt = 4
+    gradient_accumulation: PositiveInt = 4
+    max_seq_length: PositiveInt = 1024
+    eval_steps: PositiveInt = 50
+    early_stopping_patience: int = Field(default=0, ge=0)
+    packing: bool = False
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    quantization: Literal["auto", "none", "4bit"] = "auto"
+    gradient_checkpointing: Literal["auto", "on", "off"] = "auto"
+    seed: int = 42
+
+
+class EvalSettings(Section):
+    probes: str = ""
+    max_new_tokens: PositiveInt = 96
+    style_markers: list[str] = Field(
+        default_factory=lambda: ["高性能", "亚托莉", "我", "哦", "呢", "嘛", "！"]
+    )
+
+
+OutputFormat = Literal["sharegpt", "messages", "alpaca"]
+OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("sharegpt", "messages", "alpaca")
+
+
+class DataprepSettings(Section):
+    """`[dataprep]`: how `atri prep` reads a script and what it keeps (see dataprep/)."""
+
+    format: Literal["auto", "plain", "kirikiri", "renpy", "voice_list", "regex"] = "auto"
+    encoding: str = "auto"
+    custom_regex: str = ""
+    scene_markers: list[str] = Field(
+        default_factory=lambda: [
+            r"第[0-9０-９一二三四五六七八九十百零〇]+[章话話幕节節回]",
+            r"(?i)chapter\s*\d+",
+            r"[=＝\-－*＊◆◇■□★☆]{3,}\s*$",
+            r"#{1,3}\s",
+        ]
+    )
+    lead_aliases: list[str] = Field(
+        default_factory=lambda: [
+            "夏生", "斑鸠夏生", "斑鳩夏生", "夏生君", "Natsuki", "Kaito", "Natsuki Kaito",
+        ],
+        min_length=1,
+    )
+    atri_aliases: list[str] = Field(
+        default_factory=lambda: ["ATRI", "Atri", "亚托莉", "亞托莉", "アトリ", "机器人少女", "少女"],
+        min_length=1,
+    )
+    narration: Literal["skip", "stage"] = "skip"
+    stage_direction_max_chars: int = Field(default=40, ge=1, le=400)
+    context_turns: int = Field(default=6, ge=1, le=64)
+    min_reply_chars: int = Field(default=2, ge=1)
+    max_reply_chars: int = Field(default=400, ge=1)
+    drop_interjections: bool = True
+    short_reply_max_chars: int = Field(default=8, ge=1)
+    max_short_reply_repeats: int = Field(default=3, ge=1)
+    drop_near_duplicates: bool = True
+    traditional_to_simplified: bool = False
+    user_placeholder: bool = True
+    background: str = ""
+    background_ratio: float = Field(default=0.1, ge=0, lt=1)
+    background_questions: list[str] = Field(
+        default_factory=lambda: ["能说说你的{topic}吗？", "关于{topic}，跟我讲讲吧。"]
+    )
+    eval_ratio: float = Field(default=0.1, ge=0, lt=1)
+    output_formats: list[OutputFormat] = Field(
+        default_factory=lambda: list(OUTPUT_FORMATS), min_length=1
+    )
+    seed: int = 42
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        if value != "auto":
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(
+                    f'"{value}" is not an encoding Python knows; use "auto" or a name like "gb18030"'
+                ) from None
+        return value
+
+    @field_validator("custom_regex")
+    @classmethod
+    def _regex_with_groups(cls, value: str) -> str:
+        if value:
+            try:
+                groups = re.compile(value).groupindex
+            except re.error as exc:
+                raise ValueError(f"is not a valid regular expression ({exc})") from None
+            if "speaker" not in groups or "text" not in groups:
+                raise ValueError("needs the two named groups speaker and text")
+        return value
+
+    @field_validator("scene_markers")
+    @classmethod
+    def _markers_compile(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a valid regular expression ({exc})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> DataprepSettings:
+        if self.min_reply_chars > self.max_reply_chars:
+            raise ValueError("min_reply_chars must not be greater than max_reply_chars")
+        return self
+
+
+class DiscordSettings(Section):
+    reply_in_dms: bool = True
+    channels: list[int] = Field(default_factory=list)
+    allowed_users: list[int] = Field(default_factory=list)
+    blocked_users: list[int] = Field(default_factory=list)
+    allowed_roles: list[int] = Field(default_factory=list)
+    blocked_roles: list[int] = Field(default_factory=list)
+    blocked_channels: list[int] = Field(default_factory=list)
+    admin_ids: list[int] = Field(default_factory=list)
+    guild_ids: list[int] = Field(default_factory=list)
+
+
+class QQSettings(Section):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    nicknames: list[str] = Field(default_factory=lambda: ["亚托莉", "ATRI", "アトリ"])
+    reply_in_private: bool = True
+    superusers: list[str] = Field(default_factory=list)
+    split_pause_seconds: float = Field(default=1.0, ge=0)
+    max_message_chars: PositiveInt = 500
+
+
+class Settings(Section):
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    persona: PersonaSettings = Field(default_factory=PersonaSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    reload: ReloadSettings = Field(default_factory=ReloadSettings)
+    ooc: OOCSettings = Field(default_factory=OOCSettings)
+    train: TrainSettings = Field(default_factory=TrainSettings)
+    eval: EvalSettings = Field(default_factory=EvalSettings)
+    dataprep: DataprepSettings = Field(default_factory=DataprepSettings)
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    qq: QQSettings = Field(default_factory=QQSettings)
+
+    # Where relative paths in the file are anchored: the config file's folder, or the
+    # working directory for the embedded defaults. Not a key of the file.
+    root: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    def path(self, value: str) -> Path:
+        """Resolve a path setting: `~` expands, relative paths hang off `root`."""
+        p = Path(os.path.expanduser(value))
+        return p if p.is_absolute() else self.root / p
+
+
+class Secrets(BaseModel):
+    """Secrets, from the environment only. SecretStr keeps them out of reprs and logs."""
+
+    discord_token: SecretStr | None = None
+    admin_token: SecretStr | None = None
+    onebot_access_token: SecretStr | None = None
+    openai_api_key: SecretStr | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
+        env = dict(os.environ) if env is None else env
+
+        def get(name: str) -> SecretStr | None:
+            value = env.get(name, "").strip()
+            return SecretStr(value) if value else None
+
+        return cls(
+            discord_token=get("ATRI_DISCORD_TOKEN"),
+            admin_token=get("ATRI_ADMIN_TOKEN"),
+            onebot_access_token=get("ATRI_ONEBOT_ACCESS_TOKEN"),
+            openai_api_key=get("ATRI_OPENAI_API_KEY"),
+        )
+
+
+def _expected(err: Any) -> str:
+    """Turn one pydantic error into the 'what is expected' half of the sentence."""
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "greater_than" and ctx.get("gt") == 0:
+        return "must be a positive number"
+    if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
+        words = {
+            "greater_than": "greater than",
+            "greater_than_equal": "at least",
+            "less_than": "less than",
+            "less_than_equal": "at most",
+        }[kind]
+        bound = next(iter(ctx.values()))
+        return f"must be {words} {bound}"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', '')}"
+    if kind == "extra_forbidden":
+        return "is not a known key (check the spelling against the commented config.toml)"
+    if kind in {"int_parsing", "int_type", "int_from_float"}:
+        return "must be an integer"
+    if kind in {"float_parsing", "float_type"}:
+        return "must be a number"
+    if kind in {"bool_parsing", "bool_type"}:
+        return "must be true or false"
+    if kind in {"string_type"}:
+        return "must be a string in quotes"
+    if kind in {"list_type"}:
+        return 'must be a list like ["a", "b"]'
+    if kind in {"model_type", "dict_type"}:
+        return "must be a table (a [section])"
+    return str(err.get("msg", "is not valid")).lower()
+
+
+def describe_validation_error(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        if err["type"] == "greater_than" and (err.get("ctx") or {}).get("gt") == 0:
+            if isinstance(err.get("input"), int) and not isinstance(err.get("input"), bool):
+                message = "must be a positive integer"
+            else:
+                message = _expected(err)
+        else:
+            message = _expected(err)
+        if len(loc) >= 2:
+            where = f"[{loc[0]}] {'.'.join(loc[1:])}"
+        elif loc:
+            where = f"{loc[0]}"
+        else:
+            where = "(top level)"
+        value = err.get("input")
+        shown = "" if err["type"] == "missing" else f" = {_toml_repr(value)}"
+        lines.append(f"{source}: {where}{shown}: {message}")
+    return "\n".join(lines)
+
+
+def _toml_repr(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, dict):
+        return "{…}"
+    return repr(value)
+
+
+def find_config_path(explicit: str | Path | None = None) -> Path | None:
+    """The file to read: --config, else $ATRI_CONFIG, else ./config.toml if present."""
+    chosen = explicit or os.environ.get(CONFIG_ENV)
+    if chosen:
+        path = Path(os.path.expanduser(str(chosen)))
+        if not path.is_file():
+            origin = "--config" if explicit else CONFIG_ENV
+            raise ConfigError(f"{path}: config file not found (given by {origin}).")
+        return path
+    local = Path.cwd() / DEFAULT_CONFIG_NAME
+    return local if local.is_file() else None
+
+
+def load_settings(explicit: str | Path | None = None) -> Settings:
+    """Read and validate the config; raise ConfigError with one sentence per problem."""
+    path = find_config_path(explicit)
+    if path is None:
+        return Settings()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc}).") from None
+    return settings_from_dict(data, source=str(path), root=path.resolve().parent)
+
+
+def settings_from_dict(
+    data: dict[str, Any], source: str = "config.toml", root: Path | None = None
+) -> Settings:
+    data = {k: v for k, v in data.items()}
+    if "root" in data:
+        raise ConfigError(f"{source}: root: is not a known key.")
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, source)) from None
+    if root is not None:
+        settings.root = root
+    return settings

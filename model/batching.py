@@ -1,0 +1,108 @@
+"""Dynamic batching: requests that arrive together are generated together.
+
+The batcher gathers up to `max_batch` prompts, waiting at most `window` seconds after
+the first one, and hands them to the engine as one batch. The queue is bounded: when
+it is full, `submit` raises `Overloaded` at once instead of letting latency grow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from atri.config import GenerationSettings
+from model.engine import Engine, Generation
+from model.prompt import ChatMessages
+
+log = logging.getLogger(__name__)
+
+
+class Overloaded(Exception):
+    """The queue is full; the caller answers with the busy reply."""
+
+
+@dataclass
+class _Job:
+    messages: ChatMessages
+    future: asyncio.Future[Generation]
+
+
+class Batcher:
+    def __init__(
+        self,
+        engine: Engine,
+        gen: GenerationSettings,
+        max_batch: int,
+        window_seconds: float,
+        queue_size: int,
+    ) -> None:
+        self.engine = engine
+        self.gen = gen
+        self.max_batch = max_batch
+        self.window = window_seconds
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=queue_size)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="atri-batcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if not job.future.done():
+                job.future.set_exception(Overloaded("worker stopped"))
+
+    async def submit(self, messages: ChatMessages) -> Generation:
+        loop = asyncio.get_running_loop()
+        job = _Job(messages, loop.create_future())
+        try:
+            self._queue.put_nowait(job)
+        except asyncio.QueueFull:
+            raise Overloaded(f"queue full ({self._queue.maxsize} waiting)") from None
+        return await job.future
+
+    async def _collect(self) -> list[_Job]:
+        first = await self._queue.get()
+        jobs = [first]
+        deadline = asyncio.get_running_loop().time() + self.window
+        while len(jobs) < self.max_batch:
+            timeout = deadline - asyncio.get_running_loop().time()
+            if timeout <= 0:
+                while len(jobs) < self.max_batch and not self._queue.empty():
+                    jobs.append(self._queue.get_nowait())
+                break
+            try:
+                jobs.append(await asyncio.wait_for(self._queue.get(), timeout))
+            except TimeoutError:
+                break
+        # A caller that gave up (timeout, disconnect) needs no generation.
+        return [j for j in jobs if not j.future.done()]
+
+    async def _run(self) -> None:
+        while True:
+            jobs = await self._collect()
+            if not jobs:
+                continue
+            try:
+                results = await self.engine.generate([j.messages for j in jobs], self.gen)
+            except Exception as exc:
+                log.exception("generation failed for a batch of %d", len(jobs))
+                for j in jobs:
+                    if not j.future.done():
+                        j.future.set_exception(exc)
+                continue
+            for job, result in zip(jobs, results, strict=True):
+                if not job.future.done():
+                    job.future.set_result(result)

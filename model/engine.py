@@ -1,0 +1,215 @@
+"""Engines turn batches of chat messages into replies.
+
+`LocalEngine` runs transformers (+ peft adapters) in one dedicated thread: generation
+never blocks the event loop, and adapter loads/switches queue between two batches.
+`EchoEngine` loads no model; adapter tests and relay benchmarks use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from atri.config import GenerationSettings, Settings
+from model.prompt import ChatMessages
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Generation:
+    text: str
+    new_tokens: int
+    adapter_version: str = ""
+
+
+@dataclass
+class EngineStats:
+    generate_calls: int = 0
+    generated_rows: int = 0
+    generated_tokens: int = 0
+    batch_sizes: list[int] = field(default_factory=list)
+
+
+class Engine(Protocol):
+    name: str
+    base_id: str
+    config_hash: str
+    context_window: int
+    stats: EngineStats
+
+    @property
+    def adapter_version(self) -> str: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    async def generate(
+        self, batch: list[ChatMessages], gen: GenerationSettings
+    ) -> list[Generation]: ...
+
+    async def close(self) -> None: ...
+
+
+class EchoEngine:
+    """Answers with a fixed transformation of the last user message; loads no model."""
+
+    name = "echo"
+    base_id = "echo"
+    config_hash = "echo"
+    context_window = 32768
+    prefix = "亚托莉听到了："
+
+    def __init__(self) -> None:
+        self.stats = EngineStats()
+
+    @property
+    def adapter_version(self) -> str:
+        return ""
+
+    def count_tokens(self, text: str) -> int:
+        return len(text)
+
+    async def generate(
+        self, batch: list[ChatMessages], gen: GenerationSettings
+    ) -> list[Generation]:
+        self.stats.generate_calls += 1
+        self.stats.batch_sizes.append(len(batch))
+        out = []
+        for messages in batch:
+            text = self.prefix + messages[-1]["content"]
+            out.append(Generation(text=text, new_tokens=len(text)))
+        self.stats.generated_rows += len(batch)
+        return out
+
+    async def close(self) -> None:
+        return None
+
+
+class LocalEngine:
+    """transformers + peft on this machine. Build with `await LocalEngine.load(settings)`."""
+
+    name = "local"
+
+    def __init__(self, loaded: Any, context_window: int) -> None:
+        self.model = loaded.model
+        self.tokenizer = loaded.tokenizer
+        self.base_id: str = loaded.base_id
+        self.config_hash: str = loaded.config_hash
+        self.context_window = context_window
+        self.stats = EngineStats()
+        self.active_adapter: str = ""
+        # One thread owns the model: batches and adapter changes never interleave.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atri-engine")
+
+    @classmethod
+    async def load(cls, settings: Settings) -> LocalEngine:
+        from model.loading import load_base_model
+
+        loaded = await asyncio.to_thread(load_base_model, settings)
+        window = settings.model.context_window or int(
+            getattr(loaded.model.config, "max_position_embeddings", 2048) or 2048
+        )
+        engine = cls(loaded, window)
+        if settings.model.adapter:
+            path = settings.path(settings.model.adapter)
+            await engine.run(engine.load_adapter_sync, path, path.name)
+            await engine.run(engine.activate_sync, path.name)
+        return engine
+
+    @property
+    def adapter_version(self) -> str:
+        return self.active_adapter
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        """Run `fn` on the engine thread, after whatever is queued there."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    async def generate(
+        self, batch: list[ChatMessages], gen: GenerationSettings
+    ) -> list[Generation]:
+        result: list[Generation] = await self.run(self.generate_sync, batch, gen)
+        return result
+
+    def generate_sync(self, batch: list[ChatMessages], gen: GenerationSettings) -> list[Generation]:
+        import torch
+
+        texts = [
+            self.tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False)
+            for m in batch
+        ]
+        # The template already holds any BOS token; don't let the tokenizer add another.
+        inputs = self.tokenizer(
+            texts, return_tensors="pt", padding=True, add_special_tokens=False
+        ).to(self.model.device)
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": gen.max_new_tokens,
+            "do_sample": gen.do_sample,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "repetition_penalty": gen.repetition_penalty,
+        }
+        if gen.do_sample:
+            kwargs.update(temperature=gen.temperature, top_p=gen.top_p, top_k=gen.top_k)
+        with torch.inference_mode():
+            output = self.model.generate(**inputs, **kwargs)
+        prompt_len = inputs["input_ids"].shape[1]
+        version = self.active_adapter
+        results = []
+        eos_ids = _eos_ids(self.tokenizer, self.model)
+        for row in output[:, prompt_len:]:
+            tokens = row.tolist()
+            n = next((i for i, t in enumerate(tokens) if t in eos_ids), len(tokens))
+            text = self.tokenizer.decode(tokens[:n], skip_special_tokens=True)
+            results.append(Generation(text=text, new_tokens=n, adapter_version=version))
+        self.stats.generate_calls += 1
+        self.stats.generated_rows += len(batch)
+        self.stats.generated_tokens += sum(r.new_tokens for r in results)
+        self.stats.batch_sizes.append(len(batch))
+        return results
+
+    def load_adapter_sync(self, path: Path, name: str) -> None:
+        """Load a peft adapter beside the live one (the live one keeps serving)."""
+        from peft import PeftModel
+
+        if not (path / "adapter_config.json").is_file():
+            raise FileNotFoundError(f"{path}: not a peft adapter folder (no adapter_config.json).")
+        if isinstance(self.model, PeftModel):
+            self.model.load_adapter(str(path), adapter_name=name)
+        else:
+            self.model = PeftModel.from_pretrained(self.model, str(path), adapter_name=name)
+        self.model.eval()
+
+    def activate_sync(self, name: str) -> None:
+        self.model.set_adapter(name)
+        self.active_adapter = name
+
+    def unload_adapter_sync(self, name: str) -> None:
+        if name and name != self.active_adapter and name in getattr(self.model, "peft_config", {}):
+            self.model.delete_adapter(name)
+
+    async def close(self) -> None:
+        self._thread.shutdown(wait=True)
+
+
+def _eos_ids(tokenizer: Any, model: Any) -> set[int]:
+    ids: set[int] = set()
+    for value in (tokenizer.eos_token_id, getattr(model.generation_config, "eos_token_id", None)):
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, list):
+            ids.update(value)
+    return ids
+
+
+async def create_engine(settings: Settings) -> Engine:
+    if settings.model.engine == "echo":
+        return EchoEngine()
+    if settings.model.engine == "openai":
+        raise NotImplementedError('[model] engine = "openai" is not built yet.')
+    return await LocalEngine.load(settings)

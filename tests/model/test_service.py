@@ -1,0 +1,68 @@
+"""The in-process worker on the tiny model and the echo engine."""
+
+from __future__ import annotations
+
+import asyncio
+
+from atri.config import Settings
+from model.engine import EchoEngine
+from model.memory import Memory
+from model.protocol import ChatRequest, ScopeRef
+from model.service import ChatService
+
+
+def req(text: str, user: str = "u1", channel: str = "") -> ChatRequest:
+    return ChatRequest(
+        platform="test", user_id=user, text=text, display_name=f"name-{user}", channel_id=channel
+    )
+
+
+async def test_tiny_model_reply_is_stored_with_adapter_tag(tiny_settings: Settings) -> None:
+    async with await ChatService.open(tiny_settings) as service:
+        reply = await service.chat(req("hello ATRI"))
+        assert reply.status == "ok"
+        assert reply.text
+        history = await service.memory.history(reply.scope)
+        assert [m.role for m in history] == ["user", "assistant"]
+        assert history[0].content == "hello ATRI"
+        assert history[0].user_id == "u1"
+        assert history[1].content == reply.text
+
+
+async def test_echo_engine_remembers_and_reset_hides(echo_settings: Settings) -> None:
+    async with await ChatService.open(echo_settings) as service:
+        first = await service.chat(req("one"))
+        assert first.text == EchoEngine.prefix + "one"
+        await service.chat(req("two"))
+        assert len(await service.memory.history(first.scope)) == 4
+        assert await service.reset(ScopeRef(platform="test", user_id="u1")) == 4
+        assert await service.memory.history(first.scope) == []
+        assert len(await service.memory.all_messages(first.scope)) == 4
+
+
+async def test_concurrent_requests_are_batched(tiny_settings: Settings) -> None:
+    tiny_settings.worker.batch_window_ms = 200
+    async with await ChatService.open(tiny_settings) as service:
+        replies = await asyncio.gather(
+            *(service.chat(req(f"hi {i}", user=f"u{i}")) for i in range(8))
+        )
+        assert all(r.status == "ok" for r in replies)
+        assert service.engine.stats.generate_calls < 8
+
+
+async def test_overload_gives_busy_reply(echo_settings: Settings) -> None:
+    echo_settings.worker.request_timeout_seconds = 0.05
+    async with await ChatService.open(echo_settings) as service:
+        await service.batcher.stop()  # nobody drains the queue: every request times out
+        reply = await service.chat(req("anyone there?"))
+        assert reply.status == "busy"
+        assert reply.text == echo_settings.worker.busy_reply
+        assert await service.memory.history(reply.scope) == []
+
+
+async def test_memory_survives_reopen(echo_settings: Settings) -> None:
+    async with await ChatService.open(echo_settings) as service:
+        reply = await service.chat(req("remember me"))
+    async with await Memory.open(echo_settings.path(echo_settings.memory.path)) as memory:
+        history = await memory.history(reply.scope)
+        assert history[0].content == "remember me"
