@@ -1,0 +1,3 @@
+from atri.cli import app
+
+app(prog_name="atri")

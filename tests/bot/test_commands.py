@@ -1,0 +1,96 @@
+"""The platform-neutral command layer against the real in-process worker."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from atri.config import Settings
+from bot import commands
+from bot.commands import Actor
+from model.protocol import ChatRequest
+from model.service import ChatService
+
+
+def say(user: str, text: str, channel: str = "c1") -> ChatRequest:
+    return ChatRequest(platform="p", user_id=user, text=text, channel_id=channel, guild_id="g")
+
+
+def member(user: str = "m", channel: str = "c1") -> Actor:
+    return Actor("p", user, is_admin=False, channel_id=channel, guild_id="g")
+
+
+def admin(channel: str = "c1") -> Actor:
+    return Actor("p", "boss", is_admin=True, channel_id=channel, guild_id="g")
+
+
+async def live(service: ChatService, user: str, channel: str = "c1") -> list[str]:
+    scope = service.scope_for("p", user, channel, "g")
+    return [m.content for m in await service.memory.history(scope)]
+
+
+async def test_member_resets_only_themselves(echo_settings: Settings) -> None:
+    async with await ChatService.open(echo_settings) as service:
+        await service.chat(say("m", "mine"))
+        await service.chat(say("other", "theirs"))
+        result = await commands.reset_self(service, member())
+        assert result.ok and "2" in result.text
+        assert await live(service, "m") == []
+        assert len(await live(service, "other")) == 2
+
+
+async def test_reset_of_another_user_needs_admin(
+    echo_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with await ChatService.open(echo_settings) as service:
+        await service.chat(say("victim", "keep me"))
+        with caplog.at_level(logging.WARNING, logger="bot.commands"):
+            refused = await commands.reset_user(service, member(), "victim")
+        assert refused.refused and not refused.ok
+        assert "refused reset of user victim by p user m" in caplog.text
+        assert len(await live(service, "victim")) == 2
+        done = await commands.reset_user(service, admin(), "victim")
+        assert done.ok
+        assert await live(service, "victim") == []
+
+
+@pytest.mark.parametrize("scope", ["user_in_channel", "channel"])
+async def test_channel_reset_is_admin_only_and_stays_in_the_channel(
+    echo_settings: Settings, scope: str
+) -> None:
+    echo_settings.memory.scope = scope  # type: ignore[assignment]
+    async with await ChatService.open(echo_settings) as service:
+        await service.chat(say("a", "here"))
+        await service.chat(say("b", "here too"))
+        await service.chat(say("a", "elsewhere", channel="c2"))
+        assert (await commands.reset_channel(service, member())).refused
+        assert (await commands.reset_channel(service, admin())).ok
+        assert await live(service, "a") == [] and await live(service, "b") == []
+        assert len(await live(service, "a", channel="c2")) == 2
+
+
+async def test_shared_channel_conversation_is_not_reset_by_a_member(
+    echo_settings: Settings,
+) -> None:
+    echo_settings.memory.scope = "channel"
+    async with await ChatService.open(echo_settings) as service:
+        await service.chat(say("a", "shared"))
+        result = await commands.reset_self(service, member("a"))
+        assert result.refused
+        assert len(await live(service, "a")) == 2
+        assert (await commands.reset_self(service, admin())).ok
+        assert await live(service, "a") == []
+
+
+async def test_status_shows_admins_more(echo_service: ChatService) -> None:
+    plain = await commands.status(echo_service, member())
+    full = await commands.status(echo_service, admin())
+    assert "排队中：0" in plain.text and "引擎" not in plain.text
+    assert "引擎：echo" in full.text
+
+
+async def test_reload_and_rollback_need_admin(echo_service: ChatService) -> None:
+    assert (await commands.reload(echo_service, member())).refused
+    assert (await commands.rollback(echo_service, member())).refused
+    assert not (await commands.reload(echo_service, admin())).refused

@@ -1,0 +1,38 @@
+"""Splitting long replies for platforms with a message size limit."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.splitting import split_message
+
+
+def test_short_text_is_one_part() -> None:
+    assert split_message("  你好！  ", 10) == ["你好！"]
+    assert split_message("   ", 10) == []
+
+
+def test_splits_at_sentence_boundaries() -> None:
+    text = "第一句话。第二句话！第三句话？"
+    assert split_message(text, 12) == ["第一句话。第二句话！", "第三句话？"]
+
+
+def test_code_blocks_stay_whole() -> None:
+    code = "```python\nprint('a')\nprint('b')\n```"
+    text = "Look at this. " * 3 + code + " Done."
+    parts = split_message(text, 60)
+    assert any(code in p for p in parts)
+
+
+def test_unbreakable_text_is_cut_hard() -> None:
+    parts = split_message("a" * 25, 10)
+    assert parts == ["a" * 10, "a" * 10, "a" * 5]
+
+
+@given(st.text(min_size=0, max_size=3000), st.integers(min_value=1, max_value=400))
+def test_parts_respect_the_limit_and_keep_every_character(text: str, limit: int) -> None:
+    parts = split_message(text, limit)
+    assert all(0 < len(p) <= limit for p in parts)
+    squash = lambda s: "".join(s.split())  # noqa: E731
+    assert squash("".join(parts)) == squash(text)

@@ -1,0 +1,141 @@
+"""Conversation memory on a real SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from model.memory import MIGRATIONS, SCHEMA_VERSION, Memory, scope_key
+
+
+@pytest.fixture
+async def memory(tmp_path: Path):  # type: ignore[no-untyped-def]
+    mem = await Memory.open(tmp_path / "m.sqlite3")
+    yield mem
+    await mem.close()
+
+
+def test_scope_keys_use_ids_and_config_kind() -> None:
+    assert scope_key("user", "discord", "42", "7", "1") == "discord:user:42"
+    assert scope_key("user_in_channel", "discord", "42", "7", "1") == "discord:chan:1/7:user:42"
+    assert scope_key("channel", "qq", "42", "999") == "qq:chan:999"
+    # A direct message has no channel: every kind falls back to the user.
+    assert scope_key("channel", "discord", "42") == "discord:user:42"
+
+
+async def test_scopes_do_not_leak(memory: Memory) -> None:
+    await memory.append_many(
+        "a", [("user", "1", "A", "hello from a", ""), ("assistant", "", "ATRI", "hi a", "v1")]
+    )
+    await memory.append_many(
+        "b", [("user", "2", "B", "hello from b", ""), ("assistant", "", "ATRI", "hi b", "v1")]
+    )
+    assert [m.content for m in await memory.history("a")] == ["hello from a", "hi a"]
+    assert [m.content for m in await memory.history("b")] == ["hello from b", "hi b"]
+    await memory.reset("a")
+    assert await memory.history("a") == []
+    assert len(await memory.history("b")) == 2
+
+
+async def test_turns_are_tagged_with_user_and_adapter(memory: Memory) -> None:
+    await memory.append_many(
+        "s", [("user", "u9", "Nine", "q", ""), ("assistant", "", "ATRI", "a", "20260101-000000")]
+    )
+    user, reply = await memory.history("s")
+    assert (user.user_id, user.display_name) == ("u9", "Nine")
+    assert reply.adapter_version == "20260101-000000"
+
+
+async def test_reset_hides_purge_deletes(memory: Memory) -> None:
+    await memory.append_many(
+        "s", [("user", "1", "", "old", ""), ("assistant", "", "", "old reply", "")]
+    )
+    assert await memory.reset("s") == 2
+    await memory.append_many(
+        "s", [("user", "1", "", "new", ""), ("assistant", "", "", "new reply", "")]
+    )
+    assert [m.content for m in await memory.history("s")] == ["new", "new reply"]
+    archived = [m for m in await memory.all_messages("s") if m.archived]
+    assert [m.content for m in archived] == ["old", "old reply"]
+    assert await memory.purge("s") == 4
+    assert await memory.all_messages("s") == []
+
+
+async def test_export_round_trips(memory: Memory, tmp_path: Path) -> None:
+    await memory.append_many(
+        "s", [("user", "1", "A", "你好", ""), ("assistant", "", "ATRI", "早上好！", "v2")]
+    )
+    await memory.reset("s")
+    await memory.append_many(
+        "s", [("user", "1", "A", "again", ""), ("assistant", "", "ATRI", "yes", "v2")]
+    )
+    exported = await memory.export("s")
+    async with await Memory.open(tmp_path / "other.sqlite3") as other:
+        assert await other.import_export(exported) == 4
+        again = await other.export("s")
+        strip = lambda d: [{k: v for k, v in m.items()} for m in d["messages"]]  # noqa: E731
+        assert strip(again) == strip(exported)
+        assert [m.content for m in await other.history("s")] == ["again", "yes"]
+
+
+async def test_history_respects_token_budget_and_whole_turns(memory: Memory) -> None:
+    for i in range(50):
+        await memory.append_many(
+            "s",
+            [
+                ("user", "1", "", f"question {i} " + "x" * 40, ""),
+                ("assistant", "", "", f"answer {i} " + "y" * 40, ""),
+            ],
+        )
+    count = len  # one "token" per character
+    kept = await memory.history("s", count_tokens=count, max_tokens=500)
+    assert sum(len(m.content) for m in kept) <= 500
+    assert kept, "the newest exchanges fit"
+    assert kept[0].role == "user" and kept[-1].role == "assistant"
+    assert all(
+        a.role == "user" and b.role == "assistant"
+        for a, b in zip(kept[::2], kept[1::2], strict=True)
+    )
+    assert kept[-1].content.startswith("answer 49")
+
+
+async def test_history_never_starts_with_an_orphan_reply(memory: Memory) -> None:
+    await memory.append_many(
+        "s",
+        [
+            ("user", "1", "", "q1", ""),
+            ("assistant", "", "", "a1", ""),
+            ("user", "1", "", "q2", ""),
+            ("assistant", "", "", "a2", ""),
+        ],
+    )
+    kept = await memory.history("s", max_messages=3)  # the window cuts q1 away
+    assert [m.content for m in kept] == ["q2", "a2"]
+
+
+async def test_old_schema_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "v1.sqlite3"
+    con = sqlite3.connect(path)
+    con.executescript(MIGRATIONS[0])
+    con.execute(
+        "INSERT INTO messages (scope, role, user_id, content, created_at) VALUES ('s', 'user', '1', 'from v1', 0)"
+    )
+    con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+    async with await Memory.open(path) as memory:
+        assert await memory.schema_version() == SCHEMA_VERSION
+        (msg,) = await memory.history("s")
+        assert msg.content == "from v1" and msg.adapter_version == ""
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.sqlite3"
+    con = sqlite3.connect(path)
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    con.close()
+    with pytest.raises(RuntimeError, match="newer ATRI"):
+        await Memory.open(path)
