@@ -42,18 +42,22 @@ MIGRATIONS: list[str] = [
 ]
 
 
+def channel_prefix(platform: str, channel_id: str, guild_id: str = "") -> str:
+    """The key prefix shared by every scope that lives in one channel."""
+    place = f"{guild_id}/{channel_id}" if guild_id else channel_id
+    return f"{platform}:chan:{place}"
+
+
 def scope_key(
     kind: ScopeKind, platform: str, user_id: str, channel_id: str = "", guild_id: str = ""
 ) -> str:
     """The memory key for a message. Ids only, never display names (those change)."""
-    place = f"{guild_id}/{channel_id}" if guild_id else channel_id
-    if kind == "user" or not place:
-        if kind == "channel" and not place:
-            return f"{platform}:dm:{user_id}"
+    if kind == "user" or not channel_id:
         return f"{platform}:user:{user_id}"
+    chan = channel_prefix(platform, channel_id, guild_id)
     if kind == "user_in_channel":
-        return f"{platform}:chan:{place}:user:{user_id}"
-    return f"{platform}:chan:{place}"
+        return f"{chan}:user:{user_id}"
+    return chan
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,11 @@ class Memory:
         await db.execute("PRAGMA synchronous=NORMAL")
         await db.execute("PRAGMA busy_timeout=5000")
         memory = cls(db, path)
-        await memory._migrate()
+        try:
+            await memory._migrate()
+        except BaseException:
+            await db.close()
+            raise
         return memory
 
     async def close(self) -> None:
@@ -194,6 +202,15 @@ class Memory:
         """End the scope's context: its messages are archived and hidden from the model."""
         cur = await self._db.execute(
             "UPDATE messages SET archived = 1 WHERE scope = ? AND archived = 0", (scope,)
+        )
+        await self._db.commit()
+        return cur.rowcount
+
+    async def reset_prefix(self, prefix: str) -> int:
+        """Reset every scope whose key starts with `prefix` (all users of one channel)."""
+        cur = await self._db.execute(
+            "UPDATE messages SET archived = 1 WHERE substr(scope, 1, ?) = ? AND archived = 0",
+            (len(prefix), prefix),
         )
         await self._db.commit()
         return cur.rowcount

@@ -12,6 +12,10 @@ from pydantic import BaseModel, Field
 
 ScopeKind = Literal["user", "user_in_channel", "channel"]
 
+# `Worker.reset` returns this instead of a count when the user's conversation is the
+# channel's shared one (scope "channel"): only an admin may reset that, as a channel.
+SHARED_SCOPE = -1
+
 
 class ChatRequest(BaseModel):
     platform: str
@@ -36,7 +40,8 @@ class Reply(BaseModel):
 
 
 class ScopeRef(BaseModel):
-    """Which conversation an admin command means (reset / purge / export)."""
+    """Which conversation a command means. With a user id: that user's conversation
+    (in this channel, if memory is scoped per channel); without: the whole channel."""
 
     platform: str
     user_id: str = ""
