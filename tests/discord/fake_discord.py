@@ -1,0 +1,512 @@
+"""A small fake of Discord on loopback, for the real discord.py client.
+
+It serves what the adapter uses and nothing more: REST under `/api/v10` (login,
+application info, `/gateway/bot`, command bulk overwrite, create message, typing,
+interaction callback and follow-ups) and a gateway WebSocket (hello, heartbeat ack,
+identify → READY and GUILD_CREATE, then whatever events a test dispatches). Frames are
+zlib-stream compressed as discord.py asks (one compressor per connection, a sync flush
+per message). Every REST call is recorded so a test can assert on what the client sent.
+
+The world is one server with two text channels, the bot, an admin (Manage Server
+through a role), a member and another bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+API_PREFIX = "/api/v10"
+HEARTBEAT_INTERVAL_MS = 41_250
+TIMESTAMP = "2026-01-01T00:00:00.000000+00:00"
+MANAGE_GUILD = 1 << 5
+SEND_MESSAGES = 1 << 11
+EPHEMERAL = 1 << 6
+
+APPLICATION_ID = 900_000_000_000_000_001
+BOT_ID = 900_000_000_000_000_001
+GUILD_ID = 910_000_000_000_000_001
+CHANNEL_ID = 920_000_000_000_000_001
+LISTEN_CHANNEL_ID = 920_000_000_000_000_002
+ADMIN_ROLE_ID = 930_000_000_000_000_001
+ADMIN_ID = 940_000_000_000_000_001
+MEMBER_ID = 940_000_000_000_000_002
+OTHER_BOT_ID = 940_000_000_000_000_003
+OWNER_ID = 940_000_000_000_000_004
+DM_CHANNEL_ID = 950_000_000_000_000_001
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    # discord.py parses a body as JSON only for exactly "application/json" (no charset).
+    return web.Response(
+        body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"}
+    )
+
+
+@dataclass
+class Call:
+    """One REST request the client made."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+
+
+def user_payload(user_id: int, name: str, bot: bool = False) -> dict[str, Any]:
+    return {
+        "id": str(user_id),
+        "username": name,
+        "global_name": name,
+        "discriminator": "0",
+        "avatar": None,
+        "bot": bot,
+        "public_flags": 0,
+    }
+
+
+def role_payload(role_id: int, name: str, permissions: int, position: int) -> dict[str, Any]:
+    return {
+        "id": str(role_id),
+        "name": name,
+        "color": 0,
+        "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
+        "hoist": False,
+        "position": position,
+        "permissions": str(permissions),
+        "managed": False,
+        "mentionable": False,
+        "flags": 0,
+    }
+
+
+def text_channel_payload(channel_id: int, name: str, position: int) -> dict[str, Any]:
+    return {
+        "id": str(channel_id),
+        "type": 0,
+        "guild_id": str(GUILD_ID),
+        "name": name,
+        "position": position,
+        "permission_overwrites": [],
+        "nsfw": False,
+        "parent_id": None,
+        "topic": None,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+        "flags": 0,
+    }
+
+
+@dataclass
+class _Person:
+    user: dict[str, Any]
+    roles: list[int] = field(default_factory=list)
+
+    def member(self, with_user: bool = False, permissions: int = 0) -> dict[str, Any]:
+        member: dict[str, Any] = {
+            "roles": [str(r) for r in self.roles],
+            "joined_at": TIMESTAMP,
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "nick": None,
+            "avatar": None,
+            "pending": False,
+        }
+        if with_user:
+            member["user"] = self.user
+        if permissions:
+            member["permissions"] = str(permissions)
+        return member
+
+
+class _Connection:
+    """One gateway WebSocket, with its zlib stream when the client asked for one."""
+
+    def __init__(self, ws: web.WebSocketResponse, compress: bool) -> None:
+        self.ws = ws
+        self.compressor = zlib.compressobj() if compress else None
+        self.sequence = 0
+
+    async def send(self, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload)
+        if self.compressor is None:
+            await self.ws.send_str(data)
+            return
+        frame = self.compressor.compress(data.encode()) + self.compressor.flush(zlib.Z_SYNC_FLUSH)
+        await self.ws.send_bytes(frame)
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        self.sequence += 1
+        await self.send({"op": 0, "t": event, "s": self.sequence, "d": data})
+
+
+class FakeDiscord:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.identify: dict[str, Any] | None = None
+        # As Discord does when Message Content is not enabled in the developer portal.
+        self.refuse_privileged_intents = False
+        self.bot = user_payload(BOT_ID, "ATRI", bot=True)
+        self.people = {
+            ADMIN_ID: _Person(user_payload(ADMIN_ID, "Minamo"), [ADMIN_ROLE_ID]),
+            MEMBER_ID: _Person(user_payload(MEMBER_ID, "Ryuji")),
+            OTHER_BOT_ID: _Person(user_payload(OTHER_BOT_ID, "OtherBot", bot=True)),
+            BOT_ID: _Person(self.bot),
+        }
+        self._ids = itertools.count(960_000_000_000_000_001)
+        self._changed = asyncio.Condition()
+        self._connection: _Connection | None = None
+        self._connected = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- server lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", API_PREFIX + "/{path:.*}", self._rest)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}{API_PREFIX}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    # -- gateway ------------------------------------------------------------------
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        connection = _Connection(ws, request.query.get("compress") == "zlib-stream")
+        await connection.send({"op": 10, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}})
+        async for msg in ws:
+            if msg.type is not WSMsgType.TEXT:
+                break
+            payload = json.loads(msg.data)
+            if payload["op"] == 1:  # heartbeat
+                await connection.send({"op": 11})
+            elif payload["op"] == 2:  # identify
+                self.identify = payload["d"]
+                if self.refuse_privileged_intents:
+                    await ws.close(code=4014)  # "Disallowed intent(s)"
+                    break
+                await connection.dispatch("READY", self._ready())
+                await connection.dispatch("GUILD_CREATE", self._guild())
+                self._connection = connection
+                self._connected.set()
+        return ws
+
+    def _ready(self) -> dict[str, Any]:
+        return {
+            "v": 10,
+            "user": self.bot,
+            "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+            "session_id": "fake-session",
+            "resume_gateway_url": self.gateway_url,
+            "shard": [0, 1],
+            "application": {"id": str(APPLICATION_ID), "flags": 0},
+        }
+
+    def _guild(self) -> dict[str, Any]:
+        return {
+            "id": str(GUILD_ID),
+            "name": "Eden",
+            "icon": None,
+            "owner_id": str(OWNER_ID),
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "nsfw_level": 0,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "features": [],
+            "roles": [
+                role_payload(GUILD_ID, "@everyone", SEND_MESSAGES, 0),
+                role_payload(ADMIN_ROLE_ID, "admins", SEND_MESSAGES | MANAGE_GUILD, 1),
+            ],
+            "emojis": [],
+            "stickers": [],
+            "channels": [
+                text_channel_payload(CHANNEL_ID, "general", 0),
+                text_channel_payload(LISTEN_CHANNEL_ID, "atri-chat", 1),
+            ],
+            "threads": [],
+            "members": [self.people[BOT_ID].member(with_user=True)],
+            "member_count": 5,
+            "large": False,
+            "unavailable": False,
+            "joined_at": TIMESTAMP,
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+            "premium_progress_bar_enabled": False,
+        }
+
+    async def wait_connected(self, timeout: float = 10.0) -> None:
+        await asyncio.wait_for(self._connected.wait(), timeout)
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        assert self._connection is not None, "no client is connected to the fake gateway"
+        await self._connection.dispatch(event, data)
+
+    # -- events a test sends ------------------------------------------------------
+
+    def message_payload(
+        self,
+        author_id: int,
+        content: str,
+        *,
+        channel_id: int = CHANNEL_ID,
+        in_guild: bool = True,
+        mentions: tuple[int, ...] = (),
+        reply_to: dict[str, Any] | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+        sticker_items: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        author = self.people[author_id]
+        payload: dict[str, Any] = {
+            "id": str(next(self._ids)),
+            "channel_id": str(channel_id if in_guild else DM_CHANNEL_ID),
+            "author": author.user,
+            "content": content,
+            "timestamp": TIMESTAMP,
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": "@everyone" in content,
+            "mentions": [self.people[m].user for m in mentions],
+            "mention_roles": [],
+            "attachments": attachments or [],
+            "embeds": [],
+            "pinned": False,
+            "type": 19 if reply_to else 0,
+            "flags": 0,
+            "components": [],
+        }
+        if sticker_items:
+            payload["sticker_items"] = sticker_items
+        if in_guild:
+            payload["guild_id"] = str(GUILD_ID)
+            payload["member"] = author.member()
+        if reply_to is not None:
+            payload["message_reference"] = {
+                "type": 0,
+                "message_id": reply_to["id"],
+                "channel_id": reply_to["channel_id"],
+                "guild_id": reply_to.get("guild_id"),
+            }
+            payload["referenced_message"] = reply_to
+        return payload
+
+    async def send_message(self, author_id: int, content: str, **options: Any) -> dict[str, Any]:
+        payload = self.message_payload(author_id, content, **options)
+        await self.dispatch("MESSAGE_CREATE", payload)
+        return payload
+
+    async def run_command(
+        self,
+        user_id: int,
+        group: str,
+        subcommand: str,
+        *,
+        user_option: int | None = None,
+        in_guild: bool = True,
+    ) -> dict[str, Any]:
+        """A member invokes `/group subcommand` (with an optional `user:` option)."""
+        person = self.people[user_id]
+        options: list[dict[str, Any]] = []
+        resolved: dict[str, Any] = {}
+        if user_option is not None:
+            options.append({"type": 6, "name": "user", "value": str(user_option)})
+            target = self.people[user_option]
+            resolved = {
+                "users": {str(user_option): target.user},
+                "members": {str(user_option): target.member()} if in_guild else {},
+            }
+        permissions = SEND_MESSAGES | (MANAGE_GUILD if ADMIN_ROLE_ID in person.roles else 0)
+        payload: dict[str, Any] = {
+            "id": str(next(self._ids)),
+            "application_id": str(APPLICATION_ID),
+            "type": 2,
+            "token": f"interaction-token-{next(self._ids)}",
+            "version": 1,
+            "locale": "en-US",
+            "app_permissions": str(SEND_MESSAGES),
+            "attachment_size_limit": 8_388_608,
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(GUILD_ID)},
+            "context": 0 if in_guild else 1,
+            "data": {
+                "id": str(next(self._ids)),
+                "name": group,
+                "type": 1,
+                "options": [{"type": 1, "name": subcommand, "options": options}],
+                "resolved": resolved,
+            },
+        }
+        if in_guild:
+            payload["data"]["guild_id"] = str(GUILD_ID)
+            payload["guild_id"] = str(GUILD_ID)
+            payload["guild_locale"] = "en-US"
+            payload["channel_id"] = str(CHANNEL_ID)
+            payload["channel"] = text_channel_payload(CHANNEL_ID, "general", 0)
+            payload["member"] = person.member(with_user=True, permissions=permissions)
+        else:
+            payload["channel_id"] = str(DM_CHANNEL_ID)
+            payload["channel"] = {"id": str(DM_CHANNEL_ID), "type": 1, "recipients": []}
+            payload["user"] = person.user
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return payload
+
+    # -- REST ---------------------------------------------------------------------
+
+    async def _rest(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["path"]
+        body: Any = None
+        if request.can_read_body:
+            text = await request.text()
+            body = json.loads(text) if text else None
+        call = Call(request.method, path, dict(request.query), body)
+        async with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+        if request.headers.get("Authorization") != "Bot fake-token" and not path.startswith(
+            ("/interactions/", "/webhooks/")
+        ):
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+        result = self._answer(call)
+        if result is None:
+            return _json({"message": "Unknown route", "code": 0}, status=404)
+        if result == 204:
+            return web.Response(status=204)
+        return _json(result)
+
+    def _answer(self, call: Call) -> Any:
+        method, path, body = call.method, call.path, call.body
+        if (method, path) == ("GET", "/users/@me"):
+            return self.bot
+        if (method, path) == ("GET", "/oauth2/applications/@me"):
+            return {
+                "id": str(APPLICATION_ID),
+                "name": "ATRI",
+                "description": "",
+                "icon": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": user_payload(OWNER_ID, "owner"),
+                "verify_key": "0" * 64,
+                "flags": 0,
+                "team": None,
+            }
+        if (method, path) == ("GET", "/gateway/bot"):
+            return {
+                "url": self.gateway_url,
+                "shards": 1,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 1000,
+                    "reset_after": 0,
+                    "max_concurrency": 1,
+                },
+            }
+        if method == "PUT" and re.fullmatch(r"/applications/\d+(/guilds/\d+)?/commands", path):
+            guild = re.search(r"/guilds/(\d+)/", path)
+            return [
+                {
+                    **command,
+                    "id": str(next(self._ids)),
+                    "application_id": str(APPLICATION_ID),
+                    "version": "1",
+                    **({"guild_id": guild.group(1)} if guild else {}),
+                }
+                for command in body
+            ]
+        if method == "POST" and re.fullmatch(r"/channels/\d+/typing", path):
+            return 204
+        match = re.fullmatch(r"/channels/(\d+)/messages", path)
+        if method == "POST" and match:
+            return self._bot_message(int(match.group(1)), body)
+        match = re.fullmatch(r"/interactions/(\d+)/[^/]+/callback", path)
+        if method == "POST" and match:
+            return {
+                "interaction": {
+                    "id": match.group(1),
+                    "type": 2,
+                    "response_message_loading": body["type"] == 5,
+                    "response_message_ephemeral": bool(
+                        (body.get("data") or {}).get("flags", 0) & EPHEMERAL
+                    ),
+                },
+                "resource": {"type": body["type"]},
+            }
+        if method == "POST" and re.fullmatch(r"/webhooks/\d+/[^/]+", path):
+            return self._bot_message(CHANNEL_ID, body)
+        return None
+
+    def _bot_message(self, channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        payload = self.message_payload(BOT_ID, body.get("content", ""), channel_id=channel_id)
+        payload["flags"] = body.get("flags", 0)
+        if "message_reference" in body:
+            payload["message_reference"] = body["message_reference"]
+        return payload
+
+    # -- assertions ---------------------------------------------------------------
+
+    async def wait_for_calls(
+        self, predicate: Callable[[Call], bool], count: int = 1, timeout: float = 5.0
+    ) -> list[Call]:
+        """The first `count` recorded calls matching `predicate`, waiting for them."""
+
+        def matching() -> list[Call]:
+            return [c for c in self.calls if predicate(c)]
+
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: len(matching()) >= count), timeout
+            )
+        return matching()[:count]
+
+    def calls_matching(self, predicate: Callable[[Call], bool]) -> list[Call]:
+        return [c for c in self.calls if predicate(c)]
+
+
+def is_message_to(channel_id: int) -> Callable[[Call], bool]:
+    return lambda c: c.method == "POST" and c.path == f"/channels/{channel_id}/messages"
+
+
+def is_typing_in(channel_id: int) -> Callable[[Call], bool]:
+    return lambda c: c.method == "POST" and c.path == f"/channels/{channel_id}/typing"
+
+
+def is_callback(call: Call) -> bool:
+    return call.method == "POST" and call.path.startswith("/interactions/")
+
+
+def is_followup(call: Call) -> bool:
+    return call.method == "POST" and call.path.startswith("/webhooks/")
+
+
+def is_command_sync(call: Call) -> bool:
+    return call.method == "PUT" and call.path.endswith("/commands")
