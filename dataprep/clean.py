@@ -1,0 +1,194 @@
+"""Cleaning: text rules applied to every line, and filters applied to finished samples.
+
+Text rules never invent words: they delete markup and notes, unify ellipses and runs
+of punctuation, strip the quote marks around a line and, optionally, convert
+Traditional to Simplified Chinese. Filters drop whole samples and say why.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from dataprep.records import Sample
+
+USER_PLACEHOLDER = "{{user}}"
+
+# (注：…) (译注…) (原文…) (TN: …) in full- or half-width brackets: translator talk.
+_NOTE = re.compile(
+    r"[（(【\[〔]\s*(?:注|译注|譯注|訳注|原文|校注|TL ?note|T/?N|translator'?s? note)"
+    r"[^）)】\]〕]*[）)】\]〕]",
+    re.I,
+)
+# Leftover markup: KAG-style [tags] with ASCII bodies, <html>, {renpy} tags, voice file refs.
+_MARKUP = re.compile(
+    r"\[[A-Za-z_@/][\x20-\x5c\x5e-\x7e]*\]|</?[A-Za-z][^<>]*>|\{/?[A-Za-z][^{}]*\}"
+    r"|[（(]?\b[\w/\\.-]+\.(?:ogg|wav|mp3|opus|flac)\b[）)]?"
+)
+# Aozora-style ruby: ｜漢字《かんじ》 and 漢字《かんじ》 (readings in kana only, so that
+# Chinese book-title marks 《三体》 survive).
+_RUBY = re.compile(r"｜([^《｜\n]+)《[^》\n]*》|(?<=[\u4e00-\u9fff])《[\u3041-\u30ff]+》")
+# Any run of dots that means an ellipsis: ・・ ･･ ... 。。。 … ‥ ⋯ and mixtures.
+_ELLIPSIS = re.compile(r"(?:[・･·]{2,}|\.{3,}|。{3,}|[…‥⋯]+)(?:[・･·.。…‥⋯]*)")
+_REPEAT_LOUD = re.compile(r"([！!？?])\1{2,}")
+_REPEAT_TILDE = re.compile(r"([～〜~])\1+")
+# Dashes only: a run of ー is a Japanese long vowel (すごーーーい), not punctuation.
+_REPEAT_DASH = re.compile(r"[—―─]{3,}")
+_SPACES = re.compile(r"\s+")
+_QUOTE_PAIRS = {"「": "」", "『": "』", "“": "”", '"': '"', "‘": "’", "﹁": "﹂"}
+_CLOSERS = {c: o for o, c in _QUOTE_PAIRS.items() if o != c}
+_ELLIPSIS_OR_PUNCT = re.compile(r"[\W_]+")
+# Sounds that carry no words. A reply made only of these (and punctuation) is dropped.
+INTERJECTIONS = re.compile(
+    r"(?:嗯|恩|唔|呜|啊|阿|哦|噢|喔|欸|诶|誒|哎|唉|呃|额|咦|哇|嘿|哈|呵|嘻|噗|咕|呼|哼|诶嘿"
+    r"|え|あ|う|ん|お|は|ふ|へ|ほ|ひ|む|ぁ|ぃ|ぅ|ぇ|ぉ|っ|ー|〜|ｯ"
+    r"|uh|um|umm|hmm|hm|ah|oh|eh|huh|mm|ha|heh|ugh|whoa|wow)+",
+    re.I,
+)
+
+
+def clean_text(text: str, to_simplified: Callable[[str], str] | None = None) -> str:
+    """Apply every text rule to one line; returns "" if nothing is left.
+
+    Each rule is guarded by a test for the characters it needs: most lines need none of
+    them, and a substring test is far cheaper than a regex pass.
+    """
+    if "注" in text or "原文" in text or "N" in text or "n" in text:
+        text = _NOTE.sub("", text)
+    if "《" in text:
+        text = _RUBY.sub(lambda m: m.group(1) or "", text)
+    if "[" in text or "<" in text or "{" in text or "." in text:
+        text = _MARKUP.sub("", text)
+    text = strip_quotes(text.strip())
+    if (
+        "・" in text
+        or "." in text
+        or "。。" in text
+        or "…" in text
+        or "‥" in text
+        or "⋯" in text
+        or "･" in text
+        or "·" in text
+    ):
+        text = _ELLIPSIS.sub("……", text)
+    if "！！！" in text or "!!!" in text or "？？？" in text or "???" in text:
+        text = _REPEAT_LOUD.sub(r"\1\1", text)
+    if "～～" in text or "〜〜" in text or "~~" in text:
+        text = _REPEAT_TILDE.sub(r"\1", text)
+    if "——" in text or "―" in text or "─" in text:
+        text = _REPEAT_DASH.sub("——", text)
+    if "  " in text or "\t" in text or "\u3000" in text or "\n" in text:
+        text = _SPACES.sub(" ", text)
+    text = text.strip()
+    if to_simplified is not None and text:
+        text = to_simplified(text)
+    return text
+
+
+def strip_quotes(text: str) -> str:
+    """Remove one pair of quote marks enclosing the whole line (or an unclosed opener)."""
+    if len(text) < 2:
+        return text
+    close = _QUOTE_PAIRS.get(text[0])
+    if close is None:
+        # The second half of a line split at a click wait: "…了！」" has only the closer.
+        opener = _CLOSERS.get(text[-1])
+        if opener is not None and opener not in text[:-1]:
+            return text[:-1].strip()
+        return text
+    inner = text[1:-1] if text.endswith(close) else text[1:]
+    # 「a」「b」 is two quotes side by side: stripping the outer pair would break it.
+    if text[0] != close and (text[0] in inner or close in inner):
+        return text
+    return inner.strip()
+
+
+def opencc_t2s() -> Callable[[str], str]:
+    from opencc import OpenCC  # optional extra; imported only when asked for
+
+    return OpenCC("t2s").convert  # type: ignore[no-any-return]
+
+
+def is_interjection_only(text: str) -> bool:
+    """True for "嗯……", "啊！？", "……", "えっ", "Hmm...": no words, only a sound."""
+    core = _ELLIPSIS_OR_PUNCT.sub("", unicodedata.normalize("NFKC", text))
+    return not core or INTERJECTIONS.fullmatch(core) is not None
+
+
+def near_key(text: str) -> str:
+    """Text with case, width, spaces and punctuation ignored: equal keys are near-duplicates."""
+    return _ELLIPSIS_OR_PUNCT.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+def placeholder_replacer(lead_aliases: Iterable[str]) -> Callable[[str], str]:
+    """Replace the lead's names with {{user}}, longest first (斑鸠夏生 before 夏生)."""
+    names = sorted({a for a in lead_aliases if a.strip()}, key=len, reverse=True)
+    if not names:
+        return lambda s: s
+    parts = [rf"\b{re.escape(n)}\b" if n.isascii() else re.escape(n) for n in names]
+    pattern = re.compile("|".join(parts), re.I)
+    return lambda s: pattern.sub(USER_PLACEHOLDER, s)
+
+
+@dataclass(frozen=True)
+class FilterRules:
+    min_reply_chars: int = 2
+    max_reply_chars: int = 400
+    drop_interjections: bool = True
+    short_reply_max_chars: int = 8
+    max_short_reply_repeats: int = 3
+    drop_near_duplicates: bool = True
+
+
+def filter_samples(
+    samples: list[Sample], rules: FilterRules, drops: Counter[str], dropped_lines: Counter[str]
+) -> list[Sample]:
+    """Drop samples by reply content; count each reason by sample and by ATRI line."""
+    kept: list[Sample] = []
+    short_seen: Counter[str] = Counter()
+    exact_seen: set[tuple[str, ...]] = set()
+    near_seen: set[tuple[str, str]] = set()
+    for sample in samples:
+        reason = _drop_reason(sample, rules, short_seen, exact_seen, near_seen)
+        if reason is None:
+            kept.append(sample)
+        else:
+            drops[reason] += 1
+            dropped_lines[reason] += len(sample.reply_lines)
+    return kept
+
+
+def _drop_reason(
+    sample: Sample,
+    rules: FilterRules,
+    short_seen: Counter[str],
+    exact_seen: set[tuple[str, ...]],
+    near_seen: set[tuple[str, str]],
+) -> str | None:
+    reply = sample.reply
+    if rules.drop_interjections and is_interjection_only(reply):
+        return "interjection_only"
+    length = len(reply)
+    if length < rules.min_reply_chars:
+        return "too_short"
+    if length > rules.max_reply_chars:
+        return "too_long"
+    # Texts alone: roles alternate from human, so equal texts mean equal samples.
+    exact = tuple(text for _, text in sample.turns)
+    if exact in exact_seen:
+        return "duplicate"
+    exact_seen.add(exact)
+    if rules.drop_near_duplicates:
+        near = (near_key(sample.prompt), near_key(reply))
+        if near in near_seen:
+            return "near_duplicate"
+        near_seen.add(near)
+    if length <= rules.short_reply_max_chars:
+        key = near_key(reply)
+        short_seen[key] += 1
+        if short_seen[key] > rules.max_short_reply_repeats:
+            return "repeated_short_reply"
+    return None

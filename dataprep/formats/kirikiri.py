@@ -1,0 +1,128 @@
+"""KiriKiri / KAG `.ks` scenarios, TyranoScript included.
+
+Speakers come from `[nm t="名"]` / `@nm t=名` (for the current message), TyranoScript
+`#名` lines (until the next `#`; a bare `#` clears it) and `【名】` headers. Text runs
+over `[r]` and line ends until a wait tag (`[l]`, `[p]`, `[np]`, `[wvl]`) closes the
+utterance. Every other tag is dropped; `;` comments and `*label` lines are not text,
+and a label starts a new scene. `[[` is a literal `[`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from dataprep.formats.common import ParseOptions
+from dataprep.records import Utterance
+
+_TOKEN = re.compile(r"\[\[|\[([^\]]*)\]?|[^\[]+")
+_ATTR = re.compile(r"""([\w-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s\]]+)""")
+_HEADER = re.compile(r"【([^】]{1,32})】\s*(.*)")
+# Tags that end a message; after a page end the message's own name no longer applies.
+_WAIT = frozenset({"l", "wvl"})
+_PAGE = frozenset({"p", "np", "cm", "er", "pcm", "plc"})
+_NAME_TAGS = frozenset({"nm", "name", "chara_ptext"})
+# Stands for a visual line break until the utterance is closed; see `_join`.
+_BREAK = "\x00"
+_SPACE_BETWEEN = re.compile(r"(?<=[\x21-\x7e])\x00+(?=[\x21-\x7e])")
+
+
+def _tag_name_and_attrs(body: str) -> tuple[str, dict[str, str]]:
+    body = body.strip()
+    name = body.split(None, 1)[0].lower() if body else ""
+    attrs = {k.lower(): v.strip("\"'") for k, v in _ATTR.findall(body)}
+    return name, attrs
+
+
+def _join(parts: list[str]) -> str:
+    """Line breaks vanish between CJK characters and become a space between Latin words."""
+    text = "".join(parts)
+    if _BREAK in text:
+        text = _SPACE_BETWEEN.sub(" ", text).replace(_BREAK, "")
+    return text.strip()
+
+
+class _Reader:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.out: list[Utterance] = []
+        self.speaker: str | None = None
+        self.sticky = False  # True when the name came from a TyranoScript `#` line
+        self.parts: list[str] = []
+        self.start_line = 0
+        self.scene = "0"
+
+    def flush(self) -> None:
+        text = _join(self.parts)
+        if text:
+            self.out.append(Utterance(self.speaker, text, self.source, self.start_line, self.scene))
+        self.parts = []
+
+    def end_page(self) -> None:
+        self.flush()
+        if not self.sticky:
+            self.speaker = None
+
+    def set_speaker(self, name: str | None, sticky: bool) -> None:
+        self.flush()
+        self.speaker = name or None
+        self.sticky = sticky
+
+    def tag(self, body: str) -> None:
+        name, attrs = _tag_name_and_attrs(body)
+        if name == "r":
+            self.parts.append(_BREAK)
+        elif name in _WAIT:
+            self.flush()
+        elif name in _PAGE:
+            self.end_page()
+        elif name in _NAME_TAGS:
+            who = attrs.get("t") or attrs.get("text") or attrs.get("name") or ""
+            self.set_speaker(who.split("/")[0].strip(), sticky=False)
+
+    def text(self, chunk: str, number: int) -> None:
+        if not self.parts or all(p == _BREAK for p in self.parts):
+            self.start_line = number
+        self.parts.append(chunk)
+
+
+def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
+    reader = _Reader(source)
+    marker = options.scene_marker.match if options.scene_marker else None
+    marks = 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line[0] == ";":
+            continue
+        head = line[0]
+        if head == "*":
+            reader.set_speaker(None, sticky=False)
+            reader.scene = line[1:].split("|", 1)[0].strip() or str(number)
+            continue
+        if head == "@":
+            reader.tag(line[1:])
+            continue
+        if head == "#":
+            reader.set_speaker(line[1:].split(":", 1)[0].strip(), sticky=True)
+            continue
+        if marker is not None and marker(line):
+            reader.set_speaker(None, sticky=False)
+            marks += 1
+            reader.scene = f"marker{marks}"
+            continue
+        header = _HEADER.match(line) if head == "【" else None
+        if header is not None:
+            reader.set_speaker(header.group(1).strip(), sticky=False)
+            line = header.group(2)
+        for m in _TOKEN.finditer(line):
+            token = m.group(0)
+            if token == "[[":
+                reader.text("[", number)
+            elif token[0] == "[":
+                reader.tag(m.group(1) or "")
+            else:
+                reader.text(token, number)
+        # A line end inside a message is a visual break, like [r].
+        if reader.parts:
+            reader.parts.append(_BREAK)
+    reader.flush()
+    return reader.out

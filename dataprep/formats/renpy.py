@@ -1,0 +1,150 @@
+"""Ren'Py `.rpy` scripts and their translation files.
+
+`define x = Character("Name")` maps a variable to a name; `x "text"` is a line of x,
+`"Name" "text"` a line of a literal name, a bare `"text"` narration. In a translation
+file each `translate <lang> <id>:` block holds the original as a `#` comment and the
+translated line below it; comments are skipped, so the translated line is what we read.
+Labels (and the label part of a translation id) are scenes.
+"""
+
+from __future__ import annotations
+
+import re
+
+from dataprep.formats.common import ParseOptions
+from dataprep.records import Utterance
+
+_STR = r'"(?:[^"\\]|\\.)*"'
+DEFINE = re.compile(
+    r"""^\s*define\s+([\w.]+)\s*=\s*(?:Dynamic)?Character\(\s*(?:_\(\s*)?(?:name\s*=\s*)?"""
+    r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(None))""",
+    re.M,
+)
+_LABEL = re.compile(r"\s*label\s+([\w.]+)\s*(?:\(.*\))?\s*:")
+_TRANSLATE = re.compile(r"\s*translate\s+\w+\s+([\w.]+)\s*:")
+_TRANSLATION_ID_HASH = re.compile(r"_[0-9a-f]{8}(?:_\d+)?$")
+_SAY = re.compile(
+    rf"""\s*(?:(?P<who>[A-Za-z_][\w.]*)(?P<attrs>(?:\s+[\w-]+)*)\s+|(?P<whostr>{_STR})\s+)?"""
+    rf"""(?P<text>{_STR})(?P<rest>.*)$"""
+)
+# Statements that take a string but are not dialogue.
+_NOT_SPEAKERS = frozenset(
+    [
+        "show",
+        "scene",
+        "hide",
+        "play",
+        "queue",
+        "stop",
+        "voice",
+        "sound",
+        "music",
+        "jump",
+        "call",
+        "image",
+        "define",
+        "default",
+        "old",
+        "new",
+        "text",
+        "textbutton",
+        "style",
+        "window",
+        "pause",
+        "with",
+        "renpy",
+        "python",
+        "init",
+        "menu",
+        "if",
+        "elif",
+        "while",
+        "return",
+        "translate",
+        "screen",
+        "label",
+        "nvl",
+        "transform",
+        "at",
+        "as",
+        "behind",
+        "onlayer",
+        "zorder",
+        "camera",
+    ]
+)
+_NARRATORS = frozenset({"narrator", "centered", "vcentered"})
+_TEXT_TAG = re.compile(r"\{rt\}.*?\{/rt\}|\{(?!\{)[^{}]*\}")
+_INTERPOLATION = re.compile(r"\[(?!\[)([\w.]+)[^\]]*\]")
+
+
+def collect_characters(text: str) -> dict[str, str]:
+    """Variable → display name for every `define x = Character(...)` in the text."""
+    found: dict[str, str] = {}
+    for var, dq, sq, none in DEFINE.findall(text):
+        if not none:
+            found[var] = _unescape(dq or sq)
+    return found
+
+
+def _unescape(s: str) -> str:
+    return s.replace('\\"', '"').replace("\\'", "'").replace("\\n", " ").replace("\\\\", "\\")
+
+
+def _render(raw: str, characters: dict[str, str]) -> str:
+    """The text a player sees: tags dropped, ruby readings dropped, names interpolated."""
+    text = _unescape(raw[1:-1])
+    text = _TEXT_TAG.sub("", text).replace("{{", "{")
+    text = _INTERPOLATION.sub(lambda m: characters.get(m.group(1), m.group(0)), text)
+    return text.replace("[[", "[").strip()
+
+
+def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
+    characters = dict(options.renpy_characters)
+    characters.update(collect_characters(text))
+    marker = options.scene_marker.match if options.scene_marker else None
+    out: list[Utterance] = []
+    scene = "0"
+    last_speaker: str | None = None
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line[0] == "#":
+            continue
+        if marker is not None and marker(line):
+            scene = f"marker{number}"
+            continue
+        if line.startswith("label "):
+            m = _LABEL.match(line)
+            if m:
+                scene = m.group(1)
+            continue
+        if line.startswith("translate "):
+            m = _TRANSLATE.match(line)
+            if m and m.group(1) != "strings":
+                label = _TRANSLATION_ID_HASH.sub("", m.group(1))
+                scene = label or scene
+            continue
+        if '"' not in line:
+            continue
+        m = _SAY.match(line)
+        if m is None:
+            continue
+        rest = m.group("rest").strip()
+        if rest.endswith(":"):
+            continue  # a menu choice, not a line
+        who, whostr = m.group("who"), m.group("whostr")
+        if who in _NOT_SPEAKERS:
+            continue
+        if who == "extend":
+            speaker = last_speaker
+        elif whostr is not None:
+            speaker = _unescape(whostr[1:-1]) or None
+        elif who is None or who in _NARRATORS:
+            speaker = None
+        else:
+            speaker = characters.get(who, who)
+        said = _render(m.group("text"), characters)
+        if said:
+            out.append(Utterance(speaker, said, source, number, scene))
+        last_speaker = speaker
+    return out

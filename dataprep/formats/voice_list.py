@@ -1,0 +1,38 @@
+"""Voice transcription lists (`path|speaker|lang|text`, as Bert-VITS2 / GPT-SoVITS use).
+
+The list has no scene markup; the folder of the audio path is the nearest thing (games
+group voice files by scene or chapter), and a configured marker line also starts one.
+"""
+
+from __future__ import annotations
+
+import re
+
+from dataprep.formats.common import ParseOptions
+from dataprep.records import Utterance
+
+LINE = re.compile(r"(?P<path>[^|]*)\|(?P<speaker>[^|]*)\|(?P<lang>[^|]*)\|(?P<text>.*)")
+
+
+def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
+    marker = options.scene_marker.match if options.scene_marker else None
+    out: list[Utterance] = []
+    marks = 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        if marker is not None and marker(line):
+            marks += 1
+            continue
+        m = LINE.fullmatch(line)
+        if m is None:
+            continue
+        said = m.group("text").strip()
+        if not said:
+            continue
+        path = m.group("path").replace("\\", "/")
+        folder = path.rsplit("/", 1)[0] if "/" in path else ""
+        speaker = m.group("speaker").strip() or None
+        out.append(Utterance(speaker, said, source, number, f"{marks}:{folder}"))
+    return out

@@ -1,0 +1,60 @@
+"""The data that flows between the stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    LEAD = "lead"
+    ATRI = "atri"
+    OTHER = "other"
+    NARRATION = "narration"
+
+
+@dataclass(slots=True)
+class Utterance:
+    """One line of the script as a parser saw it.
+
+    `speaker` is None for narration. `scene` is a key unique within the source file;
+    a change of scene ends any exchange in progress.
+    """
+
+    speaker: str | None
+    text: str
+    source: str
+    line: int
+    scene: str
+
+
+@dataclass(slots=True)
+class Turn:
+    """Consecutive lines of one speaker, merged; `lines` are the (source, line) they came from."""
+
+    role: Role
+    text: str
+    lines: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Sample:
+    """A training example: alternating turns, human first, ending with ATRI's reply."""
+
+    turns: list[tuple[Role, str]]
+    source: str
+    scene: str
+    reply_lines: list[tuple[str, int]] = field(default_factory=list)
+    from_background: bool = False
+
+    @property
+    def reply(self) -> str:
+        return self.turns[-1][1]
+
+    @property
+    def prompt(self) -> str:
+        return self.turns[-2][1] if len(self.turns) >= 2 else ""
+
+    @property
+    def scene_key(self) -> str:
+        return f"{self.source}#{self.scene}"

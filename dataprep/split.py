@@ -1,0 +1,41 @@
+"""Train/eval split by scene, so that no scene has lines on both sides."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+
+from dataprep.records import Sample
+
+
+def _rank(key: str, seed: int) -> str:
+    # A hash, not random.shuffle: a scene stays on its side when other files change.
+    return hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()
+
+
+def split_by_scene(
+    samples: list[Sample], eval_ratio: float, seed: int
+) -> tuple[list[Sample], list[Sample]]:
+    """Whole scenes go to eval, in hash order, until about `eval_ratio` of samples are there.
+
+    With two or more scenes and a ratio above zero, eval gets at least one scene and
+    train keeps at least one.
+    """
+    scenes: dict[str, list[Sample]] = defaultdict(list)
+    for sample in samples:
+        scenes[sample.scene_key].append(sample)
+    if eval_ratio <= 0 or len(scenes) < 2:
+        return list(samples), []
+    target = eval_ratio * len(samples)
+    eval_keys: set[str] = set()
+    taken = 0
+    for key in sorted(scenes, key=lambda k: _rank(k, seed)):
+        if len(eval_keys) == len(scenes) - 1 or (eval_keys and taken >= target):
+            break
+        if eval_keys and taken + len(scenes[key]) > target * 1.5:
+            continue  # a big scene would overshoot; a later, smaller one may fit
+        eval_keys.add(key)
+        taken += len(scenes[key])
+    train = [s for s in samples if s.scene_key not in eval_keys]
+    evaluation = [s for s in samples if s.scene_key in eval_keys]
+    return train, evaluation

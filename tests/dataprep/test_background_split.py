@@ -1,0 +1,94 @@
+"""Background facts as Q&A in ATRI's voice, and the train/eval split by scene."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dataprep.background import (
+    background_samples,
+    choose_background,
+    load_background,
+    mix_count,
+    parse_markdown,
+    to_first_person,
+)
+from dataprep.errors import DataprepError
+from dataprep.records import Role, Sample
+from dataprep.split import split_by_scene
+from tests.dataprep.conftest import EXAMPLE_BACKGROUND
+
+
+def test_example_background_gives_first_person_answers() -> None:
+    facts = load_background(EXAMPLE_BACKGROUND)
+    assert len(facts) >= 5
+    samples = background_samples(facts, ["说说你的{topic}吧。"], ["亚托莉"])
+    questions = [s.prompt for s in samples]
+    assert "你叫什么名字？" in questions and "说说你的名字吧。" in questions
+    assert all(s.turns[0][0] is Role.LEAD and s.turns[-1][0] is Role.ATRI for s in samples)
+    assert all(s.from_background for s in samples)
+
+
+def test_markdown_background(tmp_path: Path) -> None:
+    md = "# 关于亚托莉\n\n## 爱好\n亚托莉喜欢吃螃蟹。\n- Q: 你喜欢什么？\n\n## 空\n"
+    facts = parse_markdown(md)
+    assert [(f.topic, f.answer, f.questions) for f in facts] == [
+        ("爱好", "亚托莉喜欢吃螃蟹。", ["你喜欢什么？"])
+    ]
+    path = tmp_path / "bg.md"
+    path.write_text(md, encoding="utf-8")
+    (only,) = background_samples(load_background(path), [], ["亚托莉"])
+    assert only.turns == [(Role.LEAD, "你喜欢什么？"), (Role.ATRI, "我喜欢吃螃蟹。")]
+
+
+def test_first_person_conversion_leaves_first_person_text_alone() -> None:
+    assert to_first_person("我叫亚托莉。", ["亚托莉"]) == "我叫亚托莉。"
+    assert to_first_person("ATRI loves crabs.", ["ATRI"]) == "I loves crabs."
+
+
+def test_bad_background_is_one_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "bg.toml"
+    path.write_text("[[fact]]\ntopic = 1\n", encoding="utf-8")
+    with pytest.raises(DataprepError, match=r"bg.toml: fact number 1 needs an answer string"):
+        load_background(path)
+    path.write_text("not = [toml", encoding="utf-8")
+    with pytest.raises(DataprepError, match="not valid TOML"):
+        load_background(path)
+
+
+def test_mix_ratio() -> None:
+    assert mix_count(90, 0.1) == 10
+    assert mix_count(90, 0.0) == 0
+    assert mix_count(0, 0.5) == 0
+    pool = background_samples(load_background(EXAMPLE_BACKGROUND), ["{topic}?"], [])
+    assert choose_background(pool, 3, seed=1) == choose_background(pool, 3, seed=1)
+    assert len(choose_background(pool, 10_000, seed=1)) == len(pool)
+
+
+def scene_samples(counts: dict[str, int]) -> list[Sample]:
+    return [
+        Sample([(Role.LEAD, f"{scene}{i}"), (Role.ATRI, "好")], "s.txt", scene)
+        for scene, n in counts.items()
+        for i in range(n)
+    ]
+
+
+def test_split_keeps_each_scene_on_one_side() -> None:
+    samples = scene_samples({f"scene{i}": 1 + i % 4 for i in range(40)})
+    train, evaluation = split_by_scene(samples, 0.2, seed=7)
+    assert len(train) + len(evaluation) == len(samples)
+    train_scenes = {s.scene_key for s in train}
+    eval_scenes = {s.scene_key for s in evaluation}
+    assert train_scenes and eval_scenes and not train_scenes & eval_scenes
+    assert 0.1 <= len(evaluation) / len(samples) <= 0.3
+    assert split_by_scene(samples, 0.2, seed=7) == (train, evaluation)
+
+
+def test_split_edge_cases() -> None:
+    one_scene = scene_samples({"only": 5})
+    assert split_by_scene(one_scene, 0.5, seed=0) == (one_scene, [])
+    two = scene_samples({"a": 5, "b": 5})
+    train, evaluation = split_by_scene(two, 0.9, seed=0)
+    assert len(train) == 5 and len(evaluation) == 5  # train always keeps a scene
+    assert split_by_scene(two, 0.0, seed=0) == (two, [])

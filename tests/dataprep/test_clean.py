@@ -1,0 +1,124 @@
+"""Each cleaning rule, and each sample filter with its drop reason."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from dataprep.clean import (
+    FilterRules,
+    clean_text,
+    filter_samples,
+    is_interjection_only,
+    opencc_t2s,
+    placeholder_replacer,
+)
+from dataprep.records import Role, Sample
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("嗯・・・・・・・", "嗯……"),
+        ("等等......你说什么", "等等……你说什么"),
+        ("是吗…", "是吗……"),
+        ("是吗………………", "是吗……"),
+        ("好。。。", "好……"),
+        ("诶‥‥", "诶……"),
+        ("什么！！！！", "什么！！"),
+        ("真的？？？？？", "真的？？"),
+        ("好耶～～～", "好耶～"),
+        ("啊————————", "啊——"),
+        ("すごーーーい", "すごーーーい"),
+        ("「我是高性能的！」", "我是高性能的！"),
+        ("『秘密哦』", "秘密哦"),
+        ("“走吧”", "走吧"),
+        ("「还没说完", "还没说完"),
+        ("说完了」", "说完了"),
+        ("「一」「二」", "「一」「二」"),
+        ("我喜欢螃蟹（注：这里是双关）", "我喜欢螃蟹"),
+        ("好的(原文：了解)", "好的"),
+        ("OK (TN: literally 'understood')", "OK"),
+        ("[voice storage=atr_001.ogg]早上好", "早上好"),
+        ("早上好 atr_0001.ogg", "早上好"),
+        ("<font color=red>危险</font>！", "危险！"),
+        ("{i}胜利{/i}是我的！", "胜利是我的！"),
+        ("｜高性能《こうせいのう》", "高性能"),
+        ("我读过《三体》", "我读过《三体》"),
+        ("  多余的　 空格  ", "多余的 空格"),
+        ("「」", ""),
+    ],
+)
+def test_clean_text_rules(raw: str, clean: str) -> None:
+    assert clean_text(raw) == clean
+
+
+def test_traditional_to_simplified() -> None:
+    assert clean_text("「機器人也會做夢嗎？」", opencc_t2s()) == "机器人也会做梦吗？"
+
+
+@pytest.mark.parametrize("reply", ["嗯……", "啊！？", "……", "えっ", "うーん…", "Hmm...", "诶嘿嘿"])
+def test_interjection_only(reply: str) -> None:
+    assert is_interjection_only(reply)
+
+
+@pytest.mark.parametrize("reply", ["嗯，好的。", "はい", "我是高性能的！", "Oh no, the crab!"])
+def test_not_interjection(reply: str) -> None:
+    assert not is_interjection_only(reply)
+
+
+def test_placeholder_longest_name_first_and_word_bounded() -> None:
+    replace = placeholder_replacer(["夏生", "斑鸠夏生", "Kaito"])
+    assert replace("斑鸠夏生，早上好！夏生先生？") == "{{user}}，早上好！{{user}}先生？"
+    assert replace("Kaito! Not Kaitoh.") == "{{user}}! Not Kaitoh."
+
+
+def sample(prompt: str, reply: str, line: int) -> Sample:
+    return Sample(
+        turns=[(Role.LEAD, prompt), (Role.ATRI, reply)],
+        source="s.txt",
+        scene="1",
+        reply_lines=[("s.txt", line)],
+    )
+
+
+def test_filters_name_each_drop_reason() -> None:
+    samples = [
+        sample("你好", "嗯……", 1),
+        sample("你好", "好", 2),
+        sample("你好", "我" * 50, 3),
+        sample("吃吗？", "要吃！", 4),
+        sample("吃吗？", "要吃！", 5),
+        sample("吃吗", "要吃!!", 6),
+        sample("a", "是的。", 7),
+        sample("b", "是的。", 8),
+        sample("c", "是的。", 9),
+        sample("d", "是的。", 10),
+        sample("e", "我是高性能的机器人哦。", 11),
+    ]
+    drops: Counter[str] = Counter()
+    lines: Counter[str] = Counter()
+    rules = FilterRules(min_reply_chars=2, max_reply_chars=40, max_short_reply_repeats=3)
+    kept = filter_samples(samples, rules, drops, lines)
+    assert [s.reply_lines[0][1] for s in kept] == [4, 7, 8, 9, 11]
+    assert drops == Counter(
+        interjection_only=1,
+        too_short=1,
+        too_long=1,
+        duplicate=1,
+        near_duplicate=1,
+        repeated_short_reply=1,
+    )
+    assert lines == drops  # one ATRI line per sample here
+
+
+def test_filters_can_be_turned_off() -> None:
+    rules = FilterRules(drop_interjections=False, drop_near_duplicates=False)
+    kept = filter_samples(
+        [sample("你好", "嗯……", 1), sample("吃吗？", "要吃！", 2), sample("吃吗", "要吃!!", 3)],
+        rules,
+        Counter(),
+        Counter(),
+    )
+    assert len(kept) == 3

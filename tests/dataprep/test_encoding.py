@@ -1,0 +1,73 @@
+"""Encoding detection: the same script saved in each encoding reads back identically."""
+
+from __future__ import annotations
+
+import codecs
+
+import pytest
+
+from dataprep.encoding import decode_bytes, plausibility
+from dataprep.errors import DataprepError
+from tests.dataprep.conftest import FIXTURES
+
+ZH = (FIXTURES / "plain_zh.txt").read_text(encoding="utf-8")
+# GBK has no katakana middle dot; Chinese dumps saved as GBK use the ellipsis instead.
+ZH_GBK = ZH.replace("・", "…")
+JA = (FIXTURES / "plain_ja.txt").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("text", "raw_encoding", "expected"),
+    [
+        (ZH, "utf-8", "utf-8"),
+        (ZH, "utf-8-sig", "utf-8"),
+        (ZH, "utf-16", None),  # with BOM, either byte order
+        (ZH, "utf-16-le", "utf-16-le"),
+        (ZH, "utf-16-be", "utf-16-be"),
+        (ZH, "gb18030", "gb18030"),
+        (ZH_GBK, "gbk", "gb18030"),
+        (JA, "utf-8-sig", "utf-8"),
+        (JA, "shift_jis", "shift_jis"),
+        (JA, "utf-16", None),
+        (JA, "utf-16-le", "utf-16-le"),
+    ],
+)
+def test_same_fixture_in_each_encoding_reads_back(
+    text: str, raw_encoding: str, expected: str | None
+) -> None:
+    decoded, found = decode_bytes(text.encode(raw_encoding), "script.txt")
+    assert decoded == text
+    if expected is None:
+        assert found in {"utf-16-le", "utf-16-be"}
+    else:
+        assert found == expected
+
+
+def test_forced_encoding_is_used_and_a_wrong_one_is_one_sentence() -> None:
+    data = ZH.encode("gb18030")
+    assert decode_bytes(data, "a.txt", "gb18030") == (ZH, "gb18030")
+    with pytest.raises(DataprepError) as err:
+        decode_bytes(data, "a.txt", "utf-8")
+    assert str(err.value).startswith("a.txt: is not valid utf-8 text")
+
+
+def test_bytes_that_are_no_text_name_the_file() -> None:
+    noise = bytes(range(256)) * 8 + b"\x00\xff\xfe\x81" * 50
+    with pytest.raises(DataprepError) as err:
+        decode_bytes(noise, "noise.bin")
+    assert "noise.bin" in str(err.value) and "encoding" in str(err.value)
+
+
+def test_mis_decoded_text_is_implausible() -> None:
+    # GBK bytes read as Shift-JIS (and the other way round) must score low.
+    gbk_as_sjis = ZH_GBK.encode("gbk").decode("shift_jis", errors="replace")
+    sjis_as_gbk = JA.encode("shift_jis").decode("gb18030", errors="replace")
+    assert plausibility(gbk_as_sjis, "shift_jis") < 0.85
+    assert plausibility(sjis_as_gbk, "gb18030") < 0.85
+    assert plausibility(ZH, "gb18030") > 0.95
+    assert plausibility(JA, "shift_jis") > 0.95
+
+
+def test_utf16_bom_is_not_part_of_the_text() -> None:
+    data = codecs.BOM_UTF16_LE + "夏生：你好".encode("utf-16-le")
+    assert decode_bytes(data, "x.txt") == ("夏生：你好", "utf-16-le")

@@ -1,0 +1,168 @@
+"""Extraction from each script format: speaker, text, line number and scene."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from atri.config import DataprepSettings
+from dataprep.formats import ParseOptions, compile_markers, detect_format, parse
+from dataprep.formats import renpy as renpy_format
+from dataprep.records import Utterance
+
+MARKERS = ParseOptions(scene_marker=compile_markers(DataprepSettings().scene_markers))
+
+
+def said(utterances: list[Utterance]) -> list[tuple[str | None, str]]:
+    return [(u.speaker, u.text) for u in utterances]
+
+
+def test_plain_chinese_every_line_form(fixtures: Path) -> None:
+    text = (fixtures / "plain_zh.txt").read_text(encoding="utf-8")
+    found = parse(text, "zh.txt", "plain", MARKERS)
+    assert found[0] == Utterance(None, "海浪拍打着礁石，远处传来海鸥的叫声。", "zh.txt", 2, "1")
+    assert said(found)[1:3] == [("夏生", "喂，你还好吗？"), ("机器人少女", "「……系统重启完成。」")]
+    forms = {u.line: (u.speaker, u.text, u.scene) for u in found}
+    assert forms[15] == ("夏生", "「肚子饿了吗？」", "2")  # 【名字】「台词」 after a ==== marker
+    assert forms[17] == ("夏生", "「你明明就很想吃吧。」", "2")  # 名字「台词」
+    assert forms[19] == ("夏生", "那我一个人吃了。", "2")  # 名字<TAB>台词
+    assert 14 not in forms  # the marker line itself is no utterance
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("夏生：：你好", ("夏生", "你好")),
+        ("夏生:你好", ("夏生", "你好")),
+        ("亚托莉：『我是高性能的！』", ("亚托莉", "『我是高性能的！』")),
+        ("亚托莉：“我是高性能的！”", ("亚托莉", "“我是高性能的！”")),
+        ("Natsuki Kaito: Let's go.", ("Natsuki Kaito", "Let's go.")),
+        ("【亚托莉】我来帮忙！", ("亚托莉", "我来帮忙！")),
+        ("10:30 起床了。", (None, "10:30 起床了。")),
+        ("她说：「走吧。」", ("她说", "「走吧。」")),
+        ("海风很大，吹得窗户直响。", (None, "海风很大，吹得窗户直响。")),
+    ],
+)
+def test_plain_single_lines(line: str, expected: tuple[str | None, str]) -> None:
+    (only,) = parse(line, "x.txt", "plain", ParseOptions())
+    assert (only.speaker, only.text) == expected
+
+
+def test_plain_header_on_its_own_line_names_the_quote_below() -> None:
+    found = parse("【亚托莉】\n「早上好！」\n", "x.txt", "plain", ParseOptions())
+    assert said(found) == [("亚托莉", "「早上好！」")]
+    assert found[0].line == 2
+
+
+def test_plain_line_numbers_survive_crlf_and_blank_lines() -> None:
+    found = parse("\r\n夏生：一\r\n\r\n   \r\n亚托莉：二\r\n", "x.txt", "plain", ParseOptions())
+    assert [(u.line, u.text) for u in found] == [(2, "一"), (5, "二")]
+
+
+def test_kirikiri(fixtures: Path) -> None:
+    text = (fixtures / "script.ks").read_text(encoding="utf-8")
+    found = parse(text, "s.ks", "kirikiri", MARKERS)
+    assert said(found) == [
+        ("夏生", "「今天的风好大啊。」"),  # [r] joins, [p] ends
+        ("亚托莉", "「风速大约是每秒八米！"),  # @nm; [l] ends the utterance
+        ("亚托莉", "高性能的我马上就算出来了！」"),  # [ruby] dropped, speaker kept after [l]
+        (None, "海鸥在头顶盘旋。"),  # name reset after [p]
+        ("夏生", "「那你能算出晚饭吃什么吗？」"),  # TyranoScript #name
+        ("亚托莉", "「当然是螃蟹！[高性能]的判断！」"),  # #name:face, [[ literal
+        (None, "她得意地挺起胸。"),  # bare # clears
+        ("亚托莉", "「教室里一个人都没有呢。」"),  # 【名】 header
+        ("夏生", "「暑假嘛。」"),
+        ("亚托莉", "「那我来当老师吧！」"),
+    ]
+    assert [u.scene for u in found] == ["scene_harbor"] * 7 + ["scene_school"] * 3
+    assert found[0].line == 4 and found[4].line == 10
+
+
+def test_kirikiri_latin_line_break_becomes_a_space() -> None:
+    found = parse('[nm t="Atri"]Good[r]\nmorning![p]', "e.ks", "kirikiri", ParseOptions())
+    assert said(found) == [("Atri", "Good morning!")]
+
+
+def test_renpy_with_characters_from_another_file(fixtures: Path) -> None:
+    characters = renpy_format.collect_characters(
+        (fixtures / "characters.rpy").read_text(encoding="utf-8")
+    )
+    assert characters == {"n": "夏生", "a": "亚托莉", "m": "水菜萌"}
+    text = (fixtures / "script.rpy").read_text(encoding="utf-8")
+    found = parse(text, "s.rpy", "renpy", ParseOptions(renpy_characters=characters))
+    assert said(found) == [
+        (None, "Sunlight poured into the room."),
+        ("夏生", "Did you make breakfast?"),
+        ("亚托莉", "I did! A high-performance breakfast!"),  # attributes and {w} dropped
+        ("亚托莉", "It is only slightly burnt."),
+        ("夏生", "Thanks, it looks... brave."),  # menu choices themselves are skipped
+        ("水菜萌", "Natsuki, you should eat properly."),
+        ("亚托莉", "Hmph."),
+        ("夏生", "Fine, I'll eat it."),
+        ("亚托莉", "Victory is mine!"),
+    ]
+    assert found[1].scene == "morning" and found[-1].scene == "refuse"
+
+
+def test_renpy_translation_file_uses_the_translated_line(fixtures: Path) -> None:
+    characters = {"n": "夏生", "a": "亚托莉"}
+    text = (fixtures / "tl_chinese.rpy").read_text(encoding="utf-8")
+    found = parse(text, "tl.rpy", "renpy", ParseOptions(renpy_characters=characters))
+    assert said(found) == [
+        ("夏生", "你做早饭了吗？"),
+        ("亚托莉", "做了！是高性能的早饭哦！"),
+        ("亚托莉", "只是稍微有点焦而已。"),
+    ]
+    assert {u.scene for u in found} == {"morning"}
+
+
+def test_renpy_literal_name_extend_and_escapes() -> None:
+    text = 'label a:\n    "亚托莉" "她说\\"你好\\""\n    extend "还有这个。"\n'
+    found = parse(text, "x.rpy", "renpy", ParseOptions())
+    assert said(found) == [("亚托莉", '她说"你好"'), ("亚托莉", "还有这个。")]
+
+
+def test_voice_list(fixtures: Path) -> None:
+    text = (fixtures / "voice.list").read_text(encoding="utf-8")
+    found = parse(text, "v.list", "voice_list", ParseOptions())
+    assert said(found)[:2] == [
+        ("夏生", "你在海里泡了多久了？"),
+        ("亚托莉", "不知道呢，大概很久很久了吧。"),
+    ]
+    assert found[0].scene != found[4].scene  # ch01 / ch02 folders
+
+
+def test_custom_regex(fixtures: Path) -> None:
+    pattern = re.compile(r"^<\d+> \[(?P<speaker>[^\]]+)\] (?P<text>.+)$")
+    text = (fixtures / "custom.txt").read_text(encoding="utf-8")
+    found = parse(text, "c.txt", "regex", ParseOptions(custom_regex=pattern))
+    assert said(found)[:3] == [
+        ("夏生", "这里就是我的家。"),
+        ("亚托莉", "好旧的房子呀！"),
+        (None, "<0003> 风吹过走廊。"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("plain_zh.txt", "plain"),
+        ("plain_en.txt", "plain"),
+        ("plain_ja.txt", "plain"),
+        ("script.ks", "kirikiri"),
+        ("script.rpy", "renpy"),
+        ("voice.list", "voice_list"),
+    ],
+)
+def test_detect_format(fixtures: Path, name: str, expected: str) -> None:
+    text = (fixtures / name).read_text(encoding="utf-8")
+    assert detect_format(text, name) == expected
+    # Without the telling extension, the content decides.
+    assert detect_format(text, "dump.txt") == expected
+
+
+def test_scene_marker_flags_are_scoped() -> None:
+    markers = compile_markers([r"(?i)chapter \d+", r"第.章"])
+    assert markers is not None and markers.match("CHAPTER 2") and markers.match("第三章")

@@ -1,0 +1,116 @@
+"""Properties: no parser raises on any input; every kept reply came from an ATRI line."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from atri.config import DataprepSettings
+from dataprep.clean import clean_text
+from dataprep.encoding import decode_bytes
+from dataprep.errors import DataprepError
+from dataprep.formats import PARSERS, ParseOptions, compile_markers, detect_format
+from dataprep.pipeline import run_pipeline
+from dataprep.turns import TURN_JOINER
+
+# Characters every format treats specially, so that random text hits the parsers' edges.
+SCRIPT_ALPHABET = st.sampled_from(
+    [
+        *list(
+            '夏生亚托莉水菜萌ATRIabc \u3000\t\n\r：:「」『』“”"【】[]@#*;|=rlp{}\\/.。…・！？（注）'
+        ),
+        "[p]",
+        "[r]",
+        "[l]",
+        '[nm t="',
+        "#亚托莉\n",
+        "*label\n",
+        'define a = Character("亚托莉")\n',
+        'a "',
+        "translate chinese x_1a2b3c4d:\n",
+        "｜高性能《",
+        "]]",
+        "[[",
+    ]
+)
+OPTIONS = ParseOptions(
+    scene_marker=compile_markers(DataprepSettings().scene_markers),
+    custom_regex=re.compile(r"^(?P<speaker>[^|]+)\|(?P<text>.*)$"),
+    renpy_characters={"a": "亚托莉"},
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(SCRIPT_ALPHABET, max_size=80).map("".join) | st.text(max_size=300))
+def test_no_parser_raises_on_arbitrary_text(text: str) -> None:
+    for name, parse in PARSERS.items():
+        for utterance in parse(text, "fuzz.txt", OPTIONS):
+            assert utterance.text.strip(), name
+            assert utterance.line >= 1
+    assert detect_format(text, "fuzz.txt") in PARSERS
+    clean_text(text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=400))
+def test_decoding_arbitrary_bytes_gives_text_or_one_sentence(data: bytes) -> None:
+    try:
+        text, encoding = decode_bytes(data, "fuzz.bin")
+    except DataprepError as exc:
+        assert str(exc).startswith("fuzz.bin: ")
+    else:
+        assert isinstance(text, str) and encoding
+
+
+SPEAKERS = st.sampled_from(["夏生", "亚托莉", "水菜萌", None])
+# Words, punctuation and noise of every kind the cleaner handles; no line breaks.
+LINE_TEXT = st.lists(
+    st.sampled_from(
+        [
+            "我",
+            "是",
+            "高性能",
+            "的",
+            "嗯",
+            "啊",
+            "螃蟹",
+            "！",
+            "？",
+            "……",
+            "・・・",
+            "...",
+            "「",
+            "」",
+            "（注：译者）",
+            "～～",
+            "Hi",
+            " ",
+            "夏生",
+            "[voice]",
+            "<b>",
+        ]
+    ),
+    min_size=1,
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(SPEAKERS, LINE_TEXT), min_size=1, max_size=40))
+def test_every_kept_reply_came_from_atri_lines(rows: list[tuple[str | None, str]]) -> None:
+    lines = [f"{who}：{text}" if who else f"旁白：{text}" for who, text in rows]
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "script.txt"
+        script.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        config = DataprepSettings(user_placeholder=False, eval_ratio=0, min_reply_chars=1)
+        result = run_pipeline(config, [script])
+    for sample in result.train + result.evaluation:
+        sources = [rows[number - 1] for _, number in sample.reply_lines]
+        assert all(who == "亚托莉" for who, _ in sources)
+        assert sample.reply == TURN_JOINER.join(clean_text(text) for _, text in sources)
+    stats = result.stats
+    assert stats.atri_lines_in == stats.atri_lines_kept + sum(stats.atri_lines_dropped.values())

@@ -1,0 +1,38 @@
+"""`[dataprep]` settings: bad values give one clear line each."""
+
+from __future__ import annotations
+
+import pytest
+
+from atri.config import ConfigError, DataprepSettings, settings_from_dict
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"context_turns": 0}, "[dataprep] context_turns = 0: must be at least 1"),
+        ({"narration": "keep"}, "must be one of 'skip' or 'stage'"),
+        ({"eval_ratio": 1.0}, "[dataprep] eval_ratio = 1.0: must be less than 1"),
+        ({"custom_regex": "(.*)"}, "needs the two named groups speaker and text"),
+        ({"custom_regex": "(?P<speaker>"}, "is not a valid regular expression"),
+        ({"scene_markers": ["[unclosed"]}, "is not a valid regular expression"),
+        ({"encoding": "klingon"}, "is not an encoding python knows"),
+        ({"output_formats": []}, "[dataprep] output_formats"),
+        ({"min_reply_chars": 9, "max_reply_chars": 3}, "must not be greater than max_reply_chars"),
+        ({"lead_alias": ["x"]}, "[dataprep] lead_alias = ['x']: is not a known key"),
+    ],
+)
+def test_bad_dataprep_values(section: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        settings_from_dict({"dataprep": section})
+    assert message in str(err.value)
+
+
+def test_defaults_are_valid_and_complete() -> None:
+    defaults = DataprepSettings()
+    assert defaults.format == "auto" and defaults.output_formats == [
+        "sharegpt",
+        "messages",
+        "alpaca",
+    ]
+    assert settings_from_dict({"dataprep": defaults.model_dump()}).dataprep == defaults

@@ -1,0 +1,100 @@
+"""Speaker roles, and turning lines into strictly alternating two-person samples."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+
+from dataprep.records import Role, Utterance
+from dataprep.speakers import SpeakerMap
+from dataprep.turns import TurnRules, build_samples
+
+SPEAKERS = SpeakerMap.from_aliases(
+    ["夏生", "斑鸠夏生", "Natsuki"], ["亚托莉", "ATRI", "机器人少女"]
+)
+
+
+def test_roles_ignore_case_width_spaces_and_brackets() -> None:
+    assert SPEAKERS.role("夏生") is Role.LEAD
+    assert SPEAKERS.role(" natsuki ") is Role.LEAD
+    assert SPEAKERS.role("ＡＴＲＩ") is Role.ATRI
+    assert SPEAKERS.role("【亚托莉】") is Role.ATRI
+    assert SPEAKERS.role("机器人少女") is Role.ATRI
+    assert SPEAKERS.role("水菜萌") is Role.OTHER
+    assert SPEAKERS.role(None) is Role.NARRATION
+    assert SPEAKERS.role("旁白") is Role.NARRATION
+
+
+def lines(*rows: tuple[str | None, str], scene: str = "1") -> list[tuple[Utterance, Role]]:
+    return [
+        (Utterance(who, text, "s.txt", i, scene), SPEAKERS.role(who))
+        for i, (who, text) in enumerate(rows, 1)
+    ]
+
+
+def build(rows: list[tuple[Utterance, Role]], **rules: object) -> tuple[list, Counter[str]]:
+    dropped: Counter[str] = Counter()
+    return build_samples(rows, TurnRules(**rules), dropped), dropped  # type: ignore[arg-type]
+
+
+def test_consecutive_lines_merge_and_context_alternates() -> None:
+    rows = lines(
+        ("夏生", "早。"),
+        ("夏生", "睡得好吗？"),
+        ("亚托莉", "早上好！"),
+        ("亚托莉", "我不需要睡觉。"),
+        ("夏生", "是吗。"),
+        ("亚托莉", "是的！"),
+    )
+    samples, dropped = build(rows)
+    assert [s.turns for s in samples] == [
+        [(Role.LEAD, "早。\n睡得好吗？"), (Role.ATRI, "早上好！\n我不需要睡觉。")],
+        [
+            (Role.LEAD, "早。\n睡得好吗？"),
+            (Role.ATRI, "早上好！\n我不需要睡觉。"),
+            (Role.LEAD, "是吗。"),
+            (Role.ATRI, "是的！"),
+        ],
+    ]
+    assert samples[0].reply_lines == [("s.txt", 3), ("s.txt", 4)]
+    assert not dropped
+
+
+def test_atri_first_third_party_and_scene_end_exchanges() -> None:
+    rows = lines(("亚托莉", "有人吗？"), ("夏生", "我在。"), ("亚托莉", "太好了！"))
+    rows += lines(("水菜萌", "你们好。"), ("亚托莉", "你好！"))
+    rows += lines(("夏生", "走吧。"), scene="2") + lines(("亚托莉", "好！"), scene="3")
+    samples, dropped = build(rows)
+    assert [s.reply for s in samples] == ["太好了！"]
+    # "有人吗？" opens the exchange, "你好！" follows a third party, "好！" a new scene.
+    assert dropped == Counter(no_lead_before=3)
+
+
+def test_context_window_never_starts_with_atri() -> None:
+    rows = lines(
+        ("夏生", "一"),
+        ("亚托莉", "二"),
+        ("夏生", "三"),
+        ("亚托莉", "四"),
+        ("夏生", "五"),
+        ("亚托莉", "六"),
+    )
+    samples, _ = build(rows, context_turns=2)
+    last = samples[-1].turns
+    assert [t for _, t in last] == ["五", "六"]  # window [四, 五] lost its leading ATRI turn
+    samples, _ = build(rows, context_turns=3)
+    assert [t for _, t in samples[-1].turns] == ["三", "四", "五", "六"]
+    for s in samples:
+        roles = [r for r, _ in s.turns]
+        assert roles[0] is Role.LEAD and roles[-1] is Role.ATRI
+        assert all(a is not b for a, b in itertools.pairwise(roles))
+
+
+def test_narration_skip_or_stage() -> None:
+    rows = lines(("夏生", "你看。"), (None, "她歪了歪头。"), ("亚托莉", "什么？"))
+    skipped, _ = build(rows)
+    assert skipped[0].reply == "什么？"
+    staged, _ = build(rows, narration="stage")
+    assert staged[0].reply == "（她歪了歪头。）什么？"
+    too_long, _ = build(rows, narration="stage", stage_direction_max_chars=3)
+    assert too_long[0].reply == "什么？"
