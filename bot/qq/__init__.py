@@ -1,0 +1,38 @@
+"""ATRI in QQ groups through NoneBot2 and OneBot v11.
+
+The NoneBot plugin itself is `bot.qq.atri` (its `__plugin_meta__` and matchers). It is a
+module of its own because NoneBot must be the first to import a plugin, while `atri
+serve` imports this package (`runner`) before NoneBot exists: keep this file free of
+anything that needs NoneBot initialised.
+
+- `config.py`: the plugin's settings (NoneBot plugin config).
+- `text.py`: reading messages, escaping and splitting replies.
+- `runner.py`: starting NoneBot inside `atri serve`'s event loop.
+
+The plugin finds its worker here: `atri serve` sets the in-process one; standalone, the
+plugin makes an HTTP client for `ATRI_WORKER_URL`.
+"""
+
+from __future__ import annotations
+
+from model.protocol import Worker
+
+_worker: Worker | None = None
+
+
+class NoWorker(RuntimeError):
+    """The plugin was loaded with no worker to talk to."""
+
+
+def set_worker(worker: Worker | None) -> None:
+    global _worker
+    _worker = worker
+
+
+def current_worker() -> Worker:
+    if _worker is None:
+        raise NoWorker(
+            "ATRI's QQ plugin has no worker: run it through `atri serve`, or set "
+            "ATRI_WORKER_URL=http://HOST:PORT (where `atri worker` listens) in NoneBot's .env."
+        )
+    return _worker

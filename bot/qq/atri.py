@@ -1,0 +1,189 @@
+"""The NoneBot plugin: ATRI chats in QQ groups and private chats and takes /atri commands.
+
+Load it with `nonebot.load_plugin("bot.qq.atri")` (after registering the OneBot v11
+adapter); `atri serve` does that itself. Every handler answers in ATRI's voice or stays
+silent: no exception leaves it for NoneBot to print.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from nonebot import get_driver, get_plugin_config, on_command, on_fullmatch, on_message
+from nonebot.adapters.onebot.v11 import Bot, GroupMessageEvent, Message, MessageEvent
+from nonebot.adapters.onebot.v11.permission import GROUP_ADMIN, GROUP_OWNER
+from nonebot.params import CommandArg
+from nonebot.permission import SUPERUSER, Permission
+from nonebot.plugin import PluginMetadata
+from nonebot.rule import Rule
+
+from atri.config import Secrets, Settings, WorkerSettings
+from bot import commands
+from bot.commands import Actor, CommandResult
+from bot.qq import NoWorker, current_worker, set_worker
+from bot.qq.config import Config
+from bot.qq.text import MEDIA_ONLY_REPLY, incoming_text, only_media, reply_parts, text_message
+from model.protocol import ChatRequest
+
+PLATFORM = "qq"
+RESET_WORDS = "重置记忆"
+GROUP_WORDS = {"group", "群", "本群"}
+GROUP_ONLY = "这个要在群里用哦。"
+USAGE = """和亚托莉聊天：在群里 @她、用她的名字开头，或回复她的消息；私聊直接说。
+/atri reset 或 重置记忆 — 忘掉你和她的对话
+/atri reset @某人 — 忘掉那个人的对话（群管理员）
+/atri reset group — 忘掉本群的对话（群管理员）
+/atri status — 她现在的状态
+/atri reload — 换上最新训练的版本（超级用户）"""
+
+__plugin_meta__ = PluginMetadata(
+    name="ATRI",
+    description="和高性能机器人少女亚托莉聊天（LoRA 角色模型），管理员可重置她的记忆",
+    usage=USAGE,
+    type="application",
+    config=Config,
+    supported_adapters={"~onebot.v11"},
+)
+
+log = logging.getLogger(__name__)
+config = get_plugin_config(Config)
+# Declared once; the command layer checks `is_admin` again and logs refusals.
+ADMINS: Permission = SUPERUSER | GROUP_ADMIN | GROUP_OWNER
+
+
+def _connect_standalone_worker() -> None:
+    """In someone's own NoneBot project: reach `atri worker` over HTTP."""
+    try:
+        current_worker()
+        return  # `atri serve` handed us its in-process worker
+    except NoWorker:
+        if not config.atri_worker_url:
+            raise
+    from model.http_client import HttpWorker
+
+    worker_settings = WorkerSettings(
+        url=config.atri_worker_url, error_reply=config.atri_error_reply
+    )
+    http = HttpWorker(Settings(worker=worker_settings), Secrets.from_env())
+    set_worker(http)
+    get_driver().on_shutdown(http.aclose)
+
+
+_connect_standalone_worker()
+
+
+def _group_id(event: MessageEvent) -> str:
+    return str(event.group_id) if isinstance(event, GroupMessageEvent) else ""
+
+
+async def _addressed(event: MessageEvent) -> bool:
+    """Groups: @ATRI, her nickname first, or a reply to her (the adapter sets to_me for
+    all three). Private chats: always, unless config says otherwise."""
+    if isinstance(event, GroupMessageEvent):
+        return event.is_tome()
+    return event.message_type == "private" and config.atri_reply_in_private
+
+
+def chat_request(event: MessageEvent) -> ChatRequest:
+    sender = event.sender
+    return ChatRequest(
+        platform=PLATFORM,
+        user_id=str(event.user_id),
+        text=incoming_text(event.message),
+        display_name=sender.card or sender.nickname or "",
+        channel_id=_group_id(event),
+        request_id=f"qq-{event.message_id}",
+    )
+
+
+async def send_reply(bot: Bot, event: MessageEvent, text: str) -> None:
+    """Quote the message and @ the sender, then the rest with pauses (QQ risk control)."""
+    parts = reply_parts(text, config.atri_max_message_chars, config.atri_max_reply_parts)
+    for index, part in enumerate(parts):
+        if index:
+            await asyncio.sleep(config.atri_split_pause_seconds)
+        first = index == 0
+        try:
+            await bot.send(event, text_message(part), reply_message=first, at_sender=first)
+        except Exception as exc:  # ActionFailed, NetworkError: nothing left to tell anyone
+            log.warning("QQ send to %s failed: %s", _group_id(event) or event.user_id, exc)
+            return
+
+
+async def answer(bot: Bot, event: MessageEvent) -> None:
+    if only_media(event.message):
+        await send_reply(bot, event, MEDIA_ONLY_REPLY)
+        return
+    try:
+        text = (await current_worker().chat(chat_request(event))).text
+    except Exception:
+        log.exception("QQ chat failed for user %s", event.user_id)
+        text = config.atri_error_reply
+    await send_reply(bot, event, text)
+
+
+async def _actor(bot: Bot, event: MessageEvent, admins: Permission) -> Actor:
+    return Actor(
+        platform=PLATFORM,
+        user_id=str(event.user_id),
+        is_admin=await admins(bot, event),
+        channel_id=_group_id(event),
+    )
+
+
+async def _reset(bot: Bot, event: MessageEvent, args: Message, words: list[str]) -> str:
+    worker = current_worker()
+    actor = await _actor(bot, event, ADMINS)
+    targets = [str(seg.data.get("qq", "")) for seg in args if seg.type == "at"]
+    targets = [t for t in targets if t.isdigit()]
+    result: CommandResult
+    if targets:
+        result = await commands.reset_user(worker, actor, targets[0])
+    elif not words:
+        result = await commands.reset_self(worker, actor)
+    elif words[0].lower() in GROUP_WORDS:
+        if not actor.channel_id:
+            return GROUP_ONLY
+        result = await commands.reset_channel(worker, actor)
+    else:
+        return USAGE
+    return result.text
+
+
+async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
+    """The answer to `/atri …`; failures become ATRI's error line."""
+    words = incoming_text(args).split()
+    action = words[0].lower() if words else ""
+    try:
+        if action == "reset":
+            return await _reset(bot, event, args, words[1:])
+        if action == "status":
+            return (await commands.status(current_worker(), await _actor(bot, event, ADMINS))).text
+        if action == "reload":
+            actor = await _actor(bot, event, SUPERUSER)
+            return (await commands.reload(current_worker(), actor)).text
+    except Exception:
+        log.exception("QQ command /atri %s failed", action)
+        return config.atri_error_reply
+    return USAGE
+
+
+atri_command = on_command("atri", priority=10, block=True, force_whitespace=True)
+reset_words = on_fullmatch(RESET_WORDS, priority=10, block=True)
+chat = on_message(rule=Rule(_addressed), priority=50, block=True)
+
+
+@atri_command.handle()
+async def _on_atri_command(bot: Bot, event: MessageEvent, args: Message = CommandArg()) -> None:
+    await send_reply(bot, event, await command_reply(bot, event, args))
+
+
+@reset_words.handle()
+async def _on_reset_words(bot: Bot, event: MessageEvent) -> None:
+    await send_reply(bot, event, await command_reply(bot, event, Message("reset")))
+
+
+@chat.handle()
+async def _on_chat(bot: Bot, event: MessageEvent) -> None:
+    await answer(bot, event)

@@ -1,0 +1,25 @@
+"""The QQ plugin's settings, read through NoneBot's config (`get_plugin_config`).
+
+Under `atri serve` these come from config.toml's `[qq]` (see `runner.nonebot_options`);
+in someone else's NoneBot project they come from its `.env` (`ATRI_WORKER_URL=…`).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from atri.config import QQSettings, WorkerSettings
+
+_QQ = QQSettings()
+
+
+class Config(BaseModel):
+    # Standalone only: the `atri worker` to talk to over HTTP (`atri serve` hands the
+    # plugin its in-process worker instead).
+    atri_worker_url: str = ""
+    atri_reply_in_private: bool = _QQ.reply_in_private
+    atri_split_pause_seconds: float = Field(default=_QQ.split_pause_seconds, ge=0)
+    atri_max_message_chars: int = Field(default=_QQ.max_message_chars, ge=1)
+    atri_max_reply_parts: int = Field(default=_QQ.max_reply_parts, ge=1)
+    # Said when a command fails or the worker cannot be reached.
+    atri_error_reply: str = WorkerSettings().error_reply

@@ -1,0 +1,104 @@
+"""Start NoneBot (FastAPI driver, OneBot v11 adapter, the ATRI plugin) inside `atri serve`.
+
+uvicorn serves NoneBot's ASGI app as one task in our event loop, beside the worker and
+the Discord client; its lifespan runs NoneBot's start-up and shutdown hooks. The OneBot
+implementation (NapCat, Lagrange.OneBot, LLOneBot, go-cqhttp) connects to
+ws://host:port/onebot/v11/ws with the access token from ATRI_ONEBOT_ACCESS_TOKEN.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+from typing import Any
+
+from atri.config import ConfigError, Secrets, Settings
+from bot.qq import set_worker
+from model.protocol import Worker
+
+log = logging.getLogger(__name__)
+
+PLUGIN = "bot.qq.atri"
+DRIVER = "~fastapi+~websockets"
+WS_PATH = "/onebot/v11/ws"
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def nonebot_options(settings: Settings, secrets: Secrets) -> dict[str, Any]:
+    """NoneBot's global config, from `[qq]`; the plugin reads its `atri_*` keys."""
+    qq = settings.qq
+    token = secrets.onebot_access_token
+    # No host/port: uvicorn listens on our socket, and NoneBot would reject "localhost".
+    return {
+        "driver": DRIVER,
+        # NoneBot dumps its whole config, the access token too, at DEBUG level.
+        "log_level": "INFO",
+        "onebot_access_token": token.get_secret_value() if token else None,
+        "superusers": set(qq.superusers),
+        "nickname": set(qq.nicknames),
+        "command_start": {"/"},
+        "command_sep": {"."},
+        "atri_reply_in_private": qq.reply_in_private,
+        "atri_split_pause_seconds": qq.split_pause_seconds,
+        "atri_max_message_chars": qq.max_message_chars,
+        "atri_max_reply_parts": qq.max_reply_parts,
+        "atri_error_reply": settings.worker.error_reply,
+    }
+
+
+def start_nonebot(worker: Worker, settings: Settings, secrets: Secrets) -> Any:
+    """Initialise NoneBot once per process with the adapter and the plugin; its ASGI app."""
+    import nonebot
+    from nonebot.adapters.onebot.v11 import Adapter as OneBotV11Adapter
+
+    set_worker(worker)  # before the plugin loads: it looks for a worker then
+    nonebot.init(**nonebot_options(settings, secrets))
+    driver = nonebot.get_driver()
+    driver.register_adapter(OneBotV11Adapter)
+    if nonebot.load_plugin(PLUGIN) is None:
+        raise RuntimeError(f"NoneBot could not load {PLUGIN}; its log above says why.")
+    return driver.server_app  # type: ignore[attr-defined]
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """Bind first, so a taken port is one sentence rather than uvicorn's sys.exit."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"fails ({exc.strerror})"
+        raise ConfigError(
+            f"[qq] host/port: listening on {host}:{port} {reason}; "
+            "choose another port in config.toml."
+        ) from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+async def run_qq(worker: Worker, settings: Settings, secrets: Secrets) -> None:
+    """Serve NoneBot until `atri serve` stops (Ctrl+C ends uvicorn gracefully)."""
+    import uvicorn
+
+    qq = settings.qq
+    sock = listen_socket(qq.host, qq.port)
+    app = start_nonebot(worker, settings, secrets)
+    if secrets.onebot_access_token is None and qq.host not in LOOPBACK:
+        log.warning(
+            "QQ: no ATRI_ONEBOT_ACCESS_TOKEN, so anything that reaches %s:%s can act as "
+            "the bot's OneBot implementation; set one.",
+            qq.host,
+            qq.port,
+        )
+    log.info("QQ: waiting for the OneBot implementation at ws://%s:%s%s", qq.host, qq.port, WS_PATH)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=qq.host, port=qq.port, log_config=None, lifespan="on")
+    )
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        sock.close()

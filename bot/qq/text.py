@@ -1,0 +1,60 @@
+"""Text in and out of QQ: what a user said, and ATRI's reply as safe OneBot v11 messages.
+
+A reply is only ever text segments (plus the quote and the @ the plugin adds), so the
+model cannot ping everyone, send images or forward messages, whatever it writes:
+NoneBot sends segments as JSON data, and escapes text if they are ever written out as
+CQ codes. On top of that, CQ-code look-alikes and "@全体成员" are defanged, so a OneBot
+implementation that re-parses text, or a reader, never sees a live one.
+"""
+
+from __future__ import annotations
+
+import re
+
+from nonebot.adapters.onebot.v11 import Message, MessageSegment
+
+from bot.splitting import split_message
+
+# Said when someone addresses ATRI with only a picture, sticker or voice message.
+MEDIA_ONLY_REPLY = "亚托莉还看不懂图片和表情呢……用文字和我说吧！"
+CUT_MARK = "……"
+_NOT_MEDIA = {"text", "at", "reply"}
+
+_CQ_CODE = re.compile(r"\[(?=\s*CQ\s*:)", re.IGNORECASE)
+_AT_ALL = re.compile(r"@(?=\s*(?:全体成员|全體成員|all\b|everyone\b))", re.IGNORECASE)
+
+
+def defang(text: str) -> str:
+    """Model output as plain text: no CQ code, no @everyone, however it is read."""
+    return _AT_ALL.sub("＠", _CQ_CODE.sub("［", text))
+
+
+def incoming_text(message: Message) -> str:
+    """What the user wrote: the text segments, joined; anything malformed is skipped."""
+    parts = []
+    for segment in message:
+        if segment.type == "text":
+            text = segment.data.get("text")
+            if isinstance(text, str):
+                parts.append(text)
+    return "".join(parts).strip()
+
+
+def only_media(message: Message) -> bool:
+    """True when the message carries something (a picture, a face…) but no words."""
+    return any(seg.type not in _NOT_MEDIA for seg in message) and not incoming_text(message)
+
+
+def reply_parts(text: str, limit: int, max_parts: int) -> list[str]:
+    """The reply, defanged and split at sentence ends; past max_parts it is cut off."""
+    parts = split_message(defang(text), limit)
+    if len(parts) > max_parts:
+        parts = parts[:max_parts]
+        room = limit - len(CUT_MARK)
+        parts[-1] = parts[-1][:room] + CUT_MARK
+    return parts
+
+
+def text_message(text: str) -> Message:
+    """One text segment: NoneBot never parses it for CQ codes (a str would be)."""
+    return Message(MessageSegment.text(text))
