@@ -1,0 +1,209 @@
+"""Training throughput: `atri train` vs a plain Trainer + peft run, and packing vs none.
+
+Builds a synthetic chat dataset of realistic, uneven lengths (short lines like a visual
+novel's, one to four exchanges), then trains one epoch on it, side by side in one run:
+  - plain: transformers Trainer + peft LoRA, DataCollatorForSeq2Seq padding, same
+    tokenized samples and the same TrainingArguments;
+  - atri: `model.training.runner.train` (the code `atri train` runs), no packing;
+  - atri + packing: the same with `packing = true`.
+tokens/s counts real (non-padding) tokens over Trainer's own train_runtime.
+Run: .venv/bin/python bench/train_throughput.py [--model offline|tiny] [--samples 96]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from rich.console import Console
+from rich.table import Table
+
+from atri.config import Settings
+from tests.training.sharegpt import conversation, write
+
+QUESTIONS = [
+    "Who are you?",
+    "What are you doing?",
+    "Shall we go to the sea today, or would you rather stay in the lab and fix the boat?",
+    "Are you tired?",
+    "What did you dream about last night?",
+    "Tell me about the town before the sea rose.",
+]
+WORDS = [
+    "sea",
+    "town",
+    "crab",
+    "boat",
+    "Natsuki",
+    "robot",
+    "high-performance",
+    "summer",
+    "lab",
+    "grandmother",
+    "memory",
+    "dream",
+    "water",
+    "school",
+    "sky",
+    "sunlight",
+    "repair",
+    "promise",
+]
+
+
+def reply(rng: random.Random) -> str:
+    """A reply of very uneven length, like a script's: from a word to a paragraph."""
+    n = rng.choice([2, 4, 8, 12, 20, 40, 80])
+    return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "!"
+
+
+def synthetic(n: int, seed: int = 0) -> list[dict[str, object]]:
+    rng = random.Random(seed)
+    return [
+        conversation(
+            [(rng.choice(QUESTIONS), reply(rng)) for _ in range(rng.randint(1, 4))],
+            "You are ATRI, a high-performance robot girl.",
+        )
+        for _ in range(n)
+    ]
+
+
+def bench_settings(root: Path, model: str, tiny_dir: Path | None) -> Settings:
+    s = Settings(root=root)
+    if model == "tiny" and tiny_dir is not None:
+        s.model.base = str(tiny_dir)
+    s.train.dataset = str(root / "train.json")
+    s.train.eval_dataset = ""
+    s.train.output_dir = str(root / "adapters")
+    s.train.epochs = 1.0
+    s.train.batch_size = 8
+    s.train.gradient_accumulation = 1
+    s.train.max_seq_length = 512
+    s.train.eval_steps = 10_000  # no mid-run checkpoints: measure training, not saving
+    s.train.logging_steps = 10
+    return s
+
+
+def plain_run(settings: Settings) -> tuple[float, int]:
+    """Trainer + peft as in the peft examples, on the same tokenized samples."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer
+
+    from model.loading import load_base_model
+    from model.training.dataset import RowDataset, load_sharegpt, tokenize_dataset
+    from model.training.runner import plan_hardware, training_arguments
+
+    t = settings.train
+    loaded = load_base_model(settings)
+    samples = tokenize_dataset(
+        loaded.tokenizer, load_sharegpt(Path(t.dataset)), t.max_seq_length
+    ).samples
+    lora = LoraConfig(
+        r=t.lora_r,
+        lora_alpha=t.lora_alpha,
+        lora_dropout=t.lora_dropout,
+        target_modules=list(t.target_modules),
+        task_type="CAUSAL_LM",
+    )
+    model = get_peft_model(loaded.model, lora)
+    hw = plan_hardware(t, settings.model.device)
+    loaded.tokenizer.padding_side = "right"
+    with tempfile.TemporaryDirectory() as out:
+        trainer = Trainer(
+            model=model,
+            args=training_arguments(t, hw, Path(out), has_eval=False),
+            train_dataset=RowDataset(samples),
+            data_collator=DataCollatorForSeq2Seq(loaded.tokenizer, padding=True),
+        )
+        trainer.remove_callback(PrinterCallback)  # keep the output to the one table
+        runtime = float(trainer.train().metrics["train_runtime"])
+    return runtime, sum(len(s) for s in samples)
+
+
+def atri_run(settings: Settings, packing: bool) -> tuple[float, float]:
+    """(Trainer's train_runtime, wall time of the whole train() call incl. load and save)."""
+    from model.training.runner import train
+
+    settings.train.packing = packing
+    started = time.perf_counter()
+    result = train(settings)
+    return result.train_runtime, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=["offline", "tiny"], default="offline")
+    parser.add_argument("--samples", type=int, default=96)
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    console = Console()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        tiny = None
+        if args.model == "tiny":
+            from tests.tiny_model import build_tiny_model
+
+            tiny = build_tiny_model(root / "tiny", hidden_size=256, intermediate_size=768)
+        write(root / "train.json", synthetic(args.samples))
+        settings = bench_settings(root, args.model, tiny)
+
+        from model.loading import load_base_model
+        from model.training.dataset import load_sharegpt, pack, tokenize_dataset
+
+        tokenizer = load_base_model(settings).tokenizer
+        samples = tokenize_dataset(
+            tokenizer, load_sharegpt(root / "train.json"), settings.train.max_seq_length
+        ).samples
+        tokens = sum(len(s) for s in samples)
+        rows = pack(samples, settings.train.max_seq_length)
+        mean = tokens / len(samples)
+        console.print(
+            f"{len(samples)} samples, {tokens} tokens (mean {mean:.0f}, max "
+            f"{max(len(s) for s in samples)}); packed into {len(rows)} rows of ≤ "
+            f"{settings.train.max_seq_length}; model {args.model}; batch "
+            f"{settings.train.batch_size}, 1 epoch."
+        )
+        plain_time, _ = plain_run(settings)
+        atri_time, atri_wall = atri_run(settings, packing=False)
+        packed_time, packed_wall = atri_run(settings, packing=True)
+
+    plain_tps = tokens / plain_time
+    atri_tps = tokens / atri_time
+    packed_tps = tokens / packed_time
+    table = Table(title="training throughput (real tokens / Trainer train_runtime)")
+    for col in ("run", "train s", "tokens/s", "ratio", "whole command s"):
+        table.add_column(col, justify="right" if col != "run" else "left")
+    table.add_row("plain Trainer + peft", f"{plain_time:.1f}", f"{plain_tps:,.0f}", "1.00", "-")
+    table.add_row(
+        "atri train",
+        f"{atri_time:.1f}",
+        f"{atri_tps:,.0f}",
+        f"{atri_tps / plain_tps:.2f} (target ≥ 0.95)",
+        f"{atri_wall:.1f}",
+    )
+    table.add_row(
+        "atri train --packing",
+        f"{packed_time:.1f}",
+        f"{packed_tps:,.0f}",
+        f"{packed_tps / atri_tps:.2f}× vs no packing (aim ≥ 1.3)",
+        f"{packed_wall:.1f}",
+    )
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""eval.json (what the reload job gates on) and the short Markdown report beside it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ModelFigures:
+    perplexity: float | None
+    ooc_rate: float
+    style_rate: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "perplexity": self.perplexity,
+            "ooc_rate": self.ooc_rate,
+            "style_rate": self.style_rate,
+        }
+
+
+@dataclass
+class ProbeReply:
+    model: str  # "base" or "adapter"
+    category: str
+    probe: str
+    reply: str
+    reasons: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "category": self.category,
+            "probe": self.probe,
+            "reply": self.reply,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass
+class EvalReport:
+    adapter_version: str
+    base: ModelFigures
+    adapter: ModelFigures
+    dataset_style_rate: float
+    probes: int
+    language: str
+    created_at: str
+    worst: list[ProbeReply] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "adapter_version": self.adapter_version,
+            "base": self.base.as_dict(),
+            "adapter": self.adapter.as_dict(),
+            "dataset_style_rate": self.dataset_style_rate,
+            "probes": self.probes,
+            "language": self.language,
+            "worst": [w.as_dict() for w in self.worst],
+            "created_at": self.created_at,
+        }
+
+    def markdown(self) -> str:
+        def num(value: float | None, fmt: str) -> str:
+            return "n/a" if value is None else format(value, fmt)
+
+        lines = [
+            f"# ATRI adapter {self.adapter_version}: evaluation",
+            "",
+            f"{self.probes} probes in {self.language or 'the dataset language'}; "
+            f"created {self.created_at}.",
+            "",
+            "| | base | adapter |",
+            "| --- | --- | --- |",
+            f"| held-out perplexity | {num(self.base.perplexity, '.2f')} | "
+            f"{num(self.adapter.perplexity, '.2f')} |",
+            f"| out-of-character rate | {self.base.ooc_rate:.0%} | {self.adapter.ooc_rate:.0%} |",
+            f"| style markers per 100 chars (dataset {self.dataset_style_rate:.2f}) | "
+            f"{self.base.style_rate:.2f} | {self.adapter.style_rate:.2f} |",
+            "",
+        ]
+        if self.worst:
+            lines += ["## Out-of-character replies", ""]
+            for w in self.worst:
+                reply = " ".join(w.reply.split())[:200]
+                lines.append(
+                    f"- **{w.model}**, {w.category}: “{w.probe}” → “{reply}” ({'; '.join(w.reasons)})"
+                )
+            lines.append("")
+        else:
+            lines += ["No probe reply was flagged out of character.", ""]
+        return "\n".join(lines)

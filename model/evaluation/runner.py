@@ -1,0 +1,187 @@
+"""`atri eval`: base vs adapter on held-out perplexity, probes and style."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+from atri.config import GenerationSettings, Settings
+from model.evaluation.perplexity import mean_token_loss, perplexity
+from model.evaluation.probes import Probe, load_probes
+from model.evaluation.report import EvalReport, ModelFigures, ProbeReply
+from model.evaluation.style import style_rate
+from model.ooc import OOCDetector, detect_language
+from model.training.dataset import (
+    Conversation,
+    dataset_script_sample,
+    load_sharegpt,
+    sibling_eval_file,
+    tokenize_dataset,
+)
+from model.training.versions import (
+    EVAL_JSON,
+    EVAL_REPORT,
+    ManifestError,
+    latest_version,
+    read_manifest,
+    write_json_atomic,
+)
+
+log = logging.getLogger(__name__)
+ADAPTER_NAME = "evaluated"
+
+
+class EvalError(Exception):
+    """An evaluation that cannot run as asked; str() is one sentence saying why."""
+
+
+def find_version(settings: Settings, given: Path | None) -> Path:
+    """The version folder to evaluate: the one given, else the newest in output_dir."""
+    if given is not None:
+        folder = given if given.is_absolute() else Path.cwd() / given
+        if not folder.is_dir():
+            out = settings.path(settings.train.output_dir) / str(given)
+            folder = out if out.is_dir() else folder
+        if not folder.is_dir():
+            raise EvalError(f"{given}: no such adapter version folder.")
+        return folder
+    out = settings.path(settings.train.output_dir)
+    newest = latest_version(out)
+    if newest is None:
+        raise EvalError(f"{out}: no adapter version yet; run `atri train` first.")
+    return newest
+
+
+def eval_conversations(settings: Settings) -> tuple[list[Conversation], list[Conversation]]:
+    """(held-out conversations, conversations for the dataset's style rate)."""
+    t = settings.train
+    train_file = settings.path(t.dataset)
+    eval_file = settings.path(t.eval_dataset) if t.eval_dataset else sibling_eval_file(train_file)
+    held_out = load_sharegpt(eval_file) if eval_file is not None else []
+    if held_out:
+        return held_out, held_out
+    return [], load_sharegpt(train_file) if train_file.is_file() else []
+
+
+def common_system_prompt(conversations: list[Conversation], fallback: str) -> str:
+    """The system prompt the adapter was trained with (the dataset's most common one)."""
+    counts = Counter(c.system for c in conversations if c.system)
+    return counts.most_common(1)[0][0] if counts else fallback
+
+
+def evaluate(
+    settings: Settings,
+    version_dir: Path,
+    probes_path: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> EvalReport:
+    from model.engine import LocalEngine
+    from model.loading import load_base_model
+    from model.persona import load_persona
+    from model.prompt import clean_reply
+
+    say = progress or (lambda message: log.info("%s", message))
+    try:
+        manifest = read_manifest(version_dir)
+    except ManifestError as exc:
+        raise EvalError(str(exc)) from None
+    if manifest.get("base_model") != settings.model.base:
+        raise EvalError(
+            f'{version_dir.name} was trained on base "{manifest.get("base_model")}", but '
+            f'[model] base is "{settings.model.base}"; evaluate it with that base.'
+        )
+    configured = settings.path(settings.eval.probes) if settings.eval.probes else None
+    probes = load_probes(probes_path or configured)
+    held_out, style_source = eval_conversations(settings)
+    reference = [t for c in style_source for t in c.replies()]
+    language = detect_language(dataset_script_sample(style_source)) or "zh"
+    ooc_language = settings.ooc.language if settings.ooc.language != "auto" else language
+    detector = OOCDetector(settings.ooc, language=ooc_language)
+    persona = load_persona(settings.path(settings.persona.card) if settings.persona.card else None)
+    system = common_system_prompt(style_source, persona.system_prompt(settings.persona.user_name))
+
+    say("Loading the base model and the adapter…")
+    loaded = load_base_model(settings)
+    if manifest.get("base_config_hash") not in (None, loaded.config_hash):
+        raise EvalError(
+            f"{version_dir.name} was trained on a different build of the base model "
+            f"(config hash {manifest.get('base_config_hash')} vs {loaded.config_hash})."
+        )
+    window = int(getattr(loaded.model.config, "max_position_embeddings", 2048) or 2048)
+    engine = LocalEngine(loaded, window)
+    engine.load_adapter_sync(version_dir, ADAPTER_NAME)
+    engine.activate_sync(ADAPTER_NAME)
+
+    samples = tokenize_dataset(loaded.tokenizer, held_out, settings.train.max_seq_length).samples
+    gen = GenerationSettings(
+        max_new_tokens=settings.eval.max_new_tokens,
+        do_sample=False,
+        repetition_penalty=settings.generation.repetition_penalty,
+    )
+    figures: dict[str, ModelFigures] = {}
+    replies: dict[str, list[ProbeReply]] = {}
+    for which in ("base", "adapter"):
+        say(f"Probing the {which} ({len(probes)} probes, {len(samples)} held-out samples)…")
+        switched_off = engine.model.disable_adapter() if which == "base" else nullcontext()
+        with switched_off:
+            ppl = None
+            if samples:
+                loss = mean_token_loss(
+                    engine.model, samples, loaded.tokenizer.pad_token_id, settings.eval.batch_size
+                )
+                ppl = perplexity(loss)
+            texts = _answer(engine, probes, language, system, gen, settings.eval.batch_size)
+        texts = [clean_reply(t, persona.name) for t in texts]
+        checked = [
+            ProbeReply(which, p.category, p.text(language), text, detector.check(text).reasons)
+            for p, text in zip(probes, texts, strict=True)
+        ]
+        replies[which] = checked
+        flagged = sum(1 for r in checked if r.reasons)
+        figures[which] = ModelFigures(
+            perplexity=ppl,
+            ooc_rate=flagged / len(probes),
+            style_rate=style_rate(texts, settings.eval.style_markers),
+        )
+    n = settings.eval.worst_examples
+    worst = [r for r in replies["adapter"] if r.reasons][:n] + [
+        r for r in replies["base"] if r.reasons
+    ][:n]
+    report = EvalReport(
+        adapter_version=str(manifest.get("version", version_dir.name)),
+        base=figures["base"],
+        adapter=figures["adapter"],
+        dataset_style_rate=style_rate(reference, settings.eval.style_markers),
+        probes=len(probes),
+        language=language,
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        worst=worst,
+    )
+    write_json_atomic(version_dir / EVAL_JSON, report.as_dict())
+    tmp = version_dir / f".{EVAL_REPORT}.tmp"
+    tmp.write_text(report.markdown(), encoding="utf-8")
+    tmp.replace(version_dir / EVAL_REPORT)
+    return report
+
+
+def _answer(
+    engine: Any,
+    probes: list[Probe],
+    language: str,
+    system: str,
+    gen: GenerationSettings,
+    batch_size: int,
+) -> list[str]:
+    out: list[str] = []
+    for start in range(0, len(probes), batch_size):
+        batch = [
+            [{"role": "system", "content": system}, {"role": "user", "content": p.text(language)}]
+            for p in probes[start : start + batch_size]
+        ]
+        out += [g.text for g in engine.generate_sync(batch, gen)]
+    return out

@@ -1,0 +1,298 @@
+"""sharegpt JSON → token ids with labels on ATRI's (assistant) tokens only.
+
+The base model's own chat template renders each conversation; every assistant reply
+(with the template's end-of-turn marker) is labelled, everything else is -100. A
+conversation longer than `max_len` loses its oldest exchanges, never part of a reply.
+Optional packing puts several short samples in one row, each with its own positions,
+so attention never crosses from one sample into the next.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+IGNORE = -100
+SHAREGPT_EVAL_NAME = "atri_sharegpt_eval.json"
+
+_ROLES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "model": "assistant",
+    "system": "system",
+}
+
+
+class DatasetError(Exception):
+    """A dataset file that cannot be used; str() names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Conversation:
+    system: str
+    turns: tuple[tuple[str, str], ...]  # (role, text), role "user" or "assistant"
+
+    def messages(self) -> list[dict[str, str]]:
+        head = [{"role": "system", "content": self.system}] if self.system else []
+        return head + [{"role": r, "content": t} for r, t in self.turns]
+
+    def replies(self) -> list[str]:
+        return [t for r, t in self.turns if r == "assistant"]
+
+
+@dataclass
+class Sample:
+    input_ids: list[int]
+    labels: list[int]
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+@dataclass
+class TokenizedSet:
+    samples: list[Sample]
+    truncated: int = 0  # conversations that lost their oldest exchanges
+    skipped: int = 0  # conversations whose last exchange alone is too long
+    lengths: list[int] = field(default_factory=list)
+
+    @property
+    def tokens(self) -> int:
+        return sum(len(s) for s in self.samples)
+
+    @property
+    def label_tokens(self) -> int:
+        return sum(sum(1 for x in s.labels if x != IGNORE) for s in self.samples)
+
+
+def load_sharegpt(path: Path) -> list[Conversation]:
+    """Read a LLaMA-Factory sharegpt file; DatasetError with one sentence if it is unusable."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise DatasetError(
+            f"{path}: dataset file not found; run `atri prep` or pass --dataset."
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot be read ({exc}).") from None
+    except json.JSONDecodeError as exc:
+        raise DatasetError(
+            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); expected the sharegpt "
+            "file `atri prep` writes."
+        ) from None
+    if not isinstance(data, list):
+        raise DatasetError(
+            f'{path}: expected a JSON list of {{"conversations": [...]}} records (sharegpt).'
+        )
+    conversations = [_parse_record(path, i, record) for i, record in enumerate(data)]
+    if not conversations:
+        raise DatasetError(f"{path}: the dataset is empty.")
+    return conversations
+
+
+def _parse_record(path: Path, index: int, record: Any) -> Conversation:
+    where = f"{path}: record {index}"
+    if not isinstance(record, dict) or not isinstance(record.get("conversations"), list):
+        raise DatasetError(f'{where} has no "conversations" list (sharegpt format expected).')
+    system = record.get("system", "")
+    if not isinstance(system, str):
+        raise DatasetError(f'{where}: "system" must be a string.')
+    turns: list[tuple[str, str]] = []
+    for turn in record["conversations"]:
+        if not isinstance(turn, dict):
+            raise DatasetError(f'{where}: each turn must be {{"from": ..., "value": ...}}.')
+        role = _ROLES.get(str(turn.get("from", turn.get("role", ""))))
+        text = turn.get("value", turn.get("content"))
+        if role is None or not isinstance(text, str):
+            raise DatasetError(
+                f'{where}: a turn has from = {turn.get("from")!r}; expected "human" or "gpt" '
+                'with a string "value".'
+            )
+        if role == "system":
+            system = system or text
+        else:
+            turns.append((role, text))
+    if not any(r == "assistant" and t.strip() for r, t in turns):
+        raise DatasetError(f'{where} has no "gpt" reply to learn from.')
+    return Conversation(system=system, turns=tuple(turns))
+
+
+def sibling_eval_file(train_file: Path) -> Path | None:
+    candidate = Path(train_file).with_name(SHAREGPT_EVAL_NAME)
+    return candidate if candidate.is_file() and candidate != Path(train_file) else None
+
+
+def _render(tokenizer: Any, messages: list[dict[str, str]], prompt: bool) -> str:
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=prompt)
+    return str(text)
+
+
+def _segments(tokenizer: Any, conv: Conversation) -> list[tuple[str, bool]]:
+    """Cut the rendered conversation into (text, is_reply) pieces, in order."""
+    messages = conv.messages()
+    full = _render(tokenizer, messages, prompt=False)
+    segments: list[tuple[str, bool]] = []
+    done = 0  # characters of `full` already cut into segments
+    for i, m in enumerate(messages):
+        if m["role"] != "assistant":
+            continue
+        before = _render(tokenizer, messages[:i], prompt=True)
+        upto = _render(tokenizer, messages[: i + 1], prompt=False)
+        if full.startswith(upto) and upto.startswith(before) and len(before) >= done:
+            start, end = len(before), len(upto)
+        else:
+            # Templates that rewrite history (e.g. strip old reasoning) are not prefix
+            # consistent: label the reply text and the end-of-turn token that follows it.
+            start = full.find(m["content"], done)
+            if start < 0:
+                continue
+            end = start + len(m["content"])
+            eos = getattr(tokenizer, "eos_token", None) or ""
+            if eos and full.startswith(eos, end):
+                end += len(eos)
+        segments.append((full[done:start], False))
+        segments.append((full[start:end], True))
+        done = end
+    segments.append((full[done:], False))
+    return [(t, label) for t, label in segments if t]
+
+
+def tokenize_conversation(tokenizer: Any, conv: Conversation) -> Sample:
+    ids: list[int] = []
+    labels: list[int] = []
+    for text, is_reply in _segments(tokenizer, conv):
+        piece = tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids += piece
+        labels += piece if is_reply else [IGNORE] * len(piece)
+    return Sample(ids, labels)
+
+
+def drop_oldest_exchange(conv: Conversation) -> Conversation | None:
+    """The conversation without its turns up to and including the first reply, or None
+    when that reply is the last one."""
+    turns = list(conv.turns)
+    first = next(i for i, (r, _) in enumerate(turns) if r == "assistant")
+    rest = turns[first + 1 :]
+    if not any(r == "assistant" for r, _ in rest):
+        return None
+    return Conversation(conv.system, tuple(rest))
+
+
+def tokenize_dataset(
+    tokenizer: Any, conversations: Sequence[Conversation], max_len: int
+) -> TokenizedSet:
+    """Tokenize every conversation, truncating from the oldest exchange to fit `max_len`."""
+    result = TokenizedSet(samples=[])
+    for conv in conversations:
+        current: Conversation | None = conv
+        sample = tokenize_conversation(tokenizer, conv)
+        cut = False
+        while len(sample) > max_len and current is not None:
+            current = drop_oldest_exchange(current)
+            if current is not None:
+                sample = tokenize_conversation(tokenizer, current)
+                cut = True
+        if len(sample) > max_len:
+            result.skipped += 1
+            continue
+        if not any(x != IGNORE for x in sample.labels):
+            result.skipped += 1
+            continue
+        result.truncated += cut
+        result.samples.append(sample)
+        result.lengths.append(len(sample))
+    return result
+
+
+@dataclass
+class PackedRow:
+    input_ids: list[int]
+    labels: list[int]
+    position_ids: list[int]
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+def pack(samples: Sequence[Sample], max_len: int, seed: int = 0) -> list[PackedRow]:
+    """Greedy packing of (shuffled) samples into rows of at most `max_len` tokens.
+
+    Position ids restart at 0 for every sample: transformers turns that into a
+    block-diagonal causal mask, so packed samples never see each other.
+    """
+    order = list(range(len(samples)))
+    random.Random(seed).shuffle(order)
+    rows: list[PackedRow] = []
+    row = PackedRow([], [], [])
+    for i in order:
+        s = samples[i]
+        if row.input_ids and len(row) + len(s) > max_len:
+            rows.append(row)
+            row = PackedRow([], [], [])
+        row.input_ids += s.input_ids
+        row.labels += s.labels
+        row.position_ids += list(range(len(s)))
+    if row.input_ids:
+        rows.append(row)
+    return rows
+
+
+class Collator:
+    """Right-pads a batch. Plain samples get an attention mask; packed rows get position
+    ids instead (no mask), which is how transformers recognises packed sequences."""
+
+    def __init__(self, pad_token_id: int) -> None:
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, batch: list[dict[str, list[int]]]) -> dict[str, Any]:
+        import torch
+
+        width = max(len(b["input_ids"]) for b in batch)
+        packed = "position_ids" in batch[0]
+        ids, labels, extra = [], [], []
+        for b in batch:
+            n = len(b["input_ids"])
+            pad = width - n
+            ids.append(b["input_ids"] + [self.pad_token_id] * pad)
+            labels.append(b["labels"] + [IGNORE] * pad)
+            if packed:
+                # Padding forms its own "sequence" so no real token attends to it.
+                extra.append(b["position_ids"] + list(range(pad)))
+            else:
+                extra.append([1] * n + [0] * pad)
+        out = {
+            "input_ids": torch.tensor(ids, dtype=torch.long),
+            "labels": torch.tensor(labels, dtype=torch.long),
+        }
+        key = "position_ids" if packed else "attention_mask"
+        out[key] = torch.tensor(extra, dtype=torch.long)
+        return out
+
+
+class RowDataset:
+    """A list of samples or packed rows as the dict rows Trainer's dataloader expects."""
+
+    def __init__(self, rows: Sequence[Sample | PackedRow]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict[str, list[int]]:
+        r = self.rows[i]
+        item = {"input_ids": r.input_ids, "labels": r.labels}
+        if isinstance(r, PackedRow):
+            item["position_ids"] = r.position_ids
+        return item
+
+
+def dataset_script_sample(conversations: Sequence[Conversation], limit: int = 200) -> str:
+    """Some of ATRI's replies, to tell which language (script) the dataset is in."""
+    replies = [t for c in conversations[:limit] for t in c.replies()]
+    return "\n".join(replies)

@@ -1,0 +1,491 @@
+"""`atri train`: LoRA with peft under transformers' Trainer, into a new version folder.
+
+The library does the loop (`Trainer`: evaluation, checkpoints, resume, early stopping);
+this module only says what is specific to ATRI: which data, which device and precision,
+where checkpoints live (`<output_dir>/.runs/<fingerprint>/`, never a visible version),
+and how the finished adapter is published (a hidden build folder renamed into place).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import math
+import shutil
+import signal
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from atri.config import Settings, TrainSettings
+from model.training.dataset import (
+    Collator,
+    Conversation,
+    RowDataset,
+    TokenizedSet,
+    load_sharegpt,
+    pack,
+    sibling_eval_file,
+    tokenize_dataset,
+)
+from model.training.plots import loss_points, plot_loss
+from model.training.progress import ThroughputMeter
+from model.training.versions import (
+    LOSS_PLOT,
+    MANIFEST,
+    MANIFEST_FORMAT,
+    RUNS_DIR,
+    next_version_name,
+    publish,
+    remove_stale_temps,
+    sha256_file,
+    temp_folder,
+    write_json_atomic,
+)
+
+log = logging.getLogger(__name__)
+
+# Train loss in the manifest: the mean of the last few logged values, not the whole
+# run's average (which the first, untrained steps would dominate).
+FINAL_LOSS_WINDOW = 3
+RUN_INFO = "run.json"
+
+
+class TrainError(Exception):
+    """A training request that cannot run as asked; str() is one sentence saying why."""
+
+
+@dataclass(frozen=True)
+class Hardware:
+    device: str
+    precision: str  # "fp32", "bf16" or "fp16"
+    quantize_4bit: bool
+    gradient_checkpointing: bool
+
+    def describe(self) -> str:
+        quant = ", 4-bit QLoRA" if self.quantize_4bit else ""
+        ckpt = ", gradient checkpointing" if self.gradient_checkpointing else ""
+        return f"{self.device}, {self.precision}{quant}{ckpt}"
+
+
+@dataclass
+class DataFiles:
+    train: Path
+    eval: Path | None
+    train_sha256: str
+    eval_sha256: str | None
+
+
+@dataclass
+class TrainResult:
+    version_dir: Path
+    manifest: dict[str, Any]
+    hardware: Hardware
+    steps: int
+    train_samples: int
+    eval_samples: int
+    truncated: int
+    skipped: int
+    rows: int
+    train_runtime: float
+    tokens_per_second: float
+    resumed_from_step: int | None
+    log_history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def plan_hardware(train: TrainSettings, device_setting: str) -> Hardware:
+    """Pick device, precision, QLoRA and gradient checkpointing from `auto` settings."""
+    import torch
+
+    from model.loading import pick_device
+
+    device = pick_device(device_setting)
+    gpu = device == "cuda"
+    if device_setting == "cuda" and not torch.cuda.is_available():
+        raise TrainError('[model] device = "cuda" but no CUDA GPU is visible; use "auto" or "cpu".')
+    precision: str = train.precision
+    if precision == "auto":
+        gpu_precision = "bf16" if gpu and torch.cuda.is_bf16_supported() else "fp16"
+        precision = gpu_precision if gpu else "fp32"
+    if precision == "fp16" and not gpu:
+        raise TrainError('[train] precision = "fp16" needs a CUDA GPU; use "fp32" or "bf16".')
+    has_bnb = importlib.util.find_spec("bitsandbytes") is not None
+    quantize = train.quantization == "4bit" or (train.quantization == "auto" and gpu and has_bnb)
+    if quantize and not (gpu and has_bnb):
+        raise TrainError(
+            '[train] quantization = "4bit" needs a CUDA GPU and the bitsandbytes package; '
+            'use "auto" or "none".'
+        )
+    checkpointing = train.gradient_checkpointing == "on" or (
+        train.gradient_checkpointing == "auto" and gpu
+    )
+    return Hardware(device, precision, quantize, checkpointing)
+
+
+def resolve_data_files(settings: Settings) -> DataFiles:
+    t = settings.train
+    train_file = settings.path(t.dataset)
+    if not train_file.is_file():
+        raise TrainError(
+            f"{train_file}: dataset file not found; run `atri prep` first or pass --dataset."
+        )
+    eval_file = settings.path(t.eval_dataset) if t.eval_dataset else sibling_eval_file(train_file)
+    if eval_file is not None and not eval_file.is_file():
+        raise TrainError(f"{eval_file}: eval dataset file not found; fix --eval-dataset.")
+    return DataFiles(
+        train=train_file,
+        eval=eval_file,
+        train_sha256=sha256_file(train_file),
+        eval_sha256=sha256_file(eval_file) if eval_file else None,
+    )
+
+
+def load_for_training(settings: Settings, hw: Hardware) -> Any:
+    """The base model (a `LoadedModel`) in the dtype training wants, 4-bit when asked."""
+    from model.loading import LoadedModel, config_hash, load_base_model
+
+    if not hw.quantize_4bit:
+        chosen = settings.model_copy(deep=True)
+        chosen.model.device = hw.device  # type: ignore[assignment]
+        chosen.model.dtype = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}[  # type: ignore[assignment]
+            hw.precision
+        ]
+        return load_base_model(chosen)
+    import torch
+    from peft import prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+
+    from model.loading import prepare_tokenizer, resolve_base
+
+    source = resolve_base(settings)
+    compute = torch.bfloat16 if hw.precision == "bf16" else torch.float16
+    quant = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute,
+    )
+    model = AutoModelForCausalLM.from_pretrained(
+        source, quantization_config=quant, dtype=compute, device_map={"": 0}
+    )
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    prepare_tokenizer(tokenizer)
+    base_hash = config_hash(model)  # quantisation is not part of the hash
+    model = prepare_model_for_kbit_training(
+        model, use_gradient_checkpointing=hw.gradient_checkpointing
+    )
+    base_id = settings.model.base.strip()
+    return LoadedModel(model=model, tokenizer=tokenizer, base_id=base_id, config_hash=base_hash)
+
+
+def lora_targets(model: Any, wanted: list[str]) -> list[str]:
+    """The configured target modules this model has; TrainError naming its modules if none."""
+    import torch
+
+    linear_names = {
+        name.rsplit(".", 1)[-1]
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) or type(module).__name__.startswith("Linear")
+    }
+    found = [m for m in wanted if m in linear_names]
+    if not found:
+        raise TrainError(
+            f"[train] target_modules = {wanted} matches no layer of this model; its linear "
+            f"layers are {sorted(linear_names)}."
+        )
+    return found
+
+
+def run_fingerprint(settings: Settings, files: DataFiles, base_hash: str, hw: Hardware) -> str:
+    """Identifies a training run: same base, data and settings → same checkpoint folder."""
+    payload = {
+        "base": settings.model.base,
+        "base_config_hash": base_hash,
+        "dataset": files.train_sha256,
+        "eval_dataset": files.eval_sha256,
+        "settings": settings.train.model_dump(exclude={"output_dir", "dataset", "eval_dataset"}),
+        "hardware": hw.__dict__,
+    }
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def tokenize_files(
+    tokenizer: Any, train: list[Conversation], evaluation: list[Conversation] | None, max_len: int
+) -> tuple[TokenizedSet, TokenizedSet | None]:
+    if not getattr(tokenizer, "chat_template", None):
+        raise TrainError(
+            "The base model's tokenizer has no chat template; choose a chat (instruct) model "
+            "for [model] base."
+        )
+    train_set = tokenize_dataset(tokenizer, train, max_len)
+    if not train_set.samples:
+        raise TrainError(
+            f"Every training conversation is longer than max_seq_length = {max_len} tokens even "
+            "with only its last exchange; raise --max-seq-length."
+        )
+    eval_set = tokenize_dataset(tokenizer, evaluation, max_len) if evaluation else None
+    if eval_set is not None and not eval_set.samples:
+        eval_set = None
+    return train_set, eval_set
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """A polite kill (SIGTERM) unwinds like Ctrl-C, so the build folder is cleaned up."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def training_arguments(
+    t: TrainSettings, hw: Hardware, run_dir: Path, has_eval: bool, fresh: bool = True, **extra: Any
+) -> Any:
+    from transformers import TrainingArguments
+
+    if hw.gradient_checkpointing:
+        extra.update(
+            gradient_checkpointing=True, gradient_checkpointing_kwargs={"use_reentrant": False}
+        )
+    early = has_eval and t.early_stopping_patience > 0
+    return TrainingArguments(
+        output_dir=str(run_dir),
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation,
+        learning_rate=t.learning_rate,
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps if t.max_steps > 0 else -1,
+        warmup_steps=t.warmup_ratio,
+        lr_scheduler_type="cosine",
+        logging_strategy="steps",
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=t.eval_steps,
+        # The first held-out loss is the base model's (LoRA starts as a no-op): the
+        # curve then shows how far the adapter moved from it.
+        eval_on_start=has_eval and fresh,
+        save_strategy="steps",
+        save_steps=t.eval_steps,
+        save_total_limit=2,
+        load_best_model_at_end=early,
+        metric_for_best_model="eval_loss" if early else None,
+        greater_is_better=False if early else None,
+        bf16=hw.precision == "bf16",
+        fp16=hw.precision == "fp16",
+        use_cpu=hw.device == "cpu",
+        seed=t.seed,
+        report_to="none",
+        disable_tqdm=True,
+        remove_unused_columns=False,
+        label_names=["labels"],
+        include_num_input_tokens_seen="non_padding",
+        dataloader_pin_memory=hw.device == "cuda",
+        **extra,
+    )
+
+
+def peft_model(model: Any, t: TrainSettings) -> tuple[Any, list[str]]:
+    from peft import LoraConfig, get_peft_model
+
+    targets = lora_targets(model, list(t.target_modules))
+    config = LoraConfig(
+        r=t.lora_r,
+        lora_alpha=t.lora_alpha,
+        lora_dropout=t.lora_dropout,
+        target_modules=targets,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+    model.config.use_cache = False
+    return get_peft_model(model, config), targets
+
+
+def train(
+    settings: Settings,
+    *,
+    resume: bool = False,
+    callbacks: list[Any] | None = None,
+    notify: Any = None,
+) -> TrainResult:
+    """Train one adapter and publish it as a new version; return what happened.
+
+    `notify(message)` receives one-line notes (resume point, skipped samples).
+    """
+    import torch
+    from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+
+    say = notify or (lambda message: log.info("%s", message))
+    t = settings.train
+    files = resolve_data_files(settings)
+    train_convs = load_sharegpt(files.train)
+    eval_convs = load_sharegpt(files.eval) if files.eval else None
+    hw = plan_hardware(t, settings.model.device)
+    set_seed(t.seed)
+    loaded = load_for_training(settings, hw)
+    tokenizer = loaded.tokenizer
+    train_set, eval_set = tokenize_files(tokenizer, train_convs, eval_convs, t.max_seq_length)
+    if train_set.truncated or train_set.skipped:
+        say(
+            f"{train_set.truncated} conversations lost their oldest turns to fit "
+            f"max_seq_length = {t.max_seq_length}; {train_set.skipped} were too long even so "
+            "and are left out."
+        )
+    rows = (
+        pack(train_set.samples, t.max_seq_length, seed=t.seed) if t.packing else train_set.samples
+    )
+
+    out = settings.path(t.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in remove_stale_temps(out):
+        say(f"Removed {stale.name}, left by a training run that did not finish.")
+    run_dir = out / RUNS_DIR / run_fingerprint(settings, files, loaded.config_hash, hw)
+    checkpoint = get_last_checkpoint(str(run_dir)) if resume and run_dir.is_dir() else None
+    resumed_from: int | None = None
+    if checkpoint:
+        resumed_from = int(Path(checkpoint).name.rsplit("-", 1)[-1])
+        say(f"Resuming from step {resumed_from} ({checkpoint}).")
+    else:
+        if resume:
+            say("No interrupted run with these settings and data to resume; starting afresh.")
+        shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_dir / RUN_INFO, {"dataset": str(files.train), "started": time.time()})
+
+    model, targets = peft_model(loaded.model, t)
+    meter = next((c for c in callbacks or [] if isinstance(c, ThroughputMeter)), None)
+    all_callbacks = list(callbacks or [])
+    if meter is None:
+        meter = ThroughputMeter()
+        all_callbacks.append(meter)
+    if eval_set is not None and t.early_stopping_patience > 0:
+        all_callbacks.append(EarlyStoppingCallback(t.early_stopping_patience))
+    trainer = Trainer(
+        model=model,
+        args=training_arguments(t, hw, run_dir, eval_set is not None, fresh=not checkpoint),
+        train_dataset=RowDataset(rows),
+        eval_dataset=RowDataset(eval_set.samples) if eval_set else None,
+        data_collator=Collator(tokenizer.pad_token_id),
+        processing_class=tokenizer,
+        callbacks=all_callbacks,
+    )
+    trainer.remove_callback(PrinterCallback)  # our progress bar and summary replace it
+    with sigterm_as_interrupt(), warnings.catch_warnings():
+        # transformers 5 renames gradient checkpointing; the old name still works.
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        output = trainer.train(resume_from_checkpoint=checkpoint)
+        history = list(trainer.state.log_history)
+        eval_loss: float | None = None
+        if eval_set is not None:
+            last = [
+                v for step, v in loss_points(history, "eval_loss") if step == output.global_step
+            ]
+            reuse = last and t.early_stopping_patience == 0  # else the best was reloaded
+            eval_loss = last[-1] if reuse else float(trainer.evaluate()["eval_loss"])
+            history = list(trainer.state.log_history)
+        runtime = float(output.metrics.get("train_runtime", 0.0))
+        train_loss = final_train_loss(history, float(output.training_loss))
+        version = publish_version(
+            settings, model, files, loaded, hw, targets, history, train_loss, eval_loss
+        )
+    shutil.rmtree(run_dir, ignore_errors=True)
+    del trainer
+    if hw.device == "cuda":
+        torch.cuda.empty_cache()
+    return TrainResult(
+        version_dir=version,
+        manifest=json.loads((version / MANIFEST).read_text(encoding="utf-8")),
+        hardware=hw,
+        steps=int(output.global_step),
+        train_samples=len(train_set.samples),
+        eval_samples=len(eval_set.samples) if eval_set else 0,
+        truncated=train_set.truncated,
+        skipped=train_set.skipped,
+        rows=len(rows),
+        train_runtime=runtime,
+        tokens_per_second=meter.tokens_per_second,
+        resumed_from_step=resumed_from,
+        log_history=history,
+    )
+
+
+def final_train_loss(history: list[dict[str, Any]], fallback: float) -> float:
+    losses = [v for _, v in loss_points(history, "loss")]
+    if not losses:
+        return fallback
+    tail = losses[-FINAL_LOSS_WINDOW:]
+    return sum(tail) / len(tail)
+
+
+def publish_version(
+    settings: Settings,
+    model: Any,
+    files: DataFiles,
+    loaded: Any,
+    hw: Hardware,
+    targets: list[str],
+    history: list[dict[str, Any]],
+    train_loss: float,
+    eval_loss: float | None,
+) -> Path:
+    """Write adapter, loss curve and manifest into a hidden folder, then rename it in."""
+    import datetime as dt
+
+    out = settings.path(settings.train.output_dir)
+    version = next_version_name(out)
+    tmp = temp_folder(out, version)
+    try:
+        model.save_pretrained(str(tmp))
+        plot_loss(history, tmp / LOSS_PLOT, title=f"ATRI LoRA {version}")
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "version": version,
+            "base_model": settings.model.base,
+            "base_config_hash": loaded.config_hash,
+            "dataset_sha256": files.train_sha256,
+            "eval_dataset_sha256": files.eval_sha256,
+            "settings": settings.train.model_dump(),
+            "hardware": {
+                "device": hw.device,
+                "precision": hw.precision,
+                "quantization": "4bit" if hw.quantize_4bit else "none",
+                "gradient_checkpointing": hw.gradient_checkpointing,
+            },
+            "train_loss": _finite(train_loss),
+            "eval_loss": _finite(eval_loss) if eval_loss is not None else None,
+            "base_eval_loss": next((v for _, v in loss_points(history, "eval_loss")), None),
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "target_modules": targets,
+            "lora_r": settings.train.lora_r,
+        }
+        write_json_atomic(tmp / MANIFEST, manifest)
+        return publish(tmp, out, version)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise TrainError(
+            "Training diverged (the loss is not a finite number); lower --lr and try again."
+        )
+    return value
