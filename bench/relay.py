@@ -1,0 +1,180 @@
+"""How fast messages relay through the worker into memory and back, beside raw aiosqlite.
+
+The echo engine answers instantly, so this measures everything around the model: the
+rate limiter, scope locks, the batcher, prompt building and the SQLite memory. In one
+run, on fresh SQLite files:
+  - raw: the memory work of one message done directly with aiosqlite, one message
+    after another (read the live history, insert the user and assistant rows, commit);
+  - worker, paced: 200 users, each sending, waiting for the reply, then pausing
+    (exponential, mean --think seconds; 200 users at 0.2 s offer about 1000 msg/s);
+  - worker, flat out: the same users with no pause (the most it can take);
+  - HTTP, paced: the same paced load through HttpWorker → `atri worker`'s routes
+    (client and server share this process and its event loop).
+Run: .venv/bin/python bench/relay.py [--users 200] [--messages 5] [--think 0.2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aiosqlite
+from pydantic import SecretStr
+from rich.console import Console
+from rich.table import Table
+
+from atri.config import Secrets, Settings
+from model.http_api import bind_socket, create_app, serving
+from model.http_client import HttpWorker
+from model.memory import Memory
+from model.protocol import ChatRequest, Reply
+from model.service import ChatService
+
+TOKEN = "bench-token"
+
+
+def settings_in(folder: Path, name: str) -> Settings:
+    s = Settings(root=folder)
+    s.model.engine = "echo"
+    s.memory.path = str(folder / f"{name}.sqlite3")
+    s.worker.rate_limit_per_minute = 0
+    s.worker.queue_size = 1024  # one in flight per user: the bench measures, not refuses
+    # The echo engine gains nothing from waiting for company; a model does (see
+    # bench/worker_throughput.py), so this is the relay path alone.
+    s.worker.batch_window_ms = 0
+    return s
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def drive(
+    chat: Callable[[ChatRequest], Awaitable[Reply]], users: int, messages: int, think: float
+) -> tuple[float, list[float]]:
+    """Every user sends `messages` messages one after another; returns (wall, latencies)."""
+    latencies: list[float] = []
+    failures: list[str] = []
+    rng = random.Random(7)
+    pauses = [
+        [rng.expovariate(1 / think) if think else 0.0 for _ in range(messages)]
+        for _ in range(users)
+    ]
+
+    async def user(i: int) -> None:
+        await asyncio.sleep(pauses[i][0] * rng.random())  # users do not start in lockstep
+        for m in range(messages):
+            text = f"message {m} from user {i}: the sea is calm today"
+            started = time.perf_counter()
+            reply = await chat(ChatRequest(platform="bench", user_id=f"u{i}", text=text))
+            latencies.append(time.perf_counter() - started)
+            failures.extend([reply.status] if reply.status != "ok" else [])
+            if pauses[i][m]:
+                await asyncio.sleep(pauses[i][m])
+
+    started = time.perf_counter()
+    await asyncio.gather(*(user(i) for i in range(users)))
+    if failures:
+        raise RuntimeError(f"{len(failures)} replies were not ok: {sorted(set(failures))}")
+    return time.perf_counter() - started, latencies
+
+
+async def raw_sqlite(folder: Path, users: int, messages: int) -> tuple[float, list[float]]:
+    """The same memory work with aiosqlite directly: the floor under the worker."""
+    async with await Memory.open(folder / "raw.sqlite3"):
+        pass  # create the same schema and pragmas
+    latencies: list[float] = []
+    async with aiosqlite.connect(folder / "raw.sqlite3") as db:
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        started = time.perf_counter()
+        for m in range(messages):
+            for i in range(users):
+                text = f"message {m} from user {i}: the sea is calm today"
+                t0 = time.perf_counter()
+                scope = f"bench:user:u{i}"
+                async with db.execute(
+                    "SELECT * FROM messages WHERE scope = ? AND archived = 0 "
+                    "ORDER BY id DESC LIMIT 40",
+                    (scope,),
+                ) as cur:
+                    await cur.fetchall()
+                now = time.time()
+                for role, content in (("user", text), ("assistant", "亚托莉听到了：" + text)):
+                    await db.execute(
+                        "INSERT INTO messages (scope, role, user_id, display_name, content,"
+                        " created_at, adapter_version) VALUES (?, ?, ?, '', ?, ?, '')",
+                        (scope, role, f"u{i}", content, now),
+                    )
+                await db.commit()
+                latencies.append(time.perf_counter() - t0)
+        return time.perf_counter() - started, latencies
+
+
+async def main(users: int, messages: int, think: float) -> None:
+    console = Console()
+    rows: list[tuple[str, float, list[float]]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        wall, lat = await raw_sqlite(folder, users, messages)
+        rows.append(("raw aiosqlite, one after another", wall, lat))
+
+        async with await ChatService.open(settings_in(folder, "paced")) as service:
+            wall, lat = await drive(service.chat, users, messages, think)
+        rows.append((f"worker in-process, {users} users paced", wall, lat))
+
+        async with await ChatService.open(settings_in(folder, "flat")) as service:
+            wall, lat = await drive(service.chat, users, messages, 0.0)
+        rows.append((f"worker in-process, {users} users flat out", wall, lat))
+
+        http = settings_in(folder, "http")
+        secrets = Secrets(admin_token=SecretStr(TOKEN))
+        async with await ChatService.open(http) as service:
+            app = create_app(service, secrets)
+            async with serving(app, bind_socket("127.0.0.1", 0)) as url:
+                http.worker.url = url
+                async with HttpWorker(http, secrets) as remote:
+                    wall, lat = await drive(remote.chat, users, messages, think)
+        rows.append((f"worker over HTTP, {users} users paced", wall, lat))
+
+    raw_rate = len(rows[0][2]) / rows[0][1]
+    table = Table(
+        title=f"relay: echo engine, {users} users × {messages} messages, think {think} s, "
+        "batch window 0 ms",
+    )
+    for column in ("path", "messages/s", "p50 ms", "p99 ms", "× raw msg/s"):
+        table.add_column(column, justify="left" if column == "path" else "right")
+    for name, wall, lat in rows:
+        rate = len(lat) / wall
+        table.add_row(
+            name,
+            f"{rate:,.0f}",
+            f"{statistics.median(lat) * 1000:.1f}",
+            f"{percentile(lat, 0.99) * 1000:.1f}",
+            f"{rate / raw_rate:.2f}",
+        )
+    console.print(table)
+    console.print(
+        "Aim: ≥ 1000 messages/s and p99 < 20 ms for the in-process worker. Paced rows are "
+        "capped by the offered load (users / think time); the HTTP row's client (httpx) "
+        "shares this process and its event loop with the server."
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--messages", type=int, default=5)
+    parser.add_argument("--think", type=float, default=0.2)
+    args = parser.parse_args()
+    asyncio.run(main(args.users, args.messages, args.think))
