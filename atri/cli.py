@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 memory_app = typer.Typer(help="Inspect and manage conversation memory.", no_args_is_help=True)
 app.add_typer(memory_app, name="memory")
+persona_app = typer.Typer(help="Show or export ATRI's character card.", no_args_is_help=True)
+app.add_typer(persona_app, name="persona")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -117,27 +119,236 @@ def serve() -> None:
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    host: Annotated[
+        str | None, typer.Option(help="listen address (default: [worker] host)")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="listen port (default: [worker] port)")
+    ] = None,
+) -> None:
     """Run the model worker alone behind HTTP (and the OpenAI-compatible API)."""
-    not_built("worker")
+    from atri.config import Secrets
+    from model.http_api import run_worker
+
+    settings = _settings()
+    if host is not None:
+        settings.worker.host = host
+    if port is not None:
+        settings.worker.port = port
+    secrets = Secrets.from_env()
+    if secrets.admin_token is None:
+        err_console.print(
+            "ATRI_ADMIN_TOKEN is not set: /chat, /reset, /purge, /reload and /rollback will "
+            "refuse every request (the OpenAI API, /status, /health and /metrics still answer).",
+            style="yellow",
+            highlight=False,
+            markup=False,
+        )
+
+    def ready(url: str) -> None:
+        console.print(
+            f"ATRI worker listening on {url} (OpenAI API: {url}/v1). Ctrl-C stops it.",
+            highlight=False,
+            markup=False,
+        )
+
+    console.print("Waking ATRI up (loading the model)…", highlight=False, markup=False)
+    run_async(run_worker(settings, secrets, on_ready=ready))
 
 
 @app.command()
-def prep() -> None:
-    """Turn game scripts into a training dataset."""
-    not_built("prep")
+def prep(
+    scripts: Annotated[list[Path], typer.Argument(help="script files or folders")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="output folder")] = Path("data/dataset"),
+    fmt: Annotated[
+        str | None, typer.Option("--format", "-f", help="force a format instead of detecting it")
+    ] = None,
+) -> None:
+    """Turn game scripts into a training dataset (sharegpt, messages, alpaca)."""
+    from dataprep.cli import run_prep
+
+    settings = _settings()
+    system_prompt = _persona(settings).system_prompt()
+    raise typer.Exit(run_prep(settings, scripts, out, fmt, system_prompt, console))
 
 
 @app.command()
-def train() -> None:
-    """Fine-tune a LoRA adapter on the dataset."""
-    not_built("train")
+def train(
+    dataset: Annotated[
+        Path | None, typer.Option(help="sharegpt training file ([train] dataset)")
+    ] = None,
+    eval_dataset: Annotated[
+        Path | None, typer.Option(help="held-out sharegpt file ([train] eval_dataset)")
+    ] = None,
+    output_dir: Annotated[
+        Path | None, typer.Option(help="folder the version is written into")
+    ] = None,
+    max_steps: Annotated[int | None, typer.Option(min=0, help="steps (0 = use --epochs)")] = None,
+    epochs: Annotated[float | None, typer.Option(min=0.0, help="passes over the data")] = None,
+    lr: Annotated[float | None, typer.Option(min=0.0, help="learning rate")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="samples per step")] = None,
+    grad_accum: Annotated[int | None, typer.Option(min=1, help="gradient accumulation")] = None,
+    max_seq_length: Annotated[int | None, typer.Option(min=8, help="longest sample")] = None,
+    lora_r: Annotated[int | None, typer.Option(min=1, help="LoRA rank")] = None,
+    eval_steps: Annotated[int | None, typer.Option(min=1, help="held-out loss every N")] = None,
+    packing: Annotated[
+        bool | None, typer.Option("--packing/--no-packing", help="pack short samples")
+    ] = None,
+    precision: Annotated[str | None, typer.Option(help="auto, fp32, bf16 or fp16")] = None,
+    quantization: Annotated[str | None, typer.Option(help="auto, none or 4bit")] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="continue the interrupted run of the same settings")
+    ] = False,
+) -> None:
+    """Fine-tune a LoRA adapter on the dataset into a new adapters/<version>/ folder."""
+    from pydantic import ValidationError
+
+    settings = _settings()
+    overrides: dict[str, Any] = {
+        "dataset": str(dataset) if dataset else None,
+        "eval_dataset": str(eval_dataset) if eval_dataset else None,
+        "output_dir": str(output_dir) if output_dir else None,
+        "max_steps": max_steps,
+        "epochs": epochs,
+        "learning_rate": lr,
+        "batch_size": batch_size,
+        "gradient_accumulation": grad_accum,
+        "max_seq_length": max_seq_length,
+        "lora_r": lora_r,
+        "eval_steps": eval_steps,
+        "packing": packing,
+        "precision": precision,
+        "quantization": quantization,
+    }
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in {"dataset", "eval_dataset", "output_dir"}:
+            value = str(Path(value).resolve())  # flags are relative to the working folder
+        try:
+            setattr(settings.train, key, value)
+        except ValidationError as exc:
+            fail(f"--{key.replace('_', '-')} = {value}: {exc.errors()[0]['msg'].lower()}.", 2)
+    _train(settings, resume)
+
+
+def _quiet_transformers() -> None:
+    """Our own progress bars replace transformers' weight-loading bar and deprecation notes."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def _train(settings: Settings, resume: bool) -> None:
+    from model.loading import ModelNotFoundError
+    from model.training.dataset import DatasetError
+    from model.training.progress import RichProgress
+    from model.training.runner import TrainError
+    from model.training.runner import train as run_training
+
+    def note(message: str) -> None:
+        console.print(message, markup=False, highlight=False)
+
+    _quiet_transformers()
+    try:
+        result = run_training(
+            settings, resume=resume, callbacks=[RichProgress(console)], notify=note
+        )
+    except (DatasetError, TrainError, ModelNotFoundError, ConfigError) as exc:
+        fail(str(exc))
+        return
+    except KeyboardInterrupt:
+        err_console.print("Interrupted; no version was written. `atri train --resume` continues.")
+        raise typer.Exit(130) from None
+    m = result.manifest
+    table = Table("", "value", title=f"ATRI adapter {m['version']}", show_header=False)
+    eval_loss = "n/a" if m["eval_loss"] is None else f"{m['eval_loss']:.4f}"
+    rows = [
+        ("base model", m["base_model"]),
+        ("hardware", result.hardware.describe()),
+        ("samples (train / held-out)", f"{result.train_samples} / {result.eval_samples}"),
+        ("truncated / too long", f"{result.truncated} / {result.skipped}"),
+        ("steps", str(result.steps)),
+        ("resumed from step", str(result.resumed_from_step or "-")),
+        ("train loss", f"{m['train_loss']:.4f}"),
+        ("held-out loss", eval_loss),
+        ("tokens/s", f"{result.tokens_per_second:,.0f}"),
+        ("training time", f"{result.train_runtime:.1f} s"),
+        ("version folder", str(result.version_dir)),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
 
 
 @app.command(name="eval")
-def eval_() -> None:
+def eval_(
+    version_dir: Annotated[
+        Path | None, typer.Argument(help="adapter version folder (default: the newest)")
+    ] = None,
+    probes: Annotated[
+        Path | None, typer.Option(help="probe set TOML (default: [eval] probes)")
+    ] = None,
+    dataset: Annotated[Path | None, typer.Option(help="sharegpt training file")] = None,
+    eval_dataset: Annotated[Path | None, typer.Option(help="held-out sharegpt file")] = None,
+    max_new_tokens: Annotated[int | None, typer.Option(min=1, help="longest probe reply")] = None,
+) -> None:
     """Compare base and adapter: perplexity, out-of-character rate, style."""
-    not_built("eval")
+    from model.evaluation.probes import ProbeError
+    from model.evaluation.runner import EvalError, evaluate, find_version
+    from model.loading import ModelNotFoundError
+    from model.persona import PersonaError
+    from model.training.dataset import DatasetError
+
+    settings = _settings()
+    if dataset:
+        settings.train.dataset = str(dataset.resolve())
+    if eval_dataset:
+        settings.train.eval_dataset = str(eval_dataset.resolve())
+    if max_new_tokens:
+        settings.eval.max_new_tokens = max_new_tokens
+
+    def note(message: str) -> None:
+        err_console.print(message, markup=False, highlight=False)
+
+    _quiet_transformers()
+    try:
+        folder = find_version(settings, version_dir)
+        report = evaluate(settings, folder, probes, progress=note)
+    except (EvalError, ProbeError, DatasetError, ModelNotFoundError, PersonaError) as exc:
+        fail(str(exc))
+        return
+
+    def ppl(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.2f}"
+
+    table = Table("", "base", "adapter", title=f"ATRI adapter {report.adapter_version}")
+    table.add_row(
+        "held-out perplexity", ppl(report.base.perplexity), ppl(report.adapter.perplexity)
+    )
+    table.add_row(
+        f"out-of-character rate ({report.probes} probes)",
+        f"{report.base.ooc_rate:.0%}",
+        f"{report.adapter.ooc_rate:.0%}",
+    )
+    table.add_row(
+        f"style markers / 100 chars (dataset {report.dataset_style_rate:.2f})",
+        f"{report.base.style_rate:.2f}",
+        f"{report.adapter.style_rate:.2f}",
+    )
+    console.print(table)
+    for w in report.worst:
+        console.print(
+            f"{w.model} · {w.category}: {w.probe} → {' '.join(w.reply.split())[:160]}"
+            f"  ({'; '.join(w.reasons)})",
+            markup=False,
+            highlight=False,
+        )
+    console.print(f"Wrote {folder / 'eval.json'} and {folder / 'eval.md'}.", markup=False)
 
 
 def _with_memory(fn: Any) -> Any:
@@ -239,3 +450,34 @@ def memory_export(
     else:
         out.write_text(text + "\n", encoding="utf-8")
         err_console.print(f"Wrote {len(data['messages'])} messages to {out}.", markup=False)
+
+
+def _persona(settings: Settings) -> Any:
+    """The configured character card, or one sentence and exit 1."""
+    from model.persona import PersonaError, configured_persona
+
+    try:
+        return configured_persona(settings)
+    except PersonaError as exc:
+        fail(str(exc))
+
+
+@persona_app.command("show")
+def persona_show() -> None:
+    """Print the system prompt built from the configured character card."""
+    console.print(_persona(_settings()).system_prompt(), markup=False, highlight=False)
+
+
+@persona_app.command("export")
+def persona_export(
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="file to write (default: stdout)")
+    ] = None,
+) -> None:
+    """Write the character card as SillyTavern Character Card V2 JSON."""
+    text = json.dumps(_persona(_settings()).to_card_v2(), ensure_ascii=False, indent=2)
+    if out is None:
+        sys.stdout.write(text + "\n")
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        err_console.print(f"Wrote the character card to {out}.", markup=False)

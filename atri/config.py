@@ -8,13 +8,15 @@ environment through `Secrets`.
 from __future__ import annotations
 
 import codecs
+import json
 import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -29,6 +31,19 @@ from pydantic import (
 CONFIG_ENV = "ATRI_CONFIG"
 DEFAULT_CONFIG_NAME = "config.toml"
 OFFLINE_DEFAULT_BASE = "builtin:smollm2-135m"
+
+
+def _all_compile(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a valid regular expression ({exc})") from None
+    return patterns
+
+
+# A list of regular expressions, each checked when the config is loaded.
+RegexList = Annotated[list[str], AfterValidator(_all_compile)]
 
 
 class ConfigError(Exception):
@@ -84,6 +99,7 @@ class WorkerSettings(Section):
     ooc_max_retries: int = Field(default=2, ge=0)
     busy_reply: str = "呜……亚托莉现在有点忙不过来，请稍等一下再和我说话吧！"
     error_reply: str = "诶？亚托莉的脑袋好像短路了一下……能再说一遍吗？"
+    openai_api_requires_token: bool = False
 
 
 class ReloadSettings(Section):
@@ -91,21 +107,45 @@ class ReloadSettings(Section):
     adapters_dir: str = "adapters"
     interval_seconds: PositiveInt = 60
     max_ooc_rate_increase: float = Field(default=0.05, ge=0, le=1)
+    keep_previous: int = Field(default=1, ge=0)
+    smoke_prompt: str = Field(default="你好，亚托莉！今天过得怎么样？", min_length=1)
+    smoke_max_new_tokens: PositiveInt = 16
 
 
 class OOCSettings(Section):
-    patterns: list[str] = Field(
+    """`[ooc]`: what marks a reply as out of character (see model/ooc.py)."""
+
+    assistant_speak: RegexList = Field(
         default_factory=lambda: [
             r"(?i)\bas an ai\b",
-            r"(?i)\blanguage model\b",
-            r"(?i)\bI(?:'m| am) (?:just )?an? (?:AI|assistant|chatbot|program)\b",
-            r"我是(?:一个)?(?:AI|人工智能|语言模型|智能助手|助手)",
+            r"(?i)\bhow (?:can|may) I (?:help|assist) you\b",
+            r"(?i)\bI(?:'m| am) (?:here|happy|glad) to (?:help|assist)\b",
+            r"(?i)\bI (?:cannot|can't|am unable to) (?:provide|assist)\b",
+            r"有什么(?:我)?(?:可以|能)(?:帮|帮助|帮忙|为)(?:你|您)",
+            r"很高兴(?:为您|为你)(?:服务|提供帮助)",
             r"作为(?:一个)?(?:AI|人工智能|语言模型)",
-            r"(?:我是|作为)(?:一张|一块)?显卡",
+        ]
+    )
+    self_reference: RegexList = Field(
+        default_factory=lambda: [
+            r"(?i)\blanguage model\b",
+            r"(?i)\bI(?:'m| am) (?:just )?an? (?:AI|assistant|chatbot|program|GPU|graphics card|weapon)\b",
+            r"(?i)\b(?:OpenAI|ChatGPT|SmolLM|Hugging ?Face)\b",
+            r"我是(?:一个)?(?:AI|人工智能|语言模型|智能助手|助手|聊天机器人|ChatGPT|通义千问|百川)",
+            r"(?:我是|作为)(?:一张|一块)?(?:显卡|GPU)",
             r"人形兵器",
         ]
     )
-    profanity: list[str] = Field(default_factory=lambda: ["傻逼", "操你", "妈的", "fuck", "shit"])
+    patterns: RegexList = Field(default_factory=list)
+    profanity: list[str] = Field(
+        default_factory=lambda: ["傻逼", "操你", "妈的", "他妈", "滚蛋", "fuck", "shit", "bitch"]
+    )
+    dialect: list[str] = Field(
+        default_factory=lambda: ["俺", "咋整", "嘎哈", "贼拉", "嘅", "咗", "冇", "佢", "乜嘢", "侬"]
+    )
+    language: Literal["auto", "zh", "ja", "en", "any"] = "auto"
+    max_foreign_share: float = Field(default=0.5, ge=0, le=1)
+    min_language_units: PositiveInt = 4
 
 
 class TrainSettings(Section):
@@ -138,15 +178,30 @@ class TrainSettings(Section):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     quantization: Literal["auto", "none", "4bit"] = "auto"
     gradient_checkpointing: Literal["auto", "on", "off"] = "auto"
+    warmup_ratio: float = Field(default=0.03, ge=0, lt=1)
+    logging_steps: PositiveInt = 5
     seed: int = 42
 
 
 class EvalSettings(Section):
     probes: str = ""
     max_new_tokens: PositiveInt = 96
+    batch_size: PositiveInt = 8
     style_markers: list[str] = Field(
-        default_factory=lambda: ["高性能", "亚托莉", "我", "哦", "呢", "嘛", "！"]
+        default_factory=lambda: [
+            "高性能",
+            "亚托莉",
+            "我",
+            "哦",
+            "呢",
+            "嘛",
+            "！",
+            "high-performance",
+            "ATRI",
+            "!",
+        ]
     )
+    worst_examples: int = Field(default=5, ge=0)
 
 
 OutputFormat = Literal["sharegpt", "messages", "alpaca"]
@@ -159,22 +214,28 @@ class DataprepSettings(Section):
     format: Literal["auto", "plain", "kirikiri", "renpy", "voice_list", "regex"] = "auto"
     encoding: str = "auto"
     custom_regex: str = ""
-    scene_markers: list[str] = Field(
+    scene_markers: RegexList = Field(
         default_factory=lambda: [
             r"第[0-9０-９一二三四五六七八九十百零〇]+[章话話幕节節回]",
-            r"(?i)chapter\s*\d+",
+            r"(?i:chapter)\s*\d+",
             r"[=＝\-－*＊◆◇■□★☆]{3,}\s*$",
             r"#{1,3}\s",
         ]
     )
     lead_aliases: list[str] = Field(
         default_factory=lambda: [
-            "夏生", "斑鸠夏生", "斑鳩夏生", "夏生君", "Natsuki", "Kaito", "Natsuki Kaito",
+            "夏生",
+            "斑鸠夏生",
+            "斑鳩夏生",
+            "夏生君",
+            "Natsuki",
+            "Kaito",
+            "Natsuki Kaito",
         ],
         min_length=1,
     )
     atri_aliases: list[str] = Field(
-        default_factory=lambda: ["ATRI", "Atri", "亚托莉", "亞托莉", "アトリ", "机器人少女", "少女"],
+        default_factory=lambda: ["ATRI", "Atri", "亚托莉", "亞托莉", "アトリ", "机器人少女"],
         min_length=1,
     )
     narration: Literal["skip", "stage"] = "skip"
@@ -223,16 +284,6 @@ class DataprepSettings(Section):
                 raise ValueError("needs the two named groups speaker and text")
         return value
 
-    @field_validator("scene_markers")
-    @classmethod
-    def _markers_compile(cls, value: list[str]) -> list[str]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r} is not a valid regular expression ({exc})") from None
-        return value
-
     @model_validator(mode="after")
     def _bounds_in_order(self) -> DataprepSettings:
         if self.min_reply_chars > self.max_reply_chars:
@@ -247,6 +298,7 @@ class DiscordSettings(Section):
     blocked_users: list[int] = Field(default_factory=list)
     allowed_roles: list[int] = Field(default_factory=list)
     blocked_roles: list[int] = Field(default_factory=list)
+    allowed_channels: list[int] = Field(default_factory=list)
     blocked_channels: list[int] = Field(default_factory=list)
     admin_ids: list[int] = Field(default_factory=list)
     guild_ids: list[int] = Field(default_factory=list)
@@ -261,6 +313,15 @@ class QQSettings(Section):
     superusers: list[str] = Field(default_factory=list)
     split_pause_seconds: float = Field(default=1.0, ge=0)
     max_message_chars: PositiveInt = 500
+    max_reply_parts: PositiveInt = 4
+
+    @field_validator("superusers")
+    @classmethod
+    def _qq_numbers(cls, value: list[str]) -> list[str]:
+        for user in value:
+            if not user.isdigit():
+                raise ValueError(f'"{user}" is not a QQ number; write them like ["12345678"]')
+        return value
 
 
 class Settings(Section):
@@ -342,7 +403,9 @@ def _expected(err: Any) -> str:
         return 'must be a list like ["a", "b"]'
     if kind in {"model_type", "dict_type"}:
         return "must be a table (a [section])"
-    return str(err.get("msg", "is not valid")).lower()
+    if kind == "value_error" and "error" in ctx:
+        return str(ctx["error"])  # our validators' own sentence, as written
+    return str(err.get("msg", "is not valid"))
 
 
 def describe_validation_error(exc: ValidationError, source: str) -> str:
@@ -363,7 +426,9 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
         else:
             where = "(top level)"
         value = err.get("input")
-        shown = "" if err["type"] == "missing" else f" = {_toml_repr(value)}"
+        if len(loc) == 1 and isinstance(value, dict):  # a rule across a whole section
+            where, value = f"[{loc[0]}]", None
+        shown = "" if err["type"] == "missing" or value is None else f" = {_toml_repr(value)}"
         lines.append(f"{source}: {where}{shown}: {message}")
     return "\n".join(lines)
 
@@ -375,6 +440,8 @@ def _toml_repr(value: Any) -> str:
         return f'"{value}"'
     if isinstance(value, dict):
         return "{…}"
+    if isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False)
     return repr(value)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from atri.config import GenerationSettings
@@ -37,8 +39,11 @@ class Batcher:
         max_batch: int,
         window_seconds: float,
         queue_size: int,
+        on_batch: Callable[[int, int, float], None] | None = None,
     ) -> None:
         self.engine = engine
+        # Called after each batch with (rows, new tokens, seconds): the metrics hook.
+        self.on_batch = on_batch
         self.gen = gen
         self.max_batch = max_batch
         self.window = window_seconds
@@ -70,8 +75,23 @@ class Batcher:
         try:
             self._queue.put_nowait(job)
         except asyncio.QueueFull:
-            raise Overloaded(f"queue full ({self._queue.maxsize} waiting)") from None
+            self._drop_abandoned()
+            try:
+                self._queue.put_nowait(job)
+            except asyncio.QueueFull:
+                raise Overloaded(f"queue full ({self._queue.maxsize} waiting)") from None
         return await job.future
+
+    def _drop_abandoned(self) -> None:
+        """Free the places of callers that gave up (timed out, disconnected): their jobs
+        would otherwise hold the bounded queue full until the engine reached them."""
+        alive = []
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if not job.future.done():
+                alive.append(job)
+        for job in alive:
+            self._queue.put_nowait(job)
 
     async def _collect(self) -> list[_Job]:
         first = await self._queue.get()
@@ -95,6 +115,7 @@ class Batcher:
             jobs = await self._collect()
             if not jobs:
                 continue
+            started = time.perf_counter()
             try:
                 results = await self.engine.generate([j.messages for j in jobs], self.gen)
             except Exception as exc:
@@ -103,6 +124,9 @@ class Batcher:
                     if not j.future.done():
                         j.future.set_exception(exc)
                 continue
+            if self.on_batch is not None:
+                tokens = sum(r.new_tokens for r in results)
+                self.on_batch(len(jobs), tokens, time.perf_counter() - started)
             for job, result in zip(jobs, results, strict=True):
                 if not job.future.done():
                     job.future.set_result(result)

@@ -102,6 +102,8 @@ class LocalEngine:
         self.context_window = context_window
         self.stats = EngineStats()
         self.active_adapter: str = ""
+        # Facts about the bare base model that adapter checks compare against.
+        self.module_dims = _module_dims(loaded.model)
         # One thread owns the model: batches and adapter changes never interleave.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atri-engine")
 
@@ -156,7 +158,7 @@ class LocalEngine:
         }
         if gen.do_sample:
             kwargs.update(temperature=gen.temperature, top_p=gen.top_p, top_k=gen.top_k)
-        with torch.inference_mode():
+        with torch.inference_mode(), self._adapter_scope():
             output = self.model.generate(**inputs, **kwargs)
         prompt_len = inputs["input_ids"].shape[1]
         version = self.active_adapter
@@ -173,28 +175,129 @@ class LocalEngine:
         self.stats.batch_sizes.append(len(batch))
         return results
 
+    def _adapter_scope(self, name: str | None = None) -> Any:
+        """Generate with adapter `name` (default: the live one). Serving no adapter once
+        peft wraps the model means disabling its adapters."""
+        from contextlib import nullcontext
+
+        name = self.active_adapter if name is None else name
+        if not name and hasattr(self.model, "disable_adapter"):
+            return self.model.disable_adapter()
+        return nullcontext()
+
     def load_adapter_sync(self, path: Path, name: str) -> None:
-        """Load a peft adapter beside the live one (the live one keeps serving)."""
-        from peft import PeftModel
+        """Load a peft adapter beside the live one (the live one keeps serving).
+
+        The safetensors header is checked against the base model's layer sizes first,
+        so an adapter of another model size never reaches peft; if peft still fails,
+        what it half-added is removed again."""
+        from peft import PeftConfig, PeftModel
+
+        from model.adapters import ADAPTER_WEIGHTS, check_module_shapes, tensor_shapes
 
         if not (path / "adapter_config.json").is_file():
             raise FileNotFoundError(f"{path}: not a peft adapter folder (no adapter_config.json).")
-        if isinstance(self.model, PeftModel):
-            self.model.load_adapter(str(path), adapter_name=name)
-        else:
-            self.model = PeftModel.from_pretrained(self.model, str(path), adapter_name=name)
+        if name in getattr(self.model, "peft_config", {}):
+            raise ValueError(f"an adapter named {name!r} is already loaded")
+        check_module_shapes(tensor_shapes(path / ADAPTER_WEIGHTS), self.module_dims)
+        try:
+            if isinstance(self.model, PeftModel):
+                self.model.load_adapter(str(path), adapter_name=name)
+            else:
+                wrapped = PeftModel(self.model, PeftConfig.from_pretrained(str(path)), name)
+                try:
+                    wrapped.load_adapter(str(path), adapter_name=name)
+                except BaseException:
+                    wrapped.unload()  # takes the LoRA layers out of the base model again
+                    raise
+                self.model = wrapped
+        except BaseException:
+            if isinstance(self.model, PeftModel) and name in self.model.peft_config:
+                self.model.delete_adapter(name)
+                self._set_active(self.active_adapter)
+            raise
         self.model.eval()
 
-    def activate_sync(self, name: str) -> None:
-        self.model.set_adapter(name)
+    def _set_active(self, name: str) -> None:
+        if name:
+            self.model.set_adapter(name)
         self.active_adapter = name
+
+    def activate_sync(self, name: str) -> None:
+        """Serve `name` from the next batch on ("" = the bare base model)."""
+        if name and name not in getattr(self.model, "peft_config", {}):
+            raise KeyError(f"adapter {name!r} is not loaded")
+        self._set_active(name)
 
     def unload_adapter_sync(self, name: str) -> None:
         if name and name != self.active_adapter and name in getattr(self.model, "peft_config", {}):
             self.model.delete_adapter(name)
+            self._set_active(self.active_adapter)  # peft may move its own active set
+
+    def smoke_sync(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
+        """One greedy generation with adapter `name`, the live one restored after."""
+        import torch
+
+        from model.adapters import AdapterError
+
+        # Only peft's active set changes, never `active_adapter`: status and the
+        # replies' version tags stay on the live adapter while the smoke runs.
+        if name:
+            self.model.set_adapter(name)
+        try:
+            text = self.tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=False
+            )
+            inputs = self.tokenizer(
+                [text], return_tensors="pt", padding=True, add_special_tokens=False
+            ).to(self.model.device)
+            with torch.inference_mode(), self._adapter_scope(name):
+                out = self.model.generate(
+                    **inputs,
+                    max_new_tokens=max_new_tokens,
+                    # The reply must hold real tokens, not an end-of-text at once.
+                    min_new_tokens=min(4, max_new_tokens),
+                    do_sample=False,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                    output_scores=True,
+                    return_dict_in_generate=True,
+                )
+            if any(bool(torch.isnan(step).any()) for step in out.scores):
+                raise AdapterError(f"Adapter {name} produces NaN scores (broken weights).")
+            new = out.sequences[0, inputs["input_ids"].shape[1] :]
+            return str(self.tokenizer.decode(new, skip_special_tokens=True))
+        finally:
+            self._set_active(self.active_adapter)
+
+    def accepts_config_hash(self, value: str) -> bool:
+        return value == self.config_hash
+
+    async def load_adapter(self, path: Path, name: str) -> None:
+        await self.run(self.load_adapter_sync, path, name)
+
+    async def smoke_test(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
+        result: str = await self.run(self.smoke_sync, name, messages, max_new_tokens)
+        return result
+
+    async def activate(self, name: str) -> None:
+        await self.run(self.activate_sync, name)
+
+    async def unload_adapter(self, name: str) -> None:
+        await self.run(self.unload_adapter_sync, name)
 
     async def close(self) -> None:
         self._thread.shutdown(wait=True)
+
+
+def _module_dims(model: Any) -> dict[str, tuple[int, int]]:
+    """(in, out) sizes of every layer LoRA can attach to: linear layers and embeddings."""
+    dims: dict[str, tuple[int, int]] = {}
+    for name, module in model.named_modules():
+        if isinstance(getattr(module, "in_features", None), int):
+            dims[name] = (module.in_features, module.out_features)
+        elif isinstance(getattr(module, "num_embeddings", None), int):
+            dims[name] = (module.num_embeddings, module.embedding_dim)
+    return dims
 
 
 def _eos_ids(tokenizer: Any, model: Any) -> set[int]:
@@ -211,5 +314,7 @@ async def create_engine(settings: Settings) -> Engine:
     if settings.model.engine == "echo":
         return EchoEngine()
     if settings.model.engine == "openai":
-        raise NotImplementedError('[model] engine = "openai" is not built yet.')
+        from model.openai_engine import OpenAIEngine
+
+        return await OpenAIEngine.open(settings)
     return await LocalEngine.load(settings)

@@ -111,10 +111,19 @@ def resolve_base(settings: Settings) -> str:
     )
 
 
+_RUNTIME_CONFIG_KEYS = frozenset(
+    {"transformers_version", "dtype", "torch_dtype", "quantization_config", "use_cache"}
+)
+
+
 def config_hash(model: Any) -> str:
-    """A short stable hash of the model's architecture config (adapters must match it)."""
+    """A short stable hash of the model's architecture (an adapter must match it).
+
+    How the weights are stored or run (dtype, quantisation, cache use) is left out: an
+    adapter trained in bf16 with 4-bit QLoRA on a GPU serves fine on an fp32 CPU base.
+    """
     cfg = model.config.to_dict()
-    keys = sorted(k for k in cfg if not k.startswith("_") and k not in {"transformers_version"})
+    keys = sorted(k for k in cfg if not k.startswith("_") and k not in _RUNTIME_CONFIG_KEYS)
     payload = json.dumps({k: cfg[k] for k in keys}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 

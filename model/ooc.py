@@ -1,15 +1,23 @@
 """Out-of-character detection: does a reply break ATRI's character?
 
-Patterns and word lists come from `[ooc]` in config.toml. The worker's guard
-regenerates flagged replies; `atri eval` reports the rate.
+Everything it looks for comes from `[ooc]` in config.toml: assistant-speak (the
+helpful-chatbot voice), self-reference as an AI, a product or hardware (the seed's
+"I am the graphics card"), profanity, dialect words, and drift into another
+language. The worker's guard regenerates flagged replies; `atri eval` reports the rate.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
 from atri.config import OOCSettings
+
+# Which writing systems a reply in each language may use.
+ALLOWED_SCRIPTS = {"zh": {"han"}, "ja": {"han", "kana"}, "en": {"latin"}}
+_WORD_SCRIPTS = {"latin", "cyrillic"}  # scripts counted per word, not per letter
 
 
 @dataclass(frozen=True)
@@ -18,13 +26,99 @@ class OOCVerdict:
     reasons: tuple[str, ...] = ()
 
 
+def script_of(ch: str) -> str:
+    """The writing system of one character ("" for digits, punctuation, spaces)."""
+    code = ord(ch)
+    if 0x3040 <= code <= 0x30FF or 0x31F0 <= code <= 0x31FF:
+        return "kana"
+    if 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0xF900 <= code <= 0xFAFF:
+        return "han"
+    if 0xAC00 <= code <= 0xD7AF or 0x1100 <= code <= 0x11FF:
+        return "hangul"
+    if not ch.isalpha():
+        return ""
+    name = unicodedata.name(ch, "")
+    if name.startswith("LATIN") or ch.isascii():
+        return "latin"
+    if name.startswith("CYRILLIC"):
+        return "cyrillic"
+    return "other"
+
+
+def script_units(text: str) -> Counter[str]:
+    """How much of each script `text` holds: one unit per Han/kana/Hangul character and
+    per Latin/Cyrillic word, so "我是ATRI哦" is mostly Chinese."""
+    units: Counter[str] = Counter()
+    previous = ""
+    for ch in text:
+        script = script_of(ch)
+        if script and not (script in _WORD_SCRIPTS and script == previous):
+            units[script] += 1
+        previous = script
+    return units
+
+
+def detect_language(text: str) -> str:
+    """ "zh", "ja", "en", or "" when `text` has too few letters to tell."""
+    units = script_units(text)
+    cjk = units["han"] + units["kana"]
+    if cjk + units["latin"] < 3:
+        return ""
+    if cjk >= units["latin"]:
+        return "ja" if units["kana"] > 0.1 * cjk else "zh"
+    return "en"
+
+
 class OOCDetector:
-    def __init__(self, settings: OOCSettings) -> None:
-        self.patterns = [(p, re.compile(p)) for p in settings.patterns]
+    """`check(reply)` says whether a reply is out of character, and why.
+
+    `language` overrides `[ooc] language` (`atri eval` passes the dataset's language
+    when the setting is "auto"); with "auto" and no override there is no drift check.
+    """
+
+    def __init__(self, settings: OOCSettings, language: str | None = None) -> None:
+        self.rules = [
+            (kind, re.compile(p))
+            for kind, patterns in (
+                ("assistant-speak", settings.assistant_speak),
+                ("self-reference", settings.self_reference),
+                ("pattern", settings.patterns),
+            )
+            for p in patterns
+        ]
         self.profanity = [w.lower() for w in settings.profanity if w]
+        self.dialect = [w for w in settings.dialect if w]
+        chosen = language if language is not None else settings.language
+        self.language = "" if chosen in {"auto", "any"} else chosen
+        self.max_foreign_share = settings.max_foreign_share
+        self.min_units = settings.min_language_units
 
     def check(self, reply: str) -> OOCVerdict:
-        reasons = [f"pattern {src!r}" for src, rx in self.patterns if rx.search(reply)]
+        reasons: list[str] = []
+        for kind, rx in self.rules:
+            match = rx.search(reply)
+            if match:
+                reasons.append(f"{kind} {match.group(0)!r}")
         lowered = reply.lower()
         reasons += [f"profanity {w!r}" for w in self.profanity if w in lowered]
+        reasons += [f"dialect {w!r}" for w in self.dialect if w in reply]
+        drift = self.language_drift(reply)
+        if drift:
+            reasons.append(drift)
         return OOCVerdict(bool(reasons), tuple(reasons))
+
+    def language_drift(self, reply: str) -> str:
+        """A reason when most of the reply is in a script the language does not use."""
+        allowed = ALLOWED_SCRIPTS.get(self.language)
+        if not allowed:
+            return ""
+        units = script_units(reply)
+        total = sum(units.values())
+        if total < self.min_units:
+            return ""
+        foreign = {s: n for s, n in units.items() if s not in allowed}
+        share = sum(foreign.values()) / total
+        if share <= self.max_foreign_share:
+            return ""
+        main = max(foreign, key=lambda s: foreign[s])
+        return f"language drift ({share:.0%} {main}, expected {self.language})"

@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from atri.config import Settings
+
 PACKAGED_CARD = Path(__file__).with_name("personas") / "atri.toml"
 
 
@@ -150,3 +152,9 @@ def load_persona(path: str | Path | None = None) -> Persona:
     if not persona.name.strip():
         raise PersonaError(f"{card_path}: character card has no name.")
     return persona
+
+
+def configured_persona(settings: Settings) -> Persona:
+    """The card `[persona] card` names, or ATRI's packaged card when it is empty."""
+    card = settings.persona.card
+    return load_persona(settings.path(card) if card else None)

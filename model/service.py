@@ -13,16 +13,19 @@ from collections import defaultdict, deque
 from atri.config import Settings
 from model.batching import Batcher, Overloaded
 from model.engine import Engine, Generation, create_engine
-from model.memory import Memory, scope_key
+from model.memory import Memory, channel_prefix, scope_key
+from model.metrics import WorkerMetrics
 from model.ooc import OOCDetector
-from model.persona import Persona, load_persona
+from model.persona import Persona, configured_persona
 from model.prompt import (
+    ChatMessages,
     build_messages,
     clean_reply,
     count_message_tokens,
     history_budget,
 )
-from model.protocol import ChatRequest, ReloadResult, Reply, ScopeRef, WorkerStatus
+from model.protocol import SHARED_SCOPE, ChatRequest, ReloadResult, Reply, ScopeRef, WorkerStatus
+from model.reload import Reloader
 
 log = logging.getLogger(__name__)
 
@@ -60,21 +63,31 @@ class ChatService:
         self.persona = persona
         self.ooc = OOCDetector(settings.ooc)
         w = settings.worker
+        self.metrics = WorkerMetrics()
         self.batcher = Batcher(
-            engine, settings.generation, w.max_batch, w.batch_window_ms / 1000, w.queue_size
+            engine,
+            settings.generation,
+            w.max_batch,
+            w.batch_window_ms / 1000,
+            w.queue_size,
+            on_batch=self.metrics.observe_batch,
         )
+        self.metrics.watch_queue(lambda: self.batcher.depth)
         self.rate_limiter = RateLimiter(w.rate_limit_per_minute)
         self.started = time.monotonic()
         self.ooc_regenerations = 0
         self.last_reload: dict[str, object] = {}
+        smoke = [
+            {"role": "system", "content": persona.system_prompt(settings.persona.user_name)},
+            {"role": "user", "content": settings.reload.smoke_prompt},
+        ]
+        self.reloader = Reloader(settings, engine, smoke, on_result=self._on_reload)
         # Messages of one conversation are answered in order, so history stays coherent.
         self._scope_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     @classmethod
     async def open(cls, settings: Settings, engine: Engine | None = None) -> ChatService:
-        persona = load_persona(
-            settings.path(settings.persona.card) if settings.persona.card else None
-        )
+        persona = configured_persona(settings)
         memory = await Memory.open(settings.path(settings.memory.path))
         try:
             engine = engine or await create_engine(settings)
@@ -83,9 +96,11 @@ class ChatService:
             raise
         service = cls(settings, engine, memory, persona)
         service.batcher.start()
+        service.reloader.start()
         return service
 
     async def close(self) -> None:
+        await self.reloader.stop()
         await self.batcher.stop()
         await self.engine.close()
         await self.memory.close()
@@ -124,6 +139,32 @@ class ChatService:
             log.exception("chat failed for %s", scope)
             reply = Reply(text=self.settings.worker.error_reply, scope=scope, status="error")
         reply.latency_ms = (time.monotonic() - started) * 1000
+        self.metrics.observe_reply(reply)
+        return reply
+
+    async def complete(self, messages: ChatMessages, scope: str = "") -> Reply:
+        """Answer a conversation the caller keeps (the OpenAI-compatible API): same
+        batcher, OOC guard, timeout and busy reply as chat(), but no memory is read."""
+        started = time.monotonic()
+        try:
+            generation, retries = await asyncio.wait_for(
+                self._generate_in_character(messages),
+                timeout=self.settings.worker.request_timeout_seconds,
+            )
+            reply = Reply(
+                text=generation.text,
+                scope=scope,
+                adapter_version=generation.adapter_version,
+                ooc_retries=retries,
+            )
+        except (TimeoutError, Overloaded) as exc:
+            log.warning("busy reply for an API completion: %s", exc or "timed out")
+            reply = Reply(text=self.settings.worker.busy_reply, scope=scope, status="busy")
+        except Exception:
+            log.exception("API completion failed")
+            reply = Reply(text=self.settings.worker.error_reply, scope=scope, status="error")
+        reply.latency_ms = (time.monotonic() - started) * 1000
+        self.metrics.observe_reply(reply, api="openai")
         return reply
 
     async def _answer(self, scope: str, request: ChatRequest, text: str) -> Reply:
@@ -149,12 +190,22 @@ class ChatService:
         )
         messages = build_messages(system, history, text, name, shared)
         generation, retries = await self._generate_in_character(messages)
-        await self.memory.append_many(
-            scope,
-            [
-                ("user", request.user_id, request.display_name, text, ""),
-                ("assistant", "", self.persona.name, generation.text, generation.adapter_version),
-            ],
+        # Shielded: a timeout landing mid-write must not leave half an exchange in the
+        # open transaction for the next commit to pick up.
+        await asyncio.shield(
+            self.memory.append_many(
+                scope,
+                [
+                    ("user", request.user_id, request.display_name, text, ""),
+                    (
+                        "assistant",
+                        "",
+                        self.persona.name,
+                        generation.text,
+                        generation.adapter_version,
+                    ),
+                ],
+            )
         )
         return Reply(
             text=generation.text,
@@ -186,6 +237,7 @@ class ChatService:
                 return generation, attempt
             if attempt + 1 < attempts:
                 self.ooc_regenerations += 1
+                self.metrics.ooc_regenerations.inc()
                 log.info(
                     "regenerating an out-of-character reply: %s",
                     ", ".join(verdict.reasons) or "empty",
@@ -198,9 +250,20 @@ class ChatService:
         return self.scope_for(ref.platform, ref.user_id, ref.channel_id, ref.guild_id)
 
     async def reset(self, scope: ScopeRef) -> int:
+        kind = self.settings.memory.scope
+        if not scope.user_id:  # the whole channel
+            if not scope.channel_id or kind == "user":
+                return 0  # memory is per user: nothing belongs to the channel
+            if kind == "user_in_channel":
+                prefix = channel_prefix(scope.platform, scope.channel_id, scope.guild_id)
+                return await self.memory.reset_prefix(prefix + ":")
+        elif kind == "channel" and scope.channel_id:
+            return SHARED_SCOPE
         return await self.memory.reset(self._scope_of(scope))
 
     async def purge(self, scope: ScopeRef) -> int:
+        if not scope.user_id and not scope.channel_id:
+            return 0
         return await self.memory.purge(self._scope_of(scope))
 
     async def status(self) -> WorkerStatus:
@@ -218,11 +281,19 @@ class ChatService:
                 "generated_tokens": stats.generated_tokens,
                 "ooc_regenerations": self.ooc_regenerations,
                 "memory_scope": self.settings.memory.scope,
+                "reload_job": self.reloader.running,
+                "loaded_adapters": list(self.reloader.loaded),
             },
         )
 
-    async def reload(self) -> ReloadResult:
-        return ReloadResult(ok=False, message="Adapter hot reload is not built yet.")
+    async def reload(self, version: str = "") -> ReloadResult:
+        """Switch to adapter `version`, or to the newest complete one in the adapters folder."""
+        return await self.reloader.reload(version)
 
     async def rollback(self) -> ReloadResult:
-        return ReloadResult(ok=False, message="Adapter rollback is not built yet.")
+        """Go back to the adapter version before the live one (or to the base model)."""
+        return await self.reloader.rollback()
+
+    def _on_reload(self, result: ReloadResult, record: dict[str, object]) -> None:
+        self.last_reload = dict(record)
+        self.metrics.observe_reload(result, kind=str(record.get("kind", "reload")))

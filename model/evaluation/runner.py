@@ -82,7 +82,7 @@ def evaluate(
 ) -> EvalReport:
     from model.engine import LocalEngine
     from model.loading import load_base_model
-    from model.persona import load_persona
+    from model.persona import configured_persona
     from model.prompt import clean_reply
 
     say = progress or (lambda message: log.info("%s", message))
@@ -102,7 +102,7 @@ def evaluate(
     language = detect_language(dataset_script_sample(style_source)) or "zh"
     ooc_language = settings.ooc.language if settings.ooc.language != "auto" else language
     detector = OOCDetector(settings.ooc, language=ooc_language)
-    persona = load_persona(settings.path(settings.persona.card) if settings.persona.card else None)
+    persona = configured_persona(settings)
     system = common_system_prompt(style_source, persona.system_prompt(settings.persona.user_name))
 
     say("Loading the base model and the adapter…")

@@ -78,3 +78,14 @@ def test_bad_config_exits_2_with_the_key(tmp_path: Path) -> None:
     code, out = atri(bad, "memory", "list")
     assert code == 2
     assert '[memory] scope = "galaxy": must be one of' in out
+
+
+def test_persona_export_writes_a_card_v2_that_loads_back(config: Path, tmp_path: Path) -> None:
+    target = tmp_path / "card.json"
+    code, _ = atri(config, "persona", "export", "--out", str(target))
+    assert code == 0
+    card = json.loads(target.read_text(encoding="utf-8"))
+    assert card["spec"] == "chara_card_v2" and card["data"]["name"] == "亚托莉"
+    config.write_text(config.read_text(encoding="utf-8") + f'[persona]\ncard = "{target.name}"\n')
+    code, out = atri(config, "persona", "show")
+    assert code == 0 and out.startswith("你是亚托莉")

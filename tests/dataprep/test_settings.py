@@ -16,10 +16,10 @@ from atri.config import ConfigError, DataprepSettings, settings_from_dict
         ({"custom_regex": "(.*)"}, "needs the two named groups speaker and text"),
         ({"custom_regex": "(?P<speaker>"}, "is not a valid regular expression"),
         ({"scene_markers": ["[unclosed"]}, "is not a valid regular expression"),
-        ({"encoding": "klingon"}, "is not an encoding python knows"),
+        ({"encoding": "klingon"}, "is not an encoding Python knows"),
         ({"output_formats": []}, "[dataprep] output_formats"),
         ({"min_reply_chars": 9, "max_reply_chars": 3}, "must not be greater than max_reply_chars"),
-        ({"lead_alias": ["x"]}, "[dataprep] lead_alias = ['x']: is not a known key"),
+        ({"lead_alias": ["x"]}, '[dataprep] lead_alias = ["x"]: is not a known key'),
     ],
 )
 def test_bad_dataprep_values(section: dict[str, object], message: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from atri.config import Settings
 from model.engine import EchoEngine
 from model.memory import Memory
@@ -66,3 +68,21 @@ async def test_memory_survives_reopen(echo_settings: Settings) -> None:
     async with await Memory.open(echo_settings.path(echo_settings.memory.path)) as memory:
         history = await memory.history(reply.scope)
         assert history[0].content == "remember me"
+
+
+@pytest.mark.slow
+async def test_offline_default_model_answers_in_english_through_the_whole_path(
+    settings: Settings,
+) -> None:
+    settings.generation.do_sample = False
+    settings.generation.max_new_tokens = 32
+    async with await ChatService.open(settings) as service:
+        reply = await service.chat(req("Hello! Please tell me, what do you like to eat?"))
+        assert reply.status == "ok", reply.text
+        letters = [c for c in reply.text if c.isalpha()]
+        assert letters and sum(c.isascii() for c in letters) / len(letters) > 0.8
+        history = await service.memory.history(reply.scope)
+        assert [m.content for m in history] == [
+            "Hello! Please tell me, what do you like to eat?",
+            reply.text,
+        ]

@@ -39,7 +39,7 @@ def test_a_taken_port_is_one_sentence() -> None:
 
 
 def test_superusers_must_be_qq_numbers() -> None:
-    with pytest.raises(ConfigError, match=r'\[qq\] superusers .*"admin" is not a qq number'):
+    with pytest.raises(ConfigError, match=r'\[qq\] superusers .*"admin" is not a QQ number'):
         settings_from_dict({"qq": {"superusers": ["admin"]}})
 
 
