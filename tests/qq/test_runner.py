@@ -63,25 +63,20 @@ print(type(bot.qq.current_worker()).__name__, bot.qq.current_worker().url)
 
 def test_the_plugin_loads_into_a_plain_nonebot_project(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATRI_")}
-    env["ATRI_WORKER_URL"] = "http://127.0.0.1:8765"
-    done = subprocess.run(
-        [sys.executable, "-c", STANDALONE],
-        cwd=tmp_path,
-        env=env | {"PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+
+    def standalone(extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", STANDALONE],
+            cwd=tmp_path,
+            env=env | extra | {"PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    done = standalone({"ATRI_WORKER_URL": "http://127.0.0.1:8765"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "HttpWorker http://127.0.0.1:8765"
-    del env["ATRI_WORKER_URL"]
-    failed = subprocess.run(
-        [sys.executable, "-c", STANDALONE],
-        cwd=tmp_path,
-        env=env | {"PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    failed = standalone({})
     assert failed.returncode != 0
     assert "ATRI's QQ plugin has no worker" in failed.stdout + failed.stderr
