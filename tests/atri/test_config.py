@@ -94,7 +94,7 @@ def test_relative_paths_hang_off_the_config_folder(tmp_path: Path) -> None:
 
 
 def test_secrets_come_from_env_and_never_show(caplog: pytest.LogCaptureFixture) -> None:
-    token = "MTIzNDU2Nzg5MDEyMzQ1Njc4.secret-discord-token"
+    token = "not-a-real-token." + "x" * 30  # long, like a Discord token
     secrets = Secrets.from_env({"ATRI_DISCORD_TOKEN": token, "ATRI_ADMIN_TOKEN": "  "})
     assert secrets.discord_token is not None
     assert secrets.discord_token.get_secret_value() == token
