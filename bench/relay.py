@@ -166,7 +166,7 @@ async def main(users: int, messages: int, think: float) -> None:
     console.print(table)
     console.print(
         "Aim: ≥ 1000 messages/s and p99 < 20 ms for the in-process worker. Paced rows are "
-        "capped by the offered load (users / think time); the HTTP row's client (httpx) "
+        "capped by the offered load (users / think time); the HTTP row's client (aiohttp) "
         "shares this process and its event loop with the server."
     )
 

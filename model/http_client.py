@@ -4,15 +4,17 @@ Bots cannot tell it from the in-process ChatService. A chat that cannot reach th
 still gets an answer in ATRI's voice (`[worker] error_reply`, status "error"); reload
 and rollback report failure as a ReloadResult; reset, purge and status raise
 WorkerUnreachable with one sentence, which the bot's command layer shows.
+
+aiohttp rather than httpx: under 200 concurrent users httpx's connection pool, not the
+worker, was the bottleneck (see bench/relay.py).
 """
 
 from __future__ import annotations
 
 import logging
-import socket
 from typing import Any
 
-import httpx
+import aiohttp
 
 from atri.config import Secrets, Settings
 from model.memory import scope_key
@@ -23,8 +25,18 @@ log = logging.getLogger(__name__)
 # Beyond the worker's own request timeout (after which it answers "busy" itself).
 TIMEOUT_MARGIN_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 5.0
-# Bots send one request per user message; keep that many connections open for reuse.
-MAX_CONNECTIONS = 256
+# Open connections to the worker; more requests wait for a free one (inside the timeout).
+# One worker serialises on its engine and SQLite, so more sockets only add overhead.
+MAX_CONNECTIONS = 100
+# `atri worker` (uvicorn) closes a connection idle for 5 s. A client that reuses it at
+# that moment sends its request into a closing socket and gets a reset; dropping idle
+# connections first on our side avoids that race.
+KEEPALIVE_SECONDS = 4.0
+# What a request sent on a connection the worker was closing as idle fails with: the
+# worker never read that request, so sending it once more is safe. Connect errors and
+# timeouts are excluded (ClientConnectorError is a ClientOSError): no point retrying.
+STALE_CONNECTION = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+NOT_STALE = (aiohttp.ClientConnectorError,)
 
 
 class WorkerUnreachable(Exception):
@@ -35,27 +47,35 @@ class HttpWorker:
     def __init__(self, settings: Settings, secrets: Secrets) -> None:
         self.settings = settings
         self.url = settings.worker.url.rstrip("/")
-        headers = {}
+        self._headers: dict[str, str] = {}
         if secrets.admin_token is not None:
-            headers["Authorization"] = f"Bearer {secrets.admin_token.get_secret_value()}"
-        timeout = settings.worker.request_timeout_seconds + TIMEOUT_MARGIN_SECONDS
-        # TCP_NODELAY: httpx writes a request's headers and body separately, and Nagle's
-        # algorithm would hold the body until the worker's delayed ACK (~40 ms).
-        transport = httpx.AsyncHTTPTransport(
-            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-            limits=httpx.Limits(
-                max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS
-            ),
+            token = secrets.admin_token.get_secret_value()
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._timeout = aiohttp.ClientTimeout(
+            total=settings.worker.request_timeout_seconds + TIMEOUT_MARGIN_SECONDS,
+            sock_connect=CONNECT_TIMEOUT_SECONDS,
         )
-        self._client = httpx.AsyncClient(
-            base_url=self.url,
-            headers=headers,
-            timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT_SECONDS),
-            transport=transport,
-        )
+        # Made on first use: aiohttp binds a session to the running loop, and the QQ
+        # plugin builds its HttpWorker at import time, before any loop runs.
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_SECONDS
+            )
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                timeout=self._timeout,
+                connector=connector,
+                raise_for_status=False,
+            )
+        return self._session
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def __aenter__(self) -> HttpWorker:
         return self
@@ -63,25 +83,41 @@ class HttpWorker:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+    async def _call(self, method: str, path: str, body: Any = None, retry: bool = True) -> Any:
+        """One request; sent twice only when a stale keep-alive connection dropped it."""
         try:
-            response = await self._client.request(method, path, json=body)
-        except httpx.HTTPError as exc:
+            try:
+                return await self._request(method, path, body)
+            except NOT_STALE:
+                raise
+            except STALE_CONNECTION as exc:
+                if not retry:
+                    raise
+                log.info("%s %s: connection dropped (%s); sending it again", method, path, exc)
+                return await self._request(method, path, body)
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise WorkerUnreachable(
                 f"Cannot reach the ATRI worker at {self.url} ({type(exc).__name__}); "
                 "is `atri worker` running there?"
             ) from None
-        if response.status_code == 401:
-            raise WorkerUnreachable(
-                f"The ATRI worker at {self.url} refused {path}: set the same ATRI_ADMIN_TOKEN "
-                "for the bots as for the worker."
-            )
-        if response.status_code >= 400:
-            raise WorkerUnreachable(
-                f"The ATRI worker at {self.url} answered {path} with HTTP "
-                f"{response.status_code}: {response.text[:200]}"
-            )
-        return response.json()
+
+    async def _request(self, method: str, path: str, body: Any) -> Any:
+        # The full URL, not base_url: aiohttp refuses an empty or relative base_url when
+        # the session is made, whereas a bad `[worker] url` should fail like a dead one.
+        url = self.url + path
+        async with self._client().request(method, url, json=body) as response:
+            if response.status == 401:
+                raise WorkerUnreachable(
+                    f"The ATRI worker at {self.url} refused {path}: set the same "
+                    "ATRI_ADMIN_TOKEN for the bots as for the worker."
+                )
+            if response.status >= 400:
+                text = await response.text(errors="replace")
+                raise WorkerUnreachable(
+                    f"The ATRI worker at {self.url} answered {path} with HTTP "
+                    f"{response.status}: {text[:200]}"
+                )
+            return await response.json(content_type=None)
 
     async def chat(self, request: ChatRequest) -> Reply:
         try:
@@ -107,13 +143,15 @@ class HttpWorker:
         return WorkerStatus.model_validate(await self._call("GET", "/status"))
 
     async def reload(self) -> ReloadResult:
-        return await self._reload("/reload")
+        return await self._reload("/reload", retry=True)
 
     async def rollback(self) -> ReloadResult:
-        return await self._reload("/rollback")
+        # Not resent: should the first one have run after all, a second would step back
+        # twice. A failed rollback is one the admin can simply repeat.
+        return await self._reload("/rollback", retry=False)
 
-    async def _reload(self, path: str) -> ReloadResult:
+    async def _reload(self, path: str, retry: bool) -> ReloadResult:
         try:
-            return ReloadResult.model_validate(await self._call("POST", path))
+            return ReloadResult.model_validate(await self._call("POST", path, retry=retry))
         except WorkerUnreachable as exc:
             return ReloadResult(ok=False, message=str(exc))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -153,3 +157,52 @@ async def test_http_worker_with_the_wrong_token_says_so(
         assert reply.status == "error"
         with pytest.raises(WorkerUnreachable, match="same ATRI_ADMIN_TOKEN"):
             await remote.purge(ScopeRef(platform="test", user_id="u1"))
+
+
+@asynccontextmanager
+async def dropping_first_request(worker_url: str) -> AsyncIterator[str]:
+    """A link to the worker that reads the first request and hangs up unanswered, as a
+    worker closing an idle keep-alive connection does; later connections pass through."""
+    host, port = worker_url.removeprefix("http://").rsplit(":", 1)
+    connections = 0
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with suppress(ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def link(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        if connections == 1:
+            await reader.read(65536)
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection(host, int(port))
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    server = await asyncio.start_server(link, "127.0.0.1", 0)
+    async with server:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+async def test_http_worker_resends_a_request_its_connection_dropped(
+    echo_worker: tuple[ChatService, str], echo_settings: Settings, secrets: Secrets
+) -> None:
+    service, url = echo_worker
+    async with (
+        dropping_first_request(url) as flaky,
+        HttpWorker(client_settings(echo_settings, flaky), secrets) as remote,
+    ):
+        reply = await remote.chat(ChatRequest(platform="test", user_id="u1", text="hi"))
+        assert reply.status == "ok"
+        assert len(await service.memory.history(reply.scope)) == 2  # sent once, stored once
+    async with (
+        dropping_first_request(url) as flaky,
+        HttpWorker(client_settings(echo_settings, flaky), secrets) as remote,
+    ):
+        result = await remote.rollback()  # a second rollback would step back twice
+        assert not result.ok
+        assert "Cannot reach" in result.message
