@@ -101,8 +101,16 @@ def create_app(service: ChatService, secrets: Secrets) -> FastAPI:
         return {"ok": True}
 
     @app.get("/status")
-    async def status() -> WorkerStatus:
-        return await service.status()
+    async def status(request: Request) -> WorkerStatus:
+        current = await service.status()
+        try:
+            check_token(secrets, request)
+        except Unauthorized:
+            # Open to probes, but reload messages name folders on this machine: only
+            # an admin sees those.
+            current.last_reload.pop("message", None)
+            current.details.pop("loaded_adapters", None)
+        return current
 
     @app.get("/metrics")
     async def metrics() -> Response:

@@ -90,6 +90,22 @@ async def test_open_routes_answer_without_a_token(echo_worker: tuple[ChatService
             assert name in metrics.text
 
 
+async def test_open_status_hides_reload_messages_from_strangers(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    service, url = echo_worker
+    await service.reload()  # the echo engine refuses, with a message
+    async with httpx.AsyncClient(base_url=url) as client:
+        open_view = (await client.get("/status")).json()
+        admin_view = (
+            await client.get("/status", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        ).json()
+    assert open_view["last_reload"]["ok"] is False
+    assert "message" not in open_view["last_reload"]
+    assert "loaded_adapters" not in open_view["details"]
+    assert "echo engine has no adapters" in admin_view["last_reload"]["message"]
+
+
 async def test_bad_requests_are_rejected_with_one_sentence(
     echo_worker: tuple[ChatService, str],
 ) -> None:
