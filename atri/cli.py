@@ -431,6 +431,25 @@ def memory_purge(
     console.print(f"Purged {scope}: {count} messages deleted.", markup=False)
 
 
+@memory_app.command("import")
+def memory_import(file: Path) -> None:
+    """Load a scope written by `atri memory export` back into memory."""
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        fail(f"{file}: cannot be read as an ATRI memory export ({exc}).")
+
+    async def go(memory: Any) -> int:
+        try:
+            return await memory.import_export(data)  # type: ignore[no-any-return]
+        except (ValueError, KeyError, TypeError) as exc:
+            fail(f"{file}: {exc}")
+            raise
+
+    count = _with_memory(go)
+    console.print(f"Imported {count} messages into {data['scope']}.", markup=False)
+
+
 @memory_app.command("export")
 def memory_export(
     scope: str,

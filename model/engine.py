@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ from atri.config import GenerationSettings, Settings
 from model.prompt import ChatMessages
 
 log = logging.getLogger(__name__)
+
+RECENT_BATCHES = 1000
 
 
 @dataclass
@@ -32,7 +35,8 @@ class EngineStats:
     generate_calls: int = 0
     generated_rows: int = 0
     generated_tokens: int = 0
-    batch_sizes: list[int] = field(default_factory=list)
+    # The most recent batch sizes only: a worker runs for weeks, a list would grow forever.
+    batch_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=RECENT_BATCHES))
 
 
 class Engine(Protocol):

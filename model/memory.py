@@ -7,7 +7,6 @@ shown to the model. Purge deletes a scope's rows for good.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -285,7 +284,3 @@ def _to_message(row: aiosqlite.Row) -> Message:
         adapter_version=row["adapter_version"],
         archived=bool(row["archived"]),
     )
-
-
-def dump_json(data: dict[str, Any]) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=2)

@@ -18,6 +18,7 @@ from model.metrics import WorkerMetrics
 from model.ooc import OOCDetector
 from model.persona import Persona, configured_persona
 from model.prompt import (
+    TEMPLATE_OVERHEAD_TOKENS,
     ChatMessages,
     build_messages,
     clean_reply,
@@ -184,7 +185,7 @@ class ChatService:
         )
         history = await self.memory.history(
             scope,
-            count_tokens=lambda s: self.engine.count_tokens(s) + 8,
+            count_tokens=lambda s: self.engine.count_tokens(s) + TEMPLATE_OVERHEAD_TOKENS,
             max_tokens=budget,
             max_messages=self.settings.memory.max_history_messages,
         )

@@ -89,3 +89,19 @@ def test_persona_export_writes_a_card_v2_that_loads_back(config: Path, tmp_path:
     config.write_text(config.read_text(encoding="utf-8") + f'[persona]\ncard = "{target.name}"\n')
     code, out = atri(config, "persona", "show")
     assert code == 0 and out.startswith("你是亚托莉")
+
+
+def test_memory_import_restores_an_export_and_refuses_other_json(
+    config: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "export.json"
+    assert atri(config, "memory", "export", "discord:user:1", "--out", str(target))[0] == 0
+    assert atri(config, "memory", "purge", "discord:user:1", "--yes")[0] == 0
+    code, out = atri(config, "memory", "import", str(target))
+    assert code == 0 and "Imported 2 messages into discord:user:1" in out
+    _, out = atri(config, "memory", "show", "discord:user:1")
+    assert "早上好" in out and "早！" in out
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text('{"hello": 1}', encoding="utf-8")
+    code, out = atri(config, "memory", "import", str(wrong))
+    assert code == 1 and "not an ATRI memory export" in " ".join(out.split())

@@ -102,7 +102,7 @@ async def test_engine_generates_a_batch_through_a_remote_v1(
         assert [r.text for r in results] == [f"{EchoEngine.prefix}hi {i}" for i in range(3)]
         assert all(r.new_tokens > 0 for r in results)
         assert engine.stats.generate_calls == 1
-        assert engine.stats.batch_sizes == [3]
+        assert list(engine.stats.batch_sizes) == [3]
         # The reload job's smoke test asks for a version by name; /v1 echoes it back.
         smoke = await engine.smoke_test("atri", batch[0], 8)
         assert smoke == f"{EchoEngine.prefix}hi 0"
