@@ -134,8 +134,7 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
 
     @router.post("/chat/completions", response_model=None)
     async def completions(body: CompletionRequest) -> Response:
-        name = service.settings.persona.user_name
-        messages = to_chat_messages(body.messages, service.persona.system_prompt(name))
+        messages = to_chat_messages(body.messages, service.system_prompt)
         messages = fit_to_window(service, messages)
         if body.stream:
             return StreamingResponse(

@@ -41,7 +41,11 @@ class Persona(BaseModel):
         return text.replace("{{char}}", self.name).replace("{{user}}", user_name).strip()
 
     def system_prompt(self, user_name: str = "{{user}}") -> str:
-        """The system prompt: who she is, how she talks, and a few example lines."""
+        """The system prompt: who she is, how she talks, and a few example lines.
+
+        Training data and the worker keep `{{user}}` as it is (the default): the prompt
+        is then the same for every user, so its KV states can be cached and shared, and
+        the worker puts the person's name into the reply instead (`fill`)."""
         parts = [f"你是{self.name}。请始终以{self.name}的身份和口吻回答，不要跳出角色。"]
         for title, body in (
             ("角色", self.description),

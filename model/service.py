@@ -63,6 +63,9 @@ class ChatService:
         self.memory = memory
         self.persona = persona
         self.ooc = OOCDetector(settings.ooc)
+        # The same for every user (see Persona.system_prompt), so built and counted once.
+        self.system_prompt = persona.system_prompt()
+        self._system_tokens = engine.count_tokens(self.system_prompt)
         w = settings.worker
         self.metrics = WorkerMetrics()
         self.batcher = Batcher(
@@ -79,7 +82,7 @@ class ChatService:
         self.ooc_regenerations = 0
         self.last_reload: dict[str, object] = {}
         smoke = [
-            {"role": "system", "content": persona.system_prompt(settings.persona.user_name)},
+            {"role": "system", "content": self.system_prompt},
             {"role": "user", "content": settings.reload.smoke_prompt},
         ]
         self.reloader = Reloader(settings, engine, smoke, on_result=self._on_reload)
@@ -149,7 +152,7 @@ class ChatService:
         started = time.monotonic()
         try:
             generation, retries = await asyncio.wait_for(
-                self._generate_in_character(messages),
+                self._generate_in_character(messages, self.settings.persona.user_name),
                 timeout=self.settings.worker.request_timeout_seconds,
             )
             reply = Reply(
@@ -171,12 +174,10 @@ class ChatService:
     async def _answer(self, scope: str, request: ChatRequest, text: str) -> Reply:
         name = request.display_name or self.settings.persona.user_name
         shared = self.settings.memory.scope == "channel" and bool(request.channel_id)
-        system = self.persona.system_prompt(name)
-        text = self._fit_message(system, text)
-        fixed = count_message_tokens(
-            self.engine.count_tokens,
-            [{"role": "system", "content": system}, {"role": "user", "content": text}],
-        )
+        system = self.system_prompt
+        text = self._fit_message(text)
+        fixed = count_message_tokens(self.engine.count_tokens, [{"role": "user", "content": text}])
+        fixed += self._system_tokens + TEMPLATE_OVERHEAD_TOKENS
         budget = history_budget(
             self.engine.context_window,
             self.settings.generation.max_new_tokens,
@@ -190,7 +191,7 @@ class ChatService:
             max_messages=self.settings.memory.max_history_messages,
         )
         messages = build_messages(system, history, text, name, shared)
-        generation, retries = await self._generate_in_character(messages)
+        generation, retries = await self._generate_in_character(messages, name)
         # Shielded: a timeout landing mid-write must not leave half an exchange in the
         # open transaction for the next commit to pick up.
         await asyncio.shield(
@@ -215,24 +216,29 @@ class ChatService:
             ooc_retries=retries,
         )
 
-    def _fit_message(self, system: str, text: str) -> str:
+    def _fit_message(self, text: str) -> str:
         """Trim a message too long for the context window (keep its start)."""
         room = self.engine.context_window - self.settings.generation.max_new_tokens
-        room -= self.engine.count_tokens(system) + 32
+        room -= self._system_tokens + 32
         while len(text) > 1 and self.engine.count_tokens(text) > room:
             text = text[: len(text) * 3 // 4]
         return text
 
     async def _generate_in_character(
-        self, messages: list[dict[str, str]]
+        self, messages: list[dict[str, str]], user_name: str
     ) -> tuple[Generation, int]:
         """Generate, regenerating up to `ooc_max_retries` times while the reply breaks
-        character or comes out empty; the last attempt is used if none passes."""
+        character or comes out empty; the last attempt is used if none passes.
+
+        The system prompt and the training data say `{{user}}`, so a trained model
+        writes it where she addresses the person: their name goes in here."""
         attempts = self.settings.worker.ooc_max_retries + 1
         generation = Generation(text="", new_tokens=0)
         for attempt in range(attempts):
             generation = await self.batcher.submit(messages)
-            generation.text = clean_reply(generation.text, self.persona.name)
+            generation.text = self.persona.fill(
+                clean_reply(generation.text, self.persona.name), user_name
+            )
             verdict = self.ooc.check(generation.text)
             if generation.text and not verdict.flagged:
                 return generation, attempt

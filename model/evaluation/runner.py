@@ -103,7 +103,7 @@ def evaluate(
     ooc_language = settings.ooc.language if settings.ooc.language != "auto" else language
     detector = OOCDetector(settings.ooc, language=ooc_language)
     persona = configured_persona(settings)
-    system = common_system_prompt(style_source, persona.system_prompt(settings.persona.user_name))
+    system = common_system_prompt(style_source, persona.system_prompt())
 
     say("Loading the base model and the adapter…")
     loaded = load_base_model(settings)

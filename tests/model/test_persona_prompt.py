@@ -19,6 +19,9 @@ def test_packaged_card_builds_a_system_prompt() -> None:
     assert "Kaito" in prompt and "{{user}}" not in prompt and "{{char}}" not in prompt
     assert "高性能" in prompt
     assert persona.greeting_for("Kaito").startswith("早上好，Kaito")
+    # What the worker and the training data use: one prompt for everyone.
+    shared = persona.system_prompt()
+    assert "{{user}}" in shared and "{{char}}" not in shared and persona.name in shared
 
 
 def test_card_v2_round_trip(tmp_path: Path) -> None:

@@ -42,6 +42,32 @@ async def test_echo_engine_remembers_and_reset_hides(echo_settings: Settings) ->
         assert len(await service.memory.all_messages(first.scope)) == 4
 
 
+class RecordingEcho(EchoEngine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[list[dict[str, str]]] = []
+
+    async def generate(self, batch, gen):  # type: ignore[no-untyped-def]
+        self.seen += batch
+        return await super().generate(batch, gen)
+
+
+async def test_system_prompt_is_the_same_for_everyone_and_replies_name_the_user(
+    echo_settings: Settings,
+) -> None:
+    engine = RecordingEcho()
+    async with await ChatService.open(echo_settings, engine=engine) as service:
+        first = await service.chat(req("早上好，{{user}}！", user="u1"))
+        second = await service.chat(req("早上好，{{user}}！", user="u2"))
+        # What she says to {{user}} is said to whoever is chatting...
+        assert first.text == EchoEngine.prefix + "早上好，name-u1！"
+        assert second.text == EchoEngine.prefix + "早上好，name-u2！"
+        # ...while the prompt the model reads stays identical, so it can be cached.
+        systems = {batch[0]["content"] for batch in engine.seen}
+        assert len(systems) == 1 and "{{user}}" in systems.pop()
+        assert (await service.memory.history(first.scope))[1].content == first.text
+
+
 async def test_concurrent_requests_are_batched(tiny_settings: Settings) -> None:
     tiny_settings.worker.batch_window_ms = 200
     async with await ChatService.open(tiny_settings) as service:
