@@ -62,6 +62,7 @@ class ModelSettings(Section):
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     context_window: int = Field(default=0, ge=0)
+    prefix_cache: bool = True
     openai_base_url: str = "http://127.0.0.1:8000/v1"
     openai_model: str = "atri"
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from atri.config import GenerationSettings, Settings
+from model.prefix_cache import pad_after_prefix, shared_prefix_length
 from model.prompt import ChatMessages
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,9 @@ class EngineStats:
     generate_calls: int = 0
     generated_rows: int = 0
     generated_tokens: int = 0
+    # Prompt tokens fed in, and how many of them came from the prefix cache instead.
+    prompt_tokens: int = 0
+    prefix_reused_tokens: int = 0
     # The most recent batch sizes only: a worker runs for weeks, a list would grow forever.
     batch_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=RECENT_BATCHES))
 
@@ -98,7 +102,9 @@ class LocalEngine:
 
     name = "local"
 
-    def __init__(self, loaded: Any, context_window: int) -> None:
+    def __init__(self, loaded: Any, context_window: int, prefix_cache: bool = True) -> None:
+        from model.prefix_cache import PrefixCache
+
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
         self.base_id: str = loaded.base_id
@@ -108,6 +114,7 @@ class LocalEngine:
         self.active_adapter: str = ""
         # Facts about the bare base model that adapter checks compare against.
         self.module_dims = _module_dims(loaded.model)
+        self.prefix = PrefixCache(loaded.model, enabled=prefix_cache)
         # One thread owns the model: batches and adapter changes never interleave.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atri-engine")
 
@@ -119,7 +126,7 @@ class LocalEngine:
         window = settings.model.context_window or int(
             getattr(loaded.model.config, "max_position_embeddings", 2048) or 2048
         )
-        engine = cls(loaded, window)
+        engine = cls(loaded, window, settings.model.prefix_cache)
         if settings.model.adapter:
             path = settings.path(settings.model.adapter)
             await engine.run(engine.load_adapter_sync, path, path.name)
@@ -146,14 +153,6 @@ class LocalEngine:
     def generate_sync(self, batch: list[ChatMessages], gen: GenerationSettings) -> list[Generation]:
         import torch
 
-        texts = [
-            self.tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False)
-            for m in batch
-        ]
-        # The template already holds any BOS token; don't let the tokenizer add another.
-        inputs = self.tokenizer(
-            texts, return_tensors="pt", padding=True, add_special_tokens=False
-        ).to(self.model.device)
         kwargs: dict[str, Any] = {
             "max_new_tokens": gen.max_new_tokens,
             "do_sample": gen.do_sample,
@@ -162,10 +161,11 @@ class LocalEngine:
         }
         if gen.do_sample:
             kwargs.update(temperature=gen.temperature, top_p=gen.top_p, top_k=gen.top_k)
+        version = self.active_adapter
         with torch.inference_mode(), self._adapter_scope():
+            inputs, prompt_tokens = self._inputs(batch, gen.max_new_tokens, version)
             output = self.model.generate(**inputs, **kwargs)
         prompt_len = inputs["input_ids"].shape[1]
-        version = self.active_adapter
         results = []
         eos_ids = _eos_ids(self.tokenizer, self.model)
         for row in output[:, prompt_len:]:
@@ -176,8 +176,53 @@ class LocalEngine:
         self.stats.generate_calls += 1
         self.stats.generated_rows += len(batch)
         self.stats.generated_tokens += sum(r.new_tokens for r in results)
+        self.stats.prompt_tokens += prompt_tokens
         self.stats.batch_sizes.append(len(batch))
         return results
+
+    def _inputs(
+        self, batch: list[ChatMessages], new_tokens: int, adapter: str
+    ) -> tuple[dict[str, Any], int]:
+        """generate()'s inputs for a batch run with `adapter`: ids, attention mask and,
+        when the rows share a start, its cached KV states; and the prompt token count."""
+        import torch
+
+        texts = [
+            self.tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False)
+            for m in batch
+        ]
+        # The template already holds any BOS token; don't let the tokenizer add another.
+        rows: list[list[int]] = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        shared, states = self._cached_prefix(rows, new_tokens, adapter)
+        ids, mask = pad_after_prefix(rows, shared, self.tokenizer.pad_token_id)
+        device = self.model.device
+        inputs: dict[str, Any] = {
+            "input_ids": torch.tensor(ids, device=device),
+            "attention_mask": torch.tensor(mask, device=device),
+        }
+        if states is not None:
+            inputs[self.prefix.keyword] = states
+        return inputs, sum(len(r) for r in rows)
+
+    def _cached_prefix(
+        self, rows: list[list[int]], new_tokens: int, adapter: str
+    ) -> tuple[int, Any]:
+        """(tokens the rows share, their KV states for the batch), or (0, None) to
+        generate from scratch. Never lets a cache problem fail the batch."""
+        shared = shared_prefix_length(rows)
+        if not self.prefix.enabled or shared == 0:
+            return 0, None
+        before = self.prefix.reused_tokens
+        room = max(len(r) for r in rows) - shared + new_tokens
+        try:
+            states = self.prefix.states_for(self.model, adapter, rows[0][:shared], len(rows), room)
+        except Exception as exc:  # an unusual model or cache class: serve without it
+            self.prefix.disable(f"{type(exc).__name__}: {exc}")
+            return 0, None
+        if states is None:
+            return 0, None
+        self.stats.prefix_reused_tokens += (self.prefix.reused_tokens - before) * len(rows)
+        return shared, states
 
     def _adapter_scope(self, name: str | None = None) -> Any:
         """Generate with adapter `name` (default: the live one). Serving no adapter once
@@ -204,6 +249,7 @@ class LocalEngine:
         if name in getattr(self.model, "peft_config", {}):
             raise ValueError(f"an adapter named {name!r} is already loaded")
         check_module_shapes(tensor_shapes(path / ADAPTER_WEIGHTS), self.module_dims)
+        self.prefix.drop(name)  # states cached under this name came from other weights
         try:
             if isinstance(self.model, PeftModel):
                 self.model.load_adapter(str(path), adapter_name=name)
@@ -235,6 +281,7 @@ class LocalEngine:
 
     def unload_adapter_sync(self, name: str) -> None:
         if name and name != self.active_adapter and name in getattr(self.model, "peft_config", {}):
+            self.prefix.drop(name)
             self.model.delete_adapter(name)
             self._set_active(self.active_adapter)  # peft may move its own active set
 
@@ -249,13 +296,10 @@ class LocalEngine:
         if name:
             self.model.set_adapter(name)
         try:
-            text = self.tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, tokenize=False
-            )
-            inputs = self.tokenizer(
-                [text], return_tensors="pt", padding=True, add_special_tokens=False
-            ).to(self.model.device)
+            # Through the prefix cache, so the new version's states for the system
+            # prompt are ready before it goes live.
             with torch.inference_mode(), self._adapter_scope(name):
+                inputs, _ = self._inputs([messages], max_new_tokens, name)
                 out = self.model.generate(
                     **inputs,
                     max_new_tokens=max_new_tokens,

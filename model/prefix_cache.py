@@ -1,0 +1,178 @@
+"""Reusing the KV states of the prompt prefix every request shares (ATRI's system prompt).
+
+The persona prompt is over a thousand tokens and a reply is a few dozen, so on a CPU
+most of a request's time went into re-reading the same system prompt. `PrefixCache`
+keeps the KV states of the token prefix the last batch began with; the next batch
+recomputes only what differs. Rows share the cached prefix, then padding, then their
+own tokens:
+
+    [shared prefix ... ][pad pad][own tokens]
+    [shared prefix ... ][own tokens longer  ]
+
+Positions come from the attention mask, so each row's own tokens continue right after
+the prefix exactly as if there were no padding.
+
+The batch's copy of the states is a `ReservedLayer` per layer, with room for every
+token the batch will add: transformers' DynamicLayer concatenates, copying the whole
+cache at each generated token, which took half of a decoding step on a long prompt.
+
+Only models whose cache is plain full attention take part: a sliding-window or
+linear-attention layer cannot be cut back to a shorter prefix. Anything that fails in
+here turns the cache off for good and the engine goes on without it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def common_length(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def shared_prefix_length(rows: list[list[int]]) -> int:
+    """Tokens every row begins with, leaving each row at least one token of its own:
+    generation needs the logits of a token it feeds in."""
+    shared = min(len(r) for r in rows) - 1
+    for row in rows[1:]:
+        shared = min(shared, common_length(rows[0], row))
+    return max(0, shared)
+
+
+def pad_after_prefix(
+    rows: list[list[int]], shared: int, pad_id: int
+) -> tuple[list[list[int]], list[list[int]]]:
+    """(input ids, attention mask) with padding between the shared prefix and each row's
+    own tokens; with `shared` = 0 this is plain left padding."""
+    width = max(len(r) for r in rows)
+    ids, mask = [], []
+    for row in rows:
+        gap = width - len(row)
+        ids.append(row[:shared] + [pad_id] * gap + row[shared:])
+        mask.append([1] * shared + [0] * gap + [1] * (len(row) - shared))
+    return ids, mask
+
+
+def cache_keyword(model: Any) -> str:
+    """transformers renamed generate's `past_key_values` to `cache` (5.x)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    params = inspect.signature(type(base).forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+@dataclass
+class _Entry:
+    ids: list[int]
+    states: Any  # a DynamicCache holding `ids` for one row
+
+
+class PrefixCache:
+    """The KV states of one token prefix per adapter (the live one, and a new version
+    while its smoke test runs, so switching to it costs no recomputation). Used only
+    from the engine's thread."""
+
+    def __init__(self, model: Any, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.keyword = cache_keyword(model) if enabled else ""
+        self.entries: dict[str, _Entry] = {}
+        self.reused_tokens = 0
+        self.computed_tokens = 0
+
+    def drop(self, adapter: str) -> None:
+        """Forget an adapter's states (it was unloaded, or is loaded anew)."""
+        self.entries.pop(adapter, None)
+
+    def disable(self, reason: str) -> None:
+        log.warning("prefix cache turned off: %s", reason)
+        self.enabled = False
+        self.entries.clear()
+
+    def states_for(self, model: Any, adapter: str, prefix: list[int], rows: int, room: int) -> Any:
+        """A cache holding `prefix` for `rows` rows with `room` more tokens reserved,
+        ready to hand to generate (which appends to it), or None when this model cannot
+        use one. `model` must be running with `adapter`. Reuses what the last call for
+        that adapter computed, as far as it matches."""
+        import torch
+        from transformers import DynamicCache
+
+        entry = self.entries.get(adapter)
+        keep = common_length(entry.ids, prefix) if entry else 0
+        if entry is None or keep == 0:
+            try:
+                entry = self.entries[adapter] = _Entry([], DynamicCache(config=model.config))
+            except TypeError:  # transformers 4.x: no per-layer cache types to check
+                self.disable("this transformers version cannot tell full-attention layers")
+                return None
+        elif keep < len(entry.ids):
+            entry.states.crop(keep - len(entry.ids))
+        entry.ids = entry.ids[:keep]
+        if keep < len(prefix):
+            device = getattr(model, "device", None)
+            ids = torch.tensor([prefix[keep:]], device=device)
+            with torch.inference_mode():
+                model(input_ids=ids, use_cache=True, **{self.keyword: entry.states})
+            if not _full_attention_only(entry.states):
+                self.disable("the model has sliding-window or linear-attention layers")
+                return None
+        entry.ids = list(prefix)
+        self.reused_tokens += keep
+        self.computed_tokens += len(prefix) - keep
+        reserved = _reserved_layer_class()
+        batch = DynamicCache(config=model.config)
+        batch.layers = [
+            reserved(layer.keys, layer.values, rows, len(prefix) + room)
+            for layer in entry.states.layers
+        ]
+        return batch
+
+
+@functools.cache
+def _reserved_layer_class() -> Any:
+    from transformers.cache_utils import DynamicLayer
+
+    class ReservedLayer(DynamicLayer):  # type: ignore[misc]
+        """A full-attention cache layer that writes new tokens into room reserved up
+        front; `keys`/`values` stay views of the filled part, as DynamicLayer's are."""
+
+        def __init__(self, keys: Any, values: Any, rows: int, capacity: int) -> None:
+            super().__init__()
+            _, heads, filled, dim = keys.shape
+            self._keys = keys.new_empty((rows, heads, capacity, dim))
+            self._values = values.new_empty((rows, heads, capacity, dim))
+            self._keys[:, :, :filled] = keys  # one prefix, broadcast to every row
+            self._values[:, :, :filled] = values
+            self.keys = self._keys[:, :, :filled]
+            self.values = self._values[:, :, :filled]
+            self.device = keys.device
+            self.is_initialized = True
+
+        def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> Any:
+            keys: Any = self.keys
+            filled, new = keys.shape[-2], key_states.shape[-2]
+            # Out of room, or `keys` was replaced (beam reordering): concatenate as usual.
+            if filled + new > self._keys.shape[-2] or keys.data_ptr() != self._keys.data_ptr():
+                return super().update(key_states, value_states, *args, **kwargs)
+            self._keys[:, :, filled : filled + new] = key_states
+            self._values[:, :, filled : filled + new] = value_states
+            self.keys = self._keys[:, :, : filled + new]
+            self.values = self._values[:, :, : filled + new]
+            return self.keys, self.values
+
+    return ReservedLayer
+
+
+def _full_attention_only(states: Any) -> bool:
+    from transformers.cache_utils import DynamicLayer
+
+    layers: list[Any] = getattr(states, "layers", None) or []
+    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
