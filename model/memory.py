@@ -7,15 +7,19 @@ shown to the model. Purge deletes a scope's rows for good.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import aiosqlite
 
 from model.protocol import ScopeKind
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = 2
 
@@ -72,12 +76,62 @@ class Message:
     archived: bool
 
 
+class Grouped(Generic[T]):
+    """Calls that arrive while a group is being handled wait, and are handled together
+    next: one trip to the database thread for all of them. Alone, a call goes at once.
+
+    `handle` gets the items of a group and returns one outcome per item, in order: the
+    caller's result, or an exception to raise in that caller."""
+
+    MAX_GROUP = 200  # SQLite allows 500 terms in one compound SELECT
+
+    def __init__(self, handle: Callable[[list[T]], Awaitable[list[Any]]], name: str) -> None:
+        self.handle = handle
+        self.name = name
+        self._pending: list[tuple[T, asyncio.Future[Any]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> Any:
+        done = asyncio.get_running_loop().create_future()
+        self._pending.append((item, done))
+        if self._task is None:
+            self._task = asyncio.create_task(self._drain(), name=self.name)
+        return await done
+
+    async def idle(self) -> None:
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                group = self._pending[: self.MAX_GROUP]
+                del self._pending[: self.MAX_GROUP]
+                try:
+                    outcomes = await self.handle([item for item, _ in group])
+                except Exception as exc:
+                    outcomes = [exc] * len(group)
+                for (_, done), outcome in zip(group, outcomes, strict=True):
+                    if done.done():
+                        continue  # the caller gave up; a write still happened
+                    if isinstance(outcome, Exception):
+                        done.set_exception(outcome)
+                    else:
+                        done.set_result(outcome)
+        finally:
+            self._task = None
+
+
 class Memory:
     """Async access to the conversation database. Use `await Memory.open(path)`."""
 
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
         self.path = path
+        # Every message reads its history and writes its exchange. Under load those
+        # calls queue for the database thread; each queue is served a group at a time.
+        self._writes = Grouped(self._insert_groups, "atri-memory-writes")
+        self._reads = Grouped(self._read_groups, "atri-memory-reads")
 
     @classmethod
     async def open(cls, path: str | Path) -> Memory:
@@ -100,6 +154,7 @@ class Memory:
         return memory
 
     async def close(self) -> None:
+        await self._writes.idle()  # what callers are waiting for gets written
         await self._db.close()
 
     async def __aenter__(self) -> Memory:
@@ -133,26 +188,49 @@ class Memory:
         content: str,
         display_name: str = "",
         adapter_version: str = "",
-    ) -> int:
-        return (
-            await self.append_many(scope, [(role, user_id, display_name, content, adapter_version)])
-        )[0]
+    ) -> None:
+        await self.append_many(scope, [(role, user_id, display_name, content, adapter_version)])
 
-    async def append_many(
-        self, scope: str, rows: Sequence[tuple[str, str, str, str, str]]
-    ) -> list[int]:
-        """Store (role, user_id, display_name, content, adapter_version) rows in one commit."""
+    async def append_many(self, scope: str, rows: Sequence[tuple[str, str, str, str, str]]) -> None:
+        """Store (role, user_id, display_name, content, adapter_version) rows; returns once
+        they are committed. Concurrent callers share one transaction (group commit), and
+        no caller's reply goes out before its rows are on disk."""
         now = time.time()
-        ids: list[int] = []
-        for role, user_id, display_name, content, adapter_version in rows:
-            cur = await self._db.execute(
-                "INSERT INTO messages (scope, role, user_id, display_name, content, created_at,"
-                " adapter_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (scope, role, user_id, display_name, content, now, adapter_version),
+        await self._writes.submit([(scope, *row[:4], now, row[4]) for row in rows])
+
+    async def _insert_groups(self, groups: list[list[tuple[Any, ...]]]) -> list[Any]:
+        error = await self._insert([params for group in groups for params in group])
+        if error is None or len(groups) == 1:
+            return [error] * len(groups)
+        # One caller's bad row must not fail the others: write each alone.
+        return [await self._insert(group) for group in groups]
+
+    async def _insert(self, params: list[tuple[Any, ...]]) -> Exception | None:
+        """One transaction; the error (rolled back) instead of raising it."""
+        try:
+            await self._db.executemany(
+                "INSERT INTO messages (scope, role, user_id, display_name, content,"
+                " created_at, adapter_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                params,
             )
-            ids.append(int(cur.lastrowid or 0))
-        await self._db.commit()
-        return ids
+            await self._db.commit()
+        except Exception as exc:  # disk full, a constraint: the caller hears it
+            with contextlib.suppress(Exception):
+                await self._db.rollback()
+            return exc
+        return None
+
+    async def _read_groups(self, requests: list[tuple[str, int]]) -> list[Any]:
+        """The newest live rows of several scopes in one query: each part walks the
+        (scope, archived, id) index and stops at its limit."""
+        part = "SELECT * FROM (SELECT * FROM messages WHERE scope = ? AND archived = 0 ORDER BY id DESC LIMIT ?)"
+        query = " UNION ALL ".join([part] * len(requests))
+        found = await self._db.execute_fetchall(query, [v for request in requests for v in request])
+        by_scope: dict[str, list[aiosqlite.Row]] = {}
+        for row in found:
+            by_scope.setdefault(row["scope"], []).append(row)
+        # Within a scope, rows come newest first, as its part of the query returned them.
+        return [by_scope.get(scope, [])[:limit] for scope, limit in requests]
 
     async def history(
         self,
@@ -166,11 +244,8 @@ class Memory:
         Whole user→assistant exchanges are kept or dropped together, so the model never
         sees half a turn or a reply whose question was cut away.
         """
-        async with self._db.execute(
-            "SELECT * FROM messages WHERE scope = ? AND archived = 0 ORDER BY id DESC LIMIT ?",
-            (scope, max_messages),
-        ) as cur:
-            rows = [_to_message(r) for r in await cur.fetchall()]
+        found = await self._reads.submit((scope, max_messages))
+        rows = [_to_message(r) for r in found]
         groups: list[list[Message]] = []
         for msg in rows:  # newest first; an exchange starts at a user message
             if not groups or groups[-1][0].role == "user":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -139,3 +140,72 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
     con.close()
     with pytest.raises(RuntimeError, match="newer ATRI"):
         await Memory.open(path)
+
+
+async def test_concurrent_appends_share_commits_and_are_on_disk_when_they_return(
+    memory: Memory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commits = 0
+    real_commit = memory._db.commit
+
+    async def counting_commit() -> None:
+        nonlocal commits
+        commits += 1
+        await real_commit()
+
+    monkeypatch.setattr(memory._db, "commit", counting_commit)
+
+    async def exchange(i: int) -> int:
+        await memory.append_many(
+            f"s{i}", [("user", str(i), "", f"q{i}", ""), ("assistant", "", "ATRI", f"a{i}", "")]
+        )
+        # Returned means committed: another connection already sees both rows.
+        with sqlite3.connect(tmp_path / "m.sqlite3") as other:
+            return other.execute(
+                "SELECT COUNT(*) FROM messages WHERE scope = ?", (f"s{i}",)
+            ).fetchone()[0]
+
+    seen = await asyncio.gather(*(exchange(i) for i in range(50)))
+    assert seen == [2] * 50
+    assert commits < 50  # group commit: many exchanges per transaction
+    for i in (0, 49):
+        assert [m.content for m in await memory.history(f"s{i}")] == [f"q{i}", f"a{i}"]
+
+
+async def test_a_bad_row_fails_only_its_own_caller(memory: Memory) -> None:
+    good = [asyncio.ensure_future(memory.append("ok", "user", "1", f"m{i}")) for i in range(3)]
+    bad = asyncio.ensure_future(memory.append("bad", "narrator", "1", "not a chat role"))
+    await asyncio.gather(*good)
+    with pytest.raises(sqlite3.IntegrityError):
+        await bad
+    assert [m.content for m in await memory.all_messages("ok")] == ["m0", "m1", "m2"]
+    assert await memory.all_messages("bad") == []
+
+
+async def test_concurrent_history_reads_share_a_query_and_each_gets_its_own(
+    memory: Memory,
+) -> None:
+    for i in range(30):
+        for turn in range(i % 5):
+            await memory.append_many(
+                f"s{i}", [("user", str(i), "", f"q{i}.{turn}", ""), ("assistant", "", "", "a", "")]
+            )
+    await memory.reset("s4")  # archived rows never come back
+    requests = [(f"s{i}", 1 + i % 7) for i in range(30)] + [("nobody", 5)]
+    alone = [await memory.history(scope, max_messages=n) for scope, n in requests]
+
+    queries: list[str] = []
+    real = memory._db.execute_fetchall
+
+    async def counting(sql: str, params: object = None):  # type: ignore[no-untyped-def]
+        queries.append(sql)
+        return await real(sql, params)
+
+    memory._db.execute_fetchall = counting  # type: ignore[method-assign]
+    together = await asyncio.gather(
+        *(memory.history(scope, max_messages=n) for scope, n in requests)
+    )
+    assert together == alone
+    assert len(queries) < len(requests)
+    assert alone[4] == [] and alone[-1] == []
+    assert [m.content for m in alone[3]][-2:] == ["q3.2", "a"]
