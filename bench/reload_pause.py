@@ -64,6 +64,9 @@ class TimedEngine(LocalEngine):
     def load_adapter_sync(self, *args: Any) -> None:
         self._timed("load", super().load_adapter_sync, *args)
 
+    def warm_prefix_sync(self, *args: Any) -> None:
+        self._timed("warm prefix (a slice)", super().warm_prefix_sync, *args)
+
     def smoke_sync(self, *args: Any) -> str:
         return str(self._timed("smoke", super().smoke_sync, *args))
 
@@ -212,7 +215,7 @@ def report(
         f"{reload_max / steady_max:.2f}x",
         f"{reload_gap / steady_gap:.2f}x",
     )
-    console = Console()
+    console = Console(width=120)
     console.print(table)
     lost = sum(d.status != "ok" for d in done)
     versions = sorted({d.version for d in done})
@@ -231,18 +234,21 @@ def report_engine(timings: list[tuple[str, float]], rounds: int) -> None:
     by_kind: dict[str, list[float]] = {}
     for kind, seconds in timings:
         by_kind.setdefault(kind, []).append(seconds * 1000)
-    for kind in ("batch", "load", "smoke", "switch", "unload"):
+    steps = ("load", "warm prefix (a slice)", "smoke", "switch", "unload")
+    for kind in ("batch", *steps):
         ms = by_kind.get(kind, [0.0])
         table.add_row(
             kind, str(len(by_kind.get(kind, []))), f"{statistics.median(ms):.0f}", f"{max(ms):.0f}"
         )
-    per_reload = sum(sum(by_kind.get(k, [])) for k in ("load", "smoke", "switch", "unload"))
+    per_reload = sum(sum(by_kind.get(k, [])) for k in steps)
     batch = statistics.median(by_kind.get("batch", [1.0]))
     table.add_section()
     table.add_row(
         "reload (all steps) / median batch", "", f"{per_reload / rounds / batch:.2f}x", ""
     )
-    Console().print(table)
+    longest = max(max(by_kind.get(k, [0.0])) for k in steps)
+    table.add_row("longest reload step / median batch", "", f"{longest / batch:.2f}x", "")
+    Console(width=120).print(table)
 
 
 def main() -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,6 +24,9 @@ from model.prompt import ChatMessages
 log = logging.getLogger(__name__)
 
 RECENT_BATCHES = 1000
+# Prompt tokens per engine-thread job when a new adapter's prefix states are computed
+# beside the live one (about a second on two CPU cores for a 135M model).
+WARM_SLICE_TOKENS = 256
 
 
 @dataclass
@@ -114,7 +119,13 @@ class LocalEngine:
         self.active_adapter: str = ""
         # Facts about the bare base model that adapter checks compare against.
         self.module_dims = _module_dims(loaded.model)
-        self.prefix = PrefixCache(loaded.model, enabled=prefix_cache)
+        # generate refuses a cache from outside when the model names its own cache class.
+        own_cache = getattr(loaded.model.generation_config, "cache_implementation", None)
+        if prefix_cache and own_cache:
+            log.info(
+                "prefix cache off: the model's generation config asks for a %s cache", own_cache
+            )
+        self.prefix = PrefixCache(loaded.model, enabled=prefix_cache and not own_cache)
         # One thread owns the model: batches and adapter changes never interleave.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atri-engine")
 
@@ -164,7 +175,16 @@ class LocalEngine:
         version = self.active_adapter
         with torch.inference_mode(), self._adapter_scope():
             inputs, prompt_tokens = self._inputs(batch, gen.max_new_tokens, version)
-            output = self.model.generate(**inputs, **kwargs)
+            try:
+                output = self.model.generate(**inputs, **kwargs)
+            except Exception as exc:
+                if self.prefix.keyword not in inputs:
+                    raise
+                # A model whose generate will not take a cache from outside: serve this
+                # batch, and every later one, without the prefix cache.
+                self.prefix.disable(f"generate refused it ({type(exc).__name__}: {exc})")
+                inputs, prompt_tokens = self._inputs(batch, gen.max_new_tokens, version)
+                output = self.model.generate(**inputs, **kwargs)
         prompt_len = inputs["input_ids"].shape[1]
         results = []
         eos_ids = _eos_ids(self.tokenizer, self.model)
@@ -187,12 +207,7 @@ class LocalEngine:
         when the rows share a start, its cached KV states; and the prompt token count."""
         import torch
 
-        texts = [
-            self.tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False)
-            for m in batch
-        ]
-        # The template already holds any BOS token; don't let the tokenizer add another.
-        rows: list[list[int]] = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        rows = self._encode(batch)
         shared, states = self._cached_prefix(rows, new_tokens, adapter)
         ids, mask = pad_after_prefix(rows, shared, self.tokenizer.pad_token_id)
         device = self.model.device
@@ -204,25 +219,43 @@ class LocalEngine:
             inputs[self.prefix.keyword] = states
         return inputs, sum(len(r) for r in rows)
 
+    def _encode(self, batch: list[ChatMessages]) -> list[list[int]]:
+        texts = [
+            self.tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False)
+            for m in batch
+        ]
+        # The template already holds any BOS token; don't let the tokenizer add another.
+        rows: list[list[int]] = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        return rows
+
     def _cached_prefix(
         self, rows: list[list[int]], new_tokens: int, adapter: str
     ) -> tuple[int, Any]:
         """(tokens the rows share, their KV states for the batch), or (0, None) to
-        generate from scratch. Never lets a cache problem fail the batch."""
+        generate from scratch (no shared start, or no cache for this model)."""
         shared = shared_prefix_length(rows)
         if not self.prefix.enabled or shared == 0:
             return 0, None
         before = self.prefix.reused_tokens
         room = max(len(r) for r in rows) - shared + new_tokens
-        try:
-            states = self.prefix.states_for(self.model, adapter, rows[0][:shared], len(rows), room)
-        except Exception as exc:  # an unusual model or cache class: serve without it
-            self.prefix.disable(f"{type(exc).__name__}: {exc}")
-            return 0, None
+        states = self.prefix.states_for(self.model, adapter, rows[0][:shared], len(rows), room)
         if states is None:
             return 0, None
         self.stats.prefix_reused_tokens += (self.prefix.reused_tokens - before) * len(rows)
         return shared, states
+
+    @contextmanager
+    def _trying(self, name: str) -> Iterator[None]:
+        """Run one engine-thread job with adapter `name` in peft's layers. Only peft's
+        active set changes, never `active_adapter`: status and the replies' version tags
+        stay on the live adapter meanwhile."""
+        if name:
+            self.model.set_adapter(name)
+        try:
+            with self._adapter_scope(name):
+                yield
+        finally:
+            self._set_active(self.active_adapter)
 
     def _adapter_scope(self, name: str | None = None) -> Any:
         """Generate with adapter `name` (default: the live one). Serving no adapter once
@@ -291,31 +324,28 @@ class LocalEngine:
 
         from model.adapters import AdapterError
 
-        # Only peft's active set changes, never `active_adapter`: status and the
-        # replies' version tags stay on the live adapter while the smoke runs.
-        if name:
-            self.model.set_adapter(name)
-        try:
-            # Through the prefix cache, so the new version's states for the system
-            # prompt are ready before it goes live.
-            with torch.inference_mode(), self._adapter_scope(name):
-                inputs, _ = self._inputs([messages], max_new_tokens, name)
-                out = self.model.generate(
-                    **inputs,
-                    max_new_tokens=max_new_tokens,
-                    # The reply must hold real tokens, not an end-of-text at once.
-                    min_new_tokens=min(4, max_new_tokens),
-                    do_sample=False,
-                    pad_token_id=self.tokenizer.pad_token_id,
-                    output_scores=True,
-                    return_dict_in_generate=True,
-                )
-            if any(bool(torch.isnan(step).any()) for step in out.scores):
-                raise AdapterError(f"Adapter {name} produces NaN scores (broken weights).")
-            new = out.sequences[0, inputs["input_ids"].shape[1] :]
-            return str(self.tokenizer.decode(new, skip_special_tokens=True))
-        finally:
-            self._set_active(self.active_adapter)
+        # Through the prefix cache, so the new version's states for the system prompt
+        # are ready before it goes live.
+        with torch.inference_mode(), self._trying(name):
+            inputs, _ = self._inputs([messages], max_new_tokens, name)
+            out = self.model.generate(
+                **inputs,
+                max_new_tokens=max_new_tokens,
+                # The reply must hold real tokens, not an end-of-text at once.
+                min_new_tokens=min(4, max_new_tokens),
+                do_sample=False,
+                pad_token_id=self.tokenizer.pad_token_id,
+                output_scores=True,
+                return_dict_in_generate=True,
+            )
+        if any(bool(torch.isnan(step).any()) for step in out.scores):
+            raise AdapterError(f"Adapter {name} produces NaN scores (broken weights).")
+        new = out.sequences[0, inputs["input_ids"].shape[1] :]
+        return str(self.tokenizer.decode(new, skip_special_tokens=True))
+
+    def warm_prefix_sync(self, name: str, prefix: list[int]) -> None:
+        with self._trying(name):
+            self.prefix.warm(self.model, name, prefix)
 
     def accepts_config_hash(self, value: str) -> bool:
         return value == self.config_hash
@@ -324,6 +354,13 @@ class LocalEngine:
         await self.run(self.load_adapter_sync, path, name)
 
     async def smoke_test(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
+        # The new version's states for the prompt are computed a slice at a time, each
+        # its own engine-thread job, so live batches run in between: one job for the
+        # whole system prompt held replies back for seconds on a CPU.
+        if self.prefix.enabled:
+            start = (await self.run(self._encode, [messages]))[0][:-1]
+            for end in range(WARM_SLICE_TOKENS, len(start) + WARM_SLICE_TOKENS, WARM_SLICE_TOKENS):
+                await self.run(self.warm_prefix_sync, name, start[: min(end, len(start))])
         result: str = await self.run(self.smoke_sync, name, messages, max_new_tokens)
         return result
 

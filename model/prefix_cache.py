@@ -100,8 +100,32 @@ class PrefixCache:
     def states_for(self, model: Any, adapter: str, prefix: list[int], rows: int, room: int) -> Any:
         """A cache holding `prefix` for `rows` rows with `room` more tokens reserved,
         ready to hand to generate (which appends to it), or None when this model cannot
-        use one. `model` must be running with `adapter`. Reuses what the last call for
-        that adapter computed, as far as it matches."""
+        use one. `model` must be running with `adapter`."""
+        from transformers import DynamicCache
+
+        entry = self.warm(model, adapter, prefix)
+        if entry is None:
+            return None
+        reserved = _reserved_layer_class()
+        batch = DynamicCache(config=model.config)
+        batch.layers = [
+            reserved(layer.keys, layer.values, rows, len(prefix) + room)
+            for layer in entry.states.layers
+        ]
+        return batch
+
+    def warm(self, model: Any, adapter: str, prefix: list[int]) -> _Entry | None:
+        """Make `adapter`'s entry hold `prefix`, reusing what it held as far as it
+        matches. Any failure turns the cache off (None): serving goes on without it."""
+        if not self.enabled:
+            return None
+        try:
+            return self._extend(model, adapter, prefix)
+        except Exception as exc:  # an unusual model or cache class
+            self.disable(f"{type(exc).__name__}: {exc}")
+            return None
+
+    def _extend(self, model: Any, adapter: str, prefix: list[int]) -> _Entry | None:
         import torch
         from transformers import DynamicCache
 
@@ -127,13 +151,7 @@ class PrefixCache:
         entry.ids = list(prefix)
         self.reused_tokens += keep
         self.computed_tokens += len(prefix) - keep
-        reserved = _reserved_layer_class()
-        batch = DynamicCache(config=model.config)
-        batch.layers = [
-            reserved(layer.keys, layer.values, rows, len(prefix) + room)
-            for layer in entry.states.layers
-        ]
-        return batch
+        return entry
 
 
 @functools.cache

@@ -286,6 +286,8 @@ class ChatService:
                 "generate_calls": stats.generate_calls,
                 "generated_rows": stats.generated_rows,
                 "generated_tokens": stats.generated_tokens,
+                "prompt_tokens": stats.prompt_tokens,
+                "prefix_cache_reused_tokens": stats.prefix_reused_tokens,
                 "ooc_regenerations": self.ooc_regenerations,
                 "memory_scope": self.settings.memory.scope,
                 "reload_job": self.reloader.running,

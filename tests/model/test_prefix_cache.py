@@ -132,11 +132,71 @@ async def test_a_failing_prefix_cache_turns_itself_off_and_the_reply_still_comes
     await plain.close()
 
     engine = await open_engine(tiny_settings, prefix_cache=True)
-    monkeypatch.setattr(PrefixCache, "states_for", broken)
+    monkeypatch.setattr(PrefixCache, "_extend", broken)
     replies = await engine.generate(batch, tiny_settings.generation)
     assert [r.text for r in replies] == expected
     assert not engine.prefix.enabled
     assert (
         "prefix cache turned off: RuntimeError: this cache class cannot be cropped" in caplog.text
     )
+    await engine.close()
+
+
+async def test_a_generate_that_refuses_the_cache_is_retried_without_it(
+    tiny_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    batch = [chat(m) for m in MESSAGES]
+    plain = await open_engine(tiny_settings, prefix_cache=False)
+    expected = [g.text for g in await plain.generate(batch, tiny_settings.generation)]
+    await plain.close()
+
+    engine = await open_engine(tiny_settings, prefix_cache=True)
+    # Models such as Gemma name their own cache class, and generate then refuses ours.
+    engine.model.generation_config.cache_implementation = "dynamic"
+    assert [g.text for g in await engine.generate(batch, tiny_settings.generation)] == expected
+    assert not engine.prefix.enabled
+    assert "generate refused it (ValueError" in caplog.text
+    await engine.close()
+
+
+async def test_a_sliding_window_model_generates_without_the_cache(
+    tiny_settings: Settings,
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A sliding-window layer cannot be cut back to a shorter prefix: such a model
+    turns the cache off at its first batch and answers as without it."""
+    import torch
+    from transformers import AutoTokenizer, MistralConfig, MistralForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    config = MistralConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        sliding_window=64,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+    )
+    torch.manual_seed(0)
+    folder = tmp_path / "tiny-mistral"
+    MistralForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    tiny_settings.model.base = str(folder)
+
+    batch = [chat(m) for m in MESSAGES]
+    plain = await open_engine(tiny_settings, prefix_cache=False)
+    expected = [g.text for g in await plain.generate(batch, tiny_settings.generation)]
+    await plain.close()
+
+    engine = await open_engine(tiny_settings, prefix_cache=True)
+    assert [g.text for g in await engine.generate(batch, tiny_settings.generation)] == expected
+    assert not engine.prefix.enabled
+    assert "sliding-window or linear-attention layers" in caplog.text
     await engine.close()
