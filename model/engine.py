@@ -125,7 +125,7 @@ class LocalEngine:
             log.info(
                 "prefix cache off: the model's generation config asks for a %s cache", own_cache
             )
-        self.prefix = PrefixCache(loaded.model, enabled=prefix_cache and not own_cache)
+        self.prefix_cache = PrefixCache(loaded.model, enabled=prefix_cache and not own_cache)
         # One thread owns the model: batches and adapter changes never interleave.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atri-engine")
 
@@ -178,11 +178,13 @@ class LocalEngine:
             try:
                 output = self.model.generate(**inputs, **kwargs)
             except Exception as exc:
-                if self.prefix.keyword not in inputs:
+                if self.prefix_cache.keyword not in inputs or isinstance(
+                    exc, torch.OutOfMemoryError
+                ):
                     raise
                 # A model whose generate will not take a cache from outside: serve this
                 # batch, and every later one, without the prefix cache.
-                self.prefix.disable(f"generate refused it ({type(exc).__name__}: {exc})")
+                self.prefix_cache.disable(f"generate refused it ({type(exc).__name__}: {exc})")
                 inputs, prompt_tokens = self._inputs(batch, gen.max_new_tokens, version)
                 output = self.model.generate(**inputs, **kwargs)
         prompt_len = inputs["input_ids"].shape[1]
@@ -216,7 +218,7 @@ class LocalEngine:
             "attention_mask": torch.tensor(mask, device=device),
         }
         if states is not None:
-            inputs[self.prefix.keyword] = states
+            inputs[self.prefix_cache.keyword] = states
         return inputs, sum(len(r) for r in rows)
 
     def _encode(self, batch: list[ChatMessages]) -> list[list[int]]:
@@ -234,14 +236,16 @@ class LocalEngine:
         """(tokens the rows share, their KV states for the batch), or (0, None) to
         generate from scratch (no shared start, or no cache for this model)."""
         shared = shared_prefix_length(rows)
-        if not self.prefix.enabled or shared == 0:
+        if not self.prefix_cache.enabled or shared == 0:
             return 0, None
-        before = self.prefix.reused_tokens
+        before = self.prefix_cache.reused_tokens
         room = max(len(r) for r in rows) - shared + new_tokens
-        states = self.prefix.states_for(self.model, adapter, rows[0][:shared], len(rows), room)
+        states = self.prefix_cache.states_for(
+            self.model, adapter, rows[0][:shared], len(rows), room
+        )
         if states is None:
             return 0, None
-        self.stats.prefix_reused_tokens += (self.prefix.reused_tokens - before) * len(rows)
+        self.stats.prefix_reused_tokens += (self.prefix_cache.reused_tokens - before) * len(rows)
         return shared, states
 
     @contextmanager
@@ -282,7 +286,7 @@ class LocalEngine:
         if name in getattr(self.model, "peft_config", {}):
             raise ValueError(f"an adapter named {name!r} is already loaded")
         check_module_shapes(tensor_shapes(path / ADAPTER_WEIGHTS), self.module_dims)
-        self.prefix.drop(name)  # states cached under this name came from other weights
+        self.prefix_cache.drop(name)  # states cached under this name came from other weights
         try:
             if isinstance(self.model, PeftModel):
                 self.model.load_adapter(str(path), adapter_name=name)
@@ -314,7 +318,7 @@ class LocalEngine:
 
     def unload_adapter_sync(self, name: str) -> None:
         if name and name != self.active_adapter and name in getattr(self.model, "peft_config", {}):
-            self.prefix.drop(name)
+            self.prefix_cache.drop(name)
             self.model.delete_adapter(name)
             self._set_active(self.active_adapter)  # peft may move its own active set
 
@@ -345,7 +349,7 @@ class LocalEngine:
 
     def warm_prefix_sync(self, name: str, prefix: list[int]) -> None:
         with self._trying(name):
-            self.prefix.warm(self.model, name, prefix)
+            self.prefix_cache.warm(self.model, name, prefix)
 
     def accepts_config_hash(self, value: str) -> bool:
         return value == self.config_hash
@@ -357,7 +361,7 @@ class LocalEngine:
         # The new version's states for the prompt are computed a slice at a time, each
         # its own engine-thread job, so live batches run in between: one job for the
         # whole system prompt held replies back for seconds on a CPU.
-        if self.prefix.enabled:
+        if self.prefix_cache.enabled:
             start = (await self.run(self._encode, [messages]))[0][:-1]
             for end in range(WARM_SLICE_TOKENS, len(start) + WARM_SLICE_TOKENS, WARM_SLICE_TOKENS):
                 await self.run(self.warm_prefix_sync, name, start[: min(end, len(start))])

@@ -71,12 +71,12 @@ async def test_cached_prefix_gives_the_replies_of_a_full_prompt(tiny_settings: S
     first_reuse = cached.stats.prefix_reused_tokens
     assert [(await cached.generate([b], gen))[0].text for b in batch] == expected_alone
     assert (await cached.generate([follow_up], gen))[0].text == expected_follow
-    assert cached.prefix.enabled
+    assert cached.prefix_cache.enabled
     # The first batch computed the system prompt; every later request reused it.
     assert first_reuse == 0
     system_tokens = cached.count_tokens(SYSTEM)
     assert cached.stats.prefix_reused_tokens >= (len(batch) + 1) * system_tokens
-    assert cached.prefix.computed_tokens < 2 * system_tokens
+    assert cached.prefix_cache.computed_tokens < 2 * system_tokens
     await cached.close()
 
 
@@ -102,18 +102,18 @@ async def test_each_adapter_keeps_states_of_its_own_weights(
         await engine.load_adapter(version, "v1")
         # The smoke test, as a reload runs it, computes v1's states beside the live ones.
         await engine.smoke_test("v1", chat("smoke"), 4)
-        computed = engine.prefix.computed_tokens
+        computed = engine.prefix_cache.computed_tokens
         await engine.activate("v1")
         adapted = [g.text for g in await engine.generate(batch, gen)]
         if prefix_cache:
-            assert engine.prefix.computed_tokens - computed < 10, (
+            assert engine.prefix_cache.computed_tokens - computed < 10, (
                 "going live recomputed the system prompt"
             )
         await engine.activate("")
         again = [g.text for g in await engine.generate(batch, gen)]
         assert again == base
         await engine.unload_adapter("v1")
-        assert set(engine.prefix.entries) <= {""}
+        assert set(engine.prefix_cache.entries) <= {""}
         expected[prefix_cache] = base + adapted
         await engine.close()
     assert expected[True] == expected[False]
@@ -135,7 +135,7 @@ async def test_a_failing_prefix_cache_turns_itself_off_and_the_reply_still_comes
     monkeypatch.setattr(PrefixCache, "_extend", broken)
     replies = await engine.generate(batch, tiny_settings.generation)
     assert [r.text for r in replies] == expected
-    assert not engine.prefix.enabled
+    assert not engine.prefix_cache.enabled
     assert (
         "prefix cache turned off: RuntimeError: this cache class cannot be cropped" in caplog.text
     )
@@ -154,7 +154,7 @@ async def test_a_generate_that_refuses_the_cache_is_retried_without_it(
     # Models such as Gemma name their own cache class, and generate then refuses ours.
     engine.model.generation_config.cache_implementation = "dynamic"
     assert [g.text for g in await engine.generate(batch, tiny_settings.generation)] == expected
-    assert not engine.prefix.enabled
+    assert not engine.prefix_cache.enabled
     assert "generate refused it (ValueError" in caplog.text
     await engine.close()
 
@@ -197,6 +197,6 @@ async def test_a_sliding_window_model_generates_without_the_cache(
 
     engine = await open_engine(tiny_settings, prefix_cache=True)
     assert [g.text for g in await engine.generate(batch, tiny_settings.generation)] == expected
-    assert not engine.prefix.enabled
+    assert not engine.prefix_cache.enabled
     assert "sliding-window or linear-attention layers" in caplog.text
     await engine.close()
