@@ -2,8 +2,8 @@
 
 The persona prompt is over a thousand tokens and a reply is a few dozen, so on a CPU
 most of a request's time went into re-reading the same system prompt. `PrefixCache`
-keeps the KV states of the token prefix the last batch began with; the next batch
-recomputes only what differs. Rows share the cached prefix, then padding, then their
+keeps, per adapter, the KV states of the token prefix the last batch began with; the
+next batch recomputes only what differs. Rows share the cached prefix, then padding, then their
 own tokens:
 
     [shared prefix ... ][pad pad][own tokens]
