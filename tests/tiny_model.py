@@ -21,11 +21,22 @@ TRAINING_TEXT = [
 
 
 def build_tiny_model(
-    folder: Path, seed: int = 0, hidden_size: int = 32, intermediate_size: int = 64
+    folder: Path,
+    seed: int = 0,
+    hidden_size: int = 32,
+    intermediate_size: int = 64,
+    sliding_window: int | None = None,
 ) -> Path:
+    """A Llama; with `sliding_window`, a Mistral whose attention sees that many tokens."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import (
+        LlamaConfig,
+        LlamaForCausalLM,
+        MistralConfig,
+        MistralForCausalLM,
+        PreTrainedTokenizerFast,
+    )
 
     raw = Tokenizer(models.BPE())
     raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -41,7 +52,7 @@ def build_tiny_model(
     )
     tokenizer.chat_template = CHATML_TEMPLATE
 
-    config = LlamaConfig(
+    shape = dict(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,
         intermediate_size=intermediate_size,
@@ -55,7 +66,10 @@ def build_tiny_model(
         tie_word_embeddings=False,
     )
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
+    if sliding_window:
+        model = MistralForCausalLM(MistralConfig(sliding_window=sliding_window, **shape))
+    else:
+        model = LlamaForCausalLM(LlamaConfig(**shape))
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(folder)

@@ -11,6 +11,7 @@ from model.engine import LocalEngine
 from model.persona import load_persona
 from model.prefix_cache import PrefixCache, pad_after_prefix, shared_prefix_length
 from model.prompt import ChatMessages
+from tests.tiny_model import build_tiny_model
 from tests.worker_reload.make_versions import base_config_hash, write_version
 
 SYSTEM = load_persona().system_prompt()
@@ -161,33 +162,12 @@ async def test_a_generate_that_refuses_the_cache_is_retried_without_it(
 
 async def test_a_sliding_window_model_generates_without_the_cache(
     tiny_settings: Settings,
-    tiny_model_dir: Path,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A sliding-window layer cannot be cut back to a shorter prefix: such a model
     turns the cache off at its first batch and answers as without it."""
-    import torch
-    from transformers import AutoTokenizer, MistralConfig, MistralForCausalLM
-
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    config = MistralConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        sliding_window=64,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=None,
-    )
-    torch.manual_seed(0)
-    folder = tmp_path / "tiny-mistral"
-    MistralForCausalLM(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    folder = build_tiny_model(tmp_path / "tiny-mistral", sliding_window=64)
     tiny_settings.model.base = str(folder)
 
     batch = [chat(m) for m in MESSAGES]
