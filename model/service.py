@@ -192,8 +192,9 @@ class ChatService:
         )
         messages = build_messages(system, history, text, name, shared)
         generation, retries = await self._generate_in_character(messages, name)
-        # Shielded: a timeout landing mid-write must not leave half an exchange in the
-        # open transaction for the next commit to pick up.
+        # Shielded: a timeout landing here must not cancel the write. The exchange was
+        # answered; it is stored whole (in the next group commit) even if this caller
+        # gives up waiting.
         await asyncio.shield(
             self.memory.append_many(
                 scope,
