@@ -223,14 +223,22 @@ class Memory:
     async def _read_groups(self, requests: list[tuple[str, int]]) -> list[Any]:
         """The newest live rows of several scopes in one query: each part walks the
         (scope, archived, id) index and stops at its limit."""
-        part = "SELECT * FROM (SELECT * FROM messages WHERE scope = ? AND archived = 0 ORDER BY id DESC LIMIT ?)"
-        query = " UNION ALL ".join([part] * len(requests))
-        found = await self._db.execute_fetchall(query, [v for request in requests for v in request])
-        by_scope: dict[str, list[aiosqlite.Row]] = {}
+        limits: dict[str, int] = {}
+        for scope, limit in requests:  # a scope asked for twice is read once
+            limits[scope] = max(limit, limits.get(scope, 0))
+        part = (
+            "SELECT * FROM (SELECT * FROM messages WHERE scope = ? AND archived = 0"
+            " ORDER BY id DESC LIMIT ?)"
+        )
+        found = await self._db.execute_fetchall(
+            " UNION ALL ".join([part] * len(limits)), [v for item in limits.items() for v in item]
+        )
+        by_scope: dict[str, list[aiosqlite.Row]] = {scope: [] for scope in limits}
         for row in found:
-            by_scope.setdefault(row["scope"], []).append(row)
-        # Within a scope, rows come newest first, as its part of the query returned them.
-        return [by_scope.get(scope, [])[:limit] for scope, limit in requests]
+            by_scope[row["scope"]].append(row)
+        for rows in by_scope.values():  # SQL leaves the order of a union's rows open
+            rows.sort(key=lambda row: row["id"], reverse=True)
+        return [by_scope[scope][:limit] for scope, limit in requests]
 
     async def history(
         self,

@@ -191,7 +191,7 @@ async def test_concurrent_history_reads_share_a_query_and_each_gets_its_own(
                 f"s{i}", [("user", str(i), "", f"q{i}.{turn}", ""), ("assistant", "", "", "a", "")]
             )
     await memory.reset("s4")  # archived rows never come back
-    requests = [(f"s{i}", 1 + i % 7) for i in range(30)] + [("nobody", 5)]
+    requests = [(f"s{i}", 1 + i % 7) for i in range(30)] + [("nobody", 5), ("s3", 6)]
     alone = [await memory.history(scope, max_messages=n) for scope, n in requests]
 
     queries: list[str] = []
@@ -207,5 +207,6 @@ async def test_concurrent_history_reads_share_a_query_and_each_gets_its_own(
     )
     assert together == alone
     assert len(queries) < len(requests)
-    assert alone[4] == [] and alone[-1] == []
+    assert alone[4] == [] and alone[-2] == []
+    assert len(alone[-1]) == 6 and len(alone[3]) == 4  # one scope, two limits
     assert [m.content for m in alone[3]][-2:] == ["q3.2", "a"]
