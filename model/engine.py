@@ -162,7 +162,6 @@ class LocalEngine:
         return result
 
     def generate_sync(self, batch: list[ChatMessages], gen: GenerationSettings) -> list[Generation]:
-        import torch
 
         kwargs: dict[str, Any] = {
             "max_new_tokens": gen.max_new_tokens,
@@ -173,20 +172,8 @@ class LocalEngine:
         if gen.do_sample:
             kwargs.update(temperature=gen.temperature, top_p=gen.top_p, top_k=gen.top_k)
         version = self.active_adapter
-        with torch.inference_mode(), self._adapter_scope():
-            inputs, prompt_tokens = self._inputs(batch, gen.max_new_tokens, version)
-            try:
-                output = self.model.generate(**inputs, **kwargs)
-            except Exception as exc:
-                if self.prefix_cache.keyword not in inputs or isinstance(
-                    exc, torch.OutOfMemoryError
-                ):
-                    raise
-                # A model whose generate will not take a cache from outside: serve this
-                # batch, and every later one, without the prefix cache.
-                self.prefix_cache.disable(f"generate refused it ({type(exc).__name__}: {exc})")
-                inputs, prompt_tokens = self._inputs(batch, gen.max_new_tokens, version)
-                output = self.model.generate(**inputs, **kwargs)
+        with self._adapter_scope():
+            output, inputs, prompt_tokens = self._generate(batch, version, kwargs)
         prompt_len = inputs["input_ids"].shape[1]
         results = []
         eos_ids = _eos_ids(self.tokenizer, self.model)
@@ -201,6 +188,28 @@ class LocalEngine:
         self.stats.prompt_tokens += prompt_tokens
         self.stats.batch_sizes.append(len(batch))
         return results
+
+    def _generate(
+        self, batch: list[ChatMessages], adapter: str, kwargs: dict[str, Any]
+    ) -> tuple[Any, dict[str, Any], int]:
+        """generate() on a batch, with the prefix cache when it can be used:
+        (output, the inputs it was given, prompt tokens)."""
+        import torch
+
+        with torch.inference_mode():
+            inputs, prompt_tokens = self._inputs(batch, kwargs["max_new_tokens"], adapter)
+            try:
+                return self.model.generate(**inputs, **kwargs), inputs, prompt_tokens
+            except Exception as exc:
+                if self.prefix_cache.keyword not in inputs or isinstance(
+                    exc, torch.OutOfMemoryError
+                ):
+                    raise
+                # A model whose generate will not take a cache from outside: serve this
+                # batch, and every later one, without the prefix cache.
+                self.prefix_cache.disable(f"generate refused it ({type(exc).__name__}: {exc})")
+                inputs, prompt_tokens = self._inputs(batch, kwargs["max_new_tokens"], adapter)
+                return self.model.generate(**inputs, **kwargs), inputs, prompt_tokens
 
     def _inputs(
         self, batch: list[ChatMessages], new_tokens: int, adapter: str
@@ -330,18 +339,17 @@ class LocalEngine:
 
         # Through the prefix cache, so the new version's states for the system prompt
         # are ready before it goes live.
-        with torch.inference_mode(), self._trying(name):
-            inputs, _ = self._inputs([messages], max_new_tokens, name)
-            out = self.model.generate(
-                **inputs,
-                max_new_tokens=max_new_tokens,
-                # The reply must hold real tokens, not an end-of-text at once.
-                min_new_tokens=min(4, max_new_tokens),
-                do_sample=False,
-                pad_token_id=self.tokenizer.pad_token_id,
-                output_scores=True,
-                return_dict_in_generate=True,
-            )
+        kwargs = {
+            "max_new_tokens": max_new_tokens,
+            # The reply must hold real tokens, not an end-of-text at once.
+            "min_new_tokens": min(4, max_new_tokens),
+            "do_sample": False,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "output_scores": True,
+            "return_dict_in_generate": True,
+        }
+        with self._trying(name):
+            out, inputs, _ = self._generate([messages], name, kwargs)
         if any(bool(torch.isnan(step).any()) for step in out.scores):
             raise AdapterError(f"Adapter {name} produces NaN scores (broken weights).")
         new = out.sequences[0, inputs["input_ids"].shape[1] :]
