@@ -98,7 +98,7 @@ def fit_to_window(service: ChatService, messages: ChatMessages) -> ChatMessages:
     """Drop the oldest turns until the prompt leaves room for the reply."""
     engine = service.engine
     room = engine.context_window - service.settings.generation.max_new_tokens
-    while len(messages) > 2 and count_message_tokens(engine.count_tokens, messages) > room:
+    while len(messages) > 2 and count_message_tokens(service.count_tokens, messages) > room:
         messages = [messages[0], *messages[2:]]
     return messages
 
@@ -168,8 +168,8 @@ async def _answer(service: ChatService, body: CompletionRequest, messages: ChatM
 
 
 def _usage(service: ChatService, messages: ChatMessages, reply: Reply) -> dict[str, int]:
-    prompt = count_message_tokens(service.engine.count_tokens, messages)
-    completion = service.engine.count_tokens(reply.text)
+    prompt = count_message_tokens(service.count_tokens, messages)
+    completion = service.count_tokens(reply.text)
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import defaultdict, deque
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 EMPTY_MESSAGE_REPLY = "嗯？你想对亚托莉说什么呢？"
 RATE_WINDOW_SECONDS = 60.0
+TOKEN_COUNT_CACHE = 16384  # texts whose token counts are remembered
 
 
 class RateLimiter:
@@ -63,9 +65,12 @@ class ChatService:
         self.memory = memory
         self.persona = persona
         self.ooc = OOCDetector(settings.ooc)
+        # Every message re-counts its conversation's history (and /v1 clients resend
+        # whole chats), so counts of recent texts are kept.
+        self.count_tokens = functools.lru_cache(maxsize=TOKEN_COUNT_CACHE)(engine.count_tokens)
         # The same for every user (see Persona.system_prompt), so built and counted once.
         self.system_prompt = persona.system_prompt()
-        self._system_tokens = engine.count_tokens(self.system_prompt)
+        self._system_tokens = self.count_tokens(self.system_prompt)
         w = settings.worker
         self.metrics = WorkerMetrics()
         self.batcher = Batcher(
@@ -176,7 +181,7 @@ class ChatService:
         shared = self.settings.memory.scope == "channel" and bool(request.channel_id)
         system = self.system_prompt
         text = self._fit_message(text)
-        fixed = count_message_tokens(self.engine.count_tokens, [{"role": "user", "content": text}])
+        fixed = count_message_tokens(self.count_tokens, [{"role": "user", "content": text}])
         fixed += self._system_tokens + TEMPLATE_OVERHEAD_TOKENS
         budget = history_budget(
             self.engine.context_window,
@@ -186,7 +191,7 @@ class ChatService:
         )
         history = await self.memory.history(
             scope,
-            count_tokens=lambda s: self.engine.count_tokens(s) + TEMPLATE_OVERHEAD_TOKENS,
+            count_tokens=lambda s: self.count_tokens(s) + TEMPLATE_OVERHEAD_TOKENS,
             max_tokens=budget,
             max_messages=self.settings.memory.max_history_messages,
         )
@@ -221,7 +226,7 @@ class ChatService:
         """Trim a message too long for the context window (keep its start)."""
         room = self.engine.context_window - self.settings.generation.max_new_tokens
         room -= self._system_tokens + 32
-        while len(text) > 1 and self.engine.count_tokens(text) > room:
+        while len(text) > 1 and self.count_tokens(text) > room:
             text = text[: len(text) * 3 // 4]
         return text
 
