@@ -182,7 +182,8 @@ def train(
         Path | None, typer.Option(help="held-out sharegpt file ([train] eval_dataset)")
     ] = None,
     output_dir: Annotated[
-        Path | None, typer.Option(help="folder the version is written into")
+        Path | None,
+        typer.Option(help="folder the version is written into ([model] adapters_dir)"),
     ] = None,
     max_steps: Annotated[int | None, typer.Option(min=0, help="steps (0 = use --epochs)")] = None,
     epochs: Annotated[float | None, typer.Option(min=0.0, help="passes over the data")] = None,
@@ -208,7 +209,6 @@ def train(
     overrides: dict[str, Any] = {
         "dataset": str(dataset) if dataset else None,
         "eval_dataset": str(eval_dataset) if eval_dataset else None,
-        "output_dir": str(output_dir) if output_dir else None,
         "max_steps": max_steps,
         "epochs": epochs,
         "learning_rate": lr,
@@ -224,12 +224,14 @@ def train(
     for key, value in overrides.items():
         if value is None:
             continue
-        if key in {"dataset", "eval_dataset", "output_dir"}:
+        if key in {"dataset", "eval_dataset"}:
             value = str(Path(value).resolve())  # flags are relative to the working folder
         try:
             setattr(settings.train, key, value)
         except ValidationError as exc:
             fail(f"--{key.replace('_', '-')} = {value}: {exc.errors()[0]['msg'].lower()}.", 2)
+    if output_dir is not None:
+        settings.model.adapters_dir = str(output_dir.resolve())
     _train(settings, resume)
 
 

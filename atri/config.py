@@ -28,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from atri.errors import ConfigError
+
 CONFIG_ENV = "ATRI_CONFIG"
 DEFAULT_CONFIG_NAME = "config.toml"
 OFFLINE_DEFAULT_BASE = "builtin:smollm2-135m"
@@ -46,10 +48,6 @@ def _all_compile(patterns: list[str]) -> list[str]:
 RegexList = Annotated[list[str], AfterValidator(_all_compile)]
 
 
-class ConfigError(Exception):
-    """A problem a user can fix in their config file; str() is the one sentence to show."""
-
-
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
 
@@ -61,6 +59,7 @@ class ModelSettings(Section):
     cache_dir: str = "~/.cache/atri"
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    adapters_dir: str = "adapters"
     context_window: int = Field(default=0, ge=0)
     prefix_cache: bool = True
     openai_base_url: str = "http://127.0.0.1:8000/v1"
@@ -105,7 +104,6 @@ class WorkerSettings(Section):
 
 class ReloadSettings(Section):
     enabled: bool = True
-    adapters_dir: str = "adapters"
     interval_seconds: PositiveInt = 60
     max_ooc_rate_increase: float = Field(default=0.05, ge=0, le=1)
     keep_previous: int = Field(default=1, ge=0)
@@ -152,7 +150,6 @@ class OOCSettings(Section):
 class TrainSettings(Section):
     dataset: str = "data/dataset/atri_sharegpt.json"
     eval_dataset: str = ""
-    output_dir: str = "adapters"
     lora_r: PositiveInt = 16
     lora_alpha: PositiveInt = 32
     lora_dropout: float = Field(default=0.05, ge=0, lt=1)
@@ -235,7 +232,7 @@ class DataprepSettings(Section):
         ],
         min_length=1,
     )
-    atri_aliases: list[str] = Field(
+    character_aliases: list[str] = Field(
         default_factory=lambda: ["ATRI", "Atri", "亚托莉", "亞托莉", "アトリ", "机器人少女"],
         min_length=1,
     )
@@ -342,6 +339,9 @@ class Settings(Section):
     # Where relative paths in the file are anchored: the config file's folder, or the
     # working directory for the embedded defaults. Not a key of the file.
     root: Path = Field(default_factory=Path.cwd, exclude=True)
+    # Sentences about old key names that were read under their new names (shown once by
+    # the CLI). Not a key of the file.
+    notices: list[str] = Field(default_factory=list, exclude=True)
 
     def path(self, value: str) -> Path:
         """Resolve a path setting: `~` expands, relative paths hang off `root`."""
@@ -473,16 +473,54 @@ def load_settings(explicit: str | Path | None = None) -> Settings:
     return settings_from_dict(data, source=str(path), root=path.resolve().parent)
 
 
+# Keys renamed since the last release: (section, old) -> (section, new). The old name is
+# still read, for one release, with a sentence saying what to rename.
+RENAMED_KEYS: dict[tuple[str, str], tuple[str, str]] = {
+    ("train", "output_dir"): ("model", "adapters_dir"),
+    ("reload", "adapters_dir"): ("model", "adapters_dir"),
+    ("dataprep", "atri_aliases"): ("dataprep", "character_aliases"),
+}
+
+
+def _move_renamed_keys(data: dict[str, Any], source: str) -> list[str]:
+    """Read old key names under their new ones; return a sentence for each."""
+    notices = []
+    for (old_section, old_key), (new_section, new_key) in RENAMED_KEYS.items():
+        section = data.get(old_section)
+        if not isinstance(section, dict) or old_key not in section:
+            continue
+        value = section.pop(old_key)
+        target = data.setdefault(new_section, {})
+        if not isinstance(target, dict):
+            continue  # the validator names the broken section
+        if new_key in target and target[new_key] != value:
+            raise ConfigError(
+                f"{source}: [{old_section}] {old_key} is the old name of [{new_section}] "
+                f"{new_key}, and both are set to different values; keep only [{new_section}] "
+                f"{new_key}."
+            )
+        target[new_key] = value
+        notices.append(
+            f"{source}: [{old_section}] {old_key} is now [{new_section}] {new_key}; "
+            "rename it (the old name stops working in the next release)."
+        )
+    return notices
+
+
 def settings_from_dict(
     data: dict[str, Any], source: str = "config.toml", root: Path | None = None
 ) -> Settings:
-    data = {k: v for k, v in data.items()}
-    if "root" in data:
-        raise ConfigError(f"{source}: root: is not a known key.")
+    data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    if "root" in data or "notices" in data:
+        raise ConfigError(
+            f"{source}: {'root' if 'root' in data else 'notices'}: is not a known key."
+        )
+    notices = _move_renamed_keys(data, source)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, source)) from None
     if root is not None:
         settings.root = root
+    settings.notices = notices
     return settings

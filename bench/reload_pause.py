@@ -82,7 +82,7 @@ def build_settings(root: Path, model: str) -> Settings:
 
     s = Settings(root=root)
     s.memory.path = str(root / "memory.sqlite3")
-    s.reload.adapters_dir = str(root / "adapters")
+    s.model.adapters_dir = str(root / "adapters")
     s.reload.enabled = False  # the bench triggers reloads itself, at known times
     s.reload.keep_previous = 0  # so every reload loads its version from disk
     s.worker.rate_limit_per_minute = 0
@@ -107,7 +107,7 @@ def write_versions(settings: Settings, rank: int) -> None:
     digest = base_config_hash(model_dir)
     for seed, name in enumerate(VERSIONS, start=1):
         write_version(
-            settings.path(settings.reload.adapters_dir),
+            settings.path(settings.model.adapters_dir),
             name,
             model_dir,
             base_model=settings.model.base,

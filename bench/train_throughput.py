@@ -84,7 +84,7 @@ def bench_settings(root: Path, model: str, tiny_dir: Path | None) -> Settings:
         s.model.base = str(tiny_dir)
     s.train.dataset = str(root / "train.json")
     s.train.eval_dataset = ""
-    s.train.output_dir = str(root / "adapters")
+    s.model.adapters_dir = str(root / "adapters")
     s.train.epochs = 1.0
     s.train.batch_size = 8
     s.train.gradient_accumulation = 1

@@ -147,7 +147,7 @@ def _run_stages(
         "extract", "lines → utterances", sum(r.lines for r in readable), len(utterances)
     )
 
-    speakers = SpeakerMap.from_aliases(settings.lead_aliases, settings.atri_aliases)
+    speakers = SpeakerMap.from_aliases(settings.lead_aliases, settings.character_aliases)
     roles = [speakers.role(u.speaker) for u in utterances]
     stats.roles = {role.value: n for role, n in sorted(Counter(roles).items())}
     stats.atri_lines_in = stats.roles.get(Role.ATRI.value, 0)
@@ -232,7 +232,7 @@ def _background(settings: DataprepSettings, path: Path | None, dialogue: int) ->
     if path is None:
         return []
     facts = bg.load_background(path)
-    pool = bg.background_samples(facts, settings.background_questions, settings.atri_aliases)
+    pool = bg.background_samples(facts, settings.background_questions, settings.character_aliases)
     return bg.choose_background(
         pool, bg.mix_count(dialogue, settings.background_ratio), settings.seed
     )

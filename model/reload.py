@@ -85,7 +85,7 @@ class Reloader:
         on_result: Callable[[ReloadResult, dict[str, Any]], None] | None = None,
     ) -> None:
         self.settings = settings
-        self.adapters_dir = settings.path(settings.reload.adapters_dir)
+        self.adapters_dir = settings.path(settings.model.adapters_dir)
         self.engine = engine if isinstance(engine, AdapterEngine) else None
         self.engine_name = str(getattr(engine, "name", "this"))
         self.smoke_messages = smoke_messages

@@ -28,8 +28,7 @@ def settings(tmp_path: Path) -> Settings:
     """Embedded defaults, with every file the tests write under tmp_path."""
     s = Settings(root=tmp_path)
     s.memory.path = str(tmp_path / "memory.sqlite3")
-    s.reload.adapters_dir = str(tmp_path / "adapters")
-    s.train.output_dir = str(tmp_path / "adapters")
+    s.model.adapters_dir = str(tmp_path / "adapters")
     s.model.cache_dir = str(_model_cache_dir())
     s.worker.rate_limit_per_minute = 0
     return s

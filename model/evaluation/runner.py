@@ -41,16 +41,16 @@ class EvalError(Exception):
 
 
 def find_version(settings: Settings, given: Path | None) -> Path:
-    """The version folder to evaluate: the one given, else the newest in output_dir."""
+    """The version folder to evaluate: the one given, else the newest in [model] adapters_dir."""
     if given is not None:
         folder = given if given.is_absolute() else Path.cwd() / given
         if not folder.is_dir():
-            out = settings.path(settings.train.output_dir) / str(given)
+            out = settings.path(settings.model.adapters_dir) / str(given)
             folder = out if out.is_dir() else folder
         if not folder.is_dir():
             raise EvalError(f"{given}: no such adapter version folder.")
         return folder
-    out = settings.path(settings.train.output_dir)
+    out = settings.path(settings.model.adapters_dir)
     newest = latest_version(out)
     if newest is None:
         raise EvalError(f"{out}: no adapter version yet; run `atri train` first.")

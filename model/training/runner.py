@@ -2,7 +2,7 @@
 
 The library does the loop (`Trainer`: evaluation, checkpoints, resume, early stopping);
 this module only says what is specific to ATRI: which data, which device and precision,
-where checkpoints live (`<output_dir>/.runs/<fingerprint>/`, never a visible version),
+where checkpoints live (`<adapters_dir>/.runs/<fingerprint>/`, never a visible version),
 and how the finished adapter is published (a hidden build folder renamed into place).
 """
 
@@ -210,7 +210,7 @@ def run_fingerprint(settings: Settings, files: DataFiles, base_hash: str, hw: Ha
         "base_config_hash": base_hash,
         "dataset": files.train_sha256,
         "eval_dataset": files.eval_sha256,
-        "settings": settings.train.model_dump(exclude={"output_dir", "dataset", "eval_dataset"}),
+        "settings": settings.train.model_dump(exclude={"dataset", "eval_dataset"}),
         "hardware": hw.__dict__,
     }
     text = json.dumps(payload, sort_keys=True, default=str)
@@ -353,7 +353,7 @@ def train(
         pack(train_set.samples, t.max_seq_length, seed=t.seed) if t.packing else train_set.samples
     )
 
-    out = settings.path(t.output_dir)
+    out = settings.path(settings.model.adapters_dir)
     out.mkdir(parents=True, exist_ok=True)
     for stale in remove_stale_temps(out):
         say(f"Removed {stale.name}, left by a training run that did not finish.")
@@ -449,7 +449,7 @@ def publish_version(
     """Write adapter, loss curve and manifest into a hidden folder, then rename it in."""
     import datetime as dt
 
-    out = settings.path(settings.train.output_dir)
+    out = settings.path(settings.model.adapters_dir)
     version = next_version_name(out)
     tmp = temp_folder(out, version)
     try:

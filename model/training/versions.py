@@ -1,6 +1,6 @@
 """Adapter version folders: names, manifest, and the atomic publish step.
 
-A version is `<output_dir>/<YYYYMMDD-HHMMSS>[-N]/` (UTC). It is built in a hidden
+A version is `<adapters_dir>/<YYYYMMDD-HHMMSS>[-N]/` (UTC). It is built in a hidden
 folder beside it (`.tmp-<version>-<pid>`) and renamed into place only when complete, so
 a reader never sees half an adapter. Names starting with "." are never versions.
 No torch import here: the reload job reads manifests without loading a model.

@@ -103,3 +103,21 @@ def test_secrets_come_from_env_and_never_show(caplog: pytest.LogCaptureFixture) 
         logging.getLogger("atri.test").info("secrets: %s / %r", secrets, secrets)
     assert token not in caplog.text
     assert token not in str(secrets.model_dump())
+
+
+def test_old_key_names_are_read_under_their_new_names_with_a_notice() -> None:
+    s = settings_from_dict(
+        {"train": {"output_dir": "runs/v"}, "dataprep": {"atri_aliases": ["Mia"]}},
+        source="old.toml",
+    )
+    assert s.model.adapters_dir == "runs/v"
+    assert s.dataprep.character_aliases == ["Mia"]
+    assert any("[train] output_dir is now [model] adapters_dir" in n for n in s.notices)
+    assert any(
+        "[dataprep] atri_aliases is now [dataprep] character_aliases" in n for n in s.notices
+    )
+
+
+def test_an_old_and_a_new_key_that_disagree_are_refused() -> None:
+    with pytest.raises(ConfigError, match="keep only \\[model\\] adapters_dir"):
+        settings_from_dict({"reload": {"adapters_dir": "a"}, "model": {"adapters_dir": "b"}})

@@ -84,7 +84,7 @@ async def test_cached_prefix_gives_the_replies_of_a_full_prompt(tiny_settings: S
 async def test_each_adapter_keeps_states_of_its_own_weights(
     tiny_settings: Settings, tiny_model_dir: Path
 ) -> None:
-    adapters = tiny_settings.path(tiny_settings.reload.adapters_dir)
+    adapters = tiny_settings.path(tiny_settings.model.adapters_dir)
     version = write_version(
         adapters,
         "v1",

@@ -43,7 +43,7 @@ def reload_settings(tiny_settings: Settings) -> Settings:
 
 @pytest.fixture
 def adapters_dir(reload_settings: Settings) -> Path:
-    return reload_settings.path(reload_settings.reload.adapters_dir)
+    return reload_settings.path(reload_settings.model.adapters_dir)
 
 
 @pytest.fixture
