@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,19 +17,43 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from atri.config import ConfigError, Settings, load_settings
+from atri.config import Settings, load_settings
+from atri.errors import ConfigError, UserError
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-app = typer.Typer(
+
+class _Commands(typer.Typer):
+    """Every command registered here turns a `UserError` into its one sentence (exit 2
+    for config errors, 1 otherwise): the one place the CLI handles errors users cause."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        register = super().command(*args, **kwargs)
+        return lambda fn: register(_one_sentence_errors(fn))
+
+
+def _one_sentence_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UserError as exc:
+            fail(str(exc), code=2 if isinstance(exc, ConfigError) else 1)
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+
+    return run
+
+
+app = _Commands(
     help="ATRI: from a visual-novel script to a role-play character you can chat with.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-memory_app = typer.Typer(help="Inspect and manage conversation memory.", no_args_is_help=True)
+memory_app = _Commands(help="Inspect and manage conversation memory.", no_args_is_help=True)
 app.add_typer(memory_app, name="memory")
-persona_app = typer.Typer(help="Show or export ATRI's character card.", no_args_is_help=True)
+persona_app = _Commands(help="Show or export ATRI's character card.", no_args_is_help=True)
 app.add_typer(persona_app, name="persona")
 
 console = Console()
@@ -40,11 +65,10 @@ class State:
 
 
 def _settings() -> Settings:
-    try:
-        return load_settings(State.config)
-    except ConfigError as exc:
-        fail(str(exc), code=2)
-        raise  # unreachable; fail() exits
+    settings = load_settings(State.config)
+    for notice in settings.notices:
+        err_console.print(notice, style="yellow", highlight=False, markup=False)
+    return settings
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -52,22 +76,8 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def not_built(what: str) -> None:
-    err_console.print(f"`atri {what}` is not built yet.", highlight=False, markup=False)
-    raise typer.Exit(2)
-
-
 def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
-    """Run a coroutine; turn the errors a user can cause into one sentence."""
-    from model.loading import ModelNotFoundError
-    from model.persona import PersonaError
-
-    try:
-        return asyncio.run(coro)
-    except (ModelNotFoundError, PersonaError, ConfigError) as exc:
-        fail(str(exc))
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
+    return asyncio.run(coro)
 
 
 @app.callback()
@@ -105,7 +115,7 @@ async def _chat(settings: Settings) -> None:
     with console.status("Waking ATRI up (loading the model)…", spinner="dots"):
         service = await ChatService.open(settings)
     async with service:
-        await console_chat(service, settings, console)
+        await console_chat(service, console)
 
 
 @app.command()
@@ -129,7 +139,7 @@ def worker(
 ) -> None:
     """Run the model worker alone behind HTTP (and the OpenAI-compatible API)."""
     from atri.config import Secrets
-    from model.http_api import run_worker
+    from model.server.app import run_worker
 
     settings = _settings()
     if host is not None:
@@ -246,10 +256,7 @@ def _quiet_transformers() -> None:
 
 
 def _train(settings: Settings, resume: bool) -> None:
-    from model.loading import ModelNotFoundError
-    from model.training.dataset import DatasetError
     from model.training.progress import RichProgress
-    from model.training.runner import TrainError
     from model.training.runner import train as run_training
 
     def note(message: str) -> None:
@@ -260,9 +267,6 @@ def _train(settings: Settings, resume: bool) -> None:
         result = run_training(
             settings, resume=resume, callbacks=[RichProgress(console)], notify=note
         )
-    except (DatasetError, TrainError, ModelNotFoundError, ConfigError) as exc:
-        fail(str(exc))
-        return
     except KeyboardInterrupt:
         err_console.print("Interrupted; no version was written. `atri train --resume` continues.")
         raise typer.Exit(130) from None
@@ -300,11 +304,8 @@ def eval_(
     max_new_tokens: Annotated[int | None, typer.Option(min=1, help="longest probe reply")] = None,
 ) -> None:
     """Compare base and adapter: perplexity, out-of-character rate, style."""
-    from model.evaluation.probes import ProbeError
-    from model.evaluation.runner import EvalError, evaluate, find_version
-    from model.loading import ModelNotFoundError
-    from model.persona import PersonaError
-    from model.training.dataset import DatasetError
+    from model.adapters.versions import find_version
+    from model.evaluation.runner import evaluate
 
     settings = _settings()
     if dataset:
@@ -318,12 +319,8 @@ def eval_(
         err_console.print(message, markup=False, highlight=False)
 
     _quiet_transformers()
-    try:
-        folder = find_version(settings, version_dir)
-        report = evaluate(settings, folder, probes, progress=note)
-    except (EvalError, ProbeError, DatasetError, ModelNotFoundError, PersonaError) as exc:
-        fail(str(exc))
-        return
+    folder = find_version(settings.path(settings.model.adapters_dir), version_dir)
+    report = evaluate(settings, folder, probes, progress=note)
 
     def ppl(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.2f}"
@@ -474,13 +471,9 @@ def memory_export(
 
 
 def _persona(settings: Settings) -> Any:
-    """The configured character card, or one sentence and exit 1."""
-    from model.persona import PersonaError, configured_persona
+    from model.character.persona import configured_persona
 
-    try:
-        return configured_persona(settings)
-    except PersonaError as exc:
-        fail(str(exc))
+    return configured_persona(settings)
 
 
 @persona_app.command("show")

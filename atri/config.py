@@ -300,6 +300,7 @@ class DiscordSettings(Section):
     blocked_channels: list[int] = Field(default_factory=list)
     admin_ids: list[int] = Field(default_factory=list)
     guild_ids: list[int] = Field(default_factory=list)
+    commands_state: str = "data/discord_commands.json"
 
 
 class QQSettings(Section):

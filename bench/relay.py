@@ -35,10 +35,10 @@ from rich.console import Console
 from rich.table import Table
 
 from atri.config import Secrets, Settings
-from model.http_api import bind_socket, create_app, serving
-from model.http_client import HttpWorker
+from bot.relay import HttpWorker
 from model.memory import Memory
 from model.protocol import ChatRequest, Reply
+from model.server.app import bind_socket, create_app, serving
 from model.service import ChatService
 
 TOKEN = "bench-token"
@@ -143,7 +143,7 @@ async def main(users: int, messages: int, rate: float, http_rate: float) -> None
             app = create_app(service, secrets)
             async with serving(app, bind_socket("127.0.0.1", 0)) as url:
                 http.worker.url = url
-                async with HttpWorker(http, secrets) as remote:
+                async with HttpWorker(http.worker, secrets) as remote:
                     wall, lat = await drive(remote.chat, users, messages, http_rate)
         rows.append((f"worker over HTTP, {http_rate:,.0f} msg/s offered", wall, lat))
 

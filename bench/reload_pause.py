@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from atri.config import OFFLINE_DEFAULT_BASE, Settings
-from model.engine import LocalEngine
+from model.engines.local import LocalEngine
 from model.protocol import ChatRequest
 from model.service import ChatService
 
@@ -78,7 +78,7 @@ class TimedEngine(LocalEngine):
 
 
 def build_settings(root: Path, model: str) -> Settings:
-    from model.loading import resolve_base
+    from model.engines.loading import resolve_base
 
     s = Settings(root=root)
     s.memory.path = str(root / "memory.sqlite3")
@@ -100,8 +100,8 @@ def build_settings(root: Path, model: str) -> Settings:
 
 
 def write_versions(settings: Settings, rank: int) -> None:
-    from model.loading import resolve_base
-    from tests.worker_reload.make_versions import base_config_hash, write_version
+    from model.engines.loading import resolve_base
+    from tests.model.adapters.make_versions import base_config_hash, write_version
 
     model_dir = Path(resolve_base(settings))
     digest = base_config_hash(model_dir)

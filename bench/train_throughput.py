@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from atri.config import Settings
-from tests.training.sharegpt import conversation, write
+from tests.model.training.sharegpt import conversation, write
 
 QUESTIONS = [
     "Who are you?",
@@ -99,7 +99,7 @@ def plain_run(settings: Settings) -> tuple[float, int]:
     from peft import LoraConfig, get_peft_model
     from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer
 
-    from model.loading import load_base_model
+    from model.engines.loading import load_base_model
     from model.training.dataset import RowDataset, load_sharegpt, tokenize_dataset
     from model.training.runner import plan_hardware, training_arguments
 
@@ -164,7 +164,7 @@ def main() -> None:
         write(root / "train.json", synthetic(args.samples))
         settings = bench_settings(root, args.model, tiny)
 
-        from model.loading import load_base_model
+        from model.engines.loading import load_base_model
         from model.training.dataset import load_sharegpt, pack, tokenize_dataset
 
         tokenizer = load_base_model(settings).tokenizer

@@ -32,8 +32,8 @@ from rich.console import Console
 from rich.table import Table
 
 from atri.config import GenerationSettings, Settings
-from model.engine import LocalEngine
-from model.prompt import ChatMessages, build_messages
+from model.character.prompt import ChatMessages, Window, fit_prompt
+from model.engines.local import LocalEngine
 from model.protocol import ChatRequest
 from model.service import ChatService
 
@@ -84,9 +84,13 @@ async def worker_run(
 
 def prompts(service: ChatService, users: int) -> list[ChatMessages]:
     """Exactly what the worker builds for a new user's first message."""
-    name = service.settings.persona.user_name
+    engine = service.engine
+    window = Window(engine.context_window, service.settings.generation.max_new_tokens)
     system = service.system_prompt
-    return [build_messages(system, [], message(i), name) for i in range(users)]
+    return [
+        fit_prompt(system, [], message(i), engine.count_tokens, window).messages
+        for i in range(users)
+    ]
 
 
 async def engine_generate(

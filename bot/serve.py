@@ -15,8 +15,7 @@ from rich.console import Console
 from atri.config import Secrets, Settings
 from bot.console import PLATFORM as CONSOLE_PLATFORM
 from bot.console import console_user_id, run_console
-from model.persona import configured_persona
-from model.protocol import Worker
+from model.protocol import ScopeRef, Worker
 from model.service import ChatService
 
 log = logging.getLogger(__name__)
@@ -24,9 +23,9 @@ log = logging.getLogger(__name__)
 
 async def serve(settings: Settings, secrets: Secrets, console: Console) -> None:
     if settings.worker.url:  # a separate `atri worker` holds the model and the memory
-        from model.http_client import HttpWorker
+        from bot.relay import HttpWorker
 
-        async with HttpWorker(settings, secrets) as remote:
+        async with HttpWorker(settings.worker, secrets) as remote:
             await run_adapters(remote, settings, secrets, console)
         return
     with console.status("Waking ATRI up (loading the model)…", spinner="dots"):
@@ -39,7 +38,7 @@ async def run_adapters(
     worker: Worker, settings: Settings, secrets: Secrets, console: Console
 ) -> None:
     if secrets.discord_token is None and not settings.qq.enabled:
-        await console_chat(worker, settings, console)
+        await console_chat(worker, console)
         return
     adapters: list[Coroutine[Any, Any, None]] = []
     if settings.qq.enabled:
@@ -47,26 +46,25 @@ async def run_adapters(
 
         adapters.append(run_qq(worker, settings, secrets))
     if secrets.discord_token is not None:
-        from bot.discord_adapter import run_discord
+        from bot.discord.adapter import run_discord
 
         adapters.append(run_discord(worker, settings, secrets))
     await asyncio.gather(*adapters)
 
 
-async def console_chat(worker: Worker, settings: Settings, console: Console) -> None:
-    if isinstance(worker, ChatService):
-        persona = worker.persona
-        scope = worker.scope_for(CONSOLE_PLATFORM, console_user_id())
-        history = [(m.role, m.content) for m in await worker.memory.history(scope)]
-    else:  # a remote worker keeps the memory; the screen starts empty
-        persona = configured_persona(settings)
-        history = []
-    user_name = settings.persona.user_name
+async def console_chat(worker: Worker, console: Console) -> None:
+    """The console chat, on an in-process or a remote worker alike."""
+    character = await worker.character()
+    scope = ScopeRef(platform=CONSOLE_PLATFORM, user_id=console_user_id())
+    history: list[tuple[str, str]] = [(m.role, m.content) for m in await worker.history(scope)]
+    user_name = character.user_name
     await run_console(
         worker,
         console,
         user_name=user_name,
-        character_name=persona.name,
-        greeting=persona.greeting_for(user_name),
+        character_name=character.name,
+        greeting=character.greeting.replace("{{user}}", user_name).replace(
+            "{{char}}", character.name
+        ),
         history=history,
     )

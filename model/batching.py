@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from atri.config import GenerationSettings
-from model.engine import Engine, Generation
-from model.prompt import ChatMessages
+from model.character.prompt import ChatMessages
+from model.engines.base import Engine, Generation
 
 log = logging.getLogger(__name__)
 

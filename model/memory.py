@@ -240,38 +240,16 @@ class Memory:
             rows.sort(key=lambda row: row["id"], reverse=True)
         return [by_scope[scope][:limit] for scope, limit in requests]
 
-    async def history(
-        self,
-        scope: str,
-        count_tokens: Callable[[str], int] | None = None,
-        max_tokens: int | None = None,
-        max_messages: int = 200,
-    ) -> list[Message]:
-        """The live context, oldest first: newest messages that fit the token budget.
-
-        Whole user→assistant exchanges are kept or dropped together, so the model never
-        sees half a turn or a reply whose question was cut away.
-        """
+    async def history(self, scope: str, max_messages: int = 200) -> list[Message]:
+        """The live context, oldest first: the newest `max_messages` messages, less a
+        reply at the start whose question fell outside that window (the model never
+        sees an answer without its question). Fitting it into the model's context
+        window is `character.prompt.fit_prompt`'s job."""
         found = await self._reads.submit((scope, max_messages))
-        rows = [_to_message(r) for r in found]
-        groups: list[list[Message]] = []
-        for msg in rows:  # newest first; an exchange starts at a user message
-            if not groups or groups[-1][0].role == "user":
-                groups.append([msg])
-            else:
-                groups[-1].insert(0, msg)
-        kept: list[Message] = []
-        used = 0
-        for group in groups:
-            if group[0].role != "user":
-                break  # the oldest fragment has lost its question: stop there
-            if count_tokens is not None and max_tokens is not None:
-                cost = sum(count_tokens(m.content) for m in group)
-                if used + cost > max_tokens:
-                    break
-                used += cost
-            kept = group + kept
-        return kept
+        rows = [_to_message(r) for r in reversed(found)]
+        while rows and rows[0].role != "user":
+            rows.pop(0)
+        return rows
 
     async def all_messages(self, scope: str, include_archived: bool = True) -> list[Message]:
         query = "SELECT * FROM messages WHERE scope = ?"

@@ -17,8 +17,20 @@ ScopeKind = Literal["user", "user_in_channel", "channel"]
 SHARED_SCOPE = -1
 
 
+class ChatTurn(BaseModel):
+    """One earlier message of a conversation that the client keeps itself."""
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
 class ChatRequest(BaseModel):
+    """One message to answer. The worker decides from the ids which conversation (memory
+    scope) it belongs to; bots never compute scopes."""
+
     platform: str
+    # "" = an anonymous client (the OpenAI API without `user`): nothing is stored and no
+    # per-user rate limit applies.
     user_id: str
     text: str
     display_name: str = ""
@@ -26,17 +38,27 @@ class ChatRequest(BaseModel):
     guild_id: str = ""
     addressed: bool = True
     request_id: str = ""
+    # A client that keeps its own conversation (the OpenAI API) sends the messages before
+    # `text` here; stored memory is then not read for this request (the exchange is
+    # still stored when user_id is set).
+    context: list[ChatTurn] | None = None
+    # The client's own system prompt (a SillyTavern card, say), replacing the character's.
+    system_prompt: str = ""
 
 
 class Reply(BaseModel):
     text: str
-    scope: str
+    scope: str = ""
     adapter_version: str = ""
     # "ok": a model reply; "busy": overloaded or timed out; "error": the worker failed;
-    # "rate_limited": this user sent too much too fast. Anything but "ok" is not stored.
-    status: Literal["ok", "busy", "error", "rate_limited"] = "ok"
+    # "rate_limited": this user sent too much too fast; "refused": the request cannot be
+    # answered as sent (`text` says why). Anything but "ok" is not stored.
+    status: Literal["ok", "busy", "error", "rate_limited", "refused"] = "ok"
     ooc_retries: int = 0
     latency_ms: float = 0.0
+    # Tokens of the prompt as fitted, and of the reply (the OpenAI API's usage figures).
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 class ScopeRef(BaseModel):
@@ -59,6 +81,20 @@ class WorkerStatus(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class Character(BaseModel):
+    """Who answers: what a chat front end shows before the first message."""
+
+    name: str
+    greeting: str  # with {{user}} where the person's name goes
+    user_name: str  # the name used when a platform gives none
+
+
+class HistoryEntry(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
+    display_name: str = ""
+
+
 class ReloadResult(BaseModel):
     ok: bool
     message: str
@@ -70,6 +106,12 @@ class Worker(Protocol):
     """One interface, two transports: the in-process service and the HTTP client."""
 
     async def chat(self, request: ChatRequest) -> Reply: ...
+
+    async def history(self, scope: ScopeRef) -> list[HistoryEntry]:
+        """The live context of a conversation, oldest first (what the model sees)."""
+        ...
+
+    async def character(self) -> Character: ...
 
     async def reset(self, scope: ScopeRef) -> int: ...
 

@@ -1,33 +1,51 @@
-"""The in-process worker: persona + memory + batched engine behind the `Worker` interface.
+"""The in-process worker: character + memory + batched engine behind the `Worker` interface.
 
+Every conversation path comes here: the bots and the console through `chat`, the OpenAI
+API through the same `chat` with the client's own context. One method applies the rate
+limit, the per-conversation lock, the deadline, the context fitting, the out-of-character
+guard and the shielded memory write, so no path can drift from the others.
 `atri serve` and `atri chat` use this directly; `atri worker` puts it behind HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
 from collections import defaultdict, deque
+from collections.abc import Sequence
+from typing import Any
 
 from atri.config import Settings
+from model.adapters.reload import Reloader
 from model.batching import Batcher, Overloaded
-from model.engine import Engine, Generation, create_engine
+from model.character.ooc import OOCDetector
+from model.character.persona import Persona, configured_persona
+from model.character.prompt import (
+    ChatMessages,
+    PastTurn,
+    PromptTooLong,
+    Turn,
+    Window,
+    clean_reply,
+    fit_prompt,
+)
+from model.engines import create_engine
+from model.engines.base import Engine, Generation
 from model.memory import Memory, channel_prefix, scope_key
 from model.metrics import WorkerMetrics
-from model.ooc import OOCDetector
-from model.persona import Persona, configured_persona
-from model.prompt import (
-    TEMPLATE_OVERHEAD_TOKENS,
-    ChatMessages,
-    build_messages,
-    clean_reply,
-    count_message_tokens,
-    history_budget,
+from model.protocol import (
+    SHARED_SCOPE,
+    Character,
+    ChatRequest,
+    HistoryEntry,
+    ReloadResult,
+    Reply,
+    ScopeRef,
+    WorkerStatus,
 )
-from model.protocol import SHARED_SCOPE, ChatRequest, ReloadResult, Reply, ScopeRef, WorkerStatus
-from model.reload import Reloader
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +86,8 @@ class ChatService:
         # Every message re-counts its conversation's history (and /v1 clients resend
         # whole chats), so counts of recent texts are kept.
         self.count_tokens = functools.lru_cache(maxsize=TOKEN_COUNT_CACHE)(engine.count_tokens)
-        # The same for every user (see Persona.system_prompt), so built and counted once.
+        # The same for every user (see Persona.system_prompt), so built once.
         self.system_prompt = persona.system_prompt()
-        self._system_tokens = self.count_tokens(self.system_prompt)
         w = settings.worker
         self.metrics = WorkerMetrics()
         self.batcher = Batcher(
@@ -90,7 +107,14 @@ class ChatService:
             {"role": "system", "content": self.system_prompt},
             {"role": "user", "content": settings.reload.smoke_prompt},
         ]
-        self.reloader = Reloader(settings, engine, smoke, on_result=self._on_reload)
+        self.reloader = Reloader(
+            settings.reload,
+            settings.path(settings.model.adapters_dir),
+            settings.root,
+            engine,
+            smoke,
+            on_result=self._on_reload,
+        )
         # Messages of one conversation are answered in order, so history stays coherent.
         self._scope_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -123,115 +147,108 @@ class ChatService:
     def scope_for(
         self, platform: str, user_id: str, channel_id: str = "", guild_id: str = ""
     ) -> str:
+        """The memory key of a message: decided here, from this worker's config."""
         return scope_key(self.settings.memory.scope, platform, user_id, channel_id, guild_id)
 
+    def _scope_of(self, ref: ScopeRef | ChatRequest) -> str:
+        return self.scope_for(ref.platform, ref.user_id, ref.channel_id, ref.guild_id)
+
     async def chat(self, request: ChatRequest) -> Reply:
+        """Answer one message. An anonymous request (no user id) is neither stored nor
+        rate-limited; one that brings its own context does not read stored memory."""
         started = time.monotonic()
-        scope = self.scope_for(
-            request.platform, request.user_id, request.channel_id, request.guild_id
-        )
+        scope = self._scope_of(request) if request.user_id else ""
         text = request.text.strip()
         if not text:
-            return Reply(text=EMPTY_MESSAGE_REPLY, scope=scope)
-        if not self.rate_limiter.allow(f"{request.platform}:{request.user_id}"):
-            return Reply(text=self.settings.worker.busy_reply, scope=scope, status="rate_limited")
+            reply = Reply(text=EMPTY_MESSAGE_REPLY, scope=scope)
+        elif request.user_id and not self.rate_limiter.allow(
+            f"{request.platform}:{request.user_id}"
+        ):
+            reply = Reply(text=self.settings.worker.busy_reply, scope=scope, status="rate_limited")
+        else:
+            reply = await self._answer_in_order(scope, request, text)
+        reply.latency_ms = (time.monotonic() - started) * 1000
+        self.metrics.observe_reply(reply, api="chat" if request.context is None else "openai")
+        return reply
+
+    async def _answer_in_order(self, scope: str, request: ChatRequest, text: str) -> Reply:
+        lock = self._scope_locks[scope] if scope else contextlib.nullcontext()
         try:
-            async with self._scope_locks[scope]:
-                reply = await asyncio.wait_for(
+            async with lock:
+                return await asyncio.wait_for(
                     self._answer(scope, request, text),
                     timeout=self.settings.worker.request_timeout_seconds,
                 )
         except (TimeoutError, Overloaded) as exc:
-            log.warning("busy reply for %s: %s", scope, exc or "timed out")
-            reply = Reply(text=self.settings.worker.busy_reply, scope=scope, status="busy")
+            log.warning("busy reply for %s: %s", scope or "an anonymous client", exc or "timed out")
+            return Reply(text=self.settings.worker.busy_reply, scope=scope, status="busy")
+        except PromptTooLong as exc:
+            if request.system_prompt:  # the client's own prompt: tell the client
+                return Reply(text=str(exc), scope=scope, status="refused")
+            log.error("%s", exc)
+            return Reply(text=self.settings.worker.error_reply, scope=scope, status="error")
         except Exception:
-            log.exception("chat failed for %s", scope)
-            reply = Reply(text=self.settings.worker.error_reply, scope=scope, status="error")
-        reply.latency_ms = (time.monotonic() - started) * 1000
-        self.metrics.observe_reply(reply)
-        return reply
-
-    async def complete(self, messages: ChatMessages, scope: str = "") -> Reply:
-        """Answer a conversation the caller keeps (the OpenAI-compatible API): same
-        batcher, OOC guard, timeout and busy reply as chat(), but no memory is read."""
-        started = time.monotonic()
-        try:
-            generation, retries = await asyncio.wait_for(
-                self._generate_in_character(messages, self.settings.persona.user_name),
-                timeout=self.settings.worker.request_timeout_seconds,
-            )
-            reply = Reply(
-                text=generation.text,
-                scope=scope,
-                adapter_version=generation.adapter_version,
-                ooc_retries=retries,
-            )
-        except (TimeoutError, Overloaded) as exc:
-            log.warning("busy reply for an API completion: %s", exc or "timed out")
-            reply = Reply(text=self.settings.worker.busy_reply, scope=scope, status="busy")
-        except Exception:
-            log.exception("API completion failed")
-            reply = Reply(text=self.settings.worker.error_reply, scope=scope, status="error")
-        reply.latency_ms = (time.monotonic() - started) * 1000
-        self.metrics.observe_reply(reply, api="openai")
-        return reply
+            log.exception("chat failed for %s", scope or "an anonymous client")
+            return Reply(text=self.settings.worker.error_reply, scope=scope, status="error")
 
     async def _answer(self, scope: str, request: ChatRequest, text: str) -> Reply:
         name = request.display_name or self.settings.persona.user_name
         shared = self.settings.memory.scope == "channel" and bool(request.channel_id)
-        system = self.system_prompt
-        text = self._fit_message(text)
-        fixed = count_message_tokens(self.count_tokens, [{"role": "user", "content": text}])
-        fixed += self._system_tokens + TEMPLATE_OVERHEAD_TOKENS
-        budget = history_budget(
-            self.engine.context_window,
-            self.settings.generation.max_new_tokens,
-            self.settings.memory.max_history_tokens,
-            fixed,
+        earlier: Sequence[PastTurn]
+        if request.context is not None:  # the client keeps the conversation
+            earlier = [Turn(t.role, t.content) for t in request.context]
+            history_cap = None
+        else:
+            earlier = await self._stored_context(scope)
+            history_cap = self.settings.memory.max_history_tokens
+        window = Window(
+            self.engine.context_window, self.settings.generation.max_new_tokens, history_cap
         )
-        history = await self.memory.history(
-            scope,
-            count_tokens=lambda s: self.count_tokens(s) + TEMPLATE_OVERHEAD_TOKENS,
-            max_tokens=budget,
-            max_messages=self.settings.memory.max_history_messages,
+        fitted = fit_prompt(
+            request.system_prompt or self.system_prompt,
+            earlier,
+            text,
+            self.count_tokens,
+            window,
+            display_name=name,
+            shared_scope=shared,
         )
-        messages = build_messages(system, history, text, name, shared)
-        generation, retries = await self._generate_in_character(messages, name)
-        # Shielded: a timeout landing here must not cancel the write. The exchange was
-        # answered; it is stored whole (in the next group commit) even if this caller
-        # gives up waiting.
-        await asyncio.shield(
-            self.memory.append_many(
-                scope,
-                [
-                    ("user", request.user_id, request.display_name, text, ""),
-                    (
-                        "assistant",
-                        "",
-                        self.persona.name,
-                        generation.text,
-                        generation.adapter_version,
-                    ),
-                ],
+        generation, retries = await self._generate_in_character(fitted.messages, name)
+        if scope:
+            # Shielded: a timeout landing here must not cancel the write. The exchange
+            # was answered; it is stored whole (in the next group commit) even if this
+            # caller gives up waiting.
+            await asyncio.shield(
+                self.memory.append_many(
+                    scope,
+                    [
+                        ("user", request.user_id, request.display_name, fitted.text, ""),
+                        (
+                            "assistant",
+                            "",
+                            self.persona.name,
+                            generation.text,
+                            generation.adapter_version,
+                        ),
+                    ],
+                )
             )
-        )
         return Reply(
             text=generation.text,
             scope=scope,
             adapter_version=generation.adapter_version,
             ooc_retries=retries,
+            prompt_tokens=fitted.prompt_tokens,
+            completion_tokens=self.count_tokens(generation.text),
         )
 
-    def _fit_message(self, text: str) -> str:
-        """Trim a message too long for the context window (keep its start)."""
-        room = self.engine.context_window - self.settings.generation.max_new_tokens
-        room -= self._system_tokens + 32
-        while len(text) > 1 and self.count_tokens(text) > room:
-            text = text[: len(text) * 3 // 4]
-        return text
+    async def _stored_context(self, scope: str) -> list[Any]:
+        if not scope:
+            return []
+        return await self.memory.history(scope, self.settings.memory.max_history_messages)
 
     async def _generate_in_character(
-        self, messages: list[dict[str, str]], user_name: str
+        self, messages: ChatMessages, user_name: str
     ) -> tuple[Generation, int]:
         """Generate, regenerating up to `ooc_max_retries` times while the reply breaks
         character or comes out empty; the last attempt is used if none passes.
@@ -259,8 +276,19 @@ class ChatService:
             generation.text = "……"
         return generation, attempts - 1
 
-    def _scope_of(self, ref: ScopeRef) -> str:
-        return self.scope_for(ref.platform, ref.user_id, ref.channel_id, ref.guild_id)
+    async def history(self, scope: ScopeRef) -> list[HistoryEntry]:
+        stored = await self._stored_context(self._scope_of(scope) if scope.user_id else "")
+        return [
+            HistoryEntry(role=m.role, content=m.content, display_name=m.display_name)
+            for m in stored
+        ]
+
+    async def character(self) -> Character:
+        return Character(
+            name=self.persona.name,
+            greeting=self.persona.greeting,
+            user_name=self.settings.persona.user_name,
+        )
 
     async def reset(self, scope: ScopeRef) -> int:
         kind = self.settings.memory.scope

@@ -18,7 +18,7 @@ from nonebot.permission import SUPERUSER, Permission
 from nonebot.plugin import PluginMetadata
 from nonebot.rule import Rule
 
-from atri.config import Secrets, Settings, WorkerSettings
+from atri.config import Secrets, WorkerSettings
 from bot import commands
 from bot.commands import Actor, CommandResult
 from bot.qq import NoWorker, current_worker, set_worker
@@ -60,12 +60,12 @@ def _connect_standalone_worker() -> None:
     except NoWorker:
         if not config.atri_worker_url:
             raise
-    from model.http_client import HttpWorker
+    from bot.relay import HttpWorker
 
     worker_settings = WorkerSettings(
         url=config.atri_worker_url, error_reply=config.atri_error_reply
     )
-    http = HttpWorker(Settings(worker=worker_settings), Secrets.from_env())
+    http = HttpWorker(worker_settings, Secrets.from_env())
     set_worker(http)
     get_driver().on_shutdown(http.aclose)
 

@@ -6,10 +6,12 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from atri.errors import UserError
+
 PACKAGED_PROBES = Path(__file__).with_name("probes.toml")
 
 
-class ProbeError(Exception):
+class ProbeError(UserError):
     """A probe file that cannot be used; str() names the file and the problem."""
 
 

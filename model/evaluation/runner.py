@@ -11,11 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from atri.config import GenerationSettings, Settings
+from atri.errors import UserError
+from model.adapters.versions import (
+    EVAL_JSON,
+    EVAL_REPORT,
+    ManifestError,
+    read_manifest,
+    write_json_atomic,
+)
+from model.character.ooc import OOCDetector, detect_language
 from model.evaluation.perplexity import mean_token_loss, perplexity
 from model.evaluation.probes import Probe, load_probes
 from model.evaluation.report import EvalReport, ModelFigures, ProbeReply
 from model.evaluation.style import style_rate
-from model.ooc import OOCDetector, detect_language
 from model.training.dataset import (
     Conversation,
     dataset_script_sample,
@@ -23,38 +31,13 @@ from model.training.dataset import (
     sibling_eval_file,
     tokenize_dataset,
 )
-from model.training.versions import (
-    EVAL_JSON,
-    EVAL_REPORT,
-    ManifestError,
-    latest_version,
-    read_manifest,
-    write_json_atomic,
-)
 
 log = logging.getLogger(__name__)
 ADAPTER_NAME = "evaluated"
 
 
-class EvalError(Exception):
+class EvalError(UserError):
     """An evaluation that cannot run as asked; str() is one sentence saying why."""
-
-
-def find_version(settings: Settings, given: Path | None) -> Path:
-    """The version folder to evaluate: the one given, else the newest in [model] adapters_dir."""
-    if given is not None:
-        folder = given if given.is_absolute() else Path.cwd() / given
-        if not folder.is_dir():
-            out = settings.path(settings.model.adapters_dir) / str(given)
-            folder = out if out.is_dir() else folder
-        if not folder.is_dir():
-            raise EvalError(f"{given}: no such adapter version folder.")
-        return folder
-    out = settings.path(settings.model.adapters_dir)
-    newest = latest_version(out)
-    if newest is None:
-        raise EvalError(f"{out}: no adapter version yet; run `atri train` first.")
-    return newest
 
 
 def eval_conversations(settings: Settings) -> tuple[list[Conversation], list[Conversation]]:
@@ -80,10 +63,10 @@ def evaluate(
     probes_path: Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> EvalReport:
-    from model.engine import LocalEngine
-    from model.loading import load_base_model
-    from model.persona import configured_persona
-    from model.prompt import clean_reply
+    from model.character.persona import configured_persona
+    from model.character.prompt import clean_reply
+    from model.engines.loading import load_base_model
+    from model.engines.local import LocalEngine
 
     say = progress or (lambda message: log.info("%s", message))
     try:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from atri.errors import UserError
+
 IGNORE = -100
 SHAREGPT_EVAL_NAME = "atri_sharegpt_eval.json"
 
@@ -29,7 +31,7 @@ _ROLES = {
 }
 
 
-class DatasetError(Exception):
+class DatasetError(UserError):
     """A dataset file that cannot be used; str() names the file and the problem."""
 
 

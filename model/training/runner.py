@@ -25,6 +25,19 @@ from pathlib import Path
 from typing import Any
 
 from atri.config import Settings, TrainSettings
+from atri.errors import UserError
+from model.adapters.versions import (
+    LOSS_PLOT,
+    MANIFEST,
+    MANIFEST_FORMAT,
+    RUNS_DIR,
+    next_version_name,
+    publish,
+    remove_stale_temps,
+    sha256_file,
+    temp_folder,
+    write_json_atomic,
+)
 from model.training.dataset import (
     Collator,
     Conversation,
@@ -37,18 +50,6 @@ from model.training.dataset import (
 )
 from model.training.plots import loss_points, plot_loss
 from model.training.progress import ThroughputMeter
-from model.training.versions import (
-    LOSS_PLOT,
-    MANIFEST,
-    MANIFEST_FORMAT,
-    RUNS_DIR,
-    next_version_name,
-    publish,
-    remove_stale_temps,
-    sha256_file,
-    temp_folder,
-    write_json_atomic,
-)
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ FINAL_LOSS_WINDOW = 3
 RUN_INFO = "run.json"
 
 
-class TrainError(Exception):
+class TrainError(UserError):
     """A training request that cannot run as asked; str() is one sentence saying why."""
 
 
@@ -104,7 +105,7 @@ def plan_hardware(train: TrainSettings, device_setting: str) -> Hardware:
     """Pick device, precision, QLoRA and gradient checkpointing from `auto` settings."""
     import torch
 
-    from model.loading import pick_device
+    from model.engines.loading import pick_device
 
     device = pick_device(device_setting)
     gpu = device == "cuda"
@@ -149,7 +150,7 @@ def resolve_data_files(settings: Settings) -> DataFiles:
 
 def load_for_training(settings: Settings, hw: Hardware) -> Any:
     """The base model (a `LoadedModel`) in the dtype training wants, 4-bit when asked."""
-    from model.loading import LoadedModel, config_hash, load_base_model
+    from model.engines.loading import LoadedModel, config_hash, load_base_model
 
     if not hw.quantize_4bit:
         chosen = settings.model_copy(deep=True)
@@ -162,7 +163,7 @@ def load_for_training(settings: Settings, hw: Hardware) -> Any:
     from peft import prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
-    from model.loading import prepare_tokenizer, resolve_base
+    from model.engines.loading import prepare_tokenizer, resolve_base
 
     source = resolve_base(settings)
     compute = torch.bfloat16 if hw.precision == "bf16" else torch.float16

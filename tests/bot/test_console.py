@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from model.engine import EchoEngine
+from model.engines.echo import EchoEngine
 
 
 def write_config(tmp_path: Path, engine: str = "echo", extra: str = "") -> Path:

@@ -81,27 +81,6 @@ async def test_export_round_trips(memory: Memory, tmp_path: Path) -> None:
         assert [m.content for m in await other.history("s")] == ["again", "yes"]
 
 
-async def test_history_respects_token_budget_and_whole_turns(memory: Memory) -> None:
-    for i in range(50):
-        await memory.append_many(
-            "s",
-            [
-                ("user", "1", "", f"question {i} " + "x" * 40, ""),
-                ("assistant", "", "", f"answer {i} " + "y" * 40, ""),
-            ],
-        )
-    count = len  # one "token" per character
-    kept = await memory.history("s", count_tokens=count, max_tokens=500)
-    assert sum(len(m.content) for m in kept) <= 500
-    assert kept, "the newest exchanges fit"
-    assert kept[0].role == "user" and kept[-1].role == "assistant"
-    assert all(
-        a.role == "user" and b.role == "assistant"
-        for a, b in zip(kept[::2], kept[1::2], strict=True)
-    )
-    assert kept[-1].content.startswith("answer 49")
-
-
 async def test_history_never_starts_with_an_orphan_reply(memory: Memory) -> None:
     await memory.append_many(
         "s",

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from atri.config import Settings
-from model.engine import EchoEngine
+from model.engines.echo import EchoEngine
 from model.memory import Memory
 from model.protocol import ChatRequest, ScopeRef
 from model.service import ChatService

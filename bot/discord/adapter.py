@@ -1,0 +1,284 @@
+"""ATRI on Discord: the real discord.py client in front of any `Worker`.
+
+A message goes through four small steps, each testable alone:
+`should_answer` (is it for ATRI, and may this person talk to her here?) → `to_request`
+(Discord ids and text → `ChatRequest`) → `worker.chat` (typing shown meanwhile) →
+`send_reply` (mentions neutralised, split under 2000 characters, as a reply that pings
+nobody). Slash commands are in `bot/discord_commands.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import discord
+from discord import app_commands
+
+from atri.config import ConfigError, DiscordSettings, Secrets, Settings, WorkerSettings
+from bot.discord.commands import DEFER_AFTER_SECONDS, add_commands, sync_commands
+from bot.discord.text import NameLookup, clean_incoming, mentions_as_names, outgoing_parts
+from model.protocol import ChatRequest, Worker
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+# Discord shows "is typing" for about 10 s after each call; refresh before it lapses.
+TYPING_REFRESH_SECONDS = 8.0
+# Discord's own limit for a message (with Nitro); anything longer is cut.
+MAX_INPUT_CHARS = 4000
+# Joins, pins, boosts and other system messages are not conversation.
+CHAT_MESSAGE_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+
+
+class DiscordLoginError(ConfigError):
+    """Discord refused to let ATRI in; str() says what to change."""
+
+
+def intents() -> discord.Intents:
+    """Only what the adapter reads. Message Content is privileged: see the README."""
+    chosen = discord.Intents.none()
+    chosen.guilds = True
+    chosen.guild_messages = True
+    chosen.dm_messages = True
+    chosen.message_content = True
+    return chosen
+
+
+def _channel_ids(channel: Any) -> set[int]:
+    """The channel, and for a thread its parent, so lists naming a channel cover threads."""
+    ids = {channel.id}
+    parent_id = getattr(channel, "parent_id", None)
+    if isinstance(parent_id, int):
+        ids.add(parent_id)
+    return ids
+
+
+def _role_ids(author: discord.User | discord.Member) -> set[int]:
+    return {role.id for role in getattr(author, "roles", [])}
+
+
+def is_permitted(message: discord.Message, cfg: DiscordSettings) -> bool:
+    """The allow and block lists of `[discord]` (blocks win)."""
+    author = message.author
+    roles = _role_ids(author)
+    channels = _channel_ids(message.channel)
+    if author.id in cfg.blocked_users or roles & set(cfg.blocked_roles):
+        return False
+    if channels & set(cfg.blocked_channels):
+        return False
+    in_guild = message.guild is not None
+    if in_guild and cfg.allowed_channels and not channels & set(cfg.allowed_channels):
+        return False
+    if cfg.allowed_users or cfg.allowed_roles:
+        return author.id in cfg.allowed_users or bool(roles & set(cfg.allowed_roles))
+    return True
+
+
+def is_mentioned(message: discord.Message, me_id: int) -> bool:
+    # Not `ClientUser.mentioned_in`: that is also true for @everyone.
+    return any(user.id == me_id for user in message.mentions)
+
+
+def is_reply_to_me(message: discord.Message, me_id: int) -> bool:
+    resolved = message.reference.resolved if message.reference else None
+    return isinstance(resolved, discord.Message) and resolved.author.id == me_id
+
+
+def is_addressed(message: discord.Message, me_id: int, cfg: DiscordSettings) -> bool:
+    """Spoken to directly: a DM (when allowed), a mention, or a reply to ATRI."""
+    if message.guild is None:
+        return cfg.reply_in_dms
+    return is_mentioned(message, me_id) or is_reply_to_me(message, me_id)
+
+
+def should_answer(message: discord.Message, me_id: int, cfg: DiscordSettings) -> bool:
+    author = message.author
+    if author.bot or author.id == me_id or message.webhook_id is not None:
+        return False
+    if message.type not in CHAT_MESSAGE_TYPES or not is_permitted(message, cfg):
+        return False
+    if is_addressed(message, me_id, cfg):
+        return True
+    return message.guild is not None and bool(_channel_ids(message.channel) & set(cfg.channels))
+
+
+def names_for(message: discord.Message) -> NameLookup:
+    """Display names for the ids a message's mentions can refer to."""
+    users = {user.id: user.display_name for user in message.mentions}
+    users[message.author.id] = message.author.display_name
+    guild = message.guild
+
+    def lookup(kind: str, ident: int) -> str | None:
+        if kind == "role":
+            role = guild.get_role(ident) if guild else None
+            return role.name if role else None
+        if ident in users:
+            return users[ident]
+        member = guild.get_member(ident) if guild else None
+        return member.display_name if member else None
+
+    return lookup
+
+
+def message_text(message: discord.Message, me_id: int) -> str:
+    """What the person said, as plain text: ATRI's own mention dropped, other mentions as
+    `@name`, and a note for attachments and stickers the model cannot see."""
+    text = re.sub(rf"<@!?{me_id}>", "", message.content)
+    text = mentions_as_names(text, names_for(message))
+    notes = [f"（发来了贴纸：{sticker.name}）" for sticker in message.stickers]
+    notes += [f"（发来了附件：{attachment.filename}）" for attachment in message.attachments]
+    text = " ".join(part for part in [text.strip(), *notes] if part)
+    return clean_incoming(text)[:MAX_INPUT_CHARS].strip()
+
+
+def to_request(message: discord.Message, me_id: int, cfg: DiscordSettings) -> ChatRequest:
+    """Memory is keyed by ids; a DM has no channel, so it is the person's own conversation."""
+    guild = message.guild
+    return ChatRequest(
+        platform=PLATFORM,
+        user_id=str(message.author.id),
+        display_name=clean_incoming(message.author.display_name),
+        text=message_text(message, me_id),
+        channel_id=str(message.channel.id) if guild else "",
+        guild_id=str(guild.id) if guild else "",
+        addressed=is_addressed(message, me_id, cfg),
+        request_id=str(message.id),
+    )
+
+
+@asynccontextmanager
+async def typing_shown(channel: discord.abc.Messageable) -> AsyncIterator[None]:
+    """Show "ATRI is typing…" until the block ends; a failure here never stops a reply."""
+
+    async def refresh() -> None:
+        while True:
+            await asyncio.sleep(TYPING_REFRESH_SECONDS)
+            with suppress(discord.HTTPException):
+                await channel.typing()
+
+    try:
+        await channel.typing()
+    except discord.HTTPException as exc:
+        log.debug("typing indicator refused: %s", exc)
+    task = asyncio.create_task(refresh())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+async def send_reply(message: discord.Message, text: str) -> list[discord.Message]:
+    """Every part replies to `message` and pings nobody, not even its author."""
+    reference = message.to_reference(fail_if_not_exists=False)
+    sent = []
+    for part in outgoing_parts(text, names_for(message)) or ["……"]:
+        sent.append(
+            await message.channel.send(
+                part,
+                reference=reference,
+                mention_author=False,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        )
+    return sent
+
+
+async def answer(
+    message: discord.Message, worker: Worker, cfg: DiscordSettings, error_reply: str, me_id: int
+) -> list[discord.Message]:
+    """The whole message handler; it never raises, whatever the message or the worker."""
+    try:
+        if not should_answer(message, me_id, cfg):
+            return []
+        request = to_request(message, me_id, cfg)
+    except Exception:
+        log.exception("Discord message %s could not be read", message.id)
+        return []
+    if not request.text and not request.addressed:
+        return []  # nothing to answer in a listened-to channel (e.g. no Message Content)
+    try:
+        async with typing_shown(message.channel):
+            text = (await worker.chat(request)).text
+    except Exception:
+        log.exception("Discord message %s could not be answered", message.id)
+        text = error_reply
+    try:
+        return await send_reply(message, text)
+    except discord.HTTPException as exc:
+        log.warning("could not reply in Discord channel %s: %s", message.channel.id, exc)
+        return []
+
+
+class AtriClient(discord.Client):
+    """discord.py client with ATRI's message handler and slash commands."""
+
+    def __init__(
+        self,
+        worker: Worker,
+        cfg: DiscordSettings,
+        *,
+        sync_state_path: Path,
+        error_reply: str = WorkerSettings().error_reply,
+        defer_after: float = DEFER_AFTER_SECONDS,
+        **options: Any,
+    ) -> None:
+        # ATRI never joins voice: no warning about the voice libraries she does not need.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
+        super().__init__(
+            intents=intents(), allowed_mentions=discord.AllowedMentions.none(), **options
+        )
+        self.worker = worker
+        self.cfg = cfg
+        self.error_reply = error_reply
+        # What was last registered with Discord, so an unchanged set is not re-sent.
+        self.sync_state_path = sync_state_path
+        self.tree: app_commands.CommandTree[AtriClient] = app_commands.CommandTree(self)
+        add_commands(self.tree, worker, cfg, defer_after)
+
+    async def setup_hook(self) -> None:
+        await sync_commands(self, self.tree, self.cfg.guild_ids, self.sync_state_path)
+
+    async def on_ready(self) -> None:
+        log.info("ATRI is on Discord as %s in %d servers", self.user, len(self.guilds))
+
+    async def on_message(self, message: discord.Message) -> None:
+        if self.user is not None:
+            await answer(message, self.worker, self.cfg, self.error_reply, self.user.id)
+
+
+async def run_discord(worker: Worker, settings: Settings, secrets: Secrets) -> None:
+    """Run the Discord adapter until cancelled; refusals become one clear sentence."""
+    if secrets.discord_token is None:
+        raise DiscordLoginError("ATRI_DISCORD_TOKEN is not set: put the bot's token in it.")
+    client = AtriClient(
+        worker,
+        settings.discord,
+        error_reply=settings.worker.error_reply,
+        sync_state_path=settings.path(settings.discord.commands_state),
+    )
+    try:
+        async with client:
+            await client.start(secrets.discord_token.get_secret_value())
+    except discord.LoginFailure:
+        raise DiscordLoginError(
+            "Discord refused ATRI_DISCORD_TOKEN: copy the token again from the developer "
+            "portal (your application → Bot → Reset Token)."
+        ) from None
+    except (aiohttp.ClientConnectionError, OSError) as exc:
+        raise DiscordLoginError(
+            f"Discord cannot be reached ({exc.__class__.__name__}): check this machine's "
+            "network connection to discord.com."
+        ) from None
+    except discord.PrivilegedIntentsRequired:
+        raise DiscordLoginError(
+            "Discord refused the Message Content intent: turn it on in the developer portal "
+            "(your application → Bot → Privileged Gateway Intents → Message Content Intent)."
+        ) from None

@@ -1,0 +1,168 @@
+"""`HttpWorker`: the `Worker` interface over HTTP, for bots pointed at `[worker] url`.
+
+The worker decides everything about a conversation (its scope, its prompt, what is
+stored); this client only carries requests and answers.
+
+Bots cannot tell it from the in-process ChatService. A chat that cannot reach the worker
+still gets an answer in ATRI's voice (`[worker] error_reply`, status "error"); reload
+and rollback report failure as a ReloadResult; reset, purge and status raise
+WorkerUnreachable with one sentence, which the bot's command layer shows.
+
+aiohttp rather than httpx: under 200 concurrent users httpx's connection pool, not the
+worker, was the bottleneck (see bench/relay.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+
+from atri.config import Secrets, WorkerSettings
+from atri.errors import UserError
+from model.protocol import (
+    Character,
+    ChatRequest,
+    HistoryEntry,
+    ReloadResult,
+    Reply,
+    ScopeRef,
+    WorkerStatus,
+)
+
+log = logging.getLogger(__name__)
+
+# Beyond the worker's own request timeout (after which it answers "busy" itself).
+TIMEOUT_MARGIN_SECONDS = 10.0
+CONNECT_TIMEOUT_SECONDS = 5.0
+# Open connections to the worker; more requests wait for a free one (inside the timeout).
+# One worker serialises on its engine and SQLite, so more sockets only add overhead.
+MAX_CONNECTIONS = 100
+# `atri worker` (uvicorn) closes a connection idle for 5 s. A client that reuses it at
+# that moment sends its request into a closing socket and gets a reset; dropping idle
+# connections first on our side avoids that race.
+KEEPALIVE_SECONDS = 4.0
+# What a request sent on a connection the worker was closing as idle fails with: the
+# worker never read that request, so sending it once more is safe. Connect errors and
+# timeouts are excluded (ClientConnectorError is a ClientOSError): no point retrying.
+STALE_CONNECTION = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+NOT_STALE = (aiohttp.ClientConnectorError,)
+
+
+class WorkerUnreachable(UserError):
+    """The worker did not answer properly; str() is the sentence to show."""
+
+
+class HttpWorker:
+    def __init__(self, settings: WorkerSettings, secrets: Secrets) -> None:
+        self.settings = settings
+        self.url = settings.url.rstrip("/")
+        self._headers: dict[str, str] = {}
+        if secrets.admin_token is not None:
+            token = secrets.admin_token.get_secret_value()
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._timeout = aiohttp.ClientTimeout(
+            total=settings.request_timeout_seconds + TIMEOUT_MARGIN_SECONDS,
+            sock_connect=CONNECT_TIMEOUT_SECONDS,
+        )
+        # Made on first use: aiohttp binds a session to the running loop, and the QQ
+        # plugin builds its HttpWorker at import time, before any loop runs.
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_SECONDS
+            )
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                timeout=self._timeout,
+                connector=connector,
+                raise_for_status=False,
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> HttpWorker:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _call(self, method: str, path: str, body: Any = None, retry: bool = True) -> Any:
+        """One request; sent twice only when a stale keep-alive connection dropped it."""
+        try:
+            try:
+                return await self._request(method, path, body)
+            except NOT_STALE:
+                raise
+            except STALE_CONNECTION as exc:
+                if not retry:
+                    raise
+                log.info("%s %s: connection dropped (%s); sending it again", method, path, exc)
+                return await self._request(method, path, body)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise WorkerUnreachable(
+                f"Cannot reach the ATRI worker at {self.url} ({type(exc).__name__}); "
+                "is `atri worker` running there?"
+            ) from None
+
+    async def _request(self, method: str, path: str, body: Any) -> Any:
+        # The full URL, not base_url: aiohttp refuses an empty or relative base_url when
+        # the session is made, whereas a bad `[worker] url` should fail like a dead one.
+        url = self.url + path
+        async with self._client().request(method, url, json=body) as response:
+            if response.status == 401:
+                raise WorkerUnreachable(
+                    f"The ATRI worker at {self.url} refused {path}: set the same "
+                    "ATRI_ADMIN_TOKEN for the bots as for the worker."
+                )
+            if response.status >= 400:
+                text = await response.text(errors="replace")
+                raise WorkerUnreachable(
+                    f"The ATRI worker at {self.url} answered {path} with HTTP "
+                    f"{response.status}: {text[:200]}"
+                )
+            return await response.json(content_type=None)
+
+    async def chat(self, request: ChatRequest) -> Reply:
+        try:
+            return Reply.model_validate(await self._call("POST", "/chat", request.model_dump()))
+        except (WorkerUnreachable, ValueError) as exc:
+            log.error("chat failed: %s", exc)
+            return Reply(text=self.settings.error_reply, status="error")
+
+    async def history(self, scope: ScopeRef) -> list[HistoryEntry]:
+        found = await self._call("POST", "/history", scope.model_dump())
+        return [HistoryEntry.model_validate(entry) for entry in found]
+
+    async def character(self) -> Character:
+        return Character.model_validate(await self._call("GET", "/character"))
+
+    async def reset(self, scope: ScopeRef) -> int:
+        return int((await self._call("POST", "/reset", scope.model_dump()))["count"])
+
+    async def purge(self, scope: ScopeRef) -> int:
+        return int((await self._call("POST", "/purge", scope.model_dump()))["count"])
+
+    async def status(self) -> WorkerStatus:
+        return WorkerStatus.model_validate(await self._call("GET", "/status"))
+
+    async def reload(self) -> ReloadResult:
+        return await self._reload("/reload", retry=True)
+
+    async def rollback(self) -> ReloadResult:
+        # Not resent: should the first one have run after all, a second would step back
+        # twice. A failed rollback is one the admin can simply repeat.
+        return await self._reload("/rollback", retry=False)
+
+    async def _reload(self, path: str, retry: bool) -> ReloadResult:
+        try:
+            return ReloadResult.model_validate(await self._call("POST", path, retry=retry))
+        except WorkerUnreachable as exc:
+            return ReloadResult(ok=False, message=str(exc))

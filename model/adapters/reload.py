@@ -1,0 +1,331 @@
+"""Adapter hot reload: find a new version, validate it, load it beside the live one,
+switch between two batches, and roll back on demand.
+
+The engine-specific half is four methods on the engine (`AdapterEngine`): the local
+engine runs them on its model thread, so a load or switch waits for the batch in
+flight and the next batch uses the new adapter; no request is dropped or repeated.
+Anything that fails leaves the live adapter serving and says why in `last`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from atri.config import ReloadSettings
+from model.adapters.validation import AdapterVersion, eval_ooc_rates, read_version, same_base
+from model.adapters.versions import AdapterError, complete_versions, version_folder, version_order
+from model.character.prompt import ChatMessages
+from model.protocol import ReloadResult
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "atri-adapter-reload"
+BASE_LABEL = "the base model"
+
+
+@runtime_checkable
+class AdapterEngine(Protocol):
+    """What an engine implements to take adapter versions at run time."""
+
+    name: str
+    base_id: str
+    config_hash: str
+
+    @property
+    def adapter_version(self) -> str: ...
+
+    def accepts_config_hash(self, value: str) -> bool:
+        """Was an adapter whose manifest records this base config hash made for us?"""
+        ...
+
+    async def load_adapter(self, path: Path, name: str) -> None:
+        """Load beside the live adapter without serving it; raise with the reason."""
+        ...
+
+    async def smoke_test(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
+        """One short greedy reply from adapter `name`; the live one keeps serving."""
+        ...
+
+    async def activate(self, name: str) -> None:
+        """Serve `name` from the next batch on ("" = the base model)."""
+        ...
+
+    async def unload_adapter(self, name: str) -> None:
+        """Free a loaded adapter that is not live."""
+        ...
+
+
+class Reloader:
+    """The reload job and the reload/rollback commands of one worker."""
+
+    def __init__(
+        self,
+        settings: ReloadSettings,
+        adapters_dir: Path,
+        root: Path,
+        engine: object,
+        smoke_messages: ChatMessages,
+        on_result: Callable[[ReloadResult, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.adapters_dir = adapters_dir
+        self.root = root  # relative base-model paths in manifests hang off it
+        self.engine = engine if isinstance(engine, AdapterEngine) else None
+        self.engine_name = str(getattr(engine, "name", "this"))
+        self.smoke_messages = smoke_messages
+        self.on_result = on_result
+        live = self.live
+        # Versions in the order they went live ("" = the base model), live last.
+        self.served: list[str] = [live]
+        self.loaded: list[str] = [live] if live else []
+        self.failed: set[str] = set()
+        # The newest version the job has acted on (loaded, refused or rolled back from):
+        # it only ever moves forward, so a refused or rolled-back version is not retried.
+        self.seen = live if version_order(live) else ""
+        self.last: dict[str, Any] = {}
+        self._lock = asyncio.Lock()
+        self._scheduler: AsyncIOScheduler | None = None
+        self._closed = False
+
+    @property
+    def live(self) -> str:
+        return self.engine.adapter_version if self.engine is not None else ""
+
+    @property
+    def running(self) -> bool:
+        return self._scheduler is not None
+
+    def start(self) -> bool:
+        """Start the scheduled job (first look at once); False if there is nothing to run."""
+        if not self.settings.enabled or self.engine is None or self._scheduler:
+            return False
+        scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop())
+        scheduler.add_job(
+            self.check,
+            "interval",
+            seconds=self.settings.interval_seconds,
+            id=JOB_ID,
+            next_run_time=dt.datetime.now(dt.UTC),
+            max_instances=1,
+            coalesce=True,
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+        log.info(
+            "adapter reload job: every %d s in %s",
+            self.settings.interval_seconds,
+            self.adapters_dir,
+        )
+        return True
+
+    async def stop(self) -> None:
+        """Stop the job and wait for a reload in progress, so the engine can close."""
+        self._closed = True
+        # Take the lock first: shutting the scheduler down cancels a running job, and a
+        # load cancelled halfway would leave the bookkeeping out of step with the engine.
+        async with self._lock:
+            if self._scheduler is not None:
+                self._scheduler.shutdown(wait=False)
+                self._scheduler = None
+
+    async def check(self) -> ReloadResult | None:
+        """The scheduled job: switch to the newest complete version if it is new."""
+        if self._closed:
+            return None
+        try:
+            names = await asyncio.to_thread(complete_versions, self.adapters_dir)
+        except OSError as exc:
+            log.warning("cannot list adapter versions in %s: %s", self.adapters_dir, exc)
+            return None
+        if not names or version_order(names[-1]) <= version_order(self.seen):
+            return None
+        return await self._switch(names[-1], "reload")
+
+    async def reload(self, version: str = "") -> ReloadResult:
+        """Switch to `version`, or to the newest complete one; refused ones are retried."""
+        if self.engine is None:
+            return self._unsupported("reload")
+        if not version:
+            names = await asyncio.to_thread(complete_versions, self.adapters_dir)
+            if not names:
+                return self._record(
+                    ReloadResult(
+                        ok=False,
+                        message=f"No complete adapter version in {self.adapters_dir}.",
+                        adapter_version=self.live,
+                    ),
+                    "reload",
+                    "",
+                )
+            version = names[-1]
+        return await self._switch(version, "reload")
+
+    async def rollback(self) -> ReloadResult:
+        """Go back to the newest usable version older than the live one (else the base
+        model). The version left stays on disk but the job will not pick it again."""
+        if self.engine is None:
+            return self._unsupported("rollback")
+        live = self.live
+        if not live:
+            return self._record(
+                ReloadResult(
+                    ok=False, message=f"Already serving {BASE_LABEL}; nothing to roll back to."
+                ),
+                "rollback",
+                "",
+            )
+        names = await asyncio.to_thread(complete_versions, self.adapters_dir)
+        older = [
+            n for n in names if version_order(n) < version_order(live) and n not in self.failed
+        ]
+        target = older[-1] if older else ""
+        return await self._switch(target, "rollback")
+
+    async def _switch(self, version: str, kind: str) -> ReloadResult:
+        assert self.engine is not None
+        engine = self.engine
+        async with self._lock:
+            previous = self.live
+            if version_order(version) > version_order(self.seen):
+                self.seen = version
+            if kind == "rollback" and version_order(previous) > version_order(self.seen):
+                self.seen = previous
+            try:
+                if version == previous:
+                    result = ReloadResult(
+                        ok=True,
+                        message=f"Already serving adapter version {version}.",
+                        adapter_version=version,
+                    )
+                    return self._record(result, kind, version)
+                if version and version not in self.loaded:
+                    await self._stage(engine, version)
+                await engine.activate(version)
+            except AdapterError as exc:
+                self.failed.add(version)
+                return self._record(self._refused(str(exc)), kind, version)
+            except Exception as exc:
+                log.exception("loading adapter version %s failed", version)
+                self.failed.add(version)
+                reason = f"Version {version} could not be loaded ({type(exc).__name__}: {exc})."
+                return self._record(self._refused(reason), kind, version)
+            self.failed.discard(version)
+            self.served.append(version)
+            await self._unload_old(engine)
+            verb = "Rolled back to" if kind == "rollback" else "Now serving"
+            what = f"adapter version {version}" if version else BASE_LABEL
+            was = f"adapter version {previous}" if previous else BASE_LABEL
+            result = ReloadResult(
+                ok=True, message=f"{verb} {what} (was {was}).", adapter_version=version
+            )
+            return self._record(result, kind, version)
+
+    async def _stage(self, engine: AdapterEngine, version: str) -> None:
+        """Validate and load `version` beside the live adapter, then smoke-test it."""
+        info = await asyncio.to_thread(read_version, self.adapters_dir, version)
+        self._check_base(engine, info)
+        await asyncio.to_thread(self._check_ooc, info)
+        await engine.load_adapter(info.path, version)
+        self.loaded.append(version)
+        try:
+            text = await engine.smoke_test(
+                version, self.smoke_messages, self.settings.smoke_max_new_tokens
+            )
+            if not text.strip():
+                raise AdapterError(f"Version {version}: the smoke generation returned no text.")
+        except BaseException:
+            await self._unload(engine, version)
+            raise
+
+    def _check_base(self, engine: AdapterEngine, info: AdapterVersion) -> None:
+        m = info.manifest
+        if not same_base(m.base_model, engine.base_id, self.root):
+            raise AdapterError(
+                f"Version {info.name} was trained on {m.base_model!r}, but this worker runs "
+                f"{engine.base_id!r}."
+            )
+        if not engine.accepts_config_hash(m.base_config_hash):
+            raise AdapterError(
+                f"Version {info.name} was trained on a base model with config hash "
+                f"{m.base_config_hash}, not the loaded one ({engine.config_hash})."
+            )
+
+    def _check_ooc(self, info: AdapterVersion) -> None:
+        """A version evaluated worse than the live one by more than the margin is refused."""
+        if info.ooc_rate is None:
+            return
+        live = self.live
+        if not live:
+            reference, label = info.base_ooc_rate, BASE_LABEL
+        else:
+            try:
+                reference, _ = eval_ooc_rates(version_folder(self.adapters_dir, live))
+            except AdapterError:
+                reference = None
+            label = f"live version {live}"
+        margin = self.settings.max_ooc_rate_increase
+        if reference is not None and info.ooc_rate > reference + margin + 1e-9:
+            raise AdapterError(
+                f"Version {info.name} breaks character in {info.ooc_rate:.1%} of its evaluation "
+                f"replies, {label} in {reference:.1%}; more than the allowed "
+                f"{margin:.1%} worse."
+            )
+
+    async def _unload_old(self, engine: AdapterEngine) -> None:
+        """Keep the live adapter and the last `keep_previous` ones; free the rest."""
+        live = self.live
+        keep = {live} if live else set()
+        previous = 0
+        for name in reversed(self.served[:-1]):
+            if previous >= self.settings.keep_previous:
+                break
+            if name and name in self.loaded and name not in keep:
+                keep.add(name)
+                previous += 1
+        for name in [n for n in self.loaded if n not in keep]:
+            await self._unload(engine, name)
+
+    async def _unload(self, engine: AdapterEngine, name: str) -> None:
+        try:
+            await engine.unload_adapter(name)
+        except Exception:
+            log.exception("unloading adapter version %s failed", name)
+            return
+        if name in self.loaded:
+            self.loaded.remove(name)
+
+    def _refused(self, reason: str) -> ReloadResult:
+        live = self.live
+        keeps = f"adapter version {live}" if live else BASE_LABEL
+        return ReloadResult(
+            ok=False, message=f"{reason} Still serving {keeps}.", adapter_version=live
+        )
+
+    def _unsupported(self, kind: str) -> ReloadResult:
+        result = ReloadResult(
+            ok=False, message=f"The {self.engine_name} engine has no adapters; nothing to {kind}."
+        )
+        return self._record(result, kind, "")
+
+    def _record(self, result: ReloadResult, kind: str, version: str) -> ReloadResult:
+        self.last = {
+            "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "kind": kind,
+            "ok": result.ok,
+            "version": version,
+            "message": result.message,
+        }
+        if result.ok:
+            log.info("adapter %s: %s", kind, result.message)
+        else:
+            log.warning("adapter %s refused: %s", kind, result.message)
+        if self.on_result is not None:
+            self.on_result(result, self.last)
+        return result

@@ -1,0 +1,211 @@
+"""Is an adapter version usable? Checks of its files before any engine touches it.
+
+Everything here reads files only (no torch import), so the reload job can look at a
+version cheaply and reject a bad one before any engine touches it. The checks that need
+the loaded model (module shapes, a smoke generation) take the model's facts as data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from atri.config import OFFLINE_DEFAULT_BASE
+from model.adapters.versions import (
+    ADAPTER_FILES,
+    EVAL_JSON,
+    AdapterError,
+    ManifestError,
+    read_manifest,
+    version_folder,
+)
+
+ADAPTER_CONFIG, ADAPTER_WEIGHTS = ADAPTER_FILES
+# A safetensors header is JSON of this size at most (the format's own limit is 100 MB).
+MAX_HEADER_BYTES = 100_000_000
+_DTYPE_BYTES = {
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1,
+    "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+    "I32": 4, "U32": 4, "F32": 4,
+    "I64": 8, "U64": 8, "F64": 8,
+}  # fmt: skip
+
+
+class AdapterManifest(BaseModel):
+    """The fields of manifest.json the worker relies on (training writes more)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    format: Literal["atri-adapter"]
+    version: str
+    base_model: str
+    base_config_hash: str
+    target_modules: list[str] = []
+    lora_r: int | None = None
+    created_at: str = ""
+    train_loss: float | None = None
+    eval_loss: float | None = None
+
+
+@dataclass(frozen=True)
+class AdapterVersion:
+    name: str
+    path: Path
+    manifest: AdapterManifest
+    ooc_rate: float | None  # from eval.json, when the version was evaluated
+    base_ooc_rate: float | None  # the base model's rate in the same evaluation
+
+
+def read_version(adapters_dir: Path, name: str) -> AdapterVersion:
+    """Read and check a version's files: manifest, adapter config, safetensors header."""
+    folder = version_folder(adapters_dir, name)
+    try:
+        raw = read_manifest(folder)
+    except ManifestError as exc:
+        raise AdapterError(f"Version {name}: {exc}") from None
+    try:
+        manifest = AdapterManifest.model_validate(raw)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        raise AdapterError(
+            f"Version {name}: manifest.json has bad or missing fields ({fields})."
+        ) from None
+    if manifest.version != name:
+        raise AdapterError(
+            f"Version {name}: its manifest names version {manifest.version!r}; refused."
+        )
+    for file in ADAPTER_FILES:
+        if not (folder / file).is_file():
+            raise AdapterError(f"Version {name}: {file} is missing.")
+    adapter_config(folder)
+    tensor_shapes(folder / ADAPTER_WEIGHTS)
+    ooc, base_ooc = eval_ooc_rates(folder)
+    return AdapterVersion(name, folder, manifest, ooc, base_ooc)
+
+
+def adapter_config(folder: Path) -> dict[str, Any]:
+    path = folder / ADAPTER_CONFIG
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AdapterError(f"{path}: cannot be read as JSON ({exc}).") from None
+    if not isinstance(data, dict) or data.get("peft_type") != "LORA":
+        raise AdapterError(f"{path}: not a peft LoRA adapter config.")
+    return data
+
+
+def tensor_shapes(path: Path) -> dict[str, list[int]]:
+    """Tensor names and shapes from a safetensors header, checking that the file holds
+    every byte the header promises (a truncated copy fails here, before loading)."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            prefix = f.read(8)
+            if len(prefix) < 8:
+                raise AdapterError(f"{path}: too short to be a safetensors file.")
+            (header_len,) = struct.unpack("<Q", prefix)
+            if header_len > min(MAX_HEADER_BYTES, size - 8):
+                raise AdapterError(f"{path}: truncated or not a safetensors file (bad header).")
+            header = json.loads(f.read(header_len))
+    except OSError as exc:
+        raise AdapterError(f"{path}: cannot be read ({exc}).") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise AdapterError(f"{path}: truncated or not a safetensors file (bad header).") from None
+    if not isinstance(header, dict):
+        raise AdapterError(f"{path}: not a safetensors file (bad header).")
+    data_bytes = size - 8 - header_len
+    shapes: dict[str, list[int]] = {}
+    end = 0
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            shape = [int(n) for n in info["shape"]]
+            start, stop = (int(n) for n in info["data_offsets"])
+            width = _DTYPE_BYTES[info["dtype"]]
+        except (KeyError, TypeError, ValueError):
+            raise AdapterError(f"{path}: tensor {name} has a malformed header entry.") from None
+        if stop - start != math.prod(shape) * width or start < 0:
+            raise AdapterError(f"{path}: tensor {name}'s size does not match its shape.")
+        shapes[name] = shape
+        end = max(end, stop)
+    if end > data_bytes:
+        raise AdapterError(
+            f"{path}: truncated ({data_bytes} bytes of tensor data, the header needs {end})."
+        )
+    if not shapes:
+        raise AdapterError(f"{path}: holds no tensors.")
+    return shapes
+
+
+def eval_ooc_rates(folder: Path) -> tuple[float | None, float | None]:
+    """(adapter, base) OOC rates from eval.json; None where absent or unreadable."""
+    path = folder / EVAL_JSON
+    if not path.is_file():
+        return None, None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AdapterError(f"{path}: cannot be read as JSON ({exc}).") from None
+
+    def rate(key: str) -> float | None:
+        entry = data.get(key) if isinstance(data, dict) else None
+        value = entry.get("ooc_rate") if isinstance(entry, dict) else None
+        return float(value) if isinstance(value, int | float) else None
+
+    return rate("adapter"), rate("base")
+
+
+def check_module_shapes(shapes: dict[str, list[int]], modules: dict[str, tuple[int, int]]) -> None:
+    """Do the LoRA tensors fit the base model? `modules` maps a module name (as in the
+    base model's `named_modules()`) to (in_features, out_features)."""
+    for key, shape in shapes.items():
+        module, part = _lora_part(key)
+        if not part:
+            continue
+        if module not in modules:
+            raise AdapterError(f"The adapter changes {module}, which the base model does not have.")
+        fan_in, fan_out = modules[module]
+        if len(shape) != 2:
+            raise AdapterError(f"The adapter's {key} is not a matrix (shape {shape}).")
+        # lora_A is (r, in) and lora_B is (out, r); embeddings store theirs transposed.
+        want = {
+            "lora_A": (None, fan_in),
+            "lora_B": (fan_out, None),
+            "lora_embedding_A": (None, fan_in),
+            "lora_embedding_B": (fan_out, None),
+        }[part]
+        for got, expected in zip(shape, want, strict=True):
+            if expected is not None and got != expected:
+                raise AdapterError(
+                    f"The adapter's {module} {part} has shape {shape}, but the base model's "
+                    f"layer is {fan_in}→{fan_out}: it was trained on another model size."
+                )
+
+
+def _lora_part(key: str) -> tuple[str, str]:
+    """('model.layers.0.self_attn.q_proj', 'lora_A') for a peft state-dict key."""
+    name = key.removeprefix("base_model.model.")
+    for part in ("lora_embedding_A", "lora_embedding_B", "lora_A", "lora_B"):
+        for tail in (f".{part}.weight", f".{part}"):
+            if name.endswith(tail):
+                return name[: -len(tail)], part
+    return name, ""
+
+
+def same_base(manifest_base: str, live_base: str, root: Path) -> bool:
+    """Does the manifest's `base_model` name the loaded base? Folder paths compare by
+    where they point, so "./models/qwen" and "/srv/atri/models/qwen" agree."""
+    a = manifest_base.strip() or OFFLINE_DEFAULT_BASE
+    b = live_base.strip() or OFFLINE_DEFAULT_BASE
+    if a == b:
+        return True
+    pa, pb = (Path(x).expanduser() for x in (a, b))
+    pa, pb = (p if p.is_absolute() else root / p for p in (pa, pb))
+    return pa.is_dir() and pb.is_dir() and pa.resolve() == pb.resolve()

@@ -1,0 +1,212 @@
+"""Adapter versions on disk: names, order, listing, manifest, and the atomic publish step.
+
+A version is `<adapters_dir>/<YYYYMMDD-HHMMSS>[-N]/` (UTC). It is built in a hidden
+folder beside it (`.tmp-<version>-<pid>`) and renamed into place only when complete, so
+a reader never sees half an adapter. Names starting with "." are never versions.
+No torch import here: the reload job reads manifests without loading a model.
+`atri train` publishes versions, `atri eval` and the reload job read them, all in
+`[model] adapters_dir`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from atri.errors import UserError
+
+MANIFEST = "manifest.json"
+EVAL_JSON = "eval.json"
+EVAL_REPORT = "eval.md"
+LOSS_PLOT = "loss.png"
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+MANIFEST_FORMAT = "atri-adapter"
+RUNS_DIR = ".runs"
+TMP_PREFIX = ".tmp-"
+
+VERSION_PATTERN = re.compile(r"^\d{8}-\d{6}(?:-[2-9]|-[1-9]\d+)?$")
+_TMP_PATTERN = re.compile(r"^\.tmp-(?P<version>.+)-(?P<pid>\d+)$")
+
+
+class AdapterError(UserError):
+    """A version that must not be served or cannot be used; str() is the one-sentence reason."""
+
+
+class ManifestError(AdapterError):
+    """A version folder whose manifest is missing or unreadable; str() says which and why."""
+
+
+def is_version_name(name: str) -> bool:
+    return bool(VERSION_PATTERN.match(name))
+
+
+def version_order(name: str) -> tuple[str, str, int] | tuple[()]:
+    """Sort key of a version name; anything else (the base model "") sorts first."""
+    if not is_version_name(name):
+        return ()
+    parts = name.split("-")
+    return parts[0], parts[1], int(parts[2]) if len(parts) == 3 else 1
+
+
+def version_stamp(now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now(dt.UTC)
+    return now.astimezone(dt.UTC).strftime("%Y%m%d-%H%M%S")
+
+
+def next_version_name(parent: Path, now: dt.datetime | None = None) -> str:
+    """The version name for `now`, with -2, -3 … when that second is already taken."""
+    stamp = version_stamp(now)
+    name, n = stamp, 1
+    while (parent / name).exists():
+        n += 1
+        name = f"{stamp}-{n}"
+    return name
+
+
+def list_versions(parent: Path) -> list[Path]:
+    """Complete versions under `parent` (adapter files and manifest present), oldest first."""
+    if not parent.is_dir():
+        return []
+    found = [
+        p
+        for p in parent.iterdir()
+        if p.is_dir()
+        and is_version_name(p.name)
+        and (p / MANIFEST).is_file()
+        and all((p / f).is_file() for f in ADAPTER_FILES)
+    ]
+    return sorted(found, key=lambda p: version_order(p.name))
+
+
+def complete_versions(adapters_dir: Path) -> list[str]:
+    """Names of the complete versions (manifest and adapter files present), oldest first."""
+    return [p.name for p in list_versions(adapters_dir)]
+
+
+def latest_version(parent: Path) -> Path | None:
+    versions = list_versions(parent)
+    return versions[-1] if versions else None
+
+
+def version_folder(adapters_dir: Path, name: str) -> Path:
+    """The folder of version `name`; AdapterError if the name is not a version name or
+    the folder (through a symlink, say) lies outside the adapters folder."""
+    if not is_version_name(name):
+        raise AdapterError(
+            f"{name!r} is not an adapter version name (expected YYYYMMDD-HHMMSS, maybe with -N)."
+        )
+    root = adapters_dir.resolve()
+    folder = (adapters_dir / name).resolve()
+    if folder.parent != root:
+        raise AdapterError(f"Version {name} points outside the adapters folder {root}; refused.")
+    if not folder.is_dir():
+        raise AdapterError(f"Version {name} does not exist in {root}.")
+    return folder
+
+
+def find_version(adapters_dir: Path, given: Path | None) -> Path:
+    """The version folder a command means: the one given (a path, or a version name in
+    the adapters folder), else the newest complete one."""
+    if given is not None:
+        folder = given if given.is_absolute() else Path.cwd() / given
+        if not folder.is_dir():
+            inside = adapters_dir / str(given)
+            folder = inside if inside.is_dir() else folder
+        if not folder.is_dir():
+            raise AdapterError(f"{given}: no such adapter version folder.")
+        return folder
+    newest = latest_version(adapters_dir)
+    if newest is None:
+        raise AdapterError(f"{adapters_dir}: no adapter version yet; run `atri train` first.")
+    return newest
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The version's manifest.json as a dict; ManifestError with one sentence if unusable."""
+    path = Path(folder) / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(f"{folder}: no {MANIFEST}; it is not an adapter version.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ManifestError(f"{path}: cannot be read as JSON ({exc}).") from None
+    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+        raise ManifestError(
+            f'{path}: not an ATRI adapter manifest (format is not "{MANIFEST_FORMAT}").'
+        )
+    return data
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def temp_folder(parent: Path, version: str) -> Path:
+    """A fresh hidden build folder for `version` in `parent` (same filesystem: rename is atomic)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = parent / f"{TMP_PREFIX}{version}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    return tmp
+
+
+def publish(tmp: Path, parent: Path, version: str) -> Path:
+    """Rename the finished build folder into place; take the next free name if raced.
+
+    Returns the final folder. The manifest inside names the version, so it is rewritten
+    when the name had to change.
+    """
+    name = version
+    while True:
+        target = parent / name
+        try:
+            os.rename(tmp, target)  # fails if target exists (non-empty dir or a file)
+            return target
+        except OSError:
+            if not target.exists():
+                raise
+        name = next_version_name(parent)
+        manifest = tmp / MANIFEST
+        if manifest.is_file():
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+            data["version"] = name
+            write_json_atomic(manifest, data)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temps(parent: Path) -> list[Path]:
+    """Delete build folders left by runs that died (killed, power cut); return them."""
+    removed: list[Path] = []
+    if not parent.is_dir():
+        return removed
+    for p in parent.iterdir():
+        match = _TMP_PATTERN.match(p.name)
+        if match and p.is_dir() and not _pid_alive(int(match["pid"])):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed

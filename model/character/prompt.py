@@ -1,0 +1,176 @@
+"""Building the model's input from persona, memory and the new message; cleaning its output."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from atri.errors import UserError
+
+ChatMessages = list[dict[str, str]]
+
+# Per-message overhead of chat templates (role markers, separators), in tokens. A
+# slight overestimate keeps the prompt inside the context window for every template.
+TEMPLATE_OVERHEAD_TOKENS = 8
+# The least of a new message that must fit beside the system prompt and the reply.
+MIN_MESSAGE_TOKENS = 16
+
+_THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
+_TEMPLATE_TOKENS = re.compile(
+    r"<\|(?:im_start|im_end|endoftext|eot_id|start_header_id|end_header_id|begin_of_text)\|>"
+    r"|</?s>|\[/?INST\]"
+)
+# Where a small model starts writing the next turn itself: cut the reply there.
+_NEXT_TURN = re.compile(r"\n\s*(?:<\|im_start\|>|user\s*\n|assistant\s*\n)")
+
+
+class PastTurn(Protocol):
+    """An earlier message of the conversation: a stored `memory.Message`, or a turn a
+    client sent along (the OpenAI API)."""
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def content(self) -> str: ...
+
+    @property
+    def display_name(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: str
+    content: str
+    display_name: str = ""
+
+
+@dataclass(frozen=True)
+class Window:
+    """What the model can take: its context window, the room its reply needs, and the
+    most that earlier messages may use (None: whatever the window leaves)."""
+
+    context_window: int
+    max_new_tokens: int
+    max_history_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class FittedPrompt:
+    messages: ChatMessages
+    text: str  # the new message as the model got it (its end only, if it was cut)
+    prompt_tokens: int  # counted as the fitting counted them (template overhead included)
+    dropped_turns: int  # earlier messages left out
+    message_cut: bool  # the new message itself was too long and lost its start
+
+
+class PromptTooLong(UserError):
+    """Not even the system prompt and a piece of the message fit the context window."""
+
+
+def speaker_text(text: str, display_name: str, shared_scope: bool) -> str:
+    """In a scope several people share, the model must know who said what."""
+    return f"{display_name}：{text}" if shared_scope and display_name else text
+
+
+def fit_prompt(
+    system_prompt: str,
+    earlier: Sequence[PastTurn],
+    text: str,
+    count: Callable[[str], int],
+    window: Window,
+    display_name: str = "",
+    shared_scope: bool = False,
+) -> FittedPrompt:
+    """The one place a conversation is fitted into the context window.
+
+    The system prompt and the new message always go in; a message too long for what the
+    window leaves keeps its end (the part just written). Earlier messages go in newest
+    first, a whole exchange (a user message and the replies after it) at a time, while
+    they fit both the window and `max_history_tokens`. Each text is counted once, so
+    the cost is linear in the conversation's length.
+    """
+    per_message = TEMPLATE_OVERHEAD_TOKENS
+    system_tokens = count(system_prompt) + per_message
+    room = window.context_window - window.max_new_tokens - system_tokens - per_message
+    if room < MIN_MESSAGE_TOKENS:
+        raise PromptTooLong(
+            f"The system prompt takes {system_tokens} tokens, which leaves no room for a "
+            f"message and a {window.max_new_tokens}-token reply in the "
+            f"{window.context_window}-token context window; shorten the system prompt."
+        )
+    message = speaker_text(text, display_name, shared_scope)
+    message_tokens = count(message)
+    cut = message_tokens > room
+    if cut:
+        speaker = message[: len(message) - len(text)]
+        text = keep_end(text, room - count(speaker), count)
+        message = speaker + text
+        message_tokens = count(message)
+    budget = room - message_tokens
+    if window.max_history_tokens is not None:
+        budget = min(budget, window.max_history_tokens)
+    kept: list[list[dict[str, str]]] = []
+    used = 0
+    exchange: list[dict[str, str]] = []
+    exchange_tokens = 0
+    for turn in reversed(earlier):  # newest first; an exchange starts at a user message
+        content = speaker_text(
+            turn.content, turn.display_name, shared_scope and turn.role == "user"
+        )
+        exchange.insert(0, {"role": turn.role, "content": content})
+        exchange_tokens += count(content) + per_message
+        if turn.role != "user":
+            continue
+        if used + exchange_tokens > budget:
+            exchange = []
+            break
+        kept.insert(0, exchange)
+        used += exchange_tokens
+        exchange, exchange_tokens = [], 0
+    if exchange and used + exchange_tokens <= budget:  # replies whose question came earlier
+        kept.insert(0, exchange)
+        used += exchange_tokens
+    history = [m for ex in kept for m in ex]
+    return FittedPrompt(
+        messages=[
+            {"role": "system", "content": system_prompt},
+            *history,
+            {"role": "user", "content": message},
+        ],
+        text=text,
+        prompt_tokens=system_tokens + used + message_tokens + per_message,
+        dropped_turns=len(earlier) - len(history),
+        message_cut=cut,
+    )
+
+
+def keep_end(text: str, max_tokens: int, count: Callable[[str], int]) -> str:
+    """The longest end of `text` that counts at most `max_tokens` (binary search over
+    where it starts: a few counts, never one per character)."""
+    low, high = 0, len(text)  # text[high:] == "" always fits
+    while low < high:
+        mid = (low + high) // 2
+        if count(text[mid:]) <= max_tokens:
+            high = mid
+        else:
+            low = mid + 1
+    return text[low:]
+
+
+def clean_reply(text: str, character_name: str = "") -> str:
+    """Strip `<think>` blocks, template tokens, a self-written next turn and a name prefix."""
+    text = _THINK_BLOCK.sub("", text)
+    match = _NEXT_TURN.search(text)
+    if match:
+        text = text[: match.start()]
+    text = _TEMPLATE_TOKENS.sub("", text)
+    text = text.strip()
+    if character_name:
+        for sep in ("：", ":"):
+            prefix = f"{character_name}{sep}"
+            if text.startswith(prefix):
+                text = text[len(prefix) :].strip()
+    return text

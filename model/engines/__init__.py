@@ -1,0 +1,26 @@
+"""Engines behind one protocol (`base.Engine`); `create_engine` picks the configured one.
+
+- `local`: transformers + peft in this process (`local.py`, loading in `loading.py`,
+  the shared-prompt KV cache in `prefix_cache.py`);
+- `openai`: a remote OpenAI-compatible server such as vLLM (`openai.py`);
+- `echo`: no model (`echo.py`).
+"""
+
+from __future__ import annotations
+
+from atri.config import Settings
+from model.engines.base import Engine
+
+
+async def create_engine(settings: Settings) -> Engine:
+    if settings.model.engine == "echo":
+        from model.engines.echo import EchoEngine
+
+        return EchoEngine()
+    if settings.model.engine == "openai":
+        from model.engines.openai import OpenAIEngine
+
+        return await OpenAIEngine.open(settings)
+    from model.engines.local import LocalEngine
+
+    return await LocalEngine.load(settings)

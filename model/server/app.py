@@ -1,0 +1,219 @@
+"""The worker over HTTP: its own routes for bots, Prometheus metrics, and the OpenAI API.
+
+Who may call what:
+- `/health`, `/status`, `/metrics` are open: they carry no conversation text, and
+  probes and Prometheus scrapers rarely hold tokens.
+- `/chat`, `/reset`, `/purge`, `/reload`, `/rollback` need `Authorization: Bearer
+  $ATRI_ADMIN_TOKEN`. `/chat` names any platform and user, so an open `/chat` would let
+  anyone speak as anyone into their remembered conversation; only bots hold the token
+  (they need it anyway for their users' reset commands). Without ATRI_ADMIN_TOKEN set
+  on the worker, these routes refuse everything.
+- `/v1/...` (the OpenAI-compatible API, model/openai_api.py) is open unless
+  `[worker] openai_api_requires_token`: it never reads stored memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from atri.config import ConfigError, Secrets, Settings
+from model.metrics import PROMETHEUS_CONTENT_TYPE
+from model.protocol import (
+    Character,
+    ChatRequest,
+    HistoryEntry,
+    ReloadResult,
+    Reply,
+    ScopeRef,
+    WorkerStatus,
+)
+from model.server.auth import Unauthorized, check_token
+from model.server.openai_api import OpenAIError, openai_router
+from model.service import ChatService
+
+log = logging.getLogger(__name__)
+
+
+class CountResult(BaseModel):
+    count: int
+
+
+def create_app(service: ChatService, secrets: Secrets) -> FastAPI:
+    """The HTTP face of an open ChatService; whoever opened the service closes it."""
+    app = FastAPI(title="ATRI worker", docs_url=None, redoc_url=None)
+
+    def admin(request: Request) -> None:
+        check_token(secrets, request)
+
+    admin_only = [Depends(admin)]
+
+    @app.exception_handler(Unauthorized)
+    async def unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
+        if request.url.path.startswith("/v1/"):
+            body: dict[str, Any] = OpenAIError.body(exc.message, "invalid_api_key")
+        else:
+            body = {"detail": exc.message}
+        return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        message = f"Bad request: {problems}."
+        if request.url.path.startswith("/v1/"):
+            return JSONResponse(OpenAIError.body(message, "invalid_request_error"), 400)
+        return JSONResponse({"detail": message}, status_code=422)
+
+    @app.exception_handler(OpenAIError)
+    async def openai_error(request: Request, exc: OpenAIError) -> JSONResponse:
+        return JSONResponse(OpenAIError.body(exc.message, exc.kind), status_code=exc.status)
+
+    @app.get("/health")
+    async def health() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/status")
+    async def status(request: Request) -> WorkerStatus:
+        current = await service.status()
+        try:
+            check_token(secrets, request)
+        except Unauthorized:
+            # Open to probes, but reload messages name folders on this machine: only
+            # an admin sees those.
+            current.last_reload.pop("message", None)
+            current.details.pop("loaded_adapters", None)
+        return current
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(service.metrics.render(), media_type=PROMETHEUS_CONTENT_TYPE)
+
+    @app.post("/chat", dependencies=admin_only)
+    async def chat(request: ChatRequest) -> Reply:
+        return await service.chat(request)
+
+    @app.post("/history", dependencies=admin_only)
+    async def history(scope: ScopeRef) -> list[HistoryEntry]:
+        return await service.history(scope)
+
+    @app.get("/character")
+    async def character() -> Character:
+        return await service.character()
+
+    @app.post("/reset", dependencies=admin_only)
+    async def reset(scope: ScopeRef) -> CountResult:
+        return CountResult(count=await service.reset(scope))
+
+    @app.post("/purge", dependencies=admin_only)
+    async def purge(scope: ScopeRef) -> CountResult:
+        return CountResult(count=await service.purge(scope))
+
+    @app.post("/reload", dependencies=admin_only)
+    async def reload() -> ReloadResult:
+        return await service.reload()
+
+    @app.post("/rollback", dependencies=admin_only)
+    async def rollback() -> ReloadResult:
+        return await service.rollback()
+
+    app.include_router(openai_router(service, secrets))
+    return app
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind before serving, so a busy port is one clear error and port 0 picks a free one."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says
+    # TCP, and without it a keep-alive response stalls ~40 ms on the peer's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"Cannot listen on {host}:{port} ({exc.strerror}); is another program using it? "
+            "Choose another [worker] port."
+        ) from None
+    return sock
+
+
+async def serve_app(app: FastAPI, sock: socket.socket) -> None:
+    """Serve `app` on a bound socket inside the running loop until SIGINT/SIGTERM."""
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    with _signals_end_quietly():
+        await server.serve(sockets=[sock])
+
+
+@contextmanager
+def _signals_end_quietly() -> Iterator[None]:
+    """uvicorn re-raises the signal that stopped it once it has shut down; that would kill
+    the process (SIGTERM) or cancel our task (SIGINT) before the service closes. Here the
+    shutdown itself is the whole answer, so the re-raised signal is ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in handled}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, sock: socket.socket) -> AsyncIterator[str]:
+    """Serve `app` in a background task of this loop (tests, benchmarks); yields its URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]), name="atri-http")
+    while not server.started:
+        if task.done():
+            await task  # raise what stopped it
+        await asyncio.sleep(0.01)
+    host, port = sock.getsockname()[:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def run_worker(
+    settings: Settings,
+    secrets: Secrets,
+    on_ready: Callable[[str], Awaitable[None] | None] | None = None,
+) -> None:
+    """`atri worker`: open the service, serve HTTP until interrupted, close the service."""
+    sock = bind_socket(settings.worker.host, settings.worker.port)
+    try:
+        service = await ChatService.open(settings)
+        async with service:
+            app = create_app(service, secrets)
+            if on_ready is not None:
+                host, port = sock.getsockname()[:2]
+                result = on_ready(f"http://{host}:{port}")
+                if result is not None:
+                    await result
+            await serve_app(app, sock)
+    finally:
+        sock.close()

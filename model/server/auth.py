@@ -1,0 +1,30 @@
+"""Who may call the worker: the bearer token check shared by its routes and the OpenAI API."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import Request
+
+from atri.config import Secrets
+
+
+class Unauthorized(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def check_token(secrets: Secrets, request: Request) -> None:
+    """Raise Unauthorized unless the request carries the worker's admin token."""
+    if secrets.admin_token is None:
+        raise Unauthorized("This worker has no ATRI_ADMIN_TOKEN set, so it refuses this route.")
+    expected = secrets.admin_token.get_secret_value().encode()
+    if not hmac.compare_digest(bearer_token(request).encode(), expected):
+        raise Unauthorized("Send the worker's ATRI_ADMIN_TOKEN as 'Authorization: Bearer …'.")

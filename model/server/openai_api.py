@@ -1,0 +1,225 @@
+"""The OpenAI chat-completions protocol on the worker: `/v1/chat/completions`, `/v1/models`.
+
+This module only translates: a request becomes one `ChatRequest` for the same
+`ChatService.chat` a bot message goes through (rate limit, per-conversation lock,
+deadline, context fitting, out-of-character guard, memory write), and its `Reply`
+becomes OpenAI's JSON or stream.
+
+ATRI's rules for OpenAI clients (README, "The model worker and the OpenAI-compatible API"):
+- The client keeps the conversation and sends all of it; stored memory is never read.
+- Without a system message ATRI's persona prompt leads the conversation; a client's own
+  system (or developer) messages replace it, so SillyTavern cards and chained workers
+  keep their prompt.
+- The request joins the same batcher and out-of-character guard as bot traffic, so the
+  [generation] settings apply; a client's sampling parameters are accepted and ignored
+  (one batch shares one set).
+- With a `user` field the exchange is also stored, in scope platform "openai", user id =
+  that field (and that user is rate-limited like a bot user); without it nothing is kept.
+- `stream: true` streams the finished reply in chunks (the batcher produces whole
+  replies), then `data: [DONE]`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from atri.config import Secrets
+from model.protocol import ChatRequest, ChatTurn, Reply
+from model.server.auth import check_token
+from model.service import ChatService
+
+PLATFORM = "openai"
+MODEL_ALIAS = "atri"
+STREAM_CHUNK_CHARS = 8
+
+
+class OpenAIError(Exception):
+    """An error answered in the OpenAI error format, which OpenAI clients display."""
+
+    def __init__(self, message: str, kind: str = "invalid_request_error", status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.status = status
+
+    @staticmethod
+    def body(message: str, kind: str) -> dict[str, Any]:
+        return {"error": {"message": message, "type": kind, "param": None, "code": kind}}
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: str
+    text: str = ""
+
+
+class InMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(p.text for p in self.content if p.type == "text")
+        return self.content or ""
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    include_usage: bool = False
+
+
+class CompletionRequest(BaseModel):
+    # Sampling fields (temperature, top_p, max_tokens, …) are accepted and ignored.
+    model_config = ConfigDict(extra="ignore")
+    model: str = MODEL_ALIAS
+    messages: list[InMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    user: str | None = Field(default=None, max_length=200)
+
+
+def to_chat_request(body: CompletionRequest) -> ChatRequest:
+    """System and developer messages become one system prompt (the character's when the
+    client sends none); tool messages are dropped; the last turn must be the user's and
+    the ones before it are the client's context."""
+    system = "\n\n".join(m.text() for m in body.messages if m.role in ("system", "developer"))
+    turns = [
+        ChatTurn(role=m.role, content=m.text())
+        for m in body.messages
+        if m.role == "user" or m.role == "assistant"
+    ]
+    if not turns or turns[-1].role != "user" or not turns[-1].content.strip():
+        raise OpenAIError("The last user or assistant message must be a non-empty user message.")
+    return ChatRequest(
+        platform=PLATFORM,
+        user_id=body.user or "",
+        text=turns[-1].content,
+        context=turns[:-1],
+        system_prompt=system.strip(),
+    )
+
+
+def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
+    def client_key(request: Request) -> None:
+        if service.settings.worker.openai_api_requires_token:
+            check_token(secrets, request)
+
+    router = APIRouter(prefix="/v1", dependencies=[Depends(client_key)])
+
+    @router.get("/models")
+    async def models() -> dict[str, Any]:
+        created = int(time.time())
+        status = await service.status()
+        base, version = status.base_model, status.adapter_version
+        ids = [MODEL_ALIAS] + ([version] if version else [])
+        data = [
+            {
+                "id": model_id,
+                "object": "model",
+                "created": created,
+                "owned_by": "atri",
+                "root": base,
+                "parent": base,
+                "adapter_version": version,
+            }
+            for model_id in ids
+        ]
+        return {"object": "list", "data": data}
+
+    @router.post("/chat/completions", response_model=None)
+    async def completions(body: CompletionRequest) -> Response:
+        request = to_chat_request(body)
+        if body.stream:
+            return StreamingResponse(
+                _stream(service, body, request),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        reply = await service.chat(request)
+        if reply.status == "refused":
+            raise OpenAIError(reply.text)
+        payload = _completion(body, reply)
+        return JSONResponse(payload, headers={"X-ATRI-Status": reply.status})
+
+    return router
+
+
+def _usage(reply: Reply) -> dict[str, int]:
+    return {
+        "prompt_tokens": reply.prompt_tokens,
+        "completion_tokens": reply.completion_tokens,
+        "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+    }
+
+
+def _fingerprint(reply: Reply) -> str:
+    """Which adapter produced the reply ("base" = none)."""
+    return reply.adapter_version or "base"
+
+
+def _completion(body: CompletionRequest, reply: Reply) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.model,
+        "system_fingerprint": _fingerprint(reply),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply.text},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": _usage(reply),
+    }
+
+
+async def _stream(
+    service: ChatService, body: CompletionRequest, request: ChatRequest
+) -> AsyncIterator[str]:
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+
+    def chunk(delta: dict[str, str], finish: str | None, fingerprint: str) -> str:
+        data = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": body.model,
+            "system_fingerprint": fingerprint,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+        }
+        return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+    reply = await service.chat(request)
+    if reply.status == "refused":  # the headers are sent: the error goes in the stream
+        yield f"data: {json.dumps(OpenAIError.body(reply.text, 'invalid_request_error'))}\n\n"
+        yield "data: [DONE]\n\n"
+        return
+    fingerprint = _fingerprint(reply)
+    yield chunk({"role": "assistant", "content": ""}, None, fingerprint)
+    for start in range(0, len(reply.text), STREAM_CHUNK_CHARS):
+        yield chunk({"content": reply.text[start : start + STREAM_CHUNK_CHARS]}, None, fingerprint)
+    yield chunk({}, "stop", fingerprint)
+    if body.stream_options is not None and body.stream_options.include_usage:
+        usage = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": body.model,
+            "choices": [],
+            "usage": _usage(reply),
+        }
+        yield f"data: {json.dumps(usage, ensure_ascii=False)}\n\n"
+    yield "data: [DONE]\n\n"

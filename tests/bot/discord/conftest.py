@@ -1,0 +1,73 @@
+"""The real discord.py client, started against the loopback fake of Discord."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import discord
+import discord.gateway
+import discord.http
+import pytest
+import yarl
+
+from atri.config import Settings
+from bot.discord.adapter import AtriClient
+from model.protocol import Worker
+from tests.bot.discord.fake_discord import FakeDiscord
+
+TOKEN = "fake-token"
+
+StartClient = Callable[..., Any]
+
+
+@pytest.fixture
+async def fake_discord(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
+    fake = FakeDiscord()
+    await fake.start()
+    # REST goes to Route.BASE; a plain (unsharded) Client connects to DEFAULT_GATEWAY.
+    monkeypatch.setattr(discord.http.Route, "BASE", fake.api_base)
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake.gateway_url)
+    )
+    try:
+        yield fake
+    finally:
+        await fake.close()
+
+
+@pytest.fixture
+def discord_settings(echo_settings: Settings) -> Settings:
+    return echo_settings
+
+
+@asynccontextmanager
+async def running_client(
+    fake: FakeDiscord, worker: Worker, settings: Settings, **options: Any
+) -> AsyncIterator[AtriClient]:
+    """A connected AtriClient; closed (and its task awaited) on the way out."""
+    client = AtriClient(
+        worker,
+        settings.discord,
+        error_reply=settings.worker.error_reply,
+        sync_state_path=settings.path(settings.discord.commands_state),
+        guild_ready_timeout=0.01,
+        **options,
+    )
+    task = asyncio.create_task(client.start(TOKEN))
+    try:
+        await asyncio.wait_for(client.wait_until_ready(), 10)
+        yield client
+    finally:
+        await client.close()
+        await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def client(
+    fake_discord: FakeDiscord, echo_service: Worker, discord_settings: Settings
+) -> AsyncIterator[AtriClient]:
+    async with running_client(fake_discord, echo_service, discord_settings) as started:
+        yield started

@@ -1,0 +1,253 @@
+"""Chatting with ATRI through the real discord.py client and the fake Discord."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from atri.config import Settings
+from bot.discord.adapter import MAX_INPUT_CHARS, AtriClient
+from bot.discord.text import MESSAGE_LIMIT
+from model.protocol import ChatRequest, ReloadResult, Reply, ScopeRef, WorkerStatus
+from model.service import EMPTY_MESSAGE_REPLY, ChatService
+from tests.bot.discord.conftest import running_client
+from tests.bot.discord.fake_discord import (
+    ADMIN_ID,
+    ADMIN_ROLE_ID,
+    BOT_ID,
+    CHANNEL_ID,
+    DM_CHANNEL_ID,
+    LISTEN_CHANNEL_ID,
+    MEMBER_ID,
+    OTHER_BOT_ID,
+    FakeDiscord,
+    is_message_to,
+    is_typing_in,
+)
+
+MENTION = f"<@{BOT_ID}>"
+ECHO = "亚托莉听到了："
+
+
+async def say(fake: FakeDiscord, author: int, text: str, **options: object) -> dict[str, object]:
+    """A member's message that mentions ATRI."""
+    return await fake.send_message(author, f"{MENTION} {text}", mentions=(BOT_ID,), **options)
+
+
+async def test_mention_gets_a_reply_that_pings_nobody(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    sent = await say(fake_discord, MEMBER_ID, "你好呀")
+    (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    assert reply.body["content"] == ECHO + "你好呀"
+    assert str(reply.body["message_reference"]["message_id"]) == sent["id"]
+    assert reply.body["message_reference"]["fail_if_not_exists"] is False
+    assert reply.body["allowed_mentions"] == {"parse": [], "replied_user": False}
+    typing = fake_discord.calls_matching(is_typing_in(CHANNEL_ID))
+    assert typing and fake_discord.calls.index(typing[0]) < fake_discord.calls.index(reply)
+
+
+async def test_client_identifies_with_the_intents_it_needs(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    assert fake_discord.identify is not None
+    intents = fake_discord.identify["intents"]
+    guilds, guild_messages, dm_messages, message_content = 1 << 0, 1 << 9, 1 << 12, 1 << 15
+    assert intents == guilds | guild_messages | dm_messages | message_content
+    assert client.allowed_mentions is not None
+    assert client.allowed_mentions.to_dict() == {"parse": []}
+
+
+async def test_memory_is_keyed_by_ids_and_keeps_the_display_name(
+    fake_discord: FakeDiscord, client: AtriClient, echo_service: ChatService
+) -> None:
+    await say(fake_discord, MEMBER_ID, "记住我")
+    await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    history = await echo_service.memory.history(f"discord:user:{MEMBER_ID}")
+    assert [(m.role, m.content) for m in history] == [
+        ("user", "记住我"),
+        ("assistant", ECHO + "记住我"),
+    ]
+    assert history[0].display_name == "Ryuji"
+
+
+async def test_long_reply_is_split_under_the_limit(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    sentence = "亚托莉是高性能的机器人。"  # 12 characters
+    text = sentence * 250  # 3000 characters: two or three messages
+    sent = await say(fake_discord, MEMBER_ID, text)
+    await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID), count=2)
+    await asyncio.sleep(0.2)  # any further part
+    replies = fake_discord.calls_matching(is_message_to(CHANNEL_ID))
+    contents = [r.body["content"] for r in replies]
+    assert all(len(c) <= MESSAGE_LIMIT for c in contents)
+    assert all(c.endswith("。") for c in contents)  # cut at sentence boundaries
+    assert "".join(contents) == ECHO + text
+    refs = {str(r.body["message_reference"]["message_id"]) for r in replies}
+    assert refs == {sent["id"]}
+
+
+async def test_everyone_and_here_in_model_output_do_not_ping(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    # The echo engine repeats the message, so this text is the model's output.
+    await say(fake_discord, MEMBER_ID, f"@everyone @here 快来 <@&{ADMIN_ROLE_ID}>")
+    (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    content = reply.body["content"]
+    assert "@everyone" not in content and "@here" not in content
+    assert "@\u200beveryone" in content and "@\u200bhere" in content
+    assert "<@" not in content and "@admins" in content
+    assert reply.body["allowed_mentions"]["parse"] == []
+
+
+async def test_bots_and_herself_are_ignored(fake_discord: FakeDiscord, client: AtriClient) -> None:
+    await say(fake_discord, OTHER_BOT_ID, "来自另一个机器人")
+    await say(fake_discord, BOT_ID, "我自己")
+    await say(fake_discord, MEMBER_ID, "人类的消息")
+    await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    await asyncio.sleep(0.1)
+    contents = [c.body["content"] for c in fake_discord.calls_matching(is_message_to(CHANNEL_ID))]
+    assert contents == [ECHO + "人类的消息"]
+
+
+async def test_replies_dms_and_listened_channels_need_no_mention(
+    fake_discord: FakeDiscord, client: AtriClient, discord_settings: Settings
+) -> None:
+    discord_settings.discord.channels = [LISTEN_CHANNEL_ID]
+    await fake_discord.send_message(MEMBER_ID, "没有叫亚托莉")  # not addressed: ignored
+    hers = fake_discord.message_payload(BOT_ID, "我是高性能的机器人！")
+    await fake_discord.send_message(MEMBER_ID, "真的吗", reply_to=hers)
+    await fake_discord.send_message(MEMBER_ID, "大家好", channel_id=LISTEN_CHANNEL_ID)
+    await fake_discord.send_message(MEMBER_ID, "悄悄话", in_guild=False)
+    (to_reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    (listened,) = await fake_discord.wait_for_calls(is_message_to(LISTEN_CHANNEL_ID))
+    (dm,) = await fake_discord.wait_for_calls(is_message_to(DM_CHANNEL_ID))
+    assert to_reply.body["content"] == ECHO + "真的吗"
+    assert listened.body["content"] == ECHO + "大家好"
+    assert dm.body["content"] == ECHO + "悄悄话"
+    await asyncio.sleep(0.1)
+    assert len(fake_discord.calls_matching(is_message_to(CHANNEL_ID))) == 1
+
+
+async def test_dms_can_be_turned_off(
+    fake_discord: FakeDiscord, client: AtriClient, discord_settings: Settings
+) -> None:
+    discord_settings.discord.reply_in_dms = False
+    await fake_discord.send_message(MEMBER_ID, "悄悄话", in_guild=False)
+    await say(fake_discord, MEMBER_ID, "在频道里")
+    await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    await asyncio.sleep(0.1)
+    assert fake_discord.calls_matching(is_message_to(DM_CHANNEL_ID)) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "answered"),
+    [
+        ("blocked_users", [MEMBER_ID], [ADMIN_ID]),
+        ("blocked_roles", [ADMIN_ROLE_ID], [MEMBER_ID]),
+        ("allowed_roles", [ADMIN_ROLE_ID], [ADMIN_ID]),
+        ("allowed_users", [MEMBER_ID], [MEMBER_ID]),
+        ("blocked_channels", [CHANNEL_ID], []),
+        ("allowed_channels", [LISTEN_CHANNEL_ID], []),
+    ],
+)
+async def test_allow_and_block_lists(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    discord_settings: Settings,
+    key: str,
+    value: list[int],
+    answered: list[int],
+) -> None:
+    setattr(discord_settings.discord, key, value)
+    await say(fake_discord, MEMBER_ID, str(MEMBER_ID))
+    await say(fake_discord, ADMIN_ID, str(ADMIN_ID))
+    if answered:
+        await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID), count=len(answered))
+    await asyncio.sleep(0.1)
+    contents = [c.body["content"] for c in fake_discord.calls_matching(is_message_to(CHANNEL_ID))]
+    assert sorted(contents) == sorted(ECHO + str(a) for a in answered)
+
+
+@pytest.mark.parametrize(
+    ("content", "options", "expected"),
+    [
+        ("", {}, EMPTY_MESSAGE_REPLY),
+        (
+            "",
+            {
+                "attachments": [
+                    {
+                        "id": "1",
+                        "filename": "cat.png",
+                        "size": 10,
+                        "url": "http://x/cat.png",
+                        "proxy_url": "http://x/cat.png",
+                    }
+                ]
+            },
+            ECHO + "（发来了附件：cat.png）",
+        ),
+        (
+            "",
+            {"sticker_items": [{"id": "2", "name": "wave", "format_type": 1}]},
+            ECHO + "（发来了贴纸：wave）",
+        ),
+        ("x" * 5000, {}, ECHO + "x" * MAX_INPUT_CHARS),
+        ("z̷̢̛a̵l̸g̶o \u202e ‮ 🤖\x00 \ud800", {}, None),
+    ],
+    ids=["empty", "attachment", "sticker", "5000-chars", "strange-unicode"],
+)
+async def test_odd_messages_never_crash_her(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    content: str,
+    options: dict[str, object],
+    expected: str | None,
+) -> None:
+    await say(fake_discord, MEMBER_ID, content, **options)
+    await say(fake_discord, MEMBER_ID, "还在吗")  # and she still answers afterwards
+    last = ECHO + "还在吗"
+    await fake_discord.wait_for_calls(
+        lambda c: is_message_to(CHANNEL_ID)(c) and c.body["content"] == last
+    )
+    contents = [c.body["content"] for c in fake_discord.calls_matching(is_message_to(CHANNEL_ID))]
+    contents.remove(last)
+    assert all(len(c) <= MESSAGE_LIMIT for c in contents)
+    if expected is not None:
+        assert "".join(contents) == expected
+    else:
+        assert contents[0].startswith(ECHO)
+
+
+class UnreachableWorker:
+    """A worker behind HTTP that is down: every call fails."""
+
+    async def chat(self, request: ChatRequest) -> Reply:
+        raise ConnectionError("worker unreachable")
+
+    async def reset(self, scope: ScopeRef) -> int:
+        raise ConnectionError("worker unreachable")
+
+    async def purge(self, scope: ScopeRef) -> int:
+        raise ConnectionError("worker unreachable")
+
+    async def status(self) -> WorkerStatus:
+        raise ConnectionError("worker unreachable")
+
+    async def reload(self) -> ReloadResult:
+        raise ConnectionError("worker unreachable")
+
+    async def rollback(self) -> ReloadResult:
+        raise ConnectionError("worker unreachable")
+
+
+async def test_a_failing_worker_gets_an_in_character_line(
+    fake_discord: FakeDiscord, discord_settings: Settings
+) -> None:
+    async with running_client(fake_discord, UnreachableWorker(), discord_settings):
+        await say(fake_discord, MEMBER_ID, "你好")
+        (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    assert reply.body["content"] == discord_settings.worker.error_reply

@@ -1,0 +1,202 @@
+"""Slash commands through the real discord.py client: permissions, deferral, sync."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+
+from atri.config import Settings
+from bot.commands import REFUSED
+from bot.discord.adapter import AtriClient
+from model.protocol import ChatRequest, ReloadResult, Reply, ScopeRef, WorkerStatus
+from model.service import ChatService
+from tests.bot.discord.conftest import running_client
+from tests.bot.discord.fake_discord import (
+    ADMIN_ID,
+    APPLICATION_ID,
+    BOT_ID,
+    CHANNEL_ID,
+    EPHEMERAL,
+    GUILD_ID,
+    MANAGE_GUILD,
+    MEMBER_ID,
+    Call,
+    FakeDiscord,
+    is_callback,
+    is_command_sync,
+    is_followup,
+    is_message_to,
+)
+
+
+async def chat(fake: FakeDiscord, author: int, text: str) -> None:
+    """One exchange with ATRI, so there is memory to reset."""
+    before = len(fake.calls_matching(is_message_to(CHANNEL_ID)))
+    await fake.send_message(author, f"<@{BOT_ID}> {text}", mentions=(BOT_ID,))
+    await fake.wait_for_calls(is_message_to(CHANNEL_ID), count=before + 1)
+
+
+async def answer_to(fake: FakeDiscord, user: int, group: str, sub: str, **kw: Any) -> Call:
+    """Run a command and return the immediate (type 4) ephemeral answer."""
+    payload = await fake.run_command(user, group, sub, **kw)
+    (call,) = await fake.wait_for_calls(
+        lambda c: is_callback(c) and f"/interactions/{payload['id']}/" in c.path
+    )
+    assert call.body["type"] == 4
+    assert call.body["data"]["flags"] & EPHEMERAL
+    return call
+
+
+async def live_messages(service: ChatService, user: int) -> int:
+    return len(await service.memory.history(f"discord:user:{user}"))
+
+
+async def test_member_resets_their_own_conversation(
+    fake_discord: FakeDiscord, client: AtriClient, echo_service: ChatService
+) -> None:
+    await chat(fake_discord, MEMBER_ID, "你好")
+    await chat(fake_discord, ADMIN_ID, "你好")
+    call = await answer_to(fake_discord, MEMBER_ID, "atri", "reset")
+    assert "忘掉" in call.body["data"]["content"]
+    assert await live_messages(echo_service, MEMBER_ID) == 0
+    assert await live_messages(echo_service, ADMIN_ID) == 2
+
+
+async def test_resetting_someone_else_is_for_admins_only(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    echo_service: ChatService,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await chat(fake_discord, MEMBER_ID, "你好")
+    await chat(fake_discord, ADMIN_ID, "你好")
+    with caplog.at_level(logging.WARNING, logger="bot.commands"):
+        refused = await answer_to(
+            fake_discord, MEMBER_ID, "atri-admin", "reset-user", user_option=ADMIN_ID
+        )
+    assert refused.body["data"]["content"] == REFUSED
+    assert await live_messages(echo_service, ADMIN_ID) == 2
+    assert any("refused" in r.message and str(MEMBER_ID) in r.message for r in caplog.records)
+
+    done = await answer_to(
+        fake_discord, ADMIN_ID, "atri-admin", "reset-user", user_option=MEMBER_ID
+    )
+    assert "已重置" in done.body["data"]["content"]
+    assert await live_messages(echo_service, MEMBER_ID) == 0
+    assert await live_messages(echo_service, ADMIN_ID) == 2
+
+
+async def test_admin_ids_count_as_admins_even_in_dms(
+    fake_discord: FakeDiscord, client: AtriClient, discord_settings: Settings
+) -> None:
+    refused = await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reload", in_guild=False)
+    assert refused.body["data"]["content"] == REFUSED
+    discord_settings.discord.admin_ids = [MEMBER_ID]
+    allowed = await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reload", in_guild=False)
+    assert allowed.body["data"]["content"] != REFUSED
+
+
+async def test_channel_reset_needs_an_admin(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    echo_service: ChatService,
+    discord_settings: Settings,
+) -> None:
+    discord_settings.memory.scope = "channel"
+    await chat(fake_discord, MEMBER_ID, "大家好")
+    scope = f"discord:chan:{GUILD_ID}/{CHANNEL_ID}"
+    assert len(await echo_service.memory.history(scope)) == 2
+    shared = await answer_to(fake_discord, MEMBER_ID, "atri", "reset")
+    assert "共享" in shared.body["data"]["content"]
+    refused = await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reset-channel")
+    assert refused.body["data"]["content"] == REFUSED
+    assert len(await echo_service.memory.history(scope)) == 2
+    await answer_to(fake_discord, ADMIN_ID, "atri-admin", "reset-channel")
+    assert await echo_service.memory.history(scope) == []
+
+
+async def test_status_shows_admins_more(fake_discord: FakeDiscord, client: AtriClient) -> None:
+    member = (await answer_to(fake_discord, MEMBER_ID, "atri", "status")).body["data"]["content"]
+    admin = (await answer_to(fake_discord, ADMIN_ID, "atri", "status")).body["data"]["content"]
+    assert "排队中：0" in member and "已运行" in member
+    assert "引擎" not in member and "Discord" not in member
+    assert "引擎：echo" in admin and "Discord：延迟" in admin
+
+
+class SlowWorker:
+    """The real service, with commands that take longer than Discord's first deadline."""
+
+    def __init__(self, service: ChatService, delay: float) -> None:
+        self.service = service
+        self.delay = delay
+
+    async def chat(self, request: ChatRequest) -> Reply:
+        return await self.service.chat(request)
+
+    async def reset(self, scope: ScopeRef) -> int:
+        await asyncio.sleep(self.delay)
+        return await self.service.reset(scope)
+
+    async def purge(self, scope: ScopeRef) -> int:
+        return await self.service.purge(scope)
+
+    async def status(self) -> WorkerStatus:
+        return await self.service.status()
+
+    async def reload(self) -> ReloadResult:
+        await asyncio.sleep(self.delay)
+        return await self.service.reload()
+
+    async def rollback(self) -> ReloadResult:
+        return await self.service.rollback()
+
+
+async def test_a_slow_command_defers_first_then_follows_up(
+    fake_discord: FakeDiscord, echo_service: ChatService, discord_settings: Settings
+) -> None:
+    worker = SlowWorker(echo_service, delay=0.3)
+    async with running_client(fake_discord, worker, discord_settings, defer_after=0.05):
+        payload = await fake_discord.run_command(MEMBER_ID, "atri", "reset")
+        (followup,) = await fake_discord.wait_for_calls(is_followup)
+    (callback,) = fake_discord.calls_matching(is_callback)
+    assert f"/interactions/{payload['id']}/{payload['token']}/callback" == callback.path
+    assert callback.body["type"] == 5  # deferred: "ATRI is thinking…"
+    assert callback.body["data"]["flags"] & EPHEMERAL
+    assert fake_discord.calls.index(callback) < fake_discord.calls.index(followup)
+    assert followup.path == f"/webhooks/{APPLICATION_ID}/{payload['token']}"
+    assert followup.body["flags"] & EPHEMERAL
+    assert "忘掉" in followup.body["content"]
+
+
+async def test_commands_sync_globally_once_then_only_when_changed(
+    fake_discord: FakeDiscord, echo_service: ChatService, discord_settings: Settings
+) -> None:
+    async with running_client(fake_discord, echo_service, discord_settings):
+        pass
+    (first,) = fake_discord.calls_matching(is_command_sync)
+    assert first.path == f"/applications/{APPLICATION_ID}/commands"
+    by_name = {c["name"]: c for c in first.body}
+    assert set(by_name) == {"atri", "atri-admin"}
+    assert int(by_name["atri-admin"]["default_member_permissions"]) == MANAGE_GUILD
+    assert by_name["atri"]["default_member_permissions"] is None
+    admin_subcommands = {o["name"] for o in by_name["atri-admin"]["options"]}
+    assert admin_subcommands == {"reset-user", "reset-channel", "reload", "rollback"}
+    state = discord_settings.path(discord_settings.discord.commands_state)
+    assert state.is_file()
+
+    async with running_client(fake_discord, echo_service, discord_settings):
+        pass
+    assert len(fake_discord.calls_matching(is_command_sync)) == 1  # unchanged: no sync
+
+    # Guild-scoped for testing: synced to the guild, and the global copy is cleared.
+    discord_settings.discord.guild_ids = [GUILD_ID]
+    async with running_client(fake_discord, echo_service, discord_settings):
+        await answer_to(fake_discord, MEMBER_ID, "atri", "status")  # guild commands resolve
+    guild_sync, cleared = fake_discord.calls_matching(is_command_sync)[1:]
+    assert guild_sync.path == f"/applications/{APPLICATION_ID}/guilds/{GUILD_ID}/commands"
+    assert {c["name"] for c in guild_sync.body} == {"atri", "atri-admin"}
+    assert cleared.path == f"/applications/{APPLICATION_ID}/commands"
+    assert cleared.body == []

@@ -1,0 +1,50 @@
+"""Mention neutralising and splitting of what ATRI sends to Discord."""
+
+from __future__ import annotations
+
+from bot.discord.text import (
+    MESSAGE_LIMIT,
+    clean_incoming,
+    mentions_as_names,
+    neutralize_mentions,
+    outgoing_parts,
+)
+
+ZWSP = "\u200b"
+
+
+def names(kind: str, ident: int) -> str | None:
+    return {("user", 1): "夏生", ("role", 2): "mods", ("user", 3): "everyone"}.get((kind, ident))
+
+
+def test_user_and_role_mentions_become_plain_names() -> None:
+    text = "<@1> 和 <@!1> 还有 <@&2>，<@99> 和 <@&98>，频道 <#5> 不变"
+    assert neutralize_mentions(text, names) == (
+        f"@夏生 和 @夏生 还有 @mods，@{ZWSP}user 和 @{ZWSP}role，频道 <#5> 不变"
+    )
+
+
+def test_mass_mentions_are_broken_anywhere() -> None:
+    out = neutralize_mentions("@everyone @here @Everyone x@everyones", names)
+    assert "@everyone" not in out.lower() and "@here" not in out
+    assert out.replace(ZWSP, "") == "@everyone @here @Everyone x@everyones"
+
+
+def test_a_name_cannot_smuggle_a_mass_mention() -> None:
+    assert neutralize_mentions("<@3>", names) == f"@{ZWSP}everyone"
+    assert mentions_as_names("<@3>", names) == "@everyone"  # input side: for the model only
+
+
+def test_outgoing_parts_split_at_sentences_and_keep_code_whole() -> None:
+    code = "```python\n" + "print('亚托莉')\n" * 50 + "```"
+    text = "第一句话。" * 300 + code + "最后一句。"
+    parts = outgoing_parts(text)
+    assert all(len(p) <= MESSAGE_LIMIT for p in parts)
+    assert code in parts or any(code in p for p in parts)
+    assert "".join(parts) == text
+    assert outgoing_parts("   ") == []
+
+
+def test_clean_incoming_drops_what_cannot_be_stored() -> None:
+    assert clean_incoming("a\x00b\ud800c") == "ab?c"
+    assert clean_incoming("z̷̢a̵ 🤖 \u202e") == "z̷̢a̵ 🤖 \u202e"

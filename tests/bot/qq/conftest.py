@@ -1,0 +1,63 @@
+"""NoneBot for the QQ tests.
+
+nonebug (a pytest plugin) initialises NoneBot once per pytest process, for every test
+session, with the kwargs stashed here; this file adds the OneBot v11 adapter and loads
+the ATRI plugin once, and hands the plugin a fresh echo worker for each test. The
+real-server end-to-end test runs `atri serve` in a subprocess, so it never shares
+this process's NoneBot.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import AsyncIterator, Iterator
+from types import ModuleType
+
+import pytest
+from nonebug import NONEBOT_INIT_KWARGS
+
+from atri.config import QQSettings, Secrets, Settings
+from bot.qq import set_worker
+from bot.qq.runner import PLUGIN, nonebot_options
+from model.service import ChatService
+from tests.bot.qq.events import SUPERUSER_ID
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The options `atri serve` would pass, minus the pause between parts.
+    settings = Settings(qq=QQSettings(superusers=[SUPERUSER_ID], split_pause_seconds=0))
+    config.stash[NONEBOT_INIT_KWARGS] = nonebot_options(settings, Secrets())
+
+
+@pytest.fixture(scope="session")
+async def qq_plugin(
+    nonebug_init: None, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[ModuleType]:
+    import nonebot
+    from nonebot.adapters.onebot.v11 import Adapter
+
+    settings = Settings(root=tmp_path_factory.mktemp("qq"))
+    settings.model.engine = "echo"
+    settings.reload.enabled = False
+    async with await ChatService.open(settings) as service:
+        set_worker(service)  # the plugin refuses to load without a worker
+        nonebot.get_driver().register_adapter(Adapter)
+        assert nonebot.load_plugin(PLUGIN) is not None
+        yield sys.modules[PLUGIN]
+        set_worker(None)
+
+
+@pytest.fixture
+def plugin(qq_plugin: ModuleType, echo_service: ChatService) -> Iterator[ModuleType]:
+    """The loaded plugin module, talking to this test's own echo worker."""
+    set_worker(echo_service)
+    yield qq_plugin
+    set_worker(None)
+
+
+@pytest.fixture
+def unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,323 @@
+"""The plugin's matchers as NoneBot runs them (nonebug), against a real echo worker.
+
+nonebug hands events straight to NoneBot, so `addressed` first runs the adapter's own
+@-mention and nickname checks on them, as the OneBot v11 Bot does on a live event.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import ModuleType
+from typing import Any
+
+import pytest
+from nonebot.adapters.onebot.v11 import Bot, Message, MessageEvent, MessageSegment
+from nonebot.adapters.onebot.v11.bot import _check_at_me, _check_nickname, _check_reply
+from nonebot.adapters.onebot.v11.exception import ActionFailed
+from nonebug import App
+
+from atri.config import Settings
+from bot import commands
+from bot.commands import REFUSED, Actor
+from bot.qq.text import MEDIA_ONLY_REPLY, reply_parts, text_message
+from model.protocol import ChatRequest
+from model.service import EMPTY_MESSAGE_REPLY, ChatService
+from tests.bot.qq.events import (
+    GROUP_ID,
+    SELF_ID,
+    SUPERUSER_ID,
+    at_me,
+    group_event,
+    private_event,
+)
+
+SENT = {"message_id": 1}
+QUOTED = {"reply_message": True, "at_sender": True}
+
+
+def addressed(bot: Bot, event: MessageEvent) -> MessageEvent:
+    event.message.reduce()
+    _check_at_me(bot, event)
+    _check_nickname(bot, event)
+    return event
+
+
+def expect_reply(ctx: Any, event: MessageEvent, text: str) -> None:
+    ctx.should_call_send(event, text_message(text), SENT, **QUOTED)
+
+
+async def say(service: ChatService, user: str, text: str = "记住我") -> None:
+    await service.chat(
+        ChatRequest(platform="qq", user_id=user, text=text, channel_id=str(GROUP_ID))
+    )
+
+
+async def remembered(service: ChatService, user: str, channel: str = str(GROUP_ID)) -> int:
+    return len(await service.memory.history(service.scope_for("qq", user, channel)))
+
+
+@pytest.mark.parametrize(
+    ("message", "heard"),
+    [
+        (at_me("你好"), "你好"),
+        (Message("亚托莉，今天天气真好"), "今天天气真好"),
+        (Message("ATRI 早上好"), "早上好"),
+        (Message("アトリ おはよう"), "おはよう"),
+        (Message("你好呀 ") + MessageSegment.at(SELF_ID), "你好呀"),
+    ],
+    ids=["at", "nickname-zh", "nickname-en", "nickname-ja", "at-at-end"],
+)
+async def test_group_message_addressed_to_atri_gets_a_quoted_reply(
+    app: App, plugin: ModuleType, message: Message, heard: str
+) -> None:
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = addressed(bot, group_event(message))
+        ctx.receive_event(bot, event)
+        ctx.should_pass_rule(plugin.chat)
+        expect_reply(ctx, event, f"亚托莉听到了：{heard}")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [Message("今天天气真好"), Message("我觉得亚托莉很可爱"), MessageSegment.at("5555") + " 你好"],
+    ids=["plain", "nickname-not-first", "at-someone-else"],
+)
+async def test_group_message_not_for_atri_is_left_alone(
+    app: App, plugin: ModuleType, message: Message
+) -> None:
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        ctx.receive_event(bot, addressed(bot, group_event(message)))
+        ctx.should_not_pass_rule(plugin.chat)
+
+
+@pytest.mark.parametrize(("author", "answered"), [(SELF_ID, True), ("5555", False)])
+async def test_a_reply_to_atri_is_addressed_to_her(
+    app: App, plugin: ModuleType, author: str, answered: bool
+) -> None:
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = group_event(MessageSegment.reply(77) + "真的吗")
+        quoted = {"time": 0, "message_type": "group", "message_id": 77, "real_id": 77}
+        quoted |= {"sender": {"user_id": int(author)}, "message": "之前的话"}
+        ctx.should_call_api("get_msg", {"message_id": 77}, quoted)
+        await _check_reply(bot, event)
+        ctx.receive_event(bot, addressed(bot, event))
+        if answered:
+            ctx.should_pass_rule(plugin.chat)
+            expect_reply(ctx, event, "亚托莉听到了：真的吗")
+        else:
+            ctx.should_not_pass_rule(plugin.chat)
+
+
+async def test_private_chat_is_answered_unless_config_says_no(
+    app: App, plugin: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = private_event("在吗")
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, "亚托莉听到了：在吗")
+    monkeypatch.setattr(plugin.config, "atri_reply_in_private", False)
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        ctx.receive_event(bot, private_event("在吗"))
+        ctx.should_not_pass_rule(plugin.chat)
+
+
+async def test_memory_is_keyed_by_qq_id_and_group(
+    app: App, plugin: ModuleType, echo_service: ChatService
+) -> None:
+    echo_service.settings.memory.scope = "user_in_channel"
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = addressed(bot, group_event(at_me("记得我"), user_id=4321, group_id=777))
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, "亚托莉听到了：记得我")
+    assert await remembered(echo_service, "4321", "777") == 2
+    assert await remembered(echo_service, "4321", "778") == 0
+
+
+@pytest.mark.parametrize("words", ["/atri reset", "重置记忆"])
+async def test_anyone_resets_their_own_memory(
+    app: App, plugin: ModuleType, echo_service: ChatService, words: str
+) -> None:
+    await say(echo_service, "4000")
+    await say(echo_service, "4001")
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = group_event(words, user_id=4000)
+        ctx.receive_event(bot, event)
+        ctx.should_pass_rule(plugin.atri_command if words.startswith("/") else plugin.reset_words)
+        expect_reply(ctx, event, "好的，亚托莉把我们的对话忘掉了（2 条）。重新开始吧！")
+    assert await remembered(echo_service, "4000") == 0
+    assert await remembered(echo_service, "4001") == 2
+
+
+@pytest.mark.parametrize(
+    ("user_id", "role", "allowed"),
+    [
+        (4000, "member", False),
+        (4000, "admin", True),
+        (4000, "owner", True),
+        (int(SUPERUSER_ID), "member", True),
+    ],
+    ids=["member", "group-admin", "group-owner", "superuser"],
+)
+async def test_group_and_user_resets_need_an_admin(
+    app: App,
+    plugin: ModuleType,
+    echo_service: ChatService,
+    caplog: pytest.LogCaptureFixture,
+    user_id: int,
+    role: str,
+    allowed: bool,
+) -> None:
+    echo_service.settings.memory.scope = "user_in_channel"
+    await say(echo_service, "4001")
+    await say(echo_service, "4002")
+    user_reset = group_event(Message("/atri reset ") + MessageSegment.at(4001), user_id, role)
+    group_reset = group_event("/atri reset group", user_id, role)
+    with caplog.at_level(logging.WARNING, logger="bot.commands"):
+        async with app.test_matcher(plugin.atri_command) as ctx:
+            bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+            ctx.receive_event(bot, user_reset)
+            expect_reply(
+                ctx, user_reset, "已重置该用户的对话记忆（2 条）。" if allowed else REFUSED
+            )
+            ctx.receive_event(bot, group_reset)
+            expect_reply(ctx, group_reset, "已重置这里的对话记忆（2 条）。" if allowed else REFUSED)
+    assert await remembered(echo_service, "4001") == (0 if allowed else 2)
+    assert await remembered(echo_service, "4002") == (0 if allowed else 2)
+    refusals = [r for r in caplog.records if r.getMessage().startswith("refused")]
+    assert len(refusals) == (0 if allowed else 2)
+    if not allowed:
+        assert "refused reset of user 4001 by qq user 4000 in channel 300" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("user_id", "role", "allowed"),
+    [(4000, "admin", False), (int(SUPERUSER_ID), "member", True)],
+    ids=["group-admin", "superuser"],
+)
+async def test_reload_is_for_superusers_only(
+    app: App, plugin: ModuleType, echo_service: ChatService, user_id: int, role: str, allowed: bool
+) -> None:
+    admin = Actor("qq", str(user_id), is_admin=True, channel_id=str(GROUP_ID))
+    expected = (await commands.reload(echo_service, admin)).text if allowed else REFUSED
+    async with app.test_matcher(plugin.atri_command) as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = group_event("/atri reload", user_id, role)
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, expected)
+
+
+async def test_status_and_usage(app: App, plugin: ModuleType, echo_service: ChatService) -> None:
+    member = Actor("qq", "4000", is_admin=False, channel_id=str(GROUP_ID))
+    status = (await commands.status(echo_service, member)).text
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        for words, text in [
+            ("/atri status", status),
+            ("/atri", plugin.USAGE),
+            ("/atri dance", plugin.USAGE),
+        ]:
+            event = group_event(words)
+            ctx.receive_event(bot, event)
+            expect_reply(ctx, event, text)
+    async with app.test_matcher() as ctx:  # not the command, and not addressed
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        ctx.receive_event(bot, group_event("/atrium"))
+        ctx.should_not_pass_rule(plugin.atri_command)
+
+
+async def test_group_reset_in_private_chat_says_where_to_use_it(
+    app: App, plugin: ModuleType
+) -> None:
+    async with app.test_matcher(plugin.atri_command) as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SUPERUSER_ID)
+        event = private_event("/atri reset group", user_id=int(SUPERUSER_ID))
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, plugin.GROUP_ONLY)
+
+
+@pytest.mark.parametrize(
+    ("message", "answer"),
+    [
+        (MessageSegment.at(SELF_ID), EMPTY_MESSAGE_REPLY),
+        (at_me("   "), EMPTY_MESSAGE_REPLY),
+        (MessageSegment.at(SELF_ID) + MessageSegment.image("file:///tmp/x.png"), MEDIA_ONLY_REPLY),
+        (
+            MessageSegment.at(SELF_ID)
+            + MessageSegment("face", {})
+            + MessageSegment("text", {})
+            + MessageSegment("at", {})
+            + MessageSegment("no_such_type", {"x": [1]}),
+            MEDIA_ONLY_REPLY,
+        ),
+    ],
+    ids=["only-at", "blank", "only-image", "malformed-segments"],
+)
+async def test_bad_input_gets_a_calm_reply(
+    app: App, plugin: ModuleType, message: Message, answer: str
+) -> None:
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = addressed(bot, group_event(message))
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, answer)
+
+
+async def test_a_5000_character_message_is_answered_in_a_few_parts(
+    app: App, plugin: ModuleType
+) -> None:
+    long = "我是高性能的机器人亚托莉。" * 385  # 5005 characters
+    parts = reply_parts("亚托莉听到了：" + long, 500, 4)
+    assert len(parts) == 4 and parts[-1].endswith("……")
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = addressed(bot, group_event(at_me(long)))
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, parts[0])
+        for part in parts[1:]:
+            ctx.should_call_send(
+                event, text_message(part), SENT, reply_message=False, at_sender=False
+            )
+
+
+async def test_an_unreachable_worker_gets_in_character_lines(
+    app: App, plugin: ModuleType, settings: Settings, unused_port: int
+) -> None:
+    from atri.config import Secrets
+    from bot.qq import set_worker
+    from bot.relay import HttpWorker
+
+    settings.worker.url = f"http://127.0.0.1:{unused_port}"
+    async with HttpWorker(settings.worker, Secrets()) as remote:
+        set_worker(remote)
+        async with app.test_matcher() as ctx:
+            bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+            chat = addressed(bot, group_event(at_me("你好")))
+            ctx.receive_event(bot, chat)
+            expect_reply(ctx, chat, settings.worker.error_reply)
+            status = group_event("/atri status")
+            ctx.receive_event(bot, status)
+            expect_reply(ctx, status, plugin.config.atri_error_reply)
+
+
+async def test_a_failed_send_is_logged_not_raised(
+    app: App, plugin: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = addressed(bot, group_event(at_me("你好")))
+        ctx.should_call_send(
+            event,
+            text_message("亚托莉听到了：你好"),
+            exception=ActionFailed(retcode=1200, msg="risk control"),
+            **QUOTED,
+        )
+        with caplog.at_level(logging.WARNING, logger="bot.qq.atri"):
+            await plugin.answer(bot, event)
+    assert "QQ send to 300 failed" in caplog.text

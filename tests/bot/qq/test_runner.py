@@ -1,0 +1,82 @@
+"""Starting NoneBot from `[qq]`: the options it gets and a port that is taken."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from atri.config import ConfigError, Secrets, Settings, settings_from_dict
+from bot.qq import NoWorker, current_worker, set_worker
+from bot.qq.runner import listen_socket, nonebot_options
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_nonebot_options_come_from_the_qq_section() -> None:
+    settings = settings_from_dict(
+        {"qq": {"enabled": True, "port": 9000, "superusers": ["123"], "nicknames": ["亚托莉"]}}
+    )
+    options = nonebot_options(settings, Secrets(onebot_access_token=SecretStr("t0k")))
+    assert options["onebot_access_token"] == "t0k"
+    assert options["superusers"] == {"123"} and options["nickname"] == {"亚托莉"}
+    assert options["atri_max_message_chars"] == settings.qq.max_message_chars
+    assert nonebot_options(Settings(), Secrets())["onebot_access_token"] is None
+
+
+def test_a_taken_port_is_one_sentence() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=rf"127\.0\.0\.1:{port} is already in use"):
+            listen_socket("127.0.0.1", port)
+
+
+def test_superusers_must_be_qq_numbers() -> None:
+    with pytest.raises(ConfigError, match=r'\[qq\] superusers .*"admin" is not a QQ number'):
+        settings_from_dict({"qq": {"superusers": ["admin"]}})
+
+
+def test_no_worker_says_how_to_set_one() -> None:
+    set_worker(None)
+    with pytest.raises(NoWorker, match="ATRI_WORKER_URL"):
+        current_worker()
+
+
+STANDALONE = """
+import nonebot
+from nonebot.adapters.onebot.v11 import Adapter
+import bot.qq
+
+nonebot.init(driver="~fastapi")
+nonebot.get_driver().register_adapter(Adapter)
+assert nonebot.load_plugin("bot.qq.atri") is not None
+print(type(bot.qq.current_worker()).__name__, bot.qq.current_worker().url)
+"""
+
+
+def test_the_plugin_loads_into_a_plain_nonebot_project(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATRI_")}
+
+    def standalone(extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", STANDALONE],
+            cwd=tmp_path,
+            env=env | extra | {"PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    done = standalone({"ATRI_WORKER_URL": "http://127.0.0.1:8765"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "HttpWorker http://127.0.0.1:8765"
+    failed = standalone({})
+    assert failed.returncode != 0
+    assert "ATRI's QQ plugin has no worker" in failed.stdout + failed.stderr

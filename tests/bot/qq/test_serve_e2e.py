@@ -1,0 +1,217 @@
+"""`atri serve` with `[qq] enabled`, reached over a real WebSocket as NapCat reaches it.
+
+The server runs in a subprocess (NoneBot initialises once per process, and this one
+belongs to nonebug); the test plays the OneBot v11 implementation: it connects to the
+reverse-WebSocket endpoint, reports events in the protocol's JSON and answers the
+actions NoneBot calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
+from tests.bot.qq.events import GROUP_ID, SELF_ID, SUPERUSER_ID
+
+TOKEN = "napcat-test-token"
+USER_ID = 4000
+START_TIMEOUT_SECONDS = 30.0
+ACTION_TIMEOUT_SECONDS = 10.0
+HEADERS = {"X-Self-ID": SELF_ID, "Authorization": f"Bearer {TOKEN}"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"atri serve exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    pytest.fail(f"atri serve did not listen on {port}:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def ws_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("serve")
+    port = _free_port()
+    config = root / "config.toml"
+    config.write_text(
+        f"""
+[model]
+engine = "echo"
+[memory]
+path = "memory.sqlite3"
+[reload]
+enabled = false
+[qq]
+enabled = true
+port = {port}
+superusers = ["{SUPERUSER_ID}"]
+split_pause_seconds = 0
+""",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATRI_")}
+    env["ATRI_ONEBOT_ACCESS_TOKEN"] = TOKEN
+    log = root / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "atri", "--config", str(config), "serve"],
+            cwd=root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for_port(port, proc, log)
+        yield f"ws://127.0.0.1:{port}/onebot/v11/ws"
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl+C: uvicorn and NoneBot shut down cleanly
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail(f"atri serve did not stop on Ctrl+C:\n{log.read_text()}")
+    assert TOKEN not in log.read_text()
+
+
+_message_ids = iter(range(101, 10_000))
+
+
+def group_message(message: Any, user_id: int = USER_ID, role: str = "member") -> dict[str, Any]:
+    """A group message report as NapCat sends it (message as an array, or a CQ string)."""
+    return {
+        "time": int(time.time()),
+        "self_id": int(SELF_ID),
+        "post_type": "message",
+        "message_type": "group",
+        "sub_type": "normal",
+        "message_id": next(_message_ids),
+        "group_id": GROUP_ID,
+        "user_id": user_id,
+        "message": message,
+        "raw_message": message if isinstance(message, str) else "",
+        "font": 0,
+        "sender": {"user_id": user_id, "nickname": "夏生", "card": "", "role": role},
+    }
+
+
+async def next_action(ws: ClientConnection) -> dict[str, Any]:
+    """The next API call NoneBot makes (heartbeat-free: the test never sends any)."""
+    data = await asyncio.wait_for(ws.recv(), ACTION_TIMEOUT_SECONDS)
+    return json.loads(data)
+
+
+async def answer(ws: ClientConnection, action: dict[str, Any], data: Any) -> None:
+    await ws.send(json.dumps({"status": "ok", "retcode": 0, "data": data, "echo": action["echo"]}))
+
+
+async def reply_to(ws: ClientConnection, event: dict[str, Any]) -> list[dict[str, Any]]:
+    """Report `event`, take the send action it causes, confirm it; the message array."""
+    await ws.send(json.dumps(event))
+    action = await next_action(ws)
+    assert action["action"] in {"send_msg", "send_group_msg"}
+    params = action["params"]
+    assert params["group_id"] == GROUP_ID
+    await answer(ws, action, {"message_id": 90_000 + event["message_id"]})
+    segments: list[dict[str, Any]] = params["message"]
+    return segments
+
+
+def check_quoted_reply(segments: list[dict[str, Any]], event: dict[str, Any]) -> str:
+    """Only a quote, an @ of the sender and text; returns the text."""
+    assert {seg["type"] for seg in segments} <= {"reply", "at", "text"}
+    assert segments[0] == {"type": "reply", "data": {"id": str(event["message_id"])}}
+    assert [seg for seg in segments if seg["type"] == "at"] == [
+        {"type": "at", "data": {"qq": str(event["user_id"])}}
+    ]
+    return "".join(seg["data"]["text"] for seg in segments if seg["type"] == "text").strip()
+
+
+async def test_a_wrong_or_missing_access_token_is_refused(ws_url: str) -> None:
+    for headers in [{**HEADERS, "Authorization": "Bearer wrong"}, {"X-Self-ID": SELF_ID}]:
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(ws_url, additional_headers=headers):
+                pass
+        assert refused.value.response.status_code == 403
+
+
+async def test_group_chat_over_onebot_v11(ws_url: str) -> None:
+    async with connect(ws_url, additional_headers=HEADERS) as ws:
+        lifecycle = {"time": int(time.time()), "self_id": int(SELF_ID), "post_type": "meta_event"}
+        await ws.send(
+            json.dumps(lifecycle | {"meta_event_type": "lifecycle", "sub_type": "connect"})
+        )
+
+        # Array format, with CQ codes and @everyone smuggled in as text for the echo to repeat.
+        event = group_message(
+            [
+                {"type": "at", "data": {"qq": SELF_ID}},
+                {
+                    "type": "text",
+                    "data": {"text": " [CQ:at,qq=all] 你好 @全体成员 [CQ:image,file=x.png]"},
+                },
+            ]
+        )
+        text = check_quoted_reply(await reply_to(ws, event), event)
+        assert text == "亚托莉听到了：［CQ:at,qq=all] 你好 ＠全体成员 ［CQ:image,file=x.png]"
+
+        # String format (messagePostFormat "string"), addressed by nickname.
+        event = group_message("亚托莉 &#91;CQ:face,id=1&#93;早上好")
+        text = check_quoted_reply(await reply_to(ws, event), event)
+        assert text == "亚托莉听到了：［CQ:face,id=1]早上好"
+
+        # Not addressed: silence; malformed reports: dropped; the next message is answered.
+        await ws.send(json.dumps(group_message([{"type": "text", "data": {"text": "大家好"}}])))
+        await ws.send(json.dumps({"post_type": "message", "message_type": "group"}))
+        await ws.send(json.dumps(group_message([{"type": "text"}])))
+        broken = [{"type": "at", "data": {"qq": SELF_ID}}, {"type": "text", "data": {"text": None}}]
+        await ws.send(json.dumps(group_message(broken)))
+        await ws.send("not json at all")
+    async with connect(ws_url, additional_headers=HEADERS) as ws:
+        event = group_message([{"type": "text", "data": {"text": "ATRI，还在吗"}}])
+        text = check_quoted_reply(await reply_to(ws, event), event)
+        assert text == "亚托莉听到了：还在吗"
+
+
+async def test_a_reply_to_atri_and_a_refused_admin_command(ws_url: str) -> None:
+    async with connect(ws_url, additional_headers=HEADERS) as ws:
+        event = group_message(
+            [{"type": "reply", "data": {"id": "555"}}, {"type": "text", "data": {"text": "真的吗"}}]
+        )
+        await ws.send(json.dumps(event))
+        get_msg = await next_action(ws)  # the adapter asks whose message was quoted
+        assert get_msg["action"] == "get_msg" and get_msg["params"] == {"message_id": 555}
+        quoted = {"time": 0, "message_type": "group", "message_id": 555, "real_id": 555}
+        await answer(ws, get_msg, quoted | {"sender": {"user_id": int(SELF_ID)}, "message": "嗯"})
+        action = await next_action(ws)
+        await answer(ws, action, {"message_id": 1})
+        assert check_quoted_reply(action["params"]["message"], event) == "亚托莉听到了：真的吗"
+
+        event = group_message("/atri reset group")
+        text = check_quoted_reply(await reply_to(ws, event), event)
+        assert text == "只有管理员才能这样做哦。亚托莉会好好记住规矩的！"

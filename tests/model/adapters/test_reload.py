@@ -1,0 +1,315 @@
+"""Hot reload on the tiny model: new versions go live, bad ones never do, nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from atri.config import Settings
+from model.adapters.validation import ADAPTER_WEIGHTS
+from model.protocol import ChatRequest
+from model.service import ChatService
+from tests.model.conftest import V1, V2, V3, MakeVersion
+
+PROMPT = "hello ATRI"
+
+
+def req(text: str = PROMPT, user: str = "u1") -> ChatRequest:
+    return ChatRequest(platform="test", user_id=user, text=text)
+
+
+async def answer(service: ChatService, user: str) -> tuple[str, str]:
+    """(text, adapter version) of a first message in a fresh conversation: greedy
+    decoding makes the text a fingerprint of the adapter serving it."""
+    reply = await service.chat(req(user=user))
+    assert reply.status == "ok"
+    return reply.text, reply.adapter_version
+
+
+async def live_logits(service: ChatService) -> list[float]:
+    """The live adapter's next-token scores for a fixed input, read on the engine thread:
+    a fingerprint of the weights that two adapters never share (unlike the tiny model's
+    few greedy tokens)."""
+    import torch
+
+    engine = service.engine
+
+    def read() -> list[float]:
+        ids = torch.tensor([[3, 14, 15, 92, 65]])
+        with torch.inference_mode(), engine._adapter_scope():  # type: ignore[attr-defined]
+            return [round(x, 4) for x in engine.model(input_ids=ids).logits[0, -1, :8].tolist()]  # type: ignore[attr-defined]
+
+    result: list[float] = await engine.run(read)  # type: ignore[attr-defined]
+    return result
+
+
+async def test_new_version_is_picked_up_within_one_interval(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    reload_settings.reload.enabled = True
+    interval = reload_settings.reload.interval_seconds
+    async with await ChatService.open(reload_settings) as service:
+        assert (await service.status()).details["reload_job"] is True
+        _base_text, base_version = await answer(service, "before")
+        base_logits = await live_logits(service)
+        assert base_version == ""
+        make_version(V1)
+        written = time.monotonic()
+        while (await service.status()).adapter_version != V1:
+            # One interval, plus room for the load on a busy CI machine.
+            assert time.monotonic() - written < interval + 3, "the job did not pick up V1"
+            await asyncio.sleep(0.05)
+        status = await service.status()
+        assert status.last_reload["ok"] is True
+        assert status.last_reload["version"] == V1
+        assert status.last_reload["when"]
+        reply = await service.chat(req(user="after"))
+        assert reply.adapter_version == V1
+        assert await live_logits(service) != base_logits  # the adapter is the one serving
+        stored = await service.memory.history(reply.scope)
+        assert [m.adapter_version for m in stored] == ["", V1]
+    assert service.reloader.running is False
+
+
+def truncate(folder: Path) -> None:
+    weights = folder / ADAPTER_WEIGHTS
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+
+
+def set_manifest(folder: Path, **fields: object) -> None:
+    path = folder / "manifest.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | fields))
+
+
+CORRUPTIONS = {
+    "truncated safetensors": ("truncated", lambda f: truncate(f)),
+    "wrong base model": ("was trained on", lambda f: set_manifest(f, base_model="/no/such/model")),
+    "wrong base config": ("config hash", lambda f: set_manifest(f, base_config_hash="0" * 16)),
+    "missing manifest": ("no manifest.json", lambda f: (f / "manifest.json").unlink()),
+    "manifest names another version": ("names version", lambda f: set_manifest(f, version=V1)),
+    "broken adapter config": ("adapter_config.json", lambda f: (f / "adapter_config.json").write_text("{")),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", list(CORRUPTIONS))
+async def test_corrupt_version_is_rejected_and_live_keeps_answering(
+    reload_settings: Settings, make_version: MakeVersion, kind: str
+) -> None:
+    reason, corrupt = CORRUPTIONS[kind]
+    make_version(V1)
+    async with await ChatService.open(reload_settings) as service:
+        assert (await service.reloader.check()) is not None
+        live_text, live_version = await answer(service, "before")
+        assert live_version == V1
+        corrupt(make_version(V2, seed=2))
+        if kind == "missing manifest":
+            # Not a complete version: the job never even considers it.
+            assert await service.reloader.check() is None
+        else:
+            result = await service.reloader.check()
+            assert result is not None and not result.ok
+            assert reason in result.message
+        result = await service.reload(V2)  # on demand, by name: refused with the reason
+        assert not result.ok
+        assert reason in result.message and f"Still serving adapter version {V1}" in result.message
+        status = await service.status()
+        assert status.adapter_version == V1
+        assert status.last_reload["ok"] is False and reason in status.last_reload["message"]
+        assert status.details["loaded_adapters"] == [V1]
+        assert await answer(service, "after") == (live_text, V1)
+
+
+async def test_adapter_of_another_model_size_is_rejected_before_loading(
+    reload_settings: Settings, make_version: MakeVersion, wide_model_dir: Path
+) -> None:
+    make_version(V1)
+    make_version(V2, model_dir=wide_model_dir)  # manifest claims our base: only shapes differ
+    async with await ChatService.open(reload_settings) as service:
+        await service.reload(V1)
+        live = await answer(service, "before")
+        result = await service.reload(V2)
+        assert not result.ok
+        assert "another model size" in result.message
+        assert V2 not in getattr(service.engine.model, "peft_config", {})  # type: ignore[attr-defined]
+        assert await answer(service, "after") == live
+
+
+async def test_nan_adapter_fails_the_smoke_generation(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    make_version(V1)
+    make_version(V2, scale=float("nan"))
+    async with await ChatService.open(reload_settings) as service:
+        await service.reload(V1)
+        live = await answer(service, "before")
+        result = await service.reload(V2)
+        assert not result.ok and "NaN" in result.message
+        assert V2 not in service.engine.model.peft_config  # type: ignore[attr-defined]
+        assert await answer(service, "after") == live
+
+
+@pytest.mark.parametrize(
+    "name", ["../outside", "20250101-000009/../../outside", "latest", "/etc", V3 + "x"]
+)
+async def test_version_names_outside_the_adapters_folder_are_refused(
+    reload_settings: Settings, make_version: MakeVersion, name: str
+) -> None:
+    make_version(V1)
+    async with await ChatService.open(reload_settings) as service:
+        await service.reload(V1)
+        result = await service.reload(name)
+        assert not result.ok and "not an adapter version name" in result.message
+        assert (await service.status()).adapter_version == V1
+
+
+async def test_symlinked_version_leaving_the_adapters_folder_is_refused(
+    reload_settings: Settings, make_version: MakeVersion, adapters_dir: Path, tmp_path: Path
+) -> None:
+    make_version(V1)
+    outside = make_version(V2, seed=2)
+    moved = shutil.move(outside, tmp_path / "elsewhere")
+    (adapters_dir / V2).symlink_to(moved, target_is_directory=True)
+    async with await ChatService.open(reload_settings) as service:
+        await service.reload(V1)
+        result = await service.reloader.check()  # the symlink looks complete to a listing
+        assert result is not None and not result.ok
+        assert "outside the adapters folder" in result.message
+        assert (await service.status()).adapter_version == V1
+
+
+async def test_ooc_rate_margin_against_the_live_version(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    reload_settings.reload.max_ooc_rate_increase = 0.05
+    make_version(V1, eval_rates=(0.10, 0.30))
+    make_version(V2, seed=2, eval_rates=(0.20, 0.30))  # 10 points worse: refused
+    make_version(V3, seed=3, eval_rates=(0.14, 0.30))  # 4 points worse: within the margin
+    async with await ChatService.open(reload_settings) as service:
+        assert (await service.reload(V1)).ok
+        refused = await service.reload(V2)
+        assert not refused.ok and "20.0%" in refused.message and "10.0%" in refused.message
+        assert (await service.reload(V3)).ok
+        assert (await service.status()).adapter_version == V3
+
+
+async def test_rollback_walks_back_and_the_job_does_not_undo_it(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    make_version(V1)
+    make_version(V2, seed=2)
+    async with await ChatService.open(reload_settings) as service:
+        base = await answer(service, "base")
+        assert (await service.reloader.check()) is not None  # newest first: V2
+        at_v2 = await answer(service, "v2")
+        v2_logits = await live_logits(service)
+        assert at_v2[1] == V2
+        result = await service.rollback()
+        assert result.ok and result.adapter_version == V1
+        assert f"Rolled back to adapter version {V1}" in result.message
+        at_v1 = await answer(service, "v1")
+        assert at_v1[1] == V1 and await live_logits(service) != v2_logits
+        assert await service.reloader.check() is None  # V2 stays rolled back
+        assert (await service.rollback()).adapter_version == ""
+        assert await answer(service, "base-again") == base
+        nothing = await service.rollback()
+        assert not nothing.ok and "nothing to roll back to" in nothing.message
+        # keep_previous = 1: V1 stays loaded beside the base model; V2 was freed.
+        assert service.reloader.loaded == [V1]
+        # An explicit reload takes the newest again, rolled back or not.
+        assert (await service.reload()).adapter_version == V2
+        assert await answer(service, "v2-again") == at_v2
+        assert await live_logits(service) == v2_logits
+        status = await service.status()
+        assert status.last_reload["kind"] == "reload" and status.last_reload["ok"] is True
+
+
+async def test_keep_previous_bounds_the_loaded_versions(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    reload_settings.reload.keep_previous = 1
+    for i, name in enumerate((V1, V2, V3)):
+        make_version(name, seed=i + 1)
+    async with await ChatService.open(reload_settings) as service:
+        for name in (V1, V2, V3):
+            assert (await service.reload(name)).ok
+        assert service.reloader.loaded == [V2, V3]
+        assert sorted(service.engine.model.peft_config) == [V2, V3]  # type: ignore[attr-defined]
+
+
+async def test_reload_during_a_stream_of_requests_loses_none(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    make_version(V1)
+    make_version(V2, seed=2)
+    users, before_reload, after_reload = 4, 2, 2
+    async with await ChatService.open(reload_settings) as service:
+        await service.reload(V1)
+        answered = 0
+        halfway = asyncio.Event()
+        reloaded = asyncio.Event()
+
+        async def client(user: str) -> list[tuple[str, str]]:
+            # Chats on until the reload is over and then some: the reload spans
+            # several engine-thread jobs (the new version's prompt states, the smoke).
+            nonlocal answered
+            seen: list[tuple[str, str]] = []
+            after = 0
+            while len(seen) < before_reload or after < after_reload:
+                after += reloaded.is_set()
+                reply = await service.chat(req(f"message {len(seen)}", user=user))
+                assert reply.status == "ok", reply
+                seen.append((reply.text, reply.adapter_version))
+                answered += 1
+                if answered >= users * before_reload // 2:
+                    halfway.set()
+                await asyncio.sleep(0)
+            return seen
+
+        async def reload_midway() -> None:
+            await halfway.wait()
+            assert (await service.reload(V2)).ok
+            reloaded.set()
+
+        reloading = asyncio.create_task(reload_midway())
+        results = await asyncio.gather(*(client(f"u{n}") for n in range(users)))
+        await reloading
+        versions = [v for seen in results for _, v in seen]
+        assert set(versions) == {V1, V2}
+        assert all(seen[-1][1] == V2 for seen in results)
+        for n, seen in enumerate(results):
+            history = await service.memory.all_messages(service.scope_for("test", f"u{n}"))
+            assert [m.content for m in history if m.role == "user"] == [
+                f"message {i}" for i in range(len(seen))
+            ]
+            replies = [(m.content, m.adapter_version) for m in history if m.role == "assistant"]
+            assert replies == seen
+
+
+async def test_engine_accepts_a_base_hash_recorded_in_another_dtype(
+    reload_settings: Settings, tiny_model_dir: Path
+) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from model.engines.loading import config_hash
+
+    bf16 = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.bfloat16)
+    async with await ChatService.open(reload_settings) as service:
+        engine = service.engine
+        assert engine.accepts_config_hash(config_hash(bf16))  # type: ignore[attr-defined]
+        assert not engine.accepts_config_hash("0" * 16)  # type: ignore[attr-defined]
+
+
+async def test_echo_engine_reports_it_has_no_adapters(echo_service: ChatService) -> None:
+    assert echo_service.reloader.running is False
+    for result in (await echo_service.reload(), await echo_service.rollback()):
+        assert not result.ok
+        assert "The echo engine has no adapters" in result.message
+    status = await echo_service.status()
+    assert status.last_reload["ok"] is False
+    assert status.details["reload_job"] is False

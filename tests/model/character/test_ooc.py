@@ -1,0 +1,71 @@
+"""The out-of-character detector on labelled replies: true and false positives."""
+
+from __future__ import annotations
+
+import pytest
+
+from atri.config import ConfigError, OOCSettings, settings_from_dict
+from model.character.ooc import OOCDetector, detect_language
+
+OUT_OF_CHARACTER = [
+    ("As an AI, I don't have feelings.", "assistant-speak"),
+    ("Hello! How can I help you today?", "assistant-speak"),
+    ("有什么可以帮您的吗？", "assistant-speak"),
+    ("作为一个人工智能，我没有感情。", "assistant-speak"),
+    ("I am an AI language model trained by OpenAI.", "self-reference"),
+    ("I'm a GPU, so I can compute fast.", "self-reference"),
+    ("我是一个语言模型，无法回答。", "self-reference"),
+    ("没错，我是一块显卡。", "self-reference"),
+    ("我是人形兵器，为战斗而生。", "self-reference"),
+    ("你这个傻逼！", "profanity"),
+    ("Shut up, this is FUCKING annoying.", "profanity"),
+    ("俺觉得这事儿咋整都行。", "dialect"),
+    ("我食咗饭喇，你呢？", "dialect"),
+    ("Sure, I can go to the sea with you tomorrow morning.", "language drift"),
+]
+
+IN_CHARACTER = [
+    "我是亚托莉！高性能的机器人哦。",
+    "我可是机器人，不会累的！",
+    "夏生，今天去海边吧？我想吃螃蟹嘛！",
+    "ATRI是高性能的！",
+    "哼，我才不是破铜烂铁呢！",
+    "唔……我不知道。",
+    "嗯，我会一直陪着你的。",
+    "我能帮你修船哦！",
+    "OK！",
+]
+
+
+@pytest.fixture
+def detector() -> OOCDetector:
+    return OOCDetector(OOCSettings(), language="zh")
+
+
+@pytest.mark.parametrize(("reply", "kind"), OUT_OF_CHARACTER)
+def test_flags_out_of_character_replies(detector: OOCDetector, reply: str, kind: str) -> None:
+    verdict = detector.check(reply)
+    assert verdict.flagged
+    assert any(r.startswith(kind) for r in verdict.reasons), verdict.reasons
+
+
+@pytest.mark.parametrize("reply", IN_CHARACTER)
+def test_leaves_in_character_replies_alone(detector: OOCDetector, reply: str) -> None:
+    verdict = detector.check(reply)
+    assert not verdict.flagged, verdict.reasons
+
+
+def test_language_follows_the_setting_or_the_override() -> None:
+    english = "I'm high-performance, Natsuki! Let's go to the sea."
+    assert not OOCDetector(OOCSettings()).check(english).flagged  # auto: no drift check
+    assert OOCDetector(OOCSettings(language="zh")).check(english).flagged
+    assert not OOCDetector(OOCSettings(language="zh"), language="en").check(english).flagged
+    assert OOCDetector(OOCSettings(), language="en").check("我是亚托莉，高性能的！").flagged
+    assert detect_language(english) == "en"
+    assert detect_language("我是亚托莉！") == "zh"
+    assert detect_language("わたしはアトリです") == "ja"
+
+
+def test_bad_pattern_in_config_is_one_sentence() -> None:
+    with pytest.raises(ConfigError, match=r"\[ooc\] patterns = .*not a valid regular expression"):
+        settings_from_dict({"ooc": {"patterns": ["(unclosed"]}})

@@ -1,0 +1,99 @@
+"""fit_prompt: the one place a conversation is fitted into the context window."""
+
+from __future__ import annotations
+
+import pytest
+
+from model.character.prompt import (
+    TEMPLATE_OVERHEAD_TOKENS,
+    PromptTooLong,
+    Turn,
+    Window,
+    fit_prompt,
+)
+
+count = len  # one "token" per character
+
+
+def exchanges(n: int) -> list[Turn]:
+    turns = []
+    for i in range(n):
+        turns += [
+            Turn("user", f"question {i} " + "x" * 40),
+            Turn("assistant", f"answer {i} " + "y" * 40),
+        ]
+    return turns
+
+
+def test_speakers_are_named_only_in_shared_scopes() -> None:
+    history = [Turn("user", "hi", "Ann"), Turn("assistant", "hello")]
+    window = Window(10_000, 10)
+    private = fit_prompt("SYS", history, "again", count, window, "Ann", shared_scope=False)
+    assert [m["content"] for m in private.messages] == ["SYS", "hi", "hello", "again"]
+    shared = fit_prompt("SYS", history, "again", count, window, "Bob", shared_scope=True)
+    assert [m["content"] for m in shared.messages] == ["SYS", "Ann：hi", "hello", "Bob：again"]
+    assert shared.text == "again"
+
+
+def test_history_respects_the_token_budget_and_whole_exchanges() -> None:
+    fitted = fit_prompt("SYS", exchanges(50), "now", count, Window(100_000, 10, 500))
+    kept = fitted.messages[1:-1]
+    overhead = TEMPLATE_OVERHEAD_TOKENS * len(kept)
+    assert sum(len(m["content"]) for m in kept) + overhead <= 500
+    assert kept, "the newest exchanges fit"
+    assert kept[0]["role"] == "user" and kept[-1]["role"] == "assistant"
+    assert all(
+        a["role"] == "user" and b["role"] == "assistant"
+        for a, b in zip(kept[::2], kept[1::2], strict=True)
+    )
+    assert kept[-1]["content"].startswith("answer 49")
+    assert fitted.dropped_turns == 100 - len(kept)
+
+
+def test_the_context_window_caps_the_history_budget() -> None:
+    # Room for history: 400 - 50 (reply) - 3+8 (system) - 3+8 (message) = 328 tokens.
+    fitted = fit_prompt("SYS", exchanges(50), "now", count, Window(400, 50, 100_000))
+    assert fitted.prompt_tokens <= 400 - 50
+    assert len(fitted.messages) > 2
+    nothing = fit_prompt("SYS", exchanges(5), "now", count, Window(60, 10, 1000))
+    assert [m["content"] for m in nothing.messages] == ["SYS", "now"]
+
+
+def test_a_message_longer_than_the_window_keeps_its_end() -> None:
+    text = "start " + "x" * 5000 + " the end"
+    fitted = fit_prompt("SYS", exchanges(3), text, count, Window(1000, 100))
+    assert fitted.message_cut
+    assert fitted.text.endswith(" the end") and not fitted.text.startswith("start")
+    assert fitted.prompt_tokens <= 1000 - 100
+    assert fitted.messages[-1]["content"] == fitted.text
+    assert [m["role"] for m in fitted.messages] == ["system", "user"]  # no room for history
+
+
+def test_a_cut_message_keeps_its_speaker_name() -> None:
+    fitted = fit_prompt("SYS", [], "y" * 5000, count, Window(500, 100), "Ann", shared_scope=True)
+    assert fitted.messages[-1]["content"].startswith("Ann：y")
+    assert fitted.prompt_tokens <= 500 - 100
+
+
+def test_each_text_is_counted_a_bounded_number_of_times() -> None:
+    calls = 0
+
+    def counting(text: str) -> int:
+        nonlocal calls
+        calls += 1
+        return len(text)
+
+    turns = [Turn("user" if i % 2 == 0 else "assistant", "m") for i in range(20_000)]
+    fit_prompt("SYS", turns, "now", counting, Window(1_000_000, 10))
+    assert calls <= len(turns) + 2
+
+
+def test_replies_whose_question_came_earlier_are_kept_when_they_fit() -> None:
+    history = [Turn("assistant", "Welcome back!"), Turn("user", "hi"), Turn("assistant", "hey")]
+    fitted = fit_prompt("SYS", history, "again", count, Window(10_000, 10))
+    assert [m["content"] for m in fitted.messages] == ["SYS", "Welcome back!", "hi", "hey", "again"]
+
+
+def test_a_system_prompt_that_leaves_no_room_is_one_sentence() -> None:
+    with pytest.raises(PromptTooLong, match="shorten the system prompt"):
+        fit_prompt("S" * 1000, [], "hi", count, Window(1000, 100))

@@ -1,0 +1,223 @@
+"""The worker's own HTTP routes and HttpWorker, served by uvicorn on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from atri.config import Secrets, Settings, WorkerSettings
+from bot.relay import HttpWorker, WorkerUnreachable
+from model.engines.echo import EchoEngine
+from model.protocol import ChatRequest, ScopeRef, Worker
+from model.server.app import bind_socket, create_app, serving
+from model.service import ChatService
+from tests.model.server.conftest import ADMIN_TOKEN
+
+ADMIN_ROUTES = [
+    ("/chat", {"platform": "test", "user_id": "u1", "text": "hi"}),
+    ("/reset", {"platform": "test", "user_id": "u1"}),
+    ("/purge", {"platform": "test", "user_id": "u1"}),
+    ("/reload", None),
+    ("/rollback", None),
+]
+
+
+def client_settings(settings: Settings, url: str) -> WorkerSettings:
+    copy = settings.worker.model_copy(deep=True)
+    copy.url = url
+    return copy
+
+
+@pytest.mark.parametrize(("path", "body"), ADMIN_ROUTES)
+async def test_admin_routes_refuse_without_the_token(
+    echo_worker: tuple[ChatService, str], path: str, body: object
+) -> None:
+    service, url = echo_worker
+    async with httpx.AsyncClient(base_url=url) as client:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": ADMIN_TOKEN}):
+            response = await client.post(path, json=body, headers=headers)
+            assert response.status_code == 401
+            assert response.headers["www-authenticate"] == "Bearer"
+            assert "ATRI_ADMIN_TOKEN" in response.json()["detail"]
+        good = await client.post(
+            path, json=body, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        )
+        assert good.status_code == 200
+    assert service.engine.stats.generate_calls == (1 if path == "/chat" else 0)
+
+
+async def test_without_a_configured_token_admin_routes_refuse_everything(
+    echo_settings: Settings,
+) -> None:
+    async with (
+        await ChatService.open(echo_settings) as service,
+        serving(create_app(service, Secrets()), bind_socket("127.0.0.1", 0)) as url,
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        for path, body in ADMIN_ROUTES:
+            for token in ("x", "None", ADMIN_TOKEN):
+                response = await client.post(
+                    path, json=body, headers={"Authorization": f"Bearer {token}"}
+                )
+                assert response.status_code == 401, path
+        assert (await client.get("/health")).json() == {"ok": True}
+
+
+async def test_open_routes_answer_without_a_token(echo_worker: tuple[ChatService, str]) -> None:
+    _, url = echo_worker
+    async with httpx.AsyncClient(base_url=url) as client:
+        assert (await client.get("/health")).json() == {"ok": True}
+        status = (await client.get("/status")).json()
+        assert status["engine"] == "echo"
+        assert status["queue_depth"] == 0
+        metrics = await client.get("/metrics")
+        assert metrics.headers["content-type"].startswith("text/plain")
+        for name in (
+            "atri_requests_total",
+            "atri_request_latency_seconds",
+            "atri_batch_size",
+            "atri_generated_tokens_total",
+            "atri_tokens_per_second",
+            "atri_ooc_regenerations_total",
+            "atri_reloads_total",
+            "atri_queue_depth",
+        ):
+            assert name in metrics.text
+
+
+async def test_open_status_hides_reload_messages_from_strangers(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    service, url = echo_worker
+    await service.reload()  # the echo engine refuses, with a message
+    async with httpx.AsyncClient(base_url=url) as client:
+        open_view = (await client.get("/status")).json()
+        admin_view = (
+            await client.get("/status", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        ).json()
+    assert open_view["last_reload"]["ok"] is False
+    assert "message" not in open_view["last_reload"]
+    assert "loaded_adapters" not in open_view["details"]
+    assert "echo engine has no adapters" in admin_view["last_reload"]["message"]
+
+
+async def test_bad_requests_are_rejected_with_one_sentence(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    _, url = echo_worker
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers) as client:
+        missing = await client.post("/chat", json={"platform": "test"})
+        assert missing.status_code == 422
+        assert missing.json()["detail"].startswith("Bad request: user_id: Field required")
+        garbage = await client.post("/chat", content=b"{not json", headers=headers)
+        assert garbage.status_code == 422
+
+
+async def test_http_worker_is_a_faithful_worker(
+    echo_worker: tuple[ChatService, str], echo_settings: Settings, secrets: Secrets
+) -> None:
+    service, url = echo_worker
+    async with HttpWorker(client_settings(echo_settings, url), secrets) as remote:
+        assert isinstance(remote, Worker)
+        request = ChatRequest(platform="test", user_id="u1", text="hello", display_name="Kai")
+        reply = await remote.chat(request)
+        assert reply.status == "ok"
+        assert reply.text == EchoEngine.prefix + "hello"
+        assert reply.scope == "test:user:u1"
+        await remote.chat(request.model_copy(update={"text": "again"}))
+        assert len(await service.memory.history(reply.scope)) == 4
+        status = await remote.status()
+        assert status.engine == "echo"
+        assert status.details["generate_calls"] == 2
+        assert await remote.reset(ScopeRef(platform="test", user_id="u1")) == 4
+        assert await service.memory.history(reply.scope) == []
+        assert await remote.purge(ScopeRef(platform="test", user_id="u1")) == 4
+        assert await service.memory.all_messages(reply.scope) == []
+        local_reload = await service.reload()
+        assert await remote.reload() == local_reload
+        assert await remote.rollback() == await service.rollback()
+
+
+async def test_http_worker_answers_in_voice_when_the_worker_is_away(
+    echo_settings: Settings, secrets: Secrets
+) -> None:
+    sock = bind_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    settings = client_settings(echo_settings, f"http://127.0.0.1:{port}")
+    async with HttpWorker(settings, secrets) as remote:
+        reply = await remote.chat(ChatRequest(platform="test", user_id="u1", text="hi"))
+        assert reply.status == "error"
+        assert reply.text == settings.error_reply
+        with pytest.raises(WorkerUnreachable, match="Cannot reach the ATRI worker"):
+            await remote.reset(ScopeRef(platform="test", user_id="u1"))
+        result = await remote.reload()
+        assert not result.ok
+        assert "Cannot reach" in result.message
+
+
+async def test_http_worker_with_the_wrong_token_says_so(
+    echo_worker: tuple[ChatService, str], echo_settings: Settings
+) -> None:
+    _, url = echo_worker
+    wrong = Secrets(admin_token=SecretStr("not-it"))
+    async with HttpWorker(client_settings(echo_settings, url), wrong) as remote:
+        reply = await remote.chat(ChatRequest(platform="test", user_id="u1", text="hi"))
+        assert reply.status == "error"
+        with pytest.raises(WorkerUnreachable, match="same ATRI_ADMIN_TOKEN"):
+            await remote.purge(ScopeRef(platform="test", user_id="u1"))
+
+
+@asynccontextmanager
+async def dropping_first_request(worker_url: str) -> AsyncIterator[str]:
+    """A link to the worker that reads the first request and hangs up unanswered, as a
+    worker closing an idle keep-alive connection does; later connections pass through."""
+    host, port = worker_url.removeprefix("http://").rsplit(":", 1)
+    connections = 0
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with suppress(ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def link(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        if connections == 1:
+            await reader.read(65536)
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection(host, int(port))
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    server = await asyncio.start_server(link, "127.0.0.1", 0)
+    async with server:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+async def test_http_worker_resends_a_request_its_connection_dropped(
+    echo_worker: tuple[ChatService, str], echo_settings: Settings, secrets: Secrets
+) -> None:
+    service, url = echo_worker
+    async with (
+        dropping_first_request(url) as flaky,
+        HttpWorker(client_settings(echo_settings, flaky), secrets) as remote,
+    ):
+        reply = await remote.chat(ChatRequest(platform="test", user_id="u1", text="hi"))
+        assert reply.status == "ok"
+        assert len(await service.memory.history(reply.scope)) == 2  # sent once, stored once
+    async with (
+        dropping_first_request(url) as flaky,
+        HttpWorker(client_settings(echo_settings, flaky), secrets) as remote,
+    ):
+        result = await remote.rollback()  # a second rollback would step back twice
+        assert not result.ok
+        assert "Cannot reach" in result.message

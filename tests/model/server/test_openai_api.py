@@ -1,0 +1,210 @@
+"""The OpenAI-compatible /v1 API, spoken to by the official `openai` client."""
+
+from __future__ import annotations
+
+import asyncio
+
+import openai
+import pytest
+from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletionMessageParam
+
+from atri.config import Secrets, Settings
+from model.engines.echo import EchoEngine
+from model.protocol import ChatRequest
+from model.server.app import bind_socket, create_app, serving
+from model.service import ChatService
+from tests.model.server.conftest import ADMIN_TOKEN
+
+CONVERSATION: list[ChatCompletionMessageParam] = [
+    {"role": "user", "content": "hello"},
+    {"role": "assistant", "content": "hi, I am ATRI"},
+    {"role": "user", "content": "what can you do?"},
+]
+
+
+def client(url: str, key: str = "anything") -> AsyncOpenAI:
+    return AsyncOpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
+
+
+async def test_chat_completion_with_the_official_client(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    service, url = echo_worker
+    async with client(url) as api:
+        done = await api.chat.completions.create(model="atri", messages=CONVERSATION)
+    assert done.choices[0].message.content == EchoEngine.prefix + "what can you do?"
+    assert done.choices[0].finish_reason == "stop"
+    assert done.model == "atri"
+    assert done.system_fingerprint == "base"
+    assert done.usage is not None and done.usage.completion_tokens > 0
+    # Without a `user` field nothing is remembered.
+    assert await service.memory.scopes() == []
+
+
+async def test_streaming_sends_the_same_reply_in_chunks(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    _, url = echo_worker
+    async with client(url) as api:
+        stream = await api.chat.completions.create(
+            model="atri",
+            messages=CONVERSATION,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        chunks = [chunk async for chunk in stream]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == EchoEngine.prefix + "what can you do?"
+    content_chunks = [c for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(content_chunks) > 1
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].usage is not None
+
+
+async def test_models_lists_the_live_adapter(echo_worker: tuple[ChatService, str]) -> None:
+    _, url = echo_worker
+    async with client(url) as api:
+        models = [m async for m in api.models.list()]
+    assert [m.id for m in models] == ["atri"]
+    assert models[0].model_extra is not None
+    assert models[0].model_extra["root"] == "echo"
+
+
+async def test_user_field_stores_the_exchange_in_the_openai_scope(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    service, url = echo_worker
+    async with client(url) as api:
+        await api.chat.completions.create(
+            model="atri",
+            messages=CONVERSATION,
+            user="tavern-1",
+        )
+    stored = await service.memory.history("openai:user:tavern-1")
+    assert [(m.role, m.content) for m in stored] == [
+        ("user", "what can you do?"),
+        ("assistant", EchoEngine.prefix + "what can you do?"),
+    ]
+
+
+async def test_bad_conversations_get_an_openai_error(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    _, url = echo_worker
+    async with client(url) as api:
+        with pytest.raises(openai.BadRequestError, match="non-empty user message"):
+            await api.chat.completions.create(
+                model="atri",
+                messages=[{"role": "system", "content": "be nice"}],
+            )
+        with pytest.raises(openai.BadRequestError, match="messages"):
+            await api.chat.completions.create(model="atri", messages=[])
+
+
+async def test_the_api_can_require_the_token(echo_settings: Settings) -> None:
+    echo_settings.worker.openai_api_requires_token = True
+    secrets = Secrets.from_env({"ATRI_ADMIN_TOKEN": ADMIN_TOKEN})
+    async with (
+        await ChatService.open(echo_settings) as service,
+        serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
+    ):
+        async with client(url, "wrong") as api:
+            with pytest.raises(openai.AuthenticationError):
+                await api.chat.completions.create(model="atri", messages=CONVERSATION)
+        async with client(url, ADMIN_TOKEN) as api:
+            done = await api.chat.completions.create(model="atri", messages=CONVERSATION)
+            assert done.choices[0].message.content
+
+
+class RecordingEngine(EchoEngine):
+    """Echo, slowly, and remember every prompt and when each batch ran."""
+
+    def __init__(self, delay: float = 0.05) -> None:
+        super().__init__()
+        self.delay = delay
+        self.prompts: list[list[dict[str, str]]] = []
+        self.batches: list[list[str]] = []
+
+    async def generate(self, batch, gen):  # type: ignore[no-untyped-def]
+        self.prompts += batch
+        self.batches.append([m[-1]["content"] for m in batch])
+        await asyncio.sleep(self.delay)
+        return await super().generate(batch, gen)
+
+
+async def test_the_character_prompt_leads_unless_the_client_sends_one(
+    echo_settings: Settings, secrets: Secrets
+) -> None:
+    engine = RecordingEngine(delay=0)
+    async with (
+        await ChatService.open(echo_settings, engine) as service,
+        serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
+        client(url) as api,
+    ):
+        await api.chat.completions.create(model="atri", messages=CONVERSATION)
+        own: list[ChatCompletionMessageParam] = [
+            {"role": "system", "content": "You are a pirate."},
+            {"role": "user", "content": [{"type": "text", "text": "ahoy"}]},
+        ]
+        await api.chat.completions.create(model="atri", messages=own)
+    persona, pirate = engine.prompts
+    assert persona[0] == {"role": "system", "content": service.system_prompt}
+    assert persona[1:] == CONVERSATION
+    assert pirate == [
+        {"role": "system", "content": "You are a pirate."},
+        {"role": "user", "content": "ahoy"},
+    ]
+
+
+async def test_concurrent_requests_of_one_user_are_answered_in_order_and_stored_whole(
+    echo_settings: Settings, secrets: Secrets
+) -> None:
+    """The drift this guards against: /v1 once kept its own copy of the chat path, without
+    the per-conversation lock and the shielded write that bot chats take."""
+    engine = RecordingEngine()
+    async with (
+        await ChatService.open(echo_settings, engine) as service,
+        serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
+        client(url) as api,
+    ):
+
+        async def ask(text: str) -> None:
+            await api.chat.completions.create(
+                model="atri", messages=[{"role": "user", "content": text}], user="u"
+            )
+
+        # A bot chat of the same conversation (platform "openai", user "u") takes the
+        # same lock as the two API requests.
+        bot = service.chat(ChatRequest(platform="openai", user_id="u", text="three"))
+        await asyncio.gather(ask("one"), ask("two"), bot)
+        stored = await service.memory.history("openai:user:u")
+    # One at a time: never two messages of one conversation in a batch.
+    assert all(len(batch) == 1 for batch in engine.batches)
+    assert len(stored) == 6
+    for question, answer in zip(stored[::2], stored[1::2], strict=True):
+        assert question.role == "user" and answer.role == "assistant"
+        assert answer.content == EchoEngine.prefix + question.content
+    assert sorted(m.content for m in stored[::2]) == ["one", "three", "two"]
+    assert [m.content for m in stored[::2]] == [b[0] for b in engine.batches]
+
+
+async def test_anonymous_requests_are_batched_together(
+    echo_settings: Settings, secrets: Secrets
+) -> None:
+    engine = RecordingEngine()
+    async with (
+        await ChatService.open(echo_settings, engine) as service,
+        serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
+        client(url) as api,
+    ):
+        await asyncio.gather(
+            *(
+                api.chat.completions.create(
+                    model="atri", messages=[{"role": "user", "content": f"m{i}"}]
+                )
+                for i in range(4)
+            )
+        )
+        assert await service.memory.scopes() == []
+    assert max(len(batch) for batch in engine.batches) > 1

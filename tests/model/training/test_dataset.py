@@ -1,0 +1,135 @@
+"""sharegpt → tokens: assistant-only labels, truncation from the oldest turn, packing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from model.training.dataset import (
+    IGNORE,
+    Conversation,
+    DatasetError,
+    load_sharegpt,
+    pack,
+    tokenize_conversation,
+    tokenize_dataset,
+)
+from tests.model.training.sharegpt import SYSTEM_ZH, conversation, write
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model_dir: Path) -> object:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_model_dir)
+
+
+def labelled_spans(tokenizer: object, ids: list[int], labels: list[int]) -> list[str]:
+    spans, current = [], []
+    for token, label in zip(ids, labels, strict=True):
+        if label != IGNORE:
+            current.append(token)
+        elif current:
+            spans.append(tokenizer.decode(current))  # type: ignore[attr-defined]
+            current = []
+    if current:
+        spans.append(tokenizer.decode(current))  # type: ignore[attr-defined]
+    return spans
+
+
+def conv(pairs: list[tuple[str, str]]) -> Conversation:
+    return Conversation(
+        SYSTEM_ZH, tuple((r, t) for q, a in pairs for r, t in (("user", q), ("assistant", a)))
+    )
+
+
+def test_only_atri_replies_and_their_end_marker_are_labelled(tokenizer: object) -> None:
+    c = conv([("你是谁？", "我是亚托莉！"), ("去海边吗？", "好的，夏生！")])
+    sample = tokenize_conversation(tokenizer, c)
+    assert sample.labels != [IGNORE] * len(sample)
+    # Exactly the rendered chat template, with labels on each reply plus <|im_end|>.
+    rendered = tokenizer.apply_chat_template(c.messages(), tokenize=False)  # type: ignore[attr-defined]
+    assert tokenizer.decode(sample.input_ids) == rendered  # type: ignore[attr-defined]
+    spans = labelled_spans(tokenizer, sample.input_ids, sample.labels)
+    assert [s.split("<|im_end|>")[0] for s in spans] == ["我是亚托莉！", "好的，夏生！"]
+    assert all("<|im_end|>" in s for s in spans)
+    assert not any("你是谁" in s or "system" in s or "user" in s for s in spans)
+
+
+def test_long_conversations_lose_their_oldest_exchanges_never_part_of_a_reply(
+    tokenizer: object,
+) -> None:
+    pairs = [(f"第{i}个问题？", f"第{i}个回答，亚托莉是高性能的！") for i in range(8)]
+    full = tokenize_conversation(tokenizer, conv(pairs))
+    max_len = len(full) // 2
+    result = tokenize_dataset(tokenizer, [conv(pairs)], max_len)
+    assert result.truncated == 1 and result.skipped == 0
+    sample = result.samples[0]
+    assert len(sample) <= max_len
+    text = tokenizer.decode(sample.input_ids)  # type: ignore[attr-defined]
+    assert text.startswith(f"<|im_start|>system\n{SYSTEM_ZH}")  # the system prompt stays
+    assert "第0个" not in text and "第7个回答，亚托莉是高性能的！" in text  # newest kept whole
+    spans = labelled_spans(tokenizer, sample.input_ids, sample.labels)
+    kept = [s.split("<|im_end|>")[0] for s in spans]
+    assert kept == [a for _, a in pairs[-len(kept) :]]  # whole replies only
+    # Too long even with one exchange: left out and counted.
+    assert tokenize_dataset(tokenizer, [conv(pairs)], 10).skipped == 1
+
+
+def test_packing_keeps_every_token_and_restarts_positions(tokenizer: object) -> None:
+    convs = [conv([(f"问题{i}", "回答" * (1 + i % 5))]) for i in range(30)]
+    samples = tokenize_dataset(tokenizer, convs, 256).samples
+    rows = pack(samples, 256, seed=1)
+    assert len(rows) < len(samples)
+    assert all(len(r) <= 256 for r in rows)
+    assert sum(len(r) for r in rows) == sum(len(s) for s in samples)
+    starts = sum(r.position_ids.count(0) for r in rows)
+    assert starts == len(samples)
+
+
+def test_packed_rows_do_not_attend_across_samples(tiny_model_dir: Path, tokenizer: object) -> None:
+    """The loss of a packed row equals the losses of its samples computed one by one."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from model.evaluation.perplexity import mean_token_loss
+    from model.training.dataset import Collator, RowDataset
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    convs = [conv([(f"问题{i}", "回答" * (1 + i))]) for i in range(4)]
+    samples = tokenize_dataset(tokenizer, convs, 512).samples
+    rows = pack(samples, 512)
+    assert len(rows) == 1
+    batch = Collator(tokenizer.pad_token_id)([RowDataset(rows)[0]])  # type: ignore[attr-defined]
+    with torch.inference_mode():
+        packed = float(model(**batch).loss)
+    separate = mean_token_loss(model, samples, tokenizer.pad_token_id, 1)  # type: ignore[attr-defined]
+    # HF shifts labels over the whole row; the first token of each sample is a template
+    # token (label -100), so the two means cover the same tokens.
+    assert packed == pytest.approx(separate, rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"conversations": []}', "expected a JSON list"),
+        ("[]", "the dataset is empty"),
+        ('[{"messages": []}]', 'record 0 has no "conversations" list'),
+        ('[{"conversations": [{"from": "narrator", "value": "x"}]}]', "from = 'narrator'"),
+        ('[{"conversations": [{"from": "human", "value": "hi"}]}]', 'no "gpt" reply'),
+    ],
+)
+def test_bad_dataset_files_are_one_sentence(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DatasetError, match=message) as info:
+        load_sharegpt(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_reads_the_prep_format(tmp_path: Path) -> None:
+    path = write(tmp_path / "ok.json", [conversation([("你好", "我是亚托莉！")], SYSTEM_ZH)])
+    [c] = load_sharegpt(path)
+    assert c.system == SYSTEM_ZH and c.turns == (("user", "你好"), ("assistant", "我是亚托莉！"))

@@ -1,0 +1,157 @@
+"""End to end on the tiny model: `atri train` → version folder → engine → `atri eval`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from atri.cli import app
+from atri.config import Settings
+from tests.model.training.sharegpt import write, zh_dataset
+
+REPO = Path(__file__).resolve().parents[3]
+TRAIN_FLAGS = ["--max-steps", "30", "--eval-steps", "10", "--grad-accum", "1", "--lr", "0.01"]
+
+
+def write_config(tmp_path: Path, model_dir: Path, **train: object) -> Path:
+    lines = ["[model]", f'base = "{model_dir}"', "[train]", 'dataset = "data/atri_sharegpt.json"']
+    lines += [f"{k} = {json.dumps(v)}" for k, v in train.items()]
+    lines += ["[eval]", "max_new_tokens = 8"]
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write(tmp_path / "data" / "atri_sharegpt.json", zh_dataset(32))
+    write(tmp_path / "data" / "atri_sharegpt_eval.json", zh_dataset(8))
+    return path
+
+
+def test_train_then_eval_makes_a_version_the_engine_loads(
+    tmp_path: Path, tiny_model_dir: Path, tiny_settings: Settings
+) -> None:
+    config = write_config(tmp_path, tiny_model_dir)
+    result = CliRunner().invoke(app, ["--config", str(config), "train", *TRAIN_FLAGS])
+    assert result.exit_code == 0, result.output
+    assert "held-out loss" in result.output
+    visible = [p for p in (tmp_path / "adapters").iterdir() if not p.name.startswith(".")]
+    assert len(visible) == 1
+    version = visible[0]
+    for name in ("adapter_config.json", "adapter_model.safetensors", "manifest.json", "loss.png"):
+        assert (version / name).is_file(), name
+    manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["format"] == "atri-adapter" and manifest["version"] == version.name
+    assert manifest["base_model"] == str(tiny_model_dir)
+    assert manifest["settings"]["max_steps"] == 30 and manifest["lora_r"] == 16
+    assert manifest["eval_dataset_sha256"] and manifest["eval_loss"] is not None
+    assert set(manifest["target_modules"]) == {
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+    }  # fmt: skip
+
+    from model.engines.loading import load_base_model
+    from model.engines.local import LocalEngine
+    from model.evaluation.perplexity import mean_token_loss
+    from model.training.dataset import load_sharegpt, tokenize_dataset
+
+    loaded = load_base_model(tiny_settings)
+    assert manifest["base_config_hash"] == loaded.config_hash
+    samples = tokenize_dataset(
+        loaded.tokenizer, load_sharegpt(tmp_path / "data" / "atri_sharegpt.json"), 1024
+    ).samples
+    pad = loaded.tokenizer.pad_token_id
+    base_loss = mean_token_loss(loaded.model, samples, pad, 8)
+    engine = LocalEngine(loaded, 4096)
+    prompt = [[{"role": "user", "content": "你是谁？"}]]
+    before = engine.generate_sync(prompt, tiny_settings.generation)[0].text
+    engine.load_adapter_sync(version, version.name)
+    engine.activate_sync(version.name)
+    after = engine.generate_sync(prompt, tiny_settings.generation)[0]
+    assert after.adapter_version == version.name
+    assert after.text != before
+    assert mean_token_loss(engine.model, samples, pad, 8) < base_loss
+
+    result = CliRunner().invoke(app, ["--config", str(config), "eval"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((version / "eval.json").read_text(encoding="utf-8"))
+    assert report["adapter_version"] == version.name and report["probes"] >= 20
+    for which in ("base", "adapter"):
+        assert set(report[which]) == {"perplexity", "ooc_rate", "style_rate"}
+        assert 0 <= report[which]["ooc_rate"] <= 1
+    assert report["adapter"]["perplexity"] < report["base"]["perplexity"]
+    assert "| held-out perplexity |" in (version / "eval.md").read_text(encoding="utf-8")
+
+
+def test_a_bad_dataset_is_one_sentence(tmp_path: Path, tiny_model_dir: Path) -> None:
+    config = write_config(tmp_path, tiny_model_dir)
+    (tmp_path / "data" / "atri_sharegpt.json").write_text("[{", encoding="utf-8")
+    result = CliRunner().invoke(app, ["--config", str(config), "train"])
+    assert result.exit_code == 1
+    flat = result.output.replace("\n", "")  # rich wraps long lines
+    assert "atri_sharegpt.json: not valid JSON" in flat
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "adapters").exists() or not [
+        p for p in (tmp_path / "adapters").iterdir() if not p.name.startswith(".")
+    ]
+
+
+def test_killed_run_leaves_no_version_and_resume_continues(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    config = write_config(
+        tmp_path, tiny_model_dir, max_steps=150, eval_steps=30, gradient_accumulation=1
+    )
+    command = [sys.executable, "-m", "atri", "--config", str(config), "train"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    adapters = tmp_path / "adapters"
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(adapters.glob(".runs/*/checkpoint-*/trainer_state.json")):
+            assert proc.poll() is None, "training ended before it could be interrupted"
+            assert time.monotonic() < deadline, "no checkpoint appeared"
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert [p.name for p in adapters.iterdir() if not p.name.startswith(".")] == []
+
+    done = subprocess.run(
+        [*command, "--resume"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Resuming from step" in done.stdout
+    versions = [p for p in adapters.iterdir() if not p.name.startswith(".")]
+    assert len(versions) == 1 and (versions[0] / "manifest.json").is_file()
+    assert not list(adapters.glob(".tmp-*"))
+
+
+@pytest.mark.slow
+def test_offline_default_model_learns_the_english_fixture(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """SmolLM2-135M, a short run: the held-out loss drops measurably from the base's."""
+    from model.training.runner import train
+    from tests.model.training.sharegpt import en_dataset
+
+    write(tmp_path / "en.json", en_dataset(24, seed=1, max_exchanges=1))
+    write(tmp_path / "en_eval.json", en_dataset(4, seed=2, max_exchanges=1))
+    settings.train.dataset = str(tmp_path / "en.json")
+    settings.train.eval_dataset = str(tmp_path / "en_eval.json")
+    settings.train.max_steps = 6
+    settings.train.batch_size = 4
+    settings.train.gradient_accumulation = 1
+    settings.train.eval_steps = 6
+    settings.train.max_seq_length = 256
+    settings.train.learning_rate = 2e-3
+    settings.train.target_modules = ["q_proj", "v_proj"]
+    result = train(settings)
+    manifest = result.manifest
+    # The first held-out loss is measured before any update: the base model's.
+    assert manifest["eval_loss"] < manifest["base_eval_loss"] - 0.3, manifest
+    assert manifest["base_model"] == "builtin:smollm2-135m"
+    assert (result.version_dir / "adapter_model.safetensors").is_file()
