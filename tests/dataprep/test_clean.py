@@ -76,7 +76,7 @@ def test_placeholder_longest_name_first_and_word_bounded() -> None:
 
 def sample(prompt: str, reply: str, line: int) -> Sample:
     return Sample(
-        turns=[(Role.LEAD, prompt), (Role.ATRI, reply)],
+        turns=[(Role.LEAD, prompt), (Role.CHARACTER, reply)],
         source="s.txt",
         scene="1",
         reply_lines=[("s.txt", line)],

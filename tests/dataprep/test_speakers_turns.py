@@ -17,9 +17,9 @@ SPEAKERS = SpeakerMap.from_aliases(
 def test_roles_ignore_case_width_spaces_and_brackets() -> None:
     assert SPEAKERS.role("夏生") is Role.LEAD
     assert SPEAKERS.role(" natsuki ") is Role.LEAD
-    assert SPEAKERS.role("ＡＴＲＩ") is Role.ATRI
-    assert SPEAKERS.role("【亚托莉】") is Role.ATRI
-    assert SPEAKERS.role("机器人少女") is Role.ATRI
+    assert SPEAKERS.role("ＡＴＲＩ") is Role.CHARACTER
+    assert SPEAKERS.role("【亚托莉】") is Role.CHARACTER
+    assert SPEAKERS.role("机器人少女") is Role.CHARACTER
     assert SPEAKERS.role("水菜萌") is Role.OTHER
     assert SPEAKERS.role(None) is Role.NARRATION
     assert SPEAKERS.role("旁白") is Role.NARRATION
@@ -48,12 +48,12 @@ def test_consecutive_lines_merge_and_context_alternates() -> None:
     )
     samples, dropped = build(rows)
     assert [s.turns for s in samples] == [
-        [(Role.LEAD, "早。\n睡得好吗？"), (Role.ATRI, "早上好！\n我不需要睡觉。")],
+        [(Role.LEAD, "早。\n睡得好吗？"), (Role.CHARACTER, "早上好！\n我不需要睡觉。")],
         [
             (Role.LEAD, "早。\n睡得好吗？"),
-            (Role.ATRI, "早上好！\n我不需要睡觉。"),
+            (Role.CHARACTER, "早上好！\n我不需要睡觉。"),
             (Role.LEAD, "是吗。"),
-            (Role.ATRI, "是的！"),
+            (Role.CHARACTER, "是的！"),
         ],
     ]
     assert samples[0].reply_lines == [("s.txt", 3), ("s.txt", 4)]
@@ -86,7 +86,7 @@ def test_context_window_never_starts_with_atri() -> None:
     assert [t for _, t in samples[-1].turns] == ["三", "四", "五", "六"]
     for s in samples:
         roles = [r for r, _ in s.turns]
-        assert roles[0] is Role.LEAD and roles[-1] is Role.ATRI
+        assert roles[0] is Role.LEAD and roles[-1] is Role.CHARACTER
         assert all(a is not b for a, b in itertools.pairwise(roles))
 
 
