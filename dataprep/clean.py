@@ -54,6 +54,8 @@ _INTERJECTION_WORDS = (
     "|uh|um|umm|hmm|hm|ah|oh|eh|huh|mm|ha|heh|ugh|whoa|wow"
 )
 INTERJECTIONS = re.compile(f"(?:{_INTERJECTION_WORDS})+", re.I)
+# Full-width letters and digits, half-width kana: the word characters NFKC changes.
+_COMPAT_LETTERS = re.compile(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff66-\uff9f]")
 # A word character that appears in no interjection: its presence settles "not noise".
 _WORDY = re.compile(
     "[^\\W_" + "".join(sorted(set(_INTERJECTION_WORDS.replace("|", "")))) + "HMUAOEGWR]"
@@ -86,7 +88,7 @@ def clean_text(text: str, to_simplified: Callable[[str], str] | None = None) -> 
 def _cjk_punctuation(text: str) -> str:
     """One ellipsis style (……), at most two ！ or ？, one ～, one —— for a run of dashes."""
     if (
-        "…" in text
+        ("…" in text and (text.count("…") != 2 * text.count("……") or "………" in text))
         or "・・" in text
         or "..." in text
         or "。。" in text
@@ -131,7 +133,7 @@ def opencc_t2s() -> Callable[[str], str]:
 
 def is_interjection_only(text: str) -> bool:
     """True for "嗯……", "啊！？", "……", "えっ", "Hmm...": no words, only a sound."""
-    if _WORDY.search(text) is not None and unicodedata.is_normalized("NFKC", text):
+    if _WORDY.search(text) is not None and _COMPAT_LETTERS.search(text) is None:
         return False  # a letter no interjection has: the common case, decided in one scan
     core = _ELLIPSIS_OR_PUNCT.sub("", unicodedata.normalize("NFKC", text))
     return not core or INTERJECTIONS.fullmatch(core) is not None
@@ -139,9 +141,10 @@ def is_interjection_only(text: str) -> bool:
 
 def near_key(text: str) -> str:
     """Text with case, width, spaces and punctuation ignored: equal keys are near-duplicates."""
-    if not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
-    return _ELLIPSIS_OR_PUNCT.sub("", text.casefold())
+    key = _ELLIPSIS_OR_PUNCT.sub("", text.casefold())
+    if _COMPAT_LETTERS.search(key) is not None:
+        key = _ELLIPSIS_OR_PUNCT.sub("", unicodedata.normalize("NFKC", key).casefold())
+    return key
 
 
 def placeholder_replacer(lead_aliases: Iterable[str]) -> Callable[[str], str]:

@@ -176,7 +176,9 @@ def _no_dialogue(script: _Script, options: ParseOptions) -> str:
             better.append((found, name))
     message = f"{script.path}: no dialogue found as {script.fmt}; expected {_EXPECTED[script.fmt]}"
     if better:
-        found, name = max(better)
+        # The format the file's own signs point to first, then the one finding the most.
+        sniffed = detect_format(head, script.path.name, options.custom_regex is not None)
+        found, name = max(better, key=lambda b: (b[1] == sniffed, b[0]))
         return f"{message}. It reads as {name} ({found} spoken lines): try --format {name}."
     return f"{message}."
 

@@ -119,10 +119,12 @@ def iter_parse(text: str, source: str, options: ParseOptions) -> Iterator[Uttera
                         whole = chunk_lines[line - first].strip()
                         if not _is_command(whole):
                             append(Utterance(None, whole, source, line, scene))
-                    elif (
-                        s2.isascii() and ("(" in t2 or "=" in t2) and is_code(f"{s2}:{t2}".rstrip())
-                    ):
-                        continue  # `anim:fade_out(bgm)` is a command, not a speaker "anim"
+                    elif s2.isascii() and ("(" in s2 or "(" in t2 or "=" in t2):
+                        # `anim:fade_out(bgm)` is a command, not a speaker "anim".
+                        if chunk_lines is None:
+                            chunk_lines = chunk.split("\n")
+                        if not _is_command(chunk_lines[line - first].strip()):
+                            append(Utterance(s2, t2, source, line, scene))
                     else:
                         append(Utterance(s2, t2, source, line, scene))
                 elif narration:
