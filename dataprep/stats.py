@@ -163,7 +163,9 @@ def plot_stats(stats: Stats, path: Path, aliases: list[str] | None = None) -> No
         )
         if stats.reply_lengths:
             bins = min(40, max(5, len(set(stats.reply_lengths))))
-            left.hist(stats.reply_lengths, bins=bins, color="tab:blue")
+            import numpy as np  # matplotlib's own dependency; a list of a million is slow
+
+            left.hist(np.asarray(stats.reply_lengths), bins=bins, color="tab:blue")
         left.set_title(f"Length of {name}'s replies")
         left.set_xlabel("characters")
         left.set_ylabel("samples")
