@@ -165,7 +165,9 @@ def plot_stats(stats: Stats, path: Path, aliases: list[str] | None = None) -> No
             bins = min(40, max(5, len(set(stats.reply_lengths))))
             import numpy as np  # matplotlib's own dependency; a list of a million is slow
 
-            left.hist(np.asarray(stats.reply_lengths), bins=bins, color="tab:blue")
+            left.hist(
+                np.asarray(stats.reply_lengths), bins=bins, color="tab:blue", edgecolor="white"
+            )
         left.set_title(f"Length of {name}'s replies")
         left.set_xlabel("characters")
         left.set_ylabel("samples")
