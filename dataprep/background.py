@@ -1,6 +1,6 @@
-"""Background facts about ATRI, turned into question/answer dialogue in her voice.
+"""Background facts about the character, turned into question/answer dialogue in their voice.
 
-A fact has a topic, an answer in ATRI's first person and optionally its own questions;
+A fact has a topic, an answer in the character's first person and optionally its own questions;
 question templates (`{topic}` filled in) add more ways of asking. TOML:
 
     [[fact]]
@@ -94,11 +94,11 @@ def parse_markdown(raw: str) -> list[Fact]:
     return facts
 
 
-def to_first_person(answer: str, atri_aliases: list[str]) -> str:
-    """A fact written about ATRI ("亚托莉喜欢螃蟹") becomes hers ("我喜欢螃蟹")."""
+def to_first_person(answer: str, character_aliases: list[str]) -> str:
+    """A fact written about the character ("亚托莉喜欢螃蟹") becomes theirs ("我喜欢螃蟹")."""
     if _FIRST_PERSON.search(answer):
         return answer
-    for name in sorted(atri_aliases, key=len, reverse=True):
+    for name in sorted(character_aliases, key=len, reverse=True):
         if name.strip():
             answer = re.sub(
                 rf"\b{re.escape(name)}\b" if name.isascii() else re.escape(name),
@@ -109,19 +109,19 @@ def to_first_person(answer: str, atri_aliases: list[str]) -> str:
 
 
 def background_samples(
-    facts: list[Fact], templates: list[str], atri_aliases: list[str]
+    facts: list[Fact], templates: list[str], character_aliases: list[str]
 ) -> list[Sample]:
     """Every (question, answer) pair the facts and templates give, one sample each."""
     out: list[Sample] = []
     for fact in facts:
-        answer = to_first_person(fact.answer, atri_aliases)
+        answer = to_first_person(fact.answer, character_aliases)
         asked = list(fact.questions)
         if fact.topic:
             asked += [t.replace("{topic}", fact.topic) for t in templates]
         for question in dict.fromkeys(q.strip() for q in asked if q.strip()):
             out.append(
                 Sample(
-                    turns=[(Role.LEAD, question), (Role.ATRI, answer)],
+                    turns=[(Role.LEAD, question), (Role.CHARACTER, answer)],
                     source=BACKGROUND_SOURCE,
                     scene=fact.topic,
                     from_background=True,

@@ -1,8 +1,9 @@
 """Cleaning: text rules applied to every line, and filters applied to finished samples.
 
-Text rules never invent words: they delete markup and notes, unify ellipses and runs
-of punctuation, strip the quote marks around a line and, optionally, convert
-Traditional to Simplified Chinese. Filters drop whole samples and say why.
+Text rules never invent words: they delete markup and notes, strip the quote marks
+around a line, unify ellipses and runs of punctuation in Chinese and Japanese lines
+(English keeps its "..." and "!!!") and, optionally, convert Traditional to Simplified
+Chinese. Filters drop whole samples and say why.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from dataprep.records import Sample
@@ -23,11 +24,16 @@ _NOTE = re.compile(
     r"[^）)】\]〕]*[）)】\]〕]",
     re.I,
 )
-# Leftover markup: KAG-style [tags] with ASCII bodies, <html>, {renpy} tags, voice file refs.
+# Leftover markup: KAG-style [tags] with ASCII bodies, <html>, {renpy} tags, <| engine
+# code |> blocks, voice file refs.
 _MARKUP = re.compile(
     r"\[[A-Za-z_@/][\x20-\x5c\x5e-\x7e]*\]|</?[A-Za-z][^<>]*>|\{/?[A-Za-z][^{}]*\}"
-    r"|[（(]?\b[\w/\\.-]+\.(?:ogg|wav|mp3|opus|flac)\b[）)]?"
+    r"|<\|.*?\|>|[（(]?\b[\w/\\.-]+\.(?:ogg|wav|mp3|opus|flac)\b[）)]?"
 )
+_AUDIO = re.compile(r"\.(?:ogg|wav|mp3|opus|flac)\b")
+# Kana, CJK ideographs, Hangul, CJK punctuation and full-width forms: a line with any of
+# them gets the CJK punctuation rules.
+CJK = re.compile(r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff01-\uff9f]")
 # Aozora-style ruby: ｜漢字《かんじ》 and 漢字《かんじ》 (readings in kana only, so that
 # Chinese book-title marks 《三体》 survive).
 _RUBY = re.compile(r"｜([^《｜\n]+)《[^》\n]*》|(?<=[\u4e00-\u9fff])《[\u3041-\u30ff]+》")
@@ -42,11 +48,17 @@ _QUOTE_PAIRS = {"「": "」", "『": "』", "“": "”", '"': '"', "‘": "’"
 _CLOSERS = {c: o for o, c in _QUOTE_PAIRS.items() if o != c}
 _ELLIPSIS_OR_PUNCT = re.compile(r"[\W_]+")
 # Sounds that carry no words. A reply made only of these (and punctuation) is dropped.
-INTERJECTIONS = re.compile(
-    r"(?:嗯|恩|唔|呜|啊|阿|哦|噢|喔|欸|诶|誒|哎|唉|呃|额|咦|哇|嘿|哈|呵|嘻|噗|咕|呼|哼|诶嘿"
-    r"|え|あ|う|ん|お|は|ふ|へ|ほ|ひ|む|ぁ|ぃ|ぅ|ぇ|ぉ|っ|ー|〜|ｯ"
-    r"|uh|um|umm|hmm|hm|ah|oh|eh|huh|mm|ha|heh|ugh|whoa|wow)+",
-    re.I,
+_INTERJECTION_WORDS = (
+    "嗯|恩|唔|呜|啊|阿|哦|噢|喔|欸|诶|誒|哎|唉|呃|额|咦|哇|嘿|哈|呵|嘻|噗|咕|呼|哼|诶嘿"
+    "|え|あ|う|ん|お|は|ふ|へ|ほ|ひ|む|ぁ|ぃ|ぅ|ぇ|ぉ|っ|ー|〜|ｯ"
+    "|uh|um|umm|hmm|hm|ah|oh|eh|huh|mm|ha|heh|ugh|whoa|wow"
+)
+INTERJECTIONS = re.compile(f"(?:{_INTERJECTION_WORDS})+", re.I)
+# Full-width letters and digits, half-width kana: the word characters NFKC changes.
+_COMPAT_LETTERS = re.compile(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff66-\uff9f]")
+# A word character that appears in no interjection: its presence settles "not noise".
+_WORDY = re.compile(
+    "[^\\W_" + "".join(sorted(set(_INTERJECTION_WORDS.replace("|", "")))) + "HMUAOEGWR]"
 )
 
 
@@ -56,22 +68,34 @@ def clean_text(text: str, to_simplified: Callable[[str], str] | None = None) -> 
     Each rule is guarded by a test for the characters it needs: most lines need none of
     them, and a substring test is far cheaper than a regex pass.
     """
-    if "注" in text or "原文" in text or "N" in text or "n" in text:
+    if "(" in text or "（" in text or "【" in text or "[" in text or "〔" in text:
         text = _NOTE.sub("", text)
     if "《" in text:
         text = _RUBY.sub(lambda m: m.group(1) or "", text)
-    if "[" in text or "<" in text or "{" in text or "." in text:
+    if "[" in text or "<" in text or "{" in text or ("." in text and _AUDIO.search(text)):
         text = _MARKUP.sub("", text)
     text = strip_quotes(text.strip())
+    if CJK.search(text) is not None:
+        text = _cjk_punctuation(text)
+    if "  " in text or "\t" in text or "\u3000" in text or "\n" in text or "\r" in text:
+        text = _SPACES.sub(" ", text)
+    text = text.strip()
+    if to_simplified is not None and text:
+        text = to_simplified(text)
+    return text
+
+
+def _cjk_punctuation(text: str) -> str:
+    """One ellipsis style (……), at most two ！ or ？, one ～, one —— for a run of dashes."""
     if (
-        "・" in text
-        or "." in text
+        ("…" in text and (text.count("…") != 2 * text.count("……") or "………" in text))
+        or "・・" in text
+        or "..." in text
         or "。。" in text
-        or "…" in text
         or "‥" in text
         or "⋯" in text
-        or "･" in text
-        or "·" in text
+        or "･･" in text
+        or "··" in text
     ):
         text = _ELLIPSIS.sub("……", text)
     if "！！！" in text or "!!!" in text or "？？？" in text or "???" in text:
@@ -80,11 +104,6 @@ def clean_text(text: str, to_simplified: Callable[[str], str] | None = None) -> 
         text = _REPEAT_TILDE.sub(r"\1", text)
     if "——" in text or "―" in text or "─" in text:
         text = _REPEAT_DASH.sub("——", text)
-    if "  " in text or "\t" in text or "\u3000" in text or "\n" in text:
-        text = _SPACES.sub(" ", text)
-    text = text.strip()
-    if to_simplified is not None and text:
-        text = to_simplified(text)
     return text
 
 
@@ -114,22 +133,32 @@ def opencc_t2s() -> Callable[[str], str]:
 
 def is_interjection_only(text: str) -> bool:
     """True for "嗯……", "啊！？", "……", "えっ", "Hmm...": no words, only a sound."""
+    if _WORDY.search(text) is not None and _COMPAT_LETTERS.search(text) is None:
+        return False  # a letter no interjection has: the common case, decided in one scan
     core = _ELLIPSIS_OR_PUNCT.sub("", unicodedata.normalize("NFKC", text))
     return not core or INTERJECTIONS.fullmatch(core) is not None
 
 
 def near_key(text: str) -> str:
     """Text with case, width, spaces and punctuation ignored: equal keys are near-duplicates."""
-    return _ELLIPSIS_OR_PUNCT.sub("", unicodedata.normalize("NFKC", text).casefold())
+    key = _ELLIPSIS_OR_PUNCT.sub("", text.casefold())
+    if _COMPAT_LETTERS.search(key) is not None:
+        key = _ELLIPSIS_OR_PUNCT.sub("", unicodedata.normalize("NFKC", key).casefold())
+    return key
 
 
 def placeholder_replacer(lead_aliases: Iterable[str]) -> Callable[[str], str]:
-    """Replace the lead's names with {{user}}, longest first (斑鸠夏生 before 夏生)."""
-    names = sorted({a for a in lead_aliases if a.strip()}, key=len, reverse=True)
+    """Replace the lead's names with {{user}}, longest first (斑鸠夏生 before 夏生).
+
+    A Latin-script name matches as written (a lead called "Me" is not the word "me") and
+    never inside a word or after an apostrophe ("I'm" keeps its "m"); "Kaito's" becomes
+    "{{user}}'s". One-letter names are never replaced: no text tells them from a word.
+    """
+    names = sorted({a.strip() for a in lead_aliases if len(a.strip()) > 1}, key=len, reverse=True)
     if not names:
         return lambda s: s
-    parts = [rf"\b{re.escape(n)}\b" if n.isascii() else re.escape(n) for n in names]
-    pattern = re.compile("|".join(parts), re.I)
+    parts = [rf"(?<![\w'’-]){re.escape(n)}(?!\w)" if n.isascii() else re.escape(n) for n in names]
+    pattern = re.compile("|".join(parts))
     return lambda s: pattern.sub(USER_PLACEHOLDER, s)
 
 
@@ -144,21 +173,28 @@ class FilterRules:
 
 
 def filter_samples(
-    samples: list[Sample], rules: FilterRules, drops: Counter[str], dropped_lines: Counter[str]
+    samples: Iterable[Sample], rules: FilterRules, drops: Counter[str], dropped_lines: Counter[str]
 ) -> list[Sample]:
-    """Drop samples by reply content; count each reason by sample and by ATRI line."""
-    kept: list[Sample] = []
+    return list(iter_filter(samples, rules, drops, dropped_lines))
+
+
+def iter_filter(
+    samples: Iterable[Sample], rules: FilterRules, drops: Counter[str], dropped_lines: Counter[str]
+) -> Iterator[Sample]:
+    """Drop samples by reply content; count each reason by sample and by character line.
+
+    Each decision depends only on the samples before it, so samples stream through.
+    """
     short_seen: Counter[str] = Counter()
     exact_seen: set[tuple[str, ...]] = set()
     near_seen: set[tuple[str, str]] = set()
     for sample in samples:
         reason = _drop_reason(sample, rules, short_seen, exact_seen, near_seen)
         if reason is None:
-            kept.append(sample)
+            yield sample
         else:
             drops[reason] += 1
             dropped_lines[reason] += len(sample.reply_lines)
-    return kept
 
 
 def _drop_reason(

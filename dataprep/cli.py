@@ -1,22 +1,33 @@
-"""`atri prep`: run the pipeline with a progress bar and print what was kept and why."""
+"""`atri prep`: run the pipeline with a progress bar and print what was kept and why.
+
+Every sentence that carries a file name, a speaker's name or a config key (`[dataprep]`)
+is printed as plain text, never as rich markup, so no word in it is eaten.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from atri.config import Settings
 from dataprep.errors import DataprepError
 from dataprep.formats import FORMAT_NAMES
 from dataprep.pipeline import PrepResult, prepare
+from dataprep.records import Role
 from dataprep.sources import collect_scripts
 from dataprep.stats import Stats
+from dataprep.writers import OutputNames, dataset_stem
 
 # Stages after the per-file ones, each one step of the bar.
 _AFTER_FILES = ("speakers", "clean", "turns", "filter", "split", "write")
+# Speakers listed in the speakers table; the rest are summed in one row.
+SHOWN_SPEAKERS = 12
+_ROLE_LABEL = {Role.LEAD.value: "lead", Role.CHARACTER.value: "character"}
 
 
 def run_prep(
@@ -27,10 +38,13 @@ def run_prep(
     system_prompt: str,
     console: Console,
 ) -> int:
-    """Exit code 0 when a dataset was written, 1 when nothing usable came out, 2 on bad usage."""
+    """Exit code 0 when a dataset was written, 1 when nothing usable came out (the output
+    folder is then left as it was), 2 on bad usage."""
     if fmt is not None and fmt not in FORMAT_NAMES and fmt != "auto":
-        console.print(
-            f"[red]--format {fmt}: unknown format; expected one of {', '.join(FORMAT_NAMES)}."
+        _say(
+            console,
+            f"--format {fmt}: unknown format; expected one of {', '.join(FORMAT_NAMES)}.",
+            "red",
         )
         return 2
     chosen = None if fmt in (None, "auto") else fmt
@@ -38,9 +52,11 @@ def run_prep(
     background = settings.path(cfg.background) if cfg.background else None
     files = collect_scripts(scripts)
     if not files:
-        console.print(
-            "[red]No script files found in "
-            f"{', '.join(map(str, scripts))}; expected .txt, .ks, .rpy, .docx or .list files."
+        _say(
+            console,
+            f"No script files found in {', '.join(map(str, scripts))}; expected .txt, .ks,"
+            f" .rpy, .docx or .list files. Nothing was written to {out}.",
+            "red",
         )
         return 1
     with Progress(
@@ -54,7 +70,8 @@ def run_prep(
         task = bar.add_task("reading scripts", total=len(files) + len(_AFTER_FILES))
 
         def step(name: str, done: int) -> None:
-            bar.update(task, advance=done, description=Path(name).name if "/" in name else name)
+            label = Path(name).name if "/" in name else name
+            bar.update(task, advance=done, description=escape(label))
 
         try:
             result = prepare(
@@ -67,13 +84,45 @@ def run_prep(
                 progress=step,
             )
         except DataprepError as exc:
-            console.print(f"[red]{exc}")
+            _say(console, f"{exc} Nothing was written to {out}.", "red")
             return 1
     for error in result.errors:
-        console.print(f"[yellow]skipped:[/] {error}")
+        console.print(Text("skipped: ", style="yellow") + Text(error))
+    for warning in result.warnings:
+        console.print(Text("warning: ", style="yellow") + Text(warning))
+    console.print(speakers_table(result.stats))
     console.print(stats_table(result.stats))
-    console.print(_summary(result, out))
-    return 0 if result.train else 1
+    for note in result.notes:
+        _say(console, note, "yellow")
+    if result.problem is not None:
+        _say(console, f"{result.problem} {out} was left as it was.", "red")
+        return 1
+    _say(console, _summary(result, out, settings), None)
+    return 0
+
+
+def _say(console: Console, sentence: str, style: str | None) -> None:
+    console.print(Text(sentence, style=style or ""))
+
+
+def speakers_table(stats: Stats) -> Table:
+    """The speakers seen, most lines first, and which side each name matched."""
+    table = Table(title="speakers seen", show_lines=False)
+    table.add_column("speaker")
+    table.add_column("lines", justify="right")
+    table.add_column("matched")
+    for speaker in stats.speakers[:SHOWN_SPEAKERS]:
+        role = _ROLE_LABEL.get(speaker.role, "")
+        table.add_row(Text(speaker.name), str(speaker.lines), role, style="bold" if role else "")
+    rest = stats.speakers[SHOWN_SPEAKERS:]
+    if rest:
+        matched = [s for s in rest if s.role in _ROLE_LABEL]
+        table.add_row(
+            f"{len(rest)} more",
+            str(sum(s.lines for s in rest)),
+            ", ".join(f"{s.name} ({_ROLE_LABEL[s.role]})" for s in matched),
+        )
+    return table
 
 
 def stats_table(stats: Stats) -> Table:
@@ -85,23 +134,33 @@ def stats_table(stats: Stats) -> Table:
     table.add_column("dropped (reason = count)")
     for stage in stats.stages:
         reasons = ", ".join(f"{k} = {v}" for k, v in stage.dropped.items() if v)
-        table.add_row(stage.stage, stage.unit, str(stage.count_in), str(stage.count_out), reasons)
-    dropped = ", ".join(f"{k} = {v}" for k, v in sorted(stats.atri_lines_dropped.items()) if v)
+        table.add_row(
+            stage.stage, Text(stage.unit), str(stage.count_in), str(stage.count_out), reasons
+        )
+    dropped = ", ".join(f"{k} = {v}" for k, v in sorted(stats.character_lines_dropped.items()) if v)
     table.add_row(
-        "ATRI lines",
+        Text(f"{stats.character} lines"),
         "lines",
-        str(stats.atri_lines_in),
-        str(stats.atri_lines_kept),
+        str(stats.character_lines_in),
+        str(stats.character_lines_kept),
         dropped,
         style="bold",
     )
     return table
 
 
-def _summary(result: PrepResult, out: Path) -> str:
+def _summary(result: PrepResult, out: Path, settings: Settings) -> str:
     s = result.stats.samples
-    return (
+    sentence = (
         f"{s.get('train', 0)} train samples ({s.get('background', 0)} from background), "
-        f"{s.get('eval', 0)} eval samples in {result.stats.scenes.get('eval', 0)} held-out scenes; "
-        f"written to {out}"
+        f"{s.get('eval', 0)} eval samples in {result.stats.scenes.get('eval', 0)} held-out"
+        f" scenes; written to {out}."
     )
+    cfg = settings.dataprep
+    if "sharegpt" in cfg.output_formats:
+        train_file = out / OutputNames(dataset_stem(cfg.character_aliases)).file(
+            "sharegpt", "train"
+        )
+        if settings.path(settings.train.dataset).resolve() != train_file.resolve():
+            sentence += f" Train on it with: atri train --dataset {train_file}"
+    return sentence

@@ -1,15 +1,20 @@
 """Read a script's bytes into text without guessing wrong.
 
-Order, from most to least certain: a byte-order mark; strict UTF-8; UTF-16 without a
-BOM when the NUL bytes say so; then GB18030 and Shift-JIS, kept only if the decoded
-text is plausible (mostly common characters of that language); charset-normalizer
-last, for anything else (Big5, EUC-KR, cp1252 …).
+Order, from most to least certain: a byte-order mark; UTF-8 (a few stray bytes
+allowed); UTF-16 without a BOM when the NUL bytes say so; then GB18030 and Shift-JIS,
+kept only if the decoded text is plausible (mostly common characters of that language);
+charset-normalizer, for anything else (Big5, EUC-KR, cp1252 …); last, UTF-8 again with
+whatever it cannot read replaced. Bytes that no choice can read become U+FFFD and are
+counted, so one bad byte costs one character, not the file; a file is refused only when
+most of it cannot be read.
 """
 
 from __future__ import annotations
 
 import codecs
+import threading
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 
 from dataprep.errors import DataprepError
@@ -25,38 +30,111 @@ BOMS: tuple[tuple[bytes, str], ...] = (
 SAMPLE_BYTES = 64 * 1024
 # Share of non-ASCII characters that must be common ones for a legacy decode to count.
 MIN_PLAUSIBLE = 0.85
+# UTF-8 with at most this share of its non-ASCII bytes unreadable is UTF-8 with a few
+# stray bytes: in GBK, Shift-JIS or Latin-1 text most non-ASCII bytes are invalid UTF-8.
+MAX_STRAY_UTF8 = 0.1
+# More than this share of unreadable bytes: the file is not text in that encoding.
+MAX_REPLACED = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A file's text, the encoding it was read with, and what could not be read."""
+
+    text: str
+    encoding: str
+    replaced_bytes: int = 0
+    first_replaced_line: int = 0  # 1-based; 0 when nothing was replaced
 
 
 def decode_bytes(data: bytes, source: str, encoding: str = "auto") -> tuple[str, str]:
     """Return (text, encoding name); raise DataprepError naming `source` if impossible."""
+    decoded = decode_report(data, source, encoding)
+    return decoded.text, decoded.encoding
+
+
+def decode_report(data: bytes, source: str, encoding: str = "auto") -> Decoded:
+    """Decode `data`, replacing unreadable bytes; DataprepError if most of it is unreadable."""
     if encoding != "auto":
         try:
-            return _strip_bom(data.decode(encoding)), encoding
-        except (UnicodeDecodeError, LookupError):
+            codecs.lookup(encoding)
+        except LookupError:
             raise DataprepError(
-                f"{source}: is not valid {encoding} text; fix [dataprep] encoding or set it to"
-                ' "auto".'
+                f'{source}: [dataprep] encoding "{encoding}" is not an encoding Python knows;'
+                ' set it to "auto" or a name like "gb18030".'
             ) from None
+        decoded = _decode_replacing(data, encoding)
+        if decoded.replaced_bytes > MAX_REPLACED * len(data):
+            raise DataprepError(
+                f"{source}: is not valid {encoding} text ({decoded.replaced_bytes} of"
+                f' {len(data)} bytes unreadable); fix [dataprep] encoding or set it to "auto".'
+            )
+        return Decoded(_strip_bom(decoded.text), *_tail(decoded))
     for bom, name in BOMS:
         if data.startswith(bom):
-            try:
-                return data[len(bom) :].decode(name), name
-            except UnicodeDecodeError:
-                break
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+            decoded = _decode_replacing(data[len(bom) :], name)
+            if decoded.replaced_bytes <= MAX_STRAY_UTF8 * len(data):
+                return decoded
+            break
+    utf8 = _decode_replacing(data, "utf-8")
+    if utf8.replaced_bytes <= MAX_STRAY_UTF8 * _non_ascii(data):
+        return utf8
     for name in _candidates(data):
         text = _decode_plausible(data, name)
         if text is not None:
-            return text, name
+            return Decoded(text, name)
     guessed = _charset_normalizer_guess(data)
     if guessed is not None:
-        return guessed
+        return Decoded(*guessed)
+    controls = len(utf8.text) - len(utf8.text.translate(_CONTROLS))
+    if utf8.replaced_bytes + controls <= MAX_REPLACED * len(data):
+        return utf8
     raise DataprepError(
-        f"{source}: cannot tell its text encoding; save it as UTF-8 or set [dataprep] encoding."
+        f"{source}: is not text in any encoding tried ({utf8.replaced_bytes + controls} of {len(data)}"
+        " bytes unreadable as UTF-8 or control characters); save it as UTF-8 or set [dataprep] encoding."
     )
+
+
+def _non_ascii(data: bytes) -> int:
+    return len(data.translate(None, _ASCII_BYTES))
+
+
+_ASCII_BYTES = bytes(range(128))
+# Control characters (not tab, newline, form feed, carriage return) mean binary data.
+_CONTROLS = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n\f\r")
+
+
+def _tail(decoded: Decoded) -> tuple[str, int, int]:
+    return decoded.encoding, decoded.replaced_bytes, decoded.first_replaced_line
+
+
+def _decode_replacing(data: bytes, encoding: str) -> Decoded:
+    """Strict decode when it works (the common case, and fast); else one pass that
+    replaces each unreadable run with U+FFFD and counts its bytes."""
+    try:
+        return Decoded(data.decode(encoding), encoding)
+    except UnicodeDecodeError as first:
+        start = first.start
+    _replaced.count = 0
+    text = codecs.decode(data, encoding, errors=_COUNTING)
+    if encoding.replace("_", "-").lower().startswith("utf-16"):
+        line = data[:start].decode(encoding, errors="replace").count("\n") + 1
+    else:
+        line = data.count(b"\n", 0, start) + 1
+    return Decoded(text, encoding, _replaced.count, line)
+
+
+def _count_and_replace(exc: UnicodeError) -> tuple[str, int]:
+    """Like the "replace" error handler, and adds the bytes it replaces to a counter."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    _replaced.count += exc.end - exc.start
+    return "\ufffd", exc.end
+
+
+_replaced = threading.local()
+_COUNTING = "dataprep-count-replaced"
+codecs.register_error(_COUNTING, _count_and_replace)
 
 
 def _strip_bom(text: str) -> str:

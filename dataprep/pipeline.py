@@ -1,31 +1,36 @@
 """The whole of `atri prep` as data → data stages, with file I/O only at the two ends.
 
-read → extract → speakers → clean text → turns → {{user}} → filter → split → background
-→ write. `prepare` runs them all; each stage is importable on its own for tests.
+read → extract → speakers → clean text → turns (noise, {{user}}) → filter → split →
+background → write. Lines stream from the parser through every stage up to the filter,
+so only the kept samples are ever held at once; `prepare` runs them all and writes the
+files in one pass. Each stage is importable on its own for tests.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from atri.config import DataprepSettings
 from dataprep import background as bg
-from dataprep.clean import FilterRules, clean_text, filter_samples, opencc_t2s, placeholder_replacer
+from dataprep.clean import FilterRules, clean_text, iter_filter, opencc_t2s, placeholder_replacer
 from dataprep.errors import DataprepError
-from dataprep.formats import ParseOptions, compile_markers, detect_format, parse
+from dataprep.formats import PARSERS, ParseOptions, compile_markers, detect_format
+from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
 from dataprep.gc_pause import gc_paused
 from dataprep.records import Role, Sample, Utterance
 from dataprep.sources import collect_scripts, read_script
-from dataprep.speakers import SpeakerMap
+from dataprep.speakers import SpeakerMap, normalise_name
 from dataprep.split import split_by_scene
-from dataprep.stats import FileReport, Stats, plot_stats
-from dataprep.turns import TurnRules, build_samples
-from dataprep.writers import write_datasets, write_json
+from dataprep.stats import FileReport, SpeakerCount, Stats, plot_stats
+from dataprep.turns import TurnRules, iter_samples
+from dataprep.writers import dataset_stem, output_names, write_datasets, write_json
 
 STATS_JSON = "stats.json"
 STATS_PNG = "stats.png"
@@ -36,6 +41,10 @@ _EXPECTED = {
     "voice_list": "lines like path|speaker|lang|text",
     "regex": "lines matching [dataprep] custom_regex",
 }
+# How much of a file another parser reads to see whether --format would help.
+_TRY_CHARS = 64 * 1024
+# Speakers named in the one-sentence hint when the lead or the character matched nothing.
+_HINT_SPEAKERS = 5
 
 # Called with (stage or file name, units done) so the CLI can move a progress bar.
 Progress = Callable[[str, int], None]
@@ -47,65 +56,131 @@ class PrepResult:
     evaluation: list[Sample]
     stats: Stats
     files: list[FileReport] = field(default_factory=list)
+    # Sentences the user should read: what was left out of the files and why.
+    notes: list[str] = field(default_factory=list)
+    # Why nothing was written, when nothing was (the output folder is left as it was).
+    problem: str | None = None
 
     @property
     def errors(self) -> list[str]:
         return [f.error for f in self.files if f.error]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f.warning for f in self.files if f.warning]
+
+
+@dataclass
+class _Script:
+    path: Path
+    text: str
+    fmt: str
+    report: FileReport
 
 
 def _noop(_: str, __: int) -> None:
     return None
 
 
-def extract(
+def load_scripts(
     scripts: list[Path], settings: DataprepSettings, fmt: str | None, progress: Progress = _noop
-) -> tuple[list[Utterance], list[FileReport]]:
-    """Read and parse every file; a bad file gets its error in its report, the rest go on."""
+) -> tuple[list[_Script], list[FileReport]]:
+    """Read and decode every file; a bad one gets its error in its report, the rest go on."""
     chosen = fmt or (settings.format if settings.format != "auto" else None)
-    texts: list[tuple[Path, str, str, FileReport]] = []
+    loaded: list[_Script] = []
     reports: list[FileReport] = []
     for path in collect_scripts(scripts):
         report = FileReport(path=str(path))
         reports.append(report)
         try:
-            text, encoding = read_script(path, settings.encoding)
+            decoded = read_script(path, settings.encoding)
         except DataprepError as exc:
             report.error = str(exc)
             progress(str(path), 1)
             continue
-        report.encoding = encoding
+        text = decoded.text
+        report.encoding = decoded.encoding
         report.lines = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+        if not text.strip():
+            report.error = f"{path}: the file is empty; expected a game script."
+            progress(str(path), 1)
+            continue
+        if decoded.replaced_bytes:
+            report.replaced_bytes = decoded.replaced_bytes
+            report.warning = (
+                f"{path}: {decoded.replaced_bytes} byte(s) could not be read as"
+                f" {decoded.encoding} and became �, the first on line"
+                f" {decoded.first_replaced_line}; the rest of the file was read."
+            )
         report.format = chosen or detect_format(text, path.name, bool(settings.custom_regex))
-        texts.append((path, text, report.format, report))
+        loaded.append(_Script(path, text, report.format, report))
+    return loaded, reports
+
+
+def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> ParseOptions:
     characters: dict[str, str] = {}
-    for _, text, file_fmt, _ in texts:
-        if file_fmt == "renpy":
-            characters.update(renpy_format.collect_characters(text))
-    options = ParseOptions(
+    for script in scripts:
+        if script.fmt == "renpy":
+            characters.update(renpy_format.collect_characters(script.text))
+    return ParseOptions(
         scene_marker=compile_markers(settings.scene_markers),
         custom_regex=re.compile(settings.custom_regex) if settings.custom_regex else None,
         renpy_characters=characters,
     )
-    utterances: list[Utterance] = []
-    for path, text, file_fmt, report in texts:
+
+
+def iter_utterances(
+    scripts: list[_Script], options: ParseOptions, progress: Progress = _noop
+) -> Iterator[Utterance]:
+    """Every file's utterances in order; each file's text is let go once it is parsed.
+
+    A file in which no line has a speaker gets a "no dialogue found" error in its report
+    (its narration, already passed on, can make no sample without speakers).
+    """
+    while scripts:
+        script = scripts.pop(0)
+        report, text = script.report, script.text
+        parser = plain_format.iter_parse if script.fmt == "plain" else PARSERS[script.fmt]
+        spoken = 0
+        count = 0
         try:
-            found = parse(text, str(path), file_fmt, options)
+            for utterance in parser(text, str(script.path), options):
+                count += 1
+                if utterance.speaker is not None:
+                    spoken += 1
+                yield utterance
         except DataprepError as exc:
             report.error = str(exc)
-            found = []
         else:
             # A Ren'Py file of `define`s alone is a dependency of the others, not a failure.
-            defines_only = file_fmt == "renpy" and renpy_format.collect_characters(text)
-            if not any(u.speaker for u in found) and not defines_only:
-                report.error = (
-                    f"{path}: no dialogue found; expected {_EXPECTED[file_fmt]}"
-                    " (use --format to force another format)."
-                )
-                found = []
-        report.utterances = len(found)
-        utterances.extend(found)
-        progress(str(path), 1)
-    return utterances, reports
+            defines_only = script.fmt == "renpy" and renpy_format.collect_characters(text)
+            if not spoken and not defines_only:
+                report.error = _no_dialogue(script, options)
+        report.utterances = count if report.error is None else 0
+        del script, text
+        progress(report.path, 1)
+
+
+def _no_dialogue(script: _Script, options: ParseOptions) -> str:
+    """ "No dialogue found", with --format suggested only when another format finds some."""
+    head = script.text[:_TRY_CHARS]
+    better: list[tuple[int, str]] = []
+    for name, parser in PARSERS.items():
+        if name == script.fmt or (name == "regex" and options.custom_regex is None):
+            continue
+        try:
+            found = sum(1 for u in parser(head, "", options) if u.speaker is not None)
+        except DataprepError:
+            continue
+        if found:
+            better.append((found, name))
+    message = f"{script.path}: no dialogue found as {script.fmt}; expected {_EXPECTED[script.fmt]}"
+    if better:
+        # The format the file's own signs point to first, then the one finding the most.
+        sniffed = detect_format(head, script.path.name, options.custom_regex is not None)
+        found, name = max(better, key=lambda b: (b[1] == sniffed, b[0]))
+        return f"{message}. It reads as {name} ({found} spoken lines): try --format {name}."
+    return f"{message}."
 
 
 def run_pipeline(
@@ -128,65 +203,20 @@ def _run_stages(
     background_path: Path | None,
     progress: Progress,
 ) -> PrepResult:
-    stats = Stats()
-    utterances, reports = extract(scripts, settings, fmt, progress)
+    stats = Stats(character=character_name(settings))
+    loaded, reports = load_scripts(scripts, settings, fmt, progress)
     stats.files = reports
-    readable = [r for r in reports if r.error is None]
-    stats.add_stage(
-        "read",
-        "files",
-        len(reports),
-        len(readable),
-        Counter(
-            "no dialogue" if "no dialogue" in (r.error or "") else "unreadable"
-            for r in reports
-            if r.error
-        ),
-    )
-    stats.add_stage(
-        "extract", "lines → utterances", sum(r.lines for r in readable), len(utterances)
-    )
-
-    speakers = SpeakerMap.from_aliases(settings.lead_aliases, settings.character_aliases)
-    roles = [speakers.role(u.speaker) for u in utterances]
-    stats.roles = {role.value: n for role, n in sorted(Counter(roles).items())}
-    stats.atri_lines_in = stats.roles.get(Role.ATRI.value, 0)
-    progress("speakers", 1)
-
-    to_simplified = opencc_t2s() if settings.traditional_to_simplified else None
-    cleaned: list[tuple[Utterance, Role]] = []
-    clean_drops: Counter[str] = Counter()
-    for utterance, role in zip(utterances, roles, strict=True):
-        utterance.text = clean_text(utterance.text, to_simplified)
-        if utterance.text:
-            cleaned.append((utterance, role))
-        else:
-            clean_drops["empty_after_clean"] += 1
-            if role is Role.ATRI:
-                stats.atri_lines_dropped["empty_after_clean"] += 1
-    stats.add_stage("clean text", "utterances", len(utterances), len(cleaned), clean_drops)
-    progress("clean", 1)
-
+    options = parse_options(settings, loaded)
+    counts = _Counts()
+    replace = placeholder_replacer(settings.lead_aliases) if settings.user_placeholder else None
     turn_rules = TurnRules(
         context_turns=settings.context_turns,
         narration=settings.narration,
         stage_direction_max_chars=settings.stage_direction_max_chars,
+        drop_noise=settings.drop_interjections,
+        replace=replace,
     )
-    atri_before_turns = sum(1 for _, role in cleaned if role is Role.ATRI)
-    samples = build_samples(cleaned, turn_rules, stats.atri_lines_dropped)
-    stats.add_stage(
-        "turns",
-        "ATRI lines → samples",
-        atri_before_turns,
-        len(samples),
-        Counter({"no_lead_before": stats.atri_lines_dropped["no_lead_before"]}),
-    )
-    progress("turns", 1)
-
-    replace = placeholder_replacer(settings.lead_aliases) if settings.user_placeholder else None
-    if replace is not None:
-        samples = [_with_placeholder(s, replace) for s in samples]
-    rules = FilterRules(
+    filter_rules = FilterRules(
         min_reply_chars=settings.min_reply_chars,
         max_reply_chars=settings.max_reply_chars,
         drop_interjections=settings.drop_interjections,
@@ -194,17 +224,28 @@ def _run_stages(
         max_short_reply_repeats=settings.max_short_reply_repeats,
         drop_near_duplicates=settings.drop_near_duplicates,
     )
+    lines = _roles_and_clean(iter_utterances(loaded, options, progress), settings, counts)
+    turn_drops: Counter[str] = Counter()
+    samples = _counted(iter_samples(lines, turn_rules, turn_drops), counts)
     filter_drops: Counter[str] = Counter()
-    kept = filter_samples(samples, rules, filter_drops, stats.atri_lines_dropped)
-    stats.add_stage("filter", "samples", len(samples), len(kept), filter_drops)
-    stats.atri_lines_kept = sum(len(s.reply_lines) for s in kept)
-    progress("filter", 1)
+    kept = list(iter_filter(samples, filter_rules, filter_drops, stats.character_lines_dropped))
+    stats.character_lines_dropped.update(turn_drops)
+    if counts.character_empty:
+        stats.character_lines_dropped["empty_after_clean"] += counts.character_empty
+    stats.character_lines_kept = sum(len(s.reply_lines) for s in kept)
+    _record_stages(stats, reports, counts, turn_drops, filter_drops, len(kept))
+    stats.speakers = speaker_report(
+        counts.speakers, SpeakerMap.from_aliases(settings.lead_aliases, settings.character_aliases)
+    )
+    for stage in ("speakers", "clean", "turns", "filter"):
+        progress(stage, 1)
 
     train, evaluation = split_by_scene(kept, settings.eval_ratio, settings.seed)
     chosen_background = _background(settings, background_path, len(train))
     if replace is not None:
-        chosen_background = [_with_placeholder(s, replace) for s in chosen_background]
-    train = train + chosen_background
+        for sample in chosen_background:
+            sample.turns = [(r, replace(t) if r is Role.CHARACTER else t) for r, t in sample.turns]
+    train += chosen_background
     progress("split", 1)
 
     stats.samples = {
@@ -217,13 +258,189 @@ def _run_stages(
         "eval": len({s.scene_key for s in evaluation}),
     }
     stats.reply_lengths = [len(s.reply) for s in kept]
-    return PrepResult(train, evaluation, stats, reports)
+    result = PrepResult(train, evaluation, stats, reports)
+    result.notes = _notes(result, settings)
+    result.problem = _problem(result, settings)
+    return result
 
 
-def _with_placeholder(sample: Sample, replace: Callable[[str], str]) -> Sample:
-    """{{user}} in ATRI's turns only: she addresses whoever chats; his own lines stay."""
-    sample.turns = [(r, replace(t) if r is Role.ATRI else t) for r, t in sample.turns]
-    return sample
+@dataclass
+class _Counts:
+    roles: Counter[Role] = field(default_factory=Counter)
+    cleaned: int = 0
+    empty: int = 0
+    character_lines: int = 0
+    character_empty: int = 0
+    samples: int = 0
+    speakers: Counter[str] = field(default_factory=Counter)
+
+
+def _roles_and_clean(
+    utterances: Iterable[Utterance], settings: DataprepSettings, counts: _Counts
+) -> Iterator[tuple[Utterance, Role]]:
+    """Give each line its role and clean the text of the lines the turns will read.
+
+    Narration is only cleaned when it can become a stage direction; a line that is empty
+    after cleaning is dropped here (a third party's empty line ends no exchange).
+    """
+    speakers = SpeakerMap.from_aliases(settings.lead_aliases, settings.character_aliases)
+    to_simplified = opencc_t2s() if settings.traditional_to_simplified else None
+    stage = settings.narration == "stage"
+    roles: dict[str | None, Role] = {}
+    seen = counts.speakers
+    by_role = counts.roles
+    narration, character = Role.NARRATION, Role.CHARACTER
+    for utterance in utterances:
+        who = utterance.speaker
+        role = roles.get(who)
+        if role is None:
+            role = roles[who] = speakers.role(who)
+        by_role[role] += 1
+        if role is narration:
+            if not stage:
+                continue
+        else:
+            seen[who] += 1  # type: ignore[index]
+        text = clean_text(utterance.text, to_simplified)
+        counts.cleaned += 1
+        if role is character:
+            counts.character_lines += 1
+        if not text:
+            counts.empty += 1
+            if role is character:
+                counts.character_empty += 1
+            continue
+        utterance.text = text
+        yield utterance, role
+
+
+def _counted(samples: Iterator[Sample], counts: _Counts) -> Iterator[Sample]:
+    for sample in samples:
+        counts.samples += 1
+        yield sample
+
+
+def _record_stages(
+    stats: Stats,
+    reports: list[FileReport],
+    counts: _Counts,
+    turn_drops: Counter[str],
+    filter_drops: Counter[str],
+    kept: int,
+) -> None:
+    readable = [r for r in reports if r.error is None]
+    stats.add_stage(
+        "read",
+        "files",
+        len(reports),
+        len(readable),
+        Counter(_file_problem(r.error) for r in reports if r.error),
+    )
+    stats.add_stage(
+        "extract", "lines → utterances", sum(r.lines for r in readable), sum(counts.roles.values())
+    )
+    utterances = sum(counts.roles.values())
+    stats.roles = {role.value: n for role, n in sorted(counts.roles.items())}
+    stats.add_stage(
+        "speakers",
+        "utterances → lead + character lines",
+        utterances,
+        counts.roles[Role.LEAD] + counts.roles[Role.CHARACTER],
+        Counter(narration=counts.roles[Role.NARRATION], other_speakers=counts.roles[Role.OTHER]),
+    )
+    stats.add_stage(
+        "clean text",
+        "lines",
+        counts.cleaned,
+        counts.cleaned - counts.empty,
+        Counter(empty_after_clean=counts.empty),
+    )
+    stats.character_lines_in = counts.character_lines
+    stats.add_stage(
+        "turns",
+        f"{stats.character} lines → samples",
+        counts.character_lines - counts.character_empty,
+        counts.samples,
+        turn_drops,
+    )
+    stats.add_stage("filter", "samples", counts.samples, kept, filter_drops)
+
+
+def _file_problem(error: str | None) -> str:
+    text = error or ""
+    if "no dialogue" in text:
+        return "no dialogue"
+    if "is empty" in text:
+        return "empty"
+    return "unreadable"
+
+
+def speaker_report(seen: Counter[str], speakers: SpeakerMap) -> list[SpeakerCount]:
+    """Speakers by line count, names that compare equal counted as one (the most used
+    spelling shown), each with the role its name matched."""
+    groups: dict[str, Counter[str]] = {}
+    for name, n in seen.items():
+        groups.setdefault(normalise_name(name), Counter())[name] = n
+    report = [
+        SpeakerCount(spellings.most_common(1)[0][0], spellings.total(), speakers.role(key).value)
+        for key, spellings in groups.items()
+    ]
+    return sorted(report, key=lambda s: (-s.lines, s.name))
+
+
+def character_name(settings: DataprepSettings) -> str:
+    """The character's name in messages and pictures: the first of their aliases."""
+    return settings.character_aliases[0].strip()
+
+
+def _notes(result: PrepResult, settings: DataprepSettings) -> list[str]:
+    notes = []
+    stats = result.stats
+    if result.train and not result.evaluation and settings.eval_ratio > 0:
+        scenes = stats.scenes.get("train", 0)
+        notes.append(
+            f"No held-out (eval) file was written: all samples come from {scenes} scene"
+            f"{'s' if scenes != 1 else ''}, and the split keeps a scene whole on one side;"
+            " add scene breaks the script has to [dataprep] scene_markers, or set"
+            " [dataprep] eval_ratio = 0 to train without one."
+        )
+    return notes
+
+
+def _problem(result: PrepResult, settings: DataprepSettings) -> str | None:
+    """One sentence on why there is nothing to write, or None when there is."""
+    if result.train:
+        return None
+    stats = result.stats
+    if not any(f.error is None for f in result.files):
+        return "No file could be used (see the messages above); nothing was written."
+    roles = {s.role for s in stats.speakers}
+    for role, key, who in (
+        (Role.CHARACTER.value, "character_aliases", f"the character ({stats.character})"),
+        (Role.LEAD.value, "lead_aliases", "the lead"),
+    ):
+        if role not in roles:
+            return (
+                f"No speaker matched {who} in [dataprep] {key}; the most frequent speakers are"
+                f" {_most_frequent(stats.speakers)}: add the right names to [dataprep] {key}."
+            )
+    if stats.character_lines_in and not any(
+        s.stage == "filter" and s.count_in for s in stats.stages
+    ):
+        return (
+            f"No line of {stats.character} follows a line of the lead in the same scene, so"
+            " there is no exchange to learn from; check [dataprep] lead_aliases and"
+            " scene_markers."
+        )
+    return (
+        "Every sample was filtered out (see the filter row above); loosen [dataprep]"
+        " min_reply_chars, max_reply_chars or the duplicate filters."
+    )
+
+
+def _most_frequent(speakers: list[SpeakerCount]) -> str:
+    named = [f"{s.name} ({s.lines} lines)" for s in speakers[:_HINT_SPEAKERS]]
+    return ", ".join(named) if named else "none (no line had a speaker)"
 
 
 def _background(settings: DataprepSettings, path: Path | None, dialogue: int) -> list[Sample]:
@@ -241,12 +458,33 @@ def _background(settings: DataprepSettings, path: Path | None, dialogue: int) ->
 def write_outputs(
     result: PrepResult, out: Path, settings: DataprepSettings, system_prompt: str
 ) -> list[Path]:
+    """Write every file into `out` (which must exist); returns the paths written."""
+    stem = dataset_stem(settings.character_aliases)
     written = write_datasets(
-        out, result.train, result.evaluation, system_prompt, list(settings.output_formats)
+        out,
+        result.train,
+        result.evaluation,
+        system_prompt,
+        list(settings.output_formats),
+        stem,
     )
     write_json(out / STATS_JSON, result.stats.to_json())
     plot_stats(result.stats, out / STATS_PNG)
     return [*written, out / STATS_JSON, out / STATS_PNG]
+
+
+def replace_outputs(staging: Path, out: Path, stem: str) -> None:
+    """Move each file of `staging` into `out`, dataset_info.json last, and remove earlier
+    outputs of this character that this run did not write (an eval file when the new run
+    has no held-out set), so that `out` never mixes two runs. Other files stay."""
+    out.mkdir(parents=True, exist_ok=True)
+    new = sorted(staging.iterdir(), key=lambda p: p.name == "dataset_info.json")
+    names = {p.name for p in new}
+    for old in [*output_names(stem), STATS_JSON, STATS_PNG]:
+        if old not in names and (out / old).is_file():
+            (out / old).unlink()
+    for path in new:
+        path.replace(out / path.name)
 
 
 def prepare(
@@ -259,11 +497,21 @@ def prepare(
     background_path: Path | None = None,
     progress: Progress = _noop,
 ) -> PrepResult:
-    """Run every stage and write every file; the library entry point behind `atri prep`."""
+    """Run every stage and, when there are samples, write every file; the library entry
+    point behind `atri prep`. Files are written into a temporary folder beside `out` and
+    moved into `out` only when complete: a run with nothing to write (see
+    `PrepResult.problem`) leaves `out` exactly as it was."""
     result = run_pipeline(
         settings, scripts, fmt=fmt, background_path=background_path, progress=progress
     )
-    with gc_paused():
-        write_outputs(result, out, settings, system_prompt)
+    if result.problem is None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        try:
+            with gc_paused():
+                write_outputs(result, staging, settings, system_prompt)
+            replace_outputs(staging, out, dataset_stem(settings.character_aliases))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     progress("write", 1)
     return result

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 class Role(StrEnum):
     LEAD = "lead"
-    ATRI = "atri"
+    CHARACTER = "character"
     OTHER = "other"
     NARRATION = "narration"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from dataprep.encoding import decode_bytes
+from dataprep.encoding import Decoded, decode_report
 from dataprep.errors import DataprepError
 
 # Extensions picked up when a folder is given; a file named directly is read whatever
@@ -30,17 +30,19 @@ def collect_scripts(paths: list[Path]) -> list[Path]:
     return found
 
 
-def read_script(path: Path, encoding: str = "auto") -> tuple[str, str]:
-    """Return (text, encoding) of a .txt-like or .docx file; DataprepError if unreadable."""
+def read_script(path: Path, encoding: str = "auto") -> Decoded:
+    """The text of a .txt-like or .docx file; DataprepError if unreadable."""
     if path.suffix.lower() == ".docx":
-        return read_docx(path), "docx"
+        return Decoded(read_docx(path), "docx")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise DataprepError(f"{path}: file not found; expected a script file or folder.") from None
+    except IsADirectoryError:
+        raise DataprepError(f"{path}: is a folder with no script files in it.") from None
     except OSError as exc:
         raise DataprepError(f"{path}: cannot be read ({exc.strerror}).") from None
-    return decode_bytes(data, str(path), encoding)
+    return decode_report(data, str(path), encoding)
 
 
 def read_docx(path: Path) -> str:

@@ -1,4 +1,4 @@
-"""Map speaker names to the two roles that matter: the lead and ATRI."""
+"""Map speaker names to the two roles that matter: the lead and the character."""
 
 from __future__ import annotations
 
@@ -26,13 +26,13 @@ def normalise_name(name: str) -> str:
 @dataclass(frozen=True)
 class SpeakerMap:
     lead: frozenset[str]
-    atri: frozenset[str]
+    character: frozenset[str]
 
     @classmethod
-    def from_aliases(cls, lead: Iterable[str], atri: Iterable[str]) -> SpeakerMap:
+    def from_aliases(cls, lead: Iterable[str], character: Iterable[str]) -> SpeakerMap:
         return cls(
             lead=frozenset(normalise_name(a) for a in lead if a.strip()),
-            atri=frozenset(normalise_name(a) for a in atri if a.strip()),
+            character=frozenset(normalise_name(a) for a in character if a.strip()),
         )
 
     def role(self, speaker: str | None) -> Role:
@@ -41,9 +41,9 @@ class SpeakerMap:
         name = normalise_name(speaker)
         if not name or name in NARRATOR_NAMES:
             return Role.NARRATION
-        # ATRI first: if a user lists a name under both, she is the one we train.
-        if name in self.atri:
-            return Role.ATRI
+        # The character first: if a user lists a name under both, that is who we train.
+        if name in self.character:
+            return Role.CHARACTER
         if name in self.lead:
             return Role.LEAD
         return Role.OTHER

@@ -24,18 +24,29 @@ class FileReport:
     encoding: str = ""
     lines: int = 0
     utterances: int = 0
-    error: str | None = None
+    replaced_bytes: int = 0
+    error: str | None = None  # the file was not used
+    warning: str | None = None  # the file was used; something in it was not
+
+
+@dataclass
+class SpeakerCount:
+    name: str
+    lines: int
+    role: str  # a Role value: which side its name matched, or "other"
 
 
 @dataclass
 class Stats:
+    character: str = "the character"
     files: list[FileReport] = field(default_factory=list)
+    speakers: list[SpeakerCount] = field(default_factory=list)
     stages: list[StageCount] = field(default_factory=list)
     roles: dict[str, int] = field(default_factory=dict)
-    # Every ATRI line of the input ends up kept (in a reply) or under exactly one reason.
-    atri_lines_in: int = 0
-    atri_lines_kept: int = 0
-    atri_lines_dropped: Counter[str] = field(default_factory=Counter)
+    # Every character line of the input ends up kept (in a reply) or under exactly one reason.
+    character_lines_in: int = 0
+    character_lines_kept: int = 0
+    character_lines_dropped: Counter[str] = field(default_factory=Counter)
     samples: dict[str, int] = field(default_factory=dict)
     scenes: dict[str, int] = field(default_factory=dict)
     reply_lengths: list[int] = field(default_factory=list)
@@ -61,13 +72,15 @@ class Stats:
     def to_json(self) -> dict[str, Any]:
         lengths = sorted(self.reply_lengths)
         return {
+            "character": self.character,
             "files": [asdict(f) for f in self.files],
+            "speakers": [asdict(s) for s in self.speakers],
             "stages": [asdict(s) for s in self.stages],
             "roles": self.roles,
-            "atri_lines": {
-                "in": self.atri_lines_in,
-                "kept": self.atri_lines_kept,
-                "dropped": dict(sorted(self.atri_lines_dropped.items())),
+            "character_lines": {
+                "in": self.character_lines_in,
+                "kept": self.character_lines_kept,
+                "dropped": dict(sorted(self.character_lines_dropped.items())),
             },
             "samples": self.samples,
             "scenes": self.scenes,
@@ -80,25 +93,97 @@ class Stats:
         }
 
 
-def plot_stats(stats: Stats, path: Path) -> None:
-    """Reply-length histogram and drop reasons of ATRI lines, side by side, as a PNG."""
+# Fonts that have Chinese and Japanese glyphs, tried in order before the default one.
+_CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Source Han Sans SC",
+    "Source Han Sans",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Hiragino Sans",
+    "Yu Gothic",
+    "Meiryo",
+)
+
+
+def _compact(value: float, _: object = None) -> str:
+    """12 → "12", 3400 → "3.4k", 1250000 → "1.2M": tick labels that never run together."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.1f}".rstrip("0").rstrip(".") + suffix
+    return f"{value:.0f}"
+
+
+def _fonts() -> tuple[list[str], bool]:
+    """Font families to use, and whether one of them can draw CJK text."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    cjk = [name for name in _CJK_FONTS if name in installed]
+    return [*cjk, "DejaVu Sans"], bool(cjk)
+
+
+def display_name(name: str, aliases: list[str], can_draw_cjk: bool) -> str:
+    """The name as it can be drawn: with no CJK font, a Latin alias if there is one."""
+    if can_draw_cjk or all(ord(ch) < 0x2E80 for ch in name):
+        return name
+    latin = [a for a in aliases if a.strip() and all(ord(ch) < 0x2E80 for ch in a)]
+    return latin[0] if latin else "the character"
+
+
+def plot_stats(stats: Stats, path: Path, aliases: list[str] | None = None) -> None:
+    """Reply lengths, and what became of the character's lines (kept and each drop reason,
+    with counts on the bars), as a PNG that stays readable from ten lines to millions."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display here or on servers
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    if stats.reply_lengths:
-        left.hist(stats.reply_lengths, bins=min(40, max(5, len(set(stats.reply_lengths)))))
-    left.set_title("Reply length (characters)")
-    left.set_xlabel("characters")
-    left.set_ylabel("samples")
-    reasons = sorted(stats.atri_lines_dropped.items(), key=lambda kv: kv[1])
-    labels = [name for name, _ in reasons] + ["kept"]
-    values = [n for _, n in reasons] + [stats.atri_lines_kept]
-    right.barh(labels, values, color=["tab:red"] * len(reasons) + ["tab:green"])
-    right.set_title("ATRI lines: kept and drop reasons")
-    right.set_xlabel("lines")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    families, can_draw_cjk = _fonts()
+    name = display_name(stats.character, aliases or [], can_draw_cjk)
+    reasons = sorted(
+        (kv for kv in stats.character_lines_dropped.items() if kv[1]), key=lambda kv: kv[1]
+    )
+    labels = [reason.replace("_", " ") for reason, _ in reasons] + ["kept"]
+    values = [n for _, n in reasons] + [stats.character_lines_kept]
+    with plt.rc_context({"font.family": families, "font.size": 11}):
+        fig, (left, right) = plt.subplots(
+            1, 2, figsize=(13, max(4.5, 1.2 + 0.45 * len(labels))), width_ratios=(1, 1.2)
+        )
+        fig.suptitle(
+            f"{name}: {stats.character_lines_kept:,} of {stats.character_lines_in:,} lines kept"
+            f" in {stats.samples.get('train', 0):,} train and"
+            f" {stats.samples.get('eval', 0):,} eval samples",
+            fontsize=13,
+        )
+        if stats.reply_lengths:
+            bins = min(40, max(5, len(set(stats.reply_lengths))))
+            import numpy as np  # matplotlib's own dependency; a list of a million is slow
+
+            left.hist(
+                np.asarray(stats.reply_lengths), bins=bins, color="tab:blue", edgecolor="white"
+            )
+        left.set_title(f"Length of {name}'s replies")
+        left.set_xlabel("characters")
+        left.set_ylabel("samples")
+        for axis in (left.xaxis, left.yaxis):
+            axis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+            axis.set_major_formatter(FuncFormatter(_compact))
+        colours = ["tab:red"] * len(reasons) + ["tab:green"]
+        bars = right.barh(labels, values, color=colours)
+        right.bar_label(bars, labels=[f"{v:,}" for v in values], padding=3)
+        positive = [v for v in values if v > 0]
+        if positive and max(positive) > 50 * min(positive):
+            right.set_xscale("log")  # a reason of 3 lines stays visible beside 300 000
+        right.set_xlim(right=max(values or [1]) * (4 if right.get_xscale() == "log" else 1.18))
+        right.xaxis.set_major_formatter(FuncFormatter(_compact))
+        right.set_title(f"{name}'s lines: kept, and dropped by reason")
+        right.set_xlabel("lines")
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)

@@ -1,11 +1,12 @@
-"""Two-person turns: exchanges in which the lead speaks and ATRI answers, as samples."""
+"""Two-person turns: exchanges in which the lead speaks and the character answers, as samples."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from dataprep.clean import is_interjection_only
 from dataprep.records import Role, Sample, Turn, Utterance
 
 # Joins consecutive lines of one speaker: each stays its own line (a chat "bubble").
@@ -17,43 +18,68 @@ class TurnRules:
     context_turns: int = 6
     narration: str = "skip"  # or "stage": short narration kept as （…） before the next turn
     stage_direction_max_chars: int = 40
+    # Drop the character's lines that are only a sound ("嗯……") wherever they are: inside
+    # a merged reply, and as whole turns, so no sample trains on them, not even as history.
+    drop_noise: bool = True
+    # Applied to each of the character's lines (the lead's names → {{user}}), once.
+    replace: Callable[[str], str] | None = None
 
 
 def build_samples(
     lines: Iterable[tuple[Utterance, Role]], rules: TurnRules, dropped_lines: Counter[str]
 ) -> list[Sample]:
-    """Group lines into exchanges and turn each ATRI turn into a sample.
+    return list(iter_samples(lines, rules, dropped_lines))
 
-    An exchange ends at a third party's line or a scene change. An ATRI turn with no
+
+def iter_samples(
+    lines: Iterable[tuple[Utterance, Role]], rules: TurnRules, dropped_lines: Counter[str]
+) -> Iterator[Sample]:
+    """Group lines into exchanges and turn each of the character's turns into a sample.
+
+    An exchange ends at a third party's line or a scene change. A character turn with no
     lead turn before it in its exchange cannot be a sample; its lines are counted in
-    `dropped_lines["no_lead_before"]`.
+    `dropped_lines["no_lead_before"]`. With `drop_noise`, a character line that is only
+    an interjection is left out (counted as "interjection_only"); a turn made only of
+    such lines disappears, and the lead's turns on either side of it become one.
+    Samples come out exchange by exchange, so nothing waits for the whole script.
     """
-    samples: list[Sample] = []
     exchange: list[Turn] = []
     stage: list[str] = []
     where = ("", "")
-
-    def close() -> None:
-        samples.extend(_samples_of(exchange, where, rules.context_turns, dropped_lines))
-        exchange.clear()
-        stage.clear()
+    stage_mode = rules.narration == "stage"
+    max_stage = rules.stage_direction_max_chars
+    drop_noise = rules.drop_noise
+    replace = rules.replace
+    character, narration, other = Role.CHARACTER, Role.NARRATION, Role.OTHER
 
     for utterance, role in lines:
         here = (utterance.source, utterance.scene)
         if here != where:
-            close()
+            if exchange:
+                yield from _samples_of(exchange, where, rules.context_turns, dropped_lines)
+                exchange = []
+            stage.clear()
             where = here
-        if role is Role.NARRATION:
-            if rules.narration == "stage" and exchange:
+        if role is narration:
+            if stage_mode and exchange:
                 stage.append(utterance.text)
             continue
-        if role is Role.OTHER:
-            close()
+        if role is other:
+            if exchange:
+                yield from _samples_of(exchange, where, rules.context_turns, dropped_lines)
+                exchange = []
+            stage.clear()
             continue
         text = utterance.text
+        if role is character:
+            if drop_noise and is_interjection_only(text):
+                dropped_lines["interjection_only"] += 1
+                continue
+            if replace is not None:
+                text = replace(text)
         if stage:
             direction = "".join(stage)
-            if len(direction) <= rules.stage_direction_max_chars:
+            if len(direction) <= max_stage:
                 text = f"（{direction}）{text}"
             stage.clear()
         if exchange and exchange[-1].role is role:
@@ -62,30 +88,22 @@ def build_samples(
             last.lines.append((utterance.source, utterance.line))
         else:
             exchange.append(Turn(role, text, [(utterance.source, utterance.line)]))
-    close()
-    return samples
+    if exchange:
+        yield from _samples_of(exchange, where, rules.context_turns, dropped_lines)
 
 
 def _samples_of(
     turns: list[Turn], where: tuple[str, str], context: int, dropped_lines: Counter[str]
-) -> list[Sample]:
-    out: list[Sample] = []
+) -> Iterator[Sample]:
+    pairs = [(t.role, t.text) for t in turns]
     for i, turn in enumerate(turns):
-        if turn.role is not Role.ATRI:
+        if turn.role is not Role.CHARACTER:
             continue
         if i == 0:
             dropped_lines["no_lead_before"] += len(turn.lines)
             continue
-        window = turns[max(0, i - context) : i + 1]
-        # sharegpt needs human first: drop a leading ATRI turn the window cut into.
-        if window[0].role is Role.ATRI:
-            window = window[1:]
-        out.append(
-            Sample(
-                turns=[(t.role, t.text) for t in window],
-                source=where[0],
-                scene=where[1],
-                reply_lines=list(turn.lines),
-            )
-        )
-    return out
+        start = max(0, i - context)
+        # sharegpt needs human first: drop a leading character turn the window cut into.
+        if turns[start].role is Role.CHARACTER:
+            start += 1
+        yield Sample(pairs[start : i + 1], where[0], where[1], turn.lines)

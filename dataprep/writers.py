@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from json.encoder import encode_basestring  # ensure_ascii=False, in C
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from dataprep.records import Role, Sample
 
 OUTPUT_FORMATS = ("sharegpt", "messages", "alpaca")
-SHAREGPT_TRAIN = "atri_sharegpt.json"
-SHAREGPT_EVAL = "atri_sharegpt_eval.json"
-MESSAGES_TRAIN = "atri_messages.jsonl"
-MESSAGES_EVAL = "atri_messages_eval.jsonl"
-ALPACA_TRAIN = "atri_alpaca.json"
 DATASET_INFO = "dataset_info.json"
+# The stem when no alias of the character makes a file name.
+NEUTRAL_STEM = "character"
+_NOT_IN_STEM = re.compile(r"[^a-z0-9]+")
+# Rows are encoded a batch at a time and written with one call.
+_BATCH = 512
 
-_SHAREGPT_ROLE = {Role.LEAD: "human", Role.ATRI: "gpt"}
-_OPENAI_ROLE = {Role.LEAD: "user", Role.ATRI: "assistant"}
+_SHAREGPT_ROLE = {Role.LEAD: "human", Role.CHARACTER: "gpt"}
+_OPENAI_ROLE = {Role.LEAD: "user", Role.CHARACTER: "assistant"}
 _SHAREGPT_TAGS = {
     "role_tag": "from",
     "content_tag": "value",
@@ -59,31 +63,71 @@ def to_alpaca(sample: Sample, system_prompt: str) -> dict[str, Any]:
     }
 
 
-def dataset_info(formats: list[str]) -> dict[str, Any]:
-    """Entries LLaMA-Factory reads as they are (put the folder in its `dataset_dir`)."""
+def dataset_stem(character_aliases: Iterable[str]) -> str:
+    """File names start with the character's name: "ATRI" → atri_sharegpt.json.
+
+    The first alias that makes a name of ASCII letters and digits is used; with none
+    (a name in Chinese or Japanese only) the neutral "character".
+    """
+    for alias in character_aliases:
+        stem = _NOT_IN_STEM.sub("_", alias.strip().lower()).strip("_")
+        if stem:
+            return stem
+    return NEUTRAL_STEM
+
+
+@dataclass(frozen=True)
+class OutputNames:
+    """The file names and dataset_info.json entries of one character's dataset."""
+
+    stem: str
+
+    def file(self, fmt: str, split: str) -> str:
+        suffix = "" if split == "train" else f"_{split}"
+        extension = "jsonl" if fmt == "messages" else "json"
+        return f"{self.stem}_{fmt}{suffix}.{extension}"
+
+    def entry(self, fmt: str, split: str) -> str:
+        name = self.stem if fmt == "sharegpt" else f"{self.stem}_{fmt}"
+        return name if split == "train" else f"{name}_{split}"
+
+
+def output_names(stem: str) -> list[str]:
+    """Every file name a run for this character can write, dataset_info.json included."""
+    names = OutputNames(stem)
+    return [names.file(f, split) for f in OUTPUT_FORMATS for split in ("train", "eval")] + [
+        DATASET_INFO
+    ]
+
+
+def dataset_info(formats: list[str], stem: str = "atri", with_eval: bool = True) -> dict[str, Any]:
+    """Entries LLaMA-Factory reads as they are (put the folder in its `dataset_dir`).
+
+    An eval entry is only there when the eval file is: `datasets` cannot load a file with
+    no rows, and LLaMA-Factory would fail on it.
+    """
+    names = OutputNames(stem)
+    splits = ("train", "eval") if with_eval else ("train",)
     info: dict[str, Any] = {}
     if "sharegpt" in formats:
-        for name, file in (("atri", SHAREGPT_TRAIN), ("atri_eval", SHAREGPT_EVAL)):
-            info[name] = {
-                "file_name": file,
+        for split in splits:
+            info[names.entry("sharegpt", split)] = {
+                "file_name": names.file("sharegpt", split),
                 "formatting": "sharegpt",
                 "columns": {"messages": "conversations", "system": "system"},
                 "tags": dict(_SHAREGPT_TAGS),
             }
     if "messages" in formats:
-        for name, file in (
-            ("atri_messages", MESSAGES_TRAIN),
-            ("atri_messages_eval", MESSAGES_EVAL),
-        ):
-            info[name] = {
-                "file_name": file,
+        for split in splits:
+            info[names.entry("messages", split)] = {
+                "file_name": names.file("messages", split),
                 "formatting": "sharegpt",
                 "columns": {"messages": "messages"},
                 "tags": dict(_MESSAGES_TAGS),
             }
     if "alpaca" in formats:
-        info["atri_alpaca"] = {
-            "file_name": ALPACA_TRAIN,
+        info[names.entry("alpaca", "train")] = {
+            "file_name": names.file("alpaca", "train"),
             "formatting": "alpaca",
             "columns": {
                 "prompt": "instruction",
@@ -112,31 +156,104 @@ def write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+class _RowEncoder:
+    """JSON rows built from pre-encoded pieces: each text is encoded once (in C), and a
+    row is one f-string. The result is byte for byte what `json.dumps(row,
+    ensure_ascii=False)` writes, several times faster than building and dumping dicts."""
+
+    def __init__(self, system_prompt: str) -> None:
+        self.system = encode_basestring(system_prompt)
+        self.has_system = bool(system_prompt)
+
+    def sharegpt(self, sample: Sample) -> str:
+        turns = ", ".join(
+            f'{{"from": "{_SHAREGPT_ROLE[r]}", "value": {encode_basestring(t)}}}'
+            for r, t in sample.turns
+        )
+        return f'{{"conversations": [{turns}], "system": {self.system}}}'
+
+    def messages(self, sample: Sample) -> str:
+        head = f'{{"role": "system", "content": {self.system}}}, ' if self.has_system else ""
+        turns = ", ".join(
+            f'{{"role": "{_OPENAI_ROLE[r]}", "content": {encode_basestring(t)}}}'
+            for r, t in sample.turns
+        )
+        return f'{{"messages": [{head}{turns}]}}'
+
+    def alpaca(self, sample: Sample) -> str:
+        earlier = sample.turns[:-2]
+        history = ", ".join(
+            f"[{encode_basestring(earlier[i][1])}, {encode_basestring(earlier[i + 1][1])}]"
+            for i in range(0, len(earlier) - 1, 2)
+        )
+        return (
+            f'{{"instruction": {encode_basestring(sample.prompt)}, "input": "", "output":'
+            f' {encode_basestring(sample.reply)}, "system": {self.system}, "history":'
+            f" [{history}]}}"
+        )
+
+
+class _Writer:
+    """One output file: a JSON array with a row per line, or JSON Lines."""
+
+    def __init__(self, path: Path, lines: bool) -> None:
+        self.file: IO[str] = path.open("w", encoding="utf-8", newline="\n")
+        self.lines = lines
+        self.rows = 0
+        if not lines:
+            self.file.write("[")
+
+    def write(self, rows: list[str]) -> None:
+        if not rows:
+            return
+        if self.lines:
+            self.file.write("\n".join(rows) + "\n")
+        else:
+            self.file.write(("\n" if self.rows == 0 else ",\n") + ",\n".join(rows))
+        self.rows += len(rows)
+
+    def close(self) -> None:
+        if not self.lines:
+            self.file.write("\n]\n" if self.rows else "]\n")
+        self.file.close()
 
 
 def write_datasets(
-    out: Path, train: list[Sample], evaluation: list[Sample], system_prompt: str, formats: list[str]
+    out: Path,
+    train: list[Sample],
+    evaluation: list[Sample],
+    system_prompt: str,
+    formats: list[str],
+    stem: str = "atri",
 ) -> list[Path]:
-    """Write every requested format and dataset_info.json; return the paths written."""
+    """Write every requested format and dataset_info.json in one pass over the samples;
+    return the paths written. No eval file is written (nor registered) when `evaluation`
+    is empty."""
     out.mkdir(parents=True, exist_ok=True)
+    names = OutputNames(stem)
+    encoder = _RowEncoder(system_prompt)
+    encoders = {
+        "sharegpt": encoder.sharegpt,
+        "messages": encoder.messages,
+        "alpaca": encoder.alpaca,
+    }
     written: list[Path] = []
-    if "sharegpt" in formats:
-        for name, rows in ((SHAREGPT_TRAIN, train), (SHAREGPT_EVAL, evaluation)):
-            write_json(out / name, [to_sharegpt(s, system_prompt) for s in rows])
-            written.append(out / name)
-    if "messages" in formats:
-        for name, rows in ((MESSAGES_TRAIN, train), (MESSAGES_EVAL, evaluation)):
-            write_jsonl(out / name, [to_messages(s, system_prompt) for s in rows])
-            written.append(out / name)
-    if "alpaca" in formats:
-        write_json(out / ALPACA_TRAIN, [to_alpaca(s, system_prompt) for s in train])
-        written.append(out / ALPACA_TRAIN)
-    write_json(out / DATASET_INFO, dataset_info(formats))
+    for split, samples in (("train", train), ("eval", evaluation)):
+        if not samples:
+            continue
+        # alpaca has no eval file: its users evaluate on the sharegpt one.
+        chosen = [f for f in OUTPUT_FORMATS if f in formats and (split == "train" or f != "alpaca")]
+        paths = [out / names.file(f, split) for f in chosen]
+        writers = [_Writer(p, lines=f == "messages") for f, p in zip(chosen, paths, strict=True)]
+        try:
+            for start in range(0, len(samples), _BATCH):
+                batch = samples[start : start + _BATCH]
+                for fmt, writer in zip(chosen, writers, strict=True):
+                    writer.write([encoders[fmt](s) for s in batch])
+        finally:
+            for writer in writers:
+                writer.close()
+        written += paths
+    write_json(out / DATASET_INFO, dataset_info(formats, stem, with_eval=bool(evaluation)))
     written.append(out / DATASET_INFO)
     return written

@@ -17,6 +17,28 @@ class ParseOptions:
     renpy_characters: dict[str, str] = field(default_factory=dict)
 
 
+# Engine and stage commands mixed in with the lines: `anim:fade_out(bgm)`, `bg("beach")`,
+# `obj.x = 1`, `$ renpy.pause()`, `<| show bg |>`, `local t = 3`. They are never a
+# speaker's line nor narration. Identifiers are ASCII and a call's "(" follows its name.
+CODE = re.compile(
+    r"""(?x)
+    <\|.*\|>\s*$
+    | \$\s.*
+    | (?:local\s+)?[A-Za-z_][\w.]*(?:[:.][A-Za-z_]\w*)*(?:\(.*\)|\s*[-+*/.]?=\s*\S.*)\s*;?\s*$
+    | (?:end|else|then|do|function\b.*|return\b.*|[{}]\s*)\s*;?\s*$
+    """
+)
+# Lines of KAG markup only (`@bg storage=x`, `[wait time=200]`), when read as plain text.
+TAGS_ONLY = re.compile(r"(?:@[A-Za-z_]\w*(?:[\s=].*)?|(?:\[[A-Za-z_/@][^\]]*\]\s*)+)$")
+
+
+def is_code(line: str) -> bool:
+    """True for a stripped line that is a script command, not something anyone says."""
+    if line.startswith("<|") and line.endswith("|>"):
+        return True
+    return line.isascii() and CODE.match(line) is not None
+
+
 def compile_markers(patterns: list[str]) -> re.Pattern[str] | None:
     """One regex for all scene-marker patterns, matched at the start of a stripped line."""
     if not patterns:

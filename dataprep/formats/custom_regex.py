@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataprep.errors import DataprepError
-from dataprep.formats.common import ParseOptions
+from dataprep.formats.common import ParseOptions, is_code
 from dataprep.records import Utterance
 
 
@@ -23,6 +23,8 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             continue
         if marker is not None and marker(line):
             scene += 1
+            continue
+        if is_code(line):
             continue
         m = pattern.search(line)
         if m is None:

@@ -3,7 +3,8 @@
 Speakers come from `[nm t="名"]` / `@nm t=名` (for the current message), TyranoScript
 `#名` lines (until the next `#`; a bare `#` clears it) and `【名】` headers. Text runs
 over `[r]` and line ends until a wait tag (`[l]`, `[p]`, `[np]`, `[wvl]`) closes the
-utterance. Every other tag is dropped; `;` comments and `*label` lines are not text,
+utterance. Every other tag is dropped; `;` comments, `*label` lines, `[iscript]` …
+`[endscript]` blocks and lines of script code (`f.flag = 1`, `<| … |>`) are not text,
 and a label starts a new scene. `[[` is a literal `[`.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from dataprep.formats.common import ParseOptions
+from dataprep.formats.common import ParseOptions, is_code
 from dataprep.records import Utterance
 
 _TOKEN = re.compile(r"\[\[|\[([^\]]*)\]?|[^\[]+")
@@ -89,11 +90,23 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     reader = _Reader(source)
     marker = options.scene_marker.match if options.scene_marker else None
     marks = 0
+    in_script = False
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line[0] == ";":
             continue
         head = line[0]
+        if in_script or head in "[@":
+            command = line[1:].lstrip().lower()
+            if command.startswith("iscript"):
+                in_script = True
+            elif command.startswith("endscript"):
+                in_script = False
+                continue
+            if in_script:
+                continue  # JavaScript / TJS between [iscript] and [endscript]
+        if is_code(line):
+            continue
         if head == "*":
             reader.set_speaker(None, sticky=False)
             reader.scene = line[1:].split("|", 1)[0].strip() or str(number)

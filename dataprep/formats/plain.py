@@ -9,9 +9,10 @@ Quote marks stay on the text here; the cleaning stage strips them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 
-from dataprep.formats.common import ParseOptions
+from dataprep.formats.common import TAGS_ONLY, ParseOptions, is_code
 from dataprep.gc_pause import gc_paused
 from dataprep.records import Utterance
 
@@ -28,6 +29,13 @@ _SPEAKER_FORMS = (
 _QUOTES = '「『“"'
 _DIGITS = frozenset("0123456789０１２３４５６７８９")
 MAX_NAME = 32
+# Text is matched a slice at a time (cut at a line end), so that the matches of a whole
+# 50 MB file never sit in memory at once.
+CHUNK_CHARS = 1 << 20
+# First characters of a line that may be a command (`@bg`, `[wait]`, `<| |>`, `$ x`) and
+# last characters of one (`f(x)`, `x = 1;`): only such lines pay for the full test.
+_CODE_FIRST = frozenset("@[<$")
+_CODE_LAST = frozenset(");0123456789\"'}")
 
 
 # Every match is exactly one line, newline included, so the i-th match is line i + 1 and
@@ -61,41 +69,77 @@ def _after_newline(pattern: str, flags: int) -> re.Pattern[str]:
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
+    return list(iter_parse(text, source, options))
+
+
+def _chunks(text: str) -> Iterator[str]:
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + CHUNK_CHARS)
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
+def _is_command(line: str) -> bool:
+    return (line[0] in _CODE_FIRST or line[-1] in _CODE_LAST or "=" in line) and (
+        is_code(line) or TAGS_ONLY.match(line) is not None
+    )
+
+
+def iter_parse(text: str, source: str, options: ParseOptions) -> Iterator[Utterance]:
+    """Utterances in order, produced a slice of the text at a time."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     markers = marker_lines(text, options.scene_marker)
-    out: list[Utterance] = []
-    append = out.append
     scene = "0"
     scenes = 0
     pending: str | None = None
-    all_lines: list[str] | None = None
+    line = 0
     with gc_paused():
-        for line, (s1, t1, s2, t2, narration) in enumerate(LINE.findall(text), 1):
-            if line in markers:
-                scenes += 1
-                scene = str(scenes)
-                pending = None
-            elif s2:
-                # "10:30 起床" is narration with a time in it, not a speaker called "10".
-                if len(s2) > MAX_NAME or (s2[0] in _DIGITS and s2.replace(" ", "").isdigit()):
-                    if all_lines is None:
-                        all_lines = text.split("\n")  # once, and only for these rare lines
-                    append(Utterance(None, all_lines[line - 1].strip(), source, line, scene))
-                else:
-                    append(Utterance(s2, t2, source, line, scene))
-                pending = None
-            elif narration:
-                if pending is not None and narration[0] in _QUOTES:
-                    append(Utterance(pending, narration, source, line, scene))
-                # A `【名字】` line alone names the speaker of a quoted line below it.
-                elif narration[0] == "【" and narration[-1] == "】" and 2 < len(narration) <= 34:
-                    pending = narration[1:-1].strip() or None
-                    continue
-                else:
-                    append(Utterance(None, narration, source, line, scene))
-                pending = None
-            elif s1:
-                append(Utterance(s1.strip(), t1, source, line, scene))
-                pending = None
-    return out
+        for chunk in _chunks(text):
+            out: list[Utterance] = []
+            append = out.append
+            chunk_lines: list[str] | None = None
+            first = line + 1
+            matches = LINE.findall(chunk)
+            # A slice ending in a newline also "matches" the empty line after it: not a line.
+            del matches[chunk.count("\n") + (not chunk.endswith("\n")) :]
+            for line, (s1, t1, s2, t2, narration) in enumerate(matches, first):
+                if line in markers:
+                    scenes += 1
+                    scene = str(scenes)
+                    pending = None
+                elif s2:
+                    pending = None
+                    # "10:30 起床" is narration with a time in it, not a speaker called "10".
+                    if len(s2) > MAX_NAME or (s2[0] in _DIGITS and s2.replace(" ", "").isdigit()):
+                        if chunk_lines is None:
+                            chunk_lines = chunk.split("\n")  # once, and only for these rare lines
+                        whole = chunk_lines[line - first].strip()
+                        if not _is_command(whole):
+                            append(Utterance(None, whole, source, line, scene))
+                    elif s2.isascii() and ("(" in s2 or "(" in t2 or "=" in t2):
+                        # `anim:fade_out(bgm)` is a command, not a speaker "anim".
+                        if chunk_lines is None:
+                            chunk_lines = chunk.split("\n")
+                        if not _is_command(chunk_lines[line - first].strip()):
+                            append(Utterance(s2, t2, source, line, scene))
+                    else:
+                        append(Utterance(s2, t2, source, line, scene))
+                elif narration:
+                    if pending is not None and narration[0] in _QUOTES:
+                        append(Utterance(pending, narration, source, line, scene))
+                    # A `【名字】` line alone names the speaker of a quoted line below it.
+                    elif (
+                        narration[0] == "【" and narration[-1] == "】" and 2 < len(narration) <= 34
+                    ):
+                        pending = narration[1:-1].strip() or None
+                        continue
+                    elif not _is_command(narration):
+                        append(Utterance(None, narration, source, line, scene))
+                    pending = None
+                elif s1:
+                    append(Utterance(s1.strip(), t1, source, line, scene))
+                    pending = None
+            yield from out

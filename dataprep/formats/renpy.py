@@ -4,7 +4,9 @@
 `"Name" "text"` a line of a literal name, a bare `"text"` narration. In a translation
 file each `translate <lang> <id>:` block holds the original as a `#` comment and the
 translated line below it; comments are skipped, so the translated line is what we read.
-Labels (and the label part of a translation id) are scenes.
+Labels (and the label part of a translation id) are scenes. Python lines and blocks
+(`$ …`, `python:`, `init python:`) and screen, style, transform and image blocks hold
+code and interface text, never dialogue, and are skipped whole.
 """
 
 from __future__ import annotations
@@ -73,6 +75,11 @@ _NOT_SPEAKERS = frozenset(
         "camera",
     ]
 )
+# A statement that opens a block of code or interface (its indented body is skipped).
+_CODE_BLOCK = re.compile(
+    r"(?:init(?:\s+[-+]?\d+)?\s+)?(?:python|screen|style|transform|image)\b[^\"']*:\s*$"
+    r"|init(?:\s+[-+]?\d+)?\s*:\s*$"
+)
 _NARRATORS = frozenset({"narrator", "centered", "vcentered"})
 _TEXT_TAG = re.compile(r"\{rt\}.*?\{/rt\}|\{(?!\{)[^{}]*\}")
 _INTERPOLATION = re.compile(r"\[(?!\[)([\w.]+)[^\]]*\]")
@@ -106,9 +113,20 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     out: list[Utterance] = []
     scene = "0"
     last_speaker: str | None = None
+    block_indent = -1  # indentation of the statement whose code block we are in
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line[0] == "#":
+            continue
+        indent = len(raw) - len(raw.lstrip())
+        if block_indent >= 0:
+            if indent > block_indent:
+                continue
+            block_indent = -1
+        if line[0] == "$":
+            continue
+        if _CODE_BLOCK.match(line):
+            block_indent = indent
             continue
         if marker is not None and marker(line):
             scene = f"marker{number}"

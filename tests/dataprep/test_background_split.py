@@ -26,7 +26,7 @@ def test_example_background_gives_first_person_answers() -> None:
     samples = background_samples(facts, ["说说你的{topic}吧。"], ["亚托莉"])
     questions = [s.prompt for s in samples]
     assert "你叫什么名字？" in questions and "说说你的名字吧。" in questions
-    assert all(s.turns[0][0] is Role.LEAD and s.turns[-1][0] is Role.ATRI for s in samples)
+    assert all(s.turns[0][0] is Role.LEAD and s.turns[-1][0] is Role.CHARACTER for s in samples)
     assert all(s.from_background for s in samples)
 
 
@@ -39,7 +39,7 @@ def test_markdown_background(tmp_path: Path) -> None:
     path = tmp_path / "bg.md"
     path.write_text(md, encoding="utf-8")
     (only,) = background_samples(load_background(path), [], ["亚托莉"])
-    assert only.turns == [(Role.LEAD, "你喜欢什么？"), (Role.ATRI, "我喜欢吃螃蟹。")]
+    assert only.turns == [(Role.LEAD, "你喜欢什么？"), (Role.CHARACTER, "我喜欢吃螃蟹。")]
 
 
 def test_first_person_conversion_leaves_first_person_text_alone() -> None:
@@ -68,7 +68,7 @@ def test_mix_ratio() -> None:
 
 def scene_samples(counts: dict[str, int]) -> list[Sample]:
     return [
-        Sample([(Role.LEAD, f"{scene}{i}"), (Role.ATRI, "好")], "s.txt", scene)
+        Sample([(Role.LEAD, f"{scene}{i}"), (Role.CHARACTER, "好")], "s.txt", scene)
         for scene, n in counts.items()
         for i in range(n)
     ]

@@ -76,7 +76,7 @@ def test_placeholder_longest_name_first_and_word_bounded() -> None:
 
 def sample(prompt: str, reply: str, line: int) -> Sample:
     return Sample(
-        turns=[(Role.LEAD, prompt), (Role.ATRI, reply)],
+        turns=[(Role.LEAD, prompt), (Role.CHARACTER, reply)],
         source="s.txt",
         scene="1",
         reply_lines=[("s.txt", line)],
@@ -122,3 +122,37 @@ def test_filters_can_be_turned_off() -> None:
         Counter(),
     )
     assert len(kept) == 3
+
+
+@pytest.mark.parametrize(
+    ("lead", "text", "expected"),
+    [
+        (["Me"], "Will you marry me?", "Will you marry me?"),
+        (["Me"], "Me? Sure.", "{{user}}? Sure."),
+        (["m"], "I'm fine.", "I'm fine."),
+        (["Mike"], "I'm fine, Mike.", "I'm fine, {{user}}."),
+        (["Kaito"], "Kaito's bag. Kaitos. O'Kaito.", "{{user}}'s bag. Kaitos. O'Kaito."),
+        (["Natsuki"], "natsuki is a word here", "natsuki is a word here"),
+        (["夏生"], "夏生，等等我！", "{{user}}，等等我！"),
+    ],
+)
+def test_placeholder_never_touches_ordinary_words(
+    lead: list[str], text: str, expected: str
+) -> None:
+    assert placeholder_replacer(lead)(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("Wait... what?!", "Wait... what?!"),
+        ("No!!!! Never!!!", "No!!!! Never!!!"),
+        ("Well… okay.", "Well… okay."),
+        ("So~~ cute", "So~~ cute"),
+        ("等等...你说什么", "等等……你说什么"),
+        ("えっ...！！！", "えっ……！！"),
+        ("<| bg beach |>好的", "好的"),
+    ],
+)
+def test_punctuation_rules_apply_to_cjk_lines_only(raw: str, clean: str) -> None:
+    assert clean_text(raw) == clean

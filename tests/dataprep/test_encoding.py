@@ -71,3 +71,36 @@ def test_mis_decoded_text_is_implausible() -> None:
 def test_utf16_bom_is_not_part_of_the_text() -> None:
     data = codecs.BOM_UTF16_LE + "夏生：你好".encode("utf-16-le")
     assert decode_bytes(data, "x.txt") == ("夏生：你好", "utf-16-le")
+
+
+def test_a_stray_byte_costs_one_character_and_is_counted() -> None:
+    from dataprep.encoding import decode_report
+
+    data = ZH.encode("utf-8")
+    at = data.index("亚托莉".encode())
+    broken = data[:at] + b"\xff" + data[at:]
+    decoded = decode_report(broken, "stray.txt")
+    assert decoded.encoding == "utf-8"
+    assert decoded.text == ZH[: len(data[:at].decode())] + "\ufffd" + ZH[len(data[:at].decode()) :]
+    assert decoded.replaced_bytes == 1
+    assert decoded.first_replaced_line == data[:at].count(b"\n") + 1
+
+
+def test_stray_bytes_in_utf16_are_counted_on_the_right_line() -> None:
+    from dataprep.encoding import decode_report
+
+    data = (
+        codecs.BOM_UTF16_LE
+        + "夏生：一\n亚托莉：二\n".encode("utf-16-le")
+        + b"\x00\xd8"
+        + "啊".encode("utf-16-le")
+    )
+    decoded = decode_report(data, "u16.txt")
+    assert decoded.encoding == "utf-16-le" and decoded.replaced_bytes == 2
+    assert decoded.first_replaced_line == 3
+
+
+def test_mostly_undecodable_is_refused_with_the_count() -> None:
+    with pytest.raises(DataprepError) as err:
+        decode_bytes(bytes(range(128, 256)) * 4 + b"abc", "blob.txt", "utf-8")
+    assert "blob.txt: is not valid utf-8 text (" in str(err.value)

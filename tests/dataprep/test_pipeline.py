@@ -104,7 +104,7 @@ def test_split_is_by_scene_and_background_is_mixed_in(written: tuple[Path, objec
 def test_stats_account_for_every_atri_line(written: tuple[Path, object]) -> None:
     out, result = written
     stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
-    atri = stats["atri_lines"]
+    atri = stats["character_lines"]
     assert atri["in"] == atri["kept"] + sum(atri["dropped"].values())
     assert atri["dropped"]["interjection_only"] >= 2  # 嗯・・・ and Hmm...
     assert atri["dropped"]["no_lead_before"] >= 1
@@ -150,7 +150,9 @@ def test_bad_files_are_reported_and_others_still_processed(tmp_path: Path, fixtu
     errors = result.errors
     assert len(errors) == 3
     assert any("broken.docx: is not a readable Word document" in e for e in errors)
-    assert any("notes.txt: no dialogue found; expected lines like 名字：台词" in e for e in errors)
+    assert any(
+        "notes.txt: no dialogue found as plain; expected lines like 名字：台词" in e for e in errors
+    )
     assert any("missing.txt: file not found" in e for e in errors)
     assert result.train  # good.txt still gave samples
     assert all(e.count(". ") == 0 and e.endswith(".") for e in errors)

@@ -113,4 +113,6 @@ def test_every_kept_reply_came_from_atri_lines(rows: list[tuple[str | None, str]
         assert all(who == "亚托莉" for who, _ in sources)
         assert sample.reply == TURN_JOINER.join(clean_text(text) for _, text in sources)
     stats = result.stats
-    assert stats.atri_lines_in == stats.atri_lines_kept + sum(stats.atri_lines_dropped.values())
+    assert stats.character_lines_in == stats.character_lines_kept + sum(
+        stats.character_lines_dropped.values()
+    )

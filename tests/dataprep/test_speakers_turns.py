@@ -17,9 +17,9 @@ SPEAKERS = SpeakerMap.from_aliases(
 def test_roles_ignore_case_width_spaces_and_brackets() -> None:
     assert SPEAKERS.role("夏生") is Role.LEAD
     assert SPEAKERS.role(" natsuki ") is Role.LEAD
-    assert SPEAKERS.role("ＡＴＲＩ") is Role.ATRI
-    assert SPEAKERS.role("【亚托莉】") is Role.ATRI
-    assert SPEAKERS.role("机器人少女") is Role.ATRI
+    assert SPEAKERS.role("ＡＴＲＩ") is Role.CHARACTER
+    assert SPEAKERS.role("【亚托莉】") is Role.CHARACTER
+    assert SPEAKERS.role("机器人少女") is Role.CHARACTER
     assert SPEAKERS.role("水菜萌") is Role.OTHER
     assert SPEAKERS.role(None) is Role.NARRATION
     assert SPEAKERS.role("旁白") is Role.NARRATION
@@ -48,12 +48,12 @@ def test_consecutive_lines_merge_and_context_alternates() -> None:
     )
     samples, dropped = build(rows)
     assert [s.turns for s in samples] == [
-        [(Role.LEAD, "早。\n睡得好吗？"), (Role.ATRI, "早上好！\n我不需要睡觉。")],
+        [(Role.LEAD, "早。\n睡得好吗？"), (Role.CHARACTER, "早上好！\n我不需要睡觉。")],
         [
             (Role.LEAD, "早。\n睡得好吗？"),
-            (Role.ATRI, "早上好！\n我不需要睡觉。"),
+            (Role.CHARACTER, "早上好！\n我不需要睡觉。"),
             (Role.LEAD, "是吗。"),
-            (Role.ATRI, "是的！"),
+            (Role.CHARACTER, "是的！"),
         ],
     ]
     assert samples[0].reply_lines == [("s.txt", 3), ("s.txt", 4)]
@@ -86,7 +86,7 @@ def test_context_window_never_starts_with_atri() -> None:
     assert [t for _, t in samples[-1].turns] == ["三", "四", "五", "六"]
     for s in samples:
         roles = [r for r, _ in s.turns]
-        assert roles[0] is Role.LEAD and roles[-1] is Role.ATRI
+        assert roles[0] is Role.LEAD and roles[-1] is Role.CHARACTER
         assert all(a is not b for a, b in itertools.pairwise(roles))
 
 
@@ -98,3 +98,35 @@ def test_narration_skip_or_stage() -> None:
     assert staged[0].reply == "（她歪了歪头。）什么？"
     too_long, _ = build(rows, narration="stage", stage_direction_max_chars=3)
     assert too_long[0].reply == "什么？"
+
+
+def test_noise_lines_leave_merged_replies() -> None:
+    rows = lines(("夏生", "要出发了吗？"), ("亚托莉", "嗯……"), ("亚托莉", "好的。"))
+    samples, dropped = build(rows)
+    assert [s.reply for s in samples] == ["好的。"]
+    assert samples[0].reply_lines == [("s.txt", 3)]
+    assert dropped == Counter(interjection_only=1)
+
+
+def test_a_noise_only_turn_never_stays_in_the_history() -> None:
+    rows = lines(
+        ("夏生", "你好。"),
+        ("亚托莉", "啊！？"),
+        ("夏生", "你在干什么？"),
+        ("亚托莉", "在看海。"),
+    )
+    samples, dropped = build(rows)
+    assert [s.turns for s in samples] == [
+        [(Role.LEAD, "你好。\n你在干什么？"), (Role.CHARACTER, "在看海。")]
+    ]
+    assert dropped == Counter(interjection_only=1)
+    kept, _ = build(rows, drop_noise=False)
+    assert [t for _, t in kept[-1].turns] == ["你好。", "啊！？", "你在干什么？", "在看海。"]
+
+
+def test_stage_direction_waits_for_a_line_that_is_kept() -> None:
+    rows = lines(
+        ("夏生", "你看。"), (None, "她歪了歪头。"), ("亚托莉", "嗯？"), ("亚托莉", "什么？")
+    )
+    staged, _ = build(rows, narration="stage")
+    assert staged[0].reply == "（她歪了歪头。）什么？"

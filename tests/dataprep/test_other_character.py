@@ -1,0 +1,60 @@
+"""Any character: a Ren'Py script of Eileen and Max, with nothing of ATRI anywhere."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+from rich.console import Console
+
+from atri.config import DataprepSettings, Settings
+from dataprep.cli import run_prep
+from tests.dataprep.conftest import FIXTURES
+
+EILEEN = FIXTURES / "eileen"
+SYSTEM = "You are Eileen, talking with {{user}}."
+
+
+def test_another_character_from_a_renpy_script(tmp_path: Path) -> None:
+    config = tomllib.loads((EILEEN / "eileen.toml").read_text(encoding="utf-8"))
+    settings = Settings(root=tmp_path, dataprep=DataprepSettings(**config["dataprep"]))
+    console = Console(record=True, width=1000)
+    out = tmp_path / "eileen"
+    assert run_prep(settings, [EILEEN / "script.rpy"], out, None, SYSTEM, console) == 0
+    text = console.export_text()
+    names = {p.name for p in out.iterdir()}
+    assert "eileen_sharegpt.json" in names and "eileen_alpaca.json" in names
+    info = json.loads((out / "dataset_info.json").read_text(encoding="utf-8"))
+    assert "eileen" in info and info["eileen"]["file_name"] == "eileen_sharegpt.json"
+    # The default [train] dataset is ATRI's file: say how to train on this one.
+    assert f"atri train --dataset {out / 'eileen_sharegpt.json'}" in text
+    assert "Eileen lines" in text
+    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+    assert stats["character"] == "Eileen"
+    for path in out.iterdir():
+        if path.suffix in (".json", ".jsonl"):
+            body = path.read_text(encoding="utf-8")
+            assert "ATRI" not in body and "atri" not in body and "亚托莉" not in body, path
+    assert "ATRI" not in text and "亚托莉" not in text.replace("atri train", "")
+    rows = json.loads((out / "eileen_sharegpt.json").read_text(encoding="utf-8"))
+    rows += json.loads((out / "eileen_sharegpt_eval.json").read_text(encoding="utf-8"))
+    replies = [m["value"] for row in rows for m in row["conversations"] if m["from"] == "gpt"]
+    assert (
+        "{{user}}... I'm not sure.\nAsk me again after the festival!!!" in replies
+    )  # English kept
+    assert not any("Hmm" in r or r == "Oh?" for r in replies)  # noise is gone everywhere
+    assert not any("code" in r or "Score" in r or "hud" in r for r in replies)
+    prompts = [m["value"] for row in rows for m in row["conversations"] if m["from"] == "human"]
+    assert "Eileen, will you marry me?" in prompts  # the lead's own lines keep his words
+
+
+def test_default_character_keeps_the_file_names_training_reads(tmp_path: Path) -> None:
+    settings = Settings(root=tmp_path)
+    console = Console(record=True, width=1000)
+    out = tmp_path / "data" / "dataset"
+    code = run_prep(settings, [FIXTURES / "plain_zh.txt"], out, None, "", console)
+    assert code == 0
+    assert (out / "atri_sharegpt.json").is_file()
+    assert settings.path(settings.train.dataset) == out / "atri_sharegpt.json"
+    assert "atri train --dataset" not in console.export_text()  # the default already fits
