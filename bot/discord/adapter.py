@@ -24,6 +24,7 @@ from discord import app_commands
 from atri.config import ConfigError, DiscordSettings, Secrets, Settings, WorkerSettings
 from bot.discord.commands import DEFER_AFTER_SECONDS, add_commands, sync_commands
 from bot.discord.text import NameLookup, clean_incoming, mentions_as_names, outgoing_parts
+from bot.limits import QUIET_STATUSES, QuietNotices, ReplyCap
 from model.protocol import ChatRequest, Worker
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ TYPING_REFRESH_SECONDS = 8.0
 MAX_INPUT_CHARS = 4000
 # Joins, pins, boosts and other system messages are not conversation.
 CHAT_MESSAGE_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+# Put on a message instead of a second "busy" notice in the same minute.
+QUIET_REACTION = "⏳"
 
 
 class DiscordLoginError(ConfigError):
@@ -101,6 +104,8 @@ def is_addressed(message: discord.Message, me_id: int, cfg: DiscordSettings) -> 
 def should_answer(message: discord.Message, me_id: int, cfg: DiscordSettings) -> bool:
     author = message.author
     if author.bot or author.id == me_id or message.webhook_id is not None:
+        return False
+    if author.id in cfg.bot_ids:
         return False
     if message.type not in CHAT_MESSAGE_TYPES or not is_permitted(message, cfg):
         return False
@@ -190,10 +195,24 @@ async def send_reply(message: discord.Message, text: str) -> list[discord.Messag
     return sent
 
 
+class Limits:
+    """What the handler remembers between messages: replies per channel, notices told."""
+
+    def __init__(self, cfg: DiscordSettings) -> None:
+        self.replies = ReplyCap(cfg.max_replies_per_minute)
+        self.notices = QuietNotices()
+
+
 async def answer(
-    message: discord.Message, worker: Worker, cfg: DiscordSettings, error_reply: str, me_id: int
+    message: discord.Message,
+    worker: Worker,
+    cfg: DiscordSettings,
+    error_reply: str,
+    me_id: int,
+    limits: Limits | None = None,
 ) -> list[discord.Message]:
     """The whole message handler; it never raises, whatever the message or the worker."""
+    limits = limits or Limits(cfg)
     try:
         if not should_answer(message, me_id, cfg):
             return []
@@ -203,12 +222,21 @@ async def answer(
         return []
     if not request.text and not request.addressed:
         return []  # nothing to answer in a listened-to channel (e.g. no Message Content)
+    if not limits.replies.allow(str(message.channel.id)):
+        log.info("Discord: reply cap reached in channel %s; staying silent", message.channel.id)
+        return []
     try:
         async with typing_shown(message.channel):
-            text = (await worker.chat(request)).text
+            reply = await worker.chat(request)
     except Exception:
         log.exception("Discord message %s could not be answered", message.id)
         text = error_reply
+    else:
+        text = reply.text
+        if reply.status in QUIET_STATUSES and not limits.notices.should_tell(request.user_id):
+            with suppress(discord.HTTPException):
+                await message.add_reaction(QUIET_REACTION)
+            return []
     try:
         return await send_reply(message, text)
     except discord.HTTPException as exc:
@@ -238,6 +266,7 @@ class AtriClient(discord.Client):
         self.worker = worker
         self.cfg = cfg
         self.error_reply = error_reply
+        self.limits = Limits(cfg)
         # What was last registered with Discord, so an unchanged set is not re-sent.
         self.sync_state_path = sync_state_path
         self.tree: app_commands.CommandTree[AtriClient] = app_commands.CommandTree(self)
@@ -251,7 +280,9 @@ class AtriClient(discord.Client):
 
     async def on_message(self, message: discord.Message) -> None:
         if self.user is not None:
-            await answer(message, self.worker, self.cfg, self.error_reply, self.user.id)
+            await answer(
+                message, self.worker, self.cfg, self.error_reply, self.user.id, self.limits
+            )
 
 
 async def run_discord(worker: Worker, settings: Settings, secrets: Secrets) -> None:

@@ -445,6 +445,8 @@ class FakeDiscord:
             ]
         if method == "POST" and re.fullmatch(r"/channels/\d+/typing", path):
             return 204
+        if method == "PUT" and re.fullmatch(r"/channels/\d+/messages/\d+/reactions/.+/@me", path):
+            return 204
         match = re.fullmatch(r"/channels/(\d+)/messages", path)
         if method == "POST" and match:
             return self._bot_message(int(match.group(1)), body)
@@ -494,6 +496,10 @@ class FakeDiscord:
 
 def is_message_to(channel_id: int) -> Callable[[Call], bool]:
     return lambda c: c.method == "POST" and c.path == f"/channels/{channel_id}/messages"
+
+
+def is_reaction(call: Call) -> bool:
+    return call.method == "PUT" and "/reactions/" in call.path
 
 
 def is_typing_in(channel_id: int) -> Callable[[Call], bool]:
