@@ -44,6 +44,10 @@ class DiscordLoginError(ConfigError):
     """Discord refused to let ATRI in; str() says what to change."""
 
 
+class DiscordUnreachable(ConnectionError):
+    """No connection to Discord; `atri serve` tries again later."""
+
+
 def intents() -> discord.Intents:
     """Only what the adapter reads. Message Content is privileged: see the README."""
     chosen = discord.Intents.none()
@@ -285,11 +289,43 @@ class AtriClient(discord.Client):
             )
 
 
+class AtriShardedClient(AtriClient, discord.AutoShardedClient):
+    """The same client, as many shards as Discord recommends (asked for with close 4011)."""
+
+
+# Gateway close codes that a reconnect cannot cure, and what to change.
+FATAL_CLOSE_CODES = {
+    4004: "Discord refused ATRI_DISCORD_TOKEN: copy the token again from the developer "
+    "portal (your application → Bot → Reset Token).",
+    4012: "Discord refused the gateway version discord.py speaks: upgrade discord.py.",
+    4013: "Discord refused the intents ATRI asked for: upgrade ATRI and discord.py.",
+    4014: "Discord refused the Message Content intent: turn it on in the developer portal "
+    "(your application → Bot → Privileged Gateway Intents → Message Content Intent).",
+}
+SHARDING_CLOSE_CODES = {4010, 4011}
+
+
 async def run_discord(worker: Worker, settings: Settings, secrets: Secrets) -> None:
-    """Run the Discord adapter until cancelled; refusals become one clear sentence."""
+    """Run the Discord adapter until cancelled; refusals become one clear sentence.
+
+    Close codes that a reconnect cannot cure raise DiscordLoginError; other failures
+    propagate for `atri serve` to retry. Asked for shards, she reconnects sharded."""
     if secrets.discord_token is None:
         raise DiscordLoginError("ATRI_DISCORD_TOKEN is not set: put the bot's token in it.")
-    client = AtriClient(
+    try:
+        await _run_client(AtriClient, worker, settings, secrets)
+    except discord.ConnectionClosed as exc:
+        if exc.code not in SHARDING_CLOSE_CODES:
+            raise
+        log.info("Discord asks for shards (close code %s): reconnecting sharded", exc.code)
+        await _run_client(AtriShardedClient, worker, settings, secrets)
+
+
+async def _run_client(
+    kind: type[AtriClient], worker: Worker, settings: Settings, secrets: Secrets
+) -> None:
+    assert secrets.discord_token is not None
+    client = kind(
         worker,
         settings.discord,
         error_reply=settings.worker.error_reply,
@@ -299,17 +335,15 @@ async def run_discord(worker: Worker, settings: Settings, secrets: Secrets) -> N
         async with client:
             await client.start(secrets.discord_token.get_secret_value())
     except discord.LoginFailure:
-        raise DiscordLoginError(
-            "Discord refused ATRI_DISCORD_TOKEN: copy the token again from the developer "
-            "portal (your application → Bot → Reset Token)."
-        ) from None
+        raise DiscordLoginError(FATAL_CLOSE_CODES[4004]) from None
+    except discord.PrivilegedIntentsRequired:
+        raise DiscordLoginError(FATAL_CLOSE_CODES[4014]) from None
+    except discord.ConnectionClosed as exc:
+        if exc.code in FATAL_CLOSE_CODES:
+            raise DiscordLoginError(FATAL_CLOSE_CODES[exc.code]) from None
+        raise
     except (aiohttp.ClientConnectionError, OSError) as exc:
-        raise DiscordLoginError(
+        raise DiscordUnreachable(
             f"Discord cannot be reached ({exc.__class__.__name__}): check this machine's "
             "network connection to discord.com."
-        ) from None
-    except discord.PrivilegedIntentsRequired:
-        raise DiscordLoginError(
-            "Discord refused the Message Content intent: turn it on in the developer portal "
-            "(your application → Bot → Privileged Gateway Intents → Message Content Intent)."
         ) from None

@@ -155,6 +155,12 @@ class FakeDiscord:
         self.identify: dict[str, Any] | None = None
         # As Discord does when Message Content is not enabled in the developer portal.
         self.refuse_privileged_intents = False
+        # Close codes to answer the next identifies with, as Discord does (4004: token
+        # reset, 4013: invalid intents, 4000: a transient error…), one per identify.
+        self.close_codes: list[int] = []
+        # As Discord does for a bot in too many servers: an identify without a shard is
+        # closed with 4011.
+        self.require_shards = False
         self.bot = user_payload(BOT_ID, "ATRI", bot=True)
         self.people = {
             ADMIN_ID: _Person(user_payload(ADMIN_ID, "Minamo"), [ADMIN_ROLE_ID]),
@@ -210,6 +216,12 @@ class FakeDiscord:
                 self.identify = payload["d"]
                 if self.refuse_privileged_intents:
                     await ws.close(code=4014)  # "Disallowed intent(s)"
+                    break
+                if self.close_codes:
+                    await ws.close(code=self.close_codes.pop(0))
+                    break
+                if self.require_shards and "shard" not in payload["d"]:
+                    await ws.close(code=4011)  # "Sharding required"
                     break
                 await connection.dispatch("READY", self._ready())
                 await connection.dispatch("GUILD_CREATE", self._guild())
