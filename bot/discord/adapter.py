@@ -89,8 +89,12 @@ def is_permitted(message: discord.Message, cfg: DiscordSettings) -> bool:
 
 
 def is_mentioned(message: discord.Message, me_id: int) -> bool:
+    """Her user mention, or her own bot role (what the @ picker offers as "ATRI" too)."""
     # Not `ClientUser.mentioned_in`: that is also true for @everyone.
-    return any(user.id == me_id for user in message.mentions)
+    if any(user.id == me_id for user in message.mentions):
+        return True
+    own_role = message.guild.self_role if message.guild else None
+    return own_role is not None and any(role.id == own_role.id for role in message.role_mentions)
 
 
 def is_reply_to_me(message: discord.Message, me_id: int) -> bool:
@@ -140,6 +144,9 @@ def message_text(message: discord.Message, me_id: int) -> str:
     """What the person said, as plain text: ATRI's own mention dropped, other mentions as
     `@name`, and a note for attachments and stickers the model cannot see."""
     text = re.sub(rf"<@!?{me_id}>", "", message.content)
+    own_role = message.guild.self_role if message.guild else None
+    if own_role is not None:
+        text = text.replace(f"<@&{own_role.id}>", "")
     text = mentions_as_names(text, names_for(message))
     notes = [f"（发来了贴纸：{sticker.name}）" for sticker in message.stickers]
     notes += [f"（发来了附件：{attachment.filename}）" for attachment in message.attachments]

@@ -37,6 +37,8 @@ GUILD_ID = 910_000_000_000_000_001
 CHANNEL_ID = 920_000_000_000_000_001
 LISTEN_CHANNEL_ID = 920_000_000_000_000_002
 ADMIN_ROLE_ID = 930_000_000_000_000_001
+# The role Discord makes for a bot when it joins (managed, tagged with the bot's id).
+BOT_ROLE_ID = 930_000_000_000_000_002
 ADMIN_ID = 940_000_000_000_000_001
 MEMBER_ID = 940_000_000_000_000_002
 OTHER_BOT_ID = 940_000_000_000_000_003
@@ -166,7 +168,7 @@ class FakeDiscord:
             ADMIN_ID: _Person(user_payload(ADMIN_ID, "Minamo"), [ADMIN_ROLE_ID]),
             MEMBER_ID: _Person(user_payload(MEMBER_ID, "Ryuji")),
             OTHER_BOT_ID: _Person(user_payload(OTHER_BOT_ID, "OtherBot", bot=True)),
-            BOT_ID: _Person(self.bot),
+            BOT_ID: _Person(self.bot, [BOT_ROLE_ID]),
         }
         self._ids = itertools.count(960_000_000_000_000_001)
         self._changed = asyncio.Condition()
@@ -258,6 +260,8 @@ class FakeDiscord:
             "roles": [
                 role_payload(GUILD_ID, "@everyone", SEND_MESSAGES, 0),
                 role_payload(ADMIN_ROLE_ID, "admins", SEND_MESSAGES | MANAGE_GUILD, 1),
+                role_payload(BOT_ROLE_ID, "ATRI", SEND_MESSAGES, 2)
+                | {"managed": True, "tags": {"bot_id": str(BOT_ID)}},
             ],
             "emojis": [],
             "stickers": [],
@@ -294,6 +298,7 @@ class FakeDiscord:
         channel_id: int = CHANNEL_ID,
         in_guild: bool = True,
         mentions: tuple[int, ...] = (),
+        role_mentions: tuple[int, ...] = (),
         reply_to: dict[str, Any] | None = None,
         attachments: list[dict[str, Any]] | None = None,
         sticker_items: list[dict[str, Any]] | None = None,
@@ -309,7 +314,7 @@ class FakeDiscord:
             "tts": False,
             "mention_everyone": "@everyone" in content,
             "mentions": [self.people[m].user for m in mentions],
-            "mention_roles": [],
+            "mention_roles": [str(r) for r in role_mentions],
             "attachments": attachments or [],
             "embeds": [],
             "pinned": False,

@@ -16,6 +16,7 @@ from tests.bot.discord.fake_discord import (
     ADMIN_ID,
     ADMIN_ROLE_ID,
     BOT_ID,
+    BOT_ROLE_ID,
     CHANNEL_ID,
     DM_CHANNEL_ID,
     LISTEN_CHANNEL_ID,
@@ -299,3 +300,18 @@ async def test_a_rate_limited_member_is_told_once_then_gets_a_reaction(
     contents = [c.body["content"] for c in fake_discord.calls_matching(is_message_to(CHANNEL_ID))]
     assert contents == [ECHO + "第0条", discord_settings.worker.busy_reply]
     assert len(fake_discord.calls_matching(is_reaction)) == 3
+
+
+async def test_her_bot_role_mention_addresses_her(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    await fake_discord.send_message(
+        MEMBER_ID, f"<@&{BOT_ROLE_ID}> 你好", role_mentions=(BOT_ROLE_ID,)
+    )
+    await fake_discord.send_message(
+        MEMBER_ID, f"<@&{ADMIN_ROLE_ID}> 管理员们好", role_mentions=(ADMIN_ROLE_ID,)
+    )
+    (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    await asyncio.sleep(0.1)
+    assert reply.body["content"] == ECHO + "你好"
+    assert len(fake_discord.calls_matching(is_message_to(CHANNEL_ID))) == 1
