@@ -299,6 +299,8 @@ class DiscordSettings(Section):
     allowed_channels: list[int] = Field(default_factory=list)
     blocked_channels: list[int] = Field(default_factory=list)
     admin_ids: list[int] = Field(default_factory=list)
+    bot_ids: list[int] = Field(default_factory=list)
+    max_replies_per_minute: int = Field(default=20, ge=0)
     guild_ids: list[int] = Field(default_factory=list)
     commands_state: str = "data/discord_commands.json"
 
@@ -310,11 +312,13 @@ class QQSettings(Section):
     nicknames: list[str] = Field(default_factory=lambda: ["亚托莉", "ATRI", "アトリ"])
     reply_in_private: bool = True
     superusers: list[str] = Field(default_factory=list)
+    bot_ids: list[str] = Field(default_factory=list)
+    max_replies_per_minute: int = Field(default=20, ge=0)
     split_pause_seconds: float = Field(default=1.0, ge=0)
     max_message_chars: PositiveInt = 500
     max_reply_parts: PositiveInt = 4
 
-    @field_validator("superusers")
+    @field_validator("superusers", "bot_ids")
     @classmethod
     def _qq_numbers(cls, value: list[str]) -> list[str]:
         for user in value:

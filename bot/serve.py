@@ -7,18 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from rich.console import Console
 
 from atri.config import Secrets, Settings
+from atri.errors import UserError
 from bot.console import PLATFORM as CONSOLE_PLATFORM
 from bot.console import console_user_id, run_console
 from model.protocol import ScopeRef, Worker
 from model.service import ChatService
 
 log = logging.getLogger(__name__)
+
+# A failed adapter is started again after this long, doubling up to the maximum.
+RETRY_FIRST_SECONDS = 5.0
+RETRY_MAX_SECONDS = 300.0
+
+Adapter = Callable[[], Awaitable[None]]
 
 
 async def serve(settings: Settings, secrets: Secrets, console: Console) -> None:
@@ -40,16 +46,52 @@ async def run_adapters(
     if secrets.discord_token is None and not settings.qq.enabled:
         await console_chat(worker, console)
         return
-    adapters: list[Coroutine[Any, Any, None]] = []
+    adapters: dict[str, Adapter] = {}
     if settings.qq.enabled:
         from bot.qq.runner import run_qq
 
-        adapters.append(run_qq(worker, settings, secrets))
+        adapters["QQ"] = lambda: run_qq(worker, settings, secrets)
     if secrets.discord_token is not None:
         from bot.discord.adapter import run_discord
 
-        adapters.append(run_discord(worker, settings, secrets))
-    await asyncio.gather(*adapters)
+        adapters["Discord"] = lambda: run_discord(worker, settings, secrets)
+    await serve_adapters(adapters)
+
+
+async def serve_adapters(
+    adapters: dict[str, Adapter], retry_first: float = RETRY_FIRST_SECONDS
+) -> None:
+    """Each adapter fails alone: the others keep serving. When every one has stopped for
+    a reason the user must fix, the first such sentence is raised for the CLI to print."""
+    results = await asyncio.gather(
+        *(supervise(name, start, retry_first) for name, start in adapters.items())
+    )
+    errors = [error for error in results if error is not None]
+    if errors and len(errors) == len(results):
+        raise errors[0]
+
+
+async def supervise(name: str, start: Adapter, retry_first: float) -> UserError | None:
+    """Run one adapter; a user's error stops it with its sentence, anything else is
+    retried with growing pauses."""
+    delay = retry_first
+    while True:
+        try:
+            await start()
+            return None
+        except UserError as exc:
+            log.error("%s stopped: %s", name, exc)
+            return exc
+        except Exception as exc:
+            log.warning(
+                "%s failed (%s); starting it again in %.0f s",
+                name,
+                exc or exc.__class__.__name__,
+                delay,
+                exc_info=not isinstance(exc, ConnectionError),
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RETRY_MAX_SECONDS)
 
 
 async def console_chat(worker: Worker, console: Console) -> None:

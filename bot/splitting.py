@@ -1,7 +1,8 @@
 """Split a long reply into messages a platform accepts, at sentence boundaries.
 
-Code blocks (```…```) stay whole when they fit; anything longer than the limit with no
-boundary inside is cut hard as a last resort.
+Code blocks (```…```) stay whole when they fit; a longer one is split at line ends into
+parts that each open and close the fence. Anything longer than the limit with no boundary
+inside is cut hard as a last resort.
 """
 
 from __future__ import annotations
@@ -37,6 +38,35 @@ def _sentences(text: str) -> list[str]:
     return out
 
 
+FENCE = "```"
+
+
+def _split_code_block(block: str, limit: int) -> list[str]:
+    """A fenced block too long for one message: parts that each open and close the fence."""
+    opener, _, body = block.partition("\n")
+    body = body.removesuffix(FENCE).rstrip("\n")
+    room = limit - len(opener) - len(FENCE) - 2  # two newlines
+    if room < 20:  # a fence that leaves no room for code: plain hard cuts
+        return [block[i : i + limit] for i in range(0, len(block), limit)]
+    parts: list[str] = []
+    current = ""
+    for line in body.split("\n"):
+        while len(line) > room:  # a line longer than a part: cut hard
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:room])
+            line = line[room:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > room:
+            parts.append(current)
+            candidate = line
+        current = candidate
+    if current:
+        parts.append(current)
+    return [f"{opener}\n{part}\n{FENCE}" for part in parts]
+
+
 def split_message(text: str, limit: int) -> list[str]:
     """Parts of at most `limit` characters each, joined back they give `text` (trimmed)."""
     if limit <= 0:
@@ -53,6 +83,9 @@ def split_message(text: str, limit: int) -> list[str]:
         if current.strip():
             parts.append(current)
         current = ""
+        if piece.startswith(FENCE) and len(piece) > limit:
+            parts += _split_code_block(piece, limit)
+            continue
         while len(piece) > limit:  # no boundary inside: cut hard
             parts.append(piece[:limit])
             piece = piece[limit:]

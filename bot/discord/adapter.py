@@ -24,6 +24,7 @@ from discord import app_commands
 from atri.config import ConfigError, DiscordSettings, Secrets, Settings, WorkerSettings
 from bot.discord.commands import DEFER_AFTER_SECONDS, add_commands, sync_commands
 from bot.discord.text import NameLookup, clean_incoming, mentions_as_names, outgoing_parts
+from bot.limits import QUIET_STATUSES, QuietNotices, ReplyCap
 from model.protocol import ChatRequest, Worker
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,16 @@ TYPING_REFRESH_SECONDS = 8.0
 MAX_INPUT_CHARS = 4000
 # Joins, pins, boosts and other system messages are not conversation.
 CHAT_MESSAGE_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+# Put on a message instead of a second "busy" notice in the same minute.
+QUIET_REACTION = "⏳"
 
 
 class DiscordLoginError(ConfigError):
     """Discord refused to let ATRI in; str() says what to change."""
+
+
+class DiscordUnreachable(ConnectionError):
+    """No connection to Discord; `atri serve` tries again later."""
 
 
 def intents() -> discord.Intents:
@@ -82,8 +89,12 @@ def is_permitted(message: discord.Message, cfg: DiscordSettings) -> bool:
 
 
 def is_mentioned(message: discord.Message, me_id: int) -> bool:
+    """Her user mention, or her own bot role (what the @ picker offers as "ATRI" too)."""
     # Not `ClientUser.mentioned_in`: that is also true for @everyone.
-    return any(user.id == me_id for user in message.mentions)
+    if any(user.id == me_id for user in message.mentions):
+        return True
+    own_role = message.guild.self_role if message.guild else None
+    return own_role is not None and any(role.id == own_role.id for role in message.role_mentions)
 
 
 def is_reply_to_me(message: discord.Message, me_id: int) -> bool:
@@ -101,6 +112,8 @@ def is_addressed(message: discord.Message, me_id: int, cfg: DiscordSettings) -> 
 def should_answer(message: discord.Message, me_id: int, cfg: DiscordSettings) -> bool:
     author = message.author
     if author.bot or author.id == me_id or message.webhook_id is not None:
+        return False
+    if author.id in cfg.bot_ids:
         return False
     if message.type not in CHAT_MESSAGE_TYPES or not is_permitted(message, cfg):
         return False
@@ -131,6 +144,9 @@ def message_text(message: discord.Message, me_id: int) -> str:
     """What the person said, as plain text: ATRI's own mention dropped, other mentions as
     `@name`, and a note for attachments and stickers the model cannot see."""
     text = re.sub(rf"<@!?{me_id}>", "", message.content)
+    own_role = message.guild.self_role if message.guild else None
+    if own_role is not None:
+        text = text.replace(f"<@&{own_role.id}>", "")
     text = mentions_as_names(text, names_for(message))
     notes = [f"（发来了贴纸：{sticker.name}）" for sticker in message.stickers]
     notes += [f"（发来了附件：{attachment.filename}）" for attachment in message.attachments]
@@ -190,10 +206,24 @@ async def send_reply(message: discord.Message, text: str) -> list[discord.Messag
     return sent
 
 
+class Limits:
+    """What the handler remembers between messages: replies per channel, notices told."""
+
+    def __init__(self, cfg: DiscordSettings) -> None:
+        self.replies = ReplyCap(cfg.max_replies_per_minute)
+        self.notices = QuietNotices()
+
+
 async def answer(
-    message: discord.Message, worker: Worker, cfg: DiscordSettings, error_reply: str, me_id: int
+    message: discord.Message,
+    worker: Worker,
+    cfg: DiscordSettings,
+    error_reply: str,
+    me_id: int,
+    limits: Limits | None = None,
 ) -> list[discord.Message]:
     """The whole message handler; it never raises, whatever the message or the worker."""
+    limits = limits or Limits(cfg)
     try:
         if not should_answer(message, me_id, cfg):
             return []
@@ -203,12 +233,21 @@ async def answer(
         return []
     if not request.text and not request.addressed:
         return []  # nothing to answer in a listened-to channel (e.g. no Message Content)
+    if not limits.replies.allow(str(message.channel.id)):
+        log.info("Discord: reply cap reached in channel %s; staying silent", message.channel.id)
+        return []
     try:
         async with typing_shown(message.channel):
-            text = (await worker.chat(request)).text
+            reply = await worker.chat(request)
     except Exception:
         log.exception("Discord message %s could not be answered", message.id)
         text = error_reply
+    else:
+        text = reply.text
+        if reply.status in QUIET_STATUSES and not limits.notices.should_tell(request.user_id):
+            with suppress(discord.HTTPException):
+                await message.add_reaction(QUIET_REACTION)
+            return []
     try:
         return await send_reply(message, text)
     except discord.HTTPException as exc:
@@ -238,6 +277,7 @@ class AtriClient(discord.Client):
         self.worker = worker
         self.cfg = cfg
         self.error_reply = error_reply
+        self.limits = Limits(cfg)
         # What was last registered with Discord, so an unchanged set is not re-sent.
         self.sync_state_path = sync_state_path
         self.tree: app_commands.CommandTree[AtriClient] = app_commands.CommandTree(self)
@@ -251,14 +291,48 @@ class AtriClient(discord.Client):
 
     async def on_message(self, message: discord.Message) -> None:
         if self.user is not None:
-            await answer(message, self.worker, self.cfg, self.error_reply, self.user.id)
+            await answer(
+                message, self.worker, self.cfg, self.error_reply, self.user.id, self.limits
+            )
+
+
+class AtriShardedClient(AtriClient, discord.AutoShardedClient):
+    """The same client, as many shards as Discord recommends (asked for with close 4011)."""
+
+
+# Gateway close codes that a reconnect cannot cure, and what to change.
+FATAL_CLOSE_CODES = {
+    4004: "Discord refused ATRI_DISCORD_TOKEN: copy the token again from the developer "
+    "portal (your application → Bot → Reset Token).",
+    4012: "Discord refused the gateway version discord.py speaks: upgrade discord.py.",
+    4013: "Discord refused the intents ATRI asked for: upgrade ATRI and discord.py.",
+    4014: "Discord refused the Message Content intent: turn it on in the developer portal "
+    "(your application → Bot → Privileged Gateway Intents → Message Content Intent).",
+}
+SHARDING_CLOSE_CODES = {4010, 4011}
 
 
 async def run_discord(worker: Worker, settings: Settings, secrets: Secrets) -> None:
-    """Run the Discord adapter until cancelled; refusals become one clear sentence."""
+    """Run the Discord adapter until cancelled; refusals become one clear sentence.
+
+    Close codes that a reconnect cannot cure raise DiscordLoginError; other failures
+    propagate for `atri serve` to retry. Asked for shards, she reconnects sharded."""
     if secrets.discord_token is None:
         raise DiscordLoginError("ATRI_DISCORD_TOKEN is not set: put the bot's token in it.")
-    client = AtriClient(
+    try:
+        await _run_client(AtriClient, worker, settings, secrets)
+    except discord.ConnectionClosed as exc:
+        if exc.code not in SHARDING_CLOSE_CODES:
+            raise
+        log.info("Discord asks for shards (close code %s): reconnecting sharded", exc.code)
+        await _run_client(AtriShardedClient, worker, settings, secrets)
+
+
+async def _run_client(
+    kind: type[AtriClient], worker: Worker, settings: Settings, secrets: Secrets
+) -> None:
+    assert secrets.discord_token is not None
+    client = kind(
         worker,
         settings.discord,
         error_reply=settings.worker.error_reply,
@@ -268,17 +342,15 @@ async def run_discord(worker: Worker, settings: Settings, secrets: Secrets) -> N
         async with client:
             await client.start(secrets.discord_token.get_secret_value())
     except discord.LoginFailure:
-        raise DiscordLoginError(
-            "Discord refused ATRI_DISCORD_TOKEN: copy the token again from the developer "
-            "portal (your application → Bot → Reset Token)."
-        ) from None
+        raise DiscordLoginError(FATAL_CLOSE_CODES[4004]) from None
+    except discord.PrivilegedIntentsRequired:
+        raise DiscordLoginError(FATAL_CLOSE_CODES[4014]) from None
+    except discord.ConnectionClosed as exc:
+        if exc.code in FATAL_CLOSE_CODES:
+            raise DiscordLoginError(FATAL_CLOSE_CODES[exc.code]) from None
+        raise
     except (aiohttp.ClientConnectionError, OSError) as exc:
-        raise DiscordLoginError(
+        raise DiscordUnreachable(
             f"Discord cannot be reached ({exc.__class__.__name__}): check this machine's "
             "network connection to discord.com."
-        ) from None
-    except discord.PrivilegedIntentsRequired:
-        raise DiscordLoginError(
-            "Discord refused the Message Content intent: turn it on in the developer portal "
-            "(your application → Bot → Privileged Gateway Intents → Message Content Intent)."
         ) from None

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
-from nonebot import get_driver, get_plugin_config, on_command, on_fullmatch, on_message
+from nonebot import get_bots, get_driver, get_plugin_config, on_command, on_fullmatch, on_message
 from nonebot.adapters.onebot.v11 import Bot, GroupMessageEvent, Message, MessageEvent
 from nonebot.adapters.onebot.v11.permission import GROUP_ADMIN, GROUP_OWNER
 from nonebot.params import CommandArg
@@ -21,6 +22,7 @@ from nonebot.rule import Rule
 from atri.config import Secrets, WorkerSettings
 from bot import commands
 from bot.commands import Actor, CommandResult
+from bot.limits import QUIET_STATUSES, QuietNotices, ReplyCap, SeenRecently
 from bot.qq import NoWorker, current_worker, set_worker
 from bot.qq.config import Config
 from bot.qq.text import MEDIA_ONLY_REPLY, incoming_text, only_media, reply_parts, text_message
@@ -73,8 +75,51 @@ def _connect_standalone_worker() -> None:
 _connect_standalone_worker()
 
 
+# QQ numbers the OneBot implementation reports as official bots (NapCat's
+# `get_robot_uin_range`), learnt when an account connects.
+robot_ranges: set[tuple[int, int]] = set()
+reply_cap = ReplyCap(config.atri_max_replies_per_minute)
+busy_notices = QuietNotices()
+# A group message reaches every one of ATRI's accounts in that group: one answers it.
+seen_by_accounts = SeenRecently()
+
+
 def _group_id(event: MessageEvent) -> str:
     return str(event.group_id) if isinstance(event, GroupMessageEvent) else ""
+
+
+def parse_robot_ranges(data: Any) -> set[tuple[int, int]]:
+    """`[{"minUin": "…", "maxUin": "…"}, …]` as NapCat answers; anything else: none."""
+    ranges = set()
+    for item in data if isinstance(data, list) else []:
+        try:
+            ranges.add((int(item["minUin"]), int(item["maxUin"])))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return ranges
+
+
+@get_driver().on_bot_connect
+async def _learn_robot_ranges(bot: Bot) -> None:
+    try:
+        ranges = parse_robot_ranges(await bot.call_api("get_robot_uin_range"))
+    except Exception as exc:  # not offered by this implementation
+        log.debug("QQ: no official bot range from %s: %s", bot.self_id, exc)
+        return
+    robot_ranges.update(ranges)
+
+
+def is_bot(user_id: int | str) -> bool:
+    """ATRI's own connected accounts, `[qq] bot_ids`, and the official bot range."""
+    user = str(user_id)
+    if user in get_bots() or user in config.atri_bot_ids:
+        return True
+    number = int(user) if user.isdigit() else -1
+    return any(low <= number <= high for low, high in robot_ranges)
+
+
+async def _from_a_person(event: MessageEvent) -> bool:
+    return not is_bot(event.user_id)
 
 
 async def _addressed(event: MessageEvent) -> bool:
@@ -111,15 +156,31 @@ async def send_reply(bot: Bot, event: MessageEvent, text: str) -> None:
             return
 
 
+def _channel_key(event: MessageEvent) -> str:
+    group = _group_id(event)
+    return f"group:{group}" if group else f"private:{event.user_id}"
+
+
 async def answer(bot: Bot, event: MessageEvent) -> None:
+    if isinstance(event, GroupMessageEvent):
+        heard = (event.group_id, event.user_id, str(event.original_message))
+        if not seen_by_accounts.first(heard, by=str(bot.self_id)):
+            return  # another of ATRI's accounts answers it
+    if not reply_cap.allow(_channel_key(event)):
+        log.info("QQ: reply cap reached in %s; staying silent", _channel_key(event))
+        return
     if only_media(event.message):
         await send_reply(bot, event, MEDIA_ONLY_REPLY)
         return
     try:
-        text = (await current_worker().chat(chat_request(event))).text
+        reply = await current_worker().chat(chat_request(event))
     except Exception:
         log.exception("QQ chat failed for user %s", event.user_id)
         text = config.atri_error_reply
+    else:
+        text = reply.text
+        if reply.status in QUIET_STATUSES and not busy_notices.should_tell(str(event.user_id)):
+            return  # told once this window already
     await send_reply(bot, event, text)
 
 
@@ -169,9 +230,10 @@ async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
     return USAGE
 
 
-atri_command = on_command("atri", priority=10, block=True, force_whitespace=True)
-reset_words = on_fullmatch(RESET_WORDS, priority=10, block=True)
-chat = on_message(rule=Rule(_addressed), priority=50, block=True)
+person = Rule(_from_a_person)
+atri_command = on_command("atri", rule=person, priority=10, block=True, force_whitespace=True)
+reset_words = on_fullmatch(RESET_WORDS, rule=person, priority=10, block=True)
+chat = on_message(rule=person & Rule(_addressed), priority=50, block=True)
 
 
 @atri_command.handle()

@@ -18,6 +18,9 @@ class Config(BaseModel):
     # plugin its in-process worker instead).
     atri_worker_url: str = ""
     atri_reply_in_private: bool = _QQ.reply_in_private
+    # QQ numbers never answered besides ATRI's own connected accounts.
+    atri_bot_ids: list[str] = Field(default_factory=list)
+    atri_max_replies_per_minute: int = Field(default=_QQ.max_replies_per_minute, ge=0)
     atri_split_pause_seconds: float = Field(default=_QQ.split_pause_seconds, ge=0)
     atri_max_message_chars: int = Field(default=_QQ.max_message_chars, ge=1)
     atri_max_reply_parts: int = Field(default=_QQ.max_reply_parts, ge=1)

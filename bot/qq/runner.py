@@ -40,6 +40,8 @@ def nonebot_options(settings: Settings, secrets: Secrets) -> dict[str, Any]:
         "command_start": {"/"},
         "command_sep": {"."},
         "atri_reply_in_private": qq.reply_in_private,
+        "atri_bot_ids": list(qq.bot_ids),
+        "atri_max_replies_per_minute": qq.max_replies_per_minute,
         "atri_split_pause_seconds": qq.split_pause_seconds,
         "atri_max_message_chars": qq.max_message_chars,
         "atri_max_reply_parts": qq.max_reply_parts,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from bot.splitting import split_message
@@ -32,7 +32,22 @@ def test_unbreakable_text_is_cut_hard() -> None:
 
 @given(st.text(min_size=0, max_size=3000), st.integers(min_value=1, max_value=400))
 def test_parts_respect_the_limit_and_keep_every_character(text: str, limit: int) -> None:
+    assume("```" not in text)  # split code blocks gain fences (tested above)
     parts = split_message(text, limit)
     assert all(0 < len(p) <= limit for p in parts)
     squash = lambda s: "".join(s.split())  # noqa: E731
     assert squash("".join(parts)) == squash(text)
+
+
+def test_a_long_code_block_is_split_with_each_part_fenced() -> None:
+    code = "\n".join(f"print({n})  # line {n}" for n in range(200))
+    text = f"看这段代码：\n```python\n{code}\n```\n就是这样。"
+    parts = split_message(text, 500)
+    fenced = [p for p in parts if "print(" in p]
+    assert len(fenced) > 1 and all(len(p) <= 500 for p in parts)
+    for part in fenced:
+        assert part.startswith("```python\n") and part.endswith("\n```")
+        assert part.count("```") == 2
+    lines = [line for p in fenced for line in p.split("\n")[1:-1]]
+    assert "\n".join(lines) == code
+    assert parts[0] == "看这段代码：" and parts[-1] == "就是这样。"

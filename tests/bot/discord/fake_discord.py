@@ -37,6 +37,8 @@ GUILD_ID = 910_000_000_000_000_001
 CHANNEL_ID = 920_000_000_000_000_001
 LISTEN_CHANNEL_ID = 920_000_000_000_000_002
 ADMIN_ROLE_ID = 930_000_000_000_000_001
+# The role Discord makes for a bot when it joins (managed, tagged with the bot's id).
+BOT_ROLE_ID = 930_000_000_000_000_002
 ADMIN_ID = 940_000_000_000_000_001
 MEMBER_ID = 940_000_000_000_000_002
 OTHER_BOT_ID = 940_000_000_000_000_003
@@ -155,12 +157,18 @@ class FakeDiscord:
         self.identify: dict[str, Any] | None = None
         # As Discord does when Message Content is not enabled in the developer portal.
         self.refuse_privileged_intents = False
+        # Close codes to answer the next identifies with, as Discord does (4004: token
+        # reset, 4013: invalid intents, 4000: a transient error…), one per identify.
+        self.close_codes: list[int] = []
+        # As Discord does for a bot in too many servers: an identify without a shard is
+        # closed with 4011.
+        self.require_shards = False
         self.bot = user_payload(BOT_ID, "ATRI", bot=True)
         self.people = {
             ADMIN_ID: _Person(user_payload(ADMIN_ID, "Minamo"), [ADMIN_ROLE_ID]),
             MEMBER_ID: _Person(user_payload(MEMBER_ID, "Ryuji")),
             OTHER_BOT_ID: _Person(user_payload(OTHER_BOT_ID, "OtherBot", bot=True)),
-            BOT_ID: _Person(self.bot),
+            BOT_ID: _Person(self.bot, [BOT_ROLE_ID]),
         }
         self._ids = itertools.count(960_000_000_000_000_001)
         self._changed = asyncio.Condition()
@@ -211,6 +219,12 @@ class FakeDiscord:
                 if self.refuse_privileged_intents:
                     await ws.close(code=4014)  # "Disallowed intent(s)"
                     break
+                if self.close_codes:
+                    await ws.close(code=self.close_codes.pop(0))
+                    break
+                if self.require_shards and "shard" not in payload["d"]:
+                    await ws.close(code=4011)  # "Sharding required"
+                    break
                 await connection.dispatch("READY", self._ready())
                 await connection.dispatch("GUILD_CREATE", self._guild())
                 self._connection = connection
@@ -246,6 +260,8 @@ class FakeDiscord:
             "roles": [
                 role_payload(GUILD_ID, "@everyone", SEND_MESSAGES, 0),
                 role_payload(ADMIN_ROLE_ID, "admins", SEND_MESSAGES | MANAGE_GUILD, 1),
+                role_payload(BOT_ROLE_ID, "ATRI", SEND_MESSAGES, 2)
+                | {"managed": True, "tags": {"bot_id": str(BOT_ID)}},
             ],
             "emojis": [],
             "stickers": [],
@@ -282,6 +298,7 @@ class FakeDiscord:
         channel_id: int = CHANNEL_ID,
         in_guild: bool = True,
         mentions: tuple[int, ...] = (),
+        role_mentions: tuple[int, ...] = (),
         reply_to: dict[str, Any] | None = None,
         attachments: list[dict[str, Any]] | None = None,
         sticker_items: list[dict[str, Any]] | None = None,
@@ -297,7 +314,7 @@ class FakeDiscord:
             "tts": False,
             "mention_everyone": "@everyone" in content,
             "mentions": [self.people[m].user for m in mentions],
-            "mention_roles": [],
+            "mention_roles": [str(r) for r in role_mentions],
             "attachments": attachments or [],
             "embeds": [],
             "pinned": False,
@@ -445,6 +462,8 @@ class FakeDiscord:
             ]
         if method == "POST" and re.fullmatch(r"/channels/\d+/typing", path):
             return 204
+        if method == "PUT" and re.fullmatch(r"/channels/\d+/messages/\d+/reactions/.+/@me", path):
+            return 204
         match = re.fullmatch(r"/channels/(\d+)/messages", path)
         if method == "POST" and match:
             return self._bot_message(int(match.group(1)), body)
@@ -494,6 +513,10 @@ class FakeDiscord:
 
 def is_message_to(channel_id: int) -> Callable[[Call], bool]:
     return lambda c: c.method == "POST" and c.path == f"/channels/{channel_id}/messages"
+
+
+def is_reaction(call: Call) -> bool:
+    return call.method == "PUT" and "/reactions/" in call.path
 
 
 def is_typing_in(channel_id: int) -> Callable[[Call], bool]:

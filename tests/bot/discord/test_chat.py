@@ -16,6 +16,7 @@ from tests.bot.discord.fake_discord import (
     ADMIN_ID,
     ADMIN_ROLE_ID,
     BOT_ID,
+    BOT_ROLE_ID,
     CHANNEL_ID,
     DM_CHANNEL_ID,
     LISTEN_CHANNEL_ID,
@@ -23,6 +24,7 @@ from tests.bot.discord.fake_discord import (
     OTHER_BOT_ID,
     FakeDiscord,
     is_message_to,
+    is_reaction,
     is_typing_in,
 )
 
@@ -251,3 +253,65 @@ async def test_a_failing_worker_gets_an_in_character_line(
         await say(fake_discord, MEMBER_ID, "你好")
         (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
     assert reply.body["content"] == discord_settings.worker.error_reply
+
+
+async def test_listed_bot_ids_are_ignored_like_bots(
+    fake_discord: FakeDiscord, echo_service: ChatService, discord_settings: Settings
+) -> None:
+    discord_settings.discord.bot_ids = [ADMIN_ID]
+    async with running_client(fake_discord, echo_service, discord_settings):
+        await say(fake_discord, ADMIN_ID, "我是桥接机器人")
+        await say(fake_discord, MEMBER_ID, "我是人")
+        await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+        await asyncio.sleep(0.1)
+    contents = [c.body["content"] for c in fake_discord.calls_matching(is_message_to(CHANNEL_ID))]
+    assert contents == [ECHO + "我是人"]
+
+
+async def test_replies_per_channel_are_capped_silently(
+    fake_discord: FakeDiscord, echo_service: ChatService, discord_settings: Settings
+) -> None:
+    discord_settings.discord.max_replies_per_minute = 2
+    async with running_client(fake_discord, echo_service, discord_settings):
+        for n in range(4):
+            await say(fake_discord, MEMBER_ID, f"第{n}条")
+        await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID), count=2)
+        await say(fake_discord, MEMBER_ID, "私聊也算另一个频道", in_guild=False)
+        await fake_discord.wait_for_calls(is_message_to(DM_CHANNEL_ID))
+        await asyncio.sleep(0.2)
+    contents = [c.body["content"] for c in fake_discord.calls_matching(is_message_to(CHANNEL_ID))]
+    assert len(contents) == 2
+
+
+async def test_a_rate_limited_member_is_told_once_then_gets_a_reaction(
+    fake_discord: FakeDiscord, discord_settings: Settings
+) -> None:
+    discord_settings.worker.rate_limit_per_minute = 1
+    async with (
+        await ChatService.open(discord_settings) as service,
+        running_client(fake_discord, service, discord_settings),
+    ):
+        for n in range(5):
+            await say(fake_discord, MEMBER_ID, f"第{n}条")
+            await asyncio.sleep(0.05)  # in order, so the first is the one answered
+        await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID), count=2)
+        await fake_discord.wait_for_calls(is_reaction, count=3)
+        await asyncio.sleep(0.1)
+    contents = [c.body["content"] for c in fake_discord.calls_matching(is_message_to(CHANNEL_ID))]
+    assert contents == [ECHO + "第0条", discord_settings.worker.busy_reply]
+    assert len(fake_discord.calls_matching(is_reaction)) == 3
+
+
+async def test_her_bot_role_mention_addresses_her(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    await fake_discord.send_message(
+        MEMBER_ID, f"<@&{BOT_ROLE_ID}> 你好", role_mentions=(BOT_ROLE_ID,)
+    )
+    await fake_discord.send_message(
+        MEMBER_ID, f"<@&{ADMIN_ROLE_ID}> 管理员们好", role_mentions=(ADMIN_ROLE_ID,)
+    )
+    (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    await asyncio.sleep(0.1)
+    assert reply.body["content"] == ECHO + "你好"
+    assert len(fake_discord.calls_matching(is_message_to(CHANNEL_ID))) == 1

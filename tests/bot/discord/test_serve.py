@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
+import discord.http
 import pytest
 from pydantic import SecretStr
 from rich.console import Console
 
 from atri.config import Secrets, Settings
 from bot.discord.adapter import DiscordLoginError, run_discord
-from bot.serve import run_adapters
+from bot.serve import run_adapters, serve_adapters
 from model.service import ChatService
 from tests.bot.discord.conftest import TOKEN
 from tests.bot.discord.fake_discord import BOT_ID, CHANNEL_ID, MEMBER_ID, FakeDiscord, is_message_to
@@ -55,3 +57,100 @@ async def test_missing_message_content_intent_is_one_sentence(
     secrets = Secrets(discord_token=SecretStr(TOKEN))
     with pytest.raises(DiscordLoginError, match="Message Content Intent"):
         await asyncio.wait_for(run_discord(echo_service, discord_settings, secrets), 10)
+
+
+@pytest.mark.parametrize(
+    ("code", "sentence"), [(4004, "Reset Token"), (4013, "intents"), (4012, "upgrade")]
+)
+async def test_a_fatal_close_code_stops_discord_alone_with_one_sentence(
+    fake_discord: FakeDiscord,
+    echo_service: ChatService,
+    discord_settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    code: int,
+    sentence: str,
+) -> None:
+    fake_discord.close_codes = [code]
+    secrets = Secrets(discord_token=SecretStr(TOKEN))
+    other_served = asyncio.Event()
+    other_stopped = asyncio.Event()
+
+    async def other_adapter() -> None:  # stands for QQ: it must keep serving
+        other_served.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            other_stopped.set()
+
+    adapters = {
+        "Discord": lambda: run_discord(echo_service, discord_settings, secrets),
+        "QQ": other_adapter,
+    }
+    task = asyncio.create_task(serve_adapters(adapters, retry_first=0.01))
+    try:
+        await asyncio.wait_for(other_served.wait(), 5)
+        for _ in range(500):
+            if "Discord stopped" in caplog.text:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        assert not task.done() and not other_stopped.is_set()
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    (stopped,) = [r for r in caplog.records if r.getMessage().startswith("Discord stopped")]
+    assert sentence in stopped.getMessage() and stopped.exc_info is None
+    assert fake_discord.close_codes == [] and TOKEN not in caplog.text
+
+
+async def test_an_unreachable_discord_is_retried_and_a_lone_fatal_error_is_raised(
+    fake_discord: FakeDiscord,
+    echo_service: ChatService,
+    discord_settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}/api/v10"
+    monkeypatch.setattr(discord.http.Route, "BASE", dead)
+    secrets = Secrets(discord_token=SecretStr(TOKEN))
+    adapters = {"Discord": lambda: run_discord(echo_service, discord_settings, secrets)}
+    task = asyncio.create_task(serve_adapters(adapters, retry_first=0.2))
+    try:
+        for _ in range(500):
+            if "Discord failed" in caplog.text:
+                break
+            await asyncio.sleep(0.01)
+        assert "cannot be reached" in caplog.text and not task.done()
+        monkeypatch.setattr(discord.http.Route, "BASE", fake_discord.api_base)  # back online
+        await fake_discord.wait_connected()
+        await fake_discord.send_message(MEMBER_ID, f"<@{BOT_ID}> 还在吗", mentions=(BOT_ID,))
+        (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+        assert reply.body["content"] == "亚托莉听到了：还在吗"
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    fake_discord.close_codes = [4004]
+    with pytest.raises(DiscordLoginError, match="Reset Token"):
+        await asyncio.wait_for(serve_adapters(adapters, retry_first=0.01), 10)
+
+
+async def test_discord_asking_for_shards_gets_the_sharded_client(
+    fake_discord: FakeDiscord, echo_service: ChatService, discord_settings: Settings
+) -> None:
+    fake_discord.require_shards = True
+    secrets = Secrets(discord_token=SecretStr(TOKEN))
+    task = asyncio.create_task(run_discord(echo_service, discord_settings, secrets))
+    try:
+        await fake_discord.wait_connected()
+        assert fake_discord.identify is not None and fake_discord.identify["shard"] == [0, 1]
+        await fake_discord.send_message(MEMBER_ID, f"<@{BOT_ID}> 分片", mentions=(BOT_ID,))
+        (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+        assert reply.body["content"] == "亚托莉听到了：分片"
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task

@@ -19,6 +19,8 @@ from nonebug import App
 from atri.config import Settings
 from bot import commands
 from bot.commands import REFUSED, Actor
+from bot.limits import QuietNotices, ReplyCap
+from bot.qq import set_worker
 from bot.qq.text import MEDIA_ONLY_REPLY, reply_parts, text_message
 from model.protocol import ChatRequest
 from model.service import EMPTY_MESSAGE_REPLY, ChatService
@@ -236,7 +238,7 @@ async def test_group_reset_in_private_chat_says_where_to_use_it(
     app: App, plugin: ModuleType
 ) -> None:
     async with app.test_matcher(plugin.atri_command) as ctx:
-        bot = ctx.create_bot(base=Bot, self_id=SUPERUSER_ID)
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
         event = private_event("/atri reset group", user_id=int(SUPERUSER_ID))
         ctx.receive_event(bot, event)
         expect_reply(ctx, event, plugin.GROUP_ONLY)
@@ -321,3 +323,53 @@ async def test_a_failed_send_is_logged_not_raised(
         with caplog.at_level(logging.WARNING, logger="bot.qq.atri"):
             await plugin.answer(bot, event)
     assert "QQ send to 300 failed" in caplog.text
+
+
+@pytest.mark.parametrize("author", ["5555", "3889000001"], ids=["listed", "official-range"])
+async def test_other_bots_are_never_answered(
+    app: App, plugin: ModuleType, monkeypatch: pytest.MonkeyPatch, author: str
+) -> None:
+    monkeypatch.setattr(plugin.config, "atri_bot_ids", ["5555"])
+    monkeypatch.setattr(
+        plugin,
+        "robot_ranges",
+        plugin.parse_robot_ranges([{"minUin": "3889000000", "maxUin": "3889999999"}, {"bad": 1}]),
+    )
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        ctx.receive_event(bot, addressed(bot, group_event(at_me("你好"), user_id=int(author))))
+        ctx.should_not_pass_rule(plugin.chat)
+
+
+async def test_replies_per_group_are_capped_silently(
+    app: App, plugin: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(plugin, "reply_cap", ReplyCap(2))
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        for n in range(3):
+            event = addressed(bot, group_event(at_me(f"第{n}条"), user_id=4000 + n))
+            ctx.receive_event(bot, event)
+            if n < 2:
+                expect_reply(ctx, event, f"亚托莉听到了：第{n}条")
+        event = private_event("私聊不受群的限制")
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, "亚托莉听到了：私聊不受群的限制")
+
+
+async def test_a_rate_limited_user_is_told_once_per_window(
+    app: App, plugin: ModuleType, echo_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    echo_settings.worker.rate_limit_per_minute = 1
+    monkeypatch.setattr(plugin, "busy_notices", QuietNotices())
+    async with await ChatService.open(echo_settings) as service:
+        set_worker(service)
+        async with app.test_matcher() as ctx:
+            bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+            for n in range(4):
+                event = private_event(f"第{n}条")
+                ctx.receive_event(bot, event)
+                if n == 0:
+                    expect_reply(ctx, event, "亚托莉听到了：第0条")
+                if n == 1:
+                    expect_reply(ctx, event, echo_settings.worker.busy_reply)

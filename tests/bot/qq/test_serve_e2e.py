@@ -26,6 +26,7 @@ from websockets.exceptions import InvalidStatus
 
 from tests.bot.qq.events import GROUP_ID, SELF_ID, SUPERUSER_ID
 
+REPO_ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "napcat-test-token"
 USER_ID = 4000
 START_TIMEOUT_SECONDS = 30.0
@@ -76,6 +77,8 @@ split_pause_seconds = 0
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATRI_")}
     env["ATRI_ONEBOT_ACCESS_TOKEN"] = TOKEN
+    # This checkout's code, whichever one the virtual environment was installed from.
+    env["PYTHONPATH"] = str(REPO_ROOT)
     log = root / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -102,11 +105,13 @@ split_pause_seconds = 0
 _message_ids = iter(range(101, 10_000))
 
 
-def group_message(message: Any, user_id: int = USER_ID, role: str = "member") -> dict[str, Any]:
+def group_message(
+    message: Any, user_id: int = USER_ID, role: str = "member", self_id: str = SELF_ID
+) -> dict[str, Any]:
     """A group message report as NapCat sends it (message as an array, or a CQ string)."""
     return {
         "time": int(time.time()),
-        "self_id": int(SELF_ID),
+        "self_id": int(self_id),
         "post_type": "message",
         "message_type": "group",
         "sub_type": "normal",
@@ -120,10 +125,21 @@ def group_message(message: Any, user_id: int = USER_ID, role: str = "member") ->
     }
 
 
+# NapCat's answer to `get_robot_uin_range`: official bots' QQ numbers.
+ROBOT_RANGE = [{"minUin": "3889000000", "maxUin": "3889999999"}]
+OFFICIAL_BOT_ID = 3889000001
+OTHER_SELF_ID = "2001"
+
+
 async def next_action(ws: ClientConnection) -> dict[str, Any]:
-    """The next API call NoneBot makes (heartbeat-free: the test never sends any)."""
-    data = await asyncio.wait_for(ws.recv(), ACTION_TIMEOUT_SECONDS)
-    return json.loads(data)
+    """The next send NoneBot makes (heartbeat-free: the test never sends any); the
+    questions an account is asked on connecting are answered as NapCat answers them."""
+    while True:
+        action = json.loads(await asyncio.wait_for(ws.recv(), ACTION_TIMEOUT_SECONDS))
+        if action["action"] == "get_robot_uin_range":
+            await answer(ws, action, ROBOT_RANGE)
+            continue
+        return action
 
 
 async def answer(ws: ClientConnection, action: dict[str, Any], data: Any) -> None:
@@ -215,3 +231,46 @@ async def test_a_reply_to_atri_and_a_refused_admin_command(ws_url: str) -> None:
         event = group_message("/atri reset group")
         text = check_quoted_reply(await reply_to(ws, event), event)
         assert text == "只有管理员才能这样做哦。亚托莉会好好记住规矩的！"
+
+
+async def silent_until_next(ws: ClientConnection, self_id: str) -> None:
+    """Nothing was sent before the answer to a control message sent now."""
+    control = group_message(
+        [{"type": "at", "data": {"qq": self_id}}, *_text("对照")], self_id=self_id
+    )
+    await ws.send(json.dumps(control))
+    action = await next_action(ws)
+    await answer(ws, action, {"message_id": 1})
+    assert check_quoted_reply(action["params"]["message"], control) == "亚托莉听到了：对照"
+
+
+def _text(text: str) -> list[dict[str, Any]]:
+    return [{"type": "text", "data": {"text": text}}]
+
+
+async def test_two_accounts_in_one_group_answer_the_person_once_and_never_each_other(
+    ws_url: str,
+) -> None:
+    other_headers = {**HEADERS, "X-Self-ID": OTHER_SELF_ID}
+    async with (
+        connect(ws_url, additional_headers=HEADERS) as first,
+        connect(ws_url, additional_headers=other_headers) as second,
+    ):
+        await asyncio.sleep(0.5)  # both accounts are known to NoneBot
+        # The person addresses ATRI by name: both accounts hear it, one answers.
+        heard = [group_message("亚托莉 你们好", self_id=s) for s in (SELF_ID, OTHER_SELF_ID)]
+        await first.send(json.dumps(heard[0]))
+        action = await next_action(first)
+        await answer(first, action, {"message_id": 1})
+        reply = check_quoted_reply(action["params"]["message"], heard[0])
+        assert reply == "亚托莉听到了：你们好"
+        await second.send(json.dumps(heard[1]))
+
+        # Her reply starts with her name: the other account hears it, and stays silent.
+        echo = group_message(reply, user_id=int(SELF_ID), self_id=OTHER_SELF_ID)
+        await second.send(json.dumps(echo))
+        # An official bot (NapCat's range) quoting her name: silent too.
+        official = group_message("亚托莉 你好", user_id=OFFICIAL_BOT_ID, self_id=OTHER_SELF_ID)
+        await second.send(json.dumps(official))
+        await silent_until_next(second, OTHER_SELF_ID)
+        await silent_until_next(first, SELF_ID)

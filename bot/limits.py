@@ -1,0 +1,72 @@
+"""Limits every platform applies before it posts: how often ATRI speaks in one channel,
+and telling a rate-limited or busy person so once rather than at every message.
+
+Both are silent by design: a loop between two bots, or a person hammering her, must
+reduce what ATRI posts (QQ's risk control punishes exactly that output).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+
+WINDOW_SECONDS = 60.0
+# Reply statuses that are a notice rather than an answer (see `model.protocol.Reply`).
+QUIET_STATUSES = frozenset({"rate_limited", "busy"})
+
+
+class ReplyCap:
+    """At most `per_minute` replies per key (a channel) in any 60 s; 0 = no cap."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._sent: dict[str, deque[float]] = defaultdict(deque)
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        """Count one reply under `key` if the cap allows it."""
+        if self.per_minute <= 0:
+            return True
+        now = time.monotonic() if now is None else now
+        sent = self._sent[key]
+        while sent and now - sent[0] >= WINDOW_SECONDS:
+            sent.popleft()
+        if len(sent) >= self.per_minute:
+            return False
+        sent.append(now)
+        return True
+
+
+class QuietNotices:
+    """A "busy" notice is posted once per key (a person) per window, then nothing."""
+
+    def __init__(self, window_seconds: float = WINDOW_SECONDS) -> None:
+        self.window_seconds = window_seconds
+        self._told: dict[str, float] = {}
+
+    def should_tell(self, key: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        told = self._told.get(key)
+        if told is not None and now - told < self.window_seconds:
+            return False
+        self._told[key] = now
+        if len(self._told) > 10_000:  # forget people told long ago
+            self._told = {k: t for k, t in self._told.items() if now - t < self.window_seconds}
+        return True
+
+
+class SeenRecently:
+    """Remembers keys for a few seconds: one message seen by two of ATRI's accounts."""
+
+    def __init__(self, seconds: float = 10.0) -> None:
+        self.seconds = seconds
+        self._seen: dict[object, tuple[str, float]] = {}
+
+    def first(self, key: object, by: str, now: float | None = None) -> bool:
+        """True unless another holder (`by`) saw `key` within the last few seconds."""
+        now = time.monotonic() if now is None else now
+        self._seen = {k: v for k, v in self._seen.items() if now - v[1] < self.seconds}
+        earlier = self._seen.get(key)
+        if earlier is not None and earlier[0] != by:
+            return False
+        self._seen[key] = (by, now)
+        return True
