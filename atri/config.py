@@ -62,6 +62,7 @@ class ModelSettings(Section):
     adapters_dir: str = "adapters"
     context_window: int = Field(default=0, ge=0)
     prefix_cache: bool = True
+    trust_remote_code: bool = False
     # One URL, or a list: one per vLLM replica (the engine spreads requests itself).
     openai_base_url: str | list[str] = "http://127.0.0.1:8000/v1"
     openai_model: str = "atri"
