@@ -62,8 +62,27 @@ class ModelSettings(Section):
     adapters_dir: str = "adapters"
     context_window: int = Field(default=0, ge=0)
     prefix_cache: bool = True
-    openai_base_url: str = "http://127.0.0.1:8000/v1"
+    trust_remote_code: bool = False
+    # One URL, or a list: one per vLLM replica (the engine spreads requests itself).
+    openai_base_url: str | list[str] = "http://127.0.0.1:8000/v1"
     openai_model: str = "atri"
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _some_url(cls, value: str | list[str]) -> str | list[str]:
+        urls = [value] if isinstance(value, str) else value
+        if not urls or not all(u.strip() for u in urls):
+            raise ValueError("give a base URL, or a list of one per replica")
+        return value
+
+    @property
+    def openai_base_urls(self) -> list[str]:
+        urls = (
+            [self.openai_base_url]
+            if isinstance(self.openai_base_url, str)
+            else self.openai_base_url
+        )
+        return [u.strip().rstrip("/") for u in urls]
 
 
 class GenerationSettings(Section):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from atri.config import OFFLINE_DEFAULT_BASE, Settings
-from atri.errors import UserError
+from atri.errors import ConfigError, UserError
 
 log = logging.getLogger(__name__)
 
@@ -139,32 +139,77 @@ def pick_device(setting: str) -> str:
     return "cpu"
 
 
+def native_bf16() -> bool:
+    """Does the CUDA GPU run bf16 in hardware (Ampere and later)? torch counts emulation
+    as support by default, and T4, V100 and RTX 20xx cards run emulated bf16 slowly."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return False
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:  # a torch without the argument counts no emulation
+        return bool(torch.cuda.is_bf16_supported())
+
+
+def gpu_half_precision() -> str:
+    """The 16-bit format a CUDA GPU trains and serves in: "bf16" where native, else "fp16".
+    The one place this is decided (serving dtype and training precision both ask here)."""
+    return "bf16" if native_bf16() else "fp16"
+
+
 def pick_dtype(setting: str, device: str) -> Any:
     import torch
 
     if setting == "auto":
         if device == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            return torch.bfloat16 if gpu_half_precision() == "bf16" else torch.float16
         return torch.float32
     return getattr(torch, setting)
 
 
-def load_base_model(settings: Settings) -> LoadedModel:
-    """Load tokenizer and model for `[model] base` onto the configured device."""
+class RemoteCodeError(ConfigError):
+    """The model ships its own Python code and [model] trust_remote_code is off."""
+
+
+def load_pretrained(settings: Settings, source: str, **model_kwargs: Any) -> tuple[Any, Any]:
+    """(model, tokenizer) from `source` under the [model] trust_remote_code choice; a
+    missing model or one that needs its own code is one sentence."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    trust = settings.model.trust_remote_code
+    base = settings.model.base
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust)
+        model = AutoModelForCausalLM.from_pretrained(
+            source, trust_remote_code=trust, **model_kwargs
+        )
+    except OSError as exc:
+        raise ModelNotFoundError(
+            f'[model] base = "{base}" could not be loaded ({exc}); set it to a '
+            "local model folder, or check the hub id and your network."
+        ) from None
+    except ValueError as exc:
+        if trust or "trust_remote_code" not in str(exc):
+            raise
+        raise RemoteCodeError(
+            f'[model] base = "{base}" runs Python code shipped with the model; set [model] '
+            "trust_remote_code = true if you trust its source."
+        ) from None
+    return model, tokenizer
+
+
+def device_map(device: str) -> dict[str, str] | None:
+    """Load weights straight onto a GPU: no full copy in host RAM first."""
+    return None if device == "cpu" else {"": device}
+
+
+def load_base_model(settings: Settings) -> LoadedModel:
+    """Load tokenizer and model for `[model] base` onto the configured device."""
     source = resolve_base(settings)
     device = pick_device(settings.model.device)
     dtype = pick_dtype(settings.model.dtype, device)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
-    except OSError as exc:
-        raise ModelNotFoundError(
-            f'[model] base = "{settings.model.base}" could not be loaded ({exc}); set it to a '
-            "local model folder, or check the hub id and your network."
-        ) from None
-    model.to(device)  # type: ignore[arg-type]
+    model, tokenizer = load_pretrained(settings, source, dtype=dtype, device_map=device_map(device))
     model.eval()
     prepare_tokenizer(tokenizer)
     base_id = settings.model.base.strip() or OFFLINE_DEFAULT_BASE

@@ -1,10 +1,19 @@
-"""Engine "openai": generation on a remote OpenAI-compatible server (vLLM, another worker).
+"""Engine "openai": generation on remote OpenAI-compatible servers (vLLM, another worker).
 
 Each row of a batch becomes one `/chat/completions` request, all sent at once: the
-server (vLLM's continuous batching, replicas behind a balancer) batches them its own
-way. Adapter versions are registered with vLLM's runtime LoRA API
-(`/load_lora_adapter`, `/unload_lora_adapter`; vLLM runs with `--enable-lora` and
-`VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`); the live one is asked for by name.
+server (vLLM's continuous batching) batches them its own way. `[model] openai_base_url`
+may list several vLLM replicas: rows are spread over them in turn, and a replica that
+fails (no answer, a 5xx, or a 404 for a model it should hold, as after a vLLM restart)
+leaves the rotation; it is retried every `REPLICA_RETRY_SECONDS` and rejoins once it
+holds every registered adapter version again.
+
+Adapter versions are registered with vLLM's runtime LoRA API (`/load_lora_adapter`,
+`/unload_lora_adapter`; vLLM runs with `--enable-lora` and
+`VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`) on every replica before they go live, each under
+its own version name. vLLM's model list is read as its `serving_models.py` writes it: a
+base card has `root` = the model path and `max_model_len`; a LoRA card has `root` = the
+adapter folder and `parent` = the base card's name. So `openai_model` may name either,
+and LoRAs a replica already holds (a restarted worker) count as loaded.
 """
 
 from __future__ import annotations
@@ -12,7 +21,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import re
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +41,22 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 # Generation may queue behind other users' on the server; the worker's own request
 # timeout still bounds what a user waits.
 READ_TIMEOUT_SECONDS = 600.0
+# How long a replica that failed stays out of the rotation before it is tried again.
+REPLICA_RETRY_SECONDS = 15.0
+ALREADY_LOADED = "has already been loaded"
 _WIDE = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef\uac00-\ud7af]")
 
 
 class RemoteEngineError(Exception):
     """The remote server refused or failed a request; str() says which and why."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ReplicaDown(Exception):
+    """A replica did not answer, or failed inside (5xx): take it out of the rotation."""
 
 
 def approx_tokens(text: str) -> int:
@@ -43,56 +66,173 @@ def approx_tokens(text: str) -> int:
     return wide + math.ceil((len(text) - wide) / 4)
 
 
+@dataclass
+class Lora:
+    """An adapter version as vLLM knows it: the name to ask for and the folder it read."""
+
+    name: str
+    path: str
+    # vLLM's own start-up module (--lora-modules): never unloaded, other clients may use it.
+    static: bool = False
+
+
+@dataclass
+class Replica:
+    url: str
+    client: httpx.AsyncClient
+    down_since: float | None = None  # time.monotonic() when it left the rotation
+    reason: str = ""
+    held: dict[str, str] = field(default_factory=dict)  # LoRA name -> path, as it reports
+
+
+def same_path(a: str, b: str) -> bool:
+    return os.path.normpath(a) == os.path.normpath(b)
+
+
+def error_text(response: httpx.Response) -> str:
+    """vLLM's error message ({"message"} or {"error": {"message"}}), else the body."""
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:300]
+    if isinstance(data, dict):
+        inner = data.get("error")
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+        if data.get("message"):
+            return str(data["message"])
+    return response.text[:300]
+
+
+def held_loras(cards: list[dict[str, Any]]) -> dict[str, str]:
+    """The LoRA cards of a model list: a card whose `parent` names another card."""
+    ids = {str(c.get("id")) for c in cards}
+    return {
+        str(c["id"]): str(c.get("root") or "")
+        for c in cards
+        if c.get("parent") and c.get("parent") != c.get("id") and str(c["parent"]) in ids
+    }
+
+
+def resolve_model(
+    cards: list[dict[str, Any]], model: str, url: str
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(the base card, the LoRA card or None) for the model name `model`."""
+    by_id = {str(c.get("id")): c for c in cards}
+    card = by_id.get(model)
+    if card is None:
+        raise ConfigError(
+            f"The server at {url} serves no model named {model!r} (it serves "
+            f"{', '.join(sorted(by_id)) or 'none'}); set [model] openai_model to one of them."
+        )
+    parent = str(card.get("parent") or "")
+    if parent and parent != model and parent in by_id:
+        return by_id[parent], card
+    return card, None
+
+
 class OpenAIEngine:
     name = "openai"
 
     def __init__(
         self,
         settings: Settings,
-        client: httpx.AsyncClient,
+        replicas: list[Replica],
         context_window: int,
         base_id: str,
+        base_name: str,
     ) -> None:
-        self.base_url = settings.model.openai_base_url.rstrip("/")
+        self.replicas = replicas
         self.model_name = settings.model.openai_model
-        self.base_id = base_id
+        self.base_id = base_id  # what the base model is (vLLM's model path)
+        self.base_name = base_name  # the name to ask for it by
         self.config_hash = f"openai:{base_id}"
         self.context_window = context_window
         self.stats = EngineStats()
-        self.live_lora = ""
-        self.loaded_loras: dict[str, str] = {}
-        self._client = client
+        self.live_lora = ""  # the live adapter version ("" = the base model)
+        self.loras: dict[str, Lora] = {}  # registered adapter versions
+        self._turn = 0
+        self._revivals: dict[str, asyncio.Task[bool]] = {}
 
     @classmethod
     async def open(cls, settings: Settings, secrets: Secrets | None = None) -> OpenAIEngine:
-        """Connect and ask the server for its models; an unreachable server is a config
-        problem reported in one sentence."""
+        """Connect and read every replica's models; an unreachable server is a config
+        problem reported in one sentence. Registers `[model] adapter` if set."""
         secrets = secrets or Secrets.from_env()
         headers = {}
         if secrets.openai_api_key is not None:
             headers["Authorization"] = f"Bearer {secrets.openai_api_key.get_secret_value()}"
-        base_url = settings.model.openai_base_url.rstrip("/")
-        client = httpx.AsyncClient(
-            base_url=base_url,
-            headers=headers,
-            timeout=httpx.Timeout(READ_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS),
-        )
+        timeout = httpx.Timeout(READ_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS)
+        replicas = [
+            Replica(url, httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout))
+            for url in settings.model.openai_base_urls
+        ]
+        listed = await asyncio.gather(*(list_models(r) for r in replicas), return_exceptions=True)
+        reachable = [
+            (r, cards) for r, cards in zip(replicas, listed, strict=True) if isinstance(cards, list)
+        ]
         try:
-            response = await client.get("/models")
-            response.raise_for_status()
-            listed = response.json().get("data", [])
-        except (httpx.HTTPError, ValueError) as exc:
-            await client.aclose()
-            raise ConfigError(
-                f"Cannot reach the OpenAI-compatible server at {base_url} ({exc}); start it "
-                "or fix [model] openai_base_url (and ATRI_OPENAI_API_KEY if it needs one)."
-            ) from None
-        model = settings.model.openai_model
-        entry: dict[str, Any] = next((m for m in listed if m.get("id") == model), {})
+            if not reachable:
+                first = next(x for x in listed if isinstance(x, BaseException))
+                raise ConfigError(
+                    f"Cannot reach the OpenAI-compatible server at "
+                    f"{' or '.join(r.url for r in replicas)} ({first}); start it or fix "
+                    "[model] openai_base_url (and ATRI_OPENAI_API_KEY if it needs one)."
+                )
+            model = settings.model.openai_model
+            first_replica, cards = reachable[0]
+            base, lora = resolve_model(cards, model, first_replica.url)
+            base_id = str(base.get("root") or base["id"])
+            for replica, other in reachable[1:]:
+                other_base, _ = resolve_model(other, model, replica.url)
+                if str(other_base.get("root") or other_base["id"]) != base_id:
+                    raise ConfigError(
+                        f"The replicas serve different base models ({base_id!r} at "
+                        f"{first_replica.url}, {other_base.get('root')!r} at {replica.url}); "
+                        "run the same model on every replica in [model] openai_base_url."
+                    )
+        except BaseException:
+            await asyncio.gather(*(r.client.aclose() for r in replicas))
+            raise
         window = settings.model.context_window or int(
-            entry.get("max_model_len") or DEFAULT_CONTEXT_WINDOW
+            base.get("max_model_len") or DEFAULT_CONTEXT_WINDOW
         )
-        return cls(settings, client, window, str(entry.get("root") or model))
+        engine = cls(settings, replicas, window, base_id, str(base["id"]))
+        for replica, result in zip(replicas, listed, strict=True):
+            if isinstance(result, list):
+                replica.held = held_loras(result)
+            else:
+                engine._take_out(replica, str(result))
+        if lora is not None:
+            path = str(lora.get("root") or "")
+            version = Path(path).name or model
+            engine.loras[version] = Lora(model, path, static=True)
+            engine.live_lora = version
+        if settings.model.adapter:
+            await engine._start_with(settings.path(settings.model.adapter))
+        log.info(
+            "openai engine: %d replica(s), base %r (asked for as %r), window %d, serving %s",
+            len(replicas),
+            base_id,
+            engine.base_name,
+            window,
+            f"adapter version {engine.live_lora} as {engine.loras[engine.live_lora].name!r}"
+            if engine.live_lora
+            else "the base model",
+        )
+        return engine
+
+    async def _start_with(self, path: Path) -> None:
+        """`[model] adapter`: register it on every replica and serve it from the start."""
+        try:
+            await self.load_adapter(path, path.name)
+            await self.activate(path.name)
+        except RemoteEngineError as exc:
+            await self.close()
+            raise ConfigError(
+                f"The server could not load [model] adapter {path} ({exc}); the folder must "
+                "exist at the same path on the vLLM host."
+            ) from None
 
     @property
     def adapter_version(self) -> str:
@@ -104,16 +244,18 @@ class OpenAIEngine:
     async def generate(
         self, batch: list[ChatMessages], gen: GenerationSettings
     ) -> list[Generation]:
-        model = self.live_lora or self.model_name
-        results = list(await asyncio.gather(*(self._one(m, gen, model) for m in batch)))
+        self._revive_due()
+        version = self.live_lora
+        model = self.loras[version].name if version else self.base_name
+        results = list(await asyncio.gather(*(self._one(m, gen, model, version) for m in batch)))
         self.stats.generate_calls += 1
         self.stats.generated_rows += len(batch)
         self.stats.generated_tokens += sum(r.new_tokens for r in results)
         self.stats.batch_sizes.append(len(batch))
         return results
 
-    async def _one(self, messages: ChatMessages, gen: GenerationSettings, model: str) -> Generation:
-        body: dict[str, Any] = {
+    def _body(self, messages: ChatMessages, gen: GenerationSettings, model: str) -> dict[str, Any]:
+        return {
             "model": model,
             "messages": messages,
             "max_tokens": gen.max_new_tokens,
@@ -123,34 +265,157 @@ class OpenAIEngine:
             "top_k": gen.top_k if gen.do_sample and gen.top_k > 0 else -1,
             "repetition_penalty": gen.repetition_penalty,
         }
-        data = await self._post("/chat/completions", body)
+
+    async def _one(
+        self, messages: ChatMessages, gen: GenerationSettings, model: str, version: str
+    ) -> Generation:
+        """One row on the next replica in turn; on a replica failure, on another one."""
+        body = self._body(messages, gen, model)
+        tried: set[str] = set()
+        while (replica := self._pick(tried)) is not None:
+            tried.add(replica.url)
+            try:
+                data = await self._complete(replica, body)
+            except ReplicaDown as exc:
+                self._take_out(replica, str(exc))
+                continue
+            return self._generation(replica, data, version)
+        raise RemoteEngineError(f"No replica can serve {model!r}: {self._down_reasons()}")
+
+    async def _complete(self, replica: Replica, body: dict[str, Any]) -> Any:
+        try:
+            return await self._post(replica, "/chat/completions", body)
+        except RemoteEngineError as exc:
+            # The name was registered, so a 404 means this replica lost it (vLLM restarted).
+            if exc.status == 404:
+                raise ReplicaDown(str(exc)) from None
+            raise
+
+    def _generation(self, replica: Replica, data: Any, version: str) -> Generation:
         try:
             text = data["choices"][0]["message"]["content"] or ""
         except (KeyError, IndexError, TypeError):
-            raise RemoteEngineError(f"{self.base_url}: a completion without a message.") from None
+            raise RemoteEngineError(f"{replica.url}: a completion without a message.") from None
         usage = data.get("usage") or {}
         tokens = int(usage.get("completion_tokens") or approx_tokens(text))
-        return Generation(text=text, new_tokens=tokens, adapter_version=self.live_lora)
+        return Generation(text=text, new_tokens=tokens, adapter_version=version)
 
-    async def _post(self, path: str, body: dict[str, Any]) -> Any:
+    def _pick(self, tried: set[str]) -> Replica | None:
+        """The next serving replica in turn; with none serving, one that is out (better a
+        slow try than a refusal while its retry is due)."""
+        untried = [r for r in self.replicas if r.url not in tried]
+        candidates = [r for r in untried if r.down_since is None] or untried
+        if not candidates:
+            return None
+        self._turn += 1
+        return candidates[self._turn % len(candidates)]
+
+    def _serving(self) -> list[Replica]:
+        return [r for r in self.replicas if r.down_since is None]
+
+    def _take_out(self, replica: Replica, reason: str) -> None:
+        if replica.down_since is None:
+            log.warning("replica %s leaves the rotation: %s", replica.url, reason)
+        replica.down_since = time.monotonic()
+        replica.reason = reason
+
+    def _down_reasons(self) -> str:
+        return "; ".join(r.reason for r in self.replicas if r.down_since is not None) or "none"
+
+    def _revive_due(self) -> None:
+        """Retry replicas that have been out for `REPLICA_RETRY_SECONDS`, in the background."""
+        now = time.monotonic()
+        for replica in self.replicas:
+            if (
+                replica.down_since is not None
+                and now - replica.down_since >= REPLICA_RETRY_SECONDS
+                and replica.url not in self._revivals
+            ):
+                task = asyncio.create_task(self.revive(replica))
+                self._revivals[replica.url] = task
+                task.add_done_callback(self._revived)
+
+    def _revived(self, task: asyncio.Task[bool]) -> None:
+        for url, known in list(self._revivals.items()):
+            if known is task:
+                del self._revivals[url]
+
+    async def revive(self, replica: Replica) -> bool:
+        """Bring a replica back once it answers and holds every registered version."""
         try:
-            response = await self._client.post(path, json=body)
+            replica.held = held_loras(await list_models(replica))
+            for lora in list(self.loras.values()):
+                await self._register(replica, lora)
+        except (ReplicaDown, RemoteEngineError) as exc:
+            self._take_out(replica, str(exc))
+            return False
+        replica.down_since = None
+        replica.reason = ""
+        log.info("replica %s is back in the rotation", replica.url)
+        return True
+
+    async def _post(self, replica: Replica, path: str, body: dict[str, Any]) -> Any:
+        try:
+            response = await replica.client.post(path, json=body)
         except httpx.HTTPError as exc:
-            raise RemoteEngineError(f"{self.base_url}{path}: {type(exc).__name__} {exc}") from None
+            raise ReplicaDown(f"{replica.url}{path}: {type(exc).__name__} {exc}") from None
+        if response.status_code >= 500:
+            raise ReplicaDown(
+                f"{replica.url}{path} answered HTTP {response.status_code}: {error_text(response)}"
+            )
         if response.status_code >= 400:
             raise RemoteEngineError(
-                f"{self.base_url}{path} answered HTTP {response.status_code}: {response.text[:300]}"
+                f"{replica.url}{path} answered HTTP {response.status_code}: {error_text(response)}",
+                response.status_code,
             )
         try:
             return response.json()
         except ValueError:
             return response.text  # vLLM answers the LoRA routes in plain text
 
+    async def _register(self, replica: Replica, lora: Lora) -> None:
+        """Make `replica` hold `lora`; holding it already under that name counts."""
+        held = replica.held.get(lora.name)
+        if held is None:
+            try:
+                await self._post(
+                    replica, "/load_lora_adapter", {"lora_name": lora.name, "lora_path": lora.path}
+                )
+                held = lora.path
+            except RemoteEngineError as exc:
+                if ALREADY_LOADED not in str(exc):
+                    raise
+                # Loaded since we last looked (another worker, or one before a restart).
+                replica.held = held_loras(await list_models(replica))
+                held = replica.held.get(lora.name, "")
+        if not same_path(held, lora.path):
+            raise RemoteEngineError(
+                f"{replica.url} already holds a LoRA named {lora.name!r} from {held!r}, not "
+                f"{lora.path!r}; unload it there or point [model] adapters_dir at {held!r}'s "
+                "folder."
+            )
+        replica.held[lora.name] = lora.path
+
     async def load_adapter(self, path: Path | str, name: str) -> None:
-        """Register an adapter version with vLLM. `path` must exist on the vLLM host (share
-        the adapters folder at the same path)."""
-        await self._post("/load_lora_adapter", {"lora_name": name, "lora_path": str(path)})
-        self.loaded_loras[name] = str(path)
+        """Register an adapter version on every serving replica before it can go live.
+        `path` must exist on the vLLM hosts (share the adapters folder at the same path)."""
+        known = self.loras.get(name)
+        lora = known if known and same_path(known.path, str(path)) else Lora(name, str(path))
+        serving = self._serving()
+        results = await asyncio.gather(
+            *(self._register(r, lora) for r in serving), return_exceptions=True
+        )
+        registered = 0
+        for replica, result in zip(serving, results, strict=True):
+            if isinstance(result, ReplicaDown):
+                self._take_out(replica, str(result))
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                registered += 1
+        if not registered:
+            raise RemoteEngineError(f"No replica could load LoRA {name!r}: {self._down_reasons()}")
+        self.loras[name] = lora
 
     def accepts_config_hash(self, value: str) -> bool:
         """The remote base's config is not visible from here; vLLM itself refuses an
@@ -159,22 +424,60 @@ class OpenAIEngine:
         return True
 
     async def smoke_test(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
-        """One short greedy reply from the registered adapter `name`."""
+        """One short greedy reply from version `name` on every serving replica; an empty
+        reply from any of them is returned as the answer."""
+        if name not in self.loras:
+            raise RemoteEngineError(f"LoRA adapter {name!r} is not loaded.")
         gen = GenerationSettings(max_new_tokens=max_new_tokens, do_sample=False)
-        return (await self._one(messages, gen, name)).text
+        body = self._body(messages, gen, self.loras[name].name)
+        texts: list[str] = []
+        for replica in self._serving():
+            try:
+                data = await self._complete(replica, body)
+            except ReplicaDown as exc:
+                self._take_out(replica, str(exc))
+                continue
+            texts.append(self._generation(replica, data, name).text)
+        if not texts:
+            raise RemoteEngineError(f"No replica answered the smoke test: {self._down_reasons()}")
+        return min(texts, key=lambda t: bool(t.strip()))
 
     async def activate(self, name: str) -> None:
         """Ask for `name` from the next batch on ("" = the base model)."""
-        if name and name not in self.loaded_loras:
-            raise RemoteEngineError(f"LoRA adapter {name!r} is not loaded on {self.base_url}.")
+        if name and name not in self.loras:
+            raise RemoteEngineError(f"LoRA adapter {name!r} is not loaded.")
         self.live_lora = name
 
     async def unload_adapter(self, name: str) -> None:
-        """Drop a registered version from vLLM; the live one is never dropped."""
-        if not name or name == self.live_lora or name not in self.loaded_loras:
+        """Drop a registered version from every replica; the live one is never dropped,
+        nor vLLM's own start-up LoRA."""
+        lora = self.loras.get(name)
+        if not name or name == self.live_lora or lora is None or lora.static:
             return
-        await self._post("/unload_lora_adapter", {"lora_name": name})
-        del self.loaded_loras[name]
+        del self.loras[name]
+        for replica in self._serving():
+            try:
+                await self._post(replica, "/unload_lora_adapter", {"lora_name": lora.name})
+            except ReplicaDown as exc:
+                self._take_out(replica, str(exc))
+            except RemoteEngineError as exc:
+                if exc.status != 404:
+                    raise
+            replica.held.pop(lora.name, None)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        for task in list(self._revivals.values()):
+            task.cancel()
+        await asyncio.gather(*self._revivals.values(), return_exceptions=True)
+        await asyncio.gather(*(r.client.aclose() for r in self.replicas))
+
+
+async def list_models(replica: Replica) -> list[dict[str, Any]]:
+    """The model cards a replica serves."""
+    try:
+        response = await replica.client.get("/models")
+        response.raise_for_status()
+        data = response.json().get("data", [])
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        raise ReplicaDown(f"{replica.url}/models: {type(exc).__name__} {exc}") from None
+    return [c for c in data if isinstance(c, dict) and c.get("id")]

@@ -70,6 +70,17 @@ def cache_keyword(model: Any) -> str:
     return "cache" if "cache" in params else "past_key_values"
 
 
+def last_logits_only(model: Any) -> dict[str, int]:
+    """The forward keyword that computes logits for the last position only, where the
+    model has one: a warm-up over a long prefix then skips a prefix x vocabulary tensor."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    params = inspect.signature(type(base).forward).parameters
+    for name in ("logits_to_keep", "num_logits_to_keep"):
+        if name in params:
+            return {name: 1}
+    return {}
+
+
 @dataclass
 class _Entry:
     ids: list[int]
@@ -84,6 +95,7 @@ class PrefixCache:
     def __init__(self, model: Any, enabled: bool = True) -> None:
         self.enabled = enabled
         self.keyword = cache_keyword(model) if enabled else ""
+        self.warm_up_kwargs = last_logits_only(model) if enabled else {}
         self.entries: dict[str, _Entry] = {}
         self.reused_tokens = 0
         self.computed_tokens = 0
@@ -144,7 +156,12 @@ class PrefixCache:
             device = getattr(model, "device", None)
             ids = torch.tensor([prefix[keep:]], device=device)
             with torch.inference_mode():
-                model(input_ids=ids, use_cache=True, **{self.keyword: entry.states})
+                model(
+                    input_ids=ids,
+                    use_cache=True,
+                    **{self.keyword: entry.states},
+                    **self.warm_up_kwargs,
+                )
             if not _full_attention_only(entry.states):
                 self.disable("the model has sliding-window or linear-attention layers")
                 return None

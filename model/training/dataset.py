@@ -122,6 +122,12 @@ def _parse_record(path: Path, index: int, record: Any) -> Conversation:
             turns.append((role, text))
     if not any(r == "assistant" and t.strip() for r, t in turns):
         raise DatasetError(f'{where} has no "gpt" reply to learn from.')
+    if not system and turns and turns[0][0] == "assistant":
+        # Most chat templates refuse a conversation that opens with the assistant.
+        raise DatasetError(
+            f'{where} opens with a "gpt" turn and has no system prompt; chat templates need '
+            'a "human" turn (or a "system" prompt) first, so add one or remove the record.'
+        )
     return Conversation(system=system, turns=tuple(turns))
 
 

@@ -105,7 +105,7 @@ def plan_hardware(train: TrainSettings, device_setting: str) -> Hardware:
     """Pick device, precision, QLoRA and gradient checkpointing from `auto` settings."""
     import torch
 
-    from model.engines.loading import pick_device
+    from model.engines.loading import gpu_half_precision, pick_device
 
     device = pick_device(device_setting)
     gpu = device == "cuda"
@@ -113,8 +113,7 @@ def plan_hardware(train: TrainSettings, device_setting: str) -> Hardware:
         raise TrainError('[model] device = "cuda" but no CUDA GPU is visible; use "auto" or "cpu".')
     precision: str = train.precision
     if precision == "auto":
-        gpu_precision = "bf16" if gpu and torch.cuda.is_bf16_supported() else "fp16"
-        precision = gpu_precision if gpu else "fp32"
+        precision = gpu_half_precision() if gpu else "fp32"
     if precision == "fp16" and not gpu:
         raise TrainError('[train] precision = "fp16" needs a CUDA GPU; use "fp32" or "bf16".')
     has_bnb = importlib.util.find_spec("bitsandbytes") is not None
@@ -161,9 +160,9 @@ def load_for_training(settings: Settings, hw: Hardware) -> Any:
         return load_base_model(chosen)
     import torch
     from peft import prepare_model_for_kbit_training
-    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+    from transformers import BitsAndBytesConfig
 
-    from model.engines.loading import prepare_tokenizer, resolve_base
+    from model.engines.loading import load_pretrained, prepare_tokenizer, resolve_base
 
     source = resolve_base(settings)
     compute = torch.bfloat16 if hw.precision == "bf16" else torch.float16
@@ -173,10 +172,9 @@ def load_for_training(settings: Settings, hw: Hardware) -> Any:
         bnb_4bit_use_double_quant=True,
         bnb_4bit_compute_dtype=compute,
     )
-    model = AutoModelForCausalLM.from_pretrained(
-        source, quantization_config=quant, dtype=compute, device_map={"": 0}
+    model, tokenizer = load_pretrained(
+        settings, source, quantization_config=quant, dtype=compute, device_map={"": 0}
     )
-    tokenizer = AutoTokenizer.from_pretrained(source)
     prepare_tokenizer(tokenizer)
     base_hash = config_hash(model)  # quantisation is not part of the hash
     model = prepare_model_for_kbit_training(

@@ -3,12 +3,14 @@ process (`atri worker`, echo engine) and a fake of exactly vLLM's two LoRA route
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from model.engines.openai import OpenAIEngine, RemoteEngineError, approx_tokens
 from model.protocol import ChatRequest
 from model.server.app import bind_socket, serving
 from model.service import ChatService
+from tests.model.conftest import V1, V2, V3, MakeVersion
 
 
 def free_port() -> int:
@@ -104,9 +107,8 @@ async def test_engine_generates_a_batch_through_a_remote_v1(
         assert all(r.new_tokens > 0 for r in results)
         assert engine.stats.generate_calls == 1
         assert list(engine.stats.batch_sizes) == [3]
-        # The reload job's smoke test asks for a version by name; /v1 echoes it back.
-        smoke = await engine.smoke_test("atri", batch[0], 8)
-        assert smoke == f"{EchoEngine.prefix}hi 0"
+        # ATRI's own /v1 is asked for by the name its card gives.
+        assert engine.base_name == "atri"
     finally:
         await engine.close()
 
@@ -136,67 +138,328 @@ async def test_an_unreachable_server_is_one_sentence(settings: Settings) -> None
         await create_engine(openai_settings(settings, url))
 
 
-def fake_vllm_lora_routes(calls: list[tuple[str, dict[str, Any]]]) -> FastAPI:
-    """vLLM's runtime LoRA API as vLLM answers it (plain text on success, a JSON error
-    otherwise), plus the /v1/models the engine reads at start-up."""
-    app = FastAPI()
-    loaded: set[str] = set()
-
-    @app.get("/v1/models")
-    async def models() -> dict[str, Any]:
-        return {"data": [{"id": "atri", "root": "/models/qwen", "max_model_len": 8192}]}
-
-    @app.post("/v1/load_lora_adapter")
-    async def load(body: dict[str, Any]) -> Any:
-        calls.append(("load", body))
-        if not Path(body["lora_path"]).is_dir():
-            return JSONResponse({"object": "error", "message": "No adapter found"}, 400)
-        loaded.add(body["lora_name"])
-        return PlainTextResponse(f"Success: LoRA adapter '{body['lora_name']}' added successfully.")
-
-    @app.post("/v1/unload_lora_adapter")
-    async def unload(body: dict[str, Any]) -> Any:
-        calls.append(("unload", body))
-        if body["lora_name"] not in loaded:
-            return JSONResponse({"object": "error", "message": "not found"}, 404)
-        loaded.discard(body["lora_name"])
-        return PlainTextResponse(
-            f"Success: LoRA adapter '{body['lora_name']}' removed successfully."
-        )
-
-    return app
+QWEN = "Qwen/Qwen2.5-7B-Instruct"
 
 
-async def test_adapter_versions_are_registered_with_vllm(
-    settings: Settings, tmp_path: Path
-) -> None:
-    calls: list[tuple[str, dict[str, Any]]] = []
-    v1, v2 = tmp_path / "v1", tmp_path / "v2"
-    v1.mkdir()
-    v2.mkdir()
-    async with serving(fake_vllm_lora_routes(calls), bind_socket("127.0.0.1", 0)) as url:
-        engine = await OpenAIEngine.open(openai_settings(settings, f"{url}/v1"))
-        try:
-            assert engine.base_id == "/models/qwen"
-            assert engine.context_window == 8192
-            await engine.load_adapter(v1, "v1")
-            await engine.activate("v1")
-            assert engine.adapter_version == "v1"
-            await engine.unload_adapter("v1")  # live: kept
-            await engine.load_adapter(v2, "v2")
-            await engine.activate("v2")
-            await engine.unload_adapter("v1")
-            assert calls == [
-                ("load", {"lora_name": "v1", "lora_path": str(v1)}),
-                ("load", {"lora_name": "v2", "lora_path": str(v2)}),
-                ("unload", {"lora_name": "v1"}),
+class FakeVllm:
+    """One vLLM replica as `vllm serve QWEN --served-model-name atri-base --enable-lora
+    --lora-modules atri=<static>` answers (vllm/entrypoints/openai/serving_models.py):
+    a base card with root and max_model_len, LoRA cards with root = the adapter folder and
+    parent = the base's name; a 400 on a duplicate load, a 404 for an unknown model or
+    LoRA; plain text on a LoRA route's success. Chats answer "[model] last message"."""
+
+    def __init__(
+        self, static: Path | None = None, root: str = QWEN, max_model_len: int = 32768
+    ) -> None:
+        self.root = root
+        self.max_model_len = max_model_len
+        self.loras: dict[str, str] = {"atri": str(static)} if static else {}
+        self.calls: list[tuple[str, str]] = []
+        self.down = False  # answer every route with a 503
+        self.app = self._app()
+
+    def restart(self, static: Path | None = None) -> None:
+        """A vLLM restart: runtime LoRAs are gone, the start-up one is back."""
+        self.loras = {"atri": str(static)} if static else {}
+
+    @staticmethod
+    def error(message: str, kind: str, code: int) -> JSONResponse:
+        body = {"object": "error", "message": message, "type": kind, "param": None, "code": code}
+        return JSONResponse(body, code)
+
+    def _app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.middleware("http")
+        async def outage(request: Any, call_next: Any) -> Any:
+            if self.down:
+                return PlainTextResponse("Service Unavailable", 503)
+            return await call_next(request)
+
+        @app.get("/v1/models")
+        async def models() -> dict[str, Any]:
+            base = {
+                "id": "atri-base",
+                "object": "model",
+                "owned_by": "vllm",
+                "root": self.root,
+                "parent": None,
+                "max_model_len": self.max_model_len,
+            }
+            loras = [
+                {
+                    "id": name,
+                    "object": "model",
+                    "owned_by": "vllm",
+                    "root": path,
+                    "parent": "atri-base",
+                    "max_model_len": None,
+                }
+                for name, path in self.loras.items()
             ]
-            with pytest.raises(RemoteEngineError, match=r"HTTP 400.*No adapter found"):
-                await engine.load_adapter(tmp_path / "missing", "v3")
-            with pytest.raises(RemoteEngineError, match="not loaded"):
-                await engine.activate("v3")
-            assert engine.adapter_version == "v2"
+            return {"object": "list", "data": [base, *loras]}
+
+        @app.post("/v1/load_lora_adapter")
+        async def load(body: dict[str, Any]) -> Any:
+            self.calls.append(("load", body["lora_name"]))
+            name, path = body["lora_name"], body["lora_path"]
+            if name in self.loras:
+                return self.error(
+                    f"The lora adapter '{name}' has already been loaded.", "InvalidUserInput", 400
+                )
+            if not Path(path).is_dir():
+                return self.error(f"No adapter found for {path}", "NotFoundError", 404)
+            self.loras[name] = path
+            return PlainTextResponse(f"Success: LoRA adapter '{name}' added successfully.")
+
+        @app.post("/v1/unload_lora_adapter")
+        async def unload(body: dict[str, Any]) -> Any:
+            self.calls.append(("unload", body["lora_name"]))
+            name = body["lora_name"]
+            if self.loras.pop(name, None) is None:
+                return self.error(
+                    f"The lora adapter '{name}' cannot be found.", "NotFoundError", 404
+                )
+            return PlainTextResponse(f"Success: LoRA adapter '{name}' removed successfully.")
+
+        @app.post("/v1/chat/completions")
+        async def chat(body: dict[str, Any]) -> Any:
+            model = body["model"]
+            self.calls.append(("chat", model))
+            if model != "atri-base" and model not in self.loras:
+                return self.error(f"The model `{model}` does not exist.", "NotFoundError", 404)
+            text = f"[{model}] {body['messages'][-1]['content']}"
+            return {
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}],
+                "usage": {"completion_tokens": 3},
+            }
+
+        return app
+
+
+@contextlib.asynccontextmanager
+async def replicas(*fakes: FakeVllm) -> AsyncIterator[list[str]]:
+    """Each fake on its own loopback port; yields their /v1 base URLs."""
+    async with contextlib.AsyncExitStack() as stack:
+        urls = [
+            await stack.enter_async_context(serving(f.app, bind_socket("127.0.0.1", 0)))
+            for f in fakes
+        ]
+        yield [f"{u}/v1" for u in urls]
+
+
+def readme_settings(settings: Settings, urls: list[str]) -> Settings:
+    """The README's vLLM section: [model] base, engine, openai_base_url, openai_model."""
+    settings.model.base = QWEN
+    settings.model.engine = "openai"
+    settings.model.openai_base_url = urls[0] if len(urls) == 1 else urls
+    settings.model.openai_model = "atri"
+    return settings
+
+
+def chats(fake: FakeVllm) -> list[str]:
+    return [model for kind, model in fake.calls if kind == "chat"]
+
+
+async def test_the_readme_setup_takes_a_new_version_live(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    static = make_version(V1, base_model=QWEN)
+    fake = FakeVllm(static)
+    async with replicas(fake) as urls:
+        settings = readme_settings(reload_settings, urls)
+        async with await ChatService.open(settings) as service:
+            engine = service.engine
+            assert isinstance(engine, OpenAIEngine)
             assert isinstance(engine, AdapterEngine)  # what the reload job drives
+            # The base comes through the LoRA card's parent, its window from the base card.
+            assert (engine.base_id, engine.base_name) == (QWEN, "atri-base")
+            assert engine.context_window == 32768
+            # Status tells the truth: vLLM's start-up LoRA is version V1, asked for as "atri".
+            assert engine.adapter_version == V1
+            reply = await service.chat(ChatRequest(platform="test", user_id="u", text="hi"))
+            assert reply.text == "[atri] hi"
+            assert reply.adapter_version == V1
+
+            make_version(V2, base_model=QWEN)
+            result = await service.reloader.check()
+            assert result is not None and result.ok, result
+            assert result.message == f"Now serving adapter version {V2} (was adapter version {V1})."
+            reply = await service.chat(ChatRequest(platform="test", user_id="u", text="again"))
+            assert (reply.text, reply.adapter_version) == (f"[{V2}] again", V2)
+            assert fake.loras[V2] == str(settings.path(settings.model.adapters_dir) / V2)
+            # vLLM's own start-up LoRA stays: other clients may ask for "atri".
+            assert "atri" in fake.loras
+            rolled = await service.reloader.rollback()
+            assert rolled.ok, rolled
+            reply = await service.chat(ChatRequest(platform="test", user_id="u", text="back"))
+            assert reply.text == "[atri] back"
+
+
+async def test_a_restarted_worker_picks_up_where_it_was(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    static = make_version(V1, base_model=QWEN)
+    make_version(V2, base_model=QWEN)
+    fake = FakeVllm(static)
+    async with replicas(fake) as urls:
+        settings = readme_settings(reload_settings, urls)
+        async with await ChatService.open(settings) as service:
+            assert (await service.reloader.check()).ok  # type: ignore[union-attr]
+        fake.calls.clear()
+        # The worker restarts; vLLM keeps V2. Reading the model list, the new worker
+        # knows V2 is held and does not load it again.
+        async with await ChatService.open(settings) as service:
+            result = await service.reloader.check()
+            assert result is not None and result.ok, result
+            assert service.engine.adapter_version == V2
+            assert [c for c in fake.calls if c[0] == "load"] == []
+            make_version(V3, base_model=QWEN)
+            # Someone else registers V3 between our look and our load: vLLM answers 400
+            # "has already been loaded", and the same path counts as loaded.
+            fake.loras[V3] = str(settings.path(settings.model.adapters_dir) / V3)
+            result = await service.reloader.check()
+            assert result is not None and result.ok, result
+            assert ("load", V3) in fake.calls
+            reply = await service.chat(ChatRequest(platform="test", user_id="u", text="hi"))
+            assert reply.text == f"[{V3}] hi"
+
+
+async def test_a_name_held_for_another_folder_is_refused_in_one_sentence(
+    reload_settings: Settings, make_version: MakeVersion, tmp_path: Path
+) -> None:
+    make_version(V1, base_model=QWEN)
+    fake = FakeVllm()
+    fake.loras[V1] = str(tmp_path / "elsewhere")
+    async with replicas(fake) as urls:
+        settings = readme_settings(reload_settings, urls)
+        settings.model.openai_model = "atri-base"
+        async with await ChatService.open(settings) as service:
+            assert service.engine.adapter_version == ""
+            result = await service.reloader.check()
+            assert result is not None and not result.ok
+            assert f"already holds a LoRA named '{V1}'" in result.message
+            assert result.message.endswith("Still serving the base model.")
+
+
+async def test_model_adapter_is_registered_at_start(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    folder = make_version(V2, base_model=QWEN)
+    fake = FakeVllm()
+    async with replicas(fake) as urls:
+        settings = readme_settings(reload_settings, urls)
+        settings.model.openai_model = "atri-base"
+        settings.model.adapter = str(folder)
+        engine = await create_engine(settings)
+        try:
+            assert engine.adapter_version == V2
+            assert fake.loras == {V2: str(folder)}
+            [result] = await engine.generate(
+                [[{"role": "user", "content": "x"}]], settings.generation
+            )
+            assert (result.text, result.adapter_version) == (f"[{V2}] x", V2)
+        finally:
+            await engine.close()
+        settings.model.adapter = str(folder.parent / "missing")
+        with pytest.raises(ConfigError, match=r"could not load \[model\] adapter .*missing"):
+            await create_engine(settings)
+
+
+async def test_an_unknown_model_name_is_one_sentence(settings: Settings) -> None:
+    async with replicas(FakeVllm()) as urls:
+        settings = readme_settings(settings, urls)
+        settings.model.openai_model = "atri"
+        with pytest.raises(
+            ConfigError, match=r"serves no model named 'atri' \(it serves atri-base\)"
+        ):
+            await create_engine(settings)
+
+
+async def test_two_replicas_both_serve_the_new_version(
+    reload_settings: Settings, make_version: MakeVersion, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    static = make_version(V1, base_model=QWEN)
+    one, two = FakeVllm(static), FakeVllm(static)
+    async with replicas(one, two) as urls:
+        settings = readme_settings(reload_settings, urls)
+        async with await ChatService.open(settings) as service:
+            engine = service.engine
+            assert isinstance(engine, OpenAIEngine)
+            make_version(V2, base_model=QWEN)
+            result = await service.reloader.check()
+            assert result is not None and result.ok, result
+            assert V2 in one.loras and V2 in two.loras
+            # The smoke test asked each replica for the new version before the switch.
+            assert ("chat", V2) in one.calls and ("chat", V2) in two.calls
+            one.calls.clear()
+            two.calls.clear()
+            batch = [[{"role": "user", "content": f"m{i}"}] for i in range(6)]
+            results = await engine.generate(batch, settings.generation)
+            assert [r.text for r in results] == [f"[{V2}] m{i}" for i in range(6)]
+            assert chats(one) == [V2] * 3 and chats(two) == [V2] * 3
+
+            # Replica two restarts: its runtime LoRAs are gone. Its 404 takes it out of
+            # the rotation and the rows go to replica one; no user sees an error.
+            two.restart(static)
+            one.calls.clear()
+            results = await engine.generate(batch, settings.generation)
+            assert [r.text for r in results] == [f"[{V2}] m{i}" for i in range(6)]
+            assert chats(one) == [V2] * 6
+            assert engine.replicas[1].down_since is not None
+
+            # A new version while two is out: registered on one only; two gets every
+            # registered version again before it rejoins.
+            make_version(V3, base_model=QWEN)
+            result = await service.reloader.check()
+            assert result is not None and result.ok, result
+            assert V3 not in two.loras
+            monkeypatch.setattr("model.engines.openai.REPLICA_RETRY_SECONDS", 0.0)
+            await engine.generate(batch[:1], settings.generation)
+            await asyncio.gather(*list(engine._revivals.values()))
+            assert engine.replicas[1].down_since is None
+            assert V3 in two.loras and "atri" in two.loras
+            two.calls.clear()
+            await engine.generate(batch, settings.generation)
+            assert chats(two) == [V3] * 3
+
+            # A replica that does not answer at all (503) leaves too, and comes back.
+            one.down = True
+            results = await engine.generate(batch, settings.generation)
+            assert [r.text for r in results] == [f"[{V3}] m{i}" for i in range(6)]
+            assert engine.replicas[0].down_since is not None
+            one.down = False
+            assert await engine.revive(engine.replicas[0])
+            two.down = True
+            one.down = True
+            with pytest.raises(RemoteEngineError, match="No replica can serve"):
+                await engine.generate(batch[:1], settings.generation)
+            one.down = two.down = False
+
+
+async def test_replicas_with_different_bases_are_refused(settings: Settings) -> None:
+    async with replicas(FakeVllm(), FakeVllm(root="Qwen/Qwen2.5-14B-Instruct")) as urls:
+        settings = readme_settings(settings, urls)
+        settings.model.openai_model = "atri-base"
+        with pytest.raises(ConfigError, match="serve different base models"):
+            await create_engine(settings)
+
+
+async def test_one_replica_down_at_start_joins_later(settings: Settings) -> None:
+    one, two = FakeVllm(), FakeVllm()
+    two.down = True
+    async with replicas(one, two) as urls:
+        settings = readme_settings(settings, urls)
+        settings.model.openai_model = "atri-base"
+        engine = await create_engine(settings)
+        try:
+            assert isinstance(engine, OpenAIEngine)
+            assert engine.replicas[1].down_since is not None
+            two.down = False
+            assert await engine.revive(engine.replicas[1])
+            batch = [[{"role": "user", "content": f"m{i}"}] for i in range(4)]
+            await engine.generate(batch, settings.generation)
+            assert chats(one) == chats(two) == ["atri-base"] * 2
         finally:
             await engine.close()
 

@@ -180,3 +180,28 @@ async def test_a_sliding_window_model_generates_without_the_cache(
     assert not engine.prefix_cache.enabled
     assert "sliding-window or linear-attention layers" in caplog.text
     await engine.close()
+
+
+async def test_the_prefix_warm_up_keeps_only_the_last_logits(tiny_settings: Settings) -> None:
+    engine = await open_engine(tiny_settings, prefix_cache=True)
+    assert engine.prefix_cache.warm_up_kwargs == {"logits_to_keep": 1}
+    shapes: list[tuple[int, int]] = []
+
+    def record(_module: object, args: object, kwargs: dict[str, object], output: object) -> None:
+        ids = kwargs.get("input_ids")
+        logits = getattr(output, "logits", None)
+        if ids is not None and logits is not None:
+            shapes.append((ids.shape[1], logits.shape[1]))  # type: ignore[attr-defined]
+
+    base = (
+        engine.model.get_base_model() if hasattr(engine.model, "get_base_model") else engine.model
+    )
+    handle = base.register_forward_hook(record, with_kwargs=True)
+    try:
+        await engine.generate([chat("hi")], tiny_settings.generation)
+    finally:
+        handle.remove()
+        await engine.close()
+    # The warm-up pass over the system prompt: many tokens in, one position of logits out.
+    assert shapes[0][0] >= engine.count_tokens(SYSTEM) - 5
+    assert shapes[0][1] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,12 @@ def test_packed_rows_do_not_attend_across_samples(tiny_model_dir: Path, tokenize
         ('[{"messages": []}]', 'record 0 has no "conversations" list'),
         ('[{"conversations": [{"from": "narrator", "value": "x"}]}]', "from = 'narrator'"),
         ('[{"conversations": [{"from": "human", "value": "hi"}]}]', 'no "gpt" reply'),
+        (
+            '[{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "yo"}]},'
+            ' {"conversations": [{"from": "gpt", "value": "hi"}, {"from": "human", "value": "x"},'
+            ' {"from": "gpt", "value": "y"}]}]',
+            'record 1 opens with a "gpt" turn and has no system prompt',
+        ),
     ],
 )
 def test_bad_dataset_files_are_one_sentence(tmp_path: Path, content: str, message: str) -> None:
@@ -127,6 +134,17 @@ def test_bad_dataset_files_are_one_sentence(tmp_path: Path, content: str, messag
     with pytest.raises(DatasetError, match=message) as info:
         load_sharegpt(path)
     assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_reply_first_record_with_a_system_prompt_is_kept(tmp_path: Path) -> None:
+    record = {
+        "system": "You are ATRI.",
+        "conversations": [{"from": "gpt", "value": "早上好！"}, {"from": "human", "value": "早"}],
+    }
+    path = tmp_path / "ok.json"
+    path.write_text(json.dumps([record]), encoding="utf-8")
+    [c] = load_sharegpt(path)
+    assert c.turns[0] == ("assistant", "早上好！")
 
 
 def test_reads_the_prep_format(tmp_path: Path) -> None:
