@@ -183,6 +183,10 @@ class ChatService:
         )
         self.metrics.watch_queue(lambda: self.batcher.depth)
         self.rate_limiter = RateLimiter(w.rate_limit_per_minute)
+        # Requests being answered (queued, generating, or on their way to the queue): no
+        # more than the queue and one batch hold, so a flood is told "busy" on arrival.
+        self._in_progress = 0
+        self._capacity = w.queue_size + w.max_batch
         self.started = time.monotonic()
         self.ooc_regenerations = 0
         self.last_reload: dict[str, object] = {}
@@ -248,10 +252,15 @@ class ChatService:
             f"{request.platform}:{request.user_id}"
         ):
             reply = Reply(text=self.settings.worker.busy_reply, scope=scope, status="rate_limited")
-        elif self.batcher.full:  # no place in the queue: say so now, before any work
+        elif self._in_progress >= self._capacity or self.batcher.full:
+            # No place left for it: say so now, before any work (not after a history read).
             reply = Reply(text=self.settings.worker.busy_reply, scope=scope, status="busy")
         else:
-            reply = await self._answer_in_order(scope, request, text)
+            self._in_progress += 1
+            try:
+                reply = await self._answer_in_order(scope, request, text)
+            finally:
+                self._in_progress -= 1
         reply.latency_ms = (time.monotonic() - started) * 1000
         self.metrics.observe_reply(reply, api="chat" if request.context is None else "openai")
         return reply
