@@ -149,8 +149,7 @@ def worker(
     secrets = Secrets.from_env()
     if secrets.admin_token is None:
         err_console.print(
-            "ATRI_ADMIN_TOKEN is not set: /chat, /reset, /purge, /reload and /rollback will "
-            "refuse every request (the OpenAI API, /status, /health and /metrics still answer).",
+            admin_token_notice(settings.worker.openai_api_requires_token),
             style="yellow",
             highlight=False,
             markup=False,
@@ -165,6 +164,20 @@ def worker(
 
     console.print("Waking ATRI up (loading the model)…", highlight=False, markup=False)
     run_async(run_worker(settings, secrets, on_ready=ready))
+
+
+def admin_token_notice(openai_api_requires_token: bool) -> str:
+    """What a worker without ATRI_ADMIN_TOKEN refuses, said at start-up."""
+    if openai_api_requires_token:
+        return (
+            "ATRI_ADMIN_TOKEN is not set: /chat, /reset, /purge, /reload, /rollback and the "
+            "OpenAI API (openai_api_requires_token = true) will refuse every request "
+            "(/status, /health and /metrics still answer)."
+        )
+    return (
+        "ATRI_ADMIN_TOKEN is not set: /chat, /reset, /purge, /reload and /rollback will "
+        "refuse every request (the OpenAI API, /status, /health and /metrics still answer)."
+    )
 
 
 @app.command()

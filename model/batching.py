@@ -54,6 +54,14 @@ class Batcher:
     def depth(self) -> int:
         return self._queue.qsize()
 
+    @property
+    def full(self) -> bool:
+        """No place left for another job (places of callers that gave up are freed first)."""
+        if not self._queue.full():
+            return False
+        self._drop_abandoned()
+        return self._queue.full()
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="atri-batcher")

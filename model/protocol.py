@@ -6,9 +6,24 @@ Adapters (Discord, QQ, console, HTTP clients) only ever see these types and the
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol, runtime_checkable
+import re
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: object) -> object:
+    """A lone surrogate (JSON allows `"\\ud800"`) cannot be encoded as UTF-8: not in a
+    reply, a log line or SQLite. Each becomes U+FFFD, as an invalid byte would."""
+    if isinstance(value, str) and _SURROGATE.search(value):
+        return _SURROGATE.sub("\ufffd", value)
+    return value
+
+
+# A string from outside: text, ids, names. Always encodable.
+Text = Annotated[str, BeforeValidator(clean_text)]
 
 ScopeKind = Literal["user", "user_in_channel", "channel"]
 
@@ -21,29 +36,29 @@ class ChatTurn(BaseModel):
     """One earlier message of a conversation that the client keeps itself."""
 
     role: Literal["user", "assistant"]
-    content: str
+    content: Text
 
 
 class ChatRequest(BaseModel):
     """One message to answer. The worker decides from the ids which conversation (memory
     scope) it belongs to; bots never compute scopes."""
 
-    platform: str
+    platform: Text
     # "" = an anonymous client (the OpenAI API without `user`): nothing is stored and no
     # per-user rate limit applies.
-    user_id: str
-    text: str
-    display_name: str = ""
-    channel_id: str = ""
-    guild_id: str = ""
+    user_id: Text
+    text: Text
+    display_name: Text = ""
+    channel_id: Text = ""
+    guild_id: Text = ""
     addressed: bool = True
-    request_id: str = ""
+    request_id: Text = ""
     # A client that keeps its own conversation (the OpenAI API) sends the messages before
     # `text` here; stored memory is then not read for this request (the exchange is
     # still stored when user_id is set).
     context: list[ChatTurn] | None = None
     # The client's own system prompt (a SillyTavern card, say), replacing the character's.
-    system_prompt: str = ""
+    system_prompt: Text = ""
 
 
 class Reply(BaseModel):
@@ -65,10 +80,10 @@ class ScopeRef(BaseModel):
     """Which conversation a command means. With a user id: that user's conversation
     (in this channel, if memory is scoped per channel); without: the whole channel."""
 
-    platform: str
-    user_id: str = ""
-    channel_id: str = ""
-    guild_id: str = ""
+    platform: Text
+    user_id: Text = ""
+    channel_id: Text = ""
+    guild_id: Text = ""
 
 
 class WorkerStatus(BaseModel):

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
+import sys
+import threading
 import time
-from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from atri.config import Settings
@@ -51,27 +52,109 @@ log = logging.getLogger(__name__)
 
 EMPTY_MESSAGE_REPLY = "嗯？你想对亚托莉说什么呢？"
 RATE_WINDOW_SECONDS = 60.0
-TOKEN_COUNT_CACHE = 16384  # texts whose token counts are remembered
+# Memory the remembered token counts may hold (their texts' sizes, in bytes).
+TOKEN_COUNT_CACHE_BYTES = 32 * 1024 * 1024
 
 
 class RateLimiter:
-    """At most `per_minute` messages per key in any 60-second window (0 = no limit)."""
+    """At most `per_minute` messages per key in any 60-second window (0 = no limit).
+
+    Keys with no message in the last window are dropped (at most once a window, all
+    together), so users who have gone idle cost nothing."""
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
-        self._seen: dict[str, deque[float]] = defaultdict(deque)
+        self._seen: dict[str, deque[float]] = {}
+        self._swept: float | None = None
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
     def allow(self, key: str, now: float | None = None) -> bool:
         if self.per_minute <= 0:
             return True
         now = time.monotonic() if now is None else now
-        seen = self._seen[key]
+        if self._swept is None:
+            self._swept = now
+        elif now - self._swept >= RATE_WINDOW_SECONDS:
+            self._sweep(now)
+        seen = self._seen.setdefault(key, deque())
         while seen and now - seen[0] >= RATE_WINDOW_SECONDS:
             seen.popleft()
         if len(seen) >= self.per_minute:
             return False
         seen.append(now)
         return True
+
+    def _sweep(self, now: float) -> None:
+        self._swept = now
+        idle = [
+            k for k, seen in self._seen.items() if not seen or now - seen[-1] >= RATE_WINDOW_SECONDS
+        ]
+        for key in idle:
+            del self._seen[key]
+
+
+class TokenCounts:
+    """`count(text)` remembered for recent texts, bounded by the bytes those texts take
+    (not by their number: a few huge messages must not pin gigabytes). Safe to call from
+    several threads, as fitting runs off the event loop."""
+
+    def __init__(self, count: Callable[[str], int], max_bytes: int) -> None:
+        self._count = count
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._counts: OrderedDict[str, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def __call__(self, text: str) -> int:
+        with self._lock:
+            known = self._counts.get(text)
+            if known is not None:
+                self._counts.move_to_end(text)
+                return known
+        counted = self._count(text)
+        size = sys.getsizeof(text)
+        if size > self.max_bytes // 8:  # one text may not flush most of the others
+            return counted
+        with self._lock:
+            if text not in self._counts:
+                self._counts[text] = counted
+                self.bytes += size
+            while self.bytes > self.max_bytes:
+                old, _ = self._counts.popitem(last=False)
+                self.bytes -= sys.getsizeof(old)
+        return counted
+
+
+class ScopeLocks:
+    """One lock per conversation, so its messages are answered in order. A lock lives
+    only while someone holds or awaits it: the table holds active conversations only."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, scope: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(scope, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[scope] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[scope]
+            if users == 1:
+                del self._locks[scope]
+            else:
+                self._locks[scope] = (lock, users - 1)
 
 
 class ChatService:
@@ -85,7 +168,7 @@ class ChatService:
         self.ooc = OOCDetector(settings.ooc)
         # Every message re-counts its conversation's history (and /v1 clients resend
         # whole chats), so counts of recent texts are kept.
-        self.count_tokens = functools.lru_cache(maxsize=TOKEN_COUNT_CACHE)(engine.count_tokens)
+        self.count_tokens = TokenCounts(engine.count_tokens, TOKEN_COUNT_CACHE_BYTES)
         # The same for every user (see Persona.system_prompt), so built once.
         self.system_prompt = persona.system_prompt()
         w = settings.worker
@@ -100,6 +183,10 @@ class ChatService:
         )
         self.metrics.watch_queue(lambda: self.batcher.depth)
         self.rate_limiter = RateLimiter(w.rate_limit_per_minute)
+        # Requests being answered (queued, generating, or on their way to the queue): no
+        # more than the queue and one batch hold, so a flood is told "busy" on arrival.
+        self._in_progress = 0
+        self._capacity = w.queue_size + w.max_batch
         self.started = time.monotonic()
         self.ooc_regenerations = 0
         self.last_reload: dict[str, object] = {}
@@ -116,7 +203,7 @@ class ChatService:
             on_result=self._on_reload,
         )
         # Messages of one conversation are answered in order, so history stays coherent.
-        self._scope_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._scope_locks = ScopeLocks()
 
     @classmethod
     async def open(cls, settings: Settings, engine: Engine | None = None) -> ChatService:
@@ -165,20 +252,27 @@ class ChatService:
             f"{request.platform}:{request.user_id}"
         ):
             reply = Reply(text=self.settings.worker.busy_reply, scope=scope, status="rate_limited")
+        elif self._in_progress >= self._capacity or self.batcher.full:
+            # No place left for it: say so now, before any work (not after a history read).
+            reply = Reply(text=self.settings.worker.busy_reply, scope=scope, status="busy")
         else:
-            reply = await self._answer_in_order(scope, request, text)
+            self._in_progress += 1
+            try:
+                reply = await self._answer_in_order(scope, request, text)
+            finally:
+                self._in_progress -= 1
         reply.latency_ms = (time.monotonic() - started) * 1000
         self.metrics.observe_reply(reply, api="chat" if request.context is None else "openai")
         return reply
 
     async def _answer_in_order(self, scope: str, request: ChatRequest, text: str) -> Reply:
-        lock = self._scope_locks[scope] if scope else contextlib.nullcontext()
+        """Answer after the conversation's earlier messages; the deadline counts from
+        arrival, so the wait for those is part of it."""
+        in_order = self._scope_locks.hold(scope) if scope else contextlib.nullcontext()
         try:
-            async with lock:
-                return await asyncio.wait_for(
-                    self._answer(scope, request, text),
-                    timeout=self.settings.worker.request_timeout_seconds,
-                )
+            async with asyncio.timeout(self.settings.worker.request_timeout_seconds):
+                async with in_order:
+                    return await self._answer(scope, request, text)
         except (TimeoutError, Overloaded) as exc:
             log.warning("busy reply for %s: %s", scope or "an anonymous client", exc or "timed out")
             return Reply(text=self.settings.worker.busy_reply, scope=scope, status="busy")
@@ -204,14 +298,17 @@ class ChatService:
         window = Window(
             self.engine.context_window, self.settings.generation.max_new_tokens, history_cap
         )
-        fitted = fit_prompt(
+        # Off the event loop: counting a long conversation's tokens takes a while, and
+        # every other route (/health included) must keep answering meanwhile.
+        fitted = await asyncio.to_thread(
+            fit_prompt,
             request.system_prompt or self.system_prompt,
             earlier,
             text,
             self.count_tokens,
             window,
-            display_name=name,
-            shared_scope=shared,
+            name,
+            shared,
         )
         generation, retries = await self._generate_in_character(fitted.messages, name)
         if scope:

@@ -20,7 +20,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from atri.config import ReloadSettings
 from model.adapters.validation import AdapterVersion, eval_ooc_rates, read_version, same_base
-from model.adapters.versions import AdapterError, complete_versions, version_folder, version_order
+from model.adapters.versions import (
+    AdapterError,
+    complete_versions,
+    pickled_versions,
+    version_folder,
+    version_order,
+)
 from model.character.prompt import ChatMessages
 from model.protocol import ReloadResult
 
@@ -140,7 +146,7 @@ class Reloader:
         if self._closed:
             return None
         try:
-            names = await asyncio.to_thread(complete_versions, self.adapters_dir)
+            names = await asyncio.to_thread(reload_candidates, self.adapters_dir)
         except OSError as exc:
             log.warning("cannot list adapter versions in %s: %s", self.adapters_dir, exc)
             return None
@@ -329,3 +335,10 @@ class Reloader:
         if self.on_result is not None:
             self.on_result(result, self.last)
         return result
+
+
+def reload_candidates(adapters_dir: Path) -> list[str]:
+    """What the job considers, oldest first: complete versions, and those saved only as a
+    pickle, so that a new one of these is reported refused (with why), not skipped."""
+    names = complete_versions(adapters_dir) + pickled_versions(adapters_dir)
+    return sorted(names, key=version_order)

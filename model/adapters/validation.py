@@ -20,6 +20,8 @@ from atri.config import OFFLINE_DEFAULT_BASE
 from model.adapters.versions import (
     ADAPTER_FILES,
     EVAL_JSON,
+    MANIFEST,
+    PICKLED_WEIGHTS,
     AdapterError,
     ManifestError,
     read_manifest,
@@ -65,6 +67,16 @@ class AdapterVersion:
 def read_version(adapters_dir: Path, name: str) -> AdapterVersion:
     """Read and check a version's files: manifest, adapter config, safetensors header."""
     folder = version_folder(adapters_dir, name)
+    for file in (MANIFEST, *ADAPTER_FILES):
+        if (folder / file).resolve().parent != folder:
+            raise AdapterError(
+                f"Version {name}: {file} is a link to a file outside its folder; refused."
+            )
+    if not (folder / ADAPTER_WEIGHTS).is_file() and (folder / PICKLED_WEIGHTS).is_file():
+        raise AdapterError(
+            f"Version {name}: its weights are only in {PICKLED_WEIGHTS}, a pickle, which "
+            f"ATRI never loads; save the adapter as {ADAPTER_WEIGHTS} (peft's default)."
+        )
     try:
         raw = read_manifest(folder)
     except ManifestError as exc:

@@ -26,11 +26,13 @@ EVAL_JSON = "eval.json"
 EVAL_REPORT = "eval.md"
 LOSS_PLOT = "loss.png"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+PICKLED_WEIGHTS = "adapter_model.bin"
 MANIFEST_FORMAT = "atri-adapter"
 RUNS_DIR = ".runs"
 TMP_PREFIX = ".tmp-"
 
-VERSION_PATTERN = re.compile(r"^\d{8}-\d{6}(?:-[2-9]|-[1-9]\d+)?$")
+# Matched whole (fullmatch): `$` would also accept a name ending in a newline.
+VERSION_PATTERN = re.compile(r"\d{8}-\d{6}(?:-[2-9]|-[1-9]\d+)?")
 _TMP_PATTERN = re.compile(r"^\.tmp-(?P<version>.+)-(?P<pid>\d+)$")
 
 
@@ -43,7 +45,7 @@ class ManifestError(AdapterError):
 
 
 def is_version_name(name: str) -> bool:
-    return bool(VERSION_PATTERN.match(name))
+    return VERSION_PATTERN.fullmatch(name) is not None
 
 
 def version_order(name: str) -> tuple[str, str, int] | tuple[()]:
@@ -82,6 +84,22 @@ def list_versions(parent: Path) -> list[Path]:
         and all((p / f).is_file() for f in ADAPTER_FILES)
     ]
     return sorted(found, key=lambda p: version_order(p.name))
+
+
+def pickled_versions(parent: Path) -> list[str]:
+    """Version folders whose weights exist only as `adapter_model.bin` (a pickle, which
+    is never loaded): the reload job reports them refused rather than skipping them."""
+    if not parent.is_dir():
+        return []
+    return [
+        p.name
+        for p in parent.iterdir()
+        if p.is_dir()
+        and is_version_name(p.name)
+        and (p / MANIFEST).is_file()
+        and (p / PICKLED_WEIGHTS).is_file()
+        and not (p / ADAPTER_FILES[1]).is_file()
+    ]
 
 
 def complete_versions(adapters_dir: Path) -> list[str]:

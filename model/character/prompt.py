@@ -16,6 +16,10 @@ ChatMessages = list[dict[str, str]]
 TEMPLATE_OVERHEAD_TOKENS = 8
 # The least of a new message that must fit beside the system prompt and the reply.
 MIN_MESSAGE_TOKENS = 16
+# More characters than any tokenizer puts into one token on average: text beyond
+# `room * MAX_CHARS_PER_TOKEN` characters cannot fit, so it is cut (or left out) before
+# it is ever counted, and a 1 MB message costs no more to fit than one that barely fits.
+MAX_CHARS_PER_TOKEN = 16
 
 _THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
 _TEMPLATE_TOKENS = re.compile(
@@ -101,10 +105,15 @@ def fit_prompt(
             f"message and a {window.max_new_tokens}-token reply in the "
             f"{window.context_window}-token context window; shorten the system prompt."
         )
+    if len(text) > room * MAX_CHARS_PER_TOKEN:
+        text = text[-room * MAX_CHARS_PER_TOKEN :]
+        cut_unseen = True
+    else:
+        cut_unseen = False
     message = speaker_text(text, display_name, shared_scope)
     message_tokens = count(message)
-    cut = message_tokens > room
-    if cut:
+    cut = cut_unseen or message_tokens > room
+    if message_tokens > room:
         speaker = message[: len(message) - len(text)]
         text = keep_end(text, room - count(speaker), count)
         message = speaker + text
@@ -121,7 +130,10 @@ def fit_prompt(
             turn.content, turn.display_name, shared_scope and turn.role == "user"
         )
         exchange.insert(0, {"role": turn.role, "content": content})
-        exchange_tokens += count(content) + per_message
+        if len(content) > budget * MAX_CHARS_PER_TOKEN:  # cannot fit: not worth counting
+            exchange_tokens += budget + 1
+        else:
+            exchange_tokens += count(content) + per_message
         if turn.role != "user":
             continue
         if used + exchange_tokens > budget:

@@ -27,6 +27,8 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from atri.config import ConfigError, Secrets, Settings
 from model.metrics import PROMETHEUS_CONTENT_TYPE
@@ -45,14 +47,77 @@ from model.service import ChatService
 
 log = logging.getLogger(__name__)
 
+# The largest request body read: a long conversation with a 100 KB message fits well
+# within it; anything larger is refused (413) before it is parsed.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+# Earlier messages a bot may send along on /chat (the OpenAI API has its own cap).
+MAX_CONTEXT_MESSAGES = 2000
+
 
 class CountResult(BaseModel):
     count: int
 
 
+def error_body(path: str, message: str, kind: str) -> dict[str, Any]:
+    """OpenAI's error format under /v1 (OpenAI clients show it), `{"detail": …}` elsewhere."""
+    if path.startswith("/v1/"):
+        return OpenAIError.body(message, kind)
+    return {"detail": message}
+
+
+class BodyLimit:
+    """Refuse a request body over `max_bytes` with 413 and a sentence, reading no more of
+    it than that (whether or not the client sent a Content-Length)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        too_big = declared.isdigit() and int(declared) > self.max_bytes
+        chunks: list[bytes] = []
+        size = 0
+        more = not too_big
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                too_big = True
+                break
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        if too_big:
+            text = (
+                f"The request body is larger than {self.max_bytes // 1024} KB; "
+                "send a shorter message or fewer earlier messages."
+            )
+            body = error_body(scope["path"], text, "request_too_large")
+            await JSONResponse(body, status_code=413)(scope, receive, send)
+            return
+        whole: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([whole], receive), send)
+
+
+def _replay(first: list[Message], receive: Receive) -> Receive:
+    async def replayed() -> Message:
+        return first.pop(0) if first else await receive()
+
+    return replayed
+
+
 def create_app(service: ChatService, secrets: Secrets) -> FastAPI:
     """The HTTP face of an open ChatService; whoever opened the service closes it."""
     app = FastAPI(title="ATRI worker", docs_url=None, redoc_url=None)
+
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
     def admin(request: Request) -> None:
         check_token(secrets, request)
@@ -61,18 +126,25 @@ def create_app(service: ChatService, secrets: Secrets) -> FastAPI:
 
     @app.exception_handler(Unauthorized)
     async def unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
-        if request.url.path.startswith("/v1/"):
-            body: dict[str, Any] = OpenAIError.body(exc.message, "invalid_api_key")
-        else:
-            body = {"detail": exc.message}
+        body = error_body(request.url.path, exc.message, "invalid_api_key")
         return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code < 400:
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        body = error_body(request.url.path, str(exc.detail), "invalid_request_error")
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
-            for e in exc.errors()
-        )
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            problems = "the body is not valid JSON"
+        else:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
+                for e in exc.errors()
+            )
         message = f"Bad request: {problems}."
         if request.url.path.startswith("/v1/"):
             return JSONResponse(OpenAIError.body(message, "invalid_request_error"), 400)
@@ -104,6 +176,12 @@ def create_app(service: ChatService, secrets: Secrets) -> FastAPI:
 
     @app.post("/chat", dependencies=admin_only)
     async def chat(request: ChatRequest) -> Reply:
+        if request.context is not None and len(request.context) > MAX_CONTEXT_MESSAGES:
+            message = (
+                f"The request has {len(request.context)} earlier messages; at most "
+                f"{MAX_CONTEXT_MESSAGES} are accepted."
+            )
+            return JSONResponse({"detail": message}, status_code=413)  # type: ignore[return-value]
         return await service.chat(request)
 
     @app.post("/history", dependencies=admin_only)

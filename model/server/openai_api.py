@@ -32,13 +32,16 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from atri.config import Secrets
-from model.protocol import ChatRequest, ChatTurn, Reply
+from model.protocol import ChatRequest, ChatTurn, Reply, Text
 from model.server.auth import check_token
 from model.service import ChatService
 
 PLATFORM = "openai"
 MODEL_ALIAS = "atri"
 STREAM_CHUNK_CHARS = 8
+# More messages than any real conversation sends: beyond it a request is refused (413)
+# before any work, since each message costs validation and fitting time.
+MAX_MESSAGES = 2000
 
 
 class OpenAIError(Exception):
@@ -58,13 +61,13 @@ class OpenAIError(Exception):
 class ContentPart(BaseModel):
     model_config = ConfigDict(extra="ignore")
     type: str
-    text: str = ""
+    text: Text = ""
 
 
 class InMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[ContentPart] | None = None
+    content: Text | list[ContentPart] | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -80,11 +83,11 @@ class StreamOptions(BaseModel):
 class CompletionRequest(BaseModel):
     # Sampling fields (temperature, top_p, max_tokens, …) are accepted and ignored.
     model_config = ConfigDict(extra="ignore")
-    model: str = MODEL_ALIAS
+    model: Text = MODEL_ALIAS
     messages: list[InMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    user: str | None = Field(default=None, max_length=200)
+    user: Text | None = Field(default=None, max_length=200)
 
 
 def to_chat_request(body: CompletionRequest) -> ChatRequest:
@@ -137,6 +140,12 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
 
     @router.post("/chat/completions", response_model=None)
     async def completions(body: CompletionRequest) -> Response:
+        if len(body.messages) > MAX_MESSAGES:
+            raise OpenAIError(
+                f"The request has {len(body.messages)} messages; at most {MAX_MESSAGES} "
+                "are accepted. Send the conversation's recent messages only.",
+                status=413,
+            )
         request = to_chat_request(body)
         if body.stream:
             return StreamingResponse(

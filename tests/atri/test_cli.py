@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from atri.cli import app
+from atri.cli import admin_token_notice, app
 from model.memory import Memory
 
 runner = CliRunner()
@@ -105,3 +105,10 @@ def test_memory_import_restores_an_export_and_refuses_other_json(
     wrong.write_text('{"hello": 1}', encoding="utf-8")
     code, out = atri(config, "memory", "import", str(wrong))
     assert code == 1 and "not an ATRI memory export" in " ".join(out.split())
+
+
+def test_worker_start_notice_says_what_a_missing_token_closes() -> None:
+    assert "OpenAI API, /status" in admin_token_notice(openai_api_requires_token=False)
+    closed = admin_token_notice(openai_api_requires_token=True)
+    assert "OpenAI API (openai_api_requires_token = true) will refuse" in closed
+    assert "OpenAI API, /status" not in closed

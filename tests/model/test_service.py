@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -10,7 +11,7 @@ from atri.config import Settings
 from model.engines.echo import EchoEngine
 from model.memory import Memory
 from model.protocol import ChatRequest, ScopeRef
-from model.service import ChatService
+from model.service import RATE_WINDOW_SECONDS, ChatService, RateLimiter, ScopeLocks, TokenCounts
 
 
 def req(text: str, user: str = "u1", channel: str = "") -> ChatRequest:
@@ -112,3 +113,94 @@ async def test_offline_default_model_answers_in_english_through_the_whole_path(
             "Hello! Please tell me, what do you like to eat?",
             reply.text,
         ]
+
+
+class SlowEcho(EchoEngine):
+    """Echo that takes `seconds` per batch, as a real model does."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    async def generate(self, batch, gen):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(self.seconds)
+        return await super().generate(batch, gen)
+
+
+def test_token_count_cache_is_bounded_by_bytes() -> None:
+    counted: list[str] = []
+
+    def count(text: str) -> int:
+        counted.append(text)
+        return len(text)
+
+    counts = TokenCounts(count, max_bytes=64 * 1024)
+    texts = [f"{i:06d}" + "x" * 4000 for i in range(100)]
+    assert [counts(t) for t in texts] == [len(t) for t in texts]
+    assert counts.bytes <= 64 * 1024 and 0 < len(counts) < 100
+    assert counts(texts[-1]) == len(texts[-1]) and len(counted) == 100  # remembered
+    huge = "y" * 1_000_000
+    assert counts(huge) == 1_000_000 and counts.bytes <= 64 * 1024  # counted, not kept
+
+
+def test_rate_limiter_forgets_users_gone_idle() -> None:
+    limiter = RateLimiter(per_minute=2)
+    for i in range(1000):
+        assert limiter.allow(f"user{i}", now=1000.0)
+    assert limiter.allow("user0", now=1001.0) and not limiter.allow("user0", now=1002.0)
+    assert limiter.allow("late", now=1000.0 + RATE_WINDOW_SECONDS + 1)
+    assert len(limiter) == 1
+
+
+async def test_scope_locks_drop_idle_entries_but_never_one_held_or_awaited() -> None:
+    locks = ScopeLocks()
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def turn(name: str) -> None:
+        async with locks.hold("s"):
+            order.append(name)
+            if name == "first":
+                await release.wait()
+
+    first = asyncio.create_task(turn("first"))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(turn("second"))
+    await asyncio.sleep(0.01)
+    assert len(locks) == 1 and order == ["first"]  # held and awaited: kept
+    release.set()
+    await asyncio.gather(first, second)
+    assert order == ["first", "second"] and len(locks) == 0
+
+
+async def test_many_users_leave_no_lock_behind(echo_settings: Settings) -> None:
+    async with await ChatService.open(echo_settings) as service:
+        await asyncio.gather(*(service.chat(req("hi", user=f"u{i}")) for i in range(50)))
+        assert len(service._scope_locks) == 0
+
+
+async def test_request_timeout_counts_from_arrival(echo_settings: Settings) -> None:
+    """Waiting for the same user's earlier messages is part of the deadline."""
+    echo_settings.worker.request_timeout_seconds = 1.0
+    async with await ChatService.open(echo_settings, engine=SlowEcho(0.6)) as service:
+        started = time.monotonic()
+        replies = await asyncio.gather(*(service.chat(req(f"m{i}")) for i in range(5)))
+        assert time.monotonic() - started < 1.8
+        assert replies[0].status == "ok"
+        assert {r.status for r in replies[2:]} == {"busy"}
+
+
+async def test_busy_reply_is_immediate_when_no_place_is_left(echo_settings: Settings) -> None:
+    echo_settings.worker.queue_size = 1
+    echo_settings.worker.max_batch = 1
+    echo_settings.worker.batch_window_ms = 0
+    async with await ChatService.open(echo_settings, engine=SlowEcho(2.0)) as service:
+        first = asyncio.create_task(service.chat(req("one", user="a")))
+        await asyncio.sleep(0.1)  # in the engine
+        second = asyncio.create_task(service.chat(req("two", user="b")))
+        await asyncio.sleep(0.1)  # in the queue
+        started = time.monotonic()
+        third = await service.chat(req("three", user="c"))
+        assert third.status == "busy" and time.monotonic() - started < 0.2
+        assert (await first).status == "ok" and (await second).status == "ok"
+        assert await service.memory.history(third.scope) == []

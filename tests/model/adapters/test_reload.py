@@ -313,3 +313,34 @@ async def test_echo_engine_reports_it_has_no_adapters(echo_service: ChatService)
     status = await echo_service.status()
     assert status.last_reload["ok"] is False
     assert status.details["reload_job"] is False
+
+
+async def test_adapter_file_linked_from_outside_the_folder_is_refused(
+    reload_settings: Settings, make_version: MakeVersion, tmp_path: Path
+) -> None:
+    make_version(V1)
+    folder = make_version(V2, seed=2)
+    outside = tmp_path / "elsewhere.safetensors"
+    shutil.move(folder / ADAPTER_WEIGHTS, outside)
+    (folder / ADAPTER_WEIGHTS).symlink_to(outside)
+    async with await ChatService.open(reload_settings) as service:
+        await service.reload(V1)
+        result = await service.reloader.check()
+        assert result is not None and not result.ok
+        assert "link to a file outside its folder" in result.message
+        assert (await service.status()).adapter_version == V1
+
+
+async def test_pickle_only_version_is_reported_refused_with_the_reason(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    make_version(V1)
+    folder = make_version(V2, seed=2)
+    (folder / ADAPTER_WEIGHTS).rename(folder / "adapter_model.bin")
+    async with await ChatService.open(reload_settings) as service:
+        await service.reload(V1)
+        result = await service.reloader.check()
+        assert result is not None and not result.ok
+        assert "adapter_model.bin, a pickle, which ATRI never loads" in result.message
+        assert (await service.status()).adapter_version == V1
+        assert await service.reloader.check() is None  # reported once, not retried

@@ -63,7 +63,15 @@ def test_version_names_stay_inside_the_adapters_folder(tmp_path: Path) -> None:
     (tmp_path / "outside").mkdir()
     (adapters / "20250101-000002").symlink_to(tmp_path / "outside")
     assert version_folder(adapters, "20250101-000001") == (adapters / "20250101-000001").resolve()
-    for name in ("..", "../outside", "20250101-000001/..", ".tmp-20250101-000003-1", ""):
+    odd = (
+        "..",
+        "../outside",
+        "20250101-000001/..",
+        ".tmp-20250101-000003-1",
+        "",
+        "20250101-000001\n",
+    )
+    for name in odd:
         with pytest.raises(AdapterError, match="not an adapter version name"):
             version_folder(adapters, name)
     with pytest.raises(AdapterError, match="outside the adapters folder"):
@@ -73,7 +81,8 @@ def test_version_names_stay_inside_the_adapters_folder(tmp_path: Path) -> None:
 
 
 def test_complete_versions_skip_temp_and_incomplete_folders(tmp_path: Path) -> None:
-    for name in ("20250101-000002", "20250101-000001-2", "20250101-000001", ".tmp-x-1", "notes"):
+    names = ("20250101-000002", "20250101-000001-2", "20250101-000001", ".tmp-x-1", "notes")
+    for name in (*names, "20250101-000004\n"):  # `$` alone would accept the newline
         folder = tmp_path / name
         folder.mkdir()
         for file in ("manifest.json", "adapter_config.json", "adapter_model.safetensors"):

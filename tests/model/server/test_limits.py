@@ -1,0 +1,211 @@
+"""An open API cannot stall the worker: over-long and oversized requests, odd text, fuzz."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from atri.config import Secrets, Settings
+from model.engines.echo import EchoEngine
+from model.server.app import MAX_BODY_BYTES, bind_socket, create_app, serving
+from model.server.openai_api import MAX_MESSAGES
+from model.service import ChatService
+from tests.model.server.conftest import ADMIN_TOKEN
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+class RecordingEcho(EchoEngine):
+    """Echo that keeps what generate was given and counts tokens slowly, as a real
+    tokenizer does on a long conversation."""
+
+    def __init__(self, seconds_per_count: float = 0.0) -> None:
+        super().__init__()
+        self.seen: list[list[dict[str, str]]] = []
+        self.seconds_per_count = seconds_per_count
+
+    def count_tokens(self, text: str) -> int:
+        time.sleep(self.seconds_per_count)
+        return len(text)
+
+    async def generate(self, batch, gen):  # type: ignore[no-untyped-def]
+        self.seen += batch
+        return await super().generate(batch, gen)
+
+
+@pytest.fixture
+async def recording_worker(
+    echo_settings: Settings, secrets: Secrets
+) -> AsyncIterator[tuple[RecordingEcho, str]]:
+    engine = RecordingEcho(seconds_per_count=0.002)
+    async with (
+        await ChatService.open(echo_settings, engine=engine) as service,
+        serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
+    ):
+        yield engine, url
+
+
+async def test_a_100_kb_message_is_cut_to_fit_never_sent_whole(
+    recording_worker: tuple[RecordingEcho, str],
+) -> None:
+    engine, url = recording_worker
+    message = "".join(f"{i:07d} " for i in range(12_500))  # 100 KB
+    body = {"messages": [{"role": "user", "content": message}]}
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        answer = await client.post("/v1/chat/completions", json=body)
+    assert answer.status_code == 200
+    (prompt,) = engine.seen
+    given_text = prompt[-1]["content"]
+    assert len(given_text) < engine.context_window < len(message)
+    assert message.rstrip().endswith(given_text)  # the end, the part just written, is kept
+    assert answer.json()["choices"][0]["message"]["content"].endswith(given_text)
+
+
+async def test_health_answers_during_a_long_request_and_oversized_ones_get_413(
+    recording_worker: tuple[RecordingEcho, str],
+) -> None:
+    _, url = recording_worker
+    # 1,500 messages at 2 ms a count: about 3 s of fitting, which must not hold the loop.
+    turns = [{"role": ("user", "assistant")[i % 2], "content": f"m{i}"} for i in range(1501)]
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        heavy = asyncio.create_task(client.post("/v1/chat/completions", json={"messages": turns}))
+        worst = 0.0
+        while not heavy.done():
+            # Client and server share this loop: a blocked loop shows as a long round.
+            started = time.monotonic()
+            assert (await client.get("/health")).status_code == 200
+            await asyncio.sleep(0.05)
+            worst = max(worst, time.monotonic() - started - 0.05)
+        assert (await heavy).status_code == 200
+        assert worst < 1.0
+
+        many = [{"role": "user", "content": "x"}] * (MAX_MESSAGES + 1)
+        refused = await client.post("/v1/chat/completions", json={"messages": many})
+        assert refused.status_code == 413
+        assert str(MAX_MESSAGES) in refused.json()["error"]["message"]
+
+        big = {"messages": [{"role": "user", "content": "x" * MAX_BODY_BYTES}]}
+        refused = await client.post("/v1/chat/completions", json=big)
+        assert refused.status_code == 413 and refused.json()["error"]["code"] == "request_too_large"
+
+        async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
+            yield b'{"platform": "t", "user_id": "u", "text": "'
+            for _ in range(MAX_BODY_BYTES // 65536 + 1):
+                yield b"x" * 65536
+            yield b'"}'
+
+        refused = await client.post("/chat", content=chunks(), headers=ADMIN)
+        assert refused.status_code == 413 and "KB" in refused.json()["detail"]
+        context = [{"role": "user", "content": "x"}] * 2001
+        chat = {"platform": "t", "user_id": "u", "text": "hi", "context": context}
+        assert (await client.post("/chat", json=chat, headers=ADMIN)).status_code == 413
+
+
+async def test_lone_surrogates_are_replaced_not_a_500(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    service, url = echo_worker
+    odd = "x \ud800 y"
+    chat = json.dumps({"platform": odd, "user_id": odd, "text": odd, "display_name": odd})
+    v1 = json.dumps({"model": odd, "user": odd, "messages": [{"role": "user", "content": odd}]})
+    stream = json.dumps({"stream": True, "messages": [{"role": "user", "content": odd}]})
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        h = {**ADMIN, "Content-Type": "application/json"}
+        answer = await client.post("/chat", content=chat, headers=h)
+        assert answer.status_code == 200 and answer.json()["text"].endswith("x \ufffd y")
+        answer = await client.post("/v1/chat/completions", content=v1, headers=h)
+        assert answer.status_code == 200
+        answer = await client.post("/v1/chat/completions", content=stream, headers=h)
+        assert answer.status_code == 200 and answer.text.endswith("data: [DONE]\n\n")
+    stored = await service.memory.history("x \ufffd y:user:x \ufffd y")
+    assert stored[0].content == "x \ufffd y"
+
+
+async def test_v1_errors_are_in_openai_format(echo_worker: tuple[ChatService, str]) -> None:
+    _, url = echo_worker
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        bad = await client.post(
+            "/v1/chat/completions",
+            content=b"{not json",
+            headers={"Content-Type": "application/json"},
+        )
+        assert bad.status_code == 400
+        assert bad.json()["error"]["message"] == "Bad request: the body is not valid JSON."
+        missing = await client.get("/v1/nothing-here")
+        assert missing.status_code == 404 and "error" in missing.json()
+
+
+_odd_text = st.text(
+    alphabet=st.one_of(st.characters(), st.sampled_from(["\ud800", "\udfff", "\x00", "\n"])),
+    max_size=40,
+)
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _odd_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_odd_text, inner, max_size=4),
+    max_leaves=10,
+)
+_message = st.fixed_dictionaries(
+    {"role": st.sampled_from(["user", "assistant", "system", "tool", "x"]), "content": _json}
+)
+_v1_body = st.fixed_dictionaries(
+    {"messages": st.lists(_message, max_size=4)},
+    optional={"model": _json, "user": _json, "stream": _json},
+)
+_chat_body = st.fixed_dictionaries(
+    {"platform": _odd_text, "user_id": _odd_text, "text": _odd_text},
+    optional={"context": _json, "display_name": _json, "channel_id": _odd_text},
+)
+
+
+@pytest.fixture
+def threaded_worker(echo_settings: Settings, secrets: Secrets) -> Iterator[str]:
+    """The echo worker on its own thread's loop, for a synchronous hypothesis test."""
+    ready: list[str] = []
+    stop = threading.Event()
+
+    async def run() -> None:
+        async with (
+            await ChatService.open(echo_settings) as service,
+            serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
+        ):
+            ready.append(url)
+            while not stop.is_set():
+                await asyncio.sleep(0.02)
+
+    thread = threading.Thread(target=asyncio.run, args=(run(),))
+    thread.start()
+    while not ready:
+        assert thread.is_alive()
+        time.sleep(0.01)
+    yield ready[0]
+    stop.set()
+    thread.join()
+
+
+def test_fuzzed_bodies_never_get_a_5xx(threaded_worker: str) -> None:
+    with httpx.Client(base_url=threaded_worker, timeout=10) as client:
+
+        @settings(
+            max_examples=150,
+            deadline=2000,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        )
+        @given(path=st.sampled_from(["/chat", "/v1/chat/completions"]), data=st.data())
+        def post(path: str, data: st.DataObject) -> None:
+            body = data.draw(_chat_body if path == "/chat" else st.one_of(_v1_body, _json))
+            raw = json.dumps(body).encode()
+            answer = client.post(
+                path, content=raw, headers={**ADMIN, "Content-Type": "application/json"}
+            )
+            assert answer.status_code < 500, (body, answer.text)
+
+        post()
+        assert client.get("/health").status_code == 200
