@@ -159,7 +159,13 @@ def placeholder_replacer(lead_aliases: Iterable[str]) -> Callable[[str], str]:
         return lambda s: s
     parts = [rf"(?<![\w'’-]){re.escape(n)}(?!\w)" if n.isascii() else re.escape(n) for n in names]
     pattern = re.compile("|".join(parts))
-    return lambda s: pattern.sub(USER_PLACEHOLDER, s)
+    # Most lines name no one: a scan for the names' first characters skips the full pattern.
+    first = re.compile("[" + "".join(sorted({re.escape(n[0]) for n in names})) + "]")
+
+    def replace(text: str) -> str:
+        return text if first.search(text) is None else pattern.sub(USER_PLACEHOLDER, text)
+
+    return replace
 
 
 @dataclass(frozen=True)
@@ -213,7 +219,7 @@ def _drop_reason(
     if length > rules.max_reply_chars:
         return "too_long"
     # Texts alone: roles alternate from human, so equal texts mean equal samples.
-    exact = tuple(text for _, text in sample.turns)
+    exact = tuple([text for _, text in sample.turns])
     if exact in exact_seen:
         return "duplicate"
     exact_seen.add(exact)

@@ -35,6 +35,9 @@ MIN_PLAUSIBLE = 0.85
 MAX_STRAY_UTF8 = 0.1
 # More than this share of unreadable bytes: the file is not text in that encoding.
 MAX_REPLACED = 0.5
+# Big files are decoded a slice at a time: decoding 20 MB of Chinese at once makes CPython
+# build the text in a buffer sized for the worst case, three times the text's own size.
+DECODE_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,7 @@ def decode_report(data: bytes, source: str, encoding: str = "auto") -> Decoded:
                 return decoded
             break
     utf8 = _decode_replacing(data, "utf-8")
-    if utf8.replaced_bytes <= MAX_STRAY_UTF8 * _non_ascii(data):
+    if not utf8.replaced_bytes or utf8.replaced_bytes <= MAX_STRAY_UTF8 * _non_ascii(data):
         return utf8
     for name in _candidates(data):
         text = _decode_plausible(data, name)
@@ -112,7 +115,7 @@ def _decode_replacing(data: bytes, encoding: str) -> Decoded:
     """Strict decode when it works (the common case, and fast); else one pass that
     replaces each unreadable run with U+FFFD and counts its bytes."""
     try:
-        return Decoded(data.decode(encoding), encoding)
+        return Decoded(_decode_strict(data, encoding), encoding)
     except UnicodeDecodeError as first:
         start = first.start
     _replaced.count = 0
@@ -122,6 +125,26 @@ def _decode_replacing(data: bytes, encoding: str) -> Decoded:
     else:
         line = data.count(b"\n", 0, start) + 1
     return Decoded(text, encoding, _replaced.count, line)
+
+
+def _decode_strict(data: bytes, encoding: str) -> str:
+    """`data.decode(encoding)`, a slice at a time when `data` is big (same text, less memory).
+
+    On an error the whole is decoded again, so that the error's position is the file's.
+    """
+    if len(data) <= DECODE_CHUNK:
+        return data.decode(encoding)
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    with memoryview(data) as view:
+        try:
+            parts = [
+                decoder.decode(view[i : i + DECODE_CHUNK])
+                for i in range(0, len(view), DECODE_CHUNK)
+            ]
+            parts.append(decoder.decode(b"", final=True))
+        except UnicodeDecodeError:
+            parts = []
+    return "".join(parts) if parts else data.decode(encoding)
 
 
 def _count_and_replace(exc: UnicodeError) -> tuple[str, int]:

@@ -14,11 +14,18 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 from atri.config import DataprepSettings
 from dataprep import background as bg
-from dataprep.clean import FilterRules, clean_text, iter_filter, opencc_t2s, placeholder_replacer
+from dataprep.clean import (
+    FilterRules,
+    clean_text,
+    iter_filter,
+    opencc_t2s,
+    placeholder_replacer,
+)
 from dataprep.errors import DataprepError
 from dataprep.formats import PARSERS, ParseOptions, compile_markers, detect_format
 from dataprep.formats import plain as plain_format
@@ -101,7 +108,7 @@ def load_scripts(
         text = decoded.text
         report.encoding = decoded.encoding
         report.lines = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
-        if not text.strip():
+        if not text or text.isspace():  # not text.strip(): no copy of a 20 MB text
             report.error = f"{path}: the file is empty; expected a game script."
             progress(str(path), 1)
             continue
@@ -131,8 +138,9 @@ def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> Par
 
 def iter_utterances(
     scripts: list[_Script], options: ParseOptions, progress: Progress = _noop
-) -> Iterator[Utterance]:
-    """Every file's utterances in order; each file's text is let go once it is parsed.
+) -> Iterator[list[Utterance]]:
+    """Every file's utterances in order, a batch (list) at a time; each file's text is let
+    go once it is parsed.
 
     A file in which no line has a speaker gets a "no dialogue found" error in its report
     (its narration, already passed on, can make no sample without speakers).
@@ -140,15 +148,20 @@ def iter_utterances(
     while scripts:
         script = scripts.pop(0)
         report, text = script.report, script.text
-        parser = plain_format.iter_parse if script.fmt == "plain" else PARSERS[script.fmt]
-        spoken = 0
+        spoken = False
         count = 0
         try:
-            for utterance in parser(text, str(script.path), options):
-                count += 1
-                if utterance.speaker is not None:
-                    spoken += 1
-                yield utterance
+            if script.fmt == "plain":
+                batches: Iterable[list[Utterance]] = plain_format.iter_batches(
+                    text, str(script.path), options
+                )
+            else:
+                batches = [PARSERS[script.fmt](text, str(script.path), options)]
+            for batch in batches:
+                count += len(batch)
+                if not spoken:
+                    spoken = any(u.speaker is not None for u in batch)
+                yield batch
         except DataprepError as exc:
             report.error = str(exc)
         else:
@@ -224,7 +237,8 @@ def _run_stages(
         max_short_reply_repeats=settings.max_short_reply_repeats,
         drop_near_duplicates=settings.drop_near_duplicates,
     )
-    lines = _roles_and_clean(iter_utterances(loaded, options, progress), settings, counts)
+    batches = _roles_and_clean(iter_utterances(loaded, options, progress), settings, counts)
+    lines = chain.from_iterable(batches)
     turn_drops: Counter[str] = Counter()
     samples = _counted(iter_samples(lines, turn_rules, turn_drops), counts)
     filter_drops: Counter[str] = Counter()
@@ -276,9 +290,10 @@ class _Counts:
 
 
 def _roles_and_clean(
-    utterances: Iterable[Utterance], settings: DataprepSettings, counts: _Counts
-) -> Iterator[tuple[Utterance, Role]]:
-    """Give each line its role and clean the text of the lines the turns will read.
+    batches: Iterable[list[Utterance]], settings: DataprepSettings, counts: _Counts
+) -> Iterator[list[tuple[Utterance, Role]]]:
+    """Give each line its role and clean the text of the lines the turns will read, a
+    batch at a time.
 
     Narration is only cleaned when it can become a stage direction; a line that is empty
     after cleaning is dropped here (a third party's empty line ends no exchange).
@@ -290,28 +305,32 @@ def _roles_and_clean(
     seen = counts.speakers
     by_role = counts.roles
     narration, character = Role.NARRATION, Role.CHARACTER
-    for utterance in utterances:
-        who = utterance.speaker
-        role = roles.get(who)
-        if role is None:
-            role = roles[who] = speakers.role(who)
-        by_role[role] += 1
-        if role is narration:
-            if not stage:
-                continue
-        else:
-            seen[who] += 1  # type: ignore[index]
-        text = clean_text(utterance.text, to_simplified)
-        counts.cleaned += 1
-        if role is character:
-            counts.character_lines += 1
-        if not text:
-            counts.empty += 1
+    for batch in batches:
+        lines: list[tuple[Utterance, Role]] = []
+        append = lines.append
+        for utterance in batch:
+            who = utterance.speaker
+            role = roles.get(who)
+            if role is None:
+                role = roles[who] = speakers.role(who)
+            by_role[role] += 1
+            if role is narration:
+                if not stage:
+                    continue
+            else:
+                seen[who] += 1  # type: ignore[index]
+            text = clean_text(utterance.text, to_simplified)
+            counts.cleaned += 1
             if role is character:
-                counts.character_empty += 1
-            continue
-        utterance.text = text
-        yield utterance, role
+                counts.character_lines += 1
+            if not text:
+                counts.empty += 1
+                if role is character:
+                    counts.character_empty += 1
+                continue
+            utterance.text = text
+            append((utterance, role))
+        yield lines
 
 
 def _counted(samples: Iterator[Sample], counts: _Counts) -> Iterator[Sample]:

@@ -45,7 +45,7 @@ def iter_samples(
     """
     exchange: list[Turn] = []
     stage: list[str] = []
-    where = ("", "")
+    source = scene = ""
     stage_mode = rules.narration == "stage"
     max_stage = rules.stage_direction_max_chars
     drop_noise = rules.drop_noise
@@ -53,20 +53,23 @@ def iter_samples(
     character, narration, other = Role.CHARACTER, Role.NARRATION, Role.OTHER
 
     for utterance, role in lines:
-        here = (utterance.source, utterance.scene)
-        if here != where:
+        if utterance.scene != scene or utterance.source != source:
             if exchange:
-                yield from _samples_of(exchange, where, rules.context_turns, dropped_lines)
+                yield from _samples_of(
+                    exchange, (source, scene), rules.context_turns, dropped_lines
+                )
                 exchange = []
             stage.clear()
-            where = here
+            source, scene = utterance.source, utterance.scene
         if role is narration:
             if stage_mode and exchange:
                 stage.append(utterance.text)
             continue
         if role is other:
             if exchange:
-                yield from _samples_of(exchange, where, rules.context_turns, dropped_lines)
+                yield from _samples_of(
+                    exchange, (source, scene), rules.context_turns, dropped_lines
+                )
                 exchange = []
             stage.clear()
             continue
@@ -89,7 +92,7 @@ def iter_samples(
         else:
             exchange.append(Turn(role, text, [(utterance.source, utterance.line)]))
     if exchange:
-        yield from _samples_of(exchange, where, rules.context_turns, dropped_lines)
+        yield from _samples_of(exchange, (source, scene), rules.context_turns, dropped_lines)
 
 
 def _samples_of(

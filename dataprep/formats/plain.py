@@ -89,6 +89,13 @@ def _is_command(line: str) -> bool:
 
 def iter_parse(text: str, source: str, options: ParseOptions) -> Iterator[Utterance]:
     """Utterances in order, produced a slice of the text at a time."""
+    for batch in iter_batches(text, source, options):
+        yield from batch
+
+
+def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list[Utterance]]:
+    """Utterances in order, a list for each slice of the text (what `iter_parse` yields
+    one by one): a stage that loops over a list pays no generator step per line."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     markers = marker_lines(text, options.scene_marker)
@@ -142,4 +149,4 @@ def iter_parse(text: str, source: str, options: ParseOptions) -> Iterator[Uttera
                 elif s1:
                     append(Utterance(s1.strip(), t1, source, line, scene))
                     pending = None
-            yield from out
+            yield out

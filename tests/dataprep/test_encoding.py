@@ -104,3 +104,27 @@ def test_mostly_undecodable_is_refused_with_the_count() -> None:
     with pytest.raises(DataprepError) as err:
         decode_bytes(bytes(range(128, 256)) * 4 + b"abc", "blob.txt", "utf-8")
     assert "blob.txt: is not valid utf-8 text (" in str(err.value)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16-le", "gb18030"])
+def test_a_big_file_decoded_in_slices_reads_as_one_decode(encoding: str) -> None:
+    from dataprep.encoding import DECODE_CHUNK, decode_report
+
+    # Odd-length lines, so that slice boundaries fall inside multi-byte characters.
+    text = "".join(f"夏生：第{i}句，好的。\n亚托莉：嗯a\n" for i in range(DECODE_CHUNK // 10))
+    data = text.encode(encoding)
+    assert len(data) > 2 * DECODE_CHUNK
+    decoded = decode_report(data, "big.txt", encoding)
+    assert decoded.text == text and decoded.replaced_bytes == 0
+
+
+def test_a_stray_byte_after_the_first_slice_is_found_on_its_line() -> None:
+    from dataprep.encoding import DECODE_CHUNK, decode_report
+
+    text = "".join(f"夏生：第{i}句\n" for i in range(DECODE_CHUNK // 8))
+    data = text.encode("utf-8")
+    at = data.index(b"\n", DECODE_CHUNK + 7) + 1
+    decoded = decode_report(data[:at] + b"\xff" + data[at:], "big.txt")
+    assert decoded.encoding == "utf-8" and decoded.replaced_bytes == 1
+    assert decoded.first_replaced_line == data[:at].count(b"\n") + 1
+    assert decoded.text.replace("\ufffd", "") == text
