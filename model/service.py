@@ -22,7 +22,12 @@ from atri.config import Settings
 from model.adapters.reload import Reloader
 from model.batching import Batcher, Overloaded
 from model.character.ooc import OOCDetector
-from model.character.persona import Persona, configured_persona
+from model.character.persona import (
+    Persona,
+    configured_persona,
+    default_user_name,
+    reply_lines,
+)
 from model.character.prompt import (
     ChatMessages,
     PastTurn,
@@ -49,6 +54,7 @@ from model.protocol import (
 
 log = logging.getLogger(__name__)
 
+# Said to an empty message when the card has no line for it.
 EMPTY_MESSAGE_REPLY = "嗯？你想对亚托莉说什么呢？"
 RATE_WINDOW_SECONDS = 60.0
 TOKEN_COUNT_CACHE = 16384  # texts whose token counts are remembered
@@ -81,8 +87,12 @@ class ChatService:
         self.settings = settings
         self.engine = engine
         self.memory = memory
-        self.persona = persona
-        self.ooc = OOCDetector(settings.ooc)
+        self.persona = persona  # in the language ATRI speaks (see configured_persona)
+        # `[ooc] language = "auto"` checks replies against the language she speaks.
+        auto = settings.ooc.language == "auto"
+        self.ooc = OOCDetector(settings.ooc, language=persona.main_language if auto else None)
+        self.lines = reply_lines(persona, settings)
+        self.user_name = default_user_name(persona, settings)
         # Every message re-counts its conversation's history (and /v1 clients resend
         # whole chats), so counts of recent texts are kept.
         self.count_tokens = functools.lru_cache(maxsize=TOKEN_COUNT_CACHE)(engine.count_tokens)
@@ -160,11 +170,11 @@ class ChatService:
         scope = self._scope_of(request) if request.user_id else ""
         text = request.text.strip()
         if not text:
-            reply = Reply(text=EMPTY_MESSAGE_REPLY, scope=scope)
+            reply = Reply(text=self.lines.empty or EMPTY_MESSAGE_REPLY, scope=scope)
         elif request.user_id and not self.rate_limiter.allow(
             f"{request.platform}:{request.user_id}"
         ):
-            reply = Reply(text=self.settings.worker.busy_reply, scope=scope, status="rate_limited")
+            reply = Reply(text=self.lines.busy, scope=scope, status="rate_limited")
         else:
             reply = await self._answer_in_order(scope, request, text)
         reply.latency_ms = (time.monotonic() - started) * 1000
@@ -181,18 +191,18 @@ class ChatService:
                 )
         except (TimeoutError, Overloaded) as exc:
             log.warning("busy reply for %s: %s", scope or "an anonymous client", exc or "timed out")
-            return Reply(text=self.settings.worker.busy_reply, scope=scope, status="busy")
+            return Reply(text=self.lines.busy, scope=scope, status="busy")
         except PromptTooLong as exc:
             if request.system_prompt:  # the client's own prompt: tell the client
                 return Reply(text=str(exc), scope=scope, status="refused")
             log.error("%s", exc)
-            return Reply(text=self.settings.worker.error_reply, scope=scope, status="error")
+            return Reply(text=self.lines.error, scope=scope, status="error")
         except Exception:
             log.exception("chat failed for %s", scope or "an anonymous client")
-            return Reply(text=self.settings.worker.error_reply, scope=scope, status="error")
+            return Reply(text=self.lines.error, scope=scope, status="error")
 
     async def _answer(self, scope: str, request: ChatRequest, text: str) -> Reply:
-        name = request.display_name or self.settings.persona.user_name
+        name = request.display_name or self.user_name
         shared = self.settings.memory.scope == "channel" and bool(request.channel_id)
         earlier: Sequence[PastTurn]
         if request.context is not None:  # the client keeps the conversation
@@ -287,7 +297,8 @@ class ChatService:
         return Character(
             name=self.persona.name,
             greeting=self.persona.greeting,
-            user_name=self.settings.persona.user_name,
+            user_name=self.user_name,
+            language=self.persona.main_language,
         )
 
     async def reset(self, scope: ScopeRef) -> int:
