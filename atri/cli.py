@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import json
 import logging
 import os
@@ -23,13 +24,40 @@ from atri.errors import ConfigError, UserError
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+CONFIG_HELP = "config file (default: $ATRI_CONFIG, else ./config.toml)"
+
+
 class _Commands(typer.Typer):
-    """Every command registered here turns a `UserError` into its one sentence (exit 2
-    for config errors, 1 otherwise): the one place the CLI handles errors users cause."""
+    """Every command registered here takes `--config` where people type it (before or
+    after the command name) and turns a `UserError` into its one sentence (exit 2 for
+    config errors, 1 otherwise): the one place the CLI handles errors users cause."""
 
     def command(self, *args: Any, **kwargs: Any) -> Any:
         register = super().command(*args, **kwargs)
-        return lambda fn: register(_one_sentence_errors(fn))
+        return lambda fn: register(_with_config_option(_one_sentence_errors(fn)))
+
+
+def _with_config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Add `--config/-c` to a command's own options; given there, it wins over the
+    one given before the command name."""
+    signature = inspect.signature(fn)
+    option = inspect.Parameter(
+        "config_path",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[str | None, typer.Option("--config", "-c", help=CONFIG_HELP)],
+    )
+
+    @functools.wraps(fn)
+    def run(*args: Any, config_path: str | None = None, **kwargs: Any) -> Any:
+        if config_path is not None:
+            State.config = config_path
+        return fn(*args, **kwargs)
+
+    run.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), option]
+    )
+    return run
 
 
 def _one_sentence_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -84,9 +112,7 @@ def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
 def main(
     config: Annotated[
         str | None,
-        typer.Option(
-            "--config", "-c", help="config file (default: $ATRI_CONFIG, else ./config.toml)"
-        ),
+        typer.Option("--config", "-c", help=CONFIG_HELP),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log what happens")] = False,
 ) -> None:

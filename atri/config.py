@@ -96,6 +96,7 @@ class GenerationSettings(Section):
 
 class PersonaSettings(Section):
     card: str = ""
+    language: Literal["auto", "zh", "en", "ja"] = "auto"
     user_name: str = "夏生"
 
 

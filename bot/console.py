@@ -9,10 +9,28 @@ import sys
 from rich.console import Console
 from rich.markup import escape
 
-from model.protocol import ChatRequest, ScopeRef, Worker
+from atri.config import OFFLINE_DEFAULT_BASE
+from model.protocol import Character, ChatRequest, ScopeRef, Worker, WorkerStatus
 
 PLATFORM = "console"
 HELP = "Commands: /reset forgets this conversation, /history shows it, /quit leaves."
+OFFLINE_DEMO_NOTE = (
+    "This is the offline demo model: tiny and English-only. For ATRI in Chinese on a "
+    'real model, see "Using a real base model" in README.md.'
+)
+LANGUAGE_NAMES = {"zh": "Chinese", "en": "English", "ja": "Japanese"}
+
+
+def describe_worker(status: WorkerStatus, character: Character) -> list[str]:
+    """What the console says it is running before the first message."""
+    language = LANGUAGE_NAMES.get(character.language, character.language or "unknown")
+    lines = [
+        f"{character.name} · base model {status.base_model} · adapter "
+        f"{status.adapter_version or 'none'} · engine {status.engine} · language {language}"
+    ]
+    if status.base_model == OFFLINE_DEFAULT_BASE:
+        lines.append(OFFLINE_DEMO_NOTE)
+    return lines
 
 
 def console_user_id() -> str:
@@ -40,10 +58,14 @@ async def run_console(
     character_name: str,
     greeting: str,
     history: list[tuple[str, str]],
+    about: list[str] | None = None,
 ) -> None:
-    """The REPL. `history` is what memory holds already (role, text), for /history."""
+    """The REPL. `history` is what memory holds already (role, text), for /history;
+    `about` says what is running (`describe_worker`)."""
     user_id = console_user_id()
     scope = ScopeRef(platform=PLATFORM, user_id=user_id)
+    for fact in about or []:
+        console.print(f"[dim]{escape(fact)}[/dim]")
     console.print(f"[dim]{HELP}[/dim]")
     if not history and greeting:
         console.print(f"[bold magenta]{escape(character_name)}[/]: {escape(greeting)}")

@@ -14,7 +14,7 @@ from rich.console import Console
 from atri.config import Secrets, Settings
 from atri.errors import UserError
 from bot.console import PLATFORM as CONSOLE_PLATFORM
-from bot.console import console_user_id, run_console
+from bot.console import console_user_id, describe_worker, run_console
 from model.protocol import ScopeRef, Worker
 from model.service import ChatService
 
@@ -109,4 +109,5 @@ async def console_chat(worker: Worker, console: Console) -> None:
             "{{char}}", character.name
         ),
         history=history,
+        about=describe_worker(await worker.status(), character),
     )

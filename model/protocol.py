@@ -102,6 +102,7 @@ class Character(BaseModel):
     name: str
     greeting: str  # with {{user}} where the person's name goes
     user_name: str  # the name used when a platform gives none
+    language: str = ""  # the language she speaks ("zh", "en", "ja"; "" = not told)
 
 
 class HistoryEntry(BaseModel):

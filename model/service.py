@@ -23,7 +23,12 @@ from atri.config import Settings
 from model.adapters.reload import Reloader
 from model.batching import Batcher, Overloaded
 from model.character.ooc import OOCDetector
-from model.character.persona import Persona, configured_persona
+from model.character.persona import (
+    Persona,
+    configured_persona,
+    default_user_name,
+    reply_lines,
+)
 from model.character.prompt import (
     ChatMessages,
     PastTurn,
@@ -50,6 +55,7 @@ from model.protocol import (
 
 log = logging.getLogger(__name__)
 
+# Said to an empty message when the card has no line for it.
 EMPTY_MESSAGE_REPLY = "嗯？你想对亚托莉说什么呢？"
 RATE_WINDOW_SECONDS = 60.0
 # Memory the remembered token counts may hold (their texts' sizes, in bytes).
@@ -164,8 +170,12 @@ class ChatService:
         self.settings = settings
         self.engine = engine
         self.memory = memory
-        self.persona = persona
-        self.ooc = OOCDetector(settings.ooc)
+        self.persona = persona  # in the language ATRI speaks (see configured_persona)
+        # `[ooc] language = "auto"` checks replies against the language she speaks.
+        auto = settings.ooc.language == "auto"
+        self.ooc = OOCDetector(settings.ooc, language=persona.main_language if auto else None)
+        self.lines = reply_lines(persona, settings)
+        self.user_name = default_user_name(persona, settings)
         # Every message re-counts its conversation's history (and /v1 clients resend
         # whole chats), so counts of recent texts are kept.
         self.count_tokens = TokenCounts(engine.count_tokens, TOKEN_COUNT_CACHE_BYTES)
@@ -247,14 +257,14 @@ class ChatService:
         scope = self._scope_of(request) if request.user_id else ""
         text = request.text.strip()
         if not text:
-            reply = Reply(text=EMPTY_MESSAGE_REPLY, scope=scope)
+            reply = Reply(text=self.lines.empty or EMPTY_MESSAGE_REPLY, scope=scope)
         elif request.user_id and not self.rate_limiter.allow(
             f"{request.platform}:{request.user_id}"
         ):
-            reply = Reply(text=self.settings.worker.busy_reply, scope=scope, status="rate_limited")
+            reply = Reply(text=self.lines.busy, scope=scope, status="rate_limited")
         elif self._in_progress >= self._capacity or self.batcher.full:
             # No place left for it: say so now, before any work (not after a history read).
-            reply = Reply(text=self.settings.worker.busy_reply, scope=scope, status="busy")
+            reply = Reply(text=self.lines.busy, scope=scope, status="busy")
         else:
             self._in_progress += 1
             try:
@@ -275,18 +285,18 @@ class ChatService:
                     return await self._answer(scope, request, text)
         except (TimeoutError, Overloaded) as exc:
             log.warning("busy reply for %s: %s", scope or "an anonymous client", exc or "timed out")
-            return Reply(text=self.settings.worker.busy_reply, scope=scope, status="busy")
+            return Reply(text=self.lines.busy, scope=scope, status="busy")
         except PromptTooLong as exc:
             if request.system_prompt:  # the client's own prompt: tell the client
                 return Reply(text=str(exc), scope=scope, status="refused")
             log.error("%s", exc)
-            return Reply(text=self.settings.worker.error_reply, scope=scope, status="error")
+            return Reply(text=self.lines.error, scope=scope, status="error")
         except Exception:
             log.exception("chat failed for %s", scope or "an anonymous client")
-            return Reply(text=self.settings.worker.error_reply, scope=scope, status="error")
+            return Reply(text=self.lines.error, scope=scope, status="error")
 
     async def _answer(self, scope: str, request: ChatRequest, text: str) -> Reply:
-        name = request.display_name or self.settings.persona.user_name
+        name = request.display_name or self.user_name
         shared = self.settings.memory.scope == "channel" and bool(request.channel_id)
         earlier: Sequence[PastTurn]
         if request.context is not None:  # the client keeps the conversation
@@ -384,7 +394,8 @@ class ChatService:
         return Character(
             name=self.persona.name,
             greeting=self.persona.greeting,
-            user_name=self.settings.persona.user_name,
+            user_name=self.user_name,
+            language=self.persona.main_language,
         )
 
     async def reset(self, scope: ScopeRef) -> int:

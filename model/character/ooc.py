@@ -73,7 +73,8 @@ class OOCDetector:
     """`check(reply)` says whether a reply is out of character, and why.
 
     `language` overrides `[ooc] language` (`atri eval` passes the dataset's language
-    when the setting is "auto"); with "auto" and no override there is no drift check.
+    when the setting is "auto", the worker the language ATRI speaks); with "auto" and
+    no override there is no drift check.
     """
 
     def __init__(self, settings: OOCSettings, language: str | None = None) -> None:

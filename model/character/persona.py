@@ -8,15 +8,67 @@ from __future__ import annotations
 
 import json
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from atri.config import Settings
+from atri.config import OFFLINE_DEFAULT_BASE, PersonaSettings, Settings, WorkerSettings
 from atri.errors import UserError
+from model.character.ooc import detect_language
 
 PACKAGED_CARD = Path(__file__).with_name("personas") / "atri.toml"
+# Engines that do not run `[model] base` themselves, so it says nothing about the language.
+_ENGINES_WITHOUT_BASE = {"echo", "openai"}
+
+
+@dataclass(frozen=True)
+class Framing:
+    """The system prompt's own sentences, in the language of the card's text."""
+
+    intro: str  # {name} is the character's name
+    character: str
+    personality: str
+    scenario: str
+    speech_style: str
+    examples: str
+    heading: str  # {title} is one of the titles above
+    colon: str
+
+
+FRAMINGS = {
+    "zh": Framing(
+        "你是{name}。请始终以{name}的身份和口吻回答，不要跳出角色。",
+        "角色",
+        "性格",
+        "场景",
+        "说话方式",
+        "对话示例",
+        "【{title}】",
+        "：",
+    ),
+    "en": Framing(
+        "You are {name}. Always answer as {name}, in her own voice, and never step out of character.",
+        "Character",
+        "Personality",
+        "Scenario",
+        "Speech style",
+        "Example dialogue",
+        "[{title}] ",
+        ": ",
+    ),
+    "ja": Framing(
+        "あなたは{name}です。いつも{name}として、彼女の口調で答え、キャラクターを崩さないでください。",
+        "人物",
+        "性格",
+        "場面",
+        "話し方",
+        "会話例",
+        "【{title}】",
+        "：",
+    ),
+}
 
 
 class PersonaError(UserError):
@@ -28,8 +80,20 @@ class ExampleTurn(BaseModel):
     atri: str
 
 
+class CannedLines(BaseModel):
+    """What she says when there is no model reply to give (`[worker]` can override them)."""
+
+    busy: str = ""  # overloaded, timed out or rate-limited
+    error: str = ""  # the worker failed
+    empty: str = ""  # an empty message
+
+
 class Persona(BaseModel):
+    # The card's main language ("zh", "en", "ja"); "" = told from its text.
+    language: str = ""
     name: str
+    # What she calls the person when a platform gives no name ([persona] user_name).
+    user_name: str = ""
     aliases: list[str] = Field(default_factory=list)
     description: str = ""
     personality: str = ""
@@ -37,6 +101,36 @@ class Persona(BaseModel):
     speech_style: str = ""
     greeting: str = ""
     example_dialogue: list[ExampleTurn] = Field(default_factory=list)
+    lines: CannedLines = Field(default_factory=CannedLines)
+    # The same card in other languages, keyed by language: every field but the aliases.
+    translations: dict[str, Persona] = Field(default_factory=dict)
+
+    @property
+    def main_language(self) -> str:
+        if self.language:
+            return self.language
+        sample = " ".join((self.description, self.personality, self.greeting))
+        return detect_language(sample) or "en"
+
+    @property
+    def languages(self) -> list[str]:
+        return [self.main_language, *(k for k in self.translations if k != self.main_language)]
+
+    def in_language(self, language: str) -> Persona:
+        """This card in `language`: itself, or its translation under the same aliases."""
+        if language == self.main_language:
+            return self.model_copy(update={"language": language, "translations": {}})
+        version = self.translations.get(language)
+        if version is None:
+            raise PersonaError(
+                f'the character card has no "{language}" version (it has '
+                f'{", ".join(self.languages)}): set [persona] language to one of them or "auto".'
+            )
+        names = [*self.aliases, self.name, *version.aliases]
+        aliases = [a for a in dict.fromkeys(names) if a != version.name]
+        return version.model_copy(
+            update={"language": language, "aliases": aliases, "translations": {}}
+        )
 
     def fill(self, text: str, user_name: str) -> str:
         return text.replace("{{char}}", self.name).replace("{{user}}", user_name).strip()
@@ -47,21 +141,25 @@ class Persona(BaseModel):
         Training data and the worker keep `{{user}}` as it is (the default): the prompt
         is then the same for every user, so its KV states can be cached and shared, and
         the worker puts the person's name into the reply instead (`fill`)."""
-        parts = [f"你是{self.name}。请始终以{self.name}的身份和口吻回答，不要跳出角色。"]
+        frame = FRAMINGS.get(self.main_language, FRAMINGS["en"])
+        parts = [frame.intro.format(name=self.name)]
         for title, body in (
-            ("角色", self.description),
-            ("性格", self.personality),
-            ("场景", self.scenario),
-            ("说话方式", self.speech_style),
+            (frame.character, self.description),
+            (frame.personality, self.personality),
+            (frame.scenario, self.scenario),
+            (frame.speech_style, self.speech_style),
         ):
             if body.strip():
-                parts.append(f"【{title}】{self.fill(body, user_name)}")
+                parts.append(frame.heading.format(title=title) + self.fill(body, user_name))
         if self.example_dialogue:
+            c = frame.colon
             lines = [
-                f"{user_name}：{self.fill(t.user, user_name)}\n{self.name}：{self.fill(t.atri, user_name)}"
+                f"{user_name}{c}{self.fill(t.user, user_name)}\n{self.name}{c}{self.fill(t.atri, user_name)}"
                 for t in self.example_dialogue
             ]
-            parts.append("【对话示例】\n" + "\n".join(lines))
+            parts.append(
+                frame.heading.format(title=frame.examples).rstrip() + "\n" + "\n".join(lines)
+            )
         return "\n".join(parts)
 
     def greeting_for(self, user_name: str) -> str:
@@ -159,7 +257,48 @@ def load_persona(path: str | Path | None = None) -> Persona:
     return persona
 
 
+def chosen_language(settings: Settings, card: Persona) -> str:
+    """`[persona] language`; "auto" is English on the offline default model (it knows
+    only English) when the card has an English version, else the card's main language."""
+    wanted = settings.persona.language
+    if wanted != "auto":
+        return wanted
+    model = settings.model
+    offline = (model.base.strip() or OFFLINE_DEFAULT_BASE) == OFFLINE_DEFAULT_BASE
+    if offline and model.engine not in _ENGINES_WITHOUT_BASE and "en" in card.languages:
+        return "en"
+    return card.main_language
+
+
 def configured_persona(settings: Settings) -> Persona:
-    """The card `[persona] card` names, or ATRI's packaged card when it is empty."""
-    card = settings.persona.card
-    return load_persona(settings.path(card) if card else None)
+    """The card `[persona] card` names (ATRI's packaged card when it is empty), in the
+    language `[persona] language` chooses."""
+    card_setting = settings.persona.card
+    card_path = settings.path(card_setting) if card_setting else PACKAGED_CARD
+    card = load_persona(card_path)
+    try:
+        return card.in_language(chosen_language(settings, card))
+    except PersonaError as exc:
+        raise PersonaError(f"{card_path}: {exc}") from None
+
+
+def _own_or_card(configured: str, default: str, from_card: str) -> str:
+    """A value written in config.toml wins; left at its default (the card's Chinese
+    line), the card's own value in the chosen language is used."""
+    return configured if configured != default or not from_card else from_card
+
+
+def reply_lines(persona: Persona, settings: Settings) -> CannedLines:
+    """The busy, error and empty-message lines and the person's default name, in the
+    card's language unless `[worker]` / `[persona]` give lines of their own."""
+    worker, defaults = settings.worker, WorkerSettings()
+    return CannedLines(
+        busy=_own_or_card(worker.busy_reply, defaults.busy_reply, persona.lines.busy),
+        error=_own_or_card(worker.error_reply, defaults.error_reply, persona.lines.error),
+        empty=persona.lines.empty,
+    )
+
+
+def default_user_name(persona: Persona, settings: Settings) -> str:
+    """What she calls someone whose platform gives no name (`[persona] user_name`)."""
+    return _own_or_card(settings.persona.user_name, PersonaSettings().user_name, persona.user_name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -85,10 +86,11 @@ def test_persona_export_writes_a_card_v2_that_loads_back(config: Path, tmp_path:
     code, _ = atri(config, "persona", "export", "--out", str(target))
     assert code == 0
     card = json.loads(target.read_text(encoding="utf-8"))
-    assert card["spec"] == "chara_card_v2" and card["data"]["name"] == "亚托莉"
+    # The card in the language ATRI speaks: English on the offline default model.
+    assert card["spec"] == "chara_card_v2" and card["data"]["name"] == "ATRI"
     config.write_text(config.read_text(encoding="utf-8") + f'[persona]\ncard = "{target.name}"\n')
     code, out = atri(config, "persona", "show")
-    assert code == 0 and out.startswith("你是亚托莉")
+    assert code == 0 and out.startswith("You are ATRI.")
 
 
 def test_memory_import_restores_an_export_and_refuses_other_json(
@@ -112,3 +114,29 @@ def test_worker_start_notice_says_what_a_missing_token_closes() -> None:
     closed = admin_token_notice(openai_api_requires_token=True)
     assert "OpenAI API (openai_api_requires_token = true) will refuse" in closed
     assert "OpenAI API, /status" not in closed
+
+
+def test_config_goes_before_or_after_the_command(config: Path) -> None:
+    after = runner.invoke(app, ["memory", "list", "--config", str(config)])
+    assert after.exit_code == 0 and "discord:user:1" in after.output
+    short = runner.invoke(app, ["persona", "show", "-c", str(config)])
+    assert short.exit_code == 0 and "You are ATRI." in short.output  # offline model: English
+
+
+def test_every_command_takes_config() -> None:
+    import typer.main
+
+    def commands(group: Any, path: str = "") -> list[tuple[str, Any]]:
+        found: list[tuple[str, Any]] = []
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):  # a group: memory, persona
+                found += commands(command, f"{path}{name} ")
+            else:
+                found.append((path + name, command))
+        return found
+
+    every = commands(typer.main.get_group(app))
+    assert len(every) >= 12
+    for name, command in every:
+        options = {o for p in command.params for o in getattr(p, "opts", [])}
+        assert {"--config", "-c"} <= options, name

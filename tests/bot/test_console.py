@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from atri.config import OOCSettings
+from model.character.ooc import OOCDetector, detect_language
 from model.engines.echo import EchoEngine
 
 
@@ -20,6 +23,16 @@ def write_config(tmp_path: Path, engine: str = "echo", extra: str = "") -> Path:
     return path
 
 
+# The checkout under test, first on the path of the `atri` subprocesses (they run in a
+# temporary folder, where an installed copy elsewhere would be found first).
+REPO = Path(__file__).resolve().parents[2]
+ENV = {
+    **os.environ,
+    "COLUMNS": "500",  # rich wraps at 80 columns when stdout is not a terminal
+    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+}
+
+
 def run_chat(
     config: Path, lines: list[str], timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
@@ -30,6 +43,7 @@ def run_chat(
         text=True,
         timeout=timeout,
         cwd=config.parent,
+        env=ENV,
     )
 
 
@@ -69,13 +83,48 @@ def test_missing_base_model_names_the_setting(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+# A person's first message, and the seeds of the runs that must stay in character.
+FIRST_MESSAGE = "Hello, ATRI! Who are you?"
+SEEDS = range(5)
+# Seeds torch, then runs the real `atri` command (reading stdin as a person types).
+SEEDED_ATRI = "import sys, torch; torch.manual_seed(int(sys.argv[1])); from atri.cli import app; app(args=sys.argv[2:], prog_name='atri')"
+
+
+def run_seeded_chat(config: Path, seed: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", SEEDED_ATRI, str(seed), "chat", "--config", str(config)],
+        input=FIRST_MESSAGE + "\n/quit\n",
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=config.parent,
+        env=ENV,
+    )
+
+
 @pytest.mark.slow
-def test_chat_on_the_offline_default_model(tmp_path: Path) -> None:
-    config = write_config(tmp_path, engine="local", extra="")
-    with config.open("a", encoding="utf-8") as f:
-        f.write("[generation]\nmax_new_tokens = 24\ndo_sample = false\n")
-    result = run_chat(config, ["Hello! What is your name?", "/quit"], timeout=600)
-    assert result.returncode == 0, result.stderr
-    reply_lines = [line for line in result.stdout.splitlines() if line.startswith("亚托莉:")]
-    assert len(reply_lines) >= 2  # greeting + the reply
-    assert reply_lines[-1].removeprefix("亚托莉:").strip()
+def test_first_chat_on_the_offline_model_is_english_and_in_character(tmp_path: Path) -> None:
+    """A newcomer's first five minutes: the default config (offline model, language
+    "auto"), a greeting, one message; the reply is checked with the guard switched off."""
+    verdicts = []
+    for seed in SEEDS:
+        folder = tmp_path / f"seed{seed}"
+        folder.mkdir()
+        config = write_config(folder, engine="local")
+        with config.open("a", encoding="utf-8") as f:
+            f.write("[generation]\nmax_new_tokens = 20\n[worker]\nooc_max_retries = 0\n")
+        result = run_seeded_chat(config, seed)
+        assert result.returncode == 0, result.stderr
+        out = result.stdout
+        assert "base model builtin:smollm2-135m · adapter none · engine local" in out
+        assert "language English" in out and "English-only" in out and "README" in out
+        # Each turn starts a line with "ATRI: "; a reply may run over several lines.
+        said = [part.split("\nBye!")[0].strip() for part in out.split("ATRI: ")[1:]]
+        assert len(said) == 2, out  # the greeting, then the reply
+        print(f"seed {seed}: {said[1]!r}")
+        greeting, reply = said
+        assert greeting == "Good morning, Natsuki! Leave today to high-performance ATRI!"
+        assert detect_language(reply) == "en", reply
+        verdicts.append(OOCDetector(OOCSettings(), language="en").check(reply))
+    flagged = [v.reasons for v in verdicts if v.flagged]
+    assert len(flagged) <= 1, flagged

@@ -204,3 +204,21 @@ async def test_busy_reply_is_immediate_when_no_place_is_left(echo_settings: Sett
         assert third.status == "busy" and time.monotonic() - started < 0.2
         assert (await first).status == "ok" and (await second).status == "ok"
         assert await service.memory.history(third.scope) == []
+
+
+async def test_the_chosen_language_reaches_lines_character_and_ooc_check(
+    echo_settings: Settings,
+) -> None:
+    echo_settings.persona.language = "en"
+    async with await ChatService.open(echo_settings) as service:
+        character = await service.character()
+        assert (character.name, character.language, character.user_name) == (
+            "ATRI",
+            "en",
+            "Natsuki",
+        )
+        assert character.greeting.startswith("Good morning")
+        empty = await service.chat(req("   "))
+        assert empty.text == "Hm? What did you want to tell ATRI?"
+        assert service.system_prompt.startswith("You are ATRI.")
+        assert service.ooc.check("我是亚托莉，高性能的机器人！").flagged  # [ooc] language auto

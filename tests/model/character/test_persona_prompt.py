@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from model.character.persona import PersonaError, load_persona
+from atri.config import OFFLINE_DEFAULT_BASE, Settings
+from model.character.ooc import detect_language
+from model.character.persona import (
+    PersonaError,
+    configured_persona,
+    default_user_name,
+    load_persona,
+    reply_lines,
+)
 from model.character.prompt import clean_reply
 
 
@@ -84,3 +92,56 @@ def test_bad_cards_are_one_sentence(tmp_path: Path, content: str, message: str) 
 )
 def test_clean_reply(raw: str, clean: str) -> None:
     assert clean_reply(raw, "亚托莉") == clean
+
+
+def test_packaged_card_speaks_english_too() -> None:
+    card = load_persona()
+    assert card.languages == ["zh", "en"]
+    english = card.in_language("en")
+    assert english.name == "ATRI" and "亚托莉" in english.aliases
+    prompt = english.system_prompt()
+    assert prompt.startswith("You are ATRI.") and "{{user}}" in prompt
+    assert detect_language(prompt) == "en" and detect_language(english.greeting) == "en"
+    assert detect_language(english.lines.busy) == "en" and english.user_name == "Natsuki"
+    assert card.in_language("zh").system_prompt() == card.system_prompt()
+    with pytest.raises(PersonaError, match='no "ja" version'):
+        card.in_language("ja")
+
+
+def test_language_auto_is_english_only_on_the_offline_model(tmp_path: Path) -> None:
+    settings = Settings(root=tmp_path)
+    assert settings.model.base == OFFLINE_DEFAULT_BASE
+    offline = configured_persona(settings)
+    assert offline.name == "ATRI" and offline.main_language == "en"
+    assert reply_lines(offline, settings).busy.startswith("Uu...")
+    assert default_user_name(offline, settings) == "Natsuki"
+
+    settings.model.base = "/models/Qwen2.5-7B-Instruct"
+    real = configured_persona(settings)
+    assert real.name == "亚托莉" and real.main_language == "zh"
+    assert reply_lines(real, settings).busy == settings.worker.busy_reply
+    assert default_user_name(real, settings) == "夏生"
+
+    settings.persona.language = "en"  # chosen by hand: English on any model
+    settings.worker.busy_reply = "稍等！"  # a line of one's own stays as written
+    chosen = configured_persona(settings)
+    assert chosen.name == "ATRI" and reply_lines(chosen, settings).busy == "稍等！"
+
+    settings.persona.language = "ja"
+    with pytest.raises(PersonaError, match=r'atri\.toml: the character card has no "ja"'):
+        configured_persona(settings)
+
+
+def test_a_card_v2_keeps_its_own_language(tmp_path: Path) -> None:
+    card = {"spec": "chara_card_v2", "data": {"name": "Atri", "description": "A robot girl."}}
+    (tmp_path / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    settings = Settings(root=tmp_path)
+    settings.persona.card = "card.json"
+    persona = configured_persona(settings)  # offline model, English card: English
+    assert persona.main_language == "en" and persona.system_prompt().startswith("You are Atri.")
+    chinese = {"spec": "chara_card_v2", "data": {"name": "亚托莉", "description": "机器人少女。"}}
+    (tmp_path / "card.json").write_text(json.dumps(chinese), encoding="utf-8")
+    persona = configured_persona(settings)  # no English version: her own language
+    assert persona.main_language == "zh" and persona.system_prompt().startswith("你是亚托莉")
+    # No lines of its own: the [worker] lines as configured.
+    assert reply_lines(persona, settings).error == settings.worker.error_reply
