@@ -118,8 +118,18 @@ def is_bot(user_id: int | str) -> bool:
     return any(low <= number <= high for low, high in robot_ranges)
 
 
+def is_permitted(user_id: str, group_id: str) -> bool:
+    """`[qq]`'s allow and block lists (blocks win); group lists only apply in groups."""
+    if user_id in config.atri_blocked_users or group_id in config.atri_blocked_groups:
+        return False
+    if group_id and config.atri_allowed_groups and group_id not in config.atri_allowed_groups:
+        return False
+    return not config.atri_allowed_users or user_id in config.atri_allowed_users
+
+
 async def _from_a_person(event: MessageEvent) -> bool:
-    return not is_bot(event.user_id)
+    """Not a bot, and allowed to talk to her here: commands are refused silently too."""
+    return not is_bot(event.user_id) and is_permitted(str(event.user_id), _group_id(event))
 
 
 async def _addressed(event: MessageEvent) -> bool:

@@ -18,6 +18,11 @@ class Config(BaseModel):
     # plugin its in-process worker instead).
     atri_worker_url: str = ""
     atri_reply_in_private: bool = _QQ.reply_in_private
+    # Who may talk to her (QQ numbers) and in which groups; blocks win, empty allows all.
+    atri_allowed_users: list[str] = Field(default_factory=list)
+    atri_blocked_users: list[str] = Field(default_factory=list)
+    atri_allowed_groups: list[str] = Field(default_factory=list)
+    atri_blocked_groups: list[str] = Field(default_factory=list)
     # QQ numbers never answered besides ATRI's own connected accounts.
     atri_bot_ids: list[str] = Field(default_factory=list)
     atri_max_replies_per_minute: int = Field(default=_QQ.max_replies_per_minute, ge=0)

@@ -1,8 +1,8 @@
 """A small fake of Discord on loopback, for the real discord.py client.
 
 It serves what the adapter uses and nothing more: REST under `/api/v10` (login,
-application info, `/gateway/bot`, command bulk overwrite, create message, typing,
-interaction callback and follow-ups) and a gateway WebSocket (hello, heartbeat ack,
+application info, `/gateway/bot`, one guild member, command bulk overwrite, create
+message, typing, interaction callback and follow-ups) and a gateway WebSocket (hello, heartbeat ack,
 identify → READY and GUILD_CREATE, then whatever events a test dispatches). Frames are
 zlib-stream compressed as discord.py asks (one compressor per connection, a sync flush
 per message). Every REST call is recorded so a test can assert on what the client sent.
@@ -460,6 +460,10 @@ class FakeDiscord:
                 }
                 for command in body
             ]
+        match = re.fullmatch(rf"/guilds/{GUILD_ID}/members/(\d+)", path)
+        if method == "GET" and match:
+            person = self.people.get(int(match.group(1)))
+            return person.member(with_user=True) if person else None
         if method == "POST" and re.fullmatch(r"/channels/\d+/typing", path):
             return 204
         if method == "PUT" and re.fullmatch(r"/channels/\d+/messages/\d+/reactions/.+/@me", path):

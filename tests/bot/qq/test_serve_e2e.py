@@ -29,6 +29,8 @@ from tests.bot.qq.events import GROUP_ID, SELF_ID, SUPERUSER_ID
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "napcat-test-token"
 USER_ID = 4000
+BLOCKED_ID = 4001
+OTHER_GROUP_ID = 301
 START_TIMEOUT_SECONDS = 30.0
 ACTION_TIMEOUT_SECONDS = 10.0
 HEADERS = {"X-Self-ID": SELF_ID, "Authorization": f"Bearer {TOKEN}"}
@@ -71,6 +73,8 @@ enabled = false
 enabled = true
 port = {port}
 superusers = ["{SUPERUSER_ID}"]
+blocked_users = ["{BLOCKED_ID}"]
+allowed_groups = ["{GROUP_ID}"]
 split_pause_seconds = 0
 """,
         encoding="utf-8",
@@ -106,7 +110,11 @@ _message_ids = iter(range(101, 10_000))
 
 
 def group_message(
-    message: Any, user_id: int = USER_ID, role: str = "member", self_id: str = SELF_ID
+    message: Any,
+    user_id: int = USER_ID,
+    role: str = "member",
+    self_id: str = SELF_ID,
+    group_id: int = GROUP_ID,
 ) -> dict[str, Any]:
     """A group message report as NapCat sends it (message as an array, or a CQ string)."""
     return {
@@ -116,12 +124,29 @@ def group_message(
         "message_type": "group",
         "sub_type": "normal",
         "message_id": next(_message_ids),
-        "group_id": GROUP_ID,
+        "group_id": group_id,
         "user_id": user_id,
         "message": message,
         "raw_message": message if isinstance(message, str) else "",
         "font": 0,
         "sender": {"user_id": user_id, "nickname": "夏生", "card": "", "role": role},
+    }
+
+
+def private_message(text: str, user_id: int = USER_ID, self_id: str = SELF_ID) -> dict[str, Any]:
+    """A private (friend) message report as NapCat sends it."""
+    return {
+        "time": int(time.time()),
+        "self_id": int(self_id),
+        "post_type": "message",
+        "message_type": "private",
+        "sub_type": "friend",
+        "message_id": next(_message_ids),
+        "user_id": user_id,
+        "message": _text(text),
+        "raw_message": text,
+        "font": 0,
+        "sender": {"user_id": user_id, "nickname": "夏生"},
     }
 
 
@@ -274,3 +299,26 @@ async def test_two_accounts_in_one_group_answer_the_person_once_and_never_each_o
         await second.send(json.dumps(official))
         await silent_until_next(second, OTHER_SELF_ID)
         await silent_until_next(first, SELF_ID)
+
+
+async def test_blocked_people_and_groups_not_allowed_are_not_answered(ws_url: str) -> None:
+    async with connect(ws_url, additional_headers=HEADERS) as ws:
+        await asyncio.sleep(0.3)
+        for event in [
+            group_message("亚托莉 我被屏蔽了吗", user_id=BLOCKED_ID),
+            group_message("/atri status", user_id=BLOCKED_ID),
+            private_message("私聊呢", user_id=BLOCKED_ID),
+            group_message("亚托莉 别的群", group_id=OTHER_GROUP_ID),
+        ]:
+            await ws.send(json.dumps(event))
+        # A private chat is not a group: the group allow list leaves it alone.
+        event = private_message("你好")
+        await ws.send(json.dumps(event))
+        action = await next_action(ws)
+        await answer(ws, action, {"message_id": 1})
+        assert action["params"]["user_id"] == USER_ID
+        texts = [
+            seg["data"]["text"] for seg in action["params"]["message"] if seg["type"] == "text"
+        ]
+        assert "".join(texts).strip() == "亚托莉听到了：你好"
+        await silent_until_next(ws, SELF_ID)
