@@ -299,6 +299,7 @@ class DiscordSettings(Section):
     allowed_channels: list[int] = Field(default_factory=list)
     blocked_channels: list[int] = Field(default_factory=list)
     admin_ids: list[int] = Field(default_factory=list)
+    admin_roles: list[int] = Field(default_factory=list)
     bot_ids: list[int] = Field(default_factory=list)
     max_replies_per_minute: int = Field(default=20, ge=0)
     guild_ids: list[int] = Field(default_factory=list)

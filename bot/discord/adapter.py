@@ -23,10 +23,11 @@ import discord
 from discord import app_commands
 
 from atri.config import ConfigError, DiscordSettings, Secrets, Settings, WorkerSettings
+from bot.commands import ChannelModes
 from bot.discord.commands import DEFER_AFTER_SECONDS, add_commands, sync_commands
 from bot.discord.text import NameLookup, clean_incoming, mentions_as_names, outgoing_parts
 from bot.limits import QUIET_STATUSES, QuietNotices, ReplyCap
-from model.protocol import ChatRequest, Worker
+from model.protocol import ChannelMode, ChatRequest, Worker
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +115,13 @@ def is_addressed(message: discord.Message, me_id: int, cfg: DiscordSettings) -> 
 
 
 def should_answer(
-    message: discord.Message, me_id: int, cfg: DiscordSettings, roles: set[int] | None = None
+    message: discord.Message,
+    me_id: int,
+    cfg: DiscordSettings,
+    roles: set[int] | None = None,
+    mode: ChannelMode = "mention",
 ) -> bool:
+    """`mode` is what an admin set for this channel (`/atri-admin channel`)."""
     author = message.author
     if author.bot or author.id == me_id or message.webhook_id is not None:
         return False
@@ -123,9 +129,13 @@ def should_answer(
         return False
     if message.type not in CHAT_MESSAGE_TYPES or not is_permitted(message, cfg, roles):
         return False
+    if message.guild is not None and mode == "off":
+        return False
     if is_addressed(message, me_id, cfg):
         return True
-    return message.guild is not None and bool(_channel_ids(message.channel) & set(cfg.channels))
+    if message.guild is None:
+        return False
+    return mode == "all" or bool(_channel_ids(message.channel) & set(cfg.channels))
 
 
 def names_for(message: discord.Message) -> NameLookup:
@@ -250,6 +260,7 @@ async def answer(
     me_id: int,
     limits: Limits | None = None,
     dm_roles: RoleLookup | None = None,
+    modes: ChannelModes | None = None,
 ) -> list[discord.Message]:
     """The whole message handler; it never raises, whatever the message or the worker."""
     limits = limits or Limits(cfg)
@@ -258,7 +269,11 @@ async def answer(
         role_lists = cfg.allowed_roles or cfg.blocked_roles
         if message.guild is None and role_lists and dm_roles is not None:
             roles = await dm_roles(message.author.id)
-        if not should_answer(message, me_id, cfg, roles):
+        mode: ChannelMode = "mention"
+        if message.guild is not None and modes is not None:
+            parent = getattr(message.channel, "parent_id", None)  # a thread's channel
+            mode = await modes.mode(str(message.channel.id), str(parent or ""))
+        if not should_answer(message, me_id, cfg, roles, mode):
             return []
         request = to_request(message, me_id, cfg)
     except Exception:
@@ -311,11 +326,12 @@ class AtriClient(discord.Client):
         self.cfg = cfg
         self.error_reply = error_reply
         self.limits = Limits(cfg)
+        self.modes = ChannelModes(worker, PLATFORM)
         self._dm_roles: dict[int, tuple[float, set[int]]] = {}
         # What was last registered with Discord, so an unchanged set is not re-sent.
         self.sync_state_path = sync_state_path
         self.tree: app_commands.CommandTree[AtriClient] = app_commands.CommandTree(self)
-        add_commands(self.tree, worker, cfg, defer_after)
+        add_commands(self.tree, worker, cfg, defer_after, self.modes)
 
     async def setup_hook(self) -> None:
         await sync_commands(self, self.tree, self.cfg.guild_ids, self.sync_state_path)
@@ -344,6 +360,7 @@ class AtriClient(discord.Client):
                 self.user.id,
                 self.limits,
                 self.roles_for_dm,
+                self.modes,
             )
 
 

@@ -21,12 +21,12 @@ from nonebot.rule import Rule
 
 from atri.config import Secrets, WorkerSettings
 from bot import commands
-from bot.commands import Actor, CommandResult
+from bot.commands import Actor, ChannelModes, CommandResult
 from bot.limits import QUIET_STATUSES, QuietNotices, ReplyCap, SeenRecently
 from bot.qq import NoWorker, current_worker, set_worker
 from bot.qq.config import Config
 from bot.qq.text import MEDIA_ONLY_REPLY, incoming_text, only_media, reply_parts, text_message
-from model.protocol import ChatRequest
+from model.protocol import ChannelMode, ChatRequest
 
 PLATFORM = "qq"
 RESET_WORDS = "重置记忆"
@@ -37,6 +37,7 @@ USAGE = """和亚托莉聊天：在群里 @她、用她的名字开头，或回�
 /atri reset @某人 — 忘掉那个人的对话（群管理员）
 /atri reset group — 忘掉本群的对话（群管理员）
 /atri status — 她现在的状态
+/atri mode off|on|all — 在本群关闭她、被叫到才回答、每条都回答（群管理员）
 /atri reload — 换上最新训练的版本（超级用户）"""
 
 __plugin_meta__ = PluginMetadata(
@@ -82,6 +83,18 @@ reply_cap = ReplyCap(config.atri_max_replies_per_minute)
 busy_notices = QuietNotices()
 # A group message reaches every one of ATRI's accounts in that group: one answers it.
 seen_by_accounts = SeenRecently()
+
+
+_channel_modes: ChannelModes | None = None
+
+
+def channel_modes() -> ChannelModes:
+    """What group admins set with `/atri mode`, as the current worker stores it."""
+    global _channel_modes
+    worker = current_worker()
+    if _channel_modes is None or _channel_modes.worker is not worker:
+        _channel_modes = ChannelModes(worker, PLATFORM)
+    return _channel_modes
 
 
 def _group_id(event: MessageEvent) -> str:
@@ -134,9 +147,11 @@ async def _from_a_person(event: MessageEvent) -> bool:
 
 async def _addressed(event: MessageEvent) -> bool:
     """Groups: @ATRI, her nickname first, or a reply to her (the adapter sets to_me for
-    all three). Private chats: always, unless config says otherwise."""
+    all three), or anything where an admin set "all"; nothing where they set "off".
+    Private chats: always, unless config says otherwise."""
     if isinstance(event, GroupMessageEvent):
-        return event.is_tome()
+        mode = await channel_modes().mode(str(event.group_id))
+        return mode != "off" and (mode == "all" or event.is_tome())
     return event.message_type == "private" and config.atri_reply_in_private
 
 
@@ -222,6 +237,26 @@ async def _reset(bot: Bot, event: MessageEvent, args: Message, words: list[str])
     return result.text
 
 
+MODE_WORDS: dict[str, ChannelMode] = {
+    "off": "off",
+    "关": "off",
+    "on": "mention",
+    "开": "mention",
+    "all": "all",
+    "全部": "all",
+}
+
+
+async def _set_mode(bot: Bot, event: MessageEvent, words: list[str]) -> str:
+    mode = MODE_WORDS.get(words[0].lower()) if words else None
+    if mode is None:
+        return USAGE
+    actor = await _actor(bot, event, ADMINS)
+    result = await commands.set_channel_mode(current_worker(), actor, mode)
+    channel_modes().forget()
+    return result.text
+
+
 async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
     """The answer to `/atri …`; failures become ATRI's error line."""
     words = incoming_text(args).split()
@@ -231,6 +266,8 @@ async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
             return await _reset(bot, event, args, words[1:])
         if action == "status":
             return (await commands.status(current_worker(), await _actor(bot, event, ADMINS))).text
+        if action == "mode":
+            return await _set_mode(bot, event, words[1:])
         if action == "reload":
             actor = await _actor(bot, event, SUPERUSER)
             return (await commands.reload(current_worker(), actor)).text

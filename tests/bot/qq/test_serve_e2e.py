@@ -322,3 +322,22 @@ async def test_blocked_people_and_groups_not_allowed_are_not_answered(ws_url: st
         ]
         assert "".join(texts).strip() == "亚托莉听到了：你好"
         await silent_until_next(ws, SELF_ID)
+
+
+async def test_group_admins_turn_her_off_and_to_every_message(ws_url: str) -> None:
+    async with connect(ws_url, additional_headers=HEADERS) as ws:
+        event = group_message("/atri mode off")
+        assert check_quoted_reply(await reply_to(ws, event), event) == (
+            "只有管理员才能这样做哦。亚托莉会好好记住规矩的！"
+        )
+        event = group_message("/atri mode off", role="admin")
+        assert "不说话" in check_quoted_reply(await reply_to(ws, event), event)
+        await ws.send(json.dumps(group_message("亚托莉 在吗")))  # off: silent
+        event = group_message("/atri mode all", role="owner")
+        assert "每条" in check_quoted_reply(await reply_to(ws, event), event)
+        event = group_message("大家早上好")  # not addressed: she speaks up
+        assert check_quoted_reply(await reply_to(ws, event), event) == "亚托莉听到了：大家早上好"
+        event = group_message("/atri mode on", role="admin")
+        await reply_to(ws, event)
+        await ws.send(json.dumps(group_message("没有叫她")))
+        await silent_until_next(ws, SELF_ID)
