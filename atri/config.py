@@ -320,6 +320,9 @@ class QQSettings(Section):
     bot_ids: list[str] = Field(default_factory=list)
     max_replies_per_minute: int = Field(default=20, ge=0)
     split_pause_seconds: float = Field(default=1.0, ge=0)
+    send_gap_seconds: float = Field(default=1.0, ge=0)
+    sends_per_minute: int = Field(default=20, ge=0)
+    send_retry_seconds: float = Field(default=5.0, ge=0)
     max_message_chars: PositiveInt = 500
     max_reply_parts: PositiveInt = 4
 

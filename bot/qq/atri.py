@@ -25,6 +25,7 @@ from bot.commands import Actor, ChannelModes, CommandResult
 from bot.limits import QUIET_STATUSES, QuietNotices, ReplyCap, SeenRecently
 from bot.qq import NoWorker, current_worker, set_worker
 from bot.qq.config import Config
+from bot.qq.sending import SendQueue, is_retryable
 from bot.qq.text import MEDIA_ONLY_REPLY, incoming_text, only_media, reply_parts, text_message
 from model.protocol import ChannelMode, ChatRequest
 
@@ -175,10 +176,30 @@ async def send_reply(bot: Bot, event: MessageEvent, text: str) -> None:
             await asyncio.sleep(config.atri_split_pause_seconds)
         first = index == 0
         try:
-            await bot.send(event, text_message(part), reply_message=first, at_sender=first)
+            await _send_in_turn(bot, event, text_message(part), first)
         except Exception as exc:  # ActionFailed, NetworkError: nothing left to tell anyone
             log.warning("QQ send to %s failed: %s", _group_id(event) or event.user_id, exc)
             return
+
+
+send_queues: dict[str, SendQueue] = {}
+
+
+async def _send_in_turn(bot: Bot, event: MessageEvent, message: Message, first: bool) -> None:
+    """Through the account's send queue; a risk-control refusal is tried once more."""
+    queue = send_queues.setdefault(
+        str(bot.self_id), SendQueue(config.atri_send_gap_seconds, config.atri_sends_per_minute)
+    )
+    try:
+        async with queue.turn():
+            await bot.send(event, message, reply_message=first, at_sender=first)
+    except Exception as exc:
+        if not is_retryable(exc):
+            raise
+        log.info("QQ send refused (%s); trying again in %s s", exc, config.atri_send_retry_seconds)
+        await asyncio.sleep(config.atri_send_retry_seconds)
+        async with queue.turn():
+            await bot.send(event, message, reply_message=first, at_sender=first)
 
 
 def _channel_key(event: MessageEvent) -> str:

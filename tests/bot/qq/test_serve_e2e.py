@@ -9,6 +9,7 @@ actions NoneBot calls.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -31,6 +32,7 @@ TOKEN = "napcat-test-token"
 USER_ID = 4000
 BLOCKED_ID = 4001
 OTHER_GROUP_ID = 301
+SEND_GAP = 0.2
 START_TIMEOUT_SECONDS = 30.0
 ACTION_TIMEOUT_SECONDS = 10.0
 HEADERS = {"X-Self-ID": SELF_ID, "Authorization": f"Bearer {TOKEN}"}
@@ -76,6 +78,10 @@ superusers = ["{SUPERUSER_ID}"]
 blocked_users = ["{BLOCKED_ID}"]
 allowed_groups = ["{GROUP_ID}"]
 split_pause_seconds = 0
+send_gap_seconds = {SEND_GAP}
+send_retry_seconds = {SEND_GAP}
+max_replies_per_minute = 0
+sends_per_minute = 0
 """,
         encoding="utf-8",
     )
@@ -341,3 +347,23 @@ async def test_group_admins_turn_her_off_and_to_every_message(ws_url: str) -> No
         await reply_to(ws, event)
         await ws.send(json.dumps(group_message("没有叫她")))
         await silent_until_next(ws, SELF_ID)
+
+
+async def test_one_account_sends_paced_and_retries_after_risk_control(ws_url: str) -> None:
+    async with connect(ws_url, additional_headers=HEADERS) as ws:
+        events = [group_message(f"亚托莉 第{n}条") for n in range(3)]
+        for event in events:
+            await ws.send(json.dumps(event))
+        sent_at = []
+        refused = False
+        while len(sent_at) < 3:
+            action = await next_action(ws)
+            if not refused:  # NapCat under risk control: the first send is refused
+                refused = True
+                failure = {"status": "failed", "retcode": 1200, "msg": "发送失败，风控"}
+                await ws.send(json.dumps(failure | {"data": None, "echo": action["echo"]}))
+                continue
+            sent_at.append(time.monotonic())
+            await answer(ws, action, {"message_id": 1})
+        gaps = [b - a for a, b in itertools.pairwise(sent_at)]
+        assert all(gap >= SEND_GAP * 0.9 for gap in gaps), gaps
