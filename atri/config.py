@@ -319,6 +319,7 @@ class DiscordSettings(Section):
     allowed_channels: list[int] = Field(default_factory=list)
     blocked_channels: list[int] = Field(default_factory=list)
     admin_ids: list[int] = Field(default_factory=list)
+    admin_roles: list[int] = Field(default_factory=list)
     bot_ids: list[int] = Field(default_factory=list)
     max_replies_per_minute: int = Field(default=20, ge=0)
     guild_ids: list[int] = Field(default_factory=list)
@@ -332,18 +333,32 @@ class QQSettings(Section):
     nicknames: list[str] = Field(default_factory=lambda: ["亚托莉", "ATRI", "アトリ"])
     reply_in_private: bool = True
     superusers: list[str] = Field(default_factory=list)
+    allowed_users: list[str] = Field(default_factory=list)
+    blocked_users: list[str] = Field(default_factory=list)
+    allowed_groups: list[str] = Field(default_factory=list)
+    blocked_groups: list[str] = Field(default_factory=list)
     bot_ids: list[str] = Field(default_factory=list)
     max_replies_per_minute: int = Field(default=20, ge=0)
     split_pause_seconds: float = Field(default=1.0, ge=0)
+    send_gap_seconds: float = Field(default=1.0, ge=0)
+    sends_per_minute: int = Field(default=20, ge=0)
+    send_retry_seconds: float = Field(default=5.0, ge=0)
     max_message_chars: PositiveInt = 500
     max_reply_parts: PositiveInt = 4
 
-    @field_validator("superusers", "bot_ids")
+    @field_validator(
+        "superusers",
+        "allowed_users",
+        "blocked_users",
+        "allowed_groups",
+        "blocked_groups",
+        "bot_ids",
+    )
     @classmethod
     def _qq_numbers(cls, value: list[str]) -> list[str]:
-        for user in value:
-            if not user.isdigit():
-                raise ValueError(f'"{user}" is not a QQ number; write them like ["12345678"]')
+        for number in value:
+            if not number.isdigit():
+                raise ValueError(f'"{number}" is not a QQ number; write them like ["12345678"]')
         return value
 
 

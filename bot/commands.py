@@ -1,20 +1,33 @@
-"""The platform-neutral command layer: reset, status, reload, rollback, with permissions.
+"""The platform-neutral command layer: reset, status, reload, rollback, channel modes,
+with permissions.
 
-Each platform decides who is an admin (Discord: Manage Server or `admin_ids`; QQ:
-superusers, group owner or admins) and calls these with an `Actor`. Admin checks are
-made here again, whatever the platform already hid, and refusals are logged.
+Each platform decides who is an admin (Discord: Manage Server, `admin_ids` or
+`admin_roles`; QQ: superusers, group owner or admins) and calls these with an `Actor`.
+Admin checks are made here again, whatever the platform already hid, and refusals are
+logged. `ChannelModes` is the bots' cached view of what admins set per channel.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass
 
-from model.protocol import SHARED_SCOPE, ScopeRef, Worker
+from model.protocol import SHARED_SCOPE, ChannelMode, ChannelSetting, ScopeRef, Worker
 
 log = logging.getLogger(__name__)
 
 REFUSED = "只有管理员才能这样做哦。亚托莉会好好记住规矩的！"
+NOT_A_CHANNEL = "这个要在群里或频道里用哦。"
+MODE_DONE: dict[ChannelMode, str] = {
+    "off": "好的，亚托莉在这里先不说话了。管理员可以随时叫我回来。",
+    "mention": "好的，在这里叫到亚托莉（@我、叫我的名字或回复我）我才回答。",
+    "all": "好的，亚托莉在这里每条消息都会回答！",
+}
+# How long a bot trusts the channel modes it read from the worker: a change made through
+# another bot process shows within this time (through this one, at once).
+MODES_REFRESH_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -117,3 +130,50 @@ async def rollback(worker: Worker, actor: Actor) -> CommandResult:
         return _refuse(actor, "rollback")
     result = await worker.rollback()
     return CommandResult(result.message, ok=result.ok)
+
+
+async def set_channel_mode(worker: Worker, actor: Actor, mode: ChannelMode) -> CommandResult:
+    """Turn ATRI off, on (answers when addressed) or to every message in this channel."""
+    if not actor.channel_id:
+        return CommandResult(NOT_A_CHANNEL, ok=False)
+    if not actor.is_admin:
+        return _refuse(actor, f"channel mode {mode} in {actor.channel_id}")
+    await worker.set_channel_mode(
+        ChannelSetting(platform=actor.platform, channel_id=actor.channel_id, mode=mode)
+    )
+    log.info(
+        "%s admin %s set channel %s to %s", actor.platform, actor.user_id, actor.channel_id, mode
+    )
+    return CommandResult(MODE_DONE[mode])
+
+
+class ChannelModes:
+    """The channel modes of one platform as the worker stores them, read at most every
+    `MODES_REFRESH_SECONDS`; while the worker cannot be read, the last ones known hold."""
+
+    def __init__(self, worker: Worker, platform: str) -> None:
+        self.worker = worker
+        self.platform = platform
+        self._modes: dict[str, ChannelMode] = {}
+        self._read_at = -MODES_REFRESH_SECONDS
+        # Messages arriving during a read wait for it, and so stay in their order.
+        self._reading = asyncio.Lock()
+
+    async def mode(self, *channel_ids: str) -> ChannelMode:
+        """The mode of the first of `channel_ids` that has one (a thread, then its parent)."""
+        async with self._reading:
+            now = time.monotonic()
+            if now - self._read_at >= MODES_REFRESH_SECONDS:
+                self._read_at = now
+                try:
+                    self._modes = await self.worker.channel_modes(self.platform)
+                except Exception as exc:
+                    log.warning("%s: channel modes could not be read: %s", self.platform, exc)
+        for channel_id in channel_ids:
+            if channel_id in self._modes:
+                return self._modes[channel_id]
+        return "mention"
+
+    def forget(self) -> None:
+        """Read again at the next message (after a change made here)."""
+        self._read_at = -MODES_REFRESH_SECONDS

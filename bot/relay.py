@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
 from atri.config import Secrets, WorkerSettings
 from atri.errors import UserError
 from model.protocol import (
+    ChannelMode,
+    ChannelSetting,
     Character,
     ChatRequest,
     HistoryEntry,
@@ -160,6 +163,13 @@ class HttpWorker:
         # Not resent: should the first one have run after all, a second would step back
         # twice. A failed rollback is one the admin can simply repeat.
         return await self._reload("/rollback", retry=False)
+
+    async def channel_modes(self, platform: str) -> dict[str, ChannelMode]:
+        found = await self._call("GET", f"/channels/{quote(platform, safe='')}")
+        return {str(k): v for k, v in found.items() if v in ("off", "mention", "all")}
+
+    async def set_channel_mode(self, setting: ChannelSetting) -> None:
+        await self._call("POST", "/channels", setting.model_dump())
 
     async def _reload(self, path: str, retry: bool) -> ReloadResult:
         try:

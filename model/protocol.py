@@ -27,6 +27,10 @@ Text = Annotated[str, BeforeValidator(clean_text)]
 
 ScopeKind = Literal["user", "user_in_channel", "channel"]
 
+# What an admin set for a channel or group: "off" (silent), "mention" (answers when
+# addressed, the default) or "all" (speaks up: answers every message there).
+ChannelMode = Literal["off", "mention", "all"]
+
 # `Worker.reset` returns this instead of a count when the user's conversation is the
 # channel's shared one (scope "channel"): only an admin may reset that, as a channel.
 SHARED_SCOPE = -1
@@ -86,6 +90,12 @@ class ScopeRef(BaseModel):
     guild_id: Text = ""
 
 
+class ChannelSetting(BaseModel):
+    platform: str
+    channel_id: str
+    mode: ChannelMode
+
+
 class WorkerStatus(BaseModel):
     engine: str
     base_model: str
@@ -138,3 +148,9 @@ class Worker(Protocol):
     async def reload(self) -> ReloadResult: ...
 
     async def rollback(self) -> ReloadResult: ...
+
+    async def channel_modes(self, platform: str) -> dict[str, ChannelMode]:
+        """Channels of `platform` whose mode an admin changed (the rest are "mention")."""
+        ...
+
+    async def set_channel_mode(self, setting: ChannelSetting) -> None: ...

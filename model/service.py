@@ -22,6 +22,7 @@ from typing import Any
 from atri.config import Settings
 from model.adapters.reload import Reloader
 from model.batching import Batcher, Overloaded
+from model.channels import ChannelModes
 from model.character.ooc import OOCDetector
 from model.character.persona import (
     Persona,
@@ -44,6 +45,8 @@ from model.memory import Memory, channel_prefix, scope_key
 from model.metrics import WorkerMetrics
 from model.protocol import (
     SHARED_SCOPE,
+    ChannelMode,
+    ChannelSetting,
     Character,
     ChatRequest,
     HistoryEntry,
@@ -214,6 +217,9 @@ class ChatService:
         )
         # Messages of one conversation are answered in order, so history stays coherent.
         self._scope_locks = ScopeLocks()
+        # Opened on first use, in the memory's database file.
+        self._channel_modes: ChannelModes | None = None
+        self._channel_modes_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, settings: Settings, engine: Engine | None = None) -> ChatService:
@@ -230,6 +236,8 @@ class ChatService:
         return service
 
     async def close(self) -> None:
+        if self._channel_modes is not None:
+            await self._channel_modes.close()
         await self.reloader.stop()
         await self.batcher.stop()
         await self.engine.close()
@@ -444,6 +452,19 @@ class ChatService:
     async def rollback(self) -> ReloadResult:
         """Go back to the adapter version before the live one (or to the base model)."""
         return await self.reloader.rollback()
+
+    async def _channels(self) -> ChannelModes:
+        async with self._channel_modes_lock:
+            if self._channel_modes is None:
+                path = self.settings.path(self.settings.memory.path)
+                self._channel_modes = await ChannelModes.open(path)
+            return self._channel_modes
+
+    async def channel_modes(self, platform: str) -> dict[str, ChannelMode]:
+        return await (await self._channels()).modes(platform)
+
+    async def set_channel_mode(self, setting: ChannelSetting) -> None:
+        await (await self._channels()).set(setting.platform, setting.channel_id, setting.mode)
 
     def _on_reload(self, result: ReloadResult, record: dict[str, object]) -> None:
         self.last_reload = dict(record)

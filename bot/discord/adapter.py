@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,11 @@ import discord
 from discord import app_commands
 
 from atri.config import ConfigError, DiscordSettings, Secrets, Settings, WorkerSettings
+from bot.commands import ChannelModes
 from bot.discord.commands import DEFER_AFTER_SECONDS, add_commands, sync_commands
 from bot.discord.text import NameLookup, clean_incoming, mentions_as_names, outgoing_parts
 from bot.limits import QUIET_STATUSES, QuietNotices, ReplyCap
-from model.protocol import ChatRequest, Worker
+from model.protocol import ChannelMode, ChatRequest, Worker
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +73,13 @@ def _role_ids(author: discord.User | discord.Member) -> set[int]:
     return {role.id for role in getattr(author, "roles", [])}
 
 
-def is_permitted(message: discord.Message, cfg: DiscordSettings) -> bool:
-    """The allow and block lists of `[discord]` (blocks win)."""
+def is_permitted(
+    message: discord.Message, cfg: DiscordSettings, roles: set[int] | None = None
+) -> bool:
+    """The allow and block lists of `[discord]` (blocks win). In a DM the author has no
+    roles: the caller passes those they hold in the servers ATRI shares with them."""
     author = message.author
-    roles = _role_ids(author)
+    roles = _role_ids(author) if roles is None else roles
     channels = _channel_ids(message.channel)
     if author.id in cfg.blocked_users or roles & set(cfg.blocked_roles):
         return False
@@ -109,17 +114,28 @@ def is_addressed(message: discord.Message, me_id: int, cfg: DiscordSettings) -> 
     return is_mentioned(message, me_id) or is_reply_to_me(message, me_id)
 
 
-def should_answer(message: discord.Message, me_id: int, cfg: DiscordSettings) -> bool:
+def should_answer(
+    message: discord.Message,
+    me_id: int,
+    cfg: DiscordSettings,
+    roles: set[int] | None = None,
+    mode: ChannelMode = "mention",
+) -> bool:
+    """`mode` is what an admin set for this channel (`/atri-admin channel`)."""
     author = message.author
     if author.bot or author.id == me_id or message.webhook_id is not None:
         return False
     if author.id in cfg.bot_ids:
         return False
-    if message.type not in CHAT_MESSAGE_TYPES or not is_permitted(message, cfg):
+    if message.type not in CHAT_MESSAGE_TYPES or not is_permitted(message, cfg, roles):
+        return False
+    if message.guild is not None and mode == "off":
         return False
     if is_addressed(message, me_id, cfg):
         return True
-    return message.guild is not None and bool(_channel_ids(message.channel) & set(cfg.channels))
+    if message.guild is None:
+        return False
+    return mode == "all" or bool(_channel_ids(message.channel) & set(cfg.channels))
 
 
 def names_for(message: discord.Message) -> NameLookup:
@@ -206,12 +222,34 @@ async def send_reply(message: discord.Message, text: str) -> list[discord.Messag
     return sent
 
 
+# How long the roles someone holds in ATRI's servers are trusted for their DMs.
+DM_ROLES_SECONDS = 300.0
+
+# Looks up the roles a user holds in the servers ATRI is in (for a DM).
+RoleLookup = Callable[[int], Awaitable[set[int]]]
+
+
 class Limits:
     """What the handler remembers between messages: replies per channel, notices told."""
 
     def __init__(self, cfg: DiscordSettings) -> None:
         self.replies = ReplyCap(cfg.max_replies_per_minute)
         self.notices = QuietNotices()
+
+
+async def roles_in_guilds(guilds: Sequence[discord.Guild], user_id: int) -> set[int]:
+    """Every role `user_id` holds in `guilds`, asked of Discord for members not cached
+    (no Server Members intent is needed to fetch one member)."""
+    roles: set[int] = set()
+    for guild in guilds:
+        member = guild.get_member(user_id)
+        if member is None:
+            try:
+                member = await guild.fetch_member(user_id)
+            except discord.NotFound:
+                continue
+        roles |= {role.id for role in member.roles}
+    return roles
 
 
 async def answer(
@@ -221,11 +259,21 @@ async def answer(
     error_reply: str,
     me_id: int,
     limits: Limits | None = None,
+    dm_roles: RoleLookup | None = None,
+    modes: ChannelModes | None = None,
 ) -> list[discord.Message]:
     """The whole message handler; it never raises, whatever the message or the worker."""
     limits = limits or Limits(cfg)
     try:
-        if not should_answer(message, me_id, cfg):
+        roles = None
+        role_lists = cfg.allowed_roles or cfg.blocked_roles
+        if message.guild is None and role_lists and dm_roles is not None:
+            roles = await dm_roles(message.author.id)
+        mode: ChannelMode = "mention"
+        if message.guild is not None and modes is not None:
+            parent = getattr(message.channel, "parent_id", None)  # a thread's channel
+            mode = await modes.mode(str(message.channel.id), str(parent or ""))
+        if not should_answer(message, me_id, cfg, roles, mode):
             return []
         request = to_request(message, me_id, cfg)
     except Exception:
@@ -278,10 +326,12 @@ class AtriClient(discord.Client):
         self.cfg = cfg
         self.error_reply = error_reply
         self.limits = Limits(cfg)
+        self.modes = ChannelModes(worker, PLATFORM)
+        self._dm_roles: dict[int, tuple[float, set[int]]] = {}
         # What was last registered with Discord, so an unchanged set is not re-sent.
         self.sync_state_path = sync_state_path
         self.tree: app_commands.CommandTree[AtriClient] = app_commands.CommandTree(self)
-        add_commands(self.tree, worker, cfg, defer_after)
+        add_commands(self.tree, worker, cfg, defer_after, self.modes)
 
     async def setup_hook(self) -> None:
         await sync_commands(self, self.tree, self.cfg.guild_ids, self.sync_state_path)
@@ -289,10 +339,28 @@ class AtriClient(discord.Client):
     async def on_ready(self) -> None:
         log.info("ATRI is on Discord as %s in %d servers", self.user, len(self.guilds))
 
+    async def roles_for_dm(self, user_id: int) -> set[int]:
+        """The roles someone holds in ATRI's servers, kept a few minutes: a member
+        blocked (or allowed) by role is treated the same in a DM."""
+        now = time.monotonic()
+        known = self._dm_roles.get(user_id)
+        if known is not None and now - known[0] < DM_ROLES_SECONDS:
+            return known[1]
+        roles = await roles_in_guilds(self.guilds, user_id)
+        self._dm_roles[user_id] = (now, roles)
+        return roles
+
     async def on_message(self, message: discord.Message) -> None:
         if self.user is not None:
             await answer(
-                message, self.worker, self.cfg, self.error_reply, self.user.id, self.limits
+                message,
+                self.worker,
+                self.cfg,
+                self.error_reply,
+                self.user.id,
+                self.limits,
+                self.roles_for_dm,
+                self.modes,
             )
 
 

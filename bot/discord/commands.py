@@ -26,9 +26,9 @@ from discord import app_commands
 
 from atri.config import DiscordSettings
 from bot import commands
-from bot.commands import Actor, CommandResult
+from bot.commands import Actor, ChannelModes, CommandResult
 from bot.discord.text import outgoing_parts
-from model.protocol import Worker
+from model.protocol import ChannelMode, Worker
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,10 @@ DEFER_AFTER_SECONDS = 1.0
 FAILED = "呜……亚托莉没能做到，请稍后再试一次吧。"
 
 
-def is_admin(interaction: discord.Interaction[Any], admin_ids: list[int]) -> bool:
-    """Manage Server (Discord's own resolution, Administrator included) or `admin_ids`."""
-    if interaction.user.id in admin_ids:
+def is_admin(interaction: discord.Interaction[Any], settings: DiscordSettings) -> bool:
+    """Manage Server (Discord's own resolution, Administrator included), `admin_ids`, or
+    a role in `admin_roles` (what a server grants `/atri-admin` to under Integrations)."""
+    if interaction.user.id in settings.admin_ids:
         return True
     if interaction.guild_id is None:
         return False
@@ -48,16 +49,20 @@ def is_admin(interaction: discord.Interaction[Any], admin_ids: list[int]) -> boo
     if perms.manage_guild or perms.administrator:
         return True
     user = interaction.user
-    return isinstance(user, discord.Member) and user.guild_permissions.manage_guild
+    if not isinstance(user, discord.Member):
+        return False
+    if any(role.id in settings.admin_roles for role in user.roles):
+        return True
+    return user.guild_permissions.manage_guild
 
 
-def actor_for(interaction: discord.Interaction[Any], admin_ids: list[int]) -> Actor:
+def actor_for(interaction: discord.Interaction[Any], settings: DiscordSettings) -> Actor:
     """Ids as the message handler uses them: a DM has no channel, so memory is per user."""
     in_guild = interaction.guild_id is not None
     return Actor(
         platform=PLATFORM,
         user_id=str(interaction.user.id),
-        is_admin=is_admin(interaction, admin_ids),
+        is_admin=is_admin(interaction, settings),
         channel_id=str(interaction.channel_id or "") if in_guild else "",
         guild_id=str(interaction.guild_id) if in_guild else "",
     )
@@ -111,51 +116,86 @@ class AtriCommands(app_commands.Group):
 
     @app_commands.command(name="reset", description="让亚托莉忘掉和你的对话")
     async def reset(self, interaction: discord.Interaction[Any]) -> None:
-        actor = actor_for(interaction, self.settings.admin_ids)
+        actor = actor_for(interaction, self.settings)
         await respond(interaction, commands.reset_self(self.worker, actor), self.defer_after)
 
     @app_commands.command(name="status", description="亚托莉现在的状态：模型版本、排队、运行时间")
     async def status(self, interaction: discord.Interaction[Any]) -> None:
-        actor = actor_for(interaction, self.settings.admin_ids)
+        actor = actor_for(interaction, self.settings)
         work = _with_discord_details(
             commands.status(self.worker, actor), interaction.client, actor.is_admin
         )
         await respond(interaction, work, self.defer_after)
 
 
-class AtriAdminCommands(app_commands.Group):
-    """`/atri-admin`: hidden from members without Manage Server, checked again anyway."""
+CHANNEL_MODES: dict[str, ChannelMode] = {"off": "off", "mention": "mention", "all": "all"}
+MODE_CHOICES = [
+    app_commands.Choice(name="关闭：在这里不说话", value="off"),
+    app_commands.Choice(name="被叫到才回答（默认）", value="mention"),
+    app_commands.Choice(name="每条消息都回答", value="all"),
+]
 
-    def __init__(self, worker: Worker, settings: DiscordSettings, defer_after: float) -> None:
+
+class AtriAdminCommands(app_commands.Group):
+    """`/atri-admin`: hidden from members without Manage Server and never offered in
+    DMs (there is no server to manage there); checked again anyway."""
+
+    def __init__(
+        self,
+        worker: Worker,
+        settings: DiscordSettings,
+        defer_after: float,
+        modes: ChannelModes | None = None,
+    ) -> None:
         super().__init__(
             name="atri-admin",
             description="管理亚托莉的记忆和模型（管理员）",
             default_permissions=discord.Permissions(manage_guild=True),
+            guild_only=True,
         )
         self.worker = worker
         self.settings = settings
         self.defer_after = defer_after
+        self.modes = modes
+
+    @app_commands.command(
+        name="channel", description="在这个频道打开或关闭亚托莉，或让她每条都回答"
+    )
+    @app_commands.describe(mode="她在这个频道怎么说话")
+    @app_commands.choices(mode=MODE_CHOICES)
+    async def channel(
+        self, interaction: discord.Interaction[Any], mode: app_commands.Choice[str]
+    ) -> None:
+        actor = actor_for(interaction, self.settings)
+        chosen = CHANNEL_MODES.get(mode.value, "mention")
+        await respond(interaction, self._set_mode(actor, chosen), self.defer_after)
+
+    async def _set_mode(self, actor: Actor, mode: ChannelMode) -> CommandResult:
+        result = await commands.set_channel_mode(self.worker, actor, mode)
+        if self.modes is not None:
+            self.modes.forget()
+        return result
 
     @app_commands.command(name="reset-user", description="重置某位成员和亚托莉的对话")
     @app_commands.describe(user="要重置对话的成员")
     async def reset_user(self, interaction: discord.Interaction[Any], user: discord.User) -> None:
-        actor = actor_for(interaction, self.settings.admin_ids)
+        actor = actor_for(interaction, self.settings)
         work = commands.reset_user(self.worker, actor, str(user.id))
         await respond(interaction, work, self.defer_after)
 
     @app_commands.command(name="reset-channel", description="重置这个频道里的对话")
     async def reset_channel(self, interaction: discord.Interaction[Any]) -> None:
-        actor = actor_for(interaction, self.settings.admin_ids)
+        actor = actor_for(interaction, self.settings)
         await respond(interaction, commands.reset_channel(self.worker, actor), self.defer_after)
 
     @app_commands.command(name="reload", description="立即检查并加载新的模型版本")
     async def reload(self, interaction: discord.Interaction[Any]) -> None:
-        actor = actor_for(interaction, self.settings.admin_ids)
+        actor = actor_for(interaction, self.settings)
         await respond(interaction, commands.reload(self.worker, actor), self.defer_after)
 
     @app_commands.command(name="rollback", description="退回上一个模型版本")
     async def rollback(self, interaction: discord.Interaction[Any]) -> None:
-        actor = actor_for(interaction, self.settings.admin_ids)
+        actor = actor_for(interaction, self.settings)
         await respond(interaction, commands.rollback(self.worker, actor), self.defer_after)
 
 
@@ -164,9 +204,10 @@ def add_commands(
     worker: Worker,
     settings: DiscordSettings,
     defer_after: float = DEFER_AFTER_SECONDS,
+    modes: ChannelModes | None = None,
 ) -> None:
     tree.add_command(AtriCommands(worker, settings, defer_after))
-    tree.add_command(AtriAdminCommands(worker, settings, defer_after))
+    tree.add_command(AtriAdminCommands(worker, settings, defer_after, modes))
     # Guild-scoped commands are looked up per guild when their interactions arrive.
     for guild_id in settings.guild_ids:
         tree.copy_global_to(guild=discord.Object(guild_id))

@@ -21,12 +21,13 @@ from nonebot.rule import Rule
 
 from atri.config import Secrets, WorkerSettings
 from bot import commands
-from bot.commands import Actor, CommandResult
+from bot.commands import Actor, ChannelModes, CommandResult
 from bot.limits import QUIET_STATUSES, QuietNotices, ReplyCap, SeenRecently
 from bot.qq import NoWorker, current_worker, set_worker
 from bot.qq.config import Config
+from bot.qq.sending import SendQueue, is_retryable
 from bot.qq.text import MEDIA_ONLY_REPLY, incoming_text, only_media, reply_parts, text_message
-from model.protocol import ChatRequest
+from model.protocol import ChannelMode, ChatRequest
 
 PLATFORM = "qq"
 RESET_WORDS = "重置记忆"
@@ -37,6 +38,7 @@ USAGE = """和亚托莉聊天：在群里 @她、用她的名字开头，或回�
 /atri reset @某人 — 忘掉那个人的对话（群管理员）
 /atri reset group — 忘掉本群的对话（群管理员）
 /atri status — 她现在的状态
+/atri mode off|on|all — 在本群关闭她、被叫到才回答、每条都回答（群管理员）
 /atri reload — 换上最新训练的版本（超级用户）"""
 
 __plugin_meta__ = PluginMetadata(
@@ -84,6 +86,18 @@ busy_notices = QuietNotices()
 seen_by_accounts = SeenRecently()
 
 
+_channel_modes: ChannelModes | None = None
+
+
+def channel_modes() -> ChannelModes:
+    """What group admins set with `/atri mode`, as the current worker stores it."""
+    global _channel_modes
+    worker = current_worker()
+    if _channel_modes is None or _channel_modes.worker is not worker:
+        _channel_modes = ChannelModes(worker, PLATFORM)
+    return _channel_modes
+
+
 def _group_id(event: MessageEvent) -> str:
     return str(event.group_id) if isinstance(event, GroupMessageEvent) else ""
 
@@ -118,15 +132,27 @@ def is_bot(user_id: int | str) -> bool:
     return any(low <= number <= high for low, high in robot_ranges)
 
 
+def is_permitted(user_id: str, group_id: str) -> bool:
+    """`[qq]`'s allow and block lists (blocks win); group lists only apply in groups."""
+    if user_id in config.atri_blocked_users or group_id in config.atri_blocked_groups:
+        return False
+    if group_id and config.atri_allowed_groups and group_id not in config.atri_allowed_groups:
+        return False
+    return not config.atri_allowed_users or user_id in config.atri_allowed_users
+
+
 async def _from_a_person(event: MessageEvent) -> bool:
-    return not is_bot(event.user_id)
+    """Not a bot, and allowed to talk to her here: commands are refused silently too."""
+    return not is_bot(event.user_id) and is_permitted(str(event.user_id), _group_id(event))
 
 
 async def _addressed(event: MessageEvent) -> bool:
     """Groups: @ATRI, her nickname first, or a reply to her (the adapter sets to_me for
-    all three). Private chats: always, unless config says otherwise."""
+    all three), or anything where an admin set "all"; nothing where they set "off".
+    Private chats: always, unless config says otherwise."""
     if isinstance(event, GroupMessageEvent):
-        return event.is_tome()
+        mode = await channel_modes().mode(str(event.group_id))
+        return mode != "off" and (mode == "all" or event.is_tome())
     return event.message_type == "private" and config.atri_reply_in_private
 
 
@@ -150,10 +176,30 @@ async def send_reply(bot: Bot, event: MessageEvent, text: str) -> None:
             await asyncio.sleep(config.atri_split_pause_seconds)
         first = index == 0
         try:
-            await bot.send(event, text_message(part), reply_message=first, at_sender=first)
+            await _send_in_turn(bot, event, text_message(part), first)
         except Exception as exc:  # ActionFailed, NetworkError: nothing left to tell anyone
             log.warning("QQ send to %s failed: %s", _group_id(event) or event.user_id, exc)
             return
+
+
+send_queues: dict[str, SendQueue] = {}
+
+
+async def _send_in_turn(bot: Bot, event: MessageEvent, message: Message, first: bool) -> None:
+    """Through the account's send queue; a risk-control refusal is tried once more."""
+    queue = send_queues.setdefault(
+        str(bot.self_id), SendQueue(config.atri_send_gap_seconds, config.atri_sends_per_minute)
+    )
+    try:
+        async with queue.turn():
+            await bot.send(event, message, reply_message=first, at_sender=first)
+    except Exception as exc:
+        if not is_retryable(exc):
+            raise
+        log.info("QQ send refused (%s); trying again in %s s", exc, config.atri_send_retry_seconds)
+        await asyncio.sleep(config.atri_send_retry_seconds)
+        async with queue.turn():
+            await bot.send(event, message, reply_message=first, at_sender=first)
 
 
 def _channel_key(event: MessageEvent) -> str:
@@ -212,6 +258,26 @@ async def _reset(bot: Bot, event: MessageEvent, args: Message, words: list[str])
     return result.text
 
 
+MODE_WORDS: dict[str, ChannelMode] = {
+    "off": "off",
+    "关": "off",
+    "on": "mention",
+    "开": "mention",
+    "all": "all",
+    "全部": "all",
+}
+
+
+async def _set_mode(bot: Bot, event: MessageEvent, words: list[str]) -> str:
+    mode = MODE_WORDS.get(words[0].lower()) if words else None
+    if mode is None:
+        return USAGE
+    actor = await _actor(bot, event, ADMINS)
+    result = await commands.set_channel_mode(current_worker(), actor, mode)
+    channel_modes().forget()
+    return result.text
+
+
 async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
     """The answer to `/atri …`; failures become ATRI's error line."""
     words = incoming_text(args).split()
@@ -221,6 +287,8 @@ async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
             return await _reset(bot, event, args, words[1:])
         if action == "status":
             return (await commands.status(current_worker(), await _actor(bot, event, ADMINS))).text
+        if action == "mode":
+            return await _set_mode(bot, event, words[1:])
         if action == "reload":
             actor = await _actor(bot, event, SUPERUSER)
             return (await commands.reload(current_worker(), actor)).text

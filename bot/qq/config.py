@@ -18,10 +18,18 @@ class Config(BaseModel):
     # plugin its in-process worker instead).
     atri_worker_url: str = ""
     atri_reply_in_private: bool = _QQ.reply_in_private
+    # Who may talk to her (QQ numbers) and in which groups; blocks win, empty allows all.
+    atri_allowed_users: list[str] = Field(default_factory=list)
+    atri_blocked_users: list[str] = Field(default_factory=list)
+    atri_allowed_groups: list[str] = Field(default_factory=list)
+    atri_blocked_groups: list[str] = Field(default_factory=list)
     # QQ numbers never answered besides ATRI's own connected accounts.
     atri_bot_ids: list[str] = Field(default_factory=list)
     atri_max_replies_per_minute: int = Field(default=_QQ.max_replies_per_minute, ge=0)
     atri_split_pause_seconds: float = Field(default=_QQ.split_pause_seconds, ge=0)
+    atri_send_gap_seconds: float = Field(default=_QQ.send_gap_seconds, ge=0)
+    atri_sends_per_minute: int = Field(default=_QQ.sends_per_minute, ge=0)
+    atri_send_retry_seconds: float = Field(default=_QQ.send_retry_seconds, ge=0)
     atri_max_message_chars: int = Field(default=_QQ.max_message_chars, ge=1)
     atri_max_reply_parts: int = Field(default=_QQ.max_reply_parts, ge=1)
     # Said when a command fails or the worker cannot be reached.

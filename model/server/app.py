@@ -33,6 +33,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from atri.config import ConfigError, Secrets, Settings
 from model.metrics import PROMETHEUS_CONTENT_TYPE
 from model.protocol import (
+    ChannelMode,
+    ChannelSetting,
     Character,
     ChatRequest,
     HistoryEntry,
@@ -207,6 +209,15 @@ def create_app(service: ChatService, secrets: Secrets) -> FastAPI:
     @app.post("/rollback", dependencies=admin_only)
     async def rollback() -> ReloadResult:
         return await service.rollback()
+
+    @app.get("/channels/{platform}", dependencies=admin_only)
+    async def channel_modes(platform: str) -> dict[str, ChannelMode]:
+        return await service.channel_modes(platform)
+
+    @app.post("/channels", dependencies=admin_only)
+    async def set_channel_mode(setting: ChannelSetting) -> dict[str, bool]:
+        await service.set_channel_mode(setting)
+        return {"ok": True}
 
     app.include_router(openai_router(service, secrets))
     return app

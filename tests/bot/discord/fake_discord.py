@@ -1,8 +1,8 @@
 """A small fake of Discord on loopback, for the real discord.py client.
 
 It serves what the adapter uses and nothing more: REST under `/api/v10` (login,
-application info, `/gateway/bot`, command bulk overwrite, create message, typing,
-interaction callback and follow-ups) and a gateway WebSocket (hello, heartbeat ack,
+application info, `/gateway/bot`, one guild member, command bulk overwrite, create
+message, typing, interaction callback and follow-ups) and a gateway WebSocket (hello, heartbeat ack,
 identify → READY and GUILD_CREATE, then whatever events a test dispatches). Frames are
 zlib-stream compressed as discord.py asks (one compressor per connection, a sync flush
 per message). Every REST call is recorded so a test can assert on what the client sent.
@@ -39,6 +39,8 @@ LISTEN_CHANNEL_ID = 920_000_000_000_000_002
 ADMIN_ROLE_ID = 930_000_000_000_000_001
 # The role Discord makes for a bot when it joins (managed, tagged with the bot's id).
 BOT_ROLE_ID = 930_000_000_000_000_002
+# A role with no permissions of its own (what `[discord] admin_roles` can name).
+MOD_ROLE_ID = 930_000_000_000_000_003
 ADMIN_ID = 940_000_000_000_000_001
 MEMBER_ID = 940_000_000_000_000_002
 OTHER_BOT_ID = 940_000_000_000_000_003
@@ -260,6 +262,7 @@ class FakeDiscord:
             "roles": [
                 role_payload(GUILD_ID, "@everyone", SEND_MESSAGES, 0),
                 role_payload(ADMIN_ROLE_ID, "admins", SEND_MESSAGES | MANAGE_GUILD, 1),
+                role_payload(MOD_ROLE_ID, "moderators", SEND_MESSAGES, 1),
                 role_payload(BOT_ROLE_ID, "ATRI", SEND_MESSAGES, 2)
                 | {"managed": True, "tags": {"bot_id": str(BOT_ID)}},
             ],
@@ -349,11 +352,16 @@ class FakeDiscord:
         subcommand: str,
         *,
         user_option: int | None = None,
+        string_options: dict[str, str] | None = None,
         in_guild: bool = True,
     ) -> dict[str, Any]:
-        """A member invokes `/group subcommand` (with an optional `user:` option)."""
+        """A member invokes `/group subcommand` (with an optional `user:` option and
+        string options such as `mode:`)."""
         person = self.people[user_id]
-        options: list[dict[str, Any]] = []
+        options: list[dict[str, Any]] = [
+            {"type": 3, "name": name, "value": value}
+            for name, value in (string_options or {}).items()
+        ]
         resolved: dict[str, Any] = {}
         if user_option is not None:
             options.append({"type": 6, "name": "user", "value": str(user_option)})
@@ -460,6 +468,10 @@ class FakeDiscord:
                 }
                 for command in body
             ]
+        match = re.fullmatch(rf"/guilds/{GUILD_ID}/members/(\d+)", path)
+        if method == "GET" and match:
+            person = self.people.get(int(match.group(1)))
+            return person.member(with_user=True) if person else None
         if method == "POST" and re.fullmatch(r"/channels/\d+/typing", path):
             return 204
         if method == "PUT" and re.fullmatch(r"/channels/\d+/messages/\d+/reactions/.+/@me", path):

@@ -315,3 +315,30 @@ async def test_her_bot_role_mention_addresses_her(
     await asyncio.sleep(0.1)
     assert reply.body["content"] == ECHO + "你好"
     assert len(fake_discord.calls_matching(is_message_to(CHANNEL_ID))) == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "answered"),
+    [
+        ("blocked_users", [MEMBER_ID], [ADMIN_ID]),
+        ("blocked_roles", [ADMIN_ROLE_ID], [MEMBER_ID]),
+        ("allowed_roles", [ADMIN_ROLE_ID], [ADMIN_ID]),
+    ],
+)
+async def test_lists_apply_in_dms_with_the_roles_held_in_her_servers(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    discord_settings: Settings,
+    key: str,
+    value: list[int],
+    answered: list[int],
+) -> None:
+    setattr(discord_settings.discord, key, value)
+    await fake_discord.send_message(MEMBER_ID, str(MEMBER_ID), in_guild=False)
+    await fake_discord.send_message(ADMIN_ID, str(ADMIN_ID), in_guild=False)
+    await fake_discord.wait_for_calls(is_message_to(DM_CHANNEL_ID), count=len(answered))
+    await asyncio.sleep(0.1)
+    contents = [
+        c.body["content"] for c in fake_discord.calls_matching(is_message_to(DM_CHANNEL_ID))
+    ]
+    assert contents == [ECHO + str(a) for a in answered]

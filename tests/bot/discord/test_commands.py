@@ -23,6 +23,7 @@ from tests.bot.discord.fake_discord import (
     GUILD_ID,
     MANAGE_GUILD,
     MEMBER_ID,
+    MOD_ROLE_ID,
     Call,
     FakeDiscord,
     is_callback,
@@ -89,14 +90,70 @@ async def test_resetting_someone_else_is_for_admins_only(
     assert await live_messages(echo_service, ADMIN_ID) == 2
 
 
-async def test_admin_ids_count_as_admins_even_in_dms(
+async def test_admin_ids_and_admin_roles_count_as_admins(
     fake_discord: FakeDiscord, client: AtriClient, discord_settings: Settings
 ) -> None:
-    refused = await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reload", in_guild=False)
+    refused = await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reload")
     assert refused.body["data"]["content"] == REFUSED
     discord_settings.discord.admin_ids = [MEMBER_ID]
-    allowed = await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reload", in_guild=False)
+    allowed = await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reload")
     assert allowed.body["data"]["content"] != REFUSED
+    # A role granted /atri-admin under Integrations, with no Manage Server of its own.
+    discord_settings.discord.admin_ids = []
+    fake_discord.people[MEMBER_ID].roles.append(MOD_ROLE_ID)
+    assert (await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reload")).body["data"][
+        "content"
+    ] == REFUSED
+    discord_settings.discord.admin_roles = [MOD_ROLE_ID]
+    allowed = await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reload")
+    assert allowed.body["data"]["content"] != REFUSED
+
+
+def _sent_here(fake: FakeDiscord) -> list[str]:
+    return [c.body["content"] for c in fake.calls_matching(is_message_to(CHANNEL_ID))]
+
+
+async def test_admins_turn_her_off_on_or_to_every_message_and_it_is_stored(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    echo_service: ChatService,
+    discord_settings: Settings,
+) -> None:
+    def mode(value: str) -> dict[str, str]:
+        return {"mode": value}
+
+    refused = await answer_to(
+        fake_discord, MEMBER_ID, "atri-admin", "channel", string_options=mode("off")
+    )
+    assert refused.body["data"]["content"] == REFUSED
+    off = await answer_to(
+        fake_discord, ADMIN_ID, "atri-admin", "channel", string_options=mode("off")
+    )
+    assert "不说话" in off.body["data"]["content"]
+    await fake_discord.send_message(MEMBER_ID, f"<@{BOT_ID}> 在吗", mentions=(BOT_ID,))
+    await asyncio.sleep(0.2)
+    assert _sent_here(fake_discord) == []
+
+    await answer_to(fake_discord, ADMIN_ID, "atri-admin", "channel", string_options=mode("all"))
+    await fake_discord.send_message(MEMBER_ID, "大家好")  # no mention: she speaks up
+    (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    assert reply.body["content"] == "亚托莉听到了：大家好"
+
+    # Stored by the worker: another service on the same database (a restart) reads it.
+    async with await ChatService.open(discord_settings) as restarted:
+        assert await restarted.channel_modes("discord") == {str(CHANNEL_ID): "all"}
+    await answer_to(fake_discord, ADMIN_ID, "atri-admin", "channel", string_options=mode("mention"))
+    assert await echo_service.channel_modes("discord") == {}
+
+
+async def test_atri_admin_is_not_offered_in_dms(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    (sync,) = fake_discord.calls_matching(is_command_sync)
+    admin = next(c for c in sync.body if c["name"] == "atri-admin")
+    member = next(c for c in sync.body if c["name"] == "atri")
+    assert admin["contexts"] == [0] or admin.get("dm_permission") is False
+    assert member.get("dm_permission") is not False
 
 
 async def test_channel_reset_needs_an_admin(
@@ -183,7 +240,7 @@ async def test_commands_sync_globally_once_then_only_when_changed(
     assert int(by_name["atri-admin"]["default_member_permissions"]) == MANAGE_GUILD
     assert by_name["atri"]["default_member_permissions"] is None
     admin_subcommands = {o["name"] for o in by_name["atri-admin"]["options"]}
-    assert admin_subcommands == {"reset-user", "reset-channel", "reload", "rollback"}
+    assert admin_subcommands == {"reset-user", "reset-channel", "reload", "rollback", "channel"}
     state = discord_settings.path(discord_settings.discord.commands_state)
     assert state.is_file()
 

@@ -25,8 +25,12 @@ from tests.bot.qq.events import SUPERUSER_ID
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # The options `atri serve` would pass, minus the pause between parts.
-    settings = Settings(qq=QQSettings(superusers=[SUPERUSER_ID], split_pause_seconds=0))
+    # The options `atri serve` would pass, minus the pauses between sends.
+    settings = Settings(
+        qq=QQSettings(
+            superusers=[SUPERUSER_ID], split_pause_seconds=0, send_gap_seconds=0, sends_per_minute=0
+        )
+    )
     config.stash[NONEBOT_INIT_KWARGS] = nonebot_options(settings, Secrets())
 
 

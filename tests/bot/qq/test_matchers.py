@@ -317,7 +317,7 @@ async def test_a_failed_send_is_logged_not_raised(
         ctx.should_call_send(
             event,
             text_message("亚托莉听到了：你好"),
-            exception=ActionFailed(retcode=1200, msg="risk control"),
+            exception=ActionFailed(retcode=100, msg="group not found"),
             **QUOTED,
         )
         with caplog.at_level(logging.WARNING, logger="bot.qq.atri"):

@@ -9,6 +9,7 @@ actions NoneBot calls.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -29,6 +30,9 @@ from tests.bot.qq.events import GROUP_ID, SELF_ID, SUPERUSER_ID
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "napcat-test-token"
 USER_ID = 4000
+BLOCKED_ID = 4001
+OTHER_GROUP_ID = 301
+SEND_GAP = 0.2
 START_TIMEOUT_SECONDS = 30.0
 ACTION_TIMEOUT_SECONDS = 10.0
 HEADERS = {"X-Self-ID": SELF_ID, "Authorization": f"Bearer {TOKEN}"}
@@ -71,7 +75,13 @@ enabled = false
 enabled = true
 port = {port}
 superusers = ["{SUPERUSER_ID}"]
+blocked_users = ["{BLOCKED_ID}"]
+allowed_groups = ["{GROUP_ID}"]
 split_pause_seconds = 0
+send_gap_seconds = {SEND_GAP}
+send_retry_seconds = {SEND_GAP}
+max_replies_per_minute = 0
+sends_per_minute = 0
 """,
         encoding="utf-8",
     )
@@ -106,7 +116,11 @@ _message_ids = iter(range(101, 10_000))
 
 
 def group_message(
-    message: Any, user_id: int = USER_ID, role: str = "member", self_id: str = SELF_ID
+    message: Any,
+    user_id: int = USER_ID,
+    role: str = "member",
+    self_id: str = SELF_ID,
+    group_id: int = GROUP_ID,
 ) -> dict[str, Any]:
     """A group message report as NapCat sends it (message as an array, or a CQ string)."""
     return {
@@ -116,12 +130,29 @@ def group_message(
         "message_type": "group",
         "sub_type": "normal",
         "message_id": next(_message_ids),
-        "group_id": GROUP_ID,
+        "group_id": group_id,
         "user_id": user_id,
         "message": message,
         "raw_message": message if isinstance(message, str) else "",
         "font": 0,
         "sender": {"user_id": user_id, "nickname": "夏生", "card": "", "role": role},
+    }
+
+
+def private_message(text: str, user_id: int = USER_ID, self_id: str = SELF_ID) -> dict[str, Any]:
+    """A private (friend) message report as NapCat sends it."""
+    return {
+        "time": int(time.time()),
+        "self_id": int(self_id),
+        "post_type": "message",
+        "message_type": "private",
+        "sub_type": "friend",
+        "message_id": next(_message_ids),
+        "user_id": user_id,
+        "message": _text(text),
+        "raw_message": text,
+        "font": 0,
+        "sender": {"user_id": user_id, "nickname": "夏生"},
     }
 
 
@@ -274,3 +305,65 @@ async def test_two_accounts_in_one_group_answer_the_person_once_and_never_each_o
         await second.send(json.dumps(official))
         await silent_until_next(second, OTHER_SELF_ID)
         await silent_until_next(first, SELF_ID)
+
+
+async def test_blocked_people_and_groups_not_allowed_are_not_answered(ws_url: str) -> None:
+    async with connect(ws_url, additional_headers=HEADERS) as ws:
+        await asyncio.sleep(0.3)
+        for event in [
+            group_message("亚托莉 我被屏蔽了吗", user_id=BLOCKED_ID),
+            group_message("/atri status", user_id=BLOCKED_ID),
+            private_message("私聊呢", user_id=BLOCKED_ID),
+            group_message("亚托莉 别的群", group_id=OTHER_GROUP_ID),
+        ]:
+            await ws.send(json.dumps(event))
+        # A private chat is not a group: the group allow list leaves it alone.
+        event = private_message("你好")
+        await ws.send(json.dumps(event))
+        action = await next_action(ws)
+        await answer(ws, action, {"message_id": 1})
+        assert action["params"]["user_id"] == USER_ID
+        texts = [
+            seg["data"]["text"] for seg in action["params"]["message"] if seg["type"] == "text"
+        ]
+        assert "".join(texts).strip() == "亚托莉听到了：你好"
+        await silent_until_next(ws, SELF_ID)
+
+
+async def test_group_admins_turn_her_off_and_to_every_message(ws_url: str) -> None:
+    async with connect(ws_url, additional_headers=HEADERS) as ws:
+        event = group_message("/atri mode off")
+        assert check_quoted_reply(await reply_to(ws, event), event) == (
+            "只有管理员才能这样做哦。亚托莉会好好记住规矩的！"
+        )
+        event = group_message("/atri mode off", role="admin")
+        assert "不说话" in check_quoted_reply(await reply_to(ws, event), event)
+        await ws.send(json.dumps(group_message("亚托莉 在吗")))  # off: silent
+        event = group_message("/atri mode all", role="owner")
+        assert "每条" in check_quoted_reply(await reply_to(ws, event), event)
+        event = group_message("大家早上好")  # not addressed: she speaks up
+        assert check_quoted_reply(await reply_to(ws, event), event) == "亚托莉听到了：大家早上好"
+        event = group_message("/atri mode on", role="admin")
+        await reply_to(ws, event)
+        await ws.send(json.dumps(group_message("没有叫她")))
+        await silent_until_next(ws, SELF_ID)
+
+
+async def test_one_account_sends_paced_and_retries_after_risk_control(ws_url: str) -> None:
+    async with connect(ws_url, additional_headers=HEADERS) as ws:
+        events = [group_message(f"亚托莉 第{n}条") for n in range(3)]
+        for event in events:
+            await ws.send(json.dumps(event))
+        sent_at = []
+        refused = False
+        while len(sent_at) < 3:
+            action = await next_action(ws)
+            if not refused:  # NapCat under risk control: the first send is refused
+                refused = True
+                failure = {"status": "failed", "retcode": 1200, "msg": "发送失败，风控"}
+                await ws.send(json.dumps(failure | {"data": None, "echo": action["echo"]}))
+                continue
+            sent_at.append(time.monotonic())
+            await answer(ws, action, {"message_id": 1})
+        gaps = [b - a for a, b in itertools.pairwise(sent_at)]
+        assert all(gap >= SEND_GAP * 0.9 for gap in gaps), gaps

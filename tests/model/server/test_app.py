@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from atri.config import Secrets, Settings, WorkerSettings
 from bot.relay import HttpWorker, WorkerUnreachable
 from model.engines.echo import EchoEngine
-from model.protocol import ChatRequest, ScopeRef, Worker
+from model.protocol import ChannelSetting, ChatRequest, ScopeRef, Worker
 from model.server.app import bind_socket, create_app, serving
 from model.service import ChatService
 from tests.model.server.conftest import ADMIN_TOKEN
@@ -24,6 +24,7 @@ ADMIN_ROUTES = [
     ("/purge", {"platform": "test", "user_id": "u1"}),
     ("/reload", None),
     ("/rollback", None),
+    ("/channels", {"platform": "test", "channel_id": "c1", "mode": "off"}),
 ]
 
 
@@ -142,6 +143,10 @@ async def test_http_worker_is_a_faithful_worker(
         local_reload = await service.reload()
         assert await remote.reload() == local_reload
         assert await remote.rollback() == await service.rollback()
+        await remote.set_channel_mode(ChannelSetting(platform="qq", channel_id="300", mode="all"))
+        assert await remote.channel_modes("qq") == {"300": "all"}
+        assert await service.channel_modes("qq") == {"300": "all"}
+        assert await remote.channel_modes("discord") == {}
 
 
 async def test_http_worker_answers_in_voice_when_the_worker_is_away(

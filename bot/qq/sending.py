@@ -1,0 +1,62 @@
+"""One send queue per QQ account: QQ's risk control punishes bursts from one account, and
+neither NapCat nor go-cqhttp paces sends by default.
+
+Every send from an account waits its turn: at least `gap_seconds` after the previous one,
+and no more than `per_minute` in any 60 s (0 = no cap). A send refused for risk control
+or because the API is momentarily not available is tried once more after
+`retry_seconds`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.limits import WINDOW_SECONDS
+
+# OneBot v11's retcode for "API not available" (NapCat and go-cqhttp use it too).
+API_NOT_AVAILABLE = 1404
+_RETRYABLE_WORDS = re.compile(r"风控|risk|not available|不可用|频繁|too fast", re.IGNORECASE)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A refusal that a later try may get through: risk control, API not available.
+    NoneBot's ActionFailed carries the implementation's answer in `info`."""
+    info = getattr(exc, "info", None)
+    if not isinstance(info, dict):
+        return False
+    if info.get("retcode") == API_NOT_AVAILABLE:
+        return True
+    return bool(_RETRYABLE_WORDS.search(" ".join(str(v) for v in info.values())))
+
+
+class SendQueue:
+    def __init__(self, gap_seconds: float, per_minute: int) -> None:
+        self.gap_seconds = gap_seconds
+        self.per_minute = per_minute
+        self._lock = asyncio.Lock()
+        self._last = float("-inf")
+        self._sent: deque[float] = deque()
+
+    def _wait_needed(self, now: float) -> float:
+        while self._sent and now - self._sent[0] >= WINDOW_SECONDS:
+            self._sent.popleft()
+        wait = self._last + self.gap_seconds - now
+        if self.per_minute > 0 and len(self._sent) >= self.per_minute:
+            wait = max(wait, self._sent[0] + WINDOW_SECONDS - now)
+        return max(wait, 0.0)
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Hold the account's turn to send: one send at a time, paced."""
+        async with self._lock:
+            await asyncio.sleep(self._wait_needed(time.monotonic()))
+            try:
+                yield
+            finally:
+                self._last = time.monotonic()
+                self._sent.append(self._last)
