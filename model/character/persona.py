@@ -64,6 +64,11 @@ class Persona(BaseModel):
             parts.append("【对话示例】\n" + "\n".join(lines))
         return "\n".join(parts)
 
+    def training_prompt(self, template: str) -> str:
+        """The short prompt an adapter is trained and served with (`[persona]
+        training_prompt`): the card's name filled in, `{{user}}` kept for the worker."""
+        return template.replace("{{char}}", self.name).strip()
+
     def greeting_for(self, user_name: str) -> str:
         return self.fill(self.greeting, user_name)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,10 @@ class TokenizedSet:
     truncated: int = 0  # conversations that lost their oldest exchanges
     skipped: int = 0  # conversations whose last exchange alone is too long
     lengths: list[int] = field(default_factory=list)
+    # Of the conversations left out for length: (index in the file, tokens of its last
+    # exchange alone) for the longest and the shortest, to say what would fit.
+    longest_skipped: tuple[int, int] | None = None
+    shortest_skipped: tuple[int, int] | None = None
 
     @property
     def tokens(self) -> int:
@@ -123,6 +128,12 @@ def _parse_record(path: Path, index: int, record: Any) -> Conversation:
     if not any(r == "assistant" and t.strip() for r, t in turns):
         raise DatasetError(f'{where} has no "gpt" reply to learn from.')
     return Conversation(system=system, turns=tuple(turns))
+
+
+def common_system_prompt(conversations: Sequence[Conversation], fallback: str = "") -> str:
+    """The system prompt a dataset trains with: its most common one."""
+    counts = Counter(c.system for c in conversations if c.system)
+    return counts.most_common(1)[0][0] if counts else fallback
 
 
 def sibling_eval_file(train_file: Path) -> Path | None:
@@ -191,7 +202,7 @@ def tokenize_dataset(
 ) -> TokenizedSet:
     """Tokenize every conversation, truncating from the oldest exchange to fit `max_len`."""
     result = TokenizedSet(samples=[])
-    for conv in conversations:
+    for index, conv in enumerate(conversations):
         current: Conversation | None = conv
         sample = tokenize_conversation(tokenizer, conv)
         cut = False
@@ -202,6 +213,11 @@ def tokenize_dataset(
                 cut = True
         if len(sample) > max_len:
             result.skipped += 1
+            need = (index, len(sample))
+            if result.longest_skipped is None or need[1] > result.longest_skipped[1]:
+                result.longest_skipped = need
+            if result.shortest_skipped is None or need[1] < result.shortest_skipped[1]:
+                result.shortest_skipped = need
             continue
         if not any(x != IGNORE for x in sample.labels):
             result.skipped += 1
