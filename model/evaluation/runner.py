@@ -44,7 +44,7 @@ def eval_conversations(settings: Settings) -> tuple[list[Conversation], list[Con
     t = settings.train
     train_file = settings.path(t.dataset)
     eval_file = settings.path(t.eval_dataset) if t.eval_dataset else sibling_eval_file(train_file)
-    held_out = load_sharegpt(eval_file) if eval_file is not None else []
+    held_out = load_sharegpt(eval_file, allow_empty=True) if eval_file is not None else []
     if held_out:
         return held_out, held_out
     return [], load_sharegpt(train_file) if train_file.is_file() else []

@@ -78,8 +78,11 @@ class TokenizedSet:
         return sum(sum(1 for x in s.labels if x != IGNORE) for s in self.samples)
 
 
-def load_sharegpt(path: Path) -> list[Conversation]:
-    """Read a LLaMA-Factory sharegpt file; DatasetError with one sentence if it is unusable."""
+def load_sharegpt(path: Path, allow_empty: bool = False) -> list[Conversation]:
+    """Read a LLaMA-Factory sharegpt file; DatasetError with one sentence if it is unusable.
+
+    `allow_empty` for a held-out file: a short script leaves `atri prep` nothing to hold
+    out, and training then runs without a held-out loss."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
@@ -98,7 +101,7 @@ def load_sharegpt(path: Path) -> list[Conversation]:
             f'{path}: expected a JSON list of {{"conversations": [...]}} records (sharegpt).'
         )
     conversations = [_parse_record(path, i, record) for i, record in enumerate(data)]
-    if not conversations:
+    if not conversations and not allow_empty:
         raise DatasetError(f"{path}: the dataset is empty.")
     return conversations
 
