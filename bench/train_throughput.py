@@ -187,6 +187,7 @@ def compare_prompts(args: argparse.Namespace, console: Console) -> None:
             records = synthetic(args.samples)
         settings = bench_settings(root, args.model, tiny)
         settings.train.max_seq_length = 2048  # room for the card: no sample is dropped
+        settings.train.batch_size = 2  # card rows are long: keep the logits in memory
         tokenizer = load_base_model(settings).tokenizer
         results = []
         for label, system in prompts.items():
