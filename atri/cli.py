@@ -218,7 +218,9 @@ def prep(
     from dataprep.cli import run_prep
 
     settings = _settings()
-    system_prompt = _persona(settings).system_prompt()
+    # An adapter learns the character from the dialogue: the samples carry the short
+    # training prompt, not the whole card (which a base model without an adapter gets).
+    system_prompt = _persona(settings).training_prompt(settings.persona.training_prompt)
     raise typer.Exit(run_prep(settings, scripts, out, fmt, system_prompt, console))
 
 

@@ -48,6 +48,11 @@ def _all_compile(patterns: list[str]) -> list[str]:
 RegexList = Annotated[list[str], AfterValidator(_all_compile)]
 
 
+# The short system prompt an adapter is trained with: the adapter learns the character
+# from the dialogue, so the prompt only names who speaks to whom.
+DEFAULT_TRAINING_PROMPT = "你是{{char}}。请以{{char}}的身份和口吻与{{user}}聊天，不要跳出角色。"
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
 
@@ -63,6 +68,7 @@ class ModelSettings(Section):
     context_window: int = Field(default=0, ge=0)
     prefix_cache: bool = True
     trust_remote_code: bool = False
+    chat_template: str = ""
     # One URL, or a list: one per vLLM replica (the engine spreads requests itself).
     openai_base_url: str | list[str] = "http://127.0.0.1:8000/v1"
     openai_model: str = "atri"
@@ -98,6 +104,7 @@ class PersonaSettings(Section):
     card: str = ""
     language: Literal["auto", "zh", "en", "ja"] = "auto"
     user_name: str = "夏生"
+    training_prompt: str = Field(default=DEFAULT_TRAINING_PROMPT, min_length=1)
 
 
 class MemorySettings(Section):

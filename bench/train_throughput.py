@@ -8,6 +8,12 @@ novel's, one to four exchanges), then trains one epoch on it, side by side in on
   - atri + packing: the same with `packing = true`.
 tokens/s counts real (non-padding) tokens over Trainer's own train_runtime.
 Run: .venv/bin/python bench/train_throughput.py [--model offline|tiny] [--samples 96]
+
+With --prompts it compares the two system prompts instead, on the same conversations
+(a prep output given with --dataset, or the synthetic set): the whole character card
+against the short training prompt, each with and without packing. It reports reply
+tokens/s (tokens that carry loss, over train_runtime) and the mean share of each row
+that carries loss. Aim: the short prompt at least 5x the card's reply tokens/s.
 """
 
 from __future__ import annotations
@@ -140,6 +146,86 @@ def atri_run(settings: Settings, packing: bool) -> tuple[float, float]:
     return result.train_runtime, time.perf_counter() - started
 
 
+def with_system(records: list[dict[str, object]], system: str) -> list[dict[str, object]]:
+    return [{**r, "system": system} for r in records]
+
+
+def loss_share(rows: list[object]) -> float:
+    """Mean share of a row's tokens that carry loss."""
+    from model.training.dataset import IGNORE
+
+    shares = [
+        sum(1 for x in r.labels if x != IGNORE) / len(r.labels)  # type: ignore[attr-defined]
+        for r in rows
+    ]
+    return sum(shares) / len(shares)
+
+
+def compare_prompts(args: argparse.Namespace, console: Console) -> None:
+    """The full card vs the short training prompt, on the same conversations."""
+    import json
+
+    from model.character.persona import load_persona
+    from model.engines.loading import load_base_model
+    from model.training.dataset import load_sharegpt, pack, tokenize_dataset
+
+    persona = load_persona()
+    prompts = {
+        "full card": persona.system_prompt(),
+        "short prompt": persona.training_prompt(Settings().persona.training_prompt),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        tiny = None
+        if args.model == "tiny":
+            from tests.tiny_model import build_tiny_model
+
+            tiny = build_tiny_model(root / "tiny", hidden_size=256, intermediate_size=768)
+        if args.dataset:
+            records = json.loads(Path(args.dataset).read_text(encoding="utf-8"))
+        else:
+            records = synthetic(args.samples)
+        settings = bench_settings(root, args.model, tiny)
+        settings.train.max_seq_length = 2048  # room for the card: no sample is dropped
+        settings.train.batch_size = 2  # card rows are long: keep the logits in memory
+        tokenizer = load_base_model(settings).tokenizer
+        results = []
+        for label, system in prompts.items():
+            write(root / "train.json", with_system(records, system))
+            samples = tokenize_dataset(
+                tokenizer, load_sharegpt(root / "train.json"), settings.train.max_seq_length
+            )
+            for packing in (False, True):
+                rows = pack(samples.samples, settings.train.max_seq_length) if packing else None
+                best = min(atri_run(settings, packing)[0] for _ in range(args.repeats))
+                share = loss_share(rows if rows is not None else samples.samples)
+                results.append((label, packing, best, samples.label_tokens, samples.tokens, share))
+    table = Table(title="full card vs short training prompt (same conversations, 1 epoch)")
+    for col in (
+        "prompt",
+        "packing",
+        "train s",
+        "tokens",
+        "reply tokens/s",
+        "loss share/row",
+        "ratio",
+    ):
+        table.add_column(col, justify="left" if col == "prompt" else "right")
+    card_rate = {p: lt / t for name, p, t, lt, _, _ in results if name == "full card"}
+    for name, packing, seconds, label_tokens, tokens, share in results:
+        rate = label_tokens / seconds
+        table.add_row(
+            name,
+            "yes" if packing else "no",
+            f"{seconds:.1f}",
+            f"{tokens:,}",
+            f"{rate:,.0f}",
+            f"{share:.1%}",
+            f"{rate / card_rate[packing]:.2f}× (aim ≥ 5)" if name != "full card" else "1.00",
+        )
+    console.print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=["offline", "tiny"], default="offline")
@@ -147,6 +233,8 @@ def main() -> None:
     parser.add_argument(
         "--repeats", type=int, default=3, help="interleaved rounds; the best of each is kept"
     )
+    parser.add_argument("--prompts", action="store_true", help="full card vs short prompt")
+    parser.add_argument("--dataset", default="", help="a prep sharegpt file for --prompts")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     from transformers.utils import logging as hf_logging
@@ -154,6 +242,9 @@ def main() -> None:
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
     console = Console()
+    if args.prompts:
+        compare_prompts(args, console)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         tiny = None

@@ -21,6 +21,7 @@ from typing import Any
 
 from atri.config import Settings
 from model.adapters.reload import Reloader
+from model.adapters.versions import recorded_prompt
 from model.batching import Batcher, Overloaded
 from model.channels import ChannelModes
 from model.character.ooc import OOCDetector
@@ -63,6 +64,8 @@ EMPTY_MESSAGE_REPLY = "嗯？你想对亚托莉说什么呢？"
 RATE_WINDOW_SECONDS = 60.0
 # Memory the remembered token counts may hold (their texts' sizes, in bytes).
 TOKEN_COUNT_CACHE_BYTES = 32 * 1024 * 1024
+# Generations per message when a reload lands between building the prompt and the batch.
+PROMPT_SWITCH_ATTEMPTS = 2
 
 
 class RateLimiter:
@@ -182,8 +185,8 @@ class ChatService:
         # Every message re-counts its conversation's history (and /v1 clients resend
         # whole chats), so counts of recent texts are kept.
         self.count_tokens = TokenCounts(engine.count_tokens, TOKEN_COUNT_CACHE_BYTES)
-        # The same for every user (see Persona.system_prompt), so built once.
-        self.system_prompt = persona.system_prompt()
+        # The card is the same for every user (see Persona.system_prompt), so built once.
+        self.card_prompt = persona.system_prompt()
         w = settings.worker
         self.metrics = WorkerMetrics()
         self.batcher = Batcher(
@@ -203,23 +206,27 @@ class ChatService:
         self.started = time.monotonic()
         self.ooc_regenerations = 0
         self.last_reload: dict[str, object] = {}
-        smoke = [
-            {"role": "system", "content": self.system_prompt},
-            {"role": "user", "content": settings.reload.smoke_prompt},
-        ]
+        start_adapter = settings.model.adapter
         self.reloader = Reloader(
             settings.reload,
             settings.path(settings.model.adapters_dir),
             settings.root,
             engine,
-            smoke,
+            self.card_prompt,
+            settings.reload.smoke_prompt,
             on_result=self._on_reload,
+            live_prompt=recorded_prompt(settings.path(start_adapter)) if start_adapter else None,
         )
         # Messages of one conversation are answered in order, so history stays coherent.
         self._scope_locks = ScopeLocks()
         # Opened on first use, in the memory's database file.
         self._channel_modes: ChannelModes | None = None
         self._channel_modes_lock = asyncio.Lock()
+
+    @property
+    def system_prompt(self) -> str:
+        """The live version's prompt: the one it was trained with; the card with no adapter."""
+        return self.reloader.prompt_for(self.engine.adapter_version)
 
     @classmethod
     async def open(cls, settings: Settings, engine: Engine | None = None) -> ChatService:
@@ -316,19 +323,29 @@ class ChatService:
         window = Window(
             self.engine.context_window, self.settings.generation.max_new_tokens, history_cap
         )
-        # Off the event loop: counting a long conversation's tokens takes a while, and
-        # every other route (/health included) must keep answering meanwhile.
-        fitted = await asyncio.to_thread(
-            fit_prompt,
-            request.system_prompt or self.system_prompt,
-            earlier,
-            text,
-            self.count_tokens,
-            window,
-            name,
-            shared,
-        )
-        generation, retries = await self._generate_in_character(fitted.messages, name)
+        for _ in range(PROMPT_SWITCH_ATTEMPTS):
+            # The prompt is the live version's; a reload between building it and the
+            # batch would pair it with another adapter, so such a reply is made again.
+            version = self.engine.adapter_version
+            # Off the event loop: counting a long conversation's tokens takes a while,
+            # and every other route (/health included) must keep answering meanwhile.
+            fitted = await asyncio.to_thread(
+                fit_prompt,
+                request.system_prompt or self.reloader.prompt_for(version),
+                earlier,
+                text,
+                self.count_tokens,
+                window,
+                name,
+                shared,
+            )
+            generation, retries = await self._generate_in_character(fitted.messages, name)
+            if request.system_prompt or generation.adapter_version == version:
+                break
+            log.info(
+                "adapter %s went live during the batch; answering again with its prompt",
+                generation.adapter_version or "(none)",
+            )
         if scope:
             # Shielded: a timeout landing here must not cancel the write. The exchange
             # was answered; it is stored whole (in the next group commit) even if this

@@ -14,13 +14,29 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from atri.config import Settings
-from tests.tiny_model import build_tiny_model
+from tests.tiny_model import build_tiny_model, build_tiny_qwen2
+
+TINY_ARCHITECTURES = ["llama", "qwen2"]
 
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random 2-layer Llama with a locally trained byte-level BPE tokenizer."""
     return build_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random 2-layer Qwen2 (biased q/k/v, tied embeddings), CJK-trained tokenizer."""
+    return build_tiny_qwen2(tmp_path_factory.mktemp("tiny-qwen2"))
+
+
+@pytest.fixture(params=TINY_ARCHITECTURES)
+def any_tiny_model_dir(request: pytest.FixtureRequest) -> Path:
+    """Each tiny architecture in turn: for tests that must hold on both."""
+    name = "tiny_model_dir" if request.param == "llama" else "tiny_qwen2_dir"
+    folder: Path = request.getfixturevalue(name)
+    return folder
 
 
 @pytest.fixture
@@ -46,6 +62,9 @@ def tiny_settings(settings: Settings, tiny_model_dir: Path) -> Settings:
     settings.generation.do_sample = False
     settings.generation.max_new_tokens = 8
     settings.generation.repetition_penalty = 1.0
+    # A random model speaks no language: the OOC guard's language check would regenerate
+    # every reply (tests of the guard set their own).
+    settings.ooc.language = "any"
     return settings
 
 

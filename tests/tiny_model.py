@@ -1,14 +1,24 @@
-"""Build a tiny random Llama chat model on disk, with no hub access (tens of ms).
+"""Build tiny random chat models on disk, with no hub access (tens of ms): a Llama, and a
+Qwen2 (biased q/k/v projections, tied embeddings), the two architectures users tune.
 
 The tokenizer is a byte-level BPE trained here on a few lines, so any text, Chinese
-included, round-trips; its chat template is ChatML, like Qwen's and SmolLM2's.
+included, round-trips; its chat template is ChatML, like Qwen's and SmolLM2's. The
+Qwen2's template is Qwen2.5's own shape: a default system message when none is given.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 CHATML_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+QWEN_TEMPLATE = (
+    "{% if messages[0]['role'] != 'system' %}<|im_start|>system\nYou are Qwen, created by "
+    "Alibaba Cloud. You are a helpful assistant.<|im_end|>\n{% endif %}"
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
     "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
@@ -18,6 +28,66 @@ TRAINING_TEXT = [
     "你好，我是亚托莉！我可是高性能的机器人哦。夏生，今天去海边吧。",
     "The sea, the town, the summer. 螃蟹很好吃！",
 ]
+# More CJK for the Qwen2 tokenizer, so common characters and words get tokens of their own.
+CJK_TEXT = [
+    "你是亚托莉。请以亚托莉的身份和口吻与{{user}}聊天，不要跳出角色。",
+    "夏生，我们去海边吧！亚托莉最喜欢大海和螃蟹了。",
+    "アトリです。高性能ですから！夏生さん、今日もよろしくお願いします。",
+    "我可是高性能的机器人哦，什么都难不倒我。今天的天空真蓝啊。",
+]
+
+
+def build_tokenizer(lines: list[str], vocab_size: int, template: str) -> Any:
+    """A byte-level BPE trained on `lines`, with ChatML's special tokens."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    raw = Tokenizer(models.BPE())
+    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    raw.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    raw.train_from_iterator(lines * 4, trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=raw, eos_token="<|im_end|>", pad_token="<|endoftext|>"
+    )
+    tokenizer.chat_template = template
+    return tokenizer
+
+
+def build_tiny_qwen2(folder: Path, seed: int = 0) -> Path:
+    """A 2-layer Qwen2: q/k/v projections with biases, output head tied to the embeddings."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = build_tokenizer(TRAINING_TEXT + CJK_TEXT, 1024, QWEN_TEMPLATE)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    model = Qwen2ForCausalLM(config)
+    with torch.no_grad():  # random biases, so a wrong bias path changes the outputs
+        for layer in model.model.layers:
+            for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
+                proj.bias.normal_(0, 0.5)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
 
 
 def build_tiny_model(
@@ -29,28 +99,9 @@ def build_tiny_model(
 ) -> Path:
     """A Llama; with `sliding_window`, a Mistral whose attention sees that many tokens."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import (
-        LlamaConfig,
-        LlamaForCausalLM,
-        MistralConfig,
-        MistralForCausalLM,
-        PreTrainedTokenizerFast,
-    )
+    from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
 
-    raw = Tokenizer(models.BPE())
-    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    raw.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=512,
-        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    raw.train_from_iterator(TRAINING_TEXT * 4, trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=raw, eos_token="<|im_end|>", pad_token="<|endoftext|>"
-    )
-    tokenizer.chat_template = CHATML_TEMPLATE
+    tokenizer = build_tokenizer(TRAINING_TEXT, 512, CHATML_TEMPLATE)
 
     shape = dict(
         vocab_size=len(tokenizer),

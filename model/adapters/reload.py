@@ -77,17 +77,25 @@ class Reloader:
         adapters_dir: Path,
         root: Path,
         engine: object,
-        smoke_messages: ChatMessages,
+        card_prompt: str,
+        smoke_text: str,
         on_result: Callable[[ReloadResult, dict[str, Any]], None] | None = None,
+        live_prompt: str | None = None,
     ) -> None:
         self.settings = settings
         self.adapters_dir = adapters_dir
         self.root = root  # relative base-model paths in manifests hang off it
         self.engine = engine if isinstance(engine, AdapterEngine) else None
         self.engine_name = str(getattr(engine, "name", "this"))
-        self.smoke_messages = smoke_messages
+        self.card_prompt = card_prompt
+        self.smoke_text = smoke_text
         self.on_result = on_result
         live = self.live
+        # Each loaded version's system prompt (the one it was trained with): it goes live
+        # with the version and leaves with it. No adapter ("") gets the character card.
+        self.prompts: dict[str, str] = {"": card_prompt}
+        if live:
+            self.prompts[live] = live_prompt or card_prompt
         # Versions in the order they went live ("" = the base model), live last.
         self.served: list[str] = [live]
         self.loaded: list[str] = [live] if live else []
@@ -103,6 +111,16 @@ class Reloader:
     @property
     def live(self) -> str:
         return self.engine.adapter_version if self.engine is not None else ""
+
+    def prompt_for(self, version: str) -> str:
+        """The system prompt to serve `version` with (its training prompt)."""
+        return self.prompts.get(version, self.card_prompt)
+
+    def smoke_messages(self, version: str) -> ChatMessages:
+        return [
+            {"role": "system", "content": self.prompt_for(version)},
+            {"role": "user", "content": self.smoke_text},
+        ]
 
     @property
     def running(self) -> bool:
@@ -240,9 +258,13 @@ class Reloader:
         await asyncio.to_thread(self._check_ooc, info)
         await engine.load_adapter(info.path, version)
         self.loaded.append(version)
+        # Versions trained before manifests recorded a prompt were trained with the card.
+        self.prompts[version] = info.manifest.system_prompt or self.card_prompt
         try:
+            # The smoke test runs with the version's own prompt, which also computes the
+            # prefix-cache states of that prompt before the version goes live.
             text = await engine.smoke_test(
-                version, self.smoke_messages, self.settings.smoke_max_new_tokens
+                version, self.smoke_messages(version), self.settings.smoke_max_new_tokens
             )
             if not text.strip():
                 raise AdapterError(f"Version {version}: the smoke generation returned no text.")
@@ -306,6 +328,8 @@ class Reloader:
             return
         if name in self.loaded:
             self.loaded.remove(name)
+        if name != self.live:
+            self.prompts.pop(name, None)
 
     def _refused(self, reason: str) -> ReloadResult:
         live = self.live

@@ -53,6 +53,7 @@ class AdapterManifest(BaseModel):
     created_at: str = ""
     train_loss: float | None = None
     eval_loss: float | None = None
+    system_prompt: str | None = None  # the prompt it was trained with
 
 
 @dataclass(frozen=True)

@@ -161,6 +161,16 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return data
 
 
+def recorded_prompt(folder: Path) -> str | None:
+    """The system prompt a version was trained with, None when its manifest has none
+    (versions trained before manifests recorded it, or a bare peft folder)."""
+    try:
+        prompt = read_manifest(folder).get("system_prompt")
+    except ManifestError:
+        return None
+    return prompt if isinstance(prompt, str) and prompt else None
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with Path(path).open("rb") as f:

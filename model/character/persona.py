@@ -162,6 +162,11 @@ class Persona(BaseModel):
             )
         return "\n".join(parts)
 
+    def training_prompt(self, template: str) -> str:
+        """The short prompt an adapter is trained and served with (`[persona]
+        training_prompt`): the card's name filled in, `{{user}}` kept for the worker."""
+        return template.replace("{{char}}", self.name).strip()
+
     def greeting_for(self, user_name: str) -> str:
         return self.fill(self.greeting, user_name)
 

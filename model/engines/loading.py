@@ -211,15 +211,27 @@ def load_base_model(settings: Settings) -> LoadedModel:
     dtype = pick_dtype(settings.model.dtype, device)
     model, tokenizer = load_pretrained(settings, source, dtype=dtype, device_map=device_map(device))
     model.eval()
-    prepare_tokenizer(tokenizer)
+    prepare_tokenizer(tokenizer, settings.model.chat_template)
     base_id = settings.model.base.strip() or OFFLINE_DEFAULT_BASE
     return LoadedModel(
         model=model, tokenizer=tokenizer, base_id=base_id, config_hash=config_hash(model)
     )
 
 
-def prepare_tokenizer(tokenizer: Any) -> None:
-    """Batched generation needs a pad token and left padding."""
+class NoChatTemplateError(UserError):
+    """The base model has no chat template and the config gives none."""
+
+
+def prepare_tokenizer(tokenizer: Any, chat_template: str = "") -> None:
+    """Batched generation needs a pad token and left padding; every path (train, serve,
+    eval) renders chats with the model's own template, or `[model] chat_template`."""
+    if chat_template.strip():
+        tokenizer.chat_template = chat_template
+    if not getattr(tokenizer, "chat_template", None):
+        raise NoChatTemplateError(
+            "The base model's tokenizer has no chat template; choose a chat (instruct) model "
+            "for [model] base, or give its template as [model] chat_template in config.toml."
+        )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections import Counter
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -45,16 +44,10 @@ def eval_conversations(settings: Settings) -> tuple[list[Conversation], list[Con
     t = settings.train
     train_file = settings.path(t.dataset)
     eval_file = settings.path(t.eval_dataset) if t.eval_dataset else sibling_eval_file(train_file)
-    held_out = load_sharegpt(eval_file) if eval_file is not None else []
+    held_out = load_sharegpt(eval_file, allow_empty=True) if eval_file is not None else []
     if held_out:
         return held_out, held_out
     return [], load_sharegpt(train_file) if train_file.is_file() else []
-
-
-def common_system_prompt(conversations: list[Conversation], fallback: str) -> str:
-    """The system prompt the adapter was trained with (the dataset's most common one)."""
-    counts = Counter(c.system for c in conversations if c.system)
-    return counts.most_common(1)[0][0] if counts else fallback
 
 
 def evaluate(
@@ -86,7 +79,14 @@ def evaluate(
     ooc_language = settings.ooc.language if settings.ooc.language != "auto" else language
     detector = OOCDetector(settings.ooc, language=ooc_language)
     persona = configured_persona(settings)
-    system = common_system_prompt(style_source, persona.system_prompt())
+    # Two prompts, one rule: the adapter answers under the prompt it was trained with,
+    # the bare base model under the whole card.
+    card = persona.system_prompt()
+    recorded = manifest.get("system_prompt")
+    systems = {
+        "base": card,
+        "adapter": recorded if isinstance(recorded, str) and recorded else card,
+    }
 
     say("Loading the base model and the adapter…")
     loaded = load_base_model(settings)
@@ -118,7 +118,7 @@ def evaluate(
                     engine.model, samples, loaded.tokenizer.pad_token_id, settings.eval.batch_size
                 )
                 ppl = perplexity(loss)
-            texts = _answer(engine, probes, language, system, gen, settings.eval.batch_size)
+            texts = _answer(engine, probes, language, systems[which], gen, settings.eval.batch_size)
         texts = [clean_reply(t, persona.name) for t in texts]
         checked = [
             ProbeReply(which, p.category, p.text(language), text, detector.check(text).reasons)

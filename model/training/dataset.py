@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,10 @@ class TokenizedSet:
     truncated: int = 0  # conversations that lost their oldest exchanges
     skipped: int = 0  # conversations whose last exchange alone is too long
     lengths: list[int] = field(default_factory=list)
+    # Of the conversations left out for length: (index in the file, tokens of its last
+    # exchange alone) for the longest and the shortest, to say what would fit.
+    longest_skipped: tuple[int, int] | None = None
+    shortest_skipped: tuple[int, int] | None = None
 
     @property
     def tokens(self) -> int:
@@ -73,8 +78,11 @@ class TokenizedSet:
         return sum(sum(1 for x in s.labels if x != IGNORE) for s in self.samples)
 
 
-def load_sharegpt(path: Path) -> list[Conversation]:
-    """Read a LLaMA-Factory sharegpt file; DatasetError with one sentence if it is unusable."""
+def load_sharegpt(path: Path, allow_empty: bool = False) -> list[Conversation]:
+    """Read a LLaMA-Factory sharegpt file; DatasetError with one sentence if it is unusable.
+
+    `allow_empty` for a held-out file: a short script leaves `atri prep` nothing to hold
+    out, and training then runs without a held-out loss."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
@@ -93,7 +101,7 @@ def load_sharegpt(path: Path) -> list[Conversation]:
             f'{path}: expected a JSON list of {{"conversations": [...]}} records (sharegpt).'
         )
     conversations = [_parse_record(path, i, record) for i, record in enumerate(data)]
-    if not conversations:
+    if not conversations and not allow_empty:
         raise DatasetError(f"{path}: the dataset is empty.")
     return conversations
 
@@ -129,6 +137,12 @@ def _parse_record(path: Path, index: int, record: Any) -> Conversation:
             'a "human" turn (or a "system" prompt) first, so add one or remove the record.'
         )
     return Conversation(system=system, turns=tuple(turns))
+
+
+def common_system_prompt(conversations: Sequence[Conversation], fallback: str = "") -> str:
+    """The system prompt a dataset trains with: its most common one."""
+    counts = Counter(c.system for c in conversations if c.system)
+    return counts.most_common(1)[0][0] if counts else fallback
 
 
 def sibling_eval_file(train_file: Path) -> Path | None:
@@ -197,7 +211,7 @@ def tokenize_dataset(
 ) -> TokenizedSet:
     """Tokenize every conversation, truncating from the oldest exchange to fit `max_len`."""
     result = TokenizedSet(samples=[])
-    for conv in conversations:
+    for index, conv in enumerate(conversations):
         current: Conversation | None = conv
         sample = tokenize_conversation(tokenizer, conv)
         cut = False
@@ -208,6 +222,11 @@ def tokenize_dataset(
                 cut = True
         if len(sample) > max_len:
             result.skipped += 1
+            need = (index, len(sample))
+            if result.longest_skipped is None or need[1] > result.longest_skipped[1]:
+                result.longest_skipped = need
+            if result.shortest_skipped is None or need[1] < result.shortest_skipped[1]:
+                result.shortest_skipped = need
             continue
         if not any(x != IGNORE for x in sample.labels):
             result.skipped += 1

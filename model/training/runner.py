@@ -43,6 +43,7 @@ from model.training.dataset import (
     Conversation,
     RowDataset,
     TokenizedSet,
+    common_system_prompt,
     load_sharegpt,
     pack,
     sibling_eval_file,
@@ -175,7 +176,7 @@ def load_for_training(settings: Settings, hw: Hardware) -> Any:
     model, tokenizer = load_pretrained(
         settings, source, quantization_config=quant, dtype=compute, device_map={"": 0}
     )
-    prepare_tokenizer(tokenizer)
+    prepare_tokenizer(tokenizer, settings.model.chat_template)
     base_hash = config_hash(model)  # quantisation is not part of the hash
     model = prepare_model_for_kbit_training(
         model, use_gradient_checkpointing=hw.gradient_checkpointing
@@ -217,18 +218,22 @@ def run_fingerprint(settings: Settings, files: DataFiles, base_hash: str, hw: Ha
 
 
 def tokenize_files(
-    tokenizer: Any, train: list[Conversation], evaluation: list[Conversation] | None, max_len: int
+    tokenizer: Any,
+    train: list[Conversation],
+    evaluation: list[Conversation] | None,
+    max_len: int,
+    train_file: Path | None = None,
 ) -> tuple[TokenizedSet, TokenizedSet | None]:
-    if not getattr(tokenizer, "chat_template", None):
-        raise TrainError(
-            "The base model's tokenizer has no chat template; choose a chat (instruct) model "
-            "for [model] base."
-        )
     train_set = tokenize_dataset(tokenizer, train, max_len)
     if not train_set.samples:
+        longest = train_set.longest_skipped or (0, 0)
+        shortest = train_set.shortest_skipped or (0, 0)
+        where = f" of {train_file}" if train_file else ""
         raise TrainError(
-            f"Every training conversation is longer than max_seq_length = {max_len} tokens even "
-            "with only its last exchange; raise --max-seq-length."
+            f"No training conversation fits max_seq_length = {max_len} tokens even with only "
+            f"its last exchange: the longest (record {longest[0]}{where}) needs {longest[1]}, "
+            f"the shortest {shortest[1]}; raise [train] max_seq_length (--max-seq-length) or "
+            "shorten the system prompt."
         )
     eval_set = tokenize_dataset(tokenizer, evaluation, max_len) if evaluation else None
     if eval_set is not None and not eval_set.samples:
@@ -336,12 +341,15 @@ def train(
     t = settings.train
     files = resolve_data_files(settings)
     train_convs = load_sharegpt(files.train)
-    eval_convs = load_sharegpt(files.eval) if files.eval else None
+    eval_convs = load_sharegpt(files.eval, allow_empty=True) if files.eval else None
     hw = plan_hardware(t, settings.model.device)
     set_seed(t.seed)
     loaded = load_for_training(settings, hw)
     tokenizer = loaded.tokenizer
-    train_set, eval_set = tokenize_files(tokenizer, train_convs, eval_convs, t.max_seq_length)
+    train_set, eval_set = tokenize_files(
+        tokenizer, train_convs, eval_convs, t.max_seq_length, files.train
+    )
+    system_prompt = common_system_prompt(train_convs)
     if train_set.truncated or train_set.skipped:
         say(
             f"{train_set.truncated} conversations lost their oldest turns to fit "
@@ -403,7 +411,16 @@ def train(
         runtime = float(output.metrics.get("train_runtime", 0.0))
         train_loss = final_train_loss(history, float(output.training_loss))
         version = publish_version(
-            settings, model, files, loaded, hw, targets, history, train_loss, eval_loss
+            settings,
+            model,
+            files,
+            loaded,
+            hw,
+            targets,
+            history,
+            train_loss,
+            eval_loss,
+            system_prompt,
         )
     shutil.rmtree(run_dir, ignore_errors=True)
     del trainer
@@ -444,6 +461,7 @@ def publish_version(
     history: list[dict[str, Any]],
     train_loss: float,
     eval_loss: float | None,
+    system_prompt: str,
 ) -> Path:
     """Write adapter, loss curve and manifest into a hidden folder, then rename it in."""
     import datetime as dt
@@ -474,6 +492,10 @@ def publish_version(
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "target_modules": targets,
             "lora_r": settings.train.lora_r,
+            # What the adapter learned to answer under: wherever it is live, the worker,
+            # `atri eval` and the reload smoke test give it exactly this prompt.
+            "system_prompt": system_prompt,
+            "chat_template": loaded.tokenizer.chat_template,
         }
         write_json_atomic(tmp / MANIFEST, manifest)
         return publish(tmp, out, version)

@@ -52,7 +52,10 @@ async def open_engine(settings: Settings, prefix_cache: bool) -> LocalEngine:
     return await LocalEngine.load(settings)
 
 
-async def test_cached_prefix_gives_the_replies_of_a_full_prompt(tiny_settings: Settings) -> None:
+async def test_cached_prefix_gives_the_replies_of_a_full_prompt(
+    tiny_settings: Settings, any_tiny_model_dir: Path
+) -> None:
+    tiny_settings.model.base = str(any_tiny_model_dir)
     gen = tiny_settings.generation
     gen.max_new_tokens = 12
     batch = [chat(m) for m in MESSAGES]
@@ -82,15 +85,16 @@ async def test_cached_prefix_gives_the_replies_of_a_full_prompt(tiny_settings: S
 
 
 async def test_each_adapter_keeps_states_of_its_own_weights(
-    tiny_settings: Settings, tiny_model_dir: Path
+    tiny_settings: Settings, any_tiny_model_dir: Path
 ) -> None:
+    tiny_settings.model.base = str(any_tiny_model_dir)
     adapters = tiny_settings.path(tiny_settings.model.adapters_dir)
     version = write_version(
         adapters,
         "v1",
-        tiny_model_dir,
+        any_tiny_model_dir,
         base_model=tiny_settings.model.base,
-        config_hash=base_config_hash(tiny_model_dir),
+        config_hash=base_config_hash(any_tiny_model_dir),
         scale=0.5,
     )
     gen = tiny_settings.generation

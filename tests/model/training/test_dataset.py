@@ -151,3 +151,39 @@ def test_reads_the_prep_format(tmp_path: Path) -> None:
     path = write(tmp_path / "ok.json", [conversation([("你好", "我是亚托莉！")], SYSTEM_ZH)])
     [c] = load_sharegpt(path)
     assert c.system == SYSTEM_ZH and c.turns == (("user", "你好"), ("assistant", "我是亚托莉！"))
+
+
+def test_when_nothing_fits_the_error_names_the_longest_sample_and_the_numbers(
+    tokenizer: object,
+) -> None:
+    from model.training.runner import TrainError, tokenize_files
+
+    short = conv([("hi", "hello"), ("ok", "fine")])
+    long = conv([("hi", "hello " * 40)])
+    with pytest.raises(TrainError) as caught:
+        tokenize_files(tokenizer, [short, long], None, 8, Path("data/train.json"))
+    message = str(caught.value)
+    need_long = len(tokenize_conversation(tokenizer, long))
+    need_short = len(tokenize_conversation(tokenizer, conv([("ok", "fine")])))
+    assert "max_seq_length = 8" in message
+    assert f"the longest (record 1 of data/train.json) needs {need_long}" in message
+    assert f"the shortest {need_short}" in message
+    # With room for the short one's last exchange, it trains and the long one is left out.
+    train_set, _ = tokenize_files(tokenizer, [short, long], None, need_short, None)
+    assert len(train_set.samples) == 1 and train_set.truncated == 1 and train_set.skipped == 1
+
+
+def test_a_model_without_a_chat_template_is_one_sentence_naming_the_key(
+    tiny_model_dir: Path,
+) -> None:
+    from transformers import AutoTokenizer
+
+    from model.engines.loading import NoChatTemplateError, prepare_tokenizer
+    from tests.tiny_model import CHATML_TEMPLATE
+
+    bare = AutoTokenizer.from_pretrained(tiny_model_dir)
+    bare.chat_template = None
+    with pytest.raises(NoChatTemplateError, match=r"\[model\] chat_template"):
+        prepare_tokenizer(bare)
+    prepare_tokenizer(bare, CHATML_TEMPLATE)
+    assert bare.chat_template == CHATML_TEMPLATE

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from atri.cli import app
 from atri.config import Settings
-from tests.model.training.sharegpt import write, zh_dataset
+from tests.model.training.sharegpt import SYSTEM_ZH, write, zh_dataset
 
 REPO = Path(__file__).resolve().parents[3]
 TRAIN_FLAGS = ["--max-steps", "30", "--eval-steps", "10", "--grad-accum", "1", "--lr", "0.01"]
@@ -33,8 +33,10 @@ def write_config(tmp_path: Path, model_dir: Path, **train: object) -> Path:
 
 
 def test_train_then_eval_makes_a_version_the_engine_loads(
-    tmp_path: Path, tiny_model_dir: Path, tiny_settings: Settings
+    tmp_path: Path, any_tiny_model_dir: Path, tiny_settings: Settings
 ) -> None:
+    tiny_model_dir = any_tiny_model_dir
+    tiny_settings.model.base = str(tiny_model_dir)
     config = write_config(tmp_path, tiny_model_dir)
     result = CliRunner().invoke(app, ["--config", str(config), "train", *TRAIN_FLAGS])
     assert result.exit_code == 0, result.output
@@ -49,6 +51,9 @@ def test_train_then_eval_makes_a_version_the_engine_loads(
     assert manifest["base_model"] == str(tiny_model_dir)
     assert manifest["settings"]["max_steps"] == 30 and manifest["lora_r"] == 16
     assert manifest["eval_dataset_sha256"] and manifest["eval_loss"] is not None
+    # The adapter carries the prompt it learned under and the template that rendered it.
+    assert manifest["system_prompt"] == SYSTEM_ZH
+    assert manifest["chat_template"] and "<|im_start|>" in manifest["chat_template"]
     assert set(manifest["target_modules"]) == {
         "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
     }  # fmt: skip

@@ -1,0 +1,170 @@
+"""GPU check: on a CUDA machine, bf16 training, the parity check and the prefix cache
+with batched, mixed-adapter generation, all on the tiny Qwen2 built here; prints figures.
+
+Without CUDA it says so in one line and exits 0. No model hub is needed.
+Run: .venv/bin/python scripts/gpu_check.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+TRAIN_STEPS = 20
+BATCH_ROWS = 8
+
+
+def train_bf16(root: Path, model_dir: Path) -> Path:
+    from atri.config import Settings
+    from model.training.runner import train
+    from tests.model.training.sharegpt import write, zh_dataset
+
+    write(root / "train.json", zh_dataset(64))
+    s = Settings(root=root)
+    s.model.base = str(model_dir)
+    s.model.device = "cuda"
+    s.model.adapters_dir = str(root / "adapters")
+    s.train.dataset = str(root / "train.json")
+    s.train.precision = "bf16"
+    s.train.quantization = "none"
+    s.train.max_steps = TRAIN_STEPS
+    s.train.gradient_accumulation = 1
+    s.train.learning_rate = 1e-2
+    started = time.perf_counter()
+    result = train(s)
+    print(
+        f"bf16 training: {result.steps} steps on {result.hardware.describe()} in "
+        f"{time.perf_counter() - started:.1f} s, {result.tokens_per_second:,.0f} tokens/s, "
+        f"train loss {result.manifest['train_loss']:.3f}"
+    )
+    assert result.hardware.precision == "bf16", result.hardware
+    return result.version_dir
+
+
+async def parity(root: Path, model_dir: Path, version: Path) -> None:
+    from atri.config import Settings
+    from model.engines.loading import load_base_model
+    from model.protocol import ChatRequest
+    from model.service import ChatService
+    from tests.model.training.test_parity import (
+        RecordingEngine,
+        served_settings,
+        training_ids_before_last_reply,
+    )
+
+    s = served_settings(Settings(root=root), model_dir)
+    s.model.device = "cuda"
+    s.model.adapters_dir = str(version.parent)
+    s.memory.path = str(root / "memory.sqlite3")
+    s.worker.rate_limit_per_minute = 0
+    engine = RecordingEngine(load_base_model(s), 4096)
+    async with await ChatService.open(s, engine) as service:
+        result = await service.reload(version.name)
+        assert result.ok, result.message
+        prompt = service.system_prompt
+        first = await service.chat(ChatRequest(platform="gpu", user_id="1", text="你好"))
+        await service.chat(ChatRequest(platform="gpu", user_id="1", text="去海边吧"))
+    turns = [("user", "你好"), ("assistant", first.text), ("user", "去海边吧")]
+    expected = training_ids_before_last_reply(engine.tokenizer, prompt, turns)
+    same = engine.rows[-1] == expected
+    print(f"parity: served ids {'==' if same else '!='} training ids ({len(expected)} tokens)")
+    assert same
+
+
+def mixed_adapters(root: Path, model_dir: Path, version: Path) -> None:
+    """The prefix cache on a batch, then one batch whose rows use different adapters."""
+    import torch
+
+    from atri.config import GenerationSettings, Settings
+    from model.engines.loading import load_base_model
+    from model.engines.local import LocalEngine
+    from tests.model.adapters.make_versions import base_config_hash, write_version
+
+    s = Settings(root=root)
+    s.model.base = str(model_dir)
+    s.model.device = "cuda"
+    s.model.dtype = "bfloat16"
+    other = write_version(
+        root / "other",
+        "other",
+        model_dir,
+        base_model=str(model_dir),
+        config_hash=base_config_hash(model_dir),
+        scale=0.5,
+    )
+    engine = LocalEngine(load_base_model(s), 4096)
+    engine.load_adapter_sync(version, "trained")
+    engine.load_adapter_sync(other, "other")
+    engine.activate_sync("trained")
+    gen = GenerationSettings(max_new_tokens=16, do_sample=False, repetition_penalty=1.0)
+    system = "你是亚托莉。请以亚托莉的身份和口吻与{{user}}聊天，不要跳出角色。"
+    batch = [
+        [{"role": "system", "content": system}, {"role": "user", "content": f"第{i}个问题"}]
+        for i in range(BATCH_ROWS)
+    ]
+    for _ in range(2):  # the second batch reuses the first one's prefix states
+        started = time.perf_counter()
+        engine.generate_sync(batch, gen)
+        torch.cuda.synchronize()
+        elapsed = time.perf_counter() - started
+    stats = engine.stats
+    print(
+        f"prefix cache: {BATCH_ROWS} rows in {elapsed * 1000:.0f} ms, "
+        f"{stats.prefix_reused_tokens} of {stats.prompt_tokens} prompt tokens reused"
+    )
+    names = ["trained", "other"] * (BATCH_ROWS // 2)
+    rows = engine._encode(batch)
+    width = max(len(r) for r in rows)
+    ids = torch.tensor([[engine.tokenizer.pad_token_id] * (width - len(r)) + r for r in rows])
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+    kwargs = {"max_new_tokens": 8, "do_sample": False, "pad_token_id": ids[0, 0].item()}
+    with torch.inference_mode():
+        started = time.perf_counter()
+        mixed = engine.model.generate(
+            input_ids=ids.cuda(), attention_mask=mask.cuda(), adapter_names=names, **kwargs
+        )
+        torch.cuda.synchronize()
+        elapsed = time.perf_counter() - started
+        agree = 0
+        for name in ("trained", "other"):
+            engine.model.set_adapter(name)
+            alone = engine.model.generate(
+                input_ids=ids.cuda(), attention_mask=mask.cuda(), **kwargs
+            )
+            agree += sum(
+                bool(torch.equal(mixed[i], alone[i])) for i, n in enumerate(names) if n == name
+            )
+    print(
+        f"mixed adapters: {BATCH_ROWS} rows, 2 adapters in one batch in {elapsed * 1000:.0f} ms; "
+        f"{agree}/{BATCH_ROWS} rows equal to their adapter's own batch"
+    )
+
+
+def main() -> int:
+    import torch
+
+    if not torch.cuda.is_available():
+        print("No CUDA GPU here; the GPU check has nothing to run.")
+        return 0
+    from tests.tiny_model import build_tiny_qwen2
+
+    print(f"GPU: {torch.cuda.get_device_name(0)}, torch {torch.__version__}")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        model_dir = build_tiny_qwen2(root / "qwen2")
+        version = train_bf16(root, model_dir)
+        asyncio.run(parity(root, model_dir, version))
+        mixed_adapters(root, model_dir, version)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
