@@ -40,7 +40,7 @@ class _Commands(typer.Typer):
 def _with_config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Add `--config/-c` to a command's own options; given there, it wins over the
     one given before the command name."""
-    signature = inspect.signature(fn)
+    signature = inspect.signature(fn, eval_str=True)  # the real Annotated[...] options
     option = inspect.Parameter(
         "config_path",
         inspect.Parameter.KEYWORD_ONLY,

@@ -140,3 +140,13 @@ def test_every_command_takes_config() -> None:
     for name, command in every:
         options = {o for p in command.params for o in getattr(p, "opts", [])}
         assert {"--config", "-c"} <= options, name
+
+
+def test_adding_config_keeps_each_commands_own_option_names() -> None:
+    """The --config wrapper once rebuilt options from their bare types, losing -o,
+    --format and help texts."""
+    prep = CliRunner().invoke(app, ["prep", "--help"], env={"COLUMNS": "200"})
+    assert "-o" in prep.output and "--format" in prep.output and "-f" in prep.output
+    train = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert "--packing" in train.output and "--no-packing" in train.output
+    assert "--max-steps" in train.output and "--lr" in train.output
