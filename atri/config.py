@@ -55,13 +55,14 @@ class Section(BaseModel):
 class ModelSettings(Section):
     base: str = OFFLINE_DEFAULT_BASE
     adapter: str = ""
-    engine: Literal["local", "echo", "openai"] = "local"
+    engine: Literal["local", "llamacpp", "echo", "openai"] = "local"
     cache_dir: str = "~/.cache/atri"
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     adapters_dir: str = "adapters"
     context_window: int = Field(default=0, ge=0)
     prefix_cache: bool = True
+    gguf: str = ""
     openai_base_url: str = "http://127.0.0.1:8000/v1"
     openai_model: str = "atri"
 
