@@ -155,11 +155,13 @@ class LlamaCppEngine:
         # reply does not depend on what else is in the batch (plain attention sums over
         # every cell, and greedy replies changed with the batch).
         params.flash_attn = True
-        # llama-cpp-python's defaults: decoding a few tokens gains little from a second
-        # thread and loses much when a busy machine deschedules one of them.
-        cores = len(os.sched_getaffinity(0))
-        params.n_threads = threads or max(1, cores // 2)
-        params.n_threads_batch = threads or cores
+        # One thread per physical core (about half the logical ones, as llama-cpp-python
+        # assumes): llama.cpp's threads wait for each other at every step, and one that a
+        # busy machine deschedules stalls them all (2 threads on a shared 2-core machine
+        # decoded a batch 4x slower than 1).
+        params.n_threads = params.n_threads_batch = threads or max(
+            1, len(os.sched_getaffinity(0)) // 2
+        )
         self._ctx = llama_cpp.llama_init_from_model(self._model, params)
         if not self._ctx:
             raise RuntimeError(f"llama.cpp could not create a context for {path}")
