@@ -60,7 +60,7 @@ class Section(BaseModel):
 class ModelSettings(Section):
     base: str = OFFLINE_DEFAULT_BASE
     adapter: str = ""
-    engine: Literal["local", "echo", "openai"] = "local"
+    engine: Literal["local", "llamacpp", "echo", "openai"] = "local"
     cache_dir: str = "~/.cache/atri"
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
@@ -69,6 +69,7 @@ class ModelSettings(Section):
     prefix_cache: bool = True
     trust_remote_code: bool = False
     chat_template: str = ""
+    gguf: str = ""
     # One URL, or a list: one per vLLM replica (the engine spreads requests itself).
     openai_base_url: str | list[str] = "http://127.0.0.1:8000/v1"
     openai_model: str = "atri"

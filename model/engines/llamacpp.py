@@ -1,0 +1,583 @@
+"""`LlamaCppEngine`: a GGUF model through llama.cpp (llama-cpp-python's C API) on a CPU.
+
+One llama.cpp context serves a whole batch: every conversation is a sequence of the
+context, and each decode step feeds one token of every unfinished sequence. The KV cache
+is one buffer shared by all sequences, so the prompt start every request shares (ATRI's
+system prompt) is decoded once into a *prefix slot* and copied into each sequence, and
+the slot stays for the next batch, which decodes only what differs.
+
+There are two prefix slots: the live adapter's, and one a new adapter version fills
+while it is smoke-tested, so the first batch after a switch starts warm.
+
+Adapters are GGUF LoRA files converted from the peft version folders
+(`model/adapters/gguf_lora.py`); llama.cpp applies one to the context without touching
+the base weights. Everything runs on one engine thread, so a load or switch waits for
+the batch in flight, exactly as with the local engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from atri.config import GenerationSettings, Settings
+from model.adapters.versions import AdapterError
+from model.character.prompt import ChatMessages
+from model.engines.base import EngineStats, Generation
+from model.engines.loading import (
+    OFFLINE_GGUF,
+    ModelNotFoundError,
+    is_offline_default,
+    offline_gguf_dir,
+)
+from model.engines.prefix_cache import common_length, shared_prefix_length
+
+log = logging.getLogger(__name__)
+
+# Tokens per llama_decode call: a longer prompt is fed in pieces of this size.
+DECODE_CHUNK = 512
+# Sequence ids 0 and 1 hold prefix slots; conversations use the ids after them.
+PREFIX_SLOTS = 2
+# llama.cpp's LLAMA_MAX_SEQ: sequences one context can hold.
+MAX_SEQUENCES = 64
+# Prompt tokens per engine-thread job when a new adapter's prefix is decoded beside the
+# live one, so live batches run in between.
+WARM_SLICE_TOKENS = 256
+# A smoke reply must hold real tokens, not an end-of-turn at once.
+SMOKE_MIN_TOKENS = 4
+
+
+def gguf_path(settings: Settings) -> Path:
+    """The GGUF file to serve: `[model] gguf`, or the offline default's own file."""
+    configured = settings.model.gguf.strip()
+    if configured:
+        path = settings.path(configured)
+        if not path.is_file():
+            raise ModelNotFoundError(
+                f'[model] gguf = "{configured}": no such file; point it at the GGUF file of '
+                "the base model."
+            )
+        return path
+    if is_offline_default(settings.model.base.strip()):
+        return offline_gguf_dir() / OFFLINE_GGUF
+    raise ModelNotFoundError(
+        f'[model] engine = "llamacpp" needs a GGUF file for [model] base = '
+        f'"{settings.model.base}": set [model] gguf to its path.'
+    )
+
+
+def gguf_config_hash(path: Path) -> str:
+    """The config hash transformers would give the model in this GGUF, so adapter
+    manifests written by `atri train` on the same base are recognised."""
+    import types
+
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    from model.engines.loading import config_hash
+
+    config = AutoConfig.from_pretrained(path.parent, gguf_file=path.name)
+    if not getattr(config, "architectures", None):
+        # A saved model names its class; the GGUF does not, transformers picks it.
+        config.architectures = [MODEL_FOR_CAUSAL_LM_MAPPING_NAMES[config.model_type]]
+    return config_hash(types.SimpleNamespace(config=config))
+
+
+@dataclass
+class _Slot:
+    seq: int
+    adapter: str = ""
+    tokens: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Row:
+    seq: int
+    prompt: list[int]
+    max_new: int
+    min_new: int = 0
+    new: list[int] = field(default_factory=list)
+    done: bool = False
+    bad_logits: bool = False
+
+
+class LlamaCppEngine:
+    """llama.cpp on this machine. Build with `await LlamaCppEngine.load(settings)`."""
+
+    name = "llamacpp"
+
+    def __init__(
+        self,
+        path: Path,
+        base_id: str,
+        config_hash: str,
+        context_window: int = 0,
+        max_batch: int = 8,
+        prefix_cache: bool = True,
+        threads: int = 0,
+    ) -> None:
+        import llama_cpp
+
+        self._ll = llama_cpp
+        llama_cpp.llama_backend_init()
+        model_params = llama_cpp.llama_model_default_params()
+        self._model = llama_cpp.llama_model_load_from_file(str(path).encode(), model_params)
+        if not self._model:
+            raise ModelNotFoundError(f"{path}: llama.cpp cannot load this GGUF file.")
+        self._vocab = llama_cpp.llama_model_get_vocab(self._model)
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
+        self.base_id = base_id
+        self.config_hash = config_hash
+        self.gguf_path = path
+        self.context_window = context_window or llama_cpp.llama_model_n_ctx_train(self._model)
+        self.rows_per_pass = max(1, min(max_batch, MAX_SEQUENCES - PREFIX_SLOTS))
+        self.prefix_cache = prefix_cache
+        self.chat_template = self._meta("tokenizer.chat_template")
+        if not self.chat_template:
+            raise ModelNotFoundError(f"{path}: the GGUF holds no chat template.")
+        params = llama_cpp.llama_context_default_params()
+        # llama.cpp (as of llama-cpp-python 0.3.16) reuses a decode graph across an
+        # adapter change, so the switched adapter would not apply; read at context start.
+        os.environ.setdefault("LLAMA_GRAPH_REUSE_DISABLE", "1")
+        # Room for two prefix slots and at least one whole conversation beside them.
+        self.kv_cells = 2 * self.context_window
+        params.n_ctx = self.kv_cells
+        params.n_batch = params.n_ubatch = DECODE_CHUNK
+        params.n_seq_max = PREFIX_SLOTS + self.rows_per_pass
+        params.kv_unified = True  # one buffer: a copied prefix shares its cells
+        # Flash attention visits a sequence's cells in order and skips the others', so a
+        # reply does not depend on what else is in the batch (plain attention sums over
+        # every cell, and greedy replies changed with the batch).
+        params.flash_attn = True
+        # One thread per physical core (about half the logical ones, as llama-cpp-python
+        # assumes): llama.cpp's threads wait for each other at every step, and one that a
+        # busy machine deschedules stalls them all (2 threads on a shared 2-core machine
+        # decoded a batch 4x slower than 1).
+        params.n_threads = params.n_threads_batch = threads or max(
+            1, len(os.sched_getaffinity(0)) // 2
+        )
+        self._ctx = llama_cpp.llama_init_from_model(self._model, params)
+        if not self._ctx:
+            raise RuntimeError(f"llama.cpp could not create a context for {path}")
+        self._mem = llama_cpp.llama_get_memory(self._ctx)
+        self._batch = llama_cpp.llama_batch_init(DECODE_CHUNK, 0, 1)
+        self._slots = [_Slot(seq) for seq in range(PREFIX_SLOTS)]
+        self._adapters: dict[str, Any] = {}
+        self._ctx_adapter = ""  # the adapter applied to the context now
+        self.active_adapter = ""
+        self.stats = EngineStats()
+        self._bos = self._piece(llama_cpp.llama_vocab_bos(self._vocab), special=True)
+        self._eos = self._piece(llama_cpp.llama_vocab_eos(self._vocab), special=True)
+        # End-of-generation tokens (EOS, end of turn, ...), as the GGUF marks them.
+        self._eog = [t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(self._vocab, t)]
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atri-llamacpp")
+        self._closed = False
+
+    @classmethod
+    async def load(cls, settings: Settings) -> LlamaCppEngine:
+        path = gguf_path(settings)
+        base_id = settings.model.base.strip() or "builtin:smollm2-135m"
+        config_hash = await asyncio.to_thread(gguf_config_hash, path)
+        engine = await asyncio.to_thread(
+            cls,
+            path,
+            base_id,
+            config_hash,
+            settings.model.context_window,
+            settings.worker.max_batch,
+            settings.model.prefix_cache,
+        )
+        if settings.model.adapter:
+            folder = settings.path(settings.model.adapter)
+            await engine.load_adapter(folder, folder.name)
+            await engine.activate(folder.name)
+        return engine
+
+    @property
+    def adapter_version(self) -> str:
+        return self.active_adapter
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        """Run `fn` on the engine thread, after whatever is queued there."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    # Text <-> tokens, from the GGUF's own tokenizer and chat template.
+
+    def _meta(self, key: str) -> str:
+        size = self._ll.llama_model_meta_val_str(self._model, key.encode(), None, 0)
+        if size < 0:
+            return ""
+        buf = ctypes.create_string_buffer(size + 1)
+        self._ll.llama_model_meta_val_str(self._model, key.encode(), buf, size + 1)
+        return buf.value.decode("utf-8")
+
+    def tokenize(self, text: str) -> list[int]:
+        data = text.encode("utf-8")
+        room = len(data) + 8
+        while True:
+            buf = (self._ll.llama_token * room)()
+            n = self._ll.llama_tokenize(self._vocab, data, len(data), buf, room, False, True)
+            if n >= 0:
+                return list(buf[:n])
+            room = -n
+
+    def _piece(self, token: int, special: bool = False) -> bytes:
+        buf = ctypes.create_string_buffer(64)
+        n = self._ll.llama_token_to_piece(self._vocab, token, buf, 64, 0, special)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = self._ll.llama_token_to_piece(self._vocab, token, buf, -n, 0, special)
+        return buf.raw[:n]
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return b"".join(self._piece(t) for t in tokens).decode("utf-8", errors="replace")
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+    def render(self, messages: ChatMessages) -> str:
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        def raise_exception(message: str) -> None:
+            raise ValueError(message)
+
+        # The options transformers renders chat templates with.
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        template = env.from_string(self.chat_template)
+        return template.render(
+            messages=messages,
+            add_generation_prompt=True,
+            bos_token=self._bos.decode("utf-8", errors="replace"),
+            eos_token=self._eos.decode("utf-8", errors="replace"),
+            raise_exception=raise_exception,
+        )
+
+    def encode(self, messages: ChatMessages) -> list[int]:
+        return self.tokenize(self.render(messages))
+
+    def fit(self, tokens: list[int], max_new_tokens: int) -> list[int]:
+        """A prompt cut to leave room for the reply inside the window: its start (the
+        system prompt) and its end (the latest turn) stay, the middle goes. The service
+        fits conversations before they come here; this is the last guard."""
+        room = self.context_window - min(max_new_tokens, self.context_window // 4)
+        if len(tokens) <= room:
+            return tokens
+        log.warning("prompt of %d tokens cut to %d to fit the window", len(tokens), room)
+        head = room // 2
+        return tokens[:head] + tokens[len(tokens) - (room - head) :]
+
+    # Decoding.
+
+    def _decode(self, entries: list[tuple[int, int, int, bool]]) -> dict[int, Any]:
+        """Feed (token, position, sequence, wants logits) entries; return the logits of
+        the flagged ones by entry index."""
+        import numpy as np
+
+        out: dict[int, Any] = {}
+        batch = self._batch
+        for start in range(0, len(entries), DECODE_CHUNK):
+            chunk = entries[start : start + DECODE_CHUNK]
+            for i, (token, pos, seq, logits) in enumerate(chunk):
+                batch.token[i] = token
+                batch.pos[i] = pos
+                batch.n_seq_id[i] = 1
+                batch.seq_id[i][0] = seq
+                batch.logits[i] = logits
+            batch.n_tokens = len(chunk)
+            rc = self._ll.llama_decode(self._ctx, batch)
+            if rc != 0:
+                raise RuntimeError(f"llama_decode failed ({rc}) on {len(chunk)} tokens")
+            for i, (_, _, _, logits) in enumerate(chunk):
+                if logits:
+                    ptr = self._ll.llama_get_logits_ith(self._ctx, i)
+                    out[start + i] = np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
+        return out
+
+    def _use_adapter(self, name: str) -> None:
+        if name == self._ctx_adapter:
+            return
+        self._ll.llama_clear_adapter_lora(self._ctx)
+        if name and self._ll.llama_set_adapter_lora(self._ctx, self._adapters[name], 1.0):
+            raise RuntimeError(f"llama.cpp refused to apply adapter {name}")
+        self._ctx_adapter = name
+
+    def _slot_for(self, adapter: str, prefix: list[int]) -> _Slot:
+        """The prefix slot of `adapter`, holding exactly `prefix` (only what differs
+        from what it held is decoded). Another adapter's slot may be taken, never the
+        live one's."""
+        slot = next((s for s in self._slots if s.adapter == adapter and s.tokens), None)
+        if slot is None:
+            slot = next((s for s in self._slots if not s.tokens), None) or next(
+                s for s in self._slots if s.adapter != self.active_adapter
+            )
+            self._ll.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
+            slot.adapter, slot.tokens = adapter, []
+        keep = common_length(slot.tokens, prefix)
+        if keep < len(slot.tokens):
+            self._ll.llama_memory_seq_rm(self._mem, slot.seq, keep, -1)
+            slot.tokens = slot.tokens[:keep]
+        if keep < len(prefix):
+            self._use_adapter(adapter)
+            missing = prefix[keep:]
+            self._decode([(t, keep + i, slot.seq, False) for i, t in enumerate(missing)])
+            slot.tokens = list(prefix)
+        return slot
+
+    def _drop_slot(self, keep_adapter: str) -> bool:
+        """Free the cells of a slot not holding `keep_adapter`; False if none was held."""
+        for slot in self._slots:
+            if slot.tokens and slot.adapter != keep_adapter:
+                self._ll.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
+                slot.adapter, slot.tokens = "", []
+                return True
+        return False
+
+    def _free_cells(self, adapter: str, shared: int) -> int:
+        """KV cells left for conversations once `adapter`'s slot holds `shared` tokens."""
+        held = sum(len(s.tokens) for s in self._slots if s.adapter != adapter)
+        own = max([len(s.tokens) for s in self._slots if s.adapter == adapter] + [shared])
+        return self.kv_cells - held - own
+
+    def _passes(self, rows: list[list[int]], news: list[int], adapter: str) -> list[list[int]]:
+        """Row indices in groups that fit the free KV cells and the sequence ids; the
+        other adapter's slot is given up when even one row would not fit beside it."""
+        shared = shared_prefix_length(rows) if self.prefix_cache else 0
+        needs = [len(row) - shared + new for row, new in zip(rows, news, strict=True)]
+        if max(needs) > self._free_cells(adapter, shared):
+            self._drop_slot(adapter)
+        free = self._free_cells(adapter, shared)
+        groups: list[list[int]] = [[]]
+        used = 0
+        for i, need in enumerate(needs):
+            if groups[-1] and (used + need > free or len(groups[-1]) >= self.rows_per_pass):
+                groups.append([])
+                used = 0
+            groups[-1].append(i)
+            used += need
+        return groups
+
+    def _run_rows(
+        self, rows: list[list[int]], gen: GenerationSettings, adapter: str, min_new: int = 0
+    ) -> list[_Row]:
+        """Generate for rows that fit in one pass."""
+        import numpy as np
+
+        shared = shared_prefix_length(rows) if self.prefix_cache else 0
+        before = self.stats.prefix_reused_tokens
+        slot = None
+        if shared:
+            slot = next((s for s in self._slots if s.adapter == adapter and s.tokens), None)
+            reused = common_length(slot.tokens, rows[0][:shared]) if slot else 0
+            slot = self._slot_for(adapter, rows[0][:shared])
+            self.stats.prefix_reused_tokens = before + reused * len(rows)
+        self._use_adapter(adapter)
+        live: list[_Row] = []
+        entries: list[tuple[int, int, int, bool]] = []
+        last: list[int] = []
+        for i, tokens in enumerate(rows):
+            row = _Row(
+                seq=PREFIX_SLOTS + i,
+                prompt=tokens,
+                max_new=max(1, min(gen.max_new_tokens, self.context_window - len(tokens))),
+                min_new=min_new,
+            )
+            self._ll.llama_memory_seq_rm(self._mem, row.seq, -1, -1)
+            if slot is not None:
+                self._ll.llama_memory_seq_cp(self._mem, slot.seq, row.seq, 0, shared)
+            own = tokens[shared:]
+            entries += [(t, shared + j, row.seq, j == len(own) - 1) for j, t in enumerate(own)]
+            last.append(len(entries) - 1)
+            live.append(row)
+        rng = np.random.default_rng()
+        try:
+            logits = self._decode(entries)
+            step = [logits[i] for i in last]
+            active = list(live)
+            while active:
+                entries = []
+                for row, row_logits in zip(active, step, strict=True):
+                    token = self._sample(row, row_logits, gen, rng)
+                    eog = self._ll.llama_vocab_is_eog(self._vocab, token)
+                    if not eog:
+                        row.new.append(token)
+                    if eog or len(row.new) >= row.max_new:
+                        row.done = True
+                    else:
+                        entries.append((token, len(row.prompt) + len(row.new) - 1, row.seq, True))
+                active = [r for r in active if not r.done]
+                if not active:
+                    break
+                got = self._decode(entries)
+                step = [got[i] for i in range(len(entries))]
+        finally:
+            for row in live:
+                self._ll.llama_memory_seq_rm(self._mem, row.seq, -1, -1)
+        return live
+
+    def _sample(self, row: _Row, logits: Any, gen: GenerationSettings, rng: Any) -> int:
+        """transformers' order: repetition penalty, temperature, top-k, top-p."""
+        import numpy as np
+
+        if not np.isfinite(logits).all():
+            row.bad_logits = True
+            logits = np.nan_to_num(logits, nan=-np.inf)
+        if gen.repetition_penalty != 1.0:
+            seen = np.fromiter(set(row.prompt) | set(row.new), dtype=np.int64)
+            values = logits[seen]
+            logits[seen] = np.where(
+                values > 0, values / gen.repetition_penalty, values * gen.repetition_penalty
+            )
+        if len(row.new) < row.min_new:
+            logits[self._eog] = -np.inf
+        if not gen.do_sample:
+            return int(np.argmax(logits))
+        logits = logits / gen.temperature
+        if 0 < gen.top_k < len(logits):
+            cut = np.partition(logits, -gen.top_k)[-gen.top_k]
+            logits = np.where(logits < cut, -np.inf, logits)
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        if gen.top_p < 1.0:
+            order = np.argsort(-probs)
+            cumulative = np.cumsum(probs[order])
+            keep = order[: int(np.searchsorted(cumulative, gen.top_p)) + 1]
+            kept = np.zeros_like(probs)
+            kept[keep] = probs[keep]
+            probs = kept / kept.sum()
+        return int(rng.choice(len(probs), p=probs))
+
+    def next_token_logits(self, tokens: list[int], adapter: str = "") -> Any:
+        """The scores for the token after `tokens`, with `adapter` (a fingerprint of the
+        weights, for checks against other runtimes)."""
+        self._use_adapter(adapter)
+        seq = PREFIX_SLOTS
+        try:
+            entries = [(t, i, seq, i == len(tokens) - 1) for i, t in enumerate(tokens)]
+            return self._decode(entries)[len(tokens) - 1]
+        finally:
+            self._ll.llama_memory_seq_rm(self._mem, seq, -1, -1)
+
+    def generate_sync(
+        self,
+        batch: list[ChatMessages],
+        gen: GenerationSettings,
+        adapter: str | None = None,
+        min_new: int = 0,
+    ) -> list[Generation]:
+        adapter = self.active_adapter if adapter is None else adapter
+        rows = [self.fit(self.encode(m), gen.max_new_tokens) for m in batch]
+        news = [max(1, min(gen.max_new_tokens, self.context_window - len(r))) for r in rows]
+        done: dict[int, _Row] = {}
+        for group in self._passes(rows, news, adapter):
+            sub = [rows[i] for i in group]
+            for i, row in zip(group, self._run_rows(sub, gen, adapter, min_new), strict=True):
+                done[i] = row
+        results = []
+        for i in range(len(rows)):
+            row = done[i]
+            if row.bad_logits:
+                raise AdapterError(f"Adapter {adapter} produces NaN scores (broken weights).")
+            results.append(
+                Generation(
+                    text=self.detokenize(row.new), new_tokens=len(row.new), adapter_version=adapter
+                )
+            )
+        self.stats.generate_calls += 1
+        self.stats.generated_rows += len(batch)
+        self.stats.generated_tokens += sum(r.new_tokens for r in results)
+        self.stats.prompt_tokens += sum(len(r) for r in rows)
+        self.stats.batch_sizes.append(len(batch))
+        return results
+
+    async def generate(
+        self, batch: list[ChatMessages], gen: GenerationSettings
+    ) -> list[Generation]:
+        result: list[Generation] = await self.run(self.generate_sync, batch, gen)
+        return result
+
+    # Adapters (the reload job's `AdapterEngine`).
+
+    def accepts_config_hash(self, value: str) -> bool:
+        return value == self.config_hash
+
+    def load_adapter_sync(self, gguf_file: Path, name: str) -> None:
+        if name in self._adapters:
+            raise ValueError(f"an adapter named {name!r} is already loaded")
+        pointer = self._ll.llama_adapter_lora_init(self._model, str(gguf_file).encode())
+        if not pointer:
+            raise AdapterError(
+                f"Version {name}: llama.cpp refused its LoRA {gguf_file} (it does not fit "
+                "the base model)."
+            )
+        self._adapters[name] = pointer
+
+    async def load_adapter(self, path: Path, name: str) -> None:
+        """Convert the peft version to GGUF once (off the engine thread), then load it."""
+        from model.adapters.gguf_lora import ensure_gguf_adapter, gguf_facts
+
+        if not (path / "adapter_config.json").is_file():
+            raise FileNotFoundError(f"{path}: not a peft adapter folder (no adapter_config.json).")
+        facts = await asyncio.to_thread(gguf_facts, self.gguf_path)
+        gguf_file = await asyncio.to_thread(ensure_gguf_adapter, path, facts)
+        await self.run(self.load_adapter_sync, gguf_file, name)
+
+    def warm_sync(self, name: str, prefix: list[int]) -> None:
+        if self.prefix_cache and prefix:
+            self._slot_for(name, prefix)
+
+    def smoke_sync(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
+        gen = GenerationSettings(
+            max_new_tokens=max_new_tokens, do_sample=False, repetition_penalty=1.0
+        )
+        (result,) = self.generate_sync([messages], gen, name, min(SMOKE_MIN_TOKENS, max_new_tokens))
+        return result.text
+
+    async def smoke_test(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
+        if name and name not in self._adapters:
+            raise KeyError(f"adapter {name!r} is not loaded")
+        prompt = await self.run(self.encode, messages)
+        start = prompt[:-1]
+        for end in range(WARM_SLICE_TOKENS, len(start) + WARM_SLICE_TOKENS, WARM_SLICE_TOKENS):
+            await self.run(self.warm_sync, name, start[: min(end, len(start))])
+        result: str = await self.run(self.smoke_sync, name, messages, max_new_tokens)
+        return result
+
+    def activate_sync(self, name: str) -> None:
+        if name and name not in self._adapters:
+            raise KeyError(f"adapter {name!r} is not loaded")
+        self.active_adapter = name
+
+    async def activate(self, name: str) -> None:
+        await self.run(self.activate_sync, name)
+
+    def unload_adapter_sync(self, name: str) -> None:
+        if not name or name == self.active_adapter or name not in self._adapters:
+            return
+        if self._ctx_adapter == name:
+            self._use_adapter(self.active_adapter)
+        for slot in self._slots:
+            if slot.adapter == name:
+                self._ll.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
+                slot.adapter, slot.tokens = "", []
+        self._ll.llama_adapter_lora_free(self._adapters.pop(name))
+
+    async def unload_adapter(self, name: str) -> None:
+        await self.run(self.unload_adapter_sync, name)
+
+    def _free(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._ll.llama_batch_free(self._batch)
+        self._ll.llama_free(self._ctx)
+        self._ll.llama_model_free(self._model)  # frees its adapters too
+
+    async def close(self) -> None:
+        await self.run(self._free)
+        self._thread.shutdown(wait=True)

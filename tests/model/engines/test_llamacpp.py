@@ -1,0 +1,253 @@
+"""The llama.cpp engine on the offline default's own GGUF: batching, stopping, cutting,
+LoRA conversion against transformers + peft, and a hot reload under load."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from atri.config import GenerationSettings, Settings
+from model.adapters.gguf_lora import ADAPTER_GGUF, ensure_gguf_adapter, gguf_facts
+from model.adapters.versions import MANIFEST, MANIFEST_FORMAT
+from model.character.prompt import ChatMessages
+from model.engines.llamacpp import LlamaCppEngine, gguf_config_hash, gguf_path
+from model.engines.loading import offline_default_folder
+from model.protocol import ChatRequest
+from model.service import ChatService
+
+SYSTEM = "You are ATRI, a cheerful robot girl who lives by the sea. Answer in one sentence."
+QUESTIONS = ["Who are you?", "What is your favourite food?", "Do you like the sea?", "Hi!"]
+GREEDY = GenerationSettings(max_new_tokens=24, do_sample=False, repetition_penalty=1.0)
+V1 = "20250101-000001"
+# What the LoRA is trained to say (two steps, large learning rate: enough to move it).
+TRAIN_TEXT = "I am ATRI, a high-performance robot! I am ATRI, a high-performance robot!"
+
+
+def chat(question: str) -> ChatMessages:
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaCppEngine]:
+    settings = Settings(root=tmp_path_factory.mktemp("llamacpp"))
+    engine = LlamaCppEngine(gguf_path(settings), "builtin:smollm2-135m", "", max_batch=8)
+    yield engine
+    engine._free()
+
+
+@pytest.fixture(scope="module")
+def trained_lora(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A peft LoRA trained for 2 steps on the offline model (its transformers copy)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tests.conftest import _model_cache_dir
+
+    folder = offline_default_folder(_model_cache_dir())
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    torch.manual_seed(0)
+    config = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
+    peft = get_peft_model(model, config)
+    ids = tokenizer(TRAIN_TEXT, return_tensors="pt")["input_ids"]
+    optimizer = torch.optim.AdamW([p for p in peft.parameters() if p.requires_grad], lr=1e-2)
+    for _ in range(2):
+        loss = peft(input_ids=ids, labels=ids).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    out = tmp_path_factory.mktemp("lora") / "peft"
+    peft.save_pretrained(str(out))
+    return out
+
+
+def test_batched_greedy_replies_equal_replies_alone(engine: LlamaCppEngine) -> None:
+    alone = [engine.generate_sync([chat(q)], GREEDY)[0].text for q in QUESTIONS]
+    reused = engine.stats.prefix_reused_tokens
+    batched = [g.text for g in engine.generate_sync([chat(q) for q in QUESTIONS], GREEDY)]
+    assert batched == alone
+    assert all(text.strip() for text in batched)
+    # The system prompt came from the prefix slot, once for each of the four rows.
+    system_tokens = len(engine.encode([{"role": "system", "content": SYSTEM}]))
+    assert engine.stats.prefix_reused_tokens - reused >= 4 * (system_tokens - 2)
+
+
+def test_generation_stops_at_the_end_of_turn(engine: LlamaCppEngine) -> None:
+    long = GenerationSettings(max_new_tokens=300, do_sample=False, repetition_penalty=1.0)
+    (reply,) = engine.generate_sync([chat("Say hello.")], long)
+    assert 0 < reply.new_tokens < 300
+    assert "<|im_end|>" not in reply.text
+    # Given exactly the tokens it produced, it stops in the same place: the next token
+    # was an end-of-generation token, not the limit.
+    exact = GenerationSettings(
+        max_new_tokens=reply.new_tokens + 5, do_sample=False, repetition_penalty=1.0
+    )
+    assert engine.generate_sync([chat("Say hello.")], exact)[0].new_tokens == reply.new_tokens
+
+
+def test_sampling_settings_apply(engine: LlamaCppEngine) -> None:
+    sampled = GenerationSettings(max_new_tokens=12, do_sample=True, temperature=1.5, top_k=0)
+    replies = {g.text for g in engine.generate_sync([chat("Tell me a story.")] * 6, sampled)}
+    assert len(replies) > 1  # greedy would give one text six times
+    one_choice = GenerationSettings(max_new_tokens=12, do_sample=True, top_k=1)
+    texts = {g.text for g in engine.generate_sync([chat("Tell me a story.")] * 3, one_choice)}
+    assert len(texts) == 1  # top_k = 1 is greedy
+
+
+def test_a_prompt_longer_than_the_window_is_cut(engine: LlamaCppEngine) -> None:
+    window = engine.context_window
+    long_text = "the sea is blue " * (window // 2)
+    tokens = engine.encode(chat(long_text))
+    assert len(tokens) > window
+    fitted = engine.fit(tokens, 64)
+    assert len(fitted) <= window - 64
+    assert fitted[:20] == tokens[:20] and fitted[-20:] == tokens[-20:]
+    before = engine.stats.prompt_tokens
+    (reply,) = engine.generate_sync([chat(long_text)], GREEDY)
+    assert engine.stats.prompt_tokens - before <= window - GREEDY.max_new_tokens
+    assert reply.new_tokens > 0
+
+
+def test_converted_lora_changes_output_and_agrees_with_peft(
+    engine: LlamaCppEngine, trained_lora: Path, tmp_path: Path
+) -> None:
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from tests.conftest import _model_cache_dir
+
+    version = tmp_path / V1
+    shutil.copytree(trained_lora, version)
+    gguf_file = ensure_gguf_adapter(version, gguf_facts(engine.gguf_path))
+    assert gguf_file == version / ADAPTER_GGUF
+    engine.load_adapter_sync(gguf_file, V1)
+    try:
+        prompt = engine.encode(chat("Who are you?"))
+        base_ll = engine.next_token_logits(prompt, "")
+        lora_ll = engine.next_token_logits(prompt, V1)
+
+        model = AutoModelForCausalLM.from_pretrained(offline_default_folder(_model_cache_dir()))
+        peft = PeftModel.from_pretrained(model, str(trained_lora)).eval()
+        ids = torch.tensor([prompt])
+        with torch.inference_mode():
+            lora_hf = peft(input_ids=ids).logits[0, -1].numpy()
+            with peft.disable_adapter():
+                base_hf = peft(input_ids=ids).logits[0, -1].numpy()
+
+        # The adapter moves the scores, in llama.cpp as in peft, the same way: llama.cpp
+        # runs the 4-bit weights on 8-bit activations where transformers runs their
+        # fp32 copy, so both runs differ by quantisation noise (a few hundredths of a
+        # logit), while the LoRA's own change is far larger and points the same way.
+        delta_ll, delta_hf = lora_ll - base_ll, lora_hf - base_hf
+        noise = np.abs(base_ll - base_hf).mean()
+        assert np.abs(delta_hf).mean() > 5 * noise
+        assert np.corrcoef(delta_ll, delta_hf)[0, 1] > 0.98
+        assert np.abs(delta_ll - delta_hf).mean() < 0.1 * np.abs(delta_hf).mean() + noise
+
+        # Greedy tokens: the adapter changes the reply, and agrees with peft's.
+        n = 6
+        with engine_adapter(engine, V1):
+            ours = engine.generate_sync(
+                [chat("Who are you?")],
+                GenerationSettings(**{**GREEDY.model_dump(), "max_new_tokens": n}),
+            )[0]
+        bare = engine.generate_sync([chat("Who are you?")], GREEDY)[0]
+        assert ours.text != bare.text[: len(ours.text)] or ours.new_tokens < n
+        with torch.inference_mode():
+            theirs = peft.generate(ids, max_new_tokens=n, do_sample=False)[0, len(prompt) :]
+        assert engine.tokenize(ours.text)[:3] == theirs.tolist()[:3]
+    finally:
+        engine.unload_adapter_sync(V1)
+
+
+class engine_adapter:
+    """Serve `name` on the engine for the duration of a with-block."""
+
+    def __init__(self, engine: LlamaCppEngine, name: str) -> None:
+        self.engine, self.name = engine, name
+
+    def __enter__(self) -> None:
+        self.engine.activate_sync(self.name)
+
+    def __exit__(self, *_: object) -> None:
+        self.engine.activate_sync("")
+
+
+def write_version(adapters_dir: Path, name: str, peft_dir: Path, config_hash: str) -> None:
+    """A complete version folder, as training writes it (renamed into place)."""
+    tmp = adapters_dir / f".tmp-{name}-{os.getpid()}"
+    shutil.copytree(peft_dir, tmp)
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "version": name,
+        "base_model": "builtin:smollm2-135m",
+        "base_config_hash": config_hash,
+        "dataset_sha256": "0" * 64,
+        "settings": {},
+        "train_loss": 1.0,
+        "eval_loss": None,
+        "created_at": "2025-01-01T00:00:00+00:00",
+        "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"],
+        "lora_r": 8,
+    }
+    (tmp / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    os.rename(tmp, adapters_dir / name)
+
+
+async def test_hot_reload_under_load_drops_no_request(
+    settings: Settings, trained_lora: Path
+) -> None:
+    settings.model.engine = "llamacpp"
+    settings.reload.enabled = False
+    settings.worker.ooc_max_retries = 0
+    settings.generation.max_new_tokens = 12
+    adapters_dir = settings.path(settings.model.adapters_dir)
+    adapters_dir.mkdir(parents=True)
+    write_version(adapters_dir, V1, trained_lora, gguf_config_hash(gguf_path(settings)))
+    users, before_reload, after_reload = 4, 2, 2
+    async with await ChatService.open(settings) as service:
+        assert service.engine.name == "llamacpp"
+        answered = 0
+        halfway = asyncio.Event()
+        reloaded = asyncio.Event()
+
+        async def client(user: str) -> list[str]:
+            nonlocal answered
+            versions: list[str] = []
+            after = 0
+            while len(versions) < before_reload or after < after_reload:
+                after += reloaded.is_set()
+                reply = await service.chat(
+                    ChatRequest(platform="test", user_id=user, text=f"message {len(versions)}")
+                )
+                assert reply.status == "ok", reply
+                versions.append(reply.adapter_version)
+                answered += 1
+                if answered >= users * before_reload // 2:
+                    halfway.set()
+            return versions
+
+        async def reload_midway() -> None:
+            await halfway.wait()
+            result = await service.reload()
+            assert result.ok, result.message
+            reloaded.set()
+
+        reloading = asyncio.create_task(reload_midway())
+        results = await asyncio.gather(*(client(f"u{n}") for n in range(users)))
+        await reloading
+        assert {v for seen in results for v in seen} == {"", V1}
+        assert all(seen[-1] == V1 for seen in results)
+        assert (adapters_dir / V1 / ADAPTER_GGUF).is_file()
+        for n, seen in enumerate(results):
+            history = await service.memory.all_messages(service.scope_for("test", f"u{n}"))
+            assert [m.adapter_version for m in history if m.role == "assistant"] == seen
