@@ -115,6 +115,18 @@ class MemorySettings(Section):
     max_history_messages: PositiveInt = 40
 
 
+class RoomSettings(Section):
+    """Room context: what others say in a group or channel, kept for when she is addressed.
+    Each platform sends it only with `[discord] room_context` / `[qq] room_context` on."""
+
+    off_channels: list[str] = Field(default_factory=list)
+    max_lines_per_channel: PositiveInt = 200
+    max_age_hours: PositiveFloat = 24.0
+    max_chars: PositiveInt = 300
+    history_share: float = Field(default=0.5, ge=0, le=1)
+    max_prompt_lines: PositiveInt = 30
+
+
 class WorkerSettings(Section):
     url: str = ""
     host: str = "127.0.0.1"
@@ -332,6 +344,7 @@ class DiscordSettings(Section):
     max_replies_per_minute: int = Field(default=20, ge=0)
     guild_ids: list[int] = Field(default_factory=list)
     commands_state: str = "data/discord_commands.json"
+    room_context: bool = False
 
 
 class QQSettings(Section):
@@ -353,6 +366,7 @@ class QQSettings(Section):
     send_retry_seconds: float = Field(default=5.0, ge=0)
     max_message_chars: PositiveInt = 500
     max_reply_parts: PositiveInt = 4
+    room_context: bool = False
 
     @field_validator(
         "superusers",
@@ -375,6 +389,7 @@ class Settings(Section):
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
     persona: PersonaSettings = Field(default_factory=PersonaSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
+    room: RoomSettings = Field(default_factory=RoomSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     reload: ReloadSettings = Field(default_factory=ReloadSettings)
     ooc: OOCSettings = Field(default_factory=OOCSettings)

@@ -7,24 +7,23 @@ shown to the model. Purge deletes a scope's rows for good.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import aiosqlite
 
+from model.grouping import Grouped
 from model.protocol import ScopeKind
+from model.room import RoomLog
 
-T = TypeVar("T")
-
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each entry upgrades the schema from version i to i+1. Version 1 had no adapter
-# column; databases written then are migrated in place.
+# column, version 2 no room lines; databases written then are migrated in place.
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE IF NOT EXISTS messages (
@@ -41,6 +40,21 @@ MIGRATIONS: list[str] = [
     """,
     """
     ALTER TABLE messages ADD COLUMN adapter_version TEXT NOT NULL DEFAULT '';
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS room_lines (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        room TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        display_name TEXT NOT NULL DEFAULT '',
+        content TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        archived INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX IF NOT EXISTS room_lines_room ON room_lines (room, id);
+    CREATE INDEX IF NOT EXISTS room_lines_age ON room_lines (created_at);
+    CREATE INDEX IF NOT EXISTS room_lines_user ON room_lines (platform, user_id);
     """,
 ]
 
@@ -63,6 +77,17 @@ def scope_key(
     return chan
 
 
+def parse_scope(scope: str) -> tuple[str, str, str]:
+    """(platform, user id, channel prefix) of a scope key, "" where it names none."""
+    platform, _, rest = scope.partition(":")
+    if rest.startswith("user:"):
+        return platform, rest.removeprefix("user:"), ""
+    if rest.startswith("chan:"):
+        place, sep, user_id = rest.removeprefix("chan:").partition(":user:")
+        return platform, user_id if sep else "", f"{platform}:chan:{place}"
+    return platform, "", ""
+
+
 @dataclass(frozen=True)
 class Message:
     id: int
@@ -76,52 +101,6 @@ class Message:
     archived: bool
 
 
-class Grouped(Generic[T]):
-    """Calls that arrive while a group is being handled wait, and are handled together
-    next: one trip to the database thread for all of them. Alone, a call goes at once.
-
-    `handle` gets the items of a group and returns one outcome per item, in order: the
-    caller's result, or an exception to raise in that caller."""
-
-    MAX_GROUP = 200  # SQLite allows 500 terms in one compound SELECT
-
-    def __init__(self, handle: Callable[[list[T]], Awaitable[list[Any]]], name: str) -> None:
-        self.handle = handle
-        self.name = name
-        self._pending: list[tuple[T, asyncio.Future[Any]]] = []
-        self._task: asyncio.Task[None] | None = None
-
-    async def submit(self, item: T) -> Any:
-        done = asyncio.get_running_loop().create_future()
-        self._pending.append((item, done))
-        if self._task is None:
-            self._task = asyncio.create_task(self._drain(), name=self.name)
-        return await done
-
-    async def idle(self) -> None:
-        if self._task is not None:
-            await asyncio.shield(self._task)
-
-    async def _drain(self) -> None:
-        try:
-            while self._pending:
-                group = self._pending[: self.MAX_GROUP]
-                del self._pending[: self.MAX_GROUP]
-                try:
-                    outcomes = await self.handle([item for item, _ in group])
-                except Exception as exc:
-                    outcomes = [exc] * len(group)
-                for (_, done), outcome in zip(group, outcomes, strict=True):
-                    if done.done():
-                        continue  # the caller gave up; a write still happened
-                    if isinstance(outcome, Exception):
-                        done.set_exception(outcome)
-                    else:
-                        done.set_result(outcome)
-        finally:
-            self._task = None
-
-
 class Memory:
     """Async access to the conversation database. Use `await Memory.open(path)`."""
 
@@ -132,6 +111,7 @@ class Memory:
         # calls queue for the database thread; each queue is served a group at a time.
         self._writes = Grouped(self._insert_groups, "atri-memory-writes")
         self._reads = Grouped(self._read_groups, "atri-memory-reads")
+        self.room = RoomLog(db)
 
     @classmethod
     async def open(cls, path: str | Path) -> Memory:
@@ -155,6 +135,7 @@ class Memory:
 
     async def close(self) -> None:
         await self._writes.idle()  # what callers are waiting for gets written
+        await self.room.idle()
         await self._db.close()
 
     async def __aenter__(self) -> Memory:
@@ -276,10 +257,18 @@ class Memory:
         return cur.rowcount
 
     async def purge(self, scope: str) -> int:
-        """Delete everything stored for the scope, archived context included."""
+        """Delete everything stored for the scope, archived context included. A user's
+        scope takes that user's room lines in every channel along; a channel's scope,
+        the channel's room lines."""
         cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (scope,))
         await self._db.commit()
-        return cur.rowcount
+        count = cur.rowcount
+        platform, user_id, room = parse_scope(scope)
+        if user_id:
+            count += await self.room.delete_user(platform, user_id)
+        elif room:
+            count += await self.room.delete_room(room)
+        return count
 
     async def scopes(self) -> list[dict[str, Any]]:
         async with self._db.execute(

@@ -55,6 +55,8 @@ class ChatRequest(BaseModel):
     display_name: Text = ""
     channel_id: Text = ""
     guild_id: Text = ""
+    # False: said in a group or channel, not to ATRI. The worker keeps it as room
+    # context (when that is on for the channel) and answers with status "heard".
     addressed: bool = True
     request_id: Text = ""
     # A client that keeps its own conversation (the OpenAI API) sends the messages before
@@ -71,8 +73,10 @@ class Reply(BaseModel):
     adapter_version: str = ""
     # "ok": a model reply; "busy": overloaded or timed out; "error": the worker failed;
     # "rate_limited": this user sent too much too fast; "refused": the request cannot be
-    # answered as sent (`text` says why). Anything but "ok" is not stored.
-    status: Literal["ok", "busy", "error", "rate_limited", "refused"] = "ok"
+    # answered as sent (`text` says why); "heard": a message not addressed to her, kept as
+    # room context and not answered (`text` is empty: post nothing). Only "ok" exchanges
+    # are stored as conversation.
+    status: Literal["ok", "busy", "error", "rate_limited", "refused", "heard"] = "ok"
     ooc_retries: int = 0
     latency_ms: float = 0.0
     # Tokens of the prompt as fitted, and of the reply (the OpenAI API's usage figures).

@@ -32,9 +32,11 @@ from model.character.persona import (
     reply_lines,
 )
 from model.character.prompt import (
+    ROOM_HEADINGS,
     ChatMessages,
     PastTurn,
     PromptTooLong,
+    Room,
     Turn,
     Window,
     clean_reply,
@@ -56,6 +58,7 @@ from model.protocol import (
     ScopeRef,
     WorkerStatus,
 )
+from model.room import RoomBounds
 
 log = logging.getLogger(__name__)
 
@@ -222,6 +225,9 @@ class ChatService:
         # Opened on first use, in the memory's database file.
         self._channel_modes: ChannelModes | None = None
         self._channel_modes_lock = asyncio.Lock()
+        r = settings.room
+        self.room_bounds = RoomBounds(r.max_lines_per_channel, r.max_age_hours * 3600, r.max_chars)
+        self.room_heading = ROOM_HEADINGS.get(persona.main_language, ROOM_HEADINGS["zh"])
 
     @property
     def system_prompt(self) -> str:
@@ -271,7 +277,9 @@ class ChatService:
         started = time.monotonic()
         scope = self._scope_of(request) if request.user_id else ""
         text = request.text.strip()
-        if not text:
+        if not request.addressed and request.channel_id:
+            reply = await self._hear(request, text, scope)
+        elif not text:
             reply = Reply(text=self.lines.empty or EMPTY_MESSAGE_REPLY, scope=scope)
         elif request.user_id and not self.rate_limiter.allow(
             f"{request.platform}:{request.user_id}"
@@ -289,6 +297,28 @@ class ChatService:
         reply.latency_ms = (time.monotonic() - started) * 1000
         self.metrics.observe_reply(reply, api="chat" if request.context is None else "openai")
         return reply
+
+    def _room_of(self, request: ChatRequest | ScopeRef) -> str:
+        """The room a group message belongs to; "" where room context is off."""
+        if not request.channel_id or request.channel_id in self.settings.room.off_channels:
+            return ""
+        return channel_prefix(request.platform, request.channel_id, request.guild_id)
+
+    async def _hear(self, request: ChatRequest, text: str, scope: str) -> Reply:
+        """A message said in the room, not to her: kept as a room line, never answered."""
+        room = self._room_of(request)
+        if room and text and request.user_id:
+            await asyncio.shield(
+                self.memory.room.add(
+                    room,
+                    request.platform,
+                    request.user_id,
+                    request.display_name,
+                    text,
+                    self.room_bounds,
+                )
+            )
+        return Reply(text="", scope=scope, status="heard")
 
     async def _answer_in_order(self, scope: str, request: ChatRequest, text: str) -> Reply:
         """Answer after the conversation's earlier messages; the deadline counts from
@@ -320,6 +350,7 @@ class ChatService:
         else:
             earlier = await self._stored_context(scope)
             history_cap = self.settings.memory.max_history_tokens
+        room = await self._room_context(request)
         window = Window(
             self.engine.context_window, self.settings.generation.max_new_tokens, history_cap
         )
@@ -338,6 +369,8 @@ class ChatService:
                 window,
                 name,
                 shared,
+                room,
+                request.user_id,
             )
             generation, retries = await self._generate_in_character(fitted.messages, name)
             if request.system_prompt or generation.adapter_version == version:
@@ -373,6 +406,15 @@ class ChatService:
             prompt_tokens=fitted.prompt_tokens,
             completion_tokens=self.count_tokens(generation.text),
         )
+
+    async def _room_context(self, request: ChatRequest) -> Room | None:
+        """The room's latest lines, for a client that does not keep its own context."""
+        room = self._room_of(request) if request.context is None else ""
+        if not room:
+            return None
+        r = self.settings.room
+        lines = await self.memory.room.recent(room, r.max_prompt_lines, r.max_age_hours * 3600)
+        return Room(lines, r.history_share, self.room_heading) if lines else None
 
     async def _stored_context(self, scope: str) -> list[Any]:
         if not scope:
@@ -424,21 +466,38 @@ class ChatService:
         )
 
     async def reset(self, scope: ScopeRef) -> int:
+        """A channel's reset also ends its room context; a member's own reset hides their
+        own room lines (in that channel) and nobody else's."""
         kind = self.settings.memory.scope
+        room = self.memory.room
         if not scope.user_id:  # the whole channel
-            if not scope.channel_id or kind == "user":
-                return 0  # memory is per user: nothing belongs to the channel
+            if not scope.channel_id:
+                return 0
+            prefix = channel_prefix(scope.platform, scope.channel_id, scope.guild_id)
+            heard = await room.archive_room(prefix)
+            if kind == "user":
+                return heard  # memory is per user: no conversation belongs to the channel
             if kind == "user_in_channel":
-                prefix = channel_prefix(scope.platform, scope.channel_id, scope.guild_id)
-                return await self.memory.reset_prefix(prefix + ":")
-        elif kind == "channel" and scope.channel_id:
+                return heard + await self.memory.reset_prefix(prefix + ":")
+            return heard + await self.memory.reset(self._scope_of(scope))
+        if kind == "channel" and scope.channel_id:
             return SHARED_SCOPE
-        return await self.memory.reset(self._scope_of(scope))
+        prefix = (
+            channel_prefix(scope.platform, scope.channel_id, scope.guild_id)
+            if scope.channel_id
+            else ""
+        )
+        heard = await room.archive_user(scope.platform, scope.user_id, prefix)
+        return heard + await self.memory.reset(self._scope_of(scope))
 
     async def purge(self, scope: ScopeRef) -> int:
+        """A user's purge takes their room lines in every channel along."""
         if not scope.user_id and not scope.channel_id:
             return 0
-        return await self.memory.purge(self._scope_of(scope))
+        count = await self.memory.purge(self._scope_of(scope))
+        if scope.user_id:
+            count += await self.memory.room.delete_user(scope.platform, scope.user_id)
+        return count
 
     async def status(self) -> WorkerStatus:
         stats = self.engine.stats

@@ -281,6 +281,9 @@ async def answer(
         return []
     if not request.text and not request.addressed:
         return []  # nothing to answer in a listened-to channel (e.g. no Message Content)
+    # Whatever passed should_answer is for her (a mention, or a channel she answers in
+    # full); to the worker, an unaddressed message is one she only overhears.
+    request = request.model_copy(update={"addressed": True})
     if not limits.replies.allow(str(message.channel.id)):
         log.info("Discord: reply cap reached in channel %s; staying silent", message.channel.id)
         return []

@@ -21,6 +21,13 @@ MIN_MESSAGE_TOKENS = 16
 # it is ever counted, and a 1 MB message costs no more to fit than one that barely fits.
 MAX_CHARS_PER_TOKEN = 16
 
+# What leads the room lines in the message she answers, in the language she speaks.
+ROOM_HEADINGS = {
+    "zh": "（群里其他人刚才说的话）",
+    "en": "(What others in the channel just said)",
+    "ja": "（さっきチャンネルでみんなが話していたこと）",
+}
+
 _THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
 _TEMPLATE_TOKENS = re.compile(
     r"<\|(?:im_start|im_end|endoftext|eot_id|start_header_id|end_header_id|begin_of_text)\|>"
@@ -42,6 +49,29 @@ class PastTurn(Protocol):
 
     @property
     def display_name(self) -> str: ...
+
+
+class HeardLine(Protocol):
+    """A room line: something said in the channel, not to ATRI (`room.RoomLine`)."""
+
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def display_name(self) -> str: ...
+
+    @property
+    def content(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Room:
+    """The room lines to show, oldest first, and the share of the history budget they
+    may take (the conversation's own exchanges get the rest)."""
+
+    lines: Sequence[HeardLine]
+    share: float
+    heading: str = ROOM_HEADINGS["zh"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +98,7 @@ class FittedPrompt:
     prompt_tokens: int  # counted as the fitting counted them (template overhead included)
     dropped_turns: int  # earlier messages left out
     message_cut: bool  # the new message itself was too long and lost its start
+    room_lines: int = 0  # room lines shown
 
 
 class PromptTooLong(UserError):
@@ -79,6 +110,41 @@ def speaker_text(text: str, display_name: str, shared_scope: bool) -> str:
     return f"{display_name}：{text}" if shared_scope and display_name else text
 
 
+def people_labels(
+    lines: Sequence[HeardLine], speaker_id: str = "", speaker_name: str = ""
+) -> dict[str, str]:
+    """How each person is named to the model: their latest display name, with the id
+    added where two people share a name (people are ids; names are only what they show)."""
+    latest = {line.user_id: line.display_name or line.user_id for line in lines}
+    if speaker_id:
+        latest[speaker_id] = speaker_name or speaker_id
+    owners: dict[str, set[str]] = {}
+    for user_id, name in latest.items():
+        owners.setdefault(name, set()).add(user_id)
+    return {
+        user_id: f"{name}({user_id})" if len(owners[name]) > 1 else name
+        for user_id, name in latest.items()
+    }
+
+
+def fit_room(
+    room: Room, labels: dict[str, str], count: Callable[[str], int], budget: int
+) -> tuple[list[str], int]:
+    """The newest room lines that fit `budget` tokens (heading included), oldest first."""
+    if not room.lines:
+        return [], 0
+    used = count(room.heading) + 1
+    kept: list[str] = []
+    for line in reversed(room.lines):
+        said = f"{labels[line.user_id]}：{line.content}"
+        cost = count(said) + 1 if len(said) <= budget * MAX_CHARS_PER_TOKEN else budget + 1
+        if used + cost > budget:
+            break
+        kept.insert(0, said)
+        used += cost
+    return (kept, used) if kept else ([], 0)
+
+
 def fit_prompt(
     system_prompt: str,
     earlier: Sequence[PastTurn],
@@ -87,6 +153,8 @@ def fit_prompt(
     window: Window,
     display_name: str = "",
     shared_scope: bool = False,
+    room_context: Room | None = None,
+    user_id: str = "",
 ) -> FittedPrompt:
     """The one place a conversation is fitted into the context window.
 
@@ -95,7 +163,16 @@ def fit_prompt(
     first, a whole exchange (a user message and the replies after it) at a time, while
     they fit both the window and `max_history_tokens`. Each text is counted once, so
     the cost is linear in the conversation's length.
+
+    Room lines (what others said in the channel) take at most `room_context.share` of the
+    history budget, newest first, and lead the new message as who-said-what; the speaker is then
+    named too, so the model can tell them from the room.
     """
+    heard = room_context.lines if room_context else ()
+    labels = people_labels(heard, user_id, display_name) if heard else {}
+    if heard:
+        shared_scope = True
+        display_name = labels.get(user_id, display_name)
     per_message = TEMPLATE_OVERHEAD_TOKENS
     system_tokens = count(system_prompt) + per_message
     room = window.context_window - window.max_new_tokens - system_tokens - per_message
@@ -121,6 +198,12 @@ def fit_prompt(
     budget = room - message_tokens
     if window.max_history_tokens is not None:
         budget = min(budget, window.max_history_tokens)
+    room_said: list[str] = []
+    room_used = 0
+    if room_context is not None:
+        share = int(budget * room_context.share)
+        room_said, room_used = fit_room(room_context, labels, count, share)
+    budget -= room_used
     kept: list[list[dict[str, str]]] = []
     used = 0
     exchange: list[dict[str, str]] = []
@@ -146,6 +229,8 @@ def fit_prompt(
         kept.insert(0, exchange)
         used += exchange_tokens
     history = [m for ex in kept for m in ex]
+    if room_said and room_context is not None:
+        message = "\n".join([room_context.heading, *room_said]) + "\n\n" + message
     return FittedPrompt(
         messages=[
             {"role": "system", "content": system_prompt},
@@ -153,9 +238,10 @@ def fit_prompt(
             {"role": "user", "content": message},
         ],
         text=text,
-        prompt_tokens=system_tokens + used + message_tokens + per_message,
+        prompt_tokens=system_tokens + used + room_used + message_tokens + per_message,
         dropped_turns=len(earlier) - len(history),
         message_cut=cut,
+        room_lines=len(room_said),
     )
 
 

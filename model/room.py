@@ -1,0 +1,138 @@
+"""Room context: what people say in a group or channel that is not addressed to ATRI.
+
+Lines live in the memory database (table `room_lines`), keyed by the channel
+(`memory.channel_prefix`) and the platform user id, with the display name of that time.
+The store stays bounded: every write keeps the newest `max_lines` of its room and cuts
+each text to `max_chars`; reads and a periodic sweep drop lines older than `max_age`.
+Reset archives lines (hidden from the model), purge deletes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from model.grouping import Grouped
+
+# Lines older than the age bound are deleted from every room at most this often (rooms
+# that went quiet included); reads never show them meanwhile.
+SWEEP_INTERVAL_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class RoomBounds:
+    max_lines: int = 200
+    max_age_seconds: float = 24 * 3600.0
+    max_chars: int = 300
+
+
+@dataclass(frozen=True)
+class RoomLine:
+    user_id: str
+    display_name: str
+    content: str
+    created_at: float
+
+
+class RoomLog:
+    """The room lines of every channel. Writes from many channels share a transaction."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self._writes = Grouped(self._write_group, "atri-room-writes")
+        self._swept = 0.0
+
+    async def idle(self) -> None:
+        await self._writes.idle()
+
+    async def add(
+        self,
+        room: str,
+        platform: str,
+        user_id: str,
+        display_name: str,
+        text: str,
+        bounds: RoomBounds,
+    ) -> None:
+        """Keep one line; returns once it is committed and the room is within bounds."""
+        row = (room, platform, user_id, display_name, text[: bounds.max_chars], time.time())
+        await self._writes.submit((row, bounds))
+
+    async def _write_group(self, items: list[tuple[tuple[Any, ...], RoomBounds]]) -> list[Any]:
+        now = time.time()
+        try:
+            await self._db.executemany(
+                "INSERT INTO room_lines (room, platform, user_id, display_name, content,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [row for row, _ in items],
+            )
+            rooms = {row[0]: bounds for row, bounds in items}
+            for room, bounds in rooms.items():
+                await self._db.execute(
+                    "DELETE FROM room_lines WHERE room = ? AND id <= (SELECT id FROM room_lines"
+                    " WHERE room = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                    (room, room, bounds.max_lines),
+                )
+            if now - self._swept >= SWEEP_INTERVAL_SECONDS:
+                oldest = max(bounds.max_age_seconds for _, bounds in items)
+                await self._db.execute(
+                    "DELETE FROM room_lines WHERE created_at < ?", (now - oldest,)
+                )
+                self._swept = now
+            await self._db.commit()
+        except Exception as exc:  # disk full: every caller of the group hears it
+            with contextlib.suppress(Exception):
+                await self._db.rollback()
+            return [exc] * len(items)
+        return [None] * len(items)
+
+    async def recent(self, room: str, limit: int, max_age_seconds: float) -> list[RoomLine]:
+        """The newest live lines of a room, oldest first."""
+        rows = await self._db.execute_fetchall(
+            "SELECT user_id, display_name, content, created_at FROM room_lines"
+            " WHERE room = ? AND archived = 0 AND created_at >= ? ORDER BY id DESC LIMIT ?",
+            (room, time.time() - max_age_seconds, limit),
+        )
+        return [RoomLine(r[0], r[1], r[2], r[3]) for r in reversed(list(rows))]
+
+    async def all_lines(self, room: str) -> list[RoomLine]:
+        rows = await self._db.execute_fetchall(
+            "SELECT user_id, display_name, content, created_at FROM room_lines"
+            " WHERE room = ? ORDER BY id",
+            (room,),
+        )
+        return [RoomLine(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def _change(self, sql: str, params: tuple[Any, ...]) -> int:
+        await self._writes.idle()  # a line being written is covered too
+        cur = await self._db.execute(sql, params)
+        await self._db.commit()
+        return cur.rowcount
+
+    async def archive_room(self, room: str) -> int:
+        """An admin's channel reset: the whole room is hidden from the model."""
+        return await self._change(
+            "UPDATE room_lines SET archived = 1 WHERE room = ? AND archived = 0", (room,)
+        )
+
+    async def archive_user(self, platform: str, user_id: str, room: str = "") -> int:
+        """A member's own reset: their lines only (in `room`, or everywhere on the platform)."""
+        sql = (
+            "UPDATE room_lines SET archived = 1 WHERE platform = ? AND user_id = ? AND archived = 0"
+        )
+        if room:
+            return await self._change(sql + " AND room = ?", (platform, user_id, room))
+        return await self._change(sql, (platform, user_id))
+
+    async def delete_room(self, room: str) -> int:
+        return await self._change("DELETE FROM room_lines WHERE room = ?", (room,))
+
+    async def delete_user(self, platform: str, user_id: str) -> int:
+        """Purge: the user's lines in every room."""
+        return await self._change(
+            "DELETE FROM room_lines WHERE platform = ? AND user_id = ?", (platform, user_id)
+        )
