@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from typing import Any, Generic, TypeVar
 
 import aiosqlite
 
+from atri.errors import ConfigError
 from model.protocol import ScopeKind
 
 T = TypeVar("T")
@@ -135,19 +138,27 @@ class Memory:
 
     @classmethod
     async def open(cls, path: str | Path) -> Memory:
+        """Open (or create) the database; a path that cannot hold one is a `ConfigError`
+        naming `[memory] path`, raised before anything else loads."""
         path = Path(path)
         if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path)
-        db.row_factory = aiosqlite.Row
-        await db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL keeps every committed turn across a process crash in WAL mode;
-        # only an OS crash can lose the last few, which chat history tolerates.
-        await db.execute("PRAGMA synchronous=NORMAL")
-        await db.execute("PRAGMA busy_timeout=5000")
+            _check_database_path(path)
+        try:
+            db = await aiosqlite.connect(path)
+        except sqlite3.Error as exc:
+            raise _path_error(path, f"cannot be opened ({exc})") from None
         memory = cls(db, path)
         try:
+            db.row_factory = aiosqlite.Row
+            await db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL keeps every committed turn across a process crash in WAL mode;
+            # only an OS crash can lose the last few, which chat history tolerates.
+            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute("PRAGMA busy_timeout=5000")
             await memory._migrate()
+        except sqlite3.Error as exc:
+            await db.close()
+            raise _path_error(path, f"cannot be used as ATRI's database ({exc})") from None
         except BaseException:
             await db.close()
             raise
@@ -171,7 +182,7 @@ class Memory:
     async def _migrate(self) -> None:
         version = await self.schema_version()
         if version > SCHEMA_VERSION:
-            raise RuntimeError(
+            raise ConfigError(
                 f"{self.path}: written by a newer ATRI (schema {version} > {SCHEMA_VERSION}); "
                 "upgrade ATRI or point [memory] path at another file."
             )
@@ -179,6 +190,8 @@ class Memory:
             await self._db.executescript(
                 "BEGIN;\n" + MIGRATIONS[step] + f"\nPRAGMA user_version = {step + 1};\nCOMMIT;"
             )
+        if version == SCHEMA_VERSION:  # nothing was written: find a read-only file now
+            await self._db.execute(f"PRAGMA user_version = {version}")
 
     async def append(
         self,
@@ -331,6 +344,29 @@ class Memory:
             )
         await self._db.commit()
         return len(data["messages"])
+
+
+def _path_error(path: Path, problem: str) -> ConfigError:
+    return ConfigError(
+        f"[memory] path {path} {problem}; point it at a database file in a folder ATRI "
+        "can write, such as data/atri.sqlite3."
+    )
+
+
+def _check_database_path(path: Path) -> None:
+    """What can be told from the file system before SQLite tries the path."""
+    if path.is_dir():
+        raise _path_error(path, "is a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        reason = f"{blocker} is a file" if blocker else f"{exc.strerror}: {exc.filename}"
+        raise _path_error(path, f"cannot be created ({reason})") from None
+    if not os.access(path.parent, os.W_OK | os.X_OK) or (
+        path.exists() and not os.access(path, os.W_OK)
+    ):
+        raise _path_error(path, "cannot be written")
 
 
 def _to_message(row: aiosqlite.Row) -> Message:

@@ -112,3 +112,28 @@ def test_worker_start_notice_says_what_a_missing_token_closes() -> None:
     closed = admin_token_notice(openai_api_requires_token=True)
     assert "OpenAI API (openai_api_requires_token = true) will refuse" in closed
     assert "OpenAI API, /status" not in closed
+
+
+@pytest.mark.parametrize("command", ["chat", "serve", "worker"])
+@pytest.mark.parametrize(
+    ("lines", "sentence"),
+    [
+        (
+            '[model]\nengine = "echo"\nadapter = "adapters/gone"\n',
+            '[model] adapter = "adapters/gone":',
+        ),
+        ('[model]\nengine = "echo"\n[memory]\npath = "data"\n', "[memory] path"),
+    ],
+)
+def test_a_wrong_path_in_the_config_is_one_sentence_before_anything_loads(
+    tmp_path: Path, command: str, lines: str, sentence: str
+) -> None:
+    # The echo engine loads no model: a missing adapter used to go unnoticed with it.
+    (tmp_path / "data").mkdir()
+    config = tmp_path / "config.toml"
+    config.write_text(lines, encoding="utf-8")
+    code, out = atri(config, command)
+    flat = " ".join(out.split())
+    assert code == 2, out
+    assert f"error: {sentence}" in flat and flat.count("error:") == 1
+    assert "Traceback" not in out and "point it at" in flat

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from atri.errors import ConfigError
 from model.memory import MIGRATIONS, SCHEMA_VERSION, Memory, scope_key
 
 
@@ -117,7 +118,7 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
     con = sqlite3.connect(path)
     con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     con.close()
-    with pytest.raises(RuntimeError, match="newer ATRI"):
+    with pytest.raises(ConfigError, match="newer ATRI"):
         await Memory.open(path)
 
 
@@ -189,3 +190,21 @@ async def test_concurrent_history_reads_share_a_query_and_each_gets_its_own(
     assert alone[4] == [] and alone[-2] == []
     assert len(alone[-1]) == 6 and len(alone[3]) == 4  # one scope, two limits
     assert [m.content for m in alone[3]][-2:] == ["q3.2", "a"]
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("folder", "is a folder"),
+        ("file.txt/m.sqlite3", "cannot be created"),
+        ("file.txt", "cannot be used as ATRI's database (file is not a database)"),
+    ],
+)
+async def test_a_path_that_cannot_hold_the_database_is_one_sentence(
+    tmp_path: Path, name: str, problem: str
+) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file.txt").write_text("not sqlite " * 100)
+    with pytest.raises(ConfigError) as caught:
+        await Memory.open(tmp_path / name)
+    assert str(caught.value).startswith(f"[memory] path {tmp_path / name} {problem}")

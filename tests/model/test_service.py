@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
 from atri.config import Settings
+from atri.errors import ConfigError
 from model.engines.echo import EchoEngine
 from model.memory import Memory
 from model.protocol import ChatRequest, ScopeRef
 from model.service import RATE_WINDOW_SECONDS, ChatService, RateLimiter, ScopeLocks, TokenCounts
+from tests.model.conftest import V1, MakeVersion
 
 
 def req(text: str, user: str = "u1", channel: str = "") -> ChatRequest:
@@ -204,3 +207,39 @@ async def test_busy_reply_is_immediate_when_no_place_is_left(echo_settings: Sett
         assert third.status == "busy" and time.monotonic() - started < 0.2
         assert (await first).status == "ok" and (await second).status == "ok"
         assert await service.memory.history(third.scope) == []
+
+
+async def test_a_missing_adapter_folder_is_one_sentence_before_the_model_loads(
+    tiny_settings: Settings, tmp_path: Path
+) -> None:
+    # The base does not exist either: the adapter's sentence proves nothing was loaded.
+    tiny_settings.model.base = str(tmp_path / "no-model")
+    tiny_settings.model.adapter = "adapters/gone"
+    with pytest.raises(ConfigError) as caught:
+        await ChatService.open(tiny_settings)
+    assert str(caught.value).startswith('[model] adapter = "adapters/gone":')
+    assert f"{tmp_path / 'adapters' / 'gone'} does not exist" in str(caught.value)
+    assert not Path(tiny_settings.memory.path).exists()
+
+
+async def test_the_echo_engine_checks_the_adapter_folder_too(
+    echo_settings: Settings, tmp_path: Path, make_version: MakeVersion
+) -> None:
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "adapter_config.json").write_text('{"peft_type": "LORA"}')
+    echo_settings.model.adapter = str(tmp_path / "half")
+    with pytest.raises(ConfigError, match=r"adapter_model\.safetensors: cannot be read"):
+        await ChatService.open(echo_settings)
+
+    echo_settings.model.adapter = str(make_version(V1))
+    async with await ChatService.open(echo_settings) as service:
+        assert (await service.chat(req("hi"))).status == "ok"
+
+
+async def test_a_memory_path_that_is_a_folder_is_one_sentence_before_the_model_loads(
+    tiny_settings: Settings, tmp_path: Path
+) -> None:
+    tiny_settings.model.base = str(tmp_path / "no-model")
+    tiny_settings.memory.path = str(tmp_path)
+    with pytest.raises(ConfigError, match=r"^\[memory\] path .* is a folder; point it at"):
+        await ChatService.open(tiny_settings)
