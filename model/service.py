@@ -389,10 +389,9 @@ class ChatService:
             if attempt + 1 < attempts:
                 self.ooc_regenerations += 1
                 self.metrics.ooc_regenerations.inc()
-                log.info(
-                    "regenerating an out-of-character reply: %s",
-                    ", ".join(verdict.reasons) or "empty",
-                )
+                # The reasons quote the reply, so they are conversation text: DEBUG only.
+                log.info("regenerating an out-of-character reply")
+                log.debug("out of character: %s", ", ".join(verdict.reasons) or "empty")
         if not generation.text:
             generation.text = "……"
         return generation, attempts - 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 
@@ -243,3 +244,18 @@ async def test_a_memory_path_that_is_a_folder_is_one_sentence_before_the_model_l
     tiny_settings.memory.path = str(tmp_path)
     with pytest.raises(ConfigError, match=r"^\[memory\] path .* is a folder; point it at"):
         await ChatService.open(tiny_settings)
+
+
+async def test_no_conversation_text_is_logged_at_info(
+    echo_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The echo reply repeats the message, which the OOC guard flags: a regeneration.
+    text = "我是人工智能 secret-4711"
+    caplog.set_level(logging.DEBUG)
+    async with await ChatService.open(echo_settings) as service:
+        await service.chat(req(text))
+        assert service.ooc_regenerations > 0
+    info = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert "regenerating an out-of-character reply" in info
+    assert not [line for line in info if "4711" in line or "我是人工智能" in line]
+    assert "我是人工智能" in caplog.text  # the reason, quoted, only at DEBUG
