@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
+from rich.text import Text
 
 from atri.config import Settings, load_settings
 from atri.errors import ConfigError, UserError
@@ -415,12 +416,23 @@ def memory_list() -> None:
         console.print("No conversations stored yet.")
         return
     table = Table("scope", "live", "archived", "last message")
+    for r in rows:
+        live, total = int(r["live"] or 0), int(r["total"])
+        # A scope is printed as written, never read as rich markup.
+        table.add_row(Text(r["scope"]), str(live), str(total - live), _when(r["last"]))
+    console.print(table)
+
+
+def _when(seconds: float) -> str:
+    """A stored time as a local date; "-" for a row that holds no usable time."""
     import datetime as dt
 
-    for r in rows:
-        last = dt.datetime.fromtimestamp(r["last"]).strftime("%Y-%m-%d %H:%M")
-        table.add_row(r["scope"], str(r["live"]), str(r["total"] - r["live"]), last)
-    console.print(table)
+    if seconds <= 0:
+        return "-"
+    try:
+        return dt.datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M")
+    except (ValueError, OverflowError, OSError):
+        return "-"
 
 
 @memory_app.command("show")
@@ -473,21 +485,26 @@ def memory_purge(
 
 @memory_app.command("import")
 def memory_import(file: Path) -> None:
-    """Load a scope written by `atri memory export` back into memory."""
+    """Load a file written by `atri memory export` back into memory (once: messages
+    already stored are skipped)."""
+    from model.memory import parse_export
+
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         fail(f"{file}: cannot be read as an ATRI memory export ({exc}).")
+    export = parse_export(data, str(file))  # every message is checked before any write
 
-    async def go(memory: Any) -> int:
-        try:
-            return await memory.import_export(data)  # type: ignore[no-any-return]
-        except (ValueError, KeyError, TypeError) as exc:
-            fail(f"{file}: {exc}")
-            raise
+    async def go(memory: Any) -> Any:
+        return await memory.import_export(export)
 
-    count = _with_memory(go)
-    console.print(f"Imported {count} messages into {data['scope']}.", markup=False)
+    result = _with_memory(go)
+    skipped = f" ({result.skipped} already stored, skipped)" if result.skipped else ""
+    console.print(
+        f"Imported {result.added} messages into {result.scope}{skipped}.",
+        markup=False,
+        highlight=False,
+    )
 
 
 @memory_app.command("export")

@@ -8,14 +8,26 @@ shown to the model. Purge deletes a scope's rows for good.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import sqlite3
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import aiosqlite
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
 
+from atri.errors import ConfigError, UserError
 from model.grouping import Grouped
 from model.protocol import ScopeKind
 from model.room import RoomLog
@@ -101,6 +113,121 @@ class Message:
     archived: bool
 
 
+EXPORT_FORMAT = "atri-memory"
+# Bump it when the export gains something (room context, summaries) that an older ATRI
+# could not import; `parse_export` refuses versions it does not know.
+EXPORT_VERSION = 1
+# The latest time a message may carry: the last day of year 9999 (seconds since 1970),
+# so a date can be shown for it in any time zone.
+LATEST_TIME = 253_402_214_399.0
+
+
+def _utf8(value: str) -> str:
+    try:
+        value.encode("utf-8")  # a lone surrogate fails here, not inside SQLite
+    except UnicodeEncodeError:
+        raise ValueError("is not valid Unicode (it holds a lone surrogate)") from None
+    return value
+
+
+def _some_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+Text = Annotated[str, AfterValidator(_utf8)]
+
+
+class ExportedMessage(BaseModel):
+    """One message of an export, as `Memory.export` writes it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    role: Literal["user", "assistant"]
+    user_id: Text
+    display_name: Text = ""
+    content: Text
+    created_at: float = Field(ge=0, le=LATEST_TIME, allow_inf_nan=False)
+    adapter_version: Text = ""
+    archived: bool = False
+
+
+class MemoryExport(BaseModel):
+    """What `atri memory export` writes and `atri memory import` reads (version 1)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    format: Literal["atri-memory"]
+    version: Literal[1]
+    scope: Annotated[Text, AfterValidator(_some_text)]
+    messages: list[ExportedMessage]
+
+
+class ExportError(UserError):
+    """An export file that `atri memory import` refuses; str() names the place in it."""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    scope: str
+    added: int
+    skipped: int  # already stored
+
+
+_EXPECTED = {
+    "missing": "is missing",
+    "extra_forbidden": "is not a field of an ATRI memory export",
+    "string_type": "must be a string",
+    "float_type": "must be a number (seconds since 1970)",
+    "finite_number": "must be a number (seconds since 1970)",
+    "greater_than_equal": "must be a time after 1970 (seconds since 1970)",
+    "less_than_equal": "must be a time before the year 10000 (seconds since 1970)",
+    "bool_type": "must be true or false",
+    "list_type": "must be a list",
+    "model_type": "must be an object",
+}
+
+
+def parse_export(data: Any, source: str) -> MemoryExport:
+    """Check a whole export before anything is written; the first problem is one
+    sentence naming `source`, the message's index and the field."""
+    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+        raise ExportError(
+            f'{source}: not an ATRI memory export (expected a JSON object with "format": '
+            f'"{EXPORT_FORMAT}", as `atri memory export` writes).'
+        )
+    version = data.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > EXPORT_VERSION:
+        raise ExportError(
+            f"{source}: written by a newer ATRI (export version {version}, this one reads "
+            f"{EXPORT_VERSION}); upgrade ATRI to import it."
+        )
+    try:
+        return MemoryExport.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = errors[0]
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+        ctx = first.get("ctx", {})
+        expected = _EXPECTED.get(first["type"], first["msg"].lower())
+        if first["type"] == "literal_error":
+            expected = f"must be {ctx.get('expected', '')}"
+        elif first["type"] == "value_error":
+            expected = str(ctx.get("error", expected))
+        got = "" if first["type"] == "missing" else f" (it is {_preview(first['input'])})"
+        more = f"; {len(errors) - 1} more problem(s) after it" if len(errors) > 1 else ""
+        raise ExportError(
+            f"{source}: {where.lstrip('.')} {expected}{got}{more}; nothing was imported."
+        ) from None
+
+
+def _preview(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=repr)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 class Memory:
     """Async access to the conversation database. Use `await Memory.open(path)`."""
 
@@ -115,19 +242,27 @@ class Memory:
 
     @classmethod
     async def open(cls, path: str | Path) -> Memory:
+        """Open (or create) the database; a path that cannot hold one is a `ConfigError`
+        naming `[memory] path`, raised before anything else loads."""
         path = Path(path)
         if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path)
-        db.row_factory = aiosqlite.Row
-        await db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL keeps every committed turn across a process crash in WAL mode;
-        # only an OS crash can lose the last few, which chat history tolerates.
-        await db.execute("PRAGMA synchronous=NORMAL")
-        await db.execute("PRAGMA busy_timeout=5000")
+            _check_database_path(path)
+        try:
+            db = await aiosqlite.connect(path)
+        except sqlite3.Error as exc:
+            raise _path_error(path, f"cannot be opened ({exc})") from None
         memory = cls(db, path)
         try:
+            db.row_factory = aiosqlite.Row
+            await db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL keeps every committed turn across a process crash in WAL mode;
+            # only an OS crash can lose the last few, which chat history tolerates.
+            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute("PRAGMA busy_timeout=5000")
             await memory._migrate()
+        except sqlite3.Error as exc:
+            await db.close()
+            raise _path_error(path, f"cannot be used as ATRI's database ({exc})") from None
         except BaseException:
             await db.close()
             raise
@@ -152,7 +287,7 @@ class Memory:
     async def _migrate(self) -> None:
         version = await self.schema_version()
         if version > SCHEMA_VERSION:
-            raise RuntimeError(
+            raise ConfigError(
                 f"{self.path}: written by a newer ATRI (schema {version} > {SCHEMA_VERSION}); "
                 "upgrade ATRI or point [memory] path at another file."
             )
@@ -160,6 +295,8 @@ class Memory:
             await self._db.executescript(
                 "BEGIN;\n" + MIGRATIONS[step] + f"\nPRAGMA user_version = {step + 1};\nCOMMIT;"
             )
+        if version == SCHEMA_VERSION:  # nothing was written: find a read-only file now
+            await self._db.execute(f"PRAGMA user_version = {version}")
 
     async def append(
         self,
@@ -272,16 +409,21 @@ class Memory:
 
     async def scopes(self) -> list[dict[str, Any]]:
         async with self._db.execute(
-            "SELECT scope, COUNT(*) AS total, SUM(archived = 0) AS live, MAX(created_at) AS last"
-            " FROM messages GROUP BY scope ORDER BY last DESC"
+            "SELECT scope, COUNT(*) AS total, SUM(archived = 0) AS live,"
+            " MAX(CASE WHEN typeof(created_at) IN ('integer', 'real') THEN created_at END)"
+            " AS last FROM messages GROUP BY scope ORDER BY last DESC"
         ) as cur:
-            return [dict(r) for r in await cur.fetchall()]
+            rows = [dict(r) for r in await cur.fetchall()]
+        for row in rows:  # a row written by another program may hold anything
+            row["scope"] = _as_text(row["scope"])
+            row["last"] = as_time(row["last"])
+        return rows
 
     async def export(self, scope: str) -> dict[str, Any]:
         messages = await self.all_messages(scope)
         return {
-            "format": "atri-memory",
-            "version": 1,
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
             "scope": scope,
             "messages": [
                 {
@@ -297,40 +439,84 @@ class Memory:
             ],
         }
 
-    async def import_export(self, data: dict[str, Any]) -> int:
-        """Load what `export` wrote (into the scope it names); returns rows added."""
-        if data.get("format") != "atri-memory":
-            raise ValueError('not an ATRI memory export (expected "format": "atri-memory").')
-        scope = str(data["scope"])
-        now = time.time()
-        for m in data["messages"]:
-            await self._db.execute(
-                "INSERT INTO messages (scope, role, user_id, display_name, content, created_at,"
-                " adapter_version, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    scope,
-                    m["role"],
-                    m["user_id"],
-                    m.get("display_name", ""),
-                    m["content"],
-                    m.get("created_at", now),
-                    m.get("adapter_version", ""),
-                    int(bool(m.get("archived"))),
-                ),
+    async def import_export(self, export: MemoryExport) -> ImportResult:
+        """Add the messages of a checked export (`parse_export`) to the scope it names,
+        in one transaction. Messages already stored (same role, user id, content and
+        time) are skipped, so importing the same file twice adds nothing the second time."""
+        scope = export.scope
+        rows = await self._db.execute_fetchall(
+            "SELECT role, user_id, content, created_at FROM messages WHERE scope = ?", (scope,)
+        )
+        stored = Counter((r[0], r[1], r[2], r[3]) for r in rows)
+        new: list[tuple[Any, ...]] = []
+        for m in export.messages:
+            key = (m.role, m.user_id, m.content, m.created_at)
+            if stored[key] > 0:
+                stored[key] -= 1
+                continue
+            new.append(
+                (scope, *key[:3], m.display_name, m.created_at, m.adapter_version, m.archived)
             )
-        await self._db.commit()
-        return len(data["messages"])
+        if new:
+            await self._db.executemany(
+                "INSERT INTO messages (scope, role, user_id, content, display_name, created_at,"
+                " adapter_version, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                new,
+            )
+            await self._db.commit()
+        return ImportResult(scope, added=len(new), skipped=len(export.messages) - len(new))
+
+
+def _path_error(path: Path, problem: str) -> ConfigError:
+    return ConfigError(
+        f"[memory] path {path} {problem}; point it at a database file in a folder ATRI "
+        "can write, such as data/atri.sqlite3."
+    )
+
+
+def _check_database_path(path: Path) -> None:
+    """What can be told from the file system before SQLite tries the path."""
+    if path.is_dir():
+        raise _path_error(path, "is a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        reason = f"{blocker} is a file" if blocker else f"{exc.strerror}: {exc.filename}"
+        raise _path_error(path, f"cannot be created ({reason})") from None
+    if not os.access(path.parent, os.W_OK | os.X_OK) or (
+        path.exists() and not os.access(path, os.W_OK)
+    ):
+        raise _path_error(path, "cannot be written")
 
 
 def _to_message(row: aiosqlite.Row) -> Message:
+    """A stored row as a `Message`, whatever another program wrote into its columns
+    (SQLite keeps a value's own type): text fields become text, a time that is not a
+    number becomes 0."""
     return Message(
         id=row["id"],
-        scope=row["scope"],
-        role=row["role"],
-        user_id=row["user_id"],
-        display_name=row["display_name"],
-        content=row["content"],
-        created_at=row["created_at"],
-        adapter_version=row["adapter_version"],
+        scope=_as_text(row["scope"]),
+        role=_as_text(row["role"]),
+        user_id=_as_text(row["user_id"]),
+        display_name=_as_text(row["display_name"]),
+        content=_as_text(row["content"]),
+        created_at=as_time(row["created_at"]),
+        adapter_version=_as_text(row["adapter_version"]),
         archived=bool(row["archived"]),
     )
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)
+
+
+def as_time(value: Any) -> float:
+    """A stored time in seconds since 1970; 0 for anything that is not one."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return float(value) if 0 <= value <= LATEST_TIME else 0.0

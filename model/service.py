@@ -20,8 +20,10 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from atri.config import Settings
+from atri.errors import ConfigError
 from model.adapters.reload import Reloader
-from model.adapters.versions import recorded_prompt
+from model.adapters.validation import check_adapter_folder
+from model.adapters.versions import AdapterError, recorded_prompt
 from model.batching import Batcher, Overloaded
 from model.channels import ChannelModes
 from model.character.ooc import OOCDetector
@@ -172,6 +174,23 @@ class ScopeLocks:
                 self._locks[scope] = (lock, users - 1)
 
 
+def check_adapter_setting(settings: Settings) -> None:
+    """`[model] adapter` must name a usable peft folder here; with the openai engine the
+    folder is the vLLM host's, which that server checks when it loads it."""
+    value = settings.model.adapter
+    if not value or settings.model.engine == "openai":
+        return
+    try:
+        check_adapter_folder(settings.path(value))
+    except AdapterError as exc:
+        raise ConfigError(
+            f'[model] adapter = "{value}": {str(exc).rstrip(".")}; point it at a peft adapter '
+            'folder (adapter_config.json and adapter_model.safetensors) or set it to "".'
+        ) from None
+    if settings.model.engine == "echo":
+        log.warning("[model] adapter is not used: the echo engine loads no model")
+
+
 class ChatService:
     def __init__(
         self, settings: Settings, engine: Engine, memory: Memory, persona: Persona
@@ -236,6 +255,10 @@ class ChatService:
 
     @classmethod
     async def open(cls, settings: Settings, engine: Engine | None = None) -> ChatService:
+        """Check the config's paths, open memory, then load the engine (unless given one):
+        a mistake in a path is one sentence before the model starts loading."""
+        if engine is None:
+            check_adapter_setting(settings)
         persona = configured_persona(settings)
         memory = await Memory.open(settings.path(settings.memory.path))
         try:
@@ -442,10 +465,9 @@ class ChatService:
             if attempt + 1 < attempts:
                 self.ooc_regenerations += 1
                 self.metrics.ooc_regenerations.inc()
-                log.info(
-                    "regenerating an out-of-character reply: %s",
-                    ", ".join(verdict.reasons) or "empty",
-                )
+                # The reasons quote the reply, so they are conversation text: DEBUG only.
+                log.info("regenerating an out-of-character reply")
+                log.debug("out of character: %s", ", ".join(verdict.reasons) or "empty")
         if not generation.text:
             generation.text = "……"
         return generation, attempts - 1

@@ -8,10 +8,12 @@ ws://host:port/onebot/v11/ws with the access token from ATRI_ONEBOT_ACCESS_TOKEN
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import socket
-from typing import Any
+import sys
+from typing import Any, TextIO
 
 from atri.config import ConfigError, Secrets, Settings
 from bot.qq import set_worker
@@ -56,6 +58,34 @@ def nonebot_options(settings: Settings, secrets: Secrets) -> dict[str, Any]:
     }
 
 
+def quiet_message_events(sink: TextIO | None = None) -> None:
+    """Swap NoneBot's log handler for one that drops the line it writes for every event
+    (at SUCCESS level, with the whole message text): ATRI's logs hold no conversation
+    text below WARNING. NoneBot's other lines, and any warning, still go to `sink`
+    (stdout, as NoneBot's own handler does)."""
+    from nonebot import log as nonebot_log
+
+    with contextlib.suppress(ValueError):  # already removed: ours replaces it anyway
+        nonebot_log.logger.remove(nonebot_log.logger_id)
+    nonebot_log.logger_id = nonebot_log.logger.add(
+        sys.stdout if sink is None else sink,
+        level=0,
+        diagnose=False,
+        filter=_without_message_events,
+        format=nonebot_log.default_format,
+    )
+
+
+def _without_message_events(record: Any) -> bool:
+    from nonebot.log import default_filter
+
+    # NoneBot renames records after their top package ("nonebot"), or a plugin's id.
+    where = (record["name"].split(".")[0], record["module"], record["function"])
+    if where == ("nonebot", "message", "handle_event") and record["level"].no < logging.WARNING:
+        return False
+    return bool(default_filter(record))
+
+
 def start_nonebot(worker: Worker, settings: Settings, secrets: Secrets) -> Any:
     """Initialise NoneBot once per process with the adapter and the plugin; its ASGI app."""
     import nonebot
@@ -63,6 +93,7 @@ def start_nonebot(worker: Worker, settings: Settings, secrets: Secrets) -> Any:
 
     set_worker(worker)  # before the plugin loads: it looks for a worker then
     nonebot.init(**nonebot_options(settings, secrets))
+    quiet_message_events()
     driver = nonebot.get_driver()
     driver.register_adapter(OneBotV11Adapter)
     if nonebot.load_plugin(PLUGIN) is None:

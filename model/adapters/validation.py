@@ -102,6 +102,20 @@ def read_version(adapters_dir: Path, name: str) -> AdapterVersion:
     return AdapterVersion(name, folder, manifest, ooc, base_ooc)
 
 
+def check_adapter_folder(path: Path) -> None:
+    """Check a plain peft adapter folder (`[model] adapter`) from its files alone, so a
+    wrong one is refused before any model loads."""
+    if not path.is_dir():
+        raise AdapterError(f"{path} {'is not a folder' if path.exists() else 'does not exist'}.")
+    if not (path / ADAPTER_WEIGHTS).is_file() and (path / PICKLED_WEIGHTS).is_file():
+        raise AdapterError(
+            f"{path}: its weights are only in {PICKLED_WEIGHTS}, a pickle, which ATRI never "
+            f"loads; save the adapter as {ADAPTER_WEIGHTS} (peft's default)."
+        )
+    adapter_config(path)
+    tensor_shapes(path / ADAPTER_WEIGHTS)
+
+
 def adapter_config(folder: Path) -> dict[str, Any]:
     path = folder / ADAPTER_CONFIG
     try:

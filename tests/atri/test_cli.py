@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -93,20 +94,76 @@ def test_persona_export_writes_a_card_v2_that_loads_back(config: Path, tmp_path:
     assert code == 0 and out.startswith("You are ATRI.")
 
 
-def test_memory_import_restores_an_export_and_refuses_other_json(
+def test_memory_import_restores_an_export_once_and_refuses_other_json(
     config: Path, tmp_path: Path
 ) -> None:
     target = tmp_path / "export.json"
     assert atri(config, "memory", "export", "discord:user:1", "--out", str(target))[0] == 0
     assert atri(config, "memory", "purge", "discord:user:1", "--yes")[0] == 0
     code, out = atri(config, "memory", "import", str(target))
-    assert code == 0 and "Imported 2 messages into discord:user:1" in out
+    assert code == 0 and "Imported 2 messages into discord:user:1." in out
     _, out = atri(config, "memory", "show", "discord:user:1")
     assert "早上好" in out and "早！" in out
+    code, out = atri(config, "memory", "import", str(target))
+    assert code == 0 and "Imported 0 messages into discord:user:1 (2 already stored" in out
+    _, out = atri(config, "memory", "show", "discord:user:1")
+    assert out.count("早上好") == 1
     wrong = tmp_path / "wrong.json"
     wrong.write_text('{"hello": 1}', encoding="utf-8")
     code, out = atri(config, "memory", "import", str(wrong))
     assert code == 1 and "not an ATRI memory export" in " ".join(out.split())
+
+
+GOOD = {"role": "user", "user_id": "9", "content": "first", "created_at": 1.7e9}
+
+
+def export_of(second: dict[str, object], scope: str = "qq:user:9") -> dict[str, object]:
+    """An export whose first message is good and whose second is GOOD changed by `second`."""
+    messages = [GOOD, {**GOOD, "content": "second", **second}]
+    return {"format": "atri-memory", "version": 1, "scope": scope, "messages": messages}
+
+
+@pytest.mark.parametrize(
+    ("data", "sentence"),
+    [
+        ([1, 2], "not an ATRI memory export"),
+        (export_of({"role": "system"}), "messages[1].role must be 'user' or 'assistant'"),
+        (export_of({"content": None}), "messages[1].content must be a string (it is null)"),
+        (export_of({"content": {"a": 1}}), 'messages[1].content must be a string (it is {"a": 1})'),
+        (export_of({"created_at": "yesterday"}), "messages[1].created_at must be a number"),
+        (export_of({}, scope=""), "scope must not be empty"),
+    ],
+)
+def test_memory_import_checks_every_message_before_writing_any(
+    config: Path, tmp_path: Path, data: object, sentence: str
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data), encoding="utf-8")
+    code, out = atri(config, "memory", "import", str(bad))
+    flat = " ".join(out.split())
+    assert code == 1 and flat.startswith(f"error: {bad}") and sentence in flat, out
+    assert "Traceback" not in out
+    _, out = atri(config, "memory", "list")
+    assert "qq:user:9" not in out  # not even the good first message was written
+
+
+def test_memory_list_and_show_survive_rows_written_oddly(config: Path, tmp_path: Path) -> None:
+    con = sqlite3.connect(tmp_path / "mem.sqlite3")
+    con.executemany(
+        "INSERT INTO messages (scope, role, user_id, content, created_at) VALUES (?,?,?,?,?)",
+        [
+            ("odd", "user", 42, b"\xffraw", "yesterday"),
+            ("odd", "assistant", "", 3.5, 1e300),
+            ("[bold]", "user", "1", "markup?", -1),
+        ],
+    )
+    con.commit()
+    con.close()
+    code, out = atri(config, "memory", "list")
+    assert code == 0, out
+    assert "odd" in out and "[bold]" in out and "discord:user:1" in out
+    code, out = atri(config, "memory", "show", "odd")
+    assert code == 0 and "\ufffdraw" in out and "3.5" in out, out
 
 
 def test_worker_start_notice_says_what_a_missing_token_closes() -> None:
@@ -150,3 +207,28 @@ def test_adding_config_keeps_each_commands_own_option_names() -> None:
     train = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
     assert "--packing" in train.output and "--no-packing" in train.output
     assert "--max-steps" in train.output and "--lr" in train.output
+
+
+@pytest.mark.parametrize("command", ["chat", "serve", "worker"])
+@pytest.mark.parametrize(
+    ("lines", "sentence"),
+    [
+        (
+            '[model]\nengine = "echo"\nadapter = "adapters/gone"\n',
+            '[model] adapter = "adapters/gone":',
+        ),
+        ('[model]\nengine = "echo"\n[memory]\npath = "data"\n', "[memory] path"),
+    ],
+)
+def test_a_wrong_path_in_the_config_is_one_sentence_before_anything_loads(
+    tmp_path: Path, command: str, lines: str, sentence: str
+) -> None:
+    # The echo engine loads no model: a missing adapter used to go unnoticed with it.
+    (tmp_path / "data").mkdir()
+    config = tmp_path / "config.toml"
+    config.write_text(lines, encoding="utf-8")
+    code, out = atri(config, command)
+    flat = " ".join(out.split())
+    assert code == 2, out
+    assert f"error: {sentence}" in flat and flat.count("error:") == 1
+    assert "Traceback" not in out and "point it at" in flat

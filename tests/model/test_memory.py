@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from model.memory import MIGRATIONS, SCHEMA_VERSION, Memory, scope_key
+from atri.errors import ConfigError
+from model.memory import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    ExportError,
+    Memory,
+    parse_export,
+    scope_key,
+)
 
 
 @pytest.fixture
@@ -72,13 +82,127 @@ async def test_export_round_trips(memory: Memory, tmp_path: Path) -> None:
     await memory.append_many(
         "s", [("user", "1", "A", "again", ""), ("assistant", "", "ATRI", "yes", "v2")]
     )
-    exported = await memory.export("s")
+    exported = json.loads(json.dumps(await memory.export("s")))  # as the file holds it
     async with await Memory.open(tmp_path / "other.sqlite3") as other:
-        assert await other.import_export(exported) == 4
-        again = await other.export("s")
-        strip = lambda d: [{k: v for k, v in m.items()} for m in d["messages"]]  # noqa: E731
-        assert strip(again) == strip(exported)
+        result = await other.import_export(parse_export(exported, "f.json"))
+        assert (result.scope, result.added, result.skipped) == ("s", 4, 0)
+        assert await other.export("s") == exported
         assert [m.content for m in await other.history("s")] == ["again", "yes"]
+        # The same file again adds nothing; one message missing from the database is
+        # added back alone.
+        again = await other.import_export(parse_export(exported, "f.json"))
+        assert (again.added, again.skipped) == (0, 4)
+        await other._db.execute("DELETE FROM messages WHERE content = 'yes'")
+        await other._db.commit()
+        again = await other.import_export(parse_export(exported, "f.json"))
+        assert (again.added, again.skipped) == (1, 3)
+        assert await other.export("s") == exported
+
+
+def good_export() -> dict[str, Any]:
+    message = {"role": "user", "user_id": "1", "content": "hi", "created_at": 1.7e9}
+    return {"format": "atri-memory", "version": 1, "scope": "s", "messages": [message] * 3}
+
+
+def broken(path: str, value: Any) -> dict[str, Any]:
+    """good_export() with one field set (None as the value deletes it)."""
+    data = good_export()
+    data["messages"] = [dict(m) for m in data["messages"]]
+    *parents, last = path.split(".")
+    target: Any = data
+    for key in parents:
+        target = target[int(key)] if key.isdigit() else target[key]
+    index: Any = int(last) if last.isdigit() else last
+    if value is None:
+        del target[index]
+    else:
+        target[index] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "sentence"),
+    [
+        ([1, 2], "f.json: not an ATRI memory export"),
+        ("text", "f.json: not an ATRI memory export"),
+        (broken("version", 2), "f.json: written by a newer ATRI (export version 2"),
+        (broken("version", None), "f.json: version is missing;"),
+        (broken("scope", ""), 'f.json: scope must not be empty (it is "")'),
+        (broken("scope", "   "), "f.json: scope must not be empty"),
+        (broken("messages", {"a": 1}), "f.json: messages must be a list"),
+        (broken("messages.1", 5), "f.json: messages[1] must be an object (it is 5)"),
+        (
+            broken("messages.1.role", "system"),
+            "f.json: messages[1].role must be 'user' or 'assistant' (it is \"system\")",
+        ),
+        (broken("messages.2.content", None), "f.json: messages[2].content is missing;"),
+        (
+            broken("messages.0.content", {"text": "hi"}),
+            'f.json: messages[0].content must be a string (it is {"text": "hi"})',
+        ),
+        (
+            broken("messages.2.created_at", "yesterday"),
+            "f.json: messages[2].created_at must be a number (seconds since 1970)"
+            ' (it is "yesterday")',
+        ),
+        (broken("messages.1.created_at", -5), "f.json: messages[1].created_at must be a time"),
+        (broken("messages.1.created_at", 1e300), "f.json: messages[1].created_at must be a time"),
+        (broken("messages.0.archived", "no"), "f.json: messages[0].archived must be true or"),
+        (broken("messages.0.user_id", 42), "f.json: messages[0].user_id must be a string"),
+        (
+            broken("messages.1.content", "x \ud800 y"),
+            "f.json: messages[1].content is not valid Unicode",
+        ),
+        (broken("messages.1.colour", "red"), "f.json: messages[1].colour is not a field"),
+    ],
+)
+def test_every_bad_export_is_one_sentence_naming_the_message_and_field(
+    data: Any, sentence: str
+) -> None:
+    with pytest.raises(ExportError) as caught:
+        parse_export(data, "f.json")
+    assert str(caught.value).startswith(sentence)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_null_content_counts_as_missing_and_several_problems_are_counted() -> None:
+    data = broken("messages.0.content", None)
+    data["messages"][0]["content"] = None
+    data["messages"][2] = {"role": "system"}
+    with pytest.raises(ExportError) as caught:
+        parse_export(data, "f.json")
+    message = str(caught.value)
+    assert message.startswith("f.json: messages[0].content must be a string (it is null)")
+    assert "more problem(s) after it; nothing was imported." in message
+
+
+async def test_rows_another_program_wrote_oddly_still_list_and_show(tmp_path: Path) -> None:
+    path = tmp_path / "odd.sqlite3"
+    async with await Memory.open(path) as memory:
+        await memory.append_many("good", [("user", "1", "", "fine", "")])
+    con = sqlite3.connect(path)
+    con.executemany(
+        "INSERT INTO messages (scope, role, user_id, content, created_at) VALUES (?,?,?,?,?)",
+        [
+            ("odd", "user", 42, b"\xffbytes", "yesterday"),
+            ("odd", "assistant", "", 3.5, 1e300),
+            ("", "user", "1", "empty scope", -1),
+        ],
+    )
+    con.commit()
+    con.close()
+    async with await Memory.open(path) as memory:
+        scopes = {r["scope"]: r for r in await memory.scopes()}
+        assert scopes["odd"]["last"] == 0.0 and scopes["odd"]["total"] == 2
+        assert scopes[""]["last"] == 0.0 and scopes["good"]["last"] > 1e9
+        odd = await memory.all_messages("odd")
+        assert [(m.user_id, m.content, m.created_at) for m in odd] == [
+            ("42", "\ufffdbytes", 0.0),
+            ("", "3.5", 0.0),
+        ]
+        assert [m.content for m in await memory.history("odd")] == ["\ufffdbytes", "3.5"]
+        exported = await memory.export("odd")
+        assert parse_export(exported, "odd.json").messages[0].created_at == 0.0
 
 
 async def test_history_never_starts_with_an_orphan_reply(memory: Memory) -> None:
@@ -117,7 +241,7 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
     con = sqlite3.connect(path)
     con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     con.close()
-    with pytest.raises(RuntimeError, match="newer ATRI"):
+    with pytest.raises(ConfigError, match="newer ATRI"):
         await Memory.open(path)
 
 
@@ -189,3 +313,21 @@ async def test_concurrent_history_reads_share_a_query_and_each_gets_its_own(
     assert alone[4] == [] and alone[-2] == []
     assert len(alone[-1]) == 6 and len(alone[3]) == 4  # one scope, two limits
     assert [m.content for m in alone[3]][-2:] == ["q3.2", "a"]
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("folder", "is a folder"),
+        ("file.txt/m.sqlite3", "cannot be created"),
+        ("file.txt", "cannot be used as ATRI's database (file is not a database)"),
+    ],
+)
+async def test_a_path_that_cannot_hold_the_database_is_one_sentence(
+    tmp_path: Path, name: str, problem: str
+) -> None:
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file.txt").write_text("not sqlite " * 100)
+    with pytest.raises(ConfigError) as caught:
+        await Memory.open(tmp_path / name)
+    assert str(caught.value).startswith(f"[memory] path {tmp_path / name} {problem}")

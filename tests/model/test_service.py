@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from pathlib import Path
 
 import pytest
 
 from atri.config import Settings
+from atri.errors import ConfigError
 from model.engines.echo import EchoEngine
 from model.memory import Memory
 from model.protocol import ChatRequest, ScopeRef
 from model.service import RATE_WINDOW_SECONDS, ChatService, RateLimiter, ScopeLocks, TokenCounts
+from tests.model.conftest import V1, MakeVersion
 
 
 def req(text: str, user: str = "u1", channel: str = "") -> ChatRequest:
@@ -222,3 +226,54 @@ async def test_the_chosen_language_reaches_lines_character_and_ooc_check(
         assert empty.text == "Hm? What did you want to tell ATRI?"
         assert service.system_prompt.startswith("You are ATRI.")
         assert service.ooc.check("我是亚托莉，高性能的机器人！").flagged  # [ooc] language auto
+
+
+async def test_a_missing_adapter_folder_is_one_sentence_before_the_model_loads(
+    tiny_settings: Settings, tmp_path: Path
+) -> None:
+    # The base does not exist either: the adapter's sentence proves nothing was loaded.
+    tiny_settings.model.base = str(tmp_path / "no-model")
+    tiny_settings.model.adapter = "adapters/gone"
+    with pytest.raises(ConfigError) as caught:
+        await ChatService.open(tiny_settings)
+    assert str(caught.value).startswith('[model] adapter = "adapters/gone":')
+    assert f"{tmp_path / 'adapters' / 'gone'} does not exist" in str(caught.value)
+    assert not Path(tiny_settings.memory.path).exists()
+
+
+async def test_the_echo_engine_checks_the_adapter_folder_too(
+    echo_settings: Settings, tmp_path: Path, make_version: MakeVersion
+) -> None:
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "adapter_config.json").write_text('{"peft_type": "LORA"}')
+    echo_settings.model.adapter = str(tmp_path / "half")
+    with pytest.raises(ConfigError, match=r"adapter_model\.safetensors: cannot be read"):
+        await ChatService.open(echo_settings)
+
+    echo_settings.model.adapter = str(make_version(V1))
+    async with await ChatService.open(echo_settings) as service:
+        assert (await service.chat(req("hi"))).status == "ok"
+
+
+async def test_a_memory_path_that_is_a_folder_is_one_sentence_before_the_model_loads(
+    tiny_settings: Settings, tmp_path: Path
+) -> None:
+    tiny_settings.model.base = str(tmp_path / "no-model")
+    tiny_settings.memory.path = str(tmp_path)
+    with pytest.raises(ConfigError, match=r"^\[memory\] path .* is a folder; point it at"):
+        await ChatService.open(tiny_settings)
+
+
+async def test_no_conversation_text_is_logged_at_info(
+    echo_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The echo reply repeats the message, which the OOC guard flags: a regeneration.
+    text = "我是人工智能 secret-4711"
+    caplog.set_level(logging.DEBUG)
+    async with await ChatService.open(echo_settings) as service:
+        await service.chat(req(text))
+        assert service.ooc_regenerations > 0
+    info = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert "regenerating an out-of-character reply" in info
+    assert not [line for line in info if "4711" in line or "我是人工智能" in line]
+    assert "我是人工智能" in caplog.text  # the reason, quoted, only at DEBUG
