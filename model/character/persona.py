@@ -14,9 +14,23 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from atri.config import OFFLINE_DEFAULT_BASE, PersonaSettings, Settings, WorkerSettings
+from atri.config import (
+    DEFAULT_TRAINING_PROMPT,
+    OFFLINE_DEFAULT_BASE,
+    PersonaSettings,
+    Settings,
+    WorkerSettings,
+)
 from atri.errors import UserError
 from model.character.ooc import detect_language
+
+# `[persona] training_prompt`'s default, per language the card can speak.
+TRAINING_PROMPTS = {
+    "zh": DEFAULT_TRAINING_PROMPT,
+    "en": "You are {{char}}. Talk with {{user}} as {{char}}, in her own voice, and never "
+    "step out of the role.",
+    "ja": "あなたは{{char}}です。{{char}}として、{{char}}の口調で{{user}}と話し、役から外れないでください。",
+}
 
 PACKAGED_CARD = Path(__file__).with_name("personas") / "atri.toml"
 # Engines that do not run `[model] base` themselves, so it says nothing about the language.
@@ -164,7 +178,10 @@ class Persona(BaseModel):
 
     def training_prompt(self, template: str) -> str:
         """The short prompt an adapter is trained and served with (`[persona]
-        training_prompt`): the card's name filled in, `{{user}}` kept for the worker."""
+        training_prompt`): the card's name filled in, `{{user}}` kept for the worker.
+        Left at its (Chinese) default, it is said in the language she speaks."""
+        if template == DEFAULT_TRAINING_PROMPT:
+            template = TRAINING_PROMPTS.get(self.main_language, TRAINING_PROMPTS["en"])
         return template.replace("{{char}}", self.name).strip()
 
     def greeting_for(self, user_name: str) -> str:

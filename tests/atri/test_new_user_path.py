@@ -74,7 +74,9 @@ def test_prep_train_eval_chat_on_the_shipped_config(tmp_path: Path) -> None:
         conversations = load_sharegpt(out / "atri_sharegpt.json")
         # The short training prompt, not the card: every sample fits whole.
         assert {c.system for c in conversations} == {
-            "你是亚托莉。请以亚托莉的身份和口吻与{{user}}聊天，不要跳出角色。"
+            # The offline default model speaks English, so her card and prompt do too.
+            "You are ATRI. Talk with {{user}} as ATRI, in her own voice, and never step out "
+            "of the role."
         }
         fitted = tokenize_dataset(tokenizer, conversations, max_len)
         assert fitted.skipped == 0 and fitted.truncated == 0, name
@@ -91,7 +93,7 @@ def test_prep_train_eval_chat_on_the_shipped_config(tmp_path: Path) -> None:
     assert len(versions) == 1
     version = versions[0]
     manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["system_prompt"].startswith("你是亚托莉。")
+    assert manifest["system_prompt"].startswith("You are ATRI. ")
     assert manifest["chat_template"] == tokenizer.chat_template
 
     probes = tmp_path / "probes.toml"
@@ -109,7 +111,10 @@ async def chat_with_the_new_version(config: Path, version: str, prompt: str) -> 
     settings = load_settings(config)
     settings.reload.enabled = False  # the test switches by itself, deterministically
     settings.generation.max_new_tokens = 8
-    settings.worker.ooc_max_retries = 0  # a two-step adapter is not in character yet
+    # A two-step adapter is not in character yet: neither regenerate its replies nor let
+    # its eval.json's OOC rate keep it from going live.
+    settings.worker.ooc_max_retries = 0
+    settings.reload.max_ooc_rate_increase = 1.0
     async with await ChatService.open(settings) as service:
         result = await service.reload()
         assert result.ok, result.message

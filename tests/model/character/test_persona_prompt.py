@@ -145,3 +145,13 @@ def test_a_card_v2_keeps_its_own_language(tmp_path: Path) -> None:
     assert persona.main_language == "zh" and persona.system_prompt().startswith("你是亚托莉")
     # No lines of its own: the [worker] lines as configured.
     assert reply_lines(persona, settings).error == settings.worker.error_reply
+
+
+def test_the_default_training_prompt_is_said_in_her_language() -> None:
+    from atri.config import DEFAULT_TRAINING_PROMPT
+
+    card = load_persona()
+    assert card.training_prompt(DEFAULT_TRAINING_PROMPT).startswith("你是亚托莉。")
+    english = card.in_language("en")
+    assert english.training_prompt(DEFAULT_TRAINING_PROMPT).startswith("You are ATRI. ")
+    assert english.training_prompt("{{char}} and {{user}}") == "ATRI and {{user}}"
