@@ -200,8 +200,7 @@ class ChatService:
         self.memory = memory
         self.persona = persona  # in the language ATRI speaks (see configured_persona)
         # `[ooc] language = "auto"` checks replies against the language she speaks.
-        auto = settings.ooc.language == "auto"
-        self.ooc = OOCDetector(settings.ooc, language=persona.main_language if auto else None)
+        self.ooc = OOCDetector.for_character(settings.ooc, persona.main_language)
         self.lines = reply_lines(persona, settings)
         self.user_name = default_user_name(persona, settings)
         # Every message re-counts its conversation's history (and /v1 clients resend
@@ -268,7 +267,11 @@ class ChatService:
             raise
         service = cls(settings, engine, memory, persona)
         service.batcher.start()
-        service.reloader.start()
+        try:
+            await service.reloader.start()
+        except BaseException:
+            await service.close()
+            raise
         return service
 
     async def close(self) -> None:

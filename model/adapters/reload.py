@@ -126,17 +126,21 @@ class Reloader:
     def running(self) -> bool:
         return self._scheduler is not None
 
-    def start(self) -> bool:
-        """Start the scheduled job (first look at once); False if there is nothing to run."""
+    async def start(self) -> bool:
+        """Take the newest complete version now, then start the scheduled job; False if
+        there is nothing to run. The first look is awaited, so the first message after
+        start-up is already answered by the newest version `atri train` wrote."""
         if not self.settings.enabled or self.engine is None or self._scheduler:
             return False
+        await self.check()
+        interval = self.settings.interval_seconds
         scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop())
         scheduler.add_job(
             self.check,
             "interval",
-            seconds=self.settings.interval_seconds,
+            seconds=interval,
             id=JOB_ID,
-            next_run_time=dt.datetime.now(dt.UTC),
+            next_run_time=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=interval),
             max_instances=1,
             coalesce=True,
         )

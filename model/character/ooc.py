@@ -72,10 +72,15 @@ def detect_language(text: str) -> str:
 class OOCDetector:
     """`check(reply)` says whether a reply is out of character, and why.
 
-    `language` overrides `[ooc] language` (`atri eval` passes the dataset's language
-    when the setting is "auto", the worker the language ATRI speaks); with "auto" and
-    no override there is no drift check.
+    `language` overrides `[ooc] language`; with "auto" and no override there is no
+    drift check. The worker and `atri eval` build theirs with `for_character`, so a
+    reply is judged the same way where it is served and where it is evaluated.
     """
+
+    @classmethod
+    def for_character(cls, settings: OOCSettings, speaks: str) -> OOCDetector:
+        """`[ooc] language`, or with "auto" the language ATRI speaks (the chosen card's)."""
+        return cls(settings, language=speaks if settings.language == "auto" else None)
 
     def __init__(self, settings: OOCSettings, language: str | None = None) -> None:
         self.rules = [

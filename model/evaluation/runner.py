@@ -18,14 +18,13 @@ from model.adapters.versions import (
     read_manifest,
     write_json_atomic,
 )
-from model.character.ooc import OOCDetector, detect_language
+from model.character.ooc import OOCDetector
 from model.evaluation.perplexity import mean_token_loss, perplexity
 from model.evaluation.probes import Probe, load_probes
 from model.evaluation.report import EvalReport, ModelFigures, ProbeReply
 from model.evaluation.style import style_rate
 from model.training.dataset import (
     Conversation,
-    dataset_script_sample,
     load_sharegpt,
     sibling_eval_file,
     tokenize_dataset,
@@ -75,10 +74,11 @@ def evaluate(
     probes = load_probes(probes_path or configured)
     held_out, style_source = eval_conversations(settings)
     reference = [t for c in style_source for t in c.replies()]
-    language = detect_language(dataset_script_sample(style_source)) or "zh"
-    ooc_language = settings.ooc.language if settings.ooc.language != "auto" else language
-    detector = OOCDetector(settings.ooc, language=ooc_language)
     persona = configured_persona(settings)
+    # Probes are asked, and replies judged, in the language she speaks where she is
+    # served (the chosen card's), whatever the dataset's language.
+    language = persona.main_language
+    detector = OOCDetector.for_character(settings.ooc, language)
     # Two prompts, one rule: the adapter answers under the prompt it was trained with,
     # the bare base model under the whole card.
     card = persona.system_prompt()

@@ -317,9 +317,3 @@ class RowDataset:
         if isinstance(r, PackedRow):
             item["position_ids"] = r.position_ids
         return item
-
-
-def dataset_script_sample(conversations: Sequence[Conversation], limit: int = 200) -> str:
-    """Some of ATRI's replies, to tell which language (script) the dataset is in."""
-    replies = [t for c in conversations[:limit] for t in c.replies()]
-    return "\n".join(replies)
