@@ -58,25 +58,29 @@ def build_tokenizer(lines: list[str], vocab_size: int, template: str) -> Any:
     return tokenizer
 
 
+def tiny_shape(tokenizer: Any, hidden_size: int, intermediate_size: int) -> dict[str, Any]:
+    """The config fields every tiny fixture shares: two layers, grouped-query attention."""
+    return {
+        "vocab_size": len(tokenizer),
+        "hidden_size": hidden_size,
+        "intermediate_size": intermediate_size,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 4096,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": None,
+    }
+
+
 def build_tiny_qwen2(folder: Path, seed: int = 0) -> Path:
     """A 2-layer Qwen2: q/k/v projections with biases, output head tied to the embeddings."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     tokenizer = build_tokenizer(TRAINING_TEXT + CJK_TEXT, 1024, QWEN_TEMPLATE)
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=None,
-        tie_word_embeddings=True,
-    )
+    config = Qwen2Config(**tiny_shape(tokenizer, 32, 64), tie_word_embeddings=True)
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config)
     with torch.no_grad():  # random biases, so a wrong bias path changes the outputs
@@ -103,19 +107,7 @@ def build_tiny_model(
 
     tokenizer = build_tokenizer(TRAINING_TEXT, 512, CHATML_TEMPLATE)
 
-    shape = dict(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden_size,
-        intermediate_size=intermediate_size,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=None,
-        tie_word_embeddings=False,
-    )
+    shape = {**tiny_shape(tokenizer, hidden_size, intermediate_size), "tie_word_embeddings": False}
     torch.manual_seed(seed)
     if sliding_window:
         model = MistralForCausalLM(MistralConfig(sliding_window=sliding_window, **shape))
