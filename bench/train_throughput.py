@@ -7,7 +7,7 @@ novel's, one to four exchanges), then trains one epoch on it, side by side in on
   - atri: `model.training.runner.train` (the code `atri train` runs), no packing;
   - atri + packing: the same with `packing = true`.
 tokens/s counts real (non-padding) tokens over Trainer's own train_runtime.
-Run: .venv/bin/python bench/train_throughput.py [--model offline|tiny] [--samples 96]
+Run: .venv/bin/python bench/train_throughput.py [--model offline|tiny|qwen-0.5b] [--samples 96]
 
 With --prompts it compares the two system prompts instead, on the same conversations
 (a prep output given with --dataset, or the synthetic set): the whole character card
@@ -19,6 +19,7 @@ that carries loss. Aim: the short prompt at least 5x the card's reply tokens/s.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import sys
@@ -84,9 +85,29 @@ def synthetic(n: int, seed: int = 0) -> list[dict[str, object]]:
     ]
 
 
+def build_model(model: str, root: Path, texts: list[str]) -> Path | None:
+    """The model folder for `--model`, or None for the offline default.
+
+    qwen-0.5b: random weights in Qwen2.5-0.5B's shape, with a tokenizer trained on the
+    bench's own text so rows are about as long as a real tokenizer makes them; for a GPU,
+    where the tiny model is all overhead and no compute.
+    """
+    if model == "tiny":
+        from tests.tiny_model import build_tiny_model
+
+        return build_tiny_model(root / "tiny", hidden_size=256, intermediate_size=768)
+    if model == "qwen-0.5b":
+        from tests.tiny_model import QWEN_05B_SHAPE, build_tiny_qwen2
+
+        return build_tiny_qwen2(
+            root / "qwen", shape=QWEN_05B_SHAPE, extra_text=texts, vocab_size=8192
+        )
+    return None
+
+
 def bench_settings(root: Path, model: str, tiny_dir: Path | None) -> Settings:
     s = Settings(root=root)
-    if model == "tiny" and tiny_dir is not None:
+    if tiny_dir is not None:
         s.model.base = str(tiny_dir)
     s.train.dataset = str(root / "train.json")
     s.train.eval_dataset = ""
@@ -163,7 +184,6 @@ def loss_share(rows: list[object]) -> float:
 
 def compare_prompts(args: argparse.Namespace, console: Console) -> None:
     """The full card vs the short training prompt, on the same conversations."""
-    import json
 
     from model.character.persona import load_persona
     from model.engines.loading import load_base_model
@@ -176,15 +196,11 @@ def compare_prompts(args: argparse.Namespace, console: Console) -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        tiny = None
-        if args.model == "tiny":
-            from tests.tiny_model import build_tiny_model
-
-            tiny = build_tiny_model(root / "tiny", hidden_size=256, intermediate_size=768)
         if args.dataset:
             records = json.loads(Path(args.dataset).read_text(encoding="utf-8"))
         else:
             records = synthetic(args.samples)
+        tiny = build_model(args.model, root, [*prompts.values(), json.dumps(records[:200])])
         settings = bench_settings(root, args.model, tiny)
         settings.train.max_seq_length = 2048  # room for the card: no sample is dropped
         settings.train.batch_size = 2  # card rows are long: keep the logits in memory
@@ -228,7 +244,7 @@ def compare_prompts(args: argparse.Namespace, console: Console) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=["offline", "tiny"], default="offline")
+    parser.add_argument("--model", choices=["offline", "tiny", "qwen-0.5b"], default="offline")
     parser.add_argument("--samples", type=int, default=96)
     parser.add_argument(
         "--repeats", type=int, default=3, help="interleaved rounds; the best of each is kept"
@@ -247,12 +263,9 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        tiny = None
-        if args.model == "tiny":
-            from tests.tiny_model import build_tiny_model
-
-            tiny = build_tiny_model(root / "tiny", hidden_size=256, intermediate_size=768)
-        write(root / "train.json", synthetic(args.samples))
+        records = synthetic(args.samples)
+        tiny = build_model(args.model, root, [json.dumps(records)])
+        write(root / "train.json", records)
         settings = bench_settings(root, args.model, tiny)
 
         from model.engines.loading import load_base_model

@@ -74,13 +74,36 @@ def tiny_shape(tokenizer: Any, hidden_size: int, intermediate_size: int) -> dict
     }
 
 
-def build_tiny_qwen2(folder: Path, seed: int = 0) -> Path:
-    """A 2-layer Qwen2: q/k/v projections with biases, output head tied to the embeddings."""
+# Qwen2.5-0.5B-Instruct's shape, for benchmarks that need a real model's compute profile.
+QWEN_05B_SHAPE = {
+    "hidden_size": 896,
+    "intermediate_size": 4864,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 14,
+    "num_key_value_heads": 2,
+}
+
+
+def build_tiny_qwen2(
+    folder: Path,
+    seed: int = 0,
+    shape: dict[str, int] | None = None,
+    extra_text: list[str] | None = None,
+    vocab_size: int = 1024,
+) -> Path:
+    """A 2-layer Qwen2: q/k/v projections with biases, output head tied to the embeddings.
+
+    `shape` overrides the config's sizes (e.g. QWEN_05B_SHAPE); `extra_text` and
+    `vocab_size` train the tokenizer on more text, so that text tokenizes about as
+    compactly as a real tokenizer would do it.
+    """
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    tokenizer = build_tokenizer(TRAINING_TEXT + CJK_TEXT, 1024, QWEN_TEMPLATE)
-    config = Qwen2Config(**tiny_shape(tokenizer, 32, 64), tie_word_embeddings=True)
+    lines = TRAINING_TEXT + CJK_TEXT + list(extra_text or [])
+    tokenizer = build_tokenizer(lines, vocab_size, QWEN_TEMPLATE)
+    fields = {**tiny_shape(tokenizer, 32, 64), **(shape or {})}
+    config = Qwen2Config(**fields, tie_word_embeddings=True)
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config)
     with torch.no_grad():  # random biases, so a wrong bias path changes the outputs
