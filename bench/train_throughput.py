@@ -85,12 +85,13 @@ def synthetic(n: int, seed: int = 0) -> list[dict[str, object]]:
     ]
 
 
-def build_model(model: str, root: Path, texts: list[str]) -> Path | None:
+def build_model(model: str, root: Path, texts: list[str], tokenizer: str = "") -> Path | None:
     """The model folder for `--model`, or None for the offline default.
 
     qwen-0.5b: random weights in Qwen2.5-0.5B's shape, with a tokenizer trained on the
-    bench's own text so rows are about as long as a real tokenizer makes them; for a GPU,
-    where the tiny model is all overhead and no compute.
+    bench's own text, or the real one in `tokenizer` (a folder, e.g. the offline model's
+    cache), so rows are as long as a real tokenizer makes them; for a GPU, where the tiny
+    model is all overhead and no compute.
     """
     if model == "tiny":
         from tests.tiny_model import build_tiny_model
@@ -100,7 +101,11 @@ def build_model(model: str, root: Path, texts: list[str]) -> Path | None:
         from tests.tiny_model import QWEN_05B_SHAPE, build_tiny_qwen2
 
         return build_tiny_qwen2(
-            root / "qwen", shape=QWEN_05B_SHAPE, extra_text=texts, vocab_size=8192
+            root / "qwen",
+            shape=QWEN_05B_SHAPE,
+            extra_text=texts,
+            vocab_size=8192,
+            tokenizer_dir=Path(tokenizer) if tokenizer else None,
         )
     return None
 
@@ -200,10 +205,11 @@ def compare_prompts(args: argparse.Namespace, console: Console) -> None:
             records = json.loads(Path(args.dataset).read_text(encoding="utf-8"))
         else:
             records = synthetic(args.samples)
-        tiny = build_model(args.model, root, [*prompts.values(), json.dumps(records[:200])])
+        texts = [*prompts.values(), json.dumps(records[:200])]
+        tiny = build_model(args.model, root, texts, args.tokenizer)
         settings = bench_settings(root, args.model, tiny)
         settings.train.max_seq_length = 2048  # room for the card: no sample is dropped
-        settings.train.batch_size = 2  # card rows are long: keep the logits in memory
+        settings.train.batch_size = args.batch_size  # card rows are long: logits in memory
         tokenizer = load_base_model(settings).tokenizer
         results = []
         for label, system in prompts.items():
@@ -251,6 +257,10 @@ def main() -> None:
     )
     parser.add_argument("--prompts", action="store_true", help="full card vs short prompt")
     parser.add_argument("--dataset", default="", help="a prep sharegpt file for --prompts")
+    parser.add_argument("--batch-size", type=int, default=2, help="rows per step for --prompts")
+    parser.add_argument(
+        "--tokenizer", default="", help="a tokenizer folder for --model qwen-0.5b (else trained)"
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     from transformers.utils import logging as hf_logging

@@ -90,18 +90,25 @@ def build_tiny_qwen2(
     shape: dict[str, int] | None = None,
     extra_text: list[str] | None = None,
     vocab_size: int = 1024,
+    tokenizer_dir: Path | None = None,
 ) -> Path:
     """A 2-layer Qwen2: q/k/v projections with biases, output head tied to the embeddings.
 
     `shape` overrides the config's sizes (e.g. QWEN_05B_SHAPE); `extra_text` and
     `vocab_size` train the tokenizer on more text, so that text tokenizes about as
-    compactly as a real tokenizer would do it.
+    compactly as a real tokenizer would do it; `tokenizer_dir` takes a real tokenizer
+    from disk instead (the vocabulary then sizes the embeddings).
     """
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    lines = TRAINING_TEXT + CJK_TEXT + list(extra_text or [])
-    tokenizer = build_tokenizer(lines, vocab_size, QWEN_TEMPLATE)
+    if tokenizer_dir is not None:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    else:
+        lines = TRAINING_TEXT + CJK_TEXT + list(extra_text or [])
+        tokenizer = build_tokenizer(lines, vocab_size, QWEN_TEMPLATE)
     fields = {**tiny_shape(tokenizer, 32, 64), **(shape or {})}
     config = Qwen2Config(**fields, tie_word_embeddings=True)
     torch.manual_seed(seed)
