@@ -11,10 +11,11 @@ import pytest
 
 from atri.config import Settings
 from atri.errors import ConfigError
+from model.admission import RATE_WINDOW_SECONDS, RateLimiter, ScopeLocks, TokenCounts
 from model.engines.echo import EchoEngine
 from model.memory import Memory
 from model.protocol import ChatRequest, ScopeRef
-from model.service import RATE_WINDOW_SECONDS, ChatService, RateLimiter, ScopeLocks, TokenCounts
+from model.service import ChatService
 from tests.model.conftest import V1, MakeVersion
 
 
