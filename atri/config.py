@@ -168,7 +168,10 @@ class OOCSettings(Section):
     self_reference: RegexList = Field(
         default_factory=lambda: [
             r"(?i)\blanguage model\b",
-            r"(?i)\bI(?:'m| am) (?:just )?an? (?:AI|assistant|chatbot|program|GPU|graphics card|weapon)\b",
+            # "I am a friendly AI designed to…": up to three words may come between.
+            r"(?i)\bI(?:'m| am) (?:just |only )?an? (?:[\w-]+ ){0,3}?(?:AI|assistant|chatbot|"
+            r"program|language model|GPU|graphics card|weapon)\b",
+            r"(?i)\bas an? (?:[\w-]+ ){0,2}?(?:AI|language model|assistant)\b",
             r"(?i)\b(?:OpenAI|ChatGPT|SmolLM|Hugging ?Face)\b",
             r"我是(?:一个)?(?:AI|人工智能|语言模型|智能助手|助手|聊天机器人|ChatGPT|通义千问|百川)",
             r"(?:我是|作为)(?:一张|一块)?(?:显卡|GPU)",

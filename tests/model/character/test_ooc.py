@@ -14,6 +14,8 @@ OUT_OF_CHARACTER = [
     ("作为一个人工智能，我没有感情。", "assistant-speak"),
     ("I am an AI language model trained by OpenAI.", "self-reference"),
     ("I'm a GPU, so I can compute fast.", "self-reference"),
+    ("I am a friendly AI designed to help you with your questions.", "self-reference"),
+    ("As a large language model, I cannot go to the sea.", "self-reference"),
     ("我是一个语言模型，无法回答。", "self-reference"),
     ("没错，我是一块显卡。", "self-reference"),
     ("我是人形兵器，为战斗而生。", "self-reference"),
@@ -52,6 +54,15 @@ def test_flags_out_of_character_replies(detector: OOCDetector, reply: str, kind:
 @pytest.mark.parametrize("reply", IN_CHARACTER)
 def test_leaves_in_character_replies_alone(detector: OOCDetector, reply: str) -> None:
     verdict = detector.check(reply)
+    assert not verdict.flagged, verdict.reasons
+
+
+@pytest.mark.parametrize(
+    "reply",
+    ["I'm a high-performance robot, Natsuki!", "As a robot, I never get tired."],
+)
+def test_her_own_english_self_description_is_in_character(reply: str) -> None:
+    verdict = OOCDetector(OOCSettings(), language="en").check(reply)
     assert not verdict.flagged, verdict.reasons
 
 
