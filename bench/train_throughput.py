@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -36,6 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 from atri.config import Settings
+from model.training.dataset import PackedRow, Sample
 from tests.model.training.sharegpt import conversation, write
 
 QUESTIONS = [
@@ -176,14 +178,11 @@ def with_system(records: list[dict[str, object]], system: str) -> list[dict[str,
     return [{**r, "system": system} for r in records]
 
 
-def loss_share(rows: list[object]) -> float:
+def loss_share(rows: Sequence[Sample] | Sequence[PackedRow]) -> float:
     """Mean share of a row's tokens that carry loss."""
     from model.training.dataset import IGNORE
 
-    shares = [
-        sum(1 for x in r.labels if x != IGNORE) / len(r.labels)  # type: ignore[attr-defined]
-        for r in rows
-    ]
+    shares = [sum(1 for x in r.labels if x != IGNORE) / len(r.labels) for r in rows]
     return sum(shares) / len(shares)
 
 

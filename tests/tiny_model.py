@@ -139,6 +139,7 @@ def build_tiny_model(
 
     shape = {**tiny_shape(tokenizer, hidden_size, intermediate_size), "tie_word_embeddings": False}
     torch.manual_seed(seed)
+    model: LlamaForCausalLM | MistralForCausalLM
     if sliding_window:
         model = MistralForCausalLM(MistralConfig(sliding_window=sliding_window, **shape))
     else:
