@@ -9,6 +9,7 @@ actions NoneBot calls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -58,9 +59,9 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
     pytest.fail(f"atri serve did not listen on {port}:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="module")
-def ws_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("serve")
+@contextlib.contextmanager
+def serving(root: Path, extra_qq: str = "", extra: str = "") -> Iterator[str]:
+    """`atri serve` on the echo engine in a subprocess; its OneBot WebSocket URL."""
     port = _free_port()
     config = root / "config.toml"
     config.write_text(
@@ -71,6 +72,7 @@ engine = "echo"
 path = "memory.sqlite3"
 [reload]
 enabled = false
+{extra}
 [qq]
 enabled = true
 port = {port}
@@ -82,6 +84,7 @@ send_gap_seconds = {SEND_GAP}
 send_retry_seconds = {SEND_GAP}
 max_replies_per_minute = 0
 sends_per_minute = 0
+{extra_qq}
 """,
         encoding="utf-8",
     )
@@ -110,6 +113,12 @@ sends_per_minute = 0
             proc.kill()
             pytest.fail(f"atri serve did not stop on Ctrl+C:\n{log.read_text()}")
     assert TOKEN not in log.read_text()
+
+
+@pytest.fixture(scope="module")
+def ws_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serving(tmp_path_factory.mktemp("serve")) as url:
+        yield url
 
 
 _message_ids = iter(range(101, 10_000))
