@@ -100,3 +100,23 @@ async def test_dms_channels_turned_off_and_room_context_off_send_nothing(
     client.modes.forget()
     await fake_discord.send_message(MEMBER_ID, "又开了")
     assert [line.content for line in await room_lines(echo_service, 1)] == ["又开了"]
+
+
+async def test_she_speaks_up_when_named_but_not_to_a_bot_and_not_again_too_soon(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    echo_service: ChatService,
+    discord_settings: Settings,
+) -> None:
+    discord_settings.discord.room_context = True
+    echo_service.speak_up.channels = frozenset({str(CHANNEL_ID)})
+    echo_service.speak_up.probability = 0.0
+    await fake_discord.send_message(OTHER_BOT_ID, "ATRI 你好，我是机器人")
+    sent = await fake_discord.send_message(MEMBER_ID, "ATRI 今天好热")
+    (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    assert reply.body["content"] == ECHO + "ATRI 今天好热"
+    assert str(reply.body["message_reference"]["message_id"]) == sent["id"]
+    await fake_discord.send_message(MEMBER_ID, "ATRI 还在吗")  # within the cooldown
+    assert [line.content for line in await room_lines(echo_service, 1)] == ["ATRI 还在吗"]
+    await asyncio.sleep(0.1)
+    assert len(fake_discord.calls_matching(is_message_to(CHANNEL_ID))) == 1
