@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+
+import pytest
 
 from atri.config import Settings
 from bot.discord.adapter import AtriClient
+from model.engines import create_engine
+from model.engines.base import ChatMessages, Generation
 from model.protocol import ChannelSetting
 from model.room import RoomLine
 from model.service import ChatService
+from tests.bot.discord.conftest import running_client
 from tests.bot.discord.fake_discord import (
     ADMIN_ID,
     BOT_ID,
@@ -120,3 +126,36 @@ async def test_she_speaks_up_when_named_but_not_to_a_bot_and_not_again_too_soon(
     assert [line.content for line in await room_lines(echo_service, 1)] == ["ATRI 还在吗"]
     await asyncio.sleep(0.1)
     assert len(fake_discord.calls_matching(is_message_to(CHANNEL_ID))) == 1
+
+
+@pytest.mark.slow
+async def test_the_whole_path_on_the_offline_model(
+    fake_discord: FakeDiscord, settings: Settings
+) -> None:
+    """Room lines, then a mention: the real model's prompt holds the room, and her reply
+    (a few new tokens) is posted."""
+    settings.discord.room_context = True
+    settings.generation.do_sample = False
+    settings.generation.max_new_tokens = 4
+    settings.worker.ooc_max_retries = 0
+    settings.reload.enabled = False
+    engine = await create_engine(settings)
+    prompts: list[ChatMessages] = []
+    generate = engine.generate
+
+    async def recording(batch: list[ChatMessages], gen: Any) -> list[Generation]:
+        prompts.extend(batch)
+        return await generate(batch, gen)
+
+    engine.generate = recording  # type: ignore[method-assign]
+    async with (
+        await ChatService.open(settings, engine) as service,
+        running_client(fake_discord, service, settings),
+    ):
+        await fake_discord.send_message(MEMBER_ID, "It is raining today.")
+        await room_lines(service, 1)
+        await say(fake_discord, ADMIN_ID, "What did Ryuji say?")
+        (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID), timeout=60)
+    assert reply.body["content"]
+    (prompt,) = prompts
+    assert "Ryuji：It is raining today.\n\nMinamo：What did Ryuji say?" in prompt[-1]["content"]

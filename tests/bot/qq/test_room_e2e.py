@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
+from atri.config import Settings
 from tests.bot.qq.events import SELF_ID
 from tests.bot.qq.test_serve_e2e import (
     BLOCKED_ID,
@@ -101,3 +102,23 @@ async def test_she_hears_the_group_and_tells_two_members_of_one_name_apart(
         await answer(ws, action, {"message_id": 1})
         assert action["params"]["user_id"] == USER_ID
     assert len(room_contents(db)) == 2
+
+
+@pytest.mark.slow
+async def test_the_whole_path_on_the_offline_model(tmp_path: Path, settings: Settings) -> None:
+    """Room lines, then a question: her reply (a few new tokens) is sent to the group."""
+    model = f'cache_dir = "{settings.model.cache_dir}"'
+    extra = "[generation]\ndo_sample = false\nmax_new_tokens = 4\n[worker]\nooc_max_retries = 0"
+    with serving(tmp_path, extra_qq="room_context = true", extra=extra, model=model) as url:
+        db = tmp_path / "memory.sqlite3"
+        async with connect(url, additional_headers=HEADERS) as ws:
+            asked = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            await answer(ws, asked, ROBOT_RANGE)
+            await ws.send(json.dumps(group_message("It is raining today.")))
+            await ws.send(json.dumps(group_message("I have an umbrella.", user_id=ASKER_ID)))
+            assert len(await room_holds(db, 2)) == 2
+            event = group_message("ATRI, what did they say about the weather?")
+            await ws.send(json.dumps(event))
+            action = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            await answer(ws, action, {"message_id": 1})
+            assert check_quoted_reply(action["params"]["message"], event)

@@ -34,7 +34,8 @@ USER_ID = 4000
 BLOCKED_ID = 4001
 OTHER_GROUP_ID = 301
 SEND_GAP = 0.2
-START_TIMEOUT_SECONDS = 30.0
+# A real model (the offline one in the room test) loads before the port opens.
+START_TIMEOUT_SECONDS = 120.0
 ACTION_TIMEOUT_SECONDS = 10.0
 HEADERS = {"X-Self-ID": SELF_ID, "Authorization": f"Bearer {TOKEN}"}
 
@@ -60,14 +61,17 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @contextlib.contextmanager
-def serving(root: Path, extra_qq: str = "", extra: str = "") -> Iterator[str]:
-    """`atri serve` on the echo engine in a subprocess; its OneBot WebSocket URL."""
+def serving(
+    root: Path, extra_qq: str = "", extra: str = "", model: str = 'engine = "echo"'
+) -> Iterator[str]:
+    """`atri serve` (on the echo engine unless `model` says) in a subprocess; its OneBot
+    WebSocket URL."""
     port = _free_port()
     config = root / "config.toml"
     config.write_text(
         f"""
 [model]
-engine = "echo"
+{model}
 [memory]
 path = "memory.sqlite3"
 [reload]
