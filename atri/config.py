@@ -125,6 +125,12 @@ class RoomSettings(Section):
     max_chars: PositiveInt = 300
     history_share: float = Field(default=0.5, ge=0, le=1)
     max_prompt_lines: PositiveInt = 30
+    # Speaking up: off unless channels are listed (see model/room.py SpeakUp).
+    speak_up_channels: list[str] = Field(default_factory=list)
+    speak_up_probability: float = Field(default=0.05, ge=0, le=1)
+    speak_up_words: list[str] = Field(default_factory=list)
+    speak_up_cooldown_seconds: float = Field(default=300.0, ge=0)
+    speak_up_max_per_hour: int = Field(default=6, ge=0)
 
 
 class WorkerSettings(Section):

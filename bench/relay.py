@@ -13,7 +13,10 @@ run, on fresh SQLite files:
     (the most it can take; its latency is mostly waiting in the queue);
   - HTTP, fixed rate: HttpWorker → `atri worker`'s routes at --http-rate (client and
     server share this process and its event loop).
-Run: .venv/bin/python bench/relay.py [--users 200] [--messages 10] [--rate 1000]
+  - with --room SHARE, the fixed-rate row again as group chat in 10 channels, SHARE of
+    the messages not addressed to her (kept as room lines, answered "heard") and the
+    rest reading the room into their prompts.
+Run: .venv/bin/python bench/relay.py [--users 200] [--messages 10] [--rate 1000] [--room 0.5]
 """
 
 from __future__ import annotations
@@ -61,8 +64,34 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+# With --room, users are spread over this many group channels.
+ROOM_CHANNELS = 10
+
+
+def direct_message(i: int, m: int, users: int) -> ChatRequest:
+    text = f"message {m} from user {i}: the sea is calm today"
+    return ChatRequest(platform="bench", user_id=f"u{i}", text=text)
+
+
+def room_message(share: float) -> Callable[[int, int, int], ChatRequest]:
+    """Group messages; `share` of them not addressed to her (kept as room lines), so
+    every addressed one reads the room into its prompt."""
+
+    def request(i: int, m: int, users: int) -> ChatRequest:
+        overheard = (m * users + i) % 100 < share * 100
+        return direct_message(i, m, users).model_copy(
+            update={"channel_id": f"c{i % ROOM_CHANNELS}", "addressed": not overheard}
+        )
+
+    return request
+
+
 async def drive(
-    chat: Callable[[ChatRequest], Awaitable[Reply]], users: int, messages: int, rate: float
+    chat: Callable[[ChatRequest], Awaitable[Reply]],
+    users: int,
+    messages: int,
+    rate: float,
+    request_for: Callable[[int, int, int], ChatRequest] = direct_message,
 ) -> tuple[float, list[float]]:
     """Every user sends `messages` messages; returns (wall, latencies). With `rate` > 0
     message j of the run (user j % users) is due at j / rate seconds; with 0 each user
@@ -74,13 +103,12 @@ async def drive(
 
     async def user(i: int) -> None:
         for m in range(messages):
-            text = f"message {m} from user {i}: the sea is calm today"
             due = start + (m * users + i) / rate if rate else loop.time()
             if due > loop.time():
                 await asyncio.sleep(due - loop.time())
-            reply = await chat(ChatRequest(platform="bench", user_id=f"u{i}", text=text))
+            reply = await chat(request_for(i, m, users))
             latencies.append(loop.time() - due)
-            if reply.status != "ok":
+            if reply.status not in {"ok", "heard"}:
                 failures.append(reply.status)
 
     await asyncio.gather(*(user(i) for i in range(users)))
@@ -121,7 +149,7 @@ async def raw_sqlite(folder: Path, users: int, messages: int) -> tuple[float, li
         return time.perf_counter() - started, latencies
 
 
-async def main(users: int, messages: int, rate: float, http_rate: float) -> None:
+async def main(users: int, messages: int, rate: float, http_rate: float, room: float) -> None:
     console = Console(width=120)
     rows: list[tuple[str, float, list[float]]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,6 +160,17 @@ async def main(users: int, messages: int, rate: float, http_rate: float) -> None
         async with await ChatService.open(settings_in(folder, "paced")) as service:
             wall, lat = await drive(service.chat, users, messages, rate)
         rows.append((f"worker in-process, {rate:,.0f} msg/s offered", wall, lat))
+
+        if room:
+            async with await ChatService.open(settings_in(folder, "room")) as service:
+                wall, lat = await drive(service.chat, users, messages, rate, room_message(room))
+            rows.append(
+                (
+                    f"  same, room context on ({room:.0%} overheard, {ROOM_CHANNELS} groups)",
+                    wall,
+                    lat,
+                )
+            )
 
         async with await ChatService.open(settings_in(folder, "flat")) as service:
             wall, lat = await drive(service.chat, users, messages, 0.0)
@@ -177,5 +216,12 @@ if __name__ == "__main__":
     parser.add_argument("--messages", type=int, default=10)
     parser.add_argument("--rate", type=float, default=1000.0, help="offered msg/s in-process")
     parser.add_argument("--http-rate", type=float, default=200.0, help="offered msg/s over HTTP")
+    parser.add_argument(
+        "--room",
+        type=float,
+        default=0.0,
+        help="also run the fixed-rate row as group chat with room context, this share "
+        "of messages unaddressed (e.g. 0.5); 0: skip",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.users, args.messages, args.rate, args.http_rate))
+    asyncio.run(main(args.users, args.messages, args.rate, args.http_rate, args.room))

@@ -10,7 +10,10 @@ Reset archives lines (hidden from the model), purge deletes them.
 from __future__ import annotations
 
 import contextlib
+import random
 import time
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +24,8 @@ from model.grouping import Grouped
 # Lines older than the age bound are deleted from every room at most this often (rooms
 # that went quiet included); reads never show them meanwhile.
 SWEEP_INTERVAL_SECONDS = 600.0
+# The window of `speak_up_max_per_hour`.
+HOUR_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -136,3 +141,49 @@ class RoomLog:
         return await self._change(
             "DELETE FROM room_lines WHERE platform = ? AND user_id = ?", (platform, user_id)
         )
+
+
+class SpeakUp:
+    """Whether ATRI replies to a message not addressed to her: only in `channels`, when
+    one of `words` appears (her names among them) or with `probability`; never sooner
+    than `cooldown_seconds` after she last spoke up in that channel, nor more than
+    `max_per_hour` times an hour there. `rng` and `clock` are swappable for tests."""
+
+    def __init__(
+        self,
+        channels: Iterable[str],
+        probability: float,
+        words: Iterable[str],
+        cooldown_seconds: float,
+        max_per_hour: int,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.channels = frozenset(channels)
+        self.probability = probability
+        self.words = [w.casefold() for w in dict.fromkeys(words) if w.strip()]
+        self.cooldown_seconds = cooldown_seconds
+        self.max_per_hour = max_per_hour
+        self.rng = rng or random.Random()
+        self.clock = clock
+        # When she spoke up in each listed channel within the last hour.
+        self._spoken: dict[str, deque[float]] = {}
+
+    def wants_to(self, channel_id: str, text: str) -> bool:
+        """Decide for one heard message; a yes counts towards the cooldown and the cap."""
+        if channel_id not in self.channels:
+            return False
+        now = self.clock()
+        spoken = self._spoken.setdefault(channel_id, deque())
+        while spoken and now - spoken[0] >= HOUR_SECONDS:
+            spoken.popleft()
+        if len(spoken) >= self.max_per_hour:
+            return False
+        if spoken and now - spoken[-1] < self.cooldown_seconds:
+            return False
+        folded = text.casefold()
+        called = any(word in folded for word in self.words)
+        if not called and self.rng.random() >= self.probability:
+            return False
+        spoken.append(now)
+        return True

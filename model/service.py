@@ -58,7 +58,7 @@ from model.protocol import (
     ScopeRef,
     WorkerStatus,
 )
-from model.room import RoomBounds
+from model.room import RoomBounds, SpeakUp
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,13 @@ class ChatService:
         r = settings.room
         self.room_bounds = RoomBounds(r.max_lines_per_channel, r.max_age_hours * 3600, r.max_chars)
         self.room_heading = ROOM_HEADINGS.get(persona.main_language, ROOM_HEADINGS["zh"])
+        self.speak_up = SpeakUp(
+            r.speak_up_channels,
+            r.speak_up_probability,
+            [persona.name, *persona.aliases, *r.speak_up_words],
+            r.speak_up_cooldown_seconds,
+            r.speak_up_max_per_hour,
+        )
 
     @property
     def system_prompt(self) -> str:
@@ -198,7 +205,7 @@ class ChatService:
         scope = self._scope_of(request) if request.user_id else ""
         text = request.text.strip()
         if not request.addressed and request.channel_id:
-            reply = await self._hear(request, text, scope)
+            reply = await self._hear_or_speak_up(request, text, scope)
         elif not text:
             reply = Reply(text=self.lines.empty or EMPTY_MESSAGE_REPLY, scope=scope)
         elif request.user_id and not self.rate_limiter.allow(
@@ -223,6 +230,24 @@ class ChatService:
         if not request.channel_id or request.channel_id in self.settings.room.off_channels:
             return ""
         return channel_prefix(request.platform, request.channel_id, request.guild_id)
+
+    async def _hear_or_speak_up(self, request: ChatRequest, text: str, scope: str) -> Reply:
+        """A heard message; where `[room] speak_up_channels` lists the channel she may
+        answer it unasked (an ordinary reply), else it is kept as a room line. She
+        stays silent rather than say she is busy or failed: nobody asked her."""
+        room = self._room_of(request)
+        if not (room and text and request.user_id):
+            return await self._hear(request, text, scope)
+        if self._in_progress >= self._capacity or self.batcher.full:
+            return await self._hear(request, text, scope)
+        if not self.speak_up.wants_to(request.channel_id, text):
+            return await self._hear(request, text, scope)
+        self._in_progress += 1
+        try:
+            reply = await self._answer_in_order(scope, request, text)
+        finally:
+            self._in_progress -= 1
+        return reply if reply.status == "ok" else await self._hear(request, text, scope)
 
     async def _hear(self, request: ChatRequest, text: str, scope: str) -> Reply:
         """A message said in the room, not to her: kept as a room line, never answered."""

@@ -114,6 +114,18 @@ def is_addressed(message: discord.Message, me_id: int, cfg: DiscordSettings) -> 
     return is_mentioned(message, me_id) or is_reply_to_me(message, me_id)
 
 
+def _from_a_permitted_person(
+    message: discord.Message, me_id: int, cfg: DiscordSettings, roles: set[int] | None
+) -> bool:
+    """A person's chat message (not a bot's, not her own) that the lists let through."""
+    author = message.author
+    if author.bot or author.id == me_id or message.webhook_id is not None:
+        return False
+    if author.id in cfg.bot_ids:
+        return False
+    return message.type in CHAT_MESSAGE_TYPES and is_permitted(message, cfg, roles)
+
+
 def should_answer(
     message: discord.Message,
     me_id: int,
@@ -122,12 +134,7 @@ def should_answer(
     mode: ChannelMode = "mention",
 ) -> bool:
     """`mode` is what an admin set for this channel (`/atri-admin channel`)."""
-    author = message.author
-    if author.bot or author.id == me_id or message.webhook_id is not None:
-        return False
-    if author.id in cfg.bot_ids:
-        return False
-    if message.type not in CHAT_MESSAGE_TYPES or not is_permitted(message, cfg, roles):
+    if not _from_a_permitted_person(message, me_id, cfg, roles):
         return False
     if message.guild is not None and mode == "off":
         return False
@@ -136,6 +143,20 @@ def should_answer(
     if message.guild is None:
         return False
     return mode == "all" or bool(_channel_ids(message.channel) & set(cfg.channels))
+
+
+def should_hear(
+    message: discord.Message, me_id: int, cfg: DiscordSettings, mode: ChannelMode = "mention"
+) -> bool:
+    """Said in a server channel, not to her (ask `should_answer` first): sent to the worker
+    as room context when `[discord] room_context` is on and the channel is not off. The
+    worker keeps it, and may speak up (`[room] speak_up_channels`)."""
+    return (
+        cfg.room_context
+        and message.guild is not None
+        and mode != "off"
+        and _from_a_permitted_person(message, me_id, cfg, None)
+    )
 
 
 def names_for(message: discord.Message) -> NameLookup:
@@ -252,6 +273,29 @@ async def roles_in_guilds(guilds: Sequence[discord.Guild], user_id: int) -> set[
     return roles
 
 
+async def hear(
+    message: discord.Message, worker: Worker, request: ChatRequest, limits: Limits
+) -> list[discord.Message]:
+    """Room context for the worker. Nothing is posted unless the worker chose to speak
+    up (an "ok" reply with text); a failure is only logged: nobody asked her anything."""
+    if not request.text:
+        return []
+    try:
+        reply = await worker.chat(request)
+    except Exception as exc:
+        log.debug("Discord room line %s not kept: %s", message.id, exc)
+        return []
+    if reply.status != "ok" or not reply.text:
+        return []
+    if not limits.replies.allow(str(message.channel.id)):
+        return []
+    try:
+        return await send_reply(message, reply.text)
+    except discord.HTTPException as exc:
+        log.warning("could not speak up in Discord channel %s: %s", message.channel.id, exc)
+        return []
+
+
 async def answer(
     message: discord.Message,
     worker: Worker,
@@ -274,6 +318,8 @@ async def answer(
             parent = getattr(message.channel, "parent_id", None)  # a thread's channel
             mode = await modes.mode(str(message.channel.id), str(parent or ""))
         if not should_answer(message, me_id, cfg, roles, mode):
+            if should_hear(message, me_id, cfg, mode):
+                return await hear(message, worker, to_request(message, me_id, cfg), limits)
             return []
         request = to_request(message, me_id, cfg)
     except Exception:

@@ -156,7 +156,15 @@ async def _addressed(event: MessageEvent) -> bool:
     return event.message_type == "private" and config.atri_reply_in_private
 
 
-def chat_request(event: MessageEvent) -> ChatRequest:
+async def _overheard(event: MessageEvent) -> bool:
+    """A group message not for her (the chat matcher passed it on): sent to the worker as
+    room context when `room_context` is on and the group is not off."""
+    if not config.atri_room_context or not isinstance(event, GroupMessageEvent):
+        return False
+    return await channel_modes().mode(str(event.group_id)) != "off"
+
+
+def chat_request(event: MessageEvent, addressed: bool = True) -> ChatRequest:
     sender = event.sender
     return ChatRequest(
         platform=PLATFORM,
@@ -164,6 +172,7 @@ def chat_request(event: MessageEvent) -> ChatRequest:
         text=incoming_text(event.message),
         display_name=sender.card or sender.nickname or "",
         channel_id=_group_id(event),
+        addressed=addressed,
         request_id=f"qq-{event.message_id}",
     )
 
@@ -228,6 +237,24 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
         if reply.status in QUIET_STATUSES and not busy_notices.should_tell(str(event.user_id)):
             return  # told once this window already
     await send_reply(bot, event, text)
+
+
+async def hear(bot: Bot, event: GroupMessageEvent) -> None:
+    """Room context for the worker. Nothing is sent to QQ unless the worker chose to speak
+    up (an "ok" reply with text); a failure is only logged: nobody asked her anything."""
+    heard = (event.group_id, event.user_id, str(event.original_message))
+    if not seen_by_accounts.first(heard, by=str(bot.self_id)):
+        return  # another of ATRI's accounts passes it on
+    request = chat_request(event, addressed=False)
+    if not request.text:
+        return
+    try:
+        reply = await current_worker().chat(request)
+    except Exception as exc:
+        log.debug("QQ room line from %s not kept: %s", event.user_id, exc)
+        return
+    if reply.status == "ok" and reply.text and reply_cap.allow(_channel_key(event)):
+        await send_reply(bot, event, reply.text)
 
 
 async def _actor(bot: Bot, event: MessageEvent, admins: Permission) -> Actor:
@@ -302,6 +329,7 @@ person = Rule(_from_a_person)
 atri_command = on_command("atri", rule=person, priority=10, block=True, force_whitespace=True)
 reset_words = on_fullmatch(RESET_WORDS, rule=person, priority=10, block=True)
 chat = on_message(rule=person & Rule(_addressed), priority=50, block=True)
+room = on_message(rule=person & Rule(_overheard), priority=60, block=True)
 
 
 @atri_command.handle()
@@ -317,3 +345,8 @@ async def _on_reset_words(bot: Bot, event: MessageEvent) -> None:
 @chat.handle()
 async def _on_chat(bot: Bot, event: MessageEvent) -> None:
     await answer(bot, event)
+
+
+@room.handle()
+async def _on_room(bot: Bot, event: GroupMessageEvent) -> None:
+    await hear(bot, event)

@@ -32,5 +32,7 @@ class Config(BaseModel):
     atri_send_retry_seconds: float = Field(default=_QQ.send_retry_seconds, ge=0)
     atri_max_message_chars: int = Field(default=_QQ.max_message_chars, ge=1)
     atri_max_reply_parts: int = Field(default=_QQ.max_reply_parts, ge=1)
+    # Group messages not addressed to ATRI go to the worker as room context.
+    atri_room_context: bool = _QQ.room_context
     # Said when a command fails or the worker cannot be reached.
     atri_error_reply: str = WorkerSettings().error_reply

@@ -54,6 +54,7 @@ def nonebot_options(settings: Settings, secrets: Secrets) -> dict[str, Any]:
         "atri_send_retry_seconds": qq.send_retry_seconds,
         "atri_max_message_chars": qq.max_message_chars,
         "atri_max_reply_parts": qq.max_reply_parts,
+        "atri_room_context": qq.room_context,
         "atri_error_reply": settings.worker.error_reply,
     }
 

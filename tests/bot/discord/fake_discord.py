@@ -179,6 +179,10 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self.port = 0
 
+    def add_person(self, user_id: int, name: str) -> None:
+        """Another member of the server (two may share a name)."""
+        self.people[user_id] = _Person(user_payload(user_id, name))
+
     # -- server lifecycle ---------------------------------------------------------
 
     async def start(self) -> None:

@@ -9,6 +9,7 @@ actions NoneBot calls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -33,7 +34,8 @@ USER_ID = 4000
 BLOCKED_ID = 4001
 OTHER_GROUP_ID = 301
 SEND_GAP = 0.2
-START_TIMEOUT_SECONDS = 30.0
+# A real model (the offline one in the room test) loads before the port opens.
+START_TIMEOUT_SECONDS = 120.0
 ACTION_TIMEOUT_SECONDS = 10.0
 HEADERS = {"X-Self-ID": SELF_ID, "Authorization": f"Bearer {TOKEN}"}
 
@@ -58,19 +60,23 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
     pytest.fail(f"atri serve did not listen on {port}:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="module")
-def ws_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("serve")
+@contextlib.contextmanager
+def serving(
+    root: Path, extra_qq: str = "", extra: str = "", model: str = 'engine = "echo"'
+) -> Iterator[str]:
+    """`atri serve` (on the echo engine unless `model` says) in a subprocess; its OneBot
+    WebSocket URL."""
     port = _free_port()
     config = root / "config.toml"
     config.write_text(
         f"""
 [model]
-engine = "echo"
+{model}
 [memory]
 path = "memory.sqlite3"
 [reload]
 enabled = false
+{extra}
 [qq]
 enabled = true
 port = {port}
@@ -82,6 +88,7 @@ send_gap_seconds = {SEND_GAP}
 send_retry_seconds = {SEND_GAP}
 max_replies_per_minute = 0
 sends_per_minute = 0
+{extra_qq}
 """,
         encoding="utf-8",
     )
@@ -110,6 +117,12 @@ sends_per_minute = 0
             proc.kill()
             pytest.fail(f"atri serve did not stop on Ctrl+C:\n{log.read_text()}")
     assert TOKEN not in log.read_text()
+
+
+@pytest.fixture(scope="module")
+def ws_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serving(tmp_path_factory.mktemp("serve")) as url:
+        yield url
 
 
 _message_ids = iter(range(101, 10_000))

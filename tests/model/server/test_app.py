@@ -140,6 +140,9 @@ async def test_http_worker_is_a_faithful_worker(
         assert await service.memory.history(reply.scope) == []
         assert await remote.purge(ScopeRef(platform="test", user_id="u1")) == 4
         assert await service.memory.all_messages(reply.scope) == []
+        heard = request.model_copy(update={"channel_id": "c1", "addressed": False})
+        assert (await remote.chat(heard)).status == "heard"
+        assert len(await service.memory.room.all_lines("test:chan:c1")) == 1
         local_reload = await service.reload()
         assert await remote.reload() == local_reload
         assert await remote.rollback() == await service.rollback()

@@ -1,0 +1,161 @@
+"""Room context through the real discord.py client and the fake Discord."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from atri.config import Settings
+from bot.discord.adapter import AtriClient
+from model.engines import create_engine
+from model.engines.base import ChatMessages, Generation
+from model.protocol import ChannelSetting
+from model.room import RoomLine
+from model.service import ChatService
+from tests.bot.discord.conftest import running_client
+from tests.bot.discord.fake_discord import (
+    ADMIN_ID,
+    BOT_ID,
+    CHANNEL_ID,
+    DM_CHANNEL_ID,
+    GUILD_ID,
+    MEMBER_ID,
+    OTHER_BOT_ID,
+    FakeDiscord,
+    is_message_to,
+)
+from tests.bot.discord.test_chat import ECHO, say
+
+HEADING = "（群里其他人刚才说的话）"
+ROOM = f"discord:chan:{GUILD_ID}/{CHANNEL_ID}"
+OTHER_RYUJI_ID = 940_000_000_000_000_099
+BLOCKED_ID = 940_000_000_000_000_098
+
+
+async def room_lines(service: ChatService, count: int) -> list[RoomLine]:
+    """The room once it holds `count` lines (each is written by its own handler)."""
+    for _ in range(200):
+        lines = await service.memory.room.all_lines(ROOM)
+        if len(lines) >= count:
+            return lines
+        await asyncio.sleep(0.01)
+    return await service.memory.room.all_lines(ROOM)
+
+
+async def test_she_hears_the_channel_and_tells_two_members_of_one_name_apart(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    echo_service: ChatService,
+    discord_settings: Settings,
+) -> None:
+    discord_settings.discord.room_context = True
+    discord_settings.discord.blocked_users = [BLOCKED_ID]
+    fake_discord.add_person(OTHER_RYUJI_ID, "Ryuji")
+    fake_discord.add_person(BLOCKED_ID, "Blocked")
+    await fake_discord.send_message(OTHER_BOT_ID, "机器人的播报")
+    await fake_discord.send_message(BLOCKED_ID, "被屏蔽的人说的话")
+    await fake_discord.send_message(BOT_ID, "她自己说过的话")
+    await fake_discord.send_message(MEMBER_ID, "今天下雨了")
+    await fake_discord.send_message(OTHER_RYUJI_ID, "我带伞了")
+    lines = await room_lines(echo_service, 2)
+    assert [(line.user_id, line.content) for line in lines] == [
+        (str(MEMBER_ID), "今天下雨了"),
+        (str(OTHER_RYUJI_ID), "我带伞了"),
+    ]
+    await asyncio.sleep(0.05)
+    assert fake_discord.calls_matching(is_message_to(CHANNEL_ID)) == []  # nothing posted
+    await say(fake_discord, ADMIN_ID, "外面天气怎么样？")
+    (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    # The echo engine repeats the whole message it was given: the room came with it.
+    assert reply.body["content"] == ECHO + "\n".join(
+        [
+            HEADING,
+            f"Ryuji({MEMBER_ID})：今天下雨了",
+            f"Ryuji({OTHER_RYUJI_ID})：我带伞了",
+            "",
+            "Minamo：外面天气怎么样？",
+        ]
+    )
+    assert len(await echo_service.memory.room.all_lines(ROOM)) == 2
+
+
+async def test_dms_channels_turned_off_and_room_context_off_send_nothing(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    echo_service: ChatService,
+    discord_settings: Settings,
+) -> None:
+    await fake_discord.send_message(MEMBER_ID, "房间功能关着")
+    discord_settings.discord.room_context = True
+    await echo_service.set_channel_mode(
+        ChannelSetting(platform="discord", channel_id=str(CHANNEL_ID), mode="off")
+    )
+    client.modes.forget()
+    await fake_discord.send_message(MEMBER_ID, "频道关着")
+    discord_settings.discord.reply_in_dms = False
+    await fake_discord.send_message(MEMBER_ID, "私聊的话", in_guild=False)
+    await asyncio.sleep(0.2)
+    assert await echo_service.memory.room.all_lines(ROOM) == []
+    assert fake_discord.calls_matching(is_message_to(CHANNEL_ID)) == []
+    assert fake_discord.calls_matching(is_message_to(DM_CHANNEL_ID)) == []
+    await echo_service.set_channel_mode(
+        ChannelSetting(platform="discord", channel_id=str(CHANNEL_ID), mode="mention")
+    )
+    client.modes.forget()
+    await fake_discord.send_message(MEMBER_ID, "又开了")
+    assert [line.content for line in await room_lines(echo_service, 1)] == ["又开了"]
+
+
+async def test_she_speaks_up_when_named_but_not_to_a_bot_and_not_again_too_soon(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    echo_service: ChatService,
+    discord_settings: Settings,
+) -> None:
+    discord_settings.discord.room_context = True
+    echo_service.speak_up.channels = frozenset({str(CHANNEL_ID)})
+    echo_service.speak_up.probability = 0.0
+    await fake_discord.send_message(OTHER_BOT_ID, "ATRI 你好，我是机器人")
+    sent = await fake_discord.send_message(MEMBER_ID, "ATRI 今天好热")
+    (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    assert reply.body["content"] == ECHO + "ATRI 今天好热"
+    assert str(reply.body["message_reference"]["message_id"]) == sent["id"]
+    await fake_discord.send_message(MEMBER_ID, "ATRI 还在吗")  # within the cooldown
+    assert [line.content for line in await room_lines(echo_service, 1)] == ["ATRI 还在吗"]
+    await asyncio.sleep(0.1)
+    assert len(fake_discord.calls_matching(is_message_to(CHANNEL_ID))) == 1
+
+
+@pytest.mark.slow
+async def test_the_whole_path_on_the_offline_model(
+    fake_discord: FakeDiscord, settings: Settings
+) -> None:
+    """Room lines, then a mention: the real model's prompt holds the room, and her reply
+    (a few new tokens) is posted."""
+    settings.discord.room_context = True
+    settings.generation.do_sample = False
+    settings.generation.max_new_tokens = 4
+    settings.worker.ooc_max_retries = 0
+    settings.reload.enabled = False
+    engine = await create_engine(settings)
+    prompts: list[ChatMessages] = []
+    generate = engine.generate
+
+    async def recording(batch: list[ChatMessages], gen: Any) -> list[Generation]:
+        prompts.extend(batch)
+        return await generate(batch, gen)
+
+    engine.generate = recording  # type: ignore[method-assign]
+    async with (
+        await ChatService.open(settings, engine) as service,
+        running_client(fake_discord, service, settings),
+    ):
+        await fake_discord.send_message(MEMBER_ID, "It is raining today.")
+        await room_lines(service, 1)
+        await say(fake_discord, ADMIN_ID, "What did Ryuji say?")
+        (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID), timeout=60)
+    assert reply.body["content"]
+    (prompt,) = prompts
+    assert "Ryuji：It is raining today.\n\nMinamo：What did Ryuji say?" in prompt[-1]["content"]

@@ -1,0 +1,124 @@
+"""Room context in a QQ group: `atri serve` reached over a real OneBot v11 WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+
+from atri.config import Settings
+from tests.bot.qq.events import SELF_ID
+from tests.bot.qq.test_serve_e2e import (
+    BLOCKED_ID,
+    HEADERS,
+    OFFICIAL_BOT_ID,
+    OTHER_GROUP_ID,
+    ROBOT_RANGE,
+    USER_ID,
+    answer,
+    check_quoted_reply,
+    group_message,
+    private_message,
+    reply_to,
+    serving,
+)
+
+HEADING = "（群里其他人刚才说的话）"
+OTHER_XIASHENG_ID = 4002
+ASKER_ID = 4003
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    root = tmp_path_factory.mktemp("serve-room")
+    with serving(root, extra_qq="room_context = true") as url:
+        yield url, root / "memory.sqlite3"
+
+
+def room_contents(db: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT user_id, content FROM room_lines ORDER BY id").fetchall()
+    return [(str(user), str(text)) for user, text in rows]
+
+
+async def room_holds(db: Path, count: int) -> list[tuple[str, str]]:
+    """The room once `count` lines are in it (NoneBot handles each event in its own task)."""
+    for _ in range(300):
+        lines = room_contents(db)
+        if len(lines) >= count:
+            return lines
+        await asyncio.sleep(0.02)
+    return room_contents(db)
+
+
+def named(event: dict[str, Any], nickname: str) -> dict[str, Any]:
+    event["sender"]["nickname"] = nickname
+    return event
+
+
+async def test_she_hears_the_group_and_tells_two_members_of_one_name_apart(
+    served: tuple[str, Path],
+) -> None:
+    url, db = served
+    async with connect(url, additional_headers=HEADERS) as ws:
+        asked = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert asked["action"] == "get_robot_uin_range"
+        await answer(ws, asked, ROBOT_RANGE)  # official bots are known from now on
+        await asyncio.sleep(0.2)
+        for event in [
+            group_message("机器人的播报", user_id=OFFICIAL_BOT_ID),
+            group_message("她自己的话", user_id=int(SELF_ID)),
+            group_message("被屏蔽的人的话", user_id=BLOCKED_ID),
+            group_message("别的群的话", group_id=OTHER_GROUP_ID),
+            group_message("今天下雨了"),
+            group_message("我带伞了", user_id=OTHER_XIASHENG_ID),
+        ]:
+            await ws.send(json.dumps(event))
+        assert await room_holds(db, 2) == [
+            (str(USER_ID), "今天下雨了"),
+            (str(OTHER_XIASHENG_ID), "我带伞了"),
+        ]
+        # Nothing was sent for them: the first action is the answer to the question.
+        event = named(group_message("亚托莉 外面天气怎么样？", user_id=ASKER_ID), "阿强")
+        text = check_quoted_reply(await reply_to(ws, event), event)
+        assert text == "亚托莉听到了：" + "\n".join(
+            [
+                HEADING,
+                f"夏生({USER_ID})：今天下雨了",
+                f"夏生({OTHER_XIASHENG_ID})：我带伞了",
+                "",
+                "阿强：外面天气怎么样？",
+            ]
+        )
+        # A private chat is nobody's room: it is answered, and not kept.
+        await ws.send(json.dumps(private_message("私聊的话")))
+        action = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        await answer(ws, action, {"message_id": 1})
+        assert action["params"]["user_id"] == USER_ID
+    assert len(room_contents(db)) == 2
+
+
+@pytest.mark.slow
+async def test_the_whole_path_on_the_offline_model(tmp_path: Path, settings: Settings) -> None:
+    """Room lines, then a question: her reply (a few new tokens) is sent to the group."""
+    model = f'cache_dir = "{settings.model.cache_dir}"'
+    extra = "[generation]\ndo_sample = false\nmax_new_tokens = 4\n[worker]\nooc_max_retries = 0"
+    with serving(tmp_path, extra_qq="room_context = true", extra=extra, model=model) as url:
+        db = tmp_path / "memory.sqlite3"
+        async with connect(url, additional_headers=HEADERS) as ws:
+            asked = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            await answer(ws, asked, ROBOT_RANGE)
+            await ws.send(json.dumps(group_message("It is raining today.")))
+            await ws.send(json.dumps(group_message("I have an umbrella.", user_id=ASKER_ID)))
+            assert len(await room_holds(db, 2)) == 2
+            event = group_message("ATRI, what did they say about the weather?")
+            await ws.send(json.dumps(event))
+            action = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            await answer(ws, action, {"message_id": 1})
+            assert check_quoted_reply(action["params"]["message"], event)
