@@ -8,6 +8,7 @@ language. The worker's guard regenerates flagged replies; `atri eval` reports th
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -18,6 +19,7 @@ from atri.config import OOCSettings
 # Which writing systems a reply in each language may use.
 ALLOWED_SCRIPTS = {"zh": {"han"}, "ja": {"han", "kana"}, "en": {"latin"}}
 _WORD_SCRIPTS = {"latin", "cyrillic"}  # scripts counted per word, not per letter
+_ASCII_WORD = re.compile(r"[A-Za-z]+")
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,12 @@ class OOCVerdict:
     reasons: tuple[str, ...] = ()
 
 
+@functools.lru_cache(maxsize=8192)
 def script_of(ch: str) -> str:
-    """The writing system of one character ("" for digits, punctuation, spaces)."""
+    """The writing system of one character ("" for digits, punctuation, spaces).
+
+    Cached: a reply is checked on the event loop, letter by letter, and a chat uses a
+    few thousand distinct characters at most."""
     code = ord(ch)
     if 0x3040 <= code <= 0x30FF or 0x31F0 <= code <= 0x31FF:
         return "kana"
@@ -49,6 +55,11 @@ def script_units(text: str) -> Counter[str]:
     """How much of each script `text` holds: one unit per Han/kana/Hangul character and
     per Latin/Cyrillic word, so "我是ATRI哦" is mostly Chinese."""
     units: Counter[str] = Counter()
+    if text.isascii():  # the common English reply: its words are its letter runs
+        words = len(_ASCII_WORD.findall(text))
+        if words:
+            units["latin"] = words
+        return units
     previous = ""
     for ch in text:
         script = script_of(ch)
