@@ -12,7 +12,13 @@ import logging
 from typing import Any
 
 from nonebot import get_bots, get_driver, get_plugin_config, on_command, on_fullmatch, on_message
-from nonebot.adapters.onebot.v11 import Bot, GroupMessageEvent, Message, MessageEvent
+from nonebot.adapters.onebot.v11 import (
+    ActionFailed,
+    Bot,
+    GroupMessageEvent,
+    Message,
+    MessageEvent,
+)
 from nonebot.adapters.onebot.v11.permission import GROUP_ADMIN, GROUP_OWNER
 from nonebot.params import CommandArg
 from nonebot.permission import SUPERUSER, Permission
@@ -25,11 +31,14 @@ from bot.commands import Actor, ChannelModes, CommandResult
 from bot.limits import QUIET_STATUSES, QuietNotices, ReplyCap, SeenRecently
 from bot.qq import NoWorker, current_worker, set_worker
 from bot.qq.config import Config
+from bot.qq.resend import CutReply, WaitingReplies
 from bot.qq.sending import SendQueue, is_retryable
 from bot.qq.text import MEDIA_ONLY_REPLY, incoming_text, only_media, reply_parts, text_message
-from model.protocol import ChannelMode, ChatRequest
+from model.protocol import ChannelMode, ChatRequest, ReplyCut
 
 PLATFORM = "qq"
+# What of a ChatRequest names its stored exchange.
+REF_FIELDS = {"platform", "user_id", "channel_id", "guild_id", "request_id"}
 RESET_WORDS = "重置记忆"
 GROUP_WORDS = {"group", "群", "本群"}
 GROUP_ONLY = "这个要在群里用哦。"
@@ -168,18 +177,60 @@ def chat_request(event: MessageEvent) -> ChatRequest:
     )
 
 
-async def send_reply(bot: Bot, event: MessageEvent, text: str) -> None:
-    """Quote the message and @ the sender, then the rest with pauses (QQ risk control)."""
+async def send_reply(
+    bot: Bot, event: MessageEvent, text: str, stored: ReplyCut | None = None
+) -> None:
+    """Quote the message and @ the sender, then the rest with pauses (QQ risk control).
+    `stored`: the exchange memory holds for it, corrected if not all of it goes out."""
     parts = reply_parts(text, config.atri_max_message_chars, config.atri_max_reply_parts)
-    for index, part in enumerate(parts):
+    await send_parts(bot, CutReply(str(bot.self_id), event, parts, 0, stored))
+
+
+async def send_parts(bot: Bot, reply: CutReply) -> None:
+    """The reply's parts from `reply.sent` on. A lost connection keeps the rest for the
+    account's return; a refused send ends the reply (memory keeps what was sent)."""
+    for index in range(reply.sent, len(reply.parts)):
         if index:
             await asyncio.sleep(config.atri_split_pause_seconds)
         first = index == 0
         try:
-            await _send_in_turn(bot, event, text_message(part), first)
+            await _send_in_turn(bot, reply.event, text_message(reply.parts[index]), first)
         except Exception as exc:  # ActionFailed, NetworkError: nothing left to tell anyone
-            log.warning("QQ send to %s failed: %s", _group_id(event) or event.user_id, exc)
+            log.warning(
+                "QQ send to %s failed: %s", _group_id(reply.event) or reply.event.user_id, exc
+            )
+            await _after_failed_send(bot, reply, exc)
             return
+        reply.sent = index + 1
+
+
+async def _after_failed_send(bot: Bot, reply: CutReply, exc: Exception) -> None:
+    now = get_bots().get(reply.account)
+    if isinstance(exc, ActionFailed) and now is bot:  # refused, not cut off
+        await _store_only_sent(reply)
+    elif isinstance(now, Bot) and now is not bot:  # back already, on a new connection
+        await send_parts(now, reply)
+    else:
+        waiting_replies.keep(reply)
+
+
+async def _store_only_sent(reply: CutReply) -> None:
+    if reply.stored is not None and reply.sent < len(reply.parts):
+        cut = reply.stored.model_copy(update={"sent": reply.sent_text()})
+        try:
+            await current_worker().cut_reply(cut)
+        except Exception:
+            log.exception("QQ: could not correct the memory of a reply cut short")
+
+
+waiting_replies = WaitingReplies(config.atri_resend_within_seconds, _store_only_sent)
+
+
+@get_driver().on_bot_connect
+async def _resend_cut_replies(bot: Bot) -> None:
+    for reply in waiting_replies.take(str(bot.self_id)):
+        log.info("QQ account %s is back: sending the rest of a cut reply", bot.self_id)
+        await send_parts(bot, reply)
 
 
 send_queues: dict[str, SendQueue] = {}
@@ -218,8 +269,10 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
     if only_media(event.message):
         await send_reply(bot, event, MEDIA_ONLY_REPLY)
         return
+    request = chat_request(event)
+    stored = None
     try:
-        reply = await current_worker().chat(chat_request(event))
+        reply = await current_worker().chat(request)
     except Exception:
         log.exception("QQ chat failed for user %s", event.user_id)
         text = config.atri_error_reply
@@ -227,7 +280,9 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
         text = reply.text
         if reply.status in QUIET_STATUSES and not busy_notices.should_tell(str(event.user_id)):
             return  # told once this window already
-    await send_reply(bot, event, text)
+        if reply.status == "ok":
+            stored = ReplyCut(**request.model_dump(include=REF_FIELDS))
+    await send_reply(bot, event, text, stored)
 
 
 async def _actor(bot: Bot, event: MessageEvent, admins: Permission) -> Actor:
