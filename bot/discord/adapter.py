@@ -27,7 +27,7 @@ from bot.commands import ChannelModes
 from bot.discord.commands import DEFER_AFTER_SECONDS, add_commands, sync_commands
 from bot.discord.text import NameLookup, clean_incoming, mentions_as_names, outgoing_parts
 from bot.limits import QUIET_STATUSES, QuietNotices, ReplyCap
-from model.protocol import ChannelMode, ChatRequest, ReplyCut, Worker
+from model.protocol import ChannelMode, ChatRequest, MessageRef, ReplyCut, Worker
 
 log = logging.getLogger(__name__)
 
@@ -370,6 +370,14 @@ class AtriClient(discord.Client):
         roles = await roles_in_guilds(self.guilds, user_id)
         self._dm_roles[user_id] = (now, roles)
         return roles
+
+    async def on_message_delete(self, message: discord.Message) -> None:
+        """A deleted message she answered: the exchange is archived, as a reset would."""
+        try:
+            request = to_request(message, self.user.id if self.user else 0, self.cfg)
+            await self.worker.forget_message(MessageRef(**request.model_dump(include=REF_FIELDS)))
+        except Exception:
+            log.exception("could not forget deleted Discord message %s", message.id)
 
     async def on_message(self, message: discord.Message) -> None:
         if self.user is not None:

@@ -11,11 +11,21 @@ import asyncio
 import logging
 from typing import Any
 
-from nonebot import get_bots, get_driver, get_plugin_config, on_command, on_fullmatch, on_message
+from nonebot import (
+    get_bots,
+    get_driver,
+    get_plugin_config,
+    on_command,
+    on_fullmatch,
+    on_message,
+    on_notice,
+)
 from nonebot.adapters.onebot.v11 import (
     ActionFailed,
     Bot,
+    FriendRecallNoticeEvent,
     GroupMessageEvent,
+    GroupRecallNoticeEvent,
     Message,
     MessageEvent,
 )
@@ -34,7 +44,7 @@ from bot.qq.config import Config
 from bot.qq.resend import CutReply, WaitingReplies
 from bot.qq.sending import SendQueue, is_retryable
 from bot.qq.text import MEDIA_ONLY_REPLY, incoming_text, only_media, reply_parts, text_message
-from model.protocol import ChannelMode, ChatRequest, ReplyCut
+from model.protocol import ChannelMode, ChatRequest, MessageRef, ReplyCut
 
 PLATFORM = "qq"
 # What of a ChatRequest names its stored exchange.
@@ -372,3 +382,22 @@ async def _on_reset_words(bot: Bot, event: MessageEvent) -> None:
 @chat.handle()
 async def _on_chat(bot: Bot, event: MessageEvent) -> None:
     await answer(bot, event)
+
+
+recall = on_notice(priority=10, block=False)
+
+
+@recall.handle()
+async def _on_recall(event: GroupRecallNoticeEvent | FriendRecallNoticeEvent) -> None:
+    """A recalled message she answered: the exchange is archived, as a reset would."""
+    channel = str(event.group_id) if isinstance(event, GroupRecallNoticeEvent) else ""
+    ref = MessageRef(
+        platform=PLATFORM,
+        user_id=str(event.user_id),
+        channel_id=channel,
+        request_id=f"qq-{event.message_id}",
+    )
+    try:
+        await current_worker().forget_message(ref)
+    except Exception:
+        log.exception("QQ: could not forget recalled message %s", event.message_id)

@@ -115,6 +115,27 @@ async def test_a_reply_cut_by_a_refused_part_is_remembered_as_sent(
     assert history[-1].content == ECHO + "再说一次"
 
 
+async def test_a_deleted_message_is_archived_with_her_reply(
+    fake_discord: FakeDiscord, client: AtriClient, echo_service: ChatService
+) -> None:
+    kept = await say(fake_discord, MEMBER_ID, "留着")
+    deleted = await say(fake_discord, MEMBER_ID, "删掉")
+    await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID), count=2)
+    await fake_discord.dispatch(
+        "MESSAGE_DELETE",
+        {"id": deleted["id"], "channel_id": str(CHANNEL_ID), "guild_id": kept["guild_id"]},
+    )
+    scope = f"discord:user:{MEMBER_ID}"
+    for _ in range(50):
+        if len(await echo_service.memory.history(scope)) == 2:
+            break
+        await asyncio.sleep(0.05)
+    history = await echo_service.memory.history(scope)
+    assert [m.content for m in history] == ["留着", ECHO + "留着"]
+    archived = [m.content for m in await echo_service.memory.all_messages(scope) if m.archived]
+    assert archived == ["删掉", ECHO + "删掉"]
+
+
 async def test_everyone_and_here_in_model_output_do_not_ping(
     fake_discord: FakeDiscord, client: AtriClient
 ) -> None:

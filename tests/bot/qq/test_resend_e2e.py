@@ -29,6 +29,7 @@ from tests.bot.qq.test_serve_e2e import (
     _free_port,
     _wait_for_port,
     answer,
+    group_message,
     next_action,
     private_message,
 )
@@ -149,3 +150,28 @@ async def test_past_the_deadline_memory_keeps_only_what_was_sent(
         action = await next_action(ws)
         await answer(ws, action, {"message_id": 3})
         assert texts(action) == "亚托莉听到了：还在吗"
+
+
+async def test_a_recalled_message_is_archived_with_her_reply(served: tuple[str, Path]) -> None:
+    url, database = served
+    async with connect(url, additional_headers=HEADERS) as ws:
+        event = group_message("亚托莉 撤回这句")
+        await ws.send(json.dumps(event))
+        action = await next_action(ws)
+        await answer(ws, action, {"message_id": 4})
+        assert stored_reply(database, event) == ("亚托莉听到了：撤回这句", False)
+        notice = {
+            "time": int(time.time()),
+            "self_id": event["self_id"],
+            "post_type": "notice",
+            "notice_type": "group_recall",
+            "group_id": event["group_id"],
+            "user_id": USER_ID,
+            "operator_id": USER_ID,
+            "message_id": event["message_id"],
+        }
+        await ws.send(json.dumps(notice))
+        deadline = time.monotonic() + 10
+        while not stored_reply(database, event)[1]:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
