@@ -41,6 +41,7 @@ from bot.commands import Actor, ChannelModes, CommandResult
 from bot.limits import QUIET_STATUSES, QuietNotices, ReplyCap, SeenRecently
 from bot.qq import NoWorker, current_worker, set_worker
 from bot.qq.config import Config
+from bot.qq.mentions import mentions_her, spoken_text
 from bot.qq.resend import CutReply, WaitingReplies
 from bot.qq.sending import SendQueue, is_retryable
 from bot.qq.text import MEDIA_ONLY_REPLY, incoming_text, only_media, reply_parts, text_message
@@ -166,21 +167,22 @@ async def _from_a_person(event: MessageEvent) -> bool:
 
 
 async def _addressed(event: MessageEvent) -> bool:
-    """Groups: @ATRI, her nickname first, or a reply to her (the adapter sets to_me for
-    all three), or anything where an admin set "all"; nothing where they set "off".
+    """Groups: @ATRI (anywhere in the message), her nickname first, or a reply to her,
+    or anything where an admin set "all"; nothing where they set "off".
     Private chats: always, unless config says otherwise."""
     if isinstance(event, GroupMessageEvent):
         mode = await channel_modes().mode(str(event.group_id))
-        return mode != "off" and (mode == "all" or event.is_tome())
+        return mode != "off" and (mode == "all" or event.is_tome() or mentions_her(event))
     return event.message_type == "private" and config.atri_reply_in_private
 
 
-def chat_request(event: MessageEvent) -> ChatRequest:
+def chat_request(event: MessageEvent, text: str | None = None) -> ChatRequest:
+    """`text`: the words as `spoken_text` reads them (with other people's @s)."""
     sender = event.sender
     return ChatRequest(
         platform=PLATFORM,
         user_id=str(event.user_id),
-        text=incoming_text(event.message),
+        text=incoming_text(event.message) if text is None else text,
         display_name=sender.card or sender.nickname or "",
         channel_id=_group_id(event),
         request_id=f"qq-{event.message_id}",
@@ -279,7 +281,7 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
     if only_media(event.message):
         await send_reply(bot, event, MEDIA_ONLY_REPLY)
         return
-    request = chat_request(event)
+    request = chat_request(event, await spoken_text(bot, event))
     stored = None
     try:
         reply = await current_worker().chat(request)

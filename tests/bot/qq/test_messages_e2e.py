@@ -1,4 +1,5 @@
-"""A reply cut by a dropped WebSocket, through `atri serve` and a OneBot v11 peer.
+"""Messages as QQ really sends them, through `atri serve` and a OneBot v11 peer: a reply
+cut by a dropped WebSocket, a recalled message, @s in the middle of a message.
 
 Its own server (short parts, a short resend deadline), so the other end-to-end tests
 keep one-part replies.
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
+from tests.bot.qq.events import SELF_ID
 from tests.bot.qq.test_serve_e2e import (
     HEADERS,
     REPO_ROOT,
@@ -175,3 +177,44 @@ async def test_a_recalled_message_is_archived_with_her_reply(served: tuple[str, 
         while not stored_reply(database, event)[1]:
             assert time.monotonic() < deadline
             await asyncio.sleep(0.1)
+
+
+async def test_an_at_in_the_middle_addresses_her_and_other_ats_stay_as_names(
+    served: tuple[str, Path],
+) -> None:
+    url, _ = served
+    async with connect(url, additional_headers=HEADERS) as ws:
+        event = group_message(
+            [
+                {"type": "at", "data": {"qq": "5000"}},
+                {"type": "text", "data": {"text": "和"}},
+                {"type": "at", "data": {"qq": "5001", "name": "@小红"}},
+                {"type": "text", "data": {"text": "去吗，"}},
+                {"type": "at", "data": {"qq": SELF_ID}},
+                {"type": "text", "data": {"text": "好吗"}},
+            ]
+        )
+        await ws.send(json.dumps(event))
+        action = await next_action(ws)  # 5000's name is asked for; 5001's came with the @
+        assert action["action"] == "get_group_member_info"
+        assert action["params"] == {"group_id": event["group_id"], "user_id": 5000}
+        await answer(ws, action, {"user_id": 5000, "card": "", "nickname": "小明"})
+        action = await next_action(ws)
+        await answer(ws, action, {"message_id": 5})
+        assert texts(action) == "亚托莉听到了：@小明和@小红去吗，好吗"
+        # Someone whose name cannot be found stays their QQ number; no @ of her: silence.
+        await ws.send(json.dumps(group_message([{"type": "at", "data": {"qq": "5000"}}])))
+        event = group_message(
+            [
+                {"type": "at", "data": {"qq": "5002"}},
+                {"type": "text", "data": {"text": " 你好"}},
+                {"type": "at", "data": {"qq": SELF_ID}},
+            ]
+        )
+        await ws.send(json.dumps(event))
+        action = await next_action(ws)
+        failure = {"status": "failed", "retcode": 100, "data": None, "echo": action["echo"]}
+        await ws.send(json.dumps(failure))
+        action = await next_action(ws)
+        await answer(ws, action, {"message_id": 6})
+        assert texts(action) == "亚托莉听到了：@5002 你好"
