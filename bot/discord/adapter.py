@@ -167,7 +167,9 @@ def message_text(message: discord.Message, me_id: int) -> str:
     own_role = message.guild.self_role if message.guild else None
     if own_role is not None:
         text = text.replace(f"<@&{own_role.id}>", "")
-    text = mentions_as_names(text, names_for(message))
+    # A forwarded message carries its text in snapshots, not in `content`.
+    forwarded = [snapshot.content for snapshot in message.message_snapshots]
+    text = mentions_as_names(" ".join([text, *forwarded]), names_for(message))
     notes = [f"（发来了贴纸：{sticker.name}）" for sticker in message.stickers]
     notes += [f"（发来了附件：{attachment.filename}）" for attachment in message.attachments]
     text = " ".join(part for part in [text.strip(), *notes] if part)

@@ -136,6 +136,32 @@ async def test_a_deleted_message_is_archived_with_her_reply(
     assert archived == ["删掉", ECHO + "删掉"]
 
 
+async def test_a_forwarded_message_is_read_as_its_text(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    payload = fake_discord.message_payload(MEMBER_ID, "", in_guild=False)
+    payload["message_reference"] = {"type": 1, "message_id": "1", "channel_id": "2"}
+    payload["message_snapshots"] = [
+        {
+            "message": {
+                "content": "转发来的一句话",
+                "type": 0,
+                "timestamp": payload["timestamp"],
+                "edited_timestamp": None,
+                "flags": 0,
+                "mentions": [],
+                "mention_roles": [],
+                "attachments": [],
+                "embeds": [],
+                "components": [],
+            }
+        }
+    ]
+    await fake_discord.dispatch("MESSAGE_CREATE", payload)
+    (reply,) = await fake_discord.wait_for_calls(is_message_to(DM_CHANNEL_ID))
+    assert reply.body["content"] == ECHO + "转发来的一句话"
+
+
 async def test_everyone_and_here_in_model_output_do_not_ping(
     fake_discord: FakeDiscord, client: AtriClient
 ) -> None:
