@@ -28,8 +28,10 @@ from model.protocol import (
     Character,
     ChatRequest,
     HistoryEntry,
+    MessageRef,
     ReloadResult,
     Reply,
+    ReplyCut,
     ScopeRef,
     WorkerStatus,
 )
@@ -152,6 +154,12 @@ class HttpWorker:
 
     async def purge(self, scope: ScopeRef) -> int:
         return int((await self._call("POST", "/purge", scope.model_dump()))["count"])
+
+    async def cut_reply(self, cut: ReplyCut) -> int:
+        return int((await self._call("POST", "/cut-reply", cut.model_dump()))["count"])
+
+    async def forget_message(self, ref: MessageRef) -> int:
+        return int((await self._call("POST", "/forget-message", ref.model_dump()))["count"])
 
     async def status(self) -> WorkerStatus:
         return WorkerStatus.model_validate(await self._call("GET", "/status"))

@@ -32,10 +32,11 @@ from model.grouping import Grouped
 from model.protocol import ScopeKind
 from model.room import RoomLog
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each entry upgrades the schema from version i to i+1. Version 1 had no adapter
-# column, version 2 no room lines; databases written then are migrated in place.
+# column, version 2 no room lines, version 3 no request ids; databases written then are
+# migrated in place.
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE IF NOT EXISTS messages (
@@ -67,6 +68,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS room_lines_room ON room_lines (room, id);
     CREATE INDEX IF NOT EXISTS room_lines_age ON room_lines (created_at);
     CREATE INDEX IF NOT EXISTS room_lines_user ON room_lines (platform, user_id);
+    """,
+    # The platform's id of the message an exchange answered: a reply cut short or a
+    # message deleted afterwards is found by it.
+    """
+    ALTER TABLE messages ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
     """,
 ]
 
@@ -309,12 +315,15 @@ class Memory:
     ) -> None:
         await self.append_many(scope, [(role, user_id, display_name, content, adapter_version)])
 
-    async def append_many(self, scope: str, rows: Sequence[tuple[str, str, str, str, str]]) -> None:
-        """Store (role, user_id, display_name, content, adapter_version) rows; returns once
-        they are committed. Concurrent callers share one transaction (group commit), and
-        no caller's reply goes out before its rows are on disk."""
+    async def append_many(
+        self, scope: str, rows: Sequence[tuple[str, str, str, str, str]], request_id: str = ""
+    ) -> None:
+        """Store (role, user_id, display_name, content, adapter_version) rows, all answering
+        the platform message `request_id`; returns once they are committed. Concurrent
+        callers share one transaction (group commit), and no caller's reply goes out
+        before its rows are on disk."""
         now = time.time()
-        await self._writes.submit([(scope, *row[:4], now, row[4]) for row in rows])
+        await self._writes.submit([(scope, *row[:4], now, row[4], request_id) for row in rows])
 
     async def _insert_groups(self, groups: list[list[tuple[Any, ...]]]) -> list[Any]:
         error = await self._insert([params for group in groups for params in group])
@@ -328,7 +337,7 @@ class Memory:
         try:
             await self._db.executemany(
                 "INSERT INTO messages (scope, role, user_id, display_name, content,"
-                " created_at, adapter_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " created_at, adapter_version, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 params,
             )
             await self._db.commit()
@@ -380,6 +389,32 @@ class Memory:
         """End the scope's context: its messages are archived and hidden from the model."""
         cur = await self._db.execute(
             "UPDATE messages SET archived = 1 WHERE scope = ? AND archived = 0", (scope,)
+        )
+        await self._db.commit()
+        return cur.rowcount
+
+    async def cut_reply(self, scope: str, request_id: str, sent: str) -> int:
+        """Her live reply to `request_id` only reached the platform as `sent`: it is
+        stored as that. When nothing was sent, the exchange is archived whole."""
+        if not request_id:
+            return 0
+        if not sent:
+            return await self.archive_request(scope, request_id)
+        cur = await self._db.execute(
+            "UPDATE messages SET content = ? WHERE scope = ? AND request_id = ?"
+            " AND role = 'assistant' AND archived = 0",
+            (sent, scope, request_id),
+        )
+        await self._db.commit()
+        return cur.rowcount
+
+    async def archive_request(self, scope: str, request_id: str) -> int:
+        """Hide one exchange from the model (its message was deleted or recalled)."""
+        if not request_id:
+            return 0
+        cur = await self._db.execute(
+            "UPDATE messages SET archived = 1 WHERE scope = ? AND request_id = ? AND archived = 0",
+            (scope, request_id),
         )
         await self._db.commit()
         return cur.rowcount

@@ -94,6 +94,19 @@ class ScopeRef(BaseModel):
     guild_id: Text = ""
 
 
+class MessageRef(ScopeRef):
+    """One message a platform sent (`request_id`, as in its ChatRequest), and so the
+    exchange stored for it."""
+
+    request_id: Text
+
+
+class ReplyCut(MessageRef):
+    """Only `sent` of her reply to that message reached the platform ("" = none of it)."""
+
+    sent: Text = ""
+
+
 class ChannelSetting(BaseModel):
     platform: str
     channel_id: str
@@ -146,6 +159,16 @@ class Worker(Protocol):
     async def reset(self, scope: ScopeRef) -> int: ...
 
     async def purge(self, scope: ScopeRef) -> int: ...
+
+    async def cut_reply(self, cut: ReplyCut) -> int:
+        """Memory holds only what was sent of a reply the platform cut short (a lost
+        connection, a failed send); returns the rows changed."""
+        ...
+
+    async def forget_message(self, ref: MessageRef) -> int:
+        """The message was deleted or recalled: its stored exchange is archived (hidden
+        from the model, kept like a reset); returns the rows archived."""
+        ...
 
     async def status(self) -> WorkerStatus: ...
 

@@ -53,8 +53,10 @@ from model.protocol import (
     Character,
     ChatRequest,
     HistoryEntry,
+    MessageRef,
     ReloadResult,
     Reply,
+    ReplyCut,
     ScopeRef,
     WorkerStatus,
 )
@@ -341,6 +343,7 @@ class ChatService:
                             generation.adapter_version,
                         ),
                     ],
+                    request.request_id,
                 )
             )
         return Reply(
@@ -442,6 +445,16 @@ class ChatService:
         if scope.user_id:
             count += await self.memory.room.delete_user(scope.platform, scope.user_id)
         return count
+
+    async def cut_reply(self, cut: ReplyCut) -> int:
+        if not cut.user_id:
+            return 0
+        return await self.memory.cut_reply(self._scope_of(cut), cut.request_id, cut.sent)
+
+    async def forget_message(self, ref: MessageRef) -> int:
+        if not ref.user_id:
+            return 0
+        return await self.memory.archive_request(self._scope_of(ref), ref.request_id)
 
     async def status(self) -> WorkerStatus:
         stats = self.engine.stats

@@ -27,7 +27,7 @@ from bot.commands import ChannelModes
 from bot.discord.commands import DEFER_AFTER_SECONDS, add_commands, sync_commands
 from bot.discord.text import NameLookup, clean_incoming, mentions_as_names, outgoing_parts
 from bot.limits import QUIET_STATUSES, QuietNotices, ReplyCap
-from model.protocol import ChannelMode, ChatRequest, Worker
+from model.protocol import ChannelMode, ChatRequest, MessageRef, ReplyCut, Worker
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,10 @@ TYPING_REFRESH_SECONDS = 8.0
 MAX_INPUT_CHARS = 4000
 # Joins, pins, boosts and other system messages are not conversation.
 CHAT_MESSAGE_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
+# What of a ChatRequest names its stored exchange.
+REF_FIELDS = {"platform", "user_id", "channel_id", "guild_id", "request_id"}
+# The worker that stored a reply, and which exchange it is.
+StoredReply = tuple[Worker, ReplyCut]
 # Put on a message instead of a second "busy" notice in the same minute.
 QUIET_REACTION = "⏳"
 
@@ -184,7 +188,9 @@ def message_text(message: discord.Message, me_id: int) -> str:
     own_role = message.guild.self_role if message.guild else None
     if own_role is not None:
         text = text.replace(f"<@&{own_role.id}>", "")
-    text = mentions_as_names(text, names_for(message))
+    # A forwarded message carries its text in snapshots, not in `content`.
+    forwarded = [snapshot.content for snapshot in message.message_snapshots]
+    text = mentions_as_names(" ".join([text, *forwarded]), names_for(message))
     notes = [f"（发来了贴纸：{sticker.name}）" for sticker in message.stickers]
     notes += [f"（发来了附件：{attachment.filename}）" for attachment in message.attachments]
     text = " ".join(part for part in [text.strip(), *notes] if part)
@@ -227,19 +233,34 @@ async def typing_shown(channel: discord.abc.Messageable) -> AsyncIterator[None]:
         task.cancel()
 
 
-async def send_reply(message: discord.Message, text: str) -> list[discord.Message]:
-    """Every part replies to `message` and pings nobody, not even its author."""
+async def send_reply(
+    message: discord.Message, text: str, stored: StoredReply | None = None
+) -> list[discord.Message]:
+    """Every part replies to `message` and pings nobody, not even its author. A part
+    Discord refuses ends the reply; `stored` (the worker and the exchange it stored)
+    then keeps only the parts that went out."""
     reference = message.to_reference(fail_if_not_exists=False)
-    sent = []
-    for part in outgoing_parts(text, names_for(message)) or ["……"]:
-        sent.append(
-            await message.channel.send(
-                part,
-                reference=reference,
-                mention_author=False,
-                allowed_mentions=discord.AllowedMentions.none(),
+    parts = outgoing_parts(text, names_for(message)) or ["……"]
+    sent: list[discord.Message] = []
+    for part in parts:
+        try:
+            sent.append(
+                await message.channel.send(
+                    part,
+                    reference=reference,
+                    mention_author=False,
+                    allowed_mentions=discord.AllowedMentions.none(),
+                )
             )
-        )
+        except discord.HTTPException as exc:
+            log.warning("could not reply in Discord channel %s: %s", message.channel.id, exc)
+            break
+    if stored is not None and len(sent) < len(parts):
+        worker, cut = stored
+        try:
+            await worker.cut_reply(cut.model_copy(update={"sent": "\n".join(parts[: len(sent)])}))
+        except Exception:
+            log.exception("could not correct the memory of a reply cut short")
     return sent
 
 
@@ -333,6 +354,7 @@ async def answer(
     if not limits.replies.allow(str(message.channel.id)):
         log.info("Discord: reply cap reached in channel %s; staying silent", message.channel.id)
         return []
+    stored: StoredReply | None = None
     try:
         async with typing_shown(message.channel):
             reply = await worker.chat(request)
@@ -345,11 +367,9 @@ async def answer(
             with suppress(discord.HTTPException):
                 await message.add_reaction(QUIET_REACTION)
             return []
-    try:
-        return await send_reply(message, text)
-    except discord.HTTPException as exc:
-        log.warning("could not reply in Discord channel %s: %s", message.channel.id, exc)
-        return []
+        if reply.status == "ok":
+            stored = (worker, ReplyCut(**request.model_dump(include=REF_FIELDS)))
+    return await send_reply(message, text, stored)
 
 
 class AtriClient(discord.Client):
@@ -398,6 +418,14 @@ class AtriClient(discord.Client):
         roles = await roles_in_guilds(self.guilds, user_id)
         self._dm_roles[user_id] = (now, roles)
         return roles
+
+    async def on_message_delete(self, message: discord.Message) -> None:
+        """A deleted message she answered: the exchange is archived, as a reset would."""
+        try:
+            request = to_request(message, self.user.id if self.user else 0, self.cfg)
+            await self.worker.forget_message(MessageRef(**request.model_dump(include=REF_FIELDS)))
+        except Exception:
+            log.exception("could not forget deleted Discord message %s", message.id)
 
     async def on_message(self, message: discord.Message) -> None:
         if self.user is not None:

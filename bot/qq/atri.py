@@ -11,8 +11,24 @@ import asyncio
 import logging
 from typing import Any
 
-from nonebot import get_bots, get_driver, get_plugin_config, on_command, on_fullmatch, on_message
-from nonebot.adapters.onebot.v11 import Bot, GroupMessageEvent, Message, MessageEvent
+from nonebot import (
+    get_bots,
+    get_driver,
+    get_plugin_config,
+    on_command,
+    on_fullmatch,
+    on_message,
+    on_notice,
+)
+from nonebot.adapters.onebot.v11 import (
+    ActionFailed,
+    Bot,
+    FriendRecallNoticeEvent,
+    GroupMessageEvent,
+    GroupRecallNoticeEvent,
+    Message,
+    MessageEvent,
+)
 from nonebot.adapters.onebot.v11.permission import GROUP_ADMIN, GROUP_OWNER
 from nonebot.params import CommandArg
 from nonebot.permission import SUPERUSER, Permission
@@ -25,11 +41,15 @@ from bot.commands import Actor, ChannelModes, CommandResult
 from bot.limits import QUIET_STATUSES, QuietNotices, ReplyCap, SeenRecently
 from bot.qq import NoWorker, current_worker, set_worker
 from bot.qq.config import Config
+from bot.qq.mentions import mentions_her, spoken_text
+from bot.qq.resend import CutReply, WaitingReplies
 from bot.qq.sending import SendQueue, is_retryable
 from bot.qq.text import MEDIA_ONLY_REPLY, incoming_text, only_media, reply_parts, text_message
-from model.protocol import ChannelMode, ChatRequest
+from model.protocol import ChannelMode, ChatRequest, MessageRef, ReplyCut
 
 PLATFORM = "qq"
+# What of a ChatRequest names its stored exchange.
+REF_FIELDS = {"platform", "user_id", "channel_id", "guild_id", "request_id"}
 RESET_WORDS = "重置记忆"
 GROUP_WORDS = {"group", "群", "本群"}
 GROUP_ONLY = "这个要在群里用哦。"
@@ -147,12 +167,12 @@ async def _from_a_person(event: MessageEvent) -> bool:
 
 
 async def _addressed(event: MessageEvent) -> bool:
-    """Groups: @ATRI, her nickname first, or a reply to her (the adapter sets to_me for
-    all three), or anything where an admin set "all"; nothing where they set "off".
+    """Groups: @ATRI (anywhere in the message), her nickname first, or a reply to her,
+    or anything where an admin set "all"; nothing where they set "off".
     Private chats: always, unless config says otherwise."""
     if isinstance(event, GroupMessageEvent):
         mode = await channel_modes().mode(str(event.group_id))
-        return mode != "off" and (mode == "all" or event.is_tome())
+        return mode != "off" and (mode == "all" or event.is_tome() or mentions_her(event))
     return event.message_type == "private" and config.atri_reply_in_private
 
 
@@ -164,12 +184,15 @@ async def _overheard(event: MessageEvent) -> bool:
     return await channel_modes().mode(str(event.group_id)) != "off"
 
 
-def chat_request(event: MessageEvent, addressed: bool = True) -> ChatRequest:
+def chat_request(
+    event: MessageEvent, addressed: bool = True, text: str | None = None
+) -> ChatRequest:
+    """`text`: the words as `spoken_text` reads them (with other people's @s)."""
     sender = event.sender
     return ChatRequest(
         platform=PLATFORM,
         user_id=str(event.user_id),
-        text=incoming_text(event.message),
+        text=incoming_text(event.message) if text is None else text,
         display_name=sender.card or sender.nickname or "",
         channel_id=_group_id(event),
         addressed=addressed,
@@ -177,18 +200,60 @@ def chat_request(event: MessageEvent, addressed: bool = True) -> ChatRequest:
     )
 
 
-async def send_reply(bot: Bot, event: MessageEvent, text: str) -> None:
-    """Quote the message and @ the sender, then the rest with pauses (QQ risk control)."""
+async def send_reply(
+    bot: Bot, event: MessageEvent, text: str, stored: ReplyCut | None = None
+) -> None:
+    """Quote the message and @ the sender, then the rest with pauses (QQ risk control).
+    `stored`: the exchange memory holds for it, corrected if not all of it goes out."""
     parts = reply_parts(text, config.atri_max_message_chars, config.atri_max_reply_parts)
-    for index, part in enumerate(parts):
+    await send_parts(bot, CutReply(str(bot.self_id), event, parts, 0, stored))
+
+
+async def send_parts(bot: Bot, reply: CutReply) -> None:
+    """The reply's parts from `reply.sent` on. A lost connection keeps the rest for the
+    account's return; a refused send ends the reply (memory keeps what was sent)."""
+    for index in range(reply.sent, len(reply.parts)):
         if index:
             await asyncio.sleep(config.atri_split_pause_seconds)
         first = index == 0
         try:
-            await _send_in_turn(bot, event, text_message(part), first)
+            await _send_in_turn(bot, reply.event, text_message(reply.parts[index]), first)
         except Exception as exc:  # ActionFailed, NetworkError: nothing left to tell anyone
-            log.warning("QQ send to %s failed: %s", _group_id(event) or event.user_id, exc)
+            log.warning(
+                "QQ send to %s failed: %s", _group_id(reply.event) or reply.event.user_id, exc
+            )
+            await _after_failed_send(bot, reply, exc)
             return
+        reply.sent = index + 1
+
+
+async def _after_failed_send(bot: Bot, reply: CutReply, exc: Exception) -> None:
+    now = get_bots().get(reply.account)
+    if isinstance(exc, ActionFailed) and now is bot:  # refused, not cut off
+        await _store_only_sent(reply)
+    elif isinstance(now, Bot) and now is not bot:  # back already, on a new connection
+        await send_parts(now, reply)
+    else:
+        waiting_replies.keep(reply)
+
+
+async def _store_only_sent(reply: CutReply) -> None:
+    if reply.stored is not None and reply.sent < len(reply.parts):
+        cut = reply.stored.model_copy(update={"sent": reply.sent_text()})
+        try:
+            await current_worker().cut_reply(cut)
+        except Exception:
+            log.exception("QQ: could not correct the memory of a reply cut short")
+
+
+waiting_replies = WaitingReplies(config.atri_resend_within_seconds, _store_only_sent)
+
+
+@get_driver().on_bot_connect
+async def _resend_cut_replies(bot: Bot) -> None:
+    for reply in waiting_replies.take(str(bot.self_id)):
+        log.info("QQ account %s is back: sending the rest of a cut reply", bot.self_id)
+        await send_parts(bot, reply)
 
 
 send_queues: dict[str, SendQueue] = {}
@@ -227,8 +292,10 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
     if only_media(event.message):
         await send_reply(bot, event, MEDIA_ONLY_REPLY)
         return
+    request = chat_request(event, text=await spoken_text(bot, event))
+    stored = None
     try:
-        reply = await current_worker().chat(chat_request(event))
+        reply = await current_worker().chat(request)
     except Exception:
         log.exception("QQ chat failed for user %s", event.user_id)
         text = config.atri_error_reply
@@ -236,7 +303,9 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
         text = reply.text
         if reply.status in QUIET_STATUSES and not busy_notices.should_tell(str(event.user_id)):
             return  # told once this window already
-    await send_reply(bot, event, text)
+        if reply.status == "ok":
+            stored = ReplyCut(**request.model_dump(include=REF_FIELDS))
+    await send_reply(bot, event, text, stored)
 
 
 async def hear(bot: Bot, event: GroupMessageEvent) -> None:
@@ -245,7 +314,7 @@ async def hear(bot: Bot, event: GroupMessageEvent) -> None:
     heard = (event.group_id, event.user_id, str(event.original_message))
     if not seen_by_accounts.first(heard, by=str(bot.self_id)):
         return  # another of ATRI's accounts passes it on
-    request = chat_request(event, addressed=False)
+    request = chat_request(event, addressed=False, text=await spoken_text(bot, event))
     if not request.text:
         return
     try:
@@ -254,7 +323,8 @@ async def hear(bot: Bot, event: GroupMessageEvent) -> None:
         log.debug("QQ room line from %s not kept: %s", event.user_id, exc)
         return
     if reply.status == "ok" and reply.text and reply_cap.allow(_channel_key(event)):
-        await send_reply(bot, event, reply.text)
+        stored = ReplyCut(**request.model_dump(include=REF_FIELDS))
+        await send_reply(bot, event, reply.text, stored)
 
 
 async def _actor(bot: Bot, event: MessageEvent, admins: Permission) -> Actor:
@@ -350,3 +420,22 @@ async def _on_chat(bot: Bot, event: MessageEvent) -> None:
 @room.handle()
 async def _on_room(bot: Bot, event: GroupMessageEvent) -> None:
     await hear(bot, event)
+
+
+recall = on_notice(priority=10, block=False)
+
+
+@recall.handle()
+async def _on_recall(event: GroupRecallNoticeEvent | FriendRecallNoticeEvent) -> None:
+    """A recalled message she answered: the exchange is archived, as a reset would."""
+    channel = str(event.group_id) if isinstance(event, GroupRecallNoticeEvent) else ""
+    ref = MessageRef(
+        platform=PLATFORM,
+        user_id=str(event.user_id),
+        channel_id=channel,
+        request_id=f"qq-{event.message_id}",
+    )
+    try:
+        await current_worker().forget_message(ref)
+    except Exception:
+        log.exception("QQ: could not forget recalled message %s", event.message_id)

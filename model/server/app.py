@@ -38,8 +38,10 @@ from model.protocol import (
     Character,
     ChatRequest,
     HistoryEntry,
+    MessageRef,
     ReloadResult,
     Reply,
+    ReplyCut,
     ScopeRef,
     WorkerStatus,
 )
@@ -201,6 +203,14 @@ def create_app(service: ChatService, secrets: Secrets) -> FastAPI:
     @app.post("/purge", dependencies=admin_only)
     async def purge(scope: ScopeRef) -> CountResult:
         return CountResult(count=await service.purge(scope))
+
+    @app.post("/cut-reply", dependencies=admin_only)
+    async def cut_reply(cut: ReplyCut) -> CountResult:
+        return CountResult(count=await service.cut_reply(cut))
+
+    @app.post("/forget-message", dependencies=admin_only)
+    async def forget_message(ref: MessageRef) -> CountResult:
+        return CountResult(count=await service.forget_message(ref))
 
     @app.post("/reload", dependencies=admin_only)
     async def reload() -> ReloadResult:

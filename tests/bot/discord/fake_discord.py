@@ -48,6 +48,10 @@ OWNER_ID = 940_000_000_000_000_004
 DM_CHANNEL_ID = 950_000_000_000_000_001
 
 
+# What Discord answers a post in a channel the bot may no longer send to.
+MISSING_PERMISSIONS = object()
+
+
 def _json(data: Any, status: int = 200) -> web.Response:
     # discord.py parses a body as JSON only for exactly "application/json" (no charset).
     return web.Response(
@@ -165,6 +169,9 @@ class FakeDiscord:
         # As Discord does for a bot in too many servers: an identify without a shard is
         # closed with 4011.
         self.require_shards = False
+        # Bot messages accepted before the channel refuses more (a moderator took Send
+        # Messages away mid-reply); None: never refused.
+        self.messages_before_refusal: int | None = None
         self.bot = user_payload(BOT_ID, "ATRI", bot=True)
         self.people = {
             ADMIN_ID: _Person(user_payload(ADMIN_ID, "Minamo"), [ADMIN_ROLE_ID]),
@@ -430,6 +437,8 @@ class FakeDiscord:
             return _json({"message": "Unknown route", "code": 0}, status=404)
         if result == 204:
             return web.Response(status=204)
+        if result is MISSING_PERMISSIONS:
+            return _json({"message": "Missing Permissions", "code": 50013}, status=403)
         return _json(result)
 
     def _answer(self, call: Call) -> Any:
@@ -482,6 +491,10 @@ class FakeDiscord:
             return 204
         match = re.fullmatch(r"/channels/(\d+)/messages", path)
         if method == "POST" and match:
+            if self.messages_before_refusal is not None:
+                if self.messages_before_refusal <= 0:
+                    return MISSING_PERMISSIONS
+                self.messages_before_refusal -= 1
             return self._bot_message(int(match.group(1)), body)
         match = re.fullmatch(r"/interactions/(\d+)/[^/]+/callback", path)
         if method == "POST" and match:

@@ -91,6 +91,77 @@ async def test_long_reply_is_split_under_the_limit(
     assert refs == {sent["id"]}
 
 
+async def test_a_reply_cut_by_a_refused_part_is_remembered_as_sent(
+    fake_discord: FakeDiscord, client: AtriClient, echo_service: ChatService
+) -> None:
+    fake_discord.messages_before_refusal = 1  # Send Messages taken away after one part
+    text = "亚托莉是高性能的机器人。" * 250
+    await say(fake_discord, MEMBER_ID, text)
+    await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID), count=2)
+    first = fake_discord.calls_matching(is_message_to(CHANNEL_ID))[0].body["content"]
+    scope = f"discord:user:{MEMBER_ID}"
+    for _ in range(50):
+        history = await echo_service.memory.history(scope)
+        if history and history[-1].content == first:
+            break
+        await asyncio.sleep(0.05)
+    assert [(m.role, m.content) for m in history] == [("user", text), ("assistant", first)]
+    # A reply Discord took whole stays whole.
+    fake_discord.messages_before_refusal = None
+    await say(fake_discord, MEMBER_ID, "再说一次")
+    await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID), count=3)
+    await asyncio.sleep(0.1)
+    history = await echo_service.memory.history(scope)
+    assert history[-1].content == ECHO + "再说一次"
+
+
+async def test_a_deleted_message_is_archived_with_her_reply(
+    fake_discord: FakeDiscord, client: AtriClient, echo_service: ChatService
+) -> None:
+    kept = await say(fake_discord, MEMBER_ID, "留着")
+    deleted = await say(fake_discord, MEMBER_ID, "删掉")
+    await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID), count=2)
+    await fake_discord.dispatch(
+        "MESSAGE_DELETE",
+        {"id": deleted["id"], "channel_id": str(CHANNEL_ID), "guild_id": kept["guild_id"]},
+    )
+    scope = f"discord:user:{MEMBER_ID}"
+    for _ in range(50):
+        if len(await echo_service.memory.history(scope)) == 2:
+            break
+        await asyncio.sleep(0.05)
+    history = await echo_service.memory.history(scope)
+    assert [m.content for m in history] == ["留着", ECHO + "留着"]
+    archived = [m.content for m in await echo_service.memory.all_messages(scope) if m.archived]
+    assert archived == ["删掉", ECHO + "删掉"]
+
+
+async def test_a_forwarded_message_is_read_as_its_text(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    payload = fake_discord.message_payload(MEMBER_ID, "", in_guild=False)
+    payload["message_reference"] = {"type": 1, "message_id": "1", "channel_id": "2"}
+    payload["message_snapshots"] = [
+        {
+            "message": {
+                "content": "转发来的一句话",
+                "type": 0,
+                "timestamp": payload["timestamp"],
+                "edited_timestamp": None,
+                "flags": 0,
+                "mentions": [],
+                "mention_roles": [],
+                "attachments": [],
+                "embeds": [],
+                "components": [],
+            }
+        }
+    ]
+    await fake_discord.dispatch("MESSAGE_CREATE", payload)
+    (reply,) = await fake_discord.wait_for_calls(is_message_to(DM_CHANNEL_ID))
+    assert reply.body["content"] == ECHO + "转发来的一句话"
+
+
 async def test_everyone_and_here_in_model_output_do_not_ping(
     fake_discord: FakeDiscord, client: AtriClient
 ) -> None:

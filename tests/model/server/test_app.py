@@ -13,7 +13,14 @@ from pydantic import SecretStr
 from atri.config import Secrets, Settings, WorkerSettings
 from bot.relay import HttpWorker, WorkerUnreachable
 from model.engines.echo import EchoEngine
-from model.protocol import ChannelSetting, ChatRequest, ScopeRef, Worker
+from model.protocol import (
+    ChannelSetting,
+    ChatRequest,
+    MessageRef,
+    ReplyCut,
+    ScopeRef,
+    Worker,
+)
 from model.server.app import bind_socket, create_app, serving
 from model.service import ChatService
 from tests.model.server.conftest import ADMIN_TOKEN
@@ -25,6 +32,8 @@ ADMIN_ROUTES = [
     ("/reload", None),
     ("/rollback", None),
     ("/channels", {"platform": "test", "channel_id": "c1", "mode": "off"}),
+    ("/cut-reply", {"platform": "test", "user_id": "u1", "request_id": "m1", "sent": "a"}),
+    ("/forget-message", {"platform": "test", "user_id": "u1", "request_id": "m1"}),
 ]
 
 
@@ -150,6 +159,35 @@ async def test_http_worker_is_a_faithful_worker(
         assert await remote.channel_modes("qq") == {"300": "all"}
         assert await service.channel_modes("qq") == {"300": "all"}
         assert await remote.channel_modes("discord") == {}
+
+
+async def test_a_cut_reply_and_a_deleted_message_change_only_their_exchange(
+    echo_worker: tuple[ChatService, str], echo_settings: Settings, secrets: Secrets
+) -> None:
+    service, url = echo_worker
+    async with HttpWorker(client_settings(echo_settings, url), secrets) as remote:
+        for n in range(3):
+            request = ChatRequest(platform="qq", user_id="u1", text=f"第{n}条", request_id=f"m{n}")
+            await remote.chat(request)
+        scope = "qq:user:u1"
+        ref = MessageRef(platform="qq", user_id="u1", request_id="m1")
+        assert await remote.cut_reply(ReplyCut(**ref.model_dump(), sent="亚托莉")) == 1
+        assert await remote.forget_message(ref.model_copy(update={"request_id": "m2"})) == 2
+        assert await remote.cut_reply(ReplyCut(**ref.model_dump(), sent="")) == 2
+        assert await remote.forget_message(ref) == 0  # archived already
+        stored = await service.memory.all_messages(scope)
+        assert [(m.content, m.archived) for m in stored] == [
+            ("第0条", False),
+            (EchoEngine.prefix + "第0条", False),
+            ("第1条", True),
+            ("亚托莉", True),
+            ("第2条", True),
+            (EchoEngine.prefix + "第2条", True),
+        ]
+        # Someone else's message with the same id is not theirs to change.
+        other = MessageRef(platform="qq", user_id="u2", request_id="m0")
+        assert await remote.forget_message(other) == 0
+        assert len(await service.memory.history(scope)) == 2
 
 
 async def test_http_worker_answers_in_voice_when_the_worker_is_away(

@@ -1,0 +1,60 @@
+"""@s inside a QQ message: one of her anywhere addresses her; other people's stay as names.
+
+NoneBot's OneBot adapter only sees an @ of the bot at the start or the end of a message
+(`to_me`); people also write "今天 @亚托莉 你觉得呢". Other people's @s would vanish from
+the text the model reads; they become "@name" instead: the name the at segment carries
+(NapCat sends it), else the group card or nickname (`get_group_member_info`), else the
+QQ number.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from nonebot.adapters.onebot.v11 import Bot, GroupMessageEvent, MessageEvent
+
+log = logging.getLogger(__name__)
+
+AT_ALL = "all"
+
+
+def mentions_her(event: MessageEvent) -> bool:
+    """An @ of this account anywhere in the message."""
+    me = str(event.self_id)
+    return any(seg.type == "at" and str(seg.data.get("qq", "")) == me for seg in event.message)
+
+
+async def member_name(bot: Bot, group_id: int, user_id: str) -> str:
+    """The group card, else the nickname, else the QQ number."""
+    try:
+        info: Any = await bot.get_group_member_info(group_id=group_id, user_id=int(user_id))
+    except Exception as exc:  # not a member any more, or not offered
+        log.debug("QQ: no member info for %s in %s: %s", user_id, group_id, exc)
+        return user_id
+    if isinstance(info, dict):
+        return str(info.get("card") or info.get("nickname") or user_id)
+    return user_id
+
+
+async def spoken_text(bot: Bot, event: MessageEvent) -> str:
+    """The words of the message, her own @s dropped and other @s as "@name"."""
+    me = str(event.self_id)
+    parts: list[str] = []
+    for seg in event.message:
+        if seg.type == "text" and isinstance(seg.data.get("text"), str):
+            parts.append(seg.data["text"])
+        elif seg.type == "at":
+            target = str(seg.data.get("qq", ""))
+            if target == me or not target:
+                continue
+            if target == AT_ALL:
+                parts.append("@全体成员")
+                continue
+            name = seg.data.get("name")
+            if not (isinstance(name, str) and name.strip()):
+                name = target
+                if isinstance(event, GroupMessageEvent) and target.isdigit():
+                    name = await member_name(bot, event.group_id, target)
+            parts.append(f"@{name.strip().lstrip('@')}")
+    return "".join(parts).strip()

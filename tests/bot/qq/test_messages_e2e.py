@@ -1,0 +1,220 @@
+"""Messages as QQ really sends them, through `atri serve` and a OneBot v11 peer: a reply
+cut by a dropped WebSocket, a recalled message, @s in the middle of a message.
+
+Its own server (short parts, a short resend deadline), so the other end-to-end tests
+keep one-part replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+
+from tests.bot.qq.events import SELF_ID
+from tests.bot.qq.test_serve_e2e import (
+    HEADERS,
+    REPO_ROOT,
+    TOKEN,
+    USER_ID,
+    _free_port,
+    _wait_for_port,
+    answer,
+    group_message,
+    next_action,
+    private_message,
+)
+
+RESEND_WITHIN = 2.0
+# Long enough for the test to close the connection between two parts.
+PART_PAUSE = 0.5
+LONG = "第一句话说完了。第二句话也说完了。第三句话还没有说完呢，但是也快了。"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    root = tmp_path_factory.mktemp("resend")
+    port = _free_port()
+    config = root / "config.toml"
+    config.write_text(
+        f"""
+[model]
+engine = "echo"
+[memory]
+path = "memory.sqlite3"
+[reload]
+enabled = false
+[qq]
+enabled = true
+port = {port}
+split_pause_seconds = {PART_PAUSE}
+send_gap_seconds = 0
+sends_per_minute = 0
+max_message_chars = 20
+resend_within_seconds = {RESEND_WITHIN}
+""",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATRI_")}
+    env["ATRI_ONEBOT_ACCESS_TOKEN"] = TOKEN
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    log = root / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "atri", "--config", str(config), "serve"],
+            cwd=root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for_port(port, proc, log)
+        yield f"ws://127.0.0.1:{port}/onebot/v11/ws", root / "memory.sqlite3"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail(f"atri serve did not stop on Ctrl+C:\n{log.read_text()}")
+
+
+def texts(action: dict[str, Any]) -> str:
+    segments = action["params"]["message"]
+    return "".join(seg["data"]["text"] for seg in segments if seg["type"] == "text").strip()
+
+
+def stored_reply(database: Path, event: dict[str, Any]) -> tuple[str, bool]:
+    """Her stored reply to `event`: (content, archived)."""
+    with sqlite3.connect(database) as con:
+        row = con.execute(
+            "SELECT content, archived FROM messages WHERE request_id = ? AND role = 'assistant'",
+            (f"qq-{event['message_id']}",),
+        ).fetchone()
+    return str(row[0]), bool(row[1])
+
+
+async def first_part_then_drop(url: str, event: dict[str, Any]) -> str:
+    """Report `event`, confirm the first part of the reply, and drop the connection."""
+    async with connect(url, additional_headers=HEADERS) as ws:
+        await ws.send(json.dumps(event))
+        action = await next_action(ws)
+        await answer(ws, action, {"message_id": 1})
+        assert action["params"]["message"][0]["type"] == "reply"  # the first part quotes
+        return texts(action)
+
+
+async def test_the_rest_of_a_cut_reply_goes_out_when_the_account_is_back(
+    served: tuple[str, Path],
+) -> None:
+    url, database = served
+    event = private_message(LONG)
+    first = await first_part_then_drop(url, event)
+    await asyncio.sleep(PART_PAUSE * 2)  # the next part finds no connection
+    async with connect(url, additional_headers=HEADERS) as ws:
+        rest = []
+        for _ in range(2):
+            action = await next_action(ws)
+            await answer(ws, action, {"message_id": 2})
+            assert action["params"]["user_id"] == USER_ID
+            assert action["params"]["message"][0]["type"] == "text"  # no second quote
+            rest.append(texts(action))
+    assert "".join([first, *rest]) == "亚托莉听到了：" + LONG
+    assert stored_reply(database, event) == ("亚托莉听到了：" + LONG, False)
+
+
+async def test_past_the_deadline_memory_keeps_only_what_was_sent(
+    served: tuple[str, Path],
+) -> None:
+    url, database = served
+    event = private_message(LONG)
+    first = await first_part_then_drop(url, event)
+    deadline = time.monotonic() + RESEND_WITHIN + 10
+    while stored_reply(database, event)[0] != first:
+        assert time.monotonic() < deadline, stored_reply(database, event)
+        await asyncio.sleep(0.2)
+    # Back after the deadline: the dropped parts stay dropped; the next message is answered.
+    async with connect(url, additional_headers=HEADERS) as ws:
+        control = private_message("还在吗")
+        await ws.send(json.dumps(control))
+        action = await next_action(ws)
+        await answer(ws, action, {"message_id": 3})
+        assert texts(action) == "亚托莉听到了：还在吗"
+
+
+async def test_a_recalled_message_is_archived_with_her_reply(served: tuple[str, Path]) -> None:
+    url, database = served
+    async with connect(url, additional_headers=HEADERS) as ws:
+        event = group_message("亚托莉 撤回这句")
+        await ws.send(json.dumps(event))
+        action = await next_action(ws)
+        await answer(ws, action, {"message_id": 4})
+        assert stored_reply(database, event) == ("亚托莉听到了：撤回这句", False)
+        notice = {
+            "time": int(time.time()),
+            "self_id": event["self_id"],
+            "post_type": "notice",
+            "notice_type": "group_recall",
+            "group_id": event["group_id"],
+            "user_id": USER_ID,
+            "operator_id": USER_ID,
+            "message_id": event["message_id"],
+        }
+        await ws.send(json.dumps(notice))
+        deadline = time.monotonic() + 10
+        while not stored_reply(database, event)[1]:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+
+
+async def test_an_at_in_the_middle_addresses_her_and_other_ats_stay_as_names(
+    served: tuple[str, Path],
+) -> None:
+    url, _ = served
+    async with connect(url, additional_headers=HEADERS) as ws:
+        event = group_message(
+            [
+                {"type": "at", "data": {"qq": "5000"}},
+                {"type": "text", "data": {"text": "和"}},
+                {"type": "at", "data": {"qq": "5001", "name": "@小红"}},
+                {"type": "text", "data": {"text": "去吗，"}},
+                {"type": "at", "data": {"qq": SELF_ID}},
+                {"type": "text", "data": {"text": "好吗"}},
+            ]
+        )
+        await ws.send(json.dumps(event))
+        action = await next_action(ws)  # 5000's name is asked for; 5001's came with the @
+        assert action["action"] == "get_group_member_info"
+        assert action["params"] == {"group_id": event["group_id"], "user_id": 5000}
+        await answer(ws, action, {"user_id": 5000, "card": "", "nickname": "小明"})
+        action = await next_action(ws)
+        await answer(ws, action, {"message_id": 5})
+        assert texts(action) == "亚托莉听到了：@小明和@小红去吗，好吗"
+        # Someone whose name cannot be found stays their QQ number; no @ of her: silence.
+        await ws.send(json.dumps(group_message([{"type": "at", "data": {"qq": "5000"}}])))
+        event = group_message(
+            [
+                {"type": "at", "data": {"qq": "5002"}},
+                {"type": "text", "data": {"text": " 你好"}},
+                {"type": "at", "data": {"qq": SELF_ID}},
+            ]
+        )
+        await ws.send(json.dumps(event))
+        action = await next_action(ws)
+        failure = {"status": "failed", "retcode": 100, "data": None, "echo": action["echo"]}
+        await ws.send(json.dumps(failure))
+        action = await next_action(ws)
+        await answer(ws, action, {"message_id": 6})
+        assert texts(action) == "亚托莉听到了：@5002 你好"
