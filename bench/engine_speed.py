@@ -8,7 +8,13 @@ fp32 copy), ATRI's own system prompt, greedy decoding:
   - time to first token with the system prompt's KV states cached and without;
   - the longest reply while an adapter version is loaded and switched under load
     (8 clients), against the longest in a steady phase of the same length.
-Run: .venv/bin/python bench/engine_speed.py [--tokens 64] [--phase 8]
+
+The offline GGUF's weights are Q4_1, a type llama.cpp's CPU backend has no batched kernel
+for (no repacking, no llamafile sgemm): a step of 8 sequences costs about 8 steps of one,
+so 8 users decode barely faster in aggregate than one. `--quant q4_0` (or iq4_nl, q8_0)
+requantises that file once into the run's temporary folder and benches the copy, to see
+what a GGUF of a type llama.cpp batches (Q4_0, IQ4_NL, Q4_K) gives.
+Run: .venv/bin/python bench/engine_speed.py [--tokens 64] [--phase 8] [--quant q4_0]
 """
 
 from __future__ import annotations
@@ -74,10 +80,15 @@ def bench_engine(engine: LlamaCppEngine, system: str, tokens: int) -> dict[str, 
     return figures
 
 
+def engine_threads() -> int:
+    """The threads the engine runs on by default (one per physical core)."""
+    return max(1, len(os.sched_getaffinity(0)) // 2)
+
+
 def bench_bare(path: Path, prompt: list[int], tokens: int) -> float:
     from llama_cpp import Llama
 
-    threads = max(1, len(os.sched_getaffinity(0)) // 2)
+    threads = engine_threads()
     llm = Llama(
         model_path=str(path), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False
     )
@@ -153,7 +164,30 @@ async def bench_reload(settings: Settings, phase_s: float) -> tuple[float, float
     return worst(steady_start, reload_start), worst(reload_start, reload_end), failed
 
 
-async def main(tokens: int, phase_s: float) -> None:
+def requantize(source: Path, quant: str, folder: Path) -> Path:
+    """`source` requantised to `quant` (a llama.cpp file type, e.g. q4_0) in `folder`."""
+    import llama_cpp
+
+    target = folder / f"base.{quant}.gguf"
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{quant.upper()}")
+    params.allow_requantize = True
+    if llama_cpp.llama_model_quantize(str(source).encode(), str(target).encode(), params):
+        raise SystemExit(f"llama.cpp could not requantise {source} to {quant}")
+    return target
+
+
+def weight_type(path: Path) -> str:
+    """The type most of the file's tensors are stored in."""
+    from collections import Counter
+
+    import gguf
+
+    reader = gguf.GGUFReader(str(path))
+    return Counter(t.tensor_type.name for t in reader.tensors).most_common(1)[0][0]
+
+
+async def main(tokens: int, phase_s: float, quant: str) -> None:
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -167,6 +201,10 @@ async def main(tokens: int, phase_s: float) -> None:
         settings.generation.max_new_tokens = 32
         system = configured_persona(settings).system_prompt()
         path = gguf_path(settings)
+        if quant:
+            path = requantize(path, quant, root)
+            settings.model.gguf = str(path)
+        kind = weight_type(path)
         engine = LlamaCppEngine(path, settings.model.base, "", max_batch=8)
         ours = bench_engine(engine, system, tokens)
         console.print(f"llamacpp engine: {ours}")
@@ -177,7 +215,10 @@ async def main(tokens: int, phase_s: float) -> None:
         console.print(f"bare binding {bare:.1f} tok/s, local engine {local:.1f} tok/s")
         steady, reloading, failed = await bench_reload(settings, phase_s)
 
-    table = Table(title=f"llamacpp engine, SmolLM2-135M Q4_1, {len(prompt)}-token prompt")
+    table = Table(
+        title=f"llamacpp engine, SmolLM2-135M {kind}, {len(prompt)}-token prompt, "
+        f"{engine_threads()} thread(s)"
+    )
     for col in ("measure", "value", "against", "ratio", "aim"):
         table.add_column(col, justify="left" if col == "measure" else "right")
     table.add_row(
@@ -222,5 +263,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=64, help="new tokens per reply")
     parser.add_argument("--phase", type=float, default=8.0, help="seconds per load phase")
+    parser.add_argument(
+        "--quant", default="", help="requantise the offline GGUF to this type first (q4_0, ...)"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.tokens, args.phase))
+    asyncio.run(main(args.tokens, args.phase, args.quant))

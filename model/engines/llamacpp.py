@@ -51,6 +51,13 @@ MAX_SEQUENCES = 64
 WARM_SLICE_TOKENS = 256
 # A smoke reply must hold real tokens, not an end-of-turn at once.
 SMOKE_MIN_TOKENS = 4
+# Weight types llama.cpp's CPU backend multiplies one row at a time however many
+# sequences a step holds (no repacked or llamafile kernel for them in llama-cpp-python
+# 0.3.16): a step of 8 sequences costs about 8 steps of one, so several users decode
+# barely faster together than one alone. Measured on SmolLM2-135M (the offline GGUF),
+# 1 thread, idle machine: Q4_1 8 rows 1.1-1.2x the tokens/s of 1 row; the same file
+# requantised to Q4_0 (repacked to q4_0_8x8 at load) 2.0-2.4x, 3.6x at 16 rows.
+UNBATCHED_TYPES = ("Q4_1",)
 
 
 def gguf_path(settings: Settings) -> Path:
@@ -138,6 +145,15 @@ class LlamaCppEngine:
         self.context_window = context_window or llama_cpp.llama_model_n_ctx_train(self._model)
         self.rows_per_pass = max(1, min(max_batch, MAX_SEQUENCES - PREFIX_SLOTS))
         self.prefix_cache = prefix_cache
+        self.weight_type = self._desc().rsplit(" ", 1)[-1]
+        if self.weight_type in UNBATCHED_TYPES:
+            log.warning(
+                "%s: %s weights; llama.cpp on a CPU has no batched kernel for them, so "
+                "several users together decode hardly faster than one (a Q4_0 or IQ4_NL "
+                "file of the model batches about 2x better)",
+                path.name,
+                self.weight_type,
+            )
         self.chat_template = self._meta("tokenizer.chat_template")
         if not self.chat_template:
             raise ModelNotFoundError(f"{path}: the GGUF holds no chat template.")
@@ -208,6 +224,12 @@ class LlamaCppEngine:
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
     # Text <-> tokens, from the GGUF's own tokenizer and chat template.
+
+    def _desc(self) -> str:
+        """llama.cpp's one-line description: architecture, size, weight type."""
+        buf = ctypes.create_string_buffer(128)
+        self._ll.llama_model_desc(self._model, buf, 128)
+        return buf.value.decode("utf-8", errors="replace")
 
     def _meta(self, key: str) -> str:
         size = self._ll.llama_model_meta_val_str(self._model, key.encode(), None, 0)

@@ -498,10 +498,36 @@ def publish_version(
             "chat_template": loaded.tokenizer.chat_template,
         }
         write_json_atomic(tmp / MANIFEST, manifest)
+        write_gguf_adapter(settings, tmp)
         return publish(tmp, out, version)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_gguf_adapter(settings: Settings, folder: Path) -> Path | None:
+    """`adapter.gguf` beside the peft files, for the llama.cpp engine, so the worker's
+    reload job need not convert the version. Written when the engine is llamacpp (its
+    GGUF is configured) or the base is the offline default (its GGUF ships with it, and
+    converting a LoRA takes a second), since that model is served on a CPU; any other
+    base has no known GGUF. A failure costs only the shortcut: the version is kept and
+    the reload job converts it when it loads it."""
+    from model.engines.loading import is_offline_default
+
+    if settings.model.engine != "llamacpp" and not is_offline_default(settings.model.base.strip()):
+        return None
+    try:
+        from model.adapters.gguf_lora import ensure_gguf_adapter, gguf_facts
+        from model.engines.llamacpp import gguf_path
+
+        return ensure_gguf_adapter(folder, gguf_facts(gguf_path(settings)))
+    except Exception as exc:  # the version is complete without it
+        log.warning(
+            "No adapter.gguf written for the llama.cpp engine (%s); the worker converts the "
+            "version when it loads it.",
+            exc,
+        )
+        return None
 
 
 def _finite(value: float) -> float:

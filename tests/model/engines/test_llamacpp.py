@@ -251,3 +251,16 @@ async def test_hot_reload_under_load_drops_no_request(
         for n, seen in enumerate(results):
             history = await service.memory.all_messages(service.scope_for("test", f"u{n}"))
             assert [m.adapter_version for m in history if m.role == "assistant"] == seen
+
+
+def test_the_weight_type_is_read_and_q4_1_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(root=tmp_path)
+    with caplog.at_level("WARNING", logger="model.engines.llamacpp"):
+        engine = LlamaCppEngine(gguf_path(settings), "builtin:smollm2-135m", "", max_batch=2)
+    try:
+        assert engine.weight_type == "Q4_1"  # the offline default's own file
+        assert "no batched kernel" in caplog.text
+    finally:
+        engine._free()

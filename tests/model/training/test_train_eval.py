@@ -46,6 +46,7 @@ def test_train_then_eval_makes_a_version_the_engine_loads(
     version = visible[0]
     for name in ("adapter_config.json", "adapter_model.safetensors", "manifest.json", "loss.png"):
         assert (version / name).is_file(), name
+    assert not (version / "adapter.gguf").exists()  # a base with no GGUF, engine local
     manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["format"] == "atri-adapter" and manifest["version"] == version.name
     assert manifest["base_model"] == str(tiny_model_dir)
@@ -160,3 +161,5 @@ def test_offline_default_model_learns_the_english_fixture(
     assert manifest["eval_loss"] < manifest["base_eval_loss"] - 0.3, manifest
     assert manifest["base_model"] == "builtin:smollm2-135m"
     assert (result.version_dir / "adapter_model.safetensors").is_file()
+    # The offline default is served on a CPU: the llama.cpp LoRA comes with the version.
+    assert (result.version_dir / "adapter.gguf").is_file()
