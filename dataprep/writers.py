@@ -23,6 +23,9 @@ _BATCH = 512
 
 _SHAREGPT_ROLE = {Role.LEAD: "human", Role.CHARACTER: "gpt"}
 _OPENAI_ROLE = {Role.LEAD: "user", Role.CHARACTER: "assistant"}
+# A turn's JSON up to its text, for rows built from pieces (see _RowEncoder).
+_SHAREGPT_OPEN = {r: f'{{"from": "{name}", "value": ' for r, name in _SHAREGPT_ROLE.items()}
+_OPENAI_OPEN = {r: f'{{"role": "{name}", "content": ' for r, name in _OPENAI_ROLE.items()}
 _SHAREGPT_TAGS = {
     "role_tag": "from",
     "content_tag": "value",
@@ -157,39 +160,60 @@ def write_json(path: Path, data: Any) -> None:
 
 
 class _RowEncoder:
-    """JSON rows built from pre-encoded pieces: each text is encoded once (in C), and a
-    row is one f-string. The result is byte for byte what `json.dumps(row,
-    ensure_ascii=False)` writes, several times faster than building and dumping dicts."""
+    """JSON rows built from pre-encoded pieces: each text is encoded once (in C) for all
+    formats and for every sample of its exchange that repeats it as history, and a row is
+    one join. The result is byte for byte what `json.dumps(row, ensure_ascii=False)`
+    writes, several times faster than building and dumping dicts."""
 
     def __init__(self, system_prompt: str) -> None:
         self.system = encode_basestring(system_prompt)
         self.has_system = bool(system_prompt)
-
-    def sharegpt(self, sample: Sample) -> str:
-        turns = ", ".join(
-            f'{{"from": "{_SHAREGPT_ROLE[r]}", "value": {encode_basestring(t)}}}'
-            for r, t in sample.turns
+        self._sharegpt_end = f'], "system": {self.system}}}'
+        self._messages_head = (
+            f'{{"messages": [{{"role": "system", "content": {self.system}}}, '
+            if self.has_system
+            else '{"messages": ['
         )
-        return f'{{"conversations": [{turns}], "system": {self.system}}}'
+        self._alpaca_system = f', "system": {self.system}, "history": ['
+        # text → its JSON string; samples of one exchange share their history's texts.
+        self._encoded: dict[str, str] = {}
 
-    def messages(self, sample: Sample) -> str:
-        head = f'{{"role": "system", "content": {self.system}}}, ' if self.has_system else ""
+    def forget(self) -> None:
+        """Drop the texts encoded so far (called between batches: memory stays small)."""
+        self._encoded.clear()
+
+    def encode(self, sample: Sample) -> list[str]:
+        """Each turn's text as a JSON string."""
+        encoded = self._encoded
+        out = []
+        for _, text in sample.turns:
+            piece = encoded.get(text)
+            if piece is None:
+                piece = encoded[text] = encode_basestring(text)
+            out.append(piece)
+        return out
+
+    def sharegpt(self, sample: Sample, texts: list[str]) -> str:
         turns = ", ".join(
-            f'{{"role": "{_OPENAI_ROLE[r]}", "content": {encode_basestring(t)}}}'
-            for r, t in sample.turns
+            [f"{_SHAREGPT_OPEN[r]}{t}}}" for (r, _), t in zip(sample.turns, texts, strict=True)]
         )
-        return f'{{"messages": [{head}{turns}]}}'
+        return f'{{"conversations": [{turns}{self._sharegpt_end}'
 
-    def alpaca(self, sample: Sample) -> str:
-        earlier = sample.turns[:-2]
+    def messages(self, sample: Sample, texts: list[str]) -> str:
+        turns = ", ".join(
+            [f"{_OPENAI_OPEN[r]}{t}}}" for (r, _), t in zip(sample.turns, texts, strict=True)]
+        )
+        return f"{self._messages_head}{turns}]}}"
+
+    def alpaca(self, sample: Sample, texts: list[str]) -> str:
+        earlier = texts[:-2]
         history = ", ".join(
-            f"[{encode_basestring(earlier[i][1])}, {encode_basestring(earlier[i + 1][1])}]"
-            for i in range(0, len(earlier) - 1, 2)
+            [f"[{earlier[i]}, {earlier[i + 1]}]" for i in range(0, len(earlier) - 1, 2)]
         )
+        prompt = texts[-2] if len(texts) >= 2 else '""'
         return (
-            f'{{"instruction": {encode_basestring(sample.prompt)}, "input": "", "output":'
-            f' {encode_basestring(sample.reply)}, "system": {self.system}, "history":'
-            f" [{history}]}}"
+            f'{{"instruction": {prompt}, "input": "", "output": {texts[-1]}'
+            f"{self._alpaca_system}{history}]}}"
         )
 
 
@@ -248,8 +272,11 @@ def write_datasets(
         try:
             for start in range(0, len(samples), _BATCH):
                 batch = samples[start : start + _BATCH]
+                texts = [encoder.encode(s) for s in batch]
+                encoder.forget()
                 for fmt, writer in zip(chosen, writers, strict=True):
-                    writer.write([encoders[fmt](s) for s in batch])
+                    encode = encoders[fmt]
+                    writer.write([encode(s, t) for s, t in zip(batch, texts, strict=True)])
         finally:
             for writer in writers:
                 writer.close()
