@@ -535,7 +535,7 @@ def prepare(
     point behind `atri prep`. Files are written into a temporary folder beside `out` and
     moved into `out` only when complete: a run with nothing to write (see
     `PrepResult.problem`) leaves `out` exactly as it was."""
-    plotter = PlotProcess() if _script_bytes(scripts) >= PLOT_CHILD_BYTES else None
+    plotter = _start_plotter() if _script_bytes(scripts) >= PLOT_CHILD_BYTES else None
     try:
         result = run_pipeline(
             settings, scripts, fmt=fmt, background_path=background_path, progress=progress
@@ -554,6 +554,13 @@ def prepare(
             plotter.cancel()
     progress("write", 1)
     return result
+
+
+def _start_plotter() -> PlotProcess | None:
+    try:
+        return PlotProcess()
+    except OSError:
+        return None  # no Python to start (an embedded interpreter): draw it here instead
 
 
 def _script_bytes(scripts: list[Path]) -> int:

@@ -201,3 +201,12 @@ def test_stats_png_drawn_by_a_child_process_for_big_scripts_gives_the_same_files
     assert sorted(p.name for p in (tmp_path / "child").iterdir()) == here
     for name in here:
         assert (tmp_path / "child" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+
+
+def test_with_no_python_to_start_stats_png_is_drawn_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("dataprep.pipeline.PLOT_CHILD_BYTES", 0)
+    monkeypatch.setattr("sys.executable", str(tmp_path / "no-python"))
+    prepare(DataprepSettings(), [FIXTURES / "plain_zh.txt"], tmp_path / "out", system_prompt=SYSTEM)
+    assert (tmp_path / "out" / "stats.png").read_bytes()[:4] == b"\x89PNG"
