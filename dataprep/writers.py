@@ -175,37 +175,41 @@ class _RowEncoder:
             else '{"messages": ['
         )
         self._alpaca_system = f', "system": {self.system}, "history": ['
-        # text → its JSON string; samples of one exchange share their history's texts.
-        self._encoded: dict[str, str] = {}
+        # (role, text) → (its JSON string, its sharegpt turn, its messages turn), one
+        # dict per role: samples of one exchange share their history's turns.
+        self._pieces: dict[Role, dict[str, tuple[str, str, str]]] = {r: {} for r in _SHAREGPT_ROLE}
 
     def forget(self) -> None:
         """Drop the texts encoded so far (called between batches: memory stays small)."""
-        self._encoded.clear()
+        for pieces in self._pieces.values():
+            pieces.clear()
 
-    def encode(self, sample: Sample) -> list[str]:
-        """Each turn's text as a JSON string."""
-        encoded = self._encoded
+    def encode(self, sample: Sample) -> list[tuple[str, str, str]]:
+        """Each turn as (its text as a JSON string, its sharegpt turn, its messages turn)."""
         out = []
-        for _, text in sample.turns:
-            piece = encoded.get(text)
+        for role, text in sample.turns:
+            pieces = self._pieces[role]
+            piece = pieces.get(text)
             if piece is None:
-                piece = encoded[text] = encode_basestring(text)
+                encoded = encode_basestring(text)
+                piece = pieces[text] = (
+                    encoded,
+                    f"{_SHAREGPT_OPEN[role]}{encoded}}}",
+                    f"{_OPENAI_OPEN[role]}{encoded}}}",
+                )
             out.append(piece)
         return out
 
-    def sharegpt(self, sample: Sample, texts: list[str]) -> str:
-        turns = ", ".join(
-            [f"{_SHAREGPT_OPEN[r]}{t}}}" for (r, _), t in zip(sample.turns, texts, strict=True)]
-        )
-        return f'{{"conversations": [{turns}{self._sharegpt_end}'
+    def sharegpt(self, sample: Sample, turns: list[tuple[str, str, str]]) -> str:
+        joined = ", ".join([t[1] for t in turns])
+        return f'{{"conversations": [{joined}{self._sharegpt_end}'
 
-    def messages(self, sample: Sample, texts: list[str]) -> str:
-        turns = ", ".join(
-            [f"{_OPENAI_OPEN[r]}{t}}}" for (r, _), t in zip(sample.turns, texts, strict=True)]
-        )
-        return f"{self._messages_head}{turns}]}}"
+    def messages(self, sample: Sample, turns: list[tuple[str, str, str]]) -> str:
+        joined = ", ".join([t[2] for t in turns])
+        return f"{self._messages_head}{joined}]}}"
 
-    def alpaca(self, sample: Sample, texts: list[str]) -> str:
+    def alpaca(self, sample: Sample, turns: list[tuple[str, str, str]]) -> str:
+        texts = [t[0] for t in turns]
         earlier = texts[:-2]
         history = ", ".join(
             [f"[{earlier[i]}, {earlier[i + 1]}]" for i in range(0, len(earlier) - 1, 2)]
