@@ -6,9 +6,12 @@ markers, all made up here), then times in one run:
   - extraction: dataprep's plain-text parser over the same text (utterances with
     speaker, text, file, line and scene);
   - the whole pipeline (read + decode + every stage + writing all files, stats.png
-    included), once, in a fresh process, with its peak memory: the most resident memory
-    that process held above what it held after its imports (matplotlib's included).
-Baseline and extraction are the best of three interleaved runs. The samples carry a
+    included, matplotlib's import too), once, in a fresh process, with its peak memory:
+    the most resident memory that process held above what it held after importing
+    dataprep. stats.png is drawn by a child process on a script this big; its CPU time
+    is shown apart.
+Baseline and extraction are the best of three interleaved runs. Each row shows wall and
+CPU seconds: on a machine shared with others, CPU time is the steadier figure. The samples carry a
 short training prompt (one sentence, as `atri train` uses), not the full character card.
 Run: .venv/bin/python bench/dataprep_speed.py [--mb 20]
 """
@@ -44,19 +47,22 @@ TRAINING_PROMPT = "你是亚托莉，正在和{{user}}说话。"
 _PIPELINE_RUN = """
 import json, resource, sys, time
 from pathlib import Path
-import matplotlib.pyplot
 from atri.config import DataprepSettings
 from dataprep.pipeline import prepare
-def rss_kib():
+def status_kib(key):
     with open("/proc/self/status") as f:
-        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
-base = rss_kib()
-t0 = time.perf_counter()
+        return next(int(l.split()[1]) for l in f if l.startswith(key + ":"))
+base = status_kib("VmRSS")
+t0, c0 = time.perf_counter(), time.process_time()
 result = prepare(DataprepSettings(), [Path(sys.argv[1])], Path(sys.argv[2]), system_prompt=sys.argv[3])
-seconds = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+# VmHWM, not ru_maxrss: ru_maxrss starts at the spawning process's size (the bench's own
+# text and utterances), which hid the pipeline's real peak.
+peak = status_kib("VmHWM")
+child = resource.getrusage(resource.RUSAGE_CHILDREN)
 out_bytes = sum(p.stat().st_size for p in Path(sys.argv[2]).iterdir())
-print(json.dumps({"seconds": seconds, "peak_kib": peak - base, "samples": result.stats.samples,
+print(json.dumps({"seconds": seconds, "cpu": cpu, "child_cpu": child.ru_utime + child.ru_stime,
+                  "peak_kib": peak - base, "samples": result.stats.samples,
                   "out_bytes": out_bytes}))
 """
 
@@ -136,14 +142,16 @@ def main() -> None:
     # Best of REPEATS, interleaved, so that a busy machine hurts both sides alike.
     baseline = re.compile(r"^([^：\n]{1,32})：(.*)$", re.M)
     options = ParseOptions(scene_marker=compile_markers(settings.scene_markers))
-    t_base = t_extract = float("inf")
+    t_base = t_extract = c_base = c_extract = float("inf")
     for _ in range(REPEATS):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         base_hits = len(baseline.findall(text))
         t_base = min(t_base, time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        c_base = min(c_base, time.process_time() - c0)
+        t0, c0 = time.perf_counter(), time.process_time()
         utterances = plain.parse(text, "bench.txt", options)
         t_extract = min(t_extract, time.perf_counter() - t0)
+        c_extract = min(c_extract, time.process_time() - c0)
         del utterances[:]
     utterances = plain.parse(text, "bench.txt", options)
 
@@ -153,6 +161,8 @@ def main() -> None:
         del text
         run = run_pipeline_process(script, Path(tmp) / "out")
     t_pipeline = float(run["seconds"])  # type: ignore[arg-type]
+    c_pipeline = float(run["cpu"])  # type: ignore[arg-type]
+    c_child = float(run["child_cpu"])  # type: ignore[arg-type]
     peak_mb = int(run["peak_kib"]) * 1024 / 1e6  # type: ignore[call-overload]
     samples: dict[str, int] = run["samples"]  # type: ignore[assignment]
 
@@ -161,12 +171,15 @@ def main() -> None:
         f" ({megabytes * 1e6 / lines:.0f} bytes a line)"
     )
     table = Table(title=title)
-    for column in ("step", "seconds", "MB/s", "items", "vs baseline"):
+    columns = ("step", "wall s", "MB/s", "CPU s", "MB/s (CPU)", "items", "vs baseline")
+    for column in columns:
         table.add_column(column, justify="left" if column == "step" else "right")
     table.add_row(
         "baseline: one regex findall",
         f"{t_base:.3f}",
         f"{megabytes / t_base:.1f}",
+        f"{c_base:.3f}",
+        f"{megabytes / c_base:.1f}",
         f"{base_hits} matches",
         "1.00x",
     )
@@ -174,6 +187,8 @@ def main() -> None:
         "extraction (plain parser)",
         f"{t_extract:.3f}",
         f"{megabytes / t_extract:.1f}",
+        f"{c_extract:.3f}",
+        f"{megabytes / c_extract:.1f}",
         f"{len(utterances)} utterances, {len(utterances) / t_extract / 1e3:.0f}k/s",
         f"{t_extract / t_base:.2f}x time",
     )
@@ -181,6 +196,8 @@ def main() -> None:
         "whole pipeline (read → files)",
         f"{t_pipeline:.3f}",
         f"{megabytes / t_pipeline:.1f}",
+        f"{c_pipeline:.3f} + {c_child:.3f} child",
+        f"{megabytes / c_pipeline:.1f}",
         f"{samples['train']} train / {samples['eval']} eval;"
         f" peak {peak_mb:.0f} MB = {peak_mb / megabytes:.1f}x the input;"
         f" {int(run['out_bytes']) / 1e6:.0f} MB written",  # type: ignore[call-overload]
@@ -189,8 +206,9 @@ def main() -> None:
     console = Console()
     console.print(table)
     console.print(
-        f"whole pipeline {megabytes / t_pipeline:.1f} MB/s beside extraction"
-        f" {megabytes / t_extract:.1f} MB/s; samples carry the short training prompt"
+        f"whole pipeline {megabytes / t_pipeline:.1f} MB/s ({megabytes / c_pipeline:.1f} by"
+        f" its CPU time, {c_child:.2f} s more in the stats.png child) beside extraction"
+        f" {megabytes / t_extract:.1f} MB/s ({megabytes / c_extract:.1f}); samples carry the short training prompt"
         f" {TRAINING_PROMPT!r}, not the character card.",
         markup=False,
     )

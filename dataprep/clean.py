@@ -189,11 +189,14 @@ def iter_filter(
 ) -> Iterator[Sample]:
     """Drop samples by reply content; count each reason by sample and by character line.
 
-    Each decision depends only on the samples before it, so samples stream through.
+    Each decision depends only on the samples before it, so samples stream through. The
+    duplicate filters remember a hash of what they have seen, not the texts: a dropped
+    sample's texts are let go, and a kept one's are not held twice. (Two different
+    samples share a 64-bit hash about once in 10^19 pairs.)
     """
-    short_seen: Counter[str] = Counter()
-    exact_seen: set[tuple[str, ...]] = set()
-    near_seen: set[tuple[str, str]] = set()
+    short_seen: Counter[int] = Counter()
+    exact_seen: set[int] = set()
+    near_seen: set[int] = set()
     for sample in samples:
         reason = _drop_reason(sample, rules, short_seen, exact_seen, near_seen)
         if reason is None:
@@ -206,9 +209,9 @@ def iter_filter(
 def _drop_reason(
     sample: Sample,
     rules: FilterRules,
-    short_seen: Counter[str],
-    exact_seen: set[tuple[str, ...]],
-    near_seen: set[tuple[str, str]],
+    short_seen: Counter[int],
+    exact_seen: set[int],
+    near_seen: set[int],
 ) -> str | None:
     reply = sample.reply
     if rules.drop_interjections and is_interjection_only(reply):
@@ -219,17 +222,19 @@ def _drop_reason(
     if length > rules.max_reply_chars:
         return "too_long"
     # Texts alone: roles alternate from human, so equal texts mean equal samples.
-    exact = tuple([text for _, text in sample.turns])
+    exact = hash(tuple([text for _, text in sample.turns]))
     if exact in exact_seen:
         return "duplicate"
     exact_seen.add(exact)
+    reply_key: str | None = None
     if rules.drop_near_duplicates:
-        near = (near_key(sample.prompt), near_key(reply))
+        reply_key = near_key(reply)
+        near = hash((near_key(sample.prompt), reply_key))
         if near in near_seen:
             return "near_duplicate"
         near_seen.add(near)
     if length <= rules.short_reply_max_chars:
-        key = near_key(reply)
+        key = hash(near_key(reply) if reply_key is None else reply_key)
         short_seen[key] += 1
         if short_seen[key] > rules.max_short_reply_repeats:
             return "repeated_short_reply"

@@ -35,7 +35,7 @@ from dataprep.records import Role, Sample, Utterance
 from dataprep.sources import collect_scripts, read_script
 from dataprep.speakers import SpeakerMap, normalise_name
 from dataprep.split import split_by_scene
-from dataprep.stats import FileReport, SpeakerCount, Stats, plot_stats
+from dataprep.stats import FileReport, PlotProcess, SpeakerCount, Stats, plot_stats
 from dataprep.turns import TurnRules, iter_samples
 from dataprep.writers import dataset_stem, output_names, write_datasets, write_json
 
@@ -50,6 +50,9 @@ _EXPECTED = {
 }
 # How much of a file another parser reads to see whether --format would help.
 _TRY_CHARS = 64 * 1024
+# Scripts this big (in bytes, all files together) take longer than importing matplotlib:
+# stats.png is then drawn by a child process while the pipeline runs (see PlotProcess).
+PLOT_CHILD_BYTES = 4 << 20
 # Speakers named in the one-sentence hint when the lead or the character matched nothing.
 _HINT_SPEAKERS = 5
 
@@ -475,10 +478,19 @@ def _background(settings: DataprepSettings, path: Path | None, dialogue: int) ->
 
 
 def write_outputs(
-    result: PrepResult, out: Path, settings: DataprepSettings, system_prompt: str
+    result: PrepResult,
+    out: Path,
+    settings: DataprepSettings,
+    system_prompt: str,
+    plotter: PlotProcess | None = None,
 ) -> list[Path]:
-    """Write every file into `out` (which must exist); returns the paths written."""
+    """Write every file into `out` (which must exist); returns the paths written.
+
+    With a `plotter`, stats.png is drawn by it while the datasets are written, and is
+    complete when this returns."""
     stem = dataset_stem(settings.character_aliases)
+    if plotter is not None:
+        plotter.draw(result.stats, out / STATS_PNG)
     written = write_datasets(
         out,
         result.train,
@@ -488,7 +500,10 @@ def write_outputs(
         stem,
     )
     write_json(out / STATS_JSON, result.stats.to_json())
-    plot_stats(result.stats, out / STATS_PNG)
+    if plotter is None:
+        plot_stats(result.stats, out / STATS_PNG)
+    else:
+        plotter.wait()
     return [*written, out / STATS_JSON, out / STATS_PNG]
 
 
@@ -520,17 +535,39 @@ def prepare(
     point behind `atri prep`. Files are written into a temporary folder beside `out` and
     moved into `out` only when complete: a run with nothing to write (see
     `PrepResult.problem`) leaves `out` exactly as it was."""
-    result = run_pipeline(
-        settings, scripts, fmt=fmt, background_path=background_path, progress=progress
-    )
-    if result.problem is None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-        try:
-            with gc_paused():
-                write_outputs(result, staging, settings, system_prompt)
-            replace_outputs(staging, out, dataset_stem(settings.character_aliases))
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    plotter = _start_plotter() if _script_bytes(scripts) >= PLOT_CHILD_BYTES else None
+    try:
+        result = run_pipeline(
+            settings, scripts, fmt=fmt, background_path=background_path, progress=progress
+        )
+        if result.problem is None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+            try:
+                with gc_paused():
+                    write_outputs(result, staging, settings, system_prompt, plotter)
+                replace_outputs(staging, out, dataset_stem(settings.character_aliases))
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+    finally:
+        if plotter is not None:
+            plotter.cancel()
     progress("write", 1)
     return result
+
+
+def _start_plotter() -> PlotProcess | None:
+    try:
+        return PlotProcess()
+    except OSError:
+        return None  # no Python to start (an embedded interpreter): draw it here instead
+
+
+def _script_bytes(scripts: list[Path]) -> int:
+    total = 0
+    for path in collect_scripts(scripts):
+        try:
+            total += path.stat().st_size
+        except OSError:
+            continue  # reading it will say why
+    return total

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -187,3 +192,94 @@ def plot_stats(stats: Stats, path: Path, aliases: list[str] | None = None) -> No
         fig.tight_layout()
         fig.savefig(path, dpi=110)
         plt.close(fig)
+
+
+# The child draws stats.png from what it reads on stdin; run with `python -c`.
+_CHILD_CODE = "from dataprep.stats import _plot_child_main; _plot_child_main()"
+
+
+class PlotProcess:
+    """stats.png drawn by a child process, so that importing matplotlib (a quarter of a
+    second) and drawing overlap the pipeline and the writing instead of following them.
+
+    Start it first; `draw` hands it the finished stats and returns at once; `wait`
+    returns when the picture is written (and raises if the child failed); `cancel`
+    lets it go when there is nothing to draw.
+    """
+
+    def __init__(self) -> None:
+        root = str(Path(__file__).resolve().parents[1])  # the folder `dataprep` is in
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (root, env.get("PYTHONPATH"))))
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _CHILD_CODE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        self._sender: threading.Thread | None = None
+
+    def draw(self, stats: Stats, path: Path, aliases: list[str] | None = None) -> None:
+        payload = {
+            "character": stats.character,
+            "in": stats.character_lines_in,
+            "kept": stats.character_lines_kept,
+            "dropped": dict(stats.character_lines_dropped),
+            "samples": stats.samples,
+            "reply_lengths": stats.reply_lengths,
+            "path": str(path),
+            "aliases": aliases or [],
+        }
+        # Sent from a thread: the child reads only once its imports are done, and a
+        # payload bigger than the pipe would hold the pipeline up until then.
+        self._sender = threading.Thread(target=self._send, args=(json.dumps(payload).encode(),))
+        self._sender.start()
+
+    def _send(self, data: bytes) -> None:
+        assert self._process.stdin is not None
+        try:
+            self._process.stdin.write(data)
+            self._process.stdin.close()
+        except BrokenPipeError:
+            pass  # the child died; `wait` reports its error
+
+    def wait(self) -> None:
+        assert self._process.stderr is not None
+        if self._sender is not None:
+            self._sender.join()
+        error = self._process.stderr.read().decode(errors="replace")
+        self._process.stderr.close()
+        if self._process.wait() != 0:
+            raise RuntimeError(f"drawing stats.png failed: {error.strip()[-2000:]}")
+
+    def cancel(self) -> None:
+        """Stop the child if it is still running (nothing to draw, or the run failed)."""
+        if self._sender is not None:
+            self._sender.join()
+        self._process.kill()  # no-op once it has exited
+        self._process.wait()
+        for pipe in (self._process.stdin, self._process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def _plot_child_main() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # imported while the parent is still working
+
+    raw = sys.stdin.buffer.read()
+    if not raw:
+        return
+    data = json.loads(raw)
+    stats = Stats(
+        character=data["character"],
+        character_lines_in=data["in"],
+        character_lines_kept=data["kept"],
+        character_lines_dropped=Counter(data["dropped"]),
+        samples=data["samples"],
+        reply_lengths=data["reply_lengths"],
+    )
+    plot_stats(stats, Path(data["path"]), data["aliases"])

@@ -23,6 +23,9 @@ _BATCH = 512
 
 _SHAREGPT_ROLE = {Role.LEAD: "human", Role.CHARACTER: "gpt"}
 _OPENAI_ROLE = {Role.LEAD: "user", Role.CHARACTER: "assistant"}
+# A turn's JSON up to its text, for rows built from pieces (see _RowEncoder).
+_SHAREGPT_OPEN = {r: f'{{"from": "{name}", "value": ' for r, name in _SHAREGPT_ROLE.items()}
+_OPENAI_OPEN = {r: f'{{"role": "{name}", "content": ' for r, name in _OPENAI_ROLE.items()}
 _SHAREGPT_TAGS = {
     "role_tag": "from",
     "content_tag": "value",
@@ -157,39 +160,64 @@ def write_json(path: Path, data: Any) -> None:
 
 
 class _RowEncoder:
-    """JSON rows built from pre-encoded pieces: each text is encoded once (in C), and a
-    row is one f-string. The result is byte for byte what `json.dumps(row,
-    ensure_ascii=False)` writes, several times faster than building and dumping dicts."""
+    """JSON rows built from pre-encoded pieces: each text is encoded once (in C) for all
+    formats and for every sample of its exchange that repeats it as history, and a row is
+    one join. The result is byte for byte what `json.dumps(row, ensure_ascii=False)`
+    writes, several times faster than building and dumping dicts."""
 
     def __init__(self, system_prompt: str) -> None:
         self.system = encode_basestring(system_prompt)
         self.has_system = bool(system_prompt)
-
-    def sharegpt(self, sample: Sample) -> str:
-        turns = ", ".join(
-            f'{{"from": "{_SHAREGPT_ROLE[r]}", "value": {encode_basestring(t)}}}'
-            for r, t in sample.turns
+        self._sharegpt_end = f'], "system": {self.system}}}'
+        self._messages_head = (
+            f'{{"messages": [{{"role": "system", "content": {self.system}}}, '
+            if self.has_system
+            else '{"messages": ['
         )
-        return f'{{"conversations": [{turns}], "system": {self.system}}}'
+        self._alpaca_system = f', "system": {self.system}, "history": ['
+        # (role, text) → (its JSON string, its sharegpt turn, its messages turn), one
+        # dict per role: samples of one exchange share their history's turns.
+        self._pieces: dict[Role, dict[str, tuple[str, str, str]]] = {r: {} for r in _SHAREGPT_ROLE}
 
-    def messages(self, sample: Sample) -> str:
-        head = f'{{"role": "system", "content": {self.system}}}, ' if self.has_system else ""
-        turns = ", ".join(
-            f'{{"role": "{_OPENAI_ROLE[r]}", "content": {encode_basestring(t)}}}'
-            for r, t in sample.turns
-        )
-        return f'{{"messages": [{head}{turns}]}}'
+    def forget(self) -> None:
+        """Drop the texts encoded so far (called between batches: memory stays small)."""
+        for pieces in self._pieces.values():
+            pieces.clear()
 
-    def alpaca(self, sample: Sample) -> str:
-        earlier = sample.turns[:-2]
+    def encode(self, sample: Sample) -> list[tuple[str, str, str]]:
+        """Each turn as (its text as a JSON string, its sharegpt turn, its messages turn)."""
+        out = []
+        for role, text in sample.turns:
+            pieces = self._pieces[role]
+            piece = pieces.get(text)
+            if piece is None:
+                encoded = encode_basestring(text)
+                piece = pieces[text] = (
+                    encoded,
+                    f"{_SHAREGPT_OPEN[role]}{encoded}}}",
+                    f"{_OPENAI_OPEN[role]}{encoded}}}",
+                )
+            out.append(piece)
+        return out
+
+    def sharegpt(self, sample: Sample, turns: list[tuple[str, str, str]]) -> str:
+        joined = ", ".join([t[1] for t in turns])
+        return f'{{"conversations": [{joined}{self._sharegpt_end}'
+
+    def messages(self, sample: Sample, turns: list[tuple[str, str, str]]) -> str:
+        joined = ", ".join([t[2] for t in turns])
+        return f"{self._messages_head}{joined}]}}"
+
+    def alpaca(self, sample: Sample, turns: list[tuple[str, str, str]]) -> str:
+        texts = [t[0] for t in turns]
+        earlier = texts[:-2]
         history = ", ".join(
-            f"[{encode_basestring(earlier[i][1])}, {encode_basestring(earlier[i + 1][1])}]"
-            for i in range(0, len(earlier) - 1, 2)
+            [f"[{earlier[i]}, {earlier[i + 1]}]" for i in range(0, len(earlier) - 1, 2)]
         )
+        prompt = texts[-2] if len(texts) >= 2 else '""'
         return (
-            f'{{"instruction": {encode_basestring(sample.prompt)}, "input": "", "output":'
-            f' {encode_basestring(sample.reply)}, "system": {self.system}, "history":'
-            f" [{history}]}}"
+            f'{{"instruction": {prompt}, "input": "", "output": {texts[-1]}'
+            f"{self._alpaca_system}{history}]}}"
         )
 
 
@@ -248,8 +276,11 @@ def write_datasets(
         try:
             for start in range(0, len(samples), _BATCH):
                 batch = samples[start : start + _BATCH]
+                texts = [encoder.encode(s) for s in batch]
+                encoder.forget()
                 for fmt, writer in zip(chosen, writers, strict=True):
-                    writer.write([encoders[fmt](s) for s in batch])
+                    encode = encoders[fmt]
+                    writer.write([encode(s, t) for s, t in zip(batch, texts, strict=True)])
         finally:
             for writer in writers:
                 writer.close()

@@ -29,9 +29,11 @@ _SPEAKER_FORMS = (
 _QUOTES = '「『“"'
 _DIGITS = frozenset("0123456789０１２３４５６７８９")
 MAX_NAME = 32
-# Text is matched a slice at a time (cut at a line end), so that the matches of a whole
-# 50 MB file never sit in memory at once.
-CHUNK_CHARS = 1 << 20
+# Text is matched a slice at a time (cut at a line end): one slice's matches and
+# utterances are what is in flight between the stages, so a small slice keeps the peak
+# memory near the kept samples' own (a 1M-character slice held about 20 MB), while
+# 128k characters still make the cost of each slice negligible.
+CHUNK_CHARS = 1 << 17
 # First characters of a line that may be a command (`@bg`, `[wait]`, `<| |>`, `$ x`) and
 # last characters of one (`f(x)`, `x = 1;`): only such lines pay for the full test.
 _CODE_FIRST = frozenset("@[<$")

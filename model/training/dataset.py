@@ -20,7 +20,10 @@ from typing import Any
 from atri.errors import UserError
 
 IGNORE = -100
-SHAREGPT_EVAL_NAME = "atri_sharegpt_eval.json"
+# `atri prep` names a held-out file after its training file: eileen_sharegpt.json →
+# eileen_sharegpt_eval.json, and registers both in this LLaMA-Factory index.
+EVAL_SUFFIX = "_eval"
+DATASET_INFO = "dataset_info.json"
 
 _ROLES = {
     "human": "user",
@@ -146,8 +149,31 @@ def common_system_prompt(conversations: Sequence[Conversation], fallback: str = 
 
 
 def sibling_eval_file(train_file: Path) -> Path | None:
-    candidate = Path(train_file).with_name(SHAREGPT_EVAL_NAME)
-    return candidate if candidate.is_file() and candidate != Path(train_file) else None
+    """The held-out file written beside `train_file`, whatever character it is for:
+    `<stem>_eval<suffix>` (what `atri prep` writes), else the file that the folder's
+    dataset_info.json registers as the training entry's `<name>_eval`; None if neither."""
+    train_file = Path(train_file)
+    candidates = [train_file.with_name(f"{train_file.stem}{EVAL_SUFFIX}{train_file.suffix}")]
+    candidates += _registered_eval_file(train_file)
+    for candidate in candidates:
+        if candidate.is_file() and candidate.resolve() != train_file.resolve():
+            return candidate
+    return None
+
+
+def _registered_eval_file(train_file: Path) -> list[Path]:
+    try:
+        info = json.loads((train_file.parent / DATASET_INFO).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(info, dict):
+        return []
+    for name, entry in info.items():
+        if isinstance(entry, dict) and entry.get("file_name") == train_file.name:
+            held_out = info.get(f"{name}{EVAL_SUFFIX}")
+            if isinstance(held_out, dict) and isinstance(held_out.get("file_name"), str):
+                return [train_file.parent / held_out["file_name"]]
+    return []
 
 
 def _render(tokenizer: Any, messages: list[dict[str, str]], prompt: bool) -> str:

@@ -166,3 +166,16 @@ def test_detect_format(fixtures: Path, name: str, expected: str) -> None:
 def test_scene_marker_flags_are_scoped() -> None:
     markers = compile_markers([r"(?i)chapter \d+", r"第.章"])
     assert markers is not None and markers.match("CHAPTER 2") and markers.match("第三章")
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64])
+def test_plain_slices_cut_anywhere_give_the_same_utterances(
+    fixtures: Path, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataprep.formats import plain
+
+    text = (fixtures / "plain_zh.txt").read_text(encoding="utf-8") * 3
+    whole = plain.parse(text, "s.txt", MARKERS)
+    monkeypatch.setattr(plain, "CHUNK_CHARS", chunk)
+    assert len(list(plain.iter_batches(text, "s.txt", MARKERS))) > 3
+    assert plain.parse(text, "s.txt", MARKERS) == whole and len(whole) > 20

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from atri.config import DataprepSettings, Settings
 from dataprep.cli import run_prep
+from model.training.dataset import sibling_eval_file
 from tests.dataprep.conftest import FIXTURES
 
 EILEEN = FIXTURES / "eileen"
@@ -39,6 +40,8 @@ def test_another_character_from_a_renpy_script(tmp_path: Path) -> None:
     assert "ATRI" not in text and "亚托莉" not in text.replace("atri train", "")
     rows = json.loads((out / "eileen_sharegpt.json").read_text(encoding="utf-8"))
     rows += json.loads((out / "eileen_sharegpt_eval.json").read_text(encoding="utf-8"))
+    # Training on her file finds her held-out file without [train] eval_dataset.
+    assert sibling_eval_file(out / "eileen_sharegpt.json") == out / "eileen_sharegpt_eval.json"
     replies = [m["value"] for row in rows for m in row["conversations"] if m["from"] == "gpt"]
     assert (
         "{{user}}... I'm not sure.\nAsk me again after the festival!!!" in replies

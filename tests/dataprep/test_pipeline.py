@@ -186,3 +186,27 @@ def test_run_prep_bad_format_and_nothing_found(tmp_path: Path) -> None:
     assert run_prep(Settings(root=tmp_path), [tmp_path], tmp_path / "o", "yaml", "", console) == 2
     assert run_prep(Settings(root=tmp_path), [tmp_path], tmp_path / "o", None, "", console) == 1
     assert "No script files found" in console.export_text()
+
+
+def test_stats_png_drawn_by_a_child_process_for_big_scripts_gives_the_same_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scripts = [FIXTURES / "plain_zh.txt", FIXTURES / "plain_en.txt"]
+    settings = DataprepSettings(eval_ratio=0.3)
+    prepare(settings, scripts, tmp_path / "here", system_prompt=SYSTEM)
+    monkeypatch.setattr("dataprep.pipeline.PLOT_CHILD_BYTES", 0)  # every script is "big"
+    prepare(settings, scripts, tmp_path / "child", system_prompt=SYSTEM)
+    here = sorted(p.name for p in (tmp_path / "here").iterdir())
+    assert "stats.png" in here
+    assert sorted(p.name for p in (tmp_path / "child").iterdir()) == here
+    for name in here:
+        assert (tmp_path / "child" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+
+
+def test_with_no_python_to_start_stats_png_is_drawn_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("dataprep.pipeline.PLOT_CHILD_BYTES", 0)
+    monkeypatch.setattr("sys.executable", str(tmp_path / "no-python"))
+    prepare(DataprepSettings(), [FIXTURES / "plain_zh.txt"], tmp_path / "out", system_prompt=SYSTEM)
+    assert (tmp_path / "out" / "stats.png").read_bytes()[:4] == b"\x89PNG"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dataprep.records import Role, Sample
-from dataprep.stats import Stats, _compact, display_name, plot_stats
+from dataprep.stats import PlotProcess, Stats, _compact, display_name, plot_stats
 from dataprep.writers import dataset_stem, to_alpaca, to_messages, to_sharegpt, write_datasets
 
 SAMPLES = [
@@ -91,3 +91,30 @@ def test_stats_picture_for_a_huge_and_a_tiny_run(tmp_path: Path) -> None:
         plot_stats(stats, path, ["Eileen"])
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not plt.get_fignums()  # every figure closed
+
+
+def _small_stats() -> Stats:
+    stats = Stats(character="Eileen", character_lines_in=30, character_lines_kept=25)
+    stats.character_lines_dropped = Counter(duplicate=4, too_long=1)
+    stats.reply_lengths = [3, 5, 8, 13, 21] * 5
+    stats.samples = {"train": 20, "eval": 5}
+    return stats
+
+
+def test_a_child_process_draws_the_same_picture(tmp_path: Path) -> None:
+    plot_stats(_small_stats(), tmp_path / "here.png", ["Eileen"])
+    child = PlotProcess()
+    child.draw(_small_stats(), tmp_path / "child.png", ["Eileen"])
+    child.wait()
+    child.cancel()  # after wait: nothing left to stop
+    assert (tmp_path / "child.png").read_bytes() == (tmp_path / "here.png").read_bytes()
+
+
+def test_a_failed_child_says_why_and_a_cancelled_one_draws_nothing(tmp_path: Path) -> None:
+    failing = PlotProcess()
+    failing.draw(_small_stats(), tmp_path / "no such folder" / "stats.png")
+    with pytest.raises(RuntimeError, match=r"drawing stats\.png failed"):
+        failing.wait()
+    cancelled = PlotProcess()
+    cancelled.cancel()
+    assert list(tmp_path.iterdir()) == []

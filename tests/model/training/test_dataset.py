@@ -13,6 +13,7 @@ from model.training.dataset import (
     DatasetError,
     load_sharegpt,
     pack,
+    sibling_eval_file,
     tokenize_conversation,
     tokenize_dataset,
 )
@@ -187,3 +188,28 @@ def test_a_model_without_a_chat_template_is_one_sentence_naming_the_key(
         prepare_tokenizer(bare)
     prepare_tokenizer(bare, CHATML_TEMPLATE)
     assert bare.chat_template == CHATML_TEMPLATE
+
+
+def test_the_held_out_file_is_found_for_any_character(tmp_path: Path) -> None:
+    rows = [conversation([("hi", "hello")], "")]
+    train = write(tmp_path / "eileen_sharegpt.json", rows)
+    assert sibling_eval_file(train) is None  # none written: train without one
+    write(tmp_path / "atri_sharegpt_eval.json", rows)
+    assert sibling_eval_file(train) is None  # another character's is not hers
+    held_out = write(tmp_path / "eileen_sharegpt_eval.json", rows)
+    assert sibling_eval_file(train) == held_out
+    messages = write(tmp_path / "eileen_messages.jsonl", rows)
+    assert sibling_eval_file(messages) is None  # not the sharegpt one
+    messages_held_out = write(tmp_path / "eileen_messages_eval.jsonl", rows)
+    assert sibling_eval_file(messages) == messages_held_out
+
+
+def test_the_held_out_file_registered_in_dataset_info_is_found(tmp_path: Path) -> None:
+    rows = [conversation([("hi", "hello")], "")]
+    train = write(tmp_path / "mine.json", rows)
+    held_out = write(tmp_path / "mine-heldout.json", rows)
+    info = {"mine": {"file_name": "mine.json"}, "mine_eval": {"file_name": held_out.name}}
+    (tmp_path / "dataset_info.json").write_text(json.dumps(info), encoding="utf-8")
+    assert sibling_eval_file(train) == held_out
+    (tmp_path / "dataset_info.json").write_text("not json", encoding="utf-8")
+    assert sibling_eval_file(train) is None
