@@ -70,6 +70,7 @@ class ModelSettings(Section):
     trust_remote_code: bool = False
     chat_template: str = ""
     gguf: str = ""
+    llamacpp_kv_tokens: int = Field(default=0, ge=0)
     # One URL, or a list: one per vLLM replica (the engine spreads requests itself).
     openai_base_url: str | list[str] = "http://127.0.0.1:8000/v1"
     openai_model: str = "atri"
