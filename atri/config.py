@@ -375,6 +375,7 @@ class QQSettings(Section):
     sends_per_minute: int = Field(default=20, ge=0)
     send_retry_seconds: float = Field(default=5.0, ge=0)
     resend_within_seconds: float = Field(default=30.0, ge=0)
+    typing_seconds: float = Field(default=5.0, ge=0)
     max_message_chars: PositiveInt = 500
     max_reply_parts: PositiveInt = 4
     room_context: bool = False
