@@ -70,6 +70,7 @@ class ModelSettings(Section):
     trust_remote_code: bool = False
     chat_template: str = ""
     gguf: str = ""
+    llamacpp_kv_tokens: int = Field(default=0, ge=0)
     # One URL, or a list: one per vLLM replica (the engine spreads requests itself).
     openai_base_url: str | list[str] = "http://127.0.0.1:8000/v1"
     openai_model: str = "atri"
@@ -374,6 +375,7 @@ class QQSettings(Section):
     sends_per_minute: int = Field(default=20, ge=0)
     send_retry_seconds: float = Field(default=5.0, ge=0)
     resend_within_seconds: float = Field(default=30.0, ge=0)
+    typing_seconds: float = Field(default=5.0, ge=0)
     max_message_chars: PositiveInt = 500
     max_reply_parts: PositiveInt = 4
     room_context: bool = False

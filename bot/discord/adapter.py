@@ -13,6 +13,7 @@ import asyncio
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -266,6 +267,8 @@ async def send_reply(
 
 # How long the roles someone holds in ATRI's servers are trusted for their DMs.
 DM_ROLES_SECONDS = 300.0
+# Message ids remembered as already for her (see AtriClient.on_raw_message_edit).
+SPOKEN_TO_KEPT = 2000
 
 # Looks up the roles a user holds in the servers ATRI is in (for a DM).
 RoleLookup = Callable[[int], Awaitable[set[int]]]
@@ -397,6 +400,9 @@ class AtriClient(discord.Client):
         self.limits = Limits(cfg)
         self.modes = ChannelModes(worker, PLATFORM)
         self._dm_roles: dict[int, tuple[float, set[int]]] = {}
+        # Messages already for her (mentioning her when sent, answered, or answered after
+        # an edit): an edit of one is never answered (again).
+        self.spoken_to: OrderedDict[int, None] = OrderedDict()
         # What was last registered with Discord, so an unchanged set is not re-sent.
         self.sync_state_path = sync_state_path
         self.tree: app_commands.CommandTree[AtriClient] = app_commands.CommandTree(self)
@@ -427,18 +433,44 @@ class AtriClient(discord.Client):
         except Exception:
             log.exception("could not forget deleted Discord message %s", message.id)
 
+    def _remember(self, message_id: int) -> None:
+        self.spoken_to[message_id] = None
+        while len(self.spoken_to) > SPOKEN_TO_KEPT:
+            self.spoken_to.popitem(last=False)
+
+    async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
+        """A server message edited to mention her is answered once: not when it mentioned
+        her before (or was answered), not again on a later edit. The raw event, since the
+        message cache may no longer hold the original."""
+        message, before = payload.message, payload.cached_message
+        if self.user is None or message.guild is None or message.id in self.spoken_to:
+            return
+        if not is_mentioned(message, self.user.id):
+            return
+        if before is not None and is_mentioned(before, self.user.id):
+            return
+        self._remember(message.id)
+        await self._answer(message)
+
     async def on_message(self, message: discord.Message) -> None:
-        if self.user is not None:
-            await answer(
-                message,
-                self.worker,
-                self.cfg,
-                self.error_reply,
-                self.user.id,
-                self.limits,
-                self.roles_for_dm,
-                self.modes,
-            )
+        if self.user is not None and is_addressed(message, self.user.id, self.cfg):
+            self._remember(message.id)
+        if await self._answer(message):
+            self._remember(message.id)
+
+    async def _answer(self, message: discord.Message) -> list[discord.Message]:
+        if self.user is None:
+            return []
+        return await answer(
+            message,
+            self.worker,
+            self.cfg,
+            self.error_reply,
+            self.user.id,
+            self.limits,
+            self.roles_for_dm,
+            self.modes,
+        )
 
 
 class AtriShardedClient(AtriClient, discord.AutoShardedClient):

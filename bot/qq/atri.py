@@ -41,6 +41,7 @@ from bot.commands import Actor, ChannelModes, CommandResult
 from bot.limits import QUIET_STATUSES, QuietNotices, ReplyCap, SeenRecently
 from bot.qq import NoWorker, current_worker, set_worker
 from bot.qq.config import Config
+from bot.qq.input_status import InputStatus
 from bot.qq.mentions import mentions_her, spoken_text
 from bot.qq.resend import CutReply, WaitingReplies
 from bot.qq.sending import SendQueue, is_retryable
@@ -104,6 +105,7 @@ reply_cap = ReplyCap(config.atri_max_replies_per_minute)
 busy_notices = QuietNotices()
 # A group message reaches every one of ATRI's accounts in that group: one answers it.
 seen_by_accounts = SeenRecently()
+input_status = InputStatus(config.atri_typing_seconds)
 
 
 _channel_modes: ChannelModes | None = None
@@ -295,7 +297,11 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
     request = chat_request(event, text=await spoken_text(bot, event))
     stored = None
     try:
-        reply = await current_worker().chat(request)
+        if isinstance(event, GroupMessageEvent):
+            reply = await current_worker().chat(request)
+        else:
+            async with input_status.typing(bot, event.user_id):
+                reply = await current_worker().chat(request)
     except Exception:
         log.exception("QQ chat failed for user %s", event.user_id)
         text = config.atri_error_reply

@@ -53,6 +53,7 @@ def nonebot_options(settings: Settings, secrets: Secrets) -> dict[str, Any]:
         "atri_sends_per_minute": qq.sends_per_minute,
         "atri_send_retry_seconds": qq.send_retry_seconds,
         "atri_resend_within_seconds": qq.resend_within_seconds,
+        "atri_typing_seconds": qq.typing_seconds,
         "atri_max_message_chars": qq.max_message_chars,
         "atri_max_reply_parts": qq.max_reply_parts,
         "atri_room_context": qq.room_context,

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from atri.config import GenerationSettings, Settings
+from atri.errors import ConfigError
 from model.adapters.versions import AdapterError
 from model.character.prompt import ChatMessages
 from model.engines.base import EngineStats, Generation
@@ -128,6 +129,7 @@ class LlamaCppEngine:
         max_batch: int = 8,
         prefix_cache: bool = True,
         threads: int = 0,
+        kv_tokens: int = 0,
     ) -> None:
         import llama_cpp
 
@@ -161,8 +163,17 @@ class LlamaCppEngine:
         # llama.cpp (as of llama-cpp-python 0.3.16) reuses a decode graph across an
         # adapter change, so the switched adapter would not apply; read at context start.
         os.environ.setdefault("LLAMA_GRAPH_REUSE_DISABLE", "1")
-        # Room for two prefix slots and at least one whole conversation beside them.
-        self.kv_cells = 2 * self.context_window
+        # `[model] llamacpp_kv_tokens`: the KV cells of the prompt caches and the
+        # conversations together; 0 = twice the window, room for two prefix slots and at
+        # least one whole conversation beside them. Fewer than one window could not hold
+        # a conversation as long as the window allows.
+        if 0 < kv_tokens < self.context_window:
+            llama_cpp.llama_model_free(self._model)
+            raise ConfigError(
+                f"[model] llamacpp_kv_tokens = {kv_tokens} is smaller than the context "
+                f"window ({self.context_window} tokens); set it to at least that, or 0."
+            )
+        self.kv_cells = kv_tokens or 2 * self.context_window
         params.n_ctx = self.kv_cells
         params.n_batch = params.n_ubatch = DECODE_CHUNK
         params.n_seq_max = PREFIX_SLOTS + self.rows_per_pass
@@ -208,6 +219,7 @@ class LlamaCppEngine:
             settings.model.context_window,
             settings.worker.max_batch,
             settings.model.prefix_cache,
+            kv_tokens=settings.model.llamacpp_kv_tokens,
         )
         if settings.model.adapter:
             folder = settings.path(settings.model.adapter)

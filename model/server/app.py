@@ -251,14 +251,28 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve_app(app: FastAPI, sock: socket.socket) -> None:
-    """Serve `app` on a bound socket inside the running loop until SIGINT/SIGTERM."""
+async def serve_app(
+    app: FastAPI,
+    sock: socket.socket,
+    on_ready: Callable[[str], Awaitable[None] | None] | None = None,
+) -> None:
+    """Serve `app` on a bound socket inside the running loop until SIGINT/SIGTERM.
+    `on_ready(url)` runs once uvicorn listens: a client that connects after it is answered
+    (before, the socket is only bound and a connection is refused)."""
     import uvicorn
 
     config = uvicorn.Config(app, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     with _signals_end_quietly():
-        await server.serve(sockets=[sock])
+        task = asyncio.create_task(server.serve(sockets=[sock]), name="atri-http")
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        if server.started and on_ready is not None:
+            host, port = sock.getsockname()[:2]
+            result = on_ready(f"http://{host}:{port}")
+            if result is not None:
+                await result
+        await task
 
 
 @contextmanager
@@ -302,17 +316,12 @@ async def run_worker(
     secrets: Secrets,
     on_ready: Callable[[str], Awaitable[None] | None] | None = None,
 ) -> None:
-    """`atri worker`: open the service, serve HTTP until interrupted, close the service."""
+    """`atri worker`: open the service, serve HTTP until interrupted, close the service;
+    `on_ready(url)` runs once it listens."""
     sock = bind_socket(settings.worker.host, settings.worker.port)
     try:
         service = await ChatService.open(settings)
         async with service:
-            app = create_app(service, secrets)
-            if on_ready is not None:
-                host, port = sock.getsockname()[:2]
-                result = on_ready(f"http://{host}:{port}")
-                if result is not None:
-                    await result
-            await serve_app(app, sock)
+            await serve_app(create_app(service, secrets), sock, on_ready)
     finally:
         sock.close()

@@ -413,3 +413,35 @@ async def test_lists_apply_in_dms_with_the_roles_held_in_her_servers(
         c.body["content"] for c in fake_discord.calls_matching(is_message_to(DM_CHANNEL_ID))
     ]
     assert contents == [ECHO + str(a) for a in answered]
+
+
+def edited(fake: FakeDiscord, message: dict[str, object], content: str) -> dict[str, object]:
+    """`message` as Discord reports it after an edit to `content`, which mentions ATRI."""
+    return message | {
+        "content": content,
+        "mentions": [fake.people[BOT_ID].user],
+        "edited_timestamp": "2025-01-01T00:01:00+00:00",
+    }
+
+
+async def test_a_message_edited_to_mention_her_is_answered_once(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    plain = await fake_discord.send_message(MEMBER_ID, "晚上好")
+    await fake_discord.dispatch("MESSAGE_UPDATE", edited(fake_discord, plain, f"{MENTION} 晚上好"))
+    (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    assert reply.body["content"] == ECHO + "晚上好"
+    # Edited again: not again.
+    await fake_discord.dispatch(
+        "MESSAGE_UPDATE", edited(fake_discord, plain, f"{MENTION} 晚上好呀")
+    )
+    # Mentioning her from the start, then edited, even once the cache has forgotten it.
+    spoken = await say(fake_discord, MEMBER_ID, "早")
+    await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID), count=2)
+    client._connection._messages.clear()  # type: ignore[union-attr]
+    await fake_discord.dispatch("MESSAGE_UPDATE", edited(fake_discord, spoken, f"{MENTION} 早上好"))
+    await say(fake_discord, MEMBER_ID, "对照")
+    replies = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID), count=3)
+    await asyncio.sleep(0.2)
+    texts = [c.body["content"] for c in fake_discord.calls_matching(is_message_to(CHANNEL_ID))]
+    assert texts == [ECHO + "晚上好", ECHO + "早", ECHO + "对照"], replies

@@ -25,10 +25,15 @@ from tests.bot.qq.events import SUPERUSER_ID
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # The options `atri serve` would pass, minus the pauses between sends.
+    # The options `atri serve` would pass, minus the pauses between sends, and without
+    # "typing" in private chats (tested over a real WebSocket in test_serve_e2e).
     settings = Settings(
         qq=QQSettings(
-            superusers=[SUPERUSER_ID], split_pause_seconds=0, send_gap_seconds=0, sends_per_minute=0
+            superusers=[SUPERUSER_ID],
+            split_pause_seconds=0,
+            send_gap_seconds=0,
+            sends_per_minute=0,
+            typing_seconds=0,
         )
     )
     config.stash[NONEBOT_INIT_KWARGS] = nonebot_options(settings, Secrets())

@@ -177,11 +177,15 @@ OTHER_SELF_ID = "2001"
 
 async def next_action(ws: ClientConnection) -> dict[str, Any]:
     """The next send NoneBot makes (heartbeat-free: the test never sends any); the
-    questions an account is asked on connecting are answered as NapCat answers them."""
+    questions an account is asked on connecting, and "typing" in private chats, are
+    answered as NapCat answers them."""
     while True:
         action = json.loads(await asyncio.wait_for(ws.recv(), ACTION_TIMEOUT_SECONDS))
         if action["action"] == "get_robot_uin_range":
             await answer(ws, action, ROBOT_RANGE)
+            continue
+        if action["action"] == "set_input_status":
+            await answer(ws, action, None)
             continue
         return action
 
@@ -380,3 +384,49 @@ async def test_one_account_sends_paced_and_retries_after_risk_control(ws_url: st
             await answer(ws, action, {"message_id": 1})
         gaps = [b - a for a, b in itertools.pairwise(sent_at)]
         assert all(gap >= SEND_GAP * 0.9 for gap in gaps), gaps
+
+
+async def actions_until_sent(ws: ClientConnection, event: dict[str, Any], typing: Any) -> list[str]:
+    """Report `event` and answer every action up to the reply's send: `set_input_status`
+    with `typing` (a whole OneBot response), the send with a message id. Their names."""
+    await ws.send(json.dumps(event))
+    names = []
+    while True:
+        action = json.loads(await asyncio.wait_for(ws.recv(), ACTION_TIMEOUT_SECONDS))
+        names.append(action["action"])
+        if action["action"] == "get_robot_uin_range":
+            await answer(ws, action, ROBOT_RANGE)
+        elif action["action"] == "set_input_status":
+            assert action["params"] == {"user_id": event["user_id"], "event_type": 1}
+            await ws.send(json.dumps(typing | {"echo": action["echo"]}))
+        else:
+            assert action["action"] in {"send_msg", "send_private_msg", "send_group_msg"}
+            await answer(ws, action, {"message_id": 1})
+            return names
+
+
+TYPING_OK = {"status": "ok", "retcode": 0, "data": None}
+# What an implementation without the call answers (NapCat's and go-cqhttp's wording).
+TYPING_UNKNOWN = {"status": "failed", "retcode": 1404, "data": None, "message": "不支持的Api"}
+
+
+async def test_she_shows_typing_in_private_chats_only(ws_url: str) -> None:
+    async with connect(ws_url, additional_headers=HEADERS) as ws:
+        names = await actions_until_sent(ws, private_message("在想什么呢"), TYPING_OK)
+        assert names.count("set_input_status") == 1 and names[-1] == "send_msg"
+        assert names.index("set_input_status") < names.index("send_msg")
+        event = group_message([{"type": "at", "data": {"qq": SELF_ID}}, *_text("在吗")])
+        assert "set_input_status" not in await actions_until_sent(ws, event, TYPING_OK)
+        # Still shown in the next private chat: a supported call is kept.
+        names = await actions_until_sent(ws, private_message("还在吗"), TYPING_OK)
+        assert names.count("set_input_status") == 1
+
+
+async def test_an_implementation_without_typing_is_asked_once(ws_url: str) -> None:
+    headers = {**HEADERS, "X-Self-ID": "2002"}
+    async with connect(ws_url, additional_headers=headers) as ws:
+        first = private_message("你好", self_id="2002")
+        assert "set_input_status" in await actions_until_sent(ws, first, TYPING_UNKNOWN)
+        for text in ["你好呀", "听得到吗"]:
+            event = private_message(text, self_id="2002")
+            assert await actions_until_sent(ws, event, TYPING_UNKNOWN) == ["send_msg"]

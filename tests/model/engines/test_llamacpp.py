@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from atri.config import GenerationSettings, Settings
+from atri.errors import ConfigError
 from model.adapters.gguf_lora import ADAPTER_GGUF, ensure_gguf_adapter, gguf_facts
 from model.adapters.versions import MANIFEST, MANIFEST_FORMAT
 from model.character.prompt import ChatMessages
@@ -264,3 +265,24 @@ def test_the_weight_type_is_read_and_q4_1_is_warned_about(
         assert "no batched kernel" in caplog.text
     finally:
         engine._free()
+
+
+async def test_the_kv_reservation_follows_the_config(tmp_path: Path) -> None:
+    settings = Settings(root=tmp_path)
+    settings.model.context_window = 1024
+    engine = await LlamaCppEngine.load(settings)
+    try:  # 0: twice the window
+        assert engine.kv_cells == 2048 == engine._ll.llama_n_ctx(engine._ctx)
+    finally:
+        await engine.close()
+    settings.model.llamacpp_kv_tokens = 3072
+    engine = await LlamaCppEngine.load(settings)
+    try:
+        assert engine.kv_cells == 3072 == engine._ll.llama_n_ctx(engine._ctx)
+        replies = engine.generate_sync([chat(q) for q in QUESTIONS], GREEDY)
+        assert all(r.new_tokens > 0 for r in replies)
+    finally:
+        await engine.close()
+    settings.model.llamacpp_kv_tokens = 1000
+    with pytest.raises(ConfigError, match="llamacpp_kv_tokens = 1000 is smaller than"):
+        await LlamaCppEngine.load(settings)

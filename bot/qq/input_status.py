@@ -1,0 +1,62 @@
+"""Typing… in QQ private chats while ATRI thinks, where the OneBot implementation
+offers it (NapCat's `set_input_status`).
+
+The first call goes out as the chat starts and is repeated every `every` seconds until
+the reply is ready. An account whose implementation refuses the call (go-cqhttp,
+Lagrange and older NapCat answer "unknown action") is not asked again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from nonebot.adapters.onebot.v11 import ActionFailed, Bot
+
+log = logging.getLogger(__name__)
+# NapCat's event_type for "typing" (0 would be "speaking").
+TYPING = 1
+
+
+class InputStatus:
+    """Shows typing per account; `every` = 0 never shows it."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self.unsupported: set[str] = set()  # self_ids whose implementation refused it
+        self._calls: set[asyncio.Task[None]] = set()
+
+    @contextlib.asynccontextmanager
+    async def typing(self, bot: Bot, user_id: int) -> AsyncIterator[None]:
+        """While the body runs, `user_id` sees ATRI typing in their private chat."""
+        if self.every <= 0 or str(bot.self_id) in self.unsupported:
+            yield
+            return
+        done = asyncio.Event()
+        # In the background: a slow or silent implementation never delays the reply, and
+        # a call in flight when the reply is ready still learns whether it is supported.
+        task = asyncio.create_task(self._keep(bot, user_id, done), name="atri-qq-typing")
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+        await asyncio.sleep(0)  # its first call goes out before the chat starts
+        try:
+            yield
+        finally:
+            done.set()
+
+    async def _keep(self, bot: Bot, user_id: int, done: asyncio.Event) -> None:
+        account = str(bot.self_id)
+        while not done.is_set():
+            try:
+                await bot.call_api("set_input_status", user_id=user_id, event_type=TYPING)
+            except ActionFailed as exc:
+                self.unsupported.add(account)
+                log.info("QQ %s: no typing status here (%s); not asking again", account, exc)
+                return
+            except Exception as exc:  # a dropped connection: try again next time
+                log.debug("QQ %s: typing status not shown: %s", account, exc)
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), self.every)

@@ -1,0 +1,53 @@
+"""`atri worker` says it is listening only once a client can connect."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_listening_line_comes_once_the_worker_answers(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    with socket.socket() as probe:  # a free port (the config refuses port 0)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config.write_text(f'[model]\nengine = "echo"\n[worker]\nport = {port}\n', encoding="utf-8")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "atri", "--config", str(config), "worker"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "300", "PYTHONPATH": str(REPO)},
+    )
+    assert worker.stdout is not None
+    try:
+        seen = []
+        for line in worker.stdout:
+            seen.append(line)
+            if "listening on" in line:
+                break
+        match = re.search(r"listening on (http://\S+) ", seen[-1])
+        assert match, "".join(seen)
+        # At once, with no retry: the socket listens (a bare connect, the quickest thing
+        # a client can do, was refused when the line came before uvicorn listened) ...
+        socket.create_connection(("127.0.0.1", port), timeout=10).close()
+        # ... and the app answers.
+        response = httpx.get(f"{match[1]}/health", timeout=10)
+        assert response.status_code == 200, response.text
+    finally:
+        worker.send_signal(signal.SIGINT)
+        try:
+            worker.wait(timeout=20)
+        finally:
+            worker.kill()
+    assert worker.returncode == 0
