@@ -32,10 +32,11 @@ from model.grouping import Grouped
 from model.protocol import ScopeKind
 from model.room import RoomLog
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each entry upgrades the schema from version i to i+1. Version 1 had no adapter
-# column, version 2 no room lines; databases written then are migrated in place.
+# column, version 2 no room lines, version 3 no summaries; databases written then are
+# migrated in place.
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE IF NOT EXISTS messages (
@@ -68,6 +69,18 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS room_lines_age ON room_lines (created_at);
     CREATE INDEX IF NOT EXISTS room_lines_user ON room_lines (platform, user_id);
     """,
+    """
+    CREATE TABLE IF NOT EXISTS summaries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        scope TEXT NOT NULL,
+        text TEXT NOT NULL,
+        covers_up_to INTEGER NOT NULL,
+        adapter_version TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        archived INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX IF NOT EXISTS summaries_scope ON summaries (scope, archived, id);
+    """,
 ]
 
 
@@ -98,6 +111,19 @@ def parse_scope(scope: str) -> tuple[str, str, str]:
         place, sep, user_id = rest.removeprefix("chan:").partition(":user:")
         return platform, user_id if sep else "", f"{platform}:chan:{place}"
     return platform, "", ""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What she remembers of a scope's older exchanges: every live message with an id up
+    to `covers_up_to` is folded into `text` and no longer shown to the model itself."""
+
+    scope: str
+    text: str
+    covers_up_to: int
+    adapter_version: str
+    created_at: float
+    archived: bool = False
 
 
 @dataclass(frozen=True)
@@ -376,10 +402,57 @@ class Memory:
         async with self._db.execute(query + " ORDER BY id", (scope,)) as cur:
             return [_to_message(r) for r in await cur.fetchall()]
 
+    async def summary(self, scope: str) -> Summary | None:
+        """The scope's live summary (the newest), if one was written since its last reset."""
+        rows = await self._db.execute_fetchall(
+            "SELECT * FROM summaries WHERE scope = ? AND archived = 0 ORDER BY id DESC LIMIT 1",
+            (scope,),
+        )
+        return next((_to_summary(r) for r in rows), None)
+
+    async def all_summaries(self, scope: str) -> list[Summary]:
+        """Every summary of the scope, archived ones included, oldest first."""
+        rows = await self._db.execute_fetchall(
+            "SELECT * FROM summaries WHERE scope = ? ORDER BY id", (scope,)
+        )
+        return [_to_summary(r) for r in rows]
+
+    async def messages_after(self, scope: str, after_id: int) -> list[Message]:
+        """The scope's live messages with an id above `after_id`, oldest first."""
+        rows = await self._db.execute_fetchall(
+            "SELECT * FROM messages WHERE scope = ? AND archived = 0 AND id > ? ORDER BY id",
+            (scope, after_id),
+        )
+        return [_to_message(r) for r in rows]
+
+    async def add_summary(
+        self, scope: str, text: str, covers_up_to: int, adapter_version: str = ""
+    ) -> bool:
+        """Store a new summary for the scope in place of its live one. Refused (False) when the last message it
+        covers is no longer live: a reset landed while it was being written, and a
+        summary of an ended context must not lead the next one."""
+        cur = await self._db.execute(
+            "INSERT INTO summaries (scope, text, covers_up_to, adapter_version, created_at)"
+            " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?"
+            " AND scope = ? AND archived = 0)",
+            (scope, text, covers_up_to, adapter_version, time.time(), covers_up_to, scope),
+        )
+        if cur.rowcount == 1:  # a rolling summary: the new one holds what the old one did
+            await self._db.execute(
+                "DELETE FROM summaries WHERE scope = ? AND archived = 0 AND id < ?",
+                (scope, cur.lastrowid),
+            )
+        await self._db.commit()
+        return cur.rowcount == 1
+
     async def reset(self, scope: str) -> int:
-        """End the scope's context: its messages are archived and hidden from the model."""
+        """End the scope's context: its messages and summary are archived and hidden from
+        the model."""
         cur = await self._db.execute(
             "UPDATE messages SET archived = 1 WHERE scope = ? AND archived = 0", (scope,)
+        )
+        await self._db.execute(
+            "UPDATE summaries SET archived = 1 WHERE scope = ? AND archived = 0", (scope,)
         )
         await self._db.commit()
         return cur.rowcount
@@ -390,6 +463,10 @@ class Memory:
             "UPDATE messages SET archived = 1 WHERE substr(scope, 1, ?) = ? AND archived = 0",
             (len(prefix), prefix),
         )
+        await self._db.execute(
+            "UPDATE summaries SET archived = 1 WHERE substr(scope, 1, ?) = ? AND archived = 0",
+            (len(prefix), prefix),
+        )
         await self._db.commit()
         return cur.rowcount
 
@@ -398,6 +475,7 @@ class Memory:
         scope takes that user's room lines in every channel along; a channel's scope,
         the channel's room lines."""
         cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (scope,))
+        await self._db.execute("DELETE FROM summaries WHERE scope = ?", (scope,))
         await self._db.commit()
         count = cur.rowcount
         platform, user_id, room = parse_scope(scope)
@@ -503,6 +581,17 @@ def _to_message(row: aiosqlite.Row) -> Message:
         content=_as_text(row["content"]),
         created_at=as_time(row["created_at"]),
         adapter_version=_as_text(row["adapter_version"]),
+        archived=bool(row["archived"]),
+    )
+
+
+def _to_summary(row: aiosqlite.Row) -> Summary:
+    return Summary(
+        scope=_as_text(row["scope"]),
+        text=_as_text(row["text"]),
+        covers_up_to=int(row["covers_up_to"]),
+        adapter_version=_as_text(row["adapter_version"]),
+        created_at=as_time(row["created_at"]),
         archived=bool(row["archived"]),
     )
 
