@@ -438,17 +438,36 @@ def _when(seconds: float) -> str:
 @memory_app.command("show")
 def memory_show(
     scope: str,
-    archived: Annotated[bool, typer.Option(help="include reset (archived) messages")] = False,
+    archived: Annotated[
+        bool, typer.Option(help="include reset (archived) messages and summaries")
+    ] = False,
 ) -> None:
-    """Show one scope's conversation."""
+    """Show what she remembers of one scope: its summary and the turns after it."""
 
     async def go(memory: Any) -> Any:
-        return await memory.all_messages(scope, include_archived=archived)
+        summaries = await memory.all_summaries(scope)
+        messages = await memory.all_messages(scope, include_archived=archived)
+        return [s for s in summaries if archived or not s.archived], messages
 
-    messages = _with_memory(go)
-    if not messages:
+    summaries, messages = _with_memory(go)
+    if not messages and not summaries:
         console.print(f"No messages in scope {scope}.", markup=False)
         return
+    live = next((s for s in reversed(summaries) if not s.archived), None)
+    for summary in summaries:
+        tag = f" [{summary.adapter_version}]" if summary.adapter_version else ""
+        flag = " (archived)" if summary.archived else ""
+        console.print(
+            f"summary{tag}{flag}, up to message {summary.covers_up_to}:",
+            markup=False,
+            highlight=False,
+        )
+        console.print(summary.text, markup=False, highlight=False)
+        console.print("")
+    if live is not None and not archived:
+        # What the summary holds is shown through it; the turns after it follow.
+        messages = [m for m in messages if m.id > live.covers_up_to]
+        console.print("recent turns:", markup=False)
     for m in messages:
         who = m.display_name or m.user_id or m.role
         tag = f" [{m.adapter_version}]" if m.adapter_version else ""

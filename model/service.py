@@ -58,6 +58,7 @@ from model.protocol import (
     ChatRequest,
     HistoryEntry,
     ReloadResult,
+    Remembered,
     Reply,
     ScopeRef,
     WorkerStatus,
@@ -528,6 +529,23 @@ class ChatService:
             HistoryEntry(role=m.role, content=m.content, display_name=m.display_name)
             for m in stored
         ]
+
+    async def remembered(self, scope: ScopeRef) -> Remembered:
+        """The summary and the turns after it that the model still sees."""
+        key = self._scope_of(scope) if scope.user_id or scope.channel_id else ""
+        summary, turns, _ = await self._remembered(key)
+        return Remembered(
+            summary=summary.text if summary else "",
+            summary_adapter_version=summary.adapter_version if summary else "",
+            turns=[
+                HistoryEntry(
+                    role="user" if m.role == "user" else "assistant",
+                    content=m.content,
+                    display_name=m.display_name,
+                )
+                for m in turns
+            ],
+        )
 
     async def character(self) -> Character:
         return Character(

@@ -232,3 +232,23 @@ def test_a_wrong_path_in_the_config_is_one_sentence_before_anything_loads(
     assert code == 2, out
     assert f"error: {sentence}" in flat and flat.count("error:") == 1
     assert "Traceback" not in out and "point it at" in flat
+
+
+def test_memory_show_prints_the_summary_and_the_turns_after_it(
+    config: Path, tmp_path: Path
+) -> None:
+    async def summarize() -> None:
+        async with await Memory.open(tmp_path / "mem.sqlite3") as memory:
+            await memory.append_many("discord:user:1", [("user", "1", "Ann", "later", "")])
+            first_reply = (await memory.all_messages("discord:user:1"))[1]
+            await memory.add_summary(
+                "discord:user:1", "- Ann says good morning", first_reply.id, "v1"
+            )
+
+    asyncio.run(summarize())
+    code, out = atri(config, "memory", "show", "discord:user:1")
+    assert code == 0 and "- Ann says good morning" in out and "[v1]" in out
+    assert "recent turns:" in out and "later" in out and "早上好" not in out
+    atri(config, "memory", "reset", "discord:user:1")
+    _, out = atri(config, "memory", "show", "discord:user:1", "--archived")
+    assert "(archived)" in out and "- Ann says good morning" in out and "早上好" in out
