@@ -504,8 +504,8 @@ def memory_purge(
 
 @memory_app.command("import")
 def memory_import(file: Path) -> None:
-    """Load a file written by `atri memory export` back into memory (once: messages
-    already stored are skipped)."""
+    """Load a file written by `atri memory export` back into memory: one scope, or a
+    whole-database backup (once: what is already stored is skipped)."""
     from model.memory import parse_export
 
     try:
@@ -518,9 +518,11 @@ def memory_import(file: Path) -> None:
         return await memory.import_export(export)
 
     result = _with_memory(go)
-    skipped = f" ({result.skipped} already stored, skipped)" if result.skipped else ""
+    skipped = result.skipped + result.room_skipped
+    note = f" ({skipped} already stored, skipped)" if skipped else ""
+    room = f" and {result.room_lines} room lines" if result.room_lines else ""
     console.print(
-        f"Imported {result.added} messages into {result.scope}{skipped}.",
+        f"Imported {result.added} messages and summaries{room} into {result.scope}{note}.",
         markup=False,
         highlight=False,
     )
@@ -528,15 +530,16 @@ def memory_import(file: Path) -> None:
 
 @memory_app.command("export")
 def memory_export(
-    scope: str,
+    scope: Annotated[str, typer.Argument(help="one scope; none: the whole database")] = "",
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="file to write (default: stdout)")
     ] = None,
 ) -> None:
-    """Write a scope's messages as JSON."""
+    """Write a scope (messages, summaries, its room lines) as JSON; with no scope, the
+    whole database as a backup that `atri memory import` restores."""
 
     async def go(memory: Any) -> dict[str, Any]:
-        return await memory.export(scope)  # type: ignore[no-any-return]
+        return await (memory.export(scope) if scope else memory.backup())  # type: ignore[no-any-return]
 
     data = _with_memory(go)
     text = json.dumps(data, ensure_ascii=False, indent=2)
@@ -544,7 +547,14 @@ def memory_export(
         sys.stdout.write(text + "\n")
     else:
         out.write_text(text + "\n", encoding="utf-8")
-        err_console.print(f"Wrote {len(data['messages'])} messages to {out}.", markup=False)
+        parts = data.get("scopes", [data])
+        messages = sum(len(p["messages"]) for p in parts)
+        summaries = sum(len(p["summaries"]) for p in parts)
+        err_console.print(
+            f"Wrote {messages} messages, {summaries} summaries and "
+            f"{len(data['room_lines'])} room lines to {out}.",
+            markup=False,
+        )
 
 
 def _persona(settings: Settings) -> Any:

@@ -25,6 +25,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    model_validator,
 )
 
 from atri.errors import ConfigError, UserError
@@ -140,9 +141,10 @@ class Message:
 
 
 EXPORT_FORMAT = "atri-memory"
-# Bump it when the export gains something (room context, summaries) that an older ATRI
-# could not import; `parse_export` refuses versions it does not know.
-EXPORT_VERSION = 1
+# Bump it when the export gains something that an older ATRI could not import;
+# `parse_export` refuses versions it does not know. Version 2 added summaries, room lines
+# and the whole-database backup (`scopes`); version 1 files still import.
+EXPORT_VERSION = 2
 # The latest time a message may carry: the last day of year 9999 (seconds since 1970),
 # so a date can be shown for it in any time zone.
 LATEST_TIME = 253_402_214_399.0
@@ -179,15 +181,72 @@ class ExportedMessage(BaseModel):
     archived: bool = False
 
 
-class MemoryExport(BaseModel):
-    """What `atri memory export` writes and `atri memory import` reads (version 1)."""
+Time = Annotated[float, Field(ge=0, le=LATEST_TIME, allow_inf_nan=False)]
+
+
+class ExportedSummary(BaseModel):
+    """A summary of an export; `covers` is the index (in the scope's `messages`) of the
+    last message it covers, as ids differ between databases."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    text: Annotated[Text, AfterValidator(_some_text)]
+    covers: int = Field(ge=0)
+    adapter_version: Text = ""
+    created_at: Time
+    archived: bool = False
+
+
+class ExportedRoomLine(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    room: Annotated[Text, AfterValidator(_some_text)]
+    platform: Text
+    user_id: Text
+    display_name: Text = ""
+    content: Text
+    created_at: Time
+    archived: bool = False
+
+
+class ScopeExport(BaseModel):
+    """One scope of a whole-database backup."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    scope: Annotated[Text, AfterValidator(_some_text)]
+    messages: list[ExportedMessage]
+    summaries: list[ExportedSummary] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _covers_a_message(self) -> ScopeExport:
+        for i, summary in enumerate(self.summaries):
+            if summary.covers >= len(self.messages):
+                raise ValueError(
+                    f"summaries[{i}].covers must be the index of one of the scope's "
+                    f"{len(self.messages)} messages (it is {summary.covers})"
+                )
+        return self
+
+
+class MemoryExport(ScopeExport):
+    """What `atri memory export SCOPE` writes and `atri memory import` reads: one scope,
+    its summaries (version 2) and the room lines its people or room said (version 2)."""
+
+    format: Literal["atri-memory"]
+    version: Literal[1, 2]
+    room_lines: list[ExportedRoomLine] = Field(default_factory=list)
+
+
+class MemoryBackup(BaseModel):
+    """What `atri memory export` with no scope writes: the whole database."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
     format: Literal["atri-memory"]
-    version: Literal[1]
-    scope: Annotated[Text, AfterValidator(_some_text)]
-    messages: list[ExportedMessage]
+    version: Literal[2]
+    scopes: list[ScopeExport]
+    room_lines: list[ExportedRoomLine] = Field(default_factory=list)
 
 
 class ExportError(UserError):
@@ -196,9 +255,11 @@ class ExportError(UserError):
 
 @dataclass(frozen=True)
 class ImportResult:
-    scope: str
-    added: int
+    scope: str  # the scope imported, or how many a backup held
+    added: int  # messages and summaries
     skipped: int  # already stored
+    room_lines: int = 0
+    room_skipped: int = 0
 
 
 _EXPECTED = {
@@ -215,9 +276,10 @@ _EXPECTED = {
 }
 
 
-def parse_export(data: Any, source: str) -> MemoryExport:
-    """Check a whole export before anything is written; the first problem is one
-    sentence naming `source`, the message's index and the field."""
+def parse_export(data: Any, source: str) -> MemoryExport | MemoryBackup:
+    """Check a whole export (one scope, or a backup of every scope) before anything is
+    written; the first problem is one sentence naming `source`, the message's index and
+    the field."""
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
         raise ExportError(
             f'{source}: not an ATRI memory export (expected a JSON object with "format": '
@@ -229,8 +291,11 @@ def parse_export(data: Any, source: str) -> MemoryExport:
             f"{source}: written by a newer ATRI (export version {version}, this one reads "
             f"{EXPORT_VERSION}); upgrade ATRI to import it."
         )
+    model: type[MemoryExport | MemoryBackup] = (
+        MemoryBackup if "scopes" in data and "scope" not in data else MemoryExport
+    )
     try:
-        return MemoryExport.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
         first = errors[0]
@@ -242,9 +307,12 @@ def parse_export(data: Any, source: str) -> MemoryExport:
         elif first["type"] == "value_error":
             expected = str(ctx.get("error", expected))
         got = "" if first["type"] == "missing" else f" (it is {_preview(first['input'])})"
+        if first["type"] == "value_error" and isinstance(first["input"], dict):
+            got = ""  # a check of a whole object: its sentence says what is wrong
         more = f"; {len(errors) - 1} more problem(s) after it" if len(errors) > 1 else ""
         raise ExportError(
-            f"{source}: {where.lstrip('.')} {expected}{got}{more}; nothing was imported."
+            f"{source}: {(where.lstrip('.') + ' ') if where else ''}{expected}{got}{more}; "
+            "nothing was imported."
         ) from None
 
 
@@ -405,7 +473,8 @@ class Memory:
     async def summary(self, scope: str) -> Summary | None:
         """The scope's live summary (the newest), if one was written since its last reset."""
         rows = await self._db.execute_fetchall(
-            "SELECT * FROM summaries WHERE scope = ? AND archived = 0 ORDER BY id DESC LIMIT 1",
+            "SELECT * FROM summaries WHERE scope = ? AND archived = 0"
+            " ORDER BY covers_up_to DESC, id DESC LIMIT 1",
             (scope,),
         )
         return next((_to_summary(r) for r in rows), None)
@@ -498,10 +567,43 @@ class Memory:
         return rows
 
     async def export(self, scope: str) -> dict[str, Any]:
-        messages = await self.all_messages(scope)
+        """One scope: its messages, its summaries, and the room lines of its people (a
+        user's scope) or its room (a channel's scope)."""
+        data = await self._export_scope(scope)
+        platform, user_id, room = parse_scope(scope)
+        lines = await self.room.export_lines(platform, user_id, room)
+        return {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, **data, "room_lines": lines}
+
+    async def backup(self) -> dict[str, Any]:
+        """The whole database: every scope (with its summaries) and every room line."""
+        rows = await self._db.execute_fetchall(
+            "SELECT scope FROM messages UNION SELECT scope FROM summaries ORDER BY scope"
+        )
+        scopes = [await self._export_scope(_as_text(r[0])) for r in rows]
+        lines = await self.room.export_lines("", "", "")
         return {
             "format": EXPORT_FORMAT,
             "version": EXPORT_VERSION,
+            "scopes": scopes,
+            "room_lines": lines,
+        }
+
+    async def _export_scope(self, scope: str) -> dict[str, Any]:
+        messages = await self.all_messages(scope)
+        summaries = []
+        for s in await self.all_summaries(scope):
+            covered = [i for i, m in enumerate(messages) if m.id <= s.covers_up_to]
+            if covered:  # a summary whose messages were deleted covers nothing left
+                summaries.append(
+                    {
+                        "text": s.text,
+                        "covers": covered[-1],
+                        "adapter_version": s.adapter_version,
+                        "created_at": s.created_at,
+                        "archived": s.archived,
+                    }
+                )
+        return {
             "scope": scope,
             "messages": [
                 {
@@ -515,12 +617,34 @@ class Memory:
                 }
                 for m in messages
             ],
+            "summaries": summaries,
         }
 
-    async def import_export(self, export: MemoryExport) -> ImportResult:
-        """Add the messages of a checked export (`parse_export`) to the scope it names,
-        in one transaction. Messages already stored (same role, user id, content and
-        time) are skipped, so importing the same file twice adds nothing the second time."""
+    async def import_export(self, export: MemoryExport | MemoryBackup) -> ImportResult:
+        """Add a checked export (`parse_export`) in one transaction: messages, summaries
+        and room lines already stored (same author, text and time) are skipped, so
+        importing the same file twice adds nothing the second time."""
+        await self._writes.idle()
+        await self.room.idle()
+        scopes = export.scopes if isinstance(export, MemoryBackup) else [export]
+        added = skipped = 0
+        try:
+            for part in scopes:
+                new, old = await self._import_scope(part)
+                added, skipped = added + new, skipped + old
+            new, old = await self.room.import_lines(
+                [line.model_dump() for line in export.room_lines]
+            )
+            await self._db.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self._db.rollback()
+            raise
+        name = export.scope if isinstance(export, MemoryExport) else f"{len(scopes)} scope(s)"
+        return ImportResult(name, added, skipped, room_lines=new, room_skipped=old)
+
+    async def _import_scope(self, export: ScopeExport) -> tuple[int, int]:
+        """Messages and summaries of one scope, not committed; (added, skipped)."""
         scope = export.scope
         rows = await self._db.execute_fetchall(
             "SELECT role, user_id, content, created_at FROM messages WHERE scope = ?", (scope,)
@@ -541,8 +665,43 @@ class Memory:
                 " adapter_version, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 new,
             )
-            await self._db.commit()
-        return ImportResult(scope, added=len(new), skipped=len(export.messages) - len(new))
+        added = len(new)
+        skipped = len(export.messages) - added
+        if not export.summaries:
+            return added, skipped
+        # The id each exported message has here: its n-th stored twin for its n-th copy.
+        found = await self._db.execute_fetchall(
+            "SELECT id, role, user_id, content, created_at FROM messages WHERE scope = ?"
+            " ORDER BY id",
+            (scope,),
+        )
+        ids: dict[tuple[Any, ...], list[int]] = {}
+        for r in found:
+            ids.setdefault((r[1], r[2], r[3], r[4]), []).append(r[0])
+        seen: Counter[tuple[Any, ...]] = Counter()
+        message_ids = []
+        for m in export.messages:
+            key = (m.role, m.user_id, m.content, m.created_at)
+            twins = ids[key]
+            message_ids.append(twins[min(seen[key], len(twins) - 1)])
+            seen[key] += 1
+        have = {
+            (r[0], r[1])
+            for r in await self._db.execute_fetchall(
+                "SELECT text, created_at FROM summaries WHERE scope = ?", (scope,)
+            )
+        }
+        for s in export.summaries:
+            if (s.text, s.created_at) in have:
+                skipped += 1
+                continue
+            await self._db.execute(
+                "INSERT INTO summaries (scope, text, covers_up_to, adapter_version, created_at,"
+                " archived) VALUES (?, ?, ?, ?, ?, ?)",
+                (scope, s.text, message_ids[s.covers], s.adapter_version, s.created_at, s.archived),
+            )
+            added += 1
+        return added, skipped
 
 
 def _path_error(path: Path, problem: str) -> ConfigError:

@@ -101,11 +101,14 @@ def test_memory_import_restores_an_export_once_and_refuses_other_json(
     assert atri(config, "memory", "export", "discord:user:1", "--out", str(target))[0] == 0
     assert atri(config, "memory", "purge", "discord:user:1", "--yes")[0] == 0
     code, out = atri(config, "memory", "import", str(target))
-    assert code == 0 and "Imported 2 messages into discord:user:1." in out
+    assert code == 0 and "Imported 2 messages and summaries into discord:user:1." in out
     _, out = atri(config, "memory", "show", "discord:user:1")
     assert "早上好" in out and "早！" in out
     code, out = atri(config, "memory", "import", str(target))
-    assert code == 0 and "Imported 0 messages into discord:user:1 (2 already stored" in out
+    assert (
+        code == 0
+        and "Imported 0 messages and summaries into discord:user:1 (2 already stored" in out
+    )
     _, out = atri(config, "memory", "show", "discord:user:1")
     assert out.count("早上好") == 1
     wrong = tmp_path / "wrong.json"
@@ -252,3 +255,35 @@ def test_memory_show_prints_the_summary_and_the_turns_after_it(
     atri(config, "memory", "reset", "discord:user:1")
     _, out = atri(config, "memory", "show", "discord:user:1", "--archived")
     assert "(archived)" in out and "- Ann says good morning" in out and "早上好" in out
+
+
+def test_export_with_no_scope_is_a_backup_that_import_restores(
+    config: Path, tmp_path: Path
+) -> None:
+    from tests.model.test_memory import fill_everything
+
+    async def fill() -> None:
+        async with await Memory.open(tmp_path / "mem.sqlite3") as memory:
+            await fill_everything(memory)
+
+    asyncio.run(fill())
+    backup = tmp_path / "backup.json"
+    code, out = atri(config, "memory", "export", "--out", str(backup))
+    assert code == 0 and "Wrote 10 messages, 2 summaries and 2 room lines" in " ".join(out.split())
+    other = tmp_path / "other.toml"
+    other.write_text('[memory]\npath = "restored.sqlite3"\n', encoding="utf-8")
+    code, out = atri(other, "memory", "import", str(backup))
+    assert code == 0 and "Imported 12 messages and summaries and 2 room lines into 4 scope(s)" in (
+        " ".join(out.split())
+    )
+    code, out = atri(other, "memory", "import", str(backup))
+    assert code == 0 and "Imported 0 messages and summaries into 4 scope(s) (14 already" in (
+        " ".join(out.split())
+    )
+    again = tmp_path / "again.json"
+    assert atri(other, "memory", "export", "--out", str(again))[0] == 0
+    assert json.loads(again.read_text(encoding="utf-8")) == json.loads(
+        backup.read_text(encoding="utf-8")
+    )
+    _, out = atri(other, "memory", "show", "qq:user:1")
+    assert "- said hi" in out and "recent turns:" in out
