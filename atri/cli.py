@@ -344,12 +344,30 @@ def eval_(
     dataset: Annotated[Path | None, typer.Option(help="sharegpt training file")] = None,
     eval_dataset: Annotated[Path | None, typer.Option(help="held-out sharegpt file")] = None,
     max_new_tokens: Annotated[int | None, typer.Option(min=1, help="longest probe reply")] = None,
+    recall: Annotated[
+        bool,
+        typer.Option(
+            "--recall",
+            help="run the recall probes on the configured model instead (long-term memory)",
+        ),
+    ] = False,
+    recall_filler: Annotated[
+        int, typer.Option(min=0, help="small-talk exchanges between a fact and its question")
+    ] = 20,
+    recall_probes: Annotated[int, typer.Option(min=1, help="how many recall probes to run")] = 4,
 ) -> None:
-    """Compare base and adapter: perplexity, out-of-character rate, style."""
+    """Compare base and adapter: perplexity, out-of-character rate, style. With --recall:
+    tell facts early in long conversations and ask about them later."""
     from model.adapters.versions import find_version
     from model.evaluation.runner import evaluate
 
     settings = _settings()
+    if recall:
+        if max_new_tokens:
+            settings.generation.max_new_tokens = max_new_tokens
+        _quiet_transformers()
+        _eval_recall(settings, recall_filler, recall_probes)
+        return
     if dataset:
         settings.train.dataset = str(dataset.resolve())
     if eval_dataset:
@@ -390,6 +408,39 @@ def eval_(
             highlight=False,
         )
     console.print(f"Wrote {folder / 'eval.json'} and {folder / 'eval.md'}.", markup=False)
+
+
+def _eval_recall(settings: Settings, filler: int, count: int) -> None:
+    """The recall probes through a worker on the configured model, in a scratch database."""
+    import tempfile
+
+    from model.evaluation.recall import load_recall_probes, run_recall
+    from model.service import ChatService
+
+    async def go(folder: str) -> Any:
+        settings.memory.path = str(Path(folder) / "recall.sqlite3")
+        settings.reload.enabled = False
+        settings.worker.rate_limit_per_minute = 0
+        async with await ChatService.open(settings) as service:
+            probes = load_recall_probes(service.persona.main_language)
+            probes.probes[:] = probes.probes[:count]
+            return await run_recall(service, probes, filler)
+
+    with tempfile.TemporaryDirectory() as folder:
+        report = run_async(go(folder))
+    table = Table("fact", "in the prompt", "recalled", "reply", title="Recall")
+    for r in report.results:
+        reply = " ".join(r.reply.split())[:80]
+        table.add_row(
+            r.probe.said, "yes" if r.carried else "no", "yes" if r.recalled else "no", reply
+        )
+    console.print(table)
+    console.print(
+        f"{len(report.results)} probes, {report.filler_exchanges} exchanges between fact and "
+        f"question: carried into the prompt {report.carried_rate:.0%}, recalled "
+        f"{report.recall_rate:.0%}.",
+        markup=False,
+    )
 
 
 def _with_memory(fn: Any) -> Any:

@@ -28,6 +28,8 @@ ROOM_HEADINGS = {
     "ja": "（さっきチャンネルでみんなが話していたこと）",
 }
 
+# The most of the history budget the summary may take; a longer one keeps its start.
+SUMMARY_SHARE = 0.5
 # What leads her summary of older exchanges, in the language she speaks.
 SUMMARY_HEADINGS = {
     "zh": "（你记得的之前的对话）",
@@ -230,11 +232,11 @@ def fit_prompt(
     summary_block = ""
     summary_used = 0
     if recalled is not None and recalled.text.strip():
-        summary_block = recalled.block()
-        if len(summary_block) <= budget * MAX_CHARS_PER_TOKEN:
-            summary_used = count(summary_block) + 1
-        if not summary_used or summary_used > budget:
-            summary_block, summary_used = "", 0
+        share = int(budget * SUMMARY_SHARE)
+        summary_block = keep_start(recalled.block()[: share * MAX_CHARS_PER_TOKEN], share, count)
+        if summary_block.strip() == recalled.heading.strip() or not summary_block.strip():
+            summary_block = ""  # not even a line of it fits
+        summary_used = count(summary_block) + 1 if summary_block else 0
     budget -= summary_used
     kept: list[list[dict[str, str]]] = []
     used = 0
@@ -298,6 +300,20 @@ def keep_end(text: str, max_tokens: int, count: Callable[[str], int]) -> str:
         else:
             low = mid + 1
     return text[low:]
+
+
+def keep_start(text: str, max_tokens: int, count: Callable[[str], int]) -> str:
+    """The longest start of `text` that counts at most `max_tokens` (binary search)."""
+    if count(text) <= max_tokens:
+        return text
+    low, high = 0, len(text)  # text[:low] always fits
+    while low < high:
+        mid = (low + high + 1) // 2
+        if count(text[:mid]) <= max_tokens:
+            low = mid
+        else:
+            high = mid - 1
+    return text[:low]
 
 
 def clean_reply(text: str, character_name: str = "") -> str:

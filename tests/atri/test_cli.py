@@ -287,3 +287,18 @@ def test_export_with_no_scope_is_a_backup_that_import_restores(
     )
     _, out = atri(other, "memory", "show", "qq:user:1")
     assert "- said hi" in out and "recent turns:" in out
+
+
+def test_eval_recall_runs_the_recall_probes_in_a_scratch_database(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[model]\nengine = "echo"\n[memory]\npath = "mem.sqlite3"\nmax_history_tokens = 200\n',
+        encoding="utf-8",
+    )
+    code, out = atri(config, "eval", "--recall", "--recall-filler", "12", "--recall-probes", "2")
+    text = " ".join(out.split())
+    # The echo engine's summaries repeat the transcript, so the facts are carried; its
+    # replies only repeat the question, so nothing is recalled.
+    assert code == 0 and "2 probes, 12 exchanges between fact and question" in text
+    assert "carried into the prompt 100%, recalled 0%" in text
+    assert not (tmp_path / "mem.sqlite3").exists()  # the user's memory is not touched

@@ -20,8 +20,8 @@ from model.summaries import LABELS, split_exchanges
 
 class ScriptedEngine:
     """Echoes chat messages; asked for a summary (under the card's summary instruction),
-    it copies every fact line ("my ... is ...") of the previous summary and the
-    conversation, as a model that keeps facts would. Every prompt is recorded."""
+    it copies every fact line ("my ... is ...") of the previous summary and of what the
+    person said, as a model that keeps facts would. Every prompt is recorded."""
 
     name = "scripted"
     base_id = "scripted"
@@ -60,7 +60,9 @@ class ScriptedEngine:
             last = messages[-1]["content"]
             if self.is_summary(messages):
                 facts = [
-                    line.split(": ", 1)[-1] for line in last.splitlines() if "my " in line.lower()
+                    line.split(": ", 1)[-1]
+                    for line in last.splitlines()
+                    if "my " in line.lower() and not line.startswith("ATRI: ")
                 ]
                 text = "\n".join(dict.fromkeys(f"- {f.removeprefix('- ')}" for f in facts))
             else:
@@ -127,7 +129,7 @@ async def test_the_oldest_exchanges_are_folded_at_the_budget(settings: Settings)
 
 
 async def test_a_summary_survives_a_restart(settings: Settings) -> None:
-    english(settings, budget=150)
+    english(settings, budget=300)
     async with await ChatService.open(settings, engine=ScriptedEngine()) as service:
         await service.chat(chat("My sister is called Minamo."))
         for _ in range(5):
@@ -172,7 +174,7 @@ async def test_a_live_request_is_served_before_a_pending_summary() -> None:
 
 async def test_the_summarizer_waits_while_a_reply_is_being_answered(settings: Settings) -> None:
     engine = ScriptedEngine()
-    async with await ChatService.open(english(settings, budget=150), engine=engine) as service:
+    async with await ChatService.open(english(settings, budget=300), engine=engine) as service:
         assert service.summarizer is not None
         await service.chat(chat("My cat is called Mochi."))
         for _ in range(5):
@@ -199,7 +201,7 @@ async def test_the_summarizer_waits_while_a_reply_is_being_answered(settings: Se
 
 async def test_reset_archives_the_summary_and_purge_deletes_it(settings: Settings) -> None:
     async with await ChatService.open(
-        english(settings, budget=150), engine=ScriptedEngine()
+        english(settings, budget=300), engine=ScriptedEngine()
     ) as service:
         await service.chat(chat("My cat is called Mochi."))
         for _ in range(5):

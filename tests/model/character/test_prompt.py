@@ -116,5 +116,8 @@ def test_the_summary_leads_the_history_within_the_budget() -> None:
     # With no earlier exchange shown, it leads the new message; too long, it is left out.
     alone = fit_prompt("sys", [], "hi", count, window, recalled=recalled)
     assert alone.messages[-1]["content"] == "(memory)\n- the cat is Mochi\n\nhi"
-    huge = fit_prompt("sys", [], "hi", count, window, recalled=Recalled("z" * 400))
-    assert not huge.summary_shown and huge.messages[-1]["content"] == "hi"
+    # A summary longer than half the budget keeps its start (the oldest facts).
+    huge = fit_prompt("sys", [], "hi", count, window, recalled=Recalled("a" * 100 + "z" * 400))
+    content = huge.messages[-1]["content"]
+    assert huge.summary_shown and content.endswith("zzz\n\nhi")
+    assert "\n" + "a" * 100 + "z" in content and len(content) == 125 + len("\n\nhi")
