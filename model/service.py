@@ -457,7 +457,9 @@ class ChatService:
                     ],
                 )
             )
-            if self.summarizer is not None and (fitted.dropped_turns or window_full):
+            # A client that sends its own context (the OpenAI API) keeps its own memory.
+            stored_context = request.context is None
+            if self.summarizer and stored_context and (fitted.dropped_turns or window_full):
                 self.summarizer.request(scope)
         return Reply(
             text=generation.text,
