@@ -190,7 +190,7 @@ class ExportedSummary(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    text: Annotated[Text, AfterValidator(_some_text)]
+    text: Text  # "" when the exchanges it covers held nothing worth keeping
     covers: int = Field(ge=0)
     adapter_version: Text = ""
     created_at: Time

@@ -3,7 +3,10 @@
 When a scope's earlier messages no longer all fit its prompt, `Summarizer.request` queues
 the scope. A background task then asks the engine, through the batcher's low-priority lane
 and only while no live reply is being answered, to rewrite the scope's summary with its
-oldest exchanges folded in. The summary is stored in the memory database with the last
+oldest exchanges folded in. Old facts are not put at risk at every fold: the model
+summarizes only the newly folded exchanges, and that is added to the summary; only when
+the whole passes `summary_max_tokens` is it rewritten as one (compressed). The summary
+is stored in the memory database with the last
 message it covers and the adapter version that wrote it; from then on those messages are
 shown to the model through the summary only (`character.prompt.fit_prompt` puts it first).
 """
@@ -145,6 +148,7 @@ class Summarizer:
         self.fold_exchanges = fold_exchanges
         self.busy = busy
         self.written = 0
+        self.compactions = 0
         self._pending: dict[str, None] = {}  # scopes to fold, in the order asked
         self._wake = asyncio.Event()
         self._working = False
@@ -190,15 +194,27 @@ class Summarizer:
                 finally:
                     self._working = False
 
+    def compact_prompt(self, text: str) -> ChatMessages:
+        """Rewrite a summary that grew past its size as one shorter summary."""
+        room = self.max_prompt_tokens - self.count(self.instruction) - 2 * TEMPLATE_OVERHEAD_TOKENS
+        body = keep_end(f"{self.labels.previous}\n{text}", max(room, 0), self.count)
+        return [
+            {"role": "system", "content": self.instruction},
+            {
+                "role": "user",
+                "content": f"{body}\n\n{self.labels.conversation}\n{self.labels.nothing_yet}",
+            },
+        ]
+
     async def fold(self, scope: str) -> bool:
-        """Write the scope's next summary; False when there was nothing to fold, the
-        model wrote nothing, or a reset ended the context meanwhile."""
+        """Write the scope's next summary; False when there was nothing to fold or a
+        reset ended the context meanwhile."""
         previous = await self.memory.summary(scope)
         unsummarized = await self.memory.messages_after(
             scope, previous.covers_up_to if previous else 0
         )
         plan = plan_fold(
-            previous,
+            None,  # the new exchanges alone: the summary so far is kept as written
             unsummarized,
             self.fold_exchanges,
             self.instruction,
@@ -212,10 +228,17 @@ class Summarizer:
         while self.busy():  # replies being answered come first
             await asyncio.sleep(IDLE_POLL_SECONDS)
         generation = await self.batcher.submit_low(plan.messages, self.gen)
+        # Nothing worth keeping in those exchanges is an answer too: they count as
+        # folded, so they are not offered again at every message.
         text = clean_reply(generation.text, self.char_name)
-        if not text:
-            log.info("the model wrote an empty summary for %s; keeping the last one", scope)
-            return False
+        if previous is not None:
+            text = f"{previous.text}\n{text}".strip()
+        if self.count(text) > self.gen.max_new_tokens:  # too long: rewritten as one
+            while self.busy():
+                await asyncio.sleep(IDLE_POLL_SECONDS)
+            generation = await self.batcher.submit_low(self.compact_prompt(text), self.gen)
+            text = clean_reply(generation.text, self.char_name) or text
+            self.compactions += 1
         stored = await self.memory.add_summary(
             scope, text, plan.covers_up_to, generation.adapter_version
         )

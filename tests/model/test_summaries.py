@@ -111,13 +111,14 @@ async def test_the_oldest_exchanges_are_folded_at_the_budget(settings: Settings)
         request = next(p for p in engine.prompts if engine.is_summary(p))
         assert request[0]["content"] == service.persona.summary_instruction()
         assert LABELS["en"].conversation in request[1]["content"]
-        # Each later summary is written from the one before (and replaces it): the
-        # fact is carried on.
+        # Each later summary adds the next exchanges to the one before (and replaces
+        # it): the fact is carried on without the model being asked to keep it.
         assert await service.memory.all_summaries(scope) == [summary]
         requests = [p for p in engine.prompts if engine.is_summary(p)]
         assert requests[0][1]["content"].count("Natsuki: ") == 3
         later = requests[1:]
-        assert later and all("Mochi" in p[1]["content"] for p in later)
+        assert later and not any("Mochi" in p[1]["content"] for p in later)
+        assert service.summarizer.compactions == 0
 
         await service.chat(chat("What is my cat called?"))
         prompt = engine.prompts[-1]
@@ -255,3 +256,22 @@ def test_exchanges_keep_replies_with_their_question() -> None:
 
     got = split_exchanges([m(1, "assistant"), m(2, "user"), m(3, "assistant"), m(4, "user")])
     assert [[x.id for x in ex] for ex in got] == [[1, 2, 3], [4]]
+
+
+async def test_a_summary_past_its_size_is_rewritten_as_one(settings: Settings) -> None:
+    english(settings, budget=300).memory.summary_max_tokens = 60
+    engine = ScriptedEngine()
+    async with await ChatService.open(settings, engine=engine) as service:
+        assert service.summarizer is not None
+        for fact in ("My cat is called Mochi.", "My sister is Minamo.", "My town is flooded."):
+            await service.chat(chat(fact))
+            for _ in range(3):
+                await service.chat(chat(FILLER))
+            await service.summarizer.idle()
+        assert service.summarizer.compactions >= 1
+        compacting = [
+            p for p in engine.prompts if engine.is_summary(p) and "Natsuki: " not in p[1]["content"]
+        ]
+        assert compacting and "- My cat is called Mochi." in compacting[0][1]["content"]
+        summary = await service.memory.summary(service.scope_for("test", "u1"))
+        assert summary is not None and "Mochi" in summary.text and "flooded" in summary.text
