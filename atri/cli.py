@@ -344,12 +344,30 @@ def eval_(
     dataset: Annotated[Path | None, typer.Option(help="sharegpt training file")] = None,
     eval_dataset: Annotated[Path | None, typer.Option(help="held-out sharegpt file")] = None,
     max_new_tokens: Annotated[int | None, typer.Option(min=1, help="longest probe reply")] = None,
+    recall: Annotated[
+        bool,
+        typer.Option(
+            "--recall",
+            help="run the recall probes on the configured model instead (long-term memory)",
+        ),
+    ] = False,
+    recall_filler: Annotated[
+        int, typer.Option(min=0, help="small-talk exchanges between a fact and its question")
+    ] = 20,
+    recall_probes: Annotated[int, typer.Option(min=1, help="how many recall probes to run")] = 4,
 ) -> None:
-    """Compare base and adapter: perplexity, out-of-character rate, style."""
+    """Compare base and adapter: perplexity, out-of-character rate, style. With --recall:
+    tell facts early in long conversations and ask about them later."""
     from model.adapters.versions import find_version
     from model.evaluation.runner import evaluate
 
     settings = _settings()
+    if recall:
+        if max_new_tokens:
+            settings.generation.max_new_tokens = max_new_tokens
+        _quiet_transformers()
+        _eval_recall(settings, recall_filler, recall_probes)
+        return
     if dataset:
         settings.train.dataset = str(dataset.resolve())
     if eval_dataset:
@@ -390,6 +408,39 @@ def eval_(
             highlight=False,
         )
     console.print(f"Wrote {folder / 'eval.json'} and {folder / 'eval.md'}.", markup=False)
+
+
+def _eval_recall(settings: Settings, filler: int, count: int) -> None:
+    """The recall probes through a worker on the configured model, in a scratch database."""
+    import tempfile
+
+    from model.evaluation.recall import load_recall_probes, run_recall
+    from model.service import ChatService
+
+    async def go(folder: str) -> Any:
+        settings.memory.path = str(Path(folder) / "recall.sqlite3")
+        settings.reload.enabled = False
+        settings.worker.rate_limit_per_minute = 0
+        async with await ChatService.open(settings) as service:
+            probes = load_recall_probes(service.persona.main_language)
+            probes.probes[:] = probes.probes[:count]
+            return await run_recall(service, probes, filler)
+
+    with tempfile.TemporaryDirectory() as folder:
+        report = run_async(go(folder))
+    table = Table("fact", "in the prompt", "recalled", "reply", title="Recall")
+    for r in report.results:
+        reply = " ".join(r.reply.split())[:80]
+        table.add_row(
+            r.probe.said, "yes" if r.carried else "no", "yes" if r.recalled else "no", reply
+        )
+    console.print(table)
+    console.print(
+        f"{len(report.results)} probes, {report.filler_exchanges} exchanges between fact and "
+        f"question: carried into the prompt {report.carried_rate:.0%}, recalled "
+        f"{report.recall_rate:.0%}.",
+        markup=False,
+    )
 
 
 def _with_memory(fn: Any) -> Any:
@@ -438,17 +489,36 @@ def _when(seconds: float) -> str:
 @memory_app.command("show")
 def memory_show(
     scope: str,
-    archived: Annotated[bool, typer.Option(help="include reset (archived) messages")] = False,
+    archived: Annotated[
+        bool, typer.Option(help="include reset (archived) messages and summaries")
+    ] = False,
 ) -> None:
-    """Show one scope's conversation."""
+    """Show what she remembers of one scope: its summary and the turns after it."""
 
     async def go(memory: Any) -> Any:
-        return await memory.all_messages(scope, include_archived=archived)
+        summaries = await memory.all_summaries(scope)
+        messages = await memory.all_messages(scope, include_archived=archived)
+        return [s for s in summaries if archived or not s.archived], messages
 
-    messages = _with_memory(go)
-    if not messages:
+    summaries, messages = _with_memory(go)
+    if not messages and not summaries:
         console.print(f"No messages in scope {scope}.", markup=False)
         return
+    live = next((s for s in reversed(summaries) if not s.archived), None)
+    for summary in summaries:
+        tag = f" [{summary.adapter_version}]" if summary.adapter_version else ""
+        flag = " (archived)" if summary.archived else ""
+        console.print(
+            f"summary{tag}{flag}, up to message {summary.covers_up_to}:",
+            markup=False,
+            highlight=False,
+        )
+        console.print(summary.text, markup=False, highlight=False)
+        console.print("")
+    if live is not None and not archived:
+        # What the summary holds is shown through it; the turns after it follow.
+        messages = [m for m in messages if m.id > live.covers_up_to]
+        console.print("recent turns:", markup=False)
     for m in messages:
         who = m.display_name or m.user_id or m.role
         tag = f" [{m.adapter_version}]" if m.adapter_version else ""
@@ -485,8 +555,8 @@ def memory_purge(
 
 @memory_app.command("import")
 def memory_import(file: Path) -> None:
-    """Load a file written by `atri memory export` back into memory (once: messages
-    already stored are skipped)."""
+    """Load a file written by `atri memory export` back into memory: one scope, or a
+    whole-database backup (once: what is already stored is skipped)."""
     from model.memory import parse_export
 
     try:
@@ -499,9 +569,11 @@ def memory_import(file: Path) -> None:
         return await memory.import_export(export)
 
     result = _with_memory(go)
-    skipped = f" ({result.skipped} already stored, skipped)" if result.skipped else ""
+    skipped = result.skipped + result.room_skipped
+    note = f" ({skipped} already stored, skipped)" if skipped else ""
+    room = f" and {result.room_lines} room lines" if result.room_lines else ""
     console.print(
-        f"Imported {result.added} messages into {result.scope}{skipped}.",
+        f"Imported {result.added} messages and summaries{room} into {result.scope}{note}.",
         markup=False,
         highlight=False,
     )
@@ -509,15 +581,16 @@ def memory_import(file: Path) -> None:
 
 @memory_app.command("export")
 def memory_export(
-    scope: str,
+    scope: Annotated[str, typer.Argument(help="one scope; none: the whole database")] = "",
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="file to write (default: stdout)")
     ] = None,
 ) -> None:
-    """Write a scope's messages as JSON."""
+    """Write a scope (messages, summaries, its room lines) as JSON; with no scope, the
+    whole database as a backup that `atri memory import` restores."""
 
     async def go(memory: Any) -> dict[str, Any]:
-        return await memory.export(scope)  # type: ignore[no-any-return]
+        return await (memory.export(scope) if scope else memory.backup())  # type: ignore[no-any-return]
 
     data = _with_memory(go)
     text = json.dumps(data, ensure_ascii=False, indent=2)
@@ -525,7 +598,14 @@ def memory_export(
         sys.stdout.write(text + "\n")
     else:
         out.write_text(text + "\n", encoding="utf-8")
-        err_console.print(f"Wrote {len(data['messages'])} messages to {out}.", markup=False)
+        parts = data.get("scopes", [data])
+        messages = sum(len(p["messages"]) for p in parts)
+        summaries = sum(len(p["summaries"]) for p in parts)
+        err_console.print(
+            f"Wrote {messages} messages, {summaries} summaries and "
+            f"{len(data['room_lines'])} room lines to {out}.",
+            markup=False,
+        )
 
 
 def _persona(settings: Settings) -> Any:

@@ -114,6 +114,9 @@ class MemorySettings(Section):
     scope: Literal["user", "user_in_channel", "channel"] = "user"
     max_history_tokens: PositiveInt = 1024
     max_history_messages: PositiveInt = 40
+    summaries: bool = True
+    summary_fold_exchanges: PositiveInt = 8
+    summary_max_tokens: PositiveInt = 256
 
 
 class RoomSettings(Section):

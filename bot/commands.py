@@ -1,5 +1,5 @@
-"""The platform-neutral command layer: reset, status, reload, rollback, channel modes,
-with permissions.
+"""The platform-neutral command layer: reset, memory, status, reload, rollback, channel
+modes, with permissions.
 
 Each platform decides who is an admin (Discord: Manage Server, `admin_ids` or
 `admin_roles`; QQ: superusers, group owner or admins) and calls these with an `Actor`.
@@ -25,6 +25,12 @@ MODE_DONE: dict[ChannelMode, str] = {
     "mention": "好的，在这里叫到亚托莉（@我、叫我的名字或回复我）我才回答。",
     "all": "好的，亚托莉在这里每条消息都会回答！",
 }
+# `/atri memory` fits one message on every platform (Discord's limit is 2,000 characters).
+MEMORY_SUMMARY_CHARS = 900
+MEMORY_TURNS = 6
+MEMORY_TURN_CHARS = 120
+NOTHING_REMEMBERED = "亚托莉还没有和你的对话记忆哦。和我说说话吧！"
+NO_SUMMARY_YET = "（还没有摘要：我们的对话还都在我眼前。）"
 # How long a bot trusts the channel modes it read from the worker: a change made through
 # another bot process shows within this time (through this one, at once).
 MODES_REFRESH_SECONDS = 30.0
@@ -74,6 +80,32 @@ async def reset_self(worker: Worker, actor: Actor) -> CommandResult:
             )
         return await reset_channel(worker, actor)
     return CommandResult(f"好的，亚托莉把我们的对话忘掉了（{count} 条）。重新开始吧！")
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+async def remembered(worker: Worker, actor: Actor) -> CommandResult:
+    """What she remembers about the asking member: the summary and the recent turns."""
+    found = await worker.remembered(
+        ScopeRef(
+            platform=actor.platform,
+            user_id=actor.user_id,
+            channel_id=actor.channel_id,
+            guild_id=actor.guild_id,
+        )
+    )
+    if not found.summary and not found.turns:
+        return CommandResult(NOTHING_REMEMBERED)
+    lines = ["亚托莉记得的事：", _cut(found.summary, MEMORY_SUMMARY_CHARS) or NO_SUMMARY_YET]
+    if found.turns:
+        lines += ["", "最近的对话："]
+        for turn in found.turns[-MEMORY_TURNS:]:
+            who = "你" if turn.role == "user" else (turn.display_name or "亚托莉")
+            lines.append(f"{who}：{_cut(turn.content, MEMORY_TURN_CHARS)}")
+    return CommandResult("\n".join(lines))
 
 
 async def reset_user(worker: Worker, actor: Actor, target_user_id: str) -> CommandResult:

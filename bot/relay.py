@@ -30,6 +30,7 @@ from model.protocol import (
     HistoryEntry,
     MessageRef,
     ReloadResult,
+    Remembered,
     Reply,
     ReplyCut,
     ScopeRef,
@@ -145,6 +146,9 @@ class HttpWorker:
     async def history(self, scope: ScopeRef) -> list[HistoryEntry]:
         found = await self._call("POST", "/history", scope.model_dump())
         return [HistoryEntry.model_validate(entry) for entry in found]
+
+    async def remembered(self, scope: ScopeRef) -> Remembered:
+        return Remembered.model_validate(await self._call("POST", "/memory", scope.model_dump()))
 
     async def character(self) -> Character:
         return Character.model_validate(await self._call("GET", "/character"))

@@ -3,6 +3,10 @@
 The batcher gathers up to `max_batch` prompts, waiting at most `window` seconds after
 the first one, and hands them to the engine as one batch. The queue is bounded: when
 it is full, `submit` raises `Overloaded` at once instead of letting latency grow.
+
+Background work (a memory summary) goes through `submit_low`: such a job runs alone, and
+only when no live job waits, so a reply never queues behind it (one that arrives while it
+is generating waits for that generation only).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +34,7 @@ class Overloaded(Exception):
 class _Job:
     messages: ChatMessages
     future: asyncio.Future[Generation]
+    gen: GenerationSettings | None = None  # a low-priority job's own settings
 
 
 class Batcher:
@@ -49,10 +55,16 @@ class Batcher:
         self.window = window_seconds
         self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=queue_size)
         self._task: asyncio.Task[None] | None = None
+        self._low: deque[_Job] = deque()
+        self._arrived = asyncio.Event()  # set by every submit: the loop looks again
 
     @property
     def depth(self) -> int:
         return self._queue.qsize()
+
+    @property
+    def low_depth(self) -> int:
+        return len(self._low)
 
     @property
     def full(self) -> bool:
@@ -76,6 +88,10 @@ class Batcher:
             job = self._queue.get_nowait()
             if not job.future.done():
                 job.future.set_exception(Overloaded("worker stopped"))
+        while self._low:
+            job = self._low.popleft()
+            if not job.future.done():
+                job.future.set_exception(Overloaded("worker stopped"))
 
     async def submit(self, messages: ChatMessages) -> Generation:
         loop = asyncio.get_running_loop()
@@ -88,6 +104,15 @@ class Batcher:
                 self._queue.put_nowait(job)
             except asyncio.QueueFull:
                 raise Overloaded(f"queue full ({self._queue.maxsize} waiting)") from None
+        self._arrived.set()
+        return await job.future
+
+    async def submit_low(self, messages: ChatMessages, gen: GenerationSettings) -> Generation:
+        """Generate with `gen` when no live job waits; alone in its batch, so a live
+        reply is never held to its length."""
+        job = _Job(messages, asyncio.get_running_loop().create_future(), gen)
+        self._low.append(job)
+        self._arrived.set()
         return await job.future
 
     def _drop_abandoned(self) -> None:
@@ -102,8 +127,15 @@ class Batcher:
             self._queue.put_nowait(job)
 
     async def _collect(self) -> list[_Job]:
-        first = await self._queue.get()
-        jobs = [first]
+        while self._queue.empty():
+            while self._low:  # nothing live waits: background work may run
+                job = self._low.popleft()
+                if not job.future.done():
+                    return [job]
+            self._arrived.clear()
+            if self._queue.empty() and not self._low:
+                await self._arrived.wait()
+        jobs = [self._queue.get_nowait()]
         deadline = asyncio.get_running_loop().time() + self.window
         while len(jobs) < self.max_batch:
             timeout = deadline - asyncio.get_running_loop().time()
@@ -124,8 +156,9 @@ class Batcher:
             if not jobs:
                 continue
             started = time.perf_counter()
+            gen = jobs[0].gen or self.gen
             try:
-                results = await self.engine.generate([j.messages for j in jobs], self.gen)
+                results = await self.engine.generate([j.messages for j in jobs], gen)
             except Exception as exc:
                 log.exception("generation failed for a batch of %d", len(jobs))
                 for j in jobs:

@@ -25,6 +25,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    model_validator,
 )
 
 from atri.errors import ConfigError, UserError
@@ -32,11 +33,11 @@ from model.grouping import Grouped
 from model.protocol import ScopeKind
 from model.room import RoomLog
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Each entry upgrades the schema from version i to i+1. Version 1 had no adapter
-# column, version 2 no room lines, version 3 no request ids; databases written then are
-# migrated in place.
+# column, version 2 no room lines, version 3 no request ids, version 4 no summaries;
+# databases written then are migrated in place.
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE IF NOT EXISTS messages (
@@ -74,6 +75,18 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE messages ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
     """,
+    """
+    CREATE TABLE IF NOT EXISTS summaries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        scope TEXT NOT NULL,
+        text TEXT NOT NULL,
+        covers_up_to INTEGER NOT NULL,
+        adapter_version TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        archived INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX IF NOT EXISTS summaries_scope ON summaries (scope, archived, id);
+    """,
 ]
 
 
@@ -107,6 +120,19 @@ def parse_scope(scope: str) -> tuple[str, str, str]:
 
 
 @dataclass(frozen=True)
+class Summary:
+    """What she remembers of a scope's older exchanges: every live message with an id up
+    to `covers_up_to` is folded into `text` and no longer shown to the model itself."""
+
+    scope: str
+    text: str
+    covers_up_to: int
+    adapter_version: str
+    created_at: float
+    archived: bool = False
+
+
+@dataclass(frozen=True)
 class Message:
     id: int
     scope: str
@@ -120,9 +146,10 @@ class Message:
 
 
 EXPORT_FORMAT = "atri-memory"
-# Bump it when the export gains something (room context, summaries) that an older ATRI
-# could not import; `parse_export` refuses versions it does not know.
-EXPORT_VERSION = 1
+# Bump it when the export gains something that an older ATRI could not import;
+# `parse_export` refuses versions it does not know. Version 2 added summaries, room lines
+# and the whole-database backup (`scopes`); version 1 files still import.
+EXPORT_VERSION = 2
 # The latest time a message may carry: the last day of year 9999 (seconds since 1970),
 # so a date can be shown for it in any time zone.
 LATEST_TIME = 253_402_214_399.0
@@ -159,15 +186,72 @@ class ExportedMessage(BaseModel):
     archived: bool = False
 
 
-class MemoryExport(BaseModel):
-    """What `atri memory export` writes and `atri memory import` reads (version 1)."""
+Time = Annotated[float, Field(ge=0, le=LATEST_TIME, allow_inf_nan=False)]
+
+
+class ExportedSummary(BaseModel):
+    """A summary of an export; `covers` is the index (in the scope's `messages`) of the
+    last message it covers, as ids differ between databases."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    text: Text  # "" when the exchanges it covers held nothing worth keeping
+    covers: int = Field(ge=0)
+    adapter_version: Text = ""
+    created_at: Time
+    archived: bool = False
+
+
+class ExportedRoomLine(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    room: Annotated[Text, AfterValidator(_some_text)]
+    platform: Text
+    user_id: Text
+    display_name: Text = ""
+    content: Text
+    created_at: Time
+    archived: bool = False
+
+
+class ScopeExport(BaseModel):
+    """One scope of a whole-database backup."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    scope: Annotated[Text, AfterValidator(_some_text)]
+    messages: list[ExportedMessage]
+    summaries: list[ExportedSummary] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _covers_a_message(self) -> ScopeExport:
+        for i, summary in enumerate(self.summaries):
+            if summary.covers >= len(self.messages):
+                raise ValueError(
+                    f"summaries[{i}].covers must be the index of one of the scope's "
+                    f"{len(self.messages)} messages (it is {summary.covers})"
+                )
+        return self
+
+
+class MemoryExport(ScopeExport):
+    """What `atri memory export SCOPE` writes and `atri memory import` reads: one scope,
+    its summaries (version 2) and the room lines its people or room said (version 2)."""
+
+    format: Literal["atri-memory"]
+    version: Literal[1, 2]
+    room_lines: list[ExportedRoomLine] = Field(default_factory=list)
+
+
+class MemoryBackup(BaseModel):
+    """What `atri memory export` with no scope writes: the whole database."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
     format: Literal["atri-memory"]
-    version: Literal[1]
-    scope: Annotated[Text, AfterValidator(_some_text)]
-    messages: list[ExportedMessage]
+    version: Literal[2]
+    scopes: list[ScopeExport]
+    room_lines: list[ExportedRoomLine] = Field(default_factory=list)
 
 
 class ExportError(UserError):
@@ -176,9 +260,11 @@ class ExportError(UserError):
 
 @dataclass(frozen=True)
 class ImportResult:
-    scope: str
-    added: int
+    scope: str  # the scope imported, or how many a backup held
+    added: int  # messages and summaries
     skipped: int  # already stored
+    room_lines: int = 0
+    room_skipped: int = 0
 
 
 _EXPECTED = {
@@ -195,9 +281,10 @@ _EXPECTED = {
 }
 
 
-def parse_export(data: Any, source: str) -> MemoryExport:
-    """Check a whole export before anything is written; the first problem is one
-    sentence naming `source`, the message's index and the field."""
+def parse_export(data: Any, source: str) -> MemoryExport | MemoryBackup:
+    """Check a whole export (one scope, or a backup of every scope) before anything is
+    written; the first problem is one sentence naming `source`, the message's index and
+    the field."""
     if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
         raise ExportError(
             f'{source}: not an ATRI memory export (expected a JSON object with "format": '
@@ -209,8 +296,11 @@ def parse_export(data: Any, source: str) -> MemoryExport:
             f"{source}: written by a newer ATRI (export version {version}, this one reads "
             f"{EXPORT_VERSION}); upgrade ATRI to import it."
         )
+    model: type[MemoryExport | MemoryBackup] = (
+        MemoryBackup if "scopes" in data and "scope" not in data else MemoryExport
+    )
     try:
-        return MemoryExport.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
         first = errors[0]
@@ -222,9 +312,12 @@ def parse_export(data: Any, source: str) -> MemoryExport:
         elif first["type"] == "value_error":
             expected = str(ctx.get("error", expected))
         got = "" if first["type"] == "missing" else f" (it is {_preview(first['input'])})"
+        if first["type"] == "value_error" and isinstance(first["input"], dict):
+            got = ""  # a check of a whole object: its sentence says what is wrong
         more = f"; {len(errors) - 1} more problem(s) after it" if len(errors) > 1 else ""
         raise ExportError(
-            f"{source}: {where.lstrip('.')} {expected}{got}{more}; nothing was imported."
+            f"{source}: {(where.lstrip('.') + ' ') if where else ''}{expected}{got}{more}; "
+            "nothing was imported."
         ) from None
 
 
@@ -385,10 +478,58 @@ class Memory:
         async with self._db.execute(query + " ORDER BY id", (scope,)) as cur:
             return [_to_message(r) for r in await cur.fetchall()]
 
+    async def summary(self, scope: str) -> Summary | None:
+        """The scope's live summary (the newest), if one was written since its last reset."""
+        rows = await self._db.execute_fetchall(
+            "SELECT * FROM summaries WHERE scope = ? AND archived = 0"
+            " ORDER BY covers_up_to DESC, id DESC LIMIT 1",
+            (scope,),
+        )
+        return next((_to_summary(r) for r in rows), None)
+
+    async def all_summaries(self, scope: str) -> list[Summary]:
+        """Every summary of the scope, archived ones included, oldest first."""
+        rows = await self._db.execute_fetchall(
+            "SELECT * FROM summaries WHERE scope = ? ORDER BY id", (scope,)
+        )
+        return [_to_summary(r) for r in rows]
+
+    async def messages_after(self, scope: str, after_id: int) -> list[Message]:
+        """The scope's live messages with an id above `after_id`, oldest first."""
+        rows = await self._db.execute_fetchall(
+            "SELECT * FROM messages WHERE scope = ? AND archived = 0 AND id > ? ORDER BY id",
+            (scope, after_id),
+        )
+        return [_to_message(r) for r in rows]
+
+    async def add_summary(
+        self, scope: str, text: str, covers_up_to: int, adapter_version: str = ""
+    ) -> bool:
+        """Store a new summary for the scope in place of its live one. Refused (False) when the last message it
+        covers is no longer live: a reset landed while it was being written, and a
+        summary of an ended context must not lead the next one."""
+        cur = await self._db.execute(
+            "INSERT INTO summaries (scope, text, covers_up_to, adapter_version, created_at)"
+            " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?"
+            " AND scope = ? AND archived = 0)",
+            (scope, text, covers_up_to, adapter_version, time.time(), covers_up_to, scope),
+        )
+        if cur.rowcount == 1:  # a rolling summary: the new one holds what the old one did
+            await self._db.execute(
+                "DELETE FROM summaries WHERE scope = ? AND archived = 0 AND id < ?",
+                (scope, cur.lastrowid),
+            )
+        await self._db.commit()
+        return cur.rowcount == 1
+
     async def reset(self, scope: str) -> int:
-        """End the scope's context: its messages are archived and hidden from the model."""
+        """End the scope's context: its messages and summary are archived and hidden from
+        the model."""
         cur = await self._db.execute(
             "UPDATE messages SET archived = 1 WHERE scope = ? AND archived = 0", (scope,)
+        )
+        await self._db.execute(
+            "UPDATE summaries SET archived = 1 WHERE scope = ? AND archived = 0", (scope,)
         )
         await self._db.commit()
         return cur.rowcount
@@ -425,6 +566,10 @@ class Memory:
             "UPDATE messages SET archived = 1 WHERE substr(scope, 1, ?) = ? AND archived = 0",
             (len(prefix), prefix),
         )
+        await self._db.execute(
+            "UPDATE summaries SET archived = 1 WHERE substr(scope, 1, ?) = ? AND archived = 0",
+            (len(prefix), prefix),
+        )
         await self._db.commit()
         return cur.rowcount
 
@@ -433,6 +578,7 @@ class Memory:
         scope takes that user's room lines in every channel along; a channel's scope,
         the channel's room lines."""
         cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (scope,))
+        await self._db.execute("DELETE FROM summaries WHERE scope = ?", (scope,))
         await self._db.commit()
         count = cur.rowcount
         platform, user_id, room = parse_scope(scope)
@@ -455,10 +601,43 @@ class Memory:
         return rows
 
     async def export(self, scope: str) -> dict[str, Any]:
-        messages = await self.all_messages(scope)
+        """One scope: its messages, its summaries, and the room lines of its people (a
+        user's scope) or its room (a channel's scope)."""
+        data = await self._export_scope(scope)
+        platform, user_id, room = parse_scope(scope)
+        lines = await self.room.export_lines(platform, user_id, room)
+        return {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, **data, "room_lines": lines}
+
+    async def backup(self) -> dict[str, Any]:
+        """The whole database: every scope (with its summaries) and every room line."""
+        rows = await self._db.execute_fetchall(
+            "SELECT scope FROM messages UNION SELECT scope FROM summaries ORDER BY scope"
+        )
+        scopes = [await self._export_scope(_as_text(r[0])) for r in rows]
+        lines = await self.room.export_lines("", "", "")
         return {
             "format": EXPORT_FORMAT,
             "version": EXPORT_VERSION,
+            "scopes": scopes,
+            "room_lines": lines,
+        }
+
+    async def _export_scope(self, scope: str) -> dict[str, Any]:
+        messages = await self.all_messages(scope)
+        summaries = []
+        for s in await self.all_summaries(scope):
+            covered = [i for i, m in enumerate(messages) if m.id <= s.covers_up_to]
+            if covered:  # a summary whose messages were deleted covers nothing left
+                summaries.append(
+                    {
+                        "text": s.text,
+                        "covers": covered[-1],
+                        "adapter_version": s.adapter_version,
+                        "created_at": s.created_at,
+                        "archived": s.archived,
+                    }
+                )
+        return {
             "scope": scope,
             "messages": [
                 {
@@ -472,12 +651,34 @@ class Memory:
                 }
                 for m in messages
             ],
+            "summaries": summaries,
         }
 
-    async def import_export(self, export: MemoryExport) -> ImportResult:
-        """Add the messages of a checked export (`parse_export`) to the scope it names,
-        in one transaction. Messages already stored (same role, user id, content and
-        time) are skipped, so importing the same file twice adds nothing the second time."""
+    async def import_export(self, export: MemoryExport | MemoryBackup) -> ImportResult:
+        """Add a checked export (`parse_export`) in one transaction: messages, summaries
+        and room lines already stored (same author, text and time) are skipped, so
+        importing the same file twice adds nothing the second time."""
+        await self._writes.idle()
+        await self.room.idle()
+        scopes = export.scopes if isinstance(export, MemoryBackup) else [export]
+        added = skipped = 0
+        try:
+            for part in scopes:
+                new, old = await self._import_scope(part)
+                added, skipped = added + new, skipped + old
+            new, old = await self.room.import_lines(
+                [line.model_dump() for line in export.room_lines]
+            )
+            await self._db.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self._db.rollback()
+            raise
+        name = export.scope if isinstance(export, MemoryExport) else f"{len(scopes)} scope(s)"
+        return ImportResult(name, added, skipped, room_lines=new, room_skipped=old)
+
+    async def _import_scope(self, export: ScopeExport) -> tuple[int, int]:
+        """Messages and summaries of one scope, not committed; (added, skipped)."""
         scope = export.scope
         rows = await self._db.execute_fetchall(
             "SELECT role, user_id, content, created_at FROM messages WHERE scope = ?", (scope,)
@@ -498,8 +699,43 @@ class Memory:
                 " adapter_version, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 new,
             )
-            await self._db.commit()
-        return ImportResult(scope, added=len(new), skipped=len(export.messages) - len(new))
+        added = len(new)
+        skipped = len(export.messages) - added
+        if not export.summaries:
+            return added, skipped
+        # The id each exported message has here: its n-th stored twin for its n-th copy.
+        found = await self._db.execute_fetchall(
+            "SELECT id, role, user_id, content, created_at FROM messages WHERE scope = ?"
+            " ORDER BY id",
+            (scope,),
+        )
+        ids: dict[tuple[Any, ...], list[int]] = {}
+        for r in found:
+            ids.setdefault((r[1], r[2], r[3], r[4]), []).append(r[0])
+        seen: Counter[tuple[Any, ...]] = Counter()
+        message_ids = []
+        for m in export.messages:
+            key = (m.role, m.user_id, m.content, m.created_at)
+            twins = ids[key]
+            message_ids.append(twins[min(seen[key], len(twins) - 1)])
+            seen[key] += 1
+        have = {
+            (r[0], r[1])
+            for r in await self._db.execute_fetchall(
+                "SELECT text, created_at FROM summaries WHERE scope = ?", (scope,)
+            )
+        }
+        for s in export.summaries:
+            if (s.text, s.created_at) in have:
+                skipped += 1
+                continue
+            await self._db.execute(
+                "INSERT INTO summaries (scope, text, covers_up_to, adapter_version, created_at,"
+                " archived) VALUES (?, ?, ?, ?, ?, ?)",
+                (scope, s.text, message_ids[s.covers], s.adapter_version, s.created_at, s.archived),
+            )
+            added += 1
+        return added, skipped
 
 
 def _path_error(path: Path, problem: str) -> ConfigError:
@@ -538,6 +774,17 @@ def _to_message(row: aiosqlite.Row) -> Message:
         content=_as_text(row["content"]),
         created_at=as_time(row["created_at"]),
         adapter_version=_as_text(row["adapter_version"]),
+        archived=bool(row["archived"]),
+    )
+
+
+def _to_summary(row: aiosqlite.Row) -> Summary:
+    return Summary(
+        scope=_as_text(row["scope"]),
+        text=_as_text(row["text"]),
+        covers_up_to=int(row["covers_up_to"]),
+        adapter_version=_as_text(row["adapter_version"]),
+        created_at=as_time(row["created_at"]),
         archived=bool(row["archived"]),
     )
 

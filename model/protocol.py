@@ -138,6 +138,15 @@ class HistoryEntry(BaseModel):
     display_name: str = ""
 
 
+class Remembered(BaseModel):
+    """What she remembers of one conversation: its rolling summary (of exchanges that
+    fell out of the prompt) and the recent turns the model still sees itself."""
+
+    summary: str = ""
+    summary_adapter_version: str = ""
+    turns: list[HistoryEntry] = Field(default_factory=list)
+
+
 class ReloadResult(BaseModel):
     ok: bool
     message: str
@@ -152,6 +161,10 @@ class Worker(Protocol):
 
     async def history(self, scope: ScopeRef) -> list[HistoryEntry]:
         """The live context of a conversation, oldest first (what the model sees)."""
+        ...
+
+    async def remembered(self, scope: ScopeRef) -> Remembered:
+        """The conversation's summary and recent turns (what `/atri memory` shows)."""
         ...
 
     async def character(self) -> Character: ...

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -111,6 +111,50 @@ class RoomLog:
             (room,),
         )
         return [RoomLine(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def export_lines(self, platform: str, user_id: str, room: str) -> list[dict[str, Any]]:
+        """Lines for an export: a user's (in `room`, or everywhere on the platform), a
+        room's, or with nothing named, every line."""
+        where, params = [], []
+        if user_id:
+            where += ["platform = ?", "user_id = ?"]
+            params += [platform, user_id]
+        if room:
+            where.append("room = ?")
+            params.append(room)
+        sql = "SELECT room, platform, user_id, display_name, content, created_at, archived"
+        sql += " FROM room_lines" + (" WHERE " + " AND ".join(where) if where else "")
+        rows = await self._db.execute_fetchall(sql + " ORDER BY id", params)
+        keys = ("room", "platform", "user_id", "display_name", "content", "created_at")
+        return [{**dict(zip(keys, r[:6], strict=True)), "archived": bool(r[6])} for r in rows]
+
+    async def import_lines(self, lines: list[dict[str, Any]]) -> tuple[int, int]:
+        """Add lines not stored yet (same room, person, text and time); not committed:
+        the caller's import commits. Returns (added, skipped). The bounds apply again at
+        the room's next write."""
+        rooms = sorted({line["room"] for line in lines})
+        stored: Counter[tuple[Any, ...]] = Counter()
+        for room in rooms:
+            rows = await self._db.execute_fetchall(
+                "SELECT room, platform, user_id, content, created_at FROM room_lines"
+                " WHERE room = ?",
+                (room,),
+            )
+            stored.update(tuple(r) for r in rows)
+        new = []
+        for line in lines:
+            key = tuple(line[k] for k in ("room", "platform", "user_id", "content", "created_at"))
+            if stored[key] > 0:
+                stored[key] -= 1
+                continue
+            new.append((*key[:3], line["display_name"], key[3], key[4], line["archived"]))
+        if new:
+            await self._db.executemany(
+                "INSERT INTO room_lines (room, platform, user_id, display_name, content,"
+                " created_at, archived) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                new,
+            )
+        return len(new), len(lines) - len(new)
 
     async def _change(self, sql: str, params: tuple[Any, ...]) -> int:
         await self._writes.idle()  # a line being written is covered too

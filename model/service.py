@@ -33,9 +33,11 @@ from model.character.persona import (
 )
 from model.character.prompt import (
     ROOM_HEADINGS,
+    SUMMARY_HEADINGS,
     ChatMessages,
     PastTurn,
     PromptTooLong,
+    Recalled,
     Room,
     Turn,
     Window,
@@ -44,7 +46,7 @@ from model.character.prompt import (
 )
 from model.engines import create_engine
 from model.engines.base import Engine, Generation
-from model.memory import Memory, channel_prefix, scope_key
+from model.memory import Memory, Message, Summary, channel_prefix, scope_key
 from model.metrics import WorkerMetrics
 from model.protocol import (
     SHARED_SCOPE,
@@ -55,12 +57,14 @@ from model.protocol import (
     HistoryEntry,
     MessageRef,
     ReloadResult,
+    Remembered,
     Reply,
     ReplyCut,
     ScopeRef,
     WorkerStatus,
 )
 from model.room import RoomBounds, SpeakUp
+from model.summaries import Summarizer
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +153,26 @@ class ChatService:
             r.speak_up_cooldown_seconds,
             r.speak_up_max_per_hour,
         )
+        self.summary_heading = SUMMARY_HEADINGS.get(persona.main_language, SUMMARY_HEADINGS["zh"])
+        m = settings.memory
+        self.summarizer = (
+            Summarizer(
+                memory,
+                self.batcher,
+                settings.generation.model_copy(
+                    update={"max_new_tokens": m.summary_max_tokens, "do_sample": False}
+                ),
+                persona.summary_instruction(),
+                persona.name,
+                persona.main_language,
+                self.count_tokens,
+                engine.context_window,
+                m.summary_fold_exchanges,
+                busy=lambda: self._in_progress > 0 or self.batcher.depth > 0,
+            )
+            if m.summaries
+            else None
+        )
 
     @property
     def system_prompt(self) -> str:
@@ -170,6 +194,8 @@ class ChatService:
             raise
         service = cls(settings, engine, memory, persona)
         service.batcher.start()
+        if service.summarizer is not None:
+            service.summarizer.start()
         try:
             await service.reloader.start()
         except BaseException:
@@ -181,6 +207,8 @@ class ChatService:
         if self._channel_modes is not None:
             await self._channel_modes.close()
         await self.reloader.stop()
+        if self.summarizer is not None:
+            await self.summarizer.stop()
         await self.batcher.stop()
         await self.engine.close()
         await self.memory.close()
@@ -291,11 +319,15 @@ class ChatService:
         name = request.display_name or self.user_name
         shared = self.settings.memory.scope == "channel" and bool(request.channel_id)
         earlier: Sequence[PastTurn]
+        recalled: Recalled | None = None
+        window_full = False
         if request.context is not None:  # the client keeps the conversation
             earlier = [Turn(t.role, t.content) for t in request.context]
             history_cap = None
         else:
-            earlier = await self._stored_context(scope)
+            summary, earlier, window_full = await self._remembered(scope)
+            if summary is not None:
+                recalled = Recalled(summary.text, self.summary_heading)
             history_cap = self.settings.memory.max_history_tokens
         room = await self._room_context(request)
         window = Window(
@@ -318,6 +350,7 @@ class ChatService:
                 shared,
                 room,
                 request.user_id,
+                recalled,
             )
             generation, retries = await self._generate_in_character(fitted.messages, name)
             if request.system_prompt or generation.adapter_version == version:
@@ -346,6 +379,10 @@ class ChatService:
                     request.request_id,
                 )
             )
+            # A client that sends its own context (the OpenAI API) keeps its own memory.
+            stored_context = request.context is None
+            if self.summarizer and stored_context and (fitted.dropped_turns or window_full):
+                self.summarizer.request(scope)
         return Reply(
             text=generation.text,
             scope=scope,
@@ -368,6 +405,19 @@ class ChatService:
         if not scope:
             return []
         return await self.memory.history(scope, self.settings.memory.max_history_messages)
+
+    async def _remembered(self, scope: str) -> tuple[Summary | None, list[Message], bool]:
+        """The scope's summary, the live messages it does not cover, and whether the
+        read stopped at `max_history_messages` with none of them covered (older ones may
+        be neither shown nor summarized yet)."""
+        found = await self._stored_context(scope)
+        if not scope or self.summarizer is None:
+            return None, found, False
+        summary = await self.memory.summary(scope)
+        covered = summary.covers_up_to if summary else 0
+        after = [m for m in found if m.id > covered]
+        capped = len(found) >= self.settings.memory.max_history_messages - 1
+        return summary, after, capped and len(after) == len(found)
 
     async def _generate_in_character(
         self, messages: ChatMessages, user_name: str
@@ -403,6 +453,23 @@ class ChatService:
             HistoryEntry(role=m.role, content=m.content, display_name=m.display_name)
             for m in stored
         ]
+
+    async def remembered(self, scope: ScopeRef) -> Remembered:
+        """The summary and the turns after it that the model still sees."""
+        key = self._scope_of(scope) if scope.user_id or scope.channel_id else ""
+        summary, turns, _ = await self._remembered(key)
+        return Remembered(
+            summary=summary.text if summary else "",
+            summary_adapter_version=summary.adapter_version if summary else "",
+            turns=[
+                HistoryEntry(
+                    role="user" if m.role == "user" else "assistant",
+                    content=m.content,
+                    display_name=m.display_name,
+                )
+                for m in turns
+            ],
+        )
 
     async def character(self) -> Character:
         return Character(

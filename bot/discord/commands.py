@@ -119,6 +119,11 @@ class AtriCommands(app_commands.Group):
         actor = actor_for(interaction, self.settings)
         await respond(interaction, commands.reset_self(self.worker, actor), self.defer_after)
 
+    @app_commands.command(name="memory", description="亚托莉记得关于你的事：摘要和最近的对话")
+    async def memory(self, interaction: discord.Interaction[Any]) -> None:
+        actor = actor_for(interaction, self.settings)
+        await respond(interaction, commands.remembered(self.worker, actor), self.defer_after)
+
     @app_commands.command(name="status", description="亚托莉现在的状态：模型版本、排队、运行时间")
     async def status(self, interaction: discord.Interaction[Any]) -> None:
         actor = actor_for(interaction, self.settings)

@@ -58,6 +58,7 @@ USAGE = """和亚托莉聊天：在群里 @她、用她的名字开头，或回�
 /atri reset 或 重置记忆 — 忘掉你和她的对话
 /atri reset @某人 — 忘掉那个人的对话（群管理员）
 /atri reset group — 忘掉本群的对话（群管理员）
+/atri memory — 她记得关于你的事（摘要和最近的对话）
 /atri status — 她现在的状态
 /atri mode off|on|all — 在本群关闭她、被叫到才回答、每条都回答（群管理员）
 /atri reload — 换上最新训练的版本（超级用户）"""
@@ -388,6 +389,9 @@ async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
     try:
         if action == "reset":
             return await _reset(bot, event, args, words[1:])
+        if action == "memory":
+            actor = await _actor(bot, event, ADMINS)
+            return (await commands.remembered(current_worker(), actor)).text
         if action == "status":
             return (await commands.status(current_worker(), await _actor(bot, event, ADMINS))).text
         if action == "mode":

@@ -32,6 +32,23 @@ TRAINING_PROMPTS = {
     "ja": "あなたは{{char}}です。{{char}}として、{{char}}の口調で{{user}}と話し、役から外れないでください。",
 }
 
+# The summary instruction's default (a card's `summary_prompt` overrides it), per
+# language: memory summaries are written in the language she speaks.
+SUMMARY_PROMPTS = {
+    "zh": "你是{{char}}的记忆。下面是你之前的记忆摘要（可能为空）和之后的一段对话。"
+    "请写出更新后的摘要：用第三人称简短列出对方告诉过{{char}}的事实（名字、喜好、宠物、"
+    "计划、约定等）和发生过的重要事情，保留具体的名字和数字，不要编造，不要写对话以外的内容。",
+    "en": "You are {{char}}'s memory. Below are your summary so far (it may be empty) and the "
+    "next part of the conversation. Write the updated summary: briefly list, in the third "
+    "person, the facts the other person told {{char}} (names, likes, pets, plans, promises) "
+    "and what happened that matters. Keep exact names and numbers, invent nothing, and add "
+    "nothing that was not said.",
+    "ja": "あなたは{{char}}の記憶です。下にこれまでの要約（空のこともあります）と、その後の"
+    "会話があります。更新した要約を書いてください：相手が{{char}}に話した事実（名前、好み、"
+    "ペット、予定、約束）と大事な出来事を三人称で短く挙げ、名前や数字はそのまま残し、"
+    "話されていないことは書かないでください。",
+}
+
 PACKAGED_CARD = Path(__file__).with_name("personas") / "atri.toml"
 # Engines that do not run `[model] base` themselves, so it says nothing about the language.
 _ENGINES_WITHOUT_BASE = {"echo", "openai"}
@@ -116,6 +133,9 @@ class Persona(BaseModel):
     greeting: str = ""
     example_dialogue: list[ExampleTurn] = Field(default_factory=list)
     lines: CannedLines = Field(default_factory=CannedLines)
+    # How the engine is asked to fold old exchanges into her memory summary; "" = the
+    # default for the card's language (SUMMARY_PROMPTS).
+    summary_prompt: str = ""
     # The same card in other languages, keyed by language: every field but the aliases.
     translations: dict[str, Persona] = Field(default_factory=dict)
 
@@ -182,6 +202,13 @@ class Persona(BaseModel):
         Left at its (Chinese) default, it is said in the language she speaks."""
         if template == DEFAULT_TRAINING_PROMPT:
             template = TRAINING_PROMPTS.get(self.main_language, TRAINING_PROMPTS["en"])
+        return template.replace("{{char}}", self.name).strip()
+
+    def summary_instruction(self) -> str:
+        """The system prompt a memory summary is written under, in the card's language."""
+        template = self.summary_prompt or SUMMARY_PROMPTS.get(
+            self.main_language, SUMMARY_PROMPTS["en"]
+        )
         return template.replace("{{char}}", self.name).strip()
 
     def greeting_for(self, user_name: str) -> str:

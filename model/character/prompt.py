@@ -28,6 +28,15 @@ ROOM_HEADINGS = {
     "ja": "（さっきチャンネルでみんなが話していたこと）",
 }
 
+# The most of the history budget the summary may take; a longer one keeps its start.
+SUMMARY_SHARE = 0.5
+# What leads her summary of older exchanges, in the language she speaks.
+SUMMARY_HEADINGS = {
+    "zh": "（你记得的之前的对话）",
+    "en": "(What you remember from earlier in this conversation)",
+    "ja": "（この会話で前にあったことの記憶）",
+}
+
 _THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
 _TEMPLATE_TOKENS = re.compile(
     r"<\|(?:im_start|im_end|endoftext|eot_id|start_header_id|end_header_id|begin_of_text)\|>"
@@ -75,6 +84,17 @@ class Room:
 
 
 @dataclass(frozen=True)
+class Recalled:
+    """The scope's rolling summary (`memory.Summary`), which leads the history."""
+
+    text: str
+    heading: str = SUMMARY_HEADINGS["zh"]
+
+    def block(self) -> str:
+        return f"{self.heading}\n{self.text}"
+
+
+@dataclass(frozen=True)
 class Turn:
     role: str
     content: str
@@ -99,6 +119,7 @@ class FittedPrompt:
     dropped_turns: int  # earlier messages left out
     message_cut: bool  # the new message itself was too long and lost its start
     room_lines: int = 0  # room lines shown
+    summary_shown: bool = False  # the summary led the history
 
 
 class PromptTooLong(UserError):
@@ -155,6 +176,7 @@ def fit_prompt(
     shared_scope: bool = False,
     room_context: Room | None = None,
     user_id: str = "",
+    recalled: Recalled | None = None,
 ) -> FittedPrompt:
     """The one place a conversation is fitted into the context window.
 
@@ -167,6 +189,9 @@ def fit_prompt(
     Room lines (what others said in the channel) take at most `room_context.share` of the
     history budget, newest first, and lead the new message as who-said-what; the speaker is then
     named too, so the model can tell them from the room.
+
+    The scope's summary (`recalled`), when it fits the budget, is taken first and leads
+    the history: it opens the first message shown, so roles still alternate.
     """
     heard = room_context.lines if room_context else ()
     labels = people_labels(heard, user_id, display_name) if heard else {}
@@ -204,6 +229,15 @@ def fit_prompt(
         share = int(budget * room_context.share)
         room_said, room_used = fit_room(room_context, labels, count, share)
     budget -= room_used
+    summary_block = ""
+    summary_used = 0
+    if recalled is not None and recalled.text.strip():
+        share = int(budget * SUMMARY_SHARE)
+        summary_block = keep_start(recalled.block()[: share * MAX_CHARS_PER_TOKEN], share, count)
+        if summary_block.strip() == recalled.heading.strip() or not summary_block.strip():
+            summary_block = ""  # not even a line of it fits
+        summary_used = count(summary_block) + 1 if summary_block else 0
+    budget -= summary_used
     kept: list[list[dict[str, str]]] = []
     used = 0
     exchange: list[dict[str, str]] = []
@@ -231,6 +265,10 @@ def fit_prompt(
     history = [m for ex in kept for m in ex]
     if room_said and room_context is not None:
         message = "\n".join([room_context.heading, *room_said]) + "\n\n" + message
+    if summary_block and history and history[0]["role"] == "user":
+        history[0] = {"role": "user", "content": summary_block + "\n\n" + history[0]["content"]}
+    elif summary_block:
+        message = summary_block + "\n\n" + message
     return FittedPrompt(
         messages=[
             {"role": "system", "content": system_prompt},
@@ -238,10 +276,16 @@ def fit_prompt(
             {"role": "user", "content": message},
         ],
         text=text,
-        prompt_tokens=system_tokens + used + room_used + message_tokens + per_message,
+        prompt_tokens=system_tokens
+        + used
+        + room_used
+        + summary_used
+        + message_tokens
+        + per_message,
         dropped_turns=len(earlier) - len(history),
         message_cut=cut,
         room_lines=len(room_said),
+        summary_shown=bool(summary_block),
     )
 
 
@@ -256,6 +300,20 @@ def keep_end(text: str, max_tokens: int, count: Callable[[str], int]) -> str:
         else:
             low = mid + 1
     return text[low:]
+
+
+def keep_start(text: str, max_tokens: int, count: Callable[[str], int]) -> str:
+    """The longest start of `text` that counts at most `max_tokens` (binary search)."""
+    if count(text) <= max_tokens:
+        return text
+    low, high = 0, len(text)  # text[:low] always fits
+    while low < high:
+        mid = (low + high + 1) // 2
+        if count(text[:mid]) <= max_tokens:
+            low = mid
+        else:
+            high = mid - 1
+    return text[:low]
 
 
 def clean_reply(text: str, character_name: str = "") -> str:

@@ -40,6 +40,7 @@ from model.protocol import (
     HistoryEntry,
     MessageRef,
     ReloadResult,
+    Remembered,
     Reply,
     ReplyCut,
     ScopeRef,
@@ -191,6 +192,10 @@ def create_app(service: ChatService, secrets: Secrets) -> FastAPI:
     @app.post("/history", dependencies=admin_only)
     async def history(scope: ScopeRef) -> list[HistoryEntry]:
         return await service.history(scope)
+
+    @app.post("/memory", dependencies=admin_only)
+    async def remembered(scope: ScopeRef) -> Remembered:
+        return await service.remembered(scope)
 
     @app.get("/character")
     async def character() -> Character:

@@ -101,11 +101,14 @@ def test_memory_import_restores_an_export_once_and_refuses_other_json(
     assert atri(config, "memory", "export", "discord:user:1", "--out", str(target))[0] == 0
     assert atri(config, "memory", "purge", "discord:user:1", "--yes")[0] == 0
     code, out = atri(config, "memory", "import", str(target))
-    assert code == 0 and "Imported 2 messages into discord:user:1." in out
+    assert code == 0 and "Imported 2 messages and summaries into discord:user:1." in out
     _, out = atri(config, "memory", "show", "discord:user:1")
     assert "早上好" in out and "早！" in out
     code, out = atri(config, "memory", "import", str(target))
-    assert code == 0 and "Imported 0 messages into discord:user:1 (2 already stored" in out
+    assert (
+        code == 0
+        and "Imported 0 messages and summaries into discord:user:1 (2 already stored" in out
+    )
     _, out = atri(config, "memory", "show", "discord:user:1")
     assert out.count("早上好") == 1
     wrong = tmp_path / "wrong.json"
@@ -232,3 +235,70 @@ def test_a_wrong_path_in_the_config_is_one_sentence_before_anything_loads(
     assert code == 2, out
     assert f"error: {sentence}" in flat and flat.count("error:") == 1
     assert "Traceback" not in out and "point it at" in flat
+
+
+def test_memory_show_prints_the_summary_and_the_turns_after_it(
+    config: Path, tmp_path: Path
+) -> None:
+    async def summarize() -> None:
+        async with await Memory.open(tmp_path / "mem.sqlite3") as memory:
+            await memory.append_many("discord:user:1", [("user", "1", "Ann", "later", "")])
+            first_reply = (await memory.all_messages("discord:user:1"))[1]
+            await memory.add_summary(
+                "discord:user:1", "- Ann says good morning", first_reply.id, "v1"
+            )
+
+    asyncio.run(summarize())
+    code, out = atri(config, "memory", "show", "discord:user:1")
+    assert code == 0 and "- Ann says good morning" in out and "[v1]" in out
+    assert "recent turns:" in out and "later" in out and "早上好" not in out
+    atri(config, "memory", "reset", "discord:user:1")
+    _, out = atri(config, "memory", "show", "discord:user:1", "--archived")
+    assert "(archived)" in out and "- Ann says good morning" in out and "早上好" in out
+
+
+def test_export_with_no_scope_is_a_backup_that_import_restores(
+    config: Path, tmp_path: Path
+) -> None:
+    from tests.model.test_memory import fill_everything
+
+    async def fill() -> None:
+        async with await Memory.open(tmp_path / "mem.sqlite3") as memory:
+            await fill_everything(memory)
+
+    asyncio.run(fill())
+    backup = tmp_path / "backup.json"
+    code, out = atri(config, "memory", "export", "--out", str(backup))
+    assert code == 0 and "Wrote 10 messages, 2 summaries and 2 room lines" in " ".join(out.split())
+    other = tmp_path / "other.toml"
+    other.write_text('[memory]\npath = "restored.sqlite3"\n', encoding="utf-8")
+    code, out = atri(other, "memory", "import", str(backup))
+    assert code == 0 and "Imported 12 messages and summaries and 2 room lines into 4 scope(s)" in (
+        " ".join(out.split())
+    )
+    code, out = atri(other, "memory", "import", str(backup))
+    assert code == 0 and "Imported 0 messages and summaries into 4 scope(s) (14 already" in (
+        " ".join(out.split())
+    )
+    again = tmp_path / "again.json"
+    assert atri(other, "memory", "export", "--out", str(again))[0] == 0
+    assert json.loads(again.read_text(encoding="utf-8")) == json.loads(
+        backup.read_text(encoding="utf-8")
+    )
+    _, out = atri(other, "memory", "show", "qq:user:1")
+    assert "- said hi" in out and "recent turns:" in out
+
+
+def test_eval_recall_runs_the_recall_probes_in_a_scratch_database(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[model]\nengine = "echo"\n[memory]\npath = "mem.sqlite3"\nmax_history_tokens = 200\n',
+        encoding="utf-8",
+    )
+    code, out = atri(config, "eval", "--recall", "--recall-filler", "12", "--recall-probes", "2")
+    text = " ".join(out.split())
+    # The echo engine's summaries repeat the transcript, so the facts are carried; its
+    # replies only repeat the question, so nothing is recalled.
+    assert code == 0 and "2 probes, 12 exchanges between fact and question" in text
+    assert "carried into the prompt 100%, recalled 0%" in text
+    assert not (tmp_path / "mem.sqlite3").exists()  # the user's memory is not touched

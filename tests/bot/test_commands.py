@@ -94,3 +94,20 @@ async def test_reload_and_rollback_need_admin(echo_service: ChatService) -> None
     assert (await commands.reload(echo_service, member())).refused
     assert (await commands.rollback(echo_service, member())).refused
     assert not (await commands.reload(echo_service, admin())).refused
+
+
+async def test_memory_shows_the_asker_their_summary_and_recent_turns(
+    echo_service: ChatService,
+) -> None:
+    assert (await commands.remembered(echo_service, member())).text == commands.NOTHING_REMEMBERED
+    for i in range(12):
+        await echo_service.chat(say("m", f"message {i} " + "x" * 300))
+    await echo_service.chat(say("other", "the other member's secret"))
+    scope = echo_service.scope_for("p", "m", "c1", "g")
+    folded = (await echo_service.memory.all_messages(scope))[3]
+    await echo_service.memory.add_summary(scope, "- m likes the sea " + "y" * 2000, folded.id)
+    text = (await commands.remembered(echo_service, member())).text
+    assert "- m likes the sea" in text and "message 11" in text
+    assert "message 1 " not in text  # folded into the summary
+    assert "secret" not in text  # nobody else's conversation
+    assert len(text) <= 2000  # one Discord message

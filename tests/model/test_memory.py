@@ -19,6 +19,7 @@ from model.memory import (
     parse_export,
     scope_key,
 )
+from model.room import RoomBounds
 
 
 @pytest.fixture
@@ -125,7 +126,7 @@ def broken(path: str, value: Any) -> dict[str, Any]:
     [
         ([1, 2], "f.json: not an ATRI memory export"),
         ("text", "f.json: not an ATRI memory export"),
-        (broken("version", 2), "f.json: written by a newer ATRI (export version 2"),
+        (broken("version", 3), "f.json: written by a newer ATRI (export version 3"),
         (broken("version", None), "f.json: version is missing;"),
         (broken("scope", ""), 'f.json: scope must not be empty (it is "")'),
         (broken("scope", "   "), "f.json: scope must not be empty"),
@@ -331,3 +332,60 @@ async def test_a_path_that_cannot_hold_the_database_is_one_sentence(
     with pytest.raises(ConfigError) as caught:
         await Memory.open(tmp_path / name)
     assert str(caught.value).startswith(f"[memory] path {tmp_path / name} {problem}")
+
+
+async def fill_everything(memory: Memory) -> None:
+    """Two scopes, a live and an archived summary, and room lines (one archived)."""
+    bounds = RoomBounds()
+    await memory.append_many("qq:user:1", [("user", "1", "A", "my cat is Mochi", "")])
+    await memory.append_many("qq:user:1", [("assistant", "", "ATRI", "cute!", "v1")])
+    first = await memory.all_messages("qq:user:1")
+    assert await memory.add_summary("qq:user:1", "- old context", first[1].id, "v1")
+    await memory.reset("qq:user:1")
+    await memory.append_many(
+        "qq:user:1", [("user", "1", "A", "hi", ""), ("assistant", "", "ATRI", "hi!", "v2")]
+    )
+    await memory.append_many(
+        "qq:user:1", [("user", "1", "A", "hi", ""), ("assistant", "", "ATRI", "again", "v2")]
+    )
+    live = await memory.all_messages("qq:user:1", include_archived=False)
+    assert await memory.add_summary("qq:user:1", "- said hi", live[1].id, "v2")
+    await memory.append_many("discord:user:2", [("user", "2", "B", "yo", "")])
+    await memory.room.add("qq:chan:300", "qq", "1", "A", "anyone here?", bounds)
+    await memory.room.add("qq:chan:300", "qq", "9", "C", "me", bounds)
+    await memory.room.archive_user("qq", "9")
+
+
+async def test_a_backup_restores_every_scope_summary_and_room_line_once(tmp_path: Path) -> None:
+    async with await Memory.open(tmp_path / "a.sqlite3") as memory:
+        await fill_everything(memory)
+        backup = json.loads(json.dumps(await memory.backup()))
+        one = json.loads(json.dumps(await memory.export("qq:user:1")))
+    assert [s["scope"] for s in backup["scopes"]] == ["discord:user:2", "qq:user:1"]
+    assert len(backup["room_lines"]) == 2 and backup["room_lines"][1]["archived"]
+    # One user's export carries their summaries and their own room lines only.
+    assert [s["text"] for s in one["summaries"]] == ["- old context", "- said hi"]
+    assert [line["content"] for line in one["room_lines"]] == ["anyone here?"]
+    async with await Memory.open(tmp_path / "b.sqlite3") as restored:
+        result = await restored.import_export(parse_export(backup, "backup.json"))
+        assert (result.added, result.skipped, result.room_lines) == (9, 0, 2)
+        assert await restored.backup() == backup
+        summary = await restored.summary("qq:user:1")
+        assert summary is not None and summary.text == "- said hi"
+        history = await restored.history("qq:user:1")
+        assert summary.covers_up_to == history[1].id  # the same message as before
+        again = await restored.import_export(parse_export(backup, "backup.json"))
+        assert (again.added, again.room_lines) == (0, 0)
+        assert (again.skipped, again.room_skipped) == (9, 2)
+        assert await restored.backup() == backup
+
+
+def test_a_summary_must_cover_a_message_of_its_scope() -> None:
+    data = good_export()
+    data["version"] = 2
+    data["summaries"] = [{"text": "- x", "covers": 3, "created_at": 1.7e9}]
+    with pytest.raises(ExportError) as caught:
+        parse_export(data, "f.json")
+    assert "summaries[0].covers must be the index of one of the scope's 3 messages" in str(
+        caught.value
+    )

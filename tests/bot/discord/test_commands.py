@@ -257,3 +257,13 @@ async def test_commands_sync_globally_once_then_only_when_changed(
     assert {c["name"] for c in guild_sync.body} == {"atri", "atri-admin"}
     assert cleared.path == f"/applications/{APPLICATION_ID}/commands"
     assert cleared.body == []
+
+
+async def test_memory_is_shown_to_the_asker_only(
+    fake_discord: FakeDiscord, client: AtriClient, echo_service: ChatService
+) -> None:
+    await chat(fake_discord, MEMBER_ID, "my cat is Mochi")
+    await chat(fake_discord, ADMIN_ID, "a secret")
+    content = (await answer_to(fake_discord, MEMBER_ID, "atri", "memory")).body["data"]["content"]
+    assert "最近的对话" in content and "my cat is Mochi" in content
+    assert "secret" not in content

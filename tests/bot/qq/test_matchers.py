@@ -373,3 +373,21 @@ async def test_a_rate_limited_user_is_told_once_per_window(
                     expect_reply(ctx, event, "亚托莉听到了：第0条")
                 if n == 1:
                     expect_reply(ctx, event, echo_settings.worker.busy_reply)
+
+
+async def test_memory_shows_the_asker_what_she_remembers(
+    app: App, plugin: ModuleType, echo_service: ChatService
+) -> None:
+    await say(echo_service, "4000", "我的猫叫年糕")
+    await say(echo_service, "4001", "别人的秘密")
+    async with app.test_matcher(plugin.atri_command) as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = group_event("/atri memory", user_id=4000)
+        ctx.receive_event(bot, event)
+        expect_reply(
+            ctx,
+            event,
+            "亚托莉记得的事：\n"
+            + commands.NO_SUMMARY_YET
+            + "\n\n最近的对话：\n你：我的猫叫年糕\n亚托莉：亚托莉听到了：我的猫叫年糕",
+        )

@@ -97,3 +97,27 @@ def test_replies_whose_question_came_earlier_are_kept_when_they_fit() -> None:
 def test_a_system_prompt_that_leaves_no_room_is_one_sentence() -> None:
     with pytest.raises(PromptTooLong, match="shorten the system prompt"):
         fit_prompt("S" * 1000, [], "hi", count, Window(1000, 100))
+
+
+def test_the_summary_leads_the_history_within_the_budget() -> None:
+    from model.character.prompt import Recalled
+
+    recalled = Recalled("- the cat is Mochi", "(memory)")
+    window = Window(10_000, 10, max_history_tokens=250)
+    fitted = fit_prompt("sys", exchanges(10), "and now?", count, window, recalled=recalled)
+    history = fitted.messages[1:-1]
+    assert fitted.summary_shown
+    assert history[0]["role"] == "user"
+    assert history[0]["content"].startswith("(memory)\n- the cat is Mochi\n\nquestion")
+    # The summary's tokens came out of the history budget: one exchange fewer fits.
+    without = fit_prompt("sys", exchanges(10), "and now?", count, window)
+    assert len(history) == len(without.messages) - 2 - 2
+    assert fitted.prompt_tokens <= 10_000 - 10
+    # With no earlier exchange shown, it leads the new message; too long, it is left out.
+    alone = fit_prompt("sys", [], "hi", count, window, recalled=recalled)
+    assert alone.messages[-1]["content"] == "(memory)\n- the cat is Mochi\n\nhi"
+    # A summary longer than half the budget keeps its start (the oldest facts).
+    huge = fit_prompt("sys", [], "hi", count, window, recalled=Recalled("a" * 100 + "z" * 400))
+    content = huge.messages[-1]["content"]
+    assert huge.summary_shown and content.endswith("zzz\n\nhi")
+    assert "\n" + "a" * 100 + "z" in content and len(content) == 125 + len("\n\nhi")

@@ -142,6 +142,13 @@ async def test_http_worker_is_a_faithful_worker(
         assert reply.scope == "test:user:u1"
         await remote.chat(request.model_copy(update={"text": "again"}))
         assert len(await service.memory.history(reply.scope)) == 4
+        first = (await service.memory.all_messages(reply.scope))[1]
+        assert await service.memory.add_summary(reply.scope, "- Kai said hello", first.id, "v9")
+        remembered = await remote.remembered(ScopeRef(platform="test", user_id="u1"))
+        assert remembered == await service.remembered(ScopeRef(platform="test", user_id="u1"))
+        assert remembered.summary == "- Kai said hello"
+        assert remembered.summary_adapter_version == "v9"
+        assert [t.content for t in remembered.turns] == ["again", EchoEngine.prefix + "again"]
         status = await remote.status()
         assert status.engine == "echo"
         assert status.details["generate_calls"] == 2

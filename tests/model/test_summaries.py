@@ -1,0 +1,277 @@
+"""Long-term memory on a scripted engine that records its prompts: folding at the
+budget, a summary that survives a restart, a live reply served ahead of a summary,
+and the reset and purge rules."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from atri.config import GenerationSettings, Settings
+from model.batching import Batcher
+from model.character.prompt import ChatMessages
+from model.engines.base import EngineStats, Generation
+from model.memory import MIGRATIONS, SCHEMA_VERSION, Memory
+from model.protocol import ChatRequest, ScopeRef
+from model.service import ChatService
+from model.summaries import LABELS, split_exchanges
+
+
+class ScriptedEngine:
+    """Echoes chat messages; asked for a summary (under the card's summary instruction),
+    it copies every fact line ("my ... is ...") of the previous summary and of what the
+    person said, as a model that keeps facts would. Every prompt is recorded."""
+
+    name = "scripted"
+    base_id = "scripted"
+    config_hash = "scripted"
+    context_window = 32768
+    version = "v-scripted"
+
+    def __init__(self) -> None:
+        self.stats = EngineStats()
+        self.prompts: list[ChatMessages] = []
+        self.batches: list[list[str]] = []  # each batch: "chat" or "summary" per row
+        self.gate: asyncio.Event | None = None  # set: generation may proceed
+        self.started = asyncio.Event()
+
+    @property
+    def adapter_version(self) -> str:
+        return self.version
+
+    def count_tokens(self, text: str) -> int:
+        return len(text)
+
+    @staticmethod
+    def is_summary(messages: ChatMessages) -> bool:
+        return "memory" in messages[0]["content"] and "summary" in messages[0]["content"]
+
+    async def generate(
+        self, batch: list[ChatMessages], gen: GenerationSettings
+    ) -> list[Generation]:
+        self.started.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        self.prompts += batch
+        self.batches.append(["summary" if self.is_summary(m) else "chat" for m in batch])
+        out = []
+        for messages in batch:
+            last = messages[-1]["content"]
+            if self.is_summary(messages):
+                facts = [
+                    line.split(": ", 1)[-1]
+                    for line in last.splitlines()
+                    if "my " in line.lower() and not line.startswith("ATRI: ")
+                ]
+                text = "\n".join(dict.fromkeys(f"- {f.removeprefix('- ')}" for f in facts))
+            else:
+                text = "ok: " + last.splitlines()[-1]
+            out.append(Generation(text=text, new_tokens=len(text), adapter_version=self.version))
+        return out
+
+    async def close(self) -> None:
+        return None
+
+
+def chat(text: str, user: str = "u1") -> ChatRequest:
+    return ChatRequest(platform="test", user_id=user, text=text, display_name="Natsuki")
+
+
+def english(settings: Settings, budget: int = 300) -> Settings:
+    settings.persona.language = "en"
+    settings.memory.max_history_tokens = budget
+    settings.memory.summary_fold_exchanges = 3
+    settings.worker.ooc_max_retries = 0
+    settings.reload.enabled = False
+    return settings
+
+
+FILLER = "Tell me about the weather over the sea today, please, in detail."
+
+
+async def test_the_oldest_exchanges_are_folded_at_the_budget(settings: Settings) -> None:
+    engine = ScriptedEngine()
+    async with await ChatService.open(english(settings), engine=engine) as service:
+        assert service.summarizer is not None
+        await service.chat(chat("My cat is called Mochi."))
+        await service.chat(chat(FILLER))
+        await service.summarizer.idle()
+        assert engine.batches == [["chat"], ["chat"]]  # still within the budget: no summary
+        for _ in range(4):
+            await service.chat(chat(FILLER))
+        await service.summarizer.idle()
+        scope = service.scope_for("test", "u1")
+        summary = await service.memory.summary(scope)
+        assert summary is not None
+        assert "My cat is called Mochi." in summary.text
+        assert summary.adapter_version == "v-scripted"
+        # The summary request was the card's instruction, in her language, with the
+        # three oldest exchanges (fold_exchanges) as a transcript.
+        request = next(p for p in engine.prompts if engine.is_summary(p))
+        assert request[0]["content"] == service.persona.summary_instruction()
+        assert LABELS["en"].conversation in request[1]["content"]
+        # Each later summary adds the next exchanges to the one before (and replaces
+        # it): the fact is carried on without the model being asked to keep it.
+        assert await service.memory.all_summaries(scope) == [summary]
+        requests = [p for p in engine.prompts if engine.is_summary(p)]
+        assert requests[0][1]["content"].count("Natsuki: ") == 3
+        later = requests[1:]
+        assert later and not any("Mochi" in p[1]["content"] for p in later)
+        assert service.summarizer.compactions == 0
+
+        await service.chat(chat("What is my cat called?"))
+        prompt = engine.prompts[-1]
+        history = prompt[1:-1]
+        # The summary leads the history; the folded exchanges are not shown themselves.
+        assert history[0]["content"].startswith("(What you remember")
+        assert "Mochi" in history[0]["content"]
+        assert sum(m["content"].endswith(FILLER) for m in history) == 2
+
+
+async def test_a_summary_survives_a_restart(settings: Settings) -> None:
+    english(settings, budget=300)
+    async with await ChatService.open(settings, engine=ScriptedEngine()) as service:
+        await service.chat(chat("My sister is called Minamo."))
+        for _ in range(5):
+            await service.chat(chat(FILLER))
+        assert service.summarizer is not None
+        await service.summarizer.idle()
+    engine = ScriptedEngine()
+    async with await ChatService.open(settings, engine=engine) as service:
+        await service.chat(chat("Who is my sister?"))
+        assert "Minamo" in engine.prompts[-1][1]["content"]
+        assert "(What you remember" in engine.prompts[-1][1]["content"]
+
+
+async def test_a_live_request_is_served_before_a_pending_summary() -> None:
+    engine = ScriptedEngine()
+    engine.gate = asyncio.Event()
+    batcher = Batcher(engine, GenerationSettings(), 8, 0.0, 16)
+    batcher.start()
+    try:
+        live = [{"role": "system", "content": "card"}, {"role": "user", "content": "first"}]
+        summary = [
+            {"role": "system", "content": "You are ATRI's memory. Write the summary."},
+            {"role": "user", "content": "Natsuki: my cat is Mochi"},
+        ]
+        first = asyncio.create_task(batcher.submit(live))
+        await engine.started.wait()  # the engine is busy with the first reply
+        pending = asyncio.create_task(
+            batcher.submit_low(summary, GenerationSettings(max_new_tokens=64))
+        )
+        await asyncio.sleep(0.01)
+        second = asyncio.create_task(batcher.submit([*live[:1], {"role": "user", "content": "2"}]))
+        await asyncio.sleep(0.01)
+        assert batcher.low_depth == 1 and batcher.depth == 1
+        engine.gate.set()
+        await asyncio.gather(first, second, pending)
+        # The reply that came after the summary was asked for went first, and the
+        # summary ran alone (no reply waited for its longer generation).
+        assert engine.batches == [["chat"], ["chat"], ["summary"]]
+    finally:
+        await batcher.stop()
+
+
+async def test_the_summarizer_waits_while_a_reply_is_being_answered(settings: Settings) -> None:
+    engine = ScriptedEngine()
+    async with await ChatService.open(english(settings, budget=300), engine=engine) as service:
+        assert service.summarizer is not None
+        await service.chat(chat("My cat is called Mochi."))
+        for _ in range(5):
+            await service.chat(chat(FILLER))
+        await service.summarizer.idle()
+        before = service.summarizer.written
+        await service.summarizer.stop()  # two more exchanges wait to be folded
+        for _ in range(2):
+            await service.chat(chat(FILLER))
+        engine.gate = asyncio.Event()
+        engine.started.clear()
+        replies = [asyncio.create_task(service.chat(chat(FILLER, user=f"x{i}"))) for i in range(3)]
+        await engine.started.wait()  # replies are being generated
+        service.summarizer.start()
+        await asyncio.sleep(0.1)
+        assert service.summarizer.pending == 1 and service.batcher.low_depth == 0
+        engine.gate.set()
+        await asyncio.gather(*replies)
+        await service.summarizer.idle()
+        assert service.summarizer.written == before + 1
+        kinds = [kind for batch in engine.batches for kind in batch]
+        assert kinds[-1] == "summary"  # after every reply that was waiting
+
+
+async def test_reset_archives_the_summary_and_purge_deletes_it(settings: Settings) -> None:
+    async with await ChatService.open(
+        english(settings, budget=300), engine=ScriptedEngine()
+    ) as service:
+        await service.chat(chat("My cat is called Mochi."))
+        for _ in range(5):
+            await service.chat(chat(FILLER))
+        assert service.summarizer is not None
+        await service.summarizer.idle()
+        scope = service.scope_for("test", "u1")
+        assert await service.memory.summary(scope) is not None
+        await service.reset(ScopeRef(platform="test", user_id="u1"))
+        assert await service.memory.summary(scope) is None
+        (archived,) = await service.memory.all_summaries(scope)
+        assert archived.archived and "Mochi" in archived.text
+        await service.purge(ScopeRef(platform="test", user_id="u1"))
+        assert await service.memory.all_summaries(scope) == []
+
+
+async def test_a_summary_of_a_context_reset_meanwhile_is_not_stored(tmp_path: Path) -> None:
+    async with await Memory.open(tmp_path / "m.sqlite3") as memory:
+        await memory.append("s", "user", "1", "my cat is Mochi")
+        (message,) = await memory.all_messages("s")
+        await memory.reset("s")
+        assert not await memory.add_summary("s", "- cat Mochi", message.id)
+        assert await memory.all_summaries("s") == []
+
+
+async def test_schema_3_is_migrated_to_summaries(tmp_path: Path) -> None:
+    path = tmp_path / "v3.sqlite3"
+    con = sqlite3.connect(path)
+    for step in MIGRATIONS[:3]:
+        con.executescript(step)
+    con.execute(
+        "INSERT INTO messages (scope, role, user_id, content, created_at) VALUES"
+        " ('s', 'user', '1', 'from v3', 0)"
+    )
+    con.execute("PRAGMA user_version = 3")
+    con.commit()
+    con.close()
+    async with await Memory.open(path) as memory:
+        assert await memory.schema_version() == SCHEMA_VERSION == 5
+        (message,) = await memory.history("s")
+        assert await memory.add_summary("s", "- from v3", message.id, "v1")
+        summary = await memory.summary("s")
+        assert summary is not None and summary.covers_up_to == message.id
+
+
+def test_exchanges_keep_replies_with_their_question() -> None:
+    from model.memory import Message
+
+    def m(i: int, role: str) -> Message:
+        return Message(i, "s", role, "", "", str(i), 0.0, "", False)
+
+    got = split_exchanges([m(1, "assistant"), m(2, "user"), m(3, "assistant"), m(4, "user")])
+    assert [[x.id for x in ex] for ex in got] == [[1, 2, 3], [4]]
+
+
+async def test_a_summary_past_its_size_is_rewritten_as_one(settings: Settings) -> None:
+    english(settings, budget=300).memory.summary_max_tokens = 60
+    engine = ScriptedEngine()
+    async with await ChatService.open(settings, engine=engine) as service:
+        assert service.summarizer is not None
+        for fact in ("My cat is called Mochi.", "My sister is Minamo.", "My town is flooded."):
+            await service.chat(chat(fact))
+            for _ in range(3):
+                await service.chat(chat(FILLER))
+            await service.summarizer.idle()
+        assert service.summarizer.compactions >= 1
+        compacting = [
+            p for p in engine.prompts if engine.is_summary(p) and "Natsuki: " not in p[1]["content"]
+        ]
+        assert compacting and "- My cat is called Mochi." in compacting[0][1]["content"]
+        summary = await service.memory.summary(service.scope_for("test", "u1"))
+        assert summary is not None and "Mochi" in summary.text and "flooded" in summary.text
