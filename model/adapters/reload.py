@@ -19,7 +19,13 @@ from typing import Any, Protocol, runtime_checkable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from atri.config import ReloadSettings
-from model.adapters.validation import AdapterVersion, eval_ooc_rates, read_version, same_base
+from model.adapters.validation import (
+    AdapterVersion,
+    EvalFigures,
+    eval_figures,
+    read_version,
+    same_base,
+)
 from model.adapters.versions import (
     AdapterError,
     complete_versions,
@@ -34,6 +40,21 @@ log = logging.getLogger(__name__)
 
 JOB_ID = "atri-adapter-reload"
 BASE_LABEL = "the base model"
+# One-sided 95%: a rate difference smaller than this many standard errors may be chance.
+NOISE_Z = 1.645
+
+
+def ooc_rate_noise(
+    rate: float, probes: int | None, other: float, other_probes: int | None
+) -> float:
+    """How far two OOC rates, each taken over a few probe replies, can differ by chance.
+
+    With 21 probes one reply is ~5 points: a fixed margin alone refuses a version for
+    one unlucky reply. Zero when a count is unknown (an eval.json without "probes")."""
+    if not probes or not other_probes:
+        return 0.0
+    pooled = (rate * probes + other * other_probes) / (probes + other_probes)
+    return NOISE_Z * (pooled * (1 - pooled) * (1 / probes + 1 / other_probes)) ** 0.5
 
 
 @runtime_checkable
@@ -290,24 +311,32 @@ class Reloader:
             )
 
     def _check_ooc(self, info: AdapterVersion) -> None:
-        """A version evaluated worse than the live one by more than the margin is refused."""
+        """A version evaluated worse than the live one by more than the margin, and by
+        more than its evaluation's sampling noise, is refused."""
         if info.ooc_rate is None:
             return
         live = self.live
         if not live:
-            reference, label = info.base_ooc_rate, BASE_LABEL
+            reference = EvalFigures(info.base_ooc_rate, None, info.evaluation.probes)
+            label = BASE_LABEL
         else:
             try:
-                reference, _ = eval_ooc_rates(version_folder(self.adapters_dir, live))
+                reference = eval_figures(version_folder(self.adapters_dir, live))
             except AdapterError:
-                reference = None
+                reference = EvalFigures()
             label = f"live version {live}"
+        if reference.ooc_rate is None:
+            return
         margin = self.settings.max_ooc_rate_increase
-        if reference is not None and info.ooc_rate > reference + margin + 1e-9:
+        noise = ooc_rate_noise(
+            info.ooc_rate, info.evaluation.probes, reference.ooc_rate, reference.probes
+        )
+        if info.ooc_rate > reference.ooc_rate + margin + noise + 1e-9:
+            beyond = f" and beyond the {noise:.1%} its probes cannot tell apart" if noise else ""
             raise AdapterError(
                 f"Version {info.name} breaks character in {info.ooc_rate:.1%} of its evaluation "
-                f"replies, {label} in {reference:.1%}; more than the allowed "
-                f"{margin:.1%} worse."
+                f"replies, {label} in {reference.ooc_rate:.1%}; more than the allowed "
+                f"{margin:.1%} worse{beyond}."
             )
 
     async def _unload_old(self, engine: AdapterEngine) -> None:

@@ -57,12 +57,28 @@ class AdapterManifest(BaseModel):
 
 
 @dataclass(frozen=True)
+class EvalFigures:
+    """What the reload check reads from a version's eval.json."""
+
+    ooc_rate: float | None = None  # the adapter's
+    base_ooc_rate: float | None = None  # the base model's, in the same evaluation
+    probes: int | None = None  # how many probe replies each rate was taken over
+
+
+@dataclass(frozen=True)
 class AdapterVersion:
     name: str
     path: Path
     manifest: AdapterManifest
-    ooc_rate: float | None  # from eval.json, when the version was evaluated
-    base_ooc_rate: float | None  # the base model's rate in the same evaluation
+    evaluation: EvalFigures  # from eval.json, when the version was evaluated
+
+    @property
+    def ooc_rate(self) -> float | None:
+        return self.evaluation.ooc_rate
+
+    @property
+    def base_ooc_rate(self) -> float | None:
+        return self.evaluation.base_ooc_rate
 
 
 def read_version(adapters_dir: Path, name: str) -> AdapterVersion:
@@ -98,8 +114,7 @@ def read_version(adapters_dir: Path, name: str) -> AdapterVersion:
             raise AdapterError(f"Version {name}: {file} is missing.")
     adapter_config(folder)
     tensor_shapes(folder / ADAPTER_WEIGHTS)
-    ooc, base_ooc = eval_ooc_rates(folder)
-    return AdapterVersion(name, folder, manifest, ooc, base_ooc)
+    return AdapterVersion(name, folder, manifest, eval_figures(folder))
 
 
 def check_adapter_folder(path: Path) -> None:
@@ -171,22 +186,26 @@ def tensor_shapes(path: Path) -> dict[str, list[int]]:
     return shapes
 
 
-def eval_ooc_rates(folder: Path) -> tuple[float | None, float | None]:
-    """(adapter, base) OOC rates from eval.json; None where absent or unreadable."""
+def eval_figures(folder: Path) -> EvalFigures:
+    """eval.json's OOC rates and probe count; None where absent or unreadable."""
     path = folder / EVAL_JSON
     if not path.is_file():
-        return None, None
+        return EvalFigures()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AdapterError(f"{path}: cannot be read as JSON ({exc}).") from None
+    if not isinstance(data, dict):
+        return EvalFigures()
 
     def rate(key: str) -> float | None:
-        entry = data.get(key) if isinstance(data, dict) else None
+        entry = data.get(key)
         value = entry.get("ooc_rate") if isinstance(entry, dict) else None
         return float(value) if isinstance(value, int | float) else None
 
-    return rate("adapter"), rate("base")
+    probes = data.get("probes")
+    counted = probes if isinstance(probes, int) and not isinstance(probes, bool) else None
+    return EvalFigures(rate("adapter"), rate("base"), counted if counted and counted > 0 else None)
 
 
 def check_module_shapes(shapes: dict[str, list[int]], modules: dict[str, tuple[int, int]]) -> None:

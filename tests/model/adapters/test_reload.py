@@ -197,6 +197,26 @@ async def test_ooc_rate_margin_against_the_live_version(
         assert (await service.status()).adapter_version == V3
 
 
+def with_probes(version: Path, adapter: float, base: float, probes: int) -> None:
+    report = {"adapter": {"ooc_rate": adapter}, "base": {"ooc_rate": base}, "probes": probes}
+    (version / "eval.json").write_text(json.dumps(report), encoding="utf-8")
+
+
+async def test_ooc_margin_allows_for_the_noise_of_a_few_probes(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    """4 of 21 probe replies more (19% → 38%) may be chance; 19% → 76% is not."""
+    reload_settings.reload.max_ooc_rate_increase = 0.05
+    with_probes(make_version(V1, eval_rates=(0.38, 0.19)), 0.38, 0.19, 21)
+    with_probes(make_version(V2, seed=2, eval_rates=(0.76, 0.19)), 0.76, 0.19, 21)
+    async with await ChatService.open(reload_settings) as service:
+        assert (await service.reload(V1)).ok
+        refused = await service.reload(V2)
+        assert not refused.ok and "76.0%" in refused.message and "38.0%" in refused.message
+        assert "cannot tell apart" in refused.message
+        assert (await service.status()).adapter_version == V1
+
+
 async def test_rollback_walks_back_and_the_job_does_not_undo_it(
     reload_settings: Settings, make_version: MakeVersion
 ) -> None:

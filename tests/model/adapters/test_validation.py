@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from atri.config import OFFLINE_DEFAULT_BASE
-from model.adapters.validation import check_module_shapes, eval_ooc_rates, same_base, tensor_shapes
+from model.adapters.validation import (
+    EvalFigures,
+    check_module_shapes,
+    eval_figures,
+    same_base,
+    tensor_shapes,
+)
 from model.adapters.versions import (
     AdapterError,
     complete_versions,
@@ -106,9 +112,12 @@ def test_same_base_compares_folders_by_where_they_point(tmp_path: Path) -> None:
 
 
 def test_eval_rates(tmp_path: Path) -> None:
-    assert eval_ooc_rates(tmp_path) == (None, None)
+    assert eval_figures(tmp_path) == EvalFigures(None, None, None)
     (tmp_path / "eval.json").write_text(json.dumps({"adapter": {"ooc_rate": 0.1}, "base": {}}))
-    assert eval_ooc_rates(tmp_path) == (0.1, None)
+    assert eval_figures(tmp_path) == EvalFigures(0.1, None, None)
+    report = {"adapter": {"ooc_rate": 0.1}, "base": {"ooc_rate": 0.2}, "probes": 21}
+    (tmp_path / "eval.json").write_text(json.dumps(report))
+    assert eval_figures(tmp_path) == EvalFigures(0.1, 0.2, 21)
     (tmp_path / "eval.json").write_text("{")
     with pytest.raises(AdapterError, match=r"eval\.json"):
-        eval_ooc_rates(tmp_path)
+        eval_figures(tmp_path)
