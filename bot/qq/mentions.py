@@ -10,6 +10,8 @@ QQ number.
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict
 from typing import Any
 
 from nonebot.adapters.onebot.v11 import Bot, GroupMessageEvent, MessageEvent
@@ -17,6 +19,12 @@ from nonebot.adapters.onebot.v11 import Bot, GroupMessageEvent, MessageEvent
 log = logging.getLogger(__name__)
 
 AT_ALL = "all"
+# Names looked up lately: with room context every group message is read, and an
+# implementation that sends no name with its @s would cost one API call per @.
+NAME_CACHE_SIZE = 2048
+NAME_CACHE_SECONDS = 600.0
+_names: OrderedDict[tuple[int, str], tuple[str, float]] = OrderedDict()
+_clock = time.monotonic  # tests move it forward
 
 
 def mentions_her(event: MessageEvent) -> bool:
@@ -26,7 +34,20 @@ def mentions_her(event: MessageEvent) -> bool:
 
 
 async def member_name(bot: Bot, group_id: int, user_id: str) -> str:
-    """The group card, else the nickname, else the QQ number."""
+    """The group card, else the nickname, else the QQ number (remembered a while)."""
+    key = (group_id, user_id)
+    known = _names.get(key)
+    if known is not None and _clock() - known[1] < NAME_CACHE_SECONDS:
+        return known[0]
+    name = await _look_up(bot, group_id, user_id)
+    _names[key] = (name, _clock())
+    _names.move_to_end(key)
+    while len(_names) > NAME_CACHE_SIZE:
+        _names.popitem(last=False)
+    return name
+
+
+async def _look_up(bot: Bot, group_id: int, user_id: str) -> str:
     try:
         info: Any = await bot.get_group_member_info(group_id=group_id, user_id=int(user_id))
     except Exception as exc:  # not a member any more, or not offered

@@ -1,0 +1,35 @@
+"""Names of people @-ed in a group are looked up once a while, not once per message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.qq import mentions
+
+
+class CountingBot:
+    """Answers get_group_member_info as an implementation would, counting the calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def get_group_member_info(self, group_id: int, user_id: int) -> dict[str, Any]:
+        self.calls += 1
+        return {"user_id": user_id, "card": "", "nickname": f"n{self.calls}"}
+
+
+async def test_a_member_name_is_looked_up_once_then_again_after_a_while(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mentions._names.clear()
+    bot: Any = CountingBot()
+    assert await mentions.member_name(bot, 1, "5000") == "n1"
+    assert await mentions.member_name(bot, 1, "5000") == "n1"
+    assert await mentions.member_name(bot, 2, "5000") == "n2"  # another group: its own card
+    assert bot.calls == 2
+    later = mentions._clock() + mentions.NAME_CACHE_SECONDS + 1
+    monkeypatch.setattr(mentions, "_clock", lambda: later)
+    assert await mentions.member_name(bot, 1, "5000") == "n3"
+    assert bot.calls == 3
