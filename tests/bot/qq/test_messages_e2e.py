@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,15 +21,13 @@ from websockets.asyncio.client import connect
 from tests.bot.qq.events import SELF_ID
 from tests.bot.qq.test_serve_e2e import (
     HEADERS,
-    REPO_ROOT,
-    TOKEN,
     USER_ID,
     _free_port,
-    _wait_for_port,
     answer,
     group_message,
     next_action,
     private_message,
+    serve_process,
 )
 
 RESEND_WITHIN = 2.0
@@ -66,29 +60,8 @@ resend_within_seconds = {RESEND_WITHIN}
 """,
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ATRI_")}
-    env["ATRI_ONEBOT_ACCESS_TOKEN"] = TOKEN
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    log = root / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "atri", "--config", str(config), "serve"],
-            cwd=root,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for_port(port, proc, log)
+    with serve_process(root, config, port):
         yield f"ws://127.0.0.1:{port}/onebot/v11/ws", root / "memory.sqlite3"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            pytest.fail(f"atri serve did not stop on Ctrl+C:\n{log.read_text()}")
 
 
 def texts(action: dict[str, Any]) -> str:

@@ -92,6 +92,14 @@ sends_per_minute = 0
 """,
         encoding="utf-8",
     )
+    with serve_process(root, config, port):
+        yield f"ws://127.0.0.1:{port}/onebot/v11/ws"
+
+
+@contextlib.contextmanager
+def serve_process(root: Path, config: Path, port: int) -> Iterator[None]:
+    """`atri serve --config config` in a subprocess, until it listens on `port`; stopped
+    with Ctrl+C at the end, and its log never shows the OneBot token."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATRI_")}
     env["ATRI_ONEBOT_ACCESS_TOKEN"] = TOKEN
     # This checkout's code, whichever one the virtual environment was installed from.
@@ -108,7 +116,7 @@ sends_per_minute = 0
         )
     try:
         _wait_for_port(port, proc, log)
-        yield f"ws://127.0.0.1:{port}/onebot/v11/ws"
+        yield
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl+C: uvicorn and NoneBot shut down cleanly
         try:
