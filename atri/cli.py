@@ -132,6 +132,7 @@ def main(
 def chat() -> None:
     """Chat with ATRI in this terminal (remembers across restarts)."""
     settings = _settings()
+    _quiet_local_engine(settings)
     run_async(_chat(settings))
 
 
@@ -152,6 +153,7 @@ def serve() -> None:
     from bot.serve import serve as serve_all
 
     settings = _settings()
+    _quiet_local_engine(settings)
     run_async(serve_all(settings, Secrets.from_env(), console))
 
 
@@ -295,6 +297,12 @@ def _quiet_transformers() -> None:
 
     hf_logging.disable_progress_bar()
     warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def _quiet_local_engine(settings: Settings) -> None:
+    """A chat in the terminal shows her words, not transformers' loading bar and notes."""
+    if settings.model.engine == "local":
+        _quiet_transformers()
 
 
 def _train(settings: Settings, resume: bool) -> None:
