@@ -54,11 +54,14 @@ REF_FIELDS = {"platform", "user_id", "channel_id", "guild_id", "request_id"}
 RESET_WORDS = "重置记忆"
 GROUP_WORDS = {"group", "群", "本群"}
 GROUP_ONLY = "这个要在群里用哦。"
+# `/atri memory` in a group: the answer is the member's own, so it goes to them privately.
+MEMORY_SENT_PRIVATELY = "亚托莉把记得的事私信发给你了，去看看吧。"
+MEMORY_NOT_SENT = "私信发不出去……加亚托莉为好友后，再在群里试一次吧。"
 USAGE = """和亚托莉聊天：在群里 @她、用她的名字开头，或回复她的消息；私聊直接说。
 /atri reset 或 重置记忆 — 忘掉你和她的对话
 /atri reset @某人 — 忘掉那个人的对话（群管理员）
 /atri reset group — 忘掉本群的对话（群管理员）
-/atri memory — 她记得关于你的事（摘要和最近的对话）
+/atri memory — 她记得关于你的事（摘要和最近的对话；在群里会私信给你）
 /atri status — 她现在的状态
 /atri mode off|on|all — 在本群关闭她、被叫到才回答、每条都回答（群管理员）
 /atri reload — 换上最新训练的版本（超级用户）"""
@@ -382,6 +385,25 @@ async def _set_mode(bot: Bot, event: MessageEvent, words: list[str]) -> str:
     return result.text
 
 
+async def _memory(bot: Bot, event: MessageEvent) -> str:
+    """What she remembers of the asker. In a group that is the member's own conversation,
+    so it goes to them alone, as a private (or group temporary) message; never to the room."""
+    actor = await _actor(bot, event, ADMINS)
+    text = (await commands.remembered(current_worker(), actor)).text
+    if not isinstance(event, GroupMessageEvent):
+        return text
+    try:
+        # `group_id` opens a temporary session with a member who is not a friend
+        # (go-cqhttp, NapCat, Lagrange); implementations without it ignore the field.
+        await bot.send_private_msg(
+            user_id=event.user_id, group_id=event.group_id, message=text_message(text)
+        )
+    except Exception as exc:  # ActionFailed: temporary sessions refused, or not allowed
+        log.info("QQ: /atri memory for %s not sent privately: %s", event.user_id, exc)
+        return MEMORY_NOT_SENT
+    return MEMORY_SENT_PRIVATELY
+
+
 async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
     """The answer to `/atri …`; failures become ATRI's error line."""
     words = incoming_text(args).split()
@@ -390,8 +412,7 @@ async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
         if action == "reset":
             return await _reset(bot, event, args, words[1:])
         if action == "memory":
-            actor = await _actor(bot, event, ADMINS)
-            return (await commands.remembered(current_worker(), actor)).text
+            return await _memory(bot, event)
         if action == "status":
             return (await commands.status(current_worker(), await _actor(bot, event, ADMINS))).text
         if action == "mode":

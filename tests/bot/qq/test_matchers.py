@@ -375,7 +375,14 @@ async def test_a_rate_limited_user_is_told_once_per_window(
                     expect_reply(ctx, event, echo_settings.worker.busy_reply)
 
 
-async def test_memory_shows_the_asker_what_she_remembers(
+REMEMBERED_4000 = (
+    "亚托莉记得的事：\n"
+    + commands.NO_SUMMARY_YET
+    + "\n\n最近的对话：\n你：我的猫叫年糕\n亚托莉：亚托莉听到了：我的猫叫年糕"
+)
+
+
+async def test_memory_in_a_group_goes_to_the_asker_privately(
     app: App, plugin: ModuleType, echo_service: ChatService
 ) -> None:
     await say(echo_service, "4000", "我的猫叫年糕")
@@ -384,10 +391,25 @@ async def test_memory_shows_the_asker_what_she_remembers(
         bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
         event = group_event("/atri memory", user_id=4000)
         ctx.receive_event(bot, event)
-        expect_reply(
-            ctx,
-            event,
-            "亚托莉记得的事：\n"
-            + commands.NO_SUMMARY_YET
-            + "\n\n最近的对话：\n你：我的猫叫年糕\n亚托莉：亚托莉听到了：我的猫叫年糕",
+        ctx.should_call_api(
+            "send_private_msg",
+            {"user_id": 4000, "group_id": GROUP_ID, "message": text_message(REMEMBERED_4000)},
+            SENT,
         )
+        expect_reply(ctx, event, plugin.MEMORY_SENT_PRIVATELY)
+
+
+async def test_memory_never_falls_back_to_the_group(
+    app: App, plugin: ModuleType, echo_service: ChatService
+) -> None:
+    await say(echo_service, "4000", "我的猫叫年糕")
+    async with app.test_matcher(plugin.atri_command) as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = group_event("/atri memory", user_id=4000)
+        ctx.receive_event(bot, event)
+        ctx.should_call_api(
+            "send_private_msg",
+            {"user_id": 4000, "group_id": GROUP_ID, "message": text_message(REMEMBERED_4000)},
+            exception=ActionFailed(retcode=100, msg="temporary sessions refused"),
+        )
+        expect_reply(ctx, event, plugin.MEMORY_NOT_SENT)
