@@ -143,13 +143,16 @@ class Message:
     created_at: float
     adapter_version: str
     archived: bool
+    request_id: str = ""  # the platform message it answers or is ("" for console, /v1)
 
 
 EXPORT_FORMAT = "atri-memory"
 # Bump it when the export gains something that an older ATRI could not import;
 # `parse_export` refuses versions it does not know. Version 2 added summaries, room lines
-# and the whole-database backup (`scopes`); version 1 files still import.
-EXPORT_VERSION = 2
+# and the whole-database backup (`scopes`); version 3 the platform `request_id` of each
+# message (so a restored exchange can still be cut or forgotten when its platform message
+# is); versions 1 and 2 still import.
+EXPORT_VERSION = 3
 # The latest time a message may carry: the last day of year 9999 (seconds since 1970),
 # so a date can be shown for it in any time zone.
 LATEST_TIME = 253_402_214_399.0
@@ -184,6 +187,7 @@ class ExportedMessage(BaseModel):
     created_at: float = Field(ge=0, le=LATEST_TIME, allow_inf_nan=False)
     adapter_version: Text = ""
     archived: bool = False
+    request_id: Text = ""  # version 3
 
 
 Time = Annotated[float, Field(ge=0, le=LATEST_TIME, allow_inf_nan=False)]
@@ -239,7 +243,7 @@ class MemoryExport(ScopeExport):
     its summaries (version 2) and the room lines its people or room said (version 2)."""
 
     format: Literal["atri-memory"]
-    version: Literal[1, 2]
+    version: Literal[1, 2, 3]
     room_lines: list[ExportedRoomLine] = Field(default_factory=list)
 
 
@@ -249,7 +253,7 @@ class MemoryBackup(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     format: Literal["atri-memory"]
-    version: Literal[2]
+    version: Literal[2, 3]
     scopes: list[ScopeExport]
     room_lines: list[ExportedRoomLine] = Field(default_factory=list)
 
@@ -648,6 +652,7 @@ class Memory:
                     "created_at": m.created_at,
                     "adapter_version": m.adapter_version,
                     "archived": m.archived,
+                    "request_id": m.request_id,
                 }
                 for m in messages
             ],
@@ -691,12 +696,20 @@ class Memory:
                 stored[key] -= 1
                 continue
             new.append(
-                (scope, *key[:3], m.display_name, m.created_at, m.adapter_version, m.archived)
+                (
+                    scope,
+                    *key[:3],
+                    m.display_name,
+                    m.created_at,
+                    m.adapter_version,
+                    m.archived,
+                    m.request_id,
+                )
             )
         if new:
             await self._db.executemany(
                 "INSERT INTO messages (scope, role, user_id, content, display_name, created_at,"
-                " adapter_version, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " adapter_version, archived, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 new,
             )
         added = len(new)
@@ -775,6 +788,7 @@ def _to_message(row: aiosqlite.Row) -> Message:
         created_at=as_time(row["created_at"]),
         adapter_version=_as_text(row["adapter_version"]),
         archived=bool(row["archived"]),
+        request_id=_as_text(row["request_id"]),
     )
 
 

@@ -81,14 +81,21 @@ async def test_export_round_trips(memory: Memory, tmp_path: Path) -> None:
     )
     await memory.reset("s")
     await memory.append_many(
-        "s", [("user", "1", "A", "again", ""), ("assistant", "", "ATRI", "yes", "v2")]
+        "s",
+        [("user", "1", "A", "again", ""), ("assistant", "", "ATRI", "yes", "v2")],
+        request_id="qq-77",
     )
     exported = json.loads(json.dumps(await memory.export("s")))  # as the file holds it
+    assert [m["request_id"] for m in exported["messages"]] == ["", "", "qq-77", "qq-77"]
     async with await Memory.open(tmp_path / "other.sqlite3") as other:
         result = await other.import_export(parse_export(exported, "f.json"))
         assert (result.scope, result.added, result.skipped) == ("s", 4, 0)
         assert await other.export("s") == exported
         assert [m.content for m in await other.history("s")] == ["again", "yes"]
+        # A restored exchange is still found by its platform message (a recall, a cut).
+        assert await other.cut_reply("s", "qq-77", "ye") == 1
+        assert [m.content for m in await other.history("s")] == ["again", "ye"]
+        await other.cut_reply("s", "qq-77", "yes")
         # The same file again adds nothing; one message missing from the database is
         # added back alone.
         again = await other.import_export(parse_export(exported, "f.json"))
@@ -126,7 +133,7 @@ def broken(path: str, value: Any) -> dict[str, Any]:
     [
         ([1, 2], "f.json: not an ATRI memory export"),
         ("text", "f.json: not an ATRI memory export"),
-        (broken("version", 3), "f.json: written by a newer ATRI (export version 3"),
+        (broken("version", 4), "f.json: written by a newer ATRI (export version 4"),
         (broken("version", None), "f.json: version is missing;"),
         (broken("scope", ""), 'f.json: scope must not be empty (it is "")'),
         (broken("scope", "   "), "f.json: scope must not be empty"),
