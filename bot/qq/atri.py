@@ -395,8 +395,11 @@ async def _memory(bot: Bot, event: MessageEvent) -> str:
     try:
         # `group_id` opens a temporary session with a member who is not a friend
         # (go-cqhttp, NapCat, Lagrange); implementations without it ignore the field.
-        await bot.send_private_msg(
-            user_id=event.user_id, group_id=event.group_id, message=text_message(text)
+        await bot.call_api(
+            "send_private_msg",
+            user_id=event.user_id,
+            group_id=event.group_id,
+            message=text_message(text),
         )
     except Exception as exc:  # ActionFailed: temporary sessions refused, or not allowed
         log.info("QQ: /atri memory for %s not sent privately: %s", event.user_id, exc)
