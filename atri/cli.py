@@ -446,7 +446,9 @@ def _eval_recall(settings: Settings, filler: int, count: int) -> None:
     console.print(
         f"{len(report.results)} probes, {report.filler_exchanges} exchanges between fact and "
         f"question: carried into the prompt {report.carried_rate:.0%}, recalled "
-        f"{report.recall_rate:.0%}.",
+        f"{report.recall_rate:.0%}. Summaries written: {report.summaries}; model answers "
+        f"that were no summary (the person's own statements kept instead): "
+        f"{report.not_summaries}.",
         markup=False,
     )
 

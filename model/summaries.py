@@ -9,6 +9,12 @@ the whole passes `summary_max_tokens` is it rewritten as one (compressed). The s
 is stored in the memory database with the last
 message it covers and the adapter version that wrote it; from then on those messages are
 shown to the model through the summary only (`character.prompt.fit_prompt` puts it first).
+
+A small model asked to summarise often does something else: it continues the transcript,
+or writes words that were never said ("Stay tuned for another exciting update!"). Such a
+summary would replace what was said with what was not, so it is checked (`is_summary_of`):
+one that holds a transcript line, or whose words mostly do not come from what it
+summarises, is replaced by the person's own statements (`notes`), which lose no fact.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +40,17 @@ log = logging.getLogger(__name__)
 
 # How often the background task looks whether live replies are still being answered.
 IDLE_POLL_SECONDS = 0.02
+# A summary is taken as one when at least this share of its words (Latin words of three
+# letters or more, CJK character pairs) occur in what it summarises or in its instruction:
+# a paraphrase keeps the names, things and verbs it is about (0.4-0.8 on real summaries),
+# an invented continuation keeps almost none (0-0.15).
+GROUNDED_SHARE = 0.3
+# A question tells nothing to remember; the person's other lines are notes.
+_QUESTION_ENDS = ("?", "？", "吗", "嗎", "か")
+NOTE_MAX_CHARS = 200
+_CJK_CHARS = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"
+_WORDS = re.compile(rf"[{_CJK_CHARS}]+|(?:(?![{_CJK_CHARS}])[^\W\d_]){{3,}}|\d+")
+_CJK = re.compile(f"[{_CJK_CHARS}]")
 
 
 @dataclass(frozen=True)
@@ -59,6 +77,9 @@ class FoldPlan:
     messages: ChatMessages
     covers_up_to: int
     exchanges: int
+    transcript: str  # the exchanges folded in, as the model was shown them
+    speakers: tuple[str, ...]
+    notes: str  # what is kept if the model's answer is not a summary of them
 
 
 def split_exchanges(messages: Sequence[Message]) -> list[list[Message]]:
@@ -83,6 +104,55 @@ def transcript(exchanges: Sequence[Sequence[Message]], char_name: str, labels: L
             who = char_name if m.role == "assistant" else (m.display_name or m.user_id or "?")
             lines.append(f"{who}{labels.colon}{m.content}")
     return "\n".join(lines)
+
+
+def _units(text: str) -> list[str]:
+    """Words of a text for the grounding check: Latin-script words of three letters or
+    more and numbers, lower-cased; a run of CJK characters as its character pairs."""
+    units = []
+    for run in _WORDS.findall(text.lower()):
+        if _CJK.match(run):
+            units += [run[i : i + 2] for i in range(max(len(run) - 1, 1))]
+        else:
+            units.append(run)
+    return units
+
+
+def is_summary_of(text: str, sources: str, speakers: Sequence[str]) -> bool:
+    """Whether `text` reads as a summary of `sources` rather than a continuation of the
+    transcript (a line starting "Name:") or something made up (few of its words said)."""
+    for line in text.splitlines():
+        head = line.strip()
+        if any(head.startswith((f"{who}:", f"{who}：")) for who in speakers if who):
+            return False
+    units = _units(text)
+    if not units:
+        return False
+    known = set(_units(sources))
+    return sum(u in known for u in units) / len(units) >= GROUNDED_SHARE
+
+
+def notes(exchanges: Sequence[Sequence[Message]], labels: Labels) -> str:
+    """The people's own statements in these exchanges (not their questions), one line
+    each: what a summary keeps when the model could not write one."""
+    lines = []
+    for exchange in exchanges:
+        for m in exchange:
+            said = " ".join(m.content.split())
+            if m.role != "user" or not said or said.endswith(_QUESTION_ENDS):
+                continue
+            if len(said) > NOTE_MAX_CHARS:
+                said = said[: NOTE_MAX_CHARS - 1] + "…"
+            lines.append(f"{m.display_name or m.user_id or '?'}{labels.colon}{said}")
+    return "\n".join(dict.fromkeys(lines))
+
+
+def newest_lines(text: str, max_tokens: int, count: Callable[[str], int]) -> str:
+    """The whole lines at the end of `text` that fit `max_tokens`."""
+    kept = keep_end(text, max_tokens, count)
+    if kept != text and not text[: len(text) - len(kept)].endswith("\n") and "\n" in kept:
+        kept = kept.split("\n", 1)[1]  # not half a line
+    return kept.strip()
 
 
 def plan_fold(
@@ -111,6 +181,7 @@ def plan_fold(
         body = transcript(take, char_name, labels)
     if count(body) > room:  # one exchange alone is too long: its end is what was said last
         body = keep_end(body, max(room, 0), count)
+    speakers = {char_name} | {m.display_name or m.user_id for ex in take for m in ex}
     return FoldPlan(
         messages=[
             {"role": "system", "content": instruction},
@@ -118,6 +189,9 @@ def plan_fold(
         ],
         covers_up_to=take[-1][-1].id,
         exchanges=len(take),
+        transcript=body,
+        speakers=tuple(sorted(w for w in speakers if w)),
+        notes=notes(take, labels),
     )
 
 
@@ -149,6 +223,7 @@ class Summarizer:
         self.busy = busy
         self.written = 0
         self.compactions = 0
+        self.not_summaries = 0  # model answers not taken as summaries (see is_summary_of)
         self._pending: dict[str, None] = {}  # scopes to fold, in the order asked
         self._wake = asyncio.Event()
         self._working = False
@@ -231,13 +306,24 @@ class Summarizer:
         # Nothing worth keeping in those exchanges is an answer too: they count as
         # folded, so they are not offered again at every message.
         text = clean_reply(generation.text, self.char_name)
-        if previous is not None:
-            text = f"{previous.text}\n{text}".strip()
+        if text and not is_summary_of(
+            text, f"{self.instruction}\n{plan.transcript}", plan.speakers
+        ):
+            text = plan.notes
+            self.not_summaries += 1
+        if previous is not None:  # a line already remembered is not added twice
+            lines = [*previous.text.splitlines(), *text.splitlines()]
+            text = "\n".join(dict.fromkeys(line for line in lines if line.strip()))
         if self.count(text) > self.gen.max_new_tokens:  # too long: rewritten as one
             while self.busy():
                 await asyncio.sleep(IDLE_POLL_SECONDS)
             generation = await self.batcher.submit_low(self.compact_prompt(text), self.gen)
-            text = clean_reply(generation.text, self.char_name) or text
+            shorter = clean_reply(generation.text, self.char_name)
+            if shorter and is_summary_of(shorter, f"{self.instruction}\n{text}", plan.speakers):
+                text = shorter
+            else:  # the newest lines that fit: an older fact is lost, not replaced
+                text = newest_lines(text, self.gen.max_new_tokens, self.count)
+                self.not_summaries += 1
             self.compactions += 1
         stored = await self.memory.add_summary(
             scope, text, plan.covers_up_to, generation.adapter_version

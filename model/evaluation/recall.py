@@ -50,6 +50,8 @@ class RecallResult:
 class RecallReport:
     filler_exchanges: int
     results: list[RecallResult] = field(default_factory=list)
+    summaries: int = 0  # summaries written
+    not_summaries: int = 0  # model answers that were no summary (statements kept instead)
 
     @property
     def carried_rate(self) -> float:
@@ -115,4 +117,7 @@ async def run_recall(
             RecallResult(probe, carried, answer in reply.lower(), reply, before.summary)
         )
         await service.purge(ref)
+    if service.summarizer is not None:
+        report.summaries = service.summarizer.written
+        report.not_summaries = service.summarizer.not_summaries
     return report

@@ -8,6 +8,8 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from atri.config import GenerationSettings, Settings
 from model.batching import Batcher
 from model.character.prompt import ChatMessages
@@ -15,7 +17,7 @@ from model.engines.base import EngineStats, Generation
 from model.memory import MIGRATIONS, SCHEMA_VERSION, Memory
 from model.protocol import ChatRequest, ScopeRef
 from model.service import ChatService
-from model.summaries import LABELS, split_exchanges
+from model.summaries import LABELS, is_summary_of, newest_lines, split_exchanges
 
 
 class ScriptedEngine:
@@ -275,3 +277,88 @@ async def test_a_summary_past_its_size_is_rewritten_as_one(settings: Settings) -
         assert compacting and "- My cat is called Mochi." in compacting[0][1]["content"]
         summary = await service.memory.summary(service.scope_for("test", "u1"))
         assert summary is not None and "Mochi" in summary.text and "flooded" in summary.text
+
+
+class RamblingEngine(ScriptedEngine):
+    """A model too small to summarise: asked for a summary, it writes `answer` (a
+    continuation of the transcript, or something nobody said)."""
+
+    def __init__(self, answer: str) -> None:
+        super().__init__()
+        self.answer = answer
+
+    async def generate(
+        self, batch: list[ChatMessages], gen: GenerationSettings
+    ) -> list[Generation]:
+        out = await super().generate(batch, gen)
+        return [
+            Generation(self.answer, len(self.answer), self.version) if self.is_summary(m) else g
+            for m, g in zip(batch, out, strict=True)
+        ]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Natsuki: Tell me about the weather over the sea today.\nATRI: It is sunny!",
+        "I'll keep adding more details as we continue. Stay tuned for an exciting update!",
+    ],
+    ids=["continues-the-transcript", "makes-things-up"],
+)
+async def test_an_answer_that_is_no_summary_keeps_what_the_person_said(
+    settings: Settings, answer: str
+) -> None:
+    engine = RamblingEngine(answer)
+    async with await ChatService.open(english(settings), engine=engine) as service:
+        assert service.summarizer is not None
+        await service.chat(chat("My cat is called Mochi."))
+        await service.chat(chat("Do you like trains?"))
+        for _ in range(4):
+            await service.chat(chat(FILLER))
+        await service.summarizer.idle()
+        summary = await service.memory.summary(service.scope_for("test", "u1"))
+        assert summary is not None and service.summarizer.not_summaries >= 1
+        lines = summary.text.splitlines()
+        # The person's statements, once each; a question tells nothing to keep.
+        assert lines[0] == "Natsuki: My cat is called Mochi."
+        assert lines.count(f"Natsuki: {FILLER}") == 1
+        assert not any("trains" in line or "Stay tuned" in line for line in lines)
+
+
+async def test_a_rewrite_that_is_no_summary_keeps_the_newest_whole_lines(
+    settings: Settings,
+) -> None:
+    english(settings, budget=300).memory.summary_max_tokens = 60
+    engine = RamblingEngine("Stay tuned for another exciting update, everybody!")
+    async with await ChatService.open(settings, engine=engine) as service:
+        assert service.summarizer is not None
+        for fact in ("My cat is called Mochi.", "My sister is Minamo.", "My town is flooded."):
+            await service.chat(chat(fact))
+            for _ in range(3):
+                await service.chat(chat("Is it raining?"))
+            await service.summarizer.idle()
+        assert service.summarizer.compactions >= 1
+        summary = await service.memory.summary(service.scope_for("test", "u1"))
+        assert summary is not None and len(summary.text) <= 60
+        assert summary.text.endswith("Natsuki: My town is flooded.")
+        assert all(line.startswith("Natsuki: My ") for line in summary.text.splitlines())
+
+
+def test_a_summary_is_told_from_a_continuation_and_from_invention() -> None:
+    said = "Natsuki: My cat is called Mochi.\nATRI: Mochi! So cute.\nNatsuki: I like the sea."
+    speakers = ["ATRI", "Natsuki"]
+    assert is_summary_of("- Natsuki's cat is called Mochi; he likes the sea.", said, speakers)
+    assert is_summary_of("The user has a pet cat named Mochi.", said, speakers)
+    assert not is_summary_of("Natsuki: My cat is called Mochi.", said, speakers)
+    assert not is_summary_of("ATRI：好的。", said, speakers)
+    assert not is_summary_of("Here is a lovely poem about the autumn wind.", said, speakers)
+    zh = "夏生：我的猫叫年糕。\n亚托莉：好可爱！"
+    assert is_summary_of("夏生的猫叫年糕。", zh, ["夏生", "亚托莉"])
+    assert not is_summary_of("今天天气晴朗，适合出去散步。", zh, ["夏生", "亚托莉"])
+
+
+def test_newest_lines_never_cut_a_line_in_half() -> None:
+    text = "line one\nline two\nline three"
+    assert newest_lines(text, 14, len) == "line three"
+    assert newest_lines(text, 19, len) == "line two\nline three"
+    assert newest_lines(text, 100, len) == text
