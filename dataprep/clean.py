@@ -47,6 +47,8 @@ _SPACES = re.compile(r"\s+")
 _QUOTE_PAIRS = {"「": "」", "『": "』", "“": "”", '"': '"', "‘": "’", "﹁": "﹂"}
 _CLOSERS = {c: o for o, c in _QUOTE_PAIRS.items() if o != c}
 _ELLIPSIS_OR_PUNCT = re.compile(r"[\W_]+")
+# What `_ELLIPSIS_OR_PUNCT` leaves: joining its runs is a fifth faster than deleting the rest.
+_WORD_RUNS = re.compile(r"[^\W_]+")
 # Sounds that carry no words. A reply made only of these (and punctuation) is dropped.
 _INTERJECTION_WORDS = (
     "嗯|恩|唔|呜|啊|阿|哦|噢|喔|欸|诶|誒|哎|唉|呃|额|咦|哇|嘿|哈|呵|嘻|噗|咕|呼|哼|诶嘿"
@@ -62,12 +64,40 @@ _WORDY = re.compile(
 )
 
 
-def clean_text(text: str, to_simplified: Callable[[str], str] | None = None) -> str:
-    """Apply every text rule to one line; returns "" if nothing is left.
+# Every character (or run) that one of the rules in `apply_text_rules` looks for: a line
+# with none of them only needs its quotes and edge blanks stripped. A "……" pair is the
+# one ellipsis that is already right, so only a lone "…" or a run of three counts. Each
+# alternative starts with a literal, which lets the regex engine skip ahead to the next
+# possible first character instead of trying every alternative at every position.
+_RULE_TRIGGERS = re.compile(
+    "|".join(
+        [
+            *(re.escape(c) for c in "(（【[〔《<{‥⋯―─\t\u3000\n\r"),
+            "…(?<!……)(?!…)",
+            "………",
+            *(re.escape(run) for run in ("・・", "･･", "··", "...", "。。", "！！！", "!!!")),
+            *(re.escape(run) for run in ("？？？", "???", "～～", "〜〜", "~~", "——", "  ")),
+            r"\.(?:ogg|wav|mp3|opus|flac)\b",
+        ]
+    )
+)
 
-    Each rule is guarded by a test for the characters it needs: most lines need none of
-    them, and a substring test is far cheaper than a regex pass.
-    """
+
+def clean_text(text: str, to_simplified: Callable[[str], str] | None = None) -> str:
+    """Apply every text rule to one line; returns "" if nothing is left."""
+    if _RULE_TRIGGERS.search(text) is None:
+        # One scan in C instead of two dozen substring tests: most lines take this path.
+        text = strip_quotes(text.strip()).strip()
+    else:
+        text = apply_text_rules(text)
+    if to_simplified is not None and text:
+        text = to_simplified(text)
+    return text
+
+
+def apply_text_rules(text: str) -> str:
+    """Every text rule but Traditional → Simplified, each guarded by a test for the
+    characters it needs: a substring test is far cheaper than a regex pass."""
     if "(" in text or "（" in text or "【" in text or "[" in text or "〔" in text:
         text = _NOTE.sub("", text)
     if "《" in text:
@@ -79,10 +109,7 @@ def clean_text(text: str, to_simplified: Callable[[str], str] | None = None) -> 
         text = _cjk_punctuation(text)
     if "  " in text or "\t" in text or "\u3000" in text or "\n" in text or "\r" in text:
         text = _SPACES.sub(" ", text)
-    text = text.strip()
-    if to_simplified is not None and text:
-        text = to_simplified(text)
-    return text
+    return text.strip()
 
 
 def _cjk_punctuation(text: str) -> str:
@@ -141,7 +168,7 @@ def is_interjection_only(text: str) -> bool:
 
 def near_key(text: str) -> str:
     """Text with case, width, spaces and punctuation ignored: equal keys are near-duplicates."""
-    key = _ELLIPSIS_OR_PUNCT.sub("", text.casefold())
+    key = "".join(_WORD_RUNS.findall(text.casefold()))
     if _COMPAT_LETTERS.search(key) is not None:
         key = _ELLIPSIS_OR_PUNCT.sub("", unicodedata.normalize("NFKC", key).casefold())
     return key
@@ -157,15 +184,24 @@ def placeholder_replacer(lead_aliases: Iterable[str]) -> Callable[[str], str]:
     names = sorted({a.strip() for a in lead_aliases if len(a.strip()) > 1}, key=len, reverse=True)
     if not names:
         return lambda s: s
-    parts = [rf"(?<![\w'’-]){re.escape(n)}(?!\w)" if n.isascii() else re.escape(n) for n in names]
-    pattern = re.compile("|".join(parts))
-    # Most lines name no one: a scan for the names' first characters skips the full pattern.
-    first = re.compile("[" + "".join(sorted({re.escape(n[0]) for n in names})) + "]")
+    pattern = re.compile("|".join(_name_pattern(n) for n in names))
 
     def replace(text: str) -> str:
-        return text if first.search(text) is None else pattern.sub(USER_PLACEHOLDER, text)
+        return pattern.sub(USER_PLACEHOLDER, text)
 
     return replace
+
+
+def _name_pattern(name: str) -> str:
+    r"""A lead name as one alternative of the replacer's pattern. A Latin-script name must
+    not follow a letter, digit or apostrophe; that test comes after the name's first
+    letter ((?<![\w'’-]K)aito, not (?<![\w'’-])Kaito) so that every alternative starts
+    with a literal, which lets the regex engine skip ahead to the next possible first
+    letter: most lines name no one, and the scan costs half as much."""
+    if not name.isascii():
+        return re.escape(name)
+    first, rest = re.escape(name[0]), re.escape(name[1:])
+    return rf"{first}(?<![\w'’-]{first}){rest}(?!\w)"
 
 
 @dataclass(frozen=True)
@@ -213,7 +249,8 @@ def _drop_reason(
     exact_seen: set[int],
     near_seen: set[int],
 ) -> str | None:
-    reply = sample.reply
+    turns = sample.turns
+    reply = turns[-1][1]
     if rules.drop_interjections and is_interjection_only(reply):
         return "interjection_only"
     length = len(reply)
@@ -222,14 +259,15 @@ def _drop_reason(
     if length > rules.max_reply_chars:
         return "too_long"
     # Texts alone: roles alternate from human, so equal texts mean equal samples.
-    exact = hash(tuple([text for _, text in sample.turns]))
+    exact = hash(tuple([text for _, text in turns]))
     if exact in exact_seen:
         return "duplicate"
     exact_seen.add(exact)
     reply_key: str | None = None
     if rules.drop_near_duplicates:
         reply_key = near_key(reply)
-        near = hash((near_key(sample.prompt), reply_key))
+        prompt = turns[-2][1] if len(turns) >= 2 else ""
+        near = hash((near_key(prompt), reply_key))
         if near in near_seen:
             return "near_duplicate"
         near_seen.add(near)

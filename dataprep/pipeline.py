@@ -283,13 +283,51 @@ def _run_stages(
 
 @dataclass
 class _Counts:
-    roles: Counter[Role] = field(default_factory=Counter)
-    cleaned: int = 0
-    empty: int = 0
-    character_lines: int = 0
-    character_empty: int = 0
+    """What went through the speakers and clean stages, tallied by speaker name as the
+    lines stream past (one counter step a line) and summed by role at the end."""
+
+    # Lines by speaker name as written; None is narration.
+    heard: Counter[str | None] = field(default_factory=Counter)
+    role_of: dict[str | None, Role] = field(default_factory=dict)
+    # Lines empty after cleaning, by role.
+    empty_by_role: Counter[Role] = field(default_factory=Counter)
+    narration_cleaned: bool = False
     samples: int = 0
-    speakers: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def roles(self) -> Counter[Role]:
+        by_role: Counter[Role] = Counter()
+        for who, n in self.heard.items():
+            by_role[self.role_of[who]] += n
+        return by_role
+
+    @property
+    def speakers(self) -> Counter[str]:
+        """Lines by speaker name, narration left out."""
+        return Counter(
+            {
+                who: n
+                for who, n in self.heard.items()
+                if who is not None and self.role_of[who] is not Role.NARRATION
+            }
+        )
+
+    @property
+    def cleaned(self) -> int:
+        roles = self.roles
+        return sum(roles.values()) - (0 if self.narration_cleaned else roles[Role.NARRATION])
+
+    @property
+    def empty(self) -> int:
+        return sum(self.empty_by_role.values())
+
+    @property
+    def character_lines(self) -> int:
+        return self.roles[Role.CHARACTER]
+
+    @property
+    def character_empty(self) -> int:
+        return self.empty_by_role[Role.CHARACTER]
 
 
 def _roles_and_clean(
@@ -303,33 +341,26 @@ def _roles_and_clean(
     """
     speakers = SpeakerMap.from_aliases(settings.lead_aliases, settings.character_aliases)
     to_simplified = opencc_t2s() if settings.traditional_to_simplified else None
-    stage = settings.narration == "stage"
-    roles: dict[str | None, Role] = {}
-    seen = counts.speakers
-    by_role = counts.roles
-    narration, character = Role.NARRATION, Role.CHARACTER
+    skip_narration = settings.narration != "stage"
+    counts.narration_cleaned = not skip_narration
+    roles = counts.role_of
+    heard = counts.heard
+    empty = counts.empty_by_role
+    narration = Role.NARRATION
     for batch in batches:
         lines: list[tuple[Utterance, Role]] = []
         append = lines.append
         for utterance in batch:
             who = utterance.speaker
+            heard[who] += 1
             role = roles.get(who)
             if role is None:
                 role = roles[who] = speakers.role(who)
-            by_role[role] += 1
-            if role is narration:
-                if not stage:
-                    continue
-            else:
-                seen[who] += 1  # type: ignore[index]
+            if role is narration and skip_narration:
+                continue
             text = clean_text(utterance.text, to_simplified)
-            counts.cleaned += 1
-            if role is character:
-                counts.character_lines += 1
             if not text:
-                counts.empty += 1
-                if role is character:
-                    counts.character_empty += 1
+                empty[role] += 1
                 continue
             utterance.text = text
             append((utterance, role))

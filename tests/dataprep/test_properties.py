@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from atri.config import DataprepSettings
-from dataprep.clean import clean_text
+from dataprep.clean import USER_PLACEHOLDER, apply_text_rules, clean_text, placeholder_replacer
 from dataprep.encoding import decode_bytes
 from dataprep.errors import DataprepError
 from dataprep.formats import PARSERS, ParseOptions, compile_markers, detect_format
@@ -53,6 +53,37 @@ def test_no_parser_raises_on_arbitrary_text(text: str) -> None:
             assert utterance.line >= 1
     assert detect_format(text, "fuzz.txt") in PARSERS
     clean_text(text)
+
+
+# Everything a text rule looks for, and what sits next to it: quotes, blanks, dots, dashes.
+CLEANER_ALPHABET = st.sampled_from(
+    [
+        *'「」『』“”"‘’﹁﹂ \u3000\t\n\r\u2000…‥⋯・･·.。！!？?～〜~—―─ー()（）【】[]〔〕《》｜<>{}注a亚Ｂｶ',
+        *(".ogg", "(注：", "……", "[wait]"),
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(CLEANER_ALPHABET, max_size=16).map("".join) | st.text(max_size=40))
+def test_clean_text_fast_path_gives_what_every_rule_gives(text: str) -> None:
+    assert clean_text(text) == apply_text_rules(text)
+
+
+LEAD_NAMES = ["夏生", "斑鸠夏生", "Kaito", "Natsuki Kaito", "Me", "-Ka"]
+NAME_ALPHABET = st.sampled_from([*LEAD_NAMES, *"KaitoNMe夏生斑鸠 '’-_1。x"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(NAME_ALPHABET, max_size=12).map("".join))
+def test_lead_names_are_replaced_where_the_plain_pattern_replaces_them(text: str) -> None:
+    # The plain pattern: a Latin-script name with its word-boundary test in front.
+    names = sorted(LEAD_NAMES, key=len, reverse=True)
+    plain = "|".join(
+        rf"(?<![\w'’-]){re.escape(n)}(?!\w)" if n.isascii() else re.escape(n) for n in names
+    )
+    expected = re.sub(plain, USER_PLACEHOLDER, text)
+    assert placeholder_replacer(LEAD_NAMES)(text) == expected
 
 
 @settings(max_examples=150, deadline=None)
