@@ -13,8 +13,13 @@ The offline GGUF's weights are Q4_1, a type llama.cpp's CPU backend has no batch
 for (no repacking, no llamafile sgemm): a step of 8 sequences costs about 8 steps of one,
 so 8 users decode barely faster in aggregate than one. `--quant q4_0` (or iq4_nl, q8_0)
 requantises that file once into the run's temporary folder and benches the copy, to see
-what a GGUF of a type llama.cpp batches (Q4_0, IQ4_NL, Q4_K) gives.
+what a GGUF of a type llama.cpp batches gives (Q4_0 and IQ4_NL are repacked to 8x8 blocks
+at load on AVX2; Q4_K does not fit this model's 576-wide rows and falls back per tensor). The tied output /
+token-embedding tensor stays Q8_0 unless `--output-type` names another type (`q4_0`:
+repacked like the other weights, so the output layer batches too).
+The title names the CPU features llama.cpp was built with (AVX2, AVX512, REPACK, ...).
 Run: .venv/bin/python bench/engine_speed.py [--tokens 64] [--phase 8] [--quant q4_0]
+     [--output-type q4_0]
 """
 
 from __future__ import annotations
@@ -164,30 +169,47 @@ async def bench_reload(settings: Settings, phase_s: float) -> tuple[float, float
     return worst(steady_start, reload_start), worst(reload_start, reload_end), failed
 
 
-def requantize(source: Path, quant: str, folder: Path) -> Path:
-    """`source` requantised to `quant` (a llama.cpp file type, e.g. q4_0) in `folder`."""
+def requantize(source: Path, quant: str, folder: Path, output_type: str = "") -> Path:
+    """`source` requantised to `quant` (a llama.cpp file type, e.g. q4_0) in `folder`;
+    `output_type` (a ggml type, e.g. q4_0) for the output and token-embedding tensors
+    (one tensor in a model with tied embeddings), else llama.cpp's choice (Q8_0 here)."""
     import llama_cpp
 
-    target = folder / f"base.{quant}.gguf"
+    target = folder / f"base.{quant}.{output_type or 'auto'}.gguf"
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{quant.upper()}")
     params.allow_requantize = True
+    if output_type:
+        kind = getattr(llama_cpp, f"GGML_TYPE_{output_type.upper()}")
+        params.output_tensor_type = params.token_embedding_type = kind
     if llama_cpp.llama_model_quantize(str(source).encode(), str(target).encode(), params):
         raise SystemExit(f"llama.cpp could not requantise {source} to {quant}")
     return target
 
 
 def weight_type(path: Path) -> str:
-    """The type most of the file's tensors are stored in."""
+    """The type most of the file's tensors are stored in, and the output tensor's."""
     from collections import Counter
 
     import gguf
 
     reader = gguf.GGUFReader(str(path))
-    return Counter(t.tensor_type.name for t in reader.tensors).most_common(1)[0][0]
+    kinds = {t.name: t.tensor_type.name for t in reader.tensors}
+    main = Counter(kinds.values()).most_common(1)[0][0]
+    output = kinds.get("output.weight", kinds.get("token_embd.weight", main))
+    return main if output == main else f"{main}, output {output}"
 
 
-async def main(tokens: int, phase_s: float, quant: str) -> None:
+def cpu_features() -> str:
+    """The CPU features this llama.cpp build uses (those set to 1 in its system info)."""
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode()  # "CPU : SSE3 = 1 | AVX = 1 | ..."
+    parts = info.split(":", 1)[-1].split("|")
+    return " ".join(part.split("=")[0].strip() for part in parts if part.strip().endswith("= 1"))
+
+
+async def main(tokens: int, phase_s: float, quant: str, output_type: str) -> None:
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -202,7 +224,7 @@ async def main(tokens: int, phase_s: float, quant: str) -> None:
         system = configured_persona(settings).system_prompt()
         path = gguf_path(settings)
         if quant:
-            path = requantize(path, quant, root)
+            path = requantize(path, quant, root, output_type)
             settings.model.gguf = str(path)
         kind = weight_type(path)
         engine = LlamaCppEngine(path, settings.model.base, "", max_batch=8)
@@ -217,7 +239,7 @@ async def main(tokens: int, phase_s: float, quant: str) -> None:
 
     table = Table(
         title=f"llamacpp engine, SmolLM2-135M {kind}, {len(prompt)}-token prompt, "
-        f"{engine_threads()} thread(s)"
+        f"{engine_threads()} thread(s), CPU: {cpu_features()}"
     )
     for col in ("measure", "value", "against", "ratio", "aim"):
         table.add_column(col, justify="left" if col == "measure" else "right")
@@ -266,5 +288,10 @@ if __name__ == "__main__":
     parser.add_argument(
         "--quant", default="", help="requantise the offline GGUF to this type first (q4_0, ...)"
     )
+    parser.add_argument(
+        "--output-type",
+        default="",
+        help="with --quant: the output / token-embedding tensor's type (q4_0, q8_0, f16)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.tokens, args.phase, args.quant))
+    asyncio.run(main(args.tokens, args.phase, args.quant, args.output_type))

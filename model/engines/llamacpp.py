@@ -57,7 +57,13 @@ SMOKE_MIN_TOKENS = 4
 # 0.3.16): a step of 8 sequences costs about 8 steps of one, so several users decode
 # barely faster together than one alone. Measured on SmolLM2-135M (the offline GGUF),
 # 1 thread, idle machine: Q4_1 8 rows 1.1-1.2x the tokens/s of 1 row; the same file
-# requantised to Q4_0 (repacked to q4_0_8x8 at load) 2.0-2.4x, 3.6x at 16 rows.
+# requantised to Q4_0 (repacked to q4_0_8x8 at load) 2.0-2.4x, 3.6x at 16 rows, in bare
+# decode steps with a short prompt. In this engine, with ATRI's 450-token system prompt,
+# 8 users reach only 1.3-1.4x (Q4_0, output Q8_0) or 1.5-1.6x (Q4_0 output too): flash
+# attention on the CPU visits every cached cell once per sequence and head, so the
+# shared prompt's attention costs each sequence in full (without flash attention 8 users
+# reach 2.1x, but a reply then depends on what else is in the batch). Requantising
+# costs quality too: perplexity on README text 55 (Q4_1) -> 67 (Q4_0) -> 75 (Q4_0 output).
 UNBATCHED_TYPES = ("Q4_1",)
 
 
@@ -151,8 +157,8 @@ class LlamaCppEngine:
         if self.weight_type in UNBATCHED_TYPES:
             log.warning(
                 "%s: %s weights; llama.cpp on a CPU has no batched kernel for them, so "
-                "several users together decode hardly faster than one (a Q4_0 or IQ4_NL "
-                "file of the model batches about 2x better)",
+                "several users together decode hardly faster than one (a Q4_0 file of "
+                "the model batches better: bench/engine_speed.py --quant q4_0)",
                 path.name,
                 self.weight_type,
             )
