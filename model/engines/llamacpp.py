@@ -140,6 +140,13 @@ class LlamaCppEngine:
         import llama_cpp
 
         self._ll = llama_cpp
+        # The binding prints llama.cpp's whole loading log (hundreds of lines between her
+        # words in a console chat) while its logger is unset. Its level table is older than
+        # this llama.cpp's (warnings arrive as errors, errors as debug), so only silence
+        # is a setting that means one thing; a load that fails is our own sentence.
+        binding_log = logging.getLogger("llama-cpp-python")
+        if binding_log.level == logging.NOTSET:
+            binding_log.setLevel(logging.CRITICAL)
         llama_cpp.llama_backend_init()
         model_params = llama_cpp.llama_model_default_params()
         self._model = llama_cpp.llama_model_load_from_file(str(path).encode(), model_params)

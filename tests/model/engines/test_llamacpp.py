@@ -286,3 +286,13 @@ async def test_the_kv_reservation_follows_the_config(tmp_path: Path) -> None:
     settings.model.llamacpp_kv_tokens = 1000
     with pytest.raises(ConfigError, match="llamacpp_kv_tokens = 1000 is smaller than"):
         await LlamaCppEngine.load(settings)
+
+
+def test_loading_prints_no_llama_cpp_log(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """llama.cpp's loading log (hundreds of lines) would land between her words in a
+    console chat."""
+    engine = LlamaCppEngine(gguf_path(Settings(root=tmp_path)), "builtin:smollm2-135m", "")
+    engine._free()
+    printed = capfd.readouterr()
+    assert "llama_model_loader" not in printed.err + printed.out
+    assert "llama_context" not in printed.err + printed.out
