@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 # How often the background task looks whether live replies are still being answered.
 IDLE_POLL_SECONDS = 0.02
 # A summary is taken as one when at least this share of its words (Latin words of three
-# letters or more, CJK character pairs) occur in what it summarises or in its instruction:
+# letters or more, CJK character pairs) occur in what it summarises (not counting the
+# instruction, whose words "the next part of the conversation" rambles are made of):
 # a paraphrase keeps the names, things and verbs it is about (0.4-0.8 on real summaries),
 # an invented continuation keeps almost none (0-0.15).
 GROUNDED_SHARE = 0.3
@@ -50,6 +51,7 @@ _QUESTION_ENDS = ("?", "？", "吗", "嗎", "か")
 NOTE_MAX_CHARS = 200
 _CJK_CHARS = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"
 _WORDS = re.compile(rf"[{_CJK_CHARS}]+|(?:(?![{_CJK_CHARS}])[^\W\d_]){{3,}}|\d+")
+_LIST_MARK = re.compile(r"^\s*(?:\d+[.)、]|[-*•·])?\s*")
 _CJK = re.compile(f"[{_CJK_CHARS}]")
 
 
@@ -122,7 +124,7 @@ def is_summary_of(text: str, sources: str, speakers: Sequence[str]) -> bool:
     """Whether `text` reads as a summary of `sources` rather than a continuation of the
     transcript (a line starting "Name:") or something made up (few of its words said)."""
     for line in text.splitlines():
-        head = line.strip()
+        head = _LIST_MARK.sub("", line)  # "3. Name: …" is a transcript line too
         if any(head.startswith((f"{who}:", f"{who}：")) for who in speakers if who):
             return False
     units = _units(text)
@@ -306,9 +308,7 @@ class Summarizer:
         # Nothing worth keeping in those exchanges is an answer too: they count as
         # folded, so they are not offered again at every message.
         text = clean_reply(generation.text, self.char_name)
-        if text and not is_summary_of(
-            text, f"{self.instruction}\n{plan.transcript}", plan.speakers
-        ):
+        if text and not is_summary_of(text, plan.transcript, plan.speakers):
             text = plan.notes
             self.not_summaries += 1
         if previous is not None:  # a line already remembered is not added twice
@@ -319,7 +319,7 @@ class Summarizer:
                 await asyncio.sleep(IDLE_POLL_SECONDS)
             generation = await self.batcher.submit_low(self.compact_prompt(text), self.gen)
             shorter = clean_reply(generation.text, self.char_name)
-            if shorter and is_summary_of(shorter, f"{self.instruction}\n{text}", plan.speakers):
+            if shorter and is_summary_of(shorter, text, plan.speakers):
                 text = shorter
             else:  # the newest lines that fit: an older fact is lost, not replaced
                 text = newest_lines(text, self.gen.max_new_tokens, self.count)

@@ -350,6 +350,7 @@ def test_a_summary_is_told_from_a_continuation_and_from_invention() -> None:
     assert is_summary_of("- Natsuki's cat is called Mochi; he likes the sea.", said, speakers)
     assert is_summary_of("The user has a pet cat named Mochi.", said, speakers)
     assert not is_summary_of("Natsuki: My cat is called Mochi.", said, speakers)
+    assert not is_summary_of("Summary:\n1. Natsuki: My cat is called Mochi.", said, speakers)
     assert not is_summary_of("ATRI：好的。", said, speakers)
     assert not is_summary_of("Here is a lovely poem about the autumn wind.", said, speakers)
     zh = "夏生：我的猫叫年糕。\n亚托莉：好可爱！"
