@@ -99,11 +99,18 @@ def split_exchanges(messages: Sequence[Message]) -> list[list[Message]]:
     return out
 
 
+def speaker(message: Message, char_name: str) -> str:
+    """The name a message goes by in a summary request's transcript."""
+    if message.role == "assistant":
+        return char_name
+    return message.display_name or message.user_id or "?"
+
+
 def transcript(exchanges: Sequence[Sequence[Message]], char_name: str, labels: Labels) -> str:
     lines = []
     for exchange in exchanges:
         for m in exchange:
-            who = char_name if m.role == "assistant" else (m.display_name or m.user_id or "?")
+            who = speaker(m, char_name)
             lines.append(f"{who}{labels.colon}{m.content}")
     return "\n".join(lines)
 
@@ -145,7 +152,7 @@ def notes(exchanges: Sequence[Sequence[Message]], labels: Labels) -> str:
                 continue
             if len(said) > NOTE_MAX_CHARS:
                 said = said[: NOTE_MAX_CHARS - 1] + "…"
-            lines.append(f"{m.display_name or m.user_id or '?'}{labels.colon}{said}")
+            lines.append(f"{speaker(m, '')}{labels.colon}{said}")
     return "\n".join(dict.fromkeys(lines))
 
 
@@ -183,7 +190,7 @@ def plan_fold(
         body = transcript(take, char_name, labels)
     if count(body) > room:  # one exchange alone is too long: its end is what was said last
         body = keep_end(body, max(room, 0), count)
-    speakers = {char_name} | {m.display_name or m.user_id for ex in take for m in ex}
+    speakers = {char_name} | {speaker(m, char_name) for exchange in take for m in exchange}
     return FoldPlan(
         messages=[
             {"role": "system", "content": instruction},

@@ -382,34 +382,21 @@ REMEMBERED_4000 = (
 )
 
 
-async def test_memory_in_a_group_goes_to_the_asker_privately(
-    app: App, plugin: ModuleType, echo_service: ChatService
+@pytest.mark.parametrize("refused", [False, True], ids=["sent", "refused"])
+async def test_memory_in_a_group_goes_to_the_asker_privately_never_to_the_group(
+    app: App, plugin: ModuleType, echo_service: ChatService, refused: bool
 ) -> None:
     await say(echo_service, "4000", "我的猫叫年糕")
     await say(echo_service, "4001", "别人的秘密")
+    private = {"user_id": 4000, "group_id": GROUP_ID, "message": text_message(REMEMBERED_4000)}
     async with app.test_matcher(plugin.atri_command) as ctx:
         bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
         event = group_event("/atri memory", user_id=4000)
         ctx.receive_event(bot, event)
-        ctx.should_call_api(
-            "send_private_msg",
-            {"user_id": 4000, "group_id": GROUP_ID, "message": text_message(REMEMBERED_4000)},
-            SENT,
-        )
-        expect_reply(ctx, event, plugin.MEMORY_SENT_PRIVATELY)
-
-
-async def test_memory_never_falls_back_to_the_group(
-    app: App, plugin: ModuleType, echo_service: ChatService
-) -> None:
-    await say(echo_service, "4000", "我的猫叫年糕")
-    async with app.test_matcher(plugin.atri_command) as ctx:
-        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
-        event = group_event("/atri memory", user_id=4000)
-        ctx.receive_event(bot, event)
-        ctx.should_call_api(
-            "send_private_msg",
-            {"user_id": 4000, "group_id": GROUP_ID, "message": text_message(REMEMBERED_4000)},
-            exception=ActionFailed(retcode=100, msg="temporary sessions refused"),
-        )
-        expect_reply(ctx, event, plugin.MEMORY_NOT_SENT)
+        if refused:  # QQ refuses the temporary session: the group hears only that
+            failed = ActionFailed(retcode=100, msg="temporary sessions refused")
+            ctx.should_call_api("send_private_msg", private, exception=failed)
+            expect_reply(ctx, event, plugin.MEMORY_NOT_SENT)
+        else:
+            ctx.should_call_api("send_private_msg", private, SENT)
+            expect_reply(ctx, event, plugin.MEMORY_SENT_PRIVATELY)
