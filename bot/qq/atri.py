@@ -265,11 +265,16 @@ async def _resend_cut_replies(bot: Bot) -> None:
 send_queues: dict[str, SendQueue] = {}
 
 
-async def _send_in_turn(bot: Bot, event: MessageEvent, message: Message, first: bool) -> None:
-    """Through the account's send queue; a risk-control refusal is tried once more."""
-    queue = send_queues.setdefault(
+def send_queue(bot: Bot) -> SendQueue:
+    """The account's pacing of everything it sends (QQ risk control counts them all)."""
+    return send_queues.setdefault(
         str(bot.self_id), SendQueue(config.atri_send_gap_seconds, config.atri_sends_per_minute)
     )
+
+
+async def _send_in_turn(bot: Bot, event: MessageEvent, message: Message, first: bool) -> None:
+    """Through the account's send queue; a risk-control refusal is tried once more."""
+    queue = send_queue(bot)
     try:
         async with queue.turn():
             await bot.send(event, message, reply_message=first, at_sender=first)
@@ -395,12 +400,13 @@ async def _memory(bot: Bot, event: MessageEvent) -> str:
     try:
         # `group_id` opens a temporary session with a member who is not a friend
         # (go-cqhttp, NapCat, Lagrange); implementations without it ignore the field.
-        await bot.call_api(
-            "send_private_msg",
-            user_id=event.user_id,
-            group_id=event.group_id,
-            message=text_message(text),
-        )
+        async with send_queue(bot).turn():
+            await bot.call_api(
+                "send_private_msg",
+                user_id=event.user_id,
+                group_id=event.group_id,
+                message=text_message(text),
+            )
     except Exception as exc:  # ActionFailed: temporary sessions refused, or not allowed
         log.info("QQ: /atri memory for %s not sent privately: %s", event.user_id, exc)
         return MEMORY_NOT_SENT
