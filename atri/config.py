@@ -117,6 +117,7 @@ class MemorySettings(Section):
     summaries: bool = True
     summary_fold_exchanges: PositiveInt = 8
     summary_max_tokens: PositiveInt = 256
+    summary_max_wait_seconds: PositiveFloat = 60.0
 
 
 class RoomSettings(Section):

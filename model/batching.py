@@ -6,7 +6,8 @@ it is full, `submit` raises `Overloaded` at once instead of letting latency grow
 
 Background work (a memory summary) goes through `submit_low`: such a job runs alone, and
 only when no live job waits, so a reply never queues behind it (one that arrives while it
-is generating waits for that generation only).
+is generating waits for that generation only). An `overdue` job, one that has waited long
+enough under steady load, runs at the next batch boundary instead.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class _Job:
     messages: ChatMessages
     future: asyncio.Future[Generation]
     gen: GenerationSettings | None = None  # a low-priority job's own settings
+    overdue: bool = False  # low priority that runs before the next live batch
 
 
 class Batcher:
@@ -107,10 +109,13 @@ class Batcher:
         self._arrived.set()
         return await job.future
 
-    async def submit_low(self, messages: ChatMessages, gen: GenerationSettings) -> Generation:
-        """Generate with `gen` when no live job waits; alone in its batch, so a live
-        reply is never held to its length."""
-        job = _Job(messages, asyncio.get_running_loop().create_future(), gen)
+    async def submit_low(
+        self, messages: ChatMessages, gen: GenerationSettings, overdue: bool = False
+    ) -> Generation:
+        """Generate with `gen` when no live job waits (`overdue`: at the next batch
+        boundary, whatever waits); alone in its batch, so a live reply is never held to
+        its length."""
+        job = _Job(messages, asyncio.get_running_loop().create_future(), gen, overdue)
         self._low.append(job)
         self._arrived.set()
         return await job.future
@@ -126,12 +131,22 @@ class Batcher:
         for job in alive:
             self._queue.put_nowait(job)
 
+    def _take_low(self, overdue_only: bool) -> _Job | None:
+        """The first background job still wanted (only an overdue one if asked)."""
+        for job in list(self._low):
+            if job.future.done():
+                self._low.remove(job)
+            elif job.overdue or not overdue_only:
+                self._low.remove(job)
+                return job
+        return None
+
     async def _collect(self) -> list[_Job]:
+        if (overdue := self._take_low(overdue_only=True)) is not None:
+            return [overdue]
         while self._queue.empty():
-            while self._low:  # nothing live waits: background work may run
-                job = self._low.popleft()
-                if not job.future.done():
-                    return [job]
+            if (job := self._take_low(overdue_only=False)) is not None:
+                return [job]  # nothing live waits: background work may run
             self._arrived.clear()
             if self._queue.empty() and not self._low:
                 await self._arrived.wait()

@@ -169,6 +169,7 @@ class ChatService:
                 engine.context_window,
                 m.summary_fold_exchanges,
                 busy=lambda: self._in_progress > 0 or self.batcher.depth > 0,
+                max_wait_seconds=m.summary_max_wait_seconds,
             )
             if m.summaries
             else None

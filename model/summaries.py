@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ from model.character.prompt import (
     clean_reply,
     keep_end,
 )
+from model.engines.base import Generation
 from model.memory import Memory, Message, Summary
 
 log = logging.getLogger(__name__)
@@ -219,6 +221,7 @@ class Summarizer:
         context_window: int,
         fold_exchanges: int,
         busy: Callable[[], bool],
+        max_wait_seconds: float,
     ) -> None:
         self.memory = memory
         self.batcher = batcher
@@ -230,6 +233,8 @@ class Summarizer:
         self.max_prompt_tokens = context_window - gen.max_new_tokens
         self.fold_exchanges = fold_exchanges
         self.busy = busy
+        self.max_wait = max_wait_seconds
+        self.overdue = 0  # summaries written between replies after waiting `max_wait`
         self.written = 0
         self.compactions = 0
         self.not_summaries = 0  # model answers not taken as summaries (see is_summary_of)
@@ -278,6 +283,18 @@ class Summarizer:
                 finally:
                     self._working = False
 
+    async def _generate(self, messages: ChatMessages) -> Generation:
+        """Replies being answered come first. Under load that never pauses, the summary
+        goes between two batches after `max_wait` seconds anyway, or a busy room would
+        never get one; one scope is folded at a time, so that is at most one summary's
+        generation per `max_wait` taken from replies."""
+        deadline = time.monotonic() + self.max_wait
+        while self.busy() and time.monotonic() < deadline:
+            await asyncio.sleep(IDLE_POLL_SECONDS)
+        overdue = self.busy()
+        self.overdue += overdue
+        return await self.batcher.submit_low(messages, self.gen, overdue=overdue)
+
     def compact_prompt(self, text: str) -> ChatMessages:
         """Rewrite a summary that grew past its size as one shorter summary."""
         room = self.max_prompt_tokens - self.count(self.instruction) - 2 * TEMPLATE_OVERHEAD_TOKENS
@@ -309,9 +326,7 @@ class Summarizer:
         )
         if plan is None:
             return False
-        while self.busy():  # replies being answered come first
-            await asyncio.sleep(IDLE_POLL_SECONDS)
-        generation = await self.batcher.submit_low(plan.messages, self.gen)
+        generation = await self._generate(plan.messages)
         # Nothing worth keeping in those exchanges is an answer too: they count as
         # folded, so they are not offered again at every message.
         text = clean_reply(generation.text, self.char_name)
@@ -324,7 +339,7 @@ class Summarizer:
         if self.count(text) > self.gen.max_new_tokens:  # too long: rewritten as one
             while self.busy():
                 await asyncio.sleep(IDLE_POLL_SECONDS)
-            generation = await self.batcher.submit_low(self.compact_prompt(text), self.gen)
+            generation = await self._generate(self.compact_prompt(text))
             shorter = clean_reply(generation.text, self.char_name)
             if shorter and is_summary_of(shorter, text, plan.speakers):
                 text = shorter

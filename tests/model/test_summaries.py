@@ -146,7 +146,12 @@ async def test_a_summary_survives_a_restart(settings: Settings) -> None:
         assert "(What you remember" in engine.prompts[-1][1]["content"]
 
 
-async def test_a_live_request_is_served_before_a_pending_summary() -> None:
+@pytest.mark.parametrize(
+    ("overdue", "order"), [(False, "chat chat summary"), (True, "chat summary chat")]
+)
+async def test_a_live_request_is_served_before_a_pending_summary_unless_overdue(
+    overdue: bool, order: str
+) -> None:
     engine = ScriptedEngine()
     engine.gate = asyncio.Event()
     batcher = Batcher(engine, GenerationSettings(), 8, 0.0, 16)
@@ -160,7 +165,7 @@ async def test_a_live_request_is_served_before_a_pending_summary() -> None:
         first = asyncio.create_task(batcher.submit(live))
         await engine.started.wait()  # the engine is busy with the first reply
         pending = asyncio.create_task(
-            batcher.submit_low(summary, GenerationSettings(max_new_tokens=64))
+            batcher.submit_low(summary, GenerationSettings(max_new_tokens=64), overdue)
         )
         await asyncio.sleep(0.01)
         second = asyncio.create_task(batcher.submit([*live[:1], {"role": "user", "content": "2"}]))
@@ -168,9 +173,9 @@ async def test_a_live_request_is_served_before_a_pending_summary() -> None:
         assert batcher.low_depth == 1 and batcher.depth == 1
         engine.gate.set()
         await asyncio.gather(first, second, pending)
-        # The reply that came after the summary was asked for went first, and the
-        # summary ran alone (no reply waited for its longer generation).
-        assert engine.batches == [["chat"], ["chat"], ["summary"]]
+        # The reply that came after the summary was asked for went first (unless the
+        # summary had waited too long), and the summary ran alone either way.
+        assert engine.batches == [[kind] for kind in order.split()]
     finally:
         await batcher.stop()
 
@@ -363,3 +368,36 @@ def test_newest_lines_never_cut_a_line_in_half() -> None:
     assert newest_lines(text, 14, len) == "line three"
     assert newest_lines(text, 19, len) == "line two\nline three"
     assert newest_lines(text, 100, len) == text
+
+
+async def test_under_load_that_never_pauses_a_summary_still_runs_between_batches(
+    settings: Settings,
+) -> None:
+    settings = english(settings, budget=300)
+    settings.memory.summary_max_wait_seconds = 0.3
+    settings.worker.rate_limit_per_minute = 0  # the other users never pause
+    engine = ScriptedEngine()
+    async with await ChatService.open(settings, engine=engine) as service:
+        summarizer = service.summarizer
+        assert summarizer is not None
+        await service.chat(chat("My cat is called Mochi."))
+        load = asyncio.Event()  # set: the other users stop talking
+
+        async def busy_user(name: str) -> None:
+            while not load.is_set():
+                await service.chat(chat(FILLER, user=name))
+
+        users = [asyncio.create_task(busy_user(f"x{i}")) for i in range(3)]
+        for _ in range(5):  # u1's history passes the budget: a fold is asked for
+            await service.chat(chat(FILLER))
+        try:
+            async with asyncio.timeout(10):
+                while summarizer.written == 0:
+                    assert service._in_progress > 0  # the load never paused
+                    await asyncio.sleep(0.01)
+        finally:
+            load.set()
+            await asyncio.gather(*users)
+        assert summarizer.overdue >= 1
+        summary = await service.memory.summary(service.scope_for("test", "u1"))
+        assert summary is not None and "Mochi" in summary.text
