@@ -55,6 +55,8 @@ class ChatRequest(BaseModel):
     display_name: Text = ""
     channel_id: Text = ""
     guild_id: Text = ""
+    # A thread's parent channel (Discord): [room] channel lists naming it cover the thread.
+    parent_channel_id: Text = ""
     # False: said in a group or channel, not to ATRI. The worker keeps it as room
     # context (when that is on for the channel) and answers with status "heard".
     addressed: bool = True

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from atri.config import Settings
@@ -89,6 +89,12 @@ def check_adapter_setting(settings: Settings) -> None:
         ) from None
     if settings.model.engine == "echo":
         log.warning("[model] adapter is not used: the echo engine loads no model")
+
+
+def listed_channel(request: ChatRequest | ScopeRef, channels: Collection[str]) -> str:
+    """The request's channel or, in a thread, its parent, if `channels` names it; else ""."""
+    parent = request.parent_channel_id if isinstance(request, ChatRequest) else ""
+    return next((c for c in (request.channel_id, parent) if c and c in channels), "")
 
 
 class ChatService:
@@ -258,7 +264,7 @@ class ChatService:
 
     def _room_of(self, request: ChatRequest | ScopeRef) -> str:
         """The room a group message belongs to; "" where room context is off."""
-        if not request.channel_id or request.channel_id in self.settings.room.off_channels:
+        if not request.channel_id or listed_channel(request, self.settings.room.off_channels):
             return ""
         return channel_prefix(request.platform, request.channel_id, request.guild_id)
 
@@ -271,7 +277,7 @@ class ChatService:
             return await self._hear(request, text, scope)
         if self._in_progress >= self._capacity or self.batcher.full:
             return await self._hear(request, text, scope)
-        if not self.speak_up.wants_to(request.channel_id, text):
+        if not self.speak_up.wants_to(listed_channel(request, self.speak_up.channels), text):
             return await self._hear(request, text, scope)
         self._in_progress += 1
         try:

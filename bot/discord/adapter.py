@@ -207,6 +207,7 @@ def to_request(message: discord.Message, me_id: int, cfg: DiscordSettings) -> Ch
         display_name=clean_incoming(message.author.display_name),
         text=message_text(message, me_id),
         channel_id=str(message.channel.id) if guild else "",
+        parent_channel_id=str(getattr(message.channel, "parent_id", None) or ""),
         guild_id=str(guild.id) if guild else "",
         addressed=is_addressed(message, me_id, cfg),
         request_id=str(message.id),

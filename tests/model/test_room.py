@@ -153,6 +153,11 @@ async def test_room_context_is_off_in_listed_channels_and_for_clients_with_their
         heard = await service.chat(said("不要记我", "1", "甲", channel="quiet"))
         assert heard.status == "heard"
         assert await service.memory.room.all_lines("qq:chan:quiet") == []
+        # A thread of a listed channel is off too (its own id is not listed).
+        in_thread = said("线程里也别记", "1", "甲", channel="t1")
+        in_thread.parent_channel_id = "quiet"
+        assert (await service.chat(in_thread)).status == "heard"
+        assert await service.memory.room.all_lines("qq:chan:t1") == []
         await service.chat(said("记我", "1", "甲"))
         own = said("hi", "2", "乙", addressed=True).model_copy(
             update={"context": [ChatTurn(role="user", content="earlier")]}

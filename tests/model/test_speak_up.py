@@ -105,6 +105,15 @@ async def test_a_cooldown_and_an_hourly_cap_per_channel(echo_settings: Settings)
         assert await at(3601) == "ok"  # the first has left the hour
 
 
+async def test_a_listed_channel_covers_its_threads(echo_settings: Settings) -> None:
+    speaking_up(echo_settings, speak_up_probability=1.0)
+    async with await ChatService.open(echo_settings, RecordingEngine()) as service:
+        in_thread = said("大家好", "1", "甲", channel="t1")
+        assert await statuses(service, [in_thread]) == ["heard"]  # no parent: not listed
+        in_thread.parent_channel_id = "g1"
+        assert await statuses(service, [in_thread]) == ["ok"]
+
+
 async def test_never_where_room_context_is_off(echo_settings: Settings) -> None:
     speaking_up(echo_settings, speak_up_probability=1.0, off_channels=["g1"])
     async with await ChatService.open(echo_settings, RecordingEngine()) as service:

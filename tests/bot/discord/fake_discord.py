@@ -36,6 +36,7 @@ BOT_ID = 900_000_000_000_000_001
 GUILD_ID = 910_000_000_000_000_001
 CHANNEL_ID = 920_000_000_000_000_001
 LISTEN_CHANNEL_ID = 920_000_000_000_000_002
+THREAD_ID = 920_000_000_000_000_003  # a public thread of CHANNEL_ID
 ADMIN_ROLE_ID = 930_000_000_000_000_001
 # The role Discord makes for a bot when it joins (managed, tagged with the bot's id).
 BOT_ROLE_ID = 930_000_000_000_000_002
@@ -110,6 +111,28 @@ def text_channel_payload(channel_id: int, name: str, position: int) -> dict[str,
         "last_message_id": None,
         "rate_limit_per_user": 0,
         "flags": 0,
+    }
+
+
+def thread_payload(thread_id: int, parent_id: int, name: str) -> dict[str, Any]:
+    return {
+        "id": str(thread_id),
+        "type": 11,
+        "guild_id": str(GUILD_ID),
+        "parent_id": str(parent_id),
+        "owner_id": str(ADMIN_ID),
+        "name": name,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+        "message_count": 0,
+        "member_count": 1,
+        "flags": 0,
+        "thread_metadata": {
+            "archived": False,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": TIMESTAMP,
+            "locked": False,
+        },
     }
 
 
@@ -283,7 +306,7 @@ class FakeDiscord:
                 text_channel_payload(CHANNEL_ID, "general", 0),
                 text_channel_payload(LISTEN_CHANNEL_ID, "atri-chat", 1),
             ],
-            "threads": [],
+            "threads": [thread_payload(THREAD_ID, CHANNEL_ID, "雨天")],
             "members": [self.people[BOT_ID].member(with_user=True)],
             "member_count": 5,
             "large": False,

@@ -21,8 +21,10 @@ from tests.bot.discord.fake_discord import (
     CHANNEL_ID,
     DM_CHANNEL_ID,
     GUILD_ID,
+    LISTEN_CHANNEL_ID,
     MEMBER_ID,
     OTHER_BOT_ID,
+    THREAD_ID,
     FakeDiscord,
     is_message_to,
 )
@@ -34,14 +36,14 @@ OTHER_RYUJI_ID = 940_000_000_000_000_099
 BLOCKED_ID = 940_000_000_000_000_098
 
 
-async def room_lines(service: ChatService, count: int) -> list[RoomLine]:
+async def room_lines(service: ChatService, count: int, room: str = ROOM) -> list[RoomLine]:
     """The room once it holds `count` lines (each is written by its own handler)."""
     for _ in range(200):
-        lines = await service.memory.room.all_lines(ROOM)
+        lines = await service.memory.room.all_lines(room)
         if len(lines) >= count:
             return lines
         await asyncio.sleep(0.01)
-    return await service.memory.room.all_lines(ROOM)
+    return await service.memory.room.all_lines(room)
 
 
 async def test_she_hears_the_channel_and_tells_two_members_of_one_name_apart(
@@ -159,3 +161,25 @@ async def test_the_whole_path_on_the_offline_model(
     assert reply.body["content"]
     (prompt,) = prompts
     assert "Ryuji：It is raining today.\n\nMinamo：What did Ryuji say?" in prompt[-1]["content"]
+
+
+async def test_a_channel_turned_off_for_room_context_covers_its_threads(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    echo_service: ChatService,
+    discord_settings: Settings,
+) -> None:
+    discord_settings.discord.room_context = True
+    thread_room = f"discord:chan:{GUILD_ID}/{THREAD_ID}"
+    await fake_discord.send_message(MEMBER_ID, "线程里的话", channel_id=THREAD_ID)
+    assert [line.content for line in await room_lines(echo_service, 1, thread_room)] == [
+        "线程里的话"
+    ]
+    echo_service.settings.room.off_channels = [str(CHANNEL_ID)]
+    await fake_discord.send_message(MEMBER_ID, "不该记的话", channel_id=THREAD_ID)
+    await fake_discord.send_message(MEMBER_ID, "另一个频道", channel_id=LISTEN_CHANNEL_ID)
+    listen_room = f"discord:chan:{GUILD_ID}/{LISTEN_CHANNEL_ID}"
+    assert len(await room_lines(echo_service, 1, listen_room)) == 1  # both were handled
+    assert [line.content for line in await room_lines(echo_service, 2, thread_room)] == [
+        "线程里的话"
+    ]
