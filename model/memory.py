@@ -545,6 +545,7 @@ class Memory:
             return 0
         if not sent:
             return await self.archive_request(scope, request_id)
+        await self._drop_summary_holding(scope, request_id)
         cur = await self._db.execute(
             "UPDATE messages SET content = ? WHERE scope = ? AND request_id = ?"
             " AND role = 'assistant' AND archived = 0",
@@ -557,12 +558,23 @@ class Memory:
         """Hide one exchange from the model (its message was deleted or recalled)."""
         if not request_id:
             return 0
+        await self._drop_summary_holding(scope, request_id)
         cur = await self._db.execute(
             "UPDATE messages SET archived = 1 WHERE scope = ? AND request_id = ? AND archived = 0",
             (scope, request_id),
         )
         await self._db.commit()
         return cur.rowcount
+
+    async def _drop_summary_holding(self, scope: str, request_id: str) -> None:
+        """A live summary already folded the exchange being changed: deleted (not archived:
+        what was taken back must go), so the summarizer writes it again from the
+        messages still kept. Part of the caller's transaction."""
+        await self._db.execute(
+            "DELETE FROM summaries WHERE scope = ? AND archived = 0 AND covers_up_to >= ("
+            "SELECT MIN(id) FROM messages WHERE scope = ? AND request_id = ? AND archived = 0)",
+            (scope, scope, request_id),
+        )
 
     async def reset_prefix(self, prefix: str) -> int:
         """Reset every scope whose key starts with `prefix` (all users of one channel)."""

@@ -15,7 +15,7 @@ from model.batching import Batcher
 from model.character.prompt import ChatMessages
 from model.engines.base import EngineStats, Generation
 from model.memory import MIGRATIONS, SCHEMA_VERSION, Memory
-from model.protocol import ChatRequest, ScopeRef
+from model.protocol import ChatRequest, MessageRef, ReplyCut, ScopeRef
 from model.service import ChatService
 from model.summaries import LABELS, is_summary_of, newest_lines, split_exchanges
 
@@ -129,6 +129,35 @@ async def test_the_oldest_exchanges_are_folded_at_the_budget(settings: Settings)
         assert history[0]["content"].startswith("(What you remember")
         assert "Mochi" in history[0]["content"]
         assert sum(m["content"].endswith(FILLER) for m in history) == 2
+
+
+@pytest.mark.parametrize("taken_back", ["recalled", "nothing sent"])
+async def test_a_message_taken_back_leaves_no_summary_holding_it(
+    settings: Settings, taken_back: str
+) -> None:
+    engine = ScriptedEngine()
+    async with await ChatService.open(english(settings), engine=engine) as service:
+        assert service.summarizer is not None
+        told = chat("My cat is called Mochi.").model_copy(update={"request_id": "m1"})
+        await service.chat(told)
+        await service.chat(chat("My sister lives in Osaka."))
+        for _ in range(5):
+            await service.chat(chat(FILLER))
+        await service.summarizer.idle()
+        scope = service.scope_for("test", "u1")
+        summary = await service.memory.summary(scope)
+        assert summary is not None and "Mochi" in summary.text
+        ref = MessageRef(platform="test", user_id="u1", request_id="m1")
+        if taken_back == "recalled":
+            assert await service.forget_message(ref) == 2
+        else:  # her reply to it never reached the platform
+            assert await service.cut_reply(ReplyCut(**ref.model_dump(), sent="")) == 2
+        # Deleted, not archived: what was taken back is nowhere the model can see.
+        assert await service.memory.all_summaries(scope) == []
+        await service.chat(chat(FILLER))  # the history is past its budget: folded again
+        await service.summarizer.idle()
+        again = await service.memory.summary(scope)
+        assert again is not None and "Osaka" in again.text and "Mochi" not in again.text
 
 
 async def test_a_summary_survives_a_restart(settings: Settings) -> None:
