@@ -365,7 +365,7 @@ class QQSettings(Section):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
-    nicknames: list[str] = Field(default_factory=lambda: ["亚托莉", "ATRI", "アトリ"])
+    nicknames: list[str] = Field(default_factory=list)  # empty: the card's names
     reply_in_private: bool = True
     superusers: list[str] = Field(default_factory=list)
     allowed_users: list[str] = Field(default_factory=list)

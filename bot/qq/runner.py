@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from atri.config import ConfigError, Secrets, Settings
 from bot.qq import set_worker
+from model.character.persona import configured_persona
 from model.protocol import Worker
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,15 @@ PLUGIN = "bot.qq.atri"
 DRIVER = "~fastapi+~websockets"
 WS_PATH = "/onebot/v11/ws"
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def her_names(settings: Settings) -> set[str]:
+    """Names that address her at the start of a group message: `[qq] nicknames`, or
+    when it is empty the character card's name and aliases (in every language)."""
+    if settings.qq.nicknames:
+        return set(settings.qq.nicknames)
+    persona = configured_persona(settings)
+    return {persona.name, *persona.aliases}
 
 
 def nonebot_options(settings: Settings, secrets: Secrets) -> dict[str, Any]:
@@ -38,7 +48,7 @@ def nonebot_options(settings: Settings, secrets: Secrets) -> dict[str, Any]:
         "log_level": "INFO",
         "onebot_access_token": token.get_secret_value() if token else None,
         "superusers": set(qq.superusers),
-        "nickname": set(qq.nicknames),
+        "nickname": her_names(settings),
         "command_start": {"/"},
         "command_sep": {"."},
         "atri_reply_in_private": qq.reply_in_private,

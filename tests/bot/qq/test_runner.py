@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -13,7 +14,7 @@ from pydantic import SecretStr
 
 from atri.config import ConfigError, Secrets, Settings, settings_from_dict
 from bot.qq import NoWorker, current_worker, set_worker
-from bot.qq.runner import listen_socket, nonebot_options
+from bot.qq.runner import her_names, listen_socket, nonebot_options
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -27,6 +28,16 @@ def test_nonebot_options_come_from_the_qq_section() -> None:
     assert options["superusers"] == {"123"} and options["nickname"] == {"亚托莉"}
     assert options["atri_max_message_chars"] == settings.qq.max_message_chars
     assert nonebot_options(Settings(), Secrets())["onebot_access_token"] is None
+
+
+def test_her_names_default_to_the_character_cards(tmp_path: Path) -> None:
+    assert her_names(Settings()) == {"亚托莉", "ATRI", "アトリ", "Atri"}
+    card = {"spec": "chara_card_v2", "data": {"name": "Yuki", "description": "A snow girl."}}
+    (tmp_path / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    settings = Settings(root=tmp_path)
+    settings.persona.card = "card.json"
+    assert her_names(settings) == {"Yuki"}
+    assert nonebot_options(settings, Secrets())["nickname"] == {"Yuki"}
 
 
 def test_a_taken_port_is_one_sentence() -> None:
