@@ -71,6 +71,7 @@ class ModelSettings(Section):
     chat_template: str = ""
     gguf: str = ""
     llamacpp_kv_tokens: int = Field(default=0, ge=0)
+    llamacpp_threads: int = Field(default=0, ge=0)
     # One URL, or a list: one per vLLM replica (the engine spreads requests itself).
     openai_base_url: str | list[str] = "http://127.0.0.1:8000/v1"
     openai_model: str = "atri"

@@ -64,6 +64,11 @@ SMOKE_MIN_TOKENS = 4
 # shared prompt's attention costs each sequence in full (without flash attention 8 users
 # reach 2.1x, but a reply then depends on what else is in the batch). Requantising
 # costs quality too: perplexity on README text 55 (Q4_1) -> 67 (Q4_0) -> 75 (Q4_0 output).
+# Larger models gain a little more, not 2.5x: random-weight models of Qwen2.5's shapes
+# (bench/engine_speed.py --synthetic), Q4_0, 8 users in this engine: 0.5B 1.6x, 1.5B
+# 1.8x. Even 1.5B's batch-1 step is bound by arithmetic on this AVX-512 CPU (one thread
+# reads its weights at ~23 GB/s), and the repacked Q4_0 kernel takes 8 rows in 4-row
+# AVX2 tiles (AVX-512 only from 16 rows): 8 rows cost about 3.5 steps of one.
 UNBATCHED_TYPES = ("Q4_1",)
 
 
@@ -195,10 +200,13 @@ class LlamaCppEngine:
         # reply does not depend on what else is in the batch (plain attention sums over
         # every cell, and greedy replies changed with the batch).
         params.flash_attn = True
-        # One thread per physical core (about half the logical ones, as llama-cpp-python
-        # assumes): llama.cpp's threads wait for each other at every step, and one that a
-        # busy machine deschedules stalls them all (2 threads on a shared 2-core machine
-        # decoded a batch 4x slower than 1).
+        # `[model] llamacpp_threads`; 0 = one per physical core where each runs two
+        # threads (half the logical CPUs, as llama-cpp-python assumes): llama.cpp's threads
+        # wait for each other at every step, and one that a busy machine deschedules
+        # stalls them all (2 threads on a shared 2-core machine decoded a batch 4x slower
+        # than 1). Where a core runs one thread and the machine is otherwise idle, all of
+        # them are faster: a 1.5B Q4_0 model's batch-1 step took 22 ms on 2 threads of a
+        # 2-core VM against 38 ms on 1 (bench/engine_speed.py --synthetic 1.5b --threads).
         params.n_threads = params.n_threads_batch = threads or max(
             1, len(os.sched_getaffinity(0)) // 2
         )
@@ -232,6 +240,7 @@ class LlamaCppEngine:
             settings.model.context_window,
             settings.worker.max_batch,
             settings.model.prefix_cache,
+            threads=settings.model.llamacpp_threads,
             kv_tokens=settings.model.llamacpp_kv_tokens,
         )
         if settings.model.adapter:

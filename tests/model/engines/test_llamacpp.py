@@ -267,7 +267,7 @@ def test_the_weight_type_is_read_and_q4_1_is_warned_about(
         engine._free()
 
 
-async def test_the_kv_reservation_follows_the_config(tmp_path: Path) -> None:
+async def test_the_kv_reservation_and_threads_follow_the_config(tmp_path: Path) -> None:
     settings = Settings(root=tmp_path)
     settings.model.context_window = 1024
     engine = await LlamaCppEngine.load(settings)
@@ -276,9 +276,11 @@ async def test_the_kv_reservation_follows_the_config(tmp_path: Path) -> None:
     finally:
         await engine.close()
     settings.model.llamacpp_kv_tokens = 3072
+    settings.model.llamacpp_threads = 2
     engine = await LlamaCppEngine.load(settings)
     try:
         assert engine.kv_cells == 3072 == engine._ll.llama_n_ctx(engine._ctx)
+        assert engine._ll.llama_n_threads(engine._ctx) == 2  # [model] llamacpp_threads
         replies = engine.generate_sync([chat(q) for q in QUESTIONS], GREEDY)
         assert all(r.new_tokens > 0 for r in replies)
     finally:
