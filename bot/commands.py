@@ -14,23 +14,15 @@ import logging
 import time
 from dataclasses import dataclass
 
+from bot.lines import lines
 from model.protocol import SHARED_SCOPE, ChannelMode, ChannelSetting, ScopeRef, Worker
 
 log = logging.getLogger(__name__)
 
-REFUSED = "只有管理员才能这样做哦。亚托莉会好好记住规矩的！"
-NOT_A_CHANNEL = "这个要在群里或频道里用哦。"
-MODE_DONE: dict[ChannelMode, str] = {
-    "off": "好的，亚托莉在这里先不说话了。管理员可以随时叫我回来。",
-    "mention": "好的，在这里叫到亚托莉（@我、叫我的名字或回复我）我才回答。",
-    "all": "好的，亚托莉在这里每条消息都会回答！",
-}
 # `/atri memory` fits one message on every platform (Discord's limit is 2,000 characters).
 MEMORY_SUMMARY_CHARS = 900
 MEMORY_TURNS = 6
 MEMORY_TURN_CHARS = 120
-NOTHING_REMEMBERED = "亚托莉还没有和你的对话记忆哦。和我说说话吧！"
-NO_SUMMARY_YET = "（还没有摘要：我们的对话还都在我眼前。）"
 # How long a bot trusts the channel modes it read from the worker: a change made through
 # another bot process shows within this time (through this one, at once).
 MODES_REFRESH_SECONDS = 30.0
@@ -60,7 +52,7 @@ def _refuse(actor: Actor, action: str) -> CommandResult:
         actor.user_id,
         actor.channel_id,
     )
-    return CommandResult(REFUSED, ok=False, refused=True)
+    return CommandResult(lines().refused, ok=False, refused=True)
 
 
 async def reset_self(worker: Worker, actor: Actor) -> CommandResult:
@@ -75,11 +67,9 @@ async def reset_self(worker: Worker, actor: Actor) -> CommandResult:
     )
     if count == SHARED_SCOPE:
         if not actor.is_admin:
-            return CommandResult(
-                "这里的对话是大家共享的，只有管理员可以重置哦。", ok=False, refused=True
-            )
+            return CommandResult(lines().shared_reset_refused, ok=False, refused=True)
         return await reset_channel(worker, actor)
-    return CommandResult(f"好的，亚托莉把我们的对话忘掉了（{count} 条）。重新开始吧！")
+    return CommandResult(lines().reset_done.format(count=count))
 
 
 def _cut(text: str, limit: int) -> str:
@@ -97,15 +87,16 @@ async def remembered(worker: Worker, actor: Actor) -> CommandResult:
             guild_id=actor.guild_id,
         )
     )
+    said = lines()
     if not found.summary and not found.turns:
-        return CommandResult(NOTHING_REMEMBERED)
-    lines = ["亚托莉记得的事：", _cut(found.summary, MEMORY_SUMMARY_CHARS) or NO_SUMMARY_YET]
+        return CommandResult(said.nothing_remembered)
+    shown = [said.remembered, _cut(found.summary, MEMORY_SUMMARY_CHARS) or said.no_summary_yet]
     if found.turns:
-        lines += ["", "最近的对话："]
+        shown += ["", said.recent_turns]
         for turn in found.turns[-MEMORY_TURNS:]:
-            who = "你" if turn.role == "user" else (turn.display_name or "亚托莉")
-            lines.append(f"{who}：{_cut(turn.content, MEMORY_TURN_CHARS)}")
-    return CommandResult("\n".join(lines))
+            who = said.you if turn.role == "user" else (turn.display_name or said.name)
+            shown.append(f"{who}：{_cut(turn.content, MEMORY_TURN_CHARS)}")
+    return CommandResult("\n".join(shown))
 
 
 async def reset_user(worker: Worker, actor: Actor, target_user_id: str) -> CommandResult:
@@ -120,7 +111,7 @@ async def reset_user(worker: Worker, actor: Actor, target_user_id: str) -> Comma
         )
     )
     log.info("%s admin %s reset user %s", actor.platform, actor.user_id, target_user_id)
-    return CommandResult(f"已重置该用户的对话记忆（{max(count, 0)} 条）。")
+    return CommandResult(lines().user_reset_done.format(count=max(count, 0)))
 
 
 async def reset_channel(worker: Worker, actor: Actor) -> CommandResult:
@@ -130,24 +121,25 @@ async def reset_channel(worker: Worker, actor: Actor) -> CommandResult:
         ScopeRef(platform=actor.platform, channel_id=actor.channel_id, guild_id=actor.guild_id)
     )
     log.info("%s admin %s reset channel %s", actor.platform, actor.user_id, actor.channel_id)
-    return CommandResult(f"已重置这里的对话记忆（{max(count, 0)} 条）。")
+    return CommandResult(lines().channel_reset_done.format(count=max(count, 0)))
 
 
 async def status(worker: Worker, actor: Actor) -> CommandResult:
     s = await worker.status()
     minutes = int(s.uptime_seconds // 60)
-    lines = [
-        f"模型版本：{s.adapter_version or '基础模型'}",
-        f"排队中：{s.queue_depth}",
-        f"已运行：{minutes // 60} 小时 {minutes % 60} 分钟",
+    said = lines()
+    shown = [
+        said.status_version.format(version=s.adapter_version or said.base_model),
+        said.status_queue.format(depth=s.queue_depth),
+        said.status_uptime.format(hours=minutes // 60, minutes=minutes % 60),
     ]
     if actor.is_admin:
-        lines.append(f"引擎：{s.engine}（{s.base_model}）")
+        shown.append(said.status_engine.format(engine=s.engine, base=s.base_model))
         if s.last_reload:
-            lines.append(f"上次加载：{s.last_reload.get('message', '')}")
+            shown.append(said.status_reload.format(message=s.last_reload.get("message", "")))
         for key, value in sorted(s.details.items()):
-            lines.append(f"{key}: {value}")
-    return CommandResult("\n".join(lines))
+            shown.append(f"{key}: {value}")
+    return CommandResult("\n".join(shown))
 
 
 async def reload(worker: Worker, actor: Actor) -> CommandResult:
@@ -167,7 +159,7 @@ async def rollback(worker: Worker, actor: Actor) -> CommandResult:
 async def set_channel_mode(worker: Worker, actor: Actor, mode: ChannelMode) -> CommandResult:
     """Turn ATRI off, on (answers when addressed) or to every message in this channel."""
     if not actor.channel_id:
-        return CommandResult(NOT_A_CHANNEL, ok=False)
+        return CommandResult(lines().not_a_channel, ok=False)
     if not actor.is_admin:
         return _refuse(actor, f"channel mode {mode} in {actor.channel_id}")
     await worker.set_channel_mode(
@@ -176,7 +168,7 @@ async def set_channel_mode(worker: Worker, actor: Actor, mode: ChannelMode) -> C
     log.info(
         "%s admin %s set channel %s to %s", actor.platform, actor.user_id, actor.channel_id, mode
     )
-    return CommandResult(MODE_DONE[mode])
+    return CommandResult(lines().mode_done(mode))
 
 
 class ChannelModes:

@@ -15,6 +15,7 @@ from atri.config import Secrets, Settings
 from atri.errors import UserError
 from bot.console import PLATFORM as CONSOLE_PLATFORM
 from bot.console import console_user_id, describe_worker, run_console
+from bot.lines import use_card
 from model.protocol import ScopeRef, Worker
 from model.service import ChatService
 
@@ -28,6 +29,7 @@ Adapter = Callable[[], Awaitable[None]]
 
 
 async def serve(settings: Settings, secrets: Secrets, console: Console) -> None:
+    use_card(settings)  # the bots speak of the configured character, in her card's language
     if settings.worker.url:  # a separate `atri worker` holds the model and the memory
         from bot.relay import HttpWorker
 

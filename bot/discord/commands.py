@@ -28,6 +28,7 @@ from atri.config import DiscordSettings
 from bot import commands
 from bot.commands import Actor, ChannelModes, CommandResult
 from bot.discord.text import outgoing_parts
+from bot.lines import lines
 from model.protocol import ChannelMode, Worker
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,6 @@ log = logging.getLogger(__name__)
 PLATFORM = "discord"
 # Well inside Discord's 3-second limit for the first response, network time included.
 DEFER_AFTER_SECONDS = 1.0
-FAILED = "呜……亚托莉没能做到，请稍后再试一次吧。"
 
 
 def is_admin(interaction: discord.Interaction[Any], settings: DiscordSettings) -> bool:
@@ -82,7 +82,7 @@ async def respond(
         text = (await task).text
     except Exception:
         log.exception("Discord command %s failed", interaction.command and interaction.command.name)
-        text = FAILED
+        text = lines().failed
     parts = outgoing_parts(text) or ["……"]
     try:
         if not interaction.response.is_done():
@@ -101,7 +101,7 @@ async def _with_discord_details(
         return done
     seconds = client.latency  # nan before the first connection, inf before a heartbeat
     latency = f"{seconds * 1000:.0f} ms" if math.isfinite(seconds) else "?"
-    extra = f"Discord：延迟 {latency}，{len(client.guilds)} 个服务器"
+    extra = lines().discord_details.format(latency=latency, servers=len(client.guilds))
     return CommandResult(f"{done.text}\n{extra}", ok=done.ok)
 
 

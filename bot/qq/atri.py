@@ -39,13 +39,14 @@ from atri.config import Secrets, WorkerSettings
 from bot import commands
 from bot.commands import Actor, ChannelModes, CommandResult
 from bot.limits import QUIET_STATUSES, QuietNotices, ReplyCap, SeenRecently
+from bot.lines import lines
 from bot.qq import NoWorker, current_worker, set_worker
 from bot.qq.config import Config
 from bot.qq.input_status import InputStatus
 from bot.qq.mentions import mentions_her, spoken_text
 from bot.qq.resend import CutReply, WaitingReplies
 from bot.qq.sending import SendQueue, is_retryable
-from bot.qq.text import MEDIA_ONLY_REPLY, incoming_text, only_media, reply_parts, text_message
+from bot.qq.text import incoming_text, only_media, reply_parts, text_message
 from model.protocol import ChannelMode, ChatRequest, MessageRef, ReplyCut
 
 PLATFORM = "qq"
@@ -53,23 +54,10 @@ PLATFORM = "qq"
 REF_FIELDS = {"platform", "user_id", "channel_id", "guild_id", "request_id"}
 RESET_WORDS = "重置记忆"
 GROUP_WORDS = {"group", "群", "本群"}
-GROUP_ONLY = "这个要在群里用哦。"
-# `/atri memory` in a group: the answer is the member's own, so it goes to them privately.
-MEMORY_SENT_PRIVATELY = "亚托莉把记得的事私信发给你了，去看看吧。"
-MEMORY_NOT_SENT = "私信发不出去……加亚托莉为好友后，再在群里试一次吧。"
-USAGE = """和亚托莉聊天：在群里 @她、用她的名字开头，或回复她的消息；私聊直接说。
-/atri reset 或 重置记忆 — 忘掉你和她的对话
-/atri reset @某人 — 忘掉那个人的对话（群管理员）
-/atri reset group — 忘掉本群的对话（群管理员）
-/atri memory — 她记得关于你的事（摘要和最近的对话；在群里会私信给你）
-/atri status — 她现在的状态
-/atri mode off|on|all — 在本群关闭她、被叫到才回答、每条都回答（群管理员）
-/atri reload — 换上最新训练的版本（超级用户）"""
-
 __plugin_meta__ = PluginMetadata(
     name="ATRI",
     description="和高性能机器人少女亚托莉聊天（LoRA 角色模型），管理员可重置她的记忆",
-    usage=USAGE,
+    usage=lines().qq_usage,
     type="application",
     config=Config,
     supported_adapters={"~onebot.v11"},
@@ -301,7 +289,7 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
         log.info("QQ: reply cap reached in %s; staying silent", _channel_key(event))
         return
     if only_media(event.message):
-        await send_reply(bot, event, MEDIA_ONLY_REPLY)
+        await send_reply(bot, event, lines().media_only)
         return
     request = chat_request(event, text=await spoken_text(bot, event))
     stored = None
@@ -363,10 +351,10 @@ async def _reset(bot: Bot, event: MessageEvent, args: Message, words: list[str])
         result = await commands.reset_self(worker, actor)
     elif words[0].lower() in GROUP_WORDS:
         if not actor.channel_id:
-            return GROUP_ONLY
+            return lines().group_only
         result = await commands.reset_channel(worker, actor)
     else:
-        return USAGE
+        return lines().qq_usage
     return result.text
 
 
@@ -383,7 +371,7 @@ MODE_WORDS: dict[str, ChannelMode] = {
 async def _set_mode(bot: Bot, event: MessageEvent, words: list[str]) -> str:
     mode = MODE_WORDS.get(words[0].lower()) if words else None
     if mode is None:
-        return USAGE
+        return lines().qq_usage
     actor = await _actor(bot, event, ADMINS)
     result = await commands.set_channel_mode(current_worker(), actor, mode)
     channel_modes().forget()
@@ -409,8 +397,8 @@ async def _memory(bot: Bot, event: MessageEvent) -> str:
             )
     except Exception as exc:  # ActionFailed: temporary sessions refused, or not allowed
         log.info("QQ: /atri memory for %s not sent privately: %s", event.user_id, exc)
-        return MEMORY_NOT_SENT
-    return MEMORY_SENT_PRIVATELY
+        return lines().memory_not_sent
+    return lines().memory_sent_privately
 
 
 async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
@@ -432,7 +420,7 @@ async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
     except Exception:
         log.exception("QQ command /atri %s failed", action)
         return config.atri_error_reply
-    return USAGE
+    return lines().qq_usage
 
 
 person = Rule(_from_a_person)

@@ -15,8 +15,6 @@ from nonebot.adapters.onebot.v11 import Message, MessageSegment
 
 from bot.splitting import split_message
 
-# Said when someone addresses ATRI with only a picture, sticker or voice message.
-MEDIA_ONLY_REPLY = "亚托莉还看不懂图片和表情呢……用文字和我说吧！"
 CUT_MARK = "……"
 _NOT_MEDIA = {"text", "at", "reply"}
 

@@ -9,6 +9,7 @@ import pytest
 from atri.config import Settings
 from bot import commands
 from bot.commands import Actor
+from bot.lines import lines
 from model.protocol import ChatRequest
 from model.service import ChatService
 
@@ -99,7 +100,7 @@ async def test_reload_and_rollback_need_admin(echo_service: ChatService) -> None
 async def test_memory_shows_the_asker_their_summary_and_recent_turns(
     echo_service: ChatService,
 ) -> None:
-    assert (await commands.remembered(echo_service, member())).text == commands.NOTHING_REMEMBERED
+    assert (await commands.remembered(echo_service, member())).text == lines().nothing_remembered
     for i in range(12):
         await echo_service.chat(say("m", f"message {i} " + "x" * 300))
     await echo_service.chat(say("other", "the other member's secret"))

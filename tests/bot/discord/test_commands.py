@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from atri.config import Settings
-from bot.commands import REFUSED
 from bot.discord.adapter import AtriClient
+from bot.lines import lines
 from model.protocol import ChatRequest, ReloadResult, Reply, ScopeRef, WorkerStatus
 from model.service import ChatService
 from tests.bot.discord.conftest import running_client
@@ -78,7 +78,7 @@ async def test_resetting_someone_else_is_for_admins_only(
         refused = await answer_to(
             fake_discord, MEMBER_ID, "atri-admin", "reset-user", user_option=ADMIN_ID
         )
-    assert refused.body["data"]["content"] == REFUSED
+    assert refused.body["data"]["content"] == lines().refused
     assert await live_messages(echo_service, ADMIN_ID) == 2
     assert any("refused" in r.message and str(MEMBER_ID) in r.message for r in caplog.records)
 
@@ -94,19 +94,19 @@ async def test_admin_ids_and_admin_roles_count_as_admins(
     fake_discord: FakeDiscord, client: AtriClient, discord_settings: Settings
 ) -> None:
     refused = await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reload")
-    assert refused.body["data"]["content"] == REFUSED
+    assert refused.body["data"]["content"] == lines().refused
     discord_settings.discord.admin_ids = [MEMBER_ID]
     allowed = await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reload")
-    assert allowed.body["data"]["content"] != REFUSED
+    assert allowed.body["data"]["content"] != lines().refused
     # A role granted /atri-admin under Integrations, with no Manage Server of its own.
     discord_settings.discord.admin_ids = []
     fake_discord.people[MEMBER_ID].roles.append(MOD_ROLE_ID)
     assert (await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reload")).body["data"][
         "content"
-    ] == REFUSED
+    ] == lines().refused
     discord_settings.discord.admin_roles = [MOD_ROLE_ID]
     allowed = await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reload")
-    assert allowed.body["data"]["content"] != REFUSED
+    assert allowed.body["data"]["content"] != lines().refused
 
 
 def _sent_here(fake: FakeDiscord) -> list[str]:
@@ -125,7 +125,7 @@ async def test_admins_turn_her_off_on_or_to_every_message_and_it_is_stored(
     refused = await answer_to(
         fake_discord, MEMBER_ID, "atri-admin", "channel", string_options=mode("off")
     )
-    assert refused.body["data"]["content"] == REFUSED
+    assert refused.body["data"]["content"] == lines().refused
     off = await answer_to(
         fake_discord, ADMIN_ID, "atri-admin", "channel", string_options=mode("off")
     )
@@ -169,7 +169,7 @@ async def test_channel_reset_needs_an_admin(
     shared = await answer_to(fake_discord, MEMBER_ID, "atri", "reset")
     assert "共享" in shared.body["data"]["content"]
     refused = await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reset-channel")
-    assert refused.body["data"]["content"] == REFUSED
+    assert refused.body["data"]["content"] == lines().refused
     assert len(await echo_service.memory.history(scope)) == 2
     await answer_to(fake_discord, ADMIN_ID, "atri-admin", "reset-channel")
     assert await echo_service.memory.history(scope) == []

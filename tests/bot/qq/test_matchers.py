@@ -18,10 +18,11 @@ from nonebug import App
 
 from atri.config import Settings
 from bot import commands
-from bot.commands import REFUSED, Actor
+from bot.commands import Actor
 from bot.limits import QuietNotices, ReplyCap
+from bot.lines import lines
 from bot.qq import set_worker
-from bot.qq.text import MEDIA_ONLY_REPLY, reply_parts, text_message
+from bot.qq.text import reply_parts, text_message
 from model.protocol import ChatRequest
 from model.service import EMPTY_MESSAGE_REPLY, ChatService
 from tests.bot.qq.events import (
@@ -186,10 +187,12 @@ async def test_group_and_user_resets_need_an_admin(
             bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
             ctx.receive_event(bot, user_reset)
             expect_reply(
-                ctx, user_reset, "已重置该用户的对话记忆（2 条）。" if allowed else REFUSED
+                ctx, user_reset, "已重置该用户的对话记忆（2 条）。" if allowed else lines().refused
             )
             ctx.receive_event(bot, group_reset)
-            expect_reply(ctx, group_reset, "已重置这里的对话记忆（2 条）。" if allowed else REFUSED)
+            expect_reply(
+                ctx, group_reset, "已重置这里的对话记忆（2 条）。" if allowed else lines().refused
+            )
     assert await remembered(echo_service, "4001") == (0 if allowed else 2)
     assert await remembered(echo_service, "4002") == (0 if allowed else 2)
     refusals = [r for r in caplog.records if r.getMessage().startswith("refused")]
@@ -207,7 +210,7 @@ async def test_reload_is_for_superusers_only(
     app: App, plugin: ModuleType, echo_service: ChatService, user_id: int, role: str, allowed: bool
 ) -> None:
     admin = Actor("qq", str(user_id), is_admin=True, channel_id=str(GROUP_ID))
-    expected = (await commands.reload(echo_service, admin)).text if allowed else REFUSED
+    expected = (await commands.reload(echo_service, admin)).text if allowed else lines().refused
     async with app.test_matcher(plugin.atri_command) as ctx:
         bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
         event = group_event("/atri reload", user_id, role)
@@ -222,8 +225,8 @@ async def test_status_and_usage(app: App, plugin: ModuleType, echo_service: Chat
         bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
         for words, text in [
             ("/atri status", status),
-            ("/atri", plugin.USAGE),
-            ("/atri dance", plugin.USAGE),
+            ("/atri", lines().qq_usage),
+            ("/atri dance", lines().qq_usage),
         ]:
             event = group_event(words)
             ctx.receive_event(bot, event)
@@ -241,7 +244,7 @@ async def test_group_reset_in_private_chat_says_where_to_use_it(
         bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
         event = private_event("/atri reset group", user_id=int(SUPERUSER_ID))
         ctx.receive_event(bot, event)
-        expect_reply(ctx, event, plugin.GROUP_ONLY)
+        expect_reply(ctx, event, lines().group_only)
 
 
 @pytest.mark.parametrize(
@@ -249,14 +252,17 @@ async def test_group_reset_in_private_chat_says_where_to_use_it(
     [
         (MessageSegment.at(SELF_ID), EMPTY_MESSAGE_REPLY),
         (at_me("   "), EMPTY_MESSAGE_REPLY),
-        (MessageSegment.at(SELF_ID) + MessageSegment.image("file:///tmp/x.png"), MEDIA_ONLY_REPLY),
+        (
+            MessageSegment.at(SELF_ID) + MessageSegment.image("file:///tmp/x.png"),
+            lines().media_only,
+        ),
         (
             MessageSegment.at(SELF_ID)
             + MessageSegment("face", {})
             + MessageSegment("text", {})
             + MessageSegment("at", {})
             + MessageSegment("no_such_type", {"x": [1]}),
-            MEDIA_ONLY_REPLY,
+            lines().media_only,
         ),
     ],
     ids=["only-at", "blank", "only-image", "malformed-segments"],
@@ -377,7 +383,7 @@ async def test_a_rate_limited_user_is_told_once_per_window(
 
 REMEMBERED_4000 = (
     "亚托莉记得的事：\n"
-    + commands.NO_SUMMARY_YET
+    + lines().no_summary_yet
     + "\n\n最近的对话：\n你：我的猫叫年糕\n亚托莉：亚托莉听到了：我的猫叫年糕"
 )
 
@@ -396,7 +402,7 @@ async def test_memory_in_a_group_goes_to_the_asker_privately_never_to_the_group(
         if refused:  # QQ refuses the temporary session: the group hears only that
             failed = ActionFailed(retcode=100, msg="temporary sessions refused")
             ctx.should_call_api("send_private_msg", private, exception=failed)
-            expect_reply(ctx, event, plugin.MEMORY_NOT_SENT)
+            expect_reply(ctx, event, lines().memory_not_sent)
         else:
             ctx.should_call_api("send_private_msg", private, SENT)
-            expect_reply(ctx, event, plugin.MEMORY_SENT_PRIVATELY)
+            expect_reply(ctx, event, lines().memory_sent_privately)

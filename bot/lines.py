@@ -1,0 +1,158 @@
+"""What the bots themselves say (command answers, refusals, notices), in the character
+card's own language and with her name from it: a card for someone else makes the bots
+speak of her, not of ATRI.
+
+`atri serve` calls `use_card` once; a bot started without it (NoneBot on its own, tests)
+speaks as ATRI's card does, in Chinese. Her replies come from the model, not from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+from atri.config import Settings
+from model.character.persona import load_persona
+from model.protocol import ChannelMode
+
+
+@dataclass(frozen=True)
+class BotLines:
+    name: str  # hers, from the card
+    refused: str
+    not_a_channel: str
+    group_only: str
+    shared_reset_refused: str
+    reset_done: str  # {count}
+    user_reset_done: str  # {count}
+    channel_reset_done: str  # {count}
+    mode_off: str
+    mode_mention: str
+    mode_all: str
+    nothing_remembered: str
+    remembered: str
+    no_summary_yet: str
+    recent_turns: str
+    you: str
+    status_version: str  # {version}
+    base_model: str
+    status_queue: str  # {depth}
+    status_uptime: str  # {hours} {minutes}
+    status_engine: str  # {engine} {base}
+    status_reload: str  # {message}
+    discord_details: str  # {latency} {servers}
+    failed: str
+    media_only: str
+    memory_sent_privately: str
+    memory_not_sent: str
+    qq_usage: str
+
+    def mode_done(self, mode: ChannelMode) -> str:
+        return {"off": self.mode_off, "mention": self.mode_mention, "all": self.mode_all}[mode]
+
+
+ZH = BotLines(
+    name="{name}",
+    refused="只有管理员才能这样做哦。{name}会好好记住规矩的！",
+    not_a_channel="这个要在群里或频道里用哦。",
+    group_only="这个要在群里用哦。",
+    shared_reset_refused="这里的对话是大家共享的，只有管理员可以重置哦。",
+    reset_done="好的，{name}把我们的对话忘掉了（{{count}} 条）。重新开始吧！",
+    user_reset_done="已重置该用户的对话记忆（{{count}} 条）。",
+    channel_reset_done="已重置这里的对话记忆（{{count}} 条）。",
+    mode_off="好的，{name}在这里先不说话了。管理员可以随时叫我回来。",
+    mode_mention="好的，在这里叫到{name}（@我、叫我的名字或回复我）我才回答。",
+    mode_all="好的，{name}在这里每条消息都会回答！",
+    nothing_remembered="{name}还没有和你的对话记忆哦。和我说说话吧！",
+    remembered="{name}记得的事：",
+    no_summary_yet="（还没有摘要：我们的对话还都在我眼前。）",
+    recent_turns="最近的对话：",
+    you="你",
+    status_version="模型版本：{{version}}",
+    base_model="基础模型",
+    status_queue="排队中：{{depth}}",
+    status_uptime="已运行：{{hours}} 小时 {{minutes}} 分钟",
+    status_engine="引擎：{{engine}}（{{base}}）",
+    status_reload="上次加载：{{message}}",
+    discord_details="Discord：延迟 {{latency}}，{{servers}} 个服务器",
+    failed="呜……{name}没能做到，请稍后再试一次吧。",
+    media_only="{name}还看不懂图片和表情呢……用文字和我说吧！",
+    memory_sent_privately="{name}把记得的事私信发给你了，去看看吧。",
+    memory_not_sent="私信发不出去……加{name}为好友后，再在群里试一次吧。",
+    qq_usage="""和{name}聊天：在群里 @她、用她的名字开头，或回复她的消息；私聊直接说。
+/atri reset 或 重置记忆 — 忘掉你和她的对话
+/atri reset @某人 — 忘掉那个人的对话（群管理员）
+/atri reset group — 忘掉本群的对话（群管理员）
+/atri memory — 她记得关于你的事（摘要和最近的对话；在群里会私信给你）
+/atri status — 她现在的状态
+/atri mode off|on|all — 在本群关闭她、被叫到才回答、每条都回答（群管理员）
+/atri reload — 换上最新训练的版本（超级用户）""",
+)
+
+EN = BotLines(
+    name="{name}",
+    refused="Only admins can do that. {name} will keep to the rules!",
+    not_a_channel="That works in a group or channel.",
+    group_only="That works in a group.",
+    shared_reset_refused="The conversation here is shared by everyone; only admins can reset it.",
+    reset_done="OK, {name} has forgotten our conversation ({{count}} messages). Let's start over!",
+    user_reset_done="Reset that member's conversation ({{count}} messages).",
+    channel_reset_done="Reset the conversation here ({{count}} messages).",
+    mode_off="OK, {name} will stay quiet here. An admin can call me back any time.",
+    mode_mention="OK, here {name} answers only when called (@me, my name, or a reply to me).",
+    mode_all="OK, {name} will answer every message here!",
+    nothing_remembered="{name} has no memory of a conversation with you yet. Talk to me!",
+    remembered="What {name} remembers:",
+    no_summary_yet="(No summary yet: our whole conversation is still in front of me.)",
+    recent_turns="Recent messages:",
+    you="You",
+    status_version="Model version: {{version}}",
+    base_model="the base model",
+    status_queue="Waiting: {{depth}}",
+    status_uptime="Running for: {{hours}} h {{minutes}} min",
+    status_engine="Engine: {{engine}} ({{base}})",
+    status_reload="Last load: {{message}}",
+    discord_details="Discord: latency {{latency}}, {{servers}} servers",
+    failed="Uu... {name} couldn't do that. Please try again in a moment.",
+    media_only="{name} can't read pictures or stickers yet... Tell me in words!",
+    memory_sent_privately="{name} sent you what she remembers in a private message.",
+    memory_not_sent="The private message could not be sent... Add {name} as a friend, "
+    "then try again in the group.",
+    qq_usage="""Chat with {name}: in a group, @ her, start with her name, or reply to her
+message; in a private chat, just talk.
+/atri reset — forget your conversation with her
+/atri reset @someone — forget that person's conversation (group admins)
+/atri reset group — forget this group's conversation (group admins)
+/atri memory — what she remembers about you (sent privately when asked in a group)
+/atri status — how she is doing
+/atri mode off|on|all — turn her off here, answer when called, or answer everything (group admins)
+/atri reload — put the newest trained version live (superusers)""",
+)
+
+_BY_LANGUAGE = {"zh": ZH, "en": EN}
+
+
+def lines_for(name: str, language: str) -> BotLines:
+    """The lines in `language` (Chinese unless English) with her name filled in; the
+    placeholders a sentence fills when it is said stay as `{count}` and the like."""
+    template = _BY_LANGUAGE.get(language, ZH)
+    return replace(
+        template,
+        **{f.name: getattr(template, f.name).format(name=name) for f in fields(BotLines)},
+    )
+
+
+_current = lines_for("亚托莉", "zh")
+
+
+def lines() -> BotLines:
+    return _current
+
+
+def use_card(settings: Settings) -> BotLines:
+    """Speak as the configured character card: its own name, its own language (the
+    language the card is written in, not the one a model was chosen to reply in)."""
+    global _current
+    card = settings.persona.card
+    persona = load_persona(settings.path(card) if card else None)
+    _current = lines_for(persona.name, persona.main_language)
+    return _current

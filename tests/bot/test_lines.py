@@ -1,0 +1,77 @@
+"""The bots' own lines follow the configured character card: her name, its language."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from atri.config import Settings
+from bot import commands, lines
+from bot.commands import Actor
+from bot.lines import EN, ZH, BotLines, lines_for, use_card
+from model.service import ChatService
+
+
+@pytest.fixture
+def restore_lines() -> Iterator[None]:
+    before = lines.lines()
+    yield
+    lines._current = before
+
+
+def card_settings(tmp_path: Path, name: str, description: str) -> Settings:
+    card = {"spec": "chara_card_v2", "data": {"name": name, "description": description}}
+    (tmp_path / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    settings = Settings(root=tmp_path)
+    settings.persona.card = "card.json"
+    return settings
+
+
+@pytest.mark.usefixtures("restore_lines")
+def test_another_characters_card_names_her_in_its_own_language(tmp_path: Path) -> None:
+    said = use_card(card_settings(tmp_path, "Yuki", "A girl who lives in the snow."))
+    assert said.refused == "Only admins can do that. Yuki will keep to the rules!"
+    assert said.reset_done.format(count=3).startswith("OK, Yuki has forgotten")
+    assert lines.lines() is said
+    said = use_card(card_settings(tmp_path, "雪", "住在雪山里的女孩。"))
+    assert said.mode_done("off") == "好的，雪在这里先不说话了。管理员可以随时叫我回来。"
+    # ATRI's own card is written in Chinese: her lines stay Chinese whatever model runs.
+    assert use_card(Settings()) == lines_for("亚托莉", "zh")
+
+
+def test_no_line_names_atri_for_someone_else() -> None:
+    for template in (ZH, EN):
+        filled = lines_for("Yuki", "en" if template is EN else "zh")
+        for field in fields(BotLines):
+            text = getattr(filled, field.name)
+            assert "亚托莉" not in text and "ATRI" not in text, field.name
+            text.format(
+                count=1,
+                version="v",
+                depth=0,
+                hours=1,
+                minutes=2,
+                engine="e",
+                base="b",
+                message="m",
+                latency="1 ms",
+                servers=1,
+            )
+
+
+@pytest.mark.usefixtures("restore_lines")
+async def test_commands_answer_in_the_cards_words(
+    tmp_path: Path, echo_service: ChatService
+) -> None:
+    use_card(card_settings(tmp_path, "Yuki", "A girl who lives in the snow."))
+    member = Actor(platform="test", user_id="m1", is_admin=False, channel_id="c1")
+    refused = await commands.reset_channel(echo_service, member)
+    assert (
+        refused.refused and refused.text == "Only admins can do that. Yuki will keep to the rules!"
+    )
+    nothing = await commands.remembered(echo_service, member)
+    assert nothing.text == "Yuki has no memory of a conversation with you yet. Talk to me!"
