@@ -135,10 +135,13 @@ def lines_for(name: str, language: str) -> BotLines:
     """The lines in `language` (Chinese unless English) with her name filled in; the
     placeholders a sentence fills when it is said stay as `{count}` and the like."""
     template = _BY_LANGUAGE.get(language, ZH)
-    return replace(
-        template,
-        **{f.name: getattr(template, f.name).format(name=name) for f in fields(BotLines)},
-    )
+    # A sentence formatted again when said must not read braces in her name as its own.
+    escaped = name.replace("{", "{{").replace("}", "}}")
+    filled = {}
+    for field in fields(BotLines):
+        text: str = getattr(template, field.name)
+        filled[field.name] = text.format(name=escaped if "{{" in text else name)
+    return replace(template, **filled)
 
 
 _current = lines_for("亚托莉", "zh")

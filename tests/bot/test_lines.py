@@ -75,3 +75,9 @@ async def test_commands_answer_in_the_cards_words(
     )
     nothing = await commands.remembered(echo_service, member)
     assert nothing.text == "Yuki has no memory of a conversation with you yet. Talk to me!"
+
+
+def test_braces_in_her_name_stay_braces() -> None:
+    said = lines_for("{Yuki}", "en")
+    assert said.reset_done.format(count=2).startswith("OK, {Yuki} has forgotten")
+    assert said.refused == "Only admins can do that. {Yuki} will keep to the rules!"
