@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -50,7 +49,7 @@ from rich.table import Table
 from atri.config import GenerationSettings, Settings
 from bench.synthetic_gguf import SHAPES, parameter_count, write_synthetic_gguf
 from model.character.persona import configured_persona
-from model.engines.llamacpp import LlamaCppEngine, gguf_config_hash, gguf_path
+from model.engines.llamacpp import LlamaCppEngine, default_threads, gguf_config_hash, gguf_path
 from model.protocol import ChatRequest
 
 QUESTIONS = [
@@ -102,15 +101,10 @@ def bench_engine(
     return figures
 
 
-def engine_threads() -> int:
-    """The threads the engine runs on by default (one per physical core)."""
-    return max(1, len(os.sched_getaffinity(0)) // 2)
-
-
 def bench_bare(path: Path, prompt: list[int], tokens: int, threads: int = 0) -> float:
     from llama_cpp import Llama
 
-    threads = threads or engine_threads()
+    threads = threads or default_threads()
     llm = Llama(
         model_path=str(path), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False
     )
@@ -275,7 +269,7 @@ async def main(
 
     table = Table(
         title=f"llamacpp engine, {model} {kind}, {len(prompt)}-token prompt, "
-        f"{threads or engine_threads()} thread(s), CPU: {cpu_features()}"
+        f"{threads or default_threads()} thread(s), CPU: {cpu_features()}"
     )
     for col in ("measure", "value", "against", "ratio", "aim"):
         table.add_column(col, justify="left" if col == "measure" else "right")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 
 from atri.config import Settings
-from model.character.persona import load_persona
+from model.character.persona import configured_card_path, load_persona
 from model.protocol import ChannelMode
 
 
@@ -155,7 +155,6 @@ def use_card(settings: Settings) -> BotLines:
     """Speak as the configured character card: its own name, its own language (the
     language the card is written in, not the one a model was chosen to reply in)."""
     global _current
-    card = settings.persona.card
-    persona = load_persona(settings.path(card) if card else None)
+    persona = load_persona(configured_card_path(settings))
     _current = lines_for(persona.name, persona.main_language)
     return _current

@@ -65,13 +65,16 @@ def intents() -> discord.Intents:
     return chosen
 
 
+def _parent_id(channel: Any) -> int | None:
+    """A thread's parent channel; None for anything else."""
+    parent_id = getattr(channel, "parent_id", None)
+    return parent_id if isinstance(parent_id, int) else None
+
+
 def _channel_ids(channel: Any) -> set[int]:
     """The channel, and for a thread its parent, so lists naming a channel cover threads."""
-    ids = {channel.id}
-    parent_id = getattr(channel, "parent_id", None)
-    if isinstance(parent_id, int):
-        ids.add(parent_id)
-    return ids
+    parent_id = _parent_id(channel)
+    return {channel.id} if parent_id is None else {channel.id, parent_id}
 
 
 def _role_ids(author: discord.User | discord.Member) -> set[int]:
@@ -207,7 +210,7 @@ def to_request(message: discord.Message, me_id: int, cfg: DiscordSettings) -> Ch
         display_name=clean_incoming(message.author.display_name),
         text=message_text(message, me_id),
         channel_id=str(message.channel.id) if guild else "",
-        parent_channel_id=str(getattr(message.channel, "parent_id", None) or ""),
+        parent_channel_id=str(_parent_id(message.channel) or ""),
         guild_id=str(guild.id) if guild else "",
         addressed=is_addressed(message, me_id, cfg),
         request_id=str(message.id),
@@ -340,7 +343,7 @@ async def answer(
             roles = await dm_roles(message.author.id)
         mode: ChannelMode = "mention"
         if message.guild is not None and modes is not None:
-            parent = getattr(message.channel, "parent_id", None)  # a thread's channel
+            parent = _parent_id(message.channel)  # a thread's channel
             mode = await modes.mode(str(message.channel.id), str(parent or ""))
         if not should_answer(message, me_id, cfg, roles, mode):
             if should_hear(message, me_id, cfg, mode):

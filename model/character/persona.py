@@ -322,13 +322,18 @@ def chosen_language(settings: Settings, card: Persona) -> str:
 def configured_persona(settings: Settings) -> Persona:
     """The card `[persona] card` names (ATRI's packaged card when it is empty), in the
     language `[persona] language` chooses."""
-    card_setting = settings.persona.card
-    card_path = settings.path(card_setting) if card_setting else PACKAGED_CARD
+    card_path = configured_card_path(settings)
     card = load_persona(card_path)
     try:
         return card.in_language(chosen_language(settings, card))
     except PersonaError as exc:
         raise PersonaError(f"{card_path}: {exc}") from None
+
+
+def configured_card_path(settings: Settings) -> Path:
+    """The card `[persona] card` names, or ATRI's packaged card when it is empty."""
+    card = settings.persona.card
+    return settings.path(card) if card else PACKAGED_CARD
 
 
 def _own_or_card(configured: str, default: str, from_card: str) -> str:

@@ -72,6 +72,12 @@ SMOKE_MIN_TOKENS = 4
 UNBATCHED_TYPES = ("Q4_1",)
 
 
+def default_threads() -> int:
+    """Threads when `[model] llamacpp_threads` is 0: half the usable logical CPUs (see
+    LlamaCppEngine.__init__ for why)."""
+    return max(1, len(os.sched_getaffinity(0)) // 2)
+
+
 def gguf_path(settings: Settings) -> Path:
     """The GGUF file to serve: `[model] gguf`, or the offline default's own file."""
     configured = settings.model.gguf.strip()
@@ -207,9 +213,7 @@ class LlamaCppEngine:
         # than 1). Where a core runs one thread and the machine is otherwise idle, all of
         # them are faster: a 1.5B Q4_0 model's batch-1 step took 22 ms on 2 threads of a
         # 2-core VM against 38 ms on 1 (bench/engine_speed.py --synthetic 1.5b --threads).
-        params.n_threads = params.n_threads_batch = threads or max(
-            1, len(os.sched_getaffinity(0)) // 2
-        )
+        params.n_threads = params.n_threads_batch = threads or default_threads()
         self._ctx = llama_cpp.llama_init_from_model(self._model, params)
         if not self._ctx:
             raise RuntimeError(f"llama.cpp could not create a context for {path}")
