@@ -191,7 +191,10 @@ def requantize(source: Path, quant: str, folder: Path, output_type: str = "") ->
     params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{quant.upper()}")
     params.allow_requantize = True
     if output_type:
-        kind = getattr(llama_cpp, f"GGML_TYPE_{output_type.upper()}")
+        import gguf
+
+        # gguf's enum: llama_cpp's module constants lack newer types such as BF16.
+        kind = gguf.GGMLQuantizationType[output_type.upper()].value
         params.output_tensor_type = params.token_embedding_type = kind
     if llama_cpp.llama_model_quantize(str(source).encode(), str(target).encode(), params):
         raise SystemExit(f"llama.cpp could not requantise {source} to {quant}")
