@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections import defaultdict
 
 from dataprep.records import Sample
@@ -11,6 +12,17 @@ from dataprep.records import Sample
 def _rank(key: str, seed: int) -> str:
     # A hash, not random.shuffle: a scene stays on its side when other files change.
     return hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()
+
+
+def _portable_sources(sources: set[str]) -> dict[str, str]:
+    """Each file's path relative to the folder all of them are in: the split ranks scenes
+    by these, so moving or renaming the script folder keeps every scene on its side."""
+    folders = [os.path.dirname(s) for s in sources if s]
+    try:
+        base = os.path.commonpath(folders) if folders else ""
+    except ValueError:  # absolute and relative paths mixed: nothing shared to cut off
+        base = ""
+    return {s: os.path.relpath(s, base) if s and base else s for s in sources}
 
 
 def split_by_scene(
@@ -29,7 +41,12 @@ def split_by_scene(
     target = eval_ratio * len(samples)
     eval_keys: set[str] = set()
     taken = 0
-    for key in sorted(scenes, key=lambda k: _rank(k, seed)):
+    where = _portable_sources({s.source for s in samples})
+    ranks = {
+        key: _rank(f"{where[group[0].source]}#{group[0].scene}", seed)
+        for key, group in scenes.items()
+    }
+    for key in sorted(scenes, key=ranks.__getitem__):
         if len(eval_keys) == len(scenes) - 1 or (eval_keys and taken >= target):
             break
         if eval_keys and taken + len(scenes[key]) > target * 1.5:

@@ -92,3 +92,21 @@ def test_split_edge_cases() -> None:
     train, evaluation = split_by_scene(two, 0.9, seed=0)
     assert len(train) == 5 and len(evaluation) == 5  # train always keeps a scene
     assert split_by_scene(two, 0.0, seed=0) == (two, [])
+
+
+def test_split_does_not_change_when_the_script_folder_moves() -> None:
+    def at(folder: str) -> list[Sample]:
+        return [
+            Sample([(Role.LEAD, f"q{i}"), (Role.CHARACTER, f"a{i}")], f"{folder}/{name}", str(i))
+            for name in ("ch1.txt", "sub/ch2.txt")
+            for i in range(30)
+        ]
+
+    def sides(samples: list[Sample]) -> list[list[tuple[str, str]]]:
+        folder = samples[0].source.rsplit("/", 1)[0]
+        return [
+            [(s.source.removeprefix(folder), s.scene) for s in side]
+            for side in split_by_scene(samples, 0.2, seed=3)
+        ]
+
+    assert sides(at("/home/a/game")) == sides(at("/tmp/tmpx81/elsewhere"))
