@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 
 from atri.config import Settings
-from model.character.persona import configured_card_path, load_persona
+from model.character.persona import Persona, configured_card_path, load_persona
 from model.protocol import ChannelMode
 
 
@@ -200,10 +200,12 @@ def lines() -> BotLines:
     return _current
 
 
-def use_card(settings: Settings) -> BotLines:
-    """Speak as the configured character card: its own name, its own language (the
-    language the card is written in, not the one a model was chosen to reply in)."""
+def use_card(settings: Settings, card: Persona | None = None) -> BotLines:
+    """Speak as the configured character card (`card` when already read): its own name,
+    its own language (the language the card is written in, not the one a model was
+    chosen to reply in)."""
     global _current
-    persona = load_persona(configured_card_path(settings))
-    _current = lines_for(persona.name, persona.main_language)
+    if card is None:
+        card = load_persona(configured_card_path(settings))
+    _current = lines_for(card.name, card.main_language)
     return _current
