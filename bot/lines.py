@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 
 from atri.config import Settings
-from model.character.persona import configured_card_path, load_persona
+from model.character.persona import Persona, configured_card_path, load_persona
 from model.protocol import ChannelMode
 
 
@@ -45,6 +45,23 @@ class BotLines:
     memory_sent_privately: str
     memory_not_sent: str
     qq_usage: str
+    qq_plugin: str  # the NoneBot plugin's description
+    # Discord's slash-command menu: Discord takes at most 100 characters for each.
+    slash_atri: str
+    slash_reset: str
+    slash_memory: str
+    slash_status: str
+    slash_admin: str
+    slash_channel: str
+    slash_channel_mode: str
+    slash_mode_off: str
+    slash_mode_mention: str
+    slash_mode_all: str
+    slash_reset_user: str
+    slash_reset_user_member: str
+    slash_reset_channel: str
+    slash_reload: str
+    slash_rollback: str
 
     def mode_done(self, mode: ChannelMode) -> str:
         return {"off": self.mode_off, "mention": self.mode_mention, "all": self.mode_all}[mode]
@@ -86,6 +103,22 @@ ZH = BotLines(
 /atri status — 她现在的状态
 /atri mode off|on|all — 在本群关闭她、被叫到才回答、每条都回答（群管理员）
 /atri reload — 换上最新训练的版本（超级用户）""",
+    qq_plugin="和{name}聊天（LoRA 角色模型），管理员可重置她的记忆",
+    slash_atri="和{name}有关的命令",
+    slash_reset="让{name}忘掉和你的对话",
+    slash_memory="{name}记得关于你的事：摘要和最近的对话",
+    slash_status="{name}现在的状态：模型版本、排队、运行时间",
+    slash_admin="管理{name}的记忆和模型（管理员）",
+    slash_channel="在这个频道打开或关闭{name}，或让她每条都回答",
+    slash_channel_mode="她在这个频道怎么说话",
+    slash_mode_off="关闭：在这里不说话",
+    slash_mode_mention="被叫到才回答（默认）",
+    slash_mode_all="每条消息都回答",
+    slash_reset_user="重置某位成员和{name}的对话",
+    slash_reset_user_member="要重置对话的成员",
+    slash_reset_channel="重置这个频道里的对话",
+    slash_reload="立即检查并加载新的模型版本",
+    slash_rollback="退回上一个模型版本",
 )
 
 EN = BotLines(
@@ -126,6 +159,22 @@ message; in a private chat, just talk.
 /atri status — how she is doing
 /atri mode off|on|all — turn her off here, answer when called, or answer everything (group admins)
 /atri reload — put the newest trained version live (superusers)""",
+    qq_plugin="Chat with {name} (a LoRA character model); admins can reset her memory",
+    slash_atri="Commands about {name}",
+    slash_reset="Make {name} forget your conversation",
+    slash_memory="What {name} remembers about you: the summary and recent messages",
+    slash_status="How {name} is doing: model version, queue, uptime",
+    slash_admin="Manage {name}'s memory and model (admins)",
+    slash_channel="Turn {name} on or off in this channel, or have her answer every message",
+    slash_channel_mode="How she talks in this channel",
+    slash_mode_off="Off: quiet here",
+    slash_mode_mention="Only when called (default)",
+    slash_mode_all="Every message",
+    slash_reset_user="Reset a member's conversation with {name}",
+    slash_reset_user_member="The member whose conversation to reset",
+    slash_reset_channel="Reset the conversation in this channel",
+    slash_reload="Check for a new model version and load it now",
+    slash_rollback="Go back to the previous model version",
 )
 
 _BY_LANGUAGE = {"zh": ZH, "en": EN}
@@ -151,10 +200,12 @@ def lines() -> BotLines:
     return _current
 
 
-def use_card(settings: Settings) -> BotLines:
-    """Speak as the configured character card: its own name, its own language (the
-    language the card is written in, not the one a model was chosen to reply in)."""
+def use_card(settings: Settings, card: Persona | None = None) -> BotLines:
+    """Speak as the configured character card (`card` when already read): its own name,
+    its own language (the language the card is written in, not the one a model was
+    chosen to reply in)."""
     global _current
-    persona = load_persona(configured_card_path(settings))
-    _current = lines_for(persona.name, persona.main_language)
+    if card is None:
+        card = load_persona(configured_card_path(settings))
+    _current = lines_for(card.name, card.main_language)
     return _current

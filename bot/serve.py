@@ -16,6 +16,7 @@ from atri.errors import UserError
 from bot.console import PLATFORM as CONSOLE_PLATFORM
 from bot.console import console_user_id, describe_worker, run_console
 from bot.lines import use_card
+from model.character.persona import Persona, configured_card_path, load_persona
 from model.protocol import ScopeRef, Worker
 from model.service import ChatService
 
@@ -29,21 +30,27 @@ Adapter = Callable[[], Awaitable[None]]
 
 
 async def serve(settings: Settings, secrets: Secrets, console: Console) -> None:
-    use_card(settings)  # the bots speak of the configured character, in her card's language
+    # Read once for all: the service's persona, the bots' own lines, QQ's nicknames.
+    card = load_persona(configured_card_path(settings))
+    use_card(settings, card)  # the bots speak of the configured character, in her language
     if settings.worker.url:  # a separate `atri worker` holds the model and the memory
         from bot.relay import HttpWorker
 
         async with HttpWorker(settings.worker, secrets) as remote:
-            await run_adapters(remote, settings, secrets, console)
+            await run_adapters(remote, settings, secrets, console, card)
         return
     with console.status("Waking ATRI up (loading the model)…", spinner="dots"):
-        service = await ChatService.open(settings)
+        service = await ChatService.open(settings, card=card)
     async with service:
-        await run_adapters(service, settings, secrets, console)
+        await run_adapters(service, settings, secrets, console, card)
 
 
 async def run_adapters(
-    worker: Worker, settings: Settings, secrets: Secrets, console: Console
+    worker: Worker,
+    settings: Settings,
+    secrets: Secrets,
+    console: Console,
+    card: Persona | None = None,
 ) -> None:
     if secrets.discord_token is None and not settings.qq.enabled:
         await console_chat(worker, console)
@@ -52,7 +59,7 @@ async def run_adapters(
     if settings.qq.enabled:
         from bot.qq.runner import run_qq
 
-        adapters["QQ"] = lambda: run_qq(worker, settings, secrets)
+        adapters["QQ"] = lambda: run_qq(worker, settings, secrets, card)
     if secrets.discord_token is not None:
         from bot.discord.adapter import run_discord
 

@@ -187,12 +187,15 @@ class ChatService:
         return self.reloader.prompt_for(self.engine.adapter_version)
 
     @classmethod
-    async def open(cls, settings: Settings, engine: Engine | None = None) -> ChatService:
+    async def open(
+        cls, settings: Settings, engine: Engine | None = None, card: Persona | None = None
+    ) -> ChatService:
         """Check the config's paths, open memory, then load the engine (unless given one):
-        a mistake in a path is one sentence before the model starts loading."""
+        a mistake in a path is one sentence before the model starts loading. `card`: the
+        configured character card when the caller has read it already."""
         if engine is None:
             check_adapter_setting(settings)
-        persona = configured_persona(settings)
+        persona = configured_persona(settings, card)
         memory = await Memory.open(settings.path(settings.memory.path))
         try:
             engine = engine or await create_engine(settings)

@@ -28,7 +28,7 @@ from atri.config import DiscordSettings
 from bot import commands
 from bot.commands import Actor, ChannelModes, CommandResult
 from bot.discord.text import outgoing_parts
-from bot.lines import lines
+from bot.lines import BotLines, lines
 from model.protocol import ChannelMode, Worker
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 PLATFORM = "discord"
 # Well inside Discord's 3-second limit for the first response, network time included.
 DEFER_AFTER_SECONDS = 1.0
+# Discord's limit for a command's or an option's description and for a choice's name.
+DESCRIPTION_MAX = 100
 
 
 def is_admin(interaction: discord.Interaction[Any], settings: DiscordSettings) -> bool:
@@ -105,103 +107,101 @@ async def _with_discord_details(
     return CommandResult(f"{done.text}\n{extra}", ok=done.ok)
 
 
-class AtriCommands(app_commands.Group):
+def fit(text: str) -> str:
+    """Within Discord's limit for a description or a choice's name (a card may give her
+    a long name): one over it would make Discord refuse the whole set of commands."""
+    return text if len(text) <= DESCRIPTION_MAX else text[: DESCRIPTION_MAX - 1] + "…"
+
+
+def member_commands(
+    worker: Worker, settings: DiscordSettings, defer_after: float, said: BotLines
+) -> app_commands.Group:
     """`/atri`: what every member may do."""
+    group = app_commands.Group(name="atri", description=fit(said.slash_atri))
 
-    def __init__(self, worker: Worker, settings: DiscordSettings, defer_after: float) -> None:
-        super().__init__(name="atri", description="和亚托莉有关的命令")
-        self.worker = worker
-        self.settings = settings
-        self.defer_after = defer_after
+    @group.command(name="reset", description=fit(said.slash_reset))
+    async def reset(interaction: discord.Interaction[Any]) -> None:
+        actor = actor_for(interaction, settings)
+        await respond(interaction, commands.reset_self(worker, actor), defer_after)
 
-    @app_commands.command(name="reset", description="让亚托莉忘掉和你的对话")
-    async def reset(self, interaction: discord.Interaction[Any]) -> None:
-        actor = actor_for(interaction, self.settings)
-        await respond(interaction, commands.reset_self(self.worker, actor), self.defer_after)
+    @group.command(name="memory", description=fit(said.slash_memory))
+    async def memory(interaction: discord.Interaction[Any]) -> None:
+        actor = actor_for(interaction, settings)
+        await respond(interaction, commands.remembered(worker, actor), defer_after)
 
-    @app_commands.command(name="memory", description="亚托莉记得关于你的事：摘要和最近的对话")
-    async def memory(self, interaction: discord.Interaction[Any]) -> None:
-        actor = actor_for(interaction, self.settings)
-        await respond(interaction, commands.remembered(self.worker, actor), self.defer_after)
-
-    @app_commands.command(name="status", description="亚托莉现在的状态：模型版本、排队、运行时间")
-    async def status(self, interaction: discord.Interaction[Any]) -> None:
-        actor = actor_for(interaction, self.settings)
+    @group.command(name="status", description=fit(said.slash_status))
+    async def status(interaction: discord.Interaction[Any]) -> None:
+        actor = actor_for(interaction, settings)
         work = _with_discord_details(
-            commands.status(self.worker, actor), interaction.client, actor.is_admin
+            commands.status(worker, actor), interaction.client, actor.is_admin
         )
-        await respond(interaction, work, self.defer_after)
+        await respond(interaction, work, defer_after)
+
+    return group
 
 
 CHANNEL_MODES: dict[str, ChannelMode] = {"off": "off", "mention": "mention", "all": "all"}
-MODE_CHOICES = [
-    app_commands.Choice(name="关闭：在这里不说话", value="off"),
-    app_commands.Choice(name="被叫到才回答（默认）", value="mention"),
-    app_commands.Choice(name="每条消息都回答", value="all"),
-]
 
 
-class AtriAdminCommands(app_commands.Group):
+def admin_commands(
+    worker: Worker,
+    settings: DiscordSettings,
+    defer_after: float,
+    said: BotLines,
+    modes: ChannelModes | None = None,
+) -> app_commands.Group:
     """`/atri-admin`: hidden from members without Manage Server and never offered in
     DMs (there is no server to manage there); checked again anyway."""
-
-    def __init__(
-        self,
-        worker: Worker,
-        settings: DiscordSettings,
-        defer_after: float,
-        modes: ChannelModes | None = None,
-    ) -> None:
-        super().__init__(
-            name="atri-admin",
-            description="管理亚托莉的记忆和模型（管理员）",
-            default_permissions=discord.Permissions(manage_guild=True),
-            guild_only=True,
-        )
-        self.worker = worker
-        self.settings = settings
-        self.defer_after = defer_after
-        self.modes = modes
-
-    @app_commands.command(
-        name="channel", description="在这个频道打开或关闭亚托莉，或让她每条都回答"
+    group = app_commands.Group(
+        name="atri-admin",
+        description=fit(said.slash_admin),
+        default_permissions=discord.Permissions(manage_guild=True),
+        guild_only=True,
     )
-    @app_commands.describe(mode="她在这个频道怎么说话")
-    @app_commands.choices(mode=MODE_CHOICES)
-    async def channel(
-        self, interaction: discord.Interaction[Any], mode: app_commands.Choice[str]
-    ) -> None:
-        actor = actor_for(interaction, self.settings)
-        chosen = CHANNEL_MODES.get(mode.value, "mention")
-        await respond(interaction, self._set_mode(actor, chosen), self.defer_after)
+    mode_choices = [
+        app_commands.Choice(name=fit(said.slash_mode_off), value="off"),
+        app_commands.Choice(name=fit(said.slash_mode_mention), value="mention"),
+        app_commands.Choice(name=fit(said.slash_mode_all), value="all"),
+    ]
 
-    async def _set_mode(self, actor: Actor, mode: ChannelMode) -> CommandResult:
-        result = await commands.set_channel_mode(self.worker, actor, mode)
-        if self.modes is not None:
-            self.modes.forget()
+    async def set_mode(actor: Actor, mode: ChannelMode) -> CommandResult:
+        result = await commands.set_channel_mode(worker, actor, mode)
+        if modes is not None:
+            modes.forget()
         return result
 
-    @app_commands.command(name="reset-user", description="重置某位成员和亚托莉的对话")
-    @app_commands.describe(user="要重置对话的成员")
-    async def reset_user(self, interaction: discord.Interaction[Any], user: discord.User) -> None:
-        actor = actor_for(interaction, self.settings)
-        work = commands.reset_user(self.worker, actor, str(user.id))
-        await respond(interaction, work, self.defer_after)
+    @group.command(name="channel", description=fit(said.slash_channel))
+    @app_commands.describe(mode=fit(said.slash_channel_mode))
+    @app_commands.choices(mode=mode_choices)
+    async def channel(
+        interaction: discord.Interaction[Any], mode: app_commands.Choice[str]
+    ) -> None:
+        actor = actor_for(interaction, settings)
+        chosen = CHANNEL_MODES.get(mode.value, "mention")
+        await respond(interaction, set_mode(actor, chosen), defer_after)
 
-    @app_commands.command(name="reset-channel", description="重置这个频道里的对话")
-    async def reset_channel(self, interaction: discord.Interaction[Any]) -> None:
-        actor = actor_for(interaction, self.settings)
-        await respond(interaction, commands.reset_channel(self.worker, actor), self.defer_after)
+    @group.command(name="reset-user", description=fit(said.slash_reset_user))
+    @app_commands.describe(user=fit(said.slash_reset_user_member))
+    async def reset_user(interaction: discord.Interaction[Any], user: discord.User) -> None:
+        actor = actor_for(interaction, settings)
+        await respond(interaction, commands.reset_user(worker, actor, str(user.id)), defer_after)
 
-    @app_commands.command(name="reload", description="立即检查并加载新的模型版本")
-    async def reload(self, interaction: discord.Interaction[Any]) -> None:
-        actor = actor_for(interaction, self.settings)
-        await respond(interaction, commands.reload(self.worker, actor), self.defer_after)
+    @group.command(name="reset-channel", description=fit(said.slash_reset_channel))
+    async def reset_channel(interaction: discord.Interaction[Any]) -> None:
+        actor = actor_for(interaction, settings)
+        await respond(interaction, commands.reset_channel(worker, actor), defer_after)
 
-    @app_commands.command(name="rollback", description="退回上一个模型版本")
-    async def rollback(self, interaction: discord.Interaction[Any]) -> None:
-        actor = actor_for(interaction, self.settings)
-        await respond(interaction, commands.rollback(self.worker, actor), self.defer_after)
+    @group.command(name="reload", description=fit(said.slash_reload))
+    async def reload(interaction: discord.Interaction[Any]) -> None:
+        actor = actor_for(interaction, settings)
+        await respond(interaction, commands.reload(worker, actor), defer_after)
+
+    @group.command(name="rollback", description=fit(said.slash_rollback))
+    async def rollback(interaction: discord.Interaction[Any]) -> None:
+        actor = actor_for(interaction, settings)
+        await respond(interaction, commands.rollback(worker, actor), defer_after)
+
+    return group
 
 
 def add_commands(
@@ -211,8 +211,11 @@ def add_commands(
     defer_after: float = DEFER_AFTER_SECONDS,
     modes: ChannelModes | None = None,
 ) -> None:
-    tree.add_command(AtriCommands(worker, settings, defer_after))
-    tree.add_command(AtriAdminCommands(worker, settings, defer_after, modes))
+    """Built when the client starts, so the menu names the character `atri serve`
+    configured (`bot.lines.use_card`), in her card's language."""
+    said = lines()
+    tree.add_command(member_commands(worker, settings, defer_after, said))
+    tree.add_command(admin_commands(worker, settings, defer_after, said, modes))
     # Guild-scoped commands are looked up per guild when their interactions arrive.
     for guild_id in settings.guild_ids:
         tree.copy_global_to(guild=discord.Object(guild_id))

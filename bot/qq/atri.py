@@ -56,7 +56,7 @@ RESET_WORDS = "重置记忆"
 GROUP_WORDS = {"group", "群", "本群"}
 __plugin_meta__ = PluginMetadata(
     name="ATRI",
-    description="和高性能机器人少女亚托莉聊天（LoRA 角色模型），管理员可重置她的记忆",
+    description=lines().qq_plugin,
     usage=lines().qq_usage,
     type="application",
     config=Config,
@@ -208,6 +208,9 @@ async def send_parts(bot: Bot, reply: CutReply) -> None:
     account's return; a refused send ends the reply (memory keeps what was sent)."""
     for index in range(reply.sent, len(reply.parts)):
         if index:
+            # Counted, like the queue's gap, from the previous part's confirmed send: the
+            # parts are the larger of the two apart, not their sum. Outside the queue, so
+            # the account's other replies may send meanwhile.
             await asyncio.sleep(config.atri_split_pause_seconds)
         first = index == 0
         try:

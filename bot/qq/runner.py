@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from atri.config import ConfigError, Secrets, Settings
 from bot.qq import set_worker
-from model.character.persona import configured_persona
+from model.character.persona import Persona, configured_persona
 from model.protocol import Worker
 
 log = logging.getLogger(__name__)
@@ -28,16 +28,19 @@ WS_PATH = "/onebot/v11/ws"
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
-def her_names(settings: Settings) -> set[str]:
+def her_names(settings: Settings, card: Persona | None = None) -> set[str]:
     """Names that address her at the start of a group message: `[qq] nicknames`, or
-    when it is empty the character card's name and aliases (in every language)."""
+    when it is empty the character card's (`card` when already read) name and aliases
+    (in every language)."""
     if settings.qq.nicknames:
         return set(settings.qq.nicknames)
-    persona = configured_persona(settings)
+    persona = configured_persona(settings, card)
     return {persona.name, *persona.aliases}
 
 
-def nonebot_options(settings: Settings, secrets: Secrets) -> dict[str, Any]:
+def nonebot_options(
+    settings: Settings, secrets: Secrets, card: Persona | None = None
+) -> dict[str, Any]:
     """NoneBot's global config, from `[qq]`; the plugin reads its `atri_*` keys."""
     qq = settings.qq
     token = secrets.onebot_access_token
@@ -48,7 +51,7 @@ def nonebot_options(settings: Settings, secrets: Secrets) -> dict[str, Any]:
         "log_level": "INFO",
         "onebot_access_token": token.get_secret_value() if token else None,
         "superusers": set(qq.superusers),
-        "nickname": her_names(settings),
+        "nickname": her_names(settings, card),
         "command_start": {"/"},
         "command_sep": {"."},
         "atri_reply_in_private": qq.reply_in_private,
@@ -99,13 +102,15 @@ def _without_message_events(record: Any) -> bool:
     return bool(default_filter(record))
 
 
-def start_nonebot(worker: Worker, settings: Settings, secrets: Secrets) -> Any:
+def start_nonebot(
+    worker: Worker, settings: Settings, secrets: Secrets, card: Persona | None = None
+) -> Any:
     """Initialise NoneBot once per process with the adapter and the plugin; its ASGI app."""
     import nonebot
     from nonebot.adapters.onebot.v11 import Adapter as OneBotV11Adapter
 
     set_worker(worker)  # before the plugin loads: it looks for a worker then
-    nonebot.init(**nonebot_options(settings, secrets))
+    nonebot.init(**nonebot_options(settings, secrets, card))
     quiet_message_events()
     driver = nonebot.get_driver()
     driver.register_adapter(OneBotV11Adapter)
@@ -133,13 +138,15 @@ def listen_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def run_qq(worker: Worker, settings: Settings, secrets: Secrets) -> None:
+async def run_qq(
+    worker: Worker, settings: Settings, secrets: Secrets, card: Persona | None = None
+) -> None:
     """Serve NoneBot until `atri serve` stops (Ctrl+C ends uvicorn gracefully)."""
     import uvicorn
 
     qq = settings.qq
     sock = listen_socket(qq.host, qq.port)
-    app = start_nonebot(worker, settings, secrets)
+    app = start_nonebot(worker, settings, secrets, card)
     if secrets.onebot_access_token is None and qq.host not in LOOPBACK:
         log.warning(
             "QQ: no ATRI_ONEBOT_ACCESS_TOKEN, so anything that reaches %s:%s can act as "

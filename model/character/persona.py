@@ -319,11 +319,13 @@ def chosen_language(settings: Settings, card: Persona) -> str:
     return card.main_language
 
 
-def configured_persona(settings: Settings) -> Persona:
+def configured_persona(settings: Settings, card: Persona | None = None) -> Persona:
     """The card `[persona] card` names (ATRI's packaged card when it is empty), in the
-    language `[persona] language` chooses."""
+    language `[persona] language` chooses. `card`: that card, already read (`atri serve`
+    reads it once for the service and the bots)."""
     card_path = configured_card_path(settings)
-    card = load_persona(card_path)
+    if card is None:
+        card = load_persona(card_path)
     try:
         return card.in_language(chosen_language(settings, card))
     except PersonaError as exc:

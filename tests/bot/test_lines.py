@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from atri.config import Settings
+from atri.config import Secrets, Settings
 from bot import commands, lines
 from bot.commands import Actor
 from bot.lines import EN, ZH, BotLines, lines_for, use_card
+from bot.qq.runner import her_names, nonebot_options
+from model.character.persona import PersonaError, configured_card_path, load_persona
 from model.service import ChatService
 
 
@@ -81,3 +83,25 @@ def test_braces_in_her_name_stay_braces() -> None:
     said = lines_for("{Yuki}", "en")
     assert said.reset_done.format(count=2).startswith("OK, {Yuki} has forgotten")
     assert said.refused == "Only admins can do that. {Yuki} will keep to the rules!"
+
+
+@pytest.mark.usefixtures("restore_lines")
+async def test_a_card_read_once_serves_the_service_the_lines_and_qqs_names(
+    tmp_path: Path, echo_settings: Settings
+) -> None:
+    """`atri serve` reads the card once and hands it down: nothing reads the file again."""
+    card_file = tmp_path / "yuki.json"
+    card_file.write_text(
+        json.dumps({"spec": "chara_card_v2", "data": {"name": "Yuki", "description": "A girl."}}),
+        encoding="utf-8",
+    )
+    echo_settings.persona.card = str(card_file)
+    card = load_persona(configured_card_path(echo_settings))
+    card_file.unlink()
+    assert use_card(echo_settings, card).refused.startswith("Only admins can do that. Yuki")
+    assert her_names(echo_settings, card) == {"Yuki"}
+    assert nonebot_options(echo_settings, Secrets(), card)["nickname"] == {"Yuki"}
+    async with await ChatService.open(echo_settings, card=card) as service:
+        assert (await service.character()).name == "Yuki"
+    with pytest.raises(PersonaError, match="cannot be read"):  # what reading it again meets
+        her_names(echo_settings)

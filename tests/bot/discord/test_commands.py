@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from atri.config import Settings
+from bot import lines as bot_lines
 from bot.discord.adapter import AtriClient
-from bot.lines import lines
+from bot.discord.commands import DESCRIPTION_MAX
+from bot.lines import lines, use_card
 from model.protocol import ChatRequest, ReloadResult, Reply, ScopeRef, WorkerStatus
 from model.service import ChatService
 from tests.bot.discord.conftest import running_client
@@ -267,3 +272,111 @@ async def test_memory_is_shown_to_the_asker_only(
     content = (await answer_to(fake_discord, MEMBER_ID, "atri", "memory")).body["data"]["content"]
     assert "最近的对话" in content and "my cat is Mochi" in content
     assert "secret" not in content
+
+
+def menu_texts(synced: list[dict[str, Any]]) -> Iterator[str]:
+    """Every description and choice name in a synced command payload."""
+    for item in synced:
+        if item.get("description"):
+            yield item["description"]
+        for choice in item.get("choices", []):
+            yield choice["name"]
+        yield from menu_texts(item.get("options", []))
+
+
+def described(synced: list[dict[str, Any]]) -> dict[str, str]:
+    """`group sub [option]` -> its description, from a synced command payload."""
+    found = {}
+    for group in synced:
+        found[group["name"]] = group["description"]
+        for sub in group["options"]:
+            found[f"{group['name']} {sub['name']}"] = sub["description"]
+            for option in sub.get("options", []):
+                key = f"{group['name']} {sub['name']} {option['name']}"
+                found[key] = option["description"]
+                for choice in option.get("choices", []):
+                    found[f"{key} {choice['value']}"] = choice["name"]
+    return found
+
+
+# What ATRI's own card has always shown in the menu: unchanged, so nothing is re-synced.
+ATRI_MENU = {
+    "atri": "和亚托莉有关的命令",
+    "atri reset": "让亚托莉忘掉和你的对话",
+    "atri memory": "亚托莉记得关于你的事：摘要和最近的对话",
+    "atri status": "亚托莉现在的状态：模型版本、排队、运行时间",
+    "atri-admin": "管理亚托莉的记忆和模型（管理员）",
+    "atri-admin channel": "在这个频道打开或关闭亚托莉，或让她每条都回答",
+    "atri-admin channel mode": "她在这个频道怎么说话",
+    "atri-admin channel mode off": "关闭：在这里不说话",
+    "atri-admin channel mode mention": "被叫到才回答（默认）",
+    "atri-admin channel mode all": "每条消息都回答",
+    "atri-admin reset-user": "重置某位成员和亚托莉的对话",
+    "atri-admin reset-user user": "要重置对话的成员",
+    "atri-admin reset-channel": "重置这个频道里的对话",
+    "atri-admin reload": "立即检查并加载新的模型版本",
+    "atri-admin rollback": "退回上一个模型版本",
+}
+
+
+def write_card(folder: Path, name: str, description: str) -> Settings:
+    card = {"spec": "chara_card_v2", "data": {"name": name, "description": description}}
+    (folder / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    settings = Settings(root=folder)
+    settings.persona.card = "card.json"
+    return settings
+
+
+async def synced_menu(
+    fake: FakeDiscord, service: ChatService, settings: Settings
+) -> list[dict[str, Any]]:
+    async with running_client(fake, service, settings):
+        pass
+    return list(fake.calls_matching(is_command_sync)[-1].body)
+
+
+async def test_the_menu_names_the_configured_character_in_her_cards_language(
+    fake_discord: FakeDiscord,
+    echo_service: ChatService,
+    discord_settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bot_lines, "_current", lines())  # put back after the test
+    assert described(await synced_menu(fake_discord, echo_service, discord_settings)) == ATRI_MENU
+
+    use_card(write_card(tmp_path, "Yuki", "A girl who lives in the snow."))
+    menu = described(await synced_menu(fake_discord, echo_service, discord_settings))
+    assert menu.keys() == ATRI_MENU.keys()
+    assert menu["atri reset"] == "Make Yuki forget your conversation"
+    assert menu["atri-admin"] == "Manage Yuki's memory and model (admins)"
+    assert menu["atri-admin channel mode all"] == "Every message"
+    assert all("亚托莉" not in text and "ATRI" not in text for text in menu.values())
+    # A new menu is a changed menu: it is synced, not skipped as already registered.
+    assert len(fake_discord.calls_matching(is_command_sync)) == 2
+
+
+async def test_every_menu_text_fits_discords_limit_whatever_her_name(
+    fake_discord: FakeDiscord,
+    echo_service: ChatService,
+    discord_settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bot_lines, "_current", lines())
+    for language, name, description in [
+        ("en", "Yuki Snowfield of the Northern Pass", "A girl who lives in the snow."),
+        ("zh", "雪之原北境山口的雪", "住在雪山里的女孩。"),
+    ]:
+        use_card(write_card(tmp_path, name, description))
+        assert lines().slash_atri.startswith("Commands" if language == "en" else "和")
+        texts = list(menu_texts(await synced_menu(fake_discord, echo_service, discord_settings)))
+        # A name of ordinary length: every text whole, within the limit.
+        assert all(0 < len(text) <= DESCRIPTION_MAX and "…" not in text for text in texts)
+        assert any(name in text for text in texts)
+
+    # A name too long for the menu: cut to fit, since Discord refuses the whole set else.
+    use_card(write_card(tmp_path, "Yuki" * 30, "A girl who lives in the snow."))
+    texts = list(menu_texts(await synced_menu(fake_discord, echo_service, discord_settings)))
+    assert all(len(text) <= DESCRIPTION_MAX for text in texts)
+    assert any(text.endswith("…") for text in texts)

@@ -1,5 +1,6 @@
 """Messages as QQ really sends them, through `atri serve` and a OneBot v11 peer: a reply
-cut by a dropped WebSocket, a recalled message, @s in the middle of a message.
+cut by a dropped WebSocket, the pace of a reply's parts, a recalled message, @s in the
+middle of a message.
 
 Its own server (short parts, a short resend deadline), so the other end-to-end tests
 keep one-part replies.
@@ -33,6 +34,8 @@ from tests.bot.qq.test_serve_e2e import (
 RESEND_WITHIN = 2.0
 # Long enough for the test to close the connection between two parts.
 PART_PAUSE = 0.5
+# The account's send gap, as long as the pause: the parts must not be twice as far apart.
+SEND_GAP = PART_PAUSE
 LONG = "第一句话说完了。第二句话也说完了。第三句话还没有说完呢，但是也快了。"
 
 
@@ -53,7 +56,7 @@ enabled = false
 enabled = true
 port = {port}
 split_pause_seconds = {PART_PAUSE}
-send_gap_seconds = 0
+send_gap_seconds = {SEND_GAP}
 sends_per_minute = 0
 max_message_chars = 20
 resend_within_seconds = {RESEND_WITHIN}
@@ -125,6 +128,26 @@ async def test_past_the_deadline_memory_keeps_only_what_was_sent(
         action = await next_action(ws)
         await answer(ws, action, {"message_id": 3})
         assert texts(action) == "亚托莉听到了：还在吗"
+
+
+async def test_the_parts_of_a_reply_are_the_larger_of_pause_and_gap_apart_not_their_sum(
+    served: tuple[str, Path],
+) -> None:
+    url, _ = served
+    async with connect(url, additional_headers=HEADERS) as ws:
+        await ws.send(json.dumps(group_message("亚托莉 " + LONG)))
+        arrived, confirmed = [], []
+        for part in range(3):
+            action = await next_action(ws)
+            arrived.append(time.monotonic())
+            await answer(ws, action, {"message_id": 10 + part})
+            confirmed.append(time.monotonic())
+    # Each counted from the moment the previous part was confirmed sent.
+    waited = [later - earlier for earlier, later in zip(confirmed, arrived[1:], strict=False)]
+    floor = max(PART_PAUSE, SEND_GAP)
+    assert all(floor * 0.95 <= wait < floor + min(PART_PAUSE, SEND_GAP) * 0.6 for wait in waited), (
+        waited
+    )
 
 
 async def test_a_recalled_message_is_archived_with_her_reply(served: tuple[str, Path]) -> None:
