@@ -163,7 +163,10 @@ def worker(
         str | None, typer.Option(help="listen address (default: [worker] host)")
     ] = None,
     port: Annotated[
-        int | None, typer.Option(min=1, max=65535, help="listen port (default: [worker] port)")
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="listen port, 0 for any free one (default: [worker] port)"
+        ),
     ] = None,
 ) -> None:
     """Run the model worker alone behind HTTP (and the OpenAI-compatible API)."""

@@ -14,6 +14,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -142,7 +143,8 @@ class RoomSettings(Section):
 class WorkerSettings(Section):
     url: str = ""
     host: str = "127.0.0.1"
-    port: int = Field(default=8765, ge=1, le=65535)
+    # 0: any free port; `atri worker` prints the one it got.
+    port: int = Field(default=8765, ge=0, le=65535)
     max_batch: PositiveInt = 8
     batch_window_ms: int = Field(default=20, ge=0)
     queue_size: PositiveInt = 64
@@ -152,6 +154,20 @@ class WorkerSettings(Section):
     busy_reply: str = "呜……亚托莉现在有点忙不过来，请稍等一下再和我说话吧！"
     error_reply: str = "诶？亚托莉的脑袋好像短路了一下……能再说一遍吗？"
     openai_api_requires_token: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _a_real_port(cls, value: str) -> str:
+        """Port 0 only asks `atri worker` for a free port: nothing listens on it."""
+        try:
+            port = urlsplit(value.strip()).port
+        except ValueError:
+            return value  # not a port at all: the bots say they cannot reach it
+        if port == 0:
+            raise ValueError(
+                "no worker listens on port 0; use the address `atri worker` prints when it starts"
+            )
+        return value
 
 
 class ReloadSettings(Section):

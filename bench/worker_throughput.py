@@ -97,7 +97,7 @@ async def engine_generate(
     engine: LocalEngine, batch: list[ChatMessages], gen: GenerationSettings
 ) -> float:
     started = time.perf_counter()
-    await engine.run(engine.generate_sync, batch, gen)
+    await engine.thread.run(engine.generate_sync, batch, gen)
     return time.perf_counter() - started
 
 
@@ -120,7 +120,7 @@ def library_generate_sync(engine: LocalEngine, batch: list[ChatMessages]) -> Non
 
 async def library_generate(engine: LocalEngine, batch: list[ChatMessages]) -> float:
     started = time.perf_counter()
-    await engine.run(library_generate_sync, engine, batch)
+    await engine.thread.run(library_generate_sync, engine, batch)
     return time.perf_counter() - started
 
 

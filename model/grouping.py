@@ -16,7 +16,7 @@ class Grouped(Generic[T]):
     `handle` gets the items of a group and returns one outcome per item, in order: the
     caller's result, or an exception to raise in that caller."""
 
-    MAX_GROUP = 200  # SQLite allows 500 terms in one compound SELECT
+    MAX_GROUP = 200  # SQLite allows 500 terms in one compound SELECT; a read adds two
 
     def __init__(self, handle: Callable[[list[T]], Awaitable[list[Any]]], name: str) -> None:
         self.handle = handle

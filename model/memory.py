@@ -444,36 +444,50 @@ class Memory:
             return exc
         return None
 
-    async def _read_groups(self, requests: list[tuple[str, int]]) -> list[Any]:
-        """The newest live rows of several scopes in one query: each part walks the
-        (scope, archived, id) index and stops at its limit."""
+    async def _read_groups(self, requests: list[tuple[str, int, bool]]) -> list[Any]:
+        """The newest live rows of several scopes, and the live summary of those that
+        ask for it, in one query: each part walks its scope's index and stops at its
+        limit. One statement reads one snapshot, so a summary is never newer than the
+        messages read beside it."""
         limits: dict[str, int] = {}
-        for scope, limit in requests:  # a scope asked for twice is read once
+        summarized: set[str] = set()
+        for scope, limit, with_summary in requests:  # a scope asked for twice is read once
             limits[scope] = max(limit, limits.get(scope, 0))
-        part = (
-            "SELECT * FROM (SELECT * FROM messages WHERE scope = ? AND archived = 0"
-            " ORDER BY id DESC LIMIT ?)"
-        )
+            if with_summary:
+                summarized.add(scope)
+        parts = [_MESSAGES_PART] * len(limits) + [_SUMMARY_PART] * len(summarized)
         found = await self._db.execute_fetchall(
-            " UNION ALL ".join([part] * len(limits)), [v for item in limits.items() for v in item]
+            " UNION ALL ".join(parts),
+            [v for item in limits.items() for v in item] + list(summarized),
         )
         by_scope: dict[str, list[aiosqlite.Row]] = {scope: [] for scope in limits}
+        summaries: dict[str, Summary] = {}
         for row in found:
-            by_scope[row["scope"]].append(row)
+            if row["role"] == _SUMMARY_ROLE:
+                as_summary = dict(zip(row.keys(), row, strict=True))
+                as_summary.update(text=row["content"], covers_up_to=row["id"])
+                summaries[row["scope"]] = _to_summary(as_summary)
+            else:
+                by_scope[row["scope"]].append(row)
         for rows in by_scope.values():  # SQL leaves the order of a union's rows open
             rows.sort(key=lambda row: row["id"], reverse=True)
-        return [by_scope[scope][:limit] for scope, limit in requests]
+        return [(by_scope[scope][:limit], summaries.get(scope)) for scope, limit, _ in requests]
 
     async def history(self, scope: str, max_messages: int = 200) -> list[Message]:
         """The live context, oldest first: the newest `max_messages` messages, less a
         reply at the start whose question fell outside that window (the model never
         sees an answer without its question). Fitting it into the model's context
         window is `character.prompt.fit_prompt`'s job."""
-        found = await self._reads.submit((scope, max_messages))
-        rows = [_to_message(r) for r in reversed(found)]
-        while rows and rows[0].role != "user":
-            rows.pop(0)
-        return rows
+        rows, _ = await self._reads.submit((scope, max_messages, False))
+        return _live_context(rows)
+
+    async def history_and_summary(
+        self, scope: str, max_messages: int = 200
+    ) -> tuple[list[Message], Summary | None]:
+        """`history` and `summary` of the scope from one read, so they agree: a summary
+        written meanwhile cannot cover messages the history was read without."""
+        rows, summary = await self._reads.submit((scope, max_messages, True))
+        return _live_context(rows), summary
 
     async def all_messages(self, scope: str, include_archived: bool = True) -> list[Message]:
         query = "SELECT * FROM messages WHERE scope = ?"
@@ -786,6 +800,33 @@ def _check_database_path(path: Path) -> None:
         raise _path_error(path, "cannot be written")
 
 
+_MESSAGE_COLUMNS = (
+    "id, scope, role, user_id, display_name, content, created_at, archived,"
+    " adapter_version, request_id"
+)
+_MESSAGES_PART = (
+    f"SELECT * FROM (SELECT {_MESSAGE_COLUMNS} FROM messages"
+    " WHERE scope = ? AND archived = 0 ORDER BY id DESC LIMIT ?)"
+)
+# A scope's live summary in the shape of a message row, told apart by a role no
+# message can have (the table only takes 'user' and 'assistant'); `id` carries
+# `covers_up_to`.
+_SUMMARY_ROLE = "summary"
+_SUMMARY_PART = (
+    f"SELECT * FROM (SELECT covers_up_to, scope, '{_SUMMARY_ROLE}', '', '', text, created_at,"
+    " archived, adapter_version, '' FROM summaries WHERE scope = ? AND archived = 0"
+    " ORDER BY covers_up_to DESC, id DESC LIMIT 1)"
+)
+
+
+def _live_context(newest_first: list[aiosqlite.Row]) -> list[Message]:
+    """Rows read newest first as messages oldest first, less replies at the start."""
+    rows = [_to_message(r) for r in reversed(newest_first)]
+    while rows and rows[0].role != "user":
+        rows.pop(0)
+    return rows
+
+
 def _to_message(row: aiosqlite.Row) -> Message:
     """A stored row as a `Message`, whatever another program wrote into its columns
     (SQLite keeps a value's own type): text fields become text, a time that is not a
@@ -804,7 +845,7 @@ def _to_message(row: aiosqlite.Row) -> Message:
     )
 
 
-def _to_summary(row: aiosqlite.Row) -> Summary:
+def _to_summary(row: aiosqlite.Row | dict[str, Any]) -> Summary:
     return Summary(
         scope=_as_text(row["scope"]),
         text=_as_text(row["text"]),

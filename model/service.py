@@ -420,10 +420,11 @@ class ChatService:
         """The scope's summary, the live messages it does not cover, and whether the
         read stopped at `max_history_messages` with none of them covered (older ones may
         be neither shown nor summarized yet)."""
-        found = await self._stored_context(scope)
         if not scope or self.summarizer is None:
-            return None, found, False
-        summary = await self.memory.summary(scope)
+            return None, await self._stored_context(scope), False
+        found, summary = await self.memory.history_and_summary(
+            scope, self.settings.memory.max_history_messages
+        )
         covered = summary.covers_up_to if summary else 0
         after = [m for m in found if m.id > covered]
         capped = len(found) >= self.settings.memory.max_history_messages - 1

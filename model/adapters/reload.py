@@ -89,6 +89,14 @@ class AdapterEngine(Protocol):
         ...
 
 
+@runtime_checkable
+class RemoteAdapterEngine(Protocol):
+    """An engine whose server outlives the worker (vLLM): versions an earlier run
+    registered can still be held there."""
+
+    async def unload_leftovers(self, adapters_dir: Path) -> list[str]: ...
+
+
 class Reloader:
     """The reload job and the reload/rollback commands of one worker."""
 
@@ -150,10 +158,18 @@ class Reloader:
     async def start(self) -> bool:
         """Take the newest complete version now, then start the scheduled job; False if
         there is nothing to run. The first look is awaited, so the first message after
-        start-up is already answered by the newest version `atri train` wrote."""
+        start-up is already answered by the newest version `atri train` wrote. A server
+        that outlived an earlier run (vLLM) is then cleared of the versions that run left."""
         if not self.settings.enabled or self.engine is None or self._scheduler:
             return False
         await self.check()
+        if isinstance(self.engine, RemoteAdapterEngine):
+            # Now that the live version is settled, versions a previous run left loaded
+            # on the server are only taking room there.
+            try:
+                await self.engine.unload_leftovers(self.adapters_dir)
+            except Exception:
+                log.exception("unloading adapter versions an earlier run left failed")
         interval = self.settings.interval_seconds
         scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop())
         scheduler.add_job(

@@ -6,9 +6,12 @@ which one answers: `local` (transformers + peft), `openai` (a remote vLLM), or `
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from atri.config import GenerationSettings
 from model.character.prompt import ChatMessages
@@ -52,3 +55,29 @@ class Engine(Protocol):
     ) -> list[Generation]: ...
 
     async def close(self) -> None: ...
+
+
+class EngineThread:
+    """The one thread that owns a model on this machine (the local and llama.cpp engines).
+
+    Jobs run there one after another in the order they were given, so the event loop
+    never waits on the model and a batch never interleaves with an adapter change; a
+    job's exception reaches the caller that awaits it.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._closed = False
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run `fn(*args)` on the thread, after whatever is queued there."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def close(self) -> None:
+        """Let the queued jobs finish (without blocking the event loop), then end the
+        thread; a job given after this raises RuntimeError. Closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.run(lambda: None)
+        self._pool.shutdown(wait=True)

@@ -21,7 +21,6 @@ import asyncio
 import ctypes
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from atri.config import GenerationSettings, Settings
 from atri.errors import ConfigError
 from model.adapters.versions import AdapterError
 from model.character.prompt import ChatMessages
-from model.engines.base import EngineStats, Generation
+from model.engines.base import EngineStats, EngineThread, Generation
 from model.engines.loading import (
     OFFLINE_GGUF,
     ModelNotFoundError,
@@ -228,7 +227,7 @@ class LlamaCppEngine:
         self._eos = self._piece(llama_cpp.llama_vocab_eos(self._vocab), special=True)
         # End-of-generation tokens (EOS, end of turn, ...), as the GGUF marks them.
         self._eog = [t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(self._vocab, t)]
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atri-llamacpp")
+        self.thread = EngineThread("atri-llamacpp")
         self._closed = False
 
     @classmethod
@@ -256,10 +255,6 @@ class LlamaCppEngine:
     @property
     def adapter_version(self) -> str:
         return self.active_adapter
-
-    async def run(self, fn: Any, *args: Any) -> Any:
-        """Run `fn` on the engine thread, after whatever is queued there."""
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
     # Text <-> tokens, from the GGUF's own tokenizer and chat template.
 
@@ -558,7 +553,7 @@ class LlamaCppEngine:
     async def generate(
         self, batch: list[ChatMessages], gen: GenerationSettings
     ) -> list[Generation]:
-        result: list[Generation] = await self.run(self.generate_sync, batch, gen)
+        result: list[Generation] = await self.thread.run(self.generate_sync, batch, gen)
         return result
 
     # Adapters (the reload job's `AdapterEngine`).
@@ -585,7 +580,7 @@ class LlamaCppEngine:
             raise FileNotFoundError(f"{path}: not a peft adapter folder (no adapter_config.json).")
         facts = await asyncio.to_thread(gguf_facts, self.gguf_path)
         gguf_file = await asyncio.to_thread(ensure_gguf_adapter, path, facts)
-        await self.run(self.load_adapter_sync, gguf_file, name)
+        await self.thread.run(self.load_adapter_sync, gguf_file, name)
 
     def warm_sync(self, name: str, prefix: list[int]) -> None:
         if self.prefix_cache and prefix:
@@ -601,11 +596,11 @@ class LlamaCppEngine:
     async def smoke_test(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
         if name and name not in self._adapters:
             raise KeyError(f"adapter {name!r} is not loaded")
-        prompt = await self.run(self.encode, messages)
+        prompt = await self.thread.run(self.encode, messages)
         start = prompt[:-1]
         for end in range(WARM_SLICE_TOKENS, len(start) + WARM_SLICE_TOKENS, WARM_SLICE_TOKENS):
-            await self.run(self.warm_sync, name, start[: min(end, len(start))])
-        result: str = await self.run(self.smoke_sync, name, messages, max_new_tokens)
+            await self.thread.run(self.warm_sync, name, start[: min(end, len(start))])
+        result: str = await self.thread.run(self.smoke_sync, name, messages, max_new_tokens)
         return result
 
     def activate_sync(self, name: str) -> None:
@@ -614,7 +609,7 @@ class LlamaCppEngine:
         self.active_adapter = name
 
     async def activate(self, name: str) -> None:
-        await self.run(self.activate_sync, name)
+        await self.thread.run(self.activate_sync, name)
 
     def unload_adapter_sync(self, name: str) -> None:
         if not name or name == self.active_adapter or name not in self._adapters:
@@ -628,7 +623,7 @@ class LlamaCppEngine:
         self._ll.llama_adapter_lora_free(self._adapters.pop(name))
 
     async def unload_adapter(self, name: str) -> None:
-        await self.run(self.unload_adapter_sync, name)
+        await self.thread.run(self.unload_adapter_sync, name)
 
     def _free(self) -> None:
         if self._closed:
@@ -639,5 +634,6 @@ class LlamaCppEngine:
         self._ll.llama_model_free(self._model)  # frees its adapters too
 
     async def close(self) -> None:
-        await self.run(self._free)
-        self._thread.shutdown(wait=True)
+        if not self._closed:
+            await self.thread.run(self._free)
+        await self.thread.close()

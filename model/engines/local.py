@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from atri.config import GenerationSettings, Settings
 from model.character.prompt import ChatMessages
-from model.engines.base import EngineStats, Generation
+from model.engines.base import EngineStats, EngineThread, Generation
 from model.engines.prefix_cache import pad_after_prefix, shared_prefix_length
 
 log = logging.getLogger(__name__)
@@ -51,7 +50,7 @@ class LocalEngine:
             )
         self.prefix_cache = PrefixCache(loaded.model, enabled=prefix_cache and not own_cache)
         # One thread owns the model: batches and adapter changes never interleave.
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atri-engine")
+        self.thread = EngineThread("atri-engine")
 
     @classmethod
     async def load(cls, settings: Settings) -> LocalEngine:
@@ -64,17 +63,13 @@ class LocalEngine:
         engine = cls(loaded, window, settings.model.prefix_cache)
         if settings.model.adapter:
             path = settings.path(settings.model.adapter)
-            await engine.run(engine.load_adapter_sync, path, path.name)
-            await engine.run(engine.activate_sync, path.name)
+            await engine.thread.run(engine.load_adapter_sync, path, path.name)
+            await engine.thread.run(engine.activate_sync, path.name)
         return engine
 
     @property
     def adapter_version(self) -> str:
         return self.active_adapter
-
-    async def run(self, fn: Any, *args: Any) -> Any:
-        """Run `fn` on the engine thread, after whatever is queued there."""
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
@@ -82,7 +77,7 @@ class LocalEngine:
     async def generate(
         self, batch: list[ChatMessages], gen: GenerationSettings
     ) -> list[Generation]:
-        result: list[Generation] = await self.run(self.generate_sync, batch, gen)
+        result: list[Generation] = await self.thread.run(self.generate_sync, batch, gen)
         return result
 
     def generate_sync(self, batch: list[ChatMessages], gen: GenerationSettings) -> list[Generation]:
@@ -287,27 +282,27 @@ class LocalEngine:
         return value == self.config_hash
 
     async def load_adapter(self, path: Path, name: str) -> None:
-        await self.run(self.load_adapter_sync, path, name)
+        await self.thread.run(self.load_adapter_sync, path, name)
 
     async def smoke_test(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
         # The new version's states for the prompt are computed a slice at a time, each
         # its own engine-thread job, so live batches run in between: one job for the
         # whole system prompt held replies back for seconds on a CPU.
         if self.prefix_cache.enabled:
-            start = (await self.run(self._encode, [messages]))[0][:-1]
+            start = (await self.thread.run(self._encode, [messages]))[0][:-1]
             for end in range(WARM_SLICE_TOKENS, len(start) + WARM_SLICE_TOKENS, WARM_SLICE_TOKENS):
-                await self.run(self.warm_prefix_sync, name, start[: min(end, len(start))])
-        result: str = await self.run(self.smoke_sync, name, messages, max_new_tokens)
+                await self.thread.run(self.warm_prefix_sync, name, start[: min(end, len(start))])
+        result: str = await self.thread.run(self.smoke_sync, name, messages, max_new_tokens)
         return result
 
     async def activate(self, name: str) -> None:
-        await self.run(self.activate_sync, name)
+        await self.thread.run(self.activate_sync, name)
 
     async def unload_adapter(self, name: str) -> None:
-        await self.run(self.unload_adapter_sync, name)
+        await self.thread.run(self.unload_adapter_sync, name)
 
     async def close(self) -> None:
-        self._thread.shutdown(wait=True)
+        await self.thread.close()
 
 
 def _module_dims(model: Any) -> dict[str, tuple[int, int]]:

@@ -465,6 +465,40 @@ class OpenAIEngine:
                     raise
             replica.held.pop(lora.name, None)
 
+    async def unload_leftovers(self, adapters_dir: Path) -> list[str]:
+        """Unload what an earlier run of this worker registered and this one does not
+        use: LoRAs named as adapter versions and read from that version's folder in
+        `adapters_dir`. vLLM keeps them across a worker restart, each holding a LoRA
+        slot and memory; any other LoRA (vLLM's --lora-modules, another client's) stays."""
+        from model.adapters.versions import is_version_name
+
+        gone: set[str] = set()
+        for replica in self._serving():
+            leftovers = [
+                name
+                for name, path in replica.held.items()
+                if name not in self.loras
+                and is_version_name(name)
+                and same_path(path, str(adapters_dir / name))
+            ]
+            for name in leftovers:
+                try:
+                    await self._post(replica, "/unload_lora_adapter", {"lora_name": name})
+                except ReplicaDown as exc:
+                    self._take_out(replica, str(exc))
+                    break
+                except RemoteEngineError as exc:
+                    if exc.status != 404:
+                        log.warning(
+                            "%s: cannot unload leftover LoRA %s: %s", replica.url, name, exc
+                        )
+                        continue
+                replica.held.pop(name, None)
+                gone.add(name)
+        if gone:
+            log.info("unloaded adapter versions an earlier run left on vLLM: %s", sorted(gone))
+        return sorted(gone)
+
     async def close(self) -> None:
         for task in list(self._revivals.values()):
             task.cancel()

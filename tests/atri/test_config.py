@@ -47,6 +47,12 @@ def test_shipped_config_comments_every_key() -> None:
         ),
         ("[generation]\ntop_p = 1.5", "config.toml: [generation] top_p = 1.5: must be at most 1"),
         ("[worker]\nport = 70000", "config.toml: [worker] port = 70000: must be at most 65535"),
+        ("[worker]\nport = -1", "config.toml: [worker] port = -1: must be at least 0"),
+        (
+            '[worker]\nurl = "http://10.0.0.5:0"',
+            'config.toml: [worker] url = "http://10.0.0.5:0": no worker listens on port 0; '
+            "use the address `atri worker` prints when it starts",
+        ),
         ('[qq]\nenabled = "yes"', 'config.toml: [qq] enabled = "yes": must be true or false'),
         (
             "[memory]\nmax_history_tokenz = 5",
@@ -63,6 +69,13 @@ def test_bad_values_name_key_value_and_expectation(toml: str, message: str) -> N
     with pytest.raises(ConfigError) as info:
         settings_from_dict(tomllib.loads(toml))
     assert str(info.value).startswith(message)
+
+
+def test_worker_port_0_means_any_free_port_and_other_urls_pass() -> None:
+    settings = settings_from_dict(tomllib.loads("[worker]\nport = 0"))
+    assert settings.worker.port == 0
+    for url in ("http://10.0.0.5:8765", "http://worker", "http://[::1]:80/", ""):
+        assert settings_from_dict({"worker": {"url": url}}).worker.url == url
 
 
 def test_broken_toml_is_one_sentence(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""`atri worker` says it is listening only once a client can connect."""
+"""`atri worker` says where it is listening (the free port it took for port 0), and\nsays it only once a client can connect."""
 
 from __future__ import annotations
 
@@ -17,10 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_the_listening_line_comes_once_the_worker_answers(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
-    with socket.socket() as probe:  # a free port (the config refuses port 0)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config.write_text(f'[model]\nengine = "echo"\n[worker]\nport = {port}\n', encoding="utf-8")
+    # Port 0: any free one, and the line says which.
+    config.write_text('[model]\nengine = "echo"\n[worker]\nport = 0\n', encoding="utf-8")
     worker = subprocess.Popen(
         [sys.executable, "-m", "atri", "--config", str(config), "worker"],
         cwd=tmp_path,
@@ -36,8 +34,10 @@ def test_the_listening_line_comes_once_the_worker_answers(tmp_path: Path) -> Non
             seen.append(line)
             if "listening on" in line:
                 break
-        match = re.search(r"listening on (http://\S+) ", seen[-1])
+        match = re.search(r"listening on (http://127\.0\.0\.1:(\d+)) ", seen[-1])
         assert match, "".join(seen)
+        port = int(match[2])
+        assert port > 0
         # At once, with no retry: the socket listens (a bare connect, the quickest thing
         # a client can do, was refused when the line came before uvicorn listened) ...
         socket.create_connection(("127.0.0.1", port), timeout=10).close()

@@ -62,7 +62,7 @@ async def test_overload_and_timeout_answer_busy_and_queue_stays_bounded(
         service.settings.worker.request_timeout_seconds = 0.3
         # The engine thread is stuck (as during a slow adapter load) for longer than
         # any request may wait.
-        stall = asyncio.ensure_future(engine.run(time.sleep, 1.0))  # type: ignore[attr-defined]
+        stall = asyncio.ensure_future(engine.thread.run(time.sleep, 1.0))  # type: ignore[attr-defined]
         chats = [
             asyncio.ensure_future(service.chat(req(p, f"u{i}"))) for i, p in enumerate(PROMPTS)
         ]

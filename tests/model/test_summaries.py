@@ -430,3 +430,57 @@ async def test_under_load_that_never_pauses_a_summary_still_runs_between_batches
         assert summarizer.overdue >= 1
         summary = await service.memory.summary(service.scope_for("test", "u1"))
         assert summary is not None and "Mochi" in summary.text
+
+
+async def test_history_and_summary_come_from_one_read(tmp_path: Path) -> None:
+    async with await Memory.open(tmp_path / "m.sqlite3") as memory:
+        for scope in ("a", "b"):
+            for i in range(4):
+                await memory.append(scope, "user", "1", f"{scope} q{i}")
+                await memory.append(scope, "assistant", "", f"{scope} r{i}")
+        a = await memory.all_messages("a")
+        await memory.add_summary("a", "- old", a[1].id, "v1")
+        await memory.add_summary("a", "- newer", a[3].id, "v2")
+        # Read together (one group on the database thread): each scope gets its own
+        # history and summary, and a scope asked without a summary gets none.
+        (a_rows, a_summary), (b_rows, b_summary), b_plain = await asyncio.gather(
+            memory.history_and_summary("a", 3),
+            memory.history_and_summary("b"),
+            memory.history("b", 2),
+        )
+        assert a_rows == await memory.history("a", 3)
+        assert [m.content for m in a_rows] == ["a q3", "a r3"]  # the reply at the start dropped
+        assert a_summary == await memory.summary("a")
+        assert a_summary is not None and (a_summary.text, a_summary.covers_up_to) == (
+            "- newer",
+            a[3].id,
+        )
+        assert a_summary.adapter_version == "v2" and not a_summary.archived
+        assert b_rows == await memory.history("b") and b_summary is None
+        assert [m.content for m in b_plain] == ["b q3", "b r3"]
+        await memory.reset("a")
+        assert await memory.history_and_summary("a") == ([], None)
+
+
+async def test_an_answered_message_reads_its_memory_in_one_statement(settings: Settings) -> None:
+    async with await ChatService.open(english(settings), engine=ScriptedEngine()) as service:
+        await service.chat(chat("My cat is called Mochi."))
+        for _ in range(5):
+            await service.chat(chat(FILLER))
+        assert service.summarizer is not None
+        await service.summarizer.idle()
+        statements: list[str] = []
+        await service.memory._db.set_trace_callback(statements.append)
+        remembered = await service.remembered(ScopeRef(platform="test", user_id="u1"))
+        await service.memory._db.set_trace_callback(None)
+        assert "Mochi" in remembered.summary and remembered.turns
+        reads = [s for s in statements if "FROM messages" in s or "FROM summaries" in s]
+        assert len(reads) == 1, statements
+        # The summary covers up to a message id; none of the turns shown is older.
+        scope = service.scope_for("test", "u1")
+        summary = await service.memory.summary(scope)
+        assert summary is not None
+        shown = {
+            m.content for m in await service.memory.messages_after(scope, summary.covers_up_to)
+        }
+        assert {t.content for t in remembered.turns} <= shown

@@ -44,7 +44,7 @@ async def live_logits(service: ChatService) -> list[float]:
         with torch.inference_mode(), engine._adapter_scope():  # type: ignore[attr-defined]
             return [round(x, 4) for x in engine.model(input_ids=ids).logits[0, -1, :8].tolist()]  # type: ignore[attr-defined]
 
-    result: list[float] = await engine.run(read)  # type: ignore[attr-defined]
+    result: list[float] = await engine.thread.run(read)  # type: ignore[attr-defined]
     return result
 
 

@@ -468,3 +468,29 @@ def test_token_estimate_counts_cjk_per_character() -> None:
     assert approx_tokens("亚托莉") == 3
     assert approx_tokens("hello world!") == 3
     assert approx_tokens("") == 0
+
+
+async def test_a_restarted_worker_unloads_only_the_versions_it_left_behind(
+    reload_settings: Settings, make_version: MakeVersion, tmp_path: Path
+) -> None:
+    static = make_version(V1, base_model=QWEN)
+    make_version(V2, base_model=QWEN)
+    make_version(V3, base_model=QWEN)
+    fake = FakeVllm(static)
+    async with replicas(fake) as urls:
+        settings = readme_settings(reload_settings, urls)
+        adapters_dir = settings.path(settings.model.adapters_dir)
+        # What an earlier run left on vLLM: V2 (its previous version) and V3 (live then,
+        # and the newest on disk now); beside them a version-named LoRA of someone else's
+        # folder, and vLLM's start-up "atri" (V1's folder, asked for by the user).
+        fake.loras[V2] = str(adapters_dir / V2)
+        fake.loras[V3] = str(adapters_dir / V3)
+        fake.loras["20240101-000000"] = str(tmp_path / "someone-elses")
+        settings.reload.enabled = True
+        settings.reload.interval_seconds = 3600  # the job's first look only
+        async with await ChatService.open(settings) as service:
+            assert service.engine.adapter_version == V3
+            assert [c for c in fake.calls if c[0] != "chat"] == [("unload", V2)]
+            assert set(fake.loras) == {"atri", V3, "20240101-000000"}
+            reply = await service.chat(ChatRequest(platform="test", user_id="u", text="hi"))
+            assert reply.text == f"[{V3}] hi"
