@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from typing import Any
 
 from nonebot import (
@@ -200,7 +201,25 @@ async def send_reply(
     """Quote the message and @ the sender, then the rest with pauses (QQ risk control).
     `stored`: the exchange memory holds for it, corrected if not all of it goes out."""
     parts = reply_parts(text, config.atri_max_message_chars, config.atri_max_reply_parts)
-    await send_parts(bot, CutReply(str(bot.self_id), event, parts, 0, stored))
+    async with _conversation_turn(str(bot.self_id), event):
+        await send_parts(bot, CutReply(str(bot.self_id), event, parts, 0, stored))
+
+
+# One reply at a time in each conversation (a group, or a private chat), so the parts of
+# two replies never interleave: only a reply's first part quotes the message it answers,
+# and "A1 B1 A2 B2" would leave A2 looking like part of B. Other conversations' replies
+# are not held. Weak values: a conversation's lock lives while a reply holds or awaits it.
+_conversation_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def _conversation_turn(account: str, event: MessageEvent) -> asyncio.Lock:
+    key = (account, _group_id(event) or f"private-{event.user_id}")
+    lock = _conversation_locks.get(key)
+    if lock is None:
+        lock = _conversation_locks[key] = asyncio.Lock()
+    return lock
 
 
 async def send_parts(bot: Bot, reply: CutReply) -> None:

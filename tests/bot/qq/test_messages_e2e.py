@@ -214,3 +214,30 @@ async def test_an_at_in_the_middle_addresses_her_and_other_ats_stay_as_names(
         action = await next_action(ws)
         await answer(ws, action, {"message_id": 6})
         assert texts(action) == "亚托莉听到了：@5002 你好"
+
+
+async def test_two_replies_in_one_group_never_interleave_their_parts(
+    served: tuple[str, Path],
+) -> None:
+    url, _ = served
+    other = "另一个人的问题也很长。它也会被分成好几段发出去呢。"
+    expected = {"亚托莉听到了：" + LONG, "亚托莉听到了：" + other}
+    async with connect(url, additional_headers=HEADERS) as ws:
+        await ws.send(json.dumps(group_message("亚托莉 " + LONG)))
+        await ws.send(json.dumps(group_message("亚托莉 " + other, user_id=USER_ID + 1)))
+        sent: list[dict[str, Any]] = []
+        while sum(len(texts(a)) for a in sent) < sum(map(len, expected)):
+            action = await next_action(ws)
+            await answer(ws, action, {"message_id": 20 + len(sent)})
+            sent.append(action)
+    assert len(sent) >= 4  # both replies came in parts
+    # Each reply's parts in a row: its quoting first part, then the rest.
+    replies, current = [], ""
+    for action in sent:
+        quotes = action["params"]["message"][0]["type"] == "reply"
+        if quotes and current:
+            replies.append(current)
+            current = ""
+        current += texts(action)
+    replies.append(current)
+    assert set(replies) == expected, [texts(a) for a in sent]
