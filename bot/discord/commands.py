@@ -17,7 +17,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -113,21 +113,33 @@ def fit(text: str) -> str:
     return text if len(text) <= DESCRIPTION_MAX else text[: DESCRIPTION_MAX - 1] + "…"
 
 
+# A command that needs only who asks: `bot.commands.reset_self`, `reload`, ...
+Action = Callable[[Worker, Actor], Awaitable[CommandResult]]
+
+
+def _simple_commands(
+    group: app_commands.Group, worker: Worker, settings: DiscordSettings, defer_after: float
+) -> Callable[[str, str, Action], None]:
+    """Adds to `group` a command with no options that runs an action for its caller."""
+
+    def add(name: str, description: str, action: Action) -> None:
+        async def run(interaction: discord.Interaction[Any]) -> None:
+            actor = actor_for(interaction, settings)
+            await respond(interaction, action(worker, actor), defer_after)
+
+        group.command(name=name, description=fit(description))(run)
+
+    return add
+
+
 def member_commands(
     worker: Worker, settings: DiscordSettings, defer_after: float, said: BotLines
 ) -> app_commands.Group:
     """`/atri`: what every member may do."""
     group = app_commands.Group(name="atri", description=fit(said.slash_atri))
-
-    @group.command(name="reset", description=fit(said.slash_reset))
-    async def reset(interaction: discord.Interaction[Any]) -> None:
-        actor = actor_for(interaction, settings)
-        await respond(interaction, commands.reset_self(worker, actor), defer_after)
-
-    @group.command(name="memory", description=fit(said.slash_memory))
-    async def memory(interaction: discord.Interaction[Any]) -> None:
-        actor = actor_for(interaction, settings)
-        await respond(interaction, commands.remembered(worker, actor), defer_after)
+    simple = _simple_commands(group, worker, settings, defer_after)
+    simple("reset", said.slash_reset, commands.reset_self)
+    simple("memory", said.slash_memory, commands.remembered)
 
     @group.command(name="status", description=fit(said.slash_status))
     async def status(interaction: discord.Interaction[Any]) -> None:
@@ -186,20 +198,10 @@ def admin_commands(
         actor = actor_for(interaction, settings)
         await respond(interaction, commands.reset_user(worker, actor, str(user.id)), defer_after)
 
-    @group.command(name="reset-channel", description=fit(said.slash_reset_channel))
-    async def reset_channel(interaction: discord.Interaction[Any]) -> None:
-        actor = actor_for(interaction, settings)
-        await respond(interaction, commands.reset_channel(worker, actor), defer_after)
-
-    @group.command(name="reload", description=fit(said.slash_reload))
-    async def reload(interaction: discord.Interaction[Any]) -> None:
-        actor = actor_for(interaction, settings)
-        await respond(interaction, commands.reload(worker, actor), defer_after)
-
-    @group.command(name="rollback", description=fit(said.slash_rollback))
-    async def rollback(interaction: discord.Interaction[Any]) -> None:
-        actor = actor_for(interaction, settings)
-        await respond(interaction, commands.rollback(worker, actor), defer_after)
+    simple = _simple_commands(group, worker, settings, defer_after)
+    simple("reset-channel", said.slash_reset_channel, commands.reset_channel)
+    simple("reload", said.slash_reload, commands.reload)
+    simple("rollback", said.slash_rollback, commands.rollback)
 
     return group
 
