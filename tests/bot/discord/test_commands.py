@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +35,7 @@ from tests.bot.discord.fake_discord import (
     is_followup,
     is_message_to,
 )
+from tests.bot.test_lines import card_settings
 
 
 async def chat(fake: FakeDiscord, author: int, text: str) -> None:
@@ -319,14 +319,6 @@ ATRI_MENU = {
 }
 
 
-def write_card(folder: Path, name: str, description: str) -> Settings:
-    card = {"spec": "chara_card_v2", "data": {"name": name, "description": description}}
-    (folder / "card.json").write_text(json.dumps(card), encoding="utf-8")
-    settings = Settings(root=folder)
-    settings.persona.card = "card.json"
-    return settings
-
-
 async def synced_menu(
     fake: FakeDiscord, service: ChatService, settings: Settings
 ) -> list[dict[str, Any]]:
@@ -345,7 +337,7 @@ async def test_the_menu_names_the_configured_character_in_her_cards_language(
     monkeypatch.setattr(bot_lines, "_current", lines())  # put back after the test
     assert described(await synced_menu(fake_discord, echo_service, discord_settings)) == ATRI_MENU
 
-    use_card(write_card(tmp_path, "Yuki", "A girl who lives in the snow."))
+    use_card(card_settings(tmp_path, "Yuki", "A girl who lives in the snow."))
     menu = described(await synced_menu(fake_discord, echo_service, discord_settings))
     assert menu.keys() == ATRI_MENU.keys()
     assert menu["atri reset"] == "Make Yuki forget your conversation"
@@ -368,7 +360,7 @@ async def test_every_menu_text_fits_discords_limit_whatever_her_name(
         ("en", "Yuki Snowfield of the Northern Pass", "A girl who lives in the snow."),
         ("zh", "雪之原北境山口的雪", "住在雪山里的女孩。"),
     ]:
-        use_card(write_card(tmp_path, name, description))
+        use_card(card_settings(tmp_path, name, description))
         assert lines().slash_atri.startswith("Commands" if language == "en" else "和")
         texts = list(menu_texts(await synced_menu(fake_discord, echo_service, discord_settings)))
         # A name of ordinary length: every text whole, within the limit.
@@ -376,7 +368,7 @@ async def test_every_menu_text_fits_discords_limit_whatever_her_name(
         assert any(name in text for text in texts)
 
     # A name too long for the menu: cut to fit, since Discord refuses the whole set else.
-    use_card(write_card(tmp_path, "Yuki" * 30, "A girl who lives in the snow."))
+    use_card(card_settings(tmp_path, "Yuki" * 30, "A girl who lives in the snow."))
     texts = list(menu_texts(await synced_menu(fake_discord, echo_service, discord_settings)))
     assert all(len(text) <= DESCRIPTION_MAX for text in texts)
     assert any(text.endswith("…") for text in texts)
