@@ -157,6 +157,26 @@ def serve() -> None:
     run_async(serve_all(settings, Secrets.from_env(), console))
 
 
+# Bound to these, a worker listens on every interface: no client can use them as an address.
+_WILDCARD_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}
+
+
+def listening_line(url: str) -> str:
+    """Where the worker listens, as addresses a client can use."""
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url)
+    loopback = _WILDCARD_LOOPBACK.get(where.hostname or "")
+    if loopback is None:
+        return f"ATRI worker listening on {url} (OpenAI API: {url}/v1). Ctrl-C stops it."
+    local = f"{where.scheme}://{loopback}:{where.port}"
+    return (
+        f"ATRI worker listening on every network interface, port {where.port}: {local} from"
+        f" this machine (OpenAI API: {local}/v1), this machine's own address from others."
+        " Ctrl-C stops it."
+    )
+
+
 @app.command()
 def worker(
     host: Annotated[
@@ -188,11 +208,7 @@ def worker(
         )
 
     def ready(url: str) -> None:
-        console.print(
-            f"ATRI worker listening on {url} (OpenAI API: {url}/v1). Ctrl-C stops it.",
-            highlight=False,
-            markup=False,
-        )
+        console.print(listening_line(url), highlight=False, markup=False)
 
     console.print("Waking ATRI up (loading the model)…", highlight=False, markup=False)
     run_async(run_worker(settings, secrets, on_ready=ready))

@@ -274,6 +274,7 @@ async def serve_app(
             await asyncio.sleep(0.01)
         if server.started and on_ready is not None:
             host, port = sock.getsockname()[:2]
+            host = f"[{host}]" if ":" in host else host  # an IPv6 address, as URLs write it
             result = on_ready(f"http://{host}:{port}")
             if result is not None:
                 await result

@@ -11,14 +11,18 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_the_listening_line_comes_once_the_worker_answers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_the_listening_line_comes_once_the_worker_answers(tmp_path: Path, host: str) -> None:
     config = tmp_path / "config.toml"
     # Port 0: any free one, and the line says which.
-    config.write_text('[model]\nengine = "echo"\n[worker]\nport = 0\n', encoding="utf-8")
+    config.write_text(
+        f'[model]\nengine = "echo"\n[worker]\nhost = "{host}"\nport = 0\n', encoding="utf-8"
+    )
     worker = subprocess.Popen(
         [sys.executable, "-m", "atri", "--config", str(config), "worker"],
         cwd=tmp_path,
@@ -34,8 +38,11 @@ def test_the_listening_line_comes_once_the_worker_answers(tmp_path: Path) -> Non
             seen.append(line)
             if "listening on" in line:
                 break
-        match = re.search(r"listening on (http://127\.0\.0\.1:(\d+)) ", seen[-1])
+        # Every interface (0.0.0.0) is no address to connect to: the line gives one that is.
+        match = re.search(r" (http://127\.0\.0\.1:(\d+)) ", seen[-1])
         assert match, "".join(seen)
+        assert "0.0.0.0" not in seen[-1]
+        assert ("every network interface" in seen[-1]) is (host == "0.0.0.0")
         port = int(match[2])
         assert port > 0
         # At once, with no retry: the socket listens (a bare connect, the quickest thing
