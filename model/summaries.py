@@ -337,8 +337,6 @@ class Summarizer:
             lines = [*previous.text.splitlines(), *text.splitlines()]
             text = "\n".join(dict.fromkeys(line for line in lines if line.strip()))
         if self.count(text) > self.gen.max_new_tokens:  # too long: rewritten as one
-            while self.busy():
-                await asyncio.sleep(IDLE_POLL_SECONDS)
             generation = await self._generate(self.compact_prompt(text))
             shorter = clean_reply(generation.text, self.char_name)
             if shorter and is_summary_of(shorter, text, plan.speakers):

@@ -399,11 +399,14 @@ def test_newest_lines_never_cut_a_line_in_half() -> None:
     assert newest_lines(text, 100, len) == text
 
 
+# 5 tokens: the first summary is already too long, so its rewrite runs under the load too.
+@pytest.mark.parametrize("max_tokens", [256, 5])
 async def test_under_load_that_never_pauses_a_summary_still_runs_between_batches(
-    settings: Settings,
+    settings: Settings, max_tokens: int
 ) -> None:
     settings = english(settings, budget=300)
     settings.memory.summary_max_wait_seconds = 0.3
+    settings.memory.summary_max_tokens = max_tokens
     settings.worker.rate_limit_per_minute = 0  # the other users never pause
     engine = ScriptedEngine()
     async with await ChatService.open(settings, engine=engine) as service:
@@ -429,7 +432,11 @@ async def test_under_load_that_never_pauses_a_summary_still_runs_between_batches
             await asyncio.gather(*users)
         assert summarizer.overdue >= 1
         summary = await service.memory.summary(service.scope_for("test", "u1"))
-        assert summary is not None and "Mochi" in summary.text
+        assert summary is not None
+        if max_tokens == 5:
+            assert summarizer.compactions >= 1 and summarizer.overdue >= 2
+        else:
+            assert "Mochi" in summary.text
 
 
 async def test_history_and_summary_come_from_one_read(tmp_path: Path) -> None:
