@@ -60,6 +60,9 @@ async def test_she_hears_the_channel_and_tells_two_members_of_one_name_apart(
     await fake_discord.send_message(BLOCKED_ID, "被屏蔽的人说的话")
     await fake_discord.send_message(BOT_ID, "她自己说过的话")
     await fake_discord.send_message(MEMBER_ID, "今天下雨了")
+    # Each message has its own handler task: the second waits for the first to be stored,
+    # or they could be stored in either order.
+    await room_lines(echo_service, 1)
     await fake_discord.send_message(OTHER_RYUJI_ID, "我带伞了")
     lines = await room_lines(echo_service, 2)
     assert [(line.user_id, line.content) for line in lines] == [

@@ -77,9 +77,12 @@ async def test_she_hears_the_group_and_tells_two_members_of_one_name_apart(
             group_message("被屏蔽的人的话", user_id=BLOCKED_ID),
             group_message("别的群的话", group_id=OTHER_GROUP_ID),
             group_message("今天下雨了"),
-            group_message("我带伞了", user_id=OTHER_XIASHENG_ID),
         ]:
             await ws.send(json.dumps(event))
+        # NoneBot handles each event in its own task, so two lines sent a moment apart
+        # may be stored in either order: the second waits for the first.
+        await room_holds(db, 1)
+        await ws.send(json.dumps(group_message("我带伞了", user_id=OTHER_XIASHENG_ID)))
         assert await room_holds(db, 2) == [
             (str(USER_ID), "今天下雨了"),
             (str(OTHER_XIASHENG_ID), "我带伞了"),
