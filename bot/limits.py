@@ -1,5 +1,6 @@
 """Limits every platform applies before it posts: how often ATRI speaks in one channel,
-and telling a rate-limited or busy person so once rather than at every message.
+telling a rate-limited or busy person so once rather than at every message, and one
+reply at a time in each conversation.
 
 Both are silent by design: a loop between two bots, or a person hammering her, must
 reduce what ATRI posts (QQ's risk control punishes exactly that output).
@@ -7,7 +8,9 @@ reduce what ATRI posts (QQ's risk control punishes exactly that output).
 
 from __future__ import annotations
 
+import asyncio
 import time
+import weakref
 from collections import defaultdict, deque
 
 WINDOW_SECONDS = 60.0
@@ -70,3 +73,23 @@ class SeenRecently:
             return False
         self._seen[key] = (by, now)
         return True
+
+
+class OneReplyAtATime:
+    """One reply at a time in each conversation (a channel, a group, a private chat), so
+    the parts of two replies never interleave ("A1 B1 A2 B2" leaves A2 looking like part
+    of B). Other conversations are not held. Weak values: a conversation's lock lives
+    only while a reply holds or awaits it, so a bot in many rooms keeps no lock per room.
+    """
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[object, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def turn(self, conversation: object) -> asyncio.Lock:
+        """The lock to hold while sending a reply's parts in `conversation`."""
+        lock = self._locks.get(conversation)
+        if lock is None:
+            lock = self._locks[conversation] = asyncio.Lock()
+        return lock

@@ -27,7 +27,7 @@ from atri.config import ConfigError, DiscordSettings, Secrets, Settings, WorkerS
 from bot.commands import ChannelModes
 from bot.discord.commands import DEFER_AFTER_SECONDS, add_commands, sync_commands
 from bot.discord.text import NameLookup, clean_incoming, mentions_as_names, outgoing_parts
-from bot.limits import QUIET_STATUSES, QuietNotices, ReplyCap
+from bot.limits import QUIET_STATUSES, OneReplyAtATime, QuietNotices, ReplyCap
 from model.protocol import ChannelMode, ChatRequest, MessageRef, ReplyCut, Worker
 
 log = logging.getLogger(__name__)
@@ -238,6 +238,11 @@ async def typing_shown(channel: discord.abc.Messageable) -> AsyncIterator[None]:
         task.cancel()
 
 
+# Each part quotes its message, but two replies' parts alternating in a channel still
+# read as one muddle: a channel gets one whole reply at a time.
+_one_reply_at_a_time = OneReplyAtATime()
+
+
 async def send_reply(
     message: discord.Message, text: str, stored: StoredReply | None = None
 ) -> list[discord.Message]:
@@ -247,19 +252,20 @@ async def send_reply(
     reference = message.to_reference(fail_if_not_exists=False)
     parts = outgoing_parts(text, names_for(message)) or ["……"]
     sent: list[discord.Message] = []
-    for part in parts:
-        try:
-            sent.append(
-                await message.channel.send(
-                    part,
-                    reference=reference,
-                    mention_author=False,
-                    allowed_mentions=discord.AllowedMentions.none(),
+    async with _one_reply_at_a_time.turn(message.channel.id):
+        for part in parts:
+            try:
+                sent.append(
+                    await message.channel.send(
+                        part,
+                        reference=reference,
+                        mention_author=False,
+                        allowed_mentions=discord.AllowedMentions.none(),
+                    )
                 )
-            )
-        except discord.HTTPException as exc:
-            log.warning("could not reply in Discord channel %s: %s", message.channel.id, exc)
-            break
+            except discord.HTTPException as exc:
+                log.warning("could not reply in Discord channel %s: %s", message.channel.id, exc)
+                break
     if stored is not None and len(sent) < len(parts):
         worker, cut = stored
         try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from typing import Any
 
 from nonebot import (
@@ -39,7 +38,7 @@ from nonebot.rule import Rule
 from atri.config import Secrets, WorkerSettings
 from bot import commands
 from bot.commands import Actor, ChannelModes, CommandResult
-from bot.limits import QUIET_STATUSES, QuietNotices, ReplyCap, SeenRecently
+from bot.limits import QUIET_STATUSES, OneReplyAtATime, QuietNotices, ReplyCap, SeenRecently
 from bot.lines import lines
 from bot.qq import NoWorker, current_worker, set_worker
 from bot.qq.config import Config
@@ -205,21 +204,13 @@ async def send_reply(
         await send_parts(bot, CutReply(str(bot.self_id), event, parts, 0, stored))
 
 
-# One reply at a time in each conversation (a group, or a private chat), so the parts of
-# two replies never interleave: only a reply's first part quotes the message it answers,
-# and "A1 B1 A2 B2" would leave A2 looking like part of B. Other conversations' replies
-# are not held. Weak values: a conversation's lock lives while a reply holds or awaits it.
-_conversation_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
-    weakref.WeakValueDictionary()
-)
+# Only a reply's first part quotes the message it answers, so two replies' parts must not
+# interleave in a group or private chat.
+_one_reply_at_a_time = OneReplyAtATime()
 
 
 def _conversation_turn(account: str, event: MessageEvent) -> asyncio.Lock:
-    key = (account, _group_id(event) or f"private-{event.user_id}")
-    lock = _conversation_locks.get(key)
-    if lock is None:
-        lock = _conversation_locks[key] = asyncio.Lock()
-    return lock
+    return _one_reply_at_a_time.turn((account, _group_id(event) or f"private-{event.user_id}"))
 
 
 async def send_parts(bot: Bot, reply: CutReply) -> None:

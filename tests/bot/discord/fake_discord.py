@@ -53,10 +53,23 @@ DM_CHANNEL_ID = 950_000_000_000_000_001
 MISSING_PERMISSIONS = object()
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
+# Discord's answer to a post in a channel names its rate-limit bucket: 5 messages per 5 s,
+# here never used up. Without these headers discord.py sends one request per route at a
+# time, which would hide what a client does with several in flight.
+MESSAGE_BUCKET = {
+    "X-RateLimit-Limit": "5",
+    "X-RateLimit-Remaining": "4",
+    "X-RateLimit-Reset-After": "5.000",
+    "X-RateLimit-Bucket": "channel-messages",
+}
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     # discord.py parses a body as JSON only for exactly "application/json" (no charset).
     return web.Response(
-        body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"}
+        body=json.dumps(data).encode(),
+        status=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
     )
 
 
@@ -195,6 +208,8 @@ class FakeDiscord:
         # Bot messages accepted before the channel refuses more (a moderator took Send
         # Messages away mid-reply); None: never refused.
         self.messages_before_refusal: int | None = None
+        # Seconds Discord takes to accept each message ATRI posts (a slow network).
+        self.message_seconds = 0.0
         self.bot = user_payload(BOT_ID, "ATRI", bot=True)
         self.people = {
             ADMIN_ID: _Person(user_payload(ADMIN_ID, "Minamo"), [ADMIN_ROLE_ID]),
@@ -455,6 +470,8 @@ class FakeDiscord:
             ("/interactions/", "/webhooks/")
         ):
             return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+        if self.message_seconds and is_a_post(call):
+            await asyncio.sleep(self.message_seconds)
         result = self._answer(call)
         if result is None:
             return _json({"message": "Unknown route", "code": 0}, status=404)
@@ -462,7 +479,7 @@ class FakeDiscord:
             return web.Response(status=204)
         if result is MISSING_PERMISSIONS:
             return _json({"message": "Missing Permissions", "code": 50013}, status=403)
-        return _json(result)
+        return _json(result, headers=MESSAGE_BUCKET if is_a_post(call) else None)
 
     def _answer(self, call: Call) -> Any:
         method, path, body = call.method, call.path, call.body
@@ -565,6 +582,15 @@ class FakeDiscord:
 
 def is_message_to(channel_id: int) -> Callable[[Call], bool]:
     return lambda c: c.method == "POST" and c.path == f"/channels/{channel_id}/messages"
+
+
+def is_a_post(call: Call) -> bool:
+    """A message posted in any channel."""
+    return (
+        call.method == "POST"
+        and call.path.startswith("/channels/")
+        and call.path.endswith("/messages")
+    )
 
 
 def is_reaction(call: Call) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -89,6 +90,26 @@ async def test_long_reply_is_split_under_the_limit(
     assert "".join(contents) == ECHO + text
     refs = {str(r.body["message_reference"]["message_id"]) for r in replies}
     assert refs == {sent["id"]}
+
+
+async def test_two_replies_in_one_channel_never_interleave_their_parts(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    fake_discord.message_seconds = 0.05  # each part takes a while to go out
+    # Three parts each (under the 4000 characters read of a message).
+    texts = {MEMBER_ID: "亚托莉是高性能的机器人。" * 333, ADMIN_ID: "螃蟹很好吃。" * 666}
+    asked = {(await say(fake_discord, person, text))["id"]: text for person, text in texts.items()}
+    await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID), count=6)
+    parts = fake_discord.calls_matching(is_message_to(CHANNEL_ID))
+    answered = [str(p.body["message_reference"]["message_id"]) for p in parts]
+    # One reply's parts in a row, then the other's: the answered id changes once.
+    runs = [message_id for message_id, _ in itertools.groupby(answered)]
+    assert sorted(runs) == sorted(asked), answered
+    for message_id, text in asked.items():
+        reply = "".join(
+            p.body["content"] for p, a in zip(parts, answered, strict=True) if a == message_id
+        )
+        assert reply == ECHO + text
 
 
 async def test_a_reply_cut_by_a_refused_part_is_remembered_as_sent(
