@@ -18,7 +18,7 @@ from dataprep.records import Utterance
 
 # Characters that cannot be part of a speaker name: spaces, sentence punctuation, quotes.
 _NOT_NAME = r"\s：:「」『』“”\"【】。，、！？!?,.…"
-_SP = r"[ \t\u3000]*"  # blanks that stay on one line (\s would run into the next)
+_SP = r"[^\S\n]*"  # blanks that stay on one line (NBSP, em space …; \s would run into the next)
 # Possessive: a name never gives back characters, so a failed line fails fast.
 _NAME = rf"[^{_NOT_NAME}]++(?: [^{_NOT_NAME}]++)*+"
 _SAID = r"[^\s].*"  # trailing blanks are left for the cleaning stage to drop

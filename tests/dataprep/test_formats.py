@@ -61,6 +61,18 @@ def test_plain_line_numbers_survive_crlf_and_blank_lines() -> None:
     assert [(u.line, u.text) for u in found] == [(2, "一"), (5, "二")]
 
 
+def test_plain_lines_indented_with_any_blank_are_kept() -> None:
+    # Web and Word dumps indent with no-break or em spaces: such a line was lost whole.
+    text = "\u00a0夏生：一\n\u2003亚托莉：二\n夏生\u00a0：三\n\u00a0\u00a0海风很大。\n\u00a0\n"
+    found = parse(text, "x.txt", "plain", ParseOptions())
+    assert [(u.line, u.speaker, u.text) for u in found] == [
+        (1, "夏生", "一"),
+        (2, "亚托莉", "二"),
+        (3, "夏生", "三"),
+        (4, None, "海风很大。"),
+    ]
+
+
 def test_kirikiri(fixtures: Path) -> None:
     text = (fixtures / "script.ks").read_text(encoding="utf-8")
     found = parse(text, "s.ks", "kirikiri", MARKERS)
