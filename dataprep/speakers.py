@@ -17,8 +17,11 @@ _BRACKETS = re.compile(r"^[【\[(（「]+|[】\])）」]+$")
 
 @lru_cache(maxsize=4096)  # a script has few names and says them thousands of times
 def normalise_name(name: str) -> str:
-    """Compare names by NFKC, case-folded, without spaces or surrounding brackets."""
+    """Compare names by NFKC, case-folded, without spaces, invisible characters (zero-width
+    spaces and joiners, soft hyphens, a stray BOM: format characters) or surrounding brackets."""
     folded = unicodedata.normalize("NFKC", name).casefold()
+    if not folded.isascii():
+        folded = "".join(c for c in folded if unicodedata.category(c) != "Cf")
     folded = _BRACKETS.sub("", folded.strip())
     return "".join(folded.split())
 

@@ -25,6 +25,15 @@ def test_roles_ignore_case_width_spaces_and_brackets() -> None:
     assert SPEAKERS.role("旁白") is Role.NARRATION
 
 
+def test_roles_ignore_invisible_characters_in_names() -> None:
+    # Copied from web pages, names carry zero-width spaces, joiners, a BOM or a soft hyphen.
+    assert SPEAKERS.role("夏\u200b生") is Role.LEAD
+    assert SPEAKERS.role("亚托莉\u200d") is Role.CHARACTER
+    assert SPEAKERS.role("\ufeffATRI") is Role.CHARACTER
+    assert SPEAKERS.role("Nat\u00adsuki") is Role.LEAD
+    assert SPEAKERS.role("\u200b") is Role.NARRATION
+
+
 def lines(*rows: tuple[str | None, str], scene: str = "1") -> list[tuple[Utterance, Role]]:
     return [
         (Utterance(who, text, "s.txt", i, scene), SPEAKERS.role(who))
