@@ -25,8 +25,10 @@ DEFINE = re.compile(
 _LABEL = re.compile(r"\s*label\s+([\w.]+)\s*(?:\(.*\))?\s*:")
 _TRANSLATE = re.compile(r"\s*translate\s+\w+\s+([\w.]+)\s*:")
 _TRANSLATION_ID_HASH = re.compile(r"_[0-9a-f]{8}(?:_\d+)?$")
+# `who attrs @ temporary-attrs "text"`: attributes are words, `-word` removes one, and
+# those after `@` hold for this line only.
 _SAY = re.compile(
-    rf"""\s*(?:(?P<who>[A-Za-z_][\w.]*)(?P<attrs>(?:\s+[\w-]+)*)\s+|(?P<whostr>{_STR})\s+)?"""
+    rf"""\s*(?:(?P<who>[A-Za-z_][\w.]*)(?P<attrs>(?:(?:\s*@\s*|\s+)[\w-]+)*)\s+|(?P<whostr>{_STR})\s+)?"""
     rf"""(?P<text>{_STR})(?P<rest>.*)$"""
 )
 # Statements that take a string but are not dialogue.

@@ -136,6 +136,16 @@ def test_renpy_literal_name_extend_and_escapes() -> None:
     assert said(found) == [("亚托莉", '她说"你好"'), ("亚托莉", "还有这个。")]
 
 
+def test_renpy_say_with_temporary_attributes() -> None:
+    # `a @ sad "…"` shows a face for this line only; the line was lost.
+    text = (
+        'define a = Character("亚托莉")\nlabel a:\n    a @ sad "有点难过。"\n'
+        '    a happy @ angry "哼！"\n    a @happy -sad "好了。"\n'
+    )
+    found = parse(text, "x.rpy", "renpy", ParseOptions())
+    assert said(found) == [("亚托莉", "有点难过。"), ("亚托莉", "哼！"), ("亚托莉", "好了。")]
+
+
 def test_voice_list(fixtures: Path) -> None:
     text = (fixtures / "voice.list").read_text(encoding="utf-8")
     found = parse(text, "v.list", "voice_list", ParseOptions())
