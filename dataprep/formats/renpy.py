@@ -88,12 +88,9 @@ _INTERPOLATION = re.compile(r"\[(?!\[)([\w.]+)[^\]]*\]")
 
 
 def collect_characters(text: str) -> dict[str, str]:
-    """Variable → display name for every `define x = Character(...)` in the text."""
-    found: dict[str, str] = {}
-    for var, dq, sq, none in DEFINE.findall(text):
-        if not none:
-            found[var] = _unescape(dq or sq)
-    return found
+    """Variable → display name for every `define x = Character(...)` in the text; a
+    narrator (`Character(None, kind=nvl)`) maps to ""."""
+    return {var: _unescape(dq or sq) for var, dq, sq, _ in DEFINE.findall(text)}
 
 
 def _unescape(s: str) -> str:
@@ -162,7 +159,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         elif who is None or who in _NARRATORS:
             speaker = None
         else:
-            speaker = characters.get(who, who)
+            speaker = characters.get(who, who) or None
         said = _render(m.group("text"), characters)
         if said:
             out.append(Utterance(speaker, said, source, number, scene))

@@ -146,6 +146,17 @@ def test_renpy_say_with_temporary_attributes() -> None:
     assert said(found) == [("亚托莉", "有点难过。"), ("亚托莉", "哼！"), ("亚托莉", "好了。")]
 
 
+def test_renpy_character_none_is_a_narrator() -> None:
+    # `define nvl_narrator = Character(None, kind=nvl)` is the narrator in NVL mode; its
+    # variable was taken as a third speaker, which ended every exchange it interrupted.
+    text = (
+        'define a = Character("亚托莉")\ndefine nar = Character(None, kind=nvl)\n'
+        'label a:\n    nar "海风很大。"\n    a "好冷。"\n'
+    )
+    found = parse(text, "x.rpy", "renpy", ParseOptions())
+    assert said(found) == [(None, "海风很大。"), ("亚托莉", "好冷。")]
+
+
 def test_voice_list(fixtures: Path) -> None:
     text = (fixtures / "voice.list").read_text(encoding="utf-8")
     found = parse(text, "v.list", "voice_list", ParseOptions())
