@@ -16,7 +16,8 @@ import re
 from dataprep.formats.common import ParseOptions
 from dataprep.records import Utterance
 
-_STR = r'"(?:[^"\\]|\\.)*"'
+# A string in double or single quotes (Ren'Py takes either), escapes included.
+_STR = r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
 DEFINE = re.compile(
     r"""^\s*define\s+([\w.]+)\s*=\s*(?:Dynamic)?Character\(\s*(?:_\(\s*)?(?:name\s*=\s*)?"""
     r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(None))""",
@@ -141,7 +142,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
                 label = _TRANSLATION_ID_HASH.sub("", m.group(1))
                 scene = label or scene
             continue
-        if '"' not in line:
+        if '"' not in line and "'" not in line:
             continue
         m = _SAY.match(line)
         if m is None:

@@ -157,6 +157,16 @@ def test_renpy_character_none_is_a_narrator() -> None:
     assert said(found) == [(None, "海风很大。"), ("亚托莉", "好冷。")]
 
 
+def test_renpy_single_quoted_lines() -> None:
+    # Ren'Py strings may be single-quoted; such lines were lost.
+    text = (
+        "define a = Character('亚托莉')\nlabel a:\n    a 'I\\'m here.'\n"
+        "    'Nobody answered.'\n    '夏生' '你好。'\n"
+    )
+    found = parse(text, "x.rpy", "renpy", ParseOptions())
+    assert said(found) == [("亚托莉", "I'm here."), (None, "Nobody answered."), ("夏生", "你好。")]
+
+
 def test_voice_list(fixtures: Path) -> None:
     text = (fixtures / "voice.list").read_text(encoding="utf-8")
     found = parse(text, "v.list", "voice_list", ParseOptions())
