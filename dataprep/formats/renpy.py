@@ -84,7 +84,8 @@ _CODE_BLOCK = re.compile(
     r"|init(?:\s+[-+]?\d+)?\s*:\s*$"
 )
 _NARRATORS = frozenset({"narrator", "centered", "vcentered"})
-_TEXT_TAG = re.compile(r"\{rt\}.*?\{/rt\}|\{(?!\{)[^{}]*\}")
+# `{{` is a literal "{"; any other {…} is a text tag, and a ruby reading goes with its tag.
+_TEXT_TAG = re.compile(r"\{\{|\{rt\}.*?\{/rt\}|\{[^{}]*\}")
 _INTERPOLATION = re.compile(r"\[(?!\[)([\w.]+)[^\]]*\]")
 
 
@@ -98,10 +99,14 @@ def _unescape(s: str) -> str:
     return s.replace('\\"', '"').replace("\\'", "'").replace("\\n", " ").replace("\\\\", "\\")
 
 
+def _tag_or_brace(m: re.Match[str]) -> str:
+    return "{" if m.group(0) == "{{" else ""
+
+
 def _render(raw: str, characters: dict[str, str]) -> str:
     """The text a player sees: tags dropped, ruby readings dropped, names interpolated."""
     text = _unescape(raw[1:-1])
-    text = _TEXT_TAG.sub("", text).replace("{{", "{")
+    text = _TEXT_TAG.sub(_tag_or_brace, text)
     text = _INTERPOLATION.sub(lambda m: characters.get(m.group(1), m.group(0)), text)
     return text.replace("[[", "[").strip()
 

@@ -167,6 +167,13 @@ def test_renpy_single_quoted_lines() -> None:
     assert said(found) == [("亚托莉", "I'm here."), (None, "Nobody answered."), ("夏生", "你好。")]
 
 
+def test_renpy_doubled_brace_is_a_literal_brace() -> None:
+    # `{{` shows as "{" in Ren'Py; the tag remover took "{{x}" for a "{x}" tag after a "{".
+    text = 'label a:\n    "亚托莉" "集合{{甲，乙}叫作{b}集合{/b}。"\n'
+    found = parse(text, "x.rpy", "renpy", ParseOptions())
+    assert said(found) == [("亚托莉", "集合{甲，乙}叫作集合。")]
+
+
 def test_voice_list(fixtures: Path) -> None:
     text = (fixtures / "voice.list").read_text(encoding="utf-8")
     found = parse(text, "v.list", "voice_list", ParseOptions())
