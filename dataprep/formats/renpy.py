@@ -25,12 +25,19 @@ DEFINE = re.compile(
 )
 _LABEL = re.compile(r"\s*label\s+([\w.]+)\s*(?:\(.*\))?\s*:")
 _TRANSLATE = re.compile(r"\s*translate\s+\w+\s+([\w.]+)\s*:")
+# A string open over more lines than this is a stray quote mark, not a long line.
+_MAX_STRING_LINES = 20
 _TRANSLATION_ID_HASH = re.compile(r"_[0-9a-f]{8}(?:_\d+)?$")
 # `who attrs @ temporary-attrs "text"`: attributes are words, `-word` removes one, and
 # those after `@` hold for this line only.
 _SAY = re.compile(
     rf"""\s*(?:(?P<who>[A-Za-z_][\w.]*)(?P<attrs>(?:(?:\s*@\s*|\s+)[\w-]+)*)\s+|(?P<whostr>{_STR})\s+)?"""
     rf"""(?P<text>{_STR})(?P<rest>.*)$"""
+)
+# The start of a say statement whose string is still open at the end of the line.
+_SAY_OPEN = re.compile(
+    rf"""\s*(?:[A-Za-z_][\w.]*(?:(?:\s*@\s*|\s+)[\w-]+)*\s+|{_STR}\s+)?"""
+    r"""(?:"(?:[^"\\]|\\.)*|'(?:[^'\\]|\\.)*)$"""
 )
 # Statements that take a string but are not dialogue.
 _NOT_SPEAKERS = frozenset(
@@ -111,6 +118,22 @@ def _render(raw: str, characters: dict[str, str]) -> str:
     return text.replace("[[", "[").strip()
 
 
+def _whole_string(lines: list[str], number: int) -> tuple[str, int]:
+    """Line `number` (1-based) joined with the lines that close the string its say
+    statement leaves open, with a space as Ren'Py joins them, and the last line used;
+    the line alone when it opens no say string or none of the next lines closes it."""
+    line = lines[number - 1].strip()
+    if _SAY_OPEN.match(line) is None:
+        return line, number
+    parts = [line]
+    for last in range(number, min(number + _MAX_STRING_LINES, len(lines))):
+        parts.append(lines[last].strip())
+        joined = " ".join(parts)
+        if _SAY_OPEN.match(joined) is None:
+            return joined, last + 1
+    return line, number
+
+
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     characters = dict(options.renpy_characters)
     characters.update(collect_characters(text))
@@ -119,7 +142,11 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     scene = "0"
     last_speaker: str | None = None
     block_indent = -1  # indentation of the statement whose code block we are in
-    for number, raw in enumerate(text.splitlines(), 1):
+    lines = text.splitlines()
+    joined_until = 0  # the last line joined into a string that began above it
+    for number, raw in enumerate(lines, 1):
+        if number <= joined_until:
+            continue
         line = raw.strip()
         if not line or line[0] == "#":
             continue
@@ -151,7 +178,11 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             continue
         m = _SAY.match(line)
         if m is None:
-            continue
+            line, last = _whole_string(lines, number)
+            m = _SAY.match(line) if last > number else None
+            if m is None:
+                continue
+            joined_until = last
         rest = m.group("rest").strip()
         if rest.endswith(":"):
             continue  # a menu choice, not a line

@@ -174,6 +174,21 @@ def test_renpy_doubled_brace_is_a_literal_brace() -> None:
     assert said(found) == [("亚托莉", "集合{甲，乙}叫作集合。")]
 
 
+def test_renpy_string_over_several_lines() -> None:
+    # A string may run over lines (Ren'Py joins them with a space); such lines were lost.
+    text = (
+        'define a = Character("亚托莉")\nlabel a:\n    a "I can see\n        the sea\n'
+        '        from here."\n    "夏生" "真的？"\n    show a at left # it\'s noon\n'
+        '    a "Yes."\n'
+    )
+    found = parse(text, "x.rpy", "renpy", ParseOptions())
+    assert [(u.line, u.speaker, u.text) for u in found] == [
+        (3, "亚托莉", "I can see the sea from here."),
+        (6, "夏生", "真的？"),
+        (8, "亚托莉", "Yes."),  # a stray quote mark outside a line joins nothing
+    ]
+
+
 def test_voice_list(fixtures: Path) -> None:
     text = (fixtures / "voice.list").read_text(encoding="utf-8")
     found = parse(text, "v.list", "voice_list", ParseOptions())
