@@ -56,6 +56,19 @@ def test_plain_header_on_its_own_line_names_the_quote_below() -> None:
     assert found[0].line == 2
 
 
+def test_plain_name_with_nothing_said_is_no_narration() -> None:
+    # "亚托莉：" alone was narration, so the "stage" mode put "（亚托莉：）" into a reply.
+    # Like a 【名字】 line alone, it names the speaker of a quoted line right below it.
+    text = "夏生：你好。\n亚托莉：\n亚托莉：早上好！\n夏生:\n「嗯。」\n12:\n"
+    found = parse(text, "x.txt", "plain", ParseOptions())
+    assert [(u.line, u.speaker, u.text) for u in found] == [
+        (1, "夏生", "你好。"),
+        (3, "亚托莉", "早上好！"),
+        (5, "夏生", "「嗯。」"),
+        (6, None, "12:"),
+    ]
+
+
 def test_plain_line_numbers_survive_crlf_and_blank_lines() -> None:
     found = parse("\r\n夏生：一\r\n\r\n   \r\n亚托莉：二\r\n", "x.txt", "plain", ParseOptions())
     assert [(u.line, u.text) for u in found] == [(2, "一"), (5, "二")]
