@@ -566,14 +566,18 @@ def prepare(
     point behind `atri prep`. Files are written into a temporary folder beside `out` and
     moved into `out` only when complete: a run with nothing to write (see
     `PrepResult.problem`) leaves `out` exactly as it was."""
+    _check_output_folder(out)
     plotter = _start_plotter() if _script_bytes(scripts) >= PLOT_CHILD_BYTES else None
     try:
         result = run_pipeline(
             settings, scripts, fmt=fmt, background_path=background_path, progress=progress
         )
         if result.problem is None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+            try:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+            except OSError as exc:
+                raise DataprepError(f"{out}: cannot be written ({exc.strerror}).") from None
             try:
                 with gc_paused():
                     write_outputs(result, staging, settings, system_prompt, plotter)
@@ -585,6 +589,17 @@ def prepare(
             plotter.cancel()
     progress("write", 1)
     return result
+
+
+def _check_output_folder(out: Path) -> None:
+    """DataprepError, before any work, when `out` or a folder above it is a file."""
+    for path in (out, *out.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise DataprepError(
+                    f"{path} is a file, not a folder; give --out a folder for the dataset."
+                )
+            return
 
 
 def _start_plotter() -> PlotProcess | None:

@@ -197,3 +197,15 @@ def test_prepare_returns_the_problem_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "never"
     result = prepare(DataprepSettings(), [make_prose(tmp_path)], out, system_prompt=SYSTEM)
     assert result.problem is not None and not out.exists()
+
+
+def test_an_output_path_that_is_a_file_is_one_sentence(tmp_path: Path) -> None:
+    # `--out` naming a file (or a folder under one) ended in a FileExistsError traceback.
+    taken = tmp_path / "dataset.json"
+    taken.write_text("[]", encoding="utf-8")
+    for out in (taken, taken / "sub"):
+        code, said = prep(tmp_path, [FIXTURES / "plain_zh.txt"], out)
+        assert code == 1
+        assert f"{taken} is a file, not a folder" in said and "Traceback" not in said
+        assert taken.read_text(encoding="utf-8") == "[]"
+        assert [p.name for p in tmp_path.iterdir()] == ["dataset.json"]  # no staging left
