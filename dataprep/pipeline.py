@@ -231,6 +231,7 @@ def _run_stages(
         stage_direction_max_chars=settings.stage_direction_max_chars,
         drop_noise=settings.drop_interjections,
         replace=replace,
+        max_turn_chars=settings.max_reply_chars,
     )
     filter_rules = FilterRules(
         min_reply_chars=settings.min_reply_chars,

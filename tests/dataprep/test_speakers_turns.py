@@ -133,6 +133,27 @@ def test_a_noise_only_turn_never_stays_in_the_history() -> None:
     assert [t for _, t in kept[-1].turns] == ["你好。", "啊！？", "你在干什么？", "在看海。"]
 
 
+def test_a_turn_too_long_to_be_a_reply_is_never_history() -> None:
+    # A 1 MB line (a dump without line breaks) sat in the history of the next samples: the
+    # reply filter saw only the last turn, so a sample of 2 MB was written.
+    rows = lines(
+        ("夏生", "你好。"),
+        ("亚托莉", "好" * 50),
+        ("夏生", "啊" * 50),
+        ("亚托莉", "结束了吗？"),
+        ("夏生", "结束了。"),
+        ("亚托莉", "太好了。"),
+    )
+    samples, dropped = build(rows, max_turn_chars=40)
+    assert [s.turns for s in samples] == [
+        [(Role.LEAD, "你好。"), (Role.CHARACTER, "好" * 50)],  # the filter drops it
+        [(Role.LEAD, "结束了。"), (Role.CHARACTER, "太好了。")],
+    ]
+    assert dropped == Counter(prompt_too_long=1)
+    whole, _ = build(rows)
+    assert len(whole[-1].turns) == 6
+
+
 def test_stage_direction_waits_for_a_line_that_is_kept() -> None:
     rows = lines(
         ("夏生", "你看。"), (None, "她歪了歪头。"), ("亚托莉", "嗯？"), ("亚托莉", "什么？")
