@@ -110,6 +110,16 @@ def test_kirikiri_latin_line_break_becomes_a_space() -> None:
     assert said(found) == [("Atri", "Good morning!")]
 
 
+def test_kirikiri_choices_are_no_line() -> None:
+    # [link]…[endlink] choices were glued to the line before them: 夏生 said "去海边回家".
+    text = (
+        "#夏生\n要去哪里？[p]\n[link target=*beach]去海边[endlink][r]\n"
+        "[link target=*home]回家[endlink][s]\n*beach\n#亚托莉\n好耶！[p]\n"
+    )
+    found = parse(text, "c.ks", "kirikiri", ParseOptions())
+    assert said(found) == [("夏生", "要去哪里？"), ("亚托莉", "好耶！")]
+
+
 def test_renpy_with_characters_from_another_file(fixtures: Path) -> None:
     characters = renpy_format.collect_characters(
         (fixtures / "characters.rpy").read_text(encoding="utf-8")
