@@ -3,9 +3,10 @@
 Speakers come from `[nm t="名"]` / `@nm t=名` (for the current message), TyranoScript
 `#名` lines (until the next `#`; a bare `#` clears it) and `【名】` headers. Text runs
 over `[r]` and line ends until a wait tag (`[l]`, `[p]`, `[np]`, `[wvl]`) closes the
-utterance. Choices (`[link]…[endlink]`) are no one's line. Every other tag is dropped; `;` comments, `*label` lines, `[iscript]` …
-`[endscript]` blocks and lines of script code (`f.flag = 1`, `<| … |>`) are not text,
-and a label starts a new scene. `[[` is a literal `[`.
+utterance. Choices (`[link]…[endlink]`) are no one's line. Every other tag is
+dropped; `;` comments, `*label` lines, `[iscript]` … `[endscript]` blocks and lines of
+script code (`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene.
+`[[` is a literal `[`.
 """
 
 from __future__ import annotations
