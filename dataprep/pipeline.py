@@ -224,7 +224,15 @@ def _run_stages(
     stats.files = reports
     options = parse_options(settings, loaded)
     counts = _Counts()
-    replace = placeholder_replacer(settings.lead_aliases) if settings.user_placeholder else None
+    to_simplified = opencc_t2s() if settings.traditional_to_simplified else None
+    speakers = SpeakerMap.from_aliases(
+        settings.lead_aliases, settings.character_aliases, to_simplified
+    )
+    replace = (
+        placeholder_replacer(_with_converted(settings.lead_aliases, to_simplified))
+        if settings.user_placeholder
+        else None
+    )
     turn_rules = TurnRules(
         context_turns=settings.context_turns,
         narration=settings.narration,
@@ -241,7 +249,9 @@ def _run_stages(
         max_short_reply_repeats=settings.max_short_reply_repeats,
         drop_near_duplicates=settings.drop_near_duplicates,
     )
-    batches = _roles_and_clean(iter_utterances(loaded, options, progress), settings, counts)
+    batches = _roles_and_clean(
+        iter_utterances(loaded, options, progress), settings, speakers, to_simplified, counts
+    )
     lines = chain.from_iterable(batches)
     turn_drops: Counter[str] = Counter()
     samples = _counted(iter_samples(lines, turn_rules, turn_drops), counts)
@@ -252,9 +262,7 @@ def _run_stages(
         stats.character_lines_dropped["empty_after_clean"] += counts.character_empty
     stats.character_lines_kept = sum(len(s.reply_lines) for s in kept)
     _record_stages(stats, reports, counts, turn_drops, filter_drops, len(kept))
-    stats.speakers = speaker_report(
-        counts.speakers, SpeakerMap.from_aliases(settings.lead_aliases, settings.character_aliases)
-    )
+    stats.speakers = speaker_report(counts.speakers, speakers)
     for stage in ("speakers", "clean", "turns", "filter"):
         progress(stage, 1)
 
@@ -332,7 +340,11 @@ class _Counts:
 
 
 def _roles_and_clean(
-    batches: Iterable[list[Utterance]], settings: DataprepSettings, counts: _Counts
+    batches: Iterable[list[Utterance]],
+    settings: DataprepSettings,
+    speakers: SpeakerMap,
+    to_simplified: Callable[[str], str] | None,
+    counts: _Counts,
 ) -> Iterator[list[tuple[Utterance, Role]]]:
     """Give each line its role and clean the text of the lines the turns will read, a
     batch at a time.
@@ -340,8 +352,6 @@ def _roles_and_clean(
     Narration is only cleaned when it can become a stage direction; a line that is empty
     after cleaning is dropped here (a third party's empty line ends no exchange).
     """
-    speakers = SpeakerMap.from_aliases(settings.lead_aliases, settings.character_aliases)
-    to_simplified = opencc_t2s() if settings.traditional_to_simplified else None
     skip_narration = settings.narration != "stage"
     counts.narration_cleaned = not skip_narration
     roles = counts.role_of
@@ -366,6 +376,12 @@ def _roles_and_clean(
             utterance.text = text
             append((utterance, role))
         yield lines
+
+
+def _with_converted(names: list[str], convert: Callable[[str], str] | None) -> list[str]:
+    """The names, and each as `convert` writes it (the lines are converted before the
+    lead's names in them are replaced)."""
+    return names if convert is None else [*names, *(convert(n) for n in names)]
 
 
 def _counted(samples: Iterator[Sample], counts: _Counts) -> Iterator[Sample]:

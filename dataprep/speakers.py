@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -30,18 +30,29 @@ def normalise_name(name: str) -> str:
 class SpeakerMap:
     lead: frozenset[str]
     character: frozenset[str]
+    # Applied to names and aliases before comparing them (Traditional → Simplified, when
+    # the lines are converted too), so that 亞托莉 in the script is 亚托莉 in the config.
+    convert: Callable[[str], str] | None = None
 
     @classmethod
-    def from_aliases(cls, lead: Iterable[str], character: Iterable[str]) -> SpeakerMap:
-        return cls(
-            lead=frozenset(normalise_name(a) for a in lead if a.strip()),
-            character=frozenset(normalise_name(a) for a in character if a.strip()),
-        )
+    def from_aliases(
+        cls,
+        lead: Iterable[str],
+        character: Iterable[str],
+        convert: Callable[[str], str] | None = None,
+    ) -> SpeakerMap:
+        def names(aliases: Iterable[str]) -> frozenset[str]:
+            found = {normalise_name(a) for a in aliases if a.strip()}
+            if convert is not None:
+                found |= {normalise_name(convert(a)) for a in aliases if a.strip()}
+            return frozenset(found)
+
+        return cls(lead=names(lead), character=names(character), convert=convert)
 
     def role(self, speaker: str | None) -> Role:
         if speaker is None:
             return Role.NARRATION
-        name = normalise_name(speaker)
+        name = normalise_name(speaker if self.convert is None else self.convert(speaker))
         if not name or name in NARRATOR_NAMES:
             return Role.NARRATION
         # The character first: if a user lists a name under both, that is who we train.
