@@ -12,17 +12,23 @@ from dataprep.records import Role
 
 # Speaker labels that mean "nobody is speaking" in fan dumps.
 NARRATOR_NAMES = frozenset({"旁白", "ナレーション", "地の文", "narrator", "narration", "旁白者"})
+# A note after a name: 亚托莉（微笑）, Natsuki (whispering) (NFKC made （） into ()).
+_NOTE = re.compile(r"(?<=[^(\s])\s*\([^()]*\)$")
 _BRACKETS = re.compile(r"^[【\[(（「]+|[】\])）」]+$")
 
 
 @lru_cache(maxsize=4096)  # a script has few names and says them thousands of times
 def normalise_name(name: str) -> str:
     """Compare names by NFKC, case-folded, without spaces, invisible characters (zero-width
-    spaces and joiners, soft hyphens, a stray BOM: format characters) or surrounding brackets."""
+    spaces and joiners, soft hyphens, a stray BOM: format characters), a note in brackets
+    after the name, or surrounding brackets."""
     folded = unicodedata.normalize("NFKC", name).casefold()
     if not folded.isascii():
         folded = "".join(c for c in folded if unicodedata.category(c) != "Cf")
-    folded = _BRACKETS.sub("", folded.strip())
+    folded = folded.strip()
+    if folded.endswith(")"):
+        folded = _NOTE.sub("", folded)
+    folded = _BRACKETS.sub("", folded)
     return "".join(folded.split())
 
 

@@ -34,6 +34,15 @@ def test_roles_ignore_invisible_characters_in_names() -> None:
     assert SPEAKERS.role("\u200b") is Role.NARRATION
 
 
+def test_a_note_after_a_name_is_not_part_of_it() -> None:
+    # 亚托莉（微笑）：… was a third speaker: her line was lost and ended the exchange.
+    assert SPEAKERS.role("亚托莉（微笑）") is Role.CHARACTER
+    assert SPEAKERS.role("夏生(小声)") is Role.LEAD
+    assert SPEAKERS.role("Natsuki (whispering)") is Role.LEAD
+    assert SPEAKERS.role("（亚托莉）") is Role.CHARACTER
+    assert SPEAKERS.role("（小声）") is Role.OTHER
+
+
 def lines(*rows: tuple[str | None, str], scene: str = "1") -> list[tuple[Utterance, Role]]:
     return [
         (Utterance(who, text, "s.txt", i, scene), SPEAKERS.role(who))
