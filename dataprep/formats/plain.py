@@ -24,7 +24,7 @@ _NAME = rf"[^{_NOT_NAME}]++(?: [^{_NOT_NAME}]++)*+"
 _SAID = r"[^\s].*"  # trailing blanks are left for the cleaning stage to drop
 _SPEAKER_FORMS = (
     rf"【(?P<s1>[^】\n]{{1,32}})】{_SP}(?P<t1>{_SAID})"
-    rf"|(?P<s2>{_NAME}){_SP}(?:[：:]{{1,2}}{_SP}|(?=[「『“\"])|\t+)(?P<t2>{_SAID})"
+    rf"|(?P<s2>{_NAME}|[?？]{{2,8}}){_SP}(?:[：:]{{1,2}}{_SP}|(?=[「『“\"])|\t+)(?P<t2>{_SAID})"
 )
 # A speaker's name and colon with nothing after them.
 _NAME_ALONE = re.compile(rf"({_NAME}){_SP}[：:]{{1,2}}")

@@ -69,6 +69,14 @@ def test_plain_name_with_nothing_said_is_no_narration() -> None:
     ]
 
 
+def test_plain_unknown_speaker_is_a_speaker() -> None:
+    # "？？？：" (a speaker not named yet) was narration, so the character's answer to
+    # them became her answer to the lead's line before.
+    text = "？？？：是谁？\n???: Who?\n？？「谁在那里？」\n"
+    found = parse(text, "x.txt", "plain", ParseOptions())
+    assert said(found) == [("？？？", "是谁？"), ("???", "Who?"), ("？？", "「谁在那里？」")]
+
+
 def test_plain_line_numbers_survive_crlf_and_blank_lines() -> None:
     found = parse("\r\n夏生：一\r\n\r\n   \r\n亚托莉：二\r\n", "x.txt", "plain", ParseOptions())
     assert [(u.line, u.text) for u in found] == [(2, "一"), (5, "二")]
