@@ -20,7 +20,7 @@ from dataprep.records import Utterance
 _NOT_NAME = r"\s：:「」『』“”\"【】。，、！？!?,.…"
 _SP = r"[^\S\n]*"  # blanks that stay on one line (NBSP, em space …; \s would run into the next)
 # Possessive: a name never gives back characters, so a failed line fails fast.
-_NAME = rf"[^{_NOT_NAME}]++(?: [^{_NOT_NAME}]++)*+"
+_NAME = rf"[^{_NOT_NAME}]++(?:\.? [^{_NOT_NAME}]++)*+"  # "Natsuki Kaito", "Mr. Smith"
 _SAID = r"[^\s].*"  # trailing blanks are left for the cleaning stage to drop
 _SPEAKER_FORMS = (
     rf"【(?P<s1>[^】\n]{{1,32}})】{_SP}(?P<t1>{_SAID})"

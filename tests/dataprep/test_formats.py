@@ -77,6 +77,18 @@ def test_plain_unknown_speaker_is_a_speaker() -> None:
     assert said(found) == [("？？？", "是谁？"), ("???", "Who?"), ("？？", "「谁在那里？」")]
 
 
+def test_plain_title_with_a_period_in_a_name() -> None:
+    # "Mr. Smith: …" was narration (a period ended the name), so an English script's
+    # character answering him answered the lead instead.
+    text = "Mr. Smith: Good morning.\nDr. Ai Mizuno: Hello.\nIt was late. She slept.\n"
+    found = parse(text, "x.txt", "plain", ParseOptions())
+    assert said(found) == [
+        ("Mr. Smith", "Good morning."),
+        ("Dr. Ai Mizuno", "Hello."),
+        (None, "It was late. She slept."),
+    ]
+
+
 def test_plain_line_numbers_survive_crlf_and_blank_lines() -> None:
     found = parse("\r\n夏生：一\r\n\r\n   \r\n亚托莉：二\r\n", "x.txt", "plain", ParseOptions())
     assert [(u.line, u.text) for u in found] == [(2, "一"), (5, "二")]
