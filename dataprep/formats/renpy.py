@@ -18,11 +18,12 @@ from dataprep.records import Utterance
 
 # A string in double or single quotes (Ren'Py takes either), escapes included.
 _STR = r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
-DEFINE = re.compile(
-    r"""^\s*define\s+([\w.]+)\s*=\s*(?:Dynamic)?Character\(\s*(?:_\(\s*)?(?:name\s*=\s*)?"""
-    r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(None))""",
-    re.M,
-)
+DEFINE = re.compile(r"^\s*define\s+([\w.]+)\s*=\s*(?:Dynamic)?Character\((.*)", re.M)
+# A character's name: the first argument, or the `name=` keyword wherever it is; a
+# string, a translatable _("string"), or None (a narrator).
+_NAME_VALUE = r"""(?:_\(\s*)?(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(None)\b)"""
+_FIRST_ARG = re.compile(rf"\s*(?:name\s*=\s*)?{_NAME_VALUE}")
+_NAME_KEYWORD = re.compile(rf"[(,]\s*name\s*=\s*{_NAME_VALUE}")
 _LABEL = re.compile(r"\s*label\s+([\w.]+)\s*(?:\(.*\))?\s*:")
 _TRANSLATE = re.compile(r"\s*translate\s+\w+\s+([\w.]+)\s*:")
 # A string open over more lines than this is a stray quote mark, not a long line.
@@ -99,7 +100,12 @@ _INTERPOLATION = re.compile(r"\[(?!\[)([\w.]+)[^\]]*\]")
 def collect_characters(text: str) -> dict[str, str]:
     """Variable → display name for every `define x = Character(...)` in the text; a
     narrator (`Character(None, kind=nvl)`) maps to ""."""
-    return {var: _unescape(dq or sq) for var, dq, sq, _ in DEFINE.findall(text)}
+    found: dict[str, str] = {}
+    for var, args in DEFINE.findall(text):
+        m = _FIRST_ARG.match(args) or _NAME_KEYWORD.search(args)
+        if m is not None:
+            found[var] = _unescape(m.group(1) or m.group(2) or "")
+    return found
 
 
 def _unescape(s: str) -> str:

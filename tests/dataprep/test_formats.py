@@ -232,6 +232,23 @@ def test_renpy_string_over_several_lines() -> None:
     ]
 
 
+def test_renpy_character_names_given_as_keywords() -> None:
+    # Only a first positional name was read: `name=_("…")` or a `name=` after another
+    # keyword left the variable ("a") as the speaker.
+    text = (
+        'define a = Character(name=_("亚托莉"))\n'
+        "define c = Character(kind=nvl, name='Cee', color=\"#fff\")\n"
+        'define n = Character(None, kind=nvl, name="ignored")\n'
+        'define e = Character(_("Eileen"), image="eileen")\n'
+    )
+    assert renpy_format.collect_characters(text) == {
+        "a": "亚托莉",
+        "c": "Cee",
+        "n": "",
+        "e": "Eileen",
+    }
+
+
 def test_voice_list(fixtures: Path) -> None:
     text = (fixtures / "voice.list").read_text(encoding="utf-8")
     found = parse(text, "v.list", "voice_list", ParseOptions())
