@@ -34,6 +34,9 @@ _AUDIO = re.compile(r"\.(?:ogg|wav|mp3|opus|flac)\b")
 # Kana, CJK ideographs, Hangul, CJK punctuation and full-width forms: a line with any of
 # them gets the CJK punctuation rules.
 CJK = re.compile(r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff01-\uff9f]")
+# Hiragana, katakana and half-width katakana: a line with any is Japanese, whose kanji
+# Traditional → Simplified conversion must not touch (會話 is not 会话).
+_KANA = re.compile(r"[\u3041-\u3096\u30a1-\u30fa\uff66-\uff9d]")  # not ・ ー: Chinese uses them
 # Aozora-style ruby: ｜漢字《かんじ》 and 漢字《かんじ》 (readings in kana only, so that
 # Chinese book-title marks 《三体》 survive).
 _RUBY = re.compile(r"｜([^《｜\n]+)《[^》\n]*》|(?<=[\u4e00-\u9fff])《[\u3041-\u30ff]+》")
@@ -90,7 +93,7 @@ def clean_text(text: str, to_simplified: Callable[[str], str] | None = None) -> 
         text = strip_quotes(text.strip()).strip()
     else:
         text = apply_text_rules(text)
-    if to_simplified is not None and text:
+    if to_simplified is not None and text and _KANA.search(text) is None:
         text = to_simplified(text)
     return text
 

@@ -224,13 +224,22 @@ def _run_stages(
     stats.files = reports
     options = parse_options(settings, loaded)
     counts = _Counts()
-    replace = placeholder_replacer(settings.lead_aliases) if settings.user_placeholder else None
+    to_simplified = opencc_t2s() if settings.traditional_to_simplified else None
+    speakers = SpeakerMap.from_aliases(
+        settings.lead_aliases, settings.character_aliases, to_simplified
+    )
+    replace = (
+        placeholder_replacer(_with_converted(settings.lead_aliases, to_simplified))
+        if settings.user_placeholder
+        else None
+    )
     turn_rules = TurnRules(
         context_turns=settings.context_turns,
         narration=settings.narration,
         stage_direction_max_chars=settings.stage_direction_max_chars,
         drop_noise=settings.drop_interjections,
         replace=replace,
+        max_turn_chars=settings.max_reply_chars,
     )
     filter_rules = FilterRules(
         min_reply_chars=settings.min_reply_chars,
@@ -240,7 +249,9 @@ def _run_stages(
         max_short_reply_repeats=settings.max_short_reply_repeats,
         drop_near_duplicates=settings.drop_near_duplicates,
     )
-    batches = _roles_and_clean(iter_utterances(loaded, options, progress), settings, counts)
+    batches = _roles_and_clean(
+        iter_utterances(loaded, options, progress), settings, speakers, to_simplified, counts
+    )
     lines = chain.from_iterable(batches)
     turn_drops: Counter[str] = Counter()
     samples = _counted(iter_samples(lines, turn_rules, turn_drops), counts)
@@ -251,9 +262,7 @@ def _run_stages(
         stats.character_lines_dropped["empty_after_clean"] += counts.character_empty
     stats.character_lines_kept = sum(len(s.reply_lines) for s in kept)
     _record_stages(stats, reports, counts, turn_drops, filter_drops, len(kept))
-    stats.speakers = speaker_report(
-        counts.speakers, SpeakerMap.from_aliases(settings.lead_aliases, settings.character_aliases)
-    )
+    stats.speakers = speaker_report(counts.speakers, speakers)
     for stage in ("speakers", "clean", "turns", "filter"):
         progress(stage, 1)
 
@@ -331,7 +340,11 @@ class _Counts:
 
 
 def _roles_and_clean(
-    batches: Iterable[list[Utterance]], settings: DataprepSettings, counts: _Counts
+    batches: Iterable[list[Utterance]],
+    settings: DataprepSettings,
+    speakers: SpeakerMap,
+    to_simplified: Callable[[str], str] | None,
+    counts: _Counts,
 ) -> Iterator[list[tuple[Utterance, Role]]]:
     """Give each line its role and clean the text of the lines the turns will read, a
     batch at a time.
@@ -339,8 +352,6 @@ def _roles_and_clean(
     Narration is only cleaned when it can become a stage direction; a line that is empty
     after cleaning is dropped here (a third party's empty line ends no exchange).
     """
-    speakers = SpeakerMap.from_aliases(settings.lead_aliases, settings.character_aliases)
-    to_simplified = opencc_t2s() if settings.traditional_to_simplified else None
     skip_narration = settings.narration != "stage"
     counts.narration_cleaned = not skip_narration
     roles = counts.role_of
@@ -365,6 +376,12 @@ def _roles_and_clean(
             utterance.text = text
             append((utterance, role))
         yield lines
+
+
+def _with_converted(names: list[str], convert: Callable[[str], str] | None) -> list[str]:
+    """The names, and each as `convert` writes it (the lines are converted before the
+    lead's names in them are replaced)."""
+    return names if convert is None else [*names, *(convert(n) for n in names)]
 
 
 def _counted(samples: Iterator[Sample], counts: _Counts) -> Iterator[Sample]:
@@ -566,14 +583,18 @@ def prepare(
     point behind `atri prep`. Files are written into a temporary folder beside `out` and
     moved into `out` only when complete: a run with nothing to write (see
     `PrepResult.problem`) leaves `out` exactly as it was."""
+    _check_output_folder(out)
     plotter = _start_plotter() if _script_bytes(scripts) >= PLOT_CHILD_BYTES else None
     try:
         result = run_pipeline(
             settings, scripts, fmt=fmt, background_path=background_path, progress=progress
         )
         if result.problem is None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+            try:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+            except OSError as exc:
+                raise DataprepError(f"{out}: cannot be written ({exc.strerror}).") from None
             try:
                 with gc_paused():
                     write_outputs(result, staging, settings, system_prompt, plotter)
@@ -585,6 +606,17 @@ def prepare(
             plotter.cancel()
     progress("write", 1)
     return result
+
+
+def _check_output_folder(out: Path) -> None:
+    """DataprepError, before any work, when `out` or a folder above it is a file."""
+    for path in (out, *out.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise DataprepError(
+                    f"{path} is a file, not a folder; give --out a folder for the dataset."
+                )
+            return
 
 
 def _start_plotter() -> PlotProcess | None:

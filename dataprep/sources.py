@@ -13,6 +13,32 @@ from dataprep.errors import DataprepError
 SCRIPT_SUFFIXES = frozenset({".txt", ".ks", ".rpy", ".docx", ".list", ".tsv", ".scn", ".lab"})
 
 
+_UNPACK = "unpack it and give the script files inside."
+_NOT_TEXT = "give the game's script files (.txt, .ks, .rpy …) instead."
+# Files that are certainly not text (no text starts with these bytes), so that the user
+# hears what the file is instead of advice about encodings.
+_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
+    (b"\x1f\x8b", "a gzip archive", _UNPACK),
+    (b"PK\x03\x04", "a zip archive", _UNPACK),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", _UNPACK),
+    (b"Rar!\x1a\x07", "a RAR archive", _UNPACK),
+    (
+        b"XP3\r\n \n\x1a\x8bg\x01",
+        "a KiriKiri XP3 archive",
+        "extract its scenario .ks files first (GARbro or KrkrExtract do it).",
+    ),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image", _NOT_TEXT),
+    (b"\xff\xd8\xff", "a JPEG image", _NOT_TEXT),
+    (b"OggS", "an Ogg audio file", _NOT_TEXT),
+    (b"%PDF-", "a PDF document", "copy its text into a .txt file first."),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "an old Word (.doc) document",
+        "save it as .docx or .txt.",
+    ),
+)
+
+
 def collect_scripts(paths: list[Path]) -> list[Path]:
     """Expand folders (recursively, sorted, hidden entries skipped); keep files as given."""
     found: list[Path] = []
@@ -42,7 +68,19 @@ def read_script(path: Path, encoding: str = "auto") -> Decoded:
         raise DataprepError(f"{path}: is a folder with no script files in it.") from None
     except OSError as exc:
         raise DataprepError(f"{path}: cannot be read ({exc.strerror}).") from None
+    packed = _packed_kind(data)
+    if packed is not None:
+        kind, advice = packed
+        raise DataprepError(f"{path}: is {kind}, not a script; {advice}")
     return decode_report(data, str(path), encoding)
+
+
+def _packed_kind(data: bytes) -> tuple[str, str] | None:
+    """What a file that starts with a binary format's signature is, and what to do."""
+    for magic, kind, advice in _SIGNATURES:
+        if data.startswith(magic):
+            return kind, advice
+    return None
 
 
 def read_docx(path: Path) -> str:

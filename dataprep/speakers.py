@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -12,14 +12,23 @@ from dataprep.records import Role
 
 # Speaker labels that mean "nobody is speaking" in fan dumps.
 NARRATOR_NAMES = frozenset({"旁白", "ナレーション", "地の文", "narrator", "narration", "旁白者"})
+# A note after a name: 亚托莉（微笑）, Natsuki (whispering) (NFKC made （） into ()).
+_NOTE = re.compile(r"(?<=[^(\s])\s*\([^()]*\)$")
 _BRACKETS = re.compile(r"^[【\[(（「]+|[】\])）」]+$")
 
 
 @lru_cache(maxsize=4096)  # a script has few names and says them thousands of times
 def normalise_name(name: str) -> str:
-    """Compare names by NFKC, case-folded, without spaces or surrounding brackets."""
+    """Compare names by NFKC, case-folded, without spaces, invisible characters (zero-width
+    spaces and joiners, soft hyphens, a stray BOM: format characters), a note in brackets
+    after the name, or surrounding brackets."""
     folded = unicodedata.normalize("NFKC", name).casefold()
-    folded = _BRACKETS.sub("", folded.strip())
+    if not folded.isascii():
+        folded = "".join(c for c in folded if unicodedata.category(c) != "Cf")
+    folded = folded.strip()
+    if folded.endswith(")"):
+        folded = _NOTE.sub("", folded)
+    folded = _BRACKETS.sub("", folded)
     return "".join(folded.split())
 
 
@@ -27,18 +36,29 @@ def normalise_name(name: str) -> str:
 class SpeakerMap:
     lead: frozenset[str]
     character: frozenset[str]
+    # Applied to names and aliases before comparing them (Traditional → Simplified, when
+    # the lines are converted too), so that 亞托莉 in the script is 亚托莉 in the config.
+    convert: Callable[[str], str] | None = None
 
     @classmethod
-    def from_aliases(cls, lead: Iterable[str], character: Iterable[str]) -> SpeakerMap:
-        return cls(
-            lead=frozenset(normalise_name(a) for a in lead if a.strip()),
-            character=frozenset(normalise_name(a) for a in character if a.strip()),
-        )
+    def from_aliases(
+        cls,
+        lead: Iterable[str],
+        character: Iterable[str],
+        convert: Callable[[str], str] | None = None,
+    ) -> SpeakerMap:
+        def names(aliases: Iterable[str]) -> frozenset[str]:
+            found = {normalise_name(a) for a in aliases if a.strip()}
+            if convert is not None:
+                found |= {normalise_name(convert(a)) for a in aliases if a.strip()}
+            return frozenset(found)
+
+        return cls(lead=names(lead), character=names(character), convert=convert)
 
     def role(self, speaker: str | None) -> Role:
         if speaker is None:
             return Role.NARRATION
-        name = normalise_name(speaker)
+        name = normalise_name(speaker if self.convert is None else self.convert(speaker))
         if not name or name in NARRATOR_NAMES:
             return Role.NARRATION
         # The character first: if a user lists a name under both, that is who we train.

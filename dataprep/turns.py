@@ -23,6 +23,9 @@ class TurnRules:
     drop_noise: bool = True
     # Applied to each of the character's lines (the lead's names → {{user}}), once.
     replace: Callable[[str], str] | None = None
+    # A turn longer than this (a reply the filter drops as too long) is never a sample's
+    # history or prompt; a reply whose prompt is longer is dropped ("prompt_too_long").
+    max_turn_chars: int | None = None
 
 
 def build_samples(
@@ -40,7 +43,8 @@ def iter_samples(
     lead turn before it in its exchange cannot be a sample; its lines are counted in
     `dropped_lines["no_lead_before"]`. With `drop_noise`, a character line that is only
     an interjection is left out (counted as "interjection_only"); a turn made only of
-    such lines disappears, and the lead's turns on either side of it become one.
+    such lines disappears, and the lead's turns on either side of it become one. A
+    sample's history starts after the last turn longer than `max_turn_chars`.
     Samples come out exchange by exchange, so nothing waits for the whole script.
     """
     exchange: list[Turn] = []
@@ -55,9 +59,7 @@ def iter_samples(
     for utterance, role in lines:
         if utterance.scene != scene or utterance.source != source:
             if exchange:
-                yield from _samples_of(
-                    exchange, (source, scene), rules.context_turns, dropped_lines
-                )
+                yield from _samples_of(exchange, (source, scene), rules, dropped_lines)
                 exchange = []
             stage.clear()
             source, scene = utterance.source, utterance.scene
@@ -67,9 +69,7 @@ def iter_samples(
             continue
         if role is other:
             if exchange:
-                yield from _samples_of(
-                    exchange, (source, scene), rules.context_turns, dropped_lines
-                )
+                yield from _samples_of(exchange, (source, scene), rules, dropped_lines)
                 exchange = []
             stage.clear()
             continue
@@ -92,20 +92,29 @@ def iter_samples(
         else:
             exchange.append(Turn(role, text, [(utterance.source, utterance.line)]))
     if exchange:
-        yield from _samples_of(exchange, (source, scene), rules.context_turns, dropped_lines)
+        yield from _samples_of(exchange, (source, scene), rules, dropped_lines)
 
 
 def _samples_of(
-    turns: list[Turn], where: tuple[str, str], context: int, dropped_lines: Counter[str]
+    turns: list[Turn], where: tuple[str, str], rules: TurnRules, dropped_lines: Counter[str]
 ) -> Iterator[Sample]:
     pairs = [(t.role, t.text) for t in turns]
+    longest = rules.max_turn_chars
     for i, turn in enumerate(turns):
         if turn.role is not Role.CHARACTER:
             continue
         if i == 0:
             dropped_lines["no_lead_before"] += len(turn.lines)
             continue
-        start = max(0, i - context)
+        start = max(0, i - rules.context_turns)
+        if longest is not None:
+            for j in range(i - 1, start - 1, -1):
+                if len(pairs[j][1]) > longest:
+                    start = j + 1
+                    break
+            if start == i:
+                dropped_lines["prompt_too_long"] += len(turn.lines)
+                continue
         # sharegpt needs human first: drop a leading character turn the window cut into.
         if turns[start].role is Role.CHARACTER:
             start += 1

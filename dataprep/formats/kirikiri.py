@@ -3,9 +3,10 @@
 Speakers come from `[nm t="名"]` / `@nm t=名` (for the current message), TyranoScript
 `#名` lines (until the next `#`; a bare `#` clears it) and `【名】` headers. Text runs
 over `[r]` and line ends until a wait tag (`[l]`, `[p]`, `[np]`, `[wvl]`) closes the
-utterance. Every other tag is dropped; `;` comments, `*label` lines, `[iscript]` …
-`[endscript]` blocks and lines of script code (`f.flag = 1`, `<| … |>`) are not text,
-and a label starts a new scene. `[[` is a literal `[`.
+utterance. Choices (`[link]…[endlink]`) are no one's line. Every other tag is
+dropped; `;` comments, `*label` lines, `[iscript]` … `[endscript]` blocks and lines of
+script code (`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene.
+`[[` is a literal `[`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ _HEADER = re.compile(r"【([^】]{1,32})】\s*(.*)")
 _WAIT = frozenset({"l", "wvl"})
 _PAGE = frozenset({"p", "np", "cm", "er", "pcm", "plc"})
 _NAME_TAGS = frozenset({"nm", "name", "chara_ptext"})
+# A choice's text, between [link] and [endlink]: a menu option, not a line anyone says.
+_CHOICE_START, _CHOICE_END = "link", "endlink"
 # Stands for a visual line break until the utterance is closed; see `_join`.
 _BREAK = "\x00"
 _SPACE_BETWEEN = re.compile(r"(?<=[\x21-\x7e])\x00+(?=[\x21-\x7e])")
@@ -51,6 +54,7 @@ class _Reader:
         self.parts: list[str] = []
         self.start_line = 0
         self.scene = "0"
+        self.in_choice = False
 
     def flush(self) -> None:
         text = _join(self.parts)
@@ -60,6 +64,7 @@ class _Reader:
 
     def end_page(self) -> None:
         self.flush()
+        self.in_choice = False  # an [endlink] left out loses one page at most
         if not self.sticky:
             self.speaker = None
 
@@ -70,7 +75,12 @@ class _Reader:
 
     def tag(self, body: str) -> None:
         name, attrs = _tag_name_and_attrs(body)
-        if name == "r":
+        if name == _CHOICE_START:
+            self.flush()
+            self.in_choice = True
+        elif name == _CHOICE_END:
+            self.in_choice = False
+        elif name == "r":
             self.parts.append(_BREAK)
         elif name in _WAIT:
             self.flush()
@@ -81,6 +91,8 @@ class _Reader:
             self.set_speaker(who.split("/")[0].strip(), sticky=False)
 
     def text(self, chunk: str, number: int) -> None:
+        if self.in_choice:
+            return
         if not self.parts or all(p == _BREAK for p in self.parts):
             self.start_line = number
         self.parts.append(chunk)

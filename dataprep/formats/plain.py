@@ -18,14 +18,16 @@ from dataprep.records import Utterance
 
 # Characters that cannot be part of a speaker name: spaces, sentence punctuation, quotes.
 _NOT_NAME = r"\s：:「」『』“”\"【】。，、！？!?,.…"
-_SP = r"[ \t\u3000]*"  # blanks that stay on one line (\s would run into the next)
+_SP = r"[^\S\n]*"  # blanks that stay on one line (NBSP, em space …; \s would run into the next)
 # Possessive: a name never gives back characters, so a failed line fails fast.
-_NAME = rf"[^{_NOT_NAME}]++(?: [^{_NOT_NAME}]++)*+"
+_NAME = rf"[^{_NOT_NAME}]++(?:\.? [^{_NOT_NAME}]++)*+"  # "Natsuki Kaito", "Mr. Smith"
 _SAID = r"[^\s].*"  # trailing blanks are left for the cleaning stage to drop
 _SPEAKER_FORMS = (
     rf"【(?P<s1>[^】\n]{{1,32}})】{_SP}(?P<t1>{_SAID})"
-    rf"|(?P<s2>{_NAME}){_SP}(?:[：:]{{1,2}}{_SP}|(?=[「『“\"])|\t+)(?P<t2>{_SAID})"
+    rf"|(?P<s2>{_NAME}|[?？]{{2,8}}){_SP}(?:[：:]{{1,2}}{_SP}|(?=[「『“\"])|\t+)(?P<t2>{_SAID})"
 )
+# A speaker's name and colon with nothing after them.
+_NAME_ALONE = re.compile(rf"({_NAME}){_SP}[：:]{{1,2}}")
 _QUOTES = '「『“"'
 _DIGITS = frozenset("0123456789０１２３４５６７８９")
 MAX_NAME = 32
@@ -68,6 +70,17 @@ def marker_lines(text: str, marker: re.Pattern[str] | None) -> set[int]:
 @lru_cache(maxsize=16)
 def _after_newline(pattern: str, flags: int) -> re.Pattern[str]:
     return re.compile(rf"\n{_SP}(?:{pattern})", flags | re.M)  # `$` in a marker: line end
+
+
+def _name_alone(line: str) -> str | None:
+    """The name of a `名字：` line with nothing said, or None for any other line."""
+    m = _NAME_ALONE.fullmatch(line)
+    if m is None:
+        return None
+    name = m.group(1)
+    if len(name) > MAX_NAME or (name[0] in _DIGITS and name.replace(" ", "").isdigit()):
+        return None
+    return name
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
@@ -144,6 +157,10 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                         narration[0] == "【" and narration[-1] == "】" and 2 < len(narration) <= 34
                     ):
                         pending = narration[1:-1].strip() or None
+                        continue
+                    # "名字：" with nothing said: no narration; it may name the line below.
+                    elif narration[-1] in "：:" and (name := _name_alone(narration)) is not None:
+                        pending = name
                         continue
                     elif not _is_command(narration):
                         append(Utterance(None, narration, source, line, scene))

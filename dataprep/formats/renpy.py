@@ -16,18 +16,29 @@ import re
 from dataprep.formats.common import ParseOptions
 from dataprep.records import Utterance
 
-_STR = r'"(?:[^"\\]|\\.)*"'
-DEFINE = re.compile(
-    r"""^\s*define\s+([\w.]+)\s*=\s*(?:Dynamic)?Character\(\s*(?:_\(\s*)?(?:name\s*=\s*)?"""
-    r"""(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(None))""",
-    re.M,
-)
+# A string in double or single quotes (Ren'Py takes either), escapes included.
+_STR = r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
+DEFINE = re.compile(r"^\s*define\s+([\w.]+)\s*=\s*(?:Dynamic)?Character\((.*)", re.M)
+# A character's name: the first argument, or the `name=` keyword wherever it is; a
+# string, a translatable _("string"), or None (a narrator).
+_NAME_VALUE = r"""(?:_\(\s*)?(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(None)\b)"""
+_FIRST_ARG = re.compile(rf"\s*(?:name\s*=\s*)?{_NAME_VALUE}")
+_NAME_KEYWORD = re.compile(rf"[(,]\s*name\s*=\s*{_NAME_VALUE}")
 _LABEL = re.compile(r"\s*label\s+([\w.]+)\s*(?:\(.*\))?\s*:")
 _TRANSLATE = re.compile(r"\s*translate\s+\w+\s+([\w.]+)\s*:")
+# A string open over more lines than this is a stray quote mark, not a long line.
+_MAX_STRING_LINES = 20
 _TRANSLATION_ID_HASH = re.compile(r"_[0-9a-f]{8}(?:_\d+)?$")
+# `who attrs @ temporary-attrs "text"`: attributes are words, `-word` removes one, and
+# those after `@` hold for this line only.
 _SAY = re.compile(
-    rf"""\s*(?:(?P<who>[A-Za-z_][\w.]*)(?P<attrs>(?:\s+[\w-]+)*)\s+|(?P<whostr>{_STR})\s+)?"""
+    rf"""\s*(?:(?P<who>[A-Za-z_][\w.]*)(?P<attrs>(?:(?:\s*@\s*|\s+)[\w-]+)*)\s+|(?P<whostr>{_STR})\s+)?"""
     rf"""(?P<text>{_STR})(?P<rest>.*)$"""
+)
+# The start of a say statement whose string is still open at the end of the line.
+_SAY_OPEN = re.compile(
+    rf"""\s*(?:[A-Za-z_][\w.]*(?:(?:\s*@\s*|\s+)[\w-]+)*\s+|{_STR}\s+)?"""
+    r"""(?:"(?:[^"\\]|\\.)*|'(?:[^'\\]|\\.)*)$"""
 )
 # Statements that take a string but are not dialogue.
 _NOT_SPEAKERS = frozenset(
@@ -81,16 +92,19 @@ _CODE_BLOCK = re.compile(
     r"|init(?:\s+[-+]?\d+)?\s*:\s*$"
 )
 _NARRATORS = frozenset({"narrator", "centered", "vcentered"})
-_TEXT_TAG = re.compile(r"\{rt\}.*?\{/rt\}|\{(?!\{)[^{}]*\}")
+# `{{` is a literal "{"; any other {…} is a text tag, and a ruby reading goes with its tag.
+_TEXT_TAG = re.compile(r"\{\{|\{rt\}.*?\{/rt\}|\{[^{}]*\}")
 _INTERPOLATION = re.compile(r"\[(?!\[)([\w.]+)[^\]]*\]")
 
 
 def collect_characters(text: str) -> dict[str, str]:
-    """Variable → display name for every `define x = Character(...)` in the text."""
+    """Variable → display name for every `define x = Character(...)` in the text; a
+    narrator (`Character(None, kind=nvl)`) maps to ""."""
     found: dict[str, str] = {}
-    for var, dq, sq, none in DEFINE.findall(text):
-        if not none:
-            found[var] = _unescape(dq or sq)
+    for var, args in DEFINE.findall(text):
+        m = _FIRST_ARG.match(args) or _NAME_KEYWORD.search(args)
+        if m is not None:
+            found[var] = _unescape(m.group(1) or m.group(2) or "")
     return found
 
 
@@ -98,12 +112,32 @@ def _unescape(s: str) -> str:
     return s.replace('\\"', '"').replace("\\'", "'").replace("\\n", " ").replace("\\\\", "\\")
 
 
+def _tag_or_brace(m: re.Match[str]) -> str:
+    return "{" if m.group(0) == "{{" else ""
+
+
 def _render(raw: str, characters: dict[str, str]) -> str:
     """The text a player sees: tags dropped, ruby readings dropped, names interpolated."""
     text = _unescape(raw[1:-1])
-    text = _TEXT_TAG.sub("", text).replace("{{", "{")
+    text = _TEXT_TAG.sub(_tag_or_brace, text)
     text = _INTERPOLATION.sub(lambda m: characters.get(m.group(1), m.group(0)), text)
     return text.replace("[[", "[").strip()
+
+
+def _whole_string(lines: list[str], number: int) -> tuple[str, int]:
+    """Line `number` (1-based) joined with the lines that close the string its say
+    statement leaves open, with a space as Ren'Py joins them, and the last line used;
+    the line alone when it opens no say string or none of the next lines closes it."""
+    line = lines[number - 1].strip()
+    if _SAY_OPEN.match(line) is None:
+        return line, number
+    parts = [line]
+    for last in range(number, min(number + _MAX_STRING_LINES, len(lines))):
+        parts.append(lines[last].strip())
+        joined = " ".join(parts)
+        if _SAY_OPEN.match(joined) is None:
+            return joined, last + 1
+    return line, number
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
@@ -114,7 +148,11 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     scene = "0"
     last_speaker: str | None = None
     block_indent = -1  # indentation of the statement whose code block we are in
-    for number, raw in enumerate(text.splitlines(), 1):
+    lines = text.splitlines()
+    joined_until = 0  # the last line joined into a string that began above it
+    for number, raw in enumerate(lines, 1):
+        if number <= joined_until:
+            continue
         line = raw.strip()
         if not line or line[0] == "#":
             continue
@@ -142,11 +180,15 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
                 label = _TRANSLATION_ID_HASH.sub("", m.group(1))
                 scene = label or scene
             continue
-        if '"' not in line:
+        if '"' not in line and "'" not in line:
             continue
         m = _SAY.match(line)
         if m is None:
-            continue
+            line, last = _whole_string(lines, number)
+            m = _SAY.match(line) if last > number else None
+            if m is None:
+                continue
+            joined_until = last
         rest = m.group("rest").strip()
         if rest.endswith(":"):
             continue  # a menu choice, not a line
@@ -160,7 +202,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         elif who is None or who in _NARRATORS:
             speaker = None
         else:
-            speaker = characters.get(who, who)
+            speaker = characters.get(who, who) or None
         said = _render(m.group("text"), characters)
         if said:
             out.append(Utterance(speaker, said, source, number, scene))

@@ -58,6 +58,16 @@ def test_traditional_to_simplified() -> None:
     assert clean_text("「機器人也會做夢嗎？」", opencc_t2s()) == "机器人也会做梦吗？"
 
 
+def test_traditional_to_simplified_never_touches_japanese() -> None:
+    # Kanji in a Japanese line are not Traditional Chinese: 會話 became 会话, 髮 became 发.
+    to_simplified = opencc_t2s()
+    assert clean_text("私は會話が苦手です。", to_simplified) == "私は會話が苦手です。"
+    assert clean_text("ｱﾄﾘの髮", to_simplified) == "ｱﾄﾘの髮"
+    assert (
+        clean_text("愛因斯坦・阿爾伯特", to_simplified) == "爱因斯坦・阿尔伯特"
+    )  # 「・」 is Chinese too
+
+
 @pytest.mark.parametrize("reply", ["嗯……", "啊！？", "……", "えっ", "うーん…", "Hmm...", "诶嘿嘿"])
 def test_interjection_only(reply: str) -> None:
     assert is_interjection_only(reply)

@@ -56,9 +56,54 @@ def test_plain_header_on_its_own_line_names_the_quote_below() -> None:
     assert found[0].line == 2
 
 
+def test_plain_name_with_nothing_said_is_no_narration() -> None:
+    # "亚托莉：" alone was narration, so the "stage" mode put "（亚托莉：）" into a reply.
+    # Like a 【名字】 line alone, it names the speaker of a quoted line right below it.
+    text = "夏生：你好。\n亚托莉：\n亚托莉：早上好！\n夏生:\n「嗯。」\n12:\n"
+    found = parse(text, "x.txt", "plain", ParseOptions())
+    assert [(u.line, u.speaker, u.text) for u in found] == [
+        (1, "夏生", "你好。"),
+        (3, "亚托莉", "早上好！"),
+        (5, "夏生", "「嗯。」"),
+        (6, None, "12:"),
+    ]
+
+
+def test_plain_unknown_speaker_is_a_speaker() -> None:
+    # "？？？：" (a speaker not named yet) was narration, so the character's answer to
+    # them became her answer to the lead's line before.
+    text = "？？？：是谁？\n???: Who?\n？？「谁在那里？」\n"
+    found = parse(text, "x.txt", "plain", ParseOptions())
+    assert said(found) == [("？？？", "是谁？"), ("???", "Who?"), ("？？", "「谁在那里？」")]
+
+
+def test_plain_title_with_a_period_in_a_name() -> None:
+    # "Mr. Smith: …" was narration (a period ended the name), so an English script's
+    # character answering him answered the lead instead.
+    text = "Mr. Smith: Good morning.\nDr. Ai Mizuno: Hello.\nIt was late. She slept.\n"
+    found = parse(text, "x.txt", "plain", ParseOptions())
+    assert said(found) == [
+        ("Mr. Smith", "Good morning."),
+        ("Dr. Ai Mizuno", "Hello."),
+        (None, "It was late. She slept."),
+    ]
+
+
 def test_plain_line_numbers_survive_crlf_and_blank_lines() -> None:
     found = parse("\r\n夏生：一\r\n\r\n   \r\n亚托莉：二\r\n", "x.txt", "plain", ParseOptions())
     assert [(u.line, u.text) for u in found] == [(2, "一"), (5, "二")]
+
+
+def test_plain_lines_indented_with_any_blank_are_kept() -> None:
+    # Web and Word dumps indent with no-break or em spaces: such a line was lost whole.
+    text = "\u00a0夏生：一\n\u2003亚托莉：二\n夏生\u00a0：三\n\u00a0\u00a0海风很大。\n\u00a0\n"
+    found = parse(text, "x.txt", "plain", ParseOptions())
+    assert [(u.line, u.speaker, u.text) for u in found] == [
+        (1, "夏生", "一"),
+        (2, "亚托莉", "二"),
+        (3, "夏生", "三"),
+        (4, None, "海风很大。"),
+    ]
 
 
 def test_kirikiri(fixtures: Path) -> None:
@@ -83,6 +128,16 @@ def test_kirikiri(fixtures: Path) -> None:
 def test_kirikiri_latin_line_break_becomes_a_space() -> None:
     found = parse('[nm t="Atri"]Good[r]\nmorning![p]', "e.ks", "kirikiri", ParseOptions())
     assert said(found) == [("Atri", "Good morning!")]
+
+
+def test_kirikiri_choices_are_no_line() -> None:
+    # [link]…[endlink] choices were glued to the line before them: 夏生 said "去海边回家".
+    text = (
+        "#夏生\n要去哪里？[p]\n[link target=*beach]去海边[endlink][r]\n"
+        "[link target=*home]回家[endlink][s]\n*beach\n#亚托莉\n好耶！[p]\n"
+    )
+    found = parse(text, "c.ks", "kirikiri", ParseOptions())
+    assert said(found) == [("夏生", "要去哪里？"), ("亚托莉", "好耶！")]
 
 
 def test_renpy_with_characters_from_another_file(fixtures: Path) -> None:
@@ -122,6 +177,76 @@ def test_renpy_literal_name_extend_and_escapes() -> None:
     text = 'label a:\n    "亚托莉" "她说\\"你好\\""\n    extend "还有这个。"\n'
     found = parse(text, "x.rpy", "renpy", ParseOptions())
     assert said(found) == [("亚托莉", '她说"你好"'), ("亚托莉", "还有这个。")]
+
+
+def test_renpy_say_with_temporary_attributes() -> None:
+    # `a @ sad "…"` shows a face for this line only; the line was lost.
+    text = (
+        'define a = Character("亚托莉")\nlabel a:\n    a @ sad "有点难过。"\n'
+        '    a happy @ angry "哼！"\n    a @happy -sad "好了。"\n'
+    )
+    found = parse(text, "x.rpy", "renpy", ParseOptions())
+    assert said(found) == [("亚托莉", "有点难过。"), ("亚托莉", "哼！"), ("亚托莉", "好了。")]
+
+
+def test_renpy_character_none_is_a_narrator() -> None:
+    # `define nvl_narrator = Character(None, kind=nvl)` is the narrator in NVL mode; its
+    # variable was taken as a third speaker, which ended every exchange it interrupted.
+    text = (
+        'define a = Character("亚托莉")\ndefine nar = Character(None, kind=nvl)\n'
+        'label a:\n    nar "海风很大。"\n    a "好冷。"\n'
+    )
+    found = parse(text, "x.rpy", "renpy", ParseOptions())
+    assert said(found) == [(None, "海风很大。"), ("亚托莉", "好冷。")]
+
+
+def test_renpy_single_quoted_lines() -> None:
+    # Ren'Py strings may be single-quoted; such lines were lost.
+    text = (
+        "define a = Character('亚托莉')\nlabel a:\n    a 'I\\'m here.'\n"
+        "    'Nobody answered.'\n    '夏生' '你好。'\n"
+    )
+    found = parse(text, "x.rpy", "renpy", ParseOptions())
+    assert said(found) == [("亚托莉", "I'm here."), (None, "Nobody answered."), ("夏生", "你好。")]
+
+
+def test_renpy_doubled_brace_is_a_literal_brace() -> None:
+    # `{{` shows as "{" in Ren'Py; the tag remover took "{{x}" for a "{x}" tag after a "{".
+    text = 'label a:\n    "亚托莉" "集合{{甲，乙}叫作{b}集合{/b}。"\n'
+    found = parse(text, "x.rpy", "renpy", ParseOptions())
+    assert said(found) == [("亚托莉", "集合{甲，乙}叫作集合。")]
+
+
+def test_renpy_string_over_several_lines() -> None:
+    # A string may run over lines (Ren'Py joins them with a space); such lines were lost.
+    text = (
+        'define a = Character("亚托莉")\nlabel a:\n    a "I can see\n        the sea\n'
+        '        from here."\n    "夏生" "真的？"\n    show a at left # it\'s noon\n'
+        '    a "Yes."\n'
+    )
+    found = parse(text, "x.rpy", "renpy", ParseOptions())
+    assert [(u.line, u.speaker, u.text) for u in found] == [
+        (3, "亚托莉", "I can see the sea from here."),
+        (6, "夏生", "真的？"),
+        (8, "亚托莉", "Yes."),  # a stray quote mark outside a line joins nothing
+    ]
+
+
+def test_renpy_character_names_given_as_keywords() -> None:
+    # Only a first positional name was read: `name=_("…")` or a `name=` after another
+    # keyword left the variable ("a") as the speaker.
+    text = (
+        'define a = Character(name=_("亚托莉"))\n'
+        "define c = Character(kind=nvl, name='Cee', color=\"#fff\")\n"
+        'define n = Character(None, kind=nvl, name="ignored")\n'
+        'define e = Character(_("Eileen"), image="eileen")\n'
+    )
+    assert renpy_format.collect_characters(text) == {
+        "a": "亚托莉",
+        "c": "Cee",
+        "n": "",
+        "e": "Eileen",
+    }
 
 
 def test_voice_list(fixtures: Path) -> None:

@@ -210,3 +210,22 @@ def test_with_no_python_to_start_stats_png_is_drawn_in_process(
     monkeypatch.setattr("sys.executable", str(tmp_path / "no-python"))
     prepare(DataprepSettings(), [FIXTURES / "plain_zh.txt"], tmp_path / "out", system_prompt=SYSTEM)
     assert (tmp_path / "out" / "stats.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_traditional_names_match_simplified_aliases_when_converting(tmp_path: Path) -> None:
+    # With traditional_to_simplified the lines were converted but the names were not, so
+    # aliases written in Simplified matched no speaker of a Traditional script.
+    script = tmp_path / "trad.txt"
+    script.write_text("斑鳩夏生：妳在做什麼？\n亞托莉：我在看海，斑鳩夏生。\n", encoding="utf-8")
+    settings = DataprepSettings(
+        traditional_to_simplified=True,
+        lead_aliases=["斑鸠夏生"],
+        character_aliases=["亚托莉"],
+        eval_ratio=0,
+    )
+    result = run_pipeline(settings, [script])
+    assert [s.turns[-1][1] for s in result.train] == ["我在看海，{{user}}。"]
+    assert {(s.name, s.role) for s in result.stats.speakers} == {
+        ("斑鳩夏生", "lead"),
+        ("亞托莉", "character"),
+    }

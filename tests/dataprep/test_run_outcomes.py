@@ -3,6 +3,7 @@ speakers it saw, empty versus dialogue-less files, --format hints, no empty eval
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from pathlib import Path
@@ -197,3 +198,34 @@ def test_prepare_returns_the_problem_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "never"
     result = prepare(DataprepSettings(), [make_prose(tmp_path)], out, system_prompt=SYSTEM)
     assert result.problem is not None and not out.exists()
+
+
+def test_an_output_path_that_is_a_file_is_one_sentence(tmp_path: Path) -> None:
+    # `--out` naming a file (or a folder under one) ended in a FileExistsError traceback.
+    taken = tmp_path / "dataset.json"
+    taken.write_text("[]", encoding="utf-8")
+    for out in (taken, taken / "sub"):
+        code, said = prep(tmp_path, [FIXTURES / "plain_zh.txt"], out)
+        assert code == 1
+        assert f"{taken} is a file, not a folder" in said and "Traceback" not in said
+        assert taken.read_text(encoding="utf-8") == "[]"
+        assert [p.name for p in tmp_path.iterdir()] == ["dataset.json"]  # no staging left
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (gzip.compress("夏生：你好\n".encode()), "a gzip archive"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(200), "a PNG image"),
+        (b"XP3\r\n \n\x1a\x8bg\x01" + bytes(200), "a KiriKiri XP3 archive"),
+        (b"PK\x03\x04" + bytes(200), "a zip archive"),
+    ],
+)
+def test_a_packed_or_binary_file_says_what_it_is(tmp_path: Path, data: bytes, kind: str) -> None:
+    # It said "save it as UTF-8 or set [dataprep] encoding", which cannot help.
+    path = tmp_path / "script.txt"
+    path.write_bytes(data)
+    code, said = prep(tmp_path, [path], tmp_path / "out")
+    assert code == 1
+    assert f"script.txt: is {kind}, not a script" in said
+    assert "encoding" not in said

@@ -25,6 +25,24 @@ def test_roles_ignore_case_width_spaces_and_brackets() -> None:
     assert SPEAKERS.role("旁白") is Role.NARRATION
 
 
+def test_roles_ignore_invisible_characters_in_names() -> None:
+    # Copied from web pages, names carry zero-width spaces, joiners, a BOM or a soft hyphen.
+    assert SPEAKERS.role("夏\u200b生") is Role.LEAD
+    assert SPEAKERS.role("亚托莉\u200d") is Role.CHARACTER
+    assert SPEAKERS.role("\ufeffATRI") is Role.CHARACTER
+    assert SPEAKERS.role("Nat\u00adsuki") is Role.LEAD
+    assert SPEAKERS.role("\u200b") is Role.NARRATION
+
+
+def test_a_note_after_a_name_is_not_part_of_it() -> None:
+    # 亚托莉（微笑）：… was a third speaker: her line was lost and ended the exchange.
+    assert SPEAKERS.role("亚托莉（微笑）") is Role.CHARACTER
+    assert SPEAKERS.role("夏生(小声)") is Role.LEAD
+    assert SPEAKERS.role("Natsuki (whispering)") is Role.LEAD
+    assert SPEAKERS.role("（亚托莉）") is Role.CHARACTER
+    assert SPEAKERS.role("（小声）") is Role.OTHER
+
+
 def lines(*rows: tuple[str | None, str], scene: str = "1") -> list[tuple[Utterance, Role]]:
     return [
         (Utterance(who, text, "s.txt", i, scene), SPEAKERS.role(who))
@@ -122,6 +140,27 @@ def test_a_noise_only_turn_never_stays_in_the_history() -> None:
     assert dropped == Counter(interjection_only=1)
     kept, _ = build(rows, drop_noise=False)
     assert [t for _, t in kept[-1].turns] == ["你好。", "啊！？", "你在干什么？", "在看海。"]
+
+
+def test_a_turn_too_long_to_be_a_reply_is_never_history() -> None:
+    # A 1 MB line (a dump without line breaks) sat in the history of the next samples: the
+    # reply filter saw only the last turn, so a sample of 2 MB was written.
+    rows = lines(
+        ("夏生", "你好。"),
+        ("亚托莉", "好" * 50),
+        ("夏生", "啊" * 50),
+        ("亚托莉", "结束了吗？"),
+        ("夏生", "结束了。"),
+        ("亚托莉", "太好了。"),
+    )
+    samples, dropped = build(rows, max_turn_chars=40)
+    assert [s.turns for s in samples] == [
+        [(Role.LEAD, "你好。"), (Role.CHARACTER, "好" * 50)],  # the filter drops it
+        [(Role.LEAD, "结束了。"), (Role.CHARACTER, "太好了。")],
+    ]
+    assert dropped == Counter(prompt_too_long=1)
+    whole, _ = build(rows)
+    assert len(whole[-1].turns) == 6
 
 
 def test_stage_direction_waits_for_a_line_that_is_kept() -> None:
