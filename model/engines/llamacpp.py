@@ -67,7 +67,10 @@ SMOKE_MIN_TOKENS = 4
 # (bench/engine_speed.py --synthetic), Q4_0, 8 users in this engine: 0.5B 1.6x, 1.5B
 # 1.8x. Even 1.5B's batch-1 step is bound by arithmetic on this AVX-512 CPU (one thread
 # reads its weights at ~23 GB/s), and the repacked Q4_0 kernel takes 8 rows in 4-row
-# AVX2 tiles (AVX-512 only from 16 rows): 8 rows cost about 3.5 steps of one.
+# AVX2 tiles (AVX-512 only from 16 rows): 8 rows cost about 3.5 steps of one. Loading
+# without repacking (model params use_extra_bufts = False, so Q4_0 goes through
+# llamafile's sgemm) is slower both alone and together: 0.5B, 1 thread, 58.2 and 78.7
+# tok/s (1.35x) against 73.8 and 117.7 (1.59x) repacked.
 UNBATCHED_TYPES = ("Q4_1",)
 
 
