@@ -110,8 +110,8 @@ class ReplyCut(MessageRef):
 
 
 class ChannelSetting(BaseModel):
-    platform: str
-    channel_id: str
+    platform: Text
+    channel_id: Text
     mode: ChannelMode
 
 

@@ -129,6 +129,19 @@ async def test_lone_surrogates_are_replaced_not_a_500(
     assert stored[0].content == "x \ufffd y"
 
 
+async def test_a_lone_surrogate_in_a_channel_setting_is_replaced_not_a_500(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    _, url = echo_worker
+    setting = json.dumps({"platform": "t\ud800", "channel_id": "c\udfff", "mode": "all"})
+    async with httpx.AsyncClient(base_url=url, timeout=30, headers=ADMIN) as client:
+        h = {"Content-Type": "application/json"}
+        answer = await client.post("/channels", content=setting, headers=h)
+        assert answer.status_code == 200
+        modes = await client.get("/channels/t\ufffd")
+        assert modes.json() == {"c\ufffd": "all"}
+
+
 async def test_v1_errors_are_in_openai_format(echo_worker: tuple[ChatService, str]) -> None:
     _, url = echo_worker
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
