@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import re
 import sys
 
 from rich.console import Console
@@ -19,6 +20,16 @@ OFFLINE_DEMO_NOTE = (
     'real model, see "Using a real base model" in README.md.'
 )
 LANGUAGE_NAMES = {"zh": "Chinese", "en": "English", "ja": "Japanese"}
+# Control characters other than newline and tab (C0, DEL, C1): in a reply or a name they
+# would be terminal commands (ESC c resets the terminal, OSC sets its title or clipboard),
+# and rich passes ESC and the C1 codes through.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def shown(text: str) -> str:
+    """Text from outside (a reply, a name, memory) as rich markup that prints as written,
+    without its control characters."""
+    return escape(_CONTROLS.sub("", text))
 
 
 def describe_worker(status: WorkerStatus, character: Character) -> list[str]:
@@ -65,12 +76,12 @@ async def run_console(
     user_id = console_user_id()
     scope = ScopeRef(platform=PLATFORM, user_id=user_id)
     for fact in about or []:
-        console.print(f"[dim]{escape(fact)}[/dim]")
+        console.print(f"[dim]{shown(fact)}[/dim]")
     console.print(f"[dim]{HELP}[/dim]")
     if not history and greeting:
-        console.print(f"[bold magenta]{escape(character_name)}[/]: {escape(greeting)}")
+        console.print(f"[bold magenta]{shown(character_name)}[/]: {shown(greeting)}")
     while True:
-        line = await _read_line(f"[bold cyan]{escape(user_name)}[/]: ", console)
+        line = await _read_line(f"[bold cyan]{shown(user_name)}[/]: ", console)
         if line is None or line.strip() in {"/quit", "/exit"}:
             break
         command = line.strip()
@@ -86,15 +97,15 @@ async def run_console(
                 console.print("[dim](no messages yet)[/dim]")
             for role, text in history:
                 who = character_name if role == "assistant" else user_name
-                console.print(f"[dim]{escape(who)}: {escape(text)}[/dim]")
+                console.print(f"[dim]{shown(who)}: {shown(text)}[/dim]")
             continue
         if command.startswith("/") and command.split()[0] not in {"/reset", "/history"}:
-            console.print(f"[dim]Unknown command {escape(command.split()[0])}. {HELP}[/dim]")
+            console.print(f"[dim]Unknown command {shown(command.split()[0])}. {HELP}[/dim]")
             continue
         request = ChatRequest(platform=PLATFORM, user_id=user_id, display_name=user_name, text=line)
-        with console.status(f"{escape(character_name)} is thinking…", spinner="dots"):
+        with console.status(f"{shown(character_name)} is thinking…", spinner="dots"):
             reply = await worker.chat(request)
         if reply.status == "ok":
             history += [("user", line), ("assistant", reply.text)]
-        console.print(f"[bold magenta]{escape(character_name)}[/]: {escape(reply.text)}")
+        console.print(f"[bold magenta]{shown(character_name)}[/]: {shown(reply.text)}")
     console.print("[dim]Bye![/dim]")

@@ -1,0 +1,47 @@
+"""The console REPL driven in-process on the echo service: what reaches the terminal."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from bot.console import run_console
+from model.service import ChatService
+
+# ESC c resets the whole terminal; ESC ] 0 ; … sets its title; CSI (0x9b) is ESC [ in
+# one byte; NUL and DEL have no business on a screen either.
+HOSTILE = "a\x1bc b\x1b]0;pwned\x1b\\ c\x9b2J d\x00e\x7f"
+
+
+async def chat_in_console(
+    service: ChatService,
+    monkeypatch: pytest.MonkeyPatch,
+    lines: str,
+    names: tuple[str, str] = ("you", "ATRI"),
+    greeting: str = "hello",
+) -> str:
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=False, width=500)
+    await run_console(service, console, names[0], names[1], greeting, [], about=[HOSTILE])
+    return screen.getvalue()
+
+
+async def test_control_characters_never_reach_the_terminal(
+    echo_service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The echo engine repeats the message, as a model could write any of these.
+    shown = await chat_in_console(
+        echo_service,
+        monkeypatch,
+        f"{HOSTILE}\n/history\n",
+        names=(f"me{HOSTILE}", f"her{HOSTILE}"),
+        greeting=HOSTILE,
+    )
+    for control in ("\x1b", "\x9b", "\x00", "\x7f"):
+        assert control not in shown
+    # Only the controls go; the text around them stays readable: in the about line, the
+    # greeting, the reply, and /history's two lines.
+    assert shown.count("ac b]0;pwned\\ c2J de") >= 5
