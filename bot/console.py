@@ -19,6 +19,7 @@ OFFLINE_DEMO_NOTE = (
     "This is the offline demo model: tiny and English-only. For ATRI in Chinese on a "
     'real model, see "Using a real base model" in README.md.'
 )
+COMMANDS = {"/reset", "/history", "/quit", "/exit"}
 LANGUAGE_NAMES = {"zh": "Chinese", "en": "English", "ja": "Japanese"}
 # Control characters other than newline and tab (C0, DEL, C1): in a reply or a name they
 # would be terminal commands (ESC c resets the terminal, OSC sets its title or clipboard),
@@ -82,11 +83,18 @@ async def run_console(
         console.print(f"[bold magenta]{shown(character_name)}[/]: {shown(greeting)}")
     while True:
         line = await _read_line(f"[bold cyan]{shown(user_name)}[/]: ", console)
-        if line is None or line.strip() in {"/quit", "/exit"}:
+        if line is None:
             break
         command = line.strip()
         if not command:
             continue
+        name, *rest = command.split(maxsplit=1)
+        if name in COMMANDS and rest:
+            # Never sent to her as a message: "/reset everything" meant the command.
+            console.print(f"[dim]{name} takes nothing after it; type {name} alone.[/dim]")
+            continue
+        if command in {"/quit", "/exit"}:
+            break
         if command == "/reset":
             await worker.reset(scope)
             history.clear()
@@ -99,8 +107,8 @@ async def run_console(
                 who = character_name if role == "assistant" else user_name
                 console.print(f"[dim]{shown(who)}: {shown(text)}[/dim]")
             continue
-        if command.startswith("/") and command.split()[0] not in {"/reset", "/history"}:
-            console.print(f"[dim]Unknown command {shown(command.split()[0])}. {HELP}[/dim]")
+        if command.startswith("/"):
+            console.print(f"[dim]Unknown command {shown(name)}. {HELP}[/dim]")
             continue
         request = ChatRequest(platform=PLATFORM, user_id=user_id, display_name=user_name, text=line)
         with console.status(f"{shown(character_name)} is thinking…", spinner="dots"):

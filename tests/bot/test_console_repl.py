@@ -7,7 +7,8 @@ import io
 import pytest
 from rich.console import Console
 
-from bot.console import run_console
+from bot.console import PLATFORM, console_user_id, run_console
+from model.protocol import ScopeRef
 from model.service import ChatService
 
 # ESC c resets the whole terminal; ESC ] 0 ; … sets its title; CSI (0x9b) is ESC [ in
@@ -45,3 +46,17 @@ async def test_control_characters_never_reach_the_terminal(
     # Only the controls go; the text around them stays readable: in the about line, the
     # greeting, the reply, and /history's two lines.
     assert shown.count("ac b]0;pwned\\ c2J de") >= 5
+
+
+async def test_a_command_with_words_after_it_is_not_sent_to_her(
+    echo_service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown = await chat_in_console(
+        echo_service, monkeypatch, "hi\n/reset everything\n/history\tplease\n/quit now\nafter\n"
+    )
+    assert "/reset takes nothing after it; type /reset alone." in shown
+    assert "/history takes nothing after it" in shown
+    assert "/quit takes nothing after it" in shown
+    assert "听到了：/" not in shown  # no command reached the model as a message
+    history = await echo_service.history(ScopeRef(platform=PLATFORM, user_id=console_user_id()))
+    assert [m.content for m in history if m.role == "user"] == ["hi", "after"]
