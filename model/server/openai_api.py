@@ -25,14 +25,14 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from atri.config import Secrets
-from model.protocol import ChatRequest, ChatTurn, Reply, Text
+from model.protocol import ChatRequest, ChatTurn, Reply, Text, clean_text
 from model.server.auth import check_token
 from model.service import ChatService
 
@@ -42,6 +42,11 @@ STREAM_CHUNK_CHARS = 8
 # More messages than any real conversation sends: beyond it a request is refused (413)
 # before any work, since each message costs validation and fitting time.
 MAX_MESSAGES = 2000
+
+
+# The `user` field, a memory scope's user id: a string of at most 200 characters (the
+# constraint inside, so pydantic says "characters", not "items").
+UserField = Annotated[str, StringConstraints(max_length=200), BeforeValidator(clean_text)]
 
 
 class OpenAIError(Exception):
@@ -87,7 +92,7 @@ class CompletionRequest(BaseModel):
     messages: list[InMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    user: Text | None = Field(default=None, max_length=200)
+    user: UserField | None = None
 
 
 def to_chat_request(body: CompletionRequest) -> ChatRequest:

@@ -156,6 +156,31 @@ async def test_v1_errors_are_in_openai_format(echo_worker: tuple[ChatService, st
         assert missing.status_code == 404 and "error" in missing.json()
 
 
+async def test_wrong_types_are_told_where_and_what_in_one_sentence(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    _, url = echo_worker
+    told = [
+        (5, "messages.0.content: Input should be a valid string or a valid list."),
+        ([{"type": 5}], "messages.0.content.0.type: Input should be a valid string."),
+    ]
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+
+        async def problem(body: dict[str, object]) -> str:
+            answer = await client.post("/v1/chat/completions", json=body)
+            assert answer.status_code == 400
+            message: str = answer.json()["error"]["message"]
+            return message
+
+        for content, sentence in told:
+            body = {"messages": [{"role": "user", "content": content}]}
+            assert await problem(body) == f"Bad request: {sentence}"
+        long_user = {"messages": [{"role": "user", "content": "hi"}], "user": "u" * 201}
+        assert await problem(long_user) == (
+            "Bad request: user: String should have at most 200 characters."
+        )
+
+
 _odd_text = st.text(
     alphabet=st.one_of(st.characters(), st.sampled_from(["\ud800", "\udfff", "\x00", "\n"])),
     max_size=40,
