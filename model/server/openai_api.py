@@ -44,9 +44,11 @@ STREAM_CHUNK_CHARS = 8
 MAX_MESSAGES = 2000
 
 
-# The `user` field, a memory scope's user id: a string of at most 200 characters (the
-# constraint inside, so pydantic says "characters", not "items").
-UserField = Annotated[str, StringConstraints(max_length=200), BeforeValidator(clean_text)]
+# `model` and `user`: names, not text. `model` is repeated in every chunk of a stream, so
+# a long one would multiply the reply's size (a 1 MB name made a 28 MB answer). The
+# constraint sits inside the type, so pydantic says "characters", not "items".
+MAX_NAME_CHARS = 200
+Name = Annotated[str, StringConstraints(max_length=MAX_NAME_CHARS), BeforeValidator(clean_text)]
 
 
 class OpenAIError(Exception):
@@ -88,11 +90,11 @@ class StreamOptions(BaseModel):
 class CompletionRequest(BaseModel):
     # Sampling fields (temperature, top_p, max_tokens, …) are accepted and ignored.
     model_config = ConfigDict(extra="ignore")
-    model: Text = MODEL_ALIAS
+    model: Name = MODEL_ALIAS
     messages: list[InMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    user: UserField | None = None
+    user: Name | None = None
 
 
 def to_chat_request(body: CompletionRequest) -> ChatRequest:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from atri.config import Secrets, Settings
 from model.engines.echo import EchoEngine
 from model.server.app import MAX_BODY_BYTES, bind_socket, create_app, serving
-from model.server.openai_api import MAX_MESSAGES
+from model.server.openai_api import MAX_MESSAGES, MAX_NAME_CHARS
 from model.service import ChatService
 from tests.model.server.conftest import ADMIN_TOKEN
 
@@ -179,6 +179,21 @@ async def test_wrong_types_are_told_where_and_what_in_one_sentence(
         assert await problem(long_user) == (
             "Bad request: user: String should have at most 200 characters."
         )
+
+
+async def test_a_long_model_name_is_refused_not_repeated_in_every_chunk(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    _, url = echo_worker
+    hi = [{"role": "user", "content": "x" * 200}]
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        body = {"model": "m" * (MAX_NAME_CHARS + 1), "stream": True, "messages": hi}
+        answer = await client.post("/v1/chat/completions", json=body)
+        assert answer.status_code == 400
+        assert "model: String should have at most 200 characters" in answer.text
+        body["model"] = "m" * MAX_NAME_CHARS  # the longest allowed still streams
+        answer = await client.post("/v1/chat/completions", json=body)
+        assert answer.status_code == 200 and answer.text.endswith("data: [DONE]\n\n")
 
 
 _odd_text = st.text(
