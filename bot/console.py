@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from atri.config import OFFLINE_DEFAULT_BASE
+from atri.errors import UserError
 from model.protocol import Character, ChatRequest, ScopeRef, Worker, WorkerStatus
 
 PLATFORM = "console"
@@ -96,7 +97,11 @@ async def run_console(
         if command in {"/quit", "/exit"}:
             break
         if command == "/reset":
-            await worker.reset(scope)
+            try:
+                await worker.reset(scope)
+            except UserError as exc:  # a remote worker away: say so, the chat goes on
+                console.print(f"[dim]{shown(str(exc))}[/dim]")
+                continue
             history.clear()
             console.print("[dim]Memory of this conversation is reset.[/dim]")
             continue

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import socket
 
 import pytest
 from rich.console import Console
 
+from atri.config import Secrets, Settings
 from bot.console import PLATFORM, console_user_id, run_console
+from bot.relay import HttpWorker
 from model.protocol import ScopeRef
 from model.service import ChatService
 
@@ -60,3 +63,23 @@ async def test_a_command_with_words_after_it_is_not_sent_to_her(
     assert "听到了：/" not in shown  # no command reached the model as a message
     history = await echo_service.history(ScopeRef(platform=PLATFORM, user_id=console_user_id()))
     assert [m.content for m in history if m.role == "user"] == ["hi", "after"]
+
+
+async def test_a_worker_gone_away_is_told_and_the_chat_goes_on(
+    echo_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    # Nothing listens there now: the worker was stopped, or restarted, during the chat.
+    settings = echo_settings.worker.model_copy(update={"url": url})
+    async with HttpWorker(settings, Secrets()) as remote:
+        monkeypatch.setattr("sys.stdin", io.StringIO("/reset\nhi\n"))
+        screen = io.StringIO()
+        console = Console(file=screen, force_terminal=False, width=500)
+        await run_console(remote, console, "you", "ATRI", "hello", [("user", "old")])
+    shown = screen.getvalue()
+    assert "Cannot reach the ATRI worker" in shown
+    assert "Memory of this conversation is reset." not in shown
+    assert f"ATRI: {settings.error_reply}" in shown  # "hi" was still answered, in her voice
+    assert "Bye!" in shown
