@@ -58,6 +58,12 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 # Earlier messages a bot may send along on /chat (the OpenAI API has its own cap).
 MAX_CONTEXT_MESSAGES = 2000
 
+# What FastAPI's "There was an error parsing the body" was, by its cause.
+UNREADABLE_BODY: dict[type[BaseException], str] = {
+    UnicodeDecodeError: "Bad request: the body is not valid JSON (it is not UTF-8 text).",
+    RecursionError: "Bad request: the body nests lists or objects too deeply to read.",
+}
+
 
 class CountResult(BaseModel):
     count: int
@@ -166,7 +172,8 @@ def create_app(service: ChatService, secrets: Secrets) -> FastAPI:
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code < 400:
             return Response(status_code=exc.status_code, headers=exc.headers)
-        body = error_body(request.url.path, str(exc.detail), "invalid_request_error")
+        detail = UNREADABLE_BODY.get(type(exc.__cause__), str(exc.detail))
+        body = error_body(request.url.path, detail, "invalid_request_error")
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)

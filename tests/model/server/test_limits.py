@@ -21,6 +21,7 @@ from model.service import ChatService
 from tests.model.server.conftest import ADMIN_TOKEN
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+ADMIN_JSON = {**ADMIN, "Content-Type": "application/json"}
 
 
 class RecordingEcho(EchoEngine):
@@ -142,7 +143,9 @@ async def test_a_lone_surrogate_in_a_channel_setting_is_replaced_not_a_500(
         assert modes.json() == {"c\ufffd": "all"}
 
 
-async def test_v1_errors_are_in_openai_format(echo_worker: tuple[ChatService, str]) -> None:
+async def test_v1_errors_are_in_openai_format_and_an_unreadable_body_says_why(
+    echo_worker: tuple[ChatService, str],
+) -> None:
     _, url = echo_worker
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         bad = await client.post(
@@ -152,6 +155,13 @@ async def test_v1_errors_are_in_openai_format(echo_worker: tuple[ChatService, st
         )
         assert bad.status_code == 400
         assert bad.json()["error"]["message"] == "Bad request: the body is not valid JSON."
+        for raw, problem in [
+            (b'{"messages": [{"role": "user", "content": "\xff\xfe"}]}', "not UTF-8 text"),
+            (b'{"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nests lists or objects"),
+        ]:
+            for path in ("/v1/chat/completions", "/chat"):
+                bad = await client.post(path, content=raw, headers=ADMIN_JSON)
+                assert bad.status_code == 400 and problem in bad.text
         missing = await client.get("/v1/nothing-here")
         assert missing.status_code == 404 and "error" in missing.json()
 
