@@ -59,7 +59,7 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_CONTEXT_MESSAGES = 2000
 
 # What FastAPI's "There was an error parsing the body" was, by its cause.
-UNREADABLE_BODY: dict[type[BaseException], str] = {
+UNREADABLE_BODY: dict[type[BaseException] | type[None], str] = {
     UnicodeDecodeError: "Bad request: the body is not valid JSON (it is not UTF-8 text).",
     RecursionError: "Bad request: the body nests lists or objects too deeply to read.",
 }
