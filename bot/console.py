@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import re
 import sys
+import threading
 
 from rich.console import Console
 from rich.markup import escape
@@ -54,11 +56,35 @@ def console_user_id() -> str:
 
 
 async def _read_line(prompt: str, console: Console) -> str | None:
-    """One line from stdin without blocking the event loop; None at end of input."""
+    """One line from stdin without blocking the event loop; None at end of input.
+
+    Read on a daemon thread of its own, not asyncio's executor: on Ctrl-C asyncio.run
+    waits for the executor's threads, and one blocked in readline held the console
+    open until Enter was pressed."""
     interactive = sys.stdin.isatty()
     if interactive:
         console.print(prompt, end="")
-    line = await asyncio.to_thread(sys.stdin.readline)
+    loop = asyncio.get_running_loop()
+    read: asyncio.Future[str] = loop.create_future()
+
+    def deliver(line: str | None, error: BaseException | None) -> None:
+        if read.done():  # the REPL was cancelled meanwhile
+            return
+        if error is not None:
+            read.set_exception(error)
+        else:
+            read.set_result(line or "")
+
+    def reader() -> None:
+        try:
+            line, error = sys.stdin.readline(), None
+        except Exception as exc:
+            line, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop closed while it waited
+            loop.call_soon_threadsafe(deliver, line, error)
+
+    threading.Thread(target=reader, name="atri-console-input", daemon=True).start()
+    line = await read
     if not line:
         return None
     return line.rstrip("\n")

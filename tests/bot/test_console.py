@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -81,6 +82,28 @@ def test_missing_base_model_names_the_setting(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "[model] base" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_at_the_prompt_ends_the_chat_at_once(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "atri", "--config", str(config), "chat"],
+        stdin=subprocess.PIPE,  # left open, as a terminal is: she waits for a line
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=ENV,
+    )
+    try:
+        assert chat.stdout is not None
+        while "/quit leaves" not in chat.stdout.readline():  # the help line: now reading
+            assert chat.poll() is None
+        chat.send_signal(signal.SIGINT)
+        assert chat.wait(timeout=15) == 130  # it waited for Enter before
+    finally:
+        chat.kill()
+        chat.communicate()
 
 
 # A person's first message, and the seeds of the runs that must stay in character.
