@@ -110,6 +110,25 @@ async def test_health_answers_during_a_long_request_and_oversized_ones_get_413(
         assert (await client.post("/chat", json=chat, headers=ADMIN)).status_code == 413
 
 
+async def test_a_huge_display_name_or_id_cannot_push_the_prompt_past_the_window(
+    recording_worker: tuple[RecordingEcho, str],
+) -> None:
+    engine, url = recording_worker
+    huge = "N" * 900_000  # twice that is within the 2 MB body limit
+    said = {"platform": "t", "channel_id": "c", "text": "hello"}
+    async with httpx.AsyncClient(base_url=url, timeout=60, headers=ADMIN) as client:
+        # Two people of one name are told apart by id, so the id is shown too.
+        for user_id in ("a", huge):
+            heard = {**said, "user_id": user_id, "display_name": huge, "addressed": False}
+            assert (await client.post("/chat", json=heard)).json()["status"] == "heard"
+        asked = {**said, "user_id": huge, "display_name": huge}
+        answer = await client.post("/chat", json=asked)
+    assert answer.status_code == 200 and answer.json()["status"] == "ok"
+    (prompt,) = engine.seen
+    assert sum(len(m["content"]) for m in prompt) < engine.context_window
+    assert prompt[-1]["content"].endswith("hello")
+
+
 async def test_lone_surrogates_are_replaced_not_a_500(
     echo_worker: tuple[ChatService, str],
 ) -> None:
