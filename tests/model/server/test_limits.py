@@ -129,6 +129,19 @@ async def test_a_huge_display_name_or_id_cannot_push_the_prompt_past_the_window(
     assert prompt[-1]["content"].endswith("hello")
 
 
+async def test_a_huge_display_name_is_not_repeated_into_her_reply(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    # Her replies say {{user}} where the person's name goes (the echo engine repeats it).
+    _, url = echo_worker
+    asked = {"platform": "t", "user_id": "u", "display_name": "N" * 1_500_000}
+    asked["text"] = "{{user}} " * 50
+    async with httpx.AsyncClient(base_url=url, timeout=60, headers=ADMIN) as client:
+        answer = await client.post("/chat", json=asked)
+    assert answer.status_code == 200 and answer.json()["status"] == "ok"
+    assert len(answer.text) < 20_000  # it was 50 copies of the 1.5 MB name: 75 MB
+
+
 async def test_lone_surrogates_are_replaced_not_a_500(
     echo_worker: tuple[ChatService, str],
 ) -> None:
