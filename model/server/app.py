@@ -179,6 +179,13 @@ def create_app(service: ChatService, secrets: Secrets) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         message = f"Bad request: {validation_problems(exc.errors())}."
+        whole_body = any(tuple(e["loc"]) == ("body",) for e in exc.errors())
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if whole_body and not (kind == "application/json" or kind.endswith("+json")):
+            # FastAPI reads JSON only when told it is JSON (`curl -d` says it is a form).
+            message = (
+                "Bad request: send a JSON body, with the header 'Content-Type: application/json'."
+            )
         if request.url.path.startswith("/v1/"):
             return JSONResponse(OpenAIError.body(message, "invalid_request_error"), 400)
         return JSONResponse({"detail": message}, status_code=422)

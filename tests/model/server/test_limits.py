@@ -194,6 +194,13 @@ async def test_v1_errors_are_in_openai_format_and_an_unreadable_body_says_why(
             for path in ("/v1/chat/completions", "/chat"):
                 bad = await client.post(path, content=raw, headers=ADMIN_JSON)
                 assert bad.status_code == 400 and problem in bad.text
+        form = "application/x-www-form-urlencoded"  # what `curl -d` says without -H
+        for path in ("/v1/chat/completions", "/chat"):
+            for headers in ({**ADMIN, "Content-Type": form}, ADMIN):
+                raw = b'{"messages": [], "platform": "t", "user_id": "u", "text": "hi"}'
+                bad = await client.post(path, content=raw, headers=headers)
+                assert bad.status_code in (400, 422)
+                assert "'Content-Type: application/json'" in bad.text
         missing = await client.get("/v1/nothing-here")
         assert missing.status_code == 404 and "error" in missing.json()
 
