@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from atri.config import Secrets, Settings
 from model.engines.echo import EchoEngine
+from model.protocol import MAX_DISPLAY_NAME_CHARS
 from model.server.app import MAX_BODY_BYTES, bind_socket, create_app, serving
 from model.server.openai_api import MAX_MESSAGES, MAX_NAME_CHARS
 from model.service import ChatService
@@ -140,6 +141,21 @@ async def test_a_huge_display_name_is_not_repeated_into_her_reply(
         answer = await client.post("/chat", json=asked)
     assert answer.status_code == 200 and answer.json()["status"] == "ok"
     assert len(answer.text) < 20_000  # it was 50 copies of the 1.5 MB name: 75 MB
+
+
+async def test_a_huge_display_name_is_not_stored_whole(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    service, url = echo_worker
+    name = "N" * 1_500_000
+    said = {"platform": "t", "user_id": "u", "display_name": name, "text": "hi"}
+    heard = {**said, "channel_id": "c", "addressed": False}
+    async with httpx.AsyncClient(base_url=url, timeout=60, headers=ADMIN) as client:
+        assert (await client.post("/chat", json=said)).json()["status"] == "ok"
+        assert (await client.post("/chat", json=heard)).json()["status"] == "heard"
+    (stored, _) = await service.memory.history("t:user:u")
+    (line,) = await service.memory.room.recent("t:chan:c", 10, 3600)
+    assert stored.display_name == line.display_name == name[:MAX_DISPLAY_NAME_CHARS]
 
 
 async def test_lone_surrogates_are_replaced_not_a_500(
