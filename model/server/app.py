@@ -194,7 +194,7 @@ def create_app(service: ChatService, secrets: Secrets) -> FastAPI:
     async def openai_error(request: Request, exc: OpenAIError) -> JSONResponse:
         return JSONResponse(OpenAIError.body(exc.message, exc.kind), status_code=exc.status)
 
-    @app.get("/health")
+    @app.api_route("/health", methods=["GET", "HEAD"])  # uptime monitors often use HEAD
     async def health() -> dict[str, bool]:
         return {"ok": True}
 

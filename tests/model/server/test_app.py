@@ -83,6 +83,8 @@ async def test_open_routes_answer_without_a_token(echo_worker: tuple[ChatService
     _, url = echo_worker
     async with httpx.AsyncClient(base_url=url) as client:
         assert (await client.get("/health")).json() == {"ok": True}
+        # Uptime monitors often probe with HEAD: the same answer without its body.
+        assert (await client.head("/health")).status_code == 200
         status = (await client.get("/status")).json()
         assert status["engine"] == "echo"
         assert status["queue_depth"] == 0
