@@ -281,6 +281,27 @@ _chat_body = st.fixed_dictionaries(
     {"platform": _odd_text, "user_id": _odd_text, "text": _odd_text},
     optional={"context": _json, "display_name": _json, "channel_id": _odd_text},
 )
+# The admin routes that take a scope, a message or a channel setting.
+_scope_body = st.fixed_dictionaries(
+    {"platform": _odd_text},
+    optional={
+        "user_id": _odd_text,
+        "channel_id": _odd_text,
+        "guild_id": _odd_text,
+        "request_id": _odd_text,
+        "sent": _odd_text,
+    },
+)
+_channel_body = st.fixed_dictionaries(
+    {"platform": _odd_text, "channel_id": _odd_text, "mode": st.sampled_from(["off", "all"])}
+)
+_bodies = {
+    "/chat": _chat_body,
+    "/v1/chat/completions": st.one_of(_v1_body, _json),
+    "/channels": _channel_body,
+}
+_scope_routes = ["/reset", "/purge", "/history", "/memory", "/cut-reply", "/forget-message"]
+_bodies |= {path: _scope_body for path in _scope_routes}
 
 
 @pytest.fixture
@@ -316,9 +337,9 @@ def test_fuzzed_bodies_never_get_a_5xx(threaded_worker: str) -> None:
             deadline=2000,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         )
-        @given(path=st.sampled_from(["/chat", "/v1/chat/completions"]), data=st.data())
+        @given(path=st.sampled_from(sorted(_bodies)), data=st.data())
         def post(path: str, data: st.DataObject) -> None:
-            body = data.draw(_chat_body if path == "/chat" else st.one_of(_v1_body, _json))
+            body = data.draw(_bodies[path])
             raw = json.dumps(body).encode()
             answer = client.post(
                 path, content=raw, headers={**ADMIN, "Content-Type": "application/json"}
