@@ -23,6 +23,9 @@ OFFLINE_DEMO_NOTE = (
     'real model, see "Using a real base model" in README.md.'
 )
 COMMANDS = {"/reset", "/history", "/quit", "/exit"}
+# Lines that reach the console within this of each other were pasted together (a person
+# types slower), so they are sent as one message.
+PASTE_GAP_SECONDS = 0.05
 LANGUAGE_NAMES = {"zh": "Chinese", "en": "English", "ja": "Japanese"}
 # Control characters other than newline and tab (C0, DEL, C1): in a reply or a name they
 # would be terminal commands (ESC c resets the terminal, OSC sets its title or clipboard),
@@ -55,39 +58,49 @@ def console_user_id() -> str:
         return "local"
 
 
-async def _read_line(prompt: str, console: Console) -> str | None:
-    """One line from stdin without blocking the event loop; None at end of input.
+class _Input:
+    """Lines of stdin, read ahead on a daemon thread; None at end of input.
 
-    Read on a daemon thread of its own, not asyncio's executor: on Ctrl-C asyncio.run
-    waits for the executor's threads, and one blocked in readline held the console
-    open until Enter was pressed."""
-    interactive = sys.stdin.isatty()
-    if interactive:
-        console.print(prompt, end="")
-    loop = asyncio.get_running_loop()
-    read: asyncio.Future[str] = loop.create_future()
+    Not asyncio's executor: on Ctrl-C asyncio.run waits for the executor's threads,
+    and one blocked in readline held the console open until Enter was pressed."""
 
-    def deliver(line: str | None, error: BaseException | None) -> None:
-        if read.done():  # the REPL was cancelled meanwhile
-            return
-        if error is not None:
-            read.set_exception(error)
-        else:
-            read.set_result(line or "")
+    def __init__(self) -> None:
+        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self._ended = False
+        loop = asyncio.get_running_loop()
 
-    def reader() -> None:
-        try:
-            line, error = sys.stdin.readline(), None
-        except Exception as exc:
-            line, error = None, exc
-        with contextlib.suppress(RuntimeError):  # the loop closed while it waited
-            loop.call_soon_threadsafe(deliver, line, error)
+        def read() -> None:
+            line: str | None = "\n"
+            while line is not None:
+                try:
+                    line = sys.stdin.readline() or None
+                except (OSError, ValueError):
+                    line = None
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    loop.call_soon_threadsafe(self._lines.put_nowait, line)
 
-    threading.Thread(target=reader, name="atri-console-input", daemon=True).start()
-    line = await read
-    if not line:
-        return None
-    return line.rstrip("\n")
+        threading.Thread(target=read, name="atri-console-input", daemon=True).start()
+
+    async def message(self, pasted_together: bool) -> str | None:
+        """The next line, or with `pasted_together` the lines that arrive with it: a
+        paragraph pasted into a terminal is one message, not one per line."""
+        if self._ended:
+            return None
+        first = await self._lines.get()
+        if first is None:
+            self._ended = True
+            return None
+        lines = [first]
+        while pasted_together:
+            try:
+                more = await asyncio.wait_for(self._lines.get(), PASTE_GAP_SECONDS)
+            except TimeoutError:
+                break
+            if more is None:
+                self._ended = True
+                break
+            lines.append(more)
+        return "".join(lines).rstrip("\n")
 
 
 async def run_console(
@@ -108,8 +121,12 @@ async def run_console(
     console.print(f"[dim]{HELP}[/dim]")
     if not history and greeting:
         console.print(f"[bold magenta]{shown(character_name)}[/]: {shown(greeting)}")
+    typed = _Input()
+    interactive = sys.stdin.isatty()
     while True:
-        line = await _read_line(f"[bold cyan]{shown(user_name)}[/]: ", console)
+        if interactive:
+            console.print(f"[bold cyan]{shown(user_name)}[/]: ", end="")
+        line = await typed.message(pasted_together=interactive)
         if line is None:
             break
         command = line.strip()
