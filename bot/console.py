@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
+import re
 import sys
+import threading
 
 from rich.console import Console
 from rich.markup import escape
 
 from atri.config import OFFLINE_DEFAULT_BASE
+from atri.errors import UserError
 from model.protocol import Character, ChatRequest, ScopeRef, Worker, WorkerStatus
 
 PLATFORM = "console"
@@ -18,7 +22,21 @@ OFFLINE_DEMO_NOTE = (
     "This is the offline demo model: tiny and English-only. For ATRI in Chinese on a "
     'real model, see "Using a real base model" in README.md.'
 )
+COMMANDS = {"/reset", "/history", "/quit", "/exit"}
+# Lines that reach the console within this of each other were pasted together (a person
+# types slower), so they are sent as one message.
+PASTE_GAP_SECONDS = 0.05
 LANGUAGE_NAMES = {"zh": "Chinese", "en": "English", "ja": "Japanese"}
+# Control characters other than newline and tab (C0, DEL, C1): in a reply or a name they
+# would be terminal commands (ESC c resets the terminal, OSC sets its title or clipboard),
+# and rich passes ESC and the C1 codes through.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def shown(text: str) -> str:
+    """Text from outside (a reply, a name, memory) as rich markup that prints as written,
+    without its control characters."""
+    return escape(_CONTROLS.sub("", text))
 
 
 def describe_worker(status: WorkerStatus, character: Character) -> list[str]:
@@ -40,15 +58,49 @@ def console_user_id() -> str:
         return "local"
 
 
-async def _read_line(prompt: str, console: Console) -> str | None:
-    """One line from stdin without blocking the event loop; None at end of input."""
-    interactive = sys.stdin.isatty()
-    if interactive:
-        console.print(prompt, end="")
-    line = await asyncio.to_thread(sys.stdin.readline)
-    if not line:
-        return None
-    return line.rstrip("\n")
+class _Input:
+    """Lines of stdin, read ahead on a daemon thread; None at end of input.
+
+    Not asyncio's executor: on Ctrl-C asyncio.run waits for the executor's threads,
+    and one blocked in readline held the console open until Enter was pressed."""
+
+    def __init__(self) -> None:
+        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self._ended = False
+        loop = asyncio.get_running_loop()
+
+        def read() -> None:
+            line: str | None = "\n"
+            while line is not None:
+                try:
+                    line = sys.stdin.readline() or None
+                except (OSError, ValueError):
+                    line = None
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    loop.call_soon_threadsafe(self._lines.put_nowait, line)
+
+        threading.Thread(target=read, name="atri-console-input", daemon=True).start()
+
+    async def message(self, pasted_together: bool) -> str | None:
+        """The next line, or with `pasted_together` the lines that arrive with it: a
+        paragraph pasted into a terminal is one message, not one per line."""
+        if self._ended:
+            return None
+        first = await self._lines.get()
+        if first is None:
+            self._ended = True
+            return None
+        lines = [first]
+        while pasted_together:
+            try:
+                more = await asyncio.wait_for(self._lines.get(), PASTE_GAP_SECONDS)
+            except TimeoutError:
+                break
+            if more is None:
+                self._ended = True
+                break
+            lines.append(more)
+        return "".join(lines).rstrip("\n")
 
 
 async def run_console(
@@ -65,19 +117,34 @@ async def run_console(
     user_id = console_user_id()
     scope = ScopeRef(platform=PLATFORM, user_id=user_id)
     for fact in about or []:
-        console.print(f"[dim]{escape(fact)}[/dim]")
+        console.print(f"[dim]{shown(fact)}[/dim]")
     console.print(f"[dim]{HELP}[/dim]")
     if not history and greeting:
-        console.print(f"[bold magenta]{escape(character_name)}[/]: {escape(greeting)}")
+        console.print(f"[bold magenta]{shown(character_name)}[/]: {shown(greeting)}")
+    typed = _Input()
+    interactive = sys.stdin.isatty()
     while True:
-        line = await _read_line(f"[bold cyan]{escape(user_name)}[/]: ", console)
-        if line is None or line.strip() in {"/quit", "/exit"}:
+        if interactive:
+            console.print(f"[bold cyan]{shown(user_name)}[/]: ", end="")
+        line = await typed.message(pasted_together=interactive)
+        if line is None:
             break
         command = line.strip()
         if not command:
             continue
+        name, *rest = command.split(maxsplit=1)
+        if name in COMMANDS and rest:
+            # Never sent to her as a message: "/reset everything" meant the command.
+            console.print(f"[dim]{name} takes nothing after it; type {name} alone.[/dim]")
+            continue
+        if command in {"/quit", "/exit"}:
+            break
         if command == "/reset":
-            await worker.reset(scope)
+            try:
+                await worker.reset(scope)
+            except UserError as exc:  # a remote worker away: say so, the chat goes on
+                console.print(f"[dim]{shown(str(exc))}[/dim]")
+                continue
             history.clear()
             console.print("[dim]Memory of this conversation is reset.[/dim]")
             continue
@@ -86,15 +153,15 @@ async def run_console(
                 console.print("[dim](no messages yet)[/dim]")
             for role, text in history:
                 who = character_name if role == "assistant" else user_name
-                console.print(f"[dim]{escape(who)}: {escape(text)}[/dim]")
+                console.print(f"[dim]{shown(who)}: {shown(text)}[/dim]")
             continue
-        if command.startswith("/") and command.split()[0] not in {"/reset", "/history"}:
-            console.print(f"[dim]Unknown command {escape(command.split()[0])}. {HELP}[/dim]")
+        if command.startswith("/"):
+            console.print(f"[dim]Unknown command {shown(name)}. {HELP}[/dim]")
             continue
         request = ChatRequest(platform=PLATFORM, user_id=user_id, display_name=user_name, text=line)
-        with console.status(f"{escape(character_name)} is thinking…", spinner="dots"):
+        with console.status(f"{shown(character_name)} is thinking…", spinner="dots"):
             reply = await worker.chat(request)
         if reply.status == "ok":
             history += [("user", line), ("assistant", reply.text)]
-        console.print(f"[bold magenta]{escape(character_name)}[/]: {escape(reply.text)}")
+        console.print(f"[bold magenta]{shown(character_name)}[/]: {shown(reply.text)}")
     console.print("[dim]Bye![/dim]")

@@ -15,7 +15,8 @@ worker, was the bottleneck (see bench/relay.py).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -38,6 +39,7 @@ from model.protocol import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Beyond the worker's own request timeout (after which it answers "busy" itself).
 TIMEOUT_MARGIN_SECONDS = 10.0
@@ -134,7 +136,25 @@ class HttpWorker:
                     f"The ATRI worker at {self.url} answered {path} with HTTP "
                     f"{response.status}: {text[:200]}"
                 )
-            return await response.json(content_type=None)
+            try:
+                return await response.json(content_type=None)
+            except ValueError:  # not JSON: another program answers at this address
+                raise WorkerUnreachable(self._not_the_worker(path)) from None
+
+    def _not_the_worker(self, path: str) -> str:
+        return (
+            f"The server at {self.url} answered {path} with something other than the ATRI "
+            "worker's answer; is [worker] url the address `atri worker` printed?"
+        )
+
+    async def _read(self, method: str, path: str, read: Callable[[Any], T], body: Any = None) -> T:
+        """One call whose answer `read` turns into its type; an answer of another shape
+        (some other JSON service at that address) is one sentence, not a KeyError."""
+        found = await self._call(method, path, body)
+        try:
+            return read(found)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise WorkerUnreachable(self._not_the_worker(path)) from None
 
     async def chat(self, request: ChatRequest) -> Reply:
         try:
@@ -144,29 +164,28 @@ class HttpWorker:
             return Reply(text=self.settings.error_reply, status="error")
 
     async def history(self, scope: ScopeRef) -> list[HistoryEntry]:
-        found = await self._call("POST", "/history", scope.model_dump())
-        return [HistoryEntry.model_validate(entry) for entry in found]
+        return await self._read("POST", "/history", _history, scope.model_dump())
 
     async def remembered(self, scope: ScopeRef) -> Remembered:
-        return Remembered.model_validate(await self._call("POST", "/memory", scope.model_dump()))
+        return await self._read("POST", "/memory", Remembered.model_validate, scope.model_dump())
 
     async def character(self) -> Character:
-        return Character.model_validate(await self._call("GET", "/character"))
+        return await self._read("GET", "/character", Character.model_validate)
 
     async def reset(self, scope: ScopeRef) -> int:
-        return int((await self._call("POST", "/reset", scope.model_dump()))["count"])
+        return await self._read("POST", "/reset", _count, scope.model_dump())
 
     async def purge(self, scope: ScopeRef) -> int:
-        return int((await self._call("POST", "/purge", scope.model_dump()))["count"])
+        return await self._read("POST", "/purge", _count, scope.model_dump())
 
     async def cut_reply(self, cut: ReplyCut) -> int:
-        return int((await self._call("POST", "/cut-reply", cut.model_dump()))["count"])
+        return await self._read("POST", "/cut-reply", _count, cut.model_dump())
 
     async def forget_message(self, ref: MessageRef) -> int:
-        return int((await self._call("POST", "/forget-message", ref.model_dump()))["count"])
+        return await self._read("POST", "/forget-message", _count, ref.model_dump())
 
     async def status(self) -> WorkerStatus:
-        return WorkerStatus.model_validate(await self._call("GET", "/status"))
+        return await self._read("GET", "/status", WorkerStatus.model_validate)
 
     async def reload(self) -> ReloadResult:
         return await self._reload("/reload", retry=True)
@@ -177,14 +196,28 @@ class HttpWorker:
         return await self._reload("/rollback", retry=False)
 
     async def channel_modes(self, platform: str) -> dict[str, ChannelMode]:
-        found = await self._call("GET", f"/channels/{quote(platform, safe='')}")
-        return {str(k): v for k, v in found.items() if v in ("off", "mention", "all")}
+        return await self._read("GET", f"/channels/{quote(platform, safe='')}", _modes)
 
     async def set_channel_mode(self, setting: ChannelSetting) -> None:
         await self._call("POST", "/channels", setting.model_dump())
 
     async def _reload(self, path: str, retry: bool) -> ReloadResult:
         try:
-            return ReloadResult.model_validate(await self._call("POST", path, retry=retry))
+            found = await self._call("POST", path, retry=retry)
+            return ReloadResult.model_validate(found)
         except WorkerUnreachable as exc:
             return ReloadResult(ok=False, message=str(exc))
+        except ValueError:
+            return ReloadResult(ok=False, message=self._not_the_worker(path))
+
+
+def _count(found: Any) -> int:
+    return int(found["count"])
+
+
+def _history(found: Any) -> list[HistoryEntry]:
+    return [HistoryEntry.model_validate(entry) for entry in found]
+
+
+def _modes(found: Any) -> dict[str, ChannelMode]:
+    return {str(k): v for k, v in found.items() if v in ("off", "mention", "all")}

@@ -25,6 +25,19 @@ def clean_text(value: object) -> object:
 # A string from outside: text, ids, names. Always encodable.
 Text = Annotated[str, BeforeValidator(clean_text)]
 
+# The longest display name kept: platforms allow about 32 characters, and a name is
+# stored with every message and room line, so a longer one (a client's, not a
+# platform's) is cut here rather than written to memory whole.
+MAX_DISPLAY_NAME_CHARS = 100
+
+
+def short_name(value: object) -> object:
+    value = clean_text(value)
+    return value[:MAX_DISPLAY_NAME_CHARS] if isinstance(value, str) else value
+
+
+DisplayName = Annotated[str, BeforeValidator(short_name)]
+
 ScopeKind = Literal["user", "user_in_channel", "channel"]
 
 # What an admin set for a channel or group: "off" (silent), "mention" (answers when
@@ -52,7 +65,7 @@ class ChatRequest(BaseModel):
     # per-user rate limit applies.
     user_id: Text
     text: Text
-    display_name: Text = ""
+    display_name: DisplayName = ""
     channel_id: Text = ""
     guild_id: Text = ""
     # A thread's parent channel (Discord): [room] channel lists naming it cover the thread.
@@ -110,8 +123,8 @@ class ReplyCut(MessageRef):
 
 
 class ChannelSetting(BaseModel):
-    platform: str
-    channel_id: str
+    platform: Text
+    channel_id: Text
     mode: ChannelMode
 
 

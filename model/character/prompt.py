@@ -20,6 +20,9 @@ MIN_MESSAGE_TOKENS = 16
 # `room * MAX_CHARS_PER_TOKEN` characters cannot fit, so it is cut (or left out) before
 # it is ever counted, and a 1 MB message costs no more to fit than one that barely fits.
 MAX_CHARS_PER_TOKEN = 16
+# The most of a display name or id that names a speaker to the model. Names come from
+# platforms and clients unchecked: a 1 MB one went into the prompt whole, past the window.
+MAX_SPEAKER_CHARS = 64
 
 # What leads the room lines in the message she answers, in the language she speaks.
 ROOM_HEADINGS = {
@@ -136,16 +139,20 @@ def people_labels(
 ) -> dict[str, str]:
     """How each person is named to the model: their latest display name, with the id
     added where two people share a name (people are ids; names are only what they show)."""
-    latest = {line.user_id: line.display_name or line.user_id for line in lines}
+    latest = {line.user_id: _short(line.display_name or line.user_id) for line in lines}
     if speaker_id:
-        latest[speaker_id] = speaker_name or speaker_id
+        latest[speaker_id] = _short(speaker_name or speaker_id)
     owners: dict[str, set[str]] = {}
     for user_id, name in latest.items():
         owners.setdefault(name, set()).add(user_id)
     return {
-        user_id: f"{name}({user_id})" if len(owners[name]) > 1 else name
+        user_id: f"{name}({_short(user_id)})" if len(owners[name]) > 1 else name
         for user_id, name in latest.items()
     }
+
+
+def _short(name: str) -> str:
+    return name[:MAX_SPEAKER_CHARS]
 
 
 def fit_room(
@@ -194,6 +201,7 @@ def fit_prompt(
     the history: it opens the first message shown, so roles still alternate.
     """
     heard = room_context.lines if room_context else ()
+    display_name = _short(display_name)
     labels = people_labels(heard, user_id, display_name) if heard else {}
     if heard:
         shared_scope = True
@@ -244,7 +252,7 @@ def fit_prompt(
     exchange_tokens = 0
     for turn in reversed(earlier):  # newest first; an exchange starts at a user message
         content = speaker_text(
-            turn.content, turn.display_name, shared_scope and turn.role == "user"
+            turn.content, _short(turn.display_name), shared_scope and turn.role == "user"
         )
         exchange.insert(0, {"role": turn.role, "content": content})
         if len(content) > budget * MAX_CHARS_PER_TOKEN:  # cannot fit: not worth counting

@@ -19,7 +19,7 @@ import logging
 import signal
 import socket
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -58,6 +58,12 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 # Earlier messages a bot may send along on /chat (the OpenAI API has its own cap).
 MAX_CONTEXT_MESSAGES = 2000
 
+# What FastAPI's "There was an error parsing the body" was, by its cause.
+UNREADABLE_BODY: dict[type[BaseException] | type[None], str] = {
+    UnicodeDecodeError: "Bad request: the body is not valid JSON (it is not UTF-8 text).",
+    RecursionError: "Bad request: the body nests lists or objects too deeply to read.",
+}
+
 
 class CountResult(BaseModel):
     count: int
@@ -68,6 +74,34 @@ def error_body(path: str, message: str, kind: str) -> dict[str, Any]:
     if path.startswith("/v1/"):
         return OpenAIError.body(message, kind)
     return {"detail": message}
+
+
+def validation_problems(errors: Sequence[Any]) -> str:
+    """Pydantic's errors as one sentence: where in the body, and what was wrong there."""
+    if any(e["type"] == "json_invalid" for e in errors):
+        return "the body is not valid JSON"
+    found: dict[str, list[str]] = {}
+    for e in errors:
+        # A union reports each member that failed under its own tag in `loc`
+        # ("list[ContentPart]", "function-before[clean_text(), str]"): not a place in
+        # the body, so dropped, and the members' complaints about one place are joined.
+        where = [str(p) for p in e["loc"] if p != "body" and "[" not in str(p)]
+        said = found.setdefault(".".join(where) or "body", [])
+        if e["msg"] not in said:
+            said.append(e["msg"])
+    # A value that got inside one member ("content" as a list, with a bad part) is told
+    # what is wrong inside, not also that it is no string.
+    deeper = {w for w in found if any(o.startswith(f"{w}.") for o in found)}
+    return "; ".join(f"{w}: {_either(said)}" for w, said in found.items() if w not in deeper)
+
+
+def _either(messages: list[str]) -> str:
+    """'Input should be a valid string' and '… a valid list' become '… string or a valid list'."""
+    first, *others = messages
+    lead = "Input should be "
+    if first.startswith(lead) and all(m.startswith(lead) for m in others):
+        return " or ".join([first, *(m.removeprefix(lead) for m in others)])
+    return "; ".join(messages)
 
 
 class BodyLimit:
@@ -138,19 +172,20 @@ def create_app(service: ChatService, secrets: Secrets) -> FastAPI:
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code < 400:
             return Response(status_code=exc.status_code, headers=exc.headers)
-        body = error_body(request.url.path, str(exc.detail), "invalid_request_error")
+        detail = UNREADABLE_BODY.get(type(exc.__cause__), str(exc.detail))
+        body = error_body(request.url.path, detail, "invalid_request_error")
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        if any(e["type"] == "json_invalid" for e in exc.errors()):
-            problems = "the body is not valid JSON"
-        else:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
-                for e in exc.errors()
+        message = f"Bad request: {validation_problems(exc.errors())}."
+        whole_body = any(tuple(e["loc"]) == ("body",) for e in exc.errors())
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if whole_body and not (kind == "application/json" or kind.endswith("+json")):
+            # FastAPI reads JSON only when told it is JSON (`curl -d` says it is a form).
+            message = (
+                "Bad request: send a JSON body, with the header 'Content-Type: application/json'."
             )
-        message = f"Bad request: {problems}."
         if request.url.path.startswith("/v1/"):
             return JSONResponse(OpenAIError.body(message, "invalid_request_error"), 400)
         return JSONResponse({"detail": message}, status_code=422)
@@ -159,7 +194,7 @@ def create_app(service: ChatService, secrets: Secrets) -> FastAPI:
     async def openai_error(request: Request, exc: OpenAIError) -> JSONResponse:
         return JSONResponse(OpenAIError.body(exc.message, exc.kind), status_code=exc.status)
 
-    @app.get("/health")
+    @app.api_route("/health", methods=["GET", "HEAD"])  # uptime monitors often use HEAD
     async def health() -> dict[str, bool]:
         return {"ok": True}
 

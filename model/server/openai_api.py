@@ -25,14 +25,14 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from atri.config import Secrets
-from model.protocol import ChatRequest, ChatTurn, Reply, Text
+from model.protocol import ChatRequest, ChatTurn, Reply, Text, clean_text
 from model.server.auth import check_token
 from model.service import ChatService
 
@@ -42,6 +42,13 @@ STREAM_CHUNK_CHARS = 8
 # More messages than any real conversation sends: beyond it a request is refused (413)
 # before any work, since each message costs validation and fitting time.
 MAX_MESSAGES = 2000
+
+
+# `model` and `user`: names, not text. `model` is repeated in every chunk of a stream, so
+# a long one would multiply the reply's size (a 1 MB name made a 28 MB answer). The
+# constraint sits inside the type, so pydantic says "characters", not "items".
+MAX_NAME_CHARS = 200
+Name = Annotated[str, StringConstraints(max_length=MAX_NAME_CHARS), BeforeValidator(clean_text)]
 
 
 class OpenAIError(Exception):
@@ -83,11 +90,11 @@ class StreamOptions(BaseModel):
 class CompletionRequest(BaseModel):
     # Sampling fields (temperature, top_p, max_tokens, …) are accepted and ignored.
     model_config = ConfigDict(extra="ignore")
-    model: Text = MODEL_ALIAS
+    model: Name = MODEL_ALIAS
     messages: list[InMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    user: Text | None = Field(default=None, max_length=200)
+    user: Name | None = None
 
 
 def to_chat_request(body: CompletionRequest) -> ChatRequest:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import pty
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -81,6 +84,56 @@ def test_missing_base_model_names_the_setting(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "[model] base" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_at_the_prompt_ends_the_chat_at_once(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "atri", "--config", str(config), "chat"],
+        stdin=subprocess.PIPE,  # left open, as a terminal is: she waits for a line
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=ENV,
+    )
+    try:
+        assert chat.stdout is not None
+        while "/quit leaves" not in chat.stdout.readline():  # the help line: now reading
+            assert chat.poll() is None
+        chat.send_signal(signal.SIGINT)
+        assert chat.wait(timeout=15) == 130  # it waited for Enter before
+    finally:
+        chat.kill()
+        chat.communicate()
+
+
+def test_a_pasted_paragraph_in_a_terminal_is_one_message(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    keyboard, terminal = pty.openpty()  # stdin is a terminal, as a person's is
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "atri", "--config", str(config), "chat"],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=ENV,
+    )
+    os.close(terminal)
+    try:
+        assert chat.stdout is not None
+        while "/quit leaves" not in chat.stdout.readline():
+            assert chat.poll() is None
+        os.write(keyboard, b"first line of it\nsecond line of it\n")  # one paste
+        time.sleep(2)  # she has answered the paste
+        os.write(keyboard, b"/quit\n")
+        out, _ = chat.communicate(timeout=30)
+    finally:
+        chat.kill()
+        os.close(keyboard)
+    assert out.count(EchoEngine.prefix) == 1, out
+    assert EchoEngine.prefix + "first line of it" in out and "second line of it" in out
 
 
 # A person's first message, and the seeds of the runs that must stay in character.

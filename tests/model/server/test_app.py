@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -82,6 +83,8 @@ async def test_open_routes_answer_without_a_token(echo_worker: tuple[ChatService
     _, url = echo_worker
     async with httpx.AsyncClient(base_url=url) as client:
         assert (await client.get("/health")).json() == {"ok": True}
+        # Uptime monitors often probe with HEAD: the same answer without its body.
+        assert (await client.head("/health")).status_code == 200
         status = (await client.get("/status")).json()
         assert status["engine"] == "echo"
         assert status["queue_depth"] == 0
@@ -274,3 +277,55 @@ async def test_http_worker_resends_a_request_its_connection_dropped(
         result = await remote.rollback()  # a second rollback would step back twice
         assert not result.ok
         assert "Cannot reach" in result.message
+
+
+@asynccontextmanager
+async def another_program(body: bytes, content_type: str) -> AsyncIterator[str]:
+    """Some other web server answering every request with 200 and `body`, as on a port
+    that `[worker] url` names by mistake."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with suppress(ConnectionError, asyncio.IncompleteReadError):
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                sent = re.search(rb"(?i)content-length: *(\d+)", head)
+                await reader.readexactly(int(sent.group(1)) if sent else 0)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: " + content_type.encode() + b"\r\n"
+                    b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+                )
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    async with server:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [(b"<html>It works!</html>", "text/html"), (b'{"hello": "world"}', "application/json")],
+)
+async def test_http_worker_pointed_at_another_program_says_so(
+    echo_settings: Settings, secrets: Secrets, body: bytes, content_type: str
+) -> None:
+    async with (
+        another_program(body, content_type) as url,
+        HttpWorker(client_settings(echo_settings, url), secrets) as remote,
+    ):
+        scope = ScopeRef(platform="test", user_id="u1")
+        reply = await remote.chat(ChatRequest(platform="test", user_id="u1", text="hi"))
+        assert reply.status == "error"
+        calls = [
+            remote.reset(scope),
+            remote.purge(scope),
+            remote.history(scope),
+            remote.status(),
+            remote.character(),
+        ]
+        if content_type == "text/html":  # a JSON object reads as no channel modes set
+            calls.append(remote.channel_modes("test"))
+        for call in calls:
+            with pytest.raises(WorkerUnreachable, match=r"is \[worker\] url the address"):
+                await call
+        result = await remote.reload()
+        assert not result.ok and "is [worker] url the address" in result.message

@@ -15,12 +15,14 @@ from hypothesis import strategies as st
 
 from atri.config import Secrets, Settings
 from model.engines.echo import EchoEngine
+from model.protocol import MAX_DISPLAY_NAME_CHARS
 from model.server.app import MAX_BODY_BYTES, bind_socket, create_app, serving
-from model.server.openai_api import MAX_MESSAGES
+from model.server.openai_api import MAX_MESSAGES, MAX_NAME_CHARS
 from model.service import ChatService
 from tests.model.server.conftest import ADMIN_TOKEN
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+ADMIN_JSON = {**ADMIN, "Content-Type": "application/json"}
 
 
 class RecordingEcho(EchoEngine):
@@ -109,6 +111,53 @@ async def test_health_answers_during_a_long_request_and_oversized_ones_get_413(
         assert (await client.post("/chat", json=chat, headers=ADMIN)).status_code == 413
 
 
+async def test_a_huge_display_name_or_id_cannot_push_the_prompt_past_the_window(
+    recording_worker: tuple[RecordingEcho, str],
+) -> None:
+    engine, url = recording_worker
+    huge = "N" * 900_000  # twice that is within the 2 MB body limit
+    said = {"platform": "t", "channel_id": "c", "text": "hello"}
+    async with httpx.AsyncClient(base_url=url, timeout=60, headers=ADMIN) as client:
+        # Two people of one name are told apart by id, so the id is shown too.
+        for user_id in ("a", huge):
+            heard = {**said, "user_id": user_id, "display_name": huge, "addressed": False}
+            assert (await client.post("/chat", json=heard)).json()["status"] == "heard"
+        asked = {**said, "user_id": huge, "display_name": huge}
+        answer = await client.post("/chat", json=asked)
+    assert answer.status_code == 200 and answer.json()["status"] == "ok"
+    (prompt,) = engine.seen
+    assert sum(len(m["content"]) for m in prompt) < engine.context_window
+    assert prompt[-1]["content"].endswith("hello")
+
+
+async def test_a_huge_display_name_is_not_repeated_into_her_reply(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    # Her replies say {{user}} where the person's name goes (the echo engine repeats it).
+    _, url = echo_worker
+    asked = {"platform": "t", "user_id": "u", "display_name": "N" * 1_500_000}
+    asked["text"] = "{{user}} " * 50
+    async with httpx.AsyncClient(base_url=url, timeout=60, headers=ADMIN) as client:
+        answer = await client.post("/chat", json=asked)
+    assert answer.status_code == 200 and answer.json()["status"] == "ok"
+    assert len(answer.text) < 20_000  # it was 50 copies of the 1.5 MB name: 75 MB
+
+
+async def test_a_huge_display_name_is_not_stored_whole(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    service, url = echo_worker
+    name = "N" * 1_500_000
+    said = {"platform": "t", "user_id": "u", "display_name": name, "text": "hi"}
+    heard = {**said, "channel_id": "c", "addressed": False}
+    async with httpx.AsyncClient(base_url=url, timeout=60, headers=ADMIN) as client:
+        assert (await client.post("/chat", json=said)).json()["status"] == "ok"
+        assert (await client.post("/chat", json=heard)).json()["status"] == "heard"
+    (stored, _) = await service.memory.history("t:user:u")
+    (line,) = await service.memory.room.recent("t:chan:c", 10, 3600)
+    assert stored.display_name == line.display_name == name[:MAX_DISPLAY_NAME_CHARS]
+
+
 async def test_lone_surrogates_are_replaced_not_a_500(
     echo_worker: tuple[ChatService, str],
 ) -> None:
@@ -129,7 +178,22 @@ async def test_lone_surrogates_are_replaced_not_a_500(
     assert stored[0].content == "x \ufffd y"
 
 
-async def test_v1_errors_are_in_openai_format(echo_worker: tuple[ChatService, str]) -> None:
+async def test_a_lone_surrogate_in_a_channel_setting_is_replaced_not_a_500(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    _, url = echo_worker
+    setting = json.dumps({"platform": "t\ud800", "channel_id": "c\udfff", "mode": "all"})
+    async with httpx.AsyncClient(base_url=url, timeout=30, headers=ADMIN) as client:
+        h = {"Content-Type": "application/json"}
+        answer = await client.post("/channels", content=setting, headers=h)
+        assert answer.status_code == 200
+        modes = await client.get("/channels/t\ufffd")
+        assert modes.json() == {"c\ufffd": "all"}
+
+
+async def test_v1_errors_are_in_openai_format_and_an_unreadable_body_says_why(
+    echo_worker: tuple[ChatService, str],
+) -> None:
     _, url = echo_worker
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         bad = await client.post(
@@ -139,8 +203,62 @@ async def test_v1_errors_are_in_openai_format(echo_worker: tuple[ChatService, st
         )
         assert bad.status_code == 400
         assert bad.json()["error"]["message"] == "Bad request: the body is not valid JSON."
+        for raw, problem in [
+            (b'{"messages": [{"role": "user", "content": "\xff\xfe"}]}', "not UTF-8 text"),
+            (b'{"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nests lists or objects"),
+        ]:
+            for path in ("/v1/chat/completions", "/chat"):
+                bad = await client.post(path, content=raw, headers=ADMIN_JSON)
+                assert bad.status_code == 400 and problem in bad.text
+        form = "application/x-www-form-urlencoded"  # what `curl -d` says without -H
+        for path in ("/v1/chat/completions", "/chat"):
+            for headers in ({**ADMIN, "Content-Type": form}, ADMIN):
+                raw = b'{"messages": [], "platform": "t", "user_id": "u", "text": "hi"}'
+                bad = await client.post(path, content=raw, headers=headers)
+                assert bad.status_code in (400, 422)
+                assert "'Content-Type: application/json'" in bad.text
         missing = await client.get("/v1/nothing-here")
         assert missing.status_code == 404 and "error" in missing.json()
+
+
+async def test_wrong_types_are_told_where_and_what_in_one_sentence(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    _, url = echo_worker
+    told = [
+        (5, "messages.0.content: Input should be a valid string or a valid list."),
+        ([{"type": 5}], "messages.0.content.0.type: Input should be a valid string."),
+    ]
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+
+        async def problem(body: dict[str, object]) -> str:
+            answer = await client.post("/v1/chat/completions", json=body)
+            assert answer.status_code == 400
+            message: str = answer.json()["error"]["message"]
+            return message
+
+        for content, sentence in told:
+            body = {"messages": [{"role": "user", "content": content}]}
+            assert await problem(body) == f"Bad request: {sentence}"
+        long_user = {"messages": [{"role": "user", "content": "hi"}], "user": "u" * 201}
+        assert await problem(long_user) == (
+            "Bad request: user: String should have at most 200 characters."
+        )
+
+
+async def test_a_long_model_name_is_refused_not_repeated_in_every_chunk(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    _, url = echo_worker
+    hi = [{"role": "user", "content": "x" * 200}]
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        body = {"model": "m" * (MAX_NAME_CHARS + 1), "stream": True, "messages": hi}
+        answer = await client.post("/v1/chat/completions", json=body)
+        assert answer.status_code == 400
+        assert "model: String should have at most 200 characters" in answer.text
+        body["model"] = "m" * MAX_NAME_CHARS  # the longest allowed still streams
+        answer = await client.post("/v1/chat/completions", json=body)
+        assert answer.status_code == 200 and answer.text.endswith("data: [DONE]\n\n")
 
 
 _odd_text = st.text(
@@ -163,6 +281,27 @@ _chat_body = st.fixed_dictionaries(
     {"platform": _odd_text, "user_id": _odd_text, "text": _odd_text},
     optional={"context": _json, "display_name": _json, "channel_id": _odd_text},
 )
+# The admin routes that take a scope, a message or a channel setting.
+_scope_body = st.fixed_dictionaries(
+    {"platform": _odd_text},
+    optional={
+        "user_id": _odd_text,
+        "channel_id": _odd_text,
+        "guild_id": _odd_text,
+        "request_id": _odd_text,
+        "sent": _odd_text,
+    },
+)
+_channel_body = st.fixed_dictionaries(
+    {"platform": _odd_text, "channel_id": _odd_text, "mode": st.sampled_from(["off", "all"])}
+)
+_bodies = {
+    "/chat": _chat_body,
+    "/v1/chat/completions": st.one_of(_v1_body, _json),
+    "/channels": _channel_body,
+}
+_scope_routes = ["/reset", "/purge", "/history", "/memory", "/cut-reply", "/forget-message"]
+_bodies |= {path: _scope_body for path in _scope_routes}
 
 
 @pytest.fixture
@@ -198,9 +337,9 @@ def test_fuzzed_bodies_never_get_a_5xx(threaded_worker: str) -> None:
             deadline=2000,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         )
-        @given(path=st.sampled_from(["/chat", "/v1/chat/completions"]), data=st.data())
+        @given(path=st.sampled_from(sorted(_bodies)), data=st.data())
         def post(path: str, data: st.DataObject) -> None:
-            body = data.draw(_chat_body if path == "/chat" else st.one_of(_v1_body, _json))
+            body = data.draw(_bodies[path])
             raw = json.dumps(body).encode()
             answer = client.post(
                 path, content=raw, headers={**ADMIN, "Content-Type": "application/json"}
