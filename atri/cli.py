@@ -21,6 +21,7 @@ from rich.text import Text
 
 from atri.config import Settings, load_settings
 from atri.errors import ConfigError, UserError
+from atri.terminal import printable
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -499,7 +500,7 @@ def memory_list() -> None:
     for r in rows:
         live, total = int(r["live"] or 0), int(r["total"])
         # A scope is printed as written, never read as rich markup.
-        table.add_row(Text(r["scope"]), str(live), str(total - live), _when(r["last"]))
+        table.add_row(Text(printable(r["scope"])), str(live), str(total - live), _when(r["last"]))
     console.print(table)
 
 
@@ -531,7 +532,7 @@ def memory_show(
 
     summaries, messages = _with_memory(go)
     if not messages and not summaries:
-        console.print(f"No messages in scope {scope}.", markup=False)
+        console.print(f"No messages in scope {printable(scope)}.", markup=False)
         return
     live = next((s for s in reversed(summaries) if not s.archived), None)
     for summary in summaries:
@@ -542,17 +543,19 @@ def memory_show(
             markup=False,
             highlight=False,
         )
-        console.print(summary.text, markup=False, highlight=False)
+        console.print(printable(summary.text), markup=False, highlight=False)
         console.print("")
     if live is not None and not archived:
         # What the summary holds is shown through it; the turns after it follow.
         messages = [m for m in messages if m.id > live.covers_up_to]
         console.print("recent turns:", markup=False)
     for m in messages:
-        who = m.display_name or m.user_id or m.role
+        # Stored text is whatever people sent: printed without terminal commands.
+        who = printable(m.display_name or m.user_id or m.role)
         tag = f" [{m.adapter_version}]" if m.adapter_version else ""
         flag = " (archived)" if m.archived else ""
-        console.print(f"{m.role:9} {who}{tag}{flag}: {m.content}", markup=False, highlight=False)
+        content = printable(m.content)
+        console.print(f"{m.role:9} {who}{tag}{flag}: {content}", markup=False, highlight=False)
 
 
 @memory_app.command("reset")

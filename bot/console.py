@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
-import re
 import sys
 import threading
 
@@ -14,6 +13,7 @@ from rich.markup import escape
 
 from atri.config import OFFLINE_DEFAULT_BASE
 from atri.errors import UserError
+from atri.terminal import printable
 from model.protocol import Character, ChatRequest, ScopeRef, Worker, WorkerStatus
 
 PLATFORM = "console"
@@ -27,16 +27,12 @@ COMMANDS = {"/reset", "/history", "/quit", "/exit"}
 # types slower), so they are sent as one message.
 PASTE_GAP_SECONDS = 0.05
 LANGUAGE_NAMES = {"zh": "Chinese", "en": "English", "ja": "Japanese"}
-# Control characters other than newline and tab (C0, DEL, C1): in a reply or a name they
-# would be terminal commands (ESC c resets the terminal, OSC sets its title or clipboard),
-# and rich passes ESC and the C1 codes through.
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def shown(text: str) -> str:
     """Text from outside (a reply, a name, memory) as rich markup that prints as written,
     without its control characters."""
-    return escape(_CONTROLS.sub("", text))
+    return escape(printable(text))
 
 
 def describe_worker(status: WorkerStatus, character: Character) -> list[str]:

@@ -65,6 +65,23 @@ def test_memory_list_show_reset_export_purge(config: Path, tmp_path: Path) -> No
     assert "discord:user:1" not in out and "qq:user:2" in out
 
 
+def test_memory_show_prints_no_terminal_commands(config: Path, tmp_path: Path) -> None:
+    """Anyone who talks to her can store text: ESC c (reset the terminal) or an OSC title."""
+
+    async def fill() -> None:
+        async with await Memory.open(tmp_path / "mem.sqlite3") as memory:
+            await memory.append_many(
+                "qq:user:\x1b]0;owned\x07", [("user", "3", "Eve\x1bc", "hi\x1bc\x9b2J there", "")]
+            )
+
+    asyncio.run(fill())
+    code, out = atri(config, "memory", "list")
+    assert code == 0 and "qq:user:]0;owned" in out
+    code, out = atri(config, "memory", "show", "qq:user:\x1b]0;owned\x07")
+    assert code == 0 and "Evec: hic2J there" in out
+    assert not any(c in out for c in "\x1b\x07\x9b")
+
+
 def test_purge_asks_before_deleting(config: Path) -> None:
     result = runner.invoke(
         app, ["--config", str(config), "memory", "purge", "qq:user:2"], input="n\n"

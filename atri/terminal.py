@@ -1,0 +1,15 @@
+"""Text from outside (a reply, a name, memory) printed on a terminal."""
+
+from __future__ import annotations
+
+import re
+
+# Control characters other than newline and tab (C0, DEL, C1): in stored or generated
+# text they would be terminal commands (ESC c resets the terminal, OSC sets its title or
+# clipboard), and rich passes ESC and the C1 codes through even with markup off.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` without the control characters a terminal would act on."""
+    return _CONTROLS.sub("", text)
