@@ -459,6 +459,14 @@ class Secrets(BaseModel):
 
         def get(name: str) -> SecretStr | None:
             value = env.get(name, "").strip()
+            # Each is sent in an HTTP header, which carries printable ASCII only: another
+            # character would be sent as something else and never match.
+            if not all(" " <= c <= "~" for c in value):
+                raise ConfigError(
+                    f"{name} holds a character an HTTP header cannot carry (a space is "
+                    "fine, but not a letter outside ASCII or a control character); "
+                    "choose one of ASCII letters, digits and punctuation."
+                )
             return SecretStr(value) if value else None
 
         return cls(

@@ -118,6 +118,15 @@ def test_secrets_come_from_env_and_never_show(caplog: pytest.LogCaptureFixture) 
     assert token not in str(secrets.model_dump())
 
 
+def test_a_secret_no_http_header_can_carry_is_one_sentence_that_hides_it() -> None:
+    """A token outside printable ASCII was sent as other bytes and never matched."""
+    for token in ("亚托莉的口令", "pass\x07word"):
+        with pytest.raises(ConfigError, match="ATRI_ADMIN_TOKEN holds a character") as caught:
+            Secrets.from_env({"ATRI_ADMIN_TOKEN": token})
+        assert token not in str(caught.value)
+    assert Secrets.from_env({"ATRI_ADMIN_TOKEN": "a b~!"}).admin_token is not None
+
+
 def test_old_key_names_are_read_under_their_new_names_with_a_notice() -> None:
     s = settings_from_dict(
         {"train": {"output_dir": "runs/v"}, "dataprep": {"atri_aliases": ["Mia"]}},
