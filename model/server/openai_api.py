@@ -151,6 +151,7 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
             raise OpenAIError(
                 f"The request has {len(body.messages)} messages; at most {MAX_MESSAGES} "
                 "are accepted. Send the conversation's recent messages only.",
+                kind="request_too_large",  # as for a body over the size limit
                 status=413,
             )
         request = to_chat_request(body)

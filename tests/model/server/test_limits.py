@@ -91,7 +91,7 @@ async def test_health_answers_during_a_long_request_and_oversized_ones_get_413(
 
         many = [{"role": "user", "content": "x"}] * (MAX_MESSAGES + 1)
         refused = await client.post("/v1/chat/completions", json={"messages": many})
-        assert refused.status_code == 413
+        assert refused.status_code == 413 and refused.json()["error"]["code"] == "request_too_large"
         assert str(MAX_MESSAGES) in refused.json()["error"]["message"]
 
         big = {"messages": [{"role": "user", "content": "x" * MAX_BODY_BYTES}]}
