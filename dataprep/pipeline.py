@@ -55,6 +55,8 @@ _TRY_CHARS = 64 * 1024
 PLOT_CHILD_BYTES = 4 << 20
 # Speakers named in the one-sentence hint when the lead or the character matched nothing.
 _HINT_SPEAKERS = 5
+# The folder inside staging that holds the earlier outputs while the new ones move in.
+_EARLIER = ".earlier"
 
 # Called with (stage or file name, units done) so the CLI can move a progress bar.
 Progress = Callable[[str, int], None]
@@ -558,15 +560,39 @@ def write_outputs(
 def replace_outputs(staging: Path, out: Path, stem: str) -> None:
     """Move each file of `staging` into `out`, dataset_info.json last, and remove earlier
     outputs of this character that this run did not write (an eval file when the new run
-    has no held-out set), so that `out` never mixes two runs. Other files stay."""
+    has no held-out set), so that `out` never mixes two runs. Other files stay.
+
+    The earlier outputs are first moved aside into `staging`; when a move fails (OSError),
+    they are put back and the new files taken out, so `out` is as it was."""
     out.mkdir(parents=True, exist_ok=True)
     new = sorted(staging.iterdir(), key=lambda p: p.name == "dataset_info.json")
-    names = {p.name for p in new}
-    for old in [*output_names(stem), STATS_JSON, STATS_PNG]:
-        if old not in names and (out / old).is_file():
-            (out / old).unlink()
-    for path in new:
-        path.replace(out / path.name)
+    aside = staging / _EARLIER
+    aside.mkdir()
+    moved_aside: list[str] = []
+    placed: list[str] = []
+    try:
+        for old in [*output_names(stem), STATS_JSON, STATS_PNG]:
+            if (out / old).is_file():
+                (out / old).replace(aside / old)
+                moved_aside.append(old)
+        for path in new:
+            path.replace(out / path.name)
+            placed.append(path.name)
+    except OSError:
+        _put_back(out, aside, placed, moved_aside)
+        raise
+
+
+def _put_back(out: Path, aside: Path, placed: list[str], moved_aside: list[str]) -> None:
+    """Undo a replace that failed half way, as far as the folder lets us."""
+    for name in placed:
+        if name not in moved_aside:
+            (out / name).unlink(missing_ok=True)
+    for name in moved_aside:
+        try:
+            (aside / name).replace(out / name)
+        except OSError:
+            continue  # the error that brought us here is the one to report
 
 
 def prepare(
@@ -582,7 +608,8 @@ def prepare(
     """Run every stage and, when there are samples, write every file; the library entry
     point behind `atri prep`. Files are written into a temporary folder beside `out` and
     moved into `out` only when complete: a run with nothing to write (see
-    `PrepResult.problem`) leaves `out` exactly as it was."""
+    `PrepResult.problem`) leaves `out` exactly as it was, and so does a file that cannot be
+    written (DataprepError naming it)."""
     _check_output_folder(out)
     plotter = _start_plotter() if _script_bytes(scripts) >= PLOT_CHILD_BYTES else None
     try:
@@ -599,6 +626,8 @@ def prepare(
                 with gc_paused():
                     write_outputs(result, staging, settings, system_prompt, plotter)
                 replace_outputs(staging, out, dataset_stem(settings.character_aliases))
+            except OSError as exc:
+                raise DataprepError(_write_error(exc, staging, out)) from None
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
     finally:
@@ -606,6 +635,18 @@ def prepare(
             plotter.cancel()
     progress("write", 1)
     return result
+
+
+def _write_error(exc: OSError, staging: Path, out: Path) -> str:
+    """One sentence for a file that could not be written (disk full, no permission, a
+    name too long), naming it where the user will look for it: in `out`, not staging."""
+    path = Path(exc.filename) if exc.filename else out
+    if path.is_relative_to(staging):
+        relative = path.relative_to(staging)
+        path = out / (
+            relative.relative_to(_EARLIER) if relative.is_relative_to(_EARLIER) else relative
+        )
+    return f"{path}: cannot be written ({exc.strerror or exc})."
 
 
 def _check_output_folder(out: Path) -> None:
