@@ -88,6 +88,8 @@ class _Script:
     text: str
     fmt: str
     report: FileReport
+    # Languages of the Ren'Py `translate` dialogue blocks the file holds.
+    languages: frozenset[str] = frozenset()
 
 
 def _noop(_: str, __: int) -> None:
@@ -131,13 +133,56 @@ def load_scripts(
 
 def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> ParseOptions:
     characters: dict[str, str] = {}
+    renpy: list[_Script] = []
     for script in scripts:
         if script.fmt == "renpy":
             characters.update(renpy_format.collect_characters(script.text))
+            script.languages = frozenset(renpy_format.translation_languages(script.text))
+            renpy.append(script)
     return ParseOptions(
         scene_marker=compile_markers(settings.scene_markers),
         custom_regex=re.compile(settings.custom_regex) if settings.custom_regex else None,
         renpy_characters=characters,
+        renpy_language=renpy_language(settings.renpy_language, renpy) if renpy else None,
+    )
+
+
+def renpy_language(setting: str, scripts: list[_Script]) -> str:
+    """The language whose Ren'Py lines are read ("original" for the untranslated ones),
+    from [dataprep] renpy_language and the translations the files hold; DataprepError
+    when "auto" finds several languages or a named one is not there."""
+    found = sorted(set().union(*(s.languages for s in scripts)))
+    if setting == "auto":
+        if len(found) > 1:
+            raise DataprepError(
+                f"The Ren'Py files hold translations in {len(found)} languages"
+                f" ({', '.join(found)}); set [dataprep] renpy_language to one of them, or to"
+                f' "{renpy_format.ORIGINAL}" for the untranslated lines.'
+            )
+        return found[0] if found else renpy_format.ORIGINAL
+    if setting != renpy_format.ORIGINAL and setting not in found:
+        held = f"translations in {', '.join(found)} only" if found else "no translations"
+        raise DataprepError(
+            f'[dataprep] renpy_language is "{setting}", but the Ren\'Py files given hold'
+            f' {held}; give its game/tl/{setting} folder, or set the key to "auto".'
+        )
+    return setting
+
+
+def _language_note(options: ParseOptions, scripts: list[_Script]) -> str | None:
+    """Which language's Ren'Py lines the dataset holds, when the files hold translations."""
+    found = sorted(set().union(*(s.languages for s in scripts)))
+    if not found:
+        return None
+    used = options.renpy_language
+    if used == renpy_format.ORIGINAL:
+        return (
+            f"Ren'Py translations ({', '.join(found)}) were left out: the dataset holds the"
+            ' original lines ([dataprep] renpy_language = "original").'
+        )
+    return (
+        f"Ren'Py translations found ({', '.join(found)}): the dataset holds the {used} lines,"
+        ' not the original ones; [dataprep] renpy_language = "original" reads those.'
     )
 
 
@@ -170,13 +215,26 @@ def iter_utterances(
         except DataprepError as exc:
             report.error = str(exc)
         else:
-            # A Ren'Py file of `define`s alone is a dependency of the others, not a failure.
-            defines_only = script.fmt == "renpy" and renpy_format.collect_characters(text)
+            # A Ren'Py file of `define`s alone is a dependency of the others, not a failure;
+            # nor is one whose lines are in a language other than the one read (the
+            # original script beside its translation, or a translation left out).
+            defines_only = script.fmt == "renpy" and (
+                renpy_format.collect_characters(text) or _other_language(script, options)
+            )
             if not spoken and not defines_only:
                 report.error = _no_dialogue(script, options)
         report.utterances = count if report.error is None else 0
         del script, text
         progress(report.path, 1)
+
+
+def _other_language(script: _Script, options: ParseOptions) -> bool:
+    language = options.renpy_language
+    if language is None:
+        return False
+    if language == renpy_format.ORIGINAL:
+        return bool(script.languages)
+    return language not in script.languages
 
 
 def _no_dialogue(script: _Script, options: ParseOptions) -> str:
@@ -225,6 +283,7 @@ def _run_stages(
     loaded, reports = load_scripts(scripts, settings, fmt, progress)
     stats.files = reports
     options = parse_options(settings, loaded)
+    language_note = _language_note(options, loaded)
     counts = _Counts()
     to_simplified = opencc_t2s() if settings.traditional_to_simplified else None
     speakers = SpeakerMap.from_aliases(
@@ -288,6 +347,8 @@ def _run_stages(
     stats.reply_lengths = [len(s.reply) for s in kept]
     result = PrepResult(train, evaluation, stats, reports)
     result.notes = _notes(result, settings)
+    if language_note is not None:
+        result.notes.insert(0, language_note)
     result.problem = _problem(result, settings)
     return result
 

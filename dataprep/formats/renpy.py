@@ -4,6 +4,9 @@
 `"Name" "text"` a line of a literal name, a bare `"text"` narration. In a translation
 file each `translate <lang> <id>:` block holds the original as a `#` comment and the
 translated line below it; comments are skipped, so the translated line is what we read.
+`ParseOptions.renpy_language` says which say statements are read: the original ones
+(outside translate blocks) or one language's translated ones, so that a game given with
+its `game/tl/` folder does not yield every line twice.
 Labels (and the label part of a translation id) are scenes. Python lines and blocks
 (`$ …`, `python:`, `init python:`) and screen, style, transform and image blocks hold
 code and interface text, never dialogue, and are skipped whole.
@@ -25,7 +28,14 @@ _NAME_VALUE = r"""(?:_\(\s*)?(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(None)\b
 _FIRST_ARG = re.compile(rf"\s*(?:name\s*=\s*)?{_NAME_VALUE}")
 _NAME_KEYWORD = re.compile(rf"[(,]\s*name\s*=\s*{_NAME_VALUE}")
 _LABEL = re.compile(r"\s*label\s+([\w.]+)\s*(?:\(.*\))?\s*:")
-_TRANSLATE = re.compile(r"\s*translate\s+\w+\s+([\w.]+)\s*:")
+_TRANSLATE = re.compile(r"\s*translate\s+(\w+)\s+([\w.]+)\s*:")
+# `translate <lang> <id>:` blocks of translated dialogue, not of interface strings,
+# python or style; `translate None` is the original language.
+_DIALOGUE_TRANSLATION = re.compile(
+    r"^[ \t]*translate[ \t]+(?!None\b)(\w+)[ \t]+(?!(?:strings|python|style)\b)[\w.]+[ \t]*:", re.M
+)
+_NOT_DIALOGUE_IDS = frozenset({"strings", "python", "style"})
+ORIGINAL = "original"
 # A string open over more lines than this is a stray quote mark, not a long line.
 _MAX_STRING_LINES = 20
 _TRANSLATION_ID_HASH = re.compile(r"_[0-9a-f]{8}(?:_\d+)?$")
@@ -108,6 +118,11 @@ def collect_characters(text: str) -> dict[str, str]:
     return found
 
 
+def translation_languages(text: str) -> set[str]:
+    """The languages of the `translate <lang> <id>:` dialogue blocks in the text."""
+    return set(_DIALOGUE_TRANSLATION.findall(text))
+
+
 def _unescape(s: str) -> str:
     return s.replace('\\"', '"').replace("\\'", "'").replace("\\n", " ").replace("\\\\", "\\")
 
@@ -148,6 +163,12 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     scene = "0"
     last_speaker: str | None = None
     block_indent = -1  # indentation of the statement whose code block we are in
+    # The language of the `translate` dialogue block we are in (None outside one), and the
+    # block's indentation; a say statement is read when its language is the chosen one.
+    language, translate_indent = None, -1
+    chosen = options.renpy_language
+    chosen = None if chosen == ORIGINAL else chosen
+    every_language = options.renpy_language is None
     lines = text.splitlines()
     joined_until = 0  # the last line joined into a string that began above it
     for number, raw in enumerate(lines, 1):
@@ -161,6 +182,8 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             if indent > block_indent:
                 continue
             block_indent = -1
+        if translate_indent >= 0 and indent <= translate_indent:
+            language, translate_indent = None, -1
         if line[0] == "$":
             continue
         if _CODE_BLOCK.match(line):
@@ -176,9 +199,13 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             continue
         if line.startswith("translate "):
             m = _TRANSLATE.match(line)
-            if m and m.group(1) != "strings":
-                label = _TRANSLATION_ID_HASH.sub("", m.group(1))
+            if m and m.group(2) == "python":
+                block_indent = indent
+            elif m and m.group(2) not in _NOT_DIALOGUE_IDS:
+                label = _TRANSLATION_ID_HASH.sub("", m.group(2))
                 scene = label or scene
+                language = None if m.group(1) == "None" else m.group(1)
+                translate_indent = indent
             continue
         if '"' not in line and "'" not in line:
             continue
@@ -189,6 +216,8 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             if m is None:
                 continue
             joined_until = last
+        if language != chosen and not every_language:
+            continue
         rest = m.group("rest").strip()
         if rest.endswith(":"):
             continue  # a menu choice, not a line
