@@ -20,6 +20,7 @@ from pathlib import Path
 from atri.config import DataprepSettings
 from dataprep import background as bg
 from dataprep.clean import (
+    USER_PLACEHOLDER,
     FilterRules,
     clean_text,
     iter_filter,
@@ -133,17 +134,29 @@ def load_scripts(
 
 def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> ParseOptions:
     characters: dict[str, str] = {}
+    variables: dict[str, str] = {}
+    player: set[str] = set()
     renpy: list[_Script] = []
     for script in scripts:
         if script.fmt == "renpy":
             characters.update(renpy_format.collect_characters(script.text))
+            variables.update(renpy_format.string_variables(script.text))
+            player |= renpy_format.input_variables(script.text)
             script.languages = frozenset(renpy_format.translation_languages(script.text))
             renpy.append(script)
+    # The name the player typed is whoever chats: {{user}} in a line, or the lead's own
+    # name; as a speaker (`Character("[player]")`) the lead's name, so the lead is matched.
+    lead = settings.lead_aliases[0].strip()
+    characters = renpy_format.resolve_names(
+        characters, {**variables, **dict.fromkeys(player, lead)}
+    )
+    variables.update(dict.fromkeys(player, USER_PLACEHOLDER if settings.user_placeholder else lead))
     return ParseOptions(
         scene_marker=compile_markers(settings.scene_markers),
         custom_regex=re.compile(settings.custom_regex) if settings.custom_regex else None,
         renpy_characters=characters,
         renpy_language=renpy_language(settings.renpy_language, renpy) if renpy else None,
+        renpy_variables=variables,
     )
 
 
@@ -321,6 +334,7 @@ def _run_stages(
     stats.character_lines_dropped.update(turn_drops)
     if counts.character_empty:
         stats.character_lines_dropped["empty_after_clean"] += counts.character_empty
+    stats.character_lines_dropped.update(counts.character_unusable)
     stats.character_lines_kept = sum(len(s.reply_lines) for s in kept)
     _record_stages(stats, reports, counts, turn_drops, filter_drops, len(kept))
     stats.speakers = speaker_report(counts.speakers, speakers)
@@ -363,6 +377,8 @@ class _Counts:
     role_of: dict[str | None, Role] = field(default_factory=dict)
     # Lines empty after cleaning, by role.
     empty_by_role: Counter[Role] = field(default_factory=Counter)
+    # Lines a parser marked unusable (Utterance.dropped), by role and reason.
+    unusable: Counter[tuple[Role, str]] = field(default_factory=Counter)
     narration_cleaned: bool = False
     samples: int = 0
 
@@ -401,6 +417,19 @@ class _Counts:
     def character_empty(self) -> int:
         return self.empty_by_role[Role.CHARACTER]
 
+    @property
+    def unusable_reasons(self) -> Counter[str]:
+        reasons: Counter[str] = Counter()
+        for (_, reason), n in self.unusable.items():
+            reasons[reason] += n
+        return reasons
+
+    @property
+    def character_unusable(self) -> Counter[str]:
+        return Counter(
+            {reason: n for (role, reason), n in self.unusable.items() if role is Role.CHARACTER}
+        )
+
 
 def _roles_and_clean(
     batches: Iterable[list[Utterance]],
@@ -413,13 +442,15 @@ def _roles_and_clean(
     batch at a time.
 
     Narration is only cleaned when it can become a stage direction; a line that is empty
-    after cleaning is dropped here (a third party's empty line ends no exchange).
+    after cleaning, or that its parser marked unusable, is dropped here (a third party's
+    dropped line ends no exchange).
     """
     skip_narration = settings.narration != "stage"
     counts.narration_cleaned = not skip_narration
     roles = counts.role_of
     heard = counts.heard
     empty = counts.empty_by_role
+    unusable = counts.unusable
     narration = Role.NARRATION
     for batch in batches:
         lines: list[tuple[Utterance, Role]] = []
@@ -431,6 +462,9 @@ def _roles_and_clean(
             if role is None:
                 role = roles[who] = speakers.role(who)
             if role is narration and skip_narration:
+                continue
+            if utterance.dropped is not None:
+                unusable[role, utterance.dropped] += 1
                 continue
             text = clean_text(utterance.text, to_simplified)
             if not text:
@@ -481,18 +515,19 @@ def _record_stages(
         counts.roles[Role.LEAD] + counts.roles[Role.CHARACTER],
         Counter(narration=counts.roles[Role.NARRATION], other_speakers=counts.roles[Role.OTHER]),
     )
+    unusable = counts.unusable_reasons
     stats.add_stage(
         "clean text",
         "lines",
         counts.cleaned,
-        counts.cleaned - counts.empty,
-        Counter(empty_after_clean=counts.empty),
+        counts.cleaned - counts.empty - unusable.total(),
+        Counter(empty_after_clean=counts.empty, **unusable),
     )
     stats.character_lines_in = counts.character_lines
     stats.add_stage(
         "turns",
         f"{stats.character} lines → samples",
-        counts.character_lines - counts.character_empty,
+        counts.character_lines - counts.character_empty - counts.character_unusable.total(),
         counts.samples,
         turn_drops,
     )

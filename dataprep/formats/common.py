@@ -19,6 +19,13 @@ class ParseOptions:
     # a language ("chinese": only the translated lines of its `translate chinese …:`
     # blocks), or None (all of them). The pipeline chooses from [dataprep] renpy_language.
     renpy_language: str | None = None
+    # Ren'Py `[var]` interpolations resolved: variables given a string by define/default,
+    # and the player's name (from renpy.input) as {{user}} or the lead's name.
+    renpy_variables: dict[str, str] = field(default_factory=dict)
+
+
+# The drop reason of a line with a variable in it that no script gives a value.
+UNRESOLVED_VARIABLE = "unresolved_variable"
 
 
 # Engine and stage commands mixed in with the lines: `anim:fade_out(bgm)`, `bg("beach")`,

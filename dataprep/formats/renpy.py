@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from dataprep.formats.common import ParseOptions
+from dataprep.formats.common import UNRESOLVED_VARIABLE, ParseOptions
 from dataprep.records import Utterance
 
 # A string in double or single quotes (Ren'Py takes either), escapes included.
@@ -104,7 +104,20 @@ _CODE_BLOCK = re.compile(
 _NARRATORS = frozenset({"narrator", "centered", "vcentered"})
 # `{{` is a literal "{"; any other {…} is a text tag, and a ruby reading goes with its tag.
 _TEXT_TAG = re.compile(r"\{\{|\{rt\}.*?\{/rt\}|\{[^{}]*\}")
-_INTERPOLATION = re.compile(r"\[(?!\[)([\w.]+)[^\]]*\]")
+# `[[` is a literal "["; `[name]`, `[name!u]`, `[obj.attr:fmt]` interpolate a variable.
+_INTERPOLATION = re.compile(r"\[\[|\[([\w.]+)[^\]\[]*\]")
+# `$ player = renpy.input("Name?")`, `default name = renpy.input(...).strip()`, or the same
+# inside a python block: the variable holds the player's name.
+_INPUT = re.compile(
+    r"^[ \t]*(?:\$[ \t]*|default[ \t]+|define[ \t]+)?([A-Za-z_][\w.]*)[ \t]*=[ \t]*renpy\.input\(",
+    re.M,
+)
+# `define mc = "Max"`, `default title = _("Captain")`: a variable given a string.
+_LITERAL = re.compile(
+    rf"^[ \t]*(?:define|default)[ \t]+([A-Za-z_][\w.]*)[ \t]*=[ \t]*(?:_\([ \t]*)?({_STR})"
+    r"[ \t]*\)?[ \t]*(?:#.*)?$",
+    re.M,
+)
 
 
 def collect_characters(text: str) -> dict[str, str]:
@@ -116,6 +129,33 @@ def collect_characters(text: str) -> dict[str, str]:
         if m is not None:
             found[var] = _unescape(m.group(1) or m.group(2) or "")
     return found
+
+
+def resolve_names(characters: dict[str, str], values: dict[str, str]) -> dict[str, str]:
+    """Character names that interpolate a variable (`Character("[player]")`) with its
+    value; a name with a variable of no known value stays as written."""
+    resolved = dict(characters)
+    for var, name in characters.items():
+        if "[" in name:
+            said = _render(f'"{name}"', values)
+            if said:
+                resolved[var] = said
+    return resolved
+
+
+def string_variables(text: str) -> dict[str, str]:
+    """Variable → value for every `define`/`default` of a non-empty string literal."""
+    found: dict[str, str] = {}
+    for var, raw in _LITERAL.findall(text):
+        value = _unescape(raw[1:-1]).strip()
+        if value:
+            found[var] = value
+    return found
+
+
+def input_variables(text: str) -> set[str]:
+    """The variables assigned from `renpy.input(...)`: the player's name."""
+    return set(_INPUT.findall(text))
 
 
 def translation_languages(text: str) -> set[str]:
@@ -131,12 +171,28 @@ def _tag_or_brace(m: re.Match[str]) -> str:
     return "{" if m.group(0) == "{{" else ""
 
 
-def _render(raw: str, characters: dict[str, str]) -> str:
-    """The text a player sees: tags dropped, ruby readings dropped, names interpolated."""
+def _render(raw: str, names: dict[str, str]) -> str | None:
+    """The text a player sees: tags dropped, ruby readings dropped, variables interpolated;
+    None when a variable in it has no known value (the line would be left with a hole)."""
     text = _unescape(raw[1:-1])
     text = _TEXT_TAG.sub(_tag_or_brace, text)
-    text = _INTERPOLATION.sub(lambda m: characters.get(m.group(1), m.group(0)), text)
-    return text.replace("[[", "[").strip()
+    if "[" in text:
+        unknown: list[str] = []
+
+        def value(m: re.Match[str]) -> str:
+            var = m.group(1)
+            if var is None:
+                return "["
+            found = names.get(var)
+            if found is None:
+                unknown.append(var)
+                return m.group(0)
+            return found
+
+        text = _INTERPOLATION.sub(value, text)
+        if unknown:
+            return None
+    return text.strip()
 
 
 def _whole_string(lines: list[str], number: int) -> tuple[str, int]:
@@ -157,7 +213,10 @@ def _whole_string(lines: list[str], number: int) -> tuple[str, int]:
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     characters = dict(options.renpy_characters)
-    characters.update(collect_characters(text))
+    for var, name in collect_characters(text).items():
+        if "[" not in name or var not in characters:  # not over its resolved name
+            characters[var] = name
+    names = {**characters, **options.renpy_variables}
     marker = options.scene_marker.match if options.scene_marker else None
     out: list[Utterance] = []
     scene = "0"
@@ -232,8 +291,11 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             speaker = None
         else:
             speaker = characters.get(who, who) or None
-        said = _render(m.group("text"), characters)
-        if said:
+        said = _render(m.group("text"), names)
+        if said is None:
+            raw_text = m.group("text")[1:-1]
+            out.append(Utterance(speaker, raw_text, source, number, scene, UNRESOLVED_VARIABLE))
+        elif said:
             out.append(Utterance(speaker, said, source, number, scene))
         last_speaker = speaker
     return out
