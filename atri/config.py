@@ -282,6 +282,7 @@ class DataprepSettings(Section):
 
     format: Literal["auto", "plain", "kirikiri", "renpy", "voice_list", "regex"] = "auto"
     encoding: str = "auto"
+    renpy_language: str = Field(default="auto", pattern=r"^\w+$")
     custom_regex: str = ""
     scene_markers: RegexList = Field(
         default_factory=lambda: [

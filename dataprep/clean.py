@@ -24,10 +24,10 @@ _NOTE = re.compile(
     r"[^）)】\]〕]*[）)】\]〕]",
     re.I,
 )
-# Leftover markup: KAG-style [tags] with ASCII bodies, <html>, {renpy} tags, <| engine
-# code |> blocks, voice file refs.
+# Leftover markup: KAG-style [tags] with ASCII bodies, <html>, {renpy} tags (never the
+# {{user}} placeholder), <| engine code |> blocks, voice file refs.
 _MARKUP = re.compile(
-    r"\[[A-Za-z_@/][\x20-\x5c\x5e-\x7e]*\]|</?[A-Za-z][^<>]*>|\{/?[A-Za-z][^{}]*\}"
+    r"\[[A-Za-z_@/][\x20-\x5c\x5e-\x7e]*\]|</?[A-Za-z][^<>]*>|(?<!\{)\{/?[A-Za-z][^{}]*\}"
     r"|<\|.*?\|>|[（(]?\b[\w/\\.-]+\.(?:ogg|wav|mp3|opus|flac)\b[）)]?"
 )
 _AUDIO = re.compile(r"\.(?:ogg|wav|mp3|opus|flac)\b")

@@ -20,6 +20,7 @@ from pathlib import Path
 from atri.config import DataprepSettings
 from dataprep import background as bg
 from dataprep.clean import (
+    USER_PLACEHOLDER,
     FilterRules,
     clean_text,
     iter_filter,
@@ -55,6 +56,8 @@ _TRY_CHARS = 64 * 1024
 PLOT_CHILD_BYTES = 4 << 20
 # Speakers named in the one-sentence hint when the lead or the character matched nothing.
 _HINT_SPEAKERS = 5
+# The folder inside staging that holds the earlier outputs while the new ones move in.
+_EARLIER = ".earlier"
 
 # Called with (stage or file name, units done) so the CLI can move a progress bar.
 Progress = Callable[[str, int], None]
@@ -86,6 +89,8 @@ class _Script:
     text: str
     fmt: str
     report: FileReport
+    # Languages of the Ren'Py `translate` dialogue blocks the file holds.
+    languages: frozenset[str] = frozenset()
 
 
 def _noop(_: str, __: int) -> None:
@@ -129,13 +134,68 @@ def load_scripts(
 
 def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> ParseOptions:
     characters: dict[str, str] = {}
+    variables: dict[str, str] = {}
+    player: set[str] = set()
+    renpy: list[_Script] = []
     for script in scripts:
         if script.fmt == "renpy":
             characters.update(renpy_format.collect_characters(script.text))
+            variables.update(renpy_format.string_variables(script.text))
+            player |= renpy_format.input_variables(script.text)
+            script.languages = frozenset(renpy_format.translation_languages(script.text))
+            renpy.append(script)
+    # The name the player typed is whoever chats: {{user}} in a line, or the lead's own
+    # name; as a speaker (`Character("[player]")`) the lead's name, so the lead is matched.
+    lead = settings.lead_aliases[0].strip()
+    characters = renpy_format.resolve_names(
+        characters, {**variables, **dict.fromkeys(player, lead)}
+    )
+    variables.update(dict.fromkeys(player, USER_PLACEHOLDER if settings.user_placeholder else lead))
     return ParseOptions(
         scene_marker=compile_markers(settings.scene_markers),
         custom_regex=re.compile(settings.custom_regex) if settings.custom_regex else None,
         renpy_characters=characters,
+        renpy_language=renpy_language(settings.renpy_language, renpy) if renpy else None,
+        renpy_variables=variables,
+    )
+
+
+def renpy_language(setting: str, scripts: list[_Script]) -> str:
+    """The language whose Ren'Py lines are read ("original" for the untranslated ones),
+    from [dataprep] renpy_language and the translations the files hold; DataprepError
+    when "auto" finds several languages or a named one is not there."""
+    found = sorted(set().union(*(s.languages for s in scripts)))
+    if setting == "auto":
+        if len(found) > 1:
+            raise DataprepError(
+                f"The Ren'Py files hold translations in {len(found)} languages"
+                f" ({', '.join(found)}); set [dataprep] renpy_language to one of them, or to"
+                f' "{renpy_format.ORIGINAL}" for the untranslated lines.'
+            )
+        return found[0] if found else renpy_format.ORIGINAL
+    if setting != renpy_format.ORIGINAL and setting not in found:
+        held = f"translations in {', '.join(found)} only" if found else "no translations"
+        raise DataprepError(
+            f'[dataprep] renpy_language is "{setting}", but the Ren\'Py files given hold'
+            f' {held}; give its game/tl/{setting} folder, or set the key to "auto".'
+        )
+    return setting
+
+
+def _language_note(options: ParseOptions, scripts: list[_Script]) -> str | None:
+    """Which language's Ren'Py lines the dataset holds, when the files hold translations."""
+    found = sorted(set().union(*(s.languages for s in scripts)))
+    if not found:
+        return None
+    used = options.renpy_language
+    if used == renpy_format.ORIGINAL:
+        return (
+            f"Ren'Py translations ({', '.join(found)}) were left out: the dataset holds the"
+            ' original lines ([dataprep] renpy_language = "original").'
+        )
+    return (
+        f"Ren'Py translations found ({', '.join(found)}): the dataset holds the {used} lines,"
+        ' not the original ones; [dataprep] renpy_language = "original" reads those.'
     )
 
 
@@ -168,13 +228,26 @@ def iter_utterances(
         except DataprepError as exc:
             report.error = str(exc)
         else:
-            # A Ren'Py file of `define`s alone is a dependency of the others, not a failure.
-            defines_only = script.fmt == "renpy" and renpy_format.collect_characters(text)
+            # A Ren'Py file of `define`s alone is a dependency of the others, not a failure;
+            # nor is one whose lines are in a language other than the one read (the
+            # original script beside its translation, or a translation left out).
+            defines_only = script.fmt == "renpy" and (
+                renpy_format.collect_characters(text) or _other_language(script, options)
+            )
             if not spoken and not defines_only:
                 report.error = _no_dialogue(script, options)
         report.utterances = count if report.error is None else 0
         del script, text
         progress(report.path, 1)
+
+
+def _other_language(script: _Script, options: ParseOptions) -> bool:
+    language = options.renpy_language
+    if language is None:
+        return False
+    if language == renpy_format.ORIGINAL:
+        return bool(script.languages)
+    return language not in script.languages
 
 
 def _no_dialogue(script: _Script, options: ParseOptions) -> str:
@@ -223,6 +296,7 @@ def _run_stages(
     loaded, reports = load_scripts(scripts, settings, fmt, progress)
     stats.files = reports
     options = parse_options(settings, loaded)
+    language_note = _language_note(options, loaded)
     counts = _Counts()
     to_simplified = opencc_t2s() if settings.traditional_to_simplified else None
     speakers = SpeakerMap.from_aliases(
@@ -260,6 +334,7 @@ def _run_stages(
     stats.character_lines_dropped.update(turn_drops)
     if counts.character_empty:
         stats.character_lines_dropped["empty_after_clean"] += counts.character_empty
+    stats.character_lines_dropped.update(counts.character_unusable)
     stats.character_lines_kept = sum(len(s.reply_lines) for s in kept)
     _record_stages(stats, reports, counts, turn_drops, filter_drops, len(kept))
     stats.speakers = speaker_report(counts.speakers, speakers)
@@ -286,6 +361,8 @@ def _run_stages(
     stats.reply_lengths = [len(s.reply) for s in kept]
     result = PrepResult(train, evaluation, stats, reports)
     result.notes = _notes(result, settings)
+    if language_note is not None:
+        result.notes.insert(0, language_note)
     result.problem = _problem(result, settings)
     return result
 
@@ -300,6 +377,8 @@ class _Counts:
     role_of: dict[str | None, Role] = field(default_factory=dict)
     # Lines empty after cleaning, by role.
     empty_by_role: Counter[Role] = field(default_factory=Counter)
+    # Lines a parser marked unusable (Utterance.dropped), by role and reason.
+    unusable: Counter[tuple[Role, str]] = field(default_factory=Counter)
     narration_cleaned: bool = False
     samples: int = 0
 
@@ -338,6 +417,19 @@ class _Counts:
     def character_empty(self) -> int:
         return self.empty_by_role[Role.CHARACTER]
 
+    @property
+    def unusable_reasons(self) -> Counter[str]:
+        reasons: Counter[str] = Counter()
+        for (_, reason), n in self.unusable.items():
+            reasons[reason] += n
+        return reasons
+
+    @property
+    def character_unusable(self) -> Counter[str]:
+        return Counter(
+            {reason: n for (role, reason), n in self.unusable.items() if role is Role.CHARACTER}
+        )
+
 
 def _roles_and_clean(
     batches: Iterable[list[Utterance]],
@@ -350,13 +442,15 @@ def _roles_and_clean(
     batch at a time.
 
     Narration is only cleaned when it can become a stage direction; a line that is empty
-    after cleaning is dropped here (a third party's empty line ends no exchange).
+    after cleaning, or that its parser marked unusable, is dropped here (a third party's
+    dropped line ends no exchange).
     """
     skip_narration = settings.narration != "stage"
     counts.narration_cleaned = not skip_narration
     roles = counts.role_of
     heard = counts.heard
     empty = counts.empty_by_role
+    unusable = counts.unusable
     narration = Role.NARRATION
     for batch in batches:
         lines: list[tuple[Utterance, Role]] = []
@@ -368,6 +462,9 @@ def _roles_and_clean(
             if role is None:
                 role = roles[who] = speakers.role(who)
             if role is narration and skip_narration:
+                continue
+            if utterance.dropped is not None:
+                unusable[role, utterance.dropped] += 1
                 continue
             text = clean_text(utterance.text, to_simplified)
             if not text:
@@ -418,18 +515,19 @@ def _record_stages(
         counts.roles[Role.LEAD] + counts.roles[Role.CHARACTER],
         Counter(narration=counts.roles[Role.NARRATION], other_speakers=counts.roles[Role.OTHER]),
     )
+    unusable = counts.unusable_reasons
     stats.add_stage(
         "clean text",
         "lines",
         counts.cleaned,
-        counts.cleaned - counts.empty,
-        Counter(empty_after_clean=counts.empty),
+        counts.cleaned - counts.empty - unusable.total(),
+        Counter(empty_after_clean=counts.empty, **unusable),
     )
     stats.character_lines_in = counts.character_lines
     stats.add_stage(
         "turns",
         f"{stats.character} lines → samples",
-        counts.character_lines - counts.character_empty,
+        counts.character_lines - counts.character_empty - counts.character_unusable.total(),
         counts.samples,
         turn_drops,
     )
@@ -558,15 +656,39 @@ def write_outputs(
 def replace_outputs(staging: Path, out: Path, stem: str) -> None:
     """Move each file of `staging` into `out`, dataset_info.json last, and remove earlier
     outputs of this character that this run did not write (an eval file when the new run
-    has no held-out set), so that `out` never mixes two runs. Other files stay."""
+    has no held-out set), so that `out` never mixes two runs. Other files stay.
+
+    The earlier outputs are first moved aside into `staging`; when a move fails (OSError),
+    they are put back and the new files taken out, so `out` is as it was."""
     out.mkdir(parents=True, exist_ok=True)
     new = sorted(staging.iterdir(), key=lambda p: p.name == "dataset_info.json")
-    names = {p.name for p in new}
-    for old in [*output_names(stem), STATS_JSON, STATS_PNG]:
-        if old not in names and (out / old).is_file():
-            (out / old).unlink()
-    for path in new:
-        path.replace(out / path.name)
+    aside = staging / _EARLIER
+    aside.mkdir()
+    moved_aside: list[str] = []
+    placed: list[str] = []
+    try:
+        for old in [*output_names(stem), STATS_JSON, STATS_PNG]:
+            if (out / old).is_file():
+                (out / old).replace(aside / old)
+                moved_aside.append(old)
+        for path in new:
+            path.replace(out / path.name)
+            placed.append(path.name)
+    except OSError:
+        _put_back(out, aside, placed, moved_aside)
+        raise
+
+
+def _put_back(out: Path, aside: Path, placed: list[str], moved_aside: list[str]) -> None:
+    """Undo a replace that failed half way, as far as the folder lets us."""
+    for name in placed:
+        if name not in moved_aside:
+            (out / name).unlink(missing_ok=True)
+    for name in moved_aside:
+        try:
+            (aside / name).replace(out / name)
+        except OSError:
+            continue  # the error that brought us here is the one to report
 
 
 def prepare(
@@ -582,7 +704,8 @@ def prepare(
     """Run every stage and, when there are samples, write every file; the library entry
     point behind `atri prep`. Files are written into a temporary folder beside `out` and
     moved into `out` only when complete: a run with nothing to write (see
-    `PrepResult.problem`) leaves `out` exactly as it was."""
+    `PrepResult.problem`) leaves `out` exactly as it was, and so does a file that cannot be
+    written (DataprepError naming it)."""
     _check_output_folder(out)
     plotter = _start_plotter() if _script_bytes(scripts) >= PLOT_CHILD_BYTES else None
     try:
@@ -599,6 +722,8 @@ def prepare(
                 with gc_paused():
                     write_outputs(result, staging, settings, system_prompt, plotter)
                 replace_outputs(staging, out, dataset_stem(settings.character_aliases))
+            except OSError as exc:
+                raise DataprepError(_write_error(exc, staging, out)) from None
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
     finally:
@@ -606,6 +731,18 @@ def prepare(
             plotter.cancel()
     progress("write", 1)
     return result
+
+
+def _write_error(exc: OSError, staging: Path, out: Path) -> str:
+    """One sentence for a file that could not be written (disk full, no permission, a
+    name too long), naming it where the user will look for it: in `out`, not staging."""
+    path = Path(exc.filename) if exc.filename else out
+    if path.is_relative_to(staging):
+        relative = path.relative_to(staging)
+        path = out / (
+            relative.relative_to(_EARLIER) if relative.is_relative_to(_EARLIER) else relative
+        )
+    return f"{path}: cannot be written ({exc.strerror or exc})."
 
 
 def _check_output_folder(out: Path) -> None:

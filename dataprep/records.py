@@ -26,6 +26,9 @@ class Utterance:
     source: str
     line: int
     scene: str
+    # Why the line cannot be used as written (a drop reason counted in the stats), e.g.
+    # a variable in it that no script gives a value; None for a usable line.
+    dropped: str | None = None
 
 
 @dataclass(slots=True)

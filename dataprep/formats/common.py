@@ -15,6 +15,17 @@ class ParseOptions:
     # Ren'Py defines characters in one file and uses them in others: the pipeline
     # collects `define x = Character(...)` from every .rpy file before parsing any.
     renpy_characters: dict[str, str] = field(default_factory=dict)
+    # Which Ren'Py say statements are read: "original" (those outside `translate` blocks),
+    # a language ("chinese": only the translated lines of its `translate chinese …:`
+    # blocks), or None (all of them). The pipeline chooses from [dataprep] renpy_language.
+    renpy_language: str | None = None
+    # Ren'Py `[var]` interpolations resolved: variables given a string by define/default,
+    # and the player's name (from renpy.input) as {{user}} or the lead's name.
+    renpy_variables: dict[str, str] = field(default_factory=dict)
+
+
+# The drop reason of a line with a variable in it that no script gives a value.
+UNRESOLVED_VARIABLE = "unresolved_variable"
 
 
 # Engine and stage commands mixed in with the lines: `anim:fade_out(bgm)`, `bg("beach")`,

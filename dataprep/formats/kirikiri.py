@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from dataprep.formats.common import ParseOptions, is_code
+from dataprep.formats.common import UNRESOLVED_VARIABLE, ParseOptions, is_code
 from dataprep.records import Utterance
 
 _TOKEN = re.compile(r"\[\[|\[([^\]]*)\]?|[^\[]+")
@@ -23,6 +23,7 @@ _HEADER = re.compile(r"【([^】]{1,32})】\s*(.*)")
 _WAIT = frozenset({"l", "wvl"})
 _PAGE = frozenset({"p", "np", "cm", "er", "pcm", "plc"})
 _NAME_TAGS = frozenset({"nm", "name", "chara_ptext"})
+_EMBED = "emb"
 # A choice's text, between [link] and [endlink]: a menu option, not a line anyone says.
 _CHOICE_START, _CHOICE_END = "link", "endlink"
 # Stands for a visual line break until the utterance is closed; see `_join`.
@@ -55,10 +56,25 @@ class _Reader:
         self.start_line = 0
         self.scene = "0"
         self.in_choice = False
+        # An [emb exp=…] in the message: a value only the running game knows (the
+        # player's name in f.name), so the line, written without it, has a hole.
+        self.unresolved = False
 
     def flush(self) -> None:
         text = _join(self.parts)
-        if text:
+        if self.unresolved:
+            self.out.append(
+                Utterance(
+                    self.speaker,
+                    text,
+                    self.source,
+                    self.start_line,
+                    self.scene,
+                    UNRESOLVED_VARIABLE,
+                )
+            )
+            self.unresolved = False
+        elif text:
             self.out.append(Utterance(self.speaker, text, self.source, self.start_line, self.scene))
         self.parts = []
 
@@ -82,6 +98,8 @@ class _Reader:
             self.in_choice = False
         elif name == "r":
             self.parts.append(_BREAK)
+        elif name == _EMBED:
+            self.unresolved = not self.in_choice
         elif name in _WAIT:
             self.flush()
         elif name in _PAGE:

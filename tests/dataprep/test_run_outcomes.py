@@ -3,8 +3,10 @@ speakers it saw, empty versus dialogue-less files, --format hints, no empty eval
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -12,7 +14,9 @@ import pytest
 from rich.console import Console
 
 from atri.config import DataprepSettings, Settings
+from dataprep import writers
 from dataprep.cli import run_prep
+from dataprep.errors import DataprepError
 from dataprep.pipeline import prepare, run_pipeline
 from tests.dataprep.conftest import FIXTURES
 
@@ -229,3 +233,64 @@ def test_a_packed_or_binary_file_says_what_it_is(tmp_path: Path, data: bytes, ki
     assert code == 1
     assert f"script.txt: is {kind}, not a script" in said
     assert "encoding" not in said
+
+
+def test_a_file_that_cannot_be_written_is_one_sentence_and_keeps_earlier_files(
+    tmp_path: Path, earlier: Path
+) -> None:
+    # An OSError while writing (here a real one: a file name longer than the file system
+    # allows) ended in a traceback, after the staging folder was already half written.
+    before = snapshot(earlier)
+    long_name = "Eileen" * 50
+    code, said = prep(
+        tmp_path,
+        [FIXTURES / "eileen" / "script.rpy"],
+        earlier,
+        lead_aliases=["Max"],
+        character_aliases=[long_name, "Eileen"],
+    )
+    assert code == 1
+    assert "Traceback" not in said
+    assert (
+        f"{earlier / long_name.lower()}_sharegpt.json: cannot be written (File name too long)"
+        in (said.replace("\n", ""))
+    )
+    assert snapshot(earlier) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_disk_full_while_writing_is_one_sentence(
+    tmp_path: Path, earlier: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = snapshot(earlier)
+    real_write = writers._Writer.write
+
+    def fill_disk(self: writers._Writer, rows: list[str]) -> None:
+        real_write(self, rows)  # some bytes reach the staging file first
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self.file.name)
+
+    monkeypatch.setattr(writers._Writer, "write", fill_disk)
+    with pytest.raises(DataprepError) as caught:
+        prepare(DataprepSettings(), [FIXTURES / "plain_zh.txt"], earlier, system_prompt=SYSTEM)
+    assert str(caught.value) == (
+        f"{earlier / 'atri_sharegpt.json'}: cannot be written (No space left on device)."
+    )
+    assert snapshot(earlier) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_failed_move_into_the_folder_puts_the_earlier_files_back(tmp_path: Path) -> None:
+    # The earlier run wrote sharegpt only; something else took the messages file's name.
+    out = tmp_path / "dataset"
+    code, _ = prep(tmp_path, [FIXTURES / "plain_zh.txt"], out, output_formats=["sharegpt"])
+    assert code == 0
+    (out / "atri_messages.jsonl").mkdir()
+    (out / "atri_messages.jsonl" / "keep.txt").write_text("mine", encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    code, said = prep(tmp_path, [FIXTURES / "plain_zh.txt"], out)
+    assert code == 1
+    assert f"{out / 'atri_messages.jsonl'}: cannot be written" in said.replace("\n", "")
+    assert "Traceback" not in said
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert (out / "atri_messages.jsonl" / "keep.txt").read_text(encoding="utf-8") == "mine"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -1,0 +1,82 @@
+"""Variables in a line (Ren'Py `[player]`, KiriKiri `[emb exp=…]`): resolved when the
+scripts give their value, else the line is dropped and counted, never left with a hole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from atri.config import DataprepSettings
+from dataprep.formats import ParseOptions, parse, renpy
+from dataprep.pipeline import run_pipeline
+from tests.dataprep.conftest import FIXTURES
+
+PLAYER = FIXTURES / "player_name" / "script.rpy"
+
+
+def eileen(**dataprep: object) -> DataprepSettings:
+    return DataprepSettings(
+        lead_aliases=["Max"],
+        character_aliases=["Eileen"],
+        eval_ratio=0,
+        **dataprep,  # type: ignore[arg-type]
+    )
+
+
+def test_the_players_name_is_the_placeholder_and_unknown_variables_drop_the_line() -> None:
+    # It came out "Good morning, ! Ready for 's festival?" (the [player] left as written
+    # and stripped as markup by the clean stage).
+    result = run_pipeline(eileen(), [PLAYER])
+    assert [s.reply for s in result.train] == [
+        "Good morning, {{user}}! Ready for Harborside's festival?",
+        "Yes, let's go!",
+    ]
+    # The lead's Character("[player]") is the lead.
+    assert [(s.name, s.role) for s in result.stats.speakers] == [
+        ("Eileen", "character"),
+        ("Max", "lead"),
+    ]
+    assert result.stats.character_lines_dropped["unresolved_variable"] == 1
+    clean = next(s for s in result.stats.stages if s.stage == "clean text")
+    assert clean.dropped["unresolved_variable"] == 1
+    assert clean.count_out == clean.count_in - 1
+
+
+def test_without_the_placeholder_the_player_is_the_leads_name() -> None:
+    result = run_pipeline(eileen(user_placeholder=False), [PLAYER])
+    assert result.train[0].reply == "Good morning, Max! Ready for Harborside's festival?"
+
+
+def test_input_chains_literals_and_escaped_brackets_at_parse_level() -> None:
+    text = (
+        'define e = Character("Eileen")\n'
+        'define mc = _("Captain")\n'
+        "label start:\n"
+        '    python:\n        name = renpy.input("Name?").strip().title()\n'
+        '    e "Hello [name], [mc]."\n'
+        '    e "Two [[brackets] stay."\n'
+        '    e "Who is [stranger!u]?"\n'
+    )
+    assert renpy.input_variables(text) == {"name"}
+    assert renpy.string_variables(text) == {"mc": "Captain"}
+    options = ParseOptions(renpy_variables={"name": "{{user}}", "mc": "Captain"})
+    found = parse(text, "s.rpy", "renpy", options)
+    assert [(u.text, u.dropped) for u in found] == [
+        ("Hello {{user}}, Captain.", None),
+        ("Two [brackets] stay.", None),
+        ("Who is [stranger!u]?", "unresolved_variable"),
+    ]
+
+
+def test_kirikiri_emb_of_a_game_variable_drops_the_line(tmp_path: Path) -> None:
+    script = tmp_path / "morning.ks"
+    script.write_text(
+        "*start\n"
+        '[nm t="夏生"]早上好。[p]\n'
+        '[nm t="亚托莉"]早上好，[emb exp="f.name"]先生！[p]\n'
+        '[nm t="夏生"]今天做什么？[p]\n'
+        '[nm t="亚托莉"]去海边玩吧！[p]\n',
+        encoding="utf-8",
+    )
+    result = run_pipeline(DataprepSettings(eval_ratio=0), [script])
+    assert [s.reply for s in result.train] == ["去海边玩吧！"]
+    assert result.stats.character_lines_dropped["unresolved_variable"] == 1
