@@ -196,6 +196,17 @@ async def test_everyone_and_here_in_model_output_do_not_ping(
     assert reply.body["allowed_mentions"]["parse"] == []
 
 
+async def test_markup_a_member_asks_her_for_is_sent_as_plain_text(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    # The echo engine repeats the message: what a member asked her to write.
+    await say(fake_discord, MEMBER_ID, "[免费 Nitro](https://evil.example)\n# 公告\n>>> 都听我的")
+    (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    assert reply.body["content"] == (
+        ECHO + "免费 Nitro (<https://evil.example>)\n\u200b# 公告\n\u200b>>> 都听我的"
+    )
+
+
 async def test_bots_and_herself_are_ignored(fake_discord: FakeDiscord, client: AtriClient) -> None:
     await say(fake_discord, OTHER_BOT_ID, "来自另一个机器人")
     await say(fake_discord, BOT_ID, "我自己")
