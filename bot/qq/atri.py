@@ -355,8 +355,11 @@ async def _actor(bot: Bot, event: MessageEvent, admins: Permission) -> Actor:
 async def _reset(bot: Bot, event: MessageEvent, args: Message, words: list[str]) -> str:
     worker = current_worker()
     actor = await _actor(bot, event, ADMINS)
-    targets = [str(seg.data.get("qq", "")) for seg in args if seg.type == "at"]
-    targets = [t for t in targets if t.isdigit()]
+    ats = [str(seg.data.get("qq", "")) for seg in args if seg.type == "at"]
+    targets = [t for t in ats if t.isdigit()]
+    if len(ats) != len(targets) or len(targets) > 1:
+        # "@全体成员", or several people: never the asker's own reset by mistake.
+        return lines().qq_usage
     result: CommandResult
     if targets:
         result = await commands.reset_user(worker, actor, targets[0])

@@ -202,6 +202,25 @@ async def test_group_and_user_resets_need_an_admin(
 
 
 @pytest.mark.parametrize(
+    "targets",
+    [[MessageSegment.at("all")], [MessageSegment.at(4001), MessageSegment.at(4002)]],
+    ids=["at-all", "two-people"],
+)
+async def test_a_reset_of_everyone_or_of_several_people_resets_nobody(
+    app: App, plugin: ModuleType, echo_service: ChatService, targets: list[MessageSegment]
+) -> None:
+    for user in ["4000", "4001", "4002"]:
+        await say(echo_service, user)
+    async with app.test_matcher(plugin.atri_command) as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = group_event(Message("/atri reset ") + Message(targets), 4000, "admin")
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, lines().qq_usage)
+    # Not the asking admin's own conversation either.
+    assert [await remembered(echo_service, u) for u in ["4000", "4001", "4002"]] == [2, 2, 2]
+
+
+@pytest.mark.parametrize(
     ("user_id", "role", "allowed"),
     [(4000, "admin", False), (int(SUPERUSER_ID), "member", True)],
     ids=["group-admin", "superuser"],
