@@ -38,7 +38,14 @@ from nonebot.rule import Rule
 from atri.config import Secrets, WorkerSettings
 from bot import commands
 from bot.commands import Actor, ChannelModes, CommandResult
-from bot.limits import QUIET_STATUSES, OneReplyAtATime, QuietNotices, ReplyCap, SeenRecently
+from bot.limits import (
+    MAX_INPUT_CHARS,
+    QUIET_STATUSES,
+    OneReplyAtATime,
+    QuietNotices,
+    ReplyCap,
+    SeenRecently,
+)
 from bot.lines import lines
 from bot.qq import NoWorker, current_worker, set_worker
 from bot.qq.config import Config
@@ -181,12 +188,14 @@ async def _overheard(event: MessageEvent) -> bool:
 def chat_request(
     event: MessageEvent, addressed: bool = True, text: str | None = None
 ) -> ChatRequest:
-    """`text`: the words as `spoken_text` reads them (with other people's @s)."""
+    """`text`: the words as `spoken_text` reads them (with other people's @s); only the
+    first `MAX_INPUT_CHARS` of them."""
     sender = event.sender
+    words = incoming_text(event.message) if text is None else text
     return ChatRequest(
         platform=PLATFORM,
         user_id=str(event.user_id),
-        text=incoming_text(event.message) if text is None else text,
+        text=words[:MAX_INPUT_CHARS].strip(),
         display_name=sender.card or sender.nickname or "",
         channel_id=_group_id(event),
         addressed=addressed,

@@ -8,8 +8,9 @@ import itertools
 import pytest
 
 from atri.config import Settings
-from bot.discord.adapter import MAX_INPUT_CHARS, AtriClient
+from bot.discord.adapter import AtriClient
 from bot.discord.text import MESSAGE_LIMIT
+from bot.limits import MAX_INPUT_CHARS
 from model.protocol import ChatRequest, ReloadResult, Reply, ScopeRef, WorkerStatus
 from model.service import EMPTY_MESSAGE_REPLY, ChatService
 from tests.bot.discord.conftest import running_client

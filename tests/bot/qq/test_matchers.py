@@ -19,7 +19,7 @@ from nonebug import App
 from atri.config import Settings
 from bot import commands
 from bot.commands import Actor
-from bot.limits import QuietNotices, ReplyCap
+from bot.limits import MAX_INPUT_CHARS, QuietNotices, ReplyCap
 from bot.lines import lines
 from bot.qq import set_worker
 from bot.qq.text import reply_parts, text_message
@@ -311,6 +311,25 @@ async def test_a_5000_character_message_is_answered_in_a_few_parts(
             ctx.should_call_send(
                 event, text_message(part), SENT, reply_message=False, at_sender=False
             )
+
+
+async def test_a_50000_character_message_is_cut_before_it_is_stored(
+    app: App, plugin: ModuleType, echo_service: ChatService
+) -> None:
+    heard = "长" * MAX_INPUT_CHARS
+    parts = reply_parts("亚托莉听到了：" + heard, 500, 4)
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = addressed(bot, group_event(at_me("长" * 50_000)))
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, parts[0])
+        for part in parts[1:]:
+            ctx.should_call_send(
+                event, text_message(part), SENT, reply_message=False, at_sender=False
+            )
+    scope = echo_service.scope_for("qq", "4000", str(GROUP_ID))
+    said = [m.content for m in await echo_service.memory.history(scope) if m.role == "user"]
+    assert said == [heard]
 
 
 async def test_an_unreachable_worker_gets_in_character_lines(
