@@ -162,9 +162,20 @@ def is_permitted(user_id: str, group_id: str) -> bool:
     return not config.atri_allowed_users or user_id in config.atri_allowed_users
 
 
+def is_anonymous(event: MessageEvent) -> bool:
+    """A group's anonymous member: QQ reports every one of them as the same number
+    (80000000), so one's conversation, or `/atri reset`, would be all of theirs."""
+    return isinstance(event, GroupMessageEvent) and (
+        event.anonymous is not None or event.sub_type == "anonymous"
+    )
+
+
 async def _from_a_person(event: MessageEvent) -> bool:
-    """Not a bot, and allowed to talk to her here: commands are refused silently too."""
-    return not is_bot(event.user_id) and is_permitted(str(event.user_id), _group_id(event))
+    """Not a bot, not anonymous, and allowed to talk to her here: commands are refused
+    silently too."""
+    if is_bot(event.user_id) or is_anonymous(event):
+        return False
+    return is_permitted(str(event.user_id), _group_id(event))
 
 
 async def _addressed(event: MessageEvent) -> bool:

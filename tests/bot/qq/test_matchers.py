@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from nonebot.adapters.onebot.v11 import Bot, Message, MessageEvent, MessageSegment
 from nonebot.adapters.onebot.v11.bot import _check_at_me, _check_nickname, _check_reply
+from nonebot.adapters.onebot.v11.event import Anonymous
 from nonebot.adapters.onebot.v11.exception import ActionFailed
 from nonebug import App
 
@@ -35,6 +36,8 @@ from tests.bot.qq.events import (
 )
 
 SENT = {"message_id": 1}
+# The number QQ reports for every anonymous member of a group.
+ANONYMOUS_ID = 80000000
 QUOTED = {"reply_message": True, "at_sender": True}
 
 
@@ -383,6 +386,24 @@ async def test_other_bots_are_never_answered(
         bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
         ctx.receive_event(bot, addressed(bot, group_event(at_me("你好"), user_id=int(author))))
         ctx.should_not_pass_rule(plugin.chat)
+
+
+async def test_anonymous_members_are_not_answered(
+    app: App, plugin: ModuleType, echo_service: ChatService
+) -> None:
+    await say(echo_service, str(ANONYMOUS_ID))
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        for message in [at_me("我是谁"), Message("/atri reset")]:
+            event = addressed(bot, group_event(message, user_id=ANONYMOUS_ID))
+            event.sub_type = "anonymous"
+            event.anonymous = Anonymous(id=1, name="无名", flag="f")
+            ctx.receive_event(bot, event)
+            ctx.should_not_pass_rule(plugin.atri_command)
+            ctx.should_not_pass_rule(plugin.chat)
+            ctx.should_not_pass_rule(plugin.room)
+    # Whatever one of them said, another's reset did not take it.
+    assert await remembered(echo_service, str(ANONYMOUS_ID)) == 2
 
 
 async def test_replies_per_group_are_capped_silently(
