@@ -188,6 +188,12 @@ async def _addressed(event: MessageEvent) -> bool:
     return event.message_type == "private" and config.atri_reply_in_private
 
 
+def _said_to_her(event: MessageEvent) -> bool:
+    """A private chat, or a group message that @s her, starts with her name or replies to
+    her (what `_addressed` answers in a group left at "mention")."""
+    return not isinstance(event, GroupMessageEvent) or event.is_tome() or mentions_her(event)
+
+
 async def _overheard(event: MessageEvent) -> bool:
     """A group message not for her (the chat matcher passed it on): sent to the worker as
     room context when `room_context` is on and the group is not off."""
@@ -322,7 +328,8 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
         log.info("QQ: reply cap reached in %s; staying silent", _channel_key(event))
         return
     if only_media(event.message):
-        await send_reply(bot, event, lines().media_only)
+        if _said_to_her(event):  # not every sticker in a group set to "all"
+            await send_reply(bot, event, lines().media_only)
         return
     request = chat_request(event, text=await spoken_text(bot, event))
     stored = None

@@ -24,7 +24,7 @@ from bot.limits import MAX_INPUT_CHARS, QuietNotices, ReplyCap
 from bot.lines import lines
 from bot.qq import set_worker
 from bot.qq.text import reply_parts, text_message
-from model.protocol import ChatRequest
+from model.protocol import ChannelSetting, ChatRequest
 from model.service import EMPTY_MESSAGE_REPLY, ChatService
 from tests.bot.qq.events import (
     GROUP_ID,
@@ -297,6 +297,26 @@ async def test_bad_input_gets_a_calm_reply(
         event = addressed(bot, group_event(message))
         ctx.receive_event(bot, event)
         expect_reply(ctx, event, answer)
+
+
+async def test_in_a_group_set_to_all_pictures_not_for_her_get_no_line(
+    app: App, plugin: ModuleType, echo_service: ChatService
+) -> None:
+    await echo_service.set_channel_mode(
+        ChannelSetting(platform="qq", channel_id=str(GROUP_ID), mode="all")
+    )
+    plugin.channel_modes().forget()
+    picture = MessageSegment.image("file:///tmp/x.png")
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        for message in [Message(picture), Message(MessageSegment("face", {"id": "1"}))]:
+            ctx.receive_event(bot, addressed(bot, group_event(message)))
+        event = addressed(bot, group_event(MessageSegment.at(SELF_ID) + picture))
+        ctx.receive_event(bot, event)  # one sent to her still gets the line
+        expect_reply(ctx, event, lines().media_only)
+        event = addressed(bot, group_event("大家好"))
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, "亚托莉听到了：大家好")
 
 
 async def test_a_5000_character_message_is_answered_in_a_few_parts(
