@@ -23,9 +23,9 @@ _MENTION = re.compile(r"<@([!&]?)(\d{1,20})>")
 # Discord pings for "@everyone"/"@here" wherever they appear, even inside a word.
 _MASS_MENTION = re.compile(r"@(?=everyone|here)", re.IGNORECASE)
 
-# [text](url), [text](<url>), [text](url "title"): Discord shows only the text.
+# [text](url), [text](<url>), [text](url "title"), [[text]](url): Discord shows only the text.
 _MASKED_LINK = re.compile(
-    r"\[([^\[\]\n]*)\]\(\s*<?([a-zA-Z][a-zA-Z0-9+.-]*://[^\s()<>]+)>?(?:\s+\"[^\"\n]*\")?\s*\)"
+    r"\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]\(\s*<?([a-zA-Z][a-zA-Z0-9+.-]*://[^\s()<>]+)>?(?:\s+\"[^\"\n]*\")?\s*\)"
 )
 # At a line's start: a heading (#, ##, ###), small print (-#), a block quote (>, >>>).
 _MARKUP_AHEAD = r"(?=#{1,3}[ \t]|-#[ \t]|>)"

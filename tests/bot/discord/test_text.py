@@ -71,3 +71,8 @@ def test_a_part_never_starts_with_markup_its_line_did_not() -> None:
     assert len(parts) == 2 and all(len(p) <= MESSAGE_LIMIT for p in parts)
     assert parts[1] == f"{ZWSP}# 标题呢。>>> 引用"
     assert outgoing_parts("a" * 2000) == ["a" * 1999, "a"]  # one character kept free
+
+
+def test_a_masked_link_with_brackets_in_its_text_is_spelt_out_too() -> None:
+    (part,) = outgoing_parts("[[官方] 领取](https://evil.example) [a] [b](https://b.example)")
+    assert part == "[官方] 领取 (<https://evil.example>) [a] b (<https://b.example>)"
