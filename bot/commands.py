@@ -115,6 +115,8 @@ async def reset_user(worker: Worker, actor: Actor, target_user_id: str) -> Comma
 
 
 async def reset_channel(worker: Worker, actor: Actor) -> CommandResult:
+    if not actor.channel_id:  # a DM: there is no channel to reset
+        return CommandResult(lines().not_a_channel, ok=False)
     if not actor.is_admin:
         return _refuse(actor, f"reset of channel {actor.channel_id}")
     count = await worker.reset(

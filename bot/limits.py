@@ -14,6 +14,9 @@ import weakref
 from collections import defaultdict, deque
 
 WINDOW_SECONDS = 60.0
+# The most of one incoming message a bot passes on (Discord's own limit, with Nitro): a
+# longer one (QQ lets a OneBot peer report 50,000 characters) is cut, never stored whole.
+MAX_INPUT_CHARS = 4000
 # Reply statuses that are a notice rather than an answer (see `model.protocol.Reply`).
 QUIET_STATUSES = frozenset({"rate_limited", "busy"})
 

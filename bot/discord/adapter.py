@@ -27,7 +27,13 @@ from atri.config import ConfigError, DiscordSettings, Secrets, Settings, WorkerS
 from bot.commands import ChannelModes
 from bot.discord.commands import DEFER_AFTER_SECONDS, add_commands, sync_commands
 from bot.discord.text import NameLookup, clean_incoming, mentions_as_names, outgoing_parts
-from bot.limits import QUIET_STATUSES, OneReplyAtATime, QuietNotices, ReplyCap
+from bot.limits import (
+    MAX_INPUT_CHARS,
+    QUIET_STATUSES,
+    OneReplyAtATime,
+    QuietNotices,
+    ReplyCap,
+)
 from model.protocol import ChannelMode, ChatRequest, MessageRef, ReplyCut, Worker
 
 log = logging.getLogger(__name__)
@@ -35,8 +41,6 @@ log = logging.getLogger(__name__)
 PLATFORM = "discord"
 # Discord shows "is typing" for about 10 s after each call; refresh before it lapses.
 TYPING_REFRESH_SECONDS = 8.0
-# Discord's own limit for a message (with Nitro); anything longer is cut.
-MAX_INPUT_CHARS = 4000
 # Joins, pins, boosts and other system messages are not conversation.
 CHAT_MESSAGE_TYPES = frozenset({discord.MessageType.default, discord.MessageType.reply})
 # What of a ChatRequest names its stored exchange.

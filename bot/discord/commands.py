@@ -95,6 +95,27 @@ async def respond(
         log.warning("could not answer Discord command %s: %s", interaction.id, exc)
 
 
+async def answer_command_error(
+    interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+) -> None:
+    """A command discord.py could not run (an option missing or not one of its choices,
+    a subcommand Discord still offers from an older sync): one clear line, ephemeral,
+    instead of "The application did not respond" and a traceback in the log."""
+    failed = isinstance(error, app_commands.CommandInvokeError)
+    if failed:
+        log.error("Discord command %s failed", interaction.id, exc_info=error)
+    else:
+        log.info("Discord command %s not run: %s", interaction.id, error)
+    text = lines().failed if failed else lines().command_not_understood
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException as exc:
+        log.warning("could not answer Discord command %s: %s", interaction.id, exc)
+
+
 async def _with_discord_details(
     result: Awaitable[CommandResult], client: discord.Client, admin: bool
 ) -> CommandResult:
@@ -216,6 +237,7 @@ def add_commands(
     """Built when the client starts, so the menu names the character `atri serve`
     configured (`bot.lines.use_card`), in her card's language."""
     said = lines()
+    tree.error(answer_command_error)
     tree.add_command(member_commands(worker, settings, defer_after, said))
     tree.add_command(admin_commands(worker, settings, defer_after, said, modes))
     # Guild-scoped commands are looked up per guild when their interactions arrive.

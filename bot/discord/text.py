@@ -2,7 +2,10 @@
 
 Model output is untrusted: it may contain `@everyone` or a `<@id>` it saw in the
 conversation. Everything ATRI sends goes through `outgoing_parts`, and the client also
-sets `AllowedMentions.none()`, so a ping needs both defences to fail.
+sets `AllowedMentions.none()`, so a ping needs both defences to fail. A member can also
+ask her to write Discord markup: a masked link (`[free Nitro](https://…)` hides where it
+goes), a `# ` heading, `-# ` small print or a `>>> ` quote taking over the channel. Those
+are shown as the plain text they are; code blocks stay as written (nothing renders there).
 """
 
 from __future__ import annotations
@@ -19,6 +22,16 @@ ZERO_WIDTH_SPACE = "\u200b"
 _MENTION = re.compile(r"<@([!&]?)(\d{1,20})>")
 # Discord pings for "@everyone"/"@here" wherever they appear, even inside a word.
 _MASS_MENTION = re.compile(r"@(?=everyone|here)", re.IGNORECASE)
+
+# [text](url), [text](<url>), [text](url "title"), [[text]](url): Discord shows only the text.
+_MASKED_LINK = re.compile(
+    r"\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]\(\s*<?([a-zA-Z][a-zA-Z0-9+.-]*://[^\s()<>]+)>?(?:\s+\"[^\"\n]*\")?\s*\)"
+)
+# At a line's start: a heading (#, ##, ###), small print (-#), a block quote (>, >>>).
+_MARKUP_AHEAD = r"(?=#{1,3}[ \t]|-#[ \t]|>)"
+_LINE_MARKUP = re.compile(r"^([ \t]*)" + _MARKUP_AHEAD, re.MULTILINE)
+_PART_START = re.compile(r"\A" + _MARKUP_AHEAD)
+_FENCED = re.compile(r"(```.*?(?:```|$))", re.DOTALL)
 
 # Looks up a display name: (kind, id) → name, or None when unknown. kind is "user" or "role".
 NameLookup = Callable[[str, int], str | None]
@@ -46,9 +59,26 @@ def neutralize_mentions(text: str, names: NameLookup = _no_names) -> str:
     return _MASS_MENTION.sub("@" + ZERO_WIDTH_SPACE, text)
 
 
+def _plain_markup(text: str) -> str:
+    text = _MASKED_LINK.sub(lambda m: f"{m.group(1)} (<{m.group(2)}>)", text)
+    return _LINE_MARKUP.sub(lambda m: m.group(1) + ZERO_WIDTH_SPACE, text)
+
+
+def defuse_markup(text: str) -> str:
+    """Masked links spelt out (the text, then the real address, which shows no preview);
+    headings, small print and block quotes as plain lines. Code blocks are left alone."""
+    pieces = _FENCED.split(text)  # odd indexes: the fenced blocks
+    return "".join(p if i % 2 else _plain_markup(p) for i, p in enumerate(pieces))
+
+
 def outgoing_parts(text: str, names: NameLookup = _no_names) -> list[str]:
-    """A reply ready to send: mentions neutralised, split into messages Discord accepts."""
-    return split_message(neutralize_mentions(text, names), MESSAGE_LIMIT)
+    """A reply ready to send: mentions neutralised, markup defused, split into messages
+    Discord accepts."""
+    text = defuse_markup(neutralize_mentions(text, names))
+    # A part may start where a line did not ("好的。# 标题" split after "。"): one
+    # character is kept free to defuse it.
+    parts = split_message(text, MESSAGE_LIMIT - len(ZERO_WIDTH_SPACE))
+    return [ZERO_WIDTH_SPACE + part if _PART_START.match(part) else part for part in parts]
 
 
 def clean_incoming(text: str) -> str:

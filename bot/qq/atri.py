@@ -38,7 +38,14 @@ from nonebot.rule import Rule
 from atri.config import Secrets, WorkerSettings
 from bot import commands
 from bot.commands import Actor, ChannelModes, CommandResult
-from bot.limits import QUIET_STATUSES, OneReplyAtATime, QuietNotices, ReplyCap, SeenRecently
+from bot.limits import (
+    MAX_INPUT_CHARS,
+    QUIET_STATUSES,
+    OneReplyAtATime,
+    QuietNotices,
+    ReplyCap,
+    SeenRecently,
+)
 from bot.lines import lines
 from bot.qq import NoWorker, current_worker, set_worker
 from bot.qq.config import Config
@@ -155,9 +162,20 @@ def is_permitted(user_id: str, group_id: str) -> bool:
     return not config.atri_allowed_users or user_id in config.atri_allowed_users
 
 
+def is_anonymous(event: MessageEvent) -> bool:
+    """A group's anonymous member: QQ reports every one of them as the same number
+    (80000000), so one's conversation, or `/atri reset`, would be all of theirs."""
+    return isinstance(event, GroupMessageEvent) and (
+        event.anonymous is not None or event.sub_type == "anonymous"
+    )
+
+
 async def _from_a_person(event: MessageEvent) -> bool:
-    """Not a bot, and allowed to talk to her here: commands are refused silently too."""
-    return not is_bot(event.user_id) and is_permitted(str(event.user_id), _group_id(event))
+    """Not a bot, not anonymous, and allowed to talk to her here: commands are refused
+    silently too."""
+    if is_bot(event.user_id) or is_anonymous(event):
+        return False
+    return is_permitted(str(event.user_id), _group_id(event))
 
 
 async def _addressed(event: MessageEvent) -> bool:
@@ -168,6 +186,12 @@ async def _addressed(event: MessageEvent) -> bool:
         mode = await channel_modes().mode(str(event.group_id))
         return mode != "off" and (mode == "all" or event.is_tome() or mentions_her(event))
     return event.message_type == "private" and config.atri_reply_in_private
+
+
+def _said_to_her(event: MessageEvent) -> bool:
+    """A private chat, or a group message that @s her, starts with her name or replies to
+    her (what `_addressed` answers in a group left at "mention")."""
+    return not isinstance(event, GroupMessageEvent) or event.is_tome() or mentions_her(event)
 
 
 async def _overheard(event: MessageEvent) -> bool:
@@ -181,12 +205,14 @@ async def _overheard(event: MessageEvent) -> bool:
 def chat_request(
     event: MessageEvent, addressed: bool = True, text: str | None = None
 ) -> ChatRequest:
-    """`text`: the words as `spoken_text` reads them (with other people's @s)."""
+    """`text`: the words as `spoken_text` reads them (with other people's @s); only the
+    first `MAX_INPUT_CHARS` of them."""
     sender = event.sender
+    words = incoming_text(event.message) if text is None else text
     return ChatRequest(
         platform=PLATFORM,
         user_id=str(event.user_id),
-        text=incoming_text(event.message) if text is None else text,
+        text=words[:MAX_INPUT_CHARS].strip(),
         display_name=sender.card or sender.nickname or "",
         channel_id=_group_id(event),
         addressed=addressed,
@@ -302,7 +328,8 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
         log.info("QQ: reply cap reached in %s; staying silent", _channel_key(event))
         return
     if only_media(event.message):
-        await send_reply(bot, event, lines().media_only)
+        if _said_to_her(event):  # not every sticker in a group set to "all"
+            await send_reply(bot, event, lines().media_only)
         return
     request = chat_request(event, text=await spoken_text(bot, event))
     stored = None
@@ -355,8 +382,11 @@ async def _actor(bot: Bot, event: MessageEvent, admins: Permission) -> Actor:
 async def _reset(bot: Bot, event: MessageEvent, args: Message, words: list[str]) -> str:
     worker = current_worker()
     actor = await _actor(bot, event, ADMINS)
-    targets = [str(seg.data.get("qq", "")) for seg in args if seg.type == "at"]
-    targets = [t for t in targets if t.isdigit()]
+    ats = [str(seg.data.get("qq", "")) for seg in args if seg.type == "at"]
+    targets = [t for t in ats if t.isdigit()]
+    if len(ats) != len(targets) or len(targets) > 1:
+        # "@全体成员", or several people: never the asker's own reset by mistake.
+        return lines().qq_usage
     result: CommandResult
     if targets:
         result = await commands.reset_user(worker, actor, targets[0])

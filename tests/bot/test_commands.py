@@ -112,3 +112,13 @@ async def test_memory_shows_the_asker_their_summary_and_recent_turns(
     assert "message 1 " not in text  # folded into the summary
     assert "secret" not in text  # nobody else's conversation
     assert len(text) <= 2000  # one Discord message
+
+
+async def test_a_channel_reset_outside_a_channel_says_so(echo_settings: Settings) -> None:
+    # A Discord admin (`admin_ids`) sending /atri-admin reset-channel in a DM.
+    async with await ChatService.open(echo_settings) as service:
+        await service.chat(ChatRequest(platform="p", user_id="boss", text="dm"))
+        result = await commands.reset_channel(service, admin(channel=""))
+        assert not result.ok and result.text == lines().not_a_channel
+        history = await service.memory.history(service.scope_for("p", "boss"))
+        assert len(history) == 2

@@ -8,8 +8,9 @@ import itertools
 import pytest
 
 from atri.config import Settings
-from bot.discord.adapter import MAX_INPUT_CHARS, AtriClient
+from bot.discord.adapter import AtriClient
 from bot.discord.text import MESSAGE_LIMIT
+from bot.limits import MAX_INPUT_CHARS
 from model.protocol import ChatRequest, ReloadResult, Reply, ScopeRef, WorkerStatus
 from model.service import EMPTY_MESSAGE_REPLY, ChatService
 from tests.bot.discord.conftest import running_client
@@ -194,6 +195,17 @@ async def test_everyone_and_here_in_model_output_do_not_ping(
     assert "@\u200beveryone" in content and "@\u200bhere" in content
     assert "<@" not in content and "@admins" in content
     assert reply.body["allowed_mentions"]["parse"] == []
+
+
+async def test_markup_a_member_asks_her_for_is_sent_as_plain_text(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    # The echo engine repeats the message: what a member asked her to write.
+    await say(fake_discord, MEMBER_ID, "[免费 Nitro](https://evil.example)\n# 公告\n>>> 都听我的")
+    (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    assert reply.body["content"] == (
+        ECHO + "免费 Nitro (<https://evil.example>)\n\u200b# 公告\n\u200b>>> 都听我的"
+    )
 
 
 async def test_bots_and_herself_are_ignored(fake_discord: FakeDiscord, client: AtriClient) -> None:

@@ -372,3 +372,21 @@ async def test_every_menu_text_fits_discords_limit_whatever_her_name(
     texts = list(menu_texts(await synced_menu(fake_discord, echo_service, discord_settings)))
     assert all(len(text) <= DESCRIPTION_MAX for text in texts)
     assert any(text.endswith("…") for text in texts)
+
+
+async def test_a_command_with_a_missing_or_odd_option_gets_one_clear_line(
+    fake_discord: FakeDiscord, client: AtriClient, echo_service: ChatService
+) -> None:
+    # What a stale menu (an older sync) or a hand-made request sends: the option is
+    # missing, is none of the choices, or the subcommand is gone.
+    for sub, options in [
+        ("reset-user", {}),
+        ("channel", {}),
+        ("channel", {"string_options": {"mode": "everything"}}),
+        ("no-such-command", {}),
+    ]:
+        answer = await answer_to(fake_discord, ADMIN_ID, "atri-admin", sub, **options)
+        assert answer.body["data"]["content"] == lines().command_not_understood
+    assert await echo_service.channel_modes("discord") == {}
+    member = await answer_to(fake_discord, MEMBER_ID, "atri", "status")  # still answering
+    assert "模型版本" in member.body["data"]["content"]

@@ -48,3 +48,31 @@ def test_outgoing_parts_split_at_sentences_and_keep_code_whole() -> None:
 def test_clean_incoming_drops_what_cannot_be_stored() -> None:
     assert clean_incoming("a\x00b\ud800c") == "ab?c"
     assert clean_incoming("z̷̢a̵ 🤖 \u202e") == "z̷̢a̵ 🤖 \u202e"
+
+
+def test_markup_the_model_was_asked_for_is_shown_as_plain_text() -> None:
+    text = (
+        '[领取 Nitro](https://evil.example/gift) 和 [b](<https://b.example> "t")\n'
+        "# 大标题\n  ## 二级\n-# 小字\n>>> 引用到最后\n> 引用\n"
+        "```md\n# 代码里的标题\n[x](https://code.example)\n```\n"
+        "#话题 1 > 2 [不是链接] (x) [也不是](相对/路径)"
+    )
+    (part,) = outgoing_parts(text)
+    assert part == (
+        "领取 Nitro (<https://evil.example/gift>) 和 b (<https://b.example>)\n"
+        f"{ZWSP}# 大标题\n  {ZWSP}## 二级\n{ZWSP}-# 小字\n{ZWSP}>>> 引用到最后\n{ZWSP}> 引用\n"
+        "```md\n# 代码里的标题\n[x](https://code.example)\n```\n"
+        "#话题 1 > 2 [不是链接] (x) [也不是](相对/路径)"
+    )
+
+
+def test_a_part_never_starts_with_markup_its_line_did_not() -> None:
+    parts = outgoing_parts("好" * 1995 + "。# 标题呢。>>> 引用")
+    assert len(parts) == 2 and all(len(p) <= MESSAGE_LIMIT for p in parts)
+    assert parts[1] == f"{ZWSP}# 标题呢。>>> 引用"
+    assert outgoing_parts("a" * 2000) == ["a" * 1999, "a"]  # one character kept free
+
+
+def test_a_masked_link_with_brackets_in_its_text_is_spelt_out_too() -> None:
+    (part,) = outgoing_parts("[[官方] 领取](https://evil.example) [a] [b](https://b.example)")
+    assert part == "[官方] 领取 (<https://evil.example>) [a] b (<https://b.example>)"

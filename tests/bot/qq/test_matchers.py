@@ -13,17 +13,18 @@ from typing import Any
 import pytest
 from nonebot.adapters.onebot.v11 import Bot, Message, MessageEvent, MessageSegment
 from nonebot.adapters.onebot.v11.bot import _check_at_me, _check_nickname, _check_reply
+from nonebot.adapters.onebot.v11.event import Anonymous
 from nonebot.adapters.onebot.v11.exception import ActionFailed
 from nonebug import App
 
 from atri.config import Settings
 from bot import commands
 from bot.commands import Actor
-from bot.limits import QuietNotices, ReplyCap
+from bot.limits import MAX_INPUT_CHARS, QuietNotices, ReplyCap
 from bot.lines import lines
 from bot.qq import set_worker
 from bot.qq.text import reply_parts, text_message
-from model.protocol import ChatRequest
+from model.protocol import ChannelSetting, ChatRequest
 from model.service import EMPTY_MESSAGE_REPLY, ChatService
 from tests.bot.qq.events import (
     GROUP_ID,
@@ -35,6 +36,8 @@ from tests.bot.qq.events import (
 )
 
 SENT = {"message_id": 1}
+# The number QQ reports for every anonymous member of a group.
+ANONYMOUS_ID = 80000000
 QUOTED = {"reply_message": True, "at_sender": True}
 
 
@@ -202,6 +205,25 @@ async def test_group_and_user_resets_need_an_admin(
 
 
 @pytest.mark.parametrize(
+    "targets",
+    [[MessageSegment.at("all")], [MessageSegment.at(4001), MessageSegment.at(4002)]],
+    ids=["at-all", "two-people"],
+)
+async def test_a_reset_of_everyone_or_of_several_people_resets_nobody(
+    app: App, plugin: ModuleType, echo_service: ChatService, targets: list[MessageSegment]
+) -> None:
+    for user in ["4000", "4001", "4002"]:
+        await say(echo_service, user)
+    async with app.test_matcher(plugin.atri_command) as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = group_event(Message("/atri reset ") + Message(targets), 4000, "admin")
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, lines().qq_usage)
+    # Not the asking admin's own conversation either.
+    assert [await remembered(echo_service, u) for u in ["4000", "4001", "4002"]] == [2, 2, 2]
+
+
+@pytest.mark.parametrize(
     ("user_id", "role", "allowed"),
     [(4000, "admin", False), (int(SUPERUSER_ID), "member", True)],
     ids=["group-admin", "superuser"],
@@ -277,6 +299,26 @@ async def test_bad_input_gets_a_calm_reply(
         expect_reply(ctx, event, answer)
 
 
+async def test_in_a_group_set_to_all_pictures_not_for_her_get_no_line(
+    app: App, plugin: ModuleType, echo_service: ChatService
+) -> None:
+    await echo_service.set_channel_mode(
+        ChannelSetting(platform="qq", channel_id=str(GROUP_ID), mode="all")
+    )
+    plugin.channel_modes().forget()
+    picture = MessageSegment.image("file:///tmp/x.png")
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        for message in [Message(picture), Message(MessageSegment("face", {"id": "1"}))]:
+            ctx.receive_event(bot, addressed(bot, group_event(message)))
+        event = addressed(bot, group_event(MessageSegment.at(SELF_ID) + picture))
+        ctx.receive_event(bot, event)  # one sent to her still gets the line
+        expect_reply(ctx, event, lines().media_only)
+        event = addressed(bot, group_event("大家好"))
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, "亚托莉听到了：大家好")
+
+
 async def test_a_5000_character_message_is_answered_in_a_few_parts(
     app: App, plugin: ModuleType
 ) -> None:
@@ -292,6 +334,25 @@ async def test_a_5000_character_message_is_answered_in_a_few_parts(
             ctx.should_call_send(
                 event, text_message(part), SENT, reply_message=False, at_sender=False
             )
+
+
+async def test_a_50000_character_message_is_cut_before_it_is_stored(
+    app: App, plugin: ModuleType, echo_service: ChatService
+) -> None:
+    heard = "长" * MAX_INPUT_CHARS
+    parts = reply_parts("亚托莉听到了：" + heard, 500, 4)
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = addressed(bot, group_event(at_me("长" * 50_000)))
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, parts[0])
+        for part in parts[1:]:
+            ctx.should_call_send(
+                event, text_message(part), SENT, reply_message=False, at_sender=False
+            )
+    scope = echo_service.scope_for("qq", "4000", str(GROUP_ID))
+    said = [m.content for m in await echo_service.memory.history(scope) if m.role == "user"]
+    assert said == [heard]
 
 
 async def test_an_unreachable_worker_gets_in_character_lines(
@@ -345,6 +406,24 @@ async def test_other_bots_are_never_answered(
         bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
         ctx.receive_event(bot, addressed(bot, group_event(at_me("你好"), user_id=int(author))))
         ctx.should_not_pass_rule(plugin.chat)
+
+
+async def test_anonymous_members_are_not_answered(
+    app: App, plugin: ModuleType, echo_service: ChatService
+) -> None:
+    await say(echo_service, str(ANONYMOUS_ID))
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        for message in [at_me("我是谁"), Message("/atri reset")]:
+            event = addressed(bot, group_event(message, user_id=ANONYMOUS_ID))
+            event.sub_type = "anonymous"
+            event.anonymous = Anonymous(id=1, name="无名", flag="f")
+            ctx.receive_event(bot, event)
+            ctx.should_not_pass_rule(plugin.atri_command)
+            ctx.should_not_pass_rule(plugin.chat)
+            ctx.should_not_pass_rule(plugin.room)
+    # Whatever one of them said, another's reset did not take it.
+    assert await remembered(echo_service, str(ANONYMOUS_ID)) == 2
 
 
 async def test_replies_per_group_are_capped_silently(
