@@ -42,6 +42,7 @@ class BotLines:
     discord_details: str  # {latency} {servers}
     failed: str
     command_not_understood: str
+    not_listed: str  # a slash command from someone [discord]'s lists shut out
     media_only: str
     memory_sent_privately: str
     memory_not_sent: str
@@ -94,6 +95,7 @@ ZH = BotLines(
     discord_details="Discord：延迟 {{latency}}，{{servers}} 个服务器",
     failed="呜……{name}没能做到，请稍后再试一次吧。",
     command_not_understood="{name}没看懂这个命令……请从命令菜单里重新选一次吧。",
+    not_listed="{name}在这里不接受你的命令。",
     media_only="{name}还看不懂图片和表情呢……用文字和我说吧！",
     memory_sent_privately="{name}把记得的事私信发给你了，去看看吧。",
     memory_not_sent="私信发不出去……加{name}为好友后，再在群里试一次吧。",
@@ -150,6 +152,7 @@ EN = BotLines(
     failed="Uu... {name} couldn't do that. Please try again in a moment.",
     command_not_understood="{name} didn't understand that command... Please pick it again "
     "from the command menu.",
+    not_listed="{name} doesn't take your commands here.",
     media_only="{name} can't read pictures or stickers yet... Tell me in words!",
     memory_sent_privately="{name} sent you what she remembers in a private message.",
     memory_not_sent="The private message could not be sent... Add {name} as a friend, "

@@ -14,7 +14,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from discord import app_commands
 from atri.config import ConfigError, DiscordSettings, Secrets, Settings, WorkerSettings
 from bot.commands import ChannelModes
 from bot.discord.commands import DEFER_AFTER_SECONDS, add_commands, sync_commands
+from bot.discord.lists import RoleLookup, channel_ids, lists_permit, parent_id
 from bot.discord.text import NameLookup, clean_incoming, mentions_as_names, outgoing_parts
 from bot.limits import (
     MAX_INPUT_CHARS,
@@ -69,18 +70,6 @@ def intents() -> discord.Intents:
     return chosen
 
 
-def _parent_id(channel: Any) -> int | None:
-    """A thread's parent channel; None for anything else."""
-    parent_id = getattr(channel, "parent_id", None)
-    return parent_id if isinstance(parent_id, int) else None
-
-
-def _channel_ids(channel: Any) -> set[int]:
-    """The channel, and for a thread its parent, so lists naming a channel cover threads."""
-    parent_id = _parent_id(channel)
-    return {channel.id} if parent_id is None else {channel.id, parent_id}
-
-
 def _role_ids(author: discord.User | discord.Member) -> set[int]:
     return {role.id for role in getattr(author, "roles", [])}
 
@@ -90,19 +79,9 @@ def is_permitted(
 ) -> bool:
     """The allow and block lists of `[discord]` (blocks win). In a DM the author has no
     roles: the caller passes those they hold in the servers ATRI shares with them."""
-    author = message.author
-    roles = _role_ids(author) if roles is None else roles
-    channels = _channel_ids(message.channel)
-    if author.id in cfg.blocked_users or roles & set(cfg.blocked_roles):
-        return False
-    if channels & set(cfg.blocked_channels):
-        return False
-    in_guild = message.guild is not None
-    if in_guild and cfg.allowed_channels and not channels & set(cfg.allowed_channels):
-        return False
-    if cfg.allowed_users or cfg.allowed_roles:
-        return author.id in cfg.allowed_users or bool(roles & set(cfg.allowed_roles))
-    return True
+    roles = _role_ids(message.author) if roles is None else roles
+    channels = channel_ids(message.channel)
+    return lists_permit(cfg, message.author.id, roles, channels, message.guild is not None)
 
 
 def is_mentioned(message: discord.Message, me_id: int) -> bool:
@@ -154,7 +133,7 @@ def should_answer(
         return True
     if message.guild is None:
         return False
-    return mode == "all" or bool(_channel_ids(message.channel) & set(cfg.channels))
+    return mode == "all" or bool(channel_ids(message.channel) & set(cfg.channels))
 
 
 def should_hear(
@@ -214,7 +193,7 @@ def to_request(message: discord.Message, me_id: int, cfg: DiscordSettings) -> Ch
         display_name=clean_incoming(message.author.display_name),
         text=message_text(message, me_id),
         channel_id=str(message.channel.id) if guild else "",
-        parent_channel_id=str(_parent_id(message.channel) or ""),
+        parent_channel_id=str(parent_id(message.channel) or ""),
         guild_id=str(guild.id) if guild else "",
         addressed=is_addressed(message, me_id, cfg),
         request_id=str(message.id),
@@ -284,9 +263,6 @@ DM_ROLES_SECONDS = 300.0
 # Message ids remembered as already for her (see AtriClient.on_raw_message_edit).
 SPOKEN_TO_KEPT = 2000
 
-# Looks up the roles a user holds in the servers ATRI is in (for a DM).
-RoleLookup = Callable[[int], Awaitable[set[int]]]
-
 
 class Limits:
     """What the handler remembers between messages: replies per channel, notices told."""
@@ -353,7 +329,7 @@ async def answer(
             roles = await dm_roles(message.author.id)
         mode: ChannelMode = "mention"
         if message.guild is not None and modes is not None:
-            parent = _parent_id(message.channel)  # a thread's channel
+            parent = parent_id(message.channel)  # a thread's channel
             mode = await modes.mode(str(message.channel.id), str(parent or ""))
         if not should_answer(message, me_id, cfg, roles, mode):
             if should_hear(message, me_id, cfg, mode):
@@ -420,7 +396,7 @@ class AtriClient(discord.Client):
         # What was last registered with Discord, so an unchanged set is not re-sent.
         self.sync_state_path = sync_state_path
         self.tree: app_commands.CommandTree[AtriClient] = app_commands.CommandTree(self)
-        add_commands(self.tree, worker, cfg, defer_after, self.modes)
+        add_commands(self.tree, worker, cfg, defer_after, self.modes, self.roles_for_dm)
 
     async def setup_hook(self) -> None:
         await sync_commands(self, self.tree, self.cfg.guild_ids, self.sync_state_path)

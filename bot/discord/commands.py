@@ -27,6 +27,7 @@ from discord import app_commands
 from atri.config import DiscordSettings
 from bot import commands
 from bot.commands import Actor, ChannelModes, CommandResult
+from bot.discord.lists import RoleLookup, interaction_permitted
 from bot.discord.text import outgoing_parts
 from bot.lines import BotLines, lines
 from model.protocol import ChannelMode, Worker
@@ -106,7 +107,10 @@ async def answer_command_error(
         log.error("Discord command %s failed", interaction.id, exc_info=error)
     else:
         log.info("Discord command %s not run: %s", interaction.id, error)
-    text = lines().failed if failed else lines().command_not_understood
+    if isinstance(error, NotListed):
+        text = lines().not_listed
+    else:
+        text = lines().failed if failed else lines().command_not_understood
     try:
         if interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=True)
@@ -153,11 +157,34 @@ def _simple_commands(
     return add
 
 
+class _ListedMembers(app_commands.Group):
+    """A group only those `[discord]`'s allow and block lists let through may run: whom
+    she does not answer does not reset or read her memory either."""
+
+    def __init__(self, settings: DiscordSettings, dm_roles: RoleLookup | None, **kw: Any):
+        super().__init__(**kw)
+        self.settings = settings
+        self.dm_roles = dm_roles
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        if await interaction_permitted(interaction, self.settings, self.dm_roles):
+            return True
+        raise NotListed
+
+
+class NotListed(app_commands.CheckFailure):
+    """The lists shut this person, or this channel, out."""
+
+
 def member_commands(
-    worker: Worker, settings: DiscordSettings, defer_after: float, said: BotLines
+    worker: Worker,
+    settings: DiscordSettings,
+    defer_after: float,
+    said: BotLines,
+    dm_roles: RoleLookup | None = None,
 ) -> app_commands.Group:
-    """`/atri`: what every member may do."""
-    group = app_commands.Group(name="atri", description=fit(said.slash_atri))
+    """`/atri`: what every member may do (whom the lists let through)."""
+    group = _ListedMembers(settings, dm_roles, name="atri", description=fit(said.slash_atri))
     simple = _simple_commands(group, worker, settings, defer_after)
     simple("reset", said.slash_reset, commands.reset_self)
     simple("memory", said.slash_memory, commands.remembered)
@@ -233,12 +260,13 @@ def add_commands(
     settings: DiscordSettings,
     defer_after: float = DEFER_AFTER_SECONDS,
     modes: ChannelModes | None = None,
+    dm_roles: RoleLookup | None = None,
 ) -> None:
     """Built when the client starts, so the menu names the character `atri serve`
     configured (`bot.lines.use_card`), in her card's language."""
     said = lines()
     tree.error(answer_command_error)
-    tree.add_command(member_commands(worker, settings, defer_after, said))
+    tree.add_command(member_commands(worker, settings, defer_after, said, dm_roles))
     tree.add_command(admin_commands(worker, settings, defer_after, said, modes))
     # Guild-scoped commands are looked up per guild when their interactions arrive.
     for guild_id in settings.guild_ids:

@@ -20,6 +20,7 @@ from model.service import ChatService
 from tests.bot.discord.conftest import running_client
 from tests.bot.discord.fake_discord import (
     ADMIN_ID,
+    ADMIN_ROLE_ID,
     APPLICATION_ID,
     BOT_ID,
     CHANNEL_ID,
@@ -69,6 +70,36 @@ async def test_member_resets_their_own_conversation(
     assert "忘掉" in call.body["data"]["content"]
     assert await live_messages(echo_service, MEMBER_ID) == 0
     assert await live_messages(echo_service, ADMIN_ID) == 2
+
+
+async def test_whom_the_lists_shut_out_cannot_run_her_member_commands(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    echo_service: ChatService,
+    discord_settings: Settings,
+) -> None:
+    await chat(fake_discord, MEMBER_ID, "你好")
+    cfg = discord_settings.discord
+    cfg.blocked_users = [MEMBER_ID]
+    refused = await answer_to(fake_discord, MEMBER_ID, "atri", "reset")
+    assert refused.body["data"]["content"] == lines().not_listed
+    assert await live_messages(echo_service, MEMBER_ID) == 2
+    # The same in a DM, and for a channel the lists leave out; other people are not held.
+    refused = await answer_to(fake_discord, MEMBER_ID, "atri", "memory", in_guild=False)
+    assert refused.body["data"]["content"] == lines().not_listed
+    cfg.blocked_users = []
+    cfg.allowed_channels = [CHANNEL_ID + 1]
+    refused = await answer_to(fake_discord, MEMBER_ID, "atri", "reset")
+    assert refused.body["data"]["content"] == lines().not_listed
+    cfg.allowed_channels = []
+    # A role blocked in her server holds in a DM too (the roles are looked up there).
+    cfg.blocked_roles = [ADMIN_ROLE_ID]
+    refused = await answer_to(fake_discord, ADMIN_ID, "atri", "status", in_guild=False)
+    assert refused.body["data"]["content"] == lines().not_listed
+    cfg.blocked_roles = []
+    done = await answer_to(fake_discord, MEMBER_ID, "atri", "reset")
+    assert "忘掉" in done.body["data"]["content"]
+    assert await live_messages(echo_service, MEMBER_ID) == 0
 
 
 async def test_resetting_someone_else_is_for_admins_only(
