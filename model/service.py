@@ -315,7 +315,9 @@ class ChatService:
                 async with in_order:
                     return await self._answer(scope, request, text)
         except (TimeoutError, Overloaded) as exc:
-            log.warning("busy reply for %s: %s", scope or "an anonymous client", exc or "timed out")
+            # A TimeoutError's text is empty (the object itself is truthy): say what it was.
+            why = str(exc) or f"no answer within {self.settings.worker.request_timeout_seconds:g} s"
+            log.warning("busy reply for %s: %s", scope or "an anonymous client", why)
             return Reply(text=self.lines.busy, scope=scope, status="busy")
         except PromptTooLong as exc:
             if request.system_prompt:  # the client's own prompt: tell the client

@@ -84,14 +84,19 @@ async def test_concurrent_requests_are_batched(tiny_settings: Settings) -> None:
         assert service.engine.stats.generate_calls < 8
 
 
-async def test_overload_gives_busy_reply(echo_settings: Settings) -> None:
+async def test_overload_gives_busy_reply(
+    echo_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     echo_settings.worker.request_timeout_seconds = 0.05
     async with await ChatService.open(echo_settings) as service:
         await service.batcher.stop()  # nobody drains the queue: every request times out
-        reply = await service.chat(req("anyone there?"))
+        with caplog.at_level(logging.WARNING, logger="model.service"):
+            reply = await service.chat(req("anyone there?"))
         assert reply.status == "busy"
         assert reply.text == echo_settings.worker.busy_reply
         assert await service.memory.history(reply.scope) == []
+    # The log says why: the deadline, not an empty reason.
+    assert any(r.getMessage().endswith("no answer within 0.05 s") for r in caplog.records)
 
 
 async def test_memory_survives_reopen(echo_settings: Settings) -> None:
