@@ -26,9 +26,10 @@ def clean_text(value: object) -> object:
 Text = Annotated[str, BeforeValidator(clean_text)]
 
 # The longest display name kept: platforms allow about 32 characters, and a name is
-# stored with every message and room line, so a longer one (a client's, not a
-# platform's) is cut here rather than written to memory whole.
-MAX_DISPLAY_NAME_CHARS = 100
+# stored with every message and room line, put in the prompt and written into her reply
+# for {{user}}, so a longer one (a client's, not a platform's) is cut here, on arrival.
+# The prompt cuts ids and names stored before this limit to the same length.
+MAX_DISPLAY_NAME_CHARS = 64
 
 
 def short_name(value: object) -> object:

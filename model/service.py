@@ -32,7 +32,6 @@ from model.character.persona import (
     reply_lines,
 )
 from model.character.prompt import (
-    MAX_SPEAKER_CHARS,
     ROOM_HEADINGS,
     SUMMARY_HEADINGS,
     ChatMessages,
@@ -329,9 +328,9 @@ class ChatService:
             return Reply(text=self.lines.error, scope=scope, status="error")
 
     async def _answer(self, scope: str, request: ChatRequest, text: str) -> Reply:
-        # Cut like a speaker's name in the prompt: it is also written into her reply
-        # wherever she says {{user}}, and a 1 MB name there made a 75 MB reply.
-        name = (request.display_name or self.user_name)[:MAX_SPEAKER_CHARS]
+        # Cut on arrival (protocol.MAX_DISPLAY_NAME_CHARS): written into her reply wherever
+        # she says {{user}}, a 1 MB name made a 75 MB reply.
+        name = request.display_name or self.user_name
         shared = self.settings.memory.scope == "channel" and bool(request.channel_id)
         earlier: Sequence[PastTurn]
         recalled: Recalled | None = None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from atri.errors import UserError
+from model.protocol import MAX_DISPLAY_NAME_CHARS
 
 ChatMessages = list[dict[str, str]]
 
@@ -20,9 +21,6 @@ MIN_MESSAGE_TOKENS = 16
 # `room * MAX_CHARS_PER_TOKEN` characters cannot fit, so it is cut (or left out) before
 # it is ever counted, and a 1 MB message costs no more to fit than one that barely fits.
 MAX_CHARS_PER_TOKEN = 16
-# The most of a display name or id that names a speaker to the model. Names come from
-# platforms and clients unchecked: a 1 MB one went into the prompt whole, past the window.
-MAX_SPEAKER_CHARS = 64
 
 # What leads the room lines in the message she answers, in the language she speaks.
 ROOM_HEADINGS = {
@@ -152,7 +150,9 @@ def people_labels(
 
 
 def _short(name: str) -> str:
-    return name[:MAX_SPEAKER_CHARS]
+    """A name or id as the model is told it: ids are not cut on arrival, and names stored
+    before the cut was made may be longer (a 1 MB one went into the prompt whole)."""
+    return name[:MAX_DISPLAY_NAME_CHARS]
 
 
 def fit_room(
