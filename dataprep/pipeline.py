@@ -164,7 +164,7 @@ def renpy_language(setting: str, scripts: list[_Script]) -> str:
     """The language whose Ren'Py lines are read ("original" for the untranslated ones),
     from [dataprep] renpy_language and the translations the files hold; DataprepError
     when "auto" finds several languages or a named one is not there."""
-    found = sorted(set().union(*(s.languages for s in scripts)))
+    found = _translations(scripts)
     if setting == "auto":
         if len(found) > 1:
             raise DataprepError(
@@ -182,9 +182,14 @@ def renpy_language(setting: str, scripts: list[_Script]) -> str:
     return setting
 
 
+def _translations(scripts: Iterable[_Script]) -> list[str]:
+    """The languages of the Ren'Py translations the files hold, sorted."""
+    return sorted(set().union(*(s.languages for s in scripts)))
+
+
 def _language_note(options: ParseOptions, scripts: list[_Script]) -> str | None:
     """Which language's Ren'Py lines the dataset holds, when the files hold translations."""
-    found = sorted(set().union(*(s.languages for s in scripts)))
+    found = _translations(scripts)
     if not found:
         return None
     used = options.renpy_language

@@ -31,10 +31,12 @@ _LABEL = re.compile(r"\s*label\s+([\w.]+)\s*(?:\(.*\))?\s*:")
 _TRANSLATE = re.compile(r"\s*translate\s+(\w+)\s+([\w.]+)\s*:")
 # `translate <lang> <id>:` blocks of translated dialogue, not of interface strings,
 # python or style; `translate None` is the original language.
-_DIALOGUE_TRANSLATION = re.compile(
-    r"^[ \t]*translate[ \t]+(?!None\b)(\w+)[ \t]+(?!(?:strings|python|style)\b)[\w.]+[ \t]*:", re.M
-)
 _NOT_DIALOGUE_IDS = frozenset({"strings", "python", "style"})
+_DIALOGUE_TRANSLATION = re.compile(
+    r"^[ \t]*translate[ \t]+(?!None\b)(\w+)[ \t]+"
+    rf"(?!(?:{'|'.join(sorted(_NOT_DIALOGUE_IDS))})\b)[\w.]+[ \t]*:",
+    re.M,
+)
 ORIGINAL = "original"
 # A string open over more lines than this is a stray quote mark, not a long line.
 _MAX_STRING_LINES = 20
