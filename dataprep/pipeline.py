@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
 from atri.config import DataprepSettings
 from dataprep import background as bg
@@ -38,7 +39,14 @@ from dataprep.speakers import SpeakerMap, normalise_name
 from dataprep.split import split_by_scene
 from dataprep.stats import FileReport, PlotProcess, SpeakerCount, Stats, plot_stats
 from dataprep.turns import TurnRules, iter_samples
-from dataprep.writers import dataset_stem, output_names, write_datasets, write_json
+from dataprep.writers import (
+    DATASET_INFO,
+    dataset_stem,
+    output_names,
+    read_dataset_info,
+    write_datasets,
+    write_json,
+)
 
 STATS_JSON = "stats.json"
 STATS_PNG = "stats.png"
@@ -634,11 +642,13 @@ def write_outputs(
     settings: DataprepSettings,
     system_prompt: str,
     plotter: PlotProcess | None = None,
+    earlier_info: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write every file into `out` (which must exist); returns the paths written.
 
     With a `plotter`, stats.png is drawn by it while the datasets are written, and is
-    complete when this returns."""
+    complete when this returns. dataset_info.json keeps the other datasets' entries of
+    `earlier_info` (the output folder's dataset_info.json)."""
     stem = dataset_stem(settings.character_aliases)
     if plotter is not None:
         plotter.draw(result.stats, out / STATS_PNG)
@@ -649,6 +659,7 @@ def write_outputs(
         system_prompt,
         list(settings.output_formats),
         stem,
+        earlier_info,
     )
     write_json(out / STATS_JSON, result.stats.to_json())
     if plotter is None:
@@ -710,8 +721,11 @@ def prepare(
     point behind `atri prep`. Files are written into a temporary folder beside `out` and
     moved into `out` only when complete: a run with nothing to write (see
     `PrepResult.problem`) leaves `out` exactly as it was, and so does a file that cannot be
-    written (DataprepError naming it)."""
+    written, or a dataset_info.json in `out` that cannot be read as one (DataprepError
+    naming it, before any work)."""
     _check_output_folder(out)
+    # Read (and checked) before any work: other characters' entries are kept in it.
+    earlier_info = read_dataset_info(out / DATASET_INFO)
     plotter = _start_plotter() if _script_bytes(scripts) >= PLOT_CHILD_BYTES else None
     try:
         result = run_pipeline(
@@ -725,7 +739,7 @@ def prepare(
                 raise DataprepError(f"{out}: cannot be written ({exc.strerror}).") from None
             try:
                 with gc_paused():
-                    write_outputs(result, staging, settings, system_prompt, plotter)
+                    write_outputs(result, staging, settings, system_prompt, plotter, earlier_info)
                 replace_outputs(staging, out, dataset_stem(settings.character_aliases))
             except OSError as exc:
                 raise DataprepError(_write_error(exc, staging, out)) from None

@@ -11,6 +11,7 @@ from json.encoder import encode_basestring  # ensure_ascii=False, in C
 from pathlib import Path
 from typing import IO, Any
 
+from dataprep.errors import DataprepError
 from dataprep.records import Role, Sample
 
 OUTPUT_FORMATS = ("sharegpt", "messages", "alpaca")
@@ -143,6 +144,53 @@ def dataset_info(formats: list[str], stem: str = "atri", with_eval: bool = True)
     return info
 
 
+def read_dataset_info(path: Path) -> dict[str, Any]:
+    """The entries of the dataset_info.json already at `path` ({} when there is none), so
+    that a run adds its character's entries to those of other characters and datasets.
+
+    DataprepError, naming the file, when it cannot be read as one: it is never replaced
+    then, since the entries it holds would be lost.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise DataprepError(_unusable_info(path, why)) from None
+    try:
+        info = json.loads(text)
+    except ValueError as exc:
+        line = f" on line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise DataprepError(_unusable_info(path, f"not valid JSON{line}")) from None
+    if not isinstance(info, dict):
+        raise DataprepError(_unusable_info(path, "not a JSON object of dataset entries"))
+    for name, entry in info.items():
+        if not isinstance(entry, dict):
+            raise DataprepError(_unusable_info(path, f'its entry "{name}" is not an object'))
+    return info
+
+
+def _unusable_info(path: Path, why: str) -> str:
+    return (
+        f"{path}: cannot be updated ({why}); it may register other datasets, so fix it or"
+        " move it away, then run again."
+    )
+
+
+def merged_dataset_info(earlier: dict[str, Any], ours: dict[str, Any], stem: str) -> dict[str, Any]:
+    """`ours` after the entries of `earlier` that are not this character's: those whose
+    file no run for this character writes (its old eval or alpaca entry goes with the
+    file, which the new run removes) and whose name the new run does not use."""
+    files = set(output_names(stem))
+    kept = {
+        name: entry
+        for name, entry in earlier.items()
+        if name not in ours and entry.get("file_name") not in files
+    }
+    return {**kept, **ours}
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write via a temporary file and rename, so a reader never sees half a file.
 
@@ -253,10 +301,12 @@ def write_datasets(
     system_prompt: str,
     formats: list[str],
     stem: str = "atri",
+    earlier_info: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write every requested format and dataset_info.json in one pass over the samples;
     return the paths written. No eval file is written (nor registered) when `evaluation`
-    is empty."""
+    is empty. dataset_info.json keeps the entries of other datasets in `earlier_info`
+    (see read_dataset_info)."""
     out.mkdir(parents=True, exist_ok=True)
     names = OutputNames(stem)
     encoder = _RowEncoder(system_prompt)
@@ -285,6 +335,7 @@ def write_datasets(
             for writer in writers:
                 writer.close()
         written += paths
-    write_json(out / DATASET_INFO, dataset_info(formats, stem, with_eval=bool(evaluation)))
+    info = dataset_info(formats, stem, with_eval=bool(evaluation))
+    write_json(out / DATASET_INFO, merged_dataset_info(earlier_info or {}, info, stem))
     written.append(out / DATASET_INFO)
     return written

@@ -1,4 +1,5 @@
-"""Any character: a Ren'Py script of Eileen and Max, with nothing of ATRI anywhere."""
+"""Any character: a Ren'Py script of Eileen and Max, with nothing of ATRI anywhere;
+several characters prepared into one folder."""
 
 from __future__ import annotations
 
@@ -61,3 +62,32 @@ def test_default_character_keeps_the_file_names_training_reads(tmp_path: Path) -
     assert (out / "atri_sharegpt.json").is_file()
     assert settings.path(settings.train.dataset) == out / "atri_sharegpt.json"
     assert "atri train --dataset" not in console.export_text()  # the default already fits
+
+
+def prep_into(out: Path, tmp_path: Path, scripts: list[Path], **dataprep: object) -> int:
+    settings = Settings(root=tmp_path, dataprep=DataprepSettings(**dataprep))  # type: ignore[arg-type]
+    return run_prep(settings, scripts, out, None, SYSTEM, Console(record=True, width=1000))
+
+
+def test_characters_prepared_into_one_folder_share_its_dataset_info(tmp_path: Path) -> None:
+    # dataset_info.json held the last character only: ATRI's entries were gone once
+    # Eileen was prepared beside her, and LLaMA-Factory could no longer find her files.
+    out = tmp_path / "data"
+    out.mkdir()
+    (out / "dataset_info.json").write_text(
+        json.dumps({"mine": {"file_name": "mine.json"}}), encoding="utf-8"
+    )
+    assert prep_into(out, tmp_path, [FIXTURES / "plain_zh.txt"]) == 0
+    eileen = {"lead_aliases": ["Max"], "character_aliases": ["Eileen"]}
+    assert prep_into(out, tmp_path, [EILEEN / "script.rpy"], **eileen) == 0
+    info = json.loads((out / "dataset_info.json").read_text(encoding="utf-8"))
+    assert {"mine", "atri", "atri_eval", "eileen", "eileen_eval"} <= set(info)
+    assert info["atri"]["file_name"] == "atri_sharegpt.json"
+    assert info["eileen_messages"]["file_name"] == "eileen_messages.jsonl"
+    # ATRI again, without a held-out set: her eval entries go with her eval files.
+    assert prep_into(out, tmp_path, [FIXTURES / "plain_zh.txt"], eval_ratio=0) == 0
+    info = json.loads((out / "dataset_info.json").read_text(encoding="utf-8"))
+    assert "atri" in info and "atri_eval" not in info and "eileen_eval" in info
+    assert info["mine"] == {"file_name": "mine.json"}
+    ours = [entry["file_name"] for name, entry in info.items() if name != "mine"]
+    assert all((out / name).is_file() for name in ours)

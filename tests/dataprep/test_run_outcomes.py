@@ -294,3 +294,27 @@ def test_a_failed_move_into_the_folder_puts_the_earlier_files_back(tmp_path: Pat
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert (out / "atri_messages.jsonl" / "keep.txt").read_text(encoding="utf-8") == "mine"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ('{"atri": {"file_name": "atri_sharegpt.json"},', "not valid JSON on line 1"),
+        ('["atri_sharegpt.json"]', "not a JSON object of dataset entries"),
+        ('{"mine": "mine.json"}', 'its entry "mine" is not an object'),
+    ],
+)
+def test_a_malformed_dataset_info_is_one_sentence_and_never_replaced(
+    tmp_path: Path, earlier: Path, body: str, why: str
+) -> None:
+    # It was replaced by this run's entries, so whatever else it registered was lost.
+    (earlier / "dataset_info.json").write_text(body, encoding="utf-8")
+    before = snapshot(earlier)
+    code, text = prep(tmp_path, [FIXTURES / "plain_zh.txt"], earlier)
+    assert code == 1
+    info = earlier / "dataset_info.json"
+    assert f"{info}: cannot be updated ({why}); it may register other datasets" in " ".join(
+        text.split()
+    )
+    assert "Traceback" not in text and f"Nothing was written to {earlier}." in text
+    assert snapshot(earlier) == before
