@@ -30,6 +30,7 @@ from dataprep.clean import (
 )
 from dataprep.errors import DataprepError
 from dataprep.formats import PARSERS, ParseOptions, compile_markers, detect_format
+from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
 from dataprep.gc_pause import gc_paused
@@ -144,6 +145,7 @@ def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> Par
     characters: dict[str, str] = {}
     variables: dict[str, str] = {}
     player: set[str] = set()
+    shown: dict[str, str] = {}
     renpy: list[_Script] = []
     for script in scripts:
         if script.fmt == "renpy":
@@ -152,6 +154,8 @@ def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> Par
             player |= renpy_format.input_variables(script.text)
             script.languages = frozenset(renpy_format.translation_languages(script.text))
             renpy.append(script)
+        elif script.fmt == "kirikiri":
+            shown.update(kirikiri_format.display_names(script.text))
     # The name the player typed is whoever chats: {{user}} in a line, or the lead's own
     # name; as a speaker (`Character("[player]")`) the lead's name, so the lead is matched.
     lead = settings.lead_aliases[0].strip()
@@ -165,6 +169,7 @@ def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> Par
         renpy_characters=characters,
         renpy_language=renpy_language(settings.renpy_language, renpy) if renpy else None,
         renpy_variables=variables,
+        kirikiri_names=shown,
     )
 
 
@@ -243,10 +248,12 @@ def iter_utterances(
         else:
             # A Ren'Py file of `define`s alone is a dependency of the others, not a failure;
             # nor is one whose lines are in a language other than the one read (the
-            # original script beside its translation, or a translation left out).
-            defines_only = script.fmt == "renpy" and (
-                renpy_format.collect_characters(text) or _other_language(script, options)
-            )
+            # original script beside its translation, or a translation left out). Nor is
+            # a TyranoScript first.ks that makes the characters (`[chara_new]`).
+            defines_only = (
+                script.fmt == "renpy"
+                and bool(renpy_format.collect_characters(text) or _other_language(script, options))
+            ) or (script.fmt == "kirikiri" and bool(kirikiri_format.display_names(text)))
             if not spoken and not defines_only:
                 report.error = _no_dialogue(script, options)
         report.utterances = count if report.error is None else 0
@@ -312,11 +319,15 @@ def _run_stages(
     language_note = _language_note(options, loaded)
     counts = _Counts()
     to_simplified = opencc_t2s() if settings.traditional_to_simplified else None
+    # An alias that is a TyranoScript character id names its display name too.
+    lead_aliases = kirikiri_format.with_display_names(settings.lead_aliases, options.kirikiri_names)
     speakers = SpeakerMap.from_aliases(
-        settings.lead_aliases, settings.character_aliases, to_simplified
+        lead_aliases,
+        kirikiri_format.with_display_names(settings.character_aliases, options.kirikiri_names),
+        to_simplified,
     )
     replace = (
-        placeholder_replacer(_with_converted(settings.lead_aliases, to_simplified))
+        placeholder_replacer(_with_converted(lead_aliases, to_simplified))
         if settings.user_placeholder
         else None
     )

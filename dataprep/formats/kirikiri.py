@@ -1,7 +1,10 @@
 """KiriKiri / KAG `.ks` scenarios, TyranoScript included.
 
 Speakers come from `[nm t="名"]` / `@nm t=名` (for the current message), TyranoScript
-`#名` lines (until the next `#`; a bare `#` clears it) and `【名】` headers. Text runs
+`#名` lines (until the next `#`; a bare `#` clears it) and `【名】` headers. A TyranoScript
+`#akane` names a character by its id: when `[chara_new name="akane" jname="あかね"]` (in
+any .ks file given) gives it a display name, the line is credited to あかね, the name the
+player sees, and an alias "akane" still names her (see `with_display_names`). Text runs
 over `[r]` and line ends until a wait tag (`[l]`, `[p]`, `[np]`, `[wvl]`) closes the
 utterance. Choices (`[link]…[endlink]`) are no one's line. Every other tag is
 dropped; `;` comments, `*label` lines, `[iscript]` … `[endscript]` blocks and lines of
@@ -12,9 +15,11 @@ script code (`f.flag = 1`, `<| … |>`) are not text, and a label starts a new s
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from dataprep.formats.common import UNRESOLVED_VARIABLE, ParseOptions, is_code
 from dataprep.records import Utterance
+from dataprep.speakers import normalise_name
 
 _TOKEN = re.compile(r"\[\[|\[([^\]]*)\]?|[^\[]+")
 _ATTR = re.compile(r"""([\w-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s\]]+)""")
@@ -23,6 +28,8 @@ _HEADER = re.compile(r"【([^】]{1,32})】\s*(.*)")
 _WAIT = frozenset({"l", "wvl"})
 _PAGE = frozenset({"p", "np", "cm", "er", "pcm", "plc"})
 _NAME_TAGS = frozenset({"nm", "name", "chara_ptext"})
+# TyranoScript's `[chara_new name="akane" jname="あかね" …]` (or `@chara_new …`).
+_CHARA_NEW = re.compile(r"(?:\[|^[ \t]*@)[ \t]*chara_new\b([^\]\n]*)", re.M)
 _EMBED = "emb"
 # A choice's text, between [link] and [endlink]: a menu option, not a line anyone says.
 _CHOICE_START, _CHOICE_END = "link", "endlink"
@@ -46,9 +53,34 @@ def _join(parts: list[str]) -> str:
     return text.strip()
 
 
+def display_names(text: str) -> dict[str, str]:
+    """TyranoScript character id → the name shown for it, from every `chara_new` with a
+    `jname` in the text."""
+    if "chara_new" not in text:
+        return {}
+    found: dict[str, str] = {}
+    for body in _CHARA_NEW.findall(text):
+        attrs = _tag_name_and_attrs(f"chara_new {body}")[1]
+        chara_id, shown = attrs.get("name", "").strip(), attrs.get("jname", "").strip()
+        if chara_id and shown:
+            found[chara_id] = shown
+    return found
+
+
+def with_display_names(aliases: Iterable[str], names: dict[str, str]) -> list[str]:
+    """The aliases, and the display name of each that is a TyranoScript character id
+    (compared as speaker names are): an alias "akane" names the lines credited to あかね."""
+    aliases = list(aliases)
+    by_id = {normalise_name(chara_id): shown for chara_id, shown in names.items()}
+    extra = [by_id[key] for a in aliases if (key := normalise_name(a)) in by_id]
+    return aliases + [name for name in extra if name not in aliases]
+
+
 class _Reader:
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, names: dict[str, str]) -> None:
         self.source = source
+        # TyranoScript character id → display name (`#akane` is あかね's line).
+        self.names = names
         self.out: list[Utterance] = []
         self.speaker: str | None = None
         self.sticky = False  # True when the name came from a TyranoScript `#` line
@@ -105,7 +137,9 @@ class _Reader:
         elif name in _PAGE:
             self.end_page()
         elif name in _NAME_TAGS:
-            who = attrs.get("t") or attrs.get("text") or attrs.get("name") or ""
+            who = attrs.get("t") or attrs.get("text") or ""
+            if not who and "name" in attrs:  # [chara_ptext name=akane]: a character id
+                who = self.names.get(attrs["name"].strip(), attrs["name"])
             self.set_speaker(who.split("/")[0].strip(), sticky=False)
 
     def text(self, chunk: str, number: int) -> None:
@@ -117,7 +151,10 @@ class _Reader:
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
-    reader = _Reader(source)
+    names = options.kirikiri_names
+    if "chara_new" in text:
+        names = {**names, **display_names(text)}
+    reader = _Reader(source, names)
     marker = options.scene_marker.match if options.scene_marker else None
     marks = 0
     in_script = False
@@ -145,7 +182,8 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             reader.tag(line[1:])
             continue
         if head == "#":
-            reader.set_speaker(line[1:].split(":", 1)[0].strip(), sticky=True)
+            who = line[1:].split(":", 1)[0].strip()
+            reader.set_speaker(names.get(who, who), sticky=True)
             continue
         if marker is not None and marker(line):
             reader.set_speaker(None, sticky=False)

@@ -9,6 +9,7 @@ import pytest
 
 from atri.config import DataprepSettings
 from dataprep.formats import ParseOptions, compile_markers, detect_format, parse
+from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.formats import renpy as renpy_format
 from dataprep.records import Utterance
 
@@ -304,3 +305,20 @@ def test_plain_slices_cut_anywhere_give_the_same_utterances(
     monkeypatch.setattr(plain, "CHUNK_CHARS", chunk)
     assert len(list(plain.iter_batches(text, "s.txt", MARKERS))) > 3
     assert plain.parse(text, "s.txt", MARKERS) == whole and len(whole) > 20
+
+
+def test_tyrano_character_ids_are_credited_to_their_display_names(fixtures: Path) -> None:
+    # `#akane` lines were credited to "akane", not to あかね, the name the player sees.
+    first = (fixtures / "tyrano" / "first.ks").read_text(encoding="utf-8")
+    names = kirikiri_format.display_names(first)
+    assert names == {"akane": "あかね", "yamato": "やまと"}  # no jname: no display name
+    scene = (fixtures / "tyrano" / "scene1.ks").read_text(encoding="utf-8")
+    found = parse(scene, "scene1.ks", "kirikiri", ParseOptions(kirikiri_names=names))
+    assert said(found) == [
+        ("やまと", "おはよう、あかね。"),
+        ("あかね", "おはよう！今日もいい天気だね。"),  # #akane:happy
+        ("やまと", "どこに行こうか。"),
+        ("あかね", "海に行きたいな！"),  # [chara_ptext name="akane"]
+        ("mob", "（通りすがりの人）"),
+    ]
+    assert kirikiri_format.with_display_names(["Akane", "茜"], names) == ["Akane", "茜", "あかね"]

@@ -1,5 +1,5 @@
-"""Any character: a Ren'Py script of Eileen and Max, with nothing of ATRI anywhere;
-several characters prepared into one folder."""
+"""Any character: a Ren'Py script of Eileen and Max, with nothing of ATRI anywhere; a
+TyranoScript one; several characters prepared into one folder."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import json
 import tomllib
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from atri.config import DataprepSettings, Settings
 from dataprep.cli import run_prep
+from dataprep.pipeline import run_pipeline
 from model.training.dataset import sibling_eval_file
 from tests.dataprep.conftest import FIXTURES
 
@@ -62,6 +64,23 @@ def test_default_character_keeps_the_file_names_training_reads(tmp_path: Path) -
     assert (out / "atri_sharegpt.json").is_file()
     assert settings.path(settings.train.dataset) == out / "atri_sharegpt.json"
     assert "atri train --dataset" not in console.export_text()  # the default already fits
+
+
+@pytest.mark.parametrize("alias", ["akane", "あかね"])
+def test_a_tyranoscript_character_is_named_by_its_id_or_its_display_name(alias: str) -> None:
+    # `#akane` lines were credited to "akane": an alias あかね (the name the player sees)
+    # matched nothing. Either names her now, and the table shows あかね.
+    result = run_pipeline(
+        DataprepSettings(lead_aliases=["yamato"], character_aliases=[alias], eval_ratio=0),
+        [FIXTURES / "tyrano"],
+    )
+    assert result.errors == []  # first.ks, which only makes the characters, is no failure
+    assert [(s.name, s.lines, s.role) for s in result.stats.speakers] == [
+        ("あかね", 2, "character"),
+        ("やまと", 2, "lead"),
+        ("mob", 1, "other"),
+    ]
+    assert [s.reply for s in result.train] == ["おはよう！今日もいい天気だね。", "海に行きたいな！"]
 
 
 def prep_into(out: Path, tmp_path: Path, scripts: list[Path], **dataprep: object) -> int:
