@@ -142,16 +142,12 @@ def load_scripts(
 
 
 def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> ParseOptions:
-    characters: dict[str, str] = {}
-    variables: dict[str, str] = {}
-    player: set[str] = set()
+    names = renpy_format.ScriptNames()
     shown: dict[str, str] = {}
     renpy: list[_Script] = []
     for script in scripts:
         if script.fmt == "renpy":
-            characters.update(renpy_format.collect_characters(script.text))
-            variables.update(renpy_format.string_variables(script.text))
-            player |= renpy_format.input_variables(script.text)
+            names.add(script.text)
             script.languages = frozenset(renpy_format.translation_languages(script.text))
             renpy.append(script)
         elif script.fmt == "kirikiri":
@@ -159,10 +155,9 @@ def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> Par
     # The name the player typed is whoever chats: {{user}} in a line, or the lead's own
     # name; as a speaker (`Character("[player]")`) the lead's name, so the lead is matched.
     lead = settings.lead_aliases[0].strip()
-    characters = renpy_format.resolve_names(
-        characters, {**variables, **dict.fromkeys(player, lead)}
+    characters, variables = names.resolve(
+        lead, USER_PLACEHOLDER if settings.user_placeholder else lead
     )
-    variables.update(dict.fromkeys(player, USER_PLACEHOLDER if settings.user_placeholder else lead))
     return ParseOptions(
         scene_marker=compile_markers(settings.scene_markers),
         custom_regex=re.compile(settings.custom_regex) if settings.custom_regex else None,

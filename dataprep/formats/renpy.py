@@ -1,9 +1,12 @@
 """Ren'Py `.rpy` scripts and their translation files.
 
 `define x = Character("Name")` maps a variable to a name; `x "text"` is a line of x,
-`"Name" "text"` a line of a literal name, a bare `"text"` narration. In a translation
-file each `translate <lang> <id>:` block holds the original as a `#` comment and the
-translated line below it; comments are skipped, so the translated line is what we read.
+`"Name" "text"` a line of a literal name, a bare `"text"` narration. A triple-quoted
+string (`e \"\"\"…\"\"\"`) is Ren'Py's monologue mode: each paragraph of it (blank
+lines between them) is a say statement of its own; `rpy monologue single` cuts at every
+line end instead, `rpy monologue none` not at all. In a translation file each
+`translate <lang> <id>:` block holds the original as a `#` comment and the translated
+line below it; comments are skipped, so the translated line is what we read.
 `ParseOptions.renpy_language` says which say statements are read: the original ones
 (outside translate blocks) or one language's translated ones, so that a game given with
 its `game/tl/` folder does not yield every line twice.
@@ -21,7 +24,10 @@ from dataprep.records import Utterance
 
 # A string in double or single quotes (Ren'Py takes either), escapes included.
 _STR = r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
-DEFINE = re.compile(r"^\s*define\s+([\w.]+)\s*=\s*(?:Dynamic)?Character\((.*)", re.M)
+DEFINE = re.compile(r"^\s*define\s+([\w.]+)\s*=\s*(Dynamic)?Character\((.*)", re.M)
+# `Character("f_name", dynamic=True)` is a DynamicCharacter: its name is an expression.
+_DYNAMIC_KEYWORD = re.compile(r"[(,]\s*dynamic\s*=\s*True\b")
+_VARIABLE = re.compile(r"[A-Za-z_][\w.]*")
 # A character's name: the first argument, or the `name=` keyword wherever it is; a
 # string, a translatable _("string"), or None (a narrator).
 _NAME_VALUE = r"""(?:_\(\s*)?(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(None)\b)"""
@@ -114,23 +120,67 @@ _INPUT = re.compile(
     r"^[ \t]*(?:\$[ \t]*|default[ \t]+|define[ \t]+)?([A-Za-z_][\w.]*)[ \t]*=[ \t]*renpy\.input\(",
     re.M,
 )
-# `define mc = "Max"`, `default title = _("Captain")`: a variable given a string.
-_LITERAL = re.compile(
-    rf"^[ \t]*(?:define|default)[ \t]+([A-Za-z_][\w.]*)[ \t]*=[ \t]*(?:_\([ \t]*)?({_STR})"
-    r"[ \t]*\)?[ \t]*(?:#.*)?$",
+# `define mc = "Max"`, `default title = _("Captain")`, `$ mc = "Max"`: a variable given a
+# value (group 2, the expression and any comment after it).
+_ASSIGNMENT = re.compile(
+    r"^[ \t]*(?:\$[ \t]*|define[ \t]+(?:[-+]?\d+[ \t]+)?|default[ \t]+)([A-Za-z_][\w.]*)"
+    r"[ \t]*[-+*/%]?=(?!=)[ \t]*(.*?)[ \t]*$",
     re.M,
 )
+_LITERAL = re.compile(rf"(?:_\([ \t]*({_STR})[ \t]*\)|({_STR}))[ \t]*(?:#.*)?")
+# Values that say "not set yet" (`default name = ""`), not what the variable holds.
+_UNSET = frozenset({"", "None"})
+# Stands for a value that is not one string literal (`$ mood = moods[i]`).
+_NOT_A_STRING = "\x00"
+# What follows the opening of a triple-quoted string, up to its close (escapes included).
+_AFTER_TRIPLE = {
+    '"""': r'(?:[^\\"]|\\.|"(?!""))*"""',
+    "'''": r"(?:[^\\']|\\.|'(?!''))*'''",
+}
+_TRIPLE = "|".join(f"{quotes}{rest}" for quotes, rest in _AFTER_TRIPLE.items())
+_TRIPLE_OPEN = re.compile("|".join(_AFTER_TRIPLE))
+_TRIPLE_CLOSE = {quotes: re.compile(rest, re.S) for quotes, rest in _AFTER_TRIPLE.items()}
+# A triple-quoted string open over more lines than this is a stray, not a monologue.
+_MAX_TRIPLE_LINES = 400
+# A say statement of a triple-quoted string: as _SAY, its lines joined by "\n".
+_SAY_TRIPLE = re.compile(
+    r"""\s*(?:(?P<who>[A-Za-z_][\w.]*)(?P<attrs>(?:(?:[ \t]*@[ \t]*|[ \t]+)[\w-]+)*)[ \t]+"""
+    rf"""|(?P<whostr>{_STR})[ \t]+)?(?P<text>{_TRIPLE})(?P<rest>.*)$""",
+    re.S,
+)
+# `rpy monologue double|single|none`: where a triple-quoted string is cut into lines.
+_MONOLOGUE = re.compile(r"rpy\s+monologue\s+(double|single|none)\s*$")
+_PARAGRAPH_BREAK = {"double": re.compile(r"\n[ \t]*\n"), "single": re.compile(r"\n")}
+_SPACES = re.compile(r"[ \t\n]+")
+_LINE_END_SPACES = re.compile(r"[ \t]*\n[ \t]*")
+_RUNS_OF_SPACES = re.compile(r"[ \t]+")
+
+
+def _defined_characters(text: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(variable → display name, variable → the variable holding its name) for every
+    `define x = Character(...)`; a dynamic character's display name is its own variable
+    until that variable's value is known (see ScriptNames.resolve)."""
+    found: dict[str, str] = {}
+    dynamic: dict[str, str] = {}
+    for var, kind, args in DEFINE.findall(text):
+        m = _FIRST_ARG.match(args) or _NAME_KEYWORD.search(args)
+        if m is None:
+            continue
+        name = _unescape(m.group(1) or m.group(2) or "")
+        if kind or _DYNAMIC_KEYWORD.search(args):
+            # DynamicCharacter("f_name"): the name is what f_name holds when it speaks.
+            if _VARIABLE.fullmatch(name.strip()):
+                dynamic[var] = name.strip()
+            name = var
+        found[var] = name
+    return found, dynamic
 
 
 def collect_characters(text: str) -> dict[str, str]:
     """Variable → display name for every `define x = Character(...)` in the text; a
-    narrator (`Character(None, kind=nvl)`) maps to ""."""
-    found: dict[str, str] = {}
-    for var, args in DEFINE.findall(text):
-        m = _FIRST_ARG.match(args) or _NAME_KEYWORD.search(args)
-        if m is not None:
-            found[var] = _unescape(m.group(1) or m.group(2) or "")
-    return found
+    narrator (`Character(None, kind=nvl)`) maps to "", a DynamicCharacter to its own
+    variable (the name it shows is only known at run time)."""
+    return _defined_characters(text)[0]
 
 
 def resolve_names(characters: dict[str, str], values: dict[str, str]) -> dict[str, str]:
@@ -145,14 +195,74 @@ def resolve_names(characters: dict[str, str], values: dict[str, str]) -> dict[st
     return resolved
 
 
-def string_variables(text: str) -> dict[str, str]:
-    """Variable → value for every `define`/`default` of a non-empty string literal."""
-    found: dict[str, str] = {}
-    for var, raw in _LITERAL.findall(text):
-        value = _unescape(raw[1:-1]).strip()
-        if value:
-            found[var] = value
+def assigned_values(text: str) -> dict[str, set[str]]:
+    """Variable → every value `define`, `default` or a one-line `$ x = …` gives it: a
+    string literal's text, or _NOT_A_STRING for anything else; "" and None (not set yet)
+    are left out."""
+    found: dict[str, set[str]] = {}
+    for var, expression in _ASSIGNMENT.findall(text):
+        m = _LITERAL.fullmatch(expression)
+        if m is not None:
+            raw = m.group(1) or m.group(2)
+            value = _unescape(raw[1:-1]).strip()
+        else:
+            value = expression if expression in _UNSET else _NOT_A_STRING
+        if value not in _UNSET:
+            found.setdefault(var, set()).add(value)
     return found
+
+
+def string_variables(text: str) -> dict[str, str]:
+    """Variable → value for every variable the text gives one string literal, and only
+    that (a variable given two strings, or something else, has no known value)."""
+    names = ScriptNames()
+    names.add_values(text)
+    return names.known()
+
+
+class ScriptNames:
+    """What the .rpy files given say about names, gathered from all of them before any
+    is parsed: characters, the strings variables hold, the player's name variables."""
+
+    def __init__(self) -> None:
+        self.characters: dict[str, str] = {}
+        self.dynamic: dict[str, str] = {}
+        self.values: dict[str, set[str]] = {}
+        self.player: set[str] = set()
+
+    def add(self, text: str) -> None:
+        characters, dynamic = _defined_characters(text)
+        for var in characters:
+            self.dynamic.pop(var, None)  # the last define of a character holds
+        self.characters.update(characters)
+        self.dynamic.update(dynamic)
+        self.add_values(text)
+        self.player |= input_variables(text)
+
+    def add_values(self, text: str) -> None:
+        for var, values in assigned_values(text).items():
+            self.values.setdefault(var, set()).update(values)
+
+    def known(self) -> dict[str, str]:
+        """Variables given one and the same string literal everywhere: their value. One
+        given different strings (in one file or across files) is not guessed."""
+        return {
+            var: next(iter(values))
+            for var, values in self.values.items()
+            if len(values) == 1 and _NOT_A_STRING not in values
+        }
+
+    def resolve(self, lead: str, player_value: str) -> tuple[dict[str, str], dict[str, str]]:
+        """(character variable → the name a speaker is known by, variable → the value
+        its `[var]` shows). The player's name variables are the lead (`player_value` in
+        lines: {{user}} or the lead's name); a dynamic character whose name variable has
+        no known value is known by its own variable (`f`), so an alias can name it."""
+        known = self.known()
+        as_names = {**known, **dict.fromkeys(self.player, lead)}
+        characters = resolve_names(self.characters, as_names)
+        for var, source in self.dynamic.items():
+            characters[var] = as_names.get(source) or var
+        return characters, {**known, **dict.fromkeys(self.player, player_value)}
 
 
 def input_variables(text: str) -> set[str]:
@@ -174,9 +284,13 @@ def _tag_or_brace(m: re.Match[str]) -> str:
 
 
 def _render(raw: str, names: dict[str, str]) -> str | None:
+    """The text a player sees of a quoted string; see _shown."""
+    return _shown(_unescape(raw[1:-1]), names)
+
+
+def _shown(text: str, names: dict[str, str]) -> str | None:
     """The text a player sees: tags dropped, ruby readings dropped, variables interpolated;
     None when a variable in it has no known value (the line would be left with a hole)."""
-    text = _unescape(raw[1:-1])
     text = _TEXT_TAG.sub(_tag_or_brace, text)
     if "[" in text:
         unknown: list[str] = []
@@ -213,10 +327,58 @@ def _whole_string(lines: list[str], number: int) -> tuple[str, int]:
     return line, number
 
 
+def _triple_end(lines: list[str], number: int) -> int:
+    """The last line of the statement on line `number` (1-based): further down when a
+    triple-quoted string opened on it closes there, the line itself when none is left
+    open (or one never closes: a stray, not a string)."""
+    text = lines[number - 1]
+    last = number
+    pos = 0
+    while (opened := _TRIPLE_OPEN.search(text, pos)) is not None:
+        close = _TRIPLE_CLOSE[opened.group(0)]
+        while (m := close.match(text, opened.end())) is None:
+            if last >= len(lines) or last - number >= _MAX_TRIPLE_LINES:
+                return number
+            text = f"{text}\n{lines[last]}"
+            last += 1
+        pos = m.end()
+    return last
+
+
+def _monologue(raw: str, first_line: int, mode: str) -> list[tuple[int, str]]:
+    """The lines Ren'Py makes of a triple-quoted string (`raw`, quotes included, opened
+    on `first_line`): (line number, text) for each paragraph, spaces and line ends in it
+    collapsed to one space; with mode "none" the whole string, its line ends kept."""
+    inner = raw[3:-3]
+    breaks = _PARAGRAPH_BREAK.get(mode)
+    pieces: list[tuple[int, str]] = []
+    start = 0
+    if breaks is not None:
+        for m in breaks.finditer(inner):
+            pieces.append((start, inner[start : m.start()]))
+            start = m.end()
+    pieces.append((start, inner[start:]))
+    out = []
+    for offset, piece in pieces:
+        text = piece.strip()
+        if not text:
+            continue
+        lead = len(piece) - len(piece.lstrip())
+        line = first_line + inner.count("\n", 0, offset + lead)
+        if breaks is None:
+            text = _RUNS_OF_SPACES.sub(" ", _LINE_END_SPACES.sub("\n", text))
+        else:
+            text = _SPACES.sub(" ", text)
+        out.append((line, text))
+    return out
+
+
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     characters = dict(options.renpy_characters)
-    for var, name in collect_characters(text).items():
-        if "[" not in name or var not in characters:  # not over its resolved name
+    own, dynamic = _defined_characters(text)
+    for var, name in own.items():
+        # Not over the name the pipeline resolved from every file's variables.
+        if var not in characters or ("[" not in name and var not in dynamic):
             characters[var] = name
     names = {**characters, **options.renpy_variables}
     marker = options.scene_marker.match if options.scene_marker else None
@@ -230,14 +392,20 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     chosen = options.renpy_language
     chosen = None if chosen == ORIGINAL else chosen
     every_language = options.renpy_language is None
+    monologue = "double"
     lines = text.splitlines()
-    joined_until = 0  # the last line joined into a string that began above it
+    joined_until = 0  # the last line joined into a statement that began above it
     for number, raw in enumerate(lines, 1):
         if number <= joined_until:
             continue
         line = raw.strip()
         if not line or line[0] == "#":
             continue
+        # A triple-quoted string's lines belong to its statement, whatever that is (a
+        # monologue, `$ text = """…"""`, a docstring in a python block).
+        triple = '"""' in line or "'''" in line
+        if triple:
+            joined_until = _triple_end(lines, number)
         indent = len(raw) - len(raw.lstrip())
         if block_indent >= 0:
             if indent > block_indent:
@@ -268,15 +436,32 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
                 language = None if m.group(1) == "None" else m.group(1)
                 translate_indent = indent
             continue
+        if line.startswith("rpy "):
+            m = _MONOLOGUE.match(line)
+            if m:
+                monologue = m.group(1)
+            continue
         if '"' not in line and "'" not in line:
             continue
-        m = _SAY.match(line)
+        # (line number, the string as written, without its quotes) for each line said.
+        said: list[tuple[int, str]]
+        m = None
+        if triple:
+            statement = "\n".join(lines[number - 1 : max(joined_until, number)])
+            m = _SAY_TRIPLE.match(statement)
+            if m is not None:
+                said = _monologue(m.group("text"), number, monologue)
+            elif joined_until > number:
+                continue  # a statement over several lines that is not a say statement
         if m is None:
-            line, last = _whole_string(lines, number)
-            m = _SAY.match(line) if last > number else None
+            m = _SAY.match(line)
             if m is None:
-                continue
-            joined_until = last
+                line, last = _whole_string(lines, number)
+                m = _SAY.match(line) if last > number else None
+                if m is None:
+                    continue
+                joined_until = last
+            said = [(number, m.group("text")[1:-1])]
         if language != chosen and not every_language:
             continue
         rest = m.group("rest").strip()
@@ -293,11 +478,11 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             speaker = None
         else:
             speaker = characters.get(who, who) or None
-        said = _render(m.group("text"), names)
-        if said is None:
-            raw_text = m.group("text")[1:-1]
-            out.append(Utterance(speaker, raw_text, source, number, scene, UNRESOLVED_VARIABLE))
-        elif said:
-            out.append(Utterance(speaker, said, source, number, scene))
+        for at, written in said:
+            shown = _shown(_unescape(written), names)
+            if shown is None:
+                out.append(Utterance(speaker, written, source, at, scene, UNRESOLVED_VARIABLE))
+            elif shown:
+                out.append(Utterance(speaker, shown, source, at, scene))
         last_speaker = speaker
     return out

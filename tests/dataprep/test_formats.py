@@ -307,6 +307,41 @@ def test_plain_slices_cut_anywhere_give_the_same_utterances(
     assert plain.parse(text, "s.txt", MARKERS) == whole and len(whole) > 20
 
 
+def test_renpy_monologue_paragraphs_are_lines(fixtures: Path) -> None:
+    # Triple-quoted strings (`e """…"""`, `"""…"""` narration) were lost whole.
+    text = (fixtures / "monologue.rpy").read_text(encoding="utf-8")
+    found = parse(text, "m.rpy", "renpy", ParseOptions())
+    assert [(u.line, u.speaker, u.text) for u in found] == [
+        (7, None, "The harbour was quiet. Gulls circled the masts."),
+        (10, None, "Max walked to the pier."),
+        (12, "Max", "Morning, Eileen."),
+        (14, "Eileen", "Good morning! The boats are back in."),  # attributes, `with` kept out
+        (19, "Eileen", "Shall we watch them?"),  # several blank lines are one break
+        (20, "Max", "Let's."),
+        (21, "Eileen", "The festival is tonight."),
+        # `$ poster = """…"""` and a python block's string hold no line, however indented.
+        (29, "Max", "See you there."),
+        (30, "Eileen", "See you!"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("single", ["One.", "Two,", "still two.", "Three."]),
+        ("none", ["One.\nTwo,\nstill two.\n\nThree."]),
+    ],
+)
+def test_renpy_monologue_mode_statement(mode: str, expected: list[str]) -> None:
+    # `rpy monologue single` cuts at every line end, `none` keeps one line with its breaks.
+    text = (
+        f'rpy monologue {mode}\ndefine e = Character("Eileen")\nlabel a:\n'
+        '    e """\n    One.\n    Two,\n    still two.\n\n    Three.\n    """\n'
+    )
+    found = parse(text, "m.rpy", "renpy", ParseOptions())
+    assert [(u.speaker, u.text) for u in found] == [("Eileen", t) for t in expected]
+
+
 def test_tyrano_character_ids_are_credited_to_their_display_names(fixtures: Path) -> None:
     # `#akane` lines were credited to "akane", not to あかね, the name the player sees.
     first = (fixtures / "tyrano" / "first.ks").read_text(encoding="utf-8")

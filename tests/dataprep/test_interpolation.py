@@ -80,3 +80,33 @@ def test_kirikiri_emb_of_a_game_variable_drops_the_line(tmp_path: Path) -> None:
     result = run_pipeline(DataprepSettings(eval_ratio=0), [script])
     assert [s.reply for s in result.train] == ["去海边玩吧！"]
     assert result.stats.character_lines_dropped["unresolved_variable"] == 1
+
+
+def test_dynamic_characters_are_named_by_their_variable_or_their_short_name() -> None:
+    # DynamicCharacter("f_name") spoke as "f_name": a name no alias would think of.
+    result = run_pipeline(
+        DataprepSettings(lead_aliases=["Max"], character_aliases=["f"], eval_ratio=0),
+        [FIXTURES / "dynamic" / "script.rpy"],
+    )
+    assert [(s.name, s.lines, s.role) for s in result.stats.speakers] == [
+        ("Max", 3, "lead"),  # DynamicCharacter("player_name"), the typed name: the lead
+        ("Eileen", 1, "other"),
+        ("Grace", 1, "other"),  # Character("g_name", dynamic=True), default g_name = "Grace"
+        ("f", 1, "character"),  # f_name is never given a string: the short name, aliasable
+    ]
+    assert [s.reply for s in result.train] == ["Morning. Who am I today?"]
+
+
+def test_one_line_python_strings_resolve_and_different_strings_are_never_guessed() -> None:
+    # `$ pet = "Mochi"` was not read (the line was dropped); `define rival` given "Ren" in
+    # one file and "Rin" in the other took the last file's; `$ mood` given two strings in
+    # one file must not be guessed either.
+    result = run_pipeline(eileen(), [FIXTURES / "variables"])
+    assert [s.reply for s in result.train] == [
+        "This is Harborside.",
+        "That is Mochi, my cat.",
+        "Only Harborside's mayor.",
+    ]
+    assert result.stats.character_lines_dropped["unresolved_variable"] == 2  # mood, rival
+    text = (FIXTURES / "variables" / "a.rpy").read_text(encoding="utf-8")
+    assert renpy.string_variables(text) == {"town": "Harborside", "rival": "Ren", "pet": "Mochi"}
