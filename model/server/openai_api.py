@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
 
 from atri.config import Secrets
 from model.protocol import ChatRequest, ChatTurn, Reply, Text, clean_text
@@ -84,7 +84,7 @@ class InMessage(BaseModel):
 
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class CompletionRequest(BaseModel):
@@ -92,7 +92,8 @@ class CompletionRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: Name = MODEL_ALIAS
     messages: list[InMessage] = Field(min_length=1)
-    stream: bool = False
+    # Strict, as every flag on the wire: JSON true or false, not "yes", 1 or "off".
+    stream: StrictBool = False
     stream_options: StreamOptions | None = None
     user: Name | None = None
 
