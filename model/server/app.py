@@ -9,7 +9,8 @@ Who may call what:
   (they need it anyway for their users' reset commands). Without ATRI_ADMIN_TOKEN set
   on the worker, these routes refuse everything.
 - `/v1/...` (the OpenAI-compatible API, model/openai_api.py) is open unless
-  `[worker] openai_api_requires_token`: it never reads stored memory.
+  `[worker] openai_api_requires_token`: it never reads stored memory, and open, each
+  client address is rate-limited as one more user.
 Slow clients cannot hold connections: see slow_clients.py.
 """
 
