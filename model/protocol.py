@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, StrictBool
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -73,7 +73,8 @@ class ChatRequest(BaseModel):
     parent_channel_id: Text = ""
     # False: said in a group or channel, not to ATRI. The worker keeps it as room
     # context (when that is on for the channel) and answers with status "heard".
-    addressed: bool = True
+    # Strict, as every flag on the wire: JSON true or false, not "yes", 1 or "off".
+    addressed: StrictBool = True
     request_id: Text = ""
     # A client that keeps its own conversation (the OpenAI API) sends the messages before
     # `text` here; stored memory is then not read for this request (the exchange is

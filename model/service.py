@@ -126,6 +126,8 @@ class ChatService:
         )
         self.metrics.watch_queue(lambda: self.batcher.depth)
         self.rate_limiter = RateLimiter(w.rate_limit_per_minute)
+        # Open-API callers by network address (see `chat`), apart from the user ids.
+        self.client_limiter = RateLimiter(w.rate_limit_per_minute)
         # Requests being answered (queued, generating, or on their way to the queue): no
         # more than the queue and one batch hold, so a flood is told "busy" on arrival.
         self._in_progress = 0
@@ -238,9 +240,11 @@ class ChatService:
     def _scope_of(self, ref: ScopeRef | ChatRequest) -> str:
         return self.scope_for(ref.platform, ref.user_id, ref.channel_id, ref.guild_id)
 
-    async def chat(self, request: ChatRequest) -> Reply:
+    async def chat(self, request: ChatRequest, *, client: str = "") -> Reply:
         """Answer one message. An anonymous request (no user id) is neither stored nor
-        rate-limited; one that brings its own context does not read stored memory."""
+        rate-limited by user; one that brings its own context does not read stored memory.
+        `client`: the network address of a caller without a token (the open OpenAI API),
+        rate-limited as one more user, since such a caller names any user id it likes."""
         started = time.monotonic()
         scope = self._scope_of(request) if request.user_id else ""
         text = request.text.strip()
@@ -248,8 +252,8 @@ class ChatService:
             reply = await self._hear_or_speak_up(request, text, scope)
         elif not text:
             reply = Reply(text=self.lines.empty or EMPTY_MESSAGE_REPLY, scope=scope)
-        elif request.user_id and not self.rate_limiter.allow(
-            f"{request.platform}:{request.user_id}"
+        elif (client and not self.client_limiter.allow(client)) or (
+            request.user_id and not self.rate_limiter.allow(f"{request.platform}:{request.user_id}")
         ):
             reply = Reply(text=self.lines.busy, scope=scope, status="rate_limited")
         elif self._in_progress >= self._capacity or self.batcher.full:

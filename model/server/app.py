@@ -9,7 +9,9 @@ Who may call what:
   (they need it anyway for their users' reset commands). Without ATRI_ADMIN_TOKEN set
   on the worker, these routes refuse everything.
 - `/v1/...` (the OpenAI-compatible API, model/openai_api.py) is open unless
-  `[worker] openai_api_requires_token`: it never reads stored memory.
+  `[worker] openai_api_requires_token`: it never reads stored memory, and open, each
+  client address is rate-limited as one more user.
+Slow clients cannot hold connections: see slow_clients.py.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -48,7 +50,11 @@ from model.protocol import (
 )
 from model.server.auth import Unauthorized, check_token
 from model.server.openai_api import OpenAIError, openai_router
+from model.server.slow_clients import BODY_TIMEOUT_SECONDS, ConnectionLimits, guarded_protocol
 from model.service import ChatService
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +112,13 @@ def _either(messages: list[str]) -> str:
 
 class BodyLimit:
     """Refuse a request body over `max_bytes` with 413 and a sentence, reading no more of
-    it than that (whether or not the client sent a Content-Length)."""
+    it than that (whether or not the client sent a Content-Length); one that has not
+    arrived whole within `timeout` seconds gets 408 and the connection is closed."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -121,18 +129,29 @@ class BodyLimit:
         chunks: list[bytes] = []
         size = 0
         more = not too_big
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                await self.app(scope, _replay([message], receive), send)
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                too_big = True
-                break
-            chunks.append(chunk)
-            more = message.get("more_body", False)
+        try:
+            async with asyncio.timeout(self.timeout):
+                while more:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        await self.app(scope, _replay([message], receive), send)
+                        return
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        too_big = True
+                        break
+                    chunks.append(chunk)
+                    more = message.get("more_body", False)
+        except TimeoutError:
+            text = (
+                f"The request body did not arrive within {self.timeout:g} seconds; send it again."
+            )
+            body = error_body(scope["path"], text, "request_timeout")
+            # Closed: the rest of that body may still come, and is not a next request.
+            response = JSONResponse(body, status_code=408, headers={"Connection": "close"})
+            await response(scope, receive, send)
+            return
         if too_big:
             text = (
                 f"The request body is larger than {self.max_bytes // 1024} KB; "
@@ -152,11 +171,13 @@ def _replay(first: list[Message], receive: Receive) -> Receive:
     return replayed
 
 
-def create_app(service: ChatService, secrets: Secrets) -> FastAPI:
+def create_app(
+    service: ChatService, secrets: Secrets, body_timeout: float = BODY_TIMEOUT_SECONDS
+) -> FastAPI:
     """The HTTP face of an open ChatService; whoever opened the service closes it."""
     app = FastAPI(title="ATRI worker", docs_url=None, redoc_url=None)
 
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, timeout=body_timeout)
 
     def admin(request: Request) -> None:
         check_token(secrets, request)
@@ -291,6 +312,16 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _server(app: FastAPI, limits: ConnectionLimits) -> uvicorn.Server:
+    """uvicorn for the worker: the head deadline and connection cap of slow_clients.py; no
+    WebSocket (no route uses one, and none may change protocol under that deadline)."""
+    import uvicorn
+
+    http = guarded_protocol(limits)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", http=http, ws="none")
+    return uvicorn.Server(config)
+
+
 async def serve_app(
     app: FastAPI,
     sock: socket.socket,
@@ -299,10 +330,7 @@ async def serve_app(
     """Serve `app` on a bound socket inside the running loop until SIGINT/SIGTERM.
     `on_ready(url)` runs once uvicorn listens: a client that connects after it is answered
     (before, the socket is only bound and a connection is refused)."""
-    import uvicorn
-
-    config = uvicorn.Config(app, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
+    server = _server(app, ConnectionLimits())
     with _signals_end_quietly():
         task = asyncio.create_task(server.serve(sockets=[sock]), name="atri-http")
         while not server.started and not task.done():
@@ -334,11 +362,11 @@ def _signals_end_quietly() -> Iterator[None]:
 
 
 @asynccontextmanager
-async def serving(app: FastAPI, sock: socket.socket) -> AsyncIterator[str]:
+async def serving(
+    app: FastAPI, sock: socket.socket, limits: ConnectionLimits | None = None
+) -> AsyncIterator[str]:
     """Serve `app` in a background task of this loop (tests, benchmarks); yields its URL."""
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    server = _server(app, limits or ConnectionLimits())
     task = asyncio.create_task(server.serve(sockets=[sock]), name="atri-http")
     while not server.started:
         if task.done():

@@ -15,6 +15,8 @@ ATRI's rules for OpenAI clients (README, "The model worker and the OpenAI-compat
   (one batch shares one set).
 - With a `user` field the exchange is also stored, in scope platform "openai", user id =
   that field (and that user is rate-limited like a bot user); without it nothing is kept.
+- Without `[worker] openai_api_requires_token`, each client address is rate-limited too,
+  as one more user: a client cannot dodge the limit by varying or leaving out `user`.
 - `stream: true` streams the finished reply in chunks (the batcher produces whole
   replies), then `data: [DONE]`.
 """
@@ -29,7 +31,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
 
 from atri.config import Secrets
 from model.protocol import ChatRequest, ChatTurn, Reply, Text, clean_text
@@ -84,7 +86,7 @@ class InMessage(BaseModel):
 
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class CompletionRequest(BaseModel):
@@ -92,7 +94,8 @@ class CompletionRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: Name = MODEL_ALIAS
     messages: list[InMessage] = Field(min_length=1)
-    stream: bool = False
+    # Strict, as every flag on the wire: JSON true or false, not "yes", 1 or "off".
+    stream: StrictBool = False
     stream_options: StreamOptions | None = None
     user: Name | None = None
 
@@ -123,6 +126,14 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
         if service.settings.worker.openai_api_requires_token:
             check_token(secrets, request)
 
+    def open_client(request: Request) -> str:
+        """The caller's address when the API is open (anyone may name any `user`, so the
+        address is what a flood cannot vary); "" for token holders, trusted like bots.
+        Behind a proxy on this machine, uvicorn reads the address from X-Forwarded-For."""
+        if service.settings.worker.openai_api_requires_token or request.client is None:
+            return ""
+        return request.client.host
+
     router = APIRouter(prefix="/v1", dependencies=[Depends(client_key)])
 
     @router.get("/models")
@@ -146,7 +157,7 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
         return {"object": "list", "data": data}
 
     @router.post("/chat/completions", response_model=None)
-    async def completions(body: CompletionRequest) -> Response:
+    async def completions(body: CompletionRequest, http: Request) -> Response:
         if len(body.messages) > MAX_MESSAGES:
             raise OpenAIError(
                 f"The request has {len(body.messages)} messages; at most {MAX_MESSAGES} "
@@ -155,13 +166,14 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
                 status=413,
             )
         request = to_chat_request(body)
+        client = open_client(http)
         if body.stream:
             return StreamingResponse(
-                _stream(service, body, request),
+                _stream(service, body, request, client),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
-        reply = await service.chat(request)
+        reply = await service.chat(request, client=client)
         if reply.status == "refused":
             raise OpenAIError(reply.text)
         payload = _completion(body, reply)
@@ -203,7 +215,7 @@ def _completion(body: CompletionRequest, reply: Reply) -> dict[str, Any]:
 
 
 async def _stream(
-    service: ChatService, body: CompletionRequest, request: ChatRequest
+    service: ChatService, body: CompletionRequest, request: ChatRequest, client: str
 ) -> AsyncIterator[str]:
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
@@ -219,7 +231,7 @@ async def _stream(
         }
         return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
-    reply = await service.chat(request)
+    reply = await service.chat(request, client=client)
     if reply.status == "refused":  # the headers are sent: the error goes in the stream
         yield f"data: {json.dumps(OpenAIError.body(reply.text, 'invalid_request_error'))}\n\n"
         yield "data: [DONE]\n\n"

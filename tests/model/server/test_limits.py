@@ -244,6 +244,20 @@ async def test_wrong_types_are_told_where_and_what_in_one_sentence(
         assert await problem(long_user) == (
             "Bad request: user: String should have at most 200 characters."
         )
+        # Flags are JSON booleans: "yes" or 1 is a mistake to name, not a stream.
+        hi = [{"role": "user", "content": "hi"}]
+        for flag in ("yes", 1, "true"):
+            assert await problem({"messages": hi, "stream": flag}) == (
+                "Bad request: stream: Input should be a valid boolean."
+            )
+        usage = {"messages": hi, "stream": True, "stream_options": {"include_usage": "on"}}
+        assert await problem(usage) == (
+            "Bad request: stream_options.include_usage: Input should be a valid boolean."
+        )
+        not_addressed = {"platform": "t", "user_id": "u", "text": "hi", "addressed": "no"}
+        answer = await client.post("/chat", json=not_addressed, headers=ADMIN)
+        assert answer.status_code == 422
+        assert answer.json()["detail"] == "Bad request: addressed: Input should be a valid boolean."
 
 
 async def test_a_long_model_name_is_refused_not_repeated_in_every_chunk(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import openai
 import pytest
 from openai import AsyncOpenAI
@@ -208,3 +209,40 @@ async def test_anonymous_requests_are_batched_together(
         )
         assert await service.memory.scopes() == []
     assert max(len(batch) for batch in engine.batches) > 1
+
+
+@pytest.mark.parametrize("requires_token", [False, True])
+async def test_an_open_api_limits_each_client_address_whatever_user_it_names(
+    echo_settings: Settings, requires_token: bool
+) -> None:
+    """Without the token anyone may name any `user` (or none), so the limit that a flood
+    from one client cannot dodge is its address; token holders are trusted like bots."""
+    echo_settings.worker.rate_limit_per_minute = 2
+    echo_settings.worker.openai_api_requires_token = requires_token
+    secrets = Secrets.from_env({"ATRI_ADMIN_TOKEN": ADMIN_TOKEN})
+    hi = [{"role": "user", "content": "hi"}]
+    key = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    async with (
+        await ChatService.open(echo_settings) as service,
+        serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
+        httpx.AsyncClient(base_url=f"{url}/v1", headers=key) as http,
+    ):
+
+        async def status(body: dict[str, object], **headers: str) -> str:
+            answer = await http.post("/chat/completions", json=body, headers=headers)
+            assert answer.status_code == 200
+            return answer.headers["X-ATRI-Status"]
+
+        told = [await status({"messages": hi, "user": f"u{i}"}) for i in range(2)]
+        told.append(await status({"messages": hi}))  # anonymous: no user limit applies
+        streamed = await http.post("/chat/completions", json={"messages": hi, "stream": True})
+        # A proxy on this machine (uvicorn trusts its X-Forwarded-For from 127.0.0.1)
+        # passes on each client's own address.
+        proxied = await status({"messages": hi}, **{"X-Forwarded-For": "203.0.113.7"})
+    if requires_token:
+        assert told == ["ok", "ok", "ok"]
+        assert EchoEngine.prefix in streamed.text
+    else:
+        assert told == ["ok", "ok", "rate_limited"]
+        assert service.lines.busy[:4] in streamed.text and EchoEngine.prefix not in streamed.text
+        assert proxied == "ok"

@@ -1,0 +1,161 @@
+"""Connections that send nothing useful must not pile up (slowloris).
+
+uvicorn has no deadline for a request's head: a client that opens a connection and sends
+half a header, or a byte every few seconds, holds it for ever, and about a thousand such
+connections exhaust the worker's file descriptors. Here:
+- the head of each request must arrive within `head_timeout` of the connection opening,
+  or of the previous response ending on a kept-alive connection; after that the
+  connection is closed (as nginx does: no answer, the client has not asked anything yet);
+- at most `max_connections` are open at once; one more is answered 503 and closed as it
+  arrives, so a flood costs one descriptor for an instant, never the worker.
+The body has its own deadline, in the app (`BodyLimit` in app.py), which answers 408.
+
+It is a small subclass of uvicorn's HTTP/1.1 protocol (httptools when installed, else
+h11, as uvicorn's "auto" picks), built on what both have had since uvicorn 0.1x:
+`connection_made`, `data_received`, `on_response_complete`, `connection_lost`, and the
+`cycle` that a complete head creates. The worker speaks no WebSocket (`ws="none"`), so no
+connection changes protocol under it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+if TYPE_CHECKING:
+    from uvicorn.protocols.http.h11_impl import H11Protocol as _Base
+else:
+    _Base = object
+
+log = logging.getLogger(__name__)
+
+# A real client sends its head in one packet; 20 s covers a slow mobile link and is more
+# than uvicorn's 5 s keep-alive, so an idle kept-alive connection still ends by that.
+HEAD_TIMEOUT_SECONDS = 20.0
+# A 2 MB body (the largest read) arrives in 60 s at 35 KB/s.
+BODY_TIMEOUT_SECONDS = 60.0
+# Open connections at once: far more than the queue and a batch can use, far fewer than a
+# process may open (and never over half the descriptors it may open: macOS allows 256).
+MAX_CONNECTIONS = 512
+FULL_LOG_INTERVAL_SECONDS = 60.0
+
+FULL_MESSAGE = "The worker has too many open connections; try again in a moment."
+
+
+def _full_response() -> bytes:
+    body = json.dumps({"detail": FULL_MESSAGE}).encode()
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\n"
+        "content-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n"
+        "retry-after: 1\r\n"
+        "connection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def connection_cap(wanted: int = MAX_CONNECTIONS) -> int:
+    """`wanted`, or half the descriptors this process may open if that is fewer."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit to read
+        return wanted
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return wanted if soft == resource.RLIM_INFINITY else max(1, min(wanted, soft // 2))
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    head_timeout: float = HEAD_TIMEOUT_SECONDS
+    # None: MAX_CONNECTIONS, or fewer where the process may open fewer descriptors.
+    max_connections: int | None = None
+    # Which uvicorn HTTP/1.1 parser to build on; "auto" as uvicorn chooses.
+    http: Literal["auto", "h11", "httptools"] = "auto"
+
+
+class _Guarded(_Base):
+    """The head deadline and the connection cap, over either uvicorn HTTP/1.1 protocol."""
+
+    head_timeout: ClassVar[float]
+    max_connections: ClassVar[int]
+    last_full_log: ClassVar[float] = 0.0
+    _head_timer: asyncio.TimerHandle | None = None
+    _refused = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        if len(self.connections) >= self.max_connections:
+            self._refused = True
+            transport.write(_full_response())
+            transport.close()
+            now = time.monotonic()
+            if now - type(self).last_full_log >= FULL_LOG_INTERVAL_SECONDS:
+                type(self).last_full_log = now
+                log.warning("%d connections are open: new ones get 503", len(self.connections))
+            return
+        super().connection_made(transport)
+        self._head_due()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._head_arrived()
+        if not self._refused:  # uvicorn never saw a refused connection
+            super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:  # closing already: whatever it sent is not read
+            return
+        before = self.cycle
+        super().data_received(data)
+        if self.cycle is not before:  # a whole head was read: a new request began
+            self._head_arrived()
+
+    def on_response_complete(self) -> None:
+        self._head_due()  # before uvicorn starts a pipelined request, which ends the wait
+        before = self.cycle
+        super().on_response_complete()
+        if self.cycle is not before:
+            self._head_arrived()
+
+    def _head_due(self) -> None:
+        self._head_arrived()
+        self._head_timer = self.loop.call_later(self.head_timeout, self._head_overdue)
+
+    def _head_arrived(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_overdue(self) -> None:
+        self._head_timer = None
+        if self.cycle is not None and not self.cycle.response_complete:
+            return  # a request is being answered; the body and request deadlines apply
+        if not self.transport.is_closing():
+            log.debug("closing %s: no request head within %g s", self.client, self.head_timeout)
+            self.transport.close()
+
+
+def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
+    """The uvicorn HTTP protocol class to serve with (`uvicorn.Config(http=…)`)."""
+    base = _http1_protocol(limits.http)
+    cap = limits.max_connections or connection_cap()
+    attributes = {"head_timeout": limits.head_timeout, "max_connections": cap}
+    return type(f"Guarded{base.__name__}", (_Guarded, base), attributes)
+
+
+def _http1_protocol(http: str) -> type[asyncio.Protocol]:
+    """httptools when installed, else h11: as uvicorn's "auto" chooses, but chosen here, as
+    a later uvicorn's auto may become a dispatcher without the methods `_Guarded` uses."""
+    if http != "h11":
+        try:
+            from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+        except ImportError:
+            if http == "httptools":
+                raise
+        else:
+            return HttpToolsProtocol
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    return H11Protocol

@@ -1,0 +1,174 @@
+"""Slow clients cannot hold the worker's connections: real sockets against a real server.
+
+Each test runs on both HTTP/1.1 parsers uvicorn may choose (httptools, h11), with short
+deadlines in place of the real ones."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from atri.config import Secrets, Settings
+from model.engines.echo import EchoEngine
+from model.server.app import bind_socket, create_app, serving
+from model.server.slow_clients import FULL_MESSAGE, ConnectionLimits
+from model.service import ChatService
+
+DEADLINE = 0.4
+# Longer than any deadline here, short enough for a failing test to end quickly.
+WAIT = 3.0
+
+
+class SlowEcho(EchoEngine):
+    """Echo after a while: a request answered for longer than the head deadline."""
+
+    async def generate(self, batch, gen):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(3 * DEADLINE)
+        return await super().generate(batch, gen)
+
+
+@pytest.fixture(params=["httptools", "h11"])
+async def address(
+    request: pytest.FixtureRequest, echo_settings: Settings, secrets: Secrets
+) -> AsyncIterator[tuple[str, int]]:
+    limits = ConnectionLimits(head_timeout=DEADLINE, max_connections=4, http=request.param)
+    async with (
+        await ChatService.open(echo_settings, engine=SlowEcho()) as service,
+        serving(
+            create_app(service, secrets, body_timeout=DEADLINE),
+            bind_socket("127.0.0.1", 0),
+            limits,
+        ) as url,
+    ):
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        yield host, int(port)
+
+
+class Client:
+    """A raw TCP connection to the worker, as a slow or broken client would hold one."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, address: tuple[str, int]) -> Client:
+        return cls(*await asyncio.open_connection(*address))
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def response_head(self) -> bytes:
+        return await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), WAIT)
+
+    async def until_closed(self) -> tuple[bytes, float]:
+        """Everything the server sends until it closes, and how long that took (raises
+        TimeoutError when it keeps the connection open for WAIT seconds)."""
+        started = time.monotonic()
+        received = await asyncio.wait_for(self.reader.read(), WAIT)
+        return received, time.monotonic() - started
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+HEALTH = b"GET /health HTTP/1.1\r\nHost: atri\r\n\r\n"
+
+
+async def health(client: Client) -> None:
+    await client.send(HEALTH)
+    assert (await client.response_head()).startswith(b"HTTP/1.1 200")
+    await client.reader.readexactly(len(b'{"ok":true}'))
+
+
+async def test_half_a_head_or_nothing_is_disconnected_after_the_deadline(
+    address: tuple[str, int],
+) -> None:
+    silent, half = await Client.open(address), await Client.open(address)
+    await half.send(b"POST /v1/chat/completions HTTP/1.1\r\nHost: atri\r\nContent-")
+    for client in (silent, half):
+        received, waited = await client.until_closed()
+        assert received == b""  # nothing was asked, so nothing is answered
+        assert waited < DEADLINE + 1
+        client.close()
+
+
+async def test_a_kept_alive_connection_must_send_its_next_head_in_time(
+    address: tuple[str, int],
+) -> None:
+    client = await Client.open(address)
+    for _ in range(2):  # a real client's requests on one connection all go through
+        await health(client)
+    started = time.monotonic()
+    await client.send(b"GET /health HTTP/1.1\r\n")  # and then a byte now and then
+    for byte in b"Host: atri\r\n":
+        await asyncio.sleep(DEADLINE / 4)
+        if client.reader.at_eof() or client.writer.is_closing():
+            break
+        await client.send(bytes([byte]))
+    received, _ = await client.until_closed()
+    assert received == b""
+    assert time.monotonic() - started < DEADLINE + 1
+    client.close()
+
+
+async def test_a_request_answered_for_longer_than_the_deadline_is_not_cut(
+    address: tuple[str, int],
+) -> None:
+    body = b'{"messages": [{"role": "user", "content": "hello"}]}'
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: atri\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    client = await Client.open(address)
+    await client.send(head.encode() + body)
+    received, waited = await client.until_closed()
+    assert received.startswith(b"HTTP/1.1 200")
+    assert b"hello" in received and waited > 2 * DEADLINE
+    client.close()
+
+
+async def test_a_body_that_stops_coming_gets_408_and_the_connection_closes(
+    address: tuple[str, int],
+) -> None:
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: atri\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    )
+    client = await Client.open(address)
+    await client.send(head.encode() + b'{"messages": [')
+    received, waited = await client.until_closed()
+    assert received.startswith(b"HTTP/1.1 408")
+    assert b"did not arrive within 0.4 seconds" in received
+    assert b'"type":"request_timeout"' in received  # OpenAI's error format under /v1
+    assert waited < DEADLINE + 1
+    client.close()
+
+
+async def test_connections_over_the_cap_get_503_at_once_and_room_comes_back(
+    address: tuple[str, int],
+) -> None:
+    held = [await Client.open(address) for _ in range(4)]
+    try:
+        for client in held:  # each is open on the server side once it has been answered
+            await health(client)
+        extra = await Client.open(address)
+        received, waited = await extra.until_closed()
+        extra.close()
+        assert received.startswith(b"HTTP/1.1 503")
+        assert FULL_MESSAGE.encode() in received and waited < 1
+        async with httpx.AsyncClient(timeout=WAIT) as http:  # as a real client sees it
+            url = f"http://{address[0]}:{address[1]}/health"
+            refused = await http.get(url)
+            assert refused.status_code == 503 and refused.json()["detail"] == FULL_MESSAGE
+            held.pop().close()
+            await asyncio.sleep(0.1)
+            assert (await http.get(url)).status_code == 200
+    finally:
+        for client in held:
+            client.close()
