@@ -75,6 +75,11 @@ class ChatRequest(BaseModel):
     # context (when that is on for the channel) and answers with status "heard".
     addressed: bool = True
     request_id: Text = ""
+    # When the platform says the message was sent (seconds since 1970; 0 = not told).
+    # Room lines are kept in this order, not in the order they reached the worker: a bot
+    # handles each platform event in its own task, so two said a moment apart can arrive
+    # either way round.
+    sent_at: float = 0.0
     # A client that keeps its own conversation (the OpenAI API) sends the messages before
     # `text` here; stored memory is then not read for this request (the exchange is
     # still stored when user_id is set).

@@ -197,6 +197,7 @@ def to_request(message: discord.Message, me_id: int, cfg: DiscordSettings) -> Ch
         guild_id=str(guild.id) if guild else "",
         addressed=is_addressed(message, me_id, cfg),
         request_id=str(message.id),
+        sent_at=message.created_at.timestamp(),
     )
 
 
