@@ -33,11 +33,11 @@ from model.grouping import Grouped
 from model.protocol import ScopeKind
 from model.room import RoomLog
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Each entry upgrades the schema from version i to i+1. Version 1 had no adapter
-# column, version 2 no room lines, version 3 no request ids, version 4 no summaries;
-# databases written then are migrated in place.
+# column, version 2 no room lines, version 3 no request ids, version 4 no summaries,
+# version 5 no platform time on room lines; databases written then are migrated in place.
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE IF NOT EXISTS messages (
@@ -86,6 +86,14 @@ MIGRATIONS: list[str] = [
         archived INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX IF NOT EXISTS summaries_scope ON summaries (scope, archived, id);
+    """,
+    # When the platform says a room line was said: lines are read in that order, as two
+    # said a moment apart can reach the worker in either order. A line stored before
+    # keeps its place: it is ordered by the time it was stored.
+    """
+    ALTER TABLE room_lines ADD COLUMN said_at REAL NOT NULL DEFAULT 0;
+    UPDATE room_lines SET said_at = created_at;
+    CREATE INDEX IF NOT EXISTS room_lines_said ON room_lines (room, said_at, id);
     """,
 ]
 

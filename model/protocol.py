@@ -76,6 +76,11 @@ class ChatRequest(BaseModel):
     # Strict, as every flag on the wire: JSON true or false, not "yes", 1 or "off".
     addressed: StrictBool = True
     request_id: Text = ""
+    # When the platform says the message was sent (seconds since 1970; 0 = not told).
+    # Room lines are kept in this order, not in the order they reached the worker: a bot
+    # handles each platform event in its own task, so two said a moment apart can arrive
+    # either way round.
+    sent_at: float = 0.0
     # A client that keeps its own conversation (the OpenAI API) sends the messages before
     # `text` here; stored memory is then not read for this request (the exchange is
     # still stored when user_id is set).

@@ -2,14 +2,18 @@
 
 Lines live in the memory database (table `room_lines`), keyed by the channel
 (`memory.channel_prefix`) and the platform user id, with the display name of that time.
-The store stays bounded: every write keeps the newest `max_lines` of its room and cuts
-each text to `max_chars`; reads and a periodic sweep drop lines older than `max_age`.
+Lines are in the order the platform says they were said (`said_at`, then arrival): each
+platform event is handled in its own task, so two lines said a moment apart can reach
+the worker in either order. The store stays bounded: every write keeps the newest
+`max_lines` of its room and cuts each text to `max_chars`; reads and a periodic sweep
+drop lines older than `max_age` (counted from when the worker heard them).
 Reset archives lines (hidden from the model), purge deletes them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 import time
 from collections import Counter, deque
@@ -26,6 +30,10 @@ from model.grouping import Grouped
 SWEEP_INTERVAL_SECONDS = 600.0
 # The window of `speak_up_max_per_hour`.
 HOUR_SECONDS = 3600.0
+# A platform time this far past the worker's clock is not believed (a client's bad clock
+# or a made-up value would keep its line the newest for good): the line is ordered by
+# when the worker heard it instead.
+MAX_CLOCK_AHEAD_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,14 @@ class RoomLine:
     display_name: str
     content: str
     created_at: float
+
+
+def platform_time(said_at: float, now: float) -> float:
+    """The time a line is ordered by: the platform's, where it told one that can be true,
+    else `now` (when the worker heard it)."""
+    if math.isfinite(said_at) and 0 < said_at <= now + MAX_CLOCK_AHEAD_SECONDS:
+        return said_at
+    return now
 
 
 class RoomLog:
@@ -62,9 +78,20 @@ class RoomLog:
         display_name: str,
         text: str,
         bounds: RoomBounds,
+        said_at: float = 0.0,
     ) -> None:
-        """Keep one line; returns once it is committed and the room is within bounds."""
-        row = (room, platform, user_id, display_name, text[: bounds.max_chars], time.time())
+        """Keep one line; returns once it is committed and the room is within bounds.
+        `said_at`: when the platform says it was said (seconds since 1970; 0 = not told)."""
+        now = time.time()
+        row = (
+            room,
+            platform,
+            user_id,
+            display_name,
+            text[: bounds.max_chars],
+            now,
+            platform_time(said_at, now),
+        )
         await self._writes.submit((row, bounds))
 
     async def _write_group(self, items: list[tuple[tuple[Any, ...], RoomBounds]]) -> list[Any]:
@@ -72,14 +99,14 @@ class RoomLog:
         try:
             await self._db.executemany(
                 "INSERT INTO room_lines (room, platform, user_id, display_name, content,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                " created_at, said_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [row for row, _ in items],
             )
             rooms = {row[0]: bounds for row, bounds in items}
             for room, bounds in rooms.items():
                 await self._db.execute(
-                    "DELETE FROM room_lines WHERE room = ? AND id <= (SELECT id FROM room_lines"
-                    " WHERE room = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                    "DELETE FROM room_lines WHERE room = ? AND id NOT IN (SELECT id FROM"
+                    " room_lines WHERE room = ? ORDER BY said_at DESC, id DESC LIMIT ?)",
                     (room, room, bounds.max_lines),
                 )
             if now - self._swept >= SWEEP_INTERVAL_SECONDS:
@@ -99,7 +126,8 @@ class RoomLog:
         """The newest live lines of a room, oldest first."""
         rows = await self._db.execute_fetchall(
             "SELECT user_id, display_name, content, created_at FROM room_lines"
-            " WHERE room = ? AND archived = 0 AND created_at >= ? ORDER BY id DESC LIMIT ?",
+            " WHERE room = ? AND archived = 0 AND created_at >= ?"
+            " ORDER BY said_at DESC, id DESC LIMIT ?",
             (room, time.time() - max_age_seconds, limit),
         )
         return [RoomLine(r[0], r[1], r[2], r[3]) for r in reversed(list(rows))]
@@ -107,7 +135,7 @@ class RoomLog:
     async def all_lines(self, room: str) -> list[RoomLine]:
         rows = await self._db.execute_fetchall(
             "SELECT user_id, display_name, content, created_at FROM room_lines"
-            " WHERE room = ? ORDER BY id",
+            " WHERE room = ? ORDER BY said_at, id",
             (room,),
         )
         return [RoomLine(r[0], r[1], r[2], r[3]) for r in rows]
@@ -124,7 +152,7 @@ class RoomLog:
             params.append(room)
         sql = "SELECT room, platform, user_id, display_name, content, created_at, archived"
         sql += " FROM room_lines" + (" WHERE " + " AND ".join(where) if where else "")
-        rows = await self._db.execute_fetchall(sql + " ORDER BY id", params)
+        rows = await self._db.execute_fetchall(sql + " ORDER BY said_at, id", params)
         keys = ("room", "platform", "user_id", "display_name", "content", "created_at")
         return [{**dict(zip(keys, r[:6], strict=True)), "archived": bool(r[6])} for r in rows]
 
@@ -147,11 +175,12 @@ class RoomLog:
             if stored[key] > 0:
                 stored[key] -= 1
                 continue
-            new.append((*key[:3], line["display_name"], key[3], key[4], line["archived"]))
+            # An export holds no platform time: a line is ordered by when it was heard.
+            new.append((*key[:3], line["display_name"], key[3], key[4], key[4], line["archived"]))
         if new:
             await self._db.executemany(
                 "INSERT INTO room_lines (room, platform, user_id, display_name, content,"
-                " created_at, archived) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " created_at, said_at, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 new,
             )
         return len(new), len(lines) - len(new)

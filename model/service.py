@@ -305,6 +305,7 @@ class ChatService:
                     request.display_name,
                     text,
                     self.room_bounds,
+                    request.sent_at,
                 )
             )
         return Reply(text="", scope=scope, status="heard")

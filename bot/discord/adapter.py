@@ -197,6 +197,7 @@ def to_request(message: discord.Message, me_id: int, cfg: DiscordSettings) -> Ch
         guild_id=str(guild.id) if guild else "",
         addressed=is_addressed(message, me_id, cfg),
         request_id=str(message.id),
+        sent_at=message.created_at.timestamp(),
     )
 
 
@@ -400,6 +401,16 @@ class AtriClient(discord.Client):
 
     async def setup_hook(self) -> None:
         await sync_commands(self, self.tree, self.cfg.guild_ids, self.sync_state_path)
+
+    def dispatch(self, event: str, /, *args: Any, **kwargs: Any) -> None:
+        """Nothing once closed. discord.py's close() leaves running the task that waits
+        (`guild_ready_timeout`, 2 s) for the servers after READY; when it ends it
+        dispatches "ready" to a client whose loop is gone, which failed with "Task
+        exception was never retrieved" and a handler coroutine never awaited (a client
+        closed within 2 s of connecting: `atri serve` reconnecting, or asked for shards)."""
+        if self.is_closed():
+            return
+        super().dispatch(event, *args, **kwargs)
 
     async def on_ready(self) -> None:
         log.info("ATRI is on Discord as %s in %d servers", self.user, len(self.guilds))

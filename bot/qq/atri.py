@@ -22,6 +22,7 @@ from nonebot import (
 )
 from nonebot.adapters.onebot.v11 import (
     ActionFailed,
+    Adapter,
     Bot,
     FriendRecallNoticeEvent,
     GroupMessageEvent,
@@ -47,7 +48,7 @@ from bot.limits import (
     SeenRecently,
 )
 from bot.lines import lines
-from bot.qq import NoWorker, current_worker, set_worker
+from bot.qq import NoWorker, current_worker, reports, set_worker
 from bot.qq.config import Config
 from bot.qq.input_status import InputStatus
 from bot.qq.mentions import mentions_her, spoken_text
@@ -95,6 +96,9 @@ def _connect_standalone_worker() -> None:
 
 
 _connect_standalone_worker()
+# Message reports are read through our models: a malformed segment no longer loses the
+# message inside the adapter, and each is stamped with the order it arrived in.
+Adapter.add_custom_model(*reports.MODELS)
 
 
 # QQ numbers the OneBot implementation reports as official bots (NapCat's
@@ -121,6 +125,20 @@ def channel_modes() -> ChannelModes:
 
 def _group_id(event: MessageEvent) -> str:
     return str(event.group_id) if isinstance(event, GroupMessageEvent) else ""
+
+
+def temp_session_group(event: MessageEvent) -> int | None:
+    """The group a temporary session (a private message from a group member who is not a
+    friend, `sub_type` "group") came through. A reply names it: go-cqhttp opens the
+    session from it when its own cache of sessions is gone (a restart), and NapCat uses
+    it before its cache. NapCat and LLOneBot report it as `group_id`, go-cqhttp as
+    `sender.group_id`; `temp_source` is not it (go-cqhttp's is the kind of session)."""
+    if isinstance(event, GroupMessageEvent) or event.sub_type != "group":
+        return None
+    for value in (getattr(event, "group_id", None), getattr(event.sender, "group_id", None)):
+        if isinstance(value, int | str) and str(value).isdigit() and int(value) > 0:
+            return int(value)
+    return None
 
 
 def parse_robot_ranges(data: Any) -> set[tuple[int, int]]:
@@ -217,6 +235,7 @@ def chat_request(
         channel_id=_group_id(event),
         addressed=addressed,
         request_id=f"qq-{event.message_id}",
+        sent_at=reports.sent_at(event),
     )
 
 
@@ -302,16 +321,20 @@ def send_queue(bot: Bot) -> SendQueue:
 async def _send_in_turn(bot: Bot, event: MessageEvent, message: Message, first: bool) -> None:
     """Through the account's send queue; a risk-control refusal is tried once more."""
     queue = send_queue(bot)
+    group = temp_session_group(event)
+    options: dict[str, Any] = {"reply_message": first, "at_sender": first}
+    if group is not None:
+        options["group_id"] = group
     try:
         async with queue.turn():
-            await bot.send(event, message, reply_message=first, at_sender=first)
+            await bot.send(event, message, **options)
     except Exception as exc:
         if not is_retryable(exc):
             raise
         log.info("QQ send refused (%s); trying again in %s s", exc, config.atri_send_retry_seconds)
         await asyncio.sleep(config.atri_send_retry_seconds)
         async with queue.turn():
-            await bot.send(event, message, reply_message=first, at_sender=first)
+            await bot.send(event, message, **options)
 
 
 def _channel_key(event: MessageEvent) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -396,3 +397,35 @@ def test_a_summary_must_cover_a_message_of_its_scope() -> None:
     assert "summaries[0].covers must be the index of one of the scope's 3 messages" in str(
         caught.value
     )
+
+
+async def test_schema_5_room_lines_keep_their_order_through_the_migration(tmp_path: Path) -> None:
+    """A file as ATRI wrote it at schema 5: every row survives, and the room lines read in
+    the order they were stored, with new ones after them in platform-time order."""
+    path = tmp_path / "v5.sqlite3"
+    con = sqlite3.connect(path)
+    for step in MIGRATIONS[:5]:
+        con.executescript(step)
+    con.execute("PRAGMA user_version = 5")
+    now = time.time()
+    con.executemany(
+        "INSERT INTO room_lines (room, platform, user_id, display_name, content, created_at,"
+        " archived) VALUES ('qq:chan:g1', 'qq', ?, '', ?, ?, ?)",
+        [("1", "第一句", now - 30, 0), ("2", "第二句", now - 20, 1), ("1", "第三句", now - 10, 0)],
+    )
+    con.execute(
+        "INSERT INTO messages (scope, role, user_id, content, created_at, request_id)"
+        " VALUES ('qq:user:1', 'user', '1', '你好', 1, 'qq-7')"
+    )
+    con.commit()
+    con.close()
+    async with await Memory.open(path) as memory:
+        assert await memory.schema_version() == SCHEMA_VERSION == 6
+        await memory.room.add("qq:chan:g1", "qq", "3", "", "第五句", RoomBounds(), now - 1)
+        await memory.room.add("qq:chan:g1", "qq", "3", "", "第四句", RoomBounds(), now - 5)
+        lines = await memory.room.all_lines("qq:chan:g1")
+        live = await memory.room.recent("qq:chan:g1", 10, 3600)
+        (message,) = await memory.history("qq:user:1")
+    assert [line.content for line in lines] == ["第一句", "第二句", "第三句", "第四句", "第五句"]
+    assert [line.content for line in live] == ["第一句", "第三句", "第四句", "第五句"]
+    assert (message.content, message.request_id) == ("你好", "qq-7")

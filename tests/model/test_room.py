@@ -28,7 +28,12 @@ class RecordingEngine(EchoEngine):
 
 
 def said(
-    text: str, user: str, name: str, channel: str = "g1", addressed: bool = False
+    text: str,
+    user: str,
+    name: str,
+    channel: str = "g1",
+    addressed: bool = False,
+    sent_at: float = 0.0,
 ) -> ChatRequest:
     return ChatRequest(
         platform="qq",
@@ -37,6 +42,7 @@ def said(
         text=text,
         channel_id=channel,
         addressed=addressed,
+        sent_at=sent_at,
     )
 
 
@@ -85,6 +91,47 @@ async def test_two_members_with_one_nickname_stay_two_people(
     lines = engine.prompts[0][-1]["content"].splitlines()
     assert lines[1:3] == ["小明(101)：我喜欢猫", "小明(202)：我喜欢狗"]
     assert lines[-1] == "小明(101)：我们俩谁喜欢狗？"
+
+
+async def test_room_lines_reaching_her_out_of_order_are_read_in_the_platforms_order(
+    echo_settings: Settings, engine: RecordingEngine
+) -> None:
+    """Each platform event is its own task: the second line can be stored first."""
+    echo_settings.room.max_lines_per_channel = 3
+    said_at = time.time() - 60
+    async with await ChatService.open(echo_settings, engine) as service:
+        await service.chat(said("我带伞了", "2", "小红", sent_at=said_at + 0.5))
+        await service.chat(said("今天下雨了", "1", "小明", sent_at=said_at))
+        # Not told when (an older client): ordered by when she heard it, after both.
+        await service.chat(said("那就好", "1", "小明"))
+        reply = await service.chat(said("亚托莉，他们说了什么？", "3", "阿强", addressed=True))
+        assert reply.status == "ok"
+        # The count bound keeps the newest in that order: the oldest line goes first.
+        await service.chat(said("最早的一句", "2", "小红", sent_at=said_at - 30))
+        lines = [line.content for line in await service.memory.room.all_lines("qq:chan:g1")]
+    assert engine.prompts[0][-1]["content"] == "\n".join(
+        [
+            HEADING,
+            "小明：今天下雨了",
+            "小红：我带伞了",
+            "小明：那就好",
+            "",
+            "阿强：亚托莉，他们说了什么？",
+        ]
+    )
+    assert lines == ["今天下雨了", "我带伞了", "那就好"]
+
+
+async def test_a_platform_time_past_the_workers_clock_is_not_believed(
+    echo_settings: Settings, engine: RecordingEngine
+) -> None:
+    """A bad clock must not keep a line the newest for good."""
+    async with await ChatService.open(echo_settings, engine) as service:
+        await service.chat(said("来自未来", "1", "甲", sent_at=time.time() + 86400))
+        await service.chat(said("NaN", "1", "甲", sent_at=float("nan")))
+        await service.chat(said("现在", "2", "乙"))
+        lines = await service.memory.room.all_lines("qq:chan:g1")
+    assert [line.content for line in lines] == ["来自未来", "NaN", "现在"]
 
 
 async def test_room_lines_take_at_most_their_share_of_the_history_budget(

@@ -86,6 +86,30 @@ async def test_she_hears_the_channel_and_tells_two_members_of_one_name_apart(
     assert len(await echo_service.memory.room.all_lines(ROOM)) == 2
 
 
+async def test_lines_reaching_her_out_of_order_keep_discords_order(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    echo_service: ChatService,
+    discord_settings: Settings,
+) -> None:
+    """discord.py handles each message in its own task; Discord's ids are in time order."""
+    discord_settings.discord.room_context = True
+    fake_discord.add_person(OTHER_RYUJI_ID, "Ryuji")
+    first = fake_discord.message_payload(MEMBER_ID, "今天下雨了")
+    second = fake_discord.message_payload(OTHER_RYUJI_ID, "我带伞了")
+    second["id"] = str(int(first["id"]) + (1000 << 22))  # a second later (a snowflake)
+    await fake_discord.dispatch("MESSAGE_CREATE", second)
+    await room_lines(echo_service, 1)
+    await fake_discord.dispatch("MESSAGE_CREATE", first)
+    lines = await room_lines(echo_service, 2)
+    assert [line.content for line in lines] == ["今天下雨了", "我带伞了"]
+    await say(fake_discord, ADMIN_ID, "他们说了什么？")
+    (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    assert reply.body["content"].startswith(
+        ECHO + f"{HEADING}\nRyuji({MEMBER_ID})：今天下雨了\nRyuji({OTHER_RYUJI_ID})：我带伞了\n"
+    )
+
+
 async def test_dms_channels_turned_off_and_room_context_off_send_nothing(
     fake_discord: FakeDiscord,
     client: AtriClient,

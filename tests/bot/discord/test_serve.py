@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 
@@ -12,7 +13,7 @@ from pydantic import SecretStr
 from rich.console import Console
 
 from atri.config import Secrets, Settings
-from bot.discord.adapter import DiscordLoginError, run_discord
+from bot.discord.adapter import AtriClient, DiscordLoginError, run_discord
 from bot.serve import run_adapters, serve_adapters
 from model.service import ChatService
 from tests.bot.discord.conftest import TOKEN
@@ -154,3 +155,31 @@ async def test_discord_asking_for_shards_gets_the_sharded_client(
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_a_client_closed_before_its_servers_arrived_stays_quiet(
+    fake_discord: FakeDiscord,
+    echo_service: ChatService,
+    discord_settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """discord.py's close() leaves the task that waits `guild_ready_timeout` for the
+    servers after READY running; when it ended it dispatched "ready" to the closed client,
+    whose loop is gone: "Task exception was never retrieved" (AttributeError) in the log,
+    and "coroutine 'Client._run_event' was never awaited" when that record was freed (in
+    the tests, in whichever test's teardown that was)."""
+    client = AtriClient(
+        echo_service,
+        discord_settings.discord,
+        sync_state_path=discord_settings.path(discord_settings.discord.commands_state),
+        guild_ready_timeout=0.3,
+    )
+    task = asyncio.create_task(client.start(TOKEN))
+    while client.user is None:  # READY is read; the servers are still awaited
+        await asyncio.sleep(0.01)
+    assert not client.is_ready()
+    await client.close()
+    await asyncio.wait_for(task, 10)
+    await asyncio.sleep(0.5)  # past the timeout: the leftover task has ended
+    gc.collect()  # a failed task is reported when it is freed
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []

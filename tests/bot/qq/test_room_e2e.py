@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,11 @@ from tests.bot.qq.test_serve_e2e import (
     OTHER_GROUP_ID,
     ROBOT_RANGE,
     USER_ID,
+    _text,
     answer,
     check_quoted_reply,
     group_message,
+    next_action,
     private_message,
     reply_to,
     serving,
@@ -32,6 +35,7 @@ from tests.bot.qq.test_serve_e2e import (
 HEADING = "（群里其他人刚才说的话）"
 OTHER_XIASHENG_ID = 4002
 ASKER_ID = 4003
+NAMELESS_ID = 4004
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +47,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 
 def room_contents(db: Path) -> list[tuple[str, str]]:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        rows = conn.execute("SELECT user_id, content FROM room_lines ORDER BY id").fetchall()
+        rows = conn.execute(
+            "SELECT user_id, content FROM room_lines ORDER BY said_at, id"
+        ).fetchall()
     return [(str(user), str(text)) for user, text in rows]
 
 
@@ -101,10 +107,48 @@ async def test_she_hears_the_group_and_tells_two_members_of_one_name_apart(
         )
         # A private chat is nobody's room: it is answered, and not kept.
         await ws.send(json.dumps(private_message("私聊的话")))
-        action = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        action = await next_action(ws)  # past "typing", which private chats get first
         await answer(ws, action, {"message_id": 1})
-        assert action["params"]["user_id"] == USER_ID
+        assert action["action"] == "send_msg" and action["params"]["user_id"] == USER_ID
     assert len(room_contents(db)) == 2
+
+
+async def test_lines_that_reach_her_out_of_order_keep_the_groups_order(
+    served: tuple[str, Path],
+) -> None:
+    """NoneBot handles each report in its own task. OneBot gives whole seconds: a later
+    second goes after, and within one second the order the reports came in holds, even
+    when the first is still being read (a name being looked up) as the second is stored."""
+    url, db = served
+    said = int(time.time()) + 1  # after the lines of the test before
+    async with connect(url, additional_headers=HEADERS) as ws:
+        await answer(ws, json.loads(await asyncio.wait_for(ws.recv(), 10)), ROBOT_RANGE)
+        earlier = before = len(room_contents(db))
+        later = group_message("一小时后见", user_id=OTHER_XIASHENG_ID)
+        await ws.send(json.dumps(later | {"time": said + 1}))
+        before = len(await room_holds(db, before + 1))
+        # Someone @'d with no name in the segment: the name is looked up, and held here.
+        first = group_message(
+            [{"type": "at", "data": {"qq": str(NAMELESS_ID)}}, *_text(" 今天下雨了")]
+        )
+        await ws.send(json.dumps(first | {"time": said}))
+        look_up = await next_action(ws)
+        assert look_up["action"] == "get_group_member_info"
+        await ws.send(json.dumps(group_message("我带伞了", user_id=ASKER_ID) | {"time": said}))
+        before = len(await room_holds(db, before + 1))
+        await answer(ws, look_up, {"card": "小李"})
+        lines = (await room_holds(db, before + 1))[earlier:]
+        assert lines == [
+            (str(USER_ID), "@小李 今天下雨了"),
+            (str(ASKER_ID), "我带伞了"),
+            (str(OTHER_XIASHENG_ID), "一小时后见"),
+        ]
+        event = group_message("亚托莉 刚才说什么了？", user_id=ASKER_ID)
+        text = check_quoted_reply(await reply_to(ws, event), event)
+        assert text.endswith(
+            f"夏生({USER_ID})：@小李 今天下雨了\n夏生({ASKER_ID})：我带伞了\n"
+            f"夏生({OTHER_XIASHENG_ID})：一小时后见\n\n夏生({ASKER_ID})：刚才说什么了？"
+        )
 
 
 @pytest.mark.slow

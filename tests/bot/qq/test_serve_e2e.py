@@ -32,6 +32,8 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 TOKEN = "napcat-test-token"
 USER_ID = 4000
 BLOCKED_ID = 4001
+MALFORMED_SENDER_ID = 4005
+TEMP_SESSION_ID = 4006
 OTHER_GROUP_ID = 301
 SEND_GAP = 0.2
 # A real model (the offline one in the room test) loads before the port opens.
@@ -261,13 +263,50 @@ async def test_group_chat_over_onebot_v11(ws_url: str) -> None:
         await ws.send(json.dumps(group_message([{"type": "text", "data": {"text": "大家好"}}])))
         await ws.send(json.dumps({"post_type": "message", "message_type": "group"}))
         await ws.send(json.dumps(group_message([{"type": "text"}])))
-        broken = [{"type": "at", "data": {"qq": SELF_ID}}, {"type": "text", "data": {"text": None}}]
-        await ws.send(json.dumps(group_message(broken)))
         await ws.send("not json at all")
     async with connect(ws_url, additional_headers=HEADERS) as ws:
         event = group_message([{"type": "text", "data": {"text": "ATRI，还在吗"}}])
         text = check_quoted_reply(await reply_to(ws, event), event)
         assert text == "亚托莉听到了：还在吗"
+
+
+async def test_a_malformed_segment_loses_only_itself(ws_url: str) -> None:
+    """A segment with no data object raised inside NoneBot's adapter (its at-me check),
+    before any handler ran: the whole message was lost."""
+    async with connect(ws_url, additional_headers=HEADERS) as ws:
+        for broken in [{"type": "text", "data": None}, {"type": "text", "data": {"text": None}}]:
+            event = group_message(
+                [
+                    {"type": "at", "data": {"qq": SELF_ID}},
+                    broken,
+                    {"type": "face", "data": None},
+                    {"type": "text", "data": {"text": " 你好"}},
+                ],
+                user_id=MALFORMED_SENDER_ID,  # the other tests' sender has a rate limit
+            )
+            text = check_quoted_reply(await reply_to(ws, event), event)
+            assert text == "亚托莉听到了：你好"
+
+
+async def test_a_temporary_session_is_answered_through_its_group(ws_url: str) -> None:
+    """A private message from a member who is not a friend (`sub_type` "group"): the reply
+    names the group it came through, as go-cqhttp (`sender.group_id`; its `temp_source`
+    is the kind of session, 0 for a group) and NapCat (`group_id`) report it."""
+    go_cqhttp = private_message("你好", user_id=TEMP_SESSION_ID)
+    go_cqhttp |= {"sub_type": "group", "temp_source": 0}
+    go_cqhttp["sender"]["group_id"] = GROUP_ID
+    napcat = private_message("在吗", user_id=TEMP_SESSION_ID)
+    napcat |= {"sub_type": "group", "group_id": GROUP_ID, "temp_source": GROUP_ID}
+    friend = private_message("朋友的话", user_id=TEMP_SESSION_ID)
+    async with connect(ws_url, additional_headers=HEADERS) as ws:
+        for event, group in [(go_cqhttp, GROUP_ID), (napcat, GROUP_ID), (friend, None)]:
+            await ws.send(json.dumps(event))
+            action = await next_action(ws)
+            await answer(ws, action, {"message_id": 1})
+            assert action["action"] == "send_msg"
+            params = action["params"]
+            assert (params["message_type"], params["user_id"]) == ("private", TEMP_SESSION_ID)
+            assert params.get("group_id") == group
 
 
 async def test_a_reply_to_atri_and_a_refused_admin_command(ws_url: str) -> None:

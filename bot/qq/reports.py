@@ -1,0 +1,114 @@
+"""OneBot v11 message reports as the plugin reads them: NoneBot's own event models, made
+safe against a malformed segment and stamped with the order they arrived in.
+
+The plugin registers them with `Adapter.add_custom_model` (the adapter's public way to
+replace an event model), so the adapter builds them from each report as it arrives over
+the connection, before it gives each event a task of its own:
+
+- A segment whose `data` is not an object (`{"type": "text", "data": null}`, as a buggy
+  implementation may send) would raise inside the adapter's at-me check, before any
+  handler runs, and the message would be lost. Its data becomes `{}` (a text segment's,
+  `{"text": ""}`), so the rest of the message is still read.
+- OneBot's `time` is in whole seconds, and `message_id` is no order at all (go-cqhttp
+  and Lagrange hash it, NapCat numbers it its own way). Within one second the order the
+  implementation reported the messages in is the best order there is, and parsing is
+  the last point where it is known: `sent_at` is the report's second plus a millisecond
+  per earlier report of that same second.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nonebot.adapters.onebot.v11 import GroupMessageEvent, PrivateMessageEvent
+from pydantic import model_validator
+
+# Reports of one second are spaced this far apart in `sent_at`; the 1000th and later of
+# a second share its last step.
+_STEP_SECONDS = 0.001
+_STEPS = 1000
+# Seconds whose report count is kept (reports a little late still find theirs).
+_SECONDS_KEPT = 64
+
+
+class ArrivalOrder:
+    """Counts the reports of each recent second, in the order they arrive."""
+
+    def __init__(self) -> None:
+        self._counts: dict[int, int] = {}
+
+    def stamp(self, seconds: int) -> float:
+        earlier = self._counts.get(seconds, 0)
+        self._counts[seconds] = earlier + 1
+        if len(self._counts) > _SECONDS_KEPT:
+            del self._counts[min(self._counts)]
+        return seconds + min(earlier, _STEPS - 1) * _STEP_SECONDS
+
+
+arrivals = ArrivalOrder()
+
+
+def clean_segments(message: Any) -> Any:
+    """The report's message with every segment's `data` an object, and a text segment's
+    `text` a string; a CQ-code string (or anything else) is left to NoneBot."""
+    if isinstance(message, dict):
+        return clean_segments([message])[0]
+    if not isinstance(message, list):
+        return message
+    cleaned = []
+    for segment in message:
+        if isinstance(segment, dict):
+            data = segment.get("data")
+            data = dict(data) if isinstance(data, dict) else {}
+            if segment.get("type") == "text" and not isinstance(data.get("text"), str):
+                data["text"] = ""
+            segment = {**segment, "data": data}
+        cleaned.append(segment)
+    return cleaned
+
+
+def _clean_report(values: Any) -> Any:
+    if isinstance(values, dict):
+        values = dict(values)
+        for key in ("message", "original_message"):
+            if key in values:
+                values[key] = clean_segments(values[key])
+    return values
+
+
+class GroupMessage(GroupMessageEvent):
+    sent_at: float = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clean(cls, values: Any) -> Any:
+        return _clean_report(values)
+
+    @model_validator(mode="after")
+    def _stamp(self) -> GroupMessage:
+        self.sent_at = arrivals.stamp(self.time)
+        return self
+
+
+class PrivateMessage(PrivateMessageEvent):
+    sent_at: float = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clean(cls, values: Any) -> Any:
+        return _clean_report(values)
+
+    @model_validator(mode="after")
+    def _stamp(self) -> PrivateMessage:
+        self.sent_at = arrivals.stamp(self.time)
+        return self
+
+
+MODELS = (GroupMessage, PrivateMessage)
+
+
+def sent_at(event: Any) -> float:
+    """When the platform says the message was sent: the stamped time, or, for an event
+    built otherwise (another plugin's model, a test's), the report's whole second."""
+    stamped = getattr(event, "sent_at", 0.0)
+    return stamped if isinstance(stamped, float) and stamped else float(event.time)
