@@ -86,6 +86,11 @@ def set_manifest(folder: Path, **fields: object) -> None:
     path.write_text(json.dumps(json.loads(path.read_text()) | fields))
 
 
+def set_adapter_config(folder: Path, **fields: object) -> None:
+    path = folder / "adapter_config.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | fields))
+
+
 CORRUPTIONS = {
     "truncated safetensors": ("truncated", lambda f: truncate(f)),
     "wrong base model": ("was trained on", lambda f: set_manifest(f, base_model="/no/such/model")),
@@ -93,6 +98,7 @@ CORRUPTIONS = {
     "missing manifest": ("no manifest.json", lambda f: (f / "manifest.json").unlink()),
     "manifest names another version": ("names version", lambda f: set_manifest(f, version=V1)),
     "broken adapter config": ("adapter_config.json", lambda f: (f / "adapter_config.json").write_text("{")),
+    "config of another rank": ("says rank r = 8", lambda f: set_adapter_config(f, r=8)),
 }  # fmt: skip
 
 
