@@ -370,3 +370,17 @@ async def test_pickle_only_version_is_reported_refused_with_the_reason(
         assert "adapter_model.bin, a pickle, which ATRI never loads" in result.message
         assert (await service.status()).adapter_version == V1
         assert await service.reloader.check() is None  # reported once, not retried
+
+
+async def test_a_refused_first_version_leaves_the_base_model_answering(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    make_version(V1, scale=float("nan"))  # loads, then fails the smoke generation
+    async with await ChatService.open(reload_settings) as service:
+        result = await service.reloader.check()
+        assert (
+            result is not None
+            and not result.ok
+            and "Still serving the base model" in result.message
+        )
+        assert (await answer(service, "after"))[1] == ""

@@ -97,7 +97,7 @@ def test_train_then_eval_makes_a_version_the_engine_loads(
 
 def test_a_bad_dataset_is_one_sentence(tmp_path: Path, tiny_model_dir: Path) -> None:
     config = write_config(tmp_path, tiny_model_dir)
-    (tmp_path / "data" / "atri_sharegpt.json").write_text("[{", encoding="utf-8")
+    (tmp_path / "data" / "atri_sharegpt.json").write_text("[{]", encoding="utf-8")
     result = CliRunner().invoke(app, ["--config", str(config), "train"])
     assert result.exit_code == 1
     flat = result.output.replace("\n", "")  # rich wraps long lines
