@@ -29,6 +29,7 @@ from model.adapters.versions import (
 )
 
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = ADAPTER_FILES
+PEFT_DEFAULT_RANK = 8  # LoraConfig's r when adapter_config.json has none
 # A safetensors header is JSON of this size at most (the format's own limit is 100 MB).
 MAX_HEADER_BYTES = 100_000_000
 _DTYPE_BYTES = {
@@ -112,8 +113,7 @@ def read_version(adapters_dir: Path, name: str) -> AdapterVersion:
     for file in ADAPTER_FILES:
         if not (folder / file).is_file():
             raise AdapterError(f"Version {name}: {file} is missing.")
-    adapter_config(folder)
-    tensor_shapes(folder / ADAPTER_WEIGHTS)
+    check_lora_ranks(adapter_config(folder), tensor_shapes(folder / ADAPTER_WEIGHTS))
     return AdapterVersion(name, folder, manifest, eval_figures(folder))
 
 
@@ -127,8 +127,25 @@ def check_adapter_folder(path: Path) -> None:
             f"{path}: its weights are only in {PICKLED_WEIGHTS}, a pickle, which ATRI never "
             f"loads; save the adapter as {ADAPTER_WEIGHTS} (peft's default)."
         )
-    adapter_config(path)
-    tensor_shapes(path / ADAPTER_WEIGHTS)
+    check_lora_ranks(adapter_config(path), tensor_shapes(path / ADAPTER_WEIGHTS))
+
+
+def check_lora_ranks(config: dict[str, Any], shapes: dict[str, list[int]]) -> None:
+    """Do the weights have the rank adapter_config.json says? A config copied from
+    another adapter made peft fail with a page of size mismatches."""
+    if config.get("rank_pattern"):
+        return  # ranks differ per module by design
+    rank = config.get("r", PEFT_DEFAULT_RANK)
+    for key, shape in shapes.items():
+        module, part = _lora_part(key)
+        if part not in ("lora_A", "lora_B") or len(shape) != 2:
+            continue
+        got = shape[0] if part == "lora_A" else shape[1]
+        if got != rank:
+            raise AdapterError(
+                f"{ADAPTER_CONFIG} says rank r = {rank}, but the weights of {module} have rank "
+                f"{got}: the config and the weights are from different adapters."
+            )
 
 
 def adapter_config(folder: Path) -> dict[str, Any]:

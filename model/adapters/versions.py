@@ -217,7 +217,7 @@ def publish(tmp: Path, parent: Path, version: str) -> Path:
             write_json_atomic(manifest, data)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -234,7 +234,7 @@ def remove_stale_temps(parent: Path) -> list[Path]:
         return removed
     for p in parent.iterdir():
         match = _TMP_PATTERN.match(p.name)
-        if match and p.is_dir() and not _pid_alive(int(match["pid"])):
+        if match and p.is_dir() and not pid_alive(int(match["pid"])):
             shutil.rmtree(p, ignore_errors=True)
             removed.append(p)
     return removed

@@ -228,8 +228,7 @@ class LocalEngine:
                 self.model = wrapped
         except BaseException:
             if isinstance(self.model, PeftModel) and name in self.model.peft_config:
-                self.model.delete_adapter(name)
-                self._set_active(self.active_adapter)
+                self._delete_adapter(name)
             raise
         self.model.eval()
 
@@ -247,8 +246,15 @@ class LocalEngine:
     def unload_adapter_sync(self, name: str) -> None:
         if name and name != self.active_adapter and name in getattr(self.model, "peft_config", {}):
             self.prefix_cache.drop(name)
-            self.model.delete_adapter(name)
-            self._set_active(self.active_adapter)  # peft may move its own active set
+            self._delete_adapter(name)
+
+    def _delete_adapter(self, name: str) -> None:
+        self.model.delete_adapter(name)
+        if not self.model.peft_config:
+            # peft still names the deleted adapter active and fails to switch it off, so
+            # the base model (live when the first version was refused) could not answer.
+            self.model = self.model.unload()
+        self._set_active(self.active_adapter)  # peft may move its own active set
 
     def smoke_sync(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
         """One greedy generation with adapter `name`, the live one restored after."""

@@ -11,9 +11,11 @@ from typing import Any
 
 from atri.config import GenerationSettings, Settings
 from atri.errors import UserError
+from model.adapters.validation import check_adapter_folder
 from model.adapters.versions import (
     EVAL_JSON,
     EVAL_REPORT,
+    AdapterError,
     ManifestError,
     read_manifest,
     write_json_atomic,
@@ -88,6 +90,10 @@ def evaluate(
         "adapter": recorded if isinstance(recorded, str) and recorded else card,
     }
 
+    try:
+        check_adapter_folder(version_dir)  # a broken one is a sentence, before any loading
+    except AdapterError as exc:
+        raise EvalError(f"{version_dir.name}: {exc}") from None
     say("Loading the base model and the adapter…")
     loaded = load_base_model(settings)
     if manifest.get("base_config_hash") not in (None, loaded.config_hash):

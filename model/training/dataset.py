@@ -24,6 +24,9 @@ IGNORE = -100
 # eileen_sharegpt_eval.json, and registers both in this LLaMA-Factory index.
 EVAL_SUFFIX = "_eval"
 DATASET_INFO = "dataset_info.json"
+# A conversation of at most this many exchanges is tried whole first (most fit); a longer
+# one is grown from its newest exchange (see fit_conversation).
+WHOLE_FIRST_EXCHANGES = 8
 
 _ROLES = {
     "human": "user",
@@ -84,24 +87,34 @@ class TokenizedSet:
 def load_sharegpt(path: Path, allow_empty: bool = False) -> list[Conversation]:
     """Read a LLaMA-Factory sharegpt file; DatasetError with one sentence if it is unusable.
 
+    A JSON list or JSON Lines (one record a line, as `atri prep` writes its messages
+    file); a record's turns are under "conversations" (sharegpt) or "messages" (OpenAI).
     `allow_empty` for a held-out file: a short script leaves `atri prep` nothing to hold
     out, and training then runs without a held-out loss."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+        text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise DatasetError(
             f"{path}: dataset file not found; run `atri prep` or pass --dataset."
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot be read ({exc}).") from None
-    except json.JSONDecodeError as exc:
+    except IsADirectoryError:
+        raise DatasetError(f"{path} is a folder; pass the sharegpt file in it.") from None
+    except UnicodeDecodeError as exc:
         raise DatasetError(
-            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); expected the sharegpt "
-            "file `atri prep` writes."
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "save it as UTF-8."
         ) from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    data = _parse_json(path, text)
     if not isinstance(data, list):
         raise DatasetError(
             f'{path}: expected a JSON list of {{"conversations": [...]}} records (sharegpt).'
+        )
+    if data and all(isinstance(r, dict) and _is_alpaca(r) for r in data):
+        raise DatasetError(
+            f"{path}: an alpaca file (instruction/output records); training reads the sharegpt "
+            "file `atri prep` writes beside it (<name>_sharegpt.json)."
         )
     conversations = [_parse_record(path, i, record) for i, record in enumerate(data)]
     if not conversations and not allow_empty:
@@ -109,23 +122,70 @@ def load_sharegpt(path: Path, allow_empty: bool = False) -> list[Conversation]:
     return conversations
 
 
+def _is_alpaca(record: dict[str, Any]) -> bool:
+    return "instruction" in record and "output" in record and "conversations" not in record
+
+
+def _parse_json(path: Path, text: str) -> Any:
+    """The file's JSON value; JSON Lines become a list. One sentence for what is wrong."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise DatasetError(f"{path}: nested too deeply to be a sharegpt file.") from None
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":
+            return _parse_json_lines(path, text)
+        if exc.msg.startswith("Unterminated string") or exc.pos >= len(text.rstrip()):
+            raise DatasetError(
+                f"{path}: ends in the middle of its JSON (line {exc.lineno}), as a file cut off "
+                "while being written (a full disk?) does; write it again, e.g. rerun `atri prep`."
+            ) from None
+        raise DatasetError(
+            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+            "expected the sharegpt file `atri prep` writes."
+        ) from None
+
+
+def _parse_json_lines(path: Path, text: str) -> list[Any]:
+    records = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except RecursionError:
+            raise DatasetError(f"{path}: nested too deeply to be a sharegpt file.") from None
+        except json.JSONDecodeError as exc:
+            raise DatasetError(
+                f"{path}: line {number} is not a JSON record ({exc.msg}); a JSON Lines file "
+                "holds one record a line."
+            ) from None
+    return records
+
+
 def _parse_record(path: Path, index: int, record: Any) -> Conversation:
     where = f"{path}: record {index}"
-    if not isinstance(record, dict) or not isinstance(record.get("conversations"), list):
+    turns_key = "messages" if isinstance(record, dict) and "messages" in record else "conversations"
+    if not isinstance(record, dict) or not isinstance(record.get(turns_key), list):
         raise DatasetError(f'{where} has no "conversations" list (sharegpt format expected).')
     system = record.get("system", "")
     if not isinstance(system, str):
         raise DatasetError(f'{where}: "system" must be a string.')
     turns: list[tuple[str, str]] = []
-    for turn in record["conversations"]:
+    for turn in record[turns_key]:
         if not isinstance(turn, dict):
             raise DatasetError(f'{where}: each turn must be {{"from": ..., "value": ...}}.')
-        role = _ROLES.get(str(turn.get("from", turn.get("role", ""))))
+        speaker = turn.get("from", turn.get("role"))
+        role = _ROLES.get(speaker) if isinstance(speaker, str) else None
         text = turn.get("value", turn.get("content"))
-        if role is None or not isinstance(text, str):
+        if role is None:
             raise DatasetError(
-                f'{where}: a turn has from = {turn.get("from")!r}; expected "human" or "gpt" '
+                f'{where}: a turn has from = {speaker!r}; expected "human" or "gpt" '
                 'with a string "value".'
+            )
+        if not isinstance(text, str):
+            raise DatasetError(
+                f'{where}: a "{speaker}" turn\'s "value" is {json.dumps(text)[:40]}, not text.'
             )
         if role == "system":
             system = system or text
@@ -221,15 +281,44 @@ def tokenize_conversation(tokenizer: Any, conv: Conversation) -> Sample:
     return Sample(ids, labels)
 
 
-def drop_oldest_exchange(conv: Conversation) -> Conversation | None:
-    """The conversation without its turns up to and including the first reply, or None
-    when that reply is the last one."""
-    turns = list(conv.turns)
-    first = next(i for i, (r, _) in enumerate(turns) if r == "assistant")
-    rest = turns[first + 1 :]
-    if not any(r == "assistant" for r, _ in rest):
-        return None
-    return Conversation(conv.system, tuple(rest))
+def exchange_starts(conv: Conversation) -> list[int]:
+    """Where a conversation may be cut without splitting an exchange: turn 0, and the
+    turn after each reply but the last (a cut keeps the last reply)."""
+    replies = [i for i, (r, _) in enumerate(conv.turns) if r == "assistant"]
+    return [0] + [i + 1 for i in replies[:-1]]
+
+
+def fit_conversation(tokenizer: Any, conv: Conversation, max_len: int) -> tuple[Sample, bool]:
+    """(sample, cut): the conversation without as few of its oldest exchanges as it takes
+    to fit `max_len` tokens; the last exchange alone (too long) when even that does not.
+
+    The number of exchanges kept is searched for (tokens grow with it), so a conversation
+    of a thousand exchanges is tokenized a dozen times near `max_len`, never once per
+    exchange dropped: that took minutes, and each tokenization renders every turn."""
+    starts = exchange_starts(conv)
+    total = len(starts)
+
+    def keep(k: int) -> Sample:  # the last k exchanges
+        first = starts[total - k]
+        return tokenize_conversation(tokenizer, Conversation(conv.system, conv.turns[first:]))
+
+    samples: dict[int, Sample] = {}
+    fits, too_long = 0, total + 1  # the most exchanges known to fit, the fewest known not to
+    k = total if total <= WHOLE_FIRST_EXCHANGES else 1
+    while True:
+        samples[k] = keep(k)
+        if len(samples[k]) <= max_len:
+            fits = k
+        else:
+            too_long = k
+        if too_long - fits <= 1:
+            break
+        # Double from the newest exchange back while it fits (the whole of a long
+        # conversation is tokenized only if it fits), then halve the gap.
+        k = min(2 * k, total) if too_long > total else (fits + too_long) // 2
+    if fits == 0:
+        return samples[1], True
+    return samples[fits], fits < total
 
 
 def tokenize_dataset(
@@ -238,14 +327,7 @@ def tokenize_dataset(
     """Tokenize every conversation, truncating from the oldest exchange to fit `max_len`."""
     result = TokenizedSet(samples=[])
     for index, conv in enumerate(conversations):
-        current: Conversation | None = conv
-        sample = tokenize_conversation(tokenizer, conv)
-        cut = False
-        while len(sample) > max_len and current is not None:
-            current = drop_oldest_exchange(current)
-            if current is not None:
-                sample = tokenize_conversation(tokenizer, current)
-                cut = True
+        sample, cut = fit_conversation(tokenizer, conv, max_len)
         if len(sample) > max_len:
             result.skipped += 1
             need = (index, len(sample))

@@ -13,6 +13,8 @@ import importlib.util
 import json
 import logging
 import math
+import os
+import re
 import shutil
 import signal
 import threading
@@ -32,6 +34,7 @@ from model.adapters.versions import (
     MANIFEST_FORMAT,
     RUNS_DIR,
     next_version_name,
+    pid_alive,
     publish,
     remove_stale_temps,
     sha256_file,
@@ -58,6 +61,9 @@ log = logging.getLogger(__name__)
 # run's average (which the first, untrained steps would dominate).
 FINAL_LOSS_WINDOW = 3
 RUN_INFO = "run.json"
+LOCK_SUFFIX = ".lock"
+CHECKPOINT = re.compile(r"checkpoint-\d+")
+TRAINER_STATE = "trainer_state.json"  # what Trainer writes last into a checkpoint
 
 
 class TrainError(UserError):
@@ -258,6 +264,70 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextmanager
+def write_errors_as_sentence(out: Path) -> Iterator[None]:
+    """A full disk (or a folder that cannot be written) while saving a checkpoint or the
+    adapter is one sentence: nothing was published, so the earlier versions stand."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or out
+        raise TrainError(
+            f"Training stopped writing {where} ({exc.strerror or exc}); no version was written "
+            f"and the earlier ones in {out} are untouched: free some space, then run "
+            "`atri train --resume`."
+        ) from None
+
+
+@contextmanager
+def run_lock(run_dir: Path, out: Path) -> Iterator[None]:
+    """One run at a time per checkpoint folder: a second `atri train` on the same data
+    and settings would delete or resume the first one's checkpoints under it. The lock
+    file names its process, so a run killed outright does not hold it."""
+    lock = run_dir.with_name(f"{run_dir.name}{LOCK_SUFFIX}")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                holder = int(lock.read_text(encoding="utf-8").strip() or 0)
+            except (OSError, ValueError):
+                holder = 0
+            if holder and holder != os.getpid() and pid_alive(holder):
+                raise TrainError(
+                    f"Another `atri train` (process {holder}) is already training on this data "
+                    f"with these settings into {out}; wait for it to finish or stop it."
+                ) from None
+            lock.unlink(missing_ok=True)  # its run died
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(str(os.getpid()))
+        break
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def last_complete_checkpoint(run_dir: Path, say: Any) -> str | None:
+    """The newest checkpoint to resume from. Trainer writes trainer_state.json last, so a
+    checkpoint without a readable one was cut off (Ctrl-C or a full disk while saving):
+    it is removed, and the one before it is used."""
+    if not run_dir.is_dir():
+        return None
+    found = [p for p in run_dir.iterdir() if p.is_dir() and CHECKPOINT.fullmatch(p.name)]
+    for folder in sorted(found, key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True):
+        try:
+            json.loads((folder / TRAINER_STATE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            say(f"Removed {folder.name}, a checkpoint whose saving was cut off.")
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        return str(folder)
+    return None
+
+
 def training_arguments(
     t: TrainSettings, hw: Hardware, run_dir: Path, has_eval: bool, fresh: bool = True, **extra: Any
 ) -> Any:
@@ -335,7 +405,6 @@ def train(
     """
     import torch
     from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
     say = notify or (lambda message: log.info("%s", message))
     t = settings.train
@@ -365,64 +434,71 @@ def train(
     for stale in remove_stale_temps(out):
         say(f"Removed {stale.name}, left by a training run that did not finish.")
     run_dir = out / RUNS_DIR / run_fingerprint(settings, files, loaded.config_hash, hw)
-    checkpoint = get_last_checkpoint(str(run_dir)) if resume and run_dir.is_dir() else None
-    resumed_from: int | None = None
-    if checkpoint:
-        resumed_from = int(Path(checkpoint).name.rsplit("-", 1)[-1])
-        say(f"Resuming from step {resumed_from} ({checkpoint}).")
-    else:
-        if resume:
-            say("No interrupted run with these settings and data to resume; starting afresh.")
-        shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / RUN_INFO, {"dataset": str(files.train), "started": time.time()})
+    with run_lock(run_dir, out):
+        checkpoint = last_complete_checkpoint(run_dir, say) if resume else None
+        resumed_from: int | None = None
+        if checkpoint:
+            resumed_from = int(Path(checkpoint).name.rsplit("-", 1)[-1])
+            say(f"Resuming from step {resumed_from} ({checkpoint}).")
+        else:
+            if resume:
+                say("No interrupted run with these settings and data to resume; starting afresh.")
+            shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(run_dir / RUN_INFO, {"dataset": str(files.train), "started": time.time()})
 
-    model, targets = peft_model(loaded.model, t)
-    meter = next((c for c in callbacks or [] if isinstance(c, ThroughputMeter)), None)
-    all_callbacks = list(callbacks or [])
-    if meter is None:
-        meter = ThroughputMeter()
-        all_callbacks.append(meter)
-    if eval_set is not None and t.early_stopping_patience > 0:
-        all_callbacks.append(EarlyStoppingCallback(t.early_stopping_patience))
-    trainer = Trainer(
-        model=model,
-        args=training_arguments(t, hw, run_dir, eval_set is not None, fresh=not checkpoint),
-        train_dataset=RowDataset(rows),
-        eval_dataset=RowDataset(eval_set.samples) if eval_set else None,
-        data_collator=Collator(tokenizer.pad_token_id),
-        processing_class=tokenizer,
-        callbacks=all_callbacks,
-    )
-    trainer.remove_callback(PrinterCallback)  # our progress bar and summary replace it
-    with sigterm_as_interrupt(), warnings.catch_warnings():
-        # transformers 5 renames gradient checkpointing; the old name still works.
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        output = trainer.train(resume_from_checkpoint=checkpoint)
-        history = list(trainer.state.log_history)
-        eval_loss: float | None = None
-        if eval_set is not None:
-            last = [
-                v for step, v in loss_points(history, "eval_loss") if step == output.global_step
-            ]
-            reuse = last and t.early_stopping_patience == 0  # else the best was reloaded
-            eval_loss = last[-1] if reuse else float(trainer.evaluate()["eval_loss"])
-            history = list(trainer.state.log_history)
-        runtime = float(output.metrics.get("train_runtime", 0.0))
-        train_loss = final_train_loss(history, float(output.training_loss))
-        version = publish_version(
-            settings,
-            model,
-            files,
-            loaded,
-            hw,
-            targets,
-            history,
-            train_loss,
-            eval_loss,
-            system_prompt,
+        model, targets = peft_model(loaded.model, t)
+        unknown = [m for m in t.target_modules if m not in targets]
+        if unknown:
+            say(
+                f"[train] target_modules {unknown} match no layer of this model; training "
+                f"{targets} only."
+            )
+        meter = next((c for c in callbacks or [] if isinstance(c, ThroughputMeter)), None)
+        all_callbacks = list(callbacks or [])
+        if meter is None:
+            meter = ThroughputMeter()
+            all_callbacks.append(meter)
+        if eval_set is not None and t.early_stopping_patience > 0:
+            all_callbacks.append(EarlyStoppingCallback(t.early_stopping_patience))
+        trainer = Trainer(
+            model=model,
+            args=training_arguments(t, hw, run_dir, eval_set is not None, fresh=not checkpoint),
+            train_dataset=RowDataset(rows),
+            eval_dataset=RowDataset(eval_set.samples) if eval_set else None,
+            data_collator=Collator(tokenizer.pad_token_id),
+            processing_class=tokenizer,
+            callbacks=all_callbacks,
         )
-    shutil.rmtree(run_dir, ignore_errors=True)
+        trainer.remove_callback(PrinterCallback)  # our progress bar and summary replace it
+        with sigterm_as_interrupt(), write_errors_as_sentence(out), warnings.catch_warnings():
+            # transformers 5 renames gradient checkpointing; the old name still works.
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            output = trainer.train(resume_from_checkpoint=checkpoint)
+            history = list(trainer.state.log_history)
+            eval_loss: float | None = None
+            if eval_set is not None:
+                last = [
+                    v for step, v in loss_points(history, "eval_loss") if step == output.global_step
+                ]
+                reuse = last and t.early_stopping_patience == 0  # else the best was reloaded
+                eval_loss = last[-1] if reuse else float(trainer.evaluate()["eval_loss"])
+                history = list(trainer.state.log_history)
+            runtime = float(output.metrics.get("train_runtime", 0.0))
+            train_loss = final_train_loss(history, float(output.training_loss))
+            version = publish_version(
+                settings,
+                model,
+                files,
+                loaded,
+                hw,
+                targets,
+                history,
+                train_loss,
+                eval_loss,
+                system_prompt,
+            )
+        shutil.rmtree(run_dir, ignore_errors=True)
     del trainer
     if hw.device == "cuda":
         torch.cuda.empty_cache()

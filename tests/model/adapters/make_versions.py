@@ -51,6 +51,11 @@ def write_version(
         for key, param in peft.named_parameters():
             if "lora_B" in key:
                 param.copy_(torch.randn(param.shape, generator=generator) * scale)
+            elif "lora_A" in key:
+                # peft draws A from the global generator: whatever ran before would
+                # change the version's replies (an empty smoke reply in some test orders).
+                bound = param.shape[1] ** -0.5
+                param.copy_((torch.rand(param.shape, generator=generator) * 2 - 1) * bound)
     adapters_dir.mkdir(parents=True, exist_ok=True)
     tmp = adapters_dir / f".tmp-{name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

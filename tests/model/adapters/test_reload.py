@@ -86,6 +86,11 @@ def set_manifest(folder: Path, **fields: object) -> None:
     path.write_text(json.dumps(json.loads(path.read_text()) | fields))
 
 
+def set_adapter_config(folder: Path, **fields: object) -> None:
+    path = folder / "adapter_config.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | fields))
+
+
 CORRUPTIONS = {
     "truncated safetensors": ("truncated", lambda f: truncate(f)),
     "wrong base model": ("was trained on", lambda f: set_manifest(f, base_model="/no/such/model")),
@@ -93,6 +98,7 @@ CORRUPTIONS = {
     "missing manifest": ("no manifest.json", lambda f: (f / "manifest.json").unlink()),
     "manifest names another version": ("names version", lambda f: set_manifest(f, version=V1)),
     "broken adapter config": ("adapter_config.json", lambda f: (f / "adapter_config.json").write_text("{")),
+    "config of another rank": ("says rank r = 8", lambda f: set_adapter_config(f, r=8)),
 }  # fmt: skip
 
 
@@ -364,3 +370,17 @@ async def test_pickle_only_version_is_reported_refused_with_the_reason(
         assert "adapter_model.bin, a pickle, which ATRI never loads" in result.message
         assert (await service.status()).adapter_version == V1
         assert await service.reloader.check() is None  # reported once, not retried
+
+
+async def test_a_refused_first_version_leaves_the_base_model_answering(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    make_version(V1, scale=float("nan"))  # loads, then fails the smoke generation
+    async with await ChatService.open(reload_settings) as service:
+        result = await service.reloader.check()
+        assert (
+            result is not None
+            and not result.ok
+            and "Still serving the base model" in result.message
+        )
+        assert (await answer(service, "after"))[1] == ""

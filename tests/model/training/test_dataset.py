@@ -118,7 +118,21 @@ def test_packed_rows_do_not_attend_across_samples(tiny_model_dir: Path, tokenize
         ("{not json", "not valid JSON"),
         ('{"conversations": []}', "expected a JSON list"),
         ("[]", "the dataset is empty"),
-        ('[{"messages": []}]', 'record 0 has no "conversations" list'),
+        ('[{"turns": []}]', 'record 0 has no "conversations" list'),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (
+            '[{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "val',
+            "ends in the middle of its JSON",
+        ),
+        (
+            '[{"conversations": [{"from": "human", "value": 1}, {"from": "gpt", "value": "x"}]}]',
+            '"human" turn\'s "value" is 1, not text',
+        ),
+        (
+            '{"conversations": [{"from": "human", "value": "hi"}]}\n{"conversations": [}',
+            "line 2 is not a JSON record",
+        ),
+        ('[{"instruction": "hi", "input": "", "output": "yo", "history": []}]', "an alpaca file"),
         ('[{"conversations": [{"from": "narrator", "value": "x"}]}]', "from = 'narrator'"),
         ('[{"conversations": [{"from": "human", "value": "hi"}]}]', 'no "gpt" reply'),
         (
@@ -135,6 +149,49 @@ def test_bad_dataset_files_are_one_sentence(tmp_path: Path, content: str, messag
     with pytest.raises(DatasetError, match=message) as info:
         load_sharegpt(path)
     assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_the_messages_jsonl_file_prep_writes_reads_like_the_sharegpt_one(tmp_path: Path) -> None:
+    record = conversation([("你好", "我是亚托莉！"), ("你累了吗？", "不累哦！")], SYSTEM_ZH)
+    sharegpt = write(tmp_path / "atri_sharegpt.json", [record, record])
+    messages = [{"role": "system", "content": SYSTEM_ZH}]
+    roles = {"human": "user", "gpt": "assistant"}
+    messages += [{"role": roles[t["from"]], "content": t["value"]} for t in record["conversations"]]
+    line = json.dumps({"messages": messages}, ensure_ascii=False)
+    jsonl = tmp_path / "atri_messages.jsonl"
+    jsonl.write_text(f"{line}\r\n\r\n{line}\r\n", encoding="utf-8")  # CRLF, a blank line
+    assert load_sharegpt(jsonl) == load_sharegpt(sharegpt)
+
+
+def test_a_conversation_of_many_exchanges_is_cut_without_tokenizing_each_cut(
+    tokenizer: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import model.training.dataset as dataset
+
+    long = conv([(f"question {i}", f"answer {i}") for i in range(300)])
+    calls: list[int] = []
+    real = dataset.tokenize_conversation
+
+    def counted(tok: object, c: Conversation) -> object:
+        calls.append(len(c.turns))
+        return real(tok, c)
+
+    monkeypatch.setattr(dataset, "tokenize_conversation", counted)
+    result = tokenize_dataset(tokenizer, [long], 128)
+    # One tokenization per exchange dropped took minutes on a thousand exchanges.
+    assert len(calls) <= 20 and max(calls) < 100
+    [sample] = result.samples
+    assert len(sample) <= 128 and result.truncated == 1
+    # As many of the newest exchanges as fit: one more would not.
+    exchanges = len(labelled_spans(tokenizer, sample.input_ids, sample.labels))
+    one_more = Conversation(long.system, long.turns[-2 * (exchanges + 1) :])
+    assert len(tokenize_conversation(tokenizer, one_more)) > 128
+    assert (
+        sample.input_ids
+        == tokenize_conversation(
+            tokenizer, Conversation(long.system, long.turns[-2 * exchanges :])
+        ).input_ids
+    )
 
 
 def test_a_reply_first_record_with_a_system_prompt_is_kept(tmp_path: Path) -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from transformers import TrainerCallback
 from typer.testing import CliRunner
 
 from atri.cli import app
@@ -94,7 +97,7 @@ def test_train_then_eval_makes_a_version_the_engine_loads(
 
 def test_a_bad_dataset_is_one_sentence(tmp_path: Path, tiny_model_dir: Path) -> None:
     config = write_config(tmp_path, tiny_model_dir)
-    (tmp_path / "data" / "atri_sharegpt.json").write_text("[{", encoding="utf-8")
+    (tmp_path / "data" / "atri_sharegpt.json").write_text("[{]", encoding="utf-8")
     result = CliRunner().invoke(app, ["--config", str(config), "train"])
     assert result.exit_code == 1
     flat = result.output.replace("\n", "")  # rich wraps long lines
@@ -163,3 +166,95 @@ def test_offline_default_model_learns_the_english_fixture(
     assert (result.version_dir / "adapter_model.safetensors").is_file()
     # The offline default is served on a CPU: the llama.cpp LoRA comes with the version.
     assert (result.version_dir / "adapter.gguf").is_file()
+
+
+def versions_of(adapters: Path) -> dict[str, dict[str, bytes]]:
+    """Every visible version folder with its files' bytes."""
+    return {
+        v.name: {f.name: f.read_bytes() for f in v.iterdir()}
+        for v in sorted(adapters.iterdir())
+        if not v.name.startswith(".")
+    }
+
+
+def test_a_full_disk_while_saving_is_one_sentence_and_keeps_the_earlier_versions(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from peft import PeftModel
+
+    config = write_config(
+        tmp_path, tiny_model_dir, max_steps=1, target_modules=["q_proj", "v_porj"]
+    )
+    first = CliRunner().invoke(app, ["--config", str(config), "train"])
+    assert first.exit_code == 0, first.output
+    # A misspelt module is said, not silently left out.
+    assert "['v_porj'] match no layer of this model; training ['q_proj'] only" in " ".join(
+        first.output.split()
+    )
+    adapters = tmp_path / "adapters"
+    before = versions_of(adapters)
+
+    def full_disk(self: object, folder: str, **kwargs: object) -> None:
+        (Path(folder) / "adapter_model.safetensors").write_bytes(b"half an adap")
+        raise OSError(errno.ENOSPC, "No space left on device", folder)
+
+    monkeypatch.setattr(PeftModel, "save_pretrained", full_disk)
+    result = CliRunner().invoke(app, ["--config", str(config), "train"])
+    assert result.exit_code == 1, result.output
+    flat = " ".join(result.output.split())
+    assert "No space left on device" in flat and "no version was written" in flat
+    assert not isinstance(result.exception, OSError)  # not a traceback
+    assert versions_of(adapters) == before
+    assert not list(adapters.glob(".tmp-*"))
+
+
+class InterruptAt(TrainerCallback):
+    """Ctrl-C at the end of a step, after the checkpoints before it were saved."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.global_step == self.step:
+            raise KeyboardInterrupt
+
+
+def test_resume_skips_a_checkpoint_cut_off_while_saving_and_a_second_run_waits(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    from atri.config import load_settings
+    from model.training.runner import train
+
+    config = write_config(
+        tmp_path, tiny_model_dir, max_steps=3, eval_steps=1, gradient_accumulation=1
+    )
+    with pytest.raises(KeyboardInterrupt):
+        train(load_settings(config), callbacks=[InterruptAt(2)])
+    adapters = tmp_path / "adapters"
+    [run] = adapters.glob(".runs/*/")
+    assert (run / "checkpoint-1" / "trainer_state.json").is_file()
+    # Ctrl-C while checkpoint-2 was being saved: its weights half written, no state yet.
+    cut = shutil.copytree(run / "checkpoint-1", run / "checkpoint-2")
+    (cut / "trainer_state.json").unlink()
+    weights = cut / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run.parent / f"{run.name}.lock").write_text(str(holder.pid), encoding="utf-8")
+        busy = CliRunner().invoke(app, ["--config", str(config), "train", "--resume"])
+        assert busy.exit_code == 1
+        assert f"Another `atri train` (process {holder.pid})" in " ".join(busy.output.split())
+        assert (run / "checkpoint-1" / "trainer_state.json").is_file()  # its run untouched
+    finally:
+        holder.kill()
+        holder.wait()
+
+    # The holder died without removing its lock: the lock does not outlive it.
+    done = CliRunner().invoke(app, ["--config", str(config), "train", "--resume"])
+    assert done.exit_code == 0, done.output
+    assert "Removed checkpoint-2" in done.output and "Resuming from step 1" in done.output
+    assert len(versions_of(adapters)) == 1
+    assert not list(adapters.glob(".runs/*"))
