@@ -11,7 +11,7 @@ from typing import Any
 
 from atri.config import GenerationSettings, Settings
 from atri.errors import UserError
-from model.adapters.validation import check_adapter_folder
+from model.adapters.validation import check_adapter_folder, same_base
 from model.adapters.versions import (
     EVAL_JSON,
     EVAL_REPORT,
@@ -67,7 +67,8 @@ def evaluate(
         manifest = read_manifest(version_dir)
     except ManifestError as exc:
         raise EvalError(str(exc)) from None
-    if manifest.get("base_model") != settings.model.base:
+    # The reload job's rule: "./models/x" and "/abs/models/x" name one base.
+    if not same_base(str(manifest.get("base_model") or ""), settings.model.base, settings.root):
         raise EvalError(
             f'{version_dir.name} was trained on base "{manifest.get("base_model")}", but '
             f'[model] base is "{settings.model.base}"; evaluate it with that base.'

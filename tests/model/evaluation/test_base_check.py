@@ -1,0 +1,43 @@
+"""`atri eval` refuses a version trained on another base, by the reload job's rule: a
+base folder named by a relative path and by an absolute one is the same base."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from atri.config import Settings
+from model.adapters.versions import MANIFEST_FORMAT
+from model.evaluation.probes import ProbeError
+from model.evaluation.runner import EvalError, evaluate
+
+
+def _version(tmp_path: Path, base: str) -> Path:
+    folder = tmp_path / "adapters" / "20261201-000000"
+    folder.mkdir(parents=True)
+    manifest = {"format": MANIFEST_FORMAT, "base_model": base}
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return folder
+
+
+def test_a_relative_and_an_absolute_path_to_one_base_folder_are_one_base(
+    tmp_path: Path, settings: Settings
+) -> None:
+    (tmp_path / "models" / "tiny").mkdir(parents=True)
+    settings.model.base = str(tmp_path / "models" / "tiny")
+    version = _version(tmp_path, "./models/tiny")
+    # Past the base check, the next step reads the probe file: its error proves it.
+    with pytest.raises(ProbeError, match="probe file not found"):
+        evaluate(settings, version, probes_path=tmp_path / "missing.toml")
+
+
+def test_a_version_of_another_base_is_one_sentence(tmp_path: Path, settings: Settings) -> None:
+    (tmp_path / "models" / "tiny").mkdir(parents=True)
+    (tmp_path / "models" / "other").mkdir()
+    settings.model.base = str(tmp_path / "models" / "tiny")
+    version = _version(tmp_path, "./models/other")
+    with pytest.raises(EvalError, match=re.escape('was trained on base "./models/other"')):
+        evaluate(settings, version, probes_path=tmp_path / "missing.toml")
