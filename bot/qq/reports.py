@@ -18,10 +18,10 @@ the connection, before it gives each event a task of its own:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from nonebot.adapters.onebot.v11 import GroupMessageEvent, PrivateMessageEvent
-from pydantic import model_validator
+from pydantic import BaseModel, model_validator
 
 # Reports of one second are spaced this far apart in `sent_at`; the 1000th and later of
 # a second share its last step.
@@ -76,8 +76,13 @@ def _clean_report(values: Any) -> Any:
     return values
 
 
-class GroupMessage(GroupMessageEvent):
+class ArrivalStamped(BaseModel):
+    """Both message models' additions, once: NoneBot's group and private events must
+    each be subclassed, and pydantic collects these validators from either."""
+
     sent_at: float = 0.0
+    if TYPE_CHECKING:
+        time: int  # the report's, from NoneBot's event class beside this one
 
     @model_validator(mode="before")
     @classmethod
@@ -85,23 +90,17 @@ class GroupMessage(GroupMessageEvent):
         return _clean_report(values)
 
     @model_validator(mode="after")
-    def _stamp(self) -> GroupMessage:
+    def _stamp(self) -> Self:
         self.sent_at = arrivals.stamp(self.time)
         return self
 
 
-class PrivateMessage(PrivateMessageEvent):
-    sent_at: float = 0.0
+class GroupMessage(ArrivalStamped, GroupMessageEvent):
+    pass
 
-    @model_validator(mode="before")
-    @classmethod
-    def _clean(cls, values: Any) -> Any:
-        return _clean_report(values)
 
-    @model_validator(mode="after")
-    def _stamp(self) -> PrivateMessage:
-        self.sent_at = arrivals.stamp(self.time)
-        return self
+class PrivateMessage(ArrivalStamped, PrivateMessageEvent):
+    pass
 
 
 MODELS = (GroupMessage, PrivateMessage)
