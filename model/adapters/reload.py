@@ -42,6 +42,8 @@ JOB_ID = "atri-adapter-reload"
 BASE_LABEL = "the base model"
 # One-sided 95%: a rate difference smaller than this many standard errors may be chance.
 NOISE_Z = 1.645
+# A version folder's files as `files_stamp` sees them.
+FilesStamp = tuple[tuple[str, int, int], ...]
 
 
 def ooc_rate_noise(
@@ -129,6 +131,10 @@ class Reloader:
         self.served: list[str] = [live]
         self.loaded: list[str] = [live] if live else []
         self.failed: set[str] = set()
+        # Each refused version's files as they were when it was tried: the job tries the
+        # newest again once they change (a folder copied in by hand and caught half-way,
+        # an eval.json rewritten), and never again while they stay the same.
+        self.refused_files: dict[str, FilesStamp] = {}
         # The newest version the job has acted on (loaded, refused or rolled back from):
         # it only ever moves forward, so a refused or rolled-back version is not retried.
         self.seen = live if version_order(live) else ""
@@ -209,9 +215,17 @@ class Reloader:
         except OSError as exc:
             log.warning("cannot list adapter versions in %s: %s", self.adapters_dir, exc)
             return None
-        if not names or version_order(names[-1]) <= version_order(self.seen):
+        if not names:
             return None
-        return await self._switch(names[-1], "reload")
+        newest = names[-1]
+        if version_order(newest) > version_order(self.seen):
+            return await self._switch(newest, "reload")
+        if newest in self.refused_files and newest != self.live:
+            now = await asyncio.to_thread(files_stamp, self.adapters_dir / newest)
+            if now != self.refused_files[newest]:
+                log.info("refused adapter version %s changed on disk; trying it again", newest)
+                return await self._switch(newest, "reload")
+        return None
 
     async def reload(self, version: str = "") -> ReloadResult:
         """Switch to `version`, or to the newest complete one; refused ones are retried."""
@@ -258,6 +272,7 @@ class Reloader:
         engine = self.engine
         async with self._lock:
             previous = self.live
+            stamp: FilesStamp | None = None
             if version_order(version) > version_order(self.seen):
                 self.seen = version
             if kind == "rollback" and version_order(previous) > version_order(self.seen):
@@ -271,17 +286,24 @@ class Reloader:
                     )
                     return self._record(result, kind, version)
                 if version and version not in self.loaded:
+                    # Taken before reading: files still changing while it is tried make
+                    # it differ afterwards, so the job tries again.
+                    folder = version_folder(self.adapters_dir, version)
+                    stamp = await asyncio.to_thread(files_stamp, folder)
                     await self._stage(engine, version)
                 await engine.activate(version)
-            except AdapterError as exc:
-                self.failed.add(version)
-                return self._record(self._refused(str(exc)), kind, version)
             except Exception as exc:
-                log.exception("loading adapter version %s failed", version)
+                if isinstance(exc, AdapterError):
+                    reason = str(exc)
+                else:
+                    log.exception("loading adapter version %s failed", version)
+                    reason = f"Version {version} could not be loaded ({type(exc).__name__}: {exc})."
                 self.failed.add(version)
-                reason = f"Version {version} could not be loaded ({type(exc).__name__}: {exc})."
+                if stamp is not None:
+                    self.refused_files[version] = stamp
                 return self._record(self._refused(reason), kind, version)
             self.failed.discard(version)
+            self.refused_files.pop(version, None)
             self.served.append(version)
             await self._unload_old(engine)
             verb = "Rolled back to" if kind == "rollback" else "Now serving"
@@ -408,6 +430,16 @@ class Reloader:
         if self.on_result is not None:
             self.on_result(result, self.last)
         return result
+
+
+def files_stamp(folder: Path) -> FilesStamp:
+    """Name, size and modification time of each file in a version folder (they are flat),
+    or () if it cannot be read: what changes as its files are copied in or rewritten."""
+    try:
+        found = sorted(p for p in folder.iterdir() if p.is_file())
+        return tuple((p.name, (st := p.stat()).st_size, st.st_mtime_ns) for p in found)
+    except OSError:
+        return ()
 
 
 def reload_candidates(adapters_dir: Path) -> list[str]:

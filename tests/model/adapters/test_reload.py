@@ -384,3 +384,23 @@ async def test_a_refused_first_version_leaves_the_base_model_answering(
             and "Still serving the base model" in result.message
         )
         assert (await answer(service, "after"))[1] == ""
+
+
+async def test_a_version_caught_half_copied_is_tried_again_once_its_files_change(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    make_version(V1)
+    folder = make_version(V2, seed=2)
+    whole = (folder / ADAPTER_WEIGHTS).read_bytes()
+    truncate(folder)  # a `cp -r` by hand, seen by the job before it finished
+    async with await ChatService.open(reload_settings) as service:
+        await service.reload(V1)
+        refused = await service.reloader.check()
+        assert refused is not None and not refused.ok and "truncated" in refused.message
+        assert await service.reloader.check() is None  # unchanged: not tried again
+        (folder / ADAPTER_WEIGHTS).write_bytes(whole)  # the copy finishes
+        result = await service.reloader.check()
+        assert result is not None and result.ok, result
+        assert (await service.status()).adapter_version == V2
+        assert (await answer(service, "after"))[1] == V2
+        assert await service.reloader.check() is None
