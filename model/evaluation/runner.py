@@ -19,6 +19,7 @@ from model.adapters.versions import (
     ManifestError,
     read_manifest,
     write_json_atomic,
+    write_text_atomic,
 )
 from model.character.ooc import OOCDetector
 from model.evaluation.perplexity import mean_token_loss, perplexity
@@ -152,10 +153,16 @@ def evaluate(
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         worst=worst,
     )
-    write_json_atomic(version_dir / EVAL_JSON, report.as_dict())
-    tmp = version_dir / f".{EVAL_REPORT}.tmp"
-    tmp.write_text(report.markdown(), encoding="utf-8")
-    tmp.replace(version_dir / EVAL_REPORT)
+    try:
+        # eval.json last: it is what the reload job reads, so it is old or new whole.
+        write_text_atomic(version_dir / EVAL_REPORT, report.markdown())
+        write_json_atomic(version_dir / EVAL_JSON, report.as_dict())
+    except OSError as exc:
+        raise EvalError(
+            f"Could not write the evaluation into {version_dir} ({exc.strerror or exc}); "
+            f"any earlier {EVAL_JSON} there is untouched: free some space and run "
+            "`atri eval` again."
+        ) from None
     return report
 
 

@@ -209,6 +209,25 @@ def test_a_full_disk_while_saving_is_one_sentence_and_keeps_the_earlier_versions
     assert versions_of(adapters) == before
     assert not list(adapters.glob(".tmp-*"))
 
+    # `atri eval` on a full disk: one sentence, no half report, no hidden temporary left.
+    monkeypatch.undo()
+    real_write_text = Path.write_text
+
+    def eval_full_disk(self: Path, *args: Any, **kwargs: Any) -> int:
+        if self.name.startswith(".eval"):
+            real_write_text(self, "half a rep")
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real_write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", eval_full_disk)
+    result = CliRunner().invoke(app, ["--config", str(config), "eval", "--max-new-tokens", "2"])
+    assert result.exit_code == 1, result.output
+    flat = " ".join(result.output.split())
+    assert "Could not write the evaluation" in flat and "No space left on device" in flat
+    assert not isinstance(result.exception, OSError)
+    assert versions_of(adapters) == before
+    assert not [p for p in adapters.rglob(".eval*")]
+
 
 class InterruptAt(TrainerCallback):
     """Ctrl-C at the end of a step, after the checkpoints before it were saved."""
