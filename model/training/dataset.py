@@ -213,11 +213,19 @@ def sibling_eval_file(train_file: Path) -> Path | None:
     `<stem>_eval<suffix>` (what `atri prep` writes), else the file that the folder's
     dataset_info.json registers as the training entry's `<name>_eval`; None if neither."""
     train_file = Path(train_file)
+    registered = _registered_eval_file(train_file)
     candidates = [train_file.with_name(f"{train_file.stem}{EVAL_SUFFIX}{train_file.suffix}")]
-    candidates += _registered_eval_file(train_file)
-    for candidate in candidates:
+    for candidate in candidates + registered:
         if candidate.is_file() and candidate.resolve() != train_file.resolve():
             return candidate
+    if registered and not registered[0].exists():
+        # Registered but gone: training on without it would drop the held-out loss (and
+        # the version's eval) without a word.
+        raise DatasetError(
+            f"{train_file.parent / DATASET_INFO} registers {registered[0].name} as the "
+            f"held-out set of {train_file.name}, but that file is missing: restore it, "
+            "remove its entry, or pass --eval-dataset."
+        )
     return None
 
 

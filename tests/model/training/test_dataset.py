@@ -268,5 +268,8 @@ def test_the_held_out_file_registered_in_dataset_info_is_found(tmp_path: Path) -
     info = {"mine": {"file_name": "mine.json"}, "mine_eval": {"file_name": held_out.name}}
     (tmp_path / "dataset_info.json").write_text(json.dumps(info), encoding="utf-8")
     assert sibling_eval_file(train) == held_out
+    held_out.unlink()  # registered but gone: said, not trained on without a word
+    with pytest.raises(DatasetError, match=r"registers mine-heldout\.json as the held-out set"):
+        sibling_eval_file(train)
     (tmp_path / "dataset_info.json").write_text("not json", encoding="utf-8")
     assert sibling_eval_file(train) is None
