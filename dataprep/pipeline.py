@@ -33,6 +33,8 @@ from dataprep.formats import PARSERS, ParseOptions, compile_markers, detect_form
 from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
+from dataprep.formats.common import UNRESOLVED_VARIABLE
+from dataprep.formats.renpy import NOT_A_STRING_VALUE
 from dataprep.gc_pause import gc_paused
 from dataprep.records import Role, Sample, Utterance
 from dataprep.sources import collect_scripts, read_script
@@ -67,6 +69,9 @@ PLOT_CHILD_BYTES = 4 << 20
 _HINT_SPEAKERS = 5
 # The folder inside staging that holds the earlier outputs while the new ones move in.
 _EARLIER = ".earlier"
+# The roles whose lines make the dataset, and the variables most named when they are lost.
+_DIALOGUE_ROLES = frozenset({Role.LEAD, Role.CHARACTER})
+_VARIABLES_NAMED = 5
 
 # Called with (stage or file name, units done) so the CLI can move a progress bar.
 Progress = Callable[[str, int], None]
@@ -164,6 +169,7 @@ def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> Par
         renpy_characters=characters,
         renpy_language=renpy_language(settings.renpy_language, renpy) if renpy else None,
         renpy_variables=variables,
+        renpy_unsettled=names.unsettled(),
         kirikiri_names=shown,
     )
 
@@ -382,6 +388,9 @@ def _run_stages(
     result.notes = _notes(result, settings)
     if language_note is not None:
         result.notes.insert(0, language_note)
+    unresolved_note = _unresolved_note(counts.unresolved, options)
+    if unresolved_note is not None:
+        result.notes.append(unresolved_note)
     result.problem = _problem(result, settings)
     return result
 
@@ -398,6 +407,8 @@ class _Counts:
     empty_by_role: Counter[Role] = field(default_factory=Counter)
     # Lines a parser marked unusable (Utterance.dropped), by role and reason.
     unusable: Counter[tuple[Role, str]] = field(default_factory=Counter)
+    # The variables named in the lead's and the character's lines dropped for one.
+    unresolved: Counter[str] = field(default_factory=Counter)
     narration_cleaned: bool = False
     samples: int = 0
 
@@ -484,6 +495,8 @@ def _roles_and_clean(
                 continue
             if utterance.dropped is not None:
                 unusable[role, utterance.dropped] += 1
+                if utterance.dropped == UNRESOLVED_VARIABLE and role in _DIALOGUE_ROLES:
+                    counts.unresolved.update(set(renpy_format.variables_shown(utterance.text)))
                 continue
             text = clean_text(utterance.text, to_simplified)
             if not text:
@@ -592,6 +605,31 @@ def _notes(result: PrepResult, settings: DataprepSettings) -> list[str]:
             " [dataprep] eval_ratio = 0 to train without one."
         )
     return notes
+
+
+def _unresolved_note(shown: Counter[str], options: ParseOptions) -> str | None:
+    """Which variables lost the lead's and the character's lines (`shown`: the variables
+    those lines name, known ones too), and why each has no value: the user can settle one
+    with a `define` or by giving the file that sets it."""
+    unresolved = Counter({v: n for v, n in shown.items() if v not in options.renpy_variables})
+    if not unresolved:
+        return None  # KiriKiri's [emb] lines name no variable; their count is in the stats
+    named = []
+    for var, lines in unresolved.most_common(_VARIABLES_NAMED):
+        values = options.renpy_unsettled.get(var)
+        why = (
+            "given " + " and ".join(f'"{v}"' if v != NOT_A_STRING_VALUE else v for v in values)
+            if values
+            else "no file given sets it to a string"
+        )
+        named.append(f"[{var}] in {lines} line{'s' if lines != 1 else ''} ({why})")
+    more = len(unresolved) - len(named)
+    return (
+        "Lines showing a variable with no single known value were dropped: "
+        + "; ".join(named)
+        + (f"; and {more} other variable{'s' if more != 1 else ''}" if more > 0 else "")
+        + ". A `define` with its value in a file given settles one."
+    )
 
 
 def _problem(result: PrepResult, settings: DataprepSettings) -> str | None:

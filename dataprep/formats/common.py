@@ -22,6 +22,9 @@ class ParseOptions:
     # Ren'Py `[var]` interpolations resolved: variables given a string by define/default,
     # and the player's name (from renpy.input) as {{user}} or the lead's name.
     renpy_variables: dict[str, str] = field(default_factory=dict)
+    # Variables left out of it because the scripts give them several values (or one that
+    # is not a string): their values, for the run to say why their lines were dropped.
+    renpy_unsettled: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # TyranoScript character id → display name, from `[chara_new name=… jname=…]` in
     # every .ks file (characters are usually made in first.ks and speak in the others).
     kirikiri_names: dict[str, str] = field(default_factory=dict)

@@ -132,6 +132,7 @@ _LITERAL = re.compile(rf"(?:_\([ \t]*({_STR})[ \t]*\)|({_STR}))[ \t]*(?:#.*)?")
 _UNSET = frozenset({"", "None"})
 # Stands for a value that is not one string literal (`$ mood = moods[i]`).
 _NOT_A_STRING = "\x00"
+NOT_A_STRING_VALUE = "something other than a string"
 # What follows the opening of a triple-quoted string, up to its close (escapes included).
 _AFTER_TRIPLE = {
     '"""': r'(?:[^\\"]|\\.|"(?!""))*"""',
@@ -252,6 +253,15 @@ class ScriptNames:
             if len(values) == 1 and _NOT_A_STRING not in values
         }
 
+    def unsettled(self) -> dict[str, tuple[str, ...]]:
+        """Variables given more than one value, or something other than a string: the
+        values, sorted (the latter as NOT_A_STRING_VALUE), to say why none was used."""
+        return {
+            var: tuple(sorted(NOT_A_STRING_VALUE if v == _NOT_A_STRING else v for v in values))
+            for var, values in self.values.items()
+            if var not in self.player and (len(values) > 1 or _NOT_A_STRING in values)
+        }
+
     def resolve(self, lead: str, player_value: str) -> tuple[dict[str, str], dict[str, str]]:
         """(character variable → the name a speaker is known by, variable → the value
         its `[var]` shows). The player's name variables are the lead (`player_value` in
@@ -263,6 +273,11 @@ class ScriptNames:
         for var, source in self.dynamic.items():
             characters[var] = as_names.get(source) or var
         return characters, {**known, **dict.fromkeys(self.player, player_value)}
+
+
+def variables_shown(text: str) -> list[str]:
+    """The variables a line's `[var]` interpolations name, in order."""
+    return [m.group(1) for m in _INTERPOLATION.finditer(text) if m.group(1)]
 
 
 def input_variables(text: str) -> set[str]:

@@ -38,6 +38,9 @@ def test_the_players_name_is_the_placeholder_and_unknown_variables_drop_the_line
     assert result.stats.character_lines_dropped["unresolved_variable"] == 1
     clean = next(s for s in result.stats.stages if s.stage == "clean text")
     assert clean.dropped["unresolved_variable"] == 1
+    # Only the variable that had no value is named, not [player] beside it.
+    assert [n for n in result.notes if "[points] in 1 line (no file given sets it" in n]
+    assert not [n for n in result.notes if "[player]" in n]
     assert clean.count_out == clean.count_in - 1
 
 
@@ -108,5 +111,20 @@ def test_one_line_python_strings_resolve_and_different_strings_are_never_guessed
         "Only Harborside's mayor.",
     ]
     assert result.stats.character_lines_dropped["unresolved_variable"] == 2  # mood, rival
+    # The run names the variables and why neither value was used.
+    assert result.notes == [
+        "Lines showing a variable with no single known value were dropped:"
+        ' [mood] in 1 line (given "happy" and "sad"); [rival] in 1 line (given "Ren" and'
+        ' "Rin"). A `define` with its value in a file given settles one.'
+    ]
     text = (FIXTURES / "variables" / "a.rpy").read_text(encoding="utf-8")
     assert renpy.string_variables(text) == {"town": "Harborside", "rival": "Ren", "pet": "Mochi"}
+
+
+def test_variables_with_no_single_string_are_listed_with_their_values() -> None:
+    names = renpy.ScriptNames()
+    names.add(
+        'label a:\n    $ mood = moods[i]\n    $ pet = "Mochi"\n    $ x = "a"\n    $ x = "b"\n'
+    )
+    assert names.known() == {"pet": "Mochi"}
+    assert names.unsettled() == {"mood": (renpy.NOT_A_STRING_VALUE,), "x": ("a", "b")}
