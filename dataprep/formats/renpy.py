@@ -127,6 +127,19 @@ _ASSIGNMENT = re.compile(
     r"[ \t]*[-+*/%]?=(?!=)[ \t]*(.*?)[ \t]*$",
     re.M,
 )
+# `python:`, `init python:`, `init -1 python early:` and its body (group 2): more lines than
+# indented under it, blank lines included.
+_PYTHON_BLOCK = re.compile(
+    r"^([ \t]*)(?:init(?:[ \t]+[-+]?\d+)?[ \t]+)?python\b[^:\n\"']*:[ \t]*(?:#.*)?\n"
+    r"((?:\1[ \t]+\S.*\n?|[ \t]*\n)*)",
+    re.M,
+)
+_FIRST_INDENT = re.compile(r"(?:[ \t]*\n)*([ \t]*)")
+# An assignment in such a body (group 1: its indent); only those at the body's own
+# indent are the store's, not a function's locals or a branch's.
+_PYTHON_ASSIGNMENT = re.compile(
+    r"^([ \t]+)([A-Za-z_][\w.]*)[ \t]*[-+*/%]?=(?!=)[ \t]*(.*?)[ \t]*$", re.M
+)
 _LITERAL = re.compile(rf"(?:_\([ \t]*({_STR})[ \t]*\)|({_STR}))[ \t]*(?:#.*)?")
 # Values that say "not set yet" (`default name = ""`), not what the variable holds.
 _UNSET = frozenset({"", "None"})
@@ -197,11 +210,11 @@ def resolve_names(characters: dict[str, str], values: dict[str, str]) -> dict[st
 
 
 def assigned_values(text: str) -> dict[str, set[str]]:
-    """Variable → every value `define`, `default` or a one-line `$ x = …` gives it: a
-    string literal's text, or _NOT_A_STRING for anything else; "" and None (not set yet)
-    are left out."""
+    """Variable → every value `define`, `default`, a one-line `$ x = …` or a statement of
+    a `python:` block gives it: a string literal's text, or _NOT_A_STRING for anything
+    else; "" and None (not set yet) are left out."""
     found: dict[str, set[str]] = {}
-    for var, expression in _ASSIGNMENT.findall(text):
+    for var, expression in _ASSIGNMENT.findall(text) + _python_assignments(text):
         m = _LITERAL.fullmatch(expression)
         if m is not None:
             raw = m.group(1) or m.group(2)
@@ -210,6 +223,18 @@ def assigned_values(text: str) -> dict[str, set[str]]:
             value = expression if expression in _UNSET else _NOT_A_STRING
         if value not in _UNSET:
             found.setdefault(var, set()).add(value)
+    return found
+
+
+def _python_assignments(text: str) -> list[tuple[str, str]]:
+    """(variable, expression) of the assignments at the top level of each python block."""
+    if "python" not in text:
+        return []
+    found = []
+    for block in _PYTHON_BLOCK.finditer(text):
+        statements = _PYTHON_ASSIGNMENT.findall(block.group(2))
+        indent = _FIRST_INDENT.match(block.group(2)).group(1)  # type: ignore[union-attr]
+        found += [(var, value) for at, var, value in statements if at == indent]
     return found
 
 

@@ -128,3 +128,31 @@ def test_variables_with_no_single_string_are_listed_with_their_values() -> None:
     )
     assert names.known() == {"pet": "Mochi"}
     assert names.unsettled() == {"mood": (renpy.NOT_A_STRING_VALUE,), "x": ("a", "b")}
+
+
+def test_strings_set_in_python_blocks_resolve_but_a_functions_locals_do_not(
+    tmp_path: Path,
+) -> None:
+    # `town = "Harborside"` in an `init python:` block was not read: the line was dropped.
+    script = tmp_path / "script.rpy"
+    script.write_text(
+        'define e = Character("Eileen")\n'
+        'define m = Character("Max")\n'
+        "init -1 python:\n"
+        '    town = "Harborside"\n'
+        "\n"
+        "    def greet():\n"
+        '        mood = "cheerful"\n'
+        "label start:\n"
+        "    python:\n"
+        '        pet = _("Mochi")\n'
+        '    m "Where are we?"\n'
+        '    e "This is [town], and that is [pet]."\n'
+        '    m "How are you?"\n'
+        '    e "I feel [mood]."\n',
+        encoding="utf-8",
+    )
+    result = run_pipeline(eileen(), [script])
+    assert [s.reply for s in result.train] == ["This is Harborside, and that is Mochi."]
+    assert result.stats.character_lines_dropped["unresolved_variable"] == 1
+    assert any("[mood] in 1 line (no file given sets it" in n for n in result.notes)
