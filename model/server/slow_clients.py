@@ -7,7 +7,10 @@ connections exhaust the worker's file descriptors. Here:
   or of the previous response ending on a kept-alive connection; after that the
   connection is closed (as nginx does: no answer, the client has not asked anything yet);
 - at most `max_connections` are open at once; one more is answered 503 and closed as it
-  arrives, so a flood costs one descriptor for an instant, never the worker.
+  arrives, so a flood costs one descriptor for an instant, never the worker;
+- one address holds at most `per_address` of them, so a client reconnecting in a loop
+  cannot take every slot from the others. Loopback is not counted: a reverse proxy on
+  this machine (which should limit per client itself) and the bots all come from there.
 The body has its own deadline, in the app (`BodyLimit` in app.py), which answers 408.
 
 It is a small subclass of uvicorn's HTTP/1.1 protocol (httptools when installed, else
@@ -20,9 +23,11 @@ connection changes protocol under it.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -41,13 +46,16 @@ BODY_TIMEOUT_SECONDS = 60.0
 # Open connections at once: far more than the queue and a batch can use, far fewer than a
 # process may open (and never over half the descriptors it may open: macOS allows 256).
 MAX_CONNECTIONS = 512
+# Open connections from one (non-loopback) address at once.
+MAX_PER_ADDRESS = 64
 FULL_LOG_INTERVAL_SECONDS = 60.0
 
 FULL_MESSAGE = "The worker has too many open connections; try again in a moment."
+PER_ADDRESS_MESSAGE = "Too many open connections from your address; close some and try again."
 
 
-def _full_response() -> bytes:
-    body = json.dumps({"detail": FULL_MESSAGE}).encode()
+def _full_response(message: str) -> bytes:
+    body = json.dumps({"detail": message}).encode()
     head = (
         "HTTP/1.1 503 Service Unavailable\r\n"
         "content-type: application/json\r\n"
@@ -73,6 +81,9 @@ class ConnectionLimits:
     head_timeout: float = HEAD_TIMEOUT_SECONDS
     # None: MAX_CONNECTIONS, or fewer where the process may open fewer descriptors.
     max_connections: int | None = None
+    per_address: int = MAX_PER_ADDRESS
+    # Count loopback connections too (tests: theirs all come from 127.0.0.1).
+    count_loopback: bool = False
     # Which uvicorn HTTP/1.1 parser to build on; "auto" as uvicorn chooses.
     http: Literal["auto", "h11", "httptools"] = "auto"
 
@@ -82,27 +93,64 @@ class _Guarded(_Base):
 
     head_timeout: ClassVar[float]
     max_connections: ClassVar[int]
+    per_address: ClassVar[int]
+    count_loopback: ClassVar[bool]
+    # Open connections by counted address; each class made by guarded_protocol has its own.
+    open_by_address: ClassVar[Counter[str]]
     last_full_log: ClassVar[float] = 0.0
     _head_timer: asyncio.TimerHandle | None = None
     _refused = False
+    _address: str | None = None  # the counted address this connection holds a slot of
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        address = self._counted_address(transport)
         if len(self.connections) >= self.max_connections:
-            self._refused = True
-            transport.write(_full_response())
-            transport.close()
-            now = time.monotonic()
-            if now - type(self).last_full_log >= FULL_LOG_INTERVAL_SECONDS:
-                type(self).last_full_log = now
-                log.warning("%d connections are open: new ones get 503", len(self.connections))
+            self._refuse(transport, FULL_MESSAGE, f"{len(self.connections)} connections are open")
             return
+        if address is not None and self.open_by_address[address] >= self.per_address:
+            self._refuse(transport, PER_ADDRESS_MESSAGE, f"{address} holds {self.per_address}")
+            return
+        if address is not None:
+            self._address = address
+            self.open_by_address[address] += 1
         super().connection_made(transport)
         self._head_due()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._head_arrived()
+        if self._address is not None:
+            self.open_by_address[self._address] -= 1
+            if self.open_by_address[self._address] <= 0:
+                del self.open_by_address[self._address]
+            self._address = None
         if not self._refused:  # uvicorn never saw a refused connection
             super().connection_lost(exc)
+
+    def _counted_address(self, transport: asyncio.Transport) -> str | None:
+        """The peer's IP address when its connections are counted (not loopback, unless
+        the limits say so; not a Unix socket)."""
+        peer = transport.get_extra_info("peername")
+        if not isinstance(peer, tuple) or not peer:
+            return None
+        host = str(peer[0])
+        if self.count_loopback:
+            return host
+        try:
+            ip = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return host
+        mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+        return None if (mapped or ip).is_loopback else host
+
+    def _refuse(self, transport: asyncio.Transport, message: str, why: str) -> None:
+        """Answer 503 and close, before uvicorn sees the connection; logged once a minute."""
+        self._refused = True
+        transport.write(_full_response(message))
+        transport.close()
+        now = time.monotonic()
+        if now - type(self).last_full_log >= FULL_LOG_INTERVAL_SECONDS:
+            type(self).last_full_log = now
+            log.warning("%s: new connections get 503", why)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:  # closing already: whatever it sent is not read
@@ -141,7 +189,13 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
     """The uvicorn HTTP protocol class to serve with (`uvicorn.Config(http=…)`)."""
     base = _http1_protocol(limits.http)
     cap = limits.max_connections or connection_cap()
-    attributes = {"head_timeout": limits.head_timeout, "max_connections": cap}
+    attributes = {
+        "head_timeout": limits.head_timeout,
+        "max_connections": cap,
+        "per_address": limits.per_address,
+        "count_loopback": limits.count_loopback,
+        "open_by_address": Counter(),
+    }
     return type(f"Guarded{base.__name__}", (_Guarded, base), attributes)
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -15,7 +17,7 @@ import pytest
 from atri.config import Secrets, Settings
 from model.engines.echo import EchoEngine
 from model.server.app import bind_socket, create_app, serving
-from model.server.slow_clients import FULL_MESSAGE, ConnectionLimits
+from model.server.slow_clients import FULL_MESSAGE, PER_ADDRESS_MESSAGE, ConnectionLimits
 from model.service import ChatService
 
 DEADLINE = 0.4
@@ -172,3 +174,60 @@ async def test_connections_over_the_cap_get_503_at_once_and_room_comes_back(
     finally:
         for client in held:
             client.close()
+
+
+@pytest.fixture(params=["httptools", "h11"])
+async def per_address_served(
+    request: pytest.FixtureRequest, echo_settings: Settings, secrets: Secrets
+) -> AsyncIterator[Callable[[ConnectionLimits], AbstractAsyncContextManager[tuple[str, int]]]]:
+    """Serve with the given limits (on this test's parser), as often as a test asks."""
+    async with await ChatService.open(echo_settings, engine=EchoEngine()) as service:
+
+        @asynccontextmanager
+        async def served(limits: ConnectionLimits) -> AsyncIterator[tuple[str, int]]:
+            limits = replace(limits, http=request.param)
+            app = create_app(service, secrets)
+            async with serving(app, bind_socket("127.0.0.1", 0), limits) as url:
+                host, port = url.removeprefix("http://").rsplit(":", 1)
+                yield host, int(port)
+
+        yield served
+
+
+async def test_one_address_holds_at_most_its_share_of_the_connections(
+    per_address_served: Callable[[ConnectionLimits], AbstractAsyncContextManager[tuple[str, int]]],
+) -> None:
+    # A client reconnecting in a loop took every one of the 512 slots from the others.
+    limits = ConnectionLimits(max_connections=8, per_address=2, count_loopback=True)
+    async with per_address_served(limits) as address:
+        held = [await Client.open(address) for _ in range(2)]
+        try:
+            for client in held:
+                await health(client)
+            extra = await Client.open(address)
+            received, waited = await extra.until_closed()
+            extra.close()
+            assert received.startswith(b"HTTP/1.1 503") and waited < 1
+            assert PER_ADDRESS_MESSAGE.encode() in received
+            held.pop().close()  # its slot comes back once it is closed
+            await asyncio.sleep(0.1)
+            again = await Client.open(address)
+            held.append(again)
+            await health(again)
+        finally:
+            for client in held:
+                client.close()
+
+
+async def test_loopback_is_not_counted_per_address(
+    per_address_served: Callable[[ConnectionLimits], AbstractAsyncContextManager[tuple[str, int]]],
+) -> None:
+    # A reverse proxy and the bots connect from this machine: only the total cap holds.
+    async with per_address_served(ConnectionLimits(max_connections=8, per_address=1)) as address:
+        held = [await Client.open(address) for _ in range(3)]
+        try:
+            for client in held:
+                await health(client)
+        finally:
+            for client in held:
+                client.close()
