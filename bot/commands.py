@@ -36,6 +36,16 @@ class Actor:
     channel_id: str = ""
     guild_id: str = ""
 
+    def scope(self, user_id: str | None = None) -> ScopeRef:
+        """The conversation of `user_id` (default: the actor's own) where the actor is;
+        `user_id=""` names the channel's shared one."""
+        return ScopeRef(
+            platform=self.platform,
+            user_id=self.user_id if user_id is None else user_id,
+            channel_id=self.channel_id,
+            guild_id=self.guild_id,
+        )
+
 
 @dataclass(frozen=True)
 class CommandResult:
@@ -57,14 +67,7 @@ def _refuse(actor: Actor, action: str) -> CommandResult:
 
 async def reset_self(worker: Worker, actor: Actor) -> CommandResult:
     """Anyone may forget their own conversation."""
-    count = await worker.reset(
-        ScopeRef(
-            platform=actor.platform,
-            user_id=actor.user_id,
-            channel_id=actor.channel_id,
-            guild_id=actor.guild_id,
-        )
-    )
+    count = await worker.reset(actor.scope())
     if count == SHARED_SCOPE:
         if not actor.is_admin:
             return CommandResult(lines().shared_reset_refused, ok=False, refused=True)
@@ -79,14 +82,7 @@ def _cut(text: str, limit: int) -> str:
 
 async def remembered(worker: Worker, actor: Actor) -> CommandResult:
     """What she remembers about the asking member: the summary and the recent turns."""
-    found = await worker.remembered(
-        ScopeRef(
-            platform=actor.platform,
-            user_id=actor.user_id,
-            channel_id=actor.channel_id,
-            guild_id=actor.guild_id,
-        )
-    )
+    found = await worker.remembered(actor.scope())
     said = lines()
     if not found.summary and not found.turns:
         return CommandResult(said.nothing_remembered)
@@ -102,14 +98,7 @@ async def remembered(worker: Worker, actor: Actor) -> CommandResult:
 async def reset_user(worker: Worker, actor: Actor, target_user_id: str) -> CommandResult:
     if not actor.is_admin:
         return _refuse(actor, f"reset of user {target_user_id}")
-    count = await worker.reset(
-        ScopeRef(
-            platform=actor.platform,
-            user_id=target_user_id,
-            channel_id=actor.channel_id,
-            guild_id=actor.guild_id,
-        )
-    )
+    count = await worker.reset(actor.scope(target_user_id))
     log.info("%s admin %s reset user %s", actor.platform, actor.user_id, target_user_id)
     return CommandResult(lines().user_reset_done.format(count=max(count, 0)))
 
@@ -119,9 +108,7 @@ async def reset_channel(worker: Worker, actor: Actor) -> CommandResult:
         return CommandResult(lines().not_a_channel, ok=False)
     if not actor.is_admin:
         return _refuse(actor, f"reset of channel {actor.channel_id}")
-    count = await worker.reset(
-        ScopeRef(platform=actor.platform, channel_id=actor.channel_id, guild_id=actor.guild_id)
-    )
+    count = await worker.reset(actor.scope(user_id=""))
     log.info("%s admin %s reset channel %s", actor.platform, actor.user_id, actor.channel_id)
     return CommandResult(lines().channel_reset_done.format(count=max(count, 0)))
 
