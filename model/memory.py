@@ -159,8 +159,9 @@ EXPORT_FORMAT = "atri-memory"
 # `parse_export` refuses versions it does not know. Version 2 added summaries, room lines
 # and the whole-database backup (`scopes`); version 3 the platform `request_id` of each
 # message (so a restored exchange can still be cut or forgotten when its platform message
-# is); versions 1 and 2 still import.
-EXPORT_VERSION = 3
+# is); version 4 each room line's `said_at` (the platform's time, its order in the room);
+# versions 1 to 3 still import.
+EXPORT_VERSION = 4
 # The latest time a message may carry: the last day of year 9999 (seconds since 1970),
 # so a date can be shown for it in any time zone.
 LATEST_TIME = 253_402_214_399.0
@@ -223,6 +224,8 @@ class ExportedRoomLine(BaseModel):
     display_name: Text = ""
     content: Text
     created_at: Time
+    # When the platform says it was said (version 4); older exports: when it was heard.
+    said_at: Time | None = None
     archived: bool = False
 
 
@@ -251,7 +254,7 @@ class MemoryExport(ScopeExport):
     its summaries (version 2) and the room lines its people or room said (version 2)."""
 
     format: Literal["atri-memory"]
-    version: Literal[1, 2, 3]
+    version: Literal[1, 2, 3, 4]
     room_lines: list[ExportedRoomLine] = Field(default_factory=list)
 
 
@@ -261,7 +264,7 @@ class MemoryBackup(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     format: Literal["atri-memory"]
-    version: Literal[2, 3]
+    version: Literal[2, 3, 4]
     scopes: list[ScopeExport]
     room_lines: list[ExportedRoomLine] = Field(default_factory=list)
 

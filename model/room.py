@@ -150,11 +150,11 @@ class RoomLog:
         if room:
             where.append("room = ?")
             params.append(room)
-        sql = "SELECT room, platform, user_id, display_name, content, created_at, archived"
-        sql += " FROM room_lines" + (" WHERE " + " AND ".join(where) if where else "")
+        sql = "SELECT room, platform, user_id, display_name, content, created_at, said_at,"
+        sql += " archived FROM room_lines" + (" WHERE " + " AND ".join(where) if where else "")
         rows = await self._db.execute_fetchall(sql + " ORDER BY said_at, id", params)
-        keys = ("room", "platform", "user_id", "display_name", "content", "created_at")
-        return [{**dict(zip(keys, r[:6], strict=True)), "archived": bool(r[6])} for r in rows]
+        keys = ("room", "platform", "user_id", "display_name", "content", "created_at", "said_at")
+        return [{**dict(zip(keys, r[:7], strict=True)), "archived": bool(r[7])} for r in rows]
 
     async def import_lines(self, lines: list[dict[str, Any]]) -> tuple[int, int]:
         """Add lines not stored yet (same room, person, text and time); not committed:
@@ -175,8 +175,9 @@ class RoomLog:
             if stored[key] > 0:
                 stored[key] -= 1
                 continue
-            # An export holds no platform time: a line is ordered by when it was heard.
-            new.append((*key[:3], line["display_name"], key[3], key[4], key[4], line["archived"]))
+            # An export before version 4 holds no platform time: ordered by when heard.
+            said_at = key[4] if line.get("said_at") is None else line["said_at"]
+            new.append((*key[:3], line["display_name"], key[3], key[4], said_at, line["archived"]))
         if new:
             await self._db.executemany(
                 "INSERT INTO room_lines (room, platform, user_id, display_name, content,"

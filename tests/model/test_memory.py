@@ -134,7 +134,7 @@ def broken(path: str, value: Any) -> dict[str, Any]:
     [
         ([1, 2], "f.json: not an ATRI memory export"),
         ("text", "f.json: not an ATRI memory export"),
-        (broken("version", 4), "f.json: written by a newer ATRI (export version 4"),
+        (broken("version", 5), "f.json: written by a newer ATRI (export version 5"),
         (broken("version", None), "f.json: version is missing;"),
         (broken("scope", ""), 'f.json: scope must not be empty (it is "")'),
         (broken("scope", "   "), "f.json: scope must not be empty"),
@@ -429,3 +429,29 @@ async def test_schema_5_room_lines_keep_their_order_through_the_migration(tmp_pa
     assert [line.content for line in lines] == ["第一句", "第二句", "第三句", "第四句", "第五句"]
     assert [line.content for line in live] == ["第一句", "第三句", "第四句", "第五句"]
     assert (message.content, message.request_id) == ("你好", "qq-7")
+
+
+async def test_room_lines_keep_the_platforms_order_through_a_backup(tmp_path: Path) -> None:
+    # Exports before version 4 held no said_at: restored lines were ordered by when they
+    # were heard, and a line heard late but said early moved to the end.
+    now = time.time()
+    async with await Memory.open(tmp_path / "a.sqlite3") as memory:
+        await memory.room.add("qq:chan:300", "qq", "1", "A", "said second", RoomBounds(), now - 5)
+        await memory.room.add("qq:chan:300", "qq", "2", "B", "said first", RoomBounds(), now - 9)
+        backup = json.loads(json.dumps(await memory.backup()))
+    assert backup["version"] == 4
+    assert [line["said_at"] for line in backup["room_lines"]] == [now - 9, now - 5]
+    older = json.loads(json.dumps(backup))  # as version 3 wrote it
+    older["version"] = 3
+    for line in older["room_lines"]:
+        del line["said_at"]
+    async with await Memory.open(tmp_path / "b.sqlite3") as restored:
+        await restored.import_export(parse_export(backup, "backup.json"))
+        lines = await restored.room.all_lines("qq:chan:300")
+        assert [line.content for line in lines] == ["said first", "said second"]
+        assert await restored.backup() == backup
+    async with await Memory.open(tmp_path / "c.sqlite3") as restored:
+        result = await restored.import_export(parse_export(older, "old.json"))
+        assert result.room_lines == 2
+        lines = await restored.room.all_lines("qq:chan:300")
+        assert [line.content for line in lines] == ["said second", "said first"]  # heard order
