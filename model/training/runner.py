@@ -279,6 +279,28 @@ def write_errors_as_sentence(out: Path) -> Iterator[None]:
         ) from None
 
 
+def unfinished_runs(run_dir: Path) -> list[tuple[Path, int]]:
+    """The checkpoint folders beside `run_dir` (other settings or data) that no running
+    `atri train` holds, with their size in bytes: an interrupted run keeps its
+    checkpoints for `--resume`, and nothing else would ever tell the user they are there."""
+    found = []
+    for folder in sorted(run_dir.parent.glob("*")) if run_dir.parent.is_dir() else []:
+        if folder == run_dir or not folder.is_dir():
+            continue
+        try:
+            holder = int(folder.with_name(f"{folder.name}{LOCK_SUFFIX}").read_text() or 0)
+        except (OSError, ValueError):
+            holder = 0
+        if holder and pid_alive(holder):
+            continue  # being trained right now
+        try:
+            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        except OSError:  # removed while being counted
+            continue
+        found.append((folder, size))
+    return found
+
+
 @contextmanager
 def run_lock(run_dir: Path, out: Path) -> Iterator[None]:
     """One run at a time per checkpoint folder: a second `atri train` on the same data
@@ -434,6 +456,14 @@ def train(
     for stale in remove_stale_temps(out):
         say(f"Removed {stale.name}, left by a training run that did not finish.")
     run_dir = out / RUNS_DIR / run_fingerprint(settings, files, loaded.config_hash, hw)
+    left = unfinished_runs(run_dir)
+    if left:
+        size = sum(b for _, b in left)
+        say(
+            f"{len(left)} unfinished training run(s) with other settings or data keep "
+            f"{size / 2**20:.0f} MiB of checkpoints in {run_dir.parent}: `atri train --resume` "
+            "with the same settings and data continues one; delete its folder to free the space."
+        )
     with run_lock(run_dir, out):
         checkpoint = last_complete_checkpoint(run_dir, say) if resume else None
         resumed_from: int | None = None

@@ -271,9 +271,31 @@ def test_resume_skips_a_checkpoint_cut_off_while_saving_and_a_second_run_waits(
         holder.kill()
         holder.wait()
 
+    # An earlier run with other settings, interrupted: its checkpoints are said, not
+    # silently kept for ever.
+    other = run.parent / "0123456789abcdef" / "checkpoint-5"
+    other.mkdir(parents=True)
+    (other / "adapter_model.safetensors").write_bytes(bytes(3 << 20))
     # The holder died without removing its lock: the lock does not outlive it.
     done = CliRunner().invoke(app, ["--config", str(config), "train", "--resume"])
     assert done.exit_code == 0, done.output
     assert "Removed checkpoint-2" in done.output and "Resuming from step 1" in done.output
+    assert "1 unfinished training run(s) with other settings or data keep 3 MiB" in " ".join(
+        done.output.split()
+    )
     assert len(versions_of(adapters)) == 1
-    assert not list(adapters.glob(".runs/*"))
+    assert [p.name for p in adapters.glob(".runs/*")] == ["0123456789abcdef"]  # not deleted
+
+
+def test_unfinished_runs_leave_out_the_current_one_and_one_being_trained(
+    tmp_path: Path,
+) -> None:
+    from model.training.runner import unfinished_runs
+
+    runs = tmp_path / ".runs"
+    for name in ("current", "interrupted", "training"):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "w.bin").write_bytes(b"12345")
+    (runs / "training.lock").write_text(str(os.getpid()), encoding="utf-8")
+    assert unfinished_runs(runs / "current") == [(runs / "interrupted", 5)]
+    assert unfinished_runs(tmp_path / "none" / "current") == []
