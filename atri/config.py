@@ -174,6 +174,7 @@ class ReloadSettings(Section):
     enabled: bool = True
     interval_seconds: PositiveInt = 60
     max_ooc_rate_increase: float = Field(default=0.05, ge=0, le=1)
+    require_eval: bool = False
     keep_previous: int = Field(default=1, ge=0)
     smoke_prompt: str = Field(default="你好，亚托莉！今天过得怎么样？", min_length=1)
     smoke_max_new_tokens: PositiveInt = 16

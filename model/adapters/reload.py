@@ -27,6 +27,7 @@ from model.adapters.validation import (
     same_base,
 )
 from model.adapters.versions import (
+    EVAL_JSON,
     AdapterError,
     complete_versions,
     pickled_versions,
@@ -350,8 +351,18 @@ class Reloader:
 
     def _check_ooc(self, info: AdapterVersion) -> None:
         """A version evaluated worse than the live one by more than the margin, and by
-        more than its evaluation's sampling noise, is refused."""
+        more than its evaluation's sampling noise, is refused; so is one not evaluated
+        yet when `[reload] require_eval` asks for an evaluation."""
         if info.ooc_rate is None:
+            if self.settings.require_eval:
+                has = "an eval.json without its out-of-character rate"
+                if not (info.path / EVAL_JSON).is_file():
+                    has = "no eval.json yet"
+                raise AdapterError(
+                    f"Version {info.name} has {has}, and [reload] require_eval is on: run "
+                    f"`atri eval {info.path}`; the job tries it again once "
+                    "that is written."
+                )
             return
         live = self.live
         if not live:

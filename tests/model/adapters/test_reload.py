@@ -404,3 +404,26 @@ async def test_a_version_caught_half_copied_is_tried_again_once_its_files_change
         assert (await service.status()).adapter_version == V2
         assert (await answer(service, "after"))[1] == V2
         assert await service.reloader.check() is None
+
+
+async def test_require_eval_holds_a_version_back_until_its_evaluation_is_written(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    # A version is published before `atri eval` writes eval.json; a reload in between
+    # skipped the out-of-character check. With require_eval it waits for the file.
+    reload_settings.reload.require_eval = True
+    make_version(V1, eval_rates=(0.10, 0.30))
+    folder = make_version(V2, seed=2)
+    async with await ChatService.open(reload_settings) as service:
+        await service.reload(V1)
+        waiting = await service.reloader.check()
+        assert waiting is not None and not waiting.ok
+        assert "has no eval.json yet, and [reload] require_eval is on" in waiting.message
+        assert f"atri eval {folder}" in waiting.message
+        assert (await service.status()).adapter_version == V1
+        assert await service.reloader.check() is None  # not evaluated yet: not tried again
+        report = {"adapter": {"ooc_rate": 0.10}, "base": {"ooc_rate": 0.30}, "probes": 21}
+        (folder / "eval.json").write_text(json.dumps(report), encoding="utf-8")
+        result = await service.reloader.check()
+        assert result is not None and result.ok, result
+        assert (await service.status()).adapter_version == V2
