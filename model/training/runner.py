@@ -233,13 +233,12 @@ def tokenize_files(
     train_set = tokenize_dataset(tokenizer, train, max_len)
     if not train_set.samples:
         longest = train_set.longest_skipped or (0, 0)
-        shortest = train_set.shortest_skipped or (0, 0)
         where = f" of {train_file}" if train_file else ""
         raise TrainError(
             f"No training conversation fits max_seq_length = {max_len} tokens even with only "
-            f"its last exchange: the longest (record {longest[0]}{where}) needs {longest[1]}, "
-            f"the shortest {shortest[1]}; raise [train] max_seq_length (--max-seq-length) or "
-            "shorten the system prompt."
+            f"its last exchange: the longest (record {longest[0]}{where}) needs "
+            f"{train_set.needs(longest)}, the shortest {train_set.needs(train_set.shortest_skipped)}; "
+            "raise [train] max_seq_length (--max-seq-length) or shorten the system prompt."
         )
     eval_set = tokenize_dataset(tokenizer, evaluation, max_len) if evaluation else None
     if eval_set is not None and not eval_set.samples:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -273,3 +275,29 @@ def test_the_held_out_file_registered_in_dataset_info_is_found(tmp_path: Path) -
         sibling_eval_file(train)
     (tmp_path / "dataset_info.json").write_text("not json", encoding="utf-8")
     assert sibling_eval_file(train) is None
+
+
+def test_a_huge_reply_is_left_out_without_being_tokenized(
+    tokenizer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 27 MB reply took 38 s to tokenize only to be left out as too long.
+    from model.training import dataset
+    from model.training.runner import TrainError, tokenize_files
+
+    huge = conv([("hi", "好" * (3 << 20))])
+    short = conv([("ok", "fine")])
+    tokenized: list[int] = []
+    real = dataset.tokenize_conversation
+
+    def counting(tok: Any, c: Conversation) -> Any:
+        tokenized.append(sum(len(t) for _, t in c.turns))
+        return real(tok, c)
+
+    monkeypatch.setattr(dataset, "tokenize_conversation", counting)
+    started = time.perf_counter()
+    train_set, _ = tokenize_files(tokenizer, [huge, short], None, 64, None)
+    assert time.perf_counter() - started < 5
+    assert max(tokenized) < 100  # only the short one was tokenized
+    assert len(train_set.samples) == 1 and train_set.skipped == 1
+    with pytest.raises(TrainError, match=r"the longest \(record 0\) needs at least \d{4,}"):
+        tokenize_files(tokenizer, [huge], None, 64, None)
