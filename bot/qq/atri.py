@@ -132,12 +132,15 @@ def temp_session_group(event: MessageEvent) -> int | None:
     friend, `sub_type` "group") came through. A reply names it: go-cqhttp opens the
     session from it when its own cache of sessions is gone (a restart), and NapCat uses
     it before its cache. NapCat and LLOneBot report it as `group_id`, go-cqhttp as
-    `sender.group_id`; `temp_source` is not it (go-cqhttp's is the kind of session)."""
+    `sender.group_id`; `temp_source` is not it (go-cqhttp's is the kind of session).
+    NapCat's stand-in for a group it could not find (NAPCAT_NO_GROUP) names none; the
+    report models drop it (see reports.py), so NoneBot does not send it back either."""
     if isinstance(event, GroupMessageEvent) or event.sub_type != "group":
         return None
     for value in (getattr(event, "group_id", None), getattr(event.sender, "group_id", None)):
-        if isinstance(value, int | str) and str(value).isdigit() and int(value) > 0:
-            return int(value)
+        group = int(value) if isinstance(value, int | str) and str(value).isdigit() else 0
+        if group > 0 and str(group) != reports.NAPCAT_NO_GROUP:
+            return group
     return None
 
 

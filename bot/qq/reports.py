@@ -14,6 +14,7 @@ the connection, before it gives each event a task of its own:
   implementation reported the messages in is the best order there is, and parsing is
   the last point where it is known: `sent_at` is the report's second plus a millisecond
   per earlier report of that same second.
+- A private report whose `group_id` is NapCat's stand-in for "group not found" loses it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ class ArrivalOrder:
 
 arrivals = ArrivalOrder()
 
+# The group number NapCat reports for a temporary session whose group it could not look
+# up (and inside forwarded bundles): no real group.
+NAPCAT_NO_GROUP = "284840486"
+
 
 def clean_segments(message: Any) -> Any:
     """The report's message with every segment's `data` an object, and a text segment's
@@ -73,6 +78,13 @@ def _clean_report(values: Any) -> Any:
         for key in ("message", "original_message"):
             if key in values:
                 values[key] = clean_segments(values[key])
+        if (
+            values.get("message_type") == "private"
+            and str(values.get("group_id")) == NAPCAT_NO_GROUP
+        ):
+            # NoneBot copies a report's group_id into the reply: NapCat would then open
+            # the temporary session through a group that does not exist, and fail.
+            del values["group_id"]
     return values
 
 

@@ -297,9 +297,14 @@ async def test_a_temporary_session_is_answered_through_its_group(ws_url: str) ->
     go_cqhttp["sender"]["group_id"] = GROUP_ID
     napcat = private_message("在吗", user_id=TEMP_SESSION_ID)
     napcat |= {"sub_type": "group", "group_id": GROUP_ID, "temp_source": GROUP_ID}
+    # NapCat's stand-in when it could not look the group up: no group is named (it was
+    # sent back, and NapCat tried to open the session through a group that is not there).
+    unknown = private_message("还在吗", user_id=TEMP_SESSION_ID)
+    unknown |= {"sub_type": "group", "group_id": 284840486, "temp_source": 284840486}
     friend = private_message("朋友的话", user_id=TEMP_SESSION_ID)
+    sessions = [(go_cqhttp, GROUP_ID), (napcat, GROUP_ID), (unknown, None), (friend, None)]
     async with connect(ws_url, additional_headers=HEADERS) as ws:
-        for event, group in [(go_cqhttp, GROUP_ID), (napcat, GROUP_ID), (friend, None)]:
+        for event, group in sessions:
             await ws.send(json.dumps(event))
             action = await next_action(ws)
             await answer(ws, action, {"message_id": 1})
