@@ -82,8 +82,9 @@ def _clean_report(values: Any) -> Any:
             values.get("message_type") == "private"
             and str(values.get("group_id")) == NAPCAT_NO_GROUP
         ):
-            # NoneBot copies a report's group_id into the reply: NapCat would then open
-            # the temporary session through a group that does not exist, and fail.
+            # NoneBot copies a report's group_id into the reply: NapCat would then try
+            # to open the session through a group that does not exist. Without it,
+            # NapCat looks the session up in its own cache.
             del values["group_id"]
     return values
 
