@@ -360,8 +360,18 @@ class LlamaCppEngine:
     def _use_adapter(self, name: str) -> None:
         if name == self._ctx_adapter:
             return
-        self._ll.llama_clear_adapter_lora(self._ctx)
-        if name and self._ll.llama_set_adapter_lora(self._ctx, self._adapters[name], 1.0):
+        ll = self._ll
+        if hasattr(ll, "llama_set_adapters_lora"):
+            # llama.cpp since late 2025 (llama-cpp-python 0.3.2x): one call sets the whole
+            # list, and llama_clear_adapter_lora is gone; an empty list clears it.
+            chosen = [self._adapters[name]] if name else []
+            adapters = (ll.llama_adapter_lora_p_ctypes * len(chosen))(*chosen)
+            scales = (ctypes.c_float * len(chosen))(*([1.0] * len(chosen)))
+            failed = ll.llama_set_adapters_lora(self._ctx, adapters, len(chosen), scales)
+        else:
+            ll.llama_clear_adapter_lora(self._ctx)
+            failed = bool(name) and ll.llama_set_adapter_lora(self._ctx, self._adapters[name], 1.0)
+        if failed:
             raise RuntimeError(f"llama.cpp refused to apply adapter {name}")
         self._ctx_adapter = name
 
