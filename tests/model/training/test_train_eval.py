@@ -108,6 +108,14 @@ def test_a_bad_dataset_is_one_sentence(tmp_path: Path, tiny_model_dir: Path) -> 
     ]
 
 
+def whole_json(path: Path) -> bool:
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def test_killed_run_leaves_no_version_and_resume_continues(
     tmp_path: Path, tiny_model_dir: Path
 ) -> None:
@@ -120,7 +128,11 @@ def test_killed_run_leaves_no_version_and_resume_continues(
     proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
-        while not list(adapters.glob(".runs/*/checkpoint-*/trainer_state.json")):
+        # Whole: a trainer_state.json being written is there before its end, and a run
+        # killed then has no checkpoint to resume (that one is removed as cut off).
+        while not any(
+            whole_json(p) for p in adapters.glob(".runs/*/checkpoint-*/trainer_state.json")
+        ):
             assert proc.poll() is None, "training ended before it could be interrupted"
             assert time.monotonic() < deadline, "no checkpoint appeared"
             time.sleep(0.2)
