@@ -105,6 +105,9 @@ class _Script:
     report: FileReport
     # Languages of the Ren'Py `translate` dialogue blocks the file holds.
     languages: frozenset[str] = frozenset()
+    # It defines characters (Ren'Py `Character`, TyranoScript `chara_new`): found while
+    # the parse options are gathered, so a file with no lines of its own is not a failure.
+    makes_characters: bool = False
 
 
 def _noop(_: str, __: int) -> None:
@@ -152,11 +155,13 @@ def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> Par
     renpy: list[_Script] = []
     for script in scripts:
         if script.fmt == "renpy":
-            names.add(script.text)
+            script.makes_characters = names.add(script.text)
             script.languages = frozenset(renpy_format.translation_languages(script.text))
             renpy.append(script)
         elif script.fmt == "kirikiri":
-            shown.update(kirikiri_format.display_names(script.text))
+            found = kirikiri_format.display_names(script.text)
+            shown.update(found)
+            script.makes_characters = bool(found)
     # The name the player typed is whoever chats: {{user}} in a line, or the lead's own
     # name; as a speaker (`Character("[player]")`) the lead's name, so the lead is matched.
     lead = settings.lead_aliases[0].strip()
@@ -251,10 +256,9 @@ def iter_utterances(
             # nor is one whose lines are in a language other than the one read (the
             # original script beside its translation, or a translation left out). Nor is
             # a TyranoScript first.ks that makes the characters (`[chara_new]`).
-            defines_only = (
-                script.fmt == "renpy"
-                and bool(renpy_format.collect_characters(text) or _other_language(script, options))
-            ) or (script.fmt == "kirikiri" and bool(kirikiri_format.display_names(text)))
+            defines_only = script.makes_characters or (
+                script.fmt == "renpy" and _other_language(script, options)
+            )
             if not spoken and not defines_only:
                 report.error = _no_dialogue(script, options)
         report.utterances = count if report.error is None else 0

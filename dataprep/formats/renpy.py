@@ -256,7 +256,8 @@ class ScriptNames:
         self.values: dict[str, set[str]] = {}
         self.player: set[str] = set()
 
-    def add(self, text: str) -> None:
+    def add(self, text: str) -> bool:
+        """Gather one file's names; True when it defines characters."""
         characters, dynamic = _defined_characters(text)
         for var in characters:
             self.dynamic.pop(var, None)  # the last define of a character holds
@@ -264,6 +265,7 @@ class ScriptNames:
         self.dynamic.update(dynamic)
         self.add_values(text)
         self.player |= input_variables(text)
+        return bool(characters)
 
     def add_values(self, text: str) -> None:
         for var, values in assigned_values(text).items():
