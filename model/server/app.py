@@ -129,13 +129,14 @@ class BodyLimit:
         chunks: list[bytes] = []
         size = 0
         more = not too_big
+        other: Message | None = None  # a message that is not body (the client left)
         try:
             async with asyncio.timeout(self.timeout):
                 while more:
                     message = await receive()
                     if message["type"] != "http.request":
-                        await self.app(scope, _replay([message], receive), send)
-                        return
+                        other = message
+                        break
                     chunk = message.get("body", b"")
                     size += len(chunk)
                     if size > self.max_bytes:
@@ -151,6 +152,9 @@ class BodyLimit:
             # Closed: the rest of that body may still come, and is not a next request.
             response = JSONResponse(body, status_code=408, headers={"Connection": "close"})
             await response(scope, receive, send)
+            return
+        if other is not None:  # handed on outside the deadline, which is the body's only
+            await self.app(scope, _replay([other], receive), send)
             return
         if too_big:
             text = (
