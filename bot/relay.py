@@ -63,8 +63,13 @@ class WorkerUnreachable(UserError):
 
 
 class HttpWorker:
-    def __init__(self, settings: WorkerSettings, secrets: Secrets) -> None:
+    def __init__(
+        self, settings: WorkerSettings, secrets: Secrets, error_reply: str | None = None
+    ) -> None:
+        """`error_reply`: what a chat gets when the worker cannot answer (the character's
+        own line, see persona.canned_lines); `[worker] error_reply` when not given."""
         self.settings = settings
+        self.error_reply = settings.error_reply if error_reply is None else error_reply
         self.url = settings.url.rstrip("/")
         self._headers: dict[str, str] = {}
         if secrets.admin_token is not None:
@@ -161,7 +166,7 @@ class HttpWorker:
             return Reply.model_validate(await self._call("POST", "/chat", request.model_dump()))
         except (WorkerUnreachable, ValueError) as exc:
             log.error("chat failed: %s", exc)
-            return Reply(text=self.settings.error_reply, status="error")
+            return Reply(text=self.error_reply, status="error")
 
     async def history(self, scope: ScopeRef) -> list[HistoryEntry]:
         return await self._read("POST", "/history", _history, scope.model_dump())

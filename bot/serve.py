@@ -16,7 +16,12 @@ from atri.errors import UserError
 from bot.console import PLATFORM as CONSOLE_PLATFORM
 from bot.console import console_user_id, describe_worker, run_console
 from bot.lines import use_card
-from model.character.persona import Persona, configured_card_path, load_persona
+from model.character.persona import (
+    Persona,
+    canned_lines,
+    configured_card_path,
+    load_persona,
+)
 from model.protocol import ScopeRef, Worker
 from model.service import ChatService
 
@@ -36,7 +41,8 @@ async def serve(settings: Settings, secrets: Secrets, console: Console) -> None:
     if settings.worker.url:  # a separate `atri worker` holds the model and the memory
         from bot.relay import HttpWorker
 
-        async with HttpWorker(settings.worker, secrets) as remote:
+        said = canned_lines(settings, card).error
+        async with HttpWorker(settings.worker, secrets, error_reply=said) as remote:
             await run_adapters(remote, settings, secrets, console, card)
         return
     with console.status("Waking ATRI up (loading the model)…", spinner="dots"):
@@ -63,7 +69,7 @@ async def run_adapters(
     if secrets.discord_token is not None:
         from bot.discord.adapter import run_discord
 
-        adapters["Discord"] = lambda: run_discord(worker, settings, secrets)
+        adapters["Discord"] = lambda: run_discord(worker, settings, secrets, card)
     await serve_adapters(adapters)
 
 

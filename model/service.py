@@ -68,8 +68,6 @@ from model.summaries import Summarizer
 
 log = logging.getLogger(__name__)
 
-# Said to an empty message when the card has no line for it.
-EMPTY_MESSAGE_REPLY = "嗯？你想对亚托莉说什么呢？"
 # Generations per message when a reload lands between building the prompt and the batch.
 PROMPT_SWITCH_ATTEMPTS = 2
 
@@ -251,7 +249,7 @@ class ChatService:
         if not request.addressed and request.channel_id:
             reply = await self._hear_or_speak_up(request, text, scope)
         elif not text:
-            reply = Reply(text=self.lines.empty or EMPTY_MESSAGE_REPLY, scope=scope)
+            reply = Reply(text=self.lines.empty, scope=scope)
         elif (client and not self.client_limiter.allow(client)) or (
             request.user_id and not self.rate_limiter.allow(f"{request.platform}:{request.user_id}")
         ):

@@ -35,6 +35,7 @@ from bot.limits import (
     QuietNotices,
     ReplyCap,
 )
+from model.character.persona import Persona, canned_lines
 from model.protocol import ChannelMode, ChatRequest, MessageRef, ReplyCut, Worker
 
 log = logging.getLogger(__name__)
@@ -490,30 +491,37 @@ FATAL_CLOSE_CODES = {
 SHARDING_CLOSE_CODES = {4010, 4011}
 
 
-async def run_discord(worker: Worker, settings: Settings, secrets: Secrets) -> None:
+async def run_discord(
+    worker: Worker, settings: Settings, secrets: Secrets, card: Persona | None = None
+) -> None:
     """Run the Discord adapter until cancelled; refusals become one clear sentence.
+    `card`: the character card, when `atri serve` has read it already.
 
     Close codes that a reconnect cannot cure raise DiscordLoginError; other failures
     propagate for `atri serve` to retry. Asked for shards, she reconnects sharded."""
     if secrets.discord_token is None:
         raise DiscordLoginError("ATRI_DISCORD_TOKEN is not set: put the bot's token in it.")
     try:
-        await _run_client(AtriClient, worker, settings, secrets)
+        await _run_client(AtriClient, worker, settings, secrets, card)
     except discord.ConnectionClosed as exc:
         if exc.code not in SHARDING_CLOSE_CODES:
             raise
         log.info("Discord asks for shards (close code %s): reconnecting sharded", exc.code)
-        await _run_client(AtriShardedClient, worker, settings, secrets)
+        await _run_client(AtriShardedClient, worker, settings, secrets, card)
 
 
 async def _run_client(
-    kind: type[AtriClient], worker: Worker, settings: Settings, secrets: Secrets
+    kind: type[AtriClient],
+    worker: Worker,
+    settings: Settings,
+    secrets: Secrets,
+    card: Persona | None,
 ) -> None:
     assert secrets.discord_token is not None
     client = kind(
         worker,
         settings.discord,
-        error_reply=settings.worker.error_reply,
+        error_reply=canned_lines(settings, card).error,
         sync_state_path=settings.path(settings.discord.commands_state),
     )
     try:

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from atri.config import ConfigError, Secrets, Settings
 from bot.qq import set_worker
-from model.character.persona import Persona, configured_persona
+from model.character.persona import Persona, canned_lines, configured_persona
 from model.protocol import Worker
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def nonebot_options(
         "atri_max_message_chars": qq.max_message_chars,
         "atri_max_reply_parts": qq.max_reply_parts,
         "atri_room_context": qq.room_context,
-        "atri_error_reply": settings.worker.error_reply,
+        "atri_error_reply": canned_lines(settings, card).error,
     }
 
 

@@ -119,6 +119,27 @@ class CannedLines(BaseModel):
     empty: str = ""  # an empty message
 
 
+# What she says when there is no model reply, for a card that has no `lines` of its own,
+# per language ({{char}}: her name).
+DEFAULT_LINES = {
+    "zh": CannedLines(
+        busy="呜……{{char}}现在有点忙不过来，请稍等一下再和我说话吧！",
+        error="诶？{{char}}的脑袋好像短路了一下……能再说一遍吗？",
+        empty="嗯？你想对{{char}}说什么呢？",
+    ),
+    "en": CannedLines(
+        busy="Uu... {{char}} is a little swamped right now. Talk to me again in a moment!",
+        error="Huh? {{char}}'s head short-circuited for a second... Could you say that again?",
+        empty="Hm? What did you want to tell {{char}}?",
+    ),
+    "ja": CannedLines(
+        busy="うう……{{char}}、いまちょっと手が回らないの。少ししてからまた話しかけてね！",
+        error="あれ？{{char}}の頭が一瞬ショートしちゃった……もう一度言ってくれる？",
+        empty="ん？{{char}}に何を言いたかったの？",
+    ),
+}
+
+
 class Persona(BaseModel):
     # The card's main language ("zh", "en", "ja"); "" = told from its text.
     language: str = ""
@@ -345,14 +366,30 @@ def _own_or_card(configured: str, default: str, from_card: str) -> str:
 
 
 def reply_lines(persona: Persona, settings: Settings) -> CannedLines:
-    """The busy, error and empty-message lines and the person's default name, in the
-    card's language unless `[worker]` / `[persona]` give lines of their own."""
+    """The busy, error and empty-message lines, in the card's language unless `[worker]`
+    gives lines of its own. A card without such lines (a SillyTavern card has none) says
+    DEFAULT_LINES in its language with its own name: never ATRI's lines for someone else."""
     worker, defaults = settings.worker, WorkerSettings()
-    return CannedLines(
-        busy=_own_or_card(worker.busy_reply, defaults.busy_reply, persona.lines.busy),
-        error=_own_or_card(worker.error_reply, defaults.error_reply, persona.lines.error),
-        empty=persona.lines.empty,
+    generic = DEFAULT_LINES.get(persona.main_language, DEFAULT_LINES["en"])
+    own = CannedLines(
+        **{
+            field: (getattr(persona.lines, field) or getattr(generic, field)).replace(
+                "{{char}}", persona.name
+            )
+            for field in CannedLines.model_fields
+        }
     )
+    return CannedLines(
+        busy=_own_or_card(worker.busy_reply, defaults.busy_reply, own.busy),
+        error=_own_or_card(worker.error_reply, defaults.error_reply, own.error),
+        empty=own.empty,
+    )
+
+
+def canned_lines(settings: Settings, card: Persona | None = None) -> CannedLines:
+    """`reply_lines` of the configured character (`card` when already read): what the
+    bots say in her voice when they cannot reach a separate worker."""
+    return reply_lines(configured_persona(settings, card), settings)
 
 
 def default_user_name(persona: Persona, settings: Settings) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
@@ -14,7 +15,9 @@ from bot import commands, lines
 from bot.commands import Actor
 from bot.lines import EN, ZH, BotLines, lines_for, use_card
 from bot.qq.runner import her_names, nonebot_options
+from bot.relay import HttpWorker
 from model.character.persona import PersonaError, configured_card_path, load_persona
+from model.protocol import ChatRequest
 from model.service import ChatService
 
 
@@ -105,3 +108,30 @@ async def test_a_card_read_once_serves_the_service_the_lines_and_qqs_names(
         assert (await service.character()).name == "Yuki"
     with pytest.raises(PersonaError, match="cannot be read"):  # what reading it again meets
         her_names(echo_settings)
+
+
+async def test_another_characters_canned_lines_reach_the_service_and_the_bots(
+    tmp_path: Path, echo_settings: Settings
+) -> None:
+    """Her busy, error and empty-message lines come from her card (a SillyTavern card has
+    none: generic ones in its language, with her name), never ATRI's Chinese lines."""
+    card_file = tmp_path / "yuki.json"
+    card_file.write_text(
+        json.dumps({"spec": "chara_card_v2", "data": {"name": "Yuki", "description": "A girl."}}),
+        encoding="utf-8",
+    )
+    echo_settings.persona.card = str(card_file)
+    card = load_persona(configured_card_path(echo_settings))
+    error = "Huh? Yuki's head short-circuited for a second... Could you say that again?"
+    assert nonebot_options(echo_settings, Secrets(), card)["atri_error_reply"] == error
+    async with await ChatService.open(echo_settings, card=card) as service:
+        empty = await service.chat(ChatRequest(platform="test", user_id="u1", text="  "))
+    assert empty.text == "Hm? What did you want to tell Yuki?"
+    # A separate worker that cannot be reached: the relay answers with her error line.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    echo_settings.worker.url = f"http://127.0.0.1:{port}"
+    async with HttpWorker(echo_settings.worker, Secrets(), error_reply=error) as remote:
+        failed = await remote.chat(ChatRequest(platform="test", user_id="u1", text="hi"))
+    assert failed.status == "error" and failed.text == error

@@ -11,8 +11,9 @@ from atri.config import Settings
 from bot.discord.adapter import AtriClient
 from bot.discord.text import MESSAGE_LIMIT
 from bot.limits import MAX_INPUT_CHARS
+from model.character.persona import load_persona
 from model.protocol import ChatRequest, ReloadResult, Reply, ScopeRef, WorkerStatus
-from model.service import EMPTY_MESSAGE_REPLY, ChatService
+from model.service import ChatService
 from tests.bot.discord.conftest import running_client
 from tests.bot.discord.fake_discord import (
     ADMIN_ID,
@@ -29,6 +30,9 @@ from tests.bot.discord.fake_discord import (
     is_reaction,
     is_typing_in,
 )
+
+# What the packaged card (Chinese on the echo engine) says to an empty message.
+EMPTY_MESSAGE_REPLY = load_persona().lines.empty
 
 MENTION = f"<@{BOT_ID}>"
 ECHO = "亚托莉听到了："

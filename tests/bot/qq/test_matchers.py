@@ -24,8 +24,9 @@ from bot.limits import MAX_INPUT_CHARS, QuietNotices, ReplyCap
 from bot.lines import lines
 from bot.qq import set_worker
 from bot.qq.text import reply_parts, text_message
+from model.character.persona import load_persona
 from model.protocol import ChannelSetting, ChatRequest
-from model.service import EMPTY_MESSAGE_REPLY, ChatService
+from model.service import ChatService
 from tests.bot.qq.events import (
     GROUP_ID,
     SELF_ID,
@@ -34,6 +35,9 @@ from tests.bot.qq.events import (
     group_event,
     private_event,
 )
+
+# What the packaged card (Chinese on the echo engine) says to an empty message.
+EMPTY_MESSAGE_REPLY = load_persona().lines.empty
 
 SENT = {"message_id": 1}
 # The number QQ reports for every anonymous member of a group.

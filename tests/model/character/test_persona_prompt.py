@@ -11,6 +11,7 @@ from atri.config import OFFLINE_DEFAULT_BASE, Settings
 from model.character.ooc import detect_language
 from model.character.persona import (
     PersonaError,
+    canned_lines,
     configured_persona,
     default_user_name,
     load_persona,
@@ -155,3 +156,29 @@ def test_the_default_training_prompt_is_said_in_her_language() -> None:
     english = card.in_language("en")
     assert english.training_prompt(DEFAULT_TRAINING_PROMPT).startswith("You are ATRI. ")
     assert english.training_prompt("{{char}} and {{user}}") == "ATRI and {{user}}"
+
+
+@pytest.mark.parametrize(
+    ("name", "description", "language"),
+    [
+        ("Yuki", "A girl who lives in the snow.", "en"),
+        ("雪", "住在雪山里的女孩。", "zh"),
+        ("ユキ", "雪国に住んでいる女の子です。", "ja"),
+    ],
+)
+def test_a_card_without_lines_says_them_in_its_language_with_its_name(
+    tmp_path: Path, name: str, description: str, language: str
+) -> None:
+    """A SillyTavern card has no busy, error or empty-message lines: she says generic
+    ones in her own language and with her own name, never ATRI's Chinese lines."""
+    card = {"spec": "chara_card_v2", "data": {"name": name, "description": description}}
+    (tmp_path / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    settings = Settings(root=tmp_path)
+    settings.persona.card = "card.json"
+    said = canned_lines(settings)
+    for text in (said.busy, said.error, said.empty):
+        assert name in text and "亚托莉" not in text and "ATRI" not in text, text
+        assert "{{char}}" not in text and detect_language(text) == language, text
+    settings.worker.error_reply = "Oops, say that again?"  # a line of one's own, as written
+    assert canned_lines(settings).error == "Oops, say that again?"
+    assert canned_lines(settings).busy == said.busy
