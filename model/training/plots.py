@@ -26,7 +26,7 @@ def plot_loss(log_history: Sequence[dict[str, Any]], path: Path, title: str = ""
             ax.plot(steps, values, marker="o" if len(points) < 30 else None, label=label)
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
-    ax.set_title(title or "ATRI LoRA training")
+    ax.set_title(title or "LoRA training")
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend()

@@ -576,7 +576,7 @@ def publish_version(
     tmp = temp_folder(out, version)
     try:
         model.save_pretrained(str(tmp))
-        plot_loss(history, tmp / LOSS_PLOT, title=f"ATRI LoRA {version}")
+        plot_loss(history, tmp / LOSS_PLOT, title=f"LoRA adapter {version}")
         manifest = {
             "format": MANIFEST_FORMAT,
             "version": version,
