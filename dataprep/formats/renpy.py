@@ -318,7 +318,14 @@ def translation_languages(text: str) -> set[str]:
 
 
 def _unescape(s: str) -> str:
-    return s.replace('\\"', '"').replace("\\'", "'").replace("\\n", " ").replace("\\\\", "\\")
+    # `\%` is `%%` to Ren'Py's script reader, which `_shown` makes one "%".
+    return (
+        s.replace('\\"', '"')
+        .replace("\\'", "'")
+        .replace("\\n", " ")
+        .replace("\\%", "%%")
+        .replace("\\\\", "\\")
+    )
 
 
 def _tag_or_brace(m: re.Match[str]) -> str:
@@ -332,8 +339,12 @@ def _render(raw: str, names: dict[str, str]) -> str | None:
 
 def _shown(text: str, names: dict[str, str]) -> str | None:
     """The text a player sees: tags dropped, ruby readings dropped, variables interpolated;
-    None when a variable in it has no known value (the line would be left with a hole)."""
+    None when a variable in it has no known value (the line would be left with a hole).
+    Ren'Py formats a line with `%` before it interpolates (config.old_substitutions, on by
+    default): `%%` in the script is one "%" on screen."""
     text = _TEXT_TAG.sub(_tag_or_brace, text)
+    if "%%" in text:
+        text = text.replace("%%", "%")
     if "[" in text:
         unknown: list[str] = []
 

@@ -218,6 +218,17 @@ def test_renpy_doubled_brace_is_a_literal_brace() -> None:
     assert said(found) == [("亚托莉", "集合{甲，乙}叫作集合。")]
 
 
+def test_renpy_doubled_percent_is_one_percent_sign() -> None:
+    # Ren'Py shows `%%` and `\%` as "%" (old-style formatting, on by default); the reply
+    # kept "100%%" and "50\%" as written.
+    text = (
+        'define a = Character("Atri")\nlabel a:\n    a "I\'m 100%% high-performance!"\n'
+        '    a "Battery at 50\\% now."\n'
+    )
+    found = parse(text, "x.rpy", "renpy", ParseOptions())
+    assert said(found) == [("Atri", "I'm 100% high-performance!"), ("Atri", "Battery at 50% now.")]
+
+
 def test_renpy_string_over_several_lines() -> None:
     # A string may run over lines (Ren'Py joins them with a space); such lines were lost.
     text = (
