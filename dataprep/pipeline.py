@@ -229,14 +229,16 @@ def iter_utterances(
     """Every file's utterances in order, a batch (list) at a time; each file's text is let
     go once it is parsed.
 
-    A file in which no line has a speaker gets a "no dialogue found" error in its report
-    (its narration, already passed on, can make no sample without speakers).
+    A file in which no line has a speaker gets a "no dialogue found" error in its report,
+    and its narration is not passed on: a file the read stage counts as failed adds no
+    utterance to the stats (batches wait until the file's first spoken line).
     """
     while scripts:
         script = scripts.pop(0)
         report, text = script.report, script.text
         spoken = False
         count = 0
+        waiting: list[list[Utterance]] = []
         try:
             if script.fmt == "plain":
                 batches: Iterable[list[Utterance]] = plain_format.iter_batches(
@@ -248,6 +250,11 @@ def iter_utterances(
                 count += len(batch)
                 if not spoken:
                     spoken = any(u.speaker is not None for u in batch)
+                    if not spoken:
+                        waiting.append(batch)
+                        continue
+                    yield from waiting
+                    waiting = []
                 yield batch
         except DataprepError as exc:
             report.error = str(exc)
@@ -261,6 +268,9 @@ def iter_utterances(
             )
             if not spoken and not defines_only:
                 report.error = _no_dialogue(script, options)
+            elif waiting:
+                yield from waiting
+        del waiting
         report.utterances = count if report.error is None else 0
         del script, text
         progress(report.path, 1)

@@ -18,7 +18,9 @@ class Utterance:
     """One line of the script as a parser saw it.
 
     `speaker` is None for narration. `scene` is a key unique within the source file;
-    a change of scene ends any exchange in progress.
+    a change of scene ends any exchange in progress, and so does a change of `branch`
+    within a scene (one choice of a Ren'Py menu, or the lines after the menu), whose
+    lines never follow those of another choice in play.
     """
 
     speaker: str | None
@@ -29,6 +31,7 @@ class Utterance:
     # Why the line cannot be used as written (a drop reason counted in the stats), e.g.
     # a variable in it that no script gives a value; None for a usable line.
     dropped: str | None = None
+    branch: int = 0
 
 
 @dataclass(slots=True)

@@ -39,7 +39,7 @@ def iter_samples(
 ) -> Iterator[Sample]:
     """Group lines into exchanges and turn each of the character's turns into a sample.
 
-    An exchange ends at a third party's line or a scene change. A character turn with no
+    An exchange ends at a third party's line, a scene change or a change of branch. A character turn with no
     lead turn before it in its exchange cannot be a sample; its lines are counted in
     `dropped_lines["no_lead_before"]`. With `drop_noise`, a character line that is only
     an interjection is left out (counted as "interjection_only"); a turn made only of
@@ -50,6 +50,7 @@ def iter_samples(
     exchange: list[Turn] = []
     stage: list[str] = []
     source = scene = ""
+    branch = 0
     stage_mode = rules.narration == "stage"
     max_stage = rules.stage_direction_max_chars
     drop_noise = rules.drop_noise
@@ -57,12 +58,12 @@ def iter_samples(
     character, narration, other = Role.CHARACTER, Role.NARRATION, Role.OTHER
 
     for utterance, role in lines:
-        if utterance.scene != scene or utterance.source != source:
+        if utterance.scene != scene or utterance.source != source or utterance.branch != branch:
             if exchange:
                 yield from _samples_of(exchange, (source, scene), rules, dropped_lines)
                 exchange = []
             stage.clear()
-            source, scene = utterance.source, utterance.scene
+            source, scene, branch = utterance.source, utterance.scene, utterance.branch
         if role is narration:
             if stage_mode and exchange:
                 stage.append(utterance.text)

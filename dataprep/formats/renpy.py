@@ -33,6 +33,8 @@ _VARIABLE = re.compile(r"[A-Za-z_][\w.]*")
 _NAME_VALUE = r"""(?:_\(\s*)?(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(None)\b)"""
 _FIRST_ARG = re.compile(rf"\s*(?:name\s*=\s*)?{_NAME_VALUE}")
 _NAME_KEYWORD = re.compile(rf"[(,]\s*name\s*=\s*{_NAME_VALUE}")
+# `menu:` or `menu name:` (a menu with a label), its choices indented below it.
+_MENU = re.compile(r"menu(?:\s+[\w.]+)?\s*(?:\(.*\))?\s*:\s*$")
 _LABEL = re.compile(r"\s*label\s+([\w.]+)\s*(?:\(.*\))?\s*:")
 _TRANSLATE = re.compile(r"\s*translate\s+(\w+)\s+([\w.]+)\s*:")
 # `translate <lang> <id>:` blocks of translated dialogue, not of interface strings,
@@ -318,7 +320,14 @@ def translation_languages(text: str) -> set[str]:
 
 
 def _unescape(s: str) -> str:
-    return s.replace('\\"', '"').replace("\\'", "'").replace("\\n", " ").replace("\\\\", "\\")
+    # `\%` is `%%` to Ren'Py's script reader, which `_shown` makes one "%".
+    return (
+        s.replace('\\"', '"')
+        .replace("\\'", "'")
+        .replace("\\n", " ")
+        .replace("\\%", "%%")
+        .replace("\\\\", "\\")
+    )
 
 
 def _tag_or_brace(m: re.Match[str]) -> str:
@@ -332,8 +341,12 @@ def _render(raw: str, names: dict[str, str]) -> str | None:
 
 def _shown(text: str, names: dict[str, str]) -> str | None:
     """The text a player sees: tags dropped, ruby readings dropped, variables interpolated;
-    None when a variable in it has no known value (the line would be left with a hole)."""
+    None when a variable in it has no known value (the line would be left with a hole).
+    Ren'Py formats a line with `%` before it interpolates (config.old_substitutions, on by
+    default): `%%` in the script is one "%" on screen."""
     text = _TEXT_TAG.sub(_tag_or_brace, text)
+    if "%%" in text:
+        text = text.replace("%%", "%")
     if "[" in text:
         unknown: list[str] = []
 
@@ -435,6 +448,10 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     chosen = None if chosen == ORIGINAL else chosen
     every_language = options.renpy_language is None
     monologue = "double"
+    # Each choice of a menu, and what follows the menu, is a branch of its own: a choice's
+    # lines never follow another choice's in play. `menus`: indents of the open menus.
+    branch = 0
+    menus: list[int] = []
     lines = text.splitlines()
     joined_until = 0  # the last line joined into a statement that began above it
     for number, raw in enumerate(lines, 1):
@@ -455,6 +472,10 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             block_indent = -1
         if translate_indent >= 0 and indent <= translate_indent:
             language, translate_indent = None, -1
+        if menus and indent <= menus[-1]:
+            while menus and indent <= menus[-1]:
+                menus.pop()
+            branch += 1
         if line[0] == "$":
             continue
         if _CODE_BLOCK.match(line):
@@ -462,6 +483,9 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             continue
         if marker is not None and marker(line):
             scene = f"marker{number}"
+            continue
+        if line.startswith("menu") and _MENU.match(line):
+            menus.append(indent)
             continue
         if line.startswith("label "):
             m = _LABEL.match(line)
@@ -504,11 +528,12 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
                     continue
                 joined_until = last
             said = [(number, m.group("text")[1:-1])]
-        if language != chosen and not every_language:
-            continue
         rest = m.group("rest").strip()
         if rest.endswith(":"):
+            branch += 1
             continue  # a menu choice, not a line
+        if language != chosen and not every_language:
+            continue
         who, whostr = m.group("who"), m.group("whostr")
         if who in _NOT_SPEAKERS:
             continue
@@ -523,8 +548,10 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         for at, written in said:
             shown = _shown(_unescape(written), names)
             if shown is None:
-                out.append(Utterance(speaker, written, source, at, scene, UNRESOLVED_VARIABLE))
+                out.append(
+                    Utterance(speaker, written, source, at, scene, UNRESOLVED_VARIABLE, branch)
+                )
             elif shown:
-                out.append(Utterance(speaker, shown, source, at, scene))
+                out.append(Utterance(speaker, shown, source, at, scene, branch=branch))
         last_speaker = speaker
     return out

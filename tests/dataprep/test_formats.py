@@ -11,6 +11,7 @@ from atri.config import DataprepSettings
 from dataprep.formats import ParseOptions, compile_markers, detect_format, parse
 from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.formats import renpy as renpy_format
+from dataprep.pipeline import run_pipeline
 from dataprep.records import Utterance
 
 MARKERS = ParseOptions(scene_marker=compile_markers(DataprepSettings().scene_markers))
@@ -218,6 +219,17 @@ def test_renpy_doubled_brace_is_a_literal_brace() -> None:
     assert said(found) == [("亚托莉", "集合{甲，乙}叫作集合。")]
 
 
+def test_renpy_doubled_percent_is_one_percent_sign() -> None:
+    # Ren'Py shows `%%` and `\%` as "%" (old-style formatting, on by default); the reply
+    # kept "100%%" and "50\%" as written.
+    text = (
+        'define a = Character("Atri")\nlabel a:\n    a "I\'m 100%% high-performance!"\n'
+        '    a "Battery at 50\\% now."\n'
+    )
+    found = parse(text, "x.rpy", "renpy", ParseOptions())
+    assert said(found) == [("Atri", "I'm 100% high-performance!"), ("Atri", "Battery at 50% now.")]
+
+
 def test_renpy_string_over_several_lines() -> None:
     # A string may run over lines (Ren'Py joins them with a space); such lines were lost.
     text = (
@@ -357,3 +369,31 @@ def test_tyrano_character_ids_are_credited_to_their_display_names(fixtures: Path
         ("mob", "（通りすがりの人）"),
     ]
     assert kirikiri_format.with_display_names(["Akane", "茜"], names) == ["Akane", "茜", "あかね"]
+
+
+def test_renpy_menu_choices_never_share_an_exchange(tmp_path: Path) -> None:
+    # A player takes one choice of a menu; the second choice's sample had the first
+    # choice's lines as its history ("Come with me." / "Yay!" before "Bye."), and the
+    # lines after the menu followed the last choice's.
+    script = tmp_path / "script.rpy"
+    script.write_text(
+        'define n = Character("Natsuki")\ndefine a = Character("Atri")\n'
+        "label start:\n"
+        '    n "Hey."\n    a "Hi!"\n'
+        "    menu:\n"
+        '        "What should I say?"\n'
+        '        "Take her home":\n            n "Come with me."\n            a "Yay!"\n'
+        '        "Leave" if not stayed:\n            n "Bye."\n            a "Meanie..."\n'
+        '    n "Anyway."\n    a "Anyway!"\n',
+        encoding="utf-8",
+    )
+    settings = DataprepSettings(lead_aliases=["Natsuki"], character_aliases=["Atri"])
+    result = run_pipeline(settings, [script])
+    assert [[text for _, text in s.turns] for s in result.train] == [
+        ["Hey.", "Hi!"],
+        ["Come with me.", "Yay!"],
+        ["Bye.", "Meanie..."],
+        ["Anyway.", "Anyway!"],
+    ]
+    # Still one scene: the split keeps a label whole.
+    assert {s.scene_key for s in result.train} == {f"{script}#start"}

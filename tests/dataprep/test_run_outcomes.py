@@ -318,3 +318,20 @@ def test_a_malformed_dataset_info_is_one_sentence_and_never_replaced(
     )
     assert "Traceback" not in text and f"Nothing was written to {earlier}." in text
     assert snapshot(earlier) == before
+
+
+def test_a_dialogue_less_file_adds_no_utterance_to_the_stages(tmp_path: Path) -> None:
+    # Its narration was counted: extract said 4 lines → 6 utterances (and narration = 3),
+    # more utterances than lines, and more than the files' own counts (3).
+    talk = tmp_path / "talk.txt"
+    talk.write_text("海风吹过。\n夏生：你好。\n亚托莉：你好！\n", encoding="utf-8")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("海浪拍打着礁石。\n远处传来海鸥的叫声。\n太阳升起。\n", encoding="utf-8")
+    result = run_pipeline(DataprepSettings(eval_ratio=0), [talk, notes])
+    assert [r.utterances for r in result.files] == [3, 0]
+    stages = {s.stage: s for s in result.stats.stages}
+    assert (stages["extract"].count_in, stages["extract"].count_out) == (3, 3)
+    assert stages["speakers"].count_in == 3
+    assert stages["speakers"].dropped["narration"] == 1
+    assert result.stats.roles["narration"] == 1
+    assert [s.reply for s in result.train] == ["你好！"]
