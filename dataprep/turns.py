@@ -39,12 +39,13 @@ def iter_samples(
 ) -> Iterator[Sample]:
     """Group lines into exchanges and turn each of the character's turns into a sample.
 
-    An exchange ends at a third party's line, a scene change or a change of branch. A character turn with no
-    lead turn before it in its exchange cannot be a sample; its lines are counted in
-    `dropped_lines["no_lead_before"]`. With `drop_noise`, a character line that is only
-    an interjection is left out (counted as "interjection_only"); a turn made only of
-    such lines disappears, and the lead's turns on either side of it become one. A
-    sample's history starts after the last turn longer than `max_turn_chars`.
+    An exchange ends at a third party's line, a scene change or a change of branch. A
+    character turn with no lead turn before it in its exchange cannot be a sample; its
+    lines are counted in `dropped_lines["no_lead_before"]`. With `drop_noise`, a
+    character line that is only an interjection is left out (counted as
+    "interjection_only"); a turn made only of such lines disappears, and the lead's turns
+    on either side of it become one. A sample's history starts after the last turn longer
+    than `max_turn_chars`.
     Samples come out exchange by exchange, so nothing waits for the whole script.
     """
     exchange: list[Turn] = []
