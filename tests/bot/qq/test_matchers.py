@@ -485,3 +485,24 @@ async def test_memory_in_a_group_goes_to_the_asker_privately_never_to_the_group(
         else:
             ctx.should_call_api("send_private_msg", private, SENT)
             expect_reply(ctx, event, lines().memory_sent_privately)
+
+
+async def test_a_flood_of_commands_is_answered_only_up_to_the_reply_cap(
+    app: App, plugin: ModuleType, echo_service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each answer holds the account's send queue, shared by every group it is in.
+    monkeypatch.setattr(plugin, "reply_cap", ReplyCap(2))
+    await say(echo_service, "4000")
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        for n, words in enumerate(["重置记忆", "/atri status", "重置记忆", "/atri", "/atri"]):
+            event = group_event(words)
+            ctx.receive_event(bot, event)
+            if n == 0:
+                expect_reply(ctx, event, "好的，亚托莉把我们的对话忘掉了（2 条）。重新开始吧！")
+            if n == 1:
+                member = Actor("qq", "4000", is_admin=False, channel_id=str(GROUP_ID))
+                expect_reply(ctx, event, (await commands.status(echo_service, member)).text)
+        event = private_event("/atri")  # another conversation is not held
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, lines().qq_usage)
