@@ -350,12 +350,14 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
         heard = (event.group_id, event.user_id, str(event.original_message))
         if not seen_by_accounts.first(heard, by=str(bot.self_id)):
             return  # another of ATRI's accounts answers it
+    media = only_media(event.message)
+    if media and not _said_to_her(event):
+        return  # not every sticker in a group set to "all"; and no reply counted for it
     if not reply_cap.allow(_channel_key(event)):
         log.info("QQ: reply cap reached in %s; staying silent", _channel_key(event))
         return
-    if only_media(event.message):
-        if _said_to_her(event):  # not every sticker in a group set to "all"
-            await send_reply(bot, event, lines().media_only)
+    if media:
+        await send_reply(bot, event, lines().media_only)
         return
     request = chat_request(event, text=await spoken_text(bot, event))
     stored = None

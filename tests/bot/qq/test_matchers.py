@@ -319,6 +319,24 @@ async def test_in_a_group_set_to_all_pictures_not_for_her_get_no_line(
         expect_reply(ctx, event, "亚托莉听到了：大家好")
 
 
+async def test_pictures_left_unanswered_do_not_use_up_the_reply_cap(
+    app: App, plugin: ModuleType, echo_service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(plugin, "reply_cap", ReplyCap(2))
+    await echo_service.set_channel_mode(
+        ChannelSetting(platform="qq", channel_id=str(GROUP_ID), mode="all")
+    )
+    plugin.channel_modes().forget()
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        for _ in range(3):  # a sticker-happy group: none of them gets a reply
+            message = Message(MessageSegment("face", {"id": "1"}))
+            ctx.receive_event(bot, addressed(bot, group_event(message)))
+        event = addressed(bot, group_event(at_me("你在吗")))
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, "亚托莉听到了：你在吗")
+
+
 async def test_a_5000_character_message_is_answered_in_a_few_parts(
     app: App, plugin: ModuleType
 ) -> None:
