@@ -99,6 +99,8 @@ async def reset_user(worker: Worker, actor: Actor, target_user_id: str) -> Comma
     if not actor.is_admin:
         return _refuse(actor, f"reset of user {target_user_id}")
     count = await worker.reset(actor.scope(target_user_id))
+    if count == SHARED_SCOPE:  # `[memory] scope = "channel"`: nothing is theirs alone
+        return CommandResult(lines().shared_user_reset, ok=False)
     log.info("%s admin %s reset user %s", actor.platform, actor.user_id, target_user_id)
     return CommandResult(lines().user_reset_done.format(count=max(count, 0)))
 

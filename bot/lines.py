@@ -22,6 +22,7 @@ class BotLines:
     not_a_channel: str
     group_only: str
     shared_reset_refused: str
+    shared_user_reset: str  # an admin's reset of one member where all share one
     reset_done: str  # {count}
     user_reset_done: str  # {count}
     channel_reset_done: str  # {count}
@@ -75,6 +76,8 @@ ZH = BotLines(
     not_a_channel="这个要在群里或频道里用哦。",
     group_only="这个要在群里用哦。",
     shared_reset_refused="这里的对话是大家共享的，只有管理员可以重置哦。",
+    shared_user_reset="这里的对话是大家共享的，没有只属于这位成员的部分：什么都没有重置。"
+    "要重置，请重置整个频道或群的对话。",
     reset_done="好的，{name}把我们的对话忘掉了（{{count}} 条）。重新开始吧！",
     user_reset_done="已重置该用户的对话记忆（{{count}} 条）。",
     channel_reset_done="已重置这里的对话记忆（{{count}} 条）。",
@@ -131,6 +134,8 @@ EN = BotLines(
     not_a_channel="That works in a group or channel.",
     group_only="That works in a group.",
     shared_reset_refused="The conversation here is shared by everyone; only admins can reset it.",
+    shared_user_reset="The conversation here is shared by everyone, so no part of it is that "
+    "member's alone: nothing was reset. To reset it, reset the whole channel or group.",
     reset_done="OK, {name} has forgotten our conversation ({{count}} messages). Let's start over!",
     user_reset_done="Reset that member's conversation ({{count}} messages).",
     channel_reset_done="Reset the conversation here ({{count}} messages).",

@@ -47,15 +47,22 @@ def mentions_as_names(text: str, names: NameLookup = _no_names) -> str:
     def plain(match: re.Match[str]) -> str:
         kind = "role" if match.group(1) == "&" else "user"
         name = names(kind, int(match.group(2)))
-        return f"@{name}" if name else f"@{ZERO_WIDTH_SPACE}{kind}"
+        if not name:
+            return f"@{ZERO_WIDTH_SPACE}{kind}"
+        # A nickname written as a mention ("<@&123>") stays the text it is.
+        return "@" + name.replace("<@", f"<{ZERO_WIDTH_SPACE}@")
 
     return _MENTION.sub(plain, text)
 
 
 def neutralize_mentions(text: str, names: NameLookup = _no_names) -> str:
     """`mentions_as_names`, then `@everyone`/`@here` broken by a zero-width space."""
-    text = mentions_as_names(text, names)
     # Last, so a member whose name is "everyone" cannot smuggle a ping through a name.
+    return break_mass_mentions(mentions_as_names(text, names))
+
+
+def break_mass_mentions(text: str) -> str:
+    """`@everyone`/`@here` broken by a zero-width space, wherever they appear."""
     return _MASS_MENTION.sub("@" + ZERO_WIDTH_SPACE, text)
 
 
@@ -74,7 +81,9 @@ def defuse_markup(text: str) -> str:
 def outgoing_parts(text: str, names: NameLookup = _no_names) -> list[str]:
     """A reply ready to send: mentions neutralised, markup defused, split into messages
     Discord accepts."""
-    text = defuse_markup(neutralize_mentions(text, names))
+    # Mass mentions are broken after the markup is defused: spelling out a masked link
+    # joins what was around it ("@[everyone](https://…)" reads "@everyone (…)").
+    text = break_mass_mentions(defuse_markup(mentions_as_names(text, names)))
     # A part may start where a line did not ("好的。# 标题" split after "。"): one
     # character is kept free to defuse it.
     parts = split_message(text, MESSAGE_LIMIT - len(ZERO_WIDTH_SPACE))

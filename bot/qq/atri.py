@@ -350,12 +350,14 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
         heard = (event.group_id, event.user_id, str(event.original_message))
         if not seen_by_accounts.first(heard, by=str(bot.self_id)):
             return  # another of ATRI's accounts answers it
+    media = only_media(event.message)
+    if media and not _said_to_her(event):
+        return  # not every sticker in a group set to "all"; and no reply counted for it
     if not reply_cap.allow(_channel_key(event)):
         log.info("QQ: reply cap reached in %s; staying silent", _channel_key(event))
         return
-    if only_media(event.message):
-        if _said_to_her(event):  # not every sticker in a group set to "all"
-            await send_reply(bot, event, lines().media_only)
+    if media:
+        await send_reply(bot, event, lines().media_only)
         return
     request = chat_request(event, text=await spoken_text(bot, event))
     stored = None
@@ -499,14 +501,25 @@ chat = on_message(rule=person & Rule(_addressed), priority=50, block=True)
 room = on_message(rule=person & Rule(_overheard), priority=60, block=True)
 
 
+async def answer_command(bot: Bot, event: MessageEvent, args: Message) -> None:
+    """The command runs whatever the cap says (an admin can still turn her off in a
+    flood); its answer is a reply like any other, so a burst of commands is not answered
+    past `max_replies_per_minute` (each would hold the account's send queue)."""
+    text = await command_reply(bot, event, args)
+    if not reply_cap.allow(_channel_key(event)):
+        log.info("QQ: reply cap reached in %s; command not answered", _channel_key(event))
+        return
+    await send_reply(bot, event, text)
+
+
 @atri_command.handle()
 async def _on_atri_command(bot: Bot, event: MessageEvent, args: Message = CommandArg()) -> None:
-    await send_reply(bot, event, await command_reply(bot, event, args))
+    await answer_command(bot, event, args)
 
 
 @reset_words.handle()
 async def _on_reset_words(bot: Bot, event: MessageEvent) -> None:
-    await send_reply(bot, event, await command_reply(bot, event, Message("reset")))
+    await answer_command(bot, event, Message("reset"))
 
 
 @chat.handle()

@@ -122,3 +122,15 @@ async def test_a_channel_reset_outside_a_channel_says_so(echo_settings: Settings
         assert not result.ok and result.text == lines().not_a_channel
         history = await service.memory.history(service.scope_for("p", "boss"))
         assert len(history) == 2
+
+
+async def test_an_admin_reset_of_one_member_of_a_shared_conversation_says_nothing_was_reset(
+    echo_settings: Settings,
+) -> None:
+    echo_settings.memory.scope = "channel"
+    async with await ChatService.open(echo_settings) as service:
+        await service.chat(say("victim", "shared"))
+        result = await commands.reset_user(service, admin(), "victim")
+        # It used to say "reset that member's conversation (0 messages)": done, it read.
+        assert not result.ok and result.text == lines().shared_user_reset
+        assert len(await live(service, "victim")) == 2

@@ -76,3 +76,19 @@ def test_a_part_never_starts_with_markup_its_line_did_not() -> None:
 def test_a_masked_link_with_brackets_in_its_text_is_spelt_out_too() -> None:
     (part,) = outgoing_parts("[[官方] 领取](https://evil.example) [a] [b](https://b.example)")
     assert part == "[官方] 领取 (<https://evil.example>) [a] b (<https://b.example>)"
+
+
+def test_a_masked_link_cannot_join_a_mass_mention_together() -> None:
+    # Spelling out "[everyone](url)" puts "everyone" right after the "@" before it.
+    for text in ["@[everyone](https://x.example)", "hi @[Here](<https://x.example>) you"]:
+        (part,) = outgoing_parts(text)
+        assert "@everyone" not in part.lower() and "@here" not in part.lower(), part
+        assert "(<https://x.example>)" in part
+
+
+def test_a_nickname_written_as_a_mention_stays_text() -> None:
+    def odd(kind: str, ident: int) -> str | None:
+        return "<@&7>" if ident == 1 else None
+
+    (part,) = outgoing_parts("hi <@1>", odd)
+    assert "<@&7>" not in part and part.replace(ZWSP, "") == "hi @<@&7>"

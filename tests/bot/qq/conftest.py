@@ -18,6 +18,7 @@ import pytest
 from nonebug import NONEBOT_INIT_KWARGS
 
 from atri.config import QQSettings, Secrets, Settings
+from bot.limits import ReplyCap
 from bot.qq import set_worker
 from bot.qq.runner import PLUGIN, nonebot_options
 from model.service import ChatService
@@ -64,9 +65,13 @@ async def qq_plugin(
 
 
 @pytest.fixture
-def plugin(qq_plugin: ModuleType, echo_service: ChatService) -> Iterator[ModuleType]:
-    """The loaded plugin module, talking to this test's own echo worker."""
+def plugin(
+    qq_plugin: ModuleType, echo_service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ModuleType]:
+    """The loaded plugin module, talking to this test's own echo worker, with its own
+    count of replies per group (tests reuse one group id, commands count too)."""
     set_worker(echo_service)
+    monkeypatch.setattr(qq_plugin, "reply_cap", ReplyCap(qq_plugin.reply_cap.per_minute))
     yield qq_plugin
     set_worker(None)
 

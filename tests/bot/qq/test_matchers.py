@@ -323,6 +323,24 @@ async def test_in_a_group_set_to_all_pictures_not_for_her_get_no_line(
         expect_reply(ctx, event, "亚托莉听到了：大家好")
 
 
+async def test_pictures_left_unanswered_do_not_use_up_the_reply_cap(
+    app: App, plugin: ModuleType, echo_service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(plugin, "reply_cap", ReplyCap(2))
+    await echo_service.set_channel_mode(
+        ChannelSetting(platform="qq", channel_id=str(GROUP_ID), mode="all")
+    )
+    plugin.channel_modes().forget()
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        for _ in range(3):  # a sticker-happy group: none of them gets a reply
+            message = Message(MessageSegment("face", {"id": "1"}))
+            ctx.receive_event(bot, addressed(bot, group_event(message)))
+        event = addressed(bot, group_event(at_me("你在吗")))
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, "亚托莉听到了：你在吗")
+
+
 async def test_a_5000_character_message_is_answered_in_a_few_parts(
     app: App, plugin: ModuleType
 ) -> None:
@@ -489,3 +507,24 @@ async def test_memory_in_a_group_goes_to_the_asker_privately_never_to_the_group(
         else:
             ctx.should_call_api("send_private_msg", private, SENT)
             expect_reply(ctx, event, lines().memory_sent_privately)
+
+
+async def test_a_flood_of_commands_is_answered_only_up_to_the_reply_cap(
+    app: App, plugin: ModuleType, echo_service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each answer holds the account's send queue, shared by every group it is in.
+    monkeypatch.setattr(plugin, "reply_cap", ReplyCap(2))
+    await say(echo_service, "4000")
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        for n, words in enumerate(["重置记忆", "/atri status", "重置记忆", "/atri", "/atri"]):
+            event = group_event(words)
+            ctx.receive_event(bot, event)
+            if n == 0:
+                expect_reply(ctx, event, "好的，亚托莉把我们的对话忘掉了（2 条）。重新开始吧！")
+            if n == 1:
+                member = Actor("qq", "4000", is_admin=False, channel_id=str(GROUP_ID))
+                expect_reply(ctx, event, (await commands.status(echo_service, member)).text)
+        event = private_event("/atri")  # another conversation is not held
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, lines().qq_usage)
