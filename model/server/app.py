@@ -21,6 +21,7 @@ import errno
 import logging
 import signal
 import socket
+import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -69,6 +70,10 @@ MAX_CONTEXT_MESSAGES = 2000
 UNREADABLE_BODY: dict[type[BaseException] | type[None], str] = {
     UnicodeDecodeError: "Bad request: the body is not valid JSON (it is not UTF-8 text).",
     RecursionError: "Bad request: the body nests lists or objects too deeply to read.",
+    # Python reads no integer longer than this (a guard against slow conversions).
+    ValueError: (
+        f"Bad request: the body holds an integer over {sys.get_int_max_str_digits()} digits long."
+    ),
 }
 
 
