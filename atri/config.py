@@ -157,15 +157,28 @@ class WorkerSettings(Section):
 
     @field_validator("url")
     @classmethod
-    def _a_real_port(cls, value: str) -> str:
-        """Port 0 only asks `atri worker` for a free port: nothing listens on it."""
+    def _a_worker_address(cls, value: str) -> str:
+        """An address the bots can reach `atri worker` at; else "Cannot reach the worker,
+        is it running?" would send the user looking at a worker that is running fine."""
+        if not value.strip():
+            return value
+        where = urlsplit(value.strip())
+        if where.scheme not in ("http", "https") or not where.hostname:
+            raise ValueError(
+                'must be the worker\'s address with its scheme, like "http://127.0.0.1:8765"'
+            )
         try:
-            port = urlsplit(value.strip()).port
+            port = where.port
         except ValueError:
-            return value  # not a port at all: the bots say they cannot reach it
+            raise ValueError("its port must be a number from 1 to 65535") from None
         if port == 0:
+            # Port 0 only asks `atri worker` for a free port: nothing listens on it.
             raise ValueError(
                 "no worker listens on port 0; use the address `atri worker` prints when it starts"
+            )
+        if where.path.rstrip("/").endswith("/v1"):
+            raise ValueError(
+                "must be the worker's own address, without /v1 (that path is for OpenAI clients)"
             )
         return value
 

@@ -17,9 +17,11 @@ Slow clients cannot hold connections: see slow_clients.py.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
 import socket
+import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -68,6 +70,10 @@ MAX_CONTEXT_MESSAGES = 2000
 UNREADABLE_BODY: dict[type[BaseException] | type[None], str] = {
     UnicodeDecodeError: "Bad request: the body is not valid JSON (it is not UTF-8 text).",
     RecursionError: "Bad request: the body nests lists or objects too deeply to read.",
+    # Python reads no integer longer than this (a guard against slow conversions).
+    ValueError: (
+        f"Bad request: the body holds an integer over {sys.get_int_max_str_digits()} digits long."
+    ),
 }
 
 
@@ -300,6 +306,9 @@ def create_app(
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """Bind before serving, so a busy port is one clear error and port 0 picks a free one."""
+    # "[::1]" is how URLs (and the worker's own listening line) write an IPv6 address.
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says
     # TCP, and without it a keep-alive response stalls ~40 ms on the peer's delayed ACK.
@@ -307,13 +316,33 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError as exc:
+    except (OSError, ValueError, TypeError) as exc:  # TypeError: a NUL in the host
         sock.close()
-        raise ConfigError(
-            f"Cannot listen on {host}:{port} ({exc.strerror}); is another program using it? "
-            "Choose another [worker] port."
-        ) from None
+        raise ConfigError(_cannot_listen(host, port, exc)) from None
     return sock
+
+
+def _cannot_listen(host: str, port: int, exc: Exception) -> str:
+    """Why binding failed, naming the setting to change: the port only when it is the port."""
+    where = f"Cannot listen on {host}:{port}"
+    code = getattr(exc, "errno", None)
+    if code == errno.EADDRINUSE:
+        return (
+            f"{where}: another program is using that port; choose another [worker] port "
+            "(or --port; 0 takes any free one)."
+        )
+    if code == errno.EACCES and 0 < port < 1024:
+        return (
+            f"{where}: ports below 1024 need administrator rights; choose a [worker] port "
+            "above 1023 (or --port)."
+        )
+    if isinstance(exc, socket.gaierror | TypeError | ValueError) or code == errno.EADDRNOTAVAIL:
+        return (
+            f"Cannot listen on {host!r}: it is not an address of this machine; set [worker] "
+            "host (or --host) to 127.0.0.1 for this machine only, or 0.0.0.0 for every "
+            "network interface."
+        )
+    return f"{where} ({getattr(exc, 'strerror', None) or exc}); check [worker] host and port."
 
 
 def _server(app: FastAPI, limits: ConnectionLimits) -> uvicorn.Server:

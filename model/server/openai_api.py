@@ -18,11 +18,13 @@ ATRI's rules for OpenAI clients (README, "The model worker and the OpenAI-compat
 - Without `[worker] openai_api_requires_token`, each client address is rate-limited too,
   as one more user: a client cannot dodge the limit by varying or leaving out `user`.
 - `stream: true` streams the finished reply in chunks (the batcher produces whole
-  replies), then `data: [DONE]`.
+  replies), then `data: [DONE]`; a client that leaves before the reply is ready
+  does not cancel it, so its exchange is stored as a non-streaming one's is.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -135,6 +137,7 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
         return request.client.host
 
     router = APIRouter(prefix="/v1", dependencies=[Depends(client_key)])
+    answering: set[asyncio.Task[Reply]] = set()  # streams' answers, held until done
 
     @router.get("/models")
     async def models() -> dict[str, Any]:
@@ -168,8 +171,13 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
         request = to_chat_request(body)
         client = open_client(http)
         if body.stream:
+            # Answered apart from the stream, which a client that leaves cancels: its
+            # exchange is still stored, as a plain request's is (that one runs on).
+            answer = asyncio.create_task(service.chat(request, client=client))
+            answering.add(answer)
+            answer.add_done_callback(answering.discard)
             return StreamingResponse(
-                _stream(service, body, request, client),
+                _stream(body, answer),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
@@ -214,9 +222,7 @@ def _completion(body: CompletionRequest, reply: Reply) -> dict[str, Any]:
     }
 
 
-async def _stream(
-    service: ChatService, body: CompletionRequest, request: ChatRequest, client: str
-) -> AsyncIterator[str]:
+async def _stream(body: CompletionRequest, answer: asyncio.Task[Reply]) -> AsyncIterator[str]:
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
 
@@ -231,7 +237,7 @@ async def _stream(
         }
         return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
-    reply = await service.chat(request, client=client)
+    reply = await asyncio.shield(answer)
     if reply.status == "refused":  # the headers are sent: the error goes in the stream
         yield f"data: {json.dumps(OpenAIError.body(reply.text, 'invalid_request_error'))}\n\n"
         yield "data: [DONE]\n\n"

@@ -53,6 +53,21 @@ def test_shipped_config_comments_every_key() -> None:
             'config.toml: [worker] url = "http://10.0.0.5:0": no worker listens on port 0; '
             "use the address `atri worker` prints when it starts",
         ),
+        (
+            '[worker]\nurl = "127.0.0.1:8765"',
+            'config.toml: [worker] url = "127.0.0.1:8765": must be the worker\'s address with its '
+            'scheme, like "http://127.0.0.1:8765"',
+        ),
+        (
+            '[worker]\nurl = "http://127.0.0.1:99999"',
+            'config.toml: [worker] url = "http://127.0.0.1:99999": its port must be a number '
+            "from 1 to 65535",
+        ),
+        (
+            '[worker]\nurl = "http://127.0.0.1:8765/v1"',
+            'config.toml: [worker] url = "http://127.0.0.1:8765/v1": must be the worker\'s own '
+            "address, without /v1",
+        ),
         ('[qq]\nenabled = "yes"', 'config.toml: [qq] enabled = "yes": must be true or false'),
         (
             "[memory]\nmax_history_tokenz = 5",

@@ -12,6 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from atri.config import Secrets, Settings, WorkerSettings
+from atri.errors import ConfigError
 from bot.relay import HttpWorker, WorkerUnreachable
 from model.engines.echo import EchoEngine
 from model.protocol import (
@@ -329,3 +330,23 @@ async def test_http_worker_pointed_at_another_program_says_so(
                 await call
         result = await remote.reload()
         assert not result.ok and "is [worker] url the address" in result.message
+
+
+def test_a_worker_that_cannot_listen_says_which_setting_to_change() -> None:
+    taken = bind_socket("127.0.0.1", 0)
+    taken.listen()
+    try:
+        with pytest.raises(ConfigError, match="another program is using that port"):
+            bind_socket("127.0.0.1", taken.getsockname()[1])
+    finally:
+        taken.close()
+    # Not the port's fault: the sentence names the host, and no traceback for a NUL.
+    for host in ["192.0.2.1", "localhost:8765", "a\x00b"]:
+        with pytest.raises(
+            ConfigError, match=r"it is not an address of this machine; set \[worker\] host"
+        ):
+            bind_socket(host, 0)
+
+
+def test_a_bracketed_ipv6_host_as_the_listening_line_writes_it_is_read() -> None:
+    bind_socket("[::1]", 0).close()

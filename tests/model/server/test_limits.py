@@ -206,6 +206,7 @@ async def test_v1_errors_are_in_openai_format_and_an_unreadable_body_says_why(
         for raw, problem in [
             (b'{"messages": [{"role": "user", "content": "\xff\xfe"}]}', "not UTF-8 text"),
             (b'{"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nests lists or objects"),
+            (b'{"max_tokens": ' + b"9" * 5000 + b"}", "an integer over 4300 digits long"),
         ]:
             for path in ("/v1/chat/completions", "/chat"):
                 bad = await client.post(path, content=raw, headers=ADMIN_JSON)

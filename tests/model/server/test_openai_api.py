@@ -63,6 +63,46 @@ async def test_streaming_sends_the_same_reply_in_chunks(
     assert chunks[-1].usage is not None
 
 
+class GatedEcho(EchoEngine):
+    """Echo that answers only once the test lets it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def generate(self, batch, gen):  # type: ignore[no-untyped-def]
+        self.entered.set()
+        await self.go.wait()
+        return await super().generate(batch, gen)
+
+
+async def test_a_stream_whose_client_leaves_before_the_reply_still_stores_it(
+    echo_settings: Settings, secrets: Secrets
+) -> None:
+    """As a plain request's is: a stop button or a proxy's read timeout loses no exchange."""
+    engine = GatedEcho()
+    async with (
+        await ChatService.open(echo_settings, engine=engine) as service,
+        serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
+    ):
+        body = {"messages": [{"role": "user", "content": "hello"}], "user": "u1", "stream": True}
+        async with (
+            httpx.AsyncClient(base_url=url, timeout=10) as http,
+            http.stream("POST", "/v1/chat/completions", json=body) as response,
+        ):
+            assert response.status_code == 200
+            await asyncio.wait_for(engine.entered.wait(), 10)
+        await asyncio.sleep(0.3)  # the worker sees the connection close
+        engine.go.set()
+        for _ in range(100):
+            stored = await service.memory.history("openai:user:u1")
+            if stored:
+                break
+            await asyncio.sleep(0.02)
+        assert [m.content for m in stored] == ["hello", EchoEngine.prefix + "hello"]
+
+
 async def test_models_lists_the_live_adapter(echo_worker: tuple[ChatService, str]) -> None:
     _, url = echo_worker
     async with client(url) as api:
