@@ -9,13 +9,13 @@ ws://host:port/onebot/v11/ws with the access token from ATRI_ONEBOT_ACCESS_TOKEN
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import socket
 import sys
 from typing import Any, TextIO
 
-from atri.config import ConfigError, Secrets, Settings
+from atri.config import Secrets, Settings
+from atri.listening import bind_listening_socket
 from bot.qq import set_worker
 from model.character.persona import Persona, canned_lines, configured_persona
 from model.protocol import Worker
@@ -121,18 +121,7 @@ def start_nonebot(
 
 def listen_socket(host: str, port: int) -> socket.socket:
     """Bind first, so a taken port is one sentence rather than uvicorn's sys.exit."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"fails ({exc.strerror})"
-        raise ConfigError(
-            f"[qq] host/port: listening on {host}:{port} {reason}; "
-            "choose another port in config.toml."
-        ) from None
+    sock = bind_listening_socket(host, port, "qq")
     sock.listen(128)
     sock.setblocking(False)
     return sock

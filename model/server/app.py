@@ -17,7 +17,6 @@ Slow clients cannot hold connections: see slow_clients.py.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import signal
 import socket
@@ -34,7 +33,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from atri.config import ConfigError, Secrets, Settings
+from atri.config import Secrets, Settings
+from atri.listening import bind_listening_socket
 from model.metrics import PROMETHEUS_CONTENT_TYPE
 from model.protocol import (
     ChannelMode,
@@ -306,43 +306,7 @@ def create_app(
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """Bind before serving, so a busy port is one clear error and port 0 picks a free one."""
-    # "[::1]" is how URLs (and the worker's own listening line) write an IPv6 address.
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says
-    # TCP, and without it a keep-alive response stalls ~40 ms on the peer's delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except (OSError, ValueError, TypeError) as exc:  # TypeError: a NUL in the host
-        sock.close()
-        raise ConfigError(_cannot_listen(host, port, exc)) from None
-    return sock
-
-
-def _cannot_listen(host: str, port: int, exc: Exception) -> str:
-    """Why binding failed, naming the setting to change: the port only when it is the port."""
-    where = f"Cannot listen on {host}:{port}"
-    code = getattr(exc, "errno", None)
-    if code == errno.EADDRINUSE:
-        return (
-            f"{where}: another program is using that port; choose another [worker] port "
-            "(or --port; 0 takes any free one)."
-        )
-    if code == errno.EACCES and 0 < port < 1024:
-        return (
-            f"{where}: ports below 1024 need administrator rights; choose a [worker] port "
-            "above 1023 (or --port)."
-        )
-    if isinstance(exc, socket.gaierror | TypeError | ValueError) or code == errno.EADDRNOTAVAIL:
-        return (
-            f"Cannot listen on {host!r}: it is not an address of this machine; set [worker] "
-            "host (or --host) to 127.0.0.1 for this machine only, or 0.0.0.0 for every "
-            "network interface."
-        )
-    return f"{where} ({getattr(exc, 'strerror', None) or exc}); check [worker] host and port."
+    return bind_listening_socket(host, port, "worker", flags=True)
 
 
 def _server(app: FastAPI, limits: ConnectionLimits) -> uvicorn.Server:

@@ -45,8 +45,15 @@ def test_a_taken_port_is_one_sentence() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(ConfigError, match=rf"127\.0\.0\.1:{port} is already in use"):
+        with pytest.raises(
+            ConfigError,
+            match=rf"127\.0\.0\.1:{port}: another program is using that port; "
+            r"choose another \[qq\] port\.",
+        ):
             listen_socket("127.0.0.1", port)
+    # Not the port's fault: the sentence names [qq] host.
+    with pytest.raises(ConfigError, match=r"not an address of this machine; set \[qq\] host"):
+        listen_socket("192.0.2.1", 0)
 
 
 def test_superusers_must_be_qq_numbers() -> None:

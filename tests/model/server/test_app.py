@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -348,5 +349,15 @@ def test_a_worker_that_cannot_listen_says_which_setting_to_change() -> None:
             bind_socket(host, 0)
 
 
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback")
 def test_a_bracketed_ipv6_host_as_the_listening_line_writes_it_is_read() -> None:
     bind_socket("[::1]", 0).close()

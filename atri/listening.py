@@ -1,0 +1,51 @@
+"""Binding a listening socket before serving, for `atri worker` and the QQ adapter: a
+socket that cannot be bound is one sentence naming the setting to change (the port only
+when it is the port), not uvicorn's exit."""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+from atri.config import ConfigError
+
+
+def bind_listening_socket(host: str, port: int, section: str, flags: bool = False) -> socket.socket:
+    """A TCP socket bound to host:port (not yet listening). `section`: the config section
+    whose `host` and `port` these are; `flags`: the command also takes --host / --port."""
+    # "[::1]" is how URLs (and the worker's own listening line) write an IPv6 address.
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says
+    # TCP, and without it a keep-alive response stalls ~40 ms on the peer's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except (OSError, ValueError, TypeError) as exc:  # TypeError: a NUL in the host
+        sock.close()
+        raise ConfigError(_cannot_listen(host, port, exc, section, flags)) from None
+    return sock
+
+
+def _cannot_listen(host: str, port: int, exc: Exception, section: str, flags: bool) -> str:
+    where = f"Cannot listen on {host}:{port}"
+    port_key, host_key = f"[{section}] port", f"[{section}] host"
+    if flags:
+        port_key, host_key = f"{port_key} (or --port)", f"{host_key} (or --host)"
+    code = getattr(exc, "errno", None)
+    if code == errno.EADDRINUSE:
+        free = "; 0 takes any free one" if flags else ""
+        return f"{where}: another program is using that port; choose another {port_key}{free}."
+    if code == errno.EACCES and 0 < port < 1024:
+        return (
+            f"{where}: ports below 1024 need administrator rights; choose a {port_key} above 1023."
+        )
+    if isinstance(exc, socket.gaierror | TypeError | ValueError) or code == errno.EADDRNOTAVAIL:
+        return (
+            f"Cannot listen on {host!r}: it is not an address of this machine; set {host_key} "
+            "to 127.0.0.1 for this machine only, or 0.0.0.0 for every network interface."
+        )
+    reason = getattr(exc, "strerror", None) or exc
+    return f"{where} ({reason}); check [{section}] host and port."
