@@ -353,6 +353,9 @@ class Memory:
         self._writes = Grouped(self._insert_groups, "atri-memory-writes")
         self._reads = Grouped(self._read_groups, "atri-memory-reads")
         self.room = RoomLog(db)
+        # Per scope, how many of its live exchanges were taken back (cut or recalled): a
+        # summary planned before one of them must not be stored (see `add_summary`).
+        self._taken_back: Counter[str] = Counter()
 
     @classmethod
     async def open(cls, path: str | Path) -> Memory:
@@ -531,12 +534,25 @@ class Memory:
         )
         return [_to_message(r) for r in rows]
 
+    def taken_back(self, scope: str) -> int:
+        """How many exchanges of the scope were cut or recalled so far (this process)."""
+        return self._taken_back[scope]
+
     async def add_summary(
-        self, scope: str, text: str, covers_up_to: int, adapter_version: str = ""
+        self,
+        scope: str,
+        text: str,
+        covers_up_to: int,
+        adapter_version: str = "",
+        taken_back: int | None = None,
     ) -> bool:
         """Store a new summary for the scope in place of its live one. Refused (False) when the last message it
         covers is no longer live: a reset landed while it was being written, and a
-        summary of an ended context must not lead the next one."""
+        summary of an ended context must not lead the next one. Refused too when an
+        exchange was cut or recalled since `taken_back` (`taken_back(scope)` read before
+        the messages it summarizes): it may hold what was taken back."""
+        if taken_back is not None and taken_back != self._taken_back[scope]:
+            return False
         cur = await self._db.execute(
             "INSERT INTO summaries (scope, text, covers_up_to, adapter_version, created_at)"
             " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?"
@@ -570,6 +586,7 @@ class Memory:
             return 0
         if not sent:
             return await self.archive_request(scope, request_id)
+        self._taken_back[scope] += 1  # before any await: a summary being stored sees it
         await self._drop_summary_holding(scope, request_id)
         cur = await self._db.execute(
             "UPDATE messages SET content = ? WHERE scope = ? AND request_id = ?"
@@ -583,6 +600,7 @@ class Memory:
         """Hide one exchange from the model (its message was deleted or recalled)."""
         if not request_id:
             return 0
+        self._taken_back[scope] += 1  # before any await: a summary being stored sees it
         await self._drop_summary_holding(scope, request_id)
         cur = await self._db.execute(
             "UPDATE messages SET archived = 1 WHERE scope = ? AND request_id = ? AND archived = 0",

@@ -309,7 +309,8 @@ class Summarizer:
 
     async def fold(self, scope: str) -> bool:
         """Write the scope's next summary; False when there was nothing to fold or a
-        reset ended the context meanwhile."""
+        reset ended the context or an exchange was taken back meanwhile."""
+        taken_back = self.memory.taken_back(scope)
         previous = await self.memory.summary(scope)
         unsummarized = await self.memory.messages_after(
             scope, previous.covers_up_to if previous else 0
@@ -346,7 +347,9 @@ class Summarizer:
                 self.not_summaries += 1
             self.compactions += 1
         stored = await self.memory.add_summary(
-            scope, text, plan.covers_up_to, generation.adapter_version
+            scope, text, plan.covers_up_to, generation.adapter_version, taken_back
         )
         self.written += stored
+        if not stored and self.memory.taken_back(scope) != taken_back:
+            self.request(scope)  # written again from the exchanges still kept
         return stored

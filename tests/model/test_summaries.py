@@ -491,3 +491,54 @@ async def test_an_answered_message_reads_its_memory_in_one_statement(settings: S
             m.content for m in await service.memory.messages_after(scope, summary.covers_up_to)
         }
         assert {t.content for t in remembered.turns} <= shown
+
+
+class SummaryGatedEngine(ScriptedEngine):
+    """Holds each summary request until `summary_gate` is set; chat goes through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.summary_gate = asyncio.Event()
+        self.summary_started = asyncio.Event()
+
+    async def generate(
+        self, batch: list[ChatMessages], gen: GenerationSettings
+    ) -> list[Generation]:
+        if any(self.is_summary(m) for m in batch):
+            self.summary_started.set()
+            await self.summary_gate.wait()
+        return await super().generate(batch, gen)
+
+
+@pytest.mark.parametrize("taken_back", ["recalled", "cut"])
+async def test_a_message_taken_back_while_its_summary_is_written_is_not_in_it(
+    settings: Settings, taken_back: str
+) -> None:
+    engine = SummaryGatedEngine()
+    async with await ChatService.open(english(settings), engine=engine) as service:
+        assert service.summarizer is not None
+        told = chat("My cat is called Mochi.").model_copy(update={"request_id": "m1"})
+        await service.chat(told)
+        await service.chat(chat("My sister lives in Osaka."))
+        for _ in range(5):
+            await service.chat(chat(FILLER))
+        await asyncio.wait_for(engine.summary_started.wait(), 5)
+        ref = MessageRef(platform="test", user_id="u1", request_id="m1")
+        if taken_back == "recalled":
+            assert await service.forget_message(ref) == 2
+        else:  # her reply reached the platform cut short: the rest was never said
+            assert await service.cut_reply(ReplyCut(**ref.model_dump(), sent="ok")) == 1
+        engine.summary_gate.set()
+        await service.summarizer.idle()
+        scope = service.scope_for("test", "u1")
+        # The summary planned before it was not stored; one was written again from
+        # the exchanges as they are now.
+        (summary,) = await service.memory.all_summaries(scope)
+        assert "Osaka" in summary.text
+        if taken_back == "recalled":
+            assert "Mochi" not in summary.text
+        else:  # the person said it; her reply is folded as it was posted
+            assert "Mochi" in summary.text
+            folded = [p[1]["content"] for p in engine.prompts if engine.is_summary(p)]
+            last = [text for text in folded if "Mochi" in text][-1]
+            assert "ATRI: ok\n" in last and "ok: My cat" not in last
