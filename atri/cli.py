@@ -629,7 +629,7 @@ def memory_export(
     if out is None:
         sys.stdout.write(text + "\n")
     else:
-        out.write_text(text + "\n", encoding="utf-8")
+        _write_output(out, text + "\n")
         parts = data.get("scopes", [data])
         messages = sum(len(p["messages"]) for p in parts)
         summaries = sum(len(p["summaries"]) for p in parts)
@@ -638,6 +638,19 @@ def memory_export(
             f"{len(data['room_lines'])} room lines to {out}.",
             markup=False,
         )
+
+
+def _write_output(path: Path, text: str) -> None:
+    """Replace `path` whole or not at all: a full disk or a missing folder is one
+    sentence, and an earlier file there (last week's backup) is left as it was."""
+    from model.adapters.versions import write_text_atomic
+
+    existed = path.is_file()
+    try:
+        write_text_atomic(path, text)
+    except OSError as exc:
+        kept = "the file there is left as it was" if existed else "nothing was written"
+        fail(f"{path} cannot be written ({exc.strerror or exc}); {kept}.")
 
 
 def _persona(settings: Settings) -> Any:
@@ -663,5 +676,5 @@ def persona_export(
     if out is None:
         sys.stdout.write(text + "\n")
     else:
-        out.write_text(text + "\n", encoding="utf-8")
+        _write_output(out, text + "\n")
         err_console.print(f"Wrote the character card to {out}.", markup=False)

@@ -319,3 +319,30 @@ def test_eval_recall_runs_the_recall_probes_in_a_scratch_database(tmp_path: Path
     assert code == 0 and "2 probes, 12 exchanges between fact and question" in text
     assert "carried into the prompt 100%, recalled 0%" in text
     assert not (tmp_path / "mem.sqlite3").exists()  # the user's memory is not touched
+
+
+def test_an_export_that_cannot_be_written_is_one_sentence_and_keeps_the_earlier_file(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backup = tmp_path / "backup.json"
+    assert atri(config, "memory", "export", "--out", str(backup))[0] == 0
+    earlier = backup.read_bytes()
+    code, out = atri(config, "memory", "export", "--out", str(tmp_path / "no" / "x.json"))
+    out = " ".join(out.split())  # rich wraps long lines
+    assert code == 1 and "x.json cannot be written (No such file or directory)" in out
+    assert "nothing was written" in out
+
+    write_text = Path.write_text
+
+    def disk_full(self: Path, data: str, *args: Any, **kwargs: Any) -> int:
+        write_text(self, data[: len(data) // 2], *args, **kwargs)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    for command in (["memory", "export"], ["persona", "export"]):
+        code, out = atri(config, *command, "--out", str(backup))
+        out = " ".join(out.split())
+        assert code == 1 and "(No space left on device)" in out
+        assert "the file there is left as it was" in out
+        assert backup.read_bytes() == earlier
+    assert sorted(p.name for p in tmp_path.iterdir() if "backup" in p.name) == ["backup.json"]
