@@ -474,13 +474,19 @@ def _eval_recall(settings: Settings, filler: int, count: int) -> None:
 
 
 def _with_memory(fn: Any) -> Any:
-    from model.memory import Memory
+    import sqlite3
+
+    from model.memory import Memory, database_error
 
     settings = _settings()
+    path = settings.path(settings.memory.path)
 
     async def go() -> Any:
-        async with await Memory.open(settings.path(settings.memory.path)) as memory:
-            return await fn(memory)
+        async with await Memory.open(path) as memory:
+            try:
+                return await fn(memory)
+            except sqlite3.Error as exc:  # a full disk, a worker mid-write: one sentence
+                raise database_error(path, exc) from None
 
     return run_async(go())
 

@@ -34,6 +34,8 @@ from model.protocol import ScopeKind
 from model.room import RoomLog
 
 SCHEMA_VERSION = 6
+# How long a statement waits for another connection (another process) to finish writing.
+BUSY_TIMEOUT_SECONDS = 5.0
 
 # Each entry upgrades the schema from version i to i+1. Version 1 had no adapter
 # column, version 2 no room lines, version 3 no request ids, version 4 no summaries,
@@ -375,10 +377,12 @@ class Memory:
             # NORMAL keeps every committed turn across a process crash in WAL mode;
             # only an OS crash can lose the last few, which chat history tolerates.
             await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute("PRAGMA busy_timeout=5000")
+            await db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
             await memory._migrate()
         except sqlite3.Error as exc:
             await db.close()
+            if _busy(exc):
+                raise database_error(path, exc) from None
             raise _path_error(path, f"cannot be used as ATRI's database ({exc})") from None
         except BaseException:
             await db.close()
@@ -811,6 +815,33 @@ def _path_error(path: Path, problem: str) -> ConfigError:
         f"[memory] path {path} {problem}; point it at a database file in a folder ATRI "
         "can write, such as data/atri.sqlite3."
     )
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF in (
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+    )
+
+
+def database_error(path: Path, exc: sqlite3.Error) -> UserError:
+    """A statement on a working database that failed: another program holding it, or a
+    full disk. SQLite undid what it had not committed."""
+    if _busy(exc):
+        problem = (
+            f"is in use: another program has been writing to it for over "
+            f"{BUSY_TIMEOUT_SECONDS:g} seconds (an `atri memory import`?); try again once it "
+            "is done"
+        )
+    else:
+        full = getattr(exc, "sqlite_errorcode", 0) & 0xFF in (
+            sqlite3.SQLITE_FULL,
+            sqlite3.SQLITE_IOERR,
+        )
+        problem = f"could not be written ({exc}); the unfinished change was undone"
+        if full:
+            problem += ": free some space on its disk and run it again"
+    return UserError(f"[memory] path {path} {problem}.")
 
 
 def _check_database_path(path: Path) -> None:

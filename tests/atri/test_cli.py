@@ -346,3 +346,55 @@ def test_an_export_that_cannot_be_written_is_one_sentence_and_keeps_the_earlier_
         assert "the file there is left as it was" in out
         assert backup.read_bytes() == earlier
     assert sorted(p.name for p in tmp_path.iterdir() if "backup" in p.name) == ["backup.json"]
+
+
+def test_a_database_another_program_is_writing_is_one_sentence(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("model.memory.BUSY_TIMEOUT_SECONDS", 0.1)
+    writer = sqlite3.connect(tmp_path / "mem.sqlite3", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # an import or a worker in the middle of a write
+    try:
+        code, out = atri(config, "memory", "reset", "discord:user:1")
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    out = " ".join(out.split())
+    assert code == 1 and "is in use: another program has been writing to it" in out
+    assert "point it at" not in out  # the file is fine: nothing to change in the config
+    code, out = atri(config, "memory", "reset", "discord:user:1")
+    assert code == 0 and "2 messages archived" in out
+
+
+def test_a_full_disk_under_a_memory_command_is_one_sentence_and_changes_nothing(
+    config: Path, tmp_path: Path
+) -> None:
+    import resource
+    import subprocess
+    import sys
+
+    with sqlite3.connect(tmp_path / "mem.sqlite3") as con:  # enough to outgrow the limit
+        con.executemany(
+            "INSERT INTO messages (scope, role, user_id, content, created_at)"
+            " VALUES ('qq:user:3', 'user', '3', ?, 0)",
+            [(f"line {i} " + "x" * 40,) for i in range(20000)],
+        )
+    con.close()
+
+    def small_disk() -> None:  # files may not grow past 64 KiB: the WAL fills it
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, resource.RLIM_INFINITY))
+
+    for command in (["reset", "qq:user:3"], ["purge", "--yes", "qq:user:3"]):
+        run = subprocess.run(
+            [sys.executable, "-m", "atri", "--config", str(config), "memory", *command],
+            preexec_fn=small_disk,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        out = " ".join((run.stdout + run.stderr).split())
+        assert run.returncode == 1, out
+        assert "Traceback" not in out and "could not be written" in out
+        assert "free some space on its disk and run it again" in out
+    _, out = atri(config, "memory", "list")
+    assert "qq:user:3" in out and "20000" in out  # every message still there, live
