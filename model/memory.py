@@ -431,14 +431,23 @@ class Memory:
         await self.append_many(scope, [(role, user_id, display_name, content, adapter_version)])
 
     async def append_many(
-        self, scope: str, rows: Sequence[tuple[str, str, str, str, str]], request_id: str = ""
+        self,
+        scope: str,
+        rows: Sequence[tuple[str, str, str, str, str]],
+        request_id: str = "",
+        while_live: int | None = None,
     ) -> None:
         """Store (role, user_id, display_name, content, adapter_version) rows, all answering
         the platform message `request_id`; returns once they are committed. Concurrent
         callers share one transaction (group commit), and no caller's reply goes out
-        before its rows are on disk."""
+        before its rows are on disk. With `while_live` (the newest message the reply was
+        made from), nothing is stored once none of the messages up to it is live: a reset
+        or purge (here or from `atri memory`) ended the context the reply came from (one
+        exchange recalled meanwhile leaves the others live)."""
         now = time.time()
-        await self._writes.submit([(scope, *row[:4], now, row[4], request_id) for row in rows])
+        await self._writes.submit(
+            [(scope, *row[:4], now, row[4], request_id, while_live) for row in rows]
+        )
 
     async def _insert_groups(self, groups: list[list[tuple[Any, ...]]]) -> list[Any]:
         error = await self._insert([params for group in groups for params in group])
@@ -452,7 +461,9 @@ class Memory:
         try:
             await self._db.executemany(
                 "INSERT INTO messages (scope, role, user_id, display_name, content,"
-                " created_at, adapter_version, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, adapter_version, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
+                " WHERE ?9 IS NULL OR EXISTS (SELECT 1 FROM messages WHERE scope = ?1"
+                " AND archived = 0 AND id <= ?9)",
                 params,
             )
             await self._db.commit()

@@ -338,11 +338,14 @@ class ChatService:
         earlier: Sequence[PastTurn]
         recalled: Recalled | None = None
         window_full = False
+        newest_read: int | None = None  # the newest stored message her reply is made from
         if request.context is not None:  # the client keeps the conversation
             earlier = [Turn(t.role, t.content) for t in request.context]
             history_cap = None
         else:
-            summary, earlier, window_full = await self._remembered(scope)
+            summary, stored, window_full = await self._remembered(scope)
+            earlier = stored
+            newest_read = stored[-1].id if stored else summary.covers_up_to if summary else None
             if summary is not None:
                 recalled = Recalled(summary.text, self.summary_heading)
             history_cap = self.settings.memory.max_history_tokens
@@ -394,6 +397,7 @@ class ChatService:
                         ),
                     ],
                     request.request_id,
+                    newest_read,  # a reset meanwhile: not stored in the next context
                 )
             )
             # A client that sends its own context (the OpenAI API) keeps its own memory.

@@ -14,7 +14,7 @@ from atri.errors import ConfigError
 from model.admission import RATE_WINDOW_SECONDS, RateLimiter, ScopeLocks, TokenCounts
 from model.engines.echo import EchoEngine
 from model.memory import Memory
-from model.protocol import ChatRequest, ScopeRef
+from model.protocol import ChatRequest, MessageRef, ScopeRef
 from model.service import ChatService
 from tests.model.conftest import V1, MakeVersion
 
@@ -283,3 +283,67 @@ async def test_no_conversation_text_is_logged_at_info(
     assert "regenerating an out-of-character reply" in info
     assert not [line for line in info if "4711" in line or "我是人工智能" in line]
     assert "我是人工智能" in caplog.text  # the reason, quoted, only at DEBUG
+
+
+class GatedEcho(EchoEngine):
+    """Echo that holds each batch until `gate` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.started = asyncio.Event()
+
+    async def generate(self, batch, gen):  # type: ignore[no-untyped-def]
+        self.started.set()
+        await self.gate.wait()
+        return await super().generate(batch, gen)
+
+
+@pytest.mark.parametrize("ended_by", ["reset", "purge", "atri memory reset"])
+async def test_a_reply_being_written_when_its_context_ends_is_not_stored_in_the_next(
+    echo_settings: Settings, ended_by: str
+) -> None:
+    engine = GatedEcho()
+    engine.gate.set()
+    async with await ChatService.open(echo_settings, engine=engine) as service:
+        await service.chat(req("my secret is 1234"))
+        engine.gate.clear()
+        engine.started.clear()
+        asking = asyncio.create_task(service.chat(req("what is my secret?")))
+        await asyncio.wait_for(engine.started.wait(), 5)  # its prompt holds the secret
+        ref = ScopeRef(platform="test", user_id="u1")
+        if ended_by == "reset":
+            await service.reset(ref)
+        elif ended_by == "purge":
+            await service.purge(ref)
+        else:  # the admin's command, from another process on the same file
+            async with await Memory.open(echo_settings.path(echo_settings.memory.path)) as cli:
+                await cli.reset(service.scope_for("test", "u1"))
+        engine.gate.set()
+        reply = await asyncio.wait_for(asking, 5)
+        assert reply.status == "ok"  # she still answers the message
+        # The exchange answered from the ended context does not open the next one.
+        assert await service.memory.history(reply.scope) == []
+        hello = await service.chat(req("hello"))
+        history = await service.memory.history(reply.scope)
+        assert [m.content for m in history] == ["hello", hello.text]
+
+
+async def test_a_reply_being_written_when_an_earlier_exchange_is_recalled_is_stored(
+    echo_settings: Settings,
+) -> None:
+    engine = GatedEcho()
+    engine.gate.set()
+    async with await ChatService.open(echo_settings, engine=engine) as service:
+        await service.chat(req("one"))
+        await service.chat(req("two").model_copy(update={"request_id": "m2"}))
+        engine.gate.clear()
+        engine.started.clear()
+        asking = asyncio.create_task(service.chat(req("three")))
+        await asyncio.wait_for(engine.started.wait(), 5)
+        ref = MessageRef(platform="test", user_id="u1", request_id="m2")
+        assert await service.forget_message(ref) == 2  # a recall is no reset
+        engine.gate.set()
+        reply = await asyncio.wait_for(asking, 5)
+        history = await service.memory.history(reply.scope)
+        assert [m.content for m in history][::2] == ["one", "three"]
