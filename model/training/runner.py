@@ -154,6 +154,18 @@ def resolve_data_files(settings: Settings) -> DataFiles:
     )
 
 
+def adapters_folder(settings: Settings) -> Path:
+    """`[model] adapters_dir`, checked before the model loads: a file there made the run
+    end in a traceback after all the loading and tokenizing."""
+    out = settings.path(settings.model.adapters_dir)
+    if out.exists() and not out.is_dir():
+        raise TrainError(
+            f"{out} is a file, not a folder: [model] adapters_dir (or --output-dir) must name "
+            "the folder versions are written into."
+        )
+    return out
+
+
 def load_for_training(settings: Settings, hw: Hardware) -> Any:
     """The base model (a `LoadedModel`) in the dtype training wants, 4-bit when asked."""
     from model.engines.loading import LoadedModel, config_hash, load_base_model
@@ -473,6 +485,7 @@ def train(
     say = notify or (lambda message: log.info("%s", message))
     t = settings.train
     files = resolve_data_files(settings)
+    out = adapters_folder(settings)
     train_convs = load_sharegpt(files.train)
     eval_convs = load_sharegpt(files.eval, allow_empty=True) if files.eval else None
     hw = plan_hardware(t, settings.model.device)
@@ -493,8 +506,13 @@ def train(
         pack(train_set.samples, t.max_seq_length, seed=t.seed) if t.packing else train_set.samples
     )
 
-    out = settings.path(settings.model.adapters_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TrainError(
+            f"Cannot make the adapters folder {out} ({exc.strerror or exc}); set [model] "
+            "adapters_dir (or --output-dir) to a folder you can write."
+        ) from None
     for stale in remove_stale_temps(out):
         say(f"Removed {stale.name}, left by a training run that did not finish.")
     run_dir = out / RUNS_DIR / run_fingerprint(settings, files, loaded.config_hash, hw)

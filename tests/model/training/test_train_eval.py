@@ -108,6 +108,19 @@ def test_a_bad_dataset_is_one_sentence(tmp_path: Path, tiny_model_dir: Path) -> 
     ]
 
 
+def test_an_adapters_dir_that_is_a_file_is_one_sentence_before_loading(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    config = write_config(tmp_path, tiny_model_dir)
+    (tmp_path / "adapters").write_text("notes\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["--config", str(config), "train", "--max-steps", "1"])
+    assert result.exit_code == 1, result.output
+    flat = result.output.replace("\n", "")
+    assert "adapters is a file, not a folder" in flat and "--output-dir" in flat
+    assert "Traceback" not in result.output
+    assert (tmp_path / "adapters").read_text(encoding="utf-8") == "notes\n"
+
+
 def whole_json(path: Path) -> bool:
     try:
         json.loads(path.read_text(encoding="utf-8"))
