@@ -46,6 +46,12 @@ def eval_conversations(settings: Settings) -> tuple[list[Conversation], list[Con
     t = settings.train
     train_file = settings.path(t.dataset)
     eval_file = settings.path(t.eval_dataset) if t.eval_dataset else sibling_eval_file(train_file)
+    if t.eval_dataset and eval_file is not None and not eval_file.is_file():
+        # load_sharegpt's sentence would send the user to --dataset, not the flag given.
+        what = "is a folder, not a file" if eval_file.is_dir() else "not found"
+        raise EvalError(
+            f"{eval_file}: held-out file {what}; fix --eval-dataset ([train] eval_dataset)."
+        )
     held_out = load_sharegpt(eval_file, allow_empty=True) if eval_file is not None else []
     if held_out:
         return held_out, held_out

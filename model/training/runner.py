@@ -139,11 +139,17 @@ def plan_hardware(train: TrainSettings, device_setting: str) -> Hardware:
 def resolve_data_files(settings: Settings) -> DataFiles:
     t = settings.train
     train_file = settings.path(t.dataset)
+    if train_file.is_dir():
+        raise TrainError(f"{train_file} is a folder; pass the sharegpt file in it (--dataset).")
     if not train_file.is_file():
         raise TrainError(
             f"{train_file}: dataset file not found; run `atri prep` first or pass --dataset."
         )
     eval_file = settings.path(t.eval_dataset) if t.eval_dataset else sibling_eval_file(train_file)
+    if eval_file is not None and eval_file.is_dir():
+        raise TrainError(
+            f"{eval_file} is a folder; pass the held-out sharegpt file in it (--eval-dataset)."
+        )
     if eval_file is not None and not eval_file.is_file():
         raise TrainError(f"{eval_file}: eval dataset file not found; fix --eval-dataset.")
     return DataFiles(

@@ -12,7 +12,7 @@ import pytest
 from atri.config import Settings
 from model.adapters.versions import MANIFEST_FORMAT
 from model.evaluation.probes import ProbeError
-from model.evaluation.runner import EvalError, evaluate
+from model.evaluation.runner import EvalError, eval_conversations, evaluate
 
 
 def _version(tmp_path: Path, base: str) -> Path:
@@ -41,3 +41,17 @@ def test_a_version_of_another_base_is_one_sentence(tmp_path: Path, settings: Set
     version = _version(tmp_path, "./models/other")
     with pytest.raises(EvalError, match=re.escape('was trained on base "./models/other"')):
         evaluate(settings, version, probes_path=tmp_path / "missing.toml")
+
+
+def test_a_missing_held_out_file_names_the_eval_dataset_flag(
+    tmp_path: Path, settings: Settings
+) -> None:
+    settings.train.eval_dataset = str(tmp_path / "gone_eval.json")
+    with pytest.raises(
+        EvalError, match=r"gone_eval.json: held-out file not found; fix --eval-dataset"
+    ):
+        eval_conversations(settings)
+    (tmp_path / "folder").mkdir()
+    settings.train.eval_dataset = str(tmp_path / "folder")
+    with pytest.raises(EvalError, match="is a folder, not a file; fix --eval-dataset"):
+        eval_conversations(settings)

@@ -121,6 +121,15 @@ def test_an_adapters_dir_that_is_a_file_is_one_sentence_before_loading(
     assert (tmp_path / "adapters").read_text(encoding="utf-8") == "notes\n"
 
 
+def test_a_dataset_flag_naming_a_folder_says_so(tmp_path: Path, tiny_model_dir: Path) -> None:
+    config = write_config(tmp_path, tiny_model_dir)
+    for flag in ("--dataset", "--eval-dataset"):
+        result = CliRunner().invoke(app, ["--config", str(config), "train", flag, str(tmp_path)])
+        assert result.exit_code == 1, result.output
+        flat = result.output.replace("\n", "")
+        assert "is a folder; pass the" in flat and f"({flag})" in flat, flat
+
+
 def whole_json(path: Path) -> bool:
     try:
         json.loads(path.read_text(encoding="utf-8"))
