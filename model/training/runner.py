@@ -391,6 +391,17 @@ def run_lock(run_dir: Path, out: Path) -> Iterator[None]:
         lock.unlink(missing_ok=True)
 
 
+def checkpoint_steps(run_dir: Path) -> list[int]:
+    """The steps of the checkpoints saved in `run_dir` (none if it does not exist)."""
+    if not run_dir.is_dir():
+        return []
+    return [
+        int(p.name.rsplit("-", 1)[1])
+        for p in run_dir.iterdir()
+        if p.is_dir() and CHECKPOINT.fullmatch(p.name)
+    ]
+
+
 def last_complete_checkpoint(run_dir: Path, say: Any) -> str | None:
     """The newest checkpoint to resume from. Trainer writes trainer_state.json last, so a
     checkpoint without a readable one was cut off (Ctrl-C or a full disk while saving):
@@ -539,6 +550,12 @@ def train(
         else:
             if resume:
                 say("No interrupted run with these settings and data to resume; starting afresh.")
+            elif steps := checkpoint_steps(run_dir):
+                # Its checkpoints go now: say so, or the hours they hold vanish unnoticed.
+                say(
+                    f"Starting afresh without --resume: the interrupted run with these settings "
+                    f"and data (checkpoint at step {max(steps)}) is discarded."
+                )
             shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(run_dir / RUN_INFO, {"dataset": str(files.train), "started": time.time()})

@@ -321,6 +321,22 @@ def test_resume_skips_a_checkpoint_cut_off_while_saving_and_a_second_run_waits(
     assert [p.name for p in adapters.glob(".runs/*")] == ["0123456789abcdef"]  # not deleted
 
 
+def test_a_run_without_resume_says_it_discards_the_interrupted_one(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    from atri.config import load_settings
+    from model.training.runner import train
+
+    config = write_config(
+        tmp_path, tiny_model_dir, max_steps=3, eval_steps=1, gradient_accumulation=1
+    )
+    with pytest.raises(KeyboardInterrupt):
+        train(load_settings(config), callbacks=[InterruptAt(2)])
+    said: list[str] = []
+    train(load_settings(config), notify=said.append)
+    assert any("interrupted run" in m and "step 1" in m and "discarded" in m for m in said), said
+
+
 def test_unfinished_runs_leave_out_the_current_one_and_one_being_trained(
     tmp_path: Path,
 ) -> None:
