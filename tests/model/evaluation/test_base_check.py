@@ -55,3 +55,30 @@ def test_a_missing_held_out_file_names_the_eval_dataset_flag(
     settings.train.eval_dataset = str(tmp_path / "folder")
     with pytest.raises(EvalError, match="is a folder, not a file; fix --eval-dataset"):
         eval_conversations(settings)
+
+
+def test_a_held_out_file_that_is_the_training_file_is_said(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """`atri eval --eval-dataset <the training file>` reported a "held-out" perplexity of
+    the very data the adapter learned, with no word."""
+    from model.adapters.versions import sha256_file
+
+    (tmp_path / "models" / "tiny").mkdir(parents=True)
+    settings.model.base = str(tmp_path / "models" / "tiny")
+    train = tmp_path / "atri_sharegpt.json"
+    train.write_text("[]", encoding="utf-8")
+    (tmp_path / "atri_sharegpt_eval.json").write_text("[ ]", encoding="utf-8")
+    version = _version(tmp_path, "./models/tiny")
+    manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+    manifest.update(version=version.name, dataset_sha256=sha256_file(train))
+    (version / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    settings.train.dataset = str(train)
+    for eval_dataset, warned in (("", False), (str(train), True)):
+        settings.train.eval_dataset = eval_dataset
+        said: list[str] = []
+        # Past the note, the next step reads the probe file: its error ends the run here.
+        with pytest.raises(ProbeError):
+            evaluate(settings, version, probes_path=tmp_path / "x.toml", progress=said.append)
+        flagged = [m for m in said if f"is the file {version.name} was trained on" in m]
+        assert bool(flagged) is warned, said
