@@ -181,12 +181,12 @@ def listening_line(url: str) -> str:
 @app.command()
 def worker(
     host: Annotated[
-        str | None, typer.Option(help="listen address (default: [worker] host)")
+        str | None, typer.Option(help="listen address (default: \\[worker] host)")
     ] = None,
     port: Annotated[
         int | None,
         typer.Option(
-            min=0, max=65535, help="listen port, 0 for any free one (default: [worker] port)"
+            min=0, max=65535, help="listen port, 0 for any free one (default: \\[worker] port)"
         ),
     ] = None,
 ) -> None:
@@ -247,21 +247,26 @@ def prep(
     raise typer.Exit(run_prep(settings, scripts, out, fmt, system_prompt, console))
 
 
+# `atri train` flags whose name is not their [train] key's.
+TRAIN_FLAGS = {"learning_rate": "lr", "gradient_accumulation": "grad-accum"}
+
+
 @app.command()
 def train(
     dataset: Annotated[
-        Path | None, typer.Option(help="sharegpt training file ([train] dataset)")
+        Path | None, typer.Option(help="sharegpt training file (\\[train] dataset)")
     ] = None,
     eval_dataset: Annotated[
-        Path | None, typer.Option(help="held-out sharegpt file ([train] eval_dataset)")
+        Path | None, typer.Option(help="held-out sharegpt file (\\[train] eval_dataset)")
     ] = None,
     output_dir: Annotated[
         Path | None,
-        typer.Option(help="folder the version is written into ([model] adapters_dir)"),
+        typer.Option(help="folder the version is written into (\\[model] adapters_dir)"),
     ] = None,
     max_steps: Annotated[int | None, typer.Option(min=0, help="steps (0 = use --epochs)")] = None,
-    epochs: Annotated[float | None, typer.Option(min=0.0, help="passes over the data")] = None,
-    lr: Annotated[float | None, typer.Option(min=0.0, help="learning rate")] = None,
+    epochs: Annotated[float | None, typer.Option(help="passes over the data, above 0")] = None,
+    # > 0: [train]'s own check says so (typer's min would show "x>=0" and accept 0).
+    lr: Annotated[float | None, typer.Option(help="learning rate, above 0")] = None,
     batch_size: Annotated[int | None, typer.Option(min=1, help="samples per step")] = None,
     grad_accum: Annotated[int | None, typer.Option(min=1, help="gradient accumulation")] = None,
     max_seq_length: Annotated[int | None, typer.Option(min=8, help="longest sample")] = None,
@@ -303,7 +308,8 @@ def train(
         try:
             setattr(settings.train, key, value)
         except ValidationError as exc:
-            fail(f"--{key.replace('_', '-')} = {value}: {exc.errors()[0]['msg'].lower()}.", 2)
+            flag = TRAIN_FLAGS.get(key, key.replace("_", "-"))
+            fail(f"--{flag} = {value}: {exc.errors()[0]['msg'].lower()}.", 2)
     if output_dir is not None:
         settings.model.adapters_dir = str(output_dir.resolve())
     _train(settings, resume)
@@ -367,7 +373,7 @@ def eval_(
         Path | None, typer.Argument(help="adapter version folder (default: the newest)")
     ] = None,
     probes: Annotated[
-        Path | None, typer.Option(help="probe set TOML (default: [eval] probes)")
+        Path | None, typer.Option(help="probe set TOML (default: \\[eval] probes)")
     ] = None,
     dataset: Annotated[Path | None, typer.Option(help="sharegpt training file")] = None,
     eval_dataset: Annotated[Path | None, typer.Option(help="held-out sharegpt file")] = None,

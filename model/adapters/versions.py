@@ -140,6 +140,11 @@ def find_version(adapters_dir: Path, given: Path | None) -> Path:
             raise AdapterError(f"{given}: no such adapter version folder.")
         return folder
     newest = latest_version(adapters_dir)
+    if newest is None and adapters_dir.exists() and not adapters_dir.is_dir():
+        raise AdapterError(
+            f"{adapters_dir} is a file, not a folder: [model] adapters_dir must name the "
+            "folder `atri train` writes versions into."
+        )
     if newest is None:
         raise AdapterError(f"{adapters_dir}: no adapter version yet; run `atri train` first.")
     return newest

@@ -18,6 +18,7 @@ from model.adapters.versions import (
     AdapterError,
     ManifestError,
     read_manifest,
+    sha256_file,
     write_json_atomic,
     write_text_atomic,
 )
@@ -41,11 +42,40 @@ class EvalError(UserError):
     """An evaluation that cannot run as asked; str() is one sentence saying why."""
 
 
+def held_out_file(settings: Settings) -> Path | None:
+    """The held-out file `atri eval` scores: [train] eval_dataset, else the training file's."""
+    t = settings.train
+    return (
+        settings.path(t.eval_dataset)
+        if t.eval_dataset
+        else sibling_eval_file(settings.path(t.dataset))
+    )
+
+
+def trained_on_note(manifest: dict[str, Any], eval_file: Path | None) -> str:
+    """A sentence when the held-out file is the very file the version was trained on: its
+    "held-out" perplexity then only shows how well the adapter memorised it."""
+    if eval_file is None or not eval_file.is_file():
+        return ""
+    if manifest.get("dataset_sha256") != sha256_file(eval_file):
+        return ""
+    return (
+        f"{eval_file} is the file {manifest.get('version')} was trained on, not held out: "
+        "its perplexity shows memorisation; pass the held-out file with --eval-dataset."
+    )
+
+
 def eval_conversations(settings: Settings) -> tuple[list[Conversation], list[Conversation]]:
     """(held-out conversations, conversations for the dataset's style rate)."""
     t = settings.train
     train_file = settings.path(t.dataset)
-    eval_file = settings.path(t.eval_dataset) if t.eval_dataset else sibling_eval_file(train_file)
+    eval_file = held_out_file(settings)
+    if t.eval_dataset and eval_file is not None and not eval_file.is_file():
+        # load_sharegpt's sentence would send the user to --dataset, not the flag given.
+        what = "is a folder, not a file" if eval_file.is_dir() else "not found"
+        raise EvalError(
+            f"{eval_file}: held-out file {what}; fix --eval-dataset ([train] eval_dataset)."
+        )
     held_out = load_sharegpt(eval_file, allow_empty=True) if eval_file is not None else []
     if held_out:
         return held_out, held_out
@@ -74,6 +104,8 @@ def evaluate(
             f'{version_dir.name} was trained on base "{manifest.get("base_model")}", but '
             f'[model] base is "{settings.model.base}"; evaluate it with that base.'
         )
+    if note := trained_on_note(manifest, held_out_file(settings)):
+        say(note)
     configured = settings.path(settings.eval.probes) if settings.eval.probes else None
     probes = load_probes(probes_path or configured)
     held_out, style_source = eval_conversations(settings)

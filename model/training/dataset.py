@@ -148,6 +148,10 @@ def _is_alpaca(record: dict[str, Any]) -> bool:
 
 def _parse_json(path: Path, text: str) -> Any:
     """The file's JSON value; JSON Lines become a list. One sentence for what is wrong."""
+    if not text.strip():
+        raise DatasetError(
+            f"{path}: the file is empty (no JSON in it); write it again, e.g. rerun `atri prep`."
+        )
     try:
         return json.loads(text)
     except RecursionError:

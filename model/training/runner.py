@@ -139,11 +139,17 @@ def plan_hardware(train: TrainSettings, device_setting: str) -> Hardware:
 def resolve_data_files(settings: Settings) -> DataFiles:
     t = settings.train
     train_file = settings.path(t.dataset)
+    if train_file.is_dir():
+        raise TrainError(f"{train_file} is a folder; pass the sharegpt file in it (--dataset).")
     if not train_file.is_file():
         raise TrainError(
             f"{train_file}: dataset file not found; run `atri prep` first or pass --dataset."
         )
     eval_file = settings.path(t.eval_dataset) if t.eval_dataset else sibling_eval_file(train_file)
+    if eval_file is not None and eval_file.is_dir():
+        raise TrainError(
+            f"{eval_file} is a folder; pass the held-out sharegpt file in it (--eval-dataset)."
+        )
     if eval_file is not None and not eval_file.is_file():
         raise TrainError(f"{eval_file}: eval dataset file not found; fix --eval-dataset.")
     return DataFiles(
@@ -152,6 +158,18 @@ def resolve_data_files(settings: Settings) -> DataFiles:
         train_sha256=sha256_file(train_file),
         eval_sha256=sha256_file(eval_file) if eval_file else None,
     )
+
+
+def adapters_folder(settings: Settings) -> Path:
+    """`[model] adapters_dir`, checked before the model loads: a file there made the run
+    end in a traceback after all the loading and tokenizing."""
+    out = settings.path(settings.model.adapters_dir)
+    if out.exists() and not out.is_dir():
+        raise TrainError(
+            f"{out} is a file, not a folder: [model] adapters_dir (or --output-dir) must name "
+            "the folder versions are written into."
+        )
+    return out
 
 
 def load_for_training(settings: Settings, hw: Hardware) -> Any:
@@ -373,6 +391,17 @@ def run_lock(run_dir: Path, out: Path) -> Iterator[None]:
         lock.unlink(missing_ok=True)
 
 
+def checkpoint_steps(run_dir: Path) -> list[int]:
+    """The steps of the checkpoints saved in `run_dir` (none if it does not exist)."""
+    if not run_dir.is_dir():
+        return []
+    return [
+        int(p.name.rsplit("-", 1)[1])
+        for p in run_dir.iterdir()
+        if p.is_dir() and CHECKPOINT.fullmatch(p.name)
+    ]
+
+
 def last_complete_checkpoint(run_dir: Path, say: Any) -> str | None:
     """The newest checkpoint to resume from. Trainer writes trainer_state.json last, so a
     checkpoint without a readable one was cut off (Ctrl-C or a full disk while saving):
@@ -473,6 +502,7 @@ def train(
     say = notify or (lambda message: log.info("%s", message))
     t = settings.train
     files = resolve_data_files(settings)
+    out = adapters_folder(settings)
     train_convs = load_sharegpt(files.train)
     eval_convs = load_sharegpt(files.eval, allow_empty=True) if files.eval else None
     hw = plan_hardware(t, settings.model.device)
@@ -493,8 +523,13 @@ def train(
         pack(train_set.samples, t.max_seq_length, seed=t.seed) if t.packing else train_set.samples
     )
 
-    out = settings.path(settings.model.adapters_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TrainError(
+            f"Cannot make the adapters folder {out} ({exc.strerror or exc}); set [model] "
+            "adapters_dir (or --output-dir) to a folder you can write."
+        ) from None
     for stale in remove_stale_temps(out):
         say(f"Removed {stale.name}, left by a training run that did not finish.")
     run_dir = out / RUNS_DIR / run_fingerprint(settings, files, loaded.config_hash, hw)
@@ -515,6 +550,12 @@ def train(
         else:
             if resume:
                 say("No interrupted run with these settings and data to resume; starting afresh.")
+            elif steps := checkpoint_steps(run_dir):
+                # Its checkpoints go now: say so, or the hours they hold vanish unnoticed.
+                say(
+                    f"Starting afresh without --resume: the interrupted run with these settings "
+                    f"and data (checkpoint at step {max(steps)}) is discarded."
+                )
             shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(run_dir / RUN_INFO, {"dataset": str(files.train), "started": time.time()})

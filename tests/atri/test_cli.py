@@ -229,6 +229,37 @@ def test_adding_config_keeps_each_commands_own_option_names() -> None:
     assert "--max-steps" in train.output and "--lr" in train.output
 
 
+@pytest.mark.parametrize(
+    ("flag", "value", "said"),
+    [("--lr", "0", "--lr = 0.0: "), ("--epochs", "0", "--epochs = 0.0: ")],
+)
+def test_a_train_flag_out_of_range_is_named_as_typed(
+    config: Path, flag: str, value: str, said: str
+) -> None:
+    """--lr 0 was refused as "--learning-rate = 0.0", a flag that does not exist, while
+    the help said [x>=0.0]."""
+    code, output = atri(config, "train", flag, value)
+    assert code == 2 and said in output and "greater than 0" in output, output
+    help_text = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "300"}).output
+    assert "x>=0.0" not in help_text
+
+
+def test_help_shows_the_config_keys_flags_name() -> None:
+    """Rich markup read "([train] dataset)" as a style tag: help said "( dataset)"."""
+    shown = 0
+    for command in ("train", "eval", "worker"):
+        text = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "300"}).output
+        for key in {
+            "train": ["[train] dataset", "[train] eval_dataset", "[model] adapters_dir"],
+            "eval": ["[eval] probes"],
+            "worker": ["[worker] host", "[worker] port"],
+        }[command]:
+            assert key in text, (command, key)
+            shown += 1
+        assert "\\[" not in text
+    assert shown == 6
+
+
 @pytest.mark.parametrize("command", ["chat", "serve", "worker"])
 @pytest.mark.parametrize(
     ("lines", "sentence"),

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from model.adapters.versions import (
+    AdapterError,
     ManifestError,
+    find_version,
     is_version_name,
     latest_version,
     list_versions,
@@ -100,3 +102,12 @@ def test_versions_module_imports_no_torch() -> None:
     code = "import sys, model.adapters.versions; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_an_adapters_dir_that_is_a_file_is_named_as_such(tmp_path: Path) -> None:
+    adapters = tmp_path / "adapters"
+    adapters.write_text("", encoding="utf-8")
+    with pytest.raises(AdapterError, match="adapters is a file, not a folder"):
+        find_version(adapters, None)
+    with pytest.raises(AdapterError, match="no adapter version yet"):
+        find_version(tmp_path / "none", None)

@@ -118,6 +118,8 @@ def test_packed_rows_do_not_attend_across_samples(tiny_model_dir: Path, tokenize
     ("content", "message"),
     [
         ("{not json", "not valid JSON"),
+        ("", "the file is empty"),
+        ("\ufeff \n", "the file is empty"),
         ('{"conversations": []}', "expected a JSON list"),
         ("[]", "the dataset is empty"),
         ('[{"turns": []}]', 'record 0 has no "conversations" list'),

@@ -108,6 +108,28 @@ def test_a_bad_dataset_is_one_sentence(tmp_path: Path, tiny_model_dir: Path) -> 
     ]
 
 
+def test_an_adapters_dir_that_is_a_file_is_one_sentence_before_loading(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    config = write_config(tmp_path, tiny_model_dir)
+    (tmp_path / "adapters").write_text("notes\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["--config", str(config), "train", "--max-steps", "1"])
+    assert result.exit_code == 1, result.output
+    flat = result.output.replace("\n", "")
+    assert "adapters is a file, not a folder" in flat and "--output-dir" in flat
+    assert "Traceback" not in result.output
+    assert (tmp_path / "adapters").read_text(encoding="utf-8") == "notes\n"
+
+
+def test_a_dataset_flag_naming_a_folder_says_so(tmp_path: Path, tiny_model_dir: Path) -> None:
+    config = write_config(tmp_path, tiny_model_dir)
+    for flag in ("--dataset", "--eval-dataset"):
+        result = CliRunner().invoke(app, ["--config", str(config), "train", flag, str(tmp_path)])
+        assert result.exit_code == 1, result.output
+        flat = result.output.replace("\n", "")
+        assert "is a folder; pass the" in flat and f"({flag})" in flat, flat
+
+
 def whole_json(path: Path) -> bool:
     try:
         json.loads(path.read_text(encoding="utf-8"))
@@ -297,6 +319,22 @@ def test_resume_skips_a_checkpoint_cut_off_while_saving_and_a_second_run_waits(
     )
     assert len(versions_of(adapters)) == 1
     assert [p.name for p in adapters.glob(".runs/*")] == ["0123456789abcdef"]  # not deleted
+
+
+def test_a_run_without_resume_says_it_discards_the_interrupted_one(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    from atri.config import load_settings
+    from model.training.runner import train
+
+    config = write_config(
+        tmp_path, tiny_model_dir, max_steps=3, eval_steps=1, gradient_accumulation=1
+    )
+    with pytest.raises(KeyboardInterrupt):
+        train(load_settings(config), callbacks=[InterruptAt(2)])
+    said: list[str] = []
+    train(load_settings(config), notify=said.append)
+    assert any("interrupted run" in m and "step 1" in m and "discarded" in m for m in said), said
 
 
 def test_unfinished_runs_leave_out_the_current_one_and_one_being_trained(
