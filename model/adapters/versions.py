@@ -62,13 +62,18 @@ def version_stamp(now: dt.datetime | None = None) -> str:
 
 
 def next_version_name(parent: Path, now: dt.datetime | None = None) -> str:
-    """The version name for `now`, with -2, -3 … when that second is already taken."""
-    stamp = version_stamp(now)
-    name, n = stamp, 1
-    while (parent / name).exists():
-        n += 1
-        name = f"{stamp}-{n}"
-    return name
+    """The version name for `now`, with -2, -3 … when that second is already taken.
+
+    A new version always sorts after every folder already named as a version: one named
+    later than now (a clock set ahead where it was trained) would otherwise stay "the
+    newest" for the reload job and `atri eval`, so the new one continues its name."""
+    stamp, n = version_stamp(now), 1
+    names = [p.name for p in parent.iterdir()] if parent.is_dir() else []
+    latest = max((m for m in names if is_version_name(m)), key=version_order, default=None)
+    if latest is not None and version_order(latest) >= version_order(stamp):
+        day, second, last = version_order(latest)  # type: ignore[misc]
+        stamp, n = f"{day}-{second}", last + 1
+    return stamp if n == 1 else f"{stamp}-{n}"
 
 
 def list_versions(parent: Path) -> list[Path]:

@@ -49,6 +49,17 @@ def test_names_are_utc_stamps_with_a_counter_when_taken(tmp_path: Path) -> None:
     assert not is_version_name("20260101-120000-1")
 
 
+def test_a_new_version_sorts_after_one_named_in_the_future(tmp_path: Path) -> None:
+    """A version trained where the clock ran ahead (or named by hand) must not stay the
+    newest: the next one continues its name instead of sorting before it."""
+    make_version(tmp_path, "20991231-235959")
+    name = next_version_name(tmp_path, NOON)
+    assert name == "20991231-235959-2"
+    make_version(tmp_path, name)
+    assert latest_version(tmp_path) == tmp_path / name
+    assert next_version_name(tmp_path, NOON) == "20991231-235959-3"
+
+
 def test_only_complete_visible_versions_are_listed_in_order(tmp_path: Path) -> None:
     make_version(tmp_path, "20260101-120000-10")
     make_version(tmp_path, "20260101-120000")
