@@ -152,6 +152,11 @@ def adapter_config(folder: Path) -> dict[str, Any]:
     path = folder / ADAPTER_CONFIG
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AdapterError(
+            f"{path} is missing: copy the version folder whole (peft writes it beside "
+            f"{ADAPTER_WEIGHTS})."
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AdapterError(f"{path}: cannot be read as JSON ({exc}).") from None
     if not isinstance(data, dict) or data.get("peft_type") != "LORA":

@@ -11,6 +11,7 @@ import pytest
 from atri.config import OFFLINE_DEFAULT_BASE
 from model.adapters.validation import (
     EvalFigures,
+    adapter_config,
     check_module_shapes,
     eval_figures,
     same_base,
@@ -121,3 +122,11 @@ def test_eval_rates(tmp_path: Path) -> None:
     (tmp_path / "eval.json").write_text("{")
     with pytest.raises(AdapterError, match=r"eval\.json"):
         eval_figures(tmp_path)
+
+
+def test_a_missing_adapter_config_is_named_as_missing(tmp_path: Path) -> None:
+    with pytest.raises(AdapterError, match=r"adapter_config\.json is missing: copy the version"):
+        adapter_config(tmp_path)
+    (tmp_path / "adapter_config.json").write_text("{", encoding="utf-8")
+    with pytest.raises(AdapterError, match="cannot be read as JSON"):
+        adapter_config(tmp_path)
