@@ -30,6 +30,7 @@ from atri.errors import ConfigError
 from model.adapters.versions import AdapterError
 from model.character.prompt import ChatMessages
 from model.engines.base import EngineStats, EngineThread, Generation
+from model.engines.chat_template import checked, conform, template_rules
 from model.engines.loading import (
     OFFLINE_GGUF,
     ModelNotFoundError,
@@ -300,6 +301,11 @@ class LlamaCppEngine:
         return len(self.tokenize(text))
 
     def render(self, messages: ChatMessages) -> str:
+        """The chat in the GGUF's own template, reshaped to what it takes (chat_template)."""
+        rules = template_rules(self.chat_template, self._render_as_is)
+        return checked(lambda: self._render_as_is(conform(messages, rules)))
+
+    def _render_as_is(self, messages: ChatMessages) -> str:
         from jinja2.sandbox import ImmutableSandboxedEnvironment
 
         def raise_exception(message: str) -> None:

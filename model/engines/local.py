@@ -16,6 +16,7 @@ from typing import Any
 from atri.config import GenerationSettings, Settings
 from model.character.prompt import ChatMessages
 from model.engines.base import EngineStats, EngineThread, Generation
+from model.engines.chat_template import render_chat
 from model.engines.prefix_cache import pad_after_prefix, shared_prefix_length
 
 log = logging.getLogger(__name__)
@@ -150,10 +151,7 @@ class LocalEngine:
         return inputs, sum(len(r) for r in rows)
 
     def _encode(self, batch: list[ChatMessages]) -> list[list[int]]:
-        texts = [
-            self.tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False)
-            for m in batch
-        ]
+        texts = [render_chat(self.tokenizer, m, add_generation_prompt=True) for m in batch]
         # The template already holds any BOS token; don't let the tokenizer add another.
         rows: list[list[int]] = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
         return rows

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from atri.errors import UserError
+from model.engines.chat_template import apply_template, chat_rules, checked, conform
 
 IGNORE = -100
 # `atri prep` names a held-out file after its training file: eileen_sharegpt.json →
@@ -269,13 +270,14 @@ def _registered_eval_file(train_file: Path) -> list[Path]:
 
 
 def _render(tokenizer: Any, messages: list[dict[str, str]], prompt: bool) -> str:
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=prompt)
-    return str(text)
+    return checked(lambda: apply_template(tokenizer, messages, prompt))
 
 
 def _segments(tokenizer: Any, conv: Conversation) -> list[tuple[str, bool]]:
-    """Cut the rendered conversation into (text, is_reply) pieces, in order."""
-    messages = conv.messages()
+    """Cut the rendered conversation into (text, is_reply) pieces, in order. The
+    conversation is first put in the shape the template takes (chat_template.conform),
+    as the worker does with every prompt."""
+    messages = conform(conv.messages(), chat_rules(tokenizer))
     full = _render(tokenizer, messages, prompt=False)
     segments: list[tuple[str, bool]] = []
     done = 0  # characters of `full` already cut into segments

@@ -1,0 +1,149 @@
+"""Rendering a chat with the base model's own template, whatever that template refuses.
+
+ATRI's chats have a system prompt (the character), and a group's history can hold two
+user messages in a row. Many real templates refuse one or the other: Gemma raises
+"System role not supported", Mistral and Llama-2 raise unless user and assistant
+alternate, Phi-3's first template drops a system message without a word, and Mistral
+v0.3's shows it only while the chat ends with a user message (so never in training).
+Each template is tried once on small probe chats; a chat is then reshaped the way its
+model was trained to take one (the system prompt opens the first user message, messages
+of one role in a row become one) and rendered. Train, serve and eval all render here,
+so a model sees its prompts in the same shape everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from atri.errors import UserError
+from model.character.prompt import ChatMessages
+
+log = logging.getLogger(__name__)
+
+# How the system prompt and the message after it are joined when the template has no
+# system role, and how messages of one role in a row are joined.
+JOIN = "\n\n"
+_PROBE = "ATRI-PROBE-SYSTEM-PROMPT"
+
+
+class ChatTemplateError(UserError):
+    """The model's chat template refuses a chat even in the shape it was trained on."""
+
+
+@dataclass(frozen=True)
+class TemplateRules:
+    system: bool  # the template shows a system message
+    alternating: bool  # user and assistant must alternate, user first
+
+
+_RULES: dict[str, TemplateRules] = {}
+
+
+def template_rules(template: str, render: Callable[[ChatMessages], str]) -> TemplateRules:
+    """What `template` takes, found by rendering probe chats once per template."""
+    rules = _RULES.get(template)
+    if rules is None:
+        rules = _RULES[template] = _probe(render)
+        if not rules.system:
+            log.warning(
+                "the base model's chat template has no system role; ATRI puts the system "
+                "prompt at the start of the first user message"
+            )
+        if rules.alternating:
+            log.info(
+                "the base model's chat template needs user and assistant to alternate; "
+                "messages of one role in a row are joined into one"
+            )
+    return rules
+
+
+def _probe(render: Callable[[ChatMessages], str]) -> TemplateRules:
+    def renders(messages: ChatMessages) -> str | None:
+        try:
+            return render(messages)
+        except Exception:
+            return None
+
+    # Mistral v0.3 shows the system message in the last user message only: a training
+    # chat, which ends with a reply, would have none.
+    asked = [{"role": "system", "content": _PROBE}, _user("hi")]
+    answered = [*asked, {"role": "assistant", "content": "hello"}]
+    system = all(_PROBE in (renders(chat) or "") for chat in (asked, answered))
+    two_users = renders([_user("hi"), _user("there")])
+    reply_first = renders([{"role": "assistant", "content": "hi"}, _user("there")])
+    return TemplateRules(system=system, alternating=two_users is None or reply_first is None)
+
+
+def _user(text: str) -> dict[str, str]:
+    return {"role": "user", "content": text}
+
+
+def conform(messages: ChatMessages, rules: TemplateRules) -> ChatMessages:
+    """`messages` in the shape `rules` allow. Where roles must alternate, runs of one
+    role are joined, and a chat that opens with a reply is led by the system prompt as a
+    user message (without one, the reply is left out). Where there is no system role,
+    the system prompt opens the first user message."""
+    head = [dict(messages[0])] if messages and messages[0]["role"] == "system" else []
+    system = head[0]["content"] if head else ""
+    rest = [dict(m) for m in messages[len(head) :]]
+    if rules.alternating:
+        rest = _joined_runs(rest)
+        if rest and rest[0]["role"] != "user":
+            if system:
+                return [_user(system), *rest]
+            while rest and rest[0]["role"] != "user":
+                rest.pop(0)
+    if rules.system or not system:
+        return head + rest if rules.system else rest
+    if rest and rest[0]["role"] == "user":
+        rest[0]["content"] = system + JOIN + rest[0]["content"]
+        return rest
+    return [_user(system), *rest]
+
+
+def _joined_runs(messages: ChatMessages) -> ChatMessages:
+    out: ChatMessages = []
+    for m in messages:
+        if out and out[-1]["role"] == m["role"]:
+            out[-1]["content"] += JOIN + m["content"]
+        else:
+            out.append(m)
+    return out
+
+
+def chat_rules(tokenizer: Any) -> TemplateRules:
+    """What the tokenizer's chat template takes (probed once per template)."""
+    return template_rules(
+        str(tokenizer.chat_template), lambda chat: apply_template(tokenizer, chat, True)
+    )
+
+
+def render_chat(tokenizer: Any, messages: ChatMessages, add_generation_prompt: bool) -> str:
+    """`messages` rendered with the tokenizer's chat template, reshaped to what it takes."""
+    return checked(
+        lambda: apply_template(
+            tokenizer, conform(messages, chat_rules(tokenizer)), add_generation_prompt
+        )
+    )
+
+
+def apply_template(tokenizer: Any, messages: ChatMessages, add_generation_prompt: bool) -> str:
+    text = tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=add_generation_prompt
+    )
+    return str(text)
+
+
+def checked(render: Callable[[], str]) -> str:
+    """A render of a conformed chat; a template that still refuses it is one sentence."""
+    try:
+        return render()
+    except Exception as exc:
+        raise ChatTemplateError(
+            "The base model's chat template refuses a chat of system, user and assistant "
+            f"messages ({type(exc).__name__}: {exc}); give one that takes them as "
+            "[model] chat_template in config.toml."
+        ) from None

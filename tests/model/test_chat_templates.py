@@ -1,0 +1,144 @@
+"""ATRI on the chat templates of the models users pick (tests/model/chat_templates.py):
+training labels exactly the character's replies, the worker answers a first message, a
+group's history with two user messages in a row and a summary prompt, and `atri train`
+and `atri eval` run, whether the template refuses a system role (Gemma-2), needs strict
+alternation (Mistral, Llama-2), drops a system message (Phi-3) or adds its own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from atri.cli import app
+from atri.config import Settings
+from model.engines.loading import load_base_model
+from model.engines.local import LocalEngine
+from model.protocol import ChatRequest, ChatTurn
+from model.service import ChatService
+from model.training.dataset import IGNORE, Conversation, tokenize_conversation
+from tests.model.chat_templates import (
+    GEMMA2,
+    REAL_TEMPLATES,
+    RealTemplate,
+    save_template_model,
+    template_tokenizer,
+)
+from tests.model.training.sharegpt import write
+
+SYSTEM = "You are ATRI, a robot girl."
+TURN_ENDS = {"gemma2": "<end_of_turn>", "phi3": "<|end|>", "llama3": "<|eot_id|>"}
+
+
+def labelled_spans(tokenizer: object, conv: Conversation) -> tuple[list[str], str]:
+    """(the decoded runs of labelled tokens, the decoded unlabelled tokens)."""
+    sample = tokenize_conversation(tokenizer, conv)
+    spans: list[list[int]] = []
+    prompt: list[int] = []
+    for i, (token, label) in enumerate(zip(sample.input_ids, sample.labels, strict=True)):
+        if label == IGNORE:
+            prompt.append(token)
+        elif i and sample.labels[i - 1] != IGNORE:
+            spans[-1].append(token)
+        else:
+            spans.append([token])
+    decode = tokenizer.decode  # type: ignore[attr-defined]
+    return [decode(s).strip() for s in spans], decode(prompt)
+
+
+@pytest.mark.parametrize("name", sorted(REAL_TEMPLATES))
+@pytest.mark.parametrize("opens_with_reply", [False, True])
+def test_training_labels_exactly_the_replies_under_each_real_template(
+    name: str, opens_with_reply: bool
+) -> None:
+    real = REAL_TEMPLATES[name]
+    tokenizer = template_tokenizer(real)
+    opening = (("assistant", "good morning"),) if opens_with_reply else ()
+    turns = (*opening, ("user", "hello world"), ("assistant", "I am ATRI"))
+    turns += (("user", "the sea"), ("assistant", "crab please"))
+    spans, prompt = labelled_spans(tokenizer, Conversation(SYSTEM, turns))
+    end = TURN_ENDS.get(name, real.eos if name != "glm4" else "")
+    replies = [t for r, t in turns if r == "assistant"]
+    # Spaces aside (Llama-2 writes " reply </s>"): each reply and its turn's end, no more.
+    assert [s.replace(" ", "") for s in spans] == [(r + end).replace(" ", "") for r in replies]
+    assert SYSTEM in prompt and "hello world" in prompt and "the sea" in prompt
+
+
+@pytest.mark.parametrize("name", sorted(REAL_TEMPLATES))
+def test_the_worker_prompt_keeps_the_system_prompt_and_every_message(
+    name: str, tiny_model_dir: Path, tmp_path: Path, tiny_settings: Settings
+) -> None:
+    tiny_settings.model.base = str(save_template_model(tmp_path / name, REAL_TEMPLATES[name]))
+    engine = LocalEngine(load_base_model(tiny_settings), 4096)
+    group = [
+        {"role": "system", "content": SYSTEM},
+        {"role": "assistant", "content": "morning"},
+        {"role": "user", "content": "Aki: hello"},
+        {"role": "user", "content": "Mio: the sea"},
+    ]
+    (row,) = engine._encode([group])
+    text = engine.tokenizer.decode(row)
+    for said in (SYSTEM, "morning", "Aki: hello", "Mio: the sea"):
+        assert said in text
+    (reply,) = engine.generate_sync([group[:1] + group[2:3]], tiny_settings.generation)
+    assert reply.new_tokens > 0
+
+
+@pytest.mark.parametrize("real", [GEMMA2, REAL_TEMPLATES["llama2"]], ids=["gemma2", "llama2"])
+async def test_the_worker_answers_a_group_and_summarizes_under_strict_templates(
+    real: RealTemplate, tmp_path: Path, tiny_settings: Settings
+) -> None:
+    tiny_settings.model.base = str(save_template_model(tmp_path / "model", real))
+    async with await ChatService.open(tiny_settings) as service:
+        first = await service.chat(ChatRequest(platform="test", user_id="u1", text="hello"))
+        assert first.status == "ok" and first.text
+        context = [ChatTurn(role="user", content="hi"), ChatTurn(role="user", content="hey")]
+        group = ChatRequest(platform="test", user_id="u2", text="sea?", context=context)
+        assert (await service.chat(group)).status == "ok"
+        summary_prompt = [
+            {"role": "system", "content": "Summarize the conversation."},
+            {"role": "user", "content": "Aki: hello\nATRI: I am ATRI"},
+        ]
+        assert (await service.batcher.submit(summary_prompt)).new_tokens > 0
+
+
+def test_train_one_step_and_eval_on_a_template_without_a_system_role(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    model_dir = save_template_model(tmp_path / "gemma", GEMMA2)
+    record = {
+        "system": SYSTEM,
+        "conversations": [
+            {"from": "human", "value": "hello"},
+            {"from": "gpt", "value": "I am ATRI"},
+            {"from": "human", "value": "the sea"},
+            {"from": "gpt", "value": "crab please"},
+        ],
+    }
+    write(tmp_path / "data" / "atri_sharegpt.json", [record] * 4)
+    config = tmp_path / "config.toml"
+    lines = ["[model]", f'base = "{model_dir}"', "[train]", 'dataset = "data/atri_sharegpt.json"']
+    config.write_text("\n".join([*lines, "[eval]", "max_new_tokens = 4"]) + "\n")
+    runner = CliRunner()
+    trained = runner.invoke(app, ["--config", str(config), "train", "--max-steps", "1"])
+    assert trained.exit_code == 0, trained.output
+    (version,) = [p for p in (tmp_path / "adapters").iterdir() if not p.name.startswith(".")]
+    assert json.loads((version / "manifest.json").read_text())["system_prompt"] == SYSTEM
+    evaluated = runner.invoke(
+        app, ["--config", str(config), "eval", str(version), "--max-new-tokens", "4"]
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+
+
+def test_the_llamacpp_engine_renders_the_same_shape() -> None:
+    from model.engines.llamacpp import LlamaCppEngine
+
+    engine = LlamaCppEngine.__new__(LlamaCppEngine)  # render needs the template only
+    engine.chat_template, engine._bos, engine._eos = GEMMA2.template, b"<bos>", b"<eos>"
+    chat = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "a"}]
+    chat.append({"role": "user", "content": "b"})
+    assert engine.render(chat).endswith(
+        f"user\n{SYSTEM}\n\na\n\nb<end_of_turn>\n<start_of_turn>model\n"
+    )
