@@ -33,8 +33,14 @@ import httpx
 from atri.config import ConfigError, GenerationSettings, Secrets, Settings
 from model.character.prompt import ChatMessages
 from model.engines.base import EngineStats, Generation
+from model.engines.chat_template import TemplateRules, conform
 
 log = logging.getLogger(__name__)
+
+# The shape a chat is sent in once the server's chat template refused ATRI's (Gemma's
+# has no system role, Mistral's wants user and assistant to alternate): the system
+# prompt opens the first user message, and messages of one role in a row are joined.
+STRICT_TEMPLATE = TemplateRules(system=False, alternating=True)
 
 DEFAULT_CONTEXT_WINDOW = 4096
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -153,6 +159,9 @@ class OpenAIEngine:
         self.loras: dict[str, Lora] = {}  # registered adapter versions
         self._turn = 0
         self._revivals: dict[str, asyncio.Task[bool]] = {}
+        # Learnt from the server: its template refused a chat that STRICT_TEMPLATE's
+        # shape got through (the template is not visible from here).
+        self.strict_template = False
 
     @classmethod
     async def open(cls, settings: Settings, secrets: Secrets | None = None) -> OpenAIEngine:
@@ -270,17 +279,43 @@ class OpenAIEngine:
         self, messages: ChatMessages, gen: GenerationSettings, model: str, version: str
     ) -> Generation:
         """One row on the next replica in turn; on a replica failure, on another one."""
-        body = self._body(messages, gen, model)
         tried: set[str] = set()
         while (replica := self._pick(tried)) is not None:
             tried.add(replica.url)
             try:
-                data = await self._complete(replica, body)
+                data = await self._complete_chat(replica, messages, gen, model)
             except ReplicaDown as exc:
                 self._take_out(replica, str(exc))
                 continue
             return self._generation(replica, data, version)
         raise RemoteEngineError(f"No replica can serve {model!r}: {self._down_reasons()}")
+
+    async def _complete_chat(
+        self, replica: Replica, messages: ChatMessages, gen: GenerationSettings, model: str
+    ) -> Any:
+        """A completion of `messages`. A 400 for a chat the server's template refuses is
+        tried once more in STRICT_TEMPLATE's shape; if that passes, every later chat is
+        sent so (said once in the log)."""
+        shaped = conform(messages, STRICT_TEMPLATE) if self.strict_template else messages
+        try:
+            return await self._complete(replica, self._body(shaped, gen, model))
+        except RemoteEngineError as exc:
+            reshaped = conform(messages, STRICT_TEMPLATE)
+            if exc.status != 400 or self.strict_template or reshaped == messages:
+                raise
+            try:
+                data = await self._complete(replica, self._body(reshaped, gen, model))
+            except RemoteEngineError:
+                raise exc from None
+            self.strict_template = True
+            log.warning(
+                "%s refused a chat with a system prompt or two messages of one role in a "
+                "row (%s); from now on the system prompt opens the first user message and "
+                "such messages are joined",
+                replica.url,
+                exc,
+            )
+            return data
 
     async def _complete(self, replica: Replica, body: dict[str, Any]) -> Any:
         try:
@@ -429,11 +464,10 @@ class OpenAIEngine:
         if name not in self.loras:
             raise RemoteEngineError(f"LoRA adapter {name!r} is not loaded.")
         gen = GenerationSettings(max_new_tokens=max_new_tokens, do_sample=False)
-        body = self._body(messages, gen, self.loras[name].name)
         texts: list[str] = []
         for replica in self._serving():
             try:
-                data = await self._complete(replica, body)
+                data = await self._complete_chat(replica, messages, gen, self.loras[name].name)
             except ReplicaDown as exc:
                 self._take_out(replica, str(exc))
                 continue

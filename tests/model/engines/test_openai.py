@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import signal
 import socket
 import subprocess
@@ -156,6 +157,10 @@ class FakeVllm:
         self.loras: dict[str, str] = {"atri": str(static)} if static else {}
         self.calls: list[tuple[str, str]] = []
         self.down = False  # answer every route with a 503
+        # A Gemma-like chat template: no system role, user and assistant alternate.
+        self.strict_template = False
+        self.refuse_chats = ""  # answer every chat with this 400
+        self.chats: list[list[dict[str, str]]] = []  # the messages of each chat
         self.app = self._app()
 
     def restart(self, static: Path | None = None) -> None:
@@ -228,7 +233,16 @@ class FakeVllm:
             self.calls.append(("chat", model))
             if model != "atri-base" and model not in self.loras:
                 return self.error(f"The model `{model}` does not exist.", "NotFoundError", 404)
-            text = f"[{model}] {body['messages'][-1]['content']}"
+            messages = body["messages"]
+            self.chats.append(messages)
+            if self.refuse_chats:
+                return self.error(self.refuse_chats, "BadRequestError", 400)
+            roles = [m["role"] for m in messages]
+            if self.strict_template and (
+                "system" in roles or any(a == b for a, b in itertools.pairwise(roles))
+            ):  # what vLLM answers when apply_chat_template raises
+                return self.error("System role not supported", "BadRequestError", 400)
+            text = f"[{model}] {messages[-1]['content']}"
             return {
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}],
                 "usage": {"completion_tokens": 3},
@@ -494,3 +508,43 @@ async def test_a_restarted_worker_unloads_only_the_versions_it_left_behind(
             assert set(fake.loras) == {"atri", V3, "20240101-000000"}
             reply = await service.chat(ChatRequest(platform="test", user_id="u", text="hi"))
             assert reply.text == f"[{V3}] hi"
+
+
+async def test_a_server_whose_template_refuses_a_system_role_gets_the_chat_it_takes(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """vLLM serving Gemma answers 400 to a system message: the chat is sent once more with
+    the system prompt in the first user message, and every later one in that shape."""
+    fake = FakeVllm()
+    fake.strict_template = True
+    async with replicas(fake) as urls:
+        settings = readme_settings(settings, urls)
+        settings.model.openai_model = "atri-base"
+        engine = await create_engine(settings)
+        try:
+            assert isinstance(engine, OpenAIEngine)
+            first = [
+                {"role": "system", "content": "You are ATRI."},
+                {"role": "user", "content": "hi"},
+            ]
+            (reply,) = await engine.generate([first], settings.generation)
+            assert reply.text == "[atri-base] You are ATRI.\n\nhi"
+            assert "refused a chat with a system prompt" in caplog.text
+            fake.chats.clear()
+            group = [*first, {"role": "user", "content": "me too"}]
+            (reply,) = await engine.generate([group], settings.generation)
+            assert reply.text == "[atri-base] You are ATRI.\n\nhi\n\nme too"
+            assert len(fake.chats) == 1  # sent in its shape at once, not refused first
+        finally:
+            await engine.close()
+        # A refusal for another reason: tried once in the other shape, which fails too;
+        # the server's own sentence is raised and nothing is learnt.
+        fake.refuse_chats = "This model's maximum context length is 8 tokens."
+        engine = await create_engine(settings)
+        try:
+            assert isinstance(engine, OpenAIEngine)
+            with pytest.raises(RemoteEngineError, match="maximum context length"):
+                await engine.generate([first], settings.generation)
+            assert not engine.strict_template
+        finally:
+            await engine.close()
