@@ -131,6 +131,15 @@ async def test_the_oldest_exchanges_are_folded_at_the_budget(settings: Settings)
         assert sum(m["content"].endswith(FILLER) for m in history) == 2
 
 
+async def tell_mochi_then_fill(service: ChatService) -> None:
+    """Two facts (the first with request id m1), then enough filler to fold them."""
+    told = chat("My cat is called Mochi.").model_copy(update={"request_id": "m1"})
+    await service.chat(told)
+    await service.chat(chat("My sister lives in Osaka."))
+    for _ in range(5):
+        await service.chat(chat(FILLER))
+
+
 @pytest.mark.parametrize("taken_back", ["recalled", "nothing sent"])
 async def test_a_message_taken_back_leaves_no_summary_holding_it(
     settings: Settings, taken_back: str
@@ -138,11 +147,7 @@ async def test_a_message_taken_back_leaves_no_summary_holding_it(
     engine = ScriptedEngine()
     async with await ChatService.open(english(settings), engine=engine) as service:
         assert service.summarizer is not None
-        told = chat("My cat is called Mochi.").model_copy(update={"request_id": "m1"})
-        await service.chat(told)
-        await service.chat(chat("My sister lives in Osaka."))
-        for _ in range(5):
-            await service.chat(chat(FILLER))
+        await tell_mochi_then_fill(service)
         await service.summarizer.idle()
         scope = service.scope_for("test", "u1")
         summary = await service.memory.summary(scope)
@@ -517,11 +522,7 @@ async def test_a_message_taken_back_while_its_summary_is_written_is_not_in_it(
     engine = SummaryGatedEngine()
     async with await ChatService.open(english(settings), engine=engine) as service:
         assert service.summarizer is not None
-        told = chat("My cat is called Mochi.").model_copy(update={"request_id": "m1"})
-        await service.chat(told)
-        await service.chat(chat("My sister lives in Osaka."))
-        for _ in range(5):
-            await service.chat(chat(FILLER))
+        await tell_mochi_then_fill(service)
         await asyncio.wait_for(engine.summary_started.wait(), 5)
         ref = MessageRef(platform="test", user_id="u1", request_id="m1")
         if taken_back == "recalled":

@@ -274,9 +274,8 @@ class InterruptAt(TrainerCallback):
             raise KeyboardInterrupt
 
 
-def test_resume_skips_a_checkpoint_cut_off_while_saving_and_a_second_run_waits(
-    tmp_path: Path, tiny_model_dir: Path
-) -> None:
+def interrupted_run(tmp_path: Path, tiny_model_dir: Path) -> Path:
+    """A 3-step run stopped by Ctrl-C after step 2 (checkpoints at 1 and 2); its config."""
     from atri.config import load_settings
     from model.training.runner import train
 
@@ -285,6 +284,14 @@ def test_resume_skips_a_checkpoint_cut_off_while_saving_and_a_second_run_waits(
     )
     with pytest.raises(KeyboardInterrupt):
         train(load_settings(config), callbacks=[InterruptAt(2)])
+    return config
+
+
+def test_resume_skips_a_checkpoint_cut_off_while_saving_and_a_second_run_waits(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+
+    config = interrupted_run(tmp_path, tiny_model_dir)
     adapters = tmp_path / "adapters"
     [run] = adapters.glob(".runs/*/")
     assert (run / "checkpoint-1" / "trainer_state.json").is_file()
@@ -327,11 +334,7 @@ def test_a_run_without_resume_says_it_discards_the_interrupted_one(
     from atri.config import load_settings
     from model.training.runner import train
 
-    config = write_config(
-        tmp_path, tiny_model_dir, max_steps=3, eval_steps=1, gradient_accumulation=1
-    )
-    with pytest.raises(KeyboardInterrupt):
-        train(load_settings(config), callbacks=[InterruptAt(2)])
+    config = interrupted_run(tmp_path, tiny_model_dir)
     said: list[str] = []
     train(load_settings(config), notify=said.append)
     assert any("interrupted run" in m and "step 1" in m and "discarded" in m for m in said), said
