@@ -540,13 +540,13 @@ def memory_show(
     async def go(memory: Any) -> Any:
         summaries = await memory.all_summaries(scope)
         messages = await memory.all_messages(scope, include_archived=archived)
-        return [s for s in summaries if archived or not s.archived], messages
+        live = await memory.summary(scope)  # the one her prompt holds
+        return [s for s in summaries if archived or not s.archived], messages, live
 
-    summaries, messages = _with_memory(go)
+    summaries, messages, live = _with_memory(go)
     if not messages and not summaries:
         console.print(f"No messages in scope {printable(scope)}.", markup=False)
         return
-    live = next((s for s in reversed(summaries) if not s.archived), None)
     for summary in summaries:
         tag = f" [{summary.adapter_version}]" if summary.adapter_version else ""
         flag = " (archived)" if summary.archived else ""

@@ -7,12 +7,14 @@ shown to the model. Purge deletes a scope's rows for good.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import heapq
 import json
 import os
 import sqlite3
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -753,55 +755,86 @@ class Memory:
         return ImportResult(name, added, skipped, room_lines=new, room_skipped=old)
 
     async def _import_scope(self, export: ScopeExport) -> tuple[int, int]:
-        """Messages and summaries of one scope, not committed; (added, skipped)."""
+        """Messages and summaries of one scope, not committed; (added, skipped).
+
+        The scope's messages end up in the order they were said (see `said_order`):
+        imported ones older than messages already stored go before them, and those
+        stored messages move to new ids (summaries' `covers_up_to`, the only reference
+        to a message id, moves with them). Each summary keeps the message it ends at: it
+        never covers what was said after it, and the live summary is the one ending
+        latest (an imported summary of older exchanges leaves the stored one live).
+        Messages said before a summary's end count as covered by it even when it does
+        not hold them (an import into a stretch it had folded): order decides coverage."""
         scope = export.scope
-        rows = await self._db.execute_fetchall(
-            "SELECT role, user_id, content, created_at FROM messages WHERE scope = ?", (scope,)
-        )
-        stored = Counter((r[0], r[1], r[2], r[3]) for r in rows)
-        new: list[tuple[Any, ...]] = []
-        for m in export.messages:
-            key = (m.role, m.user_id, m.content, m.created_at)
-            if stored[key] > 0:
-                stored[key] -= 1
-                continue
-            new.append(
-                (
-                    scope,
-                    *key[:3],
-                    m.display_name,
-                    m.created_at,
-                    m.adapter_version,
-                    m.archived,
-                    m.request_id,
-                )
-            )
-        if new:
-            await self._db.executemany(
-                "INSERT INTO messages (scope, role, user_id, content, display_name, created_at,"
-                " adapter_version, archived, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                new,
-            )
-        added = len(new)
-        skipped = len(export.messages) - added
-        if not export.summaries:
-            return added, skipped
-        # The id each exported message has here: its n-th stored twin for its n-th copy.
-        found = await self._db.execute_fetchall(
+        stored = await self._db.execute_fetchall(
             "SELECT id, role, user_id, content, created_at FROM messages WHERE scope = ?"
             " ORDER BY id",
             (scope,),
         )
-        ids: dict[tuple[Any, ...], list[int]] = {}
-        for r in found:
-            ids.setdefault((r[1], r[2], r[3], r[4]), []).append(r[0])
-        seen: Counter[tuple[Any, ...]] = Counter()
-        message_ids = []
+        twins: dict[tuple[Any, ...], deque[int]] = {}
+        for r in stored:
+            twins.setdefault((r[1], r[2], r[3], r[4]), deque()).append(r[0])
+        # Each exported message's stored twin (its n-th twin for its n-th copy), or None.
+        found: list[int | None] = []
+        new: list[ExportedMessage] = []
         for m in export.messages:
-            key = (m.role, m.user_id, m.content, m.created_at)
-            twins = ids[key]
-            message_ids.append(twins[min(seen[key], len(twins) - 1)])
-            seen[key] += 1
+            same = twins.get((m.role, m.user_id, m.content, m.created_at))
+            twin = same.popleft() if same else None
+            found.append(twin)
+            if twin is None:
+                new.append(m)
+        added = len(new)
+        skipped = len(export.messages) - added
+        moved: dict[int, int] = {}
+        new_ids: list[int] = []
+        if new:
+            (free,) = await self._db.execute_fetchall(
+                "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'messages'),"
+                " 0), COALESCE((SELECT MAX(id) FROM messages), 0)) + 1"
+            )
+            moved, new_ids = said_order(
+                [(r[0], as_time(r[4])) for r in stored],
+                [m.created_at for m in new],
+                int(free[0]),
+            )
+            # New ids are above every id ever used, so no move collides with a row.
+            await self._db.executemany(
+                "UPDATE messages SET id = ? WHERE id = ?",
+                [(to, old) for old, to in moved.items()],
+            )
+            await self._db.executemany(
+                "INSERT INTO messages (id, scope, role, user_id, content, display_name,"
+                " created_at, adapter_version, archived, request_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        at,
+                        scope,
+                        m.role,
+                        m.user_id,
+                        m.content,
+                        m.display_name,
+                        m.created_at,
+                        m.adapter_version,
+                        m.archived,
+                        m.request_id,
+                    )
+                    for at, m in zip(new_ids, new, strict=True)
+                ],
+            )
+            # An UPDATE does not advance AUTOINCREMENT: a moved id must never be handed out
+            # again (a summary being written may still name the message that had it).
+            top = max(new_ids[-1], max(moved.values(), default=0))
+            await self._db.execute(
+                "UPDATE sqlite_sequence SET seq = ? WHERE name = 'messages' AND seq < ?",
+                (top, top),
+            )
+        if moved:
+            await self._move_summaries(scope, [r[0] for r in stored], moved)
+        if not export.summaries:
+            return added, skipped
+        fresh = iter(new_ids)
+        message_ids = [next(fresh) if at is None else moved.get(at, at) for at in found]
         have = {
             (r[0], r[1])
             for r in await self._db.execute_fetchall(
@@ -819,6 +852,48 @@ class Memory:
             )
             added += 1
         return added, skipped
+
+    async def _move_summaries(self, scope: str, old_ids: list[int], moved: dict[int, int]) -> None:
+        """Point the scope's summaries at the new id of the message each ended at (the
+        last of `old_ids`, in order, up to its `covers_up_to`)."""
+        changes = []
+        for summary_id, covers in await self._db.execute_fetchall(
+            "SELECT id, covers_up_to FROM summaries WHERE scope = ?", (scope,)
+        ):
+            if not isinstance(covers, int):
+                continue  # written by another program: not a message id
+            at = bisect.bisect_right(old_ids, covers) - 1
+            if at >= 0 and old_ids[at] in moved:
+                changes.append((moved[old_ids[at]], summary_id))
+        await self._db.executemany("UPDATE summaries SET covers_up_to = ? WHERE id = ?", changes)
+
+
+def said_order(
+    stored: list[tuple[int, float]], new_times: list[float], first_free: int
+) -> tuple[dict[int, int], list[int]]:
+    """Ids that put a scope's messages in the order they were said once new messages
+    (their `created_at`, in the export's order) join the `stored` ones ((id, created_at)
+    in id order). The two are merged by time, each keeping its own order; at the same
+    time the stored message goes first. From the first new message on, every message
+    takes the next id from `first_free` up; the stored messages before it keep theirs.
+    Returns (stored id -> its new id for those that move, the id of each new message)."""
+    moved: dict[int, int] = {}
+    new_ids: list[int] = []
+    merged = heapq.merge(
+        ((t, -1, old) for old, t in stored),
+        ((t, i, 0) for i, t in enumerate(new_times)),
+        key=lambda item: item[0],
+    )
+    next_id = first_free
+    for _, index, old in merged:
+        if index >= 0:
+            new_ids.append(next_id)
+        elif new_ids:
+            moved[old] = next_id
+        else:
+            continue
+        next_id += 1
+    return moved, new_ids
 
 
 def _path_error(path: Path, problem: str) -> ConfigError:

@@ -134,6 +134,92 @@ def test_memory_import_restores_an_export_once_and_refuses_other_json(
     assert code == 1 and "not an ATRI memory export" in " ".join(out.split())
 
 
+def test_memory_import_goes_before_what_was_said_since(config: Path, tmp_path: Path) -> None:
+    """Export, purge, one new exchange, then the export back: the old exchanges go before
+    the new one, and the summary still ends where it did (it does not hold the new one)."""
+    db = tmp_path / "mem.sqlite3"
+
+    async def before() -> None:
+        async with await Memory.open(db) as memory:
+            await memory.append_many(
+                "qq:user:5",
+                [("user", "5", "Sam", "my cat is Mochi", ""), ("assistant", "", "", "nice", "")],
+            )
+            await memory.append_many(
+                "qq:user:5", [("user", "5", "Sam", "filler", ""), ("assistant", "", "", "ok", "")]
+            )
+            nice = (await memory.all_messages("qq:user:5"))[1]
+            assert await memory.add_summary("qq:user:5", "- cat Mochi", nice.id)
+
+    async def chat_once() -> None:
+        async with await Memory.open(db) as memory:
+            await memory.append_many(
+                "qq:user:5",
+                [("user", "5", "Sam", "I moved to Osaka", ""), ("assistant", "", "", "cool", "")],
+                request_id="qq-9",
+            )
+
+    async def after() -> tuple[list[Any], Any, list[Any]]:
+        async with await Memory.open(db) as memory:
+            history, summary = await memory.history_and_summary("qq:user:5")
+            return await memory.all_messages("qq:user:5"), summary, history
+
+    asyncio.run(before())
+    target = tmp_path / "export.json"
+    assert atri(config, "memory", "export", "qq:user:5", "--out", str(target))[0] == 0
+    assert atri(config, "memory", "purge", "qq:user:5", "--yes")[0] == 0
+    asyncio.run(chat_once())
+    code, out = atri(config, "memory", "import", str(target))
+    assert code == 0 and "Imported 5 messages and summaries into qq:user:5." in out
+    rows, summary, history = asyncio.run(after())
+    said = ["my cat is Mochi", "nice", "filler", "ok", "I moved to Osaka", "cool"]
+    assert [m.content for m in rows] == said  # in id order
+    assert summary is not None and summary.text == "- cat Mochi"
+    assert summary.covers_up_to == rows[1].id  # up to "nice", not past the new exchange
+    # The prompt holds the summary, then the turns after it, newest last.
+    assert [m.content for m in history if m.id > summary.covers_up_to] == said[2:]
+    _, out = atri(config, "memory", "show", "qq:user:5")
+    turns = out.split("recent turns:")[1]
+    assert "Mochi" not in turns and turns.index("filler") < turns.index("Osaka")
+
+    code, out = atri(config, "memory", "import", str(target))
+    assert code == 0 and "Imported 0 messages and summaries into qq:user:5 (5 already" in (
+        " ".join(out.split())
+    )
+    again, summary_again, _ = asyncio.run(after())
+    assert again == rows and summary_again == summary
+
+
+def test_memory_show_follows_the_summary_that_ends_latest(config: Path, tmp_path: Path) -> None:
+    """An imported summary of older exchanges is stored after the one already there, but
+    the one already there ends later: it stays the one her prompt holds, and `show` too."""
+
+    async def chat() -> None:
+        async with await Memory.open(tmp_path / "mem.sqlite3") as memory:
+            await memory.append_many(
+                "qq:user:5",
+                [("user", "5", "Sam", "I moved to Osaka", ""), ("assistant", "", "", "cool", "")],
+            )
+            cool = (await memory.all_messages("qq:user:5"))[-1]
+            assert await memory.add_summary("qq:user:5", "- moved to Osaka", cool.id)
+
+    asyncio.run(chat())
+    old = {"role": "user", "user_id": "5", "content": "my cat is Mochi", "created_at": 1.7e9}
+    export = {
+        "format": "atri-memory",
+        "version": 4,
+        "scope": "qq:user:5",
+        "messages": [old, {**old, "role": "assistant", "user_id": "", "content": "nice"}],
+        "summaries": [{"text": "- cat Mochi", "covers": 1, "created_at": 1.7e9}],
+    }
+    target = tmp_path / "old.json"
+    target.write_text(json.dumps(export), encoding="utf-8")
+    assert atri(config, "memory", "import", str(target))[0] == 0
+    _, out = atri(config, "memory", "show", "qq:user:5")
+    assert "- cat Mochi" in out and "- moved to Osaka" in out
+    assert "Osaka" not in out.split("recent turns:")[1]
+
+
 GOOD = {"role": "user", "user_id": "9", "content": "first", "created_at": 1.7e9}
 
 

@@ -455,3 +455,129 @@ async def test_room_lines_keep_the_platforms_order_through_a_backup(tmp_path: Pa
         assert result.room_lines == 2
         lines = await restored.room.all_lines("qq:chan:300")
         assert [line.content for line in lines] == ["said second", "said first"]  # heard order
+
+
+async def store(memory: Memory, scope: str, *rows: tuple[str, str, float, bool, str]) -> None:
+    """(role, content, created_at, archived, request_id) rows written at the given times."""
+    await memory._db.executemany(
+        "INSERT INTO messages (scope, role, user_id, content, created_at, archived, request_id)"
+        " VALUES (?, ?, '1', ?, ?, ?, ?)",
+        [(scope, *row) for row in rows],
+    )
+    await memory._db.commit()
+
+
+def scope_export(
+    messages: list[tuple[str, str, float, bool, str]], scope: str = "s", **more: Any
+) -> dict[str, Any]:
+    """One scope's export of (role, content, created_at, archived, request_id) rows."""
+    rows = [
+        {"role": r, "user_id": "1", "content": c, "created_at": at, "archived": a, "request_id": q}
+        for r, c, at, a, q in messages
+    ]
+    return {"format": "atri-memory", "version": 4, "scope": scope, "messages": rows, **more}
+
+
+async def test_an_import_takes_its_place_in_time_and_the_latest_summary_stays_live(
+    memory: Memory,
+) -> None:
+    await store(
+        memory,
+        "s",
+        ("user", "a", 10, True, "r10"),  # a reset context
+        ("assistant", "b", 10, True, "r10"),
+        ("user", "c", 30, False, "r30"),
+        ("assistant", "d", 30, False, "r30"),
+    )
+    await store(memory, "other", ("user", "x", 1, False, ""))
+    d = (await memory.all_messages("s"))[-1]
+    assert await memory.add_summary("s", "- db", d.id)
+    data = scope_export(
+        [
+            ("user", "e", 5, False, "r5"),
+            ("assistant", "f", 5, False, "r5"),
+            ("user", "g", 20, True, "r20"),
+            ("assistant", "h", 20, True, "r20"),
+            ("user", "c", 30, False, "r30"),  # already stored
+            ("assistant", "d", 30, False, "r30"),
+            ("user", "i", 30, False, "r31"),  # said in the same second: after c and d
+            ("assistant", "j", 30, False, "r31"),
+        ],
+        summaries=[{"text": "- imported", "covers": 1, "created_at": 6.0}],
+    )
+    result = await memory.import_export(parse_export(data, "f.json"))
+    assert (result.added, result.skipped) == (7, 2)
+    rows = await memory.all_messages("s")
+    assert [m.content for m in rows] == list("efabghcdij")
+    assert [m.archived for m in rows] == [0, 0, 1, 1, 1, 1, 0, 0, 0, 0]
+    requests = [m.request_id for m in rows]
+    assert requests == ["r5", "r5", "r10", "r10", "r20", "r20", "r30", "r30", "r31", "r31"]
+    summaries = {s.text: s.covers_up_to for s in await memory.all_summaries("s")}
+    assert summaries == {"- db": rows[7].id, "- imported": rows[1].id}
+    live = await memory.summary("s")
+    assert live is not None and live.text == "- db"  # it ends later than the imported one
+    assert [m.content for m in await memory.all_messages("other")] == ["x"]
+    # The same file again adds nothing and moves nothing.
+    again = await memory.import_export(parse_export(data, "f.json"))
+    assert (again.added, again.skipped) == (0, 9)
+    assert await memory.all_messages("s") == rows
+    # A moved exchange is still found by its platform message; what is said next gets an
+    # id above every one, moved ones included.
+    assert await memory.cut_reply("s", "r31", "jj") == 1
+    await memory.append_many("s", [("user", "1", "", "k", "")])
+    after = await memory.all_messages("s")
+    assert [m.content for m in after] == [*"efabghcdi", "jj", "k"]
+
+
+async def test_a_failed_import_moves_nothing(memory: Memory) -> None:
+    await store(memory, "s", ("user", "new", 30, False, ""))
+    await memory._db.execute(
+        "CREATE TRIGGER boom BEFORE INSERT ON messages WHEN NEW.content = 'boom'"
+        " BEGIN SELECT RAISE(ABORT, 'no room'); END"
+    )
+    await memory._db.commit()
+    before = await memory.all_messages("s")
+    # The first scope's import moves "new" after "old"; the second one fails.
+    old = scope_export([("user", "old", 10, False, "")])
+    boom = scope_export([("user", "boom", 10, False, "")], scope="t")
+    scopes = [{k: part[k] for k in ("scope", "messages")} for part in (old, boom)]
+    backup = {"format": "atri-memory", "version": 4, "scopes": scopes}
+    with pytest.raises(sqlite3.IntegrityError):
+        await memory.import_export(parse_export(backup, "backup.json"))
+    assert await memory.all_messages("s") == before
+    assert await memory.all_messages("t") == []
+
+
+async def test_an_import_of_what_came_after_is_added_as_before(memory: Memory) -> None:
+    """Nothing stored is newer than the import: the stored rows keep their ids, the new
+    ones follow, and room lines (ordered by the platform's time) go where they were said."""
+    await store(memory, "s", ("user", "a", 10, False, ""), ("assistant", "b", 10, False, ""))
+    assert await memory.add_summary("s", "- a", 2)
+    now = time.time()
+    await memory.room.add("qq:chan:1", "qq", "1", "", "said late", RoomBounds(), now - 5)
+    line = {"room": "qq:chan:1", "platform": "qq", "user_id": "2", "content": "said early"}
+    data = scope_export(
+        [("user", "c", 20, False, ""), ("assistant", "d", 20, False, "")],
+        summaries=[{"text": "- a, c", "covers": 1, "created_at": 21.0}],
+        room_lines=[{**line, "created_at": now - 9, "said_at": now - 9}],
+    )
+    result = await memory.import_export(parse_export(data, "f.json"))
+    assert (result.added, result.room_lines) == (3, 1)
+    rows = await memory.all_messages("s")
+    assert [(m.id, m.content) for m in rows] == [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
+    summaries = [(s.text, s.covers_up_to) for s in await memory.all_summaries("s")]
+    assert summaries == [("- a", 2), ("- a, c", 4)]
+    live = await memory.summary("s")
+    assert live is not None and live.text == "- a, c"
+    lines = await memory.room.all_lines("qq:chan:1")
+    assert [line.content for line in lines] == ["said early", "said late"]
+
+
+def test_said_order_merges_by_time_stored_first_at_a_tie() -> None:
+    from model.memory import said_order
+
+    moved, new_ids = said_order([(1, 5.0), (2, 7.0), (3, 9.0)], [5.0, 6.0, 8.0], 10)
+    # 1 (5.0), new (5.0), new (6.0), 2 (7.0), new (8.0), 3 (9.0)
+    assert new_ids == [10, 11, 13]
+    assert moved == {2: 12, 3: 14}
+    assert said_order([(1, 5.0)], [6.0], 2) == ({}, [2])
