@@ -1,7 +1,9 @@
 """sharegpt JSON → token ids with labels on ATRI's (assistant) tokens only.
 
-The base model's own chat template renders each conversation; every assistant reply
-(with the template's end-of-turn marker) is labelled, everything else is -100. A
+The base model's own chat template renders each conversation; every assistant reply is
+labelled with the token that ends it (the template's end-of-turn marker; where it writes
+none, as GLM-4's, the next role marker, or an EOS added after the last reply), everything
+else is -100. A
 conversation longer than `max_len` loses its oldest exchanges, never part of a reply.
 Optional packing puts several short samples in one row, each with its own positions,
 so attention never crosses from one sample into the next.
@@ -18,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from atri.errors import UserError
-from model.engines.chat_template import apply_template, chat_rules, checked, conform
+from model.engines.chat_template import (
+    apply_template,
+    chat_rules,
+    checked,
+    conform,
+    reply_end,
+    special_tokens,
+)
 
 IGNORE = -100
 # `atri prep` names a held-out file after its training file: eileen_sharegpt.json →
@@ -276,11 +285,15 @@ def _render(tokenizer: Any, messages: list[dict[str, str]], prompt: bool) -> str
 def _segments(tokenizer: Any, conv: Conversation) -> list[tuple[str, bool]]:
     """Cut the rendered conversation into (text, is_reply) pieces, in order. The
     conversation is first put in the shape the template takes (chat_template.conform),
-    as the worker does with every prompt."""
+    as the worker does with every prompt. A reply's piece ends with the token that stops
+    it (chat_template.reply_end): the template's end-of-turn token, or where it writes
+    none (GLM-4) the next role marker, or the EOS added after the last reply."""
     messages = conform(conv.messages(), chat_rules(tokenizer))
     full = _render(tokenizer, messages, prompt=False)
+    specials = special_tokens(tokenizer)
     segments: list[tuple[str, bool]] = []
     done = 0  # characters of `full` already cut into segments
+    eos = ""  # added after `full` when the last reply needs it to stop
     for i, m in enumerate(messages):
         if m["role"] != "assistant":
             continue
@@ -295,13 +308,14 @@ def _segments(tokenizer: Any, conv: Conversation) -> list[tuple[str, bool]]:
             if start < 0:
                 continue
             end = start + len(m["content"])
+        end, needs_eos = reply_end(full, start, end, specials)
+        if needs_eos:
             eos = getattr(tokenizer, "eos_token", None) or ""
-            if eos and full.startswith(eos, end):
-                end += len(eos)
         segments.append((full[done:start], False))
         segments.append((full[start:end], True))
         done = end
     segments.append((full[done:], False))
+    segments.append((eos, True))
     return [(t, label) for t, label in segments if t]
 
 
