@@ -83,6 +83,7 @@ class Sample:
 class TokenizedSet:
     samples: list[Sample]
     truncated: int = 0  # conversations that lost their oldest exchanges
+    unplaced: int = 0  # conversations with a reply the template hides (ReplyNotFound)
     skipped: int = 0  # conversations whose last exchange alone is too long
     lengths: list[int] = field(default_factory=list)
     # Of the conversations left out for length: (index in the file, tokens of its last
@@ -301,13 +302,12 @@ def _segments(tokenizer: Any, conv: Conversation) -> list[tuple[str, bool]]:
         upto = _render(tokenizer, messages[: i + 1], prompt=False)
         if full.startswith(upto) and upto.startswith(before) and len(before) >= done:
             start, end = len(before), len(upto)
+        elif not m["content"].strip():
+            continue  # an empty reply: nothing to learn, wherever the template put it
         else:
-            # Templates that rewrite history (e.g. strip old reasoning) are not prefix
-            # consistent: label the reply text and the end-of-turn token that follows it.
-            start = full.find(m["content"], done)
-            if start < 0:
-                continue
-            end = start + len(m["content"])
+            # Templates that rewrite history (e.g. Qwen3 strips old reasoning) are not
+            # prefix consistent: find the reply where the template put it.
+            start, end = _place(tokenizer, messages, i, full, done)
         end, needs_eos = reply_end(full, start, end, specials)
         if needs_eos:
             eos = getattr(tokenizer, "eos_token", None) or ""
@@ -317,6 +317,34 @@ def _segments(tokenizer: Any, conv: Conversation) -> list[tuple[str, bool]]:
     segments.append((full[done:], False))
     segments.append((eos, True))
     return [(t, label) for t, label in segments if t]
+
+
+class ReplyNotFound(Exception):
+    """A reply whose place in the rendered chat cannot be found: the conversation is
+    left out (and counted) rather than trained without that reply's label."""
+
+
+# Stands in for a reply, to see what the template writes before and after it.
+_MARK = "ATRI-REPLY-PLACE"
+
+
+def _place(
+    tokenizer: Any, messages: list[dict[str, str]], i: int, full: str, done: int
+) -> tuple[int, int]:
+    """Where reply `i` lies in `full` (start, end), as the template renders it (reasoning
+    stripped, whitespace trimmed): the chat rendered with a mark in its place shows the
+    text before and after it. Searching `full` for the reply's text matched a short
+    reply ("嗯") inside the user message before it, and missed a trimmed one."""
+    marked = [*messages[:i], {**messages[i], "content": _MARK}, *messages[i + 1 :]]
+    head, mark, tail = _render(tokenizer, marked, prompt=False).partition(_MARK)
+    end = len(full) - len(tail)
+    if (
+        not mark
+        or not done <= len(head) <= end
+        or not (full.startswith(head) and full.endswith(tail))
+    ):
+        raise ReplyNotFound
+    return len(head), end
 
 
 def tokenize_conversation(tokenizer: Any, conv: Conversation) -> Sample:
@@ -400,7 +428,11 @@ def tokenize_dataset(
             result.at_least.add(index)
             result.left_out(index, least)
             continue
-        sample, cut = fit_conversation(tokenizer, conv, max_len)
+        try:
+            sample, cut = fit_conversation(tokenizer, conv, max_len)
+        except ReplyNotFound:
+            result.unplaced += 1
+            continue
         if len(sample) > max_len:
             result.left_out(index, len(sample))
             continue
