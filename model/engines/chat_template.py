@@ -14,7 +14,7 @@ so a model sees its prompts in the same shape everywhere.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # system role, and how messages of one role in a row are joined.
 JOIN = "\n\n"
 _PROBE = "ATRI-PROBE-SYSTEM-PROMPT"
+_PROBE_REPLY = "ATRI-PROBE-REPLY"
 
 
 class ChatTemplateError(UserError):
@@ -128,6 +129,51 @@ def render_chat(tokenizer: Any, messages: ChatMessages, add_generation_prompt: b
             tokenizer, conform(messages, chat_rules(tokenizer)), add_generation_prompt
         )
     )
+
+
+def special_tokens(tokenizer: Any) -> tuple[str, ...]:
+    """The tokenizer's special tokens, longest first (a token is never taken for a
+    shorter one it starts with)."""
+    names = set(getattr(tokenizer, "all_special_tokens", None) or [])
+    added = getattr(tokenizer, "added_tokens_decoder", None) or {}
+    names |= {str(t.content) for t in added.values() if getattr(t, "special", False)}
+    return tuple(sorted((n for n in names if n), key=len, reverse=True))
+
+
+def reply_end(text: str, start: int, end: int, specials: Sequence[str]) -> tuple[int, bool]:
+    """(where the reply text[start:end] ends with the token that stops it, whether the
+    tokenizer's EOS must be added after `text` for that). A template's own end-of-turn
+    token (ChatML's <|im_end|>) is kept where the reply already ends with it; GLM-4 writes
+    none, its model stops by writing the next role marker (<|user|>), so that special
+    token is taken, or, after the last reply, the EOS, as GLM-4's own fine-tuning labels."""
+    if text[start:end].rstrip().endswith(tuple(specials)):
+        return end, False
+    rest = text[end:]
+    gap = len(rest) - len(rest.lstrip())
+    marker = next((s for s in specials if rest.startswith(s, gap)), None)
+    if marker is not None:
+        return end + gap + len(marker), False
+    if not rest.strip():
+        return len(text), True
+    return end, False  # plain text follows: no token to stop on
+
+
+def reply_stop(tokenizer: Any) -> str | None:
+    """The special token that ends a reply under the tokenizer's chat template: its
+    end-of-turn token, or the next role marker where it writes none (GLM-4's <|user|>).
+    Training labels it (model.training.dataset), so generation must stop on it too."""
+    chat = [_user("hi"), {"role": "assistant", "content": _PROBE_REPLY}, _user("there")]
+    try:
+        text = apply_template(tokenizer, conform(chat, chat_rules(tokenizer)), False)
+    except Exception:
+        return None
+    start = text.rfind(_PROBE_REPLY)
+    if start < 0:
+        return None
+    specials = special_tokens(tokenizer)
+    end = start + len(_PROBE_REPLY)
+    stop = text[end : reply_end(text, start, end, specials)[0]].strip()
+    return stop if stop in specials else None
 
 
 def apply_template(tokenizer: Any, messages: ChatMessages, add_generation_prompt: bool) -> str:

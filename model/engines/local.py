@@ -16,7 +16,7 @@ from typing import Any
 from atri.config import GenerationSettings, Settings
 from model.character.prompt import ChatMessages
 from model.engines.base import EngineStats, EngineThread, Generation
-from model.engines.chat_template import render_chat
+from model.engines.chat_template import render_chat, reply_stop
 from model.engines.prefix_cache import pad_after_prefix, shared_prefix_length
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ class LocalEngine:
                 "prefix cache off: the model's generation config asks for a %s cache", own_cache
             )
         self.prefix_cache = PrefixCache(loaded.model, enabled=prefix_cache and not own_cache)
+        # The tokens that end a reply; generate gets them all, not only its config's.
+        self.stop_ids = _stop_ids(loaded.tokenizer, loaded.model)
         # One thread owns the model: batches and adapter changes never interleave.
         self.thread = EngineThread("atri-engine")
 
@@ -87,6 +89,7 @@ class LocalEngine:
             "max_new_tokens": gen.max_new_tokens,
             "do_sample": gen.do_sample,
             "pad_token_id": self.tokenizer.pad_token_id,
+            "eos_token_id": self.stop_ids,
             "repetition_penalty": gen.repetition_penalty,
         }
         if gen.do_sample:
@@ -96,10 +99,9 @@ class LocalEngine:
             output, inputs, prompt_tokens = self._generate(batch, version, kwargs)
         prompt_len = inputs["input_ids"].shape[1]
         results = []
-        eos_ids = _eos_ids(self.tokenizer, self.model)
         for row in output[:, prompt_len:]:
             tokens = row.tolist()
-            n = next((i for i, t in enumerate(tokens) if t in eos_ids), len(tokens))
+            n = next((i for i, t in enumerate(tokens) if t in self.stop_ids), len(tokens))
             text = self.tokenizer.decode(tokens[:n], skip_special_tokens=True)
             results.append(Generation(text=text, new_tokens=n, adapter_version=version))
         self.stats.generate_calls += 1
@@ -268,6 +270,7 @@ class LocalEngine:
             "min_new_tokens": min(4, max_new_tokens),
             "do_sample": False,
             "pad_token_id": self.tokenizer.pad_token_id,
+            "eos_token_id": self.stop_ids,
             "output_scores": True,
             "return_dict_in_generate": True,
         }
@@ -320,11 +323,18 @@ def _module_dims(model: Any) -> dict[str, tuple[int, int]]:
     return dims
 
 
-def _eos_ids(tokenizer: Any, model: Any) -> set[int]:
+def _stop_ids(tokenizer: Any, model: Any) -> list[int]:
+    """The tokenizer's EOS, the generation config's eos_token_id (one or a list), and the
+    token that ends a reply under the chat template (chat_template.reply_stop), which
+    training labels: GLM-4's <|user|> or Gemma's <end_of_turn> is missing from the
+    generation config of some uploads, and generation then ran on into a made-up turn."""
     ids: set[int] = set()
-    for value in (tokenizer.eos_token_id, getattr(model.generation_config, "eos_token_id", None)):
+    stop = reply_stop(tokenizer)
+    stop_id = tokenizer.convert_tokens_to_ids(stop) if stop else None
+    config = getattr(model.generation_config, "eos_token_id", None)
+    for value in (tokenizer.eos_token_id, config, stop_id):
         if isinstance(value, int):
             ids.add(value)
         elif isinstance(value, list):
             ids.update(value)
-    return ids
+    return sorted(ids)

@@ -1,7 +1,9 @@
 """sharegpt JSON → token ids with labels on ATRI's (assistant) tokens only.
 
-The base model's own chat template renders each conversation; every assistant reply
-(with the template's end-of-turn marker) is labelled, everything else is -100. A
+The base model's own chat template renders each conversation; every assistant reply is
+labelled with the token that ends it (the template's end-of-turn marker; where it writes
+none, as GLM-4's, the next role marker, or an EOS added after the last reply), everything
+else is -100. A
 conversation longer than `max_len` loses its oldest exchanges, never part of a reply.
 Optional packing puts several short samples in one row, each with its own positions,
 so attention never crosses from one sample into the next.
@@ -18,7 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from atri.errors import UserError
-from model.engines.chat_template import apply_template, chat_rules, checked, conform
+from model.engines.chat_template import (
+    apply_template,
+    chat_rules,
+    checked,
+    conform,
+    reply_end,
+    special_tokens,
+)
 
 IGNORE = -100
 # `atri prep` names a held-out file after its training file: eileen_sharegpt.json →
@@ -74,6 +83,7 @@ class Sample:
 class TokenizedSet:
     samples: list[Sample]
     truncated: int = 0  # conversations that lost their oldest exchanges
+    unplaced: int = 0  # conversations with a reply the template hides (ReplyNotFound)
     skipped: int = 0  # conversations whose last exchange alone is too long
     lengths: list[int] = field(default_factory=list)
     # Of the conversations left out for length: (index in the file, tokens of its last
@@ -276,11 +286,15 @@ def _render(tokenizer: Any, messages: list[dict[str, str]], prompt: bool) -> str
 def _segments(tokenizer: Any, conv: Conversation) -> list[tuple[str, bool]]:
     """Cut the rendered conversation into (text, is_reply) pieces, in order. The
     conversation is first put in the shape the template takes (chat_template.conform),
-    as the worker does with every prompt."""
+    as the worker does with every prompt. A reply's piece ends with the token that stops
+    it (chat_template.reply_end): the template's end-of-turn token, or where it writes
+    none (GLM-4) the next role marker, or the EOS added after the last reply."""
     messages = conform(conv.messages(), chat_rules(tokenizer))
     full = _render(tokenizer, messages, prompt=False)
+    specials = special_tokens(tokenizer)
     segments: list[tuple[str, bool]] = []
     done = 0  # characters of `full` already cut into segments
+    eos = ""  # added after `full` when the last reply needs it to stop
     for i, m in enumerate(messages):
         if m["role"] != "assistant":
             continue
@@ -288,21 +302,49 @@ def _segments(tokenizer: Any, conv: Conversation) -> list[tuple[str, bool]]:
         upto = _render(tokenizer, messages[: i + 1], prompt=False)
         if full.startswith(upto) and upto.startswith(before) and len(before) >= done:
             start, end = len(before), len(upto)
+        elif not m["content"].strip():
+            continue  # an empty reply: nothing to learn, wherever the template put it
         else:
-            # Templates that rewrite history (e.g. strip old reasoning) are not prefix
-            # consistent: label the reply text and the end-of-turn token that follows it.
-            start = full.find(m["content"], done)
-            if start < 0:
-                continue
-            end = start + len(m["content"])
+            # Templates that rewrite history (e.g. Qwen3 strips old reasoning) are not
+            # prefix consistent: find the reply where the template put it.
+            start, end = _place(tokenizer, messages, i, full, done)
+        end, needs_eos = reply_end(full, start, end, specials)
+        if needs_eos:
             eos = getattr(tokenizer, "eos_token", None) or ""
-            if eos and full.startswith(eos, end):
-                end += len(eos)
         segments.append((full[done:start], False))
         segments.append((full[start:end], True))
         done = end
     segments.append((full[done:], False))
+    segments.append((eos, True))
     return [(t, label) for t, label in segments if t]
+
+
+class ReplyNotFound(Exception):
+    """A reply whose place in the rendered chat cannot be found: the conversation is
+    left out (and counted) rather than trained without that reply's label."""
+
+
+# Stands in for a reply, to see what the template writes before and after it.
+_MARK = "ATRI-REPLY-PLACE"
+
+
+def _place(
+    tokenizer: Any, messages: list[dict[str, str]], i: int, full: str, done: int
+) -> tuple[int, int]:
+    """Where reply `i` lies in `full` (start, end), as the template renders it (reasoning
+    stripped, whitespace trimmed): the chat rendered with a mark in its place shows the
+    text before and after it. Searching `full` for the reply's text matched a short
+    reply ("嗯") inside the user message before it, and missed a trimmed one."""
+    marked = [*messages[:i], {**messages[i], "content": _MARK}, *messages[i + 1 :]]
+    head, mark, tail = _render(tokenizer, marked, prompt=False).partition(_MARK)
+    end = len(full) - len(tail)
+    if (
+        not mark
+        or not done <= len(head) <= end
+        or not (full.startswith(head) and full.endswith(tail))
+    ):
+        raise ReplyNotFound
+    return len(head), end
 
 
 def tokenize_conversation(tokenizer: Any, conv: Conversation) -> Sample:
@@ -386,7 +428,11 @@ def tokenize_dataset(
             result.at_least.add(index)
             result.left_out(index, least)
             continue
-        sample, cut = fit_conversation(tokenizer, conv, max_len)
+        try:
+            sample, cut = fit_conversation(tokenizer, conv, max_len)
+        except ReplyNotFound:
+            result.unplaced += 1
+            continue
         if len(sample) > max_len:
             result.left_out(index, len(sample))
             continue

@@ -291,6 +291,8 @@ def tokenize_files(
     train_file: Path | None = None,
 ) -> tuple[TokenizedSet, TokenizedSet | None]:
     train_set = tokenize_dataset(tokenizer, train, max_len)
+    if not train_set.samples and train_set.unplaced and not train_set.skipped:
+        raise TrainError(unplaced_note(train_set.unplaced))
     if not train_set.samples:
         longest = train_set.longest_skipped or (0, 0)
         where = f" of {train_file}" if train_file else ""
@@ -304,6 +306,16 @@ def tokenize_files(
     if eval_set is not None and not eval_set.samples:
         eval_set = None
     return train_set, eval_set
+
+
+def unplaced_note(conversations: int) -> str:
+    """One sentence for conversations left out because a reply cannot be found."""
+    return (
+        "The base model's chat template hides or rewrites a reply, so training cannot find "
+        f"ATRI's replies in {conversations} conversation{'s' * (conversations != 1)} of the "
+        "dataset to put loss on them; they are left out (a [model] chat_template that shows "
+        "every reply trains on them)."
+    )
 
 
 @contextmanager
@@ -519,6 +531,8 @@ def train(
             f"max_seq_length = {t.max_seq_length}; {train_set.skipped} were too long even so "
             "and are left out."
         )
+    if train_set.unplaced:
+        say(unplaced_note(train_set.unplaced))
     rows = (
         pack(train_set.samples, t.max_seq_length, seed=t.seed) if t.packing else train_set.samples
     )

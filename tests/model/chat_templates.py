@@ -4,7 +4,7 @@ on the tiny test tokenizer (no hub): each with the special tokens its template w
 Sources: Gemma-2 (google/gemma-2-9b-it), Mistral-7B-Instruct-v0.2 and v0.3, Llama-2-7b-chat-hf,
 Llama-3-8B-Instruct, Phi-3-mini-4k-instruct (its first release, which drops a system
 message), Qwen2.5-7B-Instruct (the no-tools branch), Yi-1.5-Chat, deepseek-llm-7b-chat,
-glm-4-9b-chat (the no-tools branch), as llama.cpp's tests/test-chat-template.cpp and the
+glm-4-9b-chat (the no-tools branch), Qwen3-8B (the no-tools branch), as llama.cpp's tests/test-chat-template.cpp and the
 models' own tokenizer_config.json files carry them.
 """
 
@@ -181,6 +181,63 @@ GLM4 = RealTemplate(
     extra=("[gMASK]", "<sop>", "<|system|>", "<|user|>", "<|assistant|>"),
 )
 
+# Qwen3 (Qwen/Qwen3-8B, its tool branches left out) rewrites history: a reply before the
+# last user message loses its <think> block, and the last reply gets an empty one, so a
+# render of the chat up to a reply is not a prefix of the whole chat's render.
+QWEN3 = RealTemplate(
+    "{%- if messages[0].role == 'system' %}\n"
+    "    {{- '<|im_start|>system\\n' + messages[0].content + '<|im_end|>\\n' }}\n"
+    "{%- endif %}\n"
+    "{%- set ns = namespace(multi_step_tool=true, last_query_index=messages|length - 1) %}\n"
+    "{%- for message in messages[::-1] %}\n"
+    "    {%- set index = (messages|length - 1) - loop.index0 %}\n"
+    '    {%- if ns.multi_step_tool and message.role == "user" and message.content is string'
+    " and not(message.content.startswith('<tool_response>')"
+    " and message.content.endswith('</tool_response>')) %}\n"
+    "        {%- set ns.multi_step_tool = false %}\n"
+    "        {%- set ns.last_query_index = index %}\n"
+    "    {%- endif %}\n"
+    "{%- endfor %}\n"
+    "{%- for message in messages %}\n"
+    "    {%- if message.content is string %}\n"
+    "        {%- set content = message.content %}\n"
+    "    {%- else %}\n"
+    "        {%- set content = '' %}\n"
+    "    {%- endif %}\n"
+    '    {%- if (message.role == "user") or (message.role == "system" and not loop.first) %}\n'
+    "        {{- '<|im_start|>' + message.role + '\\n' + content + '<|im_end|>' + '\\n' }}\n"
+    '    {%- elif message.role == "assistant" %}\n'
+    "        {%- set reasoning_content = '' %}\n"
+    "        {%- if message.reasoning_content is string %}\n"
+    "            {%- set reasoning_content = message.reasoning_content %}\n"
+    "        {%- else %}\n"
+    "            {%- if '</think>' in content %}\n"
+    "                {%- set reasoning_content = content.split('</think>')[0].rstrip('\\n')"
+    ".split('<think>')[-1].lstrip('\\n') %}\n"
+    "                {%- set content = content.split('</think>')[-1].lstrip('\\n') %}\n"
+    "            {%- endif %}\n"
+    "        {%- endif %}\n"
+    "        {%- if loop.index0 > ns.last_query_index %}\n"
+    "            {%- if loop.last or (not loop.last and reasoning_content) %}\n"
+    "                {{- '<|im_start|>' + message.role + '\\n<think>\\n' + "
+    "reasoning_content.strip('\\n') + '\\n</think>\\n\\n' + content.lstrip('\\n') }}\n"
+    "            {%- else %}\n"
+    "                {{- '<|im_start|>' + message.role + '\\n' + content }}\n"
+    "            {%- endif %}\n"
+    "        {%- else %}\n"
+    "            {{- '<|im_start|>' + message.role + '\\n' + content }}\n"
+    "        {%- endif %}\n"
+    "        {{- '<|im_end|>\\n' }}\n"
+    "    {%- endif %}\n"
+    "{%- endfor %}\n"
+    "{%- if add_generation_prompt %}\n"
+    "    {{- '<|im_start|>assistant\\n' }}\n"
+    "    {%- if enable_thinking is defined and enable_thinking is false %}\n"
+    "        {{- '<think>\\n\\n</think>\\n\\n' }}\n"
+    "    {%- endif %}\n"
+    "{%- endif %}\n",
+)
+
 REAL_TEMPLATES = {
     "gemma2": GEMMA2,
     "mistral": MISTRAL_V02,
@@ -192,6 +249,7 @@ REAL_TEMPLATES = {
     "yi": YI,
     "deepseek": DEEPSEEK,
     "glm4": GLM4,
+    "qwen3": QWEN3,
 }
 
 

@@ -32,6 +32,15 @@ SYSTEM = "You are ATRI, a robot girl."
 TURN_ENDS = {"gemma2": "<end_of_turn>", "phi3": "<|end|>", "llama3": "<|eot_id|>"}
 
 
+def turn_ends(name: str, replies: int) -> list[str]:
+    """The token that ends each of `replies` replies, as training labels it: GLM-4 writes
+    no end-of-turn token, its model stops by writing the next <|user|> (or the EOS after
+    the last reply), as GLM-4's own fine-tuning labels it."""
+    if name == "glm4":
+        return ["<|user|>"] * (replies - 1) + ["<|endoftext|>"]
+    return [TURN_ENDS.get(name, REAL_TEMPLATES[name].eos)] * replies
+
+
 def labelled_spans(tokenizer: object, conv: Conversation) -> tuple[list[str], str]:
     """(the decoded runs of labelled tokens, the decoded unlabelled tokens)."""
     sample = tokenize_conversation(tokenizer, conv)
@@ -59,10 +68,13 @@ def test_training_labels_exactly_the_replies_under_each_real_template(
     turns = (*opening, ("user", "hello world"), ("assistant", "I am ATRI"))
     turns += (("user", "the sea"), ("assistant", "crab please"))
     spans, prompt = labelled_spans(tokenizer, Conversation(SYSTEM, turns))
-    end = TURN_ENDS.get(name, real.eos if name != "glm4" else "")
     replies = [t for r, t in turns if r == "assistant"]
-    # Spaces aside (Llama-2 writes " reply </s>"): each reply and its turn's end, no more.
-    assert [s.replace(" ", "") for s in spans] == [(r + end).replace(" ", "") for r in replies]
+    ends = turn_ends(name, len(replies))
+    # Spaces aside (Llama-2 writes " reply </s>"): each reply and the token that ends it.
+    expected = [(r + end).replace(" ", "") for r, end in zip(replies, ends, strict=True)]
+    if name == "qwen3":  # the last reply opens with an empty reasoning block
+        expected[-1] = "<think>\n\n</think>\n\n" + expected[-1]
+    assert [s.replace(" ", "") for s in spans] == expected
     assert SYSTEM in prompt and "hello world" in prompt and "the sea" in prompt
 
 
@@ -84,6 +96,37 @@ def test_the_worker_prompt_keeps_the_system_prompt_and_every_message(
         assert said in text
     (reply,) = engine.generate_sync([group[:1] + group[2:3]], tiny_settings.generation)
     assert reply.new_tokens > 0
+
+
+@pytest.mark.parametrize("name", sorted(REAL_TEMPLATES))
+def test_the_worker_stops_on_the_token_training_labels_as_a_reply_s_end(
+    name: str, tmp_path: Path, tiny_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tiny models' generation_config lists only the tokenizer's EOS, as some uploads
+    do: generation must still stop where training taught a reply to end (GLM-4's next
+    <|user|>, Gemma's <end_of_turn>), not run on into a made-up next turn."""
+    import torch
+
+    tiny_settings.model.base = str(save_template_model(tmp_path / name, REAL_TEMPLATES[name]))
+    engine = LocalEngine(load_base_model(tiny_settings), 4096)
+    tokenizer = engine.tokenizer
+    stop = turn_ends(name, 2)[0]
+    said = tokenizer.encode("crab", add_special_tokens=False)
+    made_up = tokenizer.encode(f"{stop}hello", add_special_tokens=False)
+    asked: dict[str, object] = {}
+
+    def generate(**kwargs: object) -> torch.Tensor:
+        asked.update(kwargs)
+        prompt = kwargs["input_ids"]
+        assert isinstance(prompt, torch.Tensor)
+        return torch.cat([prompt, torch.tensor([said + made_up])], dim=1)
+
+    monkeypatch.setattr(engine.model, "generate", generate)
+    chat = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "the sea"}]
+    (reply,) = engine.generate_sync([chat], tiny_settings.generation)
+    assert reply.text == "crab" and reply.new_tokens == len(said)
+    stop_id = tokenizer.convert_tokens_to_ids(stop)
+    assert stop_id in asked["eos_token_id"]  # type: ignore[operator]
 
 
 @pytest.mark.parametrize("real", [GEMMA2, REAL_TEMPLATES["llama2"]], ids=["gemma2", "llama2"])

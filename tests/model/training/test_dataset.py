@@ -303,3 +303,56 @@ def test_a_huge_reply_is_left_out_without_being_tokenized(
     assert len(train_set.samples) == 1 and train_set.skipped == 1
     with pytest.raises(TrainError, match=r"the longest \(record 0\) needs at least \d{4,}"):
         tokenize_files(tokenizer, [huge], None, 64, None)
+
+
+def template_spans(template: str, c: Conversation) -> list[str]:
+    """The labelled runs of `c` under `template` (on the tiny tokenizer)."""
+    from tests.model.chat_templates import RealTemplate, template_tokenizer
+
+    tokenizer = template_tokenizer(RealTemplate(template))
+    sample = tokenize_conversation(tokenizer, c)
+    return labelled_spans(tokenizer, sample.input_ids, sample.labels)
+
+
+# Qwen3 rewrites history (a reply before the last user message loses its <think> block,
+# the last reply gets an empty one), so every reply but the last is found in the render
+# by the fallback for templates whose renders are not prefixes of each other.
+THINK = "<think>\n\n</think>\n\n"
+
+
+def test_a_short_reply_the_user_also_said_is_labelled_where_the_template_put_it() -> None:
+    from tests.model.chat_templates import QWEN3
+
+    c = conv([("嗯，去海边吗？", "嗯"), ("<think>好</think>螃蟹呢？", "好")])
+    # The first "嗯" of the render is the user's: it was labelled, the reply was not.
+    assert template_spans(QWEN3.template, c) == ["嗯<|im_end|>", f"{THINK}好<|im_end|>\n"]
+
+
+def test_a_reply_the_template_trims_is_labelled_trimmed() -> None:
+    from tests.model.chat_templates import QWEN3
+
+    trimming = QWEN3.template.replace("+ content }}", "+ content | trim }}")
+    assert trimming != QWEN3.template
+    c = conv([("去海边吗？", "  好的，夏生！\n"), ("螃蟹呢？", "螃蟹很好吃！")])
+    # Not found as written, the first reply went without a label.
+    spans = template_spans(trimming, c)
+    assert spans == ["好的，夏生！<|im_end|>", f"{THINK}螃蟹很好吃！<|im_end|>\n"]
+
+
+def test_a_conversation_whose_reply_cannot_be_found_is_counted_and_left_out() -> None:
+    from model.training.runner import TrainError, tokenize_files
+    from tests.model.chat_templates import QWEN3, RealTemplate, template_tokenizer
+
+    # A template that shows only the last reply: the first is nowhere in the render.
+    last_only = QWEN3.template.replace(
+        '{%- elif message.role == "assistant" %}',
+        '{%- elif message.role == "assistant" and loop.last %}',
+    )
+    tokenizer = template_tokenizer(RealTemplate(last_only))
+    hidden = conv([("你好", "我是亚托莉！"), ("去海边吗？", "好的！")])
+    shown = conv([("去海边吗？", "好的！")])
+    result = tokenize_dataset(tokenizer, [hidden, shown], 512)
+    assert len(result.samples) == 1 and result.unplaced == 1 and result.skipped == 0
+    with pytest.raises(TrainError, match=r"cannot find ATRI's replies in 1 conversation") as info:
+        tokenize_files(tokenizer, [hidden], None, 512, None)
+    assert "\n" not in str(info.value)
