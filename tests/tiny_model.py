@@ -130,12 +130,15 @@ def build_tiny_model(
     hidden_size: int = 32,
     intermediate_size: int = 64,
     sliding_window: int | None = None,
+    tokenizer: Any = None,
 ) -> Path:
-    """A Llama; with `sliding_window`, a Mistral whose attention sees that many tokens."""
+    """A Llama; with `sliding_window`, a Mistral whose attention sees that many tokens;
+    `tokenizer`: one of another chat template (the ChatML one built here otherwise)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
 
-    tokenizer = build_tokenizer(TRAINING_TEXT, 512, CHATML_TEMPLATE)
+    if tokenizer is None:
+        tokenizer = build_tokenizer(TRAINING_TEXT, 512, CHATML_TEMPLATE)
 
     shape = {**tiny_shape(tokenizer, hidden_size, intermediate_size), "tie_word_embeddings": False}
     torch.manual_seed(seed)

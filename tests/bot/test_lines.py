@@ -88,17 +88,23 @@ def test_braces_in_her_name_stay_braces() -> None:
     assert said.refused == "Only admins can do that. {Yuki} will keep to the rules!"
 
 
-@pytest.mark.usefixtures("restore_lines")
-async def test_a_card_read_once_serves_the_service_the_lines_and_qqs_names(
-    tmp_path: Path, echo_settings: Settings
-) -> None:
-    """`atri serve` reads the card once and hands it down: nothing reads the file again."""
+def write_yuki(tmp_path: Path, settings: Settings) -> Path:
+    """An English SillyTavern card for Yuki, which `settings` now name; its file."""
     card_file = tmp_path / "yuki.json"
     card_file.write_text(
         json.dumps({"spec": "chara_card_v2", "data": {"name": "Yuki", "description": "A girl."}}),
         encoding="utf-8",
     )
-    echo_settings.persona.card = str(card_file)
+    settings.persona.card = str(card_file)
+    return card_file
+
+
+@pytest.mark.usefixtures("restore_lines")
+async def test_a_card_read_once_serves_the_service_the_lines_and_qqs_names(
+    tmp_path: Path, echo_settings: Settings
+) -> None:
+    """`atri serve` reads the card once and hands it down: nothing reads the file again."""
+    card_file = write_yuki(tmp_path, echo_settings)
     card = load_persona(configured_card_path(echo_settings))
     card_file.unlink()
     assert use_card(echo_settings, card).refused.startswith("Only admins can do that. Yuki")
@@ -115,12 +121,7 @@ async def test_another_characters_canned_lines_reach_the_service_and_the_bots(
 ) -> None:
     """Her busy, error and empty-message lines come from her card (a SillyTavern card has
     none: generic ones in its language, with her name), never ATRI's Chinese lines."""
-    card_file = tmp_path / "yuki.json"
-    card_file.write_text(
-        json.dumps({"spec": "chara_card_v2", "data": {"name": "Yuki", "description": "A girl."}}),
-        encoding="utf-8",
-    )
-    echo_settings.persona.card = str(card_file)
+    write_yuki(tmp_path, echo_settings)
     card = load_persona(configured_card_path(echo_settings))
     error = "Huh? Yuki's head short-circuited for a second... Could you say that again?"
     assert nonebot_options(echo_settings, Secrets(), card)["atri_error_reply"] == error

@@ -266,17 +266,6 @@ def template_tokenizer(real: RealTemplate) -> Any:
 
 def save_template_model(folder: Path, real: RealTemplate) -> Path:
     """The tiny Llama with `real`'s tokenizer, on disk, for the CLI and the worker."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from tests.tiny_model import build_tiny_model
 
-    from tests.tiny_model import tiny_shape
-
-    tokenizer = template_tokenizer(real)
-    torch.manual_seed(0)
-    shape = {**tiny_shape(tokenizer, 32, 64), "tie_word_embeddings": False}
-    model = LlamaForCausalLM(LlamaConfig(**shape))
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return build_tiny_model(folder, tokenizer=template_tokenizer(real))
