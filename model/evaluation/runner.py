@@ -29,6 +29,7 @@ from model.evaluation.report import EvalReport, ModelFigures, ProbeReply
 from model.evaluation.style import style_rate
 from model.training.dataset import (
     Conversation,
+    TokenizedSet,
     load_sharegpt,
     sibling_eval_file,
     tokenize_dataset,
@@ -62,6 +63,26 @@ def trained_on_note(manifest: dict[str, Any], eval_file: Path | None) -> str:
     return (
         f"{eval_file} is the file {manifest.get('version')} was trained on, not held out: "
         "its perplexity shows memorisation; pass the held-out file with --eval-dataset."
+    )
+
+
+def left_out_note(held: TokenizedSet, conversations: int, max_len: int) -> str:
+    """A sentence when held-out conversations are not in the perplexity: it is then
+    measured on fewer than the file holds ("" when all are in)."""
+    parts = []
+    if held.skipped:
+        parts.append(
+            f"{held.skipped} too long for [train] max_seq_length = {max_len} even with "
+            "only their last exchange"
+        )
+    if held.unplaced:
+        parts.append(f"{held.unplaced} whose reply the chat template hides")
+    if not parts:
+        return ""
+    left = held.skipped + held.unplaced
+    return (
+        f"{left} of the {conversations} held-out conversations are left out of the "
+        f"perplexity: {' and '.join(parts)}."
     )
 
 
@@ -140,7 +161,10 @@ def evaluate(
     engine.load_adapter_sync(version_dir, ADAPTER_NAME)
     engine.activate_sync(ADAPTER_NAME)
 
-    samples = tokenize_dataset(loaded.tokenizer, held_out, settings.train.max_seq_length).samples
+    held = tokenize_dataset(loaded.tokenizer, held_out, settings.train.max_seq_length)
+    if note := left_out_note(held, len(held_out), settings.train.max_seq_length):
+        say(note)
+    samples = held.samples
     gen = GenerationSettings(
         max_new_tokens=settings.eval.max_new_tokens,
         do_sample=False,

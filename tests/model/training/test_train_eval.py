@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from atri.cli import app
 from atri.config import Settings
-from tests.model.training.sharegpt import SYSTEM_ZH, write, zh_dataset
+from tests.model.training.sharegpt import SYSTEM_ZH, conversation, write, zh_dataset
 
 REPO = Path(__file__).resolve().parents[3]
 TRAIN_FLAGS = ["--max-steps", "30", "--eval-steps", "10", "--grad-accum", "1", "--lr", "0.01"]
@@ -352,3 +352,22 @@ def test_unfinished_runs_leave_out_the_current_one_and_one_being_trained(
     (runs / "training.lock").write_text(str(os.getpid()), encoding="utf-8")
     assert unfinished_runs(runs / "current") == [(runs / "interrupted", 5)]
     assert unfinished_runs(tmp_path / "none" / "current") == []
+
+
+def test_eval_says_which_held_out_conversations_its_perplexity_leaves_out(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """A held-out conversation too long for max_seq_length is not in the perplexity:
+    `atri eval` says so, instead of measuring fewer than the file holds in silence."""
+    config = write_config(
+        tmp_path, tiny_model_dir, max_steps=1, max_seq_length=128, target_modules=["q_proj"]
+    )
+    assert CliRunner().invoke(app, ["--config", str(config), "train"]).exit_code == 0
+    too_long = conversation([("你是谁？", "我是亚托莉！" * 200)], SYSTEM_ZH)
+    write(tmp_path / "data" / "atri_sharegpt_eval.json", [*zh_dataset(3), too_long])
+    result = CliRunner().invoke(app, ["--config", str(config), "eval", "--max-new-tokens", "2"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "1 of the 4 held-out conversations are left out of the perplexity: 1 too long for "
+        "[train] max_seq_length = 128 even with only their last exchange."
+    ) in " ".join(result.output.split())
