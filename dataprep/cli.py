@@ -149,12 +149,16 @@ def stats_table(stats: Stats) -> Table:
     return table
 
 
+def _counted(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _summary(result: PrepResult, out: Path, settings: Settings) -> str:
     s = result.stats.samples
     sentence = (
-        f"{s.get('train', 0)} train samples ({s.get('background', 0)} from background), "
-        f"{s.get('eval', 0)} eval samples in {result.stats.scenes.get('eval', 0)} held-out"
-        f" scenes; written to {out}."
+        f"{_counted(s.get('train', 0), 'train sample')} ({s.get('background', 0)} from "
+        f"background), {_counted(s.get('eval', 0), 'eval sample')} in "
+        f"{_counted(result.stats.scenes.get('eval', 0), 'held-out scene')}; written to {out}."
     )
     cfg = settings.dataprep
     if "sharegpt" in cfg.output_formats:

@@ -37,8 +37,9 @@ def prep(tmp_path: Path, scripts: list[Path], out: Path, **dataprep: object) -> 
 @pytest.fixture
 def earlier(tmp_path: Path) -> Path:
     out = tmp_path / "dataset"
-    code, _ = prep(tmp_path, [FIXTURES / "plain_zh.txt"], out)
+    code, said = prep(tmp_path, [FIXTURES / "plain_zh.txt"], out)
     assert code == 0 and (out / "atri_sharegpt.json").is_file()
+    assert "3 eval samples in 1 held-out scene;" in said  # one scene, not "1 … scenes"
     (out / "notes.md").write_text("mine", encoding="utf-8")  # not ours: never touched
     return out
 
