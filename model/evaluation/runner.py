@@ -30,8 +30,8 @@ from model.evaluation.style import style_rate
 from model.training.dataset import (
     Conversation,
     TokenizedSet,
+    held_out_file,
     load_sharegpt,
-    sibling_eval_file,
     tokenize_dataset,
 )
 
@@ -41,16 +41,6 @@ ADAPTER_NAME = "evaluated"
 
 class EvalError(UserError):
     """An evaluation that cannot run as asked; str() is one sentence saying why."""
-
-
-def held_out_file(settings: Settings) -> Path | None:
-    """The held-out file `atri eval` scores: [train] eval_dataset, else the training file's."""
-    t = settings.train
-    return (
-        settings.path(t.eval_dataset)
-        if t.eval_dataset
-        else sibling_eval_file(settings.path(t.dataset))
-    )
 
 
 def trained_on_note(manifest: dict[str, Any], eval_file: Path | None) -> str:
@@ -88,9 +78,14 @@ def left_out_note(held: TokenizedSet, conversations: int, max_len: int) -> str:
 
 def eval_conversations(settings: Settings) -> tuple[list[Conversation], list[Conversation]]:
     """(held-out conversations, conversations for the dataset's style rate)."""
+    return _conversations(settings, held_out_file(settings))
+
+
+def _conversations(
+    settings: Settings, eval_file: Path | None
+) -> tuple[list[Conversation], list[Conversation]]:
     t = settings.train
     train_file = settings.path(t.dataset)
-    eval_file = held_out_file(settings)
     if t.eval_dataset and eval_file is not None and not eval_file.is_file():
         # load_sharegpt's sentence would send the user to --dataset, not the flag given.
         what = "is a folder, not a file" if eval_file.is_dir() else "not found"
@@ -125,11 +120,12 @@ def evaluate(
             f'{version_dir.name} was trained on base "{manifest.get("base_model")}", but '
             f'[model] base is "{settings.model.base}"; evaluate it with that base.'
         )
-    if note := trained_on_note(manifest, held_out_file(settings)):
+    eval_file = held_out_file(settings)
+    if note := trained_on_note(manifest, eval_file):
         say(note)
     configured = settings.path(settings.eval.probes) if settings.eval.probes else None
     probes = load_probes(probes_path or configured)
-    held_out, style_source = eval_conversations(settings)
+    held_out, style_source = _conversations(settings, eval_file)
     reference = [t for c in style_source for t in c.replies()]
     persona = configured_persona(settings)
     # Probes are asked, and replies judged, in the language she speaks where she is

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from atri.errors import UserError
 from model.engines.chat_template import (
@@ -28,6 +28,9 @@ from model.engines.chat_template import (
     reply_end,
     special_tokens,
 )
+
+if TYPE_CHECKING:
+    from atri.config import Settings
 
 IGNORE = -100
 # `atri prep` names a held-out file after its training file: eileen_sharegpt.json →
@@ -241,6 +244,15 @@ def common_system_prompt(conversations: Sequence[Conversation], fallback: str = 
     """The system prompt a dataset trains with: its most common one."""
     counts = Counter(c.system for c in conversations if c.system)
     return counts.most_common(1)[0][0] if counts else fallback
+
+
+def held_out_file(settings: Settings) -> Path | None:
+    """The held-out file training scores and `atri eval` reads: `[train] eval_dataset`,
+    else the one beside the training file (sibling_eval_file)."""
+    t = settings.train
+    if t.eval_dataset:
+        return settings.path(t.eval_dataset)
+    return sibling_eval_file(settings.path(t.dataset))
 
 
 def sibling_eval_file(train_file: Path) -> Path | None:

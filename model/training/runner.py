@@ -47,9 +47,9 @@ from model.training.dataset import (
     RowDataset,
     TokenizedSet,
     common_system_prompt,
+    held_out_file,
     load_sharegpt,
     pack,
-    sibling_eval_file,
     tokenize_dataset,
 )
 from model.training.plots import loss_points, plot_loss
@@ -145,7 +145,7 @@ def resolve_data_files(settings: Settings) -> DataFiles:
         raise TrainError(
             f"{train_file}: dataset file not found; run `atri prep` first or pass --dataset."
         )
-    eval_file = settings.path(t.eval_dataset) if t.eval_dataset else sibling_eval_file(train_file)
+    eval_file = held_out_file(settings)
     if eval_file is not None and eval_file.is_dir():
         raise TrainError(
             f"{eval_file} is a folder; pass the held-out sharegpt file in it (--eval-dataset)."
@@ -403,25 +403,23 @@ def run_lock(run_dir: Path, out: Path) -> Iterator[None]:
         lock.unlink(missing_ok=True)
 
 
-def checkpoint_steps(run_dir: Path) -> list[int]:
-    """The steps of the checkpoints saved in `run_dir` (none if it does not exist)."""
+def checkpoints(run_dir: Path) -> list[Path]:
+    """The checkpoint folders saved in `run_dir`, by step (none if it does not exist)."""
     if not run_dir.is_dir():
         return []
-    return [
-        int(p.name.rsplit("-", 1)[1])
-        for p in run_dir.iterdir()
-        if p.is_dir() and CHECKPOINT.fullmatch(p.name)
-    ]
+    found = [p for p in run_dir.iterdir() if p.is_dir() and CHECKPOINT.fullmatch(p.name)]
+    return sorted(found, key=checkpoint_step)
+
+
+def checkpoint_step(folder: Path) -> int:
+    return int(folder.name.rsplit("-", 1)[1])
 
 
 def last_complete_checkpoint(run_dir: Path, say: Any) -> str | None:
     """The newest checkpoint to resume from. Trainer writes trainer_state.json last, so a
     checkpoint without a readable one was cut off (Ctrl-C or a full disk while saving):
     it is removed, and the one before it is used."""
-    if not run_dir.is_dir():
-        return None
-    found = [p for p in run_dir.iterdir() if p.is_dir() and CHECKPOINT.fullmatch(p.name)]
-    for folder in sorted(found, key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True):
+    for folder in reversed(checkpoints(run_dir)):
         try:
             json.loads((folder / TRAINER_STATE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -564,11 +562,11 @@ def train(
         else:
             if resume:
                 say("No interrupted run with these settings and data to resume; starting afresh.")
-            elif steps := checkpoint_steps(run_dir):
+            elif saved := checkpoints(run_dir):
                 # Its checkpoints go now: say so, or the hours they hold vanish unnoticed.
                 say(
                     f"Starting afresh without --resume: the interrupted run with these settings "
-                    f"and data (checkpoint at step {max(steps)}) is discarded."
+                    f"and data (checkpoint at step {checkpoint_step(saved[-1])}) is discarded."
                 )
             shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir(parents=True, exist_ok=True)
