@@ -655,7 +655,7 @@ def memory_export(
 def _write_output(path: Path, text: str) -> None:
     """Replace `path` whole or not at all: a full disk or a missing folder is one
     sentence, and an earlier file there (last week's backup) is left as it was."""
-    from model.adapters.versions import write_text_atomic
+    from atri.files import write_text_atomic
 
     existed = path.is_file()
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from json.encoder import encode_basestring  # ensure_ascii=False, in C
 from pathlib import Path
 from typing import IO, Any
 
+from atri.files import write_text_atomic
 from dataprep.errors import DataprepError
 from dataprep.records import Role, Sample
 
@@ -197,14 +197,12 @@ def write_json(path: Path, data: Any) -> None:
     A list is written one element per line: still readable, and it uses the C encoder
     (json's `indent` falls back to the pure-Python one, ten times slower).
     """
-    tmp = path.with_name(path.name + ".tmp")
     if isinstance(data, list):
         body = ",\n".join(json.dumps(row, ensure_ascii=False) for row in data)
         text = f"[\n{body}\n]\n" if data else "[]\n"
     else:
         text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
 
 
 class _RowEncoder:

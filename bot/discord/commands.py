@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import discord
 from discord import app_commands
 
 from atri.config import DiscordSettings
+from atri.files import write_text_atomic
 from bot import commands
 from bot.commands import Actor, ChannelModes, CommandResult
 from bot.discord.lists import RoleLookup, interaction_permitted
@@ -291,9 +291,7 @@ def _read_state(path: Path) -> dict[str, Any]:
 
 def _write_state(path: Path, state: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(state))
 
 
 async def sync_commands(

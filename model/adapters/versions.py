@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from atri.errors import UserError
+from atri.files import write_text_atomic
 
 MANIFEST = "manifest.json"
 EVAL_JSON = "eval.json"
@@ -187,18 +188,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Replace `path` whole or not at all; a failed write (a full disk) leaves the old
-    file and no hidden temporary beside it."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

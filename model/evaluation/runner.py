@@ -11,6 +11,7 @@ from typing import Any
 
 from atri.config import GenerationSettings, Settings
 from atri.errors import UserError
+from atri.files import write_text_atomic
 from model.adapters.validation import check_adapter_folder, same_base
 from model.adapters.versions import (
     EVAL_JSON,
@@ -20,7 +21,6 @@ from model.adapters.versions import (
     read_manifest,
     sha256_file,
     write_json_atomic,
-    write_text_atomic,
 )
 from model.character.ooc import OOCDetector
 from model.evaluation.perplexity import mean_token_loss, perplexity

@@ -1,0 +1,21 @@
+"""Writing a file whole or not at all, for every command that replaces a user's file
+(adapter manifests and eval reports, memory and persona exports, dataprep's datasets,
+Discord's command-sync state)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace `path` whole or not at all: the text goes to a hidden file beside it (same
+    filesystem, so the rename is atomic) and a failed write (a full disk) leaves the old
+    file and no temporary behind."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
