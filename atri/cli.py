@@ -419,7 +419,7 @@ def eval_(
     def ppl(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.2f}"
 
-    table = Table("", "base", "adapter", title=f"ATRI adapter {report.adapter_version}")
+    table = Table("", "base", "adapter", title=f"LoRA adapter {report.adapter_version}")
     table.add_row(
         "held-out perplexity", ppl(report.base.perplexity), ppl(report.adapter.perplexity)
     )

@@ -56,6 +56,38 @@ def trained_on_note(manifest: dict[str, Any], eval_file: Path | None) -> str:
     )
 
 
+def version_held_out(settings: Settings, manifest: dict[str, Any]) -> tuple[Path | None, str]:
+    """(the held-out file to score the version on, a sentence when it is not the usual one).
+
+    The file the version was trained beside (its manifest's `eval_dataset_file`, same
+    hash) wins over the configured one: trained with `--dataset other.json`, the version
+    is scored on other_eval.json, not on another character's held-out set. A held-out file
+    given to `atri eval` (or in `[train] eval_dataset`) is used as given."""
+    configured = held_out_file(settings)
+    trained_sha = manifest.get("eval_dataset_sha256")
+    if settings.train.eval_dataset or not isinstance(trained_sha, str):
+        return configured, ""
+    if configured is not None and configured.is_file() and sha256_file(configured) == trained_sha:
+        return configured, ""
+    version = manifest.get("version")
+    recorded = manifest.get("eval_dataset_file")
+    if isinstance(recorded, str) and Path(recorded).is_file():
+        own = Path(recorded)
+        if sha256_file(own) == trained_sha:
+            return own, (
+                f"Scoring {version} on {own}, the held-out file it was trained beside "
+                f"(not {configured or 'the configured dataset'}'s); pass --eval-dataset "
+                "to choose another."
+            )
+    if configured is None:
+        return None, ""
+    return configured, (
+        f"{configured} is not the held-out file {version} was trained beside (that one "
+        "has changed or is gone), so its perplexity does not match the training's "
+        "held-out loss; pass --eval-dataset to choose the file."
+    )
+
+
 def left_out_note(held: TokenizedSet, conversations: int, max_len: int) -> str:
     """A sentence when held-out conversations are not in the perplexity: it is then
     measured on fewer than the file holds ("" when all are in)."""
@@ -120,9 +152,10 @@ def evaluate(
             f'{version_dir.name} was trained on base "{manifest.get("base_model")}", but '
             f'[model] base is "{settings.model.base}"; evaluate it with that base.'
         )
-    eval_file = held_out_file(settings)
-    if note := trained_on_note(manifest, eval_file):
-        say(note)
+    eval_file, chosen = version_held_out(settings, manifest)
+    for note in (chosen, trained_on_note(manifest, eval_file)):
+        if note:
+            say(note)
     configured = settings.path(settings.eval.probes) if settings.eval.probes else None
     probes = load_probes(probes_path or configured)
     held_out, style_source = _conversations(settings, eval_file)

@@ -676,6 +676,9 @@ def publish_version(
             "base_config_hash": loaded.config_hash,
             "dataset_sha256": files.train_sha256,
             "eval_dataset_sha256": files.eval_sha256,
+            # Where its held-out set was: `atri eval` scores the version on that file
+            # (checked by hash), not whatever [train] names by the time it runs.
+            "eval_dataset_file": str(files.eval.resolve()) if files.eval else None,
             "settings": settings.train.model_dump(),
             "hardware": {
                 "device": hw.device,

@@ -55,6 +55,8 @@ def test_train_then_eval_makes_a_version_the_engine_loads(
     assert manifest["base_model"] == str(tiny_model_dir)
     assert manifest["settings"]["max_steps"] == 30 and manifest["lora_r"] == 16
     assert manifest["eval_dataset_sha256"] and manifest["eval_loss"] is not None
+    held_out = tmp_path / "data" / "atri_sharegpt_eval.json"
+    assert manifest["eval_dataset_file"] == str(held_out.resolve())
     # The adapter carries the prompt it learned under and the template that rendered it.
     assert manifest["system_prompt"] == SYSTEM_ZH
     assert manifest["chat_template"] and "<|im_start|>" in manifest["chat_template"]
