@@ -54,7 +54,7 @@ from dataprep.writers import (
 STATS_JSON = "stats.json"
 STATS_PNG = "stats.png"
 _EXPECTED = {
-    "plain": "lines like 名字：台词, 【名字】「台词」 or Name: text",
+    "plain": "lines like 名字：台词, 【名字】「台词」, [名字]台词 or Name: text",
     "kirikiri": "KAG lines with [nm t=…], #名 or 【名】 speakers and [p]/[l] waits",
     "renpy": 'Ren\'Py lines like e "text" with define e = Character("Name")',
     "voice_list": "lines like path|speaker|lang|text",

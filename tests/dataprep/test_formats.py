@@ -52,6 +52,62 @@ def test_plain_single_lines(line: str, expected: tuple[str | None, str]) -> None
     assert (only.speaker, only.text) == expected
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("[亚托莉]早上好，夏生先生！", ("亚托莉", "早上好，夏生先生！")),
+        ("[Atri] Good morning!", ("Atri", "Good morning!")),
+        ("[Natsuki Kaito]: Let's go.", ("Natsuki Kaito", "Let's go.")),
+        ("[亚托莉]「我来帮忙！」", ("亚托莉", "「我来帮忙！」")),
+        ("[???] Who?", ("???", "Who?")),
+    ],
+)
+def test_plain_name_in_square_brackets_is_a_speaker(
+    line: str, expected: tuple[str | None, str]
+) -> None:
+    # `[名字]台词` dumps were read as narration (and the cleaning stage then deleted
+    # "[Atri]" as a tag), so none of their lines had a speaker.
+    (only,) = parse(line, "x.txt", "plain", ParseOptions())
+    assert (only.speaker, only.text) == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[r]続きの文。",
+        "[p]次のページ。",
+        "[R]大文字のタグ。",
+        '[ruby text="かんじ"]漢字を読む。',
+        '[nm t="亚托莉"]你好。',
+        "[wait time=100]海风吹过。",
+        "[link target=*a]去海边[endlink]",
+        "[player] walks in.",
+        "[1] A footnote.",
+        "She said [Atri] twice.",
+        '@bg storage="harbor"',
+    ],
+)
+def test_plain_tags_and_variables_in_square_brackets_are_no_speakers(line: str) -> None:
+    assert all(u.speaker is None for u in parse(line, "x.txt", "plain", ParseOptions()))
+
+
+def test_plain_square_bracket_dump_is_detected_as_plain(fixtures: Path) -> None:
+    dump = "[夏生]早上好。\n[亚托莉]早上好，夏生先生！\n海风吹过。\n[Atri]\n「走吧！」\n" * 5
+    assert detect_format(dump, "dump.txt") == "plain"
+    found = parse(dump, "dump.txt", "plain", ParseOptions())
+    assert said(found)[:4] == [
+        ("夏生", "早上好。"),
+        ("亚托莉", "早上好，夏生先生！"),
+        (None, "海风吹过。"),
+        ("Atri", "「走吧！」"),  # a `[名字]` line alone names the quote below, as `【名字】`
+    ]
+    # A KiriKiri scenario is still KiriKiri, named .ks or not, and its tags no speakers.
+    ks = (fixtures / "script.ks").read_text(encoding="utf-8")
+    assert detect_format(ks, "dump.txt") == "kirikiri"
+    speakers = {u.speaker for u in parse(ks, "x", "plain", MARKERS)}
+    assert not any("=" in name or "[" in name for name in speakers - {None})
+
+
 def test_plain_header_on_its_own_line_names_the_quote_below() -> None:
     found = parse("【亚托莉】\n「早上好！」\n", "x.txt", "plain", ParseOptions())
     assert said(found) == [("亚托莉", "「早上好！」")]
