@@ -512,7 +512,7 @@ def _roles_and_clean(
                 if utterance.dropped == UNRESOLVED_VARIABLE and role in _DIALOGUE_ROLES:
                     counts.unresolved.update(set(renpy_format.variables_shown(utterance.text)))
                 continue
-            text = clean_text(utterance.text, to_simplified)
+            text = clean_text(utterance.text, to_simplified, not utterance.shown)
             if not text:
                 empty[role] += 1
                 continue

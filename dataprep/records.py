@@ -32,6 +32,10 @@ class Utterance:
     # a variable in it that no script gives a value; None for a usable line.
     dropped: str | None = None
     branch: int = 0
+    # True when the parser already removed its format's markup (Ren'Py's {tags} and
+    # [var]s, KiriKiri's [tags]): what is left is what the player reads, a `[literal]`
+    # written `[[literal]` included, and the cleaning stage deletes no markup from it.
+    shown: bool = False
 
 
 @dataclass(slots=True)

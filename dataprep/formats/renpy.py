@@ -552,6 +552,6 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
                     Utterance(speaker, written, source, at, scene, UNRESOLVED_VARIABLE, branch)
                 )
             elif shown:
-                out.append(Utterance(speaker, shown, source, at, scene, branch=branch))
+                out.append(Utterance(speaker, shown, source, at, scene, branch=branch, shown=True))
         last_speaker = speaker
     return out
