@@ -339,11 +339,12 @@ def _render(raw: str, names: dict[str, str]) -> str | None:
     return _shown(_unescape(raw[1:-1]), names)
 
 
-def _shown(text: str, names: dict[str, str]) -> str | None:
+def _shown(text: str, names: dict[str, str], strip: bool = True) -> str | None:
     """The text a player sees: tags dropped, ruby readings dropped, variables interpolated;
     None when a variable in it has no known value (the line would be left with a hole).
     Ren'Py formats a line with `%` before it interpolates (config.old_substitutions, on by
-    default): `%%` in the script is one "%" on screen."""
+    default): `%%` in the script is one "%" on screen. With `strip` False the blanks at
+    its ends stay (an `extend` is joined to the line before as written)."""
     text = _TEXT_TAG.sub(_tag_or_brace, text)
     if "%%" in text:
         text = text.replace("%%", "%")
@@ -363,7 +364,7 @@ def _shown(text: str, names: dict[str, str]) -> str | None:
         text = _INTERPOLATION.sub(value, text)
         if unknown:
             return None
-    return text.strip()
+    return text.strip() if strip else text
 
 
 def _whole_string(lines: list[str], number: int) -> tuple[str, int]:
@@ -454,6 +455,8 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     menus: list[int] = []
     lines = text.splitlines()
     joined_until = 0  # the last line joined into a statement that began above it
+    # The last line the previous say statement gave: an `extend` adds its text to it.
+    previous: Utterance | None = None
     for number, raw in enumerate(lines, 1):
         if number <= joined_until:
             continue
@@ -538,6 +541,9 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         if who in _NOT_SPEAKERS:
             continue
         if who == "extend":
+            if previous is not None and previous.scene == scene and previous.branch == branch:
+                _extend(previous, said[0][1], names)
+                said = said[1:]
             speaker = last_speaker
         elif whostr is not None:
             speaker = _unescape(whostr[1:-1]) or None
@@ -545,13 +551,31 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             speaker = None
         else:
             speaker = characters.get(who, who) or None
+        if who != "extend":
+            previous = None
         for at, written in said:
             shown = _shown(_unescape(written), names)
             if shown is None:
-                out.append(
-                    Utterance(speaker, written, source, at, scene, UNRESOLVED_VARIABLE, branch)
+                previous = Utterance(
+                    speaker, written, source, at, scene, UNRESOLVED_VARIABLE, branch
                 )
+                out.append(previous)
             elif shown:
-                out.append(Utterance(speaker, shown, source, at, scene, branch=branch, shown=True))
+                previous = Utterance(speaker, shown, source, at, scene, branch=branch, shown=True)
+                out.append(previous)
         last_speaker = speaker
     return out
+
+
+def _extend(line: Utterance, written: str, names: dict[str, str]) -> None:
+    """Add an `extend` statement's string to the line it continues, as Ren'Py shows the
+    two: one line, the strings joined as written (the author puts in any space)."""
+    if line.dropped is not None:
+        line.text += written  # still unusable; its variables are named from the text
+        return
+    shown = _shown(_unescape(written), names, strip=False)
+    if shown is None:
+        line.text = f"{line.text}{written}"
+        line.dropped = UNRESOLVED_VARIABLE
+    else:
+        line.text = f"{line.text}{shown}".rstrip()

@@ -234,7 +234,32 @@ def test_renpy_translation_file_uses_the_translated_line(fixtures: Path) -> None
 def test_renpy_literal_name_extend_and_escapes() -> None:
     text = 'label a:\n    "亚托莉" "她说\\"你好\\""\n    extend "还有这个。"\n'
     found = parse(text, "x.rpy", "renpy", ParseOptions())
-    assert said(found) == [("亚托莉", '她说"你好"'), ("亚托莉", "还有这个。")]
+    assert said(found) == [("亚托莉", '她说"你好"还有这个。')]
+
+
+def test_renpy_extend_continues_the_line_before(tmp_path: Path) -> None:
+    # `extend` adds to the line on screen; it was a line of its own, so the reply came out
+    # "Hello\n, Max." in two bubbles. Ren'Py joins the strings as written.
+    script = tmp_path / "script.rpy"
+    script.write_text(
+        'define m = Character("Max")\ndefine e = Character("Eileen")\n'
+        "label start:\n"
+        '    m "Hi."\n'
+        '    e "Hello"\n    show eileen happy\n    extend ", Max.{w} Ready?"\n'
+        '    m "Sure."\n'
+        '    e ""\n    extend "Then let\'s go!"\n'
+        "label other:\n"
+        '    m "And [town]?"\n    e "It is"\n    extend " [town]."\n',
+        encoding="utf-8",
+    )
+    settings = DataprepSettings(lead_aliases=["Max"], character_aliases=["Eileen"], eval_ratio=0)
+    result = run_pipeline(settings, [script])
+    assert [(s.prompt, s.reply) for s in result.train] == [
+        ("Hi.", "Hello, {{user}}. Ready?"),
+        ("Sure.", "Then let's go!"),
+    ]
+    # A variable no script gives a value, in the extension, drops the whole line.
+    assert result.stats.character_lines_dropped["unresolved_variable"] == 1
 
 
 def test_renpy_say_with_temporary_attributes() -> None:
