@@ -450,9 +450,13 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     every_language = options.renpy_language is None
     monologue = "double"
     # Each choice of a menu, and what follows the menu, is a branch of its own: a choice's
-    # lines never follow another choice's in play. `menus`: indents of the open menus.
+    # lines never follow another choice's in play. Each choice follows the lines before
+    # its menu (`forked_from`: the branch the menu is in); what follows the menu comes
+    # after one choice or another, so after none in particular. `menus`: the indent of
+    # each open menu, and the branch it is in.
     branch = 0
-    menus: list[int] = []
+    forked_from: int | None = None
+    menus: list[tuple[int, int]] = []
     lines = text.splitlines()
     joined_until = 0  # the last line joined into a statement that began above it
     # The last line the previous say statement gave: an `extend` adds its text to it.
@@ -475,10 +479,11 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             block_indent = -1
         if translate_indent >= 0 and indent <= translate_indent:
             language, translate_indent = None, -1
-        if menus and indent <= menus[-1]:
-            while menus and indent <= menus[-1]:
+        if menus and indent <= menus[-1][0]:
+            while menus and indent <= menus[-1][0]:
                 menus.pop()
             branch += 1
+            forked_from = None
         if line[0] == "$":
             continue
         if _CODE_BLOCK.match(line):
@@ -488,7 +493,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             scene = f"marker{number}"
             continue
         if line.startswith("menu") and _MENU.match(line):
-            menus.append(indent)
+            menus.append((indent, branch))
             continue
         if line.startswith("label "):
             m = _LABEL.match(line)
@@ -534,6 +539,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         rest = m.group("rest").strip()
         if rest.endswith(":"):
             branch += 1
+            forked_from = menus[-1][1] if menus else None
             continue  # a menu choice, not a line
         if language != chosen and not every_language:
             continue
@@ -557,11 +563,13 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             shown = _shown(_unescape(written), names)
             if shown is None:
                 previous = Utterance(
-                    speaker, written, source, at, scene, UNRESOLVED_VARIABLE, branch
+                    speaker, written, source, at, scene, UNRESOLVED_VARIABLE, branch, forked_from
                 )
                 out.append(previous)
             elif shown:
-                previous = Utterance(speaker, shown, source, at, scene, branch=branch, shown=True)
+                previous = Utterance(
+                    speaker, shown, source, at, scene, None, branch, forked_from, shown=True
+                )
                 out.append(previous)
         last_speaker = speaker
     return out

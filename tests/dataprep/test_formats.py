@@ -455,7 +455,8 @@ def test_tyrano_character_ids_are_credited_to_their_display_names(fixtures: Path
 def test_renpy_menu_choices_never_share_an_exchange(tmp_path: Path) -> None:
     # A player takes one choice of a menu; the second choice's sample had the first
     # choice's lines as its history ("Come with me." / "Yay!" before "Bye."), and the
-    # lines after the menu followed the last choice's.
+    # lines after the menu followed the last choice's. Each choice does follow the lines
+    # before the menu: a choice's first reply had lost them ("Come with me." alone).
     script = tmp_path / "script.rpy"
     script.write_text(
         'define n = Character("Natsuki")\ndefine a = Character("Atri")\n'
@@ -472,9 +473,39 @@ def test_renpy_menu_choices_never_share_an_exchange(tmp_path: Path) -> None:
     result = run_pipeline(settings, [script])
     assert [[text for _, text in s.turns] for s in result.train] == [
         ["Hey.", "Hi!"],
-        ["Come with me.", "Yay!"],
-        ["Bye.", "Meanie..."],
+        ["Hey.", "Hi!", "Come with me.", "Yay!"],
+        ["Hey.", "Hi!", "Bye.", "Meanie..."],
         ["Anyway.", "Anyway!"],
     ]
-    # Still one scene: the split keeps a label whole.
+    # Still one scene: the split keeps a label whole; each reply is counted once.
     assert {s.scene_key for s in result.train} == {f"{script}#start"}
+    assert result.stats.character_lines_kept == 4
+
+
+def test_renpy_nested_menus_and_a_speaker_going_on_into_a_choice(tmp_path: Path) -> None:
+    script = tmp_path / "script.rpy"
+    script.write_text(
+        'define n = Character("Natsuki")\ndefine a = Character("Atri")\n'
+        'define m = Character("Minamo")\n'
+        "label start:\n"
+        '    n "Hey."\n    a "Hi!"\n    n "Where to?"\n'
+        "    menu:\n"
+        '        "The sea":\n'
+        '            n "The sea."\n            a "Crabs!"\n'
+        "            menu:\n"
+        '                "Catch one":\n                    a "Got it!"\n'
+        '                "Let them be":\n                    m "Lunch is ready."\n'
+        '                    a "Coming!"\n'
+        '        "Home":\n            a "Home it is."\n',
+        encoding="utf-8",
+    )
+    settings = DataprepSettings(lead_aliases=["Natsuki"], character_aliases=["Atri"])
+    samples = [[text for _, text in s.turns] for s in run_pipeline(settings, [script]).train]
+    assert samples == [
+        ["Hey.", "Hi!"],
+        ["Hey.", "Hi!", "Where to?\nThe sea.", "Crabs!"],  # the lead's turn goes on
+        # Her line goes on from her "Crabs!" as on screen: one turn, its sample here.
+        ["Hey.", "Hi!", "Where to?\nThe sea.", "Crabs!\nGot it!"],
+        # "Coming!" answers Minamo, not the lead: no sample. "Home" follows "Where to?".
+        ["Hey.", "Hi!", "Where to?", "Home it is."],
+    ]
