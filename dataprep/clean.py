@@ -86,26 +86,33 @@ _RULE_TRIGGERS = re.compile(
 )
 
 
-def clean_text(text: str, to_simplified: Callable[[str], str] | None = None) -> str:
-    """Apply every text rule to one line; returns "" if nothing is left."""
+def clean_text(
+    text: str, to_simplified: Callable[[str], str] | None = None, markup: bool = True
+) -> str:
+    """Apply every text rule to one line; returns "" if nothing is left. With `markup`
+    False the line is left its brackets and braces: its parser already removed the
+    format's tags, and what is left is text the player reads (Utterance.shown)."""
     if _RULE_TRIGGERS.search(text) is None:
         # One scan in C instead of two dozen substring tests: most lines take this path.
         text = strip_quotes(text.strip()).strip()
     else:
-        text = apply_text_rules(text)
+        text = apply_text_rules(text, markup)
     if to_simplified is not None and text and _KANA.search(text) is None:
         text = to_simplified(text)
     return text
 
 
-def apply_text_rules(text: str) -> str:
+def apply_text_rules(text: str, markup: bool = True) -> str:
     """Every text rule but Traditional → Simplified, each guarded by a test for the
-    characters it needs: a substring test is far cheaper than a regex pass."""
+    characters it needs: a substring test is far cheaper than a regex pass. `markup`
+    False leaves out the rule that deletes leftover markup."""
     if "(" in text or "（" in text or "【" in text or "[" in text or "〔" in text:
         text = _NOTE.sub("", text)
     if "《" in text:
         text = _RUBY.sub(lambda m: m.group(1) or "", text)
-    if "[" in text or "<" in text or "{" in text or ("." in text and _AUDIO.search(text)):
+    if markup and (
+        "[" in text or "<" in text or "{" in text or ("." in text and _AUDIO.search(text))
+    ):
         text = _MARKUP.sub("", text)
     text = strip_quotes(text.strip())
     if CJK.search(text) is not None:

@@ -54,7 +54,7 @@ from dataprep.writers import (
 STATS_JSON = "stats.json"
 STATS_PNG = "stats.png"
 _EXPECTED = {
-    "plain": "lines like 名字：台词, 【名字】「台词」 or Name: text",
+    "plain": "lines like 名字：台词, 【名字】「台词」, [名字]台词 or Name: text",
     "kirikiri": "KAG lines with [nm t=…], #名 or 【名】 speakers and [p]/[l] waits",
     "renpy": 'Ren\'Py lines like e "text" with define e = Character("Name")',
     "voice_list": "lines like path|speaker|lang|text",
@@ -512,7 +512,7 @@ def _roles_and_clean(
                 if utterance.dropped == UNRESOLVED_VARIABLE and role in _DIALOGUE_ROLES:
                     counts.unresolved.update(set(renpy_format.variables_shown(utterance.text)))
                 continue
-            text = clean_text(utterance.text, to_simplified)
+            text = clean_text(utterance.text, to_simplified, not utterance.shown)
             if not text:
                 empty[role] += 1
                 continue

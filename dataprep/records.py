@@ -20,7 +20,9 @@ class Utterance:
     `speaker` is None for narration. `scene` is a key unique within the source file;
     a change of scene ends any exchange in progress, and so does a change of `branch`
     within a scene (one choice of a Ren'Py menu, or the lines after the menu), whose
-    lines never follow those of another choice in play.
+    lines never follow those of another choice in play. A choice's lines do follow
+    those before its menu: `forked_from` is the branch they are in (None for a branch
+    that follows no branch in particular: the first, or the lines after a menu).
     """
 
     speaker: str | None
@@ -32,6 +34,11 @@ class Utterance:
     # a variable in it that no script gives a value; None for a usable line.
     dropped: str | None = None
     branch: int = 0
+    forked_from: int | None = None
+    # True when the parser already removed its format's markup (Ren'Py's {tags} and
+    # [var]s, KiriKiri's [tags]): what is left is what the player reads, a `[literal]`
+    # written `[[literal]` included, and the cleaning stage deletes no markup from it.
+    shown: bool = False
 
 
 @dataclass(slots=True)

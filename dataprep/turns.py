@@ -39,7 +39,9 @@ def iter_samples(
 ) -> Iterator[Sample]:
     """Group lines into exchanges and turn each of the character's turns into a sample.
 
-    An exchange ends at a third party's line, a scene change or a change of branch. A
+    An exchange ends at a third party's line, a scene change or a change of branch; a
+    branch that forks from another (a menu's choice) starts with the last turns of the
+    exchange its menu came in as history, which give no samples of their own there. A
     character turn with no lead turn before it in its exchange cannot be a sample; its
     lines are counted in `dropped_lines["no_lead_before"]`. With `drop_noise`, a
     character line that is only an interjection is left out (counted as
@@ -49,6 +51,10 @@ def iter_samples(
     Samples come out exchange by exchange, so nothing waits for the whole script.
     """
     exchange: list[Turn] = []
+    # Turns before `first` are history a branch took over from the one it forks from.
+    first = 0
+    # Branch → its exchange's last turns, when a menu's choices fork from it (one scene's).
+    forks: dict[int, list[Turn]] = {}
     stage: list[str] = []
     source = scene = ""
     branch = 0
@@ -61,8 +67,16 @@ def iter_samples(
     for utterance, role in lines:
         if utterance.scene != scene or utterance.source != source or utterance.branch != branch:
             if exchange:
-                yield from _samples_of(exchange, (source, scene), rules, dropped_lines)
-                exchange = []
+                yield from _samples_of(exchange, first, (source, scene), rules, dropped_lines)
+            if utterance.scene != scene or utterance.source != source:
+                forks.clear()
+            elif utterance.forked_from == branch:
+                forks[branch] = exchange[-(rules.context_turns + 1) :]
+            # Copies: the first turn of a choice may join the last one (same speaker).
+            fork = utterance.forked_from
+            history = forks.get(fork, []) if fork is not None else []
+            exchange = [Turn(t.role, t.text) for t in history]
+            first = len(exchange)
             stage.clear()
             source, scene, branch = utterance.source, utterance.scene, utterance.branch
         if role is narration:
@@ -71,8 +85,9 @@ def iter_samples(
             continue
         if role is other:
             if exchange:
-                yield from _samples_of(exchange, (source, scene), rules, dropped_lines)
+                yield from _samples_of(exchange, first, (source, scene), rules, dropped_lines)
                 exchange = []
+            first = 0
             stage.clear()
             continue
         text = utterance.text
@@ -88,22 +103,29 @@ def iter_samples(
                 text = f"（{direction}）{text}"
             stage.clear()
         if exchange and exchange[-1].role is role:
+            if len(exchange) == first:
+                first -= 1  # the history's last turn goes on in this branch: a turn of its own
             last = exchange[-1]
             last.text = f"{last.text}{TURN_JOINER}{text}"
             last.lines.append((utterance.source, utterance.line))
         else:
             exchange.append(Turn(role, text, [(utterance.source, utterance.line)]))
     if exchange:
-        yield from _samples_of(exchange, (source, scene), rules, dropped_lines)
+        yield from _samples_of(exchange, first, (source, scene), rules, dropped_lines)
 
 
 def _samples_of(
-    turns: list[Turn], where: tuple[str, str], rules: TurnRules, dropped_lines: Counter[str]
+    turns: list[Turn],
+    first: int,
+    where: tuple[str, str],
+    rules: TurnRules,
+    dropped_lines: Counter[str],
 ) -> Iterator[Sample]:
+    """A sample for each character turn from `first` on; the turns before it are history."""
     pairs = [(t.role, t.text) for t in turns]
     longest = rules.max_turn_chars
     for i, turn in enumerate(turns):
-        if turn.role is not Role.CHARACTER:
+        if turn.role is not Role.CHARACTER or i < first:
             continue
         if i == 0:
             dropped_lines["no_lead_before"] += len(turn.lines)

@@ -107,7 +107,9 @@ class _Reader:
             )
             self.unresolved = False
         elif text:
-            self.out.append(Utterance(self.speaker, text, self.source, self.start_line, self.scene))
+            self.out.append(
+                Utterance(self.speaker, text, self.source, self.start_line, self.scene, shown=True)
+            )
         self.parts = []
 
     def end_page(self) -> None:

@@ -1,4 +1,5 @@
-"""Plain-text dumps: `名字：台词`, `【名字】「台词」`, `名字「台词」`, `Name: text`, `名字<TAB>台词`.
+"""Plain-text dumps: `名字：台词`, `【名字】「台词」`, `[名字]台词`, `名字「台词」`, `Name: text`,
+`名字<TAB>台词`.
 
 One multi-line regex walks the whole text: each match is one non-blank line, told
 apart by which group matched (scene marker, one of the speaker forms, or narration).
@@ -16,16 +17,30 @@ from dataprep.formats.common import TAGS_ONLY, ParseOptions, is_code
 from dataprep.gc_pause import gc_paused
 from dataprep.records import Utterance
 
-# Characters that cannot be part of a speaker name: spaces, sentence punctuation, quotes.
-_NOT_NAME = r"\s：:「」『』“”\"【】。，、！？!?,.…"
+# Characters that cannot be part of a speaker name: spaces, sentence punctuation, quotes,
+# brackets and "=" (`[ruby text="かんじ"]漢字` and `@bg storage="x"` are KAG tags, not
+# lines of speakers "[ruby text=" and "@bg storage=").
+_NOT_NAME = r"\s：:「」『』“”\"【】\[\]=。，、！？!?,.…"
 _SP = r"[^\S\n]*"  # blanks that stay on one line (NBSP, em space …; \s would run into the next)
 # Possessive: a name never gives back characters, so a failed line fails fast.
 _NAME = rf"[^{_NOT_NAME}]++(?:\.? [^{_NOT_NAME}]++)*+"  # "Natsuki Kaito", "Mr. Smith"
 _SAID = r"[^\s].*"  # trailing blanks are left for the cleaning stage to drop
+# `[名字]台词`, `[Atri] text`: a name in ASCII brackets, never a KAG tag (`[r]`, `[p]`,
+# `[wait time=100]`, `[ruby text="…"]`) nor a Ren'Py `[var]`: those are lowercase ASCII or
+# hold `=` or quotes. So the name needs a capital letter or a character outside ASCII, is
+# not only digits (a footnote `[1]`) and not a wait tag in capitals (`[P]`).
+_NOT_BRACKET_NAME = rf"{_NOT_NAME}/@*#<>{{}}"
+_BRACKET_NAME = (
+    rf"(?![0-9０-９]++\])(?=[^\]\n]*?[A-Z\u0080-\U0010ffff])(?!(?i:r|l|p|np|cm|er)\])"
+    rf"[^{_NOT_BRACKET_NAME}]++(?:\.? [^{_NOT_BRACKET_NAME}]++)*+|[?？]{{2,8}}"
+)
 _SPEAKER_FORMS = (
     rf"【(?P<s1>[^】\n]{{1,32}})】{_SP}(?P<t1>{_SAID})"
+    rf"|\[(?P<s3>{_BRACKET_NAME})\]{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t3>{_SAID})"
     rf"|(?P<s2>{_NAME}|[?？]{{2,8}}){_SP}(?:[：:]{{1,2}}{_SP}|(?=[「『“\"])|\t+)(?P<t2>{_SAID})"
 )
+# A `[名字]` line alone, like a `【名字】` one, names the speaker of a quoted line below it.
+_BRACKET_ALONE = re.compile(rf"\[({_BRACKET_NAME})\]{_SP}[：:]{{0,2}}")
 # A speaker's name and colon with nothing after them.
 _NAME_ALONE = re.compile(rf"({_NAME}){_SP}[：:]{{1,2}}")
 _QUOTES = '「『“"'
@@ -127,7 +142,7 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
             matches = LINE.findall(chunk)
             # A slice ending in a newline also "matches" the empty line after it: not a line.
             del matches[chunk.count("\n") + (not chunk.endswith("\n")) :]
-            for line, (s1, t1, s2, t2, narration) in enumerate(matches, first):
+            for line, (s1, t1, s3, t3, s2, t2, narration) in enumerate(matches, first):
                 if line in markers:
                     scenes += 1
                     scene = str(scenes)
@@ -158,6 +173,14 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                     ):
                         pending = narration[1:-1].strip() or None
                         continue
+                    elif (
+                        narration[0] == "["
+                        and narration[-1] in "]：:"
+                        and len(narration) <= MAX_NAME + 4
+                        and (alone := _BRACKET_ALONE.fullmatch(narration)) is not None
+                    ):
+                        pending = alone.group(1)
+                        continue
                     # "名字：" with nothing said: no narration; it may name the line below.
                     elif narration[-1] in "：:" and (name := _name_alone(narration)) is not None:
                         pending = name
@@ -168,4 +191,14 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                 elif s1:
                     append(Utterance(s1.strip(), t1, source, line, scene))
                     pending = None
+                elif s3:
+                    pending = None
+                    if len(s3) <= MAX_NAME:
+                        append(Utterance(s3, t3, source, line, scene))
+                        continue
+                    if chunk_lines is None:
+                        chunk_lines = chunk.split("\n")
+                    whole = chunk_lines[line - first].strip()
+                    if not _is_command(whole):
+                        append(Utterance(None, whole, source, line, scene))
             yield out

@@ -339,11 +339,12 @@ def _render(raw: str, names: dict[str, str]) -> str | None:
     return _shown(_unescape(raw[1:-1]), names)
 
 
-def _shown(text: str, names: dict[str, str]) -> str | None:
+def _shown(text: str, names: dict[str, str], strip: bool = True) -> str | None:
     """The text a player sees: tags dropped, ruby readings dropped, variables interpolated;
     None when a variable in it has no known value (the line would be left with a hole).
     Ren'Py formats a line with `%` before it interpolates (config.old_substitutions, on by
-    default): `%%` in the script is one "%" on screen."""
+    default): `%%` in the script is one "%" on screen. With `strip` False the blanks at
+    its ends stay (an `extend` is joined to the line before as written)."""
     text = _TEXT_TAG.sub(_tag_or_brace, text)
     if "%%" in text:
         text = text.replace("%%", "%")
@@ -363,7 +364,7 @@ def _shown(text: str, names: dict[str, str]) -> str | None:
         text = _INTERPOLATION.sub(value, text)
         if unknown:
             return None
-    return text.strip()
+    return text.strip() if strip else text
 
 
 def _whole_string(lines: list[str], number: int) -> tuple[str, int]:
@@ -449,11 +450,17 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     every_language = options.renpy_language is None
     monologue = "double"
     # Each choice of a menu, and what follows the menu, is a branch of its own: a choice's
-    # lines never follow another choice's in play. `menus`: indents of the open menus.
+    # lines never follow another choice's in play. Each choice follows the lines before
+    # its menu (`forked_from`: the branch the menu is in); what follows the menu comes
+    # after one choice or another, so after none in particular. `menus`: the indent of
+    # each open menu, and the branch it is in.
     branch = 0
-    menus: list[int] = []
+    forked_from: int | None = None
+    menus: list[tuple[int, int]] = []
     lines = text.splitlines()
     joined_until = 0  # the last line joined into a statement that began above it
+    # The last line the previous say statement gave: an `extend` adds its text to it.
+    previous: Utterance | None = None
     for number, raw in enumerate(lines, 1):
         if number <= joined_until:
             continue
@@ -472,10 +479,11 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             block_indent = -1
         if translate_indent >= 0 and indent <= translate_indent:
             language, translate_indent = None, -1
-        if menus and indent <= menus[-1]:
-            while menus and indent <= menus[-1]:
+        if menus and indent <= menus[-1][0]:
+            while menus and indent <= menus[-1][0]:
                 menus.pop()
             branch += 1
+            forked_from = None
         if line[0] == "$":
             continue
         if _CODE_BLOCK.match(line):
@@ -485,7 +493,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             scene = f"marker{number}"
             continue
         if line.startswith("menu") and _MENU.match(line):
-            menus.append(indent)
+            menus.append((indent, branch))
             continue
         if line.startswith("label "):
             m = _LABEL.match(line)
@@ -531,6 +539,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         rest = m.group("rest").strip()
         if rest.endswith(":"):
             branch += 1
+            forked_from = menus[-1][1] if menus else None
             continue  # a menu choice, not a line
         if language != chosen and not every_language:
             continue
@@ -538,6 +547,9 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         if who in _NOT_SPEAKERS:
             continue
         if who == "extend":
+            if previous is not None and previous.scene == scene and previous.branch == branch:
+                _extend(previous, said[0][1], names)
+                said = said[1:]
             speaker = last_speaker
         elif whostr is not None:
             speaker = _unescape(whostr[1:-1]) or None
@@ -545,13 +557,33 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             speaker = None
         else:
             speaker = characters.get(who, who) or None
+        if who != "extend":
+            previous = None
         for at, written in said:
             shown = _shown(_unescape(written), names)
             if shown is None:
-                out.append(
-                    Utterance(speaker, written, source, at, scene, UNRESOLVED_VARIABLE, branch)
+                previous = Utterance(
+                    speaker, written, source, at, scene, UNRESOLVED_VARIABLE, branch, forked_from
                 )
+                out.append(previous)
             elif shown:
-                out.append(Utterance(speaker, shown, source, at, scene, branch=branch))
+                previous = Utterance(
+                    speaker, shown, source, at, scene, None, branch, forked_from, shown=True
+                )
+                out.append(previous)
         last_speaker = speaker
     return out
+
+
+def _extend(line: Utterance, written: str, names: dict[str, str]) -> None:
+    """Add an `extend` statement's string to the line it continues, as Ren'Py shows the
+    two: one line, the strings joined as written (the author puts in any space)."""
+    if line.dropped is not None:
+        line.text += written  # still unusable; its variables are named from the text
+        return
+    shown = _shown(_unescape(written), names, strip=False)
+    if shown is None:
+        line.text = f"{line.text}{written}"
+        line.dropped = UNRESOLVED_VARIABLE
+    else:
+        line.text = f"{line.text}{shown}".rstrip()

@@ -52,6 +52,62 @@ def test_plain_single_lines(line: str, expected: tuple[str | None, str]) -> None
     assert (only.speaker, only.text) == expected
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("[亚托莉]早上好，夏生先生！", ("亚托莉", "早上好，夏生先生！")),
+        ("[Atri] Good morning!", ("Atri", "Good morning!")),
+        ("[Natsuki Kaito]: Let's go.", ("Natsuki Kaito", "Let's go.")),
+        ("[亚托莉]「我来帮忙！」", ("亚托莉", "「我来帮忙！」")),
+        ("[???] Who?", ("???", "Who?")),
+    ],
+)
+def test_plain_name_in_square_brackets_is_a_speaker(
+    line: str, expected: tuple[str | None, str]
+) -> None:
+    # `[名字]台词` dumps were read as narration (and the cleaning stage then deleted
+    # "[Atri]" as a tag), so none of their lines had a speaker.
+    (only,) = parse(line, "x.txt", "plain", ParseOptions())
+    assert (only.speaker, only.text) == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[r]続きの文。",
+        "[p]次のページ。",
+        "[R]大文字のタグ。",
+        '[ruby text="かんじ"]漢字を読む。',
+        '[nm t="亚托莉"]你好。',
+        "[wait time=100]海风吹过。",
+        "[link target=*a]去海边[endlink]",
+        "[player] walks in.",
+        "[1] A footnote.",
+        "She said [Atri] twice.",
+        '@bg storage="harbor"',
+    ],
+)
+def test_plain_tags_and_variables_in_square_brackets_are_no_speakers(line: str) -> None:
+    assert all(u.speaker is None for u in parse(line, "x.txt", "plain", ParseOptions()))
+
+
+def test_plain_square_bracket_dump_is_detected_as_plain(fixtures: Path) -> None:
+    dump = "[夏生]早上好。\n[亚托莉]早上好，夏生先生！\n海风吹过。\n[Atri]\n「走吧！」\n" * 5
+    assert detect_format(dump, "dump.txt") == "plain"
+    found = parse(dump, "dump.txt", "plain", ParseOptions())
+    assert said(found)[:4] == [
+        ("夏生", "早上好。"),
+        ("亚托莉", "早上好，夏生先生！"),
+        (None, "海风吹过。"),
+        ("Atri", "「走吧！」"),  # a `[名字]` line alone names the quote below, as `【名字】`
+    ]
+    # A KiriKiri scenario is still KiriKiri, named .ks or not, and its tags no speakers.
+    ks = (fixtures / "script.ks").read_text(encoding="utf-8")
+    assert detect_format(ks, "dump.txt") == "kirikiri"
+    speakers = {u.speaker for u in parse(ks, "x", "plain", MARKERS)}
+    assert not any("=" in name or "[" in name for name in speakers - {None})
+
+
 def test_plain_header_on_its_own_line_names_the_quote_below() -> None:
     found = parse("【亚托莉】\n「早上好！」\n", "x.txt", "plain", ParseOptions())
     assert said(found) == [("亚托莉", "「早上好！」")]
@@ -178,7 +234,32 @@ def test_renpy_translation_file_uses_the_translated_line(fixtures: Path) -> None
 def test_renpy_literal_name_extend_and_escapes() -> None:
     text = 'label a:\n    "亚托莉" "她说\\"你好\\""\n    extend "还有这个。"\n'
     found = parse(text, "x.rpy", "renpy", ParseOptions())
-    assert said(found) == [("亚托莉", '她说"你好"'), ("亚托莉", "还有这个。")]
+    assert said(found) == [("亚托莉", '她说"你好"还有这个。')]
+
+
+def test_renpy_extend_continues_the_line_before(tmp_path: Path) -> None:
+    # `extend` adds to the line on screen; it was a line of its own, so the reply came out
+    # "Hello\n, Max." in two bubbles. Ren'Py joins the strings as written.
+    script = tmp_path / "script.rpy"
+    script.write_text(
+        'define m = Character("Max")\ndefine e = Character("Eileen")\n'
+        "label start:\n"
+        '    m "Hi."\n'
+        '    e "Hello"\n    show eileen happy\n    extend ", Max.{w} Ready?"\n'
+        '    m "Sure."\n'
+        '    e ""\n    extend "Then let\'s go!"\n'
+        "label other:\n"
+        '    m "And [town]?"\n    e "It is"\n    extend " [town]."\n',
+        encoding="utf-8",
+    )
+    settings = DataprepSettings(lead_aliases=["Max"], character_aliases=["Eileen"], eval_ratio=0)
+    result = run_pipeline(settings, [script])
+    assert [(s.prompt, s.reply) for s in result.train] == [
+        ("Hi.", "Hello, {{user}}. Ready?"),
+        ("Sure.", "Then let's go!"),
+    ]
+    # A variable no script gives a value, in the extension, drops the whole line.
+    assert result.stats.character_lines_dropped["unresolved_variable"] == 1
 
 
 def test_renpy_say_with_temporary_attributes() -> None:
@@ -374,7 +455,8 @@ def test_tyrano_character_ids_are_credited_to_their_display_names(fixtures: Path
 def test_renpy_menu_choices_never_share_an_exchange(tmp_path: Path) -> None:
     # A player takes one choice of a menu; the second choice's sample had the first
     # choice's lines as its history ("Come with me." / "Yay!" before "Bye."), and the
-    # lines after the menu followed the last choice's.
+    # lines after the menu followed the last choice's. Each choice does follow the lines
+    # before the menu: a choice's first reply had lost them ("Come with me." alone).
     script = tmp_path / "script.rpy"
     script.write_text(
         'define n = Character("Natsuki")\ndefine a = Character("Atri")\n'
@@ -391,9 +473,39 @@ def test_renpy_menu_choices_never_share_an_exchange(tmp_path: Path) -> None:
     result = run_pipeline(settings, [script])
     assert [[text for _, text in s.turns] for s in result.train] == [
         ["Hey.", "Hi!"],
-        ["Come with me.", "Yay!"],
-        ["Bye.", "Meanie..."],
+        ["Hey.", "Hi!", "Come with me.", "Yay!"],
+        ["Hey.", "Hi!", "Bye.", "Meanie..."],
         ["Anyway.", "Anyway!"],
     ]
-    # Still one scene: the split keeps a label whole.
+    # Still one scene: the split keeps a label whole; each reply is counted once.
     assert {s.scene_key for s in result.train} == {f"{script}#start"}
+    assert result.stats.character_lines_kept == 4
+
+
+def test_renpy_nested_menus_and_a_speaker_going_on_into_a_choice(tmp_path: Path) -> None:
+    script = tmp_path / "script.rpy"
+    script.write_text(
+        'define n = Character("Natsuki")\ndefine a = Character("Atri")\n'
+        'define m = Character("Minamo")\n'
+        "label start:\n"
+        '    n "Hey."\n    a "Hi!"\n    n "Where to?"\n'
+        "    menu:\n"
+        '        "The sea":\n'
+        '            n "The sea."\n            a "Crabs!"\n'
+        "            menu:\n"
+        '                "Catch one":\n                    a "Got it!"\n'
+        '                "Let them be":\n                    m "Lunch is ready."\n'
+        '                    a "Coming!"\n'
+        '        "Home":\n            a "Home it is."\n',
+        encoding="utf-8",
+    )
+    settings = DataprepSettings(lead_aliases=["Natsuki"], character_aliases=["Atri"])
+    samples = [[text for _, text in s.turns] for s in run_pipeline(settings, [script]).train]
+    assert samples == [
+        ["Hey.", "Hi!"],
+        ["Hey.", "Hi!", "Where to?\nThe sea.", "Crabs!"],  # the lead's turn goes on
+        # Her line goes on from her "Crabs!" as on screen: one turn, its sample here.
+        ["Hey.", "Hi!", "Where to?\nThe sea.", "Crabs!\nGot it!"],
+        # "Coming!" answers Minamo, not the lead: no sample. "Home" follows "Where to?".
+        ["Hey.", "Hi!", "Where to?", "Home it is."],
+    ]

@@ -156,3 +156,36 @@ def test_strings_set_in_python_blocks_resolve_but_a_functions_locals_do_not(
     assert [s.reply for s in result.train] == ["This is Harborside, and that is Mochi."]
     assert result.stats.character_lines_dropped["unresolved_variable"] == 1
     assert any("[mood] in 1 line (no file given sets it" in n for n in result.notes)
+
+
+def test_escaped_brackets_and_braces_survive_cleaning(tmp_path: Path) -> None:
+    # Ren'Py shows `[[Keep Out]` as "[Keep Out]" and `{{Danger}` as "{Danger}"; the
+    # cleaning stage then deleted both as markup ("It says  in big letters, and  below.").
+    # A KiriKiri `[[` is the same literal "[", and its tags are still gone.
+    script = tmp_path / "script.rpy"
+    script.write_text(
+        'define n = Character("Max")\ndefine e = Character("Eileen")\n'
+        "label start:\n"
+        '    n "What does the sign say?"\n'
+        '    e "It says [[Keep Out] in big letters, and {{Danger} below."\n'
+        '    n "And the small print?"\n'
+        '    e "It\'s {b}[[redacted]{/b}."\n',
+        encoding="utf-8",
+    )
+    scenario = tmp_path / "sign.ks"
+    scenario.write_text(
+        "*start\n"
+        '[nm t="Max"]What does it say?[p]\n'
+        '[nm t="Eileen"]It says [[Keep Out],[r]and [ruby text="x"]more.[wait time=10][p]\n',
+        encoding="utf-8",
+    )
+    result = run_pipeline(eileen(), [script, scenario])
+    assert [s.reply for s in result.train] == [
+        "It says [Keep Out] in big letters, and {Danger} below.",
+        "It's [redacted].",
+        "It says [Keep Out], and more.",
+    ]
+    # A plain-text line has had no parser remove its tags: cleaning still does.
+    dump = tmp_path / "dump.txt"
+    dump.write_text("Max: Hello.\nEileen: Hi[wait time=10] there.[p]\n", encoding="utf-8")
+    assert [s.reply for s in run_pipeline(eileen(), [dump]).train] == ["Hi there."]

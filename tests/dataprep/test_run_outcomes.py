@@ -132,7 +132,9 @@ def test_format_is_suggested_only_when_another_format_parses(tmp_path: Path) -> 
     result = run_pipeline(DataprepSettings(), [make_prose(tmp_path)])
     (error,) = result.errors
     assert "--format" not in error
-    assert error.endswith("expected lines like 名字：台词, 【名字】「台词」 or Name: text.")
+    assert error.endswith(
+        "expected lines like 名字：台词, 【名字】「台词」, [名字]台词 or Name: text."
+    )
 
 
 def test_empty_and_dialogue_less_files_are_told_apart(tmp_path: Path) -> None:
@@ -140,7 +142,7 @@ def test_empty_and_dialogue_less_files_are_told_apart(tmp_path: Path) -> None:
     assert [r.error for r in result.files] == [
         f"{tmp_path / 'empty.txt'}: the file is empty; expected a game script.",
         f"{tmp_path / 'prose.txt'}: no dialogue found as plain; expected lines like"
-        " 名字：台词, 【名字】「台词」 or Name: text.",
+        " 名字：台词, 【名字】「台词」, [名字]台词 or Name: text.",
     ]
     stages = {s.stage: s for s in result.stats.stages}
     assert stages["read"].dropped == {"empty": 1, "no dialogue": 1}
