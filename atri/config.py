@@ -34,6 +34,7 @@ from atri.errors import ConfigError
 CONFIG_ENV = "ATRI_CONFIG"
 DEFAULT_CONFIG_NAME = "config.toml"
 OFFLINE_DEFAULT_BASE = "builtin:smollm2-135m"
+MAX_BATCH_WINDOW_MS = 1000
 
 
 def _all_compile(patterns: list[str]) -> list[str]:
@@ -146,7 +147,9 @@ class WorkerSettings(Section):
     # 0: any free port; `atri worker` prints the one it got.
     port: int = Field(default=8765, ge=0, le=65535)
     max_batch: PositiveInt = 8
-    batch_window_ms: int = Field(default=20, ge=0)
+    # A lone message waits the whole window for company, so a typo (20000) would delay
+    # every reply; past a second batching gains nothing a user would trade for the wait.
+    batch_window_ms: int = Field(default=20, ge=0, le=MAX_BATCH_WINDOW_MS)
     queue_size: PositiveInt = 64
     rate_limit_per_minute: int = Field(default=20, ge=0)
     request_timeout_seconds: PositiveFloat = 120.0

@@ -49,6 +49,10 @@ def test_shipped_config_comments_every_key() -> None:
         ("[worker]\nport = 70000", "config.toml: [worker] port = 70000: must be at most 65535"),
         ("[worker]\nport = -1", "config.toml: [worker] port = -1: must be at least 0"),
         (
+            "[worker]\nbatch_window_ms = 20000",
+            "config.toml: [worker] batch_window_ms = 20000: must be at most 1000",
+        ),
+        (
             '[worker]\nurl = "http://10.0.0.5:0"',
             'config.toml: [worker] url = "http://10.0.0.5:0": no worker listens on port 0; '
             "use the address `atri worker` prints when it starts",
