@@ -34,6 +34,12 @@ from atri.errors import ConfigError
 CONFIG_ENV = "ATRI_CONFIG"
 DEFAULT_CONFIG_NAME = "config.toml"
 OFFLINE_DEFAULT_BASE = "builtin:smollm2-135m"
+MAX_BATCH_WINDOW_MS = 1000
+# Counts that reach SQLite as a LIMIT (an int64 there: past it every chat failed at query
+# time). Each reply reads that many rows and counts their tokens, and the prompt keeps
+# only what fits the context window, so these are already far past any use.
+MAX_READ_PER_REPLY = 10_000
+MAX_ROOM_LINES_KEPT = 100_000
 
 
 def _all_compile(patterns: list[str]) -> list[str]:
@@ -115,7 +121,7 @@ class MemorySettings(Section):
     path: str = "data/atri.sqlite3"
     scope: Literal["user", "user_in_channel", "channel"] = "user"
     max_history_tokens: PositiveInt = 1024
-    max_history_messages: PositiveInt = 40
+    max_history_messages: int = Field(default=40, gt=0, le=MAX_READ_PER_REPLY)
     summaries: bool = True
     summary_fold_exchanges: PositiveInt = 8
     summary_max_tokens: PositiveInt = 256
@@ -127,11 +133,11 @@ class RoomSettings(Section):
     Each platform sends it only with `[discord] room_context` / `[qq] room_context` on."""
 
     off_channels: list[str] = Field(default_factory=list)
-    max_lines_per_channel: PositiveInt = 200
+    max_lines_per_channel: int = Field(default=200, gt=0, le=MAX_ROOM_LINES_KEPT)
     max_age_hours: PositiveFloat = 24.0
     max_chars: PositiveInt = 300
     history_share: float = Field(default=0.5, ge=0, le=1)
-    max_prompt_lines: PositiveInt = 30
+    max_prompt_lines: int = Field(default=30, gt=0, le=MAX_READ_PER_REPLY)
     # Speaking up: off unless channels are listed (see model/room.py SpeakUp).
     speak_up_channels: list[str] = Field(default_factory=list)
     speak_up_probability: float = Field(default=0.05, ge=0, le=1)
@@ -146,7 +152,9 @@ class WorkerSettings(Section):
     # 0: any free port; `atri worker` prints the one it got.
     port: int = Field(default=8765, ge=0, le=65535)
     max_batch: PositiveInt = 8
-    batch_window_ms: int = Field(default=20, ge=0)
+    # A lone message waits the whole window for company, so a typo (20000) would delay
+    # every reply; past a second batching gains nothing a user would trade for the wait.
+    batch_window_ms: int = Field(default=20, ge=0, le=MAX_BATCH_WINDOW_MS)
     queue_size: PositiveInt = 64
     rate_limit_per_minute: int = Field(default=20, ge=0)
     request_timeout_seconds: PositiveFloat = 120.0

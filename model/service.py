@@ -198,7 +198,7 @@ class ChatService:
         persona = configured_persona(settings, card)
         memory = await Memory.open(settings.path(settings.memory.path))
         try:
-            engine = engine or await create_engine(settings)
+            engine = engine or await create_engine(settings, persona)
         except BaseException:
             await memory.close()
             raise

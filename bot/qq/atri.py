@@ -455,20 +455,36 @@ async def _memory(bot: Bot, event: MessageEvent) -> str:
     actor = await _actor(bot, event, ADMINS)
     text = (await commands.remembered(current_worker(), actor)).text
     if not isinstance(event, GroupMessageEvent):
-        return text
+        return text  # answered as a reply: made safe and split by send_reply
+    # Quoted messages and her replies may hold CQ-code look-alikes and run past one QQ
+    # message: the same parts a reply is sent in, in the asker's private conversation.
+    parts = reply_parts(text, config.atri_max_message_chars, config.atri_max_reply_parts)
+    sent = 0
     try:
-        # `group_id` opens a temporary session with a member who is not a friend
-        # (go-cqhttp, NapCat, Lagrange); implementations without it ignore the field.
-        async with send_queue(bot).turn():
-            await bot.call_api(
-                "send_private_msg",
-                user_id=event.user_id,
-                group_id=event.group_id,
-                message=text_message(text),
-            )
+        async with _one_reply_at_a_time.turn((str(bot.self_id), f"private-{event.user_id}")):
+            for part in parts:
+                if sent:
+                    await asyncio.sleep(config.atri_split_pause_seconds)
+                # `group_id` opens a temporary session with a member who is not a friend
+                # (go-cqhttp, NapCat, Lagrange); implementations without it ignore it.
+                async with send_queue(bot).turn():
+                    await bot.call_api(
+                        "send_private_msg",
+                        user_id=event.user_id,
+                        group_id=event.group_id,
+                        message=text_message(part),
+                    )
+                sent += 1
     except Exception as exc:  # ActionFailed: temporary sessions refused, or not allowed
-        log.info("QQ: /atri memory for %s not sent privately: %s", event.user_id, exc)
-        return lines().memory_not_sent
+        log.info(
+            "QQ: /atri memory for %s not sent privately (%d of %d parts sent): %s",
+            event.user_id,
+            sent,
+            len(parts),
+            exc,
+        )
+        if not sent:
+            return lines().memory_not_sent
     return lines().memory_sent_privately
 
 

@@ -10,14 +10,17 @@
 from __future__ import annotations
 
 from atri.config import Settings
+from model.character.persona import Persona, configured_persona
 from model.engines.base import Engine
 
 
-async def create_engine(settings: Settings) -> Engine:
+async def create_engine(settings: Settings, persona: Persona | None = None) -> Engine:
+    """`persona`: the configured character in the language she speaks, when the caller
+    has it (the echo engine names her); else read from the config."""
     if settings.model.engine == "echo":
         from model.engines.echo import EchoEngine
 
-        return EchoEngine()
+        return EchoEngine.for_persona(persona or configured_persona(settings))
     if settings.model.engine == "llamacpp":
         from model.engines.llamacpp import LlamaCppEngine
 

@@ -4,12 +4,22 @@ benchmarks, and `[model] engine = "echo"` for trying a bot's wiring)."""
 from __future__ import annotations
 
 from atri.config import GenerationSettings
+from model.character.persona import Persona
 from model.character.prompt import ChatMessages
 from model.engines.base import EngineStats, Generation
 
+# What the echo says before the message, per card language ({{char}}: her name), so
+# another character's bot never answers as ATRI.
+PREFIXES = {
+    "zh": "{{char}}听到了：",
+    "en": "{{char}} heard: ",
+    "ja": "{{char}}に聞こえたよ：",
+}
+
 
 class EchoEngine:
-    """Answers with a fixed transformation of the last user message; loads no model."""
+    """Answers with the last user message after a prefix naming the character; loads no
+    model. `prefix` (the class's) is ATRI's own, for a test that builds one directly."""
 
     name = "echo"
     base_id = "echo"
@@ -17,8 +27,15 @@ class EchoEngine:
     context_window = 32768
     prefix = "亚托莉听到了："
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = prefix) -> None:
+        self.prefix = prefix
         self.stats = EngineStats()
+
+    @classmethod
+    def for_persona(cls, persona: Persona) -> EchoEngine:
+        """Said in the card's language, with its name (as `reply_lines` are)."""
+        template = PREFIXES.get(persona.main_language, PREFIXES["en"])
+        return cls(template.replace("{{char}}", persona.name))
 
     @property
     def adapter_version(self) -> str:

@@ -223,7 +223,8 @@ def create_app(
 
     @app.exception_handler(OpenAIError)
     async def openai_error(request: Request, exc: OpenAIError) -> JSONResponse:
-        return JSONResponse(OpenAIError.body(exc.message, exc.kind), status_code=exc.status)
+        body = OpenAIError.body(exc.message, exc.kind, exc.code, exc.param)
+        return JSONResponse(body, status_code=exc.status)
 
     @app.api_route("/health", methods=["GET", "HEAD"])  # uptime monitors often use HEAD
     async def health() -> dict[str, bool]:

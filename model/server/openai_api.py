@@ -1,4 +1,5 @@
-"""The OpenAI chat-completions protocol on the worker: `/v1/chat/completions`, `/v1/models`.
+"""The OpenAI chat-completions protocol on the worker: `/v1/chat/completions`, `/v1/models`
+(and `/v1/models/{id}`, which the openai SDK's `models.retrieve` and some UIs call).
 
 This module only translates: a request becomes one `ChatRequest` for the same
 `ChatService.chat` a bot message goes through (rate limit, per-conversation lock,
@@ -58,15 +59,24 @@ Name = Annotated[str, StringConstraints(max_length=MAX_NAME_CHARS), BeforeValida
 class OpenAIError(Exception):
     """An error answered in the OpenAI error format, which OpenAI clients display."""
 
-    def __init__(self, message: str, kind: str = "invalid_request_error", status: int = 400):
+    def __init__(
+        self,
+        message: str,
+        kind: str = "invalid_request_error",
+        status: int = 400,
+        code: str = "",
+        param: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.kind = kind
         self.status = status
+        self.code = code or kind
+        self.param = param
 
     @staticmethod
-    def body(message: str, kind: str) -> dict[str, Any]:
-        return {"error": {"message": message, "type": kind, "param": None, "code": kind}}
+    def body(message: str, kind: str, code: str = "", param: str | None = None) -> dict[str, Any]:
+        return {"error": {"message": message, "type": kind, "param": param, "code": code or kind}}
 
 
 class ContentPart(BaseModel):
@@ -139,13 +149,13 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
     router = APIRouter(prefix="/v1", dependencies=[Depends(client_key)])
     answering: set[asyncio.Task[Reply]] = set()  # streams' answers, held until done
 
-    @router.get("/models")
-    async def models() -> dict[str, Any]:
+    async def model_objects() -> list[dict[str, Any]]:
+        """`atri` and the live adapter version, as OpenAI's model objects."""
         created = int(time.time())
         status = await service.status()
         base, version = status.base_model, status.adapter_version
         ids = [MODEL_ALIAS] + ([version] if version else [])
-        data = [
+        return [
             {
                 "id": model_id,
                 "object": "model",
@@ -157,7 +167,26 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
             }
             for model_id in ids
         ]
-        return {"object": "list", "data": data}
+
+    @router.get("/models")
+    async def models() -> dict[str, Any]:
+        return {"object": "list", "data": await model_objects()}
+
+    # `:path`, so an id with a slash (a hub name such as "org/model") is answered here,
+    # with OpenAI's 404, rather than by the router's bare one.
+    @router.get("/models/{model_id:path}")
+    async def model(model_id: str) -> dict[str, Any]:
+        found = await model_objects()
+        for item in found:
+            if item["id"] == model_id:
+                return item
+        served = ", ".join(f"'{item['id']}'" for item in found)
+        raise OpenAIError(
+            f"The model '{model_id}' does not exist on this worker; it serves {served}.",
+            status=404,
+            code="model_not_found",
+            param="model",
+        )
 
     @router.post("/chat/completions", response_model=None)
     async def completions(body: CompletionRequest, http: Request) -> Response:

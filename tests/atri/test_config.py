@@ -49,6 +49,27 @@ def test_shipped_config_comments_every_key() -> None:
         ("[worker]\nport = 70000", "config.toml: [worker] port = 70000: must be at most 65535"),
         ("[worker]\nport = -1", "config.toml: [worker] port = -1: must be at least 0"),
         (
+            "[memory]\nmax_history_messages = 9223372036854775808",
+            "config.toml: [memory] max_history_messages = 9223372036854775808: "
+            "must be at most 10000",
+        ),
+        (
+            "[memory]\nmax_history_messages = 0",
+            "config.toml: [memory] max_history_messages = 0: must be a positive integer",
+        ),
+        (
+            "[room]\nmax_prompt_lines = 10001",
+            "config.toml: [room] max_prompt_lines = 10001: must be at most 10000",
+        ),
+        (
+            "[room]\nmax_lines_per_channel = 100001",
+            "config.toml: [room] max_lines_per_channel = 100001: must be at most 100000",
+        ),
+        (
+            "[worker]\nbatch_window_ms = 20000",
+            "config.toml: [worker] batch_window_ms = 20000: must be at most 1000",
+        ),
+        (
             '[worker]\nurl = "http://10.0.0.5:0"',
             'config.toml: [worker] url = "http://10.0.0.5:0": no worker listens on port 0; '
             "use the address `atri worker` prints when it starts",

@@ -509,6 +509,48 @@ async def test_memory_in_a_group_goes_to_the_asker_privately_never_to_the_group(
             expect_reply(ctx, event, lines().memory_sent_privately)
 
 
+async def long_memory_with_cq_codes(service: ChatService) -> list[str]:
+    """Three exchanges that quote a CQ code and @全体成员: what /atri memory shows of them
+    is over one QQ message long, and is sent as the parts a reply would be."""
+    for n in range(3):
+        await say(service, "4000", f"[CQ:at,qq=all] @全体成员 第{n}句" + "喵" * 150)
+    member = Actor("qq", "4000", is_admin=False, channel_id=str(GROUP_ID))
+    text = (await commands.remembered(service, member)).text
+    assert len(text) > 500 and "[CQ:" in text and "@全体成员" in text
+    parts = reply_parts(text, 500, 4)
+    assert len(parts) > 1 and not any("[CQ:" in p or "@全体成员" in p for p in parts)
+    return parts
+
+
+async def test_memory_sent_privately_from_a_group_is_defanged_and_split_as_a_reply(
+    app: App, plugin: ModuleType, echo_service: ChatService
+) -> None:
+    parts = await long_memory_with_cq_codes(echo_service)
+    async with app.test_matcher(plugin.atri_command) as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = group_event("/atri memory", user_id=4000)
+        ctx.receive_event(bot, event)
+        for part in parts:
+            private = {"user_id": 4000, "group_id": GROUP_ID, "message": text_message(part)}
+            ctx.should_call_api("send_private_msg", private, SENT)
+        expect_reply(ctx, event, lines().memory_sent_privately)
+
+
+async def test_memory_asked_in_a_private_chat_is_defanged_and_split_as_a_reply(
+    app: App, plugin: ModuleType, echo_service: ChatService
+) -> None:
+    parts = await long_memory_with_cq_codes(echo_service)
+    async with app.test_matcher(plugin.atri_command) as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = private_event("/atri memory", user_id=4000)
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, parts[0])
+        for part in parts[1:]:
+            ctx.should_call_send(
+                event, text_message(part), SENT, reply_message=False, at_sender=False
+            )
+
+
 async def test_a_flood_of_commands_is_answered_only_up_to_the_reply_cap(
     app: App, plugin: ModuleType, echo_service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:

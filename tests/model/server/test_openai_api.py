@@ -112,6 +112,37 @@ async def test_models_lists_the_live_adapter(echo_worker: tuple[ChatService, str
     assert models[0].model_extra["root"] == "echo"
 
 
+async def test_models_retrieve_answers_the_listed_model(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    _, url = echo_worker
+    async with client(url) as api:
+        listed = [m async for m in api.models.list()]
+        retrieved = await api.models.retrieve("atri")
+    assert retrieved.id == "atri" and retrieved.object == "model"
+    assert retrieved.owned_by == listed[0].owned_by
+    assert retrieved.model_extra is not None and retrieved.model_extra["root"] == "echo"
+
+
+async def test_models_retrieve_of_an_unknown_id_is_openais_404(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    _, url = echo_worker
+    async with client(url) as api:
+        with pytest.raises(openai.NotFoundError) as raised:
+            await api.models.retrieve("gpt-4o")
+    assert raised.value.code == "model_not_found"
+    assert "'gpt-4o' does not exist" in raised.value.message
+    assert "'atri'" in raised.value.message  # says what it does serve
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        response = await http.get("/v1/models/org/model")
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["code"] == "model_not_found" and error["param"] == "model"
+    assert "'org/model' does not exist" in error["message"]
+
+
 async def test_user_field_stores_the_exchange_in_the_openai_scope(
     echo_worker: tuple[ChatService, str],
 ) -> None:
