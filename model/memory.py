@@ -362,10 +362,19 @@ class Memory:
         self._taken_back: Counter[str] = Counter()
 
     @classmethod
-    async def open(cls, path: str | Path) -> Memory:
+    async def open(cls, path: str | Path, read_only: bool = False) -> Memory:
         """Open (or create) the database; a path that cannot hold one is a `ConfigError`
-        naming `[memory] path`, raised before anything else loads."""
+        naming `[memory] path`, raised before anything else loads.
+
+        `read_only` (a command that only reads, such as `atri memory export`) writes
+        nothing, so it reads the last committed state while another process (a long
+        `atri memory import`) holds the write lock. A file that does not exist yet, or
+        has an older schema, is opened as usual: created or migrated once."""
         path = Path(path)
+        if read_only and str(path) != ":memory:" and path.is_file():
+            memory = await cls._open_read_only(path)
+            if memory is not None:
+                return memory
         if str(path) != ":memory:":
             _check_database_path(path)
         try:
@@ -391,6 +400,33 @@ class Memory:
             raise
         return memory
 
+    @classmethod
+    async def _open_read_only(cls, path: Path) -> Memory | None:
+        """A connection that never writes (SQLite's `mode=ro`), or None when the schema
+        needs migrating first."""
+        try:
+            db = await aiosqlite.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error as exc:
+            raise _path_error(path, f"cannot be opened ({exc})") from None
+        memory = cls(db, path)
+        try:
+            db.row_factory = aiosqlite.Row
+            await db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
+            version = await memory.schema_version()
+            memory._check_not_newer(version)
+        except sqlite3.Error as exc:
+            await db.close()
+            if _busy(exc):
+                raise database_error(path, exc) from None
+            raise _path_error(path, f"cannot be used as ATRI's database ({exc})") from None
+        except BaseException:
+            await db.close()
+            raise
+        if version < SCHEMA_VERSION:
+            await db.close()
+            return None
+        return memory
+
     async def close(self) -> None:
         await self._writes.idle()  # what callers are waiting for gets written
         await self.room.idle()
@@ -407,13 +443,16 @@ class Memory:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
-    async def _migrate(self) -> None:
-        version = await self.schema_version()
+    def _check_not_newer(self, version: int) -> None:
         if version > SCHEMA_VERSION:
             raise ConfigError(
                 f"{self.path}: written by a newer ATRI (schema {version} > {SCHEMA_VERSION}); "
                 "upgrade ATRI or point [memory] path at another file."
             )
+
+    async def _migrate(self) -> None:
+        version = await self.schema_version()
+        self._check_not_newer(version)
         for step in range(version, SCHEMA_VERSION):
             await self._db.executescript(
                 "BEGIN;\n" + MIGRATIONS[step] + f"\nPRAGMA user_version = {step + 1};\nCOMMIT;"
