@@ -801,8 +801,8 @@ class Memory:
         stored messages move to new ids (summaries' `covers_up_to`, the only reference
         to a message id, moves with them). Each summary keeps the message it ends at: it
         never covers what was said after it, and the live summary is the one ending
-        latest (an imported summary of older exchanges leaves the stored one live).
-        Messages said before a summary's end count as covered by it even when it does
+        latest (an imported summary of older exchanges leaves the stored one live); the
+        other is archived, so one summary stays live. Messages said before a summary's end count as covered by it even when it does
         not hold them (an import into a stretch it had folded): order decides coverage."""
         scope = export.scope
         stored = await self._db.execute_fetchall(
@@ -870,10 +870,21 @@ class Memory:
             )
         if moved:
             await self._move_summaries(scope, [r[0] for r in stored], moved)
-        if not export.summaries:
-            return added, skipped
-        fresh = iter(new_ids)
-        message_ids = [next(fresh) if at is None else moved.get(at, at) for at in found]
+        if export.summaries:
+            fresh = iter(new_ids)
+            message_ids = [next(fresh) if at is None else moved.get(at, at) for at in found]
+            new_summaries, old_summaries = await self._import_summaries(export, message_ids)
+            added, skipped = added + new_summaries, skipped + old_summaries
+        await self._archive_superseded_summaries(scope)
+        return added, skipped
+
+    async def _import_summaries(
+        self, export: ScopeExport, message_ids: list[int]
+    ) -> tuple[int, int]:
+        """The export's summaries not stored yet, each ending at its message's id here
+        (`message_ids`, by index in the export); (added, skipped)."""
+        scope = export.scope
+        added = skipped = 0
         have = {
             (r[0], r[1])
             for r in await self._db.execute_fetchall(
@@ -891,6 +902,17 @@ class Memory:
             )
             added += 1
         return added, skipped
+
+    async def _archive_superseded_summaries(self, scope: str) -> None:
+        """Keep one live summary, the one her prompt reads (ending latest): an import
+        beside the scope's own live summary archives whichever of the two ends earlier,
+        as a reset archives one (kept, exported, shown by `atri memory show --archived`)."""
+        await self._db.execute(
+            "UPDATE summaries SET archived = 1 WHERE scope = ?1 AND archived = 0 AND id <> ("
+            "SELECT id FROM summaries WHERE scope = ?1 AND archived = 0"
+            " ORDER BY covers_up_to DESC, id DESC LIMIT 1)",
+            (scope,),
+        )
 
     async def _move_summaries(self, scope: str, old_ids: list[int], moved: dict[int, int]) -> None:
         """Point the scope's summaries at the new id of the message each ended at (the

@@ -192,7 +192,8 @@ def test_memory_import_goes_before_what_was_said_since(config: Path, tmp_path: P
 
 def test_memory_show_follows_the_summary_that_ends_latest(config: Path, tmp_path: Path) -> None:
     """An imported summary of older exchanges is stored after the one already there, but
-    the one already there ends later: it stays the one her prompt holds, and `show` too."""
+    the one already there ends later: it stays the one her prompt holds, and `show` too;
+    the imported one is archived (`--archived` shows it)."""
 
     async def chat() -> None:
         async with await Memory.open(tmp_path / "mem.sqlite3") as memory:
@@ -216,8 +217,10 @@ def test_memory_show_follows_the_summary_that_ends_latest(config: Path, tmp_path
     target.write_text(json.dumps(export), encoding="utf-8")
     assert atri(config, "memory", "import", str(target))[0] == 0
     _, out = atri(config, "memory", "show", "qq:user:5")
-    assert "- cat Mochi" in out and "- moved to Osaka" in out
+    assert "- cat Mochi" not in out and "- moved to Osaka" in out
     assert "Osaka" not in out.split("recent turns:")[1]
+    _, out = atri(config, "memory", "show", "qq:user:5", "--archived")
+    assert "summary (archived), up to message" in out and "- cat Mochi" in out
 
 
 GOOD = {"role": "user", "user_id": "9", "content": "first", "created_at": 1.7e9}
