@@ -479,7 +479,9 @@ def _eval_recall(settings: Settings, filler: int, count: int) -> None:
     )
 
 
-def _with_memory(fn: Any) -> Any:
+def _with_memory(fn: Any, read_only: bool = False) -> Any:
+    """Run `fn(memory)`; `read_only` (a command that only reads) writes nothing to the
+    database, so it does not wait for another program writing to it."""
     import sqlite3
 
     from model.memory import Memory, database_error
@@ -488,7 +490,7 @@ def _with_memory(fn: Any) -> Any:
     path = settings.path(settings.memory.path)
 
     async def go() -> Any:
-        async with await Memory.open(path) as memory:
+        async with await Memory.open(path, read_only=read_only) as memory:
             try:
                 return await fn(memory)
             except sqlite3.Error as exc:  # a full disk, a worker mid-write: one sentence
@@ -504,7 +506,7 @@ def memory_list() -> None:
     async def go(memory: Any) -> list[dict[str, Any]]:
         return await memory.scopes()  # type: ignore[no-any-return]
 
-    rows = _with_memory(go)
+    rows = _with_memory(go, read_only=True)
     if not rows:
         console.print("No conversations stored yet.")
         return
@@ -543,7 +545,7 @@ def memory_show(
         live = await memory.summary(scope)  # the one her prompt holds
         return [s for s in summaries if archived or not s.archived], messages, live
 
-    summaries, messages, live = _with_memory(go)
+    summaries, messages, live = _with_memory(go, read_only=True)
     if not messages and not summaries:
         console.print(f"No messages in scope {printable(scope)}.", markup=False)
         return
@@ -636,7 +638,7 @@ def memory_export(
     async def go(memory: Any) -> dict[str, Any]:
         return await (memory.export(scope) if scope else memory.backup())  # type: ignore[no-any-return]
 
-    data = _with_memory(go)
+    data = _with_memory(go, read_only=True)
     text = json.dumps(data, ensure_ascii=False, indent=2)
     if out is None:
         sys.stdout.write(text + "\n")

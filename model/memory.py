@@ -362,10 +362,19 @@ class Memory:
         self._taken_back: Counter[str] = Counter()
 
     @classmethod
-    async def open(cls, path: str | Path) -> Memory:
+    async def open(cls, path: str | Path, read_only: bool = False) -> Memory:
         """Open (or create) the database; a path that cannot hold one is a `ConfigError`
-        naming `[memory] path`, raised before anything else loads."""
+        naming `[memory] path`, raised before anything else loads.
+
+        `read_only` (a command that only reads, such as `atri memory export`) writes
+        nothing, so it reads the last committed state while another process (a long
+        `atri memory import`) holds the write lock. A file that does not exist yet, or
+        has an older schema, is opened as usual: created or migrated once."""
         path = Path(path)
+        if read_only and str(path) != ":memory:" and path.is_file():
+            memory = await cls._open_read_only(path)
+            if memory is not None:
+                return memory
         if str(path) != ":memory:":
             _check_database_path(path)
         try:
@@ -391,6 +400,33 @@ class Memory:
             raise
         return memory
 
+    @classmethod
+    async def _open_read_only(cls, path: Path) -> Memory | None:
+        """A connection that never writes (SQLite's `mode=ro`), or None when the schema
+        needs migrating first."""
+        try:
+            db = await aiosqlite.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error as exc:
+            raise _path_error(path, f"cannot be opened ({exc})") from None
+        memory = cls(db, path)
+        try:
+            db.row_factory = aiosqlite.Row
+            await db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
+            version = await memory.schema_version()
+            memory._check_not_newer(version)
+        except sqlite3.Error as exc:
+            await db.close()
+            if _busy(exc):
+                raise database_error(path, exc) from None
+            raise _path_error(path, f"cannot be used as ATRI's database ({exc})") from None
+        except BaseException:
+            await db.close()
+            raise
+        if version < SCHEMA_VERSION:
+            await db.close()
+            return None
+        return memory
+
     async def close(self) -> None:
         await self._writes.idle()  # what callers are waiting for gets written
         await self.room.idle()
@@ -407,13 +443,16 @@ class Memory:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
-    async def _migrate(self) -> None:
-        version = await self.schema_version()
+    def _check_not_newer(self, version: int) -> None:
         if version > SCHEMA_VERSION:
             raise ConfigError(
                 f"{self.path}: written by a newer ATRI (schema {version} > {SCHEMA_VERSION}); "
                 "upgrade ATRI or point [memory] path at another file."
             )
+
+    async def _migrate(self) -> None:
+        version = await self.schema_version()
+        self._check_not_newer(version)
         for step in range(version, SCHEMA_VERSION):
             await self._db.executescript(
                 "BEGIN;\n" + MIGRATIONS[step] + f"\nPRAGMA user_version = {step + 1};\nCOMMIT;"
@@ -762,8 +801,8 @@ class Memory:
         stored messages move to new ids (summaries' `covers_up_to`, the only reference
         to a message id, moves with them). Each summary keeps the message it ends at: it
         never covers what was said after it, and the live summary is the one ending
-        latest (an imported summary of older exchanges leaves the stored one live).
-        Messages said before a summary's end count as covered by it even when it does
+        latest (an imported summary of older exchanges leaves the stored one live); the
+        other is archived, so one summary stays live. Messages said before a summary's end count as covered by it even when it does
         not hold them (an import into a stretch it had folded): order decides coverage."""
         scope = export.scope
         stored = await self._db.execute_fetchall(
@@ -831,10 +870,21 @@ class Memory:
             )
         if moved:
             await self._move_summaries(scope, [r[0] for r in stored], moved)
-        if not export.summaries:
-            return added, skipped
-        fresh = iter(new_ids)
-        message_ids = [next(fresh) if at is None else moved.get(at, at) for at in found]
+        if export.summaries:
+            fresh = iter(new_ids)
+            message_ids = [next(fresh) if at is None else moved.get(at, at) for at in found]
+            new_summaries, old_summaries = await self._import_summaries(export, message_ids)
+            added, skipped = added + new_summaries, skipped + old_summaries
+        await self._archive_superseded_summaries(scope)
+        return added, skipped
+
+    async def _import_summaries(
+        self, export: ScopeExport, message_ids: list[int]
+    ) -> tuple[int, int]:
+        """The export's summaries not stored yet, each ending at its message's id here
+        (`message_ids`, by index in the export); (added, skipped)."""
+        scope = export.scope
+        added = skipped = 0
         have = {
             (r[0], r[1])
             for r in await self._db.execute_fetchall(
@@ -852,6 +902,17 @@ class Memory:
             )
             added += 1
         return added, skipped
+
+    async def _archive_superseded_summaries(self, scope: str) -> None:
+        """Keep one live summary, the one her prompt reads (ending latest): an import
+        beside the scope's own live summary archives whichever of the two ends earlier,
+        as a reset archives one (kept, exported, shown by `atri memory show --archived`)."""
+        await self._db.execute(
+            "UPDATE summaries SET archived = 1 WHERE scope = ?1 AND archived = 0 AND id <> ("
+            "SELECT id FROM summaries WHERE scope = ?1 AND archived = 0"
+            " ORDER BY covers_up_to DESC, id DESC LIMIT 1)",
+            (scope,),
+        )
 
     async def _move_summaries(self, scope: str, old_ids: list[int], moved: dict[int, int]) -> None:
         """Point the scope's summaries at the new id of the message each ended at (the

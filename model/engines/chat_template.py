@@ -174,15 +174,26 @@ def reply_stop(tokenizer: Any) -> str | None:
     """The special token that ends a reply under the tokenizer's chat template: its
     end-of-turn token, or the next role marker where it writes none (GLM-4's <|user|>).
     Training labels it (model.training.dataset), so generation must stop on it too."""
+    return template_reply_stop(
+        lambda chat: apply_template(tokenizer, conform(chat, chat_rules(tokenizer)), False),
+        special_tokens(tokenizer),
+    )
+
+
+def template_reply_stop(
+    render: Callable[[ChatMessages], str], specials: Sequence[str]
+) -> str | None:
+    """`reply_stop` for a template known by its `render` (a chat in, the text the model
+    reads out, reshaped to what the template takes) and its special tokens, longest
+    first: the GGUF's template for llama.cpp, a tokenizer_config.json's for a server."""
     chat = [_user("hi"), {"role": "assistant", "content": _PROBE_REPLY}, _user("there")]
     try:
-        text = apply_template(tokenizer, conform(chat, chat_rules(tokenizer)), False)
+        text = render(chat)
     except Exception:
         return None
     start = text.rfind(_PROBE_REPLY)
     if start < 0:
         return None
-    specials = special_tokens(tokenizer)
     end = start + len(_PROBE_REPLY)
     stop = text[end : reply_end(text, start, end, specials)[0]].strip()
     return stop if stop in specials else None

@@ -30,7 +30,7 @@ from atri.errors import ConfigError
 from model.adapters.versions import AdapterError
 from model.character.prompt import ChatMessages
 from model.engines.base import EngineStats, EngineThread, Generation
-from model.engines.chat_template import checked, conform, template_rules
+from model.engines.chat_template import checked, conform, template_reply_stop, template_rules
 from model.engines.loading import (
     OFFLINE_GGUF,
     ModelNotFoundError,
@@ -229,10 +229,31 @@ class LlamaCppEngine:
         self.stats = EngineStats()
         self._bos = self._piece(llama_cpp.llama_vocab_bos(self._vocab), special=True)
         self._eos = self._piece(llama_cpp.llama_vocab_eos(self._vocab), special=True)
-        # End-of-generation tokens (EOS, end of turn, ...), as the GGUF marks them.
+        # End-of-generation tokens (EOS, end of turn, ...), as the GGUF marks them, and
+        # the token that ends a reply under its chat template (`_reply_stop`).
         self._eog = [t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(self._vocab, t)]
+        self.stop_tokens = sorted({*self._eog, *self._reply_stop()})
         self.thread = EngineThread("atri-llamacpp")
         self._closed = False
+
+    def _reply_stop(self) -> list[int]:
+        """The token that ends a reply under the GGUF's chat template (its end-of-turn
+        token, or GLM-4's next role marker <|user|>: its template writes none), which
+        training labels; a GGUF converted without marking it as end of generation would
+        otherwise run on into a made-up turn. [] when the template shows none."""
+        control = self._ll.LLAMA_TOKEN_ATTR_CONTROL
+        specials = {
+            self._piece(t, special=True).decode("utf-8", errors="replace")
+            for t in range(self.n_vocab)
+            if self._ll.llama_vocab_get_attr(self._vocab, t) & control
+        }
+        rules = template_rules(self.chat_template, self._render_as_is)
+        stop = template_reply_stop(
+            lambda chat: self._render_as_is(conform(chat, rules)),
+            sorted((s for s in specials if s), key=len, reverse=True),
+        )
+        ids = self.tokenize(stop) if stop else []
+        return ids if len(ids) == 1 else []
 
     @classmethod
     async def load(cls, settings: Settings) -> LlamaCppEngine:
@@ -477,10 +498,10 @@ class LlamaCppEngine:
                 entries = []
                 for row, row_logits in zip(active, step, strict=True):
                     token = self._sample(row, row_logits, gen, rng)
-                    eog = self._ll.llama_vocab_is_eog(self._vocab, token)
-                    if not eog:
+                    stop = token in self.stop_tokens
+                    if not stop:
                         row.new.append(token)
-                    if eog or len(row.new) >= row.max_new:
+                    if stop or len(row.new) >= row.max_new:
                         row.done = True
                     else:
                         entries.append((token, len(row.prompt) + len(row.new) - 1, row.seq, True))
@@ -508,7 +529,7 @@ class LlamaCppEngine:
                 values > 0, values / gen.repetition_penalty, values * gen.repetition_penalty
             )
         if len(row.new) < row.min_new:
-            logits[self._eog] = -np.inf
+            logits[self.stop_tokens] = -np.inf
         if not gen.do_sample:
             return int(np.argmax(logits))
         logits = logits / gen.temperature

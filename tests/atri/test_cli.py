@@ -192,7 +192,8 @@ def test_memory_import_goes_before_what_was_said_since(config: Path, tmp_path: P
 
 def test_memory_show_follows_the_summary_that_ends_latest(config: Path, tmp_path: Path) -> None:
     """An imported summary of older exchanges is stored after the one already there, but
-    the one already there ends later: it stays the one her prompt holds, and `show` too."""
+    the one already there ends later: it stays the one her prompt holds, and `show` too;
+    the imported one is archived (`--archived` shows it)."""
 
     async def chat() -> None:
         async with await Memory.open(tmp_path / "mem.sqlite3") as memory:
@@ -216,8 +217,10 @@ def test_memory_show_follows_the_summary_that_ends_latest(config: Path, tmp_path
     target.write_text(json.dumps(export), encoding="utf-8")
     assert atri(config, "memory", "import", str(target))[0] == 0
     _, out = atri(config, "memory", "show", "qq:user:5")
-    assert "- cat Mochi" in out and "- moved to Osaka" in out
+    assert "- cat Mochi" not in out and "- moved to Osaka" in out
     assert "Osaka" not in out.split("recent turns:")[1]
+    _, out = atri(config, "memory", "show", "qq:user:5", "--archived")
+    assert "summary (archived), up to message" in out and "- cat Mochi" in out
 
 
 GOOD = {"role": "user", "user_id": "9", "content": "first", "created_at": 1.7e9}
@@ -515,3 +518,48 @@ def test_a_full_disk_under_a_memory_command_is_one_sentence_and_changes_nothing(
         assert "free some space on its disk and run it again" in out
     _, out = atri(config, "memory", "list")
     assert "qq:user:3" in out and "20000" in out  # every message still there, live
+
+
+def test_reading_commands_do_not_wait_for_another_program_writing(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long `atri memory import` in another process holds the write lock: export,
+    list and show still read what was last committed (WAL), without waiting."""
+    import subprocess
+    import sys
+
+    monkeypatch.setattr("model.memory.BUSY_TIMEOUT_SECONDS", 0.1)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys\n"
+            f"con = sqlite3.connect({str(tmp_path / 'mem.sqlite3')!r}, isolation_level=None)\n"
+            "con.execute('BEGIN IMMEDIATE')\n"
+            'con.execute("INSERT INTO messages (scope, role, user_id, content, created_at)'
+            " VALUES ('qq:user:9', 'user', '9', 'not yet committed', 0)\")\n"
+            "print('holding', flush=True)\n"
+            "sys.stdin.readline()\n"
+            "con.execute('ROLLBACK')\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+        target = tmp_path / "backup.json"
+        code, out = atri(config, "memory", "export", "--out", str(target))
+        assert code == 0, out
+        scopes = [p["scope"] for p in json.loads(target.read_text(encoding="utf-8"))["scopes"]]
+        assert scopes == ["discord:user:1", "qq:user:2"]  # the last committed state
+        code, out = atri(config, "memory", "export", "discord:user:1")
+        assert code == 0 and json.loads(out)["messages"][1]["content"] == "早！"
+        code, out = atri(config, "memory", "list")
+        assert code == 0 and "qq:user:2" in out and "qq:user:9" not in out
+        code, out = atri(config, "memory", "show", "discord:user:1")
+        assert code == 0 and "早上好" in out
+        code, out = atri(config, "memory", "reset", "discord:user:1")  # a write still waits
+        assert code == 1 and "is in use" in " ".join(out.split())
+    finally:
+        holder.communicate("\n", timeout=10)

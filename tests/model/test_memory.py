@@ -529,6 +529,40 @@ async def test_an_import_takes_its_place_in_time_and_the_latest_summary_stays_li
     assert [m.content for m in after] == [*"efabghcdi", "jj", "k"]
 
 
+async def test_an_import_leaves_one_live_summary_and_archives_the_one_it_supersedes(
+    memory: Memory,
+) -> None:
+    await store(memory, "s", ("user", "a", 10, False, ""), ("assistant", "b", 10, False, ""))
+    assert await memory.add_summary("s", "- a", 2)
+    # The imported summary ends later than the stored one: it is live, the stored one
+    # archived (kept, as a reset keeps it, and still exported).
+    later = scope_export(
+        [("user", "c", 20, False, ""), ("assistant", "d", 20, False, "")],
+        summaries=[{"text": "- a, c", "covers": 1, "created_at": 21.0}],
+    )
+    await memory.import_export(parse_export(later, "later.json"))
+    states = [(s.text, s.archived) for s in await memory.all_summaries("s")]
+    assert states == [("- a", True), ("- a, c", False)]
+    # One that ends earlier is imported archived beside the live one.
+    earlier = scope_export(
+        [("user", "e", 5, False, ""), ("assistant", "f", 5, False, "")],
+        summaries=[{"text": "- e", "covers": 1, "created_at": 6.0}],
+    )
+    await memory.import_export(parse_export(earlier, "earlier.json"))
+    states = [(s.text, s.archived) for s in await memory.all_summaries("s")]
+    assert states == [("- a", True), ("- a, c", False), ("- e", True)]
+    live = await memory.summary("s")
+    assert live is not None and live.text == "- a, c"
+    # Importing them again adds nothing and revives nothing.
+    for data in (later, earlier):
+        again = await memory.import_export(parse_export(data, "again.json"))
+        assert again.added == 0
+    assert [(s.text, s.archived) for s in await memory.all_summaries("s")] == states
+    # A reset still ends the context: no live summary is left.
+    await memory.reset("s")
+    assert await memory.summary("s") is None
+
+
 async def test_a_failed_import_moves_nothing(memory: Memory) -> None:
     await store(memory, "s", ("user", "new", 30, False, ""))
     await memory._db.execute(

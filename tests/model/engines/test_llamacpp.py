@@ -94,6 +94,31 @@ def test_generation_stops_at_the_end_of_turn(engine: LlamaCppEngine) -> None:
     assert engine.generate_sync([chat("Say hello.")], exact)[0].new_tokens == reply.new_tokens
 
 
+# GLM-4's shape with this GGUF's tokens: each turn opens with a special token and none
+# ends one, so a reply ends where the model writes the next turn's opening token.
+NO_END_OF_TURN = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def test_a_template_without_an_end_of_turn_stops_at_the_next_role_marker(
+    engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ChatML's end of turn is already an end-of-generation token: nothing is added.
+    im_end, im_start = engine.tokenize("<|im_end|>"), engine.tokenize("<|im_start|>")
+    assert engine.stop_tokens == engine._eog and im_end[0] in engine.stop_tokens
+    monkeypatch.setattr(engine, "chat_template", NO_END_OF_TURN)
+    assert engine._reply_stop() == im_start  # as training labels it (GLM-4's <|user|>)
+    monkeypatch.setattr(engine, "stop_tokens", sorted({*engine._eog, *im_start}))
+    # The model writes a reply, then the next turn: the reply ends at its marker.
+    reply = engine.tokenize(" Hello there!")
+    script = iter([*reply, *im_start, *engine.tokenize("user\nmade-up turn")])
+    monkeypatch.setattr(engine, "_sample", lambda *_: next(script))
+    (out,) = engine.generate_sync([chat("Hi!")], GREEDY)
+    assert (out.text, out.new_tokens) == (" Hello there!", len(reply))
+
+
 def test_sampling_settings_apply(engine: LlamaCppEngine) -> None:
     sampled = GenerationSettings(max_new_tokens=12, do_sample=True, temperature=1.5, top_k=0)
     replies = {g.text for g in engine.generate_sync([chat("Tell me a story.")] * 6, sampled)}
