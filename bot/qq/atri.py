@@ -31,6 +31,7 @@ from nonebot.adapters.onebot.v11 import (
     MessageEvent,
 )
 from nonebot.adapters.onebot.v11.permission import GROUP_ADMIN, GROUP_OWNER
+from nonebot.message import event_preprocessor
 from nonebot.params import CommandArg
 from nonebot.permission import SUPERUSER, Permission
 from nonebot.plugin import PluginMetadata
@@ -54,7 +55,13 @@ from bot.qq.input_status import InputStatus
 from bot.qq.mentions import mentions_her, spoken_text
 from bot.qq.resend import CutReply, WaitingReplies
 from bot.qq.sending import SendQueue, is_retryable
-from bot.qq.text import incoming_text, only_media, reply_parts, text_message
+from bot.qq.text import (
+    drop_unfetched_quote,
+    incoming_text,
+    only_media,
+    reply_parts,
+    text_message,
+)
 from model.protocol import ChannelMode, ChatRequest, MessageRef, ReplyCut
 
 PLATFORM = "qq"
@@ -511,6 +518,16 @@ async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
 
 
 person = Rule(_from_a_person)
+
+
+@event_preprocessor
+async def _unfetched_quote(bot: Bot, event: MessageEvent) -> None:
+    """Before any matcher: a quote the adapter could not resolve no longer hides a
+    command, and a quote of her (her @ after it) still reaches her."""
+    if drop_unfetched_quote(event.message, str(bot.self_id)):
+        event.to_me = True
+
+
 atri_command = on_command("atri", rule=person, priority=10, block=True, force_whitespace=True)
 reset_words = on_fullmatch(RESET_WORDS, rule=person, priority=10, block=True)
 chat = on_message(rule=person & Rule(_addressed), priority=50, block=True)

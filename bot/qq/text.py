@@ -38,6 +38,27 @@ def incoming_text(message: Message) -> str:
     return "".join(parts).strip()
 
 
+def drop_unfetched_quote(message: Message, self_id: str) -> bool:
+    """Remove a quote (`reply` segment) left at the start of a message because the adapter
+    could not fetch the quoted message (NoneBot's `get_msg` failed: the protocol end no
+    longer holds it), with the @ QQ puts after it when that @ is hers and the blank that
+    follows, as the adapter does when the fetch works; without this a quoted
+    `/atri reset` is not a command. True when that @ was hers: a reply to her."""
+    if not message or message[0].type != "reply":
+        return False
+    del message[0]
+    to_her = bool(message) and message[0].type == "at" and str(message[0].data.get("qq")) == self_id
+    if to_her:
+        del message[0]
+    if message and message[0].type == "text" and isinstance(message[0].data.get("text"), str):
+        message[0].data["text"] = message[0].data["text"].lstrip()
+        if not message[0].data["text"]:
+            del message[0]
+    if not message:
+        message.append(MessageSegment.text(""))
+    return to_her
+
+
 def only_media(message: Message) -> bool:
     """True when the message carries something (a picture, a face…) but no words."""
     return any(seg.type not in _NOT_MEDIA for seg in message) and not incoming_text(message)

@@ -570,3 +570,38 @@ async def test_a_flood_of_commands_is_answered_only_up_to_the_reply_cap(
         event = private_event("/atri")  # another conversation is not held
         ctx.receive_event(bot, event)
         expect_reply(ctx, event, lines().qq_usage)
+
+
+@pytest.mark.parametrize(
+    ("after_quote", "answered"),
+    [(MessageSegment.at(SELF_ID) + " 真的吗", True), (Message("真的吗"), False)],
+    ids=["quote-of-her", "quote-of-someone"],
+)
+async def test_a_quote_the_adapter_cannot_fetch_hides_no_command_and_no_reply_to_her(
+    app: App, plugin: ModuleType, echo_service: ChatService, after_quote: Message, answered: bool
+) -> None:
+    """When `get_msg` fails (the protocol end no longer holds the quoted message), the
+    adapter left the quote in front: a quoted `/atri reset` was chat, not a command,
+    and a reply to her (QQ puts her @ after the quote) was not seen as one."""
+    await say(echo_service, "4000")
+    cannot_fetch = ActionFailed(retcode=100, msg="message not found")
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = group_event(MessageSegment.reply(77) + " /atri reset", user_id=4000)
+        ctx.should_call_api("get_msg", {"message_id": 77}, None, exception=cannot_fetch)
+        await _check_reply(bot, event)
+        ctx.receive_event(bot, addressed(bot, event))
+        ctx.should_pass_rule(plugin.atri_command)
+        expect_reply(ctx, event, "好的，亚托莉把我们的对话忘掉了（2 条）。重新开始吧！")
+    assert await remembered(echo_service, "4000") == 0
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = group_event(MessageSegment.reply(78) + after_quote)
+        ctx.should_call_api("get_msg", {"message_id": 78}, None, exception=cannot_fetch)
+        await _check_reply(bot, event)
+        ctx.receive_event(bot, addressed(bot, event))
+        if answered:
+            ctx.should_pass_rule(plugin.chat)
+            expect_reply(ctx, event, "亚托莉听到了：真的吗")
+        else:
+            ctx.should_not_pass_rule(plugin.chat)

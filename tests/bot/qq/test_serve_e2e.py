@@ -332,6 +332,27 @@ async def test_a_reply_to_atri_and_a_refused_admin_command(ws_url: str) -> None:
         text = check_quoted_reply(await reply_to(ws, event), event)
         assert text == "只有管理员才能这样做哦。亚托莉会好好记住规矩的！"
 
+        # The protocol end no longer holds the quoted message: get_msg fails, and the
+        # quote stays in front. Her @ after it still makes it a reply to her, and a
+        # quoted command is still a command.
+        for words, said in (
+            ("真的吗", "亚托莉听到了：真的吗"),
+            ("/atri reset group", "只有管理员才能这样做哦。亚托莉会好好记住规矩的！"),
+        ):
+            quote = [
+                {"type": "reply", "data": {"id": "556"}},
+                {"type": "at", "data": {"qq": SELF_ID}},
+            ]
+            event = group_message([*quote, {"type": "text", "data": {"text": f" {words}"}}])
+            await ws.send(json.dumps(event))
+            get_msg = await next_action(ws)
+            assert get_msg["action"] == "get_msg"
+            failed = {"status": "failed", "retcode": 100, "data": None, "echo": get_msg["echo"]}
+            await ws.send(json.dumps(failed | {"message": "message not found"}))
+            action = await next_action(ws)
+            await answer(ws, action, {"message_id": 1})
+            assert check_quoted_reply(action["params"]["message"], event) == said
+
 
 async def silent_until_next(ws: ClientConnection, self_id: str) -> None:
     """Nothing was sent before the answer to a control message sent now."""
