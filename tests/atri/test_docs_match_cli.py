@@ -10,14 +10,14 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import typer
 from typer.core import TyperGroup
 
 from atri.cli import app
-from atri.config import RENAMED_KEYS, Section, Settings, settings_from_dict
+from atri.config import RENAMED_KEYS, ModelSettings, Section, Settings, settings_from_dict
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -246,6 +246,22 @@ def test_every_repository_path_the_docs_name_exists() -> None:
     )
     problems = path_problems(README, "README.md") + path_problems(CONFIG_TOML, "config.toml")
     assert problems + path_problems(helps, "atri --help") == []
+
+
+def test_where_things_live_names_every_benchmark_and_engine() -> None:
+    rows = {
+        m.group(1): m.group(2)
+        for m in re.finditer(r"^\| `([\w/.]+)` \| (.*) \|$", README, re.MULTILINE)
+    }
+    benchmarks = [
+        p.name
+        for p in sorted((REPO / "bench").glob("*.py"))
+        if '__name__ == "__main__"' in p.read_text(encoding="utf-8")
+    ]
+    engines = [f"{name}.py" for name in get_args(ModelSettings.model_fields["engine"].annotation)]
+    missing = [f"bench/{b}" for b in benchmarks if f"`{b}`" not in rows["bench/"]]
+    missing += [f"model/engines/{e}" for e in engines if f"`{e}`" not in rows["model/engines/"]]
+    assert missing == [], "README's 'Where things live' does not name these"
 
 
 def test_readme_toml_examples_are_valid_settings() -> None:
