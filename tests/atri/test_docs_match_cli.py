@@ -171,6 +171,23 @@ def test_every_atri_command_in_the_docs_exists() -> None:
     assert problems == []
 
 
+def test_the_readme_shows_every_command() -> None:
+    shown = set()
+    for line in _command_lines(README):
+        line = re.sub(r"^(?:(?:--config|-c) \S+ |-\S+ )*", "", line)  # options before it
+        words = [w for w in line.split() if not w.startswith("-")]
+        if words:
+            shown.add(words[0])
+            shown.update(f"{words[0]} {sub}" for sub in words[1:2] for sub in sub.split("|"))
+    cli = _cli()
+    commands = [
+        f"{name} {sub}" if sub else name
+        for name, command in cli.commands.items()
+        for sub in (list(command.commands) if isinstance(command, TyperGroup) else [""])
+    ]
+    assert [c for c in commands if c not in shown] == [], "README never shows these commands"
+
+
 def test_every_section_key_the_readme_names_exists() -> None:
     pieces = _readme_key_pieces()
     assert sum(len(SECTION_KEY.findall(p)) for p in pieces) > 30, "no [section] keys found"
