@@ -281,6 +281,18 @@ def test_where_things_live_names_every_benchmark_and_engine() -> None:
     assert missing == [], "README's 'Where things live' does not name these"
 
 
+def test_every_environment_variable_the_docs_name_is_read() -> None:
+    """ATRI_… names: the secrets and ATRI_CONFIG (atri/config.py), and the QQ plugin's
+    keys for another NoneBot project's .env, each of which README lists."""
+    from bot.qq.config import Config as QQPluginConfig
+
+    read = set(re.findall(r'"(ATRI_[A-Z_]+)"', (REPO / "atri" / "config.py").read_text("utf-8")))
+    plugin = {name.upper() for name in QQPluginConfig.model_fields}
+    named = set(re.findall(r"\bATRI_[A-Z_]*[A-Z]", README + CONFIG_TOML))
+    assert sorted(named - read - plugin) == [], "no part of ATRI reads these"
+    assert sorted(plugin - named) == [], "README's QQ plugin keys leave these out"
+
+
 def test_readme_toml_examples_are_valid_settings() -> None:
     blocks = [body for lang, body in _code_blocks(README) if lang == "toml"]
     assert len(blocks) >= 4
