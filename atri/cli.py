@@ -83,7 +83,10 @@ app = _Commands(
 )
 memory_app = _Commands(help="Inspect and manage conversation memory.", no_args_is_help=True)
 app.add_typer(memory_app, name="memory")
-persona_app = _Commands(help="Show or export ATRI's character card.", no_args_is_help=True)
+persona_app = _Commands(
+    help="Show or export the character card (ATRI's unless \\[persona] card names another).",
+    no_args_is_help=True,
+)
 app.add_typer(persona_app, name="persona")
 
 console = Console()
@@ -131,7 +134,7 @@ def main(
 
 @app.command()
 def chat() -> None:
-    """Chat with ATRI in this terminal (remembers across restarts)."""
+    """Chat with the character in this terminal (remembers across restarts)."""
     settings = _settings()
     _quiet_local_engine(settings)
     run_async(_chat(settings))
@@ -149,7 +152,7 @@ async def _chat(settings: Settings) -> None:
 
 @app.command()
 def serve() -> None:
-    """Run ATRI on Discord and QQ (console chat when no bot is configured)."""
+    """Run the character on Discord and QQ (console chat when no bot is configured)."""
     from atri.config import Secrets
     from bot.serve import serve as serve_all
 
@@ -254,10 +257,11 @@ TRAIN_FLAGS = {"learning_rate": "lr", "gradient_accumulation": "grad-accum"}
 @app.command()
 def train(
     dataset: Annotated[
-        Path | None, typer.Option(help="sharegpt training file (\\[train] dataset)")
+        Path | None,
+        typer.Option(help="training file: sharegpt JSON or messages JSONL (\\[train] dataset)"),
     ] = None,
     eval_dataset: Annotated[
-        Path | None, typer.Option(help="held-out sharegpt file (\\[train] eval_dataset)")
+        Path | None, typer.Option(help="held-out file, same formats (\\[train] eval_dataset)")
     ] = None,
     output_dir: Annotated[
         Path | None,
@@ -375,9 +379,13 @@ def eval_(
     probes: Annotated[
         Path | None, typer.Option(help="probe set TOML (default: \\[eval] probes)")
     ] = None,
-    dataset: Annotated[Path | None, typer.Option(help="sharegpt training file")] = None,
-    eval_dataset: Annotated[Path | None, typer.Option(help="held-out sharegpt file")] = None,
-    max_new_tokens: Annotated[int | None, typer.Option(min=1, help="longest probe reply")] = None,
+    dataset: Annotated[Path | None, typer.Option(help="training file (style reference)")] = None,
+    eval_dataset: Annotated[
+        Path | None, typer.Option(help="held-out file (default: the version's own)")
+    ] = None,
+    max_new_tokens: Annotated[
+        int | None, typer.Option(min=1, help="longest reply (probes; recall replies with --recall)")
+    ] = None,
     recall: Annotated[
         bool,
         typer.Option(
