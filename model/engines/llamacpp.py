@@ -150,7 +150,10 @@ class LlamaCppEngine:
         prefix_cache: bool = True,
         threads: int = 0,
         kv_tokens: int = 0,
+        chat_template: str = "",
     ) -> None:
+        """`chat_template`: `[model] chat_template`, which wins over the GGUF's own as it
+        does over the tokenizer's for training and the local engine."""
         import llama_cpp
 
         self._ll = llama_cpp
@@ -183,9 +186,12 @@ class LlamaCppEngine:
                 path.name,
                 self.weight_type,
             )
-        self.chat_template = self._meta("tokenizer.chat_template")
+        self.chat_template = chat_template.strip() or self._meta("tokenizer.chat_template")
         if not self.chat_template:
-            raise ModelNotFoundError(f"{path}: the GGUF holds no chat template.")
+            raise ModelNotFoundError(
+                f"{path}: the GGUF holds no chat template; give the model's template as "
+                "[model] chat_template in config.toml."
+            )
         params = llama_cpp.llama_context_default_params()
         # llama.cpp (as of llama-cpp-python 0.3.16) reuses a decode graph across an
         # adapter change, so the switched adapter would not apply; read at context start.
@@ -270,6 +276,7 @@ class LlamaCppEngine:
             settings.model.prefix_cache,
             threads=settings.model.llamacpp_threads,
             kv_tokens=settings.model.llamacpp_kv_tokens,
+            chat_template=settings.model.chat_template,
         )
         if settings.model.adapter:
             folder = settings.path(settings.model.adapter)

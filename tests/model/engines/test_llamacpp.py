@@ -315,6 +315,22 @@ async def test_the_kv_reservation_and_threads_follow_the_config(tmp_path: Path) 
         await LlamaCppEngine.load(settings)
 
 
+async def test_the_configured_chat_template_wins_over_the_ggufs(tmp_path: Path) -> None:
+    """`[model] chat_template` renders chats here as it does for training and the local
+    engine (a GGUF converted without a template, or with the wrong one); its reply stop
+    follows it."""
+    settings = Settings(root=tmp_path)
+    settings.model.chat_template = NO_END_OF_TURN
+    engine = await LlamaCppEngine.load(settings)
+    try:
+        assert engine.chat_template == NO_END_OF_TURN
+        prompt = engine.render([{"role": "user", "content": "Hi!"}])
+        assert prompt.endswith("<|im_start|>user\nHi!<|im_start|>assistant\n")
+        assert engine.tokenize("<|im_start|>")[0] in engine.stop_tokens
+    finally:
+        await engine.close()
+
+
 def test_loading_prints_no_llama_cpp_log(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     """llama.cpp's loading log (hundreds of lines) would land between her words in a
     console chat."""
