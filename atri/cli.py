@@ -97,6 +97,18 @@ class State:
     config: str | None = None
 
 
+def _config_after_group(
+    config_path: Annotated[str | None, typer.Option("--config", "-c", help=CONFIG_HELP)] = None,
+) -> None:
+    # `atri memory --config X list`: between the group and its command, as people type it.
+    if config_path is not None:
+        State.config = config_path
+
+
+memory_app.callback()(_config_after_group)
+persona_app.callback()(_config_after_group)
+
+
 def _settings() -> Settings:
     settings = load_settings(State.config)
     for notice in settings.notices:

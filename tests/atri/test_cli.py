@@ -287,6 +287,11 @@ def test_config_goes_before_or_after_the_command(config: Path) -> None:
     assert after.exit_code == 0 and "discord:user:1" in after.output
     short = runner.invoke(app, ["persona", "show", "-c", str(config)])
     assert short.exit_code == 0 and "You are ATRI." in short.output  # offline model: English
+    # Between a group and its command, as people also type it.
+    between = runner.invoke(app, ["memory", "--config", str(config), "list"])
+    assert between.exit_code == 0 and "discord:user:1" in between.output
+    between = runner.invoke(app, ["persona", "-c", str(config), "show"])
+    assert between.exit_code == 0 and "You are ATRI." in between.output
 
 
 def test_every_command_takes_config() -> None:
