@@ -106,6 +106,12 @@ def command_problems(line: str, cli: TyperGroup) -> list[str]:
         return [*problems, f"`atri {line}`: atri has no command {name!r}"]
     index += 1
     if isinstance(command, TyperGroup):
+        # The group's own options (`atri memory --config PATH list`) come first.
+        while index < len(words) and words[index].startswith("-"):
+            word = words[index]
+            if word.split("=")[0] not in _flags(command):
+                problems.append(f"`atri {line}`: `atri {name}` has no option {word}")
+            index += 2 if word in {"--config", "-c"} else 1
         if index >= len(words):
             return problems
         subcommands: dict[str, Any] = {}
@@ -365,6 +371,8 @@ def test_shipped_config_values_are_the_defaults() -> None:
         ("trian", "atri has no command 'trian'"),
         ("--debug chat", "atri has no option --debug"),
         ("memory export --archived", "`atri memory export` has no option --archived"),
+        ("memory --config x.toml list", None),
+        ("memory --verbose list", "`atri memory` has no option --verbose"),
     ],
 )
 def test_command_check_tells_real_from_made_up(line: str, problem: str | None) -> None:
