@@ -724,7 +724,24 @@ class Memory:
         return {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, **data, "room_lines": lines}
 
     async def backup(self) -> dict[str, Any]:
-        """The whole database: every scope (with its summaries) and every room line."""
+        """The whole database: every scope (with its summaries) and every room line, as
+        of one moment. Its reads share one read transaction on a connection of their own
+        (one snapshot under WAL, which writers do not wait for), so an exchange or a
+        summary the worker commits meanwhile is in all of the backup or none of it: a
+        summary never points past the messages beside it. This connection's own writes
+        never join that transaction."""
+        if str(self.path) == ":memory:":  # no second connection can read it
+            return await self._read_backup()
+        snapshot = await Memory._open_read_only(self.path)
+        if snapshot is None:  # an older schema, which opening this connection migrated
+            return await self._read_backup()
+        try:
+            await snapshot._db.execute("BEGIN")  # deferred: the first read fixes it
+            return await snapshot._read_backup()
+        finally:
+            await snapshot.close()  # ends the read transaction
+
+    async def _read_backup(self) -> dict[str, Any]:
         rows = await self._db.execute_fetchall(
             "SELECT scope FROM messages UNION SELECT scope FROM summaries ORDER BY scope"
         )

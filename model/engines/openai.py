@@ -33,7 +33,13 @@ import httpx
 from atri.config import ConfigError, GenerationSettings, Secrets, Settings
 from model.character.prompt import ChatMessages
 from model.engines.base import EngineStats, Generation
-from model.engines.chat_template import TemplateRules, conform
+from model.engines.chat_template import (
+    TemplateRules,
+    apply_template,
+    chat_rules,
+    conform,
+    reply_stop,
+)
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +168,9 @@ class OpenAIEngine:
         # Learnt from the server: its template refused a chat that STRICT_TEMPLATE's
         # shape got through (the template is not visible from here).
         self.strict_template = False
+        # (marker, token id) every chat stops on besides the server's own end tokens:
+        # GLM-4's next <|user|>, read from the base's local tokenizer (`reply_stop_of`).
+        self.reply_stop: tuple[str, int] | None = None
 
     @classmethod
     async def open(cls, settings: Settings, secrets: Secrets | None = None) -> OpenAIEngine:
@@ -207,6 +216,7 @@ class OpenAIEngine:
             base.get("max_model_len") or DEFAULT_CONTEXT_WINDOW
         )
         engine = cls(settings, replicas, window, base_id, str(base["id"]))
+        engine.reply_stop = await asyncio.to_thread(base_reply_stop, settings, base_id)
         for replica, result in zip(replicas, listed, strict=True):
             if isinstance(result, list):
                 replica.held = held_loras(result)
@@ -273,6 +283,13 @@ class OpenAIEngine:
             # vLLM's sampling extensions; OpenAI-compatible servers ignore what they lack.
             "top_k": gen.top_k if gen.do_sample and gen.top_k > 0 else -1,
             "repetition_penalty": gen.repetition_penalty,
+            # vLLM matches `stop` on the text, which by default holds no special tokens,
+            # so the token id stops it; `stop` serves servers that keep them in the text.
+            **(
+                {"stop_token_ids": [self.reply_stop[1]], "stop": [self.reply_stop[0]]}
+                if self.reply_stop
+                else {}
+            ),
         }
 
     async def _one(
@@ -538,6 +555,73 @@ class OpenAIEngine:
             task.cancel()
         await asyncio.gather(*self._revivals.values(), return_exceptions=True)
         await asyncio.gather(*(r.client.aclose() for r in self.replicas))
+
+
+def base_reply_stop(settings: Settings, base_id: str) -> tuple[str, int] | None:
+    """`reply_stop_of` the served base where it is a local folder with a tokenizer: the
+    base card's root (the path vLLM read), else `[model] base`. None otherwise; the
+    server's own end tokens then stop a reply, as before."""
+    folders = [Path(base_id)] if Path(base_id).is_absolute() else []
+    folders.append(settings.path(settings.model.base))
+    folder = next((f for f in folders if (f / "tokenizer_config.json").is_file()), None)
+    if folder is None:
+        return None
+    try:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(
+            str(folder),
+            local_files_only=True,
+            trust_remote_code=settings.model.trust_remote_code,
+        )
+    except Exception as exc:
+        log.info(
+            "openai engine: the tokenizer in %s could not be read (%s: %s); chats stop on "
+            "the server's own end tokens",
+            folder,
+            type(exc).__name__,
+            exc,
+        )
+        return None
+    stop = reply_stop_of(tokenizer)
+    if stop is not None:
+        log.info(
+            "openai engine: the chat template of %s writes no end-of-turn token after a "
+            "reply; chats stop on %s (token %d), as training labels",
+            folder,
+            *stop,
+        )
+    return stop
+
+
+def reply_stop_of(tokenizer: Any) -> tuple[str, int] | None:
+    """(marker, token id) that ends a reply under the tokenizer's chat template, where
+    that is not the end-of-turn token the template writes after every reply (ChatML's
+    <|im_end|>, which the server stops on) nor the EOS: GLM-4's next <|user|>, which
+    training labels (chat_template.reply_stop) and a server stops on only if the model's
+    generation config lists it. None for a tokenizer without a template."""
+    if not getattr(tokenizer, "chat_template", None):
+        return None
+    stop = reply_stop(tokenizer)
+    if not stop or stop == tokenizer.eos_token or _ends_every_reply(tokenizer, stop):
+        return None
+    token_id = tokenizer.convert_tokens_to_ids(stop)
+    if not isinstance(token_id, int) or token_id == tokenizer.unk_token_id:
+        return None
+    return stop, token_id
+
+
+def _ends_every_reply(tokenizer: Any, stop: str) -> bool:
+    """Whether the template writes `stop` right after a reply that ends the chat too."""
+    reply = "ATRI-PROBE-LAST-REPLY"
+    chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": reply}]
+    try:
+        text = apply_template(tokenizer, conform(chat, chat_rules(tokenizer)), False)
+    except Exception:
+        return True  # no render to tell by: send nothing new
+    end = text.rfind(reply)
+    after = text[end + len(reply) :].lstrip() if end >= 0 else ""
+    return after.startswith(stop)
 
 
 async def list_models(replica: Replica) -> list[dict[str, Any]]:

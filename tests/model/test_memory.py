@@ -388,6 +388,51 @@ async def test_a_backup_restores_every_scope_summary_and_room_line_once(tmp_path
         assert await restored.backup() == backup
 
 
+@pytest.mark.parametrize("reader", ["the worker's own", "atri memory export's"])
+async def test_a_backup_is_one_moment_while_the_worker_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    """The worker commits an exchange, a summary of it and a room line between the
+    backup's reading a scope's messages and its summaries: the backup holds none of it
+    (not a summary pointing past the messages beside it), the writes are not held up,
+    and the next backup holds all of it."""
+    path = tmp_path / "m.sqlite3"
+    async with await Memory.open(path) as worker:
+        await fill_everything(worker)
+        before = await worker.all_messages("qq:user:1")
+        cli = await Memory.open(path, read_only=True)
+        backing_up = worker if reader == "the worker's own" else cli
+        expected = json.loads(json.dumps(await backing_up.backup()))
+        all_summaries = Memory.all_summaries
+        written: list[float] = []
+
+        async def worker_writes_meanwhile(self: Memory, scope: str) -> list[Any]:
+            if not written:
+                started = time.monotonic()
+                rows = [("user", "1", "A", "new", ""), ("assistant", "", "ATRI", "yes", "v2")]
+                await worker.append_many("qq:user:1", rows)
+                newest = (await worker.all_messages("qq:user:1"))[-1].id
+                assert await worker.add_summary("qq:user:1", "- said new", newest, "v2")
+                await worker.room.add("qq:chan:300", "qq", "1", "A", "later", RoomBounds())
+                written.append(time.monotonic() - started)
+            return await all_summaries(self, scope)
+
+        monkeypatch.setattr(Memory, "all_summaries", worker_writes_meanwhile)
+        try:
+            backup = json.loads(json.dumps(await backing_up.backup()))
+            assert written and written[0] < 1.0  # no writer waited for the backup
+            assert backup == expected
+            monkeypatch.undo()
+            after = json.loads(json.dumps(await backing_up.backup()))
+        finally:
+            await cli.close()
+    (scope,) = [s for s in after["scopes"] if s["scope"] == "qq:user:1"]
+    assert len(scope["messages"]) == len(before) + 2
+    newest = scope["summaries"][-1]
+    assert (newest["text"], newest["covers"]) == ("- said new", len(scope["messages"]) - 1)
+    assert len(after["room_lines"]) == len(expected["room_lines"]) + 1
+
+
 def test_a_summary_must_cover_a_message_of_its_scope() -> None:
     data = good_export()
     data["version"] = 2

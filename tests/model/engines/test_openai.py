@@ -28,7 +28,9 @@ from model.engines.openai import OpenAIEngine, RemoteEngineError, approx_tokens
 from model.protocol import ChatRequest
 from model.server.app import bind_socket, serving
 from model.service import ChatService
+from tests.model.chat_templates import GLM4, template_tokenizer
 from tests.model.conftest import V1, V2, V3, MakeVersion
+from tests.tiny_model import CHATML_TEMPLATE, TRAINING_TEXT, build_tokenizer
 
 
 def free_port() -> int:
@@ -161,6 +163,7 @@ class FakeVllm:
         self.strict_template = False
         self.refuse_chats = ""  # answer every chat with this 400
         self.chats: list[list[dict[str, str]]] = []  # the messages of each chat
+        self.bodies: list[dict[str, Any]] = []  # each chat request's whole body
         self.app = self._app()
 
     def restart(self, static: Path | None = None) -> None:
@@ -235,6 +238,7 @@ class FakeVllm:
                 return self.error(f"The model `{model}` does not exist.", "NotFoundError", 404)
             messages = body["messages"]
             self.chats.append(messages)
+            self.bodies.append(body)
             if self.refuse_chats:
                 return self.error(self.refuse_chats, "BadRequestError", 400)
             roles = [m["role"] for m in messages]
@@ -546,5 +550,63 @@ async def test_a_server_whose_template_refuses_a_system_role_gets_the_chat_it_ta
             with pytest.raises(RemoteEngineError, match="maximum context length"):
                 await engine.generate([first], settings.generation)
             assert not engine.strict_template
+        finally:
+            await engine.close()
+
+
+@pytest.mark.parametrize("where", ["vllm root", "model base"])
+async def test_a_local_glm4_base_stops_on_the_next_role_marker_on_vllm(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture, where: str
+) -> None:
+    """GLM-4's template writes no end-of-turn token: a reply ends at the next <|user|>,
+    which training labels. vLLM served from a local folder: its tokenizer is read once,
+    and every chat asks vLLM to stop on that token (by id: vLLM's text holds no special
+    tokens) and on its text (for servers that keep them)."""
+    folder = tmp_path / "glm-4-9b-chat"
+    tokenizer = template_tokenizer(GLM4)
+    tokenizer.save_pretrained(folder)
+    user_id = tokenizer.convert_tokens_to_ids("<|user|>")
+    fake = FakeVllm(root=str(folder) if where == "vllm root" else "THUDM/glm-4-9b-chat")
+    async with replicas(fake) as urls:
+        settings = readme_settings(settings, urls)
+        if where == "model base":
+            settings.model.base = str(folder)
+        settings.model.openai_model = "atri-base"
+        caplog.set_level("INFO", logger="model.engines.openai")
+        engine = await create_engine(settings)
+        try:
+            chat = [{"role": "system", "content": "persona"}, {"role": "user", "content": "hi"}]
+            await engine.generate([chat, chat], settings.generation)
+            assert len(fake.bodies) == 2
+            for body in fake.bodies:
+                assert body["stop_token_ids"] == [user_id]
+                assert body["stop"] == ["<|user|>"]
+            assert "writes no end-of-turn token" in caplog.text
+        finally:
+            await engine.close()
+
+
+@pytest.mark.parametrize("where", ["vllm root", "model base"])
+async def test_a_local_chatml_base_sends_the_requests_it_sent_before(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture, where: str
+) -> None:
+    """ChatML writes <|im_end|> after every reply and the server stops on it: nothing new
+    is asked for; nor for a base that is no local folder (the README's hub id)."""
+    folder = tmp_path / "qwen"
+    build_tokenizer(TRAINING_TEXT, 512, CHATML_TEMPLATE).save_pretrained(folder)
+    fake = FakeVllm(root=str(folder) if where == "vllm root" else QWEN)
+    async with replicas(fake) as urls:
+        settings = readme_settings(settings, urls)
+        if where == "model base":
+            settings.model.base = str(folder)
+        settings.model.openai_model = "atri-base"
+        caplog.set_level("INFO", logger="model.engines.openai")
+        engine = await create_engine(settings)
+        try:
+            await engine.generate([[{"role": "user", "content": "hi"}]], settings.generation)
+            (body,) = fake.bodies
+            assert "stop_token_ids" not in body and "stop" not in body
+            assert caplog.text.count("WARNING") == 0
+            assert "end-of-turn" not in caplog.text
         finally:
             await engine.close()
