@@ -15,10 +15,10 @@ import os
 import sqlite3
 import time
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import aiosqlite
 from pydantic import (
@@ -34,6 +34,8 @@ from atri.errors import ConfigError, UserError
 from model.grouping import Grouped
 from model.protocol import ScopeKind
 from model.room import RoomLog
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = 6
 # How long a statement waits for another connection (another process) to finish writing.
@@ -717,7 +719,10 @@ class Memory:
 
     async def export(self, scope: str) -> dict[str, Any]:
         """One scope: its messages, its summaries, and the room lines of its people (a
-        user's scope) or its room (a channel's scope)."""
+        user's scope) or its room (a channel's scope), as of one moment (`_at_one_moment`)."""
+        return await self._at_one_moment(lambda memory: memory._read_export(scope))
+
+    async def _read_export(self, scope: str) -> dict[str, Any]:
         data = await self._export_scope(scope)
         platform, user_id, room = parse_scope(scope)
         lines = await self.room.export_lines(platform, user_id, room)
@@ -725,19 +730,23 @@ class Memory:
 
     async def backup(self) -> dict[str, Any]:
         """The whole database: every scope (with its summaries) and every room line, as
-        of one moment. Its reads share one read transaction on a connection of their own
-        (one snapshot under WAL, which writers do not wait for), so an exchange or a
-        summary the worker commits meanwhile is in all of the backup or none of it: a
-        summary never points past the messages beside it. This connection's own writes
-        never join that transaction."""
+        of one moment (`_at_one_moment`)."""
+        return await self._at_one_moment(Memory._read_backup)
+
+    async def _at_one_moment(self, read: Callable[[Memory], Awaitable[T]]) -> T:
+        """`read` run in one read transaction on a connection of its own (one snapshot
+        under WAL, which writers do not wait for), so an exchange or a summary the worker
+        commits meanwhile is in all of what it reads or none of it: a summary never points
+        past the messages beside it. This connection's own writes never join that
+        transaction."""
         if str(self.path) == ":memory:":  # no second connection can read it
-            return await self._read_backup()
+            return await read(self)
         snapshot = await Memory._open_read_only(self.path)
         if snapshot is None:  # an older schema, which opening this connection migrated
-            return await self._read_backup()
+            return await read(self)
         try:
             await snapshot._db.execute("BEGIN")  # deferred: the first read fixes it
-            return await snapshot._read_backup()
+            return await read(snapshot)
         finally:
             await snapshot.close()  # ends the read transaction
 

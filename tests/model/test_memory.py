@@ -388,21 +388,27 @@ async def test_a_backup_restores_every_scope_summary_and_room_line_once(tmp_path
         assert await restored.backup() == backup
 
 
+@pytest.mark.parametrize("what", ["backup", "one scope"])
 @pytest.mark.parametrize("reader", ["the worker's own", "atri memory export's"])
 async def test_a_backup_is_one_moment_while_the_worker_writes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str, what: str
 ) -> None:
     """The worker commits an exchange, a summary of it and a room line between the
-    backup's reading a scope's messages and its summaries: the backup holds none of it
-    (not a summary pointing past the messages beside it), the writes are not held up,
-    and the next backup holds all of it."""
+    backup's (or one scope's export's) reading a scope's messages and its summaries: it
+    holds none of it (not a summary pointing past the messages beside it), the writes
+    are not held up, and the next one holds all of it."""
     path = tmp_path / "m.sqlite3"
     async with await Memory.open(path) as worker:
         await fill_everything(worker)
         before = await worker.all_messages("qq:user:1")
         cli = await Memory.open(path, read_only=True)
-        backing_up = worker if reader == "the worker's own" else cli
-        expected = json.loads(json.dumps(await backing_up.backup()))
+        reading = worker if reader == "the worker's own" else cli
+
+        async def take() -> dict[str, Any]:
+            taken = await (reading.backup() if what == "backup" else reading.export("qq:user:1"))
+            return json.loads(json.dumps(taken))  # type: ignore[no-any-return]
+
+        expected = await take()
         all_summaries = Memory.all_summaries
         written: list[float] = []
 
@@ -419,14 +425,15 @@ async def test_a_backup_is_one_moment_while_the_worker_writes(
 
         monkeypatch.setattr(Memory, "all_summaries", worker_writes_meanwhile)
         try:
-            backup = json.loads(json.dumps(await backing_up.backup()))
+            backup = await take()
             assert written and written[0] < 1.0  # no writer waited for the backup
             assert backup == expected
             monkeypatch.undo()
-            after = json.loads(json.dumps(await backing_up.backup()))
+            after = await take()
         finally:
             await cli.close()
-    (scope,) = [s for s in after["scopes"] if s["scope"] == "qq:user:1"]
+    scopes = after["scopes"] if what == "backup" else [after]
+    (scope,) = [s for s in scopes if s["scope"] == "qq:user:1"]
     assert len(scope["messages"]) == len(before) + 2
     newest = scope["summaries"][-1]
     assert (newest["text"], newest["covers"]) == ("- said new", len(scope["messages"]) - 1)
