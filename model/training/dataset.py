@@ -12,6 +12,7 @@ so attention never crosses from one sample into the next.
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -31,6 +32,8 @@ from model.engines.chat_template import (
 
 if TYPE_CHECKING:
     from atri.config import Settings
+
+log = logging.getLogger(__name__)
 
 IGNORE = -100
 # `atri prep` names a held-out file after its training file: eileen_sharegpt.json →
@@ -54,6 +57,9 @@ _ROLES = {
     "model": "assistant",
     "system": "system",
 }
+# Tool use: LLaMA-Factory's sharegpt tags, and the OpenAI messages roles.
+_TOOL_ROLES = frozenset({"function_call", "observation", "tool", "function"})
+TOOL_USE_NOTE = "with function_call/observation turns"
 
 
 class DatasetError(UserError):
@@ -118,13 +124,17 @@ class TokenizedSet:
         return sum(sum(1 for x in s.labels if x != IGNORE) for s in self.samples)
 
 
-def load_sharegpt(path: Path, allow_empty: bool = False) -> list[Conversation]:
+def load_sharegpt(
+    path: Path, allow_empty: bool = False, notify: Callable[[str], None] | None = None
+) -> list[Conversation]:
     """Read a LLaMA-Factory sharegpt file; DatasetError with one sentence if it is unusable.
 
     A JSON list or JSON Lines (one record a line, as `atri prep` writes its messages
     file); a record's turns are under "conversations" (sharegpt) or "messages" (OpenAI).
     `allow_empty` for a held-out file: a short script leaves `atri prep` nothing to hold
-    out, and training then runs without a held-out loss."""
+    out, and training then runs without a held-out loss. Conversations with tool use
+    (function_call/observation turns) are left out and counted in one sentence to
+    `notify` (default: a logged warning): a mixed LLaMA-Factory dataset still trains."""
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -150,10 +160,40 @@ def load_sharegpt(path: Path, allow_empty: bool = False) -> list[Conversation]:
             f"{path}: an alpaca file (instruction/output records); training reads the sharegpt "
             "file `atri prep` writes beside it (<name>_sharegpt.json)."
         )
-    conversations = [_parse_record(path, i, record) for i, record in enumerate(data)]
+    conversations = [
+        _parse_record(path, i, record) for i, record in enumerate(data) if not _uses_tools(record)
+    ]
+    tool_use = len(data) - len(conversations)
+    if tool_use and not conversations and not allow_empty:
+        raise DatasetError(
+            f"{path}: every conversation is one {TOOL_USE_NOTE} (tool use); role-play "
+            "training learns replies to people only, so there is nothing to train on."
+        )
+    if tool_use:
+        (notify or log.warning)(
+            f"{path}: {tool_use} conversation{'s' * (tool_use != 1)} {TOOL_USE_NOTE} left "
+            "out: role-play training learns replies to people only."
+        )
     if not conversations and not allow_empty:
         raise DatasetError(f"{path}: the dataset is empty.")
     return conversations
+
+
+def _uses_tools(record: Any) -> bool:
+    """Whether a record holds a tool call or a tool's answer (LLaMA-Factory's
+    function_call/observation turns, OpenAI's tool_calls and tool messages)."""
+    if not isinstance(record, dict):
+        return False
+    turns = record.get("messages", record.get("conversations"))
+    if not isinstance(turns, list):
+        return False
+    for turn in turns:
+        if not isinstance(turn, dict):
+            continue
+        speaker = turn.get("from", turn.get("role"))
+        if (isinstance(speaker, str) and speaker in _TOOL_ROLES) or "tool_calls" in turn:
+            return True
+    return False
 
 
 def _is_alpaca(record: dict[str, Any]) -> bool:

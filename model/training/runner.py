@@ -513,8 +513,8 @@ def train(
     t = settings.train
     files = resolve_data_files(settings)
     out = adapters_folder(settings)
-    train_convs = load_sharegpt(files.train)
-    eval_convs = load_sharegpt(files.eval, allow_empty=True) if files.eval else None
+    train_convs = load_sharegpt(files.train, notify=say)
+    eval_convs = load_sharegpt(files.eval, allow_empty=True, notify=say) if files.eval else None
     hw = plan_hardware(t, settings.model.device)
     set_seed(t.seed)
     loaded = load_for_training(settings, hw)

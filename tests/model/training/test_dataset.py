@@ -356,3 +356,50 @@ def test_a_conversation_whose_reply_cannot_be_found_is_counted_and_left_out() ->
     with pytest.raises(TrainError, match=r"cannot find ATRI's replies in 1 conversation") as info:
         tokenize_files(tokenizer, [hidden], None, 512, None)
     assert "\n" not in str(info.value)
+
+
+def _tool_record() -> dict[str, Any]:
+    """A LLaMA-Factory sharegpt record with tool use, as its glaive_toolcall data holds."""
+    return {
+        "conversations": [
+            {"from": "human", "value": "What is the weather in Tokyo?"},
+            {"from": "function_call", "value": '{"name": "weather", "arguments": {}}'},
+            {"from": "observation", "value": '{"sky": "clear"}'},
+            {"from": "gpt", "value": "It is clear."},
+        ],
+        "tools": "[]",
+    }
+
+
+def test_tool_use_conversations_are_left_out_and_counted_in_one_sentence(
+    tmp_path: Path,
+) -> None:
+    kept = conversation([("你好", "我是亚托莉！")], SYSTEM_ZH)
+    openai_tool = {
+        "messages": [
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": None, "tool_calls": [{"id": "1"}]},
+            {"role": "tool", "content": "clear"},
+            {"role": "assistant", "content": "Clear."},
+        ]
+    }
+    path = write(tmp_path / "mixed.json", [_tool_record(), kept, openai_tool, kept])
+    notes: list[str] = []
+    loaded = load_sharegpt(path, notify=notes.append)
+    assert [c.replies() for c in loaded] == [["我是亚托莉！"], ["我是亚托莉！"]]
+    [note] = notes
+    assert note == (
+        f"{path}: 2 conversations with function_call/observation turns left out: "
+        "role-play training learns replies to people only."
+    )
+
+
+def test_a_dataset_of_tool_use_only_is_one_sentence(tmp_path: Path) -> None:
+    path = write(tmp_path / "tools.json", [_tool_record(), _tool_record()])
+    with pytest.raises(DatasetError, match="every conversation is one with function_call") as info:
+        load_sharegpt(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+    # A held-out file of tool use only leaves training without a held-out loss, said once.
+    notes: list[str] = []
+    assert load_sharegpt(path, allow_empty=True, notify=notes.append) == []
+    assert len(notes) == 1 and "2 conversations with function_call" in notes[0]
