@@ -98,7 +98,7 @@ def left_out_note(held: TokenizedSet, conversations: int, max_len: int) -> str:
             "only their last exchange"
         )
     if held.unplaced:
-        parts.append(f"{held.unplaced} whose reply the chat template hides")
+        parts.append(f"{held.unplaced} whose replies the chat template all hides")
     if not parts:
         return ""
     left = held.skipped + held.unplaced

@@ -83,6 +83,7 @@ class Conversation:
 class Sample:
     input_ids: list[int]
     labels: list[int]
+    hidden: int = 0  # replies the chat template hides: in the text, without labels
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -92,7 +93,8 @@ class Sample:
 class TokenizedSet:
     samples: list[Sample]
     truncated: int = 0  # conversations that lost their oldest exchanges
-    unplaced: int = 0  # conversations with a reply the template hides (ReplyNotFound)
+    unplaced: int = 0  # conversations left out: the template hides every reply
+    hidden: int = 0  # replies the template hides in the conversations kept
     skipped: int = 0  # conversations whose last exchange alone is too long
     lengths: list[int] = field(default_factory=list)
     # Of the conversations left out for length: (index in the file, tokens of its last
@@ -335,8 +337,9 @@ def _render(tokenizer: Any, messages: list[dict[str, str]], prompt: bool) -> str
     return checked(lambda: apply_template(tokenizer, messages, prompt))
 
 
-def _segments(tokenizer: Any, conv: Conversation) -> list[tuple[str, bool]]:
-    """Cut the rendered conversation into (text, is_reply) pieces, in order. The
+def _segments(tokenizer: Any, conv: Conversation) -> tuple[list[tuple[str, bool]], int]:
+    """Cut the rendered conversation into (text, is_reply) pieces, in order, and count
+    the replies the template hides (left in the text without a label). The
     conversation is first put in the shape the template takes (chat_template.conform),
     as the worker does with every prompt. A reply's piece ends with the token that stops
     it (chat_template.reply_end): the template's end-of-turn token, or where it writes
@@ -347,6 +350,7 @@ def _segments(tokenizer: Any, conv: Conversation) -> list[tuple[str, bool]]:
     segments: list[tuple[str, bool]] = []
     done = 0  # characters of `full` already cut into segments
     eos = ""  # added after `full` when the last reply needs it to stop
+    hidden = 0
     for i, m in enumerate(messages):
         if m["role"] != "assistant":
             continue
@@ -359,7 +363,11 @@ def _segments(tokenizer: Any, conv: Conversation) -> list[tuple[str, bool]]:
         else:
             # Templates that rewrite history (e.g. Qwen3 strips old reasoning) are not
             # prefix consistent: find the reply where the template put it.
-            start, end = _place(tokenizer, messages, i, full, done)
+            try:
+                start, end = _place(tokenizer, messages, i, full, done)
+            except ReplyNotFound:
+                hidden += 1  # the replies around it are still learnt from
+                continue
         end, needs_eos = reply_end(full, start, end, specials)
         if needs_eos:
             eos = getattr(tokenizer, "eos_token", None) or ""
@@ -368,12 +376,12 @@ def _segments(tokenizer: Any, conv: Conversation) -> list[tuple[str, bool]]:
         done = end
     segments.append((full[done:], False))
     segments.append((eos, True))
-    return [(t, label) for t, label in segments if t]
+    return [(t, label) for t, label in segments if t], hidden
 
 
 class ReplyNotFound(Exception):
-    """A reply whose place in the rendered chat cannot be found: the conversation is
-    left out (and counted) rather than trained without that reply's label."""
+    """A reply whose place in the rendered chat cannot be found: it goes without a
+    label (and is counted); a conversation with no reply found is left out."""
 
 
 # Stands in for a reply, to see what the template writes before and after it.
@@ -402,11 +410,12 @@ def _place(
 def tokenize_conversation(tokenizer: Any, conv: Conversation) -> Sample:
     ids: list[int] = []
     labels: list[int] = []
-    for text, is_reply in _segments(tokenizer, conv):
+    segments, hidden = _segments(tokenizer, conv)
+    for text, is_reply in segments:
         piece = tokenizer(text, add_special_tokens=False)["input_ids"]
         ids += piece
         labels += piece if is_reply else [IGNORE] * len(piece)
-    return Sample(ids, labels)
+    return Sample(ids, labels, hidden)
 
 
 def exchange_starts(conv: Conversation) -> list[int]:
@@ -480,17 +489,17 @@ def tokenize_dataset(
             result.at_least.add(index)
             result.left_out(index, least)
             continue
-        try:
-            sample, cut = fit_conversation(tokenizer, conv, max_len)
-        except ReplyNotFound:
-            result.unplaced += 1
-            continue
+        sample, cut = fit_conversation(tokenizer, conv, max_len)
         if len(sample) > max_len:
             result.left_out(index, len(sample))
             continue
         if not any(x != IGNORE for x in sample.labels):
-            result.skipped += 1
+            if sample.hidden:
+                result.unplaced += 1
+            else:
+                result.skipped += 1
             continue
+        result.hidden += sample.hidden
         result.truncated += cut
         result.samples.append(sample)
         result.lengths.append(len(sample))
