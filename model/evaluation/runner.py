@@ -98,7 +98,7 @@ def left_out_note(held: TokenizedSet, conversations: int, max_len: int) -> str:
             "only their last exchange"
         )
     if held.unplaced:
-        parts.append(f"{held.unplaced} whose reply the chat template hides")
+        parts.append(f"{held.unplaced} whose replies the chat template all hides")
     if not parts:
         return ""
     left = held.skipped + held.unplaced
@@ -114,7 +114,7 @@ def eval_conversations(settings: Settings) -> tuple[list[Conversation], list[Con
 
 
 def _conversations(
-    settings: Settings, eval_file: Path | None
+    settings: Settings, eval_file: Path | None, notify: Callable[[str], None] | None = None
 ) -> tuple[list[Conversation], list[Conversation]]:
     t = settings.train
     train_file = settings.path(t.dataset)
@@ -124,10 +124,12 @@ def _conversations(
         raise EvalError(
             f"{eval_file}: held-out file {what}; fix --eval-dataset ([train] eval_dataset)."
         )
-    held_out = load_sharegpt(eval_file, allow_empty=True) if eval_file is not None else []
+    held_out = (
+        load_sharegpt(eval_file, allow_empty=True, notify=notify) if eval_file is not None else []
+    )
     if held_out:
         return held_out, held_out
-    return [], load_sharegpt(train_file) if train_file.is_file() else []
+    return [], load_sharegpt(train_file, notify=notify) if train_file.is_file() else []
 
 
 def evaluate(
@@ -158,7 +160,7 @@ def evaluate(
             say(note)
     configured = settings.path(settings.eval.probes) if settings.eval.probes else None
     probes = load_probes(probes_path or configured)
-    held_out, style_source = _conversations(settings, eval_file)
+    held_out, style_source = _conversations(settings, eval_file, say)
     reference = [t for c in style_source for t in c.replies()]
     persona = configured_persona(settings)
     # Probes are asked, and replies judged, in the language she speaks where she is

@@ -12,6 +12,7 @@ so attention never crosses from one sample into the next.
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -31,6 +32,8 @@ from model.engines.chat_template import (
 
 if TYPE_CHECKING:
     from atri.config import Settings
+
+log = logging.getLogger(__name__)
 
 IGNORE = -100
 # `atri prep` names a held-out file after its training file: eileen_sharegpt.json →
@@ -54,6 +57,9 @@ _ROLES = {
     "model": "assistant",
     "system": "system",
 }
+# Tool use: LLaMA-Factory's sharegpt tags, and the OpenAI messages roles.
+_TOOL_ROLES = frozenset({"function_call", "observation", "tool", "function"})
+TOOL_USE_NOTE = "with function_call/observation turns"
 
 
 class DatasetError(UserError):
@@ -77,6 +83,7 @@ class Conversation:
 class Sample:
     input_ids: list[int]
     labels: list[int]
+    hidden: int = 0  # replies the chat template hides: in the text, without labels
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -86,7 +93,8 @@ class Sample:
 class TokenizedSet:
     samples: list[Sample]
     truncated: int = 0  # conversations that lost their oldest exchanges
-    unplaced: int = 0  # conversations with a reply the template hides (ReplyNotFound)
+    unplaced: int = 0  # conversations left out: the template hides every reply
+    hidden: int = 0  # replies the template hides in the conversations kept
     skipped: int = 0  # conversations whose last exchange alone is too long
     lengths: list[int] = field(default_factory=list)
     # Of the conversations left out for length: (index in the file, tokens of its last
@@ -118,13 +126,17 @@ class TokenizedSet:
         return sum(sum(1 for x in s.labels if x != IGNORE) for s in self.samples)
 
 
-def load_sharegpt(path: Path, allow_empty: bool = False) -> list[Conversation]:
+def load_sharegpt(
+    path: Path, allow_empty: bool = False, notify: Callable[[str], None] | None = None
+) -> list[Conversation]:
     """Read a LLaMA-Factory sharegpt file; DatasetError with one sentence if it is unusable.
 
     A JSON list or JSON Lines (one record a line, as `atri prep` writes its messages
     file); a record's turns are under "conversations" (sharegpt) or "messages" (OpenAI).
     `allow_empty` for a held-out file: a short script leaves `atri prep` nothing to hold
-    out, and training then runs without a held-out loss."""
+    out, and training then runs without a held-out loss. Conversations with tool use
+    (function_call/observation turns) are left out and counted in one sentence to
+    `notify` (default: a logged warning): a mixed LLaMA-Factory dataset still trains."""
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -150,10 +162,40 @@ def load_sharegpt(path: Path, allow_empty: bool = False) -> list[Conversation]:
             f"{path}: an alpaca file (instruction/output records); training reads the sharegpt "
             "file `atri prep` writes beside it (<name>_sharegpt.json)."
         )
-    conversations = [_parse_record(path, i, record) for i, record in enumerate(data)]
+    conversations = [
+        _parse_record(path, i, record) for i, record in enumerate(data) if not _uses_tools(record)
+    ]
+    tool_use = len(data) - len(conversations)
+    if tool_use and not conversations and not allow_empty:
+        raise DatasetError(
+            f"{path}: every conversation is one {TOOL_USE_NOTE} (tool use); role-play "
+            "training learns replies to people only, so there is nothing to train on."
+        )
+    if tool_use:
+        (notify or log.warning)(
+            f"{path}: {tool_use} conversation{'s' * (tool_use != 1)} {TOOL_USE_NOTE} left "
+            "out: role-play training learns replies to people only."
+        )
     if not conversations and not allow_empty:
         raise DatasetError(f"{path}: the dataset is empty.")
     return conversations
+
+
+def _uses_tools(record: Any) -> bool:
+    """Whether a record holds a tool call or a tool's answer (LLaMA-Factory's
+    function_call/observation turns, OpenAI's tool_calls and tool messages)."""
+    if not isinstance(record, dict):
+        return False
+    turns = record.get("messages", record.get("conversations"))
+    if not isinstance(turns, list):
+        return False
+    for turn in turns:
+        if not isinstance(turn, dict):
+            continue
+        speaker = turn.get("from", turn.get("role"))
+        if (isinstance(speaker, str) and speaker in _TOOL_ROLES) or "tool_calls" in turn:
+            return True
+    return False
 
 
 def _is_alpaca(record: dict[str, Any]) -> bool:
@@ -295,8 +337,9 @@ def _render(tokenizer: Any, messages: list[dict[str, str]], prompt: bool) -> str
     return checked(lambda: apply_template(tokenizer, messages, prompt))
 
 
-def _segments(tokenizer: Any, conv: Conversation) -> list[tuple[str, bool]]:
-    """Cut the rendered conversation into (text, is_reply) pieces, in order. The
+def _segments(tokenizer: Any, conv: Conversation) -> tuple[list[tuple[str, bool]], int]:
+    """Cut the rendered conversation into (text, is_reply) pieces, in order, and count
+    the replies the template hides (left in the text without a label). The
     conversation is first put in the shape the template takes (chat_template.conform),
     as the worker does with every prompt. A reply's piece ends with the token that stops
     it (chat_template.reply_end): the template's end-of-turn token, or where it writes
@@ -307,6 +350,7 @@ def _segments(tokenizer: Any, conv: Conversation) -> list[tuple[str, bool]]:
     segments: list[tuple[str, bool]] = []
     done = 0  # characters of `full` already cut into segments
     eos = ""  # added after `full` when the last reply needs it to stop
+    hidden = 0
     for i, m in enumerate(messages):
         if m["role"] != "assistant":
             continue
@@ -319,7 +363,11 @@ def _segments(tokenizer: Any, conv: Conversation) -> list[tuple[str, bool]]:
         else:
             # Templates that rewrite history (e.g. Qwen3 strips old reasoning) are not
             # prefix consistent: find the reply where the template put it.
-            start, end = _place(tokenizer, messages, i, full, done)
+            try:
+                start, end = _place(tokenizer, messages, i, full, done)
+            except ReplyNotFound:
+                hidden += 1  # the replies around it are still learnt from
+                continue
         end, needs_eos = reply_end(full, start, end, specials)
         if needs_eos:
             eos = getattr(tokenizer, "eos_token", None) or ""
@@ -328,12 +376,12 @@ def _segments(tokenizer: Any, conv: Conversation) -> list[tuple[str, bool]]:
         done = end
     segments.append((full[done:], False))
     segments.append((eos, True))
-    return [(t, label) for t, label in segments if t]
+    return [(t, label) for t, label in segments if t], hidden
 
 
 class ReplyNotFound(Exception):
-    """A reply whose place in the rendered chat cannot be found: the conversation is
-    left out (and counted) rather than trained without that reply's label."""
+    """A reply whose place in the rendered chat cannot be found: it goes without a
+    label (and is counted); a conversation with no reply found is left out."""
 
 
 # Stands in for a reply, to see what the template writes before and after it.
@@ -362,11 +410,12 @@ def _place(
 def tokenize_conversation(tokenizer: Any, conv: Conversation) -> Sample:
     ids: list[int] = []
     labels: list[int] = []
-    for text, is_reply in _segments(tokenizer, conv):
+    segments, hidden = _segments(tokenizer, conv)
+    for text, is_reply in segments:
         piece = tokenizer(text, add_special_tokens=False)["input_ids"]
         ids += piece
         labels += piece if is_reply else [IGNORE] * len(piece)
-    return Sample(ids, labels)
+    return Sample(ids, labels, hidden)
 
 
 def exchange_starts(conv: Conversation) -> list[int]:
@@ -440,17 +489,17 @@ def tokenize_dataset(
             result.at_least.add(index)
             result.left_out(index, least)
             continue
-        try:
-            sample, cut = fit_conversation(tokenizer, conv, max_len)
-        except ReplyNotFound:
-            result.unplaced += 1
-            continue
+        sample, cut = fit_conversation(tokenizer, conv, max_len)
         if len(sample) > max_len:
             result.left_out(index, len(sample))
             continue
         if not any(x != IGNORE for x in sample.labels):
-            result.skipped += 1
+            if sample.hidden:
+                result.unplaced += 1
+            else:
+                result.skipped += 1
             continue
+        result.hidden += sample.hidden
         result.truncated += cut
         result.samples.append(sample)
         result.lengths.append(len(sample))

@@ -292,7 +292,7 @@ def tokenize_files(
 ) -> tuple[TokenizedSet, TokenizedSet | None]:
     train_set = tokenize_dataset(tokenizer, train, max_len)
     if not train_set.samples and train_set.unplaced and not train_set.skipped:
-        raise TrainError(unplaced_note(train_set.unplaced))
+        raise TrainError(unplaced_note(train_set))
     if not train_set.samples:
         longest = train_set.longest_skipped or (0, 0)
         where = f" of {train_file}" if train_file else ""
@@ -308,13 +308,25 @@ def tokenize_files(
     return train_set, eval_set
 
 
-def unplaced_note(conversations: int) -> str:
-    """One sentence for conversations left out because a reply cannot be found."""
+def unplaced_note(train_set: TokenizedSet) -> str:
+    """One sentence for the replies training cannot find in the rendered chats: they go
+    without loss, and a conversation with none found is left out."""
+    hidden, left = train_set.hidden, train_set.unplaced
+    parts = []
+    if hidden:
+        parts.append(
+            f"{hidden} repl{'ies' if hidden != 1 else 'y'} in the conversations kept "
+            f"stay{'s' * (hidden == 1)} as context without loss"
+        )
+    if left:
+        parts.append(
+            f"{left} conversation{'s' * (left != 1)} with no reply it shows "
+            f"{'are' if left != 1 else 'is'} left out"
+        )
     return (
-        "The base model's chat template hides or rewrites a reply, so training cannot find "
-        f"ATRI's replies in {conversations} conversation{'s' * (conversations != 1)} of the "
-        "dataset to put loss on them; they are left out (a [model] chat_template that shows "
-        "every reply trains on them)."
+        "The base model's chat template hides or rewrites some of the character's replies, so "
+        f"training cannot find them to put loss on them: {' and '.join(parts)}; a [model] "
+        "chat_template that shows every reply trains on them."
     )
 
 
@@ -513,8 +525,8 @@ def train(
     t = settings.train
     files = resolve_data_files(settings)
     out = adapters_folder(settings)
-    train_convs = load_sharegpt(files.train)
-    eval_convs = load_sharegpt(files.eval, allow_empty=True) if files.eval else None
+    train_convs = load_sharegpt(files.train, notify=say)
+    eval_convs = load_sharegpt(files.eval, allow_empty=True, notify=say) if files.eval else None
     hw = plan_hardware(t, settings.model.device)
     set_seed(t.seed)
     loaded = load_for_training(settings, hw)
@@ -529,8 +541,8 @@ def train(
             f"max_seq_length = {t.max_seq_length}; {train_set.skipped} were too long even so "
             "and are left out."
         )
-    if train_set.unplaced:
-        say(unplaced_note(train_set.unplaced))
+    if train_set.unplaced or train_set.hidden:
+        say(unplaced_note(train_set))
     rows = (
         pack(train_set.samples, t.max_seq_length, seed=t.seed) if t.packing else train_set.samples
     )

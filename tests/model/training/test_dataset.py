@@ -339,20 +339,105 @@ def test_a_reply_the_template_trims_is_labelled_trimmed() -> None:
     assert spans == ["好的，夏生！<|im_end|>", f"{THINK}螃蟹很好吃！<|im_end|>\n"]
 
 
-def test_a_conversation_whose_reply_cannot_be_found_is_counted_and_left_out() -> None:
-    from model.training.runner import TrainError, tokenize_files
+def hiding(condition: str) -> Any:
+    """The tiny tokenizer under Qwen3's template, showing a reply only where `condition`
+    holds: the others are nowhere in the render."""
     from tests.model.chat_templates import QWEN3, RealTemplate, template_tokenizer
 
-    # A template that shows only the last reply: the first is nowhere in the render.
-    last_only = QWEN3.template.replace(
-        '{%- elif message.role == "assistant" %}',
-        '{%- elif message.role == "assistant" and loop.last %}',
+    shown = '{%- elif message.role == "assistant" %}'
+    assert shown in QWEN3.template
+    return template_tokenizer(
+        RealTemplate(QWEN3.template.replace(shown, shown[:-3] + f" and ({condition}) %}}"))
     )
-    tokenizer = template_tokenizer(RealTemplate(last_only))
-    hidden = conv([("你好", "我是亚托莉！"), ("去海边吗？", "好的！")])
-    shown = conv([("去海边吗？", "好的！")])
-    result = tokenize_dataset(tokenizer, [hidden, shown], 512)
-    assert len(result.samples) == 1 and result.unplaced == 1 and result.skipped == 0
-    with pytest.raises(TrainError, match=r"cannot find ATRI's replies in 1 conversation") as info:
-        tokenize_files(tokenizer, [hidden], None, 512, None)
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        # A template that shows only the last reply.
+        ("loop.last", [f"{THINK}好的！<|im_end|>\n"]),
+        # One that drops the opening reply (system, user, then this reply at index 2).
+        ("loop.index0 != 2", ["螃蟹很好吃！<|im_end|>", f"{THINK}好的！<|im_end|>\n"]),
+    ],
+    ids=["last-only", "first-dropped"],
+)
+def test_a_reply_the_template_hides_goes_unlabelled_and_the_others_are_learnt(
+    condition: str, expected: list[str]
+) -> None:
+    tokenizer = hiding(condition)
+    c = conv([("你好", "我是亚托莉！"), ("螃蟹呢？", "螃蟹很好吃！"), ("去海边吗？", "好的！")])
+    result = tokenize_dataset(tokenizer, [c], 512)
+    [sample] = result.samples
+    # Exactly the rendered chat, with labels on the shown replies and their end only.
+    rendered = tokenizer.apply_chat_template(c.messages(), tokenize=False)
+    assert tokenizer.decode(sample.input_ids) == rendered
+    assert labelled_spans(tokenizer, sample.input_ids, sample.labels) == expected
+    hidden = 3 - len(expected)
+    assert (result.hidden, result.unplaced, result.skipped) == (hidden, 0, 0)
+
+
+def test_a_conversation_whose_replies_are_all_hidden_is_counted_and_left_out() -> None:
+    from model.training.runner import TrainError, tokenize_files, unplaced_note
+
+    tokenizer = hiding("loop.last")
+    first_hidden = conv([("你好", "我是亚托莉！"), ("去海边吗？", "好的！")])
+    kept = tokenize_dataset(tokenizer, [first_hidden], 512)
+    assert unplaced_note(kept) == (
+        "The base model's chat template hides or rewrites some of the character's replies, so "
+        "training cannot find them to put loss on them: 1 reply in the conversations kept "
+        "stays as context without loss; a [model] chat_template that shows every reply "
+        "trains on them."
+    )
+    tokenizer = hiding("false")
+    result = tokenize_dataset(tokenizer, [first_hidden], 512)
+    assert (len(result.samples), result.unplaced, result.skipped) == (0, 1, 0)
+    with pytest.raises(TrainError, match=r"1 conversation with no reply it shows is left") as info:
+        tokenize_files(tokenizer, [first_hidden], None, 512, None)
     assert "\n" not in str(info.value)
+
+
+def _tool_record() -> dict[str, Any]:
+    """A LLaMA-Factory sharegpt record with tool use, as its glaive_toolcall data holds."""
+    return {
+        "conversations": [
+            {"from": "human", "value": "What is the weather in Tokyo?"},
+            {"from": "function_call", "value": '{"name": "weather", "arguments": {}}'},
+            {"from": "observation", "value": '{"sky": "clear"}'},
+            {"from": "gpt", "value": "It is clear."},
+        ],
+        "tools": "[]",
+    }
+
+
+def test_tool_use_conversations_are_left_out_and_counted_in_one_sentence(
+    tmp_path: Path,
+) -> None:
+    kept = conversation([("你好", "我是亚托莉！")], SYSTEM_ZH)
+    openai_tool = {
+        "messages": [
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": None, "tool_calls": [{"id": "1"}]},
+            {"role": "tool", "content": "clear"},
+            {"role": "assistant", "content": "Clear."},
+        ]
+    }
+    path = write(tmp_path / "mixed.json", [_tool_record(), kept, openai_tool, kept])
+    notes: list[str] = []
+    loaded = load_sharegpt(path, notify=notes.append)
+    assert [c.replies() for c in loaded] == [["我是亚托莉！"], ["我是亚托莉！"]]
+    [note] = notes
+    assert note == (
+        f"{path}: 2 conversations with function_call/observation turns left out: "
+        "role-play training learns replies to people only."
+    )
+
+
+def test_a_dataset_of_tool_use_only_is_one_sentence(tmp_path: Path) -> None:
+    path = write(tmp_path / "tools.json", [_tool_record(), _tool_record()])
+    with pytest.raises(DatasetError, match="every conversation is one with function_call") as info:
+        load_sharegpt(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+    # A held-out file of tool use only leaves training without a held-out loss, said once.
+    notes: list[str] = []
+    assert load_sharegpt(path, allow_empty=True, notify=notes.append) == []
+    assert len(notes) == 1 and "2 conversations with function_call" in notes[0]
