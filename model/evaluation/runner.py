@@ -89,8 +89,8 @@ def version_held_out(settings: Settings, manifest: dict[str, Any]) -> tuple[Path
 
 
 def left_out_note(held: TokenizedSet, conversations: int, max_len: int) -> str:
-    """A sentence when held-out conversations are not in the perplexity: it is then
-    measured on fewer than the file holds ("" when all are in)."""
+    """A sentence when held-out conversations (or replies in them) are not in the
+    perplexity: it is then measured on fewer than the file holds ("" when all are in)."""
     parts = []
     if held.skipped:
         parts.append(
@@ -99,12 +99,25 @@ def left_out_note(held: TokenizedSet, conversations: int, max_len: int) -> str:
         )
     if held.unplaced:
         parts.append(f"{held.unplaced} whose replies the chat template all hides")
+    hidden = ""
+    if held.hidden:
+        # Kept, but scored on fewer reply tokens than the file holds.
+        n = held.hidden
+        hidden = (
+            f"{n} repl{'ies' if n != 1 else 'y'} that the chat template hides in the "
+            f"conversations kept {'are' if n != 1 else 'is'} not scored."
+        )
     if not parts:
-        return ""
+        return hidden
     left = held.skipped + held.unplaced
-    return (
-        f"{left} of the {conversations} held-out conversations are left out of the "
-        f"perplexity: {' and '.join(parts)}."
+    return " ".join(
+        s
+        for s in (
+            f"{left} of the {conversations} held-out conversations are left out of the "
+            f"perplexity: {' and '.join(parts)}.",
+            hidden,
+        )
+        if s
     )
 
 
