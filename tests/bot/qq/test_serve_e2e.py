@@ -34,6 +34,8 @@ USER_ID = 4000
 BLOCKED_ID = 4001
 MALFORMED_SENDER_ID = 4005
 TEMP_SESSION_ID = 4006
+# A member of its own for the quote test: the module's other tests use up USER_ID's rate limit.
+QUOTING_ID = 4007
 OTHER_GROUP_ID = 301
 SEND_GAP = 0.2
 # A real model (the offline one in the room test) loads before the port opens.
@@ -343,7 +345,10 @@ async def test_a_reply_to_atri_and_a_refused_admin_command(ws_url: str) -> None:
                 {"type": "reply", "data": {"id": "556"}},
                 {"type": "at", "data": {"qq": SELF_ID}},
             ]
-            event = group_message([*quote, {"type": "text", "data": {"text": f" {words}"}}])
+            said_by = {"user_id": QUOTING_ID}
+            event = group_message(
+                [*quote, {"type": "text", "data": {"text": f" {words}"}}], **said_by
+            )
             await ws.send(json.dumps(event))
             get_msg = await next_action(ws)
             assert get_msg["action"] == "get_msg"
