@@ -504,8 +504,41 @@ def test_renpy_nested_menus_and_a_speaker_going_on_into_a_choice(tmp_path: Path)
     assert samples == [
         ["Hey.", "Hi!"],
         ["Hey.", "Hi!", "Where to?\nThe sea.", "Crabs!"],  # the lead's turn goes on
-        # Her line goes on from her "Crabs!" as on screen: one turn, its sample here.
-        ["Hey.", "Hi!", "Where to?\nThe sea.", "Crabs!\nGot it!"],
+        # "Got it!" answers the player's pick, not "The sea.": joined to "Crabs!" it gave
+        # "Crabs!" as a reply twice. It stays history of that choice.
         # "Coming!" answers Minamo, not the lead: no sample. "Home" follows "Where to?".
         ["Hey.", "Hi!", "Where to?", "Home it is."],
     ]
+
+
+def test_renpy_her_line_going_on_into_a_choice_is_no_second_copy_of_her_reply(
+    tmp_path: Path,
+) -> None:
+    # A menu's caption said by her (a say line before the choices) and a choice that
+    # starts with her line: each choice's sample had "Where should we go?\nYay!" as its
+    # reply, her caption trained once more for every choice, and as her answer to the
+    # lead's "What now?" when it answers the player's pick. Her going on is history now.
+    script = tmp_path / "script.rpy"
+    script.write_text(
+        'define n = Character("Natsuki")\ndefine a = Character("Atri")\n'
+        "label start:\n"
+        '    n "What now?"\n'
+        "    menu:\n"
+        '        a "Where should we go?"\n'
+        '        "The sea" if has_boat:\n'
+        '            a "Yay!"\n            n "Calm down."\n            a "Sorry, sorry."\n'
+        '        "Home":\n            a "Boo."\n            n "Sorry."\n            a "Fine."\n'
+        '        "Town":\n            jump town\n',
+        encoding="utf-8",
+    )
+    settings = DataprepSettings(lead_aliases=["Natsuki"], character_aliases=["Atri"])
+    result = run_pipeline(settings, [script])
+    samples = [[text for _, text in s.turns] for s in result.train]
+    assert samples == [
+        ["What now?", "Where should we go?"],
+        ["What now?", "Where should we go?\nYay!", "Calm down.", "Sorry, sorry."],
+        ["What now?", "Where should we go?\nBoo.", "Sorry.", "Fine."],
+    ]
+    replies = [line for s in result.train for line in s.reply_lines]
+    assert len(replies) == len(set(replies))
+    assert result.stats.character_lines_dropped["no_lead_before"] == 2  # "Yay!", "Boo."
