@@ -91,6 +91,33 @@ def test_plain_tags_and_variables_in_square_brackets_are_no_speakers(line: str) 
     assert all(u.speaker is None for u in parse(line, "x.txt", "plain", ParseOptions()))
 
 
+@pytest.mark.parametrize(
+    "heading",
+    [
+        *("[Chapter 3]", "[Flashback]", "[SE]", "[CG 12]", "[Choice 1]", "[END]"),
+        *("[Scene change]", "[第三章]", "[回忆]", "[音效]", "[选项1]", "[選択肢]"),
+    ],
+)
+def test_plain_heading_in_square_brackets_names_no_speaker(heading: str) -> None:
+    # A dump's headings and cues were speakers: "[Flashback]" then "「I remember the
+    # sea.」" was a line of a speaker "Flashback", a third party that ended the exchange,
+    # and "[Chapter 3] The Girl from the Sea" one of "Chapter 3".
+    dump = f'[Natsuki] Hi.\n{heading}\n"I remember the sea."\n{heading} The Girl\n[Atri] Hi!\n'
+    found = parse(dump, "x.txt", "plain", ParseOptions())
+    assert said(found) == [
+        ("Natsuki", "Hi."),
+        (None, '"I remember the sea."'),
+        (None, f"{heading} The Girl"),
+        ("Atri", "Hi!"),
+    ]
+
+
+@pytest.mark.parametrize("name", ["Guard 1", "Endo", "Sena", "Dayna", "???", "ATRI", "旁白"])
+def test_plain_names_like_headings_are_still_speakers(name: str) -> None:
+    (only,) = parse(f"[{name}]\n「走吧。」\n", "x.txt", "plain", ParseOptions())
+    assert (only.speaker, only.text) == (name, "「走吧。」")
+
+
 def test_plain_square_bracket_dump_is_detected_as_plain(fixtures: Path) -> None:
     dump = "[夏生]早上好。\n[亚托莉]早上好，夏生先生！\n海风吹过。\n[Atri]\n「走吧！」\n" * 5
     assert detect_format(dump, "dump.txt") == "plain"
