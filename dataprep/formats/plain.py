@@ -28,7 +28,8 @@ _SAID = r"[^\s].*"  # trailing blanks are left for the cleaning stage to drop
 # `[名字]台词`, `[Atri] text`: a name in ASCII brackets, never a KAG tag (`[r]`, `[p]`,
 # `[wait time=100]`, `[ruby text="…"]`) nor a Ren'Py `[var]`: those are lowercase ASCII or
 # hold `=` or quotes. So the name needs a capital letter or a character outside ASCII, is
-# not only digits (a footnote `[1]`) and not a wait tag in capitals (`[P]`).
+# not only digits (a footnote `[1]`) and not a wait tag in capitals (`[P]`); a "/" may
+# join two spellings (`[Atri/亚托莉]`), never start one (`[/ruby]`).
 _NOT_BRACKET_NAME = rf"{_NOT_NAME}/@*#<>{{}}"
 # Headings and cues of dumps in brackets, never speakers: `[Chapter 3]`, `[Flashback]`,
 # `[SE]`, `[CG 12]`, `[Choice 1]`, `[第三章]`, `[回忆]`, `[选项1]` (a word, then nothing,
@@ -44,7 +45,7 @@ _HEADING = (
 _BRACKET_NAME = (
     rf"(?![0-9０-９]++\])(?!{_HEADING})(?=[^\]\n]*?[A-Z\u0080-\U0010ffff])"
     rf"(?!(?i:r|l|p|np|cm|er)\])"
-    rf"[^{_NOT_BRACKET_NAME}]++(?:\.? [^{_NOT_BRACKET_NAME}]++)*+|[?？]{{2,8}}"
+    rf"[^{_NOT_BRACKET_NAME}]++(?:(?:\.? |/)[^{_NOT_BRACKET_NAME}]++)*+|[?？]{{2,8}}"
 )
 _SPEAKER_FORMS = (
     rf"【(?P<s1>[^】\n]{{1,32}})】{_SP}(?P<t1>{_SAID})"

@@ -118,6 +118,20 @@ def test_plain_names_like_headings_are_still_speakers(name: str) -> None:
     assert (only.speaker, only.text) == (name, "「走吧。」")
 
 
+def test_plain_name_in_two_spellings_in_square_brackets_is_hers(tmp_path: Path) -> None:
+    # "[Atri/亚托莉] Good morning!" was narration: her line was lost, and no alias could
+    # bring it back. It is hers now; "[Natsuki/Atri]" (both at once) is a third party.
+    dump = tmp_path / "dump.txt"
+    dump.write_text(
+        "[Natsuki] Morning.\n[Atri/亚托莉] Good morning!\n[Natsuki/Atri] Together!\n"
+        "[Natsuki] Again.\n[亚托莉/Atri]\n「Again!」\n",
+        encoding="utf-8",
+    )
+    settings = DataprepSettings(lead_aliases=["Natsuki"], character_aliases=["Atri", "亚托莉"])
+    samples = [[text for _, text in s.turns] for s in run_pipeline(settings, [dump]).train]
+    assert samples == [["Morning.", "Good morning!"], ["Again.", "Again!"]]
+
+
 def test_plain_square_bracket_dump_is_detected_as_plain(fixtures: Path) -> None:
     dump = "[夏生]早上好。\n[亚托莉]早上好，夏生先生！\n海风吹过。\n[Atri]\n「走吧！」\n" * 5
     assert detect_format(dump, "dump.txt") == "plain"
