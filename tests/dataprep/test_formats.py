@@ -303,6 +303,22 @@ def test_renpy_extend_continues_the_line_before(tmp_path: Path) -> None:
     assert result.stats.character_lines_dropped["unresolved_variable"] == 1
 
 
+def test_renpy_paragraph_pause_keeps_the_words_apart(tmp_path: Path) -> None:
+    # `{p}` goes on on the next line; as a tag deleted, "Wait.{p}Okay." was "Wait.Okay.",
+    # and an extend after one ran into the line before it the same way.
+    script = tmp_path / "script.rpy"
+    script.write_text(
+        'define m = Character("Max")\ndefine e = Character("Eileen")\n'
+        "label start:\n"
+        '    m "Hi."\n'
+        '    e "Wait.{p}Okay."\n    extend "{p=0.5}Let\'s go."\n',
+        encoding="utf-8",
+    )
+    settings = DataprepSettings(lead_aliases=["Max"], character_aliases=["Eileen"], eval_ratio=0)
+    result = run_pipeline(settings, [script])
+    assert [s.reply for s in result.train] == ["Wait. Okay. Let's go."]
+
+
 def test_renpy_say_with_temporary_attributes() -> None:
     # `a @ sad "…"` shows a face for this line only; the line was lost.
     text = (
