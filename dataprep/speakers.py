@@ -61,6 +61,16 @@ class SpeakerMap:
         name = normalise_name(speaker if self.convert is None else self.convert(speaker))
         if not name or name in NARRATOR_NAMES:
             return Role.NARRATION
+        role = self._role_of(name)
+        if role is Role.OTHER and "/" in name:
+            # `Atri/亚托莉`: one name in two spellings; `Natsuki/Atri` (both at once) is
+            # neither of them, so every part must name the same one.
+            roles = {self._role_of(part) for part in name.split("/")}
+            if len(roles) == 1:
+                return roles.pop()
+        return role
+
+    def _role_of(self, name: str) -> Role:
         # The character first: if a user lists a name under both, that is who we train.
         if name in self.character:
             return Role.CHARACTER

@@ -42,7 +42,8 @@ def iter_samples(
     An exchange ends at a third party's line, a scene change or a change of branch; a
     branch that forks from another (a menu's choice) starts with the last turns of the
     exchange its menu came in as history, which give no samples of their own there. A
-    character turn with no lead turn before it in its exchange cannot be a sample; its
+    character turn with no lead turn before it in its exchange (or in its branch: her
+    line going on into a choice from her turn before the menu) cannot be a sample; its
     lines are counted in `dropped_lines["no_lead_before"]`. With `drop_noise`, a
     character line that is only an interjection is left out (counted as
     "interjection_only"); a turn made only of such lines disappears, and the lead's turns
@@ -103,8 +104,12 @@ def iter_samples(
                 text = f"（{direction}）{text}"
             stage.clear()
         if exchange and exchange[-1].role is role:
-            if len(exchange) == first:
-                first -= 1  # the history's last turn goes on in this branch: a turn of its own
+            if len(exchange) == first and role is not character:
+                # The lead goes on into a choice: his turn is a prompt of this branch. Her
+                # line after the menu answers the player's pick, not a line of the lead's:
+                # joined to her reply before the menu it stays history (no sample gives
+                # that reply again, once per choice), counted as "no_lead_before".
+                first -= 1
             last = exchange[-1]
             last.text = f"{last.text}{TURN_JOINER}{text}"
             last.lines.append((utterance.source, utterance.line))
@@ -125,9 +130,9 @@ def _samples_of(
     pairs = [(t.role, t.text) for t in turns]
     longest = rules.max_turn_chars
     for i, turn in enumerate(turns):
-        if turn.role is not Role.CHARACTER or i < first:
+        if turn.role is not Role.CHARACTER:
             continue
-        if i == 0:
+        if i == 0 or i < first:  # a copied history turn has no lines: only hers are counted
             dropped_lines["no_lead_before"] += len(turn.lines)
             continue
         start = max(0, i - rules.context_turns)

@@ -112,7 +112,8 @@ _CODE_BLOCK = re.compile(
     r"|init(?:\s+[-+]?\d+)?\s*:\s*$"
 )
 _NARRATORS = frozenset({"narrator", "centered", "vcentered"})
-# `{{` is a literal "{"; any other {…} is a text tag, and a ruby reading goes with its tag.
+# `{{` is a literal "{"; any other {…} is a text tag, and a ruby reading goes with its tag;
+# `{p}` breaks the line.
 _TEXT_TAG = re.compile(r"\{\{|\{rt\}.*?\{/rt\}|\{[^{}]*\}")
 # `[[` is a literal "["; `[name]`, `[name!u]`, `[obj.attr:fmt]` interpolate a variable.
 _INTERPOLATION = re.compile(r"\[\[|\[([\w.]+)[^\]\[]*\]")
@@ -331,7 +332,12 @@ def _unescape(s: str) -> str:
 
 
 def _tag_or_brace(m: re.Match[str]) -> str:
-    return "{" if m.group(0) == "{{" else ""
+    tag = m.group(0)
+    if tag == "{{":
+        return "{"
+    # `{p}` (`{p=1.0}`) waits, then goes on on the next line: the words either side of it
+    # are apart on screen ("Wait.{p}Okay." is not "Wait.Okay.").
+    return "\n" if tag[:3] in ("{p}", "{p=") else ""
 
 
 def _render(raw: str, names: dict[str, str]) -> str | None:

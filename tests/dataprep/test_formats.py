@@ -91,6 +91,47 @@ def test_plain_tags_and_variables_in_square_brackets_are_no_speakers(line: str) 
     assert all(u.speaker is None for u in parse(line, "x.txt", "plain", ParseOptions()))
 
 
+@pytest.mark.parametrize(
+    "heading",
+    [
+        *("[Chapter 3]", "[Flashback]", "[SE]", "[CG 12]", "[Choice 1]", "[END]"),
+        *("[Scene change]", "[第三章]", "[回忆]", "[音效]", "[选项1]", "[選択肢]"),
+    ],
+)
+def test_plain_heading_in_square_brackets_names_no_speaker(heading: str) -> None:
+    # A dump's headings and cues were speakers: "[Flashback]" then "「I remember the
+    # sea.」" was a line of a speaker "Flashback", a third party that ended the exchange,
+    # and "[Chapter 3] The Girl from the Sea" one of "Chapter 3".
+    dump = f'[Natsuki] Hi.\n{heading}\n"I remember the sea."\n{heading} The Girl\n[Atri] Hi!\n'
+    found = parse(dump, "x.txt", "plain", ParseOptions())
+    assert said(found) == [
+        ("Natsuki", "Hi."),
+        (None, '"I remember the sea."'),
+        (None, f"{heading} The Girl"),
+        ("Atri", "Hi!"),
+    ]
+
+
+@pytest.mark.parametrize("name", ["Guard 1", "Endo", "Sena", "Dayna", "???", "ATRI", "旁白"])
+def test_plain_names_like_headings_are_still_speakers(name: str) -> None:
+    (only,) = parse(f"[{name}]\n「走吧。」\n", "x.txt", "plain", ParseOptions())
+    assert (only.speaker, only.text) == (name, "「走吧。」")
+
+
+def test_plain_name_in_two_spellings_in_square_brackets_is_hers(tmp_path: Path) -> None:
+    # "[Atri/亚托莉] Good morning!" was narration: her line was lost, and no alias could
+    # bring it back. It is hers now; "[Natsuki/Atri]" (both at once) is a third party.
+    dump = tmp_path / "dump.txt"
+    dump.write_text(
+        "[Natsuki] Morning.\n[Atri/亚托莉] Good morning!\n[Natsuki/Atri] Together!\n"
+        "[Natsuki] Again.\n[亚托莉/Atri]\n「Again!」\n",
+        encoding="utf-8",
+    )
+    settings = DataprepSettings(lead_aliases=["Natsuki"], character_aliases=["Atri", "亚托莉"])
+    samples = [[text for _, text in s.turns] for s in run_pipeline(settings, [dump]).train]
+    assert samples == [["Morning.", "Good morning!"], ["Again.", "Again!"]]
+
+
 def test_plain_square_bracket_dump_is_detected_as_plain(fixtures: Path) -> None:
     dump = "[夏生]早上好。\n[亚托莉]早上好，夏生先生！\n海风吹过。\n[Atri]\n「走吧！」\n" * 5
     assert detect_format(dump, "dump.txt") == "plain"
@@ -260,6 +301,22 @@ def test_renpy_extend_continues_the_line_before(tmp_path: Path) -> None:
     ]
     # A variable no script gives a value, in the extension, drops the whole line.
     assert result.stats.character_lines_dropped["unresolved_variable"] == 1
+
+
+def test_renpy_paragraph_pause_keeps_the_words_apart(tmp_path: Path) -> None:
+    # `{p}` goes on on the next line; as a tag deleted, "Wait.{p}Okay." was "Wait.Okay.",
+    # and an extend after one ran into the line before it the same way.
+    script = tmp_path / "script.rpy"
+    script.write_text(
+        'define m = Character("Max")\ndefine e = Character("Eileen")\n'
+        "label start:\n"
+        '    m "Hi."\n'
+        '    e "Wait.{p}Okay."\n    extend "{p=0.5}Let\'s go."\n',
+        encoding="utf-8",
+    )
+    settings = DataprepSettings(lead_aliases=["Max"], character_aliases=["Eileen"], eval_ratio=0)
+    result = run_pipeline(settings, [script])
+    assert [s.reply for s in result.train] == ["Wait. Okay. Let's go."]
 
 
 def test_renpy_say_with_temporary_attributes() -> None:
@@ -504,8 +561,41 @@ def test_renpy_nested_menus_and_a_speaker_going_on_into_a_choice(tmp_path: Path)
     assert samples == [
         ["Hey.", "Hi!"],
         ["Hey.", "Hi!", "Where to?\nThe sea.", "Crabs!"],  # the lead's turn goes on
-        # Her line goes on from her "Crabs!" as on screen: one turn, its sample here.
-        ["Hey.", "Hi!", "Where to?\nThe sea.", "Crabs!\nGot it!"],
+        # "Got it!" answers the player's pick, not "The sea.": joined to "Crabs!" it gave
+        # "Crabs!" as a reply twice. It stays history of that choice.
         # "Coming!" answers Minamo, not the lead: no sample. "Home" follows "Where to?".
         ["Hey.", "Hi!", "Where to?", "Home it is."],
     ]
+
+
+def test_renpy_her_line_going_on_into_a_choice_is_no_second_copy_of_her_reply(
+    tmp_path: Path,
+) -> None:
+    # A menu's caption said by her (a say line before the choices) and a choice that
+    # starts with her line: each choice's sample had "Where should we go?\nYay!" as its
+    # reply, her caption trained once more for every choice, and as her answer to the
+    # lead's "What now?" when it answers the player's pick. Her going on is history now.
+    script = tmp_path / "script.rpy"
+    script.write_text(
+        'define n = Character("Natsuki")\ndefine a = Character("Atri")\n'
+        "label start:\n"
+        '    n "What now?"\n'
+        "    menu:\n"
+        '        a "Where should we go?"\n'
+        '        "The sea" if has_boat:\n'
+        '            a "Yay!"\n            n "Calm down."\n            a "Sorry, sorry."\n'
+        '        "Home":\n            a "Boo."\n            n "Sorry."\n            a "Fine."\n'
+        '        "Town":\n            jump town\n',
+        encoding="utf-8",
+    )
+    settings = DataprepSettings(lead_aliases=["Natsuki"], character_aliases=["Atri"])
+    result = run_pipeline(settings, [script])
+    samples = [[text for _, text in s.turns] for s in result.train]
+    assert samples == [
+        ["What now?", "Where should we go?"],
+        ["What now?", "Where should we go?\nYay!", "Calm down.", "Sorry, sorry."],
+        ["What now?", "Where should we go?\nBoo.", "Sorry.", "Fine."],
+    ]
+    replies = [line for s in result.train for line in s.reply_lines]
+    assert len(replies) == len(set(replies))
+    assert result.stats.character_lines_dropped["no_lead_before"] == 2  # "Yay!", "Boo."

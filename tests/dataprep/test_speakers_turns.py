@@ -169,3 +169,10 @@ def test_stage_direction_waits_for_a_line_that_is_kept() -> None:
     )
     staged, _ = build(rows, narration="stage")
     assert staged[0].reply == "（她歪了歪头。）什么？"
+
+
+def test_a_name_in_two_spellings_is_that_speaker_and_two_names_are_neither() -> None:
+    assert SPEAKERS.role("Atri/亚托莉") is Role.CHARACTER
+    assert SPEAKERS.role("夏生 / Natsuki") is Role.LEAD
+    assert SPEAKERS.role("Natsuki/ATRI") is Role.OTHER  # both at once: neither alone
+    assert SPEAKERS.role("Atri/水菜萌") is Role.OTHER
