@@ -35,7 +35,39 @@ GLM4_SHAPED = (
 GEMMA_SHAPED = GEMMA2.template.replace("<start_of_turn>", "<|im_start|>").replace(
     "<end_of_turn>", "<|im_end|>"
 )
-TEMPLATES = {"chatml": CHATML_TEMPLATE, "glm4-shaped": GLM4_SHAPED, "gemma-shaped": GEMMA_SHAPED}
+# Llama-3.1/3.2's date header: transformers gives the template `strftime_now`.
+DATED = (
+    "{%- if not date_string is defined %}{%- if strftime_now is defined %}"
+    '{%- set date_string = strftime_now("%d %b %Y") %}'
+    '{%- else %}{%- set date_string = "26 Jul 2024" %}{%- endif %}{%- endif %}'
+    "<|im_start|>system\nToday Date: {{ date_string }}\n\n"
+    "{% if messages[0]['role'] == 'system' %}{{ messages[0]['content'] }}{% endif %}<|im_end|>\n"
+    "{% for m in messages %}{% if m['role'] != 'system' %}"
+    "<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+# Jinja's loop controls ({% break %}, {% continue %}), which transformers turns on.
+LOOP_CONTROLS = (
+    "{% for m in messages %}{% if m['role'] != 'system' %}{% continue %}{% endif %}"
+    "<|im_start|>system\n{{ m['content'] }}<|im_end|>\n{% break %}{% endfor %}"
+    "{% for m in messages %}{% if m['role'] == 'system' %}{% continue %}{% endif %}"
+    "<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+# Messages as JSON strings: transformers' `tojson` keeps non-ASCII text and does not
+# escape HTML characters (Jinja's own writes "\u003c3" for "<3").
+AS_JSON = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] | tojson }}"
+    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+TEMPLATES = {
+    "chatml": CHATML_TEMPLATE,
+    "glm4-shaped": GLM4_SHAPED,
+    "gemma-shaped": GEMMA_SHAPED,
+    "dated": DATED,
+    "loop-controls": LOOP_CONTROLS,
+    "as-json": AS_JSON,
+}
 
 SYSTEM = "You are ATRI, a robot girl who lives by the sea."
 REPLY = "Crab, please!"
@@ -46,7 +78,7 @@ CHATS: dict[str, ChatMessages] = {
         {"role": "user", "content": "Aki: hello"},
         {"role": "assistant", "content": "Good morning, Aki!"},
         {"role": "user", "content": "Aki: what do you eat?"},
-        {"role": "user", "content": "Mio: and drink?"},
+        {"role": "user", "content": "Mio: and drink? <3 & 'カニ'"},
     ],
     # She spoke first (a greeting), then a user answered.
     "her first": [
