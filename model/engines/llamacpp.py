@@ -334,21 +334,21 @@ class LlamaCppEngine:
         return checked(lambda: self._render_as_is(conform(messages, rules)))
 
     def _render_as_is(self, messages: ChatMessages) -> str:
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
+        # transformers' own renderer, which training and the local engine render through:
+        # its Jinja environment has loop controls, a `tojson` that keeps text as it is and
+        # `strftime_now` (Llama-3's date header); a plain Jinja environment lacked them, so
+        # such a template was refused here or read differently than in training.
+        from transformers.utils.chat_template_utils import render_jinja_template
 
-        def raise_exception(message: str) -> None:
-            raise ValueError(message)
-
-        # The options transformers renders chat templates with.
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-        template = env.from_string(self.chat_template)
-        return template.render(
-            messages=messages,
+        # (the renders, the reply spans); annotated as a str in transformers 5.
+        rendered: Any = render_jinja_template(
+            [messages],
+            chat_template=self.chat_template,
             add_generation_prompt=True,
             bos_token=self._bos.decode("utf-8", errors="replace"),
             eos_token=self._eos.decode("utf-8", errors="replace"),
-            raise_exception=raise_exception,
         )
+        return str(rendered[0][0])
 
     def encode(self, messages: ChatMessages) -> list[int]:
         return self.tokenize(self.render(messages))

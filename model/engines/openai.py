@@ -559,8 +559,9 @@ class OpenAIEngine:
 
 def base_reply_stop(settings: Settings, base_id: str) -> tuple[str, int] | None:
     """`reply_stop_of` the served base where it is a local folder with a tokenizer: the
-    base card's root (the path vLLM read), else `[model] base`. None otherwise; the
-    server's own end tokens then stop a reply, as before."""
+    base card's root (the path vLLM read), else `[model] base`; under `[model]
+    chat_template` where set (training labelled under it, and vLLM serves it with
+    `--chat-template`). None otherwise; the server's own end tokens then stop a reply."""
     folders = [Path(base_id)] if Path(base_id).is_absolute() else []
     folders.append(settings.path(settings.model.base))
     folder = next((f for f in folders if (f / "tokenizer_config.json").is_file()), None)
@@ -583,12 +584,14 @@ def base_reply_stop(settings: Settings, base_id: str) -> tuple[str, int] | None:
             exc,
         )
         return None
+    if settings.model.chat_template.strip():
+        tokenizer.chat_template = settings.model.chat_template
     stop = reply_stop_of(tokenizer)
     if stop is not None:
         log.info(
             "openai engine: the chat template of %s writes no end-of-turn token after a "
             "reply; chats stop on %s (token %d), as training labels",
-            folder,
+            "[model] chat_template" if settings.model.chat_template.strip() else folder,
             *stop,
         )
     return stop

@@ -610,3 +610,46 @@ async def test_a_local_chatml_base_sends_the_requests_it_sent_before(
             assert "end-of-turn" not in caplog.text
         finally:
             await engine.close()
+
+
+# GLM-4's shape in ChatML's tokens: each turn opens with <|im_start|> and none ends one.
+NO_END_OF_TURN = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+@pytest.mark.parametrize(
+    ("tokenizer", "override", "stop"),
+    [("chatml", NO_END_OF_TURN, "<|im_start|>"), ("glm4", CHATML_TEMPLATE, None)],
+)
+async def test_the_reply_stop_follows_the_configured_chat_template(
+    settings: Settings, tmp_path: Path, tokenizer: str, override: str, stop: str | None
+) -> None:
+    """`[model] chat_template` (vLLM then serves with `--chat-template`) is the template
+    training labelled under, so the reply stop is read from it, not the folder's own: a
+    template that writes no end-of-turn token over a ChatML folder stops on the next
+    <|im_start|>; ChatML over GLM-4's folder asks for nothing new."""
+    folder = tmp_path / tokenizer
+    local = (
+        build_tokenizer(TRAINING_TEXT, 512, CHATML_TEMPLATE)
+        if tokenizer == "chatml"
+        else template_tokenizer(GLM4)
+    )
+    local.save_pretrained(folder)
+    fake = FakeVllm(root=str(folder))
+    async with replicas(fake) as urls:
+        settings = readme_settings(settings, urls)
+        settings.model.openai_model = "atri-base"
+        settings.model.chat_template = override
+        engine = await create_engine(settings)
+        try:
+            await engine.generate([[{"role": "user", "content": "hi"}]], settings.generation)
+            (body,) = fake.bodies
+            if stop is None:
+                assert "stop_token_ids" not in body and "stop" not in body
+            else:
+                assert body["stop_token_ids"] == [local.convert_tokens_to_ids(stop)]
+                assert body["stop"] == [stop]
+        finally:
+            await engine.close()
