@@ -374,48 +374,39 @@ class Memory:
         has an older schema, is opened as usual: created or migrated once."""
         path = Path(path)
         if read_only and str(path) != ":memory:" and path.is_file():
-            memory = await cls._open_read_only(path)
-            if memory is not None:
+            memory, version = await cls._connect(path, read_only=True)
+            if version == SCHEMA_VERSION:
                 return memory
+            await memory._db.close()  # an older schema: migrated once, below
         if str(path) != ":memory:":
             _check_database_path(path)
-        try:
-            db = await aiosqlite.connect(path)
-        except sqlite3.Error as exc:
-            raise _path_error(path, f"cannot be opened ({exc})") from None
-        memory = cls(db, path)
-        try:
-            db.row_factory = aiosqlite.Row
-            await db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL keeps every committed turn across a process crash in WAL mode;
-            # only an OS crash can lose the last few, which chat history tolerates.
-            await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
-            await memory._migrate()
-        except sqlite3.Error as exc:
-            await db.close()
-            if _busy(exc):
-                raise database_error(path, exc) from None
-            raise _path_error(path, f"cannot be used as ATRI's database ({exc})") from None
-        except BaseException:
-            await db.close()
-            raise
+        memory, _ = await cls._connect(path, read_only=False)
         return memory
 
     @classmethod
-    async def _open_read_only(cls, path: Path) -> Memory | None:
-        """A connection that never writes (SQLite's `mode=ro`), or None when the schema
-        needs migrating first."""
+    async def _connect(cls, path: Path, read_only: bool) -> tuple[Memory, int]:
+        """A connection ready for use and the schema version it found. `read_only`: one
+        that never writes (SQLite's `mode=ro`), which neither migrates nor sets the
+        journal mode; otherwise the file is created or migrated to SCHEMA_VERSION."""
+        target = f"{path.absolute().as_uri()}?mode=ro" if read_only else str(path)
         try:
-            db = await aiosqlite.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+            db = await aiosqlite.connect(target, uri=read_only)
         except sqlite3.Error as exc:
             raise _path_error(path, f"cannot be opened ({exc})") from None
         memory = cls(db, path)
         try:
             db.row_factory = aiosqlite.Row
+            if not read_only:
+                await db.execute("PRAGMA journal_mode=WAL")
+                # NORMAL keeps every committed turn across a process crash in WAL mode;
+                # only an OS crash can lose the last few, which chat history tolerates.
+                await db.execute("PRAGMA synchronous=NORMAL")
             await db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
             version = await memory.schema_version()
             memory._check_not_newer(version)
+            if not read_only:
+                await memory._migrate(version)
+                version = SCHEMA_VERSION
         except sqlite3.Error as exc:
             await db.close()
             if _busy(exc):
@@ -424,10 +415,7 @@ class Memory:
         except BaseException:
             await db.close()
             raise
-        if version < SCHEMA_VERSION:
-            await db.close()
-            return None
-        return memory
+        return memory, version
 
     async def close(self) -> None:
         await self._writes.idle()  # what callers are waiting for gets written
@@ -452,9 +440,7 @@ class Memory:
                 "upgrade ATRI or point [memory] path at another file."
             )
 
-    async def _migrate(self) -> None:
-        version = await self.schema_version()
-        self._check_not_newer(version)
+    async def _migrate(self, version: int) -> None:
         for step in range(version, SCHEMA_VERSION):
             await self._db.executescript(
                 "BEGIN;\n" + MIGRATIONS[step] + f"\nPRAGMA user_version = {step + 1};\nCOMMIT;"
@@ -741,9 +727,8 @@ class Memory:
         transaction."""
         if str(self.path) == ":memory:":  # no second connection can read it
             return await read(self)
-        snapshot = await Memory._open_read_only(self.path)
-        if snapshot is None:  # an older schema, which opening this connection migrated
-            return await read(self)
+        # This connection's opening made the schema current: a read-only one reads it.
+        snapshot, _ = await Memory._connect(self.path, read_only=True)
         try:
             await snapshot._db.execute("BEGIN")  # deferred: the first read fixes it
             return await read(snapshot)
