@@ -135,6 +135,17 @@ class _Row:
     bad_logits: bool = False
 
 
+# Special tokens transformers hands a chat template beside bos/eos, and the GGUF
+# metadata keys (tokenizer.ggml.*) that hold their ids ("seperator" is llama.cpp's spelling).
+_TEMPLATE_TOKEN_KEYS = {
+    "unk_token": "unknown_token_id",
+    "pad_token": "padding_token_id",
+    "sep_token": "seperator_token_id",
+    "cls_token": "cls_token_id",
+    "mask_token": "mask_token_id",
+}
+
+
 class LlamaCppEngine:
     """llama.cpp on this machine. Build with `await LlamaCppEngine.load(settings)`."""
 
@@ -235,6 +246,7 @@ class LlamaCppEngine:
         self.stats = EngineStats()
         self._bos = self._piece(llama_cpp.llama_vocab_bos(self._vocab), special=True)
         self._eos = self._piece(llama_cpp.llama_vocab_eos(self._vocab), special=True)
+        self._template_tokens = self._special_token_strings()
         # End-of-generation tokens (EOS, end of turn, ...), as the GGUF marks them, and
         # the token that ends a reply under its chat template (`_reply_stop`).
         self._eog = [t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(self._vocab, t)]
@@ -296,6 +308,21 @@ class LlamaCppEngine:
         self._ll.llama_model_desc(self._model, buf, 128)
         return buf.value.decode("utf-8", errors="replace")
 
+    def _special_token_strings(self) -> dict[str, Any]:
+        """The special tokens a chat template may write, by the names transformers gives
+        it (`bos_token`, `pad_token`, ...), from the GGUF's tokenizer metadata: the ones
+        the model's tokenizer has, so a template renders here as in training."""
+        found: dict[str, Any] = {
+            "bos_token": self._bos.decode("utf-8", errors="replace"),
+            "eos_token": self._eos.decode("utf-8", errors="replace"),
+        }
+        for name, key in _TEMPLATE_TOKEN_KEYS.items():
+            value = self._meta(f"tokenizer.ggml.{key}")
+            if value.isdigit() and int(value) < self.n_vocab:
+                piece = self._piece(int(value), special=True)
+                found[name] = piece.decode("utf-8", errors="replace")
+        return found
+
     def _meta(self, key: str) -> str:
         size = self._ll.llama_model_meta_val_str(self._model, key.encode(), None, 0)
         if size < 0:
@@ -345,8 +372,7 @@ class LlamaCppEngine:
             [messages],
             chat_template=self.chat_template,
             add_generation_prompt=True,
-            bos_token=self._bos.decode("utf-8", errors="replace"),
-            eos_token=self._eos.decode("utf-8", errors="replace"),
+            **self._template_tokens,
         )
         return str(rendered[0][0])
 

@@ -60,6 +60,13 @@ AS_JSON = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] | tojson }}"
     "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+# A template that writes the tokenizer's other special tokens (unk, pad), which
+# transformers hands every template beside bos and eos.
+SPECIAL_TOKENS = (
+    "{{ bos_token }}{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}"
+    "<|im_end|>{{ pad_token }}{{ unk_token }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 TEMPLATES = {
     "chatml": CHATML_TEMPLATE,
     "glm4-shaped": GLM4_SHAPED,
@@ -67,6 +74,7 @@ TEMPLATES = {
     "dated": DATED,
     "loop-controls": LOOP_CONTROLS,
     "as-json": AS_JSON,
+    "special-tokens": SPECIAL_TOKENS,
 }
 
 SYSTEM = "You are ATRI, a robot girl who lives by the sea."
