@@ -118,6 +118,47 @@ def test_plain_names_like_headings_are_still_speakers(name: str) -> None:
     assert (only.speaker, only.text) == (name, "「走吧。」")
 
 
+@pytest.mark.parametrize(
+    "heading",
+    [
+        *(
+            "【第三章】",
+            "【 第3话 】",
+            "【SE】",
+            "【回想】",
+            "【回忆】",
+            "【选项1】",
+            "【Chapter 3】",
+        ),
+        *("【Flashback】", "【序章】", "【BGM 海风】"),
+    ],
+)
+def test_plain_heading_in_lenticular_brackets_names_no_speaker(heading: str) -> None:
+    # 【】 headings were still speakers: "【回想】" alone named the speaker of the quote
+    # below it, and "【第三章】海边的少女" was a line of a speaker "第三章".
+    dump = f"【夏生】「早。」\n{heading}\n「我记得那片海。」\n{heading}海边的少女\n【亚托莉】「早！」\n"
+    found = parse(dump, "x.txt", "plain", ParseOptions())
+    assert said(found) == [
+        ("夏生", "「早。」"),
+        (None, "「我记得那片海。」"),
+        (None, f"{heading}海边的少女"),
+        ("亚托莉", "「早！」"),
+    ]
+
+
+@pytest.mark.parametrize("name", ["亚托莉", "夏生", "???", "凯瑟琳", "Atri", "Sena", "第二部长"])
+def test_plain_names_in_lenticular_brackets_are_still_speakers(name: str) -> None:
+    alone, inline = parse(
+        f"【{name}】\n「走吧。」\n【{name}】「好。」\n", "x.txt", "plain", ParseOptions()
+    )
+    assert (alone.speaker, alone.text, inline.speaker, inline.text) == (
+        name,
+        "「走吧。」",
+        name,
+        "「好。」",
+    )
+
+
 def test_plain_name_in_two_spellings_in_square_brackets_is_hers(tmp_path: Path) -> None:
     # "[Atri/亚托莉] Good morning!" was narration: her line was lost, and no alias could
     # bring it back. It is hers now; "[Natsuki/Atri]" (both at once) is a third party.
