@@ -480,6 +480,40 @@ def test_detect_format(fixtures: Path, name: str, expected: str) -> None:
     assert detect_format(text, "dump.txt") == expected
 
 
+def test_plain_heading_in_brackets_starts_a_scene() -> None:
+    # The default markers matched only at the very start of the line, so a chapter
+    # heading in brackets left both chapters one scene: an exchange could span them and
+    # the train/eval split could cut a chapter in two.
+    dump = (
+        "【第一章】\n夏生：早。\n[Chapter 3]\n亚托莉：早！\n【第三章】海边的少女\n"
+        "夏生：嗯。\n[第三章 海边]\n亚托莉：走吧。\n［ 第4话 ］\n夏生：好。\n"
+    )
+    found = parse(dump, "x.txt", "plain", MARKERS)
+    assert [(u.speaker, u.line, u.scene) for u in found] == [
+        ("夏生", 2, "1"),
+        ("亚托莉", 4, "2"),
+        ("夏生", 6, "3"),
+        ("亚托莉", 8, "4"),
+        ("夏生", 10, "5"),
+    ]
+
+
+def test_user_scene_markers_still_match_as_documented() -> None:
+    markers = compile_markers([r"SCENE \d+", r"\[scene\]", r"^◆"])
+    assert markers is not None
+    assert all(markers.match(line) for line in ["SCENE 2", "[SCENE 2]", "【 SCENE 2】", "[scene]"])
+    assert markers.match("◆") and not markers.match("[◆")  # "^": the line's start only
+    assert not markers.match("[Atri] SCENE 2") and not markers.match("x[SCENE 2]")
+    dump = "[scene]\nA: 1\n【SCENE 3】\nB: 2\n◆\nA: 3\n[◆]\nB: 4\n"
+    found = parse(dump, "x.txt", "plain", ParseOptions(scene_marker=markers))
+    assert [(u.speaker, u.scene) for u in found] == [
+        ("A", "1"),
+        ("B", "2"),
+        ("A", "3"),
+        ("B", "3"),  # "[◆]" started no scene
+    ]
+
+
 def test_scene_marker_flags_are_scoped() -> None:
     markers = compile_markers([r"(?i)chapter \d+", r"第.章"])
     assert markers is not None and markers.match("CHAPTER 2") and markers.match("第三章")
