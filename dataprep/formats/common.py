@@ -56,11 +56,18 @@ def is_code(line: str) -> bool:
     return line.isascii() and CODE.match(line) is not None
 
 
+# A heading in brackets (`[Chapter 3]`, `【第三章】`, `[第三章 海边]`) ends a scene as the
+# bare heading does, so a marker is also tried just inside a leading bracket; one that
+# starts with `^` still matches only at the start of the line.
+_LEADING_BRACKET = r"(?:[\[［【][^\S\n]*)?"
+
+
 def compile_markers(patterns: list[str]) -> re.Pattern[str] | None:
-    """One regex for all scene-marker patterns, matched at the start of a stripped line."""
+    """One regex for all scene-marker patterns, matched at the start of a stripped line
+    or just inside a leading `[`, `［` or `【`."""
     if not patterns:
         return None
-    return re.compile("|".join(_scoped(p) for p in patterns))
+    return re.compile(f"{_LEADING_BRACKET}(?:{'|'.join(_scoped(p) for p in patterns)})")
 
 
 _GLOBAL_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")

@@ -118,6 +118,47 @@ def test_plain_names_like_headings_are_still_speakers(name: str) -> None:
     assert (only.speaker, only.text) == (name, "「走吧。」")
 
 
+@pytest.mark.parametrize(
+    "heading",
+    [
+        *(
+            "【第三章】",
+            "【 第3话 】",
+            "【SE】",
+            "【回想】",
+            "【回忆】",
+            "【选项1】",
+            "【Chapter 3】",
+        ),
+        *("【Flashback】", "【序章】", "【BGM 海风】"),
+    ],
+)
+def test_plain_heading_in_lenticular_brackets_names_no_speaker(heading: str) -> None:
+    # 【】 headings were still speakers: "【回想】" alone named the speaker of the quote
+    # below it, and "【第三章】海边的少女" was a line of a speaker "第三章".
+    dump = f"【夏生】「早。」\n{heading}\n「我记得那片海。」\n{heading}海边的少女\n【亚托莉】「早！」\n"
+    found = parse(dump, "x.txt", "plain", ParseOptions())
+    assert said(found) == [
+        ("夏生", "「早。」"),
+        (None, "「我记得那片海。」"),
+        (None, f"{heading}海边的少女"),
+        ("亚托莉", "「早！」"),
+    ]
+
+
+@pytest.mark.parametrize("name", ["亚托莉", "夏生", "???", "凯瑟琳", "Atri", "Sena", "第二部长"])
+def test_plain_names_in_lenticular_brackets_are_still_speakers(name: str) -> None:
+    alone, inline = parse(
+        f"【{name}】\n「走吧。」\n【{name}】「好。」\n", "x.txt", "plain", ParseOptions()
+    )
+    assert (alone.speaker, alone.text, inline.speaker, inline.text) == (
+        name,
+        "「走吧。」",
+        name,
+        "「好。」",
+    )
+
+
 def test_plain_name_in_two_spellings_in_square_brackets_is_hers(tmp_path: Path) -> None:
     # "[Atri/亚托莉] Good morning!" was narration: her line was lost, and no alias could
     # bring it back. It is hers now; "[Natsuki/Atri]" (both at once) is a third party.
@@ -437,6 +478,40 @@ def test_detect_format(fixtures: Path, name: str, expected: str) -> None:
     assert detect_format(text, name) == expected
     # Without the telling extension, the content decides.
     assert detect_format(text, "dump.txt") == expected
+
+
+def test_plain_heading_in_brackets_starts_a_scene() -> None:
+    # The default markers matched only at the very start of the line, so a chapter
+    # heading in brackets left both chapters one scene: an exchange could span them and
+    # the train/eval split could cut a chapter in two.
+    dump = (
+        "【第一章】\n夏生：早。\n[Chapter 3]\n亚托莉：早！\n【第三章】海边的少女\n"
+        "夏生：嗯。\n[第三章 海边]\n亚托莉：走吧。\n［ 第4话 ］\n夏生：好。\n"
+    )
+    found = parse(dump, "x.txt", "plain", MARKERS)
+    assert [(u.speaker, u.line, u.scene) for u in found] == [
+        ("夏生", 2, "1"),
+        ("亚托莉", 4, "2"),
+        ("夏生", 6, "3"),
+        ("亚托莉", 8, "4"),
+        ("夏生", 10, "5"),
+    ]
+
+
+def test_user_scene_markers_still_match_as_documented() -> None:
+    markers = compile_markers([r"SCENE \d+", r"\[scene\]", r"^◆"])
+    assert markers is not None
+    assert all(markers.match(line) for line in ["SCENE 2", "[SCENE 2]", "【 SCENE 2】", "[scene]"])
+    assert markers.match("◆") and not markers.match("[◆")  # "^": the line's start only
+    assert not markers.match("[Atri] SCENE 2") and not markers.match("x[SCENE 2]")
+    dump = "[scene]\nA: 1\n【SCENE 3】\nB: 2\n◆\nA: 3\n[◆]\nB: 4\n"
+    found = parse(dump, "x.txt", "plain", ParseOptions(scene_marker=markers))
+    assert [(u.speaker, u.scene) for u in found] == [
+        ("A", "1"),
+        ("B", "2"),
+        ("A", "3"),
+        ("B", "3"),  # "[◆]" started no scene
+    ]
 
 
 def test_scene_marker_flags_are_scoped() -> None:
