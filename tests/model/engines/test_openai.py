@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from atri.config import ConfigError, Settings
 from model.adapters.reload import AdapterEngine
+from model.character.prompt import ChatMessages
 from model.engines import create_engine
 from model.engines.echo import EchoEngine
 from model.engines.openai import OpenAIEngine, RemoteEngineError, approx_tokens
@@ -554,6 +555,30 @@ async def test_a_server_whose_template_refuses_a_system_role_gets_the_chat_it_ta
             await engine.close()
 
 
+async def bodies_sent(
+    settings: Settings,
+    root: str,
+    chats: list[ChatMessages],
+    base: str = "",
+    chat_template: str = "",
+) -> list[dict[str, Any]]:
+    """The chat requests the openai engine sends a vLLM whose base card's root is `root`,
+    with `[model] base` and `[model] chat_template` as given."""
+    fake = FakeVllm(root=root)
+    async with replicas(fake) as urls:
+        settings = readme_settings(settings, urls)
+        if base:
+            settings.model.base = base
+        settings.model.openai_model = "atri-base"
+        settings.model.chat_template = chat_template
+        engine = await create_engine(settings)
+        try:
+            await engine.generate(chats, settings.generation)
+        finally:
+            await engine.close()
+    return fake.bodies
+
+
 @pytest.mark.parametrize("where", ["vllm root", "model base"])
 async def test_a_local_glm4_base_stops_on_the_next_role_marker_on_vllm(
     settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture, where: str
@@ -566,24 +591,19 @@ async def test_a_local_glm4_base_stops_on_the_next_role_marker_on_vllm(
     tokenizer = template_tokenizer(GLM4)
     tokenizer.save_pretrained(folder)
     user_id = tokenizer.convert_tokens_to_ids("<|user|>")
-    fake = FakeVllm(root=str(folder) if where == "vllm root" else "THUDM/glm-4-9b-chat")
-    async with replicas(fake) as urls:
-        settings = readme_settings(settings, urls)
-        if where == "model base":
-            settings.model.base = str(folder)
-        settings.model.openai_model = "atri-base"
-        caplog.set_level("INFO", logger="model.engines.openai")
-        engine = await create_engine(settings)
-        try:
-            chat = [{"role": "system", "content": "persona"}, {"role": "user", "content": "hi"}]
-            await engine.generate([chat, chat], settings.generation)
-            assert len(fake.bodies) == 2
-            for body in fake.bodies:
-                assert body["stop_token_ids"] == [user_id]
-                assert body["stop"] == ["<|user|>"]
-            assert "writes no end-of-turn token" in caplog.text
-        finally:
-            await engine.close()
+    caplog.set_level("INFO", logger="model.engines.openai")
+    chat = [{"role": "system", "content": "persona"}, {"role": "user", "content": "hi"}]
+    bodies = await bodies_sent(
+        settings,
+        str(folder) if where == "vllm root" else "THUDM/glm-4-9b-chat",
+        [chat, chat],
+        base=str(folder) if where == "model base" else "",
+    )
+    assert len(bodies) == 2
+    for body in bodies:
+        assert body["stop_token_ids"] == [user_id]
+        assert body["stop"] == ["<|user|>"]
+    assert "writes no end-of-turn token" in caplog.text
 
 
 @pytest.mark.parametrize("where", ["vllm root", "model base"])
@@ -594,22 +614,16 @@ async def test_a_local_chatml_base_sends_the_requests_it_sent_before(
     is asked for; nor for a base that is no local folder (the README's hub id)."""
     folder = tmp_path / "qwen"
     build_tokenizer(TRAINING_TEXT, 512, CHATML_TEMPLATE).save_pretrained(folder)
-    fake = FakeVllm(root=str(folder) if where == "vllm root" else QWEN)
-    async with replicas(fake) as urls:
-        settings = readme_settings(settings, urls)
-        if where == "model base":
-            settings.model.base = str(folder)
-        settings.model.openai_model = "atri-base"
-        caplog.set_level("INFO", logger="model.engines.openai")
-        engine = await create_engine(settings)
-        try:
-            await engine.generate([[{"role": "user", "content": "hi"}]], settings.generation)
-            (body,) = fake.bodies
-            assert "stop_token_ids" not in body and "stop" not in body
-            assert caplog.text.count("WARNING") == 0
-            assert "end-of-turn" not in caplog.text
-        finally:
-            await engine.close()
+    caplog.set_level("INFO", logger="model.engines.openai")
+    (body,) = await bodies_sent(
+        settings,
+        str(folder) if where == "vllm root" else QWEN,
+        [[{"role": "user", "content": "hi"}]],
+        base=str(folder) if where == "model base" else "",
+    )
+    assert "stop_token_ids" not in body and "stop" not in body
+    assert caplog.text.count("WARNING") == 0
+    assert "end-of-turn" not in caplog.text
 
 
 # GLM-4's shape in ChatML's tokens: each turn opens with <|im_start|> and none ends one.
@@ -637,19 +651,10 @@ async def test_the_reply_stop_follows_the_configured_chat_template(
         else template_tokenizer(GLM4)
     )
     local.save_pretrained(folder)
-    fake = FakeVllm(root=str(folder))
-    async with replicas(fake) as urls:
-        settings = readme_settings(settings, urls)
-        settings.model.openai_model = "atri-base"
-        settings.model.chat_template = override
-        engine = await create_engine(settings)
-        try:
-            await engine.generate([[{"role": "user", "content": "hi"}]], settings.generation)
-            (body,) = fake.bodies
-            if stop is None:
-                assert "stop_token_ids" not in body and "stop" not in body
-            else:
-                assert body["stop_token_ids"] == [local.convert_tokens_to_ids(stop)]
-                assert body["stop"] == [stop]
-        finally:
-            await engine.close()
+    chat = [{"role": "user", "content": "hi"}]
+    (body,) = await bodies_sent(settings, str(folder), [chat], chat_template=override)
+    if stop is None:
+        assert "stop_token_ids" not in body and "stop" not in body
+    else:
+        assert body["stop_token_ids"] == [local.convert_tokens_to_ids(stop)]
+        assert body["stop"] == [stop]
