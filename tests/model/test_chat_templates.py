@@ -179,7 +179,8 @@ def test_the_llamacpp_engine_renders_the_same_shape() -> None:
     from model.engines.llamacpp import LlamaCppEngine
 
     engine = LlamaCppEngine.__new__(LlamaCppEngine)  # render needs the template only
-    engine.chat_template, engine._bos, engine._eos = GEMMA2.template, b"<bos>", b"<eos>"
+    engine.chat_template = GEMMA2.template
+    engine._template_tokens = {"bos_token": "<bos>", "eos_token": "<eos>"}
     chat = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "a"}]
     chat.append({"role": "user", "content": "b"})
     assert engine.render(chat).endswith(
