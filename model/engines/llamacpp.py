@@ -249,26 +249,32 @@ class LlamaCppEngine:
         self._template_tokens = self._special_token_strings()
         # End-of-generation tokens (EOS, end of turn, ...), as the GGUF marks them, and
         # the token that ends a reply under its chat template (`_reply_stop`).
-        self._eog = [t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(self._vocab, t)]
+        self._eog, self._control = self._scan_vocab()
         self.stop_tokens = sorted({*self._eog, *self._reply_stop()})
         self.thread = EngineThread("atri-llamacpp")
         self._closed = False
+
+    def _scan_vocab(self) -> tuple[list[int], list[str]]:
+        """One pass over the vocabulary at load: the end-of-generation tokens (EOS, end of
+        turn, ...) as the GGUF marks them, and the control tokens' text, longest first."""
+        ll, vocab, control = self._ll, self._vocab, self._ll.LLAMA_TOKEN_ATTR_CONTROL
+        eog: list[int] = []
+        specials: set[str] = set()
+        for t in range(self.n_vocab):
+            if ll.llama_vocab_is_eog(vocab, t):
+                eog.append(t)
+            if ll.llama_vocab_get_attr(vocab, t) & control:
+                specials.add(self._piece(t, special=True).decode("utf-8", errors="replace"))
+        return eog, sorted((s for s in specials if s), key=len, reverse=True)
 
     def _reply_stop(self) -> list[int]:
         """The token that ends a reply under the GGUF's chat template (its end-of-turn
         token, or GLM-4's next role marker <|user|>: its template writes none), which
         training labels; a GGUF converted without marking it as end of generation would
         otherwise run on into a made-up turn. [] when the template shows none."""
-        control = self._ll.LLAMA_TOKEN_ATTR_CONTROL
-        specials = {
-            self._piece(t, special=True).decode("utf-8", errors="replace")
-            for t in range(self.n_vocab)
-            if self._ll.llama_vocab_get_attr(self._vocab, t) & control
-        }
         rules = template_rules(self.chat_template, self._render_as_is)
         stop = template_reply_stop(
-            lambda chat: self._render_as_is(conform(chat, rules)),
-            sorted((s for s in specials if s), key=len, reverse=True),
+            lambda chat: self._render_as_is(conform(chat, rules)), self._control
         )
         ids = self.tokenize(stop) if stop else []
         return ids if len(ids) == 1 else []
