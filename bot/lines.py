@@ -45,6 +45,9 @@ class BotLines:
     command_not_understood: str
     not_listed: str  # a slash command from someone [discord]'s lists shut out
     media_only: str
+    # Put into her prompt in the user's words' place: what the model cannot see.
+    sticker_note: str  # {sticker}
+    attachment_note: str  # {filename}
     memory_sent_privately: str
     memory_not_sent: str
     qq_usage: str
@@ -100,6 +103,8 @@ ZH = BotLines(
     command_not_understood="{name}没看懂这个命令……请从命令菜单里重新选一次吧。",
     not_listed="{name}在这里不接受你的命令。",
     media_only="{name}还看不懂图片和表情呢……用文字和我说吧！",
+    sticker_note="（发来了贴纸：{{sticker}}）",
+    attachment_note="（发来了附件：{{filename}}）",
     memory_sent_privately="{name}把记得的事私信发给你了，去看看吧。",
     memory_not_sent="私信发不出去……加{name}为好友后，再在群里试一次吧。",
     qq_usage="""和{name}聊天：在群里 @她、用她的名字开头，或回复她的消息；私聊直接说。
@@ -159,6 +164,8 @@ EN = BotLines(
     "from the command menu.",
     not_listed="{name} doesn't take your commands here.",
     media_only="{name} can't read pictures or stickers yet... Tell me in words!",
+    sticker_note="(sent a sticker: {{sticker}})",
+    attachment_note="(sent an attachment: {{filename}})",
     memory_sent_privately="{name} sent you what she remembers in a private message.",
     memory_not_sent="The private message could not be sent... Add {name} as a friend, "
     "then try again in the group.",

@@ -4,7 +4,7 @@ A message goes through four small steps, each testable alone:
 `should_answer` (is it for ATRI, and may this person talk to her here?) → `to_request`
 (Discord ids and text → `ChatRequest`) → `worker.chat` (typing shown meanwhile) →
 `send_reply` (mentions neutralised, split under 2000 characters, as a reply that pings
-nobody). Slash commands are in `bot/discord_commands.py`.
+nobody). Slash commands are in `bot/discord/commands.py`.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from bot.limits import (
     QuietNotices,
     ReplyCap,
 )
+from bot.lines import lines
 from model.character.persona import Persona, canned_lines
 from model.protocol import ChannelMode, ChatRequest, MessageRef, ReplyCut, Worker
 
@@ -171,7 +172,8 @@ def names_for(message: discord.Message) -> NameLookup:
 
 def message_text(message: discord.Message, me_id: int) -> str:
     """What the person said, as plain text: ATRI's own mention dropped, other mentions as
-    `@name`, and a note for attachments and stickers the model cannot see."""
+    `@name`, and a note for attachments and stickers the model cannot see, in the
+    card's language (a Chinese note in an English chat pulls her replies into Chinese)."""
     text = re.sub(rf"<@!?{me_id}>", "", message.content)
     own_role = message.guild.self_role if message.guild else None
     if own_role is not None:
@@ -179,8 +181,9 @@ def message_text(message: discord.Message, me_id: int) -> str:
     # A forwarded message carries its text in snapshots, not in `content`.
     forwarded = [snapshot.content for snapshot in message.message_snapshots]
     text = mentions_as_names(" ".join([text, *forwarded]), names_for(message))
-    notes = [f"（发来了贴纸：{sticker.name}）" for sticker in message.stickers]
-    notes += [f"（发来了附件：{attachment.filename}）" for attachment in message.attachments]
+    said = lines()
+    notes = [said.sticker_note.format(sticker=sticker.name) for sticker in message.stickers]
+    notes += [said.attachment_note.format(filename=a.filename) for a in message.attachments]
     text = " ".join(part for part in [text.strip(), *notes] if part)
     return clean_incoming(text)[:MAX_INPUT_CHARS].strip()
 

@@ -65,6 +65,8 @@ def test_no_line_names_atri_for_someone_else() -> None:
                 message="m",
                 latency="1 ms",
                 servers=1,
+                sticker="s",
+                filename="f",
             )
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from pathlib import Path
 
 import pytest
 
 from atri.config import Settings
+from bot import lines as bot_lines
 from bot.discord.adapter import AtriClient
 from bot.discord.text import MESSAGE_LIMIT
 from bot.limits import MAX_INPUT_CHARS
+from bot.lines import use_card
 from model.character.persona import load_persona
 from model.protocol import ChatRequest, ReloadResult, Reply, ScopeRef, WorkerStatus
 from model.service import ChatService
@@ -30,6 +33,7 @@ from tests.bot.discord.fake_discord import (
     is_reaction,
     is_typing_in,
 )
+from tests.bot.test_lines import card_settings
 
 # What the packaged card (Chinese on the echo engine) says to an empty message.
 EMPTY_MESSAGE_REPLY = load_persona().lines.empty
@@ -328,8 +332,26 @@ async def test_odd_messages_never_crash_her(
     assert all(len(c) <= MESSAGE_LIMIT for c in contents)
     if expected is not None:
         assert "".join(contents) == expected
+
     else:
         assert contents[0].startswith(ECHO)
+
+
+async def test_what_she_cannot_see_is_noted_in_her_cards_language(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A Chinese note inside an English chat pulled the model's reply into Chinese.
+    monkeypatch.setattr(bot_lines, "_current", bot_lines.lines())  # put back after the test
+    use_card(card_settings(tmp_path, "Yuki", "A girl who lives in the snow."))
+    sticker = {"id": "2", "name": "wave", "format_type": 1}
+    await say(fake_discord, MEMBER_ID, "look", sticker_items=[sticker])
+    reply = ECHO + "look (sent a sticker: wave)"
+    await fake_discord.wait_for_calls(
+        lambda c: is_message_to(CHANNEL_ID)(c) and c.body["content"] == reply
+    )
 
 
 class UnreachableWorker:
