@@ -196,11 +196,74 @@ message; in a private chat, just talk.
     slash_rollback="Go back to the previous model version",
 )
 
-_BY_LANGUAGE = {"zh": ZH, "en": EN}
+JA = BotLines(
+    name="{name}",
+    refused="それは管理者だけができることだよ。{name}、ちゃんと決まりは守るからね！",
+    not_a_channel="これはグループかチャンネルで使ってね。",
+    group_only="これはグループで使ってね。",
+    shared_reset_refused="ここの会話はみんなで共有しているから、リセットできるのは管理者だけだよ。",
+    shared_user_reset="ここの会話はみんなで共有しているので、そのメンバーだけの部分はありません："
+    "何もリセットしていません。リセットするなら、チャンネルかグループ全体をリセットしてください。",
+    reset_done="わかった、{name}はわたしたちの会話を忘れたよ（{{count}} 件）。また最初から話そう！",
+    user_reset_done="そのメンバーの会話をリセットしました（{{count}} 件）。",
+    channel_reset_done="ここの会話をリセットしました（{{count}} 件）。",
+    mode_off="わかった、{name}はここでは静かにしてるね。管理者はいつでも呼び戻せるよ。",
+    mode_mention="わかった、ここでは呼ばれたとき（@わたし、名前、返信）だけ{name}が答えるね。",
+    mode_all="わかった、ここでは{name}が全部のメッセージに答えるよ！",
+    nothing_remembered="{name}はまだあなたとの会話を覚えていないよ。話しかけてね！",
+    remembered="{name}が覚えていること：",
+    no_summary_yet="（まだ要約はないよ：わたしたちの会話はまだ全部目の前にあるから。）",
+    recent_turns="最近の会話：",
+    you="あなた",
+    status_version="モデルのバージョン：{{version}}",
+    base_model="ベースモデル",
+    status_queue="待ち：{{depth}}",
+    status_uptime="稼働時間：{{hours}} 時間 {{minutes}} 分",
+    status_engine="エンジン：{{engine}}（{{base}}）",
+    status_reload="前回の読み込み：{{message}}",
+    discord_details="Discord：遅延 {{latency}}、{{servers}} サーバー",
+    failed="うう……{name}、うまくできなかった。少ししてからもう一度試してね。",
+    command_not_understood="{name}、このコマンドがわからなかった……コマンドメニューから"
+    "もう一度選んでね。",
+    not_listed="{name}はここではあなたのコマンドを受け付けないよ。",
+    media_only="{name}はまだ画像やスタンプが読めないの……言葉で話してね！",
+    sticker_note="（スタンプを送った：{{sticker}}）",
+    attachment_note="（ファイルを送った：{{filename}}）",
+    memory_sent_privately="{name}が覚えていることを個別メッセージで送ったよ。見てみてね。",
+    memory_not_sent="個別メッセージが送れなかった……{name}を友だちに追加してから、"
+    "もう一度グループで試してね。",
+    qq_usage="""{name}と話す：グループでは @する、名前で呼びかける、彼女のメッセージに返信する；
+個別チャットではそのまま話しかけてね。
+/atri reset または 重置记忆 — あなたとの会話を忘れる
+/atri reset @誰か — その人の会話を忘れる（グループ管理者）
+/atri reset group — このグループの会話を忘れる（グループ管理者）
+/atri memory — あなたについて覚えていること（グループで聞くと個別に送ります）
+/atri status — 彼女のいまの様子
+/atri mode off|on|all — このグループで止める、呼ばれたら答える、全部に答える（グループ管理者）
+/atri reload — 最新の学習済みバージョンに切り替える（スーパーユーザー）""",
+    qq_plugin="{name}と話そう（LoRA キャラクターモデル）、管理者は記憶をリセットできます",
+    slash_atri="{name}に関するコマンド",
+    slash_reset="{name}にあなたとの会話を忘れてもらう",
+    slash_memory="{name}があなたについて覚えていること：要約と最近の会話",
+    slash_status="{name}のいまの様子：モデルのバージョン、待ち、稼働時間",
+    slash_admin="{name}の記憶とモデルを管理する（管理者）",
+    slash_channel="このチャンネルで{name}をオン・オフする、または全部に答えさせる",
+    slash_channel_mode="このチャンネルでの話し方",
+    slash_mode_off="オフ：ここでは話さない",
+    slash_mode_mention="呼ばれたときだけ（既定）",
+    slash_mode_all="全部のメッセージに答える",
+    slash_reset_user="メンバーと{name}の会話をリセットする",
+    slash_reset_user_member="会話をリセットするメンバー",
+    slash_reset_channel="このチャンネルの会話をリセットする",
+    slash_reload="新しいモデルのバージョンを確かめて、すぐに読み込む",
+    slash_rollback="ひとつ前のモデルのバージョンに戻す",
+)
+
+_BY_LANGUAGE = {"zh": ZH, "en": EN, "ja": JA}
 
 
 def lines_for(name: str, language: str) -> BotLines:
-    """The lines in `language` (Chinese unless English) with her name filled in; the
+    """The lines in `language` (Chinese when it is none of ours) with her name filled in; the
     placeholders a sentence fills when it is said stay as `{count}` and the like."""
     template = _BY_LANGUAGE.get(language, ZH)
     # A sentence formatted again when said must not read braces in her name as its own.

@@ -13,7 +13,7 @@ import pytest
 from atri.config import Secrets, Settings
 from bot import commands, lines
 from bot.commands import Actor
-from bot.lines import EN, ZH, BotLines, lines_for, use_card
+from bot.lines import EN, JA, ZH, BotLines, lines_for, use_card
 from bot.qq.runner import her_names, nonebot_options
 from bot.relay import HttpWorker
 from model.character.persona import PersonaError, configured_card_path, load_persona
@@ -44,13 +44,22 @@ def test_another_characters_card_names_her_in_its_own_language(tmp_path: Path) -
     assert lines.lines() is said
     said = use_card(card_settings(tmp_path, "雪", "住在雪山里的女孩。"))
     assert said.mode_done("off") == "好的，雪在这里先不说话了。管理员可以随时叫我回来。"
+    # A Japanese card speaks Japanese (it spoke Chinese: there were no Japanese lines).
+    said = use_card(card_settings(tmp_path, "ユキ", "雪山に住んでいる女の子です。"))
+    assert said.refused == "それは管理者だけができることだよ。ユキ、ちゃんと決まりは守るからね！"
     # ATRI's own card is written in Chinese: her lines stay Chinese whatever model runs.
     assert use_card(Settings()) == lines_for("亚托莉", "zh")
 
 
+def test_every_language_has_its_own_words() -> None:
+    for other in (EN, JA):
+        same = [f.name for f in fields(BotLines) if getattr(other, f.name) == getattr(ZH, f.name)]
+        assert same == ["name"]
+
+
 def test_no_line_names_atri_for_someone_else() -> None:
-    for template in (ZH, EN):
-        filled = lines_for("Yuki", "en" if template is EN else "zh")
+    for language in ("zh", "en", "ja"):
+        filled = lines_for("Yuki", language)
         for field in fields(BotLines):
             text = getattr(filled, field.name)
             assert "亚托莉" not in text and "ATRI" not in text, field.name
