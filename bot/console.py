@@ -19,8 +19,8 @@ from model.protocol import Character, ChatRequest, ScopeRef, Worker, WorkerStatu
 PLATFORM = "console"
 HELP = "Commands: /reset forgets this conversation, /history shows it, /quit leaves."
 OFFLINE_DEMO_NOTE = (
-    "This is the offline demo model: tiny and English-only. For ATRI in Chinese on a "
-    'real model, see "Using a real base model" in README.md.'
+    "This is the offline demo model: tiny and English-only. For {name} in her card's own "
+    'language on a real model, see "Using a real base model" in README.md.'
 )
 COMMANDS = {"/reset", "/history", "/quit", "/exit"}
 # Lines that reach the console within this of each other were pasted together (a person
@@ -43,7 +43,7 @@ def describe_worker(status: WorkerStatus, character: Character) -> list[str]:
         f"{status.adapter_version or 'none'} · engine {status.engine} · language {language}"
     ]
     if status.base_model == OFFLINE_DEFAULT_BASE:
-        lines.append(OFFLINE_DEMO_NOTE)
+        lines.append(OFFLINE_DEMO_NOTE.format(name=character.name))
     return lines
 
 

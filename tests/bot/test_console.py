@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from atri.config import OOCSettings
+from atri.config import OFFLINE_DEFAULT_BASE, OOCSettings
+from bot.console import describe_worker
 from model.character.ooc import OOCDetector, detect_language
 from model.engines.echo import EchoEngine
+from model.protocol import Character, WorkerStatus
 
 
 def write_config(tmp_path: Path, engine: str = "echo", extra: str = "") -> Path:
@@ -171,6 +173,7 @@ def test_first_chat_on_the_offline_model_is_english_and_in_character(tmp_path: P
         out = result.stdout
         assert "base model builtin:smollm2-135m · adapter none · engine local" in out
         assert "language English" in out and "English-only" in out and "README" in out
+        assert "For ATRI in her card's own language" in out
         # Each turn starts a line with "ATRI: "; a reply may run over several lines.
         said = [part.split("\nBye!")[0].strip() for part in out.split("ATRI: ")[1:]]
         assert len(said) == 2, out  # the greeting, then the reply
@@ -181,3 +184,11 @@ def test_first_chat_on_the_offline_model_is_english_and_in_character(tmp_path: P
         verdicts.append(OOCDetector(OOCSettings(), language="en").check(reply))
     flagged = [v.reasons for v in verdicts if v.flagged]
     assert len(flagged) <= 1, flagged
+
+
+def test_the_demo_note_names_the_configured_character() -> None:
+    status = WorkerStatus(engine="local", base_model=OFFLINE_DEFAULT_BASE)
+    yuki = Character(name="Yuki", greeting="Hi, {{user}}.", user_name="you", language="en")
+    said = " ".join(describe_worker(status, yuki))
+    assert "Yuki · base model" in said and "For Yuki in her card's own language" in said
+    assert "ATRI" not in said
