@@ -90,7 +90,8 @@ def run_prep(
         console.print(Text("skipped: ", style="yellow") + Text(error))
     for warning in result.warnings:
         console.print(Text("warning: ", style="yellow") + Text(warning))
-    console.print(speakers_table(result.stats))
+    if result.stats.speakers:  # an empty table says nothing the sentences don't
+        console.print(speakers_table(result.stats))
     console.print(stats_table(result.stats))
     for note in result.notes:
         _say(console, note, "yellow")
