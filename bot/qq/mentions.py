@@ -16,6 +16,8 @@ from typing import Any
 
 from nonebot.adapters.onebot.v11 import Bot, GroupMessageEvent, MessageEvent
 
+from bot.lines import lines
+
 log = logging.getLogger(__name__)
 
 AT_ALL = "all"
@@ -59,18 +61,25 @@ async def _look_up(bot: Bot, group_id: int, user_id: str) -> str:
 
 
 async def spoken_text(bot: Bot, event: MessageEvent) -> str:
-    """The words of the message, her own @s dropped and other @s as "@name"."""
+    """The words of the message, her own @s dropped and other @s as "@name", and a note
+    where a picture was (the model cannot see it; "看这个" alone reads as nonsense). A
+    message without words stays "" (pictures alone are answered, or not, before this)."""
     me = str(event.self_id)
     parts: list[str] = []
+    said = False  # words or someone's @: a picture's note alone is not
     for seg in event.message:
         if seg.type == "text" and isinstance(seg.data.get("text"), str):
             parts.append(seg.data["text"])
+            said = said or bool(seg.data["text"].strip())
+        elif seg.type == "image":
+            parts.append(lines().picture_note)
         elif seg.type == "at":
             target = str(seg.data.get("qq", ""))
             if target == me or not target:
                 continue
             if target == AT_ALL:
                 parts.append("@全体成员")
+                said = True
                 continue
             name = seg.data.get("name")
             if not (isinstance(name, str) and name.strip()):
@@ -78,4 +87,5 @@ async def spoken_text(bot: Bot, event: MessageEvent) -> str:
                 if isinstance(event, GroupMessageEvent) and target.isdigit():
                     name = await member_name(bot, event.group_id, target)
             parts.append(f"@{name.strip().lstrip('@')}")
-    return "".join(parts).strip()
+            said = True
+    return "".join(parts).strip() if said else ""

@@ -605,3 +605,13 @@ async def test_a_quote_the_adapter_cannot_fetch_hides_no_command_and_no_reply_to
             expect_reply(ctx, event, "亚托莉听到了：真的吗")
         else:
             ctx.should_not_pass_rule(plugin.chat)
+
+
+async def test_a_picture_beside_words_is_noted_for_her(app: App, plugin: ModuleType) -> None:
+    # "看这个" alone, without a word of the picture, reads as nonsense to the model.
+    picture = MessageSegment.image("file:///tmp/x.png")
+    async with app.test_matcher() as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = addressed(bot, group_event(at_me("看这个") + picture))
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, "亚托莉听到了：看这个（发来了一张图片）")
