@@ -598,14 +598,18 @@ class Memory:
         covers is no longer live: a reset landed while it was being written, and a
         summary of an ended context must not lead the next one. Refused too when an
         exchange was cut or recalled since `taken_back` (`taken_back(scope)` read before
-        the messages it summarizes): it may hold what was taken back."""
+        the messages it summarizes): it may hold what was taken back. Refused too when
+        the live summary ends after its last message: one imported while it was being
+        written covers later exchanges and stays (the summary ending latest leads, as
+        `import_export` keeps it)."""
         if taken_back is not None and taken_back != self._taken_back[scope]:
             return False
         cur = await self._db.execute(
             "INSERT INTO summaries (scope, text, covers_up_to, adapter_version, created_at)"
-            " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?"
-            " AND scope = ? AND archived = 0)",
-            (scope, text, covers_up_to, adapter_version, time.time(), covers_up_to, scope),
+            " SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?3"
+            " AND scope = ?1 AND archived = 0) AND NOT EXISTS (SELECT 1 FROM summaries"
+            " WHERE scope = ?1 AND archived = 0 AND covers_up_to > ?3)",
+            (scope, text, covers_up_to, adapter_version, time.time()),
         )
         if cur.rowcount == 1:  # a rolling summary: the new one holds what the old one did
             await self._db.execute(

@@ -693,3 +693,28 @@ async def test_an_exchange_stored_after_an_import_moved_its_context_is_kept(
             await worker.append_many(scope, exchange, "r", newest[scope], read_at)
         assert [m.content for m in await worker.history("s")] == list("efabcd")
         assert await worker.history("t") == []
+
+
+async def test_a_summary_written_from_an_older_window_leaves_an_imported_later_one_live(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "m.sqlite3"
+    later = scope_export(
+        [("user", "c", 20, False, ""), ("assistant", "d", 20, False, "")],
+        summaries=[{"text": "- a, c", "covers": 1, "created_at": 21.0}],
+    )
+    async with await Memory.open(path) as worker:
+        await store(worker, "s", ("user", "a", 10, False, ""), ("assistant", "b", 10, False, ""))
+        taken_back = worker.taken_back("s")
+        up_to = (await worker.history("s"))[-1].id  # the summarizer plans "- a"
+        async with await Memory.open(path) as cli:
+            await cli.import_export(parse_export(later, "later.json"))
+        assert not await worker.add_summary("s", "- a", up_to, taken_back=taken_back)
+        assert [(s.text, s.archived) for s in await worker.all_summaries("s")] == [
+            ("- a, c", False)
+        ]
+        # A summary reaching past it still replaces it, as every rolling summary does.
+        newest = (await worker.history("s"))[-1].id
+        assert await worker.add_summary("s", "- a, c, d", newest)
+        live = await worker.summary("s")
+        assert live is not None and live.text == "- a, c, d"
