@@ -465,6 +465,7 @@ class Memory:
         rows: Sequence[tuple[str, str, str, str, str]],
         request_id: str = "",
         while_live: int | None = None,
+        read_at: float | None = None,
     ) -> None:
         """Store (role, user_id, display_name, content, adapter_version) rows, all answering
         the platform message `request_id`; returns once they are committed. Concurrent
@@ -472,10 +473,13 @@ class Memory:
         before its rows are on disk. With `while_live` (the newest message the reply was
         made from), nothing is stored once none of the messages up to it is live: a reset
         or purge (here or from `atri memory`) ended the context the reply came from (one
-        exchange recalled meanwhile leaves the others live)."""
+        exchange recalled meanwhile leaves the others live). `read_at`, the time that
+        context was read: a live message said by then counts too, as an import meanwhile
+        moves the context's messages to ids above `while_live` (`said_order`) without
+        ending it; a reset leaves none live, and messages after it are said later."""
         now = time.time()
         await self._writes.submit(
-            [(scope, *row[:4], now, row[4], request_id, while_live) for row in rows]
+            [(scope, *row[:4], now, row[4], request_id, while_live, read_at) for row in rows]
         )
 
     async def _insert_groups(self, groups: list[list[tuple[Any, ...]]]) -> list[Any]:
@@ -492,7 +496,7 @@ class Memory:
                 "INSERT INTO messages (scope, role, user_id, display_name, content,"
                 " created_at, adapter_version, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
                 " WHERE ?9 IS NULL OR EXISTS (SELECT 1 FROM messages WHERE scope = ?1"
-                " AND archived = 0 AND id <= ?9)",
+                " AND archived = 0 AND (id <= ?9 OR created_at <= ?10))",
                 params,
             )
             await self._db.commit()
@@ -594,14 +598,18 @@ class Memory:
         covers is no longer live: a reset landed while it was being written, and a
         summary of an ended context must not lead the next one. Refused too when an
         exchange was cut or recalled since `taken_back` (`taken_back(scope)` read before
-        the messages it summarizes): it may hold what was taken back."""
+        the messages it summarizes): it may hold what was taken back. Refused too when
+        the live summary ends after its last message: one imported while it was being
+        written covers later exchanges and stays (the summary ending latest leads, as
+        `import_export` keeps it)."""
         if taken_back is not None and taken_back != self._taken_back[scope]:
             return False
         cur = await self._db.execute(
             "INSERT INTO summaries (scope, text, covers_up_to, adapter_version, created_at)"
-            " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?"
-            " AND scope = ? AND archived = 0)",
-            (scope, text, covers_up_to, adapter_version, time.time(), covers_up_to, scope),
+            " SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?3"
+            " AND scope = ?1 AND archived = 0) AND NOT EXISTS (SELECT 1 FROM summaries"
+            " WHERE scope = ?1 AND archived = 0 AND covers_up_to > ?3)",
+            (scope, text, covers_up_to, adapter_version, time.time()),
         )
         if cur.rowcount == 1:  # a rolling summary: the new one holds what the old one did
             await self._db.execute(

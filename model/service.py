@@ -339,10 +339,12 @@ class ChatService:
         recalled: Recalled | None = None
         window_full = False
         newest_read: int | None = None  # the newest stored message her reply is made from
+        read_at: float | None = None
         if request.context is not None:  # the client keeps the conversation
             earlier = [Turn(t.role, t.content) for t in request.context]
             history_cap = None
         else:
+            read_at = time.time()  # an import meanwhile moves what is read, not ends it
             summary, stored, window_full = await self._remembered(scope)
             earlier = stored
             newest_read = stored[-1].id if stored else summary.covers_up_to if summary else None
@@ -398,6 +400,7 @@ class ChatService:
                     ],
                     request.request_id,
                     newest_read,  # a reset meanwhile: not stored in the next context
+                    read_at,
                 )
             )
             # A client that sends its own context (the OpenAI API) keeps its own memory.

@@ -268,35 +268,41 @@ def _conversation_turn(account: str, event: MessageEvent) -> asyncio.Lock:
     return _one_reply_at_a_time.turn((account, _group_id(event) or f"private-{event.user_id}"))
 
 
-async def send_parts(bot: Bot, reply: CutReply) -> None:
+async def send_parts(bot: Bot, reply: CutReply) -> bool:
     """The reply's parts from `reply.sent` on. A lost connection keeps the rest for the
-    account's return; a refused send ends the reply (memory keeps what was sent)."""
+    account's return; a refused send ends the reply (memory keeps what was sent).
+    False when a send was refused, True when every part went out or the rest waits."""
     for index in range(reply.sent, len(reply.parts)):
         if index:
             # Counted, like the queue's gap, from the previous part's confirmed send: the
             # parts are the larger of the two apart, not their sum. Outside the queue, so
             # the account's other replies may send meanwhile.
             await asyncio.sleep(config.atri_split_pause_seconds)
-        first = index == 0
         try:
-            await _send_in_turn(bot, reply.event, text_message(reply.parts[index]), first)
+            await _send_in_turn(bot, reply, index)
         except Exception as exc:  # ActionFailed, NetworkError: nothing left to tell anyone
-            log.warning(
-                "QQ send to %s failed: %s", _group_id(reply.event) or reply.event.user_id, exc
-            )
-            await _after_failed_send(bot, reply, exc)
-            return
+            log.warning("QQ send to %s failed: %s", _send_target(reply), exc)
+            return await _after_failed_send(bot, reply, exc)
         reply.sent = index + 1
+    return True
 
 
-async def _after_failed_send(bot: Bot, reply: CutReply, exc: Exception) -> None:
+def _send_target(reply: CutReply) -> str:
+    event = reply.event
+    if reply.privately:
+        return f"private-{event.user_id}"
+    return _group_id(event) or str(event.user_id)
+
+
+async def _after_failed_send(bot: Bot, reply: CutReply, exc: Exception) -> bool:
     now = get_bots().get(reply.account)
     if isinstance(exc, ActionFailed) and now is bot:  # refused, not cut off
         await _store_only_sent(reply)
-    elif isinstance(now, Bot) and now is not bot:  # back already, on a new connection
-        await send_parts(now, reply)
-    else:
-        waiting_replies.keep(reply)
+        return False
+    if isinstance(now, Bot) and now is not bot:  # back already, on a new connection
+        return await send_parts(now, reply)
+    waiting_replies.keep(reply)
+    return True
 
 
 async def _store_only_sent(reply: CutReply) -> None:
@@ -328,23 +334,37 @@ def send_queue(bot: Bot) -> SendQueue:
     )
 
 
-async def _send_in_turn(bot: Bot, event: MessageEvent, message: Message, first: bool) -> None:
-    """Through the account's send queue; a risk-control refusal is tried once more."""
+async def _send_in_turn(bot: Bot, reply: CutReply, index: int) -> None:
+    """Part `index` of the reply, through the account's send queue; a risk-control
+    refusal is tried once more."""
     queue = send_queue(bot)
-    group = temp_session_group(event)
-    options: dict[str, Any] = {"reply_message": first, "at_sender": first}
-    if group is not None:
-        options["group_id"] = group
     try:
         async with queue.turn():
-            await bot.send(event, message, **options)
+            await _send_part(bot, reply, index)
     except Exception as exc:
         if not is_retryable(exc):
             raise
         log.info("QQ send refused (%s); trying again in %s s", exc, config.atri_send_retry_seconds)
         await asyncio.sleep(config.atri_send_retry_seconds)
         async with queue.turn():
-            await bot.send(event, message, **options)
+            await _send_part(bot, reply, index)
+
+
+async def _send_part(bot: Bot, reply: CutReply, index: int) -> None:
+    event, message = reply.event, text_message(reply.parts[index])
+    if reply.privately:
+        # `group_id` opens a temporary session with a member who is not a friend
+        # (go-cqhttp, NapCat, Lagrange); implementations without it ignore it.
+        await bot.call_api(
+            "send_private_msg", user_id=event.user_id, group_id=event.group_id, message=message
+        )
+        return
+    first = index == 0  # only the first part quotes the message and @s its sender
+    options: dict[str, Any] = {"reply_message": first, "at_sender": first}
+    group = temp_session_group(event)
+    if group is not None:
+        options["group_id"] = group
+    await bot.send(event, message, **options)
 
 
 def _channel_key(event: MessageEvent) -> str:
@@ -464,33 +484,20 @@ async def _memory(bot: Bot, event: MessageEvent) -> str:
     if not isinstance(event, GroupMessageEvent):
         return text  # answered as a reply: made safe and split by send_reply
     # Quoted messages and her replies may hold CQ-code look-alikes and run past one QQ
-    # message: the same parts a reply is sent in, in the asker's private conversation.
+    # message: the same parts a reply is sent in, in the asker's private conversation, and
+    # like a reply's, the parts a lost connection cuts off go out when the account is back.
     parts = reply_parts(text, config.atri_max_message_chars, config.atri_max_reply_parts)
-    sent = 0
-    try:
-        async with _one_reply_at_a_time.turn((str(bot.self_id), f"private-{event.user_id}")):
-            for part in parts:
-                if sent:
-                    await asyncio.sleep(config.atri_split_pause_seconds)
-                # `group_id` opens a temporary session with a member who is not a friend
-                # (go-cqhttp, NapCat, Lagrange); implementations without it ignore it.
-                async with send_queue(bot).turn():
-                    await bot.call_api(
-                        "send_private_msg",
-                        user_id=event.user_id,
-                        group_id=event.group_id,
-                        message=text_message(part),
-                    )
-                sent += 1
-    except Exception as exc:  # ActionFailed: temporary sessions refused, or not allowed
+    reply = CutReply(str(bot.self_id), event, parts, 0, privately=True)
+    async with _one_reply_at_a_time.turn((reply.account, f"private-{event.user_id}")):
+        delivered = await send_parts(bot, reply)
+    if not delivered:  # ActionFailed: temporary sessions refused, or not allowed
         log.info(
-            "QQ: /atri memory for %s not sent privately (%d of %d parts sent): %s",
+            "QQ: /atri memory for %s not sent privately (%d of %d parts sent)",
             event.user_id,
-            sent,
+            reply.sent,
             len(parts),
-            exc,
         )
-        if not sent:
+        if not reply.sent:
             return lines().memory_not_sent
     return lines().memory_sent_privately
 

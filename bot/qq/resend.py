@@ -30,6 +30,9 @@ class CutReply:
     sent: int
     # The stored exchange to correct if the rest never goes out; None: nothing stored.
     stored: ReplyCut | None = None
+    # To the event's sender in a private chat (what `/atri memory` asked in a group
+    # sends), not as a reply in the event's chat.
+    privately: bool = False
     _expiry: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def sent_text(self) -> str:

@@ -667,3 +667,54 @@ def test_said_order_merges_by_time_stored_first_at_a_tie() -> None:
     assert new_ids == [10, 11, 13]
     assert moved == {2: 12, 3: 14}
     assert said_order([(1, 5.0)], [6.0], 2) == ({}, [2])
+
+
+async def test_an_exchange_stored_after_an_import_moved_its_context_is_kept(
+    tmp_path: Path,
+) -> None:
+    """A reply made from memory read before `atri memory import` (another process) moved
+    the messages it was made from: the import ended nothing, so the exchange is kept,
+    after them; a reset still ends the context."""
+    path = tmp_path / "m.sqlite3"
+    older = scope_export([("user", "e", 5, False, ""), ("assistant", "f", 5, False, "")])
+    async with await Memory.open(path) as worker:
+        for scope in ("s", "t"):
+            await store(
+                worker, scope, ("user", "a", 10, False, ""), ("assistant", "b", 10, False, "")
+            )
+        read_at = time.time()
+        newest = {scope: (await worker.history(scope))[-1].id for scope in ("s", "t")}
+        async with await Memory.open(path) as cli:
+            await cli.import_export(parse_export(older, "older.json"))  # "a" and "b" move
+            await cli.reset("t")
+        assert all(m.id > newest["s"] for m in await worker.all_messages("s"))
+        exchange = [("user", "1", "", "c", ""), ("assistant", "", "", "d", "")]
+        for scope in ("s", "t"):
+            await worker.append_many(scope, exchange, "r", newest[scope], read_at)
+        assert [m.content for m in await worker.history("s")] == list("efabcd")
+        assert await worker.history("t") == []
+
+
+async def test_a_summary_written_from_an_older_window_leaves_an_imported_later_one_live(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "m.sqlite3"
+    later = scope_export(
+        [("user", "c", 20, False, ""), ("assistant", "d", 20, False, "")],
+        summaries=[{"text": "- a, c", "covers": 1, "created_at": 21.0}],
+    )
+    async with await Memory.open(path) as worker:
+        await store(worker, "s", ("user", "a", 10, False, ""), ("assistant", "b", 10, False, ""))
+        taken_back = worker.taken_back("s")
+        up_to = (await worker.history("s"))[-1].id  # the summarizer plans "- a"
+        async with await Memory.open(path) as cli:
+            await cli.import_export(parse_export(later, "later.json"))
+        assert not await worker.add_summary("s", "- a", up_to, taken_back=taken_back)
+        assert [(s.text, s.archived) for s in await worker.all_summaries("s")] == [
+            ("- a, c", False)
+        ]
+        # A summary reaching past it still replaces it, as every rolling summary does.
+        newest = (await worker.history("s"))[-1].id
+        assert await worker.add_summary("s", "- a, c, d", newest)
+        live = await worker.summary("s")
+        assert live is not None and live.text == "- a, c, d"

@@ -13,7 +13,7 @@ from atri.config import Settings
 from atri.errors import ConfigError
 from model.admission import RATE_WINDOW_SECONDS, RateLimiter, ScopeLocks, TokenCounts
 from model.engines.echo import EchoEngine
-from model.memory import Memory
+from model.memory import Memory, parse_export
 from model.protocol import ChatRequest, MessageRef, ScopeRef
 from model.service import ChatService
 from tests.model.conftest import V1, MakeVersion
@@ -347,3 +347,33 @@ async def test_a_reply_being_written_when_an_earlier_exchange_is_recalled_is_sto
         reply = await asyncio.wait_for(asking, 5)
         history = await service.memory.history(reply.scope)
         assert [m.content for m in history][::2] == ["one", "three"]
+
+
+async def test_a_reply_being_written_when_an_import_moves_its_context_is_stored(
+    echo_settings: Settings,
+) -> None:
+    engine = GatedEcho()
+    engine.gate.set()
+    async with await ChatService.open(echo_settings, engine=engine) as service:
+        first = await service.chat(req("one"))
+        engine.gate.clear()
+        engine.started.clear()
+        asking = asyncio.create_task(service.chat(req("two")))
+        await asyncio.wait_for(engine.started.wait(), 5)
+        # A backup of older exchanges, restored from another process: "one" and her
+        # reply move after them, to ids above the one her reply was made from.
+        older = {
+            "format": "atri-memory",
+            "version": 4,
+            "scope": first.scope,
+            "messages": [
+                {"role": "user", "user_id": "u1", "content": "zero", "created_at": 1.0},
+                {"role": "assistant", "user_id": "", "content": "0", "created_at": 1.0},
+            ],
+        }
+        async with await Memory.open(echo_settings.path(echo_settings.memory.path)) as cli:
+            await cli.import_export(parse_export(older, "older.json"))
+        engine.gate.set()
+        reply = await asyncio.wait_for(asking, 5)
+        history = await service.memory.history(reply.scope)
+        assert [m.content for m in history] == ["zero", "0", "one", first.text, "two", reply.text]

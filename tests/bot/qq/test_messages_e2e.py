@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 
 from tests.bot.qq.events import SELF_ID
 from tests.bot.qq.test_serve_e2e import (
@@ -241,3 +241,48 @@ async def test_two_replies_in_one_group_never_interleave_their_parts(
         current += texts(action)
     replies.append(current)
     assert set(replies) == expected, [texts(a) for a in sent]
+
+
+# A member and group of their own: the module's other tests use up USER_ID's limits.
+MEMORY_ASKER = 4010
+MEMORY_GROUP = 302
+
+
+async def private_parts_then_group_line(ws: ClientConnection) -> list[str]:
+    """The private parts of a `/atri memory` answer, up to her line in the group."""
+    private = []
+    while True:
+        action = await next_action(ws)
+        await answer(ws, action, {"message_id": 40 + len(private)})
+        if action["action"] != "send_private_msg":
+            assert action["params"]["group_id"] == MEMORY_GROUP
+            return private
+        assert action["params"]["user_id"] == MEMORY_ASKER
+        assert action["params"]["group_id"] == MEMORY_GROUP  # the temporary session's
+        private.append(texts(action))
+
+
+async def test_memory_sent_privately_and_cut_by_a_lost_connection_is_finished_once(
+    served: tuple[str, Path],
+) -> None:
+    url, _ = served
+    ask = {"user_id": MEMORY_ASKER, "group_id": MEMORY_GROUP}
+    async with connect(url, additional_headers=HEADERS) as ws:
+        await ws.send(json.dumps(group_message("亚托莉 " + LONG, **ask)))
+        for part in range(3):
+            await answer(ws, await next_action(ws), {"message_id": 30 + part})
+        await ws.send(json.dumps(group_message("/atri memory", **ask)))
+        whole = await private_parts_then_group_line(ws)
+        assert len(whole) > 2
+        # Asked again, and the connection drops after the first private part.
+        await ws.send(json.dumps(group_message("/atri memory", **ask)))
+        action = await next_action(ws)
+        assert action["action"] == "send_private_msg"
+        await answer(ws, action, {"message_id": 50})
+        first = texts(action)
+    await asyncio.sleep(PART_PAUSE * 2)  # the next part finds no connection
+    async with connect(url, additional_headers=HEADERS) as ws:
+        rest = await private_parts_then_group_line(ws)
+        with pytest.raises(TimeoutError):  # nothing sent twice
+            await asyncio.wait_for(next_action(ws), PART_PAUSE * 3)
+    assert [first, *rest] == whole
