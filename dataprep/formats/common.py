@@ -56,6 +56,23 @@ def is_code(line: str) -> bool:
     return line.isascii() and CODE.match(line) is not None
 
 
+# Headings and cues of dumps in brackets, never speakers in any format: `[Chapter 3]`,
+# `[Flashback]`, `[SE]`, `[CG 12]`, `[Choice 1]`, `[第三章]`, `【回忆】`, `【选项1】` (a word,
+# then nothing, a number or more words; "Endo" and "Sena" stay names). What is inside
+# the brackets, for `[…]` and `【…】` alike: each use adds its closing bracket.
+HEADING = (
+    r"(?:(?i:chapter|scene|day|part|episode|act|route|choice|option|end|ending|bgm|se|sfx"
+    r"|cg|ev|bg|flashback|flash back|prologue|epilogue|interlude|intermission)"
+    r"(?:[ \t0-9０-９][^\]】\n]*)?"
+    r"|第[^\]】\n]{1,8}[章话話幕节節回卷部]"
+    r"|(?:序章|终章|終章|尾声|尾聲|序幕|选项|選項|选择|選擇|選択肢?|音效|效果音|背景音乐|背景音樂"
+    r"|回忆|回憶|回想|场景|場景|结束|結束)[ \t0-9０-９]*)"
+)
+# A heading in brackets, the whole of a stripped line: it names nobody, not even the
+# speaker of the line below it.
+HEADING_LINE = re.compile(rf"\[{HEADING}\]|【[^\S\n]*{HEADING}[^\S\n]*】")
+
+
 # A heading in brackets (`[Chapter 3]`, `【第三章】`, `[第三章 海边]`) ends a scene as the
 # bare heading does, so a marker is also tried just inside a leading bracket; one that
 # starts with `^` still matches only at the start of the line.

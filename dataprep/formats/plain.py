@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 
-from dataprep.formats.common import TAGS_ONLY, ParseOptions, is_code
+from dataprep.formats.common import HEADING, HEADING_LINE, TAGS_ONLY, ParseOptions, is_code
 from dataprep.gc_pause import gc_paused
 from dataprep.records import Utterance
 
@@ -31,32 +31,18 @@ _SAID = r"[^\s].*"  # trailing blanks are left for the cleaning stage to drop
 # not only digits (a footnote `[1]`) and not a wait tag in capitals (`[P]`); a "/" may
 # join two spellings (`[Atri/亚托莉]`), never start one (`[/ruby]`).
 _NOT_BRACKET_NAME = rf"{_NOT_NAME}/@*#<>{{}}"
-# Headings and cues of dumps in brackets, never speakers: `[Chapter 3]`, `[Flashback]`,
-# `[SE]`, `[CG 12]`, `[Choice 1]`, `[第三章]`, `【回忆】`, `【选项1】` (a word, then nothing,
-# a number or more words; "Endo" and "Sena" stay names). What is inside the brackets,
-# for `[…]` and `【…】` alike: each form adds its closing bracket.
-_HEADING = (
-    r"(?:(?i:chapter|scene|day|part|episode|act|route|choice|option|end|ending|bgm|se|sfx"
-    r"|cg|ev|bg|flashback|flash back|prologue|epilogue|interlude|intermission)"
-    r"(?:[ \t0-9０-９][^\]】\n]*)?"
-    r"|第[^\]】\n]{1,8}[章话話幕节節回卷部]"
-    r"|(?:序章|终章|終章|尾声|尾聲|序幕|选项|選項|选择|選擇|選択肢?|音效|效果音|背景音乐|背景音樂"
-    r"|回忆|回憶|回想|场景|場景|结束|結束)[ \t0-9０-９]*)"
-)
 _BRACKET_NAME = (
-    rf"(?![0-9０-９]++\])(?!{_HEADING}\])(?=[^\]\n]*?[A-Z\u0080-\U0010ffff])"
+    rf"(?![0-9０-９]++\])(?!{HEADING}\])(?=[^\]\n]*?[A-Z\u0080-\U0010ffff])"
     rf"(?!(?i:r|l|p|np|cm|er)\])"
     rf"[^{_NOT_BRACKET_NAME}]++(?:(?:\.? |/)[^{_NOT_BRACKET_NAME}]++)*+|[?？]{{2,8}}"
 )
 _SPEAKER_FORMS = (
-    rf"【(?!{_SP}{_HEADING}{_SP}】)(?P<s1>[^】\n]{{1,32}})】{_SP}(?P<t1>{_SAID})"
+    rf"【(?!{_SP}{HEADING}{_SP}】)(?P<s1>[^】\n]{{1,32}})】{_SP}(?P<t1>{_SAID})"
     rf"|\[(?P<s3>{_BRACKET_NAME})\]{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t3>{_SAID})"
     rf"|(?P<s2>{_NAME}|[?？]{{2,8}}){_SP}(?:[：:]{{1,2}}{_SP}|(?=[「『“\"])|\t+)(?P<t2>{_SAID})"
 )
 # A `[名字]` line alone, like a `【名字】` one, names the speaker of a quoted line below it.
 _BRACKET_ALONE = re.compile(rf"\[({_BRACKET_NAME})\]{_SP}[：:]{{0,2}}")
-# A heading's line alone is neither narration nor a name for the line below.
-_HEADING_LINE = re.compile(rf"\[{_HEADING}\]|【{_SP}{_HEADING}{_SP}】")
 # A speaker's name and colon with nothing after them.
 _NAME_ALONE = re.compile(rf"({_NAME}){_SP}[：:]{{1,2}}")
 _QUOTES = '「『“"'
@@ -183,7 +169,7 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                 elif narration:
                     if pending is not None and narration[0] in _QUOTES:
                         append(Utterance(pending, narration, source, line, scene))
-                    elif narration[0] in "[【" and _HEADING_LINE.fullmatch(narration) is not None:
+                    elif narration[0] in "[【" and HEADING_LINE.fullmatch(narration) is not None:
                         pass
                     # A `【名字】` line alone names the speaker of a quoted line below it.
                     elif (

@@ -280,6 +280,38 @@ def test_kirikiri_choices_are_no_line() -> None:
     assert said(found) == [("夏生", "要去哪里？"), ("亚托莉", "好耶！")]
 
 
+@pytest.mark.parametrize(
+    "heading", ["【回想】", "【 第3话 】", "【SE】", "【Flashback】", "【选项1】"]
+)
+def test_kirikiri_heading_header_names_nobody(heading: str) -> None:
+    # A heading in the 【】 header slot was a speaker: "【回想】「我记得……」" was a line of
+    # a speaker "回想", a third party that ended the exchange.
+    text = (
+        f"*start\n【夏生】「早。」[p]\n{heading}「我记得那片海。」[p]\n"
+        f"{heading}\n海风很大。[p]\n【亚托莉】「早！」[p]\n"
+    )
+    found = parse(text, "h.ks", "kirikiri", ParseOptions())
+    assert said(found) == [
+        ("夏生", "「早。」"),
+        (None, "「我记得那片海。」"),
+        (None, "海风很大。"),
+        ("亚托莉", "「早！」"),
+    ]
+
+
+def test_kirikiri_chapter_heading_starts_a_scene() -> None:
+    text = "*start\n【夏生】「早。」[p]\n【第三章】\n「走吧。」[p]\n【亚托莉】「好！」[p]\n"
+    found = parse(text, "h.ks", "kirikiri", MARKERS)
+    assert [(u.speaker, u.scene) for u in found] == [
+        ("夏生", "start"),
+        (None, "marker1"),
+        ("亚托莉", "marker1"),
+    ]
+    # Without a scene marker for it, the heading still names nobody.
+    found = parse(text, "h.ks", "kirikiri", ParseOptions())
+    assert [u.speaker for u in found] == ["夏生", None, "亚托莉"]
+
+
 def test_renpy_with_characters_from_another_file(fixtures: Path) -> None:
     characters = renpy_format.collect_characters(
         (fixtures / "characters.rpy").read_text(encoding="utf-8")
