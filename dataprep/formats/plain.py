@@ -28,12 +28,24 @@ _SAID = r"[^\s].*"  # trailing blanks are left for the cleaning stage to drop
 # `[名字]台词`, `[Atri] text`: a name in ASCII brackets, never a KAG tag (`[r]`, `[p]`,
 # `[wait time=100]`, `[ruby text="…"]`) nor a Ren'Py `[var]`: those are lowercase ASCII or
 # hold `=` or quotes. So the name needs a capital letter or a character outside ASCII, is
-# not only digits (a footnote `[1]`) and not a wait tag in capitals (`[P]`); a "/" may
-# join two spellings (`[Atri/亚托莉]`), never start one (`[/ruby]`).
+# not only digits (a footnote `[1]`) and not a KAG tag's name in any case (`[P]`,
+# `[WAIT]`); a "/" may join two spellings (`[Atri/亚托莉]`), never start one (`[/ruby]`).
 _NOT_BRACKET_NAME = rf"{_NOT_NAME}/@*#<>{{}}"
+# KAG and TyranoScript tags that dumps keep, often in capitals (`[WAIT]`, `[L]`, `[QUAKE]`,
+# `[PLAYSE]`), compared ignoring case. Tags written with attributes never were names
+# (`=`). `ruby` and `link` are left out: both are names (Ruby, Link), and neither tag
+# does anything without attributes.
+_KAG_TAGS = (
+    "wait|wt|wa|wb|wc|wf|wl|wm|wq|ws|wvl|s|l|r|p|np|cm|ct|er|pcm|plc|hr|endlink|glink"
+    "|jump|call|return|image|freeimage|backlay|layopt|trans|quake|font|deffont|resetfont"
+    "|style|resetstyle|delay|nowait|endnowait|locate|current|position|indent|endindent"
+    "|playse|stopse|fadeinse|fadeoutse|playbgm|stopbgm|fadeinbgm|fadeoutbgm|fadebgm"
+    "|xchgbgm|eval|emb|iscript|endscript|macro|endmacro|erasemacro|if|elsif|else|endif"
+    "|ignore|endignore|clickskip|locklink|unlocklink|cancelskip|cancelautomode"
+)
 _BRACKET_NAME = (
     rf"(?![0-9０-９]++\])(?!{HEADING}\])(?=[^\]\n]*?[A-Z\u0080-\U0010ffff])"
-    rf"(?!(?i:r|l|p|np|cm|er)\])"
+    rf"(?!(?i:{_KAG_TAGS})\])"
     rf"[^{_NOT_BRACKET_NAME}]++(?:(?:\.? |/)[^{_NOT_BRACKET_NAME}]++)*+|[?？]{{2,8}}"
 )
 _SPEAKER_FORMS = (

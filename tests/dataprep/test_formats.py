@@ -77,6 +77,12 @@ def test_plain_name_in_square_brackets_is_a_speaker(
         "[r]続きの文。",
         "[p]次のページ。",
         "[R]大文字のタグ。",
+        # A KAG tag in capitals (or any case) with text after it was a speaker "WAIT".
+        "[WAIT]海风吹过。",
+        "[Wait] The wind blows.",
+        "[QUAKE]地面在摇。",
+        "[PlaySE]「早。」",
+        "[ENDLINK]回家",
         '[ruby text="かんじ"]漢字を読む。',
         '[nm t="亚托莉"]你好。',
         "[wait time=100]海风吹过。",
@@ -112,7 +118,9 @@ def test_plain_heading_in_square_brackets_names_no_speaker(heading: str) -> None
     ]
 
 
-@pytest.mark.parametrize("name", ["Guard 1", "Endo", "Sena", "Dayna", "???", "ATRI", "旁白"])
+@pytest.mark.parametrize(
+    "name", ["Guard 1", "Endo", "Sena", "Dayna", "???", "ATRI", "旁白", "Ruby", "Link", "Waits"]
+)
 def test_plain_names_like_headings_are_still_speakers(name: str) -> None:
     (only,) = parse(f"[{name}]\n「走吧。」\n", "x.txt", "plain", ParseOptions())
     assert (only.speaker, only.text) == (name, "「走吧。」")
