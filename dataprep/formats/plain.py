@@ -13,7 +13,14 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 
-from dataprep.formats.common import HEADING, HEADING_LINE, TAGS_ONLY, ParseOptions, is_code
+from dataprep.formats.common import (
+    HEADING,
+    HEADING_LINE,
+    SOUND_LINE,
+    TAGS_ONLY,
+    ParseOptions,
+    is_code,
+)
 from dataprep.gc_pause import gc_paused
 from dataprep.records import Utterance
 
@@ -182,7 +189,8 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                     if pending is not None and narration[0] in _QUOTES:
                         append(Utterance(pending, narration, source, line, scene))
                     elif narration[0] in "[【" and HEADING_LINE.fullmatch(narration) is not None:
-                        pass
+                        if SOUND_LINE.fullmatch(narration) is not None:
+                            continue  # a voice cue between `【名字】` and its line
                     # A `【名字】` line alone names the speaker of a quoted line below it.
                     elif (
                         narration[0] == "【" and narration[-1] == "】" and 2 < len(narration) <= 34

@@ -204,6 +204,26 @@ def test_plain_header_on_its_own_line_names_the_quote_below() -> None:
     assert found[0].line == 2
 
 
+def test_plain_sound_reference_is_no_speaker() -> None:
+    # "【语音：atr_0012】" was a speaker: alone, it took the name of the 【亚托莉】 line above
+    # for the quote below it; before a quote, it was a line of "语音：atr_0012".
+    text = (
+        "【亚托莉】\n【语音：atr_0012】\n「早。」\n【语音：atr_0013】「嗯。」\n[voice:atr_0014]\n"
+    )
+    found = parse(text, "x.txt", "plain", ParseOptions())
+    assert said(found) == [("亚托莉", "「早。」"), (None, "【语音：atr_0013】「嗯。」")]
+
+
+def test_stage_narration_has_no_sound_reference(tmp_path: Path) -> None:
+    dump = tmp_path / "voice.txt"
+    dump.write_text(
+        "夏生：你在看什么？\n[语音：atr_0011]她指向海面。\n亚托莉：【语音：atr_0012】「在看海。」\n",
+        encoding="utf-8",
+    )
+    settings = DataprepSettings(narration="stage", eval_ratio=0)
+    assert [s.reply for s in run_pipeline(settings, [dump]).train] == ["（她指向海面。）在看海。"]
+
+
 def test_plain_name_with_nothing_said_is_no_narration() -> None:
     # "亚托莉：" alone was narration, so the "stage" mode put "（亚托莉：）" into a reply.
     # Like a 【名字】 line alone, it names the speaker of a quoted line right below it.
