@@ -86,21 +86,34 @@ LINE = re.compile(rf"{_SP}(?:{_SPEAKER_FORMS}|(?P<narr>[^\s](?:.*[^\s])?)|)[^\n]
 def marker_lines(text: str, marker: re.Pattern[str] | None) -> set[int]:
     """Line numbers (1-based) of scene-marker lines; few, so found by a separate scan.
 
-    The pattern starts with a literal newline (and the first line is tried on its own):
-    a literal prefix lets the regex engine jump between line starts, where `^` with
-    MULTILINE would make it try every character.
+    Indentation is no part of a line here, as in the other formats: a marker is tried
+    after a line's leading blanks. The pattern starts with a literal newline (and the
+    text is scanned with one before it): a literal prefix lets the regex engine jump
+    between line starts, where `^` with MULTILINE would make it try every character.
     """
     if marker is None:
         return set()
     found: set[int] = set()
-    if re.match(rf"{_SP}(?:{marker.pattern})", text, marker.flags | re.M):
-        found.add(1)
-    line, pos = 1, 0
-    for m in _after_newline(marker.pattern, marker.flags).finditer(text):
-        line += text.count("\n", pos, m.start()) + (1 if m.start() >= pos else 0)
-        pos = m.start() + 1
-        found.add(line)
+    scan = _after_newline(marker.pattern, marker.flags)
+    # A `^` in the marker only matches where the line starts, so the blanks go before the
+    # scan; without one, the pattern skips them itself and no copy of the text is made.
+    dedent = _ANCHOR.search(marker.pattern) is not None
+    line = 0  # lines before the slice
+    for chunk in _chunks(text):
+        scanned = _INDENT.sub("\n", "\n" + chunk) if dedent else "\n" + chunk
+        newlines, pos = 0, 0  # newlines in scanned[:pos]; each one starts a line
+        for m in scan.finditer(scanned):
+            newlines += scanned.count("\n", pos, m.start()) + 1
+            pos = m.start() + 1
+            found.add(line + newlines)
+        line += newlines + scanned.count("\n", pos) - 1
     return found
+
+
+# Blanks at the start of a line (after its newline), and a `^` that may be an anchor
+# (any but the one of `[^…]`: a `\^` taken for one costs a pass, not a wrong answer).
+_INDENT = re.compile(r"\n[^\S\n]+")
+_ANCHOR = re.compile(r"(?<!\[)\^")
 
 
 @lru_cache(maxsize=16)

@@ -574,6 +574,27 @@ def test_user_scene_markers_still_match_as_documented() -> None:
     ]
 
 
+@pytest.mark.parametrize("chunk", [1, 1 << 17])
+def test_plain_marker_with_caret_matches_an_indented_line(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A marker starting with "^" never matched a plain line with leading blanks (the
+    # other formats strip each line first), so an indented "◆" started no scene.
+    from dataprep.formats import plain
+
+    monkeypatch.setattr(plain, "CHUNK_CHARS", chunk)
+    markers = compile_markers([r"^◆", r"(?i)^chapter \d+"])
+    dump = "◆\nA: 1\n  ◆\nB: 2\n\u3000Chapter 2\nA: 3\n\t◆ x\nB: 4\nA: x ◆\n"
+    found = parse(dump, "x.txt", "plain", ParseOptions(scene_marker=markers))
+    assert [(u.speaker, u.line, u.scene) for u in found] == [
+        ("A", 2, "1"),
+        ("B", 4, "2"),
+        ("A", 6, "3"),
+        ("B", 8, "4"),
+        ("A", 9, "4"),
+    ]
+
+
 def test_scene_marker_flags_are_scoped() -> None:
     markers = compile_markers([r"(?i)chapter \d+", r"第.章"])
     assert markers is not None and markers.match("CHAPTER 2") and markers.match("第三章")
