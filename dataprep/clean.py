@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from dataprep.formats.common import SOUND_REF
 from dataprep.records import Sample
 
 USER_PLACEHOLDER = "{{user}}"
@@ -31,6 +32,9 @@ _MARKUP = re.compile(
     r"|<\|.*?\|>|[（(]?\b[\w/\\.-]+\.(?:ogg|wav|mp3|opus|flac)\b[）)]?"
 )
 _AUDIO = re.compile(r"\.(?:ogg|wav|mp3|opus|flac)\b")
+# A voice or sound reference in brackets, `[语音：atr_0012]`, `【voice:atr_0012】`,
+# `（SE：door_01）`, where `_MARKUP` sees only tags that start with an ASCII letter.
+_SOUND_REF = re.compile(rf"[\[【〔(（]{SOUND_REF}[\]】〕)）]")
 # Kana, CJK ideographs, Hangul, CJK punctuation and full-width forms: a line with any of
 # them gets the CJK punctuation rules.
 CJK = re.compile(r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff01-\uff9f]")
@@ -110,6 +114,8 @@ def apply_text_rules(text: str, markup: bool = True) -> str:
         text = _NOTE.sub("", text)
     if "《" in text:
         text = _RUBY.sub(lambda m: m.group(1) or "", text)
+    if markup and (":" in text or "：" in text):
+        text = _SOUND_REF.sub("", text)
     if markup and (
         "[" in text or "<" in text or "{" in text or ("." in text and _AUDIO.search(text))
     ):

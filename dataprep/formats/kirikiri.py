@@ -1,7 +1,8 @@
 """KiriKiri / KAG `.ks` scenarios, TyranoScript included.
 
 Speakers come from `[nm t="名"]` / `@nm t=名` (for the current message), TyranoScript
-`#名` lines (until the next `#`; a bare `#` clears it) and `【名】` headers. A TyranoScript
+`#名` lines (until the next `#`; a bare `#` clears it) and `【名】` headers; a heading
+there (`【回想】`, `【第三章】`, as plain dumps have them) names nobody. A TyranoScript
 `#akane` names a character by its id: when `[chara_new name="akane" jname="あかね"]` (in
 any .ks file given) gives it a display name, the line is credited to あかね, the name the
 player sees, and an alias "akane" still names her (see `with_display_names`). Text runs
@@ -17,13 +18,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from dataprep.formats.common import UNRESOLVED_VARIABLE, ParseOptions, is_code
+from dataprep.formats.common import HEADING, UNRESOLVED_VARIABLE, ParseOptions, is_code
 from dataprep.records import Utterance
 from dataprep.speakers import normalise_name
 
 _TOKEN = re.compile(r"\[\[|\[([^\]]*)\]?|[^\[]+")
 _ATTR = re.compile(r"""([\w-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s\]]+)""")
 _HEADER = re.compile(r"【([^】]{1,32})】\s*(.*)")
+_HEADING_NAME = re.compile(rf"\s*{HEADING}\s*")
 # Tags that end a message; after a page end the message's own name no longer applies.
 _WAIT = frozenset({"l", "wvl"})
 _PAGE = frozenset({"p", "np", "cm", "er", "pcm", "plc"})
@@ -194,7 +196,9 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             continue
         header = _HEADER.match(line) if head == "【" else None
         if header is not None:
-            reader.set_speaker(header.group(1).strip(), sticky=False)
+            # `【回想】「……」` is narration: the header is never text, and a heading names nobody.
+            name = header.group(1)
+            reader.set_speaker(None if _HEADING_NAME.fullmatch(name) else name.strip(), False)
             line = header.group(2)
         for m in _TOKEN.finditer(line):
             token = m.group(0)

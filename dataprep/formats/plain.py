@@ -13,7 +13,14 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 
-from dataprep.formats.common import TAGS_ONLY, ParseOptions, is_code
+from dataprep.formats.common import (
+    HEADING,
+    HEADING_LINE,
+    SOUND_LINE,
+    TAGS_ONLY,
+    ParseOptions,
+    is_code,
+)
 from dataprep.gc_pause import gc_paused
 from dataprep.records import Utterance
 
@@ -28,35 +35,33 @@ _SAID = r"[^\s].*"  # trailing blanks are left for the cleaning stage to drop
 # `[名字]台词`, `[Atri] text`: a name in ASCII brackets, never a KAG tag (`[r]`, `[p]`,
 # `[wait time=100]`, `[ruby text="…"]`) nor a Ren'Py `[var]`: those are lowercase ASCII or
 # hold `=` or quotes. So the name needs a capital letter or a character outside ASCII, is
-# not only digits (a footnote `[1]`) and not a wait tag in capitals (`[P]`); a "/" may
-# join two spellings (`[Atri/亚托莉]`), never start one (`[/ruby]`).
+# not only digits (a footnote `[1]`) and not a KAG tag's name in any case (`[P]`,
+# `[WAIT]`); a "/" may join two spellings (`[Atri/亚托莉]`), never start one (`[/ruby]`).
 _NOT_BRACKET_NAME = rf"{_NOT_NAME}/@*#<>{{}}"
-# Headings and cues of dumps in brackets, never speakers: `[Chapter 3]`, `[Flashback]`,
-# `[SE]`, `[CG 12]`, `[Choice 1]`, `[第三章]`, `【回忆】`, `【选项1】` (a word, then nothing,
-# a number or more words; "Endo" and "Sena" stay names). What is inside the brackets,
-# for `[…]` and `【…】` alike: each form adds its closing bracket.
-_HEADING = (
-    r"(?:(?i:chapter|scene|day|part|episode|act|route|choice|option|end|ending|bgm|se|sfx"
-    r"|cg|ev|bg|flashback|flash back|prologue|epilogue|interlude|intermission)"
-    r"(?:[ \t0-9０-９][^\]】\n]*)?"
-    r"|第[^\]】\n]{1,8}[章话話幕节節回卷部]"
-    r"|(?:序章|终章|終章|尾声|尾聲|序幕|选项|選項|选择|選擇|選択肢?|音效|效果音|背景音乐|背景音樂"
-    r"|回忆|回憶|回想|场景|場景|结束|結束)[ \t0-9０-９]*)"
+# KAG and TyranoScript tags that dumps keep, often in capitals (`[WAIT]`, `[L]`, `[QUAKE]`,
+# `[PLAYSE]`), compared ignoring case. Tags written with attributes never were names
+# (`=`). `ruby` and `link` are left out: both are names (Ruby, Link), and neither tag
+# does anything without attributes.
+_KAG_TAGS = (
+    "wait|wt|wa|wb|wc|wf|wl|wm|wq|ws|wvl|s|l|r|p|np|cm|ct|er|pcm|plc|hr|endlink|glink"
+    "|jump|call|return|image|freeimage|backlay|layopt|trans|quake|font|deffont|resetfont"
+    "|style|resetstyle|delay|nowait|endnowait|locate|current|position|indent|endindent"
+    "|playse|stopse|fadeinse|fadeoutse|playbgm|stopbgm|fadeinbgm|fadeoutbgm|fadebgm"
+    "|xchgbgm|eval|emb|iscript|endscript|macro|endmacro|erasemacro|if|elsif|else|endif"
+    "|ignore|endignore|clickskip|locklink|unlocklink|cancelskip|cancelautomode"
 )
 _BRACKET_NAME = (
-    rf"(?![0-9０-９]++\])(?!{_HEADING}\])(?=[^\]\n]*?[A-Z\u0080-\U0010ffff])"
-    rf"(?!(?i:r|l|p|np|cm|er)\])"
+    rf"(?![0-9０-９]++\])(?!{HEADING}\])(?=[^\]\n]*?[A-Z\u0080-\U0010ffff])"
+    rf"(?!(?i:{_KAG_TAGS})\])"
     rf"[^{_NOT_BRACKET_NAME}]++(?:(?:\.? |/)[^{_NOT_BRACKET_NAME}]++)*+|[?？]{{2,8}}"
 )
 _SPEAKER_FORMS = (
-    rf"【(?!{_SP}{_HEADING}{_SP}】)(?P<s1>[^】\n]{{1,32}})】{_SP}(?P<t1>{_SAID})"
+    rf"【(?!{_SP}{HEADING}{_SP}】)(?P<s1>[^】\n]{{1,32}})】{_SP}(?P<t1>{_SAID})"
     rf"|\[(?P<s3>{_BRACKET_NAME})\]{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t3>{_SAID})"
     rf"|(?P<s2>{_NAME}|[?？]{{2,8}}){_SP}(?:[：:]{{1,2}}{_SP}|(?=[「『“\"])|\t+)(?P<t2>{_SAID})"
 )
 # A `[名字]` line alone, like a `【名字】` one, names the speaker of a quoted line below it.
 _BRACKET_ALONE = re.compile(rf"\[({_BRACKET_NAME})\]{_SP}[：:]{{0,2}}")
-# A heading's line alone is neither narration nor a name for the line below.
-_HEADING_LINE = re.compile(rf"\[{_HEADING}\]|【{_SP}{_HEADING}{_SP}】")
 # A speaker's name and colon with nothing after them.
 _NAME_ALONE = re.compile(rf"({_NAME}){_SP}[：:]{{1,2}}")
 _QUOTES = '「『“"'
@@ -81,21 +86,34 @@ LINE = re.compile(rf"{_SP}(?:{_SPEAKER_FORMS}|(?P<narr>[^\s](?:.*[^\s])?)|)[^\n]
 def marker_lines(text: str, marker: re.Pattern[str] | None) -> set[int]:
     """Line numbers (1-based) of scene-marker lines; few, so found by a separate scan.
 
-    The pattern starts with a literal newline (and the first line is tried on its own):
-    a literal prefix lets the regex engine jump between line starts, where `^` with
-    MULTILINE would make it try every character.
+    Indentation is no part of a line here, as in the other formats: a marker is tried
+    after a line's leading blanks. The pattern starts with a literal newline (and the
+    text is scanned with one before it): a literal prefix lets the regex engine jump
+    between line starts, where `^` with MULTILINE would make it try every character.
     """
     if marker is None:
         return set()
     found: set[int] = set()
-    if re.match(rf"{_SP}(?:{marker.pattern})", text, marker.flags | re.M):
-        found.add(1)
-    line, pos = 1, 0
-    for m in _after_newline(marker.pattern, marker.flags).finditer(text):
-        line += text.count("\n", pos, m.start()) + (1 if m.start() >= pos else 0)
-        pos = m.start() + 1
-        found.add(line)
+    scan = _after_newline(marker.pattern, marker.flags)
+    # A `^` in the marker only matches where the line starts, so the blanks go before the
+    # scan; without one, the pattern skips them itself and no copy of the text is made.
+    dedent = _ANCHOR.search(marker.pattern) is not None
+    line = 0  # lines before the slice
+    for chunk in _chunks(text):
+        scanned = _INDENT.sub("\n", "\n" + chunk) if dedent else "\n" + chunk
+        newlines, pos = 0, 0  # newlines in scanned[:pos]; each one starts a line
+        for m in scan.finditer(scanned):
+            newlines += scanned.count("\n", pos, m.start()) + 1
+            pos = m.start() + 1
+            found.add(line + newlines)
+        line += newlines + scanned.count("\n", pos) - 1
     return found
+
+
+# Blanks at the start of a line (after its newline), and a `^` that may be an anchor
+# (any but the one of `[^…]`: a `\^` taken for one costs a pass, not a wrong answer).
+_INDENT = re.compile(r"\n[^\S\n]+")
+_ANCHOR = re.compile(r"(?<!\[)\^")
 
 
 @lru_cache(maxsize=16)
@@ -183,8 +201,9 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                 elif narration:
                     if pending is not None and narration[0] in _QUOTES:
                         append(Utterance(pending, narration, source, line, scene))
-                    elif narration[0] in "[【" and _HEADING_LINE.fullmatch(narration) is not None:
-                        pass
+                    elif narration[0] in "[【" and HEADING_LINE.fullmatch(narration) is not None:
+                        if SOUND_LINE.fullmatch(narration) is not None:
+                            continue  # a voice cue between `【名字】` and its line
                     # A `【名字】` line alone names the speaker of a quoted line below it.
                     elif (
                         narration[0] == "【" and narration[-1] == "】" and 2 < len(narration) <= 34

@@ -54,6 +54,26 @@ def test_clean_text_rules(raw: str, clean: str) -> None:
     assert clean_text(raw) == clean
 
 
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        # Voice and sound references with a CJK keyword, or in 【】, stayed in the text.
+        ("[语音：atr_0012]海风很大。", "海风很大。"),
+        ("【语音：atr_0012】「早。」", "早。"),
+        ("【voice:atr_0012】Morning.", "Morning."),
+        ("[ボイス：atr_0012]おはよう。", "おはよう。"),
+        ("（SE：door_01.ogg）门开了。", "门开了。"),
+        ("门开了。【音效： se_door01 】", "门开了。"),
+        # Words after a keyword and a colon are speech, not a reference.
+        ("【语音：你好】是我说的。", "【语音：你好】是我说的。"),
+        ("「[重要：记住]这个。」", "[重要：记住]这个。"),
+        ("(Sound: thunder) It rains.", "(Sound: thunder) It rains."),
+    ],
+)
+def test_clean_text_removes_sound_references(raw: str, clean: str) -> None:
+    assert clean_text(raw) == clean
+
+
 def test_traditional_to_simplified() -> None:
     assert clean_text("「機器人也會做夢嗎？」", opencc_t2s()) == "机器人也会做梦吗？"
 

@@ -77,6 +77,12 @@ def test_plain_name_in_square_brackets_is_a_speaker(
         "[r]続きの文。",
         "[p]次のページ。",
         "[R]大文字のタグ。",
+        # A KAG tag in capitals (or any case) with text after it was a speaker "WAIT".
+        "[WAIT]海风吹过。",
+        "[Wait] The wind blows.",
+        "[QUAKE]地面在摇。",
+        "[PlaySE]「早。」",
+        "[ENDLINK]回家",
         '[ruby text="かんじ"]漢字を読む。',
         '[nm t="亚托莉"]你好。',
         "[wait time=100]海风吹过。",
@@ -112,7 +118,9 @@ def test_plain_heading_in_square_brackets_names_no_speaker(heading: str) -> None
     ]
 
 
-@pytest.mark.parametrize("name", ["Guard 1", "Endo", "Sena", "Dayna", "???", "ATRI", "旁白"])
+@pytest.mark.parametrize(
+    "name", ["Guard 1", "Endo", "Sena", "Dayna", "???", "ATRI", "旁白", "Ruby", "Link", "Waits"]
+)
 def test_plain_names_like_headings_are_still_speakers(name: str) -> None:
     (only,) = parse(f"[{name}]\n「走吧。」\n", "x.txt", "plain", ParseOptions())
     assert (only.speaker, only.text) == (name, "「走吧。」")
@@ -194,6 +202,26 @@ def test_plain_header_on_its_own_line_names_the_quote_below() -> None:
     found = parse("【亚托莉】\n「早上好！」\n", "x.txt", "plain", ParseOptions())
     assert said(found) == [("亚托莉", "「早上好！」")]
     assert found[0].line == 2
+
+
+def test_plain_sound_reference_is_no_speaker() -> None:
+    # "【语音：atr_0012】" was a speaker: alone, it took the name of the 【亚托莉】 line above
+    # for the quote below it; before a quote, it was a line of "语音：atr_0012".
+    text = (
+        "【亚托莉】\n【语音：atr_0012】\n「早。」\n【语音：atr_0013】「嗯。」\n[voice:atr_0014]\n"
+    )
+    found = parse(text, "x.txt", "plain", ParseOptions())
+    assert said(found) == [("亚托莉", "「早。」"), (None, "【语音：atr_0013】「嗯。」")]
+
+
+def test_stage_narration_has_no_sound_reference(tmp_path: Path) -> None:
+    dump = tmp_path / "voice.txt"
+    dump.write_text(
+        "夏生：你在看什么？\n[语音：atr_0011]她指向海面。\n亚托莉：【语音：atr_0012】「在看海。」\n",
+        encoding="utf-8",
+    )
+    settings = DataprepSettings(narration="stage", eval_ratio=0)
+    assert [s.reply for s in run_pipeline(settings, [dump]).train] == ["（她指向海面。）在看海。"]
 
 
 def test_plain_name_with_nothing_said_is_no_narration() -> None:
@@ -278,6 +306,38 @@ def test_kirikiri_choices_are_no_line() -> None:
     )
     found = parse(text, "c.ks", "kirikiri", ParseOptions())
     assert said(found) == [("夏生", "要去哪里？"), ("亚托莉", "好耶！")]
+
+
+@pytest.mark.parametrize(
+    "heading", ["【回想】", "【 第3话 】", "【SE】", "【Flashback】", "【选项1】"]
+)
+def test_kirikiri_heading_header_names_nobody(heading: str) -> None:
+    # A heading in the 【】 header slot was a speaker: "【回想】「我记得……」" was a line of
+    # a speaker "回想", a third party that ended the exchange.
+    text = (
+        f"*start\n【夏生】「早。」[p]\n{heading}「我记得那片海。」[p]\n"
+        f"{heading}\n海风很大。[p]\n【亚托莉】「早！」[p]\n"
+    )
+    found = parse(text, "h.ks", "kirikiri", ParseOptions())
+    assert said(found) == [
+        ("夏生", "「早。」"),
+        (None, "「我记得那片海。」"),
+        (None, "海风很大。"),
+        ("亚托莉", "「早！」"),
+    ]
+
+
+def test_kirikiri_chapter_heading_starts_a_scene() -> None:
+    text = "*start\n【夏生】「早。」[p]\n【第三章】\n「走吧。」[p]\n【亚托莉】「好！」[p]\n"
+    found = parse(text, "h.ks", "kirikiri", MARKERS)
+    assert [(u.speaker, u.scene) for u in found] == [
+        ("夏生", "start"),
+        (None, "marker1"),
+        ("亚托莉", "marker1"),
+    ]
+    # Without a scene marker for it, the heading still names nobody.
+    found = parse(text, "h.ks", "kirikiri", ParseOptions())
+    assert [u.speaker for u in found] == ["夏生", None, "亚托莉"]
 
 
 def test_renpy_with_characters_from_another_file(fixtures: Path) -> None:
@@ -511,6 +571,27 @@ def test_user_scene_markers_still_match_as_documented() -> None:
         ("B", "2"),
         ("A", "3"),
         ("B", "3"),  # "[◆]" started no scene
+    ]
+
+
+@pytest.mark.parametrize("chunk", [1, 1 << 17])
+def test_plain_marker_with_caret_matches_an_indented_line(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A marker starting with "^" never matched a plain line with leading blanks (the
+    # other formats strip each line first), so an indented "◆" started no scene.
+    from dataprep.formats import plain
+
+    monkeypatch.setattr(plain, "CHUNK_CHARS", chunk)
+    markers = compile_markers([r"^◆", r"(?i)^chapter \d+"])
+    dump = "◆\nA: 1\n  ◆\nB: 2\n\u3000Chapter 2\nA: 3\n\t◆ x\nB: 4\nA: x ◆\n"
+    found = parse(dump, "x.txt", "plain", ParseOptions(scene_marker=markers))
+    assert [(u.speaker, u.line, u.scene) for u in found] == [
+        ("A", 2, "1"),
+        ("B", 4, "2"),
+        ("A", 6, "3"),
+        ("B", 8, "4"),
+        ("A", 9, "4"),
     ]
 
 
