@@ -29,8 +29,12 @@ from dataprep.records import Utterance
 # lines of speakers "[ruby text=" and "@bg storage=").
 _NOT_NAME = r"\s：:「」『』“”\"【】\[\]=。，、！？!?,.…"
 _SP = r"[^\S\n]*"  # blanks that stay on one line (NBSP, em space …; \s would run into the next)
+# Opening brackets: a name may hold a note in brackets (`亚托莉（机器人）：`), but one that
+# starts with a bracket is a stage direction or an aside (`(Sound: thunder) It rains.`,
+# `（旁白）：…`), not a speaker "(Sound". (`[` and `【` are in `_NOT_NAME`.)
+_OPENERS = r"(（〔［{｛〈《〖〘"
 # Possessive: a name never gives back characters, so a failed line fails fast.
-_NAME = rf"[^{_NOT_NAME}]++(?:\.? [^{_NOT_NAME}]++)*+"  # "Natsuki Kaito", "Mr. Smith"
+_NAME = rf"[^{_NOT_NAME}{_OPENERS}][^{_NOT_NAME}]*+(?:\.? [^{_NOT_NAME}]++)*+"  # "Mr. Smith"
 _SAID = r"[^\s].*"  # trailing blanks are left for the cleaning stage to drop
 # `[名字]台词`, `[Atri] text`: a name in ASCII brackets, never a KAG tag (`[r]`, `[p]`,
 # `[wait time=100]`, `[ruby text="…"]`) nor a Ren'Py `[var]`: those are lowercase ASCII or

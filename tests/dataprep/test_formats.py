@@ -245,6 +245,24 @@ def test_plain_unknown_speaker_is_a_speaker() -> None:
     assert said(found) == [("？？？", "是谁？"), ("???", "Who?"), ("？？", "「谁在那里？」")]
 
 
+def test_plain_line_starting_with_a_bracket_names_nobody() -> None:
+    # "(Sound: thunder) It rains." was a line of a speaker "(Sound", and "（旁白）：…" one of
+    # "（旁白）": a stage direction or an aside, never a name. A note inside a name stays.
+    text = (
+        "(Sound: thunder) It rains.\n（旁白）：风很大。\n(sighs):\n「嗯。」\n"
+        "亚托莉（机器人）：你好。\nNatsuki (tired): Hi.\n"
+    )
+    found = parse(text, "x.txt", "plain", ParseOptions())
+    assert said(found) == [
+        (None, "(Sound: thunder) It rains."),
+        (None, "（旁白）：风很大。"),
+        (None, "(sighs):"),
+        (None, "「嗯。」"),
+        ("亚托莉（机器人）", "你好。"),
+        ("Natsuki (tired)", "Hi."),
+    ]
+
+
 def test_plain_title_with_a_period_in_a_name() -> None:
     # "Mr. Smith: …" was narration (a period ended the name), so an English script's
     # character answering him answered the lead instead.
