@@ -95,7 +95,9 @@ def clean_text(
 ) -> str:
     """Apply every text rule to one line; returns "" if nothing is left. With `markup`
     False the line is left its brackets and braces: its parser already removed the
-    format's tags, and what is left is text the player reads (Utterance.shown)."""
+    format's tags, and what is left is text the player reads (Utterance.shown), a
+    `[[literal]` written `[literal]` included. Voice and sound references
+    (`【voice:atr_0012】`) go either way: no engine shows them, a dump leaves them."""
     if _RULE_TRIGGERS.search(text) is None:
         # One scan in C instead of two dozen substring tests: most lines take this path.
         text = strip_quotes(text.strip()).strip()
@@ -109,12 +111,13 @@ def clean_text(
 def apply_text_rules(text: str, markup: bool = True) -> str:
     """Every text rule but Traditional → Simplified, each guarded by a test for the
     characters it needs: a substring test is far cheaper than a regex pass. `markup`
-    False leaves out the rule that deletes leftover markup."""
+    False leaves out the rule that deletes leftover markup (not the one for sound references)."""
     if "(" in text or "（" in text or "【" in text or "[" in text or "〔" in text:
         text = _NOTE.sub("", text)
     if "《" in text:
         text = _RUBY.sub(lambda m: m.group(1) or "", text)
-    if markup and (":" in text or "：" in text):
+    # A voice reference is a dump's, not an engine's: it goes from every format's lines.
+    if ":" in text or "：" in text:
         text = _SOUND_REF.sub("", text)
     if markup and (
         "[" in text or "<" in text or "{" in text or ("." in text and _AUDIO.search(text))

@@ -2,8 +2,9 @@
 
 Speakers come from `[nm t="名"]` / `@nm t=名` (for the current message), TyranoScript
 `#名` lines (until the next `#`; a bare `#` clears it) and `【名】` headers; a heading
-there (`【回想】`, `【第三章】`, as plain dumps have them) names nobody. A TyranoScript
-`#akane` names a character by its id: when `[chara_new name="akane" jname="あかね"]` (in
+there (`【回想】`, `【第三章】`, as plain dumps have them) names nobody, and a voice cue
+(`【voice:atr_0012】`) changes no speaker. A TyranoScript `#akane` names a character by
+its id: when `[chara_new name="akane" jname="あかね"]` (in
 any .ks file given) gives it a display name, the line is credited to あかね, the name the
 player sees, and an alias "akane" still names her (see `with_display_names`). Text runs
 over `[r]` and line ends until a wait tag (`[l]`, `[p]`, `[np]`, `[wvl]`) closes the
@@ -18,7 +19,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from dataprep.formats.common import HEADING, UNRESOLVED_VARIABLE, ParseOptions, is_code
+from dataprep.formats.common import (
+    HEADING,
+    SOUND_REF,
+    UNRESOLVED_VARIABLE,
+    ParseOptions,
+    is_code,
+)
 from dataprep.records import Utterance
 from dataprep.speakers import normalise_name
 
@@ -26,6 +33,7 @@ _TOKEN = re.compile(r"\[\[|\[([^\]]*)\]?|[^\[]+")
 _ATTR = re.compile(r"""([\w-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s\]]+)""")
 _HEADER = re.compile(r"【([^】]{1,32})】\s*(.*)")
 _HEADING_NAME = re.compile(rf"\s*{HEADING}\s*")
+_SOUND_NAME = re.compile(SOUND_REF)
 # Tags that end a message; after a page end the message's own name no longer applies.
 _WAIT = frozenset({"l", "wvl"})
 _PAGE = frozenset({"p", "np", "cm", "er", "pcm", "plc"})
@@ -197,8 +205,10 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         header = _HEADER.match(line) if head == "【" else None
         if header is not None:
             # `【回想】「……」` is narration: the header is never text, and a heading names nobody.
+            # A voice cue there (`【voice:atr_0012】`) changes no speaker: `#亚托莉` still says it.
             name = header.group(1)
-            reader.set_speaker(None if _HEADING_NAME.fullmatch(name) else name.strip(), False)
+            if _SOUND_NAME.fullmatch(name) is None:
+                reader.set_speaker(None if _HEADING_NAME.fullmatch(name) else name.strip(), False)
             line = header.group(2)
         for m in _TOKEN.finditer(line):
             token = m.group(0)

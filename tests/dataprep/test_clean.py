@@ -72,6 +72,15 @@ def test_clean_text_rules(raw: str, clean: str) -> None:
 )
 def test_clean_text_removes_sound_references(raw: str, clean: str) -> None:
     assert clean_text(raw) == clean
+    # From a KiriKiri or Ren'Py line too, whose markup its parser already handled: a
+    # reference there stayed in the dataset.
+    assert clean_text(raw, markup=False) == clean
+
+
+def test_text_a_parser_left_keeps_its_brackets() -> None:
+    # Ren'Py's [[Keep Out] is shown as "[Keep Out]": only a sound reference goes.
+    raw = "[Keep Out]【voice:atr_0012】{Danger} <b>"
+    assert clean_text(raw, markup=False) == "[Keep Out]{Danger} <b>"
 
 
 def test_traditional_to_simplified() -> None:

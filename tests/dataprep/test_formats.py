@@ -345,6 +345,31 @@ def test_kirikiri_heading_header_names_nobody(heading: str) -> None:
     ]
 
 
+def test_voice_references_leave_kirikiri_and_renpy_lines(tmp_path: Path) -> None:
+    # They were cleaned out of plain-text lines only, so "【voice:atr_0012】早上好！" was
+    # her reply; in a .ks header slot the cue also took the line from her: narration.
+    ks = tmp_path / "a.ks"
+    ks.write_text(
+        "*start\n#夏生\n早。[p]\n#亚托莉\n【voice:atr_0012】早上好！[p]\n"
+        "#夏生\n门？[p]\n#亚托莉\n（SE：door_01）门开了。[p]\n",
+        encoding="utf-8",
+    )
+    rpy = tmp_path / "a.rpy"
+    rpy.write_text(
+        'define n = Character("夏生")\ndefine a = Character("亚托莉")\nlabel start:\n'
+        '    n "早。"\n    a "【voice:atr_0012】早上好！"\n'
+        '    n "门？"\n    a "（SE：door_01）门开了。"\n',
+        encoding="utf-8",
+    )
+    settings = DataprepSettings(eval_ratio=0, drop_near_duplicates=False)
+    for script in (ks, rpy):
+        result = run_pipeline(settings, [script])
+        assert [(s.prompt, s.reply) for s in result.train] == [
+            ("早。", "早上好！"),
+            ("门？", "门开了。"),
+        ], script.name
+
+
 def test_kirikiri_chapter_heading_starts_a_scene() -> None:
     text = "*start\n【夏生】「早。」[p]\n【第三章】\n「走吧。」[p]\n【亚托莉】「好！」[p]\n"
     found = parse(text, "h.ks", "kirikiri", MARKERS)
