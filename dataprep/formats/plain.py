@@ -122,7 +122,38 @@ _ANCHOR = re.compile(r"(?<!\[)\^")
 
 @lru_cache(maxsize=16)
 def _after_newline(pattern: str, flags: int) -> re.Pattern[str]:
-    return re.compile(rf"\n{_SP}(?:{pattern})", flags | re.M)  # `$` in a marker: line end
+    # `$` in a marker: the line's end, after any trailing blanks (the other formats strip
+    # them from the line; stripping every line here would cost a pass over the text).
+    if "$" in pattern:
+        pattern = _blanks_before_line_end(pattern)
+    return re.compile(rf"\n{_SP}(?:{pattern})", flags | re.M)
+
+
+def _blanks_before_line_end(pattern: str) -> str:
+    r"""The pattern with each `$` anchor (not `\$`, nor one in a `[…]` set) allowing
+    blanks before it: `^◆$` matches "◆  " as it matches the stripped "◆"."""
+    out: list[str] = []
+    i, in_set = 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_set:
+            in_set = c != "]"
+        elif c == "[":
+            # A `]` right after `[` or `[^` is one of the set's characters.
+            end = i + 1 + (pattern[i + 1 : i + 2] == "^")
+            end += pattern[end : end + 1] == "]"
+            out.append(pattern[i:end])
+            i, in_set = end, True
+            continue
+        elif c == "$":
+            c = rf"(?={_SP}$)"
+        out.append(c)
+        i += 1
+    return "".join(out)
 
 
 def _name_alone(line: str) -> str | None:

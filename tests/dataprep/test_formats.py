@@ -638,6 +638,22 @@ def test_plain_marker_with_caret_matches_an_indented_line(
     ]
 
 
+def test_plain_marker_ending_in_dollar_matches_a_line_with_trailing_blanks() -> None:
+    # "$" failed before a plain line's trailing blanks ("◆  "), which every other format
+    # strips, so such a marker line started no scene. A "$" in a set or escaped is a "$".
+    markers = compile_markers([r"^◆$", r"[=]{3,}$", r"[$]{2}", r"\$\$\$$"])
+    dump = "◆  \nA: 1\n===\u3000\nB: 2\n◆ x\nA: 3\n$$ x\nB: 4\n$$$\t\nA: 5\n"
+    found = parse(dump, "x.txt", "plain", ParseOptions(scene_marker=markers))
+    assert [(u.speaker, u.text, u.scene) for u in found] == [
+        ("A", "1", "1"),
+        ("B", "2", "2"),
+        (None, "◆ x", "2"),
+        ("A", "3", "2"),
+        ("B", "4", "3"),
+        ("A", "5", "4"),
+    ]
+
+
 def test_scene_marker_flags_are_scoped() -> None:
     markers = compile_markers([r"(?i)chapter \d+", r"第.章"])
     assert markers is not None and markers.match("CHAPTER 2") and markers.match("第三章")
