@@ -57,17 +57,26 @@ _ELLIPSIS_OR_PUNCT = re.compile(r"[\W_]+")
 # What `_ELLIPSIS_OR_PUNCT` leaves: joining its runs is a fifth faster than deleting the rest.
 _WORD_RUNS = re.compile(r"[^\W_]+")
 # Sounds that carry no words. A reply made only of these (and punctuation) is dropped.
+# Japanese ones are listed in hiragana and match in katakana too (エッ, ｳｰﾝ, キャー).
 _INTERJECTION_WORDS = (
     "嗯|恩|唔|呜|啊|阿|哦|噢|喔|欸|诶|誒|哎|唉|呃|额|咦|哇|嘿|哈|呵|嘻|噗|咕|呼|哼|诶嘿"
-    "|え|あ|う|ん|お|は|ふ|へ|ほ|ひ|む|ぁ|ぃ|ぅ|ぇ|ぉ|っ|ー|〜|ｯ"
+    "|え|あ|う|ん|お|は|ふ|へ|ほ|ひ|む|わ|ぁ|ぃ|ぅ|ぇ|ぉ|ゃ|ゅ|ょ|ゎ|っ|ー|〜|きゃ|ぎゃ|くっ|ちっ"
     "|uh|um|umm|hmm|hm|ah|oh|eh|huh|mm|ha|heh|ugh|whoa|wow"
 )
 INTERJECTIONS = re.compile(f"(?:{_INTERJECTION_WORDS})+", re.I)
+# Katakana → hiragana (ァ..ヶ are ぁ..ゖ moved by 0x60), so one list serves both scripts.
+_KATAKANA_TO_HIRAGANA = {code: code - 0x60 for code in range(0x30A1, 0x30F7)}
 # Full-width letters and digits, half-width kana: the word characters NFKC changes.
 _COMPAT_LETTERS = re.compile(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff66-\uff9f]")
+_INTERJECTION_LETTERS = set(_INTERJECTION_WORDS.replace("|", ""))
 # A word character that appears in no interjection: its presence settles "not noise".
 _WORDY = re.compile(
-    "[^\\W_" + "".join(sorted(set(_INTERJECTION_WORDS.replace("|", "")))) + "HMUAOEGWR]"
+    "[^\\W_"
+    + "".join(sorted(_INTERJECTION_LETTERS))
+    + "".join(
+        sorted(chr(k) for k, h in _KATAKANA_TO_HIRAGANA.items() if chr(h) in _INTERJECTION_LETTERS)
+    )
+    + "HMUAOEGWR]"
 )
 
 
@@ -175,10 +184,11 @@ def opencc_t2s() -> Callable[[str], str]:
 
 
 def is_interjection_only(text: str) -> bool:
-    """True for "嗯……", "啊！？", "……", "えっ", "Hmm...": no words, only a sound."""
+    """True for "嗯……", "啊！？", "……", "えっ", "エッ！？", "Hmm...": no words, only a sound."""
     if _WORDY.search(text) is not None and _COMPAT_LETTERS.search(text) is None:
         return False  # a letter no interjection has: the common case, decided in one scan
     core = _ELLIPSIS_OR_PUNCT.sub("", unicodedata.normalize("NFKC", text))
+    core = core.translate(_KATAKANA_TO_HIRAGANA)
     return not core or INTERJECTIONS.fullmatch(core) is not None
 
 

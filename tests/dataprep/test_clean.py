@@ -93,7 +93,43 @@ def test_interjection_only(reply: str) -> None:
     assert is_interjection_only(reply)
 
 
-@pytest.mark.parametrize("reply", ["嗯，好的。", "はい", "我是高性能的！", "Oh no, the crab!"])
+# Japanese scripts write a sound in katakana as often as in hiragana, and half-width in
+# old dumps; きゃ, ひゃ, わ are as wordless as 哇.
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "エッ！？",
+        "ｴｯ",
+        "ア……",
+        "ウーン",
+        "ｳｰﾝ",
+        "キャー",
+        "きゃっ！",
+        "ひゃあっ！",
+        "わぁ……",
+        "うわぁ！",
+        "ちっ",
+    ],
+)
+def test_japanese_interjection_only(reply: str) -> None:
+    assert is_interjection_only(reply)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "嗯，好的。",
+        "はい",
+        "ハイ",
+        "あれ？",
+        "わたし",
+        "わかった",
+        "アトリ",
+        "ウソ",
+        "我是高性能的！",
+        "Oh no, the crab!",
+    ],
+)
 def test_not_interjection(reply: str) -> None:
     assert not is_interjection_only(reply)
 
