@@ -18,6 +18,8 @@ from dataprep.formats.common import SOUND_REF
 from dataprep.records import Sample
 
 USER_PLACEHOLDER = "{{user}}"
+# Titles after a name that stay after {{user}} (夏生さん → {{user}}さん): how she addresses him.
+HONORIFICS = ("さん", "くん", "君", "ちゃん", "様", "さま", "殿", "先輩", "先生")
 
 # (注：…) (译注…) (原文…) (TN: …) in full- or half-width brackets: translator talk.
 _NOTE = re.compile(
@@ -201,13 +203,21 @@ def near_key(text: str) -> str:
 
 
 def placeholder_replacer(lead_aliases: Iterable[str]) -> Callable[[str], str]:
-    """Replace the lead's names with {{user}}, longest first (斑鸠夏生 before 夏生).
+    """Replace the lead's names with {{user}}, longest first (斑鸠夏生 before 夏生); an
+    honorific after the name stays (夏生さん, 夏生君 → {{user}}さん, {{user}}君).
 
     A Latin-script name matches as written (a lead called "Me" is not the word "me") and
     never inside a word or after an apostrophe ("I'm" keeps its "m"); "Kaito's" becomes
     "{{user}}'s". One-letter names are never replaced: no text tells them from a word.
     """
-    names = sorted({a.strip() for a in lead_aliases if len(a.strip()) > 1}, key=len, reverse=True)
+    given = {a.strip() for a in lead_aliases if len(a.strip()) > 1}
+    # An alias that is another one with an honorific (夏生君 beside 夏生) replaces only the
+    # name: 夏生君 becomes {{user}}君, as 夏生くん becomes {{user}}くん and 夏生先生 {{user}}先生.
+    names = sorted(
+        (n for n in given if not any(n == base + h for h in HONORIFICS for base in given)),
+        key=len,
+        reverse=True,
+    )
     if not names:
         return lambda s: s
     pattern = re.compile("|".join(_name_pattern(n) for n in names))
@@ -225,6 +235,8 @@ def _name_pattern(name: str) -> str:
     with a literal, which lets the regex engine skip ahead to the next possible first
     letter: most lines name no one, and the scan costs half as much."""
     if not name.isascii():
+        if name.endswith("生"):
+            return rf"{re.escape(name)}(?!まれ)"  # 夏生まれ: "born in summer", not 夏生
         return re.escape(name)
     first, rest = re.escape(name[0]), re.escape(name[1:])
     return rf"{first}(?<![\w'’-]{first}){rest}(?!\w)"
