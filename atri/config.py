@@ -299,6 +299,9 @@ class EvalSettings(Section):
             "high-performance",
             "ATRI",
             "!",
+            "アトリ",
+            "わたし",
+            "ですから",
         ]
     )
     worst_examples: int = Field(default=5, ge=0)
