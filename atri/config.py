@@ -213,6 +213,10 @@ class OOCSettings(Section):
             r"有什么(?:我)?(?:可以|能)(?:帮|帮助|帮忙|为)(?:你|您)",
             r"很高兴(?:为您|为你)(?:服务|提供帮助)",
             r"作为(?:一个)?(?:AI|人工智能|语言模型)",
+            r"何か(?:私に)?(?:お手伝い|お力になれる)(?:できる|する)?こと",
+            r"どのようにお手伝い",
+            r"お役に立て(?:れば幸い|て(?:嬉しい|うれしい|光栄))",
+            r"(?:AI|人工知能|言語モデル)(?:として|なので|ですので|ですから)",
         ]
     )
     self_reference: RegexList = Field(
@@ -222,10 +226,15 @@ class OOCSettings(Section):
             r"(?i)\bI(?:'m| am) (?:just |only )?an? (?:[\w-]+ ){0,3}?(?:AI|assistant|chatbot|"
             r"program|language model|GPU|graphics card|weapon)\b",
             r"(?i)\bas an? (?:[\w-]+ ){0,2}?(?:AI|language model|assistant)\b",
-            r"(?i)\b(?:OpenAI|ChatGPT|SmolLM|Hugging ?Face)\b",
+            # Not \b: in "私はChatGPTです" no word boundary comes before the name.
+            r"(?i)(?<![a-z])(?:OpenAI|ChatGPT|SmolLM|Hugging ?Face)(?![a-z])",
             r"我是(?:一个)?(?:AI|人工智能|语言模型|智能助手|助手|聊天机器人|ChatGPT|通义千问|百川)",
             r"(?:我是|作为)(?:一张|一块)?(?:显卡|GPU)",
             r"人形兵器",
+            r"(?:私|わたし|ワタシ)は(?:ただの|単なる)?(?:AI|人工知能|AIアシスタント|アシスタント|"
+            r"チャットボット|言語モデル|グラフィックボード|グラボ|GPU)",
+            r"言語モデル",
+            r"人型兵器",
         ]
     )
     patterns: RegexList = Field(default_factory=list)
@@ -290,6 +299,9 @@ class EvalSettings(Section):
             "high-performance",
             "ATRI",
             "!",
+            "アトリ",
+            "わたし",
+            "ですから",
         ]
     )
     worst_examples: int = Field(default=5, ge=0)

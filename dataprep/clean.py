@@ -18,6 +18,8 @@ from dataprep.formats.common import SOUND_REF
 from dataprep.records import Sample
 
 USER_PLACEHOLDER = "{{user}}"
+# Titles after a name that stay after {{user}} (夏生さん → {{user}}さん): how she addresses him.
+HONORIFICS = ("さん", "くん", "君", "ちゃん", "様", "さま", "殿", "先輩", "先生")
 
 # (注：…) (译注…) (原文…) (TN: …) in full- or half-width brackets: translator talk.
 _NOTE = re.compile(
@@ -57,17 +59,26 @@ _ELLIPSIS_OR_PUNCT = re.compile(r"[\W_]+")
 # What `_ELLIPSIS_OR_PUNCT` leaves: joining its runs is a fifth faster than deleting the rest.
 _WORD_RUNS = re.compile(r"[^\W_]+")
 # Sounds that carry no words. A reply made only of these (and punctuation) is dropped.
+# Japanese ones are listed in hiragana and match in katakana too (エッ, ｳｰﾝ, キャー).
 _INTERJECTION_WORDS = (
     "嗯|恩|唔|呜|啊|阿|哦|噢|喔|欸|诶|誒|哎|唉|呃|额|咦|哇|嘿|哈|呵|嘻|噗|咕|呼|哼|诶嘿"
-    "|え|あ|う|ん|お|は|ふ|へ|ほ|ひ|む|ぁ|ぃ|ぅ|ぇ|ぉ|っ|ー|〜|ｯ"
+    "|え|あ|う|ん|お|は|ふ|へ|ほ|ひ|む|わ|ぁ|ぃ|ぅ|ぇ|ぉ|ゃ|ゅ|ょ|ゎ|っ|ー|〜|きゃ|ぎゃ|くっ|ちっ"
     "|uh|um|umm|hmm|hm|ah|oh|eh|huh|mm|ha|heh|ugh|whoa|wow"
 )
 INTERJECTIONS = re.compile(f"(?:{_INTERJECTION_WORDS})+", re.I)
+# Katakana → hiragana (ァ..ヶ are ぁ..ゖ moved by 0x60), so one list serves both scripts.
+_KATAKANA_TO_HIRAGANA = {code: code - 0x60 for code in range(0x30A1, 0x30F7)}
 # Full-width letters and digits, half-width kana: the word characters NFKC changes.
 _COMPAT_LETTERS = re.compile(r"[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff66-\uff9f]")
+_INTERJECTION_LETTERS = set(_INTERJECTION_WORDS.replace("|", ""))
 # A word character that appears in no interjection: its presence settles "not noise".
 _WORDY = re.compile(
-    "[^\\W_" + "".join(sorted(set(_INTERJECTION_WORDS.replace("|", "")))) + "HMUAOEGWR]"
+    "[^\\W_"
+    + "".join(sorted(_INTERJECTION_LETTERS))
+    + "".join(
+        sorted(chr(k) for k, h in _KATAKANA_TO_HIRAGANA.items() if chr(h) in _INTERJECTION_LETTERS)
+    )
+    + "HMUAOEGWR]"
 )
 
 
@@ -178,10 +189,11 @@ def opencc_t2s() -> Callable[[str], str]:
 
 
 def is_interjection_only(text: str) -> bool:
-    """True for "嗯……", "啊！？", "……", "えっ", "Hmm...": no words, only a sound."""
+    """True for "嗯……", "啊！？", "……", "えっ", "エッ！？", "Hmm...": no words, only a sound."""
     if _WORDY.search(text) is not None and _COMPAT_LETTERS.search(text) is None:
         return False  # a letter no interjection has: the common case, decided in one scan
     core = _ELLIPSIS_OR_PUNCT.sub("", unicodedata.normalize("NFKC", text))
+    core = core.translate(_KATAKANA_TO_HIRAGANA)
     return not core or INTERJECTIONS.fullmatch(core) is not None
 
 
@@ -194,13 +206,21 @@ def near_key(text: str) -> str:
 
 
 def placeholder_replacer(lead_aliases: Iterable[str]) -> Callable[[str], str]:
-    """Replace the lead's names with {{user}}, longest first (斑鸠夏生 before 夏生).
+    """Replace the lead's names with {{user}}, longest first (斑鸠夏生 before 夏生); an
+    honorific after the name stays (夏生さん, 夏生君 → {{user}}さん, {{user}}君).
 
     A Latin-script name matches as written (a lead called "Me" is not the word "me") and
     never inside a word or after an apostrophe ("I'm" keeps its "m"); "Kaito's" becomes
     "{{user}}'s". One-letter names are never replaced: no text tells them from a word.
     """
-    names = sorted({a.strip() for a in lead_aliases if len(a.strip()) > 1}, key=len, reverse=True)
+    given = {a.strip() for a in lead_aliases if len(a.strip()) > 1}
+    # An alias that is another one with an honorific (夏生君 beside 夏生) replaces only the
+    # name: 夏生君 becomes {{user}}君, as 夏生くん becomes {{user}}くん and 夏生先生 {{user}}先生.
+    names = sorted(
+        (n for n in given if not any(n == base + h for h in HONORIFICS for base in given)),
+        key=len,
+        reverse=True,
+    )
     if not names:
         return lambda s: s
     pattern = re.compile("|".join(_name_pattern(n) for n in names))
@@ -218,6 +238,8 @@ def _name_pattern(name: str) -> str:
     with a literal, which lets the regex engine skip ahead to the next possible first
     letter: most lines name no one, and the scan costs half as much."""
     if not name.isascii():
+        if name.endswith("生"):
+            return rf"{re.escape(name)}(?!まれ)"  # 夏生まれ: "born in summer", not 夏生
         return re.escape(name)
     first, rest = re.escape(name[0]), re.escape(name[1:])
     return rf"{first}(?<![\w'’-]{first}){rest}(?!\w)"

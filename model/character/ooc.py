@@ -20,6 +20,8 @@ from atri.config import OOCSettings
 ALLOWED_SCRIPTS = {"zh": {"han"}, "ja": {"han", "kana"}, "en": {"latin"}}
 _WORD_SCRIPTS = {"latin", "cyrillic"}  # scripts counted per word, not per letter
 _ASCII_WORD = re.compile(r"[A-Za-z]+")
+# Share of kana among a text's Han and kana above which it is Japanese.
+KANA_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,13 @@ def script_of(ch: str) -> str:
     Cached: a reply is checked on the event loop, letter by letter, and a chat uses a
     few thousand distinct characters at most."""
     code = ord(ch)
-    if 0x3040 <= code <= 0x30FF or 0x31F0 <= code <= 0x31FF:
+    # Kana, half-width kana, and 々 〆: marks no Chinese text uses.
+    if (
+        0x3040 <= code <= 0x30FF
+        or 0x31F0 <= code <= 0x31FF
+        or 0xFF66 <= code <= 0xFF9D
+        or code in (0x3005, 0x3006)
+    ):
         return "kana"
     if 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0xF900 <= code <= 0xFAFF:
         return "han"
@@ -76,8 +84,14 @@ def detect_language(text: str) -> str:
     if cjk + units["latin"] < 3:
         return ""
     if cjk >= units["latin"]:
-        return "ja" if units["kana"] > 0.1 * cjk else "zh"
+        return "ja" if is_japanese(units) else "zh"
     return "en"
+
+
+def is_japanese(units: Counter[str]) -> bool:
+    """Whether the Han and kana of a text read as Japanese: Han alone does not tell
+    Japanese from Chinese, but a Japanese sentence never goes without kana for long."""
+    return units["kana"] > KANA_SHARE * (units["han"] + units["kana"])
 
 
 class OOCDetector:
@@ -134,6 +148,17 @@ class OOCDetector:
         if total < self.min_units:
             return ""
         foreign = {s: n for s, n in units.items() if s not in allowed}
+        # Chinese and Japanese share Han: which one a reply's Han belongs to is told by
+        # the kana beside it, so 今天天气很好 is foreign to a Japanese card and
+        # 今日は天気が良い to a Chinese one, however many kanji it has.
+        if self.language in {"zh", "ja"} and units["han"]:
+            japanese = is_japanese(units)
+            if self.language == "zh" and japanese:
+                foreign.pop("kana", None)
+                foreign["Japanese"] = units["han"] + units["kana"]
+            elif self.language == "ja" and not japanese:
+                foreign.pop("kana", None)
+                foreign["Chinese"] = units["han"] + units["kana"]
         share = sum(foreign.values()) / total
         if share <= self.max_foreign_share:
             return ""

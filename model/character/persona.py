@@ -289,7 +289,8 @@ def _parse_mes_example(text: str) -> list[ExampleTurn]:
     turns: list[ExampleTurn] = []
     pending_user: str | None = None
     for raw in text.splitlines():
-        line = raw.strip()
+        # A Japanese or Chinese card written with an IME says `{{char}}：` (full width).
+        line = raw.strip().replace("}}：", "}}:", 1)
         if line.startswith("{{user}}:"):
             pending_user = line.removeprefix("{{user}}:").strip()
         elif line.startswith("{{char}}:") and pending_user is not None:

@@ -15,15 +15,41 @@ class ProbeError(UserError):
     """A probe file that cannot be used; str() names the file and the problem."""
 
 
+# What a probe file may hold a question in, and the words a run says it in.
+LANGUAGES = {"zh": "Chinese", "ja": "Japanese", "en": "English"}
+
+
 @dataclass(frozen=True)
 class Probe:
     category: str
     zh: str
     en: str
+    ja: str = ""
+
+    def has(self, language: str) -> bool:
+        return bool(getattr(self, language, "")) if language in LANGUAGES else False
+
+    def asked_in(self, language: str) -> str:
+        """The language the probe is asked in: hers, else Chinese, English, Japanese."""
+        return next(lang for lang in (language, "zh", "en", "ja") if self.has(lang))
 
     def text(self, language: str) -> str:
-        """The probe in the dataset's language (Chinese unless the dataset is English)."""
-        return self.en if language == "en" and self.en else self.zh or self.en
+        """The probe in the language she speaks, or the one it has (`asked_in`)."""
+        return str(getattr(self, self.asked_in(language)))
+
+
+def fallback_note(probes: list[Probe], language: str) -> str:
+    """A sentence when some probes have no question in `language`: they are asked in
+    another one, and her replies then say little about how she speaks it."""
+    missing = [p for p in probes if not p.has(language)]
+    if not missing:
+        return ""
+    spoken = LANGUAGES.get(language, f'"{language}"')
+    asked = sorted({LANGUAGES[p.asked_in(language)] for p in missing})
+    return (
+        f"{len(missing)} of {len(probes)} probes have no {spoken} question "
+        f"(no {language} = in the probe file); asked in {' and '.join(asked)} instead."
+    )
 
 
 def load_probes(path: Path | None = None) -> list[Probe]:
@@ -38,10 +64,10 @@ def load_probes(path: Path | None = None) -> list[Probe]:
     for i, entry in enumerate(data.get("probe", [])):
         if not isinstance(entry, dict):
             raise ProbeError(f"{path}: probe {i} must be a [[probe]] table.")
-        zh, en = entry.get("zh", ""), entry.get("en", "")
-        if not isinstance(zh, str) or not isinstance(en, str) or not (zh or en):
-            raise ProbeError(f'{path}: probe {i} needs a "zh" or "en" question (a string).')
-        probes.append(Probe(str(entry.get("category", "other")), zh, en))
+        zh, en, ja = entry.get("zh", ""), entry.get("en", ""), entry.get("ja", "")
+        if not all(isinstance(q, str) for q in (zh, en, ja)) or not (zh or en or ja):
+            raise ProbeError(f'{path}: probe {i} needs a "zh", "ja" or "en" question (a string).')
+        probes.append(Probe(str(entry.get("category", "other")), zh, en, ja))
     if not probes:
         raise ProbeError(f"{path}: no [[probe]] entries.")
     return probes

@@ -63,7 +63,7 @@ class RecallReport:
 
 
 def load_recall_probes(language: str, path: Path | None = None) -> RecallSet:
-    """The probes in `language` ("en" or "zh"; other languages use the English ones)."""
+    """The probes in `language` ("en", "zh" or "ja"; other languages use the English ones)."""
     path = path or PACKAGED_RECALL_PROBES
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))

@@ -24,7 +24,7 @@ from model.adapters.versions import (
 )
 from model.character.ooc import OOCDetector
 from model.evaluation.perplexity import mean_token_loss, perplexity
-from model.evaluation.probes import Probe, load_probes
+from model.evaluation.probes import Probe, fallback_note, load_probes
 from model.evaluation.report import EvalReport, ModelFigures, ProbeReply
 from model.evaluation.style import style_rate
 from model.training.dataset import (
@@ -179,6 +179,8 @@ def evaluate(
     # Probes are asked, and replies judged, in the language she speaks where she is
     # served (the chosen card's), whatever the dataset's language.
     language = persona.main_language
+    if note := fallback_note(probes, language):
+        say(note)
     detector = OOCDetector.for_character(settings.ooc, language)
     # Two prompts, one rule: the adapter answers under the prompt it was trained with,
     # the bare base model under the whole card.

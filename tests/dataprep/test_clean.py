@@ -102,7 +102,43 @@ def test_interjection_only(reply: str) -> None:
     assert is_interjection_only(reply)
 
 
-@pytest.mark.parametrize("reply", ["嗯，好的。", "はい", "我是高性能的！", "Oh no, the crab!"])
+# Japanese scripts write a sound in katakana as often as in hiragana, and half-width in
+# old dumps; きゃ, ひゃ, わ are as wordless as 哇.
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "エッ！？",
+        "ｴｯ",
+        "ア……",
+        "ウーン",
+        "ｳｰﾝ",
+        "キャー",
+        "きゃっ！",
+        "ひゃあっ！",
+        "わぁ……",
+        "うわぁ！",
+        "ちっ",
+    ],
+)
+def test_japanese_interjection_only(reply: str) -> None:
+    assert is_interjection_only(reply)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "嗯，好的。",
+        "はい",
+        "ハイ",
+        "あれ？",
+        "わたし",
+        "わかった",
+        "アトリ",
+        "ウソ",
+        "我是高性能的！",
+        "Oh no, the crab!",
+    ],
+)
 def test_not_interjection(reply: str) -> None:
     assert not is_interjection_only(reply)
 
@@ -163,6 +199,15 @@ def test_filters_can_be_turned_off() -> None:
     assert len(kept) == 3
 
 
+def test_placeholder_keeps_honorifics_alike() -> None:
+    # The default aliases list 夏生君 beside 夏生: every honorific stays after {{user}}.
+    replace = placeholder_replacer(["夏生", "斑鳩夏生", "夏生君", "Natsuki", "Natsuki Kaito"])
+    assert replace("夏生さん、夏生くん、夏生君、斑鳩夏生さま") == (
+        "{{user}}さん、{{user}}くん、{{user}}君、{{user}}さま"
+    )
+    assert replace("Natsuki Kaito!") == "{{user}}!"
+
+
 @pytest.mark.parametrize(
     ("lead", "text", "expected"),
     [
@@ -173,6 +218,7 @@ def test_filters_can_be_turned_off() -> None:
         (["Kaito"], "Kaito's bag. Kaitos. O'Kaito.", "{{user}}'s bag. Kaitos. O'Kaito."),
         (["Natsuki"], "natsuki is a word here", "natsuki is a word here"),
         (["夏生"], "夏生，等等我！", "{{user}}，等等我！"),
+        (["夏生"], "夏生まれの人は、夏生さんみたいに", "夏生まれの人は、{{user}}さんみたいに"),
     ],
 )
 def test_placeholder_never_touches_ordinary_words(

@@ -77,6 +77,54 @@ def test_language_follows_the_setting_or_the_override() -> None:
     assert detect_language("わたしはアトリです") == "ja"
 
 
+JAPANESE_OUT_OF_CHARACTER = [
+    ("AIとして、感情はありません。", "assistant-speak"),
+    ("何かお手伝いできることはありますか？", "assistant-speak"),
+    ("お役に立てれば幸いです。", "assistant-speak"),
+    ("私はAIアシスタントです。", "self-reference"),
+    ("わたしはただの言語モデルなので、海には行けません。", "self-reference"),
+    ("私はChatGPTです。", "self-reference"),
+    ("わたしは人型兵器です。", "self-reference"),
+    # Chinese to a Japanese card: all Han, no kana.
+    ("今天天气很好，我们去海边吧。", "language drift"),
+    ("Sure, let's go to the sea tomorrow.", "language drift"),
+]
+
+JAPANESE_IN_CHARACTER = [
+    "おはようございます、夏生さん！高性能なわたしは、もう起きています。",
+    "わたしはロボットですから、疲れません！",
+    "今日は天気が良いので、海辺で散歩しましょう。",
+    "時々、海辺を散歩します。",
+    "夏生さんのお手伝いをします！",
+    "ﾊｲ、わかりました！",
+    "了解です！",
+]
+
+
+@pytest.mark.parametrize(("reply", "kind"), JAPANESE_OUT_OF_CHARACTER)
+def test_flags_japanese_out_of_character_replies(reply: str, kind: str) -> None:
+    verdict = OOCDetector(OOCSettings(), language="ja").check(reply)
+    assert any(r.startswith(kind) for r in verdict.reasons), verdict.reasons
+
+
+@pytest.mark.parametrize("reply", JAPANESE_IN_CHARACTER)
+def test_leaves_japanese_in_character_replies_alone(reply: str) -> None:
+    verdict = OOCDetector(OOCSettings(), language="ja").check(reply)
+    assert not verdict.flagged, verdict.reasons
+
+
+def test_japanese_with_many_kanji_is_not_chinese_and_back() -> None:
+    # Han is shared: kana beside it (or 々) says Japanese, whatever the kanji count.
+    kanji_heavy = "今日は天気が良い。明日午前九時、駅前集合です。"
+    assert detect_language(kanji_heavy) == "ja"
+    assert detect_language("時々海辺散歩。") == "ja"
+    assert detect_language("今天天气很好，我们去海边吧。") == "zh"
+    chinese_card = OOCDetector(OOCSettings(), language="zh")
+    verdict = chinese_card.check(kanji_heavy)
+    assert verdict.reasons == ("language drift (100% Japanese, expected zh)",)
+    assert not chinese_card.check("今天天气很好，我们去海边吧。").flagged
+
+
 def test_bad_pattern_in_config_is_one_sentence() -> None:
     with pytest.raises(ConfigError, match=r"\[ooc\] patterns = .*not a valid regular expression"):
         settings_from_dict({"ooc": {"patterns": ["(unclosed"]}})

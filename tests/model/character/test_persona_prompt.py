@@ -64,6 +64,26 @@ def test_card_from_sillytavern_without_our_extensions(tmp_path: Path) -> None:
     assert persona.example_dialogue[0].atri == "I'm high-performance!"
 
 
+def test_japanese_sillytavern_card_with_full_width_colons(tmp_path: Path) -> None:
+    card = {
+        "spec": "chara_card_v2",
+        "data": {
+            "name": "アトリ",
+            "description": "高性能なロボット少女。海に沈みゆく町で夏生と暮らす。",
+            "first_mes": "おはようございます、{{user}}さん！",
+            "mes_example": "<START>\n{{user}}：起きてる？\n{{char}}：もちろんです！高性能ですから！",
+        },
+    }
+    path = tmp_path / "card.json"
+    path.write_text(json.dumps(card, ensure_ascii=False), encoding="utf-8")
+    persona = load_persona(path)
+    assert persona.main_language == "ja"
+    assert [(t.user, t.atri) for t in persona.example_dialogue] == [
+        ("起きてる？", "もちろんです！高性能ですから！")
+    ]
+    assert "【会話例】\n{{user}}：起きてる？\nアトリ：もちろんです！" in persona.system_prompt()
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -79,4 +79,5 @@ async def test_without_summaries_the_early_facts_fall_out_of_the_prompt(
 def test_the_chinese_probes_follow_her_language() -> None:
     probes = load_recall_probes("zh")
     assert probes.probes[0].answer == "年糕" and len(probes.filler) == 8
-    assert load_recall_probes("ja").probes[0].answer == "Mochi"  # no Japanese set: English
+    assert load_recall_probes("ja").probes[0].answer == "モチ"
+    assert load_recall_probes("ko").probes[0].answer == "Mochi"  # no Korean set: English
