@@ -35,8 +35,6 @@ from model.character.prompt import ChatMessages
 from model.engines.base import EngineStats, Generation
 from model.engines.chat_template import (
     TemplateRules,
-    apply_template,
-    chat_rules,
     conform,
     reply_stop,
 )
@@ -606,25 +604,12 @@ def reply_stop_of(tokenizer: Any) -> tuple[str, int] | None:
     if not getattr(tokenizer, "chat_template", None):
         return None
     stop = reply_stop(tokenizer)
-    if not stop or stop == tokenizer.eos_token or _ends_every_reply(tokenizer, stop):
+    if stop is None or stop.after_last_reply or stop.token == tokenizer.eos_token:
         return None
-    token_id = tokenizer.convert_tokens_to_ids(stop)
+    token_id = tokenizer.convert_tokens_to_ids(stop.token)
     if not isinstance(token_id, int) or token_id == tokenizer.unk_token_id:
         return None
-    return stop, token_id
-
-
-def _ends_every_reply(tokenizer: Any, stop: str) -> bool:
-    """Whether the template writes `stop` right after a reply that ends the chat too."""
-    reply = "ATRI-PROBE-LAST-REPLY"
-    chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": reply}]
-    try:
-        text = apply_template(tokenizer, conform(chat, chat_rules(tokenizer)), False)
-    except Exception:
-        return True  # no render to tell by: send nothing new
-    end = text.rfind(reply)
-    after = text[end + len(reply) :].lstrip() if end >= 0 else ""
-    return after.startswith(stop)
+    return stop.token, token_id
 
 
 async def list_models(replica: Replica) -> list[dict[str, Any]]:
