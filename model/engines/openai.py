@@ -38,6 +38,7 @@ from model.engines.chat_template import (
     conform,
     reply_stop,
 )
+from model.engines.loading import cached_hub_folder, is_hub_id
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class OpenAIEngine:
         # shape got through (the template is not visible from here).
         self.strict_template = False
         # (marker, token id) every chat stops on besides the server's own end tokens:
-        # GLM-4's next <|user|>, read from the base's local tokenizer (`reply_stop_of`).
+        # GLM-4's next <|user|>, read from the base's local tokenizer (`base_tokenizer`).
         self.reply_stop: tuple[str, int] | None = None
 
     @classmethod
@@ -214,7 +215,9 @@ class OpenAIEngine:
             base.get("max_model_len") or DEFAULT_CONTEXT_WINDOW
         )
         engine = cls(settings, replicas, window, base_id, str(base["id"]))
-        engine.reply_stop = await asyncio.to_thread(base_reply_stop, settings, base_id)
+        tokenizer = await asyncio.to_thread(base_tokenizer, settings, base_id)
+        if tokenizer is not None:
+            engine.reply_stop = base_reply_stop(settings, tokenizer)
         for replica, result in zip(replicas, listed, strict=True):
             if isinstance(result, list):
                 replica.held = held_loras(result)
@@ -555,15 +558,27 @@ class OpenAIEngine:
         await asyncio.gather(*(r.client.aclose() for r in self.replicas))
 
 
-def base_reply_stop(settings: Settings, base_id: str) -> tuple[str, int] | None:
-    """`reply_stop_of` the served base where it is a local folder with a tokenizer: the
-    base card's root (the path vLLM read), else `[model] base`; under `[model]
-    chat_template` where set (training labelled under it, and vLLM serves it with
-    `--chat-template`). None otherwise; the server's own end tokens then stop a reply."""
-    folders = [Path(base_id)] if Path(base_id).is_absolute() else []
-    folders.append(settings.path(settings.model.base))
+def base_tokenizer(settings: Settings, base_id: str) -> Any | None:
+    """The served base's tokenizer, read offline from the first of: the base card's root
+    (the path vLLM read) or `[model] base` as a local folder (a relative path hangs off
+    the config file's folder, as every path in config.toml), then either one as a hub id
+    in the local Hugging Face cache; with `[model] chat_template` in place of its own
+    where set (training labelled under it, and vLLM serves it with `--chat-template`).
+    None where there is none (said once in the log): nothing is ever downloaded."""
+    names = list(dict.fromkeys(n for n in (base_id.strip(), settings.model.base.strip()) if n))
+    folders = [settings.path(n) for n in names]
     folder = next((f for f in folders if (f / "tokenizer_config.json").is_file()), None)
+    for name in names:
+        if folder is None and is_hub_id(name):
+            folder = cached_hub_folder(name, "tokenizer_config.json")
     if folder is None:
+        log.warning(
+            "openai engine: the base model's tokenizer is not on this machine (%s is neither "
+            "a local folder nor in the Hugging Face cache), so replies stop only on the "
+            "server's own end tokens, which misses the end of a reply under a template that "
+            "closes no turn (GLM-4); set [model] base to a local copy of the model to fix it",
+            " nor ".join(repr(n) for n in names) or "no base is named",
+        )
         return None
     try:
         from transformers import AutoTokenizer
@@ -574,7 +589,7 @@ def base_reply_stop(settings: Settings, base_id: str) -> tuple[str, int] | None:
             trust_remote_code=settings.model.trust_remote_code,
         )
     except Exception as exc:
-        log.info(
+        log.warning(
             "openai engine: the tokenizer in %s could not be read (%s: %s); chats stop on "
             "the server's own end tokens",
             folder,
@@ -584,12 +599,19 @@ def base_reply_stop(settings: Settings, base_id: str) -> tuple[str, int] | None:
         return None
     if settings.model.chat_template.strip():
         tokenizer.chat_template = settings.model.chat_template
+    return tokenizer
+
+
+def base_reply_stop(settings: Settings, tokenizer: Any) -> tuple[str, int] | None:
+    """`reply_stop_of` the served base's tokenizer (`base_tokenizer`), said in the log."""
     stop = reply_stop_of(tokenizer)
     if stop is not None:
         log.info(
             "openai engine: the chat template of %s writes no end-of-turn token after a "
             "reply; chats stop on %s (token %d), as training labels",
-            "[model] chat_template" if settings.model.chat_template.strip() else folder,
+            "[model] chat_template"
+            if settings.model.chat_template.strip()
+            else tokenizer.name_or_path,
             *stop,
         )
     return stop

@@ -658,3 +658,78 @@ async def test_the_reply_stop_follows_the_configured_chat_template(
     else:
         assert body["stop_token_ids"] == [local.convert_tokens_to_ids(stop)]
         assert body["stop"] == [stop]
+
+
+GLM4_HUB_ID = "THUDM/glm-4-9b-chat"
+
+
+def hub_cache(folder: Path, hub_id: str, tokenizer: Any) -> Path:
+    """A Hugging Face hub cache holding `tokenizer` as `hub_id`, laid out as the hub
+    client writes it: models--Org--Name/refs/main naming a snapshot folder."""
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    repo = folder / f"models--{hub_id.replace('/', '--')}"
+    tokenizer.save_pretrained(repo / "snapshots" / revision)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("where", ["vllm root", "model base"])
+async def test_a_glm4_hub_id_in_the_local_hf_cache_stops_on_the_next_role_marker(
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    where: str,
+) -> None:
+    """`[model] base` (or vLLM's root) is a hub id, as in the README: its tokenizer is
+    read from the local Hugging Face cache, offline, and chats stop on GLM-4's <|user|>."""
+    import huggingface_hub.constants
+
+    tokenizer = template_tokenizer(GLM4)
+    cache = hub_cache(tmp_path / "hf-hub", GLM4_HUB_ID, tokenizer)
+    # HF_HUB_CACHE as the hub client read it at import.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    caplog.set_level("INFO", logger="model.engines.openai")
+    (body,) = await bodies_sent(
+        settings,
+        GLM4_HUB_ID if where == "vllm root" else QWEN,
+        [[{"role": "user", "content": "hi"}]],
+        base=GLM4_HUB_ID if where == "model base" else "",
+    )
+    assert body["stop_token_ids"] == [tokenizer.convert_tokens_to_ids("<|user|>")]
+    assert body["stop"] == ["<|user|>"]
+    assert "WARNING" not in caplog.text
+
+
+async def test_a_base_on_no_local_disk_sends_no_stop_and_says_what_to_do(
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A hub id the local cache lacks is never downloaded: chats go as before (the
+    server's end tokens stop them) and the log says once why and what to change."""
+    import huggingface_hub.constants
+
+    cache = hub_cache(tmp_path / "hf-hub", GLM4_HUB_ID, template_tokenizer(GLM4))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    (body,) = await bodies_sent(settings, QWEN, [[{"role": "user", "content": "hi"}]])
+    assert "stop_token_ids" not in body and "stop" not in body
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert f"{QWEN!r} is neither a local folder nor in the Hugging Face cache" in warnings[0]
+    assert "set [model] base to a local copy of the model" in warnings[0]
+
+
+async def test_a_relative_vllm_root_hangs_off_the_config_folder(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """`vllm serve models/glm-4-9b-chat` run beside config.toml: the card's relative root
+    is read from the config file's folder, as `[model] base` and every other path."""
+    tokenizer = template_tokenizer(GLM4)
+    tokenizer.save_pretrained(settings.root / "models" / "glm-4-9b-chat")
+    (body,) = await bodies_sent(
+        settings, "models/glm-4-9b-chat", [[{"role": "user", "content": "hi"}]]
+    )
+    assert body["stop_token_ids"] == [tokenizer.convert_tokens_to_ids("<|user|>")]
