@@ -35,7 +35,9 @@ from model.character.prompt import ChatMessages
 from model.engines.base import EngineStats, Generation
 from model.engines.chat_template import (
     TemplateRules,
+    chat_rules,
     conform,
+    render_chat,
     reply_stop,
 )
 from model.engines.loading import cached_hub_folder, is_hub_id
@@ -55,6 +57,15 @@ READ_TIMEOUT_SECONDS = 600.0
 # How long a replica that failed stays out of the rotation before it is tried again.
 REPLICA_RETRY_SECONDS = 15.0
 ALREADY_LOADED = "has already been loaded"
+# The chat the start-up check renders on both sides: every role, a past reply, and the
+# generation prompt.
+TEMPLATE_PROBE: ChatMessages = [
+    {"role": "system", "content": "You are ATRI."},
+    {"role": "user", "content": "hi"},
+    {"role": "assistant", "content": "Hello!"},
+    {"role": "user", "content": "how are you?"},
+]
+TEMPLATE_CHECK_TIMEOUT_SECONDS = 10.0
 _WIDE = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef\uac00-\ud7af]")
 
 
@@ -228,6 +239,8 @@ class OpenAIEngine:
             version = Path(path).name or model
             engine.loras[version] = Lora(model, path, static=True)
             engine.live_lora = version
+        if tokenizer is not None:
+            await engine.check_served_template(settings, tokenizer)
         if settings.model.adapter:
             await engine._start_with(settings.path(settings.model.adapter))
         log.info(
@@ -241,6 +254,52 @@ class OpenAIEngine:
             else "the base model",
         )
         return engine
+
+    async def check_served_template(self, settings: Settings, tokenizer: Any) -> list[str]:
+        """Once at start: whether each replica renders a chat as training did (with the
+        base's own template, or `[model] chat_template` where set), told by vLLM's
+        `POST /tokenize` with `messages`, which renders them with the template the
+        server serves (its `--chat-template`, else the model's own) and returns the token
+        ids. The replicas that render otherwise are named in one warning, and returned;
+        a server without that route (not vLLM) goes unchecked, and serving goes on."""
+        try:
+            messages = conform(TEMPLATE_PROBE, chat_rules(tokenizer))
+            text = render_chat(tokenizer, TEMPLATE_PROBE, True)
+            expected = list(tokenizer.encode(text, add_special_tokens=False))
+        except Exception:
+            return []  # the base's own template refuses it: chats say so when they come
+        body = {
+            "model": self.base_name,
+            "messages": messages,
+            "add_generation_prompt": True,
+            "add_special_tokens": False,
+        }
+        serving = self._serving()
+        served = await asyncio.gather(*(served_tokens(r, body) for r in serving))
+        differ = [
+            r.url for r, ids in zip(serving, served, strict=True) if ids not in (None, expected)
+        ]
+        if differ:
+            if settings.model.chat_template.strip():
+                trained, fix = (
+                    "[model] chat_template",
+                    "start vLLM with the same template (vllm serve ... --chat-template FILE)",
+                )
+            else:
+                trained, fix = (
+                    f"the base model's own ({tokenizer.name_or_path})",
+                    "start vLLM without --chat-template, or set [model] chat_template to "
+                    "the template it serves and train again",
+                )
+            log.warning(
+                "%s render%s chats with another chat template than %s, which training used, "
+                "so the model reads prompts in a shape it was not trained on; %s",
+                " and ".join(differ),
+                "" if len(differ) > 1 else "s",
+                trained,
+                fix,
+            )
+        return differ
 
     async def _start_with(self, path: Path) -> None:
         """`[model] adapter`: register it on every replica and serve it from the start."""
@@ -573,11 +632,11 @@ def base_tokenizer(settings: Settings, base_id: str) -> Any | None:
             folder = cached_hub_folder(name, "tokenizer_config.json")
     if folder is None:
         log.warning(
-            "openai engine: the base model's tokenizer is not on this machine (%s is neither "
-            "a local folder nor in the Hugging Face cache), so replies stop only on the "
+            "openai engine: the base model's tokenizer is not on this machine (neither a "
+            "local folder nor the Hugging Face cache holds %s), so replies stop only on the "
             "server's own end tokens, which misses the end of a reply under a template that "
             "closes no turn (GLM-4); set [model] base to a local copy of the model to fix it",
-            " nor ".join(repr(n) for n in names) or "no base is named",
+            " or ".join(repr(n) for n in names) or "a base, as none is named",
         )
         return None
     try:
@@ -632,6 +691,27 @@ def reply_stop_of(tokenizer: Any) -> tuple[str, int] | None:
     if not isinstance(token_id, int) or token_id == tokenizer.unk_token_id:
         return None
     return stop.token, token_id
+
+
+async def served_tokens(replica: Replica, body: dict[str, Any]) -> list[int] | None:
+    """The token ids vLLM's `/tokenize` (beside `/v1`, at the server's root) gives for a
+    chat `body`; None where the server has no such route or answers otherwise."""
+    url = replica.url.rstrip("/").removesuffix("/v1") + "/tokenize"
+    try:
+        response = await replica.client.post(url, json=body, timeout=TEMPLATE_CHECK_TIMEOUT_SECONDS)
+        answer = f"HTTP {response.status_code}"
+        tokens = response.json().get("tokens") if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        answer, tokens = type(exc).__name__, None
+    if isinstance(tokens, list) and all(isinstance(t, int) for t in tokens):
+        return tokens
+    log.info(
+        "openai engine: %s rendered no chat (%s), so whether it serves the chat template "
+        "training used is not checked",
+        url,
+        answer,
+    )
+    return None
 
 
 async def list_models(replica: Replica) -> list[dict[str, Any]]:
