@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 JOIN = "\n\n"
 _PROBE = "ATRI-PROBE-SYSTEM-PROMPT"
 _PROBE_REPLY = "ATRI-PROBE-REPLY"
+_PROBE_LAST_REPLY = "ATRI-PROBE-LAST-REPLY"
 
 
 class ChatTemplateError(UserError):
@@ -170,7 +171,18 @@ def reply_end(text: str, start: int, end: int, specials: Sequence[str]) -> tuple
     return end, False  # plain text follows: no token to stop on
 
 
-def reply_stop(tokenizer: Any) -> str | None:
+@dataclass(frozen=True)
+class ReplyStop:
+    """The special token that ends a reply under a chat template."""
+
+    token: str
+    # Whether the template writes it after the chat's last reply too (ChatML's
+    # <|im_end|>, which a server stops on by itself); GLM-4's next <|user|> is written only
+    # where another turn follows.
+    after_last_reply: bool
+
+
+def reply_stop(tokenizer: Any) -> ReplyStop | None:
     """The special token that ends a reply under the tokenizer's chat template: its
     end-of-turn token, or the next role marker where it writes none (GLM-4's <|user|>).
     Training labels it (model.training.dataset), so generation must stop on it too."""
@@ -182,21 +194,32 @@ def reply_stop(tokenizer: Any) -> str | None:
 
 def template_reply_stop(
     render: Callable[[ChatMessages], str], specials: Sequence[str]
-) -> str | None:
+) -> ReplyStop | None:
     """`reply_stop` for a template known by its `render` (a chat in, the text the model
     reads out, reshaped to what the template takes) and its special tokens, longest
-    first: the GGUF's template for llama.cpp, a tokenizer_config.json's for a server."""
-    chat = [_user("hi"), {"role": "assistant", "content": _PROBE_REPLY}, _user("there")]
+    first: the GGUF's template for llama.cpp, a tokenizer_config.json's for a server.
+    One probe chat holds a reply with a turn after it (what stops it) and a last reply
+    (whether the same token follows that one too)."""
+    chat = [
+        _user("hi"),
+        {"role": "assistant", "content": _PROBE_REPLY},
+        _user("there"),
+        {"role": "assistant", "content": _PROBE_LAST_REPLY},
+    ]
     try:
         text = render(chat)
     except Exception:
         return None
-    start = text.rfind(_PROBE_REPLY)
-    if start < 0:
+    start = text.find(_PROBE_REPLY)
+    last = text.rfind(_PROBE_LAST_REPLY)
+    if start < 0 or last < start:
         return None
     end = start + len(_PROBE_REPLY)
     stop = text[end : reply_end(text, start, end, specials)[0]].strip()
-    return stop if stop in specials else None
+    if stop not in specials:
+        return None
+    after_last = text[last + len(_PROBE_LAST_REPLY) :].lstrip().startswith(stop)
+    return ReplyStop(stop, after_last)
 
 
 def apply_template(tokenizer: Any, messages: ChatMessages, add_generation_prompt: bool) -> str:

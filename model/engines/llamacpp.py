@@ -276,7 +276,7 @@ class LlamaCppEngine:
         stop = template_reply_stop(
             lambda chat: self._render_as_is(conform(chat, rules)), self._control
         )
-        ids = self.tokenize(stop) if stop else []
+        ids = self.tokenize(stop.token) if stop else []
         return ids if len(ids) == 1 else []
 
     @classmethod

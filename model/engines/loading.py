@@ -44,6 +44,23 @@ def is_offline_default(base: str) -> bool:
     return base in {"", OFFLINE_DEFAULT_BASE}
 
 
+def is_hub_id(name: str) -> bool:
+    """Whether `name` reads as a Hugging Face hub id ("Org/Name"), not a path."""
+    return name.count("/") == 1 and not name.startswith((".", "/", "~"))
+
+
+def cached_hub_folder(hub_id: str, filename: str) -> Path | None:
+    """The snapshot folder of `hub_id` in the local Hugging Face cache where it holds
+    `filename`; None where it is not cached. Reads the disk only, never the hub."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        path = try_to_load_from_cache(hub_id, filename)
+    except ValueError:  # not a valid repo id after all
+        return None
+    return Path(path).parent if isinstance(path, str) else None
+
+
 def offline_gguf_dir() -> Path:
     spec = importlib.util.find_spec(OFFLINE_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
@@ -104,8 +121,8 @@ def resolve_base(settings: Settings) -> str:
                 "at a Hugging Face model folder (config.json, tokenizer and weights)."
             )
         return str(local)
-    if base.count("/") == 1 and not base.startswith((".", "/", "~")):
-        return base  # a hub id; transformers downloads or finds it in the HF cache
+    if is_hub_id(base):
+        return base  # transformers downloads it or finds it in the HF cache
     raise ModelNotFoundError(
         f'[model] base = "{base}": no such folder; set it to a local model folder, a hub '
         f'id such as Qwen/Qwen2.5-7B-Instruct, or "{OFFLINE_DEFAULT_BASE}".'

@@ -330,7 +330,7 @@ def _stop_ids(tokenizer: Any, model: Any) -> list[int]:
     generation config of some uploads, and generation then ran on into a made-up turn."""
     ids: set[int] = set()
     stop = reply_stop(tokenizer)
-    stop_id = tokenizer.convert_tokens_to_ids(stop) if stop else None
+    stop_id = tokenizer.convert_tokens_to_ids(stop.token) if stop else None
     config = getattr(model.generation_config, "eos_token_id", None)
     for value in (tokenizer.eos_token_id, config, stop_id):
         if isinstance(value, int):

@@ -35,11 +35,12 @@ from model.character.prompt import ChatMessages
 from model.engines.base import EngineStats, Generation
 from model.engines.chat_template import (
     TemplateRules,
-    apply_template,
     chat_rules,
     conform,
+    render_chat,
     reply_stop,
 )
+from model.engines.loading import cached_hub_folder, is_hub_id
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,15 @@ READ_TIMEOUT_SECONDS = 600.0
 # How long a replica that failed stays out of the rotation before it is tried again.
 REPLICA_RETRY_SECONDS = 15.0
 ALREADY_LOADED = "has already been loaded"
+# The chat the start-up check renders on both sides: every role, a past reply, and the
+# generation prompt.
+TEMPLATE_PROBE: ChatMessages = [
+    {"role": "system", "content": "You are ATRI."},
+    {"role": "user", "content": "hi"},
+    {"role": "assistant", "content": "Hello!"},
+    {"role": "user", "content": "how are you?"},
+]
+TEMPLATE_CHECK_TIMEOUT_SECONDS = 10.0
 _WIDE = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef\uac00-\ud7af]")
 
 
@@ -169,7 +179,7 @@ class OpenAIEngine:
         # shape got through (the template is not visible from here).
         self.strict_template = False
         # (marker, token id) every chat stops on besides the server's own end tokens:
-        # GLM-4's next <|user|>, read from the base's local tokenizer (`reply_stop_of`).
+        # GLM-4's next <|user|>, read from the base's local tokenizer (`base_tokenizer`).
         self.reply_stop: tuple[str, int] | None = None
 
     @classmethod
@@ -216,7 +226,9 @@ class OpenAIEngine:
             base.get("max_model_len") or DEFAULT_CONTEXT_WINDOW
         )
         engine = cls(settings, replicas, window, base_id, str(base["id"]))
-        engine.reply_stop = await asyncio.to_thread(base_reply_stop, settings, base_id)
+        tokenizer = await asyncio.to_thread(base_tokenizer, settings, base_id)
+        if tokenizer is not None:
+            engine.reply_stop = base_reply_stop(settings, tokenizer)
         for replica, result in zip(replicas, listed, strict=True):
             if isinstance(result, list):
                 replica.held = held_loras(result)
@@ -227,6 +239,8 @@ class OpenAIEngine:
             version = Path(path).name or model
             engine.loras[version] = Lora(model, path, static=True)
             engine.live_lora = version
+        if tokenizer is not None:
+            await engine.check_served_template(settings, tokenizer)
         if settings.model.adapter:
             await engine._start_with(settings.path(settings.model.adapter))
         log.info(
@@ -240,6 +254,52 @@ class OpenAIEngine:
             else "the base model",
         )
         return engine
+
+    async def check_served_template(self, settings: Settings, tokenizer: Any) -> list[str]:
+        """Once at start: whether each replica renders a chat as training did (with the
+        base's own template, or `[model] chat_template` where set), told by vLLM's
+        `POST /tokenize` with `messages`, which renders them with the template the
+        server serves (its `--chat-template`, else the model's own) and returns the token
+        ids. The replicas that render otherwise are named in one warning, and returned;
+        a server without that route (not vLLM) goes unchecked, and serving goes on."""
+        try:
+            messages = conform(TEMPLATE_PROBE, chat_rules(tokenizer))
+            text = render_chat(tokenizer, TEMPLATE_PROBE, True)
+            expected = list(tokenizer.encode(text, add_special_tokens=False))
+        except Exception:
+            return []  # the base's own template refuses it: chats say so when they come
+        body = {
+            "model": self.base_name,
+            "messages": messages,
+            "add_generation_prompt": True,
+            "add_special_tokens": False,
+        }
+        serving = self._serving()
+        served = await asyncio.gather(*(served_tokens(r, body) for r in serving))
+        differ = [
+            r.url for r, ids in zip(serving, served, strict=True) if ids not in (None, expected)
+        ]
+        if differ:
+            if settings.model.chat_template.strip():
+                trained, fix = (
+                    "[model] chat_template",
+                    "start vLLM with the same template (vllm serve ... --chat-template FILE)",
+                )
+            else:
+                trained, fix = (
+                    f"the base model's own ({tokenizer.name_or_path})",
+                    "start vLLM without --chat-template, or set [model] chat_template to "
+                    "the template it serves and train again",
+                )
+            log.warning(
+                "%s render%s chats with another chat template than %s, which training used, "
+                "so the model reads prompts in a shape it was not trained on; %s",
+                " and ".join(differ),
+                "" if len(differ) > 1 else "s",
+                trained,
+                fix,
+            )
+        return differ
 
     async def _start_with(self, path: Path) -> None:
         """`[model] adapter`: register it on every replica and serve it from the start."""
@@ -557,15 +617,27 @@ class OpenAIEngine:
         await asyncio.gather(*(r.client.aclose() for r in self.replicas))
 
 
-def base_reply_stop(settings: Settings, base_id: str) -> tuple[str, int] | None:
-    """`reply_stop_of` the served base where it is a local folder with a tokenizer: the
-    base card's root (the path vLLM read), else `[model] base`; under `[model]
-    chat_template` where set (training labelled under it, and vLLM serves it with
-    `--chat-template`). None otherwise; the server's own end tokens then stop a reply."""
-    folders = [Path(base_id)] if Path(base_id).is_absolute() else []
-    folders.append(settings.path(settings.model.base))
+def base_tokenizer(settings: Settings, base_id: str) -> Any | None:
+    """The served base's tokenizer, read offline from the first of: the base card's root
+    (the path vLLM read) or `[model] base` as a local folder (a relative path hangs off
+    the config file's folder, as every path in config.toml), then either one as a hub id
+    in the local Hugging Face cache; with `[model] chat_template` in place of its own
+    where set (training labelled under it, and vLLM serves it with `--chat-template`).
+    None where there is none (said once in the log): nothing is ever downloaded."""
+    names = list(dict.fromkeys(n for n in (base_id.strip(), settings.model.base.strip()) if n))
+    folders = [settings.path(n) for n in names]
     folder = next((f for f in folders if (f / "tokenizer_config.json").is_file()), None)
+    for name in names:
+        if folder is None and is_hub_id(name):
+            folder = cached_hub_folder(name, "tokenizer_config.json")
     if folder is None:
+        log.warning(
+            "openai engine: the base model's tokenizer is not on this machine (neither a "
+            "local folder nor the Hugging Face cache holds %s), so replies stop only on the "
+            "server's own end tokens, which misses the end of a reply under a template that "
+            "closes no turn (GLM-4); set [model] base to a local copy of the model to fix it",
+            " or ".join(repr(n) for n in names) or "a base, as none is named",
+        )
         return None
     try:
         from transformers import AutoTokenizer
@@ -576,7 +648,7 @@ def base_reply_stop(settings: Settings, base_id: str) -> tuple[str, int] | None:
             trust_remote_code=settings.model.trust_remote_code,
         )
     except Exception as exc:
-        log.info(
+        log.warning(
             "openai engine: the tokenizer in %s could not be read (%s: %s); chats stop on "
             "the server's own end tokens",
             folder,
@@ -586,12 +658,19 @@ def base_reply_stop(settings: Settings, base_id: str) -> tuple[str, int] | None:
         return None
     if settings.model.chat_template.strip():
         tokenizer.chat_template = settings.model.chat_template
+    return tokenizer
+
+
+def base_reply_stop(settings: Settings, tokenizer: Any) -> tuple[str, int] | None:
+    """`reply_stop_of` the served base's tokenizer (`base_tokenizer`), said in the log."""
     stop = reply_stop_of(tokenizer)
     if stop is not None:
         log.info(
             "openai engine: the chat template of %s writes no end-of-turn token after a "
             "reply; chats stop on %s (token %d), as training labels",
-            "[model] chat_template" if settings.model.chat_template.strip() else folder,
+            "[model] chat_template"
+            if settings.model.chat_template.strip()
+            else tokenizer.name_or_path,
             *stop,
         )
     return stop
@@ -606,25 +685,33 @@ def reply_stop_of(tokenizer: Any) -> tuple[str, int] | None:
     if not getattr(tokenizer, "chat_template", None):
         return None
     stop = reply_stop(tokenizer)
-    if not stop or stop == tokenizer.eos_token or _ends_every_reply(tokenizer, stop):
+    if stop is None or stop.after_last_reply or stop.token == tokenizer.eos_token:
         return None
-    token_id = tokenizer.convert_tokens_to_ids(stop)
+    token_id = tokenizer.convert_tokens_to_ids(stop.token)
     if not isinstance(token_id, int) or token_id == tokenizer.unk_token_id:
         return None
-    return stop, token_id
+    return stop.token, token_id
 
 
-def _ends_every_reply(tokenizer: Any, stop: str) -> bool:
-    """Whether the template writes `stop` right after a reply that ends the chat too."""
-    reply = "ATRI-PROBE-LAST-REPLY"
-    chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": reply}]
+async def served_tokens(replica: Replica, body: dict[str, Any]) -> list[int] | None:
+    """The token ids vLLM's `/tokenize` (beside `/v1`, at the server's root) gives for a
+    chat `body`; None where the server has no such route or answers otherwise."""
+    url = replica.url.rstrip("/").removesuffix("/v1") + "/tokenize"
     try:
-        text = apply_template(tokenizer, conform(chat, chat_rules(tokenizer)), False)
-    except Exception:
-        return True  # no render to tell by: send nothing new
-    end = text.rfind(reply)
-    after = text[end + len(reply) :].lstrip() if end >= 0 else ""
-    return after.startswith(stop)
+        response = await replica.client.post(url, json=body, timeout=TEMPLATE_CHECK_TIMEOUT_SECONDS)
+        answer = f"HTTP {response.status_code}"
+        tokens = response.json().get("tokens") if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        answer, tokens = type(exc).__name__, None
+    if isinstance(tokens, list) and all(isinstance(t, int) for t in tokens):
+        return tokens
+    log.info(
+        "openai engine: %s rendered no chat (%s), so whether it serves the chat template "
+        "training used is not checked",
+        url,
+        answer,
+    )
+    return None
 
 
 async def list_models(replica: Replica) -> list[dict[str, Any]]:

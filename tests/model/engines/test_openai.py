@@ -165,6 +165,10 @@ class FakeVllm:
         self.refuse_chats = ""  # answer every chat with this 400
         self.chats: list[list[dict[str, str]]] = []  # the messages of each chat
         self.bodies: list[dict[str, Any]] = []  # each chat request's whole body
+        # The tokenizer whose chat template it serves (as with --chat-template); None:
+        # no /tokenize route, as a server that is not vLLM.
+        self.tokenizer: Any = None
+        self.tokenized: list[dict[str, Any]] = []  # each /tokenize request's body
         self.app = self._app()
 
     def restart(self, static: Path | None = None) -> None:
@@ -230,6 +234,19 @@ class FakeVllm:
                     f"The lora adapter '{name}' cannot be found.", "NotFoundError", 404
                 )
             return PlainTextResponse(f"Success: LoRA adapter '{name}' removed successfully.")
+
+        @app.post("/tokenize")  # beside /v1, as vLLM routes it
+        async def tokenize(body: dict[str, Any]) -> Any:
+            if self.tokenizer is None:
+                return PlainTextResponse("Not Found", 404)
+            self.tokenized.append(body)
+            text = self.tokenizer.apply_chat_template(
+                body["messages"],
+                tokenize=False,
+                add_generation_prompt=body.get("add_generation_prompt", True),
+            )
+            ids = self.tokenizer.encode(text, add_special_tokens=body.get("add_special_tokens"))
+            return {"count": len(ids), "max_model_len": self.max_model_len, "tokens": ids}
 
         @app.post("/v1/chat/completions")
         async def chat(body: dict[str, Any]) -> Any:
@@ -658,3 +675,156 @@ async def test_the_reply_stop_follows_the_configured_chat_template(
     else:
         assert body["stop_token_ids"] == [local.convert_tokens_to_ids(stop)]
         assert body["stop"] == [stop]
+
+
+GLM4_HUB_ID = "THUDM/glm-4-9b-chat"
+
+
+def hub_cache(folder: Path, hub_id: str, tokenizer: Any) -> Path:
+    """A Hugging Face hub cache holding `tokenizer` as `hub_id`, laid out as the hub
+    client writes it: models--Org--Name/refs/main naming a snapshot folder."""
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    repo = folder / f"models--{hub_id.replace('/', '--')}"
+    tokenizer.save_pretrained(repo / "snapshots" / revision)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("where", ["vllm root", "model base"])
+async def test_a_glm4_hub_id_in_the_local_hf_cache_stops_on_the_next_role_marker(
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    where: str,
+) -> None:
+    """`[model] base` (or vLLM's root) is a hub id, as in the README: its tokenizer is
+    read from the local Hugging Face cache, offline, and chats stop on GLM-4's <|user|>."""
+    import huggingface_hub.constants
+
+    tokenizer = template_tokenizer(GLM4)
+    cache = hub_cache(tmp_path / "hf-hub", GLM4_HUB_ID, tokenizer)
+    # HF_HUB_CACHE as the hub client read it at import.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    caplog.set_level("INFO", logger="model.engines.openai")
+    (body,) = await bodies_sent(
+        settings,
+        GLM4_HUB_ID if where == "vllm root" else QWEN,
+        [[{"role": "user", "content": "hi"}]],
+        base=GLM4_HUB_ID if where == "model base" else "",
+    )
+    assert body["stop_token_ids"] == [tokenizer.convert_tokens_to_ids("<|user|>")]
+    assert body["stop"] == ["<|user|>"]
+    assert "WARNING" not in caplog.text
+
+
+async def test_a_base_on_no_local_disk_sends_no_stop_and_says_what_to_do(
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A hub id the local cache lacks is never downloaded: chats go as before (the
+    server's end tokens stop them) and the log says once why and what to change."""
+    import huggingface_hub.constants
+
+    cache = hub_cache(tmp_path / "hf-hub", GLM4_HUB_ID, template_tokenizer(GLM4))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    (body,) = await bodies_sent(settings, QWEN, [[{"role": "user", "content": "hi"}]])
+    assert "stop_token_ids" not in body and "stop" not in body
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert f"nor the Hugging Face cache holds {QWEN!r})" in warnings[0]
+    assert "set [model] base to a local copy of the model" in warnings[0]
+
+
+async def test_a_relative_vllm_root_hangs_off_the_config_folder(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """`vllm serve models/glm-4-9b-chat` run beside config.toml: the card's relative root
+    is read from the config file's folder, as `[model] base` and every other path."""
+    tokenizer = template_tokenizer(GLM4)
+    tokenizer.save_pretrained(settings.root / "models" / "glm-4-9b-chat")
+    (body,) = await bodies_sent(
+        settings, "models/glm-4-9b-chat", [[{"role": "user", "content": "hi"}]]
+    )
+    assert body["stop_token_ids"] == [tokenizer.convert_tokens_to_ids("<|user|>")]
+
+
+async def start_on(fake: FakeVllm, settings: Settings, chat_template: str) -> None:
+    """An openai engine starts against `fake` (its base card's root a ChatML tokenizer
+    folder) with `[model] chat_template` as given, and one chat goes through."""
+    fake.root = str(settings.root / "chatml")
+    build_tokenizer(TRAINING_TEXT, 512, CHATML_TEMPLATE).save_pretrained(fake.root)
+    async with replicas(fake) as urls:
+        settings = readme_settings(settings, urls)
+        settings.model.openai_model = "atri-base"
+        settings.model.chat_template = chat_template
+        engine = await create_engine(settings)
+        try:
+            (reply,) = await engine.generate(
+                [[{"role": "user", "content": "hi"}]], settings.generation
+            )
+            assert reply.text == "[atri-base] hi"
+        finally:
+            await engine.close()
+
+
+@pytest.mark.parametrize("served", ["folder's own", "chat_template"])
+async def test_a_vllm_without_the_configured_chat_template_is_warned_of_once(
+    settings: Settings, caplog: pytest.LogCaptureFixture, served: str
+) -> None:
+    """`[model] chat_template` is set and training used it, but vLLM serves the model's
+    own (started without --chat-template): its /tokenize renders the start-up probe chat
+    otherwise than the worker does, and one warning says what to do. Served with it, the
+    same ids come back and nothing is said."""
+    fake = FakeVllm()
+    fake.tokenizer = build_tokenizer(TRAINING_TEXT, 512, CHATML_TEMPLATE)
+    if served == "chat_template":
+        fake.tokenizer.chat_template = NO_END_OF_TURN
+    await start_on(fake, settings, NO_END_OF_TURN)
+    assert len(fake.tokenized) == 1
+    assert fake.tokenized[0]["model"] == "atri-base"
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    if served == "chat_template":
+        assert warnings == []
+    else:
+        (warning,) = warnings
+        assert "renders chats with another chat template than [model] chat_template" in warning
+        assert "--chat-template" in warning
+
+
+async def test_a_vllm_serving_another_template_than_the_base_folder_is_warned_of(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No `[model] chat_template`: training used the folder's own template, and a vLLM
+    started with some other --chat-template is named."""
+    fake = FakeVllm()
+    fake.tokenizer = build_tokenizer(TRAINING_TEXT, 512, NO_END_OF_TURN)
+    await start_on(fake, settings, "")
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "than the base model's own" in warning and "without --chat-template" in warning
+
+
+@pytest.mark.parametrize("answer", ["no route", "not JSON", "server error"])
+async def test_a_server_that_renders_no_chat_serves_unchecked(
+    settings: Settings, caplog: pytest.LogCaptureFixture, answer: str
+) -> None:
+    """A server without vLLM's /tokenize (another OpenAI-compatible server, an older
+    vLLM) or one that fails it is not checked: no warning, and chats are served."""
+    fake = FakeVllm()
+    if answer != "no route":
+
+        @fake.app.middleware("http")
+        async def broken(request: Any, call_next: Any) -> Any:
+            if request.url.path == "/tokenize":
+                if answer == "not JSON":
+                    return PlainTextResponse("ok")
+                return PlainTextResponse("Internal Server Error", 500)
+            return await call_next(request)
+
+    caplog.set_level("INFO", logger="model.engines.openai")
+    await start_on(fake, settings, NO_END_OF_TURN)
+    assert "WARNING" not in caplog.text
+    assert "/tokenize rendered no chat" in caplog.text
