@@ -22,6 +22,12 @@ _WORD_SCRIPTS = {"latin", "cyrillic"}  # scripts counted per word, not per lette
 _ASCII_WORD = re.compile(r"[A-Za-z]+")
 # Share of kana among a text's Han and kana above which it is Japanese.
 KANA_SHARE = 0.1
+# Characters only Chinese writes: simplified forms whose Japanese kanji differ (说/説,
+# 这/這, 时/時), and words Japanese has no use for (们, 吗, 呢, 你, 她). Han without kana
+# is Chinese only with one of these: "了解。明日午前九時、駅前集合。" is Japanese too.
+CHINESE_ONLY = frozenset(
+    "们这说话么吗呢吧啊哦嗯你她很过还对时让给认识问题应该现觉样开关东车长门见气为动发经实"
+)
 
 
 @dataclass(frozen=True)
@@ -156,7 +162,8 @@ class OOCDetector:
             if self.language == "zh" and japanese:
                 foreign.pop("kana", None)
                 foreign["Japanese"] = units["han"] + units["kana"]
-            elif self.language == "ja" and not japanese:
+            # Kanji alone, with nothing only Chinese writes, is Japanese as likely.
+            elif self.language == "ja" and not japanese and not CHINESE_ONLY.isdisjoint(reply):
                 foreign.pop("kana", None)
                 foreign["Chinese"] = units["han"] + units["kana"]
         share = sum(foreign.values()) / total

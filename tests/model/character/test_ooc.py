@@ -87,6 +87,7 @@ JAPANESE_OUT_OF_CHARACTER = [
     ("わたしは人型兵器です。", "self-reference"),
     # Chinese to a Japanese card: all Han, no kana.
     ("今天天气很好，我们去海边吧。", "language drift"),
+    ("明天上午九点，车站前集合。", "language drift"),  # no kana, and 车 is Chinese only
     ("Sure, let's go to the sea tomorrow.", "language drift"),
 ]
 
@@ -98,6 +99,9 @@ JAPANESE_IN_CHARACTER = [
     "夏生さんのお手伝いをします！",
     "ﾊｲ、わかりました！",
     "了解です！",
+    # Kanji alone, nothing only Chinese writes: as Japanese as it is Chinese.
+    "了解。明日午前九時、駅前集合。",
+    "本当本当！",
 ]
 
 
