@@ -16,12 +16,13 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from atri.config import Settings, load_settings
 from atri.errors import ConfigError, UserError
-from atri.terminal import printable
+from atri.terminal import printable, waking_line
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -154,10 +155,12 @@ def chat() -> None:
 
 async def _chat(settings: Settings) -> None:
     from bot.serve import console_chat
+    from model.character.persona import configured_card_path, load_persona
     from model.service import ChatService
 
-    with console.status("Waking ATRI up (loading the model)…", spinner="dots"):
-        service = await ChatService.open(settings)
+    card = load_persona(configured_card_path(settings))
+    with console.status(escape(waking_line(card.name)), spinner="dots"):
+        service = await ChatService.open(settings, card=card)
     async with service:
         await console_chat(service, console)
 
@@ -226,7 +229,10 @@ def worker(
     def ready(url: str) -> None:
         console.print(listening_line(url), highlight=False, markup=False)
 
-    console.print("Waking ATRI up (loading the model)…", highlight=False, markup=False)
+    from model.character.persona import configured_card_path, load_persona
+
+    name = load_persona(configured_card_path(settings)).name
+    console.print(waking_line(name), highlight=False, markup=False)
     run_async(run_worker(settings, secrets, on_ready=ready))
 
 

@@ -13,3 +13,8 @@ _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 def printable(text: str) -> str:
     """`text` without the control characters a terminal would act on."""
     return _CONTROLS.sub("", text)
+
+
+def waking_line(name: str) -> str:
+    """What a command says while the model loads: the configured character wakes up."""
+    return f"Waking {printable(name)} up (loading the model)…"

@@ -10,9 +10,11 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from rich.console import Console
+from rich.markup import escape
 
 from atri.config import Secrets, Settings
 from atri.errors import UserError
+from atri.terminal import waking_line
 from bot.console import PLATFORM as CONSOLE_PLATFORM
 from bot.console import console_user_id, describe_worker, run_console
 from bot.lines import use_card
@@ -45,7 +47,7 @@ async def serve(settings: Settings, secrets: Secrets, console: Console) -> None:
         async with HttpWorker(settings.worker, secrets, error_reply=said) as remote:
             await run_adapters(remote, settings, secrets, console, card)
         return
-    with console.status("Waking ATRI up (loading the model)…", spinner="dots"):
+    with console.status(escape(waking_line(card.name)), spinner="dots"):
         service = await ChatService.open(settings, card=card)
     async with service:
         await run_adapters(service, settings, secrets, console, card)

@@ -568,3 +568,15 @@ def test_reading_commands_do_not_wait_for_another_program_writing(
         assert code == 1 and "is in use" in " ".join(out.split())
     finally:
         holder.communicate("\n", timeout=10)
+
+
+def test_the_worker_wakes_the_configured_character(tmp_path: Path) -> None:
+    card = {"spec": "chara_card_v2", "data": {"name": "Yuki", "description": "A girl."}}
+    (tmp_path / "yuki.json").write_text(json.dumps(card), encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[model]\nengine = "echo"\nadapter = "adapters/gone"\n[persona]\ncard = "yuki.json"\n',
+        encoding="utf-8",
+    )
+    code, out = atri(config, "worker")  # stops at the missing adapter, after the line
+    assert code == 2 and "Waking Yuki up (loading the model)" in out and "ATRI up" not in out
