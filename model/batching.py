@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from atri.config import GenerationSettings
 from model.character.prompt import ChatMessages
-from model.engines.base import Engine, Generation
+from model.engines.base import NO_LIMITS, Engine, Generation, RowLimits
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ class _Job:
     future: asyncio.Future[Generation]
     gen: GenerationSettings | None = None  # a low-priority job's own settings
     overdue: bool = False  # low priority that runs before the next live batch
+    limits: RowLimits = NO_LIMITS  # the request's own cap and stop strings
 
 
 class Batcher:
@@ -95,9 +96,11 @@ class Batcher:
             if not job.future.done():
                 job.future.set_exception(Overloaded("worker stopped"))
 
-    async def submit(self, messages: ChatMessages) -> Generation:
+    async def submit(self, messages: ChatMessages, limits: RowLimits = NO_LIMITS) -> Generation:
+        """Generate in the next batch; `limits` hold for this row only, so requests with
+        different caps or stop strings still share a batch."""
         loop = asyncio.get_running_loop()
-        job = _Job(messages, loop.create_future())
+        job = _Job(messages, loop.create_future(), limits=limits)
         try:
             self._queue.put_nowait(job)
         except asyncio.QueueFull:
@@ -173,7 +176,15 @@ class Batcher:
             started = time.perf_counter()
             gen = jobs[0].gen or self.gen
             try:
-                results = await self.engine.generate([j.messages for j in jobs], gen)
+                batch = [j.messages for j in jobs]
+                limits = [j.limits for j in jobs]
+                # Only told when a row has its own: an engine written without them
+                # (a test's stand-in) keeps answering every other batch.
+                results = await (
+                    self.engine.generate(batch, gen, limits)
+                    if any(limit != NO_LIMITS for limit in limits)
+                    else self.engine.generate(batch, gen)
+                )
             except Exception as exc:
                 log.exception("generation failed for a batch of %d", len(jobs))
                 for j in jobs:

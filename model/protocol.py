@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, BeforeValidator, Field, StrictBool
+from pydantic import BaseModel, BeforeValidator, Field, PositiveInt, StrictBool, StringConstraints
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -38,6 +38,11 @@ def short_name(value: object) -> object:
 
 
 DisplayName = Annotated[str, BeforeValidator(short_name)]
+
+# At most this many stop strings per request, as OpenAI allows.
+MAX_STOP_STRINGS = 4
+# One stop string: never empty (it would cut every reply to nothing).
+StopText = Annotated[str, StringConstraints(min_length=1), BeforeValidator(clean_text)]
 
 ScopeKind = Literal["user", "user_in_channel", "channel"]
 
@@ -87,6 +92,11 @@ class ChatRequest(BaseModel):
     context: list[ChatTurn] | None = None
     # The client's own system prompt (a SillyTavern card, say), replacing the character's.
     system_prompt: Text = ""
+    # The client's own reply length (the OpenAI API's `max_tokens`): the smaller of it and
+    # `[generation] max_new_tokens` applies. None: the setting alone.
+    max_new_tokens: PositiveInt | None = None
+    # The reply ends before the first of these strings (the OpenAI API's `stop`).
+    stop: list[StopText] = Field(default_factory=list, max_length=MAX_STOP_STRINGS)
 
 
 class Reply(BaseModel):
@@ -104,6 +114,9 @@ class Reply(BaseModel):
     # Tokens of the prompt as fitted, and of the reply (the OpenAI API's usage figures).
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # "length": the reply was cut at its token limit (the request's `max_new_tokens` or
+    # `[generation] max_new_tokens`); "stop": it ended by itself or at a stop string.
+    finish_reason: Literal["stop", "length"] = "stop"
 
 
 class ScopeRef(BaseModel):

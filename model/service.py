@@ -45,7 +45,7 @@ from model.character.prompt import (
     fit_prompt,
 )
 from model.engines import create_engine
-from model.engines.base import Engine, Generation
+from model.engines.base import Engine, Generation, RowLimits
 from model.memory import Memory, Message, Summary, channel_prefix, scope_key
 from model.metrics import WorkerMetrics
 from model.protocol import (
@@ -352,6 +352,7 @@ class ChatService:
                 recalled = Recalled(summary.text, self.summary_heading)
             history_cap = self.settings.memory.max_history_tokens
         room = await self._room_context(request)
+        limits = RowLimits(request.max_new_tokens or 0, tuple(request.stop))
         window = Window(
             self.engine.context_window, self.settings.generation.max_new_tokens, history_cap
         )
@@ -374,7 +375,7 @@ class ChatService:
                 request.user_id,
                 recalled,
             )
-            generation, retries = await self._generate_in_character(fitted.messages, name)
+            generation, retries = await self._generate_in_character(fitted.messages, name, limits)
             if request.system_prompt or generation.adapter_version == version:
                 break
             log.info(
@@ -414,6 +415,7 @@ class ChatService:
             ooc_retries=retries,
             prompt_tokens=fitted.prompt_tokens,
             completion_tokens=self.count_tokens(generation.text),
+            finish_reason=generation.finish_reason,
         )
 
     async def _room_context(self, request: ChatRequest) -> Room | None:
@@ -445,17 +447,22 @@ class ChatService:
         return summary, after, capped and len(after) == len(found)
 
     async def _generate_in_character(
-        self, messages: ChatMessages, user_name: str
+        self, messages: ChatMessages, user_name: str, limits: RowLimits
     ) -> tuple[Generation, int]:
         """Generate, regenerating up to `ooc_max_retries` times while the reply breaks
-        character or comes out empty; the last attempt is used if none passes.
+        character or comes out empty; the last attempt is used if none passes. A reply
+        is cut at its first stop string (`limits`) before that check, whatever the
+        engine did, so the guard and memory see what the client gets.
 
         The system prompt and the training data say `{{user}}`, so a trained model
         writes it where she addresses the person: their name goes in here."""
         attempts = self.settings.worker.ooc_max_retries + 1
         generation = Generation(text="", new_tokens=0)
         for attempt in range(attempts):
-            generation = await self.batcher.submit(messages)
+            generation = await self.batcher.submit(messages, limits)
+            generation.text, cut = limits.cut(generation.text)
+            if cut:
+                generation.finish_reason = "stop"
             generation.text = self.persona.fill(
                 clean_reply(generation.text, self.persona.name), user_name
             )

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from atri.config import GenerationSettings
 from model.character.prompt import ChatMessages
@@ -19,11 +19,52 @@ from model.character.prompt import ChatMessages
 RECENT_BATCHES = 1000
 
 
+FinishReason = Literal["stop", "length"]
+
+
 @dataclass
 class Generation:
     text: str
     new_tokens: int
     adapter_version: str = ""
+    # "length": the reply ran into its token limit; "stop": it ended (an end-of-turn
+    # token, or one of its row's stop strings).
+    finish_reason: FinishReason = "stop"
+
+
+@dataclass(frozen=True)
+class RowLimits:
+    """What one request of a batch asks beyond the batch's settings (the OpenAI API's
+    `max_tokens` and `stop`): at most `max_new_tokens` new tokens (0: the settings'
+    own; the smaller applies), and an end before the first of the `stop` strings."""
+
+    max_new_tokens: int = 0
+    stop: tuple[str, ...] = ()
+
+    def cap(self, gen_max: int) -> int:
+        return min(gen_max, self.max_new_tokens) if self.max_new_tokens > 0 else gen_max
+
+    def stop_at(self, text: str) -> int:
+        """Where the first stop string starts in `text`; -1 for none."""
+        found = [i for i in (text.find(s) for s in self.stop if s) if i >= 0]
+        return min(found) if found else -1
+
+    def cut(self, text: str) -> tuple[str, bool]:
+        """`text` up to its first stop string, and whether one was there."""
+        at = self.stop_at(text)
+        return (text, False) if at < 0 else (text[:at], True)
+
+
+NO_LIMITS = RowLimits()
+
+
+def row_limits(limits: Sequence[RowLimits] | None, rows: int) -> list[RowLimits]:
+    """Each row's limits (none given: NO_LIMITS for every row)."""
+    if limits is None:
+        return [NO_LIMITS] * rows
+    if len(limits) != rows:
+        raise ValueError(f"{len(limits)} row limits for a batch of {rows}")
+    return list(limits)
 
 
 @dataclass
@@ -51,8 +92,14 @@ class Engine(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
     async def generate(
-        self, batch: list[ChatMessages], gen: GenerationSettings
-    ) -> list[Generation]: ...
+        self,
+        batch: list[ChatMessages],
+        gen: GenerationSettings,
+        limits: Sequence[RowLimits] | None = None,
+    ) -> list[Generation]:
+        """One reply per conversation; `limits`, one per row, cap and stop rows apart
+        (rows of one batch may differ)."""
+        ...
 
     async def close(self) -> None: ...
 

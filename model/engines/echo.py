@@ -3,10 +3,12 @@ benchmarks, and `[model] engine = "echo"` for trying a bot's wiring)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from atri.config import GenerationSettings
 from model.character.persona import Persona
 from model.character.prompt import ChatMessages
-from model.engines.base import EngineStats, Generation
+from model.engines.base import EngineStats, Generation, RowLimits, row_limits
 
 # What the echo says before the message, per card language ({{char}}: her name), so
 # another character's bot never answers as ATRI.
@@ -45,14 +47,24 @@ class EchoEngine:
         return len(text)
 
     async def generate(
-        self, batch: list[ChatMessages], gen: GenerationSettings
+        self,
+        batch: list[ChatMessages],
+        gen: GenerationSettings,
+        limits: Sequence[RowLimits] | None = None,
     ) -> list[Generation]:
+        """A character is a token here (see count_tokens): a row's cap cuts characters."""
         self.stats.generate_calls += 1
         self.stats.batch_sizes.append(len(batch))
         out = []
-        for messages in batch:
+        for messages, limit in zip(batch, row_limits(limits, len(batch)), strict=True):
             text = self.prefix + messages[-1]["content"]
-            out.append(Generation(text=text, new_tokens=len(text)))
+            cap = limit.max_new_tokens
+            if limit.stop:
+                text, _ = limit.cut(text)
+            if 0 < cap < len(text):
+                out.append(Generation(text=text[:cap], new_tokens=cap, finish_reason="length"))
+            else:
+                out.append(Generation(text=text, new_tokens=len(text)))
         self.stats.generated_rows += len(batch)
         return out
 

@@ -21,6 +21,7 @@ import asyncio
 import ctypes
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,15 @@ from atri.config import GenerationSettings, Settings
 from atri.errors import ConfigError
 from model.adapters.versions import AdapterError
 from model.character.prompt import ChatMessages
-from model.engines.base import EngineStats, EngineThread, Generation
+from model.engines.base import (
+    NO_LIMITS,
+    EngineStats,
+    EngineThread,
+    FinishReason,
+    Generation,
+    RowLimits,
+    row_limits,
+)
 from model.engines.chat_template import checked, conform, template_reply_stop, template_rules
 from model.engines.loading import (
     OFFLINE_GGUF,
@@ -130,8 +139,10 @@ class _Row:
     prompt: list[int]
     max_new: int
     min_new: int = 0
+    limits: RowLimits = NO_LIMITS  # its stop strings (its cap is `max_new`)
     new: list[int] = field(default_factory=list)
     done: bool = False
+    finish: FinishReason = "length"
     bad_logits: bool = False
 
 
@@ -497,9 +508,15 @@ class LlamaCppEngine:
         return groups
 
     def _run_rows(
-        self, rows: list[list[int]], gen: GenerationSettings, adapter: str, min_new: int = 0
+        self,
+        rows: list[list[int]],
+        gen: GenerationSettings,
+        adapter: str,
+        min_new: int = 0,
+        limits: Sequence[RowLimits] | None = None,
     ) -> list[_Row]:
-        """Generate for rows that fit in one pass."""
+        """Generate for rows that fit in one pass; each row stops at its own cap, end
+        token or stop string while the others go on."""
         import numpy as np
 
         shared = shared_prefix_length(rows) if self.prefix_cache else 0
@@ -514,12 +531,13 @@ class LlamaCppEngine:
         live: list[_Row] = []
         entries: list[tuple[int, int, int, bool]] = []
         last: list[int] = []
-        for i, tokens in enumerate(rows):
+        for i, (tokens, limit) in enumerate(zip(rows, row_limits(limits, len(rows)), strict=True)):
             row = _Row(
                 seq=PREFIX_SLOTS + i,
                 prompt=tokens,
-                max_new=max(1, min(gen.max_new_tokens, self.context_window - len(tokens))),
+                max_new=self._room(tokens, limit.cap(gen.max_new_tokens)),
                 min_new=min_new,
+                limits=limit,
             )
             self._ll.llama_memory_seq_rm(self._mem, row.seq, -1, -1)
             if slot is not None:
@@ -540,6 +558,12 @@ class LlamaCppEngine:
                     stop = token in self.stop_tokens
                     if not stop:
                         row.new.append(token)
+                        # Only rows with stop strings pay for decoding their text.
+                        stop = bool(row.limits.stop) and (
+                            row.limits.stop_at(self.detokenize(row.new)) >= 0
+                        )
+                    if stop:
+                        row.finish = "stop"
                     if stop or len(row.new) >= row.max_new:
                         row.done = True
                     else:
@@ -553,6 +577,10 @@ class LlamaCppEngine:
             for row in live:
                 self._ll.llama_memory_seq_rm(self._mem, row.seq, -1, -1)
         return live
+
+    def _room(self, prompt: list[int], cap: int) -> int:
+        """New tokens a row may have: its cap, within the window."""
+        return max(1, min(cap, self.context_window - len(prompt)))
 
     def _sample(self, row: _Row, logits: Any, gen: GenerationSettings, rng: Any) -> int:
         """transformers' order: repetition penalty, temperature, top-k, top-p."""
@@ -603,23 +631,31 @@ class LlamaCppEngine:
         gen: GenerationSettings,
         adapter: str | None = None,
         min_new: int = 0,
+        limits: Sequence[RowLimits] | None = None,
     ) -> list[Generation]:
         adapter = self.active_adapter if adapter is None else adapter
-        rows = [self.fit(self.encode(m), gen.max_new_tokens) for m in batch]
-        news = [max(1, min(gen.max_new_tokens, self.context_window - len(r))) for r in rows]
+        each = row_limits(limits, len(batch))
+        caps = [limit.cap(gen.max_new_tokens) for limit in each]
+        rows = [self.fit(self.encode(m), cap) for m, cap in zip(batch, caps, strict=True)]
+        news = [self._room(r, cap) for r, cap in zip(rows, caps, strict=True)]
         done: dict[int, _Row] = {}
         for group in self._passes(rows, news, adapter):
             sub = [rows[i] for i in group]
-            for i, row in zip(group, self._run_rows(sub, gen, adapter, min_new), strict=True):
+            got = self._run_rows(sub, gen, adapter, min_new, [each[i] for i in group])
+            for i, row in zip(group, got, strict=True):
                 done[i] = row
         results = []
         for i in range(len(rows)):
             row = done[i]
             if row.bad_logits:
                 raise AdapterError(f"Adapter {adapter} produces NaN scores (broken weights).")
+            text, cut = row.limits.cut(self.detokenize(row.new))
             results.append(
                 Generation(
-                    text=self.detokenize(row.new), new_tokens=len(row.new), adapter_version=adapter
+                    text=text,
+                    new_tokens=len(row.new),
+                    adapter_version=adapter,
+                    finish_reason="stop" if cut else row.finish,
                 )
             )
         self.stats.generate_calls += 1
@@ -630,9 +666,14 @@ class LlamaCppEngine:
         return results
 
     async def generate(
-        self, batch: list[ChatMessages], gen: GenerationSettings
+        self,
+        batch: list[ChatMessages],
+        gen: GenerationSettings,
+        limits: Sequence[RowLimits] | None = None,
     ) -> list[Generation]:
-        result: list[Generation] = await self.thread.run(self.generate_sync, batch, gen)
+        result: list[Generation] = await self.thread.run(
+            self.generate_sync, batch, gen, None, 0, limits
+        )
         return result
 
     # Adapters (the reload job's `AdapterEngine`).

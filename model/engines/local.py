@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from atri.config import GenerationSettings, Settings
 from model.character.prompt import ChatMessages
-from model.engines.base import EngineStats, EngineThread, Generation
+from model.engines.base import (
+    EngineStats,
+    EngineThread,
+    FinishReason,
+    Generation,
+    RowLimits,
+    row_limits,
+)
 from model.engines.chat_template import render_chat, reply_stop
 from model.engines.prefix_cache import pad_after_prefix, shared_prefix_length
 
@@ -78,15 +85,26 @@ class LocalEngine:
         return len(self.tokenizer.encode(text, add_special_tokens=False))
 
     async def generate(
-        self, batch: list[ChatMessages], gen: GenerationSettings
+        self,
+        batch: list[ChatMessages],
+        gen: GenerationSettings,
+        limits: Sequence[RowLimits] | None = None,
     ) -> list[Generation]:
-        result: list[Generation] = await self.thread.run(self.generate_sync, batch, gen)
+        result: list[Generation] = await self.thread.run(self.generate_sync, batch, gen, limits)
         return result
 
-    def generate_sync(self, batch: list[ChatMessages], gen: GenerationSettings) -> list[Generation]:
-
+    def generate_sync(
+        self,
+        batch: list[ChatMessages],
+        gen: GenerationSettings,
+        limits: Sequence[RowLimits] | None = None,
+    ) -> list[Generation]:
+        rows = row_limits(limits, len(batch))
+        caps = [limit.cap(gen.max_new_tokens) for limit in rows]
         kwargs: dict[str, Any] = {
-            "max_new_tokens": gen.max_new_tokens,
+            # The batch runs as long as its longest-allowed row; the others stop on
+            # their own (RowStops).
+            "max_new_tokens": max(caps),
             "do_sample": gen.do_sample,
             "pad_token_id": self.tokenizer.pad_token_id,
             "eos_token_id": self.stop_ids,
@@ -94,22 +112,34 @@ class LocalEngine:
         }
         if gen.do_sample:
             kwargs.update(temperature=gen.temperature, top_p=gen.top_p, top_k=gen.top_k)
+        stops: RowStops | None = None
+        if any(cap < kwargs["max_new_tokens"] for cap in caps) or any(r.stop for r in rows):
+            stops = RowStops(caps, rows, self._decode_new)
+            kwargs["stopping_criteria"] = [stops]
         version = self.active_adapter
         with self._adapter_scope():
             output, inputs, prompt_tokens = self._generate(batch, version, kwargs)
         prompt_len = inputs["input_ids"].shape[1]
         results = []
-        for row in output[:, prompt_len:]:
-            tokens = row.tolist()
-            n = next((i for i, t in enumerate(tokens) if t in self.stop_ids), len(tokens))
-            text = self.tokenizer.decode(tokens[:n], skip_special_tokens=True)
-            results.append(Generation(text=text, new_tokens=n, adapter_version=version))
+        for i, row in enumerate(output[:, prompt_len:]):
+            tokens = row.tolist()[: caps[i]]
+            if stops is not None and stops.ended[i]:
+                tokens = tokens[: stops.ended[i]]  # what follows is padding
+            n = next((j for j, t in enumerate(tokens) if t in self.stop_ids), len(tokens))
+            text, cut = rows[i].cut(self.tokenizer.decode(tokens[:n], skip_special_tokens=True))
+            finish: FinishReason = "length" if n == caps[i] and not cut else "stop"
+            results.append(
+                Generation(text=text, new_tokens=n, adapter_version=version, finish_reason=finish)
+            )
         self.stats.generate_calls += 1
         self.stats.generated_rows += len(batch)
         self.stats.generated_tokens += sum(r.new_tokens for r in results)
         self.stats.prompt_tokens += prompt_tokens
         self.stats.batch_sizes.append(len(batch))
         return results
+
+    def _decode_new(self, tokens: Any) -> str:
+        return str(self.tokenizer.decode(tokens, skip_special_tokens=True))
 
     def _generate(
         self, batch: list[ChatMessages], adapter: str, kwargs: dict[str, Any]
@@ -130,6 +160,8 @@ class LocalEngine:
                 # A model whose generate will not take a cache from outside: serve this
                 # batch, and every later one, without the prefix cache.
                 self.prefix_cache.disable(f"generate refused it ({type(exc).__name__}: {exc})")
+                for criterion in kwargs.get("stopping_criteria", []):
+                    criterion.reset()  # it counts from this run's first token again
                 inputs, prompt_tokens = self._inputs(batch, kwargs["max_new_tokens"], adapter)
                 return self.model.generate(**inputs, **kwargs), inputs, prompt_tokens
 
@@ -310,6 +342,40 @@ class LocalEngine:
 
     async def close(self) -> None:
         await self.thread.close()
+
+
+class RowStops:
+    """A stopping criterion for generate() that ends each row apart: at its own token
+    cap, or once its reply holds one of its stop strings. It answers one flag per row,
+    so rows of one batch stop at different lengths while the others go on; `ended[i]`
+    is how many new tokens row i had when it stopped (0: not stopped here)."""
+
+    def __init__(
+        self, caps: list[int], limits: list[RowLimits], decode: Callable[[Any], str]
+    ) -> None:
+        self.caps = caps
+        self.limits = limits
+        self.decode = decode
+        self.reset()
+
+    def reset(self) -> None:
+        self.ended = [0] * len(self.caps)
+        self.prompt_len: int | None = None
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        if self.prompt_len is None:  # first call: one new token per row so far
+            self.prompt_len = input_ids.shape[1] - 1
+        new = input_ids.shape[1] - self.prompt_len
+        for i, (cap, limit) in enumerate(zip(self.caps, self.limits, strict=True)):
+            if self.ended[i]:
+                continue
+            if new >= cap or (
+                limit.stop and limit.stop_at(self.decode(input_ids[i, self.prompt_len :])) >= 0
+            ):
+                self.ended[i] = new
+        return torch.tensor([bool(e) for e in self.ended], device=input_ids.device)
 
 
 def _module_dims(model: Any) -> dict[str, tuple[int, int]]:

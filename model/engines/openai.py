@@ -24,6 +24,7 @@ import math
 import os
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ import httpx
 
 from atri.config import ConfigError, GenerationSettings, Secrets, Settings
 from model.character.prompt import ChatMessages
-from model.engines.base import EngineStats, Generation
+from model.engines.base import NO_LIMITS, EngineStats, Generation, RowLimits, row_limits
 from model.engines.chat_template import (
     TemplateRules,
     chat_rules,
@@ -321,23 +322,44 @@ class OpenAIEngine:
         return approx_tokens(text)
 
     async def generate(
-        self, batch: list[ChatMessages], gen: GenerationSettings
+        self,
+        batch: list[ChatMessages],
+        gen: GenerationSettings,
+        limits: Sequence[RowLimits] | None = None,
     ) -> list[Generation]:
         self._revive_due()
         version = self.live_lora
         model = self.loras[version].name if version else self.base_name
-        results = list(await asyncio.gather(*(self._one(m, gen, model, version) for m in batch)))
+        each = row_limits(limits, len(batch))
+        results = list(
+            await asyncio.gather(
+                *(
+                    self._one(m, gen, model, version, limit)
+                    for m, limit in zip(batch, each, strict=True)
+                )
+            )
+        )
         self.stats.generate_calls += 1
         self.stats.generated_rows += len(batch)
         self.stats.generated_tokens += sum(r.new_tokens for r in results)
         self.stats.batch_sizes.append(len(batch))
         return results
 
-    def _body(self, messages: ChatMessages, gen: GenerationSettings, model: str) -> dict[str, Any]:
+    def _body(
+        self,
+        messages: ChatMessages,
+        gen: GenerationSettings,
+        model: str,
+        limits: RowLimits = NO_LIMITS,
+    ) -> dict[str, Any]:
+        """One row's request: its own cap and stop strings (`limits`) beside the
+        engine's reply stop; the sampling is the batch's."""
+        stop = [self.reply_stop[0]] if self.reply_stop else []
+        stop += [s for s in limits.stop if s not in stop]
         return {
             "model": model,
             "messages": messages,
-            "max_tokens": gen.max_new_tokens,
+            "max_tokens": limits.cap(gen.max_new_tokens),
             "temperature": gen.temperature if gen.do_sample else 0.0,
             "top_p": gen.top_p if gen.do_sample else 1.0,
             # vLLM's sampling extensions; OpenAI-compatible servers ignore what they lack.
@@ -345,22 +367,24 @@ class OpenAIEngine:
             "repetition_penalty": gen.repetition_penalty,
             # vLLM matches `stop` on the text, which by default holds no special tokens,
             # so the token id stops it; `stop` serves servers that keep them in the text.
-            **(
-                {"stop_token_ids": [self.reply_stop[1]], "stop": [self.reply_stop[0]]}
-                if self.reply_stop
-                else {}
-            ),
+            **({"stop_token_ids": [self.reply_stop[1]]} if self.reply_stop else {}),
+            **({"stop": stop} if stop else {}),
         }
 
     async def _one(
-        self, messages: ChatMessages, gen: GenerationSettings, model: str, version: str
+        self,
+        messages: ChatMessages,
+        gen: GenerationSettings,
+        model: str,
+        version: str,
+        limits: RowLimits = NO_LIMITS,
     ) -> Generation:
         """One row on the next replica in turn; on a replica failure, on another one."""
         tried: set[str] = set()
         while (replica := self._pick(tried)) is not None:
             tried.add(replica.url)
             try:
-                data = await self._complete_chat(replica, messages, gen, model)
+                data = await self._complete_chat(replica, messages, gen, model, limits)
             except ReplicaDown as exc:
                 self._take_out(replica, str(exc))
                 continue
@@ -368,20 +392,25 @@ class OpenAIEngine:
         raise RemoteEngineError(f"No replica can serve {model!r}: {self._down_reasons()}")
 
     async def _complete_chat(
-        self, replica: Replica, messages: ChatMessages, gen: GenerationSettings, model: str
+        self,
+        replica: Replica,
+        messages: ChatMessages,
+        gen: GenerationSettings,
+        model: str,
+        limits: RowLimits = NO_LIMITS,
     ) -> Any:
         """A completion of `messages`. A 400 for a chat the server's template refuses is
         tried once more in STRICT_TEMPLATE's shape; if that passes, every later chat is
         sent so (said once in the log)."""
         shaped = conform(messages, STRICT_TEMPLATE) if self.strict_template else messages
         try:
-            return await self._complete(replica, self._body(shaped, gen, model))
+            return await self._complete(replica, self._body(shaped, gen, model, limits))
         except RemoteEngineError as exc:
             reshaped = conform(messages, STRICT_TEMPLATE)
             if exc.status != 400 or self.strict_template or reshaped == messages:
                 raise
             try:
-                data = await self._complete(replica, self._body(reshaped, gen, model))
+                data = await self._complete(replica, self._body(reshaped, gen, model, limits))
             except RemoteEngineError:
                 raise exc from None
             self.strict_template = True
@@ -405,12 +434,19 @@ class OpenAIEngine:
 
     def _generation(self, replica: Replica, data: Any, version: str) -> Generation:
         try:
-            text = data["choices"][0]["message"]["content"] or ""
+            choice = data["choices"][0]
+            text = choice["message"]["content"] or ""
         except (KeyError, IndexError, TypeError):
             raise RemoteEngineError(f"{replica.url}: a completion without a message.") from None
         usage = data.get("usage") or {}
         tokens = int(usage.get("completion_tokens") or approx_tokens(text))
-        return Generation(text=text, new_tokens=tokens, adapter_version=version)
+        cut = choice.get("finish_reason") == "length" if isinstance(choice, dict) else False
+        return Generation(
+            text=text,
+            new_tokens=tokens,
+            adapter_version=version,
+            finish_reason="length" if cut else "stop",
+        )
 
     def _pick(self, tried: set[str]) -> Replica | None:
         """The next serving replica in turn; with none serving, one that is out (better a

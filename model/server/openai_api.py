@@ -12,8 +12,11 @@ ATRI's rules for OpenAI clients (README, "The model worker and the OpenAI-compat
   system (or developer) messages replace it, so SillyTavern cards and chained workers
   keep their prompt.
 - The request joins the same batcher and out-of-character guard as bot traffic, so the
-  [generation] settings apply; a client's sampling parameters are accepted and ignored
-  (one batch shares one set).
+  [generation] settings apply; a client's sampling parameters (temperature, top_p, …)
+  are accepted and ignored (one batch shares one set). Two are honoured, per request:
+  `max_tokens` (or `max_completion_tokens`), the reply's length, within
+  `[generation] max_new_tokens`, and `stop`, up to 4 strings the reply ends before;
+  `finish_reason` says "length" when the reply was cut at its token limit.
 - With a `user` field the exchange is also stored, in scope platform "openai", user id =
   that field (and that user is rate-limited like a bot user); without it nothing is kept.
 - Without `[worker] openai_api_requires_token`, each client address is rate-limited too,
@@ -34,10 +37,26 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+)
 
 from atri.config import Secrets
-from model.protocol import ChatRequest, ChatTurn, Reply, Text, clean_text
+from model.protocol import (
+    MAX_STOP_STRINGS,
+    ChatRequest,
+    ChatTurn,
+    Reply,
+    StopText,
+    Text,
+    clean_text,
+)
 from model.server.auth import check_token
 from model.service import ChatService
 
@@ -54,6 +73,8 @@ MAX_MESSAGES = 2000
 # constraint sits inside the type, so pydantic says "characters", not "items".
 MAX_NAME_CHARS = 200
 Name = Annotated[str, StringConstraints(max_length=MAX_NAME_CHARS), BeforeValidator(clean_text)]
+# A reply length: a whole number of tokens, at least one (not "5", 5.5 or true).
+TokenCount = Annotated[StrictInt, Field(gt=0)]
 
 
 class OpenAIError(Exception):
@@ -102,7 +123,7 @@ class StreamOptions(BaseModel):
 
 
 class CompletionRequest(BaseModel):
-    # Sampling fields (temperature, top_p, max_tokens, …) are accepted and ignored.
+    # Sampling fields (temperature, top_p, …) are accepted and ignored: [generation] rules.
     model_config = ConfigDict(extra="ignore")
     model: Name = MODEL_ALIAS
     messages: list[InMessage] = Field(min_length=1)
@@ -110,6 +131,20 @@ class CompletionRequest(BaseModel):
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
     user: Name | None = None
+    # The reply's length in tokens (`max_completion_tokens` is OpenAI's newer name); the
+    # smallest of those given and `[generation] max_new_tokens` applies.
+    max_tokens: TokenCount | None = None
+    max_completion_tokens: TokenCount | None = None
+    stop: StopText | Annotated[list[StopText], Field(max_length=MAX_STOP_STRINGS)] | None = None
+
+    def reply_cap(self) -> int | None:
+        given = [n for n in (self.max_tokens, self.max_completion_tokens) if n is not None]
+        return min(given) if given else None
+
+    def stop_strings(self) -> list[str]:
+        if self.stop is None:
+            return []
+        return [self.stop] if isinstance(self.stop, str) else list(self.stop)
 
 
 def to_chat_request(body: CompletionRequest) -> ChatRequest:
@@ -130,6 +165,8 @@ def to_chat_request(body: CompletionRequest) -> ChatRequest:
         text=turns[-1].content,
         context=turns[:-1],
         system_prompt=system.strip(),
+        max_new_tokens=body.reply_cap(),
+        stop=body.stop_strings(),
     )
 
 
@@ -243,7 +280,7 @@ def _completion(body: CompletionRequest, reply: Reply) -> dict[str, Any]:
             {
                 "index": 0,
                 "message": {"role": "assistant", "content": reply.text},
-                "finish_reason": "stop",
+                "finish_reason": reply.finish_reason,
                 "logprobs": None,
             }
         ],
@@ -275,7 +312,7 @@ async def _stream(body: CompletionRequest, answer: asyncio.Task[Reply]) -> Async
     yield chunk({"role": "assistant", "content": ""}, None, fingerprint)
     for start in range(0, len(reply.text), STREAM_CHUNK_CHARS):
         yield chunk({"content": reply.text[start : start + STREAM_CHUNK_CHARS]}, None, fingerprint)
-    yield chunk({}, "stop", fingerprint)
+    yield chunk({}, reply.finish_reason, fingerprint)
     if body.stream_options is not None and body.stream_options.include_usage:
         usage = {
             "id": completion_id,

@@ -18,6 +18,7 @@ from atri.errors import ConfigError
 from model.adapters.gguf_lora import ADAPTER_GGUF, ensure_gguf_adapter, gguf_facts
 from model.adapters.versions import MANIFEST, MANIFEST_FORMAT
 from model.character.prompt import ChatMessages
+from model.engines.base import RowLimits
 from model.engines.llamacpp import LlamaCppEngine, gguf_config_hash, gguf_path
 from model.engines.loading import offline_default_folder
 from model.protocol import ChatRequest
@@ -339,3 +340,22 @@ def test_loading_prints_no_llama_cpp_log(tmp_path: Path, capfd: pytest.CaptureFi
     printed = capfd.readouterr()
     assert "llama_model_loader" not in printed.err + printed.out
     assert "llama_context" not in printed.err + printed.out
+
+
+def test_rows_of_one_batch_keep_their_own_caps_and_stop_strings(engine: LlamaCppEngine) -> None:
+    """Each row stops at its own cap or stop string, with the reply it gets alone."""
+    questions = QUESTIONS[:3]
+    whole = [g.text for g in engine.generate_sync([chat(q) for q in questions], GREEDY)]
+    stop = whole[2].split()[2]  # a word from the middle of the third reply
+    limits = [RowLimits(max_new_tokens=3), RowLimits(max_new_tokens=9), RowLimits(stop=(stop,))]
+    capped, longer, stopped = engine.generate_sync(
+        [chat(q) for q in questions], GREEDY, limits=limits
+    )
+    assert (capped.new_tokens, longer.new_tokens) == (3, 9)
+    assert capped.finish_reason == longer.finish_reason == "length"
+    for question, got, cap in ((questions[0], capped, 3), (questions[1], longer, 9)):
+        alone_gen = GREEDY.model_copy(update={"max_new_tokens": cap})
+        assert got.text == engine.generate_sync([chat(question)], alone_gen)[0].text
+    assert stopped.text == whole[2][: whole[2].index(stop)]
+    assert stopped.finish_reason == "stop"
+    assert stopped.new_tokens < len(engine.tokenize(whole[2]))  # it stopped generating there

@@ -24,6 +24,7 @@ from atri.config import ConfigError, Settings
 from model.adapters.reload import AdapterEngine
 from model.character.prompt import ChatMessages
 from model.engines import create_engine
+from model.engines.base import RowLimits
 from model.engines.echo import EchoEngine
 from model.engines.openai import OpenAIEngine, RemoteEngineError, approx_tokens
 from model.protocol import ChatRequest
@@ -265,8 +266,13 @@ class FakeVllm:
             ):  # what vLLM answers when apply_chat_template raises
                 return self.error("System role not supported", "BadRequestError", 400)
             text = f"[{model}] {messages[-1]['content']}"
+            # A word is a token here: a reply longer than `max_tokens` is cut, as vLLM does.
+            words = text.split(" ")
+            finish = "length" if len(words) > body["max_tokens"] else "stop"
+            text = " ".join(words[: body["max_tokens"]])
+            message = {"role": "assistant", "content": text}
             return {
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}],
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                 "usage": {"completion_tokens": 3},
             }
 
@@ -578,6 +584,7 @@ async def bodies_sent(
     chats: list[ChatMessages],
     base: str = "",
     chat_template: str = "",
+    limits: list[RowLimits] | None = None,
 ) -> list[dict[str, Any]]:
     """The chat requests the openai engine sends a vLLM whose base card's root is `root`,
     with `[model] base` and `[model] chat_template` as given."""
@@ -590,7 +597,7 @@ async def bodies_sent(
         settings.model.chat_template = chat_template
         engine = await create_engine(settings)
         try:
-            await engine.generate(chats, settings.generation)
+            await engine.generate(chats, settings.generation, limits)
         finally:
             await engine.close()
     return fake.bodies
@@ -828,3 +835,38 @@ async def test_a_server_that_renders_no_chat_serves_unchecked(
     await start_on(fake, settings, NO_END_OF_TURN)
     assert "WARNING" not in caplog.text
     assert "/tokenize rendered no chat" in caplog.text
+
+
+async def test_each_row_asks_vllm_for_its_own_max_tokens_and_stop(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A row's cap (the smaller of it and [generation]) and stop strings go in its own
+    request, the stop strings beside the engine's own reply stop (GLM-4's <|user|>);
+    vLLM's finish_reason "length" comes back as the generation's."""
+    folder = tmp_path / "glm-4-9b-chat"
+    template_tokenizer(GLM4).save_pretrained(folder)
+    settings.generation.max_new_tokens = 40
+    fake = FakeVllm(root=str(folder))
+    async with replicas(fake) as urls:
+        settings = readme_settings(settings, urls)
+        settings.model.openai_model = "atri-base"
+        engine = await create_engine(settings)
+        try:
+            rows = [[{"role": "user", "content": f"row {i} says one two three"}] for i in range(3)]
+            limits = [
+                RowLimits(max_new_tokens=3),
+                RowLimits(max_new_tokens=400, stop=("\nUser:", "<|user|>")),
+                RowLimits(),
+            ]
+            got = await engine.generate(rows, settings.generation, limits)
+        finally:
+            await engine.close()
+    by_row = {body["messages"][-1]["content"][:5]: body for body in fake.bodies}
+    assert by_row["row 0"]["max_tokens"] == 3
+    assert by_row["row 0"]["stop"] == ["<|user|>"]
+    assert by_row["row 1"]["max_tokens"] == 40
+    assert by_row["row 1"]["stop"] == ["<|user|>", "\nUser:"]
+    assert by_row["row 2"]["max_tokens"] == 40
+    assert by_row["row 2"]["stop"] == ["<|user|>"]
+    assert [g.finish_reason for g in got] == ["length", "stop", "stop"]
+    assert got[0].text == "[atri-base] row 0"

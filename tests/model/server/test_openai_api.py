@@ -317,3 +317,144 @@ async def test_an_open_api_limits_each_client_address_whatever_user_it_names(
         assert told == ["ok", "ok", "rate_limited"]
         assert service.lines.busy[:4] in streamed.text and EchoEngine.prefix not in streamed.text
         assert proxied == "ok"
+
+
+async def test_max_tokens_caps_the_reply_and_says_length(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    """The echo engine counts a character as a token, so a cap cuts characters."""
+    _, url = echo_worker
+    whole = EchoEngine.prefix + "what can you do?"
+    async with client(url) as api:
+        capped = await api.chat.completions.create(
+            model="atri", messages=CONVERSATION, max_tokens=9
+        )
+        newer = await api.chat.completions.create(
+            model="atri", messages=CONVERSATION, max_completion_tokens=13, max_tokens=40
+        )
+        roomy = await api.chat.completions.create(
+            model="atri", messages=CONVERSATION, max_tokens=len(whole) + 5
+        )
+        stream = await api.chat.completions.create(
+            model="atri", messages=CONVERSATION, max_tokens=9, stream=True
+        )
+        chunks = [chunk async for chunk in stream]
+    assert capped.choices[0].message.content == whole[:9]
+    assert capped.choices[0].finish_reason == "length"
+    # Both given: the smaller applies.
+    assert newer.choices[0].message.content == whole[:13]
+    assert roomy.choices[0].message.content == whole
+    assert roomy.choices[0].finish_reason == "stop"
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == whole[:9]
+    assert chunks[-1].choices[0].finish_reason == "length"
+
+
+async def test_stop_cuts_the_reply_before_the_first_stop_string_and_stores_that(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    service, url = echo_worker
+    async with client(url) as api:
+        one = await api.chat.completions.create(
+            model="atri", messages=CONVERSATION, stop="do", user="tavern-2"
+        )
+        listed = await api.chat.completions.create(
+            model="atri", messages=CONVERSATION, stop=["you", "can", "\nUser:"]
+        )
+        absent = await api.chat.completions.create(
+            model="atri", messages=CONVERSATION, stop=["\nUser:"]
+        )
+    assert one.choices[0].message.content == EchoEngine.prefix + "what can you"
+    assert one.choices[0].finish_reason == "stop"
+    # The earliest of the strings wins, not the first listed.
+    assert listed.choices[0].message.content == EchoEngine.prefix + "what"
+    assert absent.choices[0].message.content == EchoEngine.prefix + "what can you do?"
+    stored = await service.memory.history("openai:user:tavern-2")
+    assert stored[-1].content == EchoEngine.prefix + "what can you"
+
+
+async def test_a_reply_cut_to_nothing_by_stop_goes_through_the_guard(
+    echo_settings: Settings, secrets: Secrets
+) -> None:
+    """The guard sees the cut reply: cut to nothing, it is regenerated, then replaced."""
+    echo_settings.worker.ooc_max_retries = 1
+    async with (
+        await ChatService.open(echo_settings, engine=EchoEngine()) as service,
+        serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
+        client(url) as api,
+    ):
+        done = await api.chat.completions.create(
+            model="atri", messages=CONVERSATION, stop=EchoEngine.prefix[:2]
+        )
+        assert service.ooc_regenerations == 1
+    assert done.choices[0].message.content == "……"
+
+
+class LimitRecordingEcho(EchoEngine):
+    """Echo that remembers each batch's rows with their limits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[tuple[str, int]]] = []
+
+    async def generate(self, batch, gen, limits=None):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0.05)
+        caps = [limit.max_new_tokens for limit in limits] if limits else [0] * len(batch)
+        self.batches.append([(m[-1]["content"], cap) for m, cap in zip(batch, caps, strict=True)])
+        return await super().generate(batch, gen, limits)
+
+
+async def test_requests_with_different_caps_share_a_batch_and_keep_their_own(
+    echo_settings: Settings, secrets: Secrets
+) -> None:
+    engine = LimitRecordingEcho()
+    async with (
+        await ChatService.open(echo_settings, engine) as service,
+        serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
+        client(url) as api,
+    ):
+        replies = await asyncio.gather(
+            *(
+                api.chat.completions.create(
+                    model="atri", messages=[{"role": "user", "content": "hello there"}], **cap
+                )
+                for cap in ({"max_tokens": 8}, {"max_tokens": 10}, {})
+            )
+        )
+    assert [r.choices[0].message.content for r in replies] == [
+        (EchoEngine.prefix + "hello there")[:8],
+        (EchoEngine.prefix + "hello there")[:10],
+        EchoEngine.prefix + "hello there",
+    ]
+    assert sorted(engine.batches[0]) == [
+        ("hello there", 0),
+        ("hello there", 8),
+        ("hello there", 10),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("max_tokens", 0),
+        ("max_tokens", -3),
+        ("max_tokens", 2.5),
+        ("max_tokens", "12"),
+        ("max_tokens", True),
+        ("max_completion_tokens", 0),
+        ("stop", ""),
+        ("stop", [""]),
+        ("stop", ["a", "b", "c", "d", "e"]),
+        ("stop", 5),
+    ],
+)
+async def test_a_bad_max_tokens_or_stop_is_openais_400(
+    echo_worker: tuple[ChatService, str], field: str, value: object
+) -> None:
+    _, url = echo_worker
+    body = {"messages": [{"role": "user", "content": "hi"}], field: value}
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        response = await http.post("/v1/chat/completions", json=body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert field in error["message"]
