@@ -223,7 +223,11 @@ def _walk(group: TyperGroup) -> list[Any]:
 
 
 # Flags the README shows alone that belong to another program, not to `atri`.
-OTHER_PROGRAMS_FLAGS = {"--max-lora-rank": "vllm serve", "--api-key": "vllm serve"}
+OTHER_PROGRAMS_FLAGS = {
+    "--max-lora-rank": "vllm serve",
+    "--api-key": "vllm serve",
+    "--chat-template": "vllm serve",
+}
 
 
 def bare_flag_problems(spans: list[str], cli: TyperGroup) -> list[str]:

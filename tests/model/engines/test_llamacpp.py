@@ -130,7 +130,7 @@ def test_sampling_settings_apply(engine: LlamaCppEngine) -> None:
 
 
 def test_a_prompt_longer_than_the_window_is_cut(tmp_path: Path) -> None:
-    # A window of its own, small: filling the default 4096 tokens on one CPU thread took
+    # A window of its own, small: filling the offline model's 8192 tokens on one CPU thread took
     # eight minutes of the suite; cutting is the same at any size.
     settings = Settings(root=tmp_path)
     engine = LlamaCppEngine(gguf_path(settings), "builtin:smollm2-135m", "", context_window=512)
