@@ -49,6 +49,13 @@ class RowLimits:
         found = [i for i in (text.find(s) for s in self.stop if s) if i >= 0]
         return min(found) if found else -1
 
+    def tail_tokens(self) -> int:
+        """New tokens enough to hold any stop string that the latest token completed
+        (a character may take up to 4 byte tokens): checking only these each step keeps
+        a long reply's check from decoding all of it again. The reply is still cut at
+        its first stop string as a whole once it ends (`cut`)."""
+        return 4 * max((len(s) for s in self.stop), default=0) + 4
+
     def cut(self, text: str) -> tuple[str, bool]:
         """`text` up to its first stop string, and whether one was there."""
         at = self.stop_at(text)

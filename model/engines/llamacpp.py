@@ -560,7 +560,10 @@ class LlamaCppEngine:
                         row.new.append(token)
                         # Only rows with stop strings pay for decoding their text.
                         stop = bool(row.limits.stop) and (
-                            row.limits.stop_at(self.detokenize(row.new)) >= 0
+                            row.limits.stop_at(
+                                self.detokenize(row.new[-row.limits.tail_tokens() :])
+                            )
+                            >= 0
                         )
                     if stop:
                         row.finish = "stop"

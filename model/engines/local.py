@@ -371,9 +371,8 @@ class RowStops:
         for i, (cap, limit) in enumerate(zip(self.caps, self.limits, strict=True)):
             if self.ended[i]:
                 continue
-            if new >= cap or (
-                limit.stop and limit.stop_at(self.decode(input_ids[i, self.prompt_len :])) >= 0
-            ):
+            tail = input_ids[i, max(self.prompt_len, input_ids.shape[1] - limit.tail_tokens()) :]
+            if new >= cap or (limit.stop and limit.stop_at(self.decode(tail)) >= 0):
                 self.ended[i] = new
         return torch.tensor([bool(e) for e in self.ended], device=input_ids.device)
 
