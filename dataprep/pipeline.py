@@ -3,20 +3,18 @@
 read → extract → speakers → clean text → turns (noise, {{user}}) → filter → split →
 background → write. Lines stream from the parser through every stage up to the filter,
 so only the kept samples are ever held at once; `prepare` runs them all and writes the
-files in one pass. Each stage is importable on its own for tests.
+files in one pass. Each stage is importable on its own for tests. What the run tells the
+user is made in report.py; output_folder.py puts the files in place.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
-from typing import Any
 
 from atri.config import DataprepSettings
 from dataprep import background as bg
@@ -34,25 +32,26 @@ from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
 from dataprep.formats.common import UNRESOLVED_VARIABLE
-from dataprep.formats.renpy import NOT_A_STRING_VALUE
 from dataprep.gc_pause import gc_paused
+from dataprep.output_folder import check_output_folder, plotter_for, write_output_folder
 from dataprep.records import Role, Sample, Utterance
-from dataprep.sources import collect_scripts, read_script
-from dataprep.speakers import SpeakerMap, normalise_name
-from dataprep.split import split_by_scene
-from dataprep.stats import FileReport, PlotProcess, SpeakerCount, Stats, plot_stats
-from dataprep.turns import TurnRules, iter_samples
-from dataprep.writers import (
-    DATASET_INFO,
-    dataset_stem,
-    output_names,
-    read_dataset_info,
-    write_datasets,
-    write_json,
+from dataprep.report import (
+    Counts,
+    character_name,
+    language_note,
+    notes,
+    problem,
+    record_stages,
+    speaker_report,
+    unresolved_note,
 )
+from dataprep.sources import collect_scripts, read_script
+from dataprep.speakers import SpeakerMap
+from dataprep.split import split_by_scene
+from dataprep.stats import FileReport, Stats
+from dataprep.turns import TurnRules, iter_samples
+from dataprep.writers import DATASET_INFO, read_dataset_info
 
-STATS_JSON = "stats.json"
-STATS_PNG = "stats.png"
 _EXPECTED = {
     "plain": "lines like 名字：台词, 【名字】「台词」, [名字]台词 or Name: text",
     "kirikiri": "KAG lines with [nm t=…], #名 or 【名】 speakers and [p]/[l] waits",
@@ -62,16 +61,8 @@ _EXPECTED = {
 }
 # How much of a file another parser reads to see whether --format would help.
 _TRY_CHARS = 64 * 1024
-# Scripts this big (in bytes, all files together) take longer than importing matplotlib:
-# stats.png is then drawn by a child process while the pipeline runs (see PlotProcess).
-PLOT_CHILD_BYTES = 4 << 20
-# Speakers named in the one-sentence hint when the lead or the character matched nothing.
-_HINT_SPEAKERS = 5
-# The folder inside staging that holds the earlier outputs while the new ones move in.
-_EARLIER = ".earlier"
-# The roles whose lines make the dataset, and the variables most named when they are lost.
+# The roles whose lines make the dataset.
 _DIALOGUE_ROLES = frozenset({Role.LEAD, Role.CHARACTER})
-_VARIABLES_NAMED = 5
 
 # Called with (stage or file name, units done) so the CLI can move a progress bar.
 Progress = Callable[[str, int], None]
@@ -206,23 +197,6 @@ def _translations(scripts: Iterable[_Script]) -> list[str]:
     return sorted(set().union(*(s.languages for s in scripts)))
 
 
-def _language_note(options: ParseOptions, scripts: list[_Script]) -> str | None:
-    """Which language's Ren'Py lines the dataset holds, when the files hold translations."""
-    found = _translations(scripts)
-    if not found:
-        return None
-    used = options.renpy_language
-    if used == renpy_format.ORIGINAL:
-        return (
-            f"Ren'Py translations ({', '.join(found)}) were left out: the dataset holds the"
-            ' original lines ([dataprep] renpy_language = "original").'
-        )
-    return (
-        f"Ren'Py translations found ({', '.join(found)}): the dataset holds the {used} lines,"
-        ' not the original ones; [dataprep] renpy_language = "original" reads those.'
-    )
-
-
 def iter_utterances(
     scripts: list[_Script], options: ParseOptions, progress: Progress = _noop
 ) -> Iterator[list[Utterance]]:
@@ -331,8 +305,8 @@ def _run_stages(
     loaded, reports = load_scripts(scripts, settings, fmt, progress)
     stats.files = reports
     options = parse_options(settings, loaded)
-    language_note = _language_note(options, loaded)
-    counts = _Counts()
+    language = language_note(options, _translations(loaded))
+    counts = Counts()
     to_simplified = opencc_t2s() if settings.traditional_to_simplified else None
     # An alias that is a TyranoScript character id names its display name too.
     lead_aliases = kirikiri_format.with_display_names(settings.lead_aliases, options.kirikiri_names)
@@ -375,7 +349,7 @@ def _run_stages(
         stats.character_lines_dropped["empty_after_clean"] += counts.character_empty
     stats.character_lines_dropped.update(counts.character_unusable)
     stats.character_lines_kept = sum(len(s.reply_lines) for s in kept)
-    _record_stages(stats, reports, counts, turn_drops, filter_drops, len(kept))
+    record_stages(stats, reports, counts, turn_drops, filter_drops, len(kept))
     stats.speakers = speaker_report(counts.speakers, speakers)
     for stage in ("speakers", "clean", "turns", "filter"):
         progress(stage, 1)
@@ -399,80 +373,14 @@ def _run_stages(
     }
     stats.reply_lengths = [len(s.reply) for s in kept]
     result = PrepResult(train, evaluation, stats, reports)
-    result.notes = _notes(result, settings)
-    if language_note is not None:
-        result.notes.insert(0, language_note)
-    unresolved_note = _unresolved_note(counts.unresolved, options)
-    if unresolved_note is not None:
-        result.notes.append(unresolved_note)
-    result.problem = _problem(result, settings)
+    result.notes = notes(stats, train, evaluation, settings)
+    if language is not None:
+        result.notes.insert(0, language)
+    unresolved = unresolved_note(counts.unresolved, options)
+    if unresolved is not None:
+        result.notes.append(unresolved)
+    result.problem = problem(stats, train, reports)
     return result
-
-
-@dataclass
-class _Counts:
-    """What went through the speakers and clean stages, tallied by speaker name as the
-    lines stream past (one counter step a line) and summed by role at the end."""
-
-    # Lines by speaker name as written; None is narration.
-    heard: Counter[str | None] = field(default_factory=Counter)
-    role_of: dict[str | None, Role] = field(default_factory=dict)
-    # Lines empty after cleaning, by role.
-    empty_by_role: Counter[Role] = field(default_factory=Counter)
-    # Lines a parser marked unusable (Utterance.dropped), by role and reason.
-    unusable: Counter[tuple[Role, str]] = field(default_factory=Counter)
-    # The variables named in the lead's and the character's lines dropped for one.
-    unresolved: Counter[str] = field(default_factory=Counter)
-    narration_cleaned: bool = False
-    samples: int = 0
-
-    @property
-    def roles(self) -> Counter[Role]:
-        by_role: Counter[Role] = Counter()
-        for who, n in self.heard.items():
-            by_role[self.role_of[who]] += n
-        return by_role
-
-    @property
-    def speakers(self) -> Counter[str]:
-        """Lines by speaker name, narration left out."""
-        return Counter(
-            {
-                who: n
-                for who, n in self.heard.items()
-                if who is not None and self.role_of[who] is not Role.NARRATION
-            }
-        )
-
-    @property
-    def cleaned(self) -> int:
-        roles = self.roles
-        return sum(roles.values()) - (0 if self.narration_cleaned else roles[Role.NARRATION])
-
-    @property
-    def empty(self) -> int:
-        return sum(self.empty_by_role.values())
-
-    @property
-    def character_lines(self) -> int:
-        return self.roles[Role.CHARACTER]
-
-    @property
-    def character_empty(self) -> int:
-        return self.empty_by_role[Role.CHARACTER]
-
-    @property
-    def unusable_reasons(self) -> Counter[str]:
-        reasons: Counter[str] = Counter()
-        for (_, reason), n in self.unusable.items():
-            reasons[reason] += n
-        return reasons
-
-    @property
-    def character_unusable(self) -> Counter[str]:
-        return Counter(
-            {reason: n for (role, reason), n in self.unusable.items() if role is Role.CHARACTER}
-        )
 
 
 def _roles_and_clean(
@@ -480,7 +388,7 @@ def _roles_and_clean(
     settings: DataprepSettings,
     speakers: SpeakerMap,
     to_simplified: Callable[[str], str] | None,
-    counts: _Counts,
+    counts: Counts,
 ) -> Iterator[list[tuple[Utterance, Role]]]:
     """Give each line its role and clean the text of the lines the turns will read, a
     batch at a time.
@@ -527,159 +435,10 @@ def _with_converted(names: list[str], convert: Callable[[str], str] | None) -> l
     return names if convert is None else [*names, *(convert(n) for n in names)]
 
 
-def _counted(samples: Iterator[Sample], counts: _Counts) -> Iterator[Sample]:
+def _counted(samples: Iterator[Sample], counts: Counts) -> Iterator[Sample]:
     for sample in samples:
         counts.samples += 1
         yield sample
-
-
-def _record_stages(
-    stats: Stats,
-    reports: list[FileReport],
-    counts: _Counts,
-    turn_drops: Counter[str],
-    filter_drops: Counter[str],
-    kept: int,
-) -> None:
-    readable = [r for r in reports if r.error is None]
-    stats.add_stage(
-        "read",
-        "files",
-        len(reports),
-        len(readable),
-        Counter(_file_problem(r.error) for r in reports if r.error),
-    )
-    stats.add_stage(
-        "extract", "lines → utterances", sum(r.lines for r in readable), sum(counts.roles.values())
-    )
-    utterances = sum(counts.roles.values())
-    stats.roles = {role.value: n for role, n in sorted(counts.roles.items())}
-    stats.add_stage(
-        "speakers",
-        "utterances → lead + character lines",
-        utterances,
-        counts.roles[Role.LEAD] + counts.roles[Role.CHARACTER],
-        Counter(narration=counts.roles[Role.NARRATION], other_speakers=counts.roles[Role.OTHER]),
-    )
-    unusable = counts.unusable_reasons
-    stats.add_stage(
-        "clean text",
-        "lines",
-        counts.cleaned,
-        counts.cleaned - counts.empty - unusable.total(),
-        Counter(empty_after_clean=counts.empty, **unusable),
-    )
-    stats.character_lines_in = counts.character_lines
-    stats.add_stage(
-        "turns",
-        f"{stats.character} lines → samples",
-        counts.character_lines - counts.character_empty - counts.character_unusable.total(),
-        counts.samples,
-        turn_drops,
-    )
-    stats.add_stage("filter", "samples", counts.samples, kept, filter_drops)
-
-
-def _file_problem(error: str | None) -> str:
-    text = error or ""
-    if "no dialogue" in text:
-        return "no dialogue"
-    if "is empty" in text:
-        return "empty"
-    return "unreadable"
-
-
-def speaker_report(seen: Counter[str], speakers: SpeakerMap) -> list[SpeakerCount]:
-    """Speakers by line count, names that compare equal counted as one (the most used
-    spelling shown), each with the role its name matched."""
-    groups: dict[str, Counter[str]] = {}
-    for name, n in seen.items():
-        groups.setdefault(normalise_name(name), Counter())[name] = n
-    report = [
-        SpeakerCount(spellings.most_common(1)[0][0], spellings.total(), speakers.role(key).value)
-        for key, spellings in groups.items()
-    ]
-    return sorted(report, key=lambda s: (-s.lines, s.name))
-
-
-def character_name(settings: DataprepSettings) -> str:
-    """The character's name in messages and pictures: the first of their aliases."""
-    return settings.character_aliases[0].strip()
-
-
-def _notes(result: PrepResult, settings: DataprepSettings) -> list[str]:
-    notes = []
-    stats = result.stats
-    if result.train and not result.evaluation and settings.eval_ratio > 0:
-        scenes = stats.scenes.get("train", 0)
-        notes.append(
-            f"No held-out (eval) file was written: all samples come from {scenes} scene"
-            f"{'s' if scenes != 1 else ''}, and the split keeps a scene whole on one side;"
-            " add scene breaks the script has to [dataprep] scene_markers, or set"
-            " [dataprep] eval_ratio = 0 to train without one."
-        )
-    return notes
-
-
-def _unresolved_note(shown: Counter[str], options: ParseOptions) -> str | None:
-    """Which variables lost the lead's and the character's lines (`shown`: the variables
-    those lines name, known ones too), and why each has no value: the user can settle one
-    with a `define` or by giving the file that sets it."""
-    unresolved = Counter({v: n for v, n in shown.items() if v not in options.renpy_variables})
-    if not unresolved:
-        return None  # KiriKiri's [emb] lines name no variable; their count is in the stats
-    named = []
-    for var, lines in unresolved.most_common(_VARIABLES_NAMED):
-        values = options.renpy_unsettled.get(var)
-        why = (
-            "given " + " and ".join(f'"{v}"' if v != NOT_A_STRING_VALUE else v for v in values)
-            if values
-            else "no file given sets it to a string"
-        )
-        named.append(f"[{var}] in {lines} line{'s' if lines != 1 else ''} ({why})")
-    more = len(unresolved) - len(named)
-    return (
-        "Lines showing a variable with no single known value were dropped: "
-        + "; ".join(named)
-        + (f"; and {more} other variable{'s' if more != 1 else ''}" if more > 0 else "")
-        + ". A `define` with its value in a file given settles one."
-    )
-
-
-def _problem(result: PrepResult, settings: DataprepSettings) -> str | None:
-    """One sentence on why there is nothing to write, or None when there is."""
-    if result.train:
-        return None
-    stats = result.stats
-    if not any(f.error is None for f in result.files):
-        return "No file could be used (see the messages above); nothing was written."
-    roles = {s.role for s in stats.speakers}
-    for role, key, who in (
-        (Role.CHARACTER.value, "character_aliases", f"the character ({stats.character})"),
-        (Role.LEAD.value, "lead_aliases", "the lead"),
-    ):
-        if role not in roles:
-            return (
-                f"No speaker matched {who} in [dataprep] {key}; the most frequent speakers are"
-                f" {_most_frequent(stats.speakers)}: add the right names to [dataprep] {key}."
-            )
-    if stats.character_lines_in and not any(
-        s.stage == "filter" and s.count_in for s in stats.stages
-    ):
-        return (
-            f"No line of {stats.character} follows a line of the lead in the same scene, so"
-            " there is no exchange to learn from; check [dataprep] lead_aliases and"
-            " scene_markers."
-        )
-    return (
-        "Every sample was filtered out (see the filter row above); loosen [dataprep]"
-        " min_reply_chars, max_reply_chars or the duplicate filters."
-    )
-
-
-def _most_frequent(speakers: list[SpeakerCount]) -> str:
-    named = [f"{s.name} ({s.lines} lines)" for s in speakers[:_HINT_SPEAKERS]]
-    return ", ".join(named) if named else "none (no line had a speaker)"
 
 
 def _background(settings: DataprepSettings, path: Path | None, dialogue: int) -> list[Sample]:
@@ -692,77 +451,6 @@ def _background(settings: DataprepSettings, path: Path | None, dialogue: int) ->
     return bg.choose_background(
         pool, bg.mix_count(dialogue, settings.background_ratio), settings.seed
     )
-
-
-def write_outputs(
-    result: PrepResult,
-    out: Path,
-    settings: DataprepSettings,
-    system_prompt: str,
-    plotter: PlotProcess | None = None,
-    earlier_info: dict[str, Any] | None = None,
-) -> list[Path]:
-    """Write every file into `out` (which must exist); returns the paths written.
-
-    With a `plotter`, stats.png is drawn by it while the datasets are written, and is
-    complete when this returns. dataset_info.json keeps the other datasets' entries of
-    `earlier_info` (the output folder's dataset_info.json)."""
-    stem = dataset_stem(settings.character_aliases)
-    if plotter is not None:
-        plotter.draw(result.stats, out / STATS_PNG)
-    written = write_datasets(
-        out,
-        result.train,
-        result.evaluation,
-        system_prompt,
-        list(settings.output_formats),
-        stem,
-        earlier_info,
-    )
-    write_json(out / STATS_JSON, result.stats.to_json())
-    if plotter is None:
-        plot_stats(result.stats, out / STATS_PNG)
-    else:
-        plotter.wait()
-    return [*written, out / STATS_JSON, out / STATS_PNG]
-
-
-def replace_outputs(staging: Path, out: Path, stem: str) -> None:
-    """Move each file of `staging` into `out`, dataset_info.json last, and remove earlier
-    outputs of this character that this run did not write (an eval file when the new run
-    has no held-out set), so that `out` never mixes two runs. Other files stay.
-
-    The earlier outputs are first moved aside into `staging`; when a move fails (OSError),
-    they are put back and the new files taken out, so `out` is as it was."""
-    out.mkdir(parents=True, exist_ok=True)
-    new = sorted(staging.iterdir(), key=lambda p: p.name == "dataset_info.json")
-    aside = staging / _EARLIER
-    aside.mkdir()
-    moved_aside: list[str] = []
-    placed: list[str] = []
-    try:
-        for old in [*output_names(stem), STATS_JSON, STATS_PNG]:
-            if (out / old).is_file():
-                (out / old).replace(aside / old)
-                moved_aside.append(old)
-        for path in new:
-            path.replace(out / path.name)
-            placed.append(path.name)
-    except OSError:
-        _put_back(out, aside, placed, moved_aside)
-        raise
-
-
-def _put_back(out: Path, aside: Path, placed: list[str], moved_aside: list[str]) -> None:
-    """Undo a replace that failed half way, as far as the folder lets us."""
-    for name in placed:
-        if name not in moved_aside:
-            (out / name).unlink(missing_ok=True)
-    for name in moved_aside:
-        try:
-            (aside / name).replace(out / name)
-        except OSError:
-            continue  # the error that brought us here is the one to report
 
 
 def prepare(
@@ -781,70 +469,27 @@ def prepare(
     `PrepResult.problem`) leaves `out` exactly as it was, and so does a file that cannot be
     written, or a dataset_info.json in `out` that cannot be read as one (DataprepError
     naming it, before any work)."""
-    _check_output_folder(out)
+    check_output_folder(out)
     # Read (and checked) before any work: other characters' entries are kept in it.
     earlier_info = read_dataset_info(out / DATASET_INFO)
-    plotter = _start_plotter() if _script_bytes(scripts) >= PLOT_CHILD_BYTES else None
+    plotter = plotter_for(scripts)
     try:
         result = run_pipeline(
             settings, scripts, fmt=fmt, background_path=background_path, progress=progress
         )
         if result.problem is None:
-            try:
-                out.parent.mkdir(parents=True, exist_ok=True)
-                staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-            except OSError as exc:
-                raise DataprepError(f"{out}: cannot be written ({exc.strerror}).") from None
-            try:
-                with gc_paused():
-                    write_outputs(result, staging, settings, system_prompt, plotter, earlier_info)
-                replace_outputs(staging, out, dataset_stem(settings.character_aliases))
-            except OSError as exc:
-                raise DataprepError(_write_error(exc, staging, out)) from None
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
+            write_output_folder(
+                out,
+                result.stats,
+                result.train,
+                result.evaluation,
+                settings,
+                system_prompt,
+                plotter,
+                earlier_info,
+            )
     finally:
         if plotter is not None:
             plotter.cancel()
     progress("write", 1)
     return result
-
-
-def _write_error(exc: OSError, staging: Path, out: Path) -> str:
-    """One sentence for a file that could not be written (disk full, no permission, a
-    name too long), naming it where the user will look for it: in `out`, not staging."""
-    path = Path(exc.filename) if exc.filename else out
-    if path.is_relative_to(staging):
-        relative = path.relative_to(staging)
-        path = out / (
-            relative.relative_to(_EARLIER) if relative.is_relative_to(_EARLIER) else relative
-        )
-    return f"{path}: cannot be written ({exc.strerror or exc})."
-
-
-def _check_output_folder(out: Path) -> None:
-    """DataprepError, before any work, when `out` or a folder above it is a file."""
-    for path in (out, *out.parents):
-        if path.exists():
-            if not path.is_dir():
-                raise DataprepError(
-                    f"{path} is a file, not a folder; give --out a folder for the dataset."
-                )
-            return
-
-
-def _start_plotter() -> PlotProcess | None:
-    try:
-        return PlotProcess()
-    except OSError:
-        return None  # no Python to start (an embedded interpreter): draw it here instead
-
-
-def _script_bytes(scripts: list[Path]) -> int:
-    total = 0
-    for path in collect_scripts(scripts):
-        try:
-            total += path.stat().st_size
-        except OSError:
-            continue  # reading it will say why
-    return total

@@ -194,7 +194,7 @@ def test_stats_png_drawn_by_a_child_process_for_big_scripts_gives_the_same_files
     scripts = [FIXTURES / "plain_zh.txt", FIXTURES / "plain_en.txt"]
     settings = DataprepSettings(eval_ratio=0.3)
     prepare(settings, scripts, tmp_path / "here", system_prompt=SYSTEM)
-    monkeypatch.setattr("dataprep.pipeline.PLOT_CHILD_BYTES", 0)  # every script is "big"
+    monkeypatch.setattr("dataprep.output_folder.PLOT_CHILD_BYTES", 0)  # every script is "big"
     prepare(settings, scripts, tmp_path / "child", system_prompt=SYSTEM)
     here = sorted(p.name for p in (tmp_path / "here").iterdir())
     assert "stats.png" in here
@@ -206,7 +206,7 @@ def test_stats_png_drawn_by_a_child_process_for_big_scripts_gives_the_same_files
 def test_with_no_python_to_start_stats_png_is_drawn_in_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("dataprep.pipeline.PLOT_CHILD_BYTES", 0)
+    monkeypatch.setattr("dataprep.output_folder.PLOT_CHILD_BYTES", 0)
     monkeypatch.setattr("sys.executable", str(tmp_path / "no-python"))
     prepare(DataprepSettings(), [FIXTURES / "plain_zh.txt"], tmp_path / "out", system_prompt=SYSTEM)
     assert (tmp_path / "out" / "stats.png").read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,179 @@
+"""Putting the files of a run into the output folder safely: all are written into a
+staging folder beside it and moved in only when complete, the earlier outputs put back
+when a move fails, so the folder never holds half a run or a mix of two. Also where
+stats.png is drawn when the scripts are big (a child process, while the stages run).
+
+What each file holds is written by writers.py (datasets) and stats.py (stats.png).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from atri.config import DataprepSettings
+from dataprep.errors import DataprepError
+from dataprep.gc_pause import gc_paused
+from dataprep.records import Sample
+from dataprep.sources import collect_scripts
+from dataprep.stats import PlotProcess, Stats, plot_stats
+from dataprep.writers import dataset_stem, output_names, write_datasets, write_json
+
+STATS_JSON = "stats.json"
+STATS_PNG = "stats.png"
+# Scripts this big (in bytes, all files together) take longer than importing matplotlib:
+# stats.png is then drawn by a child process while the pipeline runs (see PlotProcess).
+PLOT_CHILD_BYTES = 4 << 20
+# The folder inside staging that holds the earlier outputs while the new ones move in.
+_EARLIER = ".earlier"
+
+
+def check_output_folder(out: Path) -> None:
+    """DataprepError, before any work, when `out` or a folder above it is a file."""
+    for path in (out, *out.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise DataprepError(
+                    f"{path} is a file, not a folder; give --out a folder for the dataset."
+                )
+            return
+
+
+def plotter_for(scripts: list[Path]) -> PlotProcess | None:
+    """A child process to draw stats.png while the stages run, when the scripts are big
+    enough to be worth it (and a Python can be started); else None."""
+    return _start_plotter() if _script_bytes(scripts) >= PLOT_CHILD_BYTES else None
+
+
+def _start_plotter() -> PlotProcess | None:
+    try:
+        return PlotProcess()
+    except OSError:
+        return None  # no Python to start (an embedded interpreter): draw it here instead
+
+
+def _script_bytes(scripts: list[Path]) -> int:
+    total = 0
+    for path in collect_scripts(scripts):
+        try:
+            total += path.stat().st_size
+        except OSError:
+            continue  # reading it will say why
+    return total
+
+
+def write_output_folder(
+    out: Path,
+    stats: Stats,
+    train: list[Sample],
+    evaluation: list[Sample],
+    settings: DataprepSettings,
+    system_prompt: str,
+    plotter: PlotProcess | None,
+    earlier_info: dict[str, Any],
+) -> None:
+    """Write every file of the run into a temporary folder beside `out`, then move them
+    into `out` (see `replace_outputs`); a file that cannot be written is a DataprepError
+    naming it, with `out` left as it was."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    except OSError as exc:
+        raise DataprepError(f"{out}: cannot be written ({exc.strerror}).") from None
+    try:
+        with gc_paused():
+            write_outputs(
+                staging, stats, train, evaluation, settings, system_prompt, plotter, earlier_info
+            )
+        replace_outputs(staging, out, dataset_stem(settings.character_aliases))
+    except OSError as exc:
+        raise DataprepError(_write_error(exc, staging, out)) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_outputs(
+    out: Path,
+    stats: Stats,
+    train: list[Sample],
+    evaluation: list[Sample],
+    settings: DataprepSettings,
+    system_prompt: str,
+    plotter: PlotProcess | None = None,
+    earlier_info: dict[str, Any] | None = None,
+) -> list[Path]:
+    """Write every file into `out` (which must exist); returns the paths written.
+
+    With a `plotter`, stats.png is drawn by it while the datasets are written, and is
+    complete when this returns. dataset_info.json keeps the other datasets' entries of
+    `earlier_info` (the output folder's dataset_info.json)."""
+    stem = dataset_stem(settings.character_aliases)
+    if plotter is not None:
+        plotter.draw(stats, out / STATS_PNG)
+    written = write_datasets(
+        out,
+        train,
+        evaluation,
+        system_prompt,
+        list(settings.output_formats),
+        stem,
+        earlier_info,
+    )
+    write_json(out / STATS_JSON, stats.to_json())
+    if plotter is None:
+        plot_stats(stats, out / STATS_PNG)
+    else:
+        plotter.wait()
+    return [*written, out / STATS_JSON, out / STATS_PNG]
+
+
+def replace_outputs(staging: Path, out: Path, stem: str) -> None:
+    """Move each file of `staging` into `out`, dataset_info.json last, and remove earlier
+    outputs of this character that this run did not write (an eval file when the new run
+    has no held-out set), so that `out` never mixes two runs. Other files stay.
+
+    The earlier outputs are first moved aside into `staging`; when a move fails (OSError),
+    they are put back and the new files taken out, so `out` is as it was."""
+    out.mkdir(parents=True, exist_ok=True)
+    new = sorted(staging.iterdir(), key=lambda p: p.name == "dataset_info.json")
+    aside = staging / _EARLIER
+    aside.mkdir()
+    moved_aside: list[str] = []
+    placed: list[str] = []
+    try:
+        for old in [*output_names(stem), STATS_JSON, STATS_PNG]:
+            if (out / old).is_file():
+                (out / old).replace(aside / old)
+                moved_aside.append(old)
+        for path in new:
+            path.replace(out / path.name)
+            placed.append(path.name)
+    except OSError:
+        _put_back(out, aside, placed, moved_aside)
+        raise
+
+
+def _put_back(out: Path, aside: Path, placed: list[str], moved_aside: list[str]) -> None:
+    """Undo a replace that failed half way, as far as the folder lets us."""
+    for name in placed:
+        if name not in moved_aside:
+            (out / name).unlink(missing_ok=True)
+    for name in moved_aside:
+        try:
+            (aside / name).replace(out / name)
+        except OSError:
+            continue  # the error that brought us here is the one to report
+
+
+def _write_error(exc: OSError, staging: Path, out: Path) -> str:
+    """One sentence for a file that could not be written (disk full, no permission, a
+    name too long), naming it where the user will look for it: in `out`, not staging."""
+    path = Path(exc.filename) if exc.filename else out
+    if path.is_relative_to(staging):
+        relative = path.relative_to(staging)
+        path = out / (
+            relative.relative_to(_EARLIER) if relative.is_relative_to(_EARLIER) else relative
+        )
+    return f"{path}: cannot be written ({exc.strerror or exc})."

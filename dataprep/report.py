@@ -1,0 +1,258 @@
+"""What a run tells the user about itself: the tallies taken as lines stream past, the
+stats' stage rows and speakers table filled in from them, and the sentences printed after
+the tables (the notes on what was left out, and why nothing was written when nothing was).
+
+The stats' shape and its picture live in stats.py; this module only fills them in.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from atri.config import DataprepSettings
+from dataprep.formats import ParseOptions
+from dataprep.formats import renpy as renpy_format
+from dataprep.formats.renpy import NOT_A_STRING_VALUE
+from dataprep.records import Role, Sample
+from dataprep.speakers import SpeakerMap, normalise_name
+from dataprep.stats import FileReport, SpeakerCount, Stats
+
+# Speakers named in the one-sentence hint when the lead or the character matched nothing.
+_HINT_SPEAKERS = 5
+# The variables most named when the lead's and the character's lines are lost to them.
+_VARIABLES_NAMED = 5
+
+
+@dataclass
+class Counts:
+    """What went through the speakers and clean stages, tallied by speaker name as the
+    lines stream past (one counter step a line) and summed by role at the end."""
+
+    # Lines by speaker name as written; None is narration.
+    heard: Counter[str | None] = field(default_factory=Counter)
+    role_of: dict[str | None, Role] = field(default_factory=dict)
+    # Lines empty after cleaning, by role.
+    empty_by_role: Counter[Role] = field(default_factory=Counter)
+    # Lines a parser marked unusable (Utterance.dropped), by role and reason.
+    unusable: Counter[tuple[Role, str]] = field(default_factory=Counter)
+    # The variables named in the lead's and the character's lines dropped for one.
+    unresolved: Counter[str] = field(default_factory=Counter)
+    narration_cleaned: bool = False
+    samples: int = 0
+
+    @property
+    def roles(self) -> Counter[Role]:
+        by_role: Counter[Role] = Counter()
+        for who, n in self.heard.items():
+            by_role[self.role_of[who]] += n
+        return by_role
+
+    @property
+    def speakers(self) -> Counter[str]:
+        """Lines by speaker name, narration left out."""
+        return Counter(
+            {
+                who: n
+                for who, n in self.heard.items()
+                if who is not None and self.role_of[who] is not Role.NARRATION
+            }
+        )
+
+    @property
+    def cleaned(self) -> int:
+        roles = self.roles
+        return sum(roles.values()) - (0 if self.narration_cleaned else roles[Role.NARRATION])
+
+    @property
+    def empty(self) -> int:
+        return sum(self.empty_by_role.values())
+
+    @property
+    def character_lines(self) -> int:
+        return self.roles[Role.CHARACTER]
+
+    @property
+    def character_empty(self) -> int:
+        return self.empty_by_role[Role.CHARACTER]
+
+    @property
+    def unusable_reasons(self) -> Counter[str]:
+        reasons: Counter[str] = Counter()
+        for (_, reason), n in self.unusable.items():
+            reasons[reason] += n
+        return reasons
+
+    @property
+    def character_unusable(self) -> Counter[str]:
+        return Counter(
+            {reason: n for (role, reason), n in self.unusable.items() if role is Role.CHARACTER}
+        )
+
+
+def record_stages(
+    stats: Stats,
+    reports: list[FileReport],
+    counts: Counts,
+    turn_drops: Counter[str],
+    filter_drops: Counter[str],
+    kept: int,
+) -> None:
+    readable = [r for r in reports if r.error is None]
+    stats.add_stage(
+        "read",
+        "files",
+        len(reports),
+        len(readable),
+        Counter(_file_problem(r.error) for r in reports if r.error),
+    )
+    stats.add_stage(
+        "extract", "lines → utterances", sum(r.lines for r in readable), sum(counts.roles.values())
+    )
+    utterances = sum(counts.roles.values())
+    stats.roles = {role.value: n for role, n in sorted(counts.roles.items())}
+    stats.add_stage(
+        "speakers",
+        "utterances → lead + character lines",
+        utterances,
+        counts.roles[Role.LEAD] + counts.roles[Role.CHARACTER],
+        Counter(narration=counts.roles[Role.NARRATION], other_speakers=counts.roles[Role.OTHER]),
+    )
+    unusable = counts.unusable_reasons
+    stats.add_stage(
+        "clean text",
+        "lines",
+        counts.cleaned,
+        counts.cleaned - counts.empty - unusable.total(),
+        Counter(empty_after_clean=counts.empty, **unusable),
+    )
+    stats.character_lines_in = counts.character_lines
+    stats.add_stage(
+        "turns",
+        f"{stats.character} lines → samples",
+        counts.character_lines - counts.character_empty - counts.character_unusable.total(),
+        counts.samples,
+        turn_drops,
+    )
+    stats.add_stage("filter", "samples", counts.samples, kept, filter_drops)
+
+
+def _file_problem(error: str | None) -> str:
+    text = error or ""
+    if "no dialogue" in text:
+        return "no dialogue"
+    if "is empty" in text:
+        return "empty"
+    return "unreadable"
+
+
+def speaker_report(seen: Counter[str], speakers: SpeakerMap) -> list[SpeakerCount]:
+    """Speakers by line count, names that compare equal counted as one (the most used
+    spelling shown), each with the role its name matched."""
+    groups: dict[str, Counter[str]] = {}
+    for name, n in seen.items():
+        groups.setdefault(normalise_name(name), Counter())[name] = n
+    report = [
+        SpeakerCount(spellings.most_common(1)[0][0], spellings.total(), speakers.role(key).value)
+        for key, spellings in groups.items()
+    ]
+    return sorted(report, key=lambda s: (-s.lines, s.name))
+
+
+def character_name(settings: DataprepSettings) -> str:
+    """The character's name in messages and pictures: the first of their aliases."""
+    return settings.character_aliases[0].strip()
+
+
+def language_note(options: ParseOptions, found: list[str]) -> str | None:
+    """Which language's Ren'Py lines the dataset holds, when the files hold translations
+    (`found`: their languages, sorted)."""
+    if not found:
+        return None
+    used = options.renpy_language
+    if used == renpy_format.ORIGINAL:
+        return (
+            f"Ren'Py translations ({', '.join(found)}) were left out: the dataset holds the"
+            ' original lines ([dataprep] renpy_language = "original").'
+        )
+    return (
+        f"Ren'Py translations found ({', '.join(found)}): the dataset holds the {used} lines,"
+        ' not the original ones; [dataprep] renpy_language = "original" reads those.'
+    )
+
+
+def notes(
+    stats: Stats, train: list[Sample], evaluation: list[Sample], settings: DataprepSettings
+) -> list[str]:
+    """Sentences on what the split left out of the files and why (`language_note` and
+    `unresolved_note` make the others)."""
+    said = []
+    if train and not evaluation and settings.eval_ratio > 0:
+        scenes = stats.scenes.get("train", 0)
+        said.append(
+            f"No held-out (eval) file was written: all samples come from {scenes} scene"
+            f"{'s' if scenes != 1 else ''}, and the split keeps a scene whole on one side;"
+            " add scene breaks the script has to [dataprep] scene_markers, or set"
+            " [dataprep] eval_ratio = 0 to train without one."
+        )
+    return said
+
+
+def unresolved_note(shown: Counter[str], options: ParseOptions) -> str | None:
+    """Which variables lost the lead's and the character's lines (`shown`: the variables
+    those lines name, known ones too), and why each has no value: the user can settle one
+    with a `define` or by giving the file that sets it."""
+    unresolved = Counter({v: n for v, n in shown.items() if v not in options.renpy_variables})
+    if not unresolved:
+        return None  # KiriKiri's [emb] lines name no variable; their count is in the stats
+    named = []
+    for var, lines in unresolved.most_common(_VARIABLES_NAMED):
+        values = options.renpy_unsettled.get(var)
+        why = (
+            "given " + " and ".join(f'"{v}"' if v != NOT_A_STRING_VALUE else v for v in values)
+            if values
+            else "no file given sets it to a string"
+        )
+        named.append(f"[{var}] in {lines} line{'s' if lines != 1 else ''} ({why})")
+    more = len(unresolved) - len(named)
+    return (
+        "Lines showing a variable with no single known value were dropped: "
+        + "; ".join(named)
+        + (f"; and {more} other variable{'s' if more != 1 else ''}" if more > 0 else "")
+        + ". A `define` with its value in a file given settles one."
+    )
+
+
+def problem(stats: Stats, train: list[Sample], files: list[FileReport]) -> str | None:
+    """One sentence on why there is nothing to write, or None when there is."""
+    if train:
+        return None
+    if not any(f.error is None for f in files):
+        return "No file could be used (see the messages above); nothing was written."
+    roles = {s.role for s in stats.speakers}
+    for role, key, who in (
+        (Role.CHARACTER.value, "character_aliases", f"the character ({stats.character})"),
+        (Role.LEAD.value, "lead_aliases", "the lead"),
+    ):
+        if role not in roles:
+            return (
+                f"No speaker matched {who} in [dataprep] {key}; the most frequent speakers are"
+                f" {_most_frequent(stats.speakers)}: add the right names to [dataprep] {key}."
+            )
+    if stats.character_lines_in and not any(
+        s.stage == "filter" and s.count_in for s in stats.stages
+    ):
+        return (
+            f"No line of {stats.character} follows a line of the lead in the same scene, so"
+            " there is no exchange to learn from; check [dataprep] lead_aliases and"
+            " scene_markers."
+        )
+    return (
+        "Every sample was filtered out (see the filter row above); loosen [dataprep]"
+        " min_reply_chars, max_reply_chars or the duplicate filters."
+    )
+
+
+def _most_frequent(speakers: list[SpeakerCount]) -> str:
+    named = [f"{s.name} ({s.lines} lines)" for s in speakers[:_HINT_SPEAKERS]]
+    return ", ".join(named) if named else "none (no line had a speaker)"
