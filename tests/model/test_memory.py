@@ -245,6 +245,19 @@ async def test_old_schema_is_migrated(tmp_path: Path) -> None:
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+async def test_the_busy_timeout_is_read_where_tests_patch_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI tests shorten the wait for another writer through this one attribute: every
+    connection, read-only ones included, must wait what it says."""
+    monkeypatch.setattr("model.memory.database.BUSY_TIMEOUT_SECONDS", 0.25)
+    path = tmp_path / "m.sqlite3"
+    async with await Memory.open(path) as memory:
+        assert (await memory._db.execute_fetchall("PRAGMA busy_timeout"))[0][0] == 250
+    async with await Memory.open(path, read_only=True) as reader:
+        assert (await reader._db.execute_fetchall("PRAGMA busy_timeout"))[0][0] == 250
+
+
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.sqlite3"
     con = sqlite3.connect(path)
