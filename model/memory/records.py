@@ -21,6 +21,7 @@ class Summary:
     """What she remembers of a scope's older exchanges: every live message with an id up
     to `covers_up_to` is folded into `text` and no longer shown to the model itself."""
 
+    id: int  # its row: a summary extending it names it (`Memory.add_summary`)
     scope: str
     text: str
     covers_up_to: int
@@ -71,6 +72,7 @@ def to_message(row: aiosqlite.Row) -> Message:
 
 def to_summary(row: aiosqlite.Row | dict[str, Any]) -> Summary:
     return Summary(
+        id=int(row["id"]),
         scope=as_text(row["scope"]),
         text=as_text(row["text"]),
         covers_up_to=int(row["covers_up_to"]),

@@ -61,11 +61,11 @@ _MESSAGES_PART = (
 )
 # A scope's live summary in the shape of a message row, told apart by a role no
 # message can have (the table only takes 'user' and 'assistant'); `id` carries
-# `covers_up_to`.
+# `covers_up_to`, and `request_id` the summary's own id.
 _SUMMARY_ROLE = "summary"
 _SUMMARY_PART = (
     f"SELECT * FROM (SELECT covers_up_to, scope, '{_SUMMARY_ROLE}', '', '', text, created_at,"
-    " archived, adapter_version, '' FROM summaries WHERE scope = ? AND archived = 0"
+    " archived, adapter_version, id FROM summaries WHERE scope = ? AND archived = 0"
     " ORDER BY covers_up_to DESC, id DESC LIMIT 1)"
 )
 
@@ -249,7 +249,7 @@ class Memory:
         for row in found:
             if row["role"] == _SUMMARY_ROLE:
                 as_summary = dict(zip(row.keys(), row, strict=True))
-                as_summary.update(text=row["content"], covers_up_to=row["id"])
+                as_summary.update(id=row["request_id"], text=row["content"], covers_up_to=row["id"])
                 summaries[row["scope"]] = to_summary(as_summary)
             else:
                 by_scope[row["scope"]].append(row)
@@ -315,6 +315,7 @@ class Memory:
         covers_up_to: int,
         adapter_version: str = "",
         taken_back: int | None = None,
+        extends: Summary | None = None,
     ) -> bool:
         """Store a new summary for the scope in place of its live one. Refused (False) when the last message it
         covers is no longer live: a reset landed while it was being written, and a
@@ -323,7 +324,11 @@ class Memory:
         the messages it summarizes): it may hold what was taken back. Refused too when
         the live summary ends after its last message: one imported while it was being
         written covers later exchanges and stays (the summary ending latest leads, as
-        `import_export` keeps it)."""
+        `import_export` keeps it).
+
+        `extends`: the summary it was written from, which it holds; deleted (a rolling
+        summary) if still live. Any other live summary (one imported while it was being
+        written) is archived, as an import archives one: the new one holds none of it."""
         if taken_back is not None and taken_back != self._taken_back[scope]:
             return False
         cur = await self._db.execute(
@@ -333,11 +338,13 @@ class Memory:
             " WHERE scope = ?1 AND archived = 0 AND covers_up_to > ?3)",
             (scope, text, covers_up_to, adapter_version, time.time()),
         )
-        if cur.rowcount == 1:  # a rolling summary: the new one holds what the old one did
-            await self._db.execute(
-                "DELETE FROM summaries WHERE scope = ? AND archived = 0 AND id < ?",
-                (scope, cur.lastrowid),
-            )
+        if cur.rowcount == 1:
+            if extends is not None:  # a rolling summary: the new one holds what it did
+                await self._db.execute(
+                    "DELETE FROM summaries WHERE id = ? AND scope = ? AND archived = 0",
+                    (extends.id, scope),
+                )
+            await self._archive_superseded_summaries(scope)
         await self._db.commit()
         return cur.rowcount == 1
 

@@ -726,8 +726,11 @@ async def test_a_summary_written_from_an_older_window_leaves_an_imported_later_o
         assert [(s.text, s.archived) for s in await worker.all_summaries("s")] == [
             ("- a, c", False)
         ]
-        # A summary reaching past it still replaces it, as every rolling summary does.
+        # A summary reaching past it and written from it replaces it, as every rolling
+        # summary does: it holds what that one did.
         newest = (await worker.history("s"))[-1].id
-        assert await worker.add_summary("s", "- a, c, d", newest)
-        live = await worker.summary("s")
-        assert live is not None and live.text == "- a, c, d"
+        imported = await worker.summary("s")
+        assert await worker.add_summary("s", "- a, c, d", newest, extends=imported)
+        assert [(s.text, s.archived) for s in await worker.all_summaries("s")] == [
+            ("- a, c, d", False)
+        ]
