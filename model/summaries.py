@@ -347,7 +347,7 @@ class Summarizer:
                 self.not_summaries += 1
             self.compactions += 1
         stored = await self.memory.add_summary(
-            scope, text, plan.covers_up_to, generation.adapter_version, taken_back
+            scope, text, plan.covers_up_to, generation.adapter_version, taken_back, extends=previous
         )
         self.written += stored
         if not stored and self.memory.taken_back(scope) != taken_back:

@@ -476,7 +476,7 @@ def test_an_export_that_cannot_be_written_is_one_sentence_and_keeps_the_earlier_
 def test_a_database_another_program_is_writing_is_one_sentence(
     config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("model.memory.BUSY_TIMEOUT_SECONDS", 0.1)
+    monkeypatch.setattr("model.memory.database.BUSY_TIMEOUT_SECONDS", 0.1)
     writer = sqlite3.connect(tmp_path / "mem.sqlite3", isolation_level=None)
     writer.execute("BEGIN IMMEDIATE")  # an import or a worker in the middle of a write
     try:
@@ -486,6 +486,7 @@ def test_a_database_another_program_is_writing_is_one_sentence(
         writer.close()
     out = " ".join(out.split())
     assert code == 1 and "is in use: another program has been writing to it" in out
+    assert "for over 0.1 seconds" in out  # the patched wait is the one it waited
     assert "point it at" not in out  # the file is fine: nothing to change in the config
     code, out = atri(config, "memory", "reset", "discord:user:1")
     assert code == 0 and "2 messages archived" in out
@@ -533,7 +534,7 @@ def test_reading_commands_do_not_wait_for_another_program_writing(
     import subprocess
     import sys
 
-    monkeypatch.setattr("model.memory.BUSY_TIMEOUT_SECONDS", 0.1)
+    monkeypatch.setattr("model.memory.database.BUSY_TIMEOUT_SECONDS", 0.1)
     holder = subprocess.Popen(
         [
             sys.executable,

@@ -245,6 +245,19 @@ async def test_old_schema_is_migrated(tmp_path: Path) -> None:
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+async def test_the_busy_timeout_is_read_where_tests_patch_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI tests shorten the wait for another writer through this one attribute: every
+    connection, read-only ones included, must wait what it says."""
+    monkeypatch.setattr("model.memory.database.BUSY_TIMEOUT_SECONDS", 0.25)
+    path = tmp_path / "m.sqlite3"
+    async with await Memory.open(path) as memory:
+        assert (await memory._db.execute_fetchall("PRAGMA busy_timeout"))[0][0] == 250
+    async with await Memory.open(path, read_only=True) as reader:
+        assert (await reader._db.execute_fetchall("PRAGMA busy_timeout"))[0][0] == 250
+
+
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.sqlite3"
     con = sqlite3.connect(path)
@@ -713,8 +726,11 @@ async def test_a_summary_written_from_an_older_window_leaves_an_imported_later_o
         assert [(s.text, s.archived) for s in await worker.all_summaries("s")] == [
             ("- a, c", False)
         ]
-        # A summary reaching past it still replaces it, as every rolling summary does.
+        # A summary reaching past it and written from it replaces it, as every rolling
+        # summary does: it holds what that one did.
         newest = (await worker.history("s"))[-1].id
-        assert await worker.add_summary("s", "- a, c, d", newest)
-        live = await worker.summary("s")
-        assert live is not None and live.text == "- a, c, d"
+        imported = await worker.summary("s")
+        assert await worker.add_summary("s", "- a, c, d", newest, extends=imported)
+        assert [(s.text, s.archived) for s in await worker.all_summaries("s")] == [
+            ("- a, c, d", False)
+        ]

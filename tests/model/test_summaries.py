@@ -14,7 +14,7 @@ from atri.config import GenerationSettings, Settings
 from model.batching import Batcher
 from model.character.prompt import ChatMessages
 from model.engines.base import EngineStats, Generation
-from model.memory import MIGRATIONS, SCHEMA_VERSION, Memory
+from model.memory import MIGRATIONS, SCHEMA_VERSION, Memory, parse_export
 from model.protocol import ChatRequest, MessageRef, ReplyCut, ScopeRef
 from model.service import ChatService
 from model.summaries import LABELS, is_summary_of, newest_lines, split_exchanges
@@ -543,3 +543,45 @@ async def test_a_message_taken_back_while_its_summary_is_written_is_not_in_it(
             folded = [p[1]["content"] for p in engine.prompts if engine.is_summary(p)]
             last = [text for text in folded if "Mochi" in text][-1]
             assert "ATRI: ok\n" in last and "ok: My cat" not in last
+
+
+async def test_a_summary_imported_while_one_is_written_is_archived_not_deleted(
+    settings: Settings,
+) -> None:
+    """`atri memory import` (another process) stores a summary ending between the one
+    being extended and the end of the one being written: the new one leads, and the
+    imported one is kept archived (shown by `atri memory show --archived`)."""
+    engine = SummaryGatedEngine()
+    engine.summary_gate.set()
+    async with await ChatService.open(english(settings), engine=engine) as service:
+        assert service.summarizer is not None
+        scope = service.scope_for("test", "u1")
+        await tell_mochi_then_fill(service)
+        await service.summarizer.idle()
+        extended = await service.memory.summary(scope)
+        assert extended is not None
+        engine.summary_gate.clear()
+        engine.summary_started.clear()
+        for _ in range(3):
+            await service.chat(chat(FILLER))
+        await asyncio.wait_for(engine.summary_started.wait(), 5)  # read `extended`, waits
+        # A backup of this same conversation whose summary ends at the first message
+        # the summary being written folds in: its messages are all stored already.
+        backup = await service.memory.export(scope)
+        first_new = next(
+            i
+            for i, m in enumerate(await service.memory.all_messages(scope))
+            if m.id > extended.covers_up_to
+        )
+        backup["summaries"].append({"text": "- imported", "covers": first_new, "created_at": 5.0})
+        async with await Memory.open(service.memory.path) as cli:
+            await cli.import_export(parse_export(backup, "backup.json"))
+        imported = await service.memory.summary(scope)
+        assert imported is not None and imported.text == "- imported"  # it ends later
+        engine.summary_gate.set()
+        await service.summarizer.idle()
+        summaries = await service.memory.all_summaries(scope)
+        assert [s.archived for s in summaries if s.text == "- imported"] == [True]
+        (live,) = [s for s in summaries if not s.archived]
+        assert live == await service.memory.summary(scope)
+        assert live.covers_up_to > extended.covers_up_to and "Mochi" in live.text

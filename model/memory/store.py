@@ -1,8 +1,7 @@
-"""Conversation memory in one SQLite file (aiosqlite, WAL).
+"""The SQLite store: `Memory`, every read and write of messages and summaries.
 
-Every message belongs to a scope string built from platform ids (see `scope_key`).
-Reset closes the scope's current context: the rows stay (archived) but are no longer
-shown to the model. Purge deletes a scope's rows for good.
+Its connection is what export and import need, so they live here too; the file format
+they speak is `export_format`, the tables `schema`, opening errors `database`.
 """
 
 from __future__ import annotations
@@ -10,342 +9,65 @@ from __future__ import annotations
 import bisect
 import contextlib
 import heapq
-import json
-import os
 import sqlite3
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import aiosqlite
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    model_validator,
-)
 
-from atri.errors import ConfigError, UserError
+from atri.errors import ConfigError
 from model.grouping import Grouped
-from model.protocol import ScopeKind
+from model.memory.database import (
+    busy_timeout_pragma,
+    check_database_path,
+    database_error,
+    is_busy,
+    path_error,
+)
+from model.memory.export_format import (
+    EXPORT_FORMAT,
+    EXPORT_VERSION,
+    ExportedMessage,
+    ImportResult,
+    MemoryBackup,
+    MemoryExport,
+    ScopeExport,
+)
+from model.memory.records import (
+    Message,
+    Summary,
+    as_text,
+    as_time,
+    live_context,
+    to_message,
+    to_summary,
+)
+from model.memory.schema import MIGRATIONS, SCHEMA_VERSION
+from model.memory.scopes import parse_scope
 from model.room import RoomLog
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 6
-# How long a statement waits for another connection (another process) to finish writing.
-BUSY_TIMEOUT_SECONDS = 5.0
-
-# Each entry upgrades the schema from version i to i+1. Version 1 had no adapter
-# column, version 2 no room lines, version 3 no request ids, version 4 no summaries,
-# version 5 no platform time on room lines; databases written then are migrated in place.
-MIGRATIONS: list[str] = [
-    """
-    CREATE TABLE IF NOT EXISTS messages (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        scope TEXT NOT NULL,
-        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
-        user_id TEXT NOT NULL,
-        display_name TEXT NOT NULL DEFAULT '',
-        content TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        archived INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX IF NOT EXISTS messages_scope ON messages (scope, archived, id);
-    """,
-    """
-    ALTER TABLE messages ADD COLUMN adapter_version TEXT NOT NULL DEFAULT '';
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS room_lines (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        room TEXT NOT NULL,
-        platform TEXT NOT NULL,
-        user_id TEXT NOT NULL,
-        display_name TEXT NOT NULL DEFAULT '',
-        content TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        archived INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX IF NOT EXISTS room_lines_room ON room_lines (room, id);
-    CREATE INDEX IF NOT EXISTS room_lines_age ON room_lines (created_at);
-    CREATE INDEX IF NOT EXISTS room_lines_user ON room_lines (platform, user_id);
-    """,
-    # The platform's id of the message an exchange answered: a reply cut short or a
-    # message deleted afterwards is found by it.
-    """
-    ALTER TABLE messages ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
-    """,
-    """
-    CREATE TABLE IF NOT EXISTS summaries (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        scope TEXT NOT NULL,
-        text TEXT NOT NULL,
-        covers_up_to INTEGER NOT NULL,
-        adapter_version TEXT NOT NULL DEFAULT '',
-        created_at REAL NOT NULL,
-        archived INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX IF NOT EXISTS summaries_scope ON summaries (scope, archived, id);
-    """,
-    # When the platform says a room line was said: lines are read in that order, as two
-    # said a moment apart can reach the worker in either order. A line stored before
-    # keeps its place: it is ordered by the time it was stored.
-    """
-    ALTER TABLE room_lines ADD COLUMN said_at REAL NOT NULL DEFAULT 0;
-    UPDATE room_lines SET said_at = created_at;
-    CREATE INDEX IF NOT EXISTS room_lines_said ON room_lines (room, said_at, id);
-    """,
-]
-
-
-def channel_prefix(platform: str, channel_id: str, guild_id: str = "") -> str:
-    """The key prefix shared by every scope that lives in one channel."""
-    place = f"{guild_id}/{channel_id}" if guild_id else channel_id
-    return f"{platform}:chan:{place}"
-
-
-def scope_key(
-    kind: ScopeKind, platform: str, user_id: str, channel_id: str = "", guild_id: str = ""
-) -> str:
-    """The memory key for a message. Ids only, never display names (those change)."""
-    if kind == "user" or not channel_id:
-        return f"{platform}:user:{user_id}"
-    chan = channel_prefix(platform, channel_id, guild_id)
-    if kind == "user_in_channel":
-        return f"{chan}:user:{user_id}"
-    return chan
-
-
-def parse_scope(scope: str) -> tuple[str, str, str]:
-    """(platform, user id, channel prefix) of a scope key, "" where it names none."""
-    platform, _, rest = scope.partition(":")
-    if rest.startswith("user:"):
-        return platform, rest.removeprefix("user:"), ""
-    if rest.startswith("chan:"):
-        place, sep, user_id = rest.removeprefix("chan:").partition(":user:")
-        return platform, user_id if sep else "", f"{platform}:chan:{place}"
-    return platform, "", ""
-
-
-@dataclass(frozen=True)
-class Summary:
-    """What she remembers of a scope's older exchanges: every live message with an id up
-    to `covers_up_to` is folded into `text` and no longer shown to the model itself."""
-
-    scope: str
-    text: str
-    covers_up_to: int
-    adapter_version: str
-    created_at: float
-    archived: bool = False
-
-
-@dataclass(frozen=True)
-class Message:
-    id: int
-    scope: str
-    role: str
-    user_id: str
-    display_name: str
-    content: str
-    created_at: float
-    adapter_version: str
-    archived: bool
-    request_id: str = ""  # the platform message it answers or is ("" for console, /v1)
-
-
-EXPORT_FORMAT = "atri-memory"
-# Bump it when the export gains something that an older ATRI could not import;
-# `parse_export` refuses versions it does not know. Version 2 added summaries, room lines
-# and the whole-database backup (`scopes`); version 3 the platform `request_id` of each
-# message (so a restored exchange can still be cut or forgotten when its platform message
-# is); version 4 each room line's `said_at` (the platform's time, its order in the room);
-# versions 1 to 3 still import.
-EXPORT_VERSION = 4
-# The latest time a message may carry: the last day of year 9999 (seconds since 1970),
-# so a date can be shown for it in any time zone.
-LATEST_TIME = 253_402_214_399.0
-
-
-def _utf8(value: str) -> str:
-    try:
-        value.encode("utf-8")  # a lone surrogate fails here, not inside SQLite
-    except UnicodeEncodeError:
-        raise ValueError("is not valid Unicode (it holds a lone surrogate)") from None
-    return value
-
-
-def _some_text(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value.strip()
-
-
-Text = Annotated[str, AfterValidator(_utf8)]
-
-
-class ExportedMessage(BaseModel):
-    """One message of an export, as `Memory.export` writes it."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    role: Literal["user", "assistant"]
-    user_id: Text
-    display_name: Text = ""
-    content: Text
-    created_at: float = Field(ge=0, le=LATEST_TIME, allow_inf_nan=False)
-    adapter_version: Text = ""
-    archived: bool = False
-    request_id: Text = ""  # version 3
-
-
-Time = Annotated[float, Field(ge=0, le=LATEST_TIME, allow_inf_nan=False)]
-
-
-class ExportedSummary(BaseModel):
-    """A summary of an export; `covers` is the index (in the scope's `messages`) of the
-    last message it covers, as ids differ between databases."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    text: Text  # "" when the exchanges it covers held nothing worth keeping
-    covers: int = Field(ge=0)
-    adapter_version: Text = ""
-    created_at: Time
-    archived: bool = False
-
-
-class ExportedRoomLine(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    room: Annotated[Text, AfterValidator(_some_text)]
-    platform: Text
-    user_id: Text
-    display_name: Text = ""
-    content: Text
-    created_at: Time
-    # When the platform says it was said (version 4); older exports: when it was heard.
-    said_at: Time | None = None
-    archived: bool = False
-
-
-class ScopeExport(BaseModel):
-    """One scope of a whole-database backup."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    scope: Annotated[Text, AfterValidator(_some_text)]
-    messages: list[ExportedMessage]
-    summaries: list[ExportedSummary] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _covers_a_message(self) -> ScopeExport:
-        for i, summary in enumerate(self.summaries):
-            if summary.covers >= len(self.messages):
-                raise ValueError(
-                    f"summaries[{i}].covers must be the index of one of the scope's "
-                    f"{len(self.messages)} messages (it is {summary.covers})"
-                )
-        return self
-
-
-class MemoryExport(ScopeExport):
-    """What `atri memory export SCOPE` writes and `atri memory import` reads: one scope,
-    its summaries (version 2) and the room lines its people or room said (version 2)."""
-
-    format: Literal["atri-memory"]
-    version: Literal[1, 2, 3, 4]
-    room_lines: list[ExportedRoomLine] = Field(default_factory=list)
-
-
-class MemoryBackup(BaseModel):
-    """What `atri memory export` with no scope writes: the whole database."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    format: Literal["atri-memory"]
-    version: Literal[2, 3, 4]
-    scopes: list[ScopeExport]
-    room_lines: list[ExportedRoomLine] = Field(default_factory=list)
-
-
-class ExportError(UserError):
-    """An export file that `atri memory import` refuses; str() names the place in it."""
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    scope: str  # the scope imported, or how many a backup held
-    added: int  # messages and summaries
-    skipped: int  # already stored
-    room_lines: int = 0
-    room_skipped: int = 0
-
-
-_EXPECTED = {
-    "missing": "is missing",
-    "extra_forbidden": "is not a field of an ATRI memory export",
-    "string_type": "must be a string",
-    "float_type": "must be a number (seconds since 1970)",
-    "finite_number": "must be a number (seconds since 1970)",
-    "greater_than_equal": "must be a time after 1970 (seconds since 1970)",
-    "less_than_equal": "must be a time before the year 10000 (seconds since 1970)",
-    "bool_type": "must be true or false",
-    "list_type": "must be a list",
-    "model_type": "must be an object",
-}
-
-
-def parse_export(data: Any, source: str) -> MemoryExport | MemoryBackup:
-    """Check a whole export (one scope, or a backup of every scope) before anything is
-    written; the first problem is one sentence naming `source`, the message's index and
-    the field."""
-    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
-        raise ExportError(
-            f'{source}: not an ATRI memory export (expected a JSON object with "format": '
-            f'"{EXPORT_FORMAT}", as `atri memory export` writes).'
-        )
-    version = data.get("version")
-    if isinstance(version, int) and not isinstance(version, bool) and version > EXPORT_VERSION:
-        raise ExportError(
-            f"{source}: written by a newer ATRI (export version {version}, this one reads "
-            f"{EXPORT_VERSION}); upgrade ATRI to import it."
-        )
-    model: type[MemoryExport | MemoryBackup] = (
-        MemoryBackup if "scopes" in data and "scope" not in data else MemoryExport
-    )
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors()
-        first = errors[0]
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
-        ctx = first.get("ctx", {})
-        expected = _EXPECTED.get(first["type"], first["msg"].lower())
-        if first["type"] == "literal_error":
-            expected = f"must be {ctx.get('expected', '')}"
-        elif first["type"] == "value_error":
-            expected = str(ctx.get("error", expected))
-        got = "" if first["type"] == "missing" else f" (it is {_preview(first['input'])})"
-        if first["type"] == "value_error" and isinstance(first["input"], dict):
-            got = ""  # a check of a whole object: its sentence says what is wrong
-        more = f"; {len(errors) - 1} more problem(s) after it" if len(errors) > 1 else ""
-        raise ExportError(
-            f"{source}: {(where.lstrip('.') + ' ') if where else ''}{expected}{got}{more}; "
-            "nothing was imported."
-        ) from None
-
-
-def _preview(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=repr)
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates
-    return text if len(text) <= 40 else text[:37] + "..."
+_MESSAGE_COLUMNS = (
+    "id, scope, role, user_id, display_name, content, created_at, archived,"
+    " adapter_version, request_id"
+)
+_MESSAGES_PART = (
+    f"SELECT * FROM (SELECT {_MESSAGE_COLUMNS} FROM messages"
+    " WHERE scope = ? AND archived = 0 ORDER BY id DESC LIMIT ?)"
+)
+# A scope's live summary in the shape of a message row, told apart by a role no
+# message can have (the table only takes 'user' and 'assistant'); `id` carries
+# `covers_up_to`, and `request_id` the summary's own id.
+_SUMMARY_ROLE = "summary"
+_SUMMARY_PART = (
+    f"SELECT * FROM (SELECT covers_up_to, scope, '{_SUMMARY_ROLE}', '', '', text, created_at,"
+    " archived, adapter_version, id FROM summaries WHERE scope = ? AND archived = 0"
+    " ORDER BY covers_up_to DESC, id DESC LIMIT 1)"
+)
 
 
 class Memory:
@@ -379,7 +101,7 @@ class Memory:
                 return memory
             await memory._db.close()  # an older schema: migrated once, below
         if str(path) != ":memory:":
-            _check_database_path(path)
+            check_database_path(path)
         memory, _ = await cls._connect(path, read_only=False)
         return memory
 
@@ -392,7 +114,7 @@ class Memory:
         try:
             db = await aiosqlite.connect(target, uri=read_only)
         except sqlite3.Error as exc:
-            raise _path_error(path, f"cannot be opened ({exc})") from None
+            raise path_error(path, f"cannot be opened ({exc})") from None
         memory = cls(db, path)
         try:
             db.row_factory = aiosqlite.Row
@@ -401,7 +123,7 @@ class Memory:
                 # NORMAL keeps every committed turn across a process crash in WAL mode;
                 # only an OS crash can lose the last few, which chat history tolerates.
                 await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
+            await db.execute(busy_timeout_pragma())
             version = await memory.schema_version()
             memory._check_not_newer(version)
             if not read_only:
@@ -409,9 +131,9 @@ class Memory:
                 version = SCHEMA_VERSION
         except sqlite3.Error as exc:
             await db.close()
-            if _busy(exc):
+            if is_busy(exc):
                 raise database_error(path, exc) from None
-            raise _path_error(path, f"cannot be used as ATRI's database ({exc})") from None
+            raise path_error(path, f"cannot be used as ATRI's database ({exc})") from None
         except BaseException:
             await db.close()
             raise
@@ -527,8 +249,8 @@ class Memory:
         for row in found:
             if row["role"] == _SUMMARY_ROLE:
                 as_summary = dict(zip(row.keys(), row, strict=True))
-                as_summary.update(text=row["content"], covers_up_to=row["id"])
-                summaries[row["scope"]] = _to_summary(as_summary)
+                as_summary.update(id=row["request_id"], text=row["content"], covers_up_to=row["id"])
+                summaries[row["scope"]] = to_summary(as_summary)
             else:
                 by_scope[row["scope"]].append(row)
         for rows in by_scope.values():  # SQL leaves the order of a union's rows open
@@ -541,7 +263,7 @@ class Memory:
         sees an answer without its question). Fitting it into the model's context
         window is `character.prompt.fit_prompt`'s job."""
         rows, _ = await self._reads.submit((scope, max_messages, False))
-        return _live_context(rows)
+        return live_context(rows)
 
     async def history_and_summary(
         self, scope: str, max_messages: int = 200
@@ -549,14 +271,14 @@ class Memory:
         """`history` and `summary` of the scope from one read, so they agree: a summary
         written meanwhile cannot cover messages the history was read without."""
         rows, summary = await self._reads.submit((scope, max_messages, True))
-        return _live_context(rows), summary
+        return live_context(rows), summary
 
     async def all_messages(self, scope: str, include_archived: bool = True) -> list[Message]:
         query = "SELECT * FROM messages WHERE scope = ?"
         if not include_archived:
             query += " AND archived = 0"
         async with self._db.execute(query + " ORDER BY id", (scope,)) as cur:
-            return [_to_message(r) for r in await cur.fetchall()]
+            return [to_message(r) for r in await cur.fetchall()]
 
     async def summary(self, scope: str) -> Summary | None:
         """The scope's live summary (the newest), if one was written since its last reset."""
@@ -565,14 +287,14 @@ class Memory:
             " ORDER BY covers_up_to DESC, id DESC LIMIT 1",
             (scope,),
         )
-        return next((_to_summary(r) for r in rows), None)
+        return next((to_summary(r) for r in rows), None)
 
     async def all_summaries(self, scope: str) -> list[Summary]:
         """Every summary of the scope, archived ones included, oldest first."""
         rows = await self._db.execute_fetchall(
             "SELECT * FROM summaries WHERE scope = ? ORDER BY id", (scope,)
         )
-        return [_to_summary(r) for r in rows]
+        return [to_summary(r) for r in rows]
 
     async def messages_after(self, scope: str, after_id: int) -> list[Message]:
         """The scope's live messages with an id above `after_id`, oldest first."""
@@ -580,7 +302,7 @@ class Memory:
             "SELECT * FROM messages WHERE scope = ? AND archived = 0 AND id > ? ORDER BY id",
             (scope, after_id),
         )
-        return [_to_message(r) for r in rows]
+        return [to_message(r) for r in rows]
 
     def taken_back(self, scope: str) -> int:
         """How many exchanges of the scope were cut or recalled so far (this process)."""
@@ -593,6 +315,7 @@ class Memory:
         covers_up_to: int,
         adapter_version: str = "",
         taken_back: int | None = None,
+        extends: Summary | None = None,
     ) -> bool:
         """Store a new summary for the scope in place of its live one. Refused (False) when the last message it
         covers is no longer live: a reset landed while it was being written, and a
@@ -601,7 +324,11 @@ class Memory:
         the messages it summarizes): it may hold what was taken back. Refused too when
         the live summary ends after its last message: one imported while it was being
         written covers later exchanges and stays (the summary ending latest leads, as
-        `import_export` keeps it)."""
+        `import_export` keeps it).
+
+        `extends`: the summary it was written from, which it holds; deleted (a rolling
+        summary) if still live. Any other live summary (one imported while it was being
+        written) is archived, as an import archives one: the new one holds none of it."""
         if taken_back is not None and taken_back != self._taken_back[scope]:
             return False
         cur = await self._db.execute(
@@ -611,11 +338,13 @@ class Memory:
             " WHERE scope = ?1 AND archived = 0 AND covers_up_to > ?3)",
             (scope, text, covers_up_to, adapter_version, time.time()),
         )
-        if cur.rowcount == 1:  # a rolling summary: the new one holds what the old one did
-            await self._db.execute(
-                "DELETE FROM summaries WHERE scope = ? AND archived = 0 AND id < ?",
-                (scope, cur.lastrowid),
-            )
+        if cur.rowcount == 1:
+            if extends is not None:  # a rolling summary: the new one holds what it did
+                await self._db.execute(
+                    "DELETE FROM summaries WHERE id = ? AND scope = ? AND archived = 0",
+                    (extends.id, scope),
+                )
+            await self._archive_superseded_summaries(scope)
         await self._db.commit()
         return cur.rowcount == 1
 
@@ -707,7 +436,7 @@ class Memory:
         ) as cur:
             rows = [dict(r) for r in await cur.fetchall()]
         for row in rows:  # a row written by another program may hold anything
-            row["scope"] = _as_text(row["scope"])
+            row["scope"] = as_text(row["scope"])
             row["last"] = as_time(row["last"])
         return rows
 
@@ -747,7 +476,7 @@ class Memory:
         rows = await self._db.execute_fetchall(
             "SELECT scope FROM messages UNION SELECT scope FROM summaries ORDER BY scope"
         )
-        scopes = [await self._export_scope(_as_text(r[0])) for r in rows]
+        scopes = [await self._export_scope(as_text(r[0])) for r in rows]
         lines = await self.room.export_lines("", "", "")
         return {
             "format": EXPORT_FORMAT,
@@ -974,124 +703,3 @@ def said_order(
             continue
         next_id += 1
     return moved, new_ids
-
-
-def _path_error(path: Path, problem: str) -> ConfigError:
-    return ConfigError(
-        f"[memory] path {path} {problem}; point it at a database file in a folder ATRI "
-        "can write, such as data/atri.sqlite3."
-    )
-
-
-def _busy(exc: sqlite3.Error) -> bool:
-    return getattr(exc, "sqlite_errorcode", 0) & 0xFF in (
-        sqlite3.SQLITE_BUSY,
-        sqlite3.SQLITE_LOCKED,
-    )
-
-
-def database_error(path: Path, exc: sqlite3.Error) -> UserError:
-    """A statement on a working database that failed: another program holding it, or a
-    full disk. SQLite undid what it had not committed."""
-    if _busy(exc):
-        problem = (
-            f"is in use: another program has been writing to it for over "
-            f"{BUSY_TIMEOUT_SECONDS:g} seconds (an `atri memory import`?); try again once it "
-            "is done"
-        )
-    else:
-        full = getattr(exc, "sqlite_errorcode", 0) & 0xFF in (
-            sqlite3.SQLITE_FULL,
-            sqlite3.SQLITE_IOERR,
-        )
-        problem = f"could not be written ({exc}); the unfinished change was undone"
-        if full:
-            problem += ": free some space on its disk and run it again"
-    return UserError(f"[memory] path {path} {problem}.")
-
-
-def _check_database_path(path: Path) -> None:
-    """What can be told from the file system before SQLite tries the path."""
-    if path.is_dir():
-        raise _path_error(path, "is a folder")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-        reason = f"{blocker} is a file" if blocker else f"{exc.strerror}: {exc.filename}"
-        raise _path_error(path, f"cannot be created ({reason})") from None
-    if not os.access(path.parent, os.W_OK | os.X_OK) or (
-        path.exists() and not os.access(path, os.W_OK)
-    ):
-        raise _path_error(path, "cannot be written")
-
-
-_MESSAGE_COLUMNS = (
-    "id, scope, role, user_id, display_name, content, created_at, archived,"
-    " adapter_version, request_id"
-)
-_MESSAGES_PART = (
-    f"SELECT * FROM (SELECT {_MESSAGE_COLUMNS} FROM messages"
-    " WHERE scope = ? AND archived = 0 ORDER BY id DESC LIMIT ?)"
-)
-# A scope's live summary in the shape of a message row, told apart by a role no
-# message can have (the table only takes 'user' and 'assistant'); `id` carries
-# `covers_up_to`.
-_SUMMARY_ROLE = "summary"
-_SUMMARY_PART = (
-    f"SELECT * FROM (SELECT covers_up_to, scope, '{_SUMMARY_ROLE}', '', '', text, created_at,"
-    " archived, adapter_version, '' FROM summaries WHERE scope = ? AND archived = 0"
-    " ORDER BY covers_up_to DESC, id DESC LIMIT 1)"
-)
-
-
-def _live_context(newest_first: list[aiosqlite.Row]) -> list[Message]:
-    """Rows read newest first as messages oldest first, less replies at the start."""
-    rows = [_to_message(r) for r in reversed(newest_first)]
-    while rows and rows[0].role != "user":
-        rows.pop(0)
-    return rows
-
-
-def _to_message(row: aiosqlite.Row) -> Message:
-    """A stored row as a `Message`, whatever another program wrote into its columns
-    (SQLite keeps a value's own type): text fields become text, a time that is not a
-    number becomes 0."""
-    return Message(
-        id=row["id"],
-        scope=_as_text(row["scope"]),
-        role=_as_text(row["role"]),
-        user_id=_as_text(row["user_id"]),
-        display_name=_as_text(row["display_name"]),
-        content=_as_text(row["content"]),
-        created_at=as_time(row["created_at"]),
-        adapter_version=_as_text(row["adapter_version"]),
-        archived=bool(row["archived"]),
-        request_id=_as_text(row["request_id"]),
-    )
-
-
-def _to_summary(row: aiosqlite.Row | dict[str, Any]) -> Summary:
-    return Summary(
-        scope=_as_text(row["scope"]),
-        text=_as_text(row["text"]),
-        covers_up_to=int(row["covers_up_to"]),
-        adapter_version=_as_text(row["adapter_version"]),
-        created_at=as_time(row["created_at"]),
-        archived=bool(row["archived"]),
-    )
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return "" if value is None else str(value)
-
-
-def as_time(value: Any) -> float:
-    """A stored time in seconds since 1970; 0 for anything that is not one."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return 0.0
-    return float(value) if 0 <= value <= LATEST_TIME else 0.0

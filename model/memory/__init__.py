@@ -1,0 +1,61 @@
+"""Conversation memory in one SQLite file (aiosqlite, WAL).
+
+Every message belongs to a scope string built from platform ids (see `scope_key`).
+Reset closes the scope's current context: the rows stay (archived) but are no longer
+shown to the model. Purge deletes a scope's rows for good.
+
+- `store.py`: `Memory`, the SQLite store (reads, writes, reset, export and import);
+- `records.py`: `Message` and `Summary`, and how a stored row becomes one;
+- `scopes.py`: scope keys (`scope_key`, `channel_prefix`, `parse_scope`);
+- `export_format.py`: the export/backup file, checked by `parse_export`;
+- `schema.py`: the tables, as migrations;
+- `database.py`: opening the file, and its errors as one sentence.
+
+Callers import the public names from `model.memory`. `BUSY_TIMEOUT_SECONDS` is not
+re-exported: it is read in `database`, so patch it there.
+"""
+
+from model.memory.database import database_error
+from model.memory.export_format import (
+    EXPORT_FORMAT,
+    EXPORT_VERSION,
+    ExportedMessage,
+    ExportedRoomLine,
+    ExportedSummary,
+    ExportError,
+    ImportResult,
+    MemoryBackup,
+    MemoryExport,
+    ScopeExport,
+    parse_export,
+)
+from model.memory.records import LATEST_TIME, Message, Summary, as_time
+from model.memory.schema import MIGRATIONS, SCHEMA_VERSION
+from model.memory.scopes import channel_prefix, parse_scope, scope_key
+from model.memory.store import Memory, said_order
+
+__all__ = [
+    "EXPORT_FORMAT",
+    "EXPORT_VERSION",
+    "LATEST_TIME",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "ExportError",
+    "ExportedMessage",
+    "ExportedRoomLine",
+    "ExportedSummary",
+    "ImportResult",
+    "Memory",
+    "MemoryBackup",
+    "MemoryExport",
+    "Message",
+    "ScopeExport",
+    "Summary",
+    "as_time",
+    "channel_prefix",
+    "database_error",
+    "parse_export",
+    "parse_scope",
+    "said_order",
+    "scope_key",
+]

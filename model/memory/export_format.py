@@ -1,0 +1,208 @@
+"""The export file: what `atri memory export` writes and `atri memory import` reads.
+
+One scope (`MemoryExport`) or the whole database (`MemoryBackup`), checked whole by
+`parse_export` before anything is written; a file it refuses is one sentence naming
+the place in it (`ExportError`). Reading and writing the database is `store.Memory`'s.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from atri.errors import UserError
+from model.memory.records import LATEST_TIME
+
+EXPORT_FORMAT = "atri-memory"
+# Bump it when the export gains something that an older ATRI could not import;
+# `parse_export` refuses versions it does not know. Version 2 added summaries, room lines
+# and the whole-database backup (`scopes`); version 3 the platform `request_id` of each
+# message (so a restored exchange can still be cut or forgotten when its platform message
+# is); version 4 each room line's `said_at` (the platform's time, its order in the room);
+# versions 1 to 3 still import.
+EXPORT_VERSION = 4
+
+
+def _utf8(value: str) -> str:
+    try:
+        value.encode("utf-8")  # a lone surrogate fails here, not inside SQLite
+    except UnicodeEncodeError:
+        raise ValueError("is not valid Unicode (it holds a lone surrogate)") from None
+    return value
+
+
+def _some_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+Text = Annotated[str, AfterValidator(_utf8)]
+
+
+class ExportedMessage(BaseModel):
+    """One message of an export, as `Memory.export` writes it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    role: Literal["user", "assistant"]
+    user_id: Text
+    display_name: Text = ""
+    content: Text
+    created_at: float = Field(ge=0, le=LATEST_TIME, allow_inf_nan=False)
+    adapter_version: Text = ""
+    archived: bool = False
+    request_id: Text = ""  # version 3
+
+
+Time = Annotated[float, Field(ge=0, le=LATEST_TIME, allow_inf_nan=False)]
+
+
+class ExportedSummary(BaseModel):
+    """A summary of an export; `covers` is the index (in the scope's `messages`) of the
+    last message it covers, as ids differ between databases."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    text: Text  # "" when the exchanges it covers held nothing worth keeping
+    covers: int = Field(ge=0)
+    adapter_version: Text = ""
+    created_at: Time
+    archived: bool = False
+
+
+class ExportedRoomLine(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    room: Annotated[Text, AfterValidator(_some_text)]
+    platform: Text
+    user_id: Text
+    display_name: Text = ""
+    content: Text
+    created_at: Time
+    # When the platform says it was said (version 4); older exports: when it was heard.
+    said_at: Time | None = None
+    archived: bool = False
+
+
+class ScopeExport(BaseModel):
+    """One scope of a whole-database backup."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    scope: Annotated[Text, AfterValidator(_some_text)]
+    messages: list[ExportedMessage]
+    summaries: list[ExportedSummary] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _covers_a_message(self) -> ScopeExport:
+        for i, summary in enumerate(self.summaries):
+            if summary.covers >= len(self.messages):
+                raise ValueError(
+                    f"summaries[{i}].covers must be the index of one of the scope's "
+                    f"{len(self.messages)} messages (it is {summary.covers})"
+                )
+        return self
+
+
+class MemoryExport(ScopeExport):
+    """What `atri memory export SCOPE` writes and `atri memory import` reads: one scope,
+    its summaries (version 2) and the room lines its people or room said (version 2)."""
+
+    format: Literal["atri-memory"]
+    version: Literal[1, 2, 3, 4]
+    room_lines: list[ExportedRoomLine] = Field(default_factory=list)
+
+
+class MemoryBackup(BaseModel):
+    """What `atri memory export` with no scope writes: the whole database."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    format: Literal["atri-memory"]
+    version: Literal[2, 3, 4]
+    scopes: list[ScopeExport]
+    room_lines: list[ExportedRoomLine] = Field(default_factory=list)
+
+
+class ExportError(UserError):
+    """An export file that `atri memory import` refuses; str() names the place in it."""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    scope: str  # the scope imported, or how many a backup held
+    added: int  # messages and summaries
+    skipped: int  # already stored
+    room_lines: int = 0
+    room_skipped: int = 0
+
+
+_EXPECTED = {
+    "missing": "is missing",
+    "extra_forbidden": "is not a field of an ATRI memory export",
+    "string_type": "must be a string",
+    "float_type": "must be a number (seconds since 1970)",
+    "finite_number": "must be a number (seconds since 1970)",
+    "greater_than_equal": "must be a time after 1970 (seconds since 1970)",
+    "less_than_equal": "must be a time before the year 10000 (seconds since 1970)",
+    "bool_type": "must be true or false",
+    "list_type": "must be a list",
+    "model_type": "must be an object",
+}
+
+
+def parse_export(data: Any, source: str) -> MemoryExport | MemoryBackup:
+    """Check a whole export (one scope, or a backup of every scope) before anything is
+    written; the first problem is one sentence naming `source`, the message's index and
+    the field."""
+    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+        raise ExportError(
+            f'{source}: not an ATRI memory export (expected a JSON object with "format": '
+            f'"{EXPORT_FORMAT}", as `atri memory export` writes).'
+        )
+    version = data.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > EXPORT_VERSION:
+        raise ExportError(
+            f"{source}: written by a newer ATRI (export version {version}, this one reads "
+            f"{EXPORT_VERSION}); upgrade ATRI to import it."
+        )
+    model: type[MemoryExport | MemoryBackup] = (
+        MemoryBackup if "scopes" in data and "scope" not in data else MemoryExport
+    )
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = errors[0]
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+        ctx = first.get("ctx", {})
+        expected = _EXPECTED.get(first["type"], first["msg"].lower())
+        if first["type"] == "literal_error":
+            expected = f"must be {ctx.get('expected', '')}"
+        elif first["type"] == "value_error":
+            expected = str(ctx.get("error", expected))
+        got = "" if first["type"] == "missing" else f" (it is {_preview(first['input'])})"
+        if first["type"] == "value_error" and isinstance(first["input"], dict):
+            got = ""  # a check of a whole object: its sentence says what is wrong
+        more = f"; {len(errors) - 1} more problem(s) after it" if len(errors) > 1 else ""
+        raise ExportError(
+            f"{source}: {(where.lstrip('.') + ' ') if where else ''}{expected}{got}{more}; "
+            "nothing was imported."
+        ) from None
+
+
+def _preview(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=repr)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates
+    return text if len(text) <= 40 else text[:37] + "..."

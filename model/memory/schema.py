@@ -1,0 +1,69 @@
+"""The database's tables, as the steps that build them.
+
+`Memory.open` runs the steps a file is missing (its `PRAGMA user_version` says how many it
+has), so a database written by an older ATRI is upgraded in place.
+"""
+
+SCHEMA_VERSION = 6
+
+# Each entry upgrades the schema from version i to i+1. Version 1 had no adapter
+# column, version 2 no room lines, version 3 no request ids, version 4 no summaries,
+# version 5 no platform time on room lines; databases written then are migrated in place.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE IF NOT EXISTS messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        scope TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        user_id TEXT NOT NULL,
+        display_name TEXT NOT NULL DEFAULT '',
+        content TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        archived INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX IF NOT EXISTS messages_scope ON messages (scope, archived, id);
+    """,
+    """
+    ALTER TABLE messages ADD COLUMN adapter_version TEXT NOT NULL DEFAULT '';
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS room_lines (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        room TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        display_name TEXT NOT NULL DEFAULT '',
+        content TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        archived INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX IF NOT EXISTS room_lines_room ON room_lines (room, id);
+    CREATE INDEX IF NOT EXISTS room_lines_age ON room_lines (created_at);
+    CREATE INDEX IF NOT EXISTS room_lines_user ON room_lines (platform, user_id);
+    """,
+    # The platform's id of the message an exchange answered: a reply cut short or a
+    # message deleted afterwards is found by it.
+    """
+    ALTER TABLE messages ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS summaries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        scope TEXT NOT NULL,
+        text TEXT NOT NULL,
+        covers_up_to INTEGER NOT NULL,
+        adapter_version TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        archived INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX IF NOT EXISTS summaries_scope ON summaries (scope, archived, id);
+    """,
+    # When the platform says a room line was said: lines are read in that order, as two
+    # said a moment apart can reach the worker in either order. A line stored before
+    # keeps its place: it is ordered by the time it was stored.
+    """
+    ALTER TABLE room_lines ADD COLUMN said_at REAL NOT NULL DEFAULT 0;
+    UPDATE room_lines SET said_at = created_at;
+    CREATE INDEX IF NOT EXISTS room_lines_said ON room_lines (room, said_at, id);
+    """,
+]
