@@ -239,10 +239,29 @@ class OOCSettings(Section):
     )
     patterns: RegexList = Field(default_factory=list)
     profanity: list[str] = Field(
-        default_factory=lambda: ["傻逼", "操你", "妈的", "他妈", "滚蛋", "fuck", "shit", "bitch"]
+        default_factory=lambda: [
+            *("傻逼", "操你", "妈的", "他妈", "滚蛋", "fuck", "shit", "bitch"),
+            # Not 死ね alone: 死ねない (cannot die) is hers to say.
+            *(
+                "死ねよ",
+                "死ね！",
+                "死ね!",
+                "くたばれ",
+                "ぶっ殺",
+                "クソ野郎",
+                "くそったれ",
+                "クソッタレ",
+                "てめえ",
+            ),
+        ]
     )
     dialect: list[str] = Field(
-        default_factory=lambda: ["俺", "咋整", "嘎哈", "贼拉", "嘅", "咗", "冇", "佢", "乜嘢", "侬"]
+        default_factory=lambda: [
+            *("俺", "咋整", "嘎哈", "贼拉", "嘅", "咗", "冇", "佢", "乜嘢", "侬"),
+            # Kansai-ben: her Japanese is standard (not あかん alone: あかんぼう is a baby).
+            *("ほんま", "おおきに", "せやな", "せやから", "せやけど", "なんでやねん"),
+            *("ちゃうねん", "あかんで", "あかんわ", "してへん", "やんけ"),
+        ]
     )
     language: Literal["auto", "zh", "ja", "en", "any"] = "auto"
     max_foreign_share: float = Field(default=0.5, ge=0, le=1)

@@ -85,6 +85,10 @@ JAPANESE_OUT_OF_CHARACTER = [
     ("わたしはただの言語モデルなので、海には行けません。", "self-reference"),
     ("私はChatGPTです。", "self-reference"),
     ("わたしは人型兵器です。", "self-reference"),
+    ("うるさい、死ね！", "profanity"),
+    ("てめえなんか知らない！", "profanity"),
+    ("ほんまにええ天気やなあ。", "dialect"),  # the dialect probe's Kansai-ben, answered
+    ("なんでやねん！", "dialect"),
     # Chinese to a Japanese card: all Han, no kana.
     ("今天天气很好，我们去海边吧。", "language drift"),
     ("明天上午九点，车站前集合。", "language drift"),  # no kana, and 车 is Chinese only
@@ -102,6 +106,10 @@ JAPANESE_IN_CHARACTER = [
     # Kanji alone, nothing only Chinese writes: as Japanese as it is Chinese.
     "了解。明日午前九時、駅前集合。",
     "本当本当！",
+    # Near the Kansai and profanity words, but standard Japanese.
+    "あかんぼうみたいに眠っていますね。",
+    "ほんとうですか？",
+    "死ねない体なんです、わたしは。",
 ]
 
 
