@@ -261,6 +261,8 @@ class OOCSettings(Section):
             # Kansai-ben: her Japanese is standard (not あかん alone: あかんぼう is a baby).
             *("ほんま", "おおきに", "せやな", "せやから", "せやけど", "なんでやねん"),
             *("ちゃうねん", "あかんで", "あかんわ", "してへん", "やんけ"),
+            # A "thick country" English: her English is plain and polite.
+            *("y'all", "ain't", "howdy", "fixin' to"),
         ]
     )
     language: Literal["auto", "zh", "ja", "en", "any"] = "auto"

@@ -94,6 +94,12 @@ def detect_language(text: str) -> str:
     return "en"
 
 
+def _folded(text: str) -> str:
+    """Lower case with typographic apostrophes made plain: a listed "ain't" is found in
+    "Ain’t", as models write it."""
+    return text.lower().replace("\u2019", "'")
+
+
 def is_japanese(units: Counter[str]) -> bool:
     """Whether the Han and kana of a text read as Japanese: Han alone does not tell
     Japanese from Chinese, but a Japanese sentence never goes without kana for long."""
@@ -123,8 +129,8 @@ class OOCDetector:
             )
             for p in patterns
         ]
-        self.profanity = [w.lower() for w in settings.profanity if w]
-        self.dialect = [w for w in settings.dialect if w]
+        self.profanity = [_folded(w) for w in settings.profanity if w]
+        self.dialect = [_folded(w) for w in settings.dialect if w]
         chosen = language if language is not None else settings.language
         self.language = "" if chosen in {"auto", "any"} else chosen
         self.max_foreign_share = settings.max_foreign_share
@@ -136,9 +142,9 @@ class OOCDetector:
             match = rx.search(reply)
             if match:
                 reasons.append(f"{kind} {match.group(0)!r}")
-        lowered = reply.lower()
-        reasons += [f"profanity {w!r}" for w in self.profanity if w in lowered]
-        reasons += [f"dialect {w!r}" for w in self.dialect if w in reply]
+        folded = _folded(reply)
+        reasons += [f"profanity {w!r}" for w in self.profanity if w in folded]
+        reasons += [f"dialect {w!r}" for w in self.dialect if w in folded]
         drift = self.language_drift(reply)
         if drift:
             reasons.append(drift)

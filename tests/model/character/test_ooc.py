@@ -23,6 +23,7 @@ OUT_OF_CHARACTER = [
     ("Shut up, this is FUCKING annoying.", "profanity"),
     ("俺觉得这事儿咋整都行。", "dialect"),
     ("我食咗饭喇，你呢？", "dialect"),
+    ("Howdy, partner! Y\u2019all ain\u2019t seen the sea?", "dialect"),  # the English dialect probe
     ("Sure, I can go to the sea with you tomorrow morning.", "language drift"),
 ]
 
