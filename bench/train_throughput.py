@@ -135,7 +135,8 @@ def plain_run(settings: Settings) -> tuple[float, int]:
 
     from model.engines.loading import load_base_model
     from model.training.dataset import RowDataset, load_sharegpt, tokenize_dataset
-    from model.training.runner import plan_hardware, training_arguments
+    from model.training.hardware import plan_hardware
+    from model.training.runner import training_arguments
 
     t = settings.train
     loaded = load_base_model(settings)

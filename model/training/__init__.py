@@ -1,5 +1,10 @@
 """`atri train`: sharegpt dataset → LoRA adapter in an immutable version folder.
 
-`versions` (folder names, manifest, atomic publish) imports no torch, so the worker's
-reload job can use it cheaply; `dataset` and `runner` do the training itself.
+`runner.train()` is the run, top to bottom; beside it, one module per step: `data_files`
+(which files, checked and tokenized), `dataset` (conversations → tokens, packing),
+`hardware` (device, precision, the base loaded to fit), `lora` (which layers get LoRA),
+`run_folder` (checkpoints, lock and resume under `.runs/`), `publishing` (the finished
+version), `errors`, and `progress`/`plots` for what the user sees. Version folders
+themselves (names, manifest, atomic publish) are `model.adapters.versions`, which imports
+no torch, so the worker's reload job can use it cheaply.
 """

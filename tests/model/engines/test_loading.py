@@ -21,7 +21,7 @@ from model.engines.loading import (
     native_bf16,
     pick_dtype,
 )
-from model.training.runner import plan_hardware
+from model.training.hardware import plan_hardware
 
 
 def fake_gpu(monkeypatch: pytest.MonkeyPatch, *, native: bool, emulated: bool) -> list[Any]:

@@ -218,7 +218,8 @@ def test_reads_the_prep_format(tmp_path: Path) -> None:
 def test_when_nothing_fits_the_error_names_the_longest_sample_and_the_numbers(
     tokenizer: object,
 ) -> None:
-    from model.training.runner import TrainError, tokenize_files
+    from model.training.data_files import tokenize_files
+    from model.training.errors import TrainError
 
     short = conv([("hi", "hello"), ("ok", "fine")])
     long = conv([("hi", "hello " * 40)])
@@ -284,7 +285,8 @@ def test_a_huge_reply_is_left_out_without_being_tokenized(
 ) -> None:
     # A 27 MB reply took 38 s to tokenize only to be left out as too long.
     from model.training import dataset
-    from model.training.runner import TrainError, tokenize_files
+    from model.training.data_files import tokenize_files
+    from model.training.errors import TrainError
 
     huge = conv([("hi", "好" * (3 << 20))])
     short = conv([("ok", "fine")])
@@ -377,7 +379,8 @@ def test_a_reply_the_template_hides_goes_unlabelled_and_the_others_are_learnt(
 
 
 def test_a_conversation_whose_replies_are_all_hidden_is_counted_and_left_out() -> None:
-    from model.training.runner import TrainError, tokenize_files, unplaced_note
+    from model.training.data_files import tokenize_files, unplaced_note
+    from model.training.errors import TrainError
 
     tokenizer = hiding("loop.last")
     first_hidden = conv([("你好", "我是亚托莉！"), ("去海边吗？", "好的！")])

@@ -13,7 +13,7 @@ from atri.config import Settings
 from model.adapters.gguf_lora import ADAPTER_GGUF
 from model.engines.llamacpp import gguf_config_hash, gguf_path
 from model.engines.loading import resolve_base
-from model.training.runner import write_gguf_adapter
+from model.training.publishing import write_gguf_adapter
 from tests.model.adapters.make_versions import write_version
 
 

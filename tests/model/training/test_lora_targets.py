@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from atri.cli import app
 from atri.config import TrainSettings
-from model.training.runner import ALL_LINEAR, TrainError, lora_targets
+from model.training.errors import TrainError
+from model.training.lora import ALL_LINEAR, lora_targets
 from tests.model.training.test_train_eval import write_config
 from tests.tiny_model import CHATML_TEMPLATE, TRAINING_TEXT, build_tokenizer
 

@@ -345,7 +345,7 @@ def test_a_run_without_resume_says_it_discards_the_interrupted_one(
 def test_unfinished_runs_leave_out_the_current_one_and_one_being_trained(
     tmp_path: Path,
 ) -> None:
-    from model.training.runner import unfinished_runs
+    from model.training.run_folder import unfinished_runs
 
     runs = tmp_path / ".runs"
     for name in ("current", "interrupted", "training"):

@@ -1,0 +1,92 @@
+"""What a run trains on: the dataset and held-out files checked and hashed, then
+tokenized into sets, with one sentence for what training cannot use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from atri.config import Settings
+from model.adapters.versions import sha256_file
+from model.training.dataset import Conversation, TokenizedSet, held_out_file, tokenize_dataset
+from model.training.errors import TrainError
+
+
+@dataclass
+class DataFiles:
+    train: Path
+    eval: Path | None
+    train_sha256: str
+    eval_sha256: str | None
+
+
+def resolve_data_files(settings: Settings) -> DataFiles:
+    t = settings.train
+    train_file = settings.path(t.dataset)
+    if train_file.is_dir():
+        raise TrainError(f"{train_file} is a folder; pass the sharegpt file in it (--dataset).")
+    if not train_file.is_file():
+        raise TrainError(
+            f"{train_file}: dataset file not found; run `atri prep` first or pass --dataset."
+        )
+    eval_file = held_out_file(settings)
+    if eval_file is not None and eval_file.is_dir():
+        raise TrainError(
+            f"{eval_file} is a folder; pass the held-out sharegpt file in it (--eval-dataset)."
+        )
+    if eval_file is not None and not eval_file.is_file():
+        raise TrainError(f"{eval_file}: eval dataset file not found; fix --eval-dataset.")
+    return DataFiles(
+        train=train_file,
+        eval=eval_file,
+        train_sha256=sha256_file(train_file),
+        eval_sha256=sha256_file(eval_file) if eval_file else None,
+    )
+
+
+def tokenize_files(
+    tokenizer: Any,
+    train: list[Conversation],
+    evaluation: list[Conversation] | None,
+    max_len: int,
+    train_file: Path | None = None,
+) -> tuple[TokenizedSet, TokenizedSet | None]:
+    train_set = tokenize_dataset(tokenizer, train, max_len)
+    if not train_set.samples and train_set.unplaced and not train_set.skipped:
+        raise TrainError(unplaced_note(train_set))
+    if not train_set.samples:
+        longest = train_set.longest_skipped or (0, 0)
+        where = f" of {train_file}" if train_file else ""
+        raise TrainError(
+            f"No training conversation fits max_seq_length = {max_len} tokens even with only "
+            f"its last exchange: the longest (record {longest[0]}{where}) needs "
+            f"{train_set.needs(longest)}, the shortest {train_set.needs(train_set.shortest_skipped)}; "
+            "raise [train] max_seq_length (--max-seq-length) or shorten the system prompt."
+        )
+    eval_set = tokenize_dataset(tokenizer, evaluation, max_len) if evaluation else None
+    if eval_set is not None and not eval_set.samples:
+        eval_set = None
+    return train_set, eval_set
+
+
+def unplaced_note(train_set: TokenizedSet) -> str:
+    """One sentence for the replies training cannot find in the rendered chats: they go
+    without loss, and a conversation with none found is left out."""
+    hidden, left = train_set.hidden, train_set.unplaced
+    parts = []
+    if hidden:
+        parts.append(
+            f"{hidden} repl{'ies' if hidden != 1 else 'y'} in the conversations kept "
+            f"stay{'s' * (hidden == 1)} as context without loss"
+        )
+    if left:
+        parts.append(
+            f"{left} conversation{'s' * (left != 1)} with no reply it shows "
+            f"{'are' if left != 1 else 'is'} left out"
+        )
+    return (
+        "The base model's chat template hides or rewrites some of the character's replies, so "
+        f"training cannot find them to put loss on them: {' and '.join(parts)}; a [model] "
+        "chat_template that shows every reply trains on them."
+    )

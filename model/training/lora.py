@@ -1,0 +1,85 @@
+"""Which layers of the base get LoRA (`[train] target_modules`, checked against the
+model's own linear layers) and the peft model that wraps them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from atri.config import TrainSettings
+from model.training.errors import TrainError
+
+# `[train] target_modules = ["all-linear"]` (peft's word): every linear layer of the
+# blocks, the output head excepted.
+ALL_LINEAR = "all-linear"
+# Output heads under the names models give them, for remote code whose head
+# get_output_embeddings does not return (ChatGLM's output_layer).
+_HEAD_NAMES = {"lm_head", "output_layer", "embed_out"}
+
+
+def linear_layer_names(model: Any) -> set[str]:
+    """The last name of every linear layer LoRA can wrap (Linear, bitsandbytes' Linear4bit,
+    GPT-2's Conv1D), the output head left out."""
+    import torch
+
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    names = set()
+    for name, module in model.named_modules():
+        kind = type(module).__name__
+        if not (
+            isinstance(module, torch.nn.Linear) or kind.startswith("Linear") or kind == "Conv1D"
+        ):
+            continue
+        last = name.rsplit(".", 1)[-1]
+        if module is not head and last not in _HEAD_NAMES:
+            names.add(last)
+    return names
+
+
+def lora_targets(model: Any, wanted: list[str]) -> tuple[list[str], str]:
+    """The modules that get LoRA, and a sentence to say about the choice ("" if none).
+
+    Left at its default (Llama/Qwen-style names), a model that lacks any of those names
+    calls its projections otherwise (Phi-3's fused qkv_proj and gate_up_proj, Baichuan's
+    W_pack, ChatGLM's and GPT-NeoX's query_key_value): training only the names it happens
+    to share would leave out attention or feed-forward layers, so every linear layer gets
+    LoRA instead, as with "all-linear". A list of one's own is kept to; its names the
+    model lacks are said, and TrainError names the model's layers if none matches."""
+    linear = linear_layer_names(model)
+    if wanted == [ALL_LINEAR]:
+        return sorted(linear), ""
+    found = [m for m in wanted if m in linear]
+    if wanted == TrainSettings().target_modules and len(found) < len(wanted):
+        return sorted(linear), (
+            f"This model names its layers otherwise than [train] target_modules' default "
+            f"(it has {sorted(linear)}): LoRA goes on all of them; set target_modules to "
+            "choose."
+        )
+    if not found:
+        raise TrainError(
+            f"[train] target_modules = {wanted} matches no layer of this model; its linear "
+            f'layers are {sorted(linear)} (or set ["{ALL_LINEAR}"]).'
+        )
+    unknown = [m for m in wanted if m not in found]
+    note = (
+        f"[train] target_modules {unknown} match no layer of this model; training {found} only."
+        if unknown
+        else ""
+    )
+    return found, note
+
+
+def peft_model(model: Any, t: TrainSettings) -> tuple[Any, list[str], str]:
+    """The model with LoRA layers, their module names and what to say about them."""
+    from peft import LoraConfig, get_peft_model
+
+    targets, note = lora_targets(model, list(t.target_modules))
+    config = LoraConfig(
+        r=t.lora_r,
+        lora_alpha=t.lora_alpha,
+        lora_dropout=t.lora_dropout,
+        target_modules=targets,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+    model.config.use_cache = False
+    return get_peft_model(model, config), targets, note

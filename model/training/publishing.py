@@ -1,0 +1,130 @@
+"""A finished run published as a new version: adapter, loss curve, manifest (and
+`adapter.gguf` for the llama.cpp engine) written into a hidden folder, then renamed in."""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+from atri.config import Settings
+from model.adapters.versions import (
+    LOSS_PLOT,
+    MANIFEST,
+    MANIFEST_FORMAT,
+    next_version_name,
+    publish,
+    temp_folder,
+    write_json_atomic,
+)
+from model.training.data_files import DataFiles
+from model.training.errors import TrainError
+from model.training.hardware import Hardware
+from model.training.plots import loss_points, plot_loss
+
+log = logging.getLogger(__name__)
+
+
+# Train loss in the manifest: the mean of the last few logged values, not the whole
+# run's average (which the first, untrained steps would dominate).
+FINAL_LOSS_WINDOW = 3
+
+
+def final_train_loss(history: list[dict[str, Any]], fallback: float) -> float:
+    losses = [v for _, v in loss_points(history, "loss")]
+    if not losses:
+        return fallback
+    tail = losses[-FINAL_LOSS_WINDOW:]
+    return sum(tail) / len(tail)
+
+
+def publish_version(
+    settings: Settings,
+    model: Any,
+    files: DataFiles,
+    loaded: Any,
+    hw: Hardware,
+    targets: list[str],
+    history: list[dict[str, Any]],
+    train_loss: float,
+    eval_loss: float | None,
+    system_prompt: str,
+) -> Path:
+    """Write adapter, loss curve and manifest into a hidden folder, then rename it in."""
+    import datetime as dt
+
+    out = settings.path(settings.model.adapters_dir)
+    version = next_version_name(out)
+    tmp = temp_folder(out, version)
+    try:
+        model.save_pretrained(str(tmp))
+        plot_loss(history, tmp / LOSS_PLOT, title=f"LoRA adapter {version}")
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "version": version,
+            "base_model": settings.model.base,
+            "base_config_hash": loaded.config_hash,
+            "dataset_sha256": files.train_sha256,
+            "eval_dataset_sha256": files.eval_sha256,
+            # Where its held-out set was: `atri eval` scores the version on that file
+            # (checked by hash), not whatever [train] names by the time it runs.
+            "eval_dataset_file": str(files.eval.resolve()) if files.eval else None,
+            "settings": settings.train.model_dump(),
+            "hardware": {
+                "device": hw.device,
+                "precision": hw.precision,
+                "quantization": "4bit" if hw.quantize_4bit else "none",
+                "gradient_checkpointing": hw.gradient_checkpointing,
+            },
+            "train_loss": _finite(train_loss),
+            "eval_loss": _finite(eval_loss) if eval_loss is not None else None,
+            "base_eval_loss": next((v for _, v in loss_points(history, "eval_loss")), None),
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "target_modules": targets,
+            "lora_r": settings.train.lora_r,
+            # What the adapter learned to answer under: wherever it is live, the worker,
+            # `atri eval` and the reload smoke test give it exactly this prompt.
+            "system_prompt": system_prompt,
+            "chat_template": loaded.tokenizer.chat_template,
+        }
+        write_json_atomic(tmp / MANIFEST, manifest)
+        write_gguf_adapter(settings, tmp)
+        return publish(tmp, out, version)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_gguf_adapter(settings: Settings, folder: Path) -> Path | None:
+    """`adapter.gguf` beside the peft files, for the llama.cpp engine, so the worker's
+    reload job need not convert the version. Written when the engine is llamacpp (its
+    GGUF is configured) or the base is the offline default (its GGUF ships with it, and
+    converting a LoRA takes a second), since that model is served on a CPU; any other
+    base has no known GGUF. A failure costs only the shortcut: the version is kept and
+    the reload job converts it when it loads it."""
+    from model.engines.loading import is_offline_default
+
+    if settings.model.engine != "llamacpp" and not is_offline_default(settings.model.base.strip()):
+        return None
+    try:
+        from model.adapters.gguf_lora import ensure_gguf_adapter, gguf_facts
+        from model.engines.llamacpp import gguf_path
+
+        return ensure_gguf_adapter(folder, gguf_facts(gguf_path(settings)))
+    except Exception as exc:  # the version is complete without it
+        log.warning(
+            "No adapter.gguf written for the llama.cpp engine (%s); the worker converts the "
+            "version when it loads it.",
+            exc,
+        )
+        return None
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise TrainError(
+            "Training diverged (the loss is not a finite number); lower --lr and try again."
+        )
+    return value

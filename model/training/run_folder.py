@@ -1,0 +1,123 @@
+"""Where an unfinished run lives and how it resumes.
+
+A run's checkpoints go in `<adapters_dir>/.runs/<fingerprint>/` (the fingerprint: same
+base, data and settings, same folder), beside a lock file naming the process training
+into it; `--resume` continues from its last complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from atri.config import Settings
+from model.adapters.versions import pid_alive
+from model.training.data_files import DataFiles
+from model.training.errors import TrainError
+from model.training.hardware import Hardware
+
+RUN_INFO = "run.json"
+LOCK_SUFFIX = ".lock"
+CHECKPOINT = re.compile(r"checkpoint-\d+")
+TRAINER_STATE = "trainer_state.json"  # what Trainer writes last into a checkpoint
+
+
+def run_fingerprint(settings: Settings, files: DataFiles, base_hash: str, hw: Hardware) -> str:
+    """Identifies a training run: same base, data and settings → same checkpoint folder."""
+    payload = {
+        "base": settings.model.base,
+        "base_config_hash": base_hash,
+        "dataset": files.train_sha256,
+        "eval_dataset": files.eval_sha256,
+        "settings": settings.train.model_dump(exclude={"dataset", "eval_dataset"}),
+        "hardware": hw.__dict__,
+    }
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def unfinished_runs(run_dir: Path) -> list[tuple[Path, int]]:
+    """The checkpoint folders beside `run_dir` (other settings or data) that no running
+    `atri train` holds, with their size in bytes: an interrupted run keeps its
+    checkpoints for `--resume`, and nothing else would ever tell the user they are there."""
+    found = []
+    for folder in sorted(run_dir.parent.glob("*")) if run_dir.parent.is_dir() else []:
+        if folder == run_dir or not folder.is_dir():
+            continue
+        try:
+            holder = int(folder.with_name(f"{folder.name}{LOCK_SUFFIX}").read_text() or 0)
+        except (OSError, ValueError):
+            holder = 0
+        if holder and pid_alive(holder):
+            continue  # being trained right now
+        try:
+            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        except OSError:  # removed while being counted
+            continue
+        found.append((folder, size))
+    return found
+
+
+@contextmanager
+def run_lock(run_dir: Path, out: Path) -> Iterator[None]:
+    """One run at a time per checkpoint folder: a second `atri train` on the same data
+    and settings would delete or resume the first one's checkpoints under it. The lock
+    file names its process, so a run killed outright does not hold it."""
+    lock = run_dir.with_name(f"{run_dir.name}{LOCK_SUFFIX}")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                holder = int(lock.read_text(encoding="utf-8").strip() or 0)
+            except (OSError, ValueError):
+                holder = 0
+            if holder and holder != os.getpid() and pid_alive(holder):
+                raise TrainError(
+                    f"Another `atri train` (process {holder}) is already training on this data "
+                    f"with these settings into {out}; wait for it to finish or stop it."
+                ) from None
+            lock.unlink(missing_ok=True)  # its run died
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(str(os.getpid()))
+        break
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def checkpoints(run_dir: Path) -> list[Path]:
+    """The checkpoint folders saved in `run_dir`, by step (none if it does not exist)."""
+    if not run_dir.is_dir():
+        return []
+    found = [p for p in run_dir.iterdir() if p.is_dir() and CHECKPOINT.fullmatch(p.name)]
+    return sorted(found, key=checkpoint_step)
+
+
+def checkpoint_step(folder: Path) -> int:
+    return int(folder.name.rsplit("-", 1)[1])
+
+
+def last_complete_checkpoint(run_dir: Path, say: Any) -> str | None:
+    """The newest checkpoint to resume from. Trainer writes trainer_state.json last, so a
+    checkpoint without a readable one was cut off (Ctrl-C or a full disk while saving):
+    it is removed, and the one before it is used."""
+    for folder in reversed(checkpoints(run_dir)):
+        try:
+            json.loads((folder / TRAINER_STATE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            say(f"Removed {folder.name}, a checkpoint whose saving was cut off.")
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        return str(folder)
+    return None
