@@ -259,7 +259,7 @@ async def main(
         engine = LlamaCppEngine(path, settings.model.base, "", max_batch=8, threads=threads)
         ours = bench_engine(engine, system, tokens, full=bool(synthetic))
         console.print(f"llamacpp engine: {ours}")
-        prompt = engine.encode(chats(system, 1)[0])
+        prompt = engine.text.encode(chats(system, 1)[0])
         engine._free()
         bare = local = 0.0
         steady = reloading = 0.0

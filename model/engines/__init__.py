@@ -2,8 +2,10 @@
 
 - `local`: transformers + peft in this process (`local.py`, loading in `loading.py`,
   the shared-prompt KV cache in `prefix_cache.py`);
-- `llamacpp`: a GGUF model through llama.cpp on the CPU (`llamacpp.py`);
-- `openai`: a remote OpenAI-compatible server such as vLLM (`openai.py`);
+- `llamacpp`: a GGUF model through llama.cpp on the CPU (`llamacpp.py`; the GGUF's
+  tokenizer and chat template in `gguf_text.py`);
+- `openai`: a remote OpenAI-compatible server such as vLLM (`openai.py`; a replica and
+  its model list in `vllm_replica.py`, the served chat template in `served_template.py`);
 - `echo`: no model (`echo.py`).
 """
 

@@ -39,7 +39,7 @@ from model.engines.base import (
     RowLimits,
     row_limits,
 )
-from model.engines.chat_template import checked, conform, template_reply_stop, template_rules
+from model.engines.gguf_text import GgufText
 from model.engines.loading import (
     OFFLINE_GGUF,
     ModelNotFoundError,
@@ -146,17 +146,6 @@ class _Row:
     bad_logits: bool = False
 
 
-# Special tokens transformers hands a chat template beside bos/eos, and the GGUF
-# metadata keys (tokenizer.ggml.*) that hold their ids ("seperator" is llama.cpp's spelling).
-_TEMPLATE_TOKEN_KEYS = {
-    "unk_token": "unknown_token_id",
-    "pad_token": "padding_token_id",
-    "sep_token": "seperator_token_id",
-    "cls_token": "cls_token_id",
-    "mask_token": "mask_token_id",
-}
-
-
 class LlamaCppEngine:
     """llama.cpp on this machine. Build with `await LlamaCppEngine.load(settings)`."""
 
@@ -174,8 +163,7 @@ class LlamaCppEngine:
         kv_tokens: int = 0,
         chat_template: str = "",
     ) -> None:
-        """`chat_template`: `[model] chat_template`, which wins over the GGUF's own as it
-        does over the tokenizer's for training and the local engine."""
+        """`chat_template`: `[model] chat_template` (see `GgufText`)."""
         import llama_cpp
 
         self._ll = llama_cpp
@@ -191,8 +179,6 @@ class LlamaCppEngine:
         self._model = llama_cpp.llama_model_load_from_file(str(path).encode(), model_params)
         if not self._model:
             raise ModelNotFoundError(f"{path}: llama.cpp cannot load this GGUF file.")
-        self._vocab = llama_cpp.llama_model_get_vocab(self._model)
-        self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
         self.base_id = base_id
         self.config_hash = config_hash
         self.gguf_path = path
@@ -208,12 +194,8 @@ class LlamaCppEngine:
                 path.name,
                 self.weight_type,
             )
-        self.chat_template = chat_template.strip() or self._meta("tokenizer.chat_template")
-        if not self.chat_template:
-            raise ModelNotFoundError(
-                f"{path}: the GGUF holds no chat template; give the model's template as "
-                "[model] chat_template in config.toml."
-            )
+        self.text = GgufText(llama_cpp, self._model, path, chat_template)
+        self.n_vocab = self.text.n_vocab
         params = llama_cpp.llama_context_default_params()
         # llama.cpp (as of llama-cpp-python 0.3.16) reuses a decode graph across an
         # adapter change, so the switched adapter would not apply; read at context start.
@@ -255,40 +237,11 @@ class LlamaCppEngine:
         self._ctx_adapter = ""  # the adapter applied to the context now
         self.active_adapter = ""
         self.stats = EngineStats()
-        self._bos = self._piece(llama_cpp.llama_vocab_bos(self._vocab), special=True)
-        self._eos = self._piece(llama_cpp.llama_vocab_eos(self._vocab), special=True)
-        self._template_tokens = self._special_token_strings()
         # End-of-generation tokens (EOS, end of turn, ...), as the GGUF marks them, and
-        # the token that ends a reply under its chat template (`_reply_stop`).
-        self._eog, self._control = self._scan_vocab()
-        self.stop_tokens = sorted({*self._eog, *self._reply_stop()})
+        # the token that ends a reply under its chat template.
+        self.stop_tokens = sorted({*self.text.eog, *self.text.reply_stop()})
         self.thread = EngineThread("atri-llamacpp")
         self._closed = False
-
-    def _scan_vocab(self) -> tuple[list[int], list[str]]:
-        """One pass over the vocabulary at load: the end-of-generation tokens (EOS, end of
-        turn, ...) as the GGUF marks them, and the control tokens' text, longest first."""
-        ll, vocab, control = self._ll, self._vocab, self._ll.LLAMA_TOKEN_ATTR_CONTROL
-        eog: list[int] = []
-        specials: set[str] = set()
-        for t in range(self.n_vocab):
-            if ll.llama_vocab_is_eog(vocab, t):
-                eog.append(t)
-            if ll.llama_vocab_get_attr(vocab, t) & control:
-                specials.add(self._piece(t, special=True).decode("utf-8", errors="replace"))
-        return eog, sorted((s for s in specials if s), key=len, reverse=True)
-
-    def _reply_stop(self) -> list[int]:
-        """The token that ends a reply under the GGUF's chat template (its end-of-turn
-        token, or GLM-4's next role marker <|user|>: its template writes none), which
-        training labels; a GGUF converted without marking it as end of generation would
-        otherwise run on into a made-up turn. [] when the template shows none."""
-        rules = template_rules(self.chat_template, self._render_as_is)
-        stop = template_reply_stop(
-            lambda chat: self._render_as_is(conform(chat, rules)), self._control
-        )
-        ids = self.tokenize(stop.token) if stop else []
-        return ids if len(ids) == 1 else []
 
     @classmethod
     async def load(cls, settings: Settings) -> LlamaCppEngine:
@@ -317,84 +270,14 @@ class LlamaCppEngine:
     def adapter_version(self) -> str:
         return self.active_adapter
 
-    # Text <-> tokens, from the GGUF's own tokenizer and chat template.
+    def count_tokens(self, text: str) -> int:
+        return self.text.count_tokens(text)
 
     def _desc(self) -> str:
         """llama.cpp's one-line description: architecture, size, weight type."""
         buf = ctypes.create_string_buffer(128)
         self._ll.llama_model_desc(self._model, buf, 128)
         return buf.value.decode("utf-8", errors="replace")
-
-    def _special_token_strings(self) -> dict[str, Any]:
-        """The special tokens a chat template may write, by the names transformers gives
-        it (`bos_token`, `pad_token`, ...), from the GGUF's tokenizer metadata: the ones
-        the model's tokenizer has, so a template renders here as in training."""
-        found: dict[str, Any] = {
-            "bos_token": self._bos.decode("utf-8", errors="replace"),
-            "eos_token": self._eos.decode("utf-8", errors="replace"),
-        }
-        for name, key in _TEMPLATE_TOKEN_KEYS.items():
-            value = self._meta(f"tokenizer.ggml.{key}")
-            if value.isdigit() and int(value) < self.n_vocab:
-                piece = self._piece(int(value), special=True)
-                found[name] = piece.decode("utf-8", errors="replace")
-        return found
-
-    def _meta(self, key: str) -> str:
-        size = self._ll.llama_model_meta_val_str(self._model, key.encode(), None, 0)
-        if size < 0:
-            return ""
-        buf = ctypes.create_string_buffer(size + 1)
-        self._ll.llama_model_meta_val_str(self._model, key.encode(), buf, size + 1)
-        return buf.value.decode("utf-8")
-
-    def tokenize(self, text: str) -> list[int]:
-        data = text.encode("utf-8")
-        room = len(data) + 8
-        while True:
-            buf = (self._ll.llama_token * room)()
-            n = self._ll.llama_tokenize(self._vocab, data, len(data), buf, room, False, True)
-            if n >= 0:
-                return list(buf[:n])
-            room = -n
-
-    def _piece(self, token: int, special: bool = False) -> bytes:
-        buf = ctypes.create_string_buffer(64)
-        n = self._ll.llama_token_to_piece(self._vocab, token, buf, 64, 0, special)
-        if n < 0:
-            buf = ctypes.create_string_buffer(-n)
-            n = self._ll.llama_token_to_piece(self._vocab, token, buf, -n, 0, special)
-        return buf.raw[:n]
-
-    def detokenize(self, tokens: list[int]) -> str:
-        return b"".join(self._piece(t) for t in tokens).decode("utf-8", errors="replace")
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenize(text))
-
-    def render(self, messages: ChatMessages) -> str:
-        """The chat in the GGUF's own template, reshaped to what it takes (chat_template)."""
-        rules = template_rules(self.chat_template, self._render_as_is)
-        return checked(lambda: self._render_as_is(conform(messages, rules)))
-
-    def _render_as_is(self, messages: ChatMessages) -> str:
-        # transformers' own renderer, which training and the local engine render through:
-        # its Jinja environment has loop controls, a `tojson` that keeps text as it is and
-        # `strftime_now` (Llama-3's date header); a plain Jinja environment lacked them, so
-        # such a template was refused here or read differently than in training.
-        from transformers.utils.chat_template_utils import render_jinja_template
-
-        # (the renders, the reply spans); annotated as a str in transformers 5.
-        rendered: Any = render_jinja_template(
-            [messages],
-            chat_template=self.chat_template,
-            add_generation_prompt=True,
-            **self._template_tokens,
-        )
-        return str(rendered[0][0])
-
-    def encode(self, messages: ChatMessages) -> list[int]:
-        return self.tokenize(self.render(messages))
 
     def fit(self, tokens: list[int], max_new_tokens: int) -> list[int]:
         """A prompt cut to leave room for the reply inside the window: its start (the
@@ -561,7 +444,7 @@ class LlamaCppEngine:
                         # Only rows with stop strings pay for decoding their text.
                         stop = bool(row.limits.stop) and (
                             row.limits.stop_at(
-                                self.detokenize(row.new[-row.limits.tail_tokens() :])
+                                self.text.detokenize(row.new[-row.limits.tail_tokens() :])
                             )
                             >= 0
                         )
@@ -639,7 +522,7 @@ class LlamaCppEngine:
         adapter = self.active_adapter if adapter is None else adapter
         each = row_limits(limits, len(batch))
         caps = [limit.cap(gen.max_new_tokens) for limit in each]
-        rows = [self.fit(self.encode(m), cap) for m, cap in zip(batch, caps, strict=True)]
+        rows = [self.fit(self.text.encode(m), cap) for m, cap in zip(batch, caps, strict=True)]
         news = [self._room(r, cap) for r, cap in zip(rows, caps, strict=True)]
         done: dict[int, _Row] = {}
         for group in self._passes(rows, news, adapter):
@@ -652,7 +535,7 @@ class LlamaCppEngine:
             row = done[i]
             if row.bad_logits:
                 raise AdapterError(f"Adapter {adapter} produces NaN scores (broken weights).")
-            text, cut = row.limits.cut(self.detokenize(row.new))
+            text, cut = row.limits.cut(self.text.detokenize(row.new))
             results.append(
                 Generation(
                     text=text,
@@ -719,7 +602,7 @@ class LlamaCppEngine:
     async def smoke_test(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
         if name and name not in self._adapters:
             raise KeyError(f"adapter {name!r} is not loaded")
-        prompt = await self.thread.run(self.encode, messages)
+        prompt = await self.thread.run(self.text.encode, messages)
         start = prompt[:-1]
         for end in range(WARM_SLICE_TOKENS, len(start) + WARM_SLICE_TOKENS, WARM_SLICE_TOKENS):
             await self.thread.run(self.warm_sync, name, start[: min(end, len(start))])

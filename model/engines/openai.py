@@ -10,10 +10,9 @@ holds every registered adapter version again.
 Adapter versions are registered with vLLM's runtime LoRA API (`/load_lora_adapter`,
 `/unload_lora_adapter`; vLLM runs with `--enable-lora` and
 `VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`) on every replica before they go live, each under
-its own version name. vLLM's model list is read as its `serving_models.py` writes it: a
-base card has `root` = the model path and `max_model_len`; a LoRA card has `root` = the
-adapter folder and `parent` = the base card's name. So `openai_model` may name either,
-and LoRAs a replica already holds (a restarted worker) count as loaded.
+its own version name. What a replica's model list says it serves is read in
+`vllm_replica.py`; what the served base renders a chat as and where its replies stop, in
+`served_template.py`.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ import os
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +33,9 @@ import httpx
 from atri.config import ConfigError, GenerationSettings, Secrets, Settings
 from model.character.prompt import ChatMessages
 from model.engines.base import NO_LIMITS, EngineStats, Generation, RowLimits, row_limits
-from model.engines.chat_template import (
-    TemplateRules,
-    chat_rules,
-    conform,
-    render_chat,
-    reply_stop,
-)
-from model.engines.loading import cached_hub_folder, is_hub_id
+from model.engines.chat_template import TemplateRules, conform
+from model.engines.served_template import base_reply_stop, base_tokenizer, check_served_template
+from model.engines.vllm_replica import Replica, ReplicaDown, held_loras, list_models, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +52,6 @@ READ_TIMEOUT_SECONDS = 600.0
 # How long a replica that failed stays out of the rotation before it is tried again.
 REPLICA_RETRY_SECONDS = 15.0
 ALREADY_LOADED = "has already been loaded"
-# The chat the start-up check renders on both sides: every role, a past reply, and the
-# generation prompt.
-TEMPLATE_PROBE: ChatMessages = [
-    {"role": "system", "content": "You are ATRI."},
-    {"role": "user", "content": "hi"},
-    {"role": "assistant", "content": "Hello!"},
-    {"role": "user", "content": "how are you?"},
-]
-TEMPLATE_CHECK_TIMEOUT_SECONDS = 10.0
 _WIDE = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef\uac00-\ud7af]")
 
 
@@ -76,10 +61,6 @@ class RemoteEngineError(Exception):
     def __init__(self, message: str, status: int = 0) -> None:
         super().__init__(message)
         self.status = status
-
-
-class ReplicaDown(Exception):
-    """A replica did not answer, or failed inside (5xx): take it out of the rotation."""
 
 
 def approx_tokens(text: str) -> int:
@@ -99,15 +80,6 @@ class Lora:
     static: bool = False
 
 
-@dataclass
-class Replica:
-    url: str
-    client: httpx.AsyncClient
-    down_since: float | None = None  # time.monotonic() when it left the rotation
-    reason: str = ""
-    held: dict[str, str] = field(default_factory=dict)  # LoRA name -> path, as it reports
-
-
 def same_path(a: str, b: str) -> bool:
     return os.path.normpath(a) == os.path.normpath(b)
 
@@ -125,33 +97,6 @@ def error_text(response: httpx.Response) -> str:
         if data.get("message"):
             return str(data["message"])
     return response.text[:300]
-
-
-def held_loras(cards: list[dict[str, Any]]) -> dict[str, str]:
-    """The LoRA cards of a model list: a card whose `parent` names another card."""
-    ids = {str(c.get("id")) for c in cards}
-    return {
-        str(c["id"]): str(c.get("root") or "")
-        for c in cards
-        if c.get("parent") and c.get("parent") != c.get("id") and str(c["parent"]) in ids
-    }
-
-
-def resolve_model(
-    cards: list[dict[str, Any]], model: str, url: str
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """(the base card, the LoRA card or None) for the model name `model`."""
-    by_id = {str(c.get("id")): c for c in cards}
-    card = by_id.get(model)
-    if card is None:
-        raise ConfigError(
-            f"The server at {url} serves no model named {model!r} (it serves "
-            f"{', '.join(sorted(by_id)) or 'none'}); set [model] openai_model to one of them."
-        )
-    parent = str(card.get("parent") or "")
-    if parent and parent != model and parent in by_id:
-        return by_id[parent], card
-    return card, None
 
 
 class OpenAIEngine:
@@ -180,7 +125,7 @@ class OpenAIEngine:
         # shape got through (the template is not visible from here).
         self.strict_template = False
         # (marker, token id) every chat stops on besides the server's own end tokens:
-        # GLM-4's next <|user|>, read from the base's local tokenizer (`base_tokenizer`).
+        # GLM-4's next <|user|>, read from the base's local tokenizer (served_template.py).
         self.reply_stop: tuple[str, int] | None = None
 
     @classmethod
@@ -241,7 +186,7 @@ class OpenAIEngine:
             engine.loras[version] = Lora(model, path, static=True)
             engine.live_lora = version
         if tokenizer is not None:
-            await engine.check_served_template(settings, tokenizer)
+            await check_served_template(engine._serving(), engine.base_name, settings, tokenizer)
         if settings.model.adapter:
             await engine._start_with(settings.path(settings.model.adapter))
         log.info(
@@ -255,52 +200,6 @@ class OpenAIEngine:
             else "the base model",
         )
         return engine
-
-    async def check_served_template(self, settings: Settings, tokenizer: Any) -> list[str]:
-        """Once at start: whether each replica renders a chat as training did (with the
-        base's own template, or `[model] chat_template` where set), told by vLLM's
-        `POST /tokenize` with `messages`, which renders them with the template the
-        server serves (its `--chat-template`, else the model's own) and returns the token
-        ids. The replicas that render otherwise are named in one warning, and returned;
-        a server without that route (not vLLM) goes unchecked, and serving goes on."""
-        try:
-            messages = conform(TEMPLATE_PROBE, chat_rules(tokenizer))
-            text = render_chat(tokenizer, TEMPLATE_PROBE, True)
-            expected = list(tokenizer.encode(text, add_special_tokens=False))
-        except Exception:
-            return []  # the base's own template refuses it: chats say so when they come
-        body = {
-            "model": self.base_name,
-            "messages": messages,
-            "add_generation_prompt": True,
-            "add_special_tokens": False,
-        }
-        serving = self._serving()
-        served = await asyncio.gather(*(served_tokens(r, body) for r in serving))
-        differ = [
-            r.url for r, ids in zip(serving, served, strict=True) if ids not in (None, expected)
-        ]
-        if differ:
-            if settings.model.chat_template.strip():
-                trained, fix = (
-                    "[model] chat_template",
-                    "start vLLM with the same template (vllm serve ... --chat-template FILE)",
-                )
-            else:
-                trained, fix = (
-                    f"the base model's own ({tokenizer.name_or_path})",
-                    "start vLLM without --chat-template, or set [model] chat_template to "
-                    "the template it serves and train again",
-                )
-            log.warning(
-                "%s render%s chats with another chat template than %s, which training used, "
-                "so the model reads prompts in a shape it was not trained on; %s",
-                " and ".join(differ),
-                "" if len(differ) > 1 else "s",
-                trained,
-                fix,
-            )
-        return differ
 
     async def _start_with(self, path: Path) -> None:
         """`[model] adapter`: register it on every replica and serve it from the start."""
@@ -651,111 +550,3 @@ class OpenAIEngine:
             task.cancel()
         await asyncio.gather(*self._revivals.values(), return_exceptions=True)
         await asyncio.gather(*(r.client.aclose() for r in self.replicas))
-
-
-def base_tokenizer(settings: Settings, base_id: str) -> Any | None:
-    """The served base's tokenizer, read offline from the first of: the base card's root
-    (the path vLLM read) or `[model] base` as a local folder (a relative path hangs off
-    the config file's folder, as every path in config.toml), then either one as a hub id
-    in the local Hugging Face cache; with `[model] chat_template` in place of its own
-    where set (training labelled under it, and vLLM serves it with `--chat-template`).
-    None where there is none (said once in the log): nothing is ever downloaded."""
-    names = list(dict.fromkeys(n for n in (base_id.strip(), settings.model.base.strip()) if n))
-    folders = [settings.path(n) for n in names]
-    folder = next((f for f in folders if (f / "tokenizer_config.json").is_file()), None)
-    for name in names:
-        if folder is None and is_hub_id(name):
-            folder = cached_hub_folder(name, "tokenizer_config.json")
-    if folder is None:
-        log.warning(
-            "openai engine: the base model's tokenizer is not on this machine (neither a "
-            "local folder nor the Hugging Face cache holds %s), so replies stop only on the "
-            "server's own end tokens, which misses the end of a reply under a template that "
-            "closes no turn (GLM-4); set [model] base to a local copy of the model to fix it",
-            " or ".join(repr(n) for n in names) or "a base, as none is named",
-        )
-        return None
-    try:
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(
-            str(folder),
-            local_files_only=True,
-            trust_remote_code=settings.model.trust_remote_code,
-        )
-    except Exception as exc:
-        log.warning(
-            "openai engine: the tokenizer in %s could not be read (%s: %s); chats stop on "
-            "the server's own end tokens",
-            folder,
-            type(exc).__name__,
-            exc,
-        )
-        return None
-    if settings.model.chat_template.strip():
-        tokenizer.chat_template = settings.model.chat_template
-    return tokenizer
-
-
-def base_reply_stop(settings: Settings, tokenizer: Any) -> tuple[str, int] | None:
-    """`reply_stop_of` the served base's tokenizer (`base_tokenizer`), said in the log."""
-    stop = reply_stop_of(tokenizer)
-    if stop is not None:
-        log.info(
-            "openai engine: the chat template of %s writes no end-of-turn token after a "
-            "reply; chats stop on %s (token %d), as training labels",
-            "[model] chat_template"
-            if settings.model.chat_template.strip()
-            else tokenizer.name_or_path,
-            *stop,
-        )
-    return stop
-
-
-def reply_stop_of(tokenizer: Any) -> tuple[str, int] | None:
-    """(marker, token id) that ends a reply under the tokenizer's chat template, where
-    that is not the end-of-turn token the template writes after every reply (ChatML's
-    <|im_end|>, which the server stops on) nor the EOS: GLM-4's next <|user|>, which
-    training labels (chat_template.reply_stop) and a server stops on only if the model's
-    generation config lists it. None for a tokenizer without a template."""
-    if not getattr(tokenizer, "chat_template", None):
-        return None
-    stop = reply_stop(tokenizer)
-    if stop is None or stop.after_last_reply or stop.token == tokenizer.eos_token:
-        return None
-    token_id = tokenizer.convert_tokens_to_ids(stop.token)
-    if not isinstance(token_id, int) or token_id == tokenizer.unk_token_id:
-        return None
-    return stop.token, token_id
-
-
-async def served_tokens(replica: Replica, body: dict[str, Any]) -> list[int] | None:
-    """The token ids vLLM's `/tokenize` (beside `/v1`, at the server's root) gives for a
-    chat `body`; None where the server has no such route or answers otherwise."""
-    url = replica.url.rstrip("/").removesuffix("/v1") + "/tokenize"
-    try:
-        response = await replica.client.post(url, json=body, timeout=TEMPLATE_CHECK_TIMEOUT_SECONDS)
-        answer = f"HTTP {response.status_code}"
-        tokens = response.json().get("tokens") if response.status_code == 200 else None
-    except (httpx.HTTPError, ValueError, AttributeError) as exc:
-        answer, tokens = type(exc).__name__, None
-    if isinstance(tokens, list) and all(isinstance(t, int) for t in tokens):
-        return tokens
-    log.info(
-        "openai engine: %s rendered no chat (%s), so whether it serves the chat template "
-        "training used is not checked",
-        url,
-        answer,
-    )
-    return None
-
-
-async def list_models(replica: Replica) -> list[dict[str, Any]]:
-    """The model cards a replica serves."""
-    try:
-        response = await replica.client.get("/models")
-        response.raise_for_status()
-        data = response.json().get("data", [])
-    except (httpx.HTTPError, ValueError, AttributeError) as exc:
-        raise ReplicaDown(f"{replica.url}/models: {type(exc).__name__} {exc}") from None
-    return [c for c in data if isinstance(c, dict) and c.get("id")]

@@ -17,8 +17,8 @@ def test_a_tiny_synthetic_gguf_loads_and_decodes_every_token(tmp_path: Path) -> 
     engine = LlamaCppEngine(path, "synthetic", "", max_batch=4)
     try:
         chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi!"}]
-        assert "<|im_start|>assistant" in engine.render(chat)
-        assert engine.detokenize(engine.tokenize("Hello ATRI")) == "Hello ATRI"
+        assert "<|im_start|>assistant" in engine.text.render(chat)
+        assert engine.text.detokenize(engine.text.tokenize("Hello ATRI")) == "Hello ATRI"
         greedy = GenerationSettings(max_new_tokens=12, do_sample=False, repetition_penalty=1.0)
         replies = engine.generate_sync([chat, chat, chat], greedy, None, min_new=12)
         assert [r.new_tokens for r in replies] == [12, 12, 12]

@@ -176,13 +176,13 @@ def test_train_one_step_and_eval_on_a_template_without_a_system_role(
 
 
 def test_the_llamacpp_engine_renders_the_same_shape() -> None:
-    from model.engines.llamacpp import LlamaCppEngine
+    from model.engines.gguf_text import GgufText
 
-    engine = LlamaCppEngine.__new__(LlamaCppEngine)  # render needs the template only
-    engine.chat_template = GEMMA2.template
-    engine._template_tokens = {"bos_token": "<bos>", "eos_token": "<eos>"}
+    text = GgufText.__new__(GgufText)  # render needs the template only
+    text.chat_template = GEMMA2.template
+    text._template_tokens = {"bos_token": "<bos>", "eos_token": "<eos>"}
     chat = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "a"}]
     chat.append({"role": "user", "content": "b"})
-    assert engine.render(chat).endswith(
+    assert text.render(chat).endswith(
         f"user\n{SYSTEM}\n\na\n\nb<end_of_turn>\n<start_of_turn>model\n"
     )

@@ -78,7 +78,7 @@ def test_batched_greedy_replies_equal_replies_alone(engine: LlamaCppEngine) -> N
     assert batched == alone
     assert all(text.strip() for text in batched)
     # The system prompt came from the prefix slot, once for each of the four rows.
-    system_tokens = len(engine.encode([{"role": "system", "content": SYSTEM}]))
+    system_tokens = len(engine.text.encode([{"role": "system", "content": SYSTEM}]))
     assert engine.stats.prefix_reused_tokens - reused >= 4 * (system_tokens - 2)
 
 
@@ -107,14 +107,14 @@ def test_a_template_without_an_end_of_turn_stops_at_the_next_role_marker(
     engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # ChatML's end of turn is already an end-of-generation token: nothing is added.
-    im_end, im_start = engine.tokenize("<|im_end|>"), engine.tokenize("<|im_start|>")
-    assert engine.stop_tokens == engine._eog and im_end[0] in engine.stop_tokens
-    monkeypatch.setattr(engine, "chat_template", NO_END_OF_TURN)
-    assert engine._reply_stop() == im_start  # as training labels it (GLM-4's <|user|>)
-    monkeypatch.setattr(engine, "stop_tokens", sorted({*engine._eog, *im_start}))
+    im_end, im_start = engine.text.tokenize("<|im_end|>"), engine.text.tokenize("<|im_start|>")
+    assert engine.stop_tokens == engine.text.eog and im_end[0] in engine.stop_tokens
+    monkeypatch.setattr(engine.text, "chat_template", NO_END_OF_TURN)
+    assert engine.text.reply_stop() == im_start  # as training labels it (GLM-4's <|user|>)
+    monkeypatch.setattr(engine, "stop_tokens", sorted({*engine.text.eog, *im_start}))
     # The model writes a reply, then the next turn: the reply ends at its marker.
-    reply = engine.tokenize(" Hello there!")
-    script = iter([*reply, *im_start, *engine.tokenize("user\nmade-up turn")])
+    reply = engine.text.tokenize(" Hello there!")
+    script = iter([*reply, *im_start, *engine.text.tokenize("user\nmade-up turn")])
     monkeypatch.setattr(engine, "_sample", lambda *_: next(script))
     (out,) = engine.generate_sync([chat("Hi!")], GREEDY)
     assert (out.text, out.new_tokens) == (" Hello there!", len(reply))
@@ -144,7 +144,7 @@ def prompt_is_cut(engine: LlamaCppEngine) -> None:
     window = engine.context_window
     assert window == 512
     long_text = "the sea is blue " * (window // 2)
-    tokens = engine.encode(chat(long_text))
+    tokens = engine.text.encode(chat(long_text))
     assert len(tokens) > window
     fitted = engine.fit(tokens, 64)
     assert len(fitted) <= window - 64
@@ -170,7 +170,7 @@ def test_converted_lora_changes_output_and_agrees_with_peft(
     assert gguf_file == version / ADAPTER_GGUF
     engine.load_adapter_sync(gguf_file, V1)
     try:
-        prompt = engine.encode(chat("Who are you?"))
+        prompt = engine.text.encode(chat("Who are you?"))
         base_ll = engine.next_token_logits(prompt, "")
         lora_ll = engine.next_token_logits(prompt, V1)
 
@@ -203,7 +203,7 @@ def test_converted_lora_changes_output_and_agrees_with_peft(
         assert ours.text != bare.text[: len(ours.text)] or ours.new_tokens < n
         with torch.inference_mode():
             theirs = peft.generate(ids, max_new_tokens=n, do_sample=False)[0, len(prompt) :]
-        assert engine.tokenize(ours.text)[:3] == theirs.tolist()[:3]
+        assert engine.text.tokenize(ours.text)[:3] == theirs.tolist()[:3]
     finally:
         engine.unload_adapter_sync(V1)
 
@@ -336,10 +336,10 @@ async def test_the_configured_chat_template_wins_over_the_ggufs(tmp_path: Path) 
     settings.model.chat_template = NO_END_OF_TURN
     engine = await LlamaCppEngine.load(settings)
     try:
-        assert engine.chat_template == NO_END_OF_TURN
-        prompt = engine.render([{"role": "user", "content": "Hi!"}])
+        assert engine.text.chat_template == NO_END_OF_TURN
+        prompt = engine.text.render([{"role": "user", "content": "Hi!"}])
         assert prompt.endswith("<|im_start|>user\nHi!<|im_start|>assistant\n")
-        assert engine.tokenize("<|im_start|>")[0] in engine.stop_tokens
+        assert engine.text.tokenize("<|im_start|>")[0] in engine.stop_tokens
     finally:
         await engine.close()
 
@@ -370,4 +370,4 @@ def test_rows_of_one_batch_keep_their_own_caps_and_stop_strings(engine: LlamaCpp
         assert got.text == engine.generate_sync([chat(question)], alone_gen)[0].text
     assert stopped.text == whole[2][: whole[2].index(stop)]
     assert stopped.finish_reason == "stop"
-    assert stopped.new_tokens < len(engine.tokenize(whole[2]))  # it stopped generating there
+    assert stopped.new_tokens < len(engine.text.tokenize(whole[2]))  # it stopped generating there

@@ -615,7 +615,7 @@ async def test_a_local_glm4_base_stops_on_the_next_role_marker_on_vllm(
     tokenizer = template_tokenizer(GLM4)
     tokenizer.save_pretrained(folder)
     user_id = tokenizer.convert_tokens_to_ids("<|user|>")
-    caplog.set_level("INFO", logger="model.engines.openai")
+    caplog.set_level("INFO", logger="model.engines.served_template")
     chat = [{"role": "system", "content": "persona"}, {"role": "user", "content": "hi"}]
     bodies = await bodies_sent(
         settings,
@@ -638,7 +638,7 @@ async def test_a_local_chatml_base_sends_the_requests_it_sent_before(
     is asked for; nor for a base that is no local folder (the README's hub id)."""
     folder = tmp_path / "qwen"
     build_tokenizer(TRAINING_TEXT, 512, CHATML_TEMPLATE).save_pretrained(folder)
-    caplog.set_level("INFO", logger="model.engines.openai")
+    caplog.set_level("INFO", logger="model.engines.served_template")
     (body,) = await bodies_sent(
         settings,
         str(folder) if where == "vllm root" else QWEN,
@@ -714,7 +714,7 @@ async def test_a_glm4_hub_id_in_the_local_hf_cache_stops_on_the_next_role_marker
     cache = hub_cache(tmp_path / "hf-hub", GLM4_HUB_ID, tokenizer)
     # HF_HUB_CACHE as the hub client read it at import.
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
-    caplog.set_level("INFO", logger="model.engines.openai")
+    caplog.set_level("INFO", logger="model.engines.served_template")
     (body,) = await bodies_sent(
         settings,
         GLM4_HUB_ID if where == "vllm root" else QWEN,
@@ -831,7 +831,7 @@ async def test_a_server_that_renders_no_chat_serves_unchecked(
                 return PlainTextResponse("Internal Server Error", 500)
             return await call_next(request)
 
-    caplog.set_level("INFO", logger="model.engines.openai")
+    caplog.set_level("INFO", logger="model.engines.served_template")
     await start_on(fake, settings, NO_END_OF_TURN)
     assert "WARNING" not in caplog.text
     assert "/tokenize rendered no chat" in caplog.text

@@ -140,6 +140,6 @@ def test_training_and_every_engine_render_a_chat_alike(name: str, base: Settings
             assert SYSTEM in served and chat[-1]["content"] in served
             # Training tokenizes its pieces one by one, the local engine the whole prompt.
             assert local._encode([chat]) == [trained_ids]
-            assert engine.render(chat) == served
+            assert engine.text.render(chat) == served
     finally:
         engine._free()
