@@ -200,55 +200,126 @@ def fit_prompt(
     The scope's summary (`recalled`), when it fits the budget, is taken first and leads
     the history: it opens the first message shown, so roles still alternate.
     """
+    labels, display_name, shared_scope = _name_people(
+        room_context, user_id, display_name, shared_scope
+    )
+    system_tokens = count(system_prompt) + TEMPLATE_OVERHEAD_TOKENS
+    room = _room_for_message(system_tokens, window)
+    new = _fit_new_message(text, display_name, shared_scope, room, count)
+    budget = _history_budget(room - new.tokens, window)
+    room_said, room_used = _fit_room_lines(room_context, labels, count, budget)
+    budget -= room_used
+    summary_block, summary_used = _fit_summary(recalled, budget, count)
+    budget -= summary_used
+    history, history_used = _fit_exchanges(earlier, shared_scope, budget, count)
+    return FittedPrompt(
+        messages=_assemble(
+            system_prompt, history, new.content, room_context, room_said, summary_block
+        ),
+        text=new.text,
+        prompt_tokens=system_tokens
+        + history_used
+        + room_used
+        + summary_used
+        + new.tokens
+        + TEMPLATE_OVERHEAD_TOKENS,
+        dropped_turns=len(earlier) - len(history),
+        message_cut=new.cut,
+        room_lines=len(room_said),
+        summary_shown=bool(summary_block),
+    )
+
+
+def _name_people(
+    room_context: Room | None, user_id: str, display_name: str, shared_scope: bool
+) -> tuple[dict[str, str], str, bool]:
+    """How room lines name people, what the speaker is called, and whether speakers are
+    named at all: beside room lines they must be, the speaker too."""
     heard = room_context.lines if room_context else ()
     display_name = _short(display_name)
-    labels = people_labels(heard, user_id, display_name) if heard else {}
-    if heard:
-        shared_scope = True
-        display_name = labels.get(user_id, display_name)
-    per_message = TEMPLATE_OVERHEAD_TOKENS
-    system_tokens = count(system_prompt) + per_message
-    room = window.context_window - window.max_new_tokens - system_tokens - per_message
+    if not heard:
+        return {}, display_name, shared_scope
+    labels = people_labels(heard, user_id, display_name)
+    return labels, labels.get(user_id, display_name), True
+
+
+def _room_for_message(system_tokens: int, window: Window) -> int:
+    """The tokens the new message and the history share once the system prompt and the
+    reply have theirs; one sentence if that is not even `MIN_MESSAGE_TOKENS`."""
+    room = window.context_window - window.max_new_tokens - system_tokens - TEMPLATE_OVERHEAD_TOKENS
     if room < MIN_MESSAGE_TOKENS:
         raise PromptTooLong(
             f"The system prompt takes {system_tokens} tokens, which leaves no room for a "
             f"message and a {window.max_new_tokens}-token reply in the "
             f"{window.context_window}-token context window; shorten the system prompt."
         )
-    if len(text) > room * MAX_CHARS_PER_TOKEN:
+    return room
+
+
+@dataclass(frozen=True)
+class _NewMessage:
+    text: str  # what was written, its end only if it was cut
+    content: str  # the text with its speaker named, where speakers are
+    tokens: int  # of `content`
+    cut: bool
+
+
+def _fit_new_message(
+    text: str, display_name: str, shared_scope: bool, room: int, count: Callable[[str], int]
+) -> _NewMessage:
+    """The new message as the model gets it: one longer than `room` tokens keeps its end
+    and its speaker's name."""
+    cut_unseen = len(text) > room * MAX_CHARS_PER_TOKEN
+    if cut_unseen:
         text = text[-room * MAX_CHARS_PER_TOKEN :]
-        cut_unseen = True
-    else:
-        cut_unseen = False
-    message = speaker_text(text, display_name, shared_scope)
-    message_tokens = count(message)
-    cut = cut_unseen or message_tokens > room
-    if message_tokens > room:
-        speaker = message[: len(message) - len(text)]
-        text = keep_end(text, room - count(speaker), count)
-        message = speaker + text
-        message_tokens = count(message)
-    budget = room - message_tokens
-    if window.max_history_tokens is not None:
-        budget = min(budget, window.max_history_tokens)
-    room_said: list[str] = []
-    room_used = 0
-    if room_context is not None:
-        share = int(budget * room_context.share)
-        room_said, room_used = fit_room(room_context, labels, count, share)
-    budget -= room_used
-    summary_block = ""
-    summary_used = 0
-    if recalled is not None and recalled.text.strip():
-        share = int(budget * SUMMARY_SHARE)
-        summary_block = keep_start(recalled.block()[: share * MAX_CHARS_PER_TOKEN], share, count)
-        if summary_block.strip() == recalled.heading.strip() or not summary_block.strip():
-            summary_block = ""  # not even a line of it fits
-        summary_used = count(summary_block) + 1 if summary_block else 0
-    budget -= summary_used
-    kept: list[list[dict[str, str]]] = []
+    content = speaker_text(text, display_name, shared_scope)
+    tokens = count(content)
+    if tokens <= room:
+        return _NewMessage(text, content, tokens, cut_unseen)
+    speaker = content[: len(content) - len(text)]
+    text = keep_end(text, room - count(speaker), count)
+    content = speaker + text
+    return _NewMessage(text, content, count(content), True)
+
+
+def _history_budget(left: int, window: Window) -> int:
+    """What earlier messages, room lines and the summary may take together."""
+    if window.max_history_tokens is None:
+        return left
+    return min(left, window.max_history_tokens)
+
+
+def _fit_room_lines(
+    room_context: Room | None, labels: dict[str, str], count: Callable[[str], int], budget: int
+) -> tuple[list[str], int]:
+    """The room lines shown and their tokens, within their share of `budget`."""
+    if room_context is None:
+        return [], 0
+    return fit_room(room_context, labels, count, int(budget * room_context.share))
+
+
+def _fit_summary(
+    recalled: Recalled | None, budget: int, count: Callable[[str], int]
+) -> tuple[str, int]:
+    """The summary block and its tokens: at most `SUMMARY_SHARE` of `budget`, its start
+    if it is longer, nothing if not even a line of it fits."""
+    if recalled is None or not recalled.text.strip():
+        return "", 0
+    share = int(budget * SUMMARY_SHARE)
+    block = keep_start(recalled.block()[: share * MAX_CHARS_PER_TOKEN], share, count)
+    if block.strip() == recalled.heading.strip() or not block.strip():
+        return "", 0
+    return block, count(block) + 1
+
+
+def _fit_exchanges(
+    earlier: Sequence[PastTurn], shared_scope: bool, budget: int, count: Callable[[str], int]
+) -> tuple[ChatMessages, int]:
+    """The newest earlier messages that fit `budget` tokens, oldest first, a whole
+    exchange (a user message and the replies after it) at a time, and their tokens."""
+    kept: list[ChatMessages] = []
     used = 0
-    exchange: list[dict[str, str]] = []
+    exchange: ChatMessages = []
     exchange_tokens = 0
     for turn in reversed(earlier):  # newest first; an exchange starts at a user message
         content = speaker_text(
@@ -258,7 +329,7 @@ def fit_prompt(
         if len(content) > budget * MAX_CHARS_PER_TOKEN:  # cannot fit: not worth counting
             exchange_tokens += budget + 1
         else:
-            exchange_tokens += count(content) + per_message
+            exchange_tokens += count(content) + TEMPLATE_OVERHEAD_TOKENS
         if turn.role != "user":
             continue
         if used + exchange_tokens > budget:
@@ -270,31 +341,31 @@ def fit_prompt(
     if exchange and used + exchange_tokens <= budget:  # replies whose question came earlier
         kept.insert(0, exchange)
         used += exchange_tokens
-    history = [m for ex in kept for m in ex]
+    return [m for ex in kept for m in ex], used
+
+
+def _assemble(
+    system_prompt: str,
+    history: ChatMessages,
+    message: str,
+    room_context: Room | None,
+    room_said: list[str],
+    summary_block: str,
+) -> ChatMessages:
+    """The chat messages: system prompt, history, and the new message led by the room
+    lines; the summary opens the first user message shown, or else the new one."""
     if room_said and room_context is not None:
         message = "\n".join([room_context.heading, *room_said]) + "\n\n" + message
     if summary_block and history and history[0]["role"] == "user":
-        history[0] = {"role": "user", "content": summary_block + "\n\n" + history[0]["content"]}
+        first = {"role": "user", "content": summary_block + "\n\n" + history[0]["content"]}
+        history = [first, *history[1:]]
     elif summary_block:
         message = summary_block + "\n\n" + message
-    return FittedPrompt(
-        messages=[
-            {"role": "system", "content": system_prompt},
-            *history,
-            {"role": "user", "content": message},
-        ],
-        text=text,
-        prompt_tokens=system_tokens
-        + used
-        + room_used
-        + summary_used
-        + message_tokens
-        + per_message,
-        dropped_turns=len(earlier) - len(history),
-        message_cut=cut,
-        room_lines=len(room_said),
-        summary_shown=bool(summary_block),
-    )
+    return [
+        {"role": "system", "content": system_prompt},
+        *history,
+        {"role": "user", "content": message},
+    ]
 
 
 def keep_end(text: str, max_tokens: int, count: Callable[[str], int]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from model.evaluation.report import EvalReport, ModelFigures, ProbeReply
 from model.evaluation.style import style_rate
 from model.training.dataset import (
     Conversation,
+    Sample,
     TokenizedSet,
     held_out_file,
     load_sharegpt,
@@ -151,26 +152,13 @@ def evaluate(
     probes_path: Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> EvalReport:
+    """Score a version against its bare base: held-out perplexity, and the replies to the
+    probes (out-of-character and style rates); the report goes into the version's folder."""
     from model.character.persona import configured_persona
-    from model.character.prompt import clean_reply
-    from model.engines.loading import load_base_model
-    from model.engines.local import LocalEngine
 
     say = progress or (lambda message: log.info("%s", message))
-    try:
-        manifest = read_manifest(version_dir)
-    except ManifestError as exc:
-        raise EvalError(str(exc)) from None
-    # The reload job's rule: "./models/x" and "/abs/models/x" name one base.
-    if not same_base(str(manifest.get("base_model") or ""), settings.model.base, settings.root):
-        raise EvalError(
-            f'{version_dir.name} was trained on base "{manifest.get("base_model")}", but '
-            f'[model] base is "{settings.model.base}"; evaluate it with that base.'
-        )
-    eval_file, chosen = version_held_out(settings, manifest)
-    for note in (chosen, trained_on_note(manifest, eval_file)):
-        if note:
-            say(note)
+    manifest = _manifest_for_this_base(settings, version_dir)
+    eval_file = _held_out_file_said(settings, manifest, say)
     configured = settings.path(settings.eval.probes) if settings.eval.probes else None
     probes = load_probes(probes_path or configured)
     held_out, style_source = _conversations(settings, eval_file, say)
@@ -182,14 +170,83 @@ def evaluate(
     if note := fallback_note(probes, language):
         say(note)
     detector = OOCDetector.for_character(settings.ooc, language)
-    # Two prompts, one rule: the adapter answers under the prompt it was trained with,
-    # the bare base model under the whole card.
-    card = persona.system_prompt()
+    systems = _system_prompts(persona.system_prompt(), manifest)
+    loaded, engine = _engine_with_adapter(settings, version_dir, manifest, say)
+    samples = _held_out_samples(loaded.tokenizer, held_out, settings.train.max_seq_length, say)
+    gen = GenerationSettings(
+        max_new_tokens=settings.eval.max_new_tokens,
+        do_sample=False,
+        repetition_penalty=settings.generation.repetition_penalty,
+    )
+    batch_size = settings.eval.batch_size
+    figures: dict[str, ModelFigures] = {}
+    replies: dict[str, list[ProbeReply]] = {}
+    for which in ("base", "adapter"):
+        say(f"Probing the {which} ({len(probes)} probes, {len(samples)} held-out samples)…")
+        switched_off = engine.model.disable_adapter() if which == "base" else nullcontext()
+        with switched_off:
+            ppl = _perplexity(engine, samples, loaded.tokenizer.pad_token_id, batch_size)
+            texts = _answer(engine, probes, language, systems[which], gen, batch_size)
+        replies[which] = _judged(which, probes, language, texts, persona.name, detector)
+        figures[which] = _figures(ppl, replies[which], settings.eval.style_markers)
+    report = EvalReport(
+        adapter_version=str(manifest.get("version", version_dir.name)),
+        base=figures["base"],
+        adapter=figures["adapter"],
+        dataset_style_rate=style_rate(reference, settings.eval.style_markers),
+        probes=len(probes),
+        language=language,
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        worst=_worst(replies, settings.eval.worst_examples),
+    )
+    _write_report(version_dir, report)
+    return report
+
+
+def _manifest_for_this_base(settings: Settings, version_dir: Path) -> dict[str, Any]:
+    """The version's manifest; a sentence if it is unreadable or names another base."""
+    try:
+        manifest = read_manifest(version_dir)
+    except ManifestError as exc:
+        raise EvalError(str(exc)) from None
+    # The reload job's rule: "./models/x" and "/abs/models/x" name one base.
+    if not same_base(str(manifest.get("base_model") or ""), settings.model.base, settings.root):
+        raise EvalError(
+            f'{version_dir.name} was trained on base "{manifest.get("base_model")}", but '
+            f'[model] base is "{settings.model.base}"; evaluate it with that base.'
+        )
+    return manifest
+
+
+def _held_out_file_said(
+    settings: Settings, manifest: dict[str, Any], say: Callable[[str], None]
+) -> Path | None:
+    """The held-out file to score the version on, saying why when it is not the usual
+    one or when the version was trained on it."""
+    eval_file, chosen = version_held_out(settings, manifest)
+    for note in (chosen, trained_on_note(manifest, eval_file)):
+        if note:
+            say(note)
+    return eval_file
+
+
+def _system_prompts(card: str, manifest: dict[str, Any]) -> dict[str, str]:
+    """Two prompts, one rule: the adapter answers under the prompt it was trained with,
+    the bare base model under the whole card."""
     recorded = manifest.get("system_prompt")
-    systems = {
+    return {
         "base": card,
         "adapter": recorded if isinstance(recorded, str) and recorded else card,
     }
+
+
+def _engine_with_adapter(
+    settings: Settings, version_dir: Path, manifest: dict[str, Any], say: Callable[[str], None]
+) -> tuple[Any, Any]:
+    """(the loaded base model, an engine on it with the version's adapter active); a
+    broken adapter folder or another build of the base is a sentence."""
+    from model.engines.loading import load_base_model
+    from model.engines.local import LocalEngine
 
     try:
         check_adapter_folder(version_dir)  # a broken one is a sentence, before any loading
@@ -206,55 +263,67 @@ def evaluate(
     engine = LocalEngine(loaded, window)
     engine.load_adapter_sync(version_dir, ADAPTER_NAME)
     engine.activate_sync(ADAPTER_NAME)
+    return loaded, engine
 
-    held = tokenize_dataset(loaded.tokenizer, held_out, settings.train.max_seq_length)
-    if note := left_out_note(held, len(held_out), settings.train.max_seq_length):
+
+def _held_out_samples(
+    tokenizer: Any, held_out: list[Conversation], max_len: int, say: Callable[[str], None]
+) -> list[Sample]:
+    """The held-out conversations tokenized for perplexity, saying which are left out."""
+    held = tokenize_dataset(tokenizer, held_out, max_len)
+    if note := left_out_note(held, len(held_out), max_len):
         say(note)
-    samples = held.samples
-    gen = GenerationSettings(
-        max_new_tokens=settings.eval.max_new_tokens,
-        do_sample=False,
-        repetition_penalty=settings.generation.repetition_penalty,
+    return held.samples
+
+
+def _perplexity(
+    engine: Any, samples: list[Sample], pad_token_id: int, batch_size: int
+) -> float | None:
+    """The active model's held-out perplexity (None with no held-out samples)."""
+    if not samples:
+        return None
+    return perplexity(mean_token_loss(engine.model, samples, pad_token_id, batch_size))
+
+
+def _judged(
+    which: str,
+    probes: list[Probe],
+    language: str,
+    texts: list[str],
+    character_name: str,
+    detector: OOCDetector,
+) -> list[ProbeReply]:
+    """Each probe's reply, cleaned, with why the detector flags it out of character."""
+    from model.character.prompt import clean_reply
+
+    cleaned = [clean_reply(t, character_name) for t in texts]
+    return [
+        ProbeReply(which, p.category, p.text(language), text, detector.check(text).reasons)
+        for p, text in zip(probes, cleaned, strict=True)
+    ]
+
+
+def _figures(ppl: float | None, replies: list[ProbeReply], markers: Sequence[str]) -> ModelFigures:
+    """One model's figures: perplexity, and the share of its replies out of character
+    and in the character's style."""
+    flagged = sum(1 for r in replies if r.reasons)
+    return ModelFigures(
+        perplexity=ppl,
+        ooc_rate=flagged / len(replies),
+        style_rate=style_rate([r.reply for r in replies], markers),
     )
-    figures: dict[str, ModelFigures] = {}
-    replies: dict[str, list[ProbeReply]] = {}
-    for which in ("base", "adapter"):
-        say(f"Probing the {which} ({len(probes)} probes, {len(samples)} held-out samples)…")
-        switched_off = engine.model.disable_adapter() if which == "base" else nullcontext()
-        with switched_off:
-            ppl = None
-            if samples:
-                loss = mean_token_loss(
-                    engine.model, samples, loaded.tokenizer.pad_token_id, settings.eval.batch_size
-                )
-                ppl = perplexity(loss)
-            texts = _answer(engine, probes, language, systems[which], gen, settings.eval.batch_size)
-        texts = [clean_reply(t, persona.name) for t in texts]
-        checked = [
-            ProbeReply(which, p.category, p.text(language), text, detector.check(text).reasons)
-            for p, text in zip(probes, texts, strict=True)
-        ]
-        replies[which] = checked
-        flagged = sum(1 for r in checked if r.reasons)
-        figures[which] = ModelFigures(
-            perplexity=ppl,
-            ooc_rate=flagged / len(probes),
-            style_rate=style_rate(texts, settings.eval.style_markers),
-        )
-    n = settings.eval.worst_examples
-    worst = [r for r in replies["adapter"] if r.reasons][:n] + [
+
+
+def _worst(replies: dict[str, list[ProbeReply]], n: int) -> list[ProbeReply]:
+    """The first `n` flagged replies of the adapter, then of the base."""
+    return [r for r in replies["adapter"] if r.reasons][:n] + [
         r for r in replies["base"] if r.reasons
     ][:n]
-    report = EvalReport(
-        adapter_version=str(manifest.get("version", version_dir.name)),
-        base=figures["base"],
-        adapter=figures["adapter"],
-        dataset_style_rate=style_rate(reference, settings.eval.style_markers),
-        probes=len(probes),
-        language=language,
-        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        worst=worst,
-    )
+
+
+def _write_report(version_dir: Path, report: EvalReport) -> None:
+    """The report into the version's folder; a sentence if it cannot be written, with
+    any earlier one left whole."""
     try:
         # eval.json last: it is what the reload job reads, so it is old or new whole.
         write_text_atomic(version_dir / EVAL_REPORT, report.markdown())
@@ -265,7 +334,6 @@ def evaluate(
             f"any earlier {EVAL_JSON} there is untouched: free some space and run "
             "`atri eval` again."
         ) from None
-    return report
 
 
 def _answer(
