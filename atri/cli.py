@@ -1,129 +1,46 @@
-"""The `atri` command: one entry point for data prep, training, evaluation and serving."""
+"""The `atri` command: one entry point for data prep, training, evaluation and serving.
+
+The shared frame of every command is in `cli_common.py`; the `atri memory …` and
+`atri persona …` groups are in `memory_commands.py` and `persona_commands.py`."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import inspect
-import json
 import logging
 import os
-import sys
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
-from atri.config import Settings, load_settings
-from atri.errors import ConfigError, UserError
-from atri.terminal import printable, waking_line
+from atri.cli_common import (
+    CONFIG_HELP,
+    Commands,
+    State,
+    configured_settings,
+    console,
+    err_console,
+    fail,
+    run_async,
+)
+from atri.config import Settings
+from atri.memory_commands import memory_app
+from atri.persona_commands import persona_app
+from atri.terminal import waking_line
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-CONFIG_HELP = "config file (default: $ATRI_CONFIG, else ./config.toml)"
-
-
-class _Commands(typer.Typer):
-    """Every command registered here takes `--config` where people type it (before or
-    after the command name) and turns a `UserError` into its one sentence (exit 2 for
-    config errors, 1 otherwise): the one place the CLI handles errors users cause."""
-
-    def command(self, *args: Any, **kwargs: Any) -> Any:
-        register = super().command(*args, **kwargs)
-        return lambda fn: register(_with_config_option(_one_sentence_errors(fn)))
-
-
-def _with_config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Add `--config/-c` to a command's own options; given there, it wins over the
-    one given before the command name."""
-    signature = inspect.signature(fn, eval_str=True)  # the real Annotated[...] options
-    option = inspect.Parameter(
-        "config_path",
-        inspect.Parameter.KEYWORD_ONLY,
-        default=None,
-        annotation=Annotated[str | None, typer.Option("--config", "-c", help=CONFIG_HELP)],
-    )
-
-    @functools.wraps(fn)
-    def run(*args: Any, config_path: str | None = None, **kwargs: Any) -> Any:
-        if config_path is not None:
-            State.config = config_path
-        return fn(*args, **kwargs)
-
-    run.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[*signature.parameters.values(), option]
-    )
-    return run
-
-
-def _one_sentence_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except UserError as exc:
-            fail(str(exc), code=2 if isinstance(exc, ConfigError) else 1)
-        except KeyboardInterrupt:
-            raise typer.Exit(130) from None
-
-    return run
-
-
-app = _Commands(
+app = Commands(
     help="ATRI: from a visual-novel script to a role-play character you can chat with.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-memory_app = _Commands(help="Inspect and manage conversation memory.", no_args_is_help=True)
 app.add_typer(memory_app, name="memory")
-persona_app = _Commands(
-    help="Show or export the character card (ATRI's unless \\[persona] card names another).",
-    no_args_is_help=True,
-)
 app.add_typer(persona_app, name="persona")
-
-console = Console()
-err_console = Console(stderr=True)
-
-
-class State:
-    config: str | None = None
-
-
-def _config_after_group(
-    config_path: Annotated[str | None, typer.Option("--config", "-c", help=CONFIG_HELP)] = None,
-) -> None:
-    # `atri memory --config X list`: between the group and its command, as people type it.
-    if config_path is not None:
-        State.config = config_path
-
-
-memory_app.callback()(_config_after_group)
-persona_app.callback()(_config_after_group)
-
-
-def _settings() -> Settings:
-    settings = load_settings(State.config)
-    for notice in settings.notices:
-        err_console.print(notice, style="yellow", highlight=False, markup=False)
-    return settings
-
-
-def fail(message: str, code: int = 1) -> None:
-    err_console.print(f"error: {message}", style="bold red", highlight=False, markup=False)
-    raise typer.Exit(code)
-
-
-def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
-    return asyncio.run(coro)
 
 
 @app.callback()
@@ -148,7 +65,7 @@ def main(
 @app.command()
 def chat() -> None:
     """Chat with the character in this terminal (remembers across restarts)."""
-    settings = _settings()
+    settings = configured_settings()
     _quiet_local_engine(settings)
     run_async(_chat(settings))
 
@@ -171,7 +88,7 @@ def serve() -> None:
     from atri.config import Secrets
     from bot.serve import serve as serve_all
 
-    settings = _settings()
+    settings = configured_settings()
     _quiet_local_engine(settings)
     run_async(serve_all(settings, Secrets.from_env(), console))
 
@@ -212,7 +129,7 @@ def worker(
     from atri.config import Secrets
     from model.server.app import run_worker
 
-    settings = _settings()
+    settings = configured_settings()
     if host is not None:
         settings.worker.host = host
     if port is not None:
@@ -260,11 +177,12 @@ def prep(
 ) -> None:
     """Turn game scripts into a training dataset (sharegpt, messages, alpaca)."""
     from dataprep.cli import run_prep
+    from model.character.persona import configured_persona
 
-    settings = _settings()
+    settings = configured_settings()
     # An adapter learns the character from the dialogue: the samples carry the short
     # training prompt, not the whole card (which a base model without an adapter gets).
-    system_prompt = _persona(settings).training_prompt(settings.persona.training_prompt)
+    system_prompt = configured_persona(settings).training_prompt(settings.persona.training_prompt)
     raise typer.Exit(run_prep(settings, scripts, out, fmt, system_prompt, console))
 
 
@@ -306,7 +224,7 @@ def train(
     """Fine-tune a LoRA adapter on the dataset into a new adapters/<version>/ folder."""
     from pydantic import ValidationError
 
-    settings = _settings()
+    settings = configured_settings()
     overrides: dict[str, Any] = {
         "dataset": str(dataset) if dataset else None,
         "eval_dataset": str(eval_dataset) if eval_dataset else None,
@@ -421,7 +339,7 @@ def eval_(
     from model.adapters.versions import find_version
     from model.evaluation.runner import evaluate
 
-    settings = _settings()
+    settings = configured_settings()
     if recall:
         if max_new_tokens:
             settings.generation.max_new_tokens = max_new_tokens
@@ -503,218 +421,3 @@ def _eval_recall(settings: Settings, filler: int, count: int) -> None:
         f"{report.not_summaries}.",
         markup=False,
     )
-
-
-def _with_memory(fn: Any, read_only: bool = False) -> Any:
-    """Run `fn(memory)`; `read_only` (a command that only reads) writes nothing to the
-    database, so it does not wait for another program writing to it."""
-    import sqlite3
-
-    from model.memory import Memory, database_error
-
-    settings = _settings()
-    path = settings.path(settings.memory.path)
-
-    async def go() -> Any:
-        async with await Memory.open(path, read_only=read_only) as memory:
-            try:
-                return await fn(memory)
-            except sqlite3.Error as exc:  # a full disk, a worker mid-write: one sentence
-                raise database_error(path, exc) from None
-
-    return run_async(go())
-
-
-@memory_app.command("list")
-def memory_list() -> None:
-    """List conversation scopes with their message counts."""
-
-    async def go(memory: Any) -> list[dict[str, Any]]:
-        return await memory.scopes()  # type: ignore[no-any-return]
-
-    rows = _with_memory(go, read_only=True)
-    if not rows:
-        console.print("No conversations stored yet.")
-        return
-    table = Table("scope", "live", "archived", "last message")
-    for r in rows:
-        live, total = int(r["live"] or 0), int(r["total"])
-        # A scope is printed as written, never read as rich markup.
-        table.add_row(Text(printable(r["scope"])), str(live), str(total - live), _when(r["last"]))
-    console.print(table)
-
-
-def _when(seconds: float) -> str:
-    """A stored time as a local date; "-" for a row that holds no usable time."""
-    import datetime as dt
-
-    if seconds <= 0:
-        return "-"
-    try:
-        return dt.datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M")
-    except (ValueError, OverflowError, OSError):
-        return "-"
-
-
-@memory_app.command("show")
-def memory_show(
-    scope: str,
-    archived: Annotated[
-        bool, typer.Option(help="include reset (archived) messages and summaries")
-    ] = False,
-) -> None:
-    """Show what she remembers of one scope: its summary and the turns after it."""
-
-    async def go(memory: Any) -> Any:
-        summaries = await memory.all_summaries(scope)
-        messages = await memory.all_messages(scope, include_archived=archived)
-        live = await memory.summary(scope)  # the one her prompt holds
-        return [s for s in summaries if archived or not s.archived], messages, live
-
-    summaries, messages, live = _with_memory(go, read_only=True)
-    if not messages and not summaries:
-        console.print(f"No messages in scope {printable(scope)}.", markup=False)
-        return
-    for summary in summaries:
-        tag = f" [{summary.adapter_version}]" if summary.adapter_version else ""
-        flag = " (archived)" if summary.archived else ""
-        console.print(
-            f"summary{tag}{flag}, up to message {summary.covers_up_to}:",
-            markup=False,
-            highlight=False,
-        )
-        console.print(printable(summary.text), markup=False, highlight=False)
-        console.print("")
-    if live is not None and not archived:
-        # What the summary holds is shown through it; the turns after it follow.
-        messages = [m for m in messages if m.id > live.covers_up_to]
-        console.print("recent turns:", markup=False)
-    for m in messages:
-        # Stored text is whatever people sent: printed without terminal commands.
-        who = printable(m.display_name or m.user_id or m.role)
-        tag = f" [{m.adapter_version}]" if m.adapter_version else ""
-        flag = " (archived)" if m.archived else ""
-        content = printable(m.content)
-        console.print(f"{m.role:9} {who}{tag}{flag}: {content}", markup=False, highlight=False)
-
-
-@memory_app.command("reset")
-def memory_reset(scope: str) -> None:
-    """End a scope's context (messages stay archived)."""
-
-    async def go(memory: Any) -> int:
-        return await memory.reset(scope)  # type: ignore[no-any-return]
-
-    count = _with_memory(go)
-    console.print(f"Reset {scope}: {count} messages archived.", markup=False)
-
-
-@memory_app.command("purge")
-def memory_purge(
-    scope: str,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
-) -> None:
-    """Delete a scope's messages for good, archived ones included."""
-    if not yes and not typer.confirm(f"Delete every message of {scope} for good?"):
-        raise typer.Exit(1)
-
-    async def go(memory: Any) -> int:
-        return await memory.purge(scope)  # type: ignore[no-any-return]
-
-    count = _with_memory(go)
-    console.print(f"Purged {scope}: {count} messages deleted.", markup=False)
-
-
-@memory_app.command("import")
-def memory_import(file: Path) -> None:
-    """Load a file written by `atri memory export` back into memory: one scope, or a
-    whole-database backup (once: what is already stored is skipped)."""
-    from model.memory import parse_export
-
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        fail(f"{file}: cannot be read as an ATRI memory export ({exc}).")
-    export = parse_export(data, str(file))  # every message is checked before any write
-
-    async def go(memory: Any) -> Any:
-        return await memory.import_export(export)
-
-    result = _with_memory(go)
-    skipped = result.skipped + result.room_skipped
-    note = f" ({skipped} already stored, skipped)" if skipped else ""
-    room = f" and {result.room_lines} room lines" if result.room_lines else ""
-    console.print(
-        f"Imported {result.added} messages and summaries{room} into {result.scope}{note}.",
-        markup=False,
-        highlight=False,
-    )
-
-
-@memory_app.command("export")
-def memory_export(
-    scope: Annotated[str, typer.Argument(help="one scope; none: the whole database")] = "",
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="file to write (default: stdout)")
-    ] = None,
-) -> None:
-    """Write a scope (messages, summaries, its room lines) as JSON; with no scope, the
-    whole database as a backup that `atri memory import` restores."""
-
-    async def go(memory: Any) -> dict[str, Any]:
-        return await (memory.export(scope) if scope else memory.backup())  # type: ignore[no-any-return]
-
-    data = _with_memory(go, read_only=True)
-    text = json.dumps(data, ensure_ascii=False, indent=2)
-    if out is None:
-        sys.stdout.write(text + "\n")
-    else:
-        _write_output(out, text + "\n")
-        parts = data.get("scopes", [data])
-        messages = sum(len(p["messages"]) for p in parts)
-        summaries = sum(len(p["summaries"]) for p in parts)
-        err_console.print(
-            f"Wrote {messages} messages, {summaries} summaries and "
-            f"{len(data['room_lines'])} room lines to {out}.",
-            markup=False,
-        )
-
-
-def _write_output(path: Path, text: str) -> None:
-    """Replace `path` whole or not at all: a full disk or a missing folder is one
-    sentence, and an earlier file there (last week's backup) is left as it was."""
-    from atri.files import write_text_atomic
-
-    existed = path.is_file()
-    try:
-        write_text_atomic(path, text)
-    except OSError as exc:
-        kept = "the file there is left as it was" if existed else "nothing was written"
-        fail(f"{path} cannot be written ({exc.strerror or exc}); {kept}.")
-
-
-def _persona(settings: Settings) -> Any:
-    from model.character.persona import configured_persona
-
-    return configured_persona(settings)
-
-
-@persona_app.command("show")
-def persona_show() -> None:
-    """Print the system prompt built from the configured character card."""
-    console.print(_persona(_settings()).system_prompt(), markup=False, highlight=False)
-
-
-@persona_app.command("export")
-def persona_export(
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="file to write (default: stdout)")
-    ] = None,
-) -> None:
-    """Write the character card as SillyTavern Character Card V2 JSON."""
-    text = json.dumps(_persona(_settings()).to_card_v2(), ensure_ascii=False, indent=2)
-    if out is None:
-        sys.stdout.write(text + "\n")
-    else:
-        _write_output(out, text + "\n")
-        err_console.print(f"Wrote the character card to {out}.", markup=False)

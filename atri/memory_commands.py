@@ -1,0 +1,202 @@
+"""`atri memory …`: list, show, reset, purge, import and export conversation memory."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from atri.cli_common import (
+    Commands,
+    config_after_group,
+    configured_settings,
+    console,
+    err_console,
+    fail,
+    run_async,
+    write_output,
+)
+from atri.terminal import printable
+
+memory_app = Commands(help="Inspect and manage conversation memory.", no_args_is_help=True)
+memory_app.callback()(config_after_group)
+
+
+def _with_memory(fn: Any, read_only: bool = False) -> Any:
+    """Run `fn(memory)`; `read_only` (a command that only reads) writes nothing to the
+    database, so it does not wait for another program writing to it."""
+    import sqlite3
+
+    from model.memory import Memory, database_error
+
+    settings = configured_settings()
+    path = settings.path(settings.memory.path)
+
+    async def go() -> Any:
+        async with await Memory.open(path, read_only=read_only) as memory:
+            try:
+                return await fn(memory)
+            except sqlite3.Error as exc:  # a full disk, a worker mid-write: one sentence
+                raise database_error(path, exc) from None
+
+    return run_async(go())
+
+
+@memory_app.command("list")
+def memory_list() -> None:
+    """List conversation scopes with their message counts."""
+
+    async def go(memory: Any) -> list[dict[str, Any]]:
+        return await memory.scopes()  # type: ignore[no-any-return]
+
+    rows = _with_memory(go, read_only=True)
+    if not rows:
+        console.print("No conversations stored yet.")
+        return
+    table = Table("scope", "live", "archived", "last message")
+    for r in rows:
+        live, total = int(r["live"] or 0), int(r["total"])
+        # A scope is printed as written, never read as rich markup.
+        table.add_row(Text(printable(r["scope"])), str(live), str(total - live), _when(r["last"]))
+    console.print(table)
+
+
+def _when(seconds: float) -> str:
+    """A stored time as a local date; "-" for a row that holds no usable time."""
+    import datetime as dt
+
+    if seconds <= 0:
+        return "-"
+    try:
+        return dt.datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M")
+    except (ValueError, OverflowError, OSError):
+        return "-"
+
+
+@memory_app.command("show")
+def memory_show(
+    scope: str,
+    archived: Annotated[
+        bool, typer.Option(help="include reset (archived) messages and summaries")
+    ] = False,
+) -> None:
+    """Show what she remembers of one scope: its summary and the turns after it."""
+
+    async def go(memory: Any) -> Any:
+        summaries = await memory.all_summaries(scope)
+        messages = await memory.all_messages(scope, include_archived=archived)
+        live = await memory.summary(scope)  # the one her prompt holds
+        return [s for s in summaries if archived or not s.archived], messages, live
+
+    summaries, messages, live = _with_memory(go, read_only=True)
+    if not messages and not summaries:
+        console.print(f"No messages in scope {printable(scope)}.", markup=False)
+        return
+    for summary in summaries:
+        tag = f" [{summary.adapter_version}]" if summary.adapter_version else ""
+        flag = " (archived)" if summary.archived else ""
+        console.print(
+            f"summary{tag}{flag}, up to message {summary.covers_up_to}:",
+            markup=False,
+            highlight=False,
+        )
+        console.print(printable(summary.text), markup=False, highlight=False)
+        console.print("")
+    if live is not None and not archived:
+        # What the summary holds is shown through it; the turns after it follow.
+        messages = [m for m in messages if m.id > live.covers_up_to]
+        console.print("recent turns:", markup=False)
+    for m in messages:
+        # Stored text is whatever people sent: printed without terminal commands.
+        who = printable(m.display_name or m.user_id or m.role)
+        tag = f" [{m.adapter_version}]" if m.adapter_version else ""
+        flag = " (archived)" if m.archived else ""
+        content = printable(m.content)
+        console.print(f"{m.role:9} {who}{tag}{flag}: {content}", markup=False, highlight=False)
+
+
+@memory_app.command("reset")
+def memory_reset(scope: str) -> None:
+    """End a scope's context (messages stay archived)."""
+
+    async def go(memory: Any) -> int:
+        return await memory.reset(scope)  # type: ignore[no-any-return]
+
+    count = _with_memory(go)
+    console.print(f"Reset {scope}: {count} messages archived.", markup=False)
+
+
+@memory_app.command("purge")
+def memory_purge(
+    scope: str,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+) -> None:
+    """Delete a scope's messages for good, archived ones included."""
+    if not yes and not typer.confirm(f"Delete every message of {scope} for good?"):
+        raise typer.Exit(1)
+
+    async def go(memory: Any) -> int:
+        return await memory.purge(scope)  # type: ignore[no-any-return]
+
+    count = _with_memory(go)
+    console.print(f"Purged {scope}: {count} messages deleted.", markup=False)
+
+
+@memory_app.command("import")
+def memory_import(file: Path) -> None:
+    """Load a file written by `atri memory export` back into memory: one scope, or a
+    whole-database backup (once: what is already stored is skipped)."""
+    from model.memory import parse_export
+
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        fail(f"{file}: cannot be read as an ATRI memory export ({exc}).")
+    export = parse_export(data, str(file))  # every message is checked before any write
+
+    async def go(memory: Any) -> Any:
+        return await memory.import_export(export)
+
+    result = _with_memory(go)
+    skipped = result.skipped + result.room_skipped
+    note = f" ({skipped} already stored, skipped)" if skipped else ""
+    room = f" and {result.room_lines} room lines" if result.room_lines else ""
+    console.print(
+        f"Imported {result.added} messages and summaries{room} into {result.scope}{note}.",
+        markup=False,
+        highlight=False,
+    )
+
+
+@memory_app.command("export")
+def memory_export(
+    scope: Annotated[str, typer.Argument(help="one scope; none: the whole database")] = "",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="file to write (default: stdout)")
+    ] = None,
+) -> None:
+    """Write a scope (messages, summaries, its room lines) as JSON; with no scope, the
+    whole database as a backup that `atri memory import` restores."""
+
+    async def go(memory: Any) -> dict[str, Any]:
+        return await (memory.export(scope) if scope else memory.backup())  # type: ignore[no-any-return]
+
+    data = _with_memory(go, read_only=True)
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    if out is None:
+        sys.stdout.write(text + "\n")
+    else:
+        write_output(out, text + "\n")
+        parts = data.get("scopes", [data])
+        messages = sum(len(p["messages"]) for p in parts)
+        summaries = sum(len(p["summaries"]) for p in parts)
+        err_console.print(
+            f"Wrote {messages} messages, {summaries} summaries and "
+            f"{len(data['room_lines'])} room lines to {out}.",
+            markup=False,
+        )
