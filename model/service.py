@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from atri.config import Settings
@@ -35,6 +36,7 @@ from model.character.prompt import (
     ROOM_HEADINGS,
     SUMMARY_HEADINGS,
     ChatMessages,
+    FittedPrompt,
     PastTurn,
     PromptTooLong,
     Recalled,
@@ -93,6 +95,18 @@ def listed_channel(request: ChatRequest | ScopeRef, channels: Collection[str]) -
     """The request's channel or, in a thread, its parent, if `channels` names it; else ""."""
     parent = request.parent_channel_id if isinstance(request, ChatRequest) else ""
     return next((c for c in (request.channel_id, parent) if c and c in channels), "")
+
+
+@dataclass(frozen=True)
+class SoFar:
+    """A conversation before its new message, as the prompt and the memory write need it."""
+
+    earlier: Sequence[PastTurn]
+    recalled: Recalled | None = None  # the stored summary, leading the history
+    window_full: bool = False  # the read stopped at max_history_messages, none summarized
+    newest_read: int | None = None  # the newest stored message her reply is made from
+    read_at: float | None = None
+    history_cap: int | None = None  # max_history_tokens for stored memory; none for clients
 
 
 class ChatService:
@@ -331,83 +345,22 @@ class ChatService:
             return Reply(text=self.lines.error, scope=scope, status="error")
 
     async def _answer(self, scope: str, request: ChatRequest, text: str) -> Reply:
+        """One message answered: its conversation, fitted and generated, then remembered."""
         # Cut on arrival (protocol.MAX_DISPLAY_NAME_CHARS): written into her reply wherever
         # she says {{user}}, a 1 MB name made a 75 MB reply.
         name = request.display_name or self.user_name
-        shared = self.settings.memory.scope == "channel" and bool(request.channel_id)
-        earlier: Sequence[PastTurn]
-        recalled: Recalled | None = None
-        window_full = False
-        newest_read: int | None = None  # the newest stored message her reply is made from
-        read_at: float | None = None
-        if request.context is not None:  # the client keeps the conversation
-            earlier = [Turn(t.role, t.content) for t in request.context]
-            history_cap = None
-        else:
-            read_at = time.time()  # an import meanwhile moves what is read, not ends it
-            summary, stored, window_full = await self._remembered(scope)
-            earlier = stored
-            newest_read = stored[-1].id if stored else summary.covers_up_to if summary else None
-            if summary is not None:
-                recalled = Recalled(summary.text, self.summary_heading)
-            history_cap = self.settings.memory.max_history_tokens
+        so_far = await self._conversation_so_far(scope, request)
         room = await self._room_context(request)
         limits = RowLimits(request.max_new_tokens or 0, tuple(request.stop))
         window = Window(
-            self.engine.context_window, self.settings.generation.max_new_tokens, history_cap
+            self.engine.context_window, self.settings.generation.max_new_tokens, so_far.history_cap
         )
-        for _ in range(PROMPT_SWITCH_ATTEMPTS):
-            # The prompt is the live version's; a reload between building it and the
-            # batch would pair it with another adapter, so such a reply is made again.
-            version = self.engine.adapter_version
-            # Off the event loop: counting a long conversation's tokens takes a while,
-            # and every other route (/health included) must keep answering meanwhile.
-            fitted = await asyncio.to_thread(
-                fit_prompt,
-                request.system_prompt or self.reloader.prompt_for(version),
-                earlier,
-                text,
-                self.count_tokens,
-                window,
-                name,
-                shared,
-                room,
-                request.user_id,
-                recalled,
-            )
-            generation, retries = await self._generate_in_character(fitted.messages, name, limits)
-            if request.system_prompt or generation.adapter_version == version:
-                break
-            log.info(
-                "adapter %s went live during the batch; answering again with its prompt",
-                generation.adapter_version or "(none)",
-            )
+        fitted, generation, retries = await self._fit_and_generate(
+            request, text, so_far, room, window, name, limits
+        )
         if scope:
-            # Shielded: a timeout landing here must not cancel the write. The exchange
-            # was answered; it is stored whole (in the next group commit) even if this
-            # caller gives up waiting.
-            await asyncio.shield(
-                self.memory.append_many(
-                    scope,
-                    [
-                        ("user", request.user_id, request.display_name, fitted.text, ""),
-                        (
-                            "assistant",
-                            "",
-                            self.persona.name,
-                            generation.text,
-                            generation.adapter_version,
-                        ),
-                    ],
-                    request.request_id,
-                    newest_read,  # a reset meanwhile: not stored in the next context
-                    read_at,
-                )
-            )
-            # A client that sends its own context (the OpenAI API) keeps its own memory.
-            stored_context = request.context is None
-            if self.summarizer and stored_context and (fitted.dropped_turns or window_full):
-                self.summarizer.request(scope)
+            await self._remember_exchange(scope, request, fitted.text, generation, so_far)
+            self._ask_for_summary(scope, request, fitted, so_far)
         return Reply(
             text=generation.text,
             scope=scope,
@@ -417,6 +370,96 @@ class ChatService:
             completion_tokens=self.count_tokens(generation.text),
             finish_reason=generation.finish_reason,
         )
+
+    async def _conversation_so_far(self, scope: str, request: ChatRequest) -> SoFar:
+        """The turns before this message: the client's own context, or stored memory."""
+        if request.context is not None:  # the client keeps the conversation
+            return SoFar(earlier=[Turn(t.role, t.content) for t in request.context])
+        read_at = time.time()  # an import meanwhile moves what is read, not ends it
+        summary, stored, window_full = await self._remembered(scope)
+        return SoFar(
+            earlier=stored,
+            recalled=Recalled(summary.text, self.summary_heading) if summary is not None else None,
+            window_full=window_full,
+            newest_read=stored[-1].id if stored else summary.covers_up_to if summary else None,
+            read_at=read_at,
+            history_cap=self.settings.memory.max_history_tokens,
+        )
+
+    async def _fit_and_generate(
+        self,
+        request: ChatRequest,
+        text: str,
+        so_far: SoFar,
+        room: Room | None,
+        window: Window,
+        name: str,
+        limits: RowLimits,
+    ) -> tuple[FittedPrompt, Generation, int]:
+        """The prompt fitted and answered, again if an adapter went live meanwhile."""
+        shared = self.settings.memory.scope == "channel" and bool(request.channel_id)
+        for _ in range(PROMPT_SWITCH_ATTEMPTS):
+            # The prompt is the live version's; a reload between building it and the
+            # batch would pair it with another adapter, so such a reply is made again.
+            version = self.engine.adapter_version
+            # Off the event loop: counting a long conversation's tokens takes a while,
+            # and every other route (/health included) must keep answering meanwhile.
+            fitted = await asyncio.to_thread(
+                fit_prompt,
+                request.system_prompt or self.reloader.prompt_for(version),
+                so_far.earlier,
+                text,
+                self.count_tokens,
+                window,
+                name,
+                shared,
+                room,
+                request.user_id,
+                so_far.recalled,
+            )
+            generation, retries = await self._generate_in_character(fitted.messages, name, limits)
+            if request.system_prompt or generation.adapter_version == version:
+                break
+            log.info(
+                "adapter %s went live during the batch; answering again with its prompt",
+                generation.adapter_version or "(none)",
+            )
+        return fitted, generation, retries
+
+    async def _remember_exchange(
+        self, scope: str, request: ChatRequest, said: str, generation: Generation, so_far: SoFar
+    ) -> None:
+        """The message and her reply stored together, whatever happens to the caller."""
+        # Shielded: a timeout landing here must not cancel the write. The exchange
+        # was answered; it is stored whole (in the next group commit) even if this
+        # caller gives up waiting.
+        await asyncio.shield(
+            self.memory.append_many(
+                scope,
+                [
+                    ("user", request.user_id, request.display_name, said, ""),
+                    (
+                        "assistant",
+                        "",
+                        self.persona.name,
+                        generation.text,
+                        generation.adapter_version,
+                    ),
+                ],
+                request.request_id,
+                so_far.newest_read,  # a reset meanwhile: not stored in the next context
+                so_far.read_at,
+            )
+        )
+
+    def _ask_for_summary(
+        self, scope: str, request: ChatRequest, fitted: FittedPrompt, so_far: SoFar
+    ) -> None:
+        """A summary asked for once the stored conversation no longer fits whole."""
+        # A client that sends its own context (the OpenAI API) keeps its own memory.
+        stored_context = request.context is None
+        if self.summarizer and stored_context and (fitted.dropped_turns or so_far.window_full):
+            self.summarizer.request(scope)
 
     async def _room_context(self, request: ChatRequest) -> Room | None:
         """The room's latest lines, for a client that does not keep its own context."""
