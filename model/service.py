@@ -126,17 +126,10 @@ class ChatService:
         self.count_tokens = TokenCounts(engine.count_tokens, TOKEN_COUNT_CACHE_BYTES)
         # The card is the same for every user (see Persona.system_prompt), so built once.
         self.card_prompt = persona.system_prompt()
-        w = settings.worker
         self.metrics = WorkerMetrics()
-        self.batcher = Batcher(
-            engine,
-            settings.generation,
-            w.max_batch,
-            w.batch_window_ms / 1000,
-            w.queue_size,
-            on_batch=self.metrics.observe_batch,
-        )
+        self.batcher = self._new_batcher()
         self.metrics.watch_queue(lambda: self.batcher.depth)
+        w = settings.worker
         self.rate_limiter = RateLimiter(w.rate_limit_per_minute)
         # Open-API callers by network address (see `chat`), apart from the user ids.
         self.client_limiter = RateLimiter(w.rate_limit_per_minute)
@@ -147,17 +140,7 @@ class ChatService:
         self.started = time.monotonic()
         self.ooc_regenerations = 0
         self.last_reload: dict[str, object] = {}
-        start_adapter = settings.model.adapter
-        self.reloader = Reloader(
-            settings.reload,
-            settings.path(settings.model.adapters_dir),
-            settings.root,
-            engine,
-            self.card_prompt,
-            settings.reload.smoke_prompt,
-            on_result=self._on_reload,
-            live_prompt=recorded_prompt(settings.path(start_adapter)) if start_adapter else None,
-        )
+        self.reloader = self._new_reloader()
         # Messages of one conversation are answered in order, so history stays coherent.
         self._scope_locks = ScopeLocks()
         # Opened on first use, in the memory's database file.
@@ -166,33 +149,65 @@ class ChatService:
         r = settings.room
         self.room_bounds = RoomBounds(r.max_lines_per_channel, r.max_age_hours * 3600, r.max_chars)
         self.room_heading = ROOM_HEADINGS.get(persona.main_language, ROOM_HEADINGS["zh"])
-        self.speak_up = SpeakUp(
+        self.speak_up = self._new_speak_up()
+        self.summary_heading = SUMMARY_HEADINGS.get(persona.main_language, SUMMARY_HEADINGS["zh"])
+        self.summarizer = self._new_summarizer() if settings.memory.summaries else None
+
+    def _new_batcher(self) -> Batcher:
+        """One queue in front of the engine, so messages arriving together share a batch."""
+        w = self.settings.worker
+        return Batcher(
+            self.engine,
+            self.settings.generation,
+            w.max_batch,
+            w.batch_window_ms / 1000,
+            w.queue_size,
+            on_batch=self.metrics.observe_batch,
+        )
+
+    def _new_reloader(self) -> Reloader:
+        """The adapter switcher, told the prompt the configured adapter was trained with."""
+        settings = self.settings
+        start_adapter = settings.model.adapter
+        return Reloader(
+            settings.reload,
+            settings.path(settings.model.adapters_dir),
+            settings.root,
+            self.engine,
+            self.card_prompt,
+            settings.reload.smoke_prompt,
+            on_result=self._on_reload,
+            live_prompt=recorded_prompt(settings.path(start_adapter)) if start_adapter else None,
+        )
+
+    def _new_speak_up(self) -> SpeakUp:
+        """Her wish to answer unasked, woken by her name, her aliases and the set words."""
+        r = self.settings.room
+        return SpeakUp(
             r.speak_up_channels,
             r.speak_up_probability,
-            [persona.name, *persona.aliases, *r.speak_up_words],
+            [self.persona.name, *self.persona.aliases, *r.speak_up_words],
             r.speak_up_cooldown_seconds,
             r.speak_up_max_per_hour,
         )
-        self.summary_heading = SUMMARY_HEADINGS.get(persona.main_language, SUMMARY_HEADINGS["zh"])
-        m = settings.memory
-        self.summarizer = (
-            Summarizer(
-                memory,
-                self.batcher,
-                settings.generation.model_copy(
-                    update={"max_new_tokens": m.summary_max_tokens, "do_sample": False}
-                ),
-                persona.summary_instruction(),
-                persona.name,
-                persona.main_language,
-                self.count_tokens,
-                engine.context_window,
-                m.summary_fold_exchanges,
-                busy=lambda: self._in_progress > 0 or self.batcher.depth > 0,
-                max_wait_seconds=m.summary_max_wait_seconds,
-            )
-            if m.summaries
-            else None
+
+    def _new_summarizer(self) -> Summarizer:
+        """Folds old exchanges into a summary, greedily, between replies (or after max_wait)."""
+        m = self.settings.memory
+        return Summarizer(
+            self.memory,
+            self.batcher,
+            self.settings.generation.model_copy(
+                update={"max_new_tokens": m.summary_max_tokens, "do_sample": False}
+            ),
+            self.persona.summary_instruction(),
+            self.persona.name,
+            self.persona.main_language,
+            self.count_tokens,
+            self.engine.context_window,
+            m.summary_fold_exchanges,
+            busy=lambda: self._in_progress > 0 or self.batcher.depth > 0,
+            max_wait_seconds=m.summary_max_wait_seconds,
         )
 
     @property
