@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from atri.config import Settings
@@ -35,6 +36,7 @@ from model.character.prompt import (
     ROOM_HEADINGS,
     SUMMARY_HEADINGS,
     ChatMessages,
+    FittedPrompt,
     PastTurn,
     PromptTooLong,
     Recalled,
@@ -95,6 +97,18 @@ def listed_channel(request: ChatRequest | ScopeRef, channels: Collection[str]) -
     return next((c for c in (request.channel_id, parent) if c and c in channels), "")
 
 
+@dataclass(frozen=True)
+class SoFar:
+    """A conversation before its new message, as the prompt and the memory write need it."""
+
+    earlier: Sequence[PastTurn]
+    recalled: Recalled | None = None  # the stored summary, leading the history
+    window_full: bool = False  # the read stopped at max_history_messages, none summarized
+    newest_read: int | None = None  # the newest stored message her reply is made from
+    read_at: float | None = None
+    history_cap: int | None = None  # max_history_tokens for stored memory; none for clients
+
+
 class ChatService:
     def __init__(
         self, settings: Settings, engine: Engine, memory: Memory, persona: Persona
@@ -112,17 +126,10 @@ class ChatService:
         self.count_tokens = TokenCounts(engine.count_tokens, TOKEN_COUNT_CACHE_BYTES)
         # The card is the same for every user (see Persona.system_prompt), so built once.
         self.card_prompt = persona.system_prompt()
-        w = settings.worker
         self.metrics = WorkerMetrics()
-        self.batcher = Batcher(
-            engine,
-            settings.generation,
-            w.max_batch,
-            w.batch_window_ms / 1000,
-            w.queue_size,
-            on_batch=self.metrics.observe_batch,
-        )
+        self.batcher = self._new_batcher()
         self.metrics.watch_queue(lambda: self.batcher.depth)
+        w = settings.worker
         self.rate_limiter = RateLimiter(w.rate_limit_per_minute)
         # Open-API callers by network address (see `chat`), apart from the user ids.
         self.client_limiter = RateLimiter(w.rate_limit_per_minute)
@@ -133,17 +140,7 @@ class ChatService:
         self.started = time.monotonic()
         self.ooc_regenerations = 0
         self.last_reload: dict[str, object] = {}
-        start_adapter = settings.model.adapter
-        self.reloader = Reloader(
-            settings.reload,
-            settings.path(settings.model.adapters_dir),
-            settings.root,
-            engine,
-            self.card_prompt,
-            settings.reload.smoke_prompt,
-            on_result=self._on_reload,
-            live_prompt=recorded_prompt(settings.path(start_adapter)) if start_adapter else None,
-        )
+        self.reloader = self._new_reloader()
         # Messages of one conversation are answered in order, so history stays coherent.
         self._scope_locks = ScopeLocks()
         # Opened on first use, in the memory's database file.
@@ -152,33 +149,65 @@ class ChatService:
         r = settings.room
         self.room_bounds = RoomBounds(r.max_lines_per_channel, r.max_age_hours * 3600, r.max_chars)
         self.room_heading = ROOM_HEADINGS.get(persona.main_language, ROOM_HEADINGS["zh"])
-        self.speak_up = SpeakUp(
+        self.speak_up = self._new_speak_up()
+        self.summary_heading = SUMMARY_HEADINGS.get(persona.main_language, SUMMARY_HEADINGS["zh"])
+        self.summarizer = self._new_summarizer() if settings.memory.summaries else None
+
+    def _new_batcher(self) -> Batcher:
+        """One queue in front of the engine, so messages arriving together share a batch."""
+        w = self.settings.worker
+        return Batcher(
+            self.engine,
+            self.settings.generation,
+            w.max_batch,
+            w.batch_window_ms / 1000,
+            w.queue_size,
+            on_batch=self.metrics.observe_batch,
+        )
+
+    def _new_reloader(self) -> Reloader:
+        """The adapter switcher, told the prompt the configured adapter was trained with."""
+        settings = self.settings
+        start_adapter = settings.model.adapter
+        return Reloader(
+            settings.reload,
+            settings.path(settings.model.adapters_dir),
+            settings.root,
+            self.engine,
+            self.card_prompt,
+            settings.reload.smoke_prompt,
+            on_result=self._on_reload,
+            live_prompt=recorded_prompt(settings.path(start_adapter)) if start_adapter else None,
+        )
+
+    def _new_speak_up(self) -> SpeakUp:
+        """Her wish to answer unasked, woken by her name, her aliases and the set words."""
+        r = self.settings.room
+        return SpeakUp(
             r.speak_up_channels,
             r.speak_up_probability,
-            [persona.name, *persona.aliases, *r.speak_up_words],
+            [self.persona.name, *self.persona.aliases, *r.speak_up_words],
             r.speak_up_cooldown_seconds,
             r.speak_up_max_per_hour,
         )
-        self.summary_heading = SUMMARY_HEADINGS.get(persona.main_language, SUMMARY_HEADINGS["zh"])
-        m = settings.memory
-        self.summarizer = (
-            Summarizer(
-                memory,
-                self.batcher,
-                settings.generation.model_copy(
-                    update={"max_new_tokens": m.summary_max_tokens, "do_sample": False}
-                ),
-                persona.summary_instruction(),
-                persona.name,
-                persona.main_language,
-                self.count_tokens,
-                engine.context_window,
-                m.summary_fold_exchanges,
-                busy=lambda: self._in_progress > 0 or self.batcher.depth > 0,
-                max_wait_seconds=m.summary_max_wait_seconds,
-            )
-            if m.summaries
-            else None
+
+    def _new_summarizer(self) -> Summarizer:
+        """Folds old exchanges into a summary, greedily, between replies (or after max_wait)."""
+        m = self.settings.memory
+        return Summarizer(
+            self.memory,
+            self.batcher,
+            self.settings.generation.model_copy(
+                update={"max_new_tokens": m.summary_max_tokens, "do_sample": False}
+            ),
+            self.persona.summary_instruction(),
+            self.persona.name,
+            self.persona.main_language,
+            self.count_tokens,
+            self.engine.context_window,
+            m.summary_fold_exchanges,
+            busy=lambda: self._in_progress > 0 or self.batcher.depth > 0,
+            max_wait_seconds=m.summary_max_wait_seconds,
         )
 
     @property
@@ -331,83 +360,22 @@ class ChatService:
             return Reply(text=self.lines.error, scope=scope, status="error")
 
     async def _answer(self, scope: str, request: ChatRequest, text: str) -> Reply:
+        """One message answered: its conversation, fitted and generated, then remembered."""
         # Cut on arrival (protocol.MAX_DISPLAY_NAME_CHARS): written into her reply wherever
         # she says {{user}}, a 1 MB name made a 75 MB reply.
         name = request.display_name or self.user_name
-        shared = self.settings.memory.scope == "channel" and bool(request.channel_id)
-        earlier: Sequence[PastTurn]
-        recalled: Recalled | None = None
-        window_full = False
-        newest_read: int | None = None  # the newest stored message her reply is made from
-        read_at: float | None = None
-        if request.context is not None:  # the client keeps the conversation
-            earlier = [Turn(t.role, t.content) for t in request.context]
-            history_cap = None
-        else:
-            read_at = time.time()  # an import meanwhile moves what is read, not ends it
-            summary, stored, window_full = await self._remembered(scope)
-            earlier = stored
-            newest_read = stored[-1].id if stored else summary.covers_up_to if summary else None
-            if summary is not None:
-                recalled = Recalled(summary.text, self.summary_heading)
-            history_cap = self.settings.memory.max_history_tokens
+        so_far = await self._conversation_so_far(scope, request)
         room = await self._room_context(request)
         limits = RowLimits(request.max_new_tokens or 0, tuple(request.stop))
         window = Window(
-            self.engine.context_window, self.settings.generation.max_new_tokens, history_cap
+            self.engine.context_window, self.settings.generation.max_new_tokens, so_far.history_cap
         )
-        for _ in range(PROMPT_SWITCH_ATTEMPTS):
-            # The prompt is the live version's; a reload between building it and the
-            # batch would pair it with another adapter, so such a reply is made again.
-            version = self.engine.adapter_version
-            # Off the event loop: counting a long conversation's tokens takes a while,
-            # and every other route (/health included) must keep answering meanwhile.
-            fitted = await asyncio.to_thread(
-                fit_prompt,
-                request.system_prompt or self.reloader.prompt_for(version),
-                earlier,
-                text,
-                self.count_tokens,
-                window,
-                name,
-                shared,
-                room,
-                request.user_id,
-                recalled,
-            )
-            generation, retries = await self._generate_in_character(fitted.messages, name, limits)
-            if request.system_prompt or generation.adapter_version == version:
-                break
-            log.info(
-                "adapter %s went live during the batch; answering again with its prompt",
-                generation.adapter_version or "(none)",
-            )
+        fitted, generation, retries = await self._fit_and_generate(
+            request, text, so_far, room, window, name, limits
+        )
         if scope:
-            # Shielded: a timeout landing here must not cancel the write. The exchange
-            # was answered; it is stored whole (in the next group commit) even if this
-            # caller gives up waiting.
-            await asyncio.shield(
-                self.memory.append_many(
-                    scope,
-                    [
-                        ("user", request.user_id, request.display_name, fitted.text, ""),
-                        (
-                            "assistant",
-                            "",
-                            self.persona.name,
-                            generation.text,
-                            generation.adapter_version,
-                        ),
-                    ],
-                    request.request_id,
-                    newest_read,  # a reset meanwhile: not stored in the next context
-                    read_at,
-                )
-            )
-            # A client that sends its own context (the OpenAI API) keeps its own memory.
-            stored_context = request.context is None
-            if self.summarizer and stored_context and (fitted.dropped_turns or window_full):
-                self.summarizer.request(scope)
+            await self._remember_exchange(scope, request, fitted.text, generation, so_far)
+            self._ask_for_summary(scope, request, fitted, so_far)
         return Reply(
             text=generation.text,
             scope=scope,
@@ -417,6 +385,96 @@ class ChatService:
             completion_tokens=self.count_tokens(generation.text),
             finish_reason=generation.finish_reason,
         )
+
+    async def _conversation_so_far(self, scope: str, request: ChatRequest) -> SoFar:
+        """The turns before this message: the client's own context, or stored memory."""
+        if request.context is not None:  # the client keeps the conversation
+            return SoFar(earlier=[Turn(t.role, t.content) for t in request.context])
+        read_at = time.time()  # an import meanwhile moves what is read, not ends it
+        summary, stored, window_full = await self._remembered(scope)
+        return SoFar(
+            earlier=stored,
+            recalled=Recalled(summary.text, self.summary_heading) if summary is not None else None,
+            window_full=window_full,
+            newest_read=stored[-1].id if stored else summary.covers_up_to if summary else None,
+            read_at=read_at,
+            history_cap=self.settings.memory.max_history_tokens,
+        )
+
+    async def _fit_and_generate(
+        self,
+        request: ChatRequest,
+        text: str,
+        so_far: SoFar,
+        room: Room | None,
+        window: Window,
+        name: str,
+        limits: RowLimits,
+    ) -> tuple[FittedPrompt, Generation, int]:
+        """The prompt fitted and answered, again if an adapter went live meanwhile."""
+        shared = self.settings.memory.scope == "channel" and bool(request.channel_id)
+        for _ in range(PROMPT_SWITCH_ATTEMPTS):
+            # The prompt is the live version's; a reload between building it and the
+            # batch would pair it with another adapter, so such a reply is made again.
+            version = self.engine.adapter_version
+            # Off the event loop: counting a long conversation's tokens takes a while,
+            # and every other route (/health included) must keep answering meanwhile.
+            fitted = await asyncio.to_thread(
+                fit_prompt,
+                request.system_prompt or self.reloader.prompt_for(version),
+                so_far.earlier,
+                text,
+                self.count_tokens,
+                window,
+                name,
+                shared,
+                room,
+                request.user_id,
+                so_far.recalled,
+            )
+            generation, retries = await self._generate_in_character(fitted.messages, name, limits)
+            if request.system_prompt or generation.adapter_version == version:
+                break
+            log.info(
+                "adapter %s went live during the batch; answering again with its prompt",
+                generation.adapter_version or "(none)",
+            )
+        return fitted, generation, retries
+
+    async def _remember_exchange(
+        self, scope: str, request: ChatRequest, said: str, generation: Generation, so_far: SoFar
+    ) -> None:
+        """The message and her reply stored together, whatever happens to the caller."""
+        # Shielded: a timeout landing here must not cancel the write. The exchange
+        # was answered; it is stored whole (in the next group commit) even if this
+        # caller gives up waiting.
+        await asyncio.shield(
+            self.memory.append_many(
+                scope,
+                [
+                    ("user", request.user_id, request.display_name, said, ""),
+                    (
+                        "assistant",
+                        "",
+                        self.persona.name,
+                        generation.text,
+                        generation.adapter_version,
+                    ),
+                ],
+                request.request_id,
+                so_far.newest_read,  # a reset meanwhile: not stored in the next context
+                so_far.read_at,
+            )
+        )
+
+    def _ask_for_summary(
+        self, scope: str, request: ChatRequest, fitted: FittedPrompt, so_far: SoFar
+    ) -> None:
+        """A summary asked for once the stored conversation no longer fits whole."""
+        # A client that sends its own context (the OpenAI API) keeps its own memory.
+        stored_context = request.context is None
+        if self.summarizer and stored_context and (fitted.dropped_turns or so_far.window_full):
+            self.summarizer.request(scope)
 
     async def _room_context(self, request: ChatRequest) -> Room | None:
         """The room's latest lines, for a client that does not keep its own context."""
