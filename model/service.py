@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -243,14 +243,24 @@ class ChatService:
         return service
 
     async def close(self) -> None:
+        """Stop every part in order, each even when one before it failed: memory last,
+        so the exchanges still waiting for their group commit are written whatever else
+        went wrong. The first failure is raised once all are stopped."""
+        steps: list[Callable[[], Awaitable[None]]] = []
         if self._channel_modes is not None:
-            await self._channel_modes.close()
-        await self.reloader.stop()
+            steps.append(self._channel_modes.close)
+        steps.append(self.reloader.stop)
         if self.summarizer is not None:
-            await self.summarizer.stop()
-        await self.batcher.stop()
-        await self.engine.close()
-        await self.memory.close()
+            steps.append(self.summarizer.stop)
+        steps += [self.batcher.stop, self.engine.close, self.memory.close]
+        failure: BaseException | None = None
+        for step in steps:
+            try:
+                await step()
+            except Exception as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
     async def __aenter__(self) -> ChatService:
         return self
@@ -413,7 +423,7 @@ class ChatService:
     ) -> tuple[FittedPrompt, Generation, int]:
         """The prompt fitted and answered, again if an adapter went live meanwhile."""
         shared = self.settings.memory.scope == "channel" and bool(request.channel_id)
-        for _ in range(PROMPT_SWITCH_ATTEMPTS):
+        for attempt in range(1, PROMPT_SWITCH_ATTEMPTS + 1):
             # The prompt is the live version's; a reload between building it and the
             # batch would pair it with another adapter, so such a reply is made again.
             version = self.engine.adapter_version
@@ -435,10 +445,18 @@ class ChatService:
             generation, retries = await self._generate_in_character(fitted.messages, name, limits)
             if request.system_prompt or generation.adapter_version == version:
                 break
-            log.info(
-                "adapter %s went live during the batch; answering again with its prompt",
-                generation.adapter_version or "(none)",
-            )
+            if attempt == PROMPT_SWITCH_ATTEMPTS:
+                log.warning(
+                    "adapter %s went live during the batch again; this reply keeps the"
+                    " prompt of %s",
+                    generation.adapter_version or "(none)",
+                    version or "the base model",
+                )
+            else:
+                log.info(
+                    "adapter %s went live during the batch; answering again with its prompt",
+                    generation.adapter_version or "(none)",
+                )
         return fitted, generation, retries
 
     async def _remember_exchange(

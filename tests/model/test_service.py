@@ -377,3 +377,52 @@ async def test_a_reply_being_written_when_an_import_moves_its_context_is_stored(
         reply = await asyncio.wait_for(asking, 5)
         history = await service.memory.history(reply.scope)
         assert [m.content for m in history] == ["zero", "0", "one", first.text, "two", reply.text]
+
+
+class FailingToCloseEcho(EchoEngine):
+    async def close(self) -> None:
+        raise RuntimeError("the engine would not close")
+
+
+async def test_closing_writes_memory_even_when_a_part_fails_to_stop(
+    echo_settings: Settings,
+) -> None:
+    service = await ChatService.open(echo_settings, engine=FailingToCloseEcho())
+    reply = await service.chat(req("remember me"))
+    with pytest.raises(RuntimeError, match="would not close"):
+        await service.close()
+    # The memory after the engine was still closed: its connection is gone, the
+    # exchange is on disk for the next start.
+    with pytest.raises(ValueError):
+        await service.memory.history(reply.scope)
+    async with await Memory.open(echo_settings.path(echo_settings.memory.path)) as memory:
+        stored = await memory.history(reply.scope)
+    assert [m.content for m in stored] == ["remember me", reply.text]
+
+
+class AlwaysSwitchingEcho(EchoEngine):
+    """A reload lands during every batch: the prompt is built for v1, the reply is v2's."""
+
+    @property
+    def adapter_version(self) -> str:
+        return "v1"
+
+    async def generate(self, batch, gen, limits=None):  # type: ignore[no-untyped-def]
+        out = await super().generate(batch, gen, limits)
+        for generation in out:
+            generation.adapter_version = "v2"
+        return out
+
+
+async def test_a_reply_kept_after_the_last_adapter_switch_is_said_so(
+    echo_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="model.service")
+    async with await ChatService.open(echo_settings, engine=AlwaysSwitchingEcho()) as service:
+        reply = await service.chat(req("hello"))
+    assert reply.status == "ok"
+    said = [r for r in caplog.records if "went live during the batch" in r.getMessage()]
+    # Answered once more with the new prompt; the second switch is not "answering again".
+    assert [r.levelno for r in said] == [logging.INFO, logging.WARNING]
+    assert "answering again" in said[0].getMessage()
+    assert "keeps the prompt of v1" in said[1].getMessage()
