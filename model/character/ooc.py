@@ -84,13 +84,17 @@ def script_units(text: str) -> Counter[str]:
 
 
 def detect_language(text: str) -> str:
-    """ "zh", "ja", "en", or "" when `text` has too few letters to tell."""
+    """ "zh", "ja", "en", or "" when `text` has too few letters to tell.
+
+    Its caller tells a card's language from its paragraphs, where Japanese always has
+    kana: kanji alone with nothing only simplified Chinese writes is then Traditional
+    Chinese ("亞托莉是一個機器人少女"), so the undecided case is Chinese here."""
     units = script_units(text)
     cjk = units["han"] + units["kana"]
     if cjk + units["latin"] < 3:
         return ""
     if cjk >= units["latin"]:
-        return "ja" if is_japanese(units) else "zh"
+        return han_language(text, units) or "zh"
     return "en"
 
 
@@ -104,6 +108,17 @@ def is_japanese(units: Counter[str]) -> bool:
     """Whether the Han and kana of a text read as Japanese: Han alone does not tell
     Japanese from Chinese, but a Japanese sentence never goes without kana for long."""
     return units["kana"] > KANA_SHARE * (units["han"] + units["kana"])
+
+
+def han_language(text: str, units: Counter[str]) -> str:
+    """Whether the Han and kana of `text` (its `script_units`) are "ja" (kana beside
+    them), "zh" (no kana, and a character only Chinese writes), or "" when kanji alone
+    could be either: "了解。明日午前九時。" is Japanese as much as Chinese."""
+    if is_japanese(units):
+        return "ja"
+    if not CHINESE_ONLY.isdisjoint(text):
+        return "zh"
+    return ""
 
 
 class OOCDetector:
@@ -163,15 +178,12 @@ class OOCDetector:
         # Chinese and Japanese share Han: which one a reply's Han belongs to is told by
         # the kana beside it, so 今天天气很好 is foreign to a Japanese card and
         # 今日は天気が良い to a Chinese one, however many kanji it has.
+        # Kanji alone, with nothing only Chinese writes, is Japanese as likely: neither.
         if self.language in {"zh", "ja"} and units["han"]:
-            japanese = is_japanese(units)
-            if self.language == "zh" and japanese:
+            han = han_language(reply, units)
+            if han and han != self.language:
                 foreign.pop("kana", None)
-                foreign["Japanese"] = units["han"] + units["kana"]
-            # Kanji alone, with nothing only Chinese writes, is Japanese as likely.
-            elif self.language == "ja" and not japanese and not CHINESE_ONLY.isdisjoint(reply):
-                foreign.pop("kana", None)
-                foreign["Chinese"] = units["han"] + units["kana"]
+                foreign[{"ja": "Japanese", "zh": "Chinese"}[han]] = units["han"] + units["kana"]
         share = sum(foreign.values()) / total
         if share <= self.max_foreign_share:
             return ""

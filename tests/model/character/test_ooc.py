@@ -132,6 +132,8 @@ def test_japanese_with_many_kanji_is_not_chinese_and_back() -> None:
     assert detect_language(kanji_heavy) == "ja"
     assert detect_language("時々海辺散歩。") == "ja"
     assert detect_language("今天天气很好，我们去海边吧。") == "zh"
+    # A card's paragraphs of kanji alone, nothing simplified: Traditional Chinese.
+    assert detect_language("亞托莉是一個機器人少女。") == "zh"
     chinese_card = OOCDetector(OOCSettings(), language="zh")
     verdict = chinese_card.check(kanji_heavy)
     assert verdict.reasons == ("language drift (100% Japanese, expected zh)",)
