@@ -255,6 +255,7 @@ class OOCSettings(Section):
             ),
         ]
     )
+    # Each word counts only for a card in its writing system (model/character/ooc.py).
     dialect: list[str] = Field(
         default_factory=lambda: [
             *("俺", "咋整", "嘎哈", "贼拉", "嘅", "咗", "冇", "佢", "乜嘢", "侬"),

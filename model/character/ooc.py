@@ -98,6 +98,16 @@ def detect_language(text: str) -> str:
     return "en"
 
 
+def word_language(word: str) -> str:
+    """The language a listed word belongs to by its letters: kana is Japanese, Han
+    without kana Chinese, Latin English; "" for any other script (no one language)."""
+    units = script_units(word)
+    for script, language in (("kana", "ja"), ("han", "zh"), ("latin", "en")):
+        if units[script]:
+            return language
+    return ""
+
+
 def _folded(text: str) -> str:
     """Lower case with typographic apostrophes made plain: a listed "ain't" is found in
     "Ain’t", as models write it."""
@@ -144,12 +154,24 @@ class OOCDetector:
             )
             for p in patterns
         ]
-        self.profanity = [_folded(w) for w in settings.profanity if w]
-        self.dialect = [_folded(w) for w in settings.dialect if w]
         chosen = language if language is not None else settings.language
         self.language = "" if chosen in {"auto", "any"} else chosen
+        # Swearing is out of character in any language; a dialect word only in its own:
+        # 俺 is north-eastern Mandarin to a Chinese card and plain "I" to a Japanese one.
+        self.profanity = [_folded(w) for w in settings.profanity if w]
+        self.dialect = [
+            _folded(w) for w in settings.dialect if w and self._judges(word_language(w))
+        ]
         self.max_foreign_share = settings.max_foreign_share
         self.min_units = settings.min_language_units
+
+    def _judges(self, word_lang: str) -> bool:
+        """Whether a dialect word of `word_lang` applies: every word when the language
+        judged is unknown (or one with no dialect words of its own), a word of no one
+        language always, and otherwise one of the language judged."""
+        if self.language not in ALLOWED_SCRIPTS or not word_lang:
+            return True
+        return word_lang == self.language
 
     def check(self, reply: str) -> OOCVerdict:
         reasons: list[str] = []

@@ -23,7 +23,6 @@ OUT_OF_CHARACTER = [
     ("Shut up, this is FUCKING annoying.", "profanity"),
     ("俺觉得这事儿咋整都行。", "dialect"),
     ("我食咗饭喇，你呢？", "dialect"),
-    ("Howdy, partner! Y\u2019all ain\u2019t seen the sea?", "dialect"),  # the English dialect probe
     ("Sure, I can go to the sea with you tomorrow morning.", "language drift"),
 ]
 
@@ -65,6 +64,22 @@ def test_leaves_in_character_replies_alone(detector: OOCDetector, reply: str) ->
 def test_her_own_english_self_description_is_in_character(reply: str) -> None:
     verdict = OOCDetector(OOCSettings(), language="en").check(reply)
     assert not verdict.flagged, verdict.reasons
+
+
+def test_a_dialect_word_counts_only_for_a_card_of_its_language() -> None:
+    # 俺 is north-eastern Mandarin in Chinese, but the plain "I" of a Japanese man.
+    japanese = OOCDetector.for_character(OOCSettings(), "ja")
+    assert not japanese.check("俺はここにいる。").flagged
+    assert any(r.startswith("dialect") for r in japanese.check("ほんまに？").reasons)
+    chinese = OOCDetector.for_character(OOCSettings(), "zh")
+    assert "dialect '俺'" in chinese.check("俺不知道。").reasons
+    english = OOCDetector.for_character(OOCSettings(), "en")
+    assert 'dialect "y\'all"' in english.check("Howdy! Y\u2019all ain\u2019t seen it?").reasons
+    assert not english.check("俺").flagged  # too short for drift, and not English dialect
+    # No language known: every word counts, whatever its script.
+    unknown = OOCDetector(OOCSettings())
+    for reply in ("俺はここにいる。", "俺不知道。", "y'all", "ほんまに？"):
+        assert any(r.startswith("dialect") for r in unknown.check(reply).reasons), reply
 
 
 def test_language_follows_the_setting_or_the_override() -> None:
