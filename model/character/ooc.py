@@ -23,10 +23,12 @@ _ASCII_WORD = re.compile(r"[A-Za-z]+")
 # Share of kana among a text's Han and kana above which it is Japanese.
 KANA_SHARE = 0.1
 # Characters only Chinese writes: simplified forms whose Japanese kanji differ (说/説,
-# 这/這, 时/時), and words Japanese has no use for (们, 吗, 呢, 你, 她). Han without kana
-# is Chinese only with one of these: "了解。明日午前九時、駅前集合。" is Japanese too.
+# 这/這, 时/時), Traditional forms Japanese simplified otherwise (說/説, 們, 氣/気, 對/対),
+# and words Japanese has no use for (们, 吗, 呢, 你, 她). Han without kana is Chinese only
+# with one of these: "了解。明日午前九時、駅前集合。" is Japanese too.
 CHINESE_ONLY = frozenset(
     "们这说话么吗呢吧啊哦嗯你她很过还对时让给认识问题应该现觉样开关东车长门见气为动发经实"
+    "們說嗎沒麼妳您對讓應覺樣關氣發經實啦嘛呀"
 )
 
 

@@ -108,6 +108,7 @@ JAPANESE_OUT_OF_CHARACTER = [
     # Chinese to a Japanese card: all Han, no kana.
     ("今天天气很好，我们去海边吧。", "language drift"),
     ("明天上午九点，车站前集合。", "language drift"),  # no kana, and 车 is Chinese only
+    ("我們明天去海邊，好嗎？", "language drift"),  # Traditional: 們 and 嗎 are Chinese only
     ("Sure, let's go to the sea tomorrow.", "language drift"),
 ]
 
