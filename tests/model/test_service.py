@@ -48,6 +48,25 @@ async def test_echo_engine_remembers_and_reset_hides(echo_settings: Settings) ->
         assert len(await service.memory.all_messages(first.scope)) == 4
 
 
+@pytest.mark.parametrize("kind", ["channel", "user_in_channel", "user"])
+async def test_a_channel_ref_reads_the_channel_conversation_in_history_as_in_remembered(
+    echo_settings: Settings, kind: str
+) -> None:
+    """A ScopeRef without a user id means the whole channel: under `[memory] scope =
+    "channel"` that is a conversation, and POST /history showed it empty while POST
+    /memory showed its turns. Under the other scopes no conversation is the channel's."""
+    echo_settings.memory.scope = kind  # type: ignore[assignment]
+    async with await ChatService.open(echo_settings) as service:
+        await service.chat(req("one", "u1", "c1"))
+        await service.chat(req("two", "u2", "c1"))
+        channel = ScopeRef(platform="test", channel_id="c1")
+        history = await service.history(channel)
+        assert history == (await service.remembered(channel)).turns
+        said = [m.content for m in history if m.role == "user"]
+        assert said == (["one", "two"] if kind == "channel" else [])
+        assert await service.history(ScopeRef(platform="test")) == []
+
+
 class RecordingEcho(EchoEngine):
     def __init__(self) -> None:
         super().__init__()
