@@ -148,9 +148,10 @@ def worker(
 
     from model.character.persona import configured_card_path, load_persona
 
-    name = load_persona(configured_card_path(settings)).name
-    console.print(waking_line(name), highlight=False, markup=False)
-    run_async(run_worker(settings, secrets, on_ready=ready))
+    # Read once, for this line and the service: a broken card is one sentence before it.
+    card = load_persona(configured_card_path(settings))
+    console.print(waking_line(card.name), highlight=False, markup=False)
+    run_async(run_worker(settings, secrets, on_ready=ready, card=card))
 
 
 def admin_token_notice(openai_api_requires_token: bool) -> str:

@@ -134,9 +134,10 @@ def plain_run(settings: Settings) -> tuple[float, int]:
     from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer
 
     from model.engines.loading import load_base_model
-    from model.training.dataset import RowDataset, load_sharegpt, tokenize_dataset
+    from model.training.dataset import RowDataset, tokenize_dataset
     from model.training.hardware import plan_hardware
     from model.training.runner import training_arguments
+    from model.training.sharegpt import load_sharegpt
 
     t = settings.train
     loaded = load_base_model(settings)
@@ -192,7 +193,8 @@ def compare_prompts(args: argparse.Namespace, console: Console) -> None:
 
     from model.character.persona import load_persona
     from model.engines.loading import load_base_model
-    from model.training.dataset import load_sharegpt, pack, tokenize_dataset
+    from model.training.dataset import pack, tokenize_dataset
+    from model.training.sharegpt import load_sharegpt
 
     persona = load_persona()
     prompts = {
@@ -279,7 +281,8 @@ def main() -> None:
         settings = bench_settings(root, args.model, tiny)
 
         from model.engines.loading import load_base_model
-        from model.training.dataset import load_sharegpt, pack, tokenize_dataset
+        from model.training.dataset import pack, tokenize_dataset
+        from model.training.sharegpt import load_sharegpt
 
         tokenizer = load_base_model(settings).tokenizer
         samples = tokenize_dataset(

@@ -38,12 +38,10 @@ from dataprep.records import Role, Sample, Utterance
 from dataprep.report import (
     Counts,
     character_name,
-    language_note,
     notes,
     problem,
     record_stages,
     speaker_report,
-    unresolved_note,
 )
 from dataprep.sources import collect_scripts, read_script
 from dataprep.speakers import SpeakerMap
@@ -305,7 +303,8 @@ def _run_stages(
     loaded, reports = load_scripts(scripts, settings, fmt, progress)
     stats.files = reports
     options = parse_options(settings, loaded)
-    language = language_note(options, _translations(loaded))
+    # Taken before the stages below let the files go.
+    translations = _translations(loaded)
     counts = Counts()
     to_simplified = opencc_t2s() if settings.traditional_to_simplified else None
     # An alias that is a TyranoScript character id names its display name too.
@@ -373,12 +372,7 @@ def _run_stages(
     }
     stats.reply_lengths = [len(s.reply) for s in kept]
     result = PrepResult(train, evaluation, stats, reports)
-    result.notes = notes(stats, train, evaluation, settings)
-    if language is not None:
-        result.notes.insert(0, language)
-    unresolved = unresolved_note(counts.unresolved, options)
-    if unresolved is not None:
-        result.notes.append(unresolved)
+    result.notes = notes(stats, counts, train, evaluation, settings, options, translations)
     result.problem = problem(stats, train, reports)
     return result
 

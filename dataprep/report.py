@@ -164,7 +164,27 @@ def character_name(settings: DataprepSettings) -> str:
     return settings.character_aliases[0].strip()
 
 
-def language_note(options: ParseOptions, found: list[str]) -> str | None:
+def notes(
+    stats: Stats,
+    counts: Counts,
+    train: list[Sample],
+    evaluation: list[Sample],
+    settings: DataprepSettings,
+    options: ParseOptions,
+    translations: list[str],
+) -> list[str]:
+    """Every sentence on what the run left out of the files and why, in the order they are
+    printed: which language's Ren'Py lines were read (`translations`: the languages the
+    files hold, sorted), why no held-out file was written, which variables lost lines."""
+    said = [
+        _language_note(options, translations),
+        _held_out_note(stats, train, evaluation, settings),
+        _unresolved_note(counts.unresolved, options),
+    ]
+    return [sentence for sentence in said if sentence is not None]
+
+
+def _language_note(options: ParseOptions, found: list[str]) -> str | None:
     """Which language's Ren'Py lines the dataset holds, when the files hold translations
     (`found`: their languages, sorted)."""
     if not found:
@@ -181,24 +201,22 @@ def language_note(options: ParseOptions, found: list[str]) -> str | None:
     )
 
 
-def notes(
+def _held_out_note(
     stats: Stats, train: list[Sample], evaluation: list[Sample], settings: DataprepSettings
-) -> list[str]:
-    """Sentences on what the split left out of the files and why (`language_note` and
-    `unresolved_note` make the others)."""
-    said = []
-    if train and not evaluation and settings.eval_ratio > 0:
-        scenes = stats.scenes.get("train", 0)
-        said.append(
-            f"No held-out (eval) file was written: all samples come from {scenes} scene"
-            f"{'s' if scenes != 1 else ''}, and the split keeps a scene whole on one side;"
-            " add scene breaks the script has to [dataprep] scene_markers, or set"
-            " [dataprep] eval_ratio = 0 to train without one."
-        )
-    return said
+) -> str | None:
+    """Why the split wrote no held-out file when one was asked for."""
+    if not (train and not evaluation and settings.eval_ratio > 0):
+        return None
+    scenes = stats.scenes.get("train", 0)
+    return (
+        f"No held-out (eval) file was written: all samples come from {scenes} scene"
+        f"{'s' if scenes != 1 else ''}, and the split keeps a scene whole on one side;"
+        " add scene breaks the script has to [dataprep] scene_markers, or set"
+        " [dataprep] eval_ratio = 0 to train without one."
+    )
 
 
-def unresolved_note(shown: Counter[str], options: ParseOptions) -> str | None:
+def _unresolved_note(shown: Counter[str], options: ParseOptions) -> str | None:
     """Which variables lost the lead's and the character's lines (`shown`: the variables
     those lines name, known ones too), and why each has no value: the user can settle one
     with a `define` or by giving the file that sets it."""

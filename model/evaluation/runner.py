@@ -27,14 +27,8 @@ from model.evaluation.perplexity import mean_token_loss, perplexity
 from model.evaluation.probes import Probe, fallback_note, load_probes
 from model.evaluation.report import EvalReport, ModelFigures, ProbeReply
 from model.evaluation.style import style_rate
-from model.training.dataset import (
-    Conversation,
-    Sample,
-    TokenizedSet,
-    held_out_file,
-    load_sharegpt,
-    tokenize_dataset,
-)
+from model.training.dataset import Sample, TokenizedSet, tokenize_dataset
+from model.training.sharegpt import Conversation, held_out_file, load_sharegpt
 
 log = logging.getLogger(__name__)
 ADAPTER_NAME = "evaluated"

@@ -58,6 +58,8 @@ from model.service import ChatService
 if TYPE_CHECKING:
     import uvicorn
 
+    from model.character.persona import Persona
+
 log = logging.getLogger(__name__)
 
 # The largest request body read: a long conversation with a 100 KB message fits well
@@ -382,12 +384,14 @@ async def run_worker(
     settings: Settings,
     secrets: Secrets,
     on_ready: Callable[[str], Awaitable[None] | None] | None = None,
+    card: Persona | None = None,
 ) -> None:
     """`atri worker`: open the service, serve HTTP until interrupted, close the service;
-    `on_ready(url)` runs once it listens."""
+    `on_ready(url)` runs once it listens. `card`: the configured character card when the
+    caller has read it already."""
     sock = bind_socket(settings.worker.host, settings.worker.port)
     try:
-        service = await ChatService.open(settings)
+        service = await ChatService.open(settings, card=card)
         async with service:
             await serve_app(create_app(service, secrets), sock, on_ready)
     finally:

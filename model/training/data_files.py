@@ -9,8 +9,9 @@ from typing import Any
 
 from atri.config import Settings
 from model.adapters.versions import sha256_file
-from model.training.dataset import Conversation, TokenizedSet, held_out_file, tokenize_dataset
+from model.training.dataset import TokenizedSet, tokenize_dataset
 from model.training.errors import TrainError
+from model.training.sharegpt import Conversation, held_out_file
 
 
 @dataclass

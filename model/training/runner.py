@@ -24,7 +24,7 @@ from typing import Any
 from atri.config import Settings, TrainSettings
 from model.adapters.versions import MANIFEST, RUNS_DIR, remove_stale_temps, write_json_atomic
 from model.training.data_files import resolve_data_files, tokenize_files, unplaced_note
-from model.training.dataset import Collator, RowDataset, common_system_prompt, load_sharegpt, pack
+from model.training.dataset import Collator, RowDataset, pack
 from model.training.errors import TrainError
 from model.training.hardware import Hardware, load_for_training, plan_hardware
 from model.training.lora import peft_model
@@ -40,6 +40,7 @@ from model.training.run_folder import (
     run_lock,
     unfinished_runs,
 )
+from model.training.sharegpt import common_system_prompt, load_sharegpt
 
 log = logging.getLogger(__name__)
 

@@ -581,3 +581,39 @@ def test_the_worker_wakes_the_configured_character(tmp_path: Path) -> None:
     )
     code, out = atri(config, "worker")  # stops at the missing adapter, after the line
     assert code == 2 and "Waking Yuki up (loading the model)" in out and "ATRI up" not in out
+
+
+def test_the_worker_reads_the_card_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The CLI read it for its "Waking … up" line and the service read it again.
+    import model.character.persona as persona
+
+    reads: list[Any] = []
+    real = persona.load_persona
+
+    def counted(path: Any = None) -> Any:
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(persona, "load_persona", counted)
+    card = {"spec": "chara_card_v2", "data": {"name": "Yuki", "description": "A girl."}}
+    (tmp_path / "yuki.json").write_text(json.dumps(card), encoding="utf-8")
+    (tmp_path / "data").mkdir()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[model]\nengine = "echo"\n[memory]\npath = "data"\n[persona]\ncard = "yuki.json"\n',
+        encoding="utf-8",
+    )
+    code, out = atri(config, "worker")  # stops at the memory folder, after the card is used
+    assert code == 2 and "Waking Yuki up" in out and "[memory] path" in " ".join(out.split())
+    assert reads == [tmp_path / "yuki.json"]
+
+
+def test_a_broken_card_stops_the_worker_in_one_sentence_before_it_wakes(tmp_path: Path) -> None:
+    (tmp_path / "yuki.json").write_text("{not json", encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text('[model]\nengine = "echo"\n[persona]\ncard = "yuki.json"\n', encoding="utf-8")
+    code, out = atri(config, "worker")
+    flat = " ".join(out.split())
+    assert code == 1, out
+    assert flat.count("error:") == 1 and "character card is not valid" in flat
+    assert "Waking" not in out and "Traceback" not in out

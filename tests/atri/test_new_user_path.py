@@ -56,7 +56,8 @@ def shipped_config(tmp_path: Path) -> Path:
 
 def test_prep_train_eval_chat_on_the_shipped_config(tmp_path: Path) -> None:
     from model.engines.loading import load_base_model
-    from model.training.dataset import load_sharegpt, tokenize_dataset
+    from model.training.dataset import tokenize_dataset
+    from model.training.sharegpt import load_sharegpt
 
     config = shipped_config(tmp_path)
     runner = CliRunner()

@@ -13,7 +13,7 @@ from rich.console import Console
 from atri.config import DataprepSettings, Settings
 from dataprep.cli import run_prep
 from dataprep.pipeline import run_pipeline
-from model.training.dataset import sibling_eval_file
+from model.training.sharegpt import sibling_eval_file
 from tests.dataprep.conftest import FIXTURES
 
 EILEEN = FIXTURES / "eileen"

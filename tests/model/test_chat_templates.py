@@ -18,7 +18,8 @@ from model.engines.loading import load_base_model
 from model.engines.local import LocalEngine
 from model.protocol import ChatRequest, ChatTurn
 from model.service import ChatService
-from model.training.dataset import IGNORE, Conversation, tokenize_conversation
+from model.training.dataset import IGNORE, tokenize_conversation
+from model.training.sharegpt import Conversation
 from tests.model.chat_templates import (
     GEMMA2,
     REAL_TEMPLATES,

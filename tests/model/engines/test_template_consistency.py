@@ -20,7 +20,8 @@ from model.engines.chat_template import render_chat
 from model.engines.llamacpp import LlamaCppEngine, gguf_path
 from model.engines.loading import LoadedModel, load_base_model
 from model.engines.local import LocalEngine
-from model.training.dataset import IGNORE, Conversation, _segments, tokenize_conversation
+from model.training.dataset import IGNORE, _segments, tokenize_conversation
+from model.training.sharegpt import Conversation
 from tests.conftest import _model_cache_dir
 from tests.model.chat_templates import GEMMA2
 from tests.tiny_model import CHATML_TEMPLATE

@@ -9,7 +9,8 @@ import torch
 
 from model.evaluation import perplexity
 from model.evaluation.perplexity import mean_token_loss
-from model.training.dataset import IGNORE, Conversation, tokenize_dataset
+from model.training.dataset import IGNORE, tokenize_dataset
+from model.training.sharegpt import Conversation
 from tests.model.training.sharegpt import SYSTEM_ZH
 
 

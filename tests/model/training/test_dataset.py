@@ -9,16 +9,8 @@ from typing import Any
 
 import pytest
 
-from model.training.dataset import (
-    IGNORE,
-    Conversation,
-    DatasetError,
-    load_sharegpt,
-    pack,
-    sibling_eval_file,
-    tokenize_conversation,
-    tokenize_dataset,
-)
+from model.training.dataset import IGNORE, pack, tokenize_conversation, tokenize_dataset
+from model.training.sharegpt import Conversation, DatasetError, load_sharegpt, sibling_eval_file
 from tests.model.training.sharegpt import SYSTEM_ZH, conversation, write
 
 

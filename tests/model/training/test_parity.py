@@ -16,7 +16,8 @@ from model.engines.loading import load_base_model
 from model.engines.local import LocalEngine
 from model.protocol import ChatRequest
 from model.service import ChatService
-from model.training.dataset import IGNORE, Conversation, tokenize_conversation
+from model.training.dataset import IGNORE, tokenize_conversation
+from model.training.sharegpt import Conversation
 from tests.model.adapters.make_versions import base_config_hash, write_version
 
 TRAINING_PROMPT = "你是亚托莉。请以亚托莉的身份和口吻与{{user}}聊天，不要跳出角色。"

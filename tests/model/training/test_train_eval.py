@@ -67,7 +67,8 @@ def test_train_then_eval_makes_a_version_the_engine_loads(
     from model.engines.loading import load_base_model
     from model.engines.local import LocalEngine
     from model.evaluation.perplexity import mean_token_loss
-    from model.training.dataset import load_sharegpt, tokenize_dataset
+    from model.training.dataset import tokenize_dataset
+    from model.training.sharegpt import load_sharegpt
 
     loaded = load_base_model(tiny_settings)
     assert manifest["base_config_hash"] == loaded.config_hash

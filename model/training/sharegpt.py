@@ -1,0 +1,264 @@
+"""The dataset files training reads, as Conversations: a LLaMA-Factory sharegpt file or an
+OpenAI messages file (a JSON list or JSON Lines) checked with one sentence for what is wrong,
+and the held-out file that goes with it.
+
+Conversations become token ids in dataset.py.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from atri.errors import UserError
+
+if TYPE_CHECKING:
+    from atri.config import Settings
+
+log = logging.getLogger(__name__)
+
+# `atri prep` names a held-out file after its training file: eileen_sharegpt.json →
+# eileen_sharegpt_eval.json, and registers both in this LLaMA-Factory index.
+EVAL_SUFFIX = "_eval"
+DATASET_INFO = "dataset_info.json"
+
+_ROLES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "model": "assistant",
+    "system": "system",
+}
+# Tool use: LLaMA-Factory's sharegpt tags, and the OpenAI messages roles.
+_TOOL_ROLES = frozenset({"function_call", "observation", "tool", "function"})
+TOOL_USE_NOTE = "with function_call/observation turns"
+
+
+class DatasetError(UserError):
+    """A dataset file that cannot be used; str() names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Conversation:
+    system: str
+    turns: tuple[tuple[str, str], ...]  # (role, text), role "user" or "assistant"
+
+    def messages(self) -> list[dict[str, str]]:
+        head = [{"role": "system", "content": self.system}] if self.system else []
+        return head + [{"role": r, "content": t} for r, t in self.turns]
+
+    def replies(self) -> list[str]:
+        return [t for r, t in self.turns if r == "assistant"]
+
+
+def load_sharegpt(
+    path: Path, allow_empty: bool = False, notify: Callable[[str], None] | None = None
+) -> list[Conversation]:
+    """Read a LLaMA-Factory sharegpt file; DatasetError with one sentence if it is unusable.
+
+    A JSON list or JSON Lines (one record a line, as `atri prep` writes its messages
+    file); a record's turns are under "conversations" (sharegpt) or "messages" (OpenAI).
+    `allow_empty` for a held-out file: a short script leaves `atri prep` nothing to hold
+    out, and training then runs without a held-out loss. Conversations with tool use
+    (function_call/observation turns) are left out and counted in one sentence to
+    `notify` (default: a logged warning): a mixed LLaMA-Factory dataset still trains."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DatasetError(
+            f"{path}: dataset file not found; run `atri prep` or pass --dataset."
+        ) from None
+    except IsADirectoryError:
+        raise DatasetError(f"{path} is a folder; pass the sharegpt file in it.") from None
+    except UnicodeDecodeError as exc:
+        raise DatasetError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "save it as UTF-8."
+        ) from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    data = _parse_json(path, text)
+    if not isinstance(data, list):
+        raise DatasetError(
+            f'{path}: expected a JSON list of {{"conversations": [...]}} records (sharegpt).'
+        )
+    if data and all(isinstance(r, dict) and _is_alpaca(r) for r in data):
+        raise DatasetError(
+            f"{path}: an alpaca file (instruction/output records); training reads the sharegpt "
+            "file `atri prep` writes beside it (<name>_sharegpt.json)."
+        )
+    conversations = [
+        _parse_record(path, i, record) for i, record in enumerate(data) if not _uses_tools(record)
+    ]
+    tool_use = len(data) - len(conversations)
+    if tool_use and not conversations and not allow_empty:
+        raise DatasetError(
+            f"{path}: every conversation is one {TOOL_USE_NOTE} (tool use); role-play "
+            "training learns replies to people only, so there is nothing to train on."
+        )
+    if tool_use:
+        (notify or log.warning)(
+            f"{path}: {tool_use} conversation{'s' * (tool_use != 1)} {TOOL_USE_NOTE} left "
+            "out: role-play training learns replies to people only."
+        )
+    if not conversations and not allow_empty:
+        raise DatasetError(f"{path}: the dataset is empty.")
+    return conversations
+
+
+def _uses_tools(record: Any) -> bool:
+    """Whether a record holds a tool call or a tool's answer (LLaMA-Factory's
+    function_call/observation turns, OpenAI's tool_calls and tool messages)."""
+    if not isinstance(record, dict):
+        return False
+    turns = record.get("messages", record.get("conversations"))
+    if not isinstance(turns, list):
+        return False
+    for turn in turns:
+        if not isinstance(turn, dict):
+            continue
+        speaker = turn.get("from", turn.get("role"))
+        if (isinstance(speaker, str) and speaker in _TOOL_ROLES) or "tool_calls" in turn:
+            return True
+    return False
+
+
+def _is_alpaca(record: dict[str, Any]) -> bool:
+    return "instruction" in record and "output" in record and "conversations" not in record
+
+
+def _parse_json(path: Path, text: str) -> Any:
+    """The file's JSON value; JSON Lines become a list. One sentence for what is wrong."""
+    if not text.strip():
+        raise DatasetError(
+            f"{path}: the file is empty (no JSON in it); write it again, e.g. rerun `atri prep`."
+        )
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise DatasetError(f"{path}: nested too deeply to be a sharegpt file.") from None
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":
+            return _parse_json_lines(path, text)
+        if exc.msg.startswith("Unterminated string") or exc.pos >= len(text.rstrip()):
+            raise DatasetError(
+                f"{path}: ends in the middle of its JSON (line {exc.lineno}), as a file cut off "
+                "while being written (a full disk?) does; write it again, e.g. rerun `atri prep`."
+            ) from None
+        raise DatasetError(
+            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+            "expected the sharegpt file `atri prep` writes."
+        ) from None
+
+
+def _parse_json_lines(path: Path, text: str) -> list[Any]:
+    records = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except RecursionError:
+            raise DatasetError(f"{path}: nested too deeply to be a sharegpt file.") from None
+        except json.JSONDecodeError as exc:
+            raise DatasetError(
+                f"{path}: line {number} is not a JSON record ({exc.msg}); a JSON Lines file "
+                "holds one record a line."
+            ) from None
+    return records
+
+
+def _parse_record(path: Path, index: int, record: Any) -> Conversation:
+    where = f"{path}: record {index}"
+    turns_key = "messages" if isinstance(record, dict) and "messages" in record else "conversations"
+    if not isinstance(record, dict) or not isinstance(record.get(turns_key), list):
+        raise DatasetError(f'{where} has no "conversations" list (sharegpt format expected).')
+    system = record.get("system", "")
+    if not isinstance(system, str):
+        raise DatasetError(f'{where}: "system" must be a string.')
+    turns: list[tuple[str, str]] = []
+    for turn in record[turns_key]:
+        if not isinstance(turn, dict):
+            raise DatasetError(f'{where}: each turn must be {{"from": ..., "value": ...}}.')
+        speaker = turn.get("from", turn.get("role"))
+        role = _ROLES.get(speaker) if isinstance(speaker, str) else None
+        text = turn.get("value", turn.get("content"))
+        if role is None:
+            raise DatasetError(
+                f'{where}: a turn has from = {speaker!r}; expected "human" or "gpt" '
+                'with a string "value".'
+            )
+        if not isinstance(text, str):
+            raise DatasetError(
+                f'{where}: a "{speaker}" turn\'s "value" is {json.dumps(text)[:40]}, not text.'
+            )
+        if role == "system":
+            system = system or text
+        else:
+            turns.append((role, text))
+    if not any(r == "assistant" and t.strip() for r, t in turns):
+        raise DatasetError(f'{where} has no "gpt" reply to learn from.')
+    if not system and turns and turns[0][0] == "assistant":
+        # Most chat templates refuse a conversation that opens with the assistant.
+        raise DatasetError(
+            f'{where} opens with a "gpt" turn and has no system prompt; chat templates need '
+            'a "human" turn (or a "system" prompt) first, so add one or remove the record.'
+        )
+    return Conversation(system=system, turns=tuple(turns))
+
+
+def common_system_prompt(conversations: Sequence[Conversation], fallback: str = "") -> str:
+    """The system prompt a dataset trains with: its most common one."""
+    counts = Counter(c.system for c in conversations if c.system)
+    return counts.most_common(1)[0][0] if counts else fallback
+
+
+def held_out_file(settings: Settings) -> Path | None:
+    """The held-out file training scores and `atri eval` reads: `[train] eval_dataset`,
+    else the one beside the training file (sibling_eval_file)."""
+    t = settings.train
+    if t.eval_dataset:
+        return settings.path(t.eval_dataset)
+    return sibling_eval_file(settings.path(t.dataset))
+
+
+def sibling_eval_file(train_file: Path) -> Path | None:
+    """The held-out file written beside `train_file`, whatever character it is for:
+    `<stem>_eval<suffix>` (what `atri prep` writes), else the file that the folder's
+    dataset_info.json registers as the training entry's `<name>_eval`; None if neither."""
+    train_file = Path(train_file)
+    registered = _registered_eval_file(train_file)
+    candidates = [train_file.with_name(f"{train_file.stem}{EVAL_SUFFIX}{train_file.suffix}")]
+    for candidate in candidates + registered:
+        if candidate.is_file() and candidate.resolve() != train_file.resolve():
+            return candidate
+    if registered and not registered[0].exists():
+        # Registered but gone: training on without it would drop the held-out loss (and
+        # the version's eval) without a word.
+        raise DatasetError(
+            f"{train_file.parent / DATASET_INFO} registers {registered[0].name} as the "
+            f"held-out set of {train_file.name}, but that file is missing: restore it, "
+            "remove its entry, or pass --eval-dataset."
+        )
+    return None
+
+
+def _registered_eval_file(train_file: Path) -> list[Path]:
+    try:
+        info = json.loads((train_file.parent / DATASET_INFO).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(info, dict):
+        return []
+    for name, entry in info.items():
+        if isinstance(entry, dict) and entry.get("file_name") == train_file.name:
+            held_out = info.get(f"{name}{EVAL_SUFFIX}")
+            if isinstance(held_out, dict) and isinstance(held_out.get("file_name"), str):
+                return [train_file.parent / held_out["file_name"]]
+    return []
