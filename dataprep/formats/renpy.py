@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 
-from dataprep.formats.common import UNRESOLVED_VARIABLE, ParseOptions
+from dataprep.formats.common import SOUND_LINE, UNRESOLVED_VARIABLE, ParseOptions
 from dataprep.records import Utterance
 
 # A string in double or single quotes (Ren'Py takes either), escapes included.
@@ -363,6 +363,10 @@ def _shown(text: str, names: dict[str, str], strip: bool = True) -> str | None:
                 return "["
             found = names.get(var)
             if found is None:
+                if SOUND_LINE.fullmatch(m.group(0)) is not None:
+                    # `[语音：atr_0012]`, `[voice:atr_0012]`: a dump's voice cue left in
+                    # the string, no variable; the cleaning stage deletes it.
+                    return m.group(0)
                 unknown.append(var)
                 return m.group(0)
             return found

@@ -189,3 +189,28 @@ def test_escaped_brackets_and_braces_survive_cleaning(tmp_path: Path) -> None:
     dump = tmp_path / "dump.txt"
     dump.write_text("Max: Hello.\nEileen: Hi[wait time=10] there.[p]\n", encoding="utf-8")
     assert [s.reply for s in run_pipeline(eileen(), [dump]).train] == ["Hi there."]
+
+
+def test_a_voice_cue_in_renpy_brackets_is_no_variable(tmp_path: Path) -> None:
+    # `[语音：atr_0012]` in a say string was taken for a variable 语音 with no value: the
+    # line was dropped as unresolved and the run named a variable "[语音]". It is a dump's
+    # voice cue, cleaned away as in every other format; a real variable still drops.
+    script = tmp_path / "script.rpy"
+    script.write_text(
+        'define n = Character("Max")\ndefine e = Character("Eileen")\n'
+        "label start:\n"
+        '    n "早。"\n'
+        '    e "早上好[语音：atr_0012]！"\n'
+        '    n "Ready?"\n'
+        '    e "[voice:eil_0013] Always."\n'
+        '    n "And [town]?"\n'
+        '    e "I like [town]."\n',
+        encoding="utf-8",
+    )
+    result = run_pipeline(eileen(drop_near_duplicates=False), [script])
+    assert [(s.prompt, s.reply) for s in result.train] == [
+        ("早。", "早上好！"),
+        ("Ready?", "Always."),
+    ]
+    assert result.stats.character_lines_dropped["unresolved_variable"] == 1
+    assert not [n for n in result.notes if "语音" in n or "[voice]" in n]
