@@ -27,7 +27,7 @@ _STR = r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
 DEFINE = re.compile(r"^\s*define\s+([\w.]+)\s*=\s*(Dynamic)?Character\((.*)", re.M)
 # `Character("f_name", dynamic=True)` is a DynamicCharacter: its name is an expression.
 _DYNAMIC_KEYWORD = re.compile(r"[(,]\s*dynamic\s*=\s*True\b")
-_VARIABLE = re.compile(r"[A-Za-z_][\w.]*")
+_VARIABLE = re.compile(r"[^\W\d][\w.]*")
 # A character's name: the first argument, or the `name=` keyword wherever it is; a
 # string, a translatable _("string"), or None (a narrator).
 _NAME_VALUE = r"""(?:_\(\s*)?(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(None)\b)"""
@@ -52,12 +52,12 @@ _TRANSLATION_ID_HASH = re.compile(r"_[0-9a-f]{8}(?:_\d+)?$")
 # `who attrs @ temporary-attrs "text"`: attributes are words, `-word` removes one, and
 # those after `@` hold for this line only.
 _SAY = re.compile(
-    rf"""\s*(?:(?P<who>[A-Za-z_][\w.]*)(?P<attrs>(?:(?:\s*@\s*|\s+)[\w-]+)*)\s+|(?P<whostr>{_STR})\s+)?"""
+    rf"""\s*(?:(?P<who>[^\W\d][\w.]*)(?P<attrs>(?:(?:\s*@\s*|\s+)[\w-]+)*)\s+|(?P<whostr>{_STR})\s+)?"""
     rf"""(?P<text>{_STR})(?P<rest>.*)$"""
 )
 # The start of a say statement whose string is still open at the end of the line.
 _SAY_OPEN = re.compile(
-    rf"""\s*(?:[A-Za-z_][\w.]*(?:(?:\s*@\s*|\s+)[\w-]+)*\s+|{_STR}\s+)?"""
+    rf"""\s*(?:[^\W\d][\w.]*(?:(?:\s*@\s*|\s+)[\w-]+)*\s+|{_STR}\s+)?"""
     r"""(?:"(?:[^"\\]|\\.)*|'(?:[^'\\]|\\.)*)$"""
 )
 # Statements that take a string but are not dialogue.
@@ -120,13 +120,13 @@ _INTERPOLATION = re.compile(r"\[\[|\[([\w.]+)[^\]\[]*\]")
 # `$ player = renpy.input("Name?")`, `default name = renpy.input(...).strip()`, or the same
 # inside a python block: the variable holds the player's name.
 _INPUT = re.compile(
-    r"^[ \t]*(?:\$[ \t]*|default[ \t]+|define[ \t]+)?([A-Za-z_][\w.]*)[ \t]*=[ \t]*renpy\.input\(",
+    r"^[ \t]*(?:\$[ \t]*|default[ \t]+|define[ \t]+)?([^\W\d][\w.]*)[ \t]*=[ \t]*renpy\.input\(",
     re.M,
 )
 # `define mc = "Max"`, `default title = _("Captain")`, `$ mc = "Max"`: a variable given a
 # value (group 2, the expression and any comment after it).
 _ASSIGNMENT = re.compile(
-    r"^[ \t]*(?:\$[ \t]*|define[ \t]+(?:[-+]?\d+[ \t]+)?|default[ \t]+)([A-Za-z_][\w.]*)"
+    r"^[ \t]*(?:\$[ \t]*|define[ \t]+(?:[-+]?\d+[ \t]+)?|default[ \t]+)([^\W\d][\w.]*)"
     r"[ \t]*[-+*/%]?=(?!=)[ \t]*(.*?)[ \t]*$",
     re.M,
 )
@@ -141,7 +141,7 @@ _FIRST_INDENT = re.compile(r"(?:[ \t]*\n)*([ \t]*)")
 # An assignment in such a body (group 1: its indent); only those at the body's own
 # indent are the store's, not a function's locals or a branch's.
 _PYTHON_ASSIGNMENT = re.compile(
-    r"^([ \t]+)([A-Za-z_][\w.]*)[ \t]*[-+*/%]?=(?!=)[ \t]*(.*?)[ \t]*$", re.M
+    r"^([ \t]+)([^\W\d][\w.]*)[ \t]*[-+*/%]?=(?!=)[ \t]*(.*?)[ \t]*$", re.M
 )
 _LITERAL = re.compile(rf"(?:_\([ \t]*({_STR})[ \t]*\)|({_STR}))[ \t]*(?:#.*)?")
 # Values that say "not set yet" (`default name = ""`), not what the variable holds.
@@ -161,7 +161,7 @@ _TRIPLE_CLOSE = {quotes: re.compile(rest, re.S) for quotes, rest in _AFTER_TRIPL
 _MAX_TRIPLE_LINES = 400
 # A say statement of a triple-quoted string: as _SAY, its lines joined by "\n".
 _SAY_TRIPLE = re.compile(
-    r"""\s*(?:(?P<who>[A-Za-z_][\w.]*)(?P<attrs>(?:(?:[ \t]*@[ \t]*|[ \t]+)[\w-]+)*)[ \t]+"""
+    r"""\s*(?:(?P<who>[^\W\d][\w.]*)(?P<attrs>(?:(?:[ \t]*@[ \t]*|[ \t]+)[\w-]+)*)[ \t]+"""
     rf"""|(?P<whostr>{_STR})[ \t]+)?(?P<text>{_TRIPLE})(?P<rest>.*)$""",
     re.S,
 )

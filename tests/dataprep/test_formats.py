@@ -814,3 +814,29 @@ def test_renpy_her_line_going_on_into_a_choice_is_no_second_copy_of_her_reply(
     replies = [line for s in result.train for line in s.reply_lines]
     assert len(replies) == len(set(replies))
     assert result.stats.character_lines_dropped["no_lead_before"] == 2  # "Yay!", "Boo."
+
+
+def test_renpy_characters_and_variables_named_in_chinese(tmp_path: Path) -> None:
+    # Ren'Py takes any Unicode word as a name (`define 艾 = Character("艾琳")`, used as
+    # `艾 "…"`); only ASCII ones were read, so every line of such a game was lost, and a
+    # `default 地名 = "港城"` or `$ 名字 = renpy.input(…)` left `[地名]` with no value.
+    script = tmp_path / "script.rpy"
+    script.write_text(
+        'define 艾 = Character("艾琳")\ndefine 我 = Character("[名字]")\n'
+        'default 地名 = "港城"\n'
+        "label start:\n"
+        '    $ 名字 = renpy.input("名字？")\n'
+        '    我 "这是哪里？"\n'
+        '    艾 开心 "欢迎来到[地名]，[名字]。"\n'
+        '    我 "然后呢？"\n'
+        '    艾 """走吧。"""\n'
+        '    我 "好……\n        走吧。"\n',
+        encoding="utf-8",
+    )
+    settings = DataprepSettings(lead_aliases=["夏生"], character_aliases=["艾琳"], eval_ratio=0)
+    result = run_pipeline(settings, [script])
+    assert [(s.prompt, s.reply) for s in result.train] == [
+        ("这是哪里？", "欢迎来到港城，{{user}}。"),
+        ("然后呢？", "走吧。"),
+    ]
+    assert [(s.name, s.lines) for s in result.stats.speakers] == [("夏生", 3), ("艾琳", 2)]
