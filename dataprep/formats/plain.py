@@ -64,6 +64,10 @@ _SPEAKER_FORMS = (
     rf"|\[(?P<s3>{_BRACKET_NAME})\]{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t3>{_SAID})"
     rf"|(?P<s2>{_NAME}|[?？]{{2,8}}){_SP}(?:[：:]{{1,2}}{_SP}|(?=[「『“\"])|\t+)(?P<t2>{_SAID})"
 )
+# A stage direction in round brackets before the speaker (`(sighs) Natsuki: Fine.`,
+# `（叹气）夏生：好吧。`) stays on the text, as one after the name does (`Natsuki: (sighs)
+# Fine.`); without a speaker after it the line is narration (`(Sound: thunder) It rains.`).
+_DIRECTION = rf"[(（][^()（）\n]{{1,64}}+[)）]{_SP}"
 # A `[名字]` line alone, like a `【名字】` one, names the speaker of a quoted line below it.
 _BRACKET_ALONE = re.compile(rf"\[({_BRACKET_NAME})\]{_SP}[：:]{{0,2}}")
 # A speaker's name and colon with nothing after them.
@@ -84,7 +88,9 @@ _CODE_LAST = frozenset(");0123456789\"'}")
 
 # Every match is exactly one line, newline included, so the i-th match is line i + 1 and
 # `findall` can hand back plain tuples (no Match objects, no position arithmetic).
-LINE = re.compile(rf"{_SP}(?:{_SPEAKER_FORMS}|(?P<narr>[^\s](?:.*[^\s])?)|)[^\n]*\n?")
+LINE = re.compile(
+    rf"{_SP}(?:(?P<d>{_DIRECTION})?+(?:{_SPEAKER_FORMS})|(?P<narr>[^\s](?:.*[^\s])?)|)[^\n]*\n?"
+)
 
 
 def marker_lines(text: str, marker: re.Pattern[str] | None) -> set[int]:
@@ -211,13 +217,15 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
             matches = LINE.findall(chunk)
             # A slice ending in a newline also "matches" the empty line after it: not a line.
             del matches[chunk.count("\n") + (not chunk.endswith("\n")) :]
-            for line, (s1, t1, s3, t3, s2, t2, narration) in enumerate(matches, first):
+            for line, (direction, s1, t1, s3, t3, s2, t2, narration) in enumerate(matches, first):
                 if line in markers:
                     scenes += 1
                     scene = str(scenes)
                     pending = None
                 elif s2:
                     pending = None
+                    if direction:
+                        t2 = direction + t2
                     # "10:30 起床" is narration with a time in it, not a speaker called "10".
                     if len(s2) > MAX_NAME or (s2[0] in _DIGITS and s2.replace(" ", "").isdigit()):
                         if chunk_lines is None:
@@ -261,12 +269,12 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                         append(Utterance(None, narration, source, line, scene))
                     pending = None
                 elif s1:
-                    append(Utterance(s1.strip(), t1, source, line, scene))
+                    append(Utterance(s1.strip(), direction + t1, source, line, scene))
                     pending = None
                 elif s3:
                     pending = None
                     if len(s3) <= MAX_NAME:
-                        append(Utterance(s3, t3, source, line, scene))
+                        append(Utterance(s3, direction + t3, source, line, scene))
                         continue
                     if chunk_lines is None:
                         chunk_lines = chunk.split("\n")

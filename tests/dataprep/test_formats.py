@@ -263,6 +263,29 @@ def test_plain_line_starting_with_a_bracket_names_nobody() -> None:
     ]
 
 
+def test_plain_stage_direction_before_the_speaker_keeps_the_speaker() -> None:
+    # "(sighs) Natsuki: Fine." and "（叹气）夏生：好吧。" were narration, so her answer to
+    # them answered the line before. The direction stays on the text, as one after the
+    # name does ("Natsuki: (sighs) Fine."); with no speaker after it, the line is narration.
+    text = (
+        "(sighs) Natsuki: Fine.\nNatsuki: (sighs) Fine.\n（叹气）夏生：好吧。\n"
+        "（微笑）亚托莉「谢谢。」\n（小声）【亚托莉】「嗯。」\n(softly) [Atri] Hi.\n"
+        '(Sound: thunder) It rains.\n（旁白）：风很大。\n(She smiles) "Thanks."\n'
+    )
+    found = parse(text, "x.txt", "plain", ParseOptions())
+    assert said(found) == [
+        ("Natsuki", "(sighs) Fine."),
+        ("Natsuki", "(sighs) Fine."),
+        ("夏生", "（叹气）好吧。"),
+        ("亚托莉", "（微笑）「谢谢。」"),
+        ("亚托莉", "（小声）「嗯。」"),
+        ("Atri", "(softly) Hi."),
+        (None, "(Sound: thunder) It rains."),
+        (None, "（旁白）：风很大。"),
+        (None, '(She smiles) "Thanks."'),
+    ]
+
+
 def test_plain_title_with_a_period_in_a_name() -> None:
     # "Mr. Smith: …" was narration (a period ended the name), so an English script's
     # character answering him answered the lead instead.
