@@ -224,8 +224,6 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                     pending = None
                 elif s2:
                     pending = None
-                    if direction:
-                        t2 = direction + t2
                     # "10:30 起床" is narration with a time in it, not a speaker called "10".
                     if len(s2) > MAX_NAME or (s2[0] in _DIGITS and s2.replace(" ", "").isdigit()):
                         if chunk_lines is None:
@@ -237,10 +235,12 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                         # `anim:fade_out(bgm)` is a command, not a speaker "anim".
                         if chunk_lines is None:
                             chunk_lines = chunk.split("\n")
-                        if not _is_command(chunk_lines[line - first].strip()):
-                            append(Utterance(s2, t2, source, line, scene))
+                        # A direction before it is no part of the command: `(a) anim:…`.
+                        said = chunk_lines[line - first].strip()[len(direction) :]
+                        if not _is_command(said):
+                            append(Utterance(s2, direction + t2, source, line, scene))
                     else:
-                        append(Utterance(s2, t2, source, line, scene))
+                        append(Utterance(s2, direction + t2, source, line, scene))
                 elif narration:
                     if pending is not None and narration[0] in _QUOTES:
                         append(Utterance(pending, narration, source, line, scene))

@@ -271,6 +271,7 @@ def test_plain_stage_direction_before_the_speaker_keeps_the_speaker() -> None:
         "(sighs) Natsuki: Fine.\nNatsuki: (sighs) Fine.\n（叹气）夏生：好吧。\n"
         "（微笑）亚托莉「谢谢。」\n（小声）【亚托莉】「嗯。」\n(softly) [Atri] Hi.\n"
         '(Sound: thunder) It rains.\n（旁白）：风很大。\n(She smiles) "Thanks."\n'
+        "(fade) anim:fade_out(bgm)\n"  # a command after a direction is still no line
     )
     found = parse(text, "x.txt", "plain", ParseOptions())
     assert said(found) == [
