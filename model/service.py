@@ -377,9 +377,10 @@ class ChatService:
         so_far = await self._conversation_so_far(scope, request)
         room = await self._room_context(request)
         limits = RowLimits(request.max_new_tokens or 0, tuple(request.stop))
-        window = Window(
-            self.engine.context_window, self.settings.generation.max_new_tokens, so_far.history_cap
-        )
+        # Room for this reply's own cap only: a client asking for a short reply keeps
+        # more of its conversation (the engines keep each batch within the window).
+        reply_room = limits.cap(self.settings.generation.max_new_tokens)
+        window = Window(self.engine.context_window, reply_room, so_far.history_cap)
         fitted, generation, retries = await self._fit_and_generate(
             request, text, so_far, room, window, name, limits
         )

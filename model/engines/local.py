@@ -100,7 +100,44 @@ class LocalEngine:
         limits: Sequence[RowLimits] | None = None,
     ) -> list[Generation]:
         rows = row_limits(limits, len(batch))
-        caps = [limit.cap(gen.max_new_tokens) for limit in rows]
+        encoded = self._encode(batch)
+        # A row's cap, within the window (a prompt the service fitted always leaves it).
+        caps = [
+            max(1, min(limit.cap(gen.max_new_tokens), self.context_window - len(tokens)))
+            for limit, tokens in zip(rows, encoded, strict=True)
+        ]
+        version = self.active_adapter
+        done: dict[int, Generation] = {}
+        prompt_tokens = 0
+        with self._adapter_scope():
+            for group in window_groups([len(r) for r in encoded], caps, self.context_window):
+                got, fed = self._generate_rows(
+                    [encoded[i] for i in group],
+                    [caps[i] for i in group],
+                    [rows[i] for i in group],
+                    gen,
+                    version,
+                )
+                done.update(zip(group, got, strict=True))
+                prompt_tokens += fed
+        results = [done[i] for i in range(len(batch))]
+        self.stats.generate_calls += 1
+        self.stats.generated_rows += len(batch)
+        self.stats.generated_tokens += sum(r.new_tokens for r in results)
+        self.stats.prompt_tokens += prompt_tokens
+        self.stats.batch_sizes.append(len(batch))
+        return results
+
+    def _generate_rows(
+        self,
+        encoded: list[list[int]],
+        caps: list[int],
+        rows: list[RowLimits],
+        gen: GenerationSettings,
+        version: str,
+    ) -> tuple[list[Generation], int]:
+        """One generate() over rows that fit the window together: their replies, and the
+        prompt tokens fed in."""
         kwargs: dict[str, Any] = {
             # The batch runs as long as its longest-allowed row; the others stop on
             # their own (RowStops).
@@ -116,9 +153,7 @@ class LocalEngine:
         if any(cap < kwargs["max_new_tokens"] for cap in caps) or any(r.stop for r in rows):
             stops = RowStops(caps, rows, self._decode_new)
             kwargs["stopping_criteria"] = [stops]
-        version = self.active_adapter
-        with self._adapter_scope():
-            output, inputs, prompt_tokens = self._generate(batch, version, kwargs)
+        output, inputs, prompt_tokens = self._generate(encoded, version, kwargs)
         prompt_len = inputs["input_ids"].shape[1]
         results = []
         for i, row in enumerate(output[:, prompt_len:]):
@@ -131,25 +166,20 @@ class LocalEngine:
             results.append(
                 Generation(text=text, new_tokens=n, adapter_version=version, finish_reason=finish)
             )
-        self.stats.generate_calls += 1
-        self.stats.generated_rows += len(batch)
-        self.stats.generated_tokens += sum(r.new_tokens for r in results)
-        self.stats.prompt_tokens += prompt_tokens
-        self.stats.batch_sizes.append(len(batch))
-        return results
+        return results, prompt_tokens
 
     def _decode_new(self, tokens: Any) -> str:
         return str(self.tokenizer.decode(tokens, skip_special_tokens=True))
 
     def _generate(
-        self, batch: list[ChatMessages], adapter: str, kwargs: dict[str, Any]
+        self, rows: list[list[int]], adapter: str, kwargs: dict[str, Any]
     ) -> tuple[Any, dict[str, Any], int]:
-        """generate() on a batch, with the prefix cache when it can be used:
+        """generate() on token rows, with the prefix cache when it can be used:
         (output, the inputs it was given, prompt tokens)."""
         import torch
 
         with torch.inference_mode():
-            inputs, prompt_tokens = self._inputs(batch, kwargs["max_new_tokens"], adapter)
+            inputs, prompt_tokens = self._inputs(rows, kwargs["max_new_tokens"], adapter)
             try:
                 return self.model.generate(**inputs, **kwargs), inputs, prompt_tokens
             except Exception as exc:
@@ -162,17 +192,16 @@ class LocalEngine:
                 self.prefix_cache.disable(f"generate refused it ({type(exc).__name__}: {exc})")
                 for criterion in kwargs.get("stopping_criteria", []):
                     criterion.reset()  # it counts from this run's first token again
-                inputs, prompt_tokens = self._inputs(batch, kwargs["max_new_tokens"], adapter)
+                inputs, prompt_tokens = self._inputs(rows, kwargs["max_new_tokens"], adapter)
                 return self.model.generate(**inputs, **kwargs), inputs, prompt_tokens
 
     def _inputs(
-        self, batch: list[ChatMessages], new_tokens: int, adapter: str
+        self, rows: list[list[int]], new_tokens: int, adapter: str
     ) -> tuple[dict[str, Any], int]:
-        """generate()'s inputs for a batch run with `adapter`: ids, attention mask and,
+        """generate()'s inputs for token rows run with `adapter`: ids, attention mask and,
         when the rows share a start, its cached KV states; and the prompt token count."""
         import torch
 
-        rows = self._encode(batch)
         shared, states = self._cached_prefix(rows, new_tokens, adapter)
         ids, mask = pad_after_prefix(rows, shared, self.tokenizer.pad_token_id)
         device = self.model.device
@@ -307,7 +336,7 @@ class LocalEngine:
             "return_dict_in_generate": True,
         }
         with self._trying(name):
-            out, inputs, _ = self._generate([messages], name, kwargs)
+            out, inputs, _ = self._generate(self._encode([messages]), name, kwargs)
         if any(bool(torch.isnan(step).any()) for step in out.scores):
             raise AdapterError(f"Adapter {name} produces NaN scores (broken weights).")
         new = out.sequences[0, inputs["input_ids"].shape[1] :]
@@ -375,6 +404,25 @@ class RowStops:
             if new >= cap or (limit.stop and limit.stop_at(self.decode(tail)) >= 0):
                 self.ended[i] = new
         return torch.tensor([bool(e) for e in self.ended], device=input_ids.device)
+
+
+def window_groups(lengths: list[int], caps: list[int], window: int) -> list[list[int]]:
+    """Row indices in groups that one generate() can run inside the context window: a
+    group's longest prompt plus its largest cap fits, since padding makes every row as
+    long as the longest and every row runs as many steps as the largest cap (HF keeps
+    appending to finished rows, so their positions grow too). Longest prompts are placed
+    first, each in the first group it fits; a row too long even alone runs alone. Each
+    group keeps the batch's order, so a batch that fits whole is one group as before."""
+    groups: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        # Longest first: a group's first row is its longest.
+        fits = (g for g in groups if lengths[g[0]] + max(caps[i], *(caps[j] for j in g)) <= window)
+        group = next(fits, None)
+        if group is None:
+            groups.append([i])
+        else:
+            group.append(i)
+    return [sorted(g) for g in groups]
 
 
 def _module_dims(model: Any) -> dict[str, tuple[int, int]]:

@@ -14,7 +14,7 @@ from atri.errors import ConfigError
 from model.admission import RATE_WINDOW_SECONDS, RateLimiter, ScopeLocks, TokenCounts
 from model.engines.echo import EchoEngine
 from model.memory import Memory, parse_export
-from model.protocol import ChatRequest, MessageRef, ScopeRef
+from model.protocol import ChatRequest, ChatTurn, MessageRef, ScopeRef
 from model.service import ChatService
 from tests.model.conftest import V1, MakeVersion
 
@@ -91,6 +91,54 @@ async def test_system_prompt_is_the_same_for_everyone_and_replies_name_the_user(
         systems = {batch[0]["content"] for batch in engine.seen}
         assert len(systems) == 1 and "{{user}}" in systems.pop()
         assert (await service.memory.history(first.scope))[1].content == first.text
+
+
+class SmallWindowEcho(EchoEngine):
+    """Echo with a 400-token window that keeps every prompt it was given."""
+
+    context_window = 400
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[list[dict[str, str]]] = []
+
+    async def generate(self, batch, gen, limits=None):  # type: ignore[no-untyped-def]
+        self.seen += batch
+        return await super().generate(batch, gen, limits)
+
+
+async def test_a_client_asking_for_a_short_reply_keeps_more_of_its_conversation(
+    echo_settings: Settings,
+) -> None:
+    """A /v1 client (SillyTavern) sends its whole chat and a `max_tokens` below
+    `[generation] max_new_tokens`: the prompt leaves room for that reply, not for the
+    setting's, so history that fits beside it is kept, not dropped."""
+    echo_settings.generation.max_new_tokens = 300
+    engine = SmallWindowEcho()
+    context = [
+        ChatTurn(role=("user", "assistant")[i % 2], content=f"turn {i:02d}") for i in range(40)
+    ]
+
+    def asked(cap: int | None) -> ChatRequest:
+        return ChatRequest(
+            platform="openai",
+            user_id="",
+            text="and now?",
+            context=context,
+            system_prompt="You are ATRI.",
+            max_new_tokens=cap,
+        )
+
+    async with await ChatService.open(echo_settings, engine=engine) as service:
+        full = await service.chat(asked(None))
+        short = await service.chat(asked(20))
+    full_prompt, short_prompt = engine.seen
+    assert full.status == short.status == "ok"
+    assert len(short_prompt) > len(full_prompt) + 10  # many more earlier turns kept
+    assert short_prompt[-2]["content"] == "turn 39" and short_prompt[-1]["content"] == "and now?"
+    # Each prompt leaves room for its own reply inside the window, and no more than that.
+    assert full.prompt_tokens + 300 <= engine.context_window
+    assert short.prompt_tokens + 20 <= engine.context_window < short.prompt_tokens + 300
 
 
 async def test_concurrent_requests_are_batched(tiny_settings: Settings) -> None:

@@ -371,3 +371,38 @@ def test_rows_of_one_batch_keep_their_own_caps_and_stop_strings(engine: LlamaCpp
     assert stopped.text == whole[2][: whole[2].index(stop)]
     assert stopped.finish_reason == "stop"
     assert stopped.new_tokens < len(engine.text.tokenize(whole[2]))  # it stopped generating there
+
+
+def test_a_row_fitted_to_the_window_less_its_own_cap_runs_whole(tmp_path: Path) -> None:
+    """The service leaves room for each reply's own cap (a /v1 client's `max_tokens`),
+    so a long prompt with a small cap shares a batch with a short one with the full cap.
+    With as few KV cells as the window, nothing is cut and each row gets its own cap."""
+    engine = LlamaCppEngine(
+        gguf_path(Settings(root=tmp_path)),
+        "builtin:smollm2-135m",
+        "",
+        context_window=256,
+        max_batch=2,
+        kv_tokens=256,
+    )
+    try:
+        small_cap = 4
+        target = engine.context_window - small_cap
+        words = 0
+        while len(engine.text.encode(chat("the sea is blue " * (words + 1)))) <= target:
+            words += 1
+        long_chat, short_chat = chat("the sea is blue " * words), chat("Hi!")
+        long_len, short_len = (len(engine.text.encode(c)) for c in (long_chat, short_chat))
+        assert target - 5 <= long_len <= target < long_len + GREEDY.max_new_tokens
+        limits = [RowLimits(max_new_tokens=small_cap), RowLimits()]
+        before = engine.stats.prompt_tokens
+        # min_new: no end-of-turn before the cap, so each row shows the room it had.
+        full = GREEDY.max_new_tokens
+        together = engine.generate_sync([long_chat, short_chat], GREEDY, None, full, limits)
+        assert [g.new_tokens for g in together] == [small_cap, full]
+        assert engine.stats.prompt_tokens - before == long_len + short_len  # nothing cut
+        for c, cap, got in ((long_chat, small_cap, together[0]), (short_chat, full, together[1])):
+            alone_gen = GREEDY.model_copy(update={"max_new_tokens": cap})
+            assert got.text == engine.generate_sync([c], alone_gen, None, full)[0].text
+    finally:
+        engine._free()
