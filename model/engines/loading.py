@@ -276,14 +276,31 @@ def config_hash(model: Any) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+class DeviceNotFoundError(ConfigError):
+    """`[model] device` names a device this machine's torch cannot use."""
+
+
 def pick_device(setting: str) -> str:
+    """`[model] device`: "auto" is CUDA when present, else the CPU; a device asked for by
+    name must be there (torch would fail deep inside the model load otherwise)."""
     import torch
 
-    if setting != "auto":
-        return setting
-    if torch.cuda.is_available():
-        return "cuda"
-    return "cpu"
+    if setting == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    present = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": mps_available()}
+    if not present.get(setting, False):
+        raise DeviceNotFoundError(
+            f'[model] device = "{setting}" but this machine\'s torch sees no such device; '
+            'use "auto" or "cpu".'
+        )
+    return setting
+
+
+def mps_available() -> bool:
+    import torch
+
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
 
 
 def native_bf16() -> bool:
@@ -353,8 +370,8 @@ def device_map(device: str) -> dict[str, str] | None:
 
 def load_base_model(settings: Settings) -> LoadedModel:
     """Load tokenizer and model for `[model] base` onto the configured device."""
-    source = resolve_base(settings)
     device = pick_device(settings.model.device)
+    source = resolve_base(settings)
     dtype = pick_dtype(settings.model.dtype, device)
     model, tokenizer = load_pretrained(settings, source, dtype=dtype, device_map=device_map(device))
     model.eval()

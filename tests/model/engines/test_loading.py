@@ -14,11 +14,13 @@ import torch
 from atri.config import Settings, TrainSettings
 from model.engines import loading
 from model.engines.loading import (
+    DeviceNotFoundError,
     RemoteCodeError,
     device_map,
     gpu_half_precision,
     load_base_model,
     native_bf16,
+    pick_device,
     pick_dtype,
 )
 from model.training.hardware import plan_hardware
@@ -273,3 +275,18 @@ def test_a_converter_that_still_gets_it_wrong_is_one_sentence(
         loading.offline_default_folder(tmp_path / "cache")
     assert eos_of(target) == IM_START and not (target / "converted-here").exists()
     assert leftovers(tmp_path / "cache") == []
+
+
+@pytest.mark.parametrize("device", ["cuda", "mps"])
+def test_a_device_this_machine_lacks_is_one_sentence_for_serving_and_training(
+    monkeypatch: pytest.MonkeyPatch, device: str
+) -> None:
+    """torch failed deep inside from_pretrained ("Torch not compiled with CUDA enabled")."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    settings = Settings.model_validate({"model": {"device": device}})
+    with pytest.raises(DeviceNotFoundError, match=rf'\[model\] device = "{device}" but this'):
+        load_base_model(settings)
+    with pytest.raises(DeviceNotFoundError):
+        plan_hardware(TrainSettings(), device)
+    assert pick_device("auto") == "cpu"
