@@ -338,7 +338,7 @@ class DataprepSettings(Section):
 
     format: Literal["auto", "plain", "kirikiri", "renpy", "voice_list", "regex"] = "auto"
     encoding: str = "auto"
-    renpy_language: str = Field(default="auto", pattern=r"^\w+$")
+    renpy_language: str = "auto"
     custom_regex: str = ""
     scene_markers: RegexList = Field(
         default_factory=lambda: [
@@ -396,6 +396,16 @@ class DataprepSettings(Section):
                 raise ValueError(
                     f'"{value}" is not an encoding Python knows; use "auto" or a name like "gb18030"'
                 ) from None
+        return value
+
+    @field_validator("renpy_language")
+    @classmethod
+    def _a_language_folder(cls, value: str) -> str:
+        if not re.fullmatch(r"\w+", value):
+            raise ValueError(
+                'must be "auto", "original", or a language as game/tl/ names its folder, '
+                'like "chinese"'
+            )
         return value
 
     @field_validator("custom_regex")
@@ -575,10 +585,9 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
         if err["type"] == "greater_than" and (err.get("ctx") or {}).get("gt") == 0:
-            if isinstance(err.get("input"), int) and not isinstance(err.get("input"), bool):
-                message = "must be a positive integer"
-            else:
-                message = _expected(err)
+            # By the key's type, not the value's: `temperature = 0` wants a number.
+            whole = _annotation(err["loc"]) is int
+            message = "must be a positive integer" if whole else "must be a positive number"
         else:
             message = _expected(err)
         if len(loc) >= 2:
@@ -593,6 +602,18 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
         shown = "" if err["type"] == "missing" or value is None else f" = {_toml_repr(value)}"
         lines.append(f"{source}: {where}{shown}: {message}")
     return "\n".join(lines)
+
+
+def _annotation(loc: tuple[int | str, ...]) -> Any:
+    """The type of the setting at `loc` (("generation", "temperature") -> float)."""
+    model: Any = Settings
+    annotation: Any = None
+    for part in loc:
+        fields = getattr(model, "model_fields", None)
+        if not isinstance(part, str) or not fields or part not in fields:
+            return None
+        annotation = model = fields[part].annotation
+    return annotation
 
 
 def _toml_repr(value: Any) -> str:

@@ -46,6 +46,20 @@ def test_shipped_config_comments_every_key() -> None:
             'config.toml: [generation] temperature = "hot": must be a number',
         ),
         ("[generation]\ntop_p = 1.5", "config.toml: [generation] top_p = 1.5: must be at most 1"),
+        # A number key given a whole number: not "a positive integer" (1.5 is fine).
+        (
+            "[generation]\ntemperature = 0",
+            "config.toml: [generation] temperature = 0: must be a positive number",
+        ),
+        (
+            '[dataprep]\nrenpy_language = "game/tl/chinese"',
+            'config.toml: [dataprep] renpy_language = "game/tl/chinese": must be "auto", '
+            '"original", or a language as game/tl/ names its folder, like "chinese"',
+        ),
+        (
+            "[room]\nmax_age_hours = -1",
+            "config.toml: [room] max_age_hours = -1: must be a positive number",
+        ),
         ("[worker]\nport = 70000", "config.toml: [worker] port = 70000: must be at most 65535"),
         ("[worker]\nport = -1", "config.toml: [worker] port = -1: must be at least 0"),
         (
