@@ -55,6 +55,17 @@ def _all_compile(patterns: list[str]) -> list[str]:
 RegexList = Annotated[list[str], AfterValidator(_all_compile)]
 
 
+def _none_blank(names: list[str]) -> list[str]:
+    if any(not name.strip() for name in names):
+        raise ValueError('holds an empty name; write names like ["亚托莉", "ATRI"]')
+    return names
+
+
+# Names matched in text. A blank one matches everything: as a [qq] nickname it made every
+# group message one addressed to her.
+NameList = Annotated[list[str], AfterValidator(_none_blank)]
+
+
 # The short system prompt an adapter is trained with: the adapter learns the character
 # from the dialogue, so the prompt only names who speaks to whom.
 DEFAULT_TRAINING_PROMPT = "你是{{char}}。请以{{char}}的身份和口吻与{{user}}聊天，不要跳出角色。"
@@ -348,7 +359,7 @@ class DataprepSettings(Section):
             r"#{1,3}\s",
         ]
     )
-    lead_aliases: list[str] = Field(
+    lead_aliases: NameList = Field(
         default_factory=lambda: [
             "夏生",
             "斑鸠夏生",
@@ -360,7 +371,7 @@ class DataprepSettings(Section):
         ],
         min_length=1,
     )
-    character_aliases: list[str] = Field(
+    character_aliases: NameList = Field(
         default_factory=lambda: ["ATRI", "Atri", "亚托莉", "亞托莉", "アトリ", "机器人少女"],
         min_length=1,
     )
@@ -449,7 +460,7 @@ class QQSettings(Section):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
-    nicknames: list[str] = Field(default_factory=list)  # empty: the card's names
+    nicknames: NameList = Field(default_factory=list)  # empty: the card's names
     reply_in_private: bool = True
     superusers: list[str] = Field(default_factory=list)
     allowed_users: list[str] = Field(default_factory=list)

@@ -56,6 +56,15 @@ def test_shipped_config_comments_every_key() -> None:
             'config.toml: [dataprep] renpy_language = "game/tl/chinese": must be "auto", '
             '"original", or a language as game/tl/ names its folder, like "chinese"',
         ),
+        # A blank nickname matches the start of every message: she answered them all.
+        (
+            '[qq]\nnicknames = ["亚托莉", ""]',
+            'config.toml: [qq] nicknames = ["亚托莉", ""]: holds an empty name',
+        ),
+        (
+            '[dataprep]\ncharacter_aliases = [" ", "ATRI"]',
+            'config.toml: [dataprep] character_aliases = [" ", "ATRI"]: holds an empty name',
+        ),
         (
             "[room]\nmax_age_hours = -1",
             "config.toml: [room] max_age_hours = -1: must be a positive number",
