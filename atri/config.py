@@ -584,6 +584,8 @@ def _expected(err: Any) -> str:
         return "must be a string in quotes"
     if kind in {"list_type"}:
         return 'must be a list like ["a", "b"]'
+    if kind in {"too_short", "string_too_short"} and ctx.get("min_length") == 1:
+        return "must not be empty"
     if kind in {"model_type", "dict_type"}:
         return "must be a table (a [section])"
     if kind == "value_error" and "error" in ctx:

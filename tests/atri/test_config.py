@@ -66,6 +66,14 @@ def test_shipped_config_comments_every_key() -> None:
             'config.toml: [dataprep] character_aliases = [" ", "ATRI"]: holds an empty name',
         ),
         (
+            "[dataprep]\ncharacter_aliases = []",
+            "config.toml: [dataprep] character_aliases = []: must not be empty",
+        ),
+        (
+            '[reload]\nsmoke_prompt = ""',
+            'config.toml: [reload] smoke_prompt = "": must not be empty',
+        ),
+        (
             "[room]\nmax_age_hours = -1",
             "config.toml: [room] max_age_hours = -1: must be a positive number",
         ),
