@@ -94,6 +94,18 @@ class ModelSettings(Section):
     openai_base_url: str | list[str] = "http://127.0.0.1:8000/v1"
     openai_model: str = "atri"
 
+    @field_validator("chat_template")
+    @classmethod
+    def _template_text(cls, value: str) -> str:
+        """The template itself: a file name here would be the whole prompt of every chat,
+        trained and served without a word said."""
+        if value.strip() and "{{" not in value and "{%" not in value:
+            raise ValueError(
+                "must be the Jinja template's text (it has no {{ or {%), not a file name; "
+                'paste the file in a multi-line string: chat_template = """…"""'
+            )
+        return value
+
     @field_validator("openai_base_url")
     @classmethod
     def _some_url(cls, value: str | list[str]) -> str | list[str]:

@@ -74,6 +74,11 @@ def test_shipped_config_comments_every_key() -> None:
             'config.toml: [reload] smoke_prompt = "": must not be empty',
         ),
         (
+            '[model]\nchat_template = "templates/chatml.jinja"',
+            'config.toml: [model] chat_template = "templates/chatml.jinja": must be the Jinja '
+            "template's text (it has no {{ or {%), not a file name",
+        ),
+        (
             "[room]\nmax_age_hours = -1",
             "config.toml: [room] max_age_hours = -1: must be a positive number",
         ),
