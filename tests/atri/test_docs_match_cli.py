@@ -320,6 +320,15 @@ def test_readme_default_tables_match_the_code() -> None:
         assert tomllib.loads(f"v = {shown}")["v"] == value, f"[{section}] {key}"
 
 
+def test_readme_first_chat_starts_with_the_lines_the_console_prints() -> None:
+    """The transcript under "Two commands" quotes the console's fixed start lines."""
+    from bot.console import HELP, OFFLINE_DEMO_NOTE
+
+    transcript = next(body for lang, body in _code_blocks(README) if lang == "text")
+    assert OFFLINE_DEMO_NOTE.format(name="ATRI") in transcript.splitlines()
+    assert HELP in transcript.splitlines()
+
+
 def _config_lines_by_section() -> dict[str, list[str]]:
     lines: dict[str, list[str]] = {"": []}
     section = ""
