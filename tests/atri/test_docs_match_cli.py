@@ -329,6 +329,21 @@ def test_readme_first_chat_starts_with_the_lines_the_console_prints() -> None:
     assert HELP in transcript.splitlines()
 
 
+def test_readme_route_table_names_every_worker_route() -> None:
+    """Each route `atri worker` serves has a row in the README's route table."""
+    routes = []
+    for source, prefix in (("app.py", ""), ("openai_api.py", "/v1")):
+        text = (REPO / "model" / "server" / source).read_text(encoding="utf-8")
+        for verb, path in re.findall(r'@(?:app|router)\.(get|post|api_route)\("([^"]+)"', text):
+            path = re.sub(r"\{[^}]*\}", "{}", prefix + path)  # a parameter's name aside
+            routes.append(("GET" if verb == "api_route" else verb.upper(), path))
+    rows = (line for line in README.splitlines() if line.startswith("| `"))
+    table = re.sub(r"\{\w+\}", "{}", "\n".join(rows))
+    missing = [f"{verb} {path}" for verb, path in routes if f"`{verb} {path}`" not in table]
+    assert len(routes) >= 15
+    assert not missing, f"routes with no row in README's table: {missing}"
+
+
 def _config_lines_by_section() -> dict[str, list[str]]:
     lines: dict[str, list[str]] = {"": []}
     section = ""
