@@ -272,5 +272,7 @@ def problem(stats: Stats, train: list[Sample], files: list[FileReport]) -> str |
 
 
 def _most_frequent(speakers: list[SpeakerCount]) -> str:
-    named = [f"{s.name} ({s.lines} lines)" for s in speakers[:_HINT_SPEAKERS]]
+    named = [
+        f"{s.name} ({s.lines} line{'' if s.lines == 1 else 's'})" for s in speakers[:_HINT_SPEAKERS]
+    ]
     return ", ".join(named) if named else "none (no line had a speaker)"

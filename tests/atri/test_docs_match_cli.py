@@ -320,6 +320,30 @@ def test_readme_default_tables_match_the_code() -> None:
         assert tomllib.loads(f"v = {shown}")["v"] == value, f"[{section}] {key}"
 
 
+def test_readme_first_chat_starts_with_the_lines_the_console_prints() -> None:
+    """The transcript under "Two commands" quotes the console's fixed start lines."""
+    from bot.console import HELP, OFFLINE_DEMO_NOTE
+
+    transcript = next(body for lang, body in _code_blocks(README) if lang == "text")
+    assert OFFLINE_DEMO_NOTE.format(name="ATRI") in transcript.splitlines()
+    assert HELP in transcript.splitlines()
+
+
+def test_readme_route_table_names_every_worker_route() -> None:
+    """Each route `atri worker` serves has a row in the README's route table."""
+    routes = []
+    for source, prefix in (("app.py", ""), ("openai_api.py", "/v1")):
+        text = (REPO / "model" / "server" / source).read_text(encoding="utf-8")
+        for verb, path in re.findall(r'@(?:app|router)\.(get|post|api_route)\("([^"]+)"', text):
+            path = re.sub(r"\{[^}]*\}", "{}", prefix + path)  # a parameter's name aside
+            routes.append(("GET" if verb == "api_route" else verb.upper(), path))
+    rows = (line for line in README.splitlines() if line.startswith("| `"))
+    table = re.sub(r"\{\w+\}", "{}", "\n".join(rows))
+    missing = [f"{verb} {path}" for verb, path in routes if f"`{verb} {path}`" not in table]
+    assert len(routes) >= 15
+    assert not missing, f"routes with no row in README's table: {missing}"
+
+
 def _config_lines_by_section() -> dict[str, list[str]]:
     lines: dict[str, list[str]] = {"": []}
     section = ""

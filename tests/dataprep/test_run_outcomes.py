@@ -106,6 +106,7 @@ def test_unmatched_aliases_name_the_most_frequent_speakers(tmp_path: Path) -> No
         "the most frequent speakers are 亚托莉 (7 lines), 夏生 (7 lines), 机器人少女 (2 lines),"
         in text
     )
+    assert "水菜萌 (1 line):" in text  # not "(1 lines)"
     assert "add the right names to [dataprep] character_aliases." in text
     assert not (tmp_path / "o").exists()
 
