@@ -19,3 +19,20 @@ def write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def give_new_file_mode(files: list[Path]) -> None:
+    """Give `files` the mode a new file gets in their folder here (the umask's, 0644 as a
+    rule): safetensors and `tempfile.mkstemp` write 0600, which a server running as
+    another user (vLLM reading the adapters folder on a shared volume) cannot read."""
+    modes: dict[Path, int] = {}
+    for path in files:
+        folder = path.parent
+        if folder not in modes:
+            probe = folder / f".mode-probe-{os.getpid()}"
+            probe.touch()
+            try:
+                modes[folder] = probe.stat().st_mode & 0o777
+            finally:
+                probe.unlink()
+        path.chmod(modes[folder])

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from atri.files import give_new_file_mode
 from model.adapters.versions import AdapterError
 
 ADAPTER_GGUF = "adapter.gguf"
@@ -149,6 +150,7 @@ def _write(target: Path, arch: str, tensors: dict[str, Any], alpha: float) -> No
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
+        give_new_file_mode([Path(tmp)])  # not mkstemp's 0600: vLLM may read it as another user
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from atri.config import Settings
+from atri.files import give_new_file_mode
 from model.adapters.versions import (
     LOSS_PLOT,
     MANIFEST,
@@ -91,6 +92,7 @@ def publish_version(
         }
         write_json_atomic(tmp / MANIFEST, manifest)
         write_gguf_adapter(settings, tmp)
+        give_new_file_mode([f for f in tmp.rglob("*") if f.is_file()])
         return publish(tmp, out, version)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -4,6 +4,7 @@ and a conversion that fails costs only that shortcut, never the version."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -40,6 +41,10 @@ def test_the_offline_default_gets_its_gguf_lora(settings: Settings, peft_version
     shutil.copytree(peft_version, folder)
     written = write_gguf_adapter(settings, folder)
     assert written == folder / ADAPTER_GGUF and written.stat().st_size > 0
+    # Not mkstemp's 0600: a vLLM or llama.cpp server running as another user reads it.
+    mask = os.umask(0)
+    os.umask(mask)
+    assert written.stat().st_mode & 0o777 == 0o666 & ~mask
 
 
 def test_another_base_without_llamacpp_gets_none(

@@ -50,6 +50,9 @@ def test_train_then_eval_makes_a_version_the_engine_loads(
     for name in ("adapter_config.json", "adapter_model.safetensors", "manifest.json", "loss.png"):
         assert (version / name).is_file(), name
     assert not (version / "adapter.gguf").exists()  # a base with no GGUF, engine local
+    # Readable as any file made here (not safetensors' 0600): vLLM may run as another user.
+    for name in ("adapter_model.safetensors", "manifest.json"):
+        assert (version / name).stat().st_mode & 0o777 == 0o666 & ~_umask(), name
     manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["format"] == "atri-adapter" and manifest["version"] == version.name
     assert manifest["base_model"] == str(tiny_model_dir)
@@ -374,3 +377,9 @@ def test_eval_says_which_held_out_conversations_its_perplexity_leaves_out(
         "1 of the 4 held-out conversations are left out of the perplexity: 1 too long for "
         "[train] max_seq_length = 128 even with only their last exchange."
     ) in " ".join(result.output.split())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
