@@ -19,6 +19,7 @@ from atri.cli_common import (
     CONFIG_HELP,
     Commands,
     State,
+    atri_command,
     configured_settings,
     console,
     err_console,
@@ -184,7 +185,8 @@ def prep(
     # An adapter learns the character from the dialogue: the samples carry the short
     # training prompt, not the whole card (which a base model without an adapter gets).
     system_prompt = configured_persona(settings).training_prompt(settings.persona.training_prompt)
-    raise typer.Exit(run_prep(settings, scripts, out, fmt, system_prompt, console))
+    train = atri_command("train")
+    raise typer.Exit(run_prep(settings, scripts, out, fmt, system_prompt, console, train))
 
 
 # `atri train` flags whose name is not their [train] key's.

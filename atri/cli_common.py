@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import shlex
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from atri.config import Settings, load_settings
+from atri.config import Settings, find_config_path, load_settings
 from atri.errors import ConfigError, UserError
 
 CONFIG_HELP = "config file (default: $ATRI_CONFIG, else ./config.toml)"
@@ -81,6 +82,19 @@ def config_after_group(
     # `atri memory --config X list`: between the group and its command, as people type it.
     if config_path is not None:
         State.config = config_path
+
+
+def atri_command(command: str) -> str:
+    """`atri <command>` as the user must type it to run under this run's config: with
+    `--config` when it is not the one `atri` finds without it (a second character's)."""
+    used = find_config_path(State.config)
+    try:
+        default = find_config_path(None)
+    except ConfigError:  # $ATRI_CONFIG names a missing file: only --config would work
+        default = None
+    if used is None or (default is not None and default.resolve() == used.resolve()):
+        return f"atri {command}"
+    return f"atri --config {shlex.quote(str(used))} {command}"
 
 
 def configured_settings() -> Settings:

@@ -37,6 +37,7 @@ def run_prep(
     fmt: str | None,
     system_prompt: str,
     console: Console,
+    train_command: str = "atri train",
 ) -> int:
     """Exit code 0 when a dataset was written, 1 when nothing usable came out (the output
     folder is then left as it was), 2 on bad usage."""
@@ -98,7 +99,7 @@ def run_prep(
     if result.problem is not None:
         _say(console, f"{result.problem} {out} was left as it was.", "red")
         return 1
-    _say(console, _summary(result, out, settings), None)
+    _say(console, _summary(result, out, settings, train_command), None)
     return 0
 
 
@@ -154,7 +155,9 @@ def _counted(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _summary(result: PrepResult, out: Path, settings: Settings) -> str:
+def _summary(result: PrepResult, out: Path, settings: Settings, train_command: str) -> str:
+    """What was written where, and the command that trains on it when `atri train`'s
+    default dataset is another file (`train_command`: with `--config` where it must be)."""
     s = result.stats.samples
     sentence = (
         f"{_counted(s.get('train', 0), 'train sample')} ({s.get('background', 0)} from "
@@ -167,5 +170,5 @@ def _summary(result: PrepResult, out: Path, settings: Settings) -> str:
             "sharegpt", "train"
         )
         if settings.path(settings.train.dataset).resolve() != train_file.resolve():
-            sentence += f" Train on it with: atri train --dataset {train_file}"
+            sentence += f" Train on it with: {train_command} --dataset {train_file}"
     return sentence

@@ -617,3 +617,28 @@ def test_a_broken_card_stops_the_worker_in_one_sentence_before_it_wakes(tmp_path
     assert code == 1, out
     assert flat.count("error:") == 1 and "character card is not valid" in flat
     assert "Waking" not in out and "Traceback" not in out
+
+
+def test_prep_names_the_config_in_its_train_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`atri --config eileen.toml prep …` said "Train on it with: atri train --dataset …",
+    which would train under ./config.toml (another character's) instead."""
+    script = Path(__file__).parents[1] / "dataprep" / "fixtures" / "plain_zh.txt"
+    other = tmp_path / "second" / "other.toml"
+    other.parent.mkdir()
+    other.write_text("[dataprep]\neval_ratio = 0\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ATRI_CONFIG", raising=False)
+    runner = CliRunner(env={"COLUMNS": "400"})
+
+    def hint(*config: str) -> str:
+        result = runner.invoke(app, [*config, "prep", str(script), "-o", "out"])
+        assert result.exit_code == 0, result.output
+        return " ".join(result.output.split()).split("Train on it with: ")[1]
+
+    assert hint("--config", str(other)).startswith(f"atri --config {other} train --dataset ")
+    # The config atri finds by itself (./config.toml) needs no --config in the command.
+    (tmp_path / "config.toml").write_text(other.read_text(encoding="utf-8"), encoding="utf-8")
+    assert hint("--config", "config.toml").startswith("atri train --dataset ")
+    assert hint().startswith("atri train --dataset ")
