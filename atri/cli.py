@@ -29,7 +29,7 @@ from atri.cli_common import (
 from atri.config import Settings
 from atri.memory_commands import memory_app
 from atri.persona_commands import persona_app
-from atri.terminal import waking_line
+from atri.terminal import counted, waking_line
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -371,7 +371,7 @@ def eval_(
         "held-out perplexity", ppl(report.base.perplexity), ppl(report.adapter.perplexity)
     )
     table.add_row(
-        f"out-of-character rate ({report.probes} probes)",
+        f"out-of-character rate ({counted(report.probes, 'probe')})",
         f"{report.base.ooc_rate:.0%}",
         f"{report.adapter.ooc_rate:.0%}",
     )
@@ -417,7 +417,8 @@ def _eval_recall(settings: Settings, filler: int, count: int) -> None:
         )
     console.print(table)
     console.print(
-        f"{len(report.results)} probes, {report.filler_exchanges} exchanges between fact and "
+        f"{counted(len(report.results), 'probe')}, "
+        f"{counted(report.filler_exchanges, 'exchange')} between fact and "
         f"question: carried into the prompt {report.carried_rate:.0%}, recalled "
         f"{report.recall_rate:.0%}. Summaries written: {report.summaries}; model answers "
         f"that were no summary (the person's own statements kept instead): "

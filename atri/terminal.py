@@ -18,3 +18,8 @@ def printable(text: str) -> str:
 def waking_line(name: str) -> str:
     """What a command says while the model loads: the configured character wakes up."""
     return f"Waking {printable(name)} up (loading the model)…"
+
+
+def counted(n: int, noun: str) -> str:
+    """ "1 probe", "2 probes": a count and its noun, as a person writes them."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from atri.config import Settings
+from atri.terminal import counted
 from dataprep.errors import DataprepError
 from dataprep.formats import FORMAT_NAMES
 from dataprep.pipeline import PrepResult, prepare
@@ -151,18 +152,14 @@ def stats_table(stats: Stats) -> Table:
     return table
 
 
-def _counted(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
 def _summary(result: PrepResult, out: Path, settings: Settings, train_command: str) -> str:
     """What was written where, and the command that trains on it when `atri train`'s
     default dataset is another file (`train_command`: with `--config` where it must be)."""
     s = result.stats.samples
     sentence = (
-        f"{_counted(s.get('train', 0), 'train sample')} ({s.get('background', 0)} from "
-        f"background), {_counted(s.get('eval', 0), 'eval sample')} in "
-        f"{_counted(result.stats.scenes.get('eval', 0), 'held-out scene')}; written to {out}."
+        f"{counted(s.get('train', 0), 'train sample')} ({s.get('background', 0)} from "
+        f"background), {counted(s.get('eval', 0), 'eval sample')} in "
+        f"{counted(result.stats.scenes.get('eval', 0), 'held-out scene')}; written to {out}."
     )
     cfg = settings.dataprep
     if "sharegpt" in cfg.output_formats:
