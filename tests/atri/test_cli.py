@@ -617,3 +617,33 @@ def test_a_broken_card_stops_the_worker_in_one_sentence_before_it_wakes(tmp_path
     assert code == 1, out
     assert flat.count("error:") == 1 and "character card is not valid" in flat
     assert "Waking" not in out and "Traceback" not in out
+
+
+@pytest.mark.parametrize(
+    ("engine", "command"),
+    [
+        ("local", "chat"),
+        ("local", "worker"),
+        ("local", "train"),
+        ("local", "eval --recall"),
+        ("llamacpp", "chat"),
+        ("openai", "serve"),
+    ],
+)
+def test_a_chat_template_that_does_not_compile_stops_every_command_in_one_sentence(
+    tmp_path: Path, engine: str, command: str
+) -> None:
+    """Before, it passed the config check and every chat failed with a traceback and a
+    sentence blaming the base model's template; now nothing loads."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[model]\nengine = "{engine}"\nbase = "no-such-model-folder"\n'
+        'openai_base_url = "http://127.0.0.1:9/v1"\nchat_template = "{{ messages"\n',
+        encoding="utf-8",
+    )
+    code, out = atri(config, *command.split())
+    flat = " ".join(out.split())
+    assert code == 2, out
+    assert flat.count("error:") == 1 and "Traceback" not in out
+    assert "error: [model] chat_template in config.toml is not a Jinja template" in flat
+    assert "(unexpected end of template, expected 'end of print statement', line 1" in flat
