@@ -327,6 +327,17 @@ class TrainSettings(Section):
     logging_steps: PositiveInt = 5
     seed: int = 42
 
+    @field_validator("target_modules")
+    @classmethod
+    def _some_modules(cls, value: list[str]) -> list[str]:
+        """[] put LoRA on no layer: refused only once the base model had loaded."""
+        if not value:
+            raise ValueError(
+                'must name the layers that get LoRA, like ["q_proj", "v_proj"], or be '
+                '["all-linear"] for every linear layer'
+            )
+        return value
+
 
 class EvalSettings(Section):
     probes: str = ""

@@ -134,6 +134,12 @@ def test_shipped_config_comments_every_key() -> None:
             '[train]\ntarget_modules = "q_proj"',
             'config.toml: [train] target_modules = "q_proj": must be a list',
         ),
+        # It trained no layer, and said so only once the base model had loaded.
+        (
+            "[train]\ntarget_modules = []",
+            "config.toml: [train] target_modules = []: must name the layers that get LoRA, "
+            'like ["q_proj", "v_proj"], or be ["all-linear"] for every linear layer',
+        ),
         ("memory = 3", "config.toml: memory = 3: must be a table"),
     ],
 )
