@@ -140,6 +140,18 @@ def test_shipped_config_comments_every_key() -> None:
             "config.toml: [train] target_modules = []: must name the layers that get LoRA, "
             'like ["q_proj", "v_proj"], or be ["all-linear"] for every linear layer',
         ),
+        # She called a nameless user nothing, the bots posted "……" for a busy or error
+        # line, an adapter was trained with no system prompt: blanks only are empty too.
+        ('[persona]\nuser_name = ""', 'config.toml: [persona] user_name = "": must not be empty'),
+        (
+            '[persona]\ntraining_prompt = "   "',
+            'config.toml: [persona] training_prompt = "   ": must not be empty',
+        ),
+        ('[worker]\nbusy_reply = ""', 'config.toml: [worker] busy_reply = "": must not be empty'),
+        (
+            '[worker]\nerror_reply = " "',
+            'config.toml: [worker] error_reply = " ": must not be empty',
+        ),
         ("memory = 3", "config.toml: memory = 3: must be a table"),
     ],
 )
