@@ -432,6 +432,19 @@ class DataprepSettings(Section):
     )
     seed: int = 42
 
+    @field_validator("background_questions")
+    @classmethod
+    def _each_names_the_topic(cls, value: list[str]) -> list[str]:
+        """Without {topic}, one question was asked of every fact, each time with another
+        answer: samples that teach nothing but confusion."""
+        for question in value:
+            if "{topic}" not in question:
+                raise ValueError(
+                    f"{question!r} has no {{topic}}, so every fact would be asked the same "
+                    'question; write it like "能说说你的{topic}吗？"'
+                )
+        return value
+
     @field_validator("encoding")
     @classmethod
     def _known_encoding(cls, value: str) -> str:

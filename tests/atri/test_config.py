@@ -152,6 +152,12 @@ def test_shipped_config_comments_every_key() -> None:
             '[worker]\nerror_reply = " "',
             'config.toml: [worker] error_reply = " ": must not be empty',
         ),
+        # Every fact was asked the same question, each time with another answer.
+        (
+            '[dataprep]\nbackground_questions = ["能说说你的{topic}吗？", "你好吗？"]',
+            'config.toml: [dataprep] background_questions = ["能说说你的{topic}吗？", "你好吗？"]: '
+            "'你好吗？' has no {topic}, so every fact would be asked the same question",
+        ),
         ("memory = 3", "config.toml: memory = 3: must be a table"),
     ],
 )
