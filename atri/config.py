@@ -198,6 +198,18 @@ class WorkerSettings(Section):
     error_reply: NonBlank = "诶？亚托莉的脑袋好像短路了一下……能再说一遍吗？"
     openai_api_requires_token: bool = False
 
+    @field_validator("host")
+    @classmethod
+    def _a_listen_address(cls, value: str) -> str:
+        """ "" bound every interface: a worker meant for this machine was open to the
+        network, said only in the line it printed once listening."""
+        if not value.strip():
+            raise ValueError(
+                'must not be empty; write "0.0.0.0" to listen on every interface, or '
+                '"127.0.0.1" for this machine only'
+            )
+        return value
+
     @field_validator("url")
     @classmethod
     def _a_worker_address(cls, value: str) -> str:

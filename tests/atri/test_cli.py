@@ -647,3 +647,14 @@ def test_a_chat_template_that_does_not_compile_stops_every_command_in_one_senten
     assert flat.count("error:") == 1 and "Traceback" not in out
     assert "error: [model] chat_template in config.toml is not a Jinja template" in flat
     assert "(unexpected end of template, expected 'end of print statement', line 1" in flat
+
+
+def test_an_empty_worker_host_flag_is_one_sentence(tmp_path: Path) -> None:
+    """`--host ""` listened on every interface, as `[worker] host = ""` did."""
+    config = tmp_path / "config.toml"
+    config.write_text('[model]\nengine = "echo"\n', encoding="utf-8")
+    code, out = atri(config, "worker", "--host", "")
+    flat = " ".join(out.split())
+    assert code == 2, out
+    assert "error: --host = '': must not be empty; write \"0.0.0.0\" to listen on every" in flat
+    assert "Traceback" not in out and "listening" not in out

@@ -158,6 +158,12 @@ def test_shipped_config_comments_every_key() -> None:
             'config.toml: [dataprep] background_questions = ["能说说你的{topic}吗？", "你好吗？"]: '
             "'你好吗？' has no {topic}, so every fact would be asked the same question",
         ),
+        # It listened on every interface: open to the network, said only once listening.
+        (
+            '[worker]\nhost = ""',
+            'config.toml: [worker] host = "": must not be empty; write "0.0.0.0" to listen on '
+            'every interface, or "127.0.0.1" for this machine only',
+        ),
         ("memory = 3", "config.toml: memory = 3: must be a table"),
     ],
 )
