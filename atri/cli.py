@@ -127,12 +127,17 @@ def worker(
     ] = None,
 ) -> None:
     """Run the model worker alone behind HTTP (and the OpenAI-compatible API)."""
+    from pydantic import ValidationError
+
     from atri.config import Secrets
     from model.server.app import run_worker
 
     settings = configured_settings()
     if host is not None:
-        settings.worker.host = host
+        try:
+            settings.worker.host = host
+        except ValidationError as exc:
+            fail(f"--host = {host!r}: {exc.errors()[0]['ctx']['error']}.", 2)
     if port is not None:
         settings.worker.port = port
     secrets = Secrets.from_env()

@@ -66,6 +66,18 @@ def _none_blank(names: list[str]) -> list[str]:
 NameList = Annotated[list[str], AfterValidator(_none_blank)]
 
 
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text
+
+
+# Text said or trained as written: empty (or blanks only), she called a nameless user
+# nothing, the bots posted "……" for a busy or error line, and adapters were trained with
+# no system prompt, each without a word.
+NonBlank = Annotated[str, AfterValidator(_not_blank)]
+
+
 # The short system prompt an adapter is trained with: the adapter learns the character
 # from the dialogue, so the prompt only names who speaks to whom.
 DEFAULT_TRAINING_PROMPT = "你是{{char}}。请以{{char}}的身份和口吻与{{user}}聊天，不要跳出角色。"
@@ -136,8 +148,8 @@ class GenerationSettings(Section):
 class PersonaSettings(Section):
     card: str = ""
     language: Literal["auto", "zh", "en", "ja"] = "auto"
-    user_name: str = "夏生"
-    training_prompt: str = Field(default=DEFAULT_TRAINING_PROMPT, min_length=1)
+    user_name: NonBlank = "夏生"
+    training_prompt: NonBlank = DEFAULT_TRAINING_PROMPT
 
 
 class MemorySettings(Section):
@@ -182,9 +194,21 @@ class WorkerSettings(Section):
     rate_limit_per_minute: int = Field(default=20, ge=0)
     request_timeout_seconds: PositiveFloat = 120.0
     ooc_max_retries: int = Field(default=2, ge=0)
-    busy_reply: str = "呜……亚托莉现在有点忙不过来，请稍等一下再和我说话吧！"
-    error_reply: str = "诶？亚托莉的脑袋好像短路了一下……能再说一遍吗？"
+    busy_reply: NonBlank = "呜……亚托莉现在有点忙不过来，请稍等一下再和我说话吧！"
+    error_reply: NonBlank = "诶？亚托莉的脑袋好像短路了一下……能再说一遍吗？"
     openai_api_requires_token: bool = False
+
+    @field_validator("host")
+    @classmethod
+    def _a_listen_address(cls, value: str) -> str:
+        """ "" bound every interface: a worker meant for this machine was open to the
+        network, said only in the line it printed once listening."""
+        if not value.strip():
+            raise ValueError(
+                'must not be empty; write "0.0.0.0" to listen on every interface, or '
+                '"127.0.0.1" for this machine only'
+            )
+        return value
 
     @field_validator("url")
     @classmethod
@@ -327,6 +351,17 @@ class TrainSettings(Section):
     logging_steps: PositiveInt = 5
     seed: int = 42
 
+    @field_validator("target_modules")
+    @classmethod
+    def _some_modules(cls, value: list[str]) -> list[str]:
+        """[] put LoRA on no layer: refused only once the base model had loaded."""
+        if not value:
+            raise ValueError(
+                'must name the layers that get LoRA, like ["q_proj", "v_proj"], or be '
+                '["all-linear"] for every linear layer'
+            )
+        return value
+
 
 class EvalSettings(Section):
     probes: str = ""
@@ -408,6 +443,19 @@ class DataprepSettings(Section):
         default_factory=lambda: list(OUTPUT_FORMATS), min_length=1
     )
     seed: int = 42
+
+    @field_validator("background_questions")
+    @classmethod
+    def _each_names_the_topic(cls, value: list[str]) -> list[str]:
+        """Without {topic}, one question was asked of every fact, each time with another
+        answer: samples that teach nothing but confusion."""
+        for question in value:
+            if "{topic}" not in question:
+                raise ValueError(
+                    f"{question!r} has no {{topic}}, so every fact would be asked the same "
+                    'question; write it like "能说说你的{topic}吗？"'
+                )
+        return value
 
     @field_validator("encoding")
     @classmethod

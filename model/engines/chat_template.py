@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from atri.errors import UserError
+from atri.errors import ConfigError, UserError
 from model.character.prompt import ChatMessages
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,45 @@ _PROBE_LAST_REPLY = "ATRI-PROBE-LAST-REPLY"
 
 class ChatTemplateError(UserError):
     """The model's chat template refuses a chat even in the shape it was trained on."""
+
+
+class BrokenTemplateError(ConfigError):
+    """`[model] chat_template` is not a Jinja template that compiles."""
+
+
+# The `[model] chat_template` texts checked at start-up (stripped): a template found here
+# is the configured one, and what it refuses names that key, not the base model.
+_CONFIGURED: set[str] = set()
+
+
+def check_configured_template(template: str) -> None:
+    """`[model] chat_template`, compiled once at start-up (before any model loads) the
+    way transformers compiles it for every render; one that does not compile is one
+    sentence with Jinja's error and its line, instead of a failure in every chat."""
+    if not template.strip():
+        return
+    from jinja2 import TemplateSyntaxError
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    try:
+        render_jinja_template([[_user("hi")]], chat_template=template)
+    except TemplateSyntaxError as exc:
+        raise BrokenTemplateError(
+            f"[model] chat_template in config.toml is not a Jinja template that compiles "
+            f"({(exc.message or type(exc).__name__).rstrip('.')}, line {exc.lineno} of the "
+            "template); "
+            "fix it, or leave it empty for the base model's own."
+        ) from None
+    except Exception:
+        pass  # it compiles; what it refuses is said where a chat meets it (`checked`)
+    _CONFIGURED.add(template.strip())
+
+
+def _whose(template: str) -> str:
+    """Which template a message speaks of: the configured one or the base model's."""
+    if template.strip() in _CONFIGURED:
+        return "[model] chat_template"
+    return "the base model's chat template"
 
 
 @dataclass(frozen=True)
@@ -52,13 +91,15 @@ def template_rules(template: str, render: Callable[[ChatMessages], str]) -> Temp
         rules = _RULES[template] = _probe(render)
         if not rules.system:
             log.warning(
-                "the base model's chat template has no system role; ATRI puts the system "
-                "prompt at the start of the first user message"
+                "%s has no system role; ATRI puts the system prompt at the start of the "
+                "first user message",
+                _whose(template),
             )
         if rules.alternating:
             log.info(
-                "the base model's chat template needs user and assistant to alternate; "
-                "messages of one role in a row are joined into one"
+                "%s needs user and assistant to alternate; messages of one role in a row "
+                "are joined into one",
+                _whose(template),
             )
     return rules
 
@@ -129,7 +170,8 @@ def render_chat(tokenizer: Any, messages: ChatMessages, add_generation_prompt: b
     return checked(
         lambda: apply_template(
             tokenizer, conform(messages, chat_rules(tokenizer)), add_generation_prompt
-        )
+        ),
+        str(tokenizer.chat_template),
     )
 
 
@@ -229,13 +271,19 @@ def apply_template(tokenizer: Any, messages: ChatMessages, add_generation_prompt
     return str(text)
 
 
-def checked(render: Callable[[], str]) -> str:
-    """A render of a conformed chat; a template that still refuses it is one sentence."""
+def checked(render: Callable[[], str], template: str) -> str:
+    """A render of a conformed chat under `template`; a template that still refuses it
+    is one sentence, naming `[model] chat_template` where that is the template."""
     try:
         return render()
     except Exception as exc:
+        if template.strip() in _CONFIGURED:
+            fix = "fix it so that it takes them, or leave it empty for the base model's own"
+            whose = "[model] chat_template in config.toml"
+        else:
+            fix = "give one that takes them as [model] chat_template in config.toml"
+            whose = "The base model's chat template"
         raise ChatTemplateError(
-            "The base model's chat template refuses a chat of system, user and assistant "
-            f"messages ({type(exc).__name__}: {exc}); give one that takes them as "
-            "[model] chat_template in config.toml."
+            f"{whose} refuses a chat of system, user and assistant messages "
+            f"({type(exc).__name__}: {exc}); {fix}."
         ) from None

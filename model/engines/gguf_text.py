@@ -125,7 +125,7 @@ class GgufText:
     def render(self, messages: ChatMessages) -> str:
         """The chat in the GGUF's own template, reshaped to what it takes (chat_template)."""
         rules = template_rules(self.chat_template, self._render_as_is)
-        return checked(lambda: self._render_as_is(conform(messages, rules)))
+        return checked(lambda: self._render_as_is(conform(messages, rules)), self.chat_template)
 
     def _render_as_is(self, messages: ChatMessages) -> str:
         # transformers' own renderer, which training and the local engine render through:

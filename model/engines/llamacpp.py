@@ -39,6 +39,7 @@ from model.engines.base import (
     RowLimits,
     row_limits,
 )
+from model.engines.chat_template import check_configured_template
 from model.engines.gguf_text import GgufText
 from model.engines.loading import (
     OFFLINE_GGUF,
@@ -245,6 +246,7 @@ class LlamaCppEngine:
 
     @classmethod
     async def load(cls, settings: Settings) -> LlamaCppEngine:
+        check_configured_template(settings.model.chat_template)
         path = gguf_path(settings)
         base_id = settings.model.base.strip() or "builtin:smollm2-135m"
         config_hash = await asyncio.to_thread(gguf_config_hash, path)

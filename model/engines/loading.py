@@ -22,6 +22,7 @@ from typing import Any
 
 from atri.config import OFFLINE_DEFAULT_BASE, Settings
 from atri.errors import ConfigError, UserError
+from model.engines.chat_template import check_configured_template
 
 log = logging.getLogger(__name__)
 
@@ -370,6 +371,7 @@ def device_map(device: str) -> dict[str, str] | None:
 
 def load_base_model(settings: Settings) -> LoadedModel:
     """Load tokenizer and model for `[model] base` onto the configured device."""
+    check_configured_template(settings.model.chat_template)  # before the slow part
     device = pick_device(settings.model.device)
     source = resolve_base(settings)
     dtype = pick_dtype(settings.model.dtype, device)

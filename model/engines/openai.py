@@ -33,7 +33,7 @@ import httpx
 from atri.config import ConfigError, GenerationSettings, Secrets, Settings
 from model.character.prompt import ChatMessages
 from model.engines.base import NO_LIMITS, EngineStats, Generation, RowLimits, row_limits
-from model.engines.chat_template import TemplateRules, conform
+from model.engines.chat_template import TemplateRules, check_configured_template, conform
 from model.engines.served_template import base_reply_stop, base_tokenizer, check_served_template
 from model.engines.vllm_replica import Replica, ReplicaDown, held_loras, list_models, resolve_model
 
@@ -132,6 +132,7 @@ class OpenAIEngine:
     async def open(cls, settings: Settings, secrets: Secrets | None = None) -> OpenAIEngine:
         """Connect and read every replica's models; an unreachable server is a config
         problem reported in one sentence. Registers `[model] adapter` if set."""
+        check_configured_template(settings.model.chat_template)
         secrets = secrets or Secrets.from_env()
         headers = {}
         if secrets.openai_api_key is not None:

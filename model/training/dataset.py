@@ -86,7 +86,9 @@ class TokenizedSet:
 
 
 def _render(tokenizer: Any, messages: list[dict[str, str]], prompt: bool) -> str:
-    return checked(lambda: apply_template(tokenizer, messages, prompt))
+    return checked(
+        lambda: apply_template(tokenizer, messages, prompt), str(tokenizer.chat_template)
+    )
 
 
 def _segments(tokenizer: Any, conv: Conversation) -> tuple[list[tuple[str, bool]], int]:

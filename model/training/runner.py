@@ -23,6 +23,7 @@ from typing import Any
 
 from atri.config import Settings, TrainSettings
 from model.adapters.versions import MANIFEST, RUNS_DIR, remove_stale_temps, write_json_atomic
+from model.engines.chat_template import check_configured_template
 from model.training.data_files import resolve_data_files, tokenize_files, unplaced_note
 from model.training.dataset import Collator, RowDataset, pack
 from model.training.errors import TrainError
@@ -77,6 +78,7 @@ def train(
     from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, set_seed
 
     say = notify or (lambda message: log.info("%s", message))
+    check_configured_template(settings.model.chat_template)  # before data and model load
     t = settings.train
     files = resolve_data_files(settings)
     out = adapters_folder(settings)

@@ -642,3 +642,44 @@ def test_prep_names_the_config_in_its_train_command(
     (tmp_path / "config.toml").write_text(other.read_text(encoding="utf-8"), encoding="utf-8")
     assert hint("--config", "config.toml").startswith("atri train --dataset ")
     assert hint().startswith("atri train --dataset ")
+
+
+@pytest.mark.parametrize(
+    ("engine", "command"),
+    [
+        ("local", "chat"),
+        ("local", "worker"),
+        ("local", "train"),
+        ("local", "eval --recall"),
+        ("llamacpp", "chat"),
+        ("openai", "serve"),
+    ],
+)
+def test_a_chat_template_that_does_not_compile_stops_every_command_in_one_sentence(
+    tmp_path: Path, engine: str, command: str
+) -> None:
+    """Before, it passed the config check and every chat failed with a traceback and a
+    sentence blaming the base model's template; now nothing loads."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[model]\nengine = "{engine}"\nbase = "no-such-model-folder"\n'
+        'openai_base_url = "http://127.0.0.1:9/v1"\nchat_template = "{{ messages"\n',
+        encoding="utf-8",
+    )
+    code, out = atri(config, *command.split())
+    flat = " ".join(out.split())
+    assert code == 2, out
+    assert flat.count("error:") == 1 and "Traceback" not in out
+    assert "error: [model] chat_template in config.toml is not a Jinja template" in flat
+    assert "(unexpected end of template, expected 'end of print statement', line 1" in flat
+
+
+def test_an_empty_worker_host_flag_is_one_sentence(tmp_path: Path) -> None:
+    """`--host ""` listened on every interface, as `[worker] host = ""` did."""
+    config = tmp_path / "config.toml"
+    config.write_text('[model]\nengine = "echo"\n', encoding="utf-8")
+    code, out = atri(config, "worker", "--host", "")
+    flat = " ".join(out.split())
+    assert code == 2, out
+    assert "error: --host = '': must not be empty; write \"0.0.0.0\" to listen on every" in flat
+    assert "Traceback" not in out and "listening" not in out

@@ -134,6 +134,36 @@ def test_shipped_config_comments_every_key() -> None:
             '[train]\ntarget_modules = "q_proj"',
             'config.toml: [train] target_modules = "q_proj": must be a list',
         ),
+        # It trained no layer, and said so only once the base model had loaded.
+        (
+            "[train]\ntarget_modules = []",
+            "config.toml: [train] target_modules = []: must name the layers that get LoRA, "
+            'like ["q_proj", "v_proj"], or be ["all-linear"] for every linear layer',
+        ),
+        # She called a nameless user nothing, the bots posted "……" for a busy or error
+        # line, an adapter was trained with no system prompt: blanks only are empty too.
+        ('[persona]\nuser_name = ""', 'config.toml: [persona] user_name = "": must not be empty'),
+        (
+            '[persona]\ntraining_prompt = "   "',
+            'config.toml: [persona] training_prompt = "   ": must not be empty',
+        ),
+        ('[worker]\nbusy_reply = ""', 'config.toml: [worker] busy_reply = "": must not be empty'),
+        (
+            '[worker]\nerror_reply = " "',
+            'config.toml: [worker] error_reply = " ": must not be empty',
+        ),
+        # Every fact was asked the same question, each time with another answer.
+        (
+            '[dataprep]\nbackground_questions = ["能说说你的{topic}吗？", "你好吗？"]',
+            'config.toml: [dataprep] background_questions = ["能说说你的{topic}吗？", "你好吗？"]: '
+            "'你好吗？' has no {topic}, so every fact would be asked the same question",
+        ),
+        # It listened on every interface: open to the network, said only once listening.
+        (
+            '[worker]\nhost = ""',
+            'config.toml: [worker] host = "": must not be empty; write "0.0.0.0" to listen on '
+            'every interface, or "127.0.0.1" for this machine only',
+        ),
         ("memory = 3", "config.toml: memory = 3: must be a table"),
     ],
 )

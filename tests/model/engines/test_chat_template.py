@@ -1,11 +1,20 @@
 """The one probe of a chat template for the token that ends a reply (chat_template.py's
-`template_reply_stop`), on the real templates of tests/model/chat_templates.py."""
+`template_reply_stop`), on the real templates of tests/model/chat_templates.py, and the
+start-up check of `[model] chat_template`."""
 
 from __future__ import annotations
 
 import pytest
 
-from model.engines.chat_template import ReplyStop, reply_stop, template_reply_stop
+from model.engines.chat_template import (
+    BrokenTemplateError,
+    ChatTemplateError,
+    ReplyStop,
+    check_configured_template,
+    render_chat,
+    reply_stop,
+    template_reply_stop,
+)
 from tests.model.chat_templates import REAL_TEMPLATES, template_tokenizer
 from tests.tiny_model import CHATML_TEMPLATE, TRAINING_TEXT, build_tokenizer
 
@@ -60,3 +69,55 @@ def test_no_stop_where_the_template_refuses_or_writes_plain_text() -> None:
     assert reply_stop(build_tokenizer(TRAINING_TEXT, 512, CHATML_TEMPLATE)) == ReplyStop(
         "<|im_end|>", after_last_reply=True
     )
+
+
+@pytest.mark.parametrize(
+    ("template", "error", "line"),
+    [
+        ("{% if %}", "Expected an expression, got 'end of statement block'", 1),
+        ("{{ messages", "unexpected end of template, expected 'end of print statement'", 1),
+        (
+            "{% for m in messages %}\n{{ m['content'] }}\n{% endif %}",
+            "Encountered unknown tag 'endif'. Jinja was looking for the following tags: "
+            "'endfor' or 'else'. The innermost block that needs to be closed is 'for'",
+            3,
+        ),
+        ("{{ messages | no_such_filter }}", "No filter named 'no_such_filter'", 1),
+    ],
+)
+def test_a_configured_template_that_does_not_compile_is_one_sentence(
+    template: str, error: str, line: int
+) -> None:
+    """Before, it passed the config check and every chat failed with a traceback and a
+    sentence blaming the base model's template."""
+    with pytest.raises(BrokenTemplateError) as caught:
+        check_configured_template(template)
+    message = str(caught.value)
+    assert message.startswith("[model] chat_template in config.toml is not a Jinja template")
+    assert f"({error}, line {line} of the template)" in message
+    assert "\n" not in message
+
+
+def test_a_template_that_compiles_passes_the_check() -> None:
+    check_configured_template("")
+    check_configured_template(CHATML_TEMPLATE)
+    # It compiles: what it refuses is said where a chat meets it.
+    check_configured_template("{{ raise_exception('no chats') }}")
+
+
+def test_a_chat_the_configured_template_refuses_names_the_key() -> None:
+    configured = "{# configured #}{{ raise_exception('Only user messages, please') }}"
+    check_configured_template(configured)
+    with pytest.raises(ChatTemplateError) as caught:
+        render_chat(build_tokenizer(TRAINING_TEXT, 512, configured), [_user("hi")], True)
+    message = str(caught.value)
+    assert message.startswith("[model] chat_template in config.toml refuses a chat")
+    assert "Only user messages, please" in message and "base model's chat" not in message
+
+    own = "{# the model's own #}{{ raise_exception('Only user messages, please') }}"
+    with pytest.raises(ChatTemplateError, match=r"^The base model's chat template refuses"):
+        render_chat(build_tokenizer(TRAINING_TEXT, 512, own), [_user("hi")], True)
+
+
+def _user(text: str) -> dict[str, str]:
+    return {"role": "user", "content": text}
