@@ -78,6 +78,21 @@ def _not_blank(text: str) -> str:
 NonBlank = Annotated[str, AfterValidator(_not_blank)]
 
 
+def _a_listen_address(value: str) -> str:
+    if not value.strip():
+        raise ValueError(
+            'must not be empty; write "0.0.0.0" to listen on every interface, or '
+            '"127.0.0.1" for this machine only'
+        )
+    return value
+
+
+# Where a server listens ([worker] host, [qq] host). "" bound every interface: a server
+# meant for this machine was open to the network, said only in the line it printed once
+# listening.
+ListenHost = Annotated[str, AfterValidator(_a_listen_address)]
+
+
 # The short system prompt an adapter is trained with: the adapter learns the character
 # from the dialogue, so the prompt only names who speaks to whom.
 DEFAULT_TRAINING_PROMPT = "你是{{char}}。请以{{char}}的身份和口吻与{{user}}聊天，不要跳出角色。"
@@ -183,7 +198,7 @@ class RoomSettings(Section):
 
 class WorkerSettings(Section):
     url: str = ""
-    host: str = "127.0.0.1"
+    host: ListenHost = "127.0.0.1"
     # 0: any free port; `atri worker` prints the one it got.
     port: int = Field(default=8765, ge=0, le=65535)
     max_batch: PositiveInt = 8
@@ -197,18 +212,6 @@ class WorkerSettings(Section):
     busy_reply: NonBlank = "呜……亚托莉现在有点忙不过来，请稍等一下再和我说话吧！"
     error_reply: NonBlank = "诶？亚托莉的脑袋好像短路了一下……能再说一遍吗？"
     openai_api_requires_token: bool = False
-
-    @field_validator("host")
-    @classmethod
-    def _a_listen_address(cls, value: str) -> str:
-        """ "" bound every interface: a worker meant for this machine was open to the
-        network, said only in the line it printed once listening."""
-        if not value.strip():
-            raise ValueError(
-                'must not be empty; write "0.0.0.0" to listen on every interface, or '
-                '"127.0.0.1" for this machine only'
-            )
-        return value
 
     @field_validator("url")
     @classmethod
@@ -244,7 +247,7 @@ class ReloadSettings(Section):
     max_ooc_rate_increase: float = Field(default=0.05, ge=0, le=1)
     require_eval: bool = False
     keep_previous: int = Field(default=1, ge=0)
-    smoke_prompt: str = Field(default="你好，亚托莉！今天过得怎么样？", min_length=1)
+    smoke_prompt: NonBlank = "你好，亚托莉！今天过得怎么样？"
     smoke_max_new_tokens: PositiveInt = 16
 
 
@@ -518,7 +521,7 @@ class DiscordSettings(Section):
 
 class QQSettings(Section):
     enabled: bool = False
-    host: str = "127.0.0.1"
+    host: ListenHost = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     nicknames: NameList = Field(default_factory=list)  # empty: the card's names
     reply_in_private: bool = True

@@ -164,6 +164,15 @@ def test_shipped_config_comments_every_key() -> None:
             'config.toml: [worker] host = "": must not be empty; write "0.0.0.0" to listen on '
             'every interface, or "127.0.0.1" for this machine only',
         ),
+        (
+            '[qq]\nhost = " "',
+            'config.toml: [qq] host = " ": must not be empty; write "0.0.0.0" to listen on '
+            'every interface, or "127.0.0.1" for this machine only',
+        ),
+        (
+            '[reload]\nsmoke_prompt = "  "',
+            'config.toml: [reload] smoke_prompt = "  ": must not be empty',
+        ),
         ("memory = 3", "config.toml: memory = 3: must be a table"),
     ],
 )
