@@ -48,8 +48,9 @@ _CONFIGURED: set[str] = set()
 def check_configured_template(template: str) -> None:
     """`[model] chat_template`, compiled once at start-up (before any model loads) the
     way transformers compiles it for every render; one that does not compile is one
-    sentence with Jinja's error and its line, instead of a failure in every chat."""
-    if not template.strip():
+    sentence with Jinja's error and its line, instead of a failure in every chat. Checked
+    once a process: `atri train` and `atri eval` reach it again through the model load."""
+    if not template.strip() or template.strip() in _CONFIGURED:
         return
     from jinja2 import TemplateSyntaxError
     from transformers.utils.chat_template_utils import render_jinja_template
