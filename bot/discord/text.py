@@ -4,8 +4,10 @@ Model output is untrusted: it may contain `@everyone` or a `<@id>` it saw in the
 conversation. Everything ATRI sends goes through `outgoing_parts`, and the client also
 sets `AllowedMentions.none()`, so a ping needs both defences to fail. A member can also
 ask her to write Discord markup: a masked link (`[free Nitro](https://…)` hides where it
-goes), a `# ` heading, `-# ` small print or a `>>> ` quote taking over the channel. Those
-are shown as the plain text they are; code blocks stay as written (nothing renders there).
+goes), a `# ` heading (also as a list item, `- # `), `-# ` small print or a `>>> ` quote
+taking over the channel. Those are shown as the plain text they are; closed code blocks
+stay as written (nothing renders there; an unclosed ``` renders nothing either, so what
+follows it is defused like any text).
 """
 
 from __future__ import annotations
@@ -23,15 +25,22 @@ _MENTION = re.compile(r"<@([!&]?)(\d{1,20})>")
 # Discord pings for "@everyone"/"@here" wherever they appear, even inside a word.
 _MASS_MENTION = re.compile(r"@(?=everyone|here)", re.IGNORECASE)
 
-# [text](url), [text](<url>), [text](url "title"), [[text]](url): Discord shows only the text.
+# [text](url), [text](<url>), [text](url "title"), [[text]](url), text over several lines,
+# an address with parentheses in it (a Wikipedia page's): Discord shows only the text.
 _MASKED_LINK = re.compile(
-    r"\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]\(\s*<?([a-zA-Z][a-zA-Z0-9+.-]*://[^\s()<>]+)>?(?:\s+\"[^\"\n]*\")?\s*\)"
+    r"\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\(\s*<?"
+    r"([a-zA-Z][a-zA-Z0-9+.-]*://(?:[^\s()<>]|\([^\s()<>]*\))+)"
+    r">?(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'))?\s*\)"
 )
-# At a line's start: a heading (#, ##, ###), small print (-#), a block quote (>, >>>).
-_MARKUP_AHEAD = r"(?=#{1,3}[ \t]|-#[ \t]|>)"
+# Where a link's text would end and its address begin.
+_LINK_HALVES = re.compile(r"\]\((?=\s*<?[a-zA-Z][a-zA-Z0-9+.-]*://)")
+# At a line's start, or as a list item's first words (- # 标题): a heading (#, ##, ###),
+# small print (-#), a block quote (>, >>>).
+_MARKUP_AHEAD = r"(?=(?:(?:[-*+]|\d+[.)])[ \t]+)?(?:#{1,3}[ \t]|-#[ \t]|>))"
 _LINE_MARKUP = re.compile(r"^([ \t]*)" + _MARKUP_AHEAD, re.MULTILINE)
 _PART_START = re.compile(r"\A" + _MARKUP_AHEAD)
-_FENCED = re.compile(r"(```.*?(?:```|$))", re.DOTALL)
+# Only a closed block is code to Discord: after an unclosed ``` markup still renders.
+_FENCED = re.compile(r"(```.*?```)", re.DOTALL)
 
 # Looks up a display name: (kind, id) → name, or None when unknown. kind is "user" or "role".
 NameLookup = Callable[[str, int], str | None]
@@ -68,6 +77,9 @@ def break_mass_mentions(text: str) -> str:
 
 def _plain_markup(text: str) -> str:
     text = _MASKED_LINK.sub(lambda m: f"{m.group(1)} (<{m.group(2)}>)", text)
+    # What spelling out left of a link nested in a link's text ("[[x](url)](url2)")
+    # is broken where its two halves meet.
+    text = _LINK_HALVES.sub("]" + ZERO_WIDTH_SPACE + "(", text)
     return _LINE_MARKUP.sub(lambda m: m.group(1) + ZERO_WIDTH_SPACE, text)
 
 

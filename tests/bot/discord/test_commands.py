@@ -54,6 +54,8 @@ async def answer_to(fake: FakeDiscord, user: int, group: str, sub: str, **kw: An
     )
     assert call.body["type"] == 4
     assert call.body["data"]["flags"] & EPHEMERAL
+    # Her answers echo stored text (memory): they ping nobody, like her replies.
+    assert call.body["data"]["allowed_mentions"] == {"parse": []}
     return call
 
 
@@ -261,6 +263,7 @@ async def test_a_slow_command_defers_first_then_follows_up(
     assert fake_discord.calls.index(callback) < fake_discord.calls.index(followup)
     assert followup.path == f"/webhooks/{APPLICATION_ID}/{payload['token']}"
     assert followup.body["flags"] & EPHEMERAL
+    assert followup.body["allowed_mentions"] == {"parse": []}
     assert "忘掉" in followup.body["content"]
 
 

@@ -92,3 +92,31 @@ def test_a_nickname_written_as_a_mention_stays_text() -> None:
 
     (part,) = outgoing_parts("hi <@1>", odd)
     assert "<@&7>" not in part and part.replace(ZWSP, "") == "hi @<@&7>"
+
+
+def test_an_unclosed_code_fence_shields_no_markup() -> None:
+    # Discord renders a code block only between two fences: after a lone ``` the heading
+    # and the masked link below it render as markup.
+    (part,) = outgoing_parts("```\n# 大标题\n[领取 Nitro](https://evil.example)")
+    assert part == f"```\n{ZWSP}# 大标题\n领取 Nitro (<https://evil.example>)"
+
+
+def test_every_masked_link_discord_renders_is_spelt_out() -> None:
+    text = (
+        "[维基](https://evil.example/A_(b)) [t](https://t.example 'title')\n"
+        "[两\n行](https://two.example) [[内](https://in.example)](https://out.example)"
+    )
+    (part,) = outgoing_parts(text)
+    assert part == (
+        "维基 (<https://evil.example/A_(b)>) t (<https://t.example>)\n"
+        f"两\n行 (<https://two.example>) [内]{ZWSP}(https://in.example) (<https://out.example>)"
+    )
+
+
+def test_a_heading_or_quote_as_a_list_item_is_plain_text() -> None:
+    (part,) = outgoing_parts("- # 大标题\n  * > 引用\n1. -# 小字\n- 普通的一项\n-1 # 不是标题")
+    assert part == (
+        f"{ZWSP}- # 大标题\n  {ZWSP}* > 引用\n{ZWSP}1. -# 小字\n- 普通的一项\n-1 # 不是标题"
+    )
+    parts = outgoing_parts("好" * 1995 + "。- # 标题呢")
+    assert parts[1] == f"{ZWSP}- # 标题呢"
