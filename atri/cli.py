@@ -295,7 +295,9 @@ def _train(settings: Settings, resume: bool) -> None:
         err_console.print("Interrupted; no version was written. `atri train --resume` continues.")
         raise typer.Exit(130) from None
     m = result.manifest
-    table = Table("", "value", title=f"ATRI adapter {m['version']}", show_header=False)
+    # The manifest names no character (the dataset says who she is, not the card), and
+    # "ATRI adapter" would read as hers whoever it is: the same title as the loss plot's.
+    table = Table("", "value", title=f"LoRA adapter {m['version']}", show_header=False)
     eval_loss = "n/a" if m["eval_loss"] is None else f"{m['eval_loss']:.4f}"
     rows = [
         ("base model", m["base_model"]),
@@ -371,7 +373,7 @@ def eval_(
     def ppl(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.2f}"
 
-    table = Table("", "base", "adapter", title=f"LoRA adapter {report.adapter_version}")
+    table = Table("", "base", "adapter", title=report.title)
     table.add_row(
         "held-out perplexity", ppl(report.base.perplexity), ppl(report.adapter.perplexity)
     )

@@ -321,6 +321,11 @@ class OOCSettings(Section):
     min_language_units: PositiveInt = 4
 
 
+# `[train] target_modules = ["all-linear"]` (peft's word): every linear layer of the
+# blocks, the output head excepted.
+ALL_LINEAR = "all-linear"
+
+
 class TrainSettings(Section):
     dataset: str = "data/dataset/atri_sharegpt.json"
     eval_dataset: str = ""
@@ -361,7 +366,13 @@ class TrainSettings(Section):
         if not value:
             raise ValueError(
                 'must name the layers that get LoRA, like ["q_proj", "v_proj"], or be '
-                '["all-linear"] for every linear layer'
+                f'["{ALL_LINEAR}"] for every linear layer'
+            )
+        # Beside other names, peft would look for a layer literally called "all-linear".
+        if ALL_LINEAR in value and len(value) > 1:
+            raise ValueError(
+                f'"{ALL_LINEAR}" must be the only entry: it already means every linear layer, '
+                "so drop it or the other names"
             )
         return value
 

@@ -53,10 +53,9 @@ def check_configured_template(template: str) -> None:
     if not template.strip() or template.strip() in _CONFIGURED:
         return
     from jinja2 import TemplateSyntaxError
-    from transformers.utils.chat_template_utils import render_jinja_template
 
     try:
-        render_jinja_template([[_user("hi")]], chat_template=template)
+        compile_like_transformers(template)
     except TemplateSyntaxError as exc:
         raise BrokenTemplateError(
             f"[model] chat_template in config.toml is not a Jinja template that compiles "
@@ -65,8 +64,36 @@ def check_configured_template(template: str) -> None:
             "fix it, or leave it empty for the base model's own."
         ) from None
     except Exception:
-        pass  # it compiles; what it refuses is said where a chat meets it (`checked`)
+        pass  # compiled or not, a chat that meets it says what it refuses (`checked`)
     _CONFIGURED.add(template.strip())
+
+
+def compile_like_transformers(template: str) -> Any:
+    """`template` compiled by jinja2 in the environment transformers renders chat templates
+    in (`chat_template_utils._compile_jinja_template`): its sandbox, parser options and
+    extensions (loop controls, the `{% generation %}` block), so the same templates
+    compile and fail. Its globals and its own `tojson` (a filter jinja2 also has) matter
+    only when rendering. Here so that the openai engine, which renders nothing itself,
+    does not import transformers (about a second) to check `[model] chat_template`."""
+    from jinja2 import nodes
+    from jinja2.ext import Extension, loopcontrols
+    from jinja2.parser import Parser
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    class Generation(Extension):
+        """`{% generation %}…{% endgeneration %}`, parsed as transformers' AssistantTracker
+        parses it; its body renders as it stands."""
+
+        tags = {"generation"}  # noqa: RUF012 (jinja2 types it a set)
+
+        def parse(self, parser: Parser) -> list[nodes.Node]:
+            next(parser.stream)
+            return parser.parse_statements(("name:endgeneration",), drop_needle=True)
+
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[Generation, loopcontrols]
+    )
+    return env.from_string(template)
 
 
 def _whose(template: str) -> str:

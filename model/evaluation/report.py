@@ -45,13 +45,17 @@ class EvalReport:
     adapter: ModelFigures
     dataset_style_rate: float
     probes: int
-    language: str
+    language: str  # the card's main language the probes were asked in; "" = unknown
     created_at: str
     worst: list[ProbeReply] = field(default_factory=list)
+    # The name on the character card the eval ran with; "" = unknown. eval.json from
+    # before this field has no "character" key; its readers use only the figures.
+    character: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "adapter_version": self.adapter_version,
+            "character": self.character,
             "base": self.base.as_dict(),
             "adapter": self.adapter.as_dict(),
             "dataset_style_rate": self.dataset_style_rate,
@@ -61,15 +65,22 @@ class EvalReport:
             "created_at": self.created_at,
         }
 
+    @property
+    def title(self) -> str:
+        """Like "Eileen adapter 20260101-120000": named after the card's character, not
+        the project (ATRI is both); "LoRA adapter …" when the character is unknown."""
+        who = f"{self.character} adapter" if self.character else "LoRA adapter"
+        return f"{who} {self.adapter_version}"
+
     def markdown(self) -> str:
         def num(value: float | None, fmt: str) -> str:
             return "n/a" if value is None else format(value, fmt)
 
+        asked = f"{self.probes} probes" + (f" in {self.language}" if self.language else "")
         lines = [
-            f"# ATRI adapter {self.adapter_version}: evaluation",
+            f"# {self.title}: evaluation",
             "",
-            f"{self.probes} probes in {self.language or 'the dataset language'}; "
-            f"created {self.created_at}.",
+            f"{asked}; created {self.created_at}.",
             "",
             "| | base | adapter |",
             "| --- | --- | --- |",

@@ -192,6 +192,7 @@ def evaluate(
         language=language,
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         worst=_worst(replies, settings.eval.worst_examples),
+        character=persona.name,
     )
     _write_report(version_dir, report)
     return report

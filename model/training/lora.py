@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from atri.config import TrainSettings
+from atri.config import ALL_LINEAR, TrainSettings
 from model.training.errors import TrainError
 
-# `[train] target_modules = ["all-linear"]` (peft's word): every linear layer of the
-# blocks, the output head excepted.
-ALL_LINEAR = "all-linear"
 # Output heads under the names models give them, for remote code whose head
 # get_output_embeddings does not return (ChatGLM's output_layer).
 _HEAD_NAMES = {"lm_head", "output_layer", "embed_out"}

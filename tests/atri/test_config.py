@@ -140,6 +140,13 @@ def test_shipped_config_comments_every_key() -> None:
             "config.toml: [train] target_modules = []: must name the layers that get LoRA, "
             'like ["q_proj", "v_proj"], or be ["all-linear"] for every linear layer',
         ),
+        # peft would have looked for a layer named "all-linear" and trained q_proj only.
+        (
+            '[train]\ntarget_modules = ["all-linear", "q_proj"]',
+            'config.toml: [train] target_modules = ["all-linear", "q_proj"]: "all-linear" must '
+            "be the only entry: it already means every linear layer, so drop it or the other "
+            "names",
+        ),
         # She called a nameless user nothing, the bots posted "……" for a busy or error
         # line, an adapter was trained with no system prompt: blanks only are empty too.
         ('[persona]\nuser_name = ""', 'config.toml: [persona] user_name = "": must not be empty'),

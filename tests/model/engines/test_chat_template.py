@@ -4,6 +4,10 @@ start-up check of `[model] chat_template`."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from model.engines.chat_template import (
@@ -11,6 +15,7 @@ from model.engines.chat_template import (
     ChatTemplateError,
     ReplyStop,
     check_configured_template,
+    compile_like_transformers,
     render_chat,
     reply_stop,
     template_reply_stop,
@@ -103,6 +108,58 @@ def test_a_template_that_compiles_passes_the_check() -> None:
     check_configured_template(CHATML_TEMPLATE)
     # It compiles: what it refuses is said where a chat meets it.
     check_configured_template("{{ raise_exception('no chats') }}")
+
+
+# Templates transformers compiles (its {% generation %} block, loop controls, tojson with
+# its arguments) and ones it refuses (an unknown tag or filter, an unclosed block; an
+# unknown test under an `if` is left to the render by both).
+COMPILES_OR_NOT = [
+    *(t.template for t in REAL_TEMPLATES.values()),
+    CHATML_TEMPLATE,
+    "{% for m in messages %}{% generation %}{{ m.content }}{% endgeneration %}{% endfor %}",
+    "{% for m in messages %}{% if loop.index > 2 %}{% break %}{% endif %}{% continue %}"
+    "{% endfor %}",
+    "{{ messages | tojson(indent=2) }}{{ strftime_now('%Y') }}{{ namespace(a=1).a }}",
+    "{% generation %}unclosed",
+    "{% endgeneration %}",
+    "{% do messages.append(1) %}",
+    "{{ messages | no_such_filter }}",
+    "{% if messages is no_such_test %}{% endif %}",
+    "{% for m in messages %}",
+    "{% raw %}{{ not a tag",
+]
+
+
+@pytest.mark.parametrize("template", COMPILES_OR_NOT)
+def test_the_check_compiles_a_template_as_transformers_does(template: str) -> None:
+    """The check compiles without transformers; the same templates pass and fail."""
+    from jinja2 import TemplateSyntaxError
+    from transformers.utils.chat_template_utils import _compile_jinja_template
+
+    def verdict(compile_: object) -> str:
+        try:
+            compile_(template)  # type: ignore[operator]
+        except TemplateSyntaxError as exc:
+            return f"{exc.message} (line {exc.lineno})"
+        return "compiles"
+
+    assert verdict(compile_like_transformers) == verdict(_compile_jinja_template)
+
+
+def test_the_check_does_not_import_transformers() -> None:
+    """The openai engine checked `[model] chat_template` through transformers' renderer:
+    about a second of import in a process that otherwise never needs transformers."""
+    code = (
+        "import sys\n"
+        "from model.engines.chat_template import check_configured_template\n"
+        "check_configured_template('{% for m in messages %}{{ m.content }}{% endfor %}')\n"
+        "assert 'transformers' not in sys.modules, 'transformers imported'\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-500:]
 
 
 def test_a_chat_the_configured_template_refuses_names_the_key() -> None:
