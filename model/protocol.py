@@ -14,12 +14,20 @@ from pydantic import BaseModel, BeforeValidator, Field, PositiveInt, StrictBool,
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def clean_str(text: str) -> str:
+    """Text from outside as it can be stored and shown: a lone surrogate (JSON allows
+    `"\\ud800"`) cannot be encoded as UTF-8, not in a reply, a log line or SQLite, so each
+    becomes U+FFFD, as an invalid byte would; a NUL character ends a C string (in a
+    terminal, a log reader, a platform's client) and is dropped. Every platform's text
+    meets this in one place: the request's fields."""
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub("\ufffd", text)
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
 def clean_text(value: object) -> object:
-    """A lone surrogate (JSON allows `"\\ud800"`) cannot be encoded as UTF-8: not in a
-    reply, a log line or SQLite. Each becomes U+FFFD, as an invalid byte would."""
-    if isinstance(value, str) and _SURROGATE.search(value):
-        return _SURROGATE.sub("\ufffd", value)
-    return value
+    """`clean_str` as a field validator (a value of another type is pydantic's to refuse)."""
+    return clean_str(value) if isinstance(value, str) else value
 
 
 # A string from outside: text, ids, names. Always encodable.

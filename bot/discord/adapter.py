@@ -27,7 +27,7 @@ from atri.config import ConfigError, DiscordSettings, Secrets, Settings, WorkerS
 from bot.commands import ChannelModes
 from bot.discord.commands import DEFER_AFTER_SECONDS, add_commands, sync_commands
 from bot.discord.lists import RoleLookup, channel_ids, lists_permit, parent_id
-from bot.discord.text import NameLookup, clean_incoming, mentions_as_names, outgoing_parts
+from bot.discord.text import NameLookup, mentions_as_names, outgoing_parts
 from bot.limits import (
     MAX_INPUT_CHARS,
     QUIET_STATUSES,
@@ -37,7 +37,7 @@ from bot.limits import (
 )
 from bot.lines import lines
 from model.character.persona import Persona, canned_lines
-from model.protocol import ChannelMode, ChatRequest, MessageRef, ReplyCut, Worker
+from model.protocol import ChannelMode, ChatRequest, MessageRef, ReplyCut, Worker, clean_str
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def message_text(message: discord.Message, me_id: int) -> str:
     notes = [said.sticker_note.format(sticker=sticker.name) for sticker in message.stickers]
     notes += [said.attachment_note.format(filename=a.filename) for a in message.attachments]
     text = " ".join(part for part in [text.strip(), *notes] if part)
-    return clean_incoming(text)[:MAX_INPUT_CHARS].strip()
+    return clean_str(text)[:MAX_INPUT_CHARS].strip()
 
 
 def to_request(message: discord.Message, me_id: int, cfg: DiscordSettings) -> ChatRequest:
@@ -194,7 +194,7 @@ def to_request(message: discord.Message, me_id: int, cfg: DiscordSettings) -> Ch
     return ChatRequest(
         platform=PLATFORM,
         user_id=str(message.author.id),
-        display_name=clean_incoming(message.author.display_name),
+        display_name=clean_str(message.author.display_name),
         text=message_text(message, me_id),
         channel_id=str(message.channel.id) if guild else "",
         parent_channel_id=str(parent_id(message.channel) or ""),

@@ -100,9 +100,3 @@ def outgoing_parts(text: str, names: NameLookup = _no_names) -> list[str]:
     # character is kept free to defuse it.
     parts = split_message(text, MESSAGE_LIMIT - len(ZERO_WIDTH_SPACE))
     return [ZERO_WIDTH_SPACE + part if _PART_START.match(part) else part for part in parts]
-
-
-def clean_incoming(text: str) -> str:
-    """Drop what cannot be stored or shown: lone surrogates and NUL characters."""
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    return text.replace("\x00", "")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from bot.discord.text import (
     MESSAGE_LIMIT,
-    clean_incoming,
     mentions_as_names,
     neutralize_mentions,
     outgoing_parts,
@@ -43,11 +42,6 @@ def test_outgoing_parts_split_at_sentences_and_keep_code_whole() -> None:
     assert code in parts or any(code in p for p in parts)
     assert "".join(parts) == text
     assert outgoing_parts("   ") == []
-
-
-def test_clean_incoming_drops_what_cannot_be_stored() -> None:
-    assert clean_incoming("a\x00b\ud800c") == "ab?c"
-    assert clean_incoming("z̷̢a̵ 🤖 \u202e") == "z̷̢a̵ 🤖 \u202e"
 
 
 def test_markup_the_model_was_asked_for_is_shown_as_plain_text() -> None:

@@ -158,11 +158,13 @@ async def test_a_huge_display_name_is_not_stored_whole(
     assert stored.display_name == line.display_name == name[:MAX_DISPLAY_NAME_CHARS]
 
 
-async def test_lone_surrogates_are_replaced_not_a_500(
+async def test_lone_surrogates_are_replaced_and_nul_dropped_not_a_500(
     echo_worker: tuple[ChatService, str],
 ) -> None:
+    """Whatever platform sent it (QQ, the console, a client of /chat or /v1), a text is
+    cleaned where the request is read, as Discord's is."""
     service, url = echo_worker
-    odd = "x \ud800 y"
+    odd = "x \ud800 \x00y"
     chat = json.dumps({"platform": odd, "user_id": odd, "text": odd, "display_name": odd})
     v1 = json.dumps({"model": odd, "user": odd, "messages": [{"role": "user", "content": odd}]})
     stream = json.dumps({"stream": True, "messages": [{"role": "user", "content": odd}]})
