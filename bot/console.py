@@ -10,6 +10,7 @@ import threading
 
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from atri.config import OFFLINE_DEFAULT_BASE
 from atri.errors import UserError
@@ -33,6 +34,12 @@ def shown(text: str) -> str:
     """Text from outside (a reply, a name, memory) as rich markup that prints as written,
     without its control characters."""
     return escape(printable(text))
+
+
+def said(name: str, text: str) -> Text:
+    """Her line as styled text, not markup: nothing in it is read as markup, and a reply
+    ending in a backslash shows one (escaped markup showed it doubled at a line's end)."""
+    return Text.assemble((printable(name), "bold magenta"), ": ", printable(text))
 
 
 def describe_worker(status: WorkerStatus, character: Character) -> list[str]:
@@ -116,7 +123,7 @@ async def run_console(
         console.print(f"[dim]{shown(fact)}[/dim]")
     console.print(f"[dim]{HELP}[/dim]")
     if not history and greeting:
-        console.print(f"[bold magenta]{shown(character_name)}[/]: {shown(greeting)}")
+        console.print(said(character_name, greeting))
     typed = _Input()
     interactive = sys.stdin.isatty()
     while True:
@@ -159,5 +166,5 @@ async def run_console(
             reply = await worker.chat(request)
         if reply.status == "ok":
             history += [("user", line), ("assistant", reply.text)]
-        console.print(f"[bold magenta]{shown(character_name)}[/]: {shown(reply.text)}")
+        console.print(said(character_name, reply.text))
     console.print("[dim]Bye![/dim]")

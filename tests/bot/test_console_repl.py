@@ -83,3 +83,16 @@ async def test_a_worker_gone_away_is_told_and_the_chat_goes_on(
     assert "Memory of this conversation is reset." not in shown
     assert f"ATRI: {settings.error_reply}" in shown  # "hi" was still answered, in her voice
     assert "Bye!" in shown
+
+
+async def test_her_lines_show_as_written_markup_and_backslashes_too(
+    echo_service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Escaped markup doubled a backslash that ended a line; nothing in her words is markup.
+    shown = await chat_in_console(
+        echo_service, monkeypatch, "a path C:\\dir\\\n[bold]not bold[/]\n", greeting="bye\\"
+    )
+    lines = shown.splitlines()
+    assert "ATRI: bye\\" in lines
+    assert any(line.endswith("a path C:\\dir\\") for line in lines)
+    assert any(line.endswith("[bold]not bold[/]") for line in lines)
