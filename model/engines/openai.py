@@ -36,6 +36,7 @@ from model.engines.base import NO_LIMITS, EngineStats, Generation, RowLimits, ro
 from model.engines.chat_template import TemplateRules, check_configured_template, conform
 from model.engines.served_template import base_reply_stop, base_tokenizer, check_served_template
 from model.engines.vllm_replica import Replica, ReplicaDown, held_loras, list_models, resolve_model
+from model.protocol import clean_str
 
 log = logging.getLogger(__name__)
 
@@ -335,9 +336,13 @@ class OpenAIEngine:
     def _generation(self, replica: Replica, data: Any, version: str) -> Generation:
         try:
             choice = data["choices"][0]
-            text = choice["message"]["content"] or ""
+            content = choice["message"]["content"] or ""
         except (KeyError, IndexError, TypeError):
             raise RemoteEngineError(f"{replica.url}: a completion without a message.") from None
+        if not isinstance(content, str):
+            raise RemoteEngineError(f"{replica.url}: a completion whose message is not text.")
+        # JSON can carry a lone surrogate, which no reply, log line or database can encode.
+        text = clean_str(content)
         usage = data.get("usage") or {}
         tokens = int(usage.get("completion_tokens") or approx_tokens(text))
         cut = choice.get("finish_reason") == "length" if isinstance(choice, dict) else False

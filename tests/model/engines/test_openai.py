@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from atri.config import ConfigError, Settings
 from model.adapters.reload import AdapterEngine
@@ -164,6 +164,7 @@ class FakeVllm:
         # A Gemma-like chat template: no system role, user and assistant alternate.
         self.strict_template = False
         self.refuse_chats = ""  # answer every chat with this 400
+        self.raw_message = ""  # answer every chat with this JSON as its message's content
         self.chats: list[list[dict[str, str]]] = []  # the messages of each chat
         self.bodies: list[dict[str, Any]] = []  # each chat request's whole body
         # The tokenizer whose chat template it serves (as with --chat-template); None:
@@ -265,6 +266,9 @@ class FakeVllm:
                 "system" in roles or any(a == b for a, b in itertools.pairwise(roles))
             ):  # what vLLM answers when apply_chat_template raises
                 return self.error("System role not supported", "BadRequestError", 400)
+            if self.raw_message:  # JSON as a broken server could write it
+                raw = '{"choices": [{"message": {"content": ' + self.raw_message + "}}]}"
+                return Response(raw, media_type="application/json")
             text = f"[{model}] {messages[-1]['content']}"
             # A word is a token here: a reply longer than `max_tokens` is cut, as vLLM does.
             words = text.split(" ")
@@ -870,3 +874,25 @@ async def test_each_row_asks_vllm_for_its_own_max_tokens_and_stop(
     assert by_row["row 2"]["stop"] == ["<|user|>"]
     assert [g.finish_reason for g in got] == ["length", "stop", "stop"]
     assert got[0].text == "[atri-base] row 0"
+
+
+async def test_a_broken_reply_from_the_server_is_cleaned_or_refused(settings: Settings) -> None:
+    """A lone surrogate (JSON allows one) cannot be stored or sent: it becomes U+FFFD, as
+    in what users send; a message content that is not text is one sentence, not a crash
+    further on."""
+    fake = FakeVllm()
+    async with replicas(fake) as urls:
+        settings = readme_settings(settings, urls)
+        settings.model.openai_model = "atri-base"
+        engine = await create_engine(settings)
+        try:
+            rows = [[{"role": "user", "content": "hi"}]]
+            fake.raw_message = '"a \\ud800 b"'
+            (got,) = await engine.generate(rows, settings.generation)
+            assert got.text == "a \ufffd b"
+            got.text.encode("utf-8")
+            fake.raw_message = '[{"type": "text", "text": "hi"}]'
+            with pytest.raises(RemoteEngineError, match="whose message is not text"):
+                await engine.generate(rows, settings.generation)
+        finally:
+            await engine.close()
