@@ -25,6 +25,10 @@ AT_ALL = "all"
 # implementation that sends no name with its @s would cost one API call per @.
 NAME_CACHE_SIZE = 2048
 NAME_CACHE_SECONDS = 600.0
+# Lookups one message may ask for: a message of a hundred @s of strangers would otherwise
+# be a hundred calls in a row to the OneBot implementation (and QQ's rate control behind
+# it). Past these, a name not remembered is shown as the QQ number.
+MAX_LOOKUPS_PER_MESSAGE = 5
 _names: OrderedDict[tuple[int, str], tuple[str, float]] = OrderedDict()
 _clock = time.monotonic  # tests move it forward
 
@@ -35,12 +39,20 @@ def mentions_her(event: MessageEvent) -> bool:
     return any(seg.type == "at" and str(seg.data.get("qq", "")) == me for seg in event.message)
 
 
-async def member_name(bot: Bot, group_id: int, user_id: str) -> str:
-    """The group card, else the nickname, else the QQ number (remembered a while)."""
-    key = (group_id, user_id)
-    known = _names.get(key)
+def remembered_name(group_id: int, user_id: str) -> str | None:
+    """The name looked up lately, or None."""
+    known = _names.get((group_id, user_id))
     if known is not None and _clock() - known[1] < NAME_CACHE_SECONDS:
         return known[0]
+    return None
+
+
+async def member_name(bot: Bot, group_id: int, user_id: str) -> str:
+    """The group card, else the nickname, else the QQ number (remembered a while)."""
+    known = remembered_name(group_id, user_id)
+    if known is not None:
+        return known
+    key = (group_id, user_id)
     name = await _look_up(bot, group_id, user_id)
     _names[key] = (name, _clock())
     _names.move_to_end(key)
@@ -67,6 +79,7 @@ async def spoken_text(bot: Bot, event: MessageEvent) -> str:
     me = str(event.self_id)
     parts: list[str] = []
     said = False  # words or someone's @: a picture's note alone is not
+    lookups = 0
     for seg in event.message:
         if seg.type == "text" and isinstance(seg.data.get("text"), str):
             parts.append(seg.data["text"])
@@ -85,7 +98,12 @@ async def spoken_text(bot: Bot, event: MessageEvent) -> str:
             if not (isinstance(name, str) and name.strip()):
                 name = target
                 if isinstance(event, GroupMessageEvent) and target.isdigit():
-                    name = await member_name(bot, event.group_id, target)
+                    known = remembered_name(event.group_id, target)
+                    if known is not None:
+                        name = known
+                    elif lookups < MAX_LOOKUPS_PER_MESSAGE:
+                        lookups += 1
+                        name = await member_name(bot, event.group_id, target)
             parts.append(f"@{name.strip().lstrip('@')}")
             said = True
     return "".join(parts).strip() if said else ""

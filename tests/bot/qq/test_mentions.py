@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from nonebot.adapters.onebot.v11 import Message, MessageSegment
 
 from bot.qq import mentions
+from tests.bot.qq.events import group_event
 
 
 class CountingBot:
@@ -33,3 +35,16 @@ async def test_a_member_name_is_looked_up_once_then_again_after_a_while(
     monkeypatch.setattr(mentions, "_clock", lambda: later)
     assert await mentions.member_name(bot, 1, "5000") == "n3"
     assert bot.calls == 3
+
+
+async def test_a_message_of_many_ats_asks_for_a_few_names_only() -> None:
+    """A hundred @s of strangers in one message: a few lookups, then QQ numbers, and
+    names already known are still used."""
+    mentions._names.clear()
+    bot: Any = CountingBot()
+    assert await mentions.member_name(bot, 300, "7") == "n1"  # known before the message
+    ats = [MessageSegment.at(n) for n in range(10_000, 10_100)] + [MessageSegment.at(7)]
+    text = await mentions.spoken_text(bot, group_event(Message(ats)))
+    assert bot.calls == 1 + mentions.MAX_LOOKUPS_PER_MESSAGE
+    assert text.startswith("@n2@n3")
+    assert "@10099" in text and text.endswith("@n1")
