@@ -440,6 +440,28 @@ def test_renpy_translation_file_uses_the_translated_line(fixtures: Path) -> None
     assert {u.scene for u in found} == {"morning"}
 
 
+def test_renpy_say_written_as_python_is_a_say_statement(fixtures: Path) -> None:
+    # `$ renpy.say(e, "Hello.")` was skipped as code, so Eileen lost the line and Max's
+    # question went unanswered. It is `e "Hello."`: the same character lookup, narration
+    # for None, a literal name as written, escapes, tags and variables as a say line's.
+    text = (fixtures / "python_say.rpy").read_text(encoding="utf-8")
+    options = ParseOptions(renpy_variables=renpy_format.string_variables(text))
+    found = parse(text, "s.rpy", "renpy", options)
+    assert [(u.speaker, u.text, u.line, u.dropped) for u in found] == [
+        ("Max", "Are you ready?", 6, None),
+        ("Eileen", "Hello, I'm ready.", 7, None),
+        (None, "The wind picked up.", 8, None),
+        ("Guard", "Halt! Who goes there?", 9, None),
+        ("Max", "It's only me, from Harborside. Honest.", 10, None),
+        ("Eileen", "Welcome back.", 11, None),
+        (None, "Night fell.", 12, None),
+        # Other Python (a notify, a say inside an expression or a python block, a
+        # variable's text) stays code; a variable of no known value drops the line.
+        ("Eileen", "Where is [nowhere]?", 17, "unresolved_variable"),
+        ("Eileen", "Goodbye.", 20, None),
+    ]
+
+
 def test_renpy_literal_name_extend_and_escapes() -> None:
     text = 'label a:\n    "亚托莉" "她说\\"你好\\""\n    extend "还有这个。"\n'
     found = parse(text, "x.rpy", "renpy", ParseOptions())
