@@ -67,7 +67,14 @@ _SPEAKER_FORMS = (
 # A stage direction in round brackets before the speaker (`(sighs) Natsuki: Fine.`,
 # `（叹气）夏生：好吧。`) stays on the text, as one after the name does (`Natsuki: (sighs)
 # Fine.`); without a speaker after it the line is narration (`(Sound: thunder) It rains.`).
-_DIRECTION = rf"[(（][^()（）\n]{{1,64}}+[)）]{_SP}"
+# In square brackets only plain lower-case words are one (`[sighs] Natsuki: Fine.`): a
+# KAG tag is a lower-case word too, so a known tag's name (`[r]`, `[cm]`, `[ruby]`), an attribute
+# (`=`) or an identifier (`_`, digits, `&f.x`) keeps the line code or narration, and a
+# capital or a character outside ASCII makes a `[Name]` (both as before).
+_DIRECTION = (
+    rf"(?:[(（][^()（）\n]{{1,64}}+[)）]"
+    rf"|\[(?!(?:{_KAG_TAGS}|ruby|link)[] ])[a-z][a-z ',.!?-]{{0,63}}+\]){_SP}"
+)
 # A `[名字]` line alone, like a `【名字】` one, names the speaker of a quoted line below it.
 _BRACKET_ALONE = re.compile(rf"\[({_BRACKET_NAME})\]{_SP}[：:]{{0,2}}")
 # A speaker's name and colon with nothing after them.

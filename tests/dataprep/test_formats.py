@@ -287,6 +287,28 @@ def test_plain_stage_direction_before_the_speaker_keeps_the_speaker() -> None:
     ]
 
 
+def test_plain_square_bracket_direction_before_the_speaker(fixtures: Path) -> None:
+    # "[sighs] Natsuki: Fine." was read as a KAG tag line, narration, so Natsuki's answer
+    # was lost. Plain lower-case words in square brackets before a speaker are a
+    # direction, as in round brackets; a KAG tag's name (`[r]`, `[cm]`, `[ruby]`), an
+    # attribute or an identifier (`[my_macro]`) keeps the line what it was.
+    text = (fixtures / "plain_square_directions.txt").read_text(encoding="utf-8")
+    found = parse(text, "d.txt", "plain", ParseOptions())
+    assert [(u.speaker, u.text, u.line) for u in found] == [
+        ("Atri", "Are you still angry?", 1),
+        ("Natsuki", "[sighs] Fine.", 2),
+        ("亚托莉", "[softly] 谢谢。", 3),
+        ("Atri", "[to herself] Good.", 4),
+        (None, "[sighs] It rains.", 5),
+        (None, "[r] Natsuki: Fine.", 6),
+        (None, "[cm]Natsuki: Fine.", 7),
+        (None, "[wait time=200] Natsuki: Fine.", 8),
+        (None, "[my_macro] Natsuki: Fine.", 11),
+        (None, "[ruby] Natsuki: Fine.", 12),
+        (None, "[emb exp=f.name] Natsuki: Fine.", 13),
+    ]
+
+
 def test_plain_title_with_a_period_in_a_name() -> None:
     # "Mr. Smith: …" was narration (a period ended the name), so an English script's
     # character answering him answered the lead instead.
