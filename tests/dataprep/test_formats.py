@@ -309,6 +309,27 @@ def test_plain_square_bracket_direction_before_the_speaker(fixtures: Path) -> No
     ]
 
 
+def test_plain_direction_and_name_alone_names_the_quoted_line_below(fixtures: Path) -> None:
+    # "Natsuki:" alone names the speaker of the quoted line below it; "(sighs) Natsuki:"
+    # alone was narration, and "Fine." below it narration too. The direction goes on the
+    # quoted line, as on a line that holds both ("(sighs) Natsuki: \"Fine.\"").
+    text = (fixtures / "plain_direction_alone.txt").read_text(encoding="utf-8")
+    found = parse(text, "d.txt", "plain", ParseOptions())
+    assert [(u.speaker, u.text, u.line) for u in found] == [
+        ("Atri", "Are you still angry?", 1),
+        ("Natsuki", '(sighs) "Fine."', 3),
+        ("夏生", "（叹气）「好吧。」", 5),
+        ("Natsuki", '[softly] "Okay."', 7),
+        ("亚托莉", "（小声）「嗯。」", 9),
+        ("Natsuki", '"Plain."', 11),
+        (None, "(Sound: thunder)", 12),
+        (None, '"Boom."', 13),
+        (None, "She left.", 15),  # a name alone before a line that is no quote says nothing
+        (None, "[r] Natsuki:", 16),
+        (None, '"Tag."', 17),
+    ]
+
+
 def test_plain_title_with_a_period_in_a_name() -> None:
     # "Mr. Smith: …" was narration (a period ended the name), so an English script's
     # character answering him answered the lead instead.
