@@ -67,7 +67,15 @@ _SPEAKER_FORMS = (
 # A stage direction in round brackets before the speaker (`(sighs) Natsuki: Fine.`,
 # `（叹气）夏生：好吧。`) stays on the text, as one after the name does (`Natsuki: (sighs)
 # Fine.`); without a speaker after it the line is narration (`(Sound: thunder) It rains.`).
-_DIRECTION = rf"[(（][^()（）\n]{{1,64}}+[)）]{_SP}"
+# In square brackets only plain lower-case words are one (`[sighs] Natsuki: Fine.`): a
+# KAG tag is a lower-case word too, so a known tag's name (`[r]`, `[cm]`, `[ruby]`), an attribute
+# (`=`) or an identifier (`_`, digits, `&f.x`) keeps the line code or narration, and a
+# capital or a character outside ASCII makes a `[Name]` (both as before).
+_DIRECTION = (
+    rf"(?:[(（][^()（）\n]{{1,64}}+[)）]"
+    rf"|\[(?!(?:{_KAG_TAGS}|ruby|link)[] ])[a-z][a-z ',.!?-]{{0,63}}+\]){_SP}"
+)
+_DIRECTION_AT_START = re.compile(_DIRECTION)
 # A `[名字]` line alone, like a `【名字】` one, names the speaker of a quoted line below it.
 _BRACKET_ALONE = re.compile(rf"\[({_BRACKET_NAME})\]{_SP}[：:]{{0,2}}")
 # A speaker's name and colon with nothing after them.
@@ -173,6 +181,25 @@ def _name_alone(line: str) -> str | None:
     return name
 
 
+def _directed_alone(line: str) -> tuple[str, str] | None:
+    """(direction, name) of a line that is a stage direction and a speaker with nothing
+    said (`(sighs) Natsuki:`, `（小声）【亚托莉】`, `[softly] [Atri]`), or None."""
+    m = _DIRECTION_AT_START.match(line)
+    if m is None or m.end() == len(line):
+        return None
+    rest = line[m.end() :]
+    if rest[0] in "[【" and HEADING_LINE.fullmatch(rest) is not None:
+        return None
+    if rest[0] == "【" and rest[-1] == "】" and 2 < len(rest) <= 34:
+        name: str | None = rest[1:-1].strip() or None
+    elif rest[0] == "[":
+        alone = _BRACKET_ALONE.fullmatch(rest)
+        name = None if alone is None or len(rest) > MAX_NAME + 4 else alone.group(1)
+    else:
+        name = _name_alone(rest)
+    return None if name is None else (m.group(0), name)
+
+
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     return list(iter_parse(text, source, options))
 
@@ -207,6 +234,7 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
     scene = "0"
     scenes = 0
     pending: str | None = None
+    pending_direction = ""  # a direction before that name: `(sighs) Natsuki:`
     line = 0
     with gc_paused():
         for chunk in _chunks(text):
@@ -243,7 +271,9 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                         append(Utterance(s2, direction + t2, source, line, scene))
                 elif narration:
                     if pending is not None and narration[0] in _QUOTES:
-                        append(Utterance(pending, narration, source, line, scene))
+                        append(
+                            Utterance(pending, pending_direction + narration, source, line, scene)
+                        )
                     elif narration[0] in "[【" and HEADING_LINE.fullmatch(narration) is not None:
                         if SOUND_LINE.fullmatch(narration) is not None:
                             continue  # a voice cue between `【名字】` and its line
@@ -252,6 +282,7 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                         narration[0] == "【" and narration[-1] == "】" and 2 < len(narration) <= 34
                     ):
                         pending = narration[1:-1].strip() or None
+                        pending_direction = ""
                         continue
                     elif (
                         narration[0] == "["
@@ -260,10 +291,18 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                         and (alone := _BRACKET_ALONE.fullmatch(narration)) is not None
                     ):
                         pending = alone.group(1)
+                        pending_direction = ""
                         continue
                     # "名字：" with nothing said: no narration; it may name the line below.
                     elif narration[-1] in "：:" and (name := _name_alone(narration)) is not None:
                         pending = name
+                        pending_direction = ""
+                        continue
+                    elif (
+                        narration[0] in "(（["
+                        and (directed := _directed_alone(narration)) is not None
+                    ):
+                        pending_direction, pending = directed
                         continue
                     elif not _is_command(narration):
                         append(Utterance(None, narration, source, line, scene))

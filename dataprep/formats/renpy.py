@@ -12,7 +12,8 @@ line below it; comments are skipped, so the translated line is what we read.
 its `game/tl/` folder does not yield every line twice.
 Labels (and the label part of a translation id) are scenes. Python lines and blocks
 (`$ …`, `python:`, `init python:`) and screen, style, transform and image blocks hold
-code and interface text, never dialogue, and are skipped whole.
+code and interface text, never dialogue, and are skipped whole; but a one-line
+`$ renpy.say(e, "text")` is the say statement `e "text"` written as Python, and read so.
 """
 
 from __future__ import annotations
@@ -112,6 +113,15 @@ _CODE_BLOCK = re.compile(
     r"|init(?:\s+[-+]?\d+)?\s*:\s*$"
 )
 _NARRATORS = frozenset({"narrator", "centered", "vcentered"})
+# `$ renpy.say(e, "Hello.")`: a say statement written as Python. Who is a character
+# variable, None (narration) or a literal name; what is one string (`_("…")`, `u"…"`
+# too); keyword arguments after it (`interact=False`) change nothing said.
+_PYTHON_SAY = re.compile(
+    r"""\$\s*renpy\.say\(\s*(?:who\s*=\s*)?"""
+    rf"""(?:(?P<who>[^\W\d][\w.]*)|[uU]?(?P<whostr>{_STR}))\s*,\s*(?:what\s*=\s*)?"""
+    rf"""(?:_\(\s*[uU]?(?P<what1>{_STR})\s*\)|[uU]?(?P<what2>{_STR}))"""
+    r"""\s*(?:,[^"'()]*)?\)\s*(?:#.*)?$"""
+)
 # `{{` is a literal "{"; any other {…} is a text tag, and a ruby reading goes with its tag;
 # `{p}` breaks the line.
 _TEXT_TAG = re.compile(r"\{\{|\{rt\}.*?\{/rt\}|\{[^{}]*\}")
@@ -377,6 +387,17 @@ def _shown(text: str, names: dict[str, str], strip: bool = True) -> str | None:
     return text.strip() if strip else text
 
 
+def _python_say(line: str) -> str | None:
+    """The say statement a `$ renpy.say(who, "what")` line is (`e "what"`, `"Name"
+    "what"`, `"what"` for None), or None for any other Python line."""
+    m = _PYTHON_SAY.match(line)
+    if m is None:
+        return None
+    what = m.group("what1") or m.group("what2")
+    who = m.group("who") or m.group("whostr")
+    return what if who == "None" else f"{who} {what}"
+
+
 def _whole_string(lines: list[str], number: int) -> tuple[str, int]:
     """Line `number` (1-based) joined with the lines that close the string its say
     statement leaves open, with a space as Ren'Py joins them, and the last line used;
@@ -495,7 +516,10 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             branch += 1
             forked_from = None
         if line[0] == "$":
-            continue
+            said_as_python = _python_say(line)
+            if said_as_python is None:
+                continue
+            line = said_as_python
         if _CODE_BLOCK.match(line):
             block_indent = indent
             continue

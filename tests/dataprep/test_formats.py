@@ -287,6 +287,49 @@ def test_plain_stage_direction_before_the_speaker_keeps_the_speaker() -> None:
     ]
 
 
+def test_plain_square_bracket_direction_before_the_speaker(fixtures: Path) -> None:
+    # "[sighs] Natsuki: Fine." was read as a KAG tag line, narration, so Natsuki's answer
+    # was lost. Plain lower-case words in square brackets before a speaker are a
+    # direction, as in round brackets; a KAG tag's name (`[r]`, `[cm]`, `[ruby]`), an
+    # attribute or an identifier (`[my_macro]`) keeps the line what it was.
+    text = (fixtures / "plain_square_directions.txt").read_text(encoding="utf-8")
+    found = parse(text, "d.txt", "plain", ParseOptions())
+    assert [(u.speaker, u.text, u.line) for u in found] == [
+        ("Atri", "Are you still angry?", 1),
+        ("Natsuki", "[sighs] Fine.", 2),
+        ("亚托莉", "[softly] 谢谢。", 3),
+        ("Atri", "[to herself] Good.", 4),
+        (None, "[sighs] It rains.", 5),
+        (None, "[r] Natsuki: Fine.", 6),
+        (None, "[cm]Natsuki: Fine.", 7),
+        (None, "[wait time=200] Natsuki: Fine.", 8),
+        (None, "[my_macro] Natsuki: Fine.", 11),
+        (None, "[ruby] Natsuki: Fine.", 12),
+        (None, "[emb exp=f.name] Natsuki: Fine.", 13),
+    ]
+
+
+def test_plain_direction_and_name_alone_names_the_quoted_line_below(fixtures: Path) -> None:
+    # "Natsuki:" alone names the speaker of the quoted line below it; "(sighs) Natsuki:"
+    # alone was narration, and "Fine." below it narration too. The direction goes on the
+    # quoted line, as on a line that holds both ("(sighs) Natsuki: \"Fine.\"").
+    text = (fixtures / "plain_direction_alone.txt").read_text(encoding="utf-8")
+    found = parse(text, "d.txt", "plain", ParseOptions())
+    assert [(u.speaker, u.text, u.line) for u in found] == [
+        ("Atri", "Are you still angry?", 1),
+        ("Natsuki", '(sighs) "Fine."', 3),
+        ("夏生", "（叹气）「好吧。」", 5),
+        ("Natsuki", '[softly] "Okay."', 7),
+        ("亚托莉", "（小声）「嗯。」", 9),
+        ("Natsuki", '"Plain."', 11),
+        (None, "(Sound: thunder)", 12),
+        (None, '"Boom."', 13),
+        (None, "She left.", 15),  # a name alone before a line that is no quote says nothing
+        (None, "[r] Natsuki:", 16),
+        (None, '"Tag."', 17),
+    ]
+
+
 def test_plain_title_with_a_period_in_a_name() -> None:
     # "Mr. Smith: …" was narration (a period ended the name), so an English script's
     # character answering him answered the lead instead.
@@ -438,6 +481,28 @@ def test_renpy_translation_file_uses_the_translated_line(fixtures: Path) -> None
         ("亚托莉", "只是稍微有点焦而已。"),
     ]
     assert {u.scene for u in found} == {"morning"}
+
+
+def test_renpy_say_written_as_python_is_a_say_statement(fixtures: Path) -> None:
+    # `$ renpy.say(e, "Hello.")` was skipped as code, so Eileen lost the line and Max's
+    # question went unanswered. It is `e "Hello."`: the same character lookup, narration
+    # for None, a literal name as written, escapes, tags and variables as a say line's.
+    text = (fixtures / "python_say.rpy").read_text(encoding="utf-8")
+    options = ParseOptions(renpy_variables=renpy_format.string_variables(text))
+    found = parse(text, "s.rpy", "renpy", options)
+    assert [(u.speaker, u.text, u.line, u.dropped) for u in found] == [
+        ("Max", "Are you ready?", 6, None),
+        ("Eileen", "Hello, I'm ready.", 7, None),
+        (None, "The wind picked up.", 8, None),
+        ("Guard", "Halt! Who goes there?", 9, None),
+        ("Max", "It's only me, from Harborside. Honest.", 10, None),
+        ("Eileen", "Welcome back.", 11, None),
+        (None, "Night fell.", 12, None),
+        # Other Python (a notify, a say inside an expression or a python block, a
+        # variable's text) stays code; a variable of no known value drops the line.
+        ("Eileen", "Where is [nowhere]?", 17, "unresolved_variable"),
+        ("Eileen", "Goodbye.", 20, None),
+    ]
 
 
 def test_renpy_literal_name_extend_and_escapes() -> None:
