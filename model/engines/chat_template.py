@@ -21,6 +21,7 @@ from typing import Any
 
 from atri.errors import ConfigError, UserError
 from model.character.prompt import ChatMessages
+from model.engines.special_text import defused, defuser
 
 log = logging.getLogger(__name__)
 
@@ -194,10 +195,12 @@ def chat_rules(tokenizer: Any) -> TemplateRules:
 
 
 def render_chat(tokenizer: Any, messages: ChatMessages, add_generation_prompt: bool) -> str:
-    """`messages` rendered with the tokenizer's chat template, reshaped to what it takes."""
+    """`messages` rendered with the tokenizer's chat template, reshaped to what it takes;
+    special tokens' text inside a message is defused (special_text)."""
+    safe = defused(messages, defuser(special_tokens(tokenizer)))
     return checked(
         lambda: apply_template(
-            tokenizer, conform(messages, chat_rules(tokenizer)), add_generation_prompt
+            tokenizer, conform(safe, chat_rules(tokenizer)), add_generation_prompt
         ),
         str(tokenizer.chat_template),
     )

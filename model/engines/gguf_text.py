@@ -14,6 +14,7 @@ from typing import Any
 from model.character.prompt import ChatMessages
 from model.engines.chat_template import checked, conform, template_reply_stop, template_rules
 from model.engines.loading import ModelNotFoundError
+from model.engines.special_text import defused, defuser
 
 # Special tokens transformers hands a chat template beside bos/eos, and the GGUF
 # metadata keys (tokenizer.ggml.*) that hold their ids ("seperator" is llama.cpp's spelling).
@@ -49,6 +50,11 @@ class GgufText:
         # End-of-generation tokens (EOS, end of turn, ...), as the GGUF marks them, and
         # the control tokens' text (what `reply_stop` looks for in a render).
         self.eog, self._control = self._scan_vocab()
+        # Control tokens' text in a message is defused (special_text), as training and
+        # the local engine defuse the tokenizer's special tokens: these are the same
+        # tokens (a GGUF marks a special added token as control). User-defined tokens are
+        # left: llama.cpp takes them out of any text, as transformers does, special or not.
+        self.defuse = defuser(self._control)
 
     def _scan_vocab(self) -> tuple[list[int], list[str]]:
         """One pass over the vocabulary at load: the end-of-generation tokens (EOS, end of
@@ -120,12 +126,15 @@ class GgufText:
         return b"".join(self._piece(t) for t in tokens).decode("utf-8", errors="replace")
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenize(text))
+        """Tokens of a message's text as `render` puts it in a prompt (defused)."""
+        return len(self.tokenize(self.defuse(text)))
 
     def render(self, messages: ChatMessages) -> str:
-        """The chat in the GGUF's own template, reshaped to what it takes (chat_template)."""
+        """The chat in the GGUF's own template, reshaped to what it takes (chat_template),
+        special tokens' text inside a message defused."""
         rules = template_rules(self.chat_template, self._render_as_is)
-        return checked(lambda: self._render_as_is(conform(messages, rules)), self.chat_template)
+        safe = defused(messages, self.defuse)
+        return checked(lambda: self._render_as_is(conform(safe, rules)), self.chat_template)
 
     def _render_as_is(self, messages: ChatMessages) -> str:
         # transformers' own renderer, which training and the local engine render through:

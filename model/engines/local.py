@@ -23,8 +23,9 @@ from model.engines.base import (
     RowLimits,
     row_limits,
 )
-from model.engines.chat_template import render_chat, reply_stop
+from model.engines.chat_template import render_chat, reply_stop, special_tokens
 from model.engines.prefix_cache import pad_after_prefix, shared_prefix_length
+from model.engines.special_text import defuser
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,9 @@ class LocalEngine:
         return self.active_adapter
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
+        """Tokens of a message's text as `render_chat` puts it in a prompt (defused)."""
+        safe = defuser(special_tokens(self.tokenizer))(text)
+        return len(self.tokenizer.encode(safe, add_special_tokens=False))
 
     async def generate(
         self,

@@ -33,8 +33,14 @@ import httpx
 from atri.config import ConfigError, GenerationSettings, Secrets, Settings
 from model.character.prompt import ChatMessages
 from model.engines.base import NO_LIMITS, EngineStats, Generation, RowLimits, row_limits
-from model.engines.chat_template import TemplateRules, check_configured_template, conform
+from model.engines.chat_template import (
+    TemplateRules,
+    check_configured_template,
+    conform,
+    special_tokens,
+)
 from model.engines.served_template import base_reply_stop, base_tokenizer, check_served_template
+from model.engines.special_text import common_defuser, defused, defuser
 from model.engines.vllm_replica import Replica, ReplicaDown, held_loras, list_models, resolve_model
 from model.protocol import clean_str
 
@@ -128,6 +134,11 @@ class OpenAIEngine:
         # (marker, token id) every chat stops on besides the server's own end tokens:
         # GLM-4's next <|user|>, read from the base's local tokenizer (served_template.py).
         self.reply_stop: tuple[str, int] | None = None
+        # Special tokens' text in a message is defused before it is sent (special_text),
+        # as the server renders and tokenizes a chat with special tokens parsed: the
+        # base's own tokens where its tokenizer is on this machine, else the usual
+        # templates' turn markers.
+        self.defuse = common_defuser()
 
     @classmethod
     async def open(cls, settings: Settings, secrets: Secrets | None = None) -> OpenAIEngine:
@@ -177,6 +188,7 @@ class OpenAIEngine:
         tokenizer = await asyncio.to_thread(base_tokenizer, settings, base_id)
         if tokenizer is not None:
             engine.reply_stop = base_reply_stop(settings, tokenizer)
+            engine.defuse = defuser(special_tokens(tokenizer))
         for replica, result in zip(replicas, listed, strict=True):
             if isinstance(result, list):
                 replica.held = held_loras(result)
@@ -220,7 +232,7 @@ class OpenAIEngine:
         return self.live_lora
 
     def count_tokens(self, text: str) -> int:
-        return approx_tokens(text)
+        return approx_tokens(self.defuse(text))
 
     async def generate(
         self,
@@ -303,6 +315,7 @@ class OpenAIEngine:
         """A completion of `messages`. A 400 for a chat the server's template refuses is
         tried once more in STRICT_TEMPLATE's shape; if that passes, every later chat is
         sent so (said once in the log)."""
+        messages = defused(messages, self.defuse)
         shaped = conform(messages, STRICT_TEMPLATE) if self.strict_template else messages
         try:
             return await self._complete(replica, self._body(shaped, gen, model, limits))

@@ -98,7 +98,9 @@ def base_tokenizer(settings: Settings, base_id: str) -> Any | None:
             "openai engine: the base model's tokenizer is not on this machine (neither a "
             "local folder nor the Hugging Face cache holds %s), so replies stop only on the "
             "server's own end tokens, which misses the end of a reply under a template that "
-            "closes no turn (GLM-4); set [model] base to a local copy of the model to fix it",
+            "closes no turn (GLM-4), and only the usual templates' turn markers (<|...|>, "
+            "<start_of_turn>, </s>) are defused in messages; set [model] base to a local copy "
+            "of the model to fix it",
             " or ".join(repr(n) for n in names) or "a base, as none is named",
         )
         return None

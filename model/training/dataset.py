@@ -25,6 +25,7 @@ from model.engines.chat_template import (
     reply_end,
     special_tokens,
 )
+from model.engines.special_text import defused, defuser
 from model.training.sharegpt import Conversation
 
 IGNORE = -100
@@ -98,7 +99,10 @@ def _segments(tokenizer: Any, conv: Conversation) -> tuple[list[tuple[str, bool]
     as the worker does with every prompt. A reply's piece ends with the token that stops
     it (chat_template.reply_end): the template's end-of-turn token, or where it writes
     none (GLM-4) the next role marker, or the EOS added after the last reply."""
-    messages = conform(conv.messages(), chat_rules(tokenizer))
+    # Special tokens' text in a message is defused, as the worker defuses it (special_text):
+    # the adapter learns the tokens it will be shown.
+    safe = defused(conv.messages(), defuser(special_tokens(tokenizer)))
+    messages = conform(safe, chat_rules(tokenizer))
     full = _render(tokenizer, messages, prompt=False)
     specials = special_tokens(tokenizer)
     segments: list[tuple[str, bool]] = []

@@ -178,10 +178,12 @@ def test_train_one_step_and_eval_on_a_template_without_a_system_role(
 
 def test_the_llamacpp_engine_renders_the_same_shape() -> None:
     from model.engines.gguf_text import GgufText
+    from model.engines.special_text import defuser
 
     text = GgufText.__new__(GgufText)  # render needs the template only
     text.chat_template = GEMMA2.template
     text._template_tokens = {"bos_token": "<bos>", "eos_token": "<eos>"}
+    text.defuse = defuser(["<bos>", "<eos>", "<start_of_turn>", "<end_of_turn>"])
     chat = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "a"}]
     chat.append({"role": "user", "content": "b"})
     assert text.render(chat).endswith(
