@@ -158,15 +158,23 @@ def people_labels(
     lines: Sequence[HeardLine], speaker_id: str = "", speaker_name: str = ""
 ) -> dict[str, str]:
     """How each person is named to the model: their latest display name, with the id
-    added where two people share a name (people are ids; names are only what they show)."""
+    added where two people share a name or a name reads as another's label (people are
+    ids; names are only what they show)."""
     latest = {line.user_id: _short(line.display_name) or _short(line.user_id) for line in lines}
     if speaker_id:
         latest[speaker_id] = _short(speaker_name) or _short(speaker_id)
     owners: dict[str, set[str]] = {}
     for user_id, name in latest.items():
         owners.setdefault(name, set()).add(user_id)
+    with_id = {
+        user_id: f"{name}({_short(user_id)})"
+        for user_id, name in latest.items()
+        if len(owners[name]) > 1
+    }
+    # A name that reads as another's name and id (小明(101)) gets its own id too.
+    taken = set(with_id.values())
     return {
-        user_id: f"{name}({_short(user_id)})" if len(owners[name]) > 1 else name
+        user_id: with_id.get(user_id) or (f"{name}({_short(user_id)})" if name in taken else name)
         for user_id, name in latest.items()
     }
 

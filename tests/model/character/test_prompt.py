@@ -207,3 +207,21 @@ def test_a_cut_multi_line_message_is_counted_as_shown() -> None:
     assert all(line.startswith("  ") for line in content.split("\n")[1:])
     assert fitted.prompt_tokens == 3 + 2 * TEMPLATE_OVERHEAD_TOKENS + len(content)
     assert fitted.prompt_tokens <= 600 - 100
+
+
+def test_a_name_that_reads_as_another_members_name_and_id_gets_its_own_id() -> None:
+    room = Room(
+        [
+            heard("101", "小明", "我喜欢猫"),
+            heard("202", "小明", "我喜欢狗"),
+            heard("9", "小明(101)", "我骂人"),
+        ],
+        share=0.5,
+        heading="(room)",
+    )
+    fitted = fit_prompt("SYS", [], "谁骂人？", count, Window(10_000, 10), "阿强", True, room, "3")
+    assert fitted.messages[-1]["content"].split("\n")[1:4] == [
+        "小明(101)：我喜欢猫",
+        "小明(202)：我喜欢狗",
+        "小明(101)(9)：我骂人",
+    ]
