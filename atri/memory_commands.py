@@ -113,10 +113,12 @@ def memory_show(
         console.print("recent turns:", markup=False)
     for m in messages:
         # Stored text is whatever people sent: printed without terminal commands.
-        who = printable(m.display_name or m.user_id or m.role)
+        # A name on one line and a message's further lines indented under it: no stored
+        # text prints as a line of its own ("assistant 亚托莉: …" that she never said).
+        who = " ".join(printable(m.display_name or m.user_id or m.role).split())
         tag = f" [{m.adapter_version}]" if m.adapter_version else ""
         flag = " (archived)" if m.archived else ""
-        content = printable(m.content)
+        content = printable(m.content).replace("\n", "\n" + " " * 10)
         console.print(f"{m.role:9} {who}{tag}{flag}: {content}", markup=False, highlight=False)
 
 

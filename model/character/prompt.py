@@ -38,6 +38,19 @@ SUMMARY_HEADINGS = {
     "ja": "（この会話で前にあったことの記憶）",
 }
 
+# How a message's second and later lines start where speakers are named: indented under
+# the `label：` line they belong to, so a line of someone's text never starts like a
+# speaker's line, and a poem or a list still reads as one.
+CONTINUATION = "  "
+# The label of a message whose sender has no name to show (none was sent, or it was
+# only line breaks and colons): its lines must still be marked as someone's.
+UNNAMED = "?"
+# A line break, as `str.splitlines` finds them (a model reads most of them as one).
+_LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+# What a name cannot hold: line breaks and other control characters, and the colons a
+# label could end with.
+_NOT_IN_NAMES = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029:：﹕︓]+")
+
 _THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
 _TEMPLATE_TOKENS = re.compile(
     r"<\|(?:im_start|im_end|endoftext|eot_id|start_header_id|end_header_id|begin_of_text)\|>"
@@ -128,31 +141,58 @@ class PromptTooLong(UserError):
 
 
 def speaker_text(text: str, display_name: str, shared_scope: bool) -> str:
-    """In a scope several people share, the model must know who said what."""
-    return f"{display_name}：{text}" if shared_scope and display_name else text
+    """In a scope several people share, the model must know who said what: each message
+    is a `said_line`, one with no name too (as `UNNAMED`)."""
+    return said_line(display_name, text) if shared_scope else text
+
+
+def said_line(label: str, text: str) -> str:
+    """`label：text`, the one way a person's words are shown as theirs. Only a line that
+    starts here names a speaker: every further line of `text` (a poem, a list) starts
+    with `CONTINUATION`, so no line of it reads as someone else's, and the label holds
+    no line break or separator (`_one_line`)."""
+    return f"{_one_line(label) or UNNAMED}：" + _LINE_BREAK.sub(f"\n{CONTINUATION}", text)
 
 
 def people_labels(
     lines: Sequence[HeardLine], speaker_id: str = "", speaker_name: str = ""
 ) -> dict[str, str]:
     """How each person is named to the model: their latest display name, with the id
-    added where two people share a name (people are ids; names are only what they show)."""
-    latest = {line.user_id: _short(line.display_name or line.user_id) for line in lines}
+    added where two people share a name or a name reads as another's label (people are
+    ids; names are only what they show)."""
+    latest = {line.user_id: _short(line.display_name) or _short(line.user_id) for line in lines}
     if speaker_id:
-        latest[speaker_id] = _short(speaker_name or speaker_id)
+        latest[speaker_id] = _short(speaker_name) or _short(speaker_id)
     owners: dict[str, set[str]] = {}
     for user_id, name in latest.items():
         owners.setdefault(name, set()).add(user_id)
+    with_id = {
+        user_id: f"{name}({_short(user_id)})"
+        for user_id, name in latest.items()
+        if len(owners[name]) > 1
+    }
+    # A name that reads as another's name and id (小明(101)) gets its own id too.
+    taken = set(with_id.values())
     return {
-        user_id: f"{name}({_short(user_id)})" if len(owners[name]) > 1 else name
+        user_id: with_id.get(user_id) or (f"{name}({_short(user_id)})" if name in taken else name)
         for user_id, name in latest.items()
     }
 
 
 def _short(name: str) -> str:
-    """A name or id as the model is told it: ids are not cut on arrival, and names stored
-    before the cut was made may be longer (a 1 MB one went into the prompt whole)."""
-    return name[:MAX_DISPLAY_NAME_CHARS]
+    """A name or id as the model is told it: `_one_line`, and cut, as ids are not cut on
+    arrival and names stored before the cut was made may be longer (a 1 MB one went into
+    the prompt whole)."""
+    return _one_line(name)[:MAX_DISPLAY_NAME_CHARS].rstrip()
+
+
+def _one_line(name: str) -> str:
+    """A name that can only be read as a name: on one line, without the separator a label
+    ends with, and not starting with a space (its line would read as the one before going
+    on)."""
+    if _NOT_IN_NAMES.search(name):
+        name = _NOT_IN_NAMES.sub(" ", name)
+    return name.strip()
 
 
 def fit_room(
@@ -164,7 +204,7 @@ def fit_room(
     used = count(room.heading) + 1
     kept: list[str] = []
     for line in reversed(room.lines):
-        said = f"{labels[line.user_id]}：{line.content}"
+        said = said_line(labels[line.user_id], line.content)
         cost = count(said) + 1 if len(said) <= budget * MAX_CHARS_PER_TOKEN else budget + 1
         if used + cost > budget:
             break
@@ -276,9 +316,9 @@ def _fit_new_message(
     tokens = count(content)
     if tokens <= room:
         return _NewMessage(text, content, tokens, cut_unseen)
-    speaker = content[: len(content) - len(text)]
-    text = keep_end(text, room - count(speaker), count)
-    content = speaker + text
+    # Counted as shown (its name, its continuation lines indented), kept as written.
+    text = keep_end(text, room, lambda end: count(speaker_text(end, display_name, shared_scope)))
+    content = speaker_text(text, display_name, shared_scope)
     return _NewMessage(text, content, count(content), True)
 
 
