@@ -31,9 +31,12 @@ from atri.config import GenerationSettings
 from model.batching import Batcher
 from model.character.prompt import (
     TEMPLATE_OVERHEAD_TOKENS,
+    UNNAMED,
     ChatMessages,
     clean_reply,
     keep_end,
+    one_line_name,
+    said_line,
 )
 from model.engines.base import Generation
 from model.memory import Memory, Message, Summary
@@ -105,15 +108,17 @@ def speaker(message: Message, char_name: str) -> str:
     """The name a message goes by in a summary request's transcript."""
     if message.role == "assistant":
         return char_name
-    return message.display_name or message.user_id or "?"
+    # On one line and without a colon, as her prompt names people: a name cannot forge a
+    # line of the transcript.
+    return one_line_name(message.display_name) or one_line_name(message.user_id) or UNNAMED
 
 
 def transcript(exchanges: Sequence[Sequence[Message]], char_name: str, labels: Labels) -> str:
     lines = []
     for exchange in exchanges:
         for m in exchange:
-            who = speaker(m, char_name)
-            lines.append(f"{who}{labels.colon}{m.content}")
+            # A message's own lines are indented under it: none reads as another's.
+            lines.append(said_line(speaker(m, char_name), m.content, labels.colon))
     return "\n".join(lines)
 
 

@@ -146,12 +146,14 @@ def speaker_text(text: str, display_name: str, shared_scope: bool) -> str:
     return said_line(display_name, text) if shared_scope else text
 
 
-def said_line(label: str, text: str) -> str:
-    """`label：text`, the one way a person's words are shown as theirs. Only a line that
-    starts here names a speaker: every further line of `text` (a poem, a list) starts
-    with `CONTINUATION`, so no line of it reads as someone else's, and the label holds
-    no line break or separator (`_one_line`)."""
-    return f"{_one_line(label) or UNNAMED}：" + _LINE_BREAK.sub(f"\n{CONTINUATION}", text)
+def said_line(label: str, text: str, separator: str = "：") -> str:
+    """`label：text`, the one way a person's words are shown as theirs (in her prompt and
+    in the transcript she summarizes). Only a line that starts here names a speaker:
+    every further line of `text` (a poem, a list) starts with `CONTINUATION`, so no line
+    of it reads as someone else's, and the label holds no line break or separator
+    (`one_line_name`)."""
+    label = one_line_name(label) or UNNAMED
+    return f"{label}{separator}" + _LINE_BREAK.sub(f"\n{CONTINUATION}", text)
 
 
 def people_labels(
@@ -180,18 +182,18 @@ def people_labels(
 
 
 def _short(name: str) -> str:
-    """A name or id as the model is told it: `_one_line`, and cut, as ids are not cut on
+    """A name or id as the model is told it: `one_line_name`, and cut, as ids are not cut on
     arrival and names stored before the cut was made may be longer (a 1 MB one went into
     the prompt whole)."""
-    return _one_line(name)[:MAX_DISPLAY_NAME_CHARS].rstrip()
+    return one_line_name(name)[:MAX_DISPLAY_NAME_CHARS].rstrip()
 
 
-def _one_line(name: str) -> str:
+def one_line_name(name: str) -> str:
     """A name that can only be read as a name: on one line, without the separator a label
     ends with, and not starting with a space (its line would read as the one before going
     on)."""
     if _NOT_IN_NAMES.search(name):
-        name = _NOT_IN_NAMES.sub(" ", name)
+        return " ".join(_NOT_IN_NAMES.sub(" ", name).split())
     return name.strip()
 
 
