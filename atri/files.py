@@ -21,6 +21,18 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` still runs: a hidden work folder named after a process that
+    is gone was left by a run killed outright (SIGKILL, a power cut)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def give_new_file_mode(files: list[Path]) -> None:
     """Give `files` the mode a new file gets in their folder here (the umask's, 0644 as a
     rule): safetensors and `tempfile.mkstemp` write 0600, which a server running as
