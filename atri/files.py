@@ -5,6 +5,8 @@ Discord's command-sync state)."""
 from __future__ import annotations
 
 import os
+import re
+import shutil
 from pathlib import Path
 
 
@@ -19,6 +21,46 @@ def write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` still runs: a hidden work folder named after a process that
+    is gone was left by a run killed outright (SIGKILL, a power cut)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def owned_prefix(prefix: str) -> str:
+    """`prefix` with this process's id, for a hidden work file or folder (`mkstemp`'s,
+    `mkdtemp`'s prefix) that `remove_dead_leftovers` may later remove."""
+    return f"{prefix}{os.getpid()}-"
+
+
+def remove_dead_leftovers(folder: Path, prefix: str) -> list[Path]:
+    """Remove the work files and folders in `folder` named by `owned_prefix(prefix)` for a
+    process that is gone (killed outright, so its cleanup never ran); return them. Those
+    of a process still running are its own business."""
+    pattern = re.compile(rf"{re.escape(prefix)}(\d+)-.+")
+    removed: list[Path] = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for path in entries:
+        match = pattern.fullmatch(path.name)
+        if match is None or pid_alive(int(match[1])):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
 
 
 def give_new_file_mode(files: list[Path]) -> None:

@@ -1,19 +1,27 @@
 """Putting the files of a run into the output folder safely: all are written into a
 staging folder beside it and moved in only when complete, the earlier outputs put back
-when a move fails, so the folder never holds half a run or a mix of two. Also where
-stats.png is drawn when the scripts are big (a child process, while the stages run).
+when a move fails or Ctrl-C stops it, so the folder never holds half a run or a mix of
+two. A run killed outright (SIGKILL, a power cut) while moving leaves a list of what it
+was moving: the next run puts the earlier outputs back from it before it reads anything.
+Also where stats.png is drawn when the scripts are big (a child process, while the stages
+run).
 
 What each file holds is written by writers.py (datasets) and stats.py (stats.png).
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from atri.config import DataprepSettings
+from atri.files import pid_alive, write_text_atomic
 from dataprep.errors import DataprepError
 from dataprep.gc_pause import gc_paused
 from dataprep.records import Sample
@@ -28,6 +36,16 @@ STATS_PNG = "stats.png"
 PLOT_CHILD_BYTES = 4 << 20
 # The folder inside staging that holds the earlier outputs while the new ones move in.
 _EARLIER = ".earlier"
+# In staging, written before the first move: the names of the new files being moved in.
+_MOVING = ".moving.json"
+
+log = logging.getLogger(__name__)
+
+
+def _staging_prefix(out: Path) -> str:
+    """Staging folders are `.<out>.tmp-<pid>-<random>` beside `out`: the process id tells
+    the next run whether the one that made it still runs."""
+    return f".{out.name}.tmp-"
 
 
 def check_output_folder(out: Path) -> None:
@@ -79,7 +97,9 @@ def write_output_folder(
     naming it, with `out` left as it was."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        staging = Path(
+            tempfile.mkdtemp(prefix=f"{_staging_prefix(out)}{os.getpid()}-", dir=out.parent)
+        )
     except OSError as exc:
         raise DataprepError(f"{out}: cannot be written ({exc.strerror}).") from None
     try:
@@ -134,25 +154,60 @@ def replace_outputs(staging: Path, out: Path, stem: str) -> None:
     outputs of this character that this run did not write (an eval file when the new run
     has no held-out set), so that `out` never mixes two runs. Other files stay.
 
-    The earlier outputs are first moved aside into `staging`; when a move fails (OSError),
-    they are put back and the new files taken out, so `out` is as it was."""
+    The earlier outputs are first moved aside into `staging`; when a move fails (OSError)
+    or is interrupted (Ctrl-C), they are put back and the new files taken out, so `out` is
+    as it was. The names being moved in are written down first, for a run killed outright
+    (see `recover_interrupted`)."""
     out.mkdir(parents=True, exist_ok=True)
     new = sorted(staging.iterdir(), key=lambda p: p.name == "dataset_info.json")
+    earlier = [n for n in [*output_names(stem), STATS_JSON, STATS_PNG] if (out / n).is_file()]
+    journal = {"earlier": earlier, "new": [p.name for p in new]}
+    write_text_atomic(staging / _MOVING, json.dumps(journal))
     aside = staging / _EARLIER
     aside.mkdir()
     moved_aside: list[str] = []
     placed: list[str] = []
     try:
-        for old in [*output_names(stem), STATS_JSON, STATS_PNG]:
-            if (out / old).is_file():
-                (out / old).replace(aside / old)
-                moved_aside.append(old)
+        for old in earlier:
+            (out / old).replace(aside / old)
+            moved_aside.append(old)
         for path in new:
             path.replace(out / path.name)
             placed.append(path.name)
-    except OSError:
+    except BaseException:  # Ctrl-C too: the finally that follows deletes `staging`
         _put_back(out, aside, placed, moved_aside)
         raise
+
+
+def recover_interrupted(out: Path) -> None:
+    """Undo what a run killed outright left half done beside `out`: a staging folder of a
+    process that is gone. Killed while moving its files in (dataset_info.json, the last,
+    still in staging), the earlier outputs it had moved aside go back and the new files it
+    had placed come out; killed before moving or after the last move, `out` is whole and
+    only the staging folder goes."""
+    pattern = re.compile(rf"{re.escape(_staging_prefix(out))}(\d+)-[^/]+")
+    try:
+        leftovers = [p for p in out.parent.iterdir() if pattern.fullmatch(p.name) and p.is_dir()]
+    except OSError:
+        return  # no folder to look in yet; writing will say what is wrong
+    for staging in leftovers:
+        match = pattern.fullmatch(staging.name)
+        if match is None or pid_alive(int(match[1])):
+            continue  # another `atri prep` is writing into `out` right now
+        try:
+            journal = json.loads((staging / _MOVING).read_text(encoding="utf-8"))
+            earlier, new = list(journal["earlier"]), list(journal["new"])
+        except (OSError, ValueError, TypeError, KeyError):
+            earlier, new = [], []  # killed before its first move: `out` was never touched
+        if any((staging / name).is_file() for name in new):
+            log.warning(
+                "%s: put back the earlier dataset files that an `atri prep` killed while "
+                "moving its files in had moved aside.",
+                out,
+            )
+            placed = [n for n in new if not (staging / n).exists()]
+            _put_back(out, staging / _EARLIER, placed, earlier)
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _put_back(out: Path, aside: Path, placed: list[str], moved_aside: list[str]) -> None:

@@ -33,7 +33,12 @@ from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
 from dataprep.formats.common import UNRESOLVED_VARIABLE
 from dataprep.gc_pause import gc_paused
-from dataprep.output_folder import check_output_folder, plotter_for, write_output_folder
+from dataprep.output_folder import (
+    check_output_folder,
+    plotter_for,
+    recover_interrupted,
+    write_output_folder,
+)
 from dataprep.records import Role, Sample, Utterance
 from dataprep.report import (
     Counts,
@@ -462,8 +467,10 @@ def prepare(
     moved into `out` only when complete: a run with nothing to write (see
     `PrepResult.problem`) leaves `out` exactly as it was, and so does a file that cannot be
     written, or a dataset_info.json in `out` that cannot be read as one (DataprepError
-    naming it, before any work)."""
+    naming it, before any work). An earlier run killed while moving its files in is
+    undone first (see `recover_interrupted`)."""
     check_output_folder(out)
+    recover_interrupted(out)
     # Read (and checked) before any work: other characters' entries are kept in it.
     earlier_info = read_dataset_info(out / DATASET_INFO)
     plotter = plotter_for(scripts)

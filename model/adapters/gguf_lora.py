@@ -20,10 +20,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from atri.files import give_new_file_mode
+from atri.files import give_new_file_mode, owned_prefix, remove_dead_leftovers
 from model.adapters.versions import AdapterError
 
 ADAPTER_GGUF = "adapter.gguf"
+# The hidden file a conversion writes before renaming it to ADAPTER_GGUF.
+_WORK_PREFIX = ".adapter-"
 PEFT_CONFIG = "adapter_config.json"
 PEFT_WEIGHTS = "adapter_model.safetensors"
 PEFT_PREFIX = "base_model.model."
@@ -133,11 +135,13 @@ def _arch(name: str) -> Any:
 
 
 def _write(target: Path, arch: str, tensors: dict[str, Any], alpha: float) -> None:
-    """Write beside the target and rename: a reader never sees half a file."""
+    """Write beside the target and rename: a reader never sees half a file. What a
+    conversion killed outright left (never read: only ADAPTER_GGUF is) goes first."""
     import gguf
     import numpy as np
 
-    fd, tmp = tempfile.mkstemp(prefix=".adapter-", suffix=".gguf", dir=target.parent)
+    remove_dead_leftovers(target.parent, _WORK_PREFIX)
+    fd, tmp = tempfile.mkstemp(prefix=owned_prefix(_WORK_PREFIX), suffix=".gguf", dir=target.parent)
     os.close(fd)
     try:
         writer = gguf.GGUFWriter(tmp, arch)

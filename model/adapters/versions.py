@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from atri.errors import UserError
-from atri.files import write_text_atomic
+from atri.files import pid_alive, write_text_atomic
 
 MANIFEST = "manifest.json"
 EVAL_JSON = "eval.json"
@@ -224,16 +224,6 @@ def publish(tmp: Path, parent: Path, version: str) -> Path:
             data = json.loads(manifest.read_text(encoding="utf-8"))
             data["version"] = name
             write_json_atomic(manifest, data)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def remove_stale_temps(parent: Path) -> list[Path]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from atri.config import OFFLINE_DEFAULT_BASE, Settings
 from atri.errors import ConfigError, UserError
+from atri.files import owned_prefix, remove_dead_leftovers
 from model.engines.chat_template import check_configured_template
 
 log = logging.getLogger(__name__)
@@ -189,9 +190,12 @@ def offline_default_folder(cache_dir: Path) -> Path:
         log.info("Converting the offline default model to safetensors in %s (once).", target)
     cache_dir.mkdir(parents=True, exist_ok=True)
     # Write beside the target and rename, so a crash never leaves a half cache behind
-    # that later loads would trust.
-    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=cache_dir))
-    aside = Path(tempfile.mkdtemp(prefix=".stale-", dir=cache_dir))
+    # that later loads would trust; a conversion killed outright left its work folder
+    # (a whole model's size), removed here.
+    for prefix in (".convert-", ".stale-"):
+        remove_dead_leftovers(cache_dir, prefix)
+    tmp = Path(tempfile.mkdtemp(prefix=owned_prefix(".convert-"), dir=cache_dir))
+    aside = Path(tempfile.mkdtemp(prefix=owned_prefix(".stale-"), dir=cache_dir))
     try:
         convert_offline(source, tmp)
         made = cache_problem(tmp, eos)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from atri.config import Settings
-from model.adapters.versions import pid_alive
+from atri.files import pid_alive
 from model.training.data_files import DataFiles
 from model.training.errors import TrainError
 from model.training.hardware import Hardware
