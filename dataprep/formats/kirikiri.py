@@ -32,7 +32,7 @@ from dataprep.speakers import normalise_name
 _TOKEN = re.compile(r"\[\[|\[([^\]]*)\]?|[^\[]+")
 _ATTR = re.compile(r"""([\w-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s\]]+)""")
 _HEADER = re.compile(r"【([^】]{1,32})】\s*(.*)")
-_HEADING_NAME = re.compile(rf"\s*{HEADING}\s*")
+_HEADING_NAME = re.compile(rf"\s*+{HEADING}\s*+")
 _SOUND_NAME = re.compile(SOUND_REF)
 # Tags that end a message; after a page end the message's own name no longer applies.
 _WAIT = frozenset({"l", "wvl"})

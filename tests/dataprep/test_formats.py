@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -929,3 +930,21 @@ def test_renpy_characters_and_variables_named_in_chinese(tmp_path: Path) -> None
         ("然后呢？", "走吧。"),
     ]
     assert [(s.name, s.lines) for s in result.stats.speakers] == [("夏生", 3), ("艾琳", 2)]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "【" + " \t" * 4000,  # a bracket and blanks: each split of the blanks was tried
+        "【chapter" + " " * 8000 + "x",
+        "【voice:atr_01" + "\u3000" * 8000 + "x",
+        "【回忆" + " " * 8000 + "x",
+    ],
+)
+def test_a_long_line_of_blanks_after_a_bracket_parses_at_once(line: str) -> None:
+    # 8,000 characters took 1-5 s (quadratic); a 50 MB script may hold such a line.
+    text = f"亚托莉：早上好。\n{line}\n亚托莉：再见。\n"
+    started = time.perf_counter()
+    lines = parse(text, "a.txt", "plain", ParseOptions())
+    assert time.perf_counter() - started < 0.5
+    assert [u.text for u in lines if u.speaker == "亚托莉"] == ["早上好。", "再见。"]

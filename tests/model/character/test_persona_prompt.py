@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,13 @@ def test_a_card_without_lines_says_them_in_its_language_with_its_name(
     settings.worker.error_reply = "Oops, say that again?"  # a line of one's own, as written
     assert canned_lines(settings).error == "Oops, say that again?"
     assert canned_lines(settings).busy == said.busy
+
+
+@pytest.mark.parametrize("blanks", ["\n", " \n", "\n\t"])
+def test_clean_reply_of_thousands_of_blank_lines_is_quick(blanks: str) -> None:
+    # A model stuck on newlines: `\n\s*` tried at every newline took 3-12 s for 20,000.
+    raw = "早上好。" + blanks * 10_000 + "再见"
+    started = time.perf_counter()
+    assert clean_reply(raw, "亚托莉") == raw.strip()
+    assert clean_reply(raw + "\nuser\n你好", "亚托莉") == raw.strip()
+    assert time.perf_counter() - started < 0.5
