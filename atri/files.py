@@ -4,19 +4,34 @@ Discord's command-sync state)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import secrets
 import shutil
 from pathlib import Path
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Replace `path` whole or not at all: the text goes to a hidden file beside it (same
-    filesystem, so the rename is atomic) and a failed write (a full disk) leaves the old
-    file and no temporary behind."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    """Replace `path` whole or not at all. The text goes to a hidden file of this write's
+    own beside it (same filesystem, so the rename is atomic; two processes writing one
+    path never share a temporary), reaches the disk before the rename (after a power cut
+    the old file or the new one is there, never an empty one), and gets the mode the file
+    had (a backup made private with `chmod 600` stays so) or, for a new file, the
+    umask's. A failed write (a full disk) leaves the old file and no temporary behind;
+    one killed outright is removed by the next write beside it."""
+    prefix = f".{path.name}."
+    remove_dead_leftovers(path.parent, prefix)
+    tmp = path.with_name(f"{owned_prefix(prefix)}{secrets.token_hex(4)}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        # 0o666 as open() asks: the umask applies, as to any new file (mkstemp's is 0600).
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

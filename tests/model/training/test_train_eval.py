@@ -251,15 +251,11 @@ def test_a_full_disk_while_saving_is_one_sentence_and_keeps_the_earlier_versions
 
     # `atri eval` on a full disk: one sentence, no half report, no hidden temporary left.
     monkeypatch.undo()
-    real_write_text = Path.write_text
 
-    def eval_full_disk(self: Path, *args: Any, **kwargs: Any) -> int:
-        if self.name.startswith(".eval"):
-            real_write_text(self, "half a rep")
-            raise OSError(errno.ENOSPC, "No space left on device", str(self))
-        return real_write_text(self, *args, **kwargs)
+    def eval_full_disk(fd: int) -> None:  # the report's text written, not stored
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(Path, "write_text", eval_full_disk)
+    monkeypatch.setattr(os, "fsync", eval_full_disk)
     result = CliRunner().invoke(app, ["--config", str(config), "eval", "--max-new-tokens", "2"])
     assert result.exit_code == 1, result.output
     flat = " ".join(result.output.split())
