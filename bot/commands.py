@@ -15,7 +15,14 @@ import time
 from dataclasses import dataclass
 
 from bot.lines import lines
-from model.protocol import SHARED_SCOPE, ChannelMode, ChannelSetting, ScopeRef, Worker
+from model.protocol import (
+    SHARED_SCOPE,
+    ChannelMode,
+    ChannelSetting,
+    HistoryEntry,
+    ScopeRef,
+    Worker,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +87,16 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _who(turn: HistoryEntry, actor: Actor, you: str, her: str) -> str:
+    """ "you" for the asker's own turns; in a conversation a channel shares, another
+    member's turn by their name (it was shown as the asker's)."""
+    if turn.role != "user":
+        return turn.display_name or her
+    if not turn.user_id or turn.user_id == actor.user_id:
+        return you
+    return " ".join((turn.display_name or turn.user_id).split())
+
+
 async def remembered(worker: Worker, actor: Actor) -> CommandResult:
     """What she remembers about the asking member: the summary and the recent turns."""
     found = await worker.remembered(actor.scope())
@@ -90,7 +107,7 @@ async def remembered(worker: Worker, actor: Actor) -> CommandResult:
     if found.turns:
         shown += ["", said.recent_turns]
         for turn in found.turns[-MEMORY_TURNS:]:
-            who = said.you if turn.role == "user" else (turn.display_name or said.name)
+            who = _who(turn, actor, said.you, said.name)
             shown.append(f"{who}：{_cut(turn.content, MEMORY_TURN_CHARS)}")
     return CommandResult("\n".join(shown))
 

@@ -179,6 +179,9 @@ class HistoryEntry(BaseModel):
     role: Literal["user", "assistant"]
     content: str
     display_name: str = ""
+    # Who wrote a user turn: in a conversation a channel shares, not always the asker
+    # ("" from a worker older than this field, and for her replies).
+    user_id: str = ""
 
 
 class Remembered(BaseModel):

@@ -564,7 +564,9 @@ class ChatService:
     async def history(self, scope: ScopeRef) -> list[HistoryEntry]:
         stored = await self._stored_context(self._ref_key(scope))
         return [
-            HistoryEntry(role=m.role, content=m.content, display_name=m.display_name)
+            HistoryEntry(
+                role=m.role, content=m.content, display_name=m.display_name, user_id=m.user_id
+            )
             for m in stored
         ]
 
@@ -579,6 +581,7 @@ class ChatService:
                     role="user" if m.role == "user" else "assistant",
                     content=m.content,
                     display_name=m.display_name,
+                    user_id=m.user_id,
                 )
                 for m in turns
             ],

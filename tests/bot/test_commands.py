@@ -134,3 +134,17 @@ async def test_an_admin_reset_of_one_member_of_a_shared_conversation_says_nothin
         # It used to say "reset that member's conversation (0 messages)": done, it read.
         assert not result.ok and result.text == lines().shared_user_reset
         assert len(await live(service, "victim")) == 2
+
+
+async def test_memory_of_a_shared_conversation_names_the_other_members(
+    echo_settings: Settings,
+) -> None:
+    # Under `[memory] scope = "channel"` every member's turn read "you".
+    echo_settings.memory.scope = "channel"
+    async with await ChatService.open(echo_settings) as service:
+        await service.chat(say("m", "mine").model_copy(update={"display_name": "Me"}))
+        await service.chat(say("other", "theirs").model_copy(update={"display_name": "Bob"}))
+        text = (await commands.remembered(service, member())).text
+    you = lines().you
+    assert f"{you}：mine" in text and "Bob：theirs" in text
+    assert f"{you}：theirs" not in text
