@@ -25,7 +25,9 @@ from dataprep.records import Utterance
 
 # A string in double or single quotes (Ren'Py takes either), escapes included.
 _STR = r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
-DEFINE = re.compile(r"^\s*define\s+([\w.]+)\s*=\s*(Dynamic)?Character\((.*)", re.M)
+# Blanks before `define` stay on its line: `^\s*` ran from every line start over all the
+# blank lines below it (seconds for a few thousand of them); the matches are the same.
+DEFINE = re.compile(r"^[^\S\n]*+define\s+([\w.]+)\s*=\s*(Dynamic)?Character\((.*)", re.M)
 # `Character("f_name", dynamic=True)` is a DynamicCharacter: its name is an expression.
 _DYNAMIC_KEYWORD = re.compile(r"[(,]\s*dynamic\s*=\s*True\b")
 _VARIABLE = re.compile(r"[^\W\d][\w.]*")
