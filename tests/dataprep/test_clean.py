@@ -251,6 +251,9 @@ def test_punctuation_rules_apply_to_cjk_lines_only(raw: str, clean: str) -> None
         "[" + "a." * 25_000 + " x.ogg",
         "<|" * 25_000,  # each unclosed engine block was read to the end of the line
         "(注" * 25_000,  # each unclosed note was read to the end of the line
+        "[a" * 25_000,  # each "[" read the ASCII run to its end looking for "]"
+        "[voice:a1" * 10_000,
+        "｜字《" * 20_000,  # each unclosed ruby was read to the end of the line
     ],
 )
 def test_a_long_line_is_cleaned_at_once(line: str) -> None:
