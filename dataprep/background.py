@@ -24,7 +24,8 @@ from dataprep.errors import DataprepError
 from dataprep.records import Role, Sample
 
 BACKGROUND_SOURCE = "background"
-_QUESTION_LINE = re.compile(r"^\s*[-*]?\s*(?:Q|问|問|质问)\s*[:：]\s*(.+)$", re.I)
+# Possessive blanks: a long line of blanks was tried at every split of them (quadratic).
+_QUESTION_LINE = re.compile(r"^\s*+(?:[-*]\s*+)?(?:Q|问|問|质问)\s*[:：]\s*(.+)$", re.I)
 _FIRST_PERSON = re.compile(r"我|私|わたし|あたし|\bI\b|\bmy\b|\bme\b", re.I)
 
 

@@ -27,12 +27,24 @@ _NOTE = re.compile(
     r"[^）)】\]〕]*[）)】\]〕]",
     re.I,
 )
+_NOTE_CLOSERS = "）)】]〕"
 # Leftover markup: KAG-style [tags] with ASCII bodies, <html>, {renpy} tags (never the
-# {{user}} placeholder), <| engine code |> blocks, voice file refs.
+# {{user}} placeholder), <| engine code |> blocks, voice file refs. Deleted by
+# `_MARKUP.sub(_MARKUP_KEPT, …)`. Each pattern is tried at every position of a line, so
+# none may scan far from a place where it then fails: on a 100k-character line that is
+# minutes. An engine block closes within 200 characters and a [tag] within 500 (each is
+# one command: `<| show bg |>`, `[link target=*a storage=b.ks]`), so an unclosed `<|` or
+# a run of "[a[a[a…" is no longer read to the end of the line from each. A file name
+# is tried only where a run of its characters starts, not again at every "." or "/" of a
+# long run that names no audio file; a run that starts with "/", "." or "-" keeps them
+# (group `keep`), as before, when the file name after them goes.
 _MARKUP = re.compile(
-    r"\[[A-Za-z_@/][\x20-\x5c\x5e-\x7e]*\]|</?[A-Za-z][^<>]*>|(?<!\{)\{/?[A-Za-z][^{}]*\}"
-    r"|<\|.*?\|>|[（(]?\b[\w/\\.-]+\.(?:ogg|wav|mp3|opus|flac)\b[）)]?"
+    r"\[[A-Za-z_@/][\x20-\x5c\x5e-\x7e]{0,500}+\]|</?[A-Za-z][^<>]*>|(?<!\{)\{/?[A-Za-z][^{}]*\}"
+    r"|<\|.{0,200}?\|>"
+    r"|(?:[（(](?=\w)|(?<![\w/\\.-])(?P<keep>[/\\.-]*+)(?=\w))"
+    r"[\w/\\.-]+\.(?:ogg|wav|mp3|opus|flac)\b[）)]?"
 )
+_MARKUP_KEPT = r"\g<keep>"
 _AUDIO = re.compile(r"\.(?:ogg|wav|mp3|opus|flac)\b")
 # A voice or sound reference in brackets, `[语音：atr_0012]`, `【voice:atr_0012】`,
 # `（SE：door_01）`, where `_MARKUP` sees only tags that start with an ASCII letter.
@@ -124,22 +136,43 @@ def apply_text_rules(text: str, markup: bool = True) -> str:
     characters it needs: a substring test is far cheaper than a regex pass. `markup`
     False leaves out the rule that deletes leftover markup (not the one for sound references)."""
     if "(" in text or "（" in text or "【" in text or "[" in text or "〔" in text:
-        text = _NOTE.sub("", text)
+        # No note starts after the last closing bracket: leaving that tail out of the
+        # scan keeps a line of thousands of unclosed "(注" from being read once for each.
+        end = max(map(text.rfind, _NOTE_CLOSERS)) + 1
+        if end:
+            text = _NOTE.sub("", text[:end]) + text[end:]
     if "《" in text:
-        text = _RUBY.sub(lambda m: m.group(1) or "", text)
+        text = _drop_ruby(text)
     # A voice reference is a dump's, not an engine's: it goes from every format's lines.
     if ":" in text or "：" in text:
         text = _SOUND_REF.sub("", text)
-    if markup and (
-        "[" in text or "<" in text or "{" in text or ("." in text and _AUDIO.search(text))
-    ):
-        text = _MARKUP.sub("", text)
+    if markup:
+        audio = "." in text and _AUDIO.search(text) is not None
+        if audio or "[" in text or "<" in text or "{" in text:
+            # `keep` is only ever set beside a file name; the template costs a Python call
+            # per match (Python 3.11), so only lines that name an audio file pay for it.
+            text = _MARKUP.sub(_MARKUP_KEPT if audio else "", text)
     text = strip_quotes(text.strip())
     if CJK.search(text) is not None:
         text = _cjk_punctuation(text)
     if "  " in text or "\t" in text or "\u3000" in text or "\n" in text or "\r" in text:
         text = _SPACES.sub(" ", text)
     return text.strip()
+
+
+def _drop_ruby(text: str) -> str:
+    """Ruby readings out, each line scanned only up to its last 》: no reading closes
+    after it, and a line of thousands of unclosed "｜字《" was read to its end from each."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        end = line.rfind("》") + 1
+        if end:
+            lines[i] = _RUBY.sub(_ruby_base, line[:end]) + line[end:]
+    return "\n".join(lines)
+
+
+def _ruby_base(m: re.Match[str]) -> str:
+    return m.group(1) or ""
 
 
 def _cjk_punctuation(text: str) -> str:

@@ -25,7 +25,9 @@ from dataprep.records import Utterance
 
 # A string in double or single quotes (Ren'Py takes either), escapes included.
 _STR = r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
-DEFINE = re.compile(r"^\s*define\s+([\w.]+)\s*=\s*(Dynamic)?Character\((.*)", re.M)
+# Blanks before `define` stay on its line: `^\s*` ran from every line start over all the
+# blank lines below it (seconds for a few thousand of them); the matches are the same.
+DEFINE = re.compile(r"^[^\S\n]*+define\s+([\w.]+)\s*=\s*(Dynamic)?Character\((.*)", re.M)
 # `Character("f_name", dynamic=True)` is a DynamicCharacter: its name is an expression.
 _DYNAMIC_KEYWORD = re.compile(r"[(,]\s*dynamic\s*=\s*True\b")
 _VARIABLE = re.compile(r"[^\W\d][\w.]*")
@@ -134,10 +136,12 @@ _INPUT = re.compile(
     re.M,
 )
 # `define mc = "Max"`, `default title = _("Captain")`, `$ mc = "Max"`: a variable given a
-# value (group 2, the expression and any comment after it).
+# value (group 2, the expression and any comment after it, without the blanks after it:
+# the value ends at its last non-blank, not where blanks first reach the line end, which
+# tried each blank of a long run in turn).
 _ASSIGNMENT = re.compile(
     r"^[ \t]*(?:\$[ \t]*|define[ \t]+(?:[-+]?\d+[ \t]+)?|default[ \t]+)([^\W\d][\w.]*)"
-    r"[ \t]*[-+*/%]?=(?!=)[ \t]*(.*?)[ \t]*$",
+    r"[ \t]*[-+*/%]?=(?!=)[ \t]*((?:.*[^ \t\n])?)[ \t]*$",
     re.M,
 )
 # `python:`, `init python:`, `init -1 python early:` and its body (group 2): more lines than
@@ -151,7 +155,7 @@ _FIRST_INDENT = re.compile(r"(?:[ \t]*\n)*([ \t]*)")
 # An assignment in such a body (group 1: its indent); only those at the body's own
 # indent are the store's, not a function's locals or a branch's.
 _PYTHON_ASSIGNMENT = re.compile(
-    r"^([ \t]+)([^\W\d][\w.]*)[ \t]*[-+*/%]?=(?!=)[ \t]*(.*?)[ \t]*$", re.M
+    r"^([ \t]+)([^\W\d][\w.]*)[ \t]*[-+*/%]?=(?!=)[ \t]*((?:.*[^ \t\n])?)[ \t]*$", re.M
 )
 _LITERAL = re.compile(rf"(?:_\([ \t]*({_STR})[ \t]*\)|({_STR}))[ \t]*(?:#.*)?")
 # Values that say "not set yet" (`default name = ""`), not what the variable holds.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import pytest
@@ -240,4 +241,37 @@ def test_placeholder_never_touches_ordinary_words(
     ],
 )
 def test_punctuation_rules_apply_to_cjk_lines_only(raw: str, clean: str) -> None:
+    assert clean_text(raw) == clean
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[" + "a." * 25_000,  # a file name was tried at each "." and letter of the run
+        "[" + "a." * 25_000 + " x.ogg",
+        "<|" * 25_000,  # each unclosed engine block was read to the end of the line
+        "(注" * 25_000,  # each unclosed note was read to the end of the line
+        "[a" * 25_000,  # each "[" read the ASCII run to its end looking for "]"
+        "[voice:a1" * 10_000,
+        "｜字《" * 20_000,  # each unclosed ruby was read to the end of the line
+    ],
+)
+def test_a_long_line_is_cleaned_at_once(line: str) -> None:
+    started = time.perf_counter()
+    cleaned = clean_text(line)
+    assert time.perf_counter() - started < 1
+    assert cleaned == line.removesuffix(" x.ogg")
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("../voice/atr_001.ogg 你好", "../ 你好"),  # as before: the run's first word on
+        ("(voice.ogg)你好", "你好"),
+        ("x(voice.ogg)你好", "x你好"),
+        ("a.b.c/voice.wav.txt", ".txt"),
+        ("<| show bg |>你好", "你好"),
+    ],
+)
+def test_file_names_and_engine_blocks_go_as_before(raw: str, clean: str) -> None:
     assert clean_text(raw) == clean

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,12 @@ def test_custom_regex_skips_code() -> None:
     options = ParseOptions(custom_regex=re.compile(r"^(?P<speaker>[^|]+)\|(?P<text>.*)$"))
     found = parse("anim:fade_out(bgm)\n夏生|你好\n", "c.txt", "regex", options)
     assert [(u.speaker, u.text) for u in found] == [("夏生", "你好")]
+
+
+@pytest.mark.parametrize("line", ["a." * 25_000 + "(", "{" + " " * 50_000 + "x"])
+def test_a_long_line_is_told_from_code_at_once(line: str) -> None:
+    # 8,000 characters of "a.a.a…(" took over a second (each split was tried); a 50 MB
+    # dump may hold a line of 100k.
+    started = time.perf_counter()
+    assert not is_code(line)
+    assert time.perf_counter() - started < 1

@@ -948,3 +948,12 @@ def test_a_long_line_of_blanks_after_a_bracket_parses_at_once(line: str) -> None
     lines = parse(text, "a.txt", "plain", ParseOptions())
     assert time.perf_counter() - started < 0.5
     assert [u.text for u in lines if u.speaker == "亚托莉"] == ["早上好。", "再见。"]
+
+
+def test_many_blank_lines_in_a_renpy_script_parse_at_once() -> None:
+    # Looking for `define`, every line start read all the blank lines below it.
+    text = 'define e = Character("Eileen")\n' + "\n" * 50_000 + 'e "Hello."\n'
+    started = time.perf_counter()
+    lines = parse(text, "a.rpy", "renpy", ParseOptions())
+    assert time.perf_counter() - started < 1
+    assert [(u.speaker, u.text) for u in lines] == [("Eileen", "Hello.")]
