@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -289,6 +290,10 @@ class _Writer:
     def close(self) -> None:
         if not self.lines:
             self.file.write("\n]\n" if self.rows else "]\n")
+        # On the disk before the file is moved into the output folder, where it replaces
+        # the earlier dataset: after a power cut there, the new file, not an empty one.
+        self.file.flush()
+        os.fsync(self.file.fileno())
         self.file.close()
 
 

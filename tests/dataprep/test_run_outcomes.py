@@ -341,3 +341,25 @@ def test_a_dialogue_less_file_adds_no_utterance_to_the_stages(tmp_path: Path) ->
     assert stages["speakers"].dropped["narration"] == 1
     assert result.stats.roles["narration"] == 1
     assert [s.reply for s in result.train] == ["你好！"]
+
+
+def test_every_file_is_on_the_disk_before_it_replaces_the_earlier_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dataset file moved in before its data reached the disk could be empty after a
+    power cut, with the earlier file gone: each is flushed to the disk first."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(Path(os.readlink(f"/proc/self/fd/{fd}")).name)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    out = tmp_path / "out"
+    prepare(DataprepSettings(), [FIXTURES / "plain_zh.txt"], out, system_prompt=SYSTEM)
+    # (dataset_info.json and stats.json go through write_text_atomic, synced under the
+    # temporary name they are written as.)
+    datasets = {p.name for p in out.iterdir() if p.name.startswith("atri_")}
+    assert {"atri_sharegpt.json", "atri_sharegpt_eval.json"} <= datasets
+    assert datasets - set(synced) == set()
