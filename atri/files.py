@@ -56,25 +56,30 @@ def owned_prefix(prefix: str) -> str:
     return f"{prefix}{os.getpid()}-"
 
 
-def remove_dead_leftovers(folder: Path, prefix: str) -> list[Path]:
-    """Remove the work files and folders in `folder` named by `owned_prefix(prefix)` for a
-    process that is gone (killed outright, so its cleanup never ran); return them. Those
-    of a process still running are its own business."""
+def dead_leftovers(folder: Path, prefix: str) -> list[Path]:
+    """The work files and folders in `folder` named by `owned_prefix(prefix)` for a
+    process that is gone (killed outright, so its cleanup never ran). Those of a process
+    still running are its own business."""
     pattern = re.compile(rf"{re.escape(prefix)}(\d+)-.+")
-    removed: list[Path] = []
     try:
         entries = list(folder.iterdir())
     except OSError:
-        return removed
-    for path in entries:
-        match = pattern.fullmatch(path.name)
-        if match is None or pid_alive(int(match[1])):
-            continue
+        return []
+    return [
+        path
+        for path in entries
+        if (match := pattern.fullmatch(path.name)) is not None and not pid_alive(int(match[1]))
+    ]
+
+
+def remove_dead_leftovers(folder: Path, prefix: str) -> list[Path]:
+    """Remove `dead_leftovers(folder, prefix)`; return them."""
+    removed = dead_leftovers(folder, prefix)
+    for path in removed:
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
-        removed.append(path)
     return removed
 
 

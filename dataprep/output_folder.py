@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from atri.config import DataprepSettings
-from atri.files import pid_alive, write_text_atomic
+from atri.files import dead_leftovers, owned_prefix, write_text_atomic
 from dataprep.errors import DataprepError
 from dataprep.gc_pause import gc_paused
 from dataprep.records import Sample
@@ -97,9 +95,7 @@ def write_output_folder(
     naming it, with `out` left as it was."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(
-            tempfile.mkdtemp(prefix=f"{_staging_prefix(out)}{os.getpid()}-", dir=out.parent)
-        )
+        staging = Path(tempfile.mkdtemp(prefix=owned_prefix(_staging_prefix(out)), dir=out.parent))
     except OSError as exc:
         raise DataprepError(f"{out}: cannot be written ({exc.strerror}).") from None
     try:
@@ -185,15 +181,10 @@ def recover_interrupted(out: Path) -> None:
     still in staging), the earlier outputs it had moved aside go back and the new files it
     had placed come out; killed before moving or after the last move, `out` is whole and
     only the staging folder goes."""
-    pattern = re.compile(rf"{re.escape(_staging_prefix(out))}(\d+)-[^/]+")
-    try:
-        leftovers = [p for p in out.parent.iterdir() if pattern.fullmatch(p.name) and p.is_dir()]
-    except OSError:
-        return  # no folder to look in yet; writing will say what is wrong
-    for staging in leftovers:
-        match = pattern.fullmatch(staging.name)
-        if match is None or pid_alive(int(match[1])):
-            continue  # another `atri prep` is writing into `out` right now
+    # A staging folder of a process still running is another `atri prep` writing now.
+    for staging in dead_leftovers(out.parent, _staging_prefix(out)):
+        if not staging.is_dir():
+            continue
         try:
             journal = json.loads((staging / _MOVING).read_text(encoding="utf-8"))
             earlier, new = list(journal["earlier"]), list(journal["new"])
