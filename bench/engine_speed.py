@@ -6,6 +6,8 @@ fp32 copy), ATRI's own system prompt, greedy decoding:
     on the same prompt tokens, and the `local` engine;
   - aggregate tokens/s with 8 conversations in one batch, against batch 1;
   - time to first token with the system prompt's KV states cached and without;
+  - a short reply that arrives while 4 long ones decode: joining their pass at its next
+    step against waiting for them to end (how a batch-at-a-time engine serves it);
   - the longest reply while an adapter version is loaded and switched under load
     (8 clients), against the longest in a steady phase of the same length.
 
@@ -49,6 +51,7 @@ from rich.table import Table
 from atri.config import GenerationSettings, Settings
 from bench.synthetic_gguf import SHAPES, parameter_count, write_synthetic_gguf
 from model.character.persona import configured_persona
+from model.engines.base import RowLimits
 from model.engines.llamacpp import LlamaCppEngine, default_threads, gguf_config_hash, gguf_path
 from model.protocol import ChatRequest
 
@@ -98,6 +101,26 @@ def bench_engine(
     engine.prefix_cache = False
     _, figures["ttft_cold"] = timed(engine.generate_sync, one, first)
     engine.prefix_cache = True
+    return figures
+
+
+async def bench_joining(engine: LlamaCppEngine, system: str, tokens: int) -> dict[str, float]:
+    """Seconds to answer a short request (8 tokens) that arrives while 4 long replies
+    decode: joining the running pass at its next step, and (`join_running` off) waiting
+    for that pass to end, as a batch engine does. Same replies both times (greedy)."""
+    greedy = GenerationSettings(max_new_tokens=tokens, do_sample=False, repetition_penalty=1.0)
+    short = [RowLimits(max_new_tokens=8)]
+    figures: dict[str, float] = {}
+    for join in (True, False):
+        engine.join_running = join
+        longs = [asyncio.create_task(engine.generate([c], greedy)) for c in chats(system, 4)]
+        await asyncio.sleep(0.5)  # past their prompts: decoding
+        started = time.perf_counter()
+        await engine.generate(chats(system, 5)[4:], greedy, short)
+        figures["join_s" if join else "wait_s"] = time.perf_counter() - started
+        replies = await asyncio.gather(*longs)
+        figures["long_tokens"] = sum(r[0].new_tokens for r in replies)
+    engine.join_running = True
     return figures
 
 
@@ -258,6 +281,7 @@ async def main(
         kind = weight_type(path)
         engine = LlamaCppEngine(path, settings.model.base, "", max_batch=8, threads=threads)
         ours = bench_engine(engine, system, tokens, full=bool(synthetic))
+        ours.update(await bench_joining(engine, system, tokens))
         console.print(f"llamacpp engine: {ours}")
         prompt = engine.text.encode(chats(system, 1)[0])
         engine._free()
@@ -302,6 +326,14 @@ async def main(
         f"{ours['ttft_cached'] * 1000:.0f}",
         f"{ours['ttft_cold'] * 1000:.0f}",
         f"{ours['ttft_cold'] / ours['ttft_cached']:.1f}x faster",
+        "",
+    )
+    table.add_row(
+        f"a short reply arriving while 4 long ones decode ({ours['long_tokens']:.0f} "
+        "tokens), joining vs waiting for them (ms)",
+        f"{ours['join_s'] * 1000:.0f}",
+        f"{ours['wait_s'] * 1000:.0f}",
+        f"{ours['wait_s'] / ours['join_s']:.1f}x faster",
         "",
     )
     table.add_row(

@@ -7,9 +7,10 @@ which one answers: `local` (transformers + peft), `openai` (a remote vLLM), or `
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -84,6 +85,8 @@ class EngineStats:
     prefix_reused_tokens: int = 0
     # The most recent batch sizes only: a worker runs for weeks, a list would grow forever.
     batch_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=RECENT_BATCHES))
+    # Rows that joined a decode loop already running (engines that batch continuously).
+    joined_rows: int = 0
 
 
 class Engine(Protocol):
@@ -122,10 +125,47 @@ class EngineThread:
     def __init__(self, name: str) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._closed = False
+        self._queued = 0
+        self._queued_lock = threading.Lock()
+
+    @property
+    def waiting(self) -> int:
+        """Jobs given and not started yet: a job that could run on and on (a decode loop
+        that takes in new requests) looks here to make way for them."""
+        return self._queued
+
+    def _counted(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Callable[[], Any]:
+        with self._queued_lock:
+            self._queued += 1
+
+        def job() -> Any:
+            self._uncount()
+            return fn(*args)
+
+        return job
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run `fn(*args)` on the thread, after whatever is queued there."""
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        job = self._counted(fn, args)
+        try:
+            future = asyncio.get_running_loop().run_in_executor(self._pool, job)
+        except RuntimeError:  # closed: the job never runs
+            self._uncount()
+            raise
+        return await future
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """`run` for a caller that does not wait (any thread, the engine's own too)."""
+        job = self._counted(fn, args)
+        try:
+            return self._pool.submit(job)
+        except RuntimeError:
+            self._uncount()
+            raise
+
+    def _uncount(self) -> None:
+        with self._queued_lock:
+            self._queued -= 1
 
     async def close(self) -> None:
         """Let the queued jobs finish (without blocking the event loop), then end the

@@ -1,10 +1,13 @@
 """`LlamaCppEngine`: a GGUF model through llama.cpp (llama-cpp-python's C API) on a CPU.
 
-One llama.cpp context serves a whole batch: every conversation is a sequence of the
-context, and each decode step feeds one token of every unfinished sequence. The KV cache
-is one buffer shared by all sequences, so the prompt start every request shares (ATRI's
-system prompt) is decoded once into a *prefix slot* and copied into each sequence, and
-the slot stays for the next batch, which decodes only what differs.
+One llama.cpp context serves every conversation at once: each is a sequence of the
+context, and each decode step feeds one token of every unfinished sequence. The batching
+is continuous: `generate` puts its rows in an inbox, and the engine thread's decode loop
+takes them into the running pass at its next step (or starts one), so a request never
+waits for other people's replies to end, and a row leaves the pass at its own end. The
+KV cache is one buffer shared by all sequences, so the prompt start every request shares
+(ATRI's system prompt) is decoded once into a *prefix slot* and copied into each
+sequence, and the slot stays for the next pass, which decodes only what differs.
 
 There are two prefix slots: the live adapter's, and one a new adapter version fills
 while it is smoke-tested, so the first batch after a switch starts warm.
@@ -12,16 +15,22 @@ while it is smoke-tested, so the first batch after a switch starts warm.
 Adapters are GGUF LoRA files converted from the peft version folders
 (`model/adapters/gguf_lora.py`); llama.cpp applies one to the context without touching
 the base weights. Everything runs on one engine thread, so a load or switch waits for
-the batch in flight, exactly as with the local engine.
+the pass in flight, which takes no one new once such a job waits: it ends, the job runs,
+then the requests that came meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
+import itertools
 import logging
 import os
+import threading
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +69,9 @@ MAX_SEQUENCES = 64
 # Prompt tokens per engine-thread job when a new adapter's prefix is decoded beside the
 # live one, so live batches run in between.
 WARM_SLICE_TOKENS = 256
+# Prompt tokens one step may decode for rows that joined while others decode: a long
+# prompt is read over several steps instead of holding every reply for all of it.
+PREFILL_STEP_TOKENS = 64
 # A smoke reply must hold real tokens, not an end-of-turn at once.
 SMOKE_MIN_TOKENS = 4
 # Weight types llama.cpp's CPU backend multiplies one row at a time however many
@@ -145,6 +157,203 @@ class _Row:
     done: bool = False
     finish: FinishReason = "length"
     bad_logits: bool = False
+    adapter: str = ""
+    fed: int = 0  # prompt tokens in its KV cells so far (copied from the slot or decoded)
+    copied: int = 0  # of those, copied from the prefix slot
+    cells: int = 0  # KV cells held for it: its own prompt tokens and its reply
+    request: _Request | None = None
+
+
+@dataclass(eq=False)
+class _Request:
+    """One conversation asked of the engine: in the inbox, then a row of a pass."""
+
+    messages: ChatMessages
+    gen: GenerationSettings
+    adapter: str | None  # None: the live adapter when its pass starts
+    min_new: int = 0
+    limits: RowLimits = NO_LIMITS
+    done: Future[_Row] = field(default_factory=Future)
+    tokens: list[int] | None = None  # encoded and fitted on the engine thread
+
+    def joins(self, other: _Request) -> bool:
+        """Whether the two decode in one pass: one adapter, one way of sampling."""
+        return (self.adapter, self.min_new, self.gen) == (other.adapter, other.min_new, other.gen)
+
+
+def _fail(done: Future[_Row], exc: BaseException) -> None:
+    if not done.done():
+        with contextlib.suppress(InvalidStateError):  # cancelled meanwhile
+            done.set_exception(exc)
+
+
+class _Pass:
+    """Rows decoding together under one adapter and one way of sampling.
+
+    Each step feeds every unfinished row its next token, and the prompt of a row that
+    joined (copied from the prefix slot as far as it matches, the rest decoded, at most
+    PREFILL_STEP_TOKENS a step while other rows decode, so a long prompt does not hold
+    their steps). A row leaves at its own end, and its sequence goes to the next
+    request that fits; its KV cells stay taken until no row decodes (see `_leave`).
+    """
+
+    def __init__(self, engine: LlamaCppEngine, first: list[_Request]) -> None:
+        import numpy as np
+
+        self.engine = engine
+        self.head = first[0]
+        self.adapter = engine.active_adapter if self.head.adapter is None else self.head.adapter
+        self.waiting = deque(first)  # the pass's own requests not admitted yet
+        self.rows: list[_Row] = []
+        self.seqs = list(range(PREFIX_SLOTS, PREFIX_SLOTS + engine.rows_per_pass))
+        self.reserved = 0  # KV cells the rows may take
+        self.parked = 0  # KV cells of rows that left, freed when the pass ends
+        self.rng = np.random.default_rng()
+        self.slot = self._prepare_slot([r.tokens or [] for r in first])
+        engine._use_adapter(self.adapter)
+
+    def _prepare_slot(self, prompts: list[list[int]]) -> _Slot | None:
+        """The prefix slot holding what the first requests share (that part decoded
+        once); the other adapter's slot is given up when a row would not fit beside it."""
+        engine = self.engine
+        shared = shared_prefix_length(prompts) if engine.prefix_cache else 0
+        needs = [
+            len(prompt) - shared + engine._room(prompt, r.limits.cap(r.gen.max_new_tokens))
+            for prompt, r in zip(prompts, self.waiting, strict=True)
+        ]
+        if max(needs) > engine._free_cells(self.adapter, shared):
+            engine._drop_slot(self.adapter)
+        if not shared:
+            return None
+        held = next((s for s in engine._slots if s.adapter == self.adapter and s.tokens), None)
+        reused = common_length(held.tokens, prompts[0][:shared]) if held else 0
+        slot = engine._slot_for(self.adapter, prompts[0][:shared])
+        engine.stats.prefix_reused_tokens += reused * len(prompts)
+        return slot
+
+    def held(self) -> list[_Request]:
+        """Every request this pass holds and has not answered."""
+        return [r.request for r in self.rows if r.request] + list(self.waiting)
+
+    def admit(self, request: _Request) -> bool:
+        """Make `request` a row, if a sequence and its KV cells are free."""
+        engine, ll = self.engine, self.engine._ll
+        prompt = request.tokens or []
+        cap = engine._room(prompt, request.limits.cap(request.gen.max_new_tokens))
+        copied = 0
+        if self.slot is not None:
+            copied = min(common_length(self.slot.tokens, prompt), len(prompt) - 1)
+        cells = len(prompt) - copied + cap
+        slots = sum(len(s.tokens) for s in engine._slots)
+        free = engine.kv_cells - slots - self.reserved - self.parked
+        if not self.seqs or cells > free:
+            return False
+        row = _Row(
+            seq=self.seqs.pop(0),
+            prompt=prompt,
+            max_new=cap,
+            min_new=request.min_new,
+            limits=request.limits,
+            adapter=self.adapter,
+            fed=copied,
+            copied=copied,
+            cells=cells,
+            request=request,
+        )
+        ll.llama_memory_seq_rm(engine._mem, row.seq, -1, -1)
+        if copied:
+            ll.llama_memory_seq_cp(engine._mem, self.slot.seq, row.seq, 0, copied)  # type: ignore[union-attr]
+        self.reserved += cells
+        self.rows.append(row)
+        return True
+
+    def unpark(self) -> None:
+        """Free the cells of rows that left: safe once no row decodes."""
+        if self.parked:
+            self.engine._ll.llama_memory_seq_rm(self.engine._mem, self.engine.parking_seq, -1, -1)
+            self.parked = 0
+
+    def admit_waiting(self) -> None:
+        while self.waiting and self.admit(self.waiting[0]):
+            self.waiting.popleft()
+        if self.waiting and not self.rows:
+            raise RuntimeError("a request does not fit the KV cache even alone")
+
+    def drop_cancelled(self) -> None:
+        """Rows and requests whose caller gave up (timed out, went away) stop here."""
+        self.waiting = deque(r for r in self.waiting if not r.done.cancelled())
+        for row in [r for r in self.rows if r.request and r.request.done.cancelled()]:
+            self._leave(row)
+
+    def _leave(self, row: _Row) -> None:
+        """The row's sequence id is free for the next request; its KV cells are not, until
+        the pass ends. llama.cpp puts new tokens in the lowest free cells, and flash
+        attention sums a sequence's cells in cell order: a row still decoding would
+        write into the holes below its earlier tokens, and its scores (its greedy reply)
+        would change with who left before it."""
+        engine, ll = self.engine, self.engine._ll
+        ll.llama_memory_seq_cp(engine._mem, row.seq, engine.parking_seq, -1, -1)
+        ll.llama_memory_seq_rm(engine._mem, row.seq, -1, -1)
+        self.rows.remove(row)
+        self.seqs.append(row.seq)
+        self.reserved -= row.cells
+        self.parked += row.fed - row.copied + len(row.new)
+
+    def step(self) -> None:
+        """Each decoding row's last token, then prompt tokens of rows still reading
+        theirs; then a sampled token for each row that got scores.
+
+        The two go to llama.cpp in separate calls: a call's size picks the CPU kernels,
+        and a decoding row's scores must not depend on another row's prompt beside it
+        (greedy replies changed when a joining prompt shared the step)."""
+        engine = self.engine
+        decoding = [row for row in self.rows if row.new]
+        budget = PREFILL_STEP_TOKENS if decoding else None
+        steps = [
+            (row.new[-1], len(row.prompt) + len(row.new) - 1, row.seq, True) for row in decoding
+        ]
+        scored: list[tuple[_Row, Any]] = []
+        if steps:
+            got = engine._decode(steps)
+            scored += [(row, got[i]) for i, row in enumerate(decoding)]
+        reads: list[tuple[int, int, int, bool]] = []
+        finishing: list[tuple[_Row, int]] = []
+        for row in self.rows:
+            if row.new:
+                continue
+            take = len(row.prompt) - row.fed
+            if budget is not None:
+                take, budget = min(take, budget), budget - min(take, budget)
+            if not take:
+                continue
+            last = len(row.prompt) - 1
+            reads += [
+                (row.prompt[p], p, row.seq, p == last) for p in range(row.fed, row.fed + take)
+            ]
+            row.fed += take
+            if row.fed == len(row.prompt):
+                finishing.append((row, len(reads) - 1))
+        if reads:
+            got = engine._decode(reads)
+            scored += [(row, got[at]) for row, at in finishing]
+        for row, logits in scored:
+            token = engine._sample(row, logits, self.head.gen, self.rng)
+            stop = token in engine.stop_tokens
+            if not stop:
+                row.new.append(token)
+                # Only rows with stop strings pay for decoding their text.
+                stop = bool(row.limits.stop) and (
+                    row.limits.stop_at(engine.text.detokenize(row.new[-row.limits.tail_tokens() :]))
+                    >= 0
+                )
+            if stop:
+                row.finish = "stop"
+            if stop or len(row.new) >= row.max_new:
+                row.done = True
+                self._leave(row)
+                if row.request is not None and not row.request.done.done():
+                    with contextlib.suppress(InvalidStateError):  # cancelled meanwhile
+                        row.request.done.set_result(row)
 
 
 class LlamaCppEngine:
@@ -184,7 +393,9 @@ class LlamaCppEngine:
         self.config_hash = config_hash
         self.gguf_path = path
         self.context_window = context_window or llama_cpp.llama_model_n_ctx_train(self._model)
-        self.rows_per_pass = max(1, min(max_batch, MAX_SEQUENCES - PREFIX_SLOTS))
+        self.rows_per_pass = max(1, min(max_batch, MAX_SEQUENCES - PREFIX_SLOTS - 1))
+        # The sequence that keeps the cells of rows that left a pass still running.
+        self.parking_seq = PREFIX_SLOTS + self.rows_per_pass
         self.prefix_cache = prefix_cache
         self.weight_type = self._desc().rsplit(" ", 1)[-1]
         if self.weight_type in UNBATCHED_TYPES:
@@ -214,7 +425,7 @@ class LlamaCppEngine:
         self.kv_cells = kv_tokens or 2 * self.context_window
         params.n_ctx = self.kv_cells
         params.n_batch = params.n_ubatch = DECODE_CHUNK
-        params.n_seq_max = PREFIX_SLOTS + self.rows_per_pass
+        params.n_seq_max = PREFIX_SLOTS + self.rows_per_pass + 1
         params.kv_unified = True  # one buffer: a copied prefix shares its cells
         # Flash attention visits a sequence's cells in order and skips the others', so a
         # reply does not depend on what else is in the batch (plain attention sums over
@@ -243,6 +454,12 @@ class LlamaCppEngine:
         self.stop_tokens = sorted({*self.text.eog, *self.text.reply_stop()})
         self.thread = EngineThread("atri-llamacpp")
         self._closed = False
+        # `generate`'s requests, waiting for the engine thread's loop (`_serve`), which
+        # takes them into the pass it runs between steps (`join_running`), or starts one.
+        self._lock = threading.Lock()
+        self._inbox: list[_Request] = []
+        self._serving = False
+        self.join_running = True
 
     @classmethod
     async def load(cls, settings: Settings) -> LlamaCppEngine:
@@ -374,97 +591,98 @@ class LlamaCppEngine:
         own = max([len(s.tokens) for s in self._slots if s.adapter == adapter] + [shared])
         return self.kv_cells - held - own
 
-    def _passes(self, rows: list[list[int]], news: list[int], adapter: str) -> list[list[int]]:
-        """Row indices in groups that fit the free KV cells and the sequence ids; the
-        other adapter's slot is given up when even one row would not fit beside it."""
-        shared = shared_prefix_length(rows) if self.prefix_cache else 0
-        needs = [len(row) - shared + new for row, new in zip(rows, news, strict=True)]
-        if max(needs) > self._free_cells(adapter, shared):
-            self._drop_slot(adapter)
-        free = self._free_cells(adapter, shared)
-        groups: list[list[int]] = [[]]
-        used = 0
-        for i, need in enumerate(needs):
-            if groups[-1] and (used + need > free or len(groups[-1]) >= self.rows_per_pass):
-                groups.append([])
-                used = 0
-            groups[-1].append(i)
-            used += need
-        return groups
+    def _prompt(self, request: _Request) -> list[int]:
+        """The request's prompt tokens, fitted to the window (encoded once)."""
+        if request.tokens is None:
+            cap = request.limits.cap(request.gen.max_new_tokens)
+            request.tokens = self.fit(self.text.encode(request.messages), cap)
+        return request.tokens
 
-    def _run_rows(
-        self,
-        rows: list[list[int]],
-        gen: GenerationSettings,
-        adapter: str,
-        min_new: int = 0,
-        limits: Sequence[RowLimits] | None = None,
-    ) -> list[_Row]:
-        """Generate for rows that fit in one pass; each row stops at its own cap, end
-        token or stop string while the others go on."""
-        import numpy as np
-
-        shared = shared_prefix_length(rows) if self.prefix_cache else 0
-        before = self.stats.prefix_reused_tokens
-        slot = None
-        if shared:
-            slot = next((s for s in self._slots if s.adapter == adapter and s.tokens), None)
-            reused = common_length(slot.tokens, rows[0][:shared]) if slot else 0
-            slot = self._slot_for(adapter, rows[0][:shared])
-            self.stats.prefix_reused_tokens = before + reused * len(rows)
-        self._use_adapter(adapter)
-        live: list[_Row] = []
-        entries: list[tuple[int, int, int, bool]] = []
-        last: list[int] = []
-        for i, (tokens, limit) in enumerate(zip(rows, row_limits(limits, len(rows)), strict=True)):
-            row = _Row(
-                seq=PREFIX_SLOTS + i,
-                prompt=tokens,
-                max_new=self._room(tokens, limit.cap(gen.max_new_tokens)),
-                min_new=min_new,
-                limits=limit,
-            )
-            self._ll.llama_memory_seq_rm(self._mem, row.seq, -1, -1)
-            if slot is not None:
-                self._ll.llama_memory_seq_cp(self._mem, slot.seq, row.seq, 0, shared)
-            own = tokens[shared:]
-            entries += [(t, shared + j, row.seq, j == len(own) - 1) for j, t in enumerate(own)]
-            last.append(len(entries) - 1)
-            live.append(row)
-        rng = np.random.default_rng()
+    def _run_pass(self, first: list[_Request], joining: bool) -> None:
+        """Decode `first` (prompts encoded; one adapter and one way of sampling) to their
+        ends; with `joining`, requests of the same kind that wait in the inbox join
+        between steps while there is room. Each request's `done` gets its row or the
+        error; an error is raised again here once every request held has it."""
         try:
-            logits = self._decode(entries)
-            step = [logits[i] for i in last]
-            active = list(live)
-            while active:
-                entries = []
-                for row, row_logits in zip(active, step, strict=True):
-                    token = self._sample(row, row_logits, gen, rng)
-                    stop = token in self.stop_tokens
-                    if not stop:
-                        row.new.append(token)
-                        # Only rows with stop strings pay for decoding their text.
-                        stop = bool(row.limits.stop) and (
-                            row.limits.stop_at(
-                                self.text.detokenize(row.new[-row.limits.tail_tokens() :])
-                            )
-                            >= 0
-                        )
-                    if stop:
-                        row.finish = "stop"
-                    if stop or len(row.new) >= row.max_new:
-                        row.done = True
-                    else:
-                        entries.append((token, len(row.prompt) + len(row.new) - 1, row.seq, True))
-                active = [r for r in active if not r.done]
-                if not active:
+            run = _Pass(self, first)
+        except Exception as exc:
+            for request in first:
+                _fail(request.done, exc)
+            raise
+        try:
+            while True:
+                run.drop_cancelled()
+                if not run.rows:
+                    run.unpark()
+                run.admit_waiting()
+                if joining and self.join_running and not self.thread.waiting:
+                    # Nothing else waits for the thread: an adapter load or switch
+                    # would otherwise wait for a loop that new requests keep going.
+                    self._take_joiners(run)
+                if not run.rows:
                     break
-                got = self._decode(entries)
-                step = [got[i] for i in range(len(entries))]
+                run.step()
+        except Exception as exc:
+            for request in run.held():
+                _fail(request.done, exc)
+            raise
         finally:
-            for row in live:
+            for row in run.rows:
                 self._ll.llama_memory_seq_rm(self._mem, row.seq, -1, -1)
-        return live
+            run.unpark()
+
+    def _take_joiners(self, run: _Pass) -> None:
+        """Requests waiting in the inbox that can join `run`, in arrival order, as long
+        as each fits (a request that does not fit waits, and so do those behind it). One
+        of another kind (a summary's settings) stops them: the pass ends, it goes next."""
+        with self._lock:
+            candidates = list(itertools.takewhile(lambda r: r.joins(run.head), self._inbox))
+        for request in candidates:
+            if not request.done.cancelled():
+                try:
+                    self._prompt(request)
+                except Exception as exc:
+                    _fail(request.done, exc)
+                else:
+                    if not run.admit(request):
+                        return
+                    self.stats.joined_rows += 1
+                    self.stats.prefix_reused_tokens += run.rows[-1].fed  # copied, not decoded
+            with self._lock:
+                self._inbox.remove(request)
+
+    def _serve(self) -> None:
+        """The engine thread's loop for `generate`: passes over the inbox until it is
+        empty, making way (and coming back after) when another job waits for the thread."""
+        while True:
+            with self._lock:
+                self._inbox = [r for r in self._inbox if not r.done.cancelled()]
+                if self._closed or not self._inbox:
+                    for request in self._inbox:
+                        _fail(request.done, RuntimeError("the llama.cpp engine is closed"))
+                    self._inbox = []
+                    self._serving = False
+                    return
+                if self.thread.waiting:
+                    # An adapter load, switch or warm-up waits: it runs first, then this.
+                    self.thread.submit(self._serve)
+                    return
+                head = self._inbox[0]
+                first = list(itertools.takewhile(head.joins, self._inbox))
+                del self._inbox[: len(first)]
+            ready = []
+            for request in first:
+                try:
+                    self._prompt(request)
+                    ready.append(request)
+                except Exception as exc:
+                    _fail(request.done, exc)
+            if not ready:
+                continue
+            try:
+                self._run_pass(ready, joining=True)
+            except Exception:
+                log.exception("llama.cpp generation failed (%d requests told)", len(ready))
 
     def _room(self, prompt: list[int], cap: int) -> int:
         """New tokens a row may have: its cap, within the window."""
@@ -521,37 +739,17 @@ class LlamaCppEngine:
         min_new: int = 0,
         limits: Sequence[RowLimits] | None = None,
     ) -> list[Generation]:
+        """`batch` alone, on the calling thread (the engine thread, or no loop running):
+        the smoke test of an adapter that is not live, benches, evaluation."""
         adapter = self.active_adapter if adapter is None else adapter
-        each = row_limits(limits, len(batch))
-        caps = [limit.cap(gen.max_new_tokens) for limit in each]
-        rows = [self.fit(self.text.encode(m), cap) for m, cap in zip(batch, caps, strict=True)]
-        news = [self._room(r, cap) for r, cap in zip(rows, caps, strict=True)]
-        done: dict[int, _Row] = {}
-        for group in self._passes(rows, news, adapter):
-            sub = [rows[i] for i in group]
-            got = self._run_rows(sub, gen, adapter, min_new, [each[i] for i in group])
-            for i, row in zip(group, got, strict=True):
-                done[i] = row
-        results = []
-        for i in range(len(rows)):
-            row = done[i]
-            if row.bad_logits:
-                raise AdapterError(f"Adapter {adapter} produces NaN scores (broken weights).")
-            text, cut = row.limits.cut(self.text.detokenize(row.new))
-            results.append(
-                Generation(
-                    text=text,
-                    new_tokens=len(row.new),
-                    adapter_version=adapter,
-                    finish_reason="stop" if cut else row.finish,
-                )
-            )
-        self.stats.generate_calls += 1
-        self.stats.generated_rows += len(batch)
-        self.stats.generated_tokens += sum(r.new_tokens for r in results)
-        self.stats.prompt_tokens += sum(len(r) for r in rows)
-        self.stats.batch_sizes.append(len(batch))
-        return results
+        requests = [
+            _Request(messages, gen, adapter, min_new, limit)
+            for messages, limit in zip(batch, row_limits(limits, len(batch)), strict=True)
+        ]
+        for request in requests:
+            self._prompt(request)
+        self._run_pass(requests, joining=False)
+        return self._results([request.done.result() for request in requests])
 
     async def generate(
         self,
@@ -559,10 +757,49 @@ class LlamaCppEngine:
         gen: GenerationSettings,
         limits: Sequence[RowLimits] | None = None,
     ) -> list[Generation]:
-        result: list[Generation] = await self.thread.run(
-            self.generate_sync, batch, gen, None, 0, limits
-        )
-        return result
+        """Replies from the live adapter. The rows go to the inbox; the engine thread's
+        decode loop takes them into the pass that is running, at its next step, or
+        starts one, so a request never waits for other replies to end."""
+        requests = [
+            _Request(messages, gen, None, 0, limit)
+            for messages, limit in zip(batch, row_limits(limits, len(batch)), strict=True)
+        ]
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the llama.cpp engine is closed")
+            self._inbox += requests
+            start, self._serving = not self._serving, True
+        if start:
+            try:
+                self.thread.submit(self._serve)
+            except RuntimeError:
+                with self._lock:
+                    self._inbox = [r for r in self._inbox if r not in requests]
+                    self._serving = False
+                raise
+        rows = await asyncio.gather(*(asyncio.wrap_future(r.done) for r in requests))
+        return self._results(list(rows))
+
+    def _results(self, rows: list[_Row]) -> list[Generation]:
+        results = []
+        for row in rows:
+            if row.bad_logits:
+                raise AdapterError(f"Adapter {row.adapter} produces NaN scores (broken weights).")
+            text, cut = row.limits.cut(self.text.detokenize(row.new))
+            results.append(
+                Generation(
+                    text=text,
+                    new_tokens=len(row.new),
+                    adapter_version=row.adapter,
+                    finish_reason="stop" if cut else row.finish,
+                )
+            )
+        self.stats.generate_calls += 1
+        self.stats.generated_rows += len(rows)
+        self.stats.generated_tokens += sum(r.new_tokens for r in results)
+        self.stats.prompt_tokens += sum(len(row.prompt) for row in rows)
+        self.stats.batch_sizes.append(len(rows))
+        return results
 
     # Adapters (the reload job's `AdapterEngine`).
 

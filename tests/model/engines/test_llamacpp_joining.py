@@ -1,0 +1,185 @@
+"""Continuous batching in the llama.cpp engine: a request joins the decode loop that is
+running at its next step, instead of waiting for the other replies to end.
+
+On the offline default's own GGUF. `_decode` is watched (not replaced) to know when a
+pass is decoding and what each step held."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from atri.config import GenerationSettings, Settings
+from model.character.prompt import ChatMessages
+from model.engines.base import RowLimits
+from model.engines.llamacpp import PREFILL_STEP_TOKENS, LlamaCppEngine, gguf_path
+
+SYSTEM = "You are ATRI, a cheerful robot girl who lives by the sea. Answer in one sentence."
+LONG = "Tell me a long story about the sea."  # greedy: runs to any cap below 48
+GEN = GenerationSettings(max_new_tokens=40, do_sample=False, repetition_penalty=1.0)
+SHORT = RowLimits(max_new_tokens=6)
+
+
+def chat(question: str, system: str = SYSTEM) -> ChatMessages:
+    return [{"role": "system", "content": system}, {"role": "user", "content": question}]
+
+
+class Steps:
+    """Records each decode call's entries; `wait(n)` until the n-th call has run."""
+
+    def __init__(self, engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[list[tuple[int, int, int, bool]]] = []
+        self._cond = threading.Condition()
+        decode = engine._decode
+
+        def watched(entries: list[tuple[int, int, int, bool]]) -> dict[int, Any]:
+            out = decode(entries)
+            with self._cond:
+                self.calls.append(list(entries))
+                self._cond.notify_all()
+            return out
+
+        monkeypatch.setattr(engine, "_decode", watched)
+
+    async def wait(self, n: int) -> None:
+        def reached() -> None:
+            with self._cond:
+                assert self._cond.wait_for(lambda: len(self.calls) >= n, timeout=60)
+
+        await asyncio.to_thread(reached)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaCppEngine]:
+    settings = Settings(root=tmp_path_factory.mktemp("joining"))
+    engine = LlamaCppEngine(gguf_path(settings), "builtin:smollm2-135m", "", max_batch=4)
+    yield engine
+    engine._free()
+
+
+def alone(engine: LlamaCppEngine, messages: ChatMessages, limits: RowLimits = SHORT) -> str:
+    return engine.generate_sync([messages], GEN, None, 0, [limits])[0].text
+
+
+async def test_a_request_joins_the_running_pass_and_replies_as_it_would_alone(
+    engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    long_alone = engine.generate_sync([chat(LONG)], GEN)[0]
+    assert long_alone.finish_reason == "length"  # it really runs its whole cap
+    short_alone = alone(engine, chat("Who are you?"))
+    steps = Steps(engine, monkeypatch)
+    joined = engine.stats.joined_rows
+
+    long = asyncio.create_task(engine.generate([chat(LONG)], GEN))
+    await steps.wait(3)  # the long reply is decoding
+    (short,) = await engine.generate([chat("Who are you?")], GEN, [SHORT])
+    # Answered while the long reply still decodes: it did not wait for it to end.
+    assert not long.done()
+    assert short.text == short_alone and short.new_tokens == 6
+    (long_reply,) = await long
+    assert long_reply.text == long_alone.text
+    assert engine.stats.joined_rows == joined + 1
+    # One step fed both rows: the joiner's own tokens beside the long reply's next one.
+    assert any(len({seq for _, _, seq, _ in call}) == 2 for call in steps.calls)
+
+
+async def test_a_long_prompt_joins_in_pieces_that_do_not_hold_the_running_rows(
+    engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another system prompt: nothing to copy from the prefix slot, all of it is read.
+    other = chat("Who are you?", system="You are a lighthouse keeper. " * 40)
+    other_alone = alone(engine, other)
+    long_alone = engine.generate_sync([chat(LONG)], GEN)[0].text
+    assert len(engine.text.encode(other)) > 3 * PREFILL_STEP_TOKENS
+    steps = Steps(engine, monkeypatch)
+
+    long = asyncio.create_task(engine.generate([chat(LONG)], GEN))
+    await steps.wait(3)
+    first_joined = len(steps.calls)
+    (reply,) = await engine.generate([other], GEN, [SHORT])
+    assert reply.text == other_alone
+    assert (await long)[0].text == long_alone
+    # While the long reply decoded, no step read more than its budget of prompt tokens
+    # (plus the long reply's own token), so its steps went on at their pace.
+    during = steps.calls[first_joined:]
+    assert max(len(call) for call in during) <= PREFILL_STEP_TOKENS + 1
+    assert sum(len(call) > 2 for call in during) >= 3  # the prompt came in several pieces
+
+
+async def test_a_caller_that_gives_up_stops_its_decoding(
+    engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short_alone = alone(engine, chat("Who are you?"))
+    steps = Steps(engine, monkeypatch)
+    long = asyncio.create_task(engine.generate([chat(LONG)], GEN))
+    await steps.wait(3)
+    long.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await long
+    at_cancel = len(steps.calls)
+    (reply,) = await engine.generate([chat("Who are you?")], GEN, [SHORT])
+    assert reply.text == short_alone
+    # The given-up row left at the next step: the short reply's prompt and its steps
+    # are all that was decoded after (40 steps of the long one would have been more).
+    after = steps.calls[at_cancel:]
+    assert len(after) <= 1 + 6 + 1
+    assert all(len({seq for _, _, seq, _ in call}) == 1 for call in after[1:])
+
+
+async def test_a_job_waiting_for_the_thread_goes_before_new_requests(
+    engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New requests could keep a pass going for ever; an adapter load or switch (a job
+    for the engine thread) must still get its turn: once one waits, the pass takes no
+    one new, ends, and the job runs before the requests that came after it."""
+    steps = Steps(engine, monkeypatch)
+    order: list[str] = []
+    long = asyncio.create_task(engine.generate([chat(LONG)], GEN))
+    await steps.wait(3)
+    job = asyncio.create_task(engine.thread.run(order.append, "job"))
+    await asyncio.sleep(0)  # queued behind the running pass
+    (short,) = await engine.generate([chat("Who are you?")], GEN, [SHORT])
+    order.append("request")
+    await asyncio.gather(long, job)
+    assert order == ["job", "request"]
+    assert short.new_tokens == 6
+
+
+async def test_a_request_of_another_kind_goes_in_its_turn_not_after_every_joiner(
+    engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request sampled otherwise (a memory summary's settings) cannot share a pass: it
+    waits for the running one to end, and later requests do not join past it (under a
+    steady flow they would keep the pass going and it would wait for ever)."""
+    summary_gen = GenerationSettings(max_new_tokens=8, do_sample=False, repetition_penalty=1.1)
+    steps = Steps(engine, monkeypatch)
+    order: list[str] = []
+
+    async def ask(name: str, gen: GenerationSettings, limits: list[RowLimits] | None) -> None:
+        await engine.generate([chat(f"{name}: who are you?")], gen, limits)
+        order.append(name)
+
+    long = asyncio.create_task(ask("long", GEN, None))
+    await steps.wait(3)
+    summary = asyncio.create_task(ask("summary", summary_gen, None))
+    await asyncio.sleep(0)
+    await asyncio.gather(ask("later", GEN, [SHORT]), summary, long)
+    assert order == ["long", "summary", "later"]
+
+
+async def test_closing_answers_every_waiting_request(tmp_path: Path) -> None:
+    engine = LlamaCppEngine(gguf_path(Settings(root=tmp_path)), "builtin:smollm2-135m", "")
+    tasks = [asyncio.create_task(engine.generate([chat(LONG)], GEN)) for _ in range(3)]
+    await asyncio.sleep(0)  # in the inbox
+    await asyncio.wait_for(engine.close(), timeout=120)
+    done, pending = await asyncio.wait(tasks, timeout=5)
+    assert not pending  # none left waiting for ever
+    for task in done:
+        assert task.exception() is None or isinstance(task.exception(), RuntimeError)
+    with pytest.raises(RuntimeError, match="closed"):
+        await engine.generate([chat("Hi!")], GEN)
