@@ -4,10 +4,20 @@ The batcher gathers up to `max_batch` prompts, waiting at most `window` seconds 
 the first one, and hands them to the engine as one batch. The queue is bounded: when
 it is full, `submit` raises `Overloaded` at once instead of letting latency grow.
 
+Most engines run one batch at a time, so the next batch is gathered only once the last
+one finished. An engine whose rows can join the batch it is already generating
+(`joins_running_batch`: llama.cpp's decode loop, vLLM's continuous batching behind the
+openai engine) gets its batches without waiting for the earlier ones, so a request
+arriving mid-generation starts at the engine's next step instead of after the longest
+reply in flight. At most `max_batch` rows are in flight then (more wait in the bounded
+queue), and the window applies only while nothing is: a row joining a running batch
+gains nothing from waiting for company.
+
 Background work (a memory summary) goes through `submit_low`: such a job runs alone, and
-only when no live job waits, so a reply never queues behind it (one that arrives while it
-is generating waits for that generation only). An `overdue` job, one that has waited long
-enough under steady load, runs at the next batch boundary instead.
+only when no live job waits or is being generated, so a reply never queues behind it
+(one that arrives while it is generating waits for that generation only). An `overdue`
+job, one that has waited long enough under steady load, runs at the next batch boundary
+instead (with a joining engine: at once, beside rows in flight if the engine allows).
 """
 
 from __future__ import annotations
@@ -59,7 +69,10 @@ class Batcher:
         self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=queue_size)
         self._task: asyncio.Task[None] | None = None
         self._low: deque[_Job] = deque()
-        self._arrived = asyncio.Event()  # set by every submit: the loop looks again
+        # Live batches handed to a joining engine and not finished, with their jobs.
+        self._in_flight: dict[asyncio.Task[None], list[_Job]] = {}
+        # Set by every submit and every finished batch: the loop looks again.
+        self._wake = asyncio.Event()
 
     @property
     def depth(self) -> int:
@@ -68,6 +81,11 @@ class Batcher:
     @property
     def low_depth(self) -> int:
         return len(self._low)
+
+    @property
+    def rows_in_flight(self) -> int:
+        """Live rows handed to a joining engine that it has not answered yet."""
+        return sum(len(jobs) for jobs in self._in_flight.values())
 
     @property
     def full(self) -> bool:
@@ -87,12 +105,17 @@ class Batcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        in_flight = list(self._in_flight.items())
+        for task, _ in in_flight:
+            task.cancel()
+        await asyncio.gather(*(task for task, _ in in_flight), return_exceptions=True)
+        # A batch cancelled before it started never reached its own handler.
+        waiting = [job for _, jobs in in_flight for job in jobs]
         while not self._queue.empty():
-            job = self._queue.get_nowait()
-            if not job.future.done():
-                job.future.set_exception(Overloaded("worker stopped"))
-        while self._low:
-            job = self._low.popleft()
+            waiting.append(self._queue.get_nowait())
+        waiting += self._low
+        self._low.clear()
+        for job in waiting:
             if not job.future.done():
                 job.future.set_exception(Overloaded("worker stopped"))
 
@@ -109,18 +132,18 @@ class Batcher:
                 self._queue.put_nowait(job)
             except asyncio.QueueFull:
                 raise Overloaded(f"queue full ({self._queue.maxsize} waiting)") from None
-        self._arrived.set()
+        self._wake.set()
         return await job.future
 
     async def submit_low(
         self, messages: ChatMessages, gen: GenerationSettings, overdue: bool = False
     ) -> Generation:
-        """Generate with `gen` when no live job waits (`overdue`: at the next batch
-        boundary, whatever waits); alone in its batch, so a live reply is never held to
-        its length."""
+        """Generate with `gen` when no live job waits or is in flight (`overdue`: at the
+        next batch boundary, whatever waits); alone in its batch, so a live reply is
+        never held to its length."""
         job = _Job(messages, asyncio.get_running_loop().create_future(), gen, overdue)
         self._low.append(job)
-        self._arrived.set()
+        self._wake.set()
         return await job.future
 
     def _drop_abandoned(self) -> None:
@@ -145,20 +168,31 @@ class Batcher:
         return None
 
     async def _collect(self) -> list[_Job]:
-        if (overdue := self._take_low(overdue_only=True)) is not None:
-            return [overdue]
-        while self._queue.empty():
-            if (job := self._take_low(overdue_only=False)) is not None:
-                return [job]  # nothing live waits: background work may run
-            self._arrived.clear()
-            if self._queue.empty() and not self._low:
-                await self._arrived.wait()
+        """The next batch: an overdue background job; else live jobs, as many as fit
+        beside the rows in flight; else, with nothing live waiting or in flight, a
+        background job."""
+        while True:
+            if (overdue := self._take_low(overdue_only=True)) is not None:
+                return [overdue]
+            room = self.max_batch - self.rows_in_flight
+            if room > 0 and not self._queue.empty():
+                break
+            if (
+                self._queue.empty()
+                and not self._in_flight
+                and (job := self._take_low(overdue_only=False)) is not None
+            ):
+                return [job]  # nothing live waits or runs: background work may
+            self._wake.clear()
+            await self._wake.wait()
         jobs = [self._queue.get_nowait()]
-        deadline = asyncio.get_running_loop().time() + self.window
-        while len(jobs) < self.max_batch:
+        # Rows in flight: the engine takes these at its next step, so they go at once.
+        window = self.window if not self._in_flight else 0.0
+        deadline = asyncio.get_running_loop().time() + window
+        while len(jobs) < room:
             timeout = deadline - asyncio.get_running_loop().time()
             if timeout <= 0:
-                while len(jobs) < self.max_batch and not self._queue.empty():
+                while len(jobs) < room and not self._queue.empty():
                     jobs.append(self._queue.get_nowait())
                 break
             try:
@@ -169,31 +203,52 @@ class Batcher:
         return [j for j in jobs if not j.future.done()]
 
     async def _run(self) -> None:
+        joins = bool(getattr(self.engine, "joins_running_batch", False))
         while True:
             jobs = await self._collect()
             if not jobs:
                 continue
-            started = time.perf_counter()
-            gen = jobs[0].gen or self.gen
-            try:
-                batch = [j.messages for j in jobs]
-                limits = [j.limits for j in jobs]
-                # Only told when a row has its own: an engine written without them
-                # (a test's stand-in) keeps answering every other batch.
-                results = await (
-                    self.engine.generate(batch, gen, limits)
-                    if any(limit != NO_LIMITS for limit in limits)
-                    else self.engine.generate(batch, gen)
-                )
-            except Exception as exc:
-                log.exception("generation failed for a batch of %d", len(jobs))
-                for j in jobs:
-                    if not j.future.done():
-                        j.future.set_exception(exc)
-                continue
-            if self.on_batch is not None:
-                tokens = sum(r.new_tokens for r in results)
-                self.on_batch(len(jobs), tokens, time.perf_counter() - started)
-            for job, result in zip(jobs, results, strict=True):
-                if not job.future.done():
-                    job.future.set_result(result)
+            if joins and jobs[0].gen is None:
+                task = asyncio.create_task(self._generate(jobs), name="atri-batch")
+                self._in_flight[task] = jobs
+                task.add_done_callback(self._finished)
+            else:
+                # A background job, or an engine that runs one batch at a time.
+                await self._generate(jobs)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(task, None)
+        self._wake.set()  # room for more rows, or for background work
+
+    async def _generate(self, jobs: list[_Job]) -> None:
+        """One batch through the engine; its outcome reaches exactly its jobs."""
+        started = time.perf_counter()
+        gen = jobs[0].gen or self.gen
+        try:
+            batch = [j.messages for j in jobs]
+            limits = [j.limits for j in jobs]
+            # Only told when a row has its own: an engine written without them
+            # (a test's stand-in) keeps answering every other batch.
+            results = await (
+                self.engine.generate(batch, gen, limits)
+                if any(limit != NO_LIMITS for limit in limits)
+                else self.engine.generate(batch, gen)
+            )
+        except asyncio.CancelledError:
+            # stop(): the callers get the busy reply now, not at their own deadline.
+            for j in jobs:
+                if not j.future.done():
+                    j.future.set_exception(Overloaded("worker stopped"))
+            raise
+        except Exception as exc:
+            log.exception("generation failed for a batch of %d", len(jobs))
+            for j in jobs:
+                if not j.future.done():
+                    j.future.set_exception(exc)
+            return
+        if self.on_batch is not None:
+            tokens = sum(r.new_tokens for r in results)
+            self.on_batch(len(jobs), tokens, time.perf_counter() - started)
+        for job, result in zip(jobs, results, strict=True):
+            if not job.future.done():
+                job.future.set_result(result)

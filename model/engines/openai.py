@@ -108,6 +108,9 @@ def error_text(response: httpx.Response) -> str:
 
 class OpenAIEngine:
     name = "openai"
+    # vLLM batches continuously: a request held back until the batch before it is done
+    # would only be answered later (model/batching.py).
+    joins_running_batch = True
 
     def __init__(
         self,

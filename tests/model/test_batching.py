@@ -1,11 +1,21 @@
-"""Dynamic batching, overload and timeouts on the real tiny model."""
+"""Dynamic batching, overload and timeouts on the real tiny model; batches handed to an
+engine whose rows join the batch it is running (llama.cpp, vLLM), on a stand-in whose rows
+finish when a test says."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 
-from atri.config import Settings
+import pytest
+
+from atri.config import GenerationSettings, Settings
+from model.batching import Batcher, Overloaded
+from model.character.prompt import ChatMessages
+from model.engines.base import EngineStats, Generation, RowLimits
 from model.protocol import ChatRequest
 from model.service import ChatService
 
@@ -85,3 +95,300 @@ async def test_overload_and_timeout_answer_busy_and_queue_stays_bounded(
         metrics = service.metrics.render().decode()
         assert 'atri_requests_total{api="chat",status="busy"} 8.0' in metrics
         assert 'atri_requests_total{api="chat",status="ok"} 2.0' in metrics
+
+
+class StepEngine:
+    """A joining engine whose rows finish when the test sets their event (`release`,
+    keyed by the row's text); a row whose text starts with "fail" fails its batch."""
+
+    name = "step"
+    base_id = "step"
+    config_hash = "step"
+    context_window = 32768
+    joins_running_batch = True
+
+    def __init__(self) -> None:
+        self.stats = EngineStats()
+        self.release: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self.batches: list[list[str]] = []  # each generate call's rows, in call order
+        self.gens: list[GenerationSettings] = []
+        self.in_flight = 0  # rows inside generate now
+        self.most_in_flight = 0
+        self.cancelled: list[str] = []
+
+    @property
+    def adapter_version(self) -> str:
+        return ""
+
+    def count_tokens(self, text: str) -> int:
+        return len(text)
+
+    async def generate(
+        self,
+        batch: list[ChatMessages],
+        gen: GenerationSettings,
+        limits: Sequence[RowLimits] | None = None,
+    ) -> list[Generation]:
+        texts = [m[-1]["content"] for m in batch]
+        self.batches.append(texts)
+        self.gens.append(gen)
+        self.in_flight += len(texts)
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.gather(*(self.release[t].wait() for t in texts))
+        except asyncio.CancelledError:
+            self.cancelled += texts
+            raise
+        finally:
+            self.in_flight -= len(texts)
+        if any(t.startswith("fail") for t in texts):
+            raise RuntimeError(f"the engine broke on {texts}")
+        return [Generation(text=f"re: {t}", new_tokens=len(t)) for t in texts]
+
+    async def close(self) -> None:
+        return None
+
+
+class OneBatchAtATime(StepEngine):
+    """The same engine, running one batch at a time (the local transformers engine)."""
+
+    joins_running_batch = False
+
+
+def msg(text: str) -> ChatMessages:
+    return [{"role": "system", "content": "card"}, {"role": "user", "content": text}]
+
+
+async def until(condition: Callable[[], bool], seconds: float = 3.0) -> None:
+    """Wait for `condition`; a test that asserts it right after fails if it never held."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.002)
+
+
+async def answer(job: asyncio.Future[Generation]) -> str:
+    return (await asyncio.wait_for(job, 3)).text
+
+
+def spawn(batcher: Batcher, text: str) -> asyncio.Task[Generation]:
+    return asyncio.create_task(batcher.submit(msg(text)))
+
+
+def no_batch_task_left() -> bool:
+    """None of the batcher's tasks runs on ("atri-batcher", "atri-batch")."""
+    return all(t.done() for t in asyncio.all_tasks() if t.get_name().startswith("atri-batch"))
+
+
+@pytest.mark.parametrize("engine_class", [StepEngine, OneBatchAtATime])
+async def test_a_request_joins_a_running_batch_only_on_a_joining_engine(
+    engine_class: type[StepEngine],
+) -> None:
+    engine = engine_class()
+    batcher = Batcher(engine, GenerationSettings(), 4, 0.0, 8)
+    batcher.start()
+    try:
+        long = spawn(batcher, "long")
+        await until(lambda: engine.batches == [["long"]])
+        assert engine.batches == [["long"]]
+        short = spawn(batcher, "short")
+        engine.release["short"].set()
+        if engine.joins_running_batch:
+            # Handed over and answered while the long reply still decodes.
+            assert await answer(short) == "re: short"
+            assert not long.done()
+            assert engine.most_in_flight == 2
+        else:
+            await asyncio.sleep(0.05)
+            assert engine.batches == [["long"]] and batcher.depth == 1
+        engine.release["long"].set()
+        assert [await answer(long), await answer(short)] == ["re: long", "re: short"]
+        assert engine.batches == [["long"], ["short"]]
+    finally:
+        await batcher.stop()
+
+
+async def test_the_window_gathers_only_a_first_batch() -> None:
+    engine = StepEngine()
+    batcher = Batcher(engine, GenerationSettings(), 4, 0.2, 8)
+    batcher.start()
+    try:
+        first = spawn(batcher, "a")
+        await asyncio.sleep(0.05)
+        second = spawn(batcher, "b")
+        await until(lambda: len(engine.batches) == 1)
+        assert engine.batches == [["a", "b"]]  # the window let a first batch gather
+        # With rows in flight a job goes at once: a window this long would stall the test.
+        batcher.window = 60
+        third = spawn(batcher, "c")
+        engine.release["c"].set()
+        assert await answer(third) == "re: c"
+        assert engine.batches == [["a", "b"], ["c"]]
+        engine.release["a"].set()
+        engine.release["b"].set()
+        assert [await answer(first), await answer(second)] == ["re: a", "re: b"]
+    finally:
+        await batcher.stop()
+
+
+async def test_no_more_than_max_batch_rows_are_in_flight_and_the_queue_stays_bounded() -> None:
+    engine = StepEngine()
+    batcher = Batcher(engine, GenerationSettings(), 2, 0.0, 2)
+    batcher.start()
+    try:
+        jobs = {"r0": spawn(batcher, "r0")}
+        await until(lambda: engine.in_flight == 1)
+        jobs["r1"] = spawn(batcher, "r1")
+        await until(lambda: engine.in_flight == 2)
+        jobs["r2"] = spawn(batcher, "r2")
+        jobs["r3"] = spawn(batcher, "r3")
+        await asyncio.sleep(0.05)
+        # Two rows decode, two wait in the queue: the fifth is refused at once.
+        assert engine.batches == [["r0"], ["r1"]]
+        assert (batcher.rows_in_flight, batcher.depth) == (2, 2)
+        with pytest.raises(Overloaded):
+            await batcher.submit(msg("r4"))
+        # One row done makes room for one more, which goes while r1 still decodes.
+        engine.release["r0"].set()
+        assert await answer(jobs["r0"]) == "re: r0"
+        await until(lambda: len(engine.batches) == 3)
+        assert engine.batches[2] == ["r2"]
+        assert (batcher.rows_in_flight, batcher.depth) == (2, 1)
+        assert not jobs["r1"].done()
+        jobs["r5"] = spawn(batcher, "r5")
+        for name in ["r1", "r2", "r3", "r5"]:
+            engine.release[name].set()
+        assert [await answer(j) for j in jobs.values()] == [f"re: {n}" for n in jobs]
+        assert engine.most_in_flight == 2
+        assert batcher.rows_in_flight == 0
+    finally:
+        await batcher.stop()
+
+
+async def test_a_background_job_waits_for_rows_in_flight_then_runs_alone() -> None:
+    engine = StepEngine()
+    batcher = Batcher(engine, GenerationSettings(), 4, 0.0, 8)
+    batcher.start()
+    summary_gen = GenerationSettings(max_new_tokens=64)
+    try:
+        a = spawn(batcher, "a")
+        await until(lambda: engine.in_flight == 1)
+        summary = asyncio.create_task(batcher.submit_low(msg("summary"), summary_gen))
+        await asyncio.sleep(0.02)
+        b = spawn(batcher, "b")  # live: joins a, the summary keeps waiting
+        await until(lambda: len(engine.batches) == 2)
+        assert engine.batches == [["a"], ["b"]] and not a.done()
+        engine.release["a"].set()
+        assert await answer(a) == "re: a"
+        await asyncio.sleep(0.02)
+        assert engine.batches == [["a"], ["b"]] and batcher.low_depth == 1
+        engine.release["b"].set()
+        assert await answer(b) == "re: b"
+        await until(lambda: len(engine.batches) == 3)
+        assert engine.batches[2] == ["summary"] and engine.gens[2] == summary_gen
+        # It runs alone: a reply asked for now waits for it, not beside it.
+        c = spawn(batcher, "c")
+        engine.release["c"].set()
+        await asyncio.sleep(0.02)
+        assert len(engine.batches) == 3 and batcher.depth == 1
+        engine.release["summary"].set()
+        assert [await answer(summary), await answer(c)] == ["re: summary", "re: c"]
+        assert engine.batches == [["a"], ["b"], ["summary"], ["c"]]
+    finally:
+        await batcher.stop()
+
+
+async def test_an_overdue_background_job_goes_at_once_beside_rows_in_flight() -> None:
+    engine = StepEngine()
+    batcher = Batcher(engine, GenerationSettings(), 4, 0.0, 8)
+    batcher.start()
+    summary_gen = GenerationSettings(max_new_tokens=64)
+    try:
+        a = spawn(batcher, "a")
+        await until(lambda: engine.in_flight == 1)
+        summary = asyncio.create_task(batcher.submit_low(msg("summary"), summary_gen, True))
+        await until(lambda: len(engine.batches) == 2)
+        assert engine.batches == [["a"], ["summary"]] and not a.done()
+        b = spawn(batcher, "b")
+        engine.release["b"].set()
+        await asyncio.sleep(0.02)
+        assert len(engine.batches) == 2 and batcher.depth == 1  # alone, as before
+        engine.release["summary"].set()
+        assert [await answer(summary), await answer(b)] == ["re: summary", "re: b"]
+        engine.release["a"].set()
+        assert await answer(a) == "re: a"
+    finally:
+        await batcher.stop()
+
+
+async def test_a_failed_batch_fails_only_its_own_jobs(caplog: pytest.LogCaptureFixture) -> None:
+    engine = StepEngine()
+    batches: list[tuple[int, int]] = []
+    batcher = Batcher(
+        engine, GenerationSettings(), 4, 0.0, 8, on_batch=lambda n, t, _: batches.append((n, t))
+    )
+    batcher.start()
+    try:
+        a = spawn(batcher, "a")
+        await until(lambda: engine.in_flight == 1)
+        failing = spawn(batcher, "fail")
+        await until(lambda: engine.in_flight == 2)
+        with caplog.at_level(logging.ERROR, logger="model.batching"):
+            engine.release["fail"].set()
+            with pytest.raises(RuntimeError, match="broke on"):
+                await asyncio.wait_for(failing, 3)
+            assert not a.done()
+            later = spawn(batcher, "later")
+            engine.release["later"].set()
+            assert await answer(later) == "re: later"
+            engine.release["a"].set()
+            assert await answer(a) == "re: a"
+        failures = [r for r in caplog.records if "generation failed" in r.getMessage()]
+        assert len(failures) == 1
+        # The metrics hook hears of each answered batch: later's, then a's.
+        assert batches == [(1, len("later")), (1, len("a"))]
+    finally:
+        await batcher.stop()
+
+
+async def test_a_caller_that_gave_up_is_not_handed_to_the_engine() -> None:
+    engine = StepEngine()
+    batcher = Batcher(engine, GenerationSettings(), 2, 0.0, 4)
+    batcher.start()
+    try:
+        a = spawn(batcher, "a")
+        await until(lambda: engine.in_flight == 1)
+        x = spawn(batcher, "x")
+        await until(lambda: engine.in_flight == 2)
+        gone = spawn(batcher, "gone")
+        c = spawn(batcher, "c")
+        await asyncio.sleep(0.02)
+        gone.cancel()  # timed out or disconnected while no room was left
+        engine.release["a"].set()
+        engine.release["c"].set()
+        assert [await answer(a), await answer(c)] == ["re: a", "re: c"]
+        assert not x.done()  # c went while x still decodes
+        engine.release["x"].set()
+        assert await answer(x) == "re: x"
+        assert engine.batches == [["a"], ["x"], ["c"]]
+    finally:
+        await batcher.stop()
+
+
+async def test_stop_ends_rows_in_flight_and_refuses_what_waits() -> None:
+    engine = StepEngine()
+    batcher = Batcher(engine, GenerationSettings(), 2, 0.0, 4)
+    batcher.start()
+    a = spawn(batcher, "a")
+    await until(lambda: engine.in_flight == 1)
+    b = spawn(batcher, "b")
+    await until(lambda: engine.in_flight == 2)
+    waiting = spawn(batcher, "waiting")
+    summary = asyncio.create_task(batcher.submit_low(msg("summary"), GenerationSettings()))
+    await asyncio.sleep(0.02)
+    await batcher.stop()
+    for job in [a, b, waiting, summary]:
+        with pytest.raises(Overloaded, match="worker stopped"):
+            await asyncio.wait_for(job, 3)
+    assert sorted(engine.cancelled) == ["a", "b"]
+    assert engine.in_flight == 0 and batcher.rows_in_flight == 0
+    assert no_batch_task_left()

@@ -171,6 +171,9 @@ class FakeVllm:
         # no /tokenize route, as a server that is not vLLM.
         self.tokenizer: Any = None
         self.tokenized: list[dict[str, Any]] = []  # each /tokenize request's body
+        # A chat whose last message is a key here is answered once its event is set:
+        # a long generation, which vLLM runs beside the chats that come after it.
+        self.holds: dict[str, asyncio.Event] = {}
         self.app = self._app()
 
     def restart(self, static: Path | None = None) -> None:
@@ -266,6 +269,8 @@ class FakeVllm:
                 "system" in roles or any(a == b for a, b in itertools.pairwise(roles))
             ):  # what vLLM answers when apply_chat_template raises
                 return self.error("System role not supported", "BadRequestError", 400)
+            if (hold := self.holds.get(messages[-1]["content"])) is not None:
+                await hold.wait()
             if self.raw_message:  # JSON as a broken server could write it
                 raw = '{"choices": [{"message": {"content": ' + self.raw_message + "}}]}"
                 return Response(raw, media_type="application/json")
@@ -896,3 +901,35 @@ async def test_a_broken_reply_from_the_server_is_cleaned_or_refused(settings: Se
                 await engine.generate(rows, settings.generation)
         finally:
             await engine.close()
+
+
+async def test_a_request_reaches_vllm_while_an_earlier_reply_is_still_generated(
+    settings: Settings,
+) -> None:
+    """vLLM batches continuously: the worker sends a request at once, not after the
+    replies in flight are done."""
+    fake = FakeVllm()
+    story = asyncio.Event()
+    fake.holds["tell me a long story"] = story
+    async with replicas(fake) as urls:
+        settings = readme_settings(settings, urls)
+        settings.model.openai_model = "atri-base"
+        # The fake's replies look out of character: each would be asked for again.
+        settings.worker.ooc_max_retries = 0
+        async with await ChatService.open(settings) as service:
+            try:
+                first = asyncio.create_task(
+                    service.chat(
+                        ChatRequest(platform="test", user_id="u1", text="tell me a long story")
+                    )
+                )
+                while not fake.chats:
+                    await asyncio.sleep(0.01)
+                second = service.chat(ChatRequest(platform="test", user_id="u2", text="hi"))
+                assert (await asyncio.wait_for(second, 5)).text == "[atri-base] hi"
+                assert not first.done()
+                story.set()
+                assert (await first).text == "[atri-base] tell me a long story"
+            finally:
+                story.set()  # else the fake would never let the server stop
+    assert [c[-1]["content"] for c in fake.chats] == ["tell me a long story", "hi"]
