@@ -2,8 +2,9 @@
 switch between two batches, and roll back on demand.
 
 The engine-specific half is four methods on the engine (`AdapterEngine`): the local
-engine runs them on its model thread, so a load or switch waits for the batch in
-flight and the next batch uses the new adapter; no request is dropped or repeated.
+and llama.cpp engines run them on their model thread, so a load or switch waits for the
+batch in flight (llama.cpp's running pass takes no new rows once one waits) and the
+next batch uses the new adapter; no request is dropped or repeated.
 Anything that fails leaves the live adapter serving and says why in `last`.
 """
 

@@ -360,6 +360,8 @@ class LlamaCppEngine:
     """llama.cpp on this machine. Build with `await LlamaCppEngine.load(settings)`."""
 
     name = "llamacpp"
+    # model/batching.py hands over new rows while others decode: they join at a step.
+    joins_running_batch = True
 
     def __init__(
         self,

@@ -319,17 +319,22 @@ class OpenAIEngine:
         tried once more in STRICT_TEMPLATE's shape; if that passes, every later chat is
         sent so (said once in the log)."""
         messages = defused(messages, self.defuse)
-        shaped = conform(messages, STRICT_TEMPLATE) if self.strict_template else messages
+        # Read once: rows run concurrently, and one sent in the plain shape may be refused
+        # after another has already switched to the strict one; it is tried again too.
+        strict = self.strict_template
+        shaped = conform(messages, STRICT_TEMPLATE) if strict else messages
         try:
             return await self._complete(replica, self._body(shaped, gen, model, limits))
         except RemoteEngineError as exc:
             reshaped = conform(messages, STRICT_TEMPLATE)
-            if exc.status != 400 or self.strict_template or reshaped == messages:
+            if exc.status != 400 or strict or reshaped == messages:
                 raise
             try:
                 data = await self._complete(replica, self._body(reshaped, gen, model, limits))
             except RemoteEngineError:
                 raise exc from None
+            if self.strict_template:
+                return data
             self.strict_template = True
             log.warning(
                 "%s refused a chat with a system prompt or two messages of one role in a "

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from atri.config import GenerationSettings, Settings
+from model.batching import Batcher
 from model.character.prompt import ChatMessages
 from model.engines.base import RowLimits
 from model.engines.llamacpp import PREFILL_STEP_TOKENS, LlamaCppEngine, gguf_path
@@ -86,6 +87,23 @@ async def test_a_request_joins_the_running_pass_and_replies_as_it_would_alone(
     assert engine.stats.joined_rows == joined + 1
     # One step fed both rows: the joiner's own tokens beside the long reply's next one.
     assert any(len({seq for _, _, seq, _ in call}) == 2 for call in steps.calls)
+
+
+async def test_through_the_batcher_a_later_request_is_answered_before_an_earlier_long_one(
+    engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's batcher hands the engine new rows while others decode."""
+    steps = Steps(engine, monkeypatch)
+    batcher = Batcher(engine, GEN, max_batch=4, window_seconds=0.02, queue_size=8)
+    batcher.start()
+    try:
+        long = asyncio.create_task(batcher.submit(chat(LONG)))
+        await steps.wait(3)
+        short = await batcher.submit(chat("Who are you?"), SHORT)
+        assert not long.done() and short.new_tokens == 6
+        assert (await long).finish_reason == "length"
+    finally:
+        await batcher.stop()
 
 
 async def test_a_long_prompt_joins_in_pieces_that_do_not_hold_the_running_rows(

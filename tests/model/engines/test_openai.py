@@ -174,6 +174,8 @@ class FakeVllm:
         # A chat whose last message is a key here is answered once its event is set:
         # a long generation, which vLLM runs beside the chats that come after it.
         self.holds: dict[str, asyncio.Event] = {}
+        # A refusal (strict_template) for a chat ending in the key waits for the event.
+        self.held_refusals: dict[str, asyncio.Event] = {}
         self.app = self._app()
 
     def restart(self, static: Path | None = None) -> None:
@@ -268,6 +270,8 @@ class FakeVllm:
             if self.strict_template and (
                 "system" in roles or any(a == b for a, b in itertools.pairwise(roles))
             ):  # what vLLM answers when apply_chat_template raises
+                if (held := self.held_refusals.get(messages[-1]["content"])) is not None:
+                    await held.wait()
                 return self.error("System role not supported", "BadRequestError", 400)
             if (hold := self.holds.get(messages[-1]["content"])) is not None:
                 await hold.wait()
@@ -584,6 +588,40 @@ async def test_a_server_whose_template_refuses_a_system_role_gets_the_chat_it_ta
                 await engine.generate([first], settings.generation)
             assert not engine.strict_template
         finally:
+            await engine.close()
+
+
+async def test_a_chat_refused_after_another_learnt_the_strict_shape_is_still_retried(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Rows go out concurrently: one sent in the plain shape can be refused after another
+    row has already been answered in the strict one. It is sent again strictly too."""
+    fake = FakeVllm()
+    fake.strict_template = True
+    fake.held_refusals["late"] = release = asyncio.Event()
+    async with replicas(fake) as urls:
+        settings = readme_settings(settings, urls)
+        settings.model.openai_model = "atri-base"
+        engine = await create_engine(settings)
+        try:
+            system = {"role": "system", "content": "You are ATRI."}
+            late = asyncio.create_task(
+                engine.generate(
+                    [[system, {"role": "user", "content": "late"}]], settings.generation
+                )
+            )
+            while not any(chat[-1]["content"] == "late" for chat in fake.chats):
+                await asyncio.sleep(0.01)  # sent plain; its refusal is held back
+            (first,) = await engine.generate(
+                [[system, {"role": "user", "content": "hi"}]], settings.generation
+            )
+            assert first.text == "[atri-base] You are ATRI.\n\nhi"
+            release.set()
+            (reply,) = await late
+            assert reply.text == "[atri-base] You are ATRI.\n\nlate"
+            assert caplog.text.count("refused a chat with a system prompt") == 1
+        finally:
+            release.set()
             await engine.close()
 
 
