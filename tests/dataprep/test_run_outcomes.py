@@ -18,6 +18,7 @@ from dataprep import writers
 from dataprep.cli import run_prep
 from dataprep.errors import DataprepError
 from dataprep.pipeline import prepare, run_pipeline
+from tests.cli_output import says
 from tests.dataprep.conftest import FIXTURES
 
 SYSTEM = "你是亚托莉，正在和{{user}}说话。"
@@ -257,9 +258,8 @@ def test_a_file_that_cannot_be_written_is_one_sentence_and_keeps_earlier_files(
     )
     assert code == 1
     assert "Traceback" not in said
-    assert (
-        f"{earlier / long_name.lower()}_sharegpt.json: cannot be written (File name too long)"
-        in (said.replace("\n", ""))
+    assert says(
+        said, f"{earlier / long_name.lower()}_sharegpt.json: cannot be written (File name too long)"
     )
     assert snapshot(earlier) == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
@@ -295,7 +295,7 @@ def test_a_failed_move_into_the_folder_puts_the_earlier_files_back(tmp_path: Pat
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     code, said = prep(tmp_path, [FIXTURES / "plain_zh.txt"], out)
     assert code == 1
-    assert f"{out / 'atri_messages.jsonl'}: cannot be written" in said.replace("\n", "")
+    assert says(said, f"{out / 'atri_messages.jsonl'}: cannot be written")
     assert "Traceback" not in said
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert (out / "atri_messages.jsonl" / "keep.txt").read_text(encoding="utf-8") == "mine"

@@ -9,6 +9,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import pytest
 
@@ -174,9 +175,14 @@ def spawn(batcher: Batcher, text: str) -> asyncio.Task[Generation]:
     return asyncio.create_task(batcher.submit(msg(text)))
 
 
-def no_batch_task_left() -> bool:
-    """None of the batcher's tasks runs on ("atri-batcher", "atri-batch")."""
-    return all(t.done() for t in asyncio.all_tasks() if t.get_name().startswith("atri-batch"))
+def batch_tasks_left(earlier: set[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]:
+    """The batcher's tasks ("atri-batcher", "atri-batch") still running, of those made
+    since `earlier` was taken (the test loop is shared: other tests' services run on it)."""
+    return [
+        t
+        for t in asyncio.all_tasks() - earlier
+        if t.get_name().startswith("atri-batch") and not t.done()
+    ]
 
 
 @pytest.mark.parametrize("engine_class", [StepEngine, OneBatchAtATime])
@@ -375,6 +381,7 @@ async def test_a_caller_that_gave_up_is_not_handed_to_the_engine() -> None:
 
 
 async def test_stop_ends_rows_in_flight_and_refuses_what_waits() -> None:
+    earlier = asyncio.all_tasks()
     engine = StepEngine()
     batcher = Batcher(engine, GenerationSettings(), 2, 0.0, 4)
     batcher.start()
@@ -391,4 +398,4 @@ async def test_stop_ends_rows_in_flight_and_refuses_what_waits() -> None:
             await asyncio.wait_for(job, 3)
     assert sorted(engine.cancelled) == ["a", "b"]
     assert engine.in_flight == 0 and batcher.rows_in_flight == 0
-    assert no_batch_task_left()
+    assert batch_tasks_left(earlier) == []

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from atri.cli import app
 from atri.config import Settings
+from tests.cli_output import says
 from tests.model.training.sharegpt import SYSTEM_ZH, conversation, write, zh_dataset
 
 REPO = Path(__file__).resolve().parents[3]
@@ -106,8 +107,7 @@ def test_a_bad_dataset_is_one_sentence(tmp_path: Path, tiny_model_dir: Path) -> 
     (tmp_path / "data" / "atri_sharegpt.json").write_text("[{]", encoding="utf-8")
     result = CliRunner().invoke(app, ["--config", str(config), "train"])
     assert result.exit_code == 1
-    flat = result.output.replace("\n", "")  # rich wraps long lines
-    assert "atri_sharegpt.json: not valid JSON" in flat
+    assert says(result.output, "atri_sharegpt.json: not valid JSON")
     assert "Traceback" not in result.output
     assert not (tmp_path / "adapters").exists() or not [
         p for p in (tmp_path / "adapters").iterdir() if not p.name.startswith(".")
@@ -121,8 +121,8 @@ def test_an_adapters_dir_that_is_a_file_is_one_sentence_before_loading(
     (tmp_path / "adapters").write_text("notes\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["--config", str(config), "train", "--max-steps", "1"])
     assert result.exit_code == 1, result.output
-    flat = result.output.replace("\n", "")
-    assert "adapters is a file, not a folder" in flat and "--output-dir" in flat
+    assert says(result.output, "adapters is a file, not a folder")
+    assert says(result.output, "--output-dir")
     assert "Traceback" not in result.output
     assert (tmp_path / "adapters").read_text(encoding="utf-8") == "notes\n"
 
@@ -132,8 +132,8 @@ def test_a_dataset_flag_naming_a_folder_says_so(tmp_path: Path, tiny_model_dir: 
     for flag in ("--dataset", "--eval-dataset"):
         result = CliRunner().invoke(app, ["--config", str(config), "train", flag, str(tmp_path)])
         assert result.exit_code == 1, result.output
-        flat = result.output.replace("\n", "")
-        assert "is a folder; pass the" in flat and f"({flag})" in flat, flat
+        assert says(result.output, "is a folder; pass the"), result.output
+        assert says(result.output, f"({flag})"), result.output
 
 
 def whole_json(path: Path) -> bool:
