@@ -5,10 +5,11 @@ finish when a test says."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import pytest
@@ -156,6 +157,17 @@ class OneBatchAtATime(StepEngine):
     joins_running_batch = False
 
 
+@contextlib.asynccontextmanager
+async def started(engine: StepEngine, *args: Any, **kwargs: Any) -> AsyncIterator[Batcher]:
+    """A running batcher over `engine` (Batcher's arguments after the settings)."""
+    batcher = Batcher(engine, GenerationSettings(), *args, **kwargs)
+    batcher.start()
+    try:
+        yield batcher
+    finally:
+        await batcher.stop()
+
+
 def msg(text: str) -> ChatMessages:
     return [{"role": "system", "content": "card"}, {"role": "user", "content": text}]
 
@@ -190,9 +202,7 @@ async def test_a_request_joins_a_running_batch_only_on_a_joining_engine(
     engine_class: type[StepEngine],
 ) -> None:
     engine = engine_class()
-    batcher = Batcher(engine, GenerationSettings(), 4, 0.0, 8)
-    batcher.start()
-    try:
+    async with started(engine, 4, 0.0, 8) as batcher:
         long = spawn(batcher, "long")
         await until(lambda: engine.batches == [["long"]])
         assert engine.batches == [["long"]]
@@ -209,15 +219,11 @@ async def test_a_request_joins_a_running_batch_only_on_a_joining_engine(
         engine.release["long"].set()
         assert [await answer(long), await answer(short)] == ["re: long", "re: short"]
         assert engine.batches == [["long"], ["short"]]
-    finally:
-        await batcher.stop()
 
 
 async def test_the_window_gathers_only_a_first_batch() -> None:
     engine = StepEngine()
-    batcher = Batcher(engine, GenerationSettings(), 4, 0.2, 8)
-    batcher.start()
-    try:
+    async with started(engine, 4, 0.2, 8) as batcher:
         first = spawn(batcher, "a")
         await asyncio.sleep(0.05)
         second = spawn(batcher, "b")
@@ -232,15 +238,11 @@ async def test_the_window_gathers_only_a_first_batch() -> None:
         engine.release["a"].set()
         engine.release["b"].set()
         assert [await answer(first), await answer(second)] == ["re: a", "re: b"]
-    finally:
-        await batcher.stop()
 
 
 async def test_no_more_than_max_batch_rows_are_in_flight_and_the_queue_stays_bounded() -> None:
     engine = StepEngine()
-    batcher = Batcher(engine, GenerationSettings(), 2, 0.0, 2)
-    batcher.start()
-    try:
+    async with started(engine, 2, 0.0, 2) as batcher:
         jobs = {"r0": spawn(batcher, "r0")}
         await until(lambda: engine.in_flight == 1)
         jobs["r1"] = spawn(batcher, "r1")
@@ -266,16 +268,12 @@ async def test_no_more_than_max_batch_rows_are_in_flight_and_the_queue_stays_bou
         assert [await answer(j) for j in jobs.values()] == [f"re: {n}" for n in jobs]
         assert engine.most_in_flight == 2
         assert batcher.rows_in_flight == 0
-    finally:
-        await batcher.stop()
 
 
 async def test_a_background_job_waits_for_rows_in_flight_then_runs_alone() -> None:
     engine = StepEngine()
-    batcher = Batcher(engine, GenerationSettings(), 4, 0.0, 8)
-    batcher.start()
     summary_gen = GenerationSettings(max_new_tokens=64)
-    try:
+    async with started(engine, 4, 0.0, 8) as batcher:
         a = spawn(batcher, "a")
         await until(lambda: engine.in_flight == 1)
         summary = asyncio.create_task(batcher.submit_low(msg("summary"), summary_gen))
@@ -299,16 +297,12 @@ async def test_a_background_job_waits_for_rows_in_flight_then_runs_alone() -> No
         engine.release["summary"].set()
         assert [await answer(summary), await answer(c)] == ["re: summary", "re: c"]
         assert engine.batches == [["a"], ["b"], ["summary"], ["c"]]
-    finally:
-        await batcher.stop()
 
 
 async def test_an_overdue_background_job_goes_at_once_beside_rows_in_flight() -> None:
     engine = StepEngine()
-    batcher = Batcher(engine, GenerationSettings(), 4, 0.0, 8)
-    batcher.start()
     summary_gen = GenerationSettings(max_new_tokens=64)
-    try:
+    async with started(engine, 4, 0.0, 8) as batcher:
         a = spawn(batcher, "a")
         await until(lambda: engine.in_flight == 1)
         summary = asyncio.create_task(batcher.submit_low(msg("summary"), summary_gen, True))
@@ -322,18 +316,14 @@ async def test_an_overdue_background_job_goes_at_once_beside_rows_in_flight() ->
         assert [await answer(summary), await answer(b)] == ["re: summary", "re: b"]
         engine.release["a"].set()
         assert await answer(a) == "re: a"
-    finally:
-        await batcher.stop()
 
 
 async def test_a_failed_batch_fails_only_its_own_jobs(caplog: pytest.LogCaptureFixture) -> None:
     engine = StepEngine()
     batches: list[tuple[int, int]] = []
-    batcher = Batcher(
-        engine, GenerationSettings(), 4, 0.0, 8, on_batch=lambda n, t, _: batches.append((n, t))
-    )
-    batcher.start()
-    try:
+    async with started(
+        engine, 4, 0.0, 8, on_batch=lambda n, t, _: batches.append((n, t))
+    ) as batcher:
         a = spawn(batcher, "a")
         await until(lambda: engine.in_flight == 1)
         failing = spawn(batcher, "fail")
@@ -352,15 +342,11 @@ async def test_a_failed_batch_fails_only_its_own_jobs(caplog: pytest.LogCaptureF
         assert len(failures) == 1
         # The metrics hook hears of each answered batch: later's, then a's.
         assert batches == [(1, len("later")), (1, len("a"))]
-    finally:
-        await batcher.stop()
 
 
 async def test_a_caller_that_gave_up_is_not_handed_to_the_engine() -> None:
     engine = StepEngine()
-    batcher = Batcher(engine, GenerationSettings(), 2, 0.0, 4)
-    batcher.start()
-    try:
+    async with started(engine, 2, 0.0, 4) as batcher:
         a = spawn(batcher, "a")
         await until(lambda: engine.in_flight == 1)
         x = spawn(batcher, "x")
@@ -376,8 +362,6 @@ async def test_a_caller_that_gave_up_is_not_handed_to_the_engine() -> None:
         engine.release["x"].set()
         assert await answer(x) == "re: x"
         assert engine.batches == [["a"], ["x"], ["c"]]
-    finally:
-        await batcher.stop()
 
 
 async def test_stop_ends_rows_in_flight_and_refuses_what_waits() -> None:
