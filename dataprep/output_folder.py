@@ -11,10 +11,14 @@ What each file holds is written by writers.py (datasets) and stats.py (stats.png
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
+import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +29,15 @@ from dataprep.gc_pause import gc_paused
 from dataprep.records import Sample
 from dataprep.sources import collect_scripts
 from dataprep.stats import PlotProcess, Stats, plot_stats
-from dataprep.writers import dataset_stem, output_names, write_datasets, write_json
+from dataprep.writers import (
+    DATASET_INFO,
+    dataset_stem,
+    merged_dataset_info,
+    output_names,
+    read_dataset_info,
+    write_datasets,
+    write_json,
+)
 
 STATS_JSON = "stats.json"
 STATS_PNG = "stats.png"
@@ -155,7 +167,38 @@ def replace_outputs(staging: Path, out: Path, stem: str) -> None:
     as it was. The names being moved in are written down first, for a run killed outright
     (see `recover_interrupted`)."""
     out.mkdir(parents=True, exist_ok=True)
-    new = sorted(staging.iterdir(), key=lambda p: p.name == "dataset_info.json")
+    with _moving_in(out):
+        _register_in_current_info(staging, out, stem)
+        _replace(staging, out, stem)
+
+
+@contextlib.contextmanager
+def _moving_in(out: Path) -> Iterator[None]:
+    """One `atri prep` at a time moves files into `out` (a lock on the folder, released
+    with the process if it dies): two runs for two characters read dataset_info.json
+    at their start, and the one to finish last dropped the other's entries."""
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _register_in_current_info(staging: Path, out: Path, stem: str) -> None:
+    """This character's entries of the staged dataset_info.json, added to the one in
+    `out` now (read at the run's start, it may have gained another run's entries)."""
+    staged = staging / DATASET_INFO
+    if not staged.is_file():
+        return
+    files = set(output_names(stem))
+    info = json.loads(staged.read_text(encoding="utf-8"))
+    ours = {name: entry for name, entry in info.items() if entry.get("file_name") in files}
+    write_json(staged, merged_dataset_info(read_dataset_info(out / DATASET_INFO), ours, stem))
+
+
+def _replace(staging: Path, out: Path, stem: str) -> None:
+    new = sorted(staging.iterdir(), key=lambda p: p.name == DATASET_INFO)
     earlier = [n for n in [*output_names(stem), STATS_JSON, STATS_PNG] if (out / n).is_file()]
     journal = {"earlier": earlier, "new": [p.name for p in new]}
     write_text_atomic(staging / _MOVING, json.dumps(journal))

@@ -110,3 +110,73 @@ def test_characters_prepared_into_one_folder_share_its_dataset_info(tmp_path: Pa
     assert info["mine"] == {"file_name": "mine.json"}
     ours = [entry["file_name"] for name, entry in info.items() if name != "mine"]
     assert all((out / name).is_file() for name in ours)
+
+
+def test_a_character_prepared_while_another_run_writes_keeps_its_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ATRI's run reads dataset_info.json at its start; Eileen's, started later, finishes
+    first. ATRI's run then adds her entries to the file as it is now, not as it was."""
+    from dataprep import output_folder
+
+    out = tmp_path / "data"
+    out.mkdir()
+    eileen = {"lead_aliases": ["Max"], "character_aliases": ["Eileen"]}
+    write_outputs = output_folder.write_outputs
+    runs: list[str] = []
+
+    def meanwhile_eileen(*args: object, **kwargs: object) -> list[Path]:
+        written = write_outputs(*args, **kwargs)  # type: ignore[arg-type]
+        runs.append("written")
+        if len(runs) == 1:  # ATRI's files are staged: Eileen's whole run happens now
+            assert prep_into(out, tmp_path, [EILEEN / "script.rpy"], **eileen) == 0
+        return written
+
+    monkeypatch.setattr(output_folder, "write_outputs", meanwhile_eileen)
+    assert prep_into(out, tmp_path, [FIXTURES / "plain_zh.txt"]) == 0
+    info = json.loads((out / "dataset_info.json").read_text(encoding="utf-8"))
+    assert runs == ["written", "written"]
+    assert {"atri", "atri_eval", "eileen", "eileen_eval"} <= set(info)
+    assert all((out / entry["file_name"]).is_file() for entry in info.values())
+
+
+def test_a_run_in_another_process_moves_its_files_in_only_after_the_one_moving_now(
+    tmp_path: Path,
+) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from dataprep import output_folder
+
+    out = tmp_path / "data"
+    out.mkdir()
+    child = (
+        "import sys; from pathlib import Path; from atri.config import DataprepSettings;"
+        "from dataprep.pipeline import prepare;"
+        "prepare(DataprepSettings(lead_aliases=['Max'], character_aliases=['Eileen']),"
+        " [Path(sys.argv[1])], Path(sys.argv[2]), system_prompt='You are Eileen.')"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    with output_folder._moving_in(out):
+        run = subprocess.Popen(
+            [sys.executable, "-c", child, str(EILEEN / "script.rpy"), str(out)],
+            cwd=repo,
+            env={**os.environ, "PYTHONPATH": str(repo)},
+        )
+        try:
+            deadline = time.monotonic() + 60
+            # stats.png is the last file it stages; then it would move them in.
+            while not list(tmp_path.glob(".data.tmp-*/stats.png")):
+                assert run.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+            time.sleep(2)  # drawn in full by now: only the lock holds the run back
+            assert not (out / "dataset_info.json").exists()
+            assert not list(out.iterdir())
+        except BaseException:
+            run.kill()
+            raise
+    assert run.wait(timeout=60) == 0
+    info = json.loads((out / "dataset_info.json").read_text(encoding="utf-8"))
+    assert {"eileen", "eileen_eval"} <= set(info)
