@@ -431,7 +431,8 @@ class LlamaCppEngine:
         params.kv_unified = True  # one buffer: a copied prefix shares its cells
         # Flash attention visits a sequence's cells in order and skips the others', so a
         # reply does not depend on what else is in the batch (plain attention sums over
-        # every cell, and greedy replies changed with the batch).
+        # every cell, and greedy replies changed with the batch); cell order matters
+        # then, which is why rows that leave a running pass keep theirs (`_Pass._leave`).
         params.flash_attn = True
         # `[model] llamacpp_threads`; 0 = one per physical core where each runs two
         # threads (half the logical CPUs, as llama-cpp-python assumes): llama.cpp's threads
