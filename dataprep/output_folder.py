@@ -20,7 +20,6 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from atri.config import DataprepSettings
 from atri.files import dead_leftovers, owned_prefix, write_text_atomic
@@ -100,7 +99,6 @@ def write_output_folder(
     settings: DataprepSettings,
     system_prompt: str,
     plotter: PlotProcess | None,
-    earlier_info: dict[str, Any],
 ) -> None:
     """Write every file of the run into a temporary folder beside `out`, then move them
     into `out` (see `replace_outputs`); a file that cannot be written is a DataprepError
@@ -112,9 +110,7 @@ def write_output_folder(
         raise DataprepError(f"{out}: cannot be written ({exc.strerror}).") from None
     try:
         with gc_paused():
-            write_outputs(
-                staging, stats, train, evaluation, settings, system_prompt, plotter, earlier_info
-            )
+            write_outputs(staging, stats, train, evaluation, settings, system_prompt, plotter)
         replace_outputs(staging, out, dataset_stem(settings.character_aliases))
     except OSError as exc:
         raise DataprepError(_write_error(exc, staging, out)) from None
@@ -130,7 +126,6 @@ def write_outputs(
     settings: DataprepSettings,
     system_prompt: str,
     plotter: PlotProcess | None = None,
-    earlier_info: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write every file into `out` (which must exist); returns the paths written.
 
@@ -147,7 +142,6 @@ def write_outputs(
         system_prompt,
         list(settings.output_formats),
         stem,
-        earlier_info,
     )
     write_json(out / STATS_JSON, stats.to_json())
     if plotter is None:
@@ -186,14 +180,13 @@ def _moving_in(out: Path) -> Iterator[None]:
 
 
 def _register_in_current_info(staging: Path, out: Path, stem: str) -> None:
-    """This character's entries of the staged dataset_info.json, added to the one in
-    `out` now (read at the run's start, it may have gained another run's entries)."""
+    """The staged dataset_info.json (this character's entries) with the other entries of
+    the one in `out` as it is now, under the lock: read any earlier, it could miss
+    what another run added meanwhile."""
     staged = staging / DATASET_INFO
     if not staged.is_file():
         return
-    files = set(output_names(stem))
-    info = json.loads(staged.read_text(encoding="utf-8"))
-    ours = {name: entry for name, entry in info.items() if entry.get("file_name") in files}
+    ours = json.loads(staged.read_text(encoding="utf-8"))
     write_json(staged, merged_dataset_info(read_dataset_info(out / DATASET_INFO), ours, stem))
 
 

@@ -471,8 +471,9 @@ def prepare(
     undone first (see `recover_interrupted`)."""
     check_output_folder(out)
     recover_interrupted(out)
-    # Read (and checked) before any work: other characters' entries are kept in it.
-    earlier_info = read_dataset_info(out / DATASET_INFO)
+    # Checked before any work: other characters' entries are kept in it when the files
+    # are moved in, and a file that cannot be read as one is never replaced.
+    read_dataset_info(out / DATASET_INFO)
     plotter = plotter_for(scripts)
     try:
         result = run_pipeline(
@@ -487,7 +488,6 @@ def prepare(
                 settings,
                 system_prompt,
                 plotter,
-                earlier_info,
             )
     finally:
         if plotter is not None:

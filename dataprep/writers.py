@@ -304,12 +304,11 @@ def write_datasets(
     system_prompt: str,
     formats: list[str],
     stem: str = "atri",
-    earlier_info: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write every requested format and dataset_info.json in one pass over the samples;
     return the paths written. No eval file is written (nor registered) when `evaluation`
-    is empty. dataset_info.json keeps the entries of other datasets in `earlier_info`
-    (see read_dataset_info)."""
+    is empty. dataset_info.json holds this character's entries only: the output folder's
+    other entries join them when the files are moved in (output_folder.replace_outputs)."""
     out.mkdir(parents=True, exist_ok=True)
     names = OutputNames(stem)
     encoder = _RowEncoder(system_prompt)
@@ -338,7 +337,6 @@ def write_datasets(
             for writer in writers:
                 writer.close()
         written += paths
-    info = dataset_info(formats, stem, with_eval=bool(evaluation))
-    write_json(out / DATASET_INFO, merged_dataset_info(earlier_info or {}, info, stem))
+    write_json(out / DATASET_INFO, dataset_info(formats, stem, with_eval=bool(evaluation)))
     written.append(out / DATASET_INFO)
     return written

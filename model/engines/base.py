@@ -146,20 +146,14 @@ class EngineThread:
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run `fn(*args)` on the thread, after whatever is queued there."""
-        job = self._counted(fn, args)
-        try:
-            future = asyncio.get_running_loop().run_in_executor(self._pool, job)
-        except RuntimeError:  # closed: the job never runs
-            self._uncount()
-            raise
-        return await future
+        return await asyncio.wrap_future(self.submit(fn, *args))
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """`run` for a caller that does not wait (any thread, the engine's own too)."""
         job = self._counted(fn, args)
         try:
             return self._pool.submit(job)
-        except RuntimeError:
+        except RuntimeError:  # closed: the job never runs
             self._uncount()
             raise
 
