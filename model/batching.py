@@ -5,13 +5,14 @@ the first one, and hands them to the engine as one batch. The queue is bounded: 
 it is full, `submit` raises `Overloaded` at once instead of letting latency grow.
 
 Most engines run one batch at a time, so the next batch is gathered only once the last
-one finished. An engine whose rows can join the batch it is already generating
-(`joins_running_batch`: llama.cpp's decode loop, vLLM's continuous batching behind the
-openai engine) gets its batches without waiting for the earlier ones, so a request
+one finished. An engine whose rows join the batch it is already generating
+(`JoinsRunningBatch`: llama.cpp's decode loop, vLLM's continuous batching behind the
+openai engine) gets its rows without waiting for the earlier ones, so a request
 arriving mid-generation starts at the engine's next step instead of after the longest
-reply in flight. At most `max_batch` rows are in flight then (more wait in the bounded
-queue), and the window applies only while nothing is: a row joining a running batch
-gains nothing from waiting for company.
+reply in flight, and each caller is answered at its own row's end, not its batch's. At
+most `max_batch` rows are in flight then (more wait in the bounded queue; a row's place
+frees when it ends), and the window applies only while none are: a row joining a running
+batch gains nothing from waiting for company.
 
 Background work (a memory summary) goes through `submit_low`: such a job runs alone, and
 only when no live job waits or is being generated, so a reply never queues behind it
@@ -27,12 +28,13 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Protocol
 
 from atri.config import GenerationSettings
 from model.character.prompt import ChatMessages
-from model.engines.base import NO_LIMITS, Engine, Generation, RowLimits
+from model.engines.base import NO_LIMITS, Engine, Generation, JoinsRunningBatch, RowLimits
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,18 @@ class _Job:
     limits: RowLimits = NO_LIMITS  # the request's own cap and stop strings
 
 
+class BatchObserver(Protocol):
+    """The metrics hook (model/metrics.py's WorkerMetrics)."""
+
+    def observe_batch(self, rows: int) -> None:
+        """Rows generating together: a batch's, or on a joining engine, the rows in
+        flight once a new batch's have joined them."""
+
+    def observe_generated(self, new_tokens: int, started: float, ended: float) -> None:
+        """One generation's new tokens, and when it started and ended (time.monotonic):
+        a batch's, or on a joining engine, one row's."""
+
+
 class Batcher:
     def __init__(
         self,
@@ -58,19 +72,19 @@ class Batcher:
         max_batch: int,
         window_seconds: float,
         queue_size: int,
-        on_batch: Callable[[int, int, float], None] | None = None,
+        observer: BatchObserver | None = None,
     ) -> None:
         self.engine = engine
-        # Called after each batch with (rows, new tokens, seconds): the metrics hook.
-        self.on_batch = on_batch
+        self.observer = observer
         self.gen = gen
         self.max_batch = max_batch
         self.window = window_seconds
         self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=queue_size)
         self._task: asyncio.Task[None] | None = None
         self._low: deque[_Job] = deque()
-        # Live batches handed to a joining engine and not finished, with their jobs.
-        self._in_flight: dict[asyncio.Task[None], list[_Job]] = {}
+        # Live rows handed to a joining engine and not finished: the engine's future
+        # for each, with its job.
+        self._in_flight: dict[asyncio.Future[Generation], _Job] = {}
         # Set by every submit and every finished batch: the loop looks again.
         self._wake = asyncio.Event()
 
@@ -85,7 +99,7 @@ class Batcher:
     @property
     def rows_in_flight(self) -> int:
         """Live rows handed to a joining engine that it has not answered yet."""
-        return sum(len(jobs) for jobs in self._in_flight.values())
+        return len(self._in_flight)
 
     @property
     def full(self) -> bool:
@@ -106,11 +120,10 @@ class Batcher:
                 await self._task
             self._task = None
         in_flight = list(self._in_flight.items())
-        for task, _ in in_flight:
-            task.cancel()
-        await asyncio.gather(*(task for task, _ in in_flight), return_exceptions=True)
-        # A batch cancelled before it started never reached its own handler.
-        waiting = [job for _, jobs in in_flight for job in jobs]
+        for row, _ in in_flight:
+            row.cancel()  # the engine drops the row; its caller gets the busy reply
+        await asyncio.gather(*(row for row, _ in in_flight), return_exceptions=True)
+        waiting = [job for _, job in in_flight]
         while not self._queue.empty():
             waiting.append(self._queue.get_nowait())
         waiting += self._low
@@ -203,26 +216,60 @@ class Batcher:
         return [j for j in jobs if not j.future.done()]
 
     async def _run(self) -> None:
-        joins = bool(getattr(self.engine, "joins_running_batch", False))
+        joining = isinstance(self.engine, JoinsRunningBatch)
         while True:
             jobs = await self._collect()
             if not jobs:
                 continue
-            if joins and jobs[0].gen is None:
-                task = asyncio.create_task(self._generate(jobs), name="atri-batch")
-                self._in_flight[task] = jobs
-                task.add_done_callback(self._finished)
+            if joining and jobs[0].gen is None:
+                self._hand_over(jobs)
             else:
                 # A background job, or an engine that runs one batch at a time.
                 await self._generate(jobs)
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._in_flight.pop(task, None)
+    def _hand_over(self, jobs: list[_Job]) -> None:
+        """Live jobs to a joining engine, which starts their rows beside those in flight;
+        each job is answered, and its place freed, when its own row ends."""
+        assert isinstance(self.engine, JoinsRunningBatch)
+        limits = [j.limits for j in jobs]
+        try:
+            rows = self.engine.generate_rows([j.messages for j in jobs], self.gen, limits)
+        except Exception as exc:
+            log.exception("generation failed for a batch of %d", len(jobs))
+            for j in jobs:
+                if not j.future.done():
+                    j.future.set_exception(exc)
+            return
+        started = time.monotonic()
+        for job, row in zip(jobs, rows, strict=True):
+            self._in_flight[row] = job
+            row.add_done_callback(partial(self._row_ended, job, started))
+            # A caller that gave up (timeout, disconnect) frees the engine's row too.
+            job.future.add_done_callback(partial(_give_up, row))
+        if self.observer is not None:
+            self.observer.observe_batch(self.rows_in_flight)
+
+    def _row_ended(self, job: _Job, started: float, row: asyncio.Future[Generation]) -> None:
+        self._in_flight.pop(row, None)
         self._wake.set()  # room for more rows, or for background work
+        if row.cancelled():
+            if not job.future.done():
+                job.future.set_exception(Overloaded("worker stopped"))
+            return
+        if (exc := row.exception()) is not None:
+            log.error("generation failed for a row", exc_info=exc)
+            if not job.future.done():
+                job.future.set_exception(exc)
+            return
+        result = row.result()
+        if self.observer is not None:
+            self.observer.observe_generated(result.new_tokens, started, time.monotonic())
+        if not job.future.done():
+            job.future.set_result(result)
 
     async def _generate(self, jobs: list[_Job]) -> None:
         """One batch through the engine; its outcome reaches exactly its jobs."""
-        started = time.perf_counter()
+        started = time.monotonic()
         gen = jobs[0].gen or self.gen
         try:
             batch = [j.messages for j in jobs]
@@ -246,9 +293,15 @@ class Batcher:
                 if not j.future.done():
                     j.future.set_exception(exc)
             return
-        if self.on_batch is not None:
+        if self.observer is not None:
+            self.observer.observe_batch(len(jobs))
             tokens = sum(r.new_tokens for r in results)
-            self.on_batch(len(jobs), tokens, time.perf_counter() - started)
+            self.observer.observe_generated(tokens, started, time.monotonic())
         for job, result in zip(jobs, results, strict=True):
             if not job.future.done():
                 job.future.set_result(result)
+
+
+def _give_up(row: asyncio.Future[Generation], job: asyncio.Future[Generation]) -> None:
+    if job.cancelled():
+        row.cancel()

@@ -6,6 +6,8 @@ benchmarks) never share or clash on counters; `/metrics` renders that registry.
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from collections.abc import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST as PROMETHEUS_CONTENT_TYPE
@@ -15,6 +17,8 @@ from model.protocol import ReloadResult, Reply
 
 __all__ = ["PROMETHEUS_CONTENT_TYPE", "WorkerMetrics"]
 
+# The time `atri_tokens_per_second` looks back over.
+THROUGHPUT_WINDOW_SECONDS = 60.0
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 
@@ -38,16 +42,22 @@ class WorkerMetrics:
         )
         self.batch_size = Histogram(
             "atri_batch_size",
-            "Requests generated together in one engine call.",
+            "Requests generated together: one engine call's, or with an engine that batches"
+            " continuously, those in flight once a new call's have joined them.",
             buckets=BATCH_BUCKETS,
             registry=r,
         )
         self.generated_tokens = Counter(
             "atri_generated_tokens", "New tokens generated (rate() gives tokens/s).", registry=r
         )
+        self.throughput = RecentThroughput(THROUGHPUT_WINDOW_SECONDS)
         self.tokens_per_second = Gauge(
-            "atri_tokens_per_second", "New tokens per second of the last batch.", registry=r
+            "atri_tokens_per_second",
+            "New tokens per second of generating, all requests together, over the last"
+            " minute (0 when nothing was generated in it).",
+            registry=r,
         )
+        self.tokens_per_second.set_function(self.throughput.rate)
         self.ooc_regenerations = Counter(
             "atri_ooc_regenerations",
             "Replies regenerated because they broke character or came out empty.",
@@ -71,14 +81,58 @@ class WorkerMetrics:
         self.requests.labels(api=api, status=reply.status).inc()
         self.latency.labels(api=api).observe(reply.latency_ms / 1000)
 
-    def observe_batch(self, size: int, new_tokens: int, seconds: float) -> None:
-        self.batch_size.observe(size)
+    def observe_batch(self, rows: int) -> None:
+        self.batch_size.observe(rows)
+
+    def observe_generated(self, new_tokens: int, started: float, ended: float) -> None:
         self.generated_tokens.inc(new_tokens)
-        if seconds > 0:
-            self.tokens_per_second.set(new_tokens / seconds)
+        self.throughput.add(new_tokens, started, ended)
 
     def observe_reload(self, result: ReloadResult, kind: str = "reload") -> None:
         self.reloads.labels(kind=kind, result="ok" if result.ok else "failed").inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class RecentThroughput:
+    """New tokens per second over the last `window` seconds, counting only the time in
+    which something was being generated: rows decoding together add up (eight rows at
+    10 tokens/s each are 80), and an idle minute does not dilute a busy one.
+
+    Each generation's tokens are spread evenly over its own time, so one that started
+    before the window counts with the part inside it. A generation still running is
+    counted when it ends.
+    """
+
+    def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window = window
+        self.clock = clock
+        self._spans: deque[tuple[float, float, int]] = deque()  # (start, end, tokens)
+
+    def add(self, tokens: int, started: float, ended: float) -> None:
+        self._spans.append((started, max(started, ended), tokens))
+        self._forget(self.clock() - self.window)
+
+    def rate(self) -> float:
+        now = self.clock()
+        since = now - self.window
+        self._forget(since)
+        tokens = 0.0
+        busy = 0.0
+        busy_until = since
+        # Ended in order of arrival, which is close to, but not exactly, start order.
+        for start, end, count in sorted(self._spans):
+            lo = max(start, since)
+            if end <= lo:
+                continue  # took no time in the window (or none at all)
+            tokens += count * (end - lo) / (end - start)
+            busy += max(0.0, end - max(lo, busy_until))
+            busy_until = max(busy_until, end)
+        return tokens / busy if busy > 0 else 0.0
+
+    def _forget(self, since: float) -> None:
+        """Spans that ended before `since`; they are dropped in arrival order, which is
+        end order, so the deque stays short whatever the traffic."""
+        while self._spans and self._spans[0][1] < since:
+            self._spans.popleft()

@@ -162,7 +162,7 @@ class ChatService:
             w.max_batch,
             w.batch_window_ms / 1000,
             w.queue_size,
-            on_batch=self.metrics.observe_batch,
+            observer=self.metrics,
         )
 
     def _new_reloader(self) -> Reloader:
@@ -654,6 +654,9 @@ class ChatService:
                 "generated_tokens": stats.generated_tokens,
                 "prompt_tokens": stats.prompt_tokens,
                 "prefix_cache_reused_tokens": stats.prefix_reused_tokens,
+                "rows_in_flight": self.batcher.rows_in_flight,
+                "joined_rows": stats.joined_rows,
+                "tokens_per_second": round(self.metrics.throughput.rate(), 1),
                 "ooc_regenerations": self.ooc_regenerations,
                 "memory_scope": self.settings.memory.scope,
                 "reload_job": self.reloader.running,

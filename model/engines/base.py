@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from atri.config import GenerationSettings
 from model.character.prompt import ChatMessages
@@ -112,6 +112,29 @@ class Engine(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class JoinsRunningBatch(Protocol):
+    """An engine whose rows join the batch it is already generating and end one by one
+    (llama.cpp's decode loop, vLLM's continuous batching): the batcher hands it requests
+    as they come and answers each caller at its own row's end (model/batching.py)."""
+
+    def generate_rows(
+        self,
+        batch: list[ChatMessages],
+        gen: GenerationSettings,
+        limits: Sequence[RowLimits] | None = None,
+    ) -> list[asyncio.Future[Generation]]:
+        """Start every row of `batch` now, together, and give one future per row, done at
+        that row's own end; cancelling a row's future gives the row up. Raises at once
+        when nothing can start (the engine is closed)."""
+        ...
+
+
+async def all_rows(rows: list[asyncio.Future[Generation]]) -> list[Generation]:
+    """`generate` of an engine that has `generate_rows`: every row's reply, in order."""
+    return list(await asyncio.gather(*rows))
 
 
 class EngineThread:

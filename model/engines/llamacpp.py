@@ -2,9 +2,10 @@
 
 One llama.cpp context serves every conversation at once: each is a sequence of the
 context, and each decode step feeds one token of every unfinished sequence. The batching
-is continuous: `generate` puts its rows in an inbox, and the engine thread's decode loop
-takes them into the running pass at its next step (or starts one), so a request never
-waits for other people's replies to end, and a row leaves the pass at its own end. The
+is continuous: `generate_rows` puts its rows in an inbox, and the engine thread's decode
+loop takes them into the running pass at its next step (or starts one), so a request
+never waits for other people's replies to end, and a row leaves the pass, and is
+answered, at its own end. The
 KV cache is one buffer shared by all sequences, so the prompt start every request shares
 (ATRI's system prompt) is decoded once into a *prefix slot* and copied into each
 sequence, and the slot stays for the next pass, which decodes only what differs.
@@ -46,6 +47,7 @@ from model.engines.base import (
     FinishReason,
     Generation,
     RowLimits,
+    all_rows,
     row_limits,
 )
 from model.engines.chat_template import check_configured_template
@@ -360,8 +362,6 @@ class LlamaCppEngine:
     """llama.cpp on this machine. Build with `await LlamaCppEngine.load(settings)`."""
 
     name = "llamacpp"
-    # model/batching.py hands over new rows while others decode: they join at a step.
-    joins_running_batch = True
 
     def __init__(
         self,
@@ -752,7 +752,8 @@ class LlamaCppEngine:
         for request in requests:
             self._prompt(request)
         self._run_pass(requests, joining=False)
-        return self._results([request.done.result() for request in requests])
+        self._count_call(len(requests))
+        return [self._generation(request.done.result()) for request in requests]
 
     async def generate(
         self,
@@ -760,9 +761,18 @@ class LlamaCppEngine:
         gen: GenerationSettings,
         limits: Sequence[RowLimits] | None = None,
     ) -> list[Generation]:
-        """Replies from the live adapter. The rows go to the inbox; the engine thread's
-        decode loop takes them into the pass that is running, at its next step, or
-        starts one, so a request never waits for other replies to end."""
+        """Replies from the live adapter, once every row has ended (see `generate_rows`)."""
+        return await all_rows(self.generate_rows(batch, gen, limits))
+
+    def generate_rows(
+        self,
+        batch: list[ChatMessages],
+        gen: GenerationSettings,
+        limits: Sequence[RowLimits] | None = None,
+    ) -> list[asyncio.Future[Generation]]:
+        """Replies from the live adapter, one future per row, each done at its row's end.
+        The rows go to the inbox together; the engine thread's decode loop takes them
+        into the pass that is running, at its next step, or starts one with them."""
         requests = [
             _Request(messages, gen, None, 0, limit)
             for messages, limit in zip(batch, row_limits(limits, len(batch)), strict=True)
@@ -780,29 +790,32 @@ class LlamaCppEngine:
                     self._inbox = [r for r in self._inbox if r not in requests]
                     self._serving = False
                 raise
-        rows = await asyncio.gather(*(asyncio.wrap_future(r.done) for r in requests))
-        return self._results(list(rows))
+        self._count_call(len(requests))
+        # Cancelling a row's future cancels the wrapped one, which drops the row at the
+        # decode loop's next step.
+        return [asyncio.ensure_future(self._answer(request)) for request in requests]
 
-    def _results(self, rows: list[_Row]) -> list[Generation]:
-        results = []
-        for row in rows:
-            if row.bad_logits:
-                raise AdapterError(f"Adapter {row.adapter} produces NaN scores (broken weights).")
-            text, cut = row.limits.cut(self.text.detokenize(row.new))
-            results.append(
-                Generation(
-                    text=text,
-                    new_tokens=len(row.new),
-                    adapter_version=row.adapter,
-                    finish_reason="stop" if cut else row.finish,
-                )
-            )
+    async def _answer(self, request: _Request) -> Generation:
+        return self._generation(await asyncio.wrap_future(request.done))
+
+    def _count_call(self, rows: int) -> None:
         self.stats.generate_calls += 1
-        self.stats.generated_rows += len(rows)
-        self.stats.generated_tokens += sum(r.new_tokens for r in results)
-        self.stats.prompt_tokens += sum(len(row.prompt) for row in rows)
-        self.stats.batch_sizes.append(len(rows))
-        return results
+        self.stats.batch_sizes.append(rows)
+
+    def _generation(self, row: _Row) -> Generation:
+        """A finished row as its reply (counted in the stats)."""
+        if row.bad_logits:
+            raise AdapterError(f"Adapter {row.adapter} produces NaN scores (broken weights).")
+        text, cut = row.limits.cut(self.text.detokenize(row.new))
+        self.stats.generated_rows += 1
+        self.stats.generated_tokens += len(row.new)
+        self.stats.prompt_tokens += len(row.prompt)
+        return Generation(
+            text=text,
+            new_tokens=len(row.new),
+            adapter_version=row.adapter,
+            finish_reason="stop" if cut else row.finish,
+        )
 
     # Adapters (the reload job's `AdapterEngine`).
 

@@ -23,7 +23,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,14 @@ import httpx
 
 from atri.config import ConfigError, GenerationSettings, Secrets, Settings
 from model.character.prompt import ChatMessages
-from model.engines.base import NO_LIMITS, EngineStats, Generation, RowLimits, row_limits
+from model.engines.base import (
+    NO_LIMITS,
+    EngineStats,
+    Generation,
+    RowLimits,
+    all_rows,
+    row_limits,
+)
 from model.engines.chat_template import (
     TemplateRules,
     check_configured_template,
@@ -108,9 +115,6 @@ def error_text(response: httpx.Response) -> str:
 
 class OpenAIEngine:
     name = "openai"
-    # vLLM batches continuously: a request held back until the batch before it is done
-    # would only be answered later (model/batching.py).
-    joins_running_batch = True
 
     def __init__(
         self,
@@ -243,23 +247,32 @@ class OpenAIEngine:
         gen: GenerationSettings,
         limits: Sequence[RowLimits] | None = None,
     ) -> list[Generation]:
+        return await all_rows(self.generate_rows(batch, gen, limits))
+
+    def generate_rows(
+        self,
+        batch: list[ChatMessages],
+        gen: GenerationSettings,
+        limits: Sequence[RowLimits] | None = None,
+    ) -> list[asyncio.Future[Generation]]:
+        """One request to the server per row, sent now: vLLM batches continuously, so a
+        row held back until the rows before it end would only be answered later."""
         self._revive_due()
         version = self.live_lora
         model = self.loras[version].name if version else self.base_name
         each = row_limits(limits, len(batch))
-        results = list(
-            await asyncio.gather(
-                *(
-                    self._one(m, gen, model, version, limit)
-                    for m, limit in zip(batch, each, strict=True)
-                )
-            )
-        )
         self.stats.generate_calls += 1
-        self.stats.generated_rows += len(batch)
-        self.stats.generated_tokens += sum(r.new_tokens for r in results)
         self.stats.batch_sizes.append(len(batch))
-        return results
+        return [
+            asyncio.ensure_future(self._counted(self._one(m, gen, model, version, limit)))
+            for m, limit in zip(batch, each, strict=True)
+        ]
+
+    async def _counted(self, reply: Awaitable[Generation]) -> Generation:
+        result = await reply
+        self.stats.generated_rows += 1
+        self.stats.generated_tokens += result.new_tokens
+        return result
 
     def _body(
         self,

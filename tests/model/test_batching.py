@@ -99,22 +99,22 @@ async def test_overload_and_timeout_answer_busy_and_queue_stays_bounded(
         assert 'atri_requests_total{api="chat",status="ok"} 2.0' in metrics
 
 
-class StepEngine:
-    """A joining engine whose rows finish when the test sets their event (`release`,
-    keyed by the row's text); a row whose text starts with "fail" fails its batch."""
+class OneBatchAtATime:
+    """An engine running one batch at a time (the local transformers engine) whose rows
+    finish when the test sets their event (`release`, keyed by the row's text); a row
+    whose text starts with "fail" fails."""
 
     name = "step"
     base_id = "step"
     config_hash = "step"
     context_window = 32768
-    joins_running_batch = True
 
     def __init__(self) -> None:
         self.stats = EngineStats()
         self.release: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
         self.batches: list[list[str]] = []  # each generate call's rows, in call order
         self.gens: list[GenerationSettings] = []
-        self.in_flight = 0  # rows inside generate now
+        self.in_flight = 0  # rows being generated now
         self.most_in_flight = 0
         self.cancelled: list[str] = []
 
@@ -131,34 +131,62 @@ class StepEngine:
         gen: GenerationSettings,
         limits: Sequence[RowLimits] | None = None,
     ) -> list[Generation]:
+        return list(await asyncio.gather(*self._start(batch, gen)))
+
+    def _start(self, batch: list[ChatMessages], gen: GenerationSettings) -> list[Any]:
         texts = [m[-1]["content"] for m in batch]
         self.batches.append(texts)
         self.gens.append(gen)
-        self.in_flight += len(texts)
+        return [asyncio.ensure_future(self._row(t)) for t in texts]
+
+    async def _row(self, text: str) -> Generation:
+        self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
-            await asyncio.gather(*(self.release[t].wait() for t in texts))
+            await self.release[text].wait()
         except asyncio.CancelledError:
-            self.cancelled += texts
+            self.cancelled.append(text)
             raise
         finally:
-            self.in_flight -= len(texts)
-        if any(t.startswith("fail") for t in texts):
-            raise RuntimeError(f"the engine broke on {texts}")
-        return [Generation(text=f"re: {t}", new_tokens=len(t)) for t in texts]
+            self.in_flight -= 1
+        if text.startswith("fail"):
+            raise RuntimeError(f"the engine broke on {text}")
+        return Generation(text=f"re: {text}", new_tokens=len(text))
 
     async def close(self) -> None:
         return None
 
 
-class OneBatchAtATime(StepEngine):
-    """The same engine, running one batch at a time (the local transformers engine)."""
+class StepEngine(OneBatchAtATime):
+    """The same engine, its rows joining those in flight and ending one by one
+    (llama.cpp's decode loop, vLLM)."""
 
-    joins_running_batch = False
+    def generate_rows(
+        self,
+        batch: list[ChatMessages],
+        gen: GenerationSettings,
+        limits: Sequence[RowLimits] | None = None,
+    ) -> list[asyncio.Future[Generation]]:
+        return self._start(batch, gen)
+
+
+class Observed:
+    """The batcher's metrics hook, recorded."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+        self.generated: list[int] = []
+
+    def observe_batch(self, rows: int) -> None:
+        self.batches.append(rows)
+
+    def observe_generated(self, new_tokens: int, started: float, ended: float) -> None:
+        assert ended >= started
+        self.generated.append(new_tokens)
 
 
 @contextlib.asynccontextmanager
-async def started(engine: StepEngine, *args: Any, **kwargs: Any) -> AsyncIterator[Batcher]:
+async def started(engine: OneBatchAtATime, *args: Any, **kwargs: Any) -> AsyncIterator[Batcher]:
     """A running batcher over `engine` (Batcher's arguments after the settings)."""
     batcher = Batcher(engine, GenerationSettings(), *args, **kwargs)
     batcher.start()
@@ -199,7 +227,7 @@ def batch_tasks_left(earlier: set[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]
 
 @pytest.mark.parametrize("engine_class", [StepEngine, OneBatchAtATime])
 async def test_a_request_joins_a_running_batch_only_on_a_joining_engine(
-    engine_class: type[StepEngine],
+    engine_class: type[OneBatchAtATime],
 ) -> None:
     engine = engine_class()
     async with started(engine, 4, 0.0, 8) as batcher:
@@ -208,7 +236,7 @@ async def test_a_request_joins_a_running_batch_only_on_a_joining_engine(
         assert engine.batches == [["long"]]
         short = spawn(batcher, "short")
         engine.release["short"].set()
-        if engine.joins_running_batch:
+        if isinstance(engine, StepEngine):
             # Handed over and answered while the long reply still decodes.
             assert await answer(short) == "re: short"
             assert not long.done()
@@ -320,10 +348,8 @@ async def test_an_overdue_background_job_goes_at_once_beside_rows_in_flight() ->
 
 async def test_a_failed_batch_fails_only_its_own_jobs(caplog: pytest.LogCaptureFixture) -> None:
     engine = StepEngine()
-    batches: list[tuple[int, int]] = []
-    async with started(
-        engine, 4, 0.0, 8, on_batch=lambda n, t, _: batches.append((n, t))
-    ) as batcher:
+    observed = Observed()
+    async with started(engine, 4, 0.0, 8, observed) as batcher:
         a = spawn(batcher, "a")
         await until(lambda: engine.in_flight == 1)
         failing = spawn(batcher, "fail")
@@ -340,8 +366,10 @@ async def test_a_failed_batch_fails_only_its_own_jobs(caplog: pytest.LogCaptureF
             assert await answer(a) == "re: a"
         failures = [r for r in caplog.records if "generation failed" in r.getMessage()]
         assert len(failures) == 1
-        # The metrics hook hears of each answered batch: later's, then a's.
-        assert batches == [(1, len("later")), (1, len("a"))]
+        # The metrics hook hears of each answered row (later's, then a's), and of the
+        # rows in flight as each joined: a, then fail beside it, then later beside a.
+        assert observed.generated == [len("later"), len("a")]
+        assert observed.batches == [1, 2, 2]
 
 
 async def test_a_caller_that_gave_up_is_not_handed_to_the_engine() -> None:
@@ -383,3 +411,41 @@ async def test_stop_ends_rows_in_flight_and_refuses_what_waits() -> None:
     assert sorted(engine.cancelled) == ["a", "b"]
     assert engine.in_flight == 0 and batcher.rows_in_flight == 0
     assert batch_tasks_left(earlier) == []
+
+
+async def test_each_row_of_a_batch_is_answered_and_frees_its_place_at_its_own_end() -> None:
+    engine = StepEngine()
+    async with started(engine, 2, 0.2, 4) as batcher:
+        # Gathered by the window into one batch: a long reply and a short one.
+        long = spawn(batcher, "long")
+        short = spawn(batcher, "short")
+        await until(lambda: engine.in_flight == 2)
+        assert engine.batches == [["long", "short"]]
+        waiting = spawn(batcher, "waiting")
+        await asyncio.sleep(0.02)
+        assert batcher.depth == 1  # no place while both rows decode
+        engine.release["short"].set()
+        engine.release["waiting"].set()
+        # The short reply does not wait for the long one, and its place goes to the
+        # request that waited, while the long reply still decodes.
+        assert await answer(short) == "re: short"
+        assert await answer(waiting) == "re: waiting"
+        assert not long.done()
+        assert engine.batches == [["long", "short"], ["waiting"]]
+        engine.release["long"].set()
+        assert await answer(long) == "re: long"
+        assert batcher.rows_in_flight == 0
+
+
+async def test_a_caller_that_gives_up_mid_reply_frees_its_row_in_the_engine() -> None:
+    engine = StepEngine()
+    async with started(engine, 2, 0.0, 4) as batcher:
+        gone = spawn(batcher, "gone")
+        stays = spawn(batcher, "stays")
+        await until(lambda: engine.in_flight == 2)
+        gone.cancel()  # the request's deadline passed, or the client went away
+        await until(lambda: engine.cancelled == ["gone"])
+        assert engine.cancelled == ["gone"]
+        assert (engine.in_flight, batcher.rows_in_flight) == (1, 1)
+        engine.release["stays"].set()
+        assert await answer(stays) == "re: stays"

@@ -89,6 +89,20 @@ async def test_a_request_joins_the_running_pass_and_replies_as_it_would_alone(
     assert any(len({seq for _, _, seq, _ in call}) == 2 for call in steps.calls)
 
 
+async def test_rows_started_together_are_answered_each_at_its_own_end(
+    engine: LlamaCppEngine,
+) -> None:
+    short_alone = alone(engine, chat("Who are you?"))
+    long_row, short_row = engine.generate_rows(
+        [chat(LONG), chat("Who are you?")], GEN, [RowLimits(), SHORT]
+    )
+    short = await asyncio.wait_for(short_row, 60)
+    # The short row's reply is out while the long row of the same call still decodes.
+    assert not long_row.done()
+    assert short.text == short_alone and short.new_tokens == 6
+    assert (await long_row).finish_reason == "length"
+
+
 async def test_through_the_batcher_a_later_request_is_answered_before_an_earlier_long_one(
     engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
