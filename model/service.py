@@ -105,7 +105,6 @@ class SoFar:
     recalled: Recalled | None = None  # the stored summary, leading the history
     window_full: bool = False  # the read stopped at max_history_messages, none summarized
     newest_read: int | None = None  # the newest stored message her reply is made from
-    read_at: float | None = None
     history_cap: int | None = None  # max_history_tokens for stored memory; none for clients
 
 
@@ -401,14 +400,12 @@ class ChatService:
         """The turns before this message: the client's own context, or stored memory."""
         if request.context is not None:  # the client keeps the conversation
             return SoFar(earlier=[Turn(t.role, t.content) for t in request.context])
-        read_at = time.time()  # an import meanwhile moves what is read, not ends it
         summary, stored, window_full = await self._remembered(scope)
         return SoFar(
             earlier=stored,
             recalled=Recalled(summary.text, self.summary_heading) if summary is not None else None,
             window_full=window_full,
             newest_read=stored[-1].id if stored else summary.covers_up_to if summary else None,
-            read_at=read_at,
             history_cap=self.settings.memory.max_history_tokens,
         )
 
@@ -482,7 +479,6 @@ class ChatService:
                 ],
                 request.request_id,
                 so_far.newest_read,  # a reset meanwhile: not stored in the next context
-                so_far.read_at,
             )
         )
 

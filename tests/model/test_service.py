@@ -446,6 +446,43 @@ async def test_a_reply_being_written_when_an_import_moves_its_context_is_stored(
         assert [m.content for m in history] == ["zero", "0", "one", first.text, "two", reply.text]
 
 
+@pytest.mark.parametrize("ended_by", ["reset", "purge"])
+async def test_a_reply_being_written_when_its_context_ends_and_an_import_lands_is_not_stored(
+    echo_settings: Settings, ended_by: str
+) -> None:
+    """A reset (or purge), then `atri memory import` restoring older exchanges, both while
+    one reply is written: the import brings messages said before that reply's memory was
+    read, but it does not bring back the context the reset ended."""
+    engine = GatedEcho()
+    engine.gate.set()
+    async with await ChatService.open(echo_settings, engine=engine) as service:
+        first = await service.chat(req("my secret is 1234"))
+        engine.gate.clear()
+        engine.started.clear()
+        asking = asyncio.create_task(service.chat(req("what is my secret?")))
+        await asyncio.wait_for(engine.started.wait(), 5)  # its prompt holds the secret
+        ref = ScopeRef(platform="test", user_id="u1")
+        await (service.reset(ref) if ended_by == "reset" else service.purge(ref))
+        older = {
+            "format": "atri-memory",
+            "version": 4,
+            "scope": first.scope,
+            "messages": [
+                {"role": "user", "user_id": "u1", "content": "zero", "created_at": 1.0},
+                {"role": "assistant", "user_id": "", "content": "0", "created_at": 1.0},
+            ],
+        }
+        async with await Memory.open(echo_settings.path(echo_settings.memory.path)) as cli:
+            await cli.import_export(parse_export(older, "older.json"))
+        engine.gate.set()
+        reply = await asyncio.wait_for(asking, 5)
+        assert reply.status == "ok"
+        history = await service.memory.history(reply.scope)
+        assert [m.content for m in history] == ["zero", "0"]
+        stored = [m.content for m in await service.memory.all_messages(reply.scope)]
+        assert "what is my secret?" not in stored
+
+
 class FailingToCloseEcho(EchoEngine):
     async def close(self) -> None:
         raise RuntimeError("the engine would not close")
