@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -414,6 +415,44 @@ async def test_a_reply_being_written_when_an_earlier_exchange_is_recalled_is_sto
         reply = await asyncio.wait_for(asking, 5)
         history = await service.memory.history(reply.scope)
         assert [m.content for m in history][::2] == ["one", "three"]
+
+
+@pytest.mark.parametrize("recalled", ["while answered", "while stored"])
+async def test_a_message_recalled_while_it_is_answered_is_not_remembered(
+    echo_settings: Settings, monkeypatch: pytest.MonkeyPatch, recalled: str
+) -> None:
+    """Deleted on Discord or recalled on QQ before her reply to it was stored: the recall
+    found no exchange to archive, and the message stayed in every later prompt."""
+    engine = GatedEcho()
+    engine.gate.set()
+    async with await ChatService.open(echo_settings, engine=engine) as service:
+        await service.chat(req("one"))
+        ref = MessageRef(platform="test", user_id="u1", request_id="m2")
+        if recalled == "while stored":  # just before the exchange's transaction
+            insert = service.memory._insert
+
+            async def recall_first(params: list[tuple[Any, ...]]) -> Exception | None:
+                if any(row[7] == "m2" for row in params):
+                    await service.forget_message(ref)
+                return await insert(params)
+
+            monkeypatch.setattr(service.memory, "_insert", recall_first)
+        engine.gate.clear()
+        engine.started.clear()
+        said = req("my password is hunter2").model_copy(update={"request_id": "m2"})
+        asking = asyncio.create_task(service.chat(said))
+        await asyncio.wait_for(engine.started.wait(), 5)
+        if recalled == "while answered":
+            assert await service.forget_message(ref) == 0  # nothing stored yet
+        engine.gate.set()
+        reply = await asyncio.wait_for(asking, 5)
+        assert reply.status == "ok"
+        history = await service.memory.history(reply.scope)
+        assert [m.content for m in history][::2] == ["one"]
+        # Archived, as a recall of a stored exchange leaves it; nothing kept in waiting.
+        stored = await service.memory.all_messages(reply.scope)
+        assert [m.archived for m in stored if m.request_id == "m2"] == [True, True]
+        assert not service._answering and not service._recalled
 
 
 async def test_a_reply_being_written_when_an_import_moves_its_context_is_stored(
