@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,7 +106,6 @@ class SoFar:
     recalled: Recalled | None = None  # the stored summary, leading the history
     window_full: bool = False  # the read stopped at max_history_messages, none summarized
     newest_read: int | None = None  # the newest stored message her reply is made from
-    read_at: float | None = None
     history_cap: int | None = None  # max_history_tokens for stored memory; none for clients
 
 
@@ -143,6 +143,10 @@ class ChatService:
         self.reloader = self._new_reloader()
         # Messages of one conversation are answered in order, so history stays coherent.
         self._scope_locks = ScopeLocks()
+        # Platform messages being answered, as (scope, request id), and those of them
+        # recalled meanwhile: a recall finds no exchange to archive until hers is stored.
+        self._answering: Counter[tuple[str, str]] = Counter()
+        self._recalled: set[tuple[str, str]] = set()
         # Opened on first use, in the memory's database file.
         self._channel_modes: ChannelModes | None = None
         self._channel_modes_lock = asyncio.Lock()
@@ -353,7 +357,7 @@ class ChatService:
         in_order = self._scope_locks.hold(scope) if scope else contextlib.nullcontext()
         try:
             async with asyncio.timeout(self.settings.worker.request_timeout_seconds):
-                async with in_order:
+                async with in_order, self._being_answered(scope, request.request_id):
                     return await self._answer(scope, request, text)
         except (TimeoutError, Overloaded) as exc:
             # A TimeoutError's text is empty (the object itself is truthy): say what it was.
@@ -401,14 +405,12 @@ class ChatService:
         """The turns before this message: the client's own context, or stored memory."""
         if request.context is not None:  # the client keeps the conversation
             return SoFar(earlier=[Turn(t.role, t.content) for t in request.context])
-        read_at = time.time()  # an import meanwhile moves what is read, not ends it
         summary, stored, window_full = await self._remembered(scope)
         return SoFar(
             earlier=stored,
             recalled=Recalled(summary.text, self.summary_heading) if summary is not None else None,
             window_full=window_full,
             newest_read=stored[-1].id if stored else summary.covers_up_to if summary else None,
-            read_at=read_at,
             history_cap=self.settings.memory.max_history_tokens,
         )
 
@@ -460,6 +462,22 @@ class ChatService:
                 )
         return fitted, generation, retries
 
+    @contextlib.asynccontextmanager
+    async def _being_answered(self, scope: str, request_id: str) -> AsyncIterator[None]:
+        """While a platform message is answered, a recall of it is noted (`forget_message`)."""
+        key = (scope, request_id)
+        if not (scope and request_id):
+            yield
+            return
+        self._answering[key] += 1
+        try:
+            yield
+        finally:
+            self._answering[key] -= 1
+            if not self._answering[key]:
+                del self._answering[key]
+                self._recalled.discard(key)
+
     async def _remember_exchange(
         self, scope: str, request: ChatRequest, said: str, generation: Generation, so_far: SoFar
     ) -> None:
@@ -467,8 +485,14 @@ class ChatService:
         # Shielded: a timeout landing here must not cancel the write. The exchange
         # was answered; it is stored whole (in the next group commit) even if this
         # caller gives up waiting.
-        await asyncio.shield(
-            self.memory.append_many(
+        await asyncio.shield(self._store_exchange(scope, request, said, generation, so_far))
+
+    async def _store_exchange(
+        self, scope: str, request: ChatRequest, said: str, generation: Generation, so_far: SoFar
+    ) -> None:
+        # Noted on its own: a timeout ends the answer, not this write.
+        async with self._being_answered(scope, request.request_id):
+            await self.memory.append_many(
                 scope,
                 [
                     ("user", request.user_id, request.display_name, said, ""),
@@ -482,9 +506,11 @@ class ChatService:
                 ],
                 request.request_id,
                 so_far.newest_read,  # a reset meanwhile: not stored in the next context
-                so_far.read_at,
             )
-        )
+            # Its message was recalled while she answered it (or while this was written):
+            # archived now, as the recall would have done had the exchange been stored.
+            if (scope, request.request_id) in self._recalled:
+                await self.memory.archive_request(scope, request.request_id)
 
     def _ask_for_summary(
         self, scope: str, request: ChatRequest, fitted: FittedPrompt, so_far: SoFar
@@ -637,7 +663,10 @@ class ChatService:
     async def forget_message(self, ref: MessageRef) -> int:
         if not ref.user_id:
             return 0
-        return await self.memory.archive_request(self._scope_of(ref), ref.request_id)
+        scope = self._scope_of(ref)
+        if (scope, ref.request_id) in self._answering:  # its exchange is not stored yet
+            self._recalled.add((scope, ref.request_id))
+        return await self.memory.archive_request(scope, ref.request_id)
 
     async def status(self) -> WorkerStatus:
         stats = self.engine.stats

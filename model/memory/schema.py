@@ -4,11 +4,12 @@
 has), so a database written by an older ATRI is upgraded in place.
 """
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Each entry upgrades the schema from version i to i+1. Version 1 had no adapter
 # column, version 2 no room lines, version 3 no request ids, version 4 no summaries,
-# version 5 no platform time on room lines; databases written then are migrated in place.
+# version 5 no platform time on room lines, version 6 no first ids; databases written then
+# are migrated in place.
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE IF NOT EXISTS messages (
@@ -65,5 +66,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE room_lines ADD COLUMN said_at REAL NOT NULL DEFAULT 0;
     UPDATE room_lines SET said_at = created_at;
     CREATE INDEX IF NOT EXISTS room_lines_said ON room_lines (room, said_at, id);
+    """,
+    # The id a message was stored with, once an import has moved it to another (NULL:
+    # never moved): a reply being written still finds the messages it was made from.
+    """
+    ALTER TABLE messages ADD COLUMN first_id INTEGER;
     """,
 ]

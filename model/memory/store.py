@@ -187,7 +187,6 @@ class Memory:
         rows: Sequence[tuple[str, str, str, str, str]],
         request_id: str = "",
         while_live: int | None = None,
-        read_at: float | None = None,
     ) -> None:
         """Store (role, user_id, display_name, content, adapter_version) rows, all answering
         the platform message `request_id`; returns once they are committed. Concurrent
@@ -195,13 +194,13 @@ class Memory:
         before its rows are on disk. With `while_live` (the newest message the reply was
         made from), nothing is stored once none of the messages up to it is live: a reset
         or purge (here or from `atri memory`) ended the context the reply came from (one
-        exchange recalled meanwhile leaves the others live). `read_at`, the time that
-        context was read: a live message said by then counts too, as an import meanwhile
-        moves the context's messages to ids above `while_live` (`said_order`) without
-        ending it; a reset leaves none live, and messages after it are said later."""
+        exchange recalled meanwhile leaves the others live). A message an import moved
+        to a new id (`said_order`) still counts by the id it had (`first_id`): the import
+        ended nothing. Messages an import adds get ids above every one used before, so
+        after a reset they never count, however long before the reply they were said."""
         now = time.time()
         await self._writes.submit(
-            [(scope, *row[:4], now, row[4], request_id, while_live, read_at) for row in rows]
+            [(scope, *row[:4], now, row[4], request_id, while_live) for row in rows]
         )
 
     async def _insert_groups(self, groups: list[list[tuple[Any, ...]]]) -> list[Any]:
@@ -218,7 +217,7 @@ class Memory:
                 "INSERT INTO messages (scope, role, user_id, display_name, content,"
                 " created_at, adapter_version, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
                 " WHERE ?9 IS NULL OR EXISTS (SELECT 1 FROM messages WHERE scope = ?1"
-                " AND archived = 0 AND (id <= ?9 OR created_at <= ?10))",
+                " AND archived = 0 AND (id <= ?9 OR first_id <= ?9))",
                 params,
             )
             await self._db.commit()
@@ -584,9 +583,10 @@ class Memory:
                 [m.created_at for m in new],
                 int(free[0]),
             )
-            # New ids are above every id ever used, so no move collides with a row.
+            # New ids are above every id ever used, so no move collides with a row. A
+            # moved message keeps the id it was stored with (`append_many` reads it).
             await self._db.executemany(
-                "UPDATE messages SET id = ? WHERE id = ?",
+                "UPDATE messages SET first_id = COALESCE(first_id, id), id = ? WHERE id = ?",
                 [(to, old) for old, to in moved.items()],
             )
             await self._db.executemany(

@@ -485,7 +485,7 @@ async def test_schema_5_room_lines_keep_their_order_through_the_migration(tmp_pa
     con.commit()
     con.close()
     async with await Memory.open(path) as memory:
-        assert await memory.schema_version() == SCHEMA_VERSION == 6
+        assert await memory.schema_version() == SCHEMA_VERSION == 7
         await memory.room.add("qq:chan:g1", "qq", "3", "", "第五句", RoomBounds(), now - 1)
         await memory.room.add("qq:chan:g1", "qq", "3", "", "第四句", RoomBounds(), now - 5)
         lines = await memory.room.all_lines("qq:chan:g1")
@@ -686,26 +686,38 @@ async def test_an_exchange_stored_after_an_import_moved_its_context_is_kept(
     tmp_path: Path,
 ) -> None:
     """A reply made from memory read before `atri memory import` (another process) moved
-    the messages it was made from: the import ended nothing, so the exchange is kept,
-    after them; a reset still ends the context."""
+    the messages it was made from, twice: the imports ended nothing, so the exchange is
+    kept, after them. A reset or purge before the imports ended the context: messages
+    they bring, though said before the reply's memory was read, do not revive it."""
     path = tmp_path / "m.sqlite3"
-    older = scope_export([("user", "e", 5, False, ""), ("assistant", "f", 5, False, "")])
+    scopes = ("s", "reset", "purged")
+
+    def older(said: tuple[str, str, float, bool, str]) -> dict[str, Any]:
+        """A backup of every scope holding one message `said`."""
+        messages = scope_export([said])["messages"]
+        parts = [{"scope": scope, "messages": messages} for scope in scopes]
+        return {"format": "atri-memory", "version": 4, "scopes": parts}
+
     async with await Memory.open(path) as worker:
-        for scope in ("s", "t"):
+        for scope in scopes:
             await store(
                 worker, scope, ("user", "a", 10, False, ""), ("assistant", "b", 10, False, "")
             )
-        read_at = time.time()
-        newest = {scope: (await worker.history(scope))[-1].id for scope in ("s", "t")}
+        newest = {scope: (await worker.history(scope))[-1].id for scope in scopes}
         async with await Memory.open(path) as cli:
-            await cli.import_export(parse_export(older, "older.json"))  # "a" and "b" move
-            await cli.reset("t")
+            await cli.reset("reset")
+            await cli.purge("purged")
+            # Each import moves "a" and "b" to new ids, after what it brings.
+            for backup in (older(("user", "e", 5, False, "")), older(("user", "g", 1, False, ""))):
+                await cli.import_export(parse_export(backup, "older.json"))
         assert all(m.id > newest["s"] for m in await worker.all_messages("s"))
         exchange = [("user", "1", "", "c", ""), ("assistant", "", "", "d", "")]
-        for scope in ("s", "t"):
-            await worker.append_many(scope, exchange, "r", newest[scope], read_at)
-        assert [m.content for m in await worker.history("s")] == list("efabcd")
-        assert await worker.history("t") == []
+        for scope in scopes:
+            await worker.append_many(scope, exchange, "r", newest[scope])
+        assert [m.content for m in await worker.history("s")] == list("geabcd")
+        for scope in ("reset", "purged"):
+            assert [m.content for m in await worker.history(scope)] == ["g", "e"]
+            assert "c" not in [m.content for m in await worker.all_messages(scope)]
 
 
 async def test_a_summary_written_from_an_older_window_leaves_an_imported_later_one_live(

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -416,6 +417,44 @@ async def test_a_reply_being_written_when_an_earlier_exchange_is_recalled_is_sto
         assert [m.content for m in history][::2] == ["one", "three"]
 
 
+@pytest.mark.parametrize("recalled", ["while answered", "while stored"])
+async def test_a_message_recalled_while_it_is_answered_is_not_remembered(
+    echo_settings: Settings, monkeypatch: pytest.MonkeyPatch, recalled: str
+) -> None:
+    """Deleted on Discord or recalled on QQ before her reply to it was stored: the recall
+    found no exchange to archive, and the message stayed in every later prompt."""
+    engine = GatedEcho()
+    engine.gate.set()
+    async with await ChatService.open(echo_settings, engine=engine) as service:
+        await service.chat(req("one"))
+        ref = MessageRef(platform="test", user_id="u1", request_id="m2")
+        if recalled == "while stored":  # just before the exchange's transaction
+            insert = service.memory._insert
+
+            async def recall_first(params: list[tuple[Any, ...]]) -> Exception | None:
+                if any(row[7] == "m2" for row in params):
+                    await service.forget_message(ref)
+                return await insert(params)
+
+            monkeypatch.setattr(service.memory, "_insert", recall_first)
+        engine.gate.clear()
+        engine.started.clear()
+        said = req("my password is hunter2").model_copy(update={"request_id": "m2"})
+        asking = asyncio.create_task(service.chat(said))
+        await asyncio.wait_for(engine.started.wait(), 5)
+        if recalled == "while answered":
+            assert await service.forget_message(ref) == 0  # nothing stored yet
+        engine.gate.set()
+        reply = await asyncio.wait_for(asking, 5)
+        assert reply.status == "ok"
+        history = await service.memory.history(reply.scope)
+        assert [m.content for m in history][::2] == ["one"]
+        # Archived, as a recall of a stored exchange leaves it; nothing kept in waiting.
+        stored = await service.memory.all_messages(reply.scope)
+        assert [m.archived for m in stored if m.request_id == "m2"] == [True, True]
+        assert not service._answering and not service._recalled
+
+
 async def test_a_reply_being_written_when_an_import_moves_its_context_is_stored(
     echo_settings: Settings,
 ) -> None:
@@ -444,6 +483,43 @@ async def test_a_reply_being_written_when_an_import_moves_its_context_is_stored(
         reply = await asyncio.wait_for(asking, 5)
         history = await service.memory.history(reply.scope)
         assert [m.content for m in history] == ["zero", "0", "one", first.text, "two", reply.text]
+
+
+@pytest.mark.parametrize("ended_by", ["reset", "purge"])
+async def test_a_reply_being_written_when_its_context_ends_and_an_import_lands_is_not_stored(
+    echo_settings: Settings, ended_by: str
+) -> None:
+    """A reset (or purge), then `atri memory import` restoring older exchanges, both while
+    one reply is written: the import brings messages said before that reply's memory was
+    read, but it does not bring back the context the reset ended."""
+    engine = GatedEcho()
+    engine.gate.set()
+    async with await ChatService.open(echo_settings, engine=engine) as service:
+        first = await service.chat(req("my secret is 1234"))
+        engine.gate.clear()
+        engine.started.clear()
+        asking = asyncio.create_task(service.chat(req("what is my secret?")))
+        await asyncio.wait_for(engine.started.wait(), 5)  # its prompt holds the secret
+        ref = ScopeRef(platform="test", user_id="u1")
+        await (service.reset(ref) if ended_by == "reset" else service.purge(ref))
+        older = {
+            "format": "atri-memory",
+            "version": 4,
+            "scope": first.scope,
+            "messages": [
+                {"role": "user", "user_id": "u1", "content": "zero", "created_at": 1.0},
+                {"role": "assistant", "user_id": "", "content": "0", "created_at": 1.0},
+            ],
+        }
+        async with await Memory.open(echo_settings.path(echo_settings.memory.path)) as cli:
+            await cli.import_export(parse_export(older, "older.json"))
+        engine.gate.set()
+        reply = await asyncio.wait_for(asking, 5)
+        assert reply.status == "ok"
+        history = await service.memory.history(reply.scope)
+        assert [m.content for m in history] == ["zero", "0"]
+        stored = [m.content for m in await service.memory.all_messages(reply.scope)]
+        assert "what is my secret?" not in stored
 
 
 class FailingToCloseEcho(EchoEngine):
