@@ -499,9 +499,12 @@ def test_renpy_say_written_as_python_is_a_say_statement(fixtures: Path) -> None:
         ("Max", "It's only me, from Harborside. Honest.", 10, None),
         ("Eileen", "Welcome back.", 11, None),
         (None, "Night fell.", 12, None),
-        # Other Python (a notify, a say inside an expression or a python block, a
-        # variable's text) stays code; a variable of no known value drops the line.
+        # Other Python (a notify, a say inside an expression) stays code; a say of a
+        # variable's text, which only the game knows, drops the line, and so does a
+        # variable of no known value in the text.
+        ("Eileen", "greeting", 16, "computed_text"),
         ("Eileen", "Where is [nowhere]?", 17, "unresolved_variable"),
+        ("Eileen", "Inside a python block: read too.", 19, None),  # a story python block
         ("Eileen", "Goodbye.", 20, None),
     ]
 
