@@ -196,7 +196,7 @@ def test_plain_square_bracket_dump_is_detected_as_plain(fixtures: Path) -> None:
     ks = (fixtures / "script.ks").read_text(encoding="utf-8")
     assert detect_format(ks, "dump.txt") == "kirikiri"
     speakers = {u.speaker for u in parse(ks, "x", "plain", MARKERS)}
-    assert not any("=" in name or "[" in name for name in speakers - {None})
+    assert not any("=" in name or "[" in name for name in speakers if name is not None)
 
 
 def test_plain_header_on_its_own_line_names_the_quote_below() -> None:
