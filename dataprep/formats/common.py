@@ -32,6 +32,9 @@ class ParseOptions:
 
 # The drop reason of a line with a variable in it that no script gives a value.
 UNRESOLVED_VARIABLE = "unresolved_variable"
+# The drop reason of a line whose text the game computes: Ren'Py Python that says
+# something other than one string literal (`e(greeting)`, `e(f"Hi {name}")`, `e("a" + b)`).
+COMPUTED_TEXT = "computed_text"
 
 
 # Engine and stage commands mixed in with the lines: `anim:fade_out(bgm)`, `bg("beach")`,

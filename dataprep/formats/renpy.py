@@ -12,15 +12,29 @@ line below it; comments are skipped, so the translated line is what we read.
 its `game/tl/` folder does not yield every line twice.
 Labels (and the label part of a translation id) are scenes. Python lines and blocks
 (`$ …`, `python:`, `init python:`) and screen, style, transform and image blocks hold
-code and interface text, never dialogue, and are skipped whole; but a one-line
-`$ renpy.say(e, "text")` is the say statement `e "text"` written as Python, and read so.
+code and interface text, never dialogue, and are skipped; but Python that says a line,
+`renpy.say(e, "text")` or a character called as a function, `e("text")`, is the say
+statement `e "text"` and read so: on a `$` line, or as a statement of a `python:` block
+in the story (not of an `init python:` block, which runs before the game starts, where
+no line can be shown, nor of a function's body, which runs where it is called). A say
+whose text is not one string literal is a line of unknown text: dropped, and counted
+as COMPUTED_TEXT.
 """
 
 from __future__ import annotations
 
+import ast
 import re
+import warnings
+from collections.abc import Container, Iterable, Iterator
+from typing import NamedTuple
 
-from dataprep.formats.common import SOUND_LINE, UNRESOLVED_VARIABLE, ParseOptions
+from dataprep.formats.common import (
+    COMPUTED_TEXT,
+    SOUND_LINE,
+    UNRESOLVED_VARIABLE,
+    ParseOptions,
+)
 from dataprep.records import Utterance
 
 # A string in double or single quotes (Ren'Py takes either), escapes included.
@@ -115,15 +129,18 @@ _CODE_BLOCK = re.compile(
     r"|init(?:\s+[-+]?\d+)?\s*:\s*$"
 )
 _NARRATORS = frozenset({"narrator", "centered", "vcentered"})
-# `$ renpy.say(e, "Hello.")`: a say statement written as Python. Who is a character
-# variable, None (narration) or a literal name; what is one string (`_("…")`, `u"…"`
-# too); keyword arguments after it (`interact=False`) change nothing said.
-_PYTHON_SAY = re.compile(
-    r"""\$\s*renpy\.say\(\s*(?:who\s*=\s*)?"""
-    rf"""(?:(?P<who>[^\W\d][\w.]*)|[uU]?(?P<whostr>{_STR}))\s*,\s*(?:what\s*=\s*)?"""
-    rf"""(?:_\(\s*[uU]?(?P<what1>{_STR})\s*\)|[uU]?(?P<what2>{_STR}))"""
-    r"""\s*(?:,[^"'()]*)?\)\s*(?:#.*)?$"""
-)
+# Python that says a line: `renpy.say(who, what, …)`, or a character called with what it
+# says, `e("Hello.")` (a defined character, a narrator, or `extend`). Keyword arguments
+# after the text (`interact=False`) change nothing said. Such Python is read with `ast`,
+# not a pattern: its arguments may hold any expression, and the parser takes a long or
+# broken line in one pass.
+_SAY_FUNCTION = "renpy.say"
+# What `ast.parse` raises for source that is not Python 3 (a Python 2 `print "x"`, a
+# stray quote mark) or is nested too deep to parse.
+_NOT_PYTHON = (SyntaxError, ValueError, MemoryError, RecursionError)
+# Nodes whose statements run where they are: not a function's or class's body.
+_RUN_HERE = (ast.stmt, ast.excepthandler, ast.match_case)
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 # `{{` is a literal "{"; any other {…} is a text tag, and a ruby reading goes with its tag;
 # `{p}` breaks the line.
 _TEXT_TAG = re.compile(r"\{\{|\{rt\}.*?\{/rt\}|\{[^{}]*\}")
@@ -171,6 +188,9 @@ _AFTER_TRIPLE = {
 _TRIPLE = "|".join(f"{quotes}{rest}" for quotes, rest in _AFTER_TRIPLE.items())
 _TRIPLE_OPEN = re.compile("|".join(_AFTER_TRIPLE))
 _TRIPLE_CLOSE = {quotes: re.compile(rest, re.S) for quotes, rest in _AFTER_TRIPLE.items()}
+# A string argument that is one literal as a say statement holds (`u"…"` too), not
+# "a" "b" (the parser joins those into one string) nor an f-, r- or b-string.
+_ONE_LITERAL = re.compile(rf"[uU]?({_STR}|{_TRIPLE})", re.S)
 # A triple-quoted string open over more lines than this is a stray, not a monologue.
 _MAX_TRIPLE_LINES = 400
 # A say statement of a triple-quoted string: as _SAY, its lines joined by "\n".
@@ -391,15 +411,195 @@ def _shown(text: str, names: dict[str, str], strip: bool = True) -> str | None:
     return text.strip() if strip else text
 
 
-def _python_say(line: str) -> str | None:
-    """The say statement a `$ renpy.say(who, "what")` line is (`e "what"`, `"Name"
-    "what"`, `"what"` for None), or None for any other Python line."""
-    m = _PYTHON_SAY.match(line)
-    if m is None:
+class _Said(NamedTuple):
+    """What one statement says, as the say statement `who "…"` / `"Name" "…"` / `"…"`
+    has it: `who` a character variable (None for narration or a literal name), `whostr`
+    a literal name with its quotes, `said` (line number, the string as written without
+    its quotes) for each line shown. `computed`: Python gave no literal, and `said`
+    holds the expression that computes the text instead."""
+
+    who: str | None
+    whostr: str | None
+    said: list[tuple[int, str]]
+    computed: bool = False
+
+
+def _callee(statement: str) -> str:
+    """What a Python statement calls when it is a call (`renpy.say`, `e`): the words
+    before its first "(" (a quick test before parsing it)."""
+    return statement.partition("(")[0].strip()
+
+
+def _python_says(source: str, first_line: int, callers: Container[str]) -> list[_Said] | None:
+    """What the say calls among the statements of Python `source` say (its line 1 is
+    line `first_line` of the script); None when it is not Python 3."""
+    try:
+        with warnings.catch_warnings():
+            # A script's "\%" is an invalid escape to Python, which warns of it: not ours.
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source)
+    except _NOT_PYTHON:
         return None
-    what = m.group("what1") or m.group("what2")
-    who = m.group("who") or m.group("whostr")
-    return what if who == "None" else f"{who} {what}"
+    # Byte offsets (as ast gives columns) into each line, for the arguments as written.
+    encoded = [line.encode() for line in source.split("\n")]
+    found = []
+    for call in _statement_calls(tree.body):
+        said = _said_by(call, encoded, first_line, callers)
+        if said is not None:
+            found.append(said)
+    return found
+
+
+def _statement_calls(nodes: Iterable[ast.AST]) -> Iterator[ast.Call]:
+    """The calls that are a statement of their own, in source order: in a branch, loop or
+    `try` too, but not in a function or class body, which runs where it is called."""
+    for node in nodes:
+        if isinstance(node, ast.Expr):
+            if isinstance(node.value, ast.Call):
+                yield node.value
+        elif not isinstance(node, _DEFINITIONS):
+            children = ast.iter_child_nodes(node)
+            yield from _statement_calls(c for c in children if isinstance(c, _RUN_HERE))
+
+
+def _said_by(
+    call: ast.Call, encoded: list[bytes], first_line: int, callers: Container[str]
+) -> _Said | None:
+    """What a call says when it is `renpy.say(who, what, …)` or a caller's `e(what, …)`,
+    None for any other call (or a say of a speaker no say statement could name)."""
+    if any(isinstance(a, ast.Starred) for a in call.args):
+        return None  # `renpy.say(*line)`: which argument is which is not written here
+    function = _dotted(call.func)
+    args = list(call.args)
+    keywords = {k.arg: k.value for k in call.keywords if k.arg is not None}
+    who: str | None = None
+    whostr: str | None = None
+    if function == _SAY_FUNCTION:
+        speaker = args.pop(0) if args else keywords.get("who")
+        if speaker is None:
+            return None
+        if not (isinstance(speaker, ast.Constant) and speaker.value is None):
+            who = _dotted(speaker)
+            if who is None:
+                whostr = _literal(speaker, encoded)
+                if whostr is None or whostr[0] * 3 == whostr[:3]:
+                    return None  # `chars[i]`, a triple-quoted name: not a speaker as written
+    elif function is not None and function in callers:
+        who = function
+    else:
+        return None
+    what = args[0] if args else keywords.get("what")
+    if what is None:
+        return None
+    line = first_line + what.lineno - 1
+    written = _literal(what, encoded)
+    if written is None:
+        return _Said(who, whostr, [(line, _segment(what, encoded))], computed=True)
+    if written[0] * 3 == written[:3]:
+        # A triple-quoted string is one line on screen: Python has no monologue mode.
+        return _Said(who, whostr, _monologue(written, line, "none"))
+    return _Said(who, whostr, [(line, written[1:-1])])
+
+
+def _dotted(node: ast.expr) -> str | None:
+    """`e`, `store.e`: a variable as written, None for any other expression."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        owner = _dotted(node.value)
+        return None if owner is None else f"{owner}.{node.attr}"
+    return None
+
+
+def _literal(node: ast.expr, encoded: list[bytes]) -> str | None:
+    """A string argument as a say statement would hold it, quotes included and a `u`
+    prefix dropped (`_("…")` is the string it translates); None when it is not one
+    string literal."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "_"
+        and len(node.args) == 1
+        and not node.keywords
+    ):
+        node = node.args[0]
+    if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+        return None
+    m = _ONE_LITERAL.fullmatch(_segment(node, encoded))
+    return None if m is None else m.group(1)
+
+
+def _segment(node: ast.expr, encoded: list[bytes]) -> str:
+    """The source of a node as written (`ast.get_source_segment` splits the whole source
+    again at every call: slow for many calls in a long block)."""
+    first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+    start, end = node.col_offset, node.end_col_offset
+    if first == last:
+        return encoded[first][start:end].decode()
+    lines = [encoded[first][start:], *encoded[first + 1 : last], encoded[last][:end]]
+    return b"\n".join(lines).decode()
+
+
+def _block_end(lines: list[str], number: int, indent: int) -> int:
+    """The last line (1-based) of the block that line `number`, indented by `indent`,
+    opens: the lines below indented deeper, blank and comment lines among them, and the
+    lines a triple-quoted string in them runs over; the lines the parse loop skips."""
+    last = at = number
+    while at < len(lines):
+        raw = lines[at]
+        at += 1
+        stripped = raw.strip()
+        if not stripped or stripped[0] == "#":
+            continue
+        if len(raw) - len(raw.lstrip()) <= indent:
+            break
+        last = at
+        if '"""' in raw or "'''" in raw:
+            at = last = _triple_end(lines, at)
+    return last
+
+
+def _python_block_says(
+    lines: list[str], number: int, indent: int, callers: Container[str]
+) -> list[_Said]:
+    """What the say calls of the `python:` block that line `number` opens say."""
+    last = _block_end(lines, number, indent)
+    body = lines[number:last]
+    if not any("(" in line for line in body):
+        return []
+    # Under `if 1:` the body parses at whatever indent it has, string lines at column 0
+    # included; that line stands for the block's own, `number`.
+    found = _python_says("\n".join(["if 1:", *body]), number, callers)
+    return _python_lines_say(lines, number, last, callers) if found is None else found
+
+
+def _python_lines_say(
+    lines: list[str], number: int, last: int, callers: Container[str]
+) -> list[_Said]:
+    """What the say calls of lines `number` + 1 to `last` say when they are not Python 3
+    as a whole (a Python 2 game's `print "x"` among them): each statement that parses
+    on its own line (and the lines its triple-quoted string runs over), outside a
+    function or class body."""
+    found: list[_Said] = []
+    definition = -1  # the indent of the `def` or `class` whose body this is
+    at = number
+    while at < last:
+        raw = lines[at]
+        at += 1
+        stripped = raw.strip()
+        if not stripped or stripped[0] == "#":
+            continue
+        end = _triple_end(lines, at) if '"""' in raw or "'''" in raw else at
+        indent = len(raw) - len(raw.lstrip())
+        if definition < 0 or indent <= definition:
+            definition = -1
+            if stripped.startswith(("def ", "class ", "async def ")):
+                definition = indent
+            elif _callee(stripped) in callers:
+                statement = "\n".join([stripped, *lines[at:end]])
+                found += _python_says(statement, at, callers) or []
+        at = end
+    return found
 
 
 def _whole_string(lines: list[str], number: int) -> tuple[str, int]:
@@ -472,6 +672,8 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         if var not in characters or ("[" not in name and var not in dynamic):
             characters[var] = name
     names = {**characters, **options.renpy_variables}
+    # What Python calls to say a line: renpy.say, and each character called as a function.
+    callers = {_SAY_FUNCTION, "extend", *_NARRATORS, *characters}
     marker = options.scene_marker.match if options.scene_marker else None
     out: list[Utterance] = []
     scene = "0"
@@ -519,105 +721,125 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
                 menus.pop()
             branch += 1
             forked_from = None
+        spoken: list[_Said]
         if line[0] == "$":
-            said_as_python = _python_say(line)
-            if said_as_python is None:
+            # With the lines its triple-quoted string runs over, if any.
+            statement = "\n".join([line[1:].lstrip(), *lines[number:joined_until]])
+            if _callee(statement) not in callers:
                 continue
-            line = said_as_python
-        if _CODE_BLOCK.match(line):
+            spoken = _python_says(statement, number, callers) or []
+        elif _CODE_BLOCK.match(line):
             block_indent = indent
-            continue
-        if marker is not None and marker(line):
-            scene = f"marker{number}"
-            continue
-        if line.startswith("menu") and _MENU.match(line):
-            menus.append((indent, branch))
-            continue
-        if line.startswith("label "):
-            m = _LABEL.match(line)
-            if m:
-                scene = m.group(1)
-            continue
-        if line.startswith("translate "):
-            m = _TRANSLATE.match(line)
-            if m and m.group(2) == "python":
-                block_indent = indent
-            elif m and m.group(2) not in _NOT_DIALOGUE_IDS:
-                label = _TRANSLATION_ID_HASH.sub("", m.group(2))
-                scene = label or scene
-                language = None if m.group(1) == "None" else m.group(1)
-                translate_indent = indent
-            continue
-        if line.startswith("rpy "):
-            m = _MONOLOGUE.match(line)
-            if m:
-                monologue = m.group(1)
-            continue
-        if '"' not in line and "'" not in line:
-            continue
-        # (line number, the string as written, without its quotes) for each line said.
-        said: list[tuple[int, str]]
-        m = None
-        if triple:
-            statement = "\n".join(lines[number - 1 : max(joined_until, number)])
-            m = _SAY_TRIPLE.match(statement)
-            if m is not None:
-                said = _monologue(m.group("text"), number, monologue)
-            elif joined_until > number:
-                continue  # a statement over several lines that is not a say statement
-        if m is None:
-            m = _SAY.match(line)
+            # Only a `python:` block of the story says anything: an `init python:` one runs
+            # before the game starts, and `python early` as the script is loaded.
+            if not line.startswith("python") or "early" in line.partition(":")[0].split():
+                continue
+            spoken = _python_block_says(lines, number, indent, callers)
+        else:
+            if marker is not None and marker(line):
+                scene = f"marker{number}"
+                continue
+            if line.startswith("menu") and _MENU.match(line):
+                menus.append((indent, branch))
+                continue
+            if line.startswith("label "):
+                m = _LABEL.match(line)
+                if m:
+                    scene = m.group(1)
+                continue
+            if line.startswith("translate "):
+                m = _TRANSLATE.match(line)
+                if m and m.group(2) == "python":
+                    block_indent = indent
+                elif m and m.group(2) not in _NOT_DIALOGUE_IDS:
+                    label = _TRANSLATION_ID_HASH.sub("", m.group(2))
+                    scene = label or scene
+                    language = None if m.group(1) == "None" else m.group(1)
+                    translate_indent = indent
+                continue
+            if line.startswith("rpy "):
+                m = _MONOLOGUE.match(line)
+                if m:
+                    monologue = m.group(1)
+                continue
+            if '"' not in line and "'" not in line:
+                continue
+            # (line number, the string as written, without its quotes) for each line said.
+            said: list[tuple[int, str]]
+            m = None
+            if triple:
+                statement = "\n".join(lines[number - 1 : max(joined_until, number)])
+                m = _SAY_TRIPLE.match(statement)
+                if m is not None:
+                    said = _monologue(m.group("text"), number, monologue)
+                elif joined_until > number:
+                    continue  # a statement over several lines that is not a say statement
             if m is None:
-                line, last = _whole_string(lines, number)
-                m = _SAY.match(line) if last > number else None
+                m = _SAY.match(line)
                 if m is None:
-                    continue
-                joined_until = last
-            said = [(number, m.group("text")[1:-1])]
-        rest = m.group("rest").strip()
-        if rest.endswith(":"):
-            branch += 1
-            forked_from = menus[-1][1] if menus else None
-            continue  # a menu choice, not a line
+                    line, last = _whole_string(lines, number)
+                    m = _SAY.match(line) if last > number else None
+                    if m is None:
+                        continue
+                    joined_until = last
+                said = [(number, m.group("text")[1:-1])]
+            rest = m.group("rest").strip()
+            if rest.endswith(":"):
+                branch += 1
+                forked_from = menus[-1][1] if menus else None
+                continue  # a menu choice, not a line
+            spoken = [_Said(m.group("who"), m.group("whostr"), said)]
         if language != chosen and not every_language:
             continue
-        who, whostr = m.group("who"), m.group("whostr")
-        if who in _NOT_SPEAKERS:
-            continue
-        if who == "extend":
-            if previous is not None and previous.scene == scene and previous.branch == branch:
-                _extend(previous, said[0][1], names)
-                said = said[1:]
-            speaker = last_speaker
-        elif whostr is not None:
-            speaker = _unescape(whostr[1:-1]) or None
-        elif who is None or who in _NARRATORS:
-            speaker = None
-        else:
-            speaker = characters.get(who, who) or None
-        if who != "extend":
-            previous = None
-        for at, written in said:
-            shown = _shown(_unescape(written), names)
-            if shown is None:
-                previous = Utterance(
-                    speaker, written, source, at, scene, UNRESOLVED_VARIABLE, branch, forked_from
-                )
-                out.append(previous)
-            elif shown:
-                previous = Utterance(
-                    speaker, shown, source, at, scene, None, branch, forked_from, shown=True
-                )
-                out.append(previous)
-        last_speaker = speaker
+        for who, whostr, said, computed in spoken:
+            if who in _NOT_SPEAKERS:
+                continue
+            if who == "extend":
+                if (
+                    said
+                    and previous is not None
+                    and previous.scene == scene
+                    and previous.branch == branch
+                ):
+                    _extend(previous, said[0][1], names, computed)
+                    said = said[1:]
+                speaker = last_speaker
+            elif whostr is not None:
+                speaker = _unescape(whostr[1:-1]) or None
+            elif who is None or who in _NARRATORS:
+                speaker = None
+            else:
+                speaker = characters.get(who, who) or None
+            if who != "extend":
+                previous = None
+            for at, written in said:
+                shown = None if computed else _shown(_unescape(written), names)
+                if shown is None:
+                    dropped = COMPUTED_TEXT if computed else UNRESOLVED_VARIABLE
+                    previous = Utterance(
+                        speaker, written, source, at, scene, dropped, branch, forked_from
+                    )
+                    out.append(previous)
+                elif shown:
+                    previous = Utterance(
+                        speaker, shown, source, at, scene, None, branch, forked_from, shown=True
+                    )
+                    out.append(previous)
+            last_speaker = speaker
     return out
 
 
-def _extend(line: Utterance, written: str, names: dict[str, str]) -> None:
+def _extend(line: Utterance, written: str, names: dict[str, str], computed: bool) -> None:
     """Add an `extend` statement's string to the line it continues, as Ren'Py shows the
-    two: one line, the strings joined as written (the author puts in any space)."""
+    two: one line, the strings joined as written (the author puts in any space); with
+    `computed`, `written` is Python that computes the string, so the line's text is
+    unknown."""
     if line.dropped is not None:
         line.text += written  # still unusable; its variables are named from the text
+        return
+    if computed:
+        line.text = f"{line.text}{written}"
+        line.dropped = COMPUTED_TEXT
         return
     shown = _shown(_unescape(written), names, strip=False)
     if shown is None:

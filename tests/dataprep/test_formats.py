@@ -196,7 +196,7 @@ def test_plain_square_bracket_dump_is_detected_as_plain(fixtures: Path) -> None:
     ks = (fixtures / "script.ks").read_text(encoding="utf-8")
     assert detect_format(ks, "dump.txt") == "kirikiri"
     speakers = {u.speaker for u in parse(ks, "x", "plain", MARKERS)}
-    assert not any("=" in name or "[" in name for name in speakers - {None})
+    assert not any("=" in name or "[" in name for name in speakers if name is not None)
 
 
 def test_plain_header_on_its_own_line_names_the_quote_below() -> None:
@@ -499,9 +499,12 @@ def test_renpy_say_written_as_python_is_a_say_statement(fixtures: Path) -> None:
         ("Max", "It's only me, from Harborside. Honest.", 10, None),
         ("Eileen", "Welcome back.", 11, None),
         (None, "Night fell.", 12, None),
-        # Other Python (a notify, a say inside an expression or a python block, a
-        # variable's text) stays code; a variable of no known value drops the line.
+        # Other Python (a notify, a say inside an expression) stays code; a say of a
+        # variable's text, which only the game knows, drops the line, and so does a
+        # variable of no known value in the text.
+        ("Eileen", "greeting", 16, "computed_text"),
         ("Eileen", "Where is [nowhere]?", 17, "unresolved_variable"),
+        ("Eileen", "Inside a python block: read too.", 19, None),  # a story python block
         ("Eileen", "Goodbye.", 20, None),
     ]
 
