@@ -87,6 +87,9 @@ class EngineStats:
     batch_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=RECENT_BATCHES))
     # Rows that joined a decode loop already running (engines that batch continuously).
     joined_rows: int = 0
+    # llama.cpp: times the KV cells of rows that left were freed while others still
+    # decoded, because a request would not have fit beside them (model/engines/llamacpp.py).
+    early_unparks: int = 0
 
 
 class Engine(Protocol):

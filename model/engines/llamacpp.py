@@ -196,7 +196,8 @@ class _Pass:
     joined (copied from the prefix slot as far as it matches, the rest decoded, at most
     PREFILL_STEP_TOKENS a step while other rows decode, so a long prompt does not hold
     their steps). A row leaves at its own end, and its sequence goes to the next
-    request that fits; its KV cells stay taken until no row decodes (see `_leave`).
+    request that fits; its KV cells stay taken until no row decodes (see `_leave`), or
+    until a request would not fit beside them (see `admit`).
     """
 
     def __init__(self, engine: LlamaCppEngine, first: list[_Request]) -> None:
@@ -247,9 +248,16 @@ class _Pass:
             copied = min(common_length(self.slot.tokens, prompt), len(prompt) - 1)
         cells = len(prompt) - copied + cap
         slots = sum(len(s.tokens) for s in engine._slots)
-        free = engine.kv_cells - slots - self.reserved - self.parked
+        free = engine.kv_cells - slots - self.reserved
         if not self.seqs or cells > free:
             return False
+        if cells > free - self.parked:
+            # Under a steady stream of requests, cells parked until no row decodes would
+            # fill the cache and hold every newcomer until all rows end. Freed now: the
+            # rows decoding may then write into the holes, and their replies may differ
+            # from what they would be alone, by float rounding (a greedy tie flips).
+            self.unpark()
+            engine.stats.early_unparks += 1
         row = _Row(
             seq=self.seqs.pop(0),
             prompt=prompt,

@@ -103,6 +103,31 @@ async def test_rows_started_together_are_answered_each_at_its_own_end(
     assert (await long_row).finish_reason == "length"
 
 
+async def test_a_stream_of_requests_never_waits_for_the_rows_in_flight_to_end(
+    tmp_path: Path,
+) -> None:
+    """With the KV cache this small, the cells of the short rows that left fill it after
+    two of them: they are freed while the long row decodes, not when it ends."""
+    settings = Settings(root=tmp_path)
+    small = LlamaCppEngine(
+        gguf_path(settings), "builtin:smollm2-135m", "", context_window=120, kv_tokens=120
+    )
+    try:
+        questions = ["Who are you?", "What do you like?", "Where do you live?", "Hello!"]
+        short_alone = [alone(small, chat(q)) for q in questions]
+        long = asyncio.create_task(small.generate([chat(LONG)], GEN))
+        replies = []
+        for question in questions:
+            (reply,) = await small.generate([chat(question)], GEN, [SHORT])
+            replies.append(reply.text)
+        assert not long.done()  # every short reply came while the long one decoded
+        assert small.stats.early_unparks >= 1
+        assert replies == short_alone
+        assert (await long)[0].finish_reason == "length"
+    finally:
+        small._free()
+
+
 async def test_through_the_batcher_a_later_request_is_answered_before_an_earlier_long_one(
     engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
