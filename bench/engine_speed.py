@@ -52,7 +52,8 @@ from atri.config import GenerationSettings, Settings
 from bench.synthetic_gguf import SHAPES, parameter_count, write_synthetic_gguf
 from model.character.persona import configured_persona
 from model.engines.base import RowLimits
-from model.engines.llamacpp import LlamaCppEngine, default_threads, gguf_config_hash, gguf_path
+from model.engines.cpu_threads import physical_cores
+from model.engines.llamacpp import LlamaCppEngine, gguf_config_hash, gguf_path
 from model.protocol import ChatRequest
 
 QUESTIONS = [
@@ -127,7 +128,7 @@ async def bench_joining(engine: LlamaCppEngine, system: str, tokens: int) -> dic
 def bench_bare(path: Path, prompt: list[int], tokens: int, threads: int = 0) -> float:
     from llama_cpp import Llama
 
-    threads = threads or default_threads()
+    threads = threads or physical_cores()
     llm = Llama(
         model_path=str(path), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False
     )
@@ -284,6 +285,7 @@ async def main(
         ours.update(await bench_joining(engine, system, tokens))
         console.print(f"llamacpp engine: {ours}")
         prompt = engine.text.encode(chats(system, 1)[0])
+        threads_used = f"{engine.threads} thread(s)" + ("" if threads else " (auto)")
         engine._free()
         bare = local = 0.0
         steady = reloading = 0.0
@@ -296,7 +298,7 @@ async def main(
 
     table = Table(
         title=f"llamacpp engine, {model} {kind}, {len(prompt)}-token prompt, "
-        f"{threads or default_threads()} thread(s), CPU: {cpu_features()}"
+        f"{threads_used}, CPU: {cpu_features()}"
     )
     for col in ("measure", "value", "against", "ratio", "aim"):
         table.add_column(col, justify="left" if col == "measure" else "right")

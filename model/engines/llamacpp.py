@@ -51,6 +51,7 @@ from model.engines.base import (
     row_limits,
 )
 from model.engines.chat_template import check_configured_template
+from model.engines.cpu_threads import ThreadGovernor, physical_cores, usable_cpus
 from model.engines.gguf_text import GgufText
 from model.engines.loading import (
     OFFLINE_GGUF,
@@ -97,12 +98,6 @@ SMOKE_MIN_TOKENS = 4
 # llamafile's sgemm) is slower both alone and together: 0.5B, 1 thread, 58.2 and 78.7
 # tok/s (1.35x) against 73.8 and 117.7 (1.59x) repacked.
 UNBATCHED_TYPES = ("Q4_1",)
-
-
-def default_threads() -> int:
-    """Threads when `[model] llamacpp_threads` is 0: half the usable logical CPUs (see
-    LlamaCppEngine.__init__ for why)."""
-    return max(1, len(os.sched_getaffinity(0)) // 2)
 
 
 def gguf_path(settings: Settings) -> Path:
@@ -442,14 +437,15 @@ class LlamaCppEngine:
         # every cell, and greedy replies changed with the batch); cell order matters
         # then, which is why rows that leave a running pass keep theirs (`_Pass._leave`).
         params.flash_attn = True
-        # `[model] llamacpp_threads`; 0 = one per physical core where each runs two
-        # threads (half the logical CPUs, as llama-cpp-python assumes): llama.cpp's threads
-        # wait for each other at every step, and one that a busy machine deschedules
-        # stalls them all (2 threads on a shared 2-core machine decoded a batch 4x slower
-        # than 1). Where a core runs one thread and the machine is otherwise idle, all of
-        # them are faster: a 1.5B Q4_0 model's batch-1 step took 22 ms on 2 threads of a
-        # 2-core VM against 38 ms on 1 (bench/engine_speed.py --synthetic 1.5b --threads).
-        params.n_threads = params.n_threads_batch = threads or default_threads()
+        # `[model] llamacpp_threads`; 0 = one per physical core, fewer while other
+        # programs keep cores busy (model/engines/cpu_threads.py: llama.cpp's threads
+        # wait for each other at every step, and one taken off its core holds them all).
+        self._governor: ThreadGovernor | None = None
+        if not threads:
+            self._governor = ThreadGovernor(physical_cores(), len(usable_cpus()))
+            threads = self._governor.current
+        self.threads = threads
+        params.n_threads = params.n_threads_batch = threads
         self._ctx = llama_cpp.llama_init_from_model(self._model, params)
         if not self._ctx:
             raise RuntimeError(f"llama.cpp could not create a context for {path}")
@@ -529,6 +525,9 @@ class LlamaCppEngine:
 
         out: dict[int, Any] = {}
         batch = self._batch
+        if self._governor is not None and self._governor.threads() != self.threads:
+            self.threads = self._governor.current
+            self._ll.llama_set_n_threads(self._ctx, self.threads, self.threads)
         for start in range(0, len(entries), DECODE_CHUNK):
             chunk = entries[start : start + DECODE_CHUNK]
             for i, (token, pos, seq, logits) in enumerate(chunk):

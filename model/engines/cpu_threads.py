@@ -1,0 +1,106 @@
+"""How many CPU threads llama.cpp decodes on, when `[model] llamacpp_threads` is 0.
+
+llama.cpp's threads wait for each other at every operation of a decode step, so one
+thread the system takes off its core (for another program) holds all the others. On a
+quiet machine one thread per physical core is fastest (2-core VM, offline model: 92
+tokens/s on 2 threads, 69 on 1); with one core busy elsewhere, 2 threads fell to 30 and
+1 stayed at 69. So the count follows the machine: one per physical core, fewer while
+other programs (or other virtual machines on the host: "steal" time) keep cores busy,
+measured from /proc/stat at most once a second.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+# How often the other programs' CPU use is read again.
+INTERVAL_SECONDS = 1.0
+# Cores of other programs' use that still leave one for us: background daemons use a few
+# percent of a core, and a whole core busy elsewhere must cost us that thread.
+SLACK_CORES = 0.3
+
+_SYS_CPU = Path("/sys/devices/system/cpu")
+
+
+def usable_cpus() -> list[int]:
+    return sorted(os.sched_getaffinity(0))
+
+
+def physical_cores(cpus: list[int] | None = None, sys_cpu: Path = _SYS_CPU) -> int:
+    """Physical cores among the CPUs this process may run on (two hyperthreads of one
+    core count once); half of them where the topology cannot be read (hyperthreading
+    assumed, as llama-cpp-python does)."""
+    cpus = usable_cpus() if cpus is None else cpus
+    cores = set()
+    try:
+        for cpu in cpus:
+            topology = sys_cpu / f"cpu{cpu}" / "topology"
+            package = (topology / "physical_package_id").read_text().strip()
+            cores.add((package, (topology / "core_id").read_text().strip()))
+    except OSError:
+        return max(1, len(cpus) // 2)
+    return max(1, len(cores))
+
+
+def busy_cpu_seconds(stat: Path = Path("/proc/stat")) -> float | None:
+    """CPU seconds every program (and, on a VM, the host's others) has used since boot,
+    all CPUs together; None where /proc/stat cannot be read."""
+    try:
+        with stat.open() as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    # user nice system idle iowait irq softirq steal ...: all but idle and iowait.
+    values = [int(v) for v in fields[1:9]]
+    busy = sum(values) - values[3] - values[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+class ThreadGovernor:
+    """The thread count for the next decode: `most` (the physical cores), less the cores
+    other programs kept busy over the last interval. Only other programs' use counts:
+    llama.cpp's own threads spin while they wait, which is this process's."""
+
+    def __init__(
+        self,
+        most: int,
+        cpus: int,
+        busy: Callable[[], float | None] = busy_cpu_seconds,
+        own: Callable[[], float] = own_cpu_seconds,
+        clock: Callable[[], float] = time.monotonic,
+        interval: float = INTERVAL_SECONDS,
+    ) -> None:
+        self.most = max(1, most)
+        self.cpus = cpus
+        self._busy, self._own, self._clock = busy, own, clock
+        self.interval = interval
+        self.current = self.most
+        self._last = self._reading()
+
+    def _reading(self) -> tuple[float, float, float] | None:
+        busy = self._busy()
+        return None if busy is None else (self._clock(), busy, self._own())
+
+    def threads(self) -> int:
+        """Read again when the interval has passed; else the count decided last."""
+        if self._last is None or self._clock() - self._last[0] < self.interval:
+            return self.current
+        now = self._reading()
+        if now is None:
+            return self.current
+        seconds = now[0] - self._last[0]
+        others = max(0.0, (now[1] - self._last[1]) - (now[2] - self._last[2])) / seconds
+        self._last = now
+        free = self.cpus - others
+        self.current = max(1, min(self.most, int(free + SLACK_CORES)))
+        return self.current
