@@ -88,7 +88,13 @@ class ChatRequest(BaseModel):
     # context (when that is on for the channel) and answers with status "heard".
     # Strict, as every flag on the wire: JSON true or false, not "yes", 1 or "off".
     addressed: StrictBool = True
+    # The platform's id of the message: her exchange or room line of it is found by it
+    # when the message is deleted, recalled or edited (`forget_message`, `edited`).
     request_id: Text = ""
+    # With `addressed` false: the message (`request_id`) was heard before and has been
+    # edited (Discord). The room line kept for it takes the new text; no line is added
+    # and she never speaks up to it.
+    edited: StrictBool = False
     # When the platform says the message was sent (seconds since 1970; 0 = not told).
     # Room lines are kept in this order, not in the order they reached the worker: a bot
     # handles each platform event in its own task, so two said a moment apart can arrive
@@ -139,7 +145,8 @@ class ScopeRef(BaseModel):
 
 class MessageRef(ScopeRef):
     """One message a platform sent (`request_id`, as in its ChatRequest), and so the
-    exchange stored for it."""
+    exchange stored for it and its room line. Without a user id (a platform that no
+    longer says whose it was) it names the room line only."""
 
     request_id: Text
 
@@ -225,8 +232,9 @@ class Worker(Protocol):
         ...
 
     async def forget_message(self, ref: MessageRef) -> int:
-        """The message was deleted or recalled: its stored exchange is archived (hidden
-        from the model, kept like a reset); returns the rows archived."""
+        """The message was deleted or recalled: its stored exchange (she answered it) and
+        its room line (she only heard it) are archived (hidden from the model, kept like a
+        reset); returns the rows archived."""
         ...
 
     async def status(self) -> WorkerStatus: ...

@@ -7,7 +7,9 @@ platform event is handled in its own task, so two lines said a moment apart can 
 the worker in either order. The store stays bounded: every write keeps the newest
 `max_lines` of its room and cuts each text to `max_chars`; reads and a periodic sweep
 drop lines older than `max_age` (counted from when the worker heard them).
-Reset archives lines (hidden from the model), purge deletes them.
+Reset archives lines (hidden from the model), purge deletes them. Each line keeps the
+platform's id of its message (`request_id`, as in the request): a message deleted or
+recalled archives its line as a reset would, and an edited one changes its text.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import contextlib
 import math
 import random
 import time
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +36,9 @@ HOUR_SECONDS = 3600.0
 # or a made-up value would keep its line the newest for good): the line is ordered by
 # when the worker heard it instead.
 MAX_CLOCK_AHEAD_SECONDS = 300.0
+# How many deleted or recalled messages each worker remembers, so that a line reaching
+# her after the recall of its message is not kept (see `RoomLog.archive_message`).
+FORGOTTEN_KEPT = 10_000
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,8 @@ class RoomLog:
         self._db = db
         self._writes = Grouped(self._write_group, "atri-room-writes")
         self._swept = 0.0
+        # (room, message id) of messages deleted or recalled → whose ("" = anyone's).
+        self._forgotten: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     async def idle(self) -> None:
         await self._writes.idle()
@@ -79,9 +86,14 @@ class RoomLog:
         text: str,
         bounds: RoomBounds,
         said_at: float = 0.0,
+        request_id: str = "",
     ) -> None:
         """Keep one line; returns once it is committed and the room is within bounds.
-        `said_at`: when the platform says it was said (seconds since 1970; 0 = not told)."""
+        `said_at`: when the platform says it was said (seconds since 1970; 0 = not told);
+        `request_id`: the platform's id of the message ("" = not told). A line of a
+        message already deleted or recalled is not kept."""
+        if request_id and self._forgotten.get((room, request_id)) in ("", user_id):
+            return
         now = time.time()
         row = (
             room,
@@ -91,7 +103,10 @@ class RoomLog:
             text[: bounds.max_chars],
             now,
             platform_time(said_at, now),
+            request_id,
         )
+        # Queued before any await: an archive of this message that starts later waits
+        # for this write (`_change`), so the two never pass each other.
         await self._writes.submit((row, bounds))
 
     async def _write_group(self, items: list[tuple[tuple[Any, ...], RoomBounds]]) -> list[Any]:
@@ -99,7 +114,7 @@ class RoomLog:
         try:
             await self._db.executemany(
                 "INSERT INTO room_lines (room, platform, user_id, display_name, content,"
-                " created_at, said_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " created_at, said_at, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [row for row, _ in items],
             )
             rooms = {row[0]: bounds for row, bounds in items}
@@ -151,10 +166,20 @@ class RoomLog:
             where.append("room = ?")
             params.append(room)
         sql = "SELECT room, platform, user_id, display_name, content, created_at, said_at,"
-        sql += " archived FROM room_lines" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " request_id, archived FROM room_lines"
+        sql += (" WHERE " + " AND ".join(where)) if where else ""
         rows = await self._db.execute_fetchall(sql + " ORDER BY said_at, id", params)
-        keys = ("room", "platform", "user_id", "display_name", "content", "created_at", "said_at")
-        return [{**dict(zip(keys, r[:7], strict=True)), "archived": bool(r[7])} for r in rows]
+        keys = (
+            "room",
+            "platform",
+            "user_id",
+            "display_name",
+            "content",
+            "created_at",
+            "said_at",
+            "request_id",
+        )
+        return [{**dict(zip(keys, r[:8], strict=True)), "archived": bool(r[8])} for r in rows]
 
     async def import_lines(self, lines: list[dict[str, Any]]) -> tuple[int, int]:
         """Add lines not stored yet (same room, person, text and time); not committed:
@@ -177,11 +202,15 @@ class RoomLog:
                 continue
             # An export before version 4 holds no platform time: ordered by when heard.
             said_at = key[4] if line.get("said_at") is None else line["said_at"]
-            new.append((*key[:3], line["display_name"], key[3], key[4], said_at, line["archived"]))
+            # An export before version 5 holds no message id: such a line is never found
+            # by a later delete, recall or edit.
+            request_id = line.get("request_id") or ""
+            name, archived = line["display_name"], line["archived"]
+            new.append((*key[:3], name, key[3], key[4], said_at, request_id, archived))
         if new:
             await self._db.executemany(
                 "INSERT INTO room_lines (room, platform, user_id, display_name, content,"
-                " created_at, said_at, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, said_at, request_id, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 new,
             )
         return len(new), len(lines) - len(new)
@@ -206,6 +235,39 @@ class RoomLog:
         if room:
             return await self._change(sql + " AND room = ?", (platform, user_id, room))
         return await self._change(sql, (platform, user_id))
+
+    async def archive_message(self, room: str, user_id: str, request_id: str) -> int:
+        """A message deleted or recalled: its line in `room` is hidden from the model, as
+        a reset would. `user_id` "" (a platform that no longer says whose it was): the
+        line of that message whoever said it. A line that reaches the worker after this
+        (the bots handle each event on its own, and a QQ line can wait for a name) is
+        not kept (`add`)."""
+        if not (room and request_id):
+            return 0  # never every line without an id (those stored before schema 8)
+        key = (room, request_id)
+        self._forgotten[key] = user_id
+        self._forgotten.move_to_end(key)
+        while len(self._forgotten) > FORGOTTEN_KEPT:
+            self._forgotten.popitem(last=False)
+        sql = (
+            "UPDATE room_lines SET archived = 1 WHERE room = ? AND request_id = ? AND archived = 0"
+        )
+        if user_id:
+            return await self._change(sql + " AND user_id = ?", (room, request_id, user_id))
+        return await self._change(sql, (room, request_id))
+
+    async def reword(
+        self, room: str, user_id: str, request_id: str, text: str, bounds: RoomBounds
+    ) -> int:
+        """A message edited: its line in `room` says the new text instead (an archived
+        one too, so the old text is gone from the database). No line is added for a
+        message not kept as one (answered, never heard, or past the bounds)."""
+        if not (room and user_id and request_id):
+            return 0
+        return await self._change(
+            "UPDATE room_lines SET content = ? WHERE room = ? AND request_id = ? AND user_id = ?",
+            (text[: bounds.max_chars], room, request_id, user_id),
+        )
 
     async def delete_room(self, room: str) -> int:
         return await self._change("DELETE FROM room_lines WHERE room = ?", (room,))

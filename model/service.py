@@ -321,7 +321,7 @@ class ChatService:
         answer it unasked (an ordinary reply), else it is kept as a room line. She
         stays silent rather than say she is busy or failed: nobody asked her."""
         room = self._room_of(request)
-        if not (room and text and request.user_id):
+        if not (room and text and request.user_id) or request.edited:
             return await self._hear(request, text, scope)
         if self._in_progress >= self._capacity or self.batcher.full:
             return await self._hear(request, text, scope)
@@ -335,11 +335,17 @@ class ChatService:
         return reply if reply.status == "ok" else await self._hear(request, text, scope)
 
     async def _hear(self, request: ChatRequest, text: str, scope: str) -> Reply:
-        """A message said in the room, not to her: kept as a room line, never answered."""
+        """A message said in the room, not to her: kept as a room line, never answered.
+        An edited one changes the text of its line."""
         room = self._room_of(request)
-        if room and text and request.user_id:
+        lines = self.memory.room
+        if room and text and request.user_id and request.edited:
             await asyncio.shield(
-                self.memory.room.add(
+                lines.reword(room, request.user_id, request.request_id, text, self.room_bounds)
+            )
+        elif room and text and request.user_id:
+            await asyncio.shield(
+                lines.add(
                     room,
                     request.platform,
                     request.user_id,
@@ -347,6 +353,7 @@ class ChatService:
                     text,
                     self.room_bounds,
                     request.sent_at,
+                    request.request_id,
                 )
             )
         return Reply(text="", scope=scope, status="heard")
@@ -661,12 +668,20 @@ class ChatService:
         return await self.memory.cut_reply(self._scope_of(cut), cut.request_id, cut.sent)
 
     async def forget_message(self, ref: MessageRef) -> int:
-        if not ref.user_id:
-            return 0
-        scope = self._scope_of(ref)
-        if (scope, ref.request_id) in self._answering:  # its exchange is not stored yet
-            self._recalled.add((scope, ref.request_id))
-        return await self.memory.archive_request(scope, ref.request_id)
+        """Its room line goes too (also where room context was turned off since), so
+        what someone recalled at once, a phone number posted by mistake, reaches no
+        later prompt. Without a user id, only the line: whose conversation the message
+        was in is unknown."""
+        count = 0
+        if ref.user_id:
+            scope = self._scope_of(ref)
+            if (scope, ref.request_id) in self._answering:  # its exchange is not stored yet
+                self._recalled.add((scope, ref.request_id))
+            count = await self.memory.archive_request(scope, ref.request_id)
+        if ref.channel_id:
+            room = channel_prefix(ref.platform, ref.channel_id, ref.guild_id)
+            count += await self.memory.room.archive_message(room, ref.user_id, ref.request_id)
+        return count
 
     async def status(self) -> WorkerStatus:
         stats = self.engine.stats

@@ -430,13 +430,46 @@ class AtriClient(discord.Client):
         self._dm_roles[user_id] = (now, roles)
         return roles
 
-    async def on_message_delete(self, message: discord.Message) -> None:
-        """A deleted message she answered: the exchange is archived, as a reset would."""
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        """A deleted message: her exchange about it (she answered it) or its room line
+        (she only heard it) is archived, as a reset would. The raw event, since the
+        message cache (the last 1000) may no longer hold it: the line is found anyway."""
+        await self._forget(
+            payload.message_id, payload.channel_id, payload.guild_id, payload.cached_message
+        )
+
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        """A moderator's purge: each message as if deleted alone."""
+        cached = {message.id: message for message in payload.cached_messages}
+        for message_id in payload.message_ids:
+            await self._forget(
+                message_id, payload.channel_id, payload.guild_id, cached.get(message_id)
+            )
+
+    async def _forget(
+        self,
+        message_id: int,
+        channel_id: int,
+        guild_id: int | None,
+        message: discord.Message | None,
+    ) -> None:
         try:
-            request = to_request(message, self.user.id if self.user else 0, self.cfg)
-            await self.worker.forget_message(MessageRef(**request.model_dump(include=REF_FIELDS)))
+            if message is not None:
+                request = to_request(message, self.user.id if self.user else 0, self.cfg)
+                ref = MessageRef(**request.model_dump(include=REF_FIELDS))
+            elif guild_id is not None:
+                # Whose it was is gone with the cache: its room line, not an exchange.
+                ref = MessageRef(
+                    platform=PLATFORM,
+                    channel_id=str(channel_id),
+                    guild_id=str(guild_id),
+                    request_id=str(message_id),
+                )
+            else:
+                return  # a DM no longer cached: no room line, and no way to its exchange
+            await self.worker.forget_message(ref)
         except Exception:
-            log.exception("could not forget deleted Discord message %s", message.id)
+            log.exception("could not forget deleted Discord message %s", message_id)
 
     def _remember(self, message_id: int) -> None:
         self.spoken_to[message_id] = None
@@ -445,17 +478,40 @@ class AtriClient(discord.Client):
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         """A server message edited to mention her is answered once: not when it mentioned
-        her before (or was answered), not again on a later edit. The raw event, since the
-        message cache may no longer hold the original."""
+        her before (or was answered), not again on a later edit; any other edit of one
+        she heard changes its room line. The raw event, since the message cache may no
+        longer hold the original."""
         message, before = payload.message, payload.cached_message
         if self.user is None or message.guild is None or message.id in self.spoken_to:
             return
         if not is_mentioned(message, self.user.id):
+            await self._reword(message, before)
             return
         if before is not None and is_mentioned(before, self.user.id):
             return
         self._remember(message.id)
+        # Heard before, now for her: the exchange holds it, its old room line goes.
+        await self._forget(message.id, message.channel.id, message.guild.id, message)
         await self._answer(message)
+
+    async def _reword(self, message: discord.Message, before: discord.Message | None) -> None:
+        """An overheard message edited: its room line takes the new text, so the old one
+        (a phone number edited out) reaches no later prompt. The worker changes only a
+        line it keeps: it adds none, and never speaks up to an edit."""
+        if message.edited_at is None or (before is not None and before.content == message.content):
+            return  # not the text: a link's embed loaded, a pin
+        me_id = self.user.id if self.user else 0
+        try:
+            parent = parent_id(message.channel)
+            mode = await self.modes.mode(str(message.channel.id), str(parent or ""))
+            if not should_hear(message, me_id, self.cfg, mode):
+                return
+            request = to_request(message, me_id, self.cfg)
+            if request.text:
+                edit = {"addressed": False, "edited": True}
+                await self.worker.chat(request.model_copy(update=edit))
+        except Exception as exc:
+            log.debug("Discord room line %s not changed: %s", message.id, exc)
 
     async def on_message(self, message: discord.Message) -> None:
         if self.user is not None and is_addressed(message, self.user.id, self.cfg):

@@ -577,7 +577,9 @@ recall = on_notice(priority=10, block=False)
 
 @recall.handle()
 async def _on_recall(event: GroupRecallNoticeEvent | FriendRecallNoticeEvent) -> None:
-    """A recalled message she answered: the exchange is archived, as a reset would."""
+    """A recalled message: her exchange about it (she answered it) or its room line (she
+    only heard it) is archived, as a reset would. `user_id` is the sender's (OneBot v11),
+    `operator_id` whoever recalled it (an admin, say)."""
     channel = str(event.group_id) if isinstance(event, GroupRecallNoticeEvent) else ""
     ref = MessageRef(
         platform=PLATFORM,

@@ -29,8 +29,9 @@ EXPORT_FORMAT = "atri-memory"
 # and the whole-database backup (`scopes`); version 3 the platform `request_id` of each
 # message (so a restored exchange can still be cut or forgotten when its platform message
 # is); version 4 each room line's `said_at` (the platform's time, its order in the room);
-# versions 1 to 3 still import.
-EXPORT_VERSION = 4
+# version 5 each room line's `request_id` (so a restored line still goes when its message
+# is deleted or recalled); versions 1 to 4 still import.
+EXPORT_VERSION = 5
 
 
 def _utf8(value: str) -> str:
@@ -93,6 +94,7 @@ class ExportedRoomLine(BaseModel):
     # When the platform says it was said (version 4); older exports: when it was heard.
     said_at: Time | None = None
     archived: bool = False
+    request_id: Text = ""  # version 5: the platform's id of its message
 
 
 class ScopeExport(BaseModel):
@@ -120,7 +122,7 @@ class MemoryExport(ScopeExport):
     its summaries (version 2) and the room lines its people or room said (version 2)."""
 
     format: Literal["atri-memory"]
-    version: Literal[1, 2, 3, 4]
+    version: Literal[1, 2, 3, 4, 5]
     room_lines: list[ExportedRoomLine] = Field(default_factory=list)
 
 
@@ -130,7 +132,7 @@ class MemoryBackup(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     format: Literal["atri-memory"]
-    version: Literal[2, 3, 4]
+    version: Literal[2, 3, 4, 5]
     scopes: list[ScopeExport]
     room_lines: list[ExportedRoomLine] = Field(default_factory=list)
 

@@ -4,12 +4,12 @@
 has), so a database written by an older ATRI is upgraded in place.
 """
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Each entry upgrades the schema from version i to i+1. Version 1 had no adapter
 # column, version 2 no room lines, version 3 no request ids, version 4 no summaries,
-# version 5 no platform time on room lines, version 6 no first ids; databases written then
-# are migrated in place.
+# version 5 no platform time on room lines, version 6 no first ids, version 7 no message ids
+# on room lines; databases written then are migrated in place.
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE IF NOT EXISTS messages (
@@ -71,5 +71,12 @@ MIGRATIONS: list[str] = [
     # never moved): a reply being written still finds the messages it was made from.
     """
     ALTER TABLE messages ADD COLUMN first_id INTEGER;
+    """,
+    # The platform's id of the message a room line was said in: a line whose message is
+    # deleted or recalled (or edited) is found by it. A line stored before has none ('')
+    # and is never found so. No index: a room holds at most `max_lines_per_channel`
+    # lines, which `room_lines_room` finds.
+    """
+    ALTER TABLE room_lines ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
     """,
 ]

@@ -134,7 +134,7 @@ def broken(path: str, value: Any) -> dict[str, Any]:
     [
         ([1, 2], "f.json: not an ATRI memory export"),
         ("text", "f.json: not an ATRI memory export"),
-        (broken("version", 5), "f.json: written by a newer ATRI (export version 5"),
+        (broken("version", 6), "f.json: written by a newer ATRI (export version 6"),
         (broken("version", None), "f.json: version is missing;"),
         (broken("scope", ""), 'f.json: scope must not be empty (it is "")'),
         (broken("scope", "   "), "f.json: scope must not be empty"),
@@ -485,7 +485,7 @@ async def test_schema_5_room_lines_keep_their_order_through_the_migration(tmp_pa
     con.commit()
     con.close()
     async with await Memory.open(path) as memory:
-        assert await memory.schema_version() == SCHEMA_VERSION == 7
+        assert await memory.schema_version() == SCHEMA_VERSION == 8
         await memory.room.add("qq:chan:g1", "qq", "3", "", "第五句", RoomBounds(), now - 1)
         await memory.room.add("qq:chan:g1", "qq", "3", "", "第四句", RoomBounds(), now - 5)
         lines = await memory.room.all_lines("qq:chan:g1")
@@ -504,12 +504,12 @@ async def test_room_lines_keep_the_platforms_order_through_a_backup(tmp_path: Pa
         await memory.room.add("qq:chan:300", "qq", "1", "A", "said second", RoomBounds(), now - 5)
         await memory.room.add("qq:chan:300", "qq", "2", "B", "said first", RoomBounds(), now - 9)
         backup = json.loads(json.dumps(await memory.backup()))
-    assert backup["version"] == 4
+    assert backup["version"] == 5
     assert [line["said_at"] for line in backup["room_lines"]] == [now - 9, now - 5]
     older = json.loads(json.dumps(backup))  # as version 3 wrote it
     older["version"] = 3
     for line in older["room_lines"]:
-        del line["said_at"]
+        del line["said_at"], line["request_id"]
     async with await Memory.open(tmp_path / "b.sqlite3") as restored:
         await restored.import_export(parse_export(backup, "backup.json"))
         lines = await restored.room.all_lines("qq:chan:300")
@@ -520,6 +520,105 @@ async def test_room_lines_keep_the_platforms_order_through_a_backup(tmp_path: Pa
         assert result.room_lines == 2
         lines = await restored.room.all_lines("qq:chan:300")
         assert [line.content for line in lines] == ["said second", "said first"]  # heard order
+
+
+async def test_schema_7_room_lines_are_kept_and_lines_since_are_found_by_their_message(
+    tmp_path: Path,
+) -> None:
+    """A file as ATRI wrote it at schema 7: every line survives the upgrade, with no
+    message id, so no recall finds one (an empty id never matches them all); a line heard
+    since keeps its message's id, and a delete or recall of that message hides it."""
+    path = tmp_path / "v7.sqlite3"
+    con = sqlite3.connect(path)
+    for step in MIGRATIONS[:7]:
+        con.executescript(step)
+    con.execute("PRAGMA user_version = 7")
+    now = time.time()
+    con.executemany(
+        "INSERT INTO room_lines (room, platform, user_id, display_name, content, created_at,"
+        " said_at, archived) VALUES ('qq:chan:g1', 'qq', ?, '', ?, ?, ?, ?)",
+        [("1", "旧的一句", now - 30, now - 30, 0), ("2", "旧的归档", now - 20, now - 20, 1)],
+    )
+    con.commit()
+    con.close()
+    room = "qq:chan:g1"
+    async with await Memory.open(path) as memory:
+        assert await memory.schema_version() == SCHEMA_VERSION == 8
+        await memory.room.add(
+            room, "qq", "1", "", "我的电话是 13800000000", RoomBounds(), now - 10, "qq-7"
+        )
+        await memory.room.add(room, "qq", "2", "", "新的一句", RoomBounds(), now - 5, "qq-8")
+        assert await memory.room.archive_message(room, "1", "") == 0
+        assert await memory.room.archive_message(room, "2", "qq-7") == 0  # not theirs
+        assert await memory.room.archive_message("qq:chan:g2", "1", "qq-7") == 0
+        assert await memory.room.archive_message(room, "1", "qq-7") == 1
+        assert await memory.room.archive_message(room, "1", "qq-7") == 0  # archived already
+        live = await memory.room.recent(room, 10, 3600)
+        assert [line.content for line in live] == ["旧的一句", "新的一句"]
+        # Whose it was unknown (a Discord message no longer cached): found by its id.
+        assert await memory.room.archive_message(room, "", "qq-8") == 1
+        assert [line.content for line in await memory.room.recent(room, 10, 3600)] == ["旧的一句"]
+        # Archived as a reset leaves a line: kept until a purge.
+        lines = await memory.room.all_lines(room)
+        assert [line.content for line in lines][2:] == ["我的电话是 13800000000", "新的一句"]
+        assert await memory.room.delete_user("qq", "1") == 2
+    with sqlite3.connect(path) as con:
+        rows = con.execute("SELECT content, request_id, archived FROM room_lines").fetchall()
+    assert sorted(rows) == [("新的一句", "qq-8", 1), ("旧的归档", "", 1)]
+
+
+@pytest.mark.parametrize("first", ["the line", "the recall"])
+async def test_a_line_that_reaches_her_after_the_recall_of_its_message_is_not_kept(
+    memory: Memory, first: str
+) -> None:
+    """Each platform event is its own task, and a QQ line can wait for a name lookup: the
+    recall of a message can reach the worker before the line of it, or while it is written."""
+    room = "qq:chan:g1"
+    line = memory.room.add(room, "qq", "1", "", "我的电话是 13800000000", RoomBounds(), 0, "qq-9")
+    recall = memory.room.archive_message(room, "1", "qq-9")
+    if first == "the line":
+        await asyncio.gather(line, recall)
+    else:
+        await asyncio.gather(recall, line)
+    await memory.room.add(room, "qq", "2", "", "别的话", RoomBounds(), 0, "qq-10")
+    assert [line.content for line in await memory.room.recent(room, 10, 3600)] == ["别的话"]
+
+
+async def test_an_edit_changes_the_text_of_its_line_and_adds_none(memory: Memory) -> None:
+    room = "discord:chan:1/2"
+    await memory.room.add(room, "discord", "5", "", "我的电话是 13800000000", RoomBounds(), 0, "77")
+    bounds = RoomBounds(max_chars=8)
+    assert await memory.room.reword(room, "5", "77", "电话发你私信了，别问了", bounds) == 1
+    assert await memory.room.reword(room, "6", "77", "冒名改的", bounds) == 0  # not theirs
+    assert await memory.room.reword(room, "5", "78", "没听到的消息", bounds) == 0
+    assert await memory.room.reword(room, "5", "", "没有编号", bounds) == 0
+    lines = await memory.room.all_lines(room)
+    assert [line.content for line in lines] == ["电话发你私信了，"]  # cut as a new line is
+
+
+async def test_room_lines_keep_their_message_ids_through_a_backup(tmp_path: Path) -> None:
+    """A restored line still goes when its message is recalled; a version 4 export holds no
+    ids and still imports (its lines are never found by a recall)."""
+    room = "qq:chan:300"
+    async with await Memory.open(tmp_path / "a.sqlite3") as memory:
+        await memory.room.add(
+            room, "qq", "1", "A", "我的电话是 13800000000", RoomBounds(), 0, "qq-5"
+        )
+        backup = json.loads(json.dumps(await memory.backup()))
+    assert [line["request_id"] for line in backup["room_lines"]] == ["qq-5"]
+    older = json.loads(json.dumps(backup))  # as version 4 wrote it
+    older["version"] = 4
+    del older["room_lines"][0]["request_id"]
+    async with await Memory.open(tmp_path / "b.sqlite3") as restored:
+        await restored.import_export(parse_export(backup, "backup.json"))
+        assert await restored.backup() == backup
+        assert await restored.room.archive_message(room, "1", "qq-5") == 1
+        assert await restored.room.recent(room, 10, 3600) == []
+    async with await Memory.open(tmp_path / "c.sqlite3") as restored:
+        result = await restored.import_export(parse_export(older, "old.json"))
+        assert result.room_lines == 1
+        assert [line["request_id"] for line in (await restored.backup())["room_lines"]] == [""]
+        assert await restored.room.archive_message(room, "1", "qq-5") == 0
 
 
 async def store(memory: Memory, scope: str, *rows: tuple[str, str, float, bool, str]) -> None:

@@ -9,7 +9,7 @@ import pytest
 from atri.config import Settings
 from model.engines.echo import EchoEngine
 from model.memory import Memory, scope_key
-from model.protocol import ChatRequest, ChatTurn, ScopeRef
+from model.protocol import ChatRequest, ChatTurn, MessageRef, ScopeRef
 from model.service import ChatService
 
 HEADING = "（群里其他人刚才说的话）"
@@ -34,6 +34,7 @@ def said(
     channel: str = "g1",
     addressed: bool = False,
     sent_at: float = 0.0,
+    request_id: str = "",
 ) -> ChatRequest:
     return ChatRequest(
         platform="qq",
@@ -43,6 +44,7 @@ def said(
         channel_id=channel,
         addressed=addressed,
         sent_at=sent_at,
+        request_id=request_id,
     )
 
 
@@ -287,3 +289,48 @@ async def test_atri_memory_purge_of_a_user_scope_removes_their_room_lines(
         assert [line.user_id for line in await memory.room.all_lines("qq:chan:g1")] == ["2"]
         assert await memory.purge("qq:chan:g1") == 1  # a channel's key: its room
         assert await memory.room.all_lines("qq:chan:g1") == []
+
+
+async def test_a_message_she_only_heard_and_its_author_recalled_is_in_no_later_prompt(
+    echo_settings: Settings, engine: RecordingEngine
+) -> None:
+    """A phone number posted by mistake and recalled at once: the recall found no
+    exchange to archive, and the line went on into every later prompt of the group."""
+    async with await ChatService.open(echo_settings, engine) as service:
+        await service.chat(said("今天下雨了", "1", "小明", request_id="qq-1"))
+        await service.chat(said("我的电话是 13800000000", "2", "小红", request_id="qq-2"))
+        recalled = MessageRef(platform="qq", user_id="2", channel_id="g1", request_id="qq-2")
+        assert await service.forget_message(recalled) == 1  # one room line
+        ask = said("亚托莉，刚才说什么了？", "3", "阿强", addressed=True, request_id="qq-3")
+        assert (await service.chat(ask)).status == "ok"
+        await service.chat(ask.model_copy(update={"text": "还有吗？", "request_id": "qq-4"}))
+        # A message she answered: its exchange, as before (a recall is still no reset).
+        answered = recalled.model_copy(update={"user_id": "3", "request_id": "qq-4"})
+        assert await service.forget_message(answered) == 2
+        lines = await service.memory.room.all_lines("qq:chan:g1")
+        assert await service.purge(ScopeRef(platform="qq", user_id="2")) == 1
+    first, second = (prompt[-1]["content"] for prompt in engine.prompts)
+    assert first == "\n".join([HEADING, "小明：今天下雨了", "", "阿强：亚托莉，刚才说什么了？"])
+    assert "13800000000" not in second
+    # Kept in the database as a reset keeps lines, until a purge.
+    assert [line.content for line in lines] == ["今天下雨了", "我的电话是 13800000000"]
+
+
+async def test_an_edited_line_says_its_new_text_and_is_never_spoken_up_to(
+    echo_settings: Settings, engine: RecordingEngine
+) -> None:
+    async with await ChatService.open(echo_settings, engine) as service:
+        await service.chat(said("我的电话是 13800000000", "1", "小明", request_id="d-1"))
+        service.speak_up.channels = frozenset({"g1"})
+        service.speak_up.probability = 1.0
+        edit = said("电话发你私信了", "1", "小明", request_id="d-1")
+        edit = edit.model_copy(update={"edited": True})
+        assert (await service.chat(edit)).status == "heard"
+        # No line for a message she did not keep as one (she answered it, say).
+        unheard = edit.model_copy(update={"request_id": "d-2", "text": "没听到的"})
+        assert (await service.chat(unheard)).status == "heard"
+        assert engine.prompts == []
+        await service.chat(said("亚托莉，他说了什么？", "2", "阿强", addressed=True))
+    assert engine.prompts[0][-1]["content"] == "\n".join(
+        [HEADING, "小明：电话发你私信了", "", "阿强：亚托莉，他说了什么？"]
+    )

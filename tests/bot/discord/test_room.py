@@ -28,7 +28,7 @@ from tests.bot.discord.fake_discord import (
     FakeDiscord,
     is_message_to,
 )
-from tests.bot.discord.test_chat import ECHO, say
+from tests.bot.discord.test_chat import ECHO, MENTION, edited, say
 
 HEADING = "（群里其他人刚才说的话）"
 ROOM = f"discord:chan:{GUILD_ID}/{CHANNEL_ID}"
@@ -44,6 +44,16 @@ async def room_lines(service: ChatService, count: int, room: str = ROOM) -> list
             return lines
         await asyncio.sleep(0.01)
     return await service.memory.room.all_lines(room)
+
+
+async def live_lines(service: ChatService, expected: list[str]) -> list[str]:
+    """The texts of ROOM the model would see, once they are `expected` (or a while later)."""
+    for _ in range(200):
+        lines = [line.content for line in await service.memory.room.recent(ROOM, 50, 3600)]
+        if lines == expected:
+            break
+        await asyncio.sleep(0.01)
+    return lines
 
 
 async def test_she_hears_the_channel_and_tells_two_members_of_one_name_apart(
@@ -210,3 +220,61 @@ async def test_a_channel_turned_off_for_room_context_covers_its_threads(
     assert [line.content for line in await room_lines(echo_service, 2, thread_room)] == [
         "线程里的话"
     ]
+
+
+@pytest.mark.parametrize("deleted", ["cached", "no longer cached", "in a purge"])
+async def test_a_message_she_only_heard_and_its_author_deleted_is_in_no_later_prompt(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    echo_service: ChatService,
+    discord_settings: Settings,
+    deleted: str,
+) -> None:
+    """A phone number posted by mistake and deleted at once: the delete found no exchange
+    to archive, and the line went on into every later prompt of the channel. Discord
+    names no author for a message the client's cache no longer holds (it keeps the last
+    1000, and none from before a restart): its line is found by its id alone."""
+    discord_settings.discord.room_context = True
+    await fake_discord.send_message(MEMBER_ID, "今天下雨了")
+    await room_lines(echo_service, 1)
+    secret = await fake_discord.send_message(MEMBER_ID, "我的电话是 13800000000")
+    await room_lines(echo_service, 2)
+    place = {"channel_id": str(CHANNEL_ID), "guild_id": str(GUILD_ID)}
+    if deleted == "no longer cached":
+        client._connection._messages.clear()  # type: ignore[union-attr]
+    if deleted == "in a purge":
+        await fake_discord.dispatch("MESSAGE_DELETE_BULK", {"ids": [secret["id"]], **place})
+    else:
+        await fake_discord.dispatch("MESSAGE_DELETE", {"id": secret["id"], **place})
+    assert await live_lines(echo_service, ["今天下雨了"]) == ["今天下雨了"]
+    await say(fake_discord, ADMIN_ID, "刚才说什么了？")
+    (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    assert reply.body["content"] == ECHO + f"{HEADING}\nRyuji：今天下雨了\n\nMinamo：刚才说什么了？"
+
+
+async def test_an_edited_message_she_only_heard_keeps_only_its_new_text(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    echo_service: ChatService,
+    discord_settings: Settings,
+) -> None:
+    """An edit left the old text in her room (a phone number edited out stayed), and an
+    edit that mentions her put the message in her prompt twice: as the old room line
+    and as what she was asked."""
+    discord_settings.discord.room_context = True
+    sent = await fake_discord.send_message(MEMBER_ID, "我的电话是 13800000000")
+    await room_lines(echo_service, 1)
+    now = "2025-01-01T00:01:00+00:00"
+    await fake_discord.dispatch(
+        "MESSAGE_UPDATE", sent | {"content": "电话发你私信了", "edited_timestamp": now}
+    )
+    assert await live_lines(echo_service, ["电话发你私信了"]) == ["电话发你私信了"]
+    asked = await fake_discord.send_message(MEMBER_ID, "有人在吗")
+    await room_lines(echo_service, 2)
+    await fake_discord.dispatch(
+        "MESSAGE_UPDATE", edited(fake_discord, asked, f"{MENTION} 有人在吗")
+    )
+    (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    assert reply.body["content"] == ECHO + f"{HEADING}\nRyuji：电话发你私信了\n\nRyuji：有人在吗"
+    lines = [line.content for line in await echo_service.memory.room.all_lines(ROOM)]
+    assert lines == ["电话发你私信了", "有人在吗"]  # the old text is in no line

@@ -151,6 +151,54 @@ async def test_lines_that_reach_her_out_of_order_keep_the_groups_order(
         )
 
 
+def live_contents(db: Path) -> list[str]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute(
+            "SELECT content FROM room_lines WHERE archived = 0 ORDER BY said_at, id"
+        ).fetchall()
+    return [str(text) for (text,) in rows]
+
+
+async def test_a_message_she_only_heard_and_its_author_recalled_is_in_no_later_prompt(
+    served: tuple[str, Path],
+) -> None:
+    """A phone number posted by mistake and recalled at once: the recall found no
+    exchange to archive, and the line went on into every later prompt of the group."""
+    url, db = served
+    async with connect(url, additional_headers=HEADERS) as ws:
+        await answer(ws, json.loads(await asyncio.wait_for(ws.recv(), 10)), ROBOT_RANGE)
+        before = len(room_contents(db))
+        said = int(time.time()) + 5  # after the lines of the tests before
+        line = group_message("我去买伞", user_id=OTHER_XIASHENG_ID) | {"time": said}
+        await ws.send(json.dumps(line))
+        await room_holds(db, before + 1)
+        secret = group_message("我的电话是 13800000000", user_id=OTHER_XIASHENG_ID)
+        secret["time"] = said + 1
+        await ws.send(json.dumps(secret))
+        assert (await room_holds(db, before + 2))[-1][1] == "我的电话是 13800000000"
+        notice = {
+            "time": int(time.time()),
+            "self_id": secret["self_id"],
+            "post_type": "notice",
+            "notice_type": "group_recall",
+            "group_id": secret["group_id"],
+            "user_id": OTHER_XIASHENG_ID,  # whose message it was
+            "operator_id": USER_ID,  # an admin recalled it
+            "message_id": secret["message_id"],
+        }
+        await ws.send(json.dumps(notice))
+        deadline = time.monotonic() + 10
+        while "我的电话是 13800000000" in live_contents(db):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        event = group_message("亚托莉 刚才谁说话了？", user_id=ASKER_ID)
+        text = check_quoted_reply(await reply_to(ws, event), event)
+        assert "13800000000" not in text
+        assert text.endswith(
+            f"夏生({OTHER_XIASHENG_ID})：我去买伞\n\n夏生({ASKER_ID})：刚才谁说话了？"
+        )
+
+
 @pytest.mark.slow
 async def test_the_whole_path_on_the_offline_model(tmp_path: Path, settings: Settings) -> None:
     """Room lines, then a question: her reply (a few new tokens) is sent to the group."""
