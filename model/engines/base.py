@@ -153,6 +153,7 @@ class EngineThread:
         self._closed = False
         self._queued = 0
         self._queued_lock = threading.Lock()
+        self._ident: int | None = None  # the thread's id, once a job ran there
 
     @property
     def waiting(self) -> int:
@@ -165,6 +166,7 @@ class EngineThread:
             self._queued += 1
 
         def job() -> Any:
+            self._ident = threading.get_ident()
             self._uncount()
             return fn(*args)
 
@@ -182,6 +184,18 @@ class EngineThread:
         except RuntimeError:  # closed: the job never runs
             self._uncount()
             raise
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run `fn(*args)` on the thread and block until it is done, for a caller with no
+        event loop (a bench, a test's teardown); on the thread itself, or once it is
+        closed (nothing runs there any more), right here."""
+        if threading.get_ident() == self._ident:
+            return fn(*args)
+        try:
+            future = self.submit(fn, *args)
+        except RuntimeError:
+            return fn(*args)
+        return future.result()
 
     def _uncount(self) -> None:
         with self._queued_lock:

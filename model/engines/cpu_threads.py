@@ -5,8 +5,9 @@ thread the system takes off its core (for another program) holds all the others.
 quiet machine one thread per physical core is fastest (2-core VM, offline model: 92
 tokens/s on 2 threads, 69 on 1); with one core busy elsewhere, 2 threads fell to 30 and
 1 stayed at 69. So the count follows the machine: one per physical core, fewer while
-other programs (or other virtual machines on the host: "steal" time) keep cores busy,
-measured from /proc/stat at most once a second.
+something else keeps cores busy (other programs, other virtual machines on the host:
+"steal" time, or this process's other threads), measured from /proc/stat at most once
+a second.
 """
 
 from __future__ import annotations
@@ -61,35 +62,36 @@ def busy_cpu_seconds(stat: Path = Path("/proc/stat")) -> float | None:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
-def own_cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
-
-
 class ThreadGovernor:
     """The thread count for the next decode: `most` (the physical cores), less the cores
-    other programs kept busy over the last interval. Only other programs' use counts:
-    llama.cpp's own threads spin while they wait, which is this process's."""
+    something else kept busy over the last interval: other programs, and this process's
+    own other threads (an adapter being converted, the event loop). What is ours is
+    counted as every decode thread busy for as long as llama.cpp decoded (`decoded`):
+    its threads spin while they wait for each other."""
 
     def __init__(
         self,
         most: int,
         cpus: int,
         busy: Callable[[], float | None] = busy_cpu_seconds,
-        own: Callable[[], float] = own_cpu_seconds,
         clock: Callable[[], float] = time.monotonic,
         interval: float = INTERVAL_SECONDS,
     ) -> None:
         self.most = max(1, most)
         self.cpus = cpus
-        self._busy, self._own, self._clock = busy, own, clock
+        self._busy, self._clock = busy, clock
         self.interval = interval
         self.current = self.most
+        self._decoding = 0.0  # CPU seconds of the decode threads so far
         self._last = self._reading()
 
     def _reading(self) -> tuple[float, float, float] | None:
         busy = self._busy()
-        return None if busy is None else (self._clock(), busy, self._own())
+        return None if busy is None else (self._clock(), busy, self._decoding)
+
+    def decoded(self, seconds: float) -> None:
+        """llama.cpp decoded for `seconds` on the `current` threads."""
+        self._decoding += seconds * self.current
 
     def threads(self) -> int:
         """Read again when the interval has passed; else the count decided last."""

@@ -29,6 +29,7 @@ import itertools
 import logging
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, InvalidStateError
@@ -537,7 +538,10 @@ class LlamaCppEngine:
                 batch.seq_id[i][0] = seq
                 batch.logits[i] = logits
             batch.n_tokens = len(chunk)
+            started = time.perf_counter()
             rc = self._ll.llama_decode(self._ctx, batch)
+            if self._governor is not None:
+                self._governor.decoded(time.perf_counter() - started)
             if rc != 0:
                 raise RuntimeError(f"llama_decode failed ({rc}) on {len(chunk)} tokens")
             for i, (_, _, _, logits) in enumerate(chunk):
@@ -894,6 +898,12 @@ class LlamaCppEngine:
         await self.thread.run(self.unload_adapter_sync, name)
 
     def _free(self) -> None:
+        """Free llama.cpp's memory, on the engine thread: a pass there may still be
+        ending (its rows answered, its cells not yet released), and freeing the context
+        under it corrupted the heap."""
+        self.thread.call(self._free_here)
+
+    def _free_here(self) -> None:
         if self._closed:
             return
         self._closed = True

@@ -33,57 +33,62 @@ def test_physical_cores_count_hyperthreads_of_one_core_once(tmp_path: Path) -> N
 
 
 class Machine:
-    """CPU seconds used by everyone, by this process, and the time: all set by the test."""
+    """CPU seconds used by everyone, and the time, both set by the test; `run` has
+    llama.cpp decode on the governor's threads beside what else runs."""
 
     def __init__(self) -> None:
         self.busy = 100.0
-        self.own = 10.0
         self.now = 0.0
+        self.governor: ThreadGovernor | None = None
 
-    def run(self, seconds: float, ours: float, others: float) -> None:
+    def run(self, seconds: float, others: float, decoding: float = 1.0) -> None:
+        """`decoding`: the part of the time llama.cpp decoded; `others`: cores busy with
+        anything else (other programs, or this process's other threads)."""
+        assert self.governor is not None
+        ours = self.governor.current * seconds * decoding
+        self.governor.decoded(seconds * decoding)
         self.now += seconds
-        self.own += ours * seconds
-        self.busy += (ours + others) * seconds
+        self.busy += ours + others * seconds
 
 
 def governor(machine: Machine, most: int = 2, cpus: int = 2) -> ThreadGovernor:
-    return ThreadGovernor(
-        most, cpus, lambda: machine.busy, lambda: machine.own, lambda: machine.now
-    )
+    machine.governor = ThreadGovernor(most, cpus, lambda: machine.busy, lambda: machine.now)
+    return machine.governor
 
 
-def test_threads_follow_what_other_programs_leave() -> None:
+def test_threads_follow_what_else_keeps_the_cores_busy() -> None:
     machine = Machine()
     threads = governor(machine)
     assert threads.threads() == 2  # a quiet machine: every core
-    # Our own threads (spinning while they wait for each other included) never count.
-    machine.run(1.0, ours=2.0, others=0.05)
+    # Decoding on both cores (spinning while the threads wait included) is ours.
+    machine.run(1.0, others=0.05)
     assert threads.threads() == 2
-    # Another program takes a core: one thread, not two that wait for each other.
-    machine.run(1.0, ours=1.0, others=1.0)
+    # Another program, or an adapter converting in this process, takes a core: one
+    # thread, not two that wait for each other.
+    machine.run(1.0, others=1.0)
     assert threads.threads() == 1
     # Read at most once an interval: half a second later the count stands.
-    machine.run(0.5, ours=1.0, others=0.0)
+    machine.run(0.5, others=0.0)
     assert threads.threads() == 1
-    machine.run(0.6, ours=1.0, others=0.0)
+    machine.run(0.6, others=0.0, decoding=0.3)  # idle between replies: nothing else busy
     assert threads.threads() == 2
     # Never below one, however busy.
-    machine.run(1.5, ours=0.2, others=1.8)
+    machine.run(1.5, others=1.8)
     assert threads.threads() == 1
 
 
 def test_a_bigger_machine_gives_up_only_the_cores_others_use() -> None:
     machine = Machine()
     threads = governor(machine, most=8, cpus=16)  # 8 cores, 2 hyperthreads each
-    machine.run(1.0, ours=8.0, others=3.0)
+    machine.run(1.0, others=3.0)
     assert threads.threads() == 8  # 13 logical CPUs left: a thread for every core
-    machine.run(1.0, ours=6.0, others=10.5)
+    machine.run(1.0, others=10.5)
     assert threads.threads() == 5
 
 
 def test_no_proc_stat_keeps_the_physical_cores(tmp_path: Path) -> None:
     assert busy_cpu_seconds(tmp_path / "stat") is None
-    threads = ThreadGovernor(2, 2, lambda: None, lambda: 0.0, lambda: 0.0)
+    threads = ThreadGovernor(2, 2, lambda: None, lambda: 0.0)
     assert threads.threads() == 2
 
 
@@ -112,7 +117,7 @@ def test_the_engine_decodes_on_what_the_governor_says(tmp_path: Path) -> None:
         gen = GenerationSettings(max_new_tokens=4, do_sample=False)
         engine.generate_sync([chat], gen)
         assert engine._ll.llama_n_threads(engine._ctx) == 2
-        machine.run(1.0, ours=1.0, others=1.0)  # another program took a core
+        machine.run(1.0, others=1.0)  # another program took a core
         engine.generate_sync([chat], gen)
         assert engine.threads == 1 == engine._ll.llama_n_threads(engine._ctx)
         assert engine._ll.llama_n_threads_batch(engine._ctx) == 1
