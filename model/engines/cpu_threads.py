@@ -19,8 +19,10 @@ from pathlib import Path
 
 # How often the other programs' CPU use is read again.
 INTERVAL_SECONDS = 1.0
-# Cores of other programs' use that still leave one for us: background daemons use a few
-# percent of a core, and a whole core busy elsewhere must cost us that thread.
+# How much of a core may be busy with something else and still leave it to a decode
+# thread: enough that background daemons (a few percent of one) cost no thread, little
+# enough that a core half busy elsewhere does (a thread waiting on one that lost its
+# core waits at every step).
 SLACK_CORES = 0.3
 
 _SYS_CPU = Path("/sys/devices/system/cpu")

@@ -5,10 +5,10 @@ context, and each decode step feeds one token of every unfinished sequence. The 
 is continuous: `generate_rows` puts its rows in an inbox, and the engine thread's decode
 loop takes them into the running pass at its next step (or starts one), so a request
 never waits for other people's replies to end, and a row leaves the pass, and is
-answered, at its own end. The
-KV cache is one buffer shared by all sequences, so the prompt start every request shares
-(ATRI's system prompt) is decoded once into a *prefix slot* and copied into each
-sequence, and the slot stays for the next pass, which decodes only what differs.
+answered, at its own end. The KV cache is one buffer shared by all sequences, so the
+prompt start every request shares (ATRI's system prompt) is decoded once into a *prefix
+slot* and copied into each sequence, and the slot stays for the next pass, which
+decodes only what differs.
 
 There are two prefix slots: the live adapter's, and one a new adapter version fills
 while it is smoke-tested, so the first batch after a switch starts warm.
