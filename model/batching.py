@@ -128,9 +128,7 @@ class Batcher:
             waiting.append(self._queue.get_nowait())
         waiting += self._low
         self._low.clear()
-        for job in waiting:
-            if not job.future.done():
-                job.future.set_exception(Overloaded("worker stopped"))
+        _fail(waiting, Overloaded("worker stopped"))
 
     async def submit(self, messages: ChatMessages, limits: RowLimits = NO_LIMITS) -> Generation:
         """Generate in the next batch; `limits` hold for this row only, so requests with
@@ -236,9 +234,7 @@ class Batcher:
             rows = self.engine.generate_rows([j.messages for j in jobs], self.gen, limits)
         except Exception as exc:
             log.exception("generation failed for a batch of %d", len(jobs))
-            for j in jobs:
-                if not j.future.done():
-                    j.future.set_exception(exc)
+            _fail(jobs, exc)
             return
         started = time.monotonic()
         for job, row in zip(jobs, rows, strict=True):
@@ -283,15 +279,11 @@ class Batcher:
             )
         except asyncio.CancelledError:
             # stop(): the callers get the busy reply now, not at their own deadline.
-            for j in jobs:
-                if not j.future.done():
-                    j.future.set_exception(Overloaded("worker stopped"))
+            _fail(jobs, Overloaded("worker stopped"))
             raise
         except Exception as exc:
             log.exception("generation failed for a batch of %d", len(jobs))
-            for j in jobs:
-                if not j.future.done():
-                    j.future.set_exception(exc)
+            _fail(jobs, exc)
             return
         if self.observer is not None:
             self.observer.observe_batch(len(jobs))
@@ -300,6 +292,13 @@ class Batcher:
         for job, result in zip(jobs, results, strict=True):
             if not job.future.done():
                 job.future.set_result(result)
+
+
+def _fail(jobs: list[_Job], exc: BaseException) -> None:
+    """Each job a caller still waits for gets `exc`."""
+    for job in jobs:
+        if not job.future.done():
+            job.future.set_exception(exc)
 
 
 def _give_up(row: asyncio.Future[Generation], job: asyncio.Future[Generation]) -> None:

@@ -455,6 +455,22 @@ async def test_a_message_recalled_while_it_is_answered_is_not_remembered(
         assert not service._answering and not service._recalled
 
 
+async def import_older_exchange(settings: Settings, scope: str) -> None:
+    """`atri memory import` from another process: a backup of an exchange older than any
+    in `scope` ("zero", "0")."""
+    older = {
+        "format": "atri-memory",
+        "version": 4,
+        "scope": scope,
+        "messages": [
+            {"role": "user", "user_id": "u1", "content": "zero", "created_at": 1.0},
+            {"role": "assistant", "user_id": "", "content": "0", "created_at": 1.0},
+        ],
+    }
+    async with await Memory.open(settings.path(settings.memory.path)) as cli:
+        await cli.import_export(parse_export(older, "older.json"))
+
+
 async def test_a_reply_being_written_when_an_import_moves_its_context_is_stored(
     echo_settings: Settings,
 ) -> None:
@@ -468,17 +484,7 @@ async def test_a_reply_being_written_when_an_import_moves_its_context_is_stored(
         await asyncio.wait_for(engine.started.wait(), 5)
         # A backup of older exchanges, restored from another process: "one" and her
         # reply move after them, to ids above the one her reply was made from.
-        older = {
-            "format": "atri-memory",
-            "version": 4,
-            "scope": first.scope,
-            "messages": [
-                {"role": "user", "user_id": "u1", "content": "zero", "created_at": 1.0},
-                {"role": "assistant", "user_id": "", "content": "0", "created_at": 1.0},
-            ],
-        }
-        async with await Memory.open(echo_settings.path(echo_settings.memory.path)) as cli:
-            await cli.import_export(parse_export(older, "older.json"))
+        await import_older_exchange(echo_settings, first.scope)
         engine.gate.set()
         reply = await asyncio.wait_for(asking, 5)
         history = await service.memory.history(reply.scope)
@@ -502,17 +508,7 @@ async def test_a_reply_being_written_when_its_context_ends_and_an_import_lands_i
         await asyncio.wait_for(engine.started.wait(), 5)  # its prompt holds the secret
         ref = ScopeRef(platform="test", user_id="u1")
         await (service.reset(ref) if ended_by == "reset" else service.purge(ref))
-        older = {
-            "format": "atri-memory",
-            "version": 4,
-            "scope": first.scope,
-            "messages": [
-                {"role": "user", "user_id": "u1", "content": "zero", "created_at": 1.0},
-                {"role": "assistant", "user_id": "", "content": "0", "created_at": 1.0},
-            ],
-        }
-        async with await Memory.open(echo_settings.path(echo_settings.memory.path)) as cli:
-            await cli.import_export(parse_export(older, "older.json"))
+        await import_older_exchange(echo_settings, first.scope)
         engine.gate.set()
         reply = await asyncio.wait_for(asking, 5)
         assert reply.status == "ok"
