@@ -6,7 +6,7 @@ quiet machine one thread per physical core is fastest (2-core VM, offline model:
 tokens/s on 2 threads, 69 on 1); with one core busy elsewhere, 2 threads fell to 30 and
 1 stayed at 69. So the count follows the machine: one per physical core, fewer while
 something else keeps cores busy (other programs, other virtual machines on the host:
-"steal" time, or this process's other threads), measured from /proc/stat at most once
+"steal" time, or this process's other threads), measured from /proc/stat at most 4 times
 a second.
 """
 
@@ -17,8 +17,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-# How often the other programs' CPU use is read again.
-INTERVAL_SECONDS = 1.0
+# How often the CPU use of everything else is read again: soon enough that an adapter
+# converting or another program starting costs the decode threads little.
+INTERVAL_SECONDS = 0.25
 # How much of a core may be busy with something else and still leave it to a decode
 # thread: enough that background daemons (a few percent of one) cost no thread, little
 # enough that a core half busy elsewhere does (a thread waiting on one that lost its

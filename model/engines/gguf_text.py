@@ -38,7 +38,7 @@ class GgufText:
         self._model = model
         self._vocab = ll.llama_model_get_vocab(model)
         self.n_vocab = ll.llama_vocab_n_tokens(self._vocab)
-        self.chat_template = chat_template.strip() or self._meta("tokenizer.chat_template")
+        self.chat_template = chat_template.strip() or self.meta("tokenizer.chat_template")
         if not self.chat_template:
             raise ModelNotFoundError(
                 f"{path}: the GGUF holds no chat template; give the model's template as "
@@ -90,13 +90,14 @@ class GgufText:
             "eos_token": self._eos.decode("utf-8", errors="replace"),
         }
         for name, key in _TEMPLATE_TOKEN_KEYS.items():
-            value = self._meta(f"tokenizer.ggml.{key}")
+            value = self.meta(f"tokenizer.ggml.{key}")
             if value.isdigit() and int(value) < self.n_vocab:
                 piece = self._piece(int(value), special=True)
                 found[name] = piece.decode("utf-8", errors="replace")
         return found
 
-    def _meta(self, key: str) -> str:
+    def meta(self, key: str) -> str:
+        """A metadata value of the GGUF as text ("" when it has none)."""
         size = self._ll.llama_model_meta_val_str(self._model, key.encode(), None, 0)
         if size < 0:
             return ""

@@ -31,7 +31,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,10 +179,28 @@ class _Request:
         return (self.adapter, self.min_new, self.gen) == (other.adapter, other.min_new, other.gen)
 
 
-def _fail(done: Future[_Row], exc: BaseException) -> None:
+def _fail(done: Future[Any], exc: BaseException) -> None:
     if not done.done():
         with contextlib.suppress(InvalidStateError):  # cancelled meanwhile
             done.set_exception(exc)
+
+
+@dataclass
+class _StepJob:
+    """Work for the engine thread that may run between two steps of a pass (see
+    `LlamaCppEngine._between_steps`)."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    done: Future[Any] = field(default_factory=Future)
+
+    def run(self) -> None:
+        if not self.done.set_running_or_notify_cancel():
+            return  # its caller gave up
+        try:
+            self.done.set_result(self.fn(*self.args))
+        except BaseException as exc:
+            self.done.set_exception(exc)
 
 
 class _Pass:
@@ -313,6 +331,8 @@ class _Pass:
         and a decoding row's scores must not depend on another row's prompt beside it
         (greedy replies changed when a joining prompt shared the step)."""
         engine = self.engine
+        # A job between steps may have warmed another adapter's prefix slot.
+        engine._use_adapter(self.adapter)
         decoding = [row for row in self.rows if row.new]
         budget = PREFILL_STEP_TOKENS if decoding else None
         steps = [
@@ -466,6 +486,9 @@ class LlamaCppEngine:
         # takes them into the pass it runs between steps (`join_running`), or starts one.
         self._lock = threading.Lock()
         self._inbox: list[_Request] = []
+        # Jobs that run between two steps of the pass in flight (`_between_steps`).
+        self._step_jobs: deque[_StepJob] = deque()
+        self._pass: _Pass | None = None  # the pass `_serve` runs now
         self._serving = False
         self.join_running = True
 
@@ -623,15 +646,25 @@ class LlamaCppEngine:
             for request in first:
                 _fail(request.done, exc)
             raise
+        if joining:
+            self._pass = run
         try:
             while True:
+                if joining:
+                    self._run_step_jobs()
                 run.drop_cancelled()
                 if not run.rows:
                     run.unpark()
                 run.admit_waiting()
-                if joining and self.join_running and not self.thread.waiting:
-                    # Nothing else waits for the thread: an adapter load or switch
-                    # would otherwise wait for a loop that new requests keep going.
+                if (
+                    joining
+                    and self.join_running
+                    and not self.thread.waiting
+                    and (run.head.adapter is not None or run.adapter == self.active_adapter)
+                ):
+                    # Nothing else waits for the thread (a smoke test would otherwise wait
+                    # for a loop that new requests keep going), and the live adapter is
+                    # still the pass's: after a switch, new requests start the next pass.
                     self._take_joiners(run)
                 if not run.rows:
                     break
@@ -641,9 +674,40 @@ class LlamaCppEngine:
                 _fail(request.done, exc)
             raise
         finally:
+            self._pass = None
             for row in run.rows:
                 self._ll.llama_memory_seq_rm(self._mem, row.seq, -1, -1)
             run.unpark()
+
+    async def _between_steps(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`fn(*args)` on the engine thread without ending the pass in flight: at its
+        next step (its rows go on after it), or at once when none runs. Only for work
+        that leaves the rows' sequences and KV cells alone: loading an adapter,
+        tokenizing, warming the other prefix slot, naming the live adapter. Anything else
+        goes through `self.thread`, and the pass ends first."""
+        job = _StepJob(fn, args)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the llama.cpp engine is closed")
+            self._step_jobs.append(job)
+            start, self._serving = not self._serving, True
+        if start:
+            try:
+                self.thread.submit(self._serve)
+            except RuntimeError:
+                with self._lock:
+                    self._step_jobs.remove(job)
+                    self._serving = False
+                raise
+        return await asyncio.wrap_future(job.done)
+
+    def _run_step_jobs(self) -> None:
+        while True:
+            with self._lock:
+                if not self._step_jobs:
+                    return
+                job = self._step_jobs.popleft()
+            job.run()
 
     def _take_joiners(self, run: _Pass) -> None:
         """Requests waiting in the inbox that can join `run`, in arrival order, as long
@@ -669,12 +733,19 @@ class LlamaCppEngine:
         """The engine thread's loop for `generate`: passes over the inbox until it is
         empty, making way (and coming back after) when another job waits for the thread."""
         while True:
+            self._run_step_jobs()
             with self._lock:
                 self._inbox = [r for r in self._inbox if not r.done.cancelled()]
+                if self._step_jobs and not self._closed:
+                    continue  # given meanwhile
                 if self._closed or not self._inbox:
+                    closed = RuntimeError("the llama.cpp engine is closed")
                     for request in self._inbox:
-                        _fail(request.done, RuntimeError("the llama.cpp engine is closed"))
+                        _fail(request.done, closed)
+                    for job in self._step_jobs:
+                        _fail(job.done, closed)
                     self._inbox = []
+                    self._step_jobs.clear()
                     self._serving = False
                     return
                 if self.thread.waiting:
@@ -846,17 +917,52 @@ class LlamaCppEngine:
 
     async def load_adapter(self, path: Path, name: str) -> None:
         """Convert the peft version to GGUF once (off the engine thread), then load it."""
-        from model.adapters.gguf_lora import ensure_gguf_adapter, gguf_facts
+        from model.adapters.gguf_lora import ensure_gguf_adapter
 
         if not (path / "adapter_config.json").is_file():
             raise FileNotFoundError(f"{path}: not a peft adapter folder (no adapter_config.json).")
-        facts = await asyncio.to_thread(gguf_facts, self.gguf_path)
-        gguf_file = await asyncio.to_thread(ensure_gguf_adapter, path, facts)
-        await self.thread.run(self.load_adapter_sync, gguf_file, name)
+        gguf_file = await asyncio.to_thread(ensure_gguf_adapter, path, self.adapter_facts())
+        await self._between_steps(self.load_adapter_sync, gguf_file, name)
+
+    def adapter_facts(self) -> dict[str, Any]:
+        """What converting a peft version needs of the base (`gguf_lora.gguf_facts`),
+        read from the model llama.cpp holds: the gguf package's reader parses the whole
+        vocabulary, seconds of Python holding the GIL (and the decode loop) on every
+        reload."""
+        arch = self.text.meta("general.architecture")
+
+        def number(key: str) -> int:
+            value = self.text.meta(f"{arch}.{key}")
+            if not value.isdigit():
+                raise AdapterError(f"{self.gguf_path}: the GGUF has no {arch}.{key} field.")
+            return int(value)
+
+        return {
+            "arch": arch,
+            "blocks": number("block_count"),
+            "heads": number("attention.head_count"),
+            "kv_heads": number("attention.head_count_kv"),
+        }
 
     def warm_sync(self, name: str, prefix: list[int]) -> None:
-        if self.prefix_cache and prefix:
-            self._slot_for(name, prefix)
+        """Decode `prefix` into `name`'s prefix slot (only what it lacks), when the KV
+        cells the pass in flight may still take leave room for it (else the smoke test
+        fills the slot, once the pass has ended)."""
+        if not (self.prefix_cache and prefix):
+            return
+        run = self._pass
+        if run is not None:
+            held = next((s for s in self._slots if s.adapter == name and s.tokens), None)
+            missing = len(prefix) - (common_length(held.tokens, prefix) if held else 0)
+            slots = sum(len(s.tokens) for s in self._slots)
+            if missing > self.kv_cells - slots - run.reserved - run.parked:
+                return
+            if held is None and not any(
+                not s.tokens or s.adapter not in (self.active_adapter, run.adapter)
+                for s in self._slots
+            ):
+                return  # the only other slot is the pass's own
+        self._slot_for(name, prefix)
 
     def smoke_sync(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
         gen = GenerationSettings(
@@ -868,10 +974,11 @@ class LlamaCppEngine:
     async def smoke_test(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
         if name and name not in self._adapters:
             raise KeyError(f"adapter {name!r} is not loaded")
-        prompt = await self.thread.run(self.text.encode, messages)
+        prompt = await self._between_steps(self.text.encode, messages)
         start = prompt[:-1]
         for end in range(WARM_SLICE_TOKENS, len(start) + WARM_SLICE_TOKENS, WARM_SLICE_TOKENS):
-            await self.thread.run(self.warm_sync, name, start[: min(end, len(start))])
+            await self._between_steps(self.warm_sync, name, start[: min(end, len(start))])
+        # Its own pass, with the adapter being tested: the pass in flight ends first.
         result: str = await self.thread.run(self.smoke_sync, name, messages, max_new_tokens)
         return result
 
@@ -881,7 +988,9 @@ class LlamaCppEngine:
         self.active_adapter = name
 
     async def activate(self, name: str) -> None:
-        await self.thread.run(self.activate_sync, name)
+        """Between two steps: the pass in flight finishes its rows with the adapter they
+        began with and takes no one new; the next pass decodes with `name`."""
+        await self._between_steps(self.activate_sync, name)
 
     def unload_adapter_sync(self, name: str) -> None:
         if not name or name == self.active_adapter or name not in self._adapters:

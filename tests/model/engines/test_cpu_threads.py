@@ -52,7 +52,9 @@ class Machine:
 
 
 def governor(machine: Machine, most: int = 2, cpus: int = 2) -> ThreadGovernor:
-    machine.governor = ThreadGovernor(most, cpus, lambda: machine.busy, lambda: machine.now)
+    machine.governor = ThreadGovernor(
+        most, cpus, lambda: machine.busy, lambda: machine.now, interval=1.0
+    )
     return machine.governor
 
 

@@ -166,7 +166,9 @@ def test_converted_lora_changes_output_and_agrees_with_peft(
 
     version = tmp_path / V1
     shutil.copytree(trained_lora, version)
-    gguf_file = ensure_gguf_adapter(version, gguf_facts(engine.gguf_path))
+    facts = gguf_facts(engine.gguf_path)
+    assert engine.adapter_facts() == facts  # what the reload job converts with
+    gguf_file = ensure_gguf_adapter(version, facts)
     assert gguf_file == version / ADAPTER_GGUF
     engine.load_adapter_sync(gguf_file, V1)
     try:
@@ -441,3 +443,37 @@ def test_the_gguf_defuses_the_special_tokens_training_defuses(engine: LlamaCppEn
 
     tokenizer = AutoTokenizer.from_pretrained(offline_default_folder(_model_cache_dir()))
     assert set(engine.text._control) == set(special_tokens(tokenizer))
+
+
+async def test_a_new_version_loads_warms_and_goes_live_while_a_reply_decodes(
+    engine: LlamaCppEngine, trained_lora: Path, tmp_path: Path
+) -> None:
+    """The reload job's steps but the smoke test run between two decode steps: the
+    reply in flight goes on (as it would alone, with the adapter it began with), and the
+    requests after the switch get the new version."""
+    version = tmp_path / "20250101-000002"
+    shutil.copytree(trained_lora, version)
+    # Converted beforehand: `load_adapter` does that off the engine thread.
+    gguf_file = ensure_gguf_adapter(version, engine.adapter_facts())
+    story: ChatMessages = [{"role": "user", "content": "Tell me a long story about the sea."}]
+    long_gen = GenerationSettings(max_new_tokens=300, do_sample=False, repetition_penalty=1.0)
+    alone = engine.generate_sync([story], long_gen)[0]
+    assert alone.new_tokens == 300
+    long = asyncio.create_task(engine.generate([story], long_gen))
+    while not (engine._pass and any(row.new for row in engine._pass.rows)):
+        await asyncio.sleep(0.005)
+    try:
+        await engine._between_steps(engine.load_adapter_sync, gguf_file, version.name)
+        prefix = engine.text.encode(chat("Who are you?"))[:-1]
+        await engine._between_steps(engine.warm_sync, version.name, prefix)
+        await engine.activate(version.name)
+        assert not long.done()  # all three ran while it decoded
+        assert any(s.adapter == version.name and s.tokens == prefix for s in engine._slots)
+        (after,) = await engine.generate([chat("Who are you?")], GREEDY)
+        assert after.adapter_version == version.name
+        (reply,) = await long
+        assert reply.text == alone.text and reply.adapter_version == ""
+    finally:
+        await long
+        await engine.activate("")
+        engine.unload_adapter_sync(version.name)
