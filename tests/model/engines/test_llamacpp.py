@@ -476,4 +476,4 @@ async def test_a_new_version_loads_warms_and_goes_live_while_a_reply_decodes(
     finally:
         await long
         await engine.activate("")
-        engine.unload_adapter_sync(version.name)
+        await engine.unload_adapter(version.name)  # on the engine thread, after the pass
