@@ -686,20 +686,26 @@ class LlamaCppEngine:
         tokenizing, warming the other prefix slot, naming the live adapter. Anything else
         goes through `self.thread`, and the pass ends first."""
         job = _StepJob(fn, args)
+        self._to_serve(lambda: self._step_jobs.append(job), lambda: self._step_jobs.remove(job))
+        return await asyncio.wrap_future(job.done)
+
+    def _to_serve(self, add: Callable[[], None], take_back: Callable[[], None]) -> None:
+        """Give the engine thread's loop (`_serve`) work: `add` puts it in its queue,
+        under the lock, and the loop is started unless it runs; `take_back` undoes `add`
+        when the thread is closed and nothing would ever run it."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the llama.cpp engine is closed")
-            self._step_jobs.append(job)
+            add()
             start, self._serving = not self._serving, True
         if start:
             try:
                 self.thread.submit(self._serve)
             except RuntimeError:
                 with self._lock:
-                    self._step_jobs.remove(job)
+                    take_back()
                     self._serving = False
                 raise
-        return await asyncio.wrap_future(job.done)
 
     def _run_step_jobs(self) -> None:
         while True:
@@ -859,19 +865,10 @@ class LlamaCppEngine:
             _Request(messages, gen, None, 0, limit)
             for messages, limit in zip(batch, row_limits(limits, len(batch)), strict=True)
         ]
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the llama.cpp engine is closed")
-            self._inbox += requests
-            start, self._serving = not self._serving, True
-        if start:
-            try:
-                self.thread.submit(self._serve)
-            except RuntimeError:
-                with self._lock:
-                    self._inbox = [r for r in self._inbox if r not in requests]
-                    self._serving = False
-                raise
+        self._to_serve(
+            lambda: self._inbox.extend(requests),
+            lambda: setattr(self, "_inbox", [r for r in self._inbox if r not in requests]),
+        )
         self._count_call(len(requests))
         # Cancelling a row's future cancels the wrapped one, which drops the row at the
         # decode loop's next step.
