@@ -17,6 +17,7 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,23 +35,38 @@ PERMUTED_ARCHS = frozenset({"llama"})
 
 
 def gguf_facts(base_gguf: Path) -> dict[str, Any]:
-    """What the conversion needs from the base GGUF: architecture, blocks, heads."""
+    """What the conversion needs from the base GGUF file (see `facts_from`)."""
     import gguf
 
     reader = gguf.GGUFReader(str(base_gguf))
 
-    def value(key: str) -> Any:
+    def value(key: str) -> str:
         field = reader.get_field(key)
-        if field is None:
-            raise AdapterError(f"{base_gguf}: the GGUF has no {key} field.")
-        return field.contents()
+        return "" if field is None else str(field.contents())
 
-    arch = str(value("general.architecture"))
+    return facts_from(value, str(base_gguf))
+
+
+def facts_from(meta: Callable[[str], str], where: str) -> dict[str, Any]:
+    """Architecture, blocks, heads and KV heads, from a reader of the base's GGUF
+    metadata ("" for a key it lacks): gguf's reader of the file (`gguf_facts`), or a
+    loaded llama.cpp model's (`LlamaCppEngine.adapter_facts`, which cannot wait for that
+    reader to parse the whole vocabulary)."""
+    arch = meta("general.architecture")
+
+    def number(key: str) -> int:
+        value = meta(key)
+        if not value.isdigit():
+            raise AdapterError(f"{where}: the GGUF has no {key} field.")
+        return int(value)
+
+    if not arch:
+        raise AdapterError(f"{where}: the GGUF has no general.architecture field.")
     return {
         "arch": arch,
-        "blocks": int(value(f"{arch}.block_count")),
-        "heads": int(value(f"{arch}.attention.head_count")),
-        "kv_heads": int(value(f"{arch}.attention.head_count_kv")),
+        "blocks": number(f"{arch}.block_count"),
+        "heads": number(f"{arch}.attention.head_count"),
+        "kv_heads": number(f"{arch}.attention.head_count_kv"),
     }
 
 

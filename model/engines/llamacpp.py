@@ -926,25 +926,16 @@ class LlamaCppEngine:
         read from the model llama.cpp holds: the gguf package's reader parses the whole
         vocabulary, seconds of Python holding the GIL (and the decode loop) on every
         reload."""
-        arch = self.text.meta("general.architecture")
+        from model.adapters.gguf_lora import facts_from
 
-        def number(key: str) -> int:
-            value = self.text.meta(f"{arch}.{key}")
-            if not value.isdigit():
-                raise AdapterError(f"{self.gguf_path}: the GGUF has no {arch}.{key} field.")
-            return int(value)
-
-        return {
-            "arch": arch,
-            "blocks": number("block_count"),
-            "heads": number("attention.head_count"),
-            "kv_heads": number("attention.head_count_kv"),
-        }
+        return facts_from(self.text.meta, str(self.gguf_path))
 
     def warm_sync(self, name: str, prefix: list[int]) -> None:
         """Decode `prefix` into `name`'s prefix slot (only what it lacks), when the KV
         cells the pass in flight may still take leave room for it (else the smoke test
-        fills the slot, once the pass has ended)."""
+        fills the slot, once the pass has ended). Between steps its cells can land among
+        those of the rows decoding, whose later tokens may then differ from their reply
+        alone by float rounding, as after `_Pass.admit` frees parked cells."""
         if not (self.prefix_cache and prefix):
             return
         run = self._pass
