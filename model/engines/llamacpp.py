@@ -15,9 +15,14 @@ while it is smoke-tested, so the first batch after a switch starts warm.
 
 Adapters are GGUF LoRA files converted from the peft version folders
 (`model/adapters/gguf_lora.py`); llama.cpp applies one to the context without touching
-the base weights. Everything runs on one engine thread, so a load or switch waits for
-the pass in flight, which takes no one new once such a job waits: it ends, the job runs,
-then the requests that came meanwhile.
+the base weights, for a whole decode call. A pass is the rows of one adapter and one
+way of sampling; up to MAX_PASSES run at once, a step of each in turn, so a new
+version's smoke reply, the old version's last rows after a switch, or a memory summary
+decode beside the live replies instead of waiting for them to end. Everything runs on
+the engine thread: loading, warming and switching adapters run between two steps; any
+other job for the thread (`EngineThread.run`) waits for the passes in flight, which
+take no one new once it waits: they end, the job runs, then the requests that came
+meanwhile.
 """
 
 from __future__ import annotations
@@ -78,6 +83,15 @@ WARM_SLICE_TOKENS = 256
 PREFILL_STEP_TOKENS = 64
 # A smoke reply must hold real tokens, not an end-of-turn at once.
 SMOKE_MIN_TOKENS = 4
+# Passes decoding at once, a step of each in turn: the live adapter's, a new version's
+# smoke reply beside it, the old version's last rows after a switch, a request sampled
+# otherwise (a memory summary). Each is its own llama_decode call per step.
+MAX_PASSES = 3
+# Sequence ids beyond `max_batch` for the rows of passes beside the live one (a smoke
+# reply, an overdue summary), which the batcher does not count.
+SPARE_SEQUENCES = 2
+# How often `unload_adapter` looks again while a pass still decodes with the adapter.
+UNLOAD_RETRY_S = 0.05
 # Weight types llama.cpp's CPU backend multiplies one row at a time however many
 # sequences a step holds (no repacked or llamafile kernel for them in llama-cpp-python
 # 0.3.16): a step of 8 sequences costs about 8 steps of one, so several users decode
@@ -158,6 +172,7 @@ class _Row:
     adapter: str = ""
     fed: int = 0  # prompt tokens in its KV cells so far (copied from the slot or decoded)
     copied: int = 0  # of those, copied from the prefix slot
+    source: int = -1  # the sequence of the prefix slot they were copied from
     cells: int = 0  # KV cells held for it: its own prompt tokens and its reply
     request: _Request | None = None
 
@@ -177,6 +192,12 @@ class _Request:
     def joins(self, other: _Request) -> bool:
         """Whether the two decode in one pass: one adapter, one way of sampling."""
         return (self.adapter, self.min_new, self.gen) == (other.adapter, other.min_new, other.gen)
+
+
+def _smoke_gen(max_new_tokens: int) -> GenerationSettings:
+    return GenerationSettings(
+        max_new_tokens=max_new_tokens, do_sample=False, repetition_penalty=1.0
+    )
 
 
 def _fail(done: Future[Any], exc: BaseException) -> None:
@@ -207,14 +228,16 @@ class _Pass:
     """Rows decoding together under one adapter and one way of sampling.
 
     Each step feeds every unfinished row its next token, and the prompt of a row that
-    joined (copied from the prefix slot as far as it matches, the rest decoded, at most
-    PREFILL_STEP_TOKENS a step while other rows decode, so a long prompt does not hold
-    their steps). A row leaves at its own end, and its sequence goes to the next
-    request that fits; its KV cells stay taken until no row decodes (see `_leave`), or
-    until a request would not fit beside them (see `admit`).
+    joined (copied from the adapter's prefix slot as far as it matches, the rest
+    decoded, at most PREFILL_STEP_TOKENS a step while rows decode, so a long prompt does
+    not hold their steps). A row leaves at its own end, and its sequence goes to the
+    next request that fits; its KV cells stay taken until no row decodes (see `_leave`),
+    or until a request would not fit beside them (see `admit`). Sequence ids and KV
+    cells are the engine's, shared with the passes running beside this one.
     """
 
-    def __init__(self, engine: LlamaCppEngine, first: list[_Request]) -> None:
+    def __init__(self, engine: LlamaCppEngine, first: list[_Request], alone: bool) -> None:
+        """`alone`: no row of any pass decodes, so the prefix slots may change."""
         import numpy as np
 
         self.engine = engine
@@ -222,16 +245,15 @@ class _Pass:
         self.adapter = engine.active_adapter if self.head.adapter is None else self.head.adapter
         self.waiting = deque(first)  # the pass's own requests not admitted yet
         self.rows: list[_Row] = []
-        self.seqs = list(range(PREFIX_SLOTS, PREFIX_SLOTS + engine.rows_per_pass))
-        self.reserved = 0  # KV cells the rows may take
-        self.parked = 0  # KV cells of rows that left, freed when the pass ends
         self.rng = np.random.default_rng()
-        self.slot = self._prepare_slot([r.tokens or [] for r in first])
-        engine._use_adapter(self.adapter)
+        if alone:
+            self._prepare_slot([r.tokens or [] for r in first])
 
-    def _prepare_slot(self, prompts: list[list[int]]) -> _Slot | None:
-        """The prefix slot holding what the first requests share (that part decoded
-        once); the other adapter's slot is given up when a row would not fit beside it."""
+    def _prepare_slot(self, prompts: list[list[int]]) -> None:
+        """Fill the adapter's prefix slot with what the first requests share (decoded
+        once); the other adapter's slot is given up when a row would not fit beside it.
+        Only while no row decodes: the slots' cells are shared with rows copied from
+        them. A pass started beside others copies what its slot holds."""
         engine = self.engine
         shared = shared_prefix_length(prompts) if engine.prefix_cache else 0
         needs = [
@@ -241,12 +263,11 @@ class _Pass:
         if max(needs) > engine._free_cells(self.adapter, shared):
             engine._drop_slot(self.adapter)
         if not shared:
-            return None
-        held = next((s for s in engine._slots if s.adapter == self.adapter and s.tokens), None)
+            return
+        held = engine._held_slot(self.adapter)
         reused = common_length(held.tokens, prompts[0][:shared]) if held else 0
-        slot = engine._slot_for(self.adapter, prompts[0][:shared])
-        engine.stats.prefix_reused_tokens += reused * len(prompts)
-        return slot
+        if engine._slot_for(self.adapter, prompts[0][:shared]) is not None:
+            engine.stats.prefix_reused_tokens += reused * len(prompts)
 
     def held(self) -> list[_Request]:
         """Every request this pass holds and has not answered."""
@@ -257,23 +278,21 @@ class _Pass:
         engine, ll = self.engine, self.engine._ll
         prompt = request.tokens or []
         cap = engine._room(prompt, request.limits.cap(request.gen.max_new_tokens))
-        copied = 0
-        if self.slot is not None:
-            copied = min(common_length(self.slot.tokens, prompt), len(prompt) - 1)
+        slot = engine._held_slot(self.adapter)
+        copied = min(common_length(slot.tokens, prompt), len(prompt) - 1) if slot else 0
         cells = len(prompt) - copied + cap
-        slots = sum(len(s.tokens) for s in engine._slots)
-        free = engine.kv_cells - slots - self.reserved
-        if not self.seqs or cells > free:
+        free = engine._unreserved_cells()
+        if not engine._free_seqs or cells > free:
             return False
-        if cells > free - self.parked:
+        if cells > free - engine._parked:
             # Under a steady stream of requests, cells parked until no row decodes would
             # fill the cache and hold every newcomer until all rows end. Freed now: the
             # rows decoding may then write into the holes, and their replies may differ
             # from what they would be alone, by float rounding (a greedy tie flips).
-            self.unpark()
+            engine._unpark()
             engine.stats.early_unparks += 1
         row = _Row(
-            seq=self.seqs.pop(0),
+            seq=engine._free_seqs.pop(0),
             prompt=prompt,
             max_new=cap,
             min_new=request.min_new,
@@ -281,26 +300,32 @@ class _Pass:
             adapter=self.adapter,
             fed=copied,
             copied=copied,
+            source=slot.seq if slot and copied else -1,
             cells=cells,
             request=request,
         )
         ll.llama_memory_seq_rm(engine._mem, row.seq, -1, -1)
         if copied:
-            ll.llama_memory_seq_cp(engine._mem, self.slot.seq, row.seq, 0, copied)  # type: ignore[union-attr]
-        self.reserved += cells
+            ll.llama_memory_seq_cp(engine._mem, row.source, row.seq, 0, copied)
+        engine._reserved += cells
         self.rows.append(row)
         return True
 
-    def unpark(self) -> None:
-        """Free the cells of rows that left: safe once no row decodes."""
-        if self.parked:
-            self.engine._ll.llama_memory_seq_rm(self.engine._mem, self.engine.parking_seq, -1, -1)
-            self.parked = 0
-
     def admit_waiting(self) -> None:
-        while self.waiting and self.admit(self.waiting[0]):
-            self.waiting.popleft()
-        if self.waiting and not self.rows:
+        """Its waiting requests, in order, while each fits. When none fits with no row
+        decoding anywhere, the other adapter's slot goes; if even that is not enough
+        the request can never fit."""
+        engine = self.engine
+        while self.waiting:
+            if self.admit(self.waiting[0]):
+                self.waiting.popleft()
+                continue
+            if engine._any_rows(self):
+                break  # room comes as rows end
+            engine._unpark()
+            if not engine._drop_slot(self.adapter):
+                break
+        if self.waiting and not engine._any_rows(self):
             raise RuntimeError("a request does not fit the KV cache even alone")
 
     def drop_cancelled(self) -> None:
@@ -311,7 +336,7 @@ class _Pass:
 
     def _leave(self, row: _Row) -> None:
         """The row's sequence id is free for the next request; its KV cells are not, until
-        the pass ends. llama.cpp puts new tokens in the lowest free cells, and flash
+        no row decodes. llama.cpp puts new tokens in the lowest free cells, and flash
         attention sums a sequence's cells in cell order: a row still decoding would
         write into the holes below its earlier tokens, and its scores (its greedy reply)
         would change with who left before it."""
@@ -319,9 +344,20 @@ class _Pass:
         ll.llama_memory_seq_cp(engine._mem, row.seq, engine.parking_seq, -1, -1)
         ll.llama_memory_seq_rm(engine._mem, row.seq, -1, -1)
         self.rows.remove(row)
-        self.seqs.append(row.seq)
-        self.reserved -= row.cells
-        self.parked += row.fed - row.copied + len(row.new)
+        engine._free_seqs.append(row.seq)
+        engine._reserved -= row.cells
+        engine._parked += row.fed - row.copied + len(row.new)
+        if row.copied:
+            engine._parked_from.add(row.source)
+
+    def release(self) -> None:
+        """Free the cells of rows that did not end (the pass failed)."""
+        engine = self.engine
+        for row in self.rows:
+            engine._ll.llama_memory_seq_rm(engine._mem, row.seq, -1, -1)
+            engine._free_seqs.append(row.seq)
+            engine._reserved -= row.cells
+        self.rows = []
 
     def step(self) -> None:
         """Each decoding row's last token, then prompt tokens of rows still reading
@@ -331,10 +367,10 @@ class _Pass:
         and a decoding row's scores must not depend on another row's prompt beside it
         (greedy replies changed when a joining prompt shared the step)."""
         engine = self.engine
-        # A job between steps may have warmed another adapter's prefix slot.
+        # Another pass, or a job between steps, may have applied another adapter.
         engine._use_adapter(self.adapter)
         decoding = [row for row in self.rows if row.new]
-        budget = PREFILL_STEP_TOKENS if decoding else None
+        budget = PREFILL_STEP_TOKENS if engine._any_replying(self) else None
         steps = [
             (row.new[-1], len(row.prompt) + len(row.new) - 1, row.seq, True) for row in decoding
         ]
@@ -419,9 +455,12 @@ class LlamaCppEngine:
         self.config_hash = config_hash
         self.gguf_path = path
         self.context_window = context_window or llama_cpp.llama_model_n_ctx_train(self._model)
-        self.rows_per_pass = max(1, min(max_batch, MAX_SEQUENCES - PREFIX_SLOTS - 1))
-        # The sequence that keeps the cells of rows that left a pass still running.
-        self.parking_seq = PREFIX_SLOTS + self.rows_per_pass
+        self.rows_per_pass = max(
+            1, min(max_batch, MAX_SEQUENCES - PREFIX_SLOTS - SPARE_SEQUENCES - 1)
+        )
+        rows = self.rows_per_pass + SPARE_SEQUENCES
+        # The sequence that keeps the cells of rows that left while others decode.
+        self.parking_seq = PREFIX_SLOTS + rows
         self.prefix_cache = prefix_cache
         self.weight_type = self._desc().rsplit(" ", 1)[-1]
         if self.weight_type in UNBATCHED_TYPES:
@@ -451,7 +490,7 @@ class LlamaCppEngine:
         self.kv_cells = kv_tokens or 2 * self.context_window
         params.n_ctx = self.kv_cells
         params.n_batch = params.n_ubatch = DECODE_CHUNK
-        params.n_seq_max = PREFIX_SLOTS + self.rows_per_pass + 1
+        params.n_seq_max = PREFIX_SLOTS + rows + 1
         params.kv_unified = True  # one buffer: a copied prefix shares its cells
         # Flash attention visits a sequence's cells in order and skips the others', so a
         # reply does not depend on what else is in the batch (plain attention sums over
@@ -473,6 +512,11 @@ class LlamaCppEngine:
         self._mem = llama_cpp.llama_get_memory(self._ctx)
         self._batch = llama_cpp.llama_batch_init(DECODE_CHUNK, 0, 1)
         self._slots = [_Slot(seq) for seq in range(PREFIX_SLOTS)]
+        # The rows' sequence ids and KV cells, shared by the passes running at once.
+        self._free_seqs = list(range(PREFIX_SLOTS, PREFIX_SLOTS + rows))
+        self._reserved = 0  # KV cells the rows may take
+        self._parked = 0  # KV cells of rows that left, freed when no row decodes
+        self._parked_from: set[int] = set()  # slots whose cells parked rows copied
         self._adapters: dict[str, Any] = {}
         self._ctx_adapter = ""  # the adapter applied to the context now
         self.active_adapter = ""
@@ -486,9 +530,9 @@ class LlamaCppEngine:
         # takes them into the pass it runs between steps (`join_running`), or starts one.
         self._lock = threading.Lock()
         self._inbox: list[_Request] = []
-        # Jobs that run between two steps of the pass in flight (`_between_steps`).
+        # Jobs that run between two steps of the passes in flight (`_between_steps`).
         self._step_jobs: deque[_StepJob] = deque()
-        self._pass: _Pass | None = None  # the pass `_serve` runs now
+        self._passes: list[_Pass] = []  # the passes `_serve` runs now, a step each in turn
         self._serving = False
         self.join_running = True
 
@@ -591,21 +635,53 @@ class LlamaCppEngine:
             raise RuntimeError(f"llama.cpp refused to apply adapter {name}")
         self._ctx_adapter = name
 
-    def _slot_for(self, adapter: str, prefix: list[int]) -> _Slot:
+    # KV cells and prefix slots.
+
+    def _held_slot(self, adapter: str) -> _Slot | None:
+        """The prefix slot holding `adapter`'s prompt start, if one does."""
+        if not self.prefix_cache:
+            return None
+        return next((s for s in self._slots if s.adapter == adapter and s.tokens), None)
+
+    def _slot_in_use(self, slot: _Slot) -> bool:
+        """Whether rows decoding share cells with the slot: cutting it would free none
+        of those, and a row counts only the cells it did not copy (`_Pass.admit`)."""
+        return any(row.source == slot.seq for run in self._passes for row in run.rows)
+
+    def _cut_slot(self, slot: _Slot, keep: int) -> None:
+        """Drop the slot's tokens from `keep` on (all of them: the slot is free). Cells
+        that parked rows copied from it stay theirs until unparked: counted as parked."""
+        self._ll.llama_memory_seq_rm(self._mem, slot.seq, keep, -1)
+        if slot.seq in self._parked_from:
+            self._parked += len(slot.tokens) - keep
+        slot.tokens = slot.tokens[:keep]
+        if not keep:
+            slot.adapter = ""
+            self._parked_from.discard(slot.seq)  # its next cells are no one else's
+
+    def _slot_for(self, adapter: str, prefix: list[int]) -> _Slot | None:
         """The prefix slot of `adapter`, holding exactly `prefix` (only what differs
         from what it held is decoded). Another adapter's slot may be taken, never the
-        live one's."""
-        slot = next((s for s in self._slots if s.adapter == adapter and s.tokens), None)
+        live one's; None when that would take cells rows share (`_slot_in_use`)."""
+        slot = self._held_slot(adapter)
         if slot is None:
             slot = next((s for s in self._slots if not s.tokens), None) or next(
-                s for s in self._slots if s.adapter != self.active_adapter
+                (
+                    s
+                    for s in self._slots
+                    if s.adapter != self.active_adapter and not self._slot_in_use(s)
+                ),
+                None,
             )
-            self._ll.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
-            slot.adapter, slot.tokens = adapter, []
+            if slot is None:
+                return None
+            self._cut_slot(slot, 0)
+            slot.adapter = adapter
         keep = common_length(slot.tokens, prefix)
         if keep < len(slot.tokens):
-            self._ll.llama_memory_seq_rm(self._mem, slot.seq, keep, -1)
-            slot.tokens = slot.tokens[:keep]
+            if self._slot_in_use(slot):
+                return None
+            self._cut_slot(slot, keep)
         if keep < len(prefix):
             self._use_adapter(adapter)
             missing = prefix[keep:]
@@ -614,11 +690,10 @@ class LlamaCppEngine:
         return slot
 
     def _drop_slot(self, keep_adapter: str) -> bool:
-        """Free the cells of a slot not holding `keep_adapter`; False if none was held."""
+        """Free the cells of a slot not holding `keep_adapter`; False if none could go."""
         for slot in self._slots:
-            if slot.tokens and slot.adapter != keep_adapter:
-                self._ll.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
-                slot.adapter, slot.tokens = "", []
+            if slot.tokens and slot.adapter != keep_adapter and not self._slot_in_use(slot):
+                self._cut_slot(slot, 0)
                 return True
         return False
 
@@ -626,7 +701,27 @@ class LlamaCppEngine:
         """KV cells left for conversations once `adapter`'s slot holds `shared` tokens."""
         held = sum(len(s.tokens) for s in self._slots if s.adapter != adapter)
         own = max([len(s.tokens) for s in self._slots if s.adapter == adapter] + [shared])
-        return self.kv_cells - held - own
+        return self.kv_cells - held - own - self._reserved
+
+    def _unreserved_cells(self) -> int:
+        """KV cells neither in a prefix slot nor reserved for a row (parked ones count
+        as free: they can be)."""
+        return self.kv_cells - sum(len(s.tokens) for s in self._slots) - self._reserved
+
+    def _unpark(self) -> None:
+        """Free the cells of rows that left: safe once no row decodes (see `_Pass._leave`)."""
+        if self._parked:
+            self._ll.llama_memory_seq_rm(self._mem, self.parking_seq, -1, -1)
+            self._parked = 0
+        self._parked_from.clear()
+
+    def _any_rows(self, run: _Pass) -> bool:
+        """Whether `run` or a pass beside it holds rows."""
+        return any(p.rows for p in [run, *self._passes])
+
+    def _any_replying(self, run: _Pass) -> bool:
+        """Whether a row of `run` or of a pass beside it is past its prompt."""
+        return any(row.new for p in [run, *self._passes] for row in p.rows)
 
     def _prompt(self, request: _Request) -> list[int]:
         """The request's prompt tokens, fitted to the window (encoded once)."""
@@ -635,37 +730,38 @@ class LlamaCppEngine:
             request.tokens = self.fit(self.text.encode(request.messages), cap)
         return request.tokens
 
-    def _run_pass(self, first: list[_Request], joining: bool) -> None:
-        """Decode `first` (prompts encoded; one adapter and one way of sampling) to their
-        ends; with `joining`, requests of the same kind that wait in the inbox join
-        between steps while there is room. Each request's `done` gets its row or the
-        error; an error is raised again here once every request held has it."""
+    def _encoded(self, request: _Request) -> bool:
+        """Encode the request's prompt; False (its caller told) when that fails."""
         try:
-            run = _Pass(self, first)
+            self._prompt(request)
+        except Exception as exc:
+            _fail(request.done, exc)
+            return False
+        return True
+
+    # The decode loop.
+
+    def _run_pass(self, first: list[_Request]) -> None:
+        """Decode `first` to their ends, as a job of the engine thread (`generate_sync`),
+        when no pass of the decode loop runs. Each request's `done` gets its row or the
+        error; an error is raised again here once every request held has it."""
+        if self._passes:
+            raise RuntimeError("generate_sync while the decode loop runs")
+        for request in first:
+            self._prompt(request)
+        self._unpark()
+        try:
+            run = _Pass(self, first, alone=True)
         except Exception as exc:
             for request in first:
                 _fail(request.done, exc)
             raise
-        if joining:
-            self._pass = run
         try:
             while True:
-                if joining:
-                    self._run_step_jobs()
                 run.drop_cancelled()
                 if not run.rows:
-                    run.unpark()
+                    self._unpark()
                 run.admit_waiting()
-                if (
-                    joining
-                    and self.join_running
-                    and not self.thread.waiting
-                    and (run.head.adapter is not None or run.adapter == self.active_adapter)
-                ):
-                    # Nothing else waits for the thread (a smoke test would otherwise wait
-                    # for a loop that new requests keep going), and the live adapter is
-                    # still the pass's: after a switch, new requests start the next pass.
-                    self._take_joiners(run)
                 if not run.rows:
                     break
                 run.step()
@@ -674,17 +770,15 @@ class LlamaCppEngine:
                 _fail(request.done, exc)
             raise
         finally:
-            self._pass = None
-            for row in run.rows:
-                self._ll.llama_memory_seq_rm(self._mem, row.seq, -1, -1)
-            run.unpark()
+            run.release()
+            self._unpark()
 
     async def _between_steps(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """`fn(*args)` on the engine thread without ending the pass in flight: at its
-        next step (its rows go on after it), or at once when none runs. Only for work
+        """`fn(*args)` on the engine thread without ending the passes in flight: at their
+        next step (their rows go on after it), or at once when none runs. Only for work
         that leaves the rows' sequences and KV cells alone: loading an adapter,
-        tokenizing, warming the other prefix slot, naming the live adapter. Anything else
-        goes through `self.thread`, and the pass ends first."""
+        tokenizing, warming a prefix slot, naming the live adapter. Anything else goes
+        through `self.thread`, and the passes end first."""
         job = _StepJob(fn, args)
         self._to_serve(lambda: self._step_jobs.append(job), lambda: self._step_jobs.remove(job))
         return await asyncio.wrap_future(job.done)
@@ -715,65 +809,130 @@ class LlamaCppEngine:
                 job = self._step_jobs.popleft()
             job.run()
 
-    def _take_joiners(self, run: _Pass) -> None:
-        """Requests waiting in the inbox that can join `run`, in arrival order, as long
-        as each fits (a request that does not fit waits, and so do those behind it). One
-        of another kind (a summary's settings) stops them: the pass ends, it goes next."""
-        with self._lock:
-            candidates = list(itertools.takewhile(lambda r: r.joins(run.head), self._inbox))
-        for request in candidates:
-            if not request.done.cancelled():
-                try:
-                    self._prompt(request)
-                except Exception as exc:
-                    _fail(request.done, exc)
-                else:
-                    if not run.admit(request):
-                        return
-                    self.stats.joined_rows += 1
-                    self.stats.prefix_reused_tokens += run.rows[-1].fed  # copied, not decoded
-            with self._lock:
-                self._inbox.remove(request)
-
     def _serve(self) -> None:
-        """The engine thread's loop for `generate`: passes over the inbox until it is
-        empty, making way (and coming back after) when another job waits for the thread."""
+        """The engine thread's loop for `generate`: requests from the inbox go into
+        passes, and the passes step in turn until nothing is left. When another job waits
+        for the thread (`self.thread.run`: an adapter unload, a bench's call), no one new
+        is taken, the passes end, the job runs, and this loop comes back after it."""
         while True:
             self._run_step_jobs()
             with self._lock:
                 self._inbox = [r for r in self._inbox if not r.done.cancelled()]
-                if self._step_jobs and not self._closed:
-                    continue  # given meanwhile
-                if self._closed or not self._inbox:
-                    closed = RuntimeError("the llama.cpp engine is closed")
-                    for request in self._inbox:
-                        _fail(request.done, closed)
-                    for job in self._step_jobs:
-                        _fail(job.done, closed)
-                    self._inbox = []
-                    self._step_jobs.clear()
-                    self._serving = False
+                if self._closed or not (self._passes or self._inbox or self._step_jobs):
+                    self._close_loop()
                     return
-                if self.thread.waiting:
-                    # An adapter load, switch or warm-up waits: it runs first, then this.
-                    self.thread.submit(self._serve)
+                if not self._passes:
+                    if self._step_jobs:
+                        continue  # given meanwhile
+                    if self.thread.waiting:
+                        self.thread.submit(self._serve)
+                        return
+                placing = not self.thread.waiting
+            if placing:
+                self._place_inbox()
+            self._step_passes()
+
+    def _close_loop(self) -> None:
+        """`_serve` ends (under the lock): with nothing to do, or with the engine closed,
+        when whatever is left is told so."""
+        closed = RuntimeError("the llama.cpp engine is closed")
+        for request in self._inbox + [r for run in self._passes for r in run.held()]:
+            _fail(request.done, closed)
+        for job in self._step_jobs:
+            _fail(job.done, closed)
+        self._inbox, self._passes = [], []
+        self._step_jobs.clear()
+        self._serving = False
+
+    def _joins(self, run: _Pass, request: _Request) -> bool:
+        """Whether `request` may become a row of the running `run`: one adapter, one way
+        of sampling, and the live adapter still the pass's (after a switch new requests
+        start the next pass)."""
+        return (
+            self.join_running
+            and request.joins(run.head)
+            and (run.head.adapter is not None or run.adapter == self.active_adapter)
+        )
+
+    def _place_inbox(self) -> None:
+        """Requests from the inbox, in arrival order, into a running pass of their kind
+        or a new one beside the others (at most MAX_PASSES). One that cannot be placed
+        now (no room, no pass) waits, and so do those behind it: under a steady flow the
+        later ones would otherwise keep the passes going and take its place for ever."""
+        with self._lock:
+            inbox = list(self._inbox)
+        taken: list[_Request] = []
+        try:
+            at = 0
+            while at < len(inbox) and not any(run.waiting for run in self._passes):
+                request = inbox[at]
+                if request.done.cancelled() or not self._encoded(request):
+                    taken.append(request)
+                    at += 1
+                    continue
+                run = next((run for run in self._passes if self._joins(run, request)), None)
+                if run is not None:
+                    if not run.admit(request):
+                        return
+                    self.stats.joined_rows += 1
+                    self.stats.prefix_reused_tokens += run.rows[-1].fed  # copied, not decoded
+                    taken.append(request)
+                    at += 1
+                    continue
+                if len(self._passes) >= MAX_PASSES or (self._passes and not self.join_running):
                     return
-                head = self._inbox[0]
-                first = list(itertools.takewhile(head.joins, self._inbox))
-                del self._inbox[: len(first)]
-            ready = []
+                group = list(itertools.takewhile(request.joins, inbox[at:]))
+                taken += group
+                at += len(group)
+                self._start_pass([r for r in group if not r.done.cancelled() and self._encoded(r)])
+        finally:
+            with self._lock:
+                self._inbox = [r for r in self._inbox if r not in taken]
+
+    def _start_pass(self, first: list[_Request]) -> None:
+        """A pass for `first` (one kind), beside those running; its requests are told
+        when it cannot start."""
+        if not first:
+            return
+        alone = not any(run.rows for run in self._passes)
+        if alone:
+            self._unpark()
+        try:
+            run = _Pass(self, first, alone)
+        except Exception as exc:
+            log.exception("llama.cpp could not start a pass (%d requests told)", len(first))
             for request in first:
-                try:
-                    self._prompt(request)
-                    ready.append(request)
-                except Exception as exc:
-                    _fail(request.done, exc)
-            if not ready:
-                continue
+                _fail(request.done, exc)
+            return
+        self._passes.append(run)
+        try:
+            run.admit_waiting()
+        except Exception as exc:
+            self._end_failed(run, exc)
+
+    def _end_failed(self, run: _Pass, exc: Exception) -> None:
+        log.error("llama.cpp generation failed (%d requests told)", len(run.held()), exc_info=exc)
+        for request in run.held():
+            _fail(request.done, exc)
+        run.release()
+        run.waiting.clear()
+        self._passes.remove(run)
+
+    def _step_passes(self) -> None:
+        """One step of each pass in turn; a pass that failed tells its requests why."""
+        for run in list(self._passes):
             try:
-                self._run_pass(ready, joining=True)
-            except Exception:
-                log.exception("llama.cpp generation failed (%d requests told)", len(ready))
+                run.drop_cancelled()
+                run.admit_waiting()
+                if run.rows:
+                    run.step()
+            except Exception as exc:
+                self._end_failed(run, exc)
+                continue
+            if not (run.rows or run.waiting):
+                self._passes.remove(run)
+        if not any(run.rows for run in self._passes):
+            self._unpark()
 
     def _room(self, prompt: list[int], cap: int) -> int:
         """New tokens a row may have: its cap, within the window."""
@@ -814,6 +973,11 @@ class LlamaCppEngine:
     def next_token_logits(self, tokens: list[int], adapter: str = "") -> Any:
         """The scores for the token after `tokens`, with `adapter` (a fingerprint of the
         weights, for checks against other runtimes)."""
+        return self.thread.call(self._next_token_logits_here, tokens, adapter)
+
+    def _next_token_logits_here(self, tokens: list[int], adapter: str) -> Any:
+        if self._passes:
+            raise RuntimeError("next_token_logits while the decode loop runs")
         self._use_adapter(adapter)
         seq = PREFIX_SLOTS
         try:
@@ -830,16 +994,16 @@ class LlamaCppEngine:
         min_new: int = 0,
         limits: Sequence[RowLimits] | None = None,
     ) -> list[Generation]:
-        """`batch` alone, on the calling thread (the engine thread, or no loop running):
-        the smoke test of an adapter that is not live, benches, evaluation."""
+        """`batch` alone, blocking until done (benches, evaluation, tests). It runs on the
+        engine thread, after the passes in flight there end: llama.cpp's context is not
+        for two threads, and a second thread decoding keeps a second OpenMP team that
+        halves the speed of both."""
         adapter = self.active_adapter if adapter is None else adapter
         requests = [
             _Request(messages, gen, adapter, min_new, limit)
             for messages, limit in zip(batch, row_limits(limits, len(batch)), strict=True)
         ]
-        for request in requests:
-            self._prompt(request)
-        self._run_pass(requests, joining=False)
+        self.thread.call(self._run_pass, requests)
         self._count_call(len(requests))
         return [self._generation(request.done.result()) for request in requests]
 
@@ -932,43 +1096,45 @@ class LlamaCppEngine:
 
     def warm_sync(self, name: str, prefix: list[int]) -> None:
         """Decode `prefix` into `name`'s prefix slot (only what it lacks), when the KV
-        cells the pass in flight may still take leave room for it (else the smoke test
-        fills the slot, once the pass has ended). Between steps its cells can land among
-        those of the rows decoding, whose later tokens may then differ from their reply
-        alone by float rounding, as after `_Pass.admit` frees parked cells."""
+        cells the passes in flight may still take leave room for it and no slot their
+        rows share must change (else its smoke reply decodes it, and the first pass
+        after the switch fills the slot). Between steps its cells can land among those
+        of the rows decoding, whose later tokens may then differ from their reply alone
+        by float rounding, as after `_Pass.admit` frees parked cells."""
         if not (self.prefix_cache and prefix):
             return
-        run = self._pass
-        if run is not None:
-            held = next((s for s in self._slots if s.adapter == name and s.tokens), None)
+        if self._passes:
+            held = self._held_slot(name)
             missing = len(prefix) - (common_length(held.tokens, prefix) if held else 0)
-            slots = sum(len(s.tokens) for s in self._slots)
-            if missing > self.kv_cells - slots - run.reserved - run.parked:
+            if missing > self._unreserved_cells() - self._parked:
                 return
-            if held is None and not any(
-                not s.tokens or s.adapter not in (self.active_adapter, run.adapter)
-                for s in self._slots
-            ):
-                return  # the only other slot is the pass's own
         self._slot_for(name, prefix)
 
     def smoke_sync(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
-        gen = GenerationSettings(
-            max_new_tokens=max_new_tokens, do_sample=False, repetition_penalty=1.0
+        """The smoke reply on the calling thread, with no decode loop running."""
+        (result,) = self.generate_sync(
+            [messages], _smoke_gen(max_new_tokens), name, min(SMOKE_MIN_TOKENS, max_new_tokens)
         )
-        (result,) = self.generate_sync([messages], gen, name, min(SMOKE_MIN_TOKENS, max_new_tokens))
         return result.text
 
     async def smoke_test(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
+        """A greedy reply with adapter `name` (loaded, not live), in its own pass beside
+        the live one: the replies in flight go on, a step of each in turn."""
         if name and name not in self._adapters:
             raise KeyError(f"adapter {name!r} is not loaded")
         prompt = await self._between_steps(self.text.encode, messages)
         start = prompt[:-1]
         for end in range(WARM_SLICE_TOKENS, len(start) + WARM_SLICE_TOKENS, WARM_SLICE_TOKENS):
             await self._between_steps(self.warm_sync, name, start[: min(end, len(start))])
-        # Its own pass, with the adapter being tested: the pass in flight ends first.
-        result: str = await self.thread.run(self.smoke_sync, name, messages, max_new_tokens)
-        return result
+        request = _Request(
+            messages, _smoke_gen(max_new_tokens), name, min(SMOKE_MIN_TOKENS, max_new_tokens)
+        )
+        self._to_serve(
+            lambda: self._inbox.append(request),
+            lambda: setattr(self, "_inbox", [r for r in self._inbox if r is not request]),
+        )
+        self._count_call(1)
+        return (await self._answer(request)).text
 
     def activate_sync(self, name: str) -> None:
         if name and name not in self._adapters:
@@ -977,7 +1143,7 @@ class LlamaCppEngine:
 
     async def activate(self, name: str) -> None:
         """Between two steps: the pass in flight finishes its rows with the adapter they
-        began with and takes no one new; the next pass decodes with `name`."""
+        began with and takes no one new; new requests start a pass with `name` beside it."""
         await self._between_steps(self.activate_sync, name)
 
     def unload_adapter_sync(self, name: str) -> None:
@@ -987,12 +1153,21 @@ class LlamaCppEngine:
             self._use_adapter(self.active_adapter)
         for slot in self._slots:
             if slot.adapter == name:
-                self._ll.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
-                slot.adapter, slot.tokens = "", []
+                self._cut_slot(slot, 0)
         self._ll.llama_adapter_lora_free(self._adapters.pop(name))
 
     async def unload_adapter(self, name: str) -> None:
-        await self.thread.run(self.unload_adapter_sync, name)
+        """Between steps, once no pass decodes with it (the old version's last rows after
+        a switch end on their own), so the live replies never wait for it."""
+        while not await self._between_steps(self._unload_unused, name):
+            await asyncio.sleep(UNLOAD_RETRY_S)
+
+    def _unload_unused(self, name: str) -> bool:
+        """Unload `name` unless a pass still decodes with it; False then."""
+        if any(run.adapter == name for run in self._passes):
+            return False
+        self.unload_adapter_sync(name)
+        return True
 
     def _free(self) -> None:
         """Free llama.cpp's memory, on the engine thread: a pass there may still be

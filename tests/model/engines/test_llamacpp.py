@@ -445,38 +445,53 @@ def test_the_gguf_defuses_the_special_tokens_training_defuses(engine: LlamaCppEn
     assert set(engine.text._control) == set(special_tokens(tokenizer))
 
 
-async def test_a_new_version_loads_warms_and_goes_live_while_a_reply_decodes(
+async def test_a_new_version_goes_live_and_the_old_one_leaves_while_a_reply_decodes(
     engine: LlamaCppEngine, trained_lora: Path, tmp_path: Path
 ) -> None:
-    """The reload job's steps but the smoke test run between two decode steps: the
-    reply in flight goes on with the adapter it began with, and the requests after the
-    switch get the new version."""
-    version = tmp_path / "20250101-000002"
-    shutil.copytree(trained_lora, version)
+    """The reload job's steps, each while a long reply of the live version decodes: load,
+    warm-up and smoke reply of the next version (its own pass beside the live one), the
+    switch, a reply of the new version (a new pass, not after the long one ends), and
+    the old version's unload, which waits for that long reply's end without holding
+    anyone else."""
+    old, new = tmp_path / "20250101-000002", tmp_path / "20250101-000003"
+    for version in (old, new):
+        shutil.copytree(trained_lora, version)
     # Converted beforehand: `load_adapter` does that off the engine thread.
-    gguf_file = ensure_gguf_adapter(version, engine.adapter_facts())
+    gguf_files = [ensure_gguf_adapter(v, engine.adapter_facts()) for v in (old, new)]
+    await engine._between_steps(engine.load_adapter_sync, gguf_files[0], old.name)
+    await engine.activate(old.name)
     story: ChatMessages = [{"role": "user", "content": "Tell me a long story about the sea."}]
     long_gen = GenerationSettings(max_new_tokens=300, do_sample=False, repetition_penalty=1.0)
     alone = engine.generate_sync([story], long_gen)[0]
     assert alone.new_tokens == 300
     long = asyncio.create_task(engine.generate([story], long_gen))
-    while not (engine._pass and any(row.new for row in engine._pass.rows)):
+    while not any(row.new for run in engine._passes for row in run.rows):
         await asyncio.sleep(0.005)
+    unloading: asyncio.Task[None] | None = None
     try:
-        await engine._between_steps(engine.load_adapter_sync, gguf_file, version.name)
+        await engine._between_steps(engine.load_adapter_sync, gguf_files[1], new.name)
+        smoke = await engine.smoke_test(new.name, chat("Who are you?"), 16)
+        assert smoke.strip()
         prefix = engine.text.encode(chat("Who are you?"))[:-1]
-        await engine._between_steps(engine.warm_sync, version.name, prefix)
-        await engine.activate(version.name)
-        assert not long.done()  # all three ran while it decoded
-        assert any(s.adapter == version.name and s.tokens == prefix for s in engine._slots)
+        assert any(s.adapter == new.name and s.tokens == prefix for s in engine._slots)
+        await engine.activate(new.name)
         (after,) = await engine.generate([chat("Who are you?")], GREEDY)
-        assert after.adapter_version == version.name
+        assert after.adapter_version == new.name
+        unloading = asyncio.create_task(engine.unload_adapter(old.name))
+        (meanwhile,) = await engine.generate([chat("Hi!")], GREEDY)
+        assert meanwhile.adapter_version == new.name
+        assert not long.done() and not unloading.done()  # all of it while it decoded
         # Finished with the adapter it began with. Its text may differ from `alone` late
-        # in the reply: the warm-up's cells can land between its own, and flash attention
+        # in the reply: other passes' cells land between its own, and flash attention
         # then sums them in other tiles (a greedy tie flips), as `warm_sync` says.
         (reply,) = await long
-        assert reply.adapter_version == "" and reply.new_tokens == alone.new_tokens
+        assert reply.adapter_version == old.name and reply.new_tokens == alone.new_tokens
+        await asyncio.wait_for(unloading, timeout=10)
+        assert old.name not in engine._adapters
     finally:
         await long
+        if unloading is not None:
+            await unloading
         await engine.activate("")
-        await engine.unload_adapter(version.name)  # on the engine thread, after the pass
+        for version in (old, new):
+            await engine.unload_adapter(version.name)
