@@ -35,16 +35,16 @@ PERMUTED_ARCHS = frozenset({"llama"})
 
 
 def gguf_facts(base_gguf: Path) -> dict[str, Any]:
-    """What the conversion needs from the base GGUF file (see `facts_from`)."""
-    import gguf
+    """What the conversion needs from the base GGUF file (see `facts_from`), read from
+    its header alone."""
+    from model.engines.gguf_header import gguf_header
 
-    reader = gguf.GGUFReader(str(base_gguf))
-
-    def value(key: str) -> str:
-        field = reader.get_field(key)
-        return "" if field is None else str(field.contents())
-
-    return facts_from(value, str(base_gguf))
+    try:
+        with gguf_header(base_gguf) as header:
+            values = dict(header.values)
+    except (OSError, ValueError) as exc:
+        raise AdapterError(f"{base_gguf}: not a readable GGUF file ({exc}).") from exc
+    return facts_from(lambda key: str(values.get(key, "")), str(base_gguf))
 
 
 def facts_from(meta: Callable[[str], str], where: str) -> dict[str, Any]:

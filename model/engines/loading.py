@@ -88,54 +88,18 @@ class StaleConverterError(UserError):
 
 def gguf_eos(path: Path) -> tuple[int, str] | None:
     """The GGUF's EOS token: its id (`tokenizer.ggml.eos_token_id`) and its text; None
-    where the file does not say. Walks the metadata header only (~0.1 s): gguf's
-    GGUFReader parses every entry of the 49k-token vocabulary into arrays first (~5 s)."""
-    import mmap
-    import struct
-
-    from gguf import GGUF_MAGIC
-    from gguf import GGUFValueType as T
-
-    scalar = {T.UINT8: "B", T.INT8: "b", T.UINT16: "H", T.INT16: "h", T.UINT32: "I",
-              T.INT32: "i", T.FLOAT32: "f", T.BOOL: "?", T.UINT64: "Q", T.INT64: "q",
-              T.FLOAT64: "d"}  # fmt: skip
-
-    def skip(data: Any, kind: int, pos: int) -> int:
-        """The offset after the value of type `kind` at `pos`."""
-        if kind == T.STRING:
-            return pos + 8 + int(struct.unpack_from("<Q", data, pos)[0])
-        if kind == T.ARRAY:
-            sub, count = struct.unpack_from("<IQ", data, pos)
-            pos += 12
-            if sub in scalar:
-                return pos + count * struct.calcsize(scalar[T(sub)])
-            for _ in range(count):
-                pos = skip(data, sub, pos)
-            return pos
-        return pos + struct.calcsize(scalar[T(kind)])
+    where the file does not say (or is no readable GGUF)."""
+    from model.engines.gguf_header import gguf_header
 
     try:
-        with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            magic, version, _, n_kv = struct.unpack_from("<IIQQ", data, 0)
-            if magic != GGUF_MAGIC or version < 2:  # v1 counted in 32 bits; none ships
+        with gguf_header(path) as header:
+            eos = header.values.get("tokenizer.ggml.eos_token_id")
+            if not isinstance(eos, int) or isinstance(eos, bool):
                 return None
-            pos, eos, tokens = 24, None, None
-            for _ in range(n_kv):
-                key_end = skip(data, T.STRING, pos)
-                key, (kind,) = data[pos + 8 : key_end], struct.unpack_from("<I", data, key_end)
-                pos = key_end + 4
-                if key == b"tokenizer.ggml.eos_token_id" and kind in scalar:
-                    eos = int(struct.unpack_from("<" + scalar[T(kind)], data, pos)[0])
-                elif key == b"tokenizer.ggml.tokens" and kind == T.ARRAY:
-                    tokens = pos + 12  # where the first token's text is
-                pos = skip(data, kind, pos)
-            if eos is None or tokens is None:
-                return None
-            for _ in range(eos):
-                tokens = skip(data, T.STRING, tokens)
-            return eos, data[tokens + 8 : skip(data, T.STRING, tokens)].decode("utf-8")
-    except (struct.error, ValueError, KeyError):  # a truncated or unknown header, or empty
+            text = header.string_item("tokenizer.ggml.tokens", eos)
+    except (OSError, ValueError):
         return None
+    return None if text is None else (eos, text)
 
 
 def cache_problem(folder: Path, eos: tuple[int, str] | None) -> str | None:
