@@ -363,9 +363,9 @@ class ChatService:
         arrival, so the wait for those is part of it."""
         in_order = self._scope_locks.hold(scope) if scope else contextlib.nullcontext()
         try:
-            async with asyncio.timeout(self.settings.worker.request_timeout_seconds):
+            async with asyncio.timeout(self.settings.worker.request_timeout_seconds) as deadline:
                 async with in_order, self._being_answered(scope, request.request_id):
-                    return await self._answer(scope, request, text)
+                    return await self._answer(scope, request, text, deadline)
         except (TimeoutError, Overloaded) as exc:
             # A TimeoutError's text is empty (the object itself is truthy): say what it was.
             why = str(exc) or f"no answer within {self.settings.worker.request_timeout_seconds:g} s"
@@ -380,8 +380,11 @@ class ChatService:
             log.exception("chat failed for %s", scope or "an anonymous client")
             return Reply(text=self.lines.error, scope=scope, status="error")
 
-    async def _answer(self, scope: str, request: ChatRequest, text: str) -> Reply:
-        """One message answered: its conversation, fitted and generated, then remembered."""
+    async def _answer(
+        self, scope: str, request: ChatRequest, text: str, deadline: asyncio.Timeout
+    ) -> Reply:
+        """One message answered: its conversation, fitted and generated, then remembered.
+        The `deadline` covers the answer, not the memory write after it (see below)."""
         # Cut on arrival (protocol.MAX_DISPLAY_NAME_CHARS): written into her reply wherever
         # she says {{user}}, a 1 MB name made a 75 MB reply.
         name = request.display_name or self.user_name
@@ -396,6 +399,16 @@ class ChatService:
             request, text, so_far, room, window, name, limits
         )
         if scope:
+            # What she remembers must be what the user was told. The deadline passing
+            # during the write answered "busy" while the exchange was stored anyway (the
+            # write is shielded), so her next prompt held a reply nobody saw. The reply is
+            # made: the write (a group commit, milliseconds; at worst the database's
+            # busy timeout, within the relay's margin past the deadline) is let finish
+            # and the reply given, rather than thrown away. Past the deadline already (a
+            # cancellation swallowed on the way): "busy", nothing stored.
+            if deadline.expired():
+                raise TimeoutError
+            deadline.reschedule(None)
             await self._remember_exchange(scope, request, fitted.text, generation, so_far)
             self._ask_for_summary(scope, request, fitted, so_far)
         return Reply(
@@ -489,9 +502,9 @@ class ChatService:
         self, scope: str, request: ChatRequest, said: str, generation: Generation, so_far: SoFar
     ) -> None:
         """The message and her reply stored together, whatever happens to the caller."""
-        # Shielded: a timeout landing here must not cancel the write. The exchange
-        # was answered; it is stored whole (in the next group commit) even if this
-        # caller gives up waiting.
+        # Shielded: the deadline no longer runs here (`_answer`), but a caller cancelled
+        # otherwise (a bot shutting down) must not cut the write short: the exchange is
+        # stored whole (in the next group commit) or not at all.
         await asyncio.shield(self._store_exchange(scope, request, said, generation, so_far))
 
     async def _store_exchange(

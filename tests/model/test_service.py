@@ -455,6 +455,32 @@ async def test_a_message_recalled_while_it_is_answered_is_not_remembered(
         assert not service._answering and not service._recalled
 
 
+async def test_a_deadline_passing_while_the_exchange_is_written_still_gives_the_reply(
+    echo_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deadline passed during the (shielded) write: the user was told "busy" while
+    the exchange was stored anyway, and her next prompt held a reply nobody saw. What
+    she remembers is what the user was told: the write ends and the reply is given."""
+    echo_settings.worker.request_timeout_seconds = 0.3
+    async with await ChatService.open(echo_settings) as service:
+        insert = service.memory._insert
+
+        async def slow_disk(params: list[tuple[Any, ...]]) -> Exception | None:
+            await asyncio.sleep(0.6)  # past the deadline
+            return await insert(params)
+
+        monkeypatch.setattr(service.memory, "_insert", slow_disk)
+        reply = await service.chat(req("remember this"))
+        assert reply.status == "ok" and reply.text == EchoEngine.prefix + "remember this"
+        history = await service.memory.history(reply.scope)
+        assert [m.content for m in history] == ["remember this", reply.text]
+        # The deadline still holds up to the write: nothing answered, nothing stored.
+        await service.batcher.stop()
+        busy = await service.chat(req("anyone there?"))
+        assert busy.status == "busy"
+        assert len(await service.memory.all_messages(reply.scope)) == 2
+
+
 async def import_older_exchange(settings: Settings, scope: str) -> None:
     """`atri memory import` from another process: a backup of an exchange older than any
     in `scope` ("zero", "0")."""
