@@ -13,8 +13,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,7 +66,7 @@ from model.protocol import (
     ScopeRef,
     WorkerStatus,
 )
-from model.room import RoomBounds, SpeakUp
+from model.room import FORGOTTEN_KEPT, RoomBounds, SpeakUp
 from model.summaries import Summarizer
 
 log = logging.getLogger(__name__)
@@ -143,10 +143,12 @@ class ChatService:
         self.reloader = self._new_reloader()
         # Messages of one conversation are answered in order, so history stays coherent.
         self._scope_locks = ScopeLocks()
-        # Platform messages being answered, as (scope, request id), and those of them
-        # recalled meanwhile: a recall finds no exchange to archive until hers is stored.
-        self._answering: Counter[tuple[str, str]] = Counter()
-        self._recalled: set[tuple[str, str]] = set()
+        # Platform messages deleted or recalled, as (scope, request id), the newest
+        # FORGOTTEN_KEPT (as the room keeps them): a recall can reach the worker before
+        # the message it takes back, or while that waits its turn or is answered, when
+        # it finds no exchange to archive. Such a message is not answered; one recalled
+        # once she is answering it is archived as soon as her exchange is stored.
+        self._recalled: OrderedDict[tuple[str, str], None] = OrderedDict()
         # Opened on first use, in the memory's database file.
         self._channel_modes: ChannelModes | None = None
         self._channel_modes_lock = asyncio.Lock()
@@ -364,7 +366,11 @@ class ChatService:
         in_order = self._scope_locks.hold(scope) if scope else contextlib.nullcontext()
         try:
             async with asyncio.timeout(self.settings.worker.request_timeout_seconds) as deadline:
-                async with in_order, self._being_answered(scope, request.request_id):
+                async with in_order:
+                    if (scope, request.request_id) in self._recalled:
+                        # Taken back before she began: no reply to post, nothing stored.
+                        log.info("a message recalled before it was answered is not answered")
+                        return Reply(text="", scope=scope, status="recalled")
                     return await self._answer(scope, request, text, deadline)
         except (TimeoutError, Overloaded) as exc:
             # A TimeoutError's text is empty (the object itself is truthy): say what it was.
@@ -482,22 +488,6 @@ class ChatService:
                 )
         return fitted, generation, retries
 
-    @contextlib.asynccontextmanager
-    async def _being_answered(self, scope: str, request_id: str) -> AsyncIterator[None]:
-        """While a platform message is answered, a recall of it is noted (`forget_message`)."""
-        key = (scope, request_id)
-        if not (scope and request_id):
-            yield
-            return
-        self._answering[key] += 1
-        try:
-            yield
-        finally:
-            self._answering[key] -= 1
-            if not self._answering[key]:
-                del self._answering[key]
-                self._recalled.discard(key)
-
     async def _remember_exchange(
         self, scope: str, request: ChatRequest, said: str, generation: Generation, so_far: SoFar
     ) -> None:
@@ -510,27 +500,19 @@ class ChatService:
     async def _store_exchange(
         self, scope: str, request: ChatRequest, said: str, generation: Generation, so_far: SoFar
     ) -> None:
-        # Noted on its own: a timeout ends the answer, not this write.
-        async with self._being_answered(scope, request.request_id):
-            await self.memory.append_many(
-                scope,
-                [
-                    ("user", request.user_id, request.display_name, said, ""),
-                    (
-                        "assistant",
-                        "",
-                        self.persona.name,
-                        generation.text,
-                        generation.adapter_version,
-                    ),
-                ],
-                request.request_id,
-                so_far.newest_read,  # a reset meanwhile: not stored in the next context
-            )
-            # Its message was recalled while she answered it (or while this was written):
-            # archived now, as the recall would have done had the exchange been stored.
-            if (scope, request.request_id) in self._recalled:
-                await self.memory.archive_request(scope, request.request_id)
+        await self.memory.append_many(
+            scope,
+            [
+                ("user", request.user_id, request.display_name, said, ""),
+                ("assistant", "", self.persona.name, generation.text, generation.adapter_version),
+            ],
+            request.request_id,
+            so_far.newest_read,  # a reset meanwhile: not stored in the next context
+        )
+        # Its message was recalled while she answered it (or while this was written):
+        # archived now, as the recall would have done had the exchange been stored.
+        if request.request_id and (scope, request.request_id) in self._recalled:
+            await self.memory.archive_request(scope, request.request_id)
 
     def _ask_for_summary(
         self, scope: str, request: ChatRequest, fitted: FittedPrompt, so_far: SoFar
@@ -688,8 +670,11 @@ class ChatService:
         count = 0
         if ref.user_id:
             scope = self._scope_of(ref)
-            if (scope, ref.request_id) in self._answering:  # its exchange is not stored yet
-                self._recalled.add((scope, ref.request_id))
+            if ref.request_id:  # its exchange may not be stored yet, or asked for yet
+                self._recalled[(scope, ref.request_id)] = None
+                self._recalled.move_to_end((scope, ref.request_id))
+                while len(self._recalled) > FORGOTTEN_KEPT:
+                    self._recalled.popitem(last=False)
             count = await self.memory.archive_request(scope, ref.request_id)
         if ref.channel_id:
             room = channel_prefix(ref.platform, ref.channel_id, ref.guild_id)

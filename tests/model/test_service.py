@@ -449,10 +449,42 @@ async def test_a_message_recalled_while_it_is_answered_is_not_remembered(
         assert reply.status == "ok"
         history = await service.memory.history(reply.scope)
         assert [m.content for m in history][::2] == ["one"]
-        # Archived, as a recall of a stored exchange leaves it; nothing kept in waiting.
+        # Archived, as a recall of a stored exchange leaves it.
         stored = await service.memory.all_messages(reply.scope)
         assert [m.archived for m in stored if m.request_id == "m2"] == [True, True]
-        assert not service._answering and not service._recalled
+
+
+@pytest.mark.parametrize("recalled", ["before it arrives", "while it waits its turn"])
+async def test_a_message_recalled_before_she_answers_it_is_not_answered(
+    echo_settings: Settings, recalled: str
+) -> None:
+    """Each platform event has its own task, so a recall can reach the worker before the
+    message it takes back, or while that message waits for the same person's earlier
+    one: it found no exchange to archive, and the message was then answered and stored."""
+    engine = GatedEcho()
+    engine.gate.set()
+    async with await ChatService.open(echo_settings, engine=engine) as service:
+        await service.chat(req("one"))
+        ref = MessageRef(platform="test", user_id="u1", request_id="m2")
+        said = req("my password is hunter2").model_copy(update={"request_id": "m2"})
+        if recalled == "before it arrives":
+            assert await service.forget_message(ref) == 0
+            reply = await service.chat(said)
+        else:
+            engine.gate.clear()
+            engine.started.clear()
+            earlier = asyncio.create_task(service.chat(req("two")))
+            await asyncio.wait_for(engine.started.wait(), 5)
+            asking = asyncio.create_task(service.chat(said))
+            await asyncio.sleep(0.05)  # waiting for "two" to be answered
+            assert await service.forget_message(ref) == 0
+            engine.gate.set()
+            assert (await asyncio.wait_for(earlier, 5)).status == "ok"
+            reply = await asyncio.wait_for(asking, 5)
+        assert (reply.status, reply.text) == ("recalled", "")  # the bots post nothing
+        stored = [m.content for m in await service.memory.all_messages(reply.scope)]
+        assert "my password is hunter2" not in stored
+        assert (await service.chat(req("three"))).status == "ok"  # only that message
 
 
 async def test_a_deadline_passing_while_the_exchange_is_written_still_gives_the_reply(
