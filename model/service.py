@@ -15,7 +15,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from atri.config import Settings
@@ -49,7 +49,7 @@ from model.character.prompt import (
 )
 from model.engines import create_engine
 from model.engines.base import Engine, Generation, RowLimits
-from model.memory import Memory, Message, Summary, channel_prefix, scope_key
+from model.memory import Conversation, Memory, channel_prefix, scope_key
 from model.metrics import WorkerMetrics
 from model.protocol import (
     SHARED_SCOPE,
@@ -106,6 +106,7 @@ class SoFar:
     recalled: Recalled | None = None  # the stored summary, leading the history
     window_full: bool = False  # the read stopped at max_history_messages, none summarized
     newest_read: int | None = None  # the newest stored message her reply is made from
+    reset_mark: int | None = None  # the newest reset recorded when memory was read
     history_cap: int | None = None  # max_history_tokens for stored memory; none for clients
 
 
@@ -431,12 +432,14 @@ class ChatService:
         """The turns before this message: the client's own context, or stored memory."""
         if request.context is not None:  # the client keeps the conversation
             return SoFar(earlier=[Turn(t.role, t.content) for t in request.context])
-        summary, stored, window_full = await self._remembered(scope)
+        found, window_full = await self._remembered(scope)
+        stored, summary = found.messages, found.summary
         return SoFar(
             earlier=stored,
             recalled=Recalled(summary.text, self.summary_heading) if summary is not None else None,
             window_full=window_full,
             newest_read=stored[-1].id if stored else summary.covers_up_to if summary else None,
+            reset_mark=found.reset_mark,
             history_cap=self.settings.memory.max_history_tokens,
         )
 
@@ -507,7 +510,10 @@ class ChatService:
                 ("assistant", "", self.persona.name, generation.text, generation.adapter_version),
             ],
             request.request_id,
-            so_far.newest_read,  # a reset meanwhile: not stored in the next context
+            # A reset meanwhile: not stored in the next context (nor in the first, when
+            # nothing was stored before it).
+            so_far.newest_read,
+            so_far.reset_mark,
         )
         # Its message was recalled while she answered it (or while this was written):
         # archived now, as the recall would have done had the exchange been stored.
@@ -537,19 +543,20 @@ class ChatService:
             return []
         return await self.memory.history(scope, self.settings.memory.max_history_messages)
 
-    async def _remembered(self, scope: str) -> tuple[Summary | None, list[Message], bool]:
-        """The scope's summary, the live messages it does not cover, and whether the
-        read stopped at `max_history_messages` with none of them covered (older ones may
-        be neither shown nor summarized yet)."""
-        if not scope or self.summarizer is None:
-            return None, await self._stored_context(scope), False
-        found, summary = await self.memory.history_and_summary(
-            scope, self.settings.memory.max_history_messages
-        )
-        covered = summary.covers_up_to if summary else 0
-        after = [m for m in found if m.id > covered]
-        capped = len(found) >= self.settings.memory.max_history_messages - 1
-        return summary, after, capped and len(after) == len(found)
+    async def _remembered(self, scope: str) -> tuple[Conversation, bool]:
+        """The scope's summary and the live messages it does not cover (with the reset
+        mark of that read), and whether the read stopped at `max_history_messages` with
+        none of them covered (older ones may be neither shown nor summarized yet)."""
+        if not scope:
+            return Conversation([], None), False
+        limit = self.settings.memory.max_history_messages
+        found = await self.memory.conversation(scope, limit, self.summarizer is not None)
+        if self.summarizer is None:
+            return found, False
+        covered = found.summary.covers_up_to if found.summary else 0
+        after = [m for m in found.messages if m.id > covered]
+        capped = len(found.messages) >= limit - 1
+        return replace(found, messages=after), capped and len(after) == len(found.messages)
 
     async def _generate_in_character(
         self, messages: ChatMessages, user_name: str, limits: RowLimits
@@ -600,7 +607,8 @@ class ChatService:
 
     async def remembered(self, scope: ScopeRef) -> Remembered:
         """The summary and the turns after it that the model still sees."""
-        summary, turns, _ = await self._remembered(self._ref_key(scope))
+        found, _ = await self._remembered(self._ref_key(scope))
+        summary, turns = found.summary, found.messages
         return Remembered(
             summary=summary.text if summary else "",
             summary_adapter_version=summary.adapter_version if summary else "",

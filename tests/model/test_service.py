@@ -397,6 +397,37 @@ async def test_a_reply_being_written_when_its_context_ends_is_not_stored_in_the_
         assert [m.content for m in history] == ["hello", hello.text]
 
 
+@pytest.mark.parametrize("ended_by", ["reset", "purge", "channel reset", "atri memory reset"])
+async def test_a_first_reply_being_written_when_its_conversation_is_reset_is_not_stored(
+    echo_settings: Settings, ended_by: str
+) -> None:
+    """Nothing was stored yet, so no archived message could tell the reply that its
+    context had ended: a reset during the first reply of a conversation (from a bot, an
+    admin's channel reset or `atri memory` in another process) was undone by it."""
+    echo_settings.memory.scope = "user_in_channel"
+    engine = GatedEcho()
+    async with await ChatService.open(echo_settings, engine=engine) as service:
+        asking = asyncio.create_task(service.chat(req("my secret is 1234", channel="c1")))
+        await asyncio.wait_for(engine.started.wait(), 5)
+        ref = ScopeRef(platform="test", user_id="u1", channel_id="c1")
+        if ended_by == "reset":
+            await service.reset(ref)
+        elif ended_by == "purge":
+            await service.purge(ref)
+        elif ended_by == "channel reset":
+            await service.reset(ScopeRef(platform="test", channel_id="c1"))
+        else:
+            async with await Memory.open(echo_settings.path(echo_settings.memory.path)) as cli:
+                await cli.reset(service.scope_for("test", "u1", "c1"))
+        engine.gate.set()
+        reply = await asyncio.wait_for(asking, 5)
+        assert reply.status == "ok"  # she still answers the message
+        assert await service.memory.all_messages(reply.scope) == []
+        hello = await service.chat(req("hello", channel="c1"))
+        history = await service.memory.history(reply.scope)
+        assert [m.content for m in history] == ["hello", hello.text]
+
+
 async def test_a_reply_being_written_when_an_earlier_exchange_is_recalled_is_stored(
     echo_settings: Settings,
 ) -> None:
