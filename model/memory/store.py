@@ -276,8 +276,12 @@ class Memory:
         for rows in by_scope.values():  # SQL leaves the order of a union's rows open
             rows.sort(key=lambda row: row["id"], reverse=True)
         return [
-            Conversation(live_context(by_scope[scope][:limit]), summaries.get(scope), reset_mark)
-            for scope, limit, _ in requests
+            Conversation(
+                live_context(by_scope[scope][:limit]),
+                summaries.get(scope) if with_summary else None,
+                reset_mark,
+            )
+            for scope, limit, with_summary in requests
         ]
 
     async def history(self, scope: str, max_messages: int = 200) -> list[Message]:
