@@ -120,9 +120,10 @@ class Reply(BaseModel):
     # "ok": a model reply; "busy": overloaded or timed out; "error": the worker failed;
     # "rate_limited": this user sent too much too fast; "refused": the request cannot be
     # answered as sent (`text` says why); "heard": a message not addressed to her, kept as
-    # room context and not answered (`text` is empty: post nothing). Only "ok" exchanges
-    # are stored as conversation.
-    status: Literal["ok", "busy", "error", "rate_limited", "refused", "heard"] = "ok"
+    # room context and not answered (`text` is empty: post nothing); "recalled": its
+    # message was deleted or recalled (`forget_message`) before she began answering it
+    # (`text` is empty: post nothing). Only "ok" exchanges are stored as conversation.
+    status: Literal["ok", "busy", "error", "rate_limited", "refused", "heard", "recalled"] = "ok"
     ooc_retries: int = 0
     latency_ms: float = 0.0
     # Tokens of the prompt as fitted, and of the reply (the OpenAI API's usage figures).
@@ -234,7 +235,9 @@ class Worker(Protocol):
     async def forget_message(self, ref: MessageRef) -> int:
         """The message was deleted or recalled: its stored exchange (she answered it) and
         its room line (she only heard it) are archived (hidden from the model, kept like a
-        reset); returns the rows archived."""
+        reset); returns the rows archived. A message recalled before she begins answering
+        it (even before it reaches the worker) is not answered: its chat gets status
+        "recalled". One recalled while she answers it is archived once it is stored."""
         ...
 
     async def status(self) -> WorkerStatus: ...

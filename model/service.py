@@ -13,9 +13,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from atri.config import Settings
@@ -49,7 +49,7 @@ from model.character.prompt import (
 )
 from model.engines import create_engine
 from model.engines.base import Engine, Generation, RowLimits
-from model.memory import Memory, Message, Summary, channel_prefix, scope_key
+from model.memory import Conversation, Memory, channel_prefix, scope_key
 from model.metrics import WorkerMetrics
 from model.protocol import (
     SHARED_SCOPE,
@@ -66,7 +66,7 @@ from model.protocol import (
     ScopeRef,
     WorkerStatus,
 )
-from model.room import RoomBounds, SpeakUp
+from model.room import FORGOTTEN_KEPT, RoomBounds, SpeakUp
 from model.summaries import Summarizer
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ class SoFar:
     recalled: Recalled | None = None  # the stored summary, leading the history
     window_full: bool = False  # the read stopped at max_history_messages, none summarized
     newest_read: int | None = None  # the newest stored message her reply is made from
+    reset_mark: int | None = None  # the newest reset recorded when memory was read
     history_cap: int | None = None  # max_history_tokens for stored memory; none for clients
 
 
@@ -143,10 +144,12 @@ class ChatService:
         self.reloader = self._new_reloader()
         # Messages of one conversation are answered in order, so history stays coherent.
         self._scope_locks = ScopeLocks()
-        # Platform messages being answered, as (scope, request id), and those of them
-        # recalled meanwhile: a recall finds no exchange to archive until hers is stored.
-        self._answering: Counter[tuple[str, str]] = Counter()
-        self._recalled: set[tuple[str, str]] = set()
+        # Platform messages deleted or recalled, as (scope, request id), the newest
+        # FORGOTTEN_KEPT (as the room keeps them): a recall can reach the worker before
+        # the message it takes back, or while that waits its turn or is answered, when
+        # it finds no exchange to archive. Such a message is not answered; one recalled
+        # once she is answering it is archived as soon as her exchange is stored.
+        self._recalled: OrderedDict[tuple[str, str], None] = OrderedDict()
         # Opened on first use, in the memory's database file.
         self._channel_modes: ChannelModes | None = None
         self._channel_modes_lock = asyncio.Lock()
@@ -363,9 +366,13 @@ class ChatService:
         arrival, so the wait for those is part of it."""
         in_order = self._scope_locks.hold(scope) if scope else contextlib.nullcontext()
         try:
-            async with asyncio.timeout(self.settings.worker.request_timeout_seconds):
-                async with in_order, self._being_answered(scope, request.request_id):
-                    return await self._answer(scope, request, text)
+            async with asyncio.timeout(self.settings.worker.request_timeout_seconds) as deadline:
+                async with in_order:
+                    if (scope, request.request_id) in self._recalled:
+                        # Taken back before she began: no reply to post, nothing stored.
+                        log.info("a message recalled before it was answered is not answered")
+                        return Reply(text="", scope=scope, status="recalled")
+                    return await self._answer(scope, request, text, deadline)
         except (TimeoutError, Overloaded) as exc:
             # A TimeoutError's text is empty (the object itself is truthy): say what it was.
             why = str(exc) or f"no answer within {self.settings.worker.request_timeout_seconds:g} s"
@@ -380,8 +387,11 @@ class ChatService:
             log.exception("chat failed for %s", scope or "an anonymous client")
             return Reply(text=self.lines.error, scope=scope, status="error")
 
-    async def _answer(self, scope: str, request: ChatRequest, text: str) -> Reply:
-        """One message answered: its conversation, fitted and generated, then remembered."""
+    async def _answer(
+        self, scope: str, request: ChatRequest, text: str, deadline: asyncio.Timeout
+    ) -> Reply:
+        """One message answered: its conversation, fitted and generated, then remembered.
+        The `deadline` covers the answer, not the memory write after it (see below)."""
         # Cut on arrival (protocol.MAX_DISPLAY_NAME_CHARS): written into her reply wherever
         # she says {{user}}, a 1 MB name made a 75 MB reply.
         name = request.display_name or self.user_name
@@ -396,6 +406,16 @@ class ChatService:
             request, text, so_far, room, window, name, limits
         )
         if scope:
+            # What she remembers must be what the user was told. The deadline passing
+            # during the write answered "busy" while the exchange was stored anyway (the
+            # write is shielded), so her next prompt held a reply nobody saw. The reply is
+            # made: the write (a group commit, milliseconds; at worst the database's
+            # busy timeout, within the relay's margin past the deadline) is let finish
+            # and the reply given, rather than thrown away. Past the deadline already (a
+            # cancellation swallowed on the way): "busy", nothing stored.
+            if deadline.expired():
+                raise TimeoutError
+            deadline.reschedule(None)
             await self._remember_exchange(scope, request, fitted.text, generation, so_far)
             self._ask_for_summary(scope, request, fitted, so_far)
         return Reply(
@@ -412,12 +432,14 @@ class ChatService:
         """The turns before this message: the client's own context, or stored memory."""
         if request.context is not None:  # the client keeps the conversation
             return SoFar(earlier=[Turn(t.role, t.content) for t in request.context])
-        summary, stored, window_full = await self._remembered(scope)
+        found, window_full = await self._remembered(scope)
+        stored, summary = found.messages, found.summary
         return SoFar(
             earlier=stored,
             recalled=Recalled(summary.text, self.summary_heading) if summary is not None else None,
             window_full=window_full,
             newest_read=stored[-1].id if stored else summary.covers_up_to if summary else None,
+            reset_mark=found.reset_mark,
             history_cap=self.settings.memory.max_history_tokens,
         )
 
@@ -469,55 +491,34 @@ class ChatService:
                 )
         return fitted, generation, retries
 
-    @contextlib.asynccontextmanager
-    async def _being_answered(self, scope: str, request_id: str) -> AsyncIterator[None]:
-        """While a platform message is answered, a recall of it is noted (`forget_message`)."""
-        key = (scope, request_id)
-        if not (scope and request_id):
-            yield
-            return
-        self._answering[key] += 1
-        try:
-            yield
-        finally:
-            self._answering[key] -= 1
-            if not self._answering[key]:
-                del self._answering[key]
-                self._recalled.discard(key)
-
     async def _remember_exchange(
         self, scope: str, request: ChatRequest, said: str, generation: Generation, so_far: SoFar
     ) -> None:
         """The message and her reply stored together, whatever happens to the caller."""
-        # Shielded: a timeout landing here must not cancel the write. The exchange
-        # was answered; it is stored whole (in the next group commit) even if this
-        # caller gives up waiting.
+        # Shielded: the deadline no longer runs here (`_answer`), but a caller cancelled
+        # otherwise (a bot shutting down) must not cut the write short: the exchange is
+        # stored whole (in the next group commit) or not at all.
         await asyncio.shield(self._store_exchange(scope, request, said, generation, so_far))
 
     async def _store_exchange(
         self, scope: str, request: ChatRequest, said: str, generation: Generation, so_far: SoFar
     ) -> None:
-        # Noted on its own: a timeout ends the answer, not this write.
-        async with self._being_answered(scope, request.request_id):
-            await self.memory.append_many(
-                scope,
-                [
-                    ("user", request.user_id, request.display_name, said, ""),
-                    (
-                        "assistant",
-                        "",
-                        self.persona.name,
-                        generation.text,
-                        generation.adapter_version,
-                    ),
-                ],
-                request.request_id,
-                so_far.newest_read,  # a reset meanwhile: not stored in the next context
-            )
-            # Its message was recalled while she answered it (or while this was written):
-            # archived now, as the recall would have done had the exchange been stored.
-            if (scope, request.request_id) in self._recalled:
-                await self.memory.archive_request(scope, request.request_id)
+        await self.memory.append_many(
+            scope,
+            [
+                ("user", request.user_id, request.display_name, said, ""),
+                ("assistant", "", self.persona.name, generation.text, generation.adapter_version),
+            ],
+            request.request_id,
+            # A reset meanwhile: not stored in the next context (nor in the first, when
+            # nothing was stored before it).
+            so_far.newest_read,
+            so_far.reset_mark,
+        )
+        # Its message was recalled while she answered it (or while this was written):
+        # archived now, as the recall would have done had the exchange been stored.
+        if request.request_id and (scope, request.request_id) in self._recalled:
+            await self.memory.archive_request(scope, request.request_id)
 
     def _ask_for_summary(
         self, scope: str, request: ChatRequest, fitted: FittedPrompt, so_far: SoFar
@@ -542,19 +543,20 @@ class ChatService:
             return []
         return await self.memory.history(scope, self.settings.memory.max_history_messages)
 
-    async def _remembered(self, scope: str) -> tuple[Summary | None, list[Message], bool]:
-        """The scope's summary, the live messages it does not cover, and whether the
-        read stopped at `max_history_messages` with none of them covered (older ones may
-        be neither shown nor summarized yet)."""
-        if not scope or self.summarizer is None:
-            return None, await self._stored_context(scope), False
-        found, summary = await self.memory.history_and_summary(
-            scope, self.settings.memory.max_history_messages
-        )
-        covered = summary.covers_up_to if summary else 0
-        after = [m for m in found if m.id > covered]
-        capped = len(found) >= self.settings.memory.max_history_messages - 1
-        return summary, after, capped and len(after) == len(found)
+    async def _remembered(self, scope: str) -> tuple[Conversation, bool]:
+        """The scope's summary and the live messages it does not cover (with the reset
+        mark of that read), and whether the read stopped at `max_history_messages` with
+        none of them covered (older ones may be neither shown nor summarized yet)."""
+        if not scope:
+            return Conversation([], None), False
+        limit = self.settings.memory.max_history_messages
+        found = await self.memory.conversation(scope, limit, self.summarizer is not None)
+        if self.summarizer is None:
+            return found, False
+        covered = found.summary.covers_up_to if found.summary else 0
+        after = [m for m in found.messages if m.id > covered]
+        capped = len(found.messages) >= limit - 1
+        return replace(found, messages=after), capped and len(after) == len(found.messages)
 
     async def _generate_in_character(
         self, messages: ChatMessages, user_name: str, limits: RowLimits
@@ -605,7 +607,8 @@ class ChatService:
 
     async def remembered(self, scope: ScopeRef) -> Remembered:
         """The summary and the turns after it that the model still sees."""
-        summary, turns, _ = await self._remembered(self._ref_key(scope))
+        found, _ = await self._remembered(self._ref_key(scope))
+        summary, turns = found.summary, found.messages
         return Remembered(
             summary=summary.text if summary else "",
             summary_adapter_version=summary.adapter_version if summary else "",
@@ -675,8 +678,11 @@ class ChatService:
         count = 0
         if ref.user_id:
             scope = self._scope_of(ref)
-            if (scope, ref.request_id) in self._answering:  # its exchange is not stored yet
-                self._recalled.add((scope, ref.request_id))
+            if ref.request_id:  # its exchange may not be stored yet, or asked for yet
+                self._recalled[(scope, ref.request_id)] = None
+                self._recalled.move_to_end((scope, ref.request_id))
+                while len(self._recalled) > FORGOTTEN_KEPT:
+                    self._recalled.popitem(last=False)
             count = await self.memory.archive_request(scope, ref.request_id)
         if ref.channel_id:
             room = channel_prefix(ref.platform, ref.channel_id, ref.guild_id)

@@ -361,6 +361,8 @@ async def answer(
         text = error_reply
     else:
         text = reply.text
+        if reply.status == "recalled":
+            return []  # deleted before she began: nothing to reply to
         if reply.status in QUIET_STATUSES and not limits.notices.should_tell(request.user_id):
             with suppress(discord.HTTPException):
                 await message.add_reaction(QUIET_REACTION)
@@ -490,8 +492,10 @@ class AtriClient(discord.Client):
         if before is not None and is_mentioned(before, self.user.id):
             return
         self._remember(message.id)
-        # Heard before, now for her: the exchange holds it, its old room line goes.
-        await self._forget(message.id, message.channel.id, message.guild.id, message)
+        # Heard before, now for her: the exchange holds it, its old room line goes. The
+        # line alone (no author named): a recall of the message itself would keep her
+        # from answering it.
+        await self._forget(message.id, message.channel.id, message.guild.id, None)
         await self._answer(message)
 
     async def _reword(self, message: discord.Message, before: discord.Message | None) -> None:

@@ -399,6 +399,8 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
         text = config.atri_error_reply
     else:
         text = reply.text
+        if reply.status == "recalled":
+            return  # recalled before she began: nothing to reply to
         if reply.status in QUIET_STATUSES and not busy_notices.should_tell(str(event.user_id)):
             return  # told once this window already
         if reply.status == "ok":

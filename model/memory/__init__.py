@@ -29,7 +29,7 @@ from model.memory.export_format import (
     ScopeExport,
     parse_export,
 )
-from model.memory.records import LATEST_TIME, Message, Summary, as_time
+from model.memory.records import LATEST_TIME, Conversation, Message, Summary, as_time
 from model.memory.schema import MIGRATIONS, SCHEMA_VERSION
 from model.memory.scopes import channel_prefix, parse_scope, scope_key
 from model.memory.store import Memory, said_order
@@ -40,6 +40,7 @@ __all__ = [
     "LATEST_TIME",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "Conversation",
     "ExportError",
     "ExportedMessage",
     "ExportedRoomLine",

@@ -1,4 +1,5 @@
-"""What the store hands out (`Message`, `Summary`) and how a stored row becomes one.
+"""What the store hands out (`Message`, `Summary`, `Conversation`) and how a stored row
+becomes one.
 
 A row may have been written by another program (SQLite keeps each value's own type), so
 reading one never fails: text fields become text, a time that is not one becomes 0.
@@ -42,6 +43,17 @@ class Message:
     adapter_version: str
     archived: bool
     request_id: str = ""  # the platform message it answers or is ("" for console, /v1)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A scope's live context as one read of the database found it."""
+
+    messages: list[Message]  # oldest first, as `Memory.history` gives them
+    summary: Summary | None  # its live summary, when asked for
+    # The newest reset recorded in the database then: a reply made from this is not
+    # stored once its scope is reset after it (`Memory.append_many`).
+    reset_mark: int = 0
 
 
 def live_context(newest_first: list[aiosqlite.Row]) -> list[Message]:

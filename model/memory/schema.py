@@ -4,12 +4,12 @@
 has), so a database written by an older ATRI is upgraded in place.
 """
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # Each entry upgrades the schema from version i to i+1. Version 1 had no adapter
 # column, version 2 no room lines, version 3 no request ids, version 4 no summaries,
 # version 5 no platform time on room lines, version 6 no first ids, version 7 no message ids
-# on room lines; databases written then are migrated in place.
+# on room lines, version 8 no reset records; databases written then are migrated in place.
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE IF NOT EXISTS messages (
@@ -78,5 +78,20 @@ MIGRATIONS: list[str] = [
     # lines, which `room_lines_room` finds.
     """
     ALTER TABLE room_lines ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
+    """,
+    # The latest reset (or purge) of each scope, or of every scope starting with `scope`
+    # (`prefix` = 1: a channel's), under an id above every one used before: a reply being
+    # written is not stored once its scope was reset after its memory was read, also
+    # when nothing was stored yet (a first reply), which no archived message can tell,
+    # and when the reset came from another process (`atri memory reset`). `at`: when, so
+    # records older than any reply can be are deleted. Not exported: it names no message.
+    """
+    CREATE TABLE IF NOT EXISTS resets (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        scope TEXT NOT NULL,
+        prefix INTEGER NOT NULL DEFAULT 0,
+        at REAL NOT NULL,
+        UNIQUE (scope, prefix)
+    );
     """,
 ]

@@ -37,6 +37,7 @@ from model.memory.export_format import (
     ScopeExport,
 )
 from model.memory.records import (
+    Conversation,
     Message,
     Summary,
     as_text,
@@ -68,6 +69,16 @@ _SUMMARY_PART = (
     " archived, adapter_version, id FROM summaries WHERE scope = ? AND archived = 0"
     " ORDER BY covers_up_to DESC, id DESC LIMIT 1)"
 )
+# The newest reset recorded (`Conversation.reset_mark`), in the shape of a message row
+# told apart by its role, read in the same statement as the messages: one snapshot.
+_RESETS_ROLE = "resets"
+_RESETS_PART = (
+    f"SELECT * FROM (SELECT COALESCE(MAX(id), 0), '', '{_RESETS_ROLE}', '', '', '', 0, 0, '', ''"
+    " FROM resets)"
+)
+# A reset record older than this is deleted (at the next reset or purge): far longer than
+# any reply is written after its memory was read.
+RESET_RECORD_SECONDS = 24 * 3600.0
 
 
 class Memory:
@@ -187,6 +198,7 @@ class Memory:
         rows: Sequence[tuple[str, str, str, str, str]],
         request_id: str = "",
         while_live: int | None = None,
+        reset_mark: int | None = None,
     ) -> None:
         """Store (role, user_id, display_name, content, adapter_version) rows, all answering
         the platform message `request_id`; returns once they are committed. Concurrent
@@ -197,10 +209,13 @@ class Memory:
         exchange recalled meanwhile leaves the others live). A message an import moved
         to a new id (`said_order`) still counts by the id it had (`first_id`): the import
         ended nothing. Messages an import adds get ids above every one used before, so
-        after a reset they never count, however long before the reply they were said."""
+        after a reset they never count, however long before the reply they were said.
+        With `reset_mark` (`Conversation.reset_mark` of the read the reply was made from),
+        nothing is stored once the scope was reset or purged since (its record in `resets`
+        is newer): this holds also when nothing was live to check (a first reply)."""
         now = time.time()
         await self._writes.submit(
-            [(scope, *row[:4], now, row[4], request_id, while_live) for row in rows]
+            [(scope, *row[:4], now, row[4], request_id, while_live, reset_mark) for row in rows]
         )
 
     async def _insert_groups(self, groups: list[list[tuple[Any, ...]]]) -> list[Any]:
@@ -216,8 +231,10 @@ class Memory:
             await self._db.executemany(
                 "INSERT INTO messages (scope, role, user_id, display_name, content,"
                 " created_at, adapter_version, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
-                " WHERE ?9 IS NULL OR EXISTS (SELECT 1 FROM messages WHERE scope = ?1"
-                " AND archived = 0 AND (id <= ?9 OR first_id <= ?9))",
+                " WHERE (?9 IS NULL OR EXISTS (SELECT 1 FROM messages WHERE scope = ?1"
+                " AND archived = 0 AND (id <= ?9 OR first_id <= ?9)))"
+                " AND (?10 IS NULL OR NOT EXISTS (SELECT 1 FROM resets WHERE id > ?10"
+                " AND (scope = ?1 OR (prefix = 1 AND substr(?1, 1, length(scope)) = scope))))",
                 params,
             )
             await self._db.commit()
@@ -228,10 +245,10 @@ class Memory:
         return None
 
     async def _read_groups(self, requests: list[tuple[str, int, bool]]) -> list[Any]:
-        """The newest live rows of several scopes, and the live summary of those that
-        ask for it, in one query: each part walks its scope's index and stops at its
-        limit. One statement reads one snapshot, so a summary is never newer than the
-        messages read beside it."""
+        """The newest live rows of several scopes, the live summary of those that ask for
+        it and the newest reset recorded, in one query: each part walks its scope's index
+        and stops at its limit. One statement reads one snapshot, so a summary is never
+        newer than the messages read beside it, nor a reset missed between them."""
         limits: dict[str, int] = {}
         summarized: set[str] = set()
         for scope, limit, with_summary in requests:  # a scope asked for twice is read once
@@ -239,14 +256,18 @@ class Memory:
             if with_summary:
                 summarized.add(scope)
         parts = [_MESSAGES_PART] * len(limits) + [_SUMMARY_PART] * len(summarized)
+        parts.append(_RESETS_PART)
         found = await self._db.execute_fetchall(
             " UNION ALL ".join(parts),
             [v for item in limits.items() for v in item] + list(summarized),
         )
         by_scope: dict[str, list[aiosqlite.Row]] = {scope: [] for scope in limits}
         summaries: dict[str, Summary] = {}
+        reset_mark = 0
         for row in found:
-            if row["role"] == _SUMMARY_ROLE:
+            if row["role"] == _RESETS_ROLE:
+                reset_mark = int(row["id"])
+            elif row["role"] == _SUMMARY_ROLE:
                 as_summary = dict(zip(row.keys(), row, strict=True))
                 as_summary.update(id=row["request_id"], text=row["content"], covers_up_to=row["id"])
                 summaries[row["scope"]] = to_summary(as_summary)
@@ -254,23 +275,37 @@ class Memory:
                 by_scope[row["scope"]].append(row)
         for rows in by_scope.values():  # SQL leaves the order of a union's rows open
             rows.sort(key=lambda row: row["id"], reverse=True)
-        return [(by_scope[scope][:limit], summaries.get(scope)) for scope, limit, _ in requests]
+        return [
+            Conversation(
+                live_context(by_scope[scope][:limit]),
+                summaries.get(scope) if with_summary else None,
+                reset_mark,
+            )
+            for scope, limit, with_summary in requests
+        ]
 
     async def history(self, scope: str, max_messages: int = 200) -> list[Message]:
         """The live context, oldest first: the newest `max_messages` messages, less a
         reply at the start whose question fell outside that window (the model never
         sees an answer without its question). Fitting it into the model's context
         window is `character.prompt.fit_prompt`'s job."""
-        rows, _ = await self._reads.submit((scope, max_messages, False))
-        return live_context(rows)
+        return (await self.conversation(scope, max_messages, with_summary=False)).messages
 
     async def history_and_summary(
         self, scope: str, max_messages: int = 200
     ) -> tuple[list[Message], Summary | None]:
         """`history` and `summary` of the scope from one read, so they agree: a summary
         written meanwhile cannot cover messages the history was read without."""
-        rows, summary = await self._reads.submit((scope, max_messages, True))
-        return live_context(rows), summary
+        found = await self.conversation(scope, max_messages)
+        return found.messages, found.summary
+
+    async def conversation(
+        self, scope: str, max_messages: int = 200, with_summary: bool = True
+    ) -> Conversation:
+        """`history_and_summary` (the summary only `with_summary`) and the reset mark a
+        reply made from them stores its exchange with (`append_many`), from one read."""
+        found: Conversation = await self._reads.submit((scope, max_messages, with_summary))
+        return found
 
     async def all_messages(self, scope: str, include_archived: bool = True) -> list[Message]:
         query = "SELECT * FROM messages WHERE scope = ?"
@@ -349,15 +384,27 @@ class Memory:
 
     async def reset(self, scope: str) -> int:
         """End the scope's context: its messages and summary are archived and hidden from
-        the model."""
+        the model, and a reply being written from it is not stored (`_record_reset`)."""
         cur = await self._db.execute(
             "UPDATE messages SET archived = 1 WHERE scope = ? AND archived = 0", (scope,)
         )
         await self._db.execute(
             "UPDATE summaries SET archived = 1 WHERE scope = ? AND archived = 0", (scope,)
         )
+        await self._record_reset(scope)
         await self._db.commit()
         return cur.rowcount
+
+    async def _record_reset(self, scope: str, prefix: bool = False) -> None:
+        """A reset of `scope` (of every scope starting with it, `prefix`) in `resets`,
+        newer than any before it, so a reply being written from before it is not stored
+        (`append_many`). Part of the caller's transaction; old records go meanwhile."""
+        now = time.time()
+        await self._db.execute("DELETE FROM resets WHERE at < ?", (now - RESET_RECORD_SECONDS,))
+        await self._db.execute(
+            "INSERT OR REPLACE INTO resets (scope, prefix, at) VALUES (?, ?, ?)",
+            (scope, int(prefix), now),
+        )
 
     async def cut_reply(self, scope: str, request_id: str, sent: str) -> int:
         """Her live reply to `request_id` only reached the platform as `sent`: it is
@@ -409,15 +456,18 @@ class Memory:
             "UPDATE summaries SET archived = 1 WHERE substr(scope, 1, ?) = ? AND archived = 0",
             (len(prefix), prefix),
         )
+        await self._record_reset(prefix, prefix=True)
         await self._db.commit()
         return cur.rowcount
 
     async def purge(self, scope: str) -> int:
         """Delete everything stored for the scope, archived context included. A user's
         scope takes that user's room lines in every channel along; a channel's scope,
-        the channel's room lines."""
+        the channel's room lines. Its key stays in `resets` (no text) for at most
+        RESET_RECORD_SECONDS, so a reply being written does not store it again."""
         cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (scope,))
         await self._db.execute("DELETE FROM summaries WHERE scope = ?", (scope,))
+        await self._record_reset(scope)
         await self._db.commit()
         count = cur.rowcount
         platform, user_id, room = parse_scope(scope)

@@ -485,7 +485,7 @@ async def test_schema_5_room_lines_keep_their_order_through_the_migration(tmp_pa
     con.commit()
     con.close()
     async with await Memory.open(path) as memory:
-        assert await memory.schema_version() == SCHEMA_VERSION == 8
+        assert await memory.schema_version() == SCHEMA_VERSION == 9
         await memory.room.add("qq:chan:g1", "qq", "3", "", "第五句", RoomBounds(), now - 1)
         await memory.room.add("qq:chan:g1", "qq", "3", "", "第四句", RoomBounds(), now - 5)
         lines = await memory.room.all_lines("qq:chan:g1")
@@ -543,7 +543,7 @@ async def test_schema_7_room_lines_are_kept_and_lines_since_are_found_by_their_m
     con.close()
     room = "qq:chan:g1"
     async with await Memory.open(path) as memory:
-        assert await memory.schema_version() == SCHEMA_VERSION == 8
+        assert await memory.schema_version() == SCHEMA_VERSION == 9
         await memory.room.add(
             room, "qq", "1", "", "我的电话是 13800000000", RoomBounds(), now - 10, "qq-7"
         )
@@ -845,3 +845,71 @@ async def test_a_summary_written_from_an_older_window_leaves_an_imported_later_o
         assert [(s.text, s.archived) for s in await worker.all_summaries("s")] == [
             ("- a, c, d", False)
         ]
+
+
+EXCHANGE = [("user", "1", "", "my secret is 1234", ""), ("assistant", "", "", "noted", "")]
+
+
+async def test_an_exchange_is_not_stored_once_its_scope_was_reset_after_its_read(
+    tmp_path: Path,
+) -> None:
+    """With nothing stored in a scope, no archived message tells a reply that a reset
+    ended its context: the database records each reset, and a reply read before a
+    reset of its scope (its own, or its channel's) is not stored."""
+    path = tmp_path / "m.sqlite3"
+    mine, neighbour = "qq:chan:g1:user:1", "qq:chan:g2:user:1"
+    async with await Memory.open(path) as memory:
+        for ended_by in ("reset", "channel reset", "purge", "atri memory reset"):
+            read, other = await memory.conversation(mine), await memory.conversation(neighbour)
+            assert (read.messages, read.summary) == ([], None)
+            if ended_by == "reset":
+                await memory.reset(mine)
+            elif ended_by == "channel reset":
+                await memory.reset_prefix("qq:chan:g1:")
+            elif ended_by == "purge":
+                await memory.purge(mine)
+            else:  # from another process on the same file
+                async with await Memory.open(path) as cli:
+                    await cli.reset(mine)
+            await memory.append_many(mine, EXCHANGE, "m1", None, read.reset_mark)
+            assert await memory.all_messages(mine) == [], ended_by
+            # Another scope's reset ends nothing here.
+            await memory.append_many(neighbour, EXCHANGE, "m2", None, other.reset_mark)
+            assert len(await memory.all_messages(neighbour, include_archived=False)) == 2
+            await memory.purge(neighbour)
+        # Read after the reset: stored.
+        after = await memory.conversation(mine)
+        assert after.reset_mark > read.reset_mark
+        await memory.append_many(mine, EXCHANGE, "m3", None, after.reset_mark)
+        assert [m.content for m in await memory.history(mine)] == ["my secret is 1234", "noted"]
+
+
+async def test_reset_records_older_than_any_reply_go_at_the_next_reset(tmp_path: Path) -> None:
+    """A purge keeps the scope's key in a reset record (no text); not for good."""
+    async with await Memory.open(tmp_path / "m.sqlite3") as memory:
+        await memory.purge("qq:user:1")
+        await memory._db.execute("UPDATE resets SET at = at - 2 * 24 * 3600")
+        await memory.reset("qq:user:2")
+        rows = await memory._db.execute_fetchall("SELECT scope FROM resets")
+        assert [r[0] for r in rows] == ["qq:user:2"]
+
+
+async def test_a_schema_8_file_gains_reset_records(tmp_path: Path) -> None:
+    path = tmp_path / "v8.sqlite3"
+    con = sqlite3.connect(path)
+    for step in MIGRATIONS[:8]:
+        con.executescript(step)
+    con.execute("PRAGMA user_version = 8")
+    con.execute(
+        "INSERT INTO messages (scope, role, user_id, content, created_at, request_id)"
+        " VALUES ('qq:user:1', 'user', '1', '你好', 1, 'qq-7')"
+    )
+    con.commit()
+    con.close()
+    async with await Memory.open(path) as memory:
+        assert await memory.schema_version() == SCHEMA_VERSION == 9
+        read = await memory.conversation("qq:user:1")
+        assert [m.content for m in read.messages] == ["你好"] and read.reset_mark == 0
+        await memory.reset("qq:user:1")
+        await memory.append_many("qq:user:1", EXCHANGE, "m1", None, read.reset_mark)
+        assert [m.content for m in await memory.all_messages("qq:user:1")] == ["你好"]

@@ -397,6 +397,37 @@ async def test_a_reply_being_written_when_its_context_ends_is_not_stored_in_the_
         assert [m.content for m in history] == ["hello", hello.text]
 
 
+@pytest.mark.parametrize("ended_by", ["reset", "purge", "channel reset", "atri memory reset"])
+async def test_a_first_reply_being_written_when_its_conversation_is_reset_is_not_stored(
+    echo_settings: Settings, ended_by: str
+) -> None:
+    """Nothing was stored yet, so no archived message could tell the reply that its
+    context had ended: a reset during the first reply of a conversation (from a bot, an
+    admin's channel reset or `atri memory` in another process) was undone by it."""
+    echo_settings.memory.scope = "user_in_channel"
+    engine = GatedEcho()
+    async with await ChatService.open(echo_settings, engine=engine) as service:
+        asking = asyncio.create_task(service.chat(req("my secret is 1234", channel="c1")))
+        await asyncio.wait_for(engine.started.wait(), 5)
+        ref = ScopeRef(platform="test", user_id="u1", channel_id="c1")
+        if ended_by == "reset":
+            await service.reset(ref)
+        elif ended_by == "purge":
+            await service.purge(ref)
+        elif ended_by == "channel reset":
+            await service.reset(ScopeRef(platform="test", channel_id="c1"))
+        else:
+            async with await Memory.open(echo_settings.path(echo_settings.memory.path)) as cli:
+                await cli.reset(service.scope_for("test", "u1", "c1"))
+        engine.gate.set()
+        reply = await asyncio.wait_for(asking, 5)
+        assert reply.status == "ok"  # she still answers the message
+        assert await service.memory.all_messages(reply.scope) == []
+        hello = await service.chat(req("hello", channel="c1"))
+        history = await service.memory.history(reply.scope)
+        assert [m.content for m in history] == ["hello", hello.text]
+
+
 async def test_a_reply_being_written_when_an_earlier_exchange_is_recalled_is_stored(
     echo_settings: Settings,
 ) -> None:
@@ -449,10 +480,68 @@ async def test_a_message_recalled_while_it_is_answered_is_not_remembered(
         assert reply.status == "ok"
         history = await service.memory.history(reply.scope)
         assert [m.content for m in history][::2] == ["one"]
-        # Archived, as a recall of a stored exchange leaves it; nothing kept in waiting.
+        # Archived, as a recall of a stored exchange leaves it.
         stored = await service.memory.all_messages(reply.scope)
         assert [m.archived for m in stored if m.request_id == "m2"] == [True, True]
-        assert not service._answering and not service._recalled
+
+
+@pytest.mark.parametrize("recalled", ["before it arrives", "while it waits its turn"])
+async def test_a_message_recalled_before_she_answers_it_is_not_answered(
+    echo_settings: Settings, recalled: str
+) -> None:
+    """Each platform event has its own task, so a recall can reach the worker before the
+    message it takes back, or while that message waits for the same person's earlier
+    one: it found no exchange to archive, and the message was then answered and stored."""
+    engine = GatedEcho()
+    engine.gate.set()
+    async with await ChatService.open(echo_settings, engine=engine) as service:
+        await service.chat(req("one"))
+        ref = MessageRef(platform="test", user_id="u1", request_id="m2")
+        said = req("my password is hunter2").model_copy(update={"request_id": "m2"})
+        if recalled == "before it arrives":
+            assert await service.forget_message(ref) == 0
+            reply = await service.chat(said)
+        else:
+            engine.gate.clear()
+            engine.started.clear()
+            earlier = asyncio.create_task(service.chat(req("two")))
+            await asyncio.wait_for(engine.started.wait(), 5)
+            asking = asyncio.create_task(service.chat(said))
+            await asyncio.sleep(0.05)  # waiting for "two" to be answered
+            assert await service.forget_message(ref) == 0
+            engine.gate.set()
+            assert (await asyncio.wait_for(earlier, 5)).status == "ok"
+            reply = await asyncio.wait_for(asking, 5)
+        assert (reply.status, reply.text) == ("recalled", "")  # the bots post nothing
+        stored = [m.content for m in await service.memory.all_messages(reply.scope)]
+        assert "my password is hunter2" not in stored
+        assert (await service.chat(req("three"))).status == "ok"  # only that message
+
+
+async def test_a_deadline_passing_while_the_exchange_is_written_still_gives_the_reply(
+    echo_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deadline passed during the (shielded) write: the user was told "busy" while
+    the exchange was stored anyway, and her next prompt held a reply nobody saw. What
+    she remembers is what the user was told: the write ends and the reply is given."""
+    echo_settings.worker.request_timeout_seconds = 0.3
+    async with await ChatService.open(echo_settings) as service:
+        insert = service.memory._insert
+
+        async def slow_disk(params: list[tuple[Any, ...]]) -> Exception | None:
+            await asyncio.sleep(0.6)  # past the deadline
+            return await insert(params)
+
+        monkeypatch.setattr(service.memory, "_insert", slow_disk)
+        reply = await service.chat(req("remember this"))
+        assert reply.status == "ok" and reply.text == EchoEngine.prefix + "remember this"
+        history = await service.memory.history(reply.scope)
+        assert [m.content for m in history] == ["remember this", reply.text]
+        # The deadline still holds up to the write: nothing answered, nothing stored.
+        await service.batcher.stop()
+        busy = await service.chat(req("anyone there?"))
+        assert busy.status == "busy"
+        assert len(await service.memory.all_messages(reply.scope)) == 2
 
 
 async def import_older_exchange(settings: Settings, scope: str) -> None:

@@ -15,6 +15,7 @@ from bot.discord.text import MESSAGE_LIMIT
 from bot.limits import MAX_INPUT_CHARS
 from bot.lines import use_card
 from model.character.persona import load_persona
+from model.engines.echo import EchoEngine
 from model.protocol import ChatRequest, ReloadResult, Reply, ScopeRef, WorkerStatus
 from model.service import ChatService
 from tests.bot.discord.conftest import running_client
@@ -164,6 +165,52 @@ async def test_a_deleted_message_is_archived_with_her_reply(
     assert [m.content for m in history] == ["留着", ECHO + "留着"]
     archived = [m.content for m in await echo_service.memory.all_messages(scope) if m.archived]
     assert archived == ["删掉", ECHO + "删掉"]
+
+
+class HeldEcho(EchoEngine):
+    """Echo that holds each batch until `gate` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.started = asyncio.Event()
+
+    async def generate(self, batch, gen, limits=None):  # type: ignore[no-untyped-def]
+        self.started.set()
+        await self.gate.wait()
+        return await super().generate(batch, gen, limits)
+
+
+async def test_a_message_deleted_before_she_answers_it_gets_no_reply(
+    fake_discord: FakeDiscord, discord_settings: Settings
+) -> None:
+    """Deleted while it waited for her answer to the member's earlier message: she
+    answered it all the same (a reply to a message gone) and remembered it."""
+    engine = HeldEcho()
+    scope = f"discord:user:{MEMBER_ID}"
+    async with (
+        await ChatService.open(discord_settings, engine=engine) as service,
+        running_client(fake_discord, service, discord_settings),
+    ):
+        await say(fake_discord, MEMBER_ID, "第一句")
+        await asyncio.wait_for(engine.started.wait(), 5)
+        deleted = await say(fake_discord, MEMBER_ID, "我的密码是 hunter2")
+        await fake_discord.dispatch(
+            "MESSAGE_DELETE",
+            {"id": deleted["id"], "channel_id": str(CHANNEL_ID), "guild_id": deleted["guild_id"]},
+        )
+        for _ in range(100):  # the delete reached the worker
+            if (scope, deleted["id"]) in service._recalled:
+                break
+            await asyncio.sleep(0.05)
+        engine.gate.set()
+        await say(fake_discord, MEMBER_ID, "对照")
+        await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID), count=2)
+        await asyncio.sleep(0.2)
+        texts = [c.body["content"] for c in fake_discord.calls_matching(is_message_to(CHANNEL_ID))]
+        assert texts == [ECHO + "第一句", ECHO + "对照"]
+        stored = [m.content for m in await service.memory.all_messages(scope)]
+        assert stored == ["第一句", ECHO + "第一句", "对照", ECHO + "对照"]
 
 
 async def test_a_forwarded_message_is_read_as_its_text(

@@ -175,6 +175,38 @@ async def test_a_recalled_message_is_archived_with_her_reply(served: tuple[str, 
             await asyncio.sleep(0.1)
 
 
+async def test_a_message_whose_recall_reaches_her_first_gets_no_reply(
+    served: tuple[str, Path],
+) -> None:
+    """Each event is handled on its own, so a recall can reach the worker before the
+    message it takes back: she answered it all the same and remembered it."""
+    url, database = served
+    async with connect(url, additional_headers=HEADERS) as ws:
+        event = group_message("亚托莉 我的密码是 hunter2")
+        notice = {
+            "time": int(time.time()),
+            "self_id": event["self_id"],
+            "post_type": "notice",
+            "notice_type": "group_recall",
+            "group_id": event["group_id"],
+            "user_id": USER_ID,
+            "operator_id": USER_ID,
+            "message_id": event["message_id"],
+        }
+        await ws.send(json.dumps(notice))
+        await asyncio.sleep(0.5)  # the recall is handled
+        await ws.send(json.dumps(event))
+        control = group_message("亚托莉 还在吗")
+        await asyncio.sleep(0.5)
+        await ws.send(json.dumps(control))
+        action = await next_action(ws)
+        await answer(ws, action, {"message_id": 6})
+        assert texts(action) == "亚托莉听到了：还在吗"  # the first reply she sends
+    with sqlite3.connect(database) as con:
+        said = [r[0] for r in con.execute("SELECT content FROM messages WHERE role = 'user'")]
+    assert "我的密码是 hunter2" not in said
+
+
 async def test_an_at_in_the_middle_addresses_her_and_other_ats_stay_as_names(
     served: tuple[str, Path],
 ) -> None:
