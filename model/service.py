@@ -706,6 +706,7 @@ class ChatService:
                 "prefix_cache_reused_tokens": stats.prefix_reused_tokens,
                 "rows_in_flight": self.batcher.rows_in_flight,
                 "joined_rows": stats.joined_rows,
+                "early_kv_frees": stats.early_unparks,
                 "tokens_per_second": round(self.metrics.throughput.rate(), 1),
                 "ooc_regenerations": self.ooc_regenerations,
                 "memory_scope": self.settings.memory.scope,

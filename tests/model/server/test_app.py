@@ -157,6 +157,7 @@ async def test_http_worker_is_a_faithful_worker(
         status = await remote.status()
         assert status.engine == "echo"
         assert status.details["generate_calls"] == 2
+        assert status.details["early_kv_frees"] == 0  # an engine that parks no KV cells
         assert await remote.reset(ScopeRef(platform="test", user_id="u1")) == 4
         assert await service.memory.history(reply.scope) == []
         assert await remote.purge(ScopeRef(platform="test", user_id="u1")) == 4
