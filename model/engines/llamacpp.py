@@ -341,14 +341,20 @@ class _Pass:
         write into the holes below its earlier tokens, and its scores (its greedy reply)
         would change with who left before it."""
         engine, ll = self.engine, self.engine._ll
-        ll.llama_memory_seq_cp(engine._mem, row.seq, engine.parking_seq, -1, -1)
+        # The slot's cells it copied are parked once, by the first row that leaves with
+        # them: llama.cpp adding a sequence to a cell that has it counts it twice in its
+        # position table (the parking sequence would then seem to hold cells it lost).
+        already = engine._parked_from.get(row.source, 0)
+        ll.llama_memory_seq_cp(
+            engine._mem, row.seq, engine.parking_seq, min(already, row.copied), -1
+        )
         ll.llama_memory_seq_rm(engine._mem, row.seq, -1, -1)
         self.rows.remove(row)
         engine._free_seqs.append(row.seq)
         engine._reserved -= row.cells
         engine._parked += row.fed - row.copied + len(row.new)
         if row.copied:
-            engine._parked_from.add(row.source)
+            engine._parked_from[row.source] = max(row.copied, already)
 
     def release(self) -> None:
         """Free the cells of rows that did not end (the pass failed)."""
@@ -516,7 +522,8 @@ class LlamaCppEngine:
         self._free_seqs = list(range(PREFIX_SLOTS, PREFIX_SLOTS + rows))
         self._reserved = 0  # KV cells the rows may take
         self._parked = 0  # KV cells of rows that left, freed when no row decodes
-        self._parked_from: set[int] = set()  # slots whose cells parked rows copied
+        # Prefix slots whose first cells parked rows copied: slot sequence -> how many.
+        self._parked_from: dict[int, int] = {}
         self._adapters: dict[str, Any] = {}
         self._ctx_adapter = ""  # the adapter applied to the context now
         self.active_adapter = ""
@@ -652,12 +659,13 @@ class LlamaCppEngine:
         """Drop the slot's tokens from `keep` on (all of them: the slot is free). Cells
         that parked rows copied from it stay theirs until unparked: counted as parked."""
         self._ll.llama_memory_seq_rm(self._mem, slot.seq, keep, -1)
-        if slot.seq in self._parked_from:
-            self._parked += len(slot.tokens) - keep
+        parked = self._parked_from.get(slot.seq, 0)
+        if parked > keep:
+            self._parked += parked - keep
+            self._parked_from[slot.seq] = keep  # its next cells there are no one else's
         slot.tokens = slot.tokens[:keep]
         if not keep:
             slot.adapter = ""
-            self._parked_from.discard(slot.seq)  # its next cells are no one else's
 
     def _slot_for(self, adapter: str, prefix: list[int]) -> _Slot | None:
         """The prefix slot of `adapter`, holding exactly `prefix` (only what differs

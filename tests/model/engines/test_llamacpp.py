@@ -495,3 +495,56 @@ async def test_a_new_version_goes_live_and_the_old_one_leaves_while_a_reply_deco
         await engine.activate("")
         for version in (old, new):
             await engine.unload_adapter(version.name)
+
+
+async def test_passes_of_every_kind_at_once_in_a_small_cache_all_end_and_free_their_cells(
+    trained_lora: Path, tmp_path: Path
+) -> None:
+    """Live replies, replies sampled otherwise (a summary's settings), a new version's
+    smoke reply, the switch and the old version's unload, all at once in a KV cache with
+    room for about two conversations: each request is answered (none fails for want of
+    cells the bookkeeping promised), and once all end every cell not in a prefix slot
+    is free again."""
+    settings = Settings(root=tmp_path)
+    small = LlamaCppEngine(
+        gguf_path(settings),
+        "builtin:smollm2-135m",
+        "",
+        context_window=256,
+        kv_tokens=400,
+        max_batch=4,
+    )
+    try:
+        versions = []
+        for name in ("20250101-000004", "20250101-000005"):
+            shutil.copytree(trained_lora, tmp_path / name)
+            gguf_file = ensure_gguf_adapter(tmp_path / name, small.adapter_facts())
+            await small._between_steps(small.load_adapter_sync, gguf_file, name)
+            versions.append(name)
+        await small.activate(versions[0])
+        summary_gen = GenerationSettings(max_new_tokens=20, do_sample=False, repetition_penalty=1.1)
+        sampled = GenerationSettings(max_new_tokens=30, do_sample=True, temperature=0.8)
+
+        async def reload() -> None:
+            await asyncio.sleep(0.2)
+            assert (await small.smoke_test(versions[1], chat("Who are you?"), 8)).strip()
+            await small.activate(versions[1])
+            await small.unload_adapter(versions[0])
+
+        asks = [
+            small.generate([chat(q) for q in QUESTIONS[: 1 + n % 3]], GREEDY if n % 2 else sampled)
+            for n in range(6)
+        ] + [small.generate([chat(q)], summary_gen) for q in QUESTIONS[:2]]
+        replies, _ = await asyncio.gather(asyncio.gather(*asks), reload())
+        assert all(r.new_tokens > 0 for batch in replies for r in batch)
+        assert versions[0] not in small._adapters
+        # A row's caller is answered before its pass ends on the engine thread.
+        await small._between_steps(lambda: None)
+        # Every row's reservation given back, its sequence free, its parked cells freed.
+        assert (small._reserved, small._parked, small._passes) == (0, 0, [])
+        assert len(small._free_seqs) == small.rows_per_pass + 2
+        # No cell keeps a sequence but the prefix slots' (llama.cpp's own position table).
+        for seq in [*small._free_seqs, small.parking_seq]:
+            assert small._ll.llama_memory_seq_pos_max(small._mem, seq) == -1
+    finally:
+        small._free()
