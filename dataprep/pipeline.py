@@ -415,11 +415,12 @@ def _roles_and_clean(
         if any(u.dropped is not None for u, _ in lines):
             lines = _usable(lines, counts)
         cleaned: list[tuple[Utterance, Role]] = []
-        for utterance, role in lines:
+        for line in lines:
+            utterance, role = line
             text = clean_text(utterance.text, to_simplified, not utterance.shown)
             if text:
                 utterance.text = text
-                cleaned.append((utterance, role))
+                cleaned.append(line)
             else:
                 empty[role] += 1
         yield cleaned
