@@ -398,34 +398,45 @@ def _roles_and_clean(
     """
     skip_narration = settings.narration != "stage"
     counts.narration_cleaned = not skip_narration
+    # The role whose lines go no further (None: every role's lines are cleaned).
+    skipped = Role.NARRATION if skip_narration else None
     roles = counts.role_of
-    heard = counts.heard
     empty = counts.empty_by_role
-    unusable = counts.unusable
-    narration = Role.NARRATION
     for batch in batches:
-        lines: list[tuple[Utterance, Role]] = []
-        append = lines.append
-        for utterance in batch:
-            who = utterance.speaker
-            heard[who] += 1
-            role = roles.get(who)
-            if role is None:
-                role = roles[who] = speakers.role(who)
-            if role is narration and skip_narration:
-                continue
-            if utterance.dropped is not None:
-                unusable[role, utterance.dropped] += 1
-                if utterance.dropped == UNRESOLVED_VARIABLE and role in _DIALOGUE_ROLES:
-                    counts.unresolved.update(set(renpy_format.variables_shown(utterance.text)))
-                continue
+        names = [u.speaker for u in batch]
+        counts.heard.update(names)
+        for name in counts.heard.keys() - roles.keys():  # the names new in this batch
+            roles[name] = speakers.role(name)
+        lines = [
+            (u, r)
+            for u, r in zip(batch, map(roles.__getitem__, names), strict=True)
+            if r is not skipped
+        ]
+        if any(u.dropped is not None for u, _ in lines):
+            lines = _usable(lines, counts)
+        cleaned: list[tuple[Utterance, Role]] = []
+        for line in lines:
+            utterance, role = line
             text = clean_text(utterance.text, to_simplified, not utterance.shown)
-            if not text:
+            if text:
+                utterance.text = text
+                cleaned.append(line)
+            else:
                 empty[role] += 1
-                continue
-            utterance.text = text
-            append((utterance, role))
-        yield lines
+        yield cleaned
+
+
+def _usable(lines: list[tuple[Utterance, Role]], counts: Counts) -> list[tuple[Utterance, Role]]:
+    """The lines their parser did not mark unusable; the others are counted by reason."""
+    usable = []
+    for utterance, role in lines:
+        if utterance.dropped is None:
+            usable.append((utterance, role))
+            continue
+        counts.unusable[role, utterance.dropped] += 1
+        if utterance.dropped == UNRESOLVED_VARIABLE and role in _DIALOGUE_ROLES:
+            counts.unresolved.update(set(renpy_format.variables_shown(utterance.text)))
+    return usable
 
 
 def _with_converted(names: list[str], convert: Callable[[str], str] | None) -> list[str]:
