@@ -16,9 +16,10 @@ code and interface text, never dialogue, and are skipped; but Python that says a
 `renpy.say(e, "text")` or a character called as a function, `e("text")`, is the say
 statement `e "text"` and read so: on a `$` line, or as a statement of a `python:` block
 in the story (not of an `init python:` block, which runs before the game starts, where
-no line can be shown, nor of a function's body, which runs where it is called). A say
+no line can be shown, nor of a function's body, which runs where it is called). A `$`
+line goes on over the lines below while a bracket in it is open, as Python reads it. A say
 whose text is not one string literal is a line of unknown text: dropped, and counted
-as COMPUTED_TEXT.
+as COMPUTED_TEXT; a `$` say call never closed is dropped as UNCLOSED_CALL.
 """
 
 from __future__ import annotations
@@ -203,6 +204,24 @@ _SAY_TRIPLE = re.compile(
 _MONOLOGUE = re.compile(r"rpy\s+monologue\s+(double|single|none)\s*$")
 _PARAGRAPH_BREAK = {"double": re.compile(r"\n[ \t]*\n"), "single": re.compile(r"\n")}
 _SPACES = re.compile(r"[ \t\n]+")
+# A `$` statement goes on over the lines below while a bracket in it is open (as Python
+# and Ren'Py's logical lines do), but over no more lines than this outside a triple-quoted
+# string: past it the bracket is never closed (a broken file), and the lines below are
+# read as the statements they are.
+_MAX_STATEMENT_LINES = 40
+# The drop reason of a line said by such a `$` call: what it says is never closed.
+UNCLOSED_CALL = "unclosed_call"
+# What opens or closes a bracket in a line of Python, or hides one: a string closed on the
+# line, a comment, the start of a triple-quoted string; a lone quote mark opens a string
+# that the line leaves open, which Python does not take.
+_PY_PIECE = re.compile(r'''"""|\'\'\'|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[#()\[\]{}"']''')
+_OPENING = frozenset("([{")
+_BRACKET = re.compile(r"[(\[{]")
+_CLOSING = frozenset(")]}")
+# The speaker of `renpy.say(who, …`, for a say call that is never closed.
+_SAY_CALL_WHO = re.compile(
+    rf"renpy\.say\(\s*(?:who\s*=\s*)?(?:(None)|([^\W\d][\w.]*)|({_STR}))\s*(?:,|$)"
+)
 _LINE_END_SPACES = re.compile(r"[ \t]*\n[ \t]*")
 _RUNS_OF_SPACES = re.compile(r"[ \t]+")
 
@@ -415,13 +434,14 @@ class _Said(NamedTuple):
     """What one statement says, as the say statement `who "…"` / `"Name" "…"` / `"…"`
     has it: `who` a character variable (None for narration or a literal name), `whostr`
     a literal name with its quotes, `said` (line number, the string as written without
-    its quotes) for each line shown. `computed`: Python gave no literal, and `said`
-    holds the expression that computes the text instead."""
+    its quotes) for each line shown. `unusable`: Python gave no literal, and `said`
+    holds the code instead, dropped for this reason (COMPUTED_TEXT: an expression that
+    computes the text; UNCLOSED_CALL: a call whose brackets are never closed)."""
 
     who: str | None
     whostr: str | None
     said: list[tuple[int, str]]
-    computed: bool = False
+    unusable: str | None = None
 
 
 def _callee(statement: str) -> str:
@@ -494,7 +514,7 @@ def _said_by(
     line = first_line + what.lineno - 1
     written = _literal(what, encoded)
     if written is None:
-        return _Said(who, whostr, [(line, _segment(what, encoded))], computed=True)
+        return _Said(who, whostr, [(line, _segment(what, encoded))], COMPUTED_TEXT)
     if written[0] * 3 == written[:3]:
         # A triple-quoted string is one line on screen: Python has no monologue mode.
         return _Said(who, whostr, _monologue(written, line, "none"))
@@ -618,6 +638,68 @@ def _whole_string(lines: list[str], number: int) -> tuple[str, int]:
     return line, number
 
 
+def _statement_end(lines: list[str], number: int, first: str) -> int | None:
+    """The last line (1-based) of the Python statement that line `number` begins with
+    `first` (its text after `$`): further down while a bracket opened in it, or a
+    triple-quoted string, is open; None when one is still open past the lines allowed
+    (_MAX_STATEMENT_LINES, _MAX_TRIPLE_LINES in a string) or at the end of the file, or a
+    line leaves a one-line string open: not a statement Python takes."""
+    depth = 0
+    triple: str | None = None  # the quotes of the triple-quoted string left open
+    text, last = first, number
+    bracket_lines = string_lines = 0
+    while True:
+        pos = 0
+        if triple is not None:
+            closed = _TRIPLE_CLOSE[triple].match(text)
+            pos = len(text) if closed is None else closed.end()
+            triple = None if closed is not None else triple
+        while triple is None and (piece := _PY_PIECE.search(text, pos)) is not None:
+            found, pos = piece.group(0), piece.end()
+            if found in _TRIPLE_CLOSE:
+                closed = _TRIPLE_CLOSE[found].match(text, pos)
+                if closed is None:
+                    triple = found
+                else:
+                    pos = closed.end()
+            elif found in _OPENING:
+                depth += 1
+            elif found in _CLOSING:
+                depth -= 1
+            elif found == "#":
+                break
+            elif len(found) == 1:
+                return None  # a quote mark the line never closes
+        if depth <= 0 and triple is None:
+            return last
+        if triple is not None:
+            string_lines += 1
+        else:
+            bracket_lines += 1
+        if last >= len(lines):
+            return None
+        if bracket_lines > _MAX_STATEMENT_LINES or string_lines > _MAX_TRIPLE_LINES:
+            return None
+        text = lines[last]
+        last += 1
+
+
+def _unclosed_say(first: str, number: int) -> _Said | None:
+    """What a `$` say call on line `number` whose brackets or string are never closed
+    says (`first`, the line after `$`): a line of the character called (of the speaker
+    `renpy.say` names, if it names one as written), its text unknown."""
+    who: str | None = None
+    whostr: str | None = None
+    if _callee(first) == _SAY_FUNCTION:
+        m = _SAY_CALL_WHO.match(first)
+        if m is None or (m.group(3) is not None and m.group(3)[0] * 3 == m.group(3)[:3]):
+            return None  # a speaker not written here, or as no say statement could
+        who, whostr = m.group(2), m.group(3)
+    else:
+        who = _callee(first)
+    return _Said(who, whostr, [(number, first)], UNCLOSED_CALL)
+
+
 def _triple_end(lines: list[str], number: int) -> int:
     """The last line of the statement on line `number` (1-based): further down when a
     triple-quoted string opened on it closes there, the line itself when none is left
@@ -723,11 +805,19 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             forked_from = None
         spoken: list[_Said]
         if line[0] == "$":
-            # With the lines its triple-quoted string runs over, if any.
-            statement = "\n".join([line[1:].lstrip(), *lines[number:joined_until]])
+            first = line[1:].lstrip()
+            # With the lines its open brackets or triple-quoted string run over, if any.
+            end = _statement_end(lines, number, first) if _BRACKET.search(first) else number
+            joined_until = max(joined_until, end or number)
+            statement = "\n".join([first, *lines[number:joined_until]])
             if _callee(statement) not in callers:
                 continue
-            spoken = _python_says(statement, number, callers) or []
+            if end is None:
+                # A say call left open: a line of its speaker, text unknown, counted.
+                unclosed = _unclosed_say(first, number)
+                spoken = [] if unclosed is None else [unclosed]
+            else:
+                spoken = _python_says(statement, number, callers) or []
         elif _CODE_BLOCK.match(line):
             block_indent = indent
             # Only a `python:` block of the story says anything: an `init python:` one runs
@@ -791,7 +881,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             spoken = [_Said(m.group("who"), m.group("whostr"), said)]
         if language != chosen and not every_language:
             continue
-        for who, whostr, said, computed in spoken:
+        for who, whostr, said, unusable in spoken:
             if who in _NOT_SPEAKERS:
                 continue
             if who == "extend":
@@ -801,7 +891,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
                     and previous.scene == scene
                     and previous.branch == branch
                 ):
-                    _extend(previous, said[0][1], names, computed)
+                    _extend(previous, said[0][1], names, unusable)
                     said = said[1:]
                 speaker = last_speaker
             elif whostr is not None:
@@ -813,9 +903,9 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             if who != "extend":
                 previous = None
             for at, written in said:
-                shown = None if computed else _shown(_unescape(written), names)
+                shown = None if unusable else _shown(_unescape(written), names)
                 if shown is None:
-                    dropped = COMPUTED_TEXT if computed else UNRESOLVED_VARIABLE
+                    dropped = unusable or UNRESOLVED_VARIABLE
                     previous = Utterance(
                         speaker, written, source, at, scene, dropped, branch, forked_from
                     )
@@ -829,17 +919,17 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     return out
 
 
-def _extend(line: Utterance, written: str, names: dict[str, str], computed: bool) -> None:
+def _extend(line: Utterance, written: str, names: dict[str, str], unusable: str | None) -> None:
     """Add an `extend` statement's string to the line it continues, as Ren'Py shows the
     two: one line, the strings joined as written (the author puts in any space); with
-    `computed`, `written` is Python that computes the string, so the line's text is
-    unknown."""
+    `unusable` (a drop reason), `written` is Python that gives no text to show, so the
+    line's text is unknown."""
     if line.dropped is not None:
         line.text += written  # still unusable; its variables are named from the text
         return
-    if computed:
+    if unusable:
         line.text = f"{line.text}{written}"
-        line.dropped = COMPUTED_TEXT
+        line.dropped = unusable
         return
     shown = _shown(_unescape(written), names, strip=False)
     if shown is None:
