@@ -9,7 +9,11 @@ line end instead, `rpy monologue none` not at all. In a translation file each
 line below it; comments are skipped, so the translated line is what we read.
 `ParseOptions.renpy_language` says which say statements are read: the original ones
 (outside translate blocks) or one language's translated ones, so that a game given with
-its `game/tl/` folder does not yield every line twice.
+its `game/tl/` folder does not yield every line twice. Python that says a line has no
+translate block: the original's runs in every language, and Ren'Py shows each string it
+says as that language's `translate <lang> strings:` block translates it (`old "…"` /
+`new "…"`, written out for the strings a game wraps in `_()`), or as written if none
+does; `[var!t]` shows a variable's value so translated (ParseOptions.renpy_strings).
 Labels (and the label part of a translation id) are scenes. Python lines and blocks
 (`$ …`, `python:`, `init python:`) and screen, style, transform and image blocks hold
 code and interface text, never dialogue, and are skipped; but Python that says a line,
@@ -64,6 +68,18 @@ _DIALOGUE_TRANSLATION = re.compile(
     re.M,
 )
 ORIGINAL = "original"
+# `translate <lang> strings:` and its body (group 3): `old "…"` / `new "…"` pairs, the
+# translation of a string the game shows (Ren'Py looks up every string it shows there,
+# such as one wrapped in `_()` or `__()` for the translators).
+_STRINGS_BLOCK = re.compile(
+    r"^([ \t]*)translate[ \t]+(?!None\b)(\w+)[ \t]+strings[ \t]*:[ \t]*(?:#.*)?\n"
+    r"((?:\1[ \t]+\S.*\n?|[ \t]*\n)*)",
+    re.M,
+)
+_OLD_NEW = re.compile(rf"^[ \t]*(old|new)[ \t]+({_STR})[ \t]*(?:#.*)?$", re.M)
+# `{#…}` in a string tells apart strings written alike; Ren'Py looks a string up with them
+# and, not finding it, without them.
+_DISAMBIGUATION = re.compile(r"\{#.*?\}")
 # A string open over more lines than this is a stray quote mark, not a long line.
 _MAX_STRING_LINES = 20
 _TRANSLATION_ID_HASH = re.compile(r"_[0-9a-f]{8}(?:_\d+)?$")
@@ -175,6 +191,9 @@ _FIRST_INDENT = re.compile(r"(?:[ \t]*\n)*([ \t]*)")
 _PYTHON_ASSIGNMENT = re.compile(
     r"^([ \t]+)([^\W\d][\w.]*)[ \t]*[-+*/%]?=(?!=)[ \t]*((?:.*[^ \t\n])?)[ \t]*$", re.M
 )
+# `!t` among the conversion flags after an interpolated variable (`[title!t]`,
+# `[title!tu:>10]`): its value is shown translated.
+_TRANSLATE_FLAG = re.compile(r"![^\]:]*t")
 _LITERAL = re.compile(rf"(?:_\([ \t]*({_STR})[ \t]*\)|({_STR}))[ \t]*(?:#.*)?")
 # Values that say "not set yet" (`default name = ""`), not what the variable holds.
 _UNSET = frozenset({"", "None"})
@@ -304,16 +323,21 @@ def string_variables(text: str) -> dict[str, str]:
 
 class ScriptNames:
     """What the .rpy files given say about names, gathered from all of them before any
-    is parsed: characters, the strings variables hold, the player's name variables."""
+    is parsed: characters, the strings variables hold, the player's name variables, the
+    string translations of each language."""
 
     def __init__(self) -> None:
         self.characters: dict[str, str] = {}
         self.dynamic: dict[str, str] = {}
         self.values: dict[str, set[str]] = {}
         self.player: set[str] = set()
+        # Language → the string translations of its `translate <lang> strings` blocks.
+        self.strings: dict[str, dict[str, str]] = {}
 
     def add(self, text: str) -> bool:
         """Gather one file's names; True when it defines characters."""
+        for language, found in translated_strings(text).items():
+            self.strings.setdefault(language, {}).update(found)
         characters, dynamic = _defined_characters(text)
         for var in characters:
             self.dynamic.pop(var, None)  # the last define of a character holds
@@ -368,6 +392,48 @@ def input_variables(text: str) -> set[str]:
     return set(_INPUT.findall(text))
 
 
+def translated_strings(text: str) -> dict[str, dict[str, str]]:
+    """Language → {string → its translation} for the `old "…"` / `new "…"` pairs of the
+    `translate <lang> strings:` blocks in the text: the string as `_shown` takes it
+    (unescaped), its translation as written (without its quotes), as a say string is."""
+    found: dict[str, dict[str, str]] = {}
+    if "strings" not in text:
+        return found
+    for block in _STRINGS_BLOCK.finditer(text):
+        table = found.setdefault(block.group(2), {})
+        old: str | None = None
+        for m in _OLD_NEW.finditer(block.group(3)):
+            if m.group(1) == "old":
+                old = _unescape(m.group(2)[1:-1])
+            elif old is not None:
+                table[old] = m.group(2)[1:-1]
+                old = None
+    return found
+
+
+def _translation(string: str, strings: dict[str, str]) -> str | None:
+    """The translation (as written) a `translate <lang> strings` block gives a string
+    (unescaped), as Ren'Py looks it up; None when none does."""
+    new = strings.get(string)
+    if new is None and "{#" in string:
+        new = strings.get(_DISAMBIGUATION.sub("", string))
+    return new
+
+
+def _in_language(spoke: _Said, strings: dict[str, str]) -> _Said:
+    """What Python says, its strings as the chosen language shows them: Ren'Py looks up
+    every string a character says among the string translations (those the game wraps
+    in `_()` are the ones written out for the translators) and shows it untranslated
+    when none is there."""
+    if spoke.unusable is not None:
+        return spoke
+    said = []
+    for at, written in spoke.said:
+        new = _translation(_unescape(written), strings)
+        said.append((at, written if new is None else new))
+    return spoke._replace(said=said)
+
+
 def translation_languages(text: str) -> set[str]:
     """The languages of the `translate <lang> <id>:` dialogue blocks in the text."""
     return set(_DIALOGUE_TRANSLATION.findall(text))
@@ -398,12 +464,18 @@ def _render(raw: str, names: dict[str, str]) -> str | None:
     return _shown(_unescape(raw[1:-1]), names)
 
 
-def _shown(text: str, names: dict[str, str], strip: bool = True) -> str | None:
+def _shown(
+    text: str,
+    names: dict[str, str],
+    strip: bool = True,
+    strings: dict[str, str] | None = None,
+) -> str | None:
     """The text a player sees: tags dropped, ruby readings dropped, variables interpolated;
     None when a variable in it has no known value (the line would be left with a hole).
     Ren'Py formats a line with `%` before it interpolates (config.old_substitutions, on by
     default): `%%` in the script is one "%" on screen. With `strip` False the blanks at
-    its ends stay (an `extend` is joined to the line before as written)."""
+    its ends stay (an `extend` is joined to the line before as written). `[var!t]` shows
+    the translation `strings` gives the variable's value, if any."""
     text = _TEXT_TAG.sub(_tag_or_brace, text)
     if "%%" in text:
         text = text.replace("%%", "%")
@@ -422,6 +494,10 @@ def _shown(text: str, names: dict[str, str], strip: bool = True) -> str | None:
                     return m.group(0)
                 unknown.append(var)
                 return m.group(0)
+            if strings and _TRANSLATE_FLAG.match(m.group(0), len(var) + 1):
+                new = _translation(found, strings)
+                if new is not None:
+                    return _unescape(new).strip()
             return found
 
         text = _INTERPOLATION.sub(value, text)
@@ -533,12 +609,12 @@ def _dotted(node: ast.expr) -> str | None:
 
 def _literal(node: ast.expr, encoded: list[bytes]) -> str | None:
     """A string argument as a say statement would hold it, quotes included and a `u`
-    prefix dropped (`_("…")` is the string it translates); None when it is not one
-    string literal."""
+    prefix dropped (`_("…")` and `__("…")` are the string they translate); None when it
+    is not one string literal."""
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
-        and node.func.id == "_"
+        and node.func.id in ("_", "__")
         and len(node.args) == 1
         and not node.keywords
     ):
@@ -767,6 +843,8 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     chosen = options.renpy_language
     chosen = None if chosen == ORIGINAL else chosen
     every_language = options.renpy_language is None
+    # The chosen language's string translations: what a string shows in that language.
+    strings = options.renpy_strings if chosen is not None else {}
     monologue = "double"
     # Each choice of a menu, and what follows the menu, is a branch of its own: a choice's
     # lines never follow another choice's in play. Each choice follows the lines before
@@ -804,7 +882,8 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             branch += 1
             forked_from = None
         spoken: list[_Said]
-        if line[0] == "$":
+        from_python = line[0] == "$"
+        if from_python:
             first = line[1:].lstrip()
             # With the lines its open brackets or triple-quoted string run over, if any.
             end = _statement_end(lines, number, first) if _BRACKET.search(first) else number
@@ -825,6 +904,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             if not line.startswith("python") or "early" in line.partition(":")[0].split():
                 continue
             spoken = _python_block_says(lines, number, indent, callers)
+            from_python = True
         else:
             if marker is not None and marker(line):
                 scene = f"marker{number}"
@@ -879,8 +959,19 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
                 forked_from = menus[-1][1] if menus else None
                 continue  # a menu choice, not a line
             spoken = [_Said(m.group("who"), m.group("whostr"), said)]
-        if language != chosen and not every_language:
+        # Python outside a translate block runs in every language (its strings shown as
+        # the language's string translations give them); the original's say statements
+        # are read from their translation instead, and the Python lines read around one
+        # did not follow each other in play.
+        if (language != chosen and not every_language) and (
+            language is not None or not from_python
+        ):
+            if language is None:
+                branch += 1
+                forked_from = None
             continue
+        if from_python and strings:
+            spoken = [_in_language(spoke, strings) for spoke in spoken]
         for who, whostr, said, unusable in spoken:
             if who in _NOT_SPEAKERS:
                 continue
@@ -891,7 +982,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
                     and previous.scene == scene
                     and previous.branch == branch
                 ):
-                    _extend(previous, said[0][1], names, unusable)
+                    _extend(previous, said[0][1], names, unusable, strings)
                     said = said[1:]
                 speaker = last_speaker
             elif whostr is not None:
@@ -903,7 +994,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             if who != "extend":
                 previous = None
             for at, written in said:
-                shown = None if unusable else _shown(_unescape(written), names)
+                shown = None if unusable else _shown(_unescape(written), names, strings=strings)
                 if shown is None:
                     dropped = unusable or UNRESOLVED_VARIABLE
                     previous = Utterance(
@@ -919,7 +1010,13 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     return out
 
 
-def _extend(line: Utterance, written: str, names: dict[str, str], unusable: str | None) -> None:
+def _extend(
+    line: Utterance,
+    written: str,
+    names: dict[str, str],
+    unusable: str | None,
+    strings: dict[str, str],
+) -> None:
     """Add an `extend` statement's string to the line it continues, as Ren'Py shows the
     two: one line, the strings joined as written (the author puts in any space); with
     `unusable` (a drop reason), `written` is Python that gives no text to show, so the
@@ -931,7 +1028,7 @@ def _extend(line: Utterance, written: str, names: dict[str, str], unusable: str 
         line.text = f"{line.text}{written}"
         line.dropped = unusable
         return
-    shown = _shown(_unescape(written), names, strip=False)
+    shown = _shown(_unescape(written), names, strip=False, strings=strings)
     if shown is None:
         line.text = f"{line.text}{written}"
         line.dropped = UNRESOLVED_VARIABLE
