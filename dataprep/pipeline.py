@@ -162,11 +162,13 @@ def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> Par
     characters, variables = names.resolve(
         lead, USER_PLACEHOLDER if settings.user_placeholder else lead
     )
+    language = renpy_language(settings.renpy_language, renpy) if renpy else None
     return ParseOptions(
         scene_marker=compile_markers(settings.scene_markers),
         custom_regex=re.compile(settings.custom_regex) if settings.custom_regex else None,
         renpy_characters=characters,
-        renpy_language=renpy_language(settings.renpy_language, renpy) if renpy else None,
+        renpy_language=language,
+        renpy_strings=names.strings.get(language or "", {}),
         renpy_variables=variables,
         renpy_unsettled=names.unsettled(),
         kirikiri_names=shown,

@@ -255,8 +255,13 @@ async def send_reply(
     """Quote the message and @ the sender, then the rest with pauses (QQ risk control).
     `stored`: the exchange memory holds for it, corrected if not all of it goes out."""
     parts = reply_parts(text, config.atri_max_message_chars, config.atri_max_reply_parts)
+    reply = CutReply(str(bot.self_id), event, parts, 0, stored)
     async with _conversation_turn(str(bot.self_id), event):
-        await send_parts(bot, CutReply(str(bot.self_id), event, parts, 0, stored))
+        await send_parts(bot, reply)
+        # The conversation is the reply's until it is over: the rest of one cut by a lost
+        # connection goes out before the next reply's first part, which would otherwise
+        # go first whenever it waits in the send queue as the account comes back.
+        await reply.finished()
 
 
 # Only a reply's first part quotes the message it answers, so two replies' parts must not
@@ -271,7 +276,8 @@ def _conversation_turn(account: str, event: MessageEvent) -> asyncio.Lock:
 async def send_parts(bot: Bot, reply: CutReply) -> bool:
     """The reply's parts from `reply.sent` on. A lost connection keeps the rest for the
     account's return; a refused send ends the reply (memory keeps what was sent).
-    False when a send was refused, True when every part went out or the rest waits."""
+    False when a send was refused, True when every part went out or the rest waits;
+    `reply.finished()` waits for the rest."""
     for index in range(reply.sent, len(reply.parts)):
         if index:
             # Counted, like the queue's gap, from the previous part's confirmed send: the
@@ -284,6 +290,7 @@ async def send_parts(bot: Bot, reply: CutReply) -> bool:
             log.warning("QQ send to %s failed: %s", _send_target(reply), exc)
             return await _after_failed_send(bot, reply, exc)
         reply.sent = index + 1
+    reply.finish()
     return True
 
 
@@ -298,6 +305,7 @@ async def _after_failed_send(bot: Bot, reply: CutReply, exc: Exception) -> bool:
     now = get_bots().get(reply.account)
     if isinstance(exc, ActionFailed) and now is bot:  # refused, not cut off
         await _store_only_sent(reply)
+        reply.finish()
         return False
     if isinstance(now, Bot) and now is not bot:  # back already, on a new connection
         return await send_parts(now, reply)
@@ -491,8 +499,11 @@ async def _memory(bot: Bot, event: MessageEvent) -> str:
     parts = reply_parts(text, config.atri_max_message_chars, config.atri_max_reply_parts)
     reply = CutReply(str(bot.self_id), event, parts, 0, privately=True)
     async with _one_reply_at_a_time.turn((reply.account, f"private-{event.user_id}")):
-        delivered = await send_parts(bot, reply)
-    if not delivered:  # ActionFailed: temporary sessions refused, or not allowed
+        await send_parts(bot, reply)
+        # Her line in the group says the message is there: not before its last part (a
+        # lost connection's rest goes out when the account is back, or is dropped).
+        await reply.finished()
+    if reply.sent < len(parts):  # ActionFailed (temporary sessions refused), or cut off
         log.info(
             "QQ: /atri memory for %s not sent privately (%d of %d parts sent)",
             event.user_id,

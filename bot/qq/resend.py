@@ -34,6 +34,15 @@ class CutReply:
     # sends), not as a reply in the event's chat.
     privately: bool = False
     _expiry: asyncio.Task[None] | None = field(default=None, repr=False)
+    # Set once it is over: every part sent, a send refused, or the rest dropped.
+    _finished: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    def finish(self) -> None:
+        self._finished.set()
+
+    async def finished(self) -> None:
+        """Until it is over: the rest of a cut reply waits for its account's return."""
+        await self._finished.wait()
 
     def sent_text(self) -> str:
         """What people read of it: the parts that went out, one per line."""
@@ -86,3 +95,5 @@ class WaitingReplies:
             await self.on_expired(cut)
         except Exception:
             log.exception("QQ: could not correct the memory of a reply cut short")
+        finally:
+            cut.finish()

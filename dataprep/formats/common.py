@@ -19,6 +19,9 @@ class ParseOptions:
     # a language ("chinese": only the translated lines of its `translate chinese …:`
     # blocks), or None (all of them). The pipeline chooses from [dataprep] renpy_language.
     renpy_language: str | None = None
+    # The string translations (`translate <lang> strings:` old → new) of that language,
+    # from every .rpy file: what a string said from Python shows in it.
+    renpy_strings: dict[str, str] = field(default_factory=dict)
     # Ren'Py `[var]` interpolations resolved: variables given a string by define/default,
     # and the player's name (from renpy.input) as {{user}} or the lead's name.
     renpy_variables: dict[str, str] = field(default_factory=dict)

@@ -9,16 +9,21 @@ line end instead, `rpy monologue none` not at all. In a translation file each
 line below it; comments are skipped, so the translated line is what we read.
 `ParseOptions.renpy_language` says which say statements are read: the original ones
 (outside translate blocks) or one language's translated ones, so that a game given with
-its `game/tl/` folder does not yield every line twice.
+its `game/tl/` folder does not yield every line twice. Python that says a line has no
+translate block: the original's runs in every language, and Ren'Py shows each string it
+says as that language's `translate <lang> strings:` block translates it (`old "…"` /
+`new "…"`, written out for the strings a game wraps in `_()`), or as written if none
+does; `[var!t]` shows a variable's value so translated (ParseOptions.renpy_strings).
 Labels (and the label part of a translation id) are scenes. Python lines and blocks
 (`$ …`, `python:`, `init python:`) and screen, style, transform and image blocks hold
 code and interface text, never dialogue, and are skipped; but Python that says a line,
 `renpy.say(e, "text")` or a character called as a function, `e("text")`, is the say
 statement `e "text"` and read so: on a `$` line, or as a statement of a `python:` block
 in the story (not of an `init python:` block, which runs before the game starts, where
-no line can be shown, nor of a function's body, which runs where it is called). A say
+no line can be shown, nor of a function's body, which runs where it is called). A `$`
+line goes on over the lines below while a bracket in it is open, as Python reads it. A say
 whose text is not one string literal is a line of unknown text: dropped, and counted
-as COMPUTED_TEXT.
+as COMPUTED_TEXT; a `$` say call never closed is dropped as UNCLOSED_CALL.
 """
 
 from __future__ import annotations
@@ -63,6 +68,18 @@ _DIALOGUE_TRANSLATION = re.compile(
     re.M,
 )
 ORIGINAL = "original"
+# `translate <lang> strings:` and its body (group 3): `old "…"` / `new "…"` pairs, the
+# translation of a string the game shows (Ren'Py looks up every string it shows there,
+# such as one wrapped in `_()` or `__()` for the translators).
+_STRINGS_BLOCK = re.compile(
+    r"^([ \t]*)translate[ \t]+(?!None\b)(\w+)[ \t]+strings[ \t]*:[ \t]*(?:#.*)?\n"
+    r"((?:\1[ \t]+\S.*\n?|[ \t]*\n)*)",
+    re.M,
+)
+_OLD_NEW = re.compile(rf"^[ \t]*(old|new)[ \t]+({_STR})[ \t]*(?:#.*)?$", re.M)
+# `{#…}` in a string tells apart strings written alike; Ren'Py looks a string up with them
+# and, not finding it, without them.
+_DISAMBIGUATION = re.compile(r"\{#.*?\}")
 # A string open over more lines than this is a stray quote mark, not a long line.
 _MAX_STRING_LINES = 20
 _TRANSLATION_ID_HASH = re.compile(r"_[0-9a-f]{8}(?:_\d+)?$")
@@ -174,6 +191,9 @@ _FIRST_INDENT = re.compile(r"(?:[ \t]*\n)*([ \t]*)")
 _PYTHON_ASSIGNMENT = re.compile(
     r"^([ \t]+)([^\W\d][\w.]*)[ \t]*[-+*/%]?=(?!=)[ \t]*((?:.*[^ \t\n])?)[ \t]*$", re.M
 )
+# `!t` among the conversion flags after an interpolated variable (`[title!t]`,
+# `[title!tu:>10]`): its value is shown translated.
+_TRANSLATE_FLAG = re.compile(r"![^\]:]*t")
 _LITERAL = re.compile(rf"(?:_\([ \t]*({_STR})[ \t]*\)|({_STR}))[ \t]*(?:#.*)?")
 # Values that say "not set yet" (`default name = ""`), not what the variable holds.
 _UNSET = frozenset({"", "None"})
@@ -203,6 +223,24 @@ _SAY_TRIPLE = re.compile(
 _MONOLOGUE = re.compile(r"rpy\s+monologue\s+(double|single|none)\s*$")
 _PARAGRAPH_BREAK = {"double": re.compile(r"\n[ \t]*\n"), "single": re.compile(r"\n")}
 _SPACES = re.compile(r"[ \t\n]+")
+# A `$` statement goes on over the lines below while a bracket in it is open (as Python
+# and Ren'Py's logical lines do), but over no more lines than this outside a triple-quoted
+# string: past it the bracket is never closed (a broken file), and the lines below are
+# read as the statements they are.
+_MAX_STATEMENT_LINES = 40
+# The drop reason of a line said by such a `$` call: what it says is never closed.
+UNCLOSED_CALL = "unclosed_call"
+# What opens or closes a bracket in a line of Python, or hides one: a string closed on the
+# line, a comment, the start of a triple-quoted string; a lone quote mark opens a string
+# that the line leaves open, which Python does not take.
+_PY_PIECE = re.compile(r'''"""|\'\'\'|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[#()\[\]{}"']''')
+_OPENING = frozenset("([{")
+_BRACKET = re.compile(r"[(\[{]")
+_CLOSING = frozenset(")]}")
+# The speaker of `renpy.say(who, …`, for a say call that is never closed.
+_SAY_CALL_WHO = re.compile(
+    rf"renpy\.say\(\s*(?:who\s*=\s*)?(?:(None)|([^\W\d][\w.]*)|({_STR}))\s*(?:,|$)"
+)
 _LINE_END_SPACES = re.compile(r"[ \t]*\n[ \t]*")
 _RUNS_OF_SPACES = re.compile(r"[ \t]+")
 
@@ -285,16 +323,21 @@ def string_variables(text: str) -> dict[str, str]:
 
 class ScriptNames:
     """What the .rpy files given say about names, gathered from all of them before any
-    is parsed: characters, the strings variables hold, the player's name variables."""
+    is parsed: characters, the strings variables hold, the player's name variables, the
+    string translations of each language."""
 
     def __init__(self) -> None:
         self.characters: dict[str, str] = {}
         self.dynamic: dict[str, str] = {}
         self.values: dict[str, set[str]] = {}
         self.player: set[str] = set()
+        # Language → the string translations of its `translate <lang> strings` blocks.
+        self.strings: dict[str, dict[str, str]] = {}
 
     def add(self, text: str) -> bool:
         """Gather one file's names; True when it defines characters."""
+        for language, found in translated_strings(text).items():
+            self.strings.setdefault(language, {}).update(found)
         characters, dynamic = _defined_characters(text)
         for var in characters:
             self.dynamic.pop(var, None)  # the last define of a character holds
@@ -349,6 +392,48 @@ def input_variables(text: str) -> set[str]:
     return set(_INPUT.findall(text))
 
 
+def translated_strings(text: str) -> dict[str, dict[str, str]]:
+    """Language → {string → its translation} for the `old "…"` / `new "…"` pairs of the
+    `translate <lang> strings:` blocks in the text: the string as `_shown` takes it
+    (unescaped), its translation as written (without its quotes), as a say string is."""
+    found: dict[str, dict[str, str]] = {}
+    if "strings" not in text:
+        return found
+    for block in _STRINGS_BLOCK.finditer(text):
+        table = found.setdefault(block.group(2), {})
+        old: str | None = None
+        for m in _OLD_NEW.finditer(block.group(3)):
+            if m.group(1) == "old":
+                old = _unescape(m.group(2)[1:-1])
+            elif old is not None:
+                table[old] = m.group(2)[1:-1]
+                old = None
+    return found
+
+
+def _translation(string: str, strings: dict[str, str]) -> str | None:
+    """The translation (as written) a `translate <lang> strings` block gives a string
+    (unescaped), as Ren'Py looks it up; None when none does."""
+    new = strings.get(string)
+    if new is None and "{#" in string:
+        new = strings.get(_DISAMBIGUATION.sub("", string))
+    return new
+
+
+def _in_language(spoke: _Said, strings: dict[str, str]) -> _Said:
+    """What Python says, its strings as the chosen language shows them: Ren'Py looks up
+    every string a character says among the string translations (those the game wraps
+    in `_()` are the ones written out for the translators) and shows it untranslated
+    when none is there."""
+    if spoke.unusable is not None:
+        return spoke
+    said = []
+    for at, written in spoke.said:
+        new = _translation(_unescape(written), strings)
+        said.append((at, written if new is None else new))
+    return spoke._replace(said=said)
+
+
 def translation_languages(text: str) -> set[str]:
     """The languages of the `translate <lang> <id>:` dialogue blocks in the text."""
     return set(_DIALOGUE_TRANSLATION.findall(text))
@@ -379,12 +464,18 @@ def _render(raw: str, names: dict[str, str]) -> str | None:
     return _shown(_unescape(raw[1:-1]), names)
 
 
-def _shown(text: str, names: dict[str, str], strip: bool = True) -> str | None:
+def _shown(
+    text: str,
+    names: dict[str, str],
+    strip: bool = True,
+    strings: dict[str, str] | None = None,
+) -> str | None:
     """The text a player sees: tags dropped, ruby readings dropped, variables interpolated;
     None when a variable in it has no known value (the line would be left with a hole).
     Ren'Py formats a line with `%` before it interpolates (config.old_substitutions, on by
     default): `%%` in the script is one "%" on screen. With `strip` False the blanks at
-    its ends stay (an `extend` is joined to the line before as written)."""
+    its ends stay (an `extend` is joined to the line before as written). `[var!t]` shows
+    the translation `strings` gives the variable's value, if any."""
     text = _TEXT_TAG.sub(_tag_or_brace, text)
     if "%%" in text:
         text = text.replace("%%", "%")
@@ -403,6 +494,10 @@ def _shown(text: str, names: dict[str, str], strip: bool = True) -> str | None:
                     return m.group(0)
                 unknown.append(var)
                 return m.group(0)
+            if strings and _TRANSLATE_FLAG.match(m.group(0), len(var) + 1):
+                new = _translation(found, strings)
+                if new is not None:
+                    return _unescape(new).strip()
             return found
 
         text = _INTERPOLATION.sub(value, text)
@@ -415,13 +510,14 @@ class _Said(NamedTuple):
     """What one statement says, as the say statement `who "…"` / `"Name" "…"` / `"…"`
     has it: `who` a character variable (None for narration or a literal name), `whostr`
     a literal name with its quotes, `said` (line number, the string as written without
-    its quotes) for each line shown. `computed`: Python gave no literal, and `said`
-    holds the expression that computes the text instead."""
+    its quotes) for each line shown. `unusable`: Python gave no literal, and `said`
+    holds the code instead, dropped for this reason (COMPUTED_TEXT: an expression that
+    computes the text; UNCLOSED_CALL: a call whose brackets are never closed)."""
 
     who: str | None
     whostr: str | None
     said: list[tuple[int, str]]
-    computed: bool = False
+    unusable: str | None = None
 
 
 def _callee(statement: str) -> str:
@@ -494,7 +590,7 @@ def _said_by(
     line = first_line + what.lineno - 1
     written = _literal(what, encoded)
     if written is None:
-        return _Said(who, whostr, [(line, _segment(what, encoded))], computed=True)
+        return _Said(who, whostr, [(line, _segment(what, encoded))], COMPUTED_TEXT)
     if written[0] * 3 == written[:3]:
         # A triple-quoted string is one line on screen: Python has no monologue mode.
         return _Said(who, whostr, _monologue(written, line, "none"))
@@ -513,12 +609,12 @@ def _dotted(node: ast.expr) -> str | None:
 
 def _literal(node: ast.expr, encoded: list[bytes]) -> str | None:
     """A string argument as a say statement would hold it, quotes included and a `u`
-    prefix dropped (`_("…")` is the string it translates); None when it is not one
-    string literal."""
+    prefix dropped (`_("…")` and `__("…")` are the string they translate); None when it
+    is not one string literal."""
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
-        and node.func.id == "_"
+        and node.func.id in ("_", "__")
         and len(node.args) == 1
         and not node.keywords
     ):
@@ -618,6 +714,68 @@ def _whole_string(lines: list[str], number: int) -> tuple[str, int]:
     return line, number
 
 
+def _statement_end(lines: list[str], number: int, first: str) -> int | None:
+    """The last line (1-based) of the Python statement that line `number` begins with
+    `first` (its text after `$`): further down while a bracket opened in it, or a
+    triple-quoted string, is open; None when one is still open past the lines allowed
+    (_MAX_STATEMENT_LINES, _MAX_TRIPLE_LINES in a string) or at the end of the file, or a
+    line leaves a one-line string open: not a statement Python takes."""
+    depth = 0
+    triple: str | None = None  # the quotes of the triple-quoted string left open
+    text, last = first, number
+    bracket_lines = string_lines = 0
+    while True:
+        pos = 0
+        if triple is not None:
+            closed = _TRIPLE_CLOSE[triple].match(text)
+            pos = len(text) if closed is None else closed.end()
+            triple = None if closed is not None else triple
+        while triple is None and (piece := _PY_PIECE.search(text, pos)) is not None:
+            found, pos = piece.group(0), piece.end()
+            if found in _TRIPLE_CLOSE:
+                closed = _TRIPLE_CLOSE[found].match(text, pos)
+                if closed is None:
+                    triple = found
+                else:
+                    pos = closed.end()
+            elif found in _OPENING:
+                depth += 1
+            elif found in _CLOSING:
+                depth -= 1
+            elif found == "#":
+                break
+            elif len(found) == 1:
+                return None  # a quote mark the line never closes
+        if depth <= 0 and triple is None:
+            return last
+        if triple is not None:
+            string_lines += 1
+        else:
+            bracket_lines += 1
+        if last >= len(lines):
+            return None
+        if bracket_lines > _MAX_STATEMENT_LINES or string_lines > _MAX_TRIPLE_LINES:
+            return None
+        text = lines[last]
+        last += 1
+
+
+def _unclosed_say(first: str, number: int) -> _Said | None:
+    """What a `$` say call on line `number` whose brackets or string are never closed
+    says (`first`, the line after `$`): a line of the character called (of the speaker
+    `renpy.say` names, if it names one as written), its text unknown."""
+    who: str | None = None
+    whostr: str | None = None
+    if _callee(first) == _SAY_FUNCTION:
+        m = _SAY_CALL_WHO.match(first)
+        if m is None or (m.group(3) is not None and m.group(3)[0] * 3 == m.group(3)[:3]):
+            return None  # a speaker not written here, or as no say statement could
+        who, whostr = m.group(2), m.group(3)
+    else:
+        who = _callee(first)
+    return _Said(who, whostr, [(number, first)], UNCLOSED_CALL)
+
+
 def _triple_end(lines: list[str], number: int) -> int:
     """The last line of the statement on line `number` (1-based): further down when a
     triple-quoted string opened on it closes there, the line itself when none is left
@@ -685,6 +843,8 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     chosen = options.renpy_language
     chosen = None if chosen == ORIGINAL else chosen
     every_language = options.renpy_language is None
+    # The chosen language's string translations: what a string shows in that language.
+    strings = options.renpy_strings if chosen is not None else {}
     monologue = "double"
     # Each choice of a menu, and what follows the menu, is a branch of its own: a choice's
     # lines never follow another choice's in play. Each choice follows the lines before
@@ -722,12 +882,21 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             branch += 1
             forked_from = None
         spoken: list[_Said]
-        if line[0] == "$":
-            # With the lines its triple-quoted string runs over, if any.
-            statement = "\n".join([line[1:].lstrip(), *lines[number:joined_until]])
+        from_python = line[0] == "$"
+        if from_python:
+            first = line[1:].lstrip()
+            # With the lines its open brackets or triple-quoted string run over, if any.
+            end = _statement_end(lines, number, first) if _BRACKET.search(first) else number
+            joined_until = max(joined_until, end or number)
+            statement = "\n".join([first, *lines[number:joined_until]])
             if _callee(statement) not in callers:
                 continue
-            spoken = _python_says(statement, number, callers) or []
+            if end is None:
+                # A say call left open: a line of its speaker, text unknown, counted.
+                unclosed = _unclosed_say(first, number)
+                spoken = [] if unclosed is None else [unclosed]
+            else:
+                spoken = _python_says(statement, number, callers) or []
         elif _CODE_BLOCK.match(line):
             block_indent = indent
             # Only a `python:` block of the story says anything: an `init python:` one runs
@@ -735,6 +904,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             if not line.startswith("python") or "early" in line.partition(":")[0].split():
                 continue
             spoken = _python_block_says(lines, number, indent, callers)
+            from_python = True
         else:
             if marker is not None and marker(line):
                 scene = f"marker{number}"
@@ -789,9 +959,20 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
                 forked_from = menus[-1][1] if menus else None
                 continue  # a menu choice, not a line
             spoken = [_Said(m.group("who"), m.group("whostr"), said)]
-        if language != chosen and not every_language:
+        # Python outside a translate block runs in every language (its strings shown as
+        # the language's string translations give them); the original's say statements
+        # are read from their translation instead, and the Python lines read around one
+        # did not follow each other in play.
+        if (language != chosen and not every_language) and (
+            language is not None or not from_python
+        ):
+            if language is None:
+                branch += 1
+                forked_from = None
             continue
-        for who, whostr, said, computed in spoken:
+        if from_python and strings:
+            spoken = [_in_language(spoke, strings) for spoke in spoken]
+        for who, whostr, said, unusable in spoken:
             if who in _NOT_SPEAKERS:
                 continue
             if who == "extend":
@@ -801,7 +982,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
                     and previous.scene == scene
                     and previous.branch == branch
                 ):
-                    _extend(previous, said[0][1], names, computed)
+                    _extend(previous, said[0][1], names, unusable, strings)
                     said = said[1:]
                 speaker = last_speaker
             elif whostr is not None:
@@ -813,9 +994,9 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             if who != "extend":
                 previous = None
             for at, written in said:
-                shown = None if computed else _shown(_unescape(written), names)
+                shown = None if unusable else _shown(_unescape(written), names, strings=strings)
                 if shown is None:
-                    dropped = COMPUTED_TEXT if computed else UNRESOLVED_VARIABLE
+                    dropped = unusable or UNRESOLVED_VARIABLE
                     previous = Utterance(
                         speaker, written, source, at, scene, dropped, branch, forked_from
                     )
@@ -829,19 +1010,25 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     return out
 
 
-def _extend(line: Utterance, written: str, names: dict[str, str], computed: bool) -> None:
+def _extend(
+    line: Utterance,
+    written: str,
+    names: dict[str, str],
+    unusable: str | None,
+    strings: dict[str, str],
+) -> None:
     """Add an `extend` statement's string to the line it continues, as Ren'Py shows the
     two: one line, the strings joined as written (the author puts in any space); with
-    `computed`, `written` is Python that computes the string, so the line's text is
-    unknown."""
+    `unusable` (a drop reason), `written` is Python that gives no text to show, so the
+    line's text is unknown."""
     if line.dropped is not None:
         line.text += written  # still unusable; its variables are named from the text
         return
-    if computed:
+    if unusable:
         line.text = f"{line.text}{written}"
-        line.dropped = COMPUTED_TEXT
+        line.dropped = unusable
         return
-    shown = _shown(_unescape(written), names, strip=False)
+    shown = _shown(_unescape(written), names, strip=False, strings=strings)
     if shown is None:
         line.text = f"{line.text}{written}"
         line.dropped = UNRESOLVED_VARIABLE

@@ -242,12 +242,17 @@ def test_python_literals_escapes_and_dropped_variables() -> None:
     ],
 )
 def test_a_long_broken_python_line_parses_at_once(line: str) -> None:
-    # 100 KB of Python no parser takes: read in one pass, and the lines around it kept.
+    # 100 KB of Python no parser takes: read in one pass, and the lines around it kept (a
+    # `$` say call never closed is a line of hers, dropped: see test_an_unclosed_say_call…).
     text = f'label start:\n    e "Before."\n    {line}\n    $ e("After.")\n'
     started = time.perf_counter()
     found = parse(DEFINES + text, "a.rpy", "renpy", ParseOptions())
     assert time.perf_counter() - started < 1
-    assert [(u.speaker, u.text) for u in found] == [("Eileen", "Before."), ("Eileen", "After.")]
+    assert [(u.speaker, u.text) for u in found if u.dropped is None] == [
+        ("Eileen", "Before."),
+        ("Eileen", "After."),
+    ]
+    assert {u.dropped for u in found} <= {None, renpy_format.UNCLOSED_CALL}
 
 
 def test_a_long_python_line_said_parses_at_once() -> None:
@@ -260,3 +265,84 @@ def test_a_long_python_line_said_parses_at_once() -> None:
         ("Eileen", words.strip()),
         ("Max", words.strip()),
     ]
+
+
+def test_a_python_say_call_over_several_lines() -> None:
+    # A `$` call whose brackets stay open goes on over the lines below, as in Python; it was
+    # read from its first line alone (no Python), and the lines below as statements of
+    # their own: `"Hello, world.",` became a narrator's line.
+    found = read(
+        "label start:\n"
+        '    m "Ready?"\n'
+        "    $ e(\n"
+        '        "Hello, world.",\n'
+        "        interact=False,\n"
+        "    )\n"
+        "    $ renpy.say(m,\n"
+        '                "Fine.")  # a comment with a ( in it\n'
+        "    $ renpy.notify(\n"
+        '        "Saved.")\n'
+        '    $ e(_("Nested (brackets), [[a literal] and a {{brace}."),\n'
+        '        what_prefix="~")\n'
+        "    menu:\n"
+        '        "Stay":\n'
+        "            $ renpy.say(None,\n"
+        '    "Rain fell.")\n'
+        '            e "Then stay."\n'
+        '        "Go":\n'
+        '            $ e("""Off\n'
+        'we go.""",\n'
+        "                interact=False)\n"
+        '    m "Done."\n'
+    )
+    assert [(u.line, u.speaker, u.text, u.dropped) for u in found] == [
+        (5, "Max", "Ready?", None),
+        (7, "Eileen", "Hello, world.", None),
+        (11, "Max", "Fine.", None),
+        (14, "Eileen", "Nested (brackets), [a literal] and a {brace}.", None),
+        # A continuation line less indented than the choice is still the call's.
+        (19, None, "Rain fell.", None),
+        (20, "Eileen", "Then stay.", None),
+        (22, "Eileen", "Off\nwe go.", None),
+        (25, "Max", "Done.", None),
+    ]
+    by_line = {u.line: (u.branch, u.forked_from) for u in found}
+    assert by_line[19] == by_line[20] == (1, 0)
+    assert by_line[22] == (2, 0)
+
+
+def test_an_unclosed_say_call_is_dropped_and_the_lines_below_read(tmp_path: Path) -> None:
+    # A bracket never closed would take the rest of the file into one statement: the call
+    # takes at most _MAX_STATEMENT_LINES lines, and one still open then is a line of its
+    # speaker whose text is unknown, dropped and counted; the lines below are read.
+    limit = renpy_format._MAX_STATEMENT_LINES
+    filler = "".join(f'    m "Line {i}."\n' for i in range(limit + 5))
+    script = tmp_path / "script.rpy"
+    script.write_text(
+        DEFINES + "label start:\n"
+        '    m "Hello."\n'
+        '    $ e("Never closed.",\n'
+        f"{filler}"
+        '    $ renpy.say(e, "Closed at the cap."\n'
+        + "".join("\n" for _ in range(limit - 1))
+        + "    )\n"
+        '    $ renpy.say(None, "A string left open,\n'
+        '        never closed.")\n'
+        '    $ renpy.say(speakers[0], "Nobody as written."\n'
+        '    e "Fine."\n',
+        encoding="utf-8",
+    )
+    found = parse(script.read_text(encoding="utf-8"), "s.rpy", "renpy", ParseOptions())
+    assert [(u.line, u.speaker, u.text, u.dropped) for u in found if u.speaker != "Max"] == [
+        (6, "Eileen", 'e("Never closed.",', renpy_format.UNCLOSED_CALL),
+        (7 + limit + 5, "Eileen", "Closed at the cap.", None),
+        (9 + 2 * limit + 4, None, 'renpy.say(None, "A string left open,', "unclosed_call"),
+        (12 + 2 * limit + 4, "Eileen", "Fine.", None),
+    ]
+    assert [u.text for u in found if u.speaker == "Max"] == [
+        "Hello.",
+        *(f"Line {i}." for i in range(limit + 5)),
+    ]
+    settings = DataprepSettings(lead_aliases=["Max"], character_aliases=["Eileen"], eval_ratio=0)
+    result = run_pipeline(settings, [script])
+    assert result.stats.character_lines_dropped[renpy_format.UNCLOSED_CALL] == 1

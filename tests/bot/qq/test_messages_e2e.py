@@ -9,6 +9,7 @@ keep one-part replies.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import time
@@ -41,6 +42,21 @@ LONG = "第一句话说完了。第二句话也说完了。第三句话还没有
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    yield from serve(tmp_path_factory, PART_PAUSE, SEND_GAP)
+
+
+# A server whose sends wait long in the account's queue: a test reconnects while one waits.
+SLOW_GAP = 1.5
+
+
+@pytest.fixture(scope="module")
+def served_slowly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    yield from serve(tmp_path_factory, 0.1, SLOW_GAP)
+
+
+def serve(
+    tmp_path_factory: pytest.TempPathFactory, part_pause: float, send_gap: float
+) -> Iterator[tuple[str, Path]]:
     root = tmp_path_factory.mktemp("resend")
     port = _free_port()
     config = root / "config.toml"
@@ -55,8 +71,8 @@ enabled = false
 [qq]
 enabled = true
 port = {port}
-split_pause_seconds = {PART_PAUSE}
-send_gap_seconds = {SEND_GAP}
+split_pause_seconds = {part_pause}
+send_gap_seconds = {send_gap}
 sends_per_minute = 0
 max_message_chars = 20
 resend_within_seconds = {RESEND_WITHIN}
@@ -282,7 +298,7 @@ MEMORY_GROUP = 302
 
 async def private_parts_then_group_line(ws: ClientConnection) -> list[str]:
     """The private parts of a `/atri memory` answer, up to her line in the group."""
-    private = []
+    private: list[str] = []
     while True:
         action = await next_action(ws)
         await answer(ws, action, {"message_id": 40 + len(private)})
@@ -298,7 +314,7 @@ async def test_memory_sent_privately_and_cut_by_a_lost_connection_is_finished_on
     served: tuple[str, Path],
 ) -> None:
     url, _ = served
-    ask = {"user_id": MEMORY_ASKER, "group_id": MEMORY_GROUP}
+    ask: dict[str, Any] = {"user_id": MEMORY_ASKER, "group_id": MEMORY_GROUP}
     async with connect(url, additional_headers=HEADERS) as ws:
         await ws.send(json.dumps(group_message("亚托莉 " + LONG, **ask)))
         for part in range(3):
@@ -315,6 +331,38 @@ async def test_memory_sent_privately_and_cut_by_a_lost_connection_is_finished_on
     await asyncio.sleep(PART_PAUSE * 2)  # the next part finds no connection
     async with connect(url, additional_headers=HEADERS) as ws:
         rest = await private_parts_then_group_line(ws)
-        with pytest.raises(TimeoutError):  # nothing sent twice
+        with pytest.raises(TimeoutError):  # nothing sent twice, nothing after her line
             await asyncio.wait_for(next_action(ws), PART_PAUSE * 3)
     assert [first, *rest] == whole
+
+
+async def test_her_group_line_waits_for_the_rest_of_a_cut_private_memory(
+    served_slowly: tuple[str, Path],
+) -> None:
+    # The connection drops after the first private part; the second finds none (SLOW_GAP
+    # after the first) and waits for the account; her group line saying the message is
+    # there then waited its turn in the send queue (SLOW_GAP after that), and whenever
+    # the account was back by then it went out first, the private message's rest after
+    # it. Here the account is back halfway between the two.
+    url, _ = served_slowly
+    ask: dict[str, Any] = {"user_id": MEMORY_ASKER, "group_id": MEMORY_GROUP}
+    async with connect(url, additional_headers=HEADERS) as ws:
+        await ws.send(json.dumps(group_message("亚托莉 你好", **ask)))
+        await answer(ws, await next_action(ws), {"message_id": 70})
+        await ws.send(json.dumps(group_message("/atri memory", **ask)))
+        action = await next_action(ws)
+        assert action["action"] == "send_private_msg"
+        await answer(ws, action, {"message_id": 71})
+        first = texts(action)
+    await asyncio.sleep(SLOW_GAP * 1.5)
+    sent: list[tuple[str, str]] = []  # what went out after the reconnect, until quiet
+    async with connect(url, additional_headers=HEADERS) as ws:
+        with contextlib.suppress(TimeoutError):
+            while True:
+                action = await asyncio.wait_for(next_action(ws), SLOW_GAP * 1.5)
+                await answer(ws, action, {"message_id": 72 + len(sent)})
+                sent.append((action["action"], texts(action)))
+    kinds = [kind for kind, _ in sent]
+    assert kinds[-1] == "send_msg" and kinds[:-1] == ["send_private_msg"] * (len(kinds) - 1)
+    assert len(kinds) > 2  # the private message's rest, then her line
+    assert "亚托莉听到了：你好" in "".join([first, *(text for _, text in sent[:-1])])

@@ -1,0 +1,141 @@
+"""Ren'Py string translations: a line said from Python (`$ e(_("…"))`) shows what the
+chosen language's `translate <lang> strings:` block gives its string (`old "…"` /
+`new "…"`), as the game does; `[var!t]` shows a variable's value so translated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from atri.config import DataprepSettings
+from dataprep.formats import ParseOptions, parse
+from dataprep.formats import renpy as renpy_format
+from dataprep.pipeline import iter_utterances, load_scripts, parse_options, run_pipeline
+from tests.dataprep.conftest import FIXTURES
+
+GAME = FIXTURES / "harbor" / "game"
+ORIGINAL = GAME / "script.rpy"
+CHINESE = GAME / "tl" / "chinese"
+JAPANESE = GAME / "tl" / "japanese"
+
+
+def eileen(language: str) -> DataprepSettings:
+    return DataprepSettings(
+        lead_aliases=["Max"], character_aliases=["Eileen"], renpy_language=language, eval_ratio=0
+    )
+
+
+def lines(scripts: list[Path], language: str) -> list[tuple[str, int, str | None, str]]:
+    """(folder of the file, line, speaker, text) of every line read, in order."""
+    settings = eileen(language)
+    loaded, _ = load_scripts(scripts, settings, None)
+    options = parse_options(settings, loaded)
+    return [
+        (Path(u.source).parent.name, u.line, u.speaker, u.text)
+        for batch in iter_utterances(loaded, options)
+        for u in batch
+    ]
+
+
+def test_python_lines_show_the_chosen_languages_string_translations() -> None:
+    # A line said from Python has no translate block of its own: in a translated game the
+    # original's Python runs and shows each string as the strings block translates it.
+    # Such lines were skipped as the original's (or read in English with "original").
+    assert lines([ORIGINAL, CHINESE], "auto") == [
+        ("game", 10, "Eileen", "那就走吧，船长！"),  # its [title!t] translated too
+        ("game", 11, "Max", "等等我。"),
+        ("game", 13, "Eileen", "我会等的，'船长'。"),  # __(), and a new '…' with escapes
+        # A string not wrapped in _() is looked up all the same, as Ren'Py does.
+        ("game", 15, "Eileen", "没有用 _() 包起来，也一样翻译。"),
+        # No translation for it: the game shows it as written.
+        ("game", 16, "Eileen", "Not translated yet."),
+        ("game", 17, "Eileen", "在这边。"),  # found without its {#dock}
+        ("chinese", 7, "Max", "艾琳，灯笼点亮了。"),
+        ("chinese", 13, "Eileen", "遵命，船长。"),  # a say statement's [title!t]
+        ("chinese", 19, "Max", "来了。"),
+    ]
+
+
+def test_the_original_language_and_a_language_without_strings_show_the_original() -> None:
+    english = [
+        ("game", 9, "Max", "Eileen, the lanterns are lit."),
+        ("game", 10, "Eileen", "Then let's go, Captain!"),
+        ("game", 11, "Max", "Wait for me."),
+        ("game", 12, "Eileen", "Aye aye, Captain."),
+        ("game", 13, "Eileen", "I'll wait."),
+        ("game", 15, "Eileen", "Not wrapped, but shown translated all the same."),
+        ("game", 16, "Eileen", "Not translated yet."),
+        ("game", 17, "Eileen", "Over here."),
+        ("game", 18, "Max", "Coming."),
+    ]
+    assert lines([GAME], "original") == english
+    # Japanese has dialogue blocks but no strings block: Python's lines as written.
+    assert lines([GAME], "japanese") == [
+        *(line for line in english if line[1] in (10, 11, 13, 15, 16, 17)),
+        ("japanese", 5, "Max", "エイリーン、灯籠が灯ったよ。"),
+        ("japanese", 11, "Eileen", "了解です、Captain。"),
+        ("japanese", 17, "Max", "今行く。"),
+    ]
+
+
+def test_python_lines_read_around_a_translated_line_share_no_exchange() -> None:
+    # In play, e "Aye aye" (read from the translation file) comes between Max's "Wait for
+    # me." and her "I'll wait.": read from the original alone, the two would make an
+    # exchange no player saw.
+    result = run_pipeline(eileen("chinese"), [ORIGINAL, CHINESE])
+    assert [(s.prompt, s.reply) for s in result.train] == [("艾琳，灯笼点亮了。", "遵命，船长。")]
+    # The original has them all, one after another.
+    result = run_pipeline(eileen("original"), [ORIGINAL, CHINESE])
+    assert [(s.prompt, s.reply) for s in result.train][1] == (
+        "Wait for me.",
+        "Aye aye, Captain.\nI'll wait.\nNot wrapped, but shown translated all the same."
+        "\nNot translated yet.\nOver here.",
+    )
+
+
+def test_strings_blocks_are_read_by_language() -> None:
+    text = (
+        "translate chinese strings:\n"
+        "    # game/a.rpy:1\n"
+        '    old "Say \\"hi\\"."  # a comment\n'
+        "    new '说\\'你好\\'。'\n"
+        "\n"
+        '    old "No new below."\n'
+        '    old "Empty."\n'
+        '    new ""\n'
+        "translate japanese strings:\n"
+        '    old "Hi."\n'
+        '    new "やあ。"\n'
+        "translate None strings:\n"
+        '    old "Hi."\n'
+        '    new "Not a language."\n'
+        "translate chinese start_1a2b3c4d:\n"
+        '    old "Not in a strings block."\n'
+        '    new "不是。"\n'
+    )
+    assert renpy_format.translated_strings(text) == {
+        "chinese": {'Say "hi".': "说\\'你好\\'。", "Empty.": ""},
+        "japanese": {"Hi.": "やあ。"},
+    }
+
+
+def test_strings_apply_only_in_their_language() -> None:
+    text = (
+        'define e = Character("Eileen")\n'
+        "label start:\n"
+        '    $ e(_("Hello."))\n'
+        "translate chinese start_1a2b3c4d:\n"
+        '    e "你好。"\n'
+        '    $ e(_("Hello."))\n'
+        "translate japanese start_1a2b3c4d:\n"
+        '    $ e(_("Hello."))\n'
+    )
+    strings = {"Hello.": "你好！"}
+
+    def read(language: str) -> list[tuple[int, str]]:
+        options = ParseOptions(renpy_language=language, renpy_strings=strings)
+        return [(u.line, u.text) for u in parse(text, "s.rpy", "renpy", options)]
+
+    # In its translate block, and outside any; never another language's block.
+    assert read("chinese") == [(3, "你好！"), (5, "你好。"), (6, "你好！")]
+    # The original shows the string as written, whatever strings are given.
+    assert read(renpy_format.ORIGINAL) == [(3, "Hello.")]
