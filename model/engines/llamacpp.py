@@ -75,9 +75,13 @@ DECODE_CHUNK = 512
 PREFIX_SLOTS = 2
 # llama.cpp's LLAMA_MAX_SEQ: sequences one context can hold.
 MAX_SEQUENCES = 64
-# Prompt tokens per engine-thread job when a new adapter's prefix is decoded beside the
-# live one, so live batches run in between.
-WARM_SLICE_TOKENS = 256
+# Prompt tokens a new adapter's prefix is decoded in, between two steps of the replies
+# in flight, and the engine time the replies get after each slice, in slices' time:
+# prompt tokens cost a Q4_1 model on a CPU about half a decode step each (ATRI's prompt
+# ~2 s on the offline model, 2 cores), and a reply in flight for all of it would take
+# that much longer. Paced, the warm-up takes at most a quarter of the engine's time.
+WARM_SLICE_TOKENS = 32
+WARM_PACE = 5.0
 # Prompt tokens one step may decode for rows that joined while others decode: a long
 # prompt is read over several steps instead of holding every reply for all of it.
 PREFILL_STEP_TOKENS = 64
@@ -1132,8 +1136,16 @@ class LlamaCppEngine:
             raise KeyError(f"adapter {name!r} is not loaded")
         prompt = await self._between_steps(self.text.encode, messages)
         start = prompt[:-1]
+
+        def warm_slice(end: int) -> float:
+            started = time.perf_counter()
+            self.warm_sync(name, start[: min(end, len(start))])
+            return time.perf_counter() - started
+
         for end in range(WARM_SLICE_TOKENS, len(start) + WARM_SLICE_TOKENS, WARM_SLICE_TOKENS):
-            await self._between_steps(self.warm_sync, name, start[: min(end, len(start))])
+            took = await self._between_steps(warm_slice, end)
+            if any(run.rows for run in list(self._passes)):  # replies in flight: theirs first
+                await asyncio.sleep(took * WARM_PACE)
         request = _Request(
             messages, _smoke_gen(max_new_tokens), name, min(SMOKE_MIN_TOKENS, max_new_tokens)
         )
