@@ -464,14 +464,20 @@ def test_a_summary_must_cover_a_message_of_its_scope() -> None:
     )
 
 
+def database_at_schema(path: Path, version: int) -> sqlite3.Connection:
+    """A database file as ATRI wrote it at schema `version`, open for adding rows."""
+    con = sqlite3.connect(path)
+    for step in MIGRATIONS[:version]:
+        con.executescript(step)
+    con.execute(f"PRAGMA user_version = {version}")
+    return con
+
+
 async def test_schema_5_room_lines_keep_their_order_through_the_migration(tmp_path: Path) -> None:
     """A file as ATRI wrote it at schema 5: every row survives, and the room lines read in
     the order they were stored, with new ones after them in platform-time order."""
     path = tmp_path / "v5.sqlite3"
-    con = sqlite3.connect(path)
-    for step in MIGRATIONS[:5]:
-        con.executescript(step)
-    con.execute("PRAGMA user_version = 5")
+    con = database_at_schema(path, 5)
     now = time.time()
     con.executemany(
         "INSERT INTO room_lines (room, platform, user_id, display_name, content, created_at,"
@@ -529,10 +535,7 @@ async def test_schema_7_room_lines_are_kept_and_lines_since_are_found_by_their_m
     message id, so no recall finds one (an empty id never matches them all); a line heard
     since keeps its message's id, and a delete or recall of that message hides it."""
     path = tmp_path / "v7.sqlite3"
-    con = sqlite3.connect(path)
-    for step in MIGRATIONS[:7]:
-        con.executescript(step)
-    con.execute("PRAGMA user_version = 7")
+    con = database_at_schema(path, 7)
     now = time.time()
     con.executemany(
         "INSERT INTO room_lines (room, platform, user_id, display_name, content, created_at,"
@@ -896,10 +899,7 @@ async def test_reset_records_older_than_any_reply_go_at_the_next_reset(tmp_path:
 
 async def test_a_schema_8_file_gains_reset_records(tmp_path: Path) -> None:
     path = tmp_path / "v8.sqlite3"
-    con = sqlite3.connect(path)
-    for step in MIGRATIONS[:8]:
-        con.executescript(step)
-    con.execute("PRAGMA user_version = 8")
+    con = database_at_schema(path, 8)
     con.execute(
         "INSERT INTO messages (scope, role, user_id, content, created_at, request_id)"
         " VALUES ('qq:user:1', 'user', '1', '你好', 1, 'qq-7')"

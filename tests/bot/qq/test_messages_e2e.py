@@ -27,6 +27,7 @@ from tests.bot.qq.test_serve_e2e import (
     _free_port,
     answer,
     group_message,
+    group_recall,
     next_action,
     private_message,
     serve_process,
@@ -174,16 +175,7 @@ async def test_a_recalled_message_is_archived_with_her_reply(served: tuple[str, 
         action = await next_action(ws)
         await answer(ws, action, {"message_id": 4})
         assert stored_reply(database, event) == ("亚托莉听到了：撤回这句", False)
-        notice = {
-            "time": int(time.time()),
-            "self_id": event["self_id"],
-            "post_type": "notice",
-            "notice_type": "group_recall",
-            "group_id": event["group_id"],
-            "user_id": USER_ID,
-            "operator_id": USER_ID,
-            "message_id": event["message_id"],
-        }
+        notice = group_recall(event)
         await ws.send(json.dumps(notice))
         deadline = time.monotonic() + 10
         while not stored_reply(database, event)[1]:
@@ -199,16 +191,7 @@ async def test_a_message_whose_recall_reaches_her_first_gets_no_reply(
     url, database = served
     async with connect(url, additional_headers=HEADERS) as ws:
         event = group_message("亚托莉 我的密码是 hunter2")
-        notice = {
-            "time": int(time.time()),
-            "self_id": event["self_id"],
-            "post_type": "notice",
-            "notice_type": "group_recall",
-            "group_id": event["group_id"],
-            "user_id": USER_ID,
-            "operator_id": USER_ID,
-            "message_id": event["message_id"],
-        }
+        notice = group_recall(event)
         await ws.send(json.dumps(notice))
         await asyncio.sleep(0.5)  # the recall is handled
         await ws.send(json.dumps(event))

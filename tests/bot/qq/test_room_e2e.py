@@ -26,6 +26,7 @@ from tests.bot.qq.test_serve_e2e import (
     answer,
     check_quoted_reply,
     group_message,
+    group_recall,
     next_action,
     private_message,
     reply_to,
@@ -176,16 +177,8 @@ async def test_a_message_she_only_heard_and_its_author_recalled_is_in_no_later_p
         secret["time"] = said + 1
         await ws.send(json.dumps(secret))
         assert (await room_holds(db, before + 2))[-1][1] == "我的电话是 13800000000"
-        notice = {
-            "time": int(time.time()),
-            "self_id": secret["self_id"],
-            "post_type": "notice",
-            "notice_type": "group_recall",
-            "group_id": secret["group_id"],
-            "user_id": OTHER_XIASHENG_ID,  # whose message it was
-            "operator_id": USER_ID,  # an admin recalled it
-            "message_id": secret["message_id"],
-        }
+        # Recalled by an admin, not by whoever said it.
+        notice = group_recall(secret, user_id=OTHER_XIASHENG_ID, operator_id=USER_ID)
         await ws.send(json.dumps(notice))
         deadline = time.monotonic() + 10
         while "我的电话是 13800000000" in live_contents(db):

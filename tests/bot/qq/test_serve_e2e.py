@@ -164,6 +164,23 @@ def group_message(
     }
 
 
+def group_recall(
+    event: dict[str, Any], user_id: int = USER_ID, operator_id: int = USER_ID
+) -> dict[str, Any]:
+    """The notice NapCat sends when the group message `event` (said by `user_id`) is
+    recalled by `operator_id` (its author, or an admin)."""
+    return {
+        "time": int(time.time()),
+        "self_id": event["self_id"],
+        "post_type": "notice",
+        "notice_type": "group_recall",
+        "group_id": event["group_id"],
+        "user_id": user_id,
+        "operator_id": operator_id,
+        "message_id": event["message_id"],
+    }
+
+
 def private_message(text: str, user_id: int = USER_ID, self_id: str = SELF_ID) -> dict[str, Any]:
     """A private (friend) message report as NapCat sends it."""
     return {
