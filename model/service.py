@@ -71,6 +71,13 @@ from model.summaries import Summarizer
 
 log = logging.getLogger(__name__)
 
+
+def _any_scope(platform: str) -> str:
+    """What `_recalled` notes a message under when the scope it is in is unknown (no
+    scope key ends with '*')."""
+    return f"{platform}:*"
+
+
 # Generations per message when a reload lands between building the prompt and the batch.
 PROMPT_SWITCH_ATTEMPTS = 2
 
@@ -368,7 +375,7 @@ class ChatService:
         try:
             async with asyncio.timeout(self.settings.worker.request_timeout_seconds) as deadline:
                 async with in_order:
-                    if (scope, request.request_id) in self._recalled:
+                    if self._was_recalled(scope, request):
                         # Taken back before she began: no reply to post, nothing stored.
                         log.info("a message recalled before it was answered is not answered")
                         return Reply(text="", scope=scope, status="recalled")
@@ -517,7 +524,7 @@ class ChatService:
         )
         # Its message was recalled while she answered it (or while this was written):
         # archived now, as the recall would have done had the exchange been stored.
-        if request.request_id and (scope, request.request_id) in self._recalled:
+        if self._was_recalled(scope, request):
             await self.memory.archive_request(scope, request.request_id)
 
     def _ask_for_summary(
@@ -671,23 +678,41 @@ class ChatService:
         return await self.memory.cut_reply(self._scope_of(cut), cut.request_id, cut.sent)
 
     async def forget_message(self, ref: MessageRef) -> int:
-        """Its room line goes too (also where room context was turned off since), so
-        what someone recalled at once, a phone number posted by mistake, reaches no
-        later prompt. Without a user id, only the line: whose conversation the message
-        was in is unknown."""
+        """Its exchange is archived, and its room line goes too (also where room context
+        was turned off since), so what someone recalled at once, a phone number posted
+        by mistake, reaches no later prompt. Without a user id (a Discord delete of a
+        message no longer cached) the exchange is found by its message id in whichever
+        of the platform's scopes holds it."""
         count = 0
-        if ref.user_id:
-            scope = self._scope_of(ref)
-            if ref.request_id:  # its exchange may not be stored yet, or asked for yet
-                self._recalled[(scope, ref.request_id)] = None
-                self._recalled.move_to_end((scope, ref.request_id))
-                while len(self._recalled) > FORGOTTEN_KEPT:
-                    self._recalled.popitem(last=False)
-            count = await self.memory.archive_request(scope, ref.request_id)
+        if ref.request_id:
+            if ref.user_id:
+                scopes = [self._scope_of(ref)]
+            else:
+                scopes = await self.memory.scopes_holding(ref.platform, ref.request_id)
+                self._note_recalled(_any_scope(ref.platform), ref.request_id)
+            for scope in scopes:
+                # Its exchange may not be stored yet, or asked for yet.
+                self._note_recalled(scope, ref.request_id)
+                count += await self.memory.archive_request(scope, ref.request_id)
         if ref.channel_id:
             room = channel_prefix(ref.platform, ref.channel_id, ref.guild_id)
             count += await self.memory.room.archive_message(room, ref.user_id, ref.request_id)
         return count
+
+    def _note_recalled(self, scope: str, request_id: str) -> None:
+        key = (scope, request_id)
+        self._recalled[key] = None
+        self._recalled.move_to_end(key)
+        while len(self._recalled) > FORGOTTEN_KEPT:
+            self._recalled.popitem(last=False)
+
+    def _was_recalled(self, scope: str, request: ChatRequest) -> bool:
+        """Whether the message was deleted or recalled, in its scope or (by a delete that
+        did not say whose it was) in any of its platform's."""
+        rid = request.request_id
+        return bool(rid) and (
+            (scope, rid) in self._recalled or (_any_scope(request.platform), rid) in self._recalled
+        )
 
     async def status(self) -> WorkerStatus:
         stats = self.engine.stats

@@ -459,16 +459,16 @@ class AtriClient(discord.Client):
             if message is not None:
                 request = to_request(message, self.user.id if self.user else 0, self.cfg)
                 ref = MessageRef(**request.model_dump(include=REF_FIELDS))
-            elif guild_id is not None:
-                # Whose it was is gone with the cache: its room line, not an exchange.
+            else:
+                # Whose it was is gone with the cache: the worker finds its exchange by
+                # the message id (a DM has no room line, and its scope no channel).
+                in_guild = guild_id is not None
                 ref = MessageRef(
                     platform=PLATFORM,
-                    channel_id=str(channel_id),
-                    guild_id=str(guild_id),
+                    channel_id=str(channel_id) if in_guild else "",
+                    guild_id=str(guild_id) if in_guild else "",
                     request_id=str(message_id),
                 )
-            else:
-                return  # a DM no longer cached: no room line, and no way to its exchange
             await self.worker.forget_message(ref)
         except Exception:
             log.exception("could not forget deleted Discord message %s", message_id)

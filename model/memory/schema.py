@@ -4,12 +4,13 @@
 has), so a database written by an older ATRI is upgraded in place.
 """
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # Each entry upgrades the schema from version i to i+1. Version 1 had no adapter
 # column, version 2 no room lines, version 3 no request ids, version 4 no summaries,
 # version 5 no platform time on room lines, version 6 no first ids, version 7 no message ids
-# on room lines, version 8 no reset records; databases written then are migrated in place.
+# on room lines, version 8 no reset records, version 9 no index of request ids; databases
+# written then are migrated in place.
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE IF NOT EXISTS messages (
@@ -93,5 +94,11 @@ MIGRATIONS: list[str] = [
         at REAL NOT NULL,
         UNIQUE (scope, prefix)
     );
+    """,
+    # Messages by the platform message they are or answer, whatever scope holds them: a
+    # delete that no longer says whose message it was (Discord's, uncached) still finds
+    # its exchange. Messages with none (console, /v1) are left out of it.
+    """
+    CREATE INDEX IF NOT EXISTS messages_request ON messages (request_id) WHERE request_id != '';
     """,
 ]

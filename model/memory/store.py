@@ -423,6 +423,18 @@ class Memory:
         await self._db.commit()
         return cur.rowcount
 
+    async def scopes_holding(self, platform: str, request_id: str) -> list[str]:
+        """The scopes of `platform` where the platform message `request_id` (or her reply
+        to it) is live: for a delete that does not say whose message it was."""
+        if not request_id:
+            return []
+        rows = await self._db.execute_fetchall(
+            "SELECT DISTINCT scope FROM messages WHERE request_id = ? AND request_id != ''"
+            " AND archived = 0 AND substr(scope, 1, ?) = ?",
+            (request_id, len(platform) + 1, f"{platform}:"),
+        )
+        return [str(row[0]) for row in rows]
+
     async def archive_request(self, scope: str, request_id: str) -> int:
         """Hide one exchange from the model (its message was deleted or recalled)."""
         if not request_id:

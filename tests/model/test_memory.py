@@ -491,7 +491,7 @@ async def test_schema_5_room_lines_keep_their_order_through_the_migration(tmp_pa
     con.commit()
     con.close()
     async with await Memory.open(path) as memory:
-        assert await memory.schema_version() == SCHEMA_VERSION == 9
+        assert await memory.schema_version() == SCHEMA_VERSION == 10
         await memory.room.add("qq:chan:g1", "qq", "3", "", "第五句", RoomBounds(), now - 1)
         await memory.room.add("qq:chan:g1", "qq", "3", "", "第四句", RoomBounds(), now - 5)
         lines = await memory.room.all_lines("qq:chan:g1")
@@ -546,7 +546,7 @@ async def test_schema_7_room_lines_are_kept_and_lines_since_are_found_by_their_m
     con.close()
     room = "qq:chan:g1"
     async with await Memory.open(path) as memory:
-        assert await memory.schema_version() == SCHEMA_VERSION == 9
+        assert await memory.schema_version() == SCHEMA_VERSION == 10
         await memory.room.add(
             room, "qq", "1", "", "我的电话是 13800000000", RoomBounds(), now - 10, "qq-7"
         )
@@ -907,9 +907,35 @@ async def test_a_schema_8_file_gains_reset_records(tmp_path: Path) -> None:
     con.commit()
     con.close()
     async with await Memory.open(path) as memory:
-        assert await memory.schema_version() == SCHEMA_VERSION == 9
+        assert await memory.schema_version() == SCHEMA_VERSION == 10
         read = await memory.conversation("qq:user:1")
         assert [m.content for m in read.messages] == ["你好"] and read.reset_mark == 0
         await memory.reset("qq:user:1")
         await memory.append_many("qq:user:1", EXCHANGE, "m1", None, read.reset_mark)
         assert [m.content for m in await memory.all_messages("qq:user:1")] == ["你好"]
+
+
+async def test_a_message_is_found_by_its_id_in_whichever_scope_of_its_platform_holds_it(
+    tmp_path: Path,
+) -> None:
+    """For a delete that does not say whose message it was: the scopes holding it live,
+    of that platform only, through the request id index."""
+    async with await Memory.open(tmp_path / "m.sqlite3") as memory:
+        exchange = [("user", "1", "", "删掉", ""), ("assistant", "", "ATRI", "好", "")]
+        await memory.append_many("discord:user:1", exchange, "555")
+        await memory.append_many("discord:chan:g/c:user:2", exchange, "555")
+        await memory.append_many("qq:user:1", exchange, "555")  # another platform's 555
+        await memory.append_many("discord:user:3", exchange, "556")
+        assert sorted(await memory.scopes_holding("discord", "555")) == [
+            "discord:chan:g/c:user:2",
+            "discord:user:1",
+        ]
+        await memory.archive_request("discord:user:1", "555")
+        assert await memory.scopes_holding("discord", "555") == ["discord:chan:g/c:user:2"]
+        assert await memory.scopes_holding("discord", "") == []
+        plan = await memory._db.execute_fetchall(
+            "EXPLAIN QUERY PLAN SELECT DISTINCT scope FROM messages WHERE request_id = ?"
+            " AND request_id != '' AND archived = 0 AND substr(scope, 1, ?) = ?",
+            ("555", 8, "discord:"),
+        )
+        assert any("messages_request" in str(tuple(row)) for row in plan)

@@ -485,20 +485,24 @@ async def test_a_message_recalled_while_it_is_answered_is_not_remembered(
         assert [m.archived for m in stored if m.request_id == "m2"] == [True, True]
 
 
-@pytest.mark.parametrize("recalled", ["before it arrives", "while it waits its turn"])
+@pytest.mark.parametrize(
+    "recalled", ["before it arrives", "while it waits its turn", "by an unknown author"]
+)
 async def test_a_message_recalled_before_she_answers_it_is_not_answered(
     echo_settings: Settings, recalled: str
 ) -> None:
     """Each platform event has its own task, so a recall can reach the worker before the
     message it takes back, or while that message waits for the same person's earlier
-    one: it found no exchange to archive, and the message was then answered and stored."""
+    one: it found no exchange to archive, and the message was then answered and stored.
+    A delete that does not say whose message it was (Discord's, uncached) counts too."""
     engine = GatedEcho()
     engine.gate.set()
     async with await ChatService.open(echo_settings, engine=engine) as service:
         await service.chat(req("one"))
-        ref = MessageRef(platform="test", user_id="u1", request_id="m2")
+        who = "" if recalled == "by an unknown author" else "u1"
+        ref = MessageRef(platform="test", user_id=who, request_id="m2")
         said = req("my password is hunter2").model_copy(update={"request_id": "m2"})
-        if recalled == "before it arrives":
+        if recalled != "while it waits its turn":
             assert await service.forget_message(ref) == 0
             reply = await service.chat(said)
         else:

@@ -146,16 +146,22 @@ async def test_a_reply_cut_by_a_refused_part_is_remembered_as_sent(
     assert history[-1].content == ECHO + "再说一次"
 
 
+@pytest.mark.parametrize("deleted", ["cached", "no longer cached", "a DM no longer cached"])
 async def test_a_deleted_message_is_archived_with_her_reply(
-    fake_discord: FakeDiscord, client: AtriClient, echo_service: ChatService
+    fake_discord: FakeDiscord, client: AtriClient, echo_service: ChatService, deleted: str
 ) -> None:
-    kept = await say(fake_discord, MEMBER_ID, "留着")
-    deleted = await say(fake_discord, MEMBER_ID, "删掉")
-    await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID), count=2)
-    await fake_discord.dispatch(
-        "MESSAGE_DELETE",
-        {"id": deleted["id"], "channel_id": str(CHANNEL_ID), "guild_id": kept["guild_id"]},
-    )
+    """Discord names no author for a message the client's cache no longer holds (it keeps
+    the last 1000, none from before a restart): the exchange stayed in her memory; it is
+    found by the message's id."""
+    in_guild = deleted != "a DM no longer cached"
+    channel = CHANNEL_ID if in_guild else DM_CHANNEL_ID
+    kept = await say(fake_discord, MEMBER_ID, "留着", in_guild=in_guild)
+    gone = await say(fake_discord, MEMBER_ID, "删掉", in_guild=in_guild)
+    await fake_discord.wait_for_calls(is_message_to(channel), count=2)
+    if deleted != "cached":
+        client._connection._messages.clear()  # type: ignore[union-attr]
+    where = {"channel_id": str(channel)} | ({"guild_id": kept["guild_id"]} if in_guild else {})
+    await fake_discord.dispatch("MESSAGE_DELETE", {"id": gone["id"], **where})
     scope = f"discord:user:{MEMBER_ID}"
     for _ in range(50):
         if len(await echo_service.memory.history(scope)) == 2:
