@@ -147,9 +147,12 @@ class ScopeRef(BaseModel):
 class MessageRef(ScopeRef):
     """One message a platform sent (`request_id`, as in its ChatRequest), and so the
     exchange stored for it and its room line. Without a user id (a platform that no
-    longer says whose it was) it names the room line only."""
+    longer says whose it was) the exchange is looked for in each of the platform's
+    conversations. `line_only`: the message stays (edited to be for her, it is about to
+    be answered); only its room line goes."""
 
     request_id: Text
+    line_only: bool = False
 
 
 class ReplyCut(MessageRef):

@@ -684,7 +684,7 @@ class ChatService:
         message no longer cached) the exchange is found by its message id in whichever
         of the platform's scopes holds it."""
         count = 0
-        if ref.request_id:
+        if ref.request_id and not ref.line_only:
             if ref.user_id:
                 scopes = [self._scope_of(ref)]
             else:

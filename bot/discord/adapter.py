@@ -454,20 +454,23 @@ class AtriClient(discord.Client):
         channel_id: int,
         guild_id: int | None,
         message: discord.Message | None,
+        line_only: bool = False,
     ) -> None:
         try:
             if message is not None:
                 request = to_request(message, self.user.id if self.user else 0, self.cfg)
                 ref = MessageRef(**request.model_dump(include=REF_FIELDS))
             else:
-                # Whose it was is gone with the cache: the worker finds its exchange by
-                # the message id (a DM has no room line, and its scope no channel).
+                # Whose it was is gone with the cache (or not needed: `line_only`): the
+                # worker finds its exchange by the message id (a DM has no room line,
+                # and its scope no channel).
                 in_guild = guild_id is not None
                 ref = MessageRef(
                     platform=PLATFORM,
                     channel_id=str(channel_id) if in_guild else "",
                     guild_id=str(guild_id) if in_guild else "",
                     request_id=str(message_id),
+                    line_only=line_only,
                 )
             await self.worker.forget_message(ref)
         except Exception:
@@ -493,9 +496,8 @@ class AtriClient(discord.Client):
             return
         self._remember(message.id)
         # Heard before, now for her: the exchange holds it, its old room line goes. The
-        # line alone (no author named): a recall of the message itself would keep her
-        # from answering it.
-        await self._forget(message.id, message.channel.id, message.guild.id, None)
+        # line alone: a recall of the message itself would keep her from answering it.
+        await self._forget(message.id, message.channel.id, message.guild.id, None, line_only=True)
         await self._answer(message)
 
     async def _reword(self, message: discord.Message, before: discord.Message | None) -> None:
