@@ -37,8 +37,29 @@ HOUR_SECONDS = 3600.0
 # when the worker heard it instead.
 MAX_CLOCK_AHEAD_SECONDS = 300.0
 # How many deleted or recalled messages each worker remembers, so that a line reaching
-# her after the recall of its message is not kept (see `RoomLog.archive_message`).
+# her after the recall of its message is not kept (see `RoomLog.archive_message`), nor
+# a message she has not begun answering answered (`ChatService.forget_message`).
 FORGOTTEN_KEPT = 10_000
+
+
+class RecentlyForgotten:
+    """The newest FORGOTTEN_KEPT messages deleted or recalled: (place, message id) →
+    a note about each (whose it was)."""
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[tuple[str, str], str] = OrderedDict()
+
+    def note(self, key: tuple[str, str], value: str = "") -> None:
+        self._kept[key] = value
+        self._kept.move_to_end(key)
+        while len(self._kept) > FORGOTTEN_KEPT:
+            self._kept.popitem(last=False)
+
+    def get(self, key: tuple[str, str]) -> str | None:
+        return self._kept.get(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._kept
 
 
 @dataclass(frozen=True)
@@ -72,7 +93,7 @@ class RoomLog:
         self._writes = Grouped(self._write_group, "atri-room-writes")
         self._swept = 0.0
         # (room, message id) of messages deleted or recalled → whose ("" = anyone's).
-        self._forgotten: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._forgotten = RecentlyForgotten()
 
     async def idle(self) -> None:
         await self._writes.idle()
@@ -244,11 +265,7 @@ class RoomLog:
         not kept (`add`)."""
         if not (room and request_id):
             return 0  # never every line without an id (those stored before schema 8)
-        key = (room, request_id)
-        self._forgotten[key] = user_id
-        self._forgotten.move_to_end(key)
-        while len(self._forgotten) > FORGOTTEN_KEPT:
-            self._forgotten.popitem(last=False)
+        self._forgotten.note((room, request_id), user_id)
         sql = (
             "UPDATE room_lines SET archived = 1 WHERE room = ? AND request_id = ? AND archived = 0"
         )

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -66,7 +65,7 @@ from model.protocol import (
     ScopeRef,
     WorkerStatus,
 )
-from model.room import FORGOTTEN_KEPT, RoomBounds, SpeakUp
+from model.room import RecentlyForgotten, RoomBounds, SpeakUp
 from model.summaries import Summarizer
 
 log = logging.getLogger(__name__)
@@ -156,7 +155,7 @@ class ChatService:
         # the message it takes back, or while that waits its turn or is answered, when
         # it finds no exchange to archive. Such a message is not answered; one recalled
         # once she is answering it is archived as soon as her exchange is stored.
-        self._recalled: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._recalled = RecentlyForgotten()
         # Opened on first use, in the memory's database file.
         self._channel_modes: ChannelModes | None = None
         self._channel_modes_lock = asyncio.Lock()
@@ -689,22 +688,15 @@ class ChatService:
                 scopes = [self._scope_of(ref)]
             else:
                 scopes = await self.memory.scopes_holding(ref.platform, ref.request_id)
-                self._note_recalled(_any_scope(ref.platform), ref.request_id)
+                self._recalled.note((_any_scope(ref.platform), ref.request_id))
             for scope in scopes:
                 # Its exchange may not be stored yet, or asked for yet.
-                self._note_recalled(scope, ref.request_id)
+                self._recalled.note((scope, ref.request_id))
                 count += await self.memory.archive_request(scope, ref.request_id)
         if ref.channel_id:
             room = channel_prefix(ref.platform, ref.channel_id, ref.guild_id)
             count += await self.memory.room.archive_message(room, ref.user_id, ref.request_id)
         return count
-
-    def _note_recalled(self, scope: str, request_id: str) -> None:
-        key = (scope, request_id)
-        self._recalled[key] = None
-        self._recalled.move_to_end(key)
-        while len(self._recalled) > FORGOTTEN_KEPT:
-            self._recalled.popitem(last=False)
 
     def _was_recalled(self, scope: str, request: ChatRequest) -> bool:
         """Whether the message was deleted or recalled, in its scope or (by a delete that

@@ -49,9 +49,8 @@ def gguf_facts(base_gguf: Path) -> dict[str, Any]:
 
 def facts_from(meta: Callable[[str], str], where: str) -> dict[str, Any]:
     """Architecture, blocks, heads and KV heads, from a reader of the base's GGUF
-    metadata ("" for a key it lacks): gguf's reader of the file (`gguf_facts`), or a
-    loaded llama.cpp model's (`LlamaCppEngine.adapter_facts`, which cannot wait for that
-    reader to parse the whole vocabulary)."""
+    metadata ("" for a key it lacks): the file's header (`gguf_facts`), or a loaded
+    llama.cpp model's (`LlamaCppEngine.adapter_facts`)."""
     arch = meta("general.architecture")
 
     def number(key: str) -> int:

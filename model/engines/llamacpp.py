@@ -1099,9 +1099,7 @@ class LlamaCppEngine:
 
     def adapter_facts(self) -> dict[str, Any]:
         """What converting a peft version needs of the base (`gguf_lora.gguf_facts`),
-        read from the model llama.cpp holds: the gguf package's reader parses the whole
-        vocabulary, seconds of Python holding the GIL (and the decode loop) on every
-        reload."""
+        read from the model llama.cpp holds (no second read of the file)."""
         from model.adapters.gguf_lora import facts_from
 
         return facts_from(self.text.meta, str(self.gguf_path))
@@ -1138,14 +1136,14 @@ class LlamaCppEngine:
         start = prompt[:-1]
 
         def warm_slice(end: int) -> float:
+            """Seconds the replies in flight are owed for it (0 when there are none)."""
             started = time.perf_counter()
             self.warm_sync(name, start[: min(end, len(start))])
-            return time.perf_counter() - started
+            busy = any(run.rows for run in self._passes)  # read here, on the engine thread
+            return (time.perf_counter() - started) * WARM_PACE if busy else 0.0
 
         for end in range(WARM_SLICE_TOKENS, len(start) + WARM_SLICE_TOKENS, WARM_SLICE_TOKENS):
-            took = await self._between_steps(warm_slice, end)
-            if any(run.rows for run in list(self._passes)):  # replies in flight: theirs first
-                await asyncio.sleep(took * WARM_PACE)
+            await asyncio.sleep(await self._between_steps(warm_slice, end))
         request = _Request(
             messages, _smoke_gen(max_new_tokens), name, min(SMOKE_MIN_TOKENS, max_new_tokens)
         )

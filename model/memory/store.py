@@ -291,19 +291,13 @@ class Memory:
         window is `character.prompt.fit_prompt`'s job."""
         return (await self.conversation(scope, max_messages, with_summary=False)).messages
 
-    async def history_and_summary(
-        self, scope: str, max_messages: int = 200
-    ) -> tuple[list[Message], Summary | None]:
-        """`history` and `summary` of the scope from one read, so they agree: a summary
-        written meanwhile cannot cover messages the history was read without."""
-        found = await self.conversation(scope, max_messages)
-        return found.messages, found.summary
-
     async def conversation(
         self, scope: str, max_messages: int = 200, with_summary: bool = True
     ) -> Conversation:
-        """`history_and_summary` (the summary only `with_summary`) and the reset mark a
-        reply made from them stores its exchange with (`append_many`), from one read."""
+        """`history` and (`with_summary`) `summary` of the scope, and the reset mark a
+        reply made from them stores its exchange with (`append_many`), from one read, so
+        they agree: a summary written meanwhile cannot cover messages the history was
+        read without."""
         found: Conversation = await self._reads.submit((scope, max_messages, with_summary))
         return found
 

@@ -181,8 +181,8 @@ def test_memory_import_goes_before_what_was_said_since(config: Path, tmp_path: P
 
     async def after() -> tuple[list[Any], Any, list[Any]]:
         async with await Memory.open(db) as memory:
-            history, summary = await memory.history_and_summary("qq:user:5")
-            return await memory.all_messages("qq:user:5"), summary, history
+            read = await memory.conversation("qq:user:5")
+            return await memory.all_messages("qq:user:5"), read.summary, read.messages
 
     asyncio.run(before())
     target = tmp_path / "export.json"

@@ -455,11 +455,13 @@ async def test_history_and_summary_come_from_one_read(tmp_path: Path) -> None:
         await memory.add_summary("a", "- newer", a[3].id, "v2")
         # Read together (one group on the database thread): each scope gets its own
         # history and summary, and a scope asked without a summary gets none.
-        (a_rows, a_summary), (b_rows, b_summary), b_plain = await asyncio.gather(
-            memory.history_and_summary("a", 3),
-            memory.history_and_summary("b"),
+        a_read, b_read, b_plain = await asyncio.gather(
+            memory.conversation("a", 3),
+            memory.conversation("b"),
             memory.history("b", 2),
         )
+        a_rows, a_summary = a_read.messages, a_read.summary
+        b_rows, b_summary = b_read.messages, b_read.summary
         assert a_rows == await memory.history("a", 3)
         assert [m.content for m in a_rows] == ["a q3", "a r3"]  # the reply at the start dropped
         assert a_summary == await memory.summary("a")
@@ -471,7 +473,8 @@ async def test_history_and_summary_come_from_one_read(tmp_path: Path) -> None:
         assert b_rows == await memory.history("b") and b_summary is None
         assert [m.content for m in b_plain] == ["b q3", "b r3"]
         await memory.reset("a")
-        assert await memory.history_and_summary("a") == ([], None)
+        after_reset = await memory.conversation("a")
+        assert (after_reset.messages, after_reset.summary) == ([], None)
 
 
 async def test_an_answered_message_reads_its_memory_in_one_statement(settings: Settings) -> None:
