@@ -24,6 +24,8 @@ import aiohttp
 from atri.config import Secrets, WorkerSettings
 from atri.errors import UserError
 from model.protocol import (
+    PROTOCOL_HEADER,
+    PROTOCOL_VERSION,
     ChannelMode,
     ChannelSetting,
     Character,
@@ -36,6 +38,7 @@ from model.protocol import (
     ReplyCut,
     ScopeRef,
     WorkerStatus,
+    protocol_mismatch,
 )
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,11 @@ class WorkerUnreachable(UserError):
     """The worker did not answer properly; str() is the sentence to show."""
 
 
+class OtherRelease(WorkerUnreachable):
+    """The worker speaks another version of the bots' protocol: nothing it answers is
+    used, since either side may misread the other (model/protocol.py, PROTOCOL_VERSION)."""
+
+
 class HttpWorker:
     def __init__(
         self, settings: WorkerSettings, secrets: Secrets, error_reply: str | None = None
@@ -71,7 +79,7 @@ class HttpWorker:
         self.settings = settings
         self.error_reply = settings.error_reply if error_reply is None else error_reply
         self.url = settings.url.rstrip("/")
-        self._headers: dict[str, str] = {}
+        self._headers = {PROTOCOL_HEADER: str(PROTOCOL_VERSION)}
         if secrets.admin_token is not None:
             token = secrets.admin_token.get_secret_value()
             self._headers["Authorization"] = f"Bearer {token}"
@@ -135,6 +143,12 @@ class HttpWorker:
                     f"The ATRI worker at {self.url} refused {path}: set the same "
                     "ATRI_ADMIN_TOKEN for the bots as for the worker."
                 )
+            theirs = response.headers.get(PROTOCOL_HEADER)
+            problem = protocol_mismatch(theirs, f"The worker at {self.url}", "this bot")
+            # A proxy's error page carries no header: that is the worker being away
+            # (said below), not an older release.
+            if problem and (theirs is not None or response.status < 400):
+                raise OtherRelease(self._other_release(problem, theirs is None))
             if response.status >= 400:
                 text = await response.text(errors="replace")
                 raise WorkerUnreachable(
@@ -145,6 +159,26 @@ class HttpWorker:
                 return await response.json(content_type=None)
             except ValueError:  # not JSON: another program answers at this address
                 raise WorkerUnreachable(self._not_the_worker(path)) from None
+
+    def _other_release(self, problem: str, silent: bool) -> str:
+        if not silent:
+            return problem
+        # No header on a good answer: an ATRI worker from before it, or another program.
+        return (
+            f"{problem} If no ATRI worker runs there, is [worker] url the address "
+            "`atri worker` printed?"
+        )
+
+    async def check_release(self) -> None:
+        """At start-up: a worker of another release stops the bots with one sentence
+        (`OtherRelease`); one not answering yet is only logged, since the bots answer
+        with her error line until it does."""
+        try:
+            await self._call("GET", "/status")
+        except OtherRelease:
+            raise
+        except WorkerUnreachable as exc:
+            log.warning("%s Until it answers, chats get the error line.", exc)
 
     def _not_the_worker(self, path: str) -> str:
         return (

@@ -45,6 +45,7 @@ async def serve(settings: Settings, secrets: Secrets, console: Console) -> None:
 
         said = canned_lines(settings, card).error
         async with HttpWorker(settings.worker, secrets, error_reply=said) as remote:
+            await remote.check_release()
             await run_adapters(remote, settings, secrets, console, card)
         return
     with console.status(escape(waking_line(card.name)), spinner="dots"):

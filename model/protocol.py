@@ -11,6 +11,29 @@ from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, BeforeValidator, Field, PositiveInt, StrictBool, StringConstraints
 
+# The version of this interface's HTTP form (model/server/app.py, bot/relay.py), sent
+# both ways in the `ATRI-Protocol` header. Raised whenever one side adds a field or a
+# value the other would quietly ignore or refuse (a bot's `edited` or `line_only`, a
+# worker's "recalled"): a bot and a worker of different versions then refuse each other
+# with one sentence instead of, say, remembering a message its author deleted. Releases
+# from before the header sent none.
+PROTOCOL_VERSION = 1
+PROTOCOL_HEADER = "ATRI-Protocol"
+
+
+def protocol_mismatch(theirs: str | None, them: str, us: str) -> str | None:
+    """The sentence for a peer (`them`) whose `ATRI-Protocol` header says another
+    version than ours (`us`), None when it says ours; no header at all: a release older
+    than the header."""
+    if theirs is not None and theirs.strip() == str(PROTOCOL_VERSION):
+        return None
+    said = "none (a release older than it)" if theirs is None else repr(theirs.strip()[:20])
+    return (
+        f"{them} speaks ATRI protocol {said}, {us} protocol {PROTOCOL_VERSION}: run the same "
+        "ATRI release for `atri worker` and the bots, and restart the older one."
+    )
+
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

@@ -37,6 +37,8 @@ from atri.config import Secrets, Settings
 from atri.listening import bind_listening_socket
 from model.metrics import PROMETHEUS_CONTENT_TYPE
 from model.protocol import (
+    PROTOCOL_HEADER,
+    PROTOCOL_VERSION,
     ChannelMode,
     ChannelSetting,
     Character,
@@ -49,6 +51,7 @@ from model.protocol import (
     ReplyCut,
     ScopeRef,
     WorkerStatus,
+    protocol_mismatch,
 )
 from model.server.auth import Unauthorized, check_token
 from model.server.openai_api import OpenAIError, openai_router
@@ -176,6 +179,44 @@ class BodyLimit:
         await self.app(scope, _replay([whole], receive), send)
 
 
+class ProtocolHeader:
+    """Every answer says which version of the bots' protocol this worker speaks, so a bot
+    of another release can tell (bot/relay.py) before it misreads one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.header = (PROTOCOL_HEADER.lower().encode(), str(PROTOCOL_VERSION).encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), self.header]
+            await send(message)
+
+        await self.app(scope, receive, stamped)
+
+
+class OtherProtocol(Exception):
+    """A bot of another release: its requests are refused (409) with this sentence."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def check_protocol(request: Request) -> None:
+    """Refuse a bot whose `ATRI-Protocol` differs from ours. A request without the header
+    passes: curl, a user's own script, and bots from before the header (which cannot be
+    told apart from those)."""
+    theirs = request.headers.get(PROTOCOL_HEADER)
+    if theirs is not None and (problem := protocol_mismatch(theirs, "The bot", "this worker")):
+        raise OtherProtocol(problem)
+
+
 def _replay(first: list[Message], receive: Receive) -> Receive:
     async def replayed() -> Message:
         return first.pop(0) if first else await receive()
@@ -190,9 +231,11 @@ def create_app(
     app = FastAPI(title="ATRI worker", docs_url=None, redoc_url=None)
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, timeout=body_timeout)
+    app.add_middleware(ProtocolHeader)  # added last: outermost, so even 413 and 408 say it
 
     def admin(request: Request) -> None:
         check_token(secrets, request)
+        check_protocol(request)
 
     admin_only = [Depends(admin)]
 
@@ -200,6 +243,10 @@ def create_app(
     async def unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
         body = error_body(request.url.path, exc.message, "invalid_api_key")
         return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(OtherProtocol)
+    async def other_protocol(request: Request, exc: OtherProtocol) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=409)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import socket
 from collections.abc import AsyncIterator
@@ -11,12 +12,16 @@ from contextlib import asynccontextmanager, suppress
 import httpx
 import pytest
 from pydantic import SecretStr
+from rich.console import Console
 
 from atri.config import Secrets, Settings, WorkerSettings
 from atri.errors import ConfigError
-from bot.relay import HttpWorker, WorkerUnreachable
+from bot.relay import HttpWorker, OtherRelease, WorkerUnreachable
+from bot.serve import serve
 from model.engines.echo import EchoEngine
 from model.protocol import (
+    PROTOCOL_HEADER,
+    PROTOCOL_VERSION,
     ChannelSetting,
     ChatRequest,
     MessageRef,
@@ -24,7 +29,7 @@ from model.protocol import (
     ScopeRef,
     Worker,
 )
-from model.server.app import bind_socket, create_app, serving
+from model.server.app import MAX_BODY_BYTES, bind_socket, create_app, serving
 from model.service import ChatService
 from tests.model.server.conftest import ADMIN_TOKEN
 
@@ -283,9 +288,13 @@ async def test_http_worker_resends_a_request_its_connection_dropped(
 
 
 @asynccontextmanager
-async def another_program(body: bytes, content_type: str) -> AsyncIterator[str]:
+async def another_program(
+    body: bytes, content_type: str, protocol: str | None = None
+) -> AsyncIterator[str]:
     """Some other web server answering every request with 200 and `body`, as on a port
-    that `[worker] url` names by mistake."""
+    that `[worker] url` names by mistake; with `protocol`, a worker of some release
+    saying it speaks that version."""
+    said = b"" if protocol is None else f"{PROTOCOL_HEADER}: {protocol}\r\n".encode()
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with suppress(ConnectionError, asyncio.IncompleteReadError):
@@ -293,8 +302,14 @@ async def another_program(body: bytes, content_type: str) -> AsyncIterator[str]:
                 sent = re.search(rb"(?i)content-length: *(\d+)", head)
                 await reader.readexactly(int(sent.group(1)) if sent else 0)
                 writer.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: " + content_type.encode() + b"\r\n"
-                    b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+                    b"HTTP/1.1 200 OK\r\nContent-Type: "
+                    + content_type.encode()
+                    + b"\r\n"
+                    + said
+                    + b"Content-Length: "
+                    + str(len(body)).encode()
+                    + b"\r\n\r\n"
+                    + body
                 )
                 await writer.drain()
         writer.close()
@@ -332,6 +347,91 @@ async def test_http_worker_pointed_at_another_program_says_so(
                 await call
         result = await remote.reload()
         assert not result.ok and "is [worker] url the address" in result.message
+
+
+async def test_every_answer_names_its_protocol_and_a_bot_of_another_release_is_refused(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    service, url = echo_worker
+    token = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    hi = {"platform": "test", "user_id": "u1", "text": "hi"}
+    async with httpx.AsyncClient(base_url=url) as client:
+        answers = [
+            await client.get("/health"),
+            await client.get("/v1/models"),
+            await client.post("/chat", json=hi),  # 401: no token
+            await client.post("/chat", content=b"x" * (MAX_BODY_BYTES + 1), headers=token),
+        ]
+        assert [a.status_code for a in answers] == [200, 200, 401, 413]
+        for answer in answers:
+            assert answer.headers[PROTOCOL_HEADER] == str(PROTOCOL_VERSION)
+        newer = {**token, PROTOCOL_HEADER: str(PROTOCOL_VERSION + 1)}
+        refused = await client.post("/chat", json=hi, headers=newer)
+        assert refused.status_code == 409
+        assert refused.json()["detail"] == (
+            f"The bot speaks ATRI protocol '{PROTOCOL_VERSION + 1}', this worker protocol "
+            f"{PROTOCOL_VERSION}: run the same ATRI release for `atri worker` and the bots, "
+            "and restart the older one."
+        )
+        assert service.engine.stats.generate_calls == 0  # nothing was done for it
+        # Ours, or none (curl, a user's own script): answered.
+        same = {**token, PROTOCOL_HEADER: str(PROTOCOL_VERSION)}
+        assert (await client.post("/chat", json=hi, headers=same)).status_code == 200
+        assert (await client.post("/chat", json=hi, headers=token)).status_code == 200
+    assert service.engine.stats.generate_calls == 2
+
+
+# Every answer a bot reads, valid as each of them: only the header can make it refuse.
+ANY_ANSWER = b'{"text": "hi", "count": 1, "engine": "echo", "base_model": "m"}'
+
+
+@pytest.mark.parametrize("protocol", [None, str(PROTOCOL_VERSION + 1)])
+async def test_a_bot_uses_nothing_from_a_worker_of_another_release(
+    echo_settings: Settings, secrets: Secrets, protocol: str | None
+) -> None:
+    async with (
+        another_program(ANY_ANSWER, "application/json", str(PROTOCOL_VERSION)) as same,
+        HttpWorker(client_settings(echo_settings, same), secrets) as remote,
+    ):  # the same answers from a worker of this release are read
+        assert (await remote.chat(ChatRequest(platform="t", user_id="u", text="x"))).text == "hi"
+        assert await remote.reset(ScopeRef(platform="t", user_id="u")) == 1
+        await remote.check_release()
+    async with (
+        another_program(ANY_ANSWER, "application/json", protocol) as other,
+        HttpWorker(client_settings(echo_settings, other), secrets) as remote,
+    ):
+        reply = await remote.chat(ChatRequest(platform="t", user_id="u", text="x"))
+        assert (reply.status, reply.text) == ("error", remote.error_reply)
+        said = "none \\(a release older than it\\)" if protocol is None else f"'{protocol}'"
+        sentence = (
+            rf"speaks ATRI protocol {said}, this bot protocol {PROTOCOL_VERSION}: run the same"
+        )
+        for call in (remote.reset(ScopeRef(platform="t", user_id="u")), remote.status()):
+            with pytest.raises(OtherRelease, match=sentence):
+                await call
+        assert not (await remote.reload()).ok
+        with pytest.raises(OtherRelease, match=sentence):
+            await remote.check_release()
+        # `atri serve` with such a worker stops at once with that sentence, before its
+        # bots connect anywhere.
+        settings = echo_settings.model_copy(
+            update={"worker": client_settings(echo_settings, other)}
+        )
+        bots = secrets.model_copy(update={"discord_token": SecretStr("not-used")})
+        with pytest.raises(OtherRelease, match=sentence):
+            await asyncio.wait_for(serve(settings, bots, Console(file=io.StringIO())), 10)
+
+
+async def test_a_bot_starts_while_its_worker_is_away(
+    echo_settings: Settings, secrets: Secrets, caplog: pytest.LogCaptureFixture
+) -> None:
+    sock = bind_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    sock.close()
+    settings = client_settings(echo_settings, f"http://127.0.0.1:{port}")
+    async with HttpWorker(settings, secrets) as remote:
+        await remote.check_release()  # logged, not raised: chats get the error line meanwhile
+    assert "Cannot reach the ATRI worker" in caplog.text
 
 
 def test_a_worker_that_cannot_listen_says_which_setting_to_change() -> None:
