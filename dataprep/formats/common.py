@@ -36,7 +36,8 @@ class ParseOptions:
 # The drop reason of a line with a variable in it that no script gives a value.
 UNRESOLVED_VARIABLE = "unresolved_variable"
 # The drop reason of a line whose text the game computes: Ren'Py Python that says
-# something other than one string literal (`e(greeting)`, `e(f"Hi {name}")`, `e("a" + b)`).
+# something other than string literals (`e(greeting)`, `e(f"Hi {name}")`, `e("a" + b)`;
+# adjacent literals, `e("a" "b")`, are one string).
 COMPUTED_TEXT = "computed_text"
 
 

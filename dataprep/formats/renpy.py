@@ -21,8 +21,9 @@ code and interface text, never dialogue, and are skipped; but Python that says a
 statement `e "text"` and read so: on a `$` line, or as a statement of a `python:` block
 in the story (not of an `init python:` block, which runs before the game starts, where
 no line can be shown, nor of a function's body, which runs where it is called). A `$`
-line goes on over the lines below while a bracket in it is open, as Python reads it. A say
-whose text is not one string literal is a line of unknown text: dropped, and counted
+line goes on over the lines below while a bracket in it is open, as Python reads it.
+Adjacent string literals (`e("Hello, " "world.")`) are one string, as Python joins them; a
+say whose text is not string literals alone is a line of unknown text: dropped, and counted
 as COMPUTED_TEXT; a `$` say call never closed is dropped as UNCLOSED_CALL.
 """
 
@@ -208,9 +209,10 @@ _AFTER_TRIPLE = {
 _TRIPLE = "|".join(f"{quotes}{rest}" for quotes, rest in _AFTER_TRIPLE.items())
 _TRIPLE_OPEN = re.compile("|".join(_AFTER_TRIPLE))
 _TRIPLE_CLOSE = {quotes: re.compile(rest, re.S) for quotes, rest in _AFTER_TRIPLE.items()}
-# A string argument that is one literal as a say statement holds (`u"…"` too), not
-# "a" "b" (the parser joins those into one string) nor an f-, r- or b-string.
-_ONE_LITERAL = re.compile(rf"[uU]?({_STR}|{_TRIPLE})", re.S)
+# One of the string literals a string argument is written as: a literal as a say statement
+# holds one (`u"…"` too, not an f-, r- or b-string), then the blanks, line ends and
+# comments before the next literal that Python joins to it (`"Hello, " "world."`).
+_JOINED_LITERAL = re.compile(rf"[uU]?({_TRIPLE}|{_STR})(?:\s|\\\n|#[^\n]*)*", re.S)
 # A triple-quoted string open over more lines than this is a stray, not a monologue.
 _MAX_TRIPLE_LINES = 400
 # A say statement of a triple-quoted string: as _SAY, its lines joined by "\n".
@@ -577,9 +579,10 @@ def _said_by(
         if not (isinstance(speaker, ast.Constant) and speaker.value is None):
             who = _dotted(speaker)
             if who is None:
-                whostr = _literal(speaker, encoded)
-                if whostr is None or whostr[0] * 3 == whostr[:3]:
+                name = _literal(speaker, encoded)
+                if name is None or name[1]:
                     return None  # `chars[i]`, a triple-quoted name: not a speaker as written
+                whostr = f'"{name[0]}"'
     elif function is not None and function in callers:
         who = function
     else:
@@ -588,13 +591,14 @@ def _said_by(
     if what is None:
         return None
     line = first_line + what.lineno - 1
-    written = _literal(what, encoded)
-    if written is None:
+    literal = _literal(what, encoded)
+    if literal is None:
         return _Said(who, whostr, [(line, _segment(what, encoded))], COMPUTED_TEXT)
-    if written[0] * 3 == written[:3]:
+    written, triple = literal
+    if triple:
         # A triple-quoted string is one line on screen: Python has no monologue mode.
-        return _Said(who, whostr, _monologue(written, line, "none"))
-    return _Said(who, whostr, [(line, written[1:-1])])
+        return _Said(who, whostr, _monologue(f'"""{written}"""', line, "none"))
+    return _Said(who, whostr, [(line, written)])
 
 
 def _dotted(node: ast.expr) -> str | None:
@@ -607,10 +611,12 @@ def _dotted(node: ast.expr) -> str | None:
     return None
 
 
-def _literal(node: ast.expr, encoded: list[bytes]) -> str | None:
-    """A string argument as a say statement would hold it, quotes included and a `u`
-    prefix dropped (`_("…")` and `__("…")` are the string they translate); None when it
-    is not one string literal."""
+def _literal(node: ast.expr, encoded: list[bytes]) -> tuple[str, bool] | None:
+    """A string argument as a say statement would hold it: (its text as written, without
+    its quotes or a `u` prefix, and whether it is triple-quoted); `_("…")` and `__("…")`
+    are the string they translate. Adjacent literals (`"Hello, " "world."`) are one
+    string, their texts joined as written: Python joins them when it compiles the call,
+    so the game shows one constant. None when it is not string literals alone."""
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
@@ -621,8 +627,18 @@ def _literal(node: ast.expr, encoded: list[bytes]) -> str | None:
         node = node.args[0]
     if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
         return None
-    m = _ONE_LITERAL.fullmatch(_segment(node, encoded))
-    return None if m is None else m.group(1)
+    source = _segment(node, encoded)
+    pieces: list[str] = []
+    pos = 0
+    while pos < len(source):
+        m = _JOINED_LITERAL.match(source, pos)
+        if m is None:
+            return None  # an r-, b- or f-string among them: not as a say statement holds it
+        pieces.append(m.group(1))
+        pos = m.end()
+    triple = [piece[0] * 3 == piece[:3] for piece in pieces]
+    text = "".join(p[3:-3] if long else p[1:-1] for p, long in zip(pieces, triple, strict=True))
+    return text, any(triple)
 
 
 def _segment(node: ast.expr, encoded: list[bytes]) -> str:
