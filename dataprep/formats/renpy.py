@@ -56,8 +56,11 @@ _VARIABLE = re.compile(r"[^\W\d][\w.]*")
 _NAME_VALUE = r"""(?:_\(\s*)?(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(None)\b)"""
 _FIRST_ARG = re.compile(rf"\s*(?:name\s*=\s*)?{_NAME_VALUE}")
 _NAME_KEYWORD = re.compile(rf"[(,]\s*name\s*=\s*{_NAME_VALUE}")
-# `menu:` or `menu name:` (a menu with a label), its choices indented below it.
-_MENU = re.compile(r"menu(?:\s+[\w.]+)?\s*(?:\(.*\))?\s*:\s*$")
+# `menu:` or `menu name:` (a menu with a label), maybe a comment after it; its choices
+# are indented below it.
+_MENU = re.compile(r"menu(?:\s+[\w.]+)?\s*(?:\(.*\))?\s*:\s*(?:#.*)?$")
+# What comes before a `#` comment after a statement (a string may hold a "#").
+_BEFORE_COMMENT = re.compile(rf"""(?:{_STR}|[^"'#])*""")
 _LABEL = re.compile(r"\s*label\s+([\w.]+)\s*(?:\(.*\))?\s*:")
 _TRANSLATE = re.compile(r"\s*translate\s+(\w+)\s+([\w.]+)\s*:")
 # `translate <lang> <id>:` blocks of translated dialogue, not of interface strings,
@@ -969,8 +972,11 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
                         continue
                     joined_until = last
                 said = [(number, m.group("text")[1:-1])]
-            rest = m.group("rest").strip()
-            if rest.endswith(":"):
+            rest = m.group("rest")
+            if "#" in rest:
+                # `"Yes":  # she agrees` is a choice all the same: Ren'Py drops comments.
+                rest = _BEFORE_COMMENT.match(rest).group(0)  # type: ignore[union-attr]
+            if rest.strip().endswith(":"):
                 branch += 1
                 forked_from = menus[-1][1] if menus else None
                 continue  # a menu choice, not a line
