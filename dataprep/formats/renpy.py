@@ -13,7 +13,8 @@ its `game/tl/` folder does not yield every line twice. Python that says a line h
 translate block: the original's runs in every language, and Ren'Py shows each string it
 says as that language's `translate <lang> strings:` block translates it (`old "…"` /
 `new "…"`, written out for the strings a game wraps in `_()`), or as written if none
-does; `[var!t]` shows a variable's value so translated (ParseOptions.renpy_strings).
+does; `[var!t]` shows a variable's value so translated (ParseOptions.renpy_strings), and
+every speaker's name (`Character(_("Eileen"))`) is shown so translated, in any line.
 Labels (and the label part of a translation id) are scenes. Python lines and blocks
 (`$ …`, `python:`, `init python:`) and screen, style, transform and image blocks hold
 code and interface text, never dialogue, and are skipped; but Python that says a line,
@@ -277,13 +278,16 @@ def collect_characters(text: str) -> dict[str, str]:
     return _defined_characters(text)[0]
 
 
-def resolve_names(characters: dict[str, str], values: dict[str, str]) -> dict[str, str]:
+def resolve_names(
+    characters: dict[str, str], values: dict[str, str], strings: dict[str, str] | None = None
+) -> dict[str, str]:
     """Character names that interpolate a variable (`Character("[player]")`) with its
-    value; a name with a variable of no known value stays as written."""
+    value (`[title!t]` its translation in `strings`, if any); a name with a variable of no
+    known value stays as written."""
     resolved = dict(characters)
     for var, name in characters.items():
         if "[" in name:
-            said = _render(f'"{name}"', values)
+            said = _render(f'"{name}"', values, strings)
             if said:
                 resolved[var] = said
     return resolved
@@ -374,16 +378,29 @@ class ScriptNames:
             if var not in self.player and (len(values) > 1 or _NOT_A_STRING in values)
         }
 
-    def resolve(self, lead: str, player_value: str) -> tuple[dict[str, str], dict[str, str]]:
+    def resolve(
+        self, lead: str, player_value: str, strings: dict[str, str] | None = None
+    ) -> tuple[dict[str, str], dict[str, str]]:
         """(character variable → the name a speaker is known by, variable → the value
         its `[var]` shows). The player's name variables are the lead (`player_value` in
         lines: {{user}} or the lead's name); a dynamic character whose name variable has
-        no known value is known by its own variable (`f`), so an alias can name it."""
+        no known value is known by its own variable (`f`), so an alias can name it.
+        `strings`: the chosen language's string translations, which every other name is
+        shown in (see _shown_name)."""
+        strings = strings or {}
         known = self.known()
         as_names = {**known, **dict.fromkeys(self.player, lead)}
-        characters = resolve_names(self.characters, as_names)
+        # Ren'Py translates a name as written, then fills in its `[var]`.
+        written = {
+            var: name if var in self.dynamic else _shown_name(name, strings)
+            for var, name in self.characters.items()
+        }
+        characters = resolve_names(written, as_names, strings)
         for var, source in self.dynamic.items():
-            characters[var] = as_names.get(source) or var
+            value = as_names.get(source)
+            if value and source not in self.player:
+                value = _shown_name(value, strings)
+            characters[var] = value or var
         return characters, {**known, **dict.fromkeys(self.player, player_value)}
 
 
@@ -425,6 +442,17 @@ def _translation(string: str, strings: dict[str, str]) -> str | None:
     return new
 
 
+def _shown_name(name: str, strings: dict[str, str]) -> str:
+    """A speaker's name as the chosen language shows it: Ren'Py looks up every name it
+    shows among the string translations (`Character(_("Eileen"))` wraps it for the
+    translators, who give it in `translate <lang> strings`), a literal `"Guard"` and a
+    DynamicCharacter's value too; as written when none is there. An empty translation
+    (a strings file made with empty `new ""` to fill in) keeps the name: the lines would
+    otherwise lose their speaker."""
+    new = _translation(name, strings) if strings else None
+    return _unescape(new) if new else name
+
+
 def _in_language(spoke: _Said, strings: dict[str, str]) -> _Said:
     """What Python says, its strings as the chosen language shows them: Ren'Py looks up
     every string a character says among the string translations (those the game wraps
@@ -464,9 +492,9 @@ def _tag_or_brace(m: re.Match[str]) -> str:
     return "\n" if tag[:3] in ("{p}", "{p=") else ""
 
 
-def _render(raw: str, names: dict[str, str]) -> str | None:
+def _render(raw: str, names: dict[str, str], strings: dict[str, str] | None = None) -> str | None:
     """The text a player sees of a quoted string; see _shown."""
-    return _shown(_unescape(raw[1:-1]), names)
+    return _shown(_unescape(raw[1:-1]), names, strings=strings)
 
 
 def _shown(
@@ -842,12 +870,17 @@ def _monologue(raw: str, first_line: int, mode: str) -> list[tuple[int, str]]:
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
+    chosen = options.renpy_language
+    chosen = None if chosen == ORIGINAL else chosen
+    every_language = options.renpy_language is None
+    # The chosen language's string translations: what a string shows in that language.
+    strings = options.renpy_strings if chosen is not None else {}
     characters = dict(options.renpy_characters)
     own, dynamic = _defined_characters(text)
     for var, name in own.items():
         # Not over the name the pipeline resolved from every file's variables.
         if var not in characters or ("[" not in name and var not in dynamic):
-            characters[var] = name
+            characters[var] = name if var in dynamic else _shown_name(name, strings)
     names = {**characters, **options.renpy_variables}
     # What Python calls to say a line: renpy.say, and each character called as a function.
     callers = {_SAY_FUNCTION, "extend", *_NARRATORS, *characters}
@@ -859,11 +892,6 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     # The language of the `translate` dialogue block we are in (None outside one), and the
     # block's indentation; a say statement is read when its language is the chosen one.
     language, translate_indent = None, -1
-    chosen = options.renpy_language
-    chosen = None if chosen == ORIGINAL else chosen
-    every_language = options.renpy_language is None
-    # The chosen language's string translations: what a string shows in that language.
-    strings = options.renpy_strings if chosen is not None else {}
     monologue = "double"
     # Each choice of a menu, and what follows the menu, is a branch of its own: a choice's
     # lines never follow another choice's in play. Each choice follows the lines before
@@ -1008,7 +1036,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
                     said = said[1:]
                 speaker = last_speaker
             elif whostr is not None:
-                speaker = _unescape(whostr[1:-1]) or None
+                speaker = _shown_name(_unescape(whostr[1:-1]), strings) or None
             elif who is None or who in _NARRATORS:
                 speaker = None
             else:
