@@ -156,19 +156,22 @@ def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> Par
             found = kirikiri_format.display_names(script.text)
             shown.update(found)
             script.makes_characters = bool(found)
+    language = renpy_language(settings.renpy_language, renpy) if renpy else None
+    # The chosen language's string translations: what a string said from Python, and a
+    # character's name, shows in it.
+    strings = names.strings.get(language or "", {})
     # The name the player typed is whoever chats: {{user}} in a line, or the lead's own
     # name; as a speaker (`Character("[player]")`) the lead's name, so the lead is matched.
     lead = settings.lead_aliases[0].strip()
     characters, variables = names.resolve(
-        lead, USER_PLACEHOLDER if settings.user_placeholder else lead
+        lead, USER_PLACEHOLDER if settings.user_placeholder else lead, strings
     )
-    language = renpy_language(settings.renpy_language, renpy) if renpy else None
     return ParseOptions(
         scene_marker=compile_markers(settings.scene_markers),
         custom_regex=re.compile(settings.custom_regex) if settings.custom_regex else None,
         renpy_characters=characters,
         renpy_language=language,
-        renpy_strings=names.strings.get(language or "", {}),
+        renpy_strings=strings,
         renpy_variables=variables,
         renpy_unsettled=names.unsettled(),
         kirikiri_names=shown,

@@ -13,14 +13,15 @@ class ParseOptions:
     scene_marker: re.Pattern[str] | None = None
     custom_regex: re.Pattern[str] | None = None
     # Ren'Py defines characters in one file and uses them in others: the pipeline
-    # collects `define x = Character(...)` from every .rpy file before parsing any.
+    # collects `define x = Character(...)` from every .rpy file before parsing any (each
+    # name as the chosen language's string translations show it).
     renpy_characters: dict[str, str] = field(default_factory=dict)
     # Which Ren'Py say statements are read: "original" (those outside `translate` blocks),
     # a language ("chinese": only the translated lines of its `translate chinese …:`
     # blocks), or None (all of them). The pipeline chooses from [dataprep] renpy_language.
     renpy_language: str | None = None
     # The string translations (`translate <lang> strings:` old → new) of that language,
-    # from every .rpy file: what a string said from Python shows in it.
+    # from every .rpy file: what a string said from Python, or a speaker's name, shows in it.
     renpy_strings: dict[str, str] = field(default_factory=dict)
     # Ren'Py `[var]` interpolations resolved: variables given a string by define/default,
     # and the player's name (from renpy.input) as {{user}} or the lead's name.
@@ -36,7 +37,8 @@ class ParseOptions:
 # The drop reason of a line with a variable in it that no script gives a value.
 UNRESOLVED_VARIABLE = "unresolved_variable"
 # The drop reason of a line whose text the game computes: Ren'Py Python that says
-# something other than one string literal (`e(greeting)`, `e(f"Hi {name}")`, `e("a" + b)`).
+# something other than string literals (`e(greeting)`, `e(f"Hi {name}")`, `e("a" + b)`;
+# adjacent literals, `e("a" "b")`, are one string).
 COMPUTED_TEXT = "computed_text"
 
 

@@ -13,7 +13,8 @@ its `game/tl/` folder does not yield every line twice. Python that says a line h
 translate block: the original's runs in every language, and Ren'Py shows each string it
 says as that language's `translate <lang> strings:` block translates it (`old "…"` /
 `new "…"`, written out for the strings a game wraps in `_()`), or as written if none
-does; `[var!t]` shows a variable's value so translated (ParseOptions.renpy_strings).
+does; `[var!t]` shows a variable's value so translated (ParseOptions.renpy_strings), and
+every speaker's name (`Character(_("Eileen"))`) is shown so translated, in any line.
 Labels (and the label part of a translation id) are scenes. Python lines and blocks
 (`$ …`, `python:`, `init python:`) and screen, style, transform and image blocks hold
 code and interface text, never dialogue, and are skipped; but Python that says a line,
@@ -21,8 +22,9 @@ code and interface text, never dialogue, and are skipped; but Python that says a
 statement `e "text"` and read so: on a `$` line, or as a statement of a `python:` block
 in the story (not of an `init python:` block, which runs before the game starts, where
 no line can be shown, nor of a function's body, which runs where it is called). A `$`
-line goes on over the lines below while a bracket in it is open, as Python reads it. A say
-whose text is not one string literal is a line of unknown text: dropped, and counted
+line goes on over the lines below while a bracket in it is open, as Python reads it.
+Adjacent string literals (`e("Hello, " "world.")`) are one string, as Python joins them; a
+say whose text is not string literals alone is a line of unknown text: dropped, and counted
 as COMPUTED_TEXT; a `$` say call never closed is dropped as UNCLOSED_CALL.
 """
 
@@ -55,8 +57,11 @@ _VARIABLE = re.compile(r"[^\W\d][\w.]*")
 _NAME_VALUE = r"""(?:_\(\s*)?(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(None)\b)"""
 _FIRST_ARG = re.compile(rf"\s*(?:name\s*=\s*)?{_NAME_VALUE}")
 _NAME_KEYWORD = re.compile(rf"[(,]\s*name\s*=\s*{_NAME_VALUE}")
-# `menu:` or `menu name:` (a menu with a label), its choices indented below it.
-_MENU = re.compile(r"menu(?:\s+[\w.]+)?\s*(?:\(.*\))?\s*:\s*$")
+# `menu:` or `menu name:` (a menu with a label), maybe a comment after it; its choices
+# are indented below it.
+_MENU = re.compile(r"menu(?:\s+[\w.]+)?\s*(?:\(.*\))?\s*:\s*(?:#.*)?$")
+# What comes before a `#` comment after a statement (a string may hold a "#").
+_BEFORE_COMMENT = re.compile(rf"""(?:{_STR}|[^"'#])*""")
 _LABEL = re.compile(r"\s*label\s+([\w.]+)\s*(?:\(.*\))?\s*:")
 _TRANSLATE = re.compile(r"\s*translate\s+(\w+)\s+([\w.]+)\s*:")
 # `translate <lang> <id>:` blocks of translated dialogue, not of interface strings,
@@ -208,9 +213,10 @@ _AFTER_TRIPLE = {
 _TRIPLE = "|".join(f"{quotes}{rest}" for quotes, rest in _AFTER_TRIPLE.items())
 _TRIPLE_OPEN = re.compile("|".join(_AFTER_TRIPLE))
 _TRIPLE_CLOSE = {quotes: re.compile(rest, re.S) for quotes, rest in _AFTER_TRIPLE.items()}
-# A string argument that is one literal as a say statement holds (`u"…"` too), not
-# "a" "b" (the parser joins those into one string) nor an f-, r- or b-string.
-_ONE_LITERAL = re.compile(rf"[uU]?({_STR}|{_TRIPLE})", re.S)
+# One of the string literals a string argument is written as: a literal as a say statement
+# holds one (`u"…"` too, not an f-, r- or b-string), then the blanks, line ends and
+# comments before the next literal that Python joins to it (`"Hello, " "world."`).
+_JOINED_LITERAL = re.compile(rf"[uU]?({_TRIPLE}|{_STR})(?:\s|\\\n|#[^\n]*)*", re.S)
 # A triple-quoted string open over more lines than this is a stray, not a monologue.
 _MAX_TRIPLE_LINES = 400
 # A say statement of a triple-quoted string: as _SAY, its lines joined by "\n".
@@ -272,13 +278,16 @@ def collect_characters(text: str) -> dict[str, str]:
     return _defined_characters(text)[0]
 
 
-def resolve_names(characters: dict[str, str], values: dict[str, str]) -> dict[str, str]:
+def resolve_names(
+    characters: dict[str, str], values: dict[str, str], strings: dict[str, str] | None = None
+) -> dict[str, str]:
     """Character names that interpolate a variable (`Character("[player]")`) with its
-    value; a name with a variable of no known value stays as written."""
+    value (`[title!t]` its translation in `strings`, if any); a name with a variable of no
+    known value stays as written."""
     resolved = dict(characters)
     for var, name in characters.items():
         if "[" in name:
-            said = _render(f'"{name}"', values)
+            said = _render(f'"{name}"', values, strings)
             if said:
                 resolved[var] = said
     return resolved
@@ -369,16 +378,29 @@ class ScriptNames:
             if var not in self.player and (len(values) > 1 or _NOT_A_STRING in values)
         }
 
-    def resolve(self, lead: str, player_value: str) -> tuple[dict[str, str], dict[str, str]]:
+    def resolve(
+        self, lead: str, player_value: str, strings: dict[str, str] | None = None
+    ) -> tuple[dict[str, str], dict[str, str]]:
         """(character variable → the name a speaker is known by, variable → the value
         its `[var]` shows). The player's name variables are the lead (`player_value` in
         lines: {{user}} or the lead's name); a dynamic character whose name variable has
-        no known value is known by its own variable (`f`), so an alias can name it."""
+        no known value is known by its own variable (`f`), so an alias can name it.
+        `strings`: the chosen language's string translations, which every other name is
+        shown in (see _shown_name)."""
+        strings = strings or {}
         known = self.known()
         as_names = {**known, **dict.fromkeys(self.player, lead)}
-        characters = resolve_names(self.characters, as_names)
+        # Ren'Py translates a name as written, then fills in its `[var]`.
+        written = {
+            var: name if var in self.dynamic else _shown_name(name, strings)
+            for var, name in self.characters.items()
+        }
+        characters = resolve_names(written, as_names, strings)
         for var, source in self.dynamic.items():
-            characters[var] = as_names.get(source) or var
+            value = as_names.get(source)
+            if value and source not in self.player:
+                value = _shown_name(value, strings)
+            characters[var] = value or var
         return characters, {**known, **dict.fromkeys(self.player, player_value)}
 
 
@@ -420,6 +442,17 @@ def _translation(string: str, strings: dict[str, str]) -> str | None:
     return new
 
 
+def _shown_name(name: str, strings: dict[str, str]) -> str:
+    """A speaker's name as the chosen language shows it: Ren'Py looks up every name it
+    shows among the string translations (`Character(_("Eileen"))` wraps it for the
+    translators, who give it in `translate <lang> strings`), a literal `"Guard"` and a
+    DynamicCharacter's value too; as written when none is there. An empty translation
+    (a strings file made with empty `new ""` to fill in) keeps the name: the lines would
+    otherwise lose their speaker."""
+    new = _translation(name, strings) if strings else None
+    return _unescape(new) if new else name
+
+
 def _in_language(spoke: _Said, strings: dict[str, str]) -> _Said:
     """What Python says, its strings as the chosen language shows them: Ren'Py looks up
     every string a character says among the string translations (those the game wraps
@@ -459,9 +492,9 @@ def _tag_or_brace(m: re.Match[str]) -> str:
     return "\n" if tag[:3] in ("{p}", "{p=") else ""
 
 
-def _render(raw: str, names: dict[str, str]) -> str | None:
+def _render(raw: str, names: dict[str, str], strings: dict[str, str] | None = None) -> str | None:
     """The text a player sees of a quoted string; see _shown."""
-    return _shown(_unescape(raw[1:-1]), names)
+    return _shown(_unescape(raw[1:-1]), names, strings=strings)
 
 
 def _shown(
@@ -577,9 +610,10 @@ def _said_by(
         if not (isinstance(speaker, ast.Constant) and speaker.value is None):
             who = _dotted(speaker)
             if who is None:
-                whostr = _literal(speaker, encoded)
-                if whostr is None or whostr[0] * 3 == whostr[:3]:
+                name = _literal(speaker, encoded)
+                if name is None or name[1]:
                     return None  # `chars[i]`, a triple-quoted name: not a speaker as written
+                whostr = f'"{name[0]}"'
     elif function is not None and function in callers:
         who = function
     else:
@@ -588,13 +622,14 @@ def _said_by(
     if what is None:
         return None
     line = first_line + what.lineno - 1
-    written = _literal(what, encoded)
-    if written is None:
+    literal = _literal(what, encoded)
+    if literal is None:
         return _Said(who, whostr, [(line, _segment(what, encoded))], COMPUTED_TEXT)
-    if written[0] * 3 == written[:3]:
+    written, triple = literal
+    if triple:
         # A triple-quoted string is one line on screen: Python has no monologue mode.
-        return _Said(who, whostr, _monologue(written, line, "none"))
-    return _Said(who, whostr, [(line, written[1:-1])])
+        return _Said(who, whostr, _monologue(f'"""{written}"""', line, "none"))
+    return _Said(who, whostr, [(line, written)])
 
 
 def _dotted(node: ast.expr) -> str | None:
@@ -607,10 +642,12 @@ def _dotted(node: ast.expr) -> str | None:
     return None
 
 
-def _literal(node: ast.expr, encoded: list[bytes]) -> str | None:
-    """A string argument as a say statement would hold it, quotes included and a `u`
-    prefix dropped (`_("…")` and `__("…")` are the string they translate); None when it
-    is not one string literal."""
+def _literal(node: ast.expr, encoded: list[bytes]) -> tuple[str, bool] | None:
+    """A string argument as a say statement would hold it: (its text as written, without
+    its quotes or a `u` prefix, and whether it is triple-quoted); `_("…")` and `__("…")`
+    are the string they translate. Adjacent literals (`"Hello, " "world."`) are one
+    string, their texts joined as written: Python joins them when it compiles the call,
+    so the game shows one constant. None when it is not string literals alone."""
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
@@ -621,8 +658,18 @@ def _literal(node: ast.expr, encoded: list[bytes]) -> str | None:
         node = node.args[0]
     if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
         return None
-    m = _ONE_LITERAL.fullmatch(_segment(node, encoded))
-    return None if m is None else m.group(1)
+    source = _segment(node, encoded)
+    pieces: list[str] = []
+    pos = 0
+    while pos < len(source):
+        m = _JOINED_LITERAL.match(source, pos)
+        if m is None:
+            return None  # an r-, b- or f-string among them: not as a say statement holds it
+        pieces.append(m.group(1))
+        pos = m.end()
+    triple = [piece[0] * 3 == piece[:3] for piece in pieces]
+    text = "".join(p[3:-3] if long else p[1:-1] for p, long in zip(pieces, triple, strict=True))
+    return text, any(triple)
 
 
 def _segment(node: ast.expr, encoded: list[bytes]) -> str:
@@ -823,12 +870,17 @@ def _monologue(raw: str, first_line: int, mode: str) -> list[tuple[int, str]]:
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
+    chosen = options.renpy_language
+    chosen = None if chosen == ORIGINAL else chosen
+    every_language = options.renpy_language is None
+    # The chosen language's string translations: what a string shows in that language.
+    strings = options.renpy_strings if chosen is not None else {}
     characters = dict(options.renpy_characters)
     own, dynamic = _defined_characters(text)
     for var, name in own.items():
         # Not over the name the pipeline resolved from every file's variables.
         if var not in characters or ("[" not in name and var not in dynamic):
-            characters[var] = name
+            characters[var] = name if var in dynamic else _shown_name(name, strings)
     names = {**characters, **options.renpy_variables}
     # What Python calls to say a line: renpy.say, and each character called as a function.
     callers = {_SAY_FUNCTION, "extend", *_NARRATORS, *characters}
@@ -840,11 +892,6 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     # The language of the `translate` dialogue block we are in (None outside one), and the
     # block's indentation; a say statement is read when its language is the chosen one.
     language, translate_indent = None, -1
-    chosen = options.renpy_language
-    chosen = None if chosen == ORIGINAL else chosen
-    every_language = options.renpy_language is None
-    # The chosen language's string translations: what a string shows in that language.
-    strings = options.renpy_strings if chosen is not None else {}
     monologue = "double"
     # Each choice of a menu, and what follows the menu, is a branch of its own: a choice's
     # lines never follow another choice's in play. Each choice follows the lines before
@@ -953,8 +1000,11 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
                         continue
                     joined_until = last
                 said = [(number, m.group("text")[1:-1])]
-            rest = m.group("rest").strip()
-            if rest.endswith(":"):
+            rest = m.group("rest")
+            if "#" in rest:
+                # `"Yes":  # she agrees` is a choice all the same: Ren'Py drops comments.
+                rest = _BEFORE_COMMENT.match(rest).group(0)  # type: ignore[union-attr]
+            if rest.strip().endswith(":"):
                 branch += 1
                 forked_from = menus[-1][1] if menus else None
                 continue  # a menu choice, not a line
@@ -986,7 +1036,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
                     said = said[1:]
                 speaker = last_speaker
             elif whostr is not None:
-                speaker = _unescape(whostr[1:-1]) or None
+                speaker = _shown_name(_unescape(whostr[1:-1]), strings) or None
             elif who is None or who in _NARRATORS:
                 speaker = None
             else:

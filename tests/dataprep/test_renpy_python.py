@@ -100,7 +100,9 @@ def test_a_python_say_reads_as_its_say_statement(call: str, say: str) -> None:
         'f"Hi {name}."',
         "greeting",
         '"Hi " + name',
-        '"Hi " "there."',  # implicit concatenation: two literals, one string
+        # Adjacent literals are one constant (see test_adjacent_literals_…), but not
+        # with a variable added to it.
+        '"Hi " "there, " + name',
         '"Hi %s." % name',
         '"Hi {}.".format(name)',
         'r"C:\\games"',
@@ -134,6 +136,29 @@ def test_text_that_is_not_one_literal_is_dropped_and_counted(what: str, tmp_path
     assert result.stats.character_lines_dropped[COMPUTED_TEXT] == 3
     clean = next(s for s in result.stats.stages if s.stage == "clean text")
     assert clean.dropped[COMPUTED_TEXT] == 3
+
+
+def test_adjacent_literals_are_one_line(fixtures: Path) -> None:
+    # Python joins adjacent string literals when it compiles the call, so `e("Hello, "
+    # "world.")` shows one constant string: it was dropped as computed text.
+    text = (fixtures / "python_join.rpy").read_text(encoding="utf-8")
+    found = parse(text, "j.rpy", "renpy", ParseOptions())
+    assert [(u.line, u.speaker, u.text, u.dropped) for u in found] == [
+        (7, "Max", "Ready?", None),
+        (8, "Eileen", "Hello, world.", None),
+        (9, "Max", 'It\'s a "joined" line.', None),  # either quotes, escapes kept apart
+        (11, "Eileen", "Across the lines of one call.", None),  # a comment between
+        (14, "Eileen", "Wrapped for the translators.", None),
+        (15, "Guard", "Halt! Who goes there?", None),  # a joined name too
+        (16, "Eileen", "Two lines,\nthen one more part.", None),  # one line on screen
+        (19, "Eileen", "In a python block.", None),
+        # A part that is not a literal still makes the text the game's to compute.
+        (21, "Eileen", '"Hi, " "there, " + player_name', COMPUTED_TEXT),
+        (22, "Eileen", '"Hi, " f"{player_name}."', COMPUTED_TEXT),
+        (23, "Eileen", '"Hello, %s" " again." % player_name', COMPUTED_TEXT),
+        (24, "Eileen", '"C:" r"\\games"', COMPUTED_TEXT),  # as `r"C:\\games"` alone
+        (25, "Eileen", "Done.", None),
+    ]
 
 
 def test_an_extend_of_computed_text_drops_the_line_it_continues() -> None:

@@ -1,6 +1,7 @@
 """Ren'Py string translations: a line said from Python (`$ e(_("…"))`) shows what the
 chosen language's `translate <lang> strings:` block gives its string (`old "…"` /
-`new "…"`), as the game does; `[var!t]` shows a variable's value so translated."""
+`new "…"`), as the game does; `[var!t]` shows a variable's value so translated, and a
+speaker's name (`Character(_("Eileen"))`) is shown so translated too."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from atri.config import DataprepSettings
 from dataprep.formats import ParseOptions, parse
 from dataprep.formats import renpy as renpy_format
 from dataprep.pipeline import iter_utterances, load_scripts, parse_options, run_pipeline
+from dataprep.report import problem
 from tests.dataprep.conftest import FIXTURES
 
 GAME = FIXTURES / "harbor" / "game"
 ORIGINAL = GAME / "script.rpy"
 CHINESE = GAME / "tl" / "chinese"
 JAPANESE = GAME / "tl" / "japanese"
+LANTERN = FIXTURES / "lantern" / "game"
 
 
 def eileen(language: str) -> DataprepSettings:
@@ -139,3 +142,52 @@ def test_strings_apply_only_in_their_language() -> None:
     assert read("chinese") == [(3, "你好！"), (5, "你好。"), (6, "你好！")]
     # The original shows the string as written, whatever strings are given.
     assert read(renpy_format.ORIGINAL) == [(3, "Hello.")]
+
+
+def test_character_names_show_the_chosen_languages_string_translations() -> None:
+    # Ren'Py shows every name it shows as the language's strings translate it: a
+    # `Character(_("Eileen"))` speaks as 艾琳 in Chinese. The names stayed as written, so
+    # the translated aliases matched no one.
+    assert lines([LANTERN], "schinese") == [
+        ("game", 15, "艾琳", "那我们得快点了。"),  # joined literals, as the strings give them
+        ("game", 18, "守卫", "走吧走吧。"),  # a literal name, said from Python
+        ("schinese", 7, "马克斯", "艾琳，灯笼点亮了。"),
+        ("schinese", 13, "陌生人", "灯笼，一文钱两个！"),  # a DynamicCharacter's value
+        ("schinese", 19, "守卫", "小心台阶。"),  # not in _(): looked up all the same
+        ("schinese", 25, "Vendor", "新茶！"),  # an empty `new ""`: the name kept
+        ("schinese", 31, "Sylvie", "等等我！"),  # no translation: as written
+        ("schinese", 37, "船长 Rowan", "全体登船！"),  # a name's [rank!t]
+        ("schinese", 43, "马克斯", "艾琳在哪？"),  # [e] shows her name as she is called
+        ("schinese", 49, "艾琳", "就在这儿，马克斯。"),
+    ]
+    # The original language shows the names as written.
+    assert [(speaker, text) for _, _, speaker, text in lines([LANTERN], "original")][-3:] == [
+        ("Captain Rowan", "All aboard!"),
+        ("Max", "Where is Eileen?"),
+        ("Eileen", "Right here, Max."),
+    ]
+
+
+def test_the_speakers_report_shows_translated_names() -> None:
+    settings = DataprepSettings(
+        lead_aliases=["马克斯"],
+        character_aliases=["艾琳"],
+        renpy_language="schinese",
+        eval_ratio=0,
+    )
+    result = run_pipeline(settings, [LANTERN])
+    assert [(s.prompt, s.reply) for s in result.train] == [("艾琳在哪？", "就在这儿，{{user}}。")]
+    assert [(s.name, s.lines, s.role) for s in result.stats.speakers] == [
+        ("守卫", 2, "other"),
+        ("艾琳", 2, "character"),
+        ("马克斯", 2, "lead"),
+        ("Sylvie", 1, "other"),
+        ("Vendor", 1, "other"),
+        ("船长 Rowan", 1, "other"),
+        ("陌生人", 1, "other"),
+    ]
+    # The English aliases match no one in Chinese: the run names the speakers it saw.
+    result = run_pipeline(eileen("schinese"), [LANTERN])
+    assert "the most frequent speakers are 守卫 (2 lines), 艾琳 (2 lines)" in str(
+        problem(result.stats, result.train, result.stats.files)
+    )
