@@ -472,15 +472,24 @@ def translation_languages(text: str) -> set[str]:
     return set(_DIALOGUE_TRANSLATION.findall(text))
 
 
+# A backslash escape in a script's string, read left to right as Ren'Py's script reader
+# does: `\\n` is a backslash and an "n", not a line break.
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{1,4}|.)", re.S)
+# What an escape stands for before `_shown` reads the text: `\%`, `\{` and `\[` are
+# doubled (`%%`, `{{`, `[[`), which `_shown` shows as one character; `\n` is a space,
+# as the lines of a string are joined; any other character stands for itself.
+_ESCAPED = {"n": " ", "%": "%%", "{": "{{", "[": "[["}
+
+
 def _unescape(s: str) -> str:
-    # `\%` is `%%` to Ren'Py's script reader, which `_shown` makes one "%".
-    return (
-        s.replace('\\"', '"')
-        .replace("\\'", "'")
-        .replace("\\n", " ")
-        .replace("\\%", "%%")
-        .replace("\\\\", "\\")
-    )
+    return _ESCAPE.sub(_unescaped, s) if "\\" in s else s
+
+
+def _unescaped(m: re.Match[str]) -> str:
+    c = m.group(1)
+    if len(c) > 1:  # \u00e9
+        return chr(int(c[1:], 16))
+    return _ESCAPED.get(c, c)
 
 
 def _tag_or_brace(m: re.Match[str]) -> str:

@@ -371,3 +371,16 @@ def test_an_unclosed_say_call_is_dropped_and_the_lines_below_read(tmp_path: Path
     settings = DataprepSettings(lead_aliases=["Max"], character_aliases=["Eileen"], eval_ratio=0)
     result = run_pipeline(settings, [script])
     assert result.stats.character_lines_dropped[renpy_format.UNCLOSED_CALL] == 1
+
+
+def test_escapes_are_read_left_to_right_as_renpy_reads_them() -> None:
+    # An escaped backslash before an "n" is a backslash and an "n", not a line break;
+    # escaped braces and brackets are shown as written, not read as a tag or a variable.
+    script = r"""label start:
+    e "C:\\new\\folder, \{b\}bold\{/b\}, 100\%, caf\u00e9, \[town], a\nb."
+    $ e("C:\\new, \"quoted\".")
+"""
+    assert [u.text for u in read(script)] == [
+        "C:\\new\\folder, {b}bold{/b}, 100%, café, [town], a b.",
+        'C:\\new, "quoted".',
+    ]
