@@ -51,7 +51,7 @@ from bot.limits import (
 from bot.lines import lines
 from bot.qq import NoWorker, current_worker, reports, set_worker
 from bot.qq.config import Config
-from bot.qq.connections import Connections
+from bot.qq.connections import Connections, HookTasks
 from bot.qq.input_status import InputStatus
 from bot.qq.mentions import mentions_her, spoken_text
 from bot.qq.resend import CutReply, WaitingReplies
@@ -117,8 +117,9 @@ busy_notices = QuietNotices()
 # A group message reaches every one of ATRI's accounts in that group: one answers it.
 seen_by_accounts = SeenRecently()
 input_status = InputStatus(config.atri_typing_seconds)
-# Sends give up on a dropped connection at once.
+# Sends give up on a dropped connection at once; connect hooks' work ends at shutdown.
 connections = Connections(lambda account: get_bots().get(account))
+hook_tasks = HookTasks()
 
 
 @get_driver().on_bot_disconnect
@@ -172,6 +173,10 @@ def parse_robot_ranges(data: Any) -> set[tuple[int, int]]:
 
 @get_driver().on_bot_connect
 async def _learn_robot_ranges(bot: Bot) -> None:
+    await hook_tasks.run(_ask_robot_ranges(bot), name="atri-qq-robot-ranges")
+
+
+async def _ask_robot_ranges(bot: Bot) -> None:
     try:
         ranges = parse_robot_ranges(
             await connections.call(bot, lambda: bot.call_api("get_robot_uin_range"))
@@ -342,9 +347,29 @@ waiting_replies = WaitingReplies(config.atri_resend_within_seconds, _store_only_
 
 @get_driver().on_bot_connect
 async def _resend_cut_replies(bot: Bot) -> None:
-    for reply in waiting_replies.take(str(bot.self_id)):
+    await hook_tasks.run(_resend(bot), name="atri-qq-resend")
+
+
+async def _resend(bot: Bot) -> None:
+    replies = waiting_replies.take(str(bot.self_id))
+    for index, reply in enumerate(replies):
         log.info("QQ account %s is back: sending the rest of a cut reply", bot.self_id)
-        await send_parts(bot, reply)
+        try:
+            await send_parts(bot, reply)
+        except asyncio.CancelledError:  # shutdown: dropped with the replies still waiting
+            for rest in replies[index:]:
+                waiting_replies.keep(rest)
+            raise
+
+
+@get_driver().on_shutdown
+async def _stop_resending() -> None:
+    """The hooks' work first (a resend cancelled puts its reply back), then every reply
+    still waiting is dropped: memory keeps only what was sent, and the handlers waiting
+    for them (NoneBot shields handlers from cancellation too) end now, not at the
+    replies' deadline."""
+    await hook_tasks.stop()
+    await waiting_replies.drop_all()
 
 
 send_queues: dict[str, SendQueue] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import sqlite3
 import subprocess
 import time
@@ -414,3 +415,40 @@ async def test_her_group_line_waits_for_the_rest_of_a_cut_private_memory(
     assert kinds[-1] == "send_msg" and kinds[:-1] == ["send_private_msg"] * (len(kinds) - 1)
     assert len(kinds) > 2  # the private message's rest, then her line
     assert "亚托莉听到了：你好" in "".join([first, *(text for _, text in sent[:-1])])
+
+
+# A normal stop of the echo server takes a second or two; the resend below would hold it
+# for most of a minute.
+STOPS_WITHIN = 8.0
+
+
+async def test_stopping_while_a_connect_hook_resends_ends_at_once(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """NoneBot runs connect hooks shielded from cancellation and waits for them at
+    shutdown: one resending a cut reply, waiting its turn in the send queue, held the
+    stop until it was done (and the handler that sent the reply, shielded too, until the
+    reply was over). Now the resend is cancelled, the reply dropped, and memory keeps
+    what was sent."""
+    # Two sends a minute: the first part and the second's try (no connection) use them
+    # up, so the resend on the reconnect waits about a minute for its turn.
+    with serving(tmp_path_factory, PART_PAUSE, 0, sends_per_minute=2, resend_within=60) as (
+        url,
+        database,
+        proc,
+    ):
+        event = private_message(LONG)
+        first = await first_part_then_drop(url, event)
+        await asyncio.sleep(PART_PAUSE * 2)  # the next part finds no connection
+        async with reconnected(url) as ws:
+            with pytest.raises(TimeoutError):  # the hook waits its turn to resend
+                await asyncio.wait_for(next_action(ws), 2)
+            stopping = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            while proc.poll() is None and time.monotonic() - stopping < STOPS_WITHIN * 3:
+                await asyncio.sleep(0.1)  # the connection is closed as the server stops
+            stopped_after = time.monotonic() - stopping
+        log = (database.parent / "serve.log").read_text()
+        assert stopped_after < STOPS_WITHIN, log
+        assert "Task was destroyed" not in log and "Traceback" not in log, log
+        assert stored_reply(database, event) == (first, False)
