@@ -51,6 +51,7 @@ from bot.limits import (
 from bot.lines import lines
 from bot.qq import NoWorker, current_worker, reports, set_worker
 from bot.qq.config import Config
+from bot.qq.connections import Connections, HookTasks
 from bot.qq.input_status import InputStatus
 from bot.qq.mentions import mentions_her, spoken_text
 from bot.qq.resend import CutReply, WaitingReplies
@@ -116,6 +117,14 @@ busy_notices = QuietNotices()
 # A group message reaches every one of ATRI's accounts in that group: one answers it.
 seen_by_accounts = SeenRecently()
 input_status = InputStatus(config.atri_typing_seconds)
+# Sends give up on a dropped connection at once; connect hooks' work ends at shutdown.
+connections = Connections(lambda account: get_bots().get(account))
+hook_tasks = HookTasks()
+
+
+@get_driver().on_bot_disconnect
+async def _connection_lost(bot: Bot) -> None:
+    connections.disconnected(bot)
 
 
 _channel_modes: ChannelModes | None = None
@@ -164,8 +173,14 @@ def parse_robot_ranges(data: Any) -> set[tuple[int, int]]:
 
 @get_driver().on_bot_connect
 async def _learn_robot_ranges(bot: Bot) -> None:
+    await hook_tasks.run(_ask_robot_ranges(bot), name="atri-qq-robot-ranges")
+
+
+async def _ask_robot_ranges(bot: Bot) -> None:
     try:
-        ranges = parse_robot_ranges(await bot.call_api("get_robot_uin_range"))
+        ranges = parse_robot_ranges(
+            await connections.call(bot, lambda: bot.call_api("get_robot_uin_range"))
+        )
     except Exception as exc:  # not offered by this implementation
         log.debug("QQ: no official bot range from %s: %s", bot.self_id, exc)
         return
@@ -284,6 +299,11 @@ async def send_parts(bot: Bot, reply: CutReply) -> bool:
             # parts are the larger of the two apart, not their sum. Outside the queue, so
             # the account's other replies may send meanwhile.
             await asyncio.sleep(config.atri_split_pause_seconds)
+        now = get_bots().get(reply.account)
+        if isinstance(now, Bot):
+            # The account's connection now: a reply begun on one that dropped (whose
+            # rest waited, or whose next reply waited for it) goes on on the new one.
+            bot = now
         try:
             await _send_in_turn(bot, reply, index)
         except Exception as exc:  # ActionFailed, NetworkError: nothing left to tell anyone
@@ -327,9 +347,29 @@ waiting_replies = WaitingReplies(config.atri_resend_within_seconds, _store_only_
 
 @get_driver().on_bot_connect
 async def _resend_cut_replies(bot: Bot) -> None:
-    for reply in waiting_replies.take(str(bot.self_id)):
+    await hook_tasks.run(_resend(bot), name="atri-qq-resend")
+
+
+async def _resend(bot: Bot) -> None:
+    replies = waiting_replies.take(str(bot.self_id))
+    for index, reply in enumerate(replies):
         log.info("QQ account %s is back: sending the rest of a cut reply", bot.self_id)
-        await send_parts(bot, reply)
+        try:
+            await send_parts(bot, reply)
+        except asyncio.CancelledError:  # shutdown: dropped with the replies still waiting
+            for rest in replies[index:]:
+                waiting_replies.keep(rest)
+            raise
+
+
+@get_driver().on_shutdown
+async def _stop_resending() -> None:
+    """The hooks' work first (a resend cancelled puts its reply back), then every reply
+    still waiting is dropped: memory keeps only what was sent, and the handlers waiting
+    for them (NoneBot shields handlers from cancellation too) end now, not at the
+    replies' deadline."""
+    await hook_tasks.stop()
+    await waiting_replies.drop_all()
 
 
 send_queues: dict[str, SendQueue] = {}
@@ -363,8 +403,11 @@ async def _send_part(bot: Bot, reply: CutReply, index: int) -> None:
     if reply.privately:
         # `group_id` opens a temporary session with a member who is not a friend
         # (go-cqhttp, NapCat, Lagrange); implementations without it ignore it.
-        await bot.call_api(
-            "send_private_msg", user_id=event.user_id, group_id=event.group_id, message=message
+        await connections.call(
+            bot,
+            lambda: bot.call_api(
+                "send_private_msg", user_id=event.user_id, group_id=event.group_id, message=message
+            ),
         )
         return
     first = index == 0  # only the first part quotes the message and @s its sender
@@ -372,7 +415,9 @@ async def _send_part(bot: Bot, reply: CutReply, index: int) -> None:
     group = temp_session_group(event)
     if group is not None:
         options["group_id"] = group
-    await bot.send(event, message, **options)
+    # A part in flight when the connection drops is unconfirmed at once (not after
+    # NoneBot's api_timeout): kept, it goes out again as soon as the account is back.
+    await connections.call(bot, lambda: bot.send(event, message, **options))
 
 
 def _channel_key(event: MessageEvent) -> str:

@@ -3,8 +3,8 @@
 The WebSocket to NapCat drops now and then (NapCat restarts, the network blinks). When
 it drops between the parts of a reply, the parts not yet sent wait here; when the same
 account connects again within `[qq] resend_within_seconds`, they go out on the new
-connection. Past that they are dropped, and memory is told what was sent
-(`Worker.cut_reply`): she never remembers saying what nobody read.
+connection. Past that, or when the plugin stops, they are dropped, and memory is told
+what was sent (`Worker.cut_reply`): she never remembers saying what nobody read.
 """
 
 from __future__ import annotations
@@ -77,6 +77,20 @@ class WaitingReplies:
                 cut._expiry.cancel()
         return replies
 
+    async def drop_all(self) -> None:
+        """At shutdown: every waiting reply is dropped now, as past its deadline."""
+        while self._waiting:
+            account, replies = self._waiting.popitem()
+            for cut in replies:
+                if cut._expiry is not None:
+                    cut._expiry.cancel()
+                log.info(
+                    "QQ stopping: %d part(s) of a reply by account %s dropped",
+                    len(cut.unsent()),
+                    account,
+                )
+                await self._drop(cut)
+
     async def _expire(self, cut: CutReply) -> None:
         await asyncio.sleep(self.within_seconds)
         replies = self._waiting.get(cut.account, [])
@@ -91,6 +105,9 @@ class WaitingReplies:
             self.within_seconds,
             len(cut.unsent()),
         )
+        await self._drop(cut)
+
+    async def _drop(self, cut: CutReply) -> None:
         try:
             await self.on_expired(cut)
         except Exception:

@@ -11,14 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import sqlite3
+import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
 
 from tests.bot.qq.events import SELF_ID
 from tests.bot.qq.test_serve_e2e import (
@@ -43,7 +46,8 @@ LONG = "第一句话说完了。第二句话也说完了。第三句话还没有
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    yield from serve(tmp_path_factory, PART_PAUSE, SEND_GAP)
+    with serving(tmp_path_factory, PART_PAUSE, SEND_GAP) as (url, database, _):
+        yield url, database
 
 
 # A server whose sends wait long in the account's queue: a test reconnects while one waits.
@@ -52,12 +56,19 @@ SLOW_GAP = 1.5
 
 @pytest.fixture(scope="module")
 def served_slowly(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    yield from serve(tmp_path_factory, 0.1, SLOW_GAP)
+    with serving(tmp_path_factory, 0.1, SLOW_GAP) as (url, database, _):
+        yield url, database
 
 
-def serve(
-    tmp_path_factory: pytest.TempPathFactory, part_pause: float, send_gap: float
-) -> Iterator[tuple[str, Path]]:
+@contextlib.contextmanager
+def serving(
+    tmp_path_factory: pytest.TempPathFactory,
+    part_pause: float,
+    send_gap: float,
+    sends_per_minute: int = 0,
+    resend_within: float = RESEND_WITHIN,
+) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
+    """The server's OneBot URL, its memory database and its process."""
     root = tmp_path_factory.mktemp("resend")
     port = _free_port()
     config = root / "config.toml"
@@ -74,14 +85,14 @@ enabled = true
 port = {port}
 split_pause_seconds = {part_pause}
 send_gap_seconds = {send_gap}
-sends_per_minute = 0
+sends_per_minute = {sends_per_minute}
 max_message_chars = 20
-resend_within_seconds = {RESEND_WITHIN}
+resend_within_seconds = {resend_within}
 """,
         encoding="utf-8",
     )
-    with serve_process(root, config, port):
-        yield f"ws://127.0.0.1:{port}/onebot/v11/ws", root / "memory.sqlite3"
+    with serve_process(root, config, port) as proc:
+        yield f"ws://127.0.0.1:{port}/onebot/v11/ws", root / "memory.sqlite3", proc
 
 
 def texts(action: dict[str, Any]) -> str:
@@ -107,6 +118,23 @@ async def first_part_then_drop(url: str, event: dict[str, Any]) -> str:
         await answer(ws, action, {"message_id": 1})
         assert action["params"]["message"][0]["type"] == "reply"  # the first part quotes
         return texts(action)
+
+
+@contextlib.asynccontextmanager
+async def reconnected(url: str) -> AsyncIterator[ClientConnection]:
+    """The account's new connection, as soon as the server has let the old one go (until
+    then it refuses a second connection of the same account)."""
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            ws = await connect(url, additional_headers=HEADERS)
+            break
+        except InvalidStatus:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+    async with ws:
+        yield ws
 
 
 async def test_the_rest_of_a_cut_reply_goes_out_when_the_account_is_back(
@@ -145,6 +173,44 @@ async def test_past_the_deadline_memory_keeps_only_what_was_sent(
         action = await next_action(ws)
         await answer(ws, action, {"message_id": 3})
         assert texts(action) == "亚托莉听到了：还在吗"
+
+
+# A member of their own: the module's other tests use up USER_ID's limits.
+IN_FLIGHT_ID = 4012
+# NoneBot's api_timeout (30 s) is how long an unanswered part used to wait before it was
+# kept for the account's return; the account is back within a second here.
+RESENT_WITHIN = 5.0
+
+
+async def test_a_part_in_flight_as_the_connection_drops_goes_out_once_the_account_is_back(
+    served: tuple[str, Path],
+) -> None:
+    url, database = served
+    event = private_message(LONG, user_id=IN_FLIGHT_ID)
+    later = private_message("还有一件事", user_id=IN_FLIGHT_ID)
+    async with connect(url, additional_headers=HEADERS) as ws:
+        await ws.send(json.dumps(event))
+        action = await next_action(ws)
+        await answer(ws, action, {"message_id": 80})
+        first = texts(action)
+        in_flight = texts(await next_action(ws))  # never answered: the connection drops
+        await ws.send(json.dumps(later))  # her reply to it must wait for the whole first
+    async with reconnected(url) as ws:
+        back = time.monotonic()
+        sent = [await asyncio.wait_for(next_action(ws), RESENT_WITHIN)]
+        resent_after = time.monotonic() - back
+        await answer(ws, sent[0], {"message_id": 81})
+        for part in range(2):
+            sent.append(await next_action(ws))
+            await answer(ws, sent[-1], {"message_id": 82 + part})
+    assert resent_after < RESENT_WITHIN
+    # Unconfirmed, it is sent again (it may show twice, never goes missing); then the
+    # rest, in order; then her next reply in that chat, which quotes its message.
+    quoted = [action["params"]["message"][0]["type"] == "reply" for action in sent]
+    assert texts(sent[0]) == in_flight and quoted == [False, False, True]
+    assert "".join([first, texts(sent[0]), texts(sent[1])]) == "亚托莉听到了：" + LONG
+    assert texts(sent[2]) == "亚托莉听到了：还有一件事"
+    assert stored_reply(database, event) == ("亚托莉听到了：" + LONG, False)
 
 
 async def test_the_parts_of_a_reply_are_the_larger_of_pause_and_gap_apart_not_their_sum(
@@ -349,3 +415,40 @@ async def test_her_group_line_waits_for_the_rest_of_a_cut_private_memory(
     assert kinds[-1] == "send_msg" and kinds[:-1] == ["send_private_msg"] * (len(kinds) - 1)
     assert len(kinds) > 2  # the private message's rest, then her line
     assert "亚托莉听到了：你好" in "".join([first, *(text for _, text in sent[:-1])])
+
+
+# A normal stop of the echo server takes a second or two; the resend below would hold it
+# for most of a minute.
+STOPS_WITHIN = 8.0
+
+
+async def test_stopping_while_a_connect_hook_resends_ends_at_once(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """NoneBot runs connect hooks shielded from cancellation and waits for them at
+    shutdown: one resending a cut reply, waiting its turn in the send queue, held the
+    stop until it was done (and the handler that sent the reply, shielded too, until the
+    reply was over). Now the resend is cancelled, the reply dropped, and memory keeps
+    what was sent."""
+    # Two sends a minute: the first part and the second's try (no connection) use them
+    # up, so the resend on the reconnect waits about a minute for its turn.
+    with serving(tmp_path_factory, PART_PAUSE, 0, sends_per_minute=2, resend_within=60) as (
+        url,
+        database,
+        proc,
+    ):
+        event = private_message(LONG)
+        first = await first_part_then_drop(url, event)
+        await asyncio.sleep(PART_PAUSE * 2)  # the next part finds no connection
+        async with reconnected(url) as ws:
+            with pytest.raises(TimeoutError):  # the hook waits its turn to resend
+                await asyncio.wait_for(next_action(ws), 2)
+            stopping = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            while proc.poll() is None and time.monotonic() - stopping < STOPS_WITHIN * 3:
+                await asyncio.sleep(0.1)  # the connection is closed as the server stops
+            stopped_after = time.monotonic() - stopping
+        log = (database.parent / "serve.log").read_text()
+        assert stopped_after < STOPS_WITHIN, log
+        assert "Task was destroyed" not in log and "Traceback" not in log, log
+        assert stored_reply(database, event) == (first, False)

@@ -101,9 +101,10 @@ sends_per_minute = 0
 
 
 @contextlib.contextmanager
-def serve_process(root: Path, config: Path, port: int) -> Iterator[None]:
+def serve_process(root: Path, config: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
     """`atri serve --config config` in a subprocess, until it listens on `port`; stopped
-    with Ctrl+C at the end, and its log never shows the OneBot token."""
+    with Ctrl+C at the end (unless the test stopped it), and its log never shows the
+    OneBot token."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ATRI_")}
     env["ATRI_ONEBOT_ACCESS_TOKEN"] = TOKEN
     # This checkout's code, whichever one the virtual environment was installed from.
@@ -120,7 +121,7 @@ def serve_process(root: Path, config: Path, port: int) -> Iterator[None]:
         )
     try:
         _wait_for_port(port, proc, log)
-        yield
+        yield proc
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl+C: uvicorn and NoneBot shut down cleanly
         try:
