@@ -55,6 +55,9 @@ def clean_text(value: object) -> object:
 
 # A string from outside: text, ids, names. Always encodable.
 Text = Annotated[str, BeforeValidator(clean_text)]
+# A platform's name, or a channel's id where one must be named: never empty (an empty
+# one would make a conversation or a channel setting of nobody's, `:user:7`).
+Named = Annotated[str, StringConstraints(min_length=1), BeforeValidator(clean_text)]
 
 # The longest display name kept: platforms allow about 32 characters, and a name is
 # stored with every message and room line, put in the prompt and written into her reply
@@ -97,7 +100,7 @@ class ChatRequest(BaseModel):
     """One message to answer. The worker decides from the ids which conversation (memory
     scope) it belongs to; bots never compute scopes."""
 
-    platform: Text
+    platform: Named
     # "" = an anonymous client (the OpenAI API without `user`): nothing is stored and no
     # per-user rate limit applies.
     user_id: Text
@@ -161,7 +164,7 @@ class ScopeRef(BaseModel):
     """Which conversation a command means. With a user id: that user's conversation
     (in this channel, if memory is scoped per channel); without: the whole channel."""
 
-    platform: Text
+    platform: Named
     user_id: Text = ""
     channel_id: Text = ""
     guild_id: Text = ""
@@ -175,7 +178,7 @@ class MessageRef(ScopeRef):
     be answered); only its room line goes."""
 
     request_id: Text
-    line_only: bool = False
+    line_only: StrictBool = False
 
 
 class ReplyCut(MessageRef):
@@ -185,8 +188,8 @@ class ReplyCut(MessageRef):
 
 
 class ChannelSetting(BaseModel):
-    platform: Text
-    channel_id: Text
+    platform: Named
+    channel_id: Named
     mode: ChannelMode
 
 

@@ -136,6 +136,9 @@ class CompletionRequest(BaseModel):
     max_tokens: TokenCount | None = None
     max_completion_tokens: TokenCount | None = None
     stop: StopText | Annotated[list[StopText], Field(max_length=MAX_STOP_STRINGS)] | None = None
+    # How many choices: one reply is written per request, so another number is refused
+    # rather than answered with fewer choices than asked for.
+    n: Annotated[StrictInt, Field(ge=1, le=1)] | None = None
 
     def reply_cap(self) -> int | None:
         given = [n for n in (self.max_tokens, self.max_completion_tokens) if n is not None]

@@ -261,6 +261,26 @@ async def test_wrong_types_are_told_where_and_what_in_one_sentence(
         answer = await client.post("/chat", json=not_addressed, headers=ADMIN)
         assert answer.status_code == 422
         assert answer.json()["detail"] == "Bad request: addressed: Input should be a valid boolean."
+        for flag in ("yes", 1):  # as strict on the routes that forget a message
+            ref = {"platform": "t", "user_id": "u", "request_id": "m1", "line_only": flag}
+            for route in ("/forget-message", "/cut-reply"):
+                answer = await client.post(route, json=ref, headers=ADMIN)
+                assert answer.status_code == 422
+                assert answer.json()["detail"] == (
+                    "Bad request: line_only: Input should be a valid boolean."
+                )
+        # A platform, and a channel whose mode is set, are named: never "".
+        nameless = [
+            ("/chat", {"platform": "", "user_id": "7", "text": "hi"}, "platform"),
+            ("/reset", {"platform": "", "user_id": "7"}, "platform"),
+            ("/channels", {"platform": "qq", "channel_id": "", "mode": "off"}, "channel_id"),
+        ]
+        for route, body, field in nameless:
+            answer = await client.post(route, json=body, headers=ADMIN)
+            assert answer.status_code == 422, route
+            assert answer.json()["detail"] == (
+                f"Bad request: {field}: String should have at least 1 character."
+            )
 
 
 async def test_a_long_model_name_is_refused_not_repeated_in_every_chunk(

@@ -333,7 +333,7 @@ async def test_max_tokens_caps_the_reply_and_says_length(
             model="atri", messages=CONVERSATION, max_completion_tokens=13, max_tokens=40
         )
         roomy = await api.chat.completions.create(
-            model="atri", messages=CONVERSATION, max_tokens=len(whole) + 5
+            model="atri", messages=CONVERSATION, max_tokens=len(whole) + 5, n=1
         )
         stream = await api.chat.completions.create(
             model="atri", messages=CONVERSATION, max_tokens=9, stream=True
@@ -445,6 +445,11 @@ async def test_requests_with_different_caps_share_a_batch_and_keep_their_own(
         ("stop", [""]),
         ("stop", ["a", "b", "c", "d", "e"]),
         ("stop", 5),
+        # One reply is written per request: more choices are refused, not quietly fewer.
+        ("n", 2),
+        ("n", 0),
+        ("n", "x"),
+        ("n", True),
     ],
 )
 async def test_a_bad_max_tokens_or_stop_is_openais_400(
