@@ -132,6 +132,11 @@ class CannedLines(BaseModel):
     empty: str = ""  # an empty message
 
 
+# What she calls the person, for a card that names nobody (a SillyTavern card has no such
+# field) and `[persona] user_name` left at its default: never ATRI's 夏生 for someone else.
+DEFAULT_USER_NAMES = {"zh": "你", "en": "you", "ja": "あなた"}
+
+
 # What she says when there is no model reply, for a card that has no `lines` of its own,
 # per language ({{char}}: her name).
 DEFAULT_LINES = {
@@ -272,7 +277,11 @@ class Persona(BaseModel):
                 "creator": "ATRI project",
                 "character_version": "1",
                 "extensions": {
-                    "atri": {"aliases": self.aliases, "speech_style": self.speech_style.strip()}
+                    "atri": {
+                        "aliases": self.aliases,
+                        "speech_style": self.speech_style.strip(),
+                        "user_name": self.user_name,
+                    }
                 },
             },
         }
@@ -311,6 +320,7 @@ class Persona(BaseModel):
         }
         return cls(
             name=name,
+            user_name=_card_field(ext, "data.extensions.atri", "user_name", str),
             aliases=aliases,
             description=text["description"],
             personality=text["personality"],
@@ -536,5 +546,10 @@ def canned_lines(settings: Settings, card: Persona | None = None) -> CannedLines
 
 
 def default_user_name(persona: Persona, settings: Settings) -> str:
-    """What she calls someone whose platform gives no name (`[persona] user_name`)."""
-    return _own_or_card(settings.persona.user_name, PersonaSettings().user_name, persona.user_name)
+    """What she calls someone whose platform gives no name (`[persona] user_name`): left
+    at its default, the card's own name for the person, or a neutral word in her
+    language when the card names nobody (ATRI's card names 夏生, an Eileen card no one)."""
+    neutral = DEFAULT_USER_NAMES.get(persona.main_language, DEFAULT_USER_NAMES["en"])
+    return _own_or_card(
+        settings.persona.user_name, PersonaSettings().user_name, persona.user_name or neutral
+    )

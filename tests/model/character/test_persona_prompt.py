@@ -47,6 +47,7 @@ def test_card_v2_round_trip(tmp_path: Path) -> None:
     path.write_text(json.dumps(card, ensure_ascii=False), encoding="utf-8")
     again = load_persona(path)
     assert again.name == persona.name
+    assert again.user_name == persona.user_name == "夏生"  # whom she talks to, kept too
     assert again.example_dialogue == persona.example_dialogue
     assert again.speech_style.strip() == persona.speech_style.strip()
     assert again.system_prompt("x") == persona.system_prompt("x")
@@ -233,6 +234,34 @@ def test_a_png_without_a_good_card_is_one_sentence(tmp_path: Path) -> None:
     assert "cut short" in said(good[: good.index(b"chara\0") + 20])
     path.write_bytes(good)  # the same card, whole and undamaged
     assert load_persona(path).name == "Eileen"
+
+
+@pytest.mark.parametrize(
+    ("description", "neutral"),
+    [
+        ("A witch who lives in the woods.", "you"),
+        ("住在森林里的魔女。", "你"),
+        ("森の魔女です。", "あなた"),
+    ],
+)
+async def test_a_card_that_names_nobody_calls_the_person_neutrally(
+    tmp_path: Path, description: str, neutral: str
+) -> None:
+    """`[persona] user_name` left at "夏生" means the card's own name for the person; a
+    SillyTavern card names nobody, so the console labels the person's lines (and
+    {{user}} in her replies says) a neutral word in her language, not ATRI's lead."""
+    from model.service import ChatService
+
+    card = {"spec": "chara_card_v2", "data": {"name": "Eileen", "description": description}}
+    (tmp_path / "eileen.json").write_text(json.dumps(card, ensure_ascii=False), "utf-8")
+    settings = Settings(root=tmp_path)
+    settings.model.engine = "echo"
+    settings.persona.card = "eileen.json"
+    assert default_user_name(configured_persona(settings), settings) == neutral
+    async with await ChatService.open(settings) as service:
+        assert (await service.character()).user_name == neutral  # what the console shows
+    settings.persona.user_name = "Max"  # a name of one's own, as written
+    assert default_user_name(configured_persona(settings), settings) == "Max"
 
 
 @pytest.mark.parametrize(
