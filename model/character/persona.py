@@ -1,4 +1,5 @@
-"""ATRI's character card: the system prompt, and Character Card V2 import/export.
+"""ATRI's character card: the system prompt, and Character Card V2 import/export
+(JSON, or a PNG image with the card in it; a V3 card is read too).
 
 Pure Python (no torch) so that dataprep can build the same system prompt the worker
 uses at chat time.
@@ -6,8 +7,12 @@ uses at chat time.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import struct
 import tomllib
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +55,14 @@ SUMMARY_PROMPTS = {
 }
 
 PACKAGED_CARD = Path(__file__).with_name("personas") / "atri.toml"
+# A PNG card (how SillyTavern cards are mostly shared) carries the card's JSON, base64,
+# in a text chunk: `ccv3` (Character Card V3) wins over the V2 copy `chara` beside it,
+# as the V3 spec says.
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_CARD_KEYWORDS = ("ccv3", "chara")
+# The most a compressed text chunk may unpack to: far above any card, far below a bomb.
+_MAX_PNG_TEXT = 32 * 1024 * 1024
+_CARD_SPECS = ("chara_card_v2", "chara_card_v3")
 # Engines that do not run `[model] base` themselves, so it says nothing about the language.
 _ENGINES_WITHOUT_BASE = {"echo", "openai"}
 
@@ -117,6 +130,11 @@ class CannedLines(BaseModel):
     busy: str = ""  # overloaded, timed out or rate-limited
     error: str = ""  # the worker failed
     empty: str = ""  # an empty message
+
+
+# What she calls the person, for a card that names nobody (a SillyTavern card has no such
+# field) and `[persona] user_name` left at its default: never ATRI's 夏生 for someone else.
+DEFAULT_USER_NAMES = {"zh": "你", "en": "you", "ja": "あなた"}
 
 
 # What she says when there is no model reply, for a card that has no `lines` of its own,
@@ -259,29 +277,87 @@ class Persona(BaseModel):
                 "creator": "ATRI project",
                 "character_version": "1",
                 "extensions": {
-                    "atri": {"aliases": self.aliases, "speech_style": self.speech_style.strip()}
+                    "atri": {
+                        "aliases": self.aliases,
+                        "speech_style": self.speech_style.strip(),
+                        "user_name": self.user_name,
+                    }
                 },
             },
         }
 
     @classmethod
-    def from_card_v2(cls, card: dict[str, Any]) -> Persona:
-        if card.get("spec") != "chara_card_v2" or not isinstance(card.get("data"), dict):
+    def from_card_v2(cls, card: Any) -> Persona:
+        """A Character Card V2, or V3 (the same fields, and its `nickname`). A field of the
+        wrong type is refused by name: `str()` of a list is no name, nor a string's
+        letters a list of aliases."""
+        if not isinstance(card, dict):
+            raise PersonaError(f"character card is not a JSON object (it is {_json_kind(card)}).")
+        if card.get("spec") not in _CARD_SPECS or not isinstance(card.get("data"), dict):
             raise PersonaError(
-                'not a Character Card V2 (expected "spec": "chara_card_v2" and a "data" object).'
+                'not a Character Card V2 or V3 (expected "spec": "chara_card_v2" or '
+                '"chara_card_v3" and a "data" object).'
             )
         data = card["data"]
-        ext = (data.get("extensions") or {}).get("atri") or {}
+        extensions = _card_field(data, "data", "extensions", dict)
+        ext = _card_field(extensions, "data.extensions", "atri", dict)
+        aliases = _card_field(ext, "data.extensions.atri", "aliases", list)
+        if not all(isinstance(a, str) for a in aliases):
+            raise PersonaError(
+                "character card field data.extensions.atri.aliases: must be a list of strings."
+            )
+        name = _card_field(data, "data", "name", str)
+        # V3: the name {{char}} stands for in the prompt; her card name stays an alias.
+        nickname = _card_field(data, "data", "nickname", str)
+        if nickname.strip():
+            name, aliases = (
+                nickname,
+                [a for a in dict.fromkeys([name, *aliases]) if a and a != nickname],
+            )
+        text = {
+            key: _card_field(data, "data", key, str)
+            for key in ("description", "personality", "scenario", "first_mes", "mes_example")
+        }
         return cls(
-            name=str(data.get("name") or ""),
-            aliases=list(ext.get("aliases") or []),
-            description=str(data.get("description") or ""),
-            personality=str(data.get("personality") or ""),
-            scenario=str(data.get("scenario") or ""),
-            speech_style=str(ext.get("speech_style") or ""),
-            greeting=str(data.get("first_mes") or ""),
-            example_dialogue=_parse_mes_example(str(data.get("mes_example") or "")),
+            name=name,
+            user_name=_card_field(ext, "data.extensions.atri", "user_name", str),
+            aliases=aliases,
+            description=text["description"],
+            personality=text["personality"],
+            scenario=text["scenario"],
+            speech_style=_card_field(ext, "data.extensions.atri", "speech_style", str),
+            greeting=text["first_mes"],
+            example_dialogue=_parse_mes_example(text["mes_example"]),
         )
+
+
+def _json_kind(value: object) -> str:
+    """What a JSON value is, as a sentence says it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+_JSON_TYPES: dict[type, str] = {str: "a string", list: "a list", dict: "an object"}
+
+
+def _card_field(obj: dict[str, Any], where: str, key: str, kind: type) -> Any:
+    """`obj[key]` of JSON type `kind` (str, list or dict); missing or null is empty."""
+    value = obj.get(key)
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise PersonaError(
+            f"character card field {where}.{key}: must be {_JSON_TYPES[kind]} (it is "
+            f"{_json_kind(value)})."
+        )
+    return value
 
 
 def _parse_mes_example(text: str) -> list[ExampleTurn]:
@@ -302,19 +378,24 @@ def _parse_mes_example(text: str) -> list[ExampleTurn]:
 
 
 def load_persona(path: str | Path | None = None) -> Persona:
-    """Load a card: our TOML format or a Character Card V2 JSON; default: ATRI's card."""
+    """Load a card: our TOML format, a Character Card V2/V3 JSON, or a PNG card with one
+    in it; default: ATRI's card. Whatever the file holds, a problem is one sentence."""
     card_path = Path(path) if path else PACKAGED_CARD
     try:
-        raw = card_path.read_text(encoding="utf-8-sig")
+        raw = card_path.read_bytes()
     except OSError as exc:
         raise PersonaError(
             f"{card_path}: character card cannot be read ({exc.strerror})."
         ) from None
     try:
-        if card_path.suffix.lower() == ".json":
-            persona = Persona.from_card_v2(json.loads(raw))
+        if raw.startswith(PNG_SIGNATURE):
+            persona = Persona.from_card_v2(_png_card(raw))
+        elif card_path.suffix.lower() == ".png":
+            raise PersonaError("character card is not a PNG image.")
+        elif card_path.suffix.lower() == ".json":
+            persona = Persona.from_card_v2(json.loads(_card_text(raw)))
         else:
-            persona = Persona.model_validate(tomllib.loads(raw))
+            persona = Persona.model_validate(tomllib.loads(_card_text(raw)))
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         raise PersonaError(f"{card_path}: character card is not valid ({exc}).") from None
     except ValidationError as exc:
@@ -326,6 +407,77 @@ def load_persona(path: str | Path | None = None) -> Persona:
     if not persona.name.strip():
         raise PersonaError(f"{card_path}: character card has no name.")
     return persona
+
+
+def _card_text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PersonaError(
+            f"character card is not UTF-8 text (byte {exc.start} is not UTF-8): save it as "
+            "UTF-8, or give the PNG or JSON file SillyTavern exports."
+        ) from None
+
+
+def _png_card(raw: bytes) -> Any:
+    """The card in a PNG image: the JSON, base64, of its `ccv3` or `chara` text chunk
+    (tEXt as SillyTavern writes it; zTXt or iTXt as other tools may)."""
+    found: dict[str, bytes] = {}
+    pos, whole = len(PNG_SIGNATURE), False
+    while pos + 12 <= len(raw):
+        length, kind = struct.unpack(">I4s", raw[pos : pos + 8])
+        end = pos + 12 + length
+        if end > len(raw) or kind == b"IEND":
+            whole = kind == b"IEND"
+            break
+        if kind in (b"tEXt", b"zTXt", b"iTXt"):
+            body = raw[pos + 8 : end - 4]
+            keyword, _, rest = body.partition(b"\0")
+            name = keyword.decode("latin-1").lower()
+            if name in _PNG_CARD_KEYWORDS:
+                if zlib.crc32(kind + body) != struct.unpack(">I", raw[end - 4 : end])[0]:
+                    raise PersonaError(
+                        f'the "{name}" chunk of this PNG card is damaged (its checksum does '
+                        "not match)."
+                    )
+                found.setdefault(name, _png_text(kind, rest, name))
+        pos = end
+    for name in _PNG_CARD_KEYWORDS:
+        if name in found:
+            try:
+                return json.loads(base64.b64decode(found[name]).decode("utf-8"))
+            except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError):
+                raise PersonaError(
+                    f'the "{name}" chunk of this PNG card is not base64-encoded card JSON.'
+                ) from None
+    if not whole:  # a download cut short, say: the card may be in the part that is missing
+        raise PersonaError("this PNG card is cut short (it ends before its last chunk).")
+    raise PersonaError(
+        'this PNG image holds no character card (no "chara" or "ccv3" text chunk): '
+        "export the card again from SillyTavern, as PNG or JSON."
+    )
+
+
+def _png_text(kind: bytes, rest: bytes, name: str) -> bytes:
+    """A text chunk's value after its keyword: as written (tEXt), or inflated (zTXt, or
+    an iTXt whose compression flag is set)."""
+    try:
+        if kind == b"tEXt":
+            return rest
+        if kind == b"zTXt":
+            return _inflate(rest[1:])
+        compressed, text = rest[0], rest[2:].split(b"\0", 2)[2]  # language, translated key
+        return _inflate(text) if compressed else text
+    except (IndexError, zlib.error):
+        raise PersonaError(f'the "{name}" chunk of this PNG card is damaged.') from None
+
+
+def _inflate(data: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    text = inflater.decompress(data, _MAX_PNG_TEXT)
+    if inflater.unconsumed_tail:
+        raise zlib.error("too large")
+    return text
 
 
 def chosen_language(settings: Settings, card: Persona) -> str:
@@ -394,5 +546,10 @@ def canned_lines(settings: Settings, card: Persona | None = None) -> CannedLines
 
 
 def default_user_name(persona: Persona, settings: Settings) -> str:
-    """What she calls someone whose platform gives no name (`[persona] user_name`)."""
-    return _own_or_card(settings.persona.user_name, PersonaSettings().user_name, persona.user_name)
+    """What she calls someone whose platform gives no name (`[persona] user_name`): left
+    at its default, the card's own name for the person, or a neutral word in her
+    language when the card names nobody (ATRI's card names 夏生, an Eileen card no one)."""
+    neutral = DEFAULT_USER_NAMES.get(persona.main_language, DEFAULT_USER_NAMES["en"])
+    return _own_or_card(
+        settings.persona.user_name, PersonaSettings().user_name, persona.user_name or neutral
+    )

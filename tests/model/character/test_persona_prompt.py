@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import re
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from PIL import Image, PngImagePlugin
 
 from atri.config import OFFLINE_DEFAULT_BASE, Settings
 from model.character.ooc import detect_language
@@ -42,6 +47,7 @@ def test_card_v2_round_trip(tmp_path: Path) -> None:
     path.write_text(json.dumps(card, ensure_ascii=False), encoding="utf-8")
     again = load_persona(path)
     assert again.name == persona.name
+    assert again.user_name == persona.user_name == "夏生"  # whom she talks to, kept too
     assert again.example_dialogue == persona.example_dialogue
     assert again.speech_style.strip() == persona.speech_style.strip()
     assert again.system_prompt("x") == persona.system_prompt("x")
@@ -99,6 +105,163 @@ def test_bad_cards_are_one_sentence(tmp_path: Path, content: str, message: str) 
         load_persona(path)
     with pytest.raises(PersonaError, match="cannot be read"):
         load_persona(tmp_path / "missing.toml")
+
+
+EILEEN = {"spec": "chara_card_v2", "data": {"name": "Eileen", "description": "A witch."}}
+
+
+def v2(**fields: object) -> bytes:
+    return json.dumps({"spec": "chara_card_v2", "data": {"name": "Eileen", **fields}}).encode()
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "message"),
+    [
+        ("c.json", b"[]", "not a JSON object (it is a list)"),
+        ("c.json", b'"Eileen"', "not a JSON object (it is a string)"),
+        ("c.json", v2(name=["x"]), "field data.name: must be a string (it is a list)"),
+        ("c.json", v2(first_mes=3), "field data.first_mes: must be a string (it is a number"),
+        ("c.json", v2(extensions=[]), "field data.extensions: must be an object"),
+        (
+            "c.json",
+            v2(extensions={"atri": "x"}),
+            "field data.extensions.atri: must be an object (it is a string)",
+        ),
+        (
+            "c.json",
+            v2(extensions={"atri": {"aliases": "ATRI"}}),
+            "field data.extensions.atri.aliases: must be a list (it is a string)",
+        ),
+        (
+            "c.json",
+            v2(extensions={"atri": {"aliases": ["ATRI", 2]}}),
+            "aliases: must be a list of strings",
+        ),
+        ("c.toml", 'name = "艾琳"\n'.encode("gbk"), "not UTF-8 text"),
+        ("c.json", json.dumps(EILEEN, ensure_ascii=False).encode("utf-16"), "not UTF-8 text"),
+        ("c.png", json.dumps(EILEEN).encode(), "not a PNG image"),
+    ],
+)
+def test_a_card_of_the_wrong_shape_is_one_sentence(
+    tmp_path: Path, file: str, content: bytes, message: str
+) -> None:
+    """Whatever the file holds, every command reading it says one sentence naming it:
+    never a traceback, nor a prompt saying "You are ['x']" or aliases "A", "T", "R", "I"."""
+    (tmp_path / file).write_bytes(content)
+    with pytest.raises(PersonaError, match=re.escape(message)) as caught:
+        load_persona(tmp_path / file)
+    assert str(caught.value).startswith(f"{tmp_path / file}: character card")
+    assert str(caught.value).count(". ") == 0 and str(caught.value).endswith(".")
+
+
+def png_card(**chunks: tuple[str, bytes | str]) -> bytes:
+    """A real PNG image (written by Pillow, not by the reader under test) with these text
+    chunks: keyword -> (how: "tEXt", "zTXt", "iTXt" or "iTXt-zip", value)."""
+    info = PngImagePlugin.PngInfo()
+    for keyword, (how, value) in chunks.items():
+        text = value.decode() if isinstance(value, bytes) else value
+        if how.startswith("iTXt"):
+            info.add_itxt(keyword, text, zip=how == "iTXt-zip")
+        else:
+            info.add_text(keyword, text, zip=how == "zTXt")
+    out = io.BytesIO()
+    Image.new("RGBA", (2, 2), (200, 80, 80, 255)).save(out, "PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def b64(card: Mapping[str, object]) -> bytes:
+    return base64.b64encode(json.dumps(card, ensure_ascii=False).encode("utf-8"))
+
+
+@pytest.mark.parametrize("how", ["tEXt", "zTXt", "iTXt", "iTXt-zip"])
+def test_a_png_card_is_read(tmp_path: Path, how: str) -> None:
+    """SillyTavern cards are mostly shared as PNG images holding the card's JSON, base64,
+    in a `chara` text chunk: such a file is her card as it is downloaded."""
+    card = {
+        "spec": "chara_card_v2",
+        "data": {
+            "name": "艾琳",
+            "description": "住在森林里的魔女。",
+            "first_mes": "你好，{{user}}！",
+            "mes_example": "<START>\n{{user}}: 你是谁？\n{{char}}: 我是艾琳。",
+        },
+    }
+    path = tmp_path / "eileen.png"
+    path.write_bytes(png_card(Title=("tEXt", "a witch"), chara=(how, b64(card))))
+    Image.open(path).load()  # a valid image, as a viewer shows it
+    persona = load_persona(path)
+    assert persona.name == "艾琳" and persona.main_language == "zh"
+    assert persona.greeting_for("Max") == "你好，Max！"
+    assert [(t.user, t.atri) for t in persona.example_dialogue] == [("你是谁？", "我是艾琳。")]
+
+
+def test_a_png_card_v3_wins_over_its_v2_copy(tmp_path: Path) -> None:
+    v3 = {
+        "spec": "chara_card_v3",
+        "spec_version": "3.0",
+        "data": {"name": "Eileen Grey", "nickname": "Eileen", "description": "A witch."},
+    }
+    old = {"spec": "chara_card_v2", "data": {"name": "Old Eileen", "description": "Stale."}}
+    path = tmp_path / "eileen.png"
+    path.write_bytes(png_card(chara=("tEXt", b64(old)), ccv3=("tEXt", b64(v3))))
+    persona = load_persona(path)
+    # V3's nickname is what {{char}} stands for; her full name still answers to her.
+    assert (persona.name, persona.aliases) == ("Eileen", ["Eileen Grey"])
+    assert persona.description == "A witch."
+    (tmp_path / "v3.json").write_text(json.dumps(v3), encoding="utf-8")
+    assert load_persona(tmp_path / "v3.json").name == "Eileen"
+
+
+def test_a_png_without_a_good_card_is_one_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "card.png"
+
+    def said(image: bytes) -> str:
+        path.write_bytes(image)
+        with pytest.raises(PersonaError) as caught:
+            load_persona(path)
+        assert str(caught.value).startswith(f"{path}: ")
+        return str(caught.value)
+
+    assert "holds no character card" in said(png_card(Title=("tEXt", "just a picture")))
+    assert '"chara" chunk of this PNG card is not base64-encoded card JSON' in said(
+        png_card(chara=("tEXt", "{not base64"))
+    )
+    assert "not a JSON object" in said(png_card(chara=("tEXt", base64.b64encode(b"[1]"))))
+    good = png_card(chara=("tEXt", b64(EILEEN)))
+    at = good.index(b"chara\0") + 10
+    damaged = good[:at] + bytes([good[at] ^ 1]) + good[at + 1 :]
+    assert '"chara" chunk of this PNG card is damaged' in said(damaged)
+    assert "cut short" in said(good[: good.index(b"chara\0") + 20])
+    path.write_bytes(good)  # the same card, whole and undamaged
+    assert load_persona(path).name == "Eileen"
+
+
+@pytest.mark.parametrize(
+    ("description", "neutral"),
+    [
+        ("A witch who lives in the woods.", "you"),
+        ("住在森林里的魔女。", "你"),
+        ("森の魔女です。", "あなた"),
+    ],
+)
+async def test_a_card_that_names_nobody_calls_the_person_neutrally(
+    tmp_path: Path, description: str, neutral: str
+) -> None:
+    """`[persona] user_name` left at "夏生" means the card's own name for the person; a
+    SillyTavern card names nobody, so the console labels the person's lines (and
+    {{user}} in her replies says) a neutral word in her language, not ATRI's lead."""
+    from model.service import ChatService
+
+    card = {"spec": "chara_card_v2", "data": {"name": "Eileen", "description": description}}
+    (tmp_path / "eileen.json").write_text(json.dumps(card, ensure_ascii=False), "utf-8")
+    settings = Settings(root=tmp_path)
+    settings.model.engine = "echo"
+    settings.persona.card = "eileen.json"
+    assert default_user_name(configured_persona(settings), settings) == neutral
+    async with await ChatService.open(settings) as service:
+        assert (await service.character()).user_name == neutral  # what the console shows
+    settings.persona.user_name = "Max"  # a name of one's own, as written
+    assert default_user_name(configured_persona(settings), settings) == "Max"
 
 
 @pytest.mark.parametrize(
