@@ -7,12 +7,8 @@ uses at chat time.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import struct
 import tomllib
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +24,7 @@ from atri.config import (
 )
 from atri.errors import UserError
 from model.character.ooc import detect_language
+from model.character.png_card import PNG_SIGNATURE, PngCardError, png_card
 
 # `[persona] training_prompt`'s default, per language the card can speak.
 TRAINING_PROMPTS = {
@@ -55,13 +52,6 @@ SUMMARY_PROMPTS = {
 }
 
 PACKAGED_CARD = Path(__file__).with_name("personas") / "atri.toml"
-# A PNG card (how SillyTavern cards are mostly shared) carries the card's JSON, base64,
-# in a text chunk: `ccv3` (Character Card V3) wins over the V2 copy `chara` beside it,
-# as the V3 spec says.
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PNG_CARD_KEYWORDS = ("ccv3", "chara")
-# The most a compressed text chunk may unpack to: far above any card, far below a bomb.
-_MAX_PNG_TEXT = 32 * 1024 * 1024
 _CARD_SPECS = ("chara_card_v2", "chara_card_v3")
 # Engines that do not run `[model] base` themselves, so it says nothing about the language.
 _ENGINES_WITHOUT_BASE = {"echo", "openai"}
@@ -389,7 +379,7 @@ def load_persona(path: str | Path | None = None) -> Persona:
         ) from None
     try:
         if raw.startswith(PNG_SIGNATURE):
-            persona = Persona.from_card_v2(_png_card(raw))
+            persona = Persona.from_card_v2(png_card(raw))
         elif card_path.suffix.lower() == ".png":
             raise PersonaError("character card is not a PNG image.")
         elif card_path.suffix.lower() == ".json":
@@ -402,7 +392,7 @@ def load_persona(path: str | Path | None = None) -> Persona:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise PersonaError(f"{card_path}: character card field {where}: {first['msg']}.") from None
-    except PersonaError as exc:
+    except (PersonaError, PngCardError) as exc:
         raise PersonaError(f"{card_path}: {exc}") from None
     if not persona.name.strip():
         raise PersonaError(f"{card_path}: character card has no name.")
@@ -417,67 +407,6 @@ def _card_text(raw: bytes) -> str:
             f"character card is not UTF-8 text (byte {exc.start} is not UTF-8): save it as "
             "UTF-8, or give the PNG or JSON file SillyTavern exports."
         ) from None
-
-
-def _png_card(raw: bytes) -> Any:
-    """The card in a PNG image: the JSON, base64, of its `ccv3` or `chara` text chunk
-    (tEXt as SillyTavern writes it; zTXt or iTXt as other tools may)."""
-    found: dict[str, bytes] = {}
-    pos, whole = len(PNG_SIGNATURE), False
-    while pos + 12 <= len(raw):
-        length, kind = struct.unpack(">I4s", raw[pos : pos + 8])
-        end = pos + 12 + length
-        if end > len(raw) or kind == b"IEND":
-            whole = kind == b"IEND"
-            break
-        if kind in (b"tEXt", b"zTXt", b"iTXt"):
-            body = raw[pos + 8 : end - 4]
-            keyword, _, rest = body.partition(b"\0")
-            name = keyword.decode("latin-1").lower()
-            if name in _PNG_CARD_KEYWORDS:
-                if zlib.crc32(kind + body) != struct.unpack(">I", raw[end - 4 : end])[0]:
-                    raise PersonaError(
-                        f'the "{name}" chunk of this PNG card is damaged (its checksum does '
-                        "not match)."
-                    )
-                found.setdefault(name, _png_text(kind, rest, name))
-        pos = end
-    for name in _PNG_CARD_KEYWORDS:
-        if name in found:
-            try:
-                return json.loads(base64.b64decode(found[name]).decode("utf-8"))
-            except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError):
-                raise PersonaError(
-                    f'the "{name}" chunk of this PNG card is not base64-encoded card JSON.'
-                ) from None
-    if not whole:  # a download cut short, say: the card may be in the part that is missing
-        raise PersonaError("this PNG card is cut short (it ends before its last chunk).")
-    raise PersonaError(
-        'this PNG image holds no character card (no "chara" or "ccv3" text chunk): '
-        "export the card again from SillyTavern, as PNG or JSON."
-    )
-
-
-def _png_text(kind: bytes, rest: bytes, name: str) -> bytes:
-    """A text chunk's value after its keyword: as written (tEXt), or inflated (zTXt, or
-    an iTXt whose compression flag is set)."""
-    try:
-        if kind == b"tEXt":
-            return rest
-        if kind == b"zTXt":
-            return _inflate(rest[1:])
-        compressed, text = rest[0], rest[2:].split(b"\0", 2)[2]  # language, translated key
-        return _inflate(text) if compressed else text
-    except (IndexError, zlib.error):
-        raise PersonaError(f'the "{name}" chunk of this PNG card is damaged.') from None
-
-
-def _inflate(data: bytes) -> bytes:
-    inflater = zlib.decompressobj()
-    text = inflater.decompress(data, _MAX_PNG_TEXT)
-    if inflater.unconsumed_tail:
-        raise zlib.error("too large")
-    return text
 
 
 def chosen_language(settings: Settings, card: Persona) -> str:
@@ -502,7 +431,7 @@ def configured_persona(settings: Settings, card: Persona | None = None) -> Perso
         card = load_persona(card_path)
     try:
         return card.in_language(chosen_language(settings, card))
-    except PersonaError as exc:
+    except (PersonaError, PngCardError) as exc:
         raise PersonaError(f"{card_path}: {exc}") from None
 
 
