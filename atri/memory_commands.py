@@ -27,15 +27,27 @@ memory_app = Commands(help="Inspect and manage conversation memory.", no_args_is
 memory_app.callback()(config_after_group)
 
 
-def _with_memory(fn: Any, read_only: bool = False) -> Any:
+def _database() -> Path:
+    settings = configured_settings()
+    return settings.path(settings.memory.path)
+
+
+def _with_memory(fn: Any, read_only: bool = False, creates: bool = False) -> Any:
     """Run `fn(memory)`; `read_only` (a command that only reads) writes nothing to the
-    database, so it does not wait for another program writing to it."""
+    database, so it does not wait for another program writing to it. Only `creates` (an
+    import) makes a database where there is none: any other command there was most
+    likely run with another config.toml, and an empty database made for it would only
+    hide that."""
     import sqlite3
 
     from model.memory import Memory, database_error
 
-    settings = configured_settings()
-    path = settings.path(settings.memory.path)
+    path = _database()
+    if not creates and str(path) != ":memory:" and not path.exists():
+        fail(
+            f"No memory database at {path} ([memory] path): nothing is stored there. Is "
+            "this the config.toml your bots run with? (give it with --config)"
+        )
 
     async def go() -> Any:
         async with await Memory.open(path, read_only=read_only) as memory:
@@ -164,7 +176,7 @@ def memory_import(file: Path) -> None:
     async def go(memory: Any) -> Any:
         return await memory.import_export(export)
 
-    result = _with_memory(go)
+    result = _with_memory(go, creates=True)
     skipped = result.skipped + result.room_skipped
     note = f" ({skipped} already stored, skipped)" if skipped else ""
     room = f" and {result.room_lines} room lines" if result.room_lines else ""
@@ -185,6 +197,9 @@ def memory_export(
     """Write a scope (messages, summaries, its room lines) as JSON; with no scope, the
     whole database as a backup that `atri memory import` restores."""
 
+    if out is not None and _is_database_file(out, _database()):
+        fail(f"{out} is the memory database itself ([memory] path): write the export elsewhere.")
+
     async def go(memory: Any) -> dict[str, Any]:
         return await (memory.export(scope) if scope else memory.backup())  # type: ignore[no-any-return]
 
@@ -202,3 +217,15 @@ def memory_export(
             f"{len(data['room_lines'])} room lines to {out}.",
             markup=False,
         )
+
+
+def _is_database_file(out: Path, database: Path) -> bool:
+    """`out` is the database or one of SQLite's files beside it (its -wal, -shm or
+    -journal): writing there would destroy what the export is made from."""
+    if str(database) == ":memory:":
+        return False
+    target = out.expanduser().resolve()
+    base = database.expanduser().resolve()
+    return target == base or target in {
+        base.with_name(base.name + suffix) for suffix in ("-wal", "-shm", "-journal")
+    }

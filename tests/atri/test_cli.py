@@ -66,6 +66,42 @@ def test_memory_list_show_reset_export_purge(config: Path, tmp_path: Path) -> No
     assert "discord:user:1" not in out and "qq:user:2" in out
 
 
+def test_memory_commands_make_no_database_where_there_is_none(
+    config: Path, tmp_path: Path
+) -> None:
+    # Run with the wrong config.toml (or in the wrong folder): told so, not shown an empty
+    # memory, and no empty database left behind; only an import makes one.
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    other = folder / "config.toml"
+    other.write_text('[memory]\npath = "none.sqlite3"\n', encoding="utf-8")
+    database = folder / "none.sqlite3"
+    for args in (["list"], ["show", "qq:user:2"], ["export"], ["reset", "qq:user:2"]):
+        code, out = atri(other, "memory", *args)
+        assert code == 1, args
+        # (rich wraps a long path anywhere)
+        assert f"Nomemorydatabaseat{database}" in "".join(out.split()), args
+        assert list(folder.iterdir()) == [other], args
+    export = tmp_path / "qq.json"
+    assert atri(config, "memory", "export", "qq:user:2", "--out", str(export))[0] == 0
+    code, out = atri(other, "memory", "import", str(export))
+    assert code == 0, out
+    code, out = atri(other, "memory", "list")
+    assert code == 0 and "qq:user:2" in out
+
+
+def test_memory_export_never_writes_over_the_database(config: Path, tmp_path: Path) -> None:
+    database = tmp_path / "mem.sqlite3"
+    before = database.read_bytes()
+    for target in (database, tmp_path / "mem.sqlite3-wal", tmp_path / "." / "mem.sqlite3"):
+        code, out = atri(config, "memory", "export", "--out", str(target))
+        assert code == 1
+        assert "is the memory database itself" in " ".join(out.split())
+    assert database.read_bytes() == before
+    code, out = atri(config, "memory", "list")
+    assert code == 0 and "qq:user:2" in out
+
+
 def test_memory_show_prints_no_terminal_commands(config: Path, tmp_path: Path) -> None:
     """Anyone who talks to her can store text: ESC c (reset the terminal) or an OSC title."""
 
