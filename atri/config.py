@@ -44,6 +44,8 @@ MAX_ROOM_LINES_KEPT = 100_000
 
 def _all_compile(patterns: list[str]) -> list[str]:
     for pattern in patterns:
+        if not pattern.strip():  # it would match every line and every reply
+            raise ValueError("holds an empty pattern, which matches everything; remove it")
         try:
             re.compile(pattern)
         except re.error as exc:
@@ -509,6 +511,13 @@ class DataprepSettings(Section):
     def _bounds_in_order(self) -> DataprepSettings:
         if self.min_reply_chars > self.max_reply_chars:
             raise ValueError("min_reply_chars must not be greater than max_reply_chars")
+        lead = {name.strip().casefold() for name in self.lead_aliases}
+        both = [n for n in self.character_aliases if n.strip().casefold() in lead]
+        if both:
+            raise ValueError(
+                f"{', '.join(both)} is in both lead_aliases and character_aliases; a speaker "
+                "is the lead or the character, so keep each name in one list"
+            )
         return self
 
 

@@ -16,6 +16,12 @@ from atri.config import ConfigError, DataprepSettings, settings_from_dict
         ({"custom_regex": "(.*)"}, "needs the two named groups speaker and text"),
         ({"custom_regex": "(?P<speaker>"}, "is not a valid regular expression"),
         ({"scene_markers": ["[unclosed"]}, "is not a valid regular expression"),
+        # An empty marker makes every line a scene heading: no dialogue was left.
+        ({"scene_markers": [""]}, "holds an empty pattern, which matches everything"),
+        (
+            {"lead_aliases": ["夏生"], "character_aliases": ["ATRI", " 夏生"]},
+            " 夏生 is in both lead_aliases and character_aliases",
+        ),
         ({"encoding": "klingon"}, "is not an encoding Python knows"),
         ({"output_formats": []}, "[dataprep] output_formats"),
         ({"min_reply_chars": 9, "max_reply_chars": 3}, "must not be greater than max_reply_chars"),
