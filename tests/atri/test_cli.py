@@ -66,9 +66,7 @@ def test_memory_list_show_reset_export_purge(config: Path, tmp_path: Path) -> No
     assert "discord:user:1" not in out and "qq:user:2" in out
 
 
-def test_memory_commands_make_no_database_where_there_is_none(
-    config: Path, tmp_path: Path
-) -> None:
+def test_memory_commands_make_no_database_where_there_is_none(config: Path, tmp_path: Path) -> None:
     # Run with the wrong config.toml (or in the wrong folder): told so, not shown an empty
     # memory, and no empty database left behind; only an import makes one.
     folder = tmp_path / "elsewhere"
