@@ -30,6 +30,7 @@ from dataprep.sources import collect_scripts
 from dataprep.stats import PlotProcess, Stats, plot_stats
 from dataprep.writers import (
     DATASET_INFO,
+    OutputNames,
     dataset_stem,
     merged_dataset_info,
     output_names,
@@ -38,8 +39,9 @@ from dataprep.writers import (
     write_json,
 )
 
-STATS_JSON = "stats.json"
-STATS_PNG = "stats.png"
+# What runs before stats took the character's name wrote (one character's per folder).
+LEGACY_STATS_JSON = "stats.json"
+LEGACY_STATS_PNG = "stats.png"
 # Scripts this big (in bytes, all files together) take longer than importing matplotlib:
 # stats.png is then drawn by a child process while the pipeline runs (see PlotProcess).
 PLOT_CHILD_BYTES = 4 << 20
@@ -133,8 +135,10 @@ def write_outputs(
     complete when this returns. dataset_info.json keeps the other datasets' entries of
     `earlier_info` (the output folder's dataset_info.json)."""
     stem = dataset_stem(settings.character_aliases)
+    names = OutputNames(stem)
+    stats_json, stats_png = out / names.stats("json"), out / names.stats("png")
     if plotter is not None:
-        plotter.draw(stats, out / STATS_PNG)
+        plotter.draw(stats, stats_png)
     written = write_datasets(
         out,
         train,
@@ -143,12 +147,12 @@ def write_outputs(
         list(settings.output_formats),
         stem,
     )
-    write_json(out / STATS_JSON, stats.to_json())
+    write_json(stats_json, stats.to_json())
     if plotter is None:
-        plot_stats(stats, out / STATS_PNG)
+        plot_stats(stats, stats_png)
     else:
         plotter.wait()
-    return [*written, out / STATS_JSON, out / STATS_PNG]
+    return [*written, stats_json, stats_png]
 
 
 def replace_outputs(staging: Path, out: Path, stem: str) -> None:
@@ -192,7 +196,8 @@ def _register_in_current_info(staging: Path, out: Path, stem: str) -> None:
 
 def _replace(staging: Path, out: Path, stem: str) -> None:
     new = sorted(staging.iterdir(), key=lambda p: p.name == DATASET_INFO)
-    earlier = [n for n in [*output_names(stem), STATS_JSON, STATS_PNG] if (out / n).is_file()]
+    ours = [*output_names(stem), *_legacy_stats(out, staging)]
+    earlier = [n for n in ours if (out / n).is_file()]
     journal = {"earlier": earlier, "new": [p.name for p in new]}
     write_text_atomic(staging / _MOVING, json.dumps(journal))
     aside = staging / _EARLIER
@@ -209,6 +214,19 @@ def _replace(staging: Path, out: Path, stem: str) -> None:
     except BaseException:  # Ctrl-C too: the finally that follows deletes `staging`
         _put_back(out, aside, placed, moved_aside)
         raise
+
+
+def _legacy_stats(out: Path, staging: Path) -> list[str]:
+    """stats.json and stats.png of an earlier run, when they are this character's (their
+    character is the one this run's stats name): replaced by `<stem>_stats.*`."""
+    try:
+        earlier = json.loads((out / LEGACY_STATS_JSON).read_text(encoding="utf-8"))
+        ours = json.loads(next(staging.glob("*_stats.json")).read_text(encoding="utf-8"))
+    except (OSError, ValueError, StopIteration):
+        return []
+    if not isinstance(earlier, dict) or earlier.get("character") != ours.get("character"):
+        return []
+    return [LEGACY_STATS_JSON, LEGACY_STATS_PNG]
 
 
 def recover_interrupted(out: Path) -> None:

@@ -92,6 +92,10 @@ class OutputNames:
         extension = "jsonl" if fmt == "messages" else "json"
         return f"{self.stem}_{fmt}{suffix}.{extension}"
 
+    def stats(self, extension: str) -> str:
+        """`atri_stats.json`, `atri_stats.png`: a folder may hold several characters'."""
+        return f"{self.stem}_stats.{extension}"
+
     def entry(self, fmt: str, split: str) -> str:
         name = self.stem if fmt == "sharegpt" else f"{self.stem}_{fmt}"
         return name if split == "train" else f"{name}_{split}"
@@ -101,7 +105,9 @@ def output_names(stem: str) -> list[str]:
     """Every file name a run for this character can write, dataset_info.json included."""
     names = OutputNames(stem)
     return [names.file(f, split) for f in OUTPUT_FORMATS for split in ("train", "eval")] + [
-        DATASET_INFO
+        names.stats("json"),
+        names.stats("png"),
+        DATASET_INFO,
     ]
 
 

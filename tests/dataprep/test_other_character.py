@@ -34,7 +34,7 @@ def test_another_character_from_a_renpy_script(tmp_path: Path) -> None:
     # The default [train] dataset is ATRI's file: say how to train on this one.
     assert f"atri train --dataset {out / 'eileen_sharegpt.json'}" in text
     assert "Eileen lines" in text
-    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+    stats = json.loads((out / "eileen_stats.json").read_text(encoding="utf-8"))
     assert stats["character"] == "Eileen"
     for path in out.iterdir():
         if path.suffix in (".json", ".jsonl"):
@@ -112,6 +112,24 @@ def test_characters_prepared_into_one_folder_share_its_dataset_info(tmp_path: Pa
     assert all((out / name).is_file() for name in ours)
 
 
+def test_characters_prepared_into_one_folder_keep_their_own_stats(tmp_path: Path) -> None:
+    # stats.json and stats.png were one per folder: Eileen's run replaced ATRI's report.
+    out = tmp_path / "data"
+    out.mkdir()
+    # A run from before stats carried the character's name left ATRI's as stats.json.
+    (out / "stats.json").write_text(json.dumps({"character": "ATRI"}), encoding="utf-8")
+    (out / "stats.png").write_bytes(b"an old picture")
+    eileen = {"lead_aliases": ["Max"], "character_aliases": ["Eileen"]}
+    assert prep_into(out, tmp_path, [EILEEN / "script.rpy"], **eileen) == 0
+    assert (out / "stats.json").is_file()  # ATRI's, not Eileen's to replace
+    assert prep_into(out, tmp_path, [FIXTURES / "plain_zh.txt"]) == 0
+    assert not (out / "stats.json").exists() and not (out / "stats.png").exists()
+    for stem, name in (("atri", "ATRI"), ("eileen", "Eileen")):
+        stats = json.loads((out / f"{stem}_stats.json").read_text(encoding="utf-8"))
+        assert stats["character"] == name
+        assert (out / f"{stem}_stats.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_a_character_prepared_while_another_run_writes_keeps_its_entries(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -167,8 +185,8 @@ def test_a_run_in_another_process_moves_its_files_in_only_after_the_one_moving_n
         )
         try:
             deadline = time.monotonic() + 60
-            # stats.png is the last file it stages; then it would move them in.
-            while not list(tmp_path.glob(".data.tmp-*/stats.png")):
+            # Its stats.png is the last file it stages; then it would move them in.
+            while not list(tmp_path.glob(".data.tmp-*/eileen_stats.png")):
                 assert run.poll() is None and time.monotonic() < deadline
                 time.sleep(0.05)
             time.sleep(2)  # drawn in full by now: only the lock holds the run back

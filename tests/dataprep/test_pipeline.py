@@ -51,8 +51,8 @@ def test_written_files_load_with_datasets(written: tuple[Path, object], tmp_path
         "atri_messages_eval.jsonl",
         "atri_alpaca.json",
         "dataset_info.json",
-        "stats.json",
-        "stats.png",
+        "atri_stats.json",
+        "atri_stats.png",
     }
     cache = str(tmp_path / "hf-cache")
     for name in ("atri_sharegpt.json", "atri_sharegpt_eval.json"):
@@ -69,7 +69,7 @@ def test_written_files_load_with_datasets(written: tuple[Path, object], tmp_path
         "json", data_files=str(out / "atri_alpaca.json"), split="train", cache_dir=cache
     )
     assert {"instruction", "input", "output", "system", "history"} <= set(alpaca.column_names)
-    assert (out / "stats.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "atri_stats.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_dataset_info_matches_llamafactory(written: tuple[Path, object]) -> None:
@@ -103,7 +103,7 @@ def test_split_is_by_scene_and_background_is_mixed_in(written: tuple[Path, objec
 
 def test_stats_account_for_every_atri_line(written: tuple[Path, object]) -> None:
     out, result = written
-    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+    stats = json.loads((out / "atri_stats.json").read_text(encoding="utf-8"))
     atri = stats["character_lines"]
     assert atri["in"] == atri["kept"] + sum(atri["dropped"].values())
     assert atri["dropped"]["interjection_only"] >= 2  # 嗯・・・ and Hmm...
@@ -197,7 +197,7 @@ def test_stats_png_drawn_by_a_child_process_for_big_scripts_gives_the_same_files
     monkeypatch.setattr("dataprep.output_folder.PLOT_CHILD_BYTES", 0)  # every script is "big"
     prepare(settings, scripts, tmp_path / "child", system_prompt=SYSTEM)
     here = sorted(p.name for p in (tmp_path / "here").iterdir())
-    assert "stats.png" in here
+    assert "atri_stats.png" in here
     assert sorted(p.name for p in (tmp_path / "child").iterdir()) == here
     for name in here:
         assert (tmp_path / "child" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
@@ -209,7 +209,7 @@ def test_with_no_python_to_start_stats_png_is_drawn_in_process(
     monkeypatch.setattr("dataprep.output_folder.PLOT_CHILD_BYTES", 0)
     monkeypatch.setattr("sys.executable", str(tmp_path / "no-python"))
     prepare(DataprepSettings(), [FIXTURES / "plain_zh.txt"], tmp_path / "out", system_prompt=SYSTEM)
-    assert (tmp_path / "out" / "stats.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "out" / "atri_stats.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_traditional_names_match_simplified_aliases_when_converting(tmp_path: Path) -> None:
