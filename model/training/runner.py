@@ -37,6 +37,7 @@ from model.training.run_folder import (
     checkpoint_step,
     checkpoints,
     last_complete_checkpoint,
+    removed_unless_checkpointed,
     run_fingerprint,
     run_lock,
     unfinished_runs,
@@ -122,7 +123,7 @@ def train(
             f"{size / 2**20:.0f} MiB of checkpoints in {run_dir.parent}: `atri train --resume` "
             "with the same settings and data continues one; delete its folder to free the space."
         )
-    with run_lock(run_dir, out):
+    with run_lock(run_dir, out), removed_unless_checkpointed(run_dir):
         checkpoint = last_complete_checkpoint(run_dir, say) if resume else None
         resumed_from: int | None = None
         if checkpoint:

@@ -349,8 +349,8 @@ def test_unfinished_runs_leave_out_the_current_one_and_one_being_trained(
 
     runs = tmp_path / ".runs"
     for name in ("current", "interrupted", "training"):
-        (runs / name).mkdir(parents=True)
-        (runs / name / "w.bin").write_bytes(b"12345")
+        (runs / name / "checkpoint-1").mkdir(parents=True)
+        (runs / name / "checkpoint-1" / "w.bin").write_bytes(b"12345")
     (runs / "training.lock").write_text(str(os.getpid()), encoding="utf-8")
     assert unfinished_runs(runs / "current") == [(runs / "interrupted", 5)]
     assert unfinished_runs(tmp_path / "none" / "current") == []
