@@ -42,7 +42,7 @@ from model.training.run_folder import (
     run_lock,
     unfinished_runs,
 )
-from model.training.sharegpt import common_system_prompt, load_sharegpt
+from model.training.sharegpt import load_sharegpt, training_prompt
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,7 @@ def train(
     files = resolve_data_files(settings)
     out = adapters_folder(settings)
     train_convs = load_sharegpt(files.train, notify=say)
+    system_prompt = training_prompt(train_convs, files.train)
     eval_convs = load_sharegpt(files.eval, allow_empty=True, notify=say) if files.eval else None
     hw = plan_hardware(t, settings.model.device)
     set_seed(t.seed)
@@ -92,7 +93,6 @@ def train(
     train_set, eval_set = tokenize_files(
         tokenizer, train_convs, eval_convs, t.max_seq_length, files.train
     )
-    system_prompt = common_system_prompt(train_convs)
     if train_set.truncated or train_set.skipped:
         say(
             f"{train_set.truncated} conversations lost their oldest turns to fit "
