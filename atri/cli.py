@@ -368,14 +368,19 @@ def eval_(
 
     _quiet_transformers()
     folder = find_version(settings.path(settings.model.adapters_dir), version_dir)
-    report = evaluate(settings, folder, probes, progress=note)
+    report = evaluate(
+        settings, folder, probes, progress=note, style_file=dataset.resolve() if dataset else None
+    )
 
     def ppl(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.2f}"
 
     table = Table("", "base", "adapter", title=report.title)
+    held_out = f" ({Path(report.held_out_file).name})" if report.held_out_file else ""
     table.add_row(
-        "held-out perplexity", ppl(report.base.perplexity), ppl(report.adapter.perplexity)
+        f"held-out perplexity{held_out}",
+        ppl(report.base.perplexity),
+        ppl(report.adapter.perplexity),
     )
     table.add_row(
         f"out-of-character rate ({counted(report.probes, 'probe')})",
@@ -383,7 +388,7 @@ def eval_(
         f"{report.adapter.ooc_rate:.0%}",
     )
     table.add_row(
-        f"style markers / 100 chars (dataset {report.dataset_style_rate:.2f})",
+        report.style_label,
         f"{report.base.style_rate:.2f}",
         f"{report.adapter.style_rate:.2f}",
     )
