@@ -17,9 +17,11 @@ from model.adapters.versions import (
     EVAL_JSON,
     EVAL_REPORT,
     AdapterError,
+    CharacterId,
     ManifestError,
     read_manifest,
     sha256_file,
+    trained_as,
     write_json_atomic,
 )
 from model.character.ooc import OOCDetector
@@ -167,12 +169,13 @@ def evaluate(
 
     say = progress or (lambda message: log.info("%s", message))
     manifest = _manifest_for_this_base(settings, version_dir)
+    persona = configured_persona(settings)
+    _check_character(version_dir, manifest, CharacterId.of(persona.name, persona.aliases))
     eval_file = _held_out_file_said(settings, manifest, say)
     configured = settings.path(settings.eval.probes) if settings.eval.probes else None
     probes = load_probes(probes_path or configured)
     held_out, style_source, style_path = _conversations(settings, eval_file, say, style_file)
     reference = [t for c in style_source for t in c.replies()]
-    persona = configured_persona(settings)
     # Probes are asked, and replies judged, in the language she speaks where she is
     # served (the chosen card's), whatever the dataset's language.
     language = persona.main_language
@@ -228,6 +231,19 @@ def _manifest_for_this_base(settings: Settings, version_dir: Path) -> dict[str, 
             f'[model] base is "{settings.model.base}"; evaluate it with that base.'
         )
     return manifest
+
+
+def _check_character(version_dir: Path, manifest: dict[str, Any], ours: CharacterId) -> None:
+    """A version trained as another character is probed and judged as her, with her card:
+    under this config's card its figures would say nothing (and its eval.json would gate
+    her worker's reload on them)."""
+    theirs = trained_as(manifest)
+    if theirs is not None and not theirs.is_same(ours):
+        raise EvalError(
+            f"{version_dir.name} was trained as {theirs.name}, but the configured character "
+            f"is {ours.name}: evaluate it with {theirs.name}'s config (--config), and give "
+            "each character its own [model] adapters_dir."
+        )
 
 
 def _held_out_file_said(

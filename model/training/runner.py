@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from atri.config import Settings, TrainSettings
-from model.adapters.versions import MANIFEST, RUNS_DIR, remove_stale_temps, write_json_atomic
+from model.adapters.versions import (
+    MANIFEST,
+    RUNS_DIR,
+    CharacterId,
+    remove_stale_temps,
+    write_json_atomic,
+)
+from model.character.persona import configured_persona
 from model.engines.chat_template import check_configured_template
 from model.training.data_files import resolve_data_files, tokenize_files, unplaced_note
 from model.training.dataset import Collator, RowDataset, pack
@@ -86,6 +93,10 @@ def train(
     train_convs = load_sharegpt(files.train, notify=say)
     system_prompt = training_prompt(train_convs, files.train)
     eval_convs = load_sharegpt(files.eval, allow_empty=True, notify=say) if files.eval else None
+    # Whom the version is trained as: the configured card's (read now, so a broken card
+    # stops the run before the model loads).
+    persona = configured_persona(settings)
+    character = CharacterId.of(persona.name, persona.aliases)
     hw = plan_hardware(t, settings.model.device)
     set_seed(t.seed)
     loaded = load_for_training(settings, hw)
@@ -188,6 +199,7 @@ def train(
                 train_loss,
                 eval_loss,
                 system_prompt,
+                character,
             )
         shutil.rmtree(run_dir, ignore_errors=True)
     del trainer
