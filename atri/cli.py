@@ -295,7 +295,6 @@ def _train(settings: Settings, resume: bool) -> None:
         err_console.print("Interrupted; no version was written. `atri train --resume` continues.")
         raise typer.Exit(130) from None
     m = result.manifest
-    # The manifest names no character (the dataset says who she is, not the card), and
     # "ATRI adapter" would read as hers whoever it is: the same title as the loss plot's.
     table = Table("", "value", title=f"LoRA adapter {m['version']}", show_header=False)
     eval_loss = "n/a" if m["eval_loss"] is None else f"{m['eval_loss']:.4f}"
@@ -346,7 +345,8 @@ def eval_(
 ) -> None:
     """Compare base and adapter: perplexity, out-of-character rate, style. With --recall:
     tell facts early in long conversations and ask about them later."""
-    from model.adapters.versions import find_version
+    from model.adapters.versions import CharacterId, find_version
+    from model.character.persona import configured_persona
     from model.evaluation.runner import evaluate
 
     settings = configured_settings()
@@ -367,15 +367,26 @@ def eval_(
         err_console.print(message, markup=False, highlight=False)
 
     _quiet_transformers()
-    folder = find_version(settings.path(settings.model.adapters_dir), version_dir)
-    report = evaluate(settings, folder, probes, progress=note)
+    persona = configured_persona(settings)
+    # By default her newest version, never another character's in the same folder.
+    folder = find_version(
+        settings.path(settings.model.adapters_dir),
+        version_dir,
+        CharacterId.of(persona.name, persona.aliases),
+    )
+    report = evaluate(
+        settings, folder, probes, progress=note, style_file=dataset.resolve() if dataset else None
+    )
 
     def ppl(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.2f}"
 
     table = Table("", "base", "adapter", title=report.title)
+    held_out = f" ({Path(report.held_out_file).name})" if report.held_out_file else ""
     table.add_row(
-        "held-out perplexity", ppl(report.base.perplexity), ppl(report.adapter.perplexity)
+        f"held-out perplexity{held_out}",
+        ppl(report.base.perplexity),
+        ppl(report.adapter.perplexity),
     )
     table.add_row(
         f"out-of-character rate ({counted(report.probes, 'probe')})",
@@ -383,7 +394,7 @@ def eval_(
         f"{report.adapter.ooc_rate:.0%}",
     )
     table.add_row(
-        f"style markers / 100 chars (dataset {report.dataset_style_rate:.2f})",
+        report.style_label,
         f"{report.base.style_rate:.2f}",
         f"{report.adapter.style_rate:.2f}",
     )

@@ -21,7 +21,7 @@ from atri.config import Settings
 from atri.errors import ConfigError
 from model.adapters.reload import Reloader
 from model.adapters.validation import check_adapter_folder
-from model.adapters.versions import AdapterError, recorded_prompt
+from model.adapters.versions import AdapterError, CharacterId, recorded_prompt
 from model.admission import TOKEN_COUNT_CACHE_BYTES, RateLimiter, ScopeLocks, TokenCounts
 from model.batching import Batcher, Overloaded
 from model.channels import ChannelModes
@@ -179,7 +179,8 @@ class ChatService:
         )
 
     def _new_reloader(self) -> Reloader:
-        """The adapter switcher, told the prompt the configured adapter was trained with."""
+        """The adapter switcher, told the prompt the configured adapter was trained with
+        and whom it serves (it refuses versions trained as another character)."""
         settings = self.settings
         start_adapter = settings.model.adapter
         return Reloader(
@@ -191,6 +192,7 @@ class ChatService:
             settings.reload.smoke_prompt,
             on_result=self._on_reload,
             live_prompt=recorded_prompt(settings.path(start_adapter)) if start_adapter else None,
+            character=CharacterId.of(self.persona.name, self.persona.aliases),
         )
 
     def _new_speak_up(self) -> SpeakUp:

@@ -30,8 +30,11 @@ from model.adapters.validation import (
 from model.adapters.versions import (
     EVAL_JSON,
     AdapterError,
+    CharacterId,
     complete_versions,
     pickled_versions,
+    read_manifest,
+    trained_as,
     version_folder,
     version_order,
 )
@@ -114,6 +117,7 @@ class Reloader:
         smoke_text: str,
         on_result: Callable[[ReloadResult, dict[str, Any]], None] | None = None,
         live_prompt: str | None = None,
+        character: CharacterId | None = None,
     ) -> None:
         self.settings = settings
         self.adapters_dir = adapters_dir
@@ -123,6 +127,9 @@ class Reloader:
         self.card_prompt = card_prompt
         self.smoke_text = smoke_text
         self.on_result = on_result
+        # Whom this worker serves: a version trained as someone else (another character's
+        # `atri train` into the same folder) is refused. None: any version is taken.
+        self.character = character
         live = self.live
         # Each loaded version's system prompt (the one it was trained with): it goes live
         # with the version and leaves with it. No adapter ("") gets the character card.
@@ -266,6 +273,8 @@ class Reloader:
         older = [
             n for n in names if version_order(n) < version_order(live) and n not in self.failed
         ]
+        # Back to her own version before, not another character's that lies between.
+        older = await asyncio.to_thread(self._not_anothers, older)
         target = older[-1] if older else ""
         return await self._switch(target, "rollback")
 
@@ -319,6 +328,7 @@ class Reloader:
     async def _stage(self, engine: AdapterEngine, version: str) -> None:
         """Validate and load `version` beside the live adapter, then smoke-test it."""
         info = await asyncio.to_thread(read_version, self.adapters_dir, version)
+        self._check_character(info)
         self._check_base(engine, info)
         await asyncio.to_thread(self._check_ooc, info)
         await engine.load_adapter(info.path, version)
@@ -336,6 +346,33 @@ class Reloader:
         except BaseException:
             await self._unload(engine, version)
             raise
+
+    def _check_character(self, info: AdapterVersion) -> None:
+        """A version trained as another character is hers, not this worker's: it would
+        answer this worker's users as her, under her prompt."""
+        theirs = trained_as(info.manifest.model_dump())
+        ours = self.character
+        if theirs is None or ours is None or theirs.is_same(ours):
+            return
+        raise AdapterError(
+            f"Version {info.name} was trained as {theirs.name}, but this worker serves "
+            f"{ours.name}: give each character its own [model] adapters_dir (set one in "
+            f"{theirs.name}'s config and move her versions there)."
+        )
+
+    def _not_anothers(self, names: list[str]) -> list[str]:
+        """`names` less the versions trained as another character."""
+        if self.character is None:
+            return names
+        kept = []
+        for name in names:
+            try:
+                theirs = trained_as(read_manifest(version_folder(self.adapters_dir, name)))
+            except (AdapterError, OSError):
+                theirs = None  # loading it says what is wrong
+            if theirs is None or theirs.is_same(self.character):
+                kept.append(name)
+        return kept
 
     def _check_base(self, engine: AdapterEngine, info: AdapterVersion) -> None:
         m = info.manifest

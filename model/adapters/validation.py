@@ -55,6 +55,9 @@ class AdapterManifest(BaseModel):
     train_loss: float | None = None
     eval_loss: float | None = None
     system_prompt: str | None = None  # the prompt it was trained with
+    # Whom it was trained as (versions.trained_as); absent before manifests recorded it.
+    character: str | None = None
+    character_names: list[str] = []
 
 
 @dataclass(frozen=True)

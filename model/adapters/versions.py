@@ -16,6 +16,8 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -134,9 +136,52 @@ def version_folder(adapters_dir: Path, name: str) -> Path:
     return folder
 
 
-def find_version(adapters_dir: Path, given: Path | None) -> Path:
+@dataclass(frozen=True)
+class CharacterId:
+    """Who a version was trained as, or whom a worker serves: the character card's name
+    (in the language she speaks) and every name the card gives her (its aliases, which
+    hold her names in the card's other languages).
+
+    Names, not the card's path or hash: the same card read from another folder or on
+    another machine, or with a typo fixed in its description, is still her (the adapter
+    learnt from her dialogue under the short training prompt, not from the card's text),
+    and ATRI served in English ("ATRI") is the one trained in Chinese ("亚托莉")."""
+
+    name: str
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, name: str, aliases: Sequence[str] = ()) -> CharacterId:
+        return cls(name, tuple(dict.fromkeys([name, *aliases])))
+
+    def is_same(self, other: CharacterId) -> bool:
+        """One's name is among the other's names (case aside). Not any shared alias: two
+        characters may share a nickname, never one's name as the other's."""
+        mine = {n.strip().casefold() for n in self.names}
+        theirs = {n.strip().casefold() for n in other.names}
+        return self.name.strip().casefold() in theirs or other.name.strip().casefold() in mine
+
+    def manifest_fields(self) -> dict[str, Any]:
+        return {"character": self.name, "character_names": list(self.names)}
+
+
+def trained_as(manifest: dict[str, Any]) -> CharacterId | None:
+    """The character a version was trained as; None for a version from before manifests
+    recorded it (or a bare peft folder), which any character's worker accepts."""
+    name = manifest.get("character")
+    if not isinstance(name, str) or not name.strip():
+        return None
+    names = manifest.get("character_names")
+    aliases = [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+    return CharacterId.of(name, aliases)
+
+
+def find_version(
+    adapters_dir: Path, given: Path | None, character: CharacterId | None = None
+) -> Path:
     """The version folder a command means: the one given (a path, or a version name in
-    the adapters folder), else the newest complete one."""
+    the adapters folder), else the newest complete one (of `character`, when given:
+    another's in the same folder is never the default)."""
     if given is not None:
         folder = given if given.is_absolute() else Path.cwd() / given
         if not folder.is_dir():
@@ -145,15 +190,30 @@ def find_version(adapters_dir: Path, given: Path | None) -> Path:
         if not folder.is_dir():
             raise AdapterError(f"{given}: no such adapter version folder.")
         return folder
-    newest = latest_version(adapters_dir)
-    if newest is None and adapters_dir.exists() and not adapters_dir.is_dir():
+    versions = list_versions(adapters_dir)
+    if not versions and adapters_dir.exists() and not adapters_dir.is_dir():
         raise AdapterError(
             f"{adapters_dir} is a file, not a folder: [model] adapters_dir must name the "
             "folder `atri train` writes versions into."
         )
-    if newest is None:
+    if not versions:
         raise AdapterError(f"{adapters_dir}: no adapter version yet; run `atri train` first.")
-    return newest
+    if character is None:
+        return versions[-1]
+    others: list[str] = []
+    for folder in reversed(versions):
+        try:
+            theirs = trained_as(read_manifest(folder))
+        except ManifestError:
+            theirs = None  # the command that reads it says what is wrong with it
+        if theirs is None or theirs.is_same(character):
+            return folder
+        others.append(theirs.name)
+    raise AdapterError(
+        f"{adapters_dir} holds no adapter version of {character.name}, only versions "
+        f"trained as {', '.join(dict.fromkeys(others))}: give each character its own "
+        f"[model] adapters_dir, and run `atri train` with {character.name}'s config."
+    )
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:

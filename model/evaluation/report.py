@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -51,6 +52,17 @@ class EvalReport:
     # The name on the character card the eval ran with; "" = unknown. eval.json from
     # before this field has no "character" key; its readers use only the figures.
     character: str = ""
+    # The files the figures come from ("" = none or unknown): the perplexity's held-out
+    # set and the file `dataset_style_rate` was measured on.
+    held_out_file: str = ""
+    style_file: str = ""
+
+    @property
+    def style_label(self) -> str:
+        """The style row's label, naming the file the dataset's rate is from (which need
+        not be the held-out set the perplexity is on): "… (atri_sharegpt.json 1.20)"."""
+        source = Path(self.style_file).name if self.style_file else "dataset"
+        return f"style markers / 100 chars ({source} {self.dataset_style_rate:.2f})"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +71,8 @@ class EvalReport:
             "base": self.base.as_dict(),
             "adapter": self.adapter.as_dict(),
             "dataset_style_rate": self.dataset_style_rate,
+            "held_out_file": self.held_out_file,
+            "style_file": self.style_file,
             "probes": self.probes,
             "language": self.language,
             "worst": [w.as_dict() for w in self.worst],
@@ -87,10 +101,19 @@ class EvalReport:
             f"| held-out perplexity | {num(self.base.perplexity, '.2f')} | "
             f"{num(self.adapter.perplexity, '.2f')} |",
             f"| out-of-character rate | {self.base.ooc_rate:.0%} | {self.adapter.ooc_rate:.0%} |",
-            f"| style markers per 100 chars (dataset {self.dataset_style_rate:.2f}) | "
-            f"{self.base.style_rate:.2f} | {self.adapter.style_rate:.2f} |",
+            f"| {self.style_label} | {self.base.style_rate:.2f} | {self.adapter.style_rate:.2f} |",
             "",
         ]
+        sources = [
+            f"{what} {path}"
+            for what, path in (
+                ("held-out perplexity on", self.held_out_file),
+                ("dataset style rate from", self.style_file),
+            )
+            if path
+        ]
+        if sources:
+            lines += [f"Figures: {'; '.join(sources)}.", ""]
         if self.worst:
             lines += ["## Out-of-character replies", ""]
             for w in self.worst:

@@ -17,9 +17,11 @@ from model.adapters.versions import (
     EVAL_JSON,
     EVAL_REPORT,
     AdapterError,
+    CharacterId,
     ManifestError,
     read_manifest,
     sha256_file,
+    trained_as,
     write_json_atomic,
 )
 from model.character.ooc import OOCDetector
@@ -118,12 +120,20 @@ def left_out_note(held: TokenizedSet, conversations: int, max_len: int) -> str:
 
 def eval_conversations(settings: Settings) -> tuple[list[Conversation], list[Conversation]]:
     """(held-out conversations, conversations for the dataset's style rate)."""
-    return _conversations(settings, held_out_file(settings))
+    held_out, style_source, _ = _conversations(settings, held_out_file(settings))
+    return held_out, style_source
 
 
 def _conversations(
-    settings: Settings, eval_file: Path | None, notify: Callable[[str], None] | None = None
-) -> tuple[list[Conversation], list[Conversation]]:
+    settings: Settings,
+    eval_file: Path | None,
+    notify: Callable[[str], None] | None = None,
+    style_file: Path | None = None,
+) -> tuple[list[Conversation], list[Conversation], Path | None]:
+    """(held-out conversations, the style reference's, the style reference's file).
+
+    The style reference is `style_file` when one is given (`atri eval --dataset`), else
+    the held-out set (the version's own, so its character's), else the training file."""
     t = settings.train
     train_file = settings.path(t.dataset)
     if t.eval_dataset and eval_file is not None and not eval_file.is_file():
@@ -135,9 +145,13 @@ def _conversations(
     held_out = (
         load_sharegpt(eval_file, allow_empty=True, notify=notify) if eval_file is not None else []
     )
+    if style_file is not None:
+        return held_out, load_sharegpt(style_file, notify=notify), style_file
     if held_out:
-        return held_out, held_out
-    return [], load_sharegpt(train_file, notify=notify) if train_file.is_file() else []
+        return held_out, held_out, eval_file
+    if not train_file.is_file():
+        return [], [], None
+    return [], load_sharegpt(train_file, notify=notify), train_file
 
 
 def evaluate(
@@ -145,19 +159,23 @@ def evaluate(
     version_dir: Path,
     probes_path: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    style_file: Path | None = None,
 ) -> EvalReport:
     """Score a version against its bare base: held-out perplexity, and the replies to the
-    probes (out-of-character and style rates); the report goes into the version's folder."""
+    probes (out-of-character and style rates); the report goes into the version's folder.
+    `style_file`: the file whose replies' style rate the probe replies are set beside
+    (`--dataset`); by default the held-out set's."""
     from model.character.persona import configured_persona
 
     say = progress or (lambda message: log.info("%s", message))
     manifest = _manifest_for_this_base(settings, version_dir)
+    persona = configured_persona(settings)
+    _check_character(version_dir, manifest, CharacterId.of(persona.name, persona.aliases))
     eval_file = _held_out_file_said(settings, manifest, say)
     configured = settings.path(settings.eval.probes) if settings.eval.probes else None
     probes = load_probes(probes_path or configured)
-    held_out, style_source = _conversations(settings, eval_file, say)
+    held_out, style_source, style_path = _conversations(settings, eval_file, say, style_file)
     reference = [t for c in style_source for t in c.replies()]
-    persona = configured_persona(settings)
     # Probes are asked, and replies judged, in the language she speaks where she is
     # served (the chosen card's), whatever the dataset's language.
     language = persona.main_language
@@ -193,6 +211,8 @@ def evaluate(
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         worst=_worst(replies, settings.eval.worst_examples),
         character=persona.name,
+        held_out_file=str(eval_file) if held_out and eval_file is not None else "",
+        style_file=str(style_path or ""),
     )
     _write_report(version_dir, report)
     return report
@@ -211,6 +231,19 @@ def _manifest_for_this_base(settings: Settings, version_dir: Path) -> dict[str, 
             f'[model] base is "{settings.model.base}"; evaluate it with that base.'
         )
     return manifest
+
+
+def _check_character(version_dir: Path, manifest: dict[str, Any], ours: CharacterId) -> None:
+    """A version trained as another character is probed and judged as her, with her card:
+    under this config's card its figures would say nothing (and its eval.json would gate
+    her worker's reload on them)."""
+    theirs = trained_as(manifest)
+    if theirs is not None and not theirs.is_same(ours):
+        raise EvalError(
+            f"{version_dir.name} was trained as {theirs.name}, but the configured character "
+            f"is {ours.name}: evaluate it with {theirs.name}'s config (--config), and give "
+            "each character its own [model] adapters_dir."
+        )
 
 
 def _held_out_file_said(

@@ -15,6 +15,7 @@ from model.adapters.versions import (
     LOSS_PLOT,
     MANIFEST,
     MANIFEST_FORMAT,
+    CharacterId,
     next_version_name,
     publish,
     temp_folder,
@@ -52,6 +53,7 @@ def publish_version(
     train_loss: float,
     eval_loss: float | None,
     system_prompt: str,
+    character: CharacterId,
 ) -> Path:
     """Write adapter, loss curve and manifest into a hidden folder, then rename it in."""
     import datetime as dt
@@ -89,6 +91,9 @@ def publish_version(
             # `atri eval` and the reload smoke test give it exactly this prompt.
             "system_prompt": system_prompt,
             "chat_template": loaded.tokenizer.chat_template,
+            # Whom it was trained as (the configured card's names): a worker serving
+            # another character refuses it, and `atri eval` passes it over by default.
+            **character.manifest_fields(),
         }
         write_json_atomic(tmp / MANIFEST, manifest)
         write_gguf_adapter(settings, tmp)

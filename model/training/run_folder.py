@@ -46,7 +46,9 @@ def run_fingerprint(settings: Settings, files: DataFiles, base_hash: str, hw: Ha
 def unfinished_runs(run_dir: Path) -> list[tuple[Path, int]]:
     """The checkpoint folders beside `run_dir` (other settings or data) that no running
     `atri train` holds, with their size in bytes: an interrupted run keeps its
-    checkpoints for `--resume`, and nothing else would ever tell the user they are there."""
+    checkpoints for `--resume`, and nothing else would ever tell the user they are there.
+    A folder with no checkpoint in it (left by a run that failed before its first, before
+    runs cleaned up after themselves) holds nothing to resume: it is removed, not counted."""
     found = []
     for folder in sorted(run_dir.parent.glob("*")) if run_dir.parent.is_dir() else []:
         if folder == run_dir or not folder.is_dir():
@@ -57,6 +59,9 @@ def unfinished_runs(run_dir: Path) -> list[tuple[Path, int]]:
             holder = 0
         if holder and pid_alive(holder):
             continue  # being trained right now
+        if not checkpoints(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
         try:
             size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
         except OSError:  # removed while being counted
@@ -94,6 +99,20 @@ def run_lock(run_dir: Path, out: Path) -> Iterator[None]:
         yield
     finally:
         lock.unlink(missing_ok=True)
+
+
+@contextmanager
+def removed_unless_checkpointed(run_dir: Path) -> Iterator[None]:
+    """A run that fails before its first checkpoint (a config error peft finds, Ctrl-C
+    while the model is wrapped) leaves no folder behind: nothing in it could be resumed,
+    and every later run would count it as an unfinished one. Checkpoints are never
+    touched here: those are for `--resume`."""
+    try:
+        yield
+    except BaseException:
+        if not checkpoints(run_dir):
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
 
 
 def checkpoints(run_dir: Path) -> list[Path]:

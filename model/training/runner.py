@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from atri.config import Settings, TrainSettings
-from model.adapters.versions import MANIFEST, RUNS_DIR, remove_stale_temps, write_json_atomic
+from model.adapters.versions import (
+    MANIFEST,
+    RUNS_DIR,
+    CharacterId,
+    remove_stale_temps,
+    write_json_atomic,
+)
+from model.character.persona import configured_persona
 from model.engines.chat_template import check_configured_template
 from model.training.data_files import resolve_data_files, tokenize_files, unplaced_note
 from model.training.dataset import Collator, RowDataset, pack
@@ -37,11 +44,12 @@ from model.training.run_folder import (
     checkpoint_step,
     checkpoints,
     last_complete_checkpoint,
+    removed_unless_checkpointed,
     run_fingerprint,
     run_lock,
     unfinished_runs,
 )
-from model.training.sharegpt import common_system_prompt, load_sharegpt
+from model.training.sharegpt import load_sharegpt, training_prompt
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +91,12 @@ def train(
     files = resolve_data_files(settings)
     out = adapters_folder(settings)
     train_convs = load_sharegpt(files.train, notify=say)
+    system_prompt = training_prompt(train_convs, files.train)
     eval_convs = load_sharegpt(files.eval, allow_empty=True, notify=say) if files.eval else None
+    # Whom the version is trained as: the configured card's (read now, so a broken card
+    # stops the run before the model loads).
+    persona = configured_persona(settings)
+    character = CharacterId.of(persona.name, persona.aliases)
     hw = plan_hardware(t, settings.model.device)
     set_seed(t.seed)
     loaded = load_for_training(settings, hw)
@@ -91,7 +104,6 @@ def train(
     train_set, eval_set = tokenize_files(
         tokenizer, train_convs, eval_convs, t.max_seq_length, files.train
     )
-    system_prompt = common_system_prompt(train_convs)
     if train_set.truncated or train_set.skipped:
         say(
             f"{train_set.truncated} conversations lost their oldest turns to fit "
@@ -122,7 +134,7 @@ def train(
             f"{size / 2**20:.0f} MiB of checkpoints in {run_dir.parent}: `atri train --resume` "
             "with the same settings and data continues one; delete its folder to free the space."
         )
-    with run_lock(run_dir, out):
+    with run_lock(run_dir, out), removed_unless_checkpointed(run_dir):
         checkpoint = last_complete_checkpoint(run_dir, say) if resume else None
         resumed_from: int | None = None
         if checkpoint:
@@ -187,6 +199,7 @@ def train(
                 train_loss,
                 eval_loss,
                 system_prompt,
+                character,
             )
         shutil.rmtree(run_dir, ignore_errors=True)
     del trainer

@@ -213,10 +213,31 @@ def _parse_record(path: Path, index: int, record: Any) -> Conversation:
     return Conversation(system=system, turns=tuple(turns))
 
 
-def common_system_prompt(conversations: Sequence[Conversation], fallback: str = "") -> str:
-    """The system prompt a dataset trains with: its most common one."""
-    counts = Counter(c.system for c in conversations if c.system)
-    return counts.most_common(1)[0][0] if counts else fallback
+def training_prompt(conversations: Sequence[Conversation], path: Path) -> str:
+    """The one system prompt a dataset trains under ("" when no record has one).
+
+    Two prompts, one rule: a version is served under the prompt it learned (its
+    manifest's). A record without "system" is trained under the chat template's default
+    prompt (or none), not under another record's, so a dataset whose records differ has
+    no prompt to serve it with: DatasetError, naming the prompts and how many use each."""
+    counts = Counter(c.system for c in conversations)
+    if len(counts) <= 1:
+        return next(iter(counts), "")
+    shown = ", ".join(
+        f"{n} with {json.dumps(_clipped(prompt), ensure_ascii=False) if prompt else 'none'}"
+        for prompt, n in counts.most_common(3)
+    )
+    more = f" and {len(counts) - 3} more" if len(counts) > 3 else ""
+    raise DatasetError(
+        f"{path}: its records have {len(counts)} different system prompts ({shown}{more}), "
+        "but a version is served under the one prompt it was trained with: give every "
+        'record the same "system" (or none), e.g. rerun `atri prep`.'
+    )
+
+
+def _clipped(text: str, limit: int = 40) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def held_out_file(settings: Settings) -> Path | None:

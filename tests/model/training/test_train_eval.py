@@ -64,6 +64,9 @@ def test_train_then_eval_makes_a_version_the_engine_loads(
     # The adapter carries the prompt it learned under and the template that rendered it.
     assert manifest["system_prompt"] == SYSTEM_ZH
     assert manifest["chat_template"] and "<|im_start|>" in manifest["chat_template"]
+    # Whom it was trained as: the configured card (ATRI's, in its main language here).
+    assert manifest["character"] == "亚托莉"
+    assert set(manifest["character_names"]) == {"亚托莉", "ATRI", "アトリ", "Atri"}
     assert set(manifest["target_modules"]) == {
         "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
     }  # fmt: skip
@@ -349,8 +352,8 @@ def test_unfinished_runs_leave_out_the_current_one_and_one_being_trained(
 
     runs = tmp_path / ".runs"
     for name in ("current", "interrupted", "training"):
-        (runs / name).mkdir(parents=True)
-        (runs / name / "w.bin").write_bytes(b"12345")
+        (runs / name / "checkpoint-1").mkdir(parents=True)
+        (runs / name / "checkpoint-1" / "w.bin").write_bytes(b"12345")
     (runs / "training.lock").write_text(str(os.getpid()), encoding="utf-8")
     assert unfinished_runs(runs / "current") == [(runs / "interrupted", 5)]
     assert unfinished_runs(tmp_path / "none" / "current") == []
