@@ -130,6 +130,7 @@ class Reloader:
         # Whom this worker serves: a version trained as someone else (another character's
         # `atri train` into the same folder) is refused. None: any version is taken.
         self.character = character
+        self._trained_as: dict[str, CharacterId | None] = {}  # read from each manifest
         live = self.live
         # Each loaded version's system prompt (the one it was trained with): it goes live
         # with the version and leaves with it. No adapter ("") gets the character card.
@@ -221,6 +222,9 @@ class Reloader:
             return None
         try:
             names = await asyncio.to_thread(reload_candidates, self.adapters_dir)
+            # Another character's versions in the same folder are passed over: her own
+            # newest is what this worker serves (at start-up too).
+            names = await asyncio.to_thread(self._not_anothers, names)
         except OSError as exc:
             log.warning("cannot list adapter versions in %s: %s", self.adapters_dir, exc)
             return None
@@ -242,6 +246,7 @@ class Reloader:
             return self._unsupported("reload")
         if not version:
             names = await asyncio.to_thread(complete_versions, self.adapters_dir)
+            names = await asyncio.to_thread(self._not_anothers, names)
             if not names:
                 return self._record(
                     ReloadResult(
@@ -361,15 +366,29 @@ class Reloader:
         )
 
     def _not_anothers(self, names: list[str]) -> list[str]:
-        """`names` less the versions trained as another character."""
+        """`names` less the versions trained as another character (each passed over is
+        logged once: they belong in her own [model] adapters_dir)."""
         if self.character is None:
             return names
         kept = []
         for name in names:
-            try:
-                theirs = trained_as(read_manifest(version_folder(self.adapters_dir, name)))
-            except (AdapterError, OSError):
-                theirs = None  # loading it says what is wrong
+            if name in self._trained_as:  # a complete version never changes whose it is
+                theirs = self._trained_as[name]
+            else:
+                try:
+                    theirs = trained_as(read_manifest(version_folder(self.adapters_dir, name)))
+                except (AdapterError, OSError):
+                    theirs = None  # loading it says what is wrong
+                else:
+                    self._trained_as[name] = theirs
+                if theirs is not None and not theirs.is_same(self.character):
+                    log.warning(
+                        "adapter version %s was trained as %s, not %s: passed over (give "
+                        "each character its own [model] adapters_dir)",
+                        name,
+                        theirs.name,
+                        self.character.name,
+                    )
             if theirs is None or theirs.is_same(self.character):
                 kept.append(name)
         return kept

@@ -27,7 +27,7 @@ EILEEN = {"character": "Eileen", "character_names": ["Eileen", "艾琳"]}
 ATRI_IN_ENGLISH = {"character": "ATRI", "character_names": ["ATRI", "アトリ", "Atri", "亚托莉"]}
 
 
-async def test_another_characters_newest_version_is_refused_and_the_live_one_kept(
+async def test_another_characters_newest_version_is_passed_over_and_hers_kept(
     reload_settings: Settings, make_version: MakeVersion, caplog: pytest.LogCaptureFixture
 ) -> None:
     make_version(V1)  # a manifest from before the field: no character recorded
@@ -38,26 +38,44 @@ async def test_another_characters_newest_version_is_refused_and_the_live_one_kep
 
         make_version(V2, seed=2, **EILEEN)
         with caplog.at_level(logging.WARNING, logger="model.adapters.reload"):
-            refused = await service.reloader.check()
-        assert refused is not None and refused.ok is False
+            assert await service.reloader.check() is None  # nothing new of hers
+            assert await service.reloader.check() is None
+        warned = [r.getMessage() for r in caplog.records if "trained as Eileen" in r.getMessage()]
+        assert warned == [
+            f"adapter version {V2} was trained as Eileen, not 亚托莉: passed over (give each "
+            "character its own [model] adapters_dir)"
+        ]  # once, not every interval
+        assert service.engine.adapter_version == V1
+        reply = await service.chat(ChatRequest(platform="test", user_id="u", text="hello"))
+        assert reply.status == "ok" and reply.adapter_version == V1
+        # /reload without a version: her own newest, already live.
+        assert (await service.reloader.reload()).message == f"Already serving adapter version {V1}."
+        # Named explicitly, Eileen's version is refused with why.
+        refused = await service.reloader.reload(V2)
+        assert refused.ok is False
         assert refused.message == (
             f"Version {V2} was trained as Eileen, but this worker serves 亚托莉: give each "
             "character its own [model] adapters_dir (set one in Eileen's config and move her "
             f"versions there). Still serving adapter version {V1}."
         )
-        assert refused.adapter_version == V1 == service.engine.adapter_version
-        assert (await service.status()).last_reload["message"] == refused.message
-        assert any("trained as Eileen" in r.getMessage() for r in caplog.records)
-        reply = await service.chat(ChatRequest(platform="test", user_id="u", text="hello"))
-        assert reply.status == "ok" and reply.adapter_version == V1
-        # Not tried again every interval while its files stay as they are.
-        assert await service.reloader.check() is None
+        assert service.engine.adapter_version == V1
 
         # Her own version trained while she spoke English: the same card, so taken.
         make_version(V3, seed=3, **ATRI_IN_ENGLISH)
         taken = await service.reloader.check()
         assert taken is not None and taken.ok, taken
         assert service.engine.adapter_version == V3
+
+
+async def test_a_worker_starting_beside_another_characters_newer_version_serves_her_own(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    make_version(V1, **ATRI_IN_ENGLISH)
+    make_version(V2, seed=2, **EILEEN)
+    async with await ChatService.open(reload_settings) as service:
+        first = await service.reloader.check()
+        assert first is not None and first.ok, first
+        assert service.engine.adapter_version == V1
 
 
 async def test_a_rollback_passes_over_another_characters_version(
