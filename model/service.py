@@ -19,7 +19,7 @@ from typing import Any
 
 from atri.config import Settings
 from atri.errors import ConfigError
-from model.adapters.reload import Reloader
+from model.adapters.reload import Reloader, check_adapters_folder
 from model.adapters.validation import check_adapter_folder
 from model.adapters.versions import AdapterError, CharacterId, recorded_prompt
 from model.admission import TOKEN_COUNT_CACHE_BYTES, RateLimiter, ScopeLocks, TokenCounts
@@ -239,6 +239,8 @@ class ChatService:
         configured character card when the caller has read it already."""
         if engine is None:
             check_adapter_setting(settings)
+        if settings.reload.enabled:
+            check_adapters_folder(settings.path(settings.model.adapters_dir))
         persona = configured_persona(settings, card)
         memory = await Memory.open(settings.path(settings.memory.path))
         try:

@@ -20,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from atri.config import ReloadSettings
+from atri.errors import ConfigError
 from model.adapters.validation import (
     AdapterVersion,
     EvalFigures,
@@ -508,6 +509,17 @@ def files_stamp(folder: Path) -> FilesStamp:
         return tuple((p.name, (st := p.stat()).st_size, st.st_mtime_ns) for p in found)
     except OSError:
         return ()
+
+
+def check_adapters_folder(adapters_dir: Path) -> None:
+    """Before a worker loads its model: `[model] adapters_dir` naming a file stops it with
+    one sentence, as it stops `atri train` and `atri eval`; the job would only ever report
+    that it found no version there."""
+    if adapters_dir.exists() and not adapters_dir.is_dir():
+        raise ConfigError(
+            f"{adapters_dir} is a file, not a folder: [model] adapters_dir must name the "
+            "folder `atri train` writes versions into."
+        )
 
 
 def reload_candidates(adapters_dir: Path) -> list[str]:

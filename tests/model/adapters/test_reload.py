@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from atri.config import Settings
+from atri.errors import ConfigError
 from model.adapters.validation import ADAPTER_WEIGHTS
 from model.protocol import ChatRequest
 from model.service import ChatService
@@ -427,3 +428,13 @@ async def test_require_eval_holds_a_version_back_until_its_evaluation_is_written
         result = await service.reloader.check()
         assert result is not None and result.ok, result
         assert (await service.status()).adapter_version == V2
+
+
+async def test_a_worker_whose_adapters_dir_is_a_file_stops_before_loading_its_model(
+    reload_settings: Settings, adapters_dir: Path
+) -> None:
+    reload_settings.reload.enabled = True
+    adapters_dir.parent.mkdir(parents=True, exist_ok=True)
+    adapters_dir.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(ConfigError, match="is a file, not a folder: \\[model\\] adapters_dir"):
+        await ChatService.open(reload_settings)
