@@ -245,7 +245,8 @@ class WorkerSettings(Section):
 
 class ReloadSettings(Section):
     enabled: bool = True
-    interval_seconds: PositiveInt = 60
+    # At most a week: APScheduler dates each run, and a date past year 9999 crashed it.
+    interval_seconds: int = Field(default=60, ge=1, le=7 * 24 * 3600)
     max_ooc_rate_increase: float = Field(default=0.05, ge=0, le=1)
     require_eval: bool = False
     keep_previous: int = Field(default=1, ge=0)

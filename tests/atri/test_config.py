@@ -69,6 +69,11 @@ def test_shipped_config_comments_every_key() -> None:
             "[dataprep]\ncharacter_aliases = []",
             "config.toml: [dataprep] character_aliases = []: must not be empty",
         ),
+        # APScheduler dates its next run: past year 9999 the worker crashed at start.
+        (
+            "[reload]\ninterval_seconds = 1000000000000",
+            "config.toml: [reload] interval_seconds = 1000000000000: must be at most 604800",
+        ),
         (
             '[reload]\nsmoke_prompt = ""',
             'config.toml: [reload] smoke_prompt = "": must not be empty',
