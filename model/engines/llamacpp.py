@@ -464,7 +464,16 @@ class LlamaCppEngine:
         self.base_id = base_id
         self.config_hash = config_hash
         self.gguf_path = path
-        self.context_window = context_window or llama_cpp.llama_model_n_ctx_train(self._model)
+        trained = llama_cpp.llama_model_n_ctx_train(self._model)
+        if context_window > trained:
+            # Its KV cells are reserved up front (twice the window): a typo such as
+            # 1000000 had the process killed for memory without a word.
+            llama_cpp.llama_model_free(self._model)
+            raise ConfigError(
+                f"[model] context_window = {context_window} is longer than {path.name} was "
+                f"trained for ({trained} tokens); set at most {trained}, or 0 for that."
+            )
+        self.context_window = context_window or trained
         self.rows_per_pass = max(
             1, min(max_batch, MAX_SEQUENCES - PREFIX_SLOTS - SPARE_SEQUENCES - 1)
         )

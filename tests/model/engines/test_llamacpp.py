@@ -328,6 +328,15 @@ async def test_the_kv_reservation_and_threads_follow_the_config(tmp_path: Path) 
     settings.model.llamacpp_kv_tokens = 1000
     with pytest.raises(ConfigError, match="llamacpp_kv_tokens = 1000 is smaller than"):
         await LlamaCppEngine.load(settings)
+    # A window past what the GGUF was trained for (its KV reserved up front: a typo such
+    # as 1000000 had the process killed for memory) is one sentence.
+    settings.model.llamacpp_kv_tokens = 0
+    settings.model.context_window = 1_000_000
+    with pytest.raises(
+        ConfigError,
+        match=r"context_window = 1000000 is longer than .* was trained for \(8192 tokens\)",
+    ):
+        await LlamaCppEngine.load(settings)
 
 
 async def test_the_configured_chat_template_wins_over_the_ggufs(tmp_path: Path) -> None:
