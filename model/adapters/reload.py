@@ -233,7 +233,15 @@ class Reloader:
             return None
         newest = names[-1]
         if version_order(newest) > version_order(self.seen):
-            return await self._switch(newest, "reload")
+            result = await self._switch(newest, "reload")
+            # Refused: the newest usable version still newer than the live one goes live
+            # instead (at start-up, rather than the bare base model).
+            for older in reversed(names[:-1]):
+                if result.ok or version_order(older) <= version_order(self.live):
+                    break
+                if older not in self.failed:
+                    result = await self._switch(older, "reload")
+            return result
         if newest in self.refused_files and newest != self.live:
             now = await asyncio.to_thread(files_stamp, self.adapters_dir / newest)
             if now != self.refused_files[newest]:
@@ -281,8 +289,13 @@ class Reloader:
         ]
         # Back to her own version before, not another character's that lies between.
         older = await asyncio.to_thread(self._not_anothers, older)
-        target = older[-1] if older else ""
-        return await self._switch(target, "rollback")
+        # The newest of them that loads: one found broken now (after a restart nothing
+        # is known to be) is passed over, down to the base model.
+        for target in reversed(older):
+            result = await self._switch(target, "rollback")
+            if result.ok:
+                return result
+        return await self._switch("", "rollback")
 
     async def _switch(self, version: str, kind: str) -> ReloadResult:
         assert self.engine is not None

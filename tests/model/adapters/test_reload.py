@@ -438,3 +438,36 @@ async def test_a_worker_whose_adapters_dir_is_a_file_stops_before_loading_its_mo
     adapters_dir.write_text("not a folder", encoding="utf-8")
     with pytest.raises(ConfigError, match="is a file, not a folder: \\[model\\] adapters_dir"):
         await ChatService.open(reload_settings)
+
+
+def broken(folder: Path) -> Path:
+    """A version whose adapter file was cut short (a copy that failed half way)."""
+    weights = folder / ADAPTER_WEIGHTS
+    weights.write_bytes(weights.read_bytes()[:1000])
+    return folder
+
+
+async def test_a_broken_newest_version_at_start_up_leaves_the_newest_usable_one_live(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    make_version(V1)
+    make_version(V2, seed=2)
+    broken(make_version(V3, seed=3))
+    async with await ChatService.open(reload_settings) as service:
+        result = await service.reloader.check()
+        assert result is not None and result.ok, result
+        assert service.engine.adapter_version == V2  # not the bare base model
+        assert await service.reloader.check() is None  # V3 is not tried every interval
+
+
+async def test_a_rollback_passes_over_a_broken_older_version(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    make_version(V1)
+    broken(make_version(V2, seed=2))
+    make_version(V3, seed=3)
+    async with await ChatService.open(reload_settings) as service:
+        assert (await service.reloader.check()).ok  # type: ignore[union-attr]
+        assert service.engine.adapter_version == V3
+        back = await service.reloader.rollback()
+        assert back.ok and service.engine.adapter_version == V1, back
