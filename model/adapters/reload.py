@@ -34,7 +34,7 @@ from model.adapters.versions import (
     CharacterId,
     complete_versions,
     pickled_versions,
-    read_manifest,
+    recorded_character,
     trained_as,
     version_folder,
     version_order,
@@ -389,12 +389,7 @@ class Reloader:
             if name in self._trained_as:  # a complete version never changes whose it is
                 theirs = self._trained_as[name]
             else:
-                try:
-                    theirs = trained_as(read_manifest(version_folder(self.adapters_dir, name)))
-                except (AdapterError, OSError):
-                    theirs = None  # loading it says what is wrong
-                else:
-                    self._trained_as[name] = theirs
+                theirs = self._trained_as[name] = recorded_character(self.adapters_dir / name)
                 if theirs is not None and not theirs.is_same(self.character):
                     log.warning(
                         "adapter version %s was trained as %s, not %s: passed over (give "

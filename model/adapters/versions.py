@@ -176,6 +176,15 @@ def trained_as(manifest: dict[str, Any]) -> CharacterId | None:
     return CharacterId.of(name, aliases)
 
 
+def recorded_character(folder: Path) -> CharacterId | None:
+    """Whom the version in `folder` was trained as; None when it records no one, or its
+    manifest cannot be read (whatever loads it says what is wrong)."""
+    try:
+        return trained_as(read_manifest(folder))
+    except (AdapterError, OSError):
+        return None
+
+
 def find_version(
     adapters_dir: Path, given: Path | None, character: CharacterId | None = None
 ) -> Path:
@@ -202,10 +211,7 @@ def find_version(
         return versions[-1]
     others: list[str] = []
     for folder in reversed(versions):
-        try:
-            theirs = trained_as(read_manifest(folder))
-        except ManifestError:
-            theirs = None  # the command that reads it says what is wrong with it
+        theirs = recorded_character(folder)
         if theirs is None or theirs.is_same(character):
             return folder
         others.append(theirs.name)
