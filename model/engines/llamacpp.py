@@ -85,6 +85,14 @@ WARM_PACE = 5.0
 # Prompt tokens one step may decode for rows that joined while others decode: a long
 # prompt is read over several steps instead of holding every reply for all of it.
 PREFILL_STEP_TOKENS = 64
+# Prompt tokens one step may decode while no row replies yet, and how far a pass started
+# alone may grow its adapter's prefix slot past what the slot already holds of the prompt
+# (the slot is decoded in one go). Between steps requests that came meanwhile join and
+# rows whose caller gave up leave: a whole conversation sent to /v1 (thousands of tokens,
+# a minute on 2 cores) read in one go held every other user, and its own deadline, for all
+# of it. A chat turn's growth fits in one piece, so a lone user's next turn still copies
+# the whole conversation from the slot.
+READ_STEP_TOKENS = DECODE_CHUNK
 # A smoke reply must hold real tokens, not an end-of-turn at once.
 SMOKE_MIN_TOKENS = 4
 # Passes decoding at once, a step of each in turn: the live adapter's, a new version's
@@ -179,6 +187,9 @@ class _Row:
     source: int = -1  # the sequence of the prefix slot they were copied from
     cells: int = 0  # KV cells held for it: its own prompt tokens and its reply
     request: _Request | None = None
+    # Its reply's text, read on the engine thread: read on the event loop once answered,
+    # it raced the model being freed at close (a crash when a caller gave up meanwhile).
+    text: str = ""
 
 
 @dataclass(eq=False)
@@ -234,7 +245,8 @@ class _Pass:
     Each step feeds every unfinished row its next token, and the prompt of a row that
     joined (copied from the adapter's prefix slot as far as it matches, the rest
     decoded, at most PREFILL_STEP_TOKENS a step while rows decode, so a long prompt does
-    not hold their steps). A row leaves at its own end, and its sequence goes to the
+    not hold their steps, and READ_STEP_TOKENS while none does, so requests that come
+    meanwhile join between two pieces). A row leaves at its own end, and its sequence goes to the
     next request that fits; its KV cells stay taken until no row decodes (see `_leave`),
     or until a request would not fit beside them (see `admit`). Sequence ids and KV
     cells are the engine's, shared with the passes running beside this one.
@@ -260,6 +272,9 @@ class _Pass:
         them. A pass started beside others copies what its slot holds."""
         engine = self.engine
         shared = shared_prefix_length(prompts) if engine.prefix_cache else 0
+        held = engine._held_slot(self.adapter)
+        reused = common_length(held.tokens, prompts[0][:shared]) if held else 0
+        shared = min(shared, reused + READ_STEP_TOKENS)
         needs = [
             len(prompt) - shared + engine._room(prompt, r.limits.cap(r.gen.max_new_tokens))
             for prompt, r in zip(prompts, self.waiting, strict=True)
@@ -268,8 +283,6 @@ class _Pass:
             engine._drop_slot(self.adapter)
         if not shared:
             return
-        held = engine._held_slot(self.adapter)
-        reused = common_length(held.tokens, prompts[0][:shared]) if held else 0
         if engine._slot_for(self.adapter, prompts[0][:shared]) is not None:
             engine.stats.prefix_reused_tokens += reused * len(prompts)
 
@@ -380,7 +393,7 @@ class _Pass:
         # Another pass, or a job between steps, may have applied another adapter.
         engine._use_adapter(self.adapter)
         decoding = [row for row in self.rows if row.new]
-        budget = PREFILL_STEP_TOKENS if engine._any_replying(self) else None
+        budget = PREFILL_STEP_TOKENS if engine._any_replying(self) else READ_STEP_TOKENS
         steps = [
             (row.new[-1], len(row.prompt) + len(row.new) - 1, row.seq, True) for row in decoding
         ]
@@ -390,12 +403,13 @@ class _Pass:
             scored += [(row, got[i]) for i, row in enumerate(decoding)]
         reads: list[tuple[int, int, int, bool]] = []
         finishing: list[tuple[_Row, int]] = []
-        for row in self.rows:
+        # The shortest rest first: a short question beside a long prompt starts its
+        # reply at once, and the long one then reads a little each step beside it.
+        for row in sorted(self.rows, key=lambda row: len(row.prompt) - row.fed):
             if row.new:
                 continue
-            take = len(row.prompt) - row.fed
-            if budget is not None:
-                take, budget = min(take, budget), budget - min(take, budget)
+            take = min(len(row.prompt) - row.fed, budget)
+            budget -= take
             if not take:
                 continue
             last = len(row.prompt) - 1
@@ -422,6 +436,7 @@ class _Pass:
                 row.finish = "stop"
             if stop or len(row.new) >= row.max_new:
                 row.done = True
+                row.text = engine.text.detokenize(row.new)
                 self._leave(row)
                 if row.request is not None and not row.request.done.done():
                     with contextlib.suppress(InvalidStateError):  # cancelled meanwhile
@@ -1070,7 +1085,7 @@ class LlamaCppEngine:
         """A finished row as its reply (counted in the stats)."""
         if row.bad_logits:
             raise AdapterError(f"Adapter {row.adapter} produces NaN scores (broken weights).")
-        text, cut = row.limits.cut(self.text.detokenize(row.new))
+        text, cut = row.limits.cut(row.text)
         self.stats.generated_rows += 1
         self.stats.generated_tokens += len(row.new)
         self.stats.prompt_tokens += len(row.prompt)

@@ -18,7 +18,12 @@ from atri.config import GenerationSettings, Settings
 from model.batching import Batcher
 from model.character.prompt import ChatMessages
 from model.engines.base import RowLimits
-from model.engines.llamacpp import PREFILL_STEP_TOKENS, LlamaCppEngine, gguf_path
+from model.engines.llamacpp import (
+    PREFILL_STEP_TOKENS,
+    READ_STEP_TOKENS,
+    LlamaCppEngine,
+    gguf_path,
+)
 
 SYSTEM = "You are ATRI, a cheerful robot girl who lives by the sea. Answer in one sentence."
 LONG = "Tell me a long story about the sea."  # greedy: runs to any cap below 48
@@ -166,6 +171,59 @@ async def test_a_long_prompt_joins_in_pieces_that_do_not_hold_the_running_rows(
     during = steps.calls[first_joined:]
     assert max(len(call) for call in during) <= PREFILL_STEP_TOKENS + 1
     assert sum(len(call) > 2 for call in during) >= 3  # the prompt came in several pieces
+
+
+def whole_conversation(turns: int) -> ChatMessages:
+    """A long history sent at once, as an OpenAI client sends every turn each time."""
+    messages = chat("Good morning!")[:1]
+    for day in range(turns):
+        messages += [
+            {"role": "user", "content": f"What did you see by the sea on day {day}?"},
+            {"role": "assistant", "content": "Gulls over the harbour, and the tide was low."},
+        ]
+    return [*messages, {"role": "user", "content": "And today?"}]
+
+
+async def test_a_long_prompt_alone_is_read_in_pieces_that_let_others_in(
+    engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long prompt that starts a pass alone was decoded into the prefix slot in one
+    go: a question asked meanwhile waited for all of it (a minute for a 4,000-token
+    /v1 history on 2 cores). Now the slot grows by one piece, the row reads the rest a
+    piece a step, and the question joins between two pieces."""
+    history = whole_conversation(90)
+    tokens = len(engine.text.encode(history))
+    assert tokens > 5 * READ_STEP_TOKENS
+    short_alone = alone(engine, chat("Who are you?"))
+    steps = Steps(engine, monkeypatch)
+
+    long = asyncio.create_task(engine.generate([history], GEN, [SHORT]))
+    await steps.wait(1)  # the long prompt is being read
+    (short,) = await engine.generate([chat("Who are you?")], GEN, [SHORT])
+    assert not long.done()  # answered while the long prompt was still being read
+    assert short.text == short_alone
+    assert (await long)[0].new_tokens == 6
+    assert max(len(call) for call in steps.calls) <= READ_STEP_TOKENS
+    assert sum(len(call) for call in steps.calls) >= tokens - len(engine.text.encode(chat("")))
+
+
+async def test_a_caller_that_gives_up_on_a_long_prompt_stops_its_reading(
+    engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deadline or a client gone stops a long prompt between two pieces: it is not
+    read to its end first (nor, alone, did anything come between before)."""
+    history = whole_conversation(150)
+    tokens = len(engine.text.encode(history))
+    alone(engine, chat("Who are you?"))  # the slot holds the short prompt's start
+    steps = Steps(engine, monkeypatch)
+    long = asyncio.create_task(engine.generate([history], GEN, [SHORT]))
+    await steps.wait(1)  # the long prompt is being read
+    long.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await long
+    (reply,) = await engine.generate([chat("Who are you?")], GEN, [SHORT])
+    assert reply.new_tokens == 6
+    assert sum(len(call) for call in steps.calls) < tokens // 2
 
 
 async def test_a_caller_that_gives_up_stops_its_decoding(
