@@ -34,6 +34,11 @@ from atri.terminal import counted, waking_line
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+# Loggers whose INFO lines are shown without --verbose: the few a running worker writes
+# that whoever runs it must see, one line each time: which adapter version went live
+# (the reload job at start and on schedule, an admin's reload or rollback).
+TOLD_LOGGERS = ("model.adapters.reload",)
+
 app = Commands(
     help="ATRI: from a visual-novel script to a role-play character you can chat with.",
     no_args_is_help=True,
@@ -61,6 +66,8 @@ def main(
     if not verbose:
         for noisy in ("transformers", "httpx", "peft"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
+        for told in TOLD_LOGGERS:
+            logging.getLogger(told).setLevel(logging.INFO)
 
 
 @app.command()

@@ -65,6 +65,18 @@ class WorkerUnreachable(UserError):
     """The worker did not answer properly; str() is the sentence to show."""
 
 
+class WorkerDown(WorkerUnreachable):
+    """Nothing answered at the worker's address (connection refused or reset, timeout);
+    `why` names the error."""
+
+    def __init__(self, url: str, why: str) -> None:
+        super().__init__(
+            f"Cannot reach the ATRI worker at {url} ({why}); is `atri worker` running there?"
+        )
+        self.url = url
+        self.why = why
+
+
 class OtherRelease(WorkerUnreachable):
     """The worker speaks another version of the bots' protocol: nothing it answers is
     used, since either side may misread the other (model/protocol.py, PROTOCOL_VERSION)."""
@@ -128,10 +140,7 @@ class HttpWorker:
                 log.info("%s %s: connection dropped (%s); sending it again", method, path, exc)
                 return await self._request(method, path, body)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise WorkerUnreachable(
-                f"Cannot reach the ATRI worker at {self.url} ({type(exc).__name__}); "
-                "is `atri worker` running there?"
-            ) from None
+            raise WorkerDown(self.url, type(exc).__name__) from None
 
     async def _request(self, method: str, path: str, body: Any) -> Any:
         # The full URL, not base_url: aiohttp refuses an empty or relative base_url when

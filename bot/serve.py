@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -27,6 +28,9 @@ from model.character.persona import (
 from model.protocol import ScopeRef, Worker
 from model.service import ChatService
 
+if TYPE_CHECKING:
+    from bot.relay import HttpWorker
+
 log = logging.getLogger(__name__)
 
 # A failed adapter is started again after this long, doubling up to the maximum.
@@ -45,13 +49,37 @@ async def serve(settings: Settings, secrets: Secrets, console: Console) -> None:
 
         said = canned_lines(settings, card).error
         async with HttpWorker(settings.worker, secrets, error_reply=said) as remote:
-            await remote.check_release()
+            if has_bots(settings, secrets):
+                await remote.check_release()
+            else:
+                await reach_for_console(remote)
             await run_adapters(remote, settings, secrets, console, card)
         return
     with console.status(escape(waking_line(card.name)), spinner="dots"):
         service = await ChatService.open(settings, card=card)
     async with service:
         await run_adapters(service, settings, secrets, console, card)
+
+
+def has_bots(settings: Settings, secrets: Secrets) -> bool:
+    """Whether Discord or QQ is configured; without either, `atri serve` is the console chat."""
+    return secrets.discord_token is not None or settings.qq.enabled
+
+
+async def reach_for_console(remote: HttpWorker) -> None:
+    """The console chat has nothing to do without its worker (bots start all the same and
+    answer her error line until it is up): one that does not answer stops it here, with a
+    sentence saying what to do, and no warning that chats get the error line meanwhile."""
+    from bot.relay import WorkerDown, WorkerUnreachable
+
+    try:
+        await remote.status()
+    except WorkerDown as exc:
+        raise WorkerUnreachable(
+            f"The console chat needs the ATRI worker at {exc.url}, which does not answer "
+            f"({exc.why}): start `atri worker` there first, or leave [worker] url empty to "
+            "run the model in this process."
+        ) from None
 
 
 async def run_adapters(
@@ -61,7 +89,7 @@ async def run_adapters(
     console: Console,
     card: Persona | None = None,
 ) -> None:
-    if secrets.discord_token is None and not settings.qq.enabled:
+    if not has_bots(settings, secrets):
         await console_chat(worker, console)
         return
     adapters: dict[str, Adapter] = {}

@@ -142,6 +142,8 @@ class ChatRequest(BaseModel):
 class Reply(BaseModel):
     text: str
     scope: str = ""
+    # The adapter version that wrote the reply ("" = the base model); on a line the
+    # worker says itself (status other than "ok"), the version live when it said it.
     adapter_version: str = ""
     # "ok": a model reply; "busy": overloaded or timed out; "error": the worker failed;
     # "rate_limited": this user sent too much too fast; "refused": the request cannot be

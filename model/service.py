@@ -319,6 +319,11 @@ class ChatService:
                 reply = await self._answer_in_order(scope, request, text)
             finally:
                 self._in_progress -= 1
+        if reply.status != "ok":
+            # A line of the worker's own (busy, error, …), which no adapter wrote: it names
+            # the version live as it was said (the OpenAI API's system_fingerprint), not
+            # the base model while a version is live.
+            reply.adapter_version = self.engine.adapter_version
         reply.latency_ms = (time.monotonic() - started) * 1000
         self.metrics.observe_reply(reply, api="chat" if request.context is None else "openai")
         return reply

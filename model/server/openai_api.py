@@ -22,13 +22,13 @@ ATRI's rules for OpenAI clients (README, "The model worker and the OpenAI-compat
 - Without `[worker] openai_api_requires_token`, each client address is rate-limited too,
   as one more user: a client cannot dodge the limit by varying or leaving out `user`.
 - `stream: true` streams the finished reply in chunks (the batcher produces whole
-  replies), then `data: [DONE]`; a client that leaves before the reply is ready
+  replies), then `data: [DONE]`; the headers wait for the reply, so `X-ATRI-Status`
+  says what it is, as on a plain answer. A client that leaves before the reply is ready
   does not cancel it, so its exchange is stored as a non-streaming one's is.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -187,7 +187,6 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
         return request.client.host
 
     router = APIRouter(prefix="/v1", dependencies=[Depends(client_key)])
-    answering: set[asyncio.Task[Reply]] = set()  # streams' answers, held until done
 
     async def model_objects() -> list[dict[str, Any]]:
         """`atri` and the live adapter version, as OpenAI's model objects."""
@@ -238,23 +237,23 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
                 status=413,
             )
         request = to_chat_request(body)
-        client = open_client(http)
-        if body.stream:
-            # Answered apart from the stream, which a client that leaves cancels: its
-            # exchange is still stored, as a plain request's is (that one runs on).
-            answer = asyncio.create_task(service.chat(request, client=client))
-            answering.add(answer)
-            answer.add_done_callback(answering.discard)
-            return StreamingResponse(
-                _stream(body, answer),
-                media_type="text/event-stream",
-                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            )
-        reply = await service.chat(request, client=client)
+        # The reply is made before any header is sent, streamed or not. Batches make whole
+        # replies, so a stream has nothing to send sooner; its headers can then say what
+        # the answer is (X-ATRI-Status: a busy line, decided as late as the deadline, is
+        # no model reply), and a refused request gets OpenAI's 400, as a plain one does.
+        # A client that leaves meanwhile does not cancel this (Starlette runs an endpoint
+        # to its end), so its exchange is stored all the same.
+        reply = await service.chat(request, client=open_client(http))
         if reply.status == "refused":
             raise OpenAIError(reply.text)
-        payload = _completion(body, reply)
-        return JSONResponse(payload, headers={"X-ATRI-Status": reply.status})
+        status = {"X-ATRI-Status": reply.status}
+        if body.stream:
+            return StreamingResponse(
+                _stream(body, reply),
+                media_type="text/event-stream",
+                headers={**status, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        return JSONResponse(_completion(body, reply), headers=status)
 
     return router
 
@@ -268,7 +267,8 @@ def _usage(reply: Reply) -> dict[str, int]:
 
 
 def _fingerprint(reply: Reply) -> str:
-    """Which adapter produced the reply ("base" = none)."""
+    """Which adapter wrote the reply, or was live when the worker said a line of its own
+    (busy, error): "base" = none."""
     return reply.adapter_version or "base"
 
 
@@ -291,7 +291,7 @@ def _completion(body: CompletionRequest, reply: Reply) -> dict[str, Any]:
     }
 
 
-async def _stream(body: CompletionRequest, answer: asyncio.Task[Reply]) -> AsyncIterator[str]:
+async def _stream(body: CompletionRequest, reply: Reply) -> AsyncIterator[str]:
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
 
@@ -306,11 +306,6 @@ async def _stream(body: CompletionRequest, answer: asyncio.Task[Reply]) -> Async
         }
         return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
-    reply = await asyncio.shield(answer)
-    if reply.status == "refused":  # the headers are sent: the error goes in the stream
-        yield f"data: {json.dumps(OpenAIError.body(reply.text, 'invalid_request_error'))}\n\n"
-        yield "data: [DONE]\n\n"
-        return
     fingerprint = _fingerprint(reply)
     yield chunk({"role": "assistant", "content": ""}, None, fingerprint)
     for start in range(0, len(reply.text), STREAM_CHUNK_CHARS):

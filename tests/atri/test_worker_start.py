@@ -58,3 +58,53 @@ def test_the_listening_line_comes_once_the_worker_answers(tmp_path: Path, host: 
         finally:
             worker.kill()
     assert worker.returncode == 0
+
+
+def test_without_verbose_the_worker_says_which_adapter_version_went_live(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """The default log level hides INFO, and so hid the reload job's one line per change:
+    a worker at default verbosity never said which version it serves."""
+    from tests.model.adapters.make_versions import base_config_hash, write_version
+
+    version = "20250101-000001"
+    adapters = tmp_path / "adapters"
+    base = str(tiny_model_dir)
+    write_version(
+        adapters,
+        version,
+        tiny_model_dir,
+        base_model=base,
+        config_hash=base_config_hash(tiny_model_dir),
+    )
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[model]\nengine = "local"\nbase = "{base}"\nadapters_dir = "{adapters}"\n'
+        '[generation]\ndo_sample = false\nmax_new_tokens = 8\n[ooc]\nlanguage = "any"\n'
+        "[worker]\nport = 0\nooc_max_retries = 0\n[reload]\nenabled = true\n",
+        encoding="utf-8",
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "atri", "--config", str(config), "worker"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "300", "PYTHONPATH": str(REPO)},
+    )
+    assert worker.stdout is not None
+    try:
+        seen = []
+        for line in worker.stdout:
+            seen.append(line)
+            if "listening on" in line:
+                break
+    finally:
+        worker.send_signal(signal.SIGINT)
+        try:
+            worker.wait(timeout=60)
+        finally:
+            worker.kill()
+    said = "".join(seen)
+    # The version goes live at start, before the worker listens: one line says so.
+    assert said.count(f"adapter reload: Now serving adapter version {version}") == 1, said

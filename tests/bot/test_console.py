@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pty
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -192,3 +193,30 @@ def test_the_demo_note_names_the_configured_character() -> None:
     said = " ".join(describe_worker(status, yuki))
     assert "Yuki · base model" in said and "For Yuki in her card's own language" in said
     assert "ATRI" not in said
+
+
+def test_serve_with_an_unreachable_worker_is_one_sentence(tmp_path: Path) -> None:
+    """The console chat needs its worker: it stops with a sentence naming the url and what
+    to do, not with the bots' warning that chats get the error line until it answers."""
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    config = write_config(tmp_path, extra=f'[worker]\nurl = "{url}"')
+    env = {k: v for k, v in ENV.items() if k != "ATRI_DISCORD_TOKEN"}  # no bot: the console
+    result = subprocess.run(
+        [sys.executable, "-m", "atri", "--config", str(config), "serve"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 1
+    said = [line for line in result.stderr.splitlines() if line.strip()]
+    assert said == [
+        f"error: The console chat needs the ATRI worker at {url}, which does not answer "
+        "(ClientConnectorError): start `atri worker` there first, or leave [worker] url "
+        "empty to run the model in this process."
+    ], result.stderr
+    assert result.stdout == ""

@@ -14,7 +14,8 @@ from rich.console import Console
 
 from atri.config import Secrets, Settings
 from bot.discord.adapter import AtriClient, DiscordLoginError, run_discord
-from bot.serve import run_adapters, serve_adapters
+from bot.serve import run_adapters, serve, serve_adapters
+from model.character.persona import canned_lines, configured_card_path, load_persona
 from model.service import ChatService
 from tests.bot.discord.conftest import TOKEN
 from tests.bot.discord.fake_discord import BOT_ID, CHANNEL_ID, MEMBER_ID, FakeDiscord, is_message_to
@@ -186,3 +187,28 @@ async def test_a_client_closed_before_its_servers_arrived_stays_quiet(
     await asyncio.sleep(0.5)  # past the timeout: the leftover task has ended
     gc.collect()  # a failed task is reported when it is freed
     assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+
+
+async def test_serve_starts_discord_while_its_worker_is_away_and_answers_the_error_line(
+    fake_discord: FakeDiscord, discord_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Unlike the console chat, which stops with a sentence: a bot is there for the moment
+    the worker comes up, and meanwhile says her error line."""
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        discord_settings.worker.url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    card = load_persona(configured_card_path(discord_settings))
+    error_line = canned_lines(discord_settings, card).error
+    secrets = Secrets(discord_token=SecretStr(TOKEN))
+    task = asyncio.create_task(serve(discord_settings, secrets, Console()))
+    try:
+        await fake_discord.wait_connected()
+        await fake_discord.send_message(MEMBER_ID, f"<@{BOT_ID}> 早上好", mentions=(BOT_ID,))
+        (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+        assert reply.body["content"] == error_line
+        assert not task.done()
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert "Until it answers, chats get the error line." in caplog.text

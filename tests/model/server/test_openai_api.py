@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import openai
@@ -71,10 +72,10 @@ class GatedEcho(EchoEngine):
         self.entered = asyncio.Event()
         self.go = asyncio.Event()
 
-    async def generate(self, batch, gen):  # type: ignore[no-untyped-def]
+    async def generate(self, batch, gen, limits=None):  # type: ignore[no-untyped-def]
         self.entered.set()
         await self.go.wait()
-        return await super().generate(batch, gen)
+        return await super().generate(batch, gen, limits)
 
 
 async def test_a_stream_whose_client_leaves_before_the_reply_still_stores_it(
@@ -87,12 +88,13 @@ async def test_a_stream_whose_client_leaves_before_the_reply_still_stores_it(
         serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
     ):
         body = {"messages": [{"role": "user", "content": "hello"}], "user": "u1", "stream": True}
-        async with (
-            httpx.AsyncClient(base_url=url, timeout=10) as http,
-            http.stream("POST", "/v1/chat/completions", json=body) as response,
-        ):
-            assert response.status_code == 200
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            # The headers wait for the reply: the client leaves while it is being written.
+            asking = asyncio.create_task(http.post("/v1/chat/completions", json=body))
             await asyncio.wait_for(engine.entered.wait(), 10)
+            asking.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asking
         await asyncio.sleep(0.3)  # the worker sees the connection close
         engine.go.set()
         for _ in range(100):
@@ -101,6 +103,88 @@ async def test_a_stream_whose_client_leaves_before_the_reply_still_stores_it(
                 break
             await asyncio.sleep(0.02)
         assert [m.content for m in stored] == ["hello", EchoEngine.prefix + "hello"]
+
+
+class LiveVersionEcho(GatedEcho):
+    """Gated echo serving an adapter version, as an engine does once a reload went live."""
+
+    version = "20250101-000001"
+
+    @property
+    def adapter_version(self) -> str:
+        return self.version
+
+    async def generate(self, batch, gen, limits=None):  # type: ignore[no-untyped-def]
+        done = await super().generate(batch, gen, limits)
+        for generation in done:
+            generation.adapter_version = self.version
+        return done
+
+
+def streamed_text(answer: httpx.Response) -> tuple[str, set[str]]:
+    """The content of an SSE answer, and the fingerprints its chunks carry."""
+    text, fingerprints = "", set()
+    for line in answer.text.splitlines():
+        if line.startswith("data: {"):
+            chunk = json.loads(line.removeprefix("data: "))
+            fingerprints.add(chunk.get("system_fingerprint"))
+            text += "".join(c["delta"].get("content", "") for c in chunk["choices"])
+    return text, fingerprints - {None}
+
+
+async def test_a_busy_line_says_so_streamed_or_not_and_names_the_live_version(
+    echo_settings: Settings, secrets: Secrets
+) -> None:
+    """A busy line is no model reply: a streamed one says so in its headers as a plain one
+    does, although "busy" is decided only when the deadline passes, and both name the
+    adapter version that is live, as its replies do, not "base"."""
+    echo_settings.worker.request_timeout_seconds = 0.5
+    engine = LiveVersionEcho()
+    hi = [{"role": "user", "content": "hi"}]
+    async with (
+        await ChatService.open(echo_settings, engine=engine) as service,
+        serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
+        httpx.AsyncClient(base_url=f"{url}/v1", timeout=10) as http,
+    ):
+        streamed = await http.post("/chat/completions", json={"messages": hi, "stream": True})
+        plain = await http.post("/chat/completions", json={"messages": hi})
+        engine.go.set()
+        answered = await http.post("/chat/completions", json={"messages": hi, "stream": True})
+        busy = service.lines.busy
+    assert streamed.status_code == 200
+    assert streamed.headers["X-ATRI-Status"] == "busy"
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    assert streamed_text(streamed) == (busy, {engine.version})
+    assert plain.headers["X-ATRI-Status"] == "busy"
+    assert plain.json()["choices"][0]["message"]["content"] == busy
+    assert plain.json()["system_fingerprint"] == engine.version
+    assert answered.headers["X-ATRI-Status"] == "ok"
+    assert streamed_text(answered) == (EchoEngine.prefix + "hi", {engine.version})
+
+
+async def test_a_refused_stream_is_openais_400_as_a_plain_request_is(
+    echo_settings: Settings, secrets: Secrets
+) -> None:
+    """The client's own system prompt too long for the context window: refused with a
+    sentence, which an OpenAI client shows as an error, streamed or not."""
+    engine = EchoEngine()
+    engine.context_window = 64
+    echo_settings.generation.max_new_tokens = 16
+    messages = [{"role": "system", "content": "x" * 200}, {"role": "user", "content": "hi"}]
+    async with (
+        await ChatService.open(echo_settings, engine=engine) as service,
+        serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
+        httpx.AsyncClient(base_url=f"{url}/v1", timeout=10) as http,
+    ):
+        answers = [
+            await http.post("/chat/completions", json={"messages": messages, "stream": stream})
+            for stream in (False, True)
+        ]
+        assert await service.memory.scopes() == []
+    plain, streamed = answers
+    assert plain.status_code == streamed.status_code == 400
+    assert streamed.json() == plain.json()
+    assert streamed.json()["error"]["type"] == "invalid_request_error"
 
 
 async def test_models_lists_the_live_adapter(echo_worker: tuple[ChatService, str]) -> None:
@@ -313,9 +397,11 @@ async def test_an_open_api_limits_each_client_address_whatever_user_it_names(
     if requires_token:
         assert told == ["ok", "ok", "ok"]
         assert EchoEngine.prefix in streamed.text
+        assert streamed.headers["X-ATRI-Status"] == "ok"
     else:
         assert told == ["ok", "ok", "rate_limited"]
         assert service.lines.busy[:4] in streamed.text and EchoEngine.prefix not in streamed.text
+        assert streamed.headers["X-ATRI-Status"] == "rate_limited"
         assert proxied == "ok"
 
 
