@@ -1,7 +1,10 @@
 """Convert a peft LoRA version into the GGUF LoRA file llama.cpp loads (`adapter.gguf`).
 
-Each version is converted once, into its own folder, beside the peft files. Tensor
-names come from the `gguf` library's name map for the base GGUF's architecture, so
+Each version is converted once, into its own folder, beside the peft files, with a
+record (`adapter.gguf.json`) of the file's size and sha256 and of the peft files and base
+it came from: an `adapter.gguf` cut short, corrupt, or older than the peft files beside
+it is converted again rather than handed to llama.cpp (which refused it with a
+misleading reason). Tensor names come from the `gguf` library's name map for the base GGUF's architecture, so
 nothing is downloaded. Two facts of llama.cpp's own converter are repeated here:
 
 - llama.cpp scales a LoRA by `alpha / r`; an rsLoRA (`alpha / sqrt(r)`) is written with
@@ -14,6 +17,7 @@ nothing is downloaded. Two facts of llama.cpp's own converter are repeated here:
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import tempfile
@@ -22,9 +26,16 @@ from pathlib import Path
 from typing import Any
 
 from atri.files import give_new_file_mode, owned_prefix, remove_dead_leftovers
-from model.adapters.versions import AdapterError
+from model.adapters.versions import AdapterError, sha256_file, write_json_atomic
+
+log = logging.getLogger(__name__)
 
 ADAPTER_GGUF = "adapter.gguf"
+# What a conversion wrote and from what: an adapter.gguf that does not match it is not used.
+GGUF_RECORD = "adapter.gguf.json"
+RECORD_FORMAT = "atri-adapter-gguf"
+# Raised when the conversion's output changes, so files converted before are redone.
+CONVERSION = 1
 # The hidden file a conversion writes before renaming it to ADAPTER_GGUF.
 _WORK_PREFIX = ".adapter-"
 PEFT_CONFIG = "adapter_config.json"
@@ -69,14 +80,78 @@ def facts_from(meta: Callable[[str], str], where: str) -> dict[str, Any]:
     }
 
 
+_MISSING = "is missing"
+
+
 def ensure_gguf_adapter(version_dir: Path, facts: dict[str, Any]) -> Path:
-    """`version_dir/adapter.gguf`, converted from the peft files when missing."""
+    """`version_dir/adapter.gguf`, converted from the peft files when missing, or when it
+    does not match its record (cut short, corrupt, converted from other peft files or for
+    another base); the reason is logged."""
     target = version_dir / ADAPTER_GGUF
-    if target.is_file():
+    why = _why_convert(version_dir, facts)
+    if why is None:
         return target
+    if why != _MISSING:
+        log.warning("%s %s; converting the peft files again.", target, why)
+    # Hashed before they are read: peft files changed meanwhile fail the next check.
+    sources = _peft_hashes(version_dir)
     tensors, alpha = _lora_tensors(version_dir, facts)
-    _write(target, facts["arch"], tensors, alpha)
+    try:
+        size, digest = _write(target, facts["arch"], tensors, alpha)
+        record = {
+            "format": RECORD_FORMAT,
+            "conversion": CONVERSION,
+            "size": size,
+            "sha256": digest,
+            "peft_sha256": sources,
+            "base": facts,
+        }
+        write_json_atomic(version_dir / GGUF_RECORD, record)
+    except OSError as exc:  # a read-only folder (a volume mounted so), a full disk
+        raise AdapterError(
+            f"{target} {why}, and no new one can be converted from the peft files: writing "
+            f"in {version_dir} failed ({exc.strerror or exc}); make the folder writable."
+        ) from None
     return target
+
+
+def _why_convert(version_dir: Path, facts: dict[str, Any]) -> str | None:
+    """Why `adapter.gguf` must be converted (again), or None when it is whole and was
+    converted from these peft files for this base by this converter."""
+    target = version_dir / ADAPTER_GGUF
+    if not target.is_file():
+        return _MISSING
+    try:
+        record = json.loads((version_dir / GGUF_RECORD).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"has no record of its conversion ({GGUF_RECORD})"
+    except (OSError, ValueError):
+        return f"has an unreadable record of its conversion ({GGUF_RECORD})"
+    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
+        return f"has an unreadable record of its conversion ({GGUF_RECORD})"
+    if record.get("conversion") != CONVERSION:
+        return "was converted by another version of ATRI's converter"
+    if record.get("base") != facts:
+        return "was converted for another base model"
+    try:
+        size = target.stat().st_size
+        if size != record.get("size"):
+            return f"is {size} bytes where its conversion wrote {record.get('size')} (cut short?)"
+        if record.get("peft_sha256") != _peft_hashes(version_dir):
+            return "is older than the peft files beside it (they changed since its conversion)"
+        if sha256_file(target) != record.get("sha256"):
+            return "is corrupt (its sha256 differs from its conversion's)"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    return None
+
+
+def _peft_hashes(version_dir: Path) -> dict[str, str]:
+    """sha256 of each peft file a conversion reads."""
+    try:
+        return {name: sha256_file(version_dir / name) for name in (PEFT_CONFIG, PEFT_WEIGHTS)}
+    except OSError as exc:
+        raise AdapterError(f"{version_dir}: cannot read the peft adapter ({exc}).") from None
 
 
 def _permute(rows: Any, heads: int) -> Any:
@@ -149,9 +224,10 @@ def _arch(name: str) -> Any:
     raise AdapterError(f"the gguf library does not know the architecture {name!r}.")
 
 
-def _write(target: Path, arch: str, tensors: dict[str, Any], alpha: float) -> None:
-    """Write beside the target and rename: a reader never sees half a file. What a
-    conversion killed outright left (never read: only ADAPTER_GGUF is) goes first."""
+def _write(target: Path, arch: str, tensors: dict[str, Any], alpha: float) -> tuple[int, str]:
+    """Write beside the target and rename: a reader never sees half a file, and after a
+    power cut the old file or the new one is there. What a conversion killed outright
+    left (never read: only ADAPTER_GGUF is) goes first. Returns the size and sha256."""
     import gguf
     import numpy as np
 
@@ -169,8 +245,12 @@ def _write(target: Path, arch: str, tensors: dict[str, Any], alpha: float) -> No
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
+        with open(tmp, "rb") as written:
+            os.fsync(written.fileno())
+        size, digest = Path(tmp).stat().st_size, sha256_file(Path(tmp))
         give_new_file_mode([Path(tmp)])  # not mkstemp's 0600: vLLM may read it as another user
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return size, digest

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from atri.config import OFFLINE_DEFAULT_BASE
+from model.adapters.gguf_lora import ADAPTER_GGUF
 from model.adapters.versions import (
     ADAPTER_FILES,
     EVAL_JSON,
@@ -88,7 +89,8 @@ class AdapterVersion:
 def read_version(adapters_dir: Path, name: str) -> AdapterVersion:
     """Read and check a version's files: manifest, adapter config, safetensors header."""
     folder = version_folder(adapters_dir, name)
-    for file in (MANIFEST, *ADAPTER_FILES):
+    # adapter.gguf too, when there is one: it is what the llama.cpp engine loads.
+    for file in (MANIFEST, *ADAPTER_FILES, ADAPTER_GGUF):
         if (folder / file).resolve().parent != folder:
             raise AdapterError(
                 f"Version {name}: {file} is a link to a file outside its folder; refused."

@@ -36,7 +36,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +125,10 @@ UNLOAD_RETRY_S = 0.05
 # llamafile's sgemm) is slower both alone and together: 0.5B, 1 thread, 58.2 and 78.7
 # tok/s (1.35x) against 73.8 and 117.7 (1.59x) repacked.
 UNBATCHED_TYPES = ("Q4_1",)
+# llama.cpp refuses any LoRA with a NULL; its log says why, after this.
+LORA_REFUSED = "failed to apply lora adapter: "
+# Reasons of llama.cpp's that mean the LoRA was made for another model.
+OTHER_BASE_REASONS = ("wrong base model", "arch mismatch")
 
 
 def gguf_path(settings: Settings) -> Path:
@@ -161,6 +165,41 @@ def gguf_config_hash(path: Path) -> str:
         # A saved model names its class; the GGUF does not, transformers picks it.
         config.architectures = [MODEL_FOR_CAUSAL_LM_MAPPING_NAMES[config.model_type]]
     return config_hash(types.SimpleNamespace(config=config))
+
+
+@contextlib.contextmanager
+def llama_log(lines: list[str]) -> Iterator[None]:
+    """Collect what llama.cpp logs meanwhile into `lines`, still passing it to the
+    binding's own logger (silenced unless set otherwise, see `LlamaCppEngine`)."""
+    import llama_cpp
+    from llama_cpp import _logger
+
+    @llama_cpp.llama_log_callback
+    def collect(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        lines.append(text.decode("utf-8", errors="replace"))
+        _logger.llama_log_callback(level, text, user_data)
+
+    llama_cpp.llama_log_set(collect, ctypes.c_void_p(0))
+    try:
+        yield
+    finally:
+        llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
+
+
+def lora_refusal(name: str, gguf_file: Path, log_lines: list[str]) -> str:
+    """Why llama.cpp refused a LoRA, from its log: a file it cannot read and one made
+    for another model both come back as a NULL, but only the second "does not fit"."""
+    lines = "".join(log_lines).splitlines()
+    reason = next((line.split(LORA_REFUSED, 1)[1] for line in lines if LORA_REFUSED in line), "")
+    if any(mark in reason for mark in OTHER_BASE_REASONS):
+        return (
+            f"Version {name}: its LoRA {gguf_file} does not fit the base model "
+            f"(llama.cpp: {reason.strip()})."
+        )
+    # The GGUF reader's own line says more than "failed to load lora adapter file".
+    details = [line.split(": ", 1)[-1] for line in lines if line.startswith("gguf_")]
+    because = "; ".join(details) or reason.strip() or "llama.cpp gave no reason"
+    return f"Version {name}: llama.cpp cannot load its LoRA {gguf_file} ({because})."
 
 
 @dataclass
@@ -1104,16 +1143,16 @@ class LlamaCppEngine:
     def load_adapter_sync(self, gguf_file: Path, name: str) -> None:
         if name in self._adapters:
             raise ValueError(f"an adapter named {name!r} is already loaded")
-        pointer = self._ll.llama_adapter_lora_init(self._model, str(gguf_file).encode())
+        said: list[str] = []
+        with llama_log(said):
+            pointer = self._ll.llama_adapter_lora_init(self._model, str(gguf_file).encode())
         if not pointer:
-            raise AdapterError(
-                f"Version {name}: llama.cpp refused its LoRA {gguf_file} (it does not fit "
-                "the base model)."
-            )
+            raise AdapterError(lora_refusal(name, gguf_file, said))
         self._adapters[name] = pointer
 
     async def load_adapter(self, path: Path, name: str) -> None:
-        """Convert the peft version to GGUF once (off the engine thread), then load it."""
+        """Convert the peft version to GGUF when it has no whole, current one (off the
+        engine thread; `ensure_gguf_adapter`), then load it."""
         from model.adapters.gguf_lora import ensure_gguf_adapter
 
         if not (path / "adapter_config.json").is_file():

@@ -22,6 +22,18 @@ def base_config_hash(model_dir: Path) -> str:
     return config_hash(AutoModelForCausalLM.from_pretrained(model_dir))
 
 
+def gguf_facts_of(model_dir: Path) -> dict[str, Any]:
+    """What a GGUF LoRA conversion needs of a Llama base (`gguf_lora.facts_from`), from
+    its transformers config: the tiny model has no GGUF file."""
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    return {
+        "arch": "llama",
+        "blocks": config["num_hidden_layers"],
+        "heads": config["num_attention_heads"],
+        "kv_heads": config.get("num_key_value_heads", config["num_attention_heads"]),
+    }
+
+
 def write_version(
     adapters_dir: Path,
     name: str,

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from model.adapters.gguf_lora import ADAPTER_GGUF, ensure_gguf_adapter
-from tests.model.adapters.make_versions import write_version
+from tests.model.adapters.make_versions import gguf_facts_of, write_version
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -26,13 +26,7 @@ def test_a_conversion_killed_mid_write_leaves_nothing_trusted(
     version = write_version(
         tmp_path / "adapters", "20250101-000001", tiny_model_dir, base_model="tiny", config_hash=""
     )
-    config = json.loads((tiny_model_dir / "config.json").read_text(encoding="utf-8"))
-    facts = {
-        "arch": "llama",
-        "blocks": config["num_hidden_layers"],
-        "heads": config["num_attention_heads"],
-        "kv_heads": config.get("num_key_value_heads", config["num_attention_heads"]),
-    }
+    facts = gguf_facts_of(tiny_model_dir)
     killed = subprocess.run(
         [sys.executable, "-m", "tests.model.adapters.killed_gguf", str(version), json.dumps(facts)],
         cwd=REPO,

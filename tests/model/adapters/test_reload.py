@@ -12,9 +12,11 @@ import pytest
 
 from atri.config import Settings
 from atri.errors import ConfigError
+from model.adapters.gguf_lora import ADAPTER_GGUF, ensure_gguf_adapter
 from model.adapters.validation import ADAPTER_WEIGHTS
 from model.protocol import ChatRequest
 from model.service import ChatService
+from tests.model.adapters.make_versions import gguf_facts_of
 from tests.model.conftest import V1, V2, V3, MakeVersion
 
 PROMPT = "hello ATRI"
@@ -342,14 +344,21 @@ async def test_echo_engine_reports_it_has_no_adapters(echo_service: ChatService)
     assert status.details["reload_job"] is False
 
 
+@pytest.mark.parametrize("file", [ADAPTER_WEIGHTS, ADAPTER_GGUF])
 async def test_adapter_file_linked_from_outside_the_folder_is_refused(
-    reload_settings: Settings, make_version: MakeVersion, tmp_path: Path
+    reload_settings: Settings,
+    make_version: MakeVersion,
+    tmp_path: Path,
+    tiny_model_dir: Path,
+    file: str,
 ) -> None:
+    """adapter.gguf too, the file the llama.cpp engine loads (it was exempt)."""
     make_version(V1)
     folder = make_version(V2, seed=2)
-    outside = tmp_path / "elsewhere.safetensors"
-    shutil.move(folder / ADAPTER_WEIGHTS, outside)
-    (folder / ADAPTER_WEIGHTS).symlink_to(outside)
+    ensure_gguf_adapter(folder, gguf_facts_of(tiny_model_dir))
+    outside = tmp_path / f"elsewhere-{file}"
+    shutil.move(folder / file, outside)
+    (folder / file).symlink_to(outside)
     async with await ChatService.open(reload_settings) as service:
         await service.reload(V1)
         result = await service.reloader.check()

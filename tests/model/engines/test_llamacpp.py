@@ -16,13 +16,15 @@ import pytest
 from atri.config import GenerationSettings, Settings
 from atri.errors import ConfigError
 from model.adapters.gguf_lora import ADAPTER_GGUF, ensure_gguf_adapter, gguf_facts
-from model.adapters.versions import MANIFEST, MANIFEST_FORMAT
+from model.adapters.versions import MANIFEST, MANIFEST_FORMAT, AdapterError
 from model.character.prompt import ChatMessages
 from model.engines.base import RowLimits
 from model.engines.llamacpp import LlamaCppEngine, gguf_config_hash, gguf_path
 from model.engines.loading import offline_default_folder
 from model.protocol import ChatRequest
 from model.service import ChatService
+from tests.model.adapters.make_versions import gguf_facts_of
+from tests.model.adapters.make_versions import write_version as write_tiny_version
 
 SYSTEM = "You are ATRI, a cheerful robot girl who lives by the sea. Answer in one sentence."
 QUESTIONS = ["Who are you?", "What is your favourite food?", "Do you like the sea?", "Hi!"]
@@ -208,6 +210,61 @@ def test_converted_lora_changes_output_and_agrees_with_peft(
         assert engine.text.tokenize(ours.text)[:3] == theirs.tolist()[:3]
     finally:
         engine.unload_adapter_sync(V1)
+
+
+async def test_a_truncated_adapter_gguf_is_converted_again_and_loads(
+    engine: LlamaCppEngine, trained_lora: Path, tmp_path: Path
+) -> None:
+    """A copy cut short was loaded as it was and refused as a LoRA that "does not fit
+    the base model"; only deleting it by hand helped."""
+    version = tmp_path / V1
+    shutil.copytree(trained_lora, version)
+    gguf_file = ensure_gguf_adapter(version, engine.adapter_facts())
+    whole = gguf_file.read_bytes()
+    gguf_file.write_bytes(whole[: len(whole) - 1000])
+    await engine.load_adapter(version, V1)
+    try:
+        assert gguf_file.read_bytes() == whole
+        prompt = engine.text.encode(chat("Who are you?"))
+        assert not np.allclose(
+            engine.next_token_logits(prompt, V1), engine.next_token_logits(prompt)
+        )
+    finally:
+        await engine.unload_adapter(V1)
+
+
+def test_a_refused_lora_is_refused_with_llama_cpps_reason(
+    engine: LlamaCppEngine, trained_lora: Path, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """llama.cpp refuses every LoRA alike (a NULL); the sentence gives its reason, and says
+    "does not fit the base model" only for a LoRA made for another model."""
+    version = tmp_path / V1
+    shutil.copytree(trained_lora, version)
+    whole = ensure_gguf_adapter(version, engine.adapter_facts()).read_bytes()
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(whole[: len(whole) - 1000])
+    with pytest.raises(AdapterError) as refused:
+        engine.load_adapter_sync(cut, "cut")
+    assert str(refused.value) == (
+        f"Version cut: llama.cpp cannot load its LoRA {cut} (unexpectedly reached end of file)."
+    )
+    header_only = tmp_path / "header.gguf"
+    header_only.write_bytes(whole[:2000])
+    with pytest.raises(
+        AdapterError, match=r"cannot load its LoRA .*\(failed to read tensor info\)"
+    ):
+        engine.load_adapter_sync(header_only, "header")
+    other = write_tiny_version(
+        tmp_path / "tiny", V1, tiny_model_dir, base_model="tiny", config_hash=""
+    )
+    tiny_gguf = ensure_gguf_adapter(other, gguf_facts_of(tiny_model_dir))
+    with pytest.raises(AdapterError) as refused:
+        engine.load_adapter_sync(tiny_gguf, "tiny")
+    assert str(refused.value) == (
+        f"Version tiny: its LoRA {tiny_gguf} does not fit the base model (llama.cpp: tensor "
+        "'blk.0.attn_q.weight' has incorrect shape (hint: maybe wrong base model?))."
+    )
+    assert not {"cut", "header", "tiny"} & set(engine._adapters)
 
 
 class engine_adapter:

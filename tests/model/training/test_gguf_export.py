@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from atri.config import Settings
-from model.adapters.gguf_lora import ADAPTER_GGUF
+from model.adapters.gguf_lora import ADAPTER_GGUF, GGUF_RECORD
+from model.adapters.versions import sha256_file
 from model.engines.llamacpp import gguf_config_hash, gguf_path
 from model.engines.loading import resolve_base
 from model.training.publishing import write_gguf_adapter
@@ -41,6 +42,12 @@ def test_the_offline_default_gets_its_gguf_lora(settings: Settings, peft_version
     shutil.copytree(peft_version, folder)
     written = write_gguf_adapter(settings, folder)
     assert written == folder / ADAPTER_GGUF and written.stat().st_size > 0
+    # With the record that lets the worker tell it whole and current, not convert it again.
+    record = json.loads((folder / GGUF_RECORD).read_text(encoding="utf-8"))
+    assert (record["size"], record["sha256"]) == (written.stat().st_size, sha256_file(written))
+    assert record["peft_sha256"]["adapter_model.safetensors"] == sha256_file(
+        folder / "adapter_model.safetensors"
+    )
     # Not mkstemp's 0600: a vLLM or llama.cpp server running as another user reads it.
     mask = os.umask(0)
     os.umask(mask)
