@@ -8,6 +8,7 @@ fp32 copy), ATRI's own system prompt, greedy decoding:
   - time to first token with the system prompt's KV states cached and without;
   - a short reply that arrives while 4 long ones decode: joining their pass at its next
     step against waiting for them to end (how a batch-at-a-time engine serves it);
+  - a short reply that arrives while a 4,000-token history is read, against alone;
   - the longest reply while an adapter version is loaded and switched under load
     (8 clients), against the longest in a steady phase of the same length.
 
@@ -125,6 +126,35 @@ async def bench_joining(engine: LlamaCppEngine, system: str, tokens: int) -> dic
         replies = await asyncio.gather(*longs)
         figures["long_tokens"] = sum(r[0].new_tokens for r in replies)
     engine.join_running = True
+    return figures
+
+
+async def bench_long_prompt(engine: LlamaCppEngine, system: str) -> dict[str, float]:
+    """Seconds to answer a short request (8 tokens) alone, and arriving while a whole
+    conversation of about 4,000 tokens (an OpenAI client's history) is read: that prompt
+    is read a piece a step, so the short one joins between two pieces."""
+    greedy = GenerationSettings(max_new_tokens=8, do_sample=False, repetition_penalty=1.0)
+    history: list[dict[str, str]] = [{"role": "system", "content": system}]
+    while len(engine.text.encode(history)) < 4000:
+        history += [
+            {"role": "user", "content": QUESTIONS[len(history) % 8]},
+            {"role": "assistant", "content": "The sea was calm today, and the gulls were loud."},
+        ]
+    history.append({"role": "user", "content": "And what now?"})
+    figures = {"history_tokens": float(len(engine.text.encode(history)))}
+    short = chats(system, 1)
+    await engine.generate(short, greedy)  # warm: the system prompt's slot
+    started = time.perf_counter()
+    await engine.generate(short, greedy)
+    figures["alone_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    long = asyncio.create_task(engine.generate([history], greedy))
+    await asyncio.sleep(0.3)  # its reading has begun
+    asked = time.perf_counter()
+    await engine.generate(short, greedy)
+    figures["beside_s"] = time.perf_counter() - asked
+    await long
+    figures["history_s"] = time.perf_counter() - started
     return figures
 
 
@@ -312,6 +342,7 @@ async def main(
         # about half as fast then (bare binding at 2 threads: 41 tokens/s against 92).
         ours = await engine.thread.run(bench_engine, engine, system, tokens, bool(synthetic))
         ours.update(await bench_joining(engine, system, tokens))
+        ours.update(await bench_long_prompt(engine, system))
         console.print(f"llamacpp engine: {ours}")
         prompt = engine.text.encode(chats(system, 1)[0])
         threads_used = f"{engine.threads} thread(s)" + ("" if threads else " (auto)")
@@ -367,6 +398,14 @@ async def main(
         f"{ours['join_s'] * 1000:.0f}",
         f"{ours['wait_s'] * 1000:.0f}",
         f"{ours['wait_s'] / ours['join_s']:.1f}x faster",
+        "",
+    )
+    table.add_row(
+        f"a short reply while a {ours['history_tokens']:.0f}-token history is read "
+        f"({ours['history_s']:.1f} s) vs alone (ms)",
+        f"{ours['beside_s'] * 1000:.0f}",
+        f"{ours['alone_s'] * 1000:.0f}",
+        f"{ours['beside_s'] / ours['alone_s']:.1f}x slower",
         "",
     )
     table.add_row(

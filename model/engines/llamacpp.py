@@ -82,17 +82,29 @@ MAX_SEQUENCES = 64
 # that much longer. Paced, the warm-up takes at most a quarter of the engine's time.
 WARM_SLICE_TOKENS = 32
 WARM_PACE = 5.0
-# Prompt tokens one step may decode for rows that joined while others decode: a long
+# Prompt tokens one step may decode for rows that joined while others reply: a long
 # prompt is read over several steps instead of holding every reply for all of it.
 PREFILL_STEP_TOKENS = 64
-# Prompt tokens one step may decode while no row replies yet, and how far a pass started
-# alone may grow its adapter's prefix slot past what the slot already holds of the prompt
-# (the slot is decoded in one go). Between steps requests that came meanwhile join and
-# rows whose caller gave up leave: a whole conversation sent to /v1 (thousands of tokens,
-# a minute on 2 cores) read in one go held every other user, and its own deadline, for all
-# of it. A chat turn's growth fits in one piece, so a lone user's next turn still copies
-# the whole conversation from the slot.
-READ_STEP_TOKENS = DECODE_CHUNK
+# A prompt with more than this left to read is a long one (a whole conversation sent to
+# /v1): beside replies it reads only about as long a piece each step as their own step
+# takes (LONG_READ_SHARE of it, measured), so every reply goes on at about half speed
+# rather than waiting for it (64 prompt tokens cost some 30 one-row decode steps), and it
+# gets the engine to itself again once they end. A chat turn reads PREFILL_STEP_TOKENS.
+LONG_PROMPT_TOKENS = 256
+LONG_READ_SHARE = 1.0
+# Seconds of prompt reading one step may take while no row replies yet: between two
+# steps, requests that came meanwhile join and rows whose caller gave up leave. A whole
+# conversation sent to /v1 (thousands of tokens, a minute on 2 cores) read in one go held
+# every other user, and its own deadline, for all of it. In tokens (measured: a token
+# costs more the later it stands, three times as much at 4,000 as at 1,000, and a larger
+# model more), at least READ_PIECE_MIN_TOKENS, at most DECODE_CHUNK.
+READ_PIECE_SECONDS = 0.5
+READ_PIECE_MIN_TOKENS = 32
+# How far a pass started alone may grow its adapter's prefix slot past what it already
+# holds of its prompt when it holds none of it (a cold start: the whole system prompt, in
+# one go); otherwise a read piece: a lone user's chat turn fits, so their next turn
+# copies the whole conversation, and a longer prompt's rest is read a piece a step.
+SLOT_GROWTH_TOKENS = DECODE_CHUNK
 # A smoke reply must hold real tokens, not an end-of-turn at once.
 SMOKE_MIN_TOKENS = 4
 # Passes decoding at once, a step of each in turn: the live adapter's, a new version's
@@ -202,6 +214,37 @@ def lora_refusal(name: str, gguf_file: Path, log_lines: list[str]) -> str:
     return f"Version {name}: llama.cpp cannot load its LoRA {gguf_file} ({because})."
 
 
+class _Costs:
+    """What a decode step of the replying rows and a prompt token cost lately (moving
+    averages, seconds): how long a piece a long prompt may read beside the replies."""
+
+    WEIGHT = 0.2  # of the newest measure
+
+    def __init__(self) -> None:
+        # Until measured: a one-row step of the offline model, and half of it a token.
+        self.step_s = 0.01
+        self.token_s = 0.005
+
+    def stepped(self, seconds: float) -> None:
+        self.step_s += self.WEIGHT * (seconds - self.step_s)
+
+    def read(self, tokens: int, seconds: float) -> None:
+        # Pieces only: a token or two read beside replies costs about a whole step.
+        if tokens >= READ_PIECE_MIN_TOKENS:
+            self.token_s += self.WEIGHT * (seconds / tokens - self.token_s)
+
+    def long_share(self) -> int:
+        """Prompt tokens of a long prompt that cost LONG_READ_SHARE of a step (at least
+        one: it always moves on)."""
+        tokens = int(LONG_READ_SHARE * self.step_s / max(self.token_s, 1e-6))
+        return max(1, min(PREFILL_STEP_TOKENS, tokens))
+
+    def read_piece(self) -> int:
+        """Prompt tokens one step may read while no row replies (READ_PIECE_SECONDS)."""
+        tokens = int(READ_PIECE_SECONDS / max(self.token_s, 1e-6))
+        return max(READ_PIECE_MIN_TOKENS, min(DECODE_CHUNK, tokens))
+
+
 @dataclass
 class _Slot:
     seq: int
@@ -284,9 +327,9 @@ class _Pass:
     Each step feeds every unfinished row its next token, and the prompt of a row that
     joined (copied from the adapter's prefix slot as far as it matches, the rest
     decoded, at most PREFILL_STEP_TOKENS a step while rows decode, so a long prompt does
-    not hold their steps, and READ_STEP_TOKENS while none does, so requests that come
-    meanwhile join between two pieces). A row leaves at its own end, and its sequence goes to the
-    next request that fits; its KV cells stay taken until no row decodes (see `_leave`),
+    not hold their steps, and a piece of about READ_PIECE_SECONDS while none does, so
+    requests that come meanwhile join between two pieces). A row leaves at its own end,
+    and its sequence goes to the next request that fits; its KV cells stay taken until no row decodes (see `_leave`),
     or until a request would not fit beside them (see `admit`). Sequence ids and KV
     cells are the engine's, shared with the passes running beside this one.
     """
@@ -313,7 +356,8 @@ class _Pass:
         shared = shared_prefix_length(prompts) if engine.prefix_cache else 0
         held = engine._held_slot(self.adapter)
         reused = common_length(held.tokens, prompts[0][:shared]) if held else 0
-        shared = min(shared, reused + READ_STEP_TOKENS)
+        growth = engine.costs.read_piece() if reused else SLOT_GROWTH_TOKENS
+        shared = min(shared, reused + growth)
         needs = [
             len(prompt) - shared + engine._room(prompt, r.limits.cap(r.gen.max_new_tokens))
             for prompt, r in zip(prompts, self.waiting, strict=True)
@@ -432,22 +476,28 @@ class _Pass:
         # Another pass, or a job between steps, may have applied another adapter.
         engine._use_adapter(self.adapter)
         decoding = [row for row in self.rows if row.new]
-        budget = PREFILL_STEP_TOKENS if engine._any_replying(self) else READ_STEP_TOKENS
+        replying = engine._any_replying(self)
+        budget = PREFILL_STEP_TOKENS if replying else engine.costs.read_piece()
         steps = [
             (row.new[-1], len(row.prompt) + len(row.new) - 1, row.seq, True) for row in decoding
         ]
         scored: list[tuple[_Row, Any]] = []
         if steps:
+            started = time.perf_counter()
             got = engine._decode(steps)
+            engine.costs.stepped(time.perf_counter() - started)
             scored += [(row, got[i]) for i, row in enumerate(decoding)]
         reads: list[tuple[int, int, int, bool]] = []
         finishing: list[tuple[_Row, int]] = []
         # The shortest rest first: a short question beside a long prompt starts its
-        # reply at once, and the long one then reads a little each step beside it.
+        # reply at once, and the long one reads no more than its share while it does.
         for row in sorted(self.rows, key=lambda row: len(row.prompt) - row.fed):
             if row.new:
                 continue
-            take = min(len(row.prompt) - row.fed, budget)
+            rest = len(row.prompt) - row.fed
+            take = min(rest, budget)
+            if rest > LONG_PROMPT_TOKENS and (replying or finishing):
+                take = min(take, engine.costs.long_share())
             budget -= take
             if not take:
                 continue
@@ -459,7 +509,9 @@ class _Pass:
             if row.fed == len(row.prompt):
                 finishing.append((row, len(reads) - 1))
         if reads:
+            started = time.perf_counter()
             got = engine._decode(reads)
+            engine.costs.read(len(reads), time.perf_counter() - started)
             scored += [(row, got[at]) for row, at in finishing]
         for row, logits in scored:
             token = engine._sample(row, logits, self.head.gen, self.rng)
@@ -595,6 +647,7 @@ class LlamaCppEngine:
         self._ctx_adapter = ""  # the adapter applied to the context now
         self.active_adapter = ""
         self.stats = EngineStats()
+        self.costs = _Costs()
         # End-of-generation tokens (EOS, end of turn, ...), as the GGUF marks them, and
         # the token that ends a reply under its chat template.
         self.stop_tokens = sorted({*self.text.eog, *self.text.reply_stop()})

@@ -20,7 +20,7 @@ from model.character.prompt import ChatMessages
 from model.engines.base import RowLimits
 from model.engines.llamacpp import (
     PREFILL_STEP_TOKENS,
-    READ_STEP_TOKENS,
+    SLOT_GROWTH_TOKENS,
     LlamaCppEngine,
     gguf_path,
 )
@@ -193,7 +193,7 @@ async def test_a_long_prompt_alone_is_read_in_pieces_that_let_others_in(
     piece a step, and the question joins between two pieces."""
     history = whole_conversation(90)
     tokens = len(engine.text.encode(history))
-    assert tokens > 5 * READ_STEP_TOKENS
+    assert tokens > 4 * SLOT_GROWTH_TOKENS
     short_alone = alone(engine, chat("Who are you?"))
     steps = Steps(engine, monkeypatch)
 
@@ -203,7 +203,7 @@ async def test_a_long_prompt_alone_is_read_in_pieces_that_let_others_in(
     assert not long.done()  # answered while the long prompt was still being read
     assert short.text == short_alone
     assert (await long)[0].new_tokens == 6
-    assert max(len(call) for call in steps.calls) <= READ_STEP_TOKENS
+    assert max(len(call) for call in steps.calls) <= SLOT_GROWTH_TOKENS
     assert sum(len(call) for call in steps.calls) >= tokens - len(engine.text.encode(chat("")))
 
 
