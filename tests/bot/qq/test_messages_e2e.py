@@ -452,3 +452,41 @@ async def test_stopping_while_a_connect_hook_resends_ends_at_once(
         assert stopped_after < STOPS_WITHIN, log
         assert "Task was destroyed" not in log and "Traceback" not in log, log
         assert stored_reply(database, event) == (first, False)
+
+
+# A member of their own: the module's other tests use up USER_ID's limits.
+MINUTE_ID = 4014
+
+
+async def test_stopping_while_replies_wait_for_their_turn_in_the_minute_ends_at_once(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """NoneBot runs message handlers shielded from cancellation and waits for them at
+    shutdown: one waiting its turn under `sends_per_minute` held the stop until its turn
+    came (then its send found the connection closed and waited for the account). Now it
+    stops at once and sends nothing, and memory archives the exchange, as it does a reply
+    dropped whole while it waits for its account."""
+    # One send a minute: the first reply uses it, the second waits most of a minute for
+    # its turn, and the third (the same conversation) waits for the second.
+    with serving(tmp_path_factory, PART_PAUSE, 0, sends_per_minute=1) as (url, database, proc):
+        sent, *waiting = (
+            private_message(text, user_id=MINUTE_ID) for text in ["你好", "在吗", "还在吗"]
+        )
+        async with connect(url, additional_headers=HEADERS) as ws:
+            await ws.send(json.dumps(sent))
+            await answer(ws, await next_action(ws), {"message_id": 90})
+            for event in waiting:
+                await ws.send(json.dumps(event))
+            with pytest.raises(TimeoutError):  # the second waits for its turn
+                await asyncio.wait_for(next_action(ws), 2)
+            stopping = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            while proc.poll() is None and time.monotonic() - stopping < STOPS_WITHIN * 3:
+                await asyncio.sleep(0.1)  # the connection is closed as the server stops
+            stopped_after = time.monotonic() - stopping
+        log = (database.parent / "serve.log").read_text()
+        assert stopped_after < STOPS_WITHIN, log
+        assert "Task was destroyed" not in log and "Traceback" not in log, log
+    assert stored_reply(database, sent) == ("亚托莉听到了：你好", False)
+    assert stored_reply(database, waiting[0]) == ("亚托莉听到了：在吗", True)
+    assert stored_reply(database, waiting[1]) == ("亚托莉听到了：还在吗", True)
