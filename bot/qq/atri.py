@@ -457,7 +457,7 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
     if media:
         await send_reply(bot, event, lines().media_only)
         return
-    request = chat_request(event, text=await spoken_text(bot, event))
+    request = chat_request(event, text=await spoken_text(bot, event, connections))
     stored = None
     try:
         if isinstance(event, GroupMessageEvent):
@@ -485,7 +485,7 @@ async def hear(bot: Bot, event: GroupMessageEvent) -> None:
     heard = (event.group_id, event.user_id, str(event.original_message))
     if not seen_by_accounts.first(heard, by=str(bot.self_id)):
         return  # another of ATRI's accounts passes it on
-    request = chat_request(event, addressed=False, text=await spoken_text(bot, event))
+    request = chat_request(event, addressed=False, text=await spoken_text(bot, event, connections))
     if not request.text:
         return
     try:

@@ -490,3 +490,48 @@ async def test_stopping_while_replies_wait_for_their_turn_in_the_minute_ends_at_
     assert stored_reply(database, sent) == ("亚托莉听到了：你好", False)
     assert stored_reply(database, waiting[0]) == ("亚托莉听到了：在吗", True)
     assert stored_reply(database, waiting[1]) == ("亚托莉听到了：还在吗", True)
+
+
+# A member and group of their own, and someone whose name is asked for.
+NAME_ASKER = 4013
+NAME_GROUP = 303
+STRANGER = 5003
+
+
+def about_the_stranger(text: str) -> dict[str, Any]:
+    """A group message that @s STRANGER (no name with the @) and then her."""
+    message = [
+        {"type": "at", "data": {"qq": str(STRANGER)}},
+        {"type": "text", "data": {"text": text}},
+        {"type": "at", "data": {"qq": SELF_ID}},
+    ]
+    return group_message(message, user_id=NAME_ASKER, group_id=NAME_GROUP)
+
+
+async def test_a_name_asked_for_as_the_connection_drops_does_not_hold_the_message(
+    served: tuple[str, Path],
+) -> None:
+    """NoneBot waits `api_timeout` (30 s) for an answer that a dropped connection never
+    brings: a message waited that long for the name of someone it @s. Now the lookup ends
+    with the connection, the message is answered (the QQ number standing for the name) as
+    soon as the account is back, and the next message asks for the name again."""
+    url, _ = served
+    async with connect(url, additional_headers=HEADERS) as ws:
+        await ws.send(json.dumps(about_the_stranger(" 你好")))
+        action = await next_action(ws)  # never answered: the connection drops
+        assert action["action"] == "get_group_member_info"
+    async with reconnected(url) as ws:
+        back = time.monotonic()
+        action = await asyncio.wait_for(next_action(ws), RESENT_WITHIN)
+        answered_after = time.monotonic() - back
+        await answer(ws, action, {"message_id": 95})
+        assert action["params"]["message"][0]["type"] == "reply"
+        assert texts(action) == f"亚托莉听到了：@{STRANGER} 你好"
+        await ws.send(json.dumps(about_the_stranger(" 还在吗")))
+        action = await next_action(ws)  # the number was not remembered as the name
+        assert action["action"] == "get_group_member_info"
+        await answer(ws, action, {"user_id": STRANGER, "card": "小蓝", "nickname": "蓝"})
+        action = await next_action(ws)
+        await answer(ws, action, {"message_id": 96})
+        assert texts(action) == "亚托莉听到了：@小蓝 还在吗"
+    assert answered_after < RESENT_WITHIN
