@@ -119,7 +119,7 @@ seen_by_accounts = SeenRecently()
 # Calls give up on a dropped connection at once; connect hooks' work ends at shutdown.
 connections = Connections(lambda account: get_bots().get(account))
 hook_tasks = HookTasks()
-input_status = InputStatus(config.atri_typing_seconds)
+input_status = InputStatus(config.atri_typing_seconds, connections)
 # Set at shutdown: no send waits for its turn any more (see sending.py).
 stopping = asyncio.Event()
 

@@ -25,7 +25,9 @@ from websockets.exceptions import InvalidStatus
 
 from tests.bot.qq.events import SELF_ID
 from tests.bot.qq.test_serve_e2e import (
+    ACTION_TIMEOUT_SECONDS,
     HEADERS,
+    ROBOT_RANGE,
     USER_ID,
     _free_port,
     answer,
@@ -67,6 +69,8 @@ def serving(
     send_gap: float,
     sends_per_minute: int = 0,
     resend_within: float = RESEND_WITHIN,
+    typing_seconds: float = 5.0,
+    batch_window_ms: int = 20,
 ) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
     """The server's OneBot URL, its memory database and its process."""
     root = tmp_path_factory.mktemp("resend")
@@ -80,6 +84,8 @@ engine = "echo"
 path = "memory.sqlite3"
 [reload]
 enabled = false
+[worker]
+batch_window_ms = {batch_window_ms}
 [qq]
 enabled = true
 port = {port}
@@ -88,6 +94,7 @@ send_gap_seconds = {send_gap}
 sends_per_minute = {sends_per_minute}
 max_message_chars = 20
 resend_within_seconds = {resend_within}
+typing_seconds = {typing_seconds}
 """,
         encoding="utf-8",
     )
@@ -535,3 +542,46 @@ async def test_a_name_asked_for_as_the_connection_drops_does_not_hold_the_messag
         await answer(ws, action, {"message_id": 96})
         assert texts(action) == "亚托莉听到了：@小蓝 还在吗"
     assert answered_after < RESENT_WITHIN
+
+
+# A member of their own; "typing" renewed often, and a chat that takes as long as the
+# worker lets a lone message wait for company (its longest batch window).
+TYPING_ID = 4015
+TYPING_EVERY = 0.1
+THINKS_MS = 1000
+
+
+async def raw_action(ws: ClientConnection) -> dict[str, Any]:
+    """The next call NoneBot makes, "typing" too; the questions an account is asked on
+    connecting are answered."""
+    while True:
+        action = json.loads(await asyncio.wait_for(ws.recv(), ACTION_TIMEOUT_SECONDS))
+        if action["action"] != "get_robot_uin_range":
+            return dict(action)
+        await answer(ws, action, ROBOT_RANGE)
+
+
+async def test_typing_in_flight_as_the_connection_drops_goes_on_over_the_new_one(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A "typing" call in flight as the connection dropped waited NoneBot's api_timeout
+    (30 s), and typing was not shown again while she still thought, though the account
+    was back. Now the call ends with the connection, and typing goes on over the
+    account's new connection until her reply."""
+    with serving(
+        tmp_path_factory, PART_PAUSE, 0, typing_seconds=TYPING_EVERY, batch_window_ms=THINKS_MS
+    ) as (url, _, _):
+        event = private_message("你在想什么", user_id=TYPING_ID)
+        async with connect(url, additional_headers=HEADERS) as ws:
+            await ws.send(json.dumps(event))
+            action = await raw_action(ws)  # never answered: the connection drops
+            assert action["action"] == "set_input_status"
+        async with reconnected(url) as ws:
+            calls: list[dict[str, Any]] = []
+            while not calls or calls[-1]["action"] == "set_input_status":
+                calls.append(await raw_action(ws))
+                await answer(ws, calls[-1], {"message_id": 97})
+    names = [action["action"] for action in calls]
+    assert names[0] == "set_input_status" and names[-1] == "send_msg", names
+    assert calls[0]["params"] == {"user_id": TYPING_ID, "event_type": 1}
+    assert texts(calls[-1]) == "亚托莉听到了：你在想什么"
