@@ -55,7 +55,7 @@ from bot.qq.connections import Connections, HookTasks
 from bot.qq.input_status import InputStatus
 from bot.qq.mentions import mentions_her, spoken_text
 from bot.qq.resend import CutReply, WaitingReplies
-from bot.qq.sending import SendQueue, is_retryable
+from bot.qq.sending import SendQueue, Stopped, is_retryable
 from bot.qq.text import (
     drop_unfetched_quote,
     incoming_text,
@@ -116,10 +116,12 @@ reply_cap = ReplyCap(config.atri_max_replies_per_minute)
 busy_notices = QuietNotices()
 # A group message reaches every one of ATRI's accounts in that group: one answers it.
 seen_by_accounts = SeenRecently()
-input_status = InputStatus(config.atri_typing_seconds)
-# Sends give up on a dropped connection at once; connect hooks' work ends at shutdown.
+# Calls give up on a dropped connection at once; connect hooks' work ends at shutdown.
 connections = Connections(lambda account: get_bots().get(account))
 hook_tasks = HookTasks()
+input_status = InputStatus(config.atri_typing_seconds, connections)
+# Set at shutdown: no send waits for its turn any more (see sending.py).
+stopping = asyncio.Event()
 
 
 @get_driver().on_bot_disconnect
@@ -294,18 +296,30 @@ async def send_parts(bot: Bot, reply: CutReply) -> bool:
     False when a send was refused, True when every part went out or the rest waits;
     `reply.finished()` waits for the rest."""
     for index in range(reply.sent, len(reply.parts)):
-        if index:
-            # Counted, like the queue's gap, from the previous part's confirmed send: the
-            # parts are the larger of the two apart, not their sum. Outside the queue, so
-            # the account's other replies may send meanwhile.
-            await asyncio.sleep(config.atri_split_pause_seconds)
-        now = get_bots().get(reply.account)
-        if isinstance(now, Bot):
-            # The account's connection now: a reply begun on one that dropped (whose
-            # rest waited, or whose next reply waited for it) goes on on the new one.
-            bot = now
         try:
+            if index:
+                # Counted, like the queue's gap, from the previous part's confirmed send:
+                # the parts are the larger of the two apart, not their sum. Outside the
+                # queue's turn, so the account's other replies may send meanwhile.
+                await send_queue(reply.account).pause(config.atri_split_pause_seconds)
+            now = get_bots().get(reply.account)
+            if isinstance(now, Bot):
+                # The account's connection now: a reply begun on one that dropped (whose
+                # rest waited, or whose next reply waited for it) goes on on the new one.
+                bot = now
             await _send_in_turn(bot, reply, index)
+        except Stopped:
+            # Shutting down: the rest is dropped as a reply waiting for its account is
+            # then, and memory keeps only what was sent (nothing sent: the exchange is
+            # archived whole).
+            log.info(
+                "QQ stopping: %d part(s) of a reply by account %s not sent",
+                len(reply.unsent()),
+                reply.account,
+            )
+            await _store_only_sent(reply)
+            reply.finish()
+            return False
         except Exception as exc:  # ActionFailed, NetworkError: nothing left to tell anyone
             log.warning("QQ send to %s failed: %s", _send_target(reply), exc)
             return await _after_failed_send(bot, reply, exc)
@@ -364,10 +378,12 @@ async def _resend(bot: Bot) -> None:
 
 @get_driver().on_shutdown
 async def _stop_resending() -> None:
-    """The hooks' work first (a resend cancelled puts its reply back), then every reply
-    still waiting is dropped: memory keeps only what was sent, and the handlers waiting
-    for them (NoneBot shields handlers from cancellation too) end now, not at the
-    replies' deadline."""
+    """NoneBot waits for every handler, shielded from cancellation: a send still waiting
+    its turn (the per-minute cap, a pause, a retry) is given up now, not made when its
+    turn comes. Then the hooks' work (a resend cancelled puts its reply back), then every
+    reply still waiting is dropped: memory keeps only what was sent, and the handlers
+    waiting for them end now, not at the replies' deadline."""
+    stopping.set()
     await hook_tasks.stop()
     await waiting_replies.drop_all()
 
@@ -375,17 +391,19 @@ async def _stop_resending() -> None:
 send_queues: dict[str, SendQueue] = {}
 
 
-def send_queue(bot: Bot) -> SendQueue:
+def send_queue(account: str) -> SendQueue:
     """The account's pacing of everything it sends (QQ risk control counts them all)."""
-    return send_queues.setdefault(
-        str(bot.self_id), SendQueue(config.atri_send_gap_seconds, config.atri_sends_per_minute)
-    )
+    queue = send_queues.get(account)
+    if queue is None:
+        queue = SendQueue(config.atri_send_gap_seconds, config.atri_sends_per_minute, stopping)
+        send_queues[account] = queue
+    return queue
 
 
 async def _send_in_turn(bot: Bot, reply: CutReply, index: int) -> None:
     """Part `index` of the reply, through the account's send queue; a risk-control
     refusal is tried once more."""
-    queue = send_queue(bot)
+    queue = send_queue(str(bot.self_id))
     try:
         async with queue.turn():
             await _send_part(bot, reply, index)
@@ -393,7 +411,7 @@ async def _send_in_turn(bot: Bot, reply: CutReply, index: int) -> None:
         if not is_retryable(exc):
             raise
         log.info("QQ send refused (%s); trying again in %s s", exc, config.atri_send_retry_seconds)
-        await asyncio.sleep(config.atri_send_retry_seconds)
+        await queue.pause(config.atri_send_retry_seconds)
         async with queue.turn():
             await _send_part(bot, reply, index)
 
@@ -439,7 +457,7 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
     if media:
         await send_reply(bot, event, lines().media_only)
         return
-    request = chat_request(event, text=await spoken_text(bot, event))
+    request = chat_request(event, text=await spoken_text(bot, event, connections))
     stored = None
     try:
         if isinstance(event, GroupMessageEvent):
@@ -467,7 +485,7 @@ async def hear(bot: Bot, event: GroupMessageEvent) -> None:
     heard = (event.group_id, event.user_id, str(event.original_message))
     if not seen_by_accounts.first(heard, by=str(bot.self_id)):
         return  # another of ATRI's accounts passes it on
-    request = chat_request(event, addressed=False, text=await spoken_text(bot, event))
+    request = chat_request(event, addressed=False, text=await spoken_text(bot, event, connections))
     if not request.text:
         return
     try:

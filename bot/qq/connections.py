@@ -27,6 +27,11 @@ class Connections:
         self._current = current
         self._lost: dict[Bot, asyncio.Event] = {}
 
+    def current(self, account: str) -> Bot | None:
+        """The account's bot connected now, if any."""
+        bot = self._current(account)
+        return bot if isinstance(bot, Bot) else None
+
     def lost(self, bot: Bot) -> asyncio.Event:
         """Set once `bot`'s connection has dropped (already set when it has)."""
         event = self._lost.get(bot)

@@ -3,17 +3,22 @@ offers it (NapCat's `set_input_status`).
 
 The first call goes out as the chat starts and is repeated every `every` seconds until
 the reply is ready. An account whose implementation refuses the call (go-cqhttp,
-Lagrange and older NapCat answer "unknown action") is not asked again.
+Lagrange and older NapCat answer "unknown action") is not asked again. A call the
+connection's drop cuts off ends at once, not after NoneBot's `api_timeout` (30 s), and
+the next goes out on the account's connection then (none while it is away).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 
 from nonebot.adapters.onebot.v11 import ActionFailed, Bot
+
+from bot.qq.connections import Connections
 
 log = logging.getLogger(__name__)
 # NapCat's event_type for "typing" (0 would be "speaking").
@@ -23,8 +28,9 @@ TYPING = 1
 class InputStatus:
     """Shows typing per account; `every` = 0 never shows it."""
 
-    def __init__(self, every: float) -> None:
+    def __init__(self, every: float, connections: Connections) -> None:
         self.every = every
+        self._connections = connections
         self.unsupported: set[str] = set()  # self_ids whose implementation refused it
         self._calls: set[asyncio.Task[None]] = set()
 
@@ -49,14 +55,21 @@ class InputStatus:
     async def _keep(self, bot: Bot, user_id: int, done: asyncio.Event) -> None:
         account = str(bot.self_id)
         while not done.is_set():
+            # The account's connection now: typing goes on after a reconnect.
+            bot = self._connections.current(account) or bot
+            show = functools.partial(
+                bot.call_api, "set_input_status", user_id=user_id, event_type=TYPING
+            )
             try:
-                await bot.call_api("set_input_status", user_id=user_id, event_type=TYPING)
+                await self._connections.call(bot, show)
             except ActionFailed as exc:
                 self.unsupported.add(account)
                 log.info("QQ %s: no typing status here (%s); not asking again", account, exc)
                 return
-            except Exception as exc:  # a dropped connection: try again next time
+            except Exception as exc:
                 log.debug("QQ %s: typing status not shown: %s", account, exc)
-                return
+                if not self._connections.lost(bot).is_set():
+                    return  # no answer on a live connection: not asked again in this chat
+                # A dropped connection: tried again on the account's next one.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), self.every)

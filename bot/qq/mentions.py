@@ -4,7 +4,8 @@ NoneBot's OneBot adapter only sees an @ of the bot at the start or the end of a 
 (`to_me`); people also write "今天 @亚托莉 你觉得呢". Other people's @s would vanish from
 the text the model reads; they become "@name" instead: the name the at segment carries
 (NapCat sends it), else the group card or nickname (`get_group_member_info`), else the
-QQ number.
+QQ number. A lookup the connection's drop cuts off ends at once (not after NoneBot's
+`api_timeout`, 30 s, while the message waits) and is not remembered.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from nonebot.adapters.onebot.v11 import Bot, GroupMessageEvent, MessageEvent
 
 from bot.lines import lines
+from bot.qq.connections import Connections
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +49,15 @@ def remembered_name(group_id: int, user_id: str) -> str | None:
     return None
 
 
-async def member_name(bot: Bot, group_id: int, user_id: str) -> str:
+async def member_name(bot: Bot, group_id: int, user_id: str, connections: Connections) -> str:
     """The group card, else the nickname, else the QQ number (remembered a while)."""
     known = remembered_name(group_id, user_id)
     if known is not None:
         return known
     key = (group_id, user_id)
-    name = await _look_up(bot, group_id, user_id)
+    name = await _look_up(bot, group_id, user_id, connections)
+    if name is None:  # the connection dropped: the next message asks again
+        return user_id
     _names[key] = (name, _clock())
     _names.move_to_end(key)
     while len(_names) > NAME_CACHE_SIZE:
@@ -61,18 +65,21 @@ async def member_name(bot: Bot, group_id: int, user_id: str) -> str:
     return name
 
 
-async def _look_up(bot: Bot, group_id: int, user_id: str) -> str:
+async def _look_up(bot: Bot, group_id: int, user_id: str, connections: Connections) -> str | None:
+    """The name to remember; None when the connection dropped before an answer."""
     try:
-        info: Any = await bot.get_group_member_info(group_id=group_id, user_id=int(user_id))
+        info: Any = await connections.call(
+            bot, lambda: bot.get_group_member_info(group_id=group_id, user_id=int(user_id))
+        )
     except Exception as exc:  # not a member any more, or not offered
         log.debug("QQ: no member info for %s in %s: %s", user_id, group_id, exc)
-        return user_id
+        return None if connections.lost(bot).is_set() else user_id
     if isinstance(info, dict):
         return str(info.get("card") or info.get("nickname") or user_id)
     return user_id
 
 
-async def spoken_text(bot: Bot, event: MessageEvent) -> str:
+async def spoken_text(bot: Bot, event: MessageEvent, connections: Connections) -> str:
     """The words of the message, her own @s dropped and other @s as "@name", and a note
     where a picture was (the model cannot see it; "看这个" alone reads as nonsense). A
     message without words stays "" (pictures alone are answered, or not, before this)."""
@@ -103,7 +110,7 @@ async def spoken_text(bot: Bot, event: MessageEvent) -> str:
                         name = known
                     elif lookups < MAX_LOOKUPS_PER_MESSAGE:
                         lookups += 1
-                        name = await member_name(bot, event.group_id, target)
+                        name = await member_name(bot, event.group_id, target, connections)
             parts.append(f"@{name.strip().lstrip('@')}")
             said = True
     return "".join(parts).strip() if said else ""

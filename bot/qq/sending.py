@@ -5,11 +5,16 @@ Every send from an account waits its turn: at least `gap_seconds` after the prev
 and no more than `per_minute` in any 60 s (0 = no cap). A send refused for risk control
 or because the API is momentarily not available is tried once more after
 `retry_seconds`.
+
+At shutdown every wait here ends at once (`Stopped`): NoneBot waits for each message
+handler, shielded from cancellation, and one waiting for its turn under the per-minute
+cap would hold the stop for up to a minute.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections import deque
@@ -34,10 +39,17 @@ def is_retryable(exc: BaseException) -> bool:
     return bool(_RETRYABLE_WORDS.search(" ".join(str(v) for v in info.values())))
 
 
+class Stopped(Exception):
+    """The plugin is stopping: a send still waiting for its turn is never made."""
+
+
 class SendQueue:
-    def __init__(self, gap_seconds: float, per_minute: int) -> None:
+    """`stopping`: set at shutdown, it ends every wait of the queue with `Stopped`."""
+
+    def __init__(self, gap_seconds: float, per_minute: int, stopping: asyncio.Event) -> None:
         self.gap_seconds = gap_seconds
         self.per_minute = per_minute
+        self._stopping = stopping
         self._lock = asyncio.Lock()
         self._last = float("-inf")
         self._sent: deque[float] = deque()
@@ -54,9 +66,20 @@ class SendQueue:
     async def turn(self) -> AsyncIterator[None]:
         """Hold the account's turn to send: one send at a time, paced."""
         async with self._lock:
-            await asyncio.sleep(self._wait_needed(time.monotonic()))
+            await self.pause(self._wait_needed(time.monotonic()))
             try:
                 yield
             finally:
                 self._last = time.monotonic()
                 self._sent.append(self._last)
+
+    async def pause(self, seconds: float) -> None:
+        """`seconds` of waiting before a send, cut short by the stop: `Stopped` once it
+        is stopping, so nothing more is sent."""
+        if seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), seconds)
+        else:
+            await asyncio.sleep(0)  # others' turn, as a wait of none always gave
+        if self._stopping.is_set():
+            raise Stopped

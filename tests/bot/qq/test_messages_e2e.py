@@ -25,7 +25,9 @@ from websockets.exceptions import InvalidStatus
 
 from tests.bot.qq.events import SELF_ID
 from tests.bot.qq.test_serve_e2e import (
+    ACTION_TIMEOUT_SECONDS,
     HEADERS,
+    ROBOT_RANGE,
     USER_ID,
     _free_port,
     answer,
@@ -67,6 +69,8 @@ def serving(
     send_gap: float,
     sends_per_minute: int = 0,
     resend_within: float = RESEND_WITHIN,
+    typing_seconds: float = 5.0,
+    batch_window_ms: int = 20,
 ) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
     """The server's OneBot URL, its memory database and its process."""
     root = tmp_path_factory.mktemp("resend")
@@ -80,6 +84,8 @@ engine = "echo"
 path = "memory.sqlite3"
 [reload]
 enabled = false
+[worker]
+batch_window_ms = {batch_window_ms}
 [qq]
 enabled = true
 port = {port}
@@ -88,6 +94,7 @@ send_gap_seconds = {send_gap}
 sends_per_minute = {sends_per_minute}
 max_message_chars = 20
 resend_within_seconds = {resend_within}
+typing_seconds = {typing_seconds}
 """,
         encoding="utf-8",
     )
@@ -452,3 +459,129 @@ async def test_stopping_while_a_connect_hook_resends_ends_at_once(
         assert stopped_after < STOPS_WITHIN, log
         assert "Task was destroyed" not in log and "Traceback" not in log, log
         assert stored_reply(database, event) == (first, False)
+
+
+# A member of their own: the module's other tests use up USER_ID's limits.
+MINUTE_ID = 4014
+
+
+async def test_stopping_while_replies_wait_for_their_turn_in_the_minute_ends_at_once(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """NoneBot runs message handlers shielded from cancellation and waits for them at
+    shutdown: one waiting its turn under `sends_per_minute` held the stop until its turn
+    came (then its send found the connection closed and waited for the account). Now it
+    stops at once and sends nothing, and memory archives the exchange, as it does a reply
+    dropped whole while it waits for its account."""
+    # One send a minute: the first reply uses it, the second waits most of a minute for
+    # its turn, and the third (the same conversation) waits for the second.
+    with serving(tmp_path_factory, PART_PAUSE, 0, sends_per_minute=1) as (url, database, proc):
+        sent, *waiting = (
+            private_message(text, user_id=MINUTE_ID) for text in ["你好", "在吗", "还在吗"]
+        )
+        async with connect(url, additional_headers=HEADERS) as ws:
+            await ws.send(json.dumps(sent))
+            await answer(ws, await next_action(ws), {"message_id": 90})
+            for event in waiting:
+                await ws.send(json.dumps(event))
+            with pytest.raises(TimeoutError):  # the second waits for its turn
+                await asyncio.wait_for(next_action(ws), 2)
+            stopping = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            while proc.poll() is None and time.monotonic() - stopping < STOPS_WITHIN * 3:
+                await asyncio.sleep(0.1)  # the connection is closed as the server stops
+            stopped_after = time.monotonic() - stopping
+        log = (database.parent / "serve.log").read_text()
+        assert stopped_after < STOPS_WITHIN, log
+        assert "Task was destroyed" not in log and "Traceback" not in log, log
+    assert stored_reply(database, sent) == ("亚托莉听到了：你好", False)
+    assert stored_reply(database, waiting[0]) == ("亚托莉听到了：在吗", True)
+    assert stored_reply(database, waiting[1]) == ("亚托莉听到了：还在吗", True)
+
+
+# A member and group of their own, and someone whose name is asked for.
+NAME_ASKER = 4013
+NAME_GROUP = 303
+STRANGER = 5003
+
+
+def about_the_stranger(text: str) -> dict[str, Any]:
+    """A group message that @s STRANGER (no name with the @) and then her."""
+    message = [
+        {"type": "at", "data": {"qq": str(STRANGER)}},
+        {"type": "text", "data": {"text": text}},
+        {"type": "at", "data": {"qq": SELF_ID}},
+    ]
+    return group_message(message, user_id=NAME_ASKER, group_id=NAME_GROUP)
+
+
+async def test_a_name_asked_for_as_the_connection_drops_does_not_hold_the_message(
+    served: tuple[str, Path],
+) -> None:
+    """NoneBot waits `api_timeout` (30 s) for an answer that a dropped connection never
+    brings: a message waited that long for the name of someone it @s. Now the lookup ends
+    with the connection, the message is answered (the QQ number standing for the name) as
+    soon as the account is back, and the next message asks for the name again."""
+    url, _ = served
+    async with connect(url, additional_headers=HEADERS) as ws:
+        await ws.send(json.dumps(about_the_stranger(" 你好")))
+        action = await next_action(ws)  # never answered: the connection drops
+        assert action["action"] == "get_group_member_info"
+    async with reconnected(url) as ws:
+        back = time.monotonic()
+        action = await asyncio.wait_for(next_action(ws), RESENT_WITHIN)
+        answered_after = time.monotonic() - back
+        await answer(ws, action, {"message_id": 95})
+        assert action["params"]["message"][0]["type"] == "reply"
+        assert texts(action) == f"亚托莉听到了：@{STRANGER} 你好"
+        await ws.send(json.dumps(about_the_stranger(" 还在吗")))
+        action = await next_action(ws)  # the number was not remembered as the name
+        assert action["action"] == "get_group_member_info"
+        await answer(ws, action, {"user_id": STRANGER, "card": "小蓝", "nickname": "蓝"})
+        action = await next_action(ws)
+        await answer(ws, action, {"message_id": 96})
+        assert texts(action) == "亚托莉听到了：@小蓝 还在吗"
+    assert answered_after < RESENT_WITHIN
+
+
+# A member of their own; "typing" renewed often, and a chat that takes as long as the
+# worker lets a lone message wait for company (its longest batch window).
+TYPING_ID = 4015
+TYPING_EVERY = 0.1
+THINKS_MS = 1000
+
+
+async def raw_action(ws: ClientConnection) -> dict[str, Any]:
+    """The next call NoneBot makes, "typing" too; the questions an account is asked on
+    connecting are answered."""
+    while True:
+        action = json.loads(await asyncio.wait_for(ws.recv(), ACTION_TIMEOUT_SECONDS))
+        if action["action"] != "get_robot_uin_range":
+            return dict(action)
+        await answer(ws, action, ROBOT_RANGE)
+
+
+async def test_typing_in_flight_as_the_connection_drops_goes_on_over_the_new_one(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A "typing" call in flight as the connection dropped waited NoneBot's api_timeout
+    (30 s), and typing was not shown again while she still thought, though the account
+    was back. Now the call ends with the connection, and typing goes on over the
+    account's new connection until her reply."""
+    with serving(
+        tmp_path_factory, PART_PAUSE, 0, typing_seconds=TYPING_EVERY, batch_window_ms=THINKS_MS
+    ) as (url, _, _):
+        event = private_message("你在想什么", user_id=TYPING_ID)
+        async with connect(url, additional_headers=HEADERS) as ws:
+            await ws.send(json.dumps(event))
+            action = await raw_action(ws)  # never answered: the connection drops
+            assert action["action"] == "set_input_status"
+        async with reconnected(url) as ws:
+            calls: list[dict[str, Any]] = []
+            while not calls or calls[-1]["action"] == "set_input_status":
+                calls.append(await raw_action(ws))
+                await answer(ws, calls[-1], {"message_id": 97})
+    names = [action["action"] for action in calls]
+    assert names[0] == "set_input_status" and names[-1] == "send_msg", names
+    assert calls[0]["params"] == {"user_id": TYPING_ID, "event_type": 1}
+    assert texts(calls[-1]) == "亚托莉听到了：你在想什么"
