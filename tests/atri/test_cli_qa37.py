@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any, get_origin
 
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from atri.cli import app
-from atri.config import settings_from_dict
+from atri.config import ConfigError, Section, Settings, settings_from_dict
+from model.protocol import ChatRequest
+from model.service import listed_channel
 
 SCRIPT = Path(__file__).parents[1] / "dataprep" / "fixtures" / "plain_zh.txt"
+SECRET = "s3cr3t-Value-42"
 
 
 def flat(text: str) -> str:
@@ -55,3 +60,154 @@ def test_prep_writes_where_train_reads_by_default(
     assert result.exit_code == 0, result.output
     assert (elsewhere / "mine" / "atri_sharegpt.json").is_file()
     assert "Train on it with" in result.output
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "env"),
+    [
+        ("discord", "token", "ATRI_DISCORD_TOKEN"),
+        ("discord", "bot_token", "ATRI_DISCORD_TOKEN"),
+        ("qq", "access_token", "ATRI_ONEBOT_ACCESS_TOKEN"),
+        ("worker", "admin_token", "ATRI_ADMIN_TOKEN"),
+        ("model", "openai_api_key", "ATRI_OPENAI_API_KEY"),
+    ],
+)
+def test_a_secret_in_the_file_is_not_shown_and_points_at_its_variable(
+    tmp_path: Path, section: str, key: str, env: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[{section}]\n{key} = "{SECRET}"\n', encoding="utf-8")
+    result = CliRunner(env={"COLUMNS": "400"}).invoke(app, ["--config", str(config), "chat"])
+    said = flat(result.output)
+    assert result.exit_code == 2, result.output
+    assert SECRET not in said
+    assert f"[{section}] {key}: is not a known key" in said
+    assert f"set the environment variable {env} instead" in said
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"generation": {"stop_token": SECRET}},
+        {"password": SECRET},
+        {"model": {"hub_token": SECRET}},  # no ATRI variable is for a model hub
+    ],
+)
+def test_any_secret_looking_key_is_not_shown_and_names_every_variable(
+    data: dict[str, Any],
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_dict(data)
+    said = str(caught.value)
+    assert SECRET not in said and "is not a known key" in said
+    for env in (
+        "ATRI_DISCORD_TOKEN",
+        "ATRI_ONEBOT_ACCESS_TOKEN",
+        "ATRI_ADMIN_TOKEN",
+        "ATRI_OPENAI_API_KEY",
+    ):
+        assert env in said
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "hint"),
+    [
+        ("discord", "channels", "[123, 456]"),
+        ("discord", "admin_ids", "[123, 456]"),
+        ("room", "off_channels", '["123", "456"]'),
+        ("qq", "superusers", '["123", "456"]'),
+        ("dataprep", "output_formats", '["sharegpt", "messages"]'),
+    ],
+)
+def test_a_list_hint_shows_the_kind_of_entry(section: str, key: str, hint: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_dict({section: {key: "123"}})
+    assert str(caught.value).endswith(f'[{section}] {key} = "123": must be a list like {hint}')
+
+
+def _list_settings() -> list[tuple[str, str]]:
+    found = []
+    for name, field in Settings.model_fields.items():
+        model = field.annotation
+        if isinstance(model, type) and issubclass(model, Section):
+            found += [
+                (name, key)
+                for key, f in model.model_fields.items()
+                if get_origin(f.annotation) is list
+            ]
+    return found
+
+
+def test_following_a_list_hint_gives_no_type_error() -> None:
+    """`channels = "123"` said to write ["a", "b"]; written so, it said "must be an
+    integer". Whatever a setting's own rules say next, the entries' type is right."""
+    wrong = []
+    for section, key in _list_settings():
+        with pytest.raises(ConfigError) as caught:
+            settings_from_dict({section: {key: "x"}})
+        hint = str(caught.value).split("must be a list like ")[1]
+        followed = tomllib.loads(f"value = {hint}")["value"]
+        try:
+            Settings.model_validate({section: {key: followed}})
+        except ValidationError as exc:
+            kinds = {e["type"] for e in exc.errors()}
+            if kinds & {"int_type", "string_type", "float_type", "literal_error"}:
+                wrong.append(f"[{section}] {key} = {hint}")
+    assert len(_list_settings()) > 30 and not wrong, wrong
+
+
+def test_ids_are_read_as_numbers_or_text_wherever_they_are_listed() -> None:
+    """A Discord channel id is an integer in [discord] and text in [room]: the same id
+    copied from one list into the other was refused."""
+    settings = settings_from_dict(
+        {
+            "discord": {"channels": ["1234567890123456789", 42], "admin_ids": ["7"]},
+            "room": {"off_channels": [1234567890123456789, "5"], "speak_up_channels": [9]},
+            "qq": {"superusers": [12345678], "allowed_groups": [987, "654"]},
+        }
+    )
+    assert settings.discord.channels == [1234567890123456789, 42]
+    assert settings.discord.admin_ids == [7]
+    assert settings.room.off_channels == ["1234567890123456789", "5"]
+    assert settings.room.speak_up_channels == ["9"]
+    assert settings.qq.superusers == ["12345678"]
+    assert settings.qq.allowed_groups == ["987", "654"]
+    # The channel written as a number is off for the request the bot sends (text ids).
+    heard = ChatRequest(
+        platform="discord", user_id="1", text="hi", channel_id="1234567890123456789"
+    )
+    assert listed_channel(heard, settings.room.off_channels) == "1234567890123456789"
+    # What is no id in either spelling is still refused.
+    refused: list[tuple[dict[str, Any], str]] = [
+        ({"discord": {"channels": ["general"]}}, '[discord] channels.0 = "general": must be'),
+        ({"discord": {"channels": ["-5"]}}, '[discord] channels.0 = "-5": must be'),
+        ({"room": {"off_channels": [True]}}, "[room] off_channels.0 = true: must be"),
+        ({"qq": {"superusers": [-5]}}, '"-5" is not a QQ number'),
+    ]
+    for data, message in refused:
+        with pytest.raises(ConfigError) as caught:
+            settings_from_dict(data)
+        assert message in str(caught.value)
+
+
+def test_a_config_that_is_a_folder_is_named_as_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "somefolder"
+    folder.mkdir()
+    monkeypatch.delenv("ATRI_CONFIG", raising=False)
+    runner = CliRunner(env={"COLUMNS": "400"})
+    result = runner.invoke(app, ["--config", str(folder), "chat"])
+    said = flat(result.output)
+    assert result.exit_code == 2, result.output
+    assert f"{folder}: is a folder, not a config file (given by --config)" in said
+    assert "give the config file itself (a .toml file)" in said
+    assert "not found" not in said
+    # With a config.toml inside, the sentence names it.
+    (folder / "config.toml").write_text("", encoding="utf-8")
+    result = runner.invoke(app, ["chat"], env={"ATRI_CONFIG": str(folder)})
+    assert result.exit_code == 2, result.output
+    assert (
+        f"(given by ATRI_CONFIG); give the config file itself, like {folder / 'config.toml'}"
+        in flat(result.output)
+    )
