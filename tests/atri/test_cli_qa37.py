@@ -211,3 +211,20 @@ def test_a_config_that_is_a_folder_is_named_as_one(
         f"(given by ATRI_CONFIG); give the config file itself, like {folder / 'config.toml'}"
         in flat(result.output)
     )
+
+
+def test_a_missing_background_file_is_not_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "echo"
+    home.mkdir()
+    config = home / "config.toml"
+    config.write_text('[dataprep]\nbackground = "facts.md"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner(env={"COLUMNS": "400"}).invoke(
+        app, ["--config", str(config), "prep", str(SCRIPT), "-o", "out"]
+    )
+    said = flat(result.output)
+    assert result.exit_code == 1, result.output
+    assert f"{home / 'facts.md'}: background file not found ([dataprep] background)." in said
+    assert "cannot be read" not in said
