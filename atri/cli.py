@@ -184,7 +184,12 @@ def admin_token_notice(openai_api_requires_token: bool) -> str:
 @app.command()
 def prep(
     scripts: Annotated[list[Path], typer.Argument(help="script files or folders")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="output folder")] = Path("data/dataset"),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="output folder (default: the folder of \\[train] dataset)"
+        ),
+    ] = None,
     fmt: Annotated[
         str | None, typer.Option("--format", "-f", help="force a format instead of detecting it")
     ] = None,
@@ -198,6 +203,11 @@ def prep(
     # training prompt, not the whole card (which a base model without an adapter gets).
     system_prompt = configured_persona(settings).training_prompt(settings.persona.training_prompt)
     train = atri_command("train")
+    if out is None:
+        # Where `atri train` reads by default, anchored as every path of the config is:
+        # a fixed ./data/dataset followed the working folder, not --config, so train
+        # right after prep found no dataset.
+        out = settings.path(settings.train.dataset).parent
     raise typer.Exit(run_prep(settings, scripts, out, fmt, system_prompt, console, train))
 
 

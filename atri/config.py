@@ -13,12 +13,13 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PositiveFloat,
@@ -87,6 +88,26 @@ def _a_listen_address(value: str) -> str:
             '"127.0.0.1" for this machine only'
         )
     return value
+
+
+def _id_as_text(value: Any) -> Any:
+    # Not a bool: TOML's true is an int to Python, and no id.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _text_as_id(value: Any) -> Any:
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else value
+
+
+# A platform's id where ids are text: `[room]` lists hold Discord channel ids and QQ group
+# numbers alike (the worker compares them with the request's text ids), and `[qq]` lists
+# QQ numbers. The same Discord id is an integer in `[discord]`, so both spellings are read:
+# a TOML integer is at most 2^63 - 1, past any Discord or QQ id, and its decimal text is
+# the id exactly.
+TextId = Annotated[str, BeforeValidator(_id_as_text)]
+# A Discord id ("snowflake"), an integer as discord.py gives it; its digits in quotes
+# (as `[room]` takes them) are read as the same number.
+DiscordId = Annotated[int, BeforeValidator(_text_as_id)]
 
 
 # Where a server listens ([worker] host, [qq] host). "" bound every interface: a server
@@ -184,14 +205,14 @@ class RoomSettings(Section):
     """Room context: what others say in a group or channel, kept for when she is addressed.
     Each platform sends it only with `[discord] room_context` / `[qq] room_context` on."""
 
-    off_channels: list[str] = Field(default_factory=list)
+    off_channels: list[TextId] = Field(default_factory=list)
     max_lines_per_channel: int = Field(default=200, gt=0, le=MAX_ROOM_LINES_KEPT)
     max_age_hours: PositiveFloat = 24.0
     max_chars: PositiveInt = 300
     history_share: float = Field(default=0.5, ge=0, le=1)
     max_prompt_lines: int = Field(default=30, gt=0, le=MAX_READ_PER_REPLY)
     # Speaking up: off unless channels are listed (see model/room.py SpeakUp).
-    speak_up_channels: list[str] = Field(default_factory=list)
+    speak_up_channels: list[TextId] = Field(default_factory=list)
     speak_up_probability: float = Field(default=0.05, ge=0, le=1)
     speak_up_words: list[str] = Field(default_factory=list)
     speak_up_cooldown_seconds: float = Field(default=300.0, ge=0)
@@ -524,18 +545,18 @@ class DataprepSettings(Section):
 
 class DiscordSettings(Section):
     reply_in_dms: bool = True
-    channels: list[int] = Field(default_factory=list)
-    allowed_users: list[int] = Field(default_factory=list)
-    blocked_users: list[int] = Field(default_factory=list)
-    allowed_roles: list[int] = Field(default_factory=list)
-    blocked_roles: list[int] = Field(default_factory=list)
-    allowed_channels: list[int] = Field(default_factory=list)
-    blocked_channels: list[int] = Field(default_factory=list)
-    admin_ids: list[int] = Field(default_factory=list)
-    admin_roles: list[int] = Field(default_factory=list)
-    bot_ids: list[int] = Field(default_factory=list)
+    channels: list[DiscordId] = Field(default_factory=list)
+    allowed_users: list[DiscordId] = Field(default_factory=list)
+    blocked_users: list[DiscordId] = Field(default_factory=list)
+    allowed_roles: list[DiscordId] = Field(default_factory=list)
+    blocked_roles: list[DiscordId] = Field(default_factory=list)
+    allowed_channels: list[DiscordId] = Field(default_factory=list)
+    blocked_channels: list[DiscordId] = Field(default_factory=list)
+    admin_ids: list[DiscordId] = Field(default_factory=list)
+    admin_roles: list[DiscordId] = Field(default_factory=list)
+    bot_ids: list[DiscordId] = Field(default_factory=list)
     max_replies_per_minute: int = Field(default=20, ge=0)
-    guild_ids: list[int] = Field(default_factory=list)
+    guild_ids: list[DiscordId] = Field(default_factory=list)
     commands_state: str = "data/discord_commands.json"
     room_context: bool = False
 
@@ -546,12 +567,12 @@ class QQSettings(Section):
     port: int = Field(default=8080, ge=1, le=65535)
     nicknames: NameList = Field(default_factory=list)  # empty: the card's names
     reply_in_private: bool = True
-    superusers: list[str] = Field(default_factory=list)
-    allowed_users: list[str] = Field(default_factory=list)
-    blocked_users: list[str] = Field(default_factory=list)
-    allowed_groups: list[str] = Field(default_factory=list)
-    blocked_groups: list[str] = Field(default_factory=list)
-    bot_ids: list[str] = Field(default_factory=list)
+    superusers: list[TextId] = Field(default_factory=list)
+    allowed_users: list[TextId] = Field(default_factory=list)
+    blocked_users: list[TextId] = Field(default_factory=list)
+    allowed_groups: list[TextId] = Field(default_factory=list)
+    blocked_groups: list[TextId] = Field(default_factory=list)
+    bot_ids: list[TextId] = Field(default_factory=list)
     max_replies_per_minute: int = Field(default=20, ge=0)
     split_pause_seconds: float = Field(default=1.0, ge=0)
     send_gap_seconds: float = Field(default=1.0, ge=0)
@@ -607,6 +628,25 @@ class Settings(Section):
         return p if p.is_absolute() else self.root / p
 
 
+# The environment variables secrets are read from, and the config section whose work
+# each one serves: a secret written into that section is pointed at its variable.
+DISCORD_TOKEN_ENV = "ATRI_DISCORD_TOKEN"
+ADMIN_TOKEN_ENV = "ATRI_ADMIN_TOKEN"
+ONEBOT_ACCESS_TOKEN_ENV = "ATRI_ONEBOT_ACCESS_TOKEN"
+OPENAI_API_KEY_ENV = "ATRI_OPENAI_API_KEY"
+SECRET_ENV_BY_SECTION = {
+    "discord": DISCORD_TOKEN_ENV,
+    "worker": ADMIN_TOKEN_ENV,
+    "qq": ONEBOT_ACCESS_TOKEN_ENV,
+    "model": OPENAI_API_KEY_ENV,
+}
+# A key named like a secret: `token`, `access_token`, `api_key`, `password`, …
+_SECRET_NAME = re.compile(
+    r"(?:^|_)(?:token|secret|password|passwd|passphrase|api_?key|access_?key|private_?key)$",
+    re.IGNORECASE,
+)
+
+
 class Secrets(BaseModel):
     """Secrets, from the environment only. SecretStr keeps them out of reprs and logs."""
 
@@ -632,10 +672,10 @@ class Secrets(BaseModel):
             return SecretStr(value) if value else None
 
         return cls(
-            discord_token=get("ATRI_DISCORD_TOKEN"),
-            admin_token=get("ATRI_ADMIN_TOKEN"),
-            onebot_access_token=get("ATRI_ONEBOT_ACCESS_TOKEN"),
-            openai_api_key=get("ATRI_OPENAI_API_KEY"),
+            discord_token=get(DISCORD_TOKEN_ENV),
+            admin_token=get(ADMIN_TOKEN_ENV),
+            onebot_access_token=get(ONEBOT_ACCESS_TOKEN_ENV),
+            openai_api_key=get(OPENAI_API_KEY_ENV),
         )
 
 
@@ -667,7 +707,7 @@ def _expected(err: Any) -> str:
     if kind in {"string_type"}:
         return "must be a string in quotes"
     if kind in {"list_type"}:
-        return 'must be a list like ["a", "b"]'
+        return f"must be a list like {_list_example(_annotation(err['loc']))}"
     if kind in {"too_short", "string_too_short"} and ctx.get("min_length") == 1:
         return "must not be empty"
     if kind in {"model_type", "dict_type"}:
@@ -677,10 +717,57 @@ def _expected(err: Any) -> str:
     return str(err.get("msg", "is not valid"))
 
 
+def _list_example(annotation: Any) -> str:
+    """Two made-up entries of the list setting's own kind: `["a", "b"]` for a list of
+    ids that must be integers only led to the next error."""
+    element = get_args(annotation)[0] if get_origin(annotation) is list else str
+    validators: tuple[Any, ...] = ()
+    if get_origin(element) is Annotated:
+        element, *metadata = get_args(element)
+        validators = tuple(metadata)
+    if element is int:
+        return "[123, 456]"
+    if element is float:
+        return "[0.5, 1.5]"
+    if get_origin(element) is Literal:
+        return json.dumps(list(get_args(element)[:2]), ensure_ascii=False)
+    if BeforeValidator(_id_as_text) in validators:
+        return '["123", "456"]'
+    return '["a", "b"]'
+
+
+def _secret_in_file(loc: list[str]) -> str | None:
+    """The sentence for an unknown key named like a secret, or None for another key. It
+    never shows the value, and says where the secret is read from instead."""
+    if not _SECRET_NAME.search(loc[-1]):
+        return None
+    section = loc[0] if len(loc) >= 2 else ""
+    env = SECRET_ENV_BY_SECTION.get(section)
+    if env == OPENAI_API_KEY_ENV and "key" not in loc[-1].lower():
+        env = None  # [model] token: no token of ours belongs to the model
+    if env is not None:
+        return (
+            "is not a known key: secrets are never read from the config file; delete the "
+            f"line and set the environment variable {env} instead (the value is not shown "
+            "here)"
+        )
+    every = ", ".join(SECRET_ENV_BY_SECTION.values())
+    return (
+        "is not a known key (check the spelling against the commented config.toml); if it "
+        "holds a secret, delete the line: secrets are read only from the environment "
+        f"({every}; the value is not shown here)"
+    )
+
+
 def describe_validation_error(exc: ValidationError, source: str) -> str:
     lines = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
+        secret = _secret_in_file(loc) if err["type"] == "extra_forbidden" and loc else None
+        if secret is not None:
+            where = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) >= 2 else loc[0]
+            lines.append(f"{source}: {where}: {secret}")
+            continue
         if err["type"] == "greater_than" and (err.get("ctx") or {}).get("gt") == 0:
             # By the key's type, not the value's: `temperature = 0` wants a number.
             whole = _annotation(err["loc"]) is int
@@ -730,8 +817,15 @@ def find_config_path(explicit: str | Path | None = None) -> Path | None:
     chosen = explicit or os.environ.get(CONFIG_ENV)
     if chosen:
         path = Path(os.path.expanduser(str(chosen)))
+        origin = "--config" if explicit else CONFIG_ENV
+        if path.is_dir():
+            inside = path / DEFAULT_CONFIG_NAME
+            like = f", like {inside}" if inside.is_file() else " (a .toml file)"
+            raise ConfigError(
+                f"{path}: is a folder, not a config file (given by {origin}); give the "
+                f"config file itself{like}."
+            )
         if not path.is_file():
-            origin = "--config" if explicit else CONFIG_ENV
             raise ConfigError(f"{path}: config file not found (given by {origin}).")
         return path
     local = Path.cwd() / DEFAULT_CONFIG_NAME

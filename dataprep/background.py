@@ -39,6 +39,8 @@ class Fact:
 def load_background(path: Path) -> list[Fact]:
     try:
         raw = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DataprepError(f"{path}: background file not found ([dataprep] background).") from None
     except (OSError, UnicodeDecodeError):
         raise DataprepError(
             f"{path}: background file cannot be read; expected a UTF-8 .toml or .md file."
