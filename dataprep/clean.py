@@ -209,8 +209,10 @@ def strip_quotes(text: str) -> str:
             return text[:-1].strip()
         return text
     inner = text[1:-1] if text.endswith(close) else text[1:]
-    # 「a」「b」 is two quotes side by side: stripping the outer pair would break it.
-    if text[0] != close and (text[0] in inner or close in inner):
+    # 「a」「b」 is two quotes side by side, 「a」she said. a quote and narration: stripping
+    # the outer pair would break either, so the line stays whole, its quotes kept. The
+    # same goes for "a" she said. "b": a straight quote opens and closes alike.
+    if text[0] in inner or close in inner:
         return text
     return inner.strip()
 
