@@ -102,6 +102,8 @@ class _Script:
     # It defines characters (Ren'Py `Character`, TyranoScript `chara_new`): found while
     # the parse options are gathered, so a file with no lines of its own is not a failure.
     makes_characters: bool = False
+    # Its encoding was guessed from its bytes (`Decoded.guessed`): the run names it.
+    guessed_encoding: bool = False
 
 
 def _noop(_: str, __: int) -> None:
@@ -139,7 +141,8 @@ def load_scripts(
                 f" {decoded.first_replaced_line}; the rest of the file was read."
             )
         report.format = chosen or detect_format(text, path.name, bool(settings.custom_regex))
-        loaded.append(_Script(path, text, report.format, report))
+        script = _Script(path, text, report.format, report, guessed_encoding=decoded.guessed)
+        loaded.append(script)
     return loaded, reports
 
 
@@ -315,6 +318,7 @@ def _run_stages(
     options = parse_options(settings, loaded)
     # Taken before the stages below let the files go.
     translations = _translations(loaded)
+    guessed = _encoding_notes(loaded)
     counts = Counts()
     to_simplified = opencc_t2s() if settings.traditional_to_simplified else None
     # An alias that is a TyranoScript character id names its display name too.
@@ -382,7 +386,10 @@ def _run_stages(
     }
     stats.reply_lengths = [len(s.reply) for s in kept]
     result = PrepResult(train, evaluation, stats, reports)
-    result.notes = notes(stats, counts, train, evaluation, settings, options, translations)
+    result.notes = [
+        *guessed,
+        *notes(stats, counts, train, evaluation, settings, options, translations),
+    ]
     result.problem = problem(stats, train, reports)
     return result
 
@@ -442,6 +449,31 @@ def _usable(lines: list[tuple[Utterance, Role]], counts: Counts) -> list[tuple[U
         if utterance.dropped == UNRESOLVED_VARIABLE and role in _DIALOGUE_ROLES:
             counts.unresolved.update(set(renpy_format.variables_shown(utterance.text)))
     return usable
+
+
+# Files named in the note on a guessed encoding; the rest are counted.
+_FILES_NAMED = 3
+
+
+def _encoding_notes(scripts: list[_Script]) -> list[str]:
+    """One sentence per encoding files were guessed to be in (not UTF-8, no BOM, not
+    chosen in the config), naming them: a wrong guess reads as garbled text (or as no
+    dialogue at all), and this line is where the user learns which one it was."""
+    guessed: dict[str, list[str]] = {}
+    for script in scripts:
+        if script.guessed_encoding:
+            guessed.setdefault(script.report.encoding, []).append(script.path.name)
+    said = []
+    for encoding, files in guessed.items():
+        named = ", ".join(files[:_FILES_NAMED])
+        more = len(files) - _FILES_NAMED
+        if more > 0:
+            named += f" and {more} more file{'s' if more != 1 else ''}"
+        said.append(
+            f"Read as {encoding} (guessed: not UTF-8, no BOM): {named}; if the text looks"
+            " garbled, set [dataprep] encoding to the right one."
+        )
+    return said
 
 
 def _with_converted(names: list[str], convert: Callable[[str], str] | None) -> list[str]:
