@@ -405,8 +405,10 @@ def _roles_and_clean(
     batch at a time.
 
     Narration is only cleaned when it can become a stage direction; a line that is empty
-    after cleaning, or that its parser marked unusable, is dropped here (a third party's
-    dropped line ends no exchange).
+    after cleaning is dropped here, and ends no exchange. So is a line that its parser
+    marked unusable, but such a line, when someone says it, goes on uncleaned to the turns
+    stage, whose exchange it ends: something was said there that no sample may skip
+    (dropped, her line would leave the lead's lines on either side of it one turn).
     """
     skip_narration = settings.narration != "stage"
     counts.narration_cleaned = not skip_narration
@@ -429,6 +431,9 @@ def _roles_and_clean(
         cleaned: list[tuple[Utterance, Role]] = []
         for line in lines:
             utterance, role = line
+            if utterance.dropped is not None:
+                cleaned.append(line)  # said, unusable: an exchange's end (see `_usable`)
+                continue
             text = clean_text(utterance.text, to_simplified, not utterance.shown)
             if text:
                 utterance.text = text
@@ -439,12 +444,15 @@ def _roles_and_clean(
 
 
 def _usable(lines: list[tuple[Utterance, Role]], counts: Counts) -> list[tuple[Utterance, Role]]:
-    """The lines their parser did not mark unusable; the others are counted by reason."""
+    """The lines their parser did not mark unusable, and those it did that someone says
+    (they end an exchange); the unusable ones are counted by reason."""
     usable = []
     for utterance, role in lines:
         if utterance.dropped is None:
             usable.append((utterance, role))
             continue
+        if role is not Role.NARRATION:
+            usable.append((utterance, role))
         counts.unusable[role, utterance.dropped] += 1
         if utterance.dropped == UNRESOLVED_VARIABLE and role in _DIALOGUE_ROLES:
             counts.unresolved.update(set(renpy_format.variables_shown(utterance.text)))

@@ -144,3 +144,19 @@ def test_the_run_names_a_guessed_encoding_once_per_encoding(tmp_path: Path) -> N
     forced = run_pipeline(settings(encoding="euc_jp"), names[:1])
     assert not [n for n in forced.notes if n.startswith("Read as")]
     assert forced.train[0].reply == result.train[0].reply
+
+
+# 4. A dropped line ends the exchange --------------------------------------------------
+
+
+def test_a_renpy_line_dropped_for_its_variable_ends_the_exchange() -> None:
+    result = run_pipeline(
+        DataprepSettings(lead_aliases=["Max"], character_aliases=["Eileen"], eval_ratio=0),
+        [FIXTURES / "player_name" / "script.rpy"],
+    )
+    # Her "You have [points] points" line sits between the two questions.
+    assert [s.turns for s in result.train][-1] == [
+        (Role.LEAD, "Shall we go?"),
+        (Role.CHARACTER, "Yes, let's go!"),
+    ]
+    assert result.stats.character_lines_dropped["unresolved_variable"] == 1
