@@ -21,6 +21,7 @@ from dataprep import background as bg
 from dataprep.clean import (
     USER_PLACEHOLDER,
     FilterRules,
+    NameSlots,
     clean_text,
     iter_filter,
     opencc_t2s,
@@ -349,8 +350,17 @@ def _run_stages(
         max_short_reply_repeats=settings.max_short_reply_repeats,
         drop_near_duplicates=settings.drop_near_duplicates,
     )
+    slots = NameSlots(
+        lead_aliases, USER_PLACEHOLDER if settings.user_placeholder else lead_aliases[0].strip()
+    )
+    unfilled: Counter[str] = Counter()
     batches = _roles_and_clean(
-        iter_utterances(loaded, options, progress), settings, speakers, to_simplified, counts
+        iter_utterances(loaded, options, progress),
+        settings,
+        speakers,
+        to_simplified,
+        counts,
+        _Slots(slots, unfilled),
     )
     lines = chain.from_iterable(batches)
     turn_drops: Counter[str] = Counter()
@@ -389,9 +399,19 @@ def _run_stages(
     result.notes = [
         *guessed,
         *notes(stats, counts, train, evaluation, settings, options, translations),
+        *_unfilled_note(unfilled),
     ]
     result.problem = problem(stats, train, reports)
     return result
+
+
+@dataclass(frozen=True)
+class _Slots:
+    """The name slots of lines whose parser knows no markup, and the unfilled ones seen
+    in the lead's and the character's lines (as written → lines)."""
+
+    find: NameSlots
+    unfilled: Counter[str]
 
 
 def _roles_and_clean(
@@ -400,13 +420,15 @@ def _roles_and_clean(
     speakers: SpeakerMap,
     to_simplified: Callable[[str], str] | None,
     counts: Counts,
+    slots: _Slots,
 ) -> Iterator[list[tuple[Utterance, Role]]]:
     """Give each line its role and clean the text of the lines the turns will read, a
     batch at a time.
 
     Narration is only cleaned when it can become a stage direction; a line that is empty
     after cleaning is dropped here, and ends no exchange. So is a line that its parser
-    marked unusable, but such a line, when someone says it, goes on uncleaned to the turns
+    marked unusable, or that holds a name slot no one fills (`[player]` in a plain dump,
+    `NameSlots`), but such a line, when someone says it, goes on uncleaned to the turns
     stage, whose exchange it ends: something was said there that no sample may skip
     (dropped, her line would leave the lead's lines on either side of it one turn).
     """
@@ -434,7 +456,19 @@ def _roles_and_clean(
             if utterance.dropped is not None:
                 cleaned.append(line)  # said, unusable: an exchange's end (see `_usable`)
                 continue
-            text = clean_text(utterance.text, to_simplified, not utterance.shown)
+            text = utterance.text
+            markup = not utterance.shown
+            if markup and ("[" in text or "{" in text or "%(" in text):
+                text, unfilled = slots.find.fill(text)
+                if unfilled:
+                    utterance.dropped = UNRESOLVED_VARIABLE
+                    counts.unusable[role, UNRESOLVED_VARIABLE] += 1
+                    if role in _DIALOGUE_ROLES:
+                        slots.unfilled.update(set(unfilled))
+                    if role is not Role.NARRATION:
+                        cleaned.append(line)
+                    continue
+            text = clean_text(text, to_simplified, markup)
             if text:
                 utterance.text = text
                 cleaned.append(line)
@@ -482,6 +516,21 @@ def _encoding_notes(scripts: list[_Script]) -> list[str]:
             " garbled, set [dataprep] encoding to the right one."
         )
     return said
+
+
+def _unfilled_note(unfilled: Counter[str]) -> list[str]:
+    """Which name slots lost the lead's and the character's lines of plain dumps."""
+    if not unfilled:
+        return []
+    named = [f"{slot} in {n} line{'s' if n != 1 else ''}" for slot, n in unfilled.most_common(5)]
+    more = len(unfilled) - len(named)
+    return [
+        "Lines with a name only the game fills in were dropped: "
+        + "; ".join(named)
+        + (f"; and {more} other{'s' if more != 1 else ''}" if more > 0 else "")
+        + ". If one stands for the lead, add its word (e.g. player) to [dataprep]"
+        " lead_aliases, and it becomes the lead."
+    ]
 
 
 def _with_converted(names: list[str], convert: Callable[[str], str] | None) -> list[str]:

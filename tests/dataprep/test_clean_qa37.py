@@ -146,7 +146,94 @@ def test_the_run_names_a_guessed_encoding_once_per_encoding(tmp_path: Path) -> N
     assert forced.train[0].reply == result.train[0].reply
 
 
+# 3. Name slots in plain dumps ---------------------------------------------------------
+
+LEAD_THEN = "Natsuki: Morning.\nAtri: {said}\n"
+
+
+@pytest.mark.parametrize(
+    ("said", "slot"),
+    [
+        ("Good morning, [player]! I made breakfast.", "[player]"),
+        ("You are welcome, {name}. It is crab!", "{name}"),
+        ("Hi [mc_name], ready?", "[mc_name]"),
+        ("Hi [playerName], ready?", "[playerName]"),
+        ("Hi [player!c], ready?", "[player!c]"),
+        ("Hi %(name)s, ready?", "%(name)s"),
+        ("Hi {0}, ready?", "{0}"),
+        ('Hi [emb exp="f.name"], ready?', '[emb exp="f.name"]'),
+    ],
+)
+def test_a_name_only_the_game_knows_drops_the_line(said: str, slot: str, tmp_path: Path) -> None:
+    # 'Good morning, ! I made breakfast.': the name was deleted as markup, the line kept
+    # (and "%(name)s", "{0}" stayed in her reply as written).
+    samples, result = run(tmp_path, LEAD_THEN.format(said=said))
+    assert samples == []
+    assert result.stats.character_lines_dropped["unresolved_variable"] == 1
+    clean = next(s for s in result.stats.stages if s.stage == "clean text")
+    assert clean.dropped["unresolved_variable"] == 1
+    assert [n for n in result.notes if n.startswith("Lines with a name")] == [
+        f"Lines with a name only the game fills in were dropped: {slot} in 1 line. If one"
+        " stands for the lead, add its word (e.g. player) to [dataprep] lead_aliases, and"
+        " it becomes the lead."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("said", "reply"),
+    [
+        ("It is {i}crab{/i}![w=0.5]", "It is crab!"),
+        ("Wait.{w=0.5} Crab.{nw}", "Wait. Crab."),
+        ("[sighs] Fine, Natsuki.[r][l]", "Fine, {{user}}."),
+        ("[my_macro]Crab[wait time=200] again.[p]", "Crab again."),
+        ("Good morning, [Natsuki]!", "Good morning, {{user}}!"),  # the lead's alias
+        ("Good morning, {natsuki}!", "Good morning, {{user}}!"),
+    ],
+)
+def test_markup_goes_and_the_leads_own_slot_is_the_placeholder(
+    said: str, reply: str, tmp_path: Path
+) -> None:
+    samples, result = run(tmp_path, LEAD_THEN.format(said=said) + "Natsuki: x\nAtri: [player]\n")
+    assert samples[0][-1] == (Role.CHARACTER, reply)
+    # Only the [player] line below was dropped; markup is no name.
+    assert result.stats.character_lines_dropped["unresolved_variable"] == 1
+
+
+def test_a_slot_given_as_a_lead_alias_or_without_the_placeholder(tmp_path: Path) -> None:
+    text = LEAD_THEN.format(said="Good morning, [player]!")
+    samples, _ = run(tmp_path, text, lead_aliases=["Natsuki", "player"])
+    assert samples[0][-1] == (Role.CHARACTER, "Good morning, {{user}}!")
+    samples, _ = run(tmp_path, text, lead_aliases=["Natsuki", "player"], user_placeholder=False)
+    assert samples[0][-1] == (Role.CHARACTER, "Good morning, Natsuki!")
+
+
 # 4. A dropped line ends the exchange --------------------------------------------------
+
+
+def test_a_dropped_line_of_hers_ends_the_exchange(tmp_path: Path) -> None:
+    # The lead's lines on either side of it became one turn: 'じゃあ朝ごはんを頼む\nありがとう、アトリ'.
+    samples, _ = run(
+        tmp_path,
+        "夏生：じゃあ朝ごはんを頼む\n"
+        "アトリ：はい、[player]さん！\n"
+        "夏生：ありがとう、アトリ\n"
+        "アトリ：どういたしまして\n"
+        # A line that is only a sound still leaves the lead's lines one turn.
+        "夏生：美味しい\n"
+        "アトリ：えっ\n"
+        "夏生：本当に\n"
+        "アトリ：よかったです！\n",
+        drop_near_duplicates=False,
+    )
+    assert samples == [
+        [(Role.LEAD, "ありがとう、アトリ"), (Role.CHARACTER, "どういたしまして")],
+        [
+            (Role.LEAD, "ありがとう、アトリ"),
+            (Role.CHARACTER, "どういたしまして"),
+            (Role.LEAD, "美味しい\n本当に"),
+            (Role.CHARACTER, "よかったです！"),
+        ],
+    ]
 
 
 def test_a_renpy_line_dropped_for_its_variable_ends_the_exchange() -> None:
@@ -160,3 +247,14 @@ def test_a_renpy_line_dropped_for_its_variable_ends_the_exchange() -> None:
         (Role.CHARACTER, "Yes, let's go!"),
     ]
     assert result.stats.character_lines_dropped["unresolved_variable"] == 1
+
+
+def test_the_leads_dropped_line_ends_the_exchange_too(tmp_path: Path) -> None:
+    # Her answer to a line of his that was dropped is no answer to his line before it.
+    samples, result = run(
+        tmp_path,
+        "Natsuki: Listen.\nNatsuki: My name is [player].\nAtri: Nice to meet you!\n"
+        "Natsuki: Hungry?\nAtri: Always!\n",
+    )
+    assert samples == [[(Role.LEAD, "Hungry?"), (Role.CHARACTER, "Always!")]]
+    assert result.stats.character_lines_dropped["no_lead_before"] == 1
