@@ -209,8 +209,10 @@ def strip_quotes(text: str) -> str:
             return text[:-1].strip()
         return text
     inner = text[1:-1] if text.endswith(close) else text[1:]
-    # 「a」「b」 is two quotes side by side: stripping the outer pair would break it.
-    if text[0] != close and (text[0] in inner or close in inner):
+    # 「a」「b」 is two quotes side by side, 「a」she said. a quote and narration: stripping
+    # the outer pair would break either, so the line stays whole, its quotes kept. The
+    # same goes for "a" she said. "b": a straight quote opens and closes alike.
+    if text[0] in inner or close in inner:
         return text
     return inner.strip()
 
@@ -262,6 +264,67 @@ def placeholder_replacer(lead_aliases: Iterable[str]) -> Callable[[str], str]:
         return pattern.sub(USER_PLACEHOLDER, text)
 
     return replace
+
+
+# A word in brackets where the game puts a name, left in a dump's line as written: a
+# Ren'Py `[player]` (`[mc_name]`, `[persistent.name]`, `[player!c]`), a `{name}` or `{0}`
+# of other engines, a Python `%(name)s`, and KiriKiri's `[emb exp=…]` (any value the game
+# computes). Possessive and bounded, like `_MARKUP`: a failed try stops at once.
+_NAME_SLOT = re.compile(
+    r"\[(?P<square>[A-Za-z_][A-Za-z0-9_.]{0,63}+)(?:![a-z]{1,4}+)?\]"
+    r"|(?<!\{)\{(?P<brace>[A-Za-z_][A-Za-z0-9_.]{0,63}+|[0-9]{1,2}+)\}(?!\})"
+    r"|%\((?P<percent>[A-Za-z_][A-Za-z0-9_]{0,63}+)\)[sdr]"
+    r"|\[(?i:emb)\s[^\]\n]{0,500}+\]"
+)
+# Ren'Py text tags written without a value (`{i}`, `{w}`, `{nw}`; `{w=0.5}` and `{/i}` never
+# match `_NAME_SLOT`), and `{br}`: markup, which cleaning deletes, not a name.
+_TEXT_TAG_NAMES = (
+    "a|alpha|alt|art|b|br|clear|color|cps|done|fast|font|i|image|k|noalt|nw|outlinecolor|p"
+    "|plain|rb|rt|s|shader|size|space|u|vspace|w"
+)
+_TEXT_TAGS = frozenset(_TEXT_TAG_NAMES.split("|"))
+# A `[word]` is a name when one of its words is one of these or ends in "name" (`pname`,
+# `playerName`, `mc_name`): a lower-case `[sighs]` is a direction and a `[my_macro]` or
+# `[r]` a KAG tag, both deleted as before.
+_NAME_WORD_LIST = "player|mc|protagonist|hero|heroine|user|nick"
+_NAME_WORDS = frozenset(_NAME_WORD_LIST.split("|"))
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+
+
+class NameSlots:
+    """Finds the name slots a dump's line holds (`_NAME_SLOT`): one that names the lead
+    (`[Natsuki]`, `{natsuki}` for a lead alias "Natsuki") becomes `lead_value`; any other
+    is a name only the running game knows, which no text may stand in for."""
+
+    def __init__(self, lead_aliases: Iterable[str], lead_value: str) -> None:
+        self._lead = {a.strip().casefold() for a in lead_aliases}
+        self._lead_value = lead_value
+
+    def fill(self, text: str) -> tuple[str, list[str]]:
+        """`text` with the lead's slots filled, and the other slots as written (empty
+        when there are none: markup such as `[r]`, `{i}`, `[sighs]` is no slot)."""
+        unfilled: list[str] = []
+
+        def one(m: re.Match[str]) -> str:
+            word = m["square"] or m["brace"] or m["percent"]
+            if word is not None:
+                if word.casefold() in self._lead:
+                    return self._lead_value
+                if m["square"] is not None and not _names_someone(word):
+                    return m[0]
+                if m["brace"] is not None and word in _TEXT_TAGS:
+                    return m[0]
+            unfilled.append(m[0])
+            return m[0]
+
+        filled = _NAME_SLOT.sub(one, text)
+        return filled, unfilled
+
+
+def _names_someone(word: str) -> bool:
+    """True for `player`, `mc_name`, `playerName`, `MC`: a word of `_NAME_WORDS`, or one
+    ending in "name", among its parts (split at "_", ".", digits and capitals)."""
+    return any(w in _NAME_WORDS or w.endswith("name") for w in map(str.lower, _WORDS.findall(word)))
 
 
 def _name_pattern(name: str) -> str:

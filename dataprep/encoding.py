@@ -1,8 +1,9 @@
 """Read a script's bytes into text without guessing wrong.
 
 Order, from most to least certain: a byte-order mark; UTF-8 (a few stray bytes
-allowed); UTF-16 without a BOM when the NUL bytes say so; then GB18030 and Shift-JIS,
-kept only if the decoded text is plausible (mostly common characters of that language);
+allowed); UTF-16 without a BOM when the NUL bytes say so; then GB18030, Shift-JIS and
+EUC-JP, kept only if the decoded text is plausible (mostly common characters of that
+language: kana are not Chinese); GB18030 again with kana allowed (Japanese saved as GBK);
 charset-normalizer, for anything else (Big5, EUC-KR, cp1252 …); last, UTF-8 again with
 whatever it cannot read replaced. Bytes that no choice can read become U+FFFD and are
 counted, so one bad byte costs one character, not the file; a file is refused only when
@@ -48,6 +49,9 @@ class Decoded:
     encoding: str
     replaced_bytes: int = 0
     first_replaced_line: int = 0  # 1-based; 0 when nothing was replaced
+    # The encoding was inferred from the bytes' statistics (no BOM, not UTF-8, not chosen
+    # in the config): the run names it, so that a wrong guess is seen.
+    guessed: bool = False
 
 
 def decode_bytes(data: bytes, source: str, encoding: str = "auto") -> tuple[str, str]:
@@ -85,10 +89,15 @@ def decode_report(data: bytes, source: str, encoding: str = "auto") -> Decoded:
     for name in _candidates(data):
         text = _decode_plausible(data, name)
         if text is not None:
-            return Decoded(text, name)
-    guessed = _charset_normalizer_guess(data)
-    if guessed is not None:
-        return Decoded(*guessed)
+            return Decoded(text, name, guessed=True)
+    # Japanese saved as GBK (Chinese tools do that): no Japanese codec reads it, and its
+    # kana, which are not Chinese, made it implausible as GB18030 above.
+    text = _decode_plausible(data, "gb18030", _GB_WITH_KANA)
+    if text is not None:
+        return Decoded(text, "gb18030", guessed=True)
+    found = _charset_normalizer_guess(data)
+    if found is not None:
+        return Decoded(*found, guessed=True)
     controls = len(utf8.text) - len(utf8.text.translate(_CONTROLS))
     if utf8.replaced_bytes + controls <= MAX_REPLACED * len(data):
         return utf8
@@ -166,7 +175,9 @@ def _strip_bom(text: str) -> str:
 
 def _candidates(data: bytes) -> list[str]:
     head = data[:SAMPLE_BYTES]
-    names = ["gb18030", "shift_jis"]
+    # EUC-JP after GB18030: Chinese GB text that EUC-JP reads at all lands mostly on
+    # JIS level 1 kanji, and Japanese EUC-JP text is no Chinese (its kana are not).
+    names = ["gb18030", "shift_jis", "euc_jp"]
     if len(head) >= 4 and len(head) % 2 == 0:
         # ASCII in UTF-16 leaves a NUL in every other byte: newlines and digits are enough.
         even_nuls = head[0::2].count(0)
@@ -180,7 +191,9 @@ def _candidates(data: bytes) -> list[str]:
     return names
 
 
-def _decode_plausible(data: bytes, name: str) -> str | None:
+def _decode_plausible(data: bytes, name: str, judged_as: str | None = None) -> str | None:
+    """`data` decoded as `name` when its head is plausible text of that encoding (judged
+    by the rules of `judged_as`, when given); None otherwise."""
     head = data[:SAMPLE_BYTES]
     # A multi-byte character cut by the sample boundary is not an error of the file.
     sample = codecs.getincrementaldecoder(name)(errors="strict")
@@ -188,7 +201,7 @@ def _decode_plausible(data: bytes, name: str) -> str | None:
         head_text = sample.decode(head, final=False)
     except UnicodeDecodeError:
         return None
-    if plausibility(head_text, name) < MIN_PLAUSIBLE:
+    if plausibility(head_text, judged_as or name) < MIN_PLAUSIBLE:
         return None
     try:
         return data.decode(name)
@@ -218,17 +231,28 @@ def plausibility(text: str, encoding: str) -> float:
     return common / total
 
 
+# The rules `plausibility` judges a GB18030 decode by when kana count as common: for the
+# last try, Japanese text saved in a Chinese encoding.
+_GB_WITH_KANA = "gb18030+kana"
+
+
 @lru_cache(maxsize=65536)
 def _is_common(ch: str, encoding: str) -> bool:
     code = ord(ch)
+    if 0x3041 <= code <= 0x3096 or 0x30A1 <= code <= 0x30FA:
+        # Kana are Japanese, never Chinese. EUC-JP and GB2312 put them at the same bytes,
+        # so a Japanese EUC-JP file read as GB18030 keeps its kana right, and its kanji
+        # become GB2312 level 1 hanzi (the same rows): counted as common, kana made that
+        # garbled decode look plausible.
+        return encoding != "gb18030"
     if 0x3000 <= code <= 0x30FF or 0xFF01 <= code <= 0xFF5E:
-        return True  # CJK punctuation, kana, full-width forms
+        return True  # CJK punctuation, ・ ー, full-width forms
     if code in (0x2026, 0x2025, 0x2014, 0x2015, 0x2018, 0x2019, 0x201C, 0x201D, 0x00B7):
         return True  # … ‥ — ― ‘ ’ “ ” ·
     if encoding.startswith("utf-16"):
         # Either language is fine in UTF-16; a mis-decode yields rare or private chars.
         return _in_gb2312_level1(ch) or _in_jis_level1(ch) or (ch.isalpha() and ch < "\u0250")
-    if encoding == "shift_jis":
+    if encoding in ("shift_jis", "euc_jp"):
         return _in_jis_level1(ch)
     return _in_gb2312_level1(ch) or (unicodedata.category(ch) == "Po" and code < 0x2100)
 

@@ -21,6 +21,7 @@ from dataprep import background as bg
 from dataprep.clean import (
     USER_PLACEHOLDER,
     FilterRules,
+    NameSlots,
     clean_text,
     iter_filter,
     opencc_t2s,
@@ -102,6 +103,8 @@ class _Script:
     # It defines characters (Ren'Py `Character`, TyranoScript `chara_new`): found while
     # the parse options are gathered, so a file with no lines of its own is not a failure.
     makes_characters: bool = False
+    # Its encoding was guessed from its bytes (`Decoded.guessed`): the run names it.
+    guessed_encoding: bool = False
 
 
 def _noop(_: str, __: int) -> None:
@@ -139,7 +142,8 @@ def load_scripts(
                 f" {decoded.first_replaced_line}; the rest of the file was read."
             )
         report.format = chosen or detect_format(text, path.name, bool(settings.custom_regex))
-        loaded.append(_Script(path, text, report.format, report))
+        script = _Script(path, text, report.format, report, guessed_encoding=decoded.guessed)
+        loaded.append(script)
     return loaded, reports
 
 
@@ -315,6 +319,7 @@ def _run_stages(
     options = parse_options(settings, loaded)
     # Taken before the stages below let the files go.
     translations = _translations(loaded)
+    guessed = _encoding_notes(loaded)
     counts = Counts()
     to_simplified = opencc_t2s() if settings.traditional_to_simplified else None
     # An alias that is a TyranoScript character id names its display name too.
@@ -345,8 +350,17 @@ def _run_stages(
         max_short_reply_repeats=settings.max_short_reply_repeats,
         drop_near_duplicates=settings.drop_near_duplicates,
     )
+    slots = NameSlots(
+        lead_aliases, USER_PLACEHOLDER if settings.user_placeholder else lead_aliases[0].strip()
+    )
+    unfilled: Counter[str] = Counter()
     batches = _roles_and_clean(
-        iter_utterances(loaded, options, progress), settings, speakers, to_simplified, counts
+        iter_utterances(loaded, options, progress),
+        settings,
+        speakers,
+        to_simplified,
+        counts,
+        _Slots(slots, unfilled),
     )
     lines = chain.from_iterable(batches)
     turn_drops: Counter[str] = Counter()
@@ -382,9 +396,22 @@ def _run_stages(
     }
     stats.reply_lengths = [len(s.reply) for s in kept]
     result = PrepResult(train, evaluation, stats, reports)
-    result.notes = notes(stats, counts, train, evaluation, settings, options, translations)
+    result.notes = [
+        *guessed,
+        *notes(stats, counts, train, evaluation, settings, options, translations),
+        *_unfilled_note(unfilled),
+    ]
     result.problem = problem(stats, train, reports)
     return result
+
+
+@dataclass(frozen=True)
+class _Slots:
+    """The name slots of lines whose parser knows no markup, and the unfilled ones seen
+    in the lead's and the character's lines (as written → lines)."""
+
+    find: NameSlots
+    unfilled: Counter[str]
 
 
 def _roles_and_clean(
@@ -393,13 +420,17 @@ def _roles_and_clean(
     speakers: SpeakerMap,
     to_simplified: Callable[[str], str] | None,
     counts: Counts,
+    slots: _Slots,
 ) -> Iterator[list[tuple[Utterance, Role]]]:
     """Give each line its role and clean the text of the lines the turns will read, a
     batch at a time.
 
     Narration is only cleaned when it can become a stage direction; a line that is empty
-    after cleaning, or that its parser marked unusable, is dropped here (a third party's
-    dropped line ends no exchange).
+    after cleaning is dropped here, and ends no exchange. So is a line that its parser
+    marked unusable, or that holds a name slot no one fills (`[player]` in a plain dump,
+    `NameSlots`), but such a line, when someone says it, goes on uncleaned to the turns
+    stage, whose exchange it ends: something was said there that no sample may skip
+    (dropped, her line would leave the lead's lines on either side of it one turn).
     """
     skip_narration = settings.narration != "stage"
     counts.narration_cleaned = not skip_narration
@@ -422,7 +453,22 @@ def _roles_and_clean(
         cleaned: list[tuple[Utterance, Role]] = []
         for line in lines:
             utterance, role = line
-            text = clean_text(utterance.text, to_simplified, not utterance.shown)
+            if utterance.dropped is not None:
+                cleaned.append(line)  # said, unusable: an exchange's end (see `_usable`)
+                continue
+            text = utterance.text
+            markup = not utterance.shown
+            if markup and ("[" in text or "{" in text or "%(" in text):
+                text, unfilled = slots.find.fill(text)
+                if unfilled:
+                    utterance.dropped = UNRESOLVED_VARIABLE
+                    counts.unusable[role, UNRESOLVED_VARIABLE] += 1
+                    if role in _DIALOGUE_ROLES:
+                        slots.unfilled.update(set(unfilled))
+                    if role is not Role.NARRATION:
+                        cleaned.append(line)
+                    continue
+            text = clean_text(text, to_simplified, markup)
             if text:
                 utterance.text = text
                 cleaned.append(line)
@@ -432,16 +478,59 @@ def _roles_and_clean(
 
 
 def _usable(lines: list[tuple[Utterance, Role]], counts: Counts) -> list[tuple[Utterance, Role]]:
-    """The lines their parser did not mark unusable; the others are counted by reason."""
+    """The lines their parser did not mark unusable, and those it did that someone says
+    (they end an exchange); the unusable ones are counted by reason."""
     usable = []
     for utterance, role in lines:
         if utterance.dropped is None:
             usable.append((utterance, role))
             continue
+        if role is not Role.NARRATION:
+            usable.append((utterance, role))
         counts.unusable[role, utterance.dropped] += 1
         if utterance.dropped == UNRESOLVED_VARIABLE and role in _DIALOGUE_ROLES:
             counts.unresolved.update(set(renpy_format.variables_shown(utterance.text)))
     return usable
+
+
+# Files named in the note on a guessed encoding; the rest are counted.
+_FILES_NAMED = 3
+
+
+def _encoding_notes(scripts: list[_Script]) -> list[str]:
+    """One sentence per encoding files were guessed to be in (not UTF-8, no BOM, not
+    chosen in the config), naming them: a wrong guess reads as garbled text (or as no
+    dialogue at all), and this line is where the user learns which one it was."""
+    guessed: dict[str, list[str]] = {}
+    for script in scripts:
+        if script.guessed_encoding:
+            guessed.setdefault(script.report.encoding, []).append(script.path.name)
+    said = []
+    for encoding, files in guessed.items():
+        named = ", ".join(files[:_FILES_NAMED])
+        more = len(files) - _FILES_NAMED
+        if more > 0:
+            named += f" and {more} more file{'s' if more != 1 else ''}"
+        said.append(
+            f"Read as {encoding} (guessed: not UTF-8, no BOM): {named}; if the text looks"
+            " garbled, set [dataprep] encoding to the right one."
+        )
+    return said
+
+
+def _unfilled_note(unfilled: Counter[str]) -> list[str]:
+    """Which name slots lost the lead's and the character's lines of plain dumps."""
+    if not unfilled:
+        return []
+    named = [f"{slot} in {n} line{'s' if n != 1 else ''}" for slot, n in unfilled.most_common(5)]
+    more = len(unfilled) - len(named)
+    return [
+        "Lines with a name only the game fills in were dropped: "
+        + "; ".join(named)
+        + (f"; and {more} other{'s' if more != 1 else ''}" if more > 0 else "")
+        + ". If one stands for the lead, add its word (e.g. player) to [dataprep]"
+        " lead_aliases, and it becomes the lead."
+    ]
 
 
 def _with_converted(names: list[str], convert: Callable[[str], str] | None) -> list[str]:

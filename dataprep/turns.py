@@ -39,7 +39,8 @@ def iter_samples(
 ) -> Iterator[Sample]:
     """Group lines into exchanges and turn each of the character's turns into a sample.
 
-    An exchange ends at a third party's line, a scene change or a change of branch; a
+    An exchange ends at a third party's line, a line someone says that cannot be used
+    (`Utterance.dropped` set: its text is never read), a scene change or a change of branch; a
     branch that forks from another (a menu's choice) starts with the last turns of the
     exchange its menu came in as history, which give no samples of their own there. A
     character turn with no lead turn before it in its exchange (or in its branch: her
@@ -84,7 +85,9 @@ def iter_samples(
             if stage_mode and exchange:
                 stage.append(utterance.text)
             continue
-        if role is other:
+        if role is other or utterance.dropped is not None:
+            # A third party's line, or one said but unusable (a variable only the game
+            # knows): what follows no longer answers the turns before it.
             if exchange:
                 yield from _samples_of(exchange, first, (source, scene), rules, dropped_lines)
                 exchange = []

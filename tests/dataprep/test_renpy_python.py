@@ -129,10 +129,9 @@ def test_text_that_is_not_one_literal_is_dropped_and_counted(what: str, tmp_path
     ]
     settings = DataprepSettings(lead_aliases=["Max"], character_aliases=["Eileen"], eval_ratio=0)
     result = run_pipeline(settings, [script])
-    # As any dropped line, hers leave the lead's lines around them one turn.
-    assert [(s.prompt, s.reply) for s in result.train] == [
-        ("Hello.\nAgain?\nAnd now?\nWell?", "Fine.")
-    ]
+    # As any line said but dropped, hers end the exchange: the lead's lines around them
+    # were one turn, "Hello.\nAgain?\nAnd now?\nWell?", as if she had never spoken.
+    assert [(s.prompt, s.reply) for s in result.train] == [("Well?", "Fine.")]
     assert result.stats.character_lines_dropped[COMPUTED_TEXT] == 3
     clean = next(s for s in result.stats.stages if s.stage == "clean text")
     assert clean.dropped[COMPUTED_TEXT] == 3
