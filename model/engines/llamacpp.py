@@ -92,6 +92,9 @@ PREFILL_STEP_TOKENS = 64
 # gets the engine to itself again once they end. A chat turn reads PREFILL_STEP_TOKENS.
 LONG_PROMPT_TOKENS = 256
 LONG_READ_SHARE = 1.0
+# How often, at most, the log says that a request was given up while its long prompt
+# was still being read (one line per case would flood it under a client's retries).
+UNREAD_TOLD_EVERY_S = 600.0
 # Seconds of prompt reading one step may take while no row replies yet: between two
 # steps, requests that came meanwhile join and rows whose caller gave up leave. A whole
 # conversation sent to /v1 (thousands of tokens, a minute on 2 cores) read in one go held
@@ -269,6 +272,7 @@ class _Row:
     source: int = -1  # the sequence of the prefix slot they were copied from
     cells: int = 0  # KV cells held for it: its own prompt tokens and its reply
     request: _Request | None = None
+    admitted: float = field(default_factory=time.monotonic)
     # Its reply's text, read on the engine thread: read on the event loop once answered,
     # it raced the model being freed at close (a crash when a caller gave up meanwhile).
     text: str = ""
@@ -432,6 +436,8 @@ class _Pass:
         """Rows and requests whose caller gave up (timed out, went away) stop here."""
         self.waiting = deque(r for r in self.waiting if not r.done.cancelled())
         for row in [r for r in self.rows if r.request and r.request.done.cancelled()]:
+            if len(row.prompt) - row.fed > LONG_PROMPT_TOKENS:
+                self.engine._tell_unread(row)
             self._leave(row)
 
     def _leave(self, row: _Row) -> None:
@@ -648,6 +654,7 @@ class LlamaCppEngine:
         self.active_adapter = ""
         self.stats = EngineStats()
         self.costs = _Costs()
+        self._unread_told_at = -UNREAD_TOLD_EVERY_S
         # End-of-generation tokens (EOS, end of turn, ...), as the GGUF marks them, and
         # the token that ends a reply under its chat template.
         self.stop_tokens = sorted({*self.text.eog, *self.text.reply_stop()})
@@ -1061,6 +1068,28 @@ class LlamaCppEngine:
                 self._passes.remove(run)
         if not any(run.rows for run in self._passes):
             self._unpark()
+
+    def _tell_unread(self, row: _Row) -> None:
+        """Say (at most every UNREAD_TOLD_EVERY_S) that a request was given up while its
+        long prompt was still being read: whoever runs the worker learns why such
+        conversations (an OpenAI client sends all its turns) never get an answer here."""
+        now = time.monotonic()
+        if now - self._unread_told_at < UNREAD_TOLD_EVERY_S:
+            return
+        self._unread_told_at = now
+        took = now - row.admitted
+        read = row.fed - row.copied
+        log.warning(
+            "A request was given up (its deadline passed or its client left) %.0f s into "
+            "reading its %d-token prompt, %d tokens short (about %.0f tokens/s here): a "
+            "conversation that long is not answered in time on this machine; a smaller "
+            "[model] context_window (prompts are fitted to it) or a longer [worker] "
+            "request_timeout_seconds would let it be.",
+            took,
+            len(row.prompt),
+            len(row.prompt) - row.fed,
+            read / took if took > 0 else 0.0,
+        )
 
     def _room(self, prompt: list[int], cap: int) -> int:
         """New tokens a row may have: its cap, within the window."""

@@ -208,10 +208,11 @@ async def test_a_long_prompt_alone_is_read_in_pieces_that_let_others_in(
 
 
 async def test_a_caller_that_gives_up_on_a_long_prompt_stops_its_reading(
-    engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch
+    engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A deadline or a client gone stops a long prompt between two pieces: it is not
-    read to its end first (nor, alone, did anything come between before)."""
+    read to its end first (nor, alone, did anything come between before), and the log
+    says why such a conversation gets no answer here."""
     history = whole_conversation(150)
     tokens = len(engine.text.encode(history))
     alone(engine, chat("Who are you?"))  # the slot holds the short prompt's start
@@ -224,6 +225,9 @@ async def test_a_caller_that_gives_up_on_a_long_prompt_stops_its_reading(
     (reply,) = await engine.generate([chat("Who are you?")], GEN, [SHORT])
     assert reply.new_tokens == 6
     assert sum(len(call) for call in steps.calls) < tokens // 2
+    told = [r.getMessage() for r in caplog.records if "given up" in r.getMessage()]
+    assert len(told) == 1 and f"reading its {tokens}-token prompt" in told[0]
+    assert "[model] context_window" in told[0]
 
 
 async def test_a_caller_that_gives_up_stops_its_decoding(
