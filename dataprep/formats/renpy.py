@@ -23,7 +23,8 @@ statement `e "text"` and read so: on a `$` line, or as a statement of a `python:
 in the story (not of an `init python:` block, which runs before the game starts, where
 no line can be shown, nor of a function's body, which runs where it is called). A `$`
 line goes on over the lines below while a bracket in it is open, as Python reads it.
-Adjacent string literals (`e("Hello, " "world.")`) are one string, as Python joins them; a
+Adjacent string literals (`e("Hello, " "world.")`) are one string, as Python joins them,
+and so are literals added (`"Hello, " + "world."`); a
 say whose text is not string literals alone is a line of unknown text: dropped, and counted
 as COMPUTED_TEXT; a `$` say call never closed is dropped as UNCLOSED_CALL.
 """
@@ -656,7 +657,13 @@ def _literal(node: ast.expr, encoded: list[bytes]) -> tuple[str, bool] | None:
     its quotes or a `u` prefix, and whether it is triple-quoted); `_("…")` and `__("…")`
     are the string they translate. Adjacent literals (`"Hello, " "world."`) are one
     string, their texts joined as written: Python joins them when it compiles the call,
-    so the game shows one constant. None when it is not string literals alone."""
+    so the game shows one constant; so are literals added (`"Hello, " + "world."`), a
+    sum of constants. None when it is not string literals alone."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _literal(node.left, encoded), _literal(node.right, encoded)
+        if left is None or right is None:
+            return None
+        return left[0] + right[0], left[1] or right[1]
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)

@@ -160,6 +160,26 @@ def test_adjacent_literals_are_one_line(fixtures: Path) -> None:
     ]
 
 
+def test_literals_added_are_one_line() -> None:
+    # `"a" + "b"` is a sum of constants the game shows as one string: it was dropped as
+    # computed text. With a variable or a call among the parts it still is.
+    found = read(
+        "label start:\n"
+        '    $ e("Good morning, " + "Max.")\n'
+        '    $ renpy.say(m, \'Morning\' + ", " + "Eileen.")\n'
+        '    $ e("Tea " "or " + "coffee?")\n'
+        '    $ e("Hi, " + town)\n'
+        '    $ e("Hi, " + _("there."))\n'
+    )
+    assert [(u.line, u.speaker, u.text, u.dropped) for u in found] == [
+        (5, "Eileen", "Good morning, Max.", None),
+        (6, "Max", "Morning, Eileen.", None),
+        (7, "Eileen", "Tea or coffee?", None),
+        (8, "Eileen", '"Hi, " + town', COMPUTED_TEXT),
+        (9, "Eileen", "Hi, there.", None),
+    ]
+
+
 def test_an_extend_of_computed_text_drops_the_line_it_continues() -> None:
     found = read('label start:\n    e "Hold on"\n    $ extend(rest)\n    e "Done."\n')
     assert [(u.text, u.dropped) for u in found] == [
