@@ -102,6 +102,18 @@ def _connect_standalone_worker() -> None:
     set_worker(http)
     get_driver().on_shutdown(http.aclose)
 
+    @get_driver().on_startup
+    async def check_release() -> None:
+        """`atri serve` stops on a worker of another release; in someone's own NoneBot
+        project that would stop their other plugins too, so it is said, loudly, once at
+        start-up: every message then gets her error line until the two match."""
+        from bot.relay import OtherRelease
+
+        try:
+            await http.check_release()
+        except OtherRelease as exc:
+            log.error("%s Until then ATRI answers every message with her error line.", exc)
+
 
 _connect_standalone_worker()
 # Message reports are read through our models: a malformed segment no longer loses the

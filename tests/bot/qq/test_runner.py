@@ -98,3 +98,75 @@ def test_the_plugin_loads_into_a_plain_nonebot_project(tmp_path: Path) -> None:
     failed = standalone({})
     assert failed.returncode != 0
     assert "ATRI's QQ plugin has no worker" in failed.stdout + failed.stderr
+
+
+STANDALONE_RUN = """
+import sys
+import nonebot
+from nonebot.adapters.onebot.v11 import Adapter
+
+nonebot.init(driver="~fastapi", host="127.0.0.1", port=int(sys.argv[1]))
+nonebot.get_driver().register_adapter(Adapter)
+nonebot.load_plugin("bot.qq.atri")
+nonebot.run()
+"""
+
+
+def test_in_a_plain_nonebot_project_a_worker_of_another_release_is_said_at_start(
+    tmp_path: Path,
+) -> None:
+    """`atri serve` stops on it; a plugin in someone's own project must not stop their
+    bot, but says so at start-up instead of only failing message by message."""
+    import http.server
+    import threading
+
+    class OtherWorker(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"status": "ok"}'
+            self.send_response(200)
+            self.send_header("ATRI-Protocol", "999")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    worker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OtherWorker)
+    threading.Thread(target=worker.serve_forever, daemon=True).start()
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ATRI_")}
+    env |= {"PYTHONPATH": str(REPO), "ATRI_WORKER_URL": f"http://127.0.0.1:{worker.server_port}"}
+    bot = subprocess.Popen(
+        [sys.executable, "-c", STANDALONE_RUN, str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seen: list[str] = []
+    told = threading.Event()
+
+    def read() -> None:
+        assert bot.stdout is not None
+        for line in bot.stdout:
+            seen.append(line)
+            if "protocol" in line:
+                told.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        told.wait(timeout=30)  # start-up takes a few seconds; nothing is said otherwise
+    finally:
+        bot.terminate()
+        bot.wait(timeout=30)
+        reader.join(timeout=10)
+        worker.shutdown()
+    said = "".join(seen)
+    assert "speaks ATRI protocol '999'" in said, said
+    assert "answers every message with her error line" in said
