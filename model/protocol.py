@@ -234,8 +234,21 @@ class Remembered(BaseModel):
 
 class ReloadResult(BaseModel):
     ok: bool
-    message: str
-    adapter_version: str = ""
+    message: str  # one English sentence: the log's and the HTTP API's
+    adapter_version: str = ""  # live afterwards ("" = the base model)
+    # The same in parts, for the bots to say in the card's language (`bot.lines`). `code`:
+    # "switched" (`version` went live in place of `previous`), "rolled_back" (the same, by
+    # a rollback), "already_serving" (`version`), "refused" (`version`, for `reason`;
+    # `adapter_version` stays live), "no_version" (none complete in `folder`),
+    # "nothing_older" (a rollback with the base model live), "no_adapters" (`engine`
+    # takes none), "unreachable" (a bot's: the worker did not answer, `reason` says how).
+    # "", or one a bot does not know (a worker older or newer): the bot shows `message`.
+    code: str = ""
+    version: str = ""  # the version it is about ("" = the base model)
+    previous: str = ""
+    reason: str = ""  # as the worker words it (it names files and settings)
+    engine: str = ""
+    folder: str = ""
 
 
 @runtime_checkable
