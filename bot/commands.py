@@ -13,6 +13,9 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
 
 from bot.lines import lines
 from model.protocol import (
@@ -20,6 +23,7 @@ from model.protocol import (
     ChannelMode,
     ChannelSetting,
     HistoryEntry,
+    ReloadResult,
     ScopeRef,
     Worker,
 )
@@ -144,24 +148,32 @@ async def status(worker: Worker, actor: Actor) -> CommandResult:
     if actor.is_admin:
         shown.append(said.status_engine.format(engine=s.engine, base=s.base_model))
         if s.last_reload:
-            shown.append(said.status_reload.format(message=s.last_reload.get("message", "")))
+            shown.append(said.status_reload.format(message=_last_reload(s.last_reload)))
         for key, value in sorted(s.details.items()):
             shown.append(f"{key}: {value}")
     return CommandResult("\n".join(shown))
+
+
+def _last_reload(record: dict[str, Any]) -> str:
+    """The worker's record of its last reload, worded as the reload's answer was."""
+    try:
+        return lines().reload_said(ReloadResult.model_validate({"message": "", **record}))
+    except ValidationError:
+        return str(record.get("message", ""))
 
 
 async def reload(worker: Worker, actor: Actor) -> CommandResult:
     if not actor.is_admin:
         return _refuse(actor, "reload")
     result = await worker.reload()
-    return CommandResult(result.message, ok=result.ok)
+    return CommandResult(lines().reload_said(result), ok=result.ok)
 
 
 async def rollback(worker: Worker, actor: Actor) -> CommandResult:
     if not actor.is_admin:
         return _refuse(actor, "rollback")
     result = await worker.rollback()
-    return CommandResult(result.message, ok=result.ok)
+    return CommandResult(lines().reload_said(result), ok=result.ok)
 
 
 async def set_channel_mode(worker: Worker, actor: Actor, mode: ChannelMode) -> CommandResult:

@@ -15,7 +15,8 @@ from rich.text import Text
 from atri.config import OFFLINE_DEFAULT_BASE
 from atri.errors import UserError
 from atri.terminal import printable
-from model.protocol import Character, ChatRequest, ScopeRef, Worker, WorkerStatus
+from bot.limits import MAX_INPUT_CHARS
+from model.protocol import Character, ChatRequest, ScopeRef, Worker, WorkerStatus, visible_text
 
 PLATFORM = "console"
 HELP = "Commands: /reset forgets this conversation, /history shows it, /quit leaves."
@@ -24,6 +25,7 @@ OFFLINE_DEMO_NOTE = (
     'language on a real model, see "Using a real base model" in README.md.'
 )
 COMMANDS = {"/reset", "/history", "/quit", "/exit"}
+CUT_NOTE = f"Only the first {MAX_INPUT_CHARS:,} characters are sent, as on Discord and QQ."
 # Lines that reach the console within this of each other were pasted together (a person
 # types slower), so they are sent as one message.
 PASTE_GAP_SECONDS = 0.05
@@ -132,8 +134,8 @@ async def run_console(
         line = await typed.message(pasted_together=interactive)
         if line is None:
             break
-        command = line.strip()
-        if not command:
+        command = visible_text(line[:MAX_INPUT_CHARS])
+        if not command:  # blank, or only zero-width characters: nothing to send
             continue
         name, *rest = command.split(maxsplit=1)
         if name in COMMANDS and rest:
@@ -161,6 +163,10 @@ async def run_console(
         if command.startswith("/"):
             console.print(f"[dim]Unknown command {shown(name)}. {HELP}[/dim]")
             continue
+        if len(line) > MAX_INPUT_CHARS:
+            # As the bots do: a paste of a whole book held the worker for minutes.
+            line = line[:MAX_INPUT_CHARS]
+            console.print(f"[dim]{CUT_NOTE}[/dim]")
         request = ChatRequest(platform=PLATFORM, user_id=user_id, display_name=user_name, text=line)
         with console.status(f"{shown(character_name)} is thinking…", spinner="dots"):
             reply = await worker.chat(request)

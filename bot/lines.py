@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields, replace
 
 from atri.config import Settings
 from model.character.persona import Persona, configured_card_path, load_persona
-from model.protocol import ChannelMode
+from model.protocol import ChannelMode, ReloadResult
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,17 @@ class BotLines:
     status_uptime: str  # {hours} {minutes}
     status_engine: str  # {engine} {base}
     status_reload: str  # {message}
+    # A reload's or rollback's answer (`reload_said`). A version is named by
+    # `version_named`, or `base_model`; `reason` is the worker's own sentence.
+    version_named: str  # {version}
+    reload_switched: str  # {version} {previous}
+    reload_rolled_back: str  # {version} {previous}
+    reload_already: str  # {version}
+    reload_refused: str  # {version} {reason} {live}
+    reload_no_version: str  # {folder}
+    reload_nothing_older: str
+    reload_no_adapters: str  # {engine}
+    reload_unreachable: str  # {reason}
     discord_details: str  # {latency} {servers}
     failed: str
     command_not_understood: str
@@ -73,6 +84,34 @@ class BotLines:
     def mode_done(self, mode: ChannelMode) -> str:
         return {"off": self.mode_off, "mention": self.mode_mention, "all": self.mode_all}[mode]
 
+    def reload_said(self, result: ReloadResult) -> str:
+        """A reload's or rollback's answer in these lines' language; the worker's own
+        (English) sentence when it says what happened in no way known here."""
+        template = {
+            "switched": self.reload_switched,
+            "rolled_back": self.reload_rolled_back,
+            "already_serving": self.reload_already,
+            "refused": self.reload_refused,
+            "no_version": self.reload_no_version,
+            "nothing_older": self.reload_nothing_older,
+            "no_adapters": self.reload_no_adapters,
+            "unreachable": self.reload_unreachable,
+        }.get(result.code)
+        if template is None:
+            return result.message
+        return template.format(
+            version=self.named(result.version),
+            previous=self.named(result.previous),
+            live=self.named(result.adapter_version),
+            reason=result.reason,
+            engine=result.engine,
+            folder=result.folder,
+        )
+
+    def named(self, version: str) -> str:
+        """An adapter version as these lines name it ("" is the base model)."""
+        return self.version_named.format(version=version) if version else self.base_model
+
 
 ZH = BotLines(
     name="{name}",
@@ -99,6 +138,15 @@ ZH = BotLines(
     status_uptime="已运行：{{hours}} 小时 {{minutes}} 分钟",
     status_engine="引擎：{{engine}}（{{base}}）",
     status_reload="上次加载：{{message}}",
+    version_named="版本 {{version}}",
+    reload_switched="已换上{{version}}（之前是{{previous}}）。",
+    reload_rolled_back="已退回到{{version}}（之前是{{previous}}）。",
+    reload_already="现在用的已经是{{version}}了。",
+    reload_refused="没有换上{{version}}：{{reason}} 仍在使用{{live}}。",
+    reload_no_version="{{folder}} 里还没有完整的模型版本。",
+    reload_nothing_older="现在用的就是基础模型，没有可以退回的版本。",
+    reload_no_adapters="{{engine}} 引擎不使用模型版本（LoRA 适配器），没有可以加载或退回的。",
+    reload_unreachable="联系不上模型服务：{{reason}}",
     discord_details="Discord：延迟 {{latency}}，{{servers}} 个服务器",
     failed="呜……{name}没能做到，请稍后再试一次吧。",
     command_not_understood="{name}没看懂这个命令……请从命令菜单里重新选一次吧。",
@@ -160,6 +208,15 @@ EN = BotLines(
     status_uptime="Running for: {{hours}} h {{minutes}} min",
     status_engine="Engine: {{engine}} ({{base}})",
     status_reload="Last load: {{message}}",
+    version_named="adapter version {{version}}",
+    reload_switched="Now serving {{version}} (was {{previous}}).",
+    reload_rolled_back="Rolled back to {{version}} (was {{previous}}).",
+    reload_already="Already serving {{version}}.",
+    reload_refused="Did not switch to {{version}}: {{reason}} Still serving {{live}}.",
+    reload_no_version="No complete adapter version in {{folder}}.",
+    reload_nothing_older="Already serving the base model; nothing to roll back to.",
+    reload_no_adapters="The {{engine}} engine takes no adapters: nothing to load or roll back.",
+    reload_unreachable="Could not reach the worker: {{reason}}",
     discord_details="Discord: latency {{latency}}, {{servers}} servers",
     failed="Uu... {name} couldn't do that. Please try again in a moment.",
     command_not_understood="{name} didn't understand that command... Please pick it again "
@@ -224,6 +281,15 @@ JA = BotLines(
     status_uptime="稼働時間：{{hours}} 時間 {{minutes}} 分",
     status_engine="エンジン：{{engine}}（{{base}}）",
     status_reload="前回の読み込み：{{message}}",
+    version_named="バージョン {{version}}",
+    reload_switched="{{version}}に切り替えました（以前は{{previous}}）。",
+    reload_rolled_back="{{version}}に戻しました（以前は{{previous}}）。",
+    reload_already="すでに{{version}}を使っています。",
+    reload_refused="{{version}}には切り替えませんでした：{{reason}} 引き続き{{live}}を使っています。",
+    reload_no_version="{{folder}} に完全なバージョンがありません。",
+    reload_nothing_older="いまはベースモデルを使っているので、戻せるバージョンはありません。",
+    reload_no_adapters="{{engine}} エンジンはアダプターを使わないので、読み込むものも戻すものもありません。",
+    reload_unreachable="ワーカーに接続できませんでした：{{reason}}",
     discord_details="Discord：遅延 {{latency}}、{{servers}} サーバー",
     failed="うう……{name}、うまくできなかった。少ししてからもう一度試してね。",
     command_not_understood="{name}、このコマンドがわからなかった……コマンドメニューから"

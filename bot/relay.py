@@ -254,9 +254,10 @@ class HttpWorker:
             found = await self._call("POST", path, retry=retry)
             return ReloadResult.model_validate(found)
         except WorkerUnreachable as exc:
-            return ReloadResult(ok=False, message=str(exc))
+            said = str(exc)
         except ValueError:
-            return ReloadResult(ok=False, message=self._not_the_worker(path))
+            said = self._not_the_worker(path)
+        return ReloadResult(ok=False, message=said, code="unreachable", reason=said)
 
 
 def _count(found: Any) -> int:

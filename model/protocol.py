@@ -7,6 +7,7 @@ Adapters (Discord, QQ, console, HTTP clients) only ever see these types and the
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, BeforeValidator, Field, PositiveInt, StrictBool, StringConstraints
@@ -46,6 +47,22 @@ def clean_str(text: str) -> str:
     if _SURROGATE.search(text):
         text = _SURROGATE.sub("\ufffd", text)
     return text.replace("\x00", "") if "\x00" in text else text
+
+
+# Letters drawn as blanks (the Hangul fillers, the blank Braille pattern): a message of
+# only these is the well-known way to post an "empty" one.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def visible_text(text: str) -> str:
+    """`text` without its outer whitespace, or "" when nothing in it shows: a message of
+    zero-width characters (U+200B, U+200C, U+200D, U+2060, U+FEFF and the other format
+    characters) is as empty as a blank one, wherever it comes from."""
+    text = text.strip()
+    for char in text:
+        if not (char.isspace() or char in _BLANK_LETTERS or unicodedata.category(char) == "Cf"):
+            return text
+    return ""
 
 
 def clean_text(value: object) -> object:
@@ -234,8 +251,21 @@ class Remembered(BaseModel):
 
 class ReloadResult(BaseModel):
     ok: bool
-    message: str
-    adapter_version: str = ""
+    message: str  # one English sentence: the log's and the HTTP API's
+    adapter_version: str = ""  # live afterwards ("" = the base model)
+    # The same in parts, for the bots to say in the card's language (`bot.lines`). `code`:
+    # "switched" (`version` went live in place of `previous`), "rolled_back" (the same, by
+    # a rollback), "already_serving" (`version`), "refused" (`version`, for `reason`;
+    # `adapter_version` stays live), "no_version" (none complete in `folder`),
+    # "nothing_older" (a rollback with the base model live), "no_adapters" (`engine`
+    # takes none), "unreachable" (a bot's: the worker did not answer, `reason` says how).
+    # "", or one a bot does not know (a worker older or newer): the bot shows `message`.
+    code: str = ""
+    version: str = ""  # the version it is about ("" = the base model)
+    previous: str = ""
+    reason: str = ""  # as the worker words it (it names files and settings)
+    engine: str = ""
+    folder: str = ""
 
 
 @runtime_checkable

@@ -64,6 +64,7 @@ from model.protocol import (
     ReplyCut,
     ScopeRef,
     WorkerStatus,
+    visible_text,
 )
 from model.room import RecentlyForgotten, RoomBounds, SpeakUp
 from model.summaries import Summarizer
@@ -301,7 +302,7 @@ class ChatService:
         rate-limited as one more user, since such a caller names any user id it likes."""
         started = time.monotonic()
         scope = self._scope_of(request) if request.user_id else ""
-        text = request.text.strip()
+        text = visible_text(request.text)  # "" for nothing to read, blank or invisible
         if not request.addressed and request.channel_id:
             reply = await self._hear_or_speak_up(request, text, scope)
         elif not text:

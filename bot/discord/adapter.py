@@ -37,7 +37,15 @@ from bot.limits import (
 )
 from bot.lines import lines
 from model.character.persona import Persona, canned_lines
-from model.protocol import ChannelMode, ChatRequest, MessageRef, ReplyCut, Worker, clean_str
+from model.protocol import (
+    ChannelMode,
+    ChatRequest,
+    MessageRef,
+    ReplyCut,
+    Worker,
+    clean_str,
+    visible_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -184,8 +192,8 @@ def message_text(message: discord.Message, me_id: int) -> str:
     said = lines()
     notes = [said.sticker_note.format(sticker=sticker.name) for sticker in message.stickers]
     notes += [said.attachment_note.format(filename=a.filename) for a in message.attachments]
-    text = " ".join(part for part in [text.strip(), *notes] if part)
-    return clean_str(text)[:MAX_INPUT_CHARS].strip()
+    text = " ".join(part for part in [visible_text(text), *notes] if part)
+    return visible_text(clean_str(text)[:MAX_INPUT_CHARS])
 
 
 def to_request(message: discord.Message, me_id: int, cfg: DiscordSettings) -> ChatRequest:

@@ -5,9 +5,11 @@ conversation. Everything ATRI sends goes through `outgoing_parts`, and the clien
 sets `AllowedMentions.none()`, so a ping needs both defences to fail. A member can also
 ask her to write Discord markup: a masked link (`[free Nitro](https://…)` hides where it
 goes), a `# ` heading (also as a list item, `- # `), `-# ` small print or a `>>> ` quote
-taking over the channel. Those are shown as the plain text they are; closed code blocks
-stay as written (nothing renders there; an unclosed ``` renders nothing either, so what
-follows it is defused like any text).
+taking over the channel. Those are shown as the plain text they are, except inside a
+code block, which stays as written (nothing renders there); but only a block Discord
+surely shows as one (`code_blocks`): its backticks are paired as Discord pairs them
+(```` `` ``` `` ```` is inline code, not a fence), and after an unclosed ```, or where
+Discord's rules may pair them otherwise, the rest of the reply is defused like any text.
 """
 
 from __future__ import annotations
@@ -39,8 +41,22 @@ _LINK_HALVES = re.compile(r"\]\((?=\s*<?[a-zA-Z][a-zA-Z0-9+.-]*://)")
 _MARKUP_AHEAD = r"(?=(?:(?:[-*+]|\d+[.)])[ \t]+)?(?:#{1,3}[ \t]|-#[ \t]|>))"
 _LINE_MARKUP = re.compile(r"^([ \t]*)" + _MARKUP_AHEAD, re.MULTILINE)
 _PART_START = re.compile(r"\A" + _MARKUP_AHEAD)
-# Only a closed block is code to Discord: after an unclosed ``` markup still renders.
-_FENCED = re.compile(r"(```.*?```)", re.DOTALL)
+
+FENCE = "```"
+_BACKTICKS = re.compile(r"`+")
+# A block's first line when it may be read as the block's language: the block is code
+# only with more than blanks after it. (Discord's desktop rule takes the fence closing
+# "```py\n```" as the block's content when another ``` follows; its Android one also
+# takes blanks after the name.)
+_LANGUAGE_LINE = re.compile(r"[\w+\-.#]+[ \t\r\f\v]*\n", re.ASCII)
+# Emphasis that Discord tries before code at each position, so that it may open before a
+# code span and close inside it: * or ** anywhere, ~~, ||, __, and _ where it may start
+# a word; as what would end each (any * or _ may end one).
+_OPENERS = re.compile(r"\*|~~|\|\||__|(?<![A-Za-z0-9_])_")
+_CLOSER = {"*": "*", "_": "_", "__": "_", "~~": "~~", "||": "||"}
+# Before a span on its line, what takes the line as one item (a list item, a heading,
+# small print, a quote) and so cuts a span that runs past the line's end.
+_TAKES_THE_LINE = re.compile(r"(?:#|[-*+]|\d[.)])[ \t]|>")
 
 # Looks up a display name: (kind, id) → name, or None when unknown. kind is "user" or "role".
 NameLookup = Callable[[str, int], str | None]
@@ -75,28 +91,114 @@ def break_mass_mentions(text: str) -> str:
     return _MASS_MENTION.sub("@" + ZERO_WIDTH_SPACE, text)
 
 
-def _plain_markup(text: str) -> str:
+def _plain_links(text: str) -> str:
     text = _MASKED_LINK.sub(lambda m: f"{m.group(1)} (<{m.group(2)}>)", text)
     # What spelling out left of a link nested in a link's text ("[[x](url)](url2)")
     # is broken where its two halves meet.
-    text = _LINK_HALVES.sub("]" + ZERO_WIDTH_SPACE + "(", text)
+    return _LINK_HALVES.sub("]" + ZERO_WIDTH_SPACE + "(", text)
+
+
+def _plain_lines(text: str) -> str:
     return _LINE_MARKUP.sub(lambda m: m.group(1) + ZERO_WIDTH_SPACE, text)
+
+
+def code_blocks(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each code block Discord surely shows as code, in order.
+
+    Discord reads a message left to right, trying its rules in turn at each position:
+    an escape, emphasis, a code block (``` to the next ```), inline code (` or `` to the
+    next run of as many), a link, a line's rules. Backticks are paired that way here
+    while every reading of those rules (its desktop and Android clients differ) pairs
+    them alike, and nothing opened before a span may end inside it. From the first span
+    where that is not sure, nothing more is taken for code."""
+    blocks: list[tuple[int, int]] = []
+    closers: set[str] = set()  # what would end the emphasis that may be open so far
+    # A "[" outside code that no masked link spelt out takes away: a link's text may run
+    # on from it into a span, up to a "](https://" at or after the span's start.
+    link_open = False
+    last_link_half = max((m.start() for m in _LINK_HALVES.finditer(text)), default=-1)
+    read = 0  # the text outside code is read up to here
+    while (run := _BACKTICKS.search(text, read)) is not None:
+        start, ticks = run.start(), len(run.group())
+        closers.update(_CLOSER[m.group()] for m in _OPENERS.finditer(text, read, start))
+        link_open = link_open or "[" in _plain_links(text[read:start])
+        if start and text[start - 1] == "\\":
+            break  # an escaped backtick: whether the backslash is read as one decides
+        if ticks >= len(FENCE):
+            close = text.find(FENCE, start + len(FENCE))
+            if close < 0:
+                break  # an unclosed fence: no block here, and no fence after it
+            content = text[start + len(FENCE) : close]
+            language = _LANGUAGE_LINE.match(content)
+            if not content[language.end() if language else 0 :].strip():
+                break  # readings differ on where such a block ends
+            end = close + len(FENCE)
+        else:
+            after = _BACKTICKS.search(text, run.end())
+            # `` holds single backticks: every reading ends it at the next run of two.
+            while after is not None and ticks == 2 and len(after.group()) == 1:
+                after = _BACKTICKS.search(text, after.end())
+            if after is None:
+                break  # lone backticks, and none after them to close them
+            if len(after.group()) != ticks:
+                break  # readings differ on which runs pair
+            end = after.end()
+        span = text[start:end]
+        if any(closer in span for closer in closers):
+            break  # emphasis opened before it may end inside it
+        if link_open and last_link_half >= start:
+            break  # so may a masked link's
+        words = text[read:start].rsplit(maxsplit=1)
+        if words and not text[start - 1].isspace() and ("://" in words[-1] or "<" in words[-1]):
+            break  # an address (a link's, or <…>) may run on into it
+        if "\n" in span:
+            line = text[text.rfind("\n", 0, start) + 1 : start]
+            if _TAKES_THE_LINE.search(line) or line[:1] in (" ", "\t"):
+                break  # a list item (or its indented next line), heading or quote cuts it
+        if ticks >= len(FENCE):
+            blocks.append((start, end))
+        read = end
+    return blocks
 
 
 def defuse_markup(text: str) -> str:
     """Masked links spelt out (the text, then the real address, which shows no preview);
-    headings, small print and block quotes as plain lines. Code blocks are left alone."""
-    pieces = _FENCED.split(text)  # odd indexes: the fenced blocks
-    return "".join(p if i % 2 else _plain_markup(p) for i, p in enumerate(pieces))
+    headings, small print and block quotes as plain lines. Code blocks Discord surely
+    shows are left alone."""
+    out = []
+    read = 0
+    for start, end in code_blocks(text):
+        out += [_plain_lines(_plain_links(text[read:start])), text[start:end]]
+        read = end
+    out.append(_plain_lines(_plain_links(text[read:])))
+    return "".join(out)
+
+
+def _defuse_all(text: str) -> str:
+    """`defuse_markup` taking nothing for code: the text after every ``` is read as a
+    line's start too, whatever Discord pairs."""
+    pieces = _plain_links(text).split(FENCE)
+    return FENCE.join(_plain_lines(piece) for piece in pieces)
+
+
+def _parts(text: str) -> list[str]:
+    # Mass mentions are broken after the markup is defused: spelling out a masked link
+    # joins what was around it ("@[everyone](https://…)" reads "@everyone (…)").
+    text = break_mass_mentions(text)
+    # A part may start where a line did not ("好的。# 标题" split after "。"): one
+    # character is kept free to defuse it.
+    parts = split_message(text, MESSAGE_LIMIT - len(ZERO_WIDTH_SPACE))
+    return [ZERO_WIDTH_SPACE + part if _PART_START.match(part) else part for part in parts]
 
 
 def outgoing_parts(text: str, names: NameLookup = _no_names) -> list[str]:
     """A reply ready to send: mentions neutralised, markup defused, split into messages
     Discord accepts."""
-    # Mass mentions are broken after the markup is defused: spelling out a masked link
-    # joins what was around it ("@[everyone](https://…)" reads "@everyone (…)").
-    text = break_mass_mentions(defuse_markup(mentions_as_names(text, names)))
-    # A part may start where a line did not ("好的。# 标题" split after "。"): one
-    # character is kept free to defuse it.
-    parts = split_message(text, MESSAGE_LIMIT - len(ZERO_WIDTH_SPACE))
-    return [ZERO_WIDTH_SPACE + part if _PART_START.match(part) else part for part in parts]
+    text = mentions_as_names(text, names)
+    parts = _parts(defuse_markup(text))
+    # Discord reads each part alone: one may pair backticks otherwise than the whole
+    # reply did (a long block cut in two, a part starting with a list item's "- ").
+    # Then nothing is left alone as code.
+    if any(defuse_markup(part) != part for part in parts):
+        parts = _parts(_defuse_all(text))
+    return parts

@@ -262,6 +262,8 @@ class Reloader:
                         ok=False,
                         message=f"No complete adapter version in {self.adapters_dir}.",
                         adapter_version=self.live,
+                        code="no_version",
+                        folder=str(self.adapters_dir),
                     ),
                     "reload",
                     "",
@@ -278,7 +280,9 @@ class Reloader:
         if not live:
             return self._record(
                 ReloadResult(
-                    ok=False, message=f"Already serving {BASE_LABEL}; nothing to roll back to."
+                    ok=False,
+                    message=f"Already serving {BASE_LABEL}; nothing to roll back to.",
+                    code="nothing_older",
                 ),
                 "rollback",
                 "",
@@ -311,8 +315,10 @@ class Reloader:
                 if version == previous:
                     result = ReloadResult(
                         ok=True,
-                        message=f"Already serving adapter version {version}.",
+                        message=f"Already serving {_label(version)}.",
                         adapter_version=version,
+                        code="already_serving",
+                        version=version,
                     )
                     return self._record(result, kind, version)
                 if version and version not in self.loaded:
@@ -331,16 +337,20 @@ class Reloader:
                 self.failed.add(version)
                 if stamp is not None:
                     self.refused_files[version] = stamp
-                return self._record(self._refused(reason), kind, version)
+                return self._record(self._refused(version, reason), kind, version)
             self.failed.discard(version)
             self.refused_files.pop(version, None)
             self.served.append(version)
             await self._unload_old(engine)
-            verb = "Rolled back to" if kind == "rollback" else "Now serving"
-            what = f"adapter version {version}" if version else BASE_LABEL
-            was = f"adapter version {previous}" if previous else BASE_LABEL
+            rollback = kind == "rollback"
+            verb = "Rolled back to" if rollback else "Now serving"
             result = ReloadResult(
-                ok=True, message=f"{verb} {what} (was {was}).", adapter_version=version
+                ok=True,
+                message=f"{verb} {_label(version)} (was {_label(previous)}).",
+                adapter_version=version,
+                code="rolled_back" if rollback else "switched",
+                version=version,
+                previous=previous,
             )
             return self._record(result, kind, version)
 
@@ -479,16 +489,23 @@ class Reloader:
         if name != self.live:
             self.prompts.pop(name, None)
 
-    def _refused(self, reason: str) -> ReloadResult:
+    def _refused(self, version: str, reason: str) -> ReloadResult:
         live = self.live
-        keeps = f"adapter version {live}" if live else BASE_LABEL
         return ReloadResult(
-            ok=False, message=f"{reason} Still serving {keeps}.", adapter_version=live
+            ok=False,
+            message=f"{reason} Still serving {_label(live)}.",
+            adapter_version=live,
+            code="refused",
+            version=version,
+            reason=reason,
         )
 
     def _unsupported(self, kind: str) -> ReloadResult:
         result = ReloadResult(
-            ok=False, message=f"The {self.engine_name} engine has no adapters; nothing to {kind}."
+            ok=False,
+            message=f"The {self.engine_name} engine has no adapters; nothing to {kind}.",
+            code="no_adapters",
+            engine=self.engine_name,
         )
         return self._record(result, kind, "")
 
@@ -499,6 +516,10 @@ class Reloader:
             "ok": result.ok,
             "version": version,
             "message": result.message,
+            # For a bot's /status to word it as an answer is worded (`bot.lines`).
+            **result.model_dump(
+                include={"code", "adapter_version", "previous", "reason", "engine", "folder"}
+            ),
         }
         if result.ok:
             log.info("adapter %s: %s", kind, result.message)
@@ -507,6 +528,10 @@ class Reloader:
         if self.on_result is not None:
             self.on_result(result, self.last)
         return result
+
+
+def _label(version: str) -> str:
+    return f"adapter version {version}" if version else BASE_LABEL
 
 
 def files_stamp(folder: Path) -> FilesStamp:

@@ -287,7 +287,8 @@ def create_app(
         except Unauthorized:
             # Open to probes, but reload messages name folders on this machine: only
             # an admin sees those.
-            current.last_reload.pop("message", None)
+            for said in ("message", "reason", "folder"):
+                current.last_reload.pop(said, None)
             current.details.pop("loaded_adapters", None)
         return current
 

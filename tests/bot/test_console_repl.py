@@ -10,6 +10,7 @@ from rich.console import Console
 
 from atri.config import Secrets, Settings
 from bot.console import PLATFORM, console_user_id, run_console
+from bot.limits import MAX_INPUT_CHARS
 from bot.relay import HttpWorker
 from model.protocol import ScopeRef
 from model.service import ChatService
@@ -96,3 +97,28 @@ async def test_her_lines_show_as_written_markup_and_backslashes_too(
     assert "ATRI: bye\\" in lines
     assert any(line.endswith("a path C:\\dir\\") for line in lines)
     assert any(line.endswith("[bold]not bold[/]") for line in lines)
+
+
+async def sent(service: ChatService) -> list[str]:
+    """What the console sent her and memory keeps, oldest first."""
+    history = await service.history(ScopeRef(platform=PLATFORM, user_id=console_user_id()))
+    return [m.content for m in history if m.role == "user"]
+
+
+async def test_a_line_of_zero_width_characters_is_as_empty_as_a_blank_one(
+    echo_service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    invisible = "\u200b\u200c\u200d\u2060\ufeff"
+    shown = await chat_in_console(echo_service, monkeypatch, f"{invisible}\n \u200b \nhi\n   \n")
+    assert await sent(echo_service) == ["hi"]
+    assert shown.count("ATRI: ") == 2  # the greeting and the answer to "hi"
+
+
+async def test_a_paste_longer_than_the_bots_take_is_cut_as_they_cut_it(
+    echo_service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paste = "word " * 8000  # 40,000 characters
+    shown = await chat_in_console(echo_service, monkeypatch, f"{paste}\n")
+    assert await sent(echo_service) == [paste[:MAX_INPUT_CHARS].strip()]
+    assert f"Only the first {MAX_INPUT_CHARS:,} characters are sent" in shown
+    assert "听到了：word word" in shown  # and she answers what was sent

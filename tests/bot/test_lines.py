@@ -76,6 +76,10 @@ def test_no_line_names_atri_for_someone_else() -> None:
                 servers=1,
                 sticker="s",
                 filename="f",
+                previous="p",
+                live="l",
+                reason="r",
+                folder="d",
             )
 
 
@@ -91,6 +95,46 @@ async def test_commands_answer_in_the_cards_words(
     )
     nothing = await commands.remembered(echo_service, member)
     assert nothing.text == "Yuki has no memory of a conversation with you yet. Talk to me!"
+
+
+@pytest.mark.usefixtures("restore_lines")
+async def test_reload_and_rollback_answer_in_the_cards_language(
+    tmp_path: Path, echo_service: ChatService, echo_settings: Settings
+) -> None:
+    admin = Actor(platform="test", user_id="boss", is_admin=True)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    away = echo_settings.worker.model_copy(update={"url": f"http://127.0.0.1:{port}"})
+    for name, description, no_adapters, unreachable in [
+        (
+            "雪",
+            "住在雪山里的女孩。",
+            "echo 引擎不使用模型版本（LoRA 适配器），没有可以加载或退回的。",
+            "联系不上模型服务：Cannot reach the ATRI worker at",
+        ),
+        (
+            "Yuki",
+            "A girl who lives in the snow.",
+            "The echo engine takes no adapters: nothing to load or roll back.",
+            "Could not reach the worker: Cannot reach the ATRI worker at",
+        ),
+        (
+            "ユキ",
+            "雪山に住んでいる女の子です。",
+            "echo エンジンはアダプターを使わないので、読み込むものも戻すものもありません。",
+            "ワーカーに接続できませんでした：Cannot reach the ATRI worker at",
+        ),
+    ]:
+        said = use_card(card_settings(tmp_path, name, description))
+        for command in (commands.reload, commands.rollback):
+            answer = await command(echo_service, admin)
+            assert not answer.ok and answer.text == no_adapters
+        status = await commands.status(echo_service, admin)
+        assert said.status_reload.format(message=no_adapters) in status.text
+        async with HttpWorker(away, Secrets()) as remote:  # a worker that is not there
+            answer = await commands.reload(remote, admin)
+        assert not answer.ok and answer.text.startswith(unreachable), answer.text
 
 
 def test_braces_in_her_name_stay_braces() -> None:

@@ -284,6 +284,25 @@ async def test_busy_reply_is_immediate_when_no_place_is_left(echo_settings: Sett
         assert await service.memory.history(third.scope) == []
 
 
+async def test_a_message_of_zero_width_characters_is_an_empty_one(
+    echo_service: ChatService,
+) -> None:
+    """Said to her, it gets the empty-message line, as a blank one does; overheard, it is
+    no room line. Neither is stored (every platform and the console meet this here)."""
+    invisible = "\u200b\u200c \u200d\u2060\ufeff\u3164"
+    blank = await echo_service.chat(req("  "))
+    said = await echo_service.chat(req(invisible))
+    assert said.status == blank.status and said.text == blank.text == echo_service.lines.empty
+    assert await echo_service.history(ScopeRef(platform="test", user_id="u1")) == []
+    heard = req(invisible, channel="c1").model_copy(update={"addressed": False})
+    assert (await echo_service.chat(heard)).status == "heard"
+    assert await echo_service.memory.room.all_lines("test:chan:c1") == []
+    # Words with a zero-width character in them are words.
+    await echo_service.chat(heard.model_copy(update={"text": "\u200bhi"}))
+    assert len(await echo_service.memory.room.all_lines("test:chan:c1")) == 1
+    assert (await echo_service.chat(req("\u200bhi"))).text != echo_service.lines.empty
+
+
 async def test_the_chosen_language_reaches_lines_character_and_ooc_check(
     echo_settings: Settings,
 ) -> None:

@@ -298,6 +298,20 @@ async def test_replies_dms_and_listened_channels_need_no_mention(
     assert len(fake_discord.calls_matching(is_message_to(CHANNEL_ID))) == 1
 
 
+async def test_a_listened_channel_passes_over_invisible_messages_as_empty_ones(
+    fake_discord: FakeDiscord, client: AtriClient, discord_settings: Settings
+) -> None:
+    # Nobody asked her anything: no "empty message" line for zero-width characters.
+    discord_settings.discord.channels = [LISTEN_CHANNEL_ID]
+    invisible = "\u200b\u200c \u200d\u2060\ufeff"
+    await fake_discord.send_message(MEMBER_ID, invisible, channel_id=LISTEN_CHANNEL_ID)
+    await fake_discord.send_message(MEMBER_ID, "大家好", channel_id=LISTEN_CHANNEL_ID)
+    await fake_discord.wait_for_calls(is_message_to(LISTEN_CHANNEL_ID))
+    await asyncio.sleep(0.1)
+    sent = fake_discord.calls_matching(is_message_to(LISTEN_CHANNEL_ID))
+    assert [c.body["content"] for c in sent] == [ECHO + "大家好"]
+
+
 async def test_dms_can_be_turned_off(
     fake_discord: FakeDiscord, client: AtriClient, discord_settings: Settings
 ) -> None:
@@ -342,6 +356,7 @@ async def test_allow_and_block_lists(
     ("content", "options", "expected"),
     [
         ("", {}, EMPTY_MESSAGE_REPLY),
+        ("\u200b\u200c \u200d\u2060\ufeff", {}, EMPTY_MESSAGE_REPLY),
         (
             "",
             {
@@ -365,7 +380,7 @@ async def test_allow_and_block_lists(
         ("x" * 5000, {}, ECHO + "x" * MAX_INPUT_CHARS),
         ("z̷̢̛a̵l̸g̶o \u202e ‮ 🤖\x00 \ud800", {}, None),
     ],
-    ids=["empty", "attachment", "sticker", "5000-chars", "strange-unicode"],
+    ids=["empty", "zero-width", "attachment", "sticker", "5000-chars", "strange-unicode"],
 )
 async def test_odd_messages_never_crash_her(
     fake_discord: FakeDiscord,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.discord.text import (
     MESSAGE_LIMIT,
     mentions_as_names,
@@ -10,6 +12,7 @@ from bot.discord.text import (
 )
 
 ZWSP = "\u200b"
+FENCE = "```"
 
 
 def names(kind: str, ident: int) -> str | None:
@@ -57,6 +60,17 @@ def test_markup_the_model_was_asked_for_is_shown_as_plain_text() -> None:
         f"{ZWSP}# 大标题\n  {ZWSP}## 二级\n{ZWSP}-# 小字\n{ZWSP}>>> 引用到最后\n{ZWSP}> 引用\n"
         "```md\n# 代码里的标题\n[x](https://code.example)\n```\n"
         "#话题 1 > 2 [不是链接] (x) [也不是](相对/路径)"
+    )
+    # Inline code, emphasis and links beside code blocks leave them as written.
+    code = f"{FENCE}py\n# 注释\nprint(a + b)  # [x](https://code.example)\n{FENCE}"
+    text = (
+        f"*笑* 用 `print` 和 `` a`b `` 写：\n{code}\n"
+        f"[看这里](https://x.example) _好_ ~~旧~~ `x`\n> 引用\n{code}"
+    )
+    (part,) = outgoing_parts(text)
+    assert part == (
+        f"*笑* 用 `print` 和 `` a`b `` 写：\n{code}\n"
+        f"看这里 (<https://x.example>) _好_ ~~旧~~ `x`\n{ZWSP}> 引用\n{code}"
     )
 
 
@@ -114,3 +128,44 @@ def test_a_heading_or_quote_as_a_list_item_is_plain_text() -> None:
     )
     parts = outgoing_parts("好" * 1995 + "。- # 标题呢")
     assert parts[1] == f"{ZWSP}- # 标题呢"
+
+
+def test_inline_code_holding_a_fence_shields_no_markup() -> None:
+    # Discord reads `` ``` `` as inline code holding a fence: the lines between the two
+    # render as markup, so they are defused like any text.
+    text = f"`` {FENCE} ``\n# FREE NITRO\n[claim here](https://evil.example/login)\n-# x\n> q\n"
+    (part,) = outgoing_parts(text + f"`` {FENCE} ``")
+    assert part == (
+        f"`` {FENCE} ``\n{ZWSP}# FREE NITRO\nclaim here (<https://evil.example/login>)\n"
+        f"{ZWSP}-# x\n{ZWSP}> q\n`` {FENCE} ``"
+    )
+
+
+BAIT = f"\n# FREE NITRO\n[claim](https://evil.example)\n{FENCE}"
+SHOWN = f"\n{ZWSP}# FREE NITRO\nclaim (<https://evil.example>)\n{FENCE}"
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        f"**bold {FENCE}b**",  # Discord tries emphasis first: the bold takes the fence
+        f"~~x {FENCE}~~",
+        f"- a list item {FENCE}",  # the item is its line: the fence closes nothing after
+        f"[a {FENCE}](https://x.example)",  # a masked link's text holds the fence
+        f"see https://x.example/{FENCE}",  # so does an address
+        f"\\{FENCE}",  # an escaped backtick leaves ``, a fence no more
+        f"{FENCE}py\n{FENCE}\n{FENCE}",  # Discord's desktop client reads ```py\n``` on
+    ],
+)
+def test_a_fence_discord_may_not_read_as_one_shields_no_markup(before: str) -> None:
+    (part,) = outgoing_parts(before + BAIT)
+    assert part.endswith(SHOWN), part
+
+
+def test_a_block_too_long_to_split_at_its_lines_shields_no_part() -> None:
+    # A fence line too long to repeat in every part: the block is cut hard, and the part
+    # after the cut is read without the fence that opened it.
+    parts = outgoing_parts(FENCE + "x" * 1990 + BAIT)
+    assert len(parts) == 2 and all(len(p) <= MESSAGE_LIMIT for p in parts)
+    assert "](https://" not in "".join(parts)
+    assert not any(line.startswith("#") for p in parts for line in p.split("\n"))

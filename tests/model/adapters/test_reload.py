@@ -12,6 +12,9 @@ import pytest
 
 from atri.config import Settings
 from atri.errors import ConfigError
+from bot import commands
+from bot.commands import Actor
+from bot.lines import lines_for
 from model.adapters.gguf_lora import ADAPTER_GGUF, ensure_gguf_adapter
 from model.adapters.validation import ADAPTER_WEIGHTS
 from model.protocol import ChatRequest
@@ -255,6 +258,62 @@ async def test_rollback_walks_back_and_the_job_does_not_undo_it(
         assert await live_logits(service) == v2_logits
         status = await service.status()
         assert status.last_reload["kind"] == "reload" and status.last_reload["ok"] is True
+
+
+# What an admin is told at each step of `test_admins_are_told_each_step_in_the_cards_language`.
+TOLD = {
+    "zh": [
+        "{folder} 里还没有完整的模型版本。",
+        f"已换上版本 {V1}（之前是基础模型）。",
+        f"现在用的已经是版本 {V1}了。",
+        f"没有换上版本 {V2}：{{reason}} 仍在使用版本 {V1}。",
+        f"已退回到基础模型（之前是版本 {V1}）。",
+        "现在用的就是基础模型，没有可以退回的版本。",
+    ],
+    "en": [
+        "No complete adapter version in {folder}.",
+        f"Now serving adapter version {V1} (was the base model).",
+        f"Already serving adapter version {V1}.",
+        f"Did not switch to adapter version {V2}: {{reason}} Still serving adapter version {V1}.",
+        f"Rolled back to the base model (was adapter version {V1}).",
+        "Already serving the base model; nothing to roll back to.",
+    ],
+    "ja": [
+        "{folder} に完全なバージョンがありません。",
+        f"バージョン {V1}に切り替えました（以前はベースモデル）。",
+        f"すでにバージョン {V1}を使っています。",
+        f"バージョン {V2}には切り替えませんでした：{{reason}} 引き続きバージョン {V1}を使っています。",
+        f"ベースモデルに戻しました（以前はバージョン {V1}）。",
+        "いまはベースモデルを使っているので、戻せるバージョンはありません。",
+    ],
+}
+
+
+async def test_admins_are_told_each_step_in_the_cards_language(
+    reload_settings: Settings, make_version: MakeVersion, adapters_dir: Path
+) -> None:
+    """The worker's answers come in parts (what happened, to which version) that the bots
+    word in the card's language; its log and HTTP answer keep one English sentence."""
+    admin = Actor("test", "boss", is_admin=True)
+    async with await ChatService.open(reload_settings) as service:
+        results = [await service.reload()]
+        make_version(V1)
+        results += [await service.reload(), await service.reload()]
+        set_manifest(make_version(V2, seed=2), base_config_hash="0" * 16)
+        results += [await service.reload(V2), await service.rollback()]
+        # Through the bots' command layer, as ATRI's (Chinese) card speaks.
+        told = await commands.rollback(service, admin)
+        assert not told.ok and told.text == TOLD["zh"][5]
+        status = await commands.status(service, admin)
+        assert f"上次加载：{TOLD['zh'][5]}" in status.text
+        results.append(await service.rollback())
+    reason = results[3].reason
+    assert "config hash" in reason and reason in results[3].message
+    assert f"Still serving adapter version {V1}" in results[3].message
+    for language, lines in TOLD.items():
+        said = lines_for("亚托莉", language)
+        worded = [said.reload_said(result) for result in results]
+        assert worded == [line.format(folder=adapters_dir, reason=reason) for line in lines]
 
 
 async def test_keep_previous_bounds_the_loaded_versions(

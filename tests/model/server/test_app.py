@@ -121,7 +121,8 @@ async def test_open_status_hides_reload_messages_from_strangers(
             await client.get("/status", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
         ).json()
     assert open_view["last_reload"]["ok"] is False
-    assert "message" not in open_view["last_reload"]
+    assert not {"message", "reason", "folder"} & open_view["last_reload"].keys()
+    assert open_view["last_reload"]["code"] == "no_adapters"
     assert "loaded_adapters" not in open_view["details"]
     assert "echo engine has no adapters" in admin_view["last_reload"]["message"]
 
