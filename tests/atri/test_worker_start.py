@@ -16,6 +16,28 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
+def start_worker(config: Path, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "atri", "--config", str(config), "worker"],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "300", "PYTHONPATH": str(REPO)},
+    )
+
+
+def lines_until_listening(worker: subprocess.Popen[str]) -> list[str]:
+    """What the worker printed up to its listening line."""
+    assert worker.stdout is not None
+    seen = []
+    for line in worker.stdout:
+        seen.append(line)
+        if "listening on" in line:
+            break
+    return seen
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
 def test_the_listening_line_comes_once_the_worker_answers(tmp_path: Path, host: str) -> None:
     config = tmp_path / "config.toml"
@@ -23,21 +45,9 @@ def test_the_listening_line_comes_once_the_worker_answers(tmp_path: Path, host: 
     config.write_text(
         f'[model]\nengine = "echo"\n[worker]\nhost = "{host}"\nport = 0\n', encoding="utf-8"
     )
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "atri", "--config", str(config), "worker"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "300", "PYTHONPATH": str(REPO)},
-    )
-    assert worker.stdout is not None
+    worker = start_worker(config, tmp_path)
     try:
-        seen = []
-        for line in worker.stdout:
-            seen.append(line)
-            if "listening on" in line:
-                break
+        seen = lines_until_listening(worker)
         # Every interface (0.0.0.0) is no address to connect to: the line gives one that is.
         match = re.search(r" (http://127\.0\.0\.1:(\d+)) ", seen[-1])
         assert match, "".join(seen)
@@ -84,21 +94,9 @@ def test_without_verbose_the_worker_says_which_adapter_version_went_live(
         "[worker]\nport = 0\nooc_max_retries = 0\n[reload]\nenabled = true\n",
         encoding="utf-8",
     )
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "atri", "--config", str(config), "worker"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "300", "PYTHONPATH": str(REPO)},
-    )
-    assert worker.stdout is not None
+    worker = start_worker(config, tmp_path)
     try:
-        seen = []
-        for line in worker.stdout:
-            seen.append(line)
-            if "listening on" in line:
-                break
+        seen = lines_until_listening(worker)
     finally:
         worker.send_signal(signal.SIGINT)
         try:
