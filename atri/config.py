@@ -597,7 +597,9 @@ class QQSettings(Section):
         for number in value:
             if not number.isdigit():
                 raise ValueError(f'"{number}" is not a QQ number; write them like ["12345678"]')
-        return value
+        # Full-width digits (１２３, typed with a Chinese input method) as OneBot sends ids:
+        # kept as written, they never matched, and a superuser was no admin.
+        return [str(int(number)) for number in value]
 
 
 class Settings(Section):

@@ -56,6 +56,13 @@ def test_a_taken_port_is_one_sentence() -> None:
         listen_socket("192.0.2.1", 0)
 
 
+def test_qq_numbers_in_full_width_digits_are_read_as_onebot_sends_them() -> None:
+    # A Chinese input method types １２３: kept so, it never matched an event's "123".
+    settings = settings_from_dict({"qq": {"superusers": ["１２３４５６７８"], "bot_ids": ["42"]}})
+    assert settings.qq.superusers == ["12345678"] and settings.qq.bot_ids == ["42"]
+    assert nonebot_options(settings, Secrets())["superusers"] == {"12345678"}
+
+
 def test_superusers_must_be_qq_numbers() -> None:
     with pytest.raises(ConfigError, match=r'\[qq\] superusers .*"admin" is not a QQ number'):
         settings_from_dict({"qq": {"superusers": ["admin"]}})
