@@ -38,6 +38,15 @@ def lines_until_listening(worker: subprocess.Popen[str]) -> list[str]:
     return seen
 
 
+def stop(worker: subprocess.Popen[str], timeout: float) -> None:
+    """Ctrl+C, as a user stops it; killed if it has not stopped within `timeout`."""
+    worker.send_signal(signal.SIGINT)
+    try:
+        worker.wait(timeout=timeout)
+    finally:
+        worker.kill()
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
 def test_the_listening_line_comes_once_the_worker_answers(tmp_path: Path, host: str) -> None:
     config = tmp_path / "config.toml"
@@ -62,11 +71,7 @@ def test_the_listening_line_comes_once_the_worker_answers(tmp_path: Path, host: 
         response = httpx.get(f"{match[1]}/health", timeout=10)
         assert response.status_code == 200, response.text
     finally:
-        worker.send_signal(signal.SIGINT)
-        try:
-            worker.wait(timeout=20)
-        finally:
-            worker.kill()
+        stop(worker, timeout=20)
     assert worker.returncode == 0
 
 
@@ -98,11 +103,7 @@ def test_without_verbose_the_worker_says_which_adapter_version_went_live(
     try:
         seen = lines_until_listening(worker)
     finally:
-        worker.send_signal(signal.SIGINT)
-        try:
-            worker.wait(timeout=60)
-        finally:
-            worker.kill()
+        stop(worker, timeout=60)
     said = "".join(seen)
     # The version goes live at start, before the worker listens: one line says so.
     assert said.count(f"adapter reload: Now serving adapter version {version}") == 1, said
