@@ -576,11 +576,16 @@ class Memory:
     async def import_export(self, export: MemoryExport | MemoryBackup) -> ImportResult:
         """Add a checked export (`parse_export`) in one transaction: messages, summaries
         and room lines already stored (same author, text and time) are skipped, so
-        importing the same file twice adds nothing the second time."""
+        importing the same file twice adds nothing the second time.
+
+        The write lock is taken first (BEGIN IMMEDIATE): what is stored and the next free
+        id are read under it, so a worker writing meanwhile waits for the import (up to
+        its busy timeout) instead of taking an id the import is about to give."""
         await self._writes.idle()
         await self.room.idle()
         scopes = export.scopes if isinstance(export, MemoryBackup) else [export]
         added = skipped = 0
+        await self._db.execute("BEGIN IMMEDIATE")
         try:
             for part in scopes:
                 new, old = await self._import_scope(part)
