@@ -18,13 +18,14 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from atri.errors import ConfigError
+from atri.errors import ConfigError, UserError
 from model.grouping import Grouped
 from model.memory.database import (
     busy_timeout_pragma,
     check_database_path,
-    database_error,
-    is_busy,
+    error_code,
+    on_read_only_disk,
+    open_error,
     path_error,
 )
 from model.memory.export_format import (
@@ -111,17 +112,38 @@ class Memory:
             if version == SCHEMA_VERSION:
                 return memory
             await memory._db.close()  # an older schema: migrated once, below
-        if str(path) != ":memory:":
-            check_database_path(path)
-        memory, _ = await cls._connect(path, read_only=False)
+        if str(path) == ":memory:":
+            memory, _ = await cls._connect(path, read_only=False)
+            return memory
+        check_database_path(path)
+        existed = path.exists()
+        try:
+            memory, _ = await cls._connect(path, read_only=False)
+        except BaseException:
+            # A file it began to make (a full disk): gone, so the next command does not
+            # take an empty file for a database someone made.
+            if not existed and path.is_file() and path.stat().st_size == 0:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            raise
         return memory
 
     @classmethod
-    async def _connect(cls, path: Path, read_only: bool) -> tuple[Memory, int]:
+    async def _connect(
+        cls, path: Path, read_only: bool, immutable: bool = False
+    ) -> tuple[Memory, int]:
         """A connection ready for use and the schema version it found. `read_only`: one
         that never writes (SQLite's `mode=ro`), which neither migrates nor sets the
-        journal mode; otherwise the file is created or migrated to SCHEMA_VERSION."""
-        target = f"{path.absolute().as_uri()}?mode=ro" if read_only else str(path)
+        journal mode; otherwise the file is created or migrated to SCHEMA_VERSION.
+
+        A WAL database on a read-only (or full) disk cannot be read so: SQLite must
+        make its index file (-shm) beside it. Nothing writes such a file, so it is read
+        as `immutable` then, unless changes wait in its -wal (which `immutable` ignores)."""
+        target = str(path)
+        if read_only:
+            target = path.absolute().as_uri() + (
+                "?mode=ro&immutable=1" if immutable else "?mode=ro"
+            )
         try:
             db = await aiosqlite.connect(target, uri=read_only)
         except sqlite3.Error as exc:
@@ -142,9 +164,17 @@ class Memory:
                 version = SCHEMA_VERSION
         except sqlite3.Error as exc:
             await db.close()
-            if is_busy(exc):
-                raise database_error(path, exc) from None
-            raise path_error(path, f"cannot be used as ATRI's database ({exc})") from None
+            if read_only and not immutable and _unreadable_wal(path, exc):
+                wal = path.with_name(path.name + "-wal")
+                if wal.is_file() and wal.stat().st_size > 0:
+                    raise UserError(
+                        f"[memory] path {path} cannot be read where it is (a read-only or "
+                        f"full disk): its latest changes wait in {wal.name} beside it; copy "
+                        "both files to a disk ATRI can write and point [memory] path at the "
+                        "copy."
+                    ) from None
+                return await cls._connect(path, read_only=True, immutable=True)
+            raise open_error(path, exc) from None
         except BaseException:
             await db.close()
             raise
@@ -736,6 +766,15 @@ class Memory:
             if at >= 0 and old_ids[at] in moved:
                 changes.append((moved[old_ids[at]], summary_id))
         await self._db.executemany("UPDATE summaries SET covers_up_to = ? WHERE id = ?", changes)
+
+
+def _unreadable_wal(path: Path, exc: sqlite3.Error) -> bool:
+    """Whether a read-only open failed only because SQLite cannot make the WAL index
+    (-shm) beside the file: on a read-only disk, or a full one. No process has the file
+    open then (one would have made it)."""
+    if getattr(exc, "sqlite_errorcode", 0) == sqlite3.SQLITE_IOERR_SHMSIZE:
+        return True
+    return error_code(exc) == sqlite3.SQLITE_CANTOPEN and on_read_only_disk(path)
 
 
 def said_order(
