@@ -70,11 +70,19 @@ def memory_list() -> None:
     if not rows:
         console.print("No conversations stored yet.")
         return
-    table = Table("scope", "live", "archived", "last message")
+    table = Table("scope", "live", "archived", "room lines", "last message")
     for r in rows:
         live, total = int(r["live"] or 0), int(r["total"])
+        room_live, room_total = int(r["room_live"] or 0), int(r["room_total"])
+        room = (
+            str(room_live)
+            if room_live == room_total
+            else f"{room_live} (+{room_total - room_live} archived)"
+        )
         # A scope is printed as written, never read as rich markup.
-        table.add_row(Text(printable(r["scope"])), str(live), str(total - live), _when(r["last"]))
+        table.add_row(
+            Text(printable(r["scope"])), str(live), str(total - live), room, _when(r["last"])
+        )
     console.print(table)
 
 
@@ -136,13 +144,14 @@ def memory_show(
 
 @memory_app.command("reset")
 def memory_reset(scope: str) -> None:
-    """End a scope's context (messages stay archived)."""
+    """End a scope's context (messages and room lines stay archived)."""
 
-    async def go(memory: Any) -> int:
-        return await memory.reset(scope)  # type: ignore[no-any-return]
+    async def go(memory: Any) -> tuple[int, int]:
+        return await memory.reset_with_room(scope)  # type: ignore[no-any-return]
 
-    count = _with_memory(go)
-    console.print(f"Reset {scope}: {count} messages archived.", markup=False)
+    messages, lines = _with_memory(go)
+    room = f" and {lines} room lines" if lines else ""
+    console.print(f"Reset {scope}: {messages} messages{room} archived.", markup=False)
 
 
 @memory_app.command("purge")
@@ -150,7 +159,7 @@ def memory_purge(
     scope: str,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
 ) -> None:
-    """Delete a scope's messages for good, archived ones included."""
+    """Delete a scope's messages and room lines for good, archived ones included."""
     if not yes and not typer.confirm(f"Delete every message of {scope} for good?"):
         raise typer.Exit(1)
 

@@ -496,6 +496,31 @@ class Memory:
         await self._db.commit()
         return cur.rowcount
 
+    async def reset_with_room(self, scope: str) -> tuple[int, int]:
+        """`atri memory reset`: `reset`, and the room lines the scope names archived, as
+        `purge` deletes them: a channel's key, its room's lines; a user's key, that user's
+        lines (in its channel, or on its whole platform). (messages, room lines) archived."""
+        messages = await self.reset(scope)
+        platform, user_id, room = parse_scope(scope)
+        if user_id:
+            lines = await self.room.archive_user(platform, user_id, room)
+        else:
+            lines = await self.room.archive_room(room) if room else 0
+        return messages, lines
+
+    async def purge_prefix(self, prefix: str) -> int:
+        """Delete every scope whose key starts with `prefix` (all users of one channel), as
+        `purge` deletes one; room lines are the caller's."""
+        cur = await self._db.execute(
+            "DELETE FROM messages WHERE substr(scope, 1, ?) = ?", (len(prefix), prefix)
+        )
+        await self._db.execute(
+            "DELETE FROM summaries WHERE substr(scope, 1, ?) = ?", (len(prefix), prefix)
+        )
+        await self._record_reset(prefix, prefix=True)
+        await self._db.commit()
+        return cur.rowcount
+
     async def purge(self, scope: str) -> int:
         """Delete everything stored for the scope, archived context included. A user's
         scope takes that user's room lines in every channel along; a channel's scope,
@@ -514,16 +539,33 @@ class Memory:
         return count
 
     async def scopes(self) -> list[dict[str, Any]]:
-        async with self._db.execute(
-            "SELECT scope, COUNT(*) AS total, SUM(archived = 0) AS live,"
-            " MAX(CASE WHEN typeof(created_at) IN ('integer', 'real') THEN created_at END)"
-            " AS last FROM messages GROUP BY scope ORDER BY last DESC"
-        ) as cur:
-            rows = [dict(r) for r in await cur.fetchall()]
+        """Each scope and each room (a channel's key holding room lines), newest first:
+        `total` and `live` messages, `room_total` and `room_live` room lines, and `last`,
+        when the newest of them was stored (0: no usable time)."""
+        last = "MAX(CASE WHEN typeof(created_at) IN ('integer', 'real') THEN created_at END)"
+        rows = [
+            dict(r)
+            for r in await self._db.execute_fetchall(
+                f"SELECT scope, COUNT(*) AS total, SUM(archived = 0) AS live, {last} AS last,"
+                " 0 AS room_total, 0 AS room_live FROM messages GROUP BY scope"
+            )
+        ]
+        by_scope: dict[str, dict[str, Any]] = {}
         for row in rows:  # a row written by another program may hold anything
             row["scope"] = as_text(row["scope"])
             row["last"] = as_time(row["last"])
-        return rows
+            by_scope.setdefault(row["scope"], row)
+        for room, total, live, newest in await self._db.execute_fetchall(
+            f"SELECT room, COUNT(*), SUM(archived = 0), {last} FROM room_lines GROUP BY room"
+        ):
+            key = as_text(room)
+            if key not in by_scope:
+                by_scope[key] = {"scope": key, "total": 0, "live": 0, "last": 0.0}
+                rows.append(by_scope[key])
+            row = by_scope[key]
+            row.update(room_total=total, room_live=live or 0)
+            row["last"] = max(row["last"], as_time(newest))
+        return sorted(rows, key=lambda row: row["last"], reverse=True)
 
     async def export(self, scope: str) -> dict[str, Any]:
         """One scope: its messages, its summaries, and the room lines of its people (a

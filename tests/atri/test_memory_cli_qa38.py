@@ -1,4 +1,5 @@
-"""QA pass 38 on `atri memory`: a database on a full or read-only disk."""
+"""QA pass 38 on `atri memory`: rooms in list and reset, and a database on a full or
+read-only disk."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from atri.cli import app
 from model.memory import Memory
 from model.room import RoomBounds
 from tests.cli_output import says
+
+runner = CliRunner(env={"COLUMNS": "400"})
 
 
 @pytest.fixture
@@ -43,6 +48,31 @@ def table_row(out: str, scope: str) -> list[str]:
         if cells and cells[0] == scope:
             return cells
     raise AssertionError(f"no row {scope!r} in:\n{out}")
+
+
+def atri(config: Path, *args: str, stdin: str | None = None) -> tuple[int, str]:
+    result = runner.invoke(app, ["--config", str(config), *args], input=stdin)
+    return result.exit_code, result.output
+
+
+def test_list_shows_rooms_and_reset_of_a_room_archives_its_lines(config: Path) -> None:
+    """A room's lines were in no `atri memory list`, and `atri memory reset` of its key
+    archived messages only: the lines stayed in every later prompt."""
+    code, out = atri(config, "memory", "list")
+    assert code == 0
+    assert table_row(out, "qq:chan:g1")[1:4] == ["0", "0", "2"]  # live, archived, lines
+    assert table_row(out, "qq:user:2")[1:4] == ["1", "0", "0"]
+
+    code, out = atri(config, "memory", "reset", "qq:chan:g1")
+    assert code == 0 and "Reset qq:chan:g1: 0 messages and 2 room lines archived." in out
+    _, out = atri(config, "memory", "list")
+    assert table_row(out, "qq:chan:g1")[3] == "0 (+2 archived)"
+    assert table_row(out, "qq:chan:g2")[3] == "2"
+
+    code, out = atri(config, "memory", "purge", "qq:chan:g2", "--yes")
+    assert code == 0 and "Purged qq:chan:g2: 2 messages deleted." in out
+    _, out = atri(config, "memory", "list")
+    assert "qq:chan:g2" not in out
 
 
 def test_a_disk_that_refuses_a_new_database_is_named_not_the_path(
