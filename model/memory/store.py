@@ -521,6 +521,20 @@ class Memory:
         await self._db.commit()
         return cur.rowcount
 
+    async def remembers(self, scope: str) -> bool:
+        """Whether anything is stored under the scope: messages, summaries, or the room
+        lines a reset or purge of it would reach (`reset_with_room`, `purge`)."""
+        platform, user_id, _ = parse_scope(scope)
+        rows = await self._db.execute_fetchall(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE scope = ?1)"
+            " OR EXISTS (SELECT 1 FROM summaries WHERE scope = ?1)"
+            " OR EXISTS (SELECT 1 FROM room_lines WHERE room = ?1)"
+            " OR (?2 != '' AND EXISTS (SELECT 1 FROM room_lines WHERE platform = ?3"
+            " AND user_id = ?2))",
+            (scope, user_id, platform),
+        )
+        return any(row[0] for row in rows)
+
     async def purge(self, scope: str) -> int:
         """Delete everything stored for the scope, archived context included. A user's
         scope takes that user's room lines in every channel along; a channel's scope,

@@ -1,5 +1,5 @@
-"""QA pass 38 on `atri memory`: rooms in list and reset, and a database on a full or
-read-only disk."""
+"""QA pass 38 on `atri memory`: rooms in list and reset, scopes that do not print,
+unknown scopes, a byte-order mark, and a database on a full or read-only disk."""
 
 from __future__ import annotations
 
@@ -18,11 +18,14 @@ import pytest
 from typer.testing import CliRunner
 
 from atri.cli import app
+from atri.terminal import shown, typed
 from model.memory import Memory
 from model.room import RoomBounds
 from tests.cli_output import says
 
 runner = CliRunner(env={"COLUMNS": "400"})
+ODD = "qq:user:\x1b[2J7"  # ESC [2J: clear the screen
+HIDDEN = "qq:user:\u202e8"  # a right-to-left override
 
 
 @pytest.fixture
@@ -41,6 +44,11 @@ def config(tmp_path: Path) -> Path:
     return path
 
 
+def atri(config: Path, *args: str, stdin: str | None = None) -> tuple[int, str]:
+    result = runner.invoke(app, ["--config", str(config), *args], input=stdin)
+    return result.exit_code, result.output
+
+
 def table_row(out: str, scope: str) -> list[str]:
     """The cells of the `atri memory list` row of `scope`."""
     for line in out.splitlines():
@@ -48,11 +56,6 @@ def table_row(out: str, scope: str) -> list[str]:
         if cells and cells[0] == scope:
             return cells
     raise AssertionError(f"no row {scope!r} in:\n{out}")
-
-
-def atri(config: Path, *args: str, stdin: str | None = None) -> tuple[int, str]:
-    result = runner.invoke(app, ["--config", str(config), *args], input=stdin)
-    return result.exit_code, result.output
 
 
 def test_list_shows_rooms_and_reset_of_a_room_archives_its_lines(config: Path) -> None:
@@ -73,6 +76,81 @@ def test_list_shows_rooms_and_reset_of_a_room_archives_its_lines(config: Path) -
     assert code == 0 and "Purged qq:chan:g2: 2 messages deleted." in out
     _, out = atri(config, "memory", "list")
     assert "qq:chan:g2" not in out
+
+
+def test_a_scope_that_does_not_print_is_shown_escaped_and_typed_back(
+    config: Path, tmp_path: Path
+) -> None:
+    """`printable` dropped the ESC, so the listed scope named another one (or none) when
+    typed back, and a direction override turned the line around."""
+
+    async def fill() -> None:
+        async with await Memory.open(tmp_path / "mem.sqlite3") as memory:
+            await memory.append_many(ODD, [("user", "7", "Eve", "odd one", "")])
+            await memory.append_many(HIDDEN, [("user", "8", "Mal", "hidden one", "")])
+            await memory.append_many("qq:user:a\\b", [("user", "9", "Bs", "backslash", "")])
+
+    asyncio.run(fill())
+    code, out = atri(config, "memory", "list")
+    assert code == 0 and not any(c in out for c in "\x1b\u202e")
+    for as_shown, said in (
+        ("qq:user:\\x1b[2J7", "odd one"),
+        ("qq:user:\\u202e8", "hidden one"),
+        ("qq:user:a\\\\b", "backslash"),
+    ):
+        assert table_row(out, as_shown)[1] == "1"
+        code, out_show = atri(config, "memory", "show", as_shown)
+        assert code == 0 and said in out_show
+    code, out = atri(config, "memory", "export", "qq:user:\\x1b[2J7")
+    assert code == 0 and json.loads(out)["scope"] == ODD
+    code, out = atri(config, "memory", "reset", "qq:user:\\x1b[2J7")
+    assert code == 0 and "Reset qq:user:\\x1b[2J7: 1 messages archived." in out
+    code, out = atri(config, "memory", "purge", "qq:user:\\u202e8", stdin="y\n")
+    assert code == 0 and "Delete every message of qq:user:\\u202e8 for good?" in out
+    assert "Purged qq:user:\\u202e8: 1 messages deleted." in out
+    _, out = atri(config, "memory", "list")
+    assert "u202e" not in out and table_row(out, "qq:user:\\x1b[2J7")[1:3] == ["0", "1"]
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["qq:user:2", "qq:user:\x1b[2J7", "a\\b", "\\x41", "\u2028", "x\U000e0001y", "\\xZZ"],
+)
+def test_shown_keys_read_back_as_themselves(key: str) -> None:
+    assert typed(shown(key)) == key
+    assert shown(key).isprintable()
+
+
+@pytest.mark.parametrize("command", ["reset", "purge"])
+def test_an_unknown_scope_is_named_not_reset_as_zero(
+    config: Path, tmp_path: Path, command: str
+) -> None:
+    """`atri memory reset qq:user:22` (a typo) said "0 messages archived" as if done."""
+    before = (tmp_path / "mem.sqlite3").read_bytes()
+    code, out = atri(config, "memory", command, "qq:user:22", stdin="y\n")
+    assert code == 1 and "Traceback" not in out
+    assert says(out, "No scope qq:user:22 is remembered (see `atri memory list`).")
+    assert says(out, "Did you mean qq:user:2?")
+    assert "for good?" not in out  # nothing to confirm
+    assert (tmp_path / "mem.sqlite3").read_bytes() == before
+    # A user heard only in groups has no conversation, but lines a purge deletes.
+    extra = ["--yes"] if command == "purge" else []
+    code, out = atri(config, "memory", command, "qq:user:1", *extra)
+    assert code == 0 and "qq:user:1:" in out
+
+
+def test_import_reads_a_file_with_a_byte_order_mark(config: Path, tmp_path: Path) -> None:
+    """A file saved by Notepad starts with a BOM: the import said it was no JSON."""
+    export = {
+        "format": "atri-memory",
+        "version": 5,
+        "scope": "qq:user:6",
+        "messages": [{"role": "user", "user_id": "6", "content": "hello", "created_at": 1.0}],
+    }
+    file = tmp_path / "bom.json"
+    file.write_bytes(b"\xef\xbb\xbf" + json.dumps(export).encode("utf-8"))
+    code, out = atri(config, "memory", "import", str(file))
+    assert code == 0 and "Imported 1 messages and summaries into qq:user:6." in out
 
 
 def test_a_disk_that_refuses_a_new_database_is_named_not_the_path(

@@ -212,3 +212,8 @@ async def test_scopes_lists_rooms_with_their_lines(tmp_path: Path) -> None:
         assert (rows["qq:chan:g2"]["total"], rows["qq:chan:g2"]["room_live"]) == (0, 1)
         assert rows["qq:chan:g2"]["last"] > 1e9
         assert rows["qq:user:5"]["room_total"] == 0
+
+        assert await memory.remembers("qq:chan:g2")  # by its lines alone
+        assert await memory.remembers("qq:user:1")  # a user heard only in groups
+        assert not await memory.remembers("qq:chan:g3")
+        assert not await memory.remembers("qq:user:9")
