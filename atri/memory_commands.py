@@ -21,7 +21,7 @@ from atri.cli_common import (
     run_async,
     write_output,
 )
-from atri.terminal import printable
+from atri.terminal import printable, shown, typed
 
 memory_app = Commands(help="Inspect and manage conversation memory.", no_args_is_help=True)
 memory_app.callback()(config_after_group)
@@ -70,11 +70,17 @@ def memory_list() -> None:
     if not rows:
         console.print("No conversations stored yet.")
         return
-    table = Table("scope", "live", "archived", "last message")
+    table = Table("scope", "live", "archived", "room lines", "last message")
     for r in rows:
         live, total = int(r["live"] or 0), int(r["total"])
-        # A scope is printed as written, never read as rich markup.
-        table.add_row(Text(printable(r["scope"])), str(live), str(total - live), _when(r["last"]))
+        room_live, room_total = int(r["room_live"] or 0), int(r["room_total"])
+        room = (
+            str(room_live)
+            if room_live == room_total
+            else f"{room_live} (+{room_total - room_live} archived)"
+        )
+        # A scope is printed as it can be typed back, never read as rich markup.
+        table.add_row(Text(shown(r["scope"])), str(live), str(total - live), room, _when(r["last"]))
     console.print(table)
 
 
@@ -98,6 +104,7 @@ def memory_show(
     ] = False,
 ) -> None:
     """Show what she remembers of one scope: its summary and the turns after it."""
+    scope = typed(scope)
 
     async def go(memory: Any) -> Any:
         summaries = await memory.all_summaries(scope)
@@ -107,7 +114,7 @@ def memory_show(
 
     summaries, messages, live = _with_memory(go, read_only=True)
     if not messages and not summaries:
-        console.print(f"No messages in scope {printable(scope)}.", markup=False)
+        console.print(f"No messages in scope {shown(scope)}.", markup=False)
         return
     for summary in summaries:
         tag = f" [{summary.adapter_version}]" if summary.adapter_version else ""
@@ -134,15 +141,35 @@ def memory_show(
         console.print(f"{m.role:9} {who}{tag}{flag}: {content}", markup=False, highlight=False)
 
 
+def _remembered(scope: str) -> None:
+    """Stop, in one sentence, where nothing is stored under `scope` (a typo, most
+    likely): the scopes spelled most like it are named."""
+    import difflib
+
+    async def go(memory: Any) -> tuple[bool, list[str]]:
+        if await memory.remembers(scope):
+            return True, []
+        return False, [row["scope"] for row in await memory.scopes()]
+
+    known, scopes = _with_memory(go, read_only=True)
+    if not known:
+        close = difflib.get_close_matches(scope, scopes, n=3, cutoff=0.6)
+        hint = f" Did you mean {' or '.join(shown(s) for s in close)}?" if close else ""
+        fail(f"No scope {shown(scope)} is remembered (see `atri memory list`).{hint}")
+
+
 @memory_app.command("reset")
 def memory_reset(scope: str) -> None:
-    """End a scope's context (messages stay archived)."""
+    """End a scope's context (messages and room lines stay archived)."""
+    scope = typed(scope)
+    _remembered(scope)
 
-    async def go(memory: Any) -> int:
-        return await memory.reset(scope)  # type: ignore[no-any-return]
+    async def go(memory: Any) -> tuple[int, int]:
+        return await memory.reset_with_room(scope)  # type: ignore[no-any-return]
 
-    count = _with_memory(go)
-    console.print(f"Reset {scope}: {count} messages archived.", markup=False)
+    messages, lines = _with_memory(go)
+    room = f" and {lines} room lines" if lines else ""
+    console.print(f"Reset {shown(scope)}: {messages} messages{room} archived.", markup=False)
 
 
 @memory_app.command("purge")
@@ -150,15 +177,17 @@ def memory_purge(
     scope: str,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
 ) -> None:
-    """Delete a scope's messages for good, archived ones included."""
-    if not yes and not typer.confirm(f"Delete every message of {scope} for good?"):
+    """Delete a scope's messages and room lines for good, archived ones included."""
+    scope = typed(scope)
+    _remembered(scope)
+    if not yes and not typer.confirm(f"Delete every message of {shown(scope)} for good?"):
         raise typer.Exit(1)
 
     async def go(memory: Any) -> int:
         return await memory.purge(scope)  # type: ignore[no-any-return]
 
     count = _with_memory(go)
-    console.print(f"Purged {scope}: {count} messages deleted.", markup=False)
+    console.print(f"Purged {shown(scope)}: {count} messages deleted.", markup=False)
 
 
 @memory_app.command("import")
@@ -168,7 +197,8 @@ def memory_import(file: Path) -> None:
     from model.memory import parse_export
 
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
+        # utf-8-sig: a file saved by an editor that starts it with a byte-order mark.
+        data = json.loads(file.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         fail(f"{file}: cannot be read as an ATRI memory export ({exc}).")
     export = parse_export(data, str(file))  # every message is checked before any write
@@ -181,7 +211,7 @@ def memory_import(file: Path) -> None:
     note = f" ({skipped} already stored, skipped)" if skipped else ""
     room = f" and {result.room_lines} room lines" if result.room_lines else ""
     console.print(
-        f"Imported {result.added} messages and summaries{room} into {result.scope}{note}.",
+        f"Imported {result.added} messages and summaries{room} into {shown(result.scope)}{note}.",
         markup=False,
         highlight=False,
     )
@@ -196,6 +226,7 @@ def memory_export(
 ) -> None:
     """Write a scope (messages, summaries, its room lines) as JSON; with no scope, the
     whole database as a backup that `atri memory import` restores."""
+    scope = typed(scope)
 
     if out is not None and _is_database_file(out, _database()):
         fail(f"{out} is the memory database itself ([memory] path): write the export elsewhere.")

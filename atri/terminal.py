@@ -15,6 +15,47 @@ def printable(text: str) -> str:
     return _CONTROLS.sub("", text)
 
 
+# What `shown` writes for a character that does not print as itself, read back by `typed`.
+_ESCAPE = re.compile(r"\\(\\|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})")
+
+
+def shown(key: str) -> str:
+    """A key (a memory scope) on one line, as it can be typed back (`typed`): a backslash
+    doubled, each character that does not print as itself (a control, a format
+    character such as a direction override, a line separator) as `\\xNN`, `\\uNNNN` or
+    `\\UNNNNNNNN`. `printable` would drop them, and a key typed as shown named another."""
+    out = []
+    for ch in key:
+        code = ord(ch)
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch.isprintable():
+            out.append(ch)
+        elif code < 0x100:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return "".join(out)
+
+
+def typed(key: str) -> str:
+    """A key as a person typed it after `shown`: its escapes read back. A backslash that
+    begins none of them stays as it is."""
+
+    def one(match: re.Match[str]) -> str:
+        escape = match[1]
+        if escape == "\\":
+            return escape
+        code = int(escape[1:], 16)
+        if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:  # names no character
+            return match[0]
+        return chr(code)
+
+    return _ESCAPE.sub(one, key)
+
+
 def waking_line(name: str) -> str:
     """What a command says while the model loads: the configured character wakes up."""
     return f"Waking {printable(name)} up (loading the model)…"

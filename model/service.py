@@ -673,9 +673,19 @@ class ChatService:
         return heard + await self.memory.reset(self._scope_of(scope))
 
     async def purge(self, scope: ScopeRef) -> int:
-        """A user's purge takes their room lines in every channel along."""
-        if not scope.user_id and not scope.channel_id:
-            return 0
+        """A user's purge takes their room lines in every channel along; a channel's, its
+        room lines and the conversations that belong to it (as `reset` ends them)."""
+        if not scope.user_id:  # the whole channel
+            if not scope.channel_id:
+                return 0
+            prefix = channel_prefix(scope.platform, scope.channel_id, scope.guild_id)
+            heard = await self.memory.room.delete_room(prefix)
+            kind = self.settings.memory.scope
+            if kind == "user":
+                return heard  # memory is per user: no conversation belongs to the channel
+            if kind == "user_in_channel":
+                return heard + await self.memory.purge_prefix(prefix + ":")
+            return heard + await self.memory.purge(prefix)
         count = await self.memory.purge(self._scope_of(scope))
         if scope.user_id:
             count += await self.memory.room.delete_user(scope.platform, scope.user_id)

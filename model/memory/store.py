@@ -18,13 +18,14 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from atri.errors import ConfigError
+from atri.errors import ConfigError, UserError
 from model.grouping import Grouped
 from model.memory.database import (
     busy_timeout_pragma,
     check_database_path,
-    database_error,
-    is_busy,
+    error_code,
+    on_read_only_disk,
+    open_error,
     path_error,
 )
 from model.memory.export_format import (
@@ -111,17 +112,38 @@ class Memory:
             if version == SCHEMA_VERSION:
                 return memory
             await memory._db.close()  # an older schema: migrated once, below
-        if str(path) != ":memory:":
-            check_database_path(path)
-        memory, _ = await cls._connect(path, read_only=False)
+        if str(path) == ":memory:":
+            memory, _ = await cls._connect(path, read_only=False)
+            return memory
+        check_database_path(path)
+        existed = path.exists()
+        try:
+            memory, _ = await cls._connect(path, read_only=False)
+        except BaseException:
+            # A file it began to make (a full disk): gone, so the next command does not
+            # take an empty file for a database someone made.
+            if not existed and path.is_file() and path.stat().st_size == 0:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            raise
         return memory
 
     @classmethod
-    async def _connect(cls, path: Path, read_only: bool) -> tuple[Memory, int]:
+    async def _connect(
+        cls, path: Path, read_only: bool, immutable: bool = False
+    ) -> tuple[Memory, int]:
         """A connection ready for use and the schema version it found. `read_only`: one
         that never writes (SQLite's `mode=ro`), which neither migrates nor sets the
-        journal mode; otherwise the file is created or migrated to SCHEMA_VERSION."""
-        target = f"{path.absolute().as_uri()}?mode=ro" if read_only else str(path)
+        journal mode; otherwise the file is created or migrated to SCHEMA_VERSION.
+
+        A WAL database on a read-only (or full) disk cannot be read so: SQLite must
+        make its index file (-shm) beside it. Nothing writes such a file, so it is read
+        as `immutable` then, unless changes wait in its -wal (which `immutable` ignores)."""
+        target = str(path)
+        if read_only:
+            target = path.absolute().as_uri() + (
+                "?mode=ro&immutable=1" if immutable else "?mode=ro"
+            )
         try:
             db = await aiosqlite.connect(target, uri=read_only)
         except sqlite3.Error as exc:
@@ -142,9 +164,17 @@ class Memory:
                 version = SCHEMA_VERSION
         except sqlite3.Error as exc:
             await db.close()
-            if is_busy(exc):
-                raise database_error(path, exc) from None
-            raise path_error(path, f"cannot be used as ATRI's database ({exc})") from None
+            if read_only and not immutable and _unreadable_wal(path, exc):
+                wal = path.with_name(path.name + "-wal")
+                if wal.is_file() and wal.stat().st_size > 0:
+                    raise UserError(
+                        f"[memory] path {path} cannot be read where it is (a read-only or "
+                        f"full disk): its latest changes wait in {wal.name} beside it; copy "
+                        "both files to a disk ATRI can write and point [memory] path at the "
+                        "copy."
+                    ) from None
+                return await cls._connect(path, read_only=True, immutable=True)
+            raise open_error(path, exc) from None
         except BaseException:
             await db.close()
             raise
@@ -466,6 +496,45 @@ class Memory:
         await self._db.commit()
         return cur.rowcount
 
+    async def reset_with_room(self, scope: str) -> tuple[int, int]:
+        """`atri memory reset`: `reset`, and the room lines the scope names archived, as
+        `purge` deletes them: a channel's key, its room's lines; a user's key, that user's
+        lines (in its channel, or on its whole platform). (messages, room lines) archived."""
+        messages = await self.reset(scope)
+        platform, user_id, room = parse_scope(scope)
+        if user_id:
+            lines = await self.room.archive_user(platform, user_id, room)
+        else:
+            lines = await self.room.archive_room(room) if room else 0
+        return messages, lines
+
+    async def purge_prefix(self, prefix: str) -> int:
+        """Delete every scope whose key starts with `prefix` (all users of one channel), as
+        `purge` deletes one; room lines are the caller's."""
+        cur = await self._db.execute(
+            "DELETE FROM messages WHERE substr(scope, 1, ?) = ?", (len(prefix), prefix)
+        )
+        await self._db.execute(
+            "DELETE FROM summaries WHERE substr(scope, 1, ?) = ?", (len(prefix), prefix)
+        )
+        await self._record_reset(prefix, prefix=True)
+        await self._db.commit()
+        return cur.rowcount
+
+    async def remembers(self, scope: str) -> bool:
+        """Whether anything is stored under the scope: messages, summaries, or the room
+        lines a reset or purge of it would reach (`reset_with_room`, `purge`)."""
+        platform, user_id, _ = parse_scope(scope)
+        rows = await self._db.execute_fetchall(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE scope = ?1)"
+            " OR EXISTS (SELECT 1 FROM summaries WHERE scope = ?1)"
+            " OR EXISTS (SELECT 1 FROM room_lines WHERE room = ?1)"
+            " OR (?2 != '' AND EXISTS (SELECT 1 FROM room_lines WHERE platform = ?3"
+            " AND user_id = ?2))",
+            (scope, user_id, platform),
+        )
+        return any(row[0] for row in rows)
+
     async def purge(self, scope: str) -> int:
         """Delete everything stored for the scope, archived context included. A user's
         scope takes that user's room lines in every channel along; a channel's scope,
@@ -484,16 +553,33 @@ class Memory:
         return count
 
     async def scopes(self) -> list[dict[str, Any]]:
-        async with self._db.execute(
-            "SELECT scope, COUNT(*) AS total, SUM(archived = 0) AS live,"
-            " MAX(CASE WHEN typeof(created_at) IN ('integer', 'real') THEN created_at END)"
-            " AS last FROM messages GROUP BY scope ORDER BY last DESC"
-        ) as cur:
-            rows = [dict(r) for r in await cur.fetchall()]
+        """Each scope and each room (a channel's key holding room lines), newest first:
+        `total` and `live` messages, `room_total` and `room_live` room lines, and `last`,
+        when the newest of them was stored (0: no usable time)."""
+        last = "MAX(CASE WHEN typeof(created_at) IN ('integer', 'real') THEN created_at END)"
+        rows = [
+            dict(r)
+            for r in await self._db.execute_fetchall(
+                f"SELECT scope, COUNT(*) AS total, SUM(archived = 0) AS live, {last} AS last,"
+                " 0 AS room_total, 0 AS room_live FROM messages GROUP BY scope"
+            )
+        ]
+        by_scope: dict[str, dict[str, Any]] = {}
         for row in rows:  # a row written by another program may hold anything
             row["scope"] = as_text(row["scope"])
             row["last"] = as_time(row["last"])
-        return rows
+            by_scope.setdefault(row["scope"], row)
+        for room, total, live, newest in await self._db.execute_fetchall(
+            f"SELECT room, COUNT(*), SUM(archived = 0), {last} FROM room_lines GROUP BY room"
+        ):
+            key = as_text(room)
+            if key not in by_scope:
+                by_scope[key] = {"scope": key, "total": 0, "live": 0, "last": 0.0}
+                rows.append(by_scope[key])
+            row = by_scope[key]
+            row.update(room_total=total, room_live=live or 0)
+            row["last"] = max(row["last"], as_time(newest))
+        return sorted(rows, key=lambda row: row["last"], reverse=True)
 
     async def export(self, scope: str) -> dict[str, Any]:
         """One scope: its messages, its summaries, and the room lines of its people (a
@@ -576,11 +662,16 @@ class Memory:
     async def import_export(self, export: MemoryExport | MemoryBackup) -> ImportResult:
         """Add a checked export (`parse_export`) in one transaction: messages, summaries
         and room lines already stored (same author, text and time) are skipped, so
-        importing the same file twice adds nothing the second time."""
+        importing the same file twice adds nothing the second time.
+
+        The write lock is taken first (BEGIN IMMEDIATE): what is stored and the next free
+        id are read under it, so a worker writing meanwhile waits for the import (up to
+        its busy timeout) instead of taking an id the import is about to give."""
         await self._writes.idle()
         await self.room.idle()
         scopes = export.scopes if isinstance(export, MemoryBackup) else [export]
         added = skipped = 0
+        await self._db.execute("BEGIN IMMEDIATE")
         try:
             for part in scopes:
                 new, old = await self._import_scope(part)
@@ -731,6 +822,15 @@ class Memory:
             if at >= 0 and old_ids[at] in moved:
                 changes.append((moved[old_ids[at]], summary_id))
         await self._db.executemany("UPDATE summaries SET covers_up_to = ? WHERE id = ?", changes)
+
+
+def _unreadable_wal(path: Path, exc: sqlite3.Error) -> bool:
+    """Whether a read-only open failed only because SQLite cannot make the WAL index
+    (-shm) beside the file: on a read-only disk, or a full one. No process has the file
+    open then (one would have made it)."""
+    if getattr(exc, "sqlite_errorcode", 0) == sqlite3.SQLITE_IOERR_SHMSIZE:
+        return True
+    return error_code(exc) == sqlite3.SQLITE_CANTOPEN and on_read_only_disk(path)
 
 
 def said_order(

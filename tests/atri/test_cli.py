@@ -111,7 +111,7 @@ def test_memory_show_prints_no_terminal_commands(config: Path, tmp_path: Path) -
 
     asyncio.run(fill())
     code, out = atri(config, "memory", "list")
-    assert code == 0 and "qq:user:]0;owned" in out
+    assert code == 0 and "qq:user:\\x1b]0;owned\\x07" in out  # escaped, as it is typed back
     code, out = atri(config, "memory", "show", "qq:user:\x1b]0;owned\x07")
     assert code == 0 and "Evec: hic2J there" in out
     assert not any(c in out for c in "\x1b\x07\x9b")
