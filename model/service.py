@@ -51,6 +51,7 @@ from model.engines.base import Engine, Generation, RowLimits
 from model.memory import Conversation, Memory, channel_prefix, scope_key
 from model.metrics import WorkerMetrics
 from model.protocol import (
+    PERSONAL_SCOPE,
     SHARED_SCOPE,
     ChannelMode,
     ChannelSetting,
@@ -649,7 +650,8 @@ class ChatService:
 
     async def reset(self, scope: ScopeRef) -> int:
         """A channel's reset also ends its room context; a member's own reset hides their
-        own room lines (in that channel) and nobody else's."""
+        own room lines (in that channel) and nobody else's. `here_only` (a server's or
+        group's admin) touches nothing kept beyond that channel (PERSONAL_SCOPE)."""
         kind = self.settings.memory.scope
         room = self.memory.room
         if not scope.user_id:  # the whole channel
@@ -669,6 +671,12 @@ class ChatService:
             if scope.channel_id
             else ""
         )
+        if scope.here_only and (kind == "user" or not scope.channel_id):
+            # Their conversation is theirs everywhere (their DMs, other servers): not for
+            # the admin of one place. What they said here that she overheard is.
+            if prefix:
+                await room.archive_user(scope.platform, scope.user_id, prefix)
+            return PERSONAL_SCOPE
         heard = await room.archive_user(scope.platform, scope.user_id, prefix)
         return heard + await self.memory.reset(self._scope_of(scope))
 
