@@ -21,6 +21,9 @@ from pydantic import BaseModel, BeforeValidator, Field, PositiveInt, StrictBool,
 # ignore it and reset a member's conversation everywhere).
 PROTOCOL_VERSION = 2
 PROTOCOL_HEADER = "ATRI-Protocol"
+# Why the worker refused a token (the `code` of its 401 answers, beside `detail`).
+NO_TOKEN_SET = "no_token_set"  # the worker has no ATRI_ADMIN_TOKEN: it refuses everyone
+WRONG_TOKEN = "wrong_token"  # none sent, or another one
 
 
 def protocol_mismatch(theirs: str | None, them: str, us: str) -> str | None:

@@ -3,8 +3,8 @@
 Who may call what:
 - `/health`, `/status`, `/metrics` are open: they carry no conversation text, and
   probes and Prometheus scrapers rarely hold tokens.
-- `/chat`, `/reset`, `/purge`, `/reload`, `/rollback` need `Authorization: Bearer
-  $ATRI_ADMIN_TOKEN`. `/chat` names any platform and user, so an open `/chat` would let
+- `/chat`, `/reset`, `/purge`, `/reload`, `/rollback` (and `/auth`, which only checks
+  the token: the bots' start-up probe) need `Authorization: Bearer $ATRI_ADMIN_TOKEN`. `/chat` names any platform and user, so an open `/chat` would let
   anyone speak as anyone into their remembered conversation; only bots hold the token
   (they need it anyway for their users' reset commands). Without ATRI_ADMIN_TOKEN set
   on the worker, these routes refuse everything.
@@ -242,6 +242,8 @@ def create_app(
     @app.exception_handler(Unauthorized)
     async def unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
         body = error_body(request.url.path, exc.message, "invalid_api_key")
+        if not request.url.path.startswith("/v1/"):
+            body["code"] = exc.code  # the bots tell a worker without a token from a wrong one
         return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
 
     @app.exception_handler(OtherProtocol)
@@ -291,6 +293,12 @@ def create_app(
                 current.last_reload.pop(said, None)
             current.details.pop("loaded_adapters", None)
         return current
+
+    @app.get("/auth", dependencies=admin_only)
+    async def auth() -> dict[str, bool]:
+        """Nothing but the token check: a bot starting up learns whether its token is
+        taken before any chat or admin command needs it."""
+        return {"ok": True}
 
     @app.get("/metrics")
     async def metrics() -> Response:
