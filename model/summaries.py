@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from model.character.prompt import (
     said_line,
 )
 from model.engines.base import Generation
-from model.memory import Memory, Message, Summary
+from model.memory import FailureLog, Memory, Message, Summary
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +229,10 @@ class Summarizer:
         fold_exchanges: int,
         busy: Callable[[], bool],
         max_wait_seconds: float,
+        failures: FailureLog | None = None,
     ) -> None:
+        """`failures`: where a database error is logged (one line per kind every few
+        minutes, as the service's own); without it, one line each time."""
         self.memory = memory
         self.batcher = batcher
         self.gen = gen
@@ -240,6 +244,7 @@ class Summarizer:
         self.fold_exchanges = fold_exchanges
         self.busy = busy
         self.max_wait = max_wait_seconds
+        self.failures = failures or FailureLog(memory.path, log, every=0)
         self.overdue = 0  # summaries written between replies after waiting `max_wait`
         self.written = 0
         self.compactions = 0
@@ -284,6 +289,8 @@ class Summarizer:
                 self._working = True
                 try:
                     await self.fold(scope)
+                except sqlite3.Error as exc:
+                    self.failures.report(exc, None, "A memory summary was not written.")
                 except Exception:
                     log.exception("the memory summary of %s was not written", scope)
                 finally:

@@ -20,6 +20,7 @@ import asyncio
 import logging
 import signal
 import socket
+import sqlite3
 import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -35,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from atri.config import Secrets, Settings
 from atri.listening import bind_listening_socket
+from model.memory import database_error
 from model.metrics import PROMETHEUS_CONTENT_TYPE
 from model.protocol import (
     PROTOCOL_HEADER,
@@ -271,6 +273,14 @@ def create_app(
         if request.url.path.startswith("/v1/"):
             return JSONResponse(OpenAIError.body(message, "invalid_request_error"), 400)
         return JSONResponse({"detail": message}, status_code=422)
+
+    @app.exception_handler(sqlite3.Error)
+    async def database_failed(request: Request, exc: sqlite3.Error) -> JSONResponse:
+        """The memory database failed under a route (a chat handles its own): one log
+        sentence per kind every few minutes, as for chats, and 503 with the sentence."""
+        service.database_failures.report(exc, None, f"{request.url.path} was refused.")
+        message = str(database_error(service.memory.path, exc))
+        return JSONResponse(error_body(request.url.path, message, "server_error"), 503)
 
     @app.exception_handler(OpenAIError)
     async def openai_error(request: Request, exc: OpenAIError) -> JSONResponse:
