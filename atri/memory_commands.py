@@ -54,7 +54,7 @@ def _with_memory(fn: Any, read_only: bool = False, creates: bool = False) -> Any
             try:
                 return await fn(memory)
             except sqlite3.Error as exc:  # a full disk, a worker mid-write: one sentence
-                raise database_error(path, exc) from None
+                raise database_error(path, exc, "read" if read_only else "write") from None
 
     return run_async(go())
 

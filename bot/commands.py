@@ -2,9 +2,11 @@
 modes, with permissions.
 
 Each platform decides who is an admin (Discord: Manage Server, `admin_ids` or
-`admin_roles`; QQ: superusers, group owner or admins) and calls these with an `Actor`.
-Admin checks are made here again, whatever the platform already hid, and refusals are
-logged. `ChannelModes` is the bots' cached view of what admins set per channel.
+`admin_roles`; QQ: superusers, group owner or admins) and who of them is the bot's
+owner (`admin_ids`, superusers), and calls these with an `Actor`. Admin checks are made
+here again, whatever the platform already hid, and refusals are logged. The admin of one
+server or group resets a member only there: a conversation the member has everywhere
+(`[memory] scope = "user"`) is the owner's to reset, or the member's own. `ChannelModes` is the bots' cached view of what admins set per channel.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydantic import ValidationError
 
 from bot.lines import lines
 from model.protocol import (
+    PERSONAL_SCOPE,
     SHARED_SCOPE,
     ChannelMode,
     ChannelSetting,
@@ -46,8 +49,12 @@ class Actor:
     is_admin: bool
     channel_id: str = ""
     guild_id: str = ""
+    # The bot's owner (Discord `admin_ids`, QQ superusers): an admin in every server and
+    # group, and of what a member has across them. An admin by a server's or group's
+    # own grant (Manage Server, `admin_roles`, group owner or admin) is not.
+    is_owner: bool = False
 
-    def scope(self, user_id: str | None = None) -> ScopeRef:
+    def scope(self, user_id: str | None = None, here_only: bool = False) -> ScopeRef:
         """The conversation of `user_id` (default: the actor's own) where the actor is;
         `user_id=""` names the channel's shared one."""
         return ScopeRef(
@@ -55,6 +62,7 @@ class Actor:
             user_id=self.user_id if user_id is None else user_id,
             channel_id=self.channel_id,
             guild_id=self.guild_id,
+            here_only=here_only,
         )
 
 
@@ -117,11 +125,24 @@ async def remembered(worker: Worker, actor: Actor) -> CommandResult:
 
 
 async def reset_user(worker: Worker, actor: Actor, target_user_id: str) -> CommandResult:
+    """An admin forgets a member's conversation: the owner's reset is the member's own
+    (everywhere under `[memory] scope = "user"`); a server's or group's admin reaches
+    only what is kept for this channel."""
     if not actor.is_admin:
         return _refuse(actor, f"reset of user {target_user_id}")
-    count = await worker.reset(actor.scope(target_user_id))
+    count = await worker.reset(actor.scope(target_user_id, here_only=not actor.is_owner))
     if count == SHARED_SCOPE:  # `[memory] scope = "channel"`: nothing is theirs alone
         return CommandResult(lines().shared_user_reset, ok=False)
+    if count == PERSONAL_SCOPE:  # `[memory] scope = "user"`: theirs in every place
+        log.info(
+            "%s admin %s reset only the room lines of user %s in channel %s: their "
+            "conversation is theirs everywhere, for the bot's owner to reset",
+            actor.platform,
+            actor.user_id,
+            target_user_id,
+            actor.channel_id,
+        )
+        return CommandResult(lines().personal_user_reset, ok=False)
     log.info("%s admin %s reset user %s", actor.platform, actor.user_id, target_user_id)
     return CommandResult(lines().user_reset_done.format(count=max(count, 0)))
 

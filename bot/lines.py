@@ -23,6 +23,9 @@ class BotLines:
     group_only: str
     shared_reset_refused: str
     shared_user_reset: str  # an admin's reset of one member where all share one
+    # A server's or group's admin resetting a member whose conversation is one for every
+    # server, group and DM (`[memory] scope = "user"`): kept, with why.
+    personal_user_reset: str
     reset_done: str  # {count}
     user_reset_done: str  # {count}
     channel_reset_done: str  # {count}
@@ -121,6 +124,9 @@ ZH = BotLines(
     shared_reset_refused="这里的对话是大家共享的，只有管理员可以重置哦。",
     shared_user_reset="这里的对话是大家共享的，没有只属于这位成员的部分：什么都没有重置。"
     "要重置，请重置整个频道或群的对话。",
+    personal_user_reset="这位成员和{name}的对话在所有服务器、群和私聊里是同一份，"
+    "所以这里的管理员不能重置它：本人可以用 /atri reset 重置，机器人的主人也可以。"
+    "只忘掉了{name}在这里旁听到的这位成员的发言。",
     reset_done="好的，{name}把我们的对话忘掉了（{{count}} 条）。重新开始吧！",
     user_reset_done="已重置该用户的对话记忆（{{count}} 条）。",
     channel_reset_done="已重置这里的对话记忆（{{count}} 条）。",
@@ -191,6 +197,9 @@ EN = BotLines(
     shared_reset_refused="The conversation here is shared by everyone; only admins can reset it.",
     shared_user_reset="The conversation here is shared by everyone, so no part of it is that "
     "member's alone: nothing was reset. To reset it, reset the whole channel or group.",
+    personal_user_reset="That member's conversation with {name} is one for every server, "
+    "group and DM, so an admin here cannot reset it: they can with /atri reset, and so can "
+    "the bot's owner. Only what {name} overheard them say here was forgotten.",
     reset_done="OK, {name} has forgotten our conversation ({{count}} messages). Let's start over!",
     user_reset_done="Reset that member's conversation ({{count}} messages).",
     channel_reset_done="Reset the conversation here ({{count}} messages).",
@@ -264,6 +273,9 @@ JA = BotLines(
     shared_reset_refused="ここの会話はみんなで共有しているから、リセットできるのは管理者だけだよ。",
     shared_user_reset="ここの会話はみんなで共有しているので、そのメンバーだけの部分はありません："
     "何もリセットしていません。リセットするなら、チャンネルかグループ全体をリセットしてください。",
+    personal_user_reset="そのメンバーと{name}の会話はすべてのサーバー・グループ・DMで共通なので、"
+    "ここの管理者はリセットできません：本人は /atri reset で、ボットの持ち主もリセットできます。"
+    "ここで{name}が聞いていたそのメンバーの発言だけを忘れました。",
     reset_done="わかった、{name}はわたしたちの会話を忘れたよ（{{count}} 件）。また最初から話そう！",
     user_reset_done="そのメンバーの会話をリセットしました（{{count}} 件）。",
     channel_reset_done="ここの会話をリセットしました（{{count}} 件）。",

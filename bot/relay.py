@@ -24,6 +24,7 @@ import aiohttp
 from atri.config import Secrets, WorkerSettings
 from atri.errors import UserError
 from model.protocol import (
+    NO_TOKEN_SET,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
     ChannelMode,
@@ -77,6 +78,11 @@ class WorkerDown(WorkerUnreachable):
         self.why = why
 
 
+class TokenRefused(WorkerUnreachable):
+    """The worker refused the bot's ATRI_ADMIN_TOKEN (or its lack of one), or has none set
+    itself and so refuses everyone; str() says which and what to change."""
+
+
 class OtherRelease(WorkerUnreachable):
     """The worker speaks another version of the bots' protocol: nothing it answers is
     used, since either side may misread the other (model/protocol.py, PROTOCOL_VERSION)."""
@@ -92,6 +98,7 @@ class HttpWorker:
         self.error_reply = settings.error_reply if error_reply is None else error_reply
         self.url = settings.url.rstrip("/")
         self._headers = {PROTOCOL_HEADER: str(PROTOCOL_VERSION)}
+        self.has_token = secrets.admin_token is not None
         if secrets.admin_token is not None:
             token = secrets.admin_token.get_secret_value()
             self._headers["Authorization"] = f"Bearer {token}"
@@ -148,10 +155,7 @@ class HttpWorker:
         url = self.url + path
         async with self._client().request(method, url, json=body) as response:
             if response.status == 401:
-                raise WorkerUnreachable(
-                    f"The ATRI worker at {self.url} refused {path}: set the same "
-                    "ATRI_ADMIN_TOKEN for the bots as for the worker."
-                )
+                raise TokenRefused(self._token_refused(await _code_of(response)))
             theirs = response.headers.get(PROTOCOL_HEADER)
             problem = protocol_mismatch(theirs, f"The worker at {self.url}", "this bot")
             # A proxy's error page carries no header: that is the worker being away
@@ -178,14 +182,38 @@ class HttpWorker:
             "`atri worker` printed?"
         )
 
+    def _token_refused(self, code: str) -> str:
+        """What to change when the worker answered 401 (`code`: the worker's reason)."""
+        meanwhile = "every chat gets her error line and every admin command fails"
+        if code == NO_TOKEN_SET:
+            return (
+                f"The ATRI worker at {self.url} has no ATRI_ADMIN_TOKEN set, so it refuses "
+                f"the bots: {meanwhile} until `atri worker` is started with the bots' "
+                "ATRI_ADMIN_TOKEN (set the same value on both sides)."
+            )
+        if not self.has_token:
+            return (
+                f"This bot has no ATRI_ADMIN_TOKEN set and the ATRI worker at {self.url} "
+                f"requires one: {meanwhile} until the bots' environment holds the "
+                "worker's ATRI_ADMIN_TOKEN."
+            )
+        return (
+            f"The ATRI worker at {self.url} refused this bot's ATRI_ADMIN_TOKEN: {meanwhile} "
+            "until the bots have the same ATRI_ADMIN_TOKEN as the worker."
+        )
+
     async def check_release(self) -> None:
         """At start-up: a worker of another release stops the bots with one sentence
         (`OtherRelease`); one not answering yet is only logged, since the bots answer
-        with her error line until it does."""
+        with her error line until it does. A token the worker refuses (or a missing
+        one) is logged as an error now, not first found by an admin's command."""
         try:
             await self._call("GET", "/status")
+            await self._call("GET", "/auth")
         except OtherRelease:
             raise
+        except TokenRefused as exc:
+            log.error("%s", exc)
         except WorkerUnreachable as exc:
             log.warning("%s Until it answers, chats get the error line.", exc)
 
@@ -258,6 +286,16 @@ class HttpWorker:
         except ValueError:
             said = self._not_the_worker(path)
         return ReloadResult(ok=False, message=said, code="unreachable", reason=said)
+
+
+async def _code_of(response: aiohttp.ClientResponse) -> str:
+    """The worker's reason for a 401 (`code` in its body); "" from anything else."""
+    try:
+        found = await response.json(content_type=None)
+    except (ValueError, aiohttp.ClientError):
+        return ""
+    code = found.get("code") if isinstance(found, dict) else None
+    return code if isinstance(code, str) else ""
 
 
 def _count(found: Any) -> int:

@@ -17,9 +17,13 @@ from pydantic import BaseModel, BeforeValidator, Field, PositiveInt, StrictBool,
 # value the other would quietly ignore or refuse (a bot's `edited` or `line_only`, a
 # worker's "recalled"): a bot and a worker of different versions then refuse each other
 # with one sentence instead of, say, remembering a message its author deleted. Releases
-# from before the header sent none.
-PROTOCOL_VERSION = 1
+# from before the header sent none. 2: a reset's `here_only` (an older worker would
+# ignore it and reset a member's conversation everywhere).
+PROTOCOL_VERSION = 2
 PROTOCOL_HEADER = "ATRI-Protocol"
+# Why the worker refused a token (the `code` of its 401 answers, beside `detail`).
+NO_TOKEN_SET = "no_token_set"  # the worker has no ATRI_ADMIN_TOKEN: it refuses everyone
+WRONG_TOKEN = "wrong_token"  # none sent, or another one
 
 
 def protocol_mismatch(theirs: str | None, them: str, us: str) -> str | None:
@@ -104,6 +108,10 @@ ChannelMode = Literal["off", "mention", "all"]
 # `Worker.reset` returns this instead of a count when the user's conversation is the
 # channel's shared one (scope "channel"): only an admin may reset that, as a channel.
 SHARED_SCOPE = -1
+# `Worker.reset` with `here_only` returns this when the user's conversation is not kept
+# for that channel alone (scope "user": one per person, across servers, groups and DMs):
+# it is left as it was, and only their room lines in that channel are archived.
+PERSONAL_SCOPE = -2
 
 
 class ChatTurn(BaseModel):
@@ -187,6 +195,9 @@ class ScopeRef(BaseModel):
     user_id: Text = ""
     channel_id: Text = ""
     guild_id: Text = ""
+    # A reset only: of what is kept for this channel alone (an admin of its server or
+    # group, not the bot's owner). See PERSONAL_SCOPE.
+    here_only: StrictBool = False
 
 
 class MessageRef(ScopeRef):

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -48,9 +49,11 @@ from model.character.prompt import (
 )
 from model.engines import create_engine
 from model.engines.base import Engine, Generation, RowLimits
-from model.memory import Conversation, Memory, channel_prefix, scope_key
+from model.memory import Conversation, FailureLog, Memory, channel_prefix, scope_key
+from model.memory.database import Doing
 from model.metrics import WorkerMetrics
 from model.protocol import (
+    PERSONAL_SCOPE,
     SHARED_SCOPE,
     ChannelMode,
     ChannelSetting,
@@ -103,6 +106,25 @@ def listed_channel(request: ChatRequest | ScopeRef, channels: Collection[str]) -
     """The request's channel or, in a thread, its parent, if `channels` names it; else ""."""
     parent = request.parent_channel_id if isinstance(request, ChatRequest) else ""
     return next((c for c in (request.channel_id, parent) if c and c in channels), "")
+
+
+class MemoryFailed(Exception):
+    """The memory database failed while a message was answered: reading its
+    conversation, or storing the exchange (`doing`)."""
+
+    def __init__(self, doing: Doing, error: sqlite3.Error) -> None:
+        super().__init__(str(error))
+        self.doing = doing
+        self.error = error
+
+
+@contextlib.contextmanager
+def memory_step(doing: Doing) -> Iterator[None]:
+    """Mark a database error inside as `MemoryFailed` while `doing` (read or write)."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise MemoryFailed(doing, exc) from exc
 
 
 @dataclass(frozen=True)
@@ -160,6 +182,9 @@ class ChatService:
         # Opened on first use, in the memory's database file.
         self._channel_modes: ChannelModes | None = None
         self._channel_modes_lock = asyncio.Lock()
+        # A damaged file or a full disk fails every message: each kind is logged once
+        # every few minutes, as one sentence.
+        self.database_failures = FailureLog(memory.path, log)
         r = settings.room
         self.room_bounds = RoomBounds(r.max_lines_per_channel, r.max_age_hours * 3600, r.max_chars)
         self.room_heading = ROOM_HEADINGS.get(persona.main_language, ROOM_HEADINGS["zh"])
@@ -224,6 +249,7 @@ class ChatService:
             m.summary_fold_exchanges,
             busy=lambda: self._in_progress > 0 or self.batcher.depth > 0,
             max_wait_seconds=m.summary_max_wait_seconds,
+            failures=self.database_failures,
         )
 
     @property
@@ -358,23 +384,26 @@ class ChatService:
         An edited one changes the text of its line."""
         room = self._room_of(request)
         lines = self.memory.room
-        if room and text and request.user_id and request.edited:
-            await asyncio.shield(
-                lines.reword(room, request.user_id, request.request_id, text, self.room_bounds)
-            )
-        elif room and text and request.user_id:
-            await asyncio.shield(
-                lines.add(
-                    room,
-                    request.platform,
-                    request.user_id,
-                    request.display_name,
-                    text,
-                    self.room_bounds,
-                    request.sent_at,
-                    request.request_id,
+        try:
+            if room and text and request.user_id and request.edited:
+                await asyncio.shield(
+                    lines.reword(room, request.user_id, request.request_id, text, self.room_bounds)
                 )
-            )
+            elif room and text and request.user_id:
+                await asyncio.shield(
+                    lines.add(
+                        room,
+                        request.platform,
+                        request.user_id,
+                        request.display_name,
+                        text,
+                        self.room_bounds,
+                        request.sent_at,
+                        request.request_id,
+                    )
+                )
+        except sqlite3.Error as exc:  # nobody asked her anything: a log line, once a while
+            self.database_failures.report(exc, "write", "Lines she overheard are not kept.")
         return Reply(text="", scope=scope, status="heard")
 
     async def _answer_in_order(self, scope: str, request: ChatRequest, text: str) -> Reply:
@@ -399,6 +428,14 @@ class ChatService:
                 return Reply(text=str(exc), scope=scope, status="refused")
             log.error("%s", exc)
             return Reply(text=self.lines.error, scope=scope, status="error")
+        except (MemoryFailed, sqlite3.Error) as exc:
+            # One sentence per kind of failure every few minutes, not a traceback per
+            # message: a damaged file or a full disk fails every one.
+            failed = exc if isinstance(exc, MemoryFailed) else MemoryFailed(None, exc)
+            self.database_failures.report(
+                failed.error, failed.doing, "Chats get her error line meanwhile."
+            )
+            return Reply(text=self.lines.error, scope=scope, status="error")
         except Exception:
             log.exception("chat failed for %s", scope or "an anonymous client")
             return Reply(text=self.lines.error, scope=scope, status="error")
@@ -411,8 +448,9 @@ class ChatService:
         # Cut on arrival (protocol.MAX_DISPLAY_NAME_CHARS): written into her reply wherever
         # she says {{user}}, a 1 MB name made a 75 MB reply.
         name = request.display_name or self.user_name
-        so_far = await self._conversation_so_far(scope, request)
-        room = await self._room_context(request)
+        with memory_step("read"):
+            so_far = await self._conversation_so_far(scope, request)
+            room = await self._room_context(request)
         limits = RowLimits(request.max_new_tokens or 0, tuple(request.stop))
         # Room for this reply's own cap only: a client asking for a short reply keeps
         # more of its conversation (the engines keep each batch within the window).
@@ -432,7 +470,8 @@ class ChatService:
             if deadline.expired():
                 raise TimeoutError
             deadline.reschedule(None)
-            await self._remember_exchange(scope, request, fitted.text, generation, so_far)
+            with memory_step("write"):
+                await self._remember_exchange(scope, request, fitted.text, generation, so_far)
             self._ask_for_summary(scope, request, fitted, so_far)
         return Reply(
             text=generation.text,
@@ -649,7 +688,8 @@ class ChatService:
 
     async def reset(self, scope: ScopeRef) -> int:
         """A channel's reset also ends its room context; a member's own reset hides their
-        own room lines (in that channel) and nobody else's."""
+        own room lines (in that channel) and nobody else's. `here_only` (a server's or
+        group's admin) touches nothing kept beyond that channel (PERSONAL_SCOPE)."""
         kind = self.settings.memory.scope
         room = self.memory.room
         if not scope.user_id:  # the whole channel
@@ -669,6 +709,12 @@ class ChatService:
             if scope.channel_id
             else ""
         )
+        if scope.here_only and (kind == "user" or not scope.channel_id):
+            # Their conversation is theirs everywhere (their DMs, other servers): not for
+            # the admin of one place. What they said here that she overheard is.
+            if prefix:
+                await room.archive_user(scope.platform, scope.user_id, prefix)
+            return PERSONAL_SCOPE
         heard = await room.archive_user(scope.platform, scope.user_id, prefix)
         return heard + await self.memory.reset(self._scope_of(scope))
 

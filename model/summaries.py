@@ -14,7 +14,9 @@ A small model asked to summarise often does something else: it continues the tra
 or writes words that were never said ("Stay tuned for another exciting update!"). Such a
 summary would replace what was said with what was not, so it is checked (`is_summary_of`):
 one that holds a transcript line, or whose words mostly do not come from what it
-summarises, is replaced by the person's own statements (`notes`), which lose no fact.
+summarises (or an empty answer), is replaced by the person's own lines (`notes`), which
+lose no fact. An empty summary is never stored: it would hide those exchanges from the
+model with nothing in their place.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,7 +42,7 @@ from model.character.prompt import (
     said_line,
 )
 from model.engines.base import Generation
-from model.memory import Memory, Message, Summary
+from model.memory import FailureLog, Memory, Message, Summary
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +54,6 @@ IDLE_POLL_SECONDS = 0.02
 # a paraphrase keeps the names, things and verbs it is about (0.4-0.8 on real summaries),
 # an invented continuation keeps almost none (0-0.15).
 GROUNDED_SHARE = 0.3
-# A question tells nothing to remember; the person's other lines are notes.
-_QUESTION_ENDS = ("?", "？", "吗", "嗎", "か")
 NOTE_MAX_CHARS = 200
 _CJK_CHARS = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"
 _WORDS = re.compile(rf"[{_CJK_CHARS}]+|(?:(?![{_CJK_CHARS}])[^\W\d_]){{3,}}|\d+")
@@ -149,13 +150,14 @@ def is_summary_of(text: str, sources: str, speakers: Sequence[str]) -> bool:
 
 
 def notes(exchanges: Sequence[Sequence[Message]], labels: Labels) -> str:
-    """The people's own statements in these exchanges (not their questions), one line
-    each: what a summary keeps when the model could not write one."""
+    """The people's own lines in these exchanges, one each: what a summary keeps when
+    the model could not write one. Questions too: "do you remember my cat Mochi?" holds
+    a fact, and a person who only asked would otherwise leave nothing."""
     lines = []
     for exchange in exchanges:
         for m in exchange:
             said = " ".join(m.content.split())
-            if m.role != "user" or not said or said.endswith(_QUESTION_ENDS):
+            if m.role != "user" or not said:
                 continue
             if len(said) > NOTE_MAX_CHARS:
                 said = said[: NOTE_MAX_CHARS - 1] + "…"
@@ -227,7 +229,10 @@ class Summarizer:
         fold_exchanges: int,
         busy: Callable[[], bool],
         max_wait_seconds: float,
+        failures: FailureLog | None = None,
     ) -> None:
+        """`failures`: where a database error is logged (one line per kind every few
+        minutes, as the service's own); without it, one line each time."""
         self.memory = memory
         self.batcher = batcher
         self.gen = gen
@@ -239,6 +244,7 @@ class Summarizer:
         self.fold_exchanges = fold_exchanges
         self.busy = busy
         self.max_wait = max_wait_seconds
+        self.failures = failures or FailureLog(memory.path, log, every=0)
         self.overdue = 0  # summaries written between replies after waiting `max_wait`
         self.written = 0
         self.compactions = 0
@@ -283,6 +289,8 @@ class Summarizer:
                 self._working = True
                 try:
                     await self.fold(scope)
+                except sqlite3.Error as exc:
+                    self.failures.report(exc, None, "A memory summary was not written.")
                 except Exception:
                     log.exception("the memory summary of %s was not written", scope)
                 finally:
@@ -333,10 +341,10 @@ class Summarizer:
         if plan is None:
             return False
         generation = await self._generate(plan.messages)
-        # Nothing worth keeping in those exchanges is an answer too: they count as
-        # folded, so they are not offered again at every message.
         text = clean_reply(generation.text, self.char_name)
-        if text and not is_summary_of(text, plan.transcript, plan.speakers):
+        # An empty answer is no summary either: stored, it would hide those exchanges
+        # from the model with nothing in their place.
+        if not text or not is_summary_of(text, plan.transcript, plan.speakers):
             text = plan.notes
             self.not_summaries += 1
         if previous is not None:  # a line already remembered is not added twice
@@ -351,6 +359,9 @@ class Summarizer:
                 text = newest_lines(text, self.gen.max_new_tokens, self.count)
                 self.not_summaries += 1
             self.compactions += 1
+        if not text.strip():  # nothing to keep (no words in them): the earlier one stays
+            log.debug("no summary of %s: the exchanges held no words to keep", scope)
+            return False
         stored = await self.memory.add_summary(
             scope, text, plan.covers_up_to, generation.adapter_version, taken_back, extends=previous
         )

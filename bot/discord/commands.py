@@ -68,6 +68,7 @@ def actor_for(interaction: discord.Interaction[Any], settings: DiscordSettings) 
         is_admin=is_admin(interaction, settings),
         channel_id=str(interaction.channel_id or "") if in_guild else "",
         guild_id=str(interaction.guild_id) if in_guild else "",
+        is_owner=interaction.user.id in settings.admin_ids,
     )
 
 

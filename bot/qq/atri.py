@@ -511,11 +511,14 @@ async def hear(bot: Bot, event: GroupMessageEvent) -> None:
 
 
 async def _actor(bot: Bot, event: MessageEvent, admins: Permission) -> Actor:
+    """A group's owner and admins are admins there; superusers (the bot's owners) are
+    admins everywhere, also of what a member has beyond this group."""
     return Actor(
         platform=PLATFORM,
         user_id=str(event.user_id),
         is_admin=await admins(bot, event),
         channel_id=_group_id(event),
+        is_owner=await SUPERUSER(bot, event),
     )
 
 

@@ -9,13 +9,14 @@ shown to the model. Purge deletes a scope's rows for good.
 - `scopes.py`: scope keys (`scope_key`, `channel_prefix`, `parse_scope`);
 - `export_format.py`: the export/backup file, checked by `parse_export`;
 - `schema.py`: the tables, as migrations;
-- `database.py`: opening the file, and its errors as one sentence.
+- `database.py`: opening the file, and its errors as one sentence (`FailureLog`: as
+  log lines, each kind once every few minutes).
 
 Callers import the public names from `model.memory`. `BUSY_TIMEOUT_SECONDS` is not
 re-exported: it is read in `database`, so patch it there.
 """
 
-from model.memory.database import database_error
+from model.memory.database import FailureLog, database_error
 from model.memory.export_format import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
@@ -45,6 +46,7 @@ __all__ = [
     "ExportedMessage",
     "ExportedRoomLine",
     "ExportedSummary",
+    "FailureLog",
     "ImportResult",
     "Memory",
     "MemoryBackup",

@@ -2,19 +2,41 @@
 
 Kept apart from the store: these are what a user sees when `[memory] path` is wrong or
 another program holds the file, and `atri memory` reports them too (`database_error`).
+A worker whose database fails under every message logs each kind of failure once, and
+again only every few minutes while it lasts (`FailureLog`).
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from atri.errors import ConfigError, UserError
 
 # How long a statement waits for another connection (another process) to finish writing.
 BUSY_TIMEOUT_SECONDS = 5.0
+# A failure the worker logged is logged again, with how often it happened meanwhile, at
+# most this often while it lasts.
+REPEAT_SECONDS = 300.0
+
+# What a statement was doing when it failed; None: not told (the sentence says "used").
+Doing = Literal["read", "write"] | None
+_WORD: dict[Doing, str] = {"read": "read", "write": "written", None: "used"}
+# SQLite's extended codes for an I/O error that says whether it was reading or writing
+# (the others, locks and shared memory, fall back on what the caller was doing).
+_READ_IO_ERRORS = (sqlite3.SQLITE_IOERR_READ, sqlite3.SQLITE_IOERR_SHORT_READ)
+_WRITE_IO_ERRORS = (
+    sqlite3.SQLITE_IOERR_WRITE,
+    sqlite3.SQLITE_IOERR_FSYNC,
+    sqlite3.SQLITE_IOERR_DIR_FSYNC,
+    sqlite3.SQLITE_IOERR_TRUNCATE,
+)
 
 
 def busy_timeout_pragma() -> str:
@@ -88,23 +110,99 @@ def open_error(path: Path, exc: sqlite3.Error) -> UserError:
     return path_error(path, f"cannot be used as ATRI's database ({exc})")
 
 
-def database_error(path: Path, exc: sqlite3.Error) -> UserError:
-    """A statement on a working database that failed: another program holding it, or a
-    full disk. SQLite undid what it had not committed."""
-    if is_busy(exc):
+def failure_kind(exc: sqlite3.Error, doing: Doing = None) -> tuple[str, Doing]:
+    """What went wrong ("busy", "damaged", "full", "read_only", "io", "other"), and
+    whether it was reading or writing as far as SQLite's code tells (else `doing`)."""
+    code = getattr(exc, "sqlite_errorcode", 0) or 0
+    primary = error_code(exc)
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return "busy", doing
+    if primary in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return "damaged", doing
+    if primary == sqlite3.SQLITE_FULL:
+        return "full", "write"
+    if primary == sqlite3.SQLITE_READONLY:
+        return "read_only", "write"
+    if primary == sqlite3.SQLITE_IOERR:
+        if code in _READ_IO_ERRORS or code in _WRITE_IO_ERRORS:
+            return "io", "read" if code in _READ_IO_ERRORS else "write"
+        return "io", doing or "write"
+    return "other", doing
+
+
+def database_error(path: Path, exc: sqlite3.Error, doing: Doing = None) -> UserError:
+    """A statement on a working database that failed: another program holding it, a full
+    disk, a damaged file. SQLite undid what it had not committed. `doing`: what the
+    caller was doing, where the error's code does not tell ("read" for a command that
+    only reads)."""
+    kind, doing = failure_kind(exc, doing)
+    failed = f"could not be {_WORD[doing]} ({exc})"
+    if kind == "busy":
         problem = (
             f"is in use: another program has been writing to it for over "
             f"{BUSY_TIMEOUT_SECONDS:g} seconds (an `atri memory import`?); try again once it "
             "is done"
         )
-    elif error_code(exc) == sqlite3.SQLITE_READONLY and on_read_only_disk(path):
+    elif kind == "damaged":
+        problem = (
+            f"{failed}: the file is damaged; move it aside and start from a backup "
+            "(`atri memory import` makes a new database from an export)"
+        )
+    elif kind == "read_only" and on_read_only_disk(path):
         return read_only_disk_error(path)
-    else:
-        full = error_code(exc) in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR)
-        problem = f"could not be written ({exc}); the unfinished change was undone"
-        if full:
+    elif kind == "read_only":
+        problem = f"{failed}: ATRI may not write the file (or its folder); let it"
+    elif doing == "write":
+        problem = f"{failed}; the unfinished change was undone"
+        if kind in ("full", "io"):
             problem += ": free some space on its disk and run it again"
+    else:
+        problem = failed
     return UserError(f"[memory] path {path} {problem}.")
+
+
+class FailureLog:
+    """A worker's database failures, as log lines: the first of each kind (what went
+    wrong, reading or writing) at once as one sentence, never a traceback; the same
+    kind again at most every `every` seconds, saying how often it happened meanwhile.
+    A database that fails under every message (damaged, a full disk) would otherwise
+    fill the log with one traceback per message."""
+
+    def __init__(
+        self,
+        path: Path,
+        logger: logging.Logger,
+        every: float = REPEAT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = path
+        self.log = logger
+        self.every = every
+        self.clock = clock
+        self._last: dict[tuple[str, Doing], float] = {}
+        self._unsaid: dict[tuple[str, Doing], int] = {}
+
+    def report(self, exc: sqlite3.Error, doing: Doing, outcome: str) -> None:
+        """Log `exc` (unless its kind was logged under `every` seconds ago); `outcome`:
+        what it cost, as a sentence ("A chat got her error line.")."""
+        kind, verb = failure_kind(exc, doing)
+        # A damaged or busy file is one failure, whatever was being done when it showed.
+        key = (kind, None if kind in ("damaged", "busy") else verb)
+        now = self.clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self.every:
+            self._unsaid[key] = self._unsaid.get(key, 0) + 1
+            return
+        self._last[key] = now
+        unsaid = self._unsaid.pop(key, 0)
+        since = f" It happened {unsaid} more times since it was last logged." if unsaid else ""
+        self.log.error(
+            "%s %s%s While it lasts, this is logged at most every %g minutes.",
+            database_error(self.path, exc, doing),
+            outcome,
+            since,
+            self.every / 60,
+        )
 
 
 def check_database_path(path: Path) -> None:

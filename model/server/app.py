@@ -3,8 +3,8 @@
 Who may call what:
 - `/health`, `/status`, `/metrics` are open: they carry no conversation text, and
   probes and Prometheus scrapers rarely hold tokens.
-- `/chat`, `/reset`, `/purge`, `/reload`, `/rollback` need `Authorization: Bearer
-  $ATRI_ADMIN_TOKEN`. `/chat` names any platform and user, so an open `/chat` would let
+- `/chat`, `/reset`, `/purge`, `/reload`, `/rollback` (and `/auth`, which only checks
+  the token: the bots' start-up probe) need `Authorization: Bearer $ATRI_ADMIN_TOKEN`. `/chat` names any platform and user, so an open `/chat` would let
   anyone speak as anyone into their remembered conversation; only bots hold the token
   (they need it anyway for their users' reset commands). Without ATRI_ADMIN_TOKEN set
   on the worker, these routes refuse everything.
@@ -20,6 +20,7 @@ import asyncio
 import logging
 import signal
 import socket
+import sqlite3
 import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -35,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from atri.config import Secrets, Settings
 from atri.listening import bind_listening_socket
+from model.memory import database_error
 from model.metrics import PROMETHEUS_CONTENT_TYPE
 from model.protocol import (
     PROTOCOL_HEADER,
@@ -242,6 +244,8 @@ def create_app(
     @app.exception_handler(Unauthorized)
     async def unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
         body = error_body(request.url.path, exc.message, "invalid_api_key")
+        if not request.url.path.startswith("/v1/"):
+            body["code"] = exc.code  # the bots tell a worker without a token from a wrong one
         return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
 
     @app.exception_handler(OtherProtocol)
@@ -270,6 +274,14 @@ def create_app(
             return JSONResponse(OpenAIError.body(message, "invalid_request_error"), 400)
         return JSONResponse({"detail": message}, status_code=422)
 
+    @app.exception_handler(sqlite3.Error)
+    async def database_failed(request: Request, exc: sqlite3.Error) -> JSONResponse:
+        """The memory database failed under a route (a chat handles its own): one log
+        sentence per kind every few minutes, as for chats, and 503 with the sentence."""
+        service.database_failures.report(exc, None, f"{request.url.path} was refused.")
+        message = str(database_error(service.memory.path, exc))
+        return JSONResponse(error_body(request.url.path, message, "server_error"), 503)
+
     @app.exception_handler(OpenAIError)
     async def openai_error(request: Request, exc: OpenAIError) -> JSONResponse:
         body = OpenAIError.body(exc.message, exc.kind, exc.code, exc.param)
@@ -291,6 +303,12 @@ def create_app(
                 current.last_reload.pop(said, None)
             current.details.pop("loaded_adapters", None)
         return current
+
+    @app.get("/auth", dependencies=admin_only)
+    async def auth() -> dict[str, bool]:
+        """Nothing but the token check: a bot starting up learns whether its token is
+        taken before any chat or admin command needs it."""
+        return {"ok": True}
 
     @app.get("/metrics")
     async def metrics() -> Response:

@@ -7,12 +7,14 @@ import hmac
 from fastapi import Request
 
 from atri.config import Secrets
+from model.protocol import NO_TOKEN_SET, WRONG_TOKEN
 
 
 class Unauthorized(Exception):
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, code: str = WRONG_TOKEN) -> None:
         super().__init__(message)
         self.message = message
+        self.code = code
 
 
 def bearer_token(request: Request) -> str:
@@ -24,7 +26,9 @@ def bearer_token(request: Request) -> str:
 def check_token(secrets: Secrets, request: Request) -> None:
     """Raise Unauthorized unless the request carries the worker's admin token."""
     if secrets.admin_token is None:
-        raise Unauthorized("This worker has no ATRI_ADMIN_TOKEN set, so it refuses this route.")
+        raise Unauthorized(
+            "This worker has no ATRI_ADMIN_TOKEN set, so it refuses this route.", NO_TOKEN_SET
+        )
     expected = secrets.admin_token.get_secret_value().encode()
     if not hmac.compare_digest(bearer_token(request).encode(), expected):
         raise Unauthorized("Send the worker's ATRI_ADMIN_TOKEN as 'Authorization: Bearer …'.")

@@ -51,7 +51,13 @@ async def test_reset_of_another_user_needs_admin(
         assert refused.refused and not refused.ok
         assert "refused reset of user victim by p user m" in caplog.text
         assert len(await live(service, "victim")) == 2
-        done = await commands.reset_user(service, admin(), "victim")
+        # Under `[memory] scope = "user"` a server's admin cannot reach it (their DMs
+        # and other servers share it: tests/bot/test_admin_qa38.py); the owner can.
+        kept = await commands.reset_user(service, admin(), "victim")
+        assert not kept.ok and kept.text == lines().personal_user_reset
+        assert len(await live(service, "victim")) == 2
+        owner = Actor("p", "boss", is_admin=True, channel_id="c1", guild_id="g", is_owner=True)
+        done = await commands.reset_user(service, owner, "victim")
         assert done.ok
         assert await live(service, "victim") == []
 

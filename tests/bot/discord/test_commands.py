@@ -108,6 +108,7 @@ async def test_resetting_someone_else_is_for_admins_only(
     fake_discord: FakeDiscord,
     client: AtriClient,
     echo_service: ChatService,
+    discord_settings: Settings,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     await chat(fake_discord, MEMBER_ID, "你好")
@@ -120,12 +121,39 @@ async def test_resetting_someone_else_is_for_admins_only(
     assert await live_messages(echo_service, ADMIN_ID) == 2
     assert any("refused" in r.message and str(MEMBER_ID) in r.message for r in caplog.records)
 
+    # Manage Server makes an admin of this server only: under `[memory] scope = "user"`
+    # the member's conversation is also their DM's and other servers', so it stays.
+    kept = await answer_to(
+        fake_discord, ADMIN_ID, "atri-admin", "reset-user", user_option=MEMBER_ID
+    )
+    assert kept.body["data"]["content"] == lines().personal_user_reset
+    assert await live_messages(echo_service, MEMBER_ID) == 2
+    # The bot's owner (`admin_ids`) resets it everywhere.
+    discord_settings.discord.admin_ids = [ADMIN_ID]
     done = await answer_to(
         fake_discord, ADMIN_ID, "atri-admin", "reset-user", user_option=MEMBER_ID
     )
     assert "已重置" in done.body["data"]["content"]
     assert await live_messages(echo_service, MEMBER_ID) == 0
     assert await live_messages(echo_service, ADMIN_ID) == 2
+
+
+async def test_a_server_admin_resets_a_member_in_that_channel_and_not_their_dm(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    echo_service: ChatService,
+    discord_settings: Settings,
+) -> None:
+    discord_settings.memory.scope = "user_in_channel"
+    await chat(fake_discord, MEMBER_ID, "你好")
+    await echo_service.chat(ChatRequest(platform="discord", user_id=str(MEMBER_ID), text="私信"))
+    done = await answer_to(
+        fake_discord, ADMIN_ID, "atri-admin", "reset-user", user_option=MEMBER_ID
+    )
+    assert done.body["data"]["content"] == lines().user_reset_done.format(count=2)
+    here = echo_service.scope_for("discord", str(MEMBER_ID), str(CHANNEL_ID), str(GUILD_ID))
+    assert await echo_service.memory.history(here) == []
+    assert await live_messages(echo_service, MEMBER_ID) == 2  # their DM
 
 
 async def test_admin_ids_and_admin_roles_count_as_admins(

@@ -209,6 +209,29 @@ async def test_group_and_user_resets_need_an_admin(
 
 
 @pytest.mark.parametrize(
+    ("user_id", "role", "reset"),
+    [(4000, "admin", False), (4000, "owner", False), (int(SUPERUSER_ID), "member", True)],
+    ids=["group-admin", "group-owner", "superuser"],
+)
+async def test_a_group_admin_cannot_reset_a_members_conversation_of_every_group_and_dm(
+    app: App, plugin: ModuleType, echo_service: ChatService, user_id: int, role: str, reset: bool
+) -> None:
+    assert echo_service.settings.memory.scope == "user"  # one conversation per person
+    await say(echo_service, "4001")
+    await echo_service.chat(ChatRequest(platform="qq", user_id="4001", text="私聊"))
+    event = group_event(Message("/atri reset ") + MessageSegment.at(4001), user_id, role)
+    async with app.test_matcher(plugin.atri_command) as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        ctx.receive_event(bot, event)
+        expect_reply(
+            ctx,
+            event,
+            "已重置该用户的对话记忆（4 条）。" if reset else lines().personal_user_reset,
+        )
+    assert await remembered(echo_service, "4001", "") == (0 if reset else 4)
+
+
+@pytest.mark.parametrize(
     "targets",
     [[MessageSegment.at("all")], [MessageSegment.at(4001), MessageSegment.at(4002)]],
     ids=["at-all", "two-people"],
