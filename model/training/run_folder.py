@@ -43,6 +43,25 @@ def run_fingerprint(settings: Settings, files: DataFiles, base_hash: str, hw: Ha
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def finished_state(checkpoint: str | Path) -> dict[str, Any] | None:
+    """The checkpoint's trainer state when its run had ended there (all its steps done, or
+    stopped early), else None. Trainer resumed from such a checkpoint trains one more
+    step before it checks whether the run is over."""
+    try:
+        state = json.loads((Path(checkpoint) / TRAINER_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict):
+        return None
+    callbacks = state.get("stateful_callbacks")
+    control = callbacks.get("TrainerControl") if isinstance(callbacks, dict) else None
+    args = control.get("args") if isinstance(control, dict) else None
+    stopped = isinstance(args, dict) and args.get("should_training_stop") is True
+    step, total = state.get("global_step"), state.get("max_steps")
+    done = isinstance(step, int) and isinstance(total, int) and 0 < total <= step
+    return state if stopped or done else None
+
+
 def unfinished_runs(run_dir: Path) -> list[tuple[Path, int]]:
     """The checkpoint folders beside `run_dir` (other settings or data) that no running
     `atri train` holds, with their size in bytes: an interrupted run keeps its

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -67,3 +68,63 @@ def test_atri_train_trains_on_a_one_record_jsonl_file(tmp_path: Path, tiny_model
     )
     assert result.exit_code == 0, result.output
     assert "1 / 0" in result.output  # samples (train / held-out)
+
+
+def adapter_tensors(folder: Path) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "adapter_model.safetensors"))
+
+
+def test_resuming_a_run_that_had_finished_trains_no_further_step(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped after its last checkpoint, before its version was published (Ctrl-C while
+    the adapter was being written): --resume publishes that checkpoint as it is."""
+    import torch
+
+    import model.training.runner as runner
+    from atri.config import load_settings
+
+    config = write_config(
+        tmp_path, tiny_model_dir, max_steps=2, eval_steps=1, gradient_accumulation=1
+    )
+
+    def stopped(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(runner, "publish_version", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            runner.train(load_settings(config))
+    adapters = tmp_path / "adapters"
+    [last] = adapters.glob(".runs/*/checkpoint-2")
+    trained = adapter_tensors(last)
+
+    said: list[str] = []
+    result = runner.train(load_settings(config), resume=True, notify=said.append)
+    assert result.steps == 2 and result.resumed_from_step == 2
+    assert any("already finished training (all its 2 steps)" in m for m in said), said
+    assert not any("Resuming from step" in m for m in said), said
+    published = adapter_tensors(result.version_dir)
+    assert published.keys() == trained.keys()
+    assert all(torch.equal(published[k], trained[k]) for k in trained)  # no step since
+    assert result.manifest["eval_loss"] is not None
+    assert not list(adapters.glob(".runs/*"))  # the finished run's checkpoints are gone
+
+
+def test_finished_state_knows_a_run_stopped_early(tmp_path: Path) -> None:
+    from model.training.run_folder import finished_state
+
+    def state(step: int, stop: bool) -> Path:
+        folder = tmp_path / f"checkpoint-{step}-{stop}"
+        folder.mkdir()
+        control = {"TrainerControl": {"args": {"should_training_stop": stop}}}
+        body = {"global_step": step, "max_steps": 10, "stateful_callbacks": control}
+        write(folder / "trainer_state.json", body)
+        return folder
+
+    assert finished_state(state(4, stop=True)) is not None  # early stopping at step 4
+    assert finished_state(state(10, stop=False)) is not None  # all its steps
+    assert finished_state(state(4, stop=False)) is None  # interrupted halfway
+    assert finished_state(tmp_path / "none") is None
