@@ -47,7 +47,9 @@ from model.training.run_folder import (
     finished_state,
     last_complete_checkpoint,
     removed_unless_checkpointed,
+    resume_mismatch,
     run_fingerprint,
+    run_identity,
     run_lock,
     unfinished_runs,
 )
@@ -127,8 +129,13 @@ def train(
         ) from None
     for stale in remove_stale_temps(out):
         say(f"Removed {stale.name}, left by a training run that did not finish.")
-    run_dir = out / RUNS_DIR / run_fingerprint(settings, files, loaded.config_hash, hw)
+    identity = run_identity(settings, files, loaded.config_hash, hw)
+    run_dir = out / RUNS_DIR / run_fingerprint(identity)
     left = unfinished_runs(run_dir)
+    if resume and not checkpoints(run_dir) and left:
+        # Starting afresh would spend the hours again, under a note easily missed, while
+        # the run the user meant to continue waits under other settings: say what differs.
+        raise TrainError(resume_mismatch(identity, left))
     if left:
         size = sum(b for _, b in left)
         say(
@@ -163,7 +170,10 @@ def train(
                 )
             shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(run_dir / RUN_INFO, {"dataset": str(files.train), "started": time.time()})
+        write_json_atomic(
+            run_dir / RUN_INFO,
+            {"dataset": str(files.train), "started": time.time(), "identity": identity},
+        )
 
         model, targets, note = peft_model(loaded.model, t)
         if note:

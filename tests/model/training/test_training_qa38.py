@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from atri.cli import app
 from model.training.sharegpt import Conversation, DatasetError, load_sharegpt
+from tests.cli_output import says
 from tests.model.training.sharegpt import SYSTEM_ZH, conversation, write
 from tests.model.training.test_train_eval import write_config
 
@@ -128,3 +129,58 @@ def test_finished_state_knows_a_run_stopped_early(tmp_path: Path) -> None:
     assert finished_state(state(10, stop=False)) is not None  # all its steps
     assert finished_state(state(4, stop=False)) is None  # interrupted halfway
     assert finished_state(tmp_path / "none") is None
+
+
+def test_resume_with_another_setting_names_it_and_keeps_the_checkpoints(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    from atri.config import load_settings
+    from model.training.runner import train
+    from tests.model.training.test_train_eval import InterruptAt
+
+    config = write_config(
+        tmp_path,
+        tiny_model_dir,
+        max_steps=3,
+        eval_steps=1,
+        gradient_accumulation=1,
+        learning_rate=2e-4,
+        target_modules=["q_proj"],
+    )
+    with pytest.raises(KeyboardInterrupt):
+        train(load_settings(config), callbacks=[InterruptAt(2)])
+    adapters = tmp_path / "adapters"
+    [run] = adapters.glob(".runs/*/")
+
+    def kept() -> dict[str, bytes]:
+        return {str(f.relative_to(run)): f.read_bytes() for f in run.rglob("*") if f.is_file()}
+
+    before = kept()
+    assert "checkpoint-1/adapter_model.safetensors" in before
+    result = CliRunner().invoke(app, ["--config", str(config), "train", "--resume", "--lr", "1e-4"])
+    assert result.exit_code == 1, result.output
+    assert says(result.output, f"the interrupted run in {run} (checkpoint at step 1)")
+    assert says(result.output, "(learning_rate 0.0002 in the checkpoint, 0.0001 now);")
+    assert "max_steps" not in result.output  # only what differs
+    assert "Traceback" not in result.output and not isinstance(result.exception, KeyError)
+    assert kept() == before
+    assert [p.name for p in adapters.glob(".runs/*/")] == [run.name]
+    assert not [p for p in adapters.iterdir() if not p.name.startswith(".")]  # no version
+
+
+def test_an_older_run_without_recorded_settings_is_said(tmp_path: Path) -> None:
+    from model.training.run_folder import identity_differences, resume_mismatch
+
+    old = tmp_path / ".runs" / "0123456789abcdef"
+    (old / "checkpoint-7").mkdir(parents=True)
+    write(old / "run.json", {"dataset": "d.json", "started": 1.0})
+    sentence = resume_mismatch({"settings": {}}, [(old, 10)])
+    assert f"{old} (checkpoint at step 7)" in sentence
+    assert "does not record its settings" in sentence and "\n" not in sentence
+    saved = {"dataset": "a" * 64, "eval_dataset": None, "settings": {"lora_r": 16}}
+    now = {"dataset": "b" * 64, "eval_dataset": "c" * 64, "settings": {"lora_r": 8}}
+    assert identity_differences(saved, now) == [
+        f"the training file's contents (sha256 {'a' * 12} in the checkpoint, {'b' * 12} now)",
+        "the held-out file: none in the checkpoint, one now",
+        "lora_r 16 in the checkpoint, 8 now",
+    ]
