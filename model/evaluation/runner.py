@@ -59,30 +59,65 @@ def version_held_out(settings: Settings, manifest: dict[str, Any]) -> tuple[Path
     The file the version was trained beside (its manifest's `eval_dataset_file`, same
     hash) wins over the configured one: trained with `--dataset other.json`, the version
     is scored on other_eval.json, not on another character's held-out set. A held-out file
-    given to `atri eval` (or in `[train] eval_dataset`) is used as given."""
+    given to `atri eval` (or in `[train] eval_dataset`) is used as given. Any other one is
+    scored only when it lies beside the very file the version was trained on (same hash):
+    else it may be another dataset's, and its perplexity would measure nothing the version
+    was trained for, so it is left out (None) and the sentence says what was checked."""
     configured = held_out_file(settings)
-    trained_sha = manifest.get("eval_dataset_sha256")
-    if settings.train.eval_dataset or not isinstance(trained_sha, str):
+    if settings.train.eval_dataset:
         return configured, ""
-    if configured is not None and configured.is_file() and sha256_file(configured) == trained_sha:
+    trained_sha = manifest.get("eval_dataset_sha256")
+    recorded = isinstance(trained_sha, str)
+    if recorded and configured is not None and sha256_file(configured) == trained_sha:
         return configured, ""
     version = manifest.get("version")
-    recorded = manifest.get("eval_dataset_file")
-    if isinstance(recorded, str) and Path(recorded).is_file():
-        own = Path(recorded)
-        if sha256_file(own) == trained_sha:
-            return own, (
-                f"Scoring {version} on {own}, the held-out file it was trained beside "
-                f"(not {configured or 'the configured dataset'}'s); pass --eval-dataset "
-                "to choose another."
-            )
+    own_file = manifest.get("eval_dataset_file")
+    own = Path(own_file) if isinstance(own_file, str) else None
+    if recorded and own is not None and own.is_file() and sha256_file(own) == trained_sha:
+        return own, (
+            f"Scoring {version} on {own}, the held-out file it was trained beside "
+            f"(not {configured or 'the configured dataset'}'s); pass --eval-dataset "
+            "to choose another."
+        )
     if configured is None:
         return None, ""
+    if unproven := _not_its_training_file(settings, manifest):
+        own_note = (
+            f"the held-out file it was trained beside ({own or 'not recorded'}) has changed "
+            "or is gone"
+            if recorded
+            else "its manifest records no held-out file"
+        )
+        return None, (
+            f"No held-out perplexity for {version}: {own_note}, and {configured} may be "
+            f"another dataset's, as {unproven}; pass --eval-dataset {configured} to score "
+            "it on that file anyway."
+        )
+    if not recorded:
+        return configured, ""  # trained without one; this one lies beside its training file
     return configured, (
         f"{configured} is not the held-out file {version} was trained beside (that one "
         "has changed or is gone), so its perplexity does not match the training's "
         "held-out loss; pass --eval-dataset to choose the file."
     )
+
+
+def _not_its_training_file(settings: Settings, manifest: dict[str, Any]) -> str:
+    """How the configured training file, the one the configured held-out file lies
+    beside, fails to be the file the version was trained on, as a clause ("" when it is)."""
+    train_file = settings.path(settings.train.dataset)
+    trained_on = manifest.get("dataset_sha256")
+    version = manifest.get("version")
+    if not isinstance(trained_on, str):
+        return f"its manifest records no hash of its training file to check {train_file} against"
+    if not train_file.is_file():
+        return f"the training file beside it ({train_file}) is gone"
+    if sha256_file(train_file) != trained_on:
+        return (
+            f"{train_file} beside it is not the file {version} was trained on (its sha256 "
+            "differs from the manifest's dataset_sha256)"
+        )
+    return ""
 
 
 def left_out_note(held: TokenizedSet, conversations: int, max_len: int) -> str:

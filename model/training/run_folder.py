@@ -29,8 +29,11 @@ CHECKPOINT = re.compile(r"checkpoint-\d+")
 TRAINER_STATE = "trainer_state.json"  # what Trainer writes last into a checkpoint
 
 
-def run_fingerprint(settings: Settings, files: DataFiles, base_hash: str, hw: Hardware) -> str:
-    """Identifies a training run: same base, data and settings → same checkpoint folder."""
+def run_identity(
+    settings: Settings, files: DataFiles, base_hash: str, hw: Hardware
+) -> dict[str, Any]:
+    """What makes a run the same run: base, data, [train] settings and hardware. Kept in
+    the run's run.json, so `--resume` with other settings can name what differs."""
     payload = {
         "base": settings.model.base,
         "base_config_hash": base_hash,
@@ -39,8 +42,116 @@ def run_fingerprint(settings: Settings, files: DataFiles, base_hash: str, hw: Ha
         "settings": settings.train.model_dump(exclude={"dataset", "eval_dataset"}),
         "hardware": hw.__dict__,
     }
-    text = json.dumps(payload, sort_keys=True, default=str)
+    identity: dict[str, Any] = json.loads(json.dumps(payload, sort_keys=True, default=str))
+    return identity
+
+
+def run_fingerprint(identity: dict[str, Any]) -> str:
+    """Names a run's checkpoint folder: same base, data and settings → same folder."""
+    text = json.dumps(identity, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False) if value is not None else "none"
+
+
+def identity_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """What differs between a checkpoint's run and this one, each as "learning_rate 0.0002
+    in the checkpoint, 0.0001 now"."""
+    found = []
+    if saved.get("base") != now.get("base"):
+        found.append(
+            f"[model] base {_shown(saved.get('base'))} in the checkpoint, "
+            f"{_shown(now.get('base'))} now"
+        )
+    elif saved.get("base_config_hash") != now.get("base_config_hash"):
+        found.append("the base model's config.json (another build of it now)")
+    for key, what in (("dataset", "the training file"), ("eval_dataset", "the held-out file")):
+        old, new = saved.get(key), now.get(key)
+        if old == new:
+            continue
+        if old is None or new is None:
+            found.append(
+                f"{what}: {'none' if old is None else 'one'} in the checkpoint, "
+                f"{'none' if new is None else 'one'} now"
+            )
+        else:
+            found.append(
+                f"{what}'s contents (sha256 {str(old)[:12]} in the checkpoint, {str(new)[:12]} now)"
+            )
+    for group, prefix in (("settings", ""), ("hardware", "hardware ")):
+        old_group, new_group = saved.get(group) or {}, now.get(group) or {}
+        for key in sorted(set(old_group) | set(new_group)):
+            if old_group.get(key) != new_group.get(key):
+                old = _shown(old_group[key]) if key in old_group else "not recorded"
+                found.append(
+                    f"{prefix}{key} {old} in the checkpoint, {_shown(new_group.get(key))} now"
+                )
+    return found
+
+
+def resume_mismatch(identity: dict[str, Any], left: list[tuple[Path, int]]) -> str:
+    """Why `--resume` finds no run with this identity although `left` (interrupted runs
+    with other settings or data) holds one: the newest of them and what differs, in one
+    sentence ("" when there is none)."""
+    if not left:
+        return ""
+
+    def info(folder: Path) -> dict[str, Any]:
+        try:
+            data = json.loads((folder / RUN_INFO).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def started(folder: Path) -> float:
+        value = info(folder).get("started")
+        if isinstance(value, int | float):
+            return float(value)
+        try:
+            return folder.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    newest = max((folder for folder, _ in left), key=started)
+    saved = checkpoints(newest)
+    step = f" (checkpoint at step {checkpoint_step(saved[-1])})" if saved else ""
+    others = len(left) - 1
+    more = f", and {others} other interrupted run{'s' * (others != 1)} beside it" if others else ""
+    recorded = info(newest).get("identity")
+    if isinstance(recorded, dict):
+        differs = identity_differences(recorded, identity)
+        shown = "; ".join(differs[:6]) + (
+            f"; and {len(differs) - 6} more" if len(differs) > 6 else ""
+        )
+        why = f"was started with other settings or data ({shown or 'not recorded'})"
+    else:
+        why = "does not record its settings (an older ATRI started it), and they differ from these"
+    return (
+        f"--resume: the interrupted run in {newest}{step}{more} {why}; nothing was trained "
+        "or deleted: rerun with that run's settings and data to continue it, or without "
+        "--resume to start a new run (its checkpoints are kept)."
+    )
+
+
+def finished_state(checkpoint: str | Path) -> dict[str, Any] | None:
+    """The checkpoint's trainer state when its run had ended there (all its steps done, or
+    stopped early), else None. Trainer resumed from such a checkpoint trains one more
+    step before it checks whether the run is over."""
+    try:
+        state = json.loads((Path(checkpoint) / TRAINER_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict):
+        return None
+    callbacks = state.get("stateful_callbacks")
+    control = callbacks.get("TrainerControl") if isinstance(callbacks, dict) else None
+    args = control.get("args") if isinstance(control, dict) else None
+    stopped = isinstance(args, dict) and args.get("should_training_stop") is True
+    step, total = state.get("global_step"), state.get("max_steps")
+    done = isinstance(step, int) and isinstance(total, int) and 0 < total <= step
+    return state if stopped or done else None
 
 
 def unfinished_runs(run_dir: Path) -> list[tuple[Path, int]]:

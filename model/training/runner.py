@@ -41,11 +41,15 @@ from model.training.progress import ThroughputMeter
 from model.training.publishing import final_train_loss, publish_version
 from model.training.run_folder import (
     RUN_INFO,
+    TRAINER_STATE,
     checkpoint_step,
     checkpoints,
+    finished_state,
     last_complete_checkpoint,
     removed_unless_checkpointed,
+    resume_mismatch,
     run_fingerprint,
+    run_identity,
     run_lock,
     unfinished_runs,
 )
@@ -125,8 +129,13 @@ def train(
         ) from None
     for stale in remove_stale_temps(out):
         say(f"Removed {stale.name}, left by a training run that did not finish.")
-    run_dir = out / RUNS_DIR / run_fingerprint(settings, files, loaded.config_hash, hw)
+    identity = run_identity(settings, files, loaded.config_hash, hw)
+    run_dir = out / RUNS_DIR / run_fingerprint(identity)
     left = unfinished_runs(run_dir)
+    if resume and not checkpoints(run_dir) and left:
+        # Starting afresh would spend the hours again, under a note easily missed, while
+        # the run the user meant to continue waits under other settings: say what differs.
+        raise TrainError(resume_mismatch(identity, left))
     if left:
         size = sum(b for _, b in left)
         say(
@@ -137,9 +146,19 @@ def train(
     with run_lock(run_dir, out), removed_unless_checkpointed(run_dir):
         checkpoint = last_complete_checkpoint(run_dir, say) if resume else None
         resumed_from: int | None = None
+        finished = finished_state(checkpoint) if checkpoint else None
         if checkpoint:
             resumed_from = int(Path(checkpoint).name.rsplit("-", 1)[-1])
-            say(f"Resuming from step {resumed_from} ({checkpoint}).")
+            if finished is not None:
+                total = finished.get("max_steps")
+                end = "all its" if total == resumed_from else f"{resumed_from} of its"
+                say(
+                    f"The interrupted run had already finished training ({end} {total} "
+                    f"steps) before it was stopped; publishing it from {checkpoint} "
+                    "without training any further step."
+                )
+            else:
+                say(f"Resuming from step {resumed_from} ({checkpoint}).")
         else:
             if resume:
                 say("No interrupted run with these settings and data to resume; starting afresh.")
@@ -151,7 +170,10 @@ def train(
                 )
             shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(run_dir / RUN_INFO, {"dataset": str(files.train), "started": time.time()})
+        write_json_atomic(
+            run_dir / RUN_INFO,
+            {"dataset": str(files.train), "started": time.time(), "identity": identity},
+        )
 
         model, targets, note = peft_model(loaded.model, t)
         if note:
@@ -176,7 +198,10 @@ def train(
         with sigterm_as_interrupt(), write_errors_as_sentence(out), warnings.catch_warnings():
             # transformers 5 renames gradient checkpointing; the old name still works.
             warnings.filterwarnings("ignore", category=FutureWarning)
-            output = trainer.train(resume_from_checkpoint=checkpoint)
+            if checkpoint and finished is not None:
+                output = finished_run(trainer, model, checkpoint, t, eval_set is not None)
+            else:
+                output = trainer.train(resume_from_checkpoint=checkpoint)
             history = list(trainer.state.log_history)
             eval_loss: float | None = None
             if eval_set is not None:
@@ -219,6 +244,33 @@ def train(
         tokens_per_second=meter.tokens_per_second,
         resumed_from_step=resumed_from,
         log_history=history,
+    )
+
+
+def finished_run(
+    trainer: Any, model: Any, checkpoint: str, t: TrainSettings, has_eval: bool
+) -> Any:
+    """The run of a checkpoint it had finished at (stopped after its last step, before the
+    version was published), as Trainer.train would leave it: the adapter's weights (the
+    best checkpoint's with early stopping, as Trainer loads them at the end) and the
+    state with its log history, without a step trained. Trainer resumed from it trains
+    one step past the end before checking whether the run is over."""
+    from peft.utils import load_peft_weights, set_peft_model_state_dict
+    from transformers.trainer_callback import TrainerState
+    from transformers.trainer_utils import TrainOutput
+
+    state = TrainerState.load_from_json(str(Path(checkpoint) / TRAINER_STATE))
+    weights = checkpoint
+    best = state.best_model_checkpoint
+    if has_eval and t.early_stopping_patience > 0 and best and Path(best).is_dir():
+        weights = best
+    set_peft_model_state_dict(model, load_peft_weights(weights, device=str(trainer.args.device)))
+    trainer.state = state
+    losses = [v for _, v in loss_points(state.log_history, "loss")]
+    return TrainOutput(
+        global_step=state.global_step,
+        training_loss=losses[-1] if losses else float("nan"),
+        metrics={"train_runtime": 0.0},
     )
 
 

@@ -38,6 +38,13 @@ _ROLES = {
 # Tool use: LLaMA-Factory's sharegpt tags, and the OpenAI messages roles.
 _TOOL_ROLES = frozenset({"function_call", "observation", "tool", "function"})
 TOOL_USE_NOTE = "with function_call/observation turns"
+_JSON_KINDS = {
+    "str": "string",
+    "int": "number",
+    "float": "number",
+    "bool": "true/false",
+    "NoneType": "null",
+}
 
 
 class DatasetError(UserError):
@@ -63,7 +70,7 @@ def load_sharegpt(
     """Read a LLaMA-Factory sharegpt file; DatasetError with one sentence if it is unusable.
 
     A JSON list or JSON Lines (one record a line, as `atri prep` writes its messages
-    file); a record's turns are under "conversations" (sharegpt) or "messages" (OpenAI).
+    file; a file of one record, on one line or not, is that record); a record's turns are under "conversations" (sharegpt) or "messages" (OpenAI).
     `allow_empty` for a held-out file: a short script leaves `atri prep` nothing to hold
     out, and training then runs without a held-out loss. Conversations with tool use
     (function_call/observation turns) are left out and counted in one sentence to
@@ -83,11 +90,7 @@ def load_sharegpt(
         ) from None
     except OSError as exc:
         raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
-    data = _parse_json(path, text)
-    if not isinstance(data, list):
-        raise DatasetError(
-            f'{path}: expected a JSON list of {{"conversations": [...]}} records (sharegpt).'
-        )
+    data = _records(path, _parse_json(path, text))
     if data and all(isinstance(r, dict) and _is_alpaca(r) for r in data):
         raise DatasetError(
             f"{path}: an alpaca file (instruction/output records); training reads the sharegpt "
@@ -110,6 +113,35 @@ def load_sharegpt(
     if not conversations and not allow_empty:
         raise DatasetError(f"{path}: the dataset is empty.")
     return conversations
+
+
+def _records(path: Path, data: Any) -> list[Any]:
+    """The file's records. A file holding one record object is that record: the JSON
+    Lines file of a one-conversation dataset is a single line, which reads as one JSON
+    object, not a list. Any other object is one sentence naming what it holds."""
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict) and any(k in data for k in ("conversations", "messages")):
+        return [data]
+    if (
+        isinstance(data, dict)
+        and data
+        and all(isinstance(v, dict) and "file_name" in v for v in data.values())
+    ):
+        named = next(iter(data.values()))["file_name"]
+        raise DatasetError(
+            f"{path}: a LLaMA-Factory {DATASET_INFO} index, not a dataset; pass the file "
+            f"it names (e.g. {named})."
+        )
+    if isinstance(data, dict):
+        keys = ", ".join(json.dumps(k, ensure_ascii=False) for k in list(data)[:3])
+        what = f"one JSON object with keys {keys}" if data else "one empty JSON object"
+    else:
+        what = "a single JSON " + _JSON_KINDS.get(type(data).__name__, "value")
+    raise DatasetError(
+        f'{path}: holds {what}, not records: expected a JSON list of {{"conversations": [...]}} '
+        "records (sharegpt), or JSON Lines with one record a line."
+    )
 
 
 def _uses_tools(record: Any) -> bool:
