@@ -14,8 +14,9 @@ A small model asked to summarise often does something else: it continues the tra
 or writes words that were never said ("Stay tuned for another exciting update!"). Such a
 summary would replace what was said with what was not, so it is checked (`is_summary_of`):
 one that holds a transcript line, or whose words mostly do not come from what it
-summarises (or an empty answer), is replaced by the person's own lines (`notes`), which
-lose no fact. An empty summary is never stored: it would hide those exchanges from the
+summarises (or an empty answer), is replaced by the person's own statements (`notes`),
+which lose no fact; their questions only when they said nothing else and nothing is
+remembered yet. An empty summary is never stored: it would hide those exchanges from the
 model with nothing in their place.
 """
 
@@ -54,6 +55,9 @@ IDLE_POLL_SECONDS = 0.02
 # a paraphrase keeps the names, things and verbs it is about (0.4-0.8 on real summaries),
 # an invented continuation keeps almost none (0-0.15).
 GROUNDED_SHARE = 0.3
+# A question mostly tells nothing to remember ("What is your favourite food?") and, kept,
+# would fill the summary; it is a note only where the person said nothing else.
+_QUESTION_ENDS = ("?", "？", "吗", "嗎", "か")
 NOTE_MAX_CHARS = 200
 _CJK_CHARS = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"
 _WORDS = re.compile(rf"[{_CJK_CHARS}]+|(?:(?![{_CJK_CHARS}])[^\W\d_]){{3,}}|\d+")
@@ -88,6 +92,7 @@ class FoldPlan:
     transcript: str  # the exchanges folded in, as the model was shown them
     speakers: tuple[str, ...]
     notes: str  # what is kept if the model's answer is not a summary of them
+    asked: str  # the person's questions: the notes when there are none and nothing before
 
 
 def split_exchanges(messages: Sequence[Message]) -> list[list[Message]]:
@@ -149,15 +154,15 @@ def is_summary_of(text: str, sources: str, speakers: Sequence[str]) -> bool:
     return sum(u in known for u in units) / len(units) >= GROUNDED_SHARE
 
 
-def notes(exchanges: Sequence[Sequence[Message]], labels: Labels) -> str:
-    """The people's own lines in these exchanges, one each: what a summary keeps when
-    the model could not write one. Questions too: "do you remember my cat Mochi?" holds
-    a fact, and a person who only asked would otherwise leave nothing."""
+def notes(exchanges: Sequence[Sequence[Message]], labels: Labels, questions: bool = False) -> str:
+    """The people's own statements in these exchanges, one line each: what a summary
+    keeps when the model could not write one. With `questions`, their questions instead
+    ("do you remember my cat Mochi?" holds a fact too): kept when they asked only."""
     lines = []
     for exchange in exchanges:
         for m in exchange:
             said = " ".join(m.content.split())
-            if m.role != "user" or not said:
+            if m.role != "user" or not said or said.endswith(_QUESTION_ENDS) != questions:
                 continue
             if len(said) > NOTE_MAX_CHARS:
                 said = said[: NOTE_MAX_CHARS - 1] + "…"
@@ -210,6 +215,7 @@ def plan_fold(
         transcript=body,
         speakers=tuple(sorted(w for w in speakers if w)),
         notes=notes(take, labels),
+        asked=notes(take, labels, questions=True),
     )
 
 
@@ -345,7 +351,9 @@ class Summarizer:
         # An empty answer is no summary either: stored, it would hide those exchanges
         # from the model with nothing in their place.
         if not text or not is_summary_of(text, plan.transcript, plan.speakers):
-            text = plan.notes
+            # Questions only from someone who has told nothing yet: else they would fill
+            # the summary with "What is your favourite food?" and push out recent turns.
+            text = plan.notes or ("" if previous else plan.asked)
             self.not_summaries += 1
         if previous is not None:  # a line already remembered is not added twice
             lines = [*previous.text.splitlines(), *text.splitlines()]

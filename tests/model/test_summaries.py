@@ -358,11 +358,10 @@ async def test_an_answer_that_is_no_summary_keeps_what_the_person_said(
         summary = await service.memory.summary(service.scope_for("test", "u1"))
         assert summary is not None and service.summarizer.not_summaries >= 1
         lines = summary.text.splitlines()
-        # The person's own lines, once each, questions too; nothing the model made up.
+        # The person's statements, once each; a question tells nothing to keep.
         assert lines[0] == "Natsuki: My cat is called Mochi."
-        assert lines[1] == "Natsuki: Do you like trains?"
         assert lines.count(f"Natsuki: {FILLER}") == 1
-        assert not any("Stay tuned" in line for line in lines)
+        assert not any("trains" in line or "Stay tuned" in line for line in lines)
 
 
 async def test_a_rewrite_that_is_no_summary_keeps_the_newest_whole_lines(
@@ -380,8 +379,8 @@ async def test_a_rewrite_that_is_no_summary_keeps_the_newest_whole_lines(
         assert service.summarizer.compactions >= 1
         summary = await service.memory.summary(service.scope_for("test", "u1"))
         assert summary is not None and len(summary.text) <= 60
-        # The newest whole lines that fit (questions are kept as the person said them).
-        assert summary.text == "Natsuki: My town is flooded.\nNatsuki: Is it raining?"
+        assert summary.text.endswith("Natsuki: My town is flooded.")
+        assert all(line.startswith("Natsuki: My ") for line in summary.text.splitlines())
 
 
 def test_a_summary_is_told_from_a_continuation_and_from_invention() -> None:

@@ -1,8 +1,10 @@
-"""The summary fallback keeps questions and never stores an empty summary (QA 38).
+"""The summary fallback keeps questions where nothing else was said, and never stores an
+empty summary (QA 38).
 
-When the model's answer is no summary (or empty), the person's own lines are kept in
-its place (`notes`). A line that ended in a question was dropped, so someone who only
-asked things was summarised as "" and those exchanges vanished from every later prompt.
+When the model's answer is no summary (or empty), the person's own statements are kept in
+its place (`notes`). A line that ended in a question was always dropped, so someone who
+only asked things was summarised as "" and those exchanges vanished from every later
+prompt. Questions beside statements stay out: they would fill the summary.
 """
 
 from __future__ import annotations
@@ -69,11 +71,11 @@ async def test_an_empty_answer_is_no_summary(settings: Settings) -> None:
         # exchanges it covered from the model).
         stored = await service.memory.all_summaries(service.scope_for("test", "u1"))
     assert stored and all(s.text.strip() for s in stored)
-    assert text.splitlines()[0] == "Natsuki: My cat is called Mochi."
-    assert f"Natsuki: {QUESTIONS[1]}" in text.splitlines()
+    # A statement was kept: the questions after it add nothing the summary needs.
+    assert text.splitlines() == ["Natsuki: My cat is called Mochi."]
 
 
-def test_notes_keep_questions_in_every_language() -> None:
+def test_notes_tell_questions_apart_in_every_language() -> None:
     said = [
         ("user", "你喜欢火车吗"),
         ("assistant", "喜欢！"),
@@ -86,5 +88,7 @@ def test_notes_keep_questions_in_every_language() -> None:
         Message(i, "s", role, "u", "夏生", text, 0.0, "", False)
         for i, (role, text) in enumerate(said, start=1)
     ]
-    kept = notes(split_exchanges(messages), LABELS["zh"]).splitlines()
-    assert kept == ["夏生：你喜欢火车吗", "夏生：電車は好きですか", "夏生：Is it raining?"]
+    exchanges = split_exchanges(messages)
+    asked = notes(exchanges, LABELS["zh"], questions=True).splitlines()
+    assert asked == ["夏生：你喜欢火车吗", "夏生：電車は好きですか", "夏生：Is it raining?"]
+    assert notes(exchanges, LABELS["zh"]) == ""
