@@ -31,7 +31,8 @@ from dataprep.speakers import normalise_name
 
 _TOKEN = re.compile(r"\[\[|\[([^\]]*)\]?|[^\[]+")
 _ATTR = re.compile(r"""([\w-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s\]]+)""")
-_HEADER = re.compile(r"【([^】]{1,32})】\s*(.*)")
+# `【名】「台词」`, and `【名】：台词` (a colon after the name is no part of the line).
+_HEADER = re.compile(r"【([^】]{1,32})】\s*(?:[：:]{1,2}\s*)?(.*)")
 _HEADING_NAME = re.compile(rf"\s*+{HEADING}\s*+")
 _SOUND_NAME = re.compile(SOUND_REF)
 # Tags that end a message; after a page end the message's own name no longer applies.

@@ -60,7 +60,7 @@ _BRACKET_NAME = (
     rf"[^{_NOT_BRACKET_NAME}]++(?:(?:\.? |/)[^{_NOT_BRACKET_NAME}]++)*+|[?？]{{2,8}}"
 )
 _SPEAKER_FORMS = (
-    rf"【(?!{_SP}+{HEADING}{_SP}+】)(?P<s1>[^】\n]{{1,32}})】{_SP}(?P<t1>{_SAID})"
+    rf"【(?!{_SP}+{HEADING}{_SP}+】)(?P<s1>[^】\n]{{1,32}})】{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t1>{_SAID})"
     rf"|\[(?P<s3>{_BRACKET_NAME})\]{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t3>{_SAID})"
     rf"|(?P<s2>{_NAME}|[?？]{{2,8}}){_SP}(?:[：:]{{1,2}}{_SP}|(?=[「『“\"])|\t+)(?P<t2>{_SAID})"
 )
@@ -181,6 +181,18 @@ def _name_alone(line: str) -> str | None:
     return name
 
 
+def _lenticular_alone(line: str) -> str | None:
+    """The name of a `【名字】` or `【名字】：` line with nothing said, or None (a heading
+    such as `【回想】：` names nobody)."""
+    if line[-1] in "：:":
+        line = line.rstrip("：:").rstrip()
+        if HEADING_LINE.fullmatch(line) is not None:
+            return None
+    if line[-1] != "】" or not 2 < len(line) <= 34:
+        return None
+    return line[1:-1].strip() or None
+
+
 def _directed_alone(line: str) -> tuple[str, str] | None:
     """(direction, name) of a line that is a stage direction and a speaker with nothing
     said (`(sighs) Natsuki:`, `（小声）【亚托莉】`, `[softly] [Atri]`), or None."""
@@ -277,11 +289,10 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                     elif narration[0] in "[【" and HEADING_LINE.fullmatch(narration) is not None:
                         if SOUND_LINE.fullmatch(narration) is not None:
                             continue  # a voice cue between `【名字】` and its line
-                    # A `【名字】` line alone names the speaker of a quoted line below it.
-                    elif (
-                        narration[0] == "【" and narration[-1] == "】" and 2 < len(narration) <= 34
-                    ):
-                        pending = narration[1:-1].strip() or None
+                    # A `【名字】` line alone (`【名字】：` too) names the speaker of a quoted
+                    # line below it.
+                    elif narration[0] == "【" and (name := _lenticular_alone(narration)):
+                        pending = name
                         pending_direction = ""
                         continue
                     elif (
