@@ -34,6 +34,19 @@ class ParseOptions:
     kirikiri_names: dict[str, str] = field(default_factory=dict)
 
 
+# Blanks inside a speaker's name that are not an ASCII space: NBSP, the em and thin
+# spaces, the ideographic space of a Japanese full name (`斑鳩　夏生`).
+NAME_BLANKS = "\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
+
+
+def tidy_name(name: str) -> str:
+    """A speaker's name as read: blanks around it gone, each run of blanks inside it (NBSP,
+    U+3000, several spaces) one ASCII space."""
+    if "  " in name or not name.isprintable() or name != name.strip():
+        return " ".join(name.split())
+    return name
+
+
 # The drop reason of a line with a variable in it that no script gives a value.
 UNRESOLVED_VARIABLE = "unresolved_variable"
 # The drop reason of a line whose text the game computes: Ren'Py Python that says

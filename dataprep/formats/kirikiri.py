@@ -25,6 +25,7 @@ from dataprep.formats.common import (
     UNRESOLVED_VARIABLE,
     ParseOptions,
     is_code,
+    tidy_name,
 )
 from dataprep.records import Utterance
 from dataprep.speakers import normalise_name
@@ -131,7 +132,7 @@ class _Reader:
 
     def set_speaker(self, name: str | None, sticky: bool) -> None:
         self.flush()
-        self.speaker = name or None
+        self.speaker = tidy_name(name) if name else None
         self.sticky = sticky
 
     def tag(self, body: str) -> None:

@@ -16,10 +16,12 @@ from functools import lru_cache
 from dataprep.formats.common import (
     HEADING,
     HEADING_LINE,
+    NAME_BLANKS,
     SOUND_LINE,
     TAGS_ONLY,
     ParseOptions,
     is_code,
+    tidy_name,
 )
 from dataprep.gc_pause import gc_paused
 from dataprep.records import Utterance
@@ -33,8 +35,14 @@ _SP = r"[^\S\n]*"  # blanks that stay on one line (NBSP, em space …; \s would 
 # starts with a bracket is a stage direction or an aside (`(Sound: thunder) It rains.`,
 # `（旁白）：…`), not a speaker "(Sound". (`[` and `【` are in `_NOT_NAME`.)
 _OPENERS = r"(（〔［{｛〈《〖〘"
+# Between the words of a name: a space, or a run of blanks such as NBSP or the ideographic
+# space of `斑鳩　夏生` (never a tab: `名字<TAB>台词` is a line). The name is read with
+# each run made one space (`tidy_name`).
+_IN_NAME = rf"[ {NAME_BLANKS}]++"
 # Possessive: a name never gives back characters, so a failed line fails fast.
-_NAME = rf"[^{_NOT_NAME}{_OPENERS}][^{_NOT_NAME}]*+(?:\.? [^{_NOT_NAME}]++)*+"  # "Mr. Smith"
+_NAME = (
+    rf"[^{_NOT_NAME}{_OPENERS}][^{_NOT_NAME}]*+(?:\.?{_IN_NAME}[^{_NOT_NAME}]++)*+"  # "Mr. Smith"
+)
 _SAID = r"[^\s].*"  # trailing blanks are left for the cleaning stage to drop
 # `[名字]台词`, `[Atri] text`: a name in ASCII brackets, never a KAG tag (`[r]`, `[p]`,
 # `[wait time=100]`, `[ruby text="…"]`) nor a Ren'Py `[var]`: those are lowercase ASCII or
@@ -57,12 +65,15 @@ _KAG_TAGS = (
 _BRACKET_NAME = (
     rf"(?![0-9０-９]++\])(?!{HEADING}\])(?=[^\]\n]*?[A-Z\u0080-\U0010ffff])"
     rf"(?!(?i:{_KAG_TAGS})\])"
-    rf"[^{_NOT_BRACKET_NAME}]++(?:(?:\.? |/)[^{_NOT_BRACKET_NAME}]++)*+|[?？]{{2,8}}"
+    rf"[^{_NOT_BRACKET_NAME}]++(?:(?:\.?{_IN_NAME}|/)[^{_NOT_BRACKET_NAME}]++)*+|[?？]{{2,8}}"
 )
+# The colon after a name; one between two digits is a time (`Time 10:30 we meet`, `时间
+# 10:30`), not a speaker "Time 10".
+_NAME_COLON = r"(?:(?<![0-9０-９])[：:]{1,2}|[：:]{1,2}(?![0-9０-９]))"
 _SPEAKER_FORMS = (
     rf"【(?!{_SP}+{HEADING}{_SP}+】)(?P<s1>[^】\n]{{1,32}})】{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t1>{_SAID})"
     rf"|\[(?P<s3>{_BRACKET_NAME})\]{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t3>{_SAID})"
-    rf"|(?P<s2>{_NAME}|[?？]{{2,8}}){_SP}(?:[：:]{{1,2}}{_SP}|(?=[「『“\"])|\t+)(?P<t2>{_SAID})"
+    rf"|(?P<s2>{_NAME}|[?？]{{2,8}}){_SP}(?:{_NAME_COLON}{_SP}|(?=[「『“\"])|\t+)(?P<t2>{_SAID})"
 )
 # A stage direction in round brackets before the speaker (`(sighs) Natsuki: Fine.`,
 # `（叹气）夏生：好吧。`) stays on the text, as one after the name does (`Natsuki: (sighs)
@@ -278,13 +289,19 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                         # A direction before it is no part of the command: `(a) anim:…`.
                         said = chunk_lines[line - first].strip()[len(direction) :]
                         if not _is_command(said):
-                            append(Utterance(s2, direction + t2, source, line, scene))
+                            append(Utterance(tidy_name(s2), direction + t2, source, line, scene))
                     else:
-                        append(Utterance(s2, direction + t2, source, line, scene))
+                        append(Utterance(tidy_name(s2), direction + t2, source, line, scene))
                 elif narration:
                     if pending is not None and narration[0] in _QUOTES:
                         append(
-                            Utterance(pending, pending_direction + narration, source, line, scene)
+                            Utterance(
+                                tidy_name(pending),
+                                pending_direction + narration,
+                                source,
+                                line,
+                                scene,
+                            )
                         )
                     elif narration[0] in "[【" and HEADING_LINE.fullmatch(narration) is not None:
                         if SOUND_LINE.fullmatch(narration) is not None:
@@ -319,12 +336,12 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                         append(Utterance(None, narration, source, line, scene))
                     pending = None
                 elif s1:
-                    append(Utterance(s1.strip(), direction + t1, source, line, scene))
+                    append(Utterance(tidy_name(s1), direction + t1, source, line, scene))
                     pending = None
                 elif s3:
                     pending = None
                     if len(s3) <= MAX_NAME:
-                        append(Utterance(s3, direction + t3, source, line, scene))
+                        append(Utterance(tidy_name(s3), direction + t3, source, line, scene))
                         continue
                     if chunk_lines is None:
                         chunk_lines = chunk.split("\n")
