@@ -34,6 +34,10 @@ class ParseOptions:
     kirikiri_names: dict[str, str] = field(default_factory=dict)
 
 
+# Quote marks, opener → closer: the cleaning stage strips a pair around a line, and the
+# plain parser joins a line whose opener the dump wrapped onto the lines below.
+QUOTE_PAIRS = {"「": "」", "『": "』", "“": "”", '"': '"', "‘": "’", "﹁": "﹂"}
+
 # Blanks inside a speaker's name that are not an ASCII space: NBSP, the em and thin
 # spaces, the ideographic space of a Japanese full name (`斑鳩　夏生`).
 NAME_BLANKS = "\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"

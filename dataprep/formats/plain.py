@@ -17,6 +17,7 @@ from dataprep.formats.common import (
     HEADING,
     HEADING_LINE,
     NAME_BLANKS,
+    QUOTE_PAIRS,
     SOUND_LINE,
     TAGS_ONLY,
     ParseOptions,
@@ -103,6 +104,23 @@ CHUNK_CHARS = 1 << 17
 # last characters of one (`f(x)`, `x = 1;`): only such lines pay for the full test.
 _CODE_FIRST = frozenset("@[<$")
 _CODE_LAST = frozenset(");0123456789\"'}")
+
+
+# A said line whose quote the dump wrapped onto the lines below (`亚托莉：「今天的天气` /
+# `真好啊」`) is one line in the game, and is joined when its closer comes on one of the
+# next MAX_WRAPPED_LINES lines, each of them narration; past that the quote is never
+# closed (a typo), and no line is taken from the script. Only quotes whose opener and
+# closer differ: a straight `"` opens and closes alike, and `’` is also an apostrophe.
+MAX_WRAPPED_LINES = 4
+_WRAPPED = {o: c for o, c in QUOTE_PAIRS.items() if o != c and o != "‘"}
+# An opener not closed on its line (the leftmost: the outer quote of `「他说『你好`).
+# Each alternative starts with a literal, and a chunk with no match skips the join.
+_UNCLOSED = re.compile(
+    "|".join(f"{re.escape(o)}[^{re.escape(c)}\n]*+(?![^\n])" for o, c in _WRAPPED.items())
+)
+# Where two wrapped pieces meet with no space between them: after or before a CJK
+# character or full-width form (`天气` / `真好`); Latin words get one (`morning,` / `Natsuki`).
+_NO_SPACE = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
 
 
 # Every match is exactly one line, newline included, so the i-th match is line i + 1 and
@@ -242,6 +260,55 @@ def _is_command(line: str) -> bool:
     )
 
 
+def _join_wrapped(lines: list[Utterance], final: bool) -> tuple[list[Utterance], list[Utterance]]:
+    """The utterances with each wrapped quote joined into its said line, and the tail to
+    hold for the next slice (empty when `final`): a said line whose quote is still open
+    at the end of this slice, with the few lines read after it."""
+    out: list[Utterance] = []
+    i, count = 0, len(lines)
+    while i < count:
+        first = lines[i]
+        m = _UNCLOSED.search(first.text) if first.speaker is not None else None
+        if m is None:
+            out.append(first)
+            i += 1
+            continue
+        opener, closer = m.group(0)[0], _WRAPPED[m.group(0)[0]]
+        j, closed, stopped = i, False, False
+        while j + 1 < count and j - i < MAX_WRAPPED_LINES:
+            below = lines[j + 1]
+            if (
+                below.speaker is not None
+                or below.line != lines[j].line + 1  # a blank, a command, a marker between
+                or below.scene != first.scene
+                or below.dropped is not None
+            ):
+                stopped = True
+                break
+            at_close, at_open = below.text.find(closer), below.text.find(opener)
+            if at_open >= 0 and not 0 <= at_close < at_open:
+                stopped = True  # a quote of its own begins: narration, not the rest
+                break
+            j += 1
+            if at_close >= 0:
+                closed = True
+                break
+        if closed:
+            text = first.text.rstrip()
+            for piece in lines[i + 1 : j + 1]:
+                if _NO_SPACE.match(piece.text) is None and _NO_SPACE.match(text[-1]) is None:
+                    text += " "
+                text += piece.text
+            out.append(Utterance(first.speaker, text, first.source, first.line, first.scene))
+            i = j + 1
+        elif not final and not stopped and j - i < MAX_WRAPPED_LINES:
+            return out, lines[i:]  # the closer may be in the next slice
+        else:
+            out.append(first)
+            i += 1
+    return out, []
+
+
 def iter_parse(text: str, source: str, options: ParseOptions) -> Iterator[Utterance]:
     """Utterances in order, produced a slice of the text at a time."""
     for batch in iter_batches(text, source, options):
@@ -258,6 +325,8 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
     scenes = 0
     pending: str | None = None
     pending_direction = ""  # a direction before that name: `(sighs) Natsuki:`
+    # A said line whose quote is open at the end of a slice, and the lines after it.
+    held: list[Utterance] = []
     line = 0
     with gc_paused():
         for chunk in _chunks(text):
@@ -348,4 +417,8 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                     whole = chunk_lines[line - first].strip()
                     if not _is_command(whole):
                         append(Utterance(None, whole, source, line, scene))
+            if held or _UNCLOSED.search(chunk) is not None:
+                out, held = _join_wrapped(held + out, final=False)
             yield out
+        if held:
+            yield _join_wrapped(held, final=True)[0]

@@ -10,6 +10,7 @@ import pytest
 
 from atri.config import DataprepSettings
 from dataprep.formats import ParseOptions, parse
+from dataprep.formats import plain as plain_format
 from dataprep.pipeline import PrepResult, run_pipeline
 from dataprep.records import Role, Utterance
 from tests.dataprep.conftest import FIXTURES
@@ -123,3 +124,63 @@ def test_names_with_blanks_match_their_aliases() -> None:
     ]
     # The time line is narration (skipped by default), not a speaker "Time 10".
     assert {s["name"] for s in result.stats.to_json()["speakers"]} == {"Natsuki Kaito", "Atri"}
+
+
+# 3. A quote the dump wrapped over several lines ---------------------------------------
+
+
+def test_a_wrapped_quote_is_one_line() -> None:
+    text = (FIXTURES / "qa38_wrapped.txt").read_text(encoding="utf-8")
+    found = parse(text, "w.txt", "plain", ParseOptions())
+    # Before: "「今天的天气" was the line, and "真好啊，" and the rest narration.
+    assert [(u.speaker, u.text, u.line) for u in found] == [
+        ("夏生", "今天做什么？", 1),
+        ("亚托莉", "「今天的天气真好啊，我们去海边捡贝壳吧」", 2),
+        ("夏生", "好。", 5),
+        ("亚托莉", "「我可是高性能的」", 7),  # named by a 【名字】 line above
+        (None, "海风吹过沙滩。", 9),  # narration after the closer stays narration
+        ("夏生", "那就出发。", 10),
+        ("亚托莉", "『他说「走吧」然后就走了』", 11),
+        ("夏生", "谁？", 13),
+        ("Atri", "“Good morning, Natsuki. Breakfast is ready.”", 14),
+        (None, "She smiled.", 17),
+    ]
+
+
+def test_an_unclosed_quote_swallows_no_narration_and_no_other_line() -> None:
+    text = (FIXTURES / "qa38_unclosed.txt").read_text(encoding="utf-8")
+    found = parse(text, "u.txt", "plain", ParseOptions())
+    # The closer five lines below is too far: every line stays as it was; so do a quote
+    # followed by another speaker's line, by a quote of its own, or by a blank line.
+    assert [(u.speaker, u.text) for u in found] == [
+        ("亚托莉", "「这句话没有结束"),
+        (None, "海风吹过沙滩。"),
+        (None, "远处传来海鸥的叫声。"),
+        (None, "夏生看着大海。"),
+        (None, "天色渐渐暗了下来。"),
+        (None, "太阳落山了」"),
+        ("夏生", "「走吧"),
+        ("亚托莉", "「好」"),
+        ("亚托莉", "「等一下"),
+        (None, "「嗯」她点点头。"),
+        ("亚托莉", "「还有"),
+        (None, "这是新的一段」"),
+    ]
+
+
+def test_a_wrapped_quote_is_joined_across_the_parser_s_slices(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = (FIXTURES / "qa38_wrapped.txt").read_text(encoding="utf-8")
+    whole = said(parse(text, "w.txt", "plain", ParseOptions()))
+    # Slices of a line or two: every wrapped quote spans a slice boundary.
+    monkeypatch.setattr(plain_format, "CHUNK_CHARS", 8)
+    assert len(list(plain_format.iter_batches(text, "w.txt", ParseOptions()))) > 10
+    assert said(parse(text, "w.txt", "plain", ParseOptions())) == whole
+
+
+def test_wrapped_quotes_through_the_pipeline() -> None:
+    turns, _ = run([FIXTURES / "qa38_wrapped.txt"])
+    replies = [t[-1][1] for t in turns]
+    assert "今天的天气真好啊，我们去海边捡贝壳吧" in replies
+    assert "我可是高性能的" in replies
