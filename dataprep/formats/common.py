@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -37,6 +38,25 @@ class ParseOptions:
 # Quote marks, opener → closer: the cleaning stage strips a pair around a line, and the
 # plain parser joins a line whose opener the dump wrapped onto the lines below.
 QUOTE_PAIRS = {"「": "」", "『": "』", "“": "”", '"': '"', "‘": "’", "﹁": "﹂"}
+
+# Where two pieces of one line meet with no space between them: after or before a CJK
+# character or full-width form (`天气` / `真好`); Latin words get one (`morning,` / `Natsuki`).
+_NO_SPACE = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
+
+
+def join_pieces(pieces: Iterable[str]) -> str:
+    """Pieces of one line that a dump or a document broke apart, as one line: stripped,
+    blank ones left out, CJK joined as it is and Latin words with a space."""
+    text = ""
+    for piece in pieces:
+        piece = piece.strip()
+        if not piece:
+            continue
+        if text and _NO_SPACE.match(piece) is None and _NO_SPACE.match(text[-1]) is None:
+            text += " "
+        text += piece
+    return text
+
 
 # Blanks inside a speaker's name that are not an ASCII space: NBSP, the em and thin
 # spaces, the ideographic space of a Japanese full name (`斑鳩　夏生`).

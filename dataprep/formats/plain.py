@@ -22,6 +22,7 @@ from dataprep.formats.common import (
     TAGS_ONLY,
     ParseOptions,
     is_code,
+    join_pieces,
     tidy_name,
 )
 from dataprep.gc_pause import gc_paused
@@ -118,9 +119,6 @@ _WRAPPED = {o: c for o, c in QUOTE_PAIRS.items() if o != c and o != "‘"}
 _UNCLOSED = re.compile(
     "|".join(f"{re.escape(o)}[^{re.escape(c)}\n]*+(?![^\n])" for o, c in _WRAPPED.items())
 )
-# Where two wrapped pieces meet with no space between them: after or before a CJK
-# character or full-width form (`天气` / `真好`); Latin words get one (`morning,` / `Natsuki`).
-_NO_SPACE = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
 
 
 # Every match is exactly one line, newline included, so the i-th match is line i + 1 and
@@ -294,11 +292,7 @@ def _join_wrapped(lines: list[Utterance], final: bool) -> tuple[list[Utterance],
                 closed = True
                 break
         if closed:
-            text = first.text.rstrip()
-            for piece in lines[i + 1 : j + 1]:
-                if _NO_SPACE.match(piece.text) is None and _NO_SPACE.match(text[-1]) is None:
-                    text += " "
-                text += piece.text
+            text = join_pieces(u.text for u in lines[i : j + 1])
             out.append(Utterance(first.speaker, text, first.source, first.line, first.scene))
             i = j + 1
         elif not final and not stopped and j - i < MAX_WRAPPED_LINES:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import docx
 import pytest
 
 from atri.config import DataprepSettings
@@ -13,6 +14,7 @@ from dataprep.formats import ParseOptions, parse
 from dataprep.formats import plain as plain_format
 from dataprep.pipeline import PrepResult, run_pipeline
 from dataprep.records import Role, Utterance
+from dataprep.sources import read_docx
 from tests.dataprep.conftest import FIXTURES
 
 
@@ -184,3 +186,47 @@ def test_wrapped_quotes_through_the_pipeline() -> None:
     replies = [t[-1][1] for t in turns]
     assert "今天的天气真好啊，我们去海边捡贝壳吧" in replies
     assert "我可是高性能的" in replies
+
+
+# 4. Word documents --------------------------------------------------------------------
+
+
+def _word_dump(path: Path) -> Path:
+    document = docx.Document()
+    document.add_paragraph("夏生：今天去哪？")
+    # Word split the line: its quote closes in the next paragraph, which has no name.
+    document.add_paragraph("亚托莉：「今天的天气")
+    document.add_paragraph("真好啊，去海边吧」")
+    table = document.add_table(rows=4, cols=2)
+    table.rows[0].cells[0].text, table.rows[0].cells[1].text = "夏生", "带上水壶。"
+    table.rows[1].cells[0].text = "亚托莉"
+    cell = table.rows[1].cells[1]
+    cell.text = "遵命！"
+    cell.add_paragraph("我这就去准备。")  # the line goes on in a second paragraph of its cell
+    # A heading merged across both columns: python-docx gives the cell once per column.
+    table.rows[2].cells[0].merge(table.rows[2].cells[1]).text = "海边"
+    table.rows[3].cells[0].text, table.rows[3].cells[1].text = "夏生", "出发。"
+    document.add_paragraph("亚托莉：好的！")
+    document.save(str(path))
+    return path
+
+
+def test_word_split_paragraphs_and_table_cells_are_said_lines(tmp_path: Path) -> None:
+    turns, result = run([_word_dump(tmp_path / "dump.docx")], min_reply_chars=1)
+    assert [t[-1] for t in turns] == [
+        (Role.CHARACTER, "今天的天气真好啊，去海边吧"),
+        (Role.CHARACTER, "遵命！我这就去准备。"),
+        (Role.CHARACTER, "好的！"),
+    ]
+    # The heading row names nobody: it was a line of speaker "海边" saying "海边".
+    assert {s["name"] for s in result.stats.to_json()["speakers"]} == {"夏生", "亚托莉"}
+
+
+def test_a_word_table_row_is_read_as_one_line(tmp_path: Path) -> None:
+    text = read_docx(_word_dump(tmp_path / "dump.docx"))
+    assert text.splitlines()[3:7] == [
+        "夏生\t带上水壶。",
+        "亚托莉\t遵命！我这就去准备。",
+        "海边",
+        "夏生\t出发。",
+    ]
