@@ -50,7 +50,7 @@ from dataprep.report import (
     speaker_report,
 )
 from dataprep.sources import collect_scripts, read_script
-from dataprep.speakers import SpeakerMap
+from dataprep.speakers import SpeakerMap, normalise_name
 from dataprep.split import split_by_scene
 from dataprep.stats import FileReport, Stats
 from dataprep.turns import TurnRules, iter_samples
@@ -179,6 +179,11 @@ def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> Par
         renpy_variables=variables,
         renpy_unsettled=names.unsettled(),
         kirikiri_names=shown,
+        speaker_aliases=frozenset(
+            normalise_name(a)
+            for a in [*settings.lead_aliases, *settings.character_aliases]
+            if a.strip()
+        ),
     )
 
 

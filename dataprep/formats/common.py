@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from dataprep.speakers import normalise_name
+
 
 @dataclass(frozen=True, slots=True)
 class ParseOptions:
@@ -33,6 +35,10 @@ class ParseOptions:
     # TyranoScript character id → display name, from `[chara_new name=… jname=…]` in
     # every .ks file (characters are usually made in first.ks and speak in the others).
     kirikiri_names: dict[str, str] = field(default_factory=dict)
+    # The lead's and the character's aliases (config), each as `normalise_name` gives it:
+    # a `[atri]` at the start of a dump's line that names one of them is its speaker, not
+    # a KAG tag (`[l]`, `[r]`) nor markup that cleaning would delete.
+    speaker_aliases: frozenset[str] = frozenset()
 
 
 # Quote marks, opener → closer: the cleaning stage strips a pair around a line, and the
@@ -56,6 +62,27 @@ def join_pieces(pieces: Iterable[str]) -> str:
             text += " "
         text += piece
     return text
+
+
+# A name in square brackets at the start of a line, and what follows it (a colon after
+# the bracket is no part of it): `[atri] Good morning!`, `[L]：……`. Used only when the
+# name is one of ParseOptions.speaker_aliases; any other bracketed word stays a tag.
+ALIAS_TAG = re.compile(
+    r"\[[^\S\n]*+([^\[\]\n=]{1,32}?)[^\S\n]*+\][^\S\n]*+(?:[：:]{1,2}+[^\S\n]*+)?+(.*)"
+)
+
+
+def alias_tag(line: str, aliases: frozenset[str]) -> tuple[str, str] | None:
+    """(speaker, what is said) of a stripped line that starts with one of the aliases in
+    square brackets (`[atri] Good morning!`; what is said is "" for `[atri]` alone), or
+    None for any other line."""
+    m = ALIAS_TAG.match(line)
+    if m is None:
+        return None
+    name = tidy_name(m.group(1))
+    if normalise_name(name) not in aliases:
+        return None
+    return name, m.group(2).strip()
 
 
 # Blanks inside a speaker's name that are not an ASCII space: NBSP, the em and thin

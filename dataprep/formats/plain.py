@@ -21,6 +21,7 @@ from dataprep.formats.common import (
     SOUND_LINE,
     TAGS_ONLY,
     ParseOptions,
+    alias_tag,
     is_code,
     join_pieces,
     tidy_name,
@@ -366,6 +367,17 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                                 scene,
                             )
                         )
+                    elif (
+                        narration[0] == "["
+                        and options.speaker_aliases
+                        and (tagged := alias_tag(narration, options.speaker_aliases)) is not None
+                    ):
+                        # `[atri] Good morning!`: an alias in brackets is its speaker, where
+                        # any other lower-case `[word]` is a KAG tag (and `[L]` is one too).
+                        if not tagged[1]:
+                            pending, pending_direction = tagged[0], ""
+                            continue
+                        append(Utterance(tagged[0], tagged[1], source, line, scene))
                     elif narration[0] in "[【" and HEADING_LINE.fullmatch(narration) is not None:
                         if SOUND_LINE.fullmatch(narration) is not None:
                             continue  # a voice cue between `【名字】` and its line

@@ -15,6 +15,7 @@ from dataprep.formats import plain as plain_format
 from dataprep.pipeline import PrepResult, run_pipeline
 from dataprep.records import Role, Utterance
 from dataprep.sources import read_docx
+from dataprep.speakers import normalise_name
 from tests.dataprep.conftest import FIXTURES
 
 
@@ -230,3 +231,59 @@ def test_a_word_table_row_is_read_as_one_line(tmp_path: Path) -> None:
         "海边",
         "夏生\t出发。",
     ]
+
+
+# 5. An alias in square brackets as a speaker tag ---------------------------------------
+
+ALIASES = ParseOptions(
+    speaker_aliases=frozenset(normalise_name(a) for a in ["Natsuki", "夏生", "Atri", "亚托莉", "L"])
+)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "expected"),
+    [
+        ("plain", "[atri] Good morning!", [("atri", "Good morning!")]),
+        ("plain", "[atri]：早上好", [("atri", "早上好")]),
+        ("plain", "[ Natsuki ] yo", [("Natsuki", "yo")]),
+        ("plain", "[L] ……", [("L", "……")]),  # a KAG tag's name, but an alias here
+        ("plain", "[atri]\n「早上好」", [("atri", "「早上好」")]),
+        ("kirikiri", "[atri] Good morning![p]", [("atri", "Good morning!")]),
+        ("kirikiri", "[亚托莉]：早上好[p]", [("亚托莉", "早上好")]),
+        ("kirikiri", "[atri]\n「早上好」[p]", [("atri", "「早上好」")]),
+    ],
+)
+def test_an_alias_in_brackets_is_the_speaker(
+    fmt: str, text: str, expected: list[tuple[str, str]]
+) -> None:
+    # Before: narration "[atri] Good morning!" (cleaning then deleted the tag) in plain,
+    # and the tag dropped with no speaker in KiriKiri.
+    assert said(parse(text, "x", fmt, ALIASES)) == expected
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "expected"),
+    [
+        ("plain", "[teacher] hi", [(None, "[teacher] hi")]),  # cleaning deletes the tag
+        ("plain", "[sighs] hi", [(None, "[sighs] hi")]),
+        ("kirikiri", "[teacher] hi[p]", [(None, "hi")]),
+        ("kirikiri", "[l] hi[p]", [(None, "hi")]),  # a wait, though "L" is an alias
+        ("kirikiri", "[r]hi[p]", [(None, "hi")]),
+    ],
+)
+def test_other_bracketed_tags_stay_markup(
+    fmt: str, text: str, expected: list[tuple[str | None, str]]
+) -> None:
+    assert said(parse(text, "x", fmt, ALIASES)) == expected
+
+
+@pytest.mark.parametrize("name", ["qa38_alias_tags.txt", "qa38_alias_tags_kag.txt"])
+def test_alias_tags_through_the_pipeline(name: str) -> None:
+    turns, result = run([FIXTURES / name], user_placeholder=False)
+    # The [p] waits make the second a KiriKiri file, where each `[名字]` was a tag dropped.
+    assert result.files[0].format == ("kirikiri" if "kag" in name else "plain")
+    assert len(turns[-1]) == 4
+    assert [role for role, _ in turns[-1]] == [Role.LEAD, Role.CHARACTER] * 2
+    assert turns[-1][-1][1] in ("I am high-performance.", "我可是高性能的。")
+    # The teacher's tag named nobody: still no speaker.
+    assert {s["role"] for s in result.stats.to_json()["speakers"]} == {"lead", "character"}
