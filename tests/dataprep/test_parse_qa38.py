@@ -12,6 +12,7 @@ import pytest
 from atri.config import DataprepSettings
 from dataprep.formats import ParseOptions, parse
 from dataprep.formats import plain as plain_format
+from dataprep.formats import renpy as renpy_format
 from dataprep.pipeline import PrepResult, run_pipeline
 from dataprep.records import Role, Utterance
 from dataprep.sources import read_docx
@@ -287,3 +288,54 @@ def test_alias_tags_through_the_pipeline(name: str) -> None:
     assert turns[-1][-1][1] in ("I am high-performance.", "我可是高性能的。")
     # The teacher's tag named nobody: still no speaker.
     assert {s["role"] for s in result.stats.to_json()["speakers"]} == {"lead", "character"}
+
+
+# 6. Python inside Ren'Py `translate` blocks ------------------------------------------
+
+RENPY = FIXTURES / "qa38_renpy"
+
+
+@pytest.mark.parametrize("language", [None, renpy_format.ORIGINAL, "chinese"])
+def test_nothing_in_a_strings_or_style_block_is_said(language: str | None) -> None:
+    text = (RENPY / "tl.rpy").read_text(encoding="utf-8")
+    options = ParseOptions(
+        renpy_language=language,
+        renpy_characters={"a": "Atri", "n": "Natsuki"},
+        renpy_variables={"title": "Captain"},
+    )
+    found = parse(text, "tl.rpy", "renpy", options)
+    # Before: `$ a("…")` in the strings block was Atri's line in every language, and the
+    # style block's `font "…"` / `color "…"` lines of speakers "font" and "color".
+    assert {u.speaker for u in found} <= {"Atri", "Natsuki"}
+    assert "Not a line of the game." not in [u.text for u in found]
+    # The `$ title = "船长"` in a dialogue block is no said line either.
+    if language != renpy_format.ORIGINAL:
+        assert [u.text for u in found] == [
+            "你是谁？",
+            "我是你的Captain。",
+            "真的？",
+            "真的，Captain。",
+        ]
+
+
+def test_a_value_set_in_a_translate_block_holds_in_its_language_only() -> None:
+    names = renpy_format.ScriptNames()
+    for name in ("script.rpy", "tl.rpy"):
+        names.add((RENPY / name).read_text(encoding="utf-8"))
+    assert names.known(renpy_format.ORIGINAL) == {"title": "Captain"}
+    assert "title" not in names.unsettled(renpy_format.ORIGINAL)
+    # In Chinese both run: `default` before the story, the block's `$` on its line.
+    assert names.unsettled("chinese")["title"] == ("Captain", "船长")
+
+
+def test_the_original_lines_keep_a_variable_a_translation_sets() -> None:
+    turns, result = run([RENPY], renpy_language="original", user_placeholder=False)
+    # Before: `$ title = "船长"` in the Chinese block made [title] unsettled ("Captain" and
+    # "船长") and both of ATRI's original lines were dropped.
+    assert turns[-1] == [
+        (Role.LEAD, "Who are you?"),
+        (Role.CHARACTER, "I am your Captain."),
+        (Role.LEAD, "Really?"),
+        (Role.CHARACTER, "Really, Captain."),
+    ]
+    assert not any("船长" in note for note in result.notes)
