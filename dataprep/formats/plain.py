@@ -116,9 +116,11 @@ _CODE_LAST = frozenset(");0123456789\"'}")
 MAX_WRAPPED_LINES = 4
 _WRAPPED = {o: c for o, c in QUOTE_PAIRS.items() if o != c and o != "‘"}
 # An opener not closed on its line (the leftmost: the outer quote of `「他说『你好`).
-# Each alternative starts with a literal, and a chunk with no match skips the join.
+# Each alternative starts with a literal, and a chunk with no match skips the join. A
+# try stops at the next opener of its kind, so a line of thousands of "「" is read once,
+# not once from each (a quote nested in one of its own kind, `「a「b」`, is not seen).
 _UNCLOSED = re.compile(
-    "|".join(f"{re.escape(o)}[^{re.escape(c)}\n]*+(?![^\n])" for o, c in _WRAPPED.items())
+    "|".join(f"{re.escape(o)}[^{re.escape(o + c)}\n]*+(?![^\n])" for o, c in _WRAPPED.items())
 )
 
 

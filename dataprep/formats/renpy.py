@@ -85,7 +85,7 @@ _STRINGS_BLOCK = re.compile(
 # Any `translate <lang> …:` block and its body (group 3): a dialogue block, `strings`,
 # `python`, `style <name>`. What its Python sets, it sets in that language only.
 _TRANSLATE_BLOCK = re.compile(
-    r"^([ \t]*)translate[ \t]+(\w+)[ \t]+[^\n:]*:[ \t]*(?:#.*)?\n"
+    r"^([ \t]*)translate[ \t]++(\w+)[ \t]++[^\n:]*+:[ \t]*+(?:#.*)?\n"
     r"((?:\1[ \t]+\S.*\n?|[ \t]*\n)*)",
     re.M,
 )

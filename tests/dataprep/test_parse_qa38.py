@@ -4,6 +4,7 @@ square brackets that is an alias, and Python inside Ren'Py `translate` blocks.""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import docx
@@ -181,6 +182,16 @@ def test_a_wrapped_quote_is_joined_across_the_parser_s_slices(
     monkeypatch.setattr(plain_format, "CHUNK_CHARS", 8)
     assert len(list(plain_format.iter_batches(text, "w.txt", ParseOptions()))) > 10
     assert said(parse(text, "w.txt", "plain", ParseOptions())) == whole
+
+
+@pytest.mark.parametrize(
+    "line", ["夏生：" + "「" * 30_000 + "」", "夏生：「" + "“" * 30_000 + "」", "「" * 30_000]
+)
+def test_a_line_of_many_openers_is_read_at_once(line: str) -> None:
+    # Each opener's try read to the line's end: a 30k-character line took seconds.
+    started = time.perf_counter()
+    parse(f"{line}\na\nb」\n", "x", "plain", ParseOptions())
+    assert time.perf_counter() - started < 1
 
 
 def test_wrapped_quotes_through_the_pipeline() -> None:
