@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from dataprep.formats.common import SOUND_REF
+from dataprep.formats.common import QUOTE_PAIRS, SOUND_REF
 from dataprep.records import Sample
 
 USER_PLACEHOLDER = "{{user}}"
@@ -65,8 +65,7 @@ _REPEAT_TILDE = re.compile(r"([～〜~])\1+")
 # Dashes only: a run of ー is a Japanese long vowel (すごーーーい), not punctuation.
 _REPEAT_DASH = re.compile(r"[—―─]{3,}")
 _SPACES = re.compile(r"\s+")
-_QUOTE_PAIRS = {"「": "」", "『": "』", "“": "”", '"': '"', "‘": "’", "﹁": "﹂"}
-_CLOSERS = {c: o for o, c in _QUOTE_PAIRS.items() if o != c}
+_CLOSERS = {c: o for o, c in QUOTE_PAIRS.items() if o != c}
 _ELLIPSIS_OR_PUNCT = re.compile(r"[\W_]+")
 # What `_ELLIPSIS_OR_PUNCT` leaves: joining its runs is a fifth faster than deleting the rest.
 _WORD_RUNS = re.compile(r"[^\W_]+")
@@ -201,7 +200,7 @@ def strip_quotes(text: str) -> str:
     """Remove one pair of quote marks enclosing the whole line (or an unclosed opener)."""
     if len(text) < 2:
         return text
-    close = _QUOTE_PAIRS.get(text[0])
+    close = QUOTE_PAIRS.get(text[0])
     if close is None:
         # The second half of a line split at a click wait: "…了！」" has only the closer.
         opener = _CLOSERS.get(text[-1])

@@ -50,7 +50,7 @@ from dataprep.report import (
     speaker_report,
 )
 from dataprep.sources import collect_scripts, read_script
-from dataprep.speakers import SpeakerMap
+from dataprep.speakers import SpeakerMap, normalise_name
 from dataprep.split import split_by_scene
 from dataprep.stats import FileReport, Stats
 from dataprep.turns import TurnRules, iter_samples
@@ -168,7 +168,7 @@ def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> Par
     # name; as a speaker (`Character("[player]")`) the lead's name, so the lead is matched.
     lead = settings.lead_aliases[0].strip()
     characters, variables = names.resolve(
-        lead, USER_PLACEHOLDER if settings.user_placeholder else lead, strings
+        lead, USER_PLACEHOLDER if settings.user_placeholder else lead, strings, language
     )
     return ParseOptions(
         scene_marker=compile_markers(settings.scene_markers),
@@ -177,8 +177,13 @@ def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> Par
         renpy_language=language,
         renpy_strings=strings,
         renpy_variables=variables,
-        renpy_unsettled=names.unsettled(),
+        renpy_unsettled=names.unsettled(language),
         kirikiri_names=shown,
+        speaker_aliases=frozenset(
+            normalise_name(a)
+            for a in [*settings.lead_aliases, *settings.character_aliases]
+            if a.strip()
+        ),
     )
 
 

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dataprep.encoding import Decoded, decode_report
 from dataprep.errors import DataprepError
+from dataprep.formats.common import join_pieces
+
+if TYPE_CHECKING:
+    from docx.table import _Cell
 
 # Extensions picked up when a folder is given; a file named directly is read whatever
 # its extension (voice lists come as .list, .txt, .csv …).
@@ -104,6 +110,20 @@ def read_docx(path: Path) -> str:
         if isinstance(block, Paragraph):
             lines.append(block.text)
         elif isinstance(block, Table):
-            for row in block.rows:
-                lines.append("\t".join(cell.text.strip() for cell in row.cells))
+            lines += (_row_line(row.cells) for row in block.rows)
     return "\n".join(lines)
+
+
+def _row_line(cells: Sequence[_Cell]) -> str:
+    """A table row as one line, `name<TAB>line`: a cell's paragraphs and line breaks are
+    one piece of text (a long line typed over two paragraphs in its cell), and a cell
+    merged over several columns, which python-docx gives once for each column (the same
+    object), is read once: a heading row across the table is a heading, not a speaker
+    saying it. (A name cell merged down over rows names each row's line, as written.)"""
+    texts: list[str] = []
+    last: _Cell | None = None
+    for cell in cells:
+        if cell is not last:
+            texts.append(join_pieces(cell.text.replace("\t", " ").split("\n")))
+        last = cell
+    return "\t".join(texts)

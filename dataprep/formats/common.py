@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from dataprep.speakers import normalise_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,67 @@ class ParseOptions:
     # TyranoScript character id → display name, from `[chara_new name=… jname=…]` in
     # every .ks file (characters are usually made in first.ks and speak in the others).
     kirikiri_names: dict[str, str] = field(default_factory=dict)
+    # The lead's and the character's aliases (config), each as `normalise_name` gives it:
+    # a `[atri]` at the start of a dump's line that names one of them is its speaker, not
+    # a KAG tag (`[l]`, `[r]`) nor markup that cleaning would delete.
+    speaker_aliases: frozenset[str] = frozenset()
+
+
+# Quote marks, opener → closer: the cleaning stage strips a pair around a line, and the
+# plain parser joins a line whose opener the dump wrapped onto the lines below.
+QUOTE_PAIRS = {"「": "」", "『": "』", "“": "”", '"': '"', "‘": "’", "﹁": "﹂"}
+
+# Where two pieces of one line meet with no space between them: after or before a CJK
+# character or full-width form (`天气` / `真好`); Latin words get one (`morning,` / `Natsuki`).
+_NO_SPACE = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
+
+
+def join_pieces(pieces: Iterable[str]) -> str:
+    """Pieces of one line that a dump or a document broke apart, as one line: stripped,
+    blank ones left out, CJK joined as it is and Latin words with a space."""
+    text = ""
+    for piece in pieces:
+        piece = piece.strip()
+        if not piece:
+            continue
+        if text and _NO_SPACE.match(piece) is None and _NO_SPACE.match(text[-1]) is None:
+            text += " "
+        text += piece
+    return text
+
+
+# A name in square brackets at the start of a line, and what follows it (a colon after
+# the bracket is no part of it): `[atri] Good morning!`, `[L]：……`. Used only when the
+# name is one of ParseOptions.speaker_aliases; any other bracketed word stays a tag.
+ALIAS_TAG = re.compile(
+    r"\[[^\S\n]*+([^\[\]\n=]{1,32}?)[^\S\n]*+\][^\S\n]*+(?:[：:]{1,2}+[^\S\n]*+)?+(.*)"
+)
+
+
+def alias_tag(line: str, aliases: frozenset[str]) -> tuple[str, str] | None:
+    """(speaker, what is said) of a stripped line that starts with one of the aliases in
+    square brackets (`[atri] Good morning!`; what is said is "" for `[atri]` alone), or
+    None for any other line."""
+    m = ALIAS_TAG.match(line)
+    if m is None:
+        return None
+    name = tidy_name(m.group(1))
+    if normalise_name(name) not in aliases:
+        return None
+    return name, m.group(2).strip()
+
+
+# Blanks inside a speaker's name that are not an ASCII space: NBSP, the em and thin
+# spaces, the ideographic space of a Japanese full name (`斑鳩　夏生`).
+NAME_BLANKS = "\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
+
+
+def tidy_name(name: str) -> str:
+    """A speaker's name as read: blanks around it gone, each run of blanks inside it (NBSP,
+    U+3000, several spaces) one ASCII space."""
+    if "  " in name or not name.isprintable() or name != name.strip():
+        return " ".join(name.split())
+    return name
 
 
 # The drop reason of a line with a variable in it that no script gives a value.

@@ -24,25 +24,30 @@ from dataprep.formats.common import (
     SOUND_REF,
     UNRESOLVED_VARIABLE,
     ParseOptions,
+    alias_tag,
     is_code,
+    tidy_name,
 )
 from dataprep.records import Utterance
 from dataprep.speakers import normalise_name
 
 _TOKEN = re.compile(r"\[\[|\[([^\]]*)\]?|[^\[]+")
 _ATTR = re.compile(r"""([\w-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s\]]+)""")
-_HEADER = re.compile(r"【([^】]{1,32})】\s*(.*)")
+# `【名】「台词」`, and `【名】：台词` (a colon after the name is no part of the line).
+_HEADER = re.compile(r"【([^】]{1,32})】\s*(?:[：:]{1,2}\s*)?(.*)")
 _HEADING_NAME = re.compile(rf"\s*+{HEADING}\s*+")
 _SOUND_NAME = re.compile(SOUND_REF)
 # Tags that end a message; after a page end the message's own name no longer applies.
 _WAIT = frozenset({"l", "wvl"})
 _PAGE = frozenset({"p", "np", "cm", "er", "pcm", "plc"})
 _NAME_TAGS = frozenset({"nm", "name", "chara_ptext"})
+# A choice's text, between [link] and [endlink]: a menu option, not a line anyone says.
+_CHOICE_START, _CHOICE_END = "link", "endlink"
 # TyranoScript's `[chara_new name="akane" jname="あかね" …]` (or `@chara_new …`).
 _CHARA_NEW = re.compile(r"(?:\[|^[ \t]*@)[ \t]*chara_new\b([^\]\n]*)", re.M)
 _EMBED = "emb"
-# A choice's text, between [link] and [endlink]: a menu option, not a line anyone says.
-_CHOICE_START, _CHOICE_END = "link", "endlink"
+# The tags `_Reader.tag` acts on: never a speaker, whatever the aliases.
+_READER_TAGS = _WAIT | _PAGE | _NAME_TAGS | {"r", _EMBED, _CHOICE_START, _CHOICE_END}
 # Stands for a visual line break until the utterance is closed; see `_join`.
 _BREAK = "\x00"
 _SPACE_BETWEEN = re.compile(r"(?<=[\x21-\x7e])\x00+(?=[\x21-\x7e])")
@@ -130,7 +135,7 @@ class _Reader:
 
     def set_speaker(self, name: str | None, sticky: bool) -> None:
         self.flush()
-        self.speaker = name or None
+        self.speaker = tidy_name(name) if name else None
         self.sticky = sticky
 
     def tag(self, body: str) -> None:
@@ -202,6 +207,16 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             marks += 1
             reader.scene = f"marker{marks}"
             continue
+        if head == "[" and options.speaker_aliases:
+            # `[atri] おはよう`: a speaker tag in a dump when it names the lead or the
+            # character (any other tag stays a tag), unless it is a tag this reader acts on.
+            tagged = alias_tag(line, options.speaker_aliases)
+            if tagged is not None and tagged[0].lower() not in _READER_TAGS:
+                reader.set_speaker(tagged[0], sticky=False)
+                line = tagged[1]
+                if not line:
+                    continue
+                head = line[0]
         header = _HEADER.match(line) if head == "【" else None
         if header is not None:
             # `【回想】「……」` is narration: the header is never text, and a heading names nobody.

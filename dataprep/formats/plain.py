@@ -16,10 +16,15 @@ from functools import lru_cache
 from dataprep.formats.common import (
     HEADING,
     HEADING_LINE,
+    NAME_BLANKS,
+    QUOTE_PAIRS,
     SOUND_LINE,
     TAGS_ONLY,
     ParseOptions,
+    alias_tag,
     is_code,
+    join_pieces,
+    tidy_name,
 )
 from dataprep.gc_pause import gc_paused
 from dataprep.records import Utterance
@@ -33,8 +38,14 @@ _SP = r"[^\S\n]*"  # blanks that stay on one line (NBSP, em space …; \s would 
 # starts with a bracket is a stage direction or an aside (`(Sound: thunder) It rains.`,
 # `（旁白）：…`), not a speaker "(Sound". (`[` and `【` are in `_NOT_NAME`.)
 _OPENERS = r"(（〔［{｛〈《〖〘"
+# Between the words of a name: a space, or a run of blanks such as NBSP or the ideographic
+# space of `斑鳩　夏生` (never a tab: `名字<TAB>台词` is a line). The name is read with
+# each run made one space (`tidy_name`).
+_IN_NAME = rf"[ {NAME_BLANKS}]++"
 # Possessive: a name never gives back characters, so a failed line fails fast.
-_NAME = rf"[^{_NOT_NAME}{_OPENERS}][^{_NOT_NAME}]*+(?:\.? [^{_NOT_NAME}]++)*+"  # "Mr. Smith"
+_NAME = (
+    rf"[^{_NOT_NAME}{_OPENERS}][^{_NOT_NAME}]*+(?:\.?{_IN_NAME}[^{_NOT_NAME}]++)*+"  # "Mr. Smith"
+)
 _SAID = r"[^\s].*"  # trailing blanks are left for the cleaning stage to drop
 # `[名字]台词`, `[Atri] text`: a name in ASCII brackets, never a KAG tag (`[r]`, `[p]`,
 # `[wait time=100]`, `[ruby text="…"]`) nor a Ren'Py `[var]`: those are lowercase ASCII or
@@ -57,12 +68,15 @@ _KAG_TAGS = (
 _BRACKET_NAME = (
     rf"(?![0-9０-９]++\])(?!{HEADING}\])(?=[^\]\n]*?[A-Z\u0080-\U0010ffff])"
     rf"(?!(?i:{_KAG_TAGS})\])"
-    rf"[^{_NOT_BRACKET_NAME}]++(?:(?:\.? |/)[^{_NOT_BRACKET_NAME}]++)*+|[?？]{{2,8}}"
+    rf"[^{_NOT_BRACKET_NAME}]++(?:(?:\.?{_IN_NAME}|/)[^{_NOT_BRACKET_NAME}]++)*+|[?？]{{2,8}}"
 )
+# The colon after a name; one between two digits is a time (`Time 10:30 we meet`, `时间
+# 10:30`), not a speaker "Time 10".
+_NAME_COLON = r"(?:(?<![0-9０-９])[：:]{1,2}|[：:]{1,2}(?![0-9０-９]))"
 _SPEAKER_FORMS = (
-    rf"【(?!{_SP}+{HEADING}{_SP}+】)(?P<s1>[^】\n]{{1,32}})】{_SP}(?P<t1>{_SAID})"
+    rf"【(?!{_SP}+{HEADING}{_SP}+】)(?P<s1>[^】\n]{{1,32}})】{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t1>{_SAID})"
     rf"|\[(?P<s3>{_BRACKET_NAME})\]{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t3>{_SAID})"
-    rf"|(?P<s2>{_NAME}|[?？]{{2,8}}){_SP}(?:[：:]{{1,2}}{_SP}|(?=[「『“\"])|\t+)(?P<t2>{_SAID})"
+    rf"|(?P<s2>{_NAME}|[?？]{{2,8}}){_SP}(?:{_NAME_COLON}{_SP}|(?=[「『“\"])|\t+)(?P<t2>{_SAID})"
 )
 # A stage direction in round brackets before the speaker (`(sighs) Natsuki: Fine.`,
 # `（叹气）夏生：好吧。`) stays on the text, as one after the name does (`Natsuki: (sighs)
@@ -92,6 +106,22 @@ CHUNK_CHARS = 1 << 17
 # last characters of one (`f(x)`, `x = 1;`): only such lines pay for the full test.
 _CODE_FIRST = frozenset("@[<$")
 _CODE_LAST = frozenset(");0123456789\"'}")
+
+
+# A said line whose quote the dump wrapped onto the lines below (`亚托莉：「今天的天气` /
+# `真好啊」`) is one line in the game, and is joined when its closer comes on one of the
+# next MAX_WRAPPED_LINES lines, each of them narration; past that the quote is never
+# closed (a typo), and no line is taken from the script. Only quotes whose opener and
+# closer differ: a straight `"` opens and closes alike, and `’` is also an apostrophe.
+MAX_WRAPPED_LINES = 4
+_WRAPPED = {o: c for o, c in QUOTE_PAIRS.items() if o != c and o != "‘"}
+# An opener not closed on its line (the leftmost: the outer quote of `「他说『你好`).
+# Each alternative starts with a literal, and a chunk with no match skips the join. A
+# try stops at the next opener of its kind, so a line of thousands of "「" is read once,
+# not once from each (a quote nested in one of its own kind, `「a「b」`, is not seen).
+_UNCLOSED = re.compile(
+    "|".join(f"{re.escape(o)}[^{re.escape(o + c)}\n]*+(?![^\n])" for o, c in _WRAPPED.items())
+)
 
 
 # Every match is exactly one line, newline included, so the i-th match is line i + 1 and
@@ -181,6 +211,18 @@ def _name_alone(line: str) -> str | None:
     return name
 
 
+def _lenticular_alone(line: str) -> str | None:
+    """The name of a `【名字】` or `【名字】：` line with nothing said, or None (a heading
+    such as `【回想】：` names nobody)."""
+    if line[-1] in "：:":
+        line = line.rstrip("：:").rstrip()
+        if HEADING_LINE.fullmatch(line) is not None:
+            return None
+    if line[-1] != "】" or not 2 < len(line) <= 34:
+        return None
+    return line[1:-1].strip() or None
+
+
 def _directed_alone(line: str) -> tuple[str, str] | None:
     """(direction, name) of a line that is a stage direction and a speaker with nothing
     said (`(sighs) Natsuki:`, `（小声）【亚托莉】`, `[softly] [Atri]`), or None."""
@@ -219,6 +261,51 @@ def _is_command(line: str) -> bool:
     )
 
 
+def _join_wrapped(lines: list[Utterance], final: bool) -> tuple[list[Utterance], list[Utterance]]:
+    """The utterances with each wrapped quote joined into its said line, and the tail to
+    hold for the next slice (empty when `final`): a said line whose quote is still open
+    at the end of this slice, with the few lines read after it."""
+    out: list[Utterance] = []
+    i, count = 0, len(lines)
+    while i < count:
+        first = lines[i]
+        m = _UNCLOSED.search(first.text) if first.speaker is not None else None
+        if m is None:
+            out.append(first)
+            i += 1
+            continue
+        opener, closer = m.group(0)[0], _WRAPPED[m.group(0)[0]]
+        j, closed, stopped = i, False, False
+        while j + 1 < count and j - i < MAX_WRAPPED_LINES:
+            below = lines[j + 1]
+            if (
+                below.speaker is not None
+                or below.line != lines[j].line + 1  # a blank, a command, a marker between
+                or below.scene != first.scene
+                or below.dropped is not None
+            ):
+                stopped = True
+                break
+            at_close, at_open = below.text.find(closer), below.text.find(opener)
+            if at_open >= 0 and not 0 <= at_close < at_open:
+                stopped = True  # a quote of its own begins: narration, not the rest
+                break
+            j += 1
+            if at_close >= 0:
+                closed = True
+                break
+        if closed:
+            text = join_pieces(u.text for u in lines[i : j + 1])
+            out.append(Utterance(first.speaker, text, first.source, first.line, first.scene))
+            i = j + 1
+        elif not final and not stopped and j - i < MAX_WRAPPED_LINES:
+            return out, lines[i:]  # the closer may be in the next slice
+        else:
+            out.append(first)
+            i += 1
+    return out, []
+
+
 def iter_parse(text: str, source: str, options: ParseOptions) -> Iterator[Utterance]:
     """Utterances in order, produced a slice of the text at a time."""
     for batch in iter_batches(text, source, options):
@@ -235,6 +322,8 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
     scenes = 0
     pending: str | None = None
     pending_direction = ""  # a direction before that name: `(sighs) Natsuki:`
+    # A said line whose quote is open at the end of a slice, and the lines after it.
+    held: list[Utterance] = []
     line = 0
     with gc_paused():
         for chunk in _chunks(text):
@@ -266,22 +355,38 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                         # A direction before it is no part of the command: `(a) anim:…`.
                         said = chunk_lines[line - first].strip()[len(direction) :]
                         if not _is_command(said):
-                            append(Utterance(s2, direction + t2, source, line, scene))
+                            append(Utterance(tidy_name(s2), direction + t2, source, line, scene))
                     else:
-                        append(Utterance(s2, direction + t2, source, line, scene))
+                        append(Utterance(tidy_name(s2), direction + t2, source, line, scene))
                 elif narration:
                     if pending is not None and narration[0] in _QUOTES:
                         append(
-                            Utterance(pending, pending_direction + narration, source, line, scene)
+                            Utterance(
+                                tidy_name(pending),
+                                pending_direction + narration,
+                                source,
+                                line,
+                                scene,
+                            )
                         )
+                    elif (
+                        narration[0] == "["
+                        and options.speaker_aliases
+                        and (tagged := alias_tag(narration, options.speaker_aliases)) is not None
+                    ):
+                        # `[atri] Good morning!`: an alias in brackets is its speaker, where
+                        # any other lower-case `[word]` is a KAG tag (and `[L]` is one too).
+                        if not tagged[1]:
+                            pending, pending_direction = tagged[0], ""
+                            continue
+                        append(Utterance(tagged[0], tagged[1], source, line, scene))
                     elif narration[0] in "[【" and HEADING_LINE.fullmatch(narration) is not None:
                         if SOUND_LINE.fullmatch(narration) is not None:
                             continue  # a voice cue between `【名字】` and its line
-                    # A `【名字】` line alone names the speaker of a quoted line below it.
-                    elif (
-                        narration[0] == "【" and narration[-1] == "】" and 2 < len(narration) <= 34
-                    ):
-                        pending = narration[1:-1].strip() or None
+                    # A `【名字】` line alone (`【名字】：` too) names the speaker of a quoted
+                    # line below it.
+                    elif narration[0] == "【" and (name := _lenticular_alone(narration)):
+                        pending = name
                         pending_direction = ""
                         continue
                     elif (
@@ -308,16 +413,20 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                         append(Utterance(None, narration, source, line, scene))
                     pending = None
                 elif s1:
-                    append(Utterance(s1.strip(), direction + t1, source, line, scene))
+                    append(Utterance(tidy_name(s1), direction + t1, source, line, scene))
                     pending = None
                 elif s3:
                     pending = None
                     if len(s3) <= MAX_NAME:
-                        append(Utterance(s3, direction + t3, source, line, scene))
+                        append(Utterance(tidy_name(s3), direction + t3, source, line, scene))
                         continue
                     if chunk_lines is None:
                         chunk_lines = chunk.split("\n")
                     whole = chunk_lines[line - first].strip()
                     if not _is_command(whole):
                         append(Utterance(None, whole, source, line, scene))
+            if held or _UNCLOSED.search(chunk) is not None:
+                out, held = _join_wrapped(held + out, final=False)
             yield out
+        if held:
+            yield _join_wrapped(held, final=True)[0]

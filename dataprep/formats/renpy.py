@@ -82,6 +82,13 @@ _STRINGS_BLOCK = re.compile(
     r"((?:\1[ \t]+\S.*\n?|[ \t]*\n)*)",
     re.M,
 )
+# Any `translate <lang> …:` block and its body (group 3): a dialogue block, `strings`,
+# `python`, `style <name>`. What its Python sets, it sets in that language only.
+_TRANSLATE_BLOCK = re.compile(
+    r"^([ \t]*)translate[ \t]++(\w+)[ \t]++[^\n:]*+:[ \t]*+(?:#.*)?\n"
+    r"((?:\1[ \t]+\S.*\n?|[ \t]*\n)*)",
+    re.M,
+)
 _OLD_NEW = re.compile(rf"^[ \t]*(old|new)[ \t]+({_STR})[ \t]*(?:#.*)?$", re.M)
 # `{#…}` in a string tells apart strings written alike; Ren'Py looks a string up with them
 # and, not finding it, without them.
@@ -339,7 +346,10 @@ class ScriptNames:
     def __init__(self) -> None:
         self.characters: dict[str, str] = {}
         self.dynamic: dict[str, str] = {}
+        # What variables are given outside `translate <lang>` blocks (in every language),
+        # and in each language's blocks (in that language only).
         self.values: dict[str, set[str]] = {}
+        self.language_values: dict[str, dict[str, set[str]]] = {}
         self.player: set[str] = set()
         # Language → the string translations of its `translate <lang> strings` blocks.
         self.strings: dict[str, dict[str, str]] = {}
@@ -358,29 +368,55 @@ class ScriptNames:
         return bool(characters)
 
     def add_values(self, text: str) -> None:
-        for var, values in assigned_values(text).items():
+        outside, translated = _by_language(text)
+        for var, values in assigned_values(outside).items():
             self.values.setdefault(var, set()).update(values)
+        for language, block in translated.items():
+            found = self.language_values.setdefault(language, {})
+            for var, values in assigned_values(block).items():
+                found.setdefault(var, set()).update(values)
 
-    def known(self) -> dict[str, str]:
-        """Variables given one and the same string literal everywhere: their value. One
-        given different strings (in one file or across files) is not guessed."""
+    def _values(self, language: str | None) -> dict[str, set[str]]:
+        """What variables are given in play in `language` (ORIGINAL: the untranslated
+        game; None: every language at once, as ParseOptions.renpy_language None reads)."""
+        if language is None:
+            chosen = list(self.language_values.values())
+        elif language == ORIGINAL:
+            chosen = []
+        else:
+            chosen = [self.language_values.get(language, {})]
+        values = {var: set(given) for var, given in self.values.items()}
+        for found in chosen:
+            for var, given in found.items():
+                values.setdefault(var, set()).update(given)
+        return values
+
+    def known(self, language: str | None = None) -> dict[str, str]:
+        """Variables given one and the same string literal everywhere (in play in
+        `language`, see `_values`): their value. One given different strings (in one
+        file or across files) is not guessed."""
         return {
             var: next(iter(values))
-            for var, values in self.values.items()
+            for var, values in self._values(language).items()
             if len(values) == 1 and _NOT_A_STRING not in values
         }
 
-    def unsettled(self) -> dict[str, tuple[str, ...]]:
-        """Variables given more than one value, or something other than a string: the
-        values, sorted (the latter as NOT_A_STRING_VALUE), to say why none was used."""
+    def unsettled(self, language: str | None = None) -> dict[str, tuple[str, ...]]:
+        """Variables given more than one value, or something other than a string (in
+        play in `language`): the values, sorted (the latter as NOT_A_STRING_VALUE), to
+        say why none was used."""
         return {
             var: tuple(sorted(NOT_A_STRING_VALUE if v == _NOT_A_STRING else v for v in values))
-            for var, values in self.values.items()
+            for var, values in self._values(language).items()
             if var not in self.player and (len(values) > 1 or _NOT_A_STRING in values)
         }
 
     def resolve(
-        self, lead: str, player_value: str, strings: dict[str, str] | None = None
+        self,
+        lead: str,
+        player_value: str,
+        strings: dict[str, str] | None = None,
+        language: str | None = None,
     ) -> tuple[dict[str, str], dict[str, str]]:
         """(character variable → the name a speaker is known by, variable → the value
         its `[var]` shows). The player's name variables are the lead (`player_value` in
@@ -389,7 +425,7 @@ class ScriptNames:
         `strings`: the chosen language's string translations, which every other name is
         shown in (see _shown_name)."""
         strings = strings or {}
-        known = self.known()
+        known = self.known(language)
         as_names = {**known, **dict.fromkeys(self.player, lead)}
         # Ren'Py translates a name as written, then fills in its `[var]`.
         written = {
@@ -403,6 +439,25 @@ class ScriptNames:
                 value = _shown_name(value, strings)
             characters[var] = value or var
         return characters, {**known, **dict.fromkeys(self.player, player_value)}
+
+
+def _by_language(text: str) -> tuple[str, dict[str, str]]:
+    """The text outside `translate <lang> …:` blocks (`translate None` is the original
+    language: it stays), and each language's block bodies: a `$ title = "船长"` in a
+    Chinese block is no value of `title` in the original game."""
+    if "translate" not in text:
+        return text, {}
+    outside: list[str] = []
+    translated: dict[str, list[str]] = {}
+    end = 0
+    for m in _TRANSLATE_BLOCK.finditer(text):
+        if m.group(2) == "None":
+            continue
+        outside.append(text[end : m.start()])
+        translated.setdefault(m.group(2), []).append(m.group(3))
+        end = m.end()
+    outside.append(text[end:])
+    return "".join(outside), {lang: "\n".join(parts) for lang, parts in translated.items()}
 
 
 def variables_shown(text: str) -> list[str]:
@@ -982,13 +1037,15 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
                 continue
             if line.startswith("translate "):
                 m = _TRANSLATE.match(line)
-                if m and m.group(2) == "python":
-                    block_indent = indent
-                elif m and m.group(2) not in _NOT_DIALOGUE_IDS:
+                if m and m.group(2) not in _NOT_DIALOGUE_IDS:
                     label = _TRANSLATION_ID_HASH.sub("", m.group(2))
                     scene = label or scene
                     language = None if m.group(1) == "None" else m.group(1)
                     translate_indent = indent
+                else:
+                    # `strings` (old/new pairs, read by translated_strings), `python`,
+                    # `style <name>`: nothing in them is said, not even a `$ e("…")`.
+                    block_indent = indent
                 continue
             if line.startswith("rpy "):
                 m = _MONOLOGUE.match(line)
