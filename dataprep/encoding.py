@@ -1,7 +1,8 @@
 """Read a script's bytes into text without guessing wrong.
 
 Order, from most to least certain: a byte-order mark; UTF-8 (a few stray bytes
-allowed); UTF-16 without a BOM when the NUL bytes say so; then GB18030, Shift-JIS and
+allowed); UTF-16 without a BOM when the NUL bytes say so; Korean (EUC-KR/CP949) when it
+reads as Hangul spaced into words, as Korean is written; then GB18030, Shift-JIS and
 EUC-JP, kept only if the decoded text is plausible (mostly common characters of that
 language: kana are not Chinese); GB18030 again with kana allowed (Japanese saved as GBK);
 charset-normalizer, for anything else (Big5, EUC-KR, cp1252 …); last, UTF-8 again with
@@ -177,7 +178,11 @@ def _candidates(data: bytes) -> list[str]:
     head = data[:SAMPLE_BYTES]
     # EUC-JP after GB18030: Chinese GB text that EUC-JP reads at all lands mostly on
     # JIS level 1 kanji, and Japanese EUC-JP text is no Chinese (its kana are not).
-    names = ["gb18030", "shift_jis", "euc_jp"]
+    # CP949 (EUC-KR's superset) first: its Hangul bytes are GB2312's level 1 hanzi rows,
+    # so Korean read as GB18030 looks like common Chinese ("아토리" became "酒配府"). It is
+    # kept only for Hangul with spaces between words, which Chinese and Japanese (whose
+    # bytes CP949 also reads as Hangul) do not have.
+    names = ["cp949", "gb18030", "shift_jis", "euc_jp"]
     if len(head) >= 4 and len(head) % 2 == 0:
         # ASCII in UTF-16 leaves a NUL in every other byte: newlines and digits are enough.
         even_nuls = head[0::2].count(0)
@@ -202,6 +207,8 @@ def _decode_plausible(data: bytes, name: str, judged_as: str | None = None) -> s
     except UnicodeDecodeError:
         return None
     if plausibility(head_text, judged_as or name) < MIN_PLAUSIBLE:
+        return None
+    if name == "cp949" and not _spaced_like_korean(head_text):
         return None
     try:
         return data.decode(name)
@@ -231,6 +238,16 @@ def plausibility(text: str, encoding: str) -> float:
     return common / total
 
 
+# Korean puts a space between words (eojeol) of 2-4 syllables: about one space for every
+# three syllables. Chinese or Japanese read as CP949 has Hangul with almost no spaces.
+MIN_KOREAN_SPACES = 0.15
+
+
+def _spaced_like_korean(text: str) -> bool:
+    syllables = sum(1 for ch in text if "\uac00" <= ch <= "\ud7a3")
+    return syllables > 0 and text.count(" ") >= MIN_KOREAN_SPACES * syllables
+
+
 # The rules `plausibility` judges a GB18030 decode by when kana count as common: for the
 # last try, Japanese text saved in a Chinese encoding.
 _GB_WITH_KANA = "gb18030+kana"
@@ -249,12 +266,24 @@ def _is_common(ch: str, encoding: str) -> bool:
         return True  # CJK punctuation, ・ ー, full-width forms
     if code in (0x2026, 0x2025, 0x2014, 0x2015, 0x2018, 0x2019, 0x201C, 0x201D, 0x00B7):
         return True  # … ‥ — ― ‘ ’ “ ” ·
+    if encoding == "cp949":
+        # The 2,350 Hangul syllables EUC-KR has (KS X 1001): Korean text is made of them;
+        # Shift-JIS bytes read as CP949 land on the rest, its extension.
+        return 0xAC00 <= code <= 0xD7A3 and _in_ks_x_1001(ch)
     if encoding.startswith("utf-16"):
         # Either language is fine in UTF-16; a mis-decode yields rare or private chars.
         return _in_gb2312_level1(ch) or _in_jis_level1(ch) or (ch.isalpha() and ch < "\u0250")
     if encoding in ("shift_jis", "euc_jp"):
         return _in_jis_level1(ch)
     return _in_gb2312_level1(ch) or (unicodedata.category(ch) == "Po" and code < 0x2100)
+
+
+def _in_ks_x_1001(ch: str) -> bool:
+    # Python's euc_kr writes the other syllables as 8-byte jamo sequences (KS X 1001 annex 3).
+    try:
+        return len(ch.encode("euc_kr")) == 2
+    except UnicodeEncodeError:
+        return False
 
 
 def _in_gb2312_level1(ch: str) -> bool:

@@ -128,3 +128,27 @@ def test_a_stray_byte_after_the_first_slice_is_found_on_its_line() -> None:
     assert decoded.encoding == "utf-8" and decoded.replaced_bytes == 1
     assert decoded.first_replaced_line == data[:at].count(b"\n") + 1
     assert decoded.text.replace("\ufffd", "") == text
+
+
+KO = (
+    "아토리: 좋은 아침이에요, 나츠키 씨! 오늘은 날씨가 정말 좋네요.\n"
+    "나츠키: 응, 좋은 아침. 바다에 가고 싶어?\n"
+    "아토리: 네! 저는 고성능이니까요. 같이 가요.\n"
+)
+
+
+@pytest.mark.parametrize("raw_encoding", ["euc_kr", "cp949"])
+def test_korean_in_euc_kr_is_read_as_korean_not_as_chinese(raw_encoding: str) -> None:
+    """EUC-KR's Hangul bytes are GB2312's level 1 hanzi rows: a Korean fan translation
+    read as GB18030 came out as plausible-looking Chinese ("아토리" as "酒配府")."""
+    decoded, found = decode_bytes(KO.encode(raw_encoding), "script.txt")
+    assert (decoded, found) == (KO, "cp949")
+
+
+def test_chinese_and_japanese_are_no_korean_even_spaced() -> None:
+    """CP949 reads most GBK and Shift-JIS bytes too (as Hangul): a Korean reading needs
+    the syllables EUC-KR has and Korean's spaces between words."""
+    for text, raw in [(ZH_GBK, "gbk"), (JA, "shift_jis")]:
+        spaced = text.replace("。", "。 ").replace("，", "， ").replace("、", "、 ")
+        assert decode_bytes(spaced.encode(raw), "s.txt")[1] != "cp949"
+        assert plausibility(text.encode(raw).decode("cp949", errors="replace"), "cp949") < 0.85
