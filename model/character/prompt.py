@@ -441,13 +441,15 @@ def keep_start(text: str, max_tokens: int, count: Callable[[str], int]) -> str:
 
 
 def clean_reply(text: str, character_name: str = "") -> str:
-    """Strip `<think>` blocks, template tokens, a self-written next turn and a name prefix."""
+    """Strip `<think>` blocks, template tokens, a self-written next turn, a name prefix,
+    and the U+FFFD a byte-level model's reply ends in when its token limit cut it inside
+    a character (an emoji's bytes, say)."""
     text = _THINK_BLOCK.sub("", text)
     match = _NEXT_TURN.search(text)
     if match:
         text = text[: match.start(1)]
     text = _TEMPLATE_TOKENS.sub("", text)
-    text = text.strip()
+    text = text.strip().rstrip("\ufffd").rstrip()
     if character_name:
         for sep in ("：", ":"):
             prefix = f"{character_name}{sep}"

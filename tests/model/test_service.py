@@ -13,6 +13,7 @@ import pytest
 from atri.config import Settings
 from atri.errors import ConfigError
 from model.admission import RATE_WINDOW_SECONDS, RateLimiter, ScopeLocks, TokenCounts
+from model.engines.base import Generation, row_limits
 from model.engines.echo import EchoEngine
 from model.memory import Memory, parse_export
 from model.protocol import ChatRequest, ChatTurn, MessageRef, ScopeRef
@@ -677,3 +678,38 @@ async def test_a_reply_kept_after_the_last_adapter_switch_is_said_so(
     assert [r.levelno for r in said] == [logging.INFO, logging.WARNING]
     assert "answering again" in said[0].getMessage()
     assert "keeps the prompt of v1" in said[1].getMessage()
+
+
+class ByteLevelEcho(EchoEngine):
+    """Echo whose tokens are bytes, as a byte-level BPE model's are: a reply cut at its
+    token limit may end inside a character, which decoding turns into U+FFFD."""
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.encode())
+
+    async def generate(self, batch, gen, limits=None):  # type: ignore[no-untyped-def]
+        out = []
+        for messages, limit in zip(batch, row_limits(limits, len(batch)), strict=True):
+            data = (self.prefix + messages[-1]["content"]).encode()
+            cap = limit.max_new_tokens
+            if 0 < cap < len(data):
+                text = data[:cap].decode("utf-8", errors="replace")
+                out.append(Generation(text=text, new_tokens=cap, finish_reason="length"))
+            else:
+                out.append(Generation(text=data.decode(), new_tokens=len(data)))
+        return out
+
+
+async def test_a_reply_cut_inside_a_character_does_not_end_in_a_replacement_mark(
+    echo_settings: Settings,
+) -> None:
+    """The offline model's replies often end in an emoji; cut at max_new_tokens between
+    its bytes, the reply ended in "�" in the console, on the platforms and in memory."""
+    engine = ByteLevelEcho()
+    said = "Thank you! 🙏"
+    cut = len((engine.prefix + said).encode()) - 2  # two of the emoji's four bytes
+    request = req(said).model_copy(update={"max_new_tokens": cut})
+    async with await ChatService.open(echo_settings, engine=engine) as service:
+        reply = await service.chat(request)
+        assert reply.text == engine.prefix + "Thank you!"
+        assert (await service.memory.history(reply.scope))[1].content == reply.text
