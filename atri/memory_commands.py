@@ -105,6 +105,7 @@ def memory_show(
 ) -> None:
     """Show what she remembers of one scope: its summary and the turns after it."""
     scope = typed(scope)
+    _remembered(scope)
 
     async def go(memory: Any) -> Any:
         summaries = await memory.all_summaries(scope)
@@ -230,6 +231,8 @@ def memory_export(
 
     if out is not None and _is_database_file(out, _database()):
         fail(f"{out} is the memory database itself ([memory] path): write the export elsewhere.")
+    if scope:
+        _remembered(scope)  # nothing written for a scope nothing is stored under
 
     async def go(memory: Any) -> dict[str, Any]:
         return await (memory.export(scope) if scope else memory.backup())  # type: ignore[no-any-return]
