@@ -184,11 +184,12 @@ def memory_purge(
     if not yes and not typer.confirm(f"Delete every message of {shown(scope)} for good?"):
         raise typer.Exit(1)
 
-    async def go(memory: Any) -> int:
+    async def go(memory: Any) -> tuple[int, int]:
         return await memory.purge(scope)  # type: ignore[no-any-return]
 
-    count = _with_memory(go)
-    console.print(f"Purged {shown(scope)}: {count} messages deleted.", markup=False)
+    messages, lines = _with_memory(go)
+    room = f" and {lines} room lines" if lines else ""
+    console.print(f"Purged {shown(scope)}: {messages} messages{room} deleted.", markup=False)
 
 
 @memory_app.command("import")

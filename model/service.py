@@ -719,23 +719,31 @@ class ChatService:
         return heard + await self.memory.reset(self._scope_of(scope))
 
     async def purge(self, scope: ScopeRef) -> int:
+        """Messages and room lines deleted, together (`purge_counts` tells them apart)."""
+        messages, lines = await self.purge_counts(scope)
+        return messages + lines
+
+    async def purge_counts(self, scope: ScopeRef) -> tuple[int, int]:
         """A user's purge takes their room lines in every channel along; a channel's, its
-        room lines and the conversations that belong to it (as `reset` ends them)."""
+        room lines and the conversations that belong to it (as `reset` ends them).
+        (messages, room lines) deleted."""
         if not scope.user_id:  # the whole channel
             if not scope.channel_id:
-                return 0
+                return 0, 0
             prefix = channel_prefix(scope.platform, scope.channel_id, scope.guild_id)
             heard = await self.memory.room.delete_room(prefix)
             kind = self.settings.memory.scope
             if kind == "user":
-                return heard  # memory is per user: no conversation belongs to the channel
+                return 0, heard  # memory is per user: no conversation belongs to the channel
             if kind == "user_in_channel":
-                return heard + await self.memory.purge_prefix(prefix + ":")
-            return heard + await self.memory.purge(prefix)
-        count = await self.memory.purge(self._scope_of(scope))
-        if scope.user_id:
-            count += await self.memory.room.delete_user(scope.platform, scope.user_id)
-        return count
+                return await self.memory.purge_prefix(prefix + ":"), heard
+            messages, lines = await self.memory.purge(prefix)
+            return messages, heard + lines
+        messages, lines = await self.memory.purge(self._scope_of(scope))
+        # Their lines in every channel (a channel's key under `scope = "channel"` took
+        # that room's lines, not theirs).
+        lines += await self.memory.room.delete_user(scope.platform, scope.user_id)
+        return messages, lines
 
     async def cut_reply(self, cut: ReplyCut) -> int:
         if not cut.user_id:

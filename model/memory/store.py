@@ -535,22 +535,23 @@ class Memory:
         )
         return any(row[0] for row in rows)
 
-    async def purge(self, scope: str) -> int:
+    async def purge(self, scope: str) -> tuple[int, int]:
         """Delete everything stored for the scope, archived context included. A user's
         scope takes that user's room lines in every channel along; a channel's scope,
         the channel's room lines. Its key stays in `resets` (no text) for at most
-        RESET_RECORD_SECONDS, so a reply being written does not store it again."""
+        RESET_RECORD_SECONDS, so a reply being written does not store it again.
+        (messages, room lines) deleted, as `reset_with_room` counts them."""
         cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (scope,))
         await self._db.execute("DELETE FROM summaries WHERE scope = ?", (scope,))
         await self._record_reset(scope)
         await self._db.commit()
-        count = cur.rowcount
+        messages = cur.rowcount
         platform, user_id, room = parse_scope(scope)
         if user_id:
-            count += await self.room.delete_user(platform, user_id)
-        elif room:
-            count += await self.room.delete_room(room)
-        return count
+            lines = await self.room.delete_user(platform, user_id)
+        else:
+            lines = await self.room.delete_room(room) if room else 0
+        return messages, lines
 
     async def scopes(self) -> list[dict[str, Any]]:
         """Each scope and each room (a channel's key holding room lines), newest first:

@@ -88,6 +88,13 @@ class CountResult(BaseModel):
     count: int
 
 
+class PurgeResult(CountResult):
+    """`count`: messages and room lines deleted together; `room_lines`: how many of
+    them were room lines."""
+
+    room_lines: int
+
+
 def error_body(path: str, message: str, kind: str) -> dict[str, Any]:
     """OpenAI's error format under /v1 (OpenAI clients show it), `{"detail": …}` elsewhere."""
     if path.startswith("/v1/"):
@@ -341,8 +348,9 @@ def create_app(
         return CountResult(count=await service.reset(scope))
 
     @app.post("/purge", dependencies=admin_only)
-    async def purge(scope: ScopeRef) -> CountResult:
-        return CountResult(count=await service.purge(scope))
+    async def purge(scope: ScopeRef) -> PurgeResult:
+        messages, lines = await service.purge_counts(scope)
+        return PurgeResult(count=messages + lines, room_lines=lines)
 
     @app.post("/cut-reply", dependencies=admin_only)
     async def cut_reply(cut: ReplyCut) -> CountResult:

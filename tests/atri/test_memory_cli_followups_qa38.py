@@ -1,5 +1,6 @@
 """Follow-ups of QA 38 on `atri memory`: `show` and `export` of a scope nothing is
-stored under say so (as `reset` and `purge` do)."""
+stored under say so (as `reset` and `purge` do), and `purge` tells messages and room
+lines apart."""
 
 from __future__ import annotations
 
@@ -68,3 +69,22 @@ def test_export_of_an_unknown_scope_writes_nothing(config: Path, tmp_path: Path)
         code, out = atri(config, "memory", "export", scope, "--out", str(out_file))
         assert code == 0 and out_file.exists(), out
         out_file.unlink()
+
+
+def test_purge_counts_messages_and_room_lines_apart(config: Path, tmp_path: Path) -> None:
+    """`atri memory purge` said "4 messages deleted" for 2 messages and 2 room lines."""
+    code, out = atri(config, "memory", "purge", "qq:user:2", "--yes")
+    assert code == 0, out
+    assert says(out, "Purged qq:user:2: 2 messages and 2 room lines deleted.")
+    code, out = atri(config, "memory", "purge", "qq:user:1", "--yes")  # heard only
+    assert code == 0 and says(out, "Purged qq:user:1: 0 messages and 2 room lines deleted.")
+
+    async def stored() -> list[object]:
+        async with await Memory.open(tmp_path / "mem.sqlite3") as memory:
+            return [
+                *await memory.all_messages("qq:user:2"),
+                *await memory.room.all_lines("qq:chan:g1"),
+                *await memory.room.all_lines("qq:chan:g2"),
+            ]
+
+    assert asyncio.run(stored()) == []
