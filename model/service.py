@@ -14,7 +14,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -49,7 +49,14 @@ from model.character.prompt import (
 )
 from model.engines import create_engine
 from model.engines.base import Engine, Generation, RowLimits
-from model.memory import Conversation, FailureLog, Memory, channel_prefix, scope_key
+from model.memory import (
+    Conversation,
+    FailureLog,
+    Memory,
+    channel_prefix,
+    database_error,
+    scope_key,
+)
 from model.memory.database import Doing
 from model.metrics import WorkerMetrics
 from model.protocol import (
@@ -60,6 +67,7 @@ from model.protocol import (
     Character,
     ChatRequest,
     HistoryEntry,
+    MemoryUnavailable,
     MessageRef,
     ReloadResult,
     Remembered,
@@ -651,8 +659,23 @@ class ChatService:
         conversation under `[memory] scope = "channel"`, none under the others)."""
         return self._scope_of(scope) if scope.user_id or scope.channel_id else ""
 
+    @contextlib.asynccontextmanager
+    async def _refused_if_memory_fails(self, what: str, doing: Doing = None) -> AsyncIterator[None]:
+        """A database error under a command (`what`: "A reset", …): what it left
+        uncommitted is undone, it is logged as chats' are (one sentence per kind every
+        few minutes) and raised as `MemoryUnavailable` with that sentence; the bots
+        answer that memory is unavailable now, with no traceback. `doing`: "read" for a
+        command that only reads."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            await self.memory.rollback()
+            self.database_failures.report(exc, doing, f"{what} was refused.")
+            raise MemoryUnavailable(str(database_error(self.memory.path, exc, doing))) from None
+
     async def history(self, scope: ScopeRef) -> list[HistoryEntry]:
-        stored = await self._stored_context(self._ref_key(scope))
+        async with self._refused_if_memory_fails("A read of a conversation's history", "read"):
+            stored = await self._stored_context(self._ref_key(scope))
         return [
             HistoryEntry(
                 role=m.role, content=m.content, display_name=m.display_name, user_id=m.user_id
@@ -662,7 +685,8 @@ class ChatService:
 
     async def remembered(self, scope: ScopeRef) -> Remembered:
         """The summary and the turns after it that the model still sees."""
-        found, _ = await self._remembered(self._ref_key(scope))
+        async with self._refused_if_memory_fails("A look at what she remembers", "read"):
+            found, _ = await self._remembered(self._ref_key(scope))
         summary, turns = found.summary, found.messages
         return Remembered(
             summary=summary.text if summary else "",
@@ -687,6 +711,10 @@ class ChatService:
         )
 
     async def reset(self, scope: ScopeRef) -> int:
+        async with self._refused_if_memory_fails("A reset"):
+            return await self._reset(scope)
+
+    async def _reset(self, scope: ScopeRef) -> int:
         """A channel's reset also ends its room context; a member's own reset hides their
         own room lines (in that channel) and nobody else's. `here_only` (a server's or
         group's admin) touches nothing kept beyond that channel (PERSONAL_SCOPE)."""
@@ -724,6 +752,10 @@ class ChatService:
         return messages + lines
 
     async def purge_counts(self, scope: ScopeRef) -> tuple[int, int]:
+        async with self._refused_if_memory_fails("A purge"):
+            return await self._purge(scope)
+
+    async def _purge(self, scope: ScopeRef) -> tuple[int, int]:
         """A user's purge takes their room lines in every channel along; a channel's, its
         room lines and the conversations that belong to it (as `reset` ends them).
         (messages, room lines) deleted."""
@@ -748,9 +780,14 @@ class ChatService:
     async def cut_reply(self, cut: ReplyCut) -> int:
         if not cut.user_id:
             return 0
-        return await self.memory.cut_reply(self._scope_of(cut), cut.request_id, cut.sent)
+        async with self._refused_if_memory_fails("Keeping only what was sent of a reply"):
+            return await self.memory.cut_reply(self._scope_of(cut), cut.request_id, cut.sent)
 
     async def forget_message(self, ref: MessageRef) -> int:
+        async with self._refused_if_memory_fails("Forgetting a deleted message"):
+            return await self._forget_message(ref)
+
+    async def _forget_message(self, ref: MessageRef) -> int:
         """Its exchange is archived, and its room line goes too (also where room context
         was turned off since), so what someone recalled at once, a phone number posted
         by mistake, reaches no later prompt. Without a user id (a Discord delete of a
@@ -825,7 +862,9 @@ class ChatService:
         return await (await self._channels()).modes(platform)
 
     async def set_channel_mode(self, setting: ChannelSetting) -> None:
-        await (await self._channels()).set(setting.platform, setting.channel_id, setting.mode)
+        async with self._refused_if_memory_fails("A channel mode change"):
+            modes = await self._channels()
+            await modes.set(setting.platform, setting.channel_id, setting.mode)
 
     def _on_reload(self, result: ReloadResult, record: dict[str, object]) -> None:
         self.last_reload = dict(record)

@@ -191,6 +191,13 @@ class Memory:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def rollback(self) -> None:
+        """Undo what a failed statement left uncommitted. SQLite keeps the transaction
+        open after an error (a reset whose second statement found the disk full): it
+        would hold the write lock, and the next commit would write the half-done change."""
+        with contextlib.suppress(Exception):  # a damaged file may fail this too
+            await self._db.rollback()
+
     async def schema_version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()

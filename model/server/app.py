@@ -39,6 +39,7 @@ from atri.listening import bind_listening_socket
 from model.memory import database_error
 from model.metrics import PROMETHEUS_CONTENT_TYPE
 from model.protocol import (
+    MEMORY_UNAVAILABLE,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
     ChannelMode,
@@ -46,6 +47,7 @@ from model.protocol import (
     Character,
     ChatRequest,
     HistoryEntry,
+    MemoryUnavailable,
     MessageRef,
     ReloadResult,
     Remembered,
@@ -288,6 +290,15 @@ def create_app(
         service.database_failures.report(exc, None, f"{request.url.path} was refused.")
         message = str(database_error(service.memory.path, exc))
         return JSONResponse(error_body(request.url.path, message, "server_error"), 503)
+
+    @app.exception_handler(MemoryUnavailable)
+    async def memory_unavailable(request: Request, exc: MemoryUnavailable) -> JSONResponse:
+        """The same, from a route the service guards itself (a reset, a purge, …): it
+        logged the failure; 503 with the sentence, and a `code` the bots read."""
+        body = error_body(request.url.path, str(exc), "server_error")
+        if not request.url.path.startswith("/v1/"):
+            body["code"] = MEMORY_UNAVAILABLE
+        return JSONResponse(body, 503)
 
     @app.exception_handler(OpenAIError)
     async def openai_error(request: Request, exc: OpenAIError) -> JSONResponse:

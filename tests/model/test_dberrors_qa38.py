@@ -216,5 +216,5 @@ async def test_a_route_on_a_damaged_file_answers_503_with_the_sentence(
                 assert "the file is damaged" in answer.json()["detail"]
     records = failures(caplog)
     assert_sentences(records)
-    assert len(records) == 1 and "/reset was refused." in records[0].getMessage()
+    assert len(records) == 1 and "A reset was refused." in records[0].getMessage()
     assert "could not be used (database disk image is malformed)" in records[0].getMessage()

@@ -1,11 +1,21 @@
-"""Follow-ups of QA 38 on the worker's memory: a purge tells messages and room lines
-apart."""
+"""Follow-ups of QA 38 on the worker's memory: a bot command on a damaged database is
+the worker's one log sentence and a short line, not a traceback; a purge tells
+messages and room lines apart."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+
+import pytest
+
 from atri.config import Settings
-from model.protocol import ChatRequest
+from bot import commands
+from bot.commands import Actor
+from bot.lines import lines
+from model.protocol import ChatRequest, MemoryUnavailable, ScopeRef
 from model.service import ChatService
+from tests.model.test_dberrors_qa38 import assert_sentences, damage, failures, filled
 
 
 def said(text: str, user: str, channel: str = "g1", addressed: bool = True) -> ChatRequest:
@@ -39,3 +49,73 @@ async def test_a_purge_over_http_says_how_many_were_room_lines(echo_settings: Se
         await service.chat(said("heard", "2", "g2", addressed=False))
         key = service.scope_for("qq", "2", "g1")
         assert await service.memory.purge(key) == (2, 1)
+
+
+async def test_bot_commands_on_a_damaged_database_say_memory_is_unavailable(
+    echo_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`atri serve` with the worker in-process: /atri reset, /atri memory, an admin's
+    reset of a member or of the channel on a damaged file raised the database error out
+    of the command; the platform logged a traceback and said "couldn't do that"."""
+    damage(await filled(echo_settings))
+    member = Actor(platform="p", user_id="u1", is_admin=False, channel_id="c1")
+    admin = Actor(platform="p", user_id="a1", is_admin=True, channel_id="c1", is_owner=True)
+    async with await ChatService.open(echo_settings) as service:
+        with caplog.at_level(logging.INFO):
+            answers = [
+                await commands.reset_self(service, member),
+                await commands.remembered(service, member),
+                await commands.reset_user(service, admin, "u2"),
+                await commands.reset_channel(service, admin),
+            ]
+            # The console's /reset and the rest of the Worker interface: one sentence.
+            with pytest.raises(MemoryUnavailable, match="the file is damaged"):
+                await service.history(ScopeRef(platform="p", user_id="u1"))
+            # A failed reset left its transaction open, holding the write lock: a channel
+            # mode (another connection) and `atri memory` waited, then failed as "in use".
+            writer = sqlite3.connect(echo_settings.memory.path, timeout=0.2)
+            writer.execute("BEGIN IMMEDIATE")
+            writer.rollback()
+            writer.close()
+            assert (await commands.set_channel_mode(service, admin, "off")).ok
+        records = failures(caplog)
+    assert [a.text for a in answers] == [lines().memory_unavailable] * 4
+    assert not any(a.ok for a in answers)
+    assert_sentences(records)
+    assert len(records) == 1, [r.getMessage() for r in records]  # once every few minutes
+    said = records[0].getMessage()
+    assert said.startswith(f"[memory] path {echo_settings.memory.path} could not be used (")
+    assert "the file is damaged" in said and "A reset was refused." in said
+
+
+async def test_a_separate_worker_on_a_damaged_database_is_said_the_same(
+    echo_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Behind `atri worker`, the bots' HttpWorker reads the 503 as the same
+    `MemoryUnavailable`, so the command answers the same line."""
+    from pydantic import SecretStr
+
+    from atri.config import Secrets
+    from bot.relay import HttpWorker
+    from model.server.app import bind_socket, create_app, serving
+
+    damage(await filled(echo_settings))
+    secrets = Secrets(admin_token=SecretStr("t"))
+    member = Actor(platform="p", user_id="u1", is_admin=False, channel_id="c1")
+    async with (
+        await ChatService.open(echo_settings) as service,
+        serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
+    ):
+        settings = echo_settings.worker.model_copy(update={"url": url})
+        async with HttpWorker(settings, secrets) as remote:
+            with caplog.at_level(logging.INFO):
+                answers = [
+                    await commands.reset_self(remote, member),
+                    await commands.remembered(remote, member),
+                ]
+                with pytest.raises(MemoryUnavailable, match="the file is damaged"):
+                    await remote.purge(ScopeRef(platform="p", user_id="u1"))
+    assert [a.text for a in answers] == [lines().memory_unavailable] * 2
+    records = failures(caplog)
+    assert_sentences(records)
+    assert len(records) == 1, [r.getMessage() for r in records]
