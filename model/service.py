@@ -478,9 +478,17 @@ class ChatService:
             if deadline.expired():
                 raise TimeoutError
             deadline.reschedule(None)
-            with memory_step("write"):
+            try:
                 await self._remember_exchange(scope, request, fitted.text, generation, so_far)
-            self._ask_for_summary(scope, request, fitted, so_far)
+            except sqlite3.Error as exc:
+                # A full disk or a damaged file at the write: the reply was made in time,
+                # so it is given; not remembered, her next prompt lacks this exchange.
+                # Logged once a while, as the chats' failures are.
+                self.database_failures.report(
+                    exc, "write", "Replies are given but not remembered meanwhile."
+                )
+            else:
+                self._ask_for_summary(scope, request, fitted, so_far)
         return Reply(
             text=generation.text,
             scope=scope,
@@ -581,7 +589,11 @@ class ChatService:
         # Its message was recalled while she answered it (or while this was written):
         # archived now, as the recall would have done had the exchange been stored.
         if self._was_recalled(scope, request):
-            await self.memory.archive_request(scope, request.request_id)
+            try:
+                await self.memory.archive_request(scope, request.request_id)
+            except sqlite3.Error:
+                await self.memory.rollback()  # append_many undoes its own
+                raise
 
     def _ask_for_summary(
         self, scope: str, request: ChatRequest, fitted: FittedPrompt, so_far: SoFar

@@ -119,3 +119,38 @@ async def test_a_separate_worker_on_a_damaged_database_is_said_the_same(
     records = failures(caplog)
     assert_sentences(records)
     assert len(records) == 1, [r.getMessage() for r in records]
+
+
+async def test_a_reply_made_when_the_disk_fills_is_given_not_thrown_away(
+    echo_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The disk filled at the write after generation: the user got her error line and
+    the reply, made in time, was thrown away. It is given now, and the log says once
+    that it was not remembered."""
+    from model.engines.echo import EchoEngine
+    from tests.model.test_dberrors_qa38 import hello
+
+    async with await ChatService.open(echo_settings) as service:
+        assert (await service.chat(hello())).status == "ok"
+        scope = service.scope_for("p", "u1", "c1")
+        stored = len(await service.memory.all_messages(scope))
+        # SQLite's own limit on the file's size: what a full disk gives (SQLITE_FULL).
+        db = service.memory._db
+        pages = (await (await db.execute("PRAGMA page_count")).fetchone())[0]
+        await db.execute(f"PRAGMA max_page_count = {pages}")
+        with caplog.at_level(logging.INFO):
+            replies = []
+            for i in range(40):  # past the free room left in the last pages
+                text = f"message {i} " * 40
+                replies.append((text, await service.chat(hello(text=text))))
+        records = failures(caplog)
+        kept = [m.content for m in await service.memory.all_messages(scope)]
+    assert all(r.status == "ok" for _, r in replies), [r.status for _, r in replies]
+    assert all(r.text == EchoEngine.prefix + " ".join(t.split()) for t, r in replies)
+    lost = [t for t, _ in replies if " ".join(t.split()) not in kept]
+    assert lost and len(kept) == stored + 2 * (len(replies) - len(lost))  # the disk did fill
+    assert_sentences(records)
+    assert len(records) == 1, [r.getMessage() for r in records]
+    said = records[0].getMessage()
+    assert "could not be written (database or disk is full)" in said
+    assert "Replies are given but not remembered meanwhile." in said
