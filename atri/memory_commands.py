@@ -105,6 +105,7 @@ def memory_show(
 ) -> None:
     """Show what she remembers of one scope: its summary and the turns after it."""
     scope = typed(scope)
+    _remembered(scope)
 
     async def go(memory: Any) -> Any:
         summaries = await memory.all_summaries(scope)
@@ -183,11 +184,12 @@ def memory_purge(
     if not yes and not typer.confirm(f"Delete every message of {shown(scope)} for good?"):
         raise typer.Exit(1)
 
-    async def go(memory: Any) -> int:
+    async def go(memory: Any) -> tuple[int, int]:
         return await memory.purge(scope)  # type: ignore[no-any-return]
 
-    count = _with_memory(go)
-    console.print(f"Purged {shown(scope)}: {count} messages deleted.", markup=False)
+    messages, lines = _with_memory(go)
+    room = f" and {lines} room lines" if lines else ""
+    console.print(f"Purged {shown(scope)}: {messages} messages{room} deleted.", markup=False)
 
 
 @memory_app.command("import")
@@ -230,6 +232,8 @@ def memory_export(
 
     if out is not None and _is_database_file(out, _database()):
         fail(f"{out} is the memory database itself ([memory] path): write the export elsewhere.")
+    if scope:
+        _remembered(scope)  # nothing written for a scope nothing is stored under
 
     async def go(memory: Any) -> dict[str, Any]:
         return await (memory.export(scope) if scope else memory.backup())  # type: ignore[no-any-return]

@@ -26,6 +26,7 @@ from model.protocol import (
     ChannelMode,
     ChannelSetting,
     HistoryEntry,
+    MemoryUnavailable,
     ReloadResult,
     ScopeRef,
     Worker,
@@ -84,9 +85,19 @@ def _refuse(actor: Actor, action: str) -> CommandResult:
     return CommandResult(lines().refused, ok=False, refused=True)
 
 
+def _memory_unavailable(actor: Actor, action: str) -> CommandResult:
+    """The worker's memory database failed (it logged why, once a while): a short line
+    for the asker, no traceback."""
+    log.info("%s %s by user %s: memory unavailable", actor.platform, action, actor.user_id)
+    return CommandResult(lines().memory_unavailable, ok=False)
+
+
 async def reset_self(worker: Worker, actor: Actor) -> CommandResult:
     """Anyone may forget their own conversation."""
-    count = await worker.reset(actor.scope())
+    try:
+        count = await worker.reset(actor.scope())
+    except MemoryUnavailable:
+        return _memory_unavailable(actor, "reset")
     if count == SHARED_SCOPE:
         if not actor.is_admin:
             return CommandResult(lines().shared_reset_refused, ok=False, refused=True)
@@ -111,7 +122,10 @@ def _who(turn: HistoryEntry, actor: Actor, you: str, her: str) -> str:
 
 async def remembered(worker: Worker, actor: Actor) -> CommandResult:
     """What she remembers about the asking member: the summary and the recent turns."""
-    found = await worker.remembered(actor.scope())
+    try:
+        found = await worker.remembered(actor.scope())
+    except MemoryUnavailable:
+        return _memory_unavailable(actor, "memory")
     said = lines()
     if not found.summary and not found.turns:
         return CommandResult(said.nothing_remembered)
@@ -130,7 +144,10 @@ async def reset_user(worker: Worker, actor: Actor, target_user_id: str) -> Comma
     only what is kept for this channel."""
     if not actor.is_admin:
         return _refuse(actor, f"reset of user {target_user_id}")
-    count = await worker.reset(actor.scope(target_user_id, here_only=not actor.is_owner))
+    try:
+        count = await worker.reset(actor.scope(target_user_id, here_only=not actor.is_owner))
+    except MemoryUnavailable:
+        return _memory_unavailable(actor, f"reset of user {target_user_id}")
     if count == SHARED_SCOPE:  # `[memory] scope = "channel"`: nothing is theirs alone
         return CommandResult(lines().shared_user_reset, ok=False)
     if count == PERSONAL_SCOPE:  # `[memory] scope = "user"`: theirs in every place
@@ -152,7 +169,10 @@ async def reset_channel(worker: Worker, actor: Actor) -> CommandResult:
         return CommandResult(lines().not_a_channel, ok=False)
     if not actor.is_admin:
         return _refuse(actor, f"reset of channel {actor.channel_id}")
-    count = await worker.reset(actor.scope(user_id=""))
+    try:
+        count = await worker.reset(actor.scope(user_id=""))
+    except MemoryUnavailable:
+        return _memory_unavailable(actor, f"reset of channel {actor.channel_id}")
     log.info("%s admin %s reset channel %s", actor.platform, actor.user_id, actor.channel_id)
     return CommandResult(lines().channel_reset_done.format(count=max(count, 0)))
 
@@ -203,9 +223,12 @@ async def set_channel_mode(worker: Worker, actor: Actor, mode: ChannelMode) -> C
         return CommandResult(lines().not_a_channel, ok=False)
     if not actor.is_admin:
         return _refuse(actor, f"channel mode {mode} in {actor.channel_id}")
-    await worker.set_channel_mode(
-        ChannelSetting(platform=actor.platform, channel_id=actor.channel_id, mode=mode)
-    )
+    try:
+        await worker.set_channel_mode(
+            ChannelSetting(platform=actor.platform, channel_id=actor.channel_id, mode=mode)
+        )
+    except MemoryUnavailable:
+        return _memory_unavailable(actor, f"channel mode {mode} in {actor.channel_id}")
     log.info(
         "%s admin %s set channel %s to %s", actor.platform, actor.user_id, actor.channel_id, mode
     )

@@ -56,6 +56,8 @@ class BotLines:
     reload_unreachable: str  # {reason}
     discord_details: str  # {latency} {servers}
     failed: str
+    # A command her memory database could not serve (damaged, a full disk, busy).
+    memory_unavailable: str
     command_not_understood: str
     not_listed: str  # a slash command from someone [discord]'s lists shut out
     media_only: str
@@ -155,6 +157,7 @@ ZH = BotLines(
     reload_unreachable="联系不上模型服务：{{reason}}",
     discord_details="Discord：延迟 {{latency}}，{{servers}} 个服务器",
     failed="呜……{name}没能做到，请稍后再试一次吧。",
+    memory_unavailable="{name}的记忆现在打不开……请稍后再试一次吧。",
     command_not_understood="{name}没看懂这个命令……请从命令菜单里重新选一次吧。",
     not_listed="{name}在这里不接受你的命令。",
     media_only="{name}还看不懂图片和表情呢……用文字和我说吧！",
@@ -228,6 +231,7 @@ EN = BotLines(
     reload_unreachable="Could not reach the worker: {{reason}}",
     discord_details="Discord: latency {{latency}}, {{servers}} servers",
     failed="Uu... {name} couldn't do that. Please try again in a moment.",
+    memory_unavailable="{name}'s memory is unavailable right now... Please try again later.",
     command_not_understood="{name} didn't understand that command... Please pick it again "
     "from the command menu.",
     not_listed="{name} doesn't take your commands here.",
@@ -304,6 +308,7 @@ JA = BotLines(
     reload_unreachable="ワーカーに接続できませんでした：{{reason}}",
     discord_details="Discord：遅延 {{latency}}、{{servers}} サーバー",
     failed="うう……{name}、うまくできなかった。少ししてからもう一度試してね。",
+    memory_unavailable="{name}の記憶にいまは届かないみたい……あとでもう一度試してね。",
     command_not_understood="{name}、このコマンドがわからなかった……コマンドメニューから"
     "もう一度選んでね。",
     not_listed="{name}はここではあなたのコマンドを受け付けないよ。",

@@ -24,6 +24,7 @@ import aiohttp
 from atri.config import Secrets, WorkerSettings
 from atri.errors import UserError
 from model.protocol import (
+    MEMORY_UNAVAILABLE,
     NO_TOKEN_SET,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
@@ -32,6 +33,7 @@ from model.protocol import (
     Character,
     ChatRequest,
     HistoryEntry,
+    MemoryUnavailable,
     MessageRef,
     ReloadResult,
     Remembered,
@@ -162,6 +164,9 @@ class HttpWorker:
             # (said below), not an older release.
             if problem and (theirs is not None or response.status < 400):
                 raise OtherRelease(self._other_release(problem, theirs is None))
+            if response.status == 503 and (await _code_of(response)) == MEMORY_UNAVAILABLE:
+                # The worker's database failed (logged there): said as in-process.
+                raise MemoryUnavailable(await _detail_of(response))
             if response.status >= 400:
                 text = await response.text(errors="replace")
                 raise WorkerUnreachable(
@@ -286,6 +291,13 @@ class HttpWorker:
         except ValueError:
             said = self._not_the_worker(path)
         return ReloadResult(ok=False, message=said, code="unreachable", reason=said)
+
+
+async def _detail_of(response: aiohttp.ClientResponse) -> str:
+    """The worker's sentence (`detail` in its error body)."""
+    found = await response.json(content_type=None)
+    detail = found.get("detail") if isinstance(found, dict) else None
+    return str(detail or f"The ATRI worker's memory is unavailable (HTTP {response.status}).")
 
 
 async def _code_of(response: aiohttp.ClientResponse) -> str:

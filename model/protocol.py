@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, BeforeValidator, Field, PositiveInt, StrictBool, StringConstraints
 
+from atri.errors import UserError
+
 # The version of this interface's HTTP form (model/server/app.py, bot/relay.py), sent
 # both ways in the `ATRI-Protocol` header. Raised whenever one side adds a field or a
 # value the other would quietly ignore or refuse (a bot's `edited` or `line_only`, a
@@ -24,6 +26,15 @@ PROTOCOL_HEADER = "ATRI-Protocol"
 # Why the worker refused a token (the `code` of its 401 answers, beside `detail`).
 NO_TOKEN_SET = "no_token_set"  # the worker has no ATRI_ADMIN_TOKEN: it refuses everyone
 WRONG_TOKEN = "wrong_token"  # none sent, or another one
+# The `code` of a 503 whose memory database failed (`MemoryUnavailable`).
+MEMORY_UNAVAILABLE = "memory_unavailable"
+
+
+class MemoryUnavailable(UserError):
+    """The memory database failed under a command (a reset, `/atri memory`, a deleted
+    message's forgetting): a damaged file, a full disk, another program writing. The
+    text is the one sentence that says so; the worker has logged it already (once a
+    while, as for chats), so a bot only answers that memory is unavailable now."""
 
 
 def protocol_mismatch(theirs: str | None, them: str, us: str) -> str | None:

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -49,7 +49,14 @@ from model.character.prompt import (
 )
 from model.engines import create_engine
 from model.engines.base import Engine, Generation, RowLimits
-from model.memory import Conversation, FailureLog, Memory, channel_prefix, scope_key
+from model.memory import (
+    Conversation,
+    FailureLog,
+    Memory,
+    channel_prefix,
+    database_error,
+    scope_key,
+)
 from model.memory.database import Doing
 from model.metrics import WorkerMetrics
 from model.protocol import (
@@ -60,6 +67,7 @@ from model.protocol import (
     Character,
     ChatRequest,
     HistoryEntry,
+    MemoryUnavailable,
     MessageRef,
     ReloadResult,
     Remembered,
@@ -470,9 +478,17 @@ class ChatService:
             if deadline.expired():
                 raise TimeoutError
             deadline.reschedule(None)
-            with memory_step("write"):
+            try:
                 await self._remember_exchange(scope, request, fitted.text, generation, so_far)
-            self._ask_for_summary(scope, request, fitted, so_far)
+            except sqlite3.Error as exc:
+                # A full disk or a damaged file at the write: the reply was made in time,
+                # so it is given; not remembered, her next prompt lacks this exchange.
+                # Logged once a while, as the chats' failures are.
+                self.database_failures.report(
+                    exc, "write", "Replies are given but not remembered meanwhile."
+                )
+            else:
+                self._ask_for_summary(scope, request, fitted, so_far)
         return Reply(
             text=generation.text,
             scope=scope,
@@ -573,7 +589,11 @@ class ChatService:
         # Its message was recalled while she answered it (or while this was written):
         # archived now, as the recall would have done had the exchange been stored.
         if self._was_recalled(scope, request):
-            await self.memory.archive_request(scope, request.request_id)
+            try:
+                await self.memory.archive_request(scope, request.request_id)
+            except sqlite3.Error:
+                await self.memory.rollback()  # append_many undoes its own
+                raise
 
     def _ask_for_summary(
         self, scope: str, request: ChatRequest, fitted: FittedPrompt, so_far: SoFar
@@ -651,8 +671,23 @@ class ChatService:
         conversation under `[memory] scope = "channel"`, none under the others)."""
         return self._scope_of(scope) if scope.user_id or scope.channel_id else ""
 
+    @contextlib.asynccontextmanager
+    async def _refused_if_memory_fails(self, what: str, doing: Doing = None) -> AsyncIterator[None]:
+        """A database error under a command (`what`: "A reset", …): what it left
+        uncommitted is undone, it is logged as chats' are (one sentence per kind every
+        few minutes) and raised as `MemoryUnavailable` with that sentence; the bots
+        answer that memory is unavailable now, with no traceback. `doing`: "read" for a
+        command that only reads."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            await self.memory.rollback()
+            self.database_failures.report(exc, doing, f"{what} was refused.")
+            raise MemoryUnavailable(str(database_error(self.memory.path, exc, doing))) from None
+
     async def history(self, scope: ScopeRef) -> list[HistoryEntry]:
-        stored = await self._stored_context(self._ref_key(scope))
+        async with self._refused_if_memory_fails("A read of a conversation's history", "read"):
+            stored = await self._stored_context(self._ref_key(scope))
         return [
             HistoryEntry(
                 role=m.role, content=m.content, display_name=m.display_name, user_id=m.user_id
@@ -662,7 +697,8 @@ class ChatService:
 
     async def remembered(self, scope: ScopeRef) -> Remembered:
         """The summary and the turns after it that the model still sees."""
-        found, _ = await self._remembered(self._ref_key(scope))
+        async with self._refused_if_memory_fails("A look at what she remembers", "read"):
+            found, _ = await self._remembered(self._ref_key(scope))
         summary, turns = found.summary, found.messages
         return Remembered(
             summary=summary.text if summary else "",
@@ -687,6 +723,10 @@ class ChatService:
         )
 
     async def reset(self, scope: ScopeRef) -> int:
+        async with self._refused_if_memory_fails("A reset"):
+            return await self._reset(scope)
+
+    async def _reset(self, scope: ScopeRef) -> int:
         """A channel's reset also ends its room context; a member's own reset hides their
         own room lines (in that channel) and nobody else's. `here_only` (a server's or
         group's admin) touches nothing kept beyond that channel (PERSONAL_SCOPE)."""
@@ -719,30 +759,47 @@ class ChatService:
         return heard + await self.memory.reset(self._scope_of(scope))
 
     async def purge(self, scope: ScopeRef) -> int:
+        """Messages and room lines deleted, together (`purge_counts` tells them apart)."""
+        messages, lines = await self.purge_counts(scope)
+        return messages + lines
+
+    async def purge_counts(self, scope: ScopeRef) -> tuple[int, int]:
+        async with self._refused_if_memory_fails("A purge"):
+            return await self._purge(scope)
+
+    async def _purge(self, scope: ScopeRef) -> tuple[int, int]:
         """A user's purge takes their room lines in every channel along; a channel's, its
-        room lines and the conversations that belong to it (as `reset` ends them)."""
+        room lines and the conversations that belong to it (as `reset` ends them).
+        (messages, room lines) deleted."""
         if not scope.user_id:  # the whole channel
             if not scope.channel_id:
-                return 0
+                return 0, 0
             prefix = channel_prefix(scope.platform, scope.channel_id, scope.guild_id)
             heard = await self.memory.room.delete_room(prefix)
             kind = self.settings.memory.scope
             if kind == "user":
-                return heard  # memory is per user: no conversation belongs to the channel
+                return 0, heard  # memory is per user: no conversation belongs to the channel
             if kind == "user_in_channel":
-                return heard + await self.memory.purge_prefix(prefix + ":")
-            return heard + await self.memory.purge(prefix)
-        count = await self.memory.purge(self._scope_of(scope))
-        if scope.user_id:
-            count += await self.memory.room.delete_user(scope.platform, scope.user_id)
-        return count
+                return await self.memory.purge_prefix(prefix + ":"), heard
+            messages, lines = await self.memory.purge(prefix)
+            return messages, heard + lines
+        messages, lines = await self.memory.purge(self._scope_of(scope))
+        # Their lines in every channel (a channel's key under `scope = "channel"` took
+        # that room's lines, not theirs).
+        lines += await self.memory.room.delete_user(scope.platform, scope.user_id)
+        return messages, lines
 
     async def cut_reply(self, cut: ReplyCut) -> int:
         if not cut.user_id:
             return 0
-        return await self.memory.cut_reply(self._scope_of(cut), cut.request_id, cut.sent)
+        async with self._refused_if_memory_fails("Keeping only what was sent of a reply"):
+            return await self.memory.cut_reply(self._scope_of(cut), cut.request_id, cut.sent)
 
     async def forget_message(self, ref: MessageRef) -> int:
+        async with self._refused_if_memory_fails("Forgetting a deleted message"):
+            return await self._forget_message(ref)
+
+    async def _forget_message(self, ref: MessageRef) -> int:
         """Its exchange is archived, and its room line goes too (also where room context
         was turned off since), so what someone recalled at once, a phone number posted
         by mistake, reaches no later prompt. Without a user id (a Discord delete of a
@@ -817,7 +874,9 @@ class ChatService:
         return await (await self._channels()).modes(platform)
 
     async def set_channel_mode(self, setting: ChannelSetting) -> None:
-        await (await self._channels()).set(setting.platform, setting.channel_id, setting.mode)
+        async with self._refused_if_memory_fails("A channel mode change"):
+            modes = await self._channels()
+            await modes.set(setting.platform, setting.channel_id, setting.mode)
 
     def _on_reload(self, result: ReloadResult, record: dict[str, object]) -> None:
         self.last_reload = dict(record)

@@ -40,6 +40,7 @@ from model.character.persona import Persona, canned_lines
 from model.protocol import (
     ChannelMode,
     ChatRequest,
+    MemoryUnavailable,
     MessageRef,
     ReplyCut,
     Worker,
@@ -266,6 +267,8 @@ async def send_reply(
         worker, cut = stored
         try:
             await worker.cut_reply(cut.model_copy(update={"sent": "\n".join(parts[: len(sent)])}))
+        except MemoryUnavailable:
+            pass  # the worker logged its database failing, once a while
         except Exception:
             log.exception("could not correct the memory of a reply cut short")
     return sent
@@ -481,6 +484,8 @@ class AtriClient(discord.Client):
                     line_only=line_only,
                 )
             await self.worker.forget_message(ref)
+        except MemoryUnavailable:
+            pass  # the worker logged its database failing, once a while
         except Exception:
             log.exception("could not forget deleted Discord message %s", message_id)
 

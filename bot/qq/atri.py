@@ -63,7 +63,7 @@ from bot.qq.text import (
     reply_parts,
     text_message,
 )
-from model.protocol import ChannelMode, ChatRequest, MessageRef, ReplyCut
+from model.protocol import ChannelMode, ChatRequest, MemoryUnavailable, MessageRef, ReplyCut
 
 PLATFORM = "qq"
 # What of a ChatRequest names its stored exchange.
@@ -364,6 +364,8 @@ async def _store_only_sent(reply: CutReply) -> None:
         cut = reply.stored.model_copy(update={"sent": reply.sent_text()})
         try:
             await current_worker().cut_reply(cut)
+        except MemoryUnavailable:
+            pass  # the worker logged its database failing, once a while
         except Exception:
             log.exception("QQ: could not correct the memory of a reply cut short")
 
@@ -568,8 +570,9 @@ async def _memory(bot: Bot, event: MessageEvent) -> str:
     """What she remembers of the asker. In a group that is the member's own conversation,
     so it goes to them alone, as a private (or group temporary) message; never to the room."""
     actor = await _actor(bot, event, ADMINS)
-    text = (await commands.remembered(current_worker(), actor)).text
-    if not isinstance(event, GroupMessageEvent):
+    result = await commands.remembered(current_worker(), actor)
+    text = result.text
+    if not isinstance(event, GroupMessageEvent) or not result.ok:
         return text  # answered as a reply: made safe and split by send_reply
     # Quoted messages and her replies may hold CQ-code look-alikes and run past one QQ
     # message: the same parts a reply is sent in, in the asker's private conversation, and
@@ -680,5 +683,7 @@ async def _on_recall(event: GroupRecallNoticeEvent | FriendRecallNoticeEvent) ->
     )
     try:
         await current_worker().forget_message(ref)
+    except MemoryUnavailable:
+        pass  # the worker logged its database failing, once a while
     except Exception:
         log.exception("QQ: could not forget recalled message %s", event.message_id)

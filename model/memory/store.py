@@ -191,6 +191,13 @@ class Memory:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def rollback(self) -> None:
+        """Undo what a failed statement left uncommitted. SQLite keeps the transaction
+        open after an error (a reset whose second statement found the disk full): it
+        would hold the write lock, and the next commit would write the half-done change."""
+        with contextlib.suppress(Exception):  # a damaged file may fail this too
+            await self._db.rollback()
+
     async def schema_version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()
@@ -535,22 +542,23 @@ class Memory:
         )
         return any(row[0] for row in rows)
 
-    async def purge(self, scope: str) -> int:
+    async def purge(self, scope: str) -> tuple[int, int]:
         """Delete everything stored for the scope, archived context included. A user's
         scope takes that user's room lines in every channel along; a channel's scope,
         the channel's room lines. Its key stays in `resets` (no text) for at most
-        RESET_RECORD_SECONDS, so a reply being written does not store it again."""
+        RESET_RECORD_SECONDS, so a reply being written does not store it again.
+        (messages, room lines) deleted, as `reset_with_room` counts them."""
         cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (scope,))
         await self._db.execute("DELETE FROM summaries WHERE scope = ?", (scope,))
         await self._record_reset(scope)
         await self._db.commit()
-        count = cur.rowcount
+        messages = cur.rowcount
         platform, user_id, room = parse_scope(scope)
         if user_id:
-            count += await self.room.delete_user(platform, user_id)
-        elif room:
-            count += await self.room.delete_room(room)
-        return count
+            lines = await self.room.delete_user(platform, user_id)
+        else:
+            lines = await self.room.delete_room(room) if room else 0
+        return messages, lines
 
     async def scopes(self) -> list[dict[str, Any]]:
         """Each scope and each room (a channel's key holding room lines), newest first:

@@ -39,6 +39,7 @@ from atri.listening import bind_listening_socket
 from model.memory import database_error
 from model.metrics import PROMETHEUS_CONTENT_TYPE
 from model.protocol import (
+    MEMORY_UNAVAILABLE,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
     ChannelMode,
@@ -46,6 +47,7 @@ from model.protocol import (
     Character,
     ChatRequest,
     HistoryEntry,
+    MemoryUnavailable,
     MessageRef,
     ReloadResult,
     Remembered,
@@ -86,6 +88,13 @@ UNREADABLE_BODY: dict[type[BaseException] | type[None], str] = {
 
 class CountResult(BaseModel):
     count: int
+
+
+class PurgeResult(CountResult):
+    """`count`: messages and room lines deleted together; `room_lines`: how many of
+    them were room lines."""
+
+    room_lines: int
 
 
 def error_body(path: str, message: str, kind: str) -> dict[str, Any]:
@@ -282,6 +291,15 @@ def create_app(
         message = str(database_error(service.memory.path, exc))
         return JSONResponse(error_body(request.url.path, message, "server_error"), 503)
 
+    @app.exception_handler(MemoryUnavailable)
+    async def memory_unavailable(request: Request, exc: MemoryUnavailable) -> JSONResponse:
+        """The same, from a route the service guards itself (a reset, a purge, …): it
+        logged the failure; 503 with the sentence, and a `code` the bots read."""
+        body = error_body(request.url.path, str(exc), "server_error")
+        if not request.url.path.startswith("/v1/"):
+            body["code"] = MEMORY_UNAVAILABLE
+        return JSONResponse(body, 503)
+
     @app.exception_handler(OpenAIError)
     async def openai_error(request: Request, exc: OpenAIError) -> JSONResponse:
         body = OpenAIError.body(exc.message, exc.kind, exc.code, exc.param)
@@ -341,8 +359,9 @@ def create_app(
         return CountResult(count=await service.reset(scope))
 
     @app.post("/purge", dependencies=admin_only)
-    async def purge(scope: ScopeRef) -> CountResult:
-        return CountResult(count=await service.purge(scope))
+    async def purge(scope: ScopeRef) -> PurgeResult:
+        messages, lines = await service.purge_counts(scope)
+        return PurgeResult(count=messages + lines, room_lines=lines)
 
     @app.post("/cut-reply", dependencies=admin_only)
     async def cut_reply(cut: ReplyCut) -> CountResult:

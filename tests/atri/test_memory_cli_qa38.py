@@ -73,7 +73,7 @@ def test_list_shows_rooms_and_reset_of_a_room_archives_its_lines(config: Path) -
     assert table_row(out, "qq:chan:g2")[3] == "2"
 
     code, out = atri(config, "memory", "purge", "qq:chan:g2", "--yes")
-    assert code == 0 and "Purged qq:chan:g2: 2 messages deleted." in out
+    assert code == 0 and "Purged qq:chan:g2: 0 messages and 2 room lines deleted." in out
     _, out = atri(config, "memory", "list")
     assert "qq:chan:g2" not in out
 

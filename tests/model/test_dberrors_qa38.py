@@ -113,7 +113,8 @@ async def test_a_full_disk_is_one_write_sentence(
                 statuses.append((await service.chat(hello(text=f"message {i} " * 40))).status)
                 await service.chat(heard())
         records = failures(caplog)
-        assert "error" in statuses
+        # The replies were made in time: given, though not remembered (logged once).
+        assert "error" not in statuses
         # What was stored before the disk filled is still read.
         assert (await service.memory.history(service.scope_for("p", "u1", "c1")))[0].content
     assert_sentences(records)
@@ -137,7 +138,8 @@ async def test_another_program_writing_is_one_sentence(
         finally:
             writer.execute("ROLLBACK")
             writer.close()
-        assert [r.status for r in replies] == ["error"] * 3
+        # Made in time, so given; not remembered (the log says so once).
+        assert [r.status for r in replies] == ["ok"] * 3
         assert (await service.chat(hello())).status == "ok"  # once it is done
     records = failures(caplog)
     assert_sentences(records)
@@ -216,5 +218,5 @@ async def test_a_route_on_a_damaged_file_answers_503_with_the_sentence(
                 assert "the file is damaged" in answer.json()["detail"]
     records = failures(caplog)
     assert_sentences(records)
-    assert len(records) == 1 and "/reset was refused." in records[0].getMessage()
+    assert len(records) == 1 and "A reset was refused." in records[0].getMessage()
     assert "could not be used (database disk image is malformed)" in records[0].getMessage()

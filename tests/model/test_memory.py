@@ -72,7 +72,7 @@ async def test_reset_hides_purge_deletes(memory: Memory) -> None:
     assert [m.content for m in await memory.history("s")] == ["new", "new reply"]
     archived = [m for m in await memory.all_messages("s") if m.archived]
     assert [m.content for m in archived] == ["old", "old reply"]
-    assert await memory.purge("s") == 4
+    assert await memory.purge("s") == (4, 0)
     assert await memory.all_messages("s") == []
 
 

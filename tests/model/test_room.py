@@ -285,9 +285,12 @@ async def test_atri_memory_purge_of_a_user_scope_removes_their_room_lines(
         await service.chat(said("甲的话", "1", "甲", channel="g2"))
         await service.chat(said("乙的话", "2", "乙"))
     async with await Memory.open(echo_settings.path(echo_settings.memory.path)) as memory:
-        assert await memory.purge("qq:chan:g2:user:1") == 2  # a user_in_channel key
+        assert await memory.purge("qq:chan:g2:user:1") == (
+            0,
+            2,
+        )  # a user_in_channel key: their lines
         assert [line.user_id for line in await memory.room.all_lines("qq:chan:g1")] == ["2"]
-        assert await memory.purge("qq:chan:g1") == 1  # a channel's key: its room
+        assert await memory.purge("qq:chan:g1") == (0, 1)  # a channel's key: its room
         assert await memory.room.all_lines("qq:chan:g1") == []
 
 
