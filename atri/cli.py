@@ -84,7 +84,7 @@ async def _chat(settings: Settings) -> None:
     from model.service import ChatService
 
     card = load_persona(configured_card_path(settings))
-    with console.status(escape(waking_line(card.name)), spinner="dots"):
+    with console.status(escape(waking_line(card.name, settings.model.engine)), spinner="dots"):
         service = await ChatService.open(settings, card=card)
     async with service:
         await console_chat(service, console)
@@ -140,6 +140,7 @@ def worker(
     from model.server.app import run_worker
 
     settings = configured_settings()
+    _quiet_local_engine(settings)
     if host is not None:
         try:
             settings.worker.host = host
@@ -163,7 +164,7 @@ def worker(
 
     # Read once, for this line and the service: a broken card is one sentence before it.
     card = load_persona(configured_card_path(settings))
-    console.print(waking_line(card.name), highlight=False, markup=False)
+    console.print(waking_line(card.name, settings.model.engine), highlight=False, markup=False)
     run_async(run_worker(settings, secrets, on_ready=ready, card=card))
 
 

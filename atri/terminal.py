@@ -56,9 +56,11 @@ def typed(key: str) -> str:
     return _ESCAPE.sub(one, key)
 
 
-def waking_line(name: str) -> str:
-    """What a command says while the model loads: the configured character wakes up."""
-    return f"Waking {printable(name)} up (loading the model)…"
+def waking_line(name: str, engine: str = "local") -> str:
+    """What a command says while the model loads: the configured character wakes up. The
+    echo engine loads none; the openai one reaches its server."""
+    doing = {"echo": "no model to load: echo engine", "openai": "reaching the model server"}
+    return f"Waking {printable(name)} up ({doing.get(engine, 'loading the model')})…"
 
 
 def counted(n: int, noun: str) -> str:

@@ -55,7 +55,7 @@ async def serve(settings: Settings, secrets: Secrets, console: Console) -> None:
                 await reach_for_console(remote)
             await run_adapters(remote, settings, secrets, console, card)
         return
-    with console.status(escape(waking_line(card.name)), spinner="dots"):
+    with console.status(escape(waking_line(card.name, settings.model.engine)), spinner="dots"):
         service = await ChatService.open(settings, card=card)
     async with service:
         await run_adapters(service, settings, secrets, console, card)

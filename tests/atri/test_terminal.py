@@ -13,3 +13,4 @@ def test_a_count_reads_as_a_person_writes_it() -> None:
 def test_terminal_commands_in_a_name_are_not_printed() -> None:
     assert printable("A\x1b]0;pwned\x07TRI\n") == "A]0;pwnedTRI\n"
     assert waking_line("亚托莉\x1bc") == "Waking 亚托莉c up (loading the model)…"  # ESC gone
+    assert waking_line("Eileen", "echo") == "Waking Eileen up (no model to load: echo engine)…"

@@ -107,3 +107,6 @@ def test_without_verbose_the_worker_says_which_adapter_version_went_live(
     said = "".join(seen)
     # The version goes live at start, before the worker listens: one line says so.
     assert said.count(f"adapter reload: Now serving adapter version {version}") == 1, said
+    # As `atri serve` and `atri chat`: no transformers loading bar or deprecation notes.
+    assert "Loading weights" not in said and "Warning" not in said, said
+    assert "up (loading the model)…" in said
