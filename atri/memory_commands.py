@@ -182,6 +182,7 @@ def memory_purge(
     scope = typed(scope)
     _remembered(scope)
     if not yes and not typer.confirm(f"Delete every message of {shown(scope)} for good?"):
+        console.print("Nothing deleted.", markup=False)
         raise typer.Exit(1)
 
     async def go(memory: Any) -> tuple[int, int]:

@@ -141,6 +141,7 @@ def test_purge_asks_before_deleting(config: Path) -> None:
         app, ["--config", str(config), "memory", "purge", "qq:user:2"], input="n\n"
     )
     assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == "Nothing deleted."  # not a silent exit 1
     _, out = atri(config, "memory", "list")
     assert "qq:user:2" in out
 
