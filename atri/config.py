@@ -623,6 +623,9 @@ class Settings(Section):
     # Sentences about old key names that were read under their new names (shown once by
     # the CLI). Not a key of the file.
     notices: list[str] = Field(default_factory=list, exclude=True)
+    # The file the settings were read from ("" for the embedded defaults), named by errors
+    # found after loading (`[model] adapter` names no adapter). Not a key of the file.
+    config_file: str = Field(default="", exclude=True)
 
     def path(self, value: str) -> Path:
         """Resolve a path setting: `~` expands, relative paths hang off `root`."""
@@ -886,10 +889,9 @@ def settings_from_dict(
     data: dict[str, Any], source: str = "config.toml", root: Path | None = None
 ) -> Settings:
     data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
-    if "root" in data or "notices" in data:
-        raise ConfigError(
-            f"{source}: {'root' if 'root' in data else 'notices'}: is not a known key."
-        )
+    internal = next((k for k in ("root", "notices", "config_file") if k in data), None)
+    if internal is not None:
+        raise ConfigError(f"{source}: {internal}: is not a known key.")
     notices = _move_renamed_keys(data, source)
     try:
         settings = Settings.model_validate(data)
@@ -897,5 +899,6 @@ def settings_from_dict(
         raise ConfigError(describe_validation_error(exc, source)) from None
     if root is not None:
         settings.root = root
+        settings.config_file = source
     settings.notices = notices
     return settings

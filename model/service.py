@@ -102,8 +102,9 @@ def check_adapter_setting(settings: Settings) -> None:
     try:
         check_adapter_folder(settings.path(value))
     except AdapterError as exc:
+        where = f"{settings.config_file}: " if settings.config_file else ""
         raise ConfigError(
-            f'[model] adapter = "{value}": {str(exc).rstrip(".")}; point it at a peft adapter '
+            f'{where}[model] adapter = "{value}": {str(exc).rstrip(".")}; point it at a peft adapter '
             'folder (adapter_config.json and adapter_model.safetensors) or set it to "".'
         ) from None
     if settings.model.engine == "echo":

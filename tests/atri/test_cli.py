@@ -415,7 +415,8 @@ def test_help_shows_the_config_keys_flags_name() -> None:
     [
         (
             '[model]\nengine = "echo"\nadapter = "adapters/gone"\n',
-            '[model] adapter = "adapters/gone":',
+            # It names the file, as errors found while reading it do.
+            '{config}: [model] adapter = "adapters/gone":',
         ),
         ('[model]\nengine = "echo"\n[memory]\npath = "data"\n', "[memory] path"),
     ],
@@ -430,6 +431,7 @@ def test_a_wrong_path_in_the_config_is_one_sentence_before_anything_loads(
     code, out = atri(config, command)
     flat = " ".join(out.split())
     assert code == 2, out
+    sentence = sentence.format(config=config)
     assert f"error: {sentence}" in flat and flat.count("error:") == 1
     assert "Traceback" not in out and "point it at" in flat
 
