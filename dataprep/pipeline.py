@@ -10,6 +10,7 @@ user is made in report.py; output_folder.py puts the files in place.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -224,6 +225,7 @@ def iter_utterances(
     and its narration is not passed on: a file the read stage counts as failed adds no
     utterance to the stats (batches wait until the file's first spoken line).
     """
+    placed = _place_translations(scripts, options)
     while scripts:
         script = scripts.pop(0)
         report, text = script.report, script.text
@@ -231,10 +233,21 @@ def iter_utterances(
         count = 0
         waiting: list[list[Utterance]] = []
         try:
-            if script.fmt == "plain":
-                batches: Iterable[list[Utterance]] = plain_format.iter_batches(
-                    text, str(script.path), options
-                )
+            read = placed.read.pop(script.path, None)
+            if read is not None:
+                # A translation file: its lines put in place in their originals are its own.
+                left, count = read
+                spoken = placed.spoken.pop(script.path)
+                batches: Iterable[list[Utterance]] = [left]
+                count -= len(left)
+            elif script.fmt == "plain":
+                batches = plain_format.iter_batches(text, str(script.path), options)
+            elif script.path in placed.at:
+                translated = placed.at.pop(script.path)
+                said = renpy_format.parse(text, str(script.path), options, translated)
+                # Its translated lines are counted as their translation file's.
+                count -= sum(len(t) for t in translated.values())
+                batches = [said]
             else:
                 batches = [PARSERS[script.fmt](text, str(script.path), options)]
             for batch in batches:
@@ -265,6 +278,74 @@ def iter_utterances(
         report.utterances = count if report.error is None else 0
         del script, text
         progress(report.path, 1)
+
+
+@dataclass
+class _Placed:
+    """The chosen language's translated Ren'Py lines, put where the say statements they
+    translate are: `at` original file → its line → the lines translating the statement
+    there; `read` translation file → (its lines left where they are, because the file
+    they translate was not given, and how many lines it held in all); `spoken` whether
+    any of a translation file's lines has a speaker."""
+
+    at: dict[Path, dict[int, list[Utterance]]] = field(default_factory=dict)
+    read: dict[Path, tuple[list[Utterance], int]] = field(default_factory=dict)
+    spoken: dict[Path, bool] = field(default_factory=dict)
+
+
+def _place_translations(scripts: list[_Script], options: ParseOptions) -> _Placed:
+    """Read the chosen language's translation files first, and put each translated line
+    at the say statement it translates (the `# game/script.rpy:12` above its `translate`
+    block), in a file given: the game shows it there, in the original's order, between
+    the lines its Python says; read file by file, every translated line would come after
+    all of those. A line whose original file is not given stays in its own file's order."""
+    placed = _Placed()
+    language = options.renpy_language
+    if language is None or language == renpy_format.ORIGINAL:
+        return placed
+    renpy = [s for s in scripts if s.fmt == "renpy"]
+    # Each file's path, as its parts from the root, to find the one a comment names
+    # (`game/script.rpy`, from the game's base folder).
+    parts = {s.path: s.path.resolve().parts for s in renpy}
+    for script in renpy:
+        if language not in script.languages:
+            continue
+        origins = renpy_format.translation_origins(script.text)
+        if not origins:
+            continue
+        try:
+            said = renpy_format.parse(script.text, str(script.path), options)
+        except DataprepError:
+            continue  # read again in its turn, which reports it
+        firsts = [o.first for o in origins]
+        left: list[Utterance] = []
+        for line in said:
+            at = bisect_right(firsts, line.line) - 1
+            origin = origins[at] if at >= 0 else None
+            original = None
+            if origin is not None and line.line <= origin.last:
+                original = _original_file(origin.file, script.path, parts)
+            if origin is None or original is None:
+                left.append(line)
+                continue
+            line.read_from = (line.source, line.line)
+            line.source, line.line = str(original), origin.line
+            placed.at.setdefault(original, {}).setdefault(origin.line, []).append(line)
+        placed.read[script.path] = (left, len(said))
+        placed.spoken[script.path] = any(u.speaker is not None for u in said)
+    return placed
+
+
+def _original_file(
+    named: str, translation: Path, parts: dict[Path, tuple[str, ...]]
+) -> Path | None:
+    """The file given whose path ends with `named` (as a translate block's comment writes
+    it), other than the translation file itself; None when none does."""
+    wanted = tuple(p for p in named.replace("\\", "/").split("/") if p)
+    for path, whole in parts.items():
+        if path != translation and whole[-len(wanted) :] == wanted:
+            return path
+    return None
 
 
 def _other_language(script: _Script, options: ParseOptions) -> bool:

@@ -39,6 +39,10 @@ class Utterance:
     # [var]s, KiriKiri's [tags]): what is left is what the player reads, a `[literal]`
     # written `[[literal]` included, and the cleaning stage deletes no markup from it.
     shown: bool = False
+    # Where the text was read when that is not `source`/`line`: a Ren'Py translated line
+    # (game/tl/<lang>/…) stands at the original say statement it translates, whose file
+    # and line order it among the original's lines; this is its translation file and line.
+    read_from: tuple[str, int] | None = None
 
 
 @dataclass(slots=True)

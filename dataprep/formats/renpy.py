@@ -15,6 +15,10 @@ says as that language's `translate <lang> strings:` block translates it (`old "�
 `new "…"`, written out for the strings a game wraps in `_()`), or as written if none
 does; `[var!t]` shows a variable's value so translated (ParseOptions.renpy_strings), and
 every speaker's name (`Character(_("Eileen"))`) is shown so translated, in any line.
+A translation file's `translate <lang> <id>:` block has the say statement it translates
+written above it (`# game/script.rpy:12`, `translation_origins`): the pipeline puts its
+lines there in the original (`parse`'s `translated`), among what the original's Python
+says, in the original's labels and menu choices, as the game shows them.
 Labels (and the label part of a translation id) are scenes. Python lines and blocks
 (`$ …`, `python:`, `init python:`) and screen, style, transform and image blocks hold
 code and interface text, never dialogue, and are skipped; but Python that says a line,
@@ -34,7 +38,7 @@ from __future__ import annotations
 import ast
 import re
 import warnings
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator, Mapping
 from typing import NamedTuple
 
 from dataprep.formats.common import (
@@ -96,6 +100,9 @@ _DISAMBIGUATION = re.compile(r"\{#.*?\}")
 # A string open over more lines than this is a stray quote mark, not a long line.
 _MAX_STRING_LINES = 20
 _TRANSLATION_ID_HASH = re.compile(r"_[0-9a-f]{8}(?:_\d+)?$")
+# `# game/script.rpy:12`: the comment Ren'Py writes above each `translate <lang> <id>:`
+# block, the file (from the game's base folder) and line of the say statement it translates.
+_ORIGIN = re.compile(r"#[ \t]*(\S[^:]*\.rpym?):(\d+)[ \t]*")
 # `who attrs @ temporary-attrs "text"`: attributes are words, `-word` removes one, and
 # those after `@` hold for this line only.
 _SAY = re.compile(
@@ -528,6 +535,45 @@ def translation_languages(text: str) -> set[str]:
     return set(_DIALOGUE_TRANSLATION.findall(text))
 
 
+class Origin(NamedTuple):
+    """A `translate <lang> <id>:` dialogue block (its first and last line) and the say
+    statement it translates: its file as the comment above the block writes it
+    (`game/script.rpy`, from the game's base folder) and its line there."""
+
+    first: int
+    last: int
+    file: str
+    line: int
+
+
+def translation_origins(text: str) -> list[Origin]:
+    """The dialogue blocks of the text that name the say statement they translate (with
+    the `# game/script.rpy:12` comment Ren'Py writes above each), in order."""
+    if "translate" not in text:
+        return []
+    lines = text.splitlines()
+    found: list[Origin] = []
+    above: str | None = None  # the last line above that is not blank
+    for number, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("translate "):
+            m = _TRANSLATE.match(line)
+            origin = _ORIGIN.fullmatch(above) if above is not None else None
+            if (
+                m is not None
+                and origin is not None
+                and m.group(1) != "None"
+                and m.group(2) not in _NOT_DIALOGUE_IDS
+            ):
+                indent = len(raw) - len(raw.lstrip())
+                last = _block_end(lines, number, indent)
+                found.append(Origin(number, last, origin.group(1), int(origin.group(2))))
+        above = line
+    return found
+
+
 # A backslash escape in a script's string, read left to right as Ren'Py's script reader
 # does: `\\n` is a backslash and an "n", not a line break.
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{1,4}|.)", re.S)
@@ -940,7 +986,16 @@ def _monologue(raw: str, first_line: int, mode: str) -> list[tuple[int, str]]:
     return out
 
 
-def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
+def parse(
+    text: str,
+    source: str,
+    options: ParseOptions,
+    translated: Mapping[int, list[Utterance]] | None = None,
+) -> list[Utterance]:
+    """The lines of a script. `translated`: line → the lines of the chosen language's
+    translation of the say statement there (read from game/tl/, see
+    `translation_origins`), which take its place in play; one whose line holds no say
+    statement (a translation of an older script) comes where its line is."""
     chosen = options.renpy_language
     chosen = None if chosen == ORIGINAL else chosen
     every_language = options.renpy_language is None
@@ -976,7 +1031,18 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     joined_until = 0  # the last line joined into a statement that began above it
     # The last line the previous say statement gave: an `extend` adds its text to it.
     previous: Utterance | None = None
+    # Translated lines by the line of the say statement they translate, and those lines
+    # in order: a line reached with its translation not yet put in place gets it there.
+    placed = dict(translated or {})
+    waiting = sorted(placed)
+    next_waiting = 0
     for number, raw in enumerate(lines, 1):
+        while next_waiting < len(waiting) and waiting[next_waiting] < number:
+            stale = placed.pop(waiting[next_waiting], None)
+            next_waiting += 1
+            if stale:
+                previous = _put(stale, out, scene, branch, forked_from)
+                last_speaker = previous.speaker
         if number <= joined_until:
             continue
         line = raw.strip()
@@ -1083,13 +1149,18 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
                 continue  # a menu choice, not a line
             spoken = [_Said(m.group("who"), m.group("whostr"), said)]
         # Python outside a translate block runs in every language (its strings shown as
-        # the language's string translations give them); the original's say statements
-        # are read from their translation instead, and the Python lines read around one
-        # did not follow each other in play.
+        # the language's string translations give them); an original say statement is
+        # shown as its translation (`translated`), put here; with none given, the Python
+        # lines read around it did not follow each other in play.
         if (language != chosen and not every_language) and (
             language is not None or not from_python
         ):
-            if language is None:
+            translation = placed.pop(number, None) if language is None else None
+            if translation:
+                # Its translation, read from game/tl/, in its place.
+                previous = _put(translation, out, scene, branch, forked_from)
+                last_speaker = previous.speaker
+            elif language is None:
                 branch += 1
                 forked_from = None
             continue
@@ -1130,7 +1201,26 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
                     )
                     out.append(previous)
             last_speaker = speaker
+    # Those of lines past the script's end, last.
+    for past in sorted(placed):
+        if placed[past]:
+            _put(placed[past], out, scene, branch, forked_from)
     return out
+
+
+def _put(
+    translation: list[Utterance],
+    out: list[Utterance],
+    scene: str,
+    branch: int,
+    forked_from: int | None,
+) -> Utterance:
+    """Put the translated lines of one say statement (not empty) in the original's place,
+    in its scene and branch; the last one."""
+    for line in translation:
+        line.scene, line.branch, line.forked_from = scene, branch, forked_from
+        out.append(line)
+    return translation[-1]
 
 
 def _extend(

@@ -5,6 +5,7 @@ speaker's name (`Character(_("Eileen"))`) is shown so translated too."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from atri.config import DataprepSettings
@@ -43,18 +44,19 @@ def test_python_lines_show_the_chosen_languages_string_translations() -> None:
     # A line said from Python has no translate block of its own: in a translated game the
     # original's Python runs and shows each string as the strings block translates it.
     # Such lines were skipped as the original's (or read in English with "original").
+    # The translated say statements (read from tl/chinese) stand where the original's are.
     assert lines([ORIGINAL, CHINESE], "auto") == [
+        ("game", 9, "Max", "艾琳，灯笼点亮了。"),
         ("game", 10, "Eileen", "那就走吧，船长！"),  # its [title!t] translated too
         ("game", 11, "Max", "等等我。"),
+        ("game", 12, "Eileen", "遵命，船长。"),  # a say statement's [title!t]
         ("game", 13, "Eileen", "我会等的，'船长'。"),  # __(), and a new '…' with escapes
         # A string not wrapped in _() is looked up all the same, as Ren'Py does.
         ("game", 15, "Eileen", "没有用 _() 包起来，也一样翻译。"),
         # No translation for it: the game shows it as written.
         ("game", 16, "Eileen", "Not translated yet."),
         ("game", 17, "Eileen", "在这边。"),  # found without its {#dock}
-        ("chinese", 7, "Max", "艾琳，灯笼点亮了。"),
-        ("chinese", 13, "Eileen", "遵命，船长。"),  # a say statement's [title!t]
-        ("chinese", 19, "Max", "来了。"),
+        ("game", 18, "Max", "来了。"),
     ]
 
 
@@ -72,20 +74,32 @@ def test_the_original_language_and_a_language_without_strings_show_the_original(
     ]
     assert lines([GAME], "original") == english
     # Japanese has dialogue blocks but no strings block: Python's lines as written.
+    japanese = {
+        9: ("Max", "エイリーン、灯籠が灯ったよ。"),
+        12: ("Eileen", "了解です、Captain。"),
+        18: ("Max", "今行く。"),
+    }
     assert lines([GAME], "japanese") == [
-        *(line for line in english if line[1] in (10, 11, 13, 15, 16, 17)),
-        ("japanese", 5, "Max", "エイリーン、灯籠が灯ったよ。"),
-        ("japanese", 11, "Eileen", "了解です、Captain。"),
-        ("japanese", 17, "Max", "今行く。"),
+        (folder, line, *japanese.get(line, (speaker, text)))
+        for folder, line, speaker, text in english
     ]
 
 
-def test_python_lines_read_around_a_translated_line_share_no_exchange() -> None:
-    # In play, e "Aye aye" (read from the translation file) comes between Max's "Wait for
-    # me." and her "I'll wait.": read from the original alone, the two would make an
-    # exchange no player saw.
-    result = run_pipeline(eileen("chinese"), [ORIGINAL, CHINESE])
-    assert [(s.prompt, s.reply) for s in result.train] == [("艾琳，灯笼点亮了。", "遵命，船长。")]
+def test_python_lines_read_around_an_untranslated_line_share_no_exchange(
+    tmp_path: Path,
+) -> None:
+    # In play, e "Aye aye" comes between Max's "Wait for me." and her "I'll wait.": with
+    # no translation of it to stand there, the two would make an exchange no player saw.
+    game = tmp_path / "game"
+    shutil.copytree(GAME, game)
+    tl = game / "tl" / "chinese" / "script.rpy"
+    text = tl.read_text(encoding="utf-8")
+    block = text.index("# game/script.rpy:12")
+    tl.write_text(text[:block] + text[text.index("# game/script.rpy:18") :], encoding="utf-8")
+    result = run_pipeline(eileen("chinese"), [game / "script.rpy", game / "tl" / "chinese"])
+    assert [(s.prompt, s.reply) for s in result.train] == [
+        ("艾琳，灯笼点亮了。", "那就走吧，船长！")
+    ]
     # The original has them all, one after another.
     result = run_pipeline(eileen("original"), [ORIGINAL, CHINESE])
     assert [(s.prompt, s.reply) for s in result.train][1] == (
@@ -149,16 +163,16 @@ def test_character_names_show_the_chosen_languages_string_translations() -> None
     # `Character(_("Eileen"))` speaks as 艾琳 in Chinese. The names stayed as written, so
     # the translated aliases matched no one.
     assert lines([LANTERN], "schinese") == [
+        ("game", 14, "马克斯", "艾琳，灯笼点亮了。"),
         ("game", 15, "艾琳", "那我们得快点了。"),  # joined literals, as the strings give them
+        ("game", 16, "陌生人", "灯笼，一文钱两个！"),  # a DynamicCharacter's value
+        ("game", 17, "守卫", "小心台阶。"),  # not in _(): looked up all the same
         ("game", 18, "守卫", "走吧走吧。"),  # a literal name, said from Python
-        ("schinese", 7, "马克斯", "艾琳，灯笼点亮了。"),
-        ("schinese", 13, "陌生人", "灯笼，一文钱两个！"),  # a DynamicCharacter's value
-        ("schinese", 19, "守卫", "小心台阶。"),  # not in _(): looked up all the same
-        ("schinese", 25, "Vendor", "新茶！"),  # an empty `new ""`: the name kept
-        ("schinese", 31, "Sylvie", "等等我！"),  # no translation: as written
-        ("schinese", 37, "船长 Rowan", "全体登船！"),  # a name's [rank!t]
-        ("schinese", 43, "马克斯", "艾琳在哪？"),  # [e] shows her name as she is called
-        ("schinese", 49, "艾琳", "就在这儿，马克斯。"),
+        ("game", 19, "Vendor", "新茶！"),  # an empty `new ""`: the name kept
+        ("game", 20, "Sylvie", "等等我！"),  # no translation: as written
+        ("game", 21, "船长 Rowan", "全体登船！"),  # a name's [rank!t]
+        ("game", 22, "马克斯", "艾琳在哪？"),  # [e] shows her name as she is called
+        ("game", 23, "艾琳", "就在这儿，马克斯。"),
     ]
     # The original language shows the names as written.
     assert [(speaker, text) for _, _, speaker, text in lines([LANTERN], "original")][-3:] == [
@@ -176,7 +190,10 @@ def test_the_speakers_report_shows_translated_names() -> None:
         eval_ratio=0,
     )
     result = run_pipeline(settings, [LANTERN])
-    assert [(s.prompt, s.reply) for s in result.train] == [("艾琳在哪？", "就在这儿，{{user}}。")]
+    assert [(s.prompt, s.reply) for s in result.train] == [
+        ("艾琳，灯笼点亮了。", "那我们得快点了。"),
+        ("艾琳在哪？", "就在这儿，{{user}}。"),
+    ]
     assert [(s.name, s.lines, s.role) for s in result.stats.speakers] == [
         ("守卫", 2, "other"),
         ("艾琳", 2, "character"),
