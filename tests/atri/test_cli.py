@@ -14,30 +14,21 @@ from typer.testing import CliRunner
 
 from atri.cli import admin_token_notice, app
 from model.memory import Memory
+from tests.atri.memory_cli import atri, memory_config
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text('[memory]\npath = "mem.sqlite3"\n', encoding="utf-8")
+    async def fill(memory: Memory) -> None:
+        await memory.append_many(
+            "discord:user:1",
+            [("user", "1", "Ann", "早上好", ""), ("assistant", "", "亚托莉", "早！", "v1")],
+        )
+        await memory.append_many("qq:user:2", [("user", "2", "Bo", "hi", "")])
 
-    async def fill() -> None:
-        async with await Memory.open(tmp_path / "mem.sqlite3") as memory:
-            await memory.append_many(
-                "discord:user:1",
-                [("user", "1", "Ann", "早上好", ""), ("assistant", "", "亚托莉", "早！", "v1")],
-            )
-            await memory.append_many("qq:user:2", [("user", "2", "Bo", "hi", "")])
-
-    asyncio.run(fill())
-    return path
-
-
-def atri(config: Path, *args: str) -> tuple[int, str]:
-    result = runner.invoke(app, ["--config", str(config), *args])
-    return result.exit_code, result.output
+    return memory_config(tmp_path, fill)
 
 
 def test_memory_list_show_reset_export_purge(config: Path, tmp_path: Path) -> None:
@@ -634,7 +625,11 @@ def test_the_worker_wakes_the_configured_character(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     code, out = atri(config, "worker")  # stops at the missing adapter, after the line
-    assert code == 2 and "Waking Yuki up (loading the model)" in out and "ATRI up" not in out
+    assert (
+        code == 2
+        and "Waking Yuki up (no model to load: echo engine)" in out
+        and "ATRI up" not in out
+    )
 
 
 def test_the_worker_reads_the_card_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

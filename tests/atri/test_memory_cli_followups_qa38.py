@@ -8,37 +8,24 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from atri.cli import app
 from model.memory import Memory
 from model.room import RoomBounds
+from tests.atri.memory_cli import atri, memory_config
 from tests.cli_output import says
-
-runner = CliRunner(env={"COLUMNS": "400"})
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text('[memory]\npath = "mem.sqlite3"\n', encoding="utf-8")
+    async def fill(memory: Memory) -> None:
+        await memory.append_many(
+            "qq:user:2", [("user", "2", "Bo", "hi", ""), ("assistant", "", "", "hello", "")]
+        )
+        for room in ("qq:chan:g1", "qq:chan:g2"):
+            await memory.room.add(room, "qq", "1", "甲", "甲的话", RoomBounds())
+            await memory.room.add(room, "qq", "2", "乙", "乙的话", RoomBounds())
 
-    async def fill() -> None:
-        async with await Memory.open(tmp_path / "mem.sqlite3") as memory:
-            await memory.append_many(
-                "qq:user:2", [("user", "2", "Bo", "hi", ""), ("assistant", "", "", "hello", "")]
-            )
-            for room in ("qq:chan:g1", "qq:chan:g2"):
-                await memory.room.add(room, "qq", "1", "甲", "甲的话", RoomBounds())
-                await memory.room.add(room, "qq", "2", "乙", "乙的话", RoomBounds())
-
-    asyncio.run(fill())
-    return path
-
-
-def atri(config: Path, *args: str) -> tuple[int, str]:
-    result = runner.invoke(app, ["--config", str(config), *args])
-    return result.exit_code, result.output
+    return memory_config(tmp_path, fill)
 
 
 def test_show_of_an_unknown_scope_names_it_and_close_ones(config: Path) -> None:

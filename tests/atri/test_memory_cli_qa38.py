@@ -15,38 +15,26 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from atri.cli import app
 from atri.terminal import shown, typed
 from model.memory import Memory
 from model.room import RoomBounds
+from tests.atri.memory_cli import atri, memory_config
 from tests.cli_output import says
 
-runner = CliRunner(env={"COLUMNS": "400"})
 ODD = "qq:user:\x1b[2J7"  # ESC [2J: clear the screen
 HIDDEN = "qq:user:\u202e8"  # a right-to-left override
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text('[memory]\npath = "mem.sqlite3"\n', encoding="utf-8")
+    async def fill(memory: Memory) -> None:
+        await memory.append_many("qq:user:2", [("user", "2", "Bo", "hi", "")])
+        for room in ("qq:chan:g1", "qq:chan:g2"):
+            await memory.room.add(room, "qq", "1", "甲", "甲的话", RoomBounds())
+            await memory.room.add(room, "qq", "2", "乙", "乙的话", RoomBounds())
 
-    async def fill() -> None:
-        async with await Memory.open(tmp_path / "mem.sqlite3") as memory:
-            await memory.append_many("qq:user:2", [("user", "2", "Bo", "hi", "")])
-            for room in ("qq:chan:g1", "qq:chan:g2"):
-                await memory.room.add(room, "qq", "1", "甲", "甲的话", RoomBounds())
-                await memory.room.add(room, "qq", "2", "乙", "乙的话", RoomBounds())
-
-    asyncio.run(fill())
-    return path
-
-
-def atri(config: Path, *args: str, stdin: str | None = None) -> tuple[int, str]:
-    result = runner.invoke(app, ["--config", str(config), *args], input=stdin)
-    return result.exit_code, result.output
+    return memory_config(tmp_path, fill)
 
 
 def table_row(out: str, scope: str) -> list[str]:
