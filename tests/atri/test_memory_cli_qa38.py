@@ -26,6 +26,17 @@ ODD = "qq:user:\x1b[2J7"  # ESC [2J: clear the screen
 HIDDEN = "qq:user:\u202e8"  # a right-to-left override
 
 
+# An `atri memory export` file of one scope holding one message.
+ONE_MESSAGE_EXPORT = json.dumps(
+    {
+        "format": "atri-memory",
+        "version": 5,
+        "scope": "qq:user:6",
+        "messages": [{"role": "user", "user_id": "6", "content": "x", "created_at": 1.0}],
+    }
+)
+
+
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     async def fill(memory: Memory) -> None:
@@ -149,14 +160,7 @@ def test_a_disk_that_refuses_a_new_database_is_named_not_the_path(
     (tmp_path / "mem.sqlite3").unlink()
     file = tmp_path / "one.json"
     file.write_text(
-        json.dumps(
-            {
-                "format": "atri-memory",
-                "version": 5,
-                "scope": "qq:user:6",
-                "messages": [{"role": "user", "user_id": "6", "content": "x", "created_at": 1.0}],
-            }
-        ),
+        ONE_MESSAGE_EXPORT,
         encoding="utf-8",
     )
 
@@ -221,14 +225,7 @@ def test_a_full_disk_is_named_at_open_and_reading_still_works(tmp_path: Path) ->
     new_config.write_text(f'[memory]\npath = "{disk}/new.sqlite3"\n', encoding="utf-8")
     export = tmp_path / "one.json"
     export.write_text(
-        json.dumps(
-            {
-                "format": "atri-memory",
-                "version": 5,
-                "scope": "qq:user:6",
-                "messages": [{"role": "user", "user_id": "6", "content": "x", "created_at": 1.0}],
-            }
-        ),
+        ONE_MESSAGE_EXPORT,
         encoding="utf-8",
     )
     mount = (

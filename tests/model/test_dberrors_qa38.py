@@ -61,6 +61,14 @@ def damage(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+async def fill_the_disk(service: ChatService) -> None:
+    """No more pages for the database: SQLite's own limit on the file's size, which gives
+    what a full disk gives (SQLITE_FULL) once the free room in its last pages is used."""
+    db = service.memory._db
+    pages = (await (await db.execute("PRAGMA page_count")).fetchone())[0]
+    await db.execute(f"PRAGMA max_page_count = {pages}")
+
+
 async def filled(settings: Settings, users: int = 5, each: int = 60) -> Path:
     """A database with enough conversation in it to span many pages."""
     path = Path(settings.memory.path)
@@ -103,10 +111,7 @@ async def test_a_full_disk_is_one_write_sentence(
 ) -> None:
     async with await ChatService.open(echo_settings) as service:
         assert (await service.chat(hello())).status == "ok"
-        # SQLite's own limit on the file's size: what a full disk gives (SQLITE_FULL).
-        db = service.memory._db
-        pages = (await (await db.execute("PRAGMA page_count")).fetchone())[0]
-        await db.execute(f"PRAGMA max_page_count = {pages}")
+        await fill_the_disk(service)
         with caplog.at_level(logging.INFO):
             statuses = []
             for i in range(40):  # past the free room left in the last pages

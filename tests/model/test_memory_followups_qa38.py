@@ -15,7 +15,13 @@ from bot.commands import Actor
 from bot.lines import lines
 from model.protocol import ChatRequest, MemoryUnavailable, ScopeRef
 from model.service import ChatService
-from tests.model.test_dberrors_qa38 import assert_sentences, damage, failures, filled
+from tests.model.test_dberrors_qa38 import (
+    assert_sentences,
+    damage,
+    failures,
+    fill_the_disk,
+    filled,
+)
 
 
 def said(text: str, user: str, channel: str = "g1", addressed: bool = True) -> ChatRequest:
@@ -134,10 +140,7 @@ async def test_a_reply_made_when_the_disk_fills_is_given_not_thrown_away(
         assert (await service.chat(hello())).status == "ok"
         scope = service.scope_for("p", "u1", "c1")
         stored = len(await service.memory.all_messages(scope))
-        # SQLite's own limit on the file's size: what a full disk gives (SQLITE_FULL).
-        db = service.memory._db
-        pages = (await (await db.execute("PRAGMA page_count")).fetchone())[0]
-        await db.execute(f"PRAGMA max_page_count = {pages}")
+        await fill_the_disk(service)
         with caplog.at_level(logging.INFO):
             replies = []
             for i in range(40):  # past the free room left in the last pages
