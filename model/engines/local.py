@@ -429,11 +429,14 @@ def window_groups(lengths: list[int], caps: list[int], window: int) -> list[list
 
 
 def _module_dims(model: Any) -> dict[str, tuple[int, int]]:
-    """(in, out) sizes of every layer LoRA can attach to: linear layers and embeddings."""
+    """(in, out) sizes of every layer LoRA can attach to: linear layers, GPT-2's Conv1D
+    (no in_features; its weight is stored (in, out)) and embeddings."""
     dims: dict[str, tuple[int, int]] = {}
     for name, module in model.named_modules():
         if isinstance(getattr(module, "in_features", None), int):
             dims[name] = (module.in_features, module.out_features)
+        elif type(module).__name__ == "Conv1D" and isinstance(getattr(module, "nf", None), int):
+            dims[name] = (int(module.weight.shape[0]), module.nf)
         elif isinstance(getattr(module, "num_embeddings", None), int):
             dims[name] = (module.num_embeddings, module.embedding_dim)
     return dims

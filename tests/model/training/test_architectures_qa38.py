@@ -1,0 +1,68 @@
+"""QA round 38: LoRA training and serving on architectures other than Llama and Qwen2,
+built offline at tiny sizes: GPT-2 (Conv1D projections), GPT-NeoX, Phi-3, Gemma2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from atri.cli import app
+from tests.model.training.test_train_eval import write_config
+from tests.tiny_model import CHATML_TEMPLATE, TRAINING_TEXT, build_tokenizer
+
+
+def build_tiny_gpt2(folder: Path) -> Path:
+    """A 2-layer GPT-2: its c_attn, c_proj and c_fc are Conv1D, weights stored (in, out)."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tokenizer = build_tokenizer(TRAINING_TEXT, 512, CHATML_TEMPLATE)
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_embd=32,
+        n_head=4,
+        n_layer=2,
+        n_positions=4096,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+    )
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def only_version(adapters: Path) -> Path:
+    (version,) = [p for p in adapters.iterdir() if not p.name.startswith(".")]
+    return version
+
+
+def test_a_gpt2_adapter_is_taken_by_the_engine(tmp_path: Path) -> None:
+    """Before, every GPT-2 adapter was refused with "The adapter changes
+    transformer.h.0.attn.c_attn, which the base model does not have": the layer-size
+    check knew only layers with in_features, and GPT-2's Conv1D has none."""
+    from model.engines.loading import LoadedModel, config_hash
+    from model.engines.local import LocalEngine
+
+    model_dir = build_tiny_gpt2(tmp_path / "gpt2")
+    config = write_config(tmp_path, model_dir, max_steps=2, batch_size=2, max_seq_length=256)
+    trained = CliRunner().invoke(app, ["--config", str(config), "train"])
+    assert trained.exit_code == 0, trained.output
+    version = only_version(tmp_path / "adapters")
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model: Any = AutoModelForCausalLM.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer.padding_side = "left"
+    engine = LocalEngine(LoadedModel(model, tokenizer, str(model_dir), config_hash(model)), 4096)
+    assert engine.module_dims["transformer.h.0.attn.c_attn"] == (32, 96)
+    engine.load_adapter_sync(version, version.name)
+    engine.activate_sync(version.name)
+    assert engine.active_adapter == version.name
