@@ -77,6 +77,19 @@ def peft_model(model: Any, t: TrainSettings) -> tuple[Any, list[str], str]:
         target_modules=targets,
         bias="none",
         task_type="CAUSAL_LM",
+        # GPT-2's Conv1D stores its weight (in, out); peft corrected a False here with a
+        # warning at every train and every load of the adapter.
+        fan_in_fan_out=_all_conv1d(model, targets),
     )
     model.config.use_cache = False
     return get_peft_model(model, config), targets, note
+
+
+def _all_conv1d(model: Any, targets: list[str]) -> bool:
+    """Whether every layer that gets LoRA is a Conv1D (GPT-2's c_attn, c_proj, c_fc)."""
+    kinds = {
+        type(module).__name__
+        for name, module in model.named_modules()
+        if name.rsplit(".", 1)[-1] in targets
+    }
+    return kinds == {"Conv1D"}

@@ -3,6 +3,8 @@ built offline at tiny sizes: GPT-2 (Conv1D projections), GPT-NeoX, Phi-3, Gemma2
 
 from __future__ import annotations
 
+import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +54,15 @@ def test_a_gpt2_adapter_is_taken_by_the_engine(tmp_path: Path) -> None:
 
     model_dir = build_tiny_gpt2(tmp_path / "gpt2")
     config = write_config(tmp_path, model_dir, max_steps=2, batch_size=2, max_seq_length=256)
-    trained = CliRunner().invoke(app, ["--config", str(config), "train"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trained = CliRunner().invoke(app, ["--config", str(config), "train"])
     assert trained.exit_code == 0, trained.output
+    # Before, peft warned that it set fan_in_fan_out itself, at training and every load.
+    assert not [w for w in caught if "fan_in_fan_out" in str(w.message)]
     version = only_version(tmp_path / "adapters")
+    adapter_config = json.loads((version / "adapter_config.json").read_text(encoding="utf-8"))
+    assert adapter_config["fan_in_fan_out"] is True
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
