@@ -93,6 +93,11 @@ class PrefixCache:
     from the engine's thread."""
 
     def __init__(self, model: Any, enabled: bool = True) -> None:
+        if enabled and _sliding_layers_by_config(model):
+            # Known from the config (Gemma-2, Mistral, Phi-3 with sliding_window): off from
+            # the start, with no warm-up over the prompt and no warning at every start.
+            log.info("prefix cache off: the model has sliding-window or linear-attention layers")
+            enabled = False
         self.enabled = enabled
         self.keyword = cache_keyword(model) if enabled else ""
         self.warm_up_kwargs = last_logits_only(model) if enabled else {}
@@ -204,6 +209,19 @@ def _reserved_layer_class() -> Any:
             return self.keys, self.values
 
     return ReservedLayer
+
+
+def _sliding_layers_by_config(model: Any) -> bool:
+    """Whether the cache transformers builds from the model's config has layers other than
+    full attention; False when it cannot tell (then the first warm-up finds out)."""
+    try:
+        from transformers import DynamicCache
+        from transformers.cache_utils import DynamicLayer
+
+        layers = getattr(DynamicCache(config=model.config), "layers", None) or []
+    except Exception:  # transformers 4.x, or a config DynamicCache cannot read
+        return False
+    return any(type(layer) is not DynamicLayer for layer in layers)
 
 
 def _full_attention_only(states: Any) -> bool:
