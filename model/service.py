@@ -496,7 +496,9 @@ class ChatService:
             adapter_version=generation.adapter_version,
             ooc_retries=retries,
             prompt_tokens=fitted.prompt_tokens,
-            completion_tokens=self.count_tokens(generation.text),
+            # What the model generated (OpenAI bills those), not the cleaned text counted
+            # again: a reply cut inside a character re-tokenized past max_tokens.
+            completion_tokens=generation.new_tokens or self.count_tokens(generation.text),
             finish_reason=generation.finish_reason,
         )
 

@@ -712,4 +712,7 @@ async def test_a_reply_cut_inside_a_character_does_not_end_in_a_replacement_mark
     async with await ChatService.open(echo_settings, engine=engine) as service:
         reply = await service.chat(request)
         assert reply.text == engine.prefix + "Thank you!"
+        # Usage (/v1) counts the tokens the model generated, the cap here, not the
+        # cleaned text counted again (a cut character re-tokenized as "�" counted more).
+        assert reply.completion_tokens == cut
         assert (await service.memory.history(reply.scope))[1].content == reply.text

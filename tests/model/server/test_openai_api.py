@@ -427,6 +427,9 @@ async def test_max_tokens_caps_the_reply_and_says_length(
         chunks = [chunk async for chunk in stream]
     assert capped.choices[0].message.content == whole[:9]
     assert capped.choices[0].finish_reason == "length"
+    # Usage counts the tokens generated, never more than the cap (it re-counted the
+    # decoded text, which a cut multi-byte character or a trimmed reply changes).
+    assert capped.usage is not None and capped.usage.completion_tokens == 9
     # Both given: the smaller applies.
     assert newer.choices[0].message.content == whole[:13]
     assert roomy.choices[0].message.content == whole
