@@ -55,6 +55,7 @@ from model.memory import (
     Memory,
     channel_prefix,
     database_error,
+    parse_scope,
     scope_key,
 )
 from model.memory.database import Doing
@@ -786,9 +787,14 @@ class ChatService:
                 return await self.memory.purge_prefix(prefix + ":"), heard
             messages, lines = await self.memory.purge(prefix)
             return messages, heard + lines
-        messages, lines = await self.memory.purge(self._scope_of(scope))
-        # Their lines in every channel (a channel's key under `scope = "channel"` took
-        # that room's lines, not theirs).
+        key = self._scope_of(scope)
+        if not parse_scope(key)[1]:
+            # `scope = "channel"`: the channel's conversation is everyone's there; only
+            # this person's exchanges go (purging the key deleted the others' too).
+            messages, lines = await self.memory.purge_user_in(key, scope.user_id), 0
+        else:
+            messages, lines = await self.memory.purge(key)
+        # Their lines in every channel (a channel's key took that room's lines, not theirs).
         lines += await self.memory.room.delete_user(scope.platform, scope.user_id)
         return messages, lines
 

@@ -560,6 +560,28 @@ class Memory:
             lines = await self.room.delete_room(room) if room else 0
         return messages, lines
 
+    async def purge_user_in(self, scope: str, user_id: str) -> int:
+        """Delete one person's exchanges (their messages and her replies to them) from a
+        conversation shared by a channel (`[memory] scope = "channel"`), and every summary
+        that folded any of them in (the summarizer writes it again from what is kept); the
+        others' exchanges stay. Messages deleted."""
+        self._taken_back[scope] += 1  # before any await: a summary being stored sees it
+        theirs = (
+            "SELECT id FROM messages WHERE scope = ?1 AND (user_id = ?2 OR request_id IN ("
+            "SELECT request_id FROM messages WHERE scope = ?1 AND user_id = ?2"
+            " AND request_id != ''))"
+        )
+        await self._db.execute(
+            "DELETE FROM summaries WHERE scope = ?1 AND covers_up_to >= "
+            f"(SELECT MIN(id) FROM ({theirs}))",
+            (scope, user_id),
+        )
+        cur = await self._db.execute(
+            f"DELETE FROM messages WHERE id IN ({theirs})", (scope, user_id)
+        )
+        await self._db.commit()
+        return cur.rowcount
+
     async def scopes(self) -> list[dict[str, Any]]:
         """Each scope and each room (a channel's key holding room lines), newest first:
         `total` and `live` messages, `room_total` and `room_live` room lines, and `last`,

@@ -157,3 +157,29 @@ async def test_a_reply_made_when_the_disk_fills_is_given_not_thrown_away(
     said = records[0].getMessage()
     assert "could not be written (database or disk is full)" in said
     assert "Replies are given but not remembered meanwhile." in said
+
+
+async def test_purging_a_member_of_a_shared_channel_conversation_keeps_the_others(
+    echo_settings: Settings,
+) -> None:
+    """Under `[memory] scope = "channel"` a member's purge (someone asking for their data
+    to go) deleted the channel's whole conversation, everyone's exchanges with it; now
+    their exchanges (their messages and her replies) and any summary that holds them go,
+    and the others' stay."""
+    echo_settings.memory.scope = "channel"
+    async with await ChatService.open(echo_settings) as service:
+        key = service.scope_for("qq", "1", "g1")
+        for i, user in enumerate(["1", "2", "1", "2"]):
+            request = said(f"message {i} from {user}", user).model_copy(
+                update={"request_id": f"m{i}"}
+            )
+            assert (await service.chat(request)).status == "ok"
+        await service.memory.add_summary(key, "1 and 2 talked", 2, "", 0)
+        assert await service.purge(ScopeRef(platform="qq", user_id="1", channel_id="g1")) == 4
+        kept = await service.memory.all_messages(key)
+        assert [m.content for m in kept if m.role == "user"] == [
+            "message 1 from 2",
+            "message 3 from 2",
+        ]
+        assert len(kept) == 4 and not any("from 1" in m.content for m in kept)
+        assert await service.memory.all_summaries(key) == []  # it folded one of theirs
