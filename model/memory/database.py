@@ -89,23 +89,23 @@ def full_disk_error(path: Path, exc: sqlite3.Error) -> UserError:
 
 def open_error(path: Path, exc: sqlite3.Error) -> UserError:
     """Opening (or migrating) the database failed: the file or its disk is the problem,
-    said as such; only a file that is no database points at `[memory] path`."""
-    code = error_code(exc)
-    if is_busy(exc):
+    said as such; only a file that is no database points at `[memory] path`. Sorted as
+    `failure_kind` sorts a failing statement; at open the advice differs."""
+    kind, _ = failure_kind(exc)
+    if kind == "busy":
         return database_error(path, exc)
-    if code == sqlite3.SQLITE_FULL or (
-        getattr(exc, "sqlite_errorcode", 0) == sqlite3.SQLITE_IOERR_SHMSIZE
-    ):  # SHMSIZE: no room for the WAL index (-shm) beside the file
-        return full_disk_error(path, exc)
-    if code == sqlite3.SQLITE_IOERR:  # a write the file system refused (EFBIG, EIO)
+    if kind == "full" or getattr(exc, "sqlite_errorcode", 0) == sqlite3.SQLITE_IOERR_SHMSIZE:
+        return full_disk_error(path, exc)  # SHMSIZE: no room for the WAL index (-shm)
+    if kind == "io":  # a write the file system refused (EFBIG, EIO)
         return UserError(
             f"[memory] path {path} could not be read or written ({exc}): its disk may be "
             "full or failing; free some space on it, or point [memory] path at a file on "
             "another disk."
         )
-    if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN) and on_read_only_disk(path):
+    cannot_open = error_code(exc) == sqlite3.SQLITE_CANTOPEN
+    if (kind == "read_only" or cannot_open) and on_read_only_disk(path):
         return read_only_disk_error(path)
-    if code == sqlite3.SQLITE_READONLY:
+    if kind == "read_only":
         return path_error(path, f"cannot be written ({exc})")
     return path_error(path, f"cannot be used as ATRI's database ({exc})")
 
