@@ -788,15 +788,13 @@ class ChatService:
             messages, lines = await self.memory.purge(prefix)
             return messages, heard + lines
         key = self._scope_of(scope)
-        if not parse_scope(key)[1]:
-            # `scope = "channel"`: the channel's conversation is everyone's there; only
-            # this person's exchanges go (purging the key deleted the others' too).
-            messages, lines = await self.memory.purge_user_in(key, scope.user_id), 0
-        else:
-            messages, lines = await self.memory.purge(key)
-        # Their lines in every channel (a channel's key took that room's lines, not theirs).
-        lines += await self.memory.room.delete_user(scope.platform, scope.user_id)
-        return messages, lines
+        if parse_scope(key)[1]:  # their own key: `Memory.purge` takes their room lines too
+            return await self.memory.purge(key)
+        # `scope = "channel"`: the channel's conversation is everyone's there; only this
+        # person's exchanges go (purging the key deleted the others' too), and their lines
+        # in every channel.
+        messages = await self.memory.purge_user_in(key, scope.user_id)
+        return messages, await self.memory.room.delete_user(scope.platform, scope.user_id)
 
     async def cut_reply(self, cut: ReplyCut) -> int:
         if not cut.user_id:
