@@ -216,12 +216,11 @@ def _sliding_layers_by_config(model: Any) -> bool:
     full attention; False when it cannot tell (then the first warm-up finds out)."""
     try:
         from transformers import DynamicCache
-        from transformers.cache_utils import DynamicLayer
 
-        layers = getattr(DynamicCache(config=model.config), "layers", None) or []
+        states = DynamicCache(config=model.config)
     except Exception:  # transformers 4.x, or a config DynamicCache cannot read
         return False
-    return any(type(layer) is not DynamicLayer for layer in layers)
+    return bool(getattr(states, "layers", None)) and not _full_attention_only(states)
 
 
 def _full_attention_only(states: Any) -> bool:
