@@ -196,6 +196,11 @@ class Reply(BaseModel):
     # "length": the reply was cut at its token limit (the request's `max_new_tokens` or
     # `[generation] max_new_tokens`); "stop": it ended by itself or at a stop string.
     finish_reason: Literal["stop", "length"] = "stop"
+    # With status "error" from a worker that cannot answer anyone as configured (its
+    # character prompt leaves no room in the context window): the sentence saying so.
+    # Never sent over /chat (bots say her error line, as for any error, and the protocol
+    # is unchanged); the OpenAI API answers it as a server error, not as her reply.
+    error_detail: str = Field(default="", exclude=True)
 
 
 class ScopeRef(BaseModel):

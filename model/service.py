@@ -436,8 +436,11 @@ class ChatService:
         except PromptTooLong as exc:
             if request.system_prompt:  # the client's own prompt: tell the client
                 return Reply(text=str(exc), scope=scope, status="refused")
-            log.error("%s", exc)
-            return Reply(text=self.lines.error, scope=scope, status="error")
+            # The worker's own card: a setting to fix, said in the log; bots say her
+            # error line, the OpenAI API answers the sentence as a server error.
+            why = exc.of_the_character()
+            log.error("%s", why)
+            return Reply(text=self.lines.error, scope=scope, status="error", error_detail=why)
         except (MemoryFailed, sqlite3.Error) as exc:
             # One sentence per kind of failure every few minutes, not a traceback per
             # message: a damaged file or a full disk fails every one.

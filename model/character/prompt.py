@@ -142,6 +142,27 @@ class FittedPrompt:
 class PromptTooLong(UserError):
     """Not even the system prompt and a piece of the message fit the context window."""
 
+    def __init__(self, system_tokens: int, reply_tokens: int, context_window: int) -> None:
+        super().__init__(
+            f"The system prompt takes {system_tokens} tokens, which leaves no room for a "
+            f"message and a {reply_tokens}-token reply in the {context_window}-token "
+            "context window; shorten the system prompt."
+        )
+        self.system_tokens = system_tokens
+        self.reply_tokens = reply_tokens
+        self.context_window = context_window
+
+    def of_the_character(self) -> str:
+        """The sentence when the prompt is the worker's own character prompt: a setting
+        of the worker's, which only its operator can change, not the one asking."""
+        return (
+            f"This worker's character prompt takes {self.system_tokens} tokens, which "
+            f"leaves no room for a message and a {self.reply_tokens}-token reply in its "
+            f"{self.context_window}-token context window; its operator must shorten the "
+            "character card, lower [generation] max_new_tokens or raise [model] "
+            "context_window."
+        )
+
 
 def speaker_text(text: str, display_name: str, shared_scope: bool) -> str:
     """In a scope several people share, the model must know who said what: each message
@@ -293,11 +314,7 @@ def _room_for_message(system_tokens: int, window: Window) -> int:
     reply have theirs; one sentence if that is not even `MIN_MESSAGE_TOKENS`."""
     room = window.context_window - window.max_new_tokens - system_tokens - TEMPLATE_OVERHEAD_TOKENS
     if room < MIN_MESSAGE_TOKENS:
-        raise PromptTooLong(
-            f"The system prompt takes {system_tokens} tokens, which leaves no room for a "
-            f"message and a {window.max_new_tokens}-token reply in the "
-            f"{window.context_window}-token context window; shorten the system prompt."
-        )
+        raise PromptTooLong(system_tokens, window.max_new_tokens, window.context_window)
     return room
 
 

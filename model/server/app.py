@@ -104,17 +104,23 @@ def error_body(path: str, message: str, kind: str) -> dict[str, Any]:
     return {"detail": message}
 
 
+def _place(error: Any) -> str | None:
+    """Where in the body a pydantic error is ("n", "messages.0.content"), as OpenAI's
+    `param` names the field; None for the body as a whole."""
+    # A union reports each member that failed under its own tag in `loc`
+    # ("list[ContentPart]", "function-before[clean_text(), str]"): not a place in the body.
+    where = [str(p) for p in error["loc"] if p != "body" and "[" not in str(p)]
+    return ".".join(where) or None
+
+
 def validation_problems(errors: Sequence[Any]) -> str:
     """Pydantic's errors as one sentence: where in the body, and what was wrong there."""
     if any(e["type"] == "json_invalid" for e in errors):
         return "the body is not valid JSON"
     found: dict[str, list[str]] = {}
     for e in errors:
-        # A union reports each member that failed under its own tag in `loc`
-        # ("list[ContentPart]", "function-before[clean_text(), str]"): not a place in
-        # the body, so dropped, and the members' complaints about one place are joined.
-        where = [str(p) for p in e["loc"] if p != "body" and "[" not in str(p)]
-        said = found.setdefault(".".join(where) or "body", [])
+        # The members of a union that failed at one place: their complaints are joined.
+        said = found.setdefault(_place(e) or "body", [])
         if e["msg"] not in said:
             said.append(e["msg"])
     # A value that got inside one member ("content" as a list, with a bad part) is told
@@ -280,7 +286,9 @@ def create_app(
                 "Bad request: send a JSON body, with the header 'Content-Type: application/json'."
             )
         if request.url.path.startswith("/v1/"):
-            return JSONResponse(OpenAIError.body(message, "invalid_request_error"), 400)
+            param = _place(exc.errors()[0]) if exc.errors() else None
+            body = OpenAIError.body(message, "invalid_request_error", param=param)
+            return JSONResponse(body, 400)
         return JSONResponse({"detail": message}, status_code=422)
 
     @app.exception_handler(sqlite3.Error)
@@ -303,7 +311,7 @@ def create_app(
     @app.exception_handler(OpenAIError)
     async def openai_error(request: Request, exc: OpenAIError) -> JSONResponse:
         body = OpenAIError.body(exc.message, exc.kind, exc.code, exc.param)
-        return JSONResponse(body, status_code=exc.status)
+        return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
     @app.api_route("/health", methods=["GET", "HEAD"])  # uptime monitors often use HEAD
     async def health() -> dict[str, bool]:

@@ -17,6 +17,10 @@ ATRI's rules for OpenAI clients (README, "The model worker and the OpenAI-compat
   `max_tokens` (or `max_completion_tokens`), the reply's length, within
   `[generation] max_new_tokens`, and `stop`, up to 4 strings the reply ends before;
   `finish_reason` says "length" when the reply was cut at its token limit.
+- What she cannot do (more than one choice, a forced tool call, a JSON reply,
+  log-probabilities, audio, an image or other non-text part) is refused with OpenAI's 400
+  naming the field, never answered in prose as if it were done. The last user message's
+  `name` is the person she answers ({{user}}).
 - With a `user` field the exchange is also stored, in scope platform "openai", user id =
   that field (and that user is rate-limited like a bot user); without it nothing is kept.
 - Without `[worker] openai_api_requires_token`, each client address is rate-limited too,
@@ -25,6 +29,9 @@ ATRI's rules for OpenAI clients (README, "The model worker and the OpenAI-compat
   replies), then `data: [DONE]`; the headers wait for the reply, so `X-ATRI-Status`
   says what it is, as on a plain answer. A client that leaves before the reply is ready
   does not cancel it, so its exchange is stored as a non-streaming one's is.
+- A worker that cannot answer anyone as configured (its character prompt leaves no room
+  in the context window) answers 500 in OpenAI's error format with the sentence saying
+  so, streamed or not; bots get her error line for it, as for any failure.
 """
 
 from __future__ import annotations
@@ -87,6 +94,7 @@ class OpenAIError(Exception):
         status: int = 400,
         code: str = "",
         param: str | None = None,
+        headers: dict[str, str] | None = None,
     ):
         super().__init__(message)
         self.message = message
@@ -94,26 +102,34 @@ class OpenAIError(Exception):
         self.status = status
         self.code = code or kind
         self.param = param
+        self.headers = headers
 
     @staticmethod
     def body(message: str, kind: str, code: str = "", param: str | None = None) -> dict[str, Any]:
         return {"error": {"message": message, "type": kind, "param": param, "code": code or kind}}
 
 
+# The content parts that hold text: "refusal" is an assistant's part, its text in `refusal`.
+TEXT_PARTS = ("text", "refusal")
+
+
 class ContentPart(BaseModel):
     model_config = ConfigDict(extra="ignore")
     type: str
     text: Text = ""
+    refusal: Text = ""
 
 
 class InMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: Text | list[ContentPart] | None = None
+    # Who speaks (OpenAI's `name`): the last user message's is the person she answers.
+    name: Name | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):
-            return "".join(p.text for p in self.content if p.type == "text")
+            return "".join(p.text or p.refusal for p in self.content if p.type in TEXT_PARTS)
         return self.content or ""
 
 
@@ -139,6 +155,16 @@ class CompletionRequest(BaseModel):
     # How many choices: one reply is written per request, so another number is refused
     # rather than answered with fewer choices than asked for.
     n: Annotated[StrictInt, Field(ge=1, le=1)] | None = None
+    # What she cannot do is refused (`refused_field`), not quietly answered in prose as if
+    # it were done: a forced tool call, a JSON reply, token log-probabilities, audio.
+    # `tools` alone is accepted: with `tool_choice` "auto" a reply in text is an answer
+    # OpenAI gives too.
+    tool_choice: Any = None
+    function_call: Any = None
+    response_format: Any = None
+    logprobs: StrictBool | None = None
+    top_logprobs: Annotated[StrictInt, Field(ge=0, le=20)] | None = None
+    modalities: list[str] | None = None
 
     def reply_cap(self) -> int | None:
         given = [n for n in (self.max_tokens, self.max_completion_tokens) if n is not None]
@@ -148,6 +174,39 @@ class CompletionRequest(BaseModel):
         if self.stop is None:
             return []
         return [self.stop] if isinstance(self.stop, str) else list(self.stop)
+
+    def refused_field(self) -> tuple[str, str] | None:
+        """The first field asking for what ATRI cannot do, and the sentence saying so."""
+        if self.tool_choice not in (None, "none", "auto"):
+            return "tool_choice", "tool_choice: this worker calls no tools; send 'auto' or 'none'."
+        if self.function_call not in (None, "none", "auto"):
+            return (
+                "function_call",
+                "function_call: this worker calls no functions; send 'auto' or 'none'.",
+            )
+        kind = self.response_format.get("type") if isinstance(self.response_format, dict) else None
+        if self.response_format is not None and kind != "text":
+            return (
+                "response_format",
+                "response_format: this worker answers in prose, not JSON; only "
+                '{"type": "text"} is accepted.',
+            )
+        if self.logprobs or self.top_logprobs:
+            field = "logprobs" if self.logprobs else "top_logprobs"
+            return field, f"{field}: this worker does not return token log-probabilities."
+        if self.modalities is not None and set(self.modalities) - {"text"}:
+            return "modalities", 'modalities: this worker answers in text only; send ["text"].'
+        for i, message in enumerate(self.messages):
+            parts = message.content if isinstance(message.content, list) else []
+            for j, part in enumerate(parts):
+                if part.type not in TEXT_PARTS:
+                    where = f"messages.{i}.content.{j}"
+                    return (
+                        where,
+                        f"{where}: this worker reads text only, not '{part.type[:40]}' parts; "
+                        "send the message's text parts alone.",
+                    )
+        return None
 
 
 def to_chat_request(body: CompletionRequest) -> ChatRequest:
@@ -161,10 +220,15 @@ def to_chat_request(body: CompletionRequest) -> ChatRequest:
         if m.role == "user" or m.role == "assistant"
     ]
     if not turns or turns[-1].role != "user" or not turns[-1].content.strip():
-        raise OpenAIError("The last user or assistant message must be a non-empty user message.")
+        raise OpenAIError(
+            "The last user or assistant message must be a non-empty user message.",
+            param="messages",
+        )
+    speaker = [m for m in body.messages if m.role == "user"][-1].name
     return ChatRequest(
         platform=PLATFORM,
         user_id=body.user or "",
+        display_name=speaker or "",
         text=turns[-1].content,
         context=turns[:-1],
         system_prompt=system.strip(),
@@ -236,6 +300,9 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
                 kind="request_too_large",  # as for a body over the size limit
                 status=413,
             )
+        if refused := body.refused_field():
+            param, message = refused
+            raise OpenAIError(message, code="unsupported_parameter", param=param)
         request = to_chat_request(body)
         # The reply is made before any header is sent, streamed or not. Batches make whole
         # replies, so a stream has nothing to send sooner; its headers can then say what
@@ -246,6 +313,17 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
         reply = await service.chat(request, client=open_client(http))
         if reply.status == "refused":
             raise OpenAIError(reply.text)
+        if reply.status == "error" and reply.error_detail:
+            # The worker's own setting (its card does not fit its context window): no
+            # request can be answered, so it is a server error, not her error line as if
+            # she had said it. A stream has sent nothing yet: the same answer.
+            raise OpenAIError(
+                reply.error_detail,
+                kind="server_error",
+                status=500,
+                code="character_prompt_too_long",
+                headers={"X-ATRI-Status": reply.status},
+            )
         status = {"X-ATRI-Status": reply.status}
         if body.stream:
             return StreamingResponse(
