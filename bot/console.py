@@ -7,6 +7,7 @@ import contextlib
 import getpass
 import sys
 import threading
+import time
 
 from rich.console import Console
 from rich.markup import escape
@@ -16,7 +17,15 @@ from atri.config import OFFLINE_DEFAULT_BASE
 from atri.errors import UserError
 from atri.terminal import printable
 from bot.limits import MAX_INPUT_CHARS
-from model.protocol import Character, ChatRequest, ScopeRef, Worker, WorkerStatus, visible_text
+from model.protocol import (
+    Character,
+    ChatRequest,
+    Reply,
+    ScopeRef,
+    Worker,
+    WorkerStatus,
+    visible_text,
+)
 
 PLATFORM = "console"
 HELP = "Commands: /reset forgets this conversation, /history shows it, /quit leaves."
@@ -30,6 +39,10 @@ CUT_NOTE = f"Only the first {MAX_INPUT_CHARS:,} characters are sent, as on Disco
 # types slower), so they are sent as one message.
 PASTE_GAP_SECONDS = 0.05
 LANGUAGE_NAMES = {"zh": "Chinese", "en": "English", "ja": "Japanese"}
+# A reply not there after this long: the spinner says how long it has waited, checked
+# every `TICK_SECONDS`.
+STILL_THINKING_SECONDS = 10.0
+TICK_SECONDS = 1.0
 
 
 def shown(text: str) -> str:
@@ -108,6 +121,25 @@ class _Input:
         return "".join(lines).rstrip("\n")
 
 
+async def _answer(worker: Worker, request: ChatRequest, console: Console, name: str) -> Reply:
+    """Her reply, a spinner meanwhile; past `STILL_THINKING_SECONDS` the spinner says how
+    long it has waited and that Ctrl-C quits (a remote worker that hung kept a bare
+    spinner up to `request_timeout_seconds` + 10 s before her error line)."""
+    with console.status(f"{shown(name)} is thinking…", spinner="dots") as status:
+        asked = asyncio.ensure_future(worker.chat(request))
+        started = time.monotonic()
+        try:
+            while not (await asyncio.wait({asked}, timeout=TICK_SECONDS))[0]:
+                waited = time.monotonic() - started
+                if waited >= STILL_THINKING_SECONDS:
+                    status.update(
+                        f"{shown(name)} is still thinking… {waited:.0f} s so far (Ctrl-C quits)"
+                    )
+        finally:
+            asked.cancel()  # Ctrl-C: the request goes too (a no-op once answered)
+        return asked.result()
+
+
 async def run_console(
     worker: Worker,
     console: Console,
@@ -168,8 +200,7 @@ async def run_console(
             line = line[:MAX_INPUT_CHARS]
             console.print(f"[dim]{CUT_NOTE}[/dim]")
         request = ChatRequest(platform=PLATFORM, user_id=user_id, display_name=user_name, text=line)
-        with console.status(f"{shown(character_name)} is thinking…", spinner="dots"):
-            reply = await worker.chat(request)
+        reply = await _answer(worker, request, console, character_name)
         if reply.status == "ok":
             history += [("user", line), ("assistant", reply.text)]
         console.print(said(character_name, reply.text))

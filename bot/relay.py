@@ -47,9 +47,15 @@ from model.protocol import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Beyond the worker's own request timeout (after which it answers "busy" itself).
+# Beyond the worker's own request timeout (after which it answers "busy" itself, and
+# stores a reply made in time within its database's 5 s busy timeout).
 TIMEOUT_MARGIN_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 5.0
+# Routes the worker answers at once, whatever it is generating (they wait for no model
+# and no conversation): one not answered within this is a hung worker, not a busy one.
+# `atri serve`'s console waited request_timeout_seconds + 10 s (130 s) in silence.
+QUICK_TIMEOUT_SECONDS = 20.0
+QUICK_ROUTES = frozenset({"/status", "/auth", "/character"})
 # Open connections to the worker; more requests wait for a free one (inside the timeout).
 # One worker serialises on its engine and SQLite, so more sockets only add overhead.
 MAX_CONNECTIONS = 100
@@ -80,6 +86,17 @@ class WorkerDown(WorkerUnreachable):
         self.why = why
 
 
+class WorkerHung(WorkerUnreachable):
+    """The worker took the request (its address answers) but sent no answer in time:
+    hung, or far behind; not "is it running?", which the user has just seen it is."""
+
+    def __init__(self, url: str, path: str, waited: float) -> None:
+        super().__init__(
+            f"The ATRI worker at {url} took the request for {path} but did not answer it "
+            f"within {waited:g} s; it may be hung: see its log, or restart `atri worker`."
+        )
+
+
 class TokenRefused(WorkerUnreachable):
     """The worker refused the bot's ATRI_ADMIN_TOKEN (or its lack of one), or has none set
     itself and so refuses everyone; str() says which and what to change."""
@@ -106,6 +123,10 @@ class HttpWorker:
             self._headers["Authorization"] = f"Bearer {token}"
         self._timeout = aiohttp.ClientTimeout(
             total=settings.request_timeout_seconds + TIMEOUT_MARGIN_SECONDS,
+            sock_connect=CONNECT_TIMEOUT_SECONDS,
+        )
+        self._quick_timeout = aiohttp.ClientTimeout(
+            total=min(QUICK_TIMEOUT_SECONDS, self._timeout.total or QUICK_TIMEOUT_SECONDS),
             sock_connect=CONNECT_TIMEOUT_SECONDS,
         )
         # Made on first use: aiohttp binds a session to the running loop, and the QQ
@@ -148,14 +169,20 @@ class HttpWorker:
                     raise
                 log.info("%s %s: connection dropped (%s); sending it again", method, path, exc)
                 return await self._request(method, path, body)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except aiohttp.ClientError as exc:  # a connect timeout too (ServerTimeoutError)
             raise WorkerDown(self.url, type(exc).__name__) from None
+        except TimeoutError:  # the whole request's deadline: connected, never answered
+            raise WorkerHung(self.url, path, self._deadline(path).total or 0.0) from None
+
+    def _deadline(self, path: str) -> aiohttp.ClientTimeout:
+        return self._quick_timeout if path in QUICK_ROUTES else self._timeout
 
     async def _request(self, method: str, path: str, body: Any) -> Any:
         # The full URL, not base_url: aiohttp refuses an empty or relative base_url when
         # the session is made, whereas a bad `[worker] url` should fail like a dead one.
         url = self.url + path
-        async with self._client().request(method, url, json=body) as response:
+        timeout = self._deadline(path)
+        async with self._client().request(method, url, json=body, timeout=timeout) as response:
             if response.status == 401:
                 raise TokenRefused(self._token_refused(await _code_of(response)))
             theirs = response.headers.get(PROTOCOL_HEADER)
