@@ -88,12 +88,14 @@ class WorkerDown(WorkerUnreachable):
 
 class WorkerHung(WorkerUnreachable):
     """The worker took the request (its address answers) but sent no answer in time:
-    hung, or far behind; not "is it running?", which the user has just seen it is."""
+    hung, or far behind (a reload's smoke test on a slow machine); not "is it running?",
+    which the user has just seen it is."""
 
     def __init__(self, url: str, path: str, waited: float) -> None:
         super().__init__(
             f"The ATRI worker at {url} took the request for {path} but did not answer it "
-            f"within {waited:g} s; it may be hung: see its log, or restart `atri worker`."
+            f"within {waited:g} s; it may be hung, or still at work on it (a reload): see "
+            "its log before restarting `atri worker`."
         )
 
 
