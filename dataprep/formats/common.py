@@ -153,7 +153,7 @@ HEADING = (
     r"|(?i:chapter|scene|day|part|episode|act|route|choice|option|end|ending|bgm|se|sfx"
     r"|cg|ev|bg|flashback|flash back|prologue|epilogue|interlude|intermission)"
     r"(?>(?:[ \t0-9０-９][^\]】\n]*)?)"
-    r"|第[^\]】\n]{1,8}[章话話幕节節回卷部]"
+    r"|第[^\]】\n]{1,8}[章话話幕节節回卷部](?>(?:[^\S\n][^\]】\n]*)?)"  # `【第三章　海边】`
     r"|(?:序章|终章|終章|尾声|尾聲|序幕|选项|選項|选择|選擇|選択肢?|音效|效果音|背景音乐|背景音樂"
     r"|回忆|回憶|回想|场景|場景|结束|結束)[ \t0-9０-９]*+)"
 )

@@ -46,6 +46,18 @@ _IN_NAME = rf"[ {NAME_BLANKS}]++"
 _NAME = (
     rf"[^{_NOT_NAME}{_OPENERS}][^{_NOT_NAME}]*+(?:\.?{_IN_NAME}[^{_NOT_NAME}]++)*+"  # "Mr. Smith"
 )
+# A chapter or scene heading where a name would be (`第三章　海边：夏天`, `Chapter 3:
+# Home`, `序章：…`, `Scene 2 Night: …`): the line is narration, never a speaker called
+# "第三章 海边". A name may hold a blank (`神　奈：…`), so the heading is known by its start:
+# 第 and a number and 章/话/…, a word of its own (序章, Prologue), or an English
+# keyword and a number (`Chapter 3`, `Act II`; not "Partner", "Day Lily").
+_CHAPTER = (
+    r"(?:第[0-9０-９一二三四五六七八九十百千零〇两兩]++[章话話幕节節回卷部篇]"
+    r"|序章|终章|終章|序幕|终幕|終幕|尾声|尾聲|番外|プロローグ|エピローグ"
+    rf"|(?i:(?:chapter|scene|episode|part|act|day|route|ending)(?:[ {NAME_BLANKS}]*+[0-9０-９]"
+    rf"|[ {NAME_BLANKS}]++(?=[ivx])x{{0,3}}(?:ix|iv|v?i{{0,3}})(?![^\W\d_]))"
+    r"|(?:prologue|epilogue|interlude|intermission)(?![^\W\d_])))"
+)
 _SAID = r"[^\s].*"  # trailing blanks are left for the cleaning stage to drop
 # `[名字]台词`, `[Atri] text`: a name in ASCII brackets, never a KAG tag (`[r]`, `[p]`,
 # `[wait time=100]`, `[ruby text="…"]`) nor a Ren'Py `[var]`: those are lowercase ASCII or
@@ -76,7 +88,7 @@ _NAME_COLON = r"(?:(?<![0-9０-９])[：:]{1,2}|[：:]{1,2}(?![0-9０-９]))"
 _SPEAKER_FORMS = (
     rf"【(?!{_SP}+{HEADING}{_SP}+】)(?P<s1>[^】\n]{{1,32}})】{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t1>{_SAID})"
     rf"|\[(?P<s3>{_BRACKET_NAME})\]{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t3>{_SAID})"
-    rf"|(?P<s2>{_NAME}|[?？]{{2,8}}){_SP}(?:{_NAME_COLON}{_SP}|(?=[「『“\"])|\t+)(?P<t2>{_SAID})"
+    rf"|(?P<s2>(?!{_CHAPTER}){_NAME}|[?？]{{2,8}}){_SP}(?:{_NAME_COLON}{_SP}|(?=[「『“\"])|\t+)(?P<t2>{_SAID})"
 )
 # A stage direction in round brackets before the speaker (`(sighs) Natsuki: Fine.`,
 # `（叹气）夏生：好吧。`) stays on the text, as one after the name does (`Natsuki: (sighs)
@@ -93,7 +105,7 @@ _DIRECTION_AT_START = re.compile(_DIRECTION)
 # A `[名字]` line alone, like a `【名字】` one, names the speaker of a quoted line below it.
 _BRACKET_ALONE = re.compile(rf"\[({_BRACKET_NAME})\]{_SP}[：:]{{0,2}}")
 # A speaker's name and colon with nothing after them.
-_NAME_ALONE = re.compile(rf"({_NAME}){_SP}[：:]{{1,2}}")
+_NAME_ALONE = re.compile(rf"((?!{_CHAPTER}){_NAME}){_SP}[：:]{{1,2}}")
 _QUOTES = '「『“"'
 _DIGITS = frozenset("0123456789０１２３４５６７８９")
 MAX_NAME = 32
