@@ -148,7 +148,11 @@ def load_scripts(
     return loaded, reports
 
 
-def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> ParseOptions:
+def parse_options(
+    settings: DataprepSettings,
+    scripts: Iterable[_Script],
+    to_simplified: Callable[[str], str] | None = None,
+) -> ParseOptions:
     names = renpy_format.ScriptNames()
     shown: dict[str, str] = {}
     renpy: list[_Script] = []
@@ -182,9 +186,12 @@ def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> Par
         kirikiri_names=shown,
         speaker_aliases=frozenset(
             normalise_name(a)
-            for a in [*settings.lead_aliases, *settings.character_aliases]
+            for a in _with_converted(
+                [*settings.lead_aliases, *settings.character_aliases], to_simplified
+            )
             if a.strip()
         ),
+        convert_name=to_simplified,
     )
 
 
@@ -402,12 +409,12 @@ def _run_stages(
     stats = Stats(character=character_name(settings))
     loaded, reports = load_scripts(scripts, settings, fmt, progress)
     stats.files = reports
-    options = parse_options(settings, loaded)
+    to_simplified = opencc_t2s() if settings.traditional_to_simplified else None
+    options = parse_options(settings, loaded, to_simplified)
     # Taken before the stages below let the files go.
     translations = _translations(loaded)
     guessed = _encoding_notes(loaded)
     counts = Counts()
-    to_simplified = opencc_t2s() if settings.traditional_to_simplified else None
     # An alias that is a TyranoScript character id names its display name too.
     lead_aliases = kirikiri_format.with_display_names(settings.lead_aliases, options.kirikiri_names)
     speakers = SpeakerMap.from_aliases(

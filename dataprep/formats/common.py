@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from dataprep.speakers import normalise_name
@@ -39,6 +39,10 @@ class ParseOptions:
     # a `[atri]` at the start of a dump's line that names one of them is its speaker, not
     # a KAG tag (`[l]`, `[r]`) nor markup that cleaning would delete.
     speaker_aliases: frozenset[str] = frozenset()
+    # Traditional → Simplified ([dataprep] traditional_to_simplified), or None: a tag's
+    # name is compared converted too, as SpeakerMap compares speakers (`[亞托莉]` is the
+    # alias 亚托莉); the aliases above hold their converted forms already.
+    convert_name: Callable[[str], str] | None = None
 
 
 # Quote marks, opener → closer: the cleaning stage strips a pair around a line, and the
@@ -72,15 +76,20 @@ ALIAS_TAG = re.compile(
 )
 
 
-def alias_tag(line: str, aliases: frozenset[str]) -> tuple[str, str] | None:
+def alias_tag(
+    line: str, aliases: frozenset[str], convert: Callable[[str], str] | None = None
+) -> tuple[str, str] | None:
     """(speaker, what is said) of a stripped line that starts with one of the aliases in
     square brackets (`[atri] Good morning!`; what is said is "" for `[atri]` alone), or
-    None for any other line."""
+    None for any other line. With `convert`, a name is also compared as it converts
+    (`[亞托莉]` is the alias 亚托莉)."""
     m = ALIAS_TAG.match(line)
     if m is None:
         return None
     name = tidy_name(m.group(1))
-    if normalise_name(name) not in aliases:
+    if normalise_name(name) not in aliases and (
+        convert is None or normalise_name(convert(name)) not in aliases
+    ):
         return None
     return name, m.group(2).strip()
 

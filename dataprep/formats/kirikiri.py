@@ -210,7 +210,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         if head == "[" and options.speaker_aliases:
             # `[atri] おはよう`: a speaker tag in a dump when it names the lead or the
             # character (any other tag stays a tag), unless it is a tag this reader acts on.
-            tagged = alias_tag(line, options.speaker_aliases)
+            tagged = alias_tag(line, options.speaker_aliases, options.convert_name)
             if tagged is not None and tagged[0].lower() not in _READER_TAGS:
                 reader.set_speaker(tagged[0], sticky=False)
                 line = tagged[1]

@@ -384,7 +384,12 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                     elif (
                         narration[0] == "["
                         and options.speaker_aliases
-                        and (tagged := alias_tag(narration, options.speaker_aliases)) is not None
+                        and (
+                            tagged := alias_tag(
+                                narration, options.speaker_aliases, options.convert_name
+                            )
+                        )
+                        is not None
                     ):
                         # `[atri] Good morning!`: an alias in brackets is its speaker, where
                         # any other lower-case `[word]` is a KAG tag (and `[L]` is one too).

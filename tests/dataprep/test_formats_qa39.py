@@ -4,14 +4,29 @@ small things each engine's scripts do."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from atri.config import DataprepSettings
+from dataprep.clean import opencc_t2s
 from dataprep.formats import ParseOptions, parse
-from dataprep.records import Utterance
+from dataprep.pipeline import PrepResult, run_pipeline
+from dataprep.records import Role, Utterance
+from dataprep.speakers import normalise_name
+from tests.dataprep.conftest import FIXTURES
+
+QA39 = FIXTURES / "qa39"
 
 
 def said(utterances: list[Utterance]) -> list[tuple[str | None, str]]:
     return [(u.speaker, u.text) for u in utterances]
+
+
+def run(paths: list[Path], **dataprep: object) -> tuple[list[list[tuple[Role, str]]], PrepResult]:
+    settings = DataprepSettings(eval_ratio=0, user_placeholder=False, **dataprep)  # type: ignore[arg-type]
+    result = run_pipeline(settings, paths)
+    return [s.turns for s in result.train], result
 
 
 # 1. A chapter heading before a colon names nobody ----------------------------------------
@@ -70,3 +85,40 @@ def test_a_chapter_heading_alone_names_nobody_below(fmt: str, heading: str) -> N
     found = said(parse(f"{heading}\n「你好」\n", "x", fmt, ParseOptions()))
     assert found[-1] == (None, "「你好」")
     assert all(speaker is None for speaker, _ in found)
+
+
+# 2. Traditional Chinese alias tags in KiriKiri -------------------------------------------
+
+
+def test_traditional_alias_tags_match_simplified_aliases_in_kirikiri() -> None:
+    # `[亞托莉]` was compared with the alias 亚托莉 unconverted: no speaker, so her two
+    # tagged lines were narration while her 【亞托莉】 line (read by SpeakerMap) was hers.
+    turns, result = run(
+        [QA39 / "traditional_tags.ks"],
+        traditional_to_simplified=True,
+        lead_aliases=["夏生"],
+        character_aliases=["亚托莉"],
+    )
+    assert turns[-1] == [
+        (Role.LEAD, "早安，亚托莉。"),
+        (Role.CHARACTER, "早安！今天的天气真好。"),
+        (Role.LEAD, "睡得好吗？"),
+        (Role.CHARACTER, "我可是高性能的机器人。"),
+        (Role.LEAD, "那就好。"),
+        (Role.CHARACTER, "嗯，我们去海边吧。"),
+    ]
+    speakers = {s["name"]: s for s in result.stats.to_json()["speakers"]}
+    assert speakers["亞托莉"]["lines"] == 3
+
+
+def test_an_alias_tag_is_compared_converted() -> None:
+    aliases = frozenset({normalise_name("亚托莉")})
+    options = ParseOptions(speaker_aliases=aliases, convert_name=opencc_t2s())
+    text = "[亞托莉] 早安[p]\n[亞托莉]\n「你好」[p]\n"
+    assert said(parse(text, "x", "kirikiri", options)) == [
+        ("亞托莉", "早安"),
+        ("亞托莉", "「你好」"),
+    ]
+    # Without the conversion the tag stays a tag, as before.
+    unconverted = ParseOptions(speaker_aliases=aliases)
+    assert said(parse(text, "x", "kirikiri", unconverted)) == [(None, "早安"), (None, "「你好」")]
