@@ -11,7 +11,14 @@ import pytest
 from atri.config import DataprepSettings
 from dataprep.clean import opencc_t2s
 from dataprep.formats import ParseOptions, parse
-from dataprep.pipeline import PrepResult, run_pipeline
+from dataprep.formats import renpy as renpy_format
+from dataprep.pipeline import (
+    PrepResult,
+    iter_utterances,
+    load_scripts,
+    parse_options,
+    run_pipeline,
+)
 from dataprep.records import Role, Utterance
 from dataprep.speakers import normalise_name
 from tests.dataprep.conftest import FIXTURES
@@ -122,3 +129,80 @@ def test_an_alias_tag_is_compared_converted() -> None:
     # Without the conversion the tag stays a tag, as before.
     unconverted = ParseOptions(speaker_aliases=aliases)
     assert said(parse(text, "x", "kirikiri", unconverted)) == [(None, "早安"), (None, "「你好」")]
+
+
+# 3. Ren'Py translations matched by their identifier ------------------------------------
+
+
+def test_say_identifiers_are_ren_py_s() -> None:
+    # Identifiers Ren'Py itself wrote into a game's tl/ files (its tutorial game "The
+    # Question"): narration, a character's line, and a menu's caption (read `nointeract`)
+    # with escaped quotes in it.
+    script = (
+        "label start:\n"
+        '    play music "illurock.opus"\n'
+        "    \"It's only when I hear the sounds of shuffling feet and supplies being put away"
+        " that I realize that the lecture's over.\"\n"
+        "label rightaway:\n"
+        "    show sylvie green smile\n"
+        '    s "Hi there! How was class?"\n'
+        "    menu:\n"
+        "\n"
+        '        s "Sure, but what\'s a \\"visual novel?\\""\n'
+        "\n"
+        '        "It\'s a videogame.":\n'
+        "            jump game\n"
+    )
+    assert renpy_format.say_identifiers(script) == {
+        "start_915cb944": 3,
+        "rightaway_cf214f74": 6,
+        "rightaway_8cb5deeb": 9,
+    }
+
+
+def test_say_identifiers_of_repeated_lines_voice_and_id_clauses() -> None:
+    script = (
+        "label beach.shore:\n"
+        '    voice "atri_0005.ogg"\n'
+        '    a "Over here."\n'
+        '    a "Over here."\n'
+        '    a "Over here."\n'
+        '    a "Over here." id beach_custom\n'
+        '    a "Hi." (multiple=2)\n'
+    )
+    found = renpy_format.say_identifiers(script)
+    # The voice statement is in the first one's block; the next two are one statement
+    # twice (`_1`); an `id` clause names its own; one with arguments has none here.
+    assert found == {
+        "beach_shore_7a0009fb": 3,
+        "beach_shore_b2312e02": 4,
+        "beach_shore_b2312e02_1": 5,
+        "beach_custom": 6,
+    }
+
+
+def test_translations_are_placed_by_identifier_when_the_comments_are_stale() -> None:
+    game = QA39 / "stale" / "game"
+    settings = DataprepSettings(
+        lead_aliases=["Natsuki"],
+        character_aliases=["Atri"],
+        renpy_language="chinese",
+        eval_ratio=0,
+    )
+    loaded, _ = load_scripts([game / "script.rpy", game / "tl"], settings, None)
+    options = parse_options(settings, loaded)
+    lines = [u for batch in iter_utterances(loaded, options) for u in batch]
+    # Each `# game/script.rpy:N` is two lines early: "等等我。" came before her line said
+    # from Python, as if she answered it, and the last block (no comment) stayed in the
+    # translation file, after everything.
+    assert [(u.speaker, u.text, u.line) for u in lines] == [
+        ("Natsuki", "亚托莉，退潮了。", 8),
+        ("Atri", "Then let's look for shells!", 9),
+        ("Natsuki", "等等我。", 10),
+        ("Atri", "遵命，夏生。", 11),
+        ("Atri", "在这边。", 13),
+        ("Natsuki", "来了。", 14),
+        ("Atri", "这边这边。", 15),
+        ("Atri", "快来这边！", 16),
+    ]
+    assert {u.source for u in lines} == {str(game / "script.rpy")}
