@@ -152,7 +152,6 @@ _NOT_SPEAKERS = frozenset(
         "translate",
         "screen",
         "label",
-        "nvl",
         "transform",
         "at",
         "as",
@@ -167,7 +166,9 @@ _CODE_BLOCK = re.compile(
     r"(?:init(?:\s+[-+]?\d+)?\s+)?(?:python|screen|style|transform|image)\b[^\"']*:\s*$"
     r"|init(?:\s+[-+]?\d+)?\s*:\s*$"
 )
-_NARRATORS = frozenset({"narrator", "centered", "vcentered"})
+# Characters Ren'Py defines with no name: `nvl "…"` is narration in NVL mode (`nvl` is
+# the default NVLCharacter; `nvl clear`, `nvl show` hold no string, so are no line).
+_NARRATORS = frozenset({"narrator", "centered", "vcentered", "nvl", "nvl_narrator"})
 # Python that says a line: `renpy.say(who, what, …)`, or a character called with what it
 # says, `e("Hello.")` (a defined character, a narrator, or `extend`). Keyword arguments
 # after the text (`interact=False`) change nothing said. Such Python is read with `ast`,

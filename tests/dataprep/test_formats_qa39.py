@@ -206,3 +206,28 @@ def test_translations_are_placed_by_identifier_when_the_comments_are_stale() -> 
         ("Atri", "快来这边！", 16),
     ]
     assert {u.source for u in lines} == {str(game / "script.rpy")}
+
+
+# 4. What each engine's scripts do -------------------------------------------------------
+
+
+def test_ren_py_nvl_says_narration() -> None:
+    # `nvl` is Ren'Py's default NVLCharacter (no name): `nvl "…"` is narration in NVL
+    # mode. It was taken for a statement (`nvl clear`) and its line lost.
+    script = (
+        'define a = Character("Atri")\n'
+        "label start:\n"
+        '    a "Look."\n'
+        '    nvl "The sea was calm that night."\n'
+        '    $ nvl("The stars came out.")\n'
+        "    nvl clear\n"
+        '    nvl_narrator "Morning came."\n'
+        '    a "Good morning."\n'
+    )
+    assert said(parse(script, "x.rpy", "renpy", ParseOptions())) == [
+        ("Atri", "Look."),
+        (None, "The sea was calm that night."),
+        (None, "The stars came out."),
+        (None, "Morning came."),
+        ("Atri", "Good morning."),
+    ]
