@@ -87,11 +87,17 @@ def alias_tag(
     if m is None:
         return None
     name = tidy_name(m.group(1))
-    if normalise_name(name) not in aliases and (
-        convert is None or normalise_name(convert(name)) not in aliases
-    ):
+    if not is_alias(name, aliases, convert):
         return None
     return name, m.group(2).strip()
+
+
+def is_alias(name: str, aliases: frozenset[str], convert: Callable[[str], str] | None) -> bool:
+    """Whether a name is one of the aliases (each as `normalise_name` gives it), as
+    written or as `convert` writes it (`亞托莉` is the alias 亚托莉)."""
+    return normalise_name(name) in aliases or (
+        convert is not None and normalise_name(convert(name)) in aliases
+    )
 
 
 # Blanks inside a speaker's name that are not an ASCII space: NBSP, the em and thin

@@ -22,6 +22,7 @@ from dataprep.formats.common import (
     TAGS_ONLY,
     ParseOptions,
     alias_tag,
+    is_alias,
     is_code,
     join_pieces,
     tidy_name,
@@ -106,7 +107,12 @@ _DIRECTION_AT_START = re.compile(_DIRECTION)
 _BRACKET_ALONE = re.compile(rf"\[({_BRACKET_NAME})\]{_SP}[：:]{{0,2}}")
 # A speaker's name and colon with nothing after them.
 _NAME_ALONE = re.compile(rf"((?!{_CHAPTER}){_NAME}){_SP}[：:]{{1,2}}")
+# `『亚托莉』：早上好`, `『亚托莉』：` alone: a name in white corner brackets is one only before
+# a colon (`『这本书』很有趣` is a title in narration, `『……』` a quote).
+_CORNER_NAME = re.compile(rf"『{_SP}((?!{_CHAPTER}){_NAME}){_SP}』{_SP}[：:]{{1,2}}{_SP}(.*)")
 _QUOTES = '「『“"'
+# Last characters of a line that is a sentence, never a name alone.
+_SENTENCE_END = frozenset('。！？…，、.!?,」』”"）)')
 _DIGITS = frozenset("0123456789０１２３４５６７８９")
 MAX_NAME = 32
 # Text is matched a slice at a time (cut at a line end): one slice's matches and
@@ -334,6 +340,9 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
     scenes = 0
     pending: str | None = None
     pending_direction = ""  # a direction before that name: `(sighs) Natsuki:`
+    # A line that is only an alias (`亚托莉`): it names the quoted line right below it
+    # (`亚托莉` / `「早上好」`); with any other line below, it is narration after all.
+    bare: Utterance | None = None
     # A said line whose quote is open at the end of a slice, and the lines after it.
     held: list[Utterance] = []
     line = 0
@@ -347,6 +356,11 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
             # A slice ending in a newline also "matches" the empty line after it: not a line.
             del matches[chunk.count("\n") + (not chunk.endswith("\n")) :]
             for line, (direction, s1, t1, s3, t3, s2, t2, narration) in enumerate(matches, first):
+                if bare is not None:
+                    if line != bare.line + 1 or not narration or narration[0] not in _QUOTES:
+                        append(bare)
+                        pending = None
+                    bare = None
                 if line in markers:
                     scenes += 1
                     scene = str(scenes)
@@ -426,6 +440,27 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                     ):
                         pending_direction, pending = directed
                         continue
+                    elif narration[0] == "『" and (corner := _CORNER_NAME.fullmatch(narration)):
+                        # `『亚托莉』：早上好`: a name in white corner brackets, before a colon.
+                        if not corner.group(2):
+                            pending, pending_direction = corner.group(1), ""
+                            continue
+                        append(
+                            Utterance(
+                                tidy_name(corner.group(1)), corner.group(2), source, line, scene
+                            )
+                        )
+                    elif (
+                        len(narration) <= MAX_NAME
+                        and narration[-1] not in _SENTENCE_END
+                        and options.speaker_aliases
+                        and is_alias(
+                            tidy_name(narration), options.speaker_aliases, options.convert_name
+                        )
+                    ):
+                        bare = Utterance(None, narration, source, line, scene)
+                        pending, pending_direction = tidy_name(narration), ""
+                        continue
                     elif not _is_command(narration):
                         append(Utterance(None, narration, source, line, scene))
                     pending = None
@@ -447,3 +482,5 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
             yield out
         if held:
             yield _join_wrapped(held, final=True)[0]
+        if bare is not None:
+            yield [bare]

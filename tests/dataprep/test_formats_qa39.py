@@ -11,6 +11,7 @@ import pytest
 from atri.config import DataprepSettings
 from dataprep.clean import opencc_t2s
 from dataprep.formats import ParseOptions, parse
+from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
 from dataprep.pipeline import (
     PrepResult,
@@ -230,4 +231,68 @@ def test_ren_py_nvl_says_narration() -> None:
         (None, "The stars came out."),
         (None, "Morning came."),
         ("Atri", "Good morning."),
+    ]
+
+
+ALIASES = ParseOptions(speaker_aliases=frozenset(normalise_name(a) for a in ["夏生", "亚托莉"]))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A name alone on its line, its quoted line right below: the dump of many games.
+        (
+            "夏生\n「早上好」\n亚托莉\n「早上好！」\n",
+            [("夏生", "「早上好」"), ("亚托莉", "「早上好！」")],
+        ),
+        ("亚托莉\n『……』\n", [("亚托莉", "『……』")]),
+        # Anything else below it, or a blank line between: narration as before.
+        ("亚托莉\n她笑了。\n", [(None, "亚托莉"), (None, "她笑了。")]),
+        ("亚托莉\n\n「早上好」\n", [(None, "亚托莉"), (None, "「早上好」")]),
+        ("亚托莉\n", [(None, "亚托莉")]),
+        # Only an alias: "翌日" above a quote is a time skip, not a speaker.
+        ("翌日\n「早上好」\n", [(None, "翌日"), (None, "「早上好」")]),
+    ],
+)
+def test_an_alias_alone_names_the_quoted_line_right_below(
+    text: str, expected: list[tuple[str | None, str]]
+) -> None:
+    assert said(parse(text, "x", "plain", ALIASES)) == expected
+
+
+def test_an_alias_alone_at_the_end_of_a_slice_names_the_line_in_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = "".join(f"旁白{i}。\n夏生\n「第{i}句」\n" for i in range(40))
+    whole = said(parse(text, "x", "plain", ALIASES))
+    monkeypatch.setattr(plain_format, "CHUNK_CHARS", 7)
+    assert said(parse(text, "x", "plain", ALIASES)) == whole
+    assert whole[1::2] == [("夏生", f"「第{i}句」") for i in range(40)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("『亚托莉』：这是什么？", [("亚托莉", "这是什么？")]),
+        ("『 Atri 』: What is it?", [("Atri", "What is it?")]),
+        ("『亚托莉』：\n「这是什么？」", [("亚托莉", "「这是什么？」")]),
+        # No colon: a title or a quote in narration.
+        ("『这本书』很有趣。", [(None, "『这本书』很有趣。")]),
+        ("『……』", [(None, "『……』")]),
+    ],
+)
+def test_a_name_in_white_corner_brackets_before_a_colon(
+    text: str, expected: list[tuple[str | None, str]]
+) -> None:
+    # It was narration "『亚托莉』：这是什么？" (and a stage direction in a sample).
+    assert said(parse(text, "x", "plain", ParseOptions())) == expected
+
+
+def test_plain_dump_with_bom_crlf_tabs_and_names_alone_through_the_pipeline() -> None:
+    turns, _ = run([QA39 / "names_alone.txt"], lead_aliases=["夏生"], character_aliases=["亚托莉"])
+    assert turns[-1] == [
+        (Role.LEAD, "早上好"),
+        (Role.CHARACTER, "早上好！\n这是什么？"),
+        (Role.LEAD, "名字单独一行"),
+        (Role.CHARACTER, "你好"),
     ]
