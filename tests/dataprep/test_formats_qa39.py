@@ -296,3 +296,25 @@ def test_plain_dump_with_bom_crlf_tabs_and_names_alone_through_the_pipeline() ->
         (Role.LEAD, "名字单独一行"),
         (Role.CHARACTER, "你好"),
     ]
+
+
+def test_tyranoscript_block_comments_underscores_and_escaped_brackets() -> None:
+    script = (
+        "#亚托莉\n"
+        "/*\n"
+        "写给自己的备注，不是台词。[p]\n"
+        "*/\n"
+        "早上好！[p]\n"
+        "#夏生\n"
+        "_　　你好。[p]\n"
+        "今天\\[限定]的菜单。[p]\n"
+    )
+    # The comment was her line, and its `*/` a `*label` that ended the scene and took
+    # her name away from "早上好！"; the "_" and the backslash were shown.
+    found = parse(script, "x.ks", "kirikiri", ParseOptions())
+    assert said(found) == [
+        ("亚托莉", "早上好！"),
+        ("夏生", "你好。"),
+        ("夏生", "今天[限定]的菜单。"),
+    ]
+    assert {u.scene for u in found} == {"0"}
