@@ -51,13 +51,19 @@ _NAME = (
 # Home`, `序章：…`, `Scene 2 Night: …`): the line is narration, never a speaker called
 # "第三章 海边". A name may hold a blank (`神　奈：…`), so the heading is known by its start:
 # 第 and a number and 章/话/…, a word of its own (序章, Prologue), or an English
-# keyword and a number (`Chapter 3`, `Act II`; not "Partner", "Day Lily").
+# keyword and a number (`Chapter 3`, `Act II`; not "Partner", "Day Lily"); or it is a
+# setting or cue word alone before the colon.
 _CHAPTER = (
     r"(?:第[0-9０-９一二三四五六七八九十百千零〇两兩]++[章话話幕节節回卷部篇]"
     r"|序章|终章|終章|序幕|终幕|終幕|尾声|尾聲|番外|プロローグ|エピローグ"
     rf"|(?i:(?:chapter|scene|episode|part|act|day|route|ending)(?:[ {NAME_BLANKS}]*+[0-9０-９]"
     rf"|[ {NAME_BLANKS}]++(?=[ivx])x{{0,3}}(?:ix|iv|v?i{{0,3}})(?![^\W\d_]))"
-    r"|(?:prologue|epilogue|interlude|intermission)(?![^\W\d_])))"
+    r"|(?:prologue|epilogue|interlude|intermission)(?![^\W\d_]))"
+    # A scene's setting or a cue before the colon (`场景：海边`, `Scene: The beach`,
+    # `BGM：umi.ogg`, `地点：学校`): a heading too, never a speaker called "Scene".
+    rf"|(?:场景|場景|场所|場所|地点|地點|时间|時間|背景|背景音乐|背景音樂|音效|效果音"
+    rf"|(?i:scene|location|place|setting|time|bgm|se|sfx|cg|bg))[ {NAME_BLANKS}]*+[：:]"
+    r")"
 )
 _SAID = r"[^\s].*"  # trailing blanks are left for the cleaning stage to drop
 # `[名字]台词`, `[Atri] text`: a name in ASCII brackets, never a KAG tag (`[r]`, `[p]`,

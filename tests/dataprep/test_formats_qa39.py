@@ -55,6 +55,12 @@ def run(paths: list[Path], **dataprep: object) -> tuple[list[list[tuple[Role, st
         "Scene 2 Night: the stars",
         "Act II: Home",
         "Prologue: It begins",
+        "场景：海边",
+        "Scene: The beach at night",
+        "地点：学校",
+        "时间：晚上八点",
+        "BGM：umi.ogg",
+        "SE: door_01",
     ],
 )
 def test_a_chapter_heading_before_a_colon_is_narration(line: str) -> None:
@@ -71,6 +77,9 @@ def test_a_chapter_heading_before_a_colon_is_narration(line: str) -> None:
         ("Day Lily: hi", ("Day Lily", "hi")),
         ("Actor: hi", ("Actor", "hi")),
         ("第五：姓第五的人", ("第五", "姓第五的人")),
+        ("Scene Kid: hi", ("Scene Kid", "hi")),
+        ("Voice: Help me!", ("Voice", "Help me!")),
+        ("Timer: hi", ("Timer", "hi")),
     ],
 )
 def test_names_that_look_a_little_like_headings_stay_speakers(
