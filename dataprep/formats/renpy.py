@@ -1303,7 +1303,9 @@ def parse(
                 # Its translation, read from game/tl/, in its place.
                 previous = _put(translation, out, scene, branch, forked_from)
                 last_speaker = previous.speaker
-            elif language is None:
+            elif language is None and not (spoken and all(s.who == "extend" for s in spoken)):
+                # No translation: the exchange ends here. Not at an `extend`: its own
+                # translation already continued the translated line before it.
                 branch += 1
                 forked_from = None
             continue

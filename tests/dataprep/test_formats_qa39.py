@@ -327,3 +327,19 @@ def test_tyranoscript_block_comments_underscores_and_escaped_brackets() -> None:
         ("夏生", "今天[限定]的菜单。"),
     ]
     assert {u.scene for u in found} == {"0"}
+
+
+@pytest.mark.parametrize("language", ["original", "chinese"])
+def test_an_extend_ends_no_exchange_in_a_translation(language: str) -> None:
+    game = QA39 / "extend" / "game"
+    turns, _ = run(
+        [game / "script.rpy", game / "tl"],
+        lead_aliases=["Natsuki"],
+        character_aliases=["Atri"],
+        renpy_language=language,
+    )
+    # In Chinese the original's `extend` had no translation of its own (the translated
+    # extend was already joined to her line), so it ended the exchange: her "Yes." came
+    # with "Good." alone, where the original's came after both exchanges.
+    assert [role for role, _ in turns[-1]] == [Role.LEAD, Role.CHARACTER] * 2
+    assert turns[-1][1][1] == ("Hello world." if language == "original" else "你好，世界。")
