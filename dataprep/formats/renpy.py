@@ -582,6 +582,8 @@ _TRANSLATABLE = re.compile(r"(?:voice\s+(?:sustain\s*$|\S)|nvl\s+clear\s*$)")
 # What may follow a say statement's string: `nointeract`, `id <identifier>`, `with <x>`.
 _SAY_CLAUSE = re.compile(r"\s*+(?:(nointeract)|id\s++([\w.]+)|with\s++(\S+))(?=\s|$)")
 _RENPY_ESCAPE = re.compile(r"\\(u([0-9a-fA-F]{1,4})|.)")
+_RENPY_BLANKS = re.compile(r"[ \n]+")
+_SECOND_SPACE = re.compile(r"(?<= ) ")
 _DEQUOTED = {"{": "{{", "[": "[[", "%": "%%", "n": "\n"}
 
 
@@ -605,9 +607,17 @@ def _say_code(m: re.Match[str], caption: bool = False) -> tuple[str, str | None]
         parts += ["@", *temporary.split()]
     # The string as Ren'Py's lexer reads it (runs of spaces and line ends one space, then
     # escapes), written back by `encode_say_string`.
-    what = _RENPY_ESCAPE.sub(_dequote, re.sub(r"[ \n]+", " ", m.group("text")[1:-1]))
-    what = what.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-    parts.append('"' + re.sub(r"(?<= ) ", "\\\\ ", what) + '"')
+    what = m.group("text")[1:-1]
+    if "  " in what or "\n" in what:
+        what = _RENPY_BLANKS.sub(" ", what)
+    if "\\" in what:
+        what = _RENPY_ESCAPE.sub(_dequote, what)
+        what = what.replace("\\", "\\\\").replace("\n", "\\n")
+    if '"' in what:
+        what = what.replace('"', '\\"')
+    if "  " in what:
+        what = _SECOND_SPACE.sub("\\\\ ", what)
+    parts.append(f'"{what}"')
     rest = m.group("rest")
     if "#" in rest:
         rest = _BEFORE_COMMENT.match(rest).group(0)  # type: ignore[union-attr]
@@ -688,7 +698,10 @@ def say_identifiers(text: str) -> dict[str, int]:
         if _TRANSLATABLE.match(line):
             block.append(_BEFORE_COMMENT.match(line).group(0).strip())  # type: ignore[union-attr]
             continue
-        say = _SAY.match(line) if '"' in line or "'" in line else None
+        if '"' not in line and "'" not in line:
+            block = []
+            continue
+        say = _SAY.match(line)
         if say is None:
             joined, last = _whole_string(lines, number)
             if last > number and (say := _SAY.match(joined)) is not None:
