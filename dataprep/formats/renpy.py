@@ -755,8 +755,11 @@ def _tag_or_brace(m: re.Match[str]) -> str:
     if tag == "{{":
         return "{"
     # `{p}` (`{p=1.0}`) waits, then goes on on the next line: the words either side of it
-    # are apart on screen ("Wait.{p}Okay." is not "Wait.Okay.").
-    return "\n" if tag[:3] in ("{p}", "{p=") else ""
+    # are apart on screen ("Wait.{p}Okay." is not "Wait.Okay."); so are those either side
+    # of a `{space=20}` (a gap) or a `{vspace=10}` (a gap below the line).
+    if tag[:3] in ("{p}", "{p=") or tag.startswith("{vspace="):
+        return "\n"
+    return " " if tag.startswith("{space=") else ""
 
 
 def _render(raw: str, names: dict[str, str], strings: dict[str, str] | None = None) -> str | None:

@@ -343,3 +343,20 @@ def test_an_extend_ends_no_exchange_in_a_translation(language: str) -> None:
     # with "Good." alone, where the original's came after both exchanges.
     assert [role for role, _ in turns[-1]] == [Role.LEAD, Role.CHARACTER] * 2
     assert turns[-1][1][1] == ("Hello world." if language == "original" else "你好，世界。")
+
+
+def test_ren_py_space_tags_keep_the_words_apart() -> None:
+    script = (
+        'define a = Character("Atri")\n'
+        "label start:\n"
+        '    a "Left{space=30}right."\n'
+        '    a "Above{vspace=10}below."\n'
+        '    a "I {image=heart.png}{alt}love{/alt} you{w=0.5}.{nw}"\n'
+    )
+    # They were "Leftright." and "Abovebelow.": one word where the game shows two.
+    found = said(parse(script, "x.rpy", "renpy", ParseOptions()))
+    assert [(s, " ".join(t.split())) for s, t in found] == [
+        ("Atri", "Left right."),
+        ("Atri", "Above below."),
+        ("Atri", "I love you."),
+    ]
