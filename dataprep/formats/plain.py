@@ -118,7 +118,7 @@ _NAME_ALONE = re.compile(rf"((?!{_CHAPTER}){_NAME}){_SP}[：:]{{1,2}}")
 _CORNER_NAME = re.compile(rf"『{_SP}((?!{_CHAPTER}){_NAME}){_SP}』{_SP}[：:]{{1,2}}{_SP}(.*)")
 _QUOTES = '「『“"'
 # Last characters of a line that is a sentence, never a name alone.
-_SENTENCE_END = frozenset('。！？…，、.!?,」』”"）)')
+_SENTENCE_END = frozenset('。！？…，、.!?,」』”"')
 _DIGITS = frozenset("0123456789０１２３４５６７８９")
 MAX_NAME = 32
 # Text is matched a slice at a time (cut at a line end): one slice's matches and
@@ -222,6 +222,17 @@ def _blanks_before_line_end(pattern: str) -> str:
         out.append(c)
         i += 1
     return "".join(out)
+
+
+def _is_quoted(line: str) -> bool:
+    """Whether a stripped line is a quote, or a stage direction and a quote (`（小声）「嗯」`):
+    a line the name alone above it may name."""
+    if line[0] in _QUOTES:
+        return True
+    if line[0] not in "(（[":
+        return False
+    m = _DIRECTION_AT_START.match(line)
+    return m is not None and m.end() < len(line) and line[m.end()] in _QUOTES
 
 
 def _name_alone(line: str) -> str | None:
@@ -363,7 +374,7 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
             del matches[chunk.count("\n") + (not chunk.endswith("\n")) :]
             for line, (direction, s1, t1, s3, t3, s2, t2, narration) in enumerate(matches, first):
                 if bare is not None:
-                    if line != bare.line + 1 or not narration or narration[0] not in _QUOTES:
+                    if line != bare.line + 1 or not narration or not _is_quoted(narration):
                         append(bare)
                         pending = None
                     bare = None
@@ -391,7 +402,7 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                     else:
                         append(Utterance(tidy_name(s2), direction + t2, source, line, scene))
                 elif narration:
-                    if pending is not None and narration[0] in _QUOTES:
+                    if pending is not None and _is_quoted(narration):
                         append(
                             Utterance(
                                 tidy_name(pending),

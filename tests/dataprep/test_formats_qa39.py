@@ -255,6 +255,11 @@ ALIASES = ParseOptions(speaker_aliases=frozenset(normalise_name(a) for a in ["�
             [("夏生", "「早上好」"), ("亚托莉", "「早上好！」")],
         ),
         ("亚托莉\n『……』\n", [("亚托莉", "『……』")]),
+        ("亚托莉（微笑）\n「嗯」\n", [("亚托莉（微笑）", "「嗯」")]),  # a note after it
+        # A stage direction before the quote (after `名字：` alone too, where it was narration).
+        ("亚托莉\n（小声）「嗯」\n", [("亚托莉", "（小声）「嗯」")]),
+        ("老师：\n(sighs) 「好吧」\n", [("老师", "(sighs) 「好吧」")]),
+        ("亚托莉\n（小声）\n", [(None, "亚托莉"), (None, "（小声）")]),
         # Anything else below it, or a blank line between: narration as before.
         ("亚托莉\n她笑了。\n", [(None, "亚托莉"), (None, "她笑了。")]),
         ("亚托莉\n\n「早上好」\n", [(None, "亚托莉"), (None, "「早上好」")]),
