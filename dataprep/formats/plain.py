@@ -120,6 +120,8 @@ _QUOTES = '「『“"'
 # Last characters of a line that is a sentence, never a name alone.
 _SENTENCE_END = frozenset('。！？…，、.!?,」』”"')
 _DIGITS = frozenset("0123456789０１２３４５６７８９")
+# A name after a dump's line number (`0001 亚托莉`, `12. Atri`): the number is no part of it.
+_NUMBERED = re.compile(rf"[0-9０-９]++[.．]?[ {NAME_BLANKS}]++(\D.*)")
 MAX_NAME = 32
 # Text is matched a slice at a time (cut at a line end): one slice's matches and
 # utterances are what is in flight between the stages, so a small slice keeps the peak
@@ -391,6 +393,10 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                         whole = chunk_lines[line - first].strip()
                         if not _is_command(whole):
                             append(Utterance(None, whole, source, line, scene))
+                    elif s2[0] in _DIGITS and (numbered := _NUMBERED.fullmatch(s2)):
+                        # `0001 亚托莉：…`, `12. Atri: …`: a dump's line number before the name.
+                        name = numbered.group(1)
+                        append(Utterance(tidy_name(name), direction + t2, source, line, scene))
                     elif s2.isascii() and ("(" in s2 or "(" in t2 or "=" in t2):
                         # `anim:fade_out(bgm)` is a command, not a speaker "anim".
                         if chunk_lines is None:

@@ -365,3 +365,20 @@ def test_ren_py_space_tags_keep_the_words_apart() -> None:
         ("Atri", "Above below."),
         ("Atri", "I love you."),
     ]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("0001 亚托莉：早上好", ("亚托莉", "早上好")),
+        ("12. Atri: Good morning", ("Atri", "Good morning")),
+        ("１２\u3000夏生：你好", ("夏生", "你好")),
+        ("2B: hi", ("2B", "hi")),  # a name with a digit in it, as before
+        ("10 30: later", (None, "10 30: later")),  # numbers alone, as before
+    ],
+)
+def test_a_dump_s_line_number_is_no_part_of_the_name(
+    line: str, expected: tuple[str | None, str]
+) -> None:
+    # It was a speaker "0001 亚托莉", a new one on every line, matching no alias.
+    assert said(parse(line, "x", "plain", ParseOptions())) == [expected]
