@@ -707,12 +707,15 @@ def say_identifiers(text: str) -> dict[str, int]:
             if last > number and (say := _SAY.match(joined)) is not None:
                 skip_until = last
         said = None
+        caption = bool(menus) and indent == menus[-1][1]
         if (
             say is not None
             and say.group("who") not in _NOT_SPEAKERS
             and not say.group("rest").strip().endswith(":")
+            # A menu's caption with no speaker is the menu's own string, no say statement.
+            and not (caption and say.group("who") is None and say.group("whostr") is None)
         ):
-            said = _say_code(say, caption=bool(menus) and indent == menus[-1][1])
+            said = _say_code(say, caption=caption)
         if said is not None:
             code, identifier = said
             if identifier is None:

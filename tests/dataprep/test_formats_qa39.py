@@ -162,6 +162,11 @@ def test_say_identifiers_are_ren_py_s() -> None:
         "\n"
         '        "It\'s a videogame.":\n'
         "            jump game\n"
+        "label later:\n"
+        "    menu:\n"
+        '        "I decide..."\n'  # the menu's own caption (a string), no say statement
+        '        "To ask her later.":\n'
+        "            return\n"
     )
     assert renpy_format.say_identifiers(script) == {
         "start_915cb944": 3,
