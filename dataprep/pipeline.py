@@ -148,7 +148,11 @@ def load_scripts(
     return loaded, reports
 
 
-def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> ParseOptions:
+def parse_options(
+    settings: DataprepSettings,
+    scripts: Iterable[_Script],
+    to_simplified: Callable[[str], str] | None = None,
+) -> ParseOptions:
     names = renpy_format.ScriptNames()
     shown: dict[str, str] = {}
     renpy: list[_Script] = []
@@ -182,9 +186,12 @@ def parse_options(settings: DataprepSettings, scripts: Iterable[_Script]) -> Par
         kirikiri_names=shown,
         speaker_aliases=frozenset(
             normalise_name(a)
-            for a in [*settings.lead_aliases, *settings.character_aliases]
+            for a in _with_converted(
+                [*settings.lead_aliases, *settings.character_aliases], to_simplified
+            )
             if a.strip()
         ),
+        convert_name=to_simplified,
     )
 
 
@@ -307,6 +314,9 @@ def _place_translations(scripts: list[_Script], options: ParseOptions) -> _Place
     # Each file's path, as its parts from the root, to find the one a comment names
     # (`game/script.rpy`, from the game's base folder).
     parts = {s.path: s.path.resolve().parts for s in renpy}
+    # Each say statement's translation identifier → its file and line, as Ren'Py matches
+    # a translation to it; found once a translation file is read.
+    identified: dict[str, tuple[Path, int]] | None = None
     for script in renpy:
         if language not in script.languages:
             continue
@@ -317,23 +327,42 @@ def _place_translations(scripts: list[_Script], options: ParseOptions) -> _Place
             said = renpy_format.parse(script.text, str(script.path), options)
         except DataprepError:
             continue  # read again in its turn, which reports it
+        if identified is None:
+            identified = _say_identifiers(renpy)
         firsts = [o.first for o in origins]
         left: list[Utterance] = []
         for line in said:
             at = bisect_right(firsts, line.line) - 1
             origin = origins[at] if at >= 0 else None
-            original = None
+            target = None
             if origin is not None and line.line <= origin.last:
-                original = _original_file(origin.file, script.path, parts)
-            if origin is None or original is None:
+                # The identifier decides, as in the game; the comment above the block when
+                # no file given has a statement of that identifier (the comment's line is
+                # stale once the script is edited; a block may have no comment at all).
+                target = identified.get(origin.identifier)
+                if target is None or target[0] == script.path:
+                    original = _original_file(origin.file, script.path, parts)
+                    target = None if original is None else (original, origin.line)
+            if target is None:
                 left.append(line)
                 continue
+            original, number = target
             line.read_from = (line.source, line.line)
-            line.source, line.line = str(original), origin.line
-            placed.at.setdefault(original, {}).setdefault(origin.line, []).append(line)
+            line.source, line.line = str(original), number
+            placed.at.setdefault(original, {}).setdefault(number, []).append(line)
         placed.read[script.path] = (left, len(said))
         placed.spoken[script.path] = any(u.speaker is not None for u in said)
     return placed
+
+
+def _say_identifiers(scripts: list[_Script]) -> dict[str, tuple[Path, int]]:
+    """The translation identifier of each say statement in the Ren'Py files → its file
+    and line (`renpy_format.say_identifiers`); the first file's, where two give one."""
+    found: dict[str, tuple[Path, int]] = {}
+    for script in scripts:
+        for identifier, line in renpy_format.say_identifiers(script.text).items():
+            found.setdefault(identifier, (script.path, line))
+    return found
 
 
 def _original_file(
@@ -402,12 +431,12 @@ def _run_stages(
     stats = Stats(character=character_name(settings))
     loaded, reports = load_scripts(scripts, settings, fmt, progress)
     stats.files = reports
-    options = parse_options(settings, loaded)
+    to_simplified = opencc_t2s() if settings.traditional_to_simplified else None
+    options = parse_options(settings, loaded, to_simplified)
     # Taken before the stages below let the files go.
     translations = _translations(loaded)
     guessed = _encoding_notes(loaded)
     counts = Counts()
-    to_simplified = opencc_t2s() if settings.traditional_to_simplified else None
     # An alias that is a TyranoScript character id names its display name too.
     lead_aliases = kirikiri_format.with_display_names(settings.lead_aliases, options.kirikiri_names)
     speakers = SpeakerMap.from_aliases(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from dataprep.speakers import normalise_name
@@ -39,6 +39,10 @@ class ParseOptions:
     # a `[atri]` at the start of a dump's line that names one of them is its speaker, not
     # a KAG tag (`[l]`, `[r]`) nor markup that cleaning would delete.
     speaker_aliases: frozenset[str] = frozenset()
+    # Traditional → Simplified ([dataprep] traditional_to_simplified), or None: a tag's
+    # name is compared converted too, as SpeakerMap compares speakers (`[亞托莉]` is the
+    # alias 亚托莉); the aliases above hold their converted forms already.
+    convert_name: Callable[[str], str] | None = None
 
 
 # Quote marks, opener → closer: the cleaning stage strips a pair around a line, and the
@@ -72,17 +76,28 @@ ALIAS_TAG = re.compile(
 )
 
 
-def alias_tag(line: str, aliases: frozenset[str]) -> tuple[str, str] | None:
+def alias_tag(
+    line: str, aliases: frozenset[str], convert: Callable[[str], str] | None = None
+) -> tuple[str, str] | None:
     """(speaker, what is said) of a stripped line that starts with one of the aliases in
     square brackets (`[atri] Good morning!`; what is said is "" for `[atri]` alone), or
-    None for any other line."""
+    None for any other line. With `convert`, a name is also compared as it converts
+    (`[亞托莉]` is the alias 亚托莉)."""
     m = ALIAS_TAG.match(line)
     if m is None:
         return None
     name = tidy_name(m.group(1))
-    if normalise_name(name) not in aliases:
+    if not is_alias(name, aliases, convert):
         return None
     return name, m.group(2).strip()
+
+
+def is_alias(name: str, aliases: frozenset[str], convert: Callable[[str], str] | None) -> bool:
+    """Whether a name is one of the aliases (each as `normalise_name` gives it), as
+    written or as `convert` writes it (`亞托莉` is the alias 亚托莉)."""
+    return normalise_name(name) in aliases or (
+        convert is not None and normalise_name(convert(name)) in aliases
+    )
 
 
 # Blanks inside a speaker's name that are not an ASCII space: NBSP, the em and thin
@@ -153,7 +168,7 @@ HEADING = (
     r"|(?i:chapter|scene|day|part|episode|act|route|choice|option|end|ending|bgm|se|sfx"
     r"|cg|ev|bg|flashback|flash back|prologue|epilogue|interlude|intermission)"
     r"(?>(?:[ \t0-9０-９][^\]】\n]*)?)"
-    r"|第[^\]】\n]{1,8}[章话話幕节節回卷部]"
+    r"|第[^\]】\n]{1,8}[章话話幕节節回卷部](?>(?:[^\S\n][^\]】\n]*)?)"  # `【第三章　海边】`
     r"|(?:序章|终章|終章|尾声|尾聲|序幕|选项|選項|选择|選擇|選択肢?|音效|效果音|背景音乐|背景音樂"
     r"|回忆|回憶|回想|场景|場景|结束|結束)[ \t0-9０-９]*+)"
 )

@@ -11,7 +11,8 @@ over `[r]` and line ends until a wait tag (`[l]`, `[p]`, `[np]`, `[wvl]`) closes
 utterance. Choices (`[link]…[endlink]`) are no one's line. Every other tag is
 dropped; `;` comments, `*label` lines, `[iscript]` … `[endscript]` blocks and lines of
 script code (`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene.
-`[[` is a literal `[`.
+`[[` is a literal `[`, and so is TyranoScript's `\\[`; its block comments (`/*` … `*/`, each alone
+on its line) are not text.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from dataprep.formats.common import (
 from dataprep.records import Utterance
 from dataprep.speakers import normalise_name
 
-_TOKEN = re.compile(r"\[\[|\[([^\]]*)\]?|[^\[]+")
+# `[[` (KAG) and `\[` (TyranoScript) are a literal "[".
+_TOKEN = re.compile(r"\[\[|\\\[|\[([^\]]*)\]?|\\|[^\[\\]+")
 _ATTR = re.compile(r"""([\w-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s\]]+)""")
 # `【名】「台词」`, and `【名】：台词` (a colon after the name is no part of the line).
 _HEADER = re.compile(r"【([^】]{1,32})】\s*(?:[：:]{1,2}\s*)?(.*)")
@@ -175,9 +177,15 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     marker = options.scene_marker.match if options.scene_marker else None
     marks = 0
     in_script = False
+    in_comment = False
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line[0] == ";":
+            continue
+        # A TyranoScript block comment: from a line that is only `/*` to one only `*/`
+        # (its `*/` is no `*label`, and nothing between is said).
+        if in_comment or line == "/*":
+            in_comment = line != "*/"
             continue
         head = line[0]
         if in_script or head in "[@":
@@ -210,13 +218,19 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         if head == "[" and options.speaker_aliases:
             # `[atri] おはよう`: a speaker tag in a dump when it names the lead or the
             # character (any other tag stays a tag), unless it is a tag this reader acts on.
-            tagged = alias_tag(line, options.speaker_aliases)
+            tagged = alias_tag(line, options.speaker_aliases, options.convert_name)
             if tagged is not None and tagged[0].lower() not in _READER_TAGS:
                 reader.set_speaker(tagged[0], sticky=False)
                 line = tagged[1]
                 if not line:
                     continue
                 head = line[0]
+        if head == "_":
+            # TyranoScript: a leading "_" keeps the blanks after it; it is not shown.
+            line = line[1:]
+            if not line:
+                continue
+            head = line[0]
         header = _HEADER.match(line) if head == "【" else None
         if header is not None:
             # `【回想】「……」` is narration: the header is never text, and a heading names nobody.
@@ -227,7 +241,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             line = header.group(2)
         for m in _TOKEN.finditer(line):
             token = m.group(0)
-            if token == "[[":
+            if token in ("[[", "\\["):
                 reader.text("[", number)
             elif token[0] == "[":
                 reader.tag(m.group(1) or "")

@@ -22,6 +22,7 @@ from dataprep.formats.common import (
     TAGS_ONLY,
     ParseOptions,
     alias_tag,
+    is_alias,
     is_code,
     join_pieces,
     tidy_name,
@@ -45,6 +46,24 @@ _IN_NAME = rf"[ {NAME_BLANKS}]++"
 # Possessive: a name never gives back characters, so a failed line fails fast.
 _NAME = (
     rf"[^{_NOT_NAME}{_OPENERS}][^{_NOT_NAME}]*+(?:\.?{_IN_NAME}[^{_NOT_NAME}]++)*+"  # "Mr. Smith"
+)
+# A chapter or scene heading where a name would be (`第三章　海边：夏天`, `Chapter 3:
+# Home`, `序章：…`, `Scene 2 Night: …`): the line is narration, never a speaker called
+# "第三章 海边". A name may hold a blank (`神　奈：…`), so the heading is known by its start:
+# 第 and a number and 章/话/…, a word of its own (序章, Prologue), or an English
+# keyword and a number (`Chapter 3`, `Act II`; not "Partner", "Day Lily"); or it is a
+# setting or cue word alone before the colon.
+_CHAPTER = (
+    r"(?:第[0-9０-９一二三四五六七八九十百千零〇两兩]++[章话話幕节節回卷部篇]"
+    r"|序章|终章|終章|序幕|终幕|終幕|尾声|尾聲|番外|プロローグ|エピローグ"
+    rf"|(?i:(?:chapter|scene|episode|part|act|day|route|ending)(?:[ {NAME_BLANKS}]*+[0-9０-９]"
+    rf"|[ {NAME_BLANKS}]++(?=[ivx])x{{0,3}}(?:ix|iv|v?i{{0,3}})(?![^\W\d_]))"
+    r"|(?:prologue|epilogue|interlude|intermission)(?![^\W\d_]))"
+    # A scene's setting or a cue before the colon (`场景：海边`, `Scene: The beach`,
+    # `BGM：umi.ogg`, `地点：学校`): a heading too, never a speaker called "Scene".
+    rf"|(?:场景|場景|场所|場所|地点|地點|时间|時間|背景|背景音乐|背景音樂|音效|效果音"
+    rf"|(?i:scene|location|place|setting|time|bgm|se|sfx|cg|bg))[ {NAME_BLANKS}]*+[：:]"
+    r")"
 )
 _SAID = r"[^\s].*"  # trailing blanks are left for the cleaning stage to drop
 # `[名字]台词`, `[Atri] text`: a name in ASCII brackets, never a KAG tag (`[r]`, `[p]`,
@@ -76,7 +95,7 @@ _NAME_COLON = r"(?:(?<![0-9０-９])[：:]{1,2}|[：:]{1,2}(?![0-9０-９]))"
 _SPEAKER_FORMS = (
     rf"【(?!{_SP}+{HEADING}{_SP}+】)(?P<s1>[^】\n]{{1,32}})】{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t1>{_SAID})"
     rf"|\[(?P<s3>{_BRACKET_NAME})\]{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t3>{_SAID})"
-    rf"|(?P<s2>{_NAME}|[?？]{{2,8}}){_SP}(?:{_NAME_COLON}{_SP}|(?=[「『“\"])|\t+)(?P<t2>{_SAID})"
+    rf"|(?P<s2>(?!{_CHAPTER}){_NAME}|[?？]{{2,8}}){_SP}(?:{_NAME_COLON}{_SP}|(?=[「『“\"])|\t+)(?P<t2>{_SAID})"
 )
 # A stage direction in round brackets before the speaker (`(sighs) Natsuki: Fine.`,
 # `（叹气）夏生：好吧。`) stays on the text, as one after the name does (`Natsuki: (sighs)
@@ -93,9 +112,16 @@ _DIRECTION_AT_START = re.compile(_DIRECTION)
 # A `[名字]` line alone, like a `【名字】` one, names the speaker of a quoted line below it.
 _BRACKET_ALONE = re.compile(rf"\[({_BRACKET_NAME})\]{_SP}[：:]{{0,2}}")
 # A speaker's name and colon with nothing after them.
-_NAME_ALONE = re.compile(rf"({_NAME}){_SP}[：:]{{1,2}}")
+_NAME_ALONE = re.compile(rf"((?!{_CHAPTER}){_NAME}){_SP}[：:]{{1,2}}")
+# `『亚托莉』：早上好`, `『亚托莉』：` alone: a name in white corner brackets is one only before
+# a colon (`『这本书』很有趣` is a title in narration, `『……』` a quote).
+_CORNER_NAME = re.compile(rf"『{_SP}((?!{_CHAPTER}){_NAME}){_SP}』{_SP}[：:]{{1,2}}{_SP}(.*)")
 _QUOTES = '「『“"'
+# Last characters of a line that is a sentence, never a name alone.
+_SENTENCE_END = frozenset('。！？…，、.!?,」』”"')
 _DIGITS = frozenset("0123456789０１２３４５６７８９")
+# A name after a dump's line number (`0001 亚托莉`, `12. Atri`): the number is no part of it.
+_NUMBERED = re.compile(rf"[0-9０-９]++[.．]?[ {NAME_BLANKS}]++(\D.*)")
 MAX_NAME = 32
 # Text is matched a slice at a time (cut at a line end): one slice's matches and
 # utterances are what is in flight between the stages, so a small slice keeps the peak
@@ -198,6 +224,17 @@ def _blanks_before_line_end(pattern: str) -> str:
         out.append(c)
         i += 1
     return "".join(out)
+
+
+def _is_quoted(line: str) -> bool:
+    """Whether a stripped line is a quote, or a stage direction and a quote (`（小声）「嗯」`):
+    a line the name alone above it may name."""
+    if line[0] in _QUOTES:
+        return True
+    if line[0] not in "(（[":
+        return False
+    m = _DIRECTION_AT_START.match(line)
+    return m is not None and m.end() < len(line) and line[m.end()] in _QUOTES
 
 
 def _name_alone(line: str) -> str | None:
@@ -322,6 +359,9 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
     scenes = 0
     pending: str | None = None
     pending_direction = ""  # a direction before that name: `(sighs) Natsuki:`
+    # A line that is only an alias (`亚托莉`): it names the quoted line right below it
+    # (`亚托莉` / `「早上好」`); with any other line below, it is narration after all.
+    bare: Utterance | None = None
     # A said line whose quote is open at the end of a slice, and the lines after it.
     held: list[Utterance] = []
     line = 0
@@ -335,6 +375,11 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
             # A slice ending in a newline also "matches" the empty line after it: not a line.
             del matches[chunk.count("\n") + (not chunk.endswith("\n")) :]
             for line, (direction, s1, t1, s3, t3, s2, t2, narration) in enumerate(matches, first):
+                if bare is not None:
+                    if line != bare.line + 1 or not narration or not _is_quoted(narration):
+                        append(bare)
+                        pending = None
+                    bare = None
                 if line in markers:
                     scenes += 1
                     scene = str(scenes)
@@ -348,6 +393,10 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                         whole = chunk_lines[line - first].strip()
                         if not _is_command(whole):
                             append(Utterance(None, whole, source, line, scene))
+                    elif s2[0] in _DIGITS and (numbered := _NUMBERED.fullmatch(s2)):
+                        # `0001 亚托莉：…`, `12. Atri: …`: a dump's line number before the name.
+                        name = numbered.group(1)
+                        append(Utterance(tidy_name(name), direction + t2, source, line, scene))
                     elif s2.isascii() and ("(" in s2 or "(" in t2 or "=" in t2):
                         # `anim:fade_out(bgm)` is a command, not a speaker "anim".
                         if chunk_lines is None:
@@ -359,7 +408,7 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                     else:
                         append(Utterance(tidy_name(s2), direction + t2, source, line, scene))
                 elif narration:
-                    if pending is not None and narration[0] in _QUOTES:
+                    if pending is not None and _is_quoted(narration):
                         append(
                             Utterance(
                                 tidy_name(pending),
@@ -372,7 +421,12 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                     elif (
                         narration[0] == "["
                         and options.speaker_aliases
-                        and (tagged := alias_tag(narration, options.speaker_aliases)) is not None
+                        and (
+                            tagged := alias_tag(
+                                narration, options.speaker_aliases, options.convert_name
+                            )
+                        )
+                        is not None
                     ):
                         # `[atri] Good morning!`: an alias in brackets is its speaker, where
                         # any other lower-case `[word]` is a KAG tag (and `[L]` is one too).
@@ -409,6 +463,27 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                     ):
                         pending_direction, pending = directed
                         continue
+                    elif narration[0] == "『" and (corner := _CORNER_NAME.fullmatch(narration)):
+                        # `『亚托莉』：早上好`: a name in white corner brackets, before a colon.
+                        if not corner.group(2):
+                            pending, pending_direction = corner.group(1), ""
+                            continue
+                        append(
+                            Utterance(
+                                tidy_name(corner.group(1)), corner.group(2), source, line, scene
+                            )
+                        )
+                    elif (
+                        len(narration) <= MAX_NAME
+                        and narration[-1] not in _SENTENCE_END
+                        and options.speaker_aliases
+                        and is_alias(
+                            tidy_name(narration), options.speaker_aliases, options.convert_name
+                        )
+                    ):
+                        bare = Utterance(None, narration, source, line, scene)
+                        pending, pending_direction = tidy_name(narration), ""
+                        continue
                     elif not _is_command(narration):
                         append(Utterance(None, narration, source, line, scene))
                     pending = None
@@ -430,3 +505,5 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
             yield out
         if held:
             yield _join_wrapped(held, final=True)[0]
+        if bare is not None:
+            yield [bare]

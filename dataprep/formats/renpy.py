@@ -15,9 +15,10 @@ says as that language's `translate <lang> strings:` block translates it (`old "�
 `new "…"`, written out for the strings a game wraps in `_()`), or as written if none
 does; `[var!t]` shows a variable's value so translated (ParseOptions.renpy_strings), and
 every speaker's name (`Character(_("Eileen"))`) is shown so translated, in any line.
-A translation file's `translate <lang> <id>:` block has the say statement it translates
-written above it (`# game/script.rpy:12`, `translation_origins`): the pipeline puts its
-lines there in the original (`parse`'s `translated`), among what the original's Python
+A translation file's `translate <lang> <id>:` block names the say statement it translates
+by its identifier (`say_identifiers`), and by the comment above it (`# game/script.rpy:12`,
+`translation_origins`), stale once the script is edited: the pipeline puts its lines
+there in the original (`parse`'s `translated`), among what the original's Python
 says, in the original's labels and menu choices, as the game shows them.
 Labels (and the label part of a translation id) are scenes. Python lines and blocks
 (`$ …`, `python:`, `init python:`) and screen, style, transform and image blocks hold
@@ -36,6 +37,7 @@ as COMPUTED_TEXT; a `$` say call never closed is dropped as UNCLOSED_CALL.
 from __future__ import annotations
 
 import ast
+import hashlib
 import re
 import warnings
 from collections.abc import Container, Iterable, Iterator, Mapping
@@ -150,7 +152,6 @@ _NOT_SPEAKERS = frozenset(
         "translate",
         "screen",
         "label",
-        "nvl",
         "transform",
         "at",
         "as",
@@ -165,7 +166,9 @@ _CODE_BLOCK = re.compile(
     r"(?:init(?:\s+[-+]?\d+)?\s+)?(?:python|screen|style|transform|image)\b[^\"']*:\s*$"
     r"|init(?:\s+[-+]?\d+)?\s*:\s*$"
 )
-_NARRATORS = frozenset({"narrator", "centered", "vcentered"})
+# Characters Ren'Py defines with no name: `nvl "…"` is narration in NVL mode (`nvl` is
+# the default NVLCharacter; `nvl clear`, `nvl show` hold no string, so are no line).
+_NARRATORS = frozenset({"narrator", "centered", "vcentered", "nvl", "nvl_narrator"})
 # Python that says a line: `renpy.say(who, what, …)`, or a character called with what it
 # says, `e("Hello.")` (a defined character, a narrator, or `extend`). Keyword arguments
 # after the text (`interact=False`) change nothing said. Such Python is read with `ast`,
@@ -536,19 +539,22 @@ def translation_languages(text: str) -> set[str]:
 
 
 class Origin(NamedTuple):
-    """A `translate <lang> <id>:` dialogue block (its first and last line) and the say
-    statement it translates: its file as the comment above the block writes it
-    (`game/script.rpy`, from the game's base folder) and its line there."""
+    """A `translate <lang> <id>:` dialogue block (its first and last line), its
+    identifier, and the say statement it translates as the comment above the block
+    writes it: its file (`game/script.rpy`, from the game's base folder) and its line
+    there ("" and 0 without the comment)."""
 
     first: int
     last: int
     file: str
     line: int
+    identifier: str = ""
 
 
 def translation_origins(text: str) -> list[Origin]:
-    """The dialogue blocks of the text that name the say statement they translate (with
-    the `# game/script.rpy:12` comment Ren'Py writes above each), in order."""
+    """The dialogue blocks of the text, in order, with the say statement each names (the
+    `# game/script.rpy:12` comment Ren'Py writes above it) and its identifier, which
+    `say_identifiers` finds in the original."""
     if "translate" not in text:
         return []
     lines = text.splitlines()
@@ -561,16 +567,169 @@ def translation_origins(text: str) -> list[Origin]:
         if line.startswith("translate "):
             m = _TRANSLATE.match(line)
             origin = _ORIGIN.fullmatch(above) if above is not None else None
-            if (
-                m is not None
-                and origin is not None
-                and m.group(1) != "None"
-                and m.group(2) not in _NOT_DIALOGUE_IDS
-            ):
+            if m is not None and m.group(1) != "None" and m.group(2) not in _NOT_DIALOGUE_IDS:
                 indent = len(raw) - len(raw.lstrip())
                 last = _block_end(lines, number, indent)
-                found.append(Origin(number, last, origin.group(1), int(origin.group(2))))
+                file, at = (origin.group(1), int(origin.group(2))) if origin else ("", 0)
+                found.append(Origin(number, last, file, at, m.group(2)))
         above = line
+    return found
+
+
+# Statements Ren'Py puts in one translate block with the say statement below them (they
+# are "translatable"): their code is hashed into its identifier too.
+_TRANSLATABLE = re.compile(r"(?:voice\s+(?:sustain\s*$|\S)|nvl\s+clear\s*$)")
+# What may follow a say statement's string: `nointeract`, `id <identifier>`, `with <x>`.
+_SAY_CLAUSE = re.compile(r"\s*+(?:(nointeract)|id\s++([\w.]+)|with\s++(\S+))(?=\s|$)")
+_RENPY_ESCAPE = re.compile(r"\\(u([0-9a-fA-F]{1,4})|.)")
+_RENPY_BLANKS = re.compile(r"[ \n]+")
+_SECOND_SPACE = re.compile(r"(?<= ) ")
+_DEQUOTED = {"{": "{{", "[": "[[", "%": "%%", "n": "\n"}
+
+
+def _dequote(m: re.Match[str]) -> str:
+    c = m.group(1)
+    if c[0] == "u" and len(c) > 1:
+        return chr(int(m.group(2), 16))
+    return _DEQUOTED.get(c, c)
+
+
+def _say_code(m: re.Match[str], caption: bool = False) -> tuple[str, str | None] | None:
+    """A say statement's code as Ren'Py's `Say.get_code` writes it (what its translation
+    identifier hashes) and the identifier its `id` clause gives it, if any; None for one
+    whose code this cannot write (arguments). A menu's caption (`caption`) never waits
+    for a click: Ren'Py reads it `nointeract`."""
+    parts = [m.group("who") or m.group("whostr") or ""]
+    attrs = m.group("attrs") or ""
+    lasting, _, temporary = attrs.partition("@")
+    parts += lasting.split()
+    if temporary.strip():
+        parts += ["@", *temporary.split()]
+    # The string as Ren'Py's lexer reads it (runs of spaces and line ends one space, then
+    # escapes), written back by `encode_say_string`.
+    what = m.group("text")[1:-1]
+    if "  " in what or "\n" in what:
+        what = _RENPY_BLANKS.sub(" ", what)
+    if "\\" in what:
+        what = _RENPY_ESCAPE.sub(_dequote, what)
+        what = what.replace("\\", "\\\\").replace("\n", "\\n")
+    if '"' in what:
+        what = what.replace('"', '\\"')
+    if "  " in what:
+        what = _SECOND_SPACE.sub("\\\\ ", what)
+    parts.append(f'"{what}"')
+    rest = m.group("rest")
+    if "#" in rest:
+        rest = _BEFORE_COMMENT.match(rest).group(0)  # type: ignore[union-attr]
+    clauses = {"nointeract": "nointeract"} if caption else {}
+    pos = 0
+    while pos < len(rest.rstrip()):
+        clause = _SAY_CLAUSE.match(rest, pos)
+        if clause is None:
+            return None
+        pos = clause.end()
+        if clause.group(1):
+            clauses["nointeract"] = "nointeract"
+        elif clause.group(2):
+            clauses["id"] = f"id {clause.group(2)}"
+        else:
+            clauses["with"] = f"with {clause.group(3)}"
+    parts += [clauses[k] for k in ("nointeract", "id", "with") if k in clauses]
+    explicit = clauses["id"][3:] if "id" in clauses else None
+    return " ".join(p for p in parts if p), explicit
+
+
+def say_identifiers(text: str) -> dict[str, int]:
+    """The translation identifier of each say statement of the text outside `translate`
+    blocks → its line: what Ren'Py names the `translate <lang> <id>:` block that translates
+    it (renpy/translation: the label, "." made "_", then "_" and the first 8 hex digits of
+    the md5 of each statement's code in the block, each followed by CRLF; `_1`, `_2` …
+    after one already taken; an `id` clause names it instead). A game's translation is
+    matched by it: the `# game/script.rpy:12` comment above a block goes stale when the
+    script is edited after the translation files were made. A statement whose code this
+    cannot write (one with arguments, a monologue) has none here."""
+    found: dict[str, int] = {}
+    taken: set[str] = set()
+    lines = text.splitlines()
+    label: str | None = None
+    block: list[str] = []  # translatable statements above the next say statement
+    # Each open menu's indent, and its body's: a say statement there is its caption.
+    menus: list[tuple[int, int]] = []
+    skip_until = 0
+    for number, raw in enumerate(lines, 1):
+        if number <= skip_until:
+            continue
+        line = raw.strip()
+        if not line or line[0] == "#":
+            continue
+        indent = len(raw) - len(raw.lstrip())
+        while menus and indent <= menus[-1][0]:
+            menus.pop()
+        if menus and menus[-1][1] < 0:
+            menus[-1] = (menus[-1][0], indent)
+        if line.startswith("menu") and _MENU.match(line):
+            menus.append((indent, -1))
+            block = []
+            continue
+        if '"""' in line or "'''" in line:
+            skip_until = _triple_end(lines, number)
+            block = []
+            continue
+        if _CODE_BLOCK.match(line) or line.startswith("translate "):
+            skip_until = _block_end(lines, number, indent)
+            block = []
+            continue
+        if line.startswith("label "):
+            m = _LABEL.match(line)
+            if m is not None and not m.group(1).startswith("_"):
+                name = m.group(1)
+                if name.startswith(".") and label is not None:
+                    name = label.split(".")[0] + name
+                label = name
+            block = []
+            continue
+        if line[0] == "$":
+            # Python, over the lines its open brackets run to: no say statement.
+            first = line[1:].lstrip()
+            if _BRACKET.search(first):
+                skip_until = _statement_end(lines, number, first) or number
+            block = []
+            continue
+        if _TRANSLATABLE.match(line):
+            block.append(_BEFORE_COMMENT.match(line).group(0).strip())  # type: ignore[union-attr]
+            continue
+        if '"' not in line and "'" not in line:
+            block = []
+            continue
+        say = _SAY.match(line)
+        if say is None:
+            joined, last = _whole_string(lines, number)
+            if last > number and (say := _SAY.match(joined)) is not None:
+                skip_until = last
+        said = None
+        caption = bool(menus) and indent == menus[-1][1]
+        if (
+            say is not None
+            and say.group("who") not in _NOT_SPEAKERS
+            and not say.group("rest").strip().endswith(":")
+            # A menu's caption with no speaker is the menu's own string, no say statement.
+            and not (caption and say.group("who") is None and say.group("whostr") is None)
+        ):
+            said = _say_code(say, caption=caption)
+        if said is not None:
+            code, identifier = said
+            if identifier is None:
+                digest = hashlib.md5(
+                    "".join(f"{c}\r\n" for c in [*block, code]).encode("utf-8")
+                ).hexdigest()[:8]
+                base = f"{label.replace('.', '_')}_{digest}" if label else digest
+                identifier, count = base, 0
+                while identifier in taken:
+                    count += 1
+                    identifier = f"{base}_{count}"
+            taken.add(identifier)
+            found.setdefault(identifier, number)
+        block = []
     return found
 
 
@@ -599,8 +758,11 @@ def _tag_or_brace(m: re.Match[str]) -> str:
     if tag == "{{":
         return "{"
     # `{p}` (`{p=1.0}`) waits, then goes on on the next line: the words either side of it
-    # are apart on screen ("Wait.{p}Okay." is not "Wait.Okay.").
-    return "\n" if tag[:3] in ("{p}", "{p=") else ""
+    # are apart on screen ("Wait.{p}Okay." is not "Wait.Okay."); so are those either side
+    # of a `{space=20}` (a gap) or a `{vspace=10}` (a gap below the line).
+    if tag[:3] in ("{p}", "{p=") or tag.startswith("{vspace="):
+        return "\n"
+    return " " if tag.startswith("{space=") else ""
 
 
 def _render(raw: str, names: dict[str, str], strings: dict[str, str] | None = None) -> str | None:
@@ -1160,7 +1322,9 @@ def parse(
                 # Its translation, read from game/tl/, in its place.
                 previous = _put(translation, out, scene, branch, forked_from)
                 last_speaker = previous.speaker
-            elif language is None:
+            elif language is None and not (spoken and all(s.who == "extend" for s in spoken)):
+                # No translation: the exchange ends here. Not at an `extend`: its own
+                # translation already continued the translated line before it.
                 branch += 1
                 forked_from = None
             continue
