@@ -121,7 +121,12 @@ _QUOTES = '「『“"'
 _SENTENCE_END = frozenset('。！？…，、.!?,」』”"')
 _DIGITS = frozenset("0123456789０１２３４５６７８９")
 # A name after a dump's line number (`0001 亚托莉`, `12. Atri`): the number is no part of it.
-_NUMBERED = re.compile(rf"[0-9０-９]++[.．]?[ {NAME_BLANKS}]++(\D.*)")
+# A line number is padded (`0001`), long (`123`), ends in a full stop (`12.`) or stands
+# before a CJK name (`7 亚托莉`); a short number before an ASCII word is a name ("7 Seas").
+_NUMBERED = re.compile(
+    rf"(?:[0-9０-９]++[.．]|[0０][0-9０-９]*+|[0-9０-９]{{3,}}+"
+    rf"|[0-9０-９]++(?=[ {NAME_BLANKS}]++[^\x00-\x7f]))[ {NAME_BLANKS}]++(\D.*)"
+)
 MAX_NAME = 32
 # Text is matched a slice at a time (cut at a line end): one slice's matches and
 # utterances are what is in flight between the stages, so a small slice keeps the peak

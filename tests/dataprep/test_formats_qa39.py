@@ -378,7 +378,9 @@ def test_ren_py_space_tags_keep_the_words_apart() -> None:
         ("0001 亚托莉：早上好", ("亚托莉", "早上好")),
         ("12. Atri: Good morning", ("Atri", "Good morning")),
         ("１２\u3000夏生：你好", ("夏生", "你好")),
+        ("7 亚托莉：早", ("亚托莉", "早")),
         ("2B: hi", ("2B", "hi")),  # a name with a digit in it, as before
+        ("7 Seas: Ahoy", ("7 Seas", "Ahoy")),  # a short number before an ASCII word: a name
         ("10 30: later", (None, "10 30: later")),  # numbers alone, as before
     ],
 )
