@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import re
 import sys
 import threading
 
@@ -26,6 +27,10 @@ OFFLINE_DEMO_NOTE = (
 )
 COMMANDS = {"/reset", "/history", "/quit", "/exit"}
 CUT_NOTE = f"Only the first {MAX_INPUT_CHARS:,} characters are sent, as on Discord and QQ."
+UNDECODABLE_NOTE = (
+    "Some bytes you typed or pasted are not {encoding} text (this terminal's encoding): "
+    "they were replaced, and the rest of the line was sent."
+)
 # Lines that reach the console within this of each other were pasted together (a person
 # types slower), so they are sent as one message.
 PASTE_GAP_SECONDS = 0.05
@@ -63,6 +68,30 @@ def console_user_id() -> str:
         return "local"
 
 
+# What `surrogateescape` makes of a byte that is not text in the stdin's encoding.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def _lenient_stdin() -> None:
+    """Bytes that are not text in the terminal's encoding kept, not raised: a stdin that
+    decodes strictly (a UTF-8 desktop locale) raised on one stray byte, which ended the
+    chat and lost the lines read with it. (A text-only stdin, a test's, is left alone.)"""
+    reconfigure = getattr(sys.stdin, "reconfigure", None)
+    if reconfigure is not None:
+        with contextlib.suppress(OSError, ValueError):
+            reconfigure(errors="surrogateescape")
+
+
+def _read_line() -> tuple[str, bool] | None:
+    """The next line of stdin (None at its end), and whether it held bytes that were
+    not text: those are replaced by U+FFFD."""
+    text = sys.stdin.readline()
+    if not text:
+        return None
+    replaced = _ESCAPED_BYTE.sub("\ufffd", text)
+    return replaced, replaced != text
+
+
 class _Input:
     """Lines of stdin, read ahead on a daemon thread; None at end of input.
 
@@ -70,15 +99,18 @@ class _Input:
     and one blocked in readline held the console open until Enter was pressed."""
 
     def __init__(self) -> None:
-        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self._lines: asyncio.Queue[tuple[str, bool] | None] = asyncio.Queue()
         self._ended = False
+        # Whether the last message held bytes that were not text (see `_read_line`).
+        self.undecodable = False
         loop = asyncio.get_running_loop()
+        _lenient_stdin()
 
         def read() -> None:
-            line: str | None = "\n"
+            line: tuple[str, bool] | None = ("\n", False)
             while line is not None:
                 try:
-                    line = sys.stdin.readline() or None
+                    line = _read_line()
                 except (OSError, ValueError):
                     line = None
                 with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
@@ -89,6 +121,7 @@ class _Input:
     async def message(self, pasted_together: bool) -> str | None:
         """The next line, or with `pasted_together` the lines that arrive with it: a
         paragraph pasted into a terminal is one message, not one per line."""
+        self.undecodable = False
         if self._ended:
             return None
         first = await self._lines.get()
@@ -105,7 +138,8 @@ class _Input:
                 self._ended = True
                 break
             lines.append(more)
-        return "".join(lines).rstrip("\n")
+        self.undecodable = any(garbled for _, garbled in lines)
+        return "".join(text for text, _ in lines).rstrip("\n")
 
 
 async def run_console(
@@ -132,6 +166,9 @@ async def run_console(
         if interactive:
             console.print(f"[bold cyan]{shown(user_name)}[/]: ", end="")
         line = await typed.message(pasted_together=interactive)
+        if typed.undecodable:
+            encoding = sys.stdin.encoding or "utf-8"
+            console.print(f"[dim]{shown(UNDECODABLE_NOTE.format(encoding=encoding))}[/dim]")
         if line is None:
             break
         command = visible_text(line[:MAX_INPUT_CHARS])
