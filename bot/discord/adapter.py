@@ -276,6 +276,8 @@ async def send_reply(
 
 # How long the roles someone holds in ATRI's servers are trusted for their DMs.
 DM_ROLES_SECONDS = 300.0
+# People whose roles are kept at most, past which those kept too long are dropped.
+DM_ROLES_KEPT = 10_000
 # Message ids remembered as already for her (see AtriClient.on_raw_message_edit).
 SPOKEN_TO_KEPT = 2000
 
@@ -288,18 +290,24 @@ class Limits:
         self.notices = QuietNotices()
 
 
-async def roles_in_guilds(guilds: Sequence[discord.Guild], user_id: int) -> set[int]:
-    """Every role `user_id` holds in `guilds`, asked of Discord for members not cached
-    (no Server Members intent is needed to fetch one member)."""
+async def roles_in_guilds(
+    guilds: Sequence[discord.Guild], user_id: int, listed: set[int]
+) -> set[int]:
+    """The roles of `listed` that `user_id` holds in `guilds`, asked of Discord for
+    members not cached (no Server Members intent is needed to fetch one member). Only
+    the servers that have one of those roles are asked: a DM from a stranger cost one
+    request per server ATRI is in, all refused, before a word was answered."""
     roles: set[int] = set()
     for guild in guilds:
+        if not any(guild.get_role(role) is not None for role in listed):
+            continue  # no listed role here: what they hold here decides nothing
         member = guild.get_member(user_id)
         if member is None:
             try:
                 member = await guild.fetch_member(user_id)
             except discord.NotFound:
                 continue
-        roles |= {role.id for role in member.roles}
+        roles |= {role.id for role in member.roles} & listed
     return roles
 
 
@@ -439,8 +447,15 @@ class AtriClient(discord.Client):
         known = self._dm_roles.get(user_id)
         if known is not None and now - known[0] < DM_ROLES_SECONDS:
             return known[1]
-        roles = await roles_in_guilds(self.guilds, user_id)
+        listed = {*self.cfg.allowed_roles, *self.cfg.blocked_roles}
+        roles = await roles_in_guilds(self.guilds, user_id, listed)
         self._dm_roles[user_id] = (now, roles)
+        if len(self._dm_roles) > DM_ROLES_KEPT:  # strangers' DMs must not pile up
+            self._dm_roles = {
+                user: held
+                for user, held in self._dm_roles.items()
+                if now - held[0] < DM_ROLES_SECONDS
+            }
         return roles
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:

@@ -1,0 +1,60 @@
+"""QA round 39 on Discord, through the real discord.py client and the fake Discord."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from atri.config import Settings
+from bot.discord.adapter import AtriClient
+from tests.bot.discord.fake_discord import (
+    ADMIN_ID,
+    ADMIN_ROLE_ID,
+    DM_CHANNEL_ID,
+    GUILD_ID,
+    FakeDiscord,
+    is_message_to,
+)
+from tests.bot.discord.test_chat import ECHO
+
+# Servers ATRI is in besides the fake's own, none of them holding a listed role.
+OTHER_GUILDS = 5
+
+
+def other_guild(fake: FakeDiscord, number: int) -> dict[str, Any]:
+    """Another server, its own ids for everything (roles, channels) but ATRI's member."""
+    guild = fake._guild()
+    offset = number * 1_000
+    guild_id = GUILD_ID + offset
+    guild["id"] = str(guild_id)
+    guild["name"] = f"server {number}"
+    guild["threads"] = []
+    guild["roles"] = [role | {"id": str(int(role["id"]) + offset)} for role in guild["roles"]]
+    guild["roles"][0]["id"] = str(guild_id)  # @everyone has the server's id
+    guild["channels"] = [
+        channel | {"id": str(int(channel["id"]) + offset), "guild_id": str(guild_id)}
+        for channel in guild["channels"]
+    ]
+    return guild
+
+
+def member_lookups(fake: FakeDiscord) -> list[str]:
+    return [c.path for c in fake.calls if c.method == "GET" and c.path.startswith("/guilds/")]
+
+
+async def test_a_dm_asks_only_the_servers_that_hold_a_listed_role(
+    fake_discord: FakeDiscord, client: AtriClient, discord_settings: Settings
+) -> None:
+    """With role lists, a DM's author is looked up in ATRI's servers: in every one of
+    them, one request each, though a role in the lists belongs to one server. A bot in
+    a hundred servers made a hundred requests (most refused) before answering a DM, and
+    a stranger sharing no server with her cost as many."""
+    for number in range(1, OTHER_GUILDS + 1):
+        await fake_discord.dispatch("GUILD_CREATE", other_guild(fake_discord, number))
+    await asyncio.sleep(0.2)
+    assert len(client.guilds) == OTHER_GUILDS + 1
+    discord_settings.discord.allowed_roles = [ADMIN_ROLE_ID]
+    await fake_discord.send_message(ADMIN_ID, "私聊", in_guild=False)
+    (reply,) = await fake_discord.wait_for_calls(is_message_to(DM_CHANNEL_ID))
+    assert reply.body["content"] == ECHO + "私聊"  # still let through by the listed role
+    assert member_lookups(fake_discord) == [f"/guilds/{GUILD_ID}/members/{ADMIN_ID}"]
