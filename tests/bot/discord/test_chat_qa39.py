@@ -7,15 +7,19 @@ from typing import Any
 
 from atri.config import Settings
 from bot.discord.adapter import AtriClient
+from bot.discord.text import MESSAGE_LIMIT
 from tests.bot.discord.fake_discord import (
     ADMIN_ID,
     ADMIN_ROLE_ID,
+    BOT_ID,
+    CHANNEL_ID,
     DM_CHANNEL_ID,
     GUILD_ID,
+    MEMBER_ID,
     FakeDiscord,
     is_message_to,
 )
-from tests.bot.discord.test_chat import ECHO
+from tests.bot.discord.test_chat import ECHO, MENTION
 
 # Servers ATRI is in besides the fake's own, none of them holding a listed role.
 OTHER_GUILDS = 5
@@ -58,3 +62,23 @@ async def test_a_dm_asks_only_the_servers_that_hold_a_listed_role(
     (reply,) = await fake_discord.wait_for_calls(is_message_to(DM_CHANNEL_ID))
     assert reply.body["content"] == ECHO + "私聊"  # still let through by the listed role
     assert member_lookups(fake_discord) == [f"/guilds/{GUILD_ID}/members/{ADMIN_ID}"]
+
+
+LINK = "https://en.wikipedia.org/wiki/Python_(programming_language)"
+
+
+async def test_a_link_at_the_limit_of_a_long_reply_is_never_cut(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    """Every "." was a sentence end, "example." of a link too: a reply whose link crossed
+    the 2,000-character limit was split inside it, and neither part led anywhere. A
+    run of words with no sentence end in it was cut hard, inside a word."""
+    words = "word " * 395  # the echo's prefix and these end 20 characters short of the limit
+    text = f"{words}see {LINK} and the version 3.14159 there"
+    await fake_discord.send_message(MEMBER_ID, f"{MENTION} {text}", mentions=(BOT_ID,))
+    parts = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID), count=2)
+    contents = [c.body["content"] for c in parts]
+    assert all(len(part) <= MESSAGE_LIMIT for part in contents)
+    assert LINK in contents[1] and "3.14159" in contents[1]
+    assert contents[0].endswith("word see")
+    assert " ".join(contents) == ECHO + " ".join(text.split())
