@@ -53,7 +53,7 @@ from bot.qq import NoWorker, current_worker, reports, set_worker
 from bot.qq.config import Config
 from bot.qq.connections import Connections, HookTasks
 from bot.qq.input_status import InputStatus
-from bot.qq.mentions import mentions_her, spoken_text
+from bot.qq.mentions import at_her_in, mentions_her, name_in_a_longer_word, spoken_text
 from bot.qq.resend import CutReply, WaitingReplies
 from bot.qq.sending import SendQueue, Stopped, is_retryable
 from bot.qq.text import (
@@ -624,9 +624,15 @@ person = Rule(_from_a_person)
 @event_preprocessor
 async def _unfetched_quote(bot: Bot, event: MessageEvent) -> None:
     """Before any matcher: a quote the adapter could not resolve no longer hides a
-    command, and a quote of her (her @ after it) still reaches her."""
-    if drop_unfetched_quote(event.message, str(bot.self_id)):
+    command, and a quote of her (her @ after it) still reaches her. A message that only
+    began with her name inside a longer word ("アトリエ", "ATRIUM") is not for her."""
+    me = str(bot.self_id)
+    quoted_her = drop_unfetched_quote(event.message, me)
+    if quoted_her:
         event.to_me = True
+    if name_in_a_longer_word(event, bot.config.nickname) and isinstance(event, GroupMessageEvent):
+        replied = event.reply is not None and str(event.reply.sender.user_id) == me
+        event.to_me = quoted_her or replied or at_her_in(event.original_message, me)
 
 
 atri_command = on_command("atri", rule=person, priority=10, block=True, force_whitespace=True)
