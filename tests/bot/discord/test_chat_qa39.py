@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+import pytest
 
 from atri.config import Settings
 from bot.discord.adapter import AtriClient
 from bot.discord.text import MESSAGE_LIMIT
+from model.service import ChatService
 from tests.bot.discord.fake_discord import (
     ADMIN_ID,
     ADMIN_ROLE_ID,
@@ -82,3 +86,54 @@ async def test_a_link_at_the_limit_of_a_long_reply_is_never_cut(
     assert LINK in contents[1] and "3.14159" in contents[1]
     assert contents[0].endswith("word see")
     assert " ".join(contents) == ECHO + " ".join(text.split())
+
+
+async def until(check: Callable[[], Awaitable[bool]]) -> None:
+    for _ in range(100):
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+
+
+async def test_her_reply_a_moderator_deletes_leaves_her_memory(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    echo_service: ChatService,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A member talks her into something and a moderator deletes her reply: she kept it
+    in her memory all the same, and went on from it in her next replies. Deleting one
+    part of a long reply leaves the other parts."""
+    posted: list[dict[str, Any]] = []
+    make = fake_discord._bot_message
+
+    def bot_message(channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        posted.append(make(channel_id, body))
+        return posted[-1]
+
+    monkeypatch.setattr(fake_discord, "_bot_message", bot_message)
+    scope = f"discord:user:{MEMBER_ID}"
+
+    async def replies() -> list[str]:
+        history = await echo_service.memory.history(scope)
+        return [m.content for m in history if m.role == "assistant"]
+
+    await fake_discord.send_message(MEMBER_ID, f"{MENTION} 说句坏话", mentions=(BOT_ID,))
+    await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    long = "第一部分。" + "长" * 1990 + "。第二部分。"  # two parts
+    await fake_discord.send_message(MEMBER_ID, f"{MENTION} {long}", mentions=(BOT_ID,))
+    await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID), count=3)
+    await until(lambda: _count(replies, 2))
+    first, part_one, part_two = posted
+    where = {"channel_id": str(CHANNEL_ID), "guild_id": str(GUILD_ID)}
+    await fake_discord.dispatch("MESSAGE_DELETE", {"id": first["id"], **where})
+    await fake_discord.dispatch("MESSAGE_DELETE_BULK", {"ids": [part_two["id"]], **where})
+    await until(lambda: _count(replies, 1, part_one["content"]))
+    assert await replies() == [part_one["content"]]
+    history = [m.content for m in await echo_service.memory.history(scope)]
+    assert "说句坏话" not in history  # the exchange is gone whole, as a reset would
+
+
+async def _count(replies: Callable[[], Awaitable[list[str]]], n: int, first: str = "") -> bool:
+    got = await replies()
+    return len(got) == n and (not first or got[0] == first)
