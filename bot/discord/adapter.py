@@ -375,8 +375,10 @@ async def hear(
         return []
     if not limits.replies.allow(str(message.channel.id)):
         return []
+    # She spoke up: an ordinary reply, stored as one (corrected if cut, or deleted).
+    stored = (worker, ReplyCut(**request.model_dump(include=REF_FIELDS)))
     try:
-        return await send_reply(message, reply.text)
+        return await send_reply(message, reply.text, stored, limits.posted)
     except discord.HTTPException as exc:
         log.warning("could not speak up in Discord channel %s: %s", message.channel.id, exc)
         return []

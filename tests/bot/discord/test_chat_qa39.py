@@ -137,3 +137,43 @@ async def test_her_reply_a_moderator_deletes_leaves_her_memory(
 async def _count(replies: Callable[[], Awaitable[list[str]]], n: int, first: str = "") -> bool:
     got = await replies()
     return len(got) == n and (not first or got[0] == first)
+
+
+async def test_her_speaking_up_deleted_by_a_moderator_leaves_her_memory(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    echo_service: ChatService,
+    discord_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What she says unasked (room context) is stored as a reply like any other, but the
+    client did not treat it as one: deleted, it stayed in her memory (and cut short by
+    Discord, it was remembered whole)."""
+    discord_settings.discord.room_context = True
+    echo_service.speak_up.channels = frozenset({str(CHANNEL_ID)})
+    echo_service.speak_up.probability = 0.0
+    posted: list[dict[str, Any]] = []
+    make = fake_discord._bot_message
+
+    def bot_message(channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        posted.append(make(channel_id, body))
+        return posted[-1]
+
+    monkeypatch.setattr(fake_discord, "_bot_message", bot_message)
+    scope = f"discord:user:{MEMBER_ID}"
+
+    async def remembered() -> list[str]:
+        return [m.content for m in await echo_service.memory.history(scope)]
+
+    await fake_discord.send_message(MEMBER_ID, "ATRI 今天好热")
+    await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    await until(lambda: _has(remembered, 2))
+    assert await remembered() == ["ATRI 今天好热", ECHO + "ATRI 今天好热"]
+    where = {"channel_id": str(CHANNEL_ID), "guild_id": str(GUILD_ID)}
+    await fake_discord.dispatch("MESSAGE_DELETE", {"id": posted[0]["id"], **where})
+    await until(lambda: _has(remembered, 0))
+    assert await remembered() == []
+
+
+async def _has(remembered: Callable[[], Awaitable[list[str]]], n: int) -> bool:
+    return len(await remembered()) == n
