@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import re
 import sys
 import threading
 import time
+from typing import NamedTuple
 
 from rich.console import Console
 from rich.markup import escape
@@ -35,6 +37,17 @@ OFFLINE_DEMO_NOTE = (
 )
 COMMANDS = {"/reset", "/history", "/quit", "/exit"}
 CUT_NOTE = f"Only the first {MAX_INPUT_CHARS:,} characters are sent, as on Discord and QQ."
+UNDECODABLE_NOTE = (
+    "Some bytes you typed or pasted are not {encoding} text (this terminal's encoding): "
+    "they were replaced, and the rest of the line was sent."
+)
+# What of one line a Linux terminal hands over (N_TTY_BUF_SIZE), its newline included.
+TERMINAL_LINE_BYTES = 4096
+TERMINAL_CUT_NOTE = (
+    f"The terminal hands over at most {TERMINAL_LINE_BYTES - 1:,} bytes of one line and "
+    "dropped the rest of a longer one: only what it kept is sent. Paste a long text as "
+    "several lines."
+)
 # Lines that reach the console within this of each other were pasted together (a person
 # types slower), so they are sent as one message.
 PASTE_GAP_SECONDS = 0.05
@@ -76,6 +89,53 @@ def console_user_id() -> str:
         return "local"
 
 
+# What `surrogateescape` makes of a byte that is not text in the stdin's encoding.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def _lenient_stdin() -> None:
+    """Bytes that are not text in the terminal's encoding kept, not raised: a stdin that
+    decodes strictly (a UTF-8 desktop locale) raised on one stray byte, which ended the
+    chat and lost the lines read with it. (A text-only stdin, a test's, is left alone.)"""
+    reconfigure = getattr(sys.stdin, "reconfigure", None)
+    if reconfigure is not None:
+        with contextlib.suppress(OSError, ValueError):
+            reconfigure(errors="surrogateescape")
+
+
+class _Line(NamedTuple):
+    text: str
+    undecodable: bool  # it held bytes that were not text, now U+FFFD
+    cut: bool  # the terminal dropped the rest of it
+
+
+def _cut_by_terminal(text: str) -> bool:
+    """Linux's terminal driver hands over at most `TERMINAL_LINE_BYTES` of one line, its
+    newline included, and silently drops the rest of a longer one (a long paste of
+    Chinese: some 1,365 characters)."""
+    if not sys.platform.startswith("linux") or not text.endswith("\n"):
+        return False
+    if len(text) * 4 < TERMINAL_LINE_BYTES:  # no character is over 4 bytes
+        return False
+    encoding = sys.stdin.encoding or "utf-8"
+    if len(text.encode(encoding, "surrogateescape")) < TERMINAL_LINE_BYTES:
+        return False
+    try:
+        return sys.stdin.isatty()
+    except (OSError, ValueError):
+        return False
+
+
+def _read_line() -> _Line | None:
+    """The next line of stdin (None at its end); bytes that were not text are replaced
+    by U+FFFD."""
+    text = sys.stdin.readline()
+    if not text:
+        return None
+    replaced = _ESCAPED_BYTE.sub("\ufffd", text)
+    return _Line(replaced, replaced != text, _cut_by_terminal(text))
+
+
 class _Input:
     """Lines of stdin, read ahead on a daemon thread; None at end of input.
 
@@ -83,15 +143,20 @@ class _Input:
     and one blocked in readline held the console open until Enter was pressed."""
 
     def __init__(self) -> None:
-        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self._lines: asyncio.Queue[_Line | None] = asyncio.Queue()
         self._ended = False
+        # Whether the last message held bytes that were not text (see `_read_line`),
+        # and whether the terminal cut a line of it (see `_cut_by_terminal`).
+        self.undecodable = False
+        self.cut = False
         loop = asyncio.get_running_loop()
+        _lenient_stdin()
 
         def read() -> None:
-            line: str | None = "\n"
+            line: _Line | None = _Line("\n", False, False)
             while line is not None:
                 try:
-                    line = sys.stdin.readline() or None
+                    line = _read_line()
                 except (OSError, ValueError):
                     line = None
                 with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
@@ -102,6 +167,7 @@ class _Input:
     async def message(self, pasted_together: bool) -> str | None:
         """The next line, or with `pasted_together` the lines that arrive with it: a
         paragraph pasted into a terminal is one message, not one per line."""
+        self.undecodable = self.cut = False
         if self._ended:
             return None
         first = await self._lines.get()
@@ -118,7 +184,9 @@ class _Input:
                 self._ended = True
                 break
             lines.append(more)
-        return "".join(lines).rstrip("\n")
+        self.undecodable = any(line.undecodable for line in lines)
+        self.cut = any(line.cut for line in lines)
+        return "".join(line.text for line in lines).rstrip("\n")
 
 
 async def _answer(worker: Worker, request: ChatRequest, console: Console, name: str) -> Reply:
@@ -164,6 +232,11 @@ async def run_console(
         if interactive:
             console.print(f"[bold cyan]{shown(user_name)}[/]: ", end="")
         line = await typed.message(pasted_together=interactive)
+        if typed.undecodable:
+            encoding = sys.stdin.encoding or "utf-8"
+            console.print(f"[dim]{shown(UNDECODABLE_NOTE.format(encoding=encoding))}[/dim]")
+        if typed.cut:
+            console.print(f"[dim]{TERMINAL_CUT_NOTE}[/dim]")
         if line is None:
             break
         command = visible_text(line[:MAX_INPUT_CHARS])

@@ -10,7 +10,13 @@ from __future__ import annotations
 import re
 
 # A sentence ends after CJK or Latin end punctuation (with closing quotes) or a newline.
-_SENTENCE_END = re.compile(r"(?<=[。！？!?…~～\.])[」』”\"')）]*\s*|\n+")
+# After a Latin mark, not where a word goes on ("example.com", "3.14", "?q=1"): a
+# reply was split inside a link it gave, which then led nowhere.
+_SENTENCE_END = re.compile(
+    r"(?<=[。！？…～])[」』”\"')）]*+\s*"
+    r"|(?<=[!?~.])[」』”\"')）]*+(?![A-Za-z0-9_/%&=#+@-])\s*"
+    r"|\n+"
+)
 _CODE_BLOCK = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 
 
@@ -67,6 +73,17 @@ def _split_code_block(block: str, limit: int) -> list[str]:
     return [f"{opener}\n{part}\n{FENCE}" for part in parts]
 
 
+def _cut_at(piece: str, limit: int) -> int:
+    """Where to cut a piece longer than `limit` with no sentence end in it: after the
+    last blank that fits (a word, a link, stays whole), else hard at the limit."""
+    blank = max(piece.rfind(" ", 0, limit), piece.rfind("\t", 0, limit))
+    if blank <= 0:
+        return limit
+    word = re.match(r"\S*", piece[blank + 1 :])
+    # A word longer than a part is cut hard anyway: then the part is filled first.
+    return blank + 1 if word is None or len(word.group()) <= limit else limit
+
+
 def split_message(text: str, limit: int) -> list[str]:
     """Parts of at most `limit` characters each, joined back they give `text` (trimmed)."""
     if limit <= 0:
@@ -86,9 +103,10 @@ def split_message(text: str, limit: int) -> list[str]:
         if piece.startswith(FENCE) and len(piece) > limit:
             parts += _split_code_block(piece, limit)
             continue
-        while len(piece) > limit:  # no boundary inside: cut hard
-            parts.append(piece[:limit])
-            piece = piece[limit:]
+        while len(piece) > limit:  # no sentence end inside: cut between words if any
+            cut = _cut_at(piece, limit)
+            parts.append(piece[:cut])
+            piece = piece[cut:]
         current = piece
     if current.strip():
         parts.append(current)

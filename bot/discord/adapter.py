@@ -16,6 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -240,12 +241,56 @@ async def typing_shown(channel: discord.abc.Messageable) -> AsyncIterator[None]:
 _one_reply_at_a_time = OneReplyAtATime()
 
 
+# Parts of her stored replies remembered by id (see PostedReplies).
+POSTED_KEPT = 2000
+
+
+@dataclass
+class _Posted:
+    stored: StoredReply
+    parts: list[str]  # as posted
+    gone: set[int] = field(default_factory=set)  # the parts deleted since
+
+
+class PostedReplies:
+    """Her replies as posted, by the id of each part, with the exchange memory holds for
+    each: a part a moderator deletes (she was talked into something) leaves her memory
+    too, where she would otherwise go on from it. The last `POSTED_KEPT` parts, none
+    from before a restart."""
+
+    def __init__(self, kept: int = POSTED_KEPT) -> None:
+        self.kept = kept
+        self._parts: OrderedDict[int, tuple[_Posted, int]] = OrderedDict()
+
+    def add(self, stored: StoredReply, sent: Sequence[discord.Message], parts: list[str]) -> None:
+        posted = _Posted(stored, parts[: len(sent)])
+        for index, part in enumerate(sent):
+            self._parts[part.id] = (posted, index)
+        while len(self._parts) > self.kept:
+            self._parts.popitem(last=False)
+
+    def deleted(self, message_id: int) -> StoredReply | None:
+        """The worker and what is left of the reply `message_id` was a part of (`sent`:
+        the parts not deleted; "" when none is left); None when it is no reply of hers."""
+        found = self._parts.pop(message_id, None)
+        if found is None:
+            return None
+        posted, index = found
+        posted.gone.add(index)
+        left = [part for i, part in enumerate(posted.parts) if i not in posted.gone]
+        worker, cut = posted.stored
+        return worker, cut.model_copy(update={"sent": "\n".join(left)})
+
+
 async def send_reply(
-    message: discord.Message, text: str, stored: StoredReply | None = None
+    message: discord.Message,
+    text: str,
+    stored: StoredReply | None = None,
+    posted: PostedReplies | None = None,
 ) -> list[discord.Message]:
     """Every part replies to `message` and pings nobody, not even its author. A part
     Discord refuses ends the reply; `stored` (the worker and the exchange it stored)
-    then keeps only the parts that went out."""
+    then keeps only the parts that went out. `posted` learns the parts that did."""
     reference = message.to_reference(fail_if_not_exists=False)
     parts = outgoing_parts(text, names_for(message)) or ["……"]
     sent: list[discord.Message] = []
@@ -263,6 +308,8 @@ async def send_reply(
             except discord.HTTPException as exc:
                 log.warning("could not reply in Discord channel %s: %s", message.channel.id, exc)
                 break
+    if stored is not None and posted is not None and sent:
+        posted.add(stored, sent, parts)
     if stored is not None and len(sent) < len(parts):
         worker, cut = stored
         try:
@@ -276,6 +323,8 @@ async def send_reply(
 
 # How long the roles someone holds in ATRI's servers are trusted for their DMs.
 DM_ROLES_SECONDS = 300.0
+# People whose roles are kept at most, past which those kept too long are dropped.
+DM_ROLES_KEPT = 10_000
 # Message ids remembered as already for her (see AtriClient.on_raw_message_edit).
 SPOKEN_TO_KEPT = 2000
 
@@ -286,20 +335,27 @@ class Limits:
     def __init__(self, cfg: DiscordSettings) -> None:
         self.replies = ReplyCap(cfg.max_replies_per_minute)
         self.notices = QuietNotices()
+        self.posted = PostedReplies()
 
 
-async def roles_in_guilds(guilds: Sequence[discord.Guild], user_id: int) -> set[int]:
-    """Every role `user_id` holds in `guilds`, asked of Discord for members not cached
-    (no Server Members intent is needed to fetch one member)."""
+async def roles_in_guilds(
+    guilds: Sequence[discord.Guild], user_id: int, listed: set[int]
+) -> set[int]:
+    """The roles of `listed` that `user_id` holds in `guilds`, asked of Discord for
+    members not cached (no Server Members intent is needed to fetch one member). Only
+    the servers that have one of those roles are asked: a DM from a stranger cost one
+    request per server ATRI is in, all refused, before a word was answered."""
     roles: set[int] = set()
     for guild in guilds:
+        if not any(guild.get_role(role) is not None for role in listed):
+            continue  # no listed role here: what they hold here decides nothing
         member = guild.get_member(user_id)
         if member is None:
             try:
                 member = await guild.fetch_member(user_id)
             except discord.NotFound:
                 continue
-        roles |= {role.id for role in member.roles}
+        roles |= {role.id for role in member.roles} & listed
     return roles
 
 
@@ -319,8 +375,10 @@ async def hear(
         return []
     if not limits.replies.allow(str(message.channel.id)):
         return []
+    # She spoke up: an ordinary reply, stored as one (corrected if cut, or deleted).
+    stored = (worker, ReplyCut(**request.model_dump(include=REF_FIELDS)))
     try:
-        return await send_reply(message, reply.text)
+        return await send_reply(message, reply.text, stored, limits.posted)
     except discord.HTTPException as exc:
         log.warning("could not speak up in Discord channel %s: %s", message.channel.id, exc)
         return []
@@ -380,7 +438,7 @@ async def answer(
             return []
         if reply.status == "ok":
             stored = (worker, ReplyCut(**request.model_dump(include=REF_FIELDS)))
-    return await send_reply(message, text, stored)
+    return await send_reply(message, text, stored, limits.posted)
 
 
 class AtriClient(discord.Client):
@@ -439,14 +497,24 @@ class AtriClient(discord.Client):
         known = self._dm_roles.get(user_id)
         if known is not None and now - known[0] < DM_ROLES_SECONDS:
             return known[1]
-        roles = await roles_in_guilds(self.guilds, user_id)
+        listed = {*self.cfg.allowed_roles, *self.cfg.blocked_roles}
+        roles = await roles_in_guilds(self.guilds, user_id, listed)
         self._dm_roles[user_id] = (now, roles)
+        if len(self._dm_roles) > DM_ROLES_KEPT:  # strangers' DMs must not pile up
+            self._dm_roles = {
+                user: held
+                for user, held in self._dm_roles.items()
+                if now - held[0] < DM_ROLES_SECONDS
+            }
         return roles
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         """A deleted message: her exchange about it (she answered it) or its room line
         (she only heard it) is archived, as a reset would. The raw event, since the
-        message cache (the last 1000) may no longer hold it: the line is found anyway."""
+        message cache (the last 1000) may no longer hold it: the line is found anyway.
+        A part of her own reply deleted leaves her memory of that reply."""
+        if await self._unsay(payload.message_id):
+            return
         await self._forget(
             payload.message_id, payload.channel_id, payload.guild_id, payload.cached_message
         )
@@ -455,6 +523,8 @@ class AtriClient(discord.Client):
         """A moderator's purge: each message as if deleted alone."""
         cached = {message.id: message for message in payload.cached_messages}
         for message_id in payload.message_ids:
+            if await self._unsay(message_id):
+                continue
             await self._forget(
                 message_id, payload.channel_id, payload.guild_id, cached.get(message_id)
             )
@@ -488,6 +558,21 @@ class AtriClient(discord.Client):
             pass  # the worker logged its database failing, once a while
         except Exception:
             log.exception("could not forget deleted Discord message %s", message_id)
+
+    async def _unsay(self, message_id: int) -> bool:
+        """When `message_id` was a part of her stored reply: memory keeps only the parts
+        still posted (none left: the exchange is archived, as a reset would). True then."""
+        found = self.limits.posted.deleted(message_id)
+        if found is None:
+            return False
+        worker, cut = found
+        try:
+            await worker.cut_reply(cut)
+        except MemoryUnavailable:
+            pass  # the worker logged its database failing, once a while
+        except Exception:
+            log.exception("could not forget ATRI's deleted Discord message %s", message_id)
+        return True
 
     def _remember(self, message_id: int) -> None:
         self.spoken_to[message_id] = None

@@ -53,8 +53,8 @@ from bot.qq import NoWorker, current_worker, reports, set_worker
 from bot.qq.config import Config
 from bot.qq.connections import Connections, HookTasks
 from bot.qq.input_status import InputStatus
-from bot.qq.mentions import mentions_her, spoken_text
-from bot.qq.resend import CutReply, WaitingReplies
+from bot.qq.mentions import at_her_in, mentions_her, name_in_a_longer_word, spoken_text
+from bot.qq.resend import CutReply, PostedParts, WaitingReplies
 from bot.qq.sending import SendQueue, Stopped, is_retryable
 from bot.qq.text import (
     drop_unfetched_quote,
@@ -449,7 +449,10 @@ async def _send_part(bot: Bot, reply: CutReply, index: int) -> None:
         options["group_id"] = group
     # A part in flight when the connection drops is unconfirmed at once (not after
     # NoneBot's api_timeout): kept, it goes out again as soon as the account is back.
-    await connections.call(bot, lambda: bot.send(event, message, **options))
+    sent = await connections.call(bot, lambda: bot.send(event, message, **options))
+    message_id = sent.get("message_id") if isinstance(sent, dict) else None
+    if reply.stored is not None and isinstance(message_id, int | str):
+        posted_parts.add(reply, index, str(message_id))
 
 
 def _channel_key(event: MessageEvent) -> str:
@@ -624,9 +627,15 @@ person = Rule(_from_a_person)
 @event_preprocessor
 async def _unfetched_quote(bot: Bot, event: MessageEvent) -> None:
     """Before any matcher: a quote the adapter could not resolve no longer hides a
-    command, and a quote of her (her @ after it) still reaches her."""
-    if drop_unfetched_quote(event.message, str(bot.self_id)):
+    command, and a quote of her (her @ after it) still reaches her. A message that only
+    began with her name inside a longer word ("アトリエ", "ATRIUM") is not for her."""
+    me = str(bot.self_id)
+    quoted_her = drop_unfetched_quote(event.message, me)
+    if quoted_her:
         event.to_me = True
+    if name_in_a_longer_word(event, bot.config.nickname) and isinstance(event, GroupMessageEvent):
+        replied = event.reply is not None and str(event.reply.sender.user_id) == me
+        event.to_me = quoted_her or replied or at_her_in(event.original_message, me)
 
 
 atri_command = on_command("atri", rule=person, priority=10, block=True, force_whitespace=True)
@@ -667,6 +676,22 @@ async def _on_room(bot: Bot, event: GroupMessageEvent) -> None:
 
 
 recall = on_notice(priority=10, block=False)
+# Her sent parts, so that one an admin recalls leaves her memory (see _unsay).
+posted_parts = PostedParts()
+
+
+async def _unsay(account: str, message_id: str) -> None:
+    """A part of her reply recalled (by a group admin): memory keeps only the parts
+    still there, and with none left the exchange is archived, as a reset would."""
+    cut = posted_parts.recalled(account, message_id)
+    if cut is None:
+        return
+    try:
+        await current_worker().cut_reply(cut)
+    except MemoryUnavailable:
+        pass  # the worker logged its database failing, once a while
+    except Exception:
+        log.exception("QQ: could not forget ATRI's recalled message %s", message_id)
 
 
 @recall.handle()
@@ -675,6 +700,9 @@ async def _on_recall(event: GroupRecallNoticeEvent | FriendRecallNoticeEvent) ->
     only heard it) is archived, as a reset would. `user_id` is the sender's (OneBot v11),
     `operator_id` whoever recalled it (an admin, say)."""
     channel = str(event.group_id) if isinstance(event, GroupRecallNoticeEvent) else ""
+    if str(event.user_id) == str(event.self_id):
+        await _unsay(str(event.self_id), str(event.message_id))
+        return
     ref = MessageRef(
         platform=PLATFORM,
         user_id=str(event.user_id),

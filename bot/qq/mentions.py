@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
-from nonebot.adapters.onebot.v11 import Bot, GroupMessageEvent, MessageEvent
+from nonebot.adapters.onebot.v11 import Bot, GroupMessageEvent, Message, MessageEvent
 
 from bot.lines import lines
 from bot.qq.connections import Connections
@@ -39,6 +40,62 @@ def mentions_her(event: MessageEvent) -> bool:
     """An @ of this account anywhere in the message."""
     me = str(event.self_id)
     return any(seg.type == "at" and str(seg.data.get("qq", "")) == me for seg in event.message)
+
+
+def _script(char: str) -> str | None:
+    """The kind of letters a word runs on in: katakana (アトリ + エ is アトリエ), or an
+    alphabet's letters and digits (ATRI + UM is ATRIUM). Han characters and hiragana
+    run on from a name as words of their own (亚托莉酱, アトリは)."""
+    if char in "\u30fb\uff65":  # the middle dot between words of a name
+        return None
+    if "\u30a0" <= char <= "\u30ff" or "\uff66" <= char <= "\uff9f":
+        return "katakana"
+    if char.isalnum() and ord(char) < 0x2E80:
+        return "alphabet"
+    return None
+
+
+def _first_words(message: Message) -> str | None:
+    """The text NoneBot's nickname check reads: the first words after any quote and @s."""
+    for seg in message:
+        if seg.type in ("reply", "at"):
+            continue
+        text = seg.data.get("text") if seg.type == "text" else None
+        if not isinstance(text, str):
+            return None
+        if text.strip():
+            return text.lstrip()
+    return None
+
+
+def name_in_a_longer_word(event: MessageEvent, names: Iterable[str]) -> bool:
+    """NoneBot takes any message that starts with one of her names as said to her, and
+    cuts the name off: "アトリエシリーズ最高" (the Atelier games) reached her as
+    "エシリーズ最高", "ATRIUM 很漂亮" as "UM 很漂亮". When the name only began a longer
+    word, its text is put back whole; True then (`to_me` is the caller's to settle)."""
+    if not event.message or event.message[0].type != "text":
+        return False
+    left = event.message[0].data.get("text")
+    said = _first_words(event.original_message)
+    if not isinstance(left, str) or not left or said is None:
+        return False
+    if len(said) <= len(left) or not said.endswith(left):
+        return False
+    name = said[: len(said) - len(left)]
+    # A blank or comma after the name was cut with it: then it was a word of its own.
+    if not any(name.casefold() == known.casefold() for known in names):
+        return False
+    kind = _script(name[-1])
+    if kind is None or kind != _script(left[0]):
+        return False
+    event.message[0].data["text"] = said
+    return True
+
+
+def at_her_in(message: Message, self_id: str) -> bool:
+    """An @ of this account anywhere in `message` (the original one: NoneBot drops an @
+    of her at the start or end of `event.message`)."""
+    return any(seg.type == "at" and str(seg.data.get("qq", "")) == self_id for seg in message)
 
 
 def remembered_name(group_id: int, user_id: str) -> str | None:

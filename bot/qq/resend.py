@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,8 @@ class CutReply:
     # To the event's sender in a private chat (what `/atri memory` asked in a group
     # sends), not as a reply in the event's chat.
     privately: bool = False
+    # Parts sent and then recalled (a group admin took them back): not hers to remember.
+    recalled: set[int] = field(default_factory=set)
     _expiry: asyncio.Task[None] | None = field(default=None, repr=False)
     # Set once it is over: every part sent, a send refused, or the rest dropped.
     _finished: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
@@ -45,11 +48,45 @@ class CutReply:
         await self._finished.wait()
 
     def sent_text(self) -> str:
-        """What people read of it: the parts that went out, one per line."""
-        return "\n".join(self.parts[: self.sent])
+        """What people read of it: the parts that went out and stayed, one per line."""
+        return "\n".join(
+            part for index, part in enumerate(self.parts[: self.sent]) if index not in self.recalled
+        )
 
     def unsent(self) -> list[str]:
         return self.parts[self.sent :]
+
+
+# Parts of her stored replies remembered by message id (see PostedParts).
+POSTED_KEPT = 2000
+
+
+class PostedParts:
+    """The parts of her stored replies that went out, by account and message id: a part a
+    group admin recalls (she was talked into something) leaves her memory too, where
+    she would otherwise go on from it. The last `POSTED_KEPT`, none from before a
+    restart."""
+
+    def __init__(self, kept: int = POSTED_KEPT) -> None:
+        self.kept = kept
+        self._parts: OrderedDict[tuple[str, str], tuple[CutReply, int]] = OrderedDict()
+
+    def add(self, reply: CutReply, index: int, message_id: str) -> None:
+        self._parts[(reply.account, message_id)] = (reply, index)
+        while len(self._parts) > self.kept:
+            self._parts.popitem(last=False)
+
+    def recalled(self, account: str, message_id: str) -> ReplyCut | None:
+        """The exchange to correct, `sent` what is left of its reply ("" when nothing
+        is: then it is archived); None when the message was no part of hers."""
+        found = self._parts.pop((account, message_id), None)
+        if found is None:
+            return None
+        reply, index = found
+        reply.recalled.add(index)
+        if reply.stored is None:
+            return None
+        return reply.stored.model_copy(update={"sent": reply.sent_text()})
 
 
 class WaitingReplies:
