@@ -20,8 +20,9 @@ from atri.errors import UserError
 # worker's "recalled"): a bot and a worker of different versions then refuse each other
 # with one sentence instead of, say, remembering a message its author deleted. Releases
 # from before the header sent none. 2: a reset's `here_only` (an older worker would
-# ignore it and reset a member's conversation everywhere).
-PROTOCOL_VERSION = 2
+# ignore it and reset a member's conversation everywhere). 3: `edited` for a message she
+# answered, in a DM too (an older worker would answer a DM's edit as a new message).
+PROTOCOL_VERSION = 3
 PROTOCOL_HEADER = "ATRI-Protocol"
 # Why the worker refused a token (the `code` of its 401 answers, beside `detail`).
 NO_TOKEN_SET = "no_token_set"  # the worker has no ATRI_ADMIN_TOKEN: it refuses everyone
@@ -153,9 +154,9 @@ class ChatRequest(BaseModel):
     # The platform's id of the message: her exchange or room line of it is found by it
     # when the message is deleted, recalled or edited (`forget_message`, `edited`).
     request_id: Text = ""
-    # With `addressed` false: the message (`request_id`) was heard before and has been
-    # edited (Discord). The room line kept for it takes the new text; no line is added
-    # and she never speaks up to it.
+    # The message (`request_id`) was heard or answered before and has been edited
+    # (Discord): its room line and its stored copy in her conversation take the new
+    # text. Never answered, nothing added, and she never speaks up to it.
     edited: StrictBool = False
     # When the platform says the message was sent (seconds since 1970; 0 = not told).
     # Room lines are kept in this order, not in the order they reached the worker: a bot

@@ -339,7 +339,9 @@ class ChatService:
         started = time.monotonic()
         scope = self._scope_of(request) if request.user_id else ""
         text = visible_text(request.text)  # "" for nothing to read, blank or invisible
-        if not request.addressed and request.channel_id:
+        if request.edited:
+            reply = await self._edited(request, text, scope)
+        elif not request.addressed and request.channel_id:
             reply = await self._hear_or_speak_up(request, text, scope)
         elif not text:
             reply = Reply(text=self.lines.empty, scope=scope)
@@ -376,7 +378,7 @@ class ChatService:
         answer it unasked (an ordinary reply), else it is kept as a room line. She
         stays silent rather than say she is busy or failed: nobody asked her."""
         room = self._room_of(request)
-        if not (room and text and request.user_id) or request.edited:
+        if not (room and text and request.user_id):
             return await self._hear(request, text, scope)
         if self._in_progress >= self._capacity or self.batcher.full:
             return await self._hear(request, text, scope)
@@ -389,17 +391,34 @@ class ChatService:
             self._in_progress -= 1
         return reply if reply.status == "ok" else await self._hear(request, text, scope)
 
+    async def _edited(self, request: ChatRequest, text: str, scope: str) -> Reply:
+        """A message edited after she heard or answered it: its room line and its copy
+        in her conversation say the new text (a phone number edited out reaches no later
+        prompt, and is gone from the database). Nothing is answered and nothing added:
+        a message never kept stays unkept."""
+        room = self._room_of(request)
+        try:
+            if room and text and request.user_id:
+                await asyncio.shield(
+                    self.memory.room.reword(
+                        room, request.user_id, request.request_id, text, self.room_bounds
+                    )
+                )
+            if scope and text:
+                await asyncio.shield(
+                    self.memory.reword_message(scope, request.user_id, request.request_id, text)
+                )
+        except sqlite3.Error as exc:  # a log line, once a while, as for a line she overheard
+            await self.memory.rollback()
+            self.database_failures.report(exc, "write", "An edited message keeps its old text.")
+        return Reply(text="", scope=scope, status="heard")
+
     async def _hear(self, request: ChatRequest, text: str, scope: str) -> Reply:
-        """A message said in the room, not to her: kept as a room line, never answered.
-        An edited one changes the text of its line."""
+        """A message said in the room, not to her: kept as a room line, never answered."""
         room = self._room_of(request)
         lines = self.memory.room
         try:
-            if room and text and request.user_id and request.edited:
-                await asyncio.shield(
-                    lines.reword(room, request.user_id, request.request_id, text, self.room_bounds)
-                )
-            elif room and text and request.user_id:
+            if room and text and request.user_id:
                 await asyncio.shield(
                     lines.add(
                         room,

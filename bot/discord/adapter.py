@@ -325,6 +325,13 @@ async def send_reply(
 DM_ROLES_SECONDS = 300.0
 # People whose roles are kept at most, past which those kept too long are dropped.
 DM_ROLES_KEPT = 10_000
+
+
+def _text_edited(message: discord.Message, before: discord.Message | None) -> bool:
+    """Whether an update changed the message's text, not a link's embed loading or a pin."""
+    return message.edited_at is not None and (before is None or before.content != message.content)
+
+
 # Message ids remembered as already for her (see AtriClient.on_raw_message_edit).
 SPOKEN_TO_KEPT = 2000
 
@@ -585,7 +592,12 @@ class AtriClient(discord.Client):
         she heard changes its room line. The raw event, since the message cache may no
         longer hold the original."""
         message, before = payload.message, payload.cached_message
-        if self.user is None or message.guild is None or message.id in self.spoken_to:
+        if self.user is None:
+            return
+        if message.id in self.spoken_to:
+            await self._reword_answered(message, before)
+            return
+        if message.guild is None:
             return
         if not is_mentioned(message, self.user.id):
             await self._reword(message, before)
@@ -598,12 +610,28 @@ class AtriClient(discord.Client):
         await self._forget(message.id, message.channel.id, message.guild.id, None, line_only=True)
         await self._answer(message)
 
+    async def _reword_answered(
+        self, message: discord.Message, before: discord.Message | None
+    ) -> None:
+        """A message she answered (or is answering) edited, in a server or a DM: her
+        conversation keeps its new text, not the old (a phone number edited out). It is
+        not answered again."""
+        if not _text_edited(message, before) or self.user is None:
+            return
+        try:
+            request = to_request(message, self.user.id, self.cfg)
+            if request.text:
+                edit = {"addressed": False, "edited": True}
+                await self.worker.chat(request.model_copy(update=edit))
+        except Exception as exc:
+            log.debug("Discord message %s not changed in memory: %s", message.id, exc)
+
     async def _reword(self, message: discord.Message, before: discord.Message | None) -> None:
         """An overheard message edited: its room line takes the new text, so the old one
         (a phone number edited out) reaches no later prompt. The worker changes only a
         line it keeps: it adds none, and never speaks up to an edit."""
-        if message.edited_at is None or (before is not None and before.content == message.content):
-            return  # not the text: a link's embed loaded, a pin
+        if not _text_edited(message, before):
+            return
         me_id = self.user.id if self.user else 0
         try:
             parent = parent_id(message.channel)

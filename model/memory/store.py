@@ -156,6 +156,9 @@ class Memory:
                 # NORMAL keeps every committed turn across a process crash in WAL mode;
                 # only an OS crash can lose the last few, which chat history tolerates.
                 await db.execute("PRAGMA synchronous=NORMAL")
+                # What is deleted, purged or edited out (a phone number) is overwritten in
+                # the file, not left in free space: on by default in Debian's SQLite only.
+                await db.execute("PRAGMA secure_delete=ON")
             await db.execute(busy_timeout_pragma())
             version = await memory.schema_version()
             memory._check_not_newer(version)
@@ -450,6 +453,23 @@ class Memory:
             "UPDATE messages SET content = ? WHERE scope = ? AND request_id = ?"
             " AND role = 'assistant' AND archived = 0",
             (sent, scope, request_id),
+        )
+        await self._db.commit()
+        return cur.rowcount
+
+    async def reword_message(self, scope: str, user_id: str, request_id: str, text: str) -> int:
+        """The person's message `request_id` was edited: its stored copy says `text`
+        instead, an archived one too, so the old text (a phone number edited out) is gone
+        from the database. A live summary that folded the old text in is deleted, to be
+        written again from the messages as they are now."""
+        if not (scope and user_id and request_id and text):
+            return 0
+        self._taken_back[scope] += 1  # before any await: a summary being stored sees it
+        await self._drop_summary_holding(scope, request_id)
+        cur = await self._db.execute(
+            "UPDATE messages SET content = ? WHERE scope = ? AND request_id = ?"
+            " AND role = 'user' AND user_id = ?",
+            (text, scope, request_id, user_id),
         )
         await self._db.commit()
         return cur.rowcount
