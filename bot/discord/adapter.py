@@ -27,7 +27,7 @@ from discord import app_commands
 from atri.config import ConfigError, DiscordSettings, Secrets, Settings, WorkerSettings
 from bot.commands import ChannelModes
 from bot.discord.commands import DEFER_AFTER_SECONDS, add_commands, sync_commands
-from bot.discord.lists import RoleLookup, channel_ids, lists_permit, parent_id
+from bot.discord.lists import RoleLookup, RolesUnknown, channel_ids, lists_permit, parent_id
 from bot.discord.text import NameLookup, mentions_as_names, outgoing_parts
 from bot.limits import (
     MAX_INPUT_CHARS,
@@ -362,6 +362,8 @@ async def roles_in_guilds(
                 member = await guild.fetch_member(user_id)
             except discord.NotFound:
                 continue
+            except discord.HTTPException as exc:  # an outage (retried), 403: unknown, not none
+                raise RolesUnknown(user_id, guild.name, f"HTTP {exc.status}") from None
         roles |= {role.id for role in member.roles} & listed
     return roles
 
@@ -407,7 +409,11 @@ async def answer(
         roles = None
         role_lists = cfg.allowed_roles or cfg.blocked_roles
         if message.guild is None and role_lists and dm_roles is not None:
-            roles = await dm_roles(message.author.id)
+            try:
+                roles = await dm_roles(message.author.id)
+            except RolesUnknown as exc:
+                log.warning("%s", exc)
+                return []
         mode: ChannelMode = "mention"
         if message.guild is not None and modes is not None:
             parent = parent_id(message.channel)  # a thread's channel

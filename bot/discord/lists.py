@@ -6,6 +6,7 @@ of both."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,8 +14,23 @@ import discord
 
 from atri.config import DiscordSettings
 
-# Looks up the roles a user holds in the servers ATRI is in (for a DM).
+log = logging.getLogger(__name__)
+
+# Looks up the roles a user holds in the servers ATRI is in (for a DM); raises
+# `RolesUnknown` when Discord does not say.
 RoleLookup = Callable[[int], Awaitable[set[int]]]
+
+
+class RolesUnknown(Exception):
+    """Discord refused or failed to say which roles someone holds in a server (an outage,
+    a permission taken away): their DM is neither answered nor let through, since a
+    blocked role could not be told apart; str() is the log's sentence."""
+
+    def __init__(self, user_id: int, guild: str, why: str) -> None:
+        super().__init__(
+            f"Discord did not say which roles user {user_id} holds in the server {guild}"
+            f" ({why}); their DM is left unanswered, and asked about again at their next one."
+        )
 
 
 def parent_id(channel: Any) -> int | None:
@@ -56,7 +72,11 @@ async def interaction_permitted(
     if in_guild:
         roles = {role.id for role in getattr(user, "roles", [])}
     elif (cfg.allowed_roles or cfg.blocked_roles) and dm_roles is not None:
-        roles = await dm_roles(user.id)
+        try:
+            roles = await dm_roles(user.id)
+        except RolesUnknown as exc:
+            log.warning("%s", exc)
+            return False
     else:
         roles = set()
     return lists_permit(cfg, user.id, roles, channel_ids(interaction.channel), in_guild)

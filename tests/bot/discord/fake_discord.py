@@ -208,6 +208,8 @@ class FakeDiscord:
         # Bot messages accepted before the channel refuses more (a moderator took Send
         # Messages away mid-reply); None: never refused.
         self.messages_before_refusal: int | None = None
+        # Member lookups (a DM author's roles) refused with 403, as when Discord says nothing.
+        self.member_lookups_refused = False
         # Seconds Discord takes to accept each message ATRI posts (a slow network).
         self.message_seconds = 0.0
         self.bot = user_payload(BOT_ID, "ATRI", bot=True)
@@ -523,6 +525,8 @@ class FakeDiscord:
             ]
         match = re.fullmatch(rf"/guilds/{GUILD_ID}/members/(\d+)", path)
         if method == "GET" and match:
+            if self.member_lookups_refused:
+                return MISSING_PERMISSIONS
             person = self.people.get(int(match.group(1)))
             return person.member(with_user=True) if person else None
         if method == "POST" and re.fullmatch(r"/channels/\d+/typing", path):

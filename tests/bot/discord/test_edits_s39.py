@@ -1,14 +1,18 @@
-"""A message she answered, then edited by its author: her memory keeps the new text."""
+"""A message she answered, then edited by its author: her memory keeps the new text; and
+a DM whose author's roles Discord will not tell."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
+from atri.config import Settings
 from bot.discord.adapter import AtriClient
 from model.service import ChatService
 from tests.bot.discord.fake_discord import (
+    ADMIN_ROLE_ID,
     CHANNEL_ID,
     DM_CHANNEL_ID,
     MEMBER_ID,
@@ -66,3 +70,38 @@ async def test_an_edit_that_changes_no_text_changes_nothing(
     await asyncio.sleep(0.1)
     texts = [m.content for m in await echo_service.memory.history(SCOPE)]
     assert texts == ["看这个 https://example.com", ECHO + "看这个 https://example.com"]
+
+
+@pytest.mark.parametrize("lists", ["allowed_roles", "blocked_roles"])
+async def test_a_dm_whose_author_s_roles_discord_will_not_tell_is_one_log_line(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    discord_settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    lists: str,
+) -> None:
+    """A refused member lookup raised out of the role check: the DM got no answer and
+    the log a traceback ("could not be read"), at every DM. Now one sentence; the DM is
+    still not let through (a blocked role could not be told apart), and the next DM asks
+    again."""
+    setattr(discord_settings.discord, lists, [ADMIN_ROLE_ID])
+    fake_discord.member_lookups_refused = True
+    with caplog.at_level(logging.WARNING):
+        await fake_discord.send_message(MEMBER_ID, "私聊", in_guild=False)
+        for _ in range(100):
+            if any("did not say which roles" in r.getMessage() for r in caplog.records):
+                break
+            await asyncio.sleep(0.02)
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert said == [
+        f"Discord did not say which roles user {MEMBER_ID} holds in the server "
+        f"{client.guilds[0].name} (HTTP 403); their DM is left unanswered, and asked about "
+        "again at their next one."
+    ]
+    assert not any(r.exc_info for r in caplog.records)
+    fake_discord.member_lookups_refused = False
+    await fake_discord.send_message(MEMBER_ID, "又来了", in_guild=False)
+    await asyncio.sleep(0.3)
+    replies = fake_discord.calls_matching(is_message_to(DM_CHANNEL_ID))
+    expected = [ECHO + "又来了"] if lists == "blocked_roles" else []
+    assert [c.body["content"] for c in replies] == expected
