@@ -65,7 +65,7 @@ def identity_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str
             f"[model] base {_shown(saved.get('base'))} in the checkpoint, "
             f"{_shown(now.get('base'))} now"
         )
-    elif saved.get("base_config_hash") != now.get("base_config_hash"):
+    elif "base_config_hash" in now and saved.get("base_config_hash") != now["base_config_hash"]:
         found.append("the base model's config.json (another build of it now)")
     for key, what in (("dataset", "the training file"), ("eval_dataset", "the held-out file")):
         old, new = saved.get(key), now.get(key)
@@ -133,6 +133,49 @@ def resume_mismatch(identity: dict[str, Any], left: list[tuple[Path, int]]) -> s
         "or deleted: rerun with that run's settings and data to continue it, or without "
         "--resume to start a new run (its checkpoints are kept)."
     )
+
+
+def without_base_hash(identity: dict[str, Any]) -> dict[str, Any]:
+    """A run's identity as known before the base model loads (its config hash comes from
+    the loaded model): what `early_resume_mismatch` compares."""
+    return {k: v for k, v in identity.items() if k != "base_config_hash"}
+
+
+def recorded_identity(folder: Path) -> dict[str, Any] | None:
+    """The identity a run folder's run.json records (None from an older ATRI, or unread)."""
+    try:
+        data = json.loads((folder / RUN_INFO).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    recorded = data.get("identity") if isinstance(data, dict) else None
+    return recorded if isinstance(recorded, dict) else None
+
+
+def early_resume_mismatch(known: dict[str, Any], runs_dir: Path) -> str:
+    """Why `--resume` cannot continue any run in `runs_dir`, told from `known` (the
+    identity without the base's config hash) before the base model loads and the data is
+    tokenized, which takes minutes on a 7B model: "" when a run there may be this one
+    (all but the config hash match, or it records no settings), or when there is none to
+    resume (the run then starts afresh); the config hash is compared after loading."""
+    left: list[tuple[Path, int]] = []
+    for folder in sorted(runs_dir.glob("*")) if runs_dir.is_dir() else []:
+        if not folder.is_dir() or not checkpoints(folder):
+            continue
+        recorded = recorded_identity(folder)
+        if recorded is None or not identity_differences(recorded, known):
+            return ""
+        try:
+            holder = int(folder.with_name(f"{folder.name}{LOCK_SUFFIX}").read_text() or 0)
+        except (OSError, ValueError):
+            holder = 0
+        if holder and pid_alive(holder):
+            continue  # being trained right now, with other settings
+        try:
+            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        except OSError:  # removed while being counted
+            continue
+        left.append((folder, size))
+    return resume_mismatch(known, left)
 
 
 def finished_state(checkpoint: str | Path) -> dict[str, Any] | None:

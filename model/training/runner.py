@@ -44,6 +44,7 @@ from model.training.run_folder import (
     TRAINER_STATE,
     checkpoint_step,
     checkpoints,
+    early_resume_mismatch,
     finished_state,
     last_complete_checkpoint,
     removed_unless_checkpointed,
@@ -52,6 +53,7 @@ from model.training.run_folder import (
     run_identity,
     run_lock,
     unfinished_runs,
+    without_base_hash,
 )
 from model.training.sharegpt import load_sharegpt, training_prompt
 
@@ -102,6 +104,14 @@ def train(
     persona = configured_persona(settings)
     character = CharacterId.of(persona.name, persona.aliases)
     hw = plan_hardware(t, settings.model.device)
+    if resume:
+        # Settings, data and hardware differ without the model: say so before it loads
+        # (minutes on a 7B model); its config hash is compared once it has loaded.
+        early = early_resume_mismatch(
+            without_base_hash(run_identity(settings, files, "", hw)), out / RUNS_DIR
+        )
+        if early:
+            raise TrainError(early)
     set_seed(t.seed)
     loaded = load_for_training(settings, hw)
     tokenizer = loaded.tokenizer

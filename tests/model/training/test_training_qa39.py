@@ -1,0 +1,79 @@
+"""QA round 39: `atri train --resume` with other settings is refused before the base model
+loads, and odd datasets and settings on the tiny model (a couple of steps each)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from atri.cli import app
+from tests.cli_output import says
+from tests.model.training.test_train_eval import InterruptAt, write_config
+
+
+def test_resume_with_another_setting_is_refused_before_the_model_loads(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """The refusal came only after the base had loaded and the data was tokenized (the run
+    folder's name needs the model's config hash): minutes of a 7B model loading before
+    "no". Here the base's weights are broken after the interrupted run, so loading them
+    would fail: the sentence about the setting comes first."""
+    from atri.config import load_settings
+    from model.training.runner import train
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_model_dir, base)
+    config = write_config(
+        tmp_path,
+        base,
+        max_steps=3,
+        eval_steps=1,
+        gradient_accumulation=1,
+        learning_rate=2e-4,
+        target_modules=["q_proj"],
+    )
+    with pytest.raises(KeyboardInterrupt):
+        train(load_settings(config), callbacks=[InterruptAt(2)])
+    [run] = (tmp_path / "adapters").glob(".runs/*/")
+    [weights] = base.glob("*.safetensors")
+    weights.write_bytes(b"not weights")  # whatever loads them now fails
+
+    result = CliRunner().invoke(app, ["--config", str(config), "train", "--resume", "--lr", "1e-4"])
+    assert result.exit_code == 1, result.output
+    assert says(result.output, f"the interrupted run in {run} (checkpoint at step 1)")
+    assert says(result.output, "(learning_rate 0.0002 in the checkpoint, 0.0001 now);")
+    assert "config.json" not in result.output  # the config hash is not known yet
+    assert "Traceback" not in result.output
+    assert (run / "checkpoint-1" / "adapter_model.safetensors").is_file()
+
+
+def test_early_check_lets_a_run_through_that_differs_only_in_what_loading_tells(
+    tmp_path: Path,
+) -> None:
+    """A run recorded with the same settings and data but another base build, or one that
+    records no settings, may be the one to continue: the check after loading decides."""
+    import json
+
+    from model.training.run_folder import early_resume_mismatch
+
+    runs = tmp_path / ".runs"
+    known = {"base": "b", "dataset": "d" * 64, "eval_dataset": None, "settings": {"lora_r": 8}}
+    other = runs / "aaaa"
+    (other / "checkpoint-3").mkdir(parents=True)
+    recorded = {**known, "base_config_hash": "h1", "settings": {"lora_r": 16}}
+    (other / "run.json").write_text(json.dumps({"identity": recorded}), encoding="utf-8")
+    refused = early_resume_mismatch(known, runs)
+    assert "lora_r 16 in the checkpoint, 8 now" in refused and "config.json" not in refused
+
+    same = runs / "bbbb"
+    (same / "checkpoint-2").mkdir(parents=True)
+    built = {**known, "base_config_hash": "h2"}
+    (same / "run.json").write_text(json.dumps({"identity": built}), encoding="utf-8")
+    assert early_resume_mismatch(known, runs) == ""
+    shutil.rmtree(same)
+    (same / "checkpoint-2").mkdir(parents=True)  # an older ATRI's run: no identity
+    assert early_resume_mismatch(known, runs) == ""
+    assert early_resume_mismatch(known, tmp_path / "none") == ""
