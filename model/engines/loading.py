@@ -307,7 +307,9 @@ class RemoteCodeError(ConfigError):
 
 def load_pretrained(settings: Settings, source: str, **model_kwargs: Any) -> tuple[Any, Any]:
     """(model, tokenizer) from `source` under the [model] trust_remote_code choice; a
-    missing model or one that needs its own code is one sentence."""
+    missing model, one whose weights file is cut off, or one that needs its own code is
+    one sentence."""
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     trust = settings.model.trust_remote_code
@@ -321,6 +323,12 @@ def load_pretrained(settings: Settings, source: str, **model_kwargs: Any) -> tup
         raise ModelNotFoundError(
             f'[model] base = "{base}" could not be loaded ({exc}); set it to a '
             "local model folder, or check the hub id and your network."
+        ) from None
+    except SafetensorError as exc:
+        # A download cut off or a damaged copy: safetensors' own words, then a traceback.
+        raise ModelNotFoundError(
+            f'[model] base = "{base}": the weights in {source} cannot be read ({exc}); a file '
+            "is cut off or damaged, so copy or download the model again."
         ) from None
     except ValueError as exc:
         if trust or "trust_remote_code" not in str(exc):

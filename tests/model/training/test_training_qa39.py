@@ -77,3 +77,21 @@ def test_early_check_lets_a_run_through_that_differs_only_in_what_loading_tells(
     (same / "checkpoint-2").mkdir(parents=True)  # an older ATRI's run: no identity
     assert early_resume_mismatch(known, runs) == ""
     assert early_resume_mismatch(known, tmp_path / "none") == ""
+
+
+def test_a_base_whose_weights_file_is_cut_off_is_one_sentence(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """A download cut off halfway: safetensors' error came out as a traceback."""
+    base = tmp_path / "base"
+    shutil.copytree(tiny_model_dir, base)
+    [weights] = base.glob("*.safetensors")
+    weights.write_bytes(weights.read_bytes()[:3000])
+    config = write_config(tmp_path, base, max_steps=1)
+    result = CliRunner().invoke(app, ["--config", str(config), "train"])
+    assert result.exit_code == 1, result.output
+    assert says(result.output, f"the weights in {base} cannot be read")
+    assert says(result.output, "copy or download the model again")
+    assert not (tmp_path / "adapters").exists() or not [
+        p for p in (tmp_path / "adapters").iterdir() if not p.name.startswith(".")
+    ]
