@@ -95,3 +95,24 @@ def test_a_base_whose_weights_file_is_cut_off_is_one_sentence(
     assert not (tmp_path / "adapters").exists() or not [
         p for p in (tmp_path / "adapters").iterdir() if not p.name.startswith(".")
     ]
+
+
+def test_a_lora_rank_above_the_layers_width_is_said(tmp_path: Path, tiny_model_dir: Path) -> None:
+    """lora_r 1000 on SmolLM2 (k_proj 192 wide) trained ten times slower into an adapter
+    bigger than the layers, without a word. The tiny model's q_proj is 32 wide, k_proj
+    and v_proj 16 (2 key-value heads of 8)."""
+    config = write_config(tmp_path, tiny_model_dir, max_steps=1, target_modules=["q_proj"])
+    result = CliRunner().invoke(app, ["--config", str(config), "train", "--lora-r", "40"])
+    assert result.exit_code == 0, result.output
+    assert says(result.output, "[train] lora_r = 40 is above the width of q_proj (32):")
+    assert says(result.output, "lower lora_r (--lora-r) to 32 or less.")
+
+    from transformers import AutoModelForCausalLM
+
+    from model.training.lora import rank_note
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    some = rank_note(model, ["q_proj", "k_proj"], 20)
+    assert "above the width of k_proj (16):" in some and "q_proj" not in some
+    assert "the other layers use the rank in full" in some
+    assert rank_note(model, ["q_proj", "k_proj"], 16) == ""
