@@ -116,3 +116,63 @@ def test_a_lora_rank_above_the_layers_width_is_said(tmp_path: Path, tiny_model_d
     assert "above the width of k_proj (16):" in some and "q_proj" not in some
     assert "the other layers use the rank in full" in some
     assert rank_note(model, ["q_proj", "k_proj"], 16) == ""
+
+
+def llama_factory_records() -> list[dict[str, object]]:
+    """LLaMA-Factory sharegpt records with its extra columns: ids, tools, a source, and
+    images on the second, whose text holds the <image> placeholder."""
+    from tests.model.training.sharegpt import SYSTEM_ZH, conversation
+
+    records: list[dict[str, object]] = []
+    for i in range(4):
+        record = conversation([("你是谁？", "我是亚托莉！"), ("你累了吗？", "不累哦！")], SYSTEM_ZH)
+        records.append({**record, "id": i, "tools": "", "source": "atri", "images": []})
+    records[1]["images"] = ["crab.png"]
+    records[1]["conversations"][0]["value"] = "<image>这是什么？"  # type: ignore[index]
+    return records
+
+
+def test_a_llama_factory_file_with_images_leaves_those_out_and_trains(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """A multimodal record trained as text: the model learnt "<image>" as words and
+    answers about a picture it never saw, without a word said."""
+    from tests.model.training.sharegpt import write
+
+    config = write_config(tmp_path, tiny_model_dir, max_steps=1, target_modules=["q_proj"])
+    data = write(tmp_path / "data" / "lf_sharegpt.json", llama_factory_records())
+    result = CliRunner().invoke(
+        app, ["--config", str(config), "train", "--dataset", str(data), "--batch-size", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert says(result.output, "1 conversation with images, videos or audio left out")
+    assert "3 / " in result.output  # samples (train / held-out)
+
+
+def test_a_dataset_of_images_only_or_of_preferences_is_one_sentence(tmp_path: Path) -> None:
+    from model.training.sharegpt import DatasetError, load_sharegpt
+    from tests.model.training.sharegpt import write
+
+    pictures = [{**r, "images": ["a.png"]} for r in llama_factory_records()]
+    path = write(tmp_path / "pictures.json", pictures)
+    with pytest.raises(DatasetError) as info:
+        load_sharegpt(path)
+    assert "every conversation is one with images, videos or audio" in str(info.value)
+    notes: list[str] = []
+    assert load_sharegpt(path, allow_empty=True, notify=notes.append) == []  # held out
+    assert len(notes) == 1 and "4 conversations with images" in notes[0]
+
+    # LLaMA-Factory's DPO sharegpt: the prompt in "conversations", the replies beside it.
+    human = {"from": "human", "value": "你是谁？"}
+    dpo = [
+        {
+            "conversations": [human],
+            "chosen": {"from": "gpt", "value": "我是亚托莉！"},
+            "rejected": {"from": "gpt", "value": "我是人工智能助手。"},
+        }
+    ] * 3
+    with pytest.raises(DatasetError) as info:
+        load_sharegpt(write(tmp_path / "dpo.json", dpo))
+    message = str(info.value)
+    assert 'a preference (DPO/ORPO) dataset ("chosen" and "rejected" replies)' in message
+    assert "\n" not in message
