@@ -176,3 +176,23 @@ def test_a_dataset_of_images_only_or_of_preferences_is_one_sentence(tmp_path: Pa
     message = str(info.value)
     assert 'a preference (DPO/ORPO) dataset ("chosen" and "rejected" replies)' in message
     assert "\n" not in message
+
+
+def test_eval_given_a_file_of_a_version_names_its_folder(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """`atri eval adapters/<v>/manifest.json` said "no such adapter version folder" of a
+    file that is there."""
+    config = write_config(tmp_path, tiny_model_dir)
+    version = tmp_path / "adapters" / "20250101-000001"
+    version.mkdir(parents=True)
+    (version / "manifest.json").write_text("{}", encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["--config", str(config), "eval", str(version / "manifest.json")]
+    )
+    assert result.exit_code == 1, result.output
+    assert says(result.output, "manifest.json is a file, not an adapter version folder: pass")
+    assert says(result.output, f"its folder, {version}.")
+    data = tmp_path / "data" / "atri_sharegpt.json"
+    result = CliRunner().invoke(app, ["--config", str(config), "eval", str(data)])
+    assert says(result.output, "atri_sharegpt.json is a file, not an adapter version folder.")
