@@ -11,7 +11,7 @@ from atri.config import Settings
 from model.adapters.versions import sha256_file
 from model.training.dataset import TokenizedSet, tokenize_dataset
 from model.training.errors import TrainError
-from model.training.sharegpt import Conversation, held_out_file
+from model.training.sharegpt import EVAL_SUFFIX, Conversation, held_out_file
 
 
 @dataclass
@@ -26,7 +26,10 @@ def resolve_data_files(settings: Settings) -> DataFiles:
     t = settings.train
     train_file = settings.path(t.dataset)
     if train_file.is_dir():
-        raise TrainError(f"{train_file} is a folder; pass the sharegpt file in it (--dataset).")
+        raise TrainError(
+            f"{train_file} is a folder; pass the sharegpt file in it{_named_in(train_file)} "
+            "(--dataset)."
+        )
     if not train_file.is_file():
         raise TrainError(
             f"{train_file}: dataset file not found; run `atri prep` first or pass --dataset."
@@ -44,6 +47,21 @@ def resolve_data_files(settings: Settings) -> DataFiles:
         train_sha256=sha256_file(train_file),
         eval_sha256=sha256_file(eval_file) if eval_file else None,
     )
+
+
+def _named_in(folder: Path) -> str:
+    """The training files `atri prep` writes that `folder` holds, as ", such as X" ("" if
+    none): the folder of a prep run is what people pass."""
+    try:
+        found = [
+            p
+            for pattern in ("*_sharegpt.json", "*_messages.jsonl")
+            for p in sorted(folder.glob(pattern))
+            if not p.stem.endswith(EVAL_SUFFIX) and p.is_file()
+        ]
+    except OSError:
+        return ""
+    return f", such as {found[0]}" if found else ""
 
 
 def tokenize_files(

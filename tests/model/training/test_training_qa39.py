@@ -196,3 +196,20 @@ def test_eval_given_a_file_of_a_version_names_its_folder(
     data = tmp_path / "data" / "atri_sharegpt.json"
     result = CliRunner().invoke(app, ["--config", str(config), "eval", str(data)])
     assert says(result.output, "atri_sharegpt.json is a file, not an adapter version folder.")
+
+
+def test_a_dataset_folder_of_a_prep_run_names_the_file_to_pass(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """The folder `atri prep --out` wrote is what people pass; the sentence said only
+    "pass the sharegpt file in it", not which."""
+    config = write_config(tmp_path, tiny_model_dir)
+    folder = tmp_path / "data"  # atri_sharegpt.json and atri_sharegpt_eval.json
+    (folder / "atri_messages.jsonl").write_text("", encoding="utf-8")
+    result = CliRunner().invoke(app, ["--config", str(config), "train", "--dataset", str(folder)])
+    assert result.exit_code == 1, result.output
+    assert says(
+        result.output,
+        f"{folder} is a folder; pass the sharegpt file in it, such as "
+        f"{folder / 'atri_sharegpt.json'} (--dataset).",
+    )
