@@ -213,3 +213,31 @@ def test_a_dataset_folder_of_a_prep_run_names_the_file_to_pass(
         f"{folder} is a folder; pass the sharegpt file in it, such as "
         f"{folder / 'atri_sharegpt.json'} (--dataset).",
     )
+
+
+def test_a_resumed_run_shows_the_losses_logged_before_it_was_interrupted(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """Resumed after its last logged step, the bar said "loss -" to the end."""
+    from rich.console import Console
+
+    from atri.config import load_settings
+    from model.training.progress import RichProgress
+    from model.training.runner import train
+
+    config = write_config(
+        tmp_path,
+        tiny_model_dir,
+        max_steps=3,
+        eval_steps=1,
+        logging_steps=2,
+        gradient_accumulation=1,
+        target_modules=["q_proj"],
+    )
+    with pytest.raises(KeyboardInterrupt):
+        train(load_settings(config), callbacks=[InterruptAt(3)])  # checkpoint at step 2
+    console = Console(record=True, width=200, force_terminal=False)
+    result = train(load_settings(config), resume=True, callbacks=[RichProgress(console)])
+    assert result.resumed_from_step == 2
+    [logged] = [e["loss"] for e in result.log_history if e.get("step") == 2 and "loss" in e]
+    assert f"loss {logged:.3f}" in console.export_text()
