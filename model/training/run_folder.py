@@ -178,6 +178,29 @@ def early_resume_mismatch(known: dict[str, Any], runs_dir: Path) -> str:
     return resume_mismatch(known, left)
 
 
+def interrupted_dataset(runs_dir: Path) -> tuple[Path, str] | None:
+    """The newest interrupted run in `runs_dir` that records its training file, and that
+    file's path: what `--resume` without `--dataset` meant (None if there is none)."""
+    found: list[tuple[float, Path, str]] = []
+    for folder in sorted(runs_dir.glob("*")) if runs_dir.is_dir() else []:
+        if not folder.is_dir() or not checkpoints(folder):
+            continue
+        try:
+            data = json.loads((folder / RUN_INFO).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        dataset = data.get("dataset") if isinstance(data, dict) else None
+        started = data.get("started") if isinstance(data, dict) else None
+        if isinstance(dataset, str) and dataset:
+            found.append(
+                (float(started) if isinstance(started, int | float) else 0.0, folder, dataset)
+            )
+    if not found:
+        return None
+    _, folder, dataset = max(found)
+    return folder, dataset
+
+
 def finished_state(checkpoint: str | Path) -> dict[str, Any] | None:
     """The checkpoint's trainer state when its run had ended there (all its steps done, or
     stopped early), else None. Trainer resumed from such a checkpoint trains one more

@@ -46,6 +46,7 @@ from model.training.run_folder import (
     checkpoints,
     early_resume_mismatch,
     finished_state,
+    interrupted_dataset,
     last_complete_checkpoint,
     removed_unless_checkpointed,
     resume_mismatch,
@@ -94,8 +95,18 @@ def train(
     say = notify or (lambda message: log.info("%s", message))
     check_configured_template(settings.model.chat_template)  # before data and model load
     t = settings.train
-    files = resolve_data_files(settings)
     out = adapters_folder(settings)
+    try:
+        files = resolve_data_files(settings)
+    except TrainError as exc:
+        # `atri train --resume` without the flags the run was started with: name its file.
+        trained_on = interrupted_dataset(out / RUNS_DIR) if resume else None
+        if trained_on is None or Path(trained_on[1]) == settings.path(t.dataset):
+            raise
+        folder, dataset = trained_on
+        raise TrainError(
+            f"{str(exc).rstrip('.')} (the interrupted run in {folder} trained on {dataset})."
+        ) from None
     train_convs = load_sharegpt(files.train, notify=say)
     system_prompt = training_prompt(train_convs, files.train)
     eval_convs = load_sharegpt(files.eval, allow_empty=True, notify=say) if files.eval else None

@@ -241,3 +241,25 @@ def test_a_resumed_run_shows_the_losses_logged_before_it_was_interrupted(
     assert result.resumed_from_step == 2
     [logged] = [e["loss"] for e in result.log_history if e.get("step") == 2 and "loss" in e]
     assert f"loss {logged:.3f}" in console.export_text()
+
+
+def test_resume_without_the_dataset_flag_names_the_file_the_run_trained_on(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """`atri train --dataset mine.json`, Ctrl-C, then `atri train --resume`: the default
+    dataset is not there, and the sentence did not say which file the run had used."""
+    from tests.model.training.sharegpt import write
+
+    config = write_config(tmp_path, tiny_model_dir)
+    (tmp_path / "data" / "atri_sharegpt.json").unlink()
+    mine = tmp_path / "mine.json"
+    run = tmp_path / "adapters" / ".runs" / "0123456789abcdef"
+    (run / "checkpoint-4").mkdir(parents=True)
+    write(run / "run.json", {"dataset": str(mine), "started": 1.0, "identity": {}})
+    result = CliRunner().invoke(app, ["--config", str(config), "train", "--resume"])
+    assert result.exit_code == 1, result.output
+    assert says(result.output, "atri_sharegpt.json: dataset file not found; run `atri prep`")
+    assert says(result.output, f"--dataset (the interrupted run in {run} trained on {mine}).")
+    assert (run / "checkpoint-4").is_dir()
+    plain = CliRunner().invoke(app, ["--config", str(config), "train"])  # no --resume
+    assert "interrupted run" not in plain.output
