@@ -297,12 +297,19 @@ def finished_run(
 
 def adapters_folder(settings: Settings) -> Path:
     """`[model] adapters_dir`, checked before the model loads: a file there made the run
-    end in a traceback after all the loading and tokenizing."""
+    end in a traceback after all the loading and tokenizing, and a version folder given
+    as --output-dir got the new version (and the run's checkpoints) inside it."""
     out = settings.path(settings.model.adapters_dir)
     if out.exists() and not out.is_dir():
         raise TrainError(
             f"{out} is a file, not a folder: [model] adapters_dir (or --output-dir) must name "
             "the folder versions are written into."
+        )
+    if (out / MANIFEST).is_file():
+        # Versions would go inside it, and its .runs beside its adapter files.
+        raise TrainError(
+            f"{out} is an adapter version, not the folder of versions: [model] adapters_dir "
+            f"(or --output-dir) must name the folder it lies in ({out.parent})."
         )
     return out
 

@@ -263,3 +263,22 @@ def test_resume_without_the_dataset_flag_names_the_file_the_run_trained_on(
     assert (run / "checkpoint-4").is_dir()
     plain = CliRunner().invoke(app, ["--config", str(config), "train"])  # no --resume
     assert "interrupted run" not in plain.output
+
+
+def test_a_version_folder_given_as_output_dir_is_refused_and_left_as_it_was(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """`--output-dir adapters/<version>` wrote the new version and .runs inside the
+    earlier version's folder."""
+    config = write_config(tmp_path, tiny_model_dir, max_steps=1, target_modules=["q_proj"])
+    first = CliRunner().invoke(app, ["--config", str(config), "train"])
+    assert first.exit_code == 0, first.output
+    [version] = [p for p in (tmp_path / "adapters").iterdir() if not p.name.startswith(".")]
+    before = sorted(p.relative_to(version) for p in version.rglob("*"))
+    result = CliRunner().invoke(
+        app, ["--config", str(config), "train", "--output-dir", str(version)]
+    )
+    assert result.exit_code == 1, result.output
+    assert says(result.output, f"{version} is an adapter version, not the folder of versions")
+    assert says(result.output, f"the folder it lies in ({version.parent}).")
+    assert sorted(p.relative_to(version) for p in version.rglob("*")) == before
