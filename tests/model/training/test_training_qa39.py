@@ -50,6 +50,35 @@ def test_resume_with_another_setting_is_refused_before_the_model_loads(
     assert (run / "checkpoint-1" / "adapter_model.safetensors").is_file()
 
 
+def test_resume_on_another_build_of_the_base_is_still_refused_after_it_loads(
+    tmp_path: Path, tiny_model_dir: Path, wide_model_dir: Path
+) -> None:
+    """The early check cannot see the base's config hash: a run that matches in all
+    else passes it, and the check after loading names the other build."""
+    from atri.config import load_settings
+    from model.training.runner import train
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_model_dir, base)
+    config = write_config(
+        tmp_path,
+        base,
+        max_steps=3,
+        eval_steps=1,
+        gradient_accumulation=1,
+        target_modules=["q_proj"],
+    )
+    with pytest.raises(KeyboardInterrupt):
+        train(load_settings(config), callbacks=[InterruptAt(2)])
+    [run] = (tmp_path / "adapters").glob(".runs/*/")
+    shutil.rmtree(base)
+    shutil.copytree(wide_model_dir, base)  # same path, another model
+    result = CliRunner().invoke(app, ["--config", str(config), "train", "--resume"])
+    assert result.exit_code == 1, result.output
+    assert says(result.output, "(the base model's config.json (another build of it now));")
+    assert (run / "checkpoint-1" / "adapter_model.safetensors").is_file()
+
+
 def test_early_check_lets_a_run_through_that_differs_only_in_what_loading_tells(
     tmp_path: Path,
 ) -> None:
