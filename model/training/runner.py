@@ -107,6 +107,12 @@ def train(
         raise TrainError(
             f"{str(exc).rstrip('.')} (the interrupted run in {folder} trained on {dataset})."
         ) from None
+    if files.eval is not None and files.eval_sha256 == files.train_sha256:
+        say(
+            f"The held-out file {files.eval} is the training file ({files.train}) again: its "
+            "loss shows how well the adapter memorised it, not how it does on unseen "
+            "conversations; pass the held-out file with --eval-dataset."
+        )
     train_convs = load_sharegpt(files.train, notify=say)
     system_prompt = training_prompt(train_convs, files.train)
     eval_convs = load_sharegpt(files.eval, allow_empty=True, notify=say) if files.eval else None

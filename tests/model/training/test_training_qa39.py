@@ -311,3 +311,22 @@ def test_a_version_folder_given_as_output_dir_is_refused_and_left_as_it_was(
     assert says(result.output, f"{version} is an adapter version, not the folder of versions")
     assert says(result.output, f"the folder it lies in ({version.parent}).")
     assert sorted(p.relative_to(version) for p in version.rglob("*")) == before
+
+
+def test_a_held_out_file_that_is_the_training_file_is_said(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """`--eval-dataset` naming the training file (or a copy) gave a held-out loss that
+    only measures memorisation, without a word; `atri eval` says it of the same file."""
+    config = write_config(tmp_path, tiny_model_dir, max_steps=1, target_modules=["q_proj"])
+    data = tmp_path / "data" / "atri_sharegpt.json"
+    copy = tmp_path / "copy.json"
+    shutil.copy(data, copy)
+    result = CliRunner().invoke(
+        app, ["--config", str(config), "train", "--eval-dataset", str(copy)]
+    )
+    assert result.exit_code == 0, result.output
+    assert says(result.output, f"The held-out file {copy} is the training file ({data}) again")
+    plain = CliRunner().invoke(app, ["--config", str(config), "train"])  # its own _eval file
+    assert plain.exit_code == 0, plain.output
+    assert "is the training file" not in plain.output
