@@ -307,13 +307,14 @@ class RemoteCodeError(ConfigError):
 
 def load_pretrained(settings: Settings, source: str, **model_kwargs: Any) -> tuple[Any, Any]:
     """(model, tokenizer) from `source` under the [model] trust_remote_code choice; a
-    missing model, one whose weights file is cut off, or one that needs its own code is
-    one sentence."""
+    missing model, one without tokenizer files, one whose weights file is cut off, or one
+    that needs its own code is one sentence."""
     from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     trust = settings.model.trust_remote_code
     base = settings.model.base
+    tokenizer = None
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust)
         model = AutoModelForCausalLM.from_pretrained(
@@ -331,6 +332,14 @@ def load_pretrained(settings: Settings, source: str, **model_kwargs: Any) -> tup
             "is cut off or damaged, so copy or download the model again."
         ) from None
     except ValueError as exc:
+        if tokenizer is None and (trust or "trust_remote_code" not in str(exc)):
+            # A folder of weights and config.json alone: transformers' several lines
+            # about backends, then a traceback.
+            raise ModelNotFoundError(
+                f'[model] base = "{base}": no tokenizer could be loaded from {source}; copy '
+                "in the tokenizer files the model ships with (tokenizer.json, or "
+                "tokenizer.model, and tokenizer_config.json)."
+            ) from None
         if trust or "trust_remote_code" not in str(exc):
             raise
         raise RemoteCodeError(

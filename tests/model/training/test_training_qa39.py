@@ -330,3 +330,19 @@ def test_a_held_out_file_that_is_the_training_file_is_said(
     plain = CliRunner().invoke(app, ["--config", str(config), "train"])  # its own _eval file
     assert plain.exit_code == 0, plain.output
     assert "is the training file" not in plain.output
+
+
+def test_a_base_folder_without_tokenizer_files_is_one_sentence(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """Weights and config.json copied alone: transformers' lines about tokenizer backends,
+    then a traceback."""
+    base = tmp_path / "base"
+    base.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(tiny_model_dir / name, base / name)
+    config = write_config(tmp_path, base, max_steps=1)
+    result = CliRunner().invoke(app, ["--config", str(config), "train"])
+    assert result.exit_code == 1, result.output
+    assert says(result.output, f"no tokenizer could be loaded from {base}; copy in the tokenizer")
+    assert "Traceback" not in result.output
