@@ -340,6 +340,16 @@ def load_pretrained(settings: Settings, source: str, **model_kwargs: Any) -> tup
                 "in the tokenizer files the model ships with (tokenizer.json, or "
                 "tokenizer.model, and tokenizer_config.json)."
             ) from None
+        if "does not recognize this architecture" in str(exc):
+            # A model newer than the installed transformers (or a config.json typo).
+            import transformers
+
+            kind = json.dumps(_model_type(source))
+            raise ModelNotFoundError(
+                f'[model] base = "{base}" is a model of type {kind}, which transformers '
+                f"{transformers.__version__} does not know: a model newer than it needs a "
+                "newer transformers; else check model_type in its config.json."
+            ) from None
         if trust or "trust_remote_code" not in str(exc):
             raise
         raise RemoteCodeError(
@@ -347,6 +357,16 @@ def load_pretrained(settings: Settings, source: str, **model_kwargs: Any) -> tup
             "trust_remote_code = true if you trust its source."
         ) from None
     return model, tokenizer
+
+
+def _model_type(source: str) -> str:
+    """The model_type a model folder's config.json names ("unknown" when unread)."""
+    try:
+        config = json.loads((Path(source) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "unknown"
+    kind = config.get("model_type") if isinstance(config, dict) else None
+    return kind if isinstance(kind, str) else "unknown"
 
 
 def device_map(device: str) -> dict[str, str] | None:

@@ -346,3 +346,22 @@ def test_a_base_folder_without_tokenizer_files_is_one_sentence(
     assert result.exit_code == 1, result.output
     assert says(result.output, f"no tokenizer could be loaded from {base}; copy in the tokenizer")
     assert "Traceback" not in result.output
+
+
+def test_a_base_of_a_model_type_transformers_does_not_know_is_one_sentence(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """A model newer than the installed transformers: its ValueError came out as a
+    traceback."""
+    import json
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_model_dir, base)
+    config_json = json.loads((base / "config.json").read_text(encoding="utf-8"))
+    config_json["model_type"] = "llama9000"
+    (base / "config.json").write_text(json.dumps(config_json), encoding="utf-8")
+    config = write_config(tmp_path, base, max_steps=1)
+    result = CliRunner().invoke(app, ["--config", str(config), "train"])
+    assert result.exit_code == 1, result.output
+    assert says(result.output, f'[model] base = "{base}" is a model of type "llama9000"')
+    assert says(result.output, "needs a newer transformers")
