@@ -332,14 +332,6 @@ def load_pretrained(settings: Settings, source: str, **model_kwargs: Any) -> tup
             "is cut off or damaged, so copy or download the model again."
         ) from None
     except ValueError as exc:
-        if tokenizer is None and (trust or "trust_remote_code" not in str(exc)):
-            # A folder of weights and config.json alone: transformers' several lines
-            # about backends, then a traceback.
-            raise ModelNotFoundError(
-                f'[model] base = "{base}": no tokenizer could be loaded from {source}; copy '
-                "in the tokenizer files the model ships with (tokenizer.json, or "
-                "tokenizer.model, and tokenizer_config.json)."
-            ) from None
         if "does not recognize this architecture" in str(exc):
             # A model newer than the installed transformers (or a config.json typo).
             import transformers
@@ -349,6 +341,14 @@ def load_pretrained(settings: Settings, source: str, **model_kwargs: Any) -> tup
                 f'[model] base = "{base}" is a model of type {kind}, which transformers '
                 f"{transformers.__version__} does not know: a model newer than it needs a "
                 "newer transformers; else check model_type in its config.json."
+            ) from None
+        if tokenizer is None and (trust or "trust_remote_code" not in str(exc)):
+            # A folder of weights and config.json alone: transformers' several lines
+            # about backends, then a traceback.
+            raise ModelNotFoundError(
+                f'[model] base = "{base}": no tokenizer could be loaded from {source}; copy '
+                "in the tokenizer files the model ships with (tokenizer.json, or "
+                "tokenizer.model, and tokenizer_config.json)."
             ) from None
         if trust or "trust_remote_code" not in str(exc):
             raise
