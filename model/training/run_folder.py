@@ -56,9 +56,12 @@ def _shown(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False) if value is not None else "none"
 
 
-def identity_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+def identity_differences(
+    saved: dict[str, Any], now: dict[str, Any], trained_on: str | None = None
+) -> list[str]:
     """What differs between a checkpoint's run and this one, each as "learning_rate 0.0002
-    in the checkpoint, 0.0001 now"."""
+    in the checkpoint, 0.0001 now"; `trained_on`, the checkpoint's training file, is
+    named when its contents differ (a --resume without the --dataset it was started with)."""
     found = []
     if saved.get("base") != now.get("base"):
         found.append(
@@ -77,8 +80,10 @@ def identity_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str
                 f"{'none' if new is None else 'one'} now"
             )
         else:
+            of = f" of {trained_on}" if trained_on and key == "dataset" else ""
             found.append(
-                f"{what}'s contents (sha256 {str(old)[:12]} in the checkpoint, {str(new)[:12]} now)"
+                f"{what}'s contents (sha256 {str(old)[:12]}{of} in the checkpoint, "
+                f"{str(new)[:12]} now)"
             )
     for group, prefix in (("settings", ""), ("hardware", "hardware ")):
         old_group, new_group = saved.get(group) or {}, now.get(group) or {}
@@ -121,7 +126,10 @@ def resume_mismatch(identity: dict[str, Any], left: list[tuple[Path, int]]) -> s
     more = f", and {others} other interrupted run{'s' * (others != 1)} beside it" if others else ""
     recorded = info(newest).get("identity")
     if isinstance(recorded, dict):
-        differs = identity_differences(recorded, identity)
+        trained_on = info(newest).get("dataset")
+        differs = identity_differences(
+            recorded, identity, trained_on if isinstance(trained_on, str) else None
+        )
         shown = "; ".join(differs[:6]) + (
             f"; and {len(differs) - 6} more" if len(differs) > 6 else ""
         )

@@ -365,3 +365,26 @@ def test_a_base_of_a_model_type_transformers_does_not_know_is_one_sentence(
     assert result.exit_code == 1, result.output
     assert says(result.output, f'[model] base = "{base}" is a model of type "llama9000"')
     assert says(result.output, "needs a newer transformers")
+
+
+def test_resume_on_another_training_file_names_the_one_the_run_used(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """`--dataset mine.json`, Ctrl-C, `atri train --resume`: the refusal gave two sha256
+    prefixes and not the file the run had trained on."""
+    from atri.config import load_settings
+    from model.training.runner import train
+    from tests.model.training.sharegpt import write, zh_dataset
+
+    config = write_config(
+        tmp_path, tiny_model_dir, max_steps=3, eval_steps=1, gradient_accumulation=1
+    )
+    mine = write(tmp_path / "mine.json", zh_dataset(12))
+    settings = load_settings(config)
+    settings.train.dataset = str(mine)
+    with pytest.raises(KeyboardInterrupt):
+        train(settings, callbacks=[InterruptAt(2)])
+    result = CliRunner().invoke(app, ["--config", str(config), "train", "--resume"])
+    assert result.exit_code == 1, result.output
+    assert says(result.output, "(the training file's contents (sha256 ")
+    assert says(result.output, f" of {mine} in the checkpoint, ")
