@@ -20,7 +20,7 @@ from typing import Any
 from atri.config import Settings
 from atri.files import pid_alive
 from model.training.data_files import DataFiles
-from model.training.errors import TrainError
+from model.training.errors import TrainError, TrainingInterrupted
 from model.training.hardware import Hardware
 
 RUN_INFO = "run.json"
@@ -284,6 +284,20 @@ def run_lock(run_dir: Path, out: Path) -> Iterator[None]:
         yield
     finally:
         lock.unlink(missing_ok=True)
+
+
+@contextmanager
+def interruption_names_checkpoint(run_dir: Path) -> Iterator[None]:
+    """Ctrl-C while the run has its folder becomes TrainingInterrupted with the step of
+    its last complete checkpoint: "`--resume` continues" was said even when the run was
+    stopped before its first checkpoint (saved every eval_steps), with nothing kept."""
+    try:
+        yield
+    except TrainingInterrupted:
+        raise
+    except KeyboardInterrupt:
+        done = [c for c in checkpoints(run_dir) if (c / TRAINER_STATE).is_file()]
+        raise TrainingInterrupted(checkpoint_step(done[-1]) if done else None) from None
 
 
 @contextmanager

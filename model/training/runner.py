@@ -47,6 +47,7 @@ from model.training.run_folder import (
     early_resume_mismatch,
     finished_state,
     interrupted_dataset,
+    interruption_names_checkpoint,
     last_complete_checkpoint,
     removed_unless_checkpointed,
     resume_mismatch,
@@ -170,7 +171,11 @@ def train(
             f"{size / 2**20:.0f} MiB of checkpoints in {run_dir.parent}: `atri train --resume` "
             "with the same settings and data continues one; delete its folder to free the space."
         )
-    with run_lock(run_dir, out), removed_unless_checkpointed(run_dir):
+    with (
+        interruption_names_checkpoint(run_dir),
+        run_lock(run_dir, out),
+        removed_unless_checkpointed(run_dir),
+    ):
         checkpoint = last_complete_checkpoint(run_dir, say) if resume else None
         resumed_from: int | None = None
         finished = finished_state(checkpoint) if checkpoint else None

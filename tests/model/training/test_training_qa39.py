@@ -3,7 +3,12 @@ loads, and odd datasets and settings on the tiny model (a couple of steps each).
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +16,7 @@ from typer.testing import CliRunner
 
 from atri.cli import app
 from tests.cli_output import says
-from tests.model.training.test_train_eval import InterruptAt, write_config
+from tests.model.training.test_train_eval import REPO, InterruptAt, whole_json, write_config
 
 
 def test_resume_with_another_setting_is_refused_before_the_model_loads(
@@ -388,3 +393,53 @@ def test_resume_on_another_training_file_names_the_one_the_run_used(
     assert result.exit_code == 1, result.output
     assert says(result.output, "(the training file's contents (sha256 ")
     assert says(result.output, f" of {mine} in the checkpoint, ")
+
+
+def _interrupt(tmp_path: Path, config: Path, ready: str) -> subprocess.CompletedProcess[str]:
+    """`atri train` in a real process, sent SIGINT (Ctrl-C) once a file matching `ready`
+    (a glob under adapters/) is there; its exit."""
+    command = [sys.executable, "-m", "atri", "--config", str(config), "train"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not any(whole_json(p) for p in (tmp_path / "adapters").glob(ready)):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "training did not get there"
+            time.sleep(0.1)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+
+
+def test_ctrl_c_says_whether_there_is_a_checkpoint_to_resume(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """Ctrl-C said "`atri train --resume` continues" also before the first checkpoint
+    (saved every eval_steps, 50 by default): --resume then started afresh."""
+    config = write_config(
+        tmp_path, tiny_model_dir, max_steps=400, eval_steps=300, gradient_accumulation=1
+    )
+    early = _interrupt(tmp_path, config, ".runs/*/run.json")
+    assert early.returncode == 130, early.stderr
+    assert says(early.stderr, "Interrupted before the first checkpoint (saved every [train]")
+    assert says(early.stderr, "eval_steps = 300 steps); no version was written and there is")
+    assert not list((tmp_path / "adapters").glob(".runs/*/"))
+
+    config = write_config(
+        tmp_path, tiny_model_dir, max_steps=400, eval_steps=2, gradient_accumulation=1
+    )
+    later = _interrupt(tmp_path, config, ".runs/*/checkpoint-*/trainer_state.json")
+    assert later.returncode == 130, later.stderr
+    steps = sorted(
+        int(p.parent.name.split("-")[1])
+        for p in (tmp_path / "adapters").glob(".runs/*/checkpoint-*/trainer_state.json")
+    )
+    assert steps and says(later.stderr, f"`atri train --resume` continues from step {steps[-1]}.")
