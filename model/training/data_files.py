@@ -77,11 +77,14 @@ def tokenize_files(
     if not train_set.samples:
         longest = train_set.longest_skipped or (0, 0)
         where = f" of {train_file}" if train_file else ""
+        most, least = train_set.needs(longest), train_set.needs(train_set.shortest_skipped)
+        # "needs 80, the shortest 80" of a one-record file, or of records all as long.
+        shortest = f", the shortest {least}" if least != most else ""
         raise TrainError(
             f"No training conversation fits max_seq_length = {max_len} tokens even with only "
-            f"its last exchange: the longest (record {longest[0]}{where}) needs "
-            f"{train_set.needs(longest)}, the shortest {train_set.needs(train_set.shortest_skipped)}; "
-            "raise [train] max_seq_length (--max-seq-length) or shorten the system prompt."
+            f"its last exchange: the longest (record {longest[0]}{where}) needs {most} "
+            f"tokens{shortest}; raise [train] max_seq_length (--max-seq-length) or shorten "
+            "the system prompt."
         )
     eval_set = tokenize_dataset(tokenizer, evaluation, max_len) if evaluation else None
     if eval_set is not None and not eval_set.samples:

@@ -443,3 +443,21 @@ def test_ctrl_c_says_whether_there_is_a_checkpoint_to_resume(
         for p in (tmp_path / "adapters").glob(".runs/*/checkpoint-*/trainer_state.json")
     )
     assert steps and says(later.stderr, f"`atri train --resume` continues from step {steps[-1]}.")
+
+
+def test_a_dataset_of_samples_all_too_long_names_one_length_once(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    """Every record as long (or a one-record file): "needs 80, the shortest 80"."""
+    from tests.model.training.sharegpt import SYSTEM_ZH, conversation, write
+
+    config = write_config(tmp_path, tiny_model_dir)
+    record = conversation([("你是谁？", "我是亚托莉！高性能的机器人哦。" * 4)], SYSTEM_ZH)
+    data = write(tmp_path / "long.json", [record] * 5)
+    result = CliRunner().invoke(
+        app, ["--config", str(config), "train", "--dataset", str(data), "--max-seq-length", "8"]
+    )
+    assert result.exit_code == 1, result.output
+    assert says(result.output, "No training conversation fits max_seq_length = 8 tokens")
+    assert says(result.output, f"the longest (record 0 of {data}) needs ")
+    assert "the shortest" not in result.output and "Traceback" not in result.output
