@@ -311,7 +311,12 @@ def _train(settings: Settings, resume: bool) -> None:
             settings, resume=resume, callbacks=[RichProgress(console)], notify=note
         )
     except TrainingInterrupted as stopped:
-        if stopped.step is None:
+        if stopped.version is not None:
+            message = (
+                f"Interrupted after the version was written: {stopped.version} is complete; "
+                "the run's checkpoints are removed."
+            )
+        elif stopped.step is None:
             message = (
                 "Interrupted before the first checkpoint (saved every [train] eval_steps = "
                 f"{settings.train.eval_steps} steps); no version was written and there is "

@@ -287,15 +287,22 @@ def run_lock(run_dir: Path, out: Path) -> Iterator[None]:
 
 
 @contextmanager
-def interruption_names_checkpoint(run_dir: Path) -> Iterator[None]:
+def interruption_names_checkpoint(
+    run_dir: Path, published: list[Path] | None = None
+) -> Iterator[None]:
     """Ctrl-C while the run has its folder becomes TrainingInterrupted with the step of
     its last complete checkpoint: "`--resume` continues" was said even when the run was
-    stopped before its first checkpoint (saved every eval_steps), with nothing kept."""
+    stopped before its first checkpoint (saved every eval_steps), with nothing kept.
+    Once the version is in place (`published` holds it), the run is done: its
+    checkpoints go, or `--resume` would publish it a second time."""
     try:
         yield
     except TrainingInterrupted:
         raise
     except KeyboardInterrupt:
+        if published:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise TrainingInterrupted(None, published[0]) from None
         done = [c for c in checkpoints(run_dir) if (c / TRAINER_STATE).is_file()]
         raise TrainingInterrupted(checkpoint_step(done[-1]) if done else None) from None
 

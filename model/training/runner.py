@@ -171,8 +171,9 @@ def train(
             f"{size / 2**20:.0f} MiB of checkpoints in {run_dir.parent}: `atri train --resume` "
             "with the same settings and data continues one; delete its folder to free the space."
         )
+    published: list[Path] = []  # the version, once it is in place
     with (
-        interruption_names_checkpoint(run_dir),
+        interruption_names_checkpoint(run_dir, published),
         run_lock(run_dir, out),
         removed_unless_checkpointed(run_dir),
     ):
@@ -258,6 +259,7 @@ def train(
                 system_prompt,
                 character,
             )
+            published.append(version)
         shutil.rmtree(run_dir, ignore_errors=True)
     del trainer
     if hw.device == "cuda":

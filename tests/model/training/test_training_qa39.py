@@ -461,3 +461,50 @@ def test_a_dataset_of_samples_all_too_long_names_one_length_once(
     assert says(result.output, "No training conversation fits max_seq_length = 8 tokens")
     assert says(result.output, f"the longest (record 0 of {data}) needs ")
     assert "the shortest" not in result.output and "Traceback" not in result.output
+
+
+def test_ctrl_c_once_the_version_is_in_place_leaves_nothing_to_publish_twice(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C after the version was renamed into place, while the checkpoints were being
+    removed: "no version was written", and --resume published the run a second time."""
+    import model.training.runner as runner
+    from atri.config import load_settings
+    from model.training.errors import TrainingInterrupted
+
+    config = write_config(
+        tmp_path, tiny_model_dir, max_steps=2, eval_steps=1, gradient_accumulation=1
+    )
+    real = runner.publish_version
+    done: list[Path] = []
+
+    def publish(*args: object, **kwargs: object) -> Path:
+        done.append(real(*args, **kwargs))  # type: ignore[arg-type]
+        return done[-1]
+
+    class CtrlCWhileRemoving:
+        """shutil, where removing the checkpoints after publishing meets Ctrl-C."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(shutil, name)
+
+        @staticmethod
+        def rmtree(path: Path, **kwargs: object) -> None:
+            if done:
+                raise KeyboardInterrupt
+            shutil.rmtree(path, **kwargs)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as m:
+        m.setattr(runner, "publish_version", publish)
+        m.setattr(runner, "shutil", CtrlCWhileRemoving())
+        with pytest.raises(TrainingInterrupted) as stopped:
+            runner.train(load_settings(config))
+    adapters = tmp_path / "adapters"
+    [version] = [p for p in adapters.iterdir() if not p.name.startswith(".")]
+    assert not list(adapters.glob(".runs/*/checkpoint-*"))
+    assert stopped.value.version == version and stopped.value.step is None
+
+    said: list[str] = []
+    again = runner.train(load_settings(config), resume=True, notify=said.append)
+    assert again.resumed_from_step is None  # a new run, not the same one published again
+    assert any("No interrupted run" in m for m in said), said
