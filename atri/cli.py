@@ -298,6 +298,7 @@ def _quiet_local_engine(settings: Settings) -> None:
 
 
 def _train(settings: Settings, resume: bool) -> None:
+    from model.training.errors import TrainingInterrupted
     from model.training.progress import RichProgress
     from model.training.runner import train as run_training
 
@@ -309,8 +310,31 @@ def _train(settings: Settings, resume: bool) -> None:
         result = run_training(
             settings, resume=resume, callbacks=[RichProgress(console)], notify=note
         )
+    except TrainingInterrupted as stopped:
+        if stopped.version is not None:
+            message = (
+                f"Interrupted after the version was written: {stopped.version} is complete; "
+                "the run's checkpoints are removed."
+            )
+        elif stopped.step is None:
+            message = (
+                "Interrupted before the first checkpoint (saved every [train] eval_steps = "
+                f"{settings.train.eval_steps} steps); no version was written and there is "
+                "nothing to resume."
+            )
+        else:
+            message = (
+                "Interrupted; no version was written. `atri train --resume` continues from "
+                f"step {stopped.step}."
+            )
+        err_console.print(message, markup=False, highlight=False)
+        raise typer.Exit(130) from None
     except KeyboardInterrupt:
-        err_console.print("Interrupted; no version was written. `atri train --resume` continues.")
+        # Before the run had its folder: loading the model or the data.
+        err_console.print(
+            "Interrupted before training began; no version was written and no checkpoint "
+            "was touched."
+        )
         raise typer.Exit(130) from None
     m = result.manifest
     # "ATRI adapter" would read as hers whoever it is: the same title as the loss plot's.

@@ -196,6 +196,14 @@ def find_version(
         if not folder.is_dir():
             inside = adapters_dir / str(given)
             folder = inside if inside.is_dir() else folder
+        if folder.is_file():
+            # A file of a version (its manifest.json, say) was "no such folder".
+            hint = (
+                f": pass its folder, {folder.parent}"
+                if (folder.parent / MANIFEST).is_file()
+                else ""
+            )
+            raise AdapterError(f"{given} is a file, not an adapter version folder{hint}.")
         if not folder.is_dir():
             raise AdapterError(f"{given}: no such adapter version folder.")
         return folder

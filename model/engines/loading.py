@@ -307,11 +307,14 @@ class RemoteCodeError(ConfigError):
 
 def load_pretrained(settings: Settings, source: str, **model_kwargs: Any) -> tuple[Any, Any]:
     """(model, tokenizer) from `source` under the [model] trust_remote_code choice; a
-    missing model or one that needs its own code is one sentence."""
+    missing model, one without tokenizer files, one whose weights file is cut off, or one
+    that needs its own code is one sentence."""
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     trust = settings.model.trust_remote_code
     base = settings.model.base
+    tokenizer = None
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust)
         model = AutoModelForCausalLM.from_pretrained(
@@ -322,7 +325,31 @@ def load_pretrained(settings: Settings, source: str, **model_kwargs: Any) -> tup
             f'[model] base = "{base}" could not be loaded ({exc}); set it to a '
             "local model folder, or check the hub id and your network."
         ) from None
+    except SafetensorError as exc:
+        # A download cut off or a damaged copy: safetensors' own words, then a traceback.
+        raise ModelNotFoundError(
+            f'[model] base = "{base}": the weights in {source} cannot be read ({exc}); a file '
+            "is cut off or damaged, so copy or download the model again."
+        ) from None
     except ValueError as exc:
+        if "does not recognize this architecture" in str(exc):
+            # A model newer than the installed transformers (or a config.json typo).
+            import transformers
+
+            kind = json.dumps(_model_type(source))
+            raise ModelNotFoundError(
+                f'[model] base = "{base}" is a model of type {kind}, which transformers '
+                f"{transformers.__version__} does not know: a model newer than it needs a "
+                "newer transformers; else check model_type in its config.json."
+            ) from None
+        if tokenizer is None and (trust or "trust_remote_code" not in str(exc)):
+            # A folder of weights and config.json alone: transformers' several lines
+            # about backends, then a traceback.
+            raise ModelNotFoundError(
+                f'[model] base = "{base}": no tokenizer could be loaded from {source}; copy '
+                "in the tokenizer files the model ships with (tokenizer.json, or "
+                "tokenizer.model, and tokenizer_config.json)."
+            ) from None
         if trust or "trust_remote_code" not in str(exc):
             raise
         raise RemoteCodeError(
@@ -330,6 +357,16 @@ def load_pretrained(settings: Settings, source: str, **model_kwargs: Any) -> tup
             "trust_remote_code = true if you trust its source."
         ) from None
     return model, tokenizer
+
+
+def _model_type(source: str) -> str:
+    """The model_type a model folder's config.json names ("unknown" when unread)."""
+    try:
+        config = json.loads((Path(source) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "unknown"
+    kind = config.get("model_type") if isinstance(config, dict) else None
+    return kind if isinstance(kind, str) else "unknown"
 
 
 def device_map(device: str) -> dict[str, str] | None:

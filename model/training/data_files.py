@@ -11,7 +11,7 @@ from atri.config import Settings
 from model.adapters.versions import sha256_file
 from model.training.dataset import TokenizedSet, tokenize_dataset
 from model.training.errors import TrainError
-from model.training.sharegpt import Conversation, held_out_file
+from model.training.sharegpt import EVAL_SUFFIX, Conversation, held_out_file
 
 
 @dataclass
@@ -26,7 +26,10 @@ def resolve_data_files(settings: Settings) -> DataFiles:
     t = settings.train
     train_file = settings.path(t.dataset)
     if train_file.is_dir():
-        raise TrainError(f"{train_file} is a folder; pass the sharegpt file in it (--dataset).")
+        raise TrainError(
+            f"{train_file} is a folder; pass the sharegpt file in it{_named_in(train_file)} "
+            "(--dataset)."
+        )
     if not train_file.is_file():
         raise TrainError(
             f"{train_file}: dataset file not found; run `atri prep` first or pass --dataset."
@@ -46,6 +49,21 @@ def resolve_data_files(settings: Settings) -> DataFiles:
     )
 
 
+def _named_in(folder: Path) -> str:
+    """The training files `atri prep` writes that `folder` holds, as ", such as X" ("" if
+    none): the folder of a prep run is what people pass."""
+    try:
+        found = [
+            p
+            for pattern in ("*_sharegpt.json", "*_messages.jsonl")
+            for p in sorted(folder.glob(pattern))
+            if not p.stem.endswith(EVAL_SUFFIX) and p.is_file()
+        ]
+    except OSError:
+        return ""
+    return f", such as {found[0]}" if found else ""
+
+
 def tokenize_files(
     tokenizer: Any,
     train: list[Conversation],
@@ -59,11 +77,14 @@ def tokenize_files(
     if not train_set.samples:
         longest = train_set.longest_skipped or (0, 0)
         where = f" of {train_file}" if train_file else ""
+        most, least = train_set.needs(longest), train_set.needs(train_set.shortest_skipped)
+        # "needs 80, the shortest 80" of a one-record file, or of records all as long.
+        shortest = f", the shortest {least}" if least != most else ""
         raise TrainError(
             f"No training conversation fits max_seq_length = {max_len} tokens even with only "
-            f"its last exchange: the longest (record {longest[0]}{where}) needs "
-            f"{train_set.needs(longest)}, the shortest {train_set.needs(train_set.shortest_skipped)}; "
-            "raise [train] max_seq_length (--max-seq-length) or shorten the system prompt."
+            f"its last exchange: the longest (record {longest[0]}{where}) needs {most} "
+            f"tokens{shortest}; raise [train] max_seq_length (--max-seq-length) or shorten "
+            "the system prompt."
         )
     eval_set = tokenize_dataset(tokenizer, evaluation, max_len) if evaluation else None
     if eval_set is not None and not eval_set.samples:

@@ -1,9 +1,22 @@
-"""The one error class of `atri train`: a request that cannot run as asked."""
+"""`atri train`'s errors: a request that cannot run as asked, and a run interrupted."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from atri.errors import UserError
 
 
 class TrainError(UserError):
     """A training request that cannot run as asked; str() is one sentence saying why."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) once the run's checkpoint folder is known: `step` is that of
+    its last complete checkpoint, what `--resume` continues from (None: nothing kept);
+    `version`, the version folder when it was already in place."""
+
+    def __init__(self, step: int | None, version: Path | None = None) -> None:
+        super().__init__(step)
+        self.step = step
+        self.version = version

@@ -82,7 +82,37 @@ def peft_model(model: Any, t: TrainSettings) -> tuple[Any, list[str], str]:
         fan_in_fan_out=_all_conv1d(model, targets),
     )
     model.config.use_cache = False
+    wide = rank_note(model, targets, t.lora_r)
+    note = " ".join(n for n in (note, wide) if n)
     return get_peft_model(model, config), targets, note
+
+
+def rank_note(model: Any, targets: list[str], rank: int) -> str:
+    """A sentence when `rank` is above the width (the smaller of its inputs and outputs) of
+    layers that get LoRA: there the adapter holds more weights than the layer itself and
+    learns nothing a rank of that width would not, while training slower ("" if none)."""
+    widths: dict[str, int] = {}
+    for name, module in model.named_modules():
+        last = name.rsplit(".", 1)[-1]
+        weight = getattr(module, "weight", None)
+        if last not in targets or weight is None or len(getattr(weight, "shape", ())) != 2:
+            continue
+        ins = getattr(module, "in_features", None) or weight.shape[0]
+        outs = getattr(module, "out_features", None) or weight.shape[1]
+        widths[last] = min(widths.get(last, ins), ins, outs)
+    narrow = {n: w for n, w in sorted(widths.items()) if rank > w}
+    if not narrow:
+        return ""
+    shown = ", ".join(f"{n} ({w})" for n, w in narrow.items())
+    if len(narrow) < len(widths):
+        advice = "the other layers use the rank in full"
+    else:
+        advice = f"lower lora_r (--lora-r) to {max(widths.values())} or less"
+    return (
+        f"[train] lora_r = {rank} is above the width of {shown}: there LoRA has more weights "
+        "than the layer and learns nothing a rank of that width would not, only slower and "
+        f"into a larger adapter; {advice}."
+    )
 
 
 def _all_conv1d(model: Any, targets: list[str]) -> bool:

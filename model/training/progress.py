@@ -68,6 +68,10 @@ class RichProgress(ThroughputMeter):
             eval="-",
             speed="-",
         )
+        # Resumed: the losses logged before the interruption, until the next ones (the
+        # bar showed "loss -" to the end of a run resumed after its last logged step).
+        for logs in state.log_history or []:
+            self.on_log(args, state, control, logs=logs)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         super().on_step_end(args, state, control, **kwargs)

@@ -20,7 +20,7 @@ from typing import Any
 from atri.config import Settings
 from atri.files import pid_alive
 from model.training.data_files import DataFiles
-from model.training.errors import TrainError
+from model.training.errors import TrainError, TrainingInterrupted
 from model.training.hardware import Hardware
 
 RUN_INFO = "run.json"
@@ -56,16 +56,19 @@ def _shown(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False) if value is not None else "none"
 
 
-def identity_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+def identity_differences(
+    saved: dict[str, Any], now: dict[str, Any], trained_on: str | None = None
+) -> list[str]:
     """What differs between a checkpoint's run and this one, each as "learning_rate 0.0002
-    in the checkpoint, 0.0001 now"."""
+    in the checkpoint, 0.0001 now"; `trained_on`, the checkpoint's training file, is
+    named when its contents differ (a --resume without the --dataset it was started with)."""
     found = []
     if saved.get("base") != now.get("base"):
         found.append(
             f"[model] base {_shown(saved.get('base'))} in the checkpoint, "
             f"{_shown(now.get('base'))} now"
         )
-    elif saved.get("base_config_hash") != now.get("base_config_hash"):
+    elif "base_config_hash" in now and saved.get("base_config_hash") != now["base_config_hash"]:
         found.append("the base model's config.json (another build of it now)")
     for key, what in (("dataset", "the training file"), ("eval_dataset", "the held-out file")):
         old, new = saved.get(key), now.get(key)
@@ -77,8 +80,10 @@ def identity_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str
                 f"{'none' if new is None else 'one'} now"
             )
         else:
+            of = f" of {trained_on}" if trained_on and key == "dataset" else ""
             found.append(
-                f"{what}'s contents (sha256 {str(old)[:12]} in the checkpoint, {str(new)[:12]} now)"
+                f"{what}'s contents (sha256 {str(old)[:12]}{of} in the checkpoint, "
+                f"{str(new)[:12]} now)"
             )
     for group, prefix in (("settings", ""), ("hardware", "hardware ")):
         old_group, new_group = saved.get(group) or {}, now.get(group) or {}
@@ -121,7 +126,10 @@ def resume_mismatch(identity: dict[str, Any], left: list[tuple[Path, int]]) -> s
     more = f", and {others} other interrupted run{'s' * (others != 1)} beside it" if others else ""
     recorded = info(newest).get("identity")
     if isinstance(recorded, dict):
-        differs = identity_differences(recorded, identity)
+        trained_on = info(newest).get("dataset")
+        differs = identity_differences(
+            recorded, identity, trained_on if isinstance(trained_on, str) else None
+        )
         shown = "; ".join(differs[:6]) + (
             f"; and {len(differs) - 6} more" if len(differs) > 6 else ""
         )
@@ -133,6 +141,72 @@ def resume_mismatch(identity: dict[str, Any], left: list[tuple[Path, int]]) -> s
         "or deleted: rerun with that run's settings and data to continue it, or without "
         "--resume to start a new run (its checkpoints are kept)."
     )
+
+
+def without_base_hash(identity: dict[str, Any]) -> dict[str, Any]:
+    """A run's identity as known before the base model loads (its config hash comes from
+    the loaded model): what `early_resume_mismatch` compares."""
+    return {k: v for k, v in identity.items() if k != "base_config_hash"}
+
+
+def recorded_identity(folder: Path) -> dict[str, Any] | None:
+    """The identity a run folder's run.json records (None from an older ATRI, or unread)."""
+    try:
+        data = json.loads((folder / RUN_INFO).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    recorded = data.get("identity") if isinstance(data, dict) else None
+    return recorded if isinstance(recorded, dict) else None
+
+
+def early_resume_mismatch(known: dict[str, Any], runs_dir: Path) -> str:
+    """Why `--resume` cannot continue any run in `runs_dir`, told from `known` (the
+    identity without the base's config hash) before the base model loads and the data is
+    tokenized, which takes minutes on a 7B model: "" when a run there may be this one
+    (all but the config hash match, or it records no settings), or when there is none to
+    resume (the run then starts afresh); the config hash is compared after loading."""
+    left: list[tuple[Path, int]] = []
+    for folder in sorted(runs_dir.glob("*")) if runs_dir.is_dir() else []:
+        if not folder.is_dir() or not checkpoints(folder):
+            continue
+        recorded = recorded_identity(folder)
+        if recorded is None or not identity_differences(recorded, known):
+            return ""
+        try:
+            holder = int(folder.with_name(f"{folder.name}{LOCK_SUFFIX}").read_text() or 0)
+        except (OSError, ValueError):
+            holder = 0
+        if holder and pid_alive(holder):
+            continue  # being trained right now, with other settings
+        try:
+            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        except OSError:  # removed while being counted
+            continue
+        left.append((folder, size))
+    return resume_mismatch(known, left)
+
+
+def interrupted_dataset(runs_dir: Path) -> tuple[Path, str] | None:
+    """The newest interrupted run in `runs_dir` that records its training file, and that
+    file's path: what `--resume` without `--dataset` meant (None if there is none)."""
+    found: list[tuple[float, Path, str]] = []
+    for folder in sorted(runs_dir.glob("*")) if runs_dir.is_dir() else []:
+        if not folder.is_dir() or not checkpoints(folder):
+            continue
+        try:
+            data = json.loads((folder / RUN_INFO).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        dataset = data.get("dataset") if isinstance(data, dict) else None
+        started = data.get("started") if isinstance(data, dict) else None
+        if isinstance(dataset, str) and dataset:
+            found.append(
+                (float(started) if isinstance(started, int | float) else 0.0, folder, dataset)
+            )
+    if not found:
+        return None
+    _, folder, dataset = max(found)
+    return folder, dataset
 
 
 def finished_state(checkpoint: str | Path) -> dict[str, Any] | None:
@@ -210,6 +284,27 @@ def run_lock(run_dir: Path, out: Path) -> Iterator[None]:
         yield
     finally:
         lock.unlink(missing_ok=True)
+
+
+@contextmanager
+def interruption_names_checkpoint(
+    run_dir: Path, published: list[Path] | None = None
+) -> Iterator[None]:
+    """Ctrl-C while the run has its folder becomes TrainingInterrupted with the step of
+    its last complete checkpoint: "`--resume` continues" was said even when the run was
+    stopped before its first checkpoint (saved every eval_steps), with nothing kept.
+    Once the version is in place (`published` holds it), the run is done: its
+    checkpoints go, or `--resume` would publish it a second time."""
+    try:
+        yield
+    except TrainingInterrupted:
+        raise
+    except KeyboardInterrupt:
+        if published:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise TrainingInterrupted(None, published[0]) from None
+        done = [c for c in checkpoints(run_dir) if (c / TRAINER_STATE).is_file()]
+        raise TrainingInterrupted(checkpoint_step(done[-1]) if done else None) from None
 
 
 @contextmanager

@@ -44,7 +44,10 @@ from model.training.run_folder import (
     TRAINER_STATE,
     checkpoint_step,
     checkpoints,
+    early_resume_mismatch,
     finished_state,
+    interrupted_dataset,
+    interruption_names_checkpoint,
     last_complete_checkpoint,
     removed_unless_checkpointed,
     resume_mismatch,
@@ -52,6 +55,7 @@ from model.training.run_folder import (
     run_identity,
     run_lock,
     unfinished_runs,
+    without_base_hash,
 )
 from model.training.sharegpt import load_sharegpt, training_prompt
 
@@ -92,8 +96,24 @@ def train(
     say = notify or (lambda message: log.info("%s", message))
     check_configured_template(settings.model.chat_template)  # before data and model load
     t = settings.train
-    files = resolve_data_files(settings)
     out = adapters_folder(settings)
+    try:
+        files = resolve_data_files(settings)
+    except TrainError as exc:
+        # `atri train --resume` without the flags the run was started with: name its file.
+        trained_on = interrupted_dataset(out / RUNS_DIR) if resume else None
+        if trained_on is None or Path(trained_on[1]) == settings.path(t.dataset):
+            raise
+        folder, dataset = trained_on
+        raise TrainError(
+            f"{str(exc).rstrip('.')} (the interrupted run in {folder} trained on {dataset})."
+        ) from None
+    if files.eval is not None and files.eval_sha256 == files.train_sha256:
+        say(
+            f"The held-out file {files.eval} is the training file ({files.train}) again: its "
+            "loss shows how well the adapter memorised it, not how it does on unseen "
+            "conversations; pass the held-out file with --eval-dataset."
+        )
     train_convs = load_sharegpt(files.train, notify=say)
     system_prompt = training_prompt(train_convs, files.train)
     eval_convs = load_sharegpt(files.eval, allow_empty=True, notify=say) if files.eval else None
@@ -102,6 +122,14 @@ def train(
     persona = configured_persona(settings)
     character = CharacterId.of(persona.name, persona.aliases)
     hw = plan_hardware(t, settings.model.device)
+    if resume:
+        # Settings, data and hardware differ without the model: say so before it loads
+        # (minutes on a 7B model); its config hash is compared once it has loaded.
+        early = early_resume_mismatch(
+            without_base_hash(run_identity(settings, files, "", hw)), out / RUNS_DIR
+        )
+        if early:
+            raise TrainError(early)
     set_seed(t.seed)
     loaded = load_for_training(settings, hw)
     tokenizer = loaded.tokenizer
@@ -143,7 +171,12 @@ def train(
             f"{size / 2**20:.0f} MiB of checkpoints in {run_dir.parent}: `atri train --resume` "
             "with the same settings and data continues one; delete its folder to free the space."
         )
-    with run_lock(run_dir, out), removed_unless_checkpointed(run_dir):
+    published: list[Path] = []  # the version, once it is in place
+    with (
+        interruption_names_checkpoint(run_dir, published),
+        run_lock(run_dir, out),
+        removed_unless_checkpointed(run_dir),
+    ):
         checkpoint = last_complete_checkpoint(run_dir, say) if resume else None
         resumed_from: int | None = None
         finished = finished_state(checkpoint) if checkpoint else None
@@ -226,6 +259,7 @@ def train(
                 system_prompt,
                 character,
             )
+            published.append(version)
         shutil.rmtree(run_dir, ignore_errors=True)
     del trainer
     if hw.device == "cuda":
@@ -276,12 +310,19 @@ def finished_run(
 
 def adapters_folder(settings: Settings) -> Path:
     """`[model] adapters_dir`, checked before the model loads: a file there made the run
-    end in a traceback after all the loading and tokenizing."""
+    end in a traceback after all the loading and tokenizing, and a version folder given
+    as --output-dir got the new version (and the run's checkpoints) inside it."""
     out = settings.path(settings.model.adapters_dir)
     if out.exists() and not out.is_dir():
         raise TrainError(
             f"{out} is a file, not a folder: [model] adapters_dir (or --output-dir) must name "
             "the folder versions are written into."
+        )
+    if (out / MANIFEST).is_file():
+        # Versions would go inside it, and its .runs beside its adapter files.
+        raise TrainError(
+            f"{out} is an adapter version, not the folder of versions: [model] adapters_dir "
+            f"(or --output-dir) must name the folder it lies in ({out.parent})."
         )
     return out
 

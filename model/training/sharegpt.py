@@ -38,6 +38,9 @@ _ROLES = {
 # Tool use: LLaMA-Factory's sharegpt tags, and the OpenAI messages roles.
 _TOOL_ROLES = frozenset({"function_call", "observation", "tool", "function"})
 TOOL_USE_NOTE = "with function_call/observation turns"
+# LLaMA-Factory's multimodal columns: the text holds <image>/<video>/<audio> placeholders.
+_MEDIA_KEYS = ("images", "videos", "audios")
+MEDIA_NOTE = "with images, videos or audio"
 _JSON_KINDS = {
     "str": "string",
     "int": "number",
@@ -96,19 +99,36 @@ def load_sharegpt(
             f"{path}: an alpaca file (instruction/output records); training reads the sharegpt "
             "file `atri prep` writes beside it (<name>_sharegpt.json)."
         )
-    conversations = [
-        _parse_record(path, i, record) for i, record in enumerate(data) if not _uses_tools(record)
-    ]
-    tool_use = len(data) - len(conversations)
-    if tool_use and not conversations and not allow_empty:
+    if data and all(isinstance(r, dict) and _is_preference(r) for r in data):
         raise DatasetError(
-            f"{path}: every conversation is one {TOOL_USE_NOTE} (tool use); role-play "
-            "training learns replies to people only, so there is nothing to train on."
+            f'{path}: a preference (DPO/ORPO) dataset ("chosen" and "rejected" replies); '
+            "atri train learns from conversations, so pass a sharegpt file whose records "
+            'end in a "gpt" reply.'
+        )
+    media = sum(1 for r in data if _uses_media(r))
+    tool_use = sum(1 for r in data if _uses_tools(r) and not _uses_media(r))
+    conversations = [
+        _parse_record(path, i, record)
+        for i, record in enumerate(data)
+        if not _uses_tools(record) and not _uses_media(record)
+    ]
+    if (tool_use or media) and not conversations and not allow_empty:
+        kinds = [f"{TOOL_USE_NOTE} (tool use)"] * bool(tool_use) + [MEDIA_NOTE] * bool(media)
+        raise DatasetError(
+            f"{path}: every conversation is one {' or one '.join(kinds)}; role-play training "
+            f"learns replies to people{' in text' * bool(media)} only, so there is nothing to "
+            "train on."
         )
     if tool_use:
         (notify or log.warning)(
             f"{path}: {tool_use} conversation{'s' * (tool_use != 1)} {TOOL_USE_NOTE} left "
             "out: role-play training learns replies to people only."
+        )
+    if media:
+        (notify or log.warning)(
+            f"{path}: {media} conversation{'s' * (media != 1)} {MEDIA_NOTE} left out: "
+            "training reads text only, and would learn their <image>/<video>/<audio> "
+            "placeholders as words."
         )
     if not conversations and not allow_empty:
         raise DatasetError(f"{path}: the dataset is empty.")
@@ -159,6 +179,16 @@ def _uses_tools(record: Any) -> bool:
         if (isinstance(speaker, str) and speaker in _TOOL_ROLES) or "tool_calls" in turn:
             return True
     return False
+
+
+def _uses_media(record: Any) -> bool:
+    """Whether a record comes with images, videos or audio (LLaMA-Factory's multimodal
+    sharegpt): its text asks about what the model cannot see."""
+    return isinstance(record, dict) and any(record.get(k) for k in _MEDIA_KEYS)
+
+
+def _is_preference(record: dict[str, Any]) -> bool:
+    return "chosen" in record and "rejected" in record
 
 
 def _is_alpaca(record: dict[str, Any]) -> bool:
