@@ -22,8 +22,10 @@ from bot.lines import use_card
 from model.character.persona import (
     Persona,
     canned_lines,
+    chosen_language,
     configured_card_path,
     load_persona,
+    reply_lines,
 )
 from model.protocol import ScopeRef, Worker
 from model.service import ChatService
@@ -53,6 +55,7 @@ async def serve(settings: Settings, secrets: Secrets, console: Console) -> None:
                 await remote.check_release()
             else:
                 await reach_for_console(remote)
+            await speak_as_the_worker(remote, settings, card)
             await run_adapters(remote, settings, secrets, console, card)
         return
     with console.status(escape(waking_line(card.name, settings.model.engine)), spinner="dots"):
@@ -64,6 +67,22 @@ async def serve(settings: Settings, secrets: Secrets, console: Console) -> None:
 def has_bots(settings: Settings, secrets: Secrets) -> bool:
     """Whether Discord or QQ is configured; without either, `atri serve` is the console chat."""
     return secrets.discord_token is not None or settings.qq.enabled
+
+
+async def speak_as_the_worker(remote: HttpWorker, settings: Settings, card: Persona) -> None:
+    """Her error line in the language the worker answers in. The worker's own `[model]`
+    and `[persona]` choose it, not this config's: a bot whose config leaves `[model]
+    base` at the offline default chose English, and said an English error line beside
+    the Chinese replies of a worker serving a Chinese model. A worker not up yet is
+    asked nothing (the line stays this config's)."""
+    from bot.relay import WorkerUnreachable
+
+    try:
+        language = (await remote.character()).language
+    except WorkerUnreachable:
+        return
+    if language and language in card.languages and language != chosen_language(settings, card):
+        remote.error_reply = reply_lines(card.in_language(language), settings).error
 
 
 async def reach_for_console(remote: HttpWorker) -> None:
