@@ -21,6 +21,8 @@ from tests.bot.qq.test_serve_e2e import (
     answer,
     group_message,
     next_action,
+    private_answer,
+    reply_to,
     serving,
     silent_until_next,
 )
@@ -132,6 +134,18 @@ async def test_one_poke_a_minute_per_person_is_answered(served: tuple[str, Path]
         assert await group_reply_to_poke(ws, 4034) == POKED
         await silent_until_next(ws, SELF_ID)
     assert [content for role, _, content in stored(db, 4033) if role == "user"] == ["（戳了戳你）"]
+
+
+async def test_a_group_an_admin_turned_off_is_silent_to_pokes(served: tuple[str, Path]) -> None:
+    url, db = served
+    async with connect(url, additional_headers=HEADERS) as ws:
+        await reply_to(ws, group_message("/atri mode off", user_id=4037, role="admin"))
+        await ws.send(json.dumps(poke(4038)))
+        # Checked while the group is still off (each event is handled in its own task).
+        assert await private_answer(ws, "对照") == "亚托莉听到了：对照"
+        await reply_to(ws, group_message("/atri mode on", user_id=4037, role="admin"))
+        assert await group_reply_to_poke(ws, 4039) == POKED
+    assert stored(db, 4038) == []
 
 
 async def test_a_private_poke_is_answered_privately(served: tuple[str, Path]) -> None:
