@@ -583,6 +583,8 @@ class QQSettings(Section):
     max_message_chars: PositiveInt = 500
     max_reply_parts: PositiveInt = 4
     room_context: bool = False
+    answer_pokes: bool = True
+    poke_cooldown_seconds: float = Field(default=60.0, ge=0)
 
     @field_validator(
         "superusers",

@@ -65,6 +65,7 @@ class BotLines:
     sticker_note: str  # {sticker}
     attachment_note: str  # {filename}
     picture_note: str  # a QQ picture beside words
+    poke_note: str  # a QQ poke of her (戳一戳): all she is told of it
     memory_sent_privately: str
     memory_not_sent: str
     qq_usage: str
@@ -164,6 +165,7 @@ ZH = BotLines(
     sticker_note="（发来了贴纸：{{sticker}}）",
     attachment_note="（发来了附件：{{filename}}）",
     picture_note="（发来了一张图片）",
+    poke_note="（戳了戳你）",
     memory_sent_privately="{name}把记得的事私信发给你了，去看看吧。",
     memory_not_sent="私信发不出去……加{name}为好友后，再在群里试一次吧。",
     qq_usage="""和{name}聊天：在群里 @她、用她的名字开头，或回复她的消息；私聊直接说。
@@ -239,6 +241,7 @@ EN = BotLines(
     sticker_note="(sent a sticker: {{sticker}})",
     attachment_note="(sent an attachment: {{filename}})",
     picture_note="(sent a picture)",
+    poke_note="(pokes you)",
     memory_sent_privately="{name} sent you what she remembers in a private message.",
     memory_not_sent="The private message could not be sent... Add {name} as a friend, "
     "then try again in the group.",
@@ -316,6 +319,7 @@ JA = BotLines(
     sticker_note="（スタンプを送った：{{sticker}}）",
     attachment_note="（ファイルを送った：{{filename}}）",
     picture_note="（画像を送った）",
+    poke_note="（つんつん）",
     memory_sent_privately="{name}が覚えていることを個別メッセージで送ったよ。見てみてね。",
     memory_not_sent="個別メッセージが送れなかった……{name}を友だちに追加してから、"
     "もう一度グループで試してね。",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from nonebot import (
@@ -24,11 +25,13 @@ from nonebot.adapters.onebot.v11 import (
     ActionFailed,
     Adapter,
     Bot,
+    Event,
     FriendRecallNoticeEvent,
     GroupMessageEvent,
     GroupRecallNoticeEvent,
     Message,
     MessageEvent,
+    PokeNotifyEvent,
 )
 from nonebot.adapters.onebot.v11.permission import GROUP_ADMIN, GROUP_OWNER
 from nonebot.message import event_preprocessor
@@ -53,7 +56,13 @@ from bot.qq import NoWorker, current_worker, reports, set_worker
 from bot.qq.config import Config
 from bot.qq.connections import Connections, HookTasks
 from bot.qq.input_status import InputStatus
-from bot.qq.mentions import at_her_in, mentions_her, name_in_a_longer_word, spoken_text
+from bot.qq.mentions import (
+    at_her_in,
+    member_name,
+    mentions_her,
+    name_in_a_longer_word,
+    spoken_text,
+)
 from bot.qq.resend import CutReply, PostedParts, WaitingReplies
 from bot.qq.sending import SendQueue, Stopped, is_retryable
 from bot.qq.text import (
@@ -126,6 +135,9 @@ Adapter.add_custom_model(*reports.MODELS)
 robot_ranges: set[tuple[int, int]] = set()
 reply_cap = ReplyCap(config.atri_max_replies_per_minute)
 busy_notices = QuietNotices()
+# One answered poke per person per `poke_cooldown_seconds`: a member poking her thirty
+# times a minute is answered once.
+poke_cooldown = QuietNotices(config.atri_poke_cooldown_seconds)
 # A group message reaches every one of ATRI's accounts in that group: one answers it.
 seen_by_accounts = SeenRecently()
 # Calls give up on a dropped connection at once; connect hooks' work ends at shutdown.
@@ -153,8 +165,16 @@ def channel_modes() -> ChannelModes:
     return _channel_modes
 
 
-def _group_id(event: MessageEvent) -> str:
-    return str(event.group_id) if isinstance(event, GroupMessageEvent) else ""
+# What she answers: a message, or a poke (戳一戳) of her.
+Answered = MessageEvent | PokeNotifyEvent
+
+
+def _group_id(event: Answered) -> str:
+    """The group it was said (or poked) in; "" in a private chat (a temporary session's
+    group is not its chat)."""
+    if isinstance(event, GroupMessageEvent | PokeNotifyEvent) and event.group_id:
+        return str(event.group_id)
+    return ""
 
 
 def temp_session_group(event: MessageEvent) -> int | None:
@@ -278,13 +298,14 @@ def chat_request(
     )
 
 
-async def send_reply(
-    bot: Bot, event: MessageEvent, text: str, stored: ReplyCut | None = None
-) -> None:
+async def send_reply(bot: Bot, event: Answered, text: str, stored: ReplyCut | None = None) -> None:
     """Quote the message and @ the sender, then the rest with pauses (QQ risk control).
-    `stored`: the exchange memory holds for it, corrected if not all of it goes out."""
+    `stored`: the exchange memory holds for it, corrected if not all of it goes out.
+    A poke has no message to quote: in a group the poker is @'d, in private it is a
+    private message to them."""
     parts = reply_parts(text, config.atri_max_message_chars, config.atri_max_reply_parts)
-    reply = CutReply(str(bot.self_id), event, parts, 0, stored)
+    private_poke = isinstance(event, PokeNotifyEvent) and not _group_id(event)
+    reply = CutReply(str(bot.self_id), event, parts, 0, stored, privately=private_poke)
     async with _conversation_turn(str(bot.self_id), event):
         await send_parts(bot, reply)
         # The conversation is the reply's until it is over: the rest of one cut by a lost
@@ -298,7 +319,7 @@ async def send_reply(
 _one_reply_at_a_time = OneReplyAtATime()
 
 
-def _conversation_turn(account: str, event: MessageEvent) -> asyncio.Lock:
+def _conversation_turn(account: str, event: Answered) -> asyncio.Lock:
     return _one_reply_at_a_time.turn((account, _group_id(event) or f"private-{event.user_id}"))
 
 
@@ -434,17 +455,16 @@ async def _send_part(bot: Bot, reply: CutReply, index: int) -> None:
     event, message = reply.event, text_message(reply.parts[index])
     if reply.privately:
         # `group_id` opens a temporary session with a member who is not a friend
-        # (go-cqhttp, NapCat, Lagrange); implementations without it ignore it.
-        await connections.call(
-            bot,
-            lambda: bot.call_api(
-                "send_private_msg", user_id=event.user_id, group_id=event.group_id, message=message
-            ),
-        )
+        # (go-cqhttp, NapCat, Lagrange); implementations without it ignore it. A private
+        # poke names none.
+        params: dict[str, Any] = {"user_id": event.user_id, "message": message}
+        if getattr(event, "group_id", None):
+            params["group_id"] = event.group_id
+        await connections.call(bot, lambda: bot.call_api("send_private_msg", **params))
         return
     first = index == 0  # only the first part quotes the message and @s its sender
     options: dict[str, Any] = {"reply_message": first, "at_sender": first}
-    group = temp_session_group(event)
+    group = None if isinstance(event, PokeNotifyEvent) else temp_session_group(event)
     if group is not None:
         options["group_id"] = group
     # A part in flight when the connection drops is unconfirmed at once (not after
@@ -455,7 +475,7 @@ async def _send_part(bot: Bot, reply: CutReply, index: int) -> None:
         posted_parts.add(reply, index, str(message_id))
 
 
-def _channel_key(event: MessageEvent) -> str:
+def _channel_key(event: Answered) -> str:
     group = _group_id(event)
     return f"group:{group}" if group else f"private:{event.user_id}"
 
@@ -475,9 +495,15 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
         await send_reply(bot, event, lines().media_only)
         return
     request = chat_request(event, text=await spoken_text(bot, event, connections))
+    await chat_and_reply(bot, event, request)
+
+
+async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest) -> None:
+    """The worker's answer to `request` (said in `event`'s chat), sent as a reply; her
+    error line when the worker fails, and a busy notice once a window."""
     stored = None
     try:
-        if isinstance(event, GroupMessageEvent):
+        if _group_id(event):
             reply = await current_worker().chat(request)
         else:
             async with input_status.typing(bot, event.user_id):
@@ -673,6 +699,58 @@ async def _on_chat(bot: Bot, event: MessageEvent) -> None:
 @room.handle()
 async def _on_room(bot: Bot, event: GroupMessageEvent) -> None:
     await hear(bot, event)
+
+
+async def _poked_her(event: Event) -> bool:
+    """A poke (戳一戳) of this account (not of someone else in the group), with
+    `answer_pokes` on, by a person allowed to talk to her there (not a bot)."""
+    if not config.atri_answer_pokes or not isinstance(event, PokeNotifyEvent):
+        return False
+    if not event.is_tome() or is_bot(event.user_id):
+        return False
+    return is_permitted(str(event.user_id), _group_id(event))
+
+
+poke = on_notice(rule=Rule(_poked_her), priority=10, block=False)
+
+
+async def answer_poke(bot: Bot, event: PokeNotifyEvent) -> None:
+    """A poke of her is a message saying so (`poke_note`, in the card's language), said
+    to her: answered, and remembered, as a message is. Not in a group turned off, nor in
+    private when `reply_in_private` is off; once per person per `poke_cooldown_seconds`,
+    under the same reply cap and worker limits as a message."""
+    group = _group_id(event)
+    if group:
+        if await channel_modes().mode(group) == "off":
+            return
+    elif not config.atri_reply_in_private:
+        return
+    user = str(event.user_id)
+    if not poke_cooldown.should_tell(user):
+        log.debug("QQ: %s poked again within the cooldown; not answered", user)
+        return
+    if not reply_cap.allow(_channel_key(event)):
+        log.info("QQ: reply cap reached in %s; staying silent", _channel_key(event))
+        return
+    name = await member_name(bot, event.group_id, user, connections) if event.group_id else ""
+    request = ChatRequest(
+        platform=PLATFORM,
+        user_id=user,
+        text=lines().poke_note,
+        # The lookup's fallback is the QQ number: no name, as a message without one has.
+        display_name="" if name == user else name,
+        channel_id=group,
+        addressed=True,
+        # No message id: her exchange is still found by this one (a reply cut short).
+        request_id=f"qq-poke-{user}-{time.time_ns()}",
+        sent_at=float(event.time),
+    )
+    await chat_and_reply(bot, event, request)
+
+
+@poke.handle()
+async def _on_poke(bot: Bot, event: PokeNotifyEvent) -> None:
+    await answer_poke(bot, event)
 
 
 recall = on_notice(priority=10, block=False)

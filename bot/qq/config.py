@@ -37,5 +37,8 @@ class Config(BaseModel):
     atri_max_reply_parts: int = Field(default=_QQ.max_reply_parts, ge=1)
     # Group messages not addressed to ATRI go to the worker as room context.
     atri_room_context: bool = _QQ.room_context
+    # A poke (戳一戳) of her is answered as a message; one per person per cooldown.
+    atri_answer_pokes: bool = _QQ.answer_pokes
+    atri_poke_cooldown_seconds: float = Field(default=_QQ.poke_cooldown_seconds, ge=0)
     # Said when a command fails or the worker cannot be reached.
     atri_error_reply: str = WorkerSettings().error_reply

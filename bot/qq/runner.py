@@ -70,6 +70,8 @@ def nonebot_options(
         "atri_max_message_chars": qq.max_message_chars,
         "atri_max_reply_parts": qq.max_reply_parts,
         "atri_room_context": qq.room_context,
+        "atri_answer_pokes": qq.answer_pokes,
+        "atri_poke_cooldown_seconds": qq.poke_cooldown_seconds,
         "atri_error_reply": canned_lines(settings, card).error,
     }
 
