@@ -432,9 +432,12 @@ OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("sharegpt", "messages", "alpaca")
 class DataprepSettings(Section):
     """`[dataprep]`: how `atri prep` reads a script and what it keeps (see dataprep/)."""
 
-    format: Literal["auto", "plain", "kirikiri", "renpy", "voice_list", "regex"] = "auto"
+    format: Literal[
+        "auto", "plain", "kirikiri", "renpy", "voice_list", "regex", "translation_dump"
+    ] = "auto"
     encoding: str = "auto"
     renpy_language: str = "auto"
+    dump_side: Literal["translation", "original"] = "translation"
     custom_regex: str = ""
     scene_markers: RegexList = Field(
         default_factory=lambda: [

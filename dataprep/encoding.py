@@ -253,6 +253,12 @@ def _spaced_like_korean(text: str) -> bool:
 _GB_WITH_KANA = "gb18030+kana"
 
 
+# Marks Chinese and Japanese scripts and dumps write, each one symbol of GB2312 and of
+# Shift-JIS/EUC-JP alike: a translation dump (`○000012○原文` / `●000012●译文`) has two on
+# every line, which made a GBK one implausible as GB18030.
+_MARKS = frozenset("○●◎◇◆□■△▲☆★※")
+
+
 @lru_cache(maxsize=65536)
 def _is_common(ch: str, encoding: str) -> bool:
     code = ord(ch)
@@ -264,6 +270,8 @@ def _is_common(ch: str, encoding: str) -> bool:
         return encoding != "gb18030"
     if 0x3000 <= code <= 0x30FF or 0xFF01 <= code <= 0xFF5E:
         return True  # CJK punctuation, ・ ー, full-width forms
+    if ch in _MARKS:
+        return True
     if code in (0x2026, 0x2025, 0x2014, 0x2015, 0x2018, 0x2019, 0x201C, 0x201D, 0x00B7):
         return True  # … ‥ — ― ‘ ’ “ ” ·
     if encoding == "cp949":

@@ -63,6 +63,7 @@ _EXPECTED = {
     "renpy": 'Ren\'Py lines like e "text" with define e = Character("Name")',
     "voice_list": "lines like path|speaker|lang|text",
     "regex": "lines matching [dataprep] custom_regex",
+    "translation_dump": "pairs of lines like ○000012○原文 and ●000012●译文",
 }
 # How much of a file another parser reads to see whether --format would help.
 _TRY_CHARS = 64 * 1024
@@ -192,6 +193,7 @@ def parse_options(
             if a.strip()
         ),
         convert_name=to_simplified,
+        dump_side=settings.dump_side,
     )
 
 

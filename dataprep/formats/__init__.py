@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from pathlib import PurePath
 
-from dataprep.formats import custom_regex, kirikiri, plain, renpy, voice_list
+from dataprep.formats import custom_regex, kirikiri, plain, renpy, translation_dump, voice_list
 from dataprep.formats.common import ParseOptions, compile_markers
 from dataprep.records import Utterance
 
@@ -18,6 +18,7 @@ PARSERS: dict[str, Parser] = {
     "renpy": renpy.parse,
     "voice_list": voice_list.parse,
     "regex": custom_regex.parse,
+    "translation_dump": translation_dump.parse,
 }
 FORMAT_NAMES = tuple(PARSERS)
 
@@ -36,10 +37,14 @@ def detect_format(text: str, filename: str, has_custom_regex: bool = False) -> s
         return "kirikiri"
     if suffix == ".rpy":
         return "renpy"
-    if has_custom_regex:
-        return "regex"
     head = text[:_SNIFF_CHARS]
     lines = [line for line in head.splitlines()[:400] if line.strip()]
+    # `○000012○原文` / `●000012●译文` pairs: unmistakable, so before a custom regex, which
+    # would read the marks as part of the speaker.
+    if lines and translation_dump.looks_like_dump(lines):
+        return "translation_dump"
+    if has_custom_regex:
+        return "regex"
     if lines:
         piped = sum(1 for line in lines if voice_list.LINE.fullmatch(line.strip()))
         if piped * 2 >= len(lines):

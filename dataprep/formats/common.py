@@ -43,6 +43,9 @@ class ParseOptions:
     # name is compared converted too, as SpeakerMap compares speakers (`[亞托莉]` is the
     # alias 亚托莉); the aliases above hold their converted forms already.
     convert_name: Callable[[str], str] | None = None
+    # Which side of a bilingual translation dump is read ([dataprep] dump_side):
+    # "translation" (its ●/★ lines) or "original" (its ○/☆ lines).
+    dump_side: str = "translation"
 
 
 # Quote marks, opener → closer: the cleaning stage strips a pair around a line, and the

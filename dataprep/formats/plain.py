@@ -231,7 +231,7 @@ def _blanks_before_line_end(pattern: str) -> str:
     return "".join(out)
 
 
-def _is_quoted(line: str) -> bool:
+def is_quoted(line: str) -> bool:
     """Whether a stripped line is a quote, or a stage direction and a quote (`（小声）「嗯」`):
     a line the name alone above it may name."""
     if line[0] in _QUOTES:
@@ -242,7 +242,7 @@ def _is_quoted(line: str) -> bool:
     return m is not None and m.end() < len(line) and line[m.end()] in _QUOTES
 
 
-def _name_alone(line: str) -> str | None:
+def name_alone(line: str) -> str | None:
     """The name of a `名字：` line with nothing said, or None for any other line."""
     m = _NAME_ALONE.fullmatch(line)
     if m is None:
@@ -280,7 +280,7 @@ def _directed_alone(line: str) -> tuple[str, str] | None:
         alone = _BRACKET_ALONE.fullmatch(rest)
         name = None if alone is None or len(rest) > MAX_NAME + 4 else alone.group(1)
     else:
-        name = _name_alone(rest)
+        name = name_alone(rest)
     return None if name is None else (m.group(0), name)
 
 
@@ -381,7 +381,7 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
             del matches[chunk.count("\n") + (not chunk.endswith("\n")) :]
             for line, (direction, s1, t1, s3, t3, s2, t2, narration) in enumerate(matches, first):
                 if bare is not None:
-                    if line != bare.line + 1 or not narration or not _is_quoted(narration):
+                    if line != bare.line + 1 or not narration or not is_quoted(narration):
                         append(bare)
                         pending = None
                     bare = None
@@ -413,7 +413,7 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                     else:
                         append(Utterance(tidy_name(s2), direction + t2, source, line, scene))
                 elif narration:
-                    if pending is not None and _is_quoted(narration):
+                    if pending is not None and is_quoted(narration):
                         append(
                             Utterance(
                                 tidy_name(pending),
@@ -458,7 +458,7 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                         pending_direction = ""
                         continue
                     # "名字：" with nothing said: no narration; it may name the line below.
-                    elif narration[-1] in "：:" and (name := _name_alone(narration)) is not None:
+                    elif narration[-1] in "：:" and (name := name_alone(narration)) is not None:
                         pending = name
                         pending_direction = ""
                         continue

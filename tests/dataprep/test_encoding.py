@@ -152,3 +152,16 @@ def test_chinese_and_japanese_are_no_korean_even_spaced() -> None:
         spaced = text.replace("。", "。 ").replace("，", "， ").replace("、", "、 ")
         assert decode_bytes(spaced.encode(raw), "s.txt")[1] != "cp949"
         assert plausibility(text.encode(raw).decode("cp949", errors="replace"), "cp949") < 0.85
+
+
+# A translation dump: `○N○` before each original line, `●N●` before its translation.
+DUMP = (FIXTURES / "s39_dumps" / "atri_01.txt").read_text(encoding="utf-8")
+DUMP_ZH = "\n".join(line for line in DUMP.splitlines() if not line.startswith("○"))
+
+
+@pytest.mark.parametrize("text", [DUMP, DUMP_ZH], ids=["with-japanese", "chinese-only"])
+def test_a_translation_dump_saved_as_gbk_is_read_as_gb18030(text: str) -> None:
+    # Its marks, two on every line, were no common characters: a dump with the Japanese
+    # in it was "not text in any encoding tried".
+    decoded, encoding = decode_bytes(text.encode("gbk"), "a.txt")
+    assert (decoded, encoding) == (text, "gb18030")
