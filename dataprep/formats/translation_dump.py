@@ -10,7 +10,8 @@ of its lines is read as a plain dump's line is (plain.py: `名字「台词」`, 
 `名字：…`, a name alone naming the quoted line below it, scene markers, commands), so
 the two formats never disagree on what a speaker is. A pair that holds only a name
 (`●000011●亚托莉`, then `●000012●「早上好」`) names the speaker of the next pair's quoted
-line. A pair whose chosen side is missing or empty (a line not translated yet) is kept
+line. A pair whose chosen side is missing or empty (a line not translated yet, or a
+translation that is the Japanese original copied, kana and all) is kept
 as a line said but unusable (`Utterance.dropped`: "untranslated", or "no_original"):
 it is counted, and ends the exchange it is in, as the game still shows it there.
 Lines outside the pairs (a tool's header, a comment) are no one's, and only mark a
@@ -95,6 +96,19 @@ def _entries(text: str, options: ParseOptions) -> list[_Pair | tuple[int, str]]:
     return entries
 
 
+# Kana: what a Japanese original has and a translation (Chinese, English…) does not.
+_KANA = re.compile(r"[\u3041-\u309f\u30a1-\u30fa\u30fc-\u30ff]")
+
+
+def _prefilled(pair: _Pair, side: str) -> bool:
+    """A translation that is the original copied as it is, with its kana: a line the tool
+    filled in before anyone translated it (`「……」`, the same in both, has none)."""
+    if side != TRANSLATION or pair.original is None or pair.translation is None:
+        return False
+    said = pair.translation[1]
+    return said == pair.original[1] and _KANA.search(said) is not None
+
+
 def _said(pair: _Pair, side: str) -> tuple[int, str] | None:
     read = pair.side(side)
     return read if read is not None and read[1] else None
@@ -114,7 +128,7 @@ def _lines(
             said = entry[1]
         else:
             read = _said(entry, side)
-            if read is None:
+            if read is None or _prefilled(entry, side):
                 read = _said(entry, other)
                 if read is None:
                     continue  # nothing said on either side

@@ -222,3 +222,21 @@ def test_atri_prep_on_a_folder_of_dumps(tmp_path: Path) -> None:
     assert "说好了哦，夏生先生。" in replies  # the GBK file's
     assert "非常好吃，高性能的味觉告诉我的" in replies  # the UTF-16 file's
     assert not any(KANA.search(r) for r in replies)
+
+
+def test_a_translation_that_is_the_original_copied_is_untranslated() -> None:
+    """Tools fill the ● line with the original before anyone translates it: the Japanese
+    line was read as her Chinese one. `「……」`, the same in both languages, stays."""
+    dump = (
+        "○000001○夏生「おはよう」\n●000001●夏生「早上好」\n\n"
+        "○000002○亚托莉「おはようございます！」\n●000002●亚托莉「おはようございます！」\n\n"
+        "○000003○夏生「元気？」\n●000003●夏生「精神吗？」\n\n"
+        "○000004○亚托莉「……」\n●000004●亚托莉「……」\n"
+    )
+    said = parse(dump, "x", "translation_dump", ParseOptions())
+    assert [(u.speaker, u.text, u.dropped) for u in said] == [
+        ("夏生", "「早上好」", None),
+        ("亚托莉", "「おはようございます！」", "untranslated"),
+        ("夏生", "「精神吗？」", None),
+        ("亚托莉", "「……」", None),
+    ]
