@@ -2,10 +2,11 @@
 
 Each row of a batch becomes one `/chat/completions` request, all sent at once: the
 server (vLLM's continuous batching) batches them its own way. `[model] openai_base_url`
-may list several vLLM replicas: rows are spread over them in turn, and a replica that
-fails (no answer, a 5xx, or a 404 for a model it should hold, as after a vLLM restart)
-leaves the rotation; it is retried every `REPLICA_RETRY_SECONDS` and rejoins once it
-holds every registered adapter version again.
+may list several vLLM replicas: rows are spread over them in turn. A replica that answers
+404 for a model it should hold (vLLM restarted) gets every registered adapter version
+loaded again at once and the row once more; one that fails (no answer, a 5xx) leaves the
+rotation, is retried every `REPLICA_RETRY_SECONDS`, and rejoins once it holds every
+registered version again.
 
 Adapter versions are registered with vLLM's runtime LoRA API (`/load_lora_adapter`,
 `/unload_lora_adapter`; vLLM runs with `--enable-lora` and
@@ -75,6 +76,11 @@ class RemoteEngineError(Exception):
     def __init__(self, message: str, status: int = 0) -> None:
         super().__init__(message)
         self.status = status
+
+
+class LoraLost(ReplicaDown):
+    """A replica answered 404 for a model name it was given: it no longer holds the LoRA
+    (vLLM restarted), so the registered versions are loaded on it again."""
 
 
 def approx_tokens(text: str) -> int:
@@ -308,15 +314,29 @@ class OpenAIEngine:
         version: str,
         limits: RowLimits = NO_LIMITS,
     ) -> Generation:
-        """One row on the next replica in turn; on a replica failure, on another one."""
+        """One row on the next replica in turn; on a replica failure, on another one. A
+        replica that lost the model asked for (vLLM restarted) gets every registered
+        version again and the row once more, so one replica alone recovers at once."""
         tried: set[str] = set()
+        reloaded: set[str] = set()
         while (replica := self._pick(tried)) is not None:
             tried.add(replica.url)
             try:
                 data = await self._complete_chat(replica, messages, gen, model, limits)
+            except LoraLost as exc:
+                self._take_out(replica, str(exc))
+                if replica.url not in reloaded:
+                    reloaded.add(replica.url)
+                    if await self._revival(replica):
+                        tried.discard(replica.url)
+                continue
             except ReplicaDown as exc:
                 self._take_out(replica, str(exc))
                 continue
+            if replica.down_since is not None:
+                # Out of the rotation, tried as the last resort, and it answered: back
+                # in now (with every version), not after a quiet spell users never give.
+                await self._revival(replica)
             return self._generation(replica, data, version)
         raise RemoteEngineError(f"No replica can serve {model!r}: {self._down_reasons()}")
 
@@ -364,7 +384,7 @@ class OpenAIEngine:
         except RemoteEngineError as exc:
             # The name was registered, so a 404 means this replica lost it (vLLM restarted).
             if exc.status == 404:
-                raise ReplicaDown(str(exc)) from None
+                raise LoraLost(str(exc)) from None
             raise
 
     def _generation(self, replica: Replica, data: Any, version: str) -> Generation:
@@ -401,9 +421,12 @@ class OpenAIEngine:
         return [r for r in self.replicas if r.down_since is None]
 
     def _take_out(self, replica: Replica, reason: str) -> None:
+        """Out of the rotation, retried `REPLICA_RETRY_SECONDS` on. A row that tries it
+        as the last resort and fails does not put its retry off (else steady traffic
+        would keep it out for good); only a failed retry does (`revive`)."""
         if replica.down_since is None:
             log.warning("replica %s leaves the rotation: %s", replica.url, reason)
-        replica.down_since = time.monotonic()
+            replica.down_since = time.monotonic()
         replica.reason = reason
 
     def _down_reasons(self) -> str:
@@ -418,9 +441,21 @@ class OpenAIEngine:
                 and now - replica.down_since >= REPLICA_RETRY_SECONDS
                 and replica.url not in self._revivals
             ):
-                task = asyncio.create_task(self.revive(replica))
-                self._revivals[replica.url] = task
-                task.add_done_callback(self._revived)
+                self._revival_task(replica)
+
+    def _revival_task(self, replica: Replica) -> asyncio.Task[bool]:
+        """The retry of `replica` under way, or a new one: rows that find it lost share it."""
+        task = self._revivals.get(replica.url)
+        if task is None:
+            task = asyncio.create_task(self.revive(replica))
+            self._revivals[replica.url] = task
+            task.add_done_callback(self._revived)
+        return task
+
+    async def _revival(self, replica: Replica) -> bool:
+        """Wait for `replica`'s retry; a row cancelled meanwhile (its deadline) leaves it
+        running for the others."""
+        return await asyncio.shield(self._revival_task(replica))
 
     def _revived(self, task: asyncio.Task[bool]) -> None:
         for url, known in list(self._revivals.items()):
@@ -435,6 +470,7 @@ class OpenAIEngine:
                 await self._register(replica, lora)
         except (ReplicaDown, RemoteEngineError) as exc:
             self._take_out(replica, str(exc))
+            replica.down_since = time.monotonic()  # the next retry in REPLICA_RETRY_SECONDS
             return False
         replica.down_since = None
         replica.reason = ""

@@ -454,14 +454,24 @@ async def test_two_replicas_both_serve_the_new_version(
             assert [r.text for r in results] == [f"[{V2}] m{i}" for i in range(6)]
             assert chats(one) == [V2] * 3 and chats(two) == [V2] * 3
 
-            # Replica two restarts: its runtime LoRAs are gone. Its 404 takes it out of
-            # the rotation and the rows go to replica one; no user sees an error.
+            # Replica two restarts: its runtime LoRAs are gone. Its 404 makes the worker
+            # load every registered version on it again; no user sees an error.
             two.restart(static)
+            results = await engine.generate(batch, settings.generation)
+            assert [r.text for r in results] == [f"[{V2}] m{i}" for i in range(6)]
+            assert two.loras[V2] == one.loras[V2]
+            assert engine.replicas[1].down_since is None
+
+            # Replica two stops answering (503) and restarts: out of the rotation, its
+            # rows go to replica one; no user sees an error.
+            two.down = True
             one.calls.clear()
             results = await engine.generate(batch, settings.generation)
             assert [r.text for r in results] == [f"[{V2}] m{i}" for i in range(6)]
             assert chats(one) == [V2] * 6
             assert engine.replicas[1].down_since is not None
+            two.restart(static)
+            two.down = False
 
             # A new version while two is out: registered on one only; two gets every
             # registered version again before it rejoins.

@@ -1,0 +1,73 @@
+"""The openai engine as an admin running vLLM on another machine meets it: vLLM restarted
+under the worker, started without runtime LoRA updating, seeing the adapters folder at
+another path, refusing a prompt over its max_model_len, and many rows queueing at once.
+The vLLM is the fake of test_openai.py, which answers as vLLM's serving_models.py and
+serving_chat do."""
+
+from __future__ import annotations
+
+import pytest
+
+from atri.config import Settings
+from model.engines.openai import OpenAIEngine
+from model.protocol import ChatRequest
+from model.service import ChatService
+from tests.model.conftest import V1, V2, MakeVersion
+from tests.model.engines.test_openai import QWEN, FakeVllm, readme_settings, replicas
+
+
+def say(text: str, user: str = "u") -> ChatRequest:
+    return ChatRequest(platform="test", user_id=user, text=text)
+
+
+async def test_one_vllm_restarted_under_the_worker_serves_the_live_version_again(
+    reload_settings: Settings, make_version: MakeVersion, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One replica, version V2 loaded at runtime. vLLM goes away (users get her error
+    line meanwhile) and comes back without V2: the first message after that gets
+    "The model `V2` does not exist", loads V2 again and is answered by V2; so is every
+    later one, without waiting for a quiet spell the traffic never leaves."""
+    caplog.set_level("INFO", logger="model.engines.openai")
+    static = make_version(V1, base_model=QWEN)
+    fake = FakeVllm(static)
+    async with replicas(fake) as urls:
+        settings = readme_settings(reload_settings, urls)
+        async with await ChatService.open(settings) as service:
+            make_version(V2, base_model=QWEN)
+            assert (await service.reloader.check()).ok  # type: ignore[union-attr]
+            fake.down = True  # restarting
+            for i in range(3):
+                reply = await service.chat(say(f"anyone {i}?"))
+                assert reply.status == "error"
+            fake.restart(static)
+            fake.down = False
+            for i in range(3):
+                reply = await service.chat(say(f"back {i}"))
+                assert (reply.status, reply.text) == ("ok", f"[{V2}] back {i}")
+            assert [c for c in fake.calls if c[0] == "load"][-1] == ("load", V2)
+            assert fake.loras[V2] == str(settings.path(settings.model.adapters_dir) / V2)
+            engine = service.engine
+            assert isinstance(engine, OpenAIEngine)
+            assert engine.replicas[0].down_since is None
+    assert "is back in the rotation" in caplog.text
+
+
+async def test_a_vllm_that_answers_again_takes_a_reload_at_once(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    """vLLM serving the base model was away for a message; it answers the next one, and
+    a new version trained just then goes live, rather than "No replica could load" until
+    a quiet spell of 15 s the users never leave."""
+    fake = FakeVllm()
+    async with replicas(fake) as urls:
+        settings = readme_settings(reload_settings, urls)
+        settings.model.openai_model = "atri-base"
+        async with await ChatService.open(settings) as service:
+            fake.down = True
+            assert (await service.chat(say("hello?"))).status == "error"
+            fake.down = False
+            assert (await service.chat(say("hi"))).text == "[atri-base] hi"
+            make_version(V2, base_model=QWEN)
+            result = await service.reloader.check()
+            assert result is not None and result.ok, result
+            assert (await service.chat(say("and now"))).text == f"[{V2}] and now"
