@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 
 from atri.config import ConfigError, GenerationSettings, Secrets, Settings
+from model.adapters.versions import AdapterError
 from model.character.prompt import ChatMessages
 from model.engines.base import (
     NO_LIMITS,
@@ -67,6 +68,9 @@ READ_TIMEOUT_SECONDS = 600.0
 # How long a replica that failed stays out of the rotation before it is tried again.
 REPLICA_RETRY_SECONDS = 15.0
 ALREADY_LOADED = "has already been loaded"
+# vLLM's words for a LoRA folder it cannot read, and for a prompt over its max_model_len.
+NO_ADAPTER = "No adapter found"
+TOO_LONG = "maximum context length"
 _WIDE = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef\uac00-\ud7af]")
 
 
@@ -76,6 +80,11 @@ class RemoteEngineError(Exception):
     def __init__(self, message: str, status: int = 0) -> None:
         super().__init__(message)
         self.status = status
+
+
+class LoraRefused(RemoteEngineError, AdapterError):
+    """A replica cannot load an adapter version for a reason an admin fixes on the vLLM
+    side (no runtime LoRA API, the folder not there): the reload says so in one sentence."""
 
 
 class LoraLost(ReplicaDown):
@@ -119,6 +128,26 @@ def error_text(response: httpx.Response) -> str:
     return response.text[:300]
 
 
+def refused_load(replica: Replica, lora: Lora, exc: RemoteEngineError) -> RemoteEngineError:
+    """What a refused `/load_lora_adapter` means for whoever runs vLLM, in one sentence."""
+    if exc.status in (404, 405) and NO_ADAPTER not in str(exc):
+        # The route itself is missing: vLLM registers it only with the variable set.
+        return LoraRefused(
+            f"{replica.url} has no runtime LoRA API (POST /load_lora_adapter answered HTTP "
+            f"{exc.status}); start vLLM with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True and "
+            "--enable-lora.",
+            exc.status,
+        )
+    if NO_ADAPTER in str(exc):
+        return LoraRefused(
+            f"{replica.url} finds no adapter in {lora.path}: vLLM reads the folder itself, "
+            "so [model] adapters_dir must be at that same path on the vLLM host (a shared "
+            "volume mounted there), readable by vLLM's user.",
+            exc.status,
+        )
+    return exc
+
+
 class OpenAIEngine:
     name = "openai"
 
@@ -135,6 +164,9 @@ class OpenAIEngine:
         self.base_id = base_id  # what the base model is (vLLM's model path)
         self.base_name = base_name  # the name to ask for it by
         self.config_hash = f"openai:{base_id}"
+        # As configured, not resolved: vLLM on another host sees the shared folder at
+        # this path, which need not be where a symlink leads on this one.
+        self.adapters_dir = settings.path(settings.model.adapters_dir)
         self.context_window = context_window
         self.stats = EngineStats()
         self.live_lora = ""  # the live adapter version ("" = the base model)
@@ -235,6 +267,10 @@ class OpenAIEngine:
             await self.activate(path.name)
         except RemoteEngineError as exc:
             await self.close()
+            if isinstance(exc, LoraRefused):
+                raise ConfigError(
+                    f"The server could not load [model] adapter {path}: {exc}"
+                ) from None
             raise ConfigError(
                 f"The server could not load [model] adapter {path} ({exc}); the folder must "
                 "exist at the same path on the vLLM host."
@@ -507,7 +543,7 @@ class OpenAIEngine:
                 held = lora.path
             except RemoteEngineError as exc:
                 if ALREADY_LOADED not in str(exc):
-                    raise
+                    raise refused_load(replica, lora, exc) from None
                 # Loaded since we last looked (another worker, or one before a restart).
                 replica.held = held_loras(await list_models(replica))
                 held = replica.held.get(lora.name, "")
@@ -522,8 +558,9 @@ class OpenAIEngine:
     async def load_adapter(self, path: Path | str, name: str) -> None:
         """Register an adapter version on every serving replica before it can go live.
         `path` must exist on the vLLM hosts (share the adapters folder at the same path)."""
+        sent = self._as_configured(Path(path))
         known = self.loras.get(name)
-        lora = known if known and same_path(known.path, str(path)) else Lora(name, str(path))
+        lora = known if known and same_path(known.path, sent) else Lora(name, sent)
         serving = self._serving()
         results = await asyncio.gather(
             *(self._register(r, lora) for r in serving), return_exceptions=True
@@ -539,6 +576,16 @@ class OpenAIEngine:
         if not registered:
             raise RemoteEngineError(f"No replica could load LoRA {name!r}: {self._down_reasons()}")
         self.loras[name] = lora
+
+    def _as_configured(self, path: Path) -> str:
+        """`path` under `[model] adapters_dir` as written in config.toml: the reload job
+        hands over the folder with symlinks resolved, which only this machine may see
+        (adapters_dir a link to where the share is mounted here)."""
+        try:
+            inside = path.relative_to(self.adapters_dir.resolve())
+        except (ValueError, OSError):
+            return str(path)
+        return str(self.adapters_dir / inside)
 
     def accepts_config_hash(self, value: str) -> bool:
         """The remote base's config is not visible from here; vLLM itself refuses an

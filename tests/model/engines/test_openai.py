@@ -161,6 +161,11 @@ class FakeVllm:
         self.loras: dict[str, str] = {"atri": str(static)} if static else {}
         self.calls: list[tuple[str, str]] = []
         self.down = False  # answer every route with a 503
+        # False: started without VLLM_ALLOW_RUNTIME_LORA_UPDATING, so the LoRA routes do
+        # not exist (FastAPI's own 404).
+        self.runtime_lora = True
+        # False: on another machine that lacks the worker's adapters folder.
+        self.sees_files = True
         # A Gemma-like chat template: no system role, user and assistant alternate.
         self.strict_template = False
         self.refuse_chats = ""  # answer every chat with this 400
@@ -219,6 +224,12 @@ class FakeVllm:
             ]
             return {"object": "list", "data": [base, *loras]}
 
+        @app.middleware("http")
+        async def no_runtime_lora(request: Any, call_next: Any) -> Any:
+            if not self.runtime_lora and request.url.path.endswith("_lora_adapter"):
+                return JSONResponse({"detail": "Not Found"}, 404)
+            return await call_next(request)
+
         @app.post("/v1/load_lora_adapter")
         async def load(body: dict[str, Any]) -> Any:
             self.calls.append(("load", body["lora_name"]))
@@ -227,8 +238,10 @@ class FakeVllm:
                 return self.error(
                     f"The lora adapter '{name}' has already been loaded.", "InvalidUserInput", 400
                 )
-            if not Path(path).is_dir():
-                return self.error(f"No adapter found for {path}", "NotFoundError", 404)
+            if not self.sees_files or not Path(path).is_dir():
+                return self.error(
+                    f"Loading lora {name} failed: No adapter found for {path}", "NotFoundError", 404
+                )
             self.loras[name] = path
             return PlainTextResponse(f"Success: LoRA adapter '{name}' added successfully.")
 

@@ -6,9 +6,12 @@ serving_chat do."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from atri.config import Settings
+from atri.config import ConfigError, Settings
+from model.engines import create_engine
 from model.engines.openai import OpenAIEngine
 from model.protocol import ChatRequest
 from model.service import ChatService
@@ -71,3 +74,69 @@ async def test_a_vllm_that_answers_again_takes_a_reload_at_once(
             result = await service.reloader.check()
             assert result is not None and result.ok, result
             assert (await service.chat(say("and now"))).text == f"[{V2}] and now"
+
+
+async def test_a_vllm_without_runtime_lora_updating_is_one_sentence(
+    reload_settings: Settings, make_version: MakeVersion, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Started without VLLM_ALLOW_RUNTIME_LORA_UPDATING, vLLM has no LoRA routes (404):
+    the reload says what to set, keeps serving, and logs no traceback; so does
+    `[model] adapter` at start."""
+    fake = FakeVllm()
+    fake.runtime_lora = False
+    async with replicas(fake) as urls:
+        settings = readme_settings(reload_settings, urls)
+        settings.model.openai_model = "atri-base"
+        async with await ChatService.open(settings) as service:
+            make_version(V2, base_model=QWEN)
+            result = await service.reloader.check()
+            assert result is not None and not result.ok
+            assert "has no runtime LoRA API" in result.message
+            assert "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True" in result.message
+            assert result.message.endswith("Still serving the base model.")
+            assert (await service.chat(say("hi"))).text == "[atri-base] hi"
+        assert not [r for r in caplog.records if r.exc_info]
+        settings.model.adapter = str(settings.path(settings.model.adapters_dir) / V2)
+        with pytest.raises(ConfigError, match="VLLM_ALLOW_RUNTIME_LORA_UPDATING=True"):
+            await create_engine(settings)
+
+
+async def test_an_adapters_folder_vllm_cannot_see_is_one_sentence(
+    reload_settings: Settings, make_version: MakeVersion, caplog: pytest.LogCaptureFixture
+) -> None:
+    """vLLM on another machine without the shared folder: "No adapter found" is said as
+    what to do about [model] adapters_dir, without a traceback."""
+    fake = FakeVllm()
+    fake.sees_files = False
+    async with replicas(fake) as urls:
+        settings = readme_settings(reload_settings, urls)
+        settings.model.openai_model = "atri-base"
+        async with await ChatService.open(settings) as service:
+            make_version(V2, base_model=QWEN)
+            result = await service.reloader.check()
+            assert result is not None and not result.ok
+            assert "finds no adapter in" in result.message
+            assert "[model] adapters_dir must be at that same path on the vLLM host" in (
+                result.message
+            )
+        assert not [r for r in caplog.records if r.exc_info]
+
+
+async def test_vllm_is_sent_the_adapters_folder_as_configured_not_where_a_link_leads(
+    reload_settings: Settings, make_version: MakeVersion, adapters_dir: Path, tmp_path: Path
+) -> None:
+    """`[model] adapters_dir = "/srv/atri/adapters"`, a link on the worker's machine to
+    where the share is mounted there: vLLM, on its own machine, sees the share at the
+    configured path, so that is the path it gets; a restarted worker also finds what it
+    left there as its own."""
+    make_version(V1, base_model=QWEN)
+    link = tmp_path / "srv-atri-adapters"
+    link.symlink_to(adapters_dir, target_is_directory=True)
+    fake = FakeVllm()
+    async with replicas(fake) as urls:
+        settings = readme_settings(reload_settings, urls)
+        settings.model.openai_model = "atri-base"
+        settings.model.adapters_dir = str(link)
+        async with await ChatService.open(settings) as service:
+            assert (await service.reloader.check()).ok  # type: ignore[union-attr]
+        assert fake.loras == {V1: str(link / V1)}
