@@ -184,6 +184,9 @@ class OpenAIEngine:
         # base's own tokens where its tokenizer is on this machine, else the usual
         # templates' turn markers.
         self.defuse = common_defuser()
+        # The base's tokenizer where it is on this machine (the one vLLM tokenizes with):
+        # history budgets count with it; else they are estimated (approx_tokens).
+        self.tokenizer: Any = None
 
     @classmethod
     async def open(cls, settings: Settings, secrets: Secrets | None = None) -> OpenAIEngine:
@@ -232,6 +235,7 @@ class OpenAIEngine:
         engine = cls(settings, replicas, window, base_id, str(base["id"]))
         tokenizer = await asyncio.to_thread(base_tokenizer, settings, base_id)
         if tokenizer is not None:
+            engine.tokenizer = tokenizer
             engine.reply_stop = base_reply_stop(settings, tokenizer)
             engine.defuse = defuser(special_tokens(tokenizer))
         for replica, result in zip(replicas, listed, strict=True):
@@ -281,7 +285,12 @@ class OpenAIEngine:
         return self.live_lora
 
     def count_tokens(self, text: str) -> int:
-        return approx_tokens(self.defuse(text))
+        """Tokens of a message's text as the server tokenizes it (defused): counted by
+        the base's tokenizer where it is here, else estimated."""
+        safe = self.defuse(text)
+        if self.tokenizer is None:
+            return approx_tokens(safe)
+        return len(self.tokenizer.encode(safe, add_special_tokens=False))
 
     async def generate(
         self,

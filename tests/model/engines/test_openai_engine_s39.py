@@ -12,11 +12,12 @@ import pytest
 
 from atri.config import ConfigError, Settings
 from model.engines import create_engine
-from model.engines.openai import OpenAIEngine
+from model.engines.openai import OpenAIEngine, approx_tokens
 from model.protocol import ChatRequest
 from model.service import ChatService
 from tests.model.conftest import V1, V2, MakeVersion
 from tests.model.engines.test_openai import QWEN, FakeVllm, readme_settings, replicas
+from tests.tiny_model import CHATML_TEMPLATE, TRAINING_TEXT, build_tokenizer
 
 
 def say(text: str, user: str = "u") -> ChatRequest:
@@ -140,3 +141,24 @@ async def test_vllm_is_sent_the_adapters_folder_as_configured_not_where_a_link_l
         async with await ChatService.open(settings) as service:
             assert (await service.reloader.check()).ok  # type: ignore[union-attr]
         assert fake.loras == {V1: str(link / V1)}
+
+
+async def test_history_budgets_count_with_the_base_tokenizer_vllm_uses(
+    settings: Settings,
+) -> None:
+    """The base's tokenizer is on this machine (read for the reply stop): messages are
+    counted with it, as vLLM counts them, not estimated at four characters a token."""
+    folder = settings.root / "qwen"
+    tokenizer = build_tokenizer(TRAINING_TEXT, 512, CHATML_TEMPLATE)
+    tokenizer.save_pretrained(folder)
+    async with replicas(FakeVllm(root=str(folder))) as urls:
+        settings = readme_settings(settings, urls)
+        settings.model.openai_model = "atri-base"
+        engine = await create_engine(settings)
+        try:
+            text = "Zyxw qvkj 9f8e7d <b>bold</b> ~~~ ATRI!"
+            exact = len(tokenizer.encode(text, add_special_tokens=False))
+            assert exact != approx_tokens(text)
+            assert engine.count_tokens(text) == exact
+        finally:
+            await engine.close()
