@@ -23,6 +23,11 @@ RECENT_BATCHES = 1000
 FinishReason = Literal["stop", "length"]
 
 
+class EngineRequestFailed(Exception):
+    """A backend refused or failed one request (a remote server's 4xx, no replica left);
+    str() is one sentence for the log, and the user gets her error line."""
+
+
 @dataclass
 class Generation:
     text: str

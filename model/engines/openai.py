@@ -36,6 +36,7 @@ from model.adapters.versions import AdapterError
 from model.character.prompt import ChatMessages
 from model.engines.base import (
     NO_LIMITS,
+    EngineRequestFailed,
     EngineStats,
     Generation,
     RowLimits,
@@ -74,7 +75,7 @@ TOO_LONG = "maximum context length"
 _WIDE = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef\uac00-\ud7af]")
 
 
-class RemoteEngineError(Exception):
+class RemoteEngineError(EngineRequestFailed):
     """The remote server refused or failed a request; str() says which and why."""
 
     def __init__(self, message: str, status: int = 0) -> None:
@@ -405,7 +406,8 @@ class OpenAIEngine:
             return await self._complete(replica, self._body(shaped, gen, model, limits))
         except RemoteEngineError as exc:
             reshaped = conform(messages, STRICT_TEMPLATE)
-            if exc.status != 400 or strict or reshaped == messages:
+            # A prompt over the server's max_model_len is refused in any shape.
+            if exc.status != 400 or strict or reshaped == messages or TOO_LONG in str(exc):
                 raise
             try:
                 data = await self._complete(replica, self._body(reshaped, gen, model, limits))
@@ -430,6 +432,13 @@ class OpenAIEngine:
             # The name was registered, so a 404 means this replica lost it (vLLM restarted).
             if exc.status == 404:
                 raise LoraLost(str(exc)) from None
+            if exc.status == 400 and TOO_LONG in str(exc):
+                counted = "its tokenizer" if self.tokenizer is not None else "an estimate"
+                raise RemoteEngineError(
+                    f"{exc} (the worker fits prompts to {self.context_window} tokens counted "
+                    f"by {counted}; lower [model] context_window to leave a margin)",
+                    400,
+                ) from None
             raise
 
     def _generation(self, replica: Replica, data: Any, version: str) -> Generation:

@@ -151,7 +151,9 @@ class FakeVllm:
     --lora-modules atri=<static>` answers (vllm/entrypoints/openai/serving_models.py):
     a base card with root and max_model_len, LoRA cards with root = the adapter folder and
     parent = the base's name; a 400 on a duplicate load, a 404 for an unknown model or
-    LoRA; plain text on a LoRA route's success. Chats answer "[model] last message"."""
+    LoRA; plain text on a LoRA route's success. Chats answer "[model] last message"; a
+    chat whose words (a word is a token here) and max_tokens pass max_model_len gets
+    vLLM's 400."""
 
     def __init__(
         self, static: Path | None = None, root: str = QWEN, max_model_len: int = 32768
@@ -279,6 +281,16 @@ class FakeVllm:
             self.bodies.append(body)
             if self.refuse_chats:
                 return self.error(self.refuse_chats, "BadRequestError", 400)
+            prompt = sum(len(m["content"].split()) for m in messages)
+            if prompt + body["max_tokens"] > self.max_model_len:
+                return self.error(
+                    f"This model's maximum context length is {self.max_model_len} tokens. "
+                    f"However, you requested {prompt + body['max_tokens']} tokens ({prompt} in "
+                    f"the messages, {body['max_tokens']} in the completion). Please reduce the "
+                    "length of the messages or completion.",
+                    "BadRequestError",
+                    400,
+                )
             roles = [m["role"] for m in messages]
             if self.strict_template and (
                 "system" in roles or any(a == b for a, b in itertools.pairwise(roles))

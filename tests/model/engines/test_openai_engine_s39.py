@@ -143,6 +143,29 @@ async def test_vllm_is_sent_the_adapters_folder_as_configured_not_where_a_link_l
         assert fake.loras == {V1: str(link / V1)}
 
 
+async def test_a_prompt_over_max_model_len_is_one_log_sentence_and_her_error_line(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`[model] context_window` larger than vLLM's --max-model-len: vLLM answers 400.
+    The user gets her error line, the log one sentence saying what to change (no
+    traceback), and the chat is not sent again in another shape (it is too long in any)."""
+    fake = FakeVllm(max_model_len=64)
+    async with replicas(fake) as urls:
+        settings = readme_settings(settings, urls)
+        settings.model.openai_model = "atri-base"
+        settings.model.context_window = 4096
+        settings.generation.max_new_tokens = 40
+        async with await ChatService.open(settings) as service:
+            reply = await service.chat(say("word " * 60))
+            assert (reply.status, reply.text) == ("error", service.lines.error)
+            assert (await service.chat(say("short"))).text == "[atri-base] short"
+    assert len(fake.chats) == 2
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and not errors[0].exc_info
+    assert "maximum context length is 64 tokens" in errors[0].getMessage()
+    assert "lower [model] context_window" in errors[0].getMessage()
+
+
 async def test_history_budgets_count_with_the_base_tokenizer_vllm_uses(
     settings: Settings,
 ) -> None:
