@@ -199,8 +199,14 @@ class OpenAIEngine:
         if secrets.openai_api_key is not None:
             headers["Authorization"] = f"Bearer {secrets.openai_api_key.get_secret_value()}"
         timeout = httpx.Timeout(READ_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS)
+        # No cap on connections: every row in flight is one request, and vLLM queues
+        # what it cannot run yet itself (httpx's default 100 would hold the rest here).
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
         replicas = [
-            Replica(url, httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout))
+            Replica(
+                url,
+                httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout, limits=limits),
+            )
             for url in settings.model.openai_base_urls
         ]
         listed = await asyncio.gather(*(list_models(r) for r in replicas), return_exceptions=True)

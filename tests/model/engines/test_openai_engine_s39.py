@@ -6,6 +6,7 @@ serving_chat do."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -184,4 +185,30 @@ async def test_history_budgets_count_with_the_base_tokenizer_vllm_uses(
             assert exact != approx_tokens(text)
             assert engine.count_tokens(text) == exact
         finally:
+            await engine.close()
+
+
+async def test_every_row_reaches_vllm_at_once_past_a_hundred(settings: Settings) -> None:
+    """vLLM queues what it cannot run yet itself; the worker must not hold rows back in a
+    connection pool of 100 (httpx's default), where they wait unseen by vLLM."""
+    fake = FakeVllm()
+    release = asyncio.Event()
+    rows = [[{"role": "user", "content": f"row {i}"}] for i in range(120)]
+    for row in rows:
+        fake.holds[row[0]["content"]] = release
+    async with replicas(fake) as urls:
+        settings = readme_settings(settings, urls)
+        settings.model.openai_model = "atri-base"
+        engine = await create_engine(settings)
+        try:
+            task = asyncio.create_task(engine.generate(rows, settings.generation))
+            try:
+                async with asyncio.timeout(20):
+                    while len(fake.chats) < len(rows):
+                        await asyncio.sleep(0.05)
+            finally:
+                release.set()
+            assert len(await task) == len(rows)
+        finally:
+            release.set()
             await engine.close()
