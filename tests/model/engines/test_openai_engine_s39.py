@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.responses import JSONResponse
 
 from atri.config import ConfigError, Settings
 from model.engines import create_engine
@@ -212,3 +214,33 @@ async def test_every_row_reaches_vllm_at_once_past_a_hundred(settings: Settings)
         finally:
             release.set()
             await engine.close()
+
+
+@pytest.mark.parametrize("answer", ["no /v1", "api key"])
+async def test_a_vllm_that_refuses_the_model_list_at_start_is_one_sentence(
+    settings: Settings, answer: str
+) -> None:
+    """`openai_base_url` without /v1 (vLLM's 404), or vLLM run with --api-key and no
+    ATRI_OPENAI_API_KEY (401): one sentence with the server's answer, not httpx's
+    two-line text with a link to MDN."""
+    fake = FakeVllm()
+    if answer == "api key":
+
+        @fake.app.middleware("http")
+        async def key(request: Any, call_next: Any) -> Any:
+            return JSONResponse({"error": "Unauthorized"}, 401)
+
+    async with replicas(fake) as urls:
+        settings = readme_settings(settings, urls)
+        settings.model.openai_model = "atri-base"
+        if answer == "no /v1":
+            settings.model.openai_base_url = urls[0].removesuffix("/v1")
+        with pytest.raises(ConfigError) as caught:
+            await create_engine(settings)
+    message = str(caught.value)
+    assert "\n" not in message and "mozilla" not in message
+    if answer == "no /v1":
+        assert "answered HTTP 404" in message and "does the URL end in /v1?" in message
+    else:
+        assert 'answered HTTP 401: {"error":"Unauthorized"}' in message
+        assert "ATRI_OPENAI_API_KEY" in message
