@@ -28,6 +28,11 @@ class EngineRequestFailed(Exception):
     str() is one sentence for the log, and the user gets her error line."""
 
 
+class EngineUnavailable(EngineRequestFailed):
+    """No backend answered (every vLLM replica down or restarting): a passing state, so
+    a reload refused for it is tried again at the job's next look."""
+
+
 @dataclass
 class Generation:
     text: str

@@ -38,6 +38,7 @@ from model.engines.base import (
     NO_LIMITS,
     EngineRequestFailed,
     EngineStats,
+    EngineUnavailable,
     Generation,
     RowLimits,
     all_rows,
@@ -86,6 +87,10 @@ class RemoteEngineError(EngineRequestFailed):
 class LoraRefused(RemoteEngineError, AdapterError):
     """A replica cannot load an adapter version for a reason an admin fixes on the vLLM
     side (no runtime LoRA API, the folder not there): the reload says so in one sentence."""
+
+
+class NoReplica(RemoteEngineError, EngineUnavailable):
+    """Every replica is out of the rotation; str() names why each left."""
 
 
 class LoraLost(ReplicaDown):
@@ -390,7 +395,7 @@ class OpenAIEngine:
                 # in now (with every version), not after a quiet spell users never give.
                 await self._revival(replica)
             return self._generation(replica, data, version)
-        raise RemoteEngineError(f"No replica can serve {model!r}: {self._down_reasons()}")
+        raise NoReplica(f"No replica can serve {model!r}: {self._down_reasons()}")
 
     async def _complete_chat(
         self,
@@ -479,6 +484,13 @@ class OpenAIEngine:
 
     def _serving(self) -> list[Replica]:
         return [r for r in self.replicas if r.down_since is None]
+
+    async def _serving_now(self) -> list[Replica]:
+        """The serving replicas; with none, each one out is retried first: a reload with
+        no chats going on (at night) has no row to bring a restarted vLLM back."""
+        if not self._serving():
+            await asyncio.gather(*(self._revival(r) for r in self.replicas))
+        return self._serving()
 
     def _take_out(self, replica: Replica, reason: str) -> None:
         """Out of the rotation, retried `REPLICA_RETRY_SECONDS` on. A row that tries it
@@ -585,7 +597,7 @@ class OpenAIEngine:
         sent = self._as_configured(Path(path))
         known = self.loras.get(name)
         lora = known if known and same_path(known.path, sent) else Lora(name, sent)
-        serving = self._serving()
+        serving = await self._serving_now()
         results = await asyncio.gather(
             *(self._register(r, lora) for r in serving), return_exceptions=True
         )
@@ -598,7 +610,7 @@ class OpenAIEngine:
             else:
                 registered += 1
         if not registered:
-            raise RemoteEngineError(f"No replica could load LoRA {name!r}: {self._down_reasons()}")
+            raise NoReplica(f"No replica could load LoRA {name!r}: {self._down_reasons()}")
         self.loras[name] = lora
 
     def _as_configured(self, path: Path) -> str:
@@ -624,7 +636,7 @@ class OpenAIEngine:
             raise RemoteEngineError(f"LoRA adapter {name!r} is not loaded.")
         gen = GenerationSettings(max_new_tokens=max_new_tokens, do_sample=False)
         texts: list[str] = []
-        for replica in self._serving():
+        for replica in await self._serving_now():
             try:
                 data = await self._complete_chat(replica, messages, gen, self.loras[name].name)
             except ReplicaDown as exc:
@@ -632,7 +644,7 @@ class OpenAIEngine:
                 continue
             texts.append(self._generation(replica, data, name).text)
         if not texts:
-            raise RemoteEngineError(f"No replica answered the smoke test: {self._down_reasons()}")
+            raise NoReplica(f"No replica answered the smoke test: {self._down_reasons()}")
         return min(texts, key=lambda t: bool(t.strip()))
 
     async def activate(self, name: str) -> None:

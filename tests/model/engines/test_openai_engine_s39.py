@@ -244,3 +244,26 @@ async def test_a_vllm_that_refuses_the_model_list_at_start_is_one_sentence(
     else:
         assert 'answered HTTP 401: {"error":"Unauthorized"}' in message
         assert "ATRI_OPENAI_API_KEY" in message
+
+
+async def test_a_version_that_came_while_vllm_was_down_goes_live_once_it_is_back(
+    reload_settings: Settings, make_version: MakeVersion
+) -> None:
+    """A new version is published while the only vLLM is restarting: the job's look is
+    refused, but not for good (the version is fine); at the next look, with vLLM back
+    and no chat in between to bring it into the rotation, the version goes live."""
+    fake = FakeVllm()
+    async with replicas(fake) as urls:
+        settings = readme_settings(reload_settings, urls)
+        settings.model.openai_model = "atri-base"
+        async with await ChatService.open(settings) as service:
+            fake.down = True
+            assert (await service.chat(say("hello?"))).status == "error"
+            make_version(V2, base_model=QWEN)
+            result = await service.reloader.check()
+            assert result is not None and not result.ok
+            assert "it is tried again at the next look" in result.message
+            fake.down = False
+            result = await service.reloader.check()
+            assert result is not None and result.ok, result
+            assert (await service.chat(say("hi"))).text == f"[{V2}] hi"
