@@ -34,7 +34,14 @@ from typing import Protocol
 
 from atri.config import GenerationSettings
 from model.character.prompt import ChatMessages
-from model.engines.base import NO_LIMITS, Engine, Generation, JoinsRunningBatch, RowLimits
+from model.engines.base import (
+    NO_LIMITS,
+    Engine,
+    EngineRequestFailed,
+    Generation,
+    JoinsRunningBatch,
+    RowLimits,
+)
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +240,8 @@ class Batcher:
         try:
             rows = self.engine.generate_rows([j.messages for j in jobs], self.gen, limits)
         except Exception as exc:
-            log.exception("generation failed for a batch of %d", len(jobs))
+            if not isinstance(exc, EngineRequestFailed):  # its sentence is its caller's to log
+                log.exception("generation failed for a batch of %d", len(jobs))
             _fail(jobs, exc)
             return
         started = time.monotonic()
@@ -253,7 +261,8 @@ class Batcher:
                 job.future.set_exception(Overloaded("worker stopped"))
             return
         if (exc := row.exception()) is not None:
-            log.error("generation failed for a row", exc_info=exc)
+            if not isinstance(exc, EngineRequestFailed):  # its sentence is its caller's to log
+                log.error("generation failed for a row", exc_info=exc)
             if not job.future.done():
                 job.future.set_exception(exc)
             return
@@ -282,7 +291,8 @@ class Batcher:
             _fail(jobs, Overloaded("worker stopped"))
             raise
         except Exception as exc:
-            log.exception("generation failed for a batch of %d", len(jobs))
+            if not isinstance(exc, EngineRequestFailed):  # its sentence is its caller's to log
+                log.exception("generation failed for a batch of %d", len(jobs))
             _fail(jobs, exc)
             return
         if self.observer is not None:

@@ -48,7 +48,7 @@ from model.character.prompt import (
     fit_prompt,
 )
 from model.engines import create_engine
-from model.engines.base import Engine, Generation, RowLimits
+from model.engines.base import Engine, EngineRequestFailed, Generation, RowLimits
 from model.memory import (
     Conversation,
     FailureLog,
@@ -467,6 +467,11 @@ class ChatService:
             self.database_failures.report(
                 failed.error, failed.doing, "Chats get her error line meanwhile."
             )
+            return Reply(text=self.lines.error, scope=scope, status="error")
+        except EngineRequestFailed as exc:
+            # The server said why (vLLM's 400 for a prompt over its max_model_len): its
+            # sentence, not a traceback of the worker's own code, once per message.
+            log.error("chat failed for %s: %s", scope or "an anonymous client", exc)
             return Reply(text=self.lines.error, scope=scope, status="error")
         except Exception:
             log.exception("chat failed for %s", scope or "an anonymous client")

@@ -42,7 +42,7 @@ from model.character.prompt import (
     one_line_name,
     said_line,
 )
-from model.engines.base import Generation
+from model.engines.base import EngineRequestFailed, Generation
 from model.memory import FailureLog, Memory, Message, Summary
 
 log = logging.getLogger(__name__)
@@ -297,6 +297,8 @@ class Summarizer:
                     await self.fold(scope)
                 except sqlite3.Error as exc:
                     self.failures.report(exc, None, "A memory summary was not written.")
+                except EngineRequestFailed as exc:  # the server's sentence (vLLM's 400)
+                    log.error("the memory summary of %s was not written: %s", scope, exc)
                 except Exception:
                     log.exception("the memory summary of %s was not written", scope)
                 finally:

@@ -40,6 +40,7 @@ from model.adapters.versions import (
     version_order,
 )
 from model.character.prompt import ChatMessages
+from model.engines.base import EngineUnavailable
 from model.protocol import ReloadResult
 
 log = logging.getLogger(__name__)
@@ -306,6 +307,7 @@ class Reloader:
         engine = self.engine
         async with self._lock:
             previous = self.live
+            seen = self.seen
             stamp: FilesStamp | None = None
             if version_order(version) > version_order(self.seen):
                 self.seen = version
@@ -329,6 +331,12 @@ class Reloader:
                     await self._stage(engine, version)
                 await engine.activate(version)
             except Exception as exc:
+                if isinstance(exc, EngineUnavailable):
+                    # The server, not the version: not held as refused, so the job's
+                    # next look tries it again once vLLM is back.
+                    self.seen = seen
+                    reason = f"{exc}; it is tried again at the next look."
+                    return self._record(self._refused(version, reason), kind, version)
                 if isinstance(exc, AdapterError):
                     reason = str(exc)
                 else:

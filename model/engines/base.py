@@ -23,6 +23,16 @@ RECENT_BATCHES = 1000
 FinishReason = Literal["stop", "length"]
 
 
+class EngineRequestFailed(Exception):
+    """A backend refused or failed one request (a remote server's 4xx, no replica left);
+    str() is one sentence for the log, and the user gets her error line."""
+
+
+class EngineUnavailable(EngineRequestFailed):
+    """No backend answered (every vLLM replica down or restarting): a passing state, so
+    a reload refused for it is tried again at the job's next look."""
+
+
 @dataclass
 class Generation:
     text: str

@@ -2,10 +2,11 @@
 
 Each row of a batch becomes one `/chat/completions` request, all sent at once: the
 server (vLLM's continuous batching) batches them its own way. `[model] openai_base_url`
-may list several vLLM replicas: rows are spread over them in turn, and a replica that
-fails (no answer, a 5xx, or a 404 for a model it should hold, as after a vLLM restart)
-leaves the rotation; it is retried every `REPLICA_RETRY_SECONDS` and rejoins once it
-holds every registered adapter version again.
+may list several vLLM replicas: rows are spread over them in turn. A replica that answers
+404 for a model it should hold (vLLM restarted) gets every registered adapter version
+loaded again at once and the row once more; one that fails (no answer, a 5xx) leaves the
+rotation, is retried every `REPLICA_RETRY_SECONDS`, and rejoins once it holds every
+registered version again.
 
 Adapter versions are registered with vLLM's runtime LoRA API (`/load_lora_adapter`,
 `/unload_lora_adapter`; vLLM runs with `--enable-lora` and
@@ -31,10 +32,13 @@ from typing import Any
 import httpx
 
 from atri.config import ConfigError, GenerationSettings, Secrets, Settings
+from model.adapters.versions import AdapterError
 from model.character.prompt import ChatMessages
 from model.engines.base import (
     NO_LIMITS,
+    EngineRequestFailed,
     EngineStats,
+    EngineUnavailable,
     Generation,
     RowLimits,
     all_rows,
@@ -66,15 +70,32 @@ READ_TIMEOUT_SECONDS = 600.0
 # How long a replica that failed stays out of the rotation before it is tried again.
 REPLICA_RETRY_SECONDS = 15.0
 ALREADY_LOADED = "has already been loaded"
+# vLLM's words for a LoRA folder it cannot read, and for a prompt over its max_model_len.
+NO_ADAPTER = "No adapter found"
+TOO_LONG = "maximum context length"
 _WIDE = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef\uac00-\ud7af]")
 
 
-class RemoteEngineError(Exception):
+class RemoteEngineError(EngineRequestFailed):
     """The remote server refused or failed a request; str() says which and why."""
 
     def __init__(self, message: str, status: int = 0) -> None:
         super().__init__(message)
         self.status = status
+
+
+class LoraRefused(RemoteEngineError, AdapterError):
+    """A replica cannot load an adapter version for a reason an admin fixes on the vLLM
+    side (no runtime LoRA API, the folder not there): the reload says so in one sentence."""
+
+
+class NoReplica(RemoteEngineError, EngineUnavailable):
+    """Every replica is out of the rotation; str() names why each left."""
+
+
+class LoraLost(ReplicaDown):
+    """A replica answered 404 for a model name it was given: it no longer holds the LoRA
+    (vLLM restarted), so the registered versions are loaded on it again."""
 
 
 def approx_tokens(text: str) -> int:
@@ -113,6 +134,26 @@ def error_text(response: httpx.Response) -> str:
     return response.text[:300]
 
 
+def refused_load(replica: Replica, lora: Lora, exc: RemoteEngineError) -> RemoteEngineError:
+    """What a refused `/load_lora_adapter` means for whoever runs vLLM, in one sentence."""
+    if exc.status in (404, 405) and NO_ADAPTER not in str(exc):
+        # The route itself is missing: vLLM registers it only with the variable set.
+        return LoraRefused(
+            f"{replica.url} has no runtime LoRA API (POST /load_lora_adapter answered HTTP "
+            f"{exc.status}); start vLLM with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True and "
+            "--enable-lora.",
+            exc.status,
+        )
+    if NO_ADAPTER in str(exc):
+        return LoraRefused(
+            f"{replica.url} finds no adapter in {lora.path}: vLLM reads the folder itself, "
+            "so [model] adapters_dir must be at that same path on the vLLM host (a shared "
+            "volume mounted there), readable by vLLM's user.",
+            exc.status,
+        )
+    return exc
+
+
 class OpenAIEngine:
     name = "openai"
 
@@ -129,6 +170,9 @@ class OpenAIEngine:
         self.base_id = base_id  # what the base model is (vLLM's model path)
         self.base_name = base_name  # the name to ask for it by
         self.config_hash = f"openai:{base_id}"
+        # As configured, not resolved: vLLM on another host sees the shared folder at
+        # this path, which need not be where a symlink leads on this one.
+        self.adapters_dir = settings.path(settings.model.adapters_dir)
         self.context_window = context_window
         self.stats = EngineStats()
         self.live_lora = ""  # the live adapter version ("" = the base model)
@@ -146,6 +190,9 @@ class OpenAIEngine:
         # base's own tokens where its tokenizer is on this machine, else the usual
         # templates' turn markers.
         self.defuse = common_defuser()
+        # The base's tokenizer where it is on this machine (the one vLLM tokenizes with):
+        # history budgets count with it; else they are estimated (approx_tokens).
+        self.tokenizer: Any = None
 
     @classmethod
     async def open(cls, settings: Settings, secrets: Secrets | None = None) -> OpenAIEngine:
@@ -157,8 +204,14 @@ class OpenAIEngine:
         if secrets.openai_api_key is not None:
             headers["Authorization"] = f"Bearer {secrets.openai_api_key.get_secret_value()}"
         timeout = httpx.Timeout(READ_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS)
+        # No cap on connections: every row in flight is one request, and vLLM queues
+        # what it cannot run yet itself (httpx's default 100 would hold the rest here).
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
         replicas = [
-            Replica(url, httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout))
+            Replica(
+                url,
+                httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout, limits=limits),
+            )
             for url in settings.model.openai_base_urls
         ]
         listed = await asyncio.gather(*(list_models(r) for r in replicas), return_exceptions=True)
@@ -194,6 +247,7 @@ class OpenAIEngine:
         engine = cls(settings, replicas, window, base_id, str(base["id"]))
         tokenizer = await asyncio.to_thread(base_tokenizer, settings, base_id)
         if tokenizer is not None:
+            engine.tokenizer = tokenizer
             engine.reply_stop = base_reply_stop(settings, tokenizer)
             engine.defuse = defuser(special_tokens(tokenizer))
         for replica, result in zip(replicas, listed, strict=True):
@@ -229,6 +283,10 @@ class OpenAIEngine:
             await self.activate(path.name)
         except RemoteEngineError as exc:
             await self.close()
+            if isinstance(exc, LoraRefused):
+                raise ConfigError(
+                    f"The server could not load [model] adapter {path}: {exc}"
+                ) from None
             raise ConfigError(
                 f"The server could not load [model] adapter {path} ({exc}); the folder must "
                 "exist at the same path on the vLLM host."
@@ -239,7 +297,12 @@ class OpenAIEngine:
         return self.live_lora
 
     def count_tokens(self, text: str) -> int:
-        return approx_tokens(self.defuse(text))
+        """Tokens of a message's text as the server tokenizes it (defused): counted by
+        the base's tokenizer where it is here, else estimated."""
+        safe = self.defuse(text)
+        if self.tokenizer is None:
+            return approx_tokens(safe)
+        return len(self.tokenizer.encode(safe, add_special_tokens=False))
 
     async def generate(
         self,
@@ -308,17 +371,31 @@ class OpenAIEngine:
         version: str,
         limits: RowLimits = NO_LIMITS,
     ) -> Generation:
-        """One row on the next replica in turn; on a replica failure, on another one."""
+        """One row on the next replica in turn; on a replica failure, on another one. A
+        replica that lost the model asked for (vLLM restarted) gets every registered
+        version again and the row once more, so one replica alone recovers at once."""
         tried: set[str] = set()
+        reloaded: set[str] = set()
         while (replica := self._pick(tried)) is not None:
             tried.add(replica.url)
             try:
                 data = await self._complete_chat(replica, messages, gen, model, limits)
+            except LoraLost as exc:
+                self._take_out(replica, str(exc))
+                if replica.url not in reloaded:
+                    reloaded.add(replica.url)
+                    if await self._revival(replica):
+                        tried.discard(replica.url)
+                continue
             except ReplicaDown as exc:
                 self._take_out(replica, str(exc))
                 continue
+            if replica.down_since is not None:
+                # Out of the rotation, tried as the last resort, and it answered: back
+                # in now (with every version), not after a quiet spell users never give.
+                await self._revival(replica)
             return self._generation(replica, data, version)
-        raise RemoteEngineError(f"No replica can serve {model!r}: {self._down_reasons()}")
+        raise NoReplica(f"No replica can serve {model!r}: {self._down_reasons()}")
 
     async def _complete_chat(
         self,
@@ -340,7 +417,8 @@ class OpenAIEngine:
             return await self._complete(replica, self._body(shaped, gen, model, limits))
         except RemoteEngineError as exc:
             reshaped = conform(messages, STRICT_TEMPLATE)
-            if exc.status != 400 or strict or reshaped == messages:
+            # A prompt over the server's max_model_len is refused in any shape.
+            if exc.status != 400 or strict or reshaped == messages or TOO_LONG in str(exc):
                 raise
             try:
                 data = await self._complete(replica, self._body(reshaped, gen, model, limits))
@@ -364,7 +442,14 @@ class OpenAIEngine:
         except RemoteEngineError as exc:
             # The name was registered, so a 404 means this replica lost it (vLLM restarted).
             if exc.status == 404:
-                raise ReplicaDown(str(exc)) from None
+                raise LoraLost(str(exc)) from None
+            if exc.status == 400 and TOO_LONG in str(exc):
+                counted = "its tokenizer" if self.tokenizer is not None else "an estimate"
+                raise RemoteEngineError(
+                    f"{exc} (the worker fits prompts to {self.context_window} tokens counted "
+                    f"by {counted}; lower [model] context_window to leave a margin)",
+                    400,
+                ) from None
             raise
 
     def _generation(self, replica: Replica, data: Any, version: str) -> Generation:
@@ -400,10 +485,20 @@ class OpenAIEngine:
     def _serving(self) -> list[Replica]:
         return [r for r in self.replicas if r.down_since is None]
 
+    async def _serving_now(self) -> list[Replica]:
+        """The serving replicas; with none, each one out is retried first: a reload with
+        no chats going on (at night) has no row to bring a restarted vLLM back."""
+        if not self._serving():
+            await asyncio.gather(*(self._revival(r) for r in self.replicas))
+        return self._serving()
+
     def _take_out(self, replica: Replica, reason: str) -> None:
+        """Out of the rotation, retried `REPLICA_RETRY_SECONDS` on. A row that tries it
+        as the last resort and fails does not put its retry off (else steady traffic
+        would keep it out for good); only a failed retry does (`revive`)."""
         if replica.down_since is None:
             log.warning("replica %s leaves the rotation: %s", replica.url, reason)
-        replica.down_since = time.monotonic()
+            replica.down_since = time.monotonic()
         replica.reason = reason
 
     def _down_reasons(self) -> str:
@@ -418,9 +513,21 @@ class OpenAIEngine:
                 and now - replica.down_since >= REPLICA_RETRY_SECONDS
                 and replica.url not in self._revivals
             ):
-                task = asyncio.create_task(self.revive(replica))
-                self._revivals[replica.url] = task
-                task.add_done_callback(self._revived)
+                self._revival_task(replica)
+
+    def _revival_task(self, replica: Replica) -> asyncio.Task[bool]:
+        """The retry of `replica` under way, or a new one: rows that find it lost share it."""
+        task = self._revivals.get(replica.url)
+        if task is None:
+            task = asyncio.create_task(self.revive(replica))
+            self._revivals[replica.url] = task
+            task.add_done_callback(self._revived)
+        return task
+
+    async def _revival(self, replica: Replica) -> bool:
+        """Wait for `replica`'s retry; a row cancelled meanwhile (its deadline) leaves it
+        running for the others."""
+        return await asyncio.shield(self._revival_task(replica))
 
     def _revived(self, task: asyncio.Task[bool]) -> None:
         for url, known in list(self._revivals.items()):
@@ -435,6 +542,7 @@ class OpenAIEngine:
                 await self._register(replica, lora)
         except (ReplicaDown, RemoteEngineError) as exc:
             self._take_out(replica, str(exc))
+            replica.down_since = time.monotonic()  # the next retry in REPLICA_RETRY_SECONDS
             return False
         replica.down_since = None
         replica.reason = ""
@@ -471,7 +579,7 @@ class OpenAIEngine:
                 held = lora.path
             except RemoteEngineError as exc:
                 if ALREADY_LOADED not in str(exc):
-                    raise
+                    raise refused_load(replica, lora, exc) from None
                 # Loaded since we last looked (another worker, or one before a restart).
                 replica.held = held_loras(await list_models(replica))
                 held = replica.held.get(lora.name, "")
@@ -486,9 +594,10 @@ class OpenAIEngine:
     async def load_adapter(self, path: Path | str, name: str) -> None:
         """Register an adapter version on every serving replica before it can go live.
         `path` must exist on the vLLM hosts (share the adapters folder at the same path)."""
+        sent = self._as_configured(Path(path))
         known = self.loras.get(name)
-        lora = known if known and same_path(known.path, str(path)) else Lora(name, str(path))
-        serving = self._serving()
+        lora = known if known and same_path(known.path, sent) else Lora(name, sent)
+        serving = await self._serving_now()
         results = await asyncio.gather(
             *(self._register(r, lora) for r in serving), return_exceptions=True
         )
@@ -501,8 +610,18 @@ class OpenAIEngine:
             else:
                 registered += 1
         if not registered:
-            raise RemoteEngineError(f"No replica could load LoRA {name!r}: {self._down_reasons()}")
+            raise NoReplica(f"No replica could load LoRA {name!r}: {self._down_reasons()}")
         self.loras[name] = lora
+
+    def _as_configured(self, path: Path) -> str:
+        """`path` under `[model] adapters_dir` as written in config.toml: the reload job
+        hands over the folder with symlinks resolved, which only this machine may see
+        (adapters_dir a link to where the share is mounted here)."""
+        try:
+            inside = path.relative_to(self.adapters_dir.resolve())
+        except (ValueError, OSError):
+            return str(path)
+        return str(self.adapters_dir / inside)
 
     def accepts_config_hash(self, value: str) -> bool:
         """The remote base's config is not visible from here; vLLM itself refuses an
@@ -517,7 +636,7 @@ class OpenAIEngine:
             raise RemoteEngineError(f"LoRA adapter {name!r} is not loaded.")
         gen = GenerationSettings(max_new_tokens=max_new_tokens, do_sample=False)
         texts: list[str] = []
-        for replica in self._serving():
+        for replica in await self._serving_now():
             try:
                 data = await self._complete_chat(replica, messages, gen, self.loras[name].name)
             except ReplicaDown as exc:
@@ -525,7 +644,7 @@ class OpenAIEngine:
                 continue
             texts.append(self._generation(replica, data, name).text)
         if not texts:
-            raise RemoteEngineError(f"No replica answered the smoke test: {self._down_reasons()}")
+            raise NoReplica(f"No replica answered the smoke test: {self._down_reasons()}")
         return min(texts, key=lambda t: bool(t.strip()))
 
     async def activate(self, name: str) -> None:

@@ -60,8 +60,21 @@ async def list_models(replica: Replica) -> list[dict[str, Any]]:
     """The model cards a replica serves."""
     try:
         response = await replica.client.get("/models")
-        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise ReplicaDown(f"{replica.url}/models: {type(exc).__name__} {exc}") from None
+    if response.status_code != 200:
+        # httpx's own text for a status adds a line and a link; the server's says why.
+        hint = (
+            "; does the URL end in /v1?"
+            if response.status_code == 404 and not replica.url.rstrip("/").endswith("/v1")
+            else ""
+        )
+        raise ReplicaDown(
+            f"{replica.url}/models answered HTTP {response.status_code}: "
+            f"{' '.join(response.text[:200].split())}{hint}"
+        )
+    try:
         data = response.json().get("data", [])
-    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+    except (ValueError, AttributeError) as exc:
         raise ReplicaDown(f"{replica.url}/models: {type(exc).__name__} {exc}") from None
     return [c for c in data if isinstance(c, dict) and c.get("id")]

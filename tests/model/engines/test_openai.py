@@ -151,7 +151,9 @@ class FakeVllm:
     --lora-modules atri=<static>` answers (vllm/entrypoints/openai/serving_models.py):
     a base card with root and max_model_len, LoRA cards with root = the adapter folder and
     parent = the base's name; a 400 on a duplicate load, a 404 for an unknown model or
-    LoRA; plain text on a LoRA route's success. Chats answer "[model] last message"."""
+    LoRA; plain text on a LoRA route's success. Chats answer "[model] last message"; a
+    chat whose words (a word is a token here) and max_tokens pass max_model_len gets
+    vLLM's 400."""
 
     def __init__(
         self, static: Path | None = None, root: str = QWEN, max_model_len: int = 32768
@@ -161,6 +163,11 @@ class FakeVllm:
         self.loras: dict[str, str] = {"atri": str(static)} if static else {}
         self.calls: list[tuple[str, str]] = []
         self.down = False  # answer every route with a 503
+        # False: started without VLLM_ALLOW_RUNTIME_LORA_UPDATING, so the LoRA routes do
+        # not exist (FastAPI's own 404).
+        self.runtime_lora = True
+        # False: on another machine that lacks the worker's adapters folder.
+        self.sees_files = True
         # A Gemma-like chat template: no system role, user and assistant alternate.
         self.strict_template = False
         self.refuse_chats = ""  # answer every chat with this 400
@@ -219,6 +226,12 @@ class FakeVllm:
             ]
             return {"object": "list", "data": [base, *loras]}
 
+        @app.middleware("http")
+        async def no_runtime_lora(request: Any, call_next: Any) -> Any:
+            if not self.runtime_lora and request.url.path.endswith("_lora_adapter"):
+                return JSONResponse({"detail": "Not Found"}, 404)
+            return await call_next(request)
+
         @app.post("/v1/load_lora_adapter")
         async def load(body: dict[str, Any]) -> Any:
             self.calls.append(("load", body["lora_name"]))
@@ -227,8 +240,10 @@ class FakeVllm:
                 return self.error(
                     f"The lora adapter '{name}' has already been loaded.", "InvalidUserInput", 400
                 )
-            if not Path(path).is_dir():
-                return self.error(f"No adapter found for {path}", "NotFoundError", 404)
+            if not self.sees_files or not Path(path).is_dir():
+                return self.error(
+                    f"Loading lora {name} failed: No adapter found for {path}", "NotFoundError", 404
+                )
             self.loras[name] = path
             return PlainTextResponse(f"Success: LoRA adapter '{name}' added successfully.")
 
@@ -266,6 +281,16 @@ class FakeVllm:
             self.bodies.append(body)
             if self.refuse_chats:
                 return self.error(self.refuse_chats, "BadRequestError", 400)
+            prompt = sum(len(m["content"].split()) for m in messages)
+            if prompt + body["max_tokens"] > self.max_model_len:
+                return self.error(
+                    f"This model's maximum context length is {self.max_model_len} tokens. "
+                    f"However, you requested {prompt + body['max_tokens']} tokens ({prompt} in "
+                    f"the messages, {body['max_tokens']} in the completion). Please reduce the "
+                    "length of the messages or completion.",
+                    "BadRequestError",
+                    400,
+                )
             roles = [m["role"] for m in messages]
             if self.strict_template and (
                 "system" in roles or any(a == b for a, b in itertools.pairwise(roles))
@@ -454,14 +479,24 @@ async def test_two_replicas_both_serve_the_new_version(
             assert [r.text for r in results] == [f"[{V2}] m{i}" for i in range(6)]
             assert chats(one) == [V2] * 3 and chats(two) == [V2] * 3
 
-            # Replica two restarts: its runtime LoRAs are gone. Its 404 takes it out of
-            # the rotation and the rows go to replica one; no user sees an error.
+            # Replica two restarts: its runtime LoRAs are gone. Its 404 makes the worker
+            # load every registered version on it again; no user sees an error.
             two.restart(static)
+            results = await engine.generate(batch, settings.generation)
+            assert [r.text for r in results] == [f"[{V2}] m{i}" for i in range(6)]
+            assert two.loras[V2] == one.loras[V2]
+            assert engine.replicas[1].down_since is None
+
+            # Replica two stops answering (503) and restarts: out of the rotation, its
+            # rows go to replica one; no user sees an error.
+            two.down = True
             one.calls.clear()
             results = await engine.generate(batch, settings.generation)
             assert [r.text for r in results] == [f"[{V2}] m{i}" for i in range(6)]
             assert chats(one) == [V2] * 6
             assert engine.replicas[1].down_since is not None
+            two.restart(static)
+            two.down = False
 
             # A new version while two is out: registered on one only; two gets every
             # registered version again before it rejoins.
