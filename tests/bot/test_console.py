@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -111,9 +113,12 @@ def test_ctrl_c_at_the_prompt_ends_the_chat_at_once(tmp_path: Path) -> None:
         chat.communicate()
 
 
-def test_a_pasted_paragraph_in_a_terminal_is_one_message(tmp_path: Path) -> None:
+@contextmanager
+def chat_in_a_terminal(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    """`atri chat` on the echo engine with a terminal as its stdin, as a person's is:
+    the keyboard's end of it and the process, once the chat reads (its help line shown)."""
     config = write_config(tmp_path)
-    keyboard, terminal = pty.openpty()  # stdin is a terminal, as a person's is
+    keyboard, terminal = pty.openpty()
     chat = subprocess.Popen(
         [sys.executable, "-m", "atri", "--config", str(config), "chat"],
         stdin=terminal,
@@ -128,13 +133,18 @@ def test_a_pasted_paragraph_in_a_terminal_is_one_message(tmp_path: Path) -> None
         assert chat.stdout is not None
         while "/quit leaves" not in chat.stdout.readline():
             assert chat.poll() is None
+        yield keyboard, chat
+    finally:
+        chat.kill()
+        os.close(keyboard)
+
+
+def test_a_pasted_paragraph_in_a_terminal_is_one_message(tmp_path: Path) -> None:
+    with chat_in_a_terminal(tmp_path) as (keyboard, chat):
         os.write(keyboard, b"first line of it\nsecond line of it\n")  # one paste
         time.sleep(2)  # she has answered the paste
         os.write(keyboard, b"/quit\n")
         out, _ = chat.communicate(timeout=30)
-    finally:
-        chat.kill()
-        os.close(keyboard)
     assert out.count(EchoEngine.prefix) == 1, out
     assert EchoEngine.prefix + "first line of it" in out and "second line of it" in out
 

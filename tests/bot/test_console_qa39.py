@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pty
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from model.engines.echo import EchoEngine
-from tests.bot.test_console import ENV, write_config
+from tests.bot.test_console import ENV, chat_in_a_terminal, write_config
 
 
 def test_a_byte_that_is_not_utf8_is_replaced_and_the_chat_goes_on(tmp_path: Path) -> None:
@@ -45,22 +44,7 @@ def test_a_line_the_terminal_cut_short_is_said_to_be_cut(tmp_path: Path) -> None
     """A terminal hands over at most 4,095 bytes of one line and drops the rest of a
     longer one without a word: a pasted Chinese paragraph of 2,000 characters reached
     her as its first 1,365, and the console said nothing."""
-    config = write_config(tmp_path)
-    keyboard, terminal = pty.openpty()  # stdin is a terminal, as a person's is
-    chat = subprocess.Popen(
-        [sys.executable, "-m", "atri", "--config", str(config), "chat"],
-        stdin=terminal,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env=ENV,
-    )
-    os.close(terminal)
-    try:
-        assert chat.stdout is not None
-        while "/quit leaves" not in chat.stdout.readline():
-            assert chat.poll() is None
+    with chat_in_a_terminal(tmp_path) as (keyboard, chat):
         paste = ("长" * 2000 + "\n").encode()
         for start in range(0, len(paste), 1000):  # as a terminal passes a paste on
             os.write(keyboard, paste[start : start + 1000])
@@ -68,9 +52,6 @@ def test_a_line_the_terminal_cut_short_is_said_to_be_cut(tmp_path: Path) -> None
         time.sleep(2)  # she has answered it
         os.write(keyboard, b"/quit\n")
         out, _ = chat.communicate(timeout=30)
-    finally:
-        chat.kill()
-        os.close(keyboard)
     flat = out.replace("\n", "")  # her long line is wrapped to the terminal's width
     assert EchoEngine.prefix + "长" * 1365 in flat
     assert "长" * 1366 not in flat
