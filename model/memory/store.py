@@ -584,20 +584,32 @@ class Memory:
         """Delete one person's exchanges (their messages and her replies to them) from a
         conversation shared by a channel (`[memory] scope = "channel"`), and every summary
         that folded any of them in (the summarizer writes it again from what is kept); the
-        others' exchanges stay. Messages deleted."""
+        others' exchanges stay. Messages deleted.
+
+        Her replies to them are those answering the same platform message (`request_id`)
+        and those stored right after their message, before anyone's next one: a message
+        sent without a platform id (an HTTP client's) still takes her reply along, which
+        echoes what they said."""
         self._taken_back[scope] += 1  # before any await: a summary being stored sees it
-        theirs = (
-            "SELECT id FROM messages WHERE scope = ?1 AND (user_id = ?2 OR request_id IN ("
-            "SELECT request_id FROM messages WHERE scope = ?1 AND user_id = ?2"
-            " AND request_id != ''))"
+        rows = await self._db.execute_fetchall(
+            "SELECT id, role, user_id, request_id FROM messages WHERE scope = ? ORDER BY id",
+            (scope,),
         )
+        requests = {r[3] for r in rows if r[1] == "user" and r[2] == user_id and r[3]}
+        theirs: list[int] = []
+        asker = None  # whose message the replies being read answer
+        for message_id, role, author, request_id in rows:
+            if role == "user":
+                asker = author
+            if asker == user_id or (request_id and request_id in requests):
+                theirs.append(message_id)
+        if not theirs:
+            return 0
         await self._db.execute(
-            "DELETE FROM summaries WHERE scope = ?1 AND covers_up_to >= "
-            f"(SELECT MIN(id) FROM ({theirs}))",
-            (scope, user_id),
+            "DELETE FROM summaries WHERE scope = ? AND covers_up_to >= ?", (scope, theirs[0])
         )
-        cur = await self._db.execute(
-            f"DELETE FROM messages WHERE id IN ({theirs})", (scope, user_id)
+        cur = await self._db.executemany(
+            "DELETE FROM messages WHERE id = ? AND scope = ?", [(i, scope) for i in theirs]
         )
         await self._db.commit()
         return cur.rowcount
