@@ -59,6 +59,9 @@ GROUNDED_SHARE = 0.3
 # would fill the summary; it is a note only where the person said nothing else.
 _QUESTION_ENDS = ("?", "？", "吗", "嗎", "か")
 NOTE_MAX_CHARS = 200
+# A fold reads this many messages per exchange it takes, and more only where exchanges
+# are longer (a question answered in several replies).
+FIRST_READ_MESSAGES_PER_EXCHANGE = 4
 _CJK_CHARS = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"
 _WORDS = re.compile(rf"[{_CJK_CHARS}]+|(?:(?![{_CJK_CHARS}])[^\W\d_]){{3,}}|\d+")
 _LIST_MARK = re.compile(r"^\s*(?:\d+[.)、]|[-*•·])?\s*")
@@ -326,12 +329,24 @@ class Summarizer:
             },
         ]
 
+    async def _oldest_unsummarized(self, scope: str, after_id: int) -> list[Message]:
+        """The oldest live messages after `after_id` that hold the exchanges one fold
+        takes and the start of the one after them (or all there are): a conversation
+        with thousands of messages not summarized yet (summaries turned on, or one
+        rebuilt after a purge) is not read whole at every fold."""
+        limit = FIRST_READ_MESSAGES_PER_EXCHANGE * (self.fold_exchanges + 1)
+        while True:
+            found = await self.memory.messages_after(scope, after_id, limit)
+            if len(found) < limit or len(split_exchanges(found)) > self.fold_exchanges:
+                return found
+            limit *= 4
+
     async def fold(self, scope: str) -> bool:
         """Write the scope's next summary; False when there was nothing to fold or a
         reset ended the context or an exchange was taken back meanwhile."""
         taken_back = self.memory.taken_back(scope)
         previous = await self.memory.summary(scope)
-        unsummarized = await self.memory.messages_after(
+        unsummarized = await self._oldest_unsummarized(
             scope, previous.covers_up_to if previous else 0
         )
         plan = plan_fold(

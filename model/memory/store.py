@@ -364,11 +364,15 @@ class Memory:
         )
         return [to_summary(r) for r in rows]
 
-    async def messages_after(self, scope: str, after_id: int) -> list[Message]:
-        """The scope's live messages with an id above `after_id`, oldest first."""
+    async def messages_after(
+        self, scope: str, after_id: int, limit: int | None = None
+    ) -> list[Message]:
+        """The scope's live messages with an id above `after_id`, oldest first (the
+        first `limit` of them, if given)."""
         rows = await self._db.execute_fetchall(
-            "SELECT * FROM messages WHERE scope = ? AND archived = 0 AND id > ? ORDER BY id",
-            (scope, after_id),
+            "SELECT * FROM messages WHERE scope = ? AND archived = 0 AND id > ? ORDER BY id"
+            " LIMIT ?",
+            (scope, after_id, -1 if limit is None else limit),
         )
         return [to_message(r) for r in rows]
 

@@ -3,10 +3,16 @@ its rolling summary and its room lines. Each test runs on a real SQLite file."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from atri.config import Settings
 from model.engines.echo import EchoEngine
+from model.memory import Memory, Message
 from model.protocol import ChatRequest, ScopeRef
 from model.service import ChatService
+from tests.model.test_summaries import ScriptedEngine, english
 
 SECRET = "我的电话是13800138000"
 
@@ -47,3 +53,45 @@ async def test_purging_a_member_of_a_shared_conversation_takes_her_replies_witho
         # The other member's exchanges stay whole, in order.
         assert [(m.role, m.user_id) for m in kept] == [("user", "2"), ("assistant", "")] * 2
         assert "今天下雨了" in kept[3].content
+
+
+async def test_a_fold_reads_the_exchanges_it_takes_not_the_whole_backlog(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A conversation with thousands of messages not summarized yet (summaries turned on
+    for an old database, or one rebuilt after a purge) was read whole at every fold,
+    eight exchanges at a time: catching up cost time growing with its length each time,
+    on the worker's event loop."""
+    read: list[int] = []
+    messages_after = Memory.messages_after
+
+    async def counted(self: Memory, *args: Any, **kwargs: Any) -> list[Message]:
+        found = await messages_after(self, *args, **kwargs)
+        read.append(len(found))
+        return found
+
+    monkeypatch.setattr(Memory, "messages_after", counted)
+    engine = ScriptedEngine()
+    async with await ChatService.open(english(settings), engine=engine) as service:
+        assert service.summarizer is not None
+        scope = service.scope_for("test", "u1")
+        await service.memory.append_many(
+            scope,
+            [
+                row
+                for n in range(1000)
+                for row in (
+                    ("user", "u1", "Natsuki", f"My number {n} is lucky.", ""),
+                    ("assistant", "", "ATRI", f"ok {n}", ""),
+                )
+            ],
+        )
+        assert await service.summarizer.fold(scope)
+        assert await service.summarizer.fold(scope)
+        summary = await service.memory.summary(scope)
+        stored = await service.memory.all_messages(scope)
+    assert read and max(read) < 100
+    # The same folds as before: the oldest three exchanges, then the next three.
+    assert summary is not None and summary.covers_up_to == stored[11].id
+    assert "My number 0 is lucky." in summary.text and "My number 5 is lucky." in summary.text
+    assert "My number 6 is lucky." not in summary.text
