@@ -66,6 +66,7 @@ _CJK_CHARS = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"
 _WORDS = re.compile(rf"[{_CJK_CHARS}]+|(?:(?![{_CJK_CHARS}])[^\W\d_]){{3,}}|\d+")
 _LIST_MARK = re.compile(r"^\s*(?:\d+[.)、]|[-*•·])?\s*")
 _CJK = re.compile(f"[{_CJK_CHARS}]")
+_LABEL_MARKS = re.compile(r"[*_`#>【】\[\]「」]+")
 
 
 @dataclass(frozen=True)
@@ -143,12 +144,20 @@ def _units(text: str) -> list[str]:
     return units
 
 
+def _label_text(text: str) -> str:
+    """A line or a name without the marks a model dresses a label in (bold, brackets,
+    a quote mark), to find a transcript line it copied."""
+    return _LABEL_MARKS.sub("", text).strip()
+
+
 def is_summary_of(text: str, sources: str, speakers: Sequence[str]) -> bool:
     """Whether `text` reads as a summary of `sources` rather than a continuation of the
     transcript (a line starting "Name:") or something made up (few of its words said)."""
+    labels = [_label_text(who) for who in speakers if _label_text(who)]
     for line in text.splitlines():
-        head = _LIST_MARK.sub("", line)  # "3. Name: …" is a transcript line too
-        if any(head.startswith((f"{who}:", f"{who}：")) for who in speakers if who):
+        # "3. Name: …", "**Name**: …", "【Name】：…" are transcript lines too.
+        head = _LIST_MARK.sub("", _label_text(line))
+        if any(re.match(rf"{re.escape(who)}\s*[:：]", head) for who in labels):
             return False
     units = _units(text)
     if not units:

@@ -1,0 +1,35 @@
+"""QA 39: what a small model writes for a group's summary, checked before it is kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from model.summaries import is_summary_of
+
+SAID = "夏生：我的猫叫Mochi，它今天生病了\n亚托莉：真可怜，要带它去看医生哦\n小红：我明天要去大阪找姐姐"
+SPEAKERS = ("亚托莉", "夏生", "小红")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "**夏生**：我的猫叫Mochi，它今天生病了",
+        "- **小红**: 我明天要去大阪找姐姐",
+        "【夏生】：我的猫叫Mochi生病了",
+        "> 亚托莉：真可怜，要带它去看医生哦",
+        "夏生 ：我的猫叫Mochi生病了",
+        "他们聊了猫。\n  **小红** ： 我明天要去大阪找姐姐",
+    ],
+)
+def test_a_transcript_line_in_markdown_dress_is_no_summary(answer: str) -> None:
+    """A small model copies the transcript with its labels bolded, bracketed or quoted
+    ("**夏生**：…"); only the bare `夏生：` was caught, so such a continuation (her own
+    lines included) was stored as the summary that leads every later prompt."""
+    assert not is_summary_of(answer, SAID, SPEAKERS)
+
+
+def test_a_summary_naming_people_is_still_one() -> None:
+    assert is_summary_of(
+        "夏生说他的猫叫Mochi，今天生病了。小红明天要去大阪找姐姐。", SAID, SPEAKERS
+    )
+    assert is_summary_of("**夏生**的猫Mochi今天生病了；小红明天要去大阪找姐姐。", SAID, SPEAKERS)
