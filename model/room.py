@@ -6,7 +6,8 @@ Lines are in the order the platform says they were said (`said_at`, then arrival
 platform event is handled in its own task, so two lines said a moment apart can reach
 the worker in either order. The store stays bounded: every write keeps the newest
 `max_lines` of its room and cuts each text to `max_chars`; reads and a periodic sweep
-drop lines older than `max_age` (counted from when the worker heard them).
+drop lines older than `max_age` (counted from when the worker heard them), and so does
+the worker every SWEEP_INTERVAL_SECONDS while it runs, rooms heard or not (`sweep`).
 Reset archives lines (hidden from the model), purge deletes them. Each line keeps the
 platform's id of its message (`request_id`, as in the request): a message deleted or
 recalled archives its line as a reset would, and an edited one changes its text.
@@ -147,16 +148,25 @@ class RoomLog:
                 )
             if now - self._swept >= SWEEP_INTERVAL_SECONDS:
                 oldest = max(bounds.max_age_seconds for _, bounds in items)
-                await self._db.execute(
-                    "DELETE FROM room_lines WHERE created_at < ?", (now - oldest,)
-                )
-                self._swept = now
+                await self._delete_older(now - oldest)
             await self._db.commit()
         except Exception as exc:  # disk full: every caller of the group hears it
             with contextlib.suppress(Exception):
                 await self._db.rollback()
             return [exc] * len(items)
         return [None] * len(items)
+
+    async def _delete_older(self, before: float) -> None:
+        await self._db.execute("DELETE FROM room_lines WHERE created_at < ?", (before,))
+        self._swept = time.time()
+
+    async def sweep(self, max_age_seconds: float) -> None:
+        """Delete the lines of every room older than the age bound, now (the worker does
+        every SWEEP_INTERVAL_SECONDS): rooms that went quiet write nothing that would
+        sweep them."""
+        await self._writes.idle()
+        await self._delete_older(time.time() - max_age_seconds)
+        await self._db.commit()
 
     async def recent(self, room: str, limit: int, max_age_seconds: float) -> list[RoomLine]:
         """The newest live lines of a room, oldest first."""

@@ -3,14 +3,17 @@ its rolling summary and its room lines. Each test runs on a real SQLite file."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
 from atri.config import Settings
+from model import room as room_module
 from model.engines.echo import EchoEngine
 from model.memory import Memory, Message
 from model.protocol import ChatRequest, ScopeRef
+from model.room import RoomBounds
 from model.service import ChatService
 from tests.model.test_summaries import ScriptedEngine, english
 
@@ -95,3 +98,29 @@ async def test_a_fold_reads_the_exchanges_it_takes_not_the_whole_backlog(
     assert summary is not None and summary.covers_up_to == stored[11].id
     assert "My number 0 is lucky." in summary.text and "My number 5 is lucky." in summary.text
     assert "My number 6 is lucky." not in summary.text
+
+
+async def test_room_lines_past_their_age_go_though_no_room_is_heard_again(
+    echo_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines past `[room] max_age_hours` were deleted only when some room was heard
+    again: in a group that went quiet (or after a restart with none heard since) they
+    stayed in the database, and in `atri memory export`, for good."""
+    path = echo_settings.path(echo_settings.memory.path)
+    async with await Memory.open(path) as memory:
+        for n, user in enumerate(["1", "2", "3"]):
+            await memory.room.add("qq:chan:g1", "qq", user, f"人{n}", f"第{n}句", RoomBounds())
+        # Two heard two days ago, one just now.
+        await memory._db.execute(
+            "UPDATE room_lines SET created_at = created_at - 2 * 86400 WHERE user_id != '3'"
+        )
+        await memory._db.commit()
+    monkeypatch.setattr(room_module, "SWEEP_INTERVAL_SECONDS", 0.01)  # ten minutes
+    async with await ChatService.open(echo_settings, EchoEngine()) as service:
+        for _ in range(200):  # nothing said anywhere: no write sweeps them
+            lines = await service.memory.room.all_lines("qq:chan:g1")
+            if len(lines) < 3:
+                break
+            await asyncio.sleep(0.01)
+        exported = await service.memory.export("qq:chan:g1")
+    assert [line["content"] for line in exported["room_lines"]] == ["第2句"]
