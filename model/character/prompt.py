@@ -29,7 +29,7 @@ ROOM_HEADINGS = {
     "ja": "（さっきチャンネルでみんなが話していたこと）",
 }
 
-# The most of the history budget the summary may take; a longer one keeps its start.
+# The most of the history budget the summary may take; a longer one keeps its first whole lines.
 SUMMARY_SHARE = 0.5
 # What leads her summary of older exchanges, in the language she speaks.
 SUMMARY_HEADINGS = {
@@ -364,11 +364,16 @@ def _fit_summary(
     recalled: Recalled | None, budget: int, count: Callable[[str], int]
 ) -> tuple[str, int]:
     """The summary block and its tokens: at most `SUMMARY_SHARE` of `budget`, its start
-    if it is longer, nothing if not even a line of it fits."""
+    if it is longer (its whole lines, or the start of its first), nothing if not even a
+    line of it fits."""
     if recalled is None or not recalled.text.strip():
         return "", 0
     share = int(budget * SUMMARY_SHARE)
-    block = keep_start(recalled.block()[: share * MAX_CHARS_PER_TOKEN], share, count)
+    whole = recalled.block()
+    block = keep_start(whole[: share * MAX_CHARS_PER_TOKEN], share, count)
+    cut = block.rfind("\n")
+    if block != whole and cut > len(recalled.heading):  # not half a remembered line
+        block = block[:cut]
     if block.strip() == recalled.heading.strip() or not block.strip():
         return "", 0
     return block, count(block) + 1

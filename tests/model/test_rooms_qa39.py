@@ -10,10 +10,11 @@ import pytest
 
 from atri.config import Settings
 from model import room as room_module
+from model.character.prompt import Recalled, Room, Window, fit_prompt
 from model.engines.echo import EchoEngine
 from model.memory import Memory, Message
 from model.protocol import ChatRequest, ScopeRef
-from model.room import RoomBounds
+from model.room import RoomBounds, RoomLine
 from model.service import ChatService
 from tests.model.test_summaries import ScriptedEngine, english
 
@@ -124,3 +125,19 @@ async def test_room_lines_past_their_age_go_though_no_room_is_heard_again(
             await asyncio.sleep(0.01)
         exported = await service.memory.export("qq:chan:g1")
     assert [line["content"] for line in exported["room_lines"]] == ["第2句"]
+
+
+def test_a_summary_cut_to_its_share_keeps_whole_lines() -> None:
+    """In a busy group the room lines take their share, and a summary near
+    `summary_max_tokens` no longer fits the half of the rest it may take (its heading
+    counts too): it was cut inside a line, and the model read half a fact as one
+    ("小红：我明天不去大阪了" became "小红：我明天不去")."""
+    summary = "\n".join(["小明：我的猫叫Mochi", "小红：我明天不去大阪了，改去京都"])
+    recalled = Recalled(summary, "（记得）")
+    room = Room([RoomLine("3", "阿强", "哈" * 10, 0.0)] * 10, 0.5)
+    window = Window(10_000, 10, max_history_tokens=80)
+    fitted = fit_prompt("sys", [], "在吗", len, window, room_context=room, recalled=recalled)
+    content = fitted.messages[-1]["content"]
+    assert fitted.summary_shown
+    assert content.startswith("（记得）\n小明：我的猫叫Mochi\n\n")
+    assert "小红" not in content
