@@ -273,11 +273,17 @@ def fit_prompt(
     room = _room_for_message(system_tokens, window)
     new = _fit_new_message(text, display_name, shared_scope, room, count)
     budget = _history_budget(room - new.tokens, window)
-    room_said, room_used = _fit_room_lines(room_context, labels, count, budget)
+    # The newest exchange (what was just said, and often what the new message is about)
+    # is kept before room lines and the summary take their shares, where it fits at all.
+    known: dict[str, int] = {}  # the newest exchange's counts, not counted twice
+    newest = _newest_exchange_tokens(earlier, shared_scope, budget, count, known)
+    room_said, room_used = _fit_room_lines(room_context, labels, count, budget, newest)
     budget -= room_used
-    summary_block, summary_used = _fit_summary(recalled, budget, count)
+    summary_block, summary_used = _fit_summary(recalled, budget, count, newest)
     budget -= summary_used
-    history, history_used = _fit_exchanges(earlier, shared_scope, budget, count)
+    history, history_used = _fit_exchanges(
+        earlier, shared_scope, budget, lambda text: known.get(text) or count(text)
+    )
     return FittedPrompt(
         messages=_assemble(
             system_prompt, history, new.content, room_context, room_said, summary_block
@@ -352,23 +358,29 @@ def _history_budget(left: int, window: Window) -> int:
 
 
 def _fit_room_lines(
-    room_context: Room | None, labels: dict[str, str], count: Callable[[str], int], budget: int
+    room_context: Room | None,
+    labels: dict[str, str],
+    count: Callable[[str], int],
+    budget: int,
+    kept: int = 0,
 ) -> tuple[list[str], int]:
-    """The room lines shown and their tokens, within their share of `budget`."""
+    """The room lines shown and their tokens, within their share of `budget` and what
+    `kept` tokens (the newest exchange) leave of it."""
     if room_context is None:
         return [], 0
-    return fit_room(room_context, labels, count, int(budget * room_context.share))
+    share = min(int(budget * room_context.share), budget - kept)
+    return fit_room(room_context, labels, count, share)
 
 
 def _fit_summary(
-    recalled: Recalled | None, budget: int, count: Callable[[str], int]
+    recalled: Recalled | None, budget: int, count: Callable[[str], int], kept: int = 0
 ) -> tuple[str, int]:
-    """The summary block and its tokens: at most `SUMMARY_SHARE` of `budget`, its start
-    if it is longer (its whole lines, or the start of its first), nothing if not even a
-    line of it fits."""
+    """The summary block and its tokens: at most `SUMMARY_SHARE` of `budget` and what
+    `kept` tokens (the newest exchange) leave of it, its start if it is longer (its
+    whole lines, or the start of its first), nothing if not even a line of it fits."""
     if recalled is None or not recalled.text.strip():
         return "", 0
-    share = int(budget * SUMMARY_SHARE)
+    share = min(int(budget * SUMMARY_SHARE), budget - kept - 1)  # 1: the line after it
     whole = recalled.block()
     block = keep_start(whole[: share * MAX_CHARS_PER_TOKEN], share, count)
     cut = block.rfind("\n")
@@ -377,6 +389,31 @@ def _fit_summary(
     if block.strip() == recalled.heading.strip() or not block.strip():
         return "", 0
     return block, count(block) + 1
+
+
+def _newest_exchange_tokens(
+    earlier: Sequence[PastTurn],
+    shared_scope: bool,
+    budget: int,
+    count: Callable[[str], int],
+    known: dict[str, int],
+) -> int:
+    """The tokens of the newest earlier exchange as `_fit_exchanges` counts them (each
+    text's count kept in `known`); 0 when it does not fit `budget` anyway."""
+    used = 0
+    for turn in reversed(earlier):
+        content = speaker_text(
+            turn.content, _short(turn.display_name), shared_scope and turn.role == "user"
+        )
+        if len(content) > budget * MAX_CHARS_PER_TOKEN:
+            return 0
+        known[content] = count(content)
+        used += known[content] + TEMPLATE_OVERHEAD_TOKENS
+        if used > budget:
+            return 0
+        if turn.role == "user":
+            break
+    return used
 
 
 def _fit_exchanges(

@@ -10,7 +10,7 @@ import pytest
 
 from atri.config import Settings
 from model import room as room_module
-from model.character.prompt import Recalled, Room, Window, fit_prompt
+from model.character.prompt import Recalled, Room, Turn, Window, fit_prompt
 from model.engines.echo import EchoEngine
 from model.memory import Memory, Message
 from model.protocol import ChatRequest, ScopeRef
@@ -141,3 +141,30 @@ def test_a_summary_cut_to_its_share_keeps_whole_lines() -> None:
     assert fitted.summary_shown
     assert content.startswith("（记得）\n小明：我的猫叫Mochi\n\n")
     assert "小红" not in content
+
+
+def test_the_newest_exchange_is_kept_before_room_lines_and_the_summary() -> None:
+    """In a busy group, room lines took their whole share and the summary half of the
+    rest before the conversation's own exchanges were fitted: a long message (a
+    paragraph) and her reply no longer fit what was left, so the next prompt held
+    neither, though the summary did not hold them yet either ("what do you think of what
+    I just said?" was asked of a prompt without it)."""
+    told = "我想跟你说说我的计划：" + "明年春天我要骑车环岛一圈" * 4
+    earlier = [
+        Turn("user", "早上好", "小明"),
+        Turn("assistant", "早上好呀"),
+        Turn("user", told, "小红"),
+        Turn("assistant", "听起来很棒，要注意安全哦"),
+    ]
+    room = Room([RoomLine(str(n), f"人{n}", "哈" * 12, 0.0) for n in range(20)], 0.5)
+    recalled = Recalled("小明：我的猫叫Mochi\n小红：我住在大阪", "（记得）")
+    window = Window(10_000, 10, max_history_tokens=200)
+    fitted = fit_prompt("sys", earlier, "你觉得呢", len, window, "小红", True, room, "r", recalled)
+    shown = [m["content"] for m in fitted.messages]
+    assert any(told in content for content in shown)
+    assert "听起来很棒，要注意安全哦" in shown
+    assert fitted.room_lines > 0  # the room still has what the exchange leaves
+    assert fitted.prompt_tokens <= 10_000 - 10
+    # Without a summary or a room, nothing changes: the two exchanges both fit.
+    alone = fit_prompt("sys", earlier, "你觉得呢", len, window, "小红", True)
+    assert alone.dropped_turns == 0
