@@ -168,3 +168,35 @@ def test_the_newest_exchange_is_kept_before_room_lines_and_the_summary() -> None
     # Without a summary or a room, nothing changes: the two exchanges both fit.
     alone = fit_prompt("sys", earlier, "你觉得呢", len, window, "小红", True)
     assert alone.dropped_turns == 0
+
+
+async def test_purging_a_user_takes_their_exchanges_out_of_every_shared_conversation(
+    echo_settings: Settings,
+) -> None:
+    """Under `scope = "channel"`, `atri memory purge qq:user:1` (or `POST /purge` with no
+    channel) deleted their room lines and their private conversation, but their
+    exchanges in every group's shared conversation, and the summaries holding them,
+    stayed: only a purge naming each channel took them, and no listing shows those."""
+    echo_settings.memory.scope = "channel"
+    async with await ChatService.open(echo_settings, EchoEngine()) as service:
+        await service.chat(said(SECRET, "1", "小红", "g1", "m1"))
+        await service.chat(said("大家好", "2", "小明", "g1", "m2"))
+        await service.chat(said(SECRET, "1", "小红", "g2", "m3"))
+        await service.chat(said("我也是", "1", "小红", "g2", "m4"))
+        await service.chat(ChatRequest(platform="qq", user_id="1", text="私聊", request_id="m5"))
+        await service.chat(
+            said("别人的群", "1", "小红", "g3").model_copy(update={"platform": "dc"})
+        )
+        memory = service.memory
+        g1, g2 = service.scope_for("qq", "2", "g1"), service.scope_for("qq", "2", "g2")
+        await memory.add_summary(g2, "小红：" + SECRET, (await memory.all_messages(g2))[1].id)
+        assert await memory.remembers("qq:user:2")  # said only in a shared conversation
+
+        messages, _ = await memory.purge("qq:user:1")
+
+        assert messages == 2 + 2 * 1 + 2 * 2  # the private chat, then g1's and g2's
+        assert await memory.all_messages(g2) == [] and await memory.all_summaries(g2) == []
+        assert [m.user_id for m in await memory.all_messages(g1)] == ["2", ""]
+        # Another platform's person with the same id is someone else.
+        assert len(await memory.all_messages(service.scope_for("dc", "1", "g3"))) == 2
+        assert not await memory.remembers("qq:user:1")
