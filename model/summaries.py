@@ -152,7 +152,9 @@ def _label_text(text: str) -> str:
 
 def is_summary_of(text: str, sources: str, speakers: Sequence[str]) -> bool:
     """Whether `text` reads as a summary of `sources` rather than a continuation of the
-    transcript (a line starting "Name:") or something made up (few of its words said)."""
+    transcript (a line starting "Name:"), something made up (few of its words said), or
+    one in another language than a Chinese or Japanese talk (no CJK character in it: its
+    names and numbers alone can pass for said)."""
     labels = [_label_text(who) for who in speakers if _label_text(who)]
     for line in text.splitlines():
         # "3. Name: …", "**Name**: …", "【Name】：…" are transcript lines too.
@@ -162,7 +164,10 @@ def is_summary_of(text: str, sources: str, speakers: Sequence[str]) -> bool:
     units = _units(text)
     if not units:
         return False
-    known = set(_units(sources))
+    said = _units(sources)
+    if 2 * sum(bool(_CJK.match(u)) for u in said) > len(said) and not _CJK.search(text):
+        return False  # a Chinese or Japanese talk summed up in another language
+    known = set(said)
     return sum(u in known for u in units) / len(units) >= GROUNDED_SHARE
 
 

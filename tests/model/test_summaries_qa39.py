@@ -33,3 +33,18 @@ def test_a_summary_naming_people_is_still_one() -> None:
         "夏生说他的猫叫Mochi，今天生病了。小红明天要去大阪找姐姐。", SAID, SPEAKERS
     )
     assert is_summary_of("**夏生**的猫Mochi今天生病了；小红明天要去大阪找姐姐。", SAID, SPEAKERS)
+
+
+def test_a_chinese_talk_summed_up_in_english_is_no_summary() -> None:
+    """A small model (the offline one knows English only) answers a Chinese group's
+    summary request in English; with the names and numbers it copies ("Aya", "Mochi",
+    "13800138000"), enough of its words were "said" to pass, and an English line led
+    every later prompt of a character who speaks Chinese."""
+    said = "Aya：我的猫叫Mochi，它今天生病了\n亚托莉：真可怜\nAya：我的电话是13800138000"
+    speakers = ("Aya", "亚托莉")
+    assert not is_summary_of("Aya has a cat named Mochi.", said, speakers)
+    assert not is_summary_of("Aya's phone: 13800138000, cat Mochi", said, speakers)
+    assert is_summary_of("Aya的猫Mochi生病了，电话13800138000", said, speakers)
+    # An English talk is still summed up in English, names and all.
+    english = "Aya: my cat Mochi is ill today\nATRI: poor Mochi"
+    assert is_summary_of("Aya says her cat Mochi is ill today.", english, ("Aya", "ATRI"))
