@@ -141,11 +141,7 @@ class RoomLog:
             )
             rooms = {row[0]: bounds for row, bounds in items}
             for room, bounds in rooms.items():
-                await self._db.execute(
-                    "DELETE FROM room_lines WHERE room = ? AND id NOT IN (SELECT id FROM"
-                    " room_lines WHERE room = ? ORDER BY said_at DESC, id DESC LIMIT ?)",
-                    (room, room, bounds.max_lines),
-                )
+                await self._keep_newest(room, bounds.max_lines)
             if now - self._swept >= SWEEP_INTERVAL_SECONDS:
                 oldest = max(bounds.max_age_seconds for _, bounds in items)
                 await self._delete_older(now - oldest)
@@ -160,12 +156,24 @@ class RoomLog:
         await self._db.execute("DELETE FROM room_lines WHERE created_at < ?", (before,))
         self._swept = time.time()
 
-    async def sweep(self, max_age_seconds: float) -> None:
-        """Delete the lines of every room older than the age bound, now (the worker does
-        every SWEEP_INTERVAL_SECONDS): rooms that went quiet write nothing that would
-        sweep them."""
+    async def _keep_newest(self, room: str, max_lines: int) -> None:
+        await self._db.execute(
+            "DELETE FROM room_lines WHERE room = ? AND id NOT IN (SELECT id FROM"
+            " room_lines WHERE room = ? ORDER BY said_at DESC, id DESC LIMIT ?)",
+            (room, room, max_lines),
+        )
+
+    async def sweep(self, bounds: RoomBounds) -> None:
+        """Bring every room within the bounds now (the worker does every
+        SWEEP_INTERVAL_SECONDS): lines older than the age bound go, and the oldest past
+        the count bound (lines imported, or a bound lowered since); rooms that went quiet
+        write nothing that would."""
         await self._writes.idle()
-        await self._delete_older(time.time() - max_age_seconds)
+        await self._delete_older(time.time() - bounds.max_age_seconds)
+        for (room,) in await self._db.execute_fetchall(
+            "SELECT room FROM room_lines GROUP BY room HAVING COUNT(*) > ?", (bounds.max_lines,)
+        ):
+            await self._keep_newest(room, bounds.max_lines)
         await self._db.commit()
 
     async def recent(self, room: str, limit: int, max_age_seconds: float) -> list[RoomLine]:
@@ -215,7 +223,7 @@ class RoomLog:
     async def import_lines(self, lines: list[dict[str, Any]]) -> tuple[int, int]:
         """Add lines not stored yet (same room, person, text and time); not committed:
         the caller's import commits. Returns (added, skipped). The bounds apply again at
-        the room's next write."""
+        the room's next write, or the worker's next sweep."""
         rooms = sorted({line["room"] for line in lines})
         stored: Counter[tuple[Any, ...]] = Counter()
         for room in rooms:

@@ -320,15 +320,14 @@ class ChatService:
             raise failure
 
     async def _sweep_rooms(self) -> None:
-        """Room lines past `[room] max_age_hours` are deleted every
-        SWEEP_INTERVAL_SECONDS, also where no room is heard any more (a write sweeps
-        only when some room is heard): a line is not kept much longer than the age bound
-        says."""
-        max_age = self.settings.room.max_age_hours * 3600
+        """Room lines past `[room] max_age_hours` (or past `max_lines_per_channel` in
+        their room) are deleted every SWEEP_INTERVAL_SECONDS, also where no room is heard
+        any more (a write sweeps only when some room is heard): a line is not kept much
+        longer than the bounds say."""
         while True:
             await asyncio.sleep(room_module.SWEEP_INTERVAL_SECONDS)
             try:
-                await self.memory.room.sweep(max_age)
+                await self.memory.room.sweep(self.room_bounds)
             except sqlite3.Error as exc:
                 await self.memory.rollback()
                 self.database_failures.report(exc, "write", "Old room lines are kept meanwhile.")

@@ -106,25 +106,31 @@ async def test_room_lines_past_their_age_go_though_no_room_is_heard_again(
 ) -> None:
     """Lines past `[room] max_age_hours` were deleted only when some room was heard
     again: in a group that went quiet (or after a restart with none heard since) they
-    stayed in the database, and in `atri memory export`, for good."""
+    stayed in the database, and in `atri memory export`, for good; so did lines past a
+    `max_lines_per_channel` lowered since."""
     path = echo_settings.path(echo_settings.memory.path)
     async with await Memory.open(path) as memory:
         for n, user in enumerate(["1", "2", "3"]):
             await memory.room.add("qq:chan:g1", "qq", user, f"人{n}", f"第{n}句", RoomBounds())
+        for n in range(5):  # kept under a higher count bound than the one set now
+            await memory.room.add("qq:chan:g2", "qq", "3", "人", f"第{n}行", RoomBounds())
         # Two heard two days ago, one just now.
         await memory._db.execute(
             "UPDATE room_lines SET created_at = created_at - 2 * 86400 WHERE user_id != '3'"
         )
         await memory._db.commit()
     monkeypatch.setattr(room_module, "SWEEP_INTERVAL_SECONDS", 0.01)  # ten minutes
+    echo_settings.room.max_lines_per_channel = 2
     async with await ChatService.open(echo_settings, EchoEngine()) as service:
-        for _ in range(200):  # nothing said anywhere: no write sweeps them
-            lines = await service.memory.room.all_lines("qq:chan:g1")
-            if len(lines) < 3:
+        for _ in range(300):  # nothing said anywhere: no write sweeps them
+            exported = [
+                [line["content"] for line in (await service.memory.export(room))["room_lines"]]
+                for room in ("qq:chan:g1", "qq:chan:g2")
+            ]
+            if exported == [["第2句"], ["第3行", "第4行"]]:
                 break
             await asyncio.sleep(0.01)
-        exported = await service.memory.export("qq:chan:g1")
-    assert [line["content"] for line in exported["room_lines"]] == ["第2句"]
+    assert exported == [["第2句"], ["第3行", "第4行"]]
 
 
 def test_a_summary_cut_to_its_share_keeps_whole_lines() -> None:
