@@ -267,7 +267,7 @@ def fit_prompt(
     the history: it opens the first message shown, so roles still alternate.
     """
     labels, display_name, shared_scope = _name_people(
-        room_context, user_id, display_name, shared_scope
+        room_context, user_id, display_name, shared_scope, earlier
     )
     system_tokens = count(system_prompt) + TEMPLATE_OVERHEAD_TOKENS
     room = _room_for_message(system_tokens, window)
@@ -276,13 +276,13 @@ def fit_prompt(
     # The newest exchange (what was just said, and often what the new message is about)
     # is kept before room lines and the summary take their shares, where it fits at all.
     known: dict[str, int] = {}  # the newest exchange's counts, not counted twice
-    newest = _newest_exchange_tokens(earlier, shared_scope, budget, count, known)
+    newest = _newest_exchange_tokens(earlier, shared_scope, labels, budget, count, known)
     room_said, room_used = _fit_room_lines(room_context, labels, count, budget, newest)
     budget -= room_used
     summary_block, summary_used = _fit_summary(recalled, budget, count, newest)
     budget -= summary_used
     history, history_used = _fit_exchanges(
-        earlier, shared_scope, budget, lambda text: known.get(text) or count(text)
+        earlier, shared_scope, labels, budget, lambda text: known.get(text) or count(text)
     )
     return FittedPrompt(
         messages=_assemble(
@@ -302,17 +302,51 @@ def fit_prompt(
     )
 
 
+@dataclass(frozen=True)
+class _Speaker:
+    """A person as `people_labels` reads them: an earlier message's author."""
+
+    user_id: str
+    display_name: str
+    content: str = ""
+
+
 def _name_people(
-    room_context: Room | None, user_id: str, display_name: str, shared_scope: bool
+    room_context: Room | None,
+    user_id: str,
+    display_name: str,
+    shared_scope: bool,
+    earlier: Sequence[PastTurn],
 ) -> tuple[dict[str, str], str, bool]:
-    """How room lines name people, what the speaker is called, and whether speakers are
-    named at all: beside room lines they must be, the speaker too."""
+    """How room lines and earlier messages name people (by id: `people_labels`), what
+    the speaker is called, and whether speakers are named at all: beside room lines
+    they must be, the speaker too. In a conversation several people share, two of them
+    with one name are told apart there as in the room."""
     heard = room_context.lines if room_context else ()
     display_name = _short(display_name)
-    if not heard:
+    authors = [
+        _Speaker(author, turn.display_name)
+        for turn in earlier
+        if turn.role == "user" and (author := _author(turn))
+    ]
+    if not heard and not (shared_scope and authors):
         return {}, display_name, shared_scope
-    labels = people_labels(heard, user_id, display_name)
+    labels = people_labels([*authors, *heard], user_id, display_name)
     return labels, labels.get(user_id, display_name), True
+
+
+def _author(turn: PastTurn) -> str:
+    """The platform id of who said an earlier message ("" for a client's turn: not told)."""
+    return str(getattr(turn, "user_id", "") or "")
+
+
+def _turn_content(turn: PastTurn, shared_scope: bool, labels: dict[str, str]) -> str:
+    """An earlier message as the model gets it: in a shared conversation a person's
+    message names them, by the label the room lines use for them."""
+    if not (shared_scope and turn.role == "user"):
+        return turn.content
+    label = labels.get(_author(turn)) or _short(turn.display_name)
+    return speaker_text(turn.content, label, True)
 
 
 def _room_for_message(system_tokens: int, window: Window) -> int:
@@ -394,6 +428,7 @@ def _fit_summary(
 def _newest_exchange_tokens(
     earlier: Sequence[PastTurn],
     shared_scope: bool,
+    labels: dict[str, str],
     budget: int,
     count: Callable[[str], int],
     known: dict[str, int],
@@ -402,9 +437,7 @@ def _newest_exchange_tokens(
     text's count kept in `known`); 0 when it does not fit `budget` anyway."""
     used = 0
     for turn in reversed(earlier):
-        content = speaker_text(
-            turn.content, _short(turn.display_name), shared_scope and turn.role == "user"
-        )
+        content = _turn_content(turn, shared_scope, labels)
         if len(content) > budget * MAX_CHARS_PER_TOKEN:
             return 0
         known[content] = count(content)
@@ -417,7 +450,11 @@ def _newest_exchange_tokens(
 
 
 def _fit_exchanges(
-    earlier: Sequence[PastTurn], shared_scope: bool, budget: int, count: Callable[[str], int]
+    earlier: Sequence[PastTurn],
+    shared_scope: bool,
+    labels: dict[str, str],
+    budget: int,
+    count: Callable[[str], int],
 ) -> tuple[ChatMessages, int]:
     """The newest earlier messages that fit `budget` tokens, oldest first, a whole
     exchange (a user message and the replies after it) at a time, and their tokens."""
@@ -426,9 +463,7 @@ def _fit_exchanges(
     exchange: ChatMessages = []
     exchange_tokens = 0
     for turn in reversed(earlier):  # newest first; an exchange starts at a user message
-        content = speaker_text(
-            turn.content, _short(turn.display_name), shared_scope and turn.role == "user"
-        )
+        content = _turn_content(turn, shared_scope, labels)
         exchange.insert(0, {"role": turn.role, "content": content})
         if len(content) > budget * MAX_CHARS_PER_TOKEN:  # cannot fit: not worth counting
             exchange_tokens += budget + 1

@@ -16,6 +16,7 @@ from model.memory import Memory, Message
 from model.protocol import ChatRequest, ScopeRef
 from model.room import RoomBounds, RoomLine
 from model.service import ChatService
+from tests.model.test_room import RecordingEngine
 from tests.model.test_summaries import ScriptedEngine, english
 
 SECRET = "我的电话是13800138000"
@@ -206,3 +207,25 @@ async def test_purging_a_user_takes_their_exchanges_out_of_every_shared_conversa
         # Another platform's person with the same id is someone else.
         assert len(await memory.all_messages(service.scope_for("dc", "1", "g3"))) == 2
         assert not await memory.remembers("qq:user:1")
+
+
+async def test_two_members_of_one_name_stay_two_people_in_a_shared_conversation(
+    echo_settings: Settings,
+) -> None:
+    """Under `scope = "channel"` her prompt named each earlier message by its display
+    name alone: two members called 小明 (a common group card) read as one person, who
+    both has a cat and has none, while room lines told them apart by id."""
+    echo_settings.memory.scope = "channel"
+    engine = RecordingEngine()
+    async with await ChatService.open(echo_settings, engine) as service:
+        await service.chat(said("我家有一只猫", "101", "小明"))
+        await service.chat(said("我从来没养过猫", "202", "小明"))
+        await service.chat(said("大家好", "303", "小红"))
+        await service.chat(said("我刚才说我养了什么？", "101", "小明"))
+    users = [m["content"] for m in engine.prompts[-1] if m["role"] == "user"]
+    assert users == [
+        "小明(101)：我家有一只猫",
+        "小明(202)：我从来没养过猫",
+        "小红：大家好",
+        "小明(101)：我刚才说我养了什么？",
+    ]
