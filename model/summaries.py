@@ -114,21 +114,39 @@ def split_exchanges(messages: Sequence[Message]) -> list[list[Message]]:
     return out
 
 
-def speaker(message: Message, char_name: str) -> str:
-    """The name a message goes by in a summary request's transcript."""
+def speaker(message: Message, char_name: str, shared: frozenset[str] = frozenset()) -> str:
+    """The name a message goes by in a summary request's transcript. A name in `shared`
+    (said by two people of the exchanges, `names_shared`) gets its speaker's id, as her
+    prompt tells two people of one name apart."""
     if message.role == "assistant":
         return char_name
     # On one line and without a colon, as her prompt names people: a name cannot forge a
     # line of the transcript.
+    name = _name(message)
+    return f"{name}({one_line_name(message.user_id)})" if name in shared else name
+
+
+def _name(message: Message) -> str:
     return one_line_name(message.display_name) or one_line_name(message.user_id) or UNNAMED
+
+
+def names_shared(exchanges: Sequence[Sequence[Message]]) -> frozenset[str]:
+    """The names two or more people (ids) go by in these exchanges."""
+    ids: dict[str, set[str]] = {}
+    for exchange in exchanges:
+        for m in exchange:
+            if m.role == "user":
+                ids.setdefault(_name(m), set()).add(m.user_id)
+    return frozenset(name for name, owners in ids.items() if len(owners) > 1)
 
 
 def transcript(exchanges: Sequence[Sequence[Message]], char_name: str, labels: Labels) -> str:
     lines = []
+    shared = names_shared(exchanges)
     for exchange in exchanges:
         for m in exchange:
             # A message's own lines are indented under it: none reads as another's.
-            lines.append(said_line(speaker(m, char_name), m.content, labels.colon))
+            lines.append(said_line(speaker(m, char_name, shared), m.content, labels.colon))
     return "\n".join(lines)
 
 
@@ -176,6 +194,7 @@ def notes(exchanges: Sequence[Sequence[Message]], labels: Labels, questions: boo
     keeps when the model could not write one. With `questions`, their questions instead
     ("do you remember my cat Mochi?" holds a fact too): kept when they asked only."""
     lines = []
+    shared = names_shared(exchanges)
     for exchange in exchanges:
         for m in exchange:
             said = " ".join(m.content.split())
@@ -183,7 +202,7 @@ def notes(exchanges: Sequence[Sequence[Message]], labels: Labels, questions: boo
                 continue
             if len(said) > NOTE_MAX_CHARS:
                 said = said[: NOTE_MAX_CHARS - 1] + "…"
-            lines.append(f"{speaker(m, '')}{labels.colon}{said}")
+            lines.append(f"{speaker(m, '', shared)}{labels.colon}{said}")
     return "\n".join(dict.fromkeys(lines))
 
 
@@ -221,7 +240,9 @@ def plan_fold(
         body = transcript(take, char_name, labels)
     if count(body) > room:  # one exchange alone is too long: its end is what was said last
         body = keep_end(body, max(room, 0), count)
-    speakers = {char_name} | {speaker(m, char_name) for exchange in take for m in exchange}
+    shared = names_shared(take)
+    speakers = {char_name} | {speaker(m, char_name, shared) for exchange in take for m in exchange}
+    speakers |= {speaker(m, char_name) for exchange in take for m in exchange}  # bare names
     return FoldPlan(
         messages=[
             {"role": "system", "content": instruction},

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from model.summaries import is_summary_of
+from model.memory import Message
+from model.summaries import LABELS, is_summary_of, notes, plan_fold, transcript
 
 SAID = "夏生：我的猫叫Mochi，它今天生病了\n亚托莉：真可怜，要带它去看医生哦\n小红：我明天要去大阪找姐姐"
 SPEAKERS = ("亚托莉", "夏生", "小红")
@@ -48,3 +49,39 @@ def test_a_chinese_talk_summed_up_in_english_is_no_summary() -> None:
     # An English talk is still summed up in English, names and all.
     english = "Aya: my cat Mochi is ill today\nATRI: poor Mochi"
     assert is_summary_of("Aya says her cat Mochi is ill today.", english, ("Aya", "ATRI"))
+
+
+def test_two_people_of_one_name_stay_two_in_the_transcript_and_the_notes() -> None:
+    """The transcript she summarizes, and the notes kept when her answer is no summary,
+    named two members called 小明 alike: the summary leading every later prompt then
+    gave one of them the other's cat."""
+
+    def said(role: str, user: str, name: str, content: str) -> Message:
+        return Message(0, "qq:chan:g1", role, user, name, content, 0.0, "", False)
+
+    exchanges = [
+        [
+            said("user", "101", "小明", "我家有一只猫叫Mochi"),
+            said("assistant", "", "亚托莉", "好可爱"),
+        ],
+        [said("user", "202", "小明", "我对猫过敏"), said("assistant", "", "亚托莉", "那要小心")],
+        [said("user", "303", "小红", "我住在大阪"), said("assistant", "", "亚托莉", "真好")],
+    ]
+    labels = LABELS["zh"]
+    assert transcript(exchanges, "亚托莉", labels).splitlines()[::2] == [
+        "小明(101)：我家有一只猫叫Mochi",
+        "小明(202)：我对猫过敏",
+        "小红：我住在大阪",
+    ]
+    assert notes(exchanges, labels).splitlines() == [
+        "小明(101)：我家有一只猫叫Mochi",
+        "小明(202)：我对猫过敏",
+        "小红：我住在大阪",
+    ]
+    # A transcript line copied under either label is still no summary.
+    plan = plan_fold(
+        None, [m for e in exchanges for m in e], 2, "总结", "亚托莉", labels, len, 10_000
+    )
+    assert plan is not None and not is_summary_of(
+        "小明(202)：我对猫过敏", plan.transcript, plan.speakers
+    )
