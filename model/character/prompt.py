@@ -326,7 +326,7 @@ def _name_people(
     display_name = _short(display_name)
     authors = [
         _Speaker(author, turn.display_name)
-        for turn in earlier
+        for turn in (earlier if shared_scope else ())
         if turn.role == "user" and (author := _author(turn))
     ]
     if not heard and not (shared_scope and authors):
