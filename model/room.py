@@ -6,7 +6,8 @@ Lines are in the order the platform says they were said (`said_at`, then arrival
 platform event is handled in its own task, so two lines said a moment apart can reach
 the worker in either order. The store stays bounded: every write keeps the newest
 `max_lines` of its room and cuts each text to `max_chars`; reads and a periodic sweep
-drop lines older than `max_age` (counted from when the worker heard them).
+drop lines older than `max_age` (counted from when the worker heard them), and so does
+the worker every SWEEP_INTERVAL_SECONDS while it runs, rooms heard or not (`sweep`).
 Reset archives lines (hidden from the model), purge deletes them. Each line keeps the
 platform's id of its message (`request_id`, as in the request): a message deleted or
 recalled archives its line as a reset would, and an edited one changes its text.
@@ -140,23 +141,40 @@ class RoomLog:
             )
             rooms = {row[0]: bounds for row, bounds in items}
             for room, bounds in rooms.items():
-                await self._db.execute(
-                    "DELETE FROM room_lines WHERE room = ? AND id NOT IN (SELECT id FROM"
-                    " room_lines WHERE room = ? ORDER BY said_at DESC, id DESC LIMIT ?)",
-                    (room, room, bounds.max_lines),
-                )
+                await self._keep_newest(room, bounds.max_lines)
             if now - self._swept >= SWEEP_INTERVAL_SECONDS:
                 oldest = max(bounds.max_age_seconds for _, bounds in items)
-                await self._db.execute(
-                    "DELETE FROM room_lines WHERE created_at < ?", (now - oldest,)
-                )
-                self._swept = now
+                await self._delete_older(now - oldest)
             await self._db.commit()
         except Exception as exc:  # disk full: every caller of the group hears it
             with contextlib.suppress(Exception):
                 await self._db.rollback()
             return [exc] * len(items)
         return [None] * len(items)
+
+    async def _delete_older(self, before: float) -> None:
+        await self._db.execute("DELETE FROM room_lines WHERE created_at < ?", (before,))
+        self._swept = time.time()
+
+    async def _keep_newest(self, room: str, max_lines: int) -> None:
+        await self._db.execute(
+            "DELETE FROM room_lines WHERE room = ? AND id NOT IN (SELECT id FROM"
+            " room_lines WHERE room = ? ORDER BY said_at DESC, id DESC LIMIT ?)",
+            (room, room, max_lines),
+        )
+
+    async def sweep(self, bounds: RoomBounds) -> None:
+        """Bring every room within the bounds now (the worker does every
+        SWEEP_INTERVAL_SECONDS): lines older than the age bound go, and the oldest past
+        the count bound (lines imported, or a bound lowered since); rooms that went quiet
+        write nothing that would."""
+        await self._writes.idle()
+        await self._delete_older(time.time() - bounds.max_age_seconds)
+        for (room,) in await self._db.execute_fetchall(
+            "SELECT room FROM room_lines GROUP BY room HAVING COUNT(*) > ?", (bounds.max_lines,)
+        ):
+            await self._keep_newest(room, bounds.max_lines)
+        await self._db.commit()
 
     async def recent(self, room: str, limit: int, max_age_seconds: float) -> list[RoomLine]:
         """The newest live lines of a room, oldest first."""
@@ -205,7 +223,7 @@ class RoomLog:
     async def import_lines(self, lines: list[dict[str, Any]]) -> tuple[int, int]:
         """Add lines not stored yet (same room, person, text and time); not committed:
         the caller's import commits. Returns (added, skipped). The bounds apply again at
-        the room's next write."""
+        the room's next write, or the worker's next sweep."""
         rooms = sorted({line["room"] for line in lines})
         stored: Counter[tuple[Any, ...]] = Counter()
         for room in rooms:

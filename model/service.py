@@ -20,6 +20,7 @@ from typing import Any
 
 from atri.config import Settings
 from atri.errors import ConfigError
+from model import room as room_module
 from model.adapters.reload import Reloader, check_adapters_folder
 from model.adapters.validation import check_adapter_folder
 from model.adapters.versions import AdapterError, CharacterId, recorded_prompt
@@ -201,6 +202,7 @@ class ChatService:
         self.speak_up = self._new_speak_up()
         self.summary_heading = SUMMARY_HEADINGS.get(persona.main_language, SUMMARY_HEADINGS["zh"])
         self.summarizer = self._new_summarizer() if settings.memory.summaries else None
+        self._room_sweeper: asyncio.Task[None] | None = None
 
     def _new_batcher(self) -> Batcher:
         """One queue in front of the engine, so messages arriving together share a batch."""
@@ -289,6 +291,7 @@ class ChatService:
         service.batcher.start()
         if service.summarizer is not None:
             service.summarizer.start()
+        service._room_sweeper = asyncio.create_task(service._sweep_rooms(), name="atri-room-sweep")
         try:
             await service.reloader.start()
         except BaseException:
@@ -300,7 +303,7 @@ class ChatService:
         """Stop every part in order, each even when one before it failed: memory last,
         so the exchanges still waiting for their group commit are written whatever else
         went wrong. The first failure is raised once all are stopped."""
-        steps: list[Callable[[], Awaitable[None]]] = []
+        steps: list[Callable[[], Awaitable[None]]] = [self._stop_sweeping_rooms]
         if self._channel_modes is not None:
             steps.append(self._channel_modes.close)
         steps.append(self.reloader.stop)
@@ -315,6 +318,26 @@ class ChatService:
                 failure = failure or exc
         if failure is not None:
             raise failure
+
+    async def _sweep_rooms(self) -> None:
+        """Room lines past `[room] max_age_hours` (or past `max_lines_per_channel` in
+        their room) are deleted every SWEEP_INTERVAL_SECONDS, also where no room is heard
+        any more (a write sweeps only when some room is heard): a line is not kept much
+        longer than the bounds say."""
+        while True:
+            await asyncio.sleep(room_module.SWEEP_INTERVAL_SECONDS)
+            try:
+                await self.memory.room.sweep(self.room_bounds)
+            except sqlite3.Error as exc:
+                await self.memory.rollback()
+                self.database_failures.report(exc, "write", "Old room lines are kept meanwhile.")
+
+    async def _stop_sweeping_rooms(self) -> None:
+        if self._room_sweeper is not None:
+            self._room_sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._room_sweeper
+            self._room_sweeper = None
 
     async def __aenter__(self) -> ChatService:
         return self

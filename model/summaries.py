@@ -59,10 +59,14 @@ GROUNDED_SHARE = 0.3
 # would fill the summary; it is a note only where the person said nothing else.
 _QUESTION_ENDS = ("?", "？", "吗", "嗎", "か")
 NOTE_MAX_CHARS = 200
+# A fold reads this many messages per exchange it takes, and more only where exchanges
+# are longer (a question answered in several replies).
+FIRST_READ_MESSAGES_PER_EXCHANGE = 4
 _CJK_CHARS = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"
 _WORDS = re.compile(rf"[{_CJK_CHARS}]+|(?:(?![{_CJK_CHARS}])[^\W\d_]){{3,}}|\d+")
 _LIST_MARK = re.compile(r"^\s*(?:\d+[.)、]|[-*•·])?\s*")
 _CJK = re.compile(f"[{_CJK_CHARS}]")
+_LABEL_MARKS = re.compile(r"[*_`#>【】\[\]「」]+")
 
 
 @dataclass(frozen=True)
@@ -110,21 +114,39 @@ def split_exchanges(messages: Sequence[Message]) -> list[list[Message]]:
     return out
 
 
-def speaker(message: Message, char_name: str) -> str:
-    """The name a message goes by in a summary request's transcript."""
+def speaker(message: Message, char_name: str, shared: frozenset[str] = frozenset()) -> str:
+    """The name a message goes by in a summary request's transcript. A name in `shared`
+    (said by two people of the exchanges, `names_shared`) gets its speaker's id, as her
+    prompt tells two people of one name apart."""
     if message.role == "assistant":
         return char_name
     # On one line and without a colon, as her prompt names people: a name cannot forge a
     # line of the transcript.
+    name = _name(message)
+    return f"{name}({one_line_name(message.user_id)})" if name in shared else name
+
+
+def _name(message: Message) -> str:
     return one_line_name(message.display_name) or one_line_name(message.user_id) or UNNAMED
+
+
+def names_shared(exchanges: Sequence[Sequence[Message]]) -> frozenset[str]:
+    """The names two or more people (ids) go by in these exchanges."""
+    ids: dict[str, set[str]] = {}
+    for exchange in exchanges:
+        for m in exchange:
+            if m.role == "user":
+                ids.setdefault(_name(m), set()).add(m.user_id)
+    return frozenset(name for name, owners in ids.items() if len(owners) > 1)
 
 
 def transcript(exchanges: Sequence[Sequence[Message]], char_name: str, labels: Labels) -> str:
     lines = []
+    shared = names_shared(exchanges)
     for exchange in exchanges:
         for m in exchange:
             # A message's own lines are indented under it: none reads as another's.
-            lines.append(said_line(speaker(m, char_name), m.content, labels.colon))
+            lines.append(said_line(speaker(m, char_name, shared), m.content, labels.colon))
     return "\n".join(lines)
 
 
@@ -140,17 +162,30 @@ def _units(text: str) -> list[str]:
     return units
 
 
+def _label_text(text: str) -> str:
+    """A line or a name without the marks a model dresses a label in (bold, brackets,
+    a quote mark), to find a transcript line it copied."""
+    return _LABEL_MARKS.sub("", text).strip()
+
+
 def is_summary_of(text: str, sources: str, speakers: Sequence[str]) -> bool:
     """Whether `text` reads as a summary of `sources` rather than a continuation of the
-    transcript (a line starting "Name:") or something made up (few of its words said)."""
+    transcript (a line starting "Name:"), something made up (few of its words said), or
+    one in another language than a Chinese or Japanese talk (no CJK character in it: its
+    names and numbers alone can pass for said)."""
+    labels = [_label_text(who) for who in speakers if _label_text(who)]
     for line in text.splitlines():
-        head = _LIST_MARK.sub("", line)  # "3. Name: …" is a transcript line too
-        if any(head.startswith((f"{who}:", f"{who}：")) for who in speakers if who):
+        # "3. Name: …", "**Name**: …", "【Name】：…" are transcript lines too.
+        head = _LIST_MARK.sub("", _label_text(line))
+        if any(re.match(rf"{re.escape(who)}\s*[:：]", head) for who in labels):
             return False
     units = _units(text)
     if not units:
         return False
-    known = set(_units(sources))
+    said = _units(sources)
+    if 2 * sum(bool(_CJK.match(u)) for u in said) > len(said) and not _CJK.search(text):
+        return False  # a Chinese or Japanese talk summed up in another language
+    known = set(said)
     return sum(u in known for u in units) / len(units) >= GROUNDED_SHARE
 
 
@@ -159,6 +194,7 @@ def notes(exchanges: Sequence[Sequence[Message]], labels: Labels, questions: boo
     keeps when the model could not write one. With `questions`, their questions instead
     ("do you remember my cat Mochi?" holds a fact too): kept when they asked only."""
     lines = []
+    shared = names_shared(exchanges)
     for exchange in exchanges:
         for m in exchange:
             said = " ".join(m.content.split())
@@ -166,7 +202,7 @@ def notes(exchanges: Sequence[Sequence[Message]], labels: Labels, questions: boo
                 continue
             if len(said) > NOTE_MAX_CHARS:
                 said = said[: NOTE_MAX_CHARS - 1] + "…"
-            lines.append(f"{speaker(m, '')}{labels.colon}{said}")
+            lines.append(f"{speaker(m, '', shared)}{labels.colon}{said}")
     return "\n".join(dict.fromkeys(lines))
 
 
@@ -204,7 +240,9 @@ def plan_fold(
         body = transcript(take, char_name, labels)
     if count(body) > room:  # one exchange alone is too long: its end is what was said last
         body = keep_end(body, max(room, 0), count)
-    speakers = {char_name} | {speaker(m, char_name) for exchange in take for m in exchange}
+    shared = names_shared(take)
+    speakers = {char_name} | {speaker(m, char_name, shared) for exchange in take for m in exchange}
+    speakers |= {speaker(m, char_name) for exchange in take for m in exchange}  # bare names
     return FoldPlan(
         messages=[
             {"role": "system", "content": instruction},
@@ -328,12 +366,24 @@ class Summarizer:
             },
         ]
 
+    async def _oldest_unsummarized(self, scope: str, after_id: int) -> list[Message]:
+        """The oldest live messages after `after_id` that hold the exchanges one fold
+        takes and the start of the one after them (or all there are): a conversation
+        with thousands of messages not summarized yet (summaries turned on, or one
+        rebuilt after a purge) is not read whole at every fold."""
+        limit = FIRST_READ_MESSAGES_PER_EXCHANGE * (self.fold_exchanges + 1)
+        while True:
+            found = await self.memory.messages_after(scope, after_id, limit)
+            if len(found) < limit or len(split_exchanges(found)) > self.fold_exchanges:
+                return found
+            limit *= 4
+
     async def fold(self, scope: str) -> bool:
         """Write the scope's next summary; False when there was nothing to fold or a
         reset ended the context or an exchange was taken back meanwhile."""
         taken_back = self.memory.taken_back(scope)
         previous = await self.memory.summary(scope)
-        unsummarized = await self.memory.messages_after(
+        unsummarized = await self._oldest_unsummarized(
             scope, previous.covers_up_to if previous else 0
         )
         plan = plan_fold(

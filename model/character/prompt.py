@@ -29,7 +29,7 @@ ROOM_HEADINGS = {
     "ja": "（さっきチャンネルでみんなが話していたこと）",
 }
 
-# The most of the history budget the summary may take; a longer one keeps its start.
+# The most of the history budget the summary may take; a longer one keeps its first whole lines.
 SUMMARY_SHARE = 0.5
 # What leads her summary of older exchanges, in the language she speaks.
 SUMMARY_HEADINGS = {
@@ -267,17 +267,23 @@ def fit_prompt(
     the history: it opens the first message shown, so roles still alternate.
     """
     labels, display_name, shared_scope = _name_people(
-        room_context, user_id, display_name, shared_scope
+        room_context, user_id, display_name, shared_scope, earlier
     )
     system_tokens = count(system_prompt) + TEMPLATE_OVERHEAD_TOKENS
     room = _room_for_message(system_tokens, window)
     new = _fit_new_message(text, display_name, shared_scope, room, count)
     budget = _history_budget(room - new.tokens, window)
-    room_said, room_used = _fit_room_lines(room_context, labels, count, budget)
+    # The newest exchange (what was just said, and often what the new message is about)
+    # is kept before room lines and the summary take their shares, where it fits at all.
+    known: dict[str, int] = {}  # the newest exchange's counts, not counted twice
+    newest = _newest_exchange_tokens(earlier, shared_scope, labels, budget, count, known)
+    room_said, room_used = _fit_room_lines(room_context, labels, count, budget, newest)
     budget -= room_used
-    summary_block, summary_used = _fit_summary(recalled, budget, count)
+    summary_block, summary_used = _fit_summary(recalled, budget, count, newest)
     budget -= summary_used
-    history, history_used = _fit_exchanges(earlier, shared_scope, budget, count)
+    history, history_used = _fit_exchanges(
+        earlier, shared_scope, labels, budget, lambda text: known.get(text) or count(text)
+    )
     return FittedPrompt(
         messages=_assemble(
             system_prompt, history, new.content, room_context, room_said, summary_block
@@ -296,17 +302,51 @@ def fit_prompt(
     )
 
 
+@dataclass(frozen=True)
+class _Speaker:
+    """A person as `people_labels` reads them: an earlier message's author."""
+
+    user_id: str
+    display_name: str
+    content: str = ""
+
+
 def _name_people(
-    room_context: Room | None, user_id: str, display_name: str, shared_scope: bool
+    room_context: Room | None,
+    user_id: str,
+    display_name: str,
+    shared_scope: bool,
+    earlier: Sequence[PastTurn],
 ) -> tuple[dict[str, str], str, bool]:
-    """How room lines name people, what the speaker is called, and whether speakers are
-    named at all: beside room lines they must be, the speaker too."""
+    """How room lines and earlier messages name people (by id: `people_labels`), what
+    the speaker is called, and whether speakers are named at all: beside room lines
+    they must be, the speaker too. In a conversation several people share, two of them
+    with one name are told apart there as in the room."""
     heard = room_context.lines if room_context else ()
     display_name = _short(display_name)
-    if not heard:
+    authors = [
+        _Speaker(author, turn.display_name)
+        for turn in (earlier if shared_scope else ())
+        if turn.role == "user" and (author := _author(turn))
+    ]
+    if not heard and not (shared_scope and authors):
         return {}, display_name, shared_scope
-    labels = people_labels(heard, user_id, display_name)
+    labels = people_labels([*authors, *heard], user_id, display_name)
     return labels, labels.get(user_id, display_name), True
+
+
+def _author(turn: PastTurn) -> str:
+    """The platform id of who said an earlier message ("" for a client's turn: not told)."""
+    return str(getattr(turn, "user_id", "") or "")
+
+
+def _turn_content(turn: PastTurn, shared_scope: bool, labels: dict[str, str]) -> str:
+    """An earlier message as the model gets it: in a shared conversation a person's
+    message names them, by the label the room lines use for them."""
+    if not (shared_scope and turn.role == "user"):
+        return turn.content
+    label = labels.get(_author(turn)) or _short(turn.display_name)
+    return speaker_text(turn.content, label, True)
 
 
 def _room_for_message(system_tokens: int, window: Window) -> int:
@@ -352,30 +392,69 @@ def _history_budget(left: int, window: Window) -> int:
 
 
 def _fit_room_lines(
-    room_context: Room | None, labels: dict[str, str], count: Callable[[str], int], budget: int
+    room_context: Room | None,
+    labels: dict[str, str],
+    count: Callable[[str], int],
+    budget: int,
+    kept: int = 0,
 ) -> tuple[list[str], int]:
-    """The room lines shown and their tokens, within their share of `budget`."""
+    """The room lines shown and their tokens, within their share of `budget` and what
+    `kept` tokens (the newest exchange) leave of it."""
     if room_context is None:
         return [], 0
-    return fit_room(room_context, labels, count, int(budget * room_context.share))
+    share = min(int(budget * room_context.share), budget - kept)
+    return fit_room(room_context, labels, count, share)
 
 
 def _fit_summary(
-    recalled: Recalled | None, budget: int, count: Callable[[str], int]
+    recalled: Recalled | None, budget: int, count: Callable[[str], int], kept: int = 0
 ) -> tuple[str, int]:
-    """The summary block and its tokens: at most `SUMMARY_SHARE` of `budget`, its start
-    if it is longer, nothing if not even a line of it fits."""
+    """The summary block and its tokens: at most `SUMMARY_SHARE` of `budget` and what
+    `kept` tokens (the newest exchange) leave of it, its start if it is longer (its
+    whole lines, or the start of its first), nothing if not even a line of it fits."""
     if recalled is None or not recalled.text.strip():
         return "", 0
-    share = int(budget * SUMMARY_SHARE)
-    block = keep_start(recalled.block()[: share * MAX_CHARS_PER_TOKEN], share, count)
+    share = min(int(budget * SUMMARY_SHARE), budget - kept - 1)  # 1: the line after it
+    whole = recalled.block()
+    block = keep_start(whole[: share * MAX_CHARS_PER_TOKEN], share, count)
+    cut = block.rfind("\n")
+    if block != whole and cut > len(recalled.heading):  # not half a remembered line
+        block = block[:cut]
     if block.strip() == recalled.heading.strip() or not block.strip():
         return "", 0
     return block, count(block) + 1
 
 
+def _newest_exchange_tokens(
+    earlier: Sequence[PastTurn],
+    shared_scope: bool,
+    labels: dict[str, str],
+    budget: int,
+    count: Callable[[str], int],
+    known: dict[str, int],
+) -> int:
+    """The tokens of the newest earlier exchange as `_fit_exchanges` counts them (each
+    text's count kept in `known`); 0 when it does not fit `budget` anyway."""
+    used = 0
+    for turn in reversed(earlier):
+        content = _turn_content(turn, shared_scope, labels)
+        if len(content) > budget * MAX_CHARS_PER_TOKEN:
+            return 0
+        known[content] = count(content)
+        used += known[content] + TEMPLATE_OVERHEAD_TOKENS
+        if used > budget:
+            return 0
+        if turn.role == "user":
+            break
+    return used
+
+
 def _fit_exchanges(
-    earlier: Sequence[PastTurn], shared_scope: bool, budget: int, count: Callable[[str], int]
+    earlier: Sequence[PastTurn],
+    shared_scope: bool,
+    labels: dict[str, str],
+    budget: int,
+    count: Callable[[str], int],
 ) -> tuple[ChatMessages, int]:
     """The newest earlier messages that fit `budget` tokens, oldest first, a whole
     exchange (a user message and the replies after it) at a time, and their tokens."""
@@ -384,9 +463,7 @@ def _fit_exchanges(
     exchange: ChatMessages = []
     exchange_tokens = 0
     for turn in reversed(earlier):  # newest first; an exchange starts at a user message
-        content = speaker_text(
-            turn.content, _short(turn.display_name), shared_scope and turn.role == "user"
-        )
+        content = _turn_content(turn, shared_scope, labels)
         exchange.insert(0, {"role": turn.role, "content": content})
         if len(content) > budget * MAX_CHARS_PER_TOKEN:  # cannot fit: not worth counting
             exchange_tokens += budget + 1

@@ -364,11 +364,15 @@ class Memory:
         )
         return [to_summary(r) for r in rows]
 
-    async def messages_after(self, scope: str, after_id: int) -> list[Message]:
-        """The scope's live messages with an id above `after_id`, oldest first."""
+    async def messages_after(
+        self, scope: str, after_id: int, limit: int | None = None
+    ) -> list[Message]:
+        """The scope's live messages with an id above `after_id`, oldest first (the
+        first `limit` of them, if given)."""
         rows = await self._db.execute_fetchall(
-            "SELECT * FROM messages WHERE scope = ? AND archived = 0 AND id > ? ORDER BY id",
-            (scope, after_id),
+            "SELECT * FROM messages WHERE scope = ? AND archived = 0 AND id > ? ORDER BY id"
+            " LIMIT ?",
+            (scope, after_id, -1 if limit is None else limit),
         )
         return [to_message(r) for r in rows]
 
@@ -550,8 +554,12 @@ class Memory:
 
     async def remembers(self, scope: str) -> bool:
         """Whether anything is stored under the scope: messages, summaries, or the room
-        lines a reset or purge of it would reach (`reset_with_room`, `purge`)."""
-        platform, user_id, _ = parse_scope(scope)
+        lines a reset or purge of it would reach (`reset_with_room`, `purge`), or (a
+        user's scope) their exchanges in a conversation a channel shares, which a purge
+        deletes."""
+        platform, user_id, room = parse_scope(scope)
+        if user_id and await self._shared_scopes_of(platform, user_id, room):
+            return True  # their exchanges in a conversation a channel shares
         rows = await self._db.execute_fetchall(
             "SELECT EXISTS (SELECT 1 FROM messages WHERE scope = ?1)"
             " OR EXISTS (SELECT 1 FROM summaries WHERE scope = ?1)"
@@ -567,7 +575,12 @@ class Memory:
         scope takes that user's room lines in every channel along; a channel's scope,
         the channel's room lines. Its key stays in `resets` (no text) for at most
         RESET_RECORD_SECONDS, so a reply being written does not store it again.
-        (messages, room lines) deleted, as `reset_with_room` counts them."""
+        (messages, room lines) deleted, as `reset_with_room` counts them.
+
+        A user's scope also takes their exchanges out of the conversations a channel
+        shares (`[memory] scope = "channel"`; in its channel, or on its whole platform),
+        as `purge_user_in` does: their words are in no conversation, prompt or summary
+        after a purge of them, whichever scope they were said under."""
         cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (scope,))
         await self._db.execute("DELETE FROM summaries WHERE scope = ?", (scope,))
         await self._record_reset(scope)
@@ -575,29 +588,58 @@ class Memory:
         messages = cur.rowcount
         platform, user_id, room = parse_scope(scope)
         if user_id:
+            for shared in await self._shared_scopes_of(platform, user_id, room):
+                messages += await self.purge_user_in(shared, user_id)
             lines = await self.room.delete_user(platform, user_id)
         else:
             lines = await self.room.delete_room(room) if room else 0
         return messages, lines
 
+    async def _shared_scopes_of(self, platform: str, user_id: str, room: str) -> list[str]:
+        """The conversations shared by a channel (a channel's key, in `room` or anywhere
+        on `platform`) that hold a message of the user."""
+        rows = await self._db.execute_fetchall(
+            "SELECT DISTINCT scope FROM messages WHERE user_id = ? AND role = 'user'",
+            (user_id,),
+        )
+        found = []
+        for (key,) in rows:
+            key_platform, key_user, key_room = parse_scope(as_text(key))
+            shared = key_platform == platform and key_room and not key_user
+            if shared and (not room or key_room == room):
+                found.append(as_text(key))
+        return sorted(found)
+
     async def purge_user_in(self, scope: str, user_id: str) -> int:
         """Delete one person's exchanges (their messages and her replies to them) from a
         conversation shared by a channel (`[memory] scope = "channel"`), and every summary
         that folded any of them in (the summarizer writes it again from what is kept); the
-        others' exchanges stay. Messages deleted."""
+        others' exchanges stay. Messages deleted.
+
+        Her replies to them are those answering the same platform message (`request_id`)
+        and those stored right after their message, before anyone's next one: a message
+        sent without a platform id (an HTTP client's) still takes her reply along, which
+        echoes what they said."""
         self._taken_back[scope] += 1  # before any await: a summary being stored sees it
-        theirs = (
-            "SELECT id FROM messages WHERE scope = ?1 AND (user_id = ?2 OR request_id IN ("
-            "SELECT request_id FROM messages WHERE scope = ?1 AND user_id = ?2"
-            " AND request_id != ''))"
+        rows = await self._db.execute_fetchall(
+            "SELECT id, role, user_id, request_id FROM messages WHERE scope = ? ORDER BY id",
+            (scope,),
         )
+        requests = {r[3] for r in rows if r[1] == "user" and r[2] == user_id and r[3]}
+        theirs: list[int] = []
+        asker = None  # whose message the replies being read answer
+        for message_id, role, author, request_id in rows:
+            if role == "user":
+                asker = author
+            if asker == user_id or (request_id and request_id in requests):
+                theirs.append(message_id)
+        if not theirs:
+            return 0
         await self._db.execute(
-            "DELETE FROM summaries WHERE scope = ?1 AND covers_up_to >= "
-            f"(SELECT MIN(id) FROM ({theirs}))",
-            (scope, user_id),
+            "DELETE FROM summaries WHERE scope = ? AND covers_up_to >= ?", (scope, theirs[0])
         )
-        cur = await self._db.execute(
-            f"DELETE FROM messages WHERE id IN ({theirs})", (scope, user_id)
+        cur = await self._db.executemany(
+            "DELETE FROM messages WHERE id = ? AND scope = ?", [(i, scope) for i in theirs]
         )
         await self._db.commit()
         return cur.rowcount
