@@ -165,10 +165,24 @@ def memory_reset(scope: str) -> None:
     scope = typed(scope)
     _remembered(scope)
 
-    async def go(memory: Any) -> tuple[int, int]:
-        return await memory.reset_with_room(scope)  # type: ignore[no-any-return]
+    async def go(memory: Any) -> tuple[int, int, list[str]]:
+        messages, lines = await memory.reset_with_room(scope)
+        shared = [] if messages or lines else await memory.shared_conversations_of(scope)
+        return messages, lines, shared
 
-    messages, lines = _with_memory(go)
+    messages, lines, shared = _with_memory(go)
+    if shared:
+        # Their words are only in channels' shared conversations: "0 messages archived"
+        # read as if the reset had failed.
+        named = ", ".join(shown(s) for s in shared[:3]) + (" …" if len(shared) > 3 else "")
+        console.print(
+            f"Nothing reset: {shown(scope)} has no conversation of their own; their messages"
+            f" are in conversations channels share ({named}). Reset one of those to end it"
+            f" for everyone there, or `atri memory purge {shown(scope)}` to delete their"
+            " words everywhere.",
+            markup=False,
+        )
+        return
     room = f" and {lines} room lines" if lines else ""
     console.print(f"Reset {shown(scope)}: {messages} messages{room} archived.", markup=False)
 

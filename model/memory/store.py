@@ -595,6 +595,12 @@ class Memory:
             lines = await self.room.delete_room(room) if room else 0
         return messages, lines
 
+    async def shared_conversations_of(self, scope: str) -> list[str]:
+        """For a user's scope: the conversations channels share that hold their messages
+        (`[memory] scope = "channel"`), which a reset of the scope does not end."""
+        platform, user_id, room = parse_scope(scope)
+        return await self._shared_scopes_of(platform, user_id, room) if user_id else []
+
     async def _shared_scopes_of(self, platform: str, user_id: str, room: str) -> list[str]:
         """The conversations shared by a channel (a channel's key, in `room` or anywhere
         on `platform`) that hold a message of the user."""
