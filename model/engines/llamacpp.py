@@ -151,11 +151,19 @@ def gguf_path(settings: Settings) -> Path:
     configured = settings.model.gguf.strip()
     if configured:
         path = settings.path(configured)
+        if path.is_dir():
+            inside = sorted(p.name for p in path.glob("*.gguf"))
+            hint = f" (it holds {', '.join(inside[:3])})" if inside else ""
+            raise ModelNotFoundError(
+                f'[model] gguf = "{configured}" is a folder{hint}; point it at the GGUF '
+                "file of the base model itself."
+            )
         if not path.is_file():
             raise ModelNotFoundError(
                 f'[model] gguf = "{configured}": no such file; point it at the GGUF file of '
                 "the base model."
             )
+        check_gguf_file(path, f'[model] gguf = "{configured}"')
         return path
     if is_offline_default(settings.model.base.strip()):
         return offline_gguf_dir() / OFFLINE_GGUF
@@ -163,6 +171,28 @@ def gguf_path(settings: Settings) -> Path:
         f'[model] engine = "llamacpp" needs a GGUF file for [model] base = '
         f'"{settings.model.base}": set [model] gguf to its path.'
     )
+
+
+def check_gguf_file(path: Path, named: str) -> None:
+    """A sentence (ModelNotFoundError) for a file that is not a whole GGUF: another
+    format, an empty file, or one cut short (transformers and llama.cpp failed on those
+    with a traceback, or a crash, deep inside their readers)."""
+    from model.engines.gguf_header import gguf_header
+
+    try:
+        with gguf_header(path) as header:
+            wanted = header.data_end()
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(
+            f"{named} is not a GGUF file llama.cpp can load ({exc}); point it at the GGUF "
+            "file of the base model."
+        ) from None
+    size = path.stat().st_size
+    if size < wanted:
+        raise ModelNotFoundError(
+            f"{named} is cut short: {size:,} bytes of the {wanted:,} its header lists (a "
+            "download or copy that stopped?); download or copy it again."
+        )
 
 
 def gguf_config_hash(path: Path) -> str:
@@ -602,7 +632,11 @@ class LlamaCppEngine:
                 path.name,
                 self.weight_type,
             )
-        self.text = GgufText(llama_cpp, self._model, path, chat_template)
+        try:
+            self.text = GgufText(llama_cpp, self._model, path, chat_template)
+        except BaseException:
+            llama_cpp.llama_model_free(self._model)
+            raise
         self.n_vocab = self.text.n_vocab
         params = llama_cpp.llama_context_default_params()
         # llama.cpp (as of llama-cpp-python 0.3.16) reuses a decode graph across an
