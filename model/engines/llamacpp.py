@@ -58,6 +58,7 @@ from model.engines.base import (
 )
 from model.engines.chat_template import check_configured_template
 from model.engines.cpu_threads import ThreadGovernor, physical_cores, usable_cpus
+from model.engines.gguf_base import base_hashes
 from model.engines.gguf_text import GgufText
 from model.engines.loading import (
     OFFLINE_GGUF,
@@ -193,6 +194,16 @@ def check_gguf_file(path: Path, named: str) -> None:
             f"{named} is cut short: {size:,} bytes of the {wanted:,} its header lists (a "
             "download or copy that stopped?); download or copy it again."
         )
+
+
+def gguf_config_hash_or_none(path: Path) -> str | None:
+    """`gguf_config_hash`, or None where transformers cannot read the GGUF (an
+    architecture it has no GGUF reader for, such as GLM-4's, which llama.cpp serves)."""
+    try:
+        return gguf_config_hash(path)
+    except Exception as exc:
+        log.info("%s: transformers cannot read its config (%s)", path.name, exc)
+        return None
 
 
 def gguf_config_hash(path: Path) -> str:
@@ -605,6 +616,8 @@ class LlamaCppEngine:
             raise ModelNotFoundError(f"{path}: llama.cpp cannot load this GGUF file.")
         self.base_id = base_id
         self.config_hash = config_hash
+        # Set by `load` (`gguf_base.base_hashes`); None: `config_hash` alone.
+        self.accepted_hashes: frozenset[str] | None = None
         self.gguf_path = path
         trained = llama_cpp.llama_model_n_ctx_train(self._model)
         if context_window > trained:
@@ -709,12 +722,20 @@ class LlamaCppEngine:
         check_configured_template(settings.model.chat_template)
         path = gguf_path(settings)
         base_id = settings.model.base.strip() or "builtin:smollm2-135m"
-        config_hash = await asyncio.to_thread(gguf_config_hash, path)
+        gguf_hash = await asyncio.to_thread(gguf_config_hash_or_none, path)
+        hashes = await asyncio.to_thread(base_hashes, settings, path, gguf_hash)
+        if not hashes:
+            log.warning(
+                "No config.json of [model] base = %r on this machine (a local folder or the "
+                "Hugging Face cache): adapter versions are checked by their base's name and "
+                "by llama.cpp's shape checks, not by their config hash.",
+                base_id,
+            )
         engine = await asyncio.to_thread(
             cls,
             path,
             base_id,
-            config_hash,
+            hashes[0] if hashes else "",
             settings.model.context_window,
             settings.worker.max_batch,
             settings.model.prefix_cache,
@@ -722,6 +743,7 @@ class LlamaCppEngine:
             kv_tokens=settings.model.llamacpp_kv_tokens,
             chat_template=settings.model.chat_template,
         )
+        engine.accepted_hashes = frozenset(hashes)
         if settings.model.adapter:
             folder = settings.path(settings.model.adapter)
             await engine.load_adapter(folder, folder.name)
@@ -1254,7 +1276,11 @@ class LlamaCppEngine:
     # Adapters (the reload job's `AdapterEngine`).
 
     def accepts_config_hash(self, value: str) -> bool:
-        return value == self.config_hash
+        """The GGUF's own hash or its base's config.json's (`gguf_base`); any, where
+        neither is known (llama.cpp still refuses a LoRA of another shape)."""
+        if self.accepted_hashes is None:
+            return value == self.config_hash
+        return not self.accepted_hashes or value in self.accepted_hashes
 
     def load_adapter_sync(self, gguf_file: Path, name: str) -> None:
         if name in self._adapters:

@@ -4,6 +4,8 @@ here (the offline GGUF's tokenizer, `bench/synthetic_gguf.py`'s way), nothing do
 
 from __future__ import annotations
 
+import json
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,8 @@ import pytest
 from atri.config import GenerationSettings, Settings
 from model.character.prompt import ChatMessages
 from model.engines.chat_template import ChatTemplateError
-from model.engines.llamacpp import LlamaCppEngine, gguf_path
-from model.engines.loading import OFFLINE_GGUF, ModelNotFoundError, offline_gguf_dir
+from model.engines.llamacpp import LlamaCppEngine, gguf_config_hash, gguf_path
+from model.engines.loading import OFFLINE_GGUF, ModelNotFoundError, config_hash, offline_gguf_dir
 
 GREEDY = GenerationSettings(max_new_tokens=24, do_sample=False, repetition_penalty=1.0)
 HELLO: ChatMessages = [
@@ -25,6 +27,26 @@ HELLO: ChatMessages = [
 # The tiny shape every synthetic GGUF here has (as bench/synthetic_gguf.py's "tiny").
 HIDDEN, LAYERS, HEADS, KV_HEADS, FFN = 64, 2, 4, 2, 128
 KEEP = object()  # the tokenizer's own chat template
+# A Qwen2.5-0.5B-Instruct-like config.json of the tiny shape: what `atri train` hashes.
+QWEN_CONFIG = {
+    "architectures": ["Qwen2ForCausalLM"],
+    "model_type": "qwen2",
+    "hidden_size": HIDDEN,
+    "intermediate_size": FFN,
+    "num_hidden_layers": LAYERS,
+    "num_attention_heads": HEADS,
+    "num_key_value_heads": KV_HEADS,
+    "max_position_embeddings": 2048,
+    "max_window_layers": 21,
+    "rms_norm_eps": 1e-06,
+    "rope_theta": 1000000.0,
+    "sliding_window": 32768,
+    "use_sliding_window": False,
+    "tie_word_embeddings": True,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+    "torch_dtype": "bfloat16",
+}
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +148,90 @@ async def test_a_folder_a_foreign_file_and_a_cut_gguf_are_one_sentence_each(
     for name, sentence in cases.items():
         with pytest.raises(ModelNotFoundError, match=sentence):
             await LlamaCppEngine.load(llamacpp_settings(tmp_path, name))
+
+
+async def test_a_gguf_of_another_model_than_the_base_is_refused_at_start(
+    tmp_path: Path, write_gguf: Callable[..., Path]
+) -> None:
+    """The worker served it, and every adapter version was then refused by its config
+    hash alone (or, with the same hash rules, loaded into the wrong model)."""
+    write_gguf(tmp_path / "tiny.gguf")
+    # Against the offline default (the base when none is named): its shape is SmolLM2's.
+    with pytest.raises(ModelNotFoundError, match=r"layers 2 \(the base: 30\), hidden size 64"):
+        await LlamaCppEngine.load(llamacpp_settings(tmp_path, "tiny.gguf"))
+    # Against a local base folder whose config.json is another size of the model.
+    base = tmp_path / "Qwen2.5-7B-Instruct"
+    base.mkdir()
+    (base / "config.json").write_text(json.dumps({**QWEN_CONFIG, "hidden_size": 3584}))
+    with pytest.raises(
+        ModelNotFoundError,
+        match=r'is not a GGUF of \[model\] base = ".*Qwen2.5-7B-Instruct": hidden size 64 \(the '
+        r"base: 3,584\)",
+    ):
+        await LlamaCppEngine.load(llamacpp_settings(tmp_path, "tiny.gguf", str(base)))
+
+
+async def test_versions_trained_on_the_hf_base_are_accepted_by_its_gguf(
+    tmp_path: Path, write_gguf: Callable[..., Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """`atri train` records the hash of the Hugging Face base's config; transformers reads
+    another config from the GGUF converted from it (rms_norm_eps in 32 bits, no
+    max_window_layers), so every version trained on a real Qwen was refused."""
+    from transformers import AutoConfig
+
+    path = write_gguf(tmp_path / "qwen2.5-0.5b-instruct-q4_0.gguf", arch="qwen2")
+    base = tmp_path / "Qwen2.5-0.5B-Instruct"
+    base.mkdir()
+    (base / "config.json").write_text(json.dumps(QWEN_CONFIG))
+    trained_on = config_hash(types.SimpleNamespace(config=AutoConfig.from_pretrained(base)))
+    assert gguf_config_hash(path) != trained_on  # why the GGUF's own hash is not enough
+    engine = await LlamaCppEngine.load(llamacpp_settings(tmp_path, path.name, str(base)))
+    try:
+        assert engine.accepts_config_hash(trained_on)
+        assert engine.accepts_config_hash(gguf_config_hash(path))  # as before
+        assert not engine.accepts_config_hash("0123456789abcdef")
+        assert engine.config_hash == trained_on  # what a refusal names
+        (reply,) = engine.generate_sync([HELLO], GREEDY)
+        assert reply.new_tokens > 0
+    finally:
+        await engine.close()
+    # A base not on this machine (trained elsewhere, adapters copied here): the GGUF's
+    # hash is no test of them, llama.cpp's shape checks are.
+    settings = llamacpp_settings(tmp_path, path.name, "atri-qa39/never-downloaded-0.5B")
+    with caplog.at_level("WARNING", logger="model.engines.llamacpp"):
+        engine = await LlamaCppEngine.load(settings)
+    try:
+        assert engine.accepts_config_hash(trained_on)
+        assert "not by their config hash" in caplog.text
+    finally:
+        await engine.close()
+
+
+async def test_a_gguf_transformers_cannot_read_still_serves(
+    tmp_path: Path, write_gguf: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GGUF of an architecture transformers has no GGUF reader for (GLM-4's, which
+    llama.cpp serves) stopped the worker with transformers' ValueError."""
+    import transformers
+
+    path = write_gguf(tmp_path / "glm-4-9b-chat-q4_0.gguf")
+
+    def unsupported(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("GGUF model with architecture glm4 is not supported yet.")
+
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", unsupported)
+    base = tmp_path / "glm-4-9b-chat"
+    base.mkdir()
+    config = {"model_type": "glm4", "hidden_size": HIDDEN, "num_hidden_layers": LAYERS}
+    (base / "config.json").write_text(json.dumps(config))
+    engine = await LlamaCppEngine.load(llamacpp_settings(tmp_path, path.name, str(base)))
+    try:
+        # No hash known: versions are checked by their base's name and llama.cpp's shapes.
+        assert engine.accepts_config_hash("0123456789abcdef")
+        (reply,) = engine.generate_sync([HELLO], GREEDY)
+        assert reply.new_tokens > 0
+    finally:
+        await engine.close()
 
 
 async def test_a_gguf_template_that_refuses_atris_chats_is_one_sentence_at_start(
