@@ -57,7 +57,7 @@ from model.engines.base import (
     row_limits,
 )
 from model.engines.chat_template import check_configured_template
-from model.engines.cpu_threads import ThreadGovernor, physical_cores, usable_cpus
+from model.engines.cpu_threads import ThreadGovernor, default_threads
 from model.engines.gguf_base import base_hashes
 from model.engines.gguf_text import GgufText
 from model.engines.loading import (
@@ -680,7 +680,7 @@ class LlamaCppEngine:
         # wait for each other at every step, and one taken off its core holds them all).
         self._governor: ThreadGovernor | None = None
         if not threads:
-            self._governor = ThreadGovernor(physical_cores(), len(usable_cpus()))
+            self._governor = ThreadGovernor(*default_threads())
             threads = self._governor.current
         self.threads = threads
         params.n_threads = params.n_threads_batch = threads

@@ -281,3 +281,57 @@ def test_a_reply_cut_inside_a_character_shows_no_replacement_character(
     (reply,) = engine.generate_sync([HELLO], gen)
     assert reply.new_tokens == cut and "\ufffd" not in reply.text
     assert reply.text and text.startswith(reply.text)
+
+
+def cgroup_files(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_the_cgroup_cpu_quota_caps_the_threads(tmp_path: Path) -> None:
+    """`docker run --cpus=2` on a 16-core host: affinity shows 16 CPUs, and llama.cpp ran
+    8 threads that spun against a quota of 2 CPUs' time."""
+    from model.engines.cpu_threads import cpu_quota
+
+    v2 = cgroup_files(
+        tmp_path / "v2",
+        {
+            "own": "0::/system.slice/atri.service\n",
+            "fs/system.slice/atri.service/cpu.max": "150000 100000\n",
+            "fs/system.slice/cpu.max": "max 100000\n",
+        },
+    )
+    assert cpu_quota(v2 / "fs", v2 / "own") == 1.5
+    (v2 / "fs/system.slice/cpu.max").write_text("50000 100000\n")  # a parent's applies too
+    assert cpu_quota(v2 / "fs", v2 / "own") == 0.5
+    # cgroup v1 in a container: its own cgroup is mounted at the controller's folder.
+    v1 = cgroup_files(
+        tmp_path / "v1",
+        {
+            "own": "5:cpu,cpuacct:/docker/0123abcd\n4:memory:/docker/0123abcd\n",
+            "fs/cpu,cpuacct/cpu.cfs_quota_us": "200000\n",
+            "fs/cpu,cpuacct/cpu.cfs_period_us": "100000\n",
+        },
+    )
+    assert cpu_quota(v1 / "fs", v1 / "own") == 2.0
+    (v1 / "fs/cpu,cpuacct/cpu.cfs_quota_us").write_text("-1\n")  # no quota
+    assert cpu_quota(v1 / "fs", v1 / "own") is None
+    assert cpu_quota(tmp_path / "none", tmp_path / "none" / "own") is None
+
+
+def test_the_engine_runs_no_more_threads_than_its_quota(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from model.engines import cpu_threads
+
+    monkeypatch.setattr(cpu_threads, "physical_cores", lambda: 8)
+    monkeypatch.setattr(cpu_threads, "usable_cpus", lambda: list(range(16)))
+    monkeypatch.setattr(cpu_threads, "cpu_quota", lambda: 1.5)
+    engine = LlamaCppEngine(gguf_path(Settings(root=tmp_path)), "builtin:smollm2-135m", "")
+    try:
+        assert engine.threads == 1 == engine._ll.llama_n_threads(engine._ctx)
+        assert engine._governor is not None and engine._governor.cpus == 1
+    finally:
+        engine._free()
