@@ -335,3 +335,55 @@ def test_the_engine_runs_no_more_threads_than_its_quota(
         assert engine._governor is not None and engine._governor.cpus == 1
     finally:
         engine._free()
+
+
+async def test_a_conversion_the_disk_refused_is_tried_again_at_the_next_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while converting a version's adapter.gguf refused the version for as
+    long as its files stayed the same: once room was made, the job never tried it
+    again (a restart did). The live adapter answers meanwhile."""
+    import errno
+
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from atri.config import ReloadSettings
+    from model.adapters import gguf_lora
+    from model.adapters.reload import Reloader
+    from model.engines.loading import offline_default_folder
+    from tests.conftest import _model_cache_dir
+    from tests.model.engines.test_llamacpp import V1, write_version
+
+    model = AutoModelForCausalLM.from_pretrained(offline_default_folder(_model_cache_dir()))
+    peft = get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+    peft.save_pretrained(str(tmp_path / "peft"))
+    path = gguf_path(Settings(root=tmp_path))
+    config_hash = gguf_config_hash(path)
+    adapters = tmp_path / "adapters"
+    adapters.mkdir()
+    write_version(adapters, V1, tmp_path / "peft", config_hash)
+    real_write, full = gguf_lora._write, [True]
+
+    def write(*args: Any) -> Any:
+        if full[0]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(*args)
+
+    monkeypatch.setattr(gguf_lora, "_write", write)
+    engine = LlamaCppEngine(path, "builtin:smollm2-135m", config_hash, max_batch=2)
+    try:
+        reloader = Reloader(ReloadSettings(), adapters, tmp_path, engine, "You are ATRI.", "Hi!")
+        refused = await reloader.check()
+        assert refused is not None and not refused.ok
+        assert "(No space left on device); free some disk space." in refused.message
+        assert reloader.live == "" and not (adapters / V1 / "adapter.gguf").exists()
+        (reply,) = await engine.generate([HELLO], GREEDY)  # the live one answers
+        assert reply.new_tokens > 0
+        assert await reloader.check() is not None  # still full: tried, refused again
+        full[0] = False  # room made
+        loaded = await reloader.check()
+        assert loaded is not None and loaded.ok and reloader.live == V1
+        assert (adapters / V1 / "adapter.gguf").is_file()
+    finally:
+        await engine.close()
