@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,10 +120,12 @@ def shape_mismatch(gguf: dict[str, int], base: dict[str, int]) -> str:
     )
 
 
-def base_hashes(settings: Settings, path: Path, gguf_hash: str | None) -> list[str]:
+def base_hashes(
+    settings: Settings, path: Path, gguf_hash_of: Callable[[Path], str | None]
+) -> list[str]:
     """The config hashes of adapter manifests this GGUF serves, the base's own first:
     that of `[model] base`'s config.json, and that of the GGUF as transformers reads it
-    (`gguf_hash`); [] where the base's config is not on this machine (any hash then: a
+    (`gguf_hash_of`, seconds for a large vocabulary: asked once the shapes agree); [] where the base's config is not on this machine (any hash then: a
     version's base is still checked by name, and llama.cpp checks its shapes). Raises
     ModelNotFoundError when the GGUF is not shaped as the base (another model, another
     size of it)."""
@@ -149,8 +152,10 @@ def base_hashes(settings: Settings, path: Path, gguf_hash: str | None) -> list[s
         )
     if is_offline_default(base):
         # The offline default's safetensors copy is converted from its GGUF: one config.
+        gguf_hash = gguf_hash_of(path)
         return [gguf_hash] if gguf_hash else []
     own = base_config_hash(config_file, settings.model.trust_remote_code) if config_file else None
     if not own:
         return []  # the GGUF's hash alone would refuse every version trained on the base
+    gguf_hash = gguf_hash_of(path)
     return [own] + ([gguf_hash] if gguf_hash and gguf_hash != own else [])

@@ -722,8 +722,7 @@ class LlamaCppEngine:
         check_configured_template(settings.model.chat_template)
         path = gguf_path(settings)
         base_id = settings.model.base.strip() or "builtin:smollm2-135m"
-        gguf_hash = await asyncio.to_thread(gguf_config_hash_or_none, path)
-        hashes = await asyncio.to_thread(base_hashes, settings, path, gguf_hash)
+        hashes = await asyncio.to_thread(base_hashes, settings, path, gguf_config_hash_or_none)
         if not hashes:
             log.warning(
                 "No config.json of [model] base = %r on this machine (a local folder or the "
