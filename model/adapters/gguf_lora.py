@@ -16,6 +16,7 @@ nothing is downloaded. Two facts of llama.cpp's own converter are repeated here:
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
@@ -26,7 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from atri.files import give_new_file_mode, owned_prefix, remove_dead_leftovers
-from model.adapters.versions import AdapterError, sha256_file, write_json_atomic
+from model.adapters.versions import (
+    AdapterError,
+    AdapterWriteError,
+    sha256_file,
+    write_json_atomic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +114,10 @@ def ensure_gguf_adapter(version_dir: Path, facts: dict[str, Any]) -> Path:
         }
         write_json_atomic(version_dir / GGUF_RECORD, record)
     except OSError as exc:  # a read-only folder (a volume mounted so), a full disk
-        raise AdapterError(
+        fix = "free some disk space" if exc.errno == errno.ENOSPC else "make the folder writable"
+        raise AdapterWriteError(
             f"{target} {why}, and no new one can be converted from the peft files: writing "
-            f"in {version_dir} failed ({exc.strerror or exc}); make the folder writable."
+            f"in {version_dir} failed ({exc.strerror or exc}); {fix}."
         ) from None
     return target
 

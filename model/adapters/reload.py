@@ -31,6 +31,7 @@ from model.adapters.validation import (
 from model.adapters.versions import (
     EVAL_JSON,
     AdapterError,
+    AdapterWriteError,
     CharacterId,
     complete_versions,
     pickled_versions,
@@ -147,6 +148,9 @@ class Reloader:
         # newest again once they change (a folder copied in by hand and caught half-way,
         # an eval.json rewritten), and never again while they stay the same.
         self.refused_files: dict[str, FilesStamp] = {}
+        # Versions refused because their files could not be written (AdapterWriteError:
+        # a full disk): the job tries the newest of them again at each check.
+        self.unwritten: set[str] = set()
         # The newest version the job has acted on (loaded, refused or rolled back from):
         # it only ever moves forward, so a refused or rolled-back version is not retried.
         self.seen = live if version_order(live) else ""
@@ -243,6 +247,9 @@ class Reloader:
                 if older not in self.failed:
                     result = await self._switch(older, "reload")
             return result
+        if newest in self.unwritten and newest != self.live:
+            log.info("trying adapter version %s again (its files could not be written)", newest)
+            return await self._switch(newest, "reload")
         if newest in self.refused_files and newest != self.live:
             now = await asyncio.to_thread(files_stamp, self.adapters_dir / newest)
             if now != self.refused_files[newest]:
@@ -343,10 +350,13 @@ class Reloader:
                     log.exception("loading adapter version %s failed", version)
                     reason = f"Version {version} could not be loaded ({type(exc).__name__}: {exc})."
                 self.failed.add(version)
-                if stamp is not None:
+                if isinstance(exc, AdapterWriteError):
+                    self.unwritten.add(version)
+                elif stamp is not None:
                     self.refused_files[version] = stamp
                 return self._record(self._refused(version, reason), kind, version)
             self.failed.discard(version)
+            self.unwritten.discard(version)
             self.refused_files.pop(version, None)
             self.served.append(version)
             await self._unload_old(engine)

@@ -43,6 +43,12 @@ class AdapterError(UserError):
     """A version that must not be served or cannot be used; str() is the one-sentence reason."""
 
 
+class AdapterWriteError(AdapterError):
+    """A version's files could not be written beside it (its GGUF LoRA: a full disk, a
+    folder mounted read-only): nothing is wrong with the version, so the reload job
+    tries it again at its next check."""
+
+
 class ManifestError(AdapterError):
     """A version folder whose manifest is missing or unreadable; str() says which and why."""
 

@@ -27,6 +27,8 @@ INTERVAL_SECONDS = 0.25
 SLACK_CORES = 0.3
 
 _SYS_CPU = Path("/sys/devices/system/cpu")
+_CGROUP = Path("/sys/fs/cgroup")
+_OWN_CGROUP = Path("/proc/self/cgroup")
 
 
 def usable_cpus() -> list[int]:
@@ -47,6 +49,66 @@ def physical_cores(cpus: list[int] | None = None, sys_cpu: Path = _SYS_CPU) -> i
     except OSError:
         return max(1, len(cpus) // 2)
     return max(1, len(cores))
+
+
+def cpu_quota(root: Path = _CGROUP, own: Path = _OWN_CGROUP) -> float | None:
+    """CPUs' worth of time a cgroup quota leaves this process (`docker run --cpus`,
+    systemd's CPUQuota, a Kubernetes CPU limit); None where none is set or readable.
+    Affinity and /proc/stat still show every CPU of the host there, and llama.cpp's
+    threads, one per core of it, spun against the quota: each step waited for the
+    threads the quota had stopped until the next period."""
+    try:
+        lines = own.read_text().splitlines()
+    except OSError:
+        return None
+    limits: list[float] = []
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        relative = path.strip().lstrip("/")
+        if not controllers:  # cgroup v2: its own folder and every one above it
+            folder = root / relative
+            while True:
+                limits += _quota_v2(folder / "cpu.max")
+                if folder == root or root not in folder.parents:
+                    break
+                folder = folder.parent
+        elif "cpu" in controllers.split(","):  # v1; a container sees its own at the mount
+            mount = root / controllers
+            for folder in (mount / relative, mount, root / "cpu"):
+                limits += _quota_v1(folder)
+    return min(limits) if limits else None
+
+
+def _quota_v2(cpu_max: Path) -> list[float]:
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        return [] if quota == "max" else [int(quota) / int(period)]
+    except (OSError, ValueError, ZeroDivisionError):
+        return []
+
+
+def _quota_v1(folder: Path) -> list[float]:
+    try:
+        quota = int((folder / "cpu.cfs_quota_us").read_text())
+        period = int((folder / "cpu.cfs_period_us").read_text())
+        return [quota / period] if quota > 0 and period > 0 else []
+    except (OSError, ValueError):
+        return []
+
+
+def default_threads() -> tuple[int, int]:
+    """(decode threads at most, CPUs to share) for `[model] llamacpp_threads` = 0: one
+    thread per physical core this process may run on, no more than its cgroup quota
+    (rounded down, at least one) lets run at once."""
+    most, cpus = physical_cores(), len(usable_cpus())
+    quota = cpu_quota()
+    if quota is not None:
+        allowed = max(1, int(quota))
+        most, cpus = min(most, allowed), min(cpus, allowed)
+    return most, cpus
 
 
 def busy_cpu_seconds(stat: Path = Path("/proc/stat")) -> float | None:

@@ -31,8 +31,10 @@ class GgufHeader:
         self._data = data
         self.values: dict[str, int | float | bool | str] = {}
         self._arrays: dict[str, tuple[int, int, int]] = {}  # key: (item type, count, offset)
-        magic, version, _, n_kv = struct.unpack_from("<IIQQ", data, 0)
-        if magic != GGUF_MAGIC or version < 2:  # v1 counted in 32 bits; none ships
+        if len(data) < 4 or struct.unpack_from("<I", data, 0)[0] != GGUF_MAGIC:
+            raise ValueError("it does not start with GGUF's magic bytes: another format")
+        _, version, self._n_tensors, n_kv = struct.unpack_from("<IIQQ", data, 0)
+        if version < 2:  # v1 counted in 32 bits; none ships
             raise ValueError("not a GGUF file of version 2 or later")
         pos = 24
         for _ in range(n_kv):
@@ -48,6 +50,36 @@ class GgufHeader:
                 sub, count = struct.unpack_from("<IQ", data, pos)
                 self._arrays[key] = (sub, count, pos + 12)
             pos = self._skip(kind, pos)
+        self._kv_end = pos
+
+    def data_end(self) -> int:
+        """The file size the tensor table asks for: where its last tensor's data ends.
+        A file shorter than that was cut short (a download or copy that stopped)."""
+        from gguf import GGML_QUANT_SIZES, GGUF_DEFAULT_ALIGNMENT
+
+        data, pos, end = self._data, self._kv_end, 0
+        try:
+            for _ in range(self._n_tensors):
+                pos = self._skip(T.STRING, pos)
+                (n_dims,) = struct.unpack_from("<I", data, pos)
+                dims = struct.unpack_from(f"<{n_dims}Q", data, pos + 4)
+                kind, offset = struct.unpack_from("<IQ", data, pos + 4 + 8 * n_dims)
+                pos += 4 + 8 * n_dims + 12
+                count = 1
+                for dim in dims:
+                    count *= dim
+                # A weight type newer than this gguf library: its offset still counts.
+                block, size = GGML_QUANT_SIZES.get(_quant_type(kind), (1, 0))
+                end = max(end, offset + count // block * size)
+        except struct.error as exc:
+            raise ValueError("its tensor table is cut short") from exc
+        align = self.values.get("general.alignment", GGUF_DEFAULT_ALIGNMENT)
+        align = align if isinstance(align, int) and align > 0 else GGUF_DEFAULT_ALIGNMENT
+        return -(-pos // align) * align + end
+
+    def array_length(self, key: str) -> int:
+        """How many items the array `key` holds (0 when there is no such array)."""
+        return self._arrays.get(key, (-1, 0, 0))[1]
 
     def string_item(self, key: str, index: int) -> str | None:
         """Item `index` of the string array `key`; None where there is no such item."""
@@ -83,6 +115,15 @@ class GgufHeader:
         return pos + struct.calcsize(_SCALAR[T(kind)])
 
 
+def _quant_type(kind: int) -> Any:
+    from gguf import GGMLQuantizationType
+
+    try:
+        return GGMLQuantizationType(kind)
+    except ValueError:
+        return None
+
+
 @contextmanager
 def gguf_header(path: Path) -> Iterator[GgufHeader]:
     """The header of the GGUF file at `path`. Raises ValueError for a file that is not
@@ -93,6 +134,8 @@ def gguf_header(path: Path) -> Iterator[GgufHeader]:
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
             try:
                 header = GgufHeader(data)
-            except (struct.error, KeyError, UnicodeDecodeError) as exc:
+            except struct.error as exc:
+                raise ValueError("its header is cut short") from exc
+            except (KeyError, UnicodeDecodeError) as exc:
                 raise ValueError(f"its header cannot be read ({exc})") from exc
             yield header

@@ -55,6 +55,9 @@ class GgufText:
         # tokens (a GGUF marks a special added token as control). User-defined tokens are
         # left: llama.cpp takes them out of any text, as transformers does, special or not.
         self.defuse = defuser(self._control)
+        # A template that refuses ATRI's chats refused every request (a traceback each
+        # time, her error line to every user): one sentence at start instead.
+        self.render([{"role": "system", "content": "-"}, {"role": "user", "content": "-"}])
 
     def _scan_vocab(self) -> tuple[list[int], list[str]]:
         """One pass over the vocabulary at load: the end-of-generation tokens (EOS, end of
@@ -124,7 +127,11 @@ class GgufText:
         return buf.raw[:n]
 
     def detokenize(self, tokens: list[int]) -> str:
-        return b"".join(self._piece(t) for t in tokens).decode("utf-8", errors="replace")
+        """The tokens' text. A token is bytes, and a character of Chinese text is three
+        of them, often split over two tokens: a reply cut by its token cap (or a stop
+        check's window of its last tokens) can end or start inside one. Bytes that make
+        no whole character are left out, never shown as U+FFFD."""
+        return b"".join(self._piece(t) for t in tokens).decode("utf-8", errors="ignore")
 
     def count_tokens(self, text: str) -> int:
         """Tokens of a message's text as `render` puts it in a prompt (defused)."""

@@ -57,7 +57,8 @@ from model.engines.base import (
     row_limits,
 )
 from model.engines.chat_template import check_configured_template
-from model.engines.cpu_threads import ThreadGovernor, physical_cores, usable_cpus
+from model.engines.cpu_threads import ThreadGovernor, default_threads
+from model.engines.gguf_base import base_hashes
 from model.engines.gguf_text import GgufText
 from model.engines.loading import (
     OFFLINE_GGUF,
@@ -151,11 +152,19 @@ def gguf_path(settings: Settings) -> Path:
     configured = settings.model.gguf.strip()
     if configured:
         path = settings.path(configured)
+        if path.is_dir():
+            inside = sorted(p.name for p in path.glob("*.gguf"))
+            hint = f" (it holds {', '.join(inside[:3])})" if inside else ""
+            raise ModelNotFoundError(
+                f'[model] gguf = "{configured}" is a folder{hint}; point it at the GGUF '
+                "file of the base model itself."
+            )
         if not path.is_file():
             raise ModelNotFoundError(
                 f'[model] gguf = "{configured}": no such file; point it at the GGUF file of '
                 "the base model."
             )
+        check_gguf_file(path, f'[model] gguf = "{configured}"')
         return path
     if is_offline_default(settings.model.base.strip()):
         return offline_gguf_dir() / OFFLINE_GGUF
@@ -163,6 +172,38 @@ def gguf_path(settings: Settings) -> Path:
         f'[model] engine = "llamacpp" needs a GGUF file for [model] base = '
         f'"{settings.model.base}": set [model] gguf to its path.'
     )
+
+
+def check_gguf_file(path: Path, named: str) -> None:
+    """A sentence (ModelNotFoundError) for a file that is not a whole GGUF: another
+    format, an empty file, or one cut short (transformers and llama.cpp failed on those
+    with a traceback, or a crash, deep inside their readers)."""
+    from model.engines.gguf_header import gguf_header
+
+    try:
+        with gguf_header(path) as header:
+            wanted = header.data_end()
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(
+            f"{named} is not a GGUF file llama.cpp can load ({exc}); point it at the GGUF "
+            "file of the base model."
+        ) from None
+    size = path.stat().st_size
+    if size < wanted:
+        raise ModelNotFoundError(
+            f"{named} is cut short: {size:,} bytes of the {wanted:,} its header lists (a "
+            "download or copy that stopped?); download or copy it again."
+        )
+
+
+def gguf_config_hash_or_none(path: Path) -> str | None:
+    """`gguf_config_hash`, or None where transformers cannot read the GGUF (an
+    architecture it has no GGUF reader for, such as GLM-4's, which llama.cpp serves)."""
+    try:
+        return gguf_config_hash(path)
+    except Exception as exc:
+        log.info("%s: transformers cannot read its config (%s)", path.name, exc)
+        return None
 
 
 def gguf_config_hash(path: Path) -> str:
@@ -575,6 +616,8 @@ class LlamaCppEngine:
             raise ModelNotFoundError(f"{path}: llama.cpp cannot load this GGUF file.")
         self.base_id = base_id
         self.config_hash = config_hash
+        # Set by `load` (`gguf_base.base_hashes`); None: `config_hash` alone.
+        self.accepted_hashes: frozenset[str] | None = None
         self.gguf_path = path
         trained = llama_cpp.llama_model_n_ctx_train(self._model)
         if context_window > trained:
@@ -602,7 +645,11 @@ class LlamaCppEngine:
                 path.name,
                 self.weight_type,
             )
-        self.text = GgufText(llama_cpp, self._model, path, chat_template)
+        try:
+            self.text = GgufText(llama_cpp, self._model, path, chat_template)
+        except BaseException:
+            llama_cpp.llama_model_free(self._model)
+            raise
         self.n_vocab = self.text.n_vocab
         params = llama_cpp.llama_context_default_params()
         # llama.cpp (as of llama-cpp-python 0.3.16) reuses a decode graph across an
@@ -633,7 +680,7 @@ class LlamaCppEngine:
         # wait for each other at every step, and one taken off its core holds them all).
         self._governor: ThreadGovernor | None = None
         if not threads:
-            self._governor = ThreadGovernor(physical_cores(), len(usable_cpus()))
+            self._governor = ThreadGovernor(*default_threads())
             threads = self._governor.current
         self.threads = threads
         params.n_threads = params.n_threads_batch = threads
@@ -675,12 +722,19 @@ class LlamaCppEngine:
         check_configured_template(settings.model.chat_template)
         path = gguf_path(settings)
         base_id = settings.model.base.strip() or "builtin:smollm2-135m"
-        config_hash = await asyncio.to_thread(gguf_config_hash, path)
+        hashes = await asyncio.to_thread(base_hashes, settings, path, gguf_config_hash_or_none)
+        if not hashes:
+            log.warning(
+                "No config.json of [model] base = %r on this machine (a local folder or the "
+                "Hugging Face cache): adapter versions are checked by their base's name and "
+                "by llama.cpp's shape checks, not by their config hash.",
+                base_id,
+            )
         engine = await asyncio.to_thread(
             cls,
             path,
             base_id,
-            config_hash,
+            hashes[0] if hashes else "",
             settings.model.context_window,
             settings.worker.max_batch,
             settings.model.prefix_cache,
@@ -688,6 +742,7 @@ class LlamaCppEngine:
             kv_tokens=settings.model.llamacpp_kv_tokens,
             chat_template=settings.model.chat_template,
         )
+        engine.accepted_hashes = frozenset(hashes)
         if settings.model.adapter:
             folder = settings.path(settings.model.adapter)
             await engine.load_adapter(folder, folder.name)
@@ -1220,7 +1275,11 @@ class LlamaCppEngine:
     # Adapters (the reload job's `AdapterEngine`).
 
     def accepts_config_hash(self, value: str) -> bool:
-        return value == self.config_hash
+        """The GGUF's own hash or its base's config.json's (`gguf_base`); any, where
+        neither is known (llama.cpp still refuses a LoRA of another shape)."""
+        if self.accepted_hashes is None:
+            return value == self.config_hash
+        return not self.accepted_hashes or value in self.accepted_hashes
 
     def load_adapter_sync(self, gguf_file: Path, name: str) -> None:
         if name in self._adapters:
