@@ -45,6 +45,7 @@ from model.character.prompt import (
     Room,
     Turn,
     Window,
+    check_room,
     clean_reply,
     fit_prompt,
 )
@@ -297,7 +298,19 @@ class ChatService:
         except BaseException:
             await service.close()
             raise
+        service._say_if_the_prompt_leaves_no_room()
         return service
+
+    def _say_if_the_prompt_leaves_no_room(self) -> None:
+        """Said at start, not first at someone's first chat: the live prompt (the card,
+        or the version's training prompt) leaves no room in the context window, so every
+        chat will get her error line (and /v1 a 500) until the setting is changed."""
+        prompt = self.system_prompt.replace("{{user}}", self.user_name)
+        window = Window(self.engine.context_window, self.settings.generation.max_new_tokens)
+        try:
+            check_room(prompt, self.engine.count_tokens, window)
+        except PromptTooLong as exc:
+            log.error("%s Until then every chat gets her error line.", exc.of_the_character())
 
     async def close(self) -> None:
         """Stop every part in order, each even when one before it failed: memory last,

@@ -349,6 +349,12 @@ def _turn_content(turn: PastTurn, shared_scope: bool, labels: dict[str, str]) ->
     return speaker_text(turn.content, label, True)
 
 
+def check_room(system_prompt: str, count: Callable[[str], int], window: Window) -> None:
+    """Raise `PromptTooLong` where `system_prompt` leaves no room for a message and the
+    reply in `window`, as fitting any chat would."""
+    _room_for_message(count(system_prompt) + TEMPLATE_OVERHEAD_TOKENS, window)
+
+
 def _room_for_message(system_tokens: int, window: Window) -> int:
     """The tokens the new message and the history share once the system prompt and the
     reply have theirs; one sentence if that is not even `MIN_MESSAGE_TOKENS`."""
