@@ -385,8 +385,9 @@ def eval_(
     ] = 20,
     recall_probes: Annotated[int, typer.Option(min=1, help="how many recall probes to run")] = 4,
 ) -> None:
-    """Compare base and adapter: perplexity, out-of-character rate, style. With --recall:
-    tell facts early in long conversations and ask about them later."""
+    """Compare base and adapter: perplexity, out-of-character rate, style.
+
+    With --recall: tell facts early in long conversations and ask about them later."""
     from model.adapters.versions import CharacterId, find_version
     from model.character.persona import configured_persona
     from model.evaluation.runner import evaluate

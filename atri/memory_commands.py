@@ -209,8 +209,9 @@ def memory_purge(
 
 @memory_app.command("import")
 def memory_import(file: Path) -> None:
-    """Load a file written by `atri memory export` back into memory: one scope, or a
-    whole-database backup (once: what is already stored is skipped)."""
+    """Load a file written by `atri memory export` back into memory.
+
+    One scope, or a whole-database backup; what is already stored is skipped."""
     from model.memory import parse_export
 
     try:
@@ -241,8 +242,9 @@ def memory_export(
         Path | None, typer.Option("--out", "-o", help="file to write (default: stdout)")
     ] = None,
 ) -> None:
-    """Write a scope (messages, summaries, its room lines) as JSON; with no scope, the
-    whole database as a backup that `atri memory import` restores."""
+    """Write a scope (messages, summaries, its room lines) as JSON.
+
+    With no scope: the whole database, as a backup that `atri memory import` restores."""
     scope = typed(scope)
 
     if out is not None and _is_database_file(out, _database()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import os
 import sqlite3
@@ -340,19 +341,21 @@ def test_config_goes_before_or_after_the_command(config: Path) -> None:
     assert between.exit_code == 0 and "You are ATRI." in between.output
 
 
-def test_every_command_takes_config() -> None:
+def every_command(group: Any = None, path: str = "") -> list[tuple[str, Any]]:
+    """Each `atri` command as (its name as typed, its click command)."""
     import typer.main
 
-    def commands(group: Any, path: str = "") -> list[tuple[str, Any]]:
-        found: list[tuple[str, Any]] = []
-        for name, command in group.commands.items():
-            if hasattr(command, "commands"):  # a group: memory, persona
-                found += commands(command, f"{path}{name} ")
-            else:
-                found.append((path + name, command))
-        return found
+    found: list[tuple[str, Any]] = []
+    for name, command in (group or typer.main.get_group(app)).commands.items():
+        if hasattr(command, "commands"):  # a group: memory, persona
+            found += every_command(command, f"{path}{name} ")
+        else:
+            found.append((path + name, command))
+    return found
 
-    every = commands(typer.main.get_group(app))
+
+def test_every_command_takes_config() -> None:
+    every = every_command()
     assert len(every) >= 12
     for name, command in every:
         options = {o for p in command.params for o in getattr(p, "opts", [])}
@@ -732,3 +735,17 @@ def test_an_empty_worker_host_flag_is_one_sentence(tmp_path: Path) -> None:
     assert code == 2, out
     assert "error: --host = '': must not be empty; write \"0.0.0.0\" to listen on every" in flat
     assert "Traceback" not in out and "listening" not in out
+
+
+def test_the_command_lists_show_whole_sentences() -> None:
+    """Rich help keeps a docstring's line breaks: `atri --help` listed eval as "…style.
+    With --recall:" and memory import as "…one scope, or a", cut where the source wrapped.
+    The first paragraph (what the lists show) is one line; details follow a blank line."""
+    for name, command in every_command():
+        summary = inspect.cleandoc(command.help or "").split("\n\n")[0]
+        assert "\n" not in summary, name
+    wide = {"COLUMNS": "300"}
+    listed = CliRunner().invoke(app, ["--help"], env=wide).output
+    assert "style. With --recall" not in listed and "rate, style." in listed
+    memory = CliRunner().invoke(app, ["memory", "--help"], env=wide).output
+    assert "back into memory." in memory and "one scope, or a" not in memory
