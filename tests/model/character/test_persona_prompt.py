@@ -293,6 +293,16 @@ def test_packaged_card_speaks_english_too() -> None:
         card.in_language("ja")
 
 
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_packaged_card_breaks_lines_only_between_sentences(language: str) -> None:
+    """The English card was wrapped at 90 columns in its file, and every break went into
+    the system prompt mid-sentence ("a sunken storeroom on the\nsea floor")."""
+    prompt = load_persona().in_language(language).system_prompt()
+    sentence_ends = tuple('.!?。！？；…"”」）)') + ("]", "】")  # and section headings
+    for line in prompt.splitlines():
+        assert line.rstrip().endswith(sentence_ends), line
+
+
 def test_language_auto_is_english_only_on_the_offline_model(tmp_path: Path) -> None:
     settings = Settings(root=tmp_path)
     assert settings.model.base == OFFLINE_DEFAULT_BASE
