@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from atri.errors import ConfigError
+from atri.text_files import NotUtf8Error, read_hand_written
 
 CONFIG_ENV = "ATRI_CONFIG"
 DEFAULT_CONFIG_NAME = "config.toml"
@@ -848,10 +849,12 @@ def load_settings(explicit: str | Path | None = None) -> Settings:
     if path is None:
         return Settings()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        data = tomllib.loads(read_hand_written(path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except NotUtf8Error as exc:
+        raise ConfigError(f"{path}: {exc}.") from None
+    except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({exc}).") from None
     return settings_from_dict(data, source=str(path), root=path.resolve().parent)
 

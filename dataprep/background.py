@@ -20,6 +20,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from atri.text_files import NotUtf8Error, read_hand_written
 from dataprep.errors import DataprepError
 from dataprep.records import Role, Sample
 
@@ -38,10 +39,12 @@ class Fact:
 
 def load_background(path: Path) -> list[Fact]:
     try:
-        raw = path.read_text(encoding="utf-8-sig")
+        raw = read_hand_written(path)
     except FileNotFoundError:
         raise DataprepError(f"{path}: background file not found ([dataprep] background).") from None
-    except (OSError, UnicodeDecodeError):
+    except NotUtf8Error as exc:
+        raise DataprepError(f"{path}: background file {exc}.") from None
+    except OSError:
         raise DataprepError(
             f"{path}: background file cannot be read; expected a UTF-8 .toml or .md file."
         ) from None

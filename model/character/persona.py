@@ -23,6 +23,7 @@ from atri.config import (
     WorkerSettings,
 )
 from atri.errors import UserError
+from atri.text_files import NotUtf8Error, decode_hand_written
 from model.character.ooc import detect_language
 from model.character.png_card import PNG_SIGNATURE, PngCardError, png_card
 
@@ -401,11 +402,10 @@ def load_persona(path: str | Path | None = None) -> Persona:
 
 def _card_text(raw: bytes) -> str:
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
+        return decode_hand_written(raw)
+    except NotUtf8Error as exc:
         raise PersonaError(
-            f"character card is not UTF-8 text (byte {exc.start} is not UTF-8): save it as "
-            "UTF-8, or give the PNG or JSON file SillyTavern exports."
+            f"character card {exc}, or give the PNG or JSON file SillyTavern exports."
         ) from None
 
 

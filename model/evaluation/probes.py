@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from atri.errors import UserError
+from atri.text_files import NotUtf8Error, read_hand_written
 
 PACKAGED_PROBES = Path(__file__).with_name("probes.toml")
 
@@ -55,10 +56,12 @@ def fallback_note(probes: list[Probe], language: str) -> str:
 def load_probes(path: Path | None = None) -> list[Probe]:
     path = path or PACKAGED_PROBES
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        data = tomllib.loads(read_hand_written(Path(path)))
     except FileNotFoundError:
         raise ProbeError(f"{path}: probe file not found; fix --probes or [eval] probes.") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except NotUtf8Error as exc:
+        raise ProbeError(f"{path}: probe file {exc}.") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ProbeError(f"{path}: cannot be read as TOML ({exc}).") from None
     probes = []
     for i, entry in enumerate(data.get("probe", [])):

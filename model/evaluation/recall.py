@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from atri.text_files import NotUtf8Error, read_hand_written
 from model.evaluation.probes import ProbeError
 from model.protocol import ChatRequest, ScopeRef
 
@@ -66,8 +67,10 @@ def load_recall_probes(language: str, path: Path | None = None) -> RecallSet:
     """The probes in `language` ("en", "zh" or "ja"; other languages use the English ones)."""
     path = path or PACKAGED_RECALL_PROBES
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        data = tomllib.loads(read_hand_written(Path(path)))
+    except NotUtf8Error as exc:
+        raise ProbeError(f"{path}: recall probe file {exc}.") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ProbeError(f"{path}: cannot be read as a recall probe file ({exc}).") from None
     part: Any = data.get(language if language in data else "en", {})
     filler = part.get("filler", []) if isinstance(part, dict) else []

@@ -208,6 +208,28 @@ def test_broken_toml_is_one_sentence(tmp_path: Path) -> None:
         load_settings(path)
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig"])
+def test_a_config_saved_by_windows_notepad_is_read(tmp_path: Path, encoding: str) -> None:
+    """Notepad's "Unicode" (UTF-16 with a byte-order mark) was "cannot be read ('utf-8'
+    codec can't decode byte 0xff in position 0…)"."""
+    path = tmp_path / "config.toml"
+    path.write_bytes('[persona]\nuser_name = "夏生"\n'.encode(encoding))
+    assert load_settings(path).persona.user_name == "夏生"
+
+
+def test_a_config_in_another_encoding_says_which_line_and_how_to_fix(tmp_path: Path) -> None:
+    """Saved as "ANSI" (GBK on a Chinese Windows): refused, naming the first line that is
+    not UTF-8, never read as a guess that would misspell the names in it."""
+    path = tmp_path / "config.toml"
+    path.write_bytes('[persona]\n# 设置\nuser_name = "夏生"\n'.encode("gbk"))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert str(caught.value) == (
+        f"{path}: line 2 is not UTF-8 text (the file was saved in another encoding); save it"
+        " as UTF-8 (in Notepad: Save as, Encoding: UTF-8)."
+    )
+
+
 def test_config_choice_flag_then_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     by_env = tmp_path / "env.toml"
     by_env.write_text('[memory]\nscope = "channel"\n', encoding="utf-8")

@@ -42,6 +42,13 @@ def test_markdown_background(tmp_path: Path) -> None:
     (only,) = background_samples(load_background(path), [], ["亚托莉"])
     assert only.turns == [(Role.LEAD, "你喜欢什么？"), (Role.CHARACTER, "我喜欢吃螃蟹。")]
 
+    # Notepad's "Unicode" (UTF-16 with its mark) is read; "ANSI" (GBK) names its line.
+    path.write_text(md, encoding="utf-16")
+    assert [f.topic for f in load_background(path)] == ["爱好"]
+    path.write_bytes(md.encode("gbk"))
+    with pytest.raises(DataprepError, match=r"bg\.md: background file line 1 is not UTF-8"):
+        load_background(path)
+
 
 def test_first_person_conversion_leaves_first_person_text_alone() -> None:
     assert to_first_person("我叫亚托莉。", ["亚托莉"]) == "我叫亚托莉。"

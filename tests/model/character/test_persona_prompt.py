@@ -138,7 +138,9 @@ def v2(**fields: object) -> bytes:
             "aliases: must be a list of strings",
         ),
         ("c.toml", 'name = "艾琳"\n'.encode("gbk"), "not UTF-8 text"),
-        ("c.json", json.dumps(EILEEN, ensure_ascii=False).encode("utf-16"), "not UTF-8 text"),
+        # UTF-16 without a byte-order mark says nothing of what it is: refused.
+        ("c.json", json.dumps(EILEEN, ensure_ascii=False).encode("utf-16-le"), "not UTF-8 text"),
+        ("c.toml", 'name = "艾琳"\n'.encode("gbk"), "save it as UTF-8 (in Notepad"),
         ("c.png", json.dumps(EILEEN).encode(), "not a PNG image"),
     ],
 )
@@ -152,6 +154,15 @@ def test_a_card_of_the_wrong_shape_is_one_sentence(
         load_persona(tmp_path / file)
     assert str(caught.value).startswith(f"{tmp_path / file}: character card")
     assert str(caught.value).count(". ") == 0 and str(caught.value).endswith(".")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig"])
+def test_a_card_windows_notepad_saved_as_unicode_is_read(tmp_path: Path, encoding: str) -> None:
+    """Notepad's "Unicode" is UTF-16 with a byte-order mark; such a card was refused."""
+    raw = json.dumps(EILEEN, ensure_ascii=False)
+    bom = "\ufeff" if encoding == "utf-16-be" else ""  # utf-16 and utf-8-sig write their own
+    (tmp_path / "c.json").write_bytes((bom + raw).encode(encoding))
+    assert load_persona(tmp_path / "c.json").name == "Eileen"
 
 
 def png_card(**chunks: tuple[str, bytes | str]) -> bytes:
@@ -298,7 +309,7 @@ def test_packaged_card_breaks_lines_only_between_sentences(language: str) -> Non
     """The English card was wrapped at 90 columns in its file, and every break went into
     the system prompt mid-sentence ("a sunken storeroom on the\nsea floor")."""
     prompt = load_persona().in_language(language).system_prompt()
-    sentence_ends = tuple('.!?。！？；…"”」）)') + ("]", "】")  # and section headings
+    sentence_ends = (*'.!?。！？；…"”」）)', "]", "】")  # and section headings
     for line in prompt.splitlines():
         assert line.rstrip().endswith(sentence_ends), line
 

@@ -1,0 +1,37 @@
+"""Reading the text files people write by hand (config.toml, character cards, background
+facts, eval probes). They are meant to be UTF-8, but Windows editors also save "Unicode"
+(UTF-16 with a byte-order mark, which says what it is, so it is read) and "ANSI" (GBK,
+Shift-JIS…: a guess could misread names, so it is refused, saying where and how to fix)."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+
+class NotUtf8Error(ValueError):
+    """The file is in another encoding; str() is a sentence without the file's name."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(
+            f"line {line} is not UTF-8 text (the file was saved in another encoding); "
+            "save it as UTF-8 (in Notepad: Save as, Encoding: UTF-8)"
+        )
+        self.line = line
+
+
+def decode_hand_written(raw: bytes) -> str:
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")  # the BOM is consumed
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise NotUtf8Error(raw[: exc.start].count(b"\n") + 1) from None
+    if (nul := raw.find(b"\0")) >= 0:  # UTF-16 without its mark: ASCII decodes, with NULs
+        raise NotUtf8Error(raw[:nul].count(b"\n") + 1)
+    return text
+
+
+def read_hand_written(path: Path) -> str:
+    """The file's text; OSError or NotUtf8Error for the caller to put in its sentence."""
+    return decode_hand_written(Path(path).read_bytes())
