@@ -121,7 +121,9 @@ def record_stages(
     unusable = counts.unusable_reasons
     stats.add_stage(
         "clean text",
-        "lines",
+        # Other speakers' lines are cleaned too (they end exchanges), and narration in the
+        # "stage" mode: said, the table's "in" here is not the speakers stage's "out".
+        "all spoken lines" + (" and narration" if counts.narration_cleaned else ""),
         counts.cleaned,
         counts.cleaned - counts.empty - unusable.total(),
         Counter(empty_after_clean=counts.empty, **unusable),
