@@ -1,11 +1,12 @@
-"""The Windows code paths of atri/: telling whether a process still runs (the hidden work
-files of a run killed outright are removed by the next one), run here against stand-ins
-for Windows' calls."""
+"""The Windows code paths of atri/, run here: telling whether a process still runs (the
+hidden work files of a run killed outright are removed by the next one), against
+stand-ins for Windows' calls; a listening socket's options."""
 
 from __future__ import annotations
 
 import ctypes
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from atri import files
+from atri.listening import bind_listening_socket
 
 STILL_ACTIVE = 259
 ERROR_ACCESS_DENIED, ERROR_INVALID_PARAMETER = 5, 87
@@ -89,3 +91,18 @@ def test_on_windows_a_write_removes_only_the_leftovers_of_processes_that_are_gon
     files.write_text_atomic(target, "{}")
     assert target.read_text(encoding="utf-8") == "{}"
     assert not gone.exists() and running.exists()
+
+
+@pytest.mark.parametrize("platform", ["linux", "win32"])
+def test_a_listening_socket_reuses_its_address_except_on_windows(
+    platform: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: SO_REUSEADDR everywhere, with which on Windows `atri worker` bound a port
+    # another program was listening on instead of saying the port is in use.
+    monkeypatch.setattr(sys, "platform", platform)
+    sock = bind_listening_socket("127.0.0.1", 0, "worker")
+    try:
+        reuse = sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR)
+    finally:
+        sock.close()
+    assert bool(reuse) == (platform != "win32")
