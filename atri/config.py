@@ -117,6 +117,25 @@ DiscordId = Annotated[int, BeforeValidator(_text_as_id)]
 ListenHost = Annotated[str, AfterValidator(_a_listen_address)]
 
 
+# What a Windows path in double quotes tells Windows users, where its backslashes were
+# read as TOML escapes (or could not be).
+WINDOWS_PATH_HINT = (
+    "in double quotes a backslash starts an escape (\\n, \\t, \\U…); write a Windows path "
+    "in single quotes ('C:\\Users\\me\\atri') or with forward slashes (\"C:/Users/me/atri\")"
+)
+
+
+def _no_control_character(value: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(f"holds a control character: {WINDOWS_PATH_HINT}")
+    return value
+
+
+# A file or folder. "C:\new\tmp" in double quotes is "C:", a newline, "ew", a tab, "mp":
+# a path nobody means, which failed later under another name or made such a file.
+PathSetting = Annotated[str, AfterValidator(_no_control_character)]
+
+
 # The short system prompt an adapter is trained with: the adapter learns the character
 # from the dialogue, so the prompt only names who speaks to whom.
 DEFAULT_TRAINING_PROMPT = "你是{{char}}。请以{{char}}的身份和口吻与{{user}}聊天，不要跳出角色。"
@@ -127,18 +146,18 @@ class Section(BaseModel):
 
 
 class ModelSettings(Section):
-    base: str = OFFLINE_DEFAULT_BASE
-    adapter: str = ""
+    base: PathSetting = OFFLINE_DEFAULT_BASE
+    adapter: PathSetting = ""
     engine: Literal["local", "llamacpp", "echo", "openai"] = "local"
-    cache_dir: str = "~/.cache/atri"
+    cache_dir: PathSetting = "~/.cache/atri"
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    adapters_dir: str = "adapters"
+    adapters_dir: PathSetting = "adapters"
     context_window: int = Field(default=0, ge=0)
     prefix_cache: bool = True
     trust_remote_code: bool = False
     chat_template: str = ""
-    gguf: str = ""
+    gguf: PathSetting = ""
     llamacpp_kv_tokens: int = Field(default=0, ge=0)
     llamacpp_threads: int = Field(default=0, ge=0)
     # One URL, or a list: one per vLLM replica (the engine spreads requests itself).
@@ -185,14 +204,14 @@ class GenerationSettings(Section):
 
 
 class PersonaSettings(Section):
-    card: str = ""
+    card: PathSetting = ""
     language: Literal["auto", "zh", "en", "ja"] = "auto"
     user_name: NonBlank = "夏生"
     training_prompt: NonBlank = DEFAULT_TRAINING_PROMPT
 
 
 class MemorySettings(Section):
-    path: str = "data/atri.sqlite3"
+    path: PathSetting = "data/atri.sqlite3"
     scope: Literal["user", "user_in_channel", "channel"] = "user"
     max_history_tokens: PositiveInt = 1024
     max_history_messages: int = Field(default=40, gt=0, le=MAX_READ_PER_REPLY)
@@ -352,8 +371,8 @@ ALL_LINEAR = "all-linear"
 
 
 class TrainSettings(Section):
-    dataset: str = "data/dataset/atri_sharegpt.json"
-    eval_dataset: str = ""
+    dataset: PathSetting = "data/dataset/atri_sharegpt.json"
+    eval_dataset: PathSetting = ""
     lora_r: PositiveInt = 16
     lora_alpha: PositiveInt = 32
     lora_dropout: float = Field(default=0.05, ge=0, lt=1)
@@ -403,7 +422,7 @@ class TrainSettings(Section):
 
 
 class EvalSettings(Section):
-    probes: str = ""
+    probes: PathSetting = ""
     max_new_tokens: PositiveInt = 96
     batch_size: PositiveInt = 8
     style_markers: list[str] = Field(
@@ -475,7 +494,7 @@ class DataprepSettings(Section):
     drop_near_duplicates: bool = True
     traditional_to_simplified: bool = False
     user_placeholder: bool = True
-    background: str = ""
+    background: PathSetting = ""
     background_ratio: float = Field(default=0.1, ge=0, lt=1)
     background_questions: list[str] = Field(
         default_factory=lambda: ["能说说你的{topic}吗？", "关于{topic}，跟我讲讲吧。"]
@@ -561,7 +580,7 @@ class DiscordSettings(Section):
     bot_ids: list[DiscordId] = Field(default_factory=list)
     max_replies_per_minute: int = Field(default=20, ge=0)
     guild_ids: list[DiscordId] = Field(default_factory=list)
-    commands_state: str = "data/discord_commands.json"
+    commands_state: PathSetting = "data/discord_commands.json"
     room_context: bool = False
 
 
@@ -814,8 +833,8 @@ def _annotation(loc: tuple[int | str, ...]) -> Any:
 def _toml_repr(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
+    if isinstance(value, str):  # escaped as TOML writes it: "C:\new", not a line break
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, dict):
         return "{…}"
     if isinstance(value, list):
@@ -849,14 +868,24 @@ def load_settings(explicit: str | Path | None = None) -> Settings:
     if path is None:
         return Settings()
     try:
-        data = tomllib.loads(read_hand_written(path))
+        text = read_hand_written(path)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
+        raise ConfigError(f"{path}: not valid TOML ({exc}){_backslash_hint(text, exc)}.") from None
     except NotUtf8Error as exc:
         raise ConfigError(f"{path}: {exc}.") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({exc}).") from None
     return settings_from_dict(data, source=str(path), root=path.resolve().parent)
+
+
+def _backslash_hint(text: str, exc: tomllib.TOMLDecodeError) -> str:
+    """The Windows path sentence, when the line TOML stopped at holds a backslash."""
+    found = re.search(r"at line (\d+)", str(exc))
+    lines = text.splitlines()
+    if found is None or not 0 < int(found[1]) <= len(lines) or "\\" not in lines[int(found[1]) - 1]:
+        return ""
+    return f"; {WINDOWS_PATH_HINT}"
 
 
 # Keys renamed since the last release: (section, old) -> (section, new). The old name is

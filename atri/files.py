@@ -9,7 +9,14 @@ import os
 import re
 import secrets
 import shutil
+import sys
 from pathlib import Path
+
+# Windows' OpenProcess right to read a process's exit code, the exit code a running
+# process reports, and the error for a process of another user.
+_PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
+_STILL_ACTIVE = 259
+_ERROR_ACCESS_DENIED = 5
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -41,6 +48,8 @@ def write_text_atomic(path: Path, text: str) -> None:
 def pid_alive(pid: int) -> bool:
     """Whether process `pid` still runs: a hidden work folder named after a process that
     is gone was left by a run killed outright (SIGKILL, a power cut)."""
+    if sys.platform == "win32":
+        return _windows_pid_alive(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -48,6 +57,25 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _windows_pid_alive(pid: int) -> bool:
+    """Windows' os.kill(pid, 0) is no probe: signal 0 there is CTRL_C_EVENT, sent to a
+    console process group, and it fails or succeeds whether `pid` runs or not."""
+    import ctypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    kernel32.OpenProcess.restype = ctypes.c_void_p
+    handle = kernel32.OpenProcess(_PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
+    if not handle:
+        return ctypes.get_last_error() == _ERROR_ACCESS_DENIED  # type: ignore[attr-defined]
+    try:
+        code = ctypes.c_ulong()
+        if not kernel32.GetExitCodeProcess(ctypes.c_void_p(handle), ctypes.byref(code)):
+            return True
+        return code.value == _STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(ctypes.c_void_p(handle))
 
 
 def owned_prefix(prefix: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import sys
 
 from atri.config import ConfigError
 
@@ -20,7 +21,10 @@ def bind_listening_socket(host: str, port: int, section: str, flags: bool = Fals
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says
     # TCP, and without it a keep-alive response stalls ~40 ms on the peer's delayed ACK.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # A restart may take the port of a run whose connections are still closing; not on
+    # Windows, where SO_REUSEADDR lets a second program bind a port in use (as asyncio).
+    if sys.platform != "win32":
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except (OSError, ValueError, TypeError) as exc:  # TypeError: a NUL in the host

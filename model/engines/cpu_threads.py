@@ -32,7 +32,10 @@ _OWN_CGROUP = Path("/proc/self/cgroup")
 
 
 def usable_cpus() -> list[int]:
-    return sorted(os.sched_getaffinity(0))
+    """The CPUs this process may run on; all of them where the system does not say
+    (macOS and Windows have no sched_getaffinity)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return sorted(affinity(0)) if affinity is not None else list(range(os.cpu_count() or 1))
 
 
 def physical_cores(cpus: list[int] | None = None, sys_cpu: Path = _SYS_CPU) -> int:

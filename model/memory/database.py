@@ -63,7 +63,10 @@ def is_busy(exc: sqlite3.Error) -> bool:
 
 def on_read_only_disk(path: Path) -> bool:
     """Whether the folder of `path` is on a file system mounted read-only (a CD, a
-    read-only bind mount, a snapshot)."""
+    read-only bind mount, a snapshot). Windows has no statvfs: False there, and the
+    error names the file instead."""
+    if not hasattr(os, "statvfs"):
+        return False
     for folder in (path.parent, *path.parent.parents):
         if folder.exists():
             try:

@@ -3,9 +3,18 @@ cores busy."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from model.engines.cpu_threads import ThreadGovernor, busy_cpu_seconds, physical_cores
+import pytest
+
+from model.engines.cpu_threads import (
+    ThreadGovernor,
+    busy_cpu_seconds,
+    default_threads,
+    physical_cores,
+    usable_cpus,
+)
 
 
 def topology(root: Path, cores: dict[int, tuple[int, int]]) -> Path:
@@ -64,6 +73,19 @@ def governor(machine: Machine, most: int = 2, cpus: int = 2) -> ThreadGovernor:
 
     made.decoded = decoded  # type: ignore[method-assign]
     return made
+
+
+def test_without_sched_getaffinity_every_cpu_is_usable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # macOS and Windows: before, os.sched_getaffinity raised AttributeError and the
+    # llamacpp engine could not start with `[model] llamacpp_threads = 0`.
+    monkeypatch.delattr(os, "sched_getaffinity")
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert usable_cpus() == list(range(8))
+    assert physical_cores(sys_cpu=tmp_path / "no-sys") == 4  # hyperthreads assumed
+    most, cpus = default_threads()
+    assert 1 <= most <= 4 and most <= cpus <= 8
 
 
 def test_threads_follow_what_else_keeps_the_cores_busy() -> None:

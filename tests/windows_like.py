@@ -1,0 +1,46 @@
+"""What Windows lacks or does differently, for running the Windows code paths here.
+
+`msvcrt` (install it with `as_windows_locking`): byte-range locking as Windows' msvcrt
+gives it: `locking(fd, LK_NBLCK, n)` raises PermissionError while another process holds
+those bytes, LK_UNLCK releases them. Built on POSIX record locks (`fcntl.lockf`), which
+like Windows' are per process and released when the process dies; `fcntl` itself is
+then hidden, as on Windows.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import subprocess  # noqa: F401  (before `msvcrt` is there: else it takes this for Windows)
+import sys
+import types
+
+# msvcrt's values for `locking`'s mode.
+LK_UNLCK, LK_LOCK, LK_NBLCK, LK_RLCK, LK_NBRLCK = range(5)
+
+
+def locking(fd: int, mode: int, nbytes: int) -> None:
+    start = os.lseek(fd, 0, os.SEEK_CUR)  # msvcrt locks from the file's position
+    if mode == LK_UNLCK:
+        fcntl.lockf(fd, fcntl.LOCK_UN, nbytes, start)
+    elif mode == LK_NBLCK:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, nbytes, start)
+        except OSError:
+            raise PermissionError(errno.EACCES, "Permission denied") from None
+    else:
+        raise NotImplementedError(f"msvcrt.locking mode {mode}")
+
+
+def msvcrt_module() -> types.ModuleType:
+    module = types.ModuleType("msvcrt")
+    module.__dict__.update(locking=locking, LK_UNLCK=LK_UNLCK, LK_LOCK=LK_LOCK, LK_NBLCK=LK_NBLCK)
+    return module
+
+
+def as_windows_locking() -> None:
+    """From now on in this process, no `fcntl` to import and an `msvcrt` with `locking`
+    (a child process's first step; a test in this one uses monkeypatch)."""
+    sys.modules["fcntl"] = None  # type: ignore[assignment]
+    sys.modules["msvcrt"] = msvcrt_module()
