@@ -80,7 +80,7 @@ from model.protocol import (
     WorkerStatus,
     visible_text,
 )
-from model.room import RecentlyForgotten, RoomBounds, SpeakUp
+from model.room import PendingEdits, RecentlyForgotten, RoomBounds, SpeakUp
 from model.summaries import Summarizer
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,9 @@ def _any_scope(platform: str) -> str:
 
 # Generations per message when a reload lands between building the prompt and the batch.
 PROMPT_SWITCH_ATTEMPTS = 2
+# An edit noted for a message not stored yet is kept this long past the request
+# deadline: the exchange of a message that arrived just after its edit is stored by then.
+EDIT_GRACE_SECONDS = 30.0
 
 
 def check_adapter_setting(settings: Settings) -> None:
@@ -191,6 +194,9 @@ class ChatService:
         # it finds no exchange to archive. Such a message is not answered; one recalled
         # once she is answering it is archived as soon as her exchange is stored.
         self._recalled = RecentlyForgotten()
+        # Edits of messages whose exchange or room line may not be stored yet: the
+        # exchange stored later takes the new text (`_store_exchange`), so does the line.
+        self._pending_edits = PendingEdits(w.request_timeout_seconds + EDIT_GRACE_SECONDS)
         # Opened on first use, in the memory's database file.
         self._channel_modes: ChannelModes | None = None
         self._channel_modes_lock = asyncio.Lock()
@@ -432,6 +438,9 @@ class ChatService:
         in her conversation say the new text (a phone number edited out reaches no later
         prompt, and is gone from the database). Nothing is answered and nothing added:
         a message never kept stays unkept."""
+        # Noted before any await: an exchange or line stored from now on finds it, one
+        # stored before is changed below.
+        self._pending_edits.note(scope, request.request_id, request.user_id, text)
         room = self._room_of(request)
         try:
             if room and text and request.user_id:
@@ -450,8 +459,10 @@ class ChatService:
         return Reply(text="", scope=scope, status="heard")
 
     async def _hear(self, request: ChatRequest, text: str, scope: str) -> Reply:
-        """A message said in the room, not to her: kept as a room line, never answered."""
+        """A message said in the room, not to her: kept as a room line, never answered.
+        One edited before it got here is kept as its new text."""
         room = self._room_of(request)
+        text = self._pending_edits.text_for(scope, request.request_id, request.user_id) or text
         lines = self.memory.room
         try:
             if room and text and request.user_id:
@@ -653,14 +664,18 @@ class ChatService:
             so_far.newest_read,
             so_far.reset_mark,
         )
-        # Its message was recalled while she answered it (or while this was written):
-        # archived now, as the recall would have done had the exchange been stored.
-        if self._was_recalled(scope, request):
-            try:
+        # Its message was edited while she answered it (or while this was written): the
+        # stored copy takes the new text, as the edit would have done had it been stored.
+        # Recalled: archived now, as the recall would have done.
+        edit = self._pending_edits.text_for(scope, request.request_id, request.user_id)
+        try:
+            if edit is not None:
+                await self.memory.reword_message(scope, request.user_id, request.request_id, edit)
+            if self._was_recalled(scope, request):
                 await self.memory.archive_request(scope, request.request_id)
-            except sqlite3.Error:
-                await self.memory.rollback()  # append_many undoes its own
-                raise
+        except sqlite3.Error:
+            await self.memory.rollback()  # append_many undoes its own
+            raise
 
     def _ask_for_summary(
         self, scope: str, request: ChatRequest, fitted: FittedPrompt, so_far: SoFar
