@@ -152,6 +152,9 @@ class SoFar:
     newest_read: int | None = None  # the newest stored message her reply is made from
     reset_mark: int | None = None  # the newest reset recorded when memory was read
     history_cap: int | None = None  # max_history_tokens for stored memory; none for clients
+    # How many edits the worker had noted when the message arrived: one of those is older
+    # than the message as it came (an edit that then made it for her), not a change to it.
+    edits_seen: int = 0
 
 
 class ChatService:
@@ -485,6 +488,7 @@ class ChatService:
     async def _answer_in_order(self, scope: str, request: ChatRequest, text: str) -> Reply:
         """Answer after the conversation's earlier messages; the deadline counts from
         arrival, so the wait for those is part of it."""
+        edits_seen = self._pending_edits.noted
         in_order = self._scope_locks.hold(scope) if scope else contextlib.nullcontext()
         try:
             async with asyncio.timeout(self.settings.worker.request_timeout_seconds) as deadline:
@@ -493,7 +497,7 @@ class ChatService:
                         # Taken back before she began: no reply to post, nothing stored.
                         log.info("a message recalled before it was answered is not answered")
                         return Reply(text="", scope=scope, status="recalled")
-                    return await self._answer(scope, request, text, deadline)
+                    return await self._answer(scope, request, text, deadline, edits_seen)
         except (TimeoutError, Overloaded) as exc:
             # A TimeoutError's text is empty (the object itself is truthy): say what it was.
             why = str(exc) or f"no answer within {self.settings.worker.request_timeout_seconds:g} s"
@@ -525,15 +529,21 @@ class ChatService:
             return Reply(text=self.lines.error, scope=scope, status="error")
 
     async def _answer(
-        self, scope: str, request: ChatRequest, text: str, deadline: asyncio.Timeout
+        self,
+        scope: str,
+        request: ChatRequest,
+        text: str,
+        deadline: asyncio.Timeout,
+        edits_seen: int = 0,
     ) -> Reply:
         """One message answered: its conversation, fitted and generated, then remembered.
-        The `deadline` covers the answer, not the memory write after it (see below)."""
+        The `deadline` covers the answer, not the memory write after it (see below);
+        `edits_seen`: `SoFar.edits_seen`."""
         # Cut on arrival (protocol.MAX_DISPLAY_NAME_CHARS): written into her reply wherever
         # she says {{user}}, a 1 MB name made a 75 MB reply.
         name = request.display_name or self.user_name
         with memory_step("read"):
-            so_far = await self._conversation_so_far(scope, request)
+            so_far = replace(await self._conversation_so_far(scope, request), edits_seen=edits_seen)
             room = await self._room_context(request)
         limits = RowLimits(request.max_new_tokens or 0, tuple(request.stop))
         # Room for this reply's own cap only: a client asking for a short reply keeps
@@ -667,7 +677,9 @@ class ChatService:
         # Its message was edited while she answered it (or while this was written): the
         # stored copy takes the new text, as the edit would have done had it been stored.
         # Recalled: archived now, as the recall would have done.
-        edit = self._pending_edits.text_for(scope, request.request_id, request.user_id)
+        edit = self._pending_edits.text_for(
+            scope, request.request_id, request.user_id, after=so_far.edits_seen
+        )
         try:
             if edit is not None:
                 await self.memory.reword_message(scope, request.user_id, request.request_id, edit)

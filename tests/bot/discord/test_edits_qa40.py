@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from atri.config import Settings
+from bot.discord.adapter import AtriClient
 from model.protocol import ChatRequest, Reply
 from model.room import PendingEdits
 from model.service import ChatService
@@ -22,7 +23,7 @@ from tests.bot.discord.fake_discord import (
     is_message_to,
 )
 from tests.bot.discord.test_chat import ECHO, MENTION, HeldEcho, edited, say
-from tests.bot.discord.test_room import live_lines
+from tests.bot.discord.test_room import live_lines, room_lines
 
 SCOPE = f"discord:user:{MEMBER_ID}"
 ROOM = f"discord:chan:{GUILD_ID}/{CHANNEL_ID}"
@@ -92,6 +93,29 @@ async def test_a_line_edited_before_she_heard_it_is_kept_as_its_new_text(
             "MESSAGE_UPDATE", sent | {"content": "电话发你私信了", "edited_timestamp": now}
         )
         assert await live_lines(echo_service, ["电话发你私信了"]) == ["电话发你私信了"]
+
+
+async def test_an_edit_older_than_the_message_she_answers_does_not_change_it(
+    fake_discord: FakeDiscord,
+    client: AtriClient,
+    echo_service: ChatService,
+    discord_settings: Settings,
+) -> None:
+    """Heard, edited, then edited again to mention her: she answers the newest text, and
+    what she remembers of it is that text, not the first edit's."""
+    discord_settings.discord.room_context = True
+    sent = await fake_discord.send_message(MEMBER_ID, "今天下雨了")
+    await room_lines(echo_service, 1)
+    now = "2025-01-01T00:01:00+00:00"
+    await fake_discord.dispatch(
+        "MESSAGE_UPDATE", sent | {"content": "今天下大雨了", "edited_timestamp": now}
+    )
+    assert await live_lines(echo_service, ["今天下大雨了"]) == ["今天下大雨了"]
+    await fake_discord.dispatch("MESSAGE_UPDATE", edited(fake_discord, sent, f"{MENTION} 带伞了吗"))
+    (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    assert reply.body["content"] == ECHO + "带伞了吗"
+    stored = [m.content for m in await echo_service.memory.all_messages(SCOPE)]
+    assert stored == ["带伞了吗", ECHO + "带伞了吗"]
 
 
 async def test_an_edit_is_taken_only_by_the_same_person_s_same_message(
