@@ -125,11 +125,11 @@ ZH = BotLines(
     not_a_channel="这个要在群里或频道里用哦。",
     group_only="这个要在群里用哦。",
     shared_reset_refused="这里的对话是大家共享的，只有管理员可以重置哦。",
-    shared_user_reset="这里的对话是大家共享的，没有只属于这位成员的部分：什么都没有重置。"
+    shared_user_reset="这里的对话是大家共享的，没有只属于这位成员的部分，所以什么都没有重置。"
     "要重置，请重置整个频道或群的对话。",
     personal_user_reset="这位成员和{name}的对话在所有服务器、群和私聊里是同一份，"
     "所以这里的管理员不能重置它：本人可以用 /atri reset 重置，机器人的主人也可以。"
-    "只忘掉了{name}在这里旁听到的这位成员的发言。",
+    "{name}只忘掉了在这里旁听到的这位成员的发言。",
     reset_done="好的，{name}把我们的对话忘掉了（{{count}} 条）。重新开始吧！",
     user_reset_done="已重置该用户的对话记忆（{{count}} 条）。",
     channel_reset_done="已重置这里的对话记忆（{{count}} 条）。",
@@ -278,11 +278,11 @@ JA = BotLines(
     not_a_channel="これはグループかチャンネルで使ってね。",
     group_only="これはグループで使ってね。",
     shared_reset_refused="ここの会話はみんなで共有しているから、リセットできるのは管理者だけだよ。",
-    shared_user_reset="ここの会話はみんなで共有しているので、そのメンバーだけの部分はありません："
+    shared_user_reset="ここの会話はみんなで共有しているので、そのメンバーだけの部分はありません。"
     "何もリセットしていません。リセットするなら、チャンネルかグループ全体をリセットしてください。",
     personal_user_reset="そのメンバーと{name}の会話はすべてのサーバー・グループ・DMで共通なので、"
-    "ここの管理者はリセットできません：本人は /atri reset で、ボットの持ち主もリセットできます。"
-    "ここで{name}が聞いていたそのメンバーの発言だけを忘れました。",
+    "ここの管理者はリセットできません。リセットできるのは本人（/atri reset）とボットの持ち主です。"
+    "{name}がここで耳にした、そのメンバーの発言だけを忘れました。",
     reset_done="わかった、{name}はわたしたちの会話を忘れたよ（{{count}} 件）。また最初から話そう！",
     user_reset_done="そのメンバーの会話をリセットしました（{{count}} 件）。",
     channel_reset_done="ここの会話をリセットしました（{{count}} 件）。",
@@ -291,7 +291,7 @@ JA = BotLines(
     mode_all="わかった、ここでは{name}が全部のメッセージに答えるよ！",
     nothing_remembered="{name}はまだあなたとの会話を覚えていないよ。話しかけてね！",
     remembered="{name}が覚えていること：",
-    no_summary_yet="（まだ要約はないよ：わたしたちの会話はまだ全部目の前にあるから。）",
+    no_summary_yet="（まだ要約はないよ。わたしたちの会話は、まだ全部目の前にあるから。）",
     recent_turns="最近の会話：",
     you="あなた",
     status_version="モデルのバージョン：{{version}}",
@@ -311,7 +311,7 @@ JA = BotLines(
     reload_unreachable="ワーカーに接続できませんでした：{{reason}}",
     discord_details="Discord：遅延 {{latency}}、{{servers}} サーバー",
     failed="うう……{name}、うまくできなかった。少ししてからもう一度試してね。",
-    memory_unavailable="{name}の記憶にいまは届かないみたい……あとでもう一度試してね。",
+    memory_unavailable="{name}、いまは記憶を開けないみたい……あとでもう一度試してね。",
     command_not_understood="{name}、このコマンドがわからなかった……コマンドメニューから"
     "もう一度選んでね。",
     not_listed="{name}はここではあなたのコマンドを受け付けないよ。",
@@ -319,12 +319,12 @@ JA = BotLines(
     sticker_note="（スタンプを送った：{{sticker}}）",
     attachment_note="（ファイルを送った：{{filename}}）",
     picture_note="（画像を送った）",
-    poke_note="（つんつん）",
+    poke_note="（あなたをつんつんとつついた）",
     memory_sent_privately="{name}が覚えていることを個別メッセージで送ったよ。見てみてね。",
     memory_not_sent="個別メッセージが送れなかった……{name}を友だちに追加してから、"
     "もう一度グループで試してね。",
-    qq_usage="""{name}と話す：グループでは @する、名前で呼びかける、彼女のメッセージに返信する；
-個別チャットではそのまま話しかけてね。
+    qq_usage="""{name}と話すには、グループでは @するか、名前で呼びかけるか、{name}のメッセージに
+返信してね。個別チャットでは、そのまま話しかけてね。
 /atri reset または 重置记忆 — あなたとの会話を忘れる
 /atri reset @誰か — その人の会話を忘れる（グループ管理者）
 /atri reset group — このグループの会話を忘れる（グループ管理者）

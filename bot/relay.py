@@ -21,8 +21,9 @@ from urllib.parse import quote
 
 import aiohttp
 
-from atri.config import Secrets, WorkerSettings
+from atri.config import Secrets, Settings, WorkerSettings
 from atri.errors import UserError
+from model.character.persona import DEFAULT_LINES, Persona, reply_lines
 from model.protocol import (
     MEMORY_UNAVAILABLE,
     NO_TOKEN_SET,
@@ -349,3 +350,22 @@ def _history(found: Any) -> list[HistoryEntry]:
 
 def _modes(found: Any) -> dict[str, ChannelMode]:
     return {str(k): v for k, v in found.items() if v in ("off", "mention", "all")}
+
+
+async def speak_as_the_worker(remote: HttpWorker, settings: Settings, card: Persona) -> None:
+    """Her error line in the language the worker answers in, from `card` in that language
+    (the generic line with the worker's own name for a character `card` is not): the
+    worker's own `[model]` and `[persona]` choose it, not the bot's. A line of the bot's
+    own (`settings.worker.error_reply` set) stays; a worker not up yet is asked nothing."""
+    try:
+        character = await remote.character()
+    except WorkerUnreachable:
+        return
+    language = character.language
+    if language in card.languages and card.in_language(language).name == character.name:
+        persona = card.in_language(language)
+    elif language in DEFAULT_LINES and character.name:
+        persona = Persona(name=character.name, language=language)
+    else:
+        return
+    remote.error_reply = reply_lines(persona, settings).error

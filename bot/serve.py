@@ -22,10 +22,8 @@ from bot.lines import use_card
 from model.character.persona import (
     Persona,
     canned_lines,
-    chosen_language,
     configured_card_path,
     load_persona,
-    reply_lines,
 )
 from model.protocol import ScopeRef, Worker
 from model.service import ChatService
@@ -74,15 +72,11 @@ async def speak_as_the_worker(remote: HttpWorker, settings: Settings, card: Pers
     and `[persona]` choose it, not this config's: a bot whose config leaves `[model]
     base` at the offline default chose English, and said an English error line beside
     the Chinese replies of a worker serving a Chinese model. A worker not up yet is
-    asked nothing (the line stays this config's)."""
-    from bot.relay import WorkerUnreachable
+    asked nothing (the line stays this config's). See `bot.relay.speak_as_the_worker`,
+    which the standalone QQ plugin uses too."""
+    from bot.relay import speak_as_the_worker as speak
 
-    try:
-        language = (await remote.character()).language
-    except WorkerUnreachable:
-        return
-    if language and language in card.languages and language != chosen_language(settings, card):
-        remote.error_reply = reply_lines(card.in_language(language), settings).error
+    await speak(remote, settings, card)
 
 
 async def reach_for_console(remote: HttpWorker) -> None:

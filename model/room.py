@@ -63,6 +63,51 @@ class RecentlyForgotten:
         return key in self._kept
 
 
+# How many edits each worker keeps for messages it has not stored yet (`PendingEdits`).
+PENDING_EDITS_KEPT = 1_000
+
+
+class PendingEdits:
+    """Edits that may have reached the worker before their message was stored: she is
+    still answering it, or the edit overtook it on the way (each platform event has its
+    own task, and over the relay its own request). (scope, message id) → (whose, new
+    text), each kept `seconds` (long enough for any answer to be stored), at most
+    PENDING_EDITS_KEPT of them. `noted` counts the edits noted so far, so that an answer
+    takes only those that came after its message (`text_for`'s `after`). `clock` is
+    swappable for tests."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self.noted = 0
+        self._kept: OrderedDict[tuple[str, str], tuple[float, int, str, str]] = OrderedDict()
+
+    def note(self, scope: str, request_id: str, user_id: str, text: str) -> None:
+        if not (scope and request_id and user_id and text):
+            return
+        self.noted += 1
+        key = (scope, request_id)
+        self._kept[key] = (self.clock(), self.noted, user_id, text)
+        self._kept.move_to_end(key)
+        self._drop_old()
+
+    def text_for(self, scope: str, request_id: str, user_id: str, after: int = 0) -> str | None:
+        """The newest text `user_id`'s message `request_id` was edited to, if noted (and
+        noted after the first `after` edits)."""
+        self._drop_old()
+        found = self._kept.get((scope, request_id))
+        if found is None or found[1] <= after or found[2] != user_id:
+            return None
+        return found[3]
+
+    def _drop_old(self) -> None:
+        oldest = self.clock() - self.seconds
+        while self._kept and (
+            len(self._kept) > PENDING_EDITS_KEPT or next(iter(self._kept.values()))[0] < oldest
+        ):
+            self._kept.popitem(last=False)
+
+
 @dataclass(frozen=True)
 class RoomBounds:
     max_lines: int = 200

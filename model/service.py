@@ -80,7 +80,7 @@ from model.protocol import (
     WorkerStatus,
     visible_text,
 )
-from model.room import RecentlyForgotten, RoomBounds, SpeakUp
+from model.room import PendingEdits, RecentlyForgotten, RoomBounds, SpeakUp
 from model.summaries import Summarizer
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,9 @@ def _any_scope(platform: str) -> str:
 
 # Generations per message when a reload lands between building the prompt and the batch.
 PROMPT_SWITCH_ATTEMPTS = 2
+# An edit noted for a message not stored yet is kept this long past the request
+# deadline: the exchange of a message that arrived just after its edit is stored by then.
+EDIT_GRACE_SECONDS = 30.0
 
 
 def check_adapter_setting(settings: Settings) -> None:
@@ -149,6 +152,9 @@ class SoFar:
     newest_read: int | None = None  # the newest stored message her reply is made from
     reset_mark: int | None = None  # the newest reset recorded when memory was read
     history_cap: int | None = None  # max_history_tokens for stored memory; none for clients
+    # How many edits the worker had noted when the message arrived: one of those is older
+    # than the message as it came (an edit that then made it for her), not a change to it.
+    edits_seen: int = 0
 
 
 class ChatService:
@@ -191,6 +197,9 @@ class ChatService:
         # it finds no exchange to archive. Such a message is not answered; one recalled
         # once she is answering it is archived as soon as her exchange is stored.
         self._recalled = RecentlyForgotten()
+        # Edits of messages whose exchange or room line may not be stored yet: the
+        # exchange stored later takes the new text (`_store_exchange`), so does the line.
+        self._pending_edits = PendingEdits(w.request_timeout_seconds + EDIT_GRACE_SECONDS)
         # Opened on first use, in the memory's database file.
         self._channel_modes: ChannelModes | None = None
         self._channel_modes_lock = asyncio.Lock()
@@ -432,6 +441,9 @@ class ChatService:
         in her conversation say the new text (a phone number edited out reaches no later
         prompt, and is gone from the database). Nothing is answered and nothing added:
         a message never kept stays unkept."""
+        # Noted before any await: an exchange or line stored from now on finds it, one
+        # stored before is changed below.
+        self._pending_edits.note(scope, request.request_id, request.user_id, text)
         room = self._room_of(request)
         try:
             if room and text and request.user_id:
@@ -450,8 +462,10 @@ class ChatService:
         return Reply(text="", scope=scope, status="heard")
 
     async def _hear(self, request: ChatRequest, text: str, scope: str) -> Reply:
-        """A message said in the room, not to her: kept as a room line, never answered."""
+        """A message said in the room, not to her: kept as a room line, never answered.
+        One edited before it got here is kept as its new text."""
         room = self._room_of(request)
+        text = self._pending_edits.text_for(scope, request.request_id, request.user_id) or text
         lines = self.memory.room
         try:
             if room and text and request.user_id:
@@ -474,6 +488,7 @@ class ChatService:
     async def _answer_in_order(self, scope: str, request: ChatRequest, text: str) -> Reply:
         """Answer after the conversation's earlier messages; the deadline counts from
         arrival, so the wait for those is part of it."""
+        edits_seen = self._pending_edits.noted
         in_order = self._scope_locks.hold(scope) if scope else contextlib.nullcontext()
         try:
             async with asyncio.timeout(self.settings.worker.request_timeout_seconds) as deadline:
@@ -482,7 +497,7 @@ class ChatService:
                         # Taken back before she began: no reply to post, nothing stored.
                         log.info("a message recalled before it was answered is not answered")
                         return Reply(text="", scope=scope, status="recalled")
-                    return await self._answer(scope, request, text, deadline)
+                    return await self._answer(scope, request, text, deadline, edits_seen)
         except (TimeoutError, Overloaded) as exc:
             # A TimeoutError's text is empty (the object itself is truthy): say what it was.
             why = str(exc) or f"no answer within {self.settings.worker.request_timeout_seconds:g} s"
@@ -514,15 +529,21 @@ class ChatService:
             return Reply(text=self.lines.error, scope=scope, status="error")
 
     async def _answer(
-        self, scope: str, request: ChatRequest, text: str, deadline: asyncio.Timeout
+        self,
+        scope: str,
+        request: ChatRequest,
+        text: str,
+        deadline: asyncio.Timeout,
+        edits_seen: int = 0,
     ) -> Reply:
         """One message answered: its conversation, fitted and generated, then remembered.
-        The `deadline` covers the answer, not the memory write after it (see below)."""
+        The `deadline` covers the answer, not the memory write after it (see below);
+        `edits_seen`: `SoFar.edits_seen`."""
         # Cut on arrival (protocol.MAX_DISPLAY_NAME_CHARS): written into her reply wherever
         # she says {{user}}, a 1 MB name made a 75 MB reply.
         name = request.display_name or self.user_name
         with memory_step("read"):
-            so_far = await self._conversation_so_far(scope, request)
+            so_far = replace(await self._conversation_so_far(scope, request), edits_seen=edits_seen)
             room = await self._room_context(request)
         limits = RowLimits(request.max_new_tokens or 0, tuple(request.stop))
         # Room for this reply's own cap only: a client asking for a short reply keeps
@@ -653,14 +674,20 @@ class ChatService:
             so_far.newest_read,
             so_far.reset_mark,
         )
-        # Its message was recalled while she answered it (or while this was written):
-        # archived now, as the recall would have done had the exchange been stored.
-        if self._was_recalled(scope, request):
-            try:
+        # Its message was edited while she answered it (or while this was written): the
+        # stored copy takes the new text, as the edit would have done had it been stored.
+        # Recalled: archived now, as the recall would have done.
+        edit = self._pending_edits.text_for(
+            scope, request.request_id, request.user_id, after=so_far.edits_seen
+        )
+        try:
+            if edit is not None:
+                await self.memory.reword_message(scope, request.user_id, request.request_id, edit)
+            if self._was_recalled(scope, request):
                 await self.memory.archive_request(scope, request.request_id)
-            except sqlite3.Error:
-                await self.memory.rollback()  # append_many undoes its own
-                raise
+        except sqlite3.Error:
+            await self.memory.rollback()  # append_many undoes its own
+            raise
 
     def _ask_for_summary(
         self, scope: str, request: ChatRequest, fitted: FittedPrompt, so_far: SoFar

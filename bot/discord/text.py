@@ -34,8 +34,12 @@ _MASKED_LINK = re.compile(
     r"([a-zA-Z][a-zA-Z0-9+.-]*://(?:[^\s()<>]|\([^\s()<>]*\))+)"
     r">?(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'))?\s*\)"
 )
-# Where a link's text would end and its address begin.
-_LINK_HALVES = re.compile(r"\]\((?=\s*<?[a-zA-Z][a-zA-Z0-9+.-]*://)")
+# Where a link's text would end and its address begin: any address with a scheme, also
+# one `_MASKED_LINK` does not spell out. Discord's markdown (simple-markdown's link rule)
+# drops a backslash before a symbol, and a browser's URL parser reads "https:evil.example"
+# or "https:/evil.example" as https://evil.example, so "[x](https:\/\/evil.example)" and
+# "[x](https:evil.example)" may still hide where they go.
+_LINK_HALVES = re.compile(r"\]\((?=\s*<?[a-zA-Z][a-zA-Z0-9+.\\-]*:)")
 # At a line's start, or as a list item's first words (- # 标题): a heading (#, ##, ###),
 # small print (-#), a block quote (>, >>>).
 _MARKUP_AHEAD = r"(?=(?:(?:[-*+]|\d+[.)])[ \t]+)?(?:#{1,3}[ \t]|-#[ \t]|>))"

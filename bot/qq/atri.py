@@ -40,7 +40,7 @@ from nonebot.permission import SUPERUSER, Permission
 from nonebot.plugin import PluginMetadata
 from nonebot.rule import Rule
 
-from atri.config import Secrets, WorkerSettings
+from atri.config import Secrets, Settings, WorkerSettings
 from bot import commands
 from bot.commands import Actor, ChannelModes, CommandResult
 from bot.limits import (
@@ -72,6 +72,7 @@ from bot.qq.text import (
     reply_parts,
     text_message,
 )
+from model.character.persona import configured_card_path, load_persona
 from model.protocol import ChannelMode, ChatRequest, MemoryUnavailable, MessageRef, ReplyCut
 
 PLATFORM = "qq"
@@ -116,12 +117,18 @@ def _connect_standalone_worker() -> None:
         """`atri serve` stops on a worker of another release; in someone's own NoneBot
         project that would stop their other plugins too, so it is said, loudly, once at
         start-up: every message then gets her error line until the two match."""
-        from bot.relay import OtherRelease
+        from bot.relay import OtherRelease, speak_as_the_worker
 
         try:
             await http.check_release()
         except OtherRelease as exc:
             log.error("%s Until then ATRI answers every message with her error line.", exc)
+            return
+        # Her error line in the worker's language, as under `atri serve`: left at its
+        # default it was her Chinese line beside a worker's English replies. The card is
+        # ATRI's packaged one (a plugin has no config.toml to name another).
+        own = Settings(worker=worker_settings)
+        await speak_as_the_worker(http, own, load_persona(configured_card_path(own)))
 
 
 _connect_standalone_worker()
