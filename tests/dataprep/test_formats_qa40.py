@@ -1,0 +1,104 @@
+"""QA pass 40: Ren'Py translation identifiers of say statements with arguments, clauses,
+attributes and triple-quoted strings; bracketed words a character says; unquoted
+paragraphs in plain dumps; a second character's scripts through `atri prep`."""
+
+from __future__ import annotations
+
+from atri.config import DataprepSettings
+from dataprep.formats import renpy as renpy_format
+from dataprep.pipeline import iter_utterances, load_scripts, parse_options
+from tests.dataprep.conftest import FIXTURES
+
+QA40 = FIXTURES / "qa40"
+
+
+# 1. Ren'Py translation identifiers ------------------------------------------------------
+
+
+def test_say_identifiers_of_statements_with_arguments_and_clauses() -> None:
+    # Each identifier is the md5 of the statement's code as Ren'Py's `Say.get_code`
+    # writes it (in the comment): arguments as written, after the string, then `with`.
+    script = (
+        'define e = Character("Eileen")\n'
+        "label demo:\n"
+        '    a "Over here." with dissolve\n'  # a "Over here." with dissolve
+        '    e "Red." (what_color="#f00", who_color="#0f0")\n'
+        # e "Red." (what_color="#f00") with Dissolve(0.5)
+        '    e "Red." (what_color = "#f00") with Dissolve(0.5)\n'
+        "    show e happy\n"
+        '    e happy "Hello!"\n'  # e happy "Hello!"
+        '    e -happy @ sad "Oh." nointeract\n'  # e -happy @ sad "Oh." nointeract
+        '    "Narrated." (what_italic=True)\n'
+        # e "Two lines." (what_size=40, who_size=20): one logical line, comment dropped
+        '    e "Two lines." (what_size=40,  # smaller name\n'
+        "        who_size=20)\n"
+        '    e "Wide." (what_size=40 )\n'  # the space before ")" is kept
+    )
+    assert renpy_format.say_identifiers(script) == {
+        "demo_651286cd": 3,
+        "demo_25e86910": 4,
+        "demo_7d4d1f1d": 5,
+        "demo_09a8bec4": 7,
+        "demo_7d30a0f5": 8,
+        "demo_13d2269b": 9,
+        "demo_f53dbd67": 10,
+        "demo_f2c32991": 12,
+    }
+
+
+def test_say_identifiers_of_triple_quoted_strings() -> None:
+    # Monologue mode: each paragraph is a say statement of its own, at the statement's
+    # line, with its speaker, attributes and clauses; `rpy monologue single` cuts at each
+    # line end, `none` nowhere (the line ends kept, written `\n`).
+    script = (
+        "label sea:\n"
+        '    e """\n'
+        "        One line\n"
+        "        here.\n"
+        "\n"
+        '        Another one, with \\"quotes\\".\n'
+        '        """\n'
+        '    e happy """Calm.\n'  # e happy "Calm." with dissolve
+        "\n"
+        '        Still calm.""" with dissolve\n'
+        "    rpy monologue single\n"
+        '    e """A line\\nbreak.\n'  # e "A line\nbreak." (an escape, not a line end)
+        '        Then a  gap."""\n'  # e "Then a gap."
+        "    rpy monologue none\n"
+        '    e """Kept\n'
+        '          as written."""\n'  # e "Kept\nas written."
+    )
+    assert renpy_format.say_identifiers(script) == {
+        "sea_f068d79f": 2,
+        "sea_80417dd2": 2,
+        "sea_3468537f": 8,
+        "sea_9db31ea7": 8,
+        "sea_682671b3": 12,
+        "sea_2249bc9d": 12,
+        "sea_068f8946": 15,
+    }
+
+
+def test_translations_of_such_statements_are_placed_by_identifier() -> None:
+    # The tl/ file was made by Ren'Py 8.5.1 or later, which no longer hashes a voice
+    # statement into the identifier of the say statement below it; every comment in it is
+    # two lines early, so a line placed by its comment comes before the Python line above
+    # its say statement.
+    game = QA40 / "harbor" / "game"
+    settings = DataprepSettings(
+        lead_aliases=["Kyo"], character_aliases=["Minamo"], renpy_language="chinese", eval_ratio=0
+    )
+    loaded, _ = load_scripts([game / "script.rpy", game / "tl"], settings, None)
+    options = parse_options(settings, loaded)
+    lines = [u for batch in iter_utterances(loaded, options) for u in batch]
+    assert [(u.speaker, u.text, u.line) for u in lines] == [
+        ("Kyo", "The boat is late.", 9),
+        ("Minamo", "那我们就一起等吧！", 10),
+        ("Minamo", "Kyo, look at the gulls.", 11),
+        ("Minamo", "今天的海很平静。", 12),
+        ("Minamo", "你发现我的那天可不是这样。", 12),
+        ("Kyo", "...", 17),
+        ("Kyo", "回家吧。", 18),
+        ("Kyo", "Minamo?", 19),
+        ("Minamo", "嗯！", 21),
+    ]
