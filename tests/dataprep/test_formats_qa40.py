@@ -4,9 +4,15 @@ paragraphs in plain dumps; a second character's scripts through `atri prep`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from atri.config import DataprepSettings
+from dataprep.clean import clean_text
 from dataprep.formats import renpy as renpy_format
-from dataprep.pipeline import iter_utterances, load_scripts, parse_options
+from dataprep.pipeline import iter_utterances, load_scripts, parse_options, run_pipeline
+from dataprep.records import Role
 from tests.dataprep.conftest import FIXTURES
 
 QA40 = FIXTURES / "qa40"
@@ -102,3 +108,61 @@ def test_translations_of_such_statements_are_placed_by_identifier() -> None:
         ("Kyo", "Minamo?", 19),
         ("Minamo", "嗯！", 21),
     ]
+
+
+# 2. Bracketed words a character says are no translator's note --------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[注意]前面有螃蟹！",
+        "【注意】别踩到它。",
+        "(注目)大家看这里！",
+        "（注射）好可怕……",
+        "Watch out (TNT inside)!",
+    ],
+)
+def test_bracketed_words_a_character_says_stay(line: str) -> None:
+    assert clean_text(line) == line
+    assert clean_text(line, markup=False) == line
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("我喜欢螃蟹[注：双关]", "我喜欢螃蟹"),
+        ("【注】这里是双关。", "这里是双关。"),
+        ("走吧（注1）", "走吧"),
+        ("走吧(译注：原文是方言)", "走吧"),
+        ("走吧〔校注 疑为衍字〕", "走吧"),
+        ("そう言った（原文ママ）", "そう言った"),
+        ("【TL note: a pun on crab】Crab!", "Crab!"),
+        ("OK [T/N: lit. roger]", "OK"),
+        ("OK (TN - lit. roger)", "OK"),
+        ("Fine (Translator's note: sarcasm)", "Fine"),
+    ],
+)
+def test_translator_notes_still_go(raw: str, clean: str) -> None:
+    assert clean_text(raw) == clean
+
+
+def test_a_line_that_starts_with_a_bracketed_word_keeps_it_through_the_pipeline(
+    tmp_path: Path,
+) -> None:
+    dump = tmp_path / "dump.txt"
+    dump.write_text(
+        "夏生：小心。\n亚托莉：[注意]前面有螃蟹！\n夏生：哪里？\n亚托莉：【注意】就在你脚下。[注：双关]\n",
+        encoding="utf-8",
+    )
+    settings = DataprepSettings(
+        lead_aliases=["夏生"], character_aliases=["亚托莉"], eval_ratio=0, user_placeholder=False
+    )
+    result = run_pipeline(settings, [dump])
+    exchange = [
+        (Role.LEAD, "小心。"),
+        (Role.CHARACTER, "[注意]前面有螃蟹！"),
+        (Role.LEAD, "哪里？"),
+        (Role.CHARACTER, "【注意】就在你脚下。"),
+    ]
+    assert [s.turns for s in result.train] == [exchange[:2], exchange]
