@@ -27,6 +27,7 @@ from dataprep.formats.common import (
     ParseOptions,
     alias_tag,
     is_code,
+    space_between,
     tidy_name,
 )
 from dataprep.records import Utterance
@@ -52,7 +53,7 @@ _EMBED = "emb"
 _READER_TAGS = _WAIT | _PAGE | _NAME_TAGS | {"r", _EMBED, _CHOICE_START, _CHOICE_END}
 # Stands for a visual line break until the utterance is closed; see `_join`.
 _BREAK = "\x00"
-_SPACE_BETWEEN = re.compile(r"(?<=[\x21-\x7e])\x00+(?=[\x21-\x7e])")
+_BREAKS = re.compile("\x00+")
 
 
 def _tag_name_and_attrs(body: str) -> tuple[str, dict[str, str]]:
@@ -63,11 +64,19 @@ def _tag_name_and_attrs(body: str) -> tuple[str, dict[str, str]]:
 
 
 def _join(parts: list[str]) -> str:
-    """Line breaks vanish between CJK characters and become a space between Latin words."""
+    """Line breaks vanish between CJK characters and become a space between words of a
+    script that writes spaces (`space_between`)."""
     text = "".join(parts)
     if _BREAK in text:
-        text = _SPACE_BETWEEN.sub(" ", text).replace(_BREAK, "")
+        text = _BREAKS.sub(lambda m: _break(text, m.start(), m.end()), text)
     return text.strip()
+
+
+def _break(text: str, start: int, end: int) -> str:
+    before, after = text[max(0, start - 2) : start], text[end : end + 1]
+    if not before or not after or before[-1].isspace() or after.isspace():
+        return ""
+    return " " if space_between(before, after) else ""
 
 
 def display_names(text: str) -> dict[str, str]:

@@ -10,7 +10,10 @@ import pytest
 
 from atri.config import DataprepSettings
 from dataprep.clean import clean_text
+from dataprep.formats import ParseOptions, parse
+from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
+from dataprep.formats.common import join_pieces
 from dataprep.pipeline import iter_utterances, load_scripts, parse_options, run_pipeline
 from dataprep.records import Role
 from tests.dataprep.conftest import FIXTURES
@@ -166,3 +169,77 @@ def test_a_line_that_starts_with_a_bracketed_word_keeps_it_through_the_pipeline(
         (Role.CHARACTER, "【注意】就在你脚下。"),
     ]
     assert [s.turns for s in result.train] == [exchange[:2], exchange]
+
+
+# 3. A line a plain dump wrapped over the lines below ------------------------------------
+
+
+def test_english_lines_wrapped_in_a_plain_dump_are_one_line_each() -> None:
+    text = (QA40 / "wrapped_en.txt").read_text(encoding="utf-8")
+    found = parse(text, "x", "plain", ParseOptions())
+    assert [(u.speaker, u.text, u.line) for u in found] == [
+        # A straight quote left open is closed on the line below.
+        ("Minamo", '"The tide comes in slowly tonight, doesn\'t it?"', 1),
+        ("Kyo", "It does.", 3),
+        # Unquoted: the lines below that start in lower case go on with her sentence.
+        (
+            "Minamo",
+            "I was built to watch it, you know, and I never get tired of the way it comes"
+            " back, every single night.",
+            4,
+        ),
+        (None, "The lighthouse blinked twice.", 7),
+        # A word broken at its hyphen, or a dash, is joined with no space.
+        ("Kyo", '"Even the well-known story ends."', 8),
+        ("Minamo", "Hm", 10),
+        (None, "The gulls left.", 11),
+        ("Kyo", '"Listen." She said "no" twice.', 12),
+        ("Minamo", "“Wait—that’s mine!”", 13),
+    ]
+
+
+def test_wrapped_lines_join_as_their_script_writes_words() -> None:
+    # Korean writes spaces between words: a wrapped line gets one, where Chinese and
+    # Japanese get none; an unquoted Chinese line has no sign that the next goes on.
+    text = (QA40 / "wrapped_cjk.txt").read_text(encoding="utf-8")
+    found = parse(text, "x", "plain", ParseOptions())
+    assert [(u.speaker, u.text) for u in found] == [
+        ("미나모", "“오늘 바다는 조용하네.”"),
+        ("쿄", "그렇네."),
+        ("水菜萌", "「今天的海很平静。」"),
+        ("恭", "是啊。"),
+        ("水菜萌", "今天的海"),
+        (None, "很平静。"),
+    ]
+
+
+def test_an_english_sentence_left_open_at_the_end_of_a_slice_goes_on_in_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = "".join(
+        f'Minamo: Line {i} goes on\nover two lines.\nKyo: "And\nmine."\n' for i in range(30)
+    )
+    whole = parse(text, "x", "plain", ParseOptions())
+    monkeypatch.setattr(plain_format, "CHUNK_CHARS", 7)
+    assert [(u.speaker, u.text) for u in parse(text, "x", "plain", ParseOptions())] == [
+        (u.speaker, u.text) for u in whole
+    ]
+    assert [u.text for u in whole][:2] == ["Line 0 goes on over two lines.", '"And mine."']
+    assert len(whole) == 60
+
+
+@pytest.mark.parametrize(
+    ("pieces", "joined"),
+    [
+        (["今天的天气", "真好啊。"], "今天的天气真好啊。"),
+        (["Good", "morning."], "Good morning."),
+        (["café", "au lait"], "café au lait"),
+        (["오늘 바다는", "조용하네."], "오늘 바다는 조용하네."),
+        (["well-", "known"], "well-known"),
+        (["Wait -", "no."], "Wait - no."),
+        (["……", "……"], "…………"),
+        (["我喜欢", "ATRI"], "我喜欢ATRI"),
+    ],
+)
+def test_join_pieces(pieces: list[str], joined: str) -> None:
+    assert join_pieces(pieces) == joined
