@@ -8,7 +8,8 @@ its id: when `[chara_new name="akane" jname="あかね"]` (in
 any .ks file given) gives it a display name, the line is credited to あかね, the name the
 player sees, and an alias "akane" still names her (see `with_display_names`). Text runs
 over `[r]` and line ends until a wait tag (`[l]`, `[p]`, `[np]`, `[wvl]`) closes the
-utterance. Choices (`[link]…[endlink]`) are no one's line. Every other tag is
+utterance. Choices (`[link]…[endlink]`) are no one's line, nor a macro's body
+(`[macro name=…]…[endmacro]`), which is only its definition. Every other tag is
 dropped; `;` comments, `*label` lines, `[iscript]` … `[endscript]` blocks and lines of
 script code (`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene.
 `[[` is a literal `[`, and so is TyranoScript's `\\[`; its block comments (`/*` … `*/`, each alone
@@ -46,11 +47,16 @@ _PAGE = frozenset({"p", "np", "cm", "er", "pcm", "plc"})
 _NAME_TAGS = frozenset({"nm", "name", "chara_ptext"})
 # A choice's text, between [link] and [endlink]: a menu option, not a line anyone says.
 _CHOICE_START, _CHOICE_END = "link", "endlink"
+# A macro's body, between [macro name=…] and [endmacro]: its definition, shown (and its
+# tags run) only where a line calls it, under whatever speaker that line has.
+_MACRO_START, _MACRO_END = "macro", "endmacro"
 # TyranoScript's `[chara_new name="akane" jname="あかね" …]` (or `@chara_new …`).
 _CHARA_NEW = re.compile(r"(?:\[|^[ \t]*@)[ \t]*chara_new\b([^\]\n]*)", re.M)
 _EMBED = "emb"
 # The tags `_Reader.tag` acts on: never a speaker, whatever the aliases.
-_READER_TAGS = _WAIT | _PAGE | _NAME_TAGS | {"r", _EMBED, _CHOICE_START, _CHOICE_END}
+_READER_TAGS = (
+    _WAIT | _PAGE | _NAME_TAGS | {"r", _EMBED, _CHOICE_START, _CHOICE_END, _MACRO_START, _MACRO_END}
+)
 # Stands for a visual line break until the utterance is closed; see `_join`.
 _BREAK = "\x00"
 _BREAKS = re.compile("\x00+")
@@ -114,6 +120,7 @@ class _Reader:
         self.start_line = 0
         self.scene = "0"
         self.in_choice = False
+        self.in_macro = False
         # An [emb exp=…] in the message: a value only the running game knows (the
         # player's name in f.name), so the line, written without it, has a hole.
         self.unresolved = False
@@ -151,7 +158,13 @@ class _Reader:
 
     def tag(self, body: str) -> None:
         name, attrs = _tag_name_and_attrs(body)
-        if name == _CHOICE_START:
+        if self.in_macro:
+            self.in_macro = name != _MACRO_END
+            return
+        if name == _MACRO_START:
+            self.flush()
+            self.in_macro = True
+        elif name == _CHOICE_START:
             self.flush()
             self.in_choice = True
         elif name == _CHOICE_END:
@@ -171,7 +184,7 @@ class _Reader:
             self.set_speaker(who.split("/")[0].strip(), sticky=False)
 
     def text(self, chunk: str, number: int) -> None:
-        if self.in_choice:
+        if self.in_choice or self.in_macro:
             return
         if not self.parts or all(p == _BREAK for p in self.parts):
             self.start_line = number

@@ -1155,6 +1155,7 @@ def parse(
     marker = options.scene_marker.match if options.scene_marker else None
     out: list[Utterance] = []
     scene = "0"
+    scene_label = ""  # the last global label: the one a local label is under
     last_speaker: str | None = None
     block_indent = -1  # indentation of the statement whose code block we are in
     # The language of the `translate` dialogue block we are in (None outside one), and the
@@ -1241,7 +1242,14 @@ def parse(
             if line.startswith("label "):
                 m = _LABEL.match(line)
                 if m:
-                    scene = m.group(1)
+                    # A local label (`label .after:`) is `start.after` under `label start:`,
+                    # as Ren'Py names it: another label's `.after` is another scene.
+                    name = m.group(1)
+                    if name.startswith(".") and scene_label:
+                        name = scene_label + name
+                    elif "." not in name:
+                        scene_label = name
+                    scene = name
                 continue
             if line.startswith("translate "):
                 m = _TRANSLATE.match(line)

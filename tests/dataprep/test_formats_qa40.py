@@ -243,3 +243,64 @@ def test_an_english_sentence_left_open_at_the_end_of_a_slice_goes_on_in_the_next
 )
 def test_join_pieces(pieces: list[str], joined: str) -> None:
     assert join_pieces(pieces) == joined
+
+
+# 4. A second character's scripts ---------------------------------------------------------
+
+
+def test_a_kag_scenario_of_a_second_character() -> None:
+    text = (QA40 / "minamo.ks").read_text(encoding="utf-8")
+    found = parse(text, "minamo.ks", "kirikiri", ParseOptions())
+    assert [(u.speaker, u.text, u.line, u.scene, u.dropped) for u in found] == [
+        # The macro's body is its definition, shown only where a line calls it.
+        ("恭", "「おはよう、水菜萌」", 7, "start", None),
+        ("水菜萌", "「おはよう！今日も海は静か……」", 9, "start", None),  # ruby readings go
+        ("恭", "「本当に？」", 12, "start", None),
+        ("水菜萌", "「うん。本当に。」", 13, "start", None),
+        ("水菜萌", "「ほら、[波の音]が聞こえるでしょ？」", 14, "start", None),
+        ("Minamo", "The café au lait here is the best.", 16, "start", None),
+        ("Kyo", "Is it?", 17, "start", None),
+        ("Minamo", "Mm-hm; I've tried every single one.", 18, "start", None),
+        ("恭", "「そうだな」", 24, "yes", None),
+        ("水菜萌", "「でしょ？\u3000えへへ」", 25, "yes", None),
+        ("恭", "「いや……」", 30, "no", None),
+        ("水菜萌", "「もう！のいじわる」", 31, "no", "unresolved_variable"),
+        ("水菜萌", "「50%オフだよ、セール中！」", 32, "no", None),
+    ]
+
+
+def test_a_ren_py_local_label_is_a_scene_under_its_global_label() -> None:
+    text = (QA40 / "minamo.rpy").read_text(encoding="utf-8")
+    found = parse(text, "minamo.rpy", "renpy", ParseOptions())
+    assert [u.scene for u in found if u.text in ("Huh.", "Where to?")] == ["start", "start.after"]
+    two = 'label day1:\n    "One."\nlabel .after:\n    "Two."\nlabel day2:\n    "Three."\nlabel .after:\n    "Four."\n'
+    assert [u.scene for u in parse(two, "x", "renpy", ParseOptions())] == [
+        "day1",
+        "day1.after",
+        "day2",
+        "day2.after",
+    ]
+
+
+def test_a_second_character_s_ren_py_scene_through_the_pipeline() -> None:
+    settings = DataprepSettings(
+        lead_aliases=["Kyo"], character_aliases=["Minamo"], eval_ratio=0, user_placeholder=True
+    )
+    result = run_pipeline(settings, [QA40 / "minamo.rpy"])
+    last = result.train[-1].turns
+    assert last == [
+        (Role.LEAD, "Where to?"),
+        (
+            Role.CHARACTER,
+            "The lighthouse, of course~\nSlowly now, see?\nIn NVL, too.\n"
+            "A line from a python block.\n{{user}} is a nice name.",
+        ),
+    ]
+    # `[player_name]` is the lead's name, `extend` goes on the line before it, a
+    # monologue's paragraphs and the menu's caption are her lines.
+    assert (Role.CHARACTER, "Good morning, {{user}}!") in result.train[0].turns
+    said = [
+        text for sample in result.train for role, text in sample.turns if role == Role.CHARACTER
+    ]
+    assert "I couldn't sleep. The sea was too loud.\nIt's 100% true, I promise really." in said
+    assert "Not to me.\nI hear every wave.\nEven the small ones." in said
