@@ -68,6 +68,7 @@ _NAME_KEYWORD = re.compile(rf"[(,]\s*name\s*=\s*{_NAME_VALUE}")
 # `menu:` or `menu name:` (a menu with a label), maybe a comment after it; its choices
 # are indented below it.
 _MENU = re.compile(r"menu(?:\s+[\w.]+)?\s*(?:\(.*\))?\s*:\s*(?:#.*)?$")
+_MENU_LABEL = re.compile(r"menu\s+([\w.]+)")
 # What comes before a `#` comment after a statement (a string may hold a "#").
 _BEFORE_COMMENT = re.compile(rf"""(?:{_STR}|[^"'#])*""")
 _LABEL = re.compile(r"\s*label\s+([\w.]+)\s*(?:\(.*\))?\s*:")
@@ -617,8 +618,9 @@ def _say_statements(text: str) -> list[_SayStatement]:
     lines = text.splitlines()
     label: str | None = None
     block: list[str] = []  # translatable statements above the next say statement
-    # Each open menu's indent, and its body's: a say statement there is its caption.
-    menus: list[tuple[int, int]] = []
+    # Each open menu's indent, its body's (a say statement there is its caption), and the
+    # translatable statements above it: Ren'Py puts its caption before it, below them.
+    menus: list[tuple[int, int, list[str]]] = []
     monologue = "double"
     skip_until = 0
     for number, raw in enumerate(lines, 1):
@@ -631,9 +633,13 @@ def _say_statements(text: str) -> list[_SayStatement]:
         while menus and indent <= menus[-1][0]:
             menus.pop()
         if menus and menus[-1][1] < 0:
-            menus[-1] = (menus[-1][0], indent)
+            menus[-1] = (menus[-1][0], indent, menus[-1][2])
         if line.startswith("menu") and _MENU.match(line):
-            menus.append((indent, -1))
+            # `menu chooser:` is a label too, that of the say statements below it.
+            named = _MENU_LABEL.match(line)
+            if named is not None and not named.group(1).startswith("_"):
+                label, block = named.group(1), []
+            menus.append((indent, -1, block))
             block = []
             continue
         if _CODE_BLOCK.match(line) or line.startswith("translate "):
@@ -677,6 +683,8 @@ def _say_statements(text: str) -> list[_SayStatement]:
         if word is None or word.group(0) not in _NOT_SPEAKERS:
             caption = bool(menus) and indent == menus[-1][1]
             said = say_code.say_codes(statement, caption=caption, monologue=monologue)
+            if said is not None and caption:
+                block = menus[-1][2]
         if said is None:
             block = []
             continue

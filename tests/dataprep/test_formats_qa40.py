@@ -88,6 +88,30 @@ def test_say_identifiers_of_triple_quoted_strings() -> None:
     }
 
 
+def test_say_identifiers_of_menu_captions() -> None:
+    # Ren'Py puts a menu's caption before the menu, below the voice statement above the
+    # menu; `menu chooser:` is a label, that of the statements in it.
+    script = (
+        "label pick:\n"
+        '    voice "q.ogg"\n'
+        "    menu:\n"
+        '        e "Which one?"\n'  # voice "q.ogg" / e "Which one?" nointeract
+        '        "This one.":\n'
+        '            voice "a.ogg"\n'
+        '            e "Picked."\n'
+        "    menu chooser:\n"
+        '        e "Which one?"\n'
+        '        "That one.":\n'
+        '            e "Picked."\n'
+    )
+    assert renpy_format.say_identifiers(script) == {
+        "pick_c871f3c5": 4,
+        "pick_4d1c1ee9": 7,
+        "chooser_ee15fcec": 9,
+        "chooser_0aa5cf82": 11,
+    }
+
+
 def test_translations_of_such_statements_are_placed_by_identifier() -> None:
     # The tl/ file was made by Ren'Py 8.5.1 or later, which no longer hashes a voice
     # statement into the identifier of the say statement below it; every comment in it is
