@@ -43,13 +43,13 @@ import warnings
 from collections.abc import Container, Iterable, Iterator, Mapping
 from typing import NamedTuple
 
-from dataprep.formats import renpy_say_code as say_code
 from dataprep.formats.common import (
     COMPUTED_TEXT,
     SOUND_LINE,
     UNRESOLVED_VARIABLE,
     ParseOptions,
 )
+from dataprep.formats.renpy_say_code import NVL_CLEAR, logical_line, say_codes
 from dataprep.records import Utterance
 
 # A string in double or single quotes (Ren'Py takes either), escapes included.
@@ -673,7 +673,7 @@ def _say_statements(text: str) -> list[_SayStatement]:
         if '"' not in line and "'" not in line and "`" not in line:
             block = []
             continue
-        joined = say_code.logical_line(lines, number)
+        joined = logical_line(lines, number)
         if joined is None:
             block = []
             continue
@@ -682,7 +682,7 @@ def _say_statements(text: str) -> list[_SayStatement]:
         word = _FIRST_WORD.match(line)
         if word is None or word.group(0) not in _NOT_SPEAKERS:
             caption = bool(menus) and indent == menus[-1][1]
-            said = say_code.say_codes(statement, caption=caption, monologue=monologue)
+            said = say_codes(statement, caption=caption, monologue=monologue)
             if said is not None and caption:
                 block = menus[-1][2]
         if said is None:
@@ -690,7 +690,7 @@ def _say_statements(text: str) -> list[_SayStatement]:
             continue
         codes, explicit = said
         for code in codes:
-            if code == say_code.NVL_CLEAR:
+            if code == NVL_CLEAR:
                 block.append(code)
                 continue
             statements.append((number, label, block, code, explicit))
