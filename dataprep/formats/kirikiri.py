@@ -34,8 +34,12 @@ from dataprep.formats.common import (
 from dataprep.records import Utterance
 from dataprep.speakers import normalise_name
 
-# `[[` (KAG) and `\[` (TyranoScript) are a literal "[".
-_TOKEN = re.compile(r"\[\[|\\\[|\[([^\]]*)\]?|\\|[^\[\\]+")
+# `[[` (KAG) and `\[` (TyranoScript) are a literal "[". A tag ends at the first "]" not in
+# an attribute's quoted value (`[eval exp="f.a=[1,2]"]`, `[ruby text="]"]`); a quote left
+# open is no value.
+_TOKEN = re.compile(
+    r"""\[\[|\\\[|\[((?:=[ \t]*"[^"\n]*"|=[ \t]*'[^'\n]*'|[^\]"']|["'])*)\]?|\\|[^\[\\]+"""
+)
 _ATTR = re.compile(r"""([\w-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s\]]+)""")
 # `【名】「台词」`, and `【名】：台词` (a colon after the name is no part of the line).
 _HEADER = re.compile(r"【([^】]{1,32})】\s*(?:[：:]{1,2}\s*)?(.*)")

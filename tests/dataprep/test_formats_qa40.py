@@ -328,3 +328,19 @@ def test_a_second_character_s_ren_py_scene_through_the_pipeline() -> None:
     ]
     assert "I couldn't sleep. The sea was too loud.\nIt's 100% true, I promise really." in said
     assert "Not to me.\nI hear every wave.\nEven the small ones." in said
+
+
+def test_a_kag_tag_ends_at_a_bracket_outside_its_quoted_values() -> None:
+    text = (
+        "*a\n"
+        '[nm t="水菜萌"]「やあ」[eval exp="f.a=[1,2]"]「またね」[p]\n'
+        '[eval exp="f.list=[1,2]"]\n'
+        '[nm t="水菜萌"][ruby text="]"]漢字[p]\n'
+        "[nm t=Kyo's]It's fine.[p]\n"  # an apostrophe opens no value
+    )
+    found = parse(text, "x.ks", "kirikiri", ParseOptions())
+    assert [(u.speaker, u.text) for u in found] == [
+        ("水菜萌", "「やあ」「またね」"),
+        ("水菜萌", "漢字"),
+        ("Kyo's", "It's fine."),
+    ]
