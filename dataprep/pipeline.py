@@ -33,7 +33,7 @@ from dataprep.formats import PARSERS, ParseOptions, compile_markers, detect_form
 from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
-from dataprep.formats.common import UNRESOLVED_VARIABLE
+from dataprep.formats.common import UNRESOLVED_VARIABLE, is_alias
 from dataprep.gc_pause import gc_paused
 from dataprep.output_folder import (
     check_output_folder,
@@ -176,6 +176,16 @@ def parse_options(
     characters, variables = names.resolve(
         lead, USER_PLACEHOLDER if settings.user_placeholder else lead, strings, language
     )
+    aliases = frozenset(
+        normalise_name(a)
+        for a in _with_converted(
+            [*settings.lead_aliases, *settings.character_aliases], to_simplified
+        )
+        if a.strip()
+    )
+    characters = names.named_by_alias(
+        characters, lambda name: is_alias(name, aliases, to_simplified), language
+    )
     return ParseOptions(
         scene_marker=compile_markers(settings.scene_markers),
         custom_regex=re.compile(settings.custom_regex) if settings.custom_regex else None,
@@ -185,13 +195,7 @@ def parse_options(
         renpy_variables=variables,
         renpy_unsettled=names.unsettled(language),
         kirikiri_names=shown,
-        speaker_aliases=frozenset(
-            normalise_name(a)
-            for a in _with_converted(
-                [*settings.lead_aliases, *settings.character_aliases], to_simplified
-            )
-            if a.strip()
-        ),
+        speaker_aliases=aliases,
         convert_name=to_simplified,
         dump_side=settings.dump_side,
     )

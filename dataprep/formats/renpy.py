@@ -40,7 +40,7 @@ import ast
 import hashlib
 import re
 import warnings
-from collections.abc import Container, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from typing import NamedTuple
 
 from dataprep.formats.common import (
@@ -451,6 +451,39 @@ class ScriptNames:
                 value = _shown_name(value, strings)
             characters[var] = value or var
         return characters, {**known, **dict.fromkeys(self.player, player_value)}
+
+    def named_by_alias(
+        self,
+        characters: dict[str, str],
+        is_alias: Callable[[str], bool],
+        language: str | None = None,
+    ) -> dict[str, str]:
+        """`characters` (from `resolve`) with each name that shows one variable given
+        several values (`Character("[m_name]")`: "???", later "Minamo") named by the one
+        of those values that makes an alias: it is one speaker whatever its name shows at
+        the time. One that makes no alias, or several, stays as written."""
+        unsettled = self.unsettled(language)
+        named = dict(characters)
+        for var in characters:
+            dynamic = self.dynamic.get(var)
+            written = f"[{dynamic}]" if dynamic else self.characters.get(var, "")
+            shown = set(variables_shown(written))
+            source = shown.pop() if len(shown) == 1 else ""
+            if source not in unsettled:
+                continue
+            matching = {
+                name
+                for value in unsettled[source]
+                if value != NOT_A_STRING_VALUE and is_alias(name := _filled(written, source, value))
+            }
+            if len(matching) == 1:
+                named[var] = matching.pop()
+        return named
+
+
+def _filled(written: str, variable: str, value: str) -> str:
+    """A name as written with each `[variable]` in it shown as `value`."""
+    return _INTERPOLATION.sub(lambda m: value if m.group(1) == variable else m.group(0), written)
 
 
 def _by_language(text: str) -> tuple[str, dict[str, str]]:

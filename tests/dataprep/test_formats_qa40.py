@@ -344,3 +344,37 @@ def test_a_kag_tag_ends_at_a_bracket_outside_its_quoted_values() -> None:
         ("水菜萌", "漢字"),
         ("Kyo's", "It's fine."),
     ]
+
+
+@pytest.mark.parametrize(
+    "define",
+    ['define m = Character("[m_name]")', 'define m = DynamicCharacter("m_name")'],
+)
+def test_a_character_whose_name_changes_is_named_by_the_value_that_is_an_alias(
+    tmp_path: Path, define: str
+) -> None:
+    # Her name shows "???" until she gives it: one speaker all the same, Minamo.
+    script = tmp_path / "script.rpy"
+    script.write_text(
+        f"{define}\n"
+        'default m_name = "???"\n'
+        'define k = Character("Kyo")\n'
+        "label start:\n"
+        '    k "Hello there."\n'
+        '    m "Who are you?"\n'
+        '    $ m_name = "Minamo"\n'
+        '    k "I\'m Kyo. And you?"\n'
+        '    m "I\'m Minamo."\n',
+        encoding="utf-8",
+    )
+    settings = DataprepSettings(
+        lead_aliases=["Kyo"], character_aliases=["Minamo"], eval_ratio=0, user_placeholder=False
+    )
+    loaded, _ = load_scripts([script], settings, None)
+    lines = [u for batch in iter_utterances(loaded, parse_options(settings, loaded)) for u in batch]
+    assert [u.speaker for u in lines] == ["Kyo", "Minamo", "Kyo", "Minamo"]
+    # With no alias among the values, no value is guessed.
+    other = DataprepSettings(lead_aliases=["Kyo"], character_aliases=["Atri"], eval_ratio=0)
+    loaded, _ = load_scripts([script], other, None)
+    lines = [u for batch in iter_utterances(loaded, parse_options(other, loaded)) for u in batch]
+    assert lines[1].speaker in ("[m_name]", "m")
