@@ -21,8 +21,9 @@ by its identifier (`say_identifiers`), and by the comment above it (`# game/scri
 there in the original (`parse`'s `translated`), among what the original's Python
 says, in the original's labels and menu choices, as the game shows them.
 Labels (and the label part of a translation id) are scenes. Python lines and blocks
-(`$ …`, `python:`, `init python:`) and screen, style, transform and image blocks hold
-code and interface text, never dialogue, and are skipped; but Python that says a line,
+(`$ …`, `python:`, `init python:`), screen, style, transform, image and layeredimage
+blocks and ATL blocks (`show x:`) hold code, images and interface text, never dialogue,
+and are skipped; but Python that says a line,
 `renpy.say(e, "text")` or a character called as a function, `e("text")`, is the say
 statement `e "text"` and read so: on a `$` line, or as a statement of a `python:` block
 in the story (not of an `init python:` block, which runs before the game starts, where
@@ -163,10 +164,14 @@ _NOT_SPEAKERS = frozenset(
         "camera",
     ]
 )
-# A statement that opens a block of code or interface (its indented body is skipped).
+# A statement that opens a block of code or interface (its indented body is skipped): a
+# layered image's and an ATL block's strings (`always "minamo_base"`, `show minamo:` /
+# `"minamo happy"`) are images, never lines.
 _CODE_BLOCK = re.compile(
-    r"(?:init(?:\s+[-+]?\d+)?\s+)?(?:python|screen|style|transform|image)\b[^\"']*:\s*$"
+    r"(?:init(?:\s+[-+]?\d+)?\s+)?(?:python|screen|style|transform|image|layeredimage)\b"
+    r"[^\"']*:\s*$"
     r"|init(?:\s+[-+]?\d+)?\s*:\s*$"
+    r"|(?:show|scene|camera)\b.*:\s*(?:#.*)?$"
 )
 # Characters Ren'Py defines with no name: `nvl "…"` is narration in NVL mode (`nvl` is
 # the default NVLCharacter; `nvl clear`, `nvl show` hold no string, so are no line).

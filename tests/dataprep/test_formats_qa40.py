@@ -378,3 +378,29 @@ def test_a_character_whose_name_changes_is_named_by_the_value_that_is_an_alias(
     loaded, _ = load_scripts([script], other, None)
     lines = [u for batch in iter_utterances(loaded, parse_options(other, loaded)) for u in batch]
     assert lines[1].speaker in ("[m_name]", "m")
+
+
+def test_a_layered_image_s_and_an_atl_block_s_strings_are_no_lines() -> None:
+    text = (
+        "layeredimage minamo:\n"
+        '    always "minamo_base"\n'
+        "    group outfit:\n"
+        '        attribute casual default "minamo_casual"\n'
+        "    attribute happy:\n"
+        '        "minamo_happy"\n'
+        "label start:\n"
+        "    show minamo:\n"
+        '        "minamo happy"\n'
+        "        pause 1.0\n"
+        "        repeat\n"
+        "    scene bg harbor:  # a slow zoom\n"
+        '        "bg harbor"\n'
+        '    "The harbor was quiet."\n'
+        '    m "Hi."\n'
+    )
+    found = parse(text, "x.rpy", "renpy", ParseOptions())
+    assert [(u.speaker, u.text, u.line) for u in found] == [
+        (None, "The harbor was quiet.", 14),
+        ("m", "Hi.", 15),
+    ]
+    assert set(renpy_format.say_identifiers(text).values()) == {14, 15}
