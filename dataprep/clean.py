@@ -21,9 +21,12 @@ USER_PLACEHOLDER = "{{user}}"
 # Titles after a name that stay after {{user}} (夏生さん → {{user}}さん): how she addresses him.
 HONORIFICS = ("さん", "くん", "君", "ちゃん", "様", "さま", "殿", "先輩", "先生")
 
-# (注：…) (译注…) (原文…) (TN: …) in full- or half-width brackets: translator talk.
+# (注：…) (译注…) (原文：…) (TN: …) in full- or half-width brackets: translator talk. 注,
+# 原文 and TN are also the start of words a character says (【注意】, (注目), (TNT)): they
+# make a note only before a colon, a dash, a footnote number or the bracket's close.
 _NOTE = re.compile(
-    r"[（(【\[〔]\s*(?:注|译注|譯注|訳注|原文|校注|TL ?note|T/?N|translator'?s? note)"
+    r"[（(【\[〔]\s*(?:(?:译注|譯注|訳注|校注|原文ママ|TL ?notes?|T/N|translator'?s? notes?)(?![a-z])"
+    r"|(?:注|原文|TN)(?=\s*[-–—:：）)】\]〕]|[0-9０-９①-⑳]))"
     r"[^）)】\]〕]*[）)】\]〕]",
     re.I,
 )

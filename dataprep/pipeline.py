@@ -33,7 +33,7 @@ from dataprep.formats import PARSERS, ParseOptions, compile_markers, detect_form
 from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
-from dataprep.formats.common import UNRESOLVED_VARIABLE
+from dataprep.formats.common import UNRESOLVED_VARIABLE, is_alias
 from dataprep.gc_pause import gc_paused
 from dataprep.output_folder import (
     check_output_folder,
@@ -176,6 +176,16 @@ def parse_options(
     characters, variables = names.resolve(
         lead, USER_PLACEHOLDER if settings.user_placeholder else lead, strings, language
     )
+    aliases = frozenset(
+        normalise_name(a)
+        for a in _with_converted(
+            [*settings.lead_aliases, *settings.character_aliases], to_simplified
+        )
+        if a.strip()
+    )
+    characters = names.named_by_alias(
+        characters, lambda name: is_alias(name, aliases, to_simplified), language
+    )
     return ParseOptions(
         scene_marker=compile_markers(settings.scene_markers),
         custom_regex=re.compile(settings.custom_regex) if settings.custom_regex else None,
@@ -185,13 +195,7 @@ def parse_options(
         renpy_variables=variables,
         renpy_unsettled=names.unsettled(language),
         kirikiri_names=shown,
-        speaker_aliases=frozenset(
-            normalise_name(a)
-            for a in _with_converted(
-                [*settings.lead_aliases, *settings.character_aliases], to_simplified
-            )
-            if a.strip()
-        ),
+        speaker_aliases=aliases,
         convert_name=to_simplified,
         dump_side=settings.dump_side,
     )
@@ -330,7 +334,7 @@ def _place_translations(scripts: list[_Script], options: ParseOptions) -> _Place
         except DataprepError:
             continue  # read again in its turn, which reports it
         if identified is None:
-            identified = _say_identifiers(renpy)
+            identified = _say_identifiers(renpy, language)
         firsts = [o.first for o in origins]
         left: list[Utterance] = []
         for line in said:
@@ -357,14 +361,27 @@ def _place_translations(scripts: list[_Script], options: ParseOptions) -> _Place
     return placed
 
 
-def _say_identifiers(scripts: list[_Script]) -> dict[str, tuple[Path, int]]:
+def _say_identifiers(scripts: list[_Script], language: str) -> dict[str, tuple[Path, int]]:
     """The translation identifier of each say statement in the Ren'Py files → its file
-    and line (`renpy_format.say_identifiers`); the first file's, where two give one."""
-    found: dict[str, tuple[Path, int]] = {}
+    and line (`renpy_format.say_identifiers`); the first file's, where two give one. Ren'Py
+    8.5.1 stopped hashing a voice statement into the identifier of the say statement below
+    it: the game's translation files (`language`'s) show which version made them, by the
+    identifiers they name."""
+    named = {
+        origin.identifier
+        for script in scripts
+        if language in script.languages
+        for origin in renpy_format.translation_origins(script.text)
+    }
+    schemes: tuple[dict[str, tuple[Path, int]], ...] = ({}, {})
     for script in scripts:
-        for identifier, line in renpy_format.say_identifiers(script.text).items():
-            found.setdefault(identifier, (script.path, line))
-    return found
+        for found, identifiers in zip(
+            schemes, renpy_format.say_identifier_schemes(script.text), strict=True
+        ):
+            for identifier, line in identifiers.items():
+                found.setdefault(identifier, (script.path, line))
+    # The one naming more of the translation's blocks; the older one on a tie.
+    return max(schemes, key=lambda found: len(named.intersection(found)))
 
 
 def _original_file(

@@ -53,19 +53,35 @@ class ParseOptions:
 QUOTE_PAIRS = {"「": "」", "『": "』", "“": "”", '"': '"', "‘": "’", "﹁": "﹂"}
 
 # Where two pieces of one line meet with no space between them: after or before a CJK
-# character or full-width form (`天气` / `真好`); Latin words get one (`morning,` / `Natsuki`).
-_NO_SPACE = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
+# character or full-width form (`天气` / `真好`), or a word's hyphen or dash (`well-` /
+# `known`, `Wait—` / `that's`: a word the dump broke at its hyphen), or inside a run of
+# ellipses or dashes (`……` / `……`). Words of any script that writes spaces get one
+# (`morning,` / `Natsuki`, `café` / `au lait`, `it’s` / `fine`, Korean `날씨가` / `좋네요`).
+_NO_SPACE = re.compile(r"[\u2e80-\ua4cf\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
+_WORD_DASH = re.compile(r"\w[-\u2010\u2011\u2013\u2014]\Z")
+_RUN = "…‥⋯—―─"
+
+
+def space_between(before: str, after: str) -> bool:
+    """Whether a line broken between `before` and `after` (neither blank at the break)
+    reads with a space there."""
+    return (
+        _NO_SPACE.match(after) is None
+        and _NO_SPACE.match(before, len(before) - 1) is None
+        and _WORD_DASH.search(before, len(before) - 2) is None
+        and not (before[-1] in _RUN and after[0] in _RUN)
+    )
 
 
 def join_pieces(pieces: Iterable[str]) -> str:
     """Pieces of one line that a dump or a document broke apart, as one line: stripped,
-    blank ones left out, CJK joined as it is and Latin words with a space."""
+    blank ones left out, joined with a space where `space_between` says."""
     text = ""
     for piece in pieces:
         piece = piece.strip()
         if not piece:
             continue
-        if text and _NO_SPACE.match(piece) is None and _NO_SPACE.match(text[-1]) is None:
+        if text and space_between(text, piece):
             text += " "
         text += piece
     return text

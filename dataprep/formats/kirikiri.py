@@ -8,7 +8,8 @@ its id: when `[chara_new name="akane" jname="あかね"]` (in
 any .ks file given) gives it a display name, the line is credited to あかね, the name the
 player sees, and an alias "akane" still names her (see `with_display_names`). Text runs
 over `[r]` and line ends until a wait tag (`[l]`, `[p]`, `[np]`, `[wvl]`) closes the
-utterance. Choices (`[link]…[endlink]`) are no one's line. Every other tag is
+utterance. Choices (`[link]…[endlink]`) are no one's line, nor a macro's body
+(`[macro name=…]…[endmacro]`), which is only its definition. Every other tag is
 dropped; `;` comments, `*label` lines, `[iscript]` … `[endscript]` blocks and lines of
 script code (`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene.
 `[[` is a literal `[`, and so is TyranoScript's `\\[`; its block comments (`/*` … `*/`, each alone
@@ -27,13 +28,18 @@ from dataprep.formats.common import (
     ParseOptions,
     alias_tag,
     is_code,
+    space_between,
     tidy_name,
 )
 from dataprep.records import Utterance
 from dataprep.speakers import normalise_name
 
-# `[[` (KAG) and `\[` (TyranoScript) are a literal "[".
-_TOKEN = re.compile(r"\[\[|\\\[|\[([^\]]*)\]?|\\|[^\[\\]+")
+# `[[` (KAG) and `\[` (TyranoScript) are a literal "[". A tag ends at the first "]" not in
+# an attribute's quoted value (`[eval exp="f.a=[1,2]"]`, `[ruby text="]"]`); a quote left
+# open is no value.
+_TOKEN = re.compile(
+    r"""\[\[|\\\[|\[((?:=[ \t]*"[^"\n]*"|=[ \t]*'[^'\n]*'|[^\]"']|["'])*)\]?|\\|[^\[\\]+"""
+)
 _ATTR = re.compile(r"""([\w-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s\]]+)""")
 # `【名】「台词」`, and `【名】：台词` (a colon after the name is no part of the line).
 _HEADER = re.compile(r"【([^】]{1,32})】\s*(?:[：:]{1,2}\s*)?(.*)")
@@ -45,14 +51,19 @@ _PAGE = frozenset({"p", "np", "cm", "er", "pcm", "plc"})
 _NAME_TAGS = frozenset({"nm", "name", "chara_ptext"})
 # A choice's text, between [link] and [endlink]: a menu option, not a line anyone says.
 _CHOICE_START, _CHOICE_END = "link", "endlink"
+# A macro's body, between [macro name=…] and [endmacro]: its definition, shown (and its
+# tags run) only where a line calls it, under whatever speaker that line has.
+_MACRO_START, _MACRO_END = "macro", "endmacro"
 # TyranoScript's `[chara_new name="akane" jname="あかね" …]` (or `@chara_new …`).
 _CHARA_NEW = re.compile(r"(?:\[|^[ \t]*@)[ \t]*chara_new\b([^\]\n]*)", re.M)
 _EMBED = "emb"
 # The tags `_Reader.tag` acts on: never a speaker, whatever the aliases.
-_READER_TAGS = _WAIT | _PAGE | _NAME_TAGS | {"r", _EMBED, _CHOICE_START, _CHOICE_END}
+_READER_TAGS = (
+    _WAIT | _PAGE | _NAME_TAGS | {"r", _EMBED, _CHOICE_START, _CHOICE_END, _MACRO_START, _MACRO_END}
+)
 # Stands for a visual line break until the utterance is closed; see `_join`.
 _BREAK = "\x00"
-_SPACE_BETWEEN = re.compile(r"(?<=[\x21-\x7e])\x00+(?=[\x21-\x7e])")
+_BREAKS = re.compile("\x00+")
 
 
 def _tag_name_and_attrs(body: str) -> tuple[str, dict[str, str]]:
@@ -63,11 +74,19 @@ def _tag_name_and_attrs(body: str) -> tuple[str, dict[str, str]]:
 
 
 def _join(parts: list[str]) -> str:
-    """Line breaks vanish between CJK characters and become a space between Latin words."""
+    """Line breaks vanish between CJK characters and become a space between words of a
+    script that writes spaces (`space_between`)."""
     text = "".join(parts)
     if _BREAK in text:
-        text = _SPACE_BETWEEN.sub(" ", text).replace(_BREAK, "")
+        text = _BREAKS.sub(lambda m: _break(text, m.start(), m.end()), text)
     return text.strip()
+
+
+def _break(text: str, start: int, end: int) -> str:
+    before, after = text[max(0, start - 2) : start], text[end : end + 1]
+    if not before or not after or before[-1].isspace() or after.isspace():
+        return ""
+    return " " if space_between(before, after) else ""
 
 
 def display_names(text: str) -> dict[str, str]:
@@ -105,6 +124,7 @@ class _Reader:
         self.start_line = 0
         self.scene = "0"
         self.in_choice = False
+        self.in_macro = False
         # An [emb exp=…] in the message: a value only the running game knows (the
         # player's name in f.name), so the line, written without it, has a hole.
         self.unresolved = False
@@ -142,7 +162,13 @@ class _Reader:
 
     def tag(self, body: str) -> None:
         name, attrs = _tag_name_and_attrs(body)
-        if name == _CHOICE_START:
+        if self.in_macro:
+            self.in_macro = name != _MACRO_END
+            return
+        if name == _MACRO_START:
+            self.flush()
+            self.in_macro = True
+        elif name == _CHOICE_START:
             self.flush()
             self.in_choice = True
         elif name == _CHOICE_END:
@@ -162,7 +188,7 @@ class _Reader:
             self.set_speaker(who.split("/")[0].strip(), sticky=False)
 
     def text(self, chunk: str, number: int) -> None:
-        if self.in_choice:
+        if self.in_choice or self.in_macro:
             return
         if not self.parts or all(p == _BREAK for p in self.parts):
             self.start_line = number

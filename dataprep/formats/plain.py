@@ -142,9 +142,19 @@ _CODE_LAST = frozenset(");0123456789\"'}")
 # A said line whose quote the dump wrapped onto the lines below (`亚托莉：「今天的天气` /
 # `真好啊」`) is one line in the game, and is joined when its closer comes on one of the
 # next MAX_WRAPPED_LINES lines, each of them narration; past that the quote is never
-# closed (a typo), and no line is taken from the script. Only quotes whose opener and
-# closer differ: a straight `"` opens and closes alike, and `’` is also an apostrophe.
+# closed (a typo), and no line is taken from the script. A straight `"` opens and closes
+# alike: a said line with an odd number of them leaves one open, and the first line below
+# with an odd number closes it (one with an even number holds a quote of its own). `’` is
+# also an apostrophe: never taken for a closer.
 MAX_WRAPPED_LINES = 4
+_STRAIGHT = '"'
+# A said line with no quote marks whose last word ends no sentence (`Minamo: The sea is
+# calm`) goes on over the lines below that start with a lower-case Latin letter (`today,
+# isn't it?`): no line of narration starts so. A CJK line has no such sign, and the line
+# below it is narration, as written.
+_OPEN_SENTENCE = re.compile(r"\A[^\"“”「『]*[A-Za-z,;]\Z")
+_GOES_ON = re.compile(r"[a-z]")
+_LOWER_LINE = re.compile(r"\n[^\S\n]*+[a-z]")
 _WRAPPED = {o: c for o, c in QUOTE_PAIRS.items() if o != c and o != "‘"}
 # An opener not closed on its line (the leftmost: the outer quote of `「他说『你好`).
 # Each alternative starts with a literal, and a chunk with no match skips the join. A
@@ -304,19 +314,28 @@ def _is_command(line: str) -> bool:
 
 
 def _join_wrapped(lines: list[Utterance], final: bool) -> tuple[list[Utterance], list[Utterance]]:
-    """The utterances with each wrapped quote joined into its said line, and the tail to
-    hold for the next slice (empty when `final`): a said line whose quote is still open
-    at the end of this slice, with the few lines read after it."""
+    """The utterances with each wrapped quote (or unquoted English sentence) joined into
+    its said line, and the tail to hold for the next slice (empty when `final`): a said
+    line whose quote is still open at the end of this slice, with the few lines read
+    after it."""
     out: list[Utterance] = []
     i, count = 0, len(lines)
     while i < count:
         first = lines[i]
-        m = _UNCLOSED.search(first.text) if first.speaker is not None else None
-        if m is None:
+        opener = None
+        if first.speaker is not None:
+            m = _UNCLOSED.search(first.text)
+            if m is not None:
+                opener = m.group(0)[0]
+            elif _STRAIGHT in first.text and first.text.count(_STRAIGHT) % 2:
+                opener = _STRAIGHT
+            elif _OPEN_SENTENCE.search(first.text) is not None:
+                opener = ""
+        if opener is None:
             out.append(first)
             i += 1
             continue
-        opener, closer = m.group(0)[0], _WRAPPED[m.group(0)[0]]
+        closer = _WRAPPED.get(opener, opener)
         j, closed, stopped = i, False, False
         while j + 1 < count and j - i < MAX_WRAPPED_LINES:
             below = lines[j + 1]
@@ -328,7 +347,21 @@ def _join_wrapped(lines: list[Utterance], final: bool) -> tuple[list[Utterance],
             ):
                 stopped = True
                 break
-            at_close, at_open = below.text.find(closer), below.text.find(opener)
+            if not opener:
+                if _GOES_ON.match(below.text) is None:
+                    stopped = True
+                    break
+                j += 1
+                closed = True
+                if _OPEN_SENTENCE.search(below.text) is None:
+                    stopped = True  # the sentence ends: nothing below is part of it
+                    break
+                continue
+            if opener == _STRAIGHT:
+                quotes = below.text.count(_STRAIGHT)
+                at_close, at_open = (0, -1) if quotes % 2 else (-1, 0 if quotes else -1)
+            else:
+                at_close, at_open = below.text.find(closer), below.text.find(opener)
             if at_open >= 0 and not 0 <= at_close < at_open:
                 stopped = True  # a quote of its own begins: narration, not the rest
                 break
@@ -336,7 +369,8 @@ def _join_wrapped(lines: list[Utterance], final: bool) -> tuple[list[Utterance],
             if at_close >= 0:
                 closed = True
                 break
-        if closed:
+        # A sentence left open at the end of the slice may go on in the next one.
+        if closed and (opener or stopped or final or j - i >= MAX_WRAPPED_LINES):
             text = join_pieces(u.text for u in lines[i : j + 1])
             out.append(Utterance(first.speaker, text, first.source, first.line, first.scene))
             i = j + 1
@@ -505,7 +539,14 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                     whole = chunk_lines[line - first].strip()
                     if not _is_command(whole):
                         append(Utterance(None, whole, source, line, scene))
-            if held or _UNCLOSED.search(chunk) is not None:
+            if (
+                held
+                or _STRAIGHT in chunk
+                or _UNCLOSED.search(chunk) is not None
+                or _LOWER_LINE.search(chunk) is not None
+                # Its last line a sentence that may go on in the next slice.
+                or (out and out[-1].speaker and _OPEN_SENTENCE.search(out[-1].text))
+            ):
                 out, held = _join_wrapped(held + out, final=False)
             yield out
         if held:

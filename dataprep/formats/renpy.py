@@ -21,8 +21,9 @@ by its identifier (`say_identifiers`), and by the comment above it (`# game/scri
 there in the original (`parse`'s `translated`), among what the original's Python
 says, in the original's labels and menu choices, as the game shows them.
 Labels (and the label part of a translation id) are scenes. Python lines and blocks
-(`$ …`, `python:`, `init python:`) and screen, style, transform and image blocks hold
-code and interface text, never dialogue, and are skipped; but Python that says a line,
+(`$ …`, `python:`, `init python:`), screen, style, transform, image and layeredimage
+blocks and ATL blocks (`show x:`) hold code, images and interface text, never dialogue,
+and are skipped; but Python that says a line,
 `renpy.say(e, "text")` or a character called as a function, `e("text")`, is the say
 statement `e "text"` and read so: on a `$` line, or as a statement of a `python:` block
 in the story (not of an `init python:` block, which runs before the game starts, where
@@ -40,7 +41,7 @@ import ast
 import hashlib
 import re
 import warnings
-from collections.abc import Container, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from typing import NamedTuple
 
 from dataprep.formats.common import (
@@ -49,6 +50,7 @@ from dataprep.formats.common import (
     UNRESOLVED_VARIABLE,
     ParseOptions,
 )
+from dataprep.formats.renpy_say_code import NVL_CLEAR, logical_line, say_codes
 from dataprep.records import Utterance
 
 # A string in double or single quotes (Ren'Py takes either), escapes included.
@@ -67,6 +69,7 @@ _NAME_KEYWORD = re.compile(rf"[(,]\s*name\s*=\s*{_NAME_VALUE}")
 # `menu:` or `menu name:` (a menu with a label), maybe a comment after it; its choices
 # are indented below it.
 _MENU = re.compile(r"menu(?:\s+[\w.]+)?\s*(?:\(.*\))?\s*:\s*(?:#.*)?$")
+_MENU_LABEL = re.compile(r"menu\s+([\w.]+)")
 # What comes before a `#` comment after a statement (a string may hold a "#").
 _BEFORE_COMMENT = re.compile(rf"""(?:{_STR}|[^"'#])*""")
 _LABEL = re.compile(r"\s*label\s+([\w.]+)\s*(?:\(.*\))?\s*:")
@@ -161,10 +164,14 @@ _NOT_SPEAKERS = frozenset(
         "camera",
     ]
 )
-# A statement that opens a block of code or interface (its indented body is skipped).
+# A statement that opens a block of code or interface (its indented body is skipped): a
+# layered image's and an ATL block's strings (`always "minamo_base"`, `show minamo:` /
+# `"minamo happy"`) are images, never lines.
 _CODE_BLOCK = re.compile(
-    r"(?:init(?:\s+[-+]?\d+)?\s+)?(?:python|screen|style|transform|image)\b[^\"']*:\s*$"
+    r"(?:init(?:\s+[-+]?\d+)?\s+)?(?:python|screen|style|transform|image|layeredimage)\b"
+    r"[^\"']*:\s*$"
     r"|init(?:\s+[-+]?\d+)?\s*:\s*$"
+    r"|(?:show|scene|camera)\b.*:\s*(?:#.*)?$"
 )
 # Characters Ren'Py defines with no name: `nvl "…"` is narration in NVL mode (`nvl` is
 # the default NVLCharacter; `nvl clear`, `nvl show` hold no string, so are no line).
@@ -450,6 +457,39 @@ class ScriptNames:
             characters[var] = value or var
         return characters, {**known, **dict.fromkeys(self.player, player_value)}
 
+    def named_by_alias(
+        self,
+        characters: dict[str, str],
+        is_alias: Callable[[str], bool],
+        language: str | None = None,
+    ) -> dict[str, str]:
+        """`characters` (from `resolve`) with each name that shows one variable given
+        several values (`Character("[m_name]")`: "???", later "Minamo") named by the one
+        of those values that makes an alias: it is one speaker whatever its name shows at
+        the time. One that makes no alias, or several, stays as written."""
+        unsettled = self.unsettled(language)
+        named = dict(characters)
+        for var in characters:
+            dynamic = self.dynamic.get(var)
+            written = f"[{dynamic}]" if dynamic else self.characters.get(var, "")
+            shown = set(variables_shown(written))
+            source = shown.pop() if len(shown) == 1 else ""
+            if source not in unsettled:
+                continue
+            matching = {
+                name
+                for value in unsettled[source]
+                if value != NOT_A_STRING_VALUE and is_alias(name := _filled(written, source, value))
+            }
+            if len(matching) == 1:
+                named[var] = matching.pop()
+        return named
+
+
+def _filled(written: str, variable: str, value: str) -> str:
+    """A name as written with each `[variable]` in it shown as `value`."""
+    return _INTERPOLATION.sub(lambda m: value if m.group(1) == variable else m.group(0), written)
+
 
 def _by_language(text: str) -> tuple[str, dict[str, str]]:
     """The text outside `translate <lang> …:` blocks (`translate None` is the original
@@ -577,84 +617,49 @@ def translation_origins(text: str) -> list[Origin]:
 
 
 # Statements Ren'Py puts in one translate block with the say statement below them (they
-# are "translatable"): their code is hashed into its identifier too.
+# are "translatable"): Ren'Py before 8.5.1 hashes their code into its identifier too.
 _TRANSLATABLE = re.compile(r"(?:voice\s+(?:sustain\s*$|\S)|nvl\s+clear\s*$)")
-# What may follow a say statement's string: `nointeract`, `id <identifier>`, `with <x>`.
-_SAY_CLAUSE = re.compile(r"\s*+(?:(nointeract)|id\s++([\w.]+)|with\s++(\S+))(?=\s|$)")
-_RENPY_ESCAPE = re.compile(r"\\(u([0-9a-fA-F]{1,4})|.)")
-_RENPY_BLANKS = re.compile(r"[ \n]+")
-_SECOND_SPACE = re.compile(r"(?<= ) ")
-_DEQUOTED = {"{": "{{", "[": "[[", "%": "%%", "n": "\n"}
+# The first word of a statement: a say statement's is its speaker, never a statement's.
+_FIRST_WORD = re.compile(r"[^\W\d]\w*")
 
 
-def _dequote(m: re.Match[str]) -> str:
-    c = m.group(1)
-    if c[0] == "u" and len(c) > 1:
-        return chr(int(m.group(2), 16))
-    return _DEQUOTED.get(c, c)
-
-
-def _say_code(m: re.Match[str], caption: bool = False) -> tuple[str, str | None] | None:
-    """A say statement's code as Ren'Py's `Say.get_code` writes it (what its translation
-    identifier hashes) and the identifier its `id` clause gives it, if any; None for one
-    whose code this cannot write (arguments). A menu's caption (`caption`) never waits
-    for a click: Ren'Py reads it `nointeract`."""
-    parts = [m.group("who") or m.group("whostr") or ""]
-    attrs = m.group("attrs") or ""
-    lasting, _, temporary = attrs.partition("@")
-    parts += lasting.split()
-    if temporary.strip():
-        parts += ["@", *temporary.split()]
-    # The string as Ren'Py's lexer reads it (runs of spaces and line ends one space, then
-    # escapes), written back by `encode_say_string`.
-    what = m.group("text")[1:-1]
-    if "  " in what or "\n" in what:
-        what = _RENPY_BLANKS.sub(" ", what)
-    if "\\" in what:
-        what = _RENPY_ESCAPE.sub(_dequote, what)
-        what = what.replace("\\", "\\\\").replace("\n", "\\n")
-    if '"' in what:
-        what = what.replace('"', '\\"')
-    if "  " in what:
-        what = _SECOND_SPACE.sub("\\\\ ", what)
-    parts.append(f'"{what}"')
-    rest = m.group("rest")
-    if "#" in rest:
-        rest = _BEFORE_COMMENT.match(rest).group(0)  # type: ignore[union-attr]
-    clauses = {"nointeract": "nointeract"} if caption else {}
-    pos = 0
-    while pos < len(rest.rstrip()):
-        clause = _SAY_CLAUSE.match(rest, pos)
-        if clause is None:
-            return None
-        pos = clause.end()
-        if clause.group(1):
-            clauses["nointeract"] = "nointeract"
-        elif clause.group(2):
-            clauses["id"] = f"id {clause.group(2)}"
-        else:
-            clauses["with"] = f"with {clause.group(3)}"
-    parts += [clauses[k] for k in ("nointeract", "id", "with") if k in clauses]
-    explicit = clauses["id"][3:] if "id" in clauses else None
-    return " ".join(p for p in parts if p), explicit
-
-
-def say_identifiers(text: str) -> dict[str, int]:
+def say_identifiers(text: str, voice_hashed: bool = True) -> dict[str, int]:
     """The translation identifier of each say statement of the text outside `translate`
     blocks → its line: what Ren'Py names the `translate <lang> <id>:` block that translates
     it (renpy/translation: the label, "." made "_", then "_" and the first 8 hex digits of
-    the md5 of each statement's code in the block, each followed by CRLF; `_1`, `_2` …
-    after one already taken; an `id` clause names it instead). A game's translation is
-    matched by it: the `# game/script.rpy:12` comment above a block goes stale when the
-    script is edited after the translation files were made. A statement whose code this
-    cannot write (one with arguments, a monologue) has none here."""
-    found: dict[str, int] = {}
-    taken: set[str] = set()
+    the md5 of the statement's code (`renpy_say_code`) followed by CRLF; `_1`, `_2` …
+    after one already taken). An `id` clause names it instead, and the identifier it would
+    have had names it too (Ren'Py looks a translation up by either). Each paragraph of a
+    triple-quoted string is a say statement of its own, at the statement's line. A game's
+    translation is matched by it: the `# game/script.rpy:12` comment above a block goes
+    stale when the script is edited after the translation files were made.
+    `voice_hashed`: the code of the voice and `nvl clear` statements just above a say
+    statement goes into the md5 before its own, as Ren'Py before 8.5.1 hashes it; later
+    versions hash the say statement alone."""
+    return _identified(_say_statements(text), voice_hashed)
+
+
+def say_identifier_schemes(text: str) -> tuple[dict[str, int], dict[str, int]]:
+    """`say_identifiers` as Ren'Py before 8.5.1 makes them, and as later versions do."""
+    statements = _say_statements(text)
+    return _identified(statements, True), _identified(statements, False)
+
+
+# A say statement: its line, label, the voice and `nvl clear` statements above it, its
+# code and the identifier its `id` clause gives it.
+_SayStatement = tuple[int, str | None, list[str], str, str | None]
+
+
+def _say_statements(text: str) -> list[_SayStatement]:
+    """The say statements of the text outside `translate` blocks (`say_identifiers`)."""
+    statements: list[_SayStatement] = []
     lines = text.splitlines()
     label: str | None = None
     block: list[str] = []  # translatable statements above the next say statement
-    # Each open menu's indent, and its body's: a say statement there is its caption.
-    menus: list[tuple[int, int]] = []
+    # Each open menu's indent, its body's (a say statement there is its caption), and the
+    # translatable statements above it: Ren'Py puts its caption before it, below them.
+    menus: list[tuple[int, int, list[str]]] = []
+    monologue = "double"
     skip_until = 0
     for number, raw in enumerate(lines, 1):
         if number <= skip_until:
@@ -666,13 +671,13 @@ def say_identifiers(text: str) -> dict[str, int]:
         while menus and indent <= menus[-1][0]:
             menus.pop()
         if menus and menus[-1][1] < 0:
-            menus[-1] = (menus[-1][0], indent)
+            menus[-1] = (menus[-1][0], indent, menus[-1][2])
         if line.startswith("menu") and _MENU.match(line):
-            menus.append((indent, -1))
-            block = []
-            continue
-        if '"""' in line or "'''" in line:
-            skip_until = _triple_end(lines, number)
+            # `menu chooser:` is a label too, that of the say statements below it.
+            named = _MENU_LABEL.match(line)
+            if named is not None and not named.group(1).startswith("_"):
+                label, block = named.group(1), []
+            menus.append((indent, -1, block))
             block = []
             continue
         if _CODE_BLOCK.match(line) or line.startswith("translate "):
@@ -688,48 +693,69 @@ def say_identifiers(text: str) -> dict[str, int]:
                 label = name
             block = []
             continue
+        if line.startswith("rpy "):
+            m = _MONOLOGUE.match(line)
+            if m is not None:
+                monologue = m.group(1)
+            continue
         if line[0] == "$":
             # Python, over the lines its open brackets run to: no say statement.
             first = line[1:].lstrip()
-            if _BRACKET.search(first):
+            if _BRACKET.search(first) or '"""' in first or "'''" in first:
                 skip_until = _statement_end(lines, number, first) or number
             block = []
             continue
         if _TRANSLATABLE.match(line):
             block.append(_BEFORE_COMMENT.match(line).group(0).strip())  # type: ignore[union-attr]
             continue
-        if '"' not in line and "'" not in line:
+        if '"' not in line and "'" not in line and "`" not in line:
             block = []
             continue
-        say = _SAY.match(line)
-        if say is None:
-            joined, last = _whole_string(lines, number)
-            if last > number and (say := _SAY.match(joined)) is not None:
-                skip_until = last
+        joined = logical_line(lines, number)
+        if joined is None:
+            block = []
+            continue
+        statement, skip_until = joined
         said = None
-        caption = bool(menus) and indent == menus[-1][1]
-        if (
-            say is not None
-            and say.group("who") not in _NOT_SPEAKERS
-            and not say.group("rest").strip().endswith(":")
-            # A menu's caption with no speaker is the menu's own string, no say statement.
-            and not (caption and say.group("who") is None and say.group("whostr") is None)
-        ):
-            said = _say_code(say, caption=caption)
-        if said is not None:
-            code, identifier = said
-            if identifier is None:
-                digest = hashlib.md5(
-                    "".join(f"{c}\r\n" for c in [*block, code]).encode("utf-8")
-                ).hexdigest()[:8]
-                base = f"{label.replace('.', '_')}_{digest}" if label else digest
-                identifier, count = base, 0
-                while identifier in taken:
-                    count += 1
-                    identifier = f"{base}_{count}"
-            taken.add(identifier)
-            found.setdefault(identifier, number)
-        block = []
+        word = _FIRST_WORD.match(line)
+        if word is None or word.group(0) not in _NOT_SPEAKERS:
+            caption = bool(menus) and indent == menus[-1][1]
+            said = say_codes(statement, caption=caption, monologue=monologue)
+            if said is not None and caption:
+                block = menus[-1][2]
+        if said is None:
+            block = []
+            continue
+        codes, explicit = said
+        for code in codes:
+            if code == NVL_CLEAR:
+                block.append(code)
+                continue
+            statements.append((number, label, block, code, explicit))
+            block = []
+    return statements
+
+
+def _identified(statements: list[_SayStatement], voice_hashed: bool) -> dict[str, int]:
+    """Each say statement's identifier (and the one its `id` clause replaced) → its line,
+    as renpy/translation `Restructurer.unique_identifier` makes them: one taken, or given
+    by an `id` clause anywhere in the file, gets `_1`, `_2` …"""
+    found: dict[str, int] = {}
+    given = {explicit for *_, explicit in statements if explicit is not None}
+    taken: set[str] = set()
+    for number, label, block, code, explicit in statements:
+        codes = [*block, code] if voice_hashed else [code]
+        digest = hashlib.md5("".join(f"{c}\r\n" for c in codes).encode("utf-8")).hexdigest()[:8]
+        base = f"{label.replace('.', '_')}_{digest}" if label else digest
+        identifier, count = base, 0
+        while identifier in taken or identifier in given:
+            count += 1
+            identifier = f"{base}_{count}"
+        taken.add(identifier)
+        found.setdefault(identifier, number)
+        if explicit is not None:
+            taken.add(explicit)
+            found.setdefault(explicit, number)
     return found
 
 
@@ -1175,6 +1201,7 @@ def parse(
     marker = options.scene_marker.match if options.scene_marker else None
     out: list[Utterance] = []
     scene = "0"
+    scene_label = ""  # the last global label: the one a local label is under
     last_speaker: str | None = None
     block_indent = -1  # indentation of the statement whose code block we are in
     # The language of the `translate` dialogue block we are in (None outside one), and the
@@ -1261,7 +1288,14 @@ def parse(
             if line.startswith("label "):
                 m = _LABEL.match(line)
                 if m:
-                    scene = m.group(1)
+                    # A local label (`label .after:`) is `start.after` under `label start:`,
+                    # as Ren'Py names it: another label's `.after` is another scene.
+                    name = m.group(1)
+                    if name.startswith(".") and scene_label:
+                        name = scene_label + name
+                    elif "." not in name:
+                        scene_label = name
+                    scene = name
                 continue
             if line.startswith("translate "):
                 m = _TRANSLATE.match(line)

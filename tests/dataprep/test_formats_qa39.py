@@ -187,12 +187,15 @@ def test_say_identifiers_of_repeated_lines_voice_and_id_clauses() -> None:
     )
     found = renpy_format.say_identifiers(script)
     # The voice statement is in the first one's block; the next two are one statement
-    # twice (`_1`); an `id` clause names its own; one with arguments has none here.
+    # twice (`_1`); an `id` clause names its own (and the one it replaced names it too,
+    # as Ren'Py looks either up); arguments are part of the code hashed.
     assert found == {
         "beach_shore_7a0009fb": 3,
         "beach_shore_b2312e02": 4,
         "beach_shore_b2312e02_1": 5,
         "beach_custom": 6,
+        "beach_shore_c6ba1f37": 6,
+        "beach_shore_eff51821": 7,
     }
 
 
