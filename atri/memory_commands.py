@@ -227,6 +227,11 @@ def memory_import(file: Path) -> None:
     skipped = result.skipped + result.room_skipped
     note = f" ({skipped} already stored, skipped)" if skipped else ""
     room = f" and {result.room_lines} room lines" if result.room_lines else ""
+    if result.shared_added:
+        note += (
+            f" ({result.shared_added} of them into {result.shared_conversations}"
+            " conversations channels share)"
+        )
     console.print(
         f"Imported {result.added} messages and summaries{room} into {shown(result.scope)}{note}.",
         markup=False,
@@ -241,8 +246,9 @@ def memory_export(
         Path | None, typer.Option("--out", "-o", help="file to write (default: stdout)")
     ] = None,
 ) -> None:
-    """Write a scope (messages, summaries, its room lines) as JSON; with no scope, the
-    whole database as a backup that `atri memory import` restores."""
+    """Write a scope (messages, summaries, its room lines; a user's exchanges in channels'
+    shared conversations too) as JSON; with no scope, the whole database as a backup that
+    `atri memory import` restores."""
     scope = typed(scope)
 
     if out is not None and _is_database_file(out, _database()):
@@ -260,10 +266,16 @@ def memory_export(
     else:
         write_output(out, text + "\n")
         parts = data.get("scopes", [data])
+        shared = data.get("shared_conversations", [])
         messages = sum(len(p["messages"]) for p in parts)
         summaries = sum(len(p["summaries"]) for p in parts)
+        theirs = sum(len(p["messages"]) for p in shared)
+        # A person's words in groups' shared conversations are theirs too (see `export`).
+        from_shared = (
+            f" ({theirs} of them from {len(shared)} conversations channels share)" if theirs else ""
+        )
         err_console.print(
-            f"Wrote {messages} messages, {summaries} summaries and "
+            f"Wrote {messages + theirs} messages{from_shared}, {summaries} summaries and "
             f"{len(data['room_lines'])} room lines to {out}.",
             markup=False,
         )

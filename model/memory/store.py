@@ -627,18 +627,7 @@ class Memory:
         sent without a platform id (an HTTP client's) still takes her reply along, which
         echoes what they said."""
         self._taken_back[scope] += 1  # before any await: a summary being stored sees it
-        rows = await self._db.execute_fetchall(
-            "SELECT id, role, user_id, request_id FROM messages WHERE scope = ? ORDER BY id",
-            (scope,),
-        )
-        requests = {r[3] for r in rows if r[1] == "user" and r[2] == user_id and r[3]}
-        theirs: list[int] = []
-        asker = None  # whose message the replies being read answer
-        for message_id, role, author, request_id in rows:
-            if role == "user":
-                asker = author
-            if asker == user_id or (request_id and request_id in requests):
-                theirs.append(message_id)
+        theirs = [m.id for m in exchanges_of(user_id, await self.all_messages(scope))]
         if not theirs:
             return 0
         await self._db.execute(
@@ -681,14 +670,28 @@ class Memory:
 
     async def export(self, scope: str) -> dict[str, Any]:
         """One scope: its messages, its summaries, and the room lines of its people (a
-        user's scope) or its room (a channel's scope), as of one moment (`_at_one_moment`)."""
+        user's scope) or its room (a channel's scope), as of one moment (`_at_one_moment`).
+
+        A user's scope also holds their exchanges in the conversations channels share
+        (`shared_conversations`, as `purge` finds them): their messages and her replies
+        to them, not the other members' words, nor those conversations' summaries."""
         return await self._at_one_moment(lambda memory: memory._read_export(scope))
 
     async def _read_export(self, scope: str) -> dict[str, Any]:
         data = await self._export_scope(scope)
         platform, user_id, room = parse_scope(scope)
         lines = await self.room.export_lines(platform, user_id, room)
-        return {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, **data, "room_lines": lines}
+        shared = []
+        for key in await self._shared_scopes_of(platform, user_id, room) if user_id else []:
+            theirs = exchanges_of(user_id, await self.all_messages(key))
+            shared.append({"scope": key, "messages": [_exported(m) for m in theirs]})
+        return {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            **data,
+            "room_lines": lines,
+            "shared_conversations": shared,
+        }
 
     async def backup(self) -> dict[str, Any]:
         """The whole database: every scope (with its summaries) and every room line, as
@@ -741,19 +744,7 @@ class Memory:
                 )
         return {
             "scope": scope,
-            "messages": [
-                {
-                    "role": m.role,
-                    "user_id": m.user_id,
-                    "display_name": m.display_name,
-                    "content": m.content,
-                    "created_at": m.created_at,
-                    "adapter_version": m.adapter_version,
-                    "archived": m.archived,
-                    "request_id": m.request_id,
-                }
-                for m in messages
-            ],
+            "messages": [_exported(m) for m in messages],
             "summaries": summaries,
         }
 
@@ -768,12 +759,17 @@ class Memory:
         await self._writes.idle()
         await self.room.idle()
         scopes = export.scopes if isinstance(export, MemoryBackup) else [export]
-        added = skipped = 0
+        shared = [] if isinstance(export, MemoryBackup) else export.shared_conversations
+        added = skipped = shared_added = 0
         await self._db.execute("BEGIN IMMEDIATE")
         try:
             for part in scopes:
                 new, old = await self._import_scope(part)
                 added, skipped = added + new, skipped + old
+            for theirs in shared:  # put back among the others' exchanges, by time
+                part = ScopeExport.model_construct(scope=theirs.scope, messages=theirs.messages)
+                new, old = await self._import_scope(part)
+                added, skipped, shared_added = added + new, skipped + old, shared_added + new
             new, old = await self.room.import_lines(
                 [line.model_dump() for line in export.room_lines]
             )
@@ -783,7 +779,15 @@ class Memory:
                 await self._db.rollback()
             raise
         name = export.scope if isinstance(export, MemoryExport) else f"{len(scopes)} scope(s)"
-        return ImportResult(name, added, skipped, room_lines=new, room_skipped=old)
+        return ImportResult(
+            name,
+            added,
+            skipped,
+            room_lines=new,
+            room_skipped=old,
+            shared_added=shared_added,
+            shared_conversations=len(shared),
+        )
 
     async def _import_scope(self, export: ScopeExport) -> tuple[int, int]:
         """Messages and summaries of one scope, not committed; (added, skipped).
@@ -920,6 +924,36 @@ class Memory:
             if at >= 0 and old_ids[at] in moved:
                 changes.append((moved[old_ids[at]], summary_id))
         await self._db.executemany("UPDATE summaries SET covers_up_to = ? WHERE id = ?", changes)
+
+
+def _exported(m: Message) -> dict[str, Any]:
+    """A message as an export holds it (`ExportedMessage`)."""
+    return {
+        "role": m.role,
+        "user_id": m.user_id,
+        "display_name": m.display_name,
+        "content": m.content,
+        "created_at": m.created_at,
+        "adapter_version": m.adapter_version,
+        "archived": m.archived,
+        "request_id": m.request_id,
+    }
+
+
+def exchanges_of(user_id: str, messages: Sequence[Message]) -> list[Message]:
+    """One person's exchanges in a conversation a channel shares, in order: their
+    messages and her replies to them (`Memory.purge_user_in` says which), out of the
+    conversation's `messages` (in id order)."""
+    requests = {m.request_id for m in messages if m.role == "user" and m.user_id == user_id}
+    requests.discard("")
+    theirs = []
+    asker = None  # whose message the replies being read answer
+    for message in messages:
+        if message.role == "user":
+            asker = message.user_id
+        if asker == user_id or message.request_id in requests:
+            theirs.append(message)
+    return theirs
 
 
 def _unreadable_wal(path: Path, exc: sqlite3.Error) -> bool:
