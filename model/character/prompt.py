@@ -29,7 +29,7 @@ ROOM_HEADINGS = {
     "ja": "（さっきチャンネルでみんなが話していたこと）",
 }
 
-# The most of the history budget the summary may take; a longer one keeps its first whole lines.
+# The most of the history budget the summary may take; a longer one keeps its last whole lines.
 SUMMARY_SHARE = 0.5
 # What leads her summary of older exchanges, in the language she speaks.
 SUMMARY_HEADINGS = {
@@ -224,16 +224,20 @@ def one_line_name(name: str) -> str:
 def fit_room(
     room: Room, labels: dict[str, str], count: Callable[[str], int], budget: int
 ) -> tuple[list[str], int]:
-    """The newest room lines that fit `budget` tokens (heading included), oldest first."""
+    """The newest room lines that fit `budget` tokens (heading included), oldest first. A
+    line that does not fit what is left is passed over, not the end of the room: one
+    member's wall of text does not hide what the others said before it."""
     if not room.lines:
         return [], 0
     used = count(room.heading) + 1
     kept: list[str] = []
     for line in reversed(room.lines):
+        if budget - used < 2:  # not even a one-token line fits now
+            break
         said = said_line(labels[line.user_id], line.content)
         cost = count(said) + 1 if len(said) <= budget * MAX_CHARS_PER_TOKEN else budget + 1
         if used + cost > budget:
-            break
+            continue
         kept.insert(0, said)
         used += cost
     return (kept, used) if kept else ([], 0)
@@ -416,18 +420,24 @@ def _fit_summary(
     recalled: Recalled | None, budget: int, count: Callable[[str], int], kept: int = 0
 ) -> tuple[str, int]:
     """The summary block and its tokens: at most `SUMMARY_SHARE` of `budget` and what
-    `kept` tokens (the newest exchange) leave of it, its start if it is longer (its
-    whole lines, or the start of its first), nothing if not even a line of it fits."""
+    `kept` tokens (the newest exchange) leave of it. A longer summary keeps its end, as
+    a rolling summary grows there (the newest facts, nearest the exchanges shown): its
+    whole last lines, or the end of its last; nothing if not even a line of it fits."""
     if recalled is None or not recalled.text.strip():
         return "", 0
     share = min(int(budget * SUMMARY_SHARE), budget - kept - 1)  # 1: the line after it
-    whole = recalled.block()
-    block = keep_start(whole[: share * MAX_CHARS_PER_TOKEN], share, count)
-    cut = block.rfind("\n")
-    if block != whole and cut > len(recalled.heading):  # not half a remembered line
-        block = block[:cut]
-    if block.strip() == recalled.heading.strip() or not block.strip():
+    if share <= 0:
         return "", 0
+    text = recalled.text.rstrip()
+    end = keep_end(
+        text[-share * MAX_CHARS_PER_TOKEN :], share, lambda end: count(f"{recalled.heading}\n{end}")
+    )
+    starts_a_line = len(end) == len(text) or text[len(text) - len(end) - 1] == "\n"
+    if not starts_a_line and "\n" in end:  # not half a remembered line
+        end = end.split("\n", 1)[1]
+    if not end.strip():
+        return "", 0
+    block = f"{recalled.heading}\n{end}"
     return block, count(block) + 1
 
 
@@ -524,20 +534,6 @@ def keep_end(text: str, max_tokens: int, count: Callable[[str], int]) -> str:
         else:
             low = mid + 1
     return text[low:]
-
-
-def keep_start(text: str, max_tokens: int, count: Callable[[str], int]) -> str:
-    """The longest start of `text` that counts at most `max_tokens` (binary search)."""
-    if count(text) <= max_tokens:
-        return text
-    low, high = 0, len(text)  # text[:low] always fits
-    while low < high:
-        mid = (low + high + 1) // 2
-        if count(text[:mid]) <= max_tokens:
-            low = mid
-        else:
-            high = mid - 1
-    return text[:low]
 
 
 def clean_reply(text: str, character_name: str = "") -> str:

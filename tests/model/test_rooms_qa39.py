@@ -146,8 +146,9 @@ def test_a_summary_cut_to_its_share_keeps_whole_lines() -> None:
     fitted = fit_prompt("sys", [], "在吗", len, window, room_context=room, recalled=recalled)
     content = fitted.messages[-1]["content"]
     assert fitted.summary_shown
-    assert content.startswith("（记得）\n小明：我的猫叫Mochi\n\n")
-    assert "小红" not in content
+    # Its newest line, whole (QA 40: a rolling summary keeps its end).
+    assert content.startswith("（记得）\n小红：我明天不去大阪了，改去京都\n\n")
+    assert "小明" not in content
 
 
 def test_the_newest_exchange_is_kept_before_room_lines_and_the_summary() -> None:

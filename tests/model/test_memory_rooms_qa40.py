@@ -1,0 +1,57 @@
+"""QA 40: her prompt in a busy group: the rolling summary cut to its share, room lines
+beside a wall of text, and how old a room line is."""
+
+from __future__ import annotations
+
+from model.character.prompt import Recalled, Room, Window, fit_prompt, fit_room
+from model.room import RoomLine
+
+
+def test_a_summary_cut_to_its_share_keeps_its_newest_lines() -> None:
+    """A rolling summary grows at its end (each fold adds the exchanges it folded after
+    what was remembered, and one rewritten for size keeps its newest lines): cut to its
+    share of the prompt, it kept its first lines, so the facts she learnt last (what the
+    conversation just before the shown exchanges was about) were the ones she lost."""
+    lines = [f"小明：第{n}件事是关于猫的" for n in range(1, 9)]
+    recalled = Recalled("\n".join(lines), "（记得）")
+    window = Window(10_000, 10, max_history_tokens=100)
+    fitted = fit_prompt("sys", [], "在吗", len, window, recalled=recalled)
+    content = fitted.messages[-1]["content"]
+    block = content.removesuffix("\n\n在吗")
+    assert fitted.summary_shown
+    assert block.startswith("（记得）\n")
+    kept = block.split("\n")[1:]
+    assert kept and kept == lines[-len(kept) :]  # the newest, whole and in order
+    assert len(kept) < len(lines)
+    assert len(block) <= 50  # its share: half the history budget
+
+
+def test_a_summary_whose_newest_line_alone_is_too_long_keeps_that_lines_end() -> None:
+    recalled = Recalled("old\n" + "a" * 20 + "z" * 100, "(m)")
+    window = Window(10_000, 10, max_history_tokens=100)
+    fitted = fit_prompt("sys", [], "hi", len, window, recalled=recalled)
+    content = fitted.messages[-1]["content"]
+    assert fitted.summary_shown and content.startswith("(m)\n") and "old" not in content
+    assert content.endswith("zzz\n\nhi")
+
+
+def test_a_wall_of_text_in_the_room_does_not_hide_the_lines_before_it() -> None:
+    """One member pasting a long text made every older room line go: lines were taken
+    newest first and the first that did not fit ended the room, though the lines said
+    before it still fitted the budget."""
+    room = Room(
+        [
+            RoomLine("1", "小明", "今天谁去吃饭", 0.0),
+            RoomLine("2", "小红", "我去", 0.0),
+            RoomLine("3", "阿强", "长" * 500, 0.0),
+            RoomLine("1", "小明", "好的", 0.0),
+        ],
+        1.0,
+    )
+    labels = {"1": "小明", "2": "小红", "3": "阿强"}
+    kept, used = fit_room(room, labels, len, 60)
+    assert kept == ["小明：今天谁去吃饭", "小红：我去", "小明：好的"]
+    assert used <= 60
+    # Where the budget runs out, the oldest lines go, the newest stay.
+    kept, used = fit_room(room, labels, len, 30)
+    assert kept == ["小红：我去", "小明：好的"]
