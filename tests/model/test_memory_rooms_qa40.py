@@ -3,8 +3,12 @@ beside a wall of text, and how old a room line is."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 from model.character.prompt import Recalled, Room, Window, fit_prompt, fit_room
-from model.room import RoomLine
+from model.memory import Memory
+from model.room import RoomBounds, RoomLine
 
 
 def test_a_summary_cut_to_its_share_keeps_its_newest_lines() -> None:
@@ -55,3 +59,19 @@ def test_a_wall_of_text_in_the_room_does_not_hide_the_lines_before_it() -> None:
     # Where the budget runs out, the oldest lines go, the newest stay.
     kept, used = fit_room(room, labels, len, 30)
     assert kept == ["小红：我去", "小明：好的"]
+
+
+async def test_a_room_line_heard_late_is_as_old_as_when_it_was_said(tmp_path: Path) -> None:
+    """A line's age was counted from when the worker heard it: a message said hours ago
+    that reached her late (a Discord bot resuming its session is sent what it missed;
+    the protocol carries the platform's `sent_at`) was shown as just said, past
+    `max_age_hours`, and kept for another whole day."""
+    bounds = RoomBounds(max_age_seconds=3600.0)
+    now = time.time()
+    async with await Memory.open(tmp_path / "mem.sqlite3") as memory:
+        await memory.room.add("qq:chan:g1", "qq", "1", "小明", "两小时前", bounds, now - 7200)
+        await memory.room.add("qq:chan:g1", "qq", "2", "小红", "刚才", bounds, now - 60)
+        shown = await memory.room.recent("qq:chan:g1", 30, bounds.max_age_seconds)
+        assert [line.content for line in shown] == ["刚才"]
+        await memory.room.sweep(bounds)
+        assert [line.content for line in await memory.room.all_lines("qq:chan:g1")] == ["刚才"]

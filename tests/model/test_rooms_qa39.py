@@ -115,9 +115,10 @@ async def test_room_lines_past_their_age_go_though_no_room_is_heard_again(
             await memory.room.add("qq:chan:g1", "qq", user, f"人{n}", f"第{n}句", RoomBounds())
         for n in range(5):  # kept under a higher count bound than the one set now
             await memory.room.add("qq:chan:g2", "qq", "3", "人", f"第{n}行", RoomBounds())
-        # Two heard two days ago, one just now.
+        # Two said and heard two days ago, one just now.
         await memory._db.execute(
-            "UPDATE room_lines SET created_at = created_at - 2 * 86400 WHERE user_id != '3'"
+            "UPDATE room_lines SET created_at = created_at - 2 * 86400,"
+            " said_at = said_at - 2 * 86400 WHERE user_id != '3'"
         )
         await memory._db.commit()
     monkeypatch.setattr(room_module, "SWEEP_INTERVAL_SECONDS", 0.01)  # ten minutes
