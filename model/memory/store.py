@@ -625,10 +625,16 @@ class Memory:
         Her replies to them are those answering the same platform message (`request_id`)
         and those stored right after their message, before anyone's next one: a message
         sent without a platform id (an HTTP client's) still takes her reply along, which
-        echoes what they said."""
+        echoes what they said.
+
+        A reply being written in the conversation meanwhile (from this process or another)
+        is not stored (`_record_reset`), as after a reset: it may be one to them, made from
+        their words. One to another member then is sent but not remembered."""
         self._taken_back[scope] += 1  # before any await: a summary being stored sees it
         theirs = [m.id for m in exchanges_of(user_id, await self.all_messages(scope))]
+        await self._record_reset(scope)
         if not theirs:
+            await self._db.commit()
             return 0
         await self._db.execute(
             "DELETE FROM summaries WHERE scope = ? AND covers_up_to >= ?", (scope, theirs[0])

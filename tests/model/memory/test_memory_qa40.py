@@ -3,6 +3,7 @@ conversations channels share. Each test runs on a real SQLite file."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,10 @@ import pytest
 from atri.config import Settings
 from model.engines.echo import EchoEngine
 from model.memory import EXPORT_VERSION, ExportError, Memory, MemoryExport, parse_export
-from model.protocol import ChatRequest
+from model.protocol import ChatRequest, ScopeRef
 from model.service import ChatService
 from tests.atri.memory_cli import atri
+from tests.model.test_summaries import ScriptedEngine
 
 SECRET = "我的电话是13800138000"
 
@@ -139,3 +141,58 @@ def test_an_older_atri_is_told_the_export_is_newer() -> None:
         parse_export(
             {"format": "atri-memory", "version": 0, "scope": "qq:user:1", "messages": []}, "f"
         )
+
+
+async def chat_in_flight(service: ChatService, engine: ScriptedEngine) -> asyncio.Task[Any]:
+    """User 1's message in g1 being answered: the engine holds its reply until released."""
+    engine.gate = asyncio.Event()
+    engine.started = asyncio.Event()
+    task = asyncio.create_task(service.chat(said(SECRET, "1", "小红", "g1", "m9")))
+    await engine.started.wait()
+    return task
+
+
+async def test_a_reply_in_flight_when_a_member_is_purged_is_not_stored(
+    settings: Settings,
+) -> None:
+    """Purging a member of a shared conversation (`[memory] scope = "channel"`) while
+    she was answering them stored the exchange right after the purge: the message they
+    had just sent (a phone number, say) was back in the conversation, in every later
+    prompt and summary, though the purge had said it was done."""
+    settings.memory.scope = "channel"
+    engine = ScriptedEngine()
+    async with await ChatService.open(settings, engine=engine) as service:
+        await service.chat(said("早", "1", "小红", "g1", "m1"))
+        await service.chat(said("大家好", "2", "小明", "g1", "m2"))
+        task = await chat_in_flight(service, engine)
+
+        await service.purge_counts(ScopeRef(platform="qq", user_id="1", channel_id="g1"))
+        engine.gate.set()
+        reply = await task
+
+        assert reply.status == "ok"  # the reply is still given
+        kept = await service.memory.all_messages("qq:chan:g1")
+        assert [(m.role, m.user_id) for m in kept] == [("user", "2"), ("assistant", "")]
+        # Her next replies there are remembered again.
+        await service.chat(said("还在吗", "2", "小明", "g1", "m3"))
+        assert len(await service.memory.all_messages("qq:chan:g1")) == 4
+
+
+async def test_a_purge_from_another_process_during_a_reply_leaves_it_unstored(
+    settings: Settings,
+) -> None:
+    """`atri memory purge qq:user:1` run beside a worker answering them in a group."""
+    settings.memory.scope = "channel"
+    engine = ScriptedEngine()
+    async with await ChatService.open(settings, engine=engine) as service:
+        await service.chat(said("早", "1", "小红", "g1", "m1"))
+        await service.chat(said("大家好", "2", "小明", "g1", "m2"))
+        task = await chat_in_flight(service, engine)
+
+        async with await Memory.open(settings.memory.path) as other:
+            await other.purge("qq:user:1")
+        engine.gate.set()
+        await task
+
+        kept = await service.memory.all_messages("qq:chan:g1")
+        assert [(m.role, m.user_id) for m in kept] == [("user", "2"), ("assistant", "")]
