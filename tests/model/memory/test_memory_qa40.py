@@ -143,13 +143,16 @@ def test_an_older_atri_is_told_the_export_is_newer() -> None:
         )
 
 
-async def chat_in_flight(service: ChatService, engine: ScriptedEngine) -> asyncio.Task[Any]:
-    """User 1's message in g1 being answered: the engine holds its reply until released."""
-    engine.gate = asyncio.Event()
+async def chat_in_flight(
+    service: ChatService, engine: ScriptedEngine
+) -> tuple[asyncio.Task[Any], asyncio.Event]:
+    """User 1's message in g1 being answered: the engine holds its reply until the
+    event returned is set."""
+    engine.gate = gate = asyncio.Event()
     engine.started = asyncio.Event()
     task = asyncio.create_task(service.chat(said(SECRET, "1", "小红", "g1", "m9")))
     await engine.started.wait()
-    return task
+    return task, gate
 
 
 async def test_a_reply_in_flight_when_a_member_is_purged_is_not_stored(
@@ -161,13 +164,13 @@ async def test_a_reply_in_flight_when_a_member_is_purged_is_not_stored(
     prompt and summary, though the purge had said it was done."""
     settings.memory.scope = "channel"
     engine = ScriptedEngine()
-    async with await ChatService.open(settings, engine=engine) as service:
+    async with await ChatService.open(settings, engine=engine) as service:  # type: ignore[arg-type]
         await service.chat(said("早", "1", "小红", "g1", "m1"))
         await service.chat(said("大家好", "2", "小明", "g1", "m2"))
-        task = await chat_in_flight(service, engine)
+        task, gate = await chat_in_flight(service, engine)
 
         await service.purge_counts(ScopeRef(platform="qq", user_id="1", channel_id="g1"))
-        engine.gate.set()
+        gate.set()
         reply = await task
 
         assert reply.status == "ok"  # the reply is still given
@@ -184,14 +187,14 @@ async def test_a_purge_from_another_process_during_a_reply_leaves_it_unstored(
     """`atri memory purge qq:user:1` run beside a worker answering them in a group."""
     settings.memory.scope = "channel"
     engine = ScriptedEngine()
-    async with await ChatService.open(settings, engine=engine) as service:
+    async with await ChatService.open(settings, engine=engine) as service:  # type: ignore[arg-type]
         await service.chat(said("早", "1", "小红", "g1", "m1"))
         await service.chat(said("大家好", "2", "小明", "g1", "m2"))
-        task = await chat_in_flight(service, engine)
+        task, gate = await chat_in_flight(service, engine)
 
         async with await Memory.open(settings.memory.path) as other:
             await other.purge("qq:user:1")
-        engine.gate.set()
+        gate.set()
         await task
 
         kept = await service.memory.all_messages("qq:chan:g1")
