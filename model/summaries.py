@@ -39,6 +39,7 @@ from model.character.prompt import (
     ChatMessages,
     clean_reply,
     keep_end,
+    look_alike,
     one_line_name,
     said_line,
 )
@@ -131,13 +132,13 @@ def _name(message: Message) -> str:
 
 
 def names_shared(exchanges: Sequence[Sequence[Message]]) -> frozenset[str]:
-    """The names two or more people (ids) go by in these exchanges."""
+    """The names two or more people (ids) go by in these exchanges, or that read as one
+    name though their strings differ (`look_alike`)."""
+    people = [(_name(m), m.user_id) for exchange in exchanges for m in exchange if m.role == "user"]
     ids: dict[str, set[str]] = {}
-    for exchange in exchanges:
-        for m in exchange:
-            if m.role == "user":
-                ids.setdefault(_name(m), set()).add(m.user_id)
-    return frozenset(name for name, owners in ids.items() if len(owners) > 1)
+    for name, user_id in people:
+        ids.setdefault(look_alike(name), set()).add(user_id)
+    return frozenset(name for name, _ in people if len(ids[look_alike(name)]) > 1)
 
 
 def transcript(exchanges: Sequence[Sequence[Message]], char_name: str, labels: Labels) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -191,18 +192,27 @@ def people_labels(
         latest[speaker_id] = _short(speaker_name) or _short(speaker_id)
     owners: dict[str, set[str]] = {}
     for user_id, name in latest.items():
-        owners.setdefault(name, set()).add(user_id)
+        owners.setdefault(look_alike(name), set()).add(user_id)
     with_id = {
         user_id: f"{name}({_short(user_id)})"
         for user_id, name in latest.items()
-        if len(owners[name]) > 1
+        if len(owners[look_alike(name)]) > 1
     }
     # A name that reads as another's name and id (小明(101)) gets its own id too.
-    taken = set(with_id.values())
+    taken = {look_alike(label) for label in with_id.values()}
     return {
-        user_id: with_id.get(user_id) or (f"{name}({_short(user_id)})" if name in taken else name)
+        user_id: with_id.get(user_id)
+        or (f"{name}({_short(user_id)})" if look_alike(name) in taken else name)
         for user_id, name in latest.items()
     }
+
+
+def look_alike(name: str) -> str:
+    """What a name reads as: two names with the same are one to a reader, though their
+    strings differ (an invisible zero-width space, a full-width letter, case), so the
+    people behind them must be told apart by id."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return " ".join("".join(c for c in folded if unicodedata.category(c) != "Cf").split())
 
 
 def _short(name: str) -> str:

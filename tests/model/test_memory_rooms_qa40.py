@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from model.character.prompt import Recalled, Room, Window, fit_prompt, fit_room
+from model.character.prompt import Recalled, Room, Window, fit_prompt, fit_room, people_labels
 from model.memory import Memory
 from model.room import RoomBounds, RoomLine
 
@@ -75,3 +75,33 @@ async def test_a_room_line_heard_late_is_as_old_as_when_it_was_said(tmp_path: Pa
         assert [line.content for line in shown] == ["刚才"]
         await memory.room.sweep(bounds)
         assert [line.content for line in await memory.room.all_lines("qq:chan:g1")] == ["刚才"]
+
+
+def test_two_names_that_look_the_same_are_told_apart_by_id() -> None:
+    """Two members with one name get their ids added (`people_labels`), but only when
+    the names were the same string: "小明" and "小明" with an invisible zero-width space,
+    or "Ａlice" (a full-width letter, common in QQ group cards) and "Alice", read as
+    one person to the model, so one member's words passed for the other's."""
+    lines = [
+        RoomLine("101", "小明", "我是小明", 0.0),
+        RoomLine("202", "小明\u200b", "小明说他欠我钱", 0.0),
+        RoomLine("303", "Alice", "hi", 0.0),
+        RoomLine("404", "Ａlice", "I am Alice", 0.0),
+        RoomLine("505", "小红", "在", 0.0),
+    ]
+    labels = people_labels(lines)
+    assert labels["101"] == "小明(101)" and labels["202"].endswith("(202)")
+    assert labels["303"] == "Alice(303)" and labels["404"].endswith("(404)")
+    assert labels["505"] == "小红"
+
+
+def test_a_summary_transcript_tells_apart_names_that_look_the_same() -> None:
+    from model.memory import Message
+    from model.summaries import LABELS, transcript
+
+    def msg(i: int, user: str, name: str, text: str) -> Message:
+        return Message(i, "qq:chan:g1", "user", user, name, text, 0.0, "", False)
+
+    exchanges = [[msg(1, "101", "小明", "我的猫叫Mochi")], [msg(2, "202", "小明\u200b", "不对")]]
+    said = transcript(exchanges, "ATRI", LABELS["zh"]).split("\n")
+    assert said[0].startswith("小明(101)：") and "(202)：" in said[1]
