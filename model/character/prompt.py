@@ -225,10 +225,12 @@ def _short(name: str) -> str:
 def one_line_name(name: str) -> str:
     """A name that can only be read as a name: on one line, without the separator a label
     ends with, and not starting with a space (its line would read as the one before going
-    on)."""
+    on). One nobody can read (a QQ group card of zero-width characters only) is none:
+    its person goes by their id."""
     if _NOT_IN_NAMES.search(name):
-        return " ".join(_NOT_IN_NAMES.sub(" ", name).split())
-    return name.strip()
+        name = " ".join(_NOT_IN_NAMES.sub(" ", name).split())
+    name = name.strip()
+    return name if look_alike(name) else ""
 
 
 def fit_room(

@@ -6,7 +6,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from model.character.prompt import Recalled, Room, Window, fit_prompt, fit_room, people_labels
+from model.character.prompt import (
+    Recalled,
+    Room,
+    Window,
+    fit_prompt,
+    fit_room,
+    people_labels,
+    said_line,
+)
 from model.memory import Memory
 from model.room import RoomBounds, RoomLine
 
@@ -105,3 +113,12 @@ def test_a_summary_transcript_tells_apart_names_that_look_the_same() -> None:
     exchanges = [[msg(1, "101", "小明", "我的猫叫Mochi")], [msg(2, "202", "小明\u200b", "不对")]]
     said = transcript(exchanges, "ATRI", LABELS["zh"]).split("\n")
     assert said[0].startswith("小明(101)：") and "(202)：" in said[1]
+
+
+def test_a_name_of_invisible_characters_only_goes_by_the_id() -> None:
+    """A QQ group card can be made of zero-width characters only (an "invisible" card):
+    her prompt named that member with nothing anyone can read ("​：…"), so their lines
+    belonged to nobody; such a name now counts as none, as an empty one does."""
+    lines = [RoomLine("101", "\u200b\u200d", "你们好", 0.0), RoomLine("202", "小红", "好", 0.0)]
+    assert people_labels(lines) == {"101": "101", "202": "小红"}
+    assert said_line("\u2060", "hi") == "?：hi"
