@@ -529,13 +529,17 @@ class Memory:
 
     async def reset_with_room(self, scope: str) -> tuple[int, int]:
         """`atri memory reset`: `reset`, and the room lines the scope names archived, as
-        `purge` deletes them: a channel's key, its room's lines; a user's key, that user's
-        lines (in its channel, or on its whole platform). (messages, room lines) archived."""
+        `purge` deletes them: a channel's key, its room's lines and its members' own
+        conversations there (`[memory] scope = "user_in_channel"`); a user's key, that
+        user's lines (in its channel, or on its whole platform). (messages, room lines)
+        archived."""
         messages = await self.reset(scope)
         platform, user_id, room = parse_scope(scope)
         if user_id:
             lines = await self.room.archive_user(platform, user_id, room)
         else:
+            if room:
+                messages += await self.reset_prefix(f"{room}:")
             lines = await self.room.archive_room(room) if room else 0
         return messages, lines
 
@@ -556,17 +560,20 @@ class Memory:
         """Whether anything is stored under the scope: messages, summaries, or the room
         lines a reset or purge of it would reach (`reset_with_room`, `purge`), or (a
         user's scope) their exchanges in a conversation a channel shares, which a purge
-        deletes."""
+        deletes, or (a channel's) its members' own conversations there."""
         platform, user_id, room = parse_scope(scope)
         if user_id and await self._shared_scopes_of(platform, user_id, room):
             return True  # their exchanges in a conversation a channel shares
+        members = f"{room}:" if room and not user_id else ""  # a channel's members' own
         rows = await self._db.execute_fetchall(
             "SELECT EXISTS (SELECT 1 FROM messages WHERE scope = ?1)"
             " OR EXISTS (SELECT 1 FROM summaries WHERE scope = ?1)"
             " OR EXISTS (SELECT 1 FROM room_lines WHERE room = ?1)"
             " OR (?2 != '' AND EXISTS (SELECT 1 FROM room_lines WHERE platform = ?3"
-            " AND user_id = ?2))",
-            (scope, user_id, platform),
+            " AND user_id = ?2))"
+            " OR (?4 != '' AND EXISTS (SELECT 1 FROM messages"
+            " WHERE substr(scope, 1, length(?4)) = ?4))",
+            (scope, user_id, platform, members),
         )
         return any(row[0] for row in rows)
 
@@ -580,7 +587,8 @@ class Memory:
         A user's scope also takes their exchanges out of the conversations a channel
         shares (`[memory] scope = "channel"`; in its channel, or on its whole platform),
         as `purge_user_in` does: their words are in no conversation, prompt or summary
-        after a purge of them, whichever scope they were said under."""
+        after a purge of them, whichever scope they were said under. A channel's scope
+        takes its members' own conversations there (`"user_in_channel"`) along."""
         cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (scope,))
         await self._db.execute("DELETE FROM summaries WHERE scope = ?", (scope,))
         await self._record_reset(scope)
@@ -592,6 +600,8 @@ class Memory:
                 messages += await self.purge_user_in(shared, user_id)
             lines = await self.room.delete_user(platform, user_id)
         else:
+            if room:
+                messages += await self.purge_prefix(f"{room}:")
             lines = await self.room.delete_room(room) if room else 0
         return messages, lines
 

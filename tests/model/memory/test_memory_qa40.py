@@ -15,7 +15,7 @@ from model.engines.echo import EchoEngine
 from model.memory import EXPORT_VERSION, ExportError, Memory, MemoryExport, parse_export
 from model.protocol import ChatRequest, ScopeRef
 from model.service import ChatService
-from tests.atri.memory_cli import atri
+from tests.atri.memory_cli import atri, memory_config
 from tests.model.test_summaries import ScriptedEngine
 
 SECRET = "我的电话是13800138000"
@@ -199,3 +199,31 @@ async def test_a_purge_from_another_process_during_a_reply_leaves_it_unstored(
 
         kept = await service.memory.all_messages("qq:chan:g1")
         assert [(m.role, m.user_id) for m in kept] == [("user", "2"), ("assistant", "")]
+
+
+def test_purging_a_channels_key_takes_its_members_conversations_there(tmp_path: Path) -> None:
+    """Under `[memory] scope = "user_in_channel"` each member of a group has a
+    conversation of their own there (`qq:chan:g1:user:1`). `atri memory purge qq:chan:g1`
+    deleted the group's room lines only and said so, though the README promises the
+    conversations that belong to the channel go too (as `POST /purge` of the channel
+    does); with no room line left, the key was not even remembered."""
+
+    async def fill(memory: Memory) -> None:
+        for user in ("1", "2"):
+            await memory.append_many(
+                f"qq:chan:g1:user:{user}",
+                [("user", user, "A", "hi", ""), ("assistant", "", "", "yo", "")],
+            )
+        await memory.append_many("qq:chan:g10:user:1", [("user", "1", "A", "other group", "")])
+
+    config = memory_config(tmp_path, fill)
+    code, out = atri(config, "memory", "reset", "qq:chan:g1")
+    assert code == 0 and "Reset qq:chan:g1: 4 messages archived." in out, out
+    code, out = atri(config, "memory", "purge", "qq:chan:g1", "--yes")
+    assert code == 0 and "Purged qq:chan:g1: 4 messages deleted." in out, out
+
+    async def left() -> list[str]:
+        async with await Memory.open(tmp_path / "mem.sqlite3") as memory:
+            return [row["scope"] for row in await memory.scopes()]
+
+    assert asyncio.run(left()) == ["qq:chan:g10:user:1"]  # another group's stays
