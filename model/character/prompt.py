@@ -182,21 +182,26 @@ def said_line(label: str, text: str, separator: str = "：") -> str:
 
 
 def people_labels(
-    lines: Sequence[HeardLine], speaker_id: str = "", speaker_name: str = ""
+    lines: Sequence[HeardLine],
+    speaker_id: str = "",
+    speaker_name: str = "",
+    her_names: Sequence[str] = (),
 ) -> dict[str, str]:
     """How each person is named to the model: their latest display name, with the id
-    added where two people share a name or a name reads as another's label (people are
-    ids; names are only what they show)."""
+    added where two people share a name, a name reads as another's label or as one of
+    `her_names` (a member named after her does not speak as her; people are ids, names
+    are only what they show)."""
     latest = {line.user_id: _short(line.display_name) or _short(line.user_id) for line in lines}
     if speaker_id:
         latest[speaker_id] = _short(speaker_name) or _short(speaker_id)
     owners: dict[str, set[str]] = {}
     for user_id, name in latest.items():
         owners.setdefault(look_alike(name), set()).add(user_id)
+    hers = {look_alike(name) for name in her_names}
     with_id = {
         user_id: f"{name}({_short(user_id)})"
         for user_id, name in latest.items()
-        if len(owners[look_alike(name)]) > 1
+        if len(owners[look_alike(name)]) > 1 or look_alike(name) in hers
     }
     # A name that reads as another's name and id (小明(101)) gets its own id too.
     taken = {look_alike(label) for label in with_id.values()}
@@ -266,6 +271,7 @@ def fit_prompt(
     room_context: Room | None = None,
     user_id: str = "",
     recalled: Recalled | None = None,
+    her_names: Sequence[str] = (),
 ) -> FittedPrompt:
     """The one place a conversation is fitted into the context window.
 
@@ -280,10 +286,11 @@ def fit_prompt(
     named too, so the model can tell them from the room.
 
     The scope's summary (`recalled`), when it fits the budget, is taken first and leads
-    the history: it opens the first message shown, so roles still alternate.
+    the history: it opens the first message shown, so roles still alternate. A person
+    whose name reads as one of `her_names` is named with their id.
     """
     labels, display_name, shared_scope = _name_people(
-        room_context, user_id, display_name, shared_scope, earlier
+        room_context, user_id, display_name, shared_scope, earlier, her_names
     )
     system_tokens = count(system_prompt) + TEMPLATE_OVERHEAD_TOKENS
     room = _room_for_message(system_tokens, window)
@@ -333,6 +340,7 @@ def _name_people(
     display_name: str,
     shared_scope: bool,
     earlier: Sequence[PastTurn],
+    her_names: Sequence[str] = (),
 ) -> tuple[dict[str, str], str, bool]:
     """How room lines and earlier messages name people (by id: `people_labels`), what
     the speaker is called, and whether speakers are named at all: beside room lines
@@ -347,7 +355,7 @@ def _name_people(
     ]
     if not heard and not (shared_scope and authors):
         return {}, display_name, shared_scope
-    labels = people_labels([*authors, *heard], user_id, display_name)
+    labels = people_labels([*authors, *heard], user_id, display_name, her_names)
     return labels, labels.get(user_id, display_name), True
 
 
