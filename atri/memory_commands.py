@@ -228,6 +228,11 @@ def memory_import(file: Path) -> None:
     skipped = result.skipped + result.room_skipped
     note = f" ({skipped} already stored, skipped)" if skipped else ""
     room = f" and {result.room_lines} room lines" if result.room_lines else ""
+    if result.shared_added:
+        note += (
+            f" ({result.shared_added} of them into {result.shared_conversations}"
+            " conversations channels share)"
+        )
     console.print(
         f"Imported {result.added} messages and summaries{room} into {shown(result.scope)}{note}.",
         markup=False,
@@ -244,7 +249,8 @@ def memory_export(
 ) -> None:
     """Write a scope (messages, summaries, its room lines) as JSON.
 
-    With no scope: the whole database, as a backup that `atri memory import` restores."""
+    A user's export holds their exchanges in channels' shared conversations too. With no
+    scope: the whole database, as a backup that `atri memory import` restores."""
     scope = typed(scope)
 
     if out is not None and _is_database_file(out, _database()):
@@ -262,10 +268,16 @@ def memory_export(
     else:
         write_output(out, text + "\n")
         parts = data.get("scopes", [data])
+        shared = data.get("shared_conversations", [])
         messages = sum(len(p["messages"]) for p in parts)
         summaries = sum(len(p["summaries"]) for p in parts)
+        theirs = sum(len(p["messages"]) for p in shared)
+        # A person's words in groups' shared conversations are theirs too (see `export`).
+        from_shared = (
+            f" ({theirs} of them from {len(shared)} conversations channels share)" if theirs else ""
+        )
         err_console.print(
-            f"Wrote {messages} messages, {summaries} summaries and "
+            f"Wrote {messages + theirs} messages{from_shared}, {summaries} summaries and "
             f"{len(data['room_lines'])} room lines to {out}.",
             markup=False,
         )

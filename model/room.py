@@ -6,7 +6,8 @@ Lines are in the order the platform says they were said (`said_at`, then arrival
 platform event is handled in its own task, so two lines said a moment apart can reach
 the worker in either order. The store stays bounded: every write keeps the newest
 `max_lines` of its room and cuts each text to `max_chars`; reads and a periodic sweep
-drop lines older than `max_age` (counted from when the worker heard them), and so does
+drop lines older than `max_age` (counted from `said_at`: a line that reaches the worker
+late, as a bot catching up after a reconnect sends it, is as old as it is), and so does
 the worker every SWEEP_INTERVAL_SECONDS while it runs, rooms heard or not (`sweep`).
 Reset archives lines (hidden from the model), purge deletes them. Each line keeps the
 platform's id of its message (`request_id`, as in the request): a message deleted or
@@ -198,7 +199,9 @@ class RoomLog:
         return [None] * len(items)
 
     async def _delete_older(self, before: float) -> None:
-        await self._db.execute("DELETE FROM room_lines WHERE created_at < ?", (before,))
+        # No index on said_at alone: a scan of a table the bounds keep small, every
+        # SWEEP_INTERVAL_SECONDS at most.
+        await self._db.execute("DELETE FROM room_lines WHERE said_at < ?", (before,))
         self._swept = time.time()
 
     async def _keep_newest(self, room: str, max_lines: int) -> None:
@@ -225,7 +228,7 @@ class RoomLog:
         """The newest live lines of a room, oldest first."""
         rows = await self._db.execute_fetchall(
             "SELECT user_id, display_name, content, created_at FROM room_lines"
-            " WHERE room = ? AND archived = 0 AND created_at >= ?"
+            " WHERE room = ? AND archived = 0 AND said_at >= ?"
             " ORDER BY said_at DESC, id DESC LIMIT ?",
             (room, time.time() - max_age_seconds, limit),
         )

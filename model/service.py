@@ -632,6 +632,9 @@ class ChatService:
                 room,
                 request.user_id,
                 so_far.recalled,
+                # A member named after her is named with their id (a client's own
+                # character has names this worker does not know).
+                () if request.system_prompt else (self.persona.name, *self.persona.aliases),
             )
             generation, retries = await self._generate_in_character(fitted.messages, name, limits)
             if request.system_prompt or generation.adapter_version == version:

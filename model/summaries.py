@@ -39,6 +39,7 @@ from model.character.prompt import (
     ChatMessages,
     clean_reply,
     keep_end,
+    look_alike,
     one_line_name,
     said_line,
 )
@@ -130,19 +131,23 @@ def _name(message: Message) -> str:
     return one_line_name(message.display_name) or one_line_name(message.user_id) or UNNAMED
 
 
-def names_shared(exchanges: Sequence[Sequence[Message]]) -> frozenset[str]:
-    """The names two or more people (ids) go by in these exchanges."""
+def names_shared(exchanges: Sequence[Sequence[Message]], char_name: str = "") -> frozenset[str]:
+    """The names two or more people (ids) go by in these exchanges, or that read as one
+    name though their strings differ (`look_alike`), and those that read as her own
+    (`char_name`): a member named after her does not speak as her in her memory."""
+    people = [(_name(m), m.user_id) for exchange in exchanges for m in exchange if m.role == "user"]
     ids: dict[str, set[str]] = {}
-    for exchange in exchanges:
-        for m in exchange:
-            if m.role == "user":
-                ids.setdefault(_name(m), set()).add(m.user_id)
-    return frozenset(name for name, owners in ids.items() if len(owners) > 1)
+    for name, user_id in people:
+        ids.setdefault(look_alike(name), set()).add(user_id)
+    hers = look_alike(char_name) if char_name else None
+    return frozenset(
+        name for name, _ in people if len(ids[look_alike(name)]) > 1 or look_alike(name) == hers
+    )
 
 
 def transcript(exchanges: Sequence[Sequence[Message]], char_name: str, labels: Labels) -> str:
     lines = []
-    shared = names_shared(exchanges)
+    shared = names_shared(exchanges, char_name)
     for exchange in exchanges:
         for m in exchange:
             # A message's own lines are indented under it: none reads as another's.
@@ -189,12 +194,18 @@ def is_summary_of(text: str, sources: str, speakers: Sequence[str]) -> bool:
     return sum(u in known for u in units) / len(units) >= GROUNDED_SHARE
 
 
-def notes(exchanges: Sequence[Sequence[Message]], labels: Labels, questions: bool = False) -> str:
+def notes(
+    exchanges: Sequence[Sequence[Message]],
+    labels: Labels,
+    questions: bool = False,
+    char_name: str = "",
+) -> str:
     """The people's own statements in these exchanges, one line each: what a summary
     keeps when the model could not write one. With `questions`, their questions instead
-    ("do you remember my cat Mochi?" holds a fact too): kept when they asked only."""
+    ("do you remember my cat Mochi?" holds a fact too): kept when they asked only. A
+    member named after her (`char_name`) goes by their id too."""
     lines = []
-    shared = names_shared(exchanges)
+    shared = names_shared(exchanges, char_name)
     for exchange in exchanges:
         for m in exchange:
             said = " ".join(m.content.split())
@@ -240,7 +251,7 @@ def plan_fold(
         body = transcript(take, char_name, labels)
     if count(body) > room:  # one exchange alone is too long: its end is what was said last
         body = keep_end(body, max(room, 0), count)
-    shared = names_shared(take)
+    shared = names_shared(take, char_name)
     speakers = {char_name} | {speaker(m, char_name, shared) for exchange in take for m in exchange}
     speakers |= {speaker(m, char_name) for exchange in take for m in exchange}  # bare names
     return FoldPlan(
@@ -252,8 +263,8 @@ def plan_fold(
         exchanges=len(take),
         transcript=body,
         speakers=tuple(sorted(w for w in speakers if w)),
-        notes=notes(take, labels),
-        asked=notes(take, labels, questions=True),
+        notes=notes(take, labels, char_name=char_name),
+        asked=notes(take, labels, questions=True, char_name=char_name),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -29,7 +30,7 @@ ROOM_HEADINGS = {
     "ja": "（さっきチャンネルでみんなが話していたこと）",
 }
 
-# The most of the history budget the summary may take; a longer one keeps its first whole lines.
+# The most of the history budget the summary may take; a longer one keeps its last whole lines.
 SUMMARY_SHARE = 0.5
 # What leads her summary of older exchanges, in the language she speaks.
 SUMMARY_HEADINGS = {
@@ -181,28 +182,42 @@ def said_line(label: str, text: str, separator: str = "：") -> str:
 
 
 def people_labels(
-    lines: Sequence[HeardLine], speaker_id: str = "", speaker_name: str = ""
+    lines: Sequence[HeardLine],
+    speaker_id: str = "",
+    speaker_name: str = "",
+    her_names: Sequence[str] = (),
 ) -> dict[str, str]:
     """How each person is named to the model: their latest display name, with the id
-    added where two people share a name or a name reads as another's label (people are
-    ids; names are only what they show)."""
+    added where two people share a name, a name reads as another's label or as one of
+    `her_names` (a member named after her does not speak as her; people are ids, names
+    are only what they show)."""
     latest = {line.user_id: _short(line.display_name) or _short(line.user_id) for line in lines}
     if speaker_id:
         latest[speaker_id] = _short(speaker_name) or _short(speaker_id)
     owners: dict[str, set[str]] = {}
     for user_id, name in latest.items():
-        owners.setdefault(name, set()).add(user_id)
+        owners.setdefault(look_alike(name), set()).add(user_id)
+    hers = {look_alike(name) for name in her_names}
     with_id = {
         user_id: f"{name}({_short(user_id)})"
         for user_id, name in latest.items()
-        if len(owners[name]) > 1
+        if len(owners[look_alike(name)]) > 1 or look_alike(name) in hers
     }
     # A name that reads as another's name and id (小明(101)) gets its own id too.
-    taken = set(with_id.values())
+    taken = {look_alike(label) for label in with_id.values()}
     return {
-        user_id: with_id.get(user_id) or (f"{name}({_short(user_id)})" if name in taken else name)
+        user_id: with_id.get(user_id)
+        or (f"{name}({_short(user_id)})" if look_alike(name) in taken else name)
         for user_id, name in latest.items()
     }
+
+
+def look_alike(name: str) -> str:
+    """What a name reads as: two names with the same are one to a reader, though their
+    strings differ (an invisible zero-width space, a full-width letter, case), so the
+    people behind them must be told apart by id."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return " ".join("".join(c for c in folded if unicodedata.category(c) != "Cf").split())
 
 
 def _short(name: str) -> str:
@@ -215,25 +230,31 @@ def _short(name: str) -> str:
 def one_line_name(name: str) -> str:
     """A name that can only be read as a name: on one line, without the separator a label
     ends with, and not starting with a space (its line would read as the one before going
-    on)."""
+    on). One nobody can read (a QQ group card of zero-width characters only) is none:
+    its person goes by their id."""
     if _NOT_IN_NAMES.search(name):
-        return " ".join(_NOT_IN_NAMES.sub(" ", name).split())
-    return name.strip()
+        name = " ".join(_NOT_IN_NAMES.sub(" ", name).split())
+    name = name.strip()
+    return name if look_alike(name) else ""
 
 
 def fit_room(
     room: Room, labels: dict[str, str], count: Callable[[str], int], budget: int
 ) -> tuple[list[str], int]:
-    """The newest room lines that fit `budget` tokens (heading included), oldest first."""
+    """The newest room lines that fit `budget` tokens (heading included), oldest first. A
+    line that does not fit what is left is passed over, not the end of the room: one
+    member's wall of text does not hide what the others said before it."""
     if not room.lines:
         return [], 0
     used = count(room.heading) + 1
     kept: list[str] = []
     for line in reversed(room.lines):
+        if budget - used < 2:  # not even a one-token line fits now
+            break
         said = said_line(labels[line.user_id], line.content)
         cost = count(said) + 1 if len(said) <= budget * MAX_CHARS_PER_TOKEN else budget + 1
         if used + cost > budget:
-            break
+            continue
         kept.insert(0, said)
         used += cost
     return (kept, used) if kept else ([], 0)
@@ -250,6 +271,7 @@ def fit_prompt(
     room_context: Room | None = None,
     user_id: str = "",
     recalled: Recalled | None = None,
+    her_names: Sequence[str] = (),
 ) -> FittedPrompt:
     """The one place a conversation is fitted into the context window.
 
@@ -264,10 +286,11 @@ def fit_prompt(
     named too, so the model can tell them from the room.
 
     The scope's summary (`recalled`), when it fits the budget, is taken first and leads
-    the history: it opens the first message shown, so roles still alternate.
+    the history: it opens the first message shown, so roles still alternate. A person
+    whose name reads as one of `her_names` is named with their id.
     """
     labels, display_name, shared_scope = _name_people(
-        room_context, user_id, display_name, shared_scope, earlier
+        room_context, user_id, display_name, shared_scope, earlier, her_names
     )
     system_tokens = count(system_prompt) + TEMPLATE_OVERHEAD_TOKENS
     room = _room_for_message(system_tokens, window)
@@ -317,6 +340,7 @@ def _name_people(
     display_name: str,
     shared_scope: bool,
     earlier: Sequence[PastTurn],
+    her_names: Sequence[str] = (),
 ) -> tuple[dict[str, str], str, bool]:
     """How room lines and earlier messages name people (by id: `people_labels`), what
     the speaker is called, and whether speakers are named at all: beside room lines
@@ -331,7 +355,7 @@ def _name_people(
     ]
     if not heard and not (shared_scope and authors):
         return {}, display_name, shared_scope
-    labels = people_labels([*authors, *heard], user_id, display_name)
+    labels = people_labels([*authors, *heard], user_id, display_name, her_names)
     return labels, labels.get(user_id, display_name), True
 
 
@@ -416,18 +440,24 @@ def _fit_summary(
     recalled: Recalled | None, budget: int, count: Callable[[str], int], kept: int = 0
 ) -> tuple[str, int]:
     """The summary block and its tokens: at most `SUMMARY_SHARE` of `budget` and what
-    `kept` tokens (the newest exchange) leave of it, its start if it is longer (its
-    whole lines, or the start of its first), nothing if not even a line of it fits."""
+    `kept` tokens (the newest exchange) leave of it. A longer summary keeps its end, as
+    a rolling summary grows there (the newest facts, nearest the exchanges shown): its
+    whole last lines, or the end of its last; nothing if not even a line of it fits."""
     if recalled is None or not recalled.text.strip():
         return "", 0
     share = min(int(budget * SUMMARY_SHARE), budget - kept - 1)  # 1: the line after it
-    whole = recalled.block()
-    block = keep_start(whole[: share * MAX_CHARS_PER_TOKEN], share, count)
-    cut = block.rfind("\n")
-    if block != whole and cut > len(recalled.heading):  # not half a remembered line
-        block = block[:cut]
-    if block.strip() == recalled.heading.strip() or not block.strip():
+    if share <= 0:
         return "", 0
+    text = recalled.text.rstrip()
+    end = keep_end(
+        text[-share * MAX_CHARS_PER_TOKEN :], share, lambda end: count(f"{recalled.heading}\n{end}")
+    )
+    starts_a_line = len(end) == len(text) or text[len(text) - len(end) - 1] == "\n"
+    if not starts_a_line and "\n" in end:  # not half a remembered line
+        end = end.split("\n", 1)[1]
+    if not end.strip():
+        return "", 0
+    block = f"{recalled.heading}\n{end}"
     return block, count(block) + 1
 
 
@@ -524,20 +554,6 @@ def keep_end(text: str, max_tokens: int, count: Callable[[str], int]) -> str:
         else:
             low = mid + 1
     return text[low:]
-
-
-def keep_start(text: str, max_tokens: int, count: Callable[[str], int]) -> str:
-    """The longest start of `text` that counts at most `max_tokens` (binary search)."""
-    if count(text) <= max_tokens:
-        return text
-    low, high = 0, len(text)  # text[:low] always fits
-    while low < high:
-        mid = (low + high + 1) // 2
-        if count(text[:mid]) <= max_tokens:
-            low = mid
-        else:
-            high = mid - 1
-    return text[:low]
 
 
 def clean_reply(text: str, character_name: str = "") -> str:

@@ -28,6 +28,7 @@ from model.memory.export_format import (
     MemoryBackup,
     MemoryExport,
     ScopeExport,
+    SharedExchanges,
     parse_export,
 )
 from model.memory.records import LATEST_TIME, Conversation, Message, Summary, as_time
@@ -53,6 +54,7 @@ __all__ = [
     "MemoryExport",
     "Message",
     "ScopeExport",
+    "SharedExchanges",
     "Summary",
     "as_time",
     "channel_prefix",

@@ -30,8 +30,9 @@ EXPORT_FORMAT = "atri-memory"
 # message (so a restored exchange can still be cut or forgotten when its platform message
 # is); version 4 each room line's `said_at` (the platform's time, its order in the room);
 # version 5 each room line's `request_id` (so a restored line still goes when its message
-# is deleted or recalled); versions 1 to 4 still import.
-EXPORT_VERSION = 5
+# is deleted or recalled); version 6 a user's exchanges in the conversations channels
+# share (`shared_conversations`); versions 1 to 5 still import.
+EXPORT_VERSION = 6
 
 
 def _utf8(value: str) -> str:
@@ -117,13 +118,26 @@ class ScopeExport(BaseModel):
         return self
 
 
+class SharedExchanges(BaseModel):
+    """A user's exchanges in a conversation a channel shares (`[memory] scope =
+    "channel"`): their messages and her replies to them, no one else's, and no summary
+    (a summary holds the others' words too)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    scope: Annotated[Text, AfterValidator(_some_text)]
+    messages: list[ExportedMessage]
+
+
 class MemoryExport(ScopeExport):
     """What `atri memory export SCOPE` writes and `atri memory import` reads: one scope,
-    its summaries (version 2) and the room lines its people or room said (version 2)."""
+    its summaries (version 2), the room lines its people or room said (version 2) and,
+    for a user's scope, their exchanges in conversations channels share (version 6)."""
 
     format: Literal["atri-memory"]
-    version: Literal[1, 2, 3, 4, 5]
+    version: Literal[1, 2, 3, 4, 5, 6]
     room_lines: list[ExportedRoomLine] = Field(default_factory=list)
+    shared_conversations: list[SharedExchanges] = Field(default_factory=list)
 
 
 class MemoryBackup(BaseModel):
@@ -132,7 +146,7 @@ class MemoryBackup(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     format: Literal["atri-memory"]
-    version: Literal[2, 3, 4, 5]
+    version: Literal[2, 3, 4, 5, 6]
     scopes: list[ScopeExport]
     room_lines: list[ExportedRoomLine] = Field(default_factory=list)
 
@@ -148,6 +162,8 @@ class ImportResult:
     skipped: int  # already stored
     room_lines: int = 0
     room_skipped: int = 0
+    shared_added: int = 0  # of `added`: messages put back in conversations channels share
+    shared_conversations: int = 0  # how many such conversations the file named
 
 
 _EXPECTED = {

@@ -529,13 +529,17 @@ class Memory:
 
     async def reset_with_room(self, scope: str) -> tuple[int, int]:
         """`atri memory reset`: `reset`, and the room lines the scope names archived, as
-        `purge` deletes them: a channel's key, its room's lines; a user's key, that user's
-        lines (in its channel, or on its whole platform). (messages, room lines) archived."""
+        `purge` deletes them: a channel's key, its room's lines and its members' own
+        conversations there (`[memory] scope = "user_in_channel"`); a user's key, that
+        user's lines (in its channel, or on its whole platform). (messages, room lines)
+        archived."""
         messages = await self.reset(scope)
         platform, user_id, room = parse_scope(scope)
         if user_id:
             lines = await self.room.archive_user(platform, user_id, room)
         else:
+            if room:
+                messages += await self.reset_prefix(f"{room}:")
             lines = await self.room.archive_room(room) if room else 0
         return messages, lines
 
@@ -556,17 +560,20 @@ class Memory:
         """Whether anything is stored under the scope: messages, summaries, or the room
         lines a reset or purge of it would reach (`reset_with_room`, `purge`), or (a
         user's scope) their exchanges in a conversation a channel shares, which a purge
-        deletes."""
+        deletes, or (a channel's) its members' own conversations there."""
         platform, user_id, room = parse_scope(scope)
         if user_id and await self._shared_scopes_of(platform, user_id, room):
             return True  # their exchanges in a conversation a channel shares
+        members = f"{room}:" if room and not user_id else ""  # a channel's members' own
         rows = await self._db.execute_fetchall(
             "SELECT EXISTS (SELECT 1 FROM messages WHERE scope = ?1)"
             " OR EXISTS (SELECT 1 FROM summaries WHERE scope = ?1)"
             " OR EXISTS (SELECT 1 FROM room_lines WHERE room = ?1)"
             " OR (?2 != '' AND EXISTS (SELECT 1 FROM room_lines WHERE platform = ?3"
-            " AND user_id = ?2))",
-            (scope, user_id, platform),
+            " AND user_id = ?2))"
+            " OR (?4 != '' AND EXISTS (SELECT 1 FROM messages"
+            " WHERE substr(scope, 1, length(?4)) = ?4))",
+            (scope, user_id, platform, members),
         )
         return any(row[0] for row in rows)
 
@@ -580,7 +587,8 @@ class Memory:
         A user's scope also takes their exchanges out of the conversations a channel
         shares (`[memory] scope = "channel"`; in its channel, or on its whole platform),
         as `purge_user_in` does: their words are in no conversation, prompt or summary
-        after a purge of them, whichever scope they were said under."""
+        after a purge of them, whichever scope they were said under. A channel's scope
+        takes its members' own conversations there (`"user_in_channel"`) along."""
         cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (scope,))
         await self._db.execute("DELETE FROM summaries WHERE scope = ?", (scope,))
         await self._record_reset(scope)
@@ -592,6 +600,8 @@ class Memory:
                 messages += await self.purge_user_in(shared, user_id)
             lines = await self.room.delete_user(platform, user_id)
         else:
+            if room:
+                messages += await self.purge_prefix(f"{room}:")
             lines = await self.room.delete_room(room) if room else 0
         return messages, lines
 
@@ -625,21 +635,16 @@ class Memory:
         Her replies to them are those answering the same platform message (`request_id`)
         and those stored right after their message, before anyone's next one: a message
         sent without a platform id (an HTTP client's) still takes her reply along, which
-        echoes what they said."""
+        echoes what they said.
+
+        A reply being written in the conversation meanwhile (from this process or another)
+        is not stored (`_record_reset`), as after a reset: it may be one to them, made from
+        their words. One to another member then is sent but not remembered."""
         self._taken_back[scope] += 1  # before any await: a summary being stored sees it
-        rows = await self._db.execute_fetchall(
-            "SELECT id, role, user_id, request_id FROM messages WHERE scope = ? ORDER BY id",
-            (scope,),
-        )
-        requests = {r[3] for r in rows if r[1] == "user" and r[2] == user_id and r[3]}
-        theirs: list[int] = []
-        asker = None  # whose message the replies being read answer
-        for message_id, role, author, request_id in rows:
-            if role == "user":
-                asker = author
-            if asker == user_id or (request_id and request_id in requests):
-                theirs.append(message_id)
+        theirs = [m.id for m in exchanges_of(user_id, await self.all_messages(scope))]
+        await self._record_reset(scope)
         if not theirs:
+            await self._db.commit()
             return 0
         await self._db.execute(
             "DELETE FROM summaries WHERE scope = ? AND covers_up_to >= ?", (scope, theirs[0])
@@ -681,14 +686,28 @@ class Memory:
 
     async def export(self, scope: str) -> dict[str, Any]:
         """One scope: its messages, its summaries, and the room lines of its people (a
-        user's scope) or its room (a channel's scope), as of one moment (`_at_one_moment`)."""
+        user's scope) or its room (a channel's scope), as of one moment (`_at_one_moment`).
+
+        A user's scope also holds their exchanges in the conversations channels share
+        (`shared_conversations`, as `purge` finds them): their messages and her replies
+        to them, not the other members' words, nor those conversations' summaries."""
         return await self._at_one_moment(lambda memory: memory._read_export(scope))
 
     async def _read_export(self, scope: str) -> dict[str, Any]:
         data = await self._export_scope(scope)
         platform, user_id, room = parse_scope(scope)
         lines = await self.room.export_lines(platform, user_id, room)
-        return {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, **data, "room_lines": lines}
+        shared = []
+        for key in await self._shared_scopes_of(platform, user_id, room) if user_id else []:
+            theirs = exchanges_of(user_id, await self.all_messages(key))
+            shared.append({"scope": key, "messages": [_exported(m) for m in theirs]})
+        return {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            **data,
+            "room_lines": lines,
+            "shared_conversations": shared,
+        }
 
     async def backup(self) -> dict[str, Any]:
         """The whole database: every scope (with its summaries) and every room line, as
@@ -741,19 +760,7 @@ class Memory:
                 )
         return {
             "scope": scope,
-            "messages": [
-                {
-                    "role": m.role,
-                    "user_id": m.user_id,
-                    "display_name": m.display_name,
-                    "content": m.content,
-                    "created_at": m.created_at,
-                    "adapter_version": m.adapter_version,
-                    "archived": m.archived,
-                    "request_id": m.request_id,
-                }
-                for m in messages
-            ],
+            "messages": [_exported(m) for m in messages],
             "summaries": summaries,
         }
 
@@ -768,12 +775,17 @@ class Memory:
         await self._writes.idle()
         await self.room.idle()
         scopes = export.scopes if isinstance(export, MemoryBackup) else [export]
-        added = skipped = 0
+        shared = [] if isinstance(export, MemoryBackup) else export.shared_conversations
+        added = skipped = shared_added = 0
         await self._db.execute("BEGIN IMMEDIATE")
         try:
             for part in scopes:
                 new, old = await self._import_scope(part)
                 added, skipped = added + new, skipped + old
+            for theirs in shared:  # put back among the others' exchanges, by time
+                part = ScopeExport.model_construct(scope=theirs.scope, messages=theirs.messages)
+                new, old = await self._import_scope(part)
+                added, skipped, shared_added = added + new, skipped + old, shared_added + new
             new, old = await self.room.import_lines(
                 [line.model_dump() for line in export.room_lines]
             )
@@ -783,7 +795,15 @@ class Memory:
                 await self._db.rollback()
             raise
         name = export.scope if isinstance(export, MemoryExport) else f"{len(scopes)} scope(s)"
-        return ImportResult(name, added, skipped, room_lines=new, room_skipped=old)
+        return ImportResult(
+            name,
+            added,
+            skipped,
+            room_lines=new,
+            room_skipped=old,
+            shared_added=shared_added,
+            shared_conversations=len(shared),
+        )
 
     async def _import_scope(self, export: ScopeExport) -> tuple[int, int]:
         """Messages and summaries of one scope, not committed; (added, skipped).
@@ -920,6 +940,36 @@ class Memory:
             if at >= 0 and old_ids[at] in moved:
                 changes.append((moved[old_ids[at]], summary_id))
         await self._db.executemany("UPDATE summaries SET covers_up_to = ? WHERE id = ?", changes)
+
+
+def _exported(m: Message) -> dict[str, Any]:
+    """A message as an export holds it (`ExportedMessage`)."""
+    return {
+        "role": m.role,
+        "user_id": m.user_id,
+        "display_name": m.display_name,
+        "content": m.content,
+        "created_at": m.created_at,
+        "adapter_version": m.adapter_version,
+        "archived": m.archived,
+        "request_id": m.request_id,
+    }
+
+
+def exchanges_of(user_id: str, messages: Sequence[Message]) -> list[Message]:
+    """One person's exchanges in a conversation a channel shares, in order: their
+    messages and her replies to them (`Memory.purge_user_in` says which), out of the
+    conversation's `messages` (in id order)."""
+    requests = {m.request_id for m in messages if m.role == "user" and m.user_id == user_id}
+    requests.discard("")
+    theirs = []
+    asker = None  # whose message the replies being read answer
+    for message in messages:
+        if message.role == "user":
+            asker = message.user_id
+        if asker == user_id or message.request_id in requests:
+            theirs.append(message)
+    return theirs
 
 
 def _unreadable_wal(path: Path, exc: sqlite3.Error) -> bool:

@@ -187,9 +187,9 @@ async def test_the_store_is_bounded_by_count_age_and_length(
         room = "qq:chan:g1"
         lines = await service.memory.room.all_lines(room)
         assert [line.content for line in lines] == ["3" * 10, "4" * 10, "5" * 10]
-        # Aged past max_age_hours: never shown, and swept from the file.
+        # Aged past max_age_hours (said and heard then): never shown, and swept.
         await service.memory._db.execute(
-            "UPDATE room_lines SET created_at = ?", (time.time() - 2 * 86400,)
+            "UPDATE room_lines SET created_at = ?1, said_at = ?1", (time.time() - 2 * 86400,)
         )
         await service.memory._db.commit()
         await service.chat(said("在吗", "2", "乙", addressed=True))

@@ -115,9 +115,10 @@ async def test_room_lines_past_their_age_go_though_no_room_is_heard_again(
             await memory.room.add("qq:chan:g1", "qq", user, f"人{n}", f"第{n}句", RoomBounds())
         for n in range(5):  # kept under a higher count bound than the one set now
             await memory.room.add("qq:chan:g2", "qq", "3", "人", f"第{n}行", RoomBounds())
-        # Two heard two days ago, one just now.
+        # Two said and heard two days ago, one just now.
         await memory._db.execute(
-            "UPDATE room_lines SET created_at = created_at - 2 * 86400 WHERE user_id != '3'"
+            "UPDATE room_lines SET created_at = created_at - 2 * 86400,"
+            " said_at = said_at - 2 * 86400 WHERE user_id != '3'"
         )
         await memory._db.commit()
     monkeypatch.setattr(room_module, "SWEEP_INTERVAL_SECONDS", 0.01)  # ten minutes
@@ -146,8 +147,9 @@ def test_a_summary_cut_to_its_share_keeps_whole_lines() -> None:
     fitted = fit_prompt("sys", [], "在吗", len, window, room_context=room, recalled=recalled)
     content = fitted.messages[-1]["content"]
     assert fitted.summary_shown
-    assert content.startswith("（记得）\n小明：我的猫叫Mochi\n\n")
-    assert "小红" not in content
+    # Its newest line, whole (QA 40: a rolling summary keeps its end).
+    assert content.startswith("（记得）\n小红：我明天不去大阪了，改去京都\n\n")
+    assert "小明" not in content
 
 
 def test_the_newest_exchange_is_kept_before_room_lines_and_the_summary() -> None:

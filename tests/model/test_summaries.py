@@ -127,7 +127,12 @@ async def test_the_oldest_exchanges_are_folded_at_the_budget(settings: Settings)
         history = prompt[1:-1]
         # The summary leads the history; the folded exchanges are not shown themselves.
         assert history[0]["content"].startswith("(What you remember")
-        assert "Mochi" in history[0]["content"]
+        # Longer than its share of this small budget, it shows its newest lines (the
+        # end it grows at); the fact told first stays in it, for a larger budget.
+        summary = await service.memory.summary(scope)
+        assert summary is not None and "Mochi" in summary.text
+        shown = history[0]["content"].split("\n\n")[0].split("\n")[1:]
+        assert shown and shown == summary.text.split("\n")[-len(shown) :]
         assert sum(m["content"].endswith(FILLER) for m in history) == 2
 
 
@@ -176,8 +181,13 @@ async def test_a_summary_survives_a_restart(settings: Settings) -> None:
     engine = ScriptedEngine()
     async with await ChatService.open(settings, engine=engine) as service:
         await service.chat(chat("Who is my sister?"))
-        assert "Minamo" in engine.prompts[-1][1]["content"]
-        assert "(What you remember" in engine.prompts[-1][1]["content"]
+        summary = await service.memory.summary(service.scope_for("test", "u1"))
+        assert summary is not None and "Minamo" in summary.text
+        # Read back after the restart, it leads her prompt (its newest lines: see
+        # `test_the_oldest_exchanges_are_folded_at_the_budget`).
+        first = engine.prompts[-1][1]["content"]
+        assert first.startswith("(What you remember")
+        assert first.split("\n\n")[0].split("\n")[-1] == summary.text.split("\n")[-1]
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ import asyncio
 import itertools
 import json
 import re
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from aiohttp import WSMsgType, web
 API_PREFIX = "/api/v10"
 HEARTBEAT_INTERVAL_MS = 41_250
 TIMESTAMP = "2026-01-01T00:00:00.000000+00:00"
+DISCORD_EPOCH_MS = 1_420_070_400_000
 MANAGE_GUILD = 1 << 5
 SEND_MESSAGES = 1 << 11
 EPHEMERAL = 1 << 6
@@ -219,7 +221,9 @@ class FakeDiscord:
             OTHER_BOT_ID: _Person(user_payload(OTHER_BOT_ID, "OtherBot", bot=True)),
             BOT_ID: _Person(self.bot, [BOT_ROLE_ID]),
         }
-        self._ids = itertools.count(960_000_000_000_000_001)
+        # Snowflakes of now, as Discord's are: a message's time (discord.py reads it from
+        # the id) is when it was sent, so the worker does not take its line as old.
+        self._ids = itertools.count((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22)
         self._changed = asyncio.Condition()
         self._connection: _Connection | None = None
         self._connected = asyncio.Event()

@@ -118,11 +118,11 @@ def test_the_summary_leads_the_history_within_the_budget() -> None:
     # With no earlier exchange shown, it leads the new message; too long, it is left out.
     alone = fit_prompt("sys", [], "hi", count, window, recalled=recalled)
     assert alone.messages[-1]["content"] == "(memory)\n- the cat is Mochi\n\nhi"
-    # A summary longer than half the budget keeps its start (the oldest facts).
+    # A summary longer than half the budget keeps its end (the newest facts).
     huge = fit_prompt("sys", [], "hi", count, window, recalled=Recalled("a" * 100 + "z" * 400))
     content = huge.messages[-1]["content"]
     assert huge.summary_shown and content.endswith("zzz\n\nhi")
-    assert "\n" + "a" * 100 + "z" in content and len(content) == 125 + len("\n\nhi")
+    assert "a" not in content and len(content) == 125 + len("\n\nhi")
 
 
 def heard(user_id: str, name: str, content: str) -> RoomLine:

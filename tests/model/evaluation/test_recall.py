@@ -32,11 +32,14 @@ class AnsweringEngine(ScriptedEngine):
 
 
 def question_prompts(engine: ScriptedEngine, asked: list[str]) -> list[str]:
-    """The whole prompt (every message) of each question, in the order asked."""
+    """The whole prompt (every message) of each question, in the order asked (the
+    question ends its last message, which the summary leads when no exchange is shown)."""
     found = []
     for question in asked:
         prompt = next(
-            p for p in engine.prompts if not engine.is_summary(p) and p[-1]["content"] == question
+            p
+            for p in engine.prompts
+            if not engine.is_summary(p) and p[-1]["content"].endswith(question)
         )
         found.append("\n".join(m["content"] for m in prompt))
     return found
