@@ -14,15 +14,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import shutil
 import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from atri.config import DataprepSettings
 from atri.files import dead_leftovers, owned_prefix, write_text_atomic
+from atri.locks import exclusive_folder
 from dataprep.errors import DataprepError
 from dataprep.gc_pause import gc_paused
 from dataprep.records import Sample
@@ -49,8 +47,6 @@ PLOT_CHILD_BYTES = 4 << 20
 _EARLIER = ".earlier"
 # In staging, written before the first move: the names of the new files being moved in.
 _MOVING = ".moving.json"
-# Where there is no flock (Windows): how often a run waiting for another's lock looks again.
-LOCK_POLL_SECONDS = 0.1
 
 log = logging.getLogger(__name__)
 
@@ -172,48 +168,11 @@ def replace_outputs(staging: Path, out: Path, stem: str) -> None:
         _replace(staging, out, stem)
 
 
-@contextlib.contextmanager
-def _moving_in(out: Path) -> Iterator[None]:
+def _moving_in(out: Path) -> contextlib.AbstractContextManager[None]:
     """One `atri prep` at a time moves files into `out` (a lock on the folder, released
     with the process if it dies): two runs for two characters read dataset_info.json
     at their start, and the one to finish last dropped the other's entries."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no flock, and a folder cannot be opened as a file
-        with _windows_lock(out.parent / f".{out.name}.lock"):
-            yield
-        return
-    fd = os.open(out, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def _windows_lock(path: Path) -> Iterator[None]:
-    """msvcrt's lock on the first byte of `path`, an empty file beside the output folder
-    (left there): like flock, Windows releases it when the process dies."""
-    import msvcrt
-
-    # Names typeshed gives msvcrt on Windows only (mypy runs on Linux).
-    locking = msvcrt.locking  # type: ignore[attr-defined]
-    lock, unlock = msvcrt.LK_NBLCK, msvcrt.LK_UNLCK  # type: ignore[attr-defined]
-    fd = os.open(path, os.O_RDWR | os.O_CREAT)
-    try:
-        while True:
-            try:
-                locking(fd, lock, 1)
-                break
-            except OSError:  # another run holds it
-                time.sleep(LOCK_POLL_SECONDS)
-        try:
-            yield
-        finally:
-            locking(fd, unlock, 1)
-    finally:
-        os.close(fd)
+    return exclusive_folder(out)
 
 
 def _register_in_current_info(staging: Path, out: Path, stem: str) -> None:

@@ -2,9 +2,11 @@
 
 `msvcrt` (install it with `as_windows_locking`): byte-range locking as Windows' msvcrt
 gives it: `locking(fd, LK_NBLCK, n)` raises PermissionError while another process holds
-those bytes, LK_UNLCK releases them. Built on POSIX record locks (`fcntl.lockf`), which
-like Windows' are per process and released when the process dies; `fcntl` itself is
-then hidden, as on Windows.
+those bytes, LK_UNLCK releases them. Built on Linux's open file description locks
+(F_OFD_SETLK), which like Windows' belong to the open file (a handle, on Windows: another
+one, even in the same process, is refused), are kept when another handle on the file is
+closed (POSIX's `lockf` drops them all) and are released when the process dies; `fcntl`
+itself is then hidden, as on Windows.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import struct
 import subprocess  # noqa: F401  (before `msvcrt` is there: else it takes this for Windows)
 import sys
 import types
@@ -23,14 +26,19 @@ LK_UNLCK, LK_LOCK, LK_NBLCK, LK_RLCK, LK_NBRLCK = range(5)
 def locking(fd: int, mode: int, nbytes: int) -> None:
     start = os.lseek(fd, 0, os.SEEK_CUR)  # msvcrt locks from the file's position
     if mode == LK_UNLCK:
-        fcntl.lockf(fd, fcntl.LOCK_UN, nbytes, start)
+        _ofd_lock(fd, fcntl.F_UNLCK, start, nbytes)
     elif mode == LK_NBLCK:
         try:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, nbytes, start)
+            _ofd_lock(fd, fcntl.F_WRLCK, start, nbytes)
         except OSError:
             raise PermissionError(errno.EACCES, "Permission denied") from None
     else:
         raise NotImplementedError(f"msvcrt.locking mode {mode}")
+
+
+def _ofd_lock(fd: int, kind: int, start: int, length: int) -> None:
+    # struct flock: l_type, l_whence, l_start, l_len, l_pid (0, as OFD locks want it).
+    fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", kind, os.SEEK_SET, start, length, 0))
 
 
 def msvcrt_module() -> types.ModuleType:

@@ -1,24 +1,23 @@
 """Where an unfinished run lives and how it resumes.
 
 A run's checkpoints go in `<adapters_dir>/.runs/<fingerprint>/` (the fingerprint: same
-base, data and settings, same folder), beside a lock file naming the process training
-into it; `--resume` continues from its last complete checkpoint.
+base, data and settings, same folder), beside `<fingerprint>.lock`, locked by the process
+training into it (see atri.locks); `--resume` continues from its last complete checkpoint.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from atri.config import Settings
-from atri.files import pid_alive
+from atri.locks import LockHeld, exclusive, is_locked
 from model.training.data_files import DataFiles
 from model.training.errors import TrainError, TrainingInterrupted
 from model.training.hardware import Hardware
@@ -172,11 +171,7 @@ def early_resume_mismatch(known: dict[str, Any], runs_dir: Path) -> str:
         recorded = recorded_identity(folder)
         if recorded is None or not identity_differences(recorded, known):
             return ""
-        try:
-            holder = int(folder.with_name(f"{folder.name}{LOCK_SUFFIX}").read_text() or 0)
-        except (OSError, ValueError):
-            holder = 0
-        if holder and pid_alive(holder):
+        if being_trained(folder):
             continue  # being trained right now, with other settings
         try:
             size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
@@ -238,11 +233,7 @@ def unfinished_runs(run_dir: Path) -> list[tuple[Path, int]]:
     for folder in sorted(run_dir.parent.glob("*")) if run_dir.parent.is_dir() else []:
         if folder == run_dir or not folder.is_dir():
             continue
-        try:
-            holder = int(folder.with_name(f"{folder.name}{LOCK_SUFFIX}").read_text() or 0)
-        except (OSError, ValueError):
-            holder = 0
-        if holder and pid_alive(holder):
+        if being_trained(folder):
             continue  # being trained right now
         if not checkpoints(folder):
             shutil.rmtree(folder, ignore_errors=True)
@@ -255,35 +246,39 @@ def unfinished_runs(run_dir: Path) -> list[tuple[Path, int]]:
     return found
 
 
+def lock_file(run_dir: Path) -> Path:
+    """The file `atri train` locks while it trains into `run_dir` (left there after)."""
+    return run_dir.with_name(f"{run_dir.name}{LOCK_SUFFIX}")
+
+
+def being_trained(run_dir: Path) -> bool:
+    """Whether an `atri train` trains into `run_dir` now: its lock is held (the process
+    id in the lock file may belong to a process that reused a dead run's id)."""
+    return is_locked(lock_file(run_dir))
+
+
 @contextmanager
 def run_lock(run_dir: Path, out: Path) -> Iterator[None]:
     """One run at a time per checkpoint folder: a second `atri train` on the same data
-    and settings would delete or resume the first one's checkpoints under it. The lock
-    file names its process, so a run killed outright does not hold it."""
-    lock = run_dir.with_name(f"{run_dir.name}{LOCK_SUFFIX}")
+    and settings would delete or resume the first one's checkpoints under it. The system
+    releases the lock when its process ends, so a run killed outright does not hold it."""
+    lock = lock_file(run_dir)
     lock.parent.mkdir(parents=True, exist_ok=True)
-    while True:
+    with ExitStack() as held:
         try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                holder = int(lock.read_text(encoding="utf-8").strip() or 0)
-            except (OSError, ValueError):
-                holder = 0
-            if holder and holder != os.getpid() and pid_alive(holder):
-                raise TrainError(
-                    f"Another `atri train` (process {holder}) is already training on this data "
-                    f"with these settings into {out}; wait for it to finish or stop it."
-                ) from None
-            lock.unlink(missing_ok=True)  # its run died
-            continue
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(str(os.getpid()))
-        break
-    try:
+            held.enter_context(exclusive(lock, wait=False))
+        except LockHeld as busy:
+            process = f" (process {busy.holder})" if busy.holder else ""
+            raise TrainError(
+                f"Another `atri train`{process} is already training on this data "
+                f"with these settings into {out}; wait for it to finish or stop it."
+            ) from None
+        except OSError as exc:
+            raise TrainError(
+                f"Cannot lock {lock} ({exc.strerror or exc}); set [model] adapters_dir (or "
+                "--output-dir) to a folder you can write."
+            ) from None
         yield
-    finally:
-        lock.unlink(missing_ok=True)
 
 
 @contextmanager

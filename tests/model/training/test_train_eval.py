@@ -306,9 +306,20 @@ def test_resume_skips_a_checkpoint_cut_off_while_saving_and_a_second_run_waits(
     weights = cut / "adapter_model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
 
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    # Another `atri train` training into the run's folder: it holds the run's lock.
+    hold = (
+        "import sys, time; from pathlib import Path; from atri.locks import exclusive;"
+        "held = exclusive(Path(sys.argv[1]), wait=False); held.__enter__();"
+        "print('locked', flush=True); time.sleep(60)"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(run.parent / f"{run.name}.lock")],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
-        (run.parent / f"{run.name}.lock").write_text(str(holder.pid), encoding="utf-8")
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
         busy = CliRunner().invoke(app, ["--config", str(config), "train", "--resume"])
         assert busy.exit_code == 1
         assert f"Another `atri train` (process {holder.pid})" in " ".join(busy.output.split())
@@ -330,7 +341,7 @@ def test_resume_skips_a_checkpoint_cut_off_while_saving_and_a_second_run_waits(
         done.output.split()
     )
     assert len(versions_of(adapters)) == 1
-    assert [p.name for p in adapters.glob(".runs/*")] == ["0123456789abcdef"]  # not deleted
+    assert [p.name for p in adapters.glob(".runs/*/")] == ["0123456789abcdef"]  # not deleted
 
 
 def test_a_run_without_resume_says_it_discards_the_interrupted_one(
@@ -348,14 +359,15 @@ def test_a_run_without_resume_says_it_discards_the_interrupted_one(
 def test_unfinished_runs_leave_out_the_current_one_and_one_being_trained(
     tmp_path: Path,
 ) -> None:
+    from atri.locks import exclusive
     from model.training.run_folder import unfinished_runs
 
     runs = tmp_path / ".runs"
     for name in ("current", "interrupted", "training"):
         (runs / name / "checkpoint-1").mkdir(parents=True)
         (runs / name / "checkpoint-1" / "w.bin").write_bytes(b"12345")
-    (runs / "training.lock").write_text(str(os.getpid()), encoding="utf-8")
-    assert unfinished_runs(runs / "current") == [(runs / "interrupted", 5)]
+    with exclusive(runs / "training.lock", wait=False):  # as `atri train` holds it
+        assert unfinished_runs(runs / "current") == [(runs / "interrupted", 5)]
     assert unfinished_runs(tmp_path / "none" / "current") == []
 
 

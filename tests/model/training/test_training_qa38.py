@@ -111,7 +111,7 @@ def test_resuming_a_run_that_had_finished_trains_no_further_step(
     assert published.keys() == trained.keys()
     assert all(torch.equal(published[k], trained[k]) for k in trained)  # no step since
     assert result.manifest["eval_loss"] is not None
-    assert not list(adapters.glob(".runs/*"))  # the finished run's checkpoints are gone
+    assert not list(adapters.glob(".runs/*/"))  # the finished run's checkpoints are gone
 
 
 def test_finished_state_knows_a_run_stopped_early(tmp_path: Path) -> None:

@@ -1,0 +1,164 @@
+"""One process at a time: an exclusive lock that the system releases when its process
+ends, however it ends (SIGKILL, a power cut), so nothing is ever left holding it.
+
+The lock is taken on a lock file (made when missing, and left in place: removing it
+could let two processes lock two different files of one name), or on POSIX on a folder
+itself. POSIX takes it with `flock`; Windows, which has no `fcntl`, with msvcrt's byte
+lock, on a byte well past the holder's process id that the file holds while locked:
+other processes may not read a byte locked there.
+
+A process id in a file is no proof of anything (the process may be gone and its id
+given to another), and the lock itself is taken before the id is written: whether a
+file is held is asked of the lock (`is_locked`), the id only named to the user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+# The byte msvcrt locks: past any process id written at the file's start.
+LOCK_BYTE = 4096
+# Where there is no flock (Windows): how often a process waiting for the lock looks again.
+POLL_SECONDS = 0.1
+# How long a try that finds the lock held looks again before it gives up: another
+# process may be probing it (`is_locked` holds it for an instant), and one that has just
+# taken it writes its process id right after.
+PATIENCE_SECONDS = 1.0
+# Windows opens a file as text unless told otherwise: the process id goes in as given.
+_BINARY = getattr(os, "O_BINARY", 0)
+
+
+class LockHeld(Exception):
+    """Another process holds the lock; `holder` is its process id, as its file names it
+    (None when it names none)."""
+
+    def __init__(self, path: Path, holder: int | None) -> None:
+        super().__init__(f"{path} is locked by process {holder or '?'}")
+        self.path = path
+        self.holder = holder
+
+
+@contextlib.contextmanager
+def exclusive(path: Path, *, wait: bool) -> Iterator[None]:
+    """Hold the lock on the file `path` (made when missing) for the `with` block, with
+    this process's id written in it meanwhile. `wait`: until whoever holds it lets go;
+    else LockHeld, naming the holder, when it is still held after PATIENCE_SECONDS."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | _BINARY, 0o666)
+    try:
+        if not _take(fd, wait):
+            raise LockHeld(path, holder(path))
+        try:
+            _write_pid(fd, str(os.getpid()))
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                _write_pid(fd, "")  # nobody holds it now
+            _release(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def exclusive_folder(folder: Path) -> Iterator[None]:
+    """Hold the lock on `folder` for the `with` block, waiting for whoever holds it. POSIX
+    locks the folder itself; Windows, which cannot open a folder as a file, the lock file
+    `.<folder>.lock` beside it."""
+    try:
+        import fcntl
+    except ImportError:
+        with exclusive(folder.parent / f".{folder.name}.lock", wait=True):
+            yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases it
+
+
+def is_locked(path: Path) -> bool:
+    """Whether a process holds the lock on the file `path` now: tried, and let go at once
+    when free (a process trying it meanwhile waits PATIENCE_SECONDS for that). A file
+    that is missing or cannot be opened is no lock."""
+    try:
+        fd = os.open(path, os.O_RDWR | _BINARY)
+    except OSError:
+        return False
+    try:
+        if _try(fd):
+            _release(fd)
+            return False
+        return True
+    finally:
+        os.close(fd)
+
+
+def holder(path: Path) -> int | None:
+    """The process id the lock file `path` names: its holder's while it is held."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, ValueError):
+        return None
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def _take(fd: int, wait: bool) -> bool:
+    if wait:
+        try:
+            import fcntl
+        except ImportError:
+            while not _try(fd):
+                time.sleep(POLL_SECONDS)
+            return True
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return True
+    deadline = time.monotonic() + PATIENCE_SECONDS
+    while not _try(fd):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_SECONDS / 5)
+    return True
+
+
+def _try(fd: int) -> bool:
+    """Take the lock if it is free, without waiting."""
+    try:
+        import fcntl
+    except ImportError:
+        import msvcrt
+
+        os.lseek(fd, LOCK_BYTE, os.SEEK_SET)  # msvcrt locks from the file's position
+        try:
+            # A name typeshed gives msvcrt on Windows only (mypy runs on Linux).
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        except OSError:  # another process holds it
+            return False
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _release(fd: int) -> None:
+    try:
+        import fcntl
+    except ImportError:
+        import msvcrt
+
+        os.lseek(fd, LOCK_BYTE, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
+        return
+    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _write_pid(fd: int, text: str) -> None:
+    os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, text.encode("ascii"))
