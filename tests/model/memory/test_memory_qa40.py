@@ -16,20 +16,10 @@ from model.memory import EXPORT_VERSION, ExportError, Memory, MemoryExport, pars
 from model.protocol import ChatRequest, ScopeRef
 from model.service import ChatService
 from tests.atri.memory_cli import atri, memory_config
+from tests.model.test_rooms_qa39 import said
 from tests.model.test_summaries import ScriptedEngine
 
 SECRET = "我的电话是13800138000"
-
-
-def said(text: str, user: str, name: str, channel: str, request_id: str = "") -> ChatRequest:
-    return ChatRequest(
-        platform="qq",
-        user_id=user,
-        display_name=name,
-        text=text,
-        channel_id=channel,
-        request_id=request_id,
-    )
 
 
 async def fill_shared_groups(settings: Settings) -> None:
