@@ -6,10 +6,14 @@ and answers); the local engine runs the real tiny model."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
 from atri.config import Settings
+from model.engines import create_engine
+from model.engines.chat_template import ChatTemplateError
+from model.engines.loading import NoChatTemplateError
 from model.engines.openai import OpenAIEngine
 from model.protocol import ChatRequest
 from model.service import ChatService
@@ -57,3 +61,68 @@ async def test_a_restarted_vllm_comes_back_without_a_kept_version_deleted_by_han
             rolled = await service.reloader.rollback()
             assert rolled.ok, rolled
             assert (await service.chat(say("base"))).text == "[atri-base] base"
+
+
+# A template that refuses every chat, whatever its shape: a typo'd filter (refused when
+# transformers compiles it), and a model card's "only user and assistant" guard.
+REFUSING_TEMPLATES = [
+    "{% for m in messages %}{{ m['content'] | nosuchfilter }}{% endfor %}",
+    "{{ raise_exception('Conversation roles must be user or assistant') }}",
+]
+
+
+@pytest.mark.parametrize("template", REFUSING_TEMPLATES)
+async def test_a_base_whose_template_refuses_atris_chats_is_one_sentence_at_start(
+    tiny_settings: Settings, tiny_model_dir: Path, tmp_path: Path, template: str
+) -> None:
+    """The worker started, then every chat failed with her error line (and the reason in
+    the log, a chat at a time), as the llama.cpp engine did before session 39: said once
+    at start now, naming the model and what to do."""
+    base = tmp_path / "my-model"
+    shutil.copytree(tiny_model_dir, base)
+    (base / "chat_template.jinja").write_text(template, encoding="utf-8")
+    tiny_settings.model.base = str(base)
+    with pytest.raises(ChatTemplateError) as refused:
+        await create_engine(tiny_settings)
+    message = str(refused.value)
+    assert f'[model] base = "{base}"' in message
+    assert "refuses a chat of system, user and assistant messages" in message
+    assert "[model] chat_template in config.toml" in message
+    assert "\n" not in message
+
+    # The fix it names: a template of the user's own in config.toml.
+    tiny_settings.model.chat_template = (tiny_model_dir / "chat_template.jinja").read_text(
+        encoding="utf-8"
+    )
+    engine = await create_engine(tiny_settings)
+    try:
+        hello = [{"role": "system", "content": "be nice"}, {"role": "user", "content": "hi"}]
+        [reply] = await engine.generate([hello], tiny_settings.generation)
+        assert reply.new_tokens > 0
+    finally:
+        await engine.close()
+
+
+async def test_a_base_without_a_chat_template_is_said_before_its_weights_load(
+    tiny_settings: Settings,
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A base (not instruct) model has no chat template: that was said only once its
+    weights had loaded (minutes for a 7B model), and without naming the model."""
+    import transformers
+
+    base = tmp_path / "my-base-model"
+    shutil.copytree(tiny_model_dir, base)
+    (base / "chat_template.jinja").unlink()
+    tiny_settings.model.base = str(base)
+
+    def no_weights(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the weights were loaded before the chat template was checked")
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", no_weights)
+    with pytest.raises(NoChatTemplateError) as refused:
+        await create_engine(tiny_settings)
+    assert str(refused.value).startswith(f'[model] base = "{base}" has no chat template')
+    assert "[model] chat_template in config.toml" in str(refused.value)
