@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from atri.config import Settings
+from atri.config import ConfigError, Settings
 from model.engines import create_engine
 from model.engines.chat_template import ChatTemplateError
 from model.engines.loading import NoChatTemplateError
@@ -54,7 +54,11 @@ async def test_a_restarted_vllm_comes_back_without_a_kept_version_deleted_by_han
                 assert (reply.status, reply.text) == ("ok", f"[{V2}] back {i}")
             assert engine.replicas[0].down_since is None
             assert V1 not in engine.loras and V1 not in fake.loras
-            dropped = [r for r in caplog.records if V1 in r.getMessage()]
+            dropped = [
+                r
+                for r in caplog.records
+                if r.name == "model.engines.openai" and V1 in r.getMessage()
+            ]
             assert len(dropped) == 1 and dropped[0].levelname == "WARNING"
             assert not [r for r in caplog.records if r.exc_info]
 
@@ -126,3 +130,28 @@ async def test_a_base_without_a_chat_template_is_said_before_its_weights_load(
         await create_engine(tiny_settings)
     assert str(refused.value).startswith(f'[model] base = "{base}" has no chat template')
     assert "[model] chat_template in config.toml" in str(refused.value)
+
+
+async def test_a_start_adapter_of_another_base_is_one_sentence_naming_the_key(
+    reload_settings: Settings, make_version: MakeVersion, wide_model_dir: Path
+) -> None:
+    """`[model] adapter` = a version trained on another base of the same layer sizes
+    was served, its replies from weights made for another model, while the reload job
+    refuses that same version; one of another size was refused without naming the key."""
+    reload_settings.model.adapter = str(
+        make_version(V1, base_model=QWEN, config_hash="0123456789abcdef")
+    )
+    with pytest.raises(ConfigError) as refused:
+        await ChatService.open(reload_settings)
+    message = str(refused.value)
+    assert message.startswith(f'[model] adapter = "{reload_settings.model.adapter}": ')
+    assert f"it was trained on {QWEN!r}, a base model with config hash 0123456789abcdef" in message
+    assert message.endswith('point it at an adapter trained on [model] base, or set it to "".')
+
+    reload_settings.model.adapter = str(
+        make_version(V2, model_dir=wide_model_dir, base_model=str(wide_model_dir))
+    )
+    with pytest.raises(ConfigError) as refused:
+        await ChatService.open(reload_settings)
+    assert str(refused.value).startswith(f'[model] adapter = "{reload_settings.model.adapter}": ')
+    assert "it was trained on another model size" in str(refused.value)
