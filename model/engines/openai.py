@@ -657,6 +657,10 @@ class OpenAIEngine:
             return str(path)
         return str(self.adapters_dir / inside)
 
+    def holds(self, name: str) -> bool:
+        """Is version `name` registered (a kept one can be dropped: `revive`)?"""
+        return name in self.loras
+
     def accepts_config_hash(self, value: str) -> bool:
         """The remote base's config is not visible from here; vLLM itself refuses an
         adapter that does not fit its base when it loads it, and the reload keeps the

@@ -47,6 +47,8 @@ async def test_a_restarted_vllm_comes_back_without_a_kept_version_deleted_by_han
             assert (await service.reloader.check()).ok  # type: ignore[union-attr]
             assert set(engine.loras) == {V1, V2}  # V1 kept (keep_previous = 1)
 
+            backup = v1.with_name("kept-aside")
+            shutil.copytree(v1, backup)
             shutil.rmtree(v1)
             fake.restart()
             for i in range(3):
@@ -62,6 +64,14 @@ async def test_a_restarted_vllm_comes_back_without_a_kept_version_deleted_by_han
             assert len(dropped) == 1 and dropped[0].levelname == "WARNING"
             assert not [r for r in caplog.records if r.exc_info]
 
+            # Asked for by name, it is looked for in its folder again, not taken as loaded.
+            again = await service.reloader.reload(V1)
+            assert not again.ok and "is not loaded" not in again.message, again
+            assert not [r for r in caplog.records if r.exc_info]
+            backup.rename(v1)  # the admin puts it back
+            again = await service.reloader.reload(V1)
+            assert again.ok, again
+            assert (await service.chat(say("old"))).text == f"[{V1}] old"
             rolled = await service.reloader.rollback()
             assert rolled.ok, rolled
             assert (await service.chat(say("base"))).text == "[atri-base] base"
