@@ -19,10 +19,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from atri.config import Settings
-from atri.errors import ConfigError
 from model import room as room_module
 from model.adapters.reload import Reloader, check_adapters_folder
-from model.adapters.validation import check_adapter_folder
+from model.adapters.validation import adapter_setting_error, check_adapter_folder
 from model.adapters.versions import AdapterError, CharacterId, recorded_prompt
 from model.admission import TOKEN_COUNT_CACHE_BYTES, RateLimiter, ScopeLocks, TokenCounts
 from model.batching import Batcher, Overloaded
@@ -108,10 +107,11 @@ def check_adapter_setting(settings: Settings) -> None:
     try:
         check_adapter_folder(settings.path(value))
     except AdapterError as exc:
-        where = f"{settings.config_file}: " if settings.config_file else ""
-        raise ConfigError(
-            f'{where}[model] adapter = "{value}": {str(exc).rstrip(".")}; point it at a peft adapter '
-            'folder (adapter_config.json and adapter_model.safetensors) or set it to "".'
+        raise adapter_setting_error(
+            settings,
+            exc,
+            "point it at a peft adapter folder (adapter_config.json and "
+            'adapter_model.safetensors) or set it to ""',
         ) from None
     if settings.model.engine == "echo":
         log.warning("[model] adapter is not used: the echo engine loads no model")

@@ -100,6 +100,14 @@ class AdapterEngine(Protocol):
 
 
 @runtime_checkable
+class DroppingAdapterEngine(Protocol):
+    """An engine that can drop a loaded version by itself: the openai engine forgets a
+    kept one a restarted vLLM cannot load again (its folder deleted)."""
+
+    def holds(self, name: str) -> bool: ...
+
+
+@runtime_checkable
 class RemoteAdapterEngine(Protocol):
     """An engine whose server outlives the worker (vLLM): versions an earlier run
     registered can still be held there."""
@@ -330,6 +338,12 @@ class Reloader:
                         version=version,
                     )
                     return self._record(result, kind, version)
+                if (
+                    version in self.loaded
+                    and isinstance(engine, DroppingAdapterEngine)
+                    and not engine.holds(version)
+                ):
+                    self.loaded.remove(version)  # staged afresh, from its folder
                 if version and version not in self.loaded:
                     # Taken before reading: files still changing while it is tried make
                     # it differ afterwards, so the job tries again.

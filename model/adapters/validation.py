@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from atri.config import OFFLINE_DEFAULT_BASE
+from atri.config import OFFLINE_DEFAULT_BASE, Settings
+from atri.errors import ConfigError
 from model.adapters.gguf_lora import ADAPTER_GGUF
 from model.adapters.versions import (
     ADAPTER_FILES,
@@ -133,6 +135,31 @@ def check_adapter_folder(path: Path) -> None:
             f"loads; save the adapter as {ADAPTER_WEIGHTS} (peft's default)."
         )
     check_lora_ranks(adapter_config(path), tensor_shapes(path / ADAPTER_WEIGHTS))
+
+
+def check_trained_on(
+    folder: Path, accepts_config_hash: Callable[[str], bool], loaded_hash: str
+) -> None:
+    """`[model] adapter` at start, as the reload job checks a version: an ATRI version
+    (manifest.json) of a base model of another config is refused; a bare peft folder
+    records no base and is checked by its layer shapes alone when it loads."""
+    try:
+        manifest = AdapterManifest.model_validate(read_manifest(folder))
+    except (ManifestError, ValidationError):
+        return
+    if not accepts_config_hash(manifest.base_config_hash):
+        raise AdapterError(
+            f"it was trained on {manifest.base_model!r}, a base model with config hash "
+            f"{manifest.base_config_hash}, not the loaded one ({loaded_hash})"
+        )
+
+
+def adapter_setting_error(settings: Settings, exc: AdapterError, fix: str) -> ConfigError:
+    """What is wrong with `[model] adapter` (`exc`) as one sentence naming the key."""
+    where = f"{settings.config_file}: " if settings.config_file else ""
+    return ConfigError(
+        f'{where}[model] adapter = "{settings.model.adapter}": {str(exc).rstrip(".")}; {fix}.'
+    )
 
 
 def check_lora_ranks(config: dict[str, Any], shapes: dict[str, list[int]]) -> None:

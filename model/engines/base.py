@@ -12,9 +12,10 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from atri.config import GenerationSettings
+from atri.config import GenerationSettings, Settings
 from model.character.prompt import ChatMessages
 
 RECENT_BATCHES = 1000
@@ -148,6 +149,40 @@ class JoinsRunningBatch(Protocol):
 async def all_rows(rows: list[asyncio.Future[Generation]]) -> list[Generation]:
     """`generate` of an engine that has `generate_rows`: every row's reply, in order."""
     return list(await asyncio.gather(*rows))
+
+
+class AdapterLoader(Protocol):
+    """What `start_with_adapter` needs of an engine (the local and llama.cpp ones)."""
+
+    config_hash: str
+
+    def accepts_config_hash(self, value: str) -> bool: ...
+
+    async def load_adapter(self, path: Path, name: str) -> None: ...
+
+    async def activate(self, name: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+async def start_with_adapter(settings: Settings, engine: AdapterLoader) -> None:
+    """Serve `[model] adapter` from the start, checked against the loaded base as the
+    reload job checks a version: a version trained on another base, or of another model
+    size, is one sentence naming the key (the engine closed), not replies from a base it
+    does not fit."""
+    from model.adapters.validation import adapter_setting_error, check_trained_on
+    from model.adapters.versions import AdapterError
+
+    path = settings.path(settings.model.adapter)
+    try:
+        check_trained_on(path, engine.accepts_config_hash, engine.config_hash)
+        await engine.load_adapter(path, path.name)
+    except AdapterError as exc:
+        await engine.close()
+        raise adapter_setting_error(
+            settings, exc, 'point it at an adapter trained on [model] base, or set it to ""'
+        ) from None
+    await engine.activate(path.name)
 
 
 class EngineThread:

@@ -194,15 +194,19 @@ def chat_rules(tokenizer: Any) -> TemplateRules:
     )
 
 
-def render_chat(tokenizer: Any, messages: ChatMessages, add_generation_prompt: bool) -> str:
+def render_chat(
+    tokenizer: Any, messages: ChatMessages, add_generation_prompt: bool, model: str = ""
+) -> str:
     """`messages` rendered with the tokenizer's chat template, reshaped to what it takes;
-    special tokens' text inside a message is defused (special_text)."""
+    special tokens' text inside a message is defused (special_text). `model` names the
+    base in the sentence a refusing template is."""
     safe = defused(messages, defuser(special_tokens(tokenizer)))
     return checked(
         lambda: apply_template(
             tokenizer, conform(safe, chat_rules(tokenizer)), add_generation_prompt
         ),
         str(tokenizer.chat_template),
+        model,
     )
 
 
@@ -302,9 +306,10 @@ def apply_template(tokenizer: Any, messages: ChatMessages, add_generation_prompt
     return str(text)
 
 
-def checked(render: Callable[[], str], template: str) -> str:
+def checked(render: Callable[[], str], template: str, model: str = "") -> str:
     """A render of a conformed chat under `template`; a template that still refuses it
-    is one sentence, naming `[model] chat_template` where that is the template."""
+    is one sentence, naming `[model] chat_template` where that is the template, else the
+    base model (`model`: how config.toml names it, where known)."""
     try:
         return render()
     except Exception as exc:
@@ -313,7 +318,11 @@ def checked(render: Callable[[], str], template: str) -> str:
             whose = "[model] chat_template in config.toml"
         else:
             fix = "give one that takes them as [model] chat_template in config.toml"
-            whose = "The base model's chat template"
+            whose = (
+                f'The chat template of [model] base = "{model}"'
+                if model
+                else "The base model's chat template"
+            )
         raise ChatTemplateError(
             f"{whose} refuses a chat of system, user and assistant messages "
             f"({type(exc).__name__}: {exc}); {fix}."

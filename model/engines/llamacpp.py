@@ -55,6 +55,7 @@ from model.engines.base import (
     RowLimits,
     all_rows,
     row_limits,
+    start_with_adapter,
 )
 from model.engines.chat_template import check_configured_template
 from model.engines.cpu_threads import ThreadGovernor, default_threads
@@ -744,9 +745,7 @@ class LlamaCppEngine:
         )
         engine.accepted_hashes = frozenset(hashes)
         if settings.model.adapter:
-            folder = settings.path(settings.model.adapter)
-            await engine.load_adapter(folder, folder.name)
-            await engine.activate(folder.name)
+            await start_with_adapter(settings, engine)
         return engine
 
     @property

@@ -317,6 +317,10 @@ def load_pretrained(settings: Settings, source: str, **model_kwargs: Any) -> tup
     tokenizer = None
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust)
+        # Before the weights, which take minutes to load for a 7B model.
+        prepare_tokenizer(
+            tokenizer, settings.model.chat_template, base.strip() or OFFLINE_DEFAULT_BASE
+        )
         model = AutoModelForCausalLM.from_pretrained(
             source, trust_remote_code=trust, **model_kwargs
         )
@@ -382,7 +386,6 @@ def load_base_model(settings: Settings) -> LoadedModel:
     dtype = pick_dtype(settings.model.dtype, device)
     model, tokenizer = load_pretrained(settings, source, dtype=dtype, device_map=device_map(device))
     model.eval()
-    prepare_tokenizer(tokenizer, settings.model.chat_template)
     base_id = settings.model.base.strip() or OFFLINE_DEFAULT_BASE
     return LoadedModel(
         model=model, tokenizer=tokenizer, base_id=base_id, config_hash=config_hash(model)
@@ -393,16 +396,24 @@ class NoChatTemplateError(UserError):
     """The base model has no chat template and the config gives none."""
 
 
-def prepare_tokenizer(tokenizer: Any, chat_template: str = "") -> None:
+def prepare_tokenizer(tokenizer: Any, chat_template: str = "", base: str = "") -> None:
     """Batched generation needs a pad token and left padding; every path (train, serve,
-    eval) renders chats with the model's own template, or `[model] chat_template`."""
+    eval) renders chats with the model's own template, or `[model] chat_template`. A
+    template that refuses ATRI's chats (a system prompt, then the user) is one sentence
+    here, naming `base` (`[model] base`), not a failure in every chat."""
+    from model.engines.chat_template import render_chat
+
     if chat_template.strip():
         tokenizer.chat_template = chat_template
+    whose = f'[model] base = "{base}"' if base else "The base model"
     if not getattr(tokenizer, "chat_template", None):
         raise NoChatTemplateError(
-            "The base model's tokenizer has no chat template; choose a chat (instruct) model "
-            "for [model] base, or give its template as [model] chat_template in config.toml."
+            f"{whose} has no chat template in its tokenizer; choose a chat (instruct) "
+            "model for [model] base, or give its template as [model] chat_template in "
+            "config.toml."
         )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
+    probe = [{"role": "system", "content": "-"}, {"role": "user", "content": "-"}]
+    render_chat(tokenizer, probe, True, base)

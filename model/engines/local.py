@@ -22,6 +22,7 @@ from model.engines.base import (
     Generation,
     RowLimits,
     row_limits,
+    start_with_adapter,
 )
 from model.engines.chat_template import render_chat, reply_stop, special_tokens
 from model.engines.prefix_cache import pad_after_prefix, shared_prefix_length
@@ -73,9 +74,7 @@ class LocalEngine:
         )
         engine = cls(loaded, window, settings.model.prefix_cache)
         if settings.model.adapter:
-            path = settings.path(settings.model.adapter)
-            await engine.thread.run(engine.load_adapter_sync, path, path.name)
-            await engine.thread.run(engine.activate_sync, path.name)
+            await start_with_adapter(settings, engine)
         return engine
 
     @property

@@ -3,10 +3,10 @@
 Each row of a batch becomes one `/chat/completions` request, all sent at once: the
 server (vLLM's continuous batching) batches them its own way. `[model] openai_base_url`
 may list several vLLM replicas: rows are spread over them in turn. A replica that answers
-404 for a model it should hold (vLLM restarted) gets every registered adapter version
+404 for a model it should hold (vLLM restarted) gets the registered adapter versions
 loaded again at once and the row once more; one that fails (no answer, a 5xx) leaves the
-rotation, is retried every `REPLICA_RETRY_SECONDS`, and rejoins once it holds every
-registered version again.
+rotation, is retried every `REPLICA_RETRY_SECONDS`, and rejoins once it holds the live
+version again (a version kept for a rollback that it cannot load is dropped).
 
 Adapter versions are registered with vLLM's runtime LoRA API (`/load_lora_adapter`,
 `/unload_lora_adapter`; vLLM runs with `--enable-lora` and
@@ -535,11 +535,25 @@ class OpenAIEngine:
                 del self._revivals[url]
 
     async def revive(self, replica: Replica) -> bool:
-        """Bring a replica back once it answers and holds every registered version."""
+        """Bring a replica back once it answers and holds the live version. A version kept
+        for a rollback that it cannot load again (its folder deleted by hand) is said once
+        and dropped from every replica: it must not keep the live one out of service."""
         try:
             replica.held = held_loras(await list_models(replica))
-            for lora in list(self.loras.values()):
-                await self._register(replica, lora)
+            live = self.loras.get(self.live_lora)
+            if live is not None:
+                await self._register(replica, live)
+            for name, lora in list(self.loras.items()):
+                if lora is live:
+                    continue
+                try:
+                    await self._register(replica, lora)
+                except ReplicaDown:
+                    raise
+                except RemoteEngineError as exc:
+                    if name == self.live_lora:  # went live meanwhile
+                        raise
+                    await self._drop_kept(name, replica, exc)
         except (ReplicaDown, RemoteEngineError) as exc:
             self._take_out(replica, str(exc))
             replica.down_since = time.monotonic()  # the next retry in REPLICA_RETRY_SECONDS
@@ -548,6 +562,26 @@ class OpenAIEngine:
         replica.reason = ""
         log.info("replica %s is back in the rotation", replica.url)
         return True
+
+    async def _drop_kept(self, name: str, replica: Replica, exc: RemoteEngineError) -> None:
+        """Forget kept version `name`, which `replica` could not load again, on every
+        replica: a version some replicas serve and others lack could not go live again."""
+        lora = self.loras.pop(name, None)
+        if lora is None:
+            return  # another replica's revival dropped it first
+        log.warning(
+            "adapter version %s, kept for a rollback, is dropped: %s came back without it "
+            "and cannot load it again (%s)",
+            name,
+            replica.url,
+            exc,
+        )
+        if lora.static:
+            return  # vLLM's own start-up LoRA: other clients may use it
+        try:
+            await self._unload_everywhere(lora)
+        except RemoteEngineError as unload:  # it only holds a LoRA slot there
+            log.warning("cannot unload adapter version %s: %s", name, unload)
 
     async def _post(self, replica: Replica, path: str, body: dict[str, Any]) -> Any:
         try:
@@ -623,6 +657,10 @@ class OpenAIEngine:
             return str(path)
         return str(self.adapters_dir / inside)
 
+    def holds(self, name: str) -> bool:
+        """Is version `name` registered (a kept one can be dropped: `revive`)?"""
+        return name in self.loras
+
     def accepts_config_hash(self, value: str) -> bool:
         """The remote base's config is not visible from here; vLLM itself refuses an
         adapter that does not fit its base when it loads it, and the reload keeps the
@@ -660,6 +698,9 @@ class OpenAIEngine:
         if not name or name == self.live_lora or lora is None or lora.static:
             return
         del self.loras[name]
+        await self._unload_everywhere(lora)
+
+    async def _unload_everywhere(self, lora: Lora) -> None:
         for replica in self._serving():
             try:
                 await self._post(replica, "/unload_lora_adapter", {"lora_name": lora.name})

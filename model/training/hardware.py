@@ -63,7 +63,7 @@ def load_for_training(settings: Settings, hw: Hardware) -> Any:
     from peft import prepare_model_for_kbit_training
     from transformers import BitsAndBytesConfig
 
-    from model.engines.loading import load_pretrained, prepare_tokenizer, resolve_base
+    from model.engines.loading import load_pretrained, resolve_base
 
     source = resolve_base(settings)
     compute = torch.bfloat16 if hw.precision == "bf16" else torch.float16
@@ -76,7 +76,6 @@ def load_for_training(settings: Settings, hw: Hardware) -> Any:
     model, tokenizer = load_pretrained(
         settings, source, quantization_config=quant, dtype=compute, device_map={"": 0}
     )
-    prepare_tokenizer(tokenizer, settings.model.chat_template)
     base_hash = config_hash(model)  # quantisation is not part of the hash
     model = prepare_model_for_kbit_training(
         model, use_gradient_checkpointing=hw.gradient_checkpointing
