@@ -186,6 +186,31 @@ def early_resume_mismatch(known: dict[str, Any], runs_dir: Path) -> str:
     return resume_mismatch(known, left)
 
 
+def running_twin(known: dict[str, Any], runs_dir: Path, out: Path) -> str:
+    """The sentence `run_lock` says, told before the base model loads: another live
+    `atri train` holds a run in `runs_dir` whose identity matches `known` (all but the
+    base's config hash). It stopped only once the model had loaded and the data was
+    tokenized, minutes on a 7B model. "" when none does (`run_lock` still checks)."""
+    for lock in sorted(runs_dir.glob(f"*{LOCK_SUFFIX}")) if runs_dir.is_dir() else []:
+        try:
+            holder = int(lock.read_text(encoding="utf-8").strip() or 0)
+        except (OSError, ValueError):
+            continue
+        if not holder or holder == os.getpid() or not pid_alive(holder):
+            continue
+        recorded = recorded_identity(lock.with_suffix(""))
+        if recorded is not None and not identity_differences(recorded, known):
+            return _another_run(holder, out)
+    return ""
+
+
+def _another_run(holder: int, out: Path) -> str:
+    return (
+        f"Another `atri train` (process {holder}) is already training on this data "
+        f"with these settings into {out}; wait for it to finish or stop it."
+    )
+
+
 def interrupted_dataset(runs_dir: Path) -> tuple[Path, str] | None:
     """The newest interrupted run in `runs_dir` that records its training file, and that
     file's path: what `--resume` without `--dataset` meant (None if there is none)."""
@@ -271,10 +296,7 @@ def run_lock(run_dir: Path, out: Path) -> Iterator[None]:
             except (OSError, ValueError):
                 holder = 0
             if holder and holder != os.getpid() and pid_alive(holder):
-                raise TrainError(
-                    f"Another `atri train` (process {holder}) is already training on this data "
-                    f"with these settings into {out}; wait for it to finish or stop it."
-                ) from None
+                raise TrainError(_another_run(holder, out)) from None
             lock.unlink(missing_ok=True)  # its run died
             continue
         with os.fdopen(fd, "w", encoding="utf-8") as f:

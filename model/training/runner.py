@@ -54,6 +54,7 @@ from model.training.run_folder import (
     run_fingerprint,
     run_identity,
     run_lock,
+    running_twin,
     unfinished_runs,
     without_base_hash,
 )
@@ -122,14 +123,14 @@ def train(
     persona = configured_persona(settings)
     character = CharacterId.of(persona.name, persona.aliases)
     hw = plan_hardware(t, settings.model.device)
-    if resume:
-        # Settings, data and hardware differ without the model: say so before it loads
-        # (minutes on a 7B model); its config hash is compared once it has loaded.
-        early = early_resume_mismatch(
-            without_base_hash(run_identity(settings, files, "", hw)), out / RUNS_DIR
-        )
-        if early:
-            raise TrainError(early)
+    # What the run is without the model: a second run of it, or settings and data that
+    # differ from the run to resume, are said before it loads (minutes on a 7B model);
+    # its config hash is compared once it has loaded.
+    known = without_base_hash(run_identity(settings, files, "", hw))
+    if busy := running_twin(known, out / RUNS_DIR, out):
+        raise TrainError(busy)
+    if resume and (early := early_resume_mismatch(known, out / RUNS_DIR)):
+        raise TrainError(early)
     set_seed(t.seed)
     loaded = load_for_training(settings, hw)
     tokenizer = loaded.tokenizer
