@@ -31,7 +31,12 @@ from model.adapters.versions import (
 )
 from model.character.persona import configured_persona
 from model.engines.chat_template import check_configured_template
-from model.training.data_files import resolve_data_files, tokenize_files, unplaced_note
+from model.training.data_files import (
+    held_out_note,
+    resolve_data_files,
+    tokenize_files,
+    unplaced_note,
+)
 from model.training.dataset import Collator, RowDataset, pack
 from model.training.errors import TrainError
 from model.training.hardware import Hardware, load_for_training, plan_hardware
@@ -145,6 +150,10 @@ def train(
         )
     if train_set.unplaced or train_set.hidden:
         say(unplaced_note(train_set))
+    if note := held_out_note(eval_set, t.max_seq_length, files.eval):
+        say(note)
+    if eval_set is not None and not eval_set.samples:
+        eval_set = None
     rows = (
         pack(train_set.samples, t.max_seq_length, seed=t.seed) if t.packing else train_set.samples
     )
