@@ -81,7 +81,8 @@ MAX_SEQUENCES = 64
 # in flight, and the engine time the replies get after each slice, in slices' time:
 # prompt tokens cost a Q4_1 model on a CPU about half a decode step each (ATRI's prompt
 # ~2 s on the offline model, 2 cores), and a reply in flight for all of it would take
-# that much longer. Paced, the warm-up takes at most a quarter of the engine's time.
+# that much longer. Paced (after a slice, the replies get WARM_PACE slices' time), the
+# warm-up takes at most a sixth of the engine's time.
 WARM_SLICE_TOKENS = 32
 WARM_PACE = 5.0
 # Prompt tokens one step may decode for rows that joined while others reply: a long

@@ -87,9 +87,31 @@ def tokenize_files(
             "the system prompt."
         )
     eval_set = tokenize_dataset(tokenizer, evaluation, max_len) if evaluation else None
-    if eval_set is not None and not eval_set.samples:
-        eval_set = None
     return train_set, eval_set
+
+
+def held_out_note(eval_set: TokenizedSet | None, max_len: int, eval_file: Path | None) -> str:
+    """A sentence when held-out conversations cannot be scored ("" when all can): too long
+    for `max_len` even with only their last exchange, or with no reply the chat template
+    shows. With none left, the run had no held-out loss and said nothing of it."""
+    if eval_set is None or not (eval_set.skipped or eval_set.unplaced):
+        return ""
+    causes = []
+    if eval_set.skipped:
+        causes.append(
+            f"{eval_set.skipped} too long for max_seq_length = {max_len} even with only "
+            "their last exchange"
+        )
+    if eval_set.unplaced:
+        causes.append(f"{eval_set.unplaced} with no reply the chat template shows")
+    left = " and ".join(causes)
+    if eval_set.samples:
+        return f"Held-out conversations left out of the held-out loss: {left}."
+    return (
+        f"No conversation of the held-out file {eval_file} can be scored ({left}): this "
+        "run has no held-out loss; raise [train] max_seq_length (--max-seq-length) or pass "
+        "another held-out file (--eval-dataset)."
+    )
 
 
 def unplaced_note(train_set: TokenizedSet) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from atri.config import Settings
-from atri.locks import LockHeld, exclusive, is_locked
+from atri.locks import LockHeld, exclusive, holder, is_locked
 from model.training.data_files import DataFiles
 from model.training.errors import TrainError, TrainingInterrupted
 from model.training.hardware import Hardware
@@ -181,6 +181,28 @@ def early_resume_mismatch(known: dict[str, Any], runs_dir: Path) -> str:
     return resume_mismatch(known, left)
 
 
+def running_twin(known: dict[str, Any], runs_dir: Path, out: Path) -> str:
+    """The sentence `run_lock` says, told before the base model loads: another live
+    `atri train` holds a run in `runs_dir` whose identity matches `known` (all but the
+    base's config hash). It stopped only once the model had loaded and the data was
+    tokenized, minutes on a 7B model. "" when none does (`run_lock` still checks)."""
+    for folder in sorted(runs_dir.glob("*")) if runs_dir.is_dir() else []:
+        if not folder.is_dir() or not being_trained(folder):
+            continue
+        recorded = recorded_identity(folder)
+        if recorded is not None and not identity_differences(recorded, known):
+            return _another_run(holder(lock_file(folder)), out)
+    return ""
+
+
+def _another_run(process_id: int | None, out: Path) -> str:
+    process = f" (process {process_id})" if process_id else ""
+    return (
+        f"Another `atri train`{process} is already training on this data "
+        f"with these settings into {out}; wait for it to finish or stop it."
+    )
+
+
 def interrupted_dataset(runs_dir: Path) -> tuple[Path, str] | None:
     """The newest interrupted run in `runs_dir` that records its training file, and that
     file's path: what `--resume` without `--dataset` meant (None if there is none)."""
@@ -268,11 +290,7 @@ def run_lock(run_dir: Path, out: Path) -> Iterator[None]:
         try:
             held.enter_context(exclusive(lock, wait=False))
         except LockHeld as busy:
-            process = f" (process {busy.holder})" if busy.holder else ""
-            raise TrainError(
-                f"Another `atri train`{process} is already training on this data "
-                f"with these settings into {out}; wait for it to finish or stop it."
-            ) from None
+            raise TrainError(_another_run(busy.holder, out)) from None
         except OSError as exc:
             raise TrainError(
                 f"Cannot lock {lock} ({exc.strerror or exc}); set [model] adapters_dir (or "

@@ -31,7 +31,12 @@ from model.adapters.versions import (
 )
 from model.character.persona import configured_persona
 from model.engines.chat_template import check_configured_template
-from model.training.data_files import resolve_data_files, tokenize_files, unplaced_note
+from model.training.data_files import (
+    held_out_note,
+    resolve_data_files,
+    tokenize_files,
+    unplaced_note,
+)
 from model.training.dataset import Collator, RowDataset, pack
 from model.training.errors import TrainError
 from model.training.hardware import Hardware, load_for_training, plan_hardware
@@ -54,6 +59,7 @@ from model.training.run_folder import (
     run_fingerprint,
     run_identity,
     run_lock,
+    running_twin,
     unfinished_runs,
     without_base_hash,
 )
@@ -122,14 +128,14 @@ def train(
     persona = configured_persona(settings)
     character = CharacterId.of(persona.name, persona.aliases)
     hw = plan_hardware(t, settings.model.device)
-    if resume:
-        # Settings, data and hardware differ without the model: say so before it loads
-        # (minutes on a 7B model); its config hash is compared once it has loaded.
-        early = early_resume_mismatch(
-            without_base_hash(run_identity(settings, files, "", hw)), out / RUNS_DIR
-        )
-        if early:
-            raise TrainError(early)
+    # What the run is without the model: a second run of it, or settings and data that
+    # differ from the run to resume, are said before it loads (minutes on a 7B model);
+    # its config hash is compared once it has loaded.
+    known = without_base_hash(run_identity(settings, files, "", hw))
+    if busy := running_twin(known, out / RUNS_DIR, out):
+        raise TrainError(busy)
+    if resume and (early := early_resume_mismatch(known, out / RUNS_DIR)):
+        raise TrainError(early)
     set_seed(t.seed)
     loaded = load_for_training(settings, hw)
     tokenizer = loaded.tokenizer
@@ -144,6 +150,10 @@ def train(
         )
     if train_set.unplaced or train_set.hidden:
         say(unplaced_note(train_set))
+    if note := held_out_note(eval_set, t.max_seq_length, files.eval):
+        say(note)
+    if eval_set is not None and not eval_set.samples:
+        eval_set = None
     rows = (
         pack(train_set.samples, t.max_seq_length, seed=t.seed) if t.packing else train_set.samples
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import tomllib
 from pathlib import Path
 
@@ -18,16 +19,47 @@ def test_shipped_config_equals_embedded_defaults() -> None:
     assert shipped.model_dump() == Settings().model_dump()
 
 
+def _commented_keys(lines: list[str]) -> list[tuple[str, str, str, bool]]:
+    """(section, key, the comment it stands under, whether that comment is another key's
+    too) for every key of the file, each found in its own section (`seed`, `enabled`,
+    `max_new_tokens` … are in several). A key under another key shares the comment of
+    the block above the first."""
+    found = []
+    section, previous = "", ""
+    comment: list[str] = []
+    for line in lines:
+        if line.startswith("["):
+            section, comment, previous = line.strip("[] "), [], ""
+        elif line.startswith("#"):
+            comment = [*comment, line] if previous.startswith("#") else [line]
+        elif key := re.match(r"([a-z_0-9]+) =", line):
+            own = previous.startswith("#")
+            shared = own or bool(re.match(r"[a-z_0-9]+ =", previous))
+            found.append((section, key[1], " ".join(comment) if shared else "", not own))
+        if line.strip() and not line.startswith((" ", "]")):
+            previous = line
+    return found
+
+
 def test_shipped_config_comments_every_key() -> None:
     lines = (REPO / "config.toml").read_text(encoding="utf-8").splitlines()
     data = tomllib.loads("\n".join(lines))
+    commented = {(s, k): (comment, shared) for s, k, comment, shared in _commented_keys(lines)}
     for section, keys in data.items():
         for key in keys:
-            index = next(i for i, line in enumerate(lines) if line.startswith(f"{key} ="))
-            before = lines[index - 1].strip()
-            # A key is commented directly above, or belongs to a block whose comment
-            # sits just above its first key.
-            assert before.startswith("#") or "=" in before, f"[{section}] {key} has no comment"
+            comment, shared = commented[(section, key)]
+            assert comment, f"[{section}] {key} has no comment"
+            if not shared:
+                continue
+            # A key that shares the comment of a block ("LoRA rank, scaling and dropout")
+            # is named there, or a word of its name is: `seed` under the comment of
+            # logging_steps said nothing about it.
+            stems = [word[:4] for word in key.split("_") if len(word) >= 4]
+            said = comment.lower()
+            assert key in said or any(re.search(rf"\b{stem}", said) for stem in stems), (
+                f"[{section}] {key} has no comment of its own, and the one above its block "
+                "does not name it"
+            )
 
 
 @pytest.mark.parametrize(
