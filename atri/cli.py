@@ -80,11 +80,12 @@ def chat() -> None:
 
 async def _chat(settings: Settings) -> None:
     from bot.serve import console_chat
-    from model.character.persona import configured_card_path, load_persona
+    from model.character.persona import configured_card_path, configured_persona, load_persona
     from model.service import ChatService
 
     card = load_persona(configured_card_path(settings))
-    with console.status(escape(waking_line(card.name, settings.model.engine)), spinner="dots"):
+    her = configured_persona(settings, card).name  # in the language she speaks
+    with console.status(escape(waking_line(her, settings.model.engine)), spinner="dots"):
         service = await ChatService.open(settings, card=card)
     async with service:
         await console_chat(service, console)
@@ -160,11 +161,12 @@ def worker(
     def ready(url: str) -> None:
         console.print(listening_line(url), highlight=False, markup=False)
 
-    from model.character.persona import configured_card_path, load_persona
+    from model.character.persona import configured_card_path, configured_persona, load_persona
 
     # Read once, for this line and the service: a broken card is one sentence before it.
     card = load_persona(configured_card_path(settings))
-    console.print(waking_line(card.name, settings.model.engine), highlight=False, markup=False)
+    her = configured_persona(settings, card).name  # in the language she speaks
+    console.print(waking_line(her, settings.model.engine), highlight=False, markup=False)
     run_async(run_worker(settings, secrets, on_ready=ready, card=card))
 
 

@@ -23,6 +23,7 @@ from model.character.persona import (
     Persona,
     canned_lines,
     configured_card_path,
+    configured_persona,
     load_persona,
 )
 from model.protocol import ScopeRef, Worker
@@ -56,7 +57,8 @@ async def serve(settings: Settings, secrets: Secrets, console: Console) -> None:
             await speak_as_the_worker(remote, settings, card)
             await run_adapters(remote, settings, secrets, console, card)
         return
-    with console.status(escape(waking_line(card.name, settings.model.engine)), spinner="dots"):
+    her = configured_persona(settings, card).name  # in the language she speaks
+    with console.status(escape(waking_line(her, settings.model.engine)), spinner="dots"):
         service = await ChatService.open(settings, card=card)
     async with service:
         await run_adapters(service, settings, secrets, console, card)

@@ -635,6 +635,18 @@ def test_the_worker_wakes_the_configured_character(tmp_path: Path) -> None:
     )
 
 
+def test_the_worker_wakes_her_by_the_name_of_the_language_she_speaks(tmp_path: Path) -> None:
+    """On the offline model she speaks English (ATRI), but the line named the card's main
+    name: "Waking 亚托莉 up" above an English chat."""
+    config = tmp_path / "config.toml"
+    config.write_text('[model]\nengine = "echo"\nadapter = "adapters/gone"\n', encoding="utf-8")
+    code, out = atri(config, "worker")  # stops at the missing adapter, after the line
+    assert code == 2 and "Waking 亚托莉 up" in out, out
+    config.write_text('[model]\nadapter = "adapters/gone"\n', encoding="utf-8")
+    code, out = atri(config, "worker")
+    assert code == 2 and "Waking ATRI up (loading the model)" in out, out
+
+
 def test_the_worker_reads_the_card_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The CLI read it for its "Waking … up" line and the service read it again.
     import model.character.persona as persona
