@@ -301,16 +301,14 @@ def _quiet_local_engine(settings: Settings) -> None:
 
 def _train(settings: Settings, resume: bool) -> None:
     from model.training.errors import TrainingInterrupted
+    from model.training.progress import RichProgress
+    from model.training.runner import train as run_training
 
     def note(message: str) -> None:
         console.print(message, markup=False, highlight=False)
 
+    _quiet_transformers()
     try:
-        # Inside: importing transformers and torch takes seconds, a Ctrl-C among them too.
-        from model.training.progress import RichProgress
-        from model.training.runner import train as run_training
-
-        _quiet_transformers()
         result = run_training(
             settings, resume=resume, callbacks=[RichProgress(console)], notify=note
         )

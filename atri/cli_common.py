@@ -8,19 +8,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import os
 import shlex
-import sys
-import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from atri.config import Settings, find_config_path, load_settings
-from atri.errors import INTERRUPTED, ConfigError, UserError
+from atri.errors import ConfigError, UserError
 
 CONFIG_HELP = "config file (default: $ATRI_CONFIG, else ./config.toml)"
 
@@ -66,25 +63,9 @@ def _one_sentence_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except UserError as exc:
             fail(str(exc), code=2 if isinstance(exc, ConfigError) else 1)
         except KeyboardInterrupt:
-            interrupted()
+            raise typer.Exit(130) from None
 
     return run
-
-
-def interrupted() -> NoReturn:
-    """Ctrl-C: one line and status 130, at once. The command's own cleanup has run (the
-    event loop's main task was cancelled); a thread that cannot be stopped (a model
-    still loading: minutes for a 7B one, or transformers still importing) would hold
-    the exit until it ends, so the process ends without waiting for it."""
-    err_console.print(INTERRUPTED, highlight=False, markup=False)
-    if any(
-        t.is_alive() and not t.daemon and t is not threading.main_thread()
-        for t in threading.enumerate()
-    ):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(130)
-    raise typer.Exit(130)
 
 
 console = Console()
@@ -129,18 +110,7 @@ def fail(message: str, code: int = 1) -> None:
 
 
 def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
-    """`asyncio.run`, except that Ctrl-C leaves without waiting for the loop's threads:
-    closing the loop waits for each one, and one loading the model cannot be stopped."""
-    runner = asyncio.Runner()
-    try:
-        result = runner.run(coro)
-    except KeyboardInterrupt:
-        raise  # the main task is cancelled and done; `interrupted` ends the process
-    except BaseException:
-        runner.close()
-        raise
-    runner.close()
-    return result
+    return asyncio.run(coro)
 
 
 def write_output(path: Path, text: str) -> None:

@@ -13,8 +13,3 @@ class UserError(Exception):
 
 class ConfigError(UserError):
     """A problem a user can fix in their config file; str() is the one sentence to show."""
-
-
-# What every command says on Ctrl-C before it ends with status 130 (the shell's own code
-# for SIGINT), from the first import on.
-INTERRUPTED = "Stopped (Ctrl-C)."
