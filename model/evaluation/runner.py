@@ -123,14 +123,7 @@ def _not_its_training_file(settings: Settings, manifest: dict[str, Any]) -> str:
 def left_out_note(held: TokenizedSet, conversations: int, max_len: int) -> str:
     """A sentence when held-out conversations (or replies in them) are not in the
     perplexity: it is then measured on fewer than the file holds ("" when all are in)."""
-    parts = []
-    if held.skipped:
-        parts.append(
-            f"{held.skipped} too long for [train] max_seq_length = {max_len} even with "
-            "only their last exchange"
-        )
-    if held.unplaced:
-        parts.append(f"{held.unplaced} whose replies the chat template all hides")
+    parts = held.why_left_out(max_len)
     hidden = ""
     if held.hidden:
         # Kept, but scored on fewer reply tokens than the file holds.

@@ -96,15 +96,7 @@ def held_out_note(eval_set: TokenizedSet | None, max_len: int, eval_file: Path |
     shows. With none left, the run had no held-out loss and said nothing of it."""
     if eval_set is None or not (eval_set.skipped or eval_set.unplaced):
         return ""
-    causes = []
-    if eval_set.skipped:
-        causes.append(
-            f"{eval_set.skipped} too long for max_seq_length = {max_len} even with only "
-            "their last exchange"
-        )
-    if eval_set.unplaced:
-        causes.append(f"{eval_set.unplaced} with no reply the chat template shows")
-    left = " and ".join(causes)
+    left = " and ".join(eval_set.why_left_out(max_len))
     if eval_set.samples:
         return f"Held-out conversations left out of the held-out loss: {left}."
     return (

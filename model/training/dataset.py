@@ -64,6 +64,19 @@ class TokenizedSet:
     # Indices whose count above is only a floor (too long to be worth tokenizing).
     at_least: set[int] = field(default_factory=set)
 
+    def why_left_out(self, max_len: int) -> list[str]:
+        """Why conversations are left out, one phrase per cause (eval and training say
+        it of the held-out file)."""
+        causes = []
+        if self.skipped:
+            causes.append(
+                f"{self.skipped} too long for [train] max_seq_length = {max_len} even with "
+                "only their last exchange"
+            )
+        if self.unplaced:
+            causes.append(f"{self.unplaced} whose replies the chat template all hides")
+        return causes
+
     def left_out(self, index: int, tokens: int) -> None:
         """Count conversation `index` as too long: its last exchange takes `tokens`."""
         self.skipped += 1

@@ -25,7 +25,7 @@ def test_a_held_out_file_too_long_for_max_seq_length_is_said(
     result = train(load_settings(config), notify=said.append)
     assert result.manifest["eval_loss"] is None
     [note] = [m for m in said if "held-out" in m]
-    assert str(held_out) in note and "2 too long for max_seq_length = 96" in note
+    assert str(held_out) in note and "2 too long for [train] max_seq_length = 96" in note
     assert "no held-out loss" in note
 
     # One of three too long: the loss is over the other two, and the run says so.
