@@ -49,6 +49,38 @@ app.add_typer(memory_app, name="memory")
 app.add_typer(persona_app, name="persona")
 
 
+# What a bug report needs besides atri's own version: the libraries whose behaviour
+# changes between releases under it (read from the installed metadata, nothing imported).
+REPORTED_LIBRARIES = (
+    "torch",
+    "transformers",
+    "peft",
+    "llama-cpp-python",
+    "discord.py",
+    "nonebot2",
+)
+
+
+def version_line() -> str:
+    """`atri 0.1.0 (Python 3.12.3; torch 2.5.1, …)`, libraries not installed left out."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in REPORTED_LIBRARIES:
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            continue
+    return f"atri {version('atri')} (Python {platform.python_version()}; {', '.join(found)})"
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        console.print(escape(version_line()), highlight=False, soft_wrap=True)
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     config: Annotated[
@@ -56,6 +88,15 @@ def main(
         typer.Option("--config", "-c", help=CONFIG_HELP),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log what happens")] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="print atri's version and its main libraries', then exit",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
 ) -> None:
     State.config = config
     logging.basicConfig(

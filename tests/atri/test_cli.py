@@ -761,3 +761,16 @@ def test_the_command_lists_show_whole_sentences() -> None:
     assert "style. With --recall" not in listed and "rate, style." in listed
     memory = CliRunner().invoke(app, ["memory", "--help"], env=wide).output
     assert "back into memory." in memory and "one scope, or a" not in memory
+
+
+def test_version_names_atri_and_the_libraries_a_bug_report_needs() -> None:
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+
+    assert result.exit_code == 0, result.output
+    line = result.output.strip()
+    assert "\n" not in line
+    assert line.startswith(f"atri {version('atri')} (Python ")
+    for name in ("torch", "transformers", "peft"):
+        assert f"{name} {version(name)}" in line
