@@ -57,7 +57,8 @@ from bench.synthetic_gguf import SHAPES, parameter_count, write_synthetic_gguf
 from model.character.persona import configured_persona
 from model.engines.base import RowLimits
 from model.engines.cpu_threads import physical_cores
-from model.engines.llamacpp import LlamaCppEngine, gguf_config_hash, gguf_path
+from model.engines.gguf_files import gguf_config_hash, gguf_path
+from model.engines.llamacpp import LlamaCppEngine
 from model.protocol import ChatRequest
 
 QUESTIONS = [

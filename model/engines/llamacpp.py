@@ -37,7 +37,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,10 +47,8 @@ from atri.errors import ConfigError
 from model.adapters.versions import AdapterError
 from model.character.prompt import ChatMessages
 from model.engines.base import (
-    NO_LIMITS,
     EngineStats,
     EngineThread,
-    FinishReason,
     Generation,
     RowLimits,
     all_rows,
@@ -60,19 +58,27 @@ from model.engines.base import (
 from model.engines.chat_template import check_configured_template
 from model.engines.cpu_threads import ThreadGovernor, default_threads
 from model.engines.gguf_base import base_hashes
-from model.engines.gguf_text import GgufText
-from model.engines.loading import (
-    OFFLINE_GGUF,
-    ModelNotFoundError,
-    is_offline_default,
-    offline_gguf_dir,
+from model.engines.gguf_files import (
+    gguf_config_hash_or_none,
+    gguf_path,
 )
-from model.engines.prefix_cache import common_length, shared_prefix_length
+from model.engines.gguf_text import GgufText
+from model.engines.llamacpp_pass import (
+    DECODE_CHUNK,
+    Costs,
+    Pass,
+    Request,
+    Row,
+    Slot,
+    fail_future,
+)
+from model.engines.loading import (
+    ModelNotFoundError,
+)
+from model.engines.prefix_cache import common_length
 
 log = logging.getLogger(__name__)
 
-# Tokens per llama_decode call: a longer prompt is fed in pieces of this size.
-DECODE_CHUNK = 512
 # Sequence ids 0 and 1 hold prefix slots; conversations use the ids after them.
 PREFIX_SLOTS = 2
 # llama.cpp's LLAMA_MAX_SEQ: sequences one context can hold.
@@ -85,32 +91,9 @@ MAX_SEQUENCES = 64
 # warm-up takes at most a sixth of the engine's time.
 WARM_SLICE_TOKENS = 32
 WARM_PACE = 5.0
-# Prompt tokens one step may decode for rows that joined while others reply: a long
-# prompt is read over several steps instead of holding every reply for all of it.
-PREFILL_STEP_TOKENS = 64
-# A prompt with more than this left to read is a long one (a whole conversation sent to
-# /v1): beside replies it reads only about as long a piece each step as their own step
-# takes (LONG_READ_SHARE of it, measured), so every reply goes on at about half speed
-# rather than waiting for it (64 prompt tokens cost some 30 one-row decode steps), and it
-# gets the engine to itself again once they end. A chat turn reads PREFILL_STEP_TOKENS.
-LONG_PROMPT_TOKENS = 256
-LONG_READ_SHARE = 1.0
 # How often, at most, the log says that a request was given up while its long prompt
 # was still being read (one line per case would flood it under a client's retries).
 UNREAD_TOLD_EVERY_S = 600.0
-# Seconds of prompt reading one step may take while no row replies yet: between two
-# steps, requests that came meanwhile join and rows whose caller gave up leave. A whole
-# conversation sent to /v1 (thousands of tokens, a minute on 2 cores) read in one go held
-# every other user, and its own deadline, for all of it. In tokens (measured: a token
-# costs more the later it stands, three times as much at 4,000 as at 1,000, and a larger
-# model more), at least READ_PIECE_MIN_TOKENS, at most DECODE_CHUNK.
-READ_PIECE_SECONDS = 0.5
-READ_PIECE_MIN_TOKENS = 32
-# How far a pass started alone may grow its adapter's prefix slot past what it already
-# holds of its prompt when it holds none of it (a cold start: the whole system prompt, in
-# one go); otherwise a read piece: a lone user's chat turn fits, so their next turn
-# copies the whole conversation, and a longer prompt's rest is read a piece a step.
-SLOT_GROWTH_TOKENS = DECODE_CHUNK
 # A smoke reply must hold real tokens, not an end-of-turn at once.
 SMOKE_MIN_TOKENS = 4
 # Passes decoding at once, a step of each in turn: the live adapter's, a new version's
@@ -149,82 +132,6 @@ LORA_REFUSED = "failed to apply lora adapter: "
 OTHER_BASE_REASONS = ("wrong base model", "arch mismatch")
 
 
-def gguf_path(settings: Settings) -> Path:
-    """The GGUF file to serve: `[model] gguf`, or the offline default's own file."""
-    configured = settings.model.gguf.strip()
-    if configured:
-        path = settings.path(configured)
-        if path.is_dir():
-            inside = sorted(p.name for p in path.glob("*.gguf"))
-            hint = f" (it holds {', '.join(inside[:3])})" if inside else ""
-            raise ModelNotFoundError(
-                f'[model] gguf = "{configured}" is a folder{hint}; point it at the GGUF '
-                "file of the base model itself."
-            )
-        if not path.is_file():
-            raise ModelNotFoundError(
-                f'[model] gguf = "{configured}": no such file; point it at the GGUF file of '
-                "the base model."
-            )
-        check_gguf_file(path, f'[model] gguf = "{configured}"')
-        return path
-    if is_offline_default(settings.model.base.strip()):
-        return offline_gguf_dir() / OFFLINE_GGUF
-    raise ModelNotFoundError(
-        f'[model] engine = "llamacpp" needs a GGUF file for [model] base = '
-        f'"{settings.model.base}": set [model] gguf to its path.'
-    )
-
-
-def check_gguf_file(path: Path, named: str) -> None:
-    """A sentence (ModelNotFoundError) for a file that is not a whole GGUF: another
-    format, an empty file, or one cut short (transformers and llama.cpp failed on those
-    with a traceback, or a crash, deep inside their readers)."""
-    from model.engines.gguf_header import gguf_header
-
-    try:
-        with gguf_header(path) as header:
-            wanted = header.data_end()
-    except (OSError, ValueError) as exc:
-        raise ModelNotFoundError(
-            f"{named} is not a GGUF file llama.cpp can load ({exc}); point it at the GGUF "
-            "file of the base model."
-        ) from None
-    size = path.stat().st_size
-    if size < wanted:
-        raise ModelNotFoundError(
-            f"{named} is cut short: {size:,} bytes of the {wanted:,} its header lists (a "
-            "download or copy that stopped?); download or copy it again."
-        )
-
-
-def gguf_config_hash_or_none(path: Path) -> str | None:
-    """`gguf_config_hash`, or None where transformers cannot read the GGUF (an
-    architecture it has no GGUF reader for, such as GLM-4's, which llama.cpp serves)."""
-    try:
-        return gguf_config_hash(path)
-    except Exception as exc:
-        log.info("%s: transformers cannot read its config (%s)", path.name, exc)
-        return None
-
-
-def gguf_config_hash(path: Path) -> str:
-    """The config hash transformers would give the model in this GGUF, so adapter
-    manifests written by `atri train` on the same base are recognised."""
-    import types
-
-    from transformers import AutoConfig
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
-
-    from model.engines.loading import config_hash
-
-    config = AutoConfig.from_pretrained(path.parent, gguf_file=path.name)
-    if not getattr(config, "architectures", None):
-        # A saved model names its class; the GGUF does not, transformers picks it.
-        config.architectures = [MODEL_FOR_CAUSAL_LM_MAPPING_NAMES[config.model_type]]
-    return config_hash(types.SimpleNamespace(config=config))
-
-
 @contextlib.contextmanager
 def llama_log(lines: list[str]) -> Iterator[None]:
     """Collect what llama.cpp logs meanwhile into `lines`, still passing it to the
@@ -260,94 +167,10 @@ def lora_refusal(name: str, gguf_file: Path, log_lines: list[str]) -> str:
     return f"Version {name}: llama.cpp cannot load its LoRA {gguf_file} ({because})."
 
 
-class _Costs:
-    """What a decode step of the replying rows and a prompt token cost lately (moving
-    averages, seconds): how long a piece a long prompt may read beside the replies."""
-
-    WEIGHT = 0.2  # of the newest measure
-
-    def __init__(self) -> None:
-        # Until measured: a one-row step of the offline model, and half of it a token.
-        self.step_s = 0.01
-        self.token_s = 0.005
-
-    def stepped(self, seconds: float) -> None:
-        self.step_s += self.WEIGHT * (seconds - self.step_s)
-
-    def read(self, tokens: int, seconds: float) -> None:
-        # Pieces only: a token or two read beside replies costs about a whole step.
-        if tokens >= READ_PIECE_MIN_TOKENS:
-            self.token_s += self.WEIGHT * (seconds / tokens - self.token_s)
-
-    def long_share(self) -> int:
-        """Prompt tokens of a long prompt that cost LONG_READ_SHARE of a step (at least
-        one: it always moves on)."""
-        tokens = int(LONG_READ_SHARE * self.step_s / max(self.token_s, 1e-6))
-        return max(1, min(PREFILL_STEP_TOKENS, tokens))
-
-    def read_piece(self) -> int:
-        """Prompt tokens one step may read while no row replies (READ_PIECE_SECONDS)."""
-        tokens = int(READ_PIECE_SECONDS / max(self.token_s, 1e-6))
-        return max(READ_PIECE_MIN_TOKENS, min(DECODE_CHUNK, tokens))
-
-
-@dataclass
-class _Slot:
-    seq: int
-    adapter: str = ""
-    tokens: list[int] = field(default_factory=list)
-
-
-@dataclass
-class _Row:
-    seq: int
-    prompt: list[int]
-    max_new: int
-    min_new: int = 0
-    limits: RowLimits = NO_LIMITS  # its stop strings (its cap is `max_new`)
-    new: list[int] = field(default_factory=list)
-    done: bool = False
-    finish: FinishReason = "length"
-    bad_logits: bool = False
-    adapter: str = ""
-    fed: int = 0  # prompt tokens in its KV cells so far (copied from the slot or decoded)
-    copied: int = 0  # of those, copied from the prefix slot
-    source: int = -1  # the sequence of the prefix slot they were copied from
-    cells: int = 0  # KV cells held for it: its own prompt tokens and its reply
-    request: _Request | None = None
-    admitted: float = field(default_factory=time.monotonic)
-    # Its reply's text, read on the engine thread: read on the event loop once answered,
-    # it raced the model being freed at close (a crash when a caller gave up meanwhile).
-    text: str = ""
-
-
-@dataclass(eq=False)
-class _Request:
-    """One conversation asked of the engine: in the inbox, then a row of a pass."""
-
-    messages: ChatMessages
-    gen: GenerationSettings
-    adapter: str | None  # None: the live adapter when its pass starts
-    min_new: int = 0
-    limits: RowLimits = NO_LIMITS
-    done: Future[_Row] = field(default_factory=Future)
-    tokens: list[int] | None = None  # encoded and fitted on the engine thread
-
-    def joins(self, other: _Request) -> bool:
-        """Whether the two decode in one pass: one adapter, one way of sampling."""
-        return (self.adapter, self.min_new, self.gen) == (other.adapter, other.min_new, other.gen)
-
-
 def _smoke_gen(max_new_tokens: int) -> GenerationSettings:
     return GenerationSettings(
         max_new_tokens=max_new_tokens, do_sample=False, repetition_penalty=1.0
     )
-
-
-def _fail(done: Future[Any], exc: BaseException) -> None:
-    if not done.done():
-        with contextlib.suppress(InvalidStateError):  # cancelled meanwhile
-            done.set_exception(exc)
 
 
 @dataclass
@@ -366,221 +189,6 @@ class _StepJob:
             self.done.set_result(self.fn(*self.args))
         except BaseException as exc:
             self.done.set_exception(exc)
-
-
-class _Pass:
-    """Rows decoding together under one adapter and one way of sampling.
-
-    Each step feeds every unfinished row its next token, and the prompt of a row that
-    joined (copied from the adapter's prefix slot as far as it matches, the rest
-    decoded, at most PREFILL_STEP_TOKENS a step while rows decode, so a long prompt does
-    not hold their steps, and a piece of about READ_PIECE_SECONDS while none does, so
-    requests that come meanwhile join between two pieces). A row leaves at its own end,
-    and its sequence goes to the next request that fits; its KV cells stay taken until no row decodes (see `_leave`),
-    or until a request would not fit beside them (see `admit`). Sequence ids and KV
-    cells are the engine's, shared with the passes running beside this one.
-    """
-
-    def __init__(self, engine: LlamaCppEngine, first: list[_Request], alone: bool) -> None:
-        """`alone`: no row of any pass decodes, so the prefix slots may change."""
-        import numpy as np
-
-        self.engine = engine
-        self.head = first[0]
-        self.adapter = engine.active_adapter if self.head.adapter is None else self.head.adapter
-        self.waiting = deque(first)  # the pass's own requests not admitted yet
-        self.rows: list[_Row] = []
-        self.rng = np.random.default_rng()
-        if alone:
-            self._prepare_slot([r.tokens or [] for r in first])
-
-    def _prepare_slot(self, prompts: list[list[int]]) -> None:
-        """Fill the adapter's prefix slot with what the first requests share (decoded
-        once); the other adapter's slot is given up when a row would not fit beside it.
-        Only while no row decodes: the slots' cells are shared with rows copied from
-        them. A pass started beside others copies what its slot holds."""
-        engine = self.engine
-        shared = shared_prefix_length(prompts) if engine.prefix_cache else 0
-        held = engine._held_slot(self.adapter)
-        reused = common_length(held.tokens, prompts[0][:shared]) if held else 0
-        growth = engine.costs.read_piece() if reused else SLOT_GROWTH_TOKENS
-        shared = min(shared, reused + growth)
-        needs = [
-            len(prompt) - shared + engine._room(prompt, r.limits.cap(r.gen.max_new_tokens))
-            for prompt, r in zip(prompts, self.waiting, strict=True)
-        ]
-        if max(needs) > engine._free_cells(self.adapter, shared):
-            engine._drop_slot(self.adapter)
-        if not shared:
-            return
-        if engine._slot_for(self.adapter, prompts[0][:shared]) is not None:
-            engine.stats.prefix_reused_tokens += reused * len(prompts)
-
-    def held(self) -> list[_Request]:
-        """Every request this pass holds and has not answered."""
-        return [r.request for r in self.rows if r.request] + list(self.waiting)
-
-    def admit(self, request: _Request) -> bool:
-        """Make `request` a row, if a sequence and its KV cells are free."""
-        engine, ll = self.engine, self.engine._ll
-        prompt = request.tokens or []
-        cap = engine._room(prompt, request.limits.cap(request.gen.max_new_tokens))
-        slot = engine._held_slot(self.adapter)
-        copied = min(common_length(slot.tokens, prompt), len(prompt) - 1) if slot else 0
-        cells = len(prompt) - copied + cap
-        free = engine._unreserved_cells()
-        if not engine._free_seqs or cells > free:
-            return False
-        if cells > free - engine._parked:
-            # Under a steady stream of requests, cells parked until no row decodes would
-            # fill the cache and hold every newcomer until all rows end. Freed now: the
-            # rows decoding may then write into the holes, and their replies may differ
-            # from what they would be alone, by float rounding (a greedy tie flips).
-            engine._unpark()
-            engine.stats.early_unparks += 1
-        row = _Row(
-            seq=engine._free_seqs.pop(0),
-            prompt=prompt,
-            max_new=cap,
-            min_new=request.min_new,
-            limits=request.limits,
-            adapter=self.adapter,
-            fed=copied,
-            copied=copied,
-            source=slot.seq if slot and copied else -1,
-            cells=cells,
-            request=request,
-        )
-        ll.llama_memory_seq_rm(engine._mem, row.seq, -1, -1)
-        if copied:
-            ll.llama_memory_seq_cp(engine._mem, row.source, row.seq, 0, copied)
-        engine._reserved += cells
-        self.rows.append(row)
-        return True
-
-    def admit_waiting(self) -> None:
-        """Its waiting requests, in order, while each fits. When none fits with no row
-        decoding anywhere, the other adapter's slot goes; if even that is not enough
-        the request can never fit."""
-        engine = self.engine
-        while self.waiting:
-            if self.admit(self.waiting[0]):
-                self.waiting.popleft()
-                continue
-            if engine._any_rows(self):
-                break  # room comes as rows end
-            engine._unpark()
-            if not engine._drop_slot(self.adapter):
-                break
-        if self.waiting and not engine._any_rows(self):
-            raise RuntimeError("a request does not fit the KV cache even alone")
-
-    def drop_cancelled(self) -> None:
-        """Rows and requests whose caller gave up (timed out, went away) stop here."""
-        self.waiting = deque(r for r in self.waiting if not r.done.cancelled())
-        for row in [r for r in self.rows if r.request and r.request.done.cancelled()]:
-            if len(row.prompt) - row.fed > LONG_PROMPT_TOKENS:
-                self.engine._tell_unread(row)
-            self._leave(row)
-
-    def _leave(self, row: _Row) -> None:
-        """The row's sequence id is free for the next request; its KV cells are not, until
-        no row decodes. llama.cpp puts new tokens in the lowest free cells, and flash
-        attention sums a sequence's cells in cell order: a row still decoding would
-        write into the holes below its earlier tokens, and its scores (its greedy reply)
-        would change with who left before it."""
-        engine, ll = self.engine, self.engine._ll
-        # The slot's cells it copied are parked once, by the first row that leaves with
-        # them: llama.cpp adding a sequence to a cell that has it counts it twice in its
-        # position table (the parking sequence would then seem to hold cells it lost).
-        already = engine._parked_from.get(row.source, 0)
-        ll.llama_memory_seq_cp(
-            engine._mem, row.seq, engine.parking_seq, min(already, row.copied), -1
-        )
-        ll.llama_memory_seq_rm(engine._mem, row.seq, -1, -1)
-        self.rows.remove(row)
-        engine._free_seqs.append(row.seq)
-        engine._reserved -= row.cells
-        engine._parked += row.fed - row.copied + len(row.new)
-        if row.copied:
-            engine._parked_from[row.source] = max(row.copied, already)
-
-    def release(self) -> None:
-        """Free the cells of rows that did not end (the pass failed)."""
-        engine = self.engine
-        for row in self.rows:
-            engine._ll.llama_memory_seq_rm(engine._mem, row.seq, -1, -1)
-            engine._free_seqs.append(row.seq)
-            engine._reserved -= row.cells
-        self.rows = []
-
-    def step(self) -> None:
-        """Each decoding row's last token, then prompt tokens of rows still reading
-        theirs; then a sampled token for each row that got scores.
-
-        The two go to llama.cpp in separate calls: a call's size picks the CPU kernels,
-        and a decoding row's scores must not depend on another row's prompt beside it
-        (greedy replies changed when a joining prompt shared the step)."""
-        engine = self.engine
-        # Another pass, or a job between steps, may have applied another adapter.
-        engine._use_adapter(self.adapter)
-        decoding = [row for row in self.rows if row.new]
-        replying = engine._any_replying(self)
-        budget = PREFILL_STEP_TOKENS if replying else engine.costs.read_piece()
-        steps = [
-            (row.new[-1], len(row.prompt) + len(row.new) - 1, row.seq, True) for row in decoding
-        ]
-        scored: list[tuple[_Row, Any]] = []
-        if steps:
-            started = time.perf_counter()
-            got = engine._decode(steps)
-            engine.costs.stepped(time.perf_counter() - started)
-            scored += [(row, got[i]) for i, row in enumerate(decoding)]
-        reads: list[tuple[int, int, int, bool]] = []
-        finishing: list[tuple[_Row, int]] = []
-        # The shortest rest first: a short question beside a long prompt starts its
-        # reply at once, and the long one reads no more than its share while it does.
-        for row in sorted(self.rows, key=lambda row: len(row.prompt) - row.fed):
-            if row.new:
-                continue
-            rest = len(row.prompt) - row.fed
-            take = min(rest, budget)
-            if rest > LONG_PROMPT_TOKENS and (replying or finishing):
-                take = min(take, engine.costs.long_share())
-            budget -= take
-            if not take:
-                continue
-            last = len(row.prompt) - 1
-            reads += [
-                (row.prompt[p], p, row.seq, p == last) for p in range(row.fed, row.fed + take)
-            ]
-            row.fed += take
-            if row.fed == len(row.prompt):
-                finishing.append((row, len(reads) - 1))
-        if reads:
-            started = time.perf_counter()
-            got = engine._decode(reads)
-            engine.costs.read(len(reads), time.perf_counter() - started)
-            scored += [(row, got[at]) for row, at in finishing]
-        for row, logits in scored:
-            token = engine._sample(row, logits, self.head.gen, self.rng)
-            stop = token in engine.stop_tokens
-            if not stop:
-                row.new.append(token)
-                # Only rows with stop strings pay for decoding their text.
-                stop = bool(row.limits.stop) and (
-                    row.limits.stop_at(engine.text.detokenize(row.new[-row.limits.tail_tokens() :]))
-                    >= 0
-                )
-            if stop:
-                row.finish = "stop"
-            if stop or len(row.new) >= row.max_new:
-                row.done = True
-                row.text = engine.text.detokenize(row.new)
-                self._leave(row)
-                if row.request is not None and not row.request.done.done():
-                    with contextlib.suppress(InvalidStateError):  # cancelled meanwhile
-                        row.request.done.set_result(row)
 
 
 class LlamaCppEngine:
@@ -675,7 +283,7 @@ class LlamaCppEngine:
         # Flash attention visits a sequence's cells in order and skips the others', so a
         # reply does not depend on what else is in the batch (plain attention sums over
         # every cell, and greedy replies changed with the batch); cell order matters
-        # then, which is why rows that leave a running pass keep theirs (`_Pass._leave`).
+        # then, which is why rows that leave a running pass keep theirs (`Pass._leave`).
         params.flash_attn = True
         # `[model] llamacpp_threads`; 0 = one per physical core, fewer while other
         # programs keep cores busy (model/engines/cpu_threads.py: llama.cpp's threads
@@ -691,7 +299,7 @@ class LlamaCppEngine:
             raise RuntimeError(f"llama.cpp could not create a context for {path}")
         self._mem = llama_cpp.llama_get_memory(self._ctx)
         self._batch = llama_cpp.llama_batch_init(DECODE_CHUNK, 0, 1)
-        self._slots = [_Slot(seq) for seq in range(PREFIX_SLOTS)]
+        self._slots = [Slot(seq) for seq in range(PREFIX_SLOTS)]
         # The rows' sequence ids and KV cells, shared by the passes running at once.
         self._free_seqs = list(range(PREFIX_SLOTS, PREFIX_SLOTS + rows))
         self._reserved = 0  # KV cells the rows may take
@@ -702,7 +310,7 @@ class LlamaCppEngine:
         self._ctx_adapter = ""  # the adapter applied to the context now
         self.active_adapter = ""
         self.stats = EngineStats()
-        self.costs = _Costs()
+        self.costs = Costs()
         self._unread_told_at = -UNREAD_TOLD_EVERY_S
         # End-of-generation tokens (EOS, end of turn, ...), as the GGUF marks them, and
         # the token that ends a reply under its chat template.
@@ -712,10 +320,10 @@ class LlamaCppEngine:
         # `generate`'s requests, waiting for the engine thread's loop (`_serve`), which
         # takes them into the pass it runs between steps (`join_running`), or starts one.
         self._lock = threading.Lock()
-        self._inbox: list[_Request] = []
+        self._inbox: list[Request] = []
         # Jobs that run between two steps of the passes in flight (`_between_steps`).
         self._step_jobs: deque[_StepJob] = deque()
-        self._passes: list[_Pass] = []  # the passes `_serve` runs now, a step each in turn
+        self._passes: list[Pass] = []  # the passes `_serve` runs now, a step each in turn
         self._serving = False
         self.join_running = True
 
@@ -826,18 +434,18 @@ class LlamaCppEngine:
 
     # KV cells and prefix slots.
 
-    def _held_slot(self, adapter: str) -> _Slot | None:
+    def _held_slot(self, adapter: str) -> Slot | None:
         """The prefix slot holding `adapter`'s prompt start, if one does."""
         if not self.prefix_cache:
             return None
         return next((s for s in self._slots if s.adapter == adapter and s.tokens), None)
 
-    def _slot_in_use(self, slot: _Slot) -> bool:
+    def _slot_in_use(self, slot: Slot) -> bool:
         """Whether rows decoding share cells with the slot: cutting it would free none
-        of those, and a row counts only the cells it did not copy (`_Pass.admit`)."""
+        of those, and a row counts only the cells it did not copy (`Pass.admit`)."""
         return any(row.source == slot.seq for run in self._passes for row in run.rows)
 
-    def _cut_slot(self, slot: _Slot, keep: int) -> None:
+    def _cut_slot(self, slot: Slot, keep: int) -> None:
         """Drop the slot's tokens from `keep` on (all of them: the slot is free). Cells
         that parked rows copied from it stay theirs until unparked: counted as parked."""
         self._ll.llama_memory_seq_rm(self._mem, slot.seq, keep, -1)
@@ -849,7 +457,7 @@ class LlamaCppEngine:
         if not keep:
             slot.adapter = ""
 
-    def _slot_for(self, adapter: str, prefix: list[int]) -> _Slot | None:
+    def _slot_for(self, adapter: str, prefix: list[int]) -> Slot | None:
         """The prefix slot of `adapter`, holding exactly `prefix` (only what differs
         from what it held is decoded). Another adapter's slot may be taken, never the
         live one's; None when that would take cells rows share (`_slot_in_use`)."""
@@ -899,39 +507,39 @@ class LlamaCppEngine:
         return self.kv_cells - sum(len(s.tokens) for s in self._slots) - self._reserved
 
     def _unpark(self) -> None:
-        """Free the cells of rows that left: safe once no row decodes (see `_Pass._leave`)."""
+        """Free the cells of rows that left: safe once no row decodes (see `Pass._leave`)."""
         if self._parked:
             self._ll.llama_memory_seq_rm(self._mem, self.parking_seq, -1, -1)
             self._parked = 0
         self._parked_from.clear()
 
-    def _any_rows(self, run: _Pass) -> bool:
+    def _any_rows(self, run: Pass) -> bool:
         """Whether `run` or a pass beside it holds rows."""
         return any(p.rows for p in [run, *self._passes])
 
-    def _any_replying(self, run: _Pass) -> bool:
+    def _any_replying(self, run: Pass) -> bool:
         """Whether a row of `run` or of a pass beside it is past its prompt."""
         return any(row.new for p in [run, *self._passes] for row in p.rows)
 
-    def _prompt(self, request: _Request) -> list[int]:
+    def _prompt(self, request: Request) -> list[int]:
         """The request's prompt tokens, fitted to the window (encoded once)."""
         if request.tokens is None:
             cap = request.limits.cap(request.gen.max_new_tokens)
             request.tokens = self.fit(self.text.encode(request.messages), cap)
         return request.tokens
 
-    def _encoded(self, request: _Request) -> bool:
+    def _encoded(self, request: Request) -> bool:
         """Encode the request's prompt; False (its caller told) when that fails."""
         try:
             self._prompt(request)
         except Exception as exc:
-            _fail(request.done, exc)
+            fail_future(request.done, exc)
             return False
         return True
 
     # The decode loop.
 
-    def _run_pass(self, first: list[_Request]) -> None:
+    def _run_pass(self, first: list[Request]) -> None:
         """Decode `first` to their ends, as a job of the engine thread (`generate_sync`),
         when no pass of the decode loop runs. Each request's `done` gets its row or the
         error; an error is raised again here once every request held has it."""
@@ -941,10 +549,10 @@ class LlamaCppEngine:
             self._prompt(request)
         self._unpark()
         try:
-            run = _Pass(self, first, alone=True)
+            run = Pass(self, first, alone=True)
         except Exception as exc:
             for request in first:
-                _fail(request.done, exc)
+                fail_future(request.done, exc)
             raise
         try:
             while True:
@@ -957,7 +565,7 @@ class LlamaCppEngine:
                 run.step()
         except Exception as exc:
             for request in run.held():
-                _fail(request.done, exc)
+                fail_future(request.done, exc)
             raise
         finally:
             run.release()
@@ -1027,14 +635,14 @@ class LlamaCppEngine:
         when whatever is left is told so."""
         closed = RuntimeError("the llama.cpp engine is closed")
         for request in self._inbox + [r for run in self._passes for r in run.held()]:
-            _fail(request.done, closed)
+            fail_future(request.done, closed)
         for job in self._step_jobs:
-            _fail(job.done, closed)
+            fail_future(job.done, closed)
         self._inbox, self._passes = [], []
         self._step_jobs.clear()
         self._serving = False
 
-    def _joins(self, run: _Pass, request: _Request) -> bool:
+    def _joins(self, run: Pass, request: Request) -> bool:
         """Whether `request` may become a row of the running `run`: one adapter, one way
         of sampling, and the live adapter still the pass's (after a switch new requests
         start the next pass)."""
@@ -1051,7 +659,7 @@ class LlamaCppEngine:
         later ones would otherwise keep the passes going and take its place for ever."""
         with self._lock:
             inbox = list(self._inbox)
-        taken: list[_Request] = []
+        taken: list[Request] = []
         try:
             at = 0
             while at < len(inbox) and not any(run.waiting for run in self._passes):
@@ -1079,7 +687,7 @@ class LlamaCppEngine:
             with self._lock:
                 self._inbox = [r for r in self._inbox if r not in taken]
 
-    def _start_pass(self, first: list[_Request]) -> None:
+    def _start_pass(self, first: list[Request]) -> None:
         """A pass for `first` (one kind), beside those running; its requests are told
         when it cannot start."""
         if not first:
@@ -1088,11 +696,11 @@ class LlamaCppEngine:
         if alone:
             self._unpark()
         try:
-            run = _Pass(self, first, alone)
+            run = Pass(self, first, alone)
         except Exception as exc:
             log.exception("llama.cpp could not start a pass (%d requests told)", len(first))
             for request in first:
-                _fail(request.done, exc)
+                fail_future(request.done, exc)
             return
         self._passes.append(run)
         try:
@@ -1100,10 +708,10 @@ class LlamaCppEngine:
         except Exception as exc:
             self._end_failed(run, exc)
 
-    def _end_failed(self, run: _Pass, exc: Exception) -> None:
+    def _end_failed(self, run: Pass, exc: Exception) -> None:
         log.error("llama.cpp generation failed (%d requests told)", len(run.held()), exc_info=exc)
         for request in run.held():
-            _fail(request.done, exc)
+            fail_future(request.done, exc)
         run.release()
         run.waiting.clear()
         self._passes.remove(run)
@@ -1124,7 +732,7 @@ class LlamaCppEngine:
         if not any(run.rows for run in self._passes):
             self._unpark()
 
-    def _tell_unread(self, row: _Row) -> None:
+    def _tell_unread(self, row: Row) -> None:
         """Say (at most every UNREAD_TOLD_EVERY_S) that a request was given up while its
         long prompt was still being read: whoever runs the worker learns why such
         conversations (an OpenAI client sends all its turns) never get an answer here."""
@@ -1150,7 +758,7 @@ class LlamaCppEngine:
         """New tokens a row may have: its cap, within the window."""
         return max(1, min(cap, self.context_window - len(prompt)))
 
-    def _sample(self, row: _Row, logits: Any, gen: GenerationSettings, rng: Any) -> int:
+    def _sample(self, row: Row, logits: Any, gen: GenerationSettings, rng: Any) -> int:
         """transformers' order: repetition penalty, temperature, top-k, top-p."""
         import numpy as np
 
@@ -1212,7 +820,7 @@ class LlamaCppEngine:
         halves the speed of both."""
         adapter = self.active_adapter if adapter is None else adapter
         requests = [
-            _Request(messages, gen, adapter, min_new, limit)
+            Request(messages, gen, adapter, min_new, limit)
             for messages, limit in zip(batch, row_limits(limits, len(batch)), strict=True)
         ]
         self.thread.call(self._run_pass, requests)
@@ -1238,7 +846,7 @@ class LlamaCppEngine:
         The rows go to the inbox together; the engine thread's decode loop takes them
         into the pass that is running, at its next step, or starts one with them."""
         requests = [
-            _Request(messages, gen, None, 0, limit)
+            Request(messages, gen, None, 0, limit)
             for messages, limit in zip(batch, row_limits(limits, len(batch)), strict=True)
         ]
         self._to_serve(
@@ -1250,14 +858,14 @@ class LlamaCppEngine:
         # decode loop's next step.
         return [asyncio.ensure_future(self._answer(request)) for request in requests]
 
-    async def _answer(self, request: _Request) -> Generation:
+    async def _answer(self, request: Request) -> Generation:
         return self._generation(await asyncio.wrap_future(request.done))
 
     def _count_call(self, rows: int) -> None:
         self.stats.generate_calls += 1
         self.stats.batch_sizes.append(rows)
 
-    def _generation(self, row: _Row) -> Generation:
+    def _generation(self, row: Row) -> Generation:
         """A finished row as its reply (counted in the stats)."""
         if row.bad_logits:
             raise AdapterError(f"Adapter {row.adapter} produces NaN scores (broken weights).")
@@ -1314,7 +922,7 @@ class LlamaCppEngine:
         rows share must change (else its smoke reply decodes it, and the first pass
         after the switch fills the slot). Between steps its cells can land among those
         of the rows decoding, whose later tokens may then differ from their reply alone
-        by float rounding, as after `_Pass.admit` frees parked cells."""
+        by float rounding, as after `Pass.admit` frees parked cells."""
         if not (self.prefix_cache and prefix):
             return
         if self._passes:
@@ -1348,7 +956,7 @@ class LlamaCppEngine:
 
         for end in range(WARM_SLICE_TOKENS, len(start) + WARM_SLICE_TOKENS, WARM_SLICE_TOKENS):
             await asyncio.sleep(await self._between_steps(warm_slice, end))
-        request = _Request(
+        request = Request(
             messages, _smoke_gen(max_new_tokens), name, min(SMOKE_MIN_TOKENS, max_new_tokens)
         )
         self._to_serve(

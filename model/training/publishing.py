@@ -117,7 +117,7 @@ def write_gguf_adapter(settings: Settings, folder: Path) -> Path | None:
         return None
     try:
         from model.adapters.gguf_lora import ensure_gguf_adapter, gguf_facts
-        from model.engines.llamacpp import gguf_path
+        from model.engines.gguf_files import gguf_path
 
         return ensure_gguf_adapter(folder, gguf_facts(gguf_path(settings)))
     except Exception as exc:  # the version is complete without it

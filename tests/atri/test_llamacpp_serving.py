@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from atri.config import Secrets, Settings
 from bot.relay import HttpWorker
 from model.adapters.gguf_lora import ADAPTER_GGUF
-from model.engines.llamacpp import gguf_config_hash, gguf_path
+from model.engines.gguf_files import gguf_config_hash, gguf_path
 from model.engines.loading import resolve_base
 from model.protocol import ChatRequest
 from tests.bot.test_console import ENV

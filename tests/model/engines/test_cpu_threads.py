@@ -137,7 +137,8 @@ def test_proc_stat_is_read_as_busy_seconds(tmp_path: Path) -> None:
 
 def test_the_engine_decodes_on_what_the_governor_says(tmp_path: Path) -> None:
     from atri.config import GenerationSettings, Settings
-    from model.engines.llamacpp import LlamaCppEngine, gguf_path
+    from model.engines.gguf_files import gguf_path
+    from model.engines.llamacpp import LlamaCppEngine
 
     settings = Settings(root=tmp_path)
     engine = LlamaCppEngine(gguf_path(settings), "builtin:smollm2-135m", "", max_batch=2)

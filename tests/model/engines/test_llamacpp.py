@@ -19,7 +19,8 @@ from model.adapters.gguf_lora import ADAPTER_GGUF, ensure_gguf_adapter, gguf_fac
 from model.adapters.versions import MANIFEST, MANIFEST_FORMAT, AdapterError
 from model.character.prompt import ChatMessages
 from model.engines.base import RowLimits
-from model.engines.llamacpp import LlamaCppEngine, gguf_config_hash, gguf_path
+from model.engines.gguf_files import gguf_config_hash, gguf_path
+from model.engines.llamacpp import LlamaCppEngine
 from model.engines.loading import offline_default_folder
 from model.protocol import ChatRequest
 from model.service import ChatService

@@ -18,12 +18,9 @@ from atri.config import GenerationSettings, Settings
 from model.batching import Batcher
 from model.character.prompt import ChatMessages
 from model.engines.base import RowLimits
-from model.engines.llamacpp import (
-    PREFILL_STEP_TOKENS,
-    SLOT_GROWTH_TOKENS,
-    LlamaCppEngine,
-    gguf_path,
-)
+from model.engines.gguf_files import gguf_path
+from model.engines.llamacpp import LlamaCppEngine
+from model.engines.llamacpp_pass import PREFILL_STEP_TOKENS, SLOT_GROWTH_TOKENS
 
 SYSTEM = "You are ATRI, a cheerful robot girl who lives by the sea. Answer in one sentence."
 LONG = "Tell me a long story about the sea."  # greedy: runs to any cap below 48

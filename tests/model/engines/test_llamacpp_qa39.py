@@ -16,7 +16,8 @@ import pytest
 from atri.config import GenerationSettings, Settings
 from model.character.prompt import ChatMessages
 from model.engines.chat_template import ChatTemplateError
-from model.engines.llamacpp import LlamaCppEngine, gguf_config_hash, gguf_path
+from model.engines.gguf_files import gguf_config_hash, gguf_path
+from model.engines.llamacpp import LlamaCppEngine
 from model.engines.loading import OFFLINE_GGUF, ModelNotFoundError, config_hash, offline_gguf_dir
 
 GREEDY = GenerationSettings(max_new_tokens=24, do_sample=False, repetition_penalty=1.0)

@@ -17,7 +17,8 @@ import pytest
 from atri.config import Settings
 from model.character.prompt import ChatMessages
 from model.engines.chat_template import render_chat
-from model.engines.llamacpp import LlamaCppEngine, gguf_path
+from model.engines.gguf_files import gguf_path
+from model.engines.llamacpp import LlamaCppEngine
 from model.engines.loading import LoadedModel, load_base_model
 from model.engines.local import LocalEngine
 from model.training.dataset import IGNORE, _segments, tokenize_conversation

@@ -13,7 +13,7 @@ import pytest
 from atri.config import Settings
 from model.adapters.gguf_lora import ADAPTER_GGUF, GGUF_RECORD
 from model.adapters.versions import sha256_file
-from model.engines.llamacpp import gguf_config_hash, gguf_path
+from model.engines.gguf_files import gguf_config_hash, gguf_path
 from model.engines.loading import resolve_base
 from model.training.publishing import write_gguf_adapter
 from tests.model.adapters.make_versions import write_version
