@@ -50,7 +50,7 @@ from dataprep.formats.common import (
     UNRESOLVED_VARIABLE,
     ParseOptions,
 )
-from dataprep.formats.renpy_say_code import NVL_CLEAR, logical_line, say_codes
+from dataprep.formats.renpy_say_code import NVL_CLEAR, logical_line, munged, say_codes
 from dataprep.records import Utterance
 
 # A string in double or single quotes (Ren'Py takes either), escapes included.
@@ -623,7 +623,9 @@ _TRANSLATABLE = re.compile(r"(?:voice\s+(?:sustain\s*$|\S)|nvl\s+clear\s*$)")
 _FIRST_WORD = re.compile(r"[^\W\d]\w*")
 
 
-def say_identifiers(text: str, voice_hashed: bool = True) -> dict[str, int]:
+def say_identifiers(
+    text: str, voice_hashed: bool = True, filename: str = "", before_8_3: bool = False
+) -> dict[str, int]:
     """The translation identifier of each say statement of the text outside `translate`
     blocks → its line: what Ren'Py names the `translate <lang> <id>:` block that translates
     it (renpy/translation: the label, "." made "_", then "_" and the first 8 hex digits of
@@ -634,15 +636,23 @@ def say_identifiers(text: str, voice_hashed: bool = True) -> dict[str, int]:
     translation is matched by it: the `# game/script.rpy:12` comment above a block goes
     stale when the script is edited after the translation files were made.
     `voice_hashed`: the code of the voice and `nvl clear` statements just above a say
-    statement goes into the md5 before its own, as Ren'Py before 8.5.1 hashes it; later
-    versions hash the say statement alone."""
-    return _identified(_say_statements(text), voice_hashed)
+    statement (in the same block) goes into the md5 before its own, as Ren'Py before 8.5.1
+    hashes it; later versions hash the say statement alone. `filename`: the script's, whose
+    name Ren'Py writes into a `__name` (`renpy_say_code.munged`; `before_8_3`: as versions
+    before 8.3 do, outside strings and in a `[__name]` only)."""
+    return _identified(_say_statements(text, filename, before_8_3), voice_hashed)
 
 
-def say_identifier_schemes(text: str) -> tuple[dict[str, int], dict[str, int]]:
-    """`say_identifiers` as Ren'Py before 8.5.1 makes them, and as later versions do."""
-    statements = _say_statements(text)
-    return _identified(statements, True), _identified(statements, False)
+def say_identifier_schemes(text: str, filename: str = "") -> tuple[dict[str, int], ...]:
+    """`say_identifiers` as Ren'Py makes them before 8.3, from 8.3 to 8.5.0, and from
+    8.5.1 on."""
+    statements = _say_statements(text, filename)
+    older = _say_statements(text, filename, True) if "__" in text else statements
+    return (
+        _identified(older, True),
+        _identified(statements, True),
+        _identified(statements, False),
+    )
 
 
 # A say statement: its line, label, the voice and `nvl clear` statements above it, its
@@ -650,12 +660,16 @@ def say_identifier_schemes(text: str) -> tuple[dict[str, int], dict[str, int]]:
 _SayStatement = tuple[int, str | None, list[str], str, str | None]
 
 
-def _say_statements(text: str) -> list[_SayStatement]:
+def _say_statements(text: str, filename: str = "", before_8_3: bool = False) -> list[_SayStatement]:
     """The say statements of the text outside `translate` blocks (`say_identifiers`)."""
     statements: list[_SayStatement] = []
     lines = text.splitlines()
     label: str | None = None
-    block: list[str] = []  # translatable statements above the next say statement
+    # Translatable statements above the next say statement, and their indent: Ren'Py
+    # groups those of one block (a label's, an `if`'s, a choice's), so a block's end ends
+    # the group, its statements a `translate` block of their own.
+    block: list[str] = []
+    block_indent = 0
     # Each open menu's indent, its body's (a say statement there is its caption), and the
     # translatable statements above it: Ren'Py puts its caption before it, below them.
     menus: list[tuple[int, int, list[str]]] = []
@@ -668,6 +682,8 @@ def _say_statements(text: str) -> list[_SayStatement]:
         if not line or line[0] == "#":
             continue
         indent = len(raw) - len(raw.lstrip())
+        if block and indent < block_indent:
+            block = []
         while menus and indent <= menus[-1][0]:
             menus.pop()
         if menus and menus[-1][1] < 0:
@@ -706,7 +722,10 @@ def _say_statements(text: str) -> list[_SayStatement]:
             block = []
             continue
         if _TRANSLATABLE.match(line):
-            block.append(_BEFORE_COMMENT.match(line).group(0).strip())  # type: ignore[union-attr]
+            if not block:
+                block_indent = indent
+            written = _BEFORE_COMMENT.match(line).group(0).strip()  # type: ignore[union-attr]
+            block.append(munged(written, filename, before_8_3))
             continue
         if '"' not in line and "'" not in line and "`" not in line:
             block = []
@@ -720,6 +739,7 @@ def _say_statements(text: str) -> list[_SayStatement]:
         word = _FIRST_WORD.match(line)
         if word is None or word.group(0) not in _NOT_SPEAKERS:
             caption = bool(menus) and indent == menus[-1][1]
+            statement = munged(statement, filename, before_8_3)
             said = say_codes(statement, caption=caption, monologue=monologue)
             if said is not None and caption:
                 block = menus[-1][2]
@@ -729,6 +749,8 @@ def _say_statements(text: str) -> list[_SayStatement]:
         codes, explicit = said
         for code in codes:
             if code == NVL_CLEAR:
+                if not block:
+                    block_indent = indent
                 block.append(code)
                 continue
             statements.append((number, label, block, code, explicit))
