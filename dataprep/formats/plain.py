@@ -150,11 +150,22 @@ MAX_WRAPPED_LINES = 4
 _STRAIGHT = '"'
 # A said line with no quote marks whose last word ends no sentence (`Minamo: The sea is
 # calm`) goes on over the lines below that start with a lower-case Latin letter (`today,
-# isn't it?`): no line of narration starts so. A CJK line has no such sign, and the line
-# below it is narration, as written.
+# isn't it?`): no line of narration starts so.
 _OPEN_SENTENCE = re.compile(r"\A[^\"“”「『]*[A-Za-z,;]\Z")
 _GOES_ON = re.compile(r"[a-z]")
 _LOWER_LINE = re.compile(r"\n[^\S\n]*+[a-z]")
+# A CJK line has no such sign in its next line, so only one that ends in a comma
+# (`亚托莉：今天的天气，` / `真好啊。`: a sentence cut in its middle, which no said line
+# ends with) goes on over the lines below: those that start with no quote or bracket
+# (`「……」`, `（小声）…` are lines of their own) up to the one ending otherwise. One that
+# ends with no punctuation (`夏生：好吧` / `我转身离开了。`) may well be whole: the line below
+# stays narration, as written.
+_OPEN_CJK = re.compile(
+    r"\A[^\"“”「『]*(?:[，、]|(?<=[\u3000-\u9fff\uac00-\ud7af\uff00-\uffef]),)[^\S\n]*\Z"
+)
+_CJK_COMMA_LINE = re.compile(r"[，、,][^\S\n]*\n")
+_CJK_COMMA = "，"
+_NOT_GOING_ON = frozenset('「『“"‘﹁（(【[〔［〈《')
 _WRAPPED = {o: c for o, c in QUOTE_PAIRS.items() if o != c and o != "‘"}
 # An opener not closed on its line (the leftmost: the outer quote of `「他说『你好`).
 # Each alternative starts with a literal, and a chunk with no match skips the join. A
@@ -329,6 +340,8 @@ def _join_wrapped(lines: list[Utterance], final: bool) -> tuple[list[Utterance],
                 opener = m.group(0)[0]
             elif _STRAIGHT in first.text and first.text.count(_STRAIGHT) % 2:
                 opener = _STRAIGHT
+            elif _OPEN_CJK.search(first.text) is not None:
+                opener = _CJK_COMMA
             elif _OPEN_SENTENCE.search(first.text) is not None:
                 opener = ""
         if opener is None:
@@ -357,6 +370,16 @@ def _join_wrapped(lines: list[Utterance], final: bool) -> tuple[list[Utterance],
                     stopped = True  # the sentence ends: nothing below is part of it
                     break
                 continue
+            if opener == _CJK_COMMA:
+                if below.text[0] in _NOT_GOING_ON:
+                    stopped = True
+                    break
+                j += 1
+                closed = True
+                if _OPEN_CJK.search(below.text) is None:
+                    stopped = True
+                    break
+                continue
             if opener == _STRAIGHT:
                 quotes = below.text.count(_STRAIGHT)
                 at_close, at_open = (0, -1) if quotes % 2 else (-1, 0 if quotes else -1)
@@ -370,7 +393,8 @@ def _join_wrapped(lines: list[Utterance], final: bool) -> tuple[list[Utterance],
                 closed = True
                 break
         # A sentence left open at the end of the slice may go on in the next one.
-        if closed and (opener or stopped or final or j - i >= MAX_WRAPPED_LINES):
+        quoted = opener not in ("", _CJK_COMMA)
+        if closed and (quoted or stopped or final or j - i >= MAX_WRAPPED_LINES):
             text = join_pieces(u.text for u in lines[i : j + 1])
             out.append(Utterance(first.speaker, text, first.source, first.line, first.scene))
             i = j + 1
@@ -544,8 +568,13 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                 or _STRAIGHT in chunk
                 or _UNCLOSED.search(chunk) is not None
                 or _LOWER_LINE.search(chunk) is not None
+                or _CJK_COMMA_LINE.search(chunk) is not None
                 # Its last line a sentence that may go on in the next slice.
-                or (out and out[-1].speaker and _OPEN_SENTENCE.search(out[-1].text))
+                or (
+                    out
+                    and out[-1].speaker
+                    and (_OPEN_SENTENCE.search(out[-1].text) or _OPEN_CJK.search(out[-1].text))
+                )
             ):
                 out, held = _join_wrapped(held + out, final=False)
             yield out

@@ -9,6 +9,8 @@ import pytest
 
 from atri.config import DataprepSettings
 from dataprep.cli import progress_label
+from dataprep.formats import ParseOptions, compile_markers
+from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
 from dataprep.pipeline import iter_utterances, load_scripts, parse_options
 from tests.dataprep.conftest import FIXTURES
@@ -116,3 +118,71 @@ def test_translations_are_placed_by_identifier_past_block_ends_and_private_names
         ("Kyo", "Even ours?", 17),
         ("Minamo", "我们的也会。", 18),
     ]
+
+
+# 4. A CJK line the dump wrapped after a comma ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Cut after a comma, which ends no said line: the lines below go on with it, up to
+        # the one that ends otherwise.
+        ("夏生：今天的天气，\n真好啊。\n", [("夏生", "今天的天气，真好啊。")]),
+        (
+            "亚托莉：我想，\n那个，\n算了。\n她笑了。\n",
+            [("亚托莉", "我想，那个，算了。"), (None, "她笑了。")],
+        ),
+        ("亚托莉：螃蟹、\n章鱼和海带。\n", [("亚托莉", "螃蟹、章鱼和海带。")]),
+        ("Atri：今天的天气,\n真好啊。\n", [("Atri", "今天的天气,真好啊。")]),
+    ],
+)
+def test_a_cjk_line_cut_after_a_comma_goes_on_below(
+    text: str, expected: list[tuple[str | None, str]]
+) -> None:
+    # It stayed two lines: the rest of her sentence narration.
+    assert [(u.speaker, u.text) for u in plain_format.parse(text, "x.txt", ParseOptions())] == (
+        expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # No punctuation at the end: a whole line as often as a cut one; narration below.
+        ("夏生：好吧\n我转身离开了房间。\n", [("夏生", "好吧"), (None, "我转身离开了房间。")]),
+        # A line that ends a sentence.
+        ("夏生：走吧。\n我们出发了。\n", [("夏生", "走吧。"), (None, "我们出发了。")]),
+        # Below it a quote or a stage direction: a line of its own.
+        ("亚托莉：可是，\n「……」\n", [("亚托莉", "可是，"), (None, "「……」")]),
+        ("亚托莉：可是，\n（沉默）\n", [("亚托莉", "可是，"), (None, "（沉默）")]),
+        # A speaker's line, a blank line or a scene marker below it.
+        ("亚托莉：可是，\n夏生：嗯。\n", [("亚托莉", "可是，"), ("夏生", "嗯。")]),
+        ("亚托莉：可是，\n\n海风吹过。\n", [("亚托莉", "可是，"), (None, "海风吹过。")]),
+        ("亚托莉：可是，\n第三章\n海风吹过。\n", [("亚托莉", "可是，"), (None, "海风吹过。")]),
+        # Narration that ends with a comma goes on with nothing.
+        ("海风吹过，\n远处传来汽笛声。\n", [(None, "海风吹过，"), (None, "远处传来汽笛声。")]),
+    ],
+)
+def test_narration_below_a_cjk_line_stays_narration(
+    text: str, expected: list[tuple[str | None, str]]
+) -> None:
+    options = ParseOptions(scene_marker=compile_markers(DataprepSettings().scene_markers))
+    said = plain_format.parse(text, "x.txt", options)
+    assert [(u.speaker, u.text) for u in said] == expected
+
+
+def test_a_cjk_line_cut_after_a_comma_at_the_end_of_a_slice_goes_on_in_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = "".join(f"水菜萌：第{i}句，\n还没说完，\n说完了。\n海风吹过。\n" for i in range(30))
+    whole = plain_format.parse(text, "x", ParseOptions())
+    monkeypatch.setattr(plain_format, "CHUNK_CHARS", 7)
+    assert [(u.speaker, u.text) for u in plain_format.parse(text, "x", ParseOptions())] == [
+        (u.speaker, u.text) for u in whole
+    ]
+    assert [(u.speaker, u.text) for u in whole][:2] == [
+        ("水菜萌", "第0句，还没说完，说完了。"),
+        (None, "海风吹过。"),
+    ]
+    assert len(whole) == 60
