@@ -10,7 +10,7 @@ Quote marks stay on the text here; the cleaning stage strips them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from functools import lru_cache
 
 from dataprep.formats.common import (
@@ -305,8 +305,12 @@ def _directed_alone(line: str) -> tuple[str, str] | None:
     return None if name is None else (m.group(0), name)
 
 
-def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
-    return list(iter_parse(text, source, options))
+def parse(
+    text: str, source: str, options: ParseOptions, apart: Collection[int] = ()
+) -> list[Utterance]:
+    """The utterances of the text; `apart`: lines never joined to the lines around them
+    (`_join_wrapped`), each one line of the game as it is."""
+    return list(iter_parse(text, source, options, apart))
 
 
 def _chunks(text: str) -> Iterator[str]:
@@ -324,17 +328,19 @@ def _is_command(line: str) -> bool:
     )
 
 
-def _join_wrapped(lines: list[Utterance], final: bool) -> tuple[list[Utterance], list[Utterance]]:
+def _join_wrapped(
+    lines: list[Utterance], final: bool, apart: Collection[int] = ()
+) -> tuple[list[Utterance], list[Utterance]]:
     """The utterances with each wrapped quote (or unquoted English sentence) joined into
     its said line, and the tail to hold for the next slice (empty when `final`): a said
     line whose quote is still open at the end of this slice, with the few lines read
-    after it."""
+    after it. No line in `apart` is joined to another."""
     out: list[Utterance] = []
     i, count = 0, len(lines)
     while i < count:
         first = lines[i]
         opener = None
-        if first.speaker is not None:
+        if first.speaker is not None and first.line not in apart:
             m = _UNCLOSED.search(first.text)
             if m is not None:
                 opener = m.group(0)[0]
@@ -357,6 +363,7 @@ def _join_wrapped(lines: list[Utterance], final: bool) -> tuple[list[Utterance],
                 or below.line != lines[j].line + 1  # a blank, a command, a marker between
                 or below.scene != first.scene
                 or below.dropped is not None
+                or below.line in apart
             ):
                 stopped = True
                 break
@@ -406,15 +413,20 @@ def _join_wrapped(lines: list[Utterance], final: bool) -> tuple[list[Utterance],
     return out, []
 
 
-def iter_parse(text: str, source: str, options: ParseOptions) -> Iterator[Utterance]:
+def iter_parse(
+    text: str, source: str, options: ParseOptions, apart: Collection[int] = ()
+) -> Iterator[Utterance]:
     """Utterances in order, produced a slice of the text at a time."""
-    for batch in iter_batches(text, source, options):
+    for batch in iter_batches(text, source, options, apart):
         yield from batch
 
 
-def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list[Utterance]]:
+def iter_batches(
+    text: str, source: str, options: ParseOptions, apart: Collection[int] = ()
+) -> Iterator[list[Utterance]]:
     """Utterances in order, a list for each slice of the text (what `iter_parse` yields
-    one by one): a stage that loops over a list pays no generator step per line."""
+    one by one): a stage that loops over a list pays no generator step per line.
+    `apart`: lines never joined to the lines around them."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     markers = marker_lines(text, options.scene_marker)
@@ -576,9 +588,9 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                     and (_OPEN_SENTENCE.search(out[-1].text) or _OPEN_CJK.search(out[-1].text))
                 )
             ):
-                out, held = _join_wrapped(held + out, final=False)
+                out, held = _join_wrapped(held + out, False, apart)
             yield out
         if held:
-            yield _join_wrapped(held, final=True)[0]
+            yield _join_wrapped(held, True, apart)[0]
         if bare is not None:
             yield [bare]

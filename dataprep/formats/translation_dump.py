@@ -204,7 +204,10 @@ def _read(
     lines, index, stand_in = _lines(entries, side, other, options)
     if not lines:
         return [], [], set()
-    out = parse_plain("\n".join(lines) + "\n", source, options)
+    # A line read from `other` is never joined to a line around it (a quote the line
+    # above leaves open, a sentence it cuts at a comma): the two sides' words would mix.
+    apart = {i + 1 for i, entry in enumerate(index) if entry in stand_in} if stand_in else ()
+    out = parse_plain("\n".join(lines) + "\n", source, options, apart)
     return out, [index[u.line - 1] for u in out], stand_in
 
 

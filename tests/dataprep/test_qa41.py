@@ -9,7 +9,7 @@ import pytest
 
 from atri.config import DataprepSettings
 from dataprep.cli import progress_label
-from dataprep.formats import ParseOptions, compile_markers
+from dataprep.formats import ParseOptions, compile_markers, translation_dump
 from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
 from dataprep.pipeline import iter_utterances, load_scripts, parse_options
@@ -186,3 +186,28 @@ def test_a_cjk_line_cut_after_a_comma_at_the_end_of_a_slice_goes_on_in_the_next(
         (None, "海风吹过。"),
     ]
     assert len(whole) == 60
+
+
+# 7. A bilingual dump's untranslated line is no part of the translated one above it -------
+
+
+def test_an_untranslated_pair_is_never_joined_to_the_translated_line_above_it() -> None:
+    # Pair 2 has no translation yet: its original stands in, counted as untranslated. The
+    # quote pair 1 leaves open (or its comma) took it in: Japanese in a Chinese line,
+    # counted as translated.
+    dump = (
+        "○1○アトリ「今日の天気は\n●1●亚托莉「今天的天气\n"
+        "○2○いいですね」\n\n"
+        "○3○アトリ：今日は、\n●3●亚托莉：今天，\n"
+        "○4○いい天気です。\n\n"
+        "○5○アトリ「まだ\n●5●亚托莉「还\n"
+        "○6○続く」\n●6●没完」\n"
+    )
+    said = translation_dump.parse(dump, "d.txt", ParseOptions())
+    assert [(u.speaker, u.text, u.dropped) for u in said] == [
+        ("亚托莉", "「今天的天气", None),
+        (None, "いいですね」", "untranslated"),
+        ("亚托莉", "今天，", None),
+        (None, "いい天気です。", "untranslated"),
+        ("亚托莉", "「还没完」", None),  # both translated: one line of the game, wrapped
+    ]
