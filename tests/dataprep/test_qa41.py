@@ -9,7 +9,7 @@ import pytest
 
 from atri.config import DataprepSettings
 from dataprep.cli import progress_label
-from dataprep.formats import ParseOptions, compile_markers, translation_dump
+from dataprep.formats import ParseOptions, compile_markers, parse, translation_dump
 from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
 from dataprep.pipeline import iter_utterances, load_scripts, parse_options
@@ -210,4 +210,26 @@ def test_an_untranslated_pair_is_never_joined_to_the_translated_line_above_it() 
         ("亚托莉", "今天，", None),
         (None, "いい天気です。", "untranslated"),
         ("亚托莉", "「还没完」", None),  # both translated: one line of the game, wrapped
+    ]
+
+
+# 7. A KiriKiri header after tags on its line names the speaker ----------------------------
+
+
+def test_a_kirikiri_header_after_a_voice_tag_names_the_speaker() -> None:
+    # `[voice …]【アトリ】「はい」`: the header was only read at the start of a line, so
+    # this was narration with "【アトリ】" in its text.
+    script = (
+        "*start\n"
+        '[voice storage="atr_0001"]【アトリ】「はい！」[p]\n'
+        '[cm] [voice storage="atr_0002" text="]"]【アトリ】：もう一度。[p]\n'
+        "潮風が吹いている。[p]\n"
+        "[[注意]【アトリ】は書いてある。[p]\n"  # `[[` is a literal "[": text, no tag
+    )
+    said = parse(script, "a.ks", "kirikiri", ParseOptions())
+    assert [(u.speaker, u.text) for u in said] == [
+        ("アトリ", "「はい！」"),
+        ("アトリ", "もう一度。"),
+        (None, "潮風が吹いている。"),
+        (None, "[注意]【アトリ】は書いてある。"),
     ]
