@@ -84,13 +84,13 @@ def _entries(text: str, options: ParseOptions) -> list[_Pair | tuple[int, str]]:
                 waiting.original = (number, said.strip())
                 waiting = None
             else:
-                waiting = _Pair(index, original=(number, said.strip()))
+                waiting = _Pair(index, (number, said.strip()))
                 append(waiting)
         elif waiting is not None and waiting.number == index and waiting.translation is None:
             waiting.translation = (number, said.strip())
             waiting = None
         else:
-            waiting = _Pair(index, translation=(number, said.strip()))
+            waiting = _Pair(index, None, (number, said.strip()))
             append(waiting)
     return entries
 
@@ -225,5 +225,8 @@ def _names(
     for utterance, entry in zip(mine, my_at, strict=True):
         their_name = by_entry.get(entry)
         if utterance.speaker is not None and their_name is not None:
-            seen.setdefault(their_name, Counter())[utterance.speaker] += 1
+            counts = seen.get(their_name)
+            if counts is None:
+                counts = seen[their_name] = Counter()
+            counts[utterance.speaker] += 1
     return {name: counts.most_common(1)[0][0] for name, counts in seen.items()}
