@@ -4,15 +4,20 @@ label of a Windows path, CJK lines a dump wrapped after a comma, and the ○/●
 from __future__ import annotations
 
 import hashlib
+import ntpath
+import types
 
 import pytest
 
 from atri.config import DataprepSettings
+from dataprep import split as split_module
 from dataprep.cli import progress_label
 from dataprep.formats import ParseOptions, compile_markers, parse, translation_dump
 from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
 from dataprep.pipeline import iter_utterances, load_scripts, parse_options
+from dataprep.records import Role, Sample
+from dataprep.split import split_by_scene
 from tests.dataprep.conftest import FIXTURES
 
 QA41 = FIXTURES / "qa41"
@@ -233,3 +238,32 @@ def test_a_kirikiri_header_after_a_voice_tag_names_the_speaker() -> None:
         (None, "潮風が吹いている。"),
         (None, "[注意]【アトリ】は書いてある。"),
     ]
+
+
+# 3. The split is the same on Windows ----------------------------------------------------
+
+
+def test_split_is_the_same_for_the_script_folder_read_on_windows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A scene is ranked by its file's path within the script folder: on Windows that path
+    # was `sub\ch2.txt`, not `sub/ch2.txt`, and the same scripts split otherwise.
+    def at(folder: str, sep: str) -> list[Sample]:
+        return [
+            Sample(
+                [(Role.LEAD, f"q{i}"), (Role.CHARACTER, f"a{i}")], sep.join([folder, *name]), str(i)
+            )
+            for name in (["ch1.txt"], ["sub", "ch2.txt"], ["sub", "deep", "ch3.txt"])
+            for i in range(20)
+        ]
+
+    def sides(samples: list[Sample], sep: str) -> list[list[tuple[str, str]]]:
+        return [
+            [(s.source.rsplit(sep, 1)[-1], s.scene) for s in side]
+            for side in split_by_scene(samples, 0.3, seed=5)
+        ]
+
+    on_linux = sides(at("/home/fan/game", "/"), "/")
+    windows = types.SimpleNamespace(path=ntpath, sep="\\")
+    monkeypatch.setattr(split_module, "os", windows)
+    assert sides(at(r"C:\Users\fan\game", "\\"), "\\") == on_linux
