@@ -268,7 +268,8 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
                 if m.group(1) is not None:
                     reader.tag(m.group(1))
             line = line[tags.end() :]
-            head = "【"
+            # In a choice (`[link]【はい】[endlink]`) it is the choice's text, no one's.
+            head = "" if reader.in_choice or reader.in_macro else "【"
         header = _HEADER.match(line) if head == "【" else None
         if header is not None:
             # `【回想】「……」` is narration: the header is never text, and a heading names nobody.

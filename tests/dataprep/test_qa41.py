@@ -230,6 +230,8 @@ def test_a_kirikiri_header_after_a_voice_tag_names_the_speaker() -> None:
         '[cm] [voice storage="atr_0002" text="]"]【アトリ】：もう一度。[p]\n'
         "潮風が吹いている。[p]\n"
         "[[注意]【アトリ】は書いてある。[p]\n"  # `[[` is a literal "[": text, no tag
+        "[link target=*yes]【はい】[endlink]\n"  # a choice's text: no header, no line
+        "波の音がする。[p]\n"
     )
     said = parse(script, "a.ks", "kirikiri", ParseOptions())
     assert [(u.speaker, u.text) for u in said] == [
@@ -237,6 +239,7 @@ def test_a_kirikiri_header_after_a_voice_tag_names_the_speaker() -> None:
         ("アトリ", "もう一度。"),
         (None, "潮風が吹いている。"),
         (None, "[注意]【アトリ】は書いてある。"),
+        (None, "波の音がする。"),
     ]
 
 
