@@ -6,6 +6,7 @@ is printed as plain text, never as rich markup, so no word in it is eaten.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from rich.console import Console
@@ -28,6 +29,8 @@ from dataprep.writers import OutputNames, dataset_stem
 _AFTER_FILES = ("speakers", "clean", "turns", "filter", "split", "write")
 # Speakers listed in the speakers table; the rest are summed in one row.
 SHOWN_SPEAKERS = 12
+# Where a path's folders end, on Windows and elsewhere.
+_FOLDERS = re.compile(r"[\\/]")
 _ROLE_LABEL = {Role.LEAD.value: "lead", Role.CHARACTER.value: "character"}
 
 
@@ -72,8 +75,7 @@ def run_prep(
         task = bar.add_task("reading scripts", total=len(files) + len(_AFTER_FILES))
 
         def step(name: str, done: int) -> None:
-            label = Path(name).name if "/" in name else name
-            bar.update(task, advance=done, description=escape(label))
+            bar.update(task, advance=done, description=escape(progress_label(name)))
 
         try:
             result = prepare(
@@ -102,6 +104,12 @@ def run_prep(
         return 1
     _say(console, _summary(result, out, settings, train_command), None)
     return 0
+
+
+def progress_label(name: str) -> str:
+    """What the progress bar shows for a step: a file's name without its folders (split
+    at `\\` as well as `/`: a Windows path has no `/`), or a stage's name as it is."""
+    return _FOLDERS.split(name)[-1] or name
 
 
 def _say(console: Console, sentence: str, style: str | None) -> None:

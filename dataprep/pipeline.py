@@ -365,22 +365,25 @@ def _say_identifiers(scripts: list[_Script], language: str) -> dict[str, tuple[P
     """The translation identifier of each say statement in the Ren'Py files → its file
     and line (`renpy_format.say_identifiers`); the first file's, where two give one. Ren'Py
     8.5.1 stopped hashing a voice statement into the identifier of the say statement below
-    it: the game's translation files (`language`'s) show which version made them, by the
-    identifiers they name."""
+    it, and 8.3 began writing a `__name` in a string as `_m1_<file>__name`: the game's
+    translation files (`language`'s) show which version made them, by the identifiers
+    they name."""
     named = {
         origin.identifier
         for script in scripts
         if language in script.languages
         for origin in renpy_format.translation_origins(script.text)
     }
-    schemes: tuple[dict[str, tuple[Path, int]], ...] = ({}, {})
+    schemes: tuple[dict[str, tuple[Path, int]], ...] = ({}, {}, {})
     for script in scripts:
         for found, identifiers in zip(
-            schemes, renpy_format.say_identifier_schemes(script.text), strict=True
+            schemes,
+            renpy_format.say_identifier_schemes(script.text, script.path.name),
+            strict=True,
         ):
             for identifier, line in identifiers.items():
                 found.setdefault(identifier, (script.path, line))
-    # The one naming more of the translation's blocks; the older one on a tie.
+    # The one naming most of the translation's blocks; the oldest one on a tie.
     return max(schemes, key=lambda found: len(named.intersection(found)))
 
 

@@ -15,14 +15,15 @@ def _rank(key: str, seed: int) -> str:
 
 
 def _portable_sources(sources: set[str]) -> dict[str, str]:
-    """Each file's path relative to the folder all of them are in: the split ranks scenes
-    by these, so moving or renaming the script folder keeps every scene on its side."""
+    """Each file's path relative to the folder all of them are in, with "/" between its
+    folders: the split ranks scenes by these, so moving or renaming the script folder, or
+    reading it on Windows (`sub\\ch2.txt`), keeps every scene on its side."""
     folders = [os.path.dirname(s) for s in sources if s]
     try:
         base = os.path.commonpath(folders) if folders else ""
     except ValueError:  # absolute and relative paths mixed: nothing shared to cut off
         base = ""
-    return {s: os.path.relpath(s, base) if s and base else s for s in sources}
+    return {s: os.path.relpath(s, base).replace(os.sep, "/") if s and base else s for s in sources}
 
 
 def split_by_scene(

@@ -44,6 +44,10 @@ _ATTR = re.compile(r"""([\w-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s\]]+)""")
 # `【名】「台词」`, and `【名】：台词` (a colon after the name is no part of the line).
 _HEADER = re.compile(r"【([^】]{1,32})】\s*(?:[：:]{1,2}\s*)?(.*)")
 _HEADING_NAME = re.compile(rf"\s*+{HEADING}\s*+")
+# Tags (never a literal `[[`) and blanks before a `【名】` header on its line.
+_TAGS_BEFORE_HEADER = re.compile(
+    r"""(?:\[(?!\[)(?:=[ \t]*"[^"\n]*"|=[ \t]*'[^'\n]*'|[^\]"'\n])*\][ \t]*)+(?=【)"""
+)
 _SOUND_NAME = re.compile(SOUND_REF)
 # Tags that end a message; after a page end the message's own name no longer applies.
 _WAIT = frozenset({"l", "wvl"})
@@ -257,6 +261,15 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             if not line:
                 continue
             head = line[0]
+        if head == "[" and "【" in line and (tags := _TAGS_BEFORE_HEADER.match(line)):
+            # `[voice storage="atr_0012"]【アトリ】「はい」`: the tags before a header act
+            # first, and the header names the speaker as at the start of a line.
+            for m in _TOKEN.finditer(tags.group(0)):
+                if m.group(1) is not None:
+                    reader.tag(m.group(1))
+            line = line[tags.end() :]
+            # In a choice (`[link]【はい】[endlink]`) it is the choice's text, no one's.
+            head = "" if reader.in_choice or reader.in_macro else "【"
         header = _HEADER.match(line) if head == "【" else None
         if header is not None:
             # `【回想】「……」` is narration: the header is never text, and a heading names nobody.

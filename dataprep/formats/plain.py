@@ -10,7 +10,7 @@ Quote marks stay on the text here; the cleaning stage strips them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from functools import lru_cache
 
 from dataprep.formats.common import (
@@ -150,11 +150,22 @@ MAX_WRAPPED_LINES = 4
 _STRAIGHT = '"'
 # A said line with no quote marks whose last word ends no sentence (`Minamo: The sea is
 # calm`) goes on over the lines below that start with a lower-case Latin letter (`today,
-# isn't it?`): no line of narration starts so. A CJK line has no such sign, and the line
-# below it is narration, as written.
+# isn't it?`): no line of narration starts so.
 _OPEN_SENTENCE = re.compile(r"\A[^\"“”「『]*[A-Za-z,;]\Z")
 _GOES_ON = re.compile(r"[a-z]")
 _LOWER_LINE = re.compile(r"\n[^\S\n]*+[a-z]")
+# A CJK line has no such sign in its next line, so only one that ends in a comma
+# (`亚托莉：今天的天气，` / `真好啊。`: a sentence cut in its middle, which no said line
+# ends with) goes on over the lines below: those that start with no quote or bracket
+# (`「……」`, `（小声）…` are lines of their own) up to the one ending otherwise. One that
+# ends with no punctuation (`夏生：好吧` / `我转身离开了。`) may well be whole: the line below
+# stays narration, as written.
+_OPEN_CJK = re.compile(
+    r"\A[^\"“”「『]*(?:[，、]|(?<=[\u3000-\u9fff\uac00-\ud7af\uff00-\uffef]),)[^\S\n]*\Z"
+)
+_CJK_COMMA_LINE = re.compile(r"[，、,][^\S\n]*\n")
+_CJK_COMMA = "，"
+_NOT_GOING_ON = frozenset('「『“"‘﹁（(【[〔［〈《')
 _WRAPPED = {o: c for o, c in QUOTE_PAIRS.items() if o != c and o != "‘"}
 # An opener not closed on its line (the leftmost: the outer quote of `「他说『你好`).
 # Each alternative starts with a literal, and a chunk with no match skips the join. A
@@ -294,8 +305,12 @@ def _directed_alone(line: str) -> tuple[str, str] | None:
     return None if name is None else (m.group(0), name)
 
 
-def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
-    return list(iter_parse(text, source, options))
+def parse(
+    text: str, source: str, options: ParseOptions, apart: Collection[int] = ()
+) -> list[Utterance]:
+    """The utterances of the text; `apart`: lines never joined to the lines around them
+    (`_join_wrapped`), each one line of the game as it is."""
+    return list(iter_parse(text, source, options, apart))
 
 
 def _chunks(text: str) -> Iterator[str]:
@@ -313,22 +328,26 @@ def _is_command(line: str) -> bool:
     )
 
 
-def _join_wrapped(lines: list[Utterance], final: bool) -> tuple[list[Utterance], list[Utterance]]:
+def _join_wrapped(
+    lines: list[Utterance], final: bool, apart: Collection[int] = ()
+) -> tuple[list[Utterance], list[Utterance]]:
     """The utterances with each wrapped quote (or unquoted English sentence) joined into
     its said line, and the tail to hold for the next slice (empty when `final`): a said
     line whose quote is still open at the end of this slice, with the few lines read
-    after it."""
+    after it. No line in `apart` is joined to another."""
     out: list[Utterance] = []
     i, count = 0, len(lines)
     while i < count:
         first = lines[i]
         opener = None
-        if first.speaker is not None:
+        if first.speaker is not None and first.line not in apart:
             m = _UNCLOSED.search(first.text)
             if m is not None:
                 opener = m.group(0)[0]
             elif _STRAIGHT in first.text and first.text.count(_STRAIGHT) % 2:
                 opener = _STRAIGHT
+            elif _OPEN_CJK.search(first.text) is not None:
+                opener = _CJK_COMMA
             elif _OPEN_SENTENCE.search(first.text) is not None:
                 opener = ""
         if opener is None:
@@ -344,6 +363,7 @@ def _join_wrapped(lines: list[Utterance], final: bool) -> tuple[list[Utterance],
                 or below.line != lines[j].line + 1  # a blank, a command, a marker between
                 or below.scene != first.scene
                 or below.dropped is not None
+                or below.line in apart
             ):
                 stopped = True
                 break
@@ -355,6 +375,16 @@ def _join_wrapped(lines: list[Utterance], final: bool) -> tuple[list[Utterance],
                 closed = True
                 if _OPEN_SENTENCE.search(below.text) is None:
                     stopped = True  # the sentence ends: nothing below is part of it
+                    break
+                continue
+            if opener == _CJK_COMMA:
+                if below.text[0] in _NOT_GOING_ON:
+                    stopped = True
+                    break
+                j += 1
+                closed = True
+                if _OPEN_CJK.search(below.text) is None:
+                    stopped = True
                     break
                 continue
             if opener == _STRAIGHT:
@@ -370,7 +400,8 @@ def _join_wrapped(lines: list[Utterance], final: bool) -> tuple[list[Utterance],
                 closed = True
                 break
         # A sentence left open at the end of the slice may go on in the next one.
-        if closed and (opener or stopped or final or j - i >= MAX_WRAPPED_LINES):
+        quoted = opener not in ("", _CJK_COMMA)
+        if closed and (quoted or stopped or final or j - i >= MAX_WRAPPED_LINES):
             text = join_pieces(u.text for u in lines[i : j + 1])
             out.append(Utterance(first.speaker, text, first.source, first.line, first.scene))
             i = j + 1
@@ -382,15 +413,20 @@ def _join_wrapped(lines: list[Utterance], final: bool) -> tuple[list[Utterance],
     return out, []
 
 
-def iter_parse(text: str, source: str, options: ParseOptions) -> Iterator[Utterance]:
+def iter_parse(
+    text: str, source: str, options: ParseOptions, apart: Collection[int] = ()
+) -> Iterator[Utterance]:
     """Utterances in order, produced a slice of the text at a time."""
-    for batch in iter_batches(text, source, options):
+    for batch in iter_batches(text, source, options, apart):
         yield from batch
 
 
-def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list[Utterance]]:
+def iter_batches(
+    text: str, source: str, options: ParseOptions, apart: Collection[int] = ()
+) -> Iterator[list[Utterance]]:
     """Utterances in order, a list for each slice of the text (what `iter_parse` yields
-    one by one): a stage that loops over a list pays no generator step per line."""
+    one by one): a stage that loops over a list pays no generator step per line.
+    `apart`: lines never joined to the lines around them."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     markers = marker_lines(text, options.scene_marker)
@@ -544,12 +580,17 @@ def iter_batches(text: str, source: str, options: ParseOptions) -> Iterator[list
                 or _STRAIGHT in chunk
                 or _UNCLOSED.search(chunk) is not None
                 or _LOWER_LINE.search(chunk) is not None
+                or _CJK_COMMA_LINE.search(chunk) is not None
                 # Its last line a sentence that may go on in the next slice.
-                or (out and out[-1].speaker and _OPEN_SENTENCE.search(out[-1].text))
+                or (
+                    out
+                    and out[-1].speaker
+                    and (_OPEN_SENTENCE.search(out[-1].text) or _OPEN_CJK.search(out[-1].text))
+                )
             ):
-                out, held = _join_wrapped(held + out, final=False)
+                out, held = _join_wrapped(held + out, False, apart)
             yield out
         if held:
-            yield _join_wrapped(held, final=True)[0]
+            yield _join_wrapped(held, True, apart)[0]
         if bare is not None:
             yield [bare]

@@ -50,7 +50,7 @@ from dataprep.formats.common import (
     UNRESOLVED_VARIABLE,
     ParseOptions,
 )
-from dataprep.formats.renpy_say_code import NVL_CLEAR, logical_line, say_codes
+from dataprep.formats.renpy_say_code import NVL_CLEAR, logical_line, munged, say_codes
 from dataprep.records import Utterance
 
 # A string in double or single quotes (Ren'Py takes either), escapes included.
@@ -623,7 +623,9 @@ _TRANSLATABLE = re.compile(r"(?:voice\s+(?:sustain\s*$|\S)|nvl\s+clear\s*$)")
 _FIRST_WORD = re.compile(r"[^\W\d]\w*")
 
 
-def say_identifiers(text: str, voice_hashed: bool = True) -> dict[str, int]:
+def say_identifiers(
+    text: str, voice_hashed: bool = True, filename: str = "", before_8_3: bool = False
+) -> dict[str, int]:
     """The translation identifier of each say statement of the text outside `translate`
     blocks → its line: what Ren'Py names the `translate <lang> <id>:` block that translates
     it (renpy/translation: the label, "." made "_", then "_" and the first 8 hex digits of
@@ -634,31 +636,55 @@ def say_identifiers(text: str, voice_hashed: bool = True) -> dict[str, int]:
     translation is matched by it: the `# game/script.rpy:12` comment above a block goes
     stale when the script is edited after the translation files were made.
     `voice_hashed`: the code of the voice and `nvl clear` statements just above a say
-    statement goes into the md5 before its own, as Ren'Py before 8.5.1 hashes it; later
-    versions hash the say statement alone."""
-    return _identified(_say_statements(text), voice_hashed)
+    statement (in the same block) goes into the md5 before its own, as Ren'Py before 8.5.1
+    hashes it; later versions hash the say statement alone. `filename`: the script's, whose
+    name Ren'Py writes into a `__name` (`renpy_say_code.munged`; `before_8_3`: as versions
+    before 8.3 do, outside strings and in a `[__name]` only)."""
+    return _identified(_say_statements(text, filename), voice_hashed, before_8_3)
 
 
-def say_identifier_schemes(text: str) -> tuple[dict[str, int], dict[str, int]]:
-    """`say_identifiers` as Ren'Py before 8.5.1 makes them, and as later versions do."""
-    statements = _say_statements(text)
-    return _identified(statements, True), _identified(statements, False)
+def say_identifier_schemes(text: str, filename: str = "") -> tuple[dict[str, int], ...]:
+    """`say_identifiers` as Ren'Py makes them before 8.3, from 8.3 to 8.5.0, and from
+    8.5.1 on."""
+    statements = _say_statements(text, filename)
+    voiced = _identified(statements, True)
+    # Most scripts have no `__name` in a say statement: both versions' codes are one.
+    older = any(
+        code[0] is not code[1] or any(c[0] is not c[1] for c in block)
+        for _, _, block, code, _ in statements
+    )
+    return (
+        _identified(statements, True, True) if older else voiced,
+        voiced,
+        _identified(statements, False),
+    )
 
 
+# A statement's code as Ren'Py 8.3 and later write it, and as earlier versions do (they
+# differ in a `__name` only: `renpy_say_code.munged`).
+_Code = tuple[str, str]
 # A say statement: its line, label, the voice and `nvl clear` statements above it, its
 # code and the identifier its `id` clause gives it.
-_SayStatement = tuple[int, str | None, list[str], str, str | None]
+_SayStatement = tuple[int, str | None, list[_Code], _Code, str | None]
 
 
-def _say_statements(text: str) -> list[_SayStatement]:
+def _both(code: str, filename: str) -> _Code:
+    return (munged(code, filename), munged(code, filename, True)) if "__" in code else (code, code)
+
+
+def _say_statements(text: str, filename: str = "") -> list[_SayStatement]:
     """The say statements of the text outside `translate` blocks (`say_identifiers`)."""
     statements: list[_SayStatement] = []
     lines = text.splitlines()
     label: str | None = None
-    block: list[str] = []  # translatable statements above the next say statement
+    # Translatable statements above the next say statement, and their indent: Ren'Py
+    # groups those of one block (a label's, an `if`'s, a choice's), so a block's end ends
+    # the group, its statements a `translate` block of their own.
+    block: list[_Code] = []
+    block_indent = 0
     # Each open menu's indent, its body's (a say statement there is its caption), and the
     # translatable statements above it: Ren'Py puts its caption before it, below them.
-    menus: list[tuple[int, int, list[str]]] = []
+    menus: list[tuple[int, int, list[_Code]]] = []
     monologue = "double"
     skip_until = 0
     for number, raw in enumerate(lines, 1):
@@ -668,6 +694,8 @@ def _say_statements(text: str) -> list[_SayStatement]:
         if not line or line[0] == "#":
             continue
         indent = len(raw) - len(raw.lstrip())
+        if block and indent < block_indent:
+            block = []
         while menus and indent <= menus[-1][0]:
             menus.pop()
         if menus and menus[-1][1] < 0:
@@ -706,7 +734,10 @@ def _say_statements(text: str) -> list[_SayStatement]:
             block = []
             continue
         if _TRANSLATABLE.match(line):
-            block.append(_BEFORE_COMMENT.match(line).group(0).strip())  # type: ignore[union-attr]
+            if not block:
+                block_indent = indent
+            written = _BEFORE_COMMENT.match(line).group(0).strip()  # type: ignore[union-attr]
+            block.append(_both(written, filename))
             continue
         if '"' not in line and "'" not in line and "`" not in line:
             block = []
@@ -716,35 +747,47 @@ def _say_statements(text: str) -> list[_SayStatement]:
             block = []
             continue
         statement, skip_until = joined
-        said = None
+        said = older = None
         word = _FIRST_WORD.match(line)
         if word is None or word.group(0) not in _NOT_SPEAKERS:
             caption = bool(menus) and indent == menus[-1][1]
-            said = say_codes(statement, caption=caption, monologue=monologue)
-            if said is not None and caption:
+            said = older = say_codes(
+                munged(statement, filename), caption=caption, monologue=monologue
+            )
+            if said is not None and "__" in statement:
+                older = say_codes(
+                    munged(statement, filename, True), caption=caption, monologue=monologue
+                )
+            if said is not None and older is not None and caption:
                 block = menus[-1][2]
-        if said is None:
+        if said is None or older is None or len(said[0]) != len(older[0]):
             block = []
             continue
         codes, explicit = said
-        for code in codes:
+        for code, old_code in zip(codes, older[0], strict=True):
             if code == NVL_CLEAR:
-                block.append(code)
+                if not block:
+                    block_indent = indent
+                block.append((code, code))
                 continue
-            statements.append((number, label, block, code, explicit))
+            statements.append((number, label, block, (code, old_code), explicit))
             block = []
     return statements
 
 
-def _identified(statements: list[_SayStatement], voice_hashed: bool) -> dict[str, int]:
+def _identified(
+    statements: list[_SayStatement], voice_hashed: bool, before_8_3: bool = False
+) -> dict[str, int]:
     """Each say statement's identifier (and the one its `id` clause replaced) → its line,
     as renpy/translation `Restructurer.unique_identifier` makes them: one taken, or given
-    by an `id` clause anywhere in the file, gets `_1`, `_2` …"""
+    by an `id` clause anywhere in the file, gets `_1`, `_2` … (`before_8_3`: its code as
+    versions before 8.3 write it)."""
+    which = int(before_8_3)
     found: dict[str, int] = {}
     given = {explicit for *_, explicit in statements if explicit is not None}
     taken: set[str] = set()
     for number, label, block, code, explicit in statements:
-        codes = [*block, code] if voice_hashed else [code]
+        codes = [*(c[which] for c in block), code[which]] if voice_hashed else [code[which]]
         digest = hashlib.md5("".join(f"{c}\r\n" for c in codes).encode("utf-8")).hexdigest()[:8]
         base = f"{label.replace('.', '_')}_{digest}" if label else digest
         identifier, count = base, 0

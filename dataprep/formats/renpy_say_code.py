@@ -61,6 +61,57 @@ _CLEAR = "{clear}"
 NVL_CLEAR = "nvl clear"
 
 
+# Names that start with `__` are private to their file: Ren'Py's lexer writes
+# `_m1_<file>__name` for them (renpy/lexer.py `munge_filename`, `get_string_munger`), the
+# say statement's code included. Since 8.3 (`config.munge_in_strings`) a `__name` anywhere
+# in the line, strings too, that holds no second `__`; before, a word outside strings
+# (ASCII letters, digits and `_`) holding no second `__`, and in a string holding "[__"
+# only a `[__name` (an odd number of brackets) or a `.__name`.
+MUNGED = re.compile(r"\b__([a-zA-Z0-9\u0080-\U0010FFFF]+(?:_[a-zA-Z0-9\u0080-\U0010FFFF]+)*_?)\b")
+_OLD_STRING_OR_WORD = re.compile(
+    rf"(?P<string>{_PYTHON_STRING.pattern}|`(?:[^\\`]|\\.)*`)|[A-Za-z0-9_]+", re.S
+)
+_OLD_IN_STRING = re.compile(r"(\.|\[+)__(\w+)")
+_NOT_IN_PREFIX = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def munge_prefix(filename: str) -> str:
+    """What Ren'Py puts for the `__` of a private name in the file (`munge_filename`):
+    `_m1_script__` in game/script.rpy."""
+    name = re.split(r"[\\/]", filename)[-1]
+    name = name[:-7] if name.endswith("_ren.py") else name
+    stem, dot, _ = name.rpartition(".")
+    name = stem if dot and stem.strip(".") else name
+    name = _NOT_IN_PREFIX.sub(lambda m: hex(ord(m.group(0))), name.replace(" ", "_"))
+    return f"_m1_{name}__"
+
+
+def munged(line: str, filename: str, before_8_3: bool = False) -> str:
+    """A logical line with its private names as Ren'Py's lexer writes them (`MUNGED`), by
+    the rules of Ren'Py 8.3 and later, or of earlier versions (`before_8_3`)."""
+    if "__" not in line:
+        return line
+    prefix = munge_prefix(filename)
+    if not before_8_3:
+        return MUNGED.sub(lambda m: prefix + m.group(1), line)
+
+    def in_string(m: re.Match[str]) -> str:
+        brackets, name = m.group(1), m.group(2)
+        if len(brackets) % 2 == 0 or "__" in name:
+            return m.group(0)
+        return brackets + prefix + name
+
+    def piece(m: re.Match[str]) -> str:
+        written = m.group(0)
+        if m.group("string") is not None:
+            return _OLD_IN_STRING.sub(in_string, written) if "[__" in written else written
+        if len(written) >= 3 and written.startswith("__") and "__" not in written[2:]:
+            return prefix + written[2:]
+        return written
+
+    return _OLD_STRING_OR_WORD.sub(piece, line)
+
+
 class _NotSay(Exception):
     """The statement is not one Ren'Py parses as a say statement."""
 

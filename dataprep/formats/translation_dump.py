@@ -54,45 +54,44 @@ class _Pair:
     original: tuple[int, str] | None = None
     translation: tuple[int, str] | None = None
 
-    def side(self, name: str) -> tuple[int, str] | None:
-        return self.original if name == ORIGINAL else self.translation
 
-
-# Each match is one line, newline included (the i-th is line i + 1): a marked line's
-# mark, number and what is said, or any other line, less its leading blanks.
-_LINE = re.compile(r"[^\S\n]*+(?:([○●☆★])([0-9]{1,10}+)\1[^\S\n]*+([^\n]*)|([^\n]*))\n?")
+# Each match is one line that is not blank, with the blank lines above it (group 1): a
+# marked line's mark, number and what is said, or any other line, less its leading
+# blanks. Blank lines, a third of a dump, cost no step of the loop below.
+_LINE = re.compile(
+    r"((?:[^\S\n]*+\n)*+)[^\S\n]*+"
+    r"(?:([○●☆★])([0-9]{1,10}+)\2[^\S\n]*+([^\n]*)|([^\n]+))\n?"
+)
 
 
 def _entries(text: str, options: ParseOptions) -> list[_Pair | tuple[int, str]]:
     """The pairs in file order, and the other lines that are scene markers ((line, text))."""
     marker = options.scene_marker.match if options.scene_marker else None
     entries: list[_Pair | tuple[int, str]] = []
+    append = entries.append
+    originals = _ORIGINAL_MARKS
     waiting: _Pair | None = None  # the last pair, while one of its sides is unread
-    matches = _LINE.findall(text)
-    # A text ending in a newline also "matches" the empty line after it: not a line.
-    del matches[text.count("\n") + (not text.endswith("\n")) :]
-    for number, (mark, index, said, other) in enumerate(matches, 1):
+    number = 0
+    for blank, mark, index, said, other in _LINE.findall(text):
+        number += blank.count("\n") + 1 if blank else 1
         if not mark:
-            if other and marker is not None and (line := other.strip()) and marker(line):
-                entries.append((number, line))
+            if marker is not None and (line := other.strip()) and marker(line):
+                append((number, line))
                 waiting = None
             continue
-        side = (number, said.strip())
-        is_original = mark in _ORIGINAL_MARKS
-        if (
-            waiting is not None
-            and waiting.number == index
-            and (waiting.original if is_original else waiting.translation) is None
-        ):
-            pair = waiting
+        if mark in originals:
+            if waiting is not None and waiting.number == index and waiting.original is None:
+                waiting.original = (number, said.strip())
+                waiting = None
+            else:
+                waiting = _Pair(index, (number, said.strip()))
+                append(waiting)
+        elif waiting is not None and waiting.number == index and waiting.translation is None:
+            waiting.translation = (number, said.strip())
             waiting = None
         else:
-            pair = waiting = _Pair(index)
-            entries.append(pair)
-        if is_original:
-            pair.original = side
-        else:
-            pair.translation = side
+            waiting = _Pair(index, None, (number, said.strip()))
+            append(waiting)
     return entries
 
 
@@ -100,52 +99,59 @@ def _entries(text: str, options: ParseOptions) -> list[_Pair | tuple[int, str]]:
 _KANA = re.compile(r"[\u3041-\u309f\u30a1-\u30fa\u30fc-\u30ff]")
 
 
-def _prefilled(pair: _Pair, side: str) -> bool:
-    """A translation that is the original copied as it is, with its kana: a line the tool
-    filled in before anyone translated it (`「……」`, the same in both, has none)."""
-    if side != TRANSLATION or pair.original is None or pair.translation is None:
-        return False
-    said = pair.translation[1]
-    return said == pair.original[1] and _KANA.search(said) is not None
-
-
-def _said(pair: _Pair, side: str) -> tuple[int, str] | None:
-    read = pair.side(side)
-    return read if read is not None and read[1] else None
-
-
 def _lines(
-    entries: list[_Pair | tuple[int, str]], side: str, other: str, options: ParseOptions
-) -> tuple[list[str], list[int], set[int]]:
+    entries: list[_Pair | tuple[int, str]], side: str, options: ParseOptions
+) -> tuple[list[str], list[int], list[int], set[int]]:
     """The lines one side of the dump says, one a line as a plain dump holds them: the
-    chosen `side`'s, or `other`'s where that is missing. With them the entry each comes
-    from (synthetic line i + 1 is entries[index[i]]), and the entries read from `other`."""
+    chosen `side`'s, or the other side's where that is missing or is the original copied
+    as it is, with its kana (a line the tool filled in before anyone translated it;
+    `「……」`, the same in both, has none). With them the entry each comes from (synthetic line i + 1 is
+    entries[index[i]]), its line in the file (that of the chosen side's line, where it
+    has one), and the entries read from the other side."""
     lines: list[str] = []
     index: list[int] = []
+    at: list[int] = []
     stand_in: set[int] = set()
+    add_line, add_index, add_at = lines.append, index.append, at.append
+    original = side == ORIGINAL
+    kana = _KANA.search
     for i, entry in enumerate(entries):
-        if isinstance(entry, tuple):
-            said = entry[1]
+        if entry.__class__ is tuple:
+            line, said = entry  # type: ignore[misc]
         else:
-            read = _said(entry, side)
-            if read is None or _prefilled(entry, side):
-                read = _said(entry, other)
-                if read is None:
-                    continue  # nothing said on either side
-                stand_in.add(i)
-            said = read[1]
-        lines.append(said)
-        index.append(i)
+            pair: _Pair = entry  # type: ignore[assignment]
+            read, alt = (
+                (pair.original, pair.translation) if original else (pair.translation, pair.original)
+            )
+            if read is not None and read[1]:
+                line, said = read
+                # Not a translation that is the original copied, kana and all.
+                if original or alt is None or said != alt[1] or kana(said) is None:
+                    add_line(said)
+                    add_index(i)
+                    add_at(line)
+                    continue
+            elif alt is None or not alt[1]:
+                continue  # nothing said on either side
+            else:
+                line = alt[0]
+            said = alt[1]  # type: ignore[index]
+            stand_in.add(i)
+        add_line(said)
+        add_index(i)
+        add_at(line)
     # A pair holding only a name names the speaker of the quoted line of the next one,
     # as `名字：` alone does in a plain dump: written so, plain.py reads it by its rules
     # (a chapter heading, a sentence or a number is no name; nor is a line it reads
-    # otherwise, `名字<TAB>台词`), and a scene marker stays one (`◆◆◆`).
+    # otherwise, `名字<TAB>台词`), and a scene marker stays one (`◆◆◆`). A quoted line
+    # (`is_quoted`) starts with one of `_QUOTED_FIRST`: only those pay for the test.
     marker = options.scene_marker.match if options.scene_marker else None
     for i in range(len(lines) - 1):
         said, below = lines[i], lines[i + 1]
         if (
-            said
-            and below
+            below
+            and below[0] in _QUOTED_FIRST
+            and said
             and said[-1] not in "：:"
             and said[0] not in '【[『(（「“"'
             and is_quoted(below)
@@ -155,15 +161,11 @@ def _lines(
             and (marker is None or marker(said) is None)
         ):
             lines[i] = said + "："
-    return lines, index, stand_in
+    return lines, index, at, stand_in
 
 
-def _line_of(entry: _Pair | tuple[int, str], side: str, other: str) -> int:
-    if isinstance(entry, tuple):
-        return entry[0]
-    read = _said(entry, side) or _said(entry, other)
-    assert read is not None
-    return read[0]
+# What a line `is_quoted` starts with.
+_QUOTED_FIRST = frozenset('「『“"(（[')
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
@@ -172,11 +174,13 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     side = options.dump_side
     other = ORIGINAL if side == TRANSLATION else TRANSLATION
     entries = _entries(text, options)
-    out, at, stand_in = _read(entries, side, other, source, options)
+    out, index, file_lines, stand_in = _read(entries, side, source, options)
     if stand_in:
         # A line not in the chosen language names its speaker in the other one (アトリ
         # for 亚托莉): named as the pairs read on both sides say, it counts as hers.
-        theirs, their_at, missing = _read(entries, other, side, source, options)
+        at = [index[u.line - 1] for u in out]
+        theirs, their_index, _, missing = _read(entries, other, source, options)
+        their_at = [their_index[u.line - 1] for u in theirs]
         names = _names(out, at, theirs, their_at, stand_in | missing)
         reason = MISSING[side]
         for utterance, entry in zip(out, at, strict=True):
@@ -187,25 +191,24 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     # Each line at its file line, not the number in its marks: file lines are unique and
     # in order (the numbers of two files, or two parts of one, may repeat), and they are
     # where an editor finds the line.
-    for utterance, entry in zip(out, at, strict=True):
-        utterance.line = _line_of(entries[entry], side, other)
+    for utterance in out:
+        utterance.line = file_lines[utterance.line - 1]
     return out
 
 
 def _read(
-    entries: list[_Pair | tuple[int, str]],
-    side: str,
-    other: str,
-    source: str,
-    options: ParseOptions,
-) -> tuple[list[Utterance], list[int], set[int]]:
-    """One side's utterances, the entry each was read from, and the entries read from
-    `other` because `side` has nothing there."""
-    lines, index, stand_in = _lines(entries, side, other, options)
+    entries: list[_Pair | tuple[int, str]], side: str, source: str, options: ParseOptions
+) -> tuple[list[Utterance], list[int], list[int], set[int]]:
+    """One side's utterances, each at its line in the text `_lines` makes, with what
+    `_lines` gives beside its lines."""
+    lines, index, at, stand_in = _lines(entries, side, options)
     if not lines:
-        return [], [], set()
-    out = parse_plain("\n".join(lines) + "\n", source, options)
-    return out, [index[u.line - 1] for u in out], stand_in
+        return [], [], [], set()
+    # A line read from the other side is never joined to a line around it (a quote the
+    # line above leaves open, a sentence it cuts at a comma): the two sides' words would mix.
+    apart = {i + 1 for i, entry in enumerate(index) if entry in stand_in} if stand_in else ()
+    out = parse_plain("\n".join(lines) + "\n", source, options, apart)
+    return out, index, at, stand_in
 
 
 def _names(
@@ -222,5 +225,8 @@ def _names(
     for utterance, entry in zip(mine, my_at, strict=True):
         their_name = by_entry.get(entry)
         if utterance.speaker is not None and their_name is not None:
-            seen.setdefault(their_name, Counter())[utterance.speaker] += 1
+            counts = seen.get(their_name)
+            if counts is None:
+                counts = seen[their_name] = Counter()
+            counts[utterance.speaker] += 1
     return {name: counts.most_common(1)[0][0] for name, counts in seen.items()}
