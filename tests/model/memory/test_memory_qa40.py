@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
 from atri.config import Settings
 from model.engines.echo import EchoEngine
-from model.memory import EXPORT_VERSION, ExportError, Memory, MemoryExport, parse_export
+from model.memory import (
+    EXPORT_VERSION,
+    ExportError,
+    Memory,
+    MemoryExport,
+    Message,
+    parse_export,
+)
 from model.protocol import ChatRequest, ScopeRef
 from model.service import ChatService
 from tests.atri.memory_cli import atri, memory_config
@@ -133,62 +141,71 @@ def test_an_older_atri_is_told_the_export_is_newer() -> None:
         )
 
 
-async def chat_in_flight(
-    service: ChatService, engine: ScriptedEngine
-) -> tuple[asyncio.Task[Any], asyncio.Event]:
-    """User 1's message in g1 being answered: the engine holds its reply until the
-    event returned is set."""
+class InFlight(NamedTuple):
+    """User 1's message in g1 being answered under `scope = "channel"`, after user 1 and
+    user 2 each said something there: its reply waits until `gate` is set."""
+
+    service: ChatService
+    task: asyncio.Task[Any]
+    gate: asyncio.Event
+
+
+async def answer_held(
+    service: ChatService, engine: ScriptedEngine, request: ChatRequest
+) -> InFlight:
+    """`request` being answered: the engine holds its reply until the gate is set."""
     engine.gate = gate = asyncio.Event()
     engine.started = asyncio.Event()
-    task = asyncio.create_task(service.chat(said(SECRET, "1", "小红", "g1", "m9")))
+    task = asyncio.create_task(service.chat(request))
     await engine.started.wait()
-    return task, gate
+    return InFlight(service, task, gate)
+
+
+@pytest.fixture
+async def member_answered_in_g1(settings: Settings) -> AsyncIterator[InFlight]:
+    settings.memory.scope = "channel"
+    engine = ScriptedEngine()
+    async with await ChatService.open(settings, engine=engine) as service:  # type: ignore[arg-type]
+        await service.chat(said("早", "1", "小红", "g1", "m1"))
+        await service.chat(said("大家好", "2", "小明", "g1", "m2"))
+        yield await answer_held(service, engine, said(SECRET, "1", "小红", "g1", "m9"))
+
+
+def who_spoke(messages: list[Message]) -> list[tuple[str, str]]:
+    return [(m.role, m.user_id) for m in messages]
 
 
 async def test_a_reply_in_flight_when_a_member_is_purged_is_not_stored(
-    settings: Settings,
+    member_answered_in_g1: InFlight,
 ) -> None:
     """Purging a member of a shared conversation (`[memory] scope = "channel"`) while
     she was answering them stored the exchange right after the purge: the message they
     had just sent (a phone number, say) was back in the conversation, in every later
     prompt and summary, though the purge had said it was done."""
-    settings.memory.scope = "channel"
-    engine = ScriptedEngine()
-    async with await ChatService.open(settings, engine=engine) as service:  # type: ignore[arg-type]
-        await service.chat(said("早", "1", "小红", "g1", "m1"))
-        await service.chat(said("大家好", "2", "小明", "g1", "m2"))
-        task, gate = await chat_in_flight(service, engine)
+    service, task, gate = member_answered_in_g1
+    await service.purge_counts(ScopeRef(platform="qq", user_id="1", channel_id="g1"))
+    gate.set()
+    reply = await task
 
-        await service.purge_counts(ScopeRef(platform="qq", user_id="1", channel_id="g1"))
-        gate.set()
-        reply = await task
-
-        assert reply.status == "ok"  # the reply is still given
-        kept = await service.memory.all_messages("qq:chan:g1")
-        assert [(m.role, m.user_id) for m in kept] == [("user", "2"), ("assistant", "")]
-        # Her next replies there are remembered again.
-        await service.chat(said("还在吗", "2", "小明", "g1", "m3"))
-        assert len(await service.memory.all_messages("qq:chan:g1")) == 4
+    assert reply.status == "ok"  # the reply is still given
+    kept = await service.memory.all_messages("qq:chan:g1")
+    assert who_spoke(kept) == [("user", "2"), ("assistant", "")]
+    # Her next replies there are remembered again.
+    await service.chat(said("还在吗", "2", "小明", "g1", "m3"))
+    assert len(await service.memory.all_messages("qq:chan:g1")) == 4
 
 
 async def test_a_purge_from_another_process_during_a_reply_leaves_it_unstored(
-    settings: Settings,
+    settings: Settings, member_answered_in_g1: InFlight
 ) -> None:
     """`atri memory purge qq:user:1` run beside a worker answering them in a group."""
-    settings.memory.scope = "channel"
-    engine = ScriptedEngine()
-    async with await ChatService.open(settings, engine=engine) as service:  # type: ignore[arg-type]
-        await service.chat(said("早", "1", "小红", "g1", "m1"))
-        await service.chat(said("大家好", "2", "小明", "g1", "m2"))
-        task, gate = await chat_in_flight(service, engine)
+    async with await Memory.open(settings.memory.path) as other:
+        await other.purge("qq:user:1")
+    member_answered_in_g1.gate.set()
+    await member_answered_in_g1.task
 
-        async with await Memory.open(settings.memory.path) as other:
-            await other.purge("qq:user:1")
-        gate.set()
-        await task
-
-        kept = await service.memory.all_messages("qq:chan:g1")
-        assert [(m.role, m.user_id) for m in kept] == [("user", "2"), ("assistant", "")]
+    kept = await member_answered_in_g1.service.memory.all_messages("qq:chan:g1")
+    assert who_spoke(kept) == [("user", "2"), ("assistant", "")]
 
 
 def test_purging_a_channels_key_takes_its_members_conversations_there(tmp_path: Path) -> None:
