@@ -77,6 +77,24 @@ _RESETS_PART = (
     f"SELECT * FROM (SELECT COALESCE(MAX(id), 0), '', '{_RESETS_ROLE}', '', '', '', 0, 0, '', ''"
     " FROM resets)"
 )
+# What a record in `resets` reaches (its `prefix` column): its scope; every scope whose
+# key starts with its key (a channel's); or, for a purge of a person, every exchange of
+# theirs (their message and her reply) in any conversation of the platform (key
+# `qq:user:42`) or of one channel (`qq:chan:7:user:42`), one that holds nothing of
+# theirs yet included (a first message in a group).
+_RESET_SCOPE, _RESET_PREFIX, _RESET_PERSON = 0, 1, 2
+# One row of an exchange (`append_many`), unless what its reply was made from ended
+# meanwhile: ?9 `while_live`, ?10 `reset_mark`, ?11 and ?12 the `_person_keys` of whose
+# exchange it is.
+_INSERT_UNLESS_RESET = (
+    "INSERT INTO messages (scope, role, user_id, display_name, content, created_at,"
+    " adapter_version, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
+    " WHERE (?9 IS NULL OR EXISTS (SELECT 1 FROM messages WHERE scope = ?1"
+    " AND archived = 0 AND (id <= ?9 OR first_id <= ?9)))"
+    " AND (?10 IS NULL OR NOT EXISTS (SELECT 1 FROM resets WHERE id > ?10 AND (scope = ?1"
+    f" OR (prefix = {_RESET_PREFIX} AND substr(?1, 1, length(scope)) = scope)"
+    f" OR (prefix = {_RESET_PERSON} AND scope IN (?11, ?12)))))"
+)
 # A reset record older than this is deleted (at the next reset or purge): far longer than
 # any reply is written after its memory was read.
 RESET_RECORD_SECONDS = 24 * 3600.0
@@ -252,10 +270,15 @@ class Memory:
         after a reset they never count, however long before the reply they were said.
         With `reset_mark` (`Conversation.reset_mark` of the read the reply was made from),
         nothing is stored once the scope was reset or purged since (its record in `resets`
-        is newer): this holds also when nothing was live to check (a first reply)."""
+        is newer): this holds also when nothing was live to check (a first reply), and for a
+        purge of the person whose message the rows answer (`purge` of their key)."""
         now = time.time()
+        people = _person_keys(scope, rows) if reset_mark is not None else (None, None)
         await self._writes.submit(
-            [(scope, *row[:4], now, row[4], request_id, while_live, reset_mark) for row in rows]
+            [
+                (scope, *row[:4], now, row[4], request_id, while_live, reset_mark, *people)
+                for row in rows
+            ]
         )
 
     async def _insert_groups(self, groups: list[list[tuple[Any, ...]]]) -> list[Any]:
@@ -268,15 +291,7 @@ class Memory:
     async def _insert(self, params: list[tuple[Any, ...]]) -> Exception | None:
         """One transaction; the error (rolled back) instead of raising it."""
         try:
-            await self._db.executemany(
-                "INSERT INTO messages (scope, role, user_id, display_name, content,"
-                " created_at, adapter_version, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
-                " WHERE (?9 IS NULL OR EXISTS (SELECT 1 FROM messages WHERE scope = ?1"
-                " AND archived = 0 AND (id <= ?9 OR first_id <= ?9)))"
-                " AND (?10 IS NULL OR NOT EXISTS (SELECT 1 FROM resets WHERE id > ?10"
-                " AND (scope = ?1 OR (prefix = 1 AND substr(?1, 1, length(scope)) = scope))))",
-                params,
-            )
+            await self._db.executemany(_INSERT_UNLESS_RESET, params)
             await self._db.commit()
         except Exception as exc:  # disk full, a constraint: the caller hears it
             with contextlib.suppress(Exception):
@@ -433,15 +448,15 @@ class Memory:
         await self._db.commit()
         return cur.rowcount
 
-    async def _record_reset(self, scope: str, prefix: bool = False) -> None:
-        """A reset of `scope` (of every scope starting with it, `prefix`) in `resets`,
+    async def _record_reset(self, scope: str, reaches: int = _RESET_SCOPE) -> None:
+        """A reset of `scope` in `resets` (of what `reaches` says, `_RESET_SCOPE` …),
         newer than any before it, so a reply being written from before it is not stored
         (`append_many`). Part of the caller's transaction; old records go meanwhile."""
         now = time.time()
         await self._db.execute("DELETE FROM resets WHERE at < ?", (now - RESET_RECORD_SECONDS,))
         await self._db.execute(
             "INSERT OR REPLACE INTO resets (scope, prefix, at) VALUES (?, ?, ?)",
-            (scope, int(prefix), now),
+            (scope, reaches, now),
         )
 
     async def cut_reply(self, scope: str, request_id: str, sent: str) -> int:
@@ -523,7 +538,7 @@ class Memory:
             "UPDATE summaries SET archived = 1 WHERE substr(scope, 1, ?) = ? AND archived = 0",
             (len(prefix), prefix),
         )
-        await self._record_reset(prefix, prefix=True)
+        await self._record_reset(prefix, _RESET_PREFIX)
         await self._db.commit()
         return cur.rowcount
 
@@ -552,7 +567,7 @@ class Memory:
         await self._db.execute(
             "DELETE FROM summaries WHERE substr(scope, 1, ?) = ?", (len(prefix), prefix)
         )
-        await self._record_reset(prefix, prefix=True)
+        await self._record_reset(prefix, _RESET_PREFIX)
         await self._db.commit()
         return cur.rowcount
 
@@ -589,12 +604,14 @@ class Memory:
         as `purge_user_in` does: their words are in no conversation, prompt or summary
         after a purge of them, whichever scope they were said under. A channel's scope
         takes its members' own conversations there (`"user_in_channel"`) along."""
+        platform, user_id, room = parse_scope(scope)
         cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (scope,))
         await self._db.execute("DELETE FROM summaries WHERE scope = ?", (scope,))
         await self._record_reset(scope)
+        if user_id:  # also in a conversation that holds nothing of theirs yet
+            await self._record_reset(scope, _RESET_PERSON)
         await self._db.commit()
         messages = cur.rowcount
-        platform, user_id, room = parse_scope(scope)
         if user_id:
             for shared in await self._shared_scopes_of(platform, user_id, room):
                 messages += await self.purge_user_in(shared, user_id)
@@ -970,6 +987,19 @@ def exchanges_of(user_id: str, messages: Sequence[Message]) -> list[Message]:
         if asker == user_id or message.request_id in requests:
             theirs.append(message)
     return theirs
+
+
+def _person_keys(
+    scope: str, rows: Sequence[tuple[str, str, str, str, str]]
+) -> tuple[str | None, str | None]:
+    """The keys a purge of the person whose message `rows` (an exchange) answer records
+    (`_RESET_PERSON`): theirs on the platform, and theirs in the scope's channel (None
+    where there is no such person, or no channel)."""
+    asker = next((row[1] for row in rows if row[0] == "user" and row[1]), "")
+    if not asker:
+        return None, None
+    platform, _, room = parse_scope(scope)
+    return f"{platform}:user:{asker}", f"{room}:user:{asker}" if room else None
 
 
 def _unreadable_wal(path: Path, exc: sqlite3.Error) -> bool:

@@ -234,3 +234,52 @@ def test_purging_a_channels_key_takes_its_members_conversations_there(tmp_path: 
             return [row["scope"] for row in await memory.scopes()]
 
     assert asyncio.run(left()) == ["qq:chan:g10:user:1"]  # another group's stays
+
+
+@pytest.mark.parametrize("group_has_talked", [False, True])
+async def test_a_purge_during_a_members_first_message_in_a_group_leaves_it_unstored(
+    settings: Settings, group_has_talked: bool
+) -> None:
+    """`atri memory purge qq:user:1` (or `POST /purge` without a channel) while she
+    answers user 1's very first message in a group: their words were in no conversation
+    yet, so the purge recorded no reset there and the exchange was stored right after
+    it (a phone number back in the group's conversation, in every later prompt). In a
+    group nobody had talked in as in one where others had."""
+    settings.memory.scope = "channel"
+    engine = ScriptedEngine()
+    async with await ChatService.open(settings, engine=engine) as service:  # type: ignore[arg-type]
+        await service.chat(said("早", "1", "小红", "g1", "m1"))  # their words elsewhere
+        if group_has_talked:
+            await service.chat(said("大家好", "2", "小明", "g2", "m2"))
+        held = await answer_held(service, engine, said(SECRET, "1", "小红", "g2", "m9"))
+
+        async with await Memory.open(settings.memory.path) as other:
+            await other.purge("qq:user:1")
+        held.gate.set()
+        assert (await held.task).status == "ok"  # the reply is still given
+
+        kept = await service.memory.all_messages("qq:chan:g2")
+        assert who_spoke(kept) == ([("user", "2"), ("assistant", "")] if group_has_talked else [])
+        assert await service.memory.all_messages("qq:chan:g1") == []
+        # The others' replies there, and theirs later on, are remembered again.
+        await service.chat(said("还在吗", "2", "小明", "g2", "m3"))
+        await service.chat(said("我回来了", "1", "小红", "g2", "m4"))
+        kept = await service.memory.all_messages("qq:chan:g2")
+        assert [m.content for m in kept if m.role == "user"][-2:] == ["还在吗", "我回来了"]
+
+
+async def test_a_users_own_reset_does_not_drop_their_reply_in_a_group(settings: Settings) -> None:
+    """Only a purge reaches their words in every conversation: a reset of their own key
+    (`atri memory reset qq:user:1`) ends their own conversation, not the group's, so the
+    exchange she was answering there is stored."""
+    settings.memory.scope = "channel"
+    engine = ScriptedEngine()
+    async with await ChatService.open(settings, engine=engine) as service:  # type: ignore[arg-type]
+        await service.chat(ChatRequest(platform="qq", user_id="1", text="私聊", request_id="m0"))
+        held = await answer_held(service, engine, said(SECRET, "1", "小红", "g2", "m9"))
+        async with await Memory.open(settings.memory.path) as other:
+            await other.reset_with_room("qq:user:1")
+        held.gate.set()
+        await held.task
+        kept = await service.memory.all_messages("qq:chan:g2")
+    assert who_spoke(kept) == [("user", "1"), ("assistant", "")]
