@@ -103,20 +103,41 @@ def memory_show(
         bool, typer.Option(help="include reset (archived) messages and summaries")
     ] = False,
 ) -> None:
-    """Show what she remembers of one scope: its summary and the turns after it."""
+    """Show what she remembers of one scope: its summary and the turns after it.
+
+    A channel's key shows its members' own conversations there too, and a user's key
+    theirs in every channel ([memory] scope = "user_in_channel")."""
     scope = typed(scope)
     _remembered(scope)
 
-    async def go(memory: Any) -> Any:
-        summaries = await memory.all_summaries(scope)
-        messages = await memory.all_messages(scope, include_archived=archived)
-        live = await memory.summary(scope)  # the one her prompt holds
-        return [s for s in summaries if archived or not s.archived], messages, live
+    async def go(memory: Any) -> list[tuple[str, Any, Any, Any]]:
+        found = []
+        for key in [scope, *await memory.member_scopes_of(scope)]:
+            summaries = await memory.all_summaries(key)
+            messages = await memory.all_messages(key, include_archived=archived)
+            live = await memory.summary(key)  # the one her prompt holds
+            found.append(
+                (key, [s for s in summaries if archived or not s.archived], messages, live)
+            )
+        return found
 
-    summaries, messages, live = _with_memory(go, read_only=True)
-    if not messages and not summaries:
+    shown_any = False
+    for key, summaries, messages, live in _with_memory(go, read_only=True):
+        if not messages and not summaries:
+            continue
+        if key != scope:  # a member's own conversation the key covers
+            if shown_any:
+                console.print("")
+            console.print(f"conversation {shown(key)}:", markup=False, highlight=False)
+        shown_any = True
+        _print_conversation(summaries, messages, live, archived)
+    if not shown_any:
         console.print(f"No messages in scope {shown(scope)}.", markup=False)
-        return
+
+
+def _print_conversation(
+    summaries: list[Any], messages: list[Any], live: Any, archived: bool
+) -> None:
     for summary in summaries:
         tag = f" [{summary.adapter_version}]" if summary.adapter_version else ""
         flag = " (archived)" if summary.archived else ""
@@ -233,6 +254,8 @@ def memory_import(file: Path) -> None:
             f" ({result.shared_added} of them into {result.shared_conversations}"
             " conversations channels share)"
         )
+    if result.member_conversations:
+        note += f" (with {result.member_conversations} members' own conversations)"
     console.print(
         f"Imported {result.added} messages and summaries{room} into {shown(result.scope)}{note}.",
         markup=False,
@@ -249,7 +272,8 @@ def memory_export(
 ) -> None:
     """Write a scope (messages, summaries, its room lines) as JSON.
 
-    A user's export holds their exchanges in channels' shared conversations too. With no
+    A user's export holds their exchanges in channels' shared conversations too, and a
+    channel's or a user's key the members' own conversations it covers. With no
     scope: the whole database, as a backup that `atri memory import` restores."""
     scope = typed(scope)
 
@@ -267,17 +291,22 @@ def memory_export(
         sys.stdout.write(text + "\n")
     else:
         write_output(out, text + "\n")
-        parts = data.get("scopes", [data])
+        members = data.get("member_conversations", [])
+        parts = data.get("scopes", [data]) + members
         shared = data.get("shared_conversations", [])
         messages = sum(len(p["messages"]) for p in parts)
         summaries = sum(len(p["summaries"]) for p in parts)
         theirs = sum(len(p["messages"]) for p in shared)
         # A person's words in groups' shared conversations are theirs too (see `export`).
-        from_shared = (
-            f" ({theirs} of them from {len(shared)} conversations channels share)" if theirs else ""
-        )
+        notes = []
+        if theirs:
+            notes.append(f"{theirs} of them from {len(shared)} conversations channels share")
+        in_members = sum(len(p["messages"]) for p in members)
+        if members:
+            notes.append(f"{in_members} of them from {len(members)} members' own conversations")
+        from_where = f" ({'; '.join(notes)})" if notes else ""
         err_console.print(
-            f"Wrote {messages + theirs} messages{from_shared}, {summaries} summaries and "
+            f"Wrote {messages + theirs} messages{from_where}, {summaries} summaries and "
             f"{len(data['room_lines'])} room lines to {out}.",
             markup=False,
         )

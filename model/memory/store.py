@@ -546,11 +546,14 @@ class Memory:
         """`atri memory reset`: `reset`, and the room lines the scope names archived, as
         `purge` deletes them: a channel's key, its room's lines and its members' own
         conversations there (`[memory] scope = "user_in_channel"`); a user's key, that
-        user's lines (in its channel, or on its whole platform). (messages, room lines)
-        archived."""
+        user's lines (in its channel, or on its whole platform) and, for their key on the
+        platform, their own conversations in every channel (`member_scopes_of`).
+        (messages, room lines) archived."""
         messages = await self.reset(scope)
         platform, user_id, room = parse_scope(scope)
         if user_id:
+            for key in await self.member_scopes_of(scope):
+                messages += await self.reset(key)
             lines = await self.room.archive_user(platform, user_id, room)
         else:
             if room:
@@ -575,22 +578,48 @@ class Memory:
         """Whether anything is stored under the scope: messages, summaries, or the room
         lines a reset or purge of it would reach (`reset_with_room`, `purge`), or (a
         user's scope) their exchanges in a conversation a channel shares, which a purge
-        deletes, or (a channel's) its members' own conversations there."""
+        deletes, or the members' own conversations the key covers (`member_scopes_of`)."""
         platform, user_id, room = parse_scope(scope)
         if user_id and await self._shared_scopes_of(platform, user_id, room):
             return True  # their exchanges in a conversation a channel shares
-        members = f"{room}:" if room and not user_id else ""  # a channel's members' own
+        if await self.member_scopes_of(scope):
+            return True
         rows = await self._db.execute_fetchall(
             "SELECT EXISTS (SELECT 1 FROM messages WHERE scope = ?1)"
             " OR EXISTS (SELECT 1 FROM summaries WHERE scope = ?1)"
             " OR EXISTS (SELECT 1 FROM room_lines WHERE room = ?1)"
             " OR (?2 != '' AND EXISTS (SELECT 1 FROM room_lines WHERE platform = ?3"
-            " AND user_id = ?2))"
-            " OR (?4 != '' AND EXISTS (SELECT 1 FROM messages"
-            " WHERE substr(scope, 1, length(?4)) = ?4))",
-            (scope, user_id, platform, members),
+            " AND user_id = ?2))",
+            (scope, user_id, platform),
         )
         return any(row[0] for row in rows)
+
+    async def member_scopes_of(self, scope: str) -> list[str]:
+        """The conversations kept per member of a channel (`[memory] scope =
+        "user_in_channel"`, keys such as `qq:chan:7:user:42`) that a key covers beside
+        its own: a channel's key, its members' there; a user's key on the platform
+        (`qq:user:42`), theirs in every channel. A reset, purge, export or show of the
+        key reaches them too, sorted by key."""
+        platform, user_id, room = parse_scope(scope)
+        if room and not user_id:
+            start = f"{room}:"
+        elif user_id and not room:
+            start = f"{platform}:chan:"
+        else:
+            return []
+        # A range of keys, which their indexes find (a prefix compared with substr is not).
+        end = start[:-1] + chr(ord(start[-1]) + 1)
+        rows = await self._db.execute_fetchall(
+            "SELECT scope FROM messages WHERE scope >= ?1 AND scope < ?2"
+            " UNION SELECT scope FROM summaries WHERE scope >= ?1 AND scope < ?2",
+            (start, end),
+        )
+        found = []
+        for (key,) in rows:
+            key_platform, key_user, key_room = parse_scope(as_text(key))
+            if room or (key_platform == platform and key_user == user_id and key_room):
+                found.append(as_text(key))
+        return sorted(found)
 
     async def purge(self, scope: str) -> tuple[int, int]:
         """Delete everything stored for the scope, archived context included. A user's
@@ -602,16 +631,18 @@ class Memory:
         A user's scope also takes their exchanges out of the conversations a channel
         shares (`[memory] scope = "channel"`; in its channel, or on its whole platform),
         as `purge_user_in` does: their words are in no conversation, prompt or summary
-        after a purge of them, whichever scope they were said under. A channel's scope
-        takes its members' own conversations there (`"user_in_channel"`) along."""
+        after a purge of them, whichever scope they were said under. The members' own
+        conversations the key covers (`member_scopes_of`: `"user_in_channel"`) go along."""
         platform, user_id, room = parse_scope(scope)
-        cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (scope,))
-        await self._db.execute("DELETE FROM summaries WHERE scope = ?", (scope,))
-        await self._record_reset(scope)
+        messages = 0
+        for key in [scope] + (await self.member_scopes_of(scope) if user_id else []):
+            cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (key,))
+            await self._db.execute("DELETE FROM summaries WHERE scope = ?", (key,))
+            await self._record_reset(key)
+            messages += cur.rowcount
         if user_id:  # also in a conversation that holds nothing of theirs yet
             await self._record_reset(scope, _RESET_PERSON)
         await self._db.commit()
-        messages = cur.rowcount
         if user_id:
             for shared in await self._shared_scopes_of(platform, user_id, room):
                 messages += await self.purge_user_in(shared, user_id)
@@ -707,7 +738,9 @@ class Memory:
 
         A user's scope also holds their exchanges in the conversations channels share
         (`shared_conversations`, as `purge` finds them): their messages and her replies
-        to them, not the other members' words, nor those conversations' summaries."""
+        to them, not the other members' words, nor those conversations' summaries. The
+        members' own conversations the key covers (`member_scopes_of`) are held whole,
+        with their summaries (`member_conversations`), as a purge of the key deletes them."""
         return await self._at_one_moment(lambda memory: memory._read_export(scope))
 
     async def _read_export(self, scope: str) -> dict[str, Any]:
@@ -718,12 +751,14 @@ class Memory:
         for key in await self._shared_scopes_of(platform, user_id, room) if user_id else []:
             theirs = exchanges_of(user_id, await self.all_messages(key))
             shared.append({"scope": key, "messages": [_exported(m) for m in theirs]})
+        members = [await self._export_scope(key) for key in await self.member_scopes_of(scope)]
         return {
             "format": EXPORT_FORMAT,
             "version": EXPORT_VERSION,
             **data,
             "room_lines": lines,
             "shared_conversations": shared,
+            "member_conversations": members,
         }
 
     async def backup(self) -> dict[str, Any]:
@@ -792,6 +827,8 @@ class Memory:
         await self._writes.idle()
         await self.room.idle()
         scopes = export.scopes if isinstance(export, MemoryBackup) else [export]
+        if isinstance(export, MemoryExport):
+            scopes = [*scopes, *export.member_conversations]
         shared = [] if isinstance(export, MemoryBackup) else export.shared_conversations
         added = skipped = shared_added = 0
         await self._db.execute("BEGIN IMMEDIATE")
@@ -820,6 +857,7 @@ class Memory:
             room_skipped=old,
             shared_added=shared_added,
             shared_conversations=len(shared),
+            member_conversations=len(scopes) - 1 if isinstance(export, MemoryExport) else 0,
         )
 
     async def _import_scope(self, export: ScopeExport) -> tuple[int, int]:
