@@ -106,7 +106,8 @@ def memory_show(
     """Show what she remembers of one scope: its summary and the turns after it.
 
     A channel's key shows its members' own conversations there too, and a user's key
-    theirs in every channel ([memory] scope = "user_in_channel")."""
+    theirs in every channel ([memory] scope = "user_in_channel") and their exchanges in
+    conversations channels share (scope = "channel")."""
     scope = typed(scope)
     _remembered(scope)
 
@@ -116,19 +117,25 @@ def memory_show(
             summaries = await memory.all_summaries(key)
             messages = await memory.all_messages(key, include_archived=archived)
             live = await memory.summary(key)  # the one her prompt holds
+            heading = f"conversation {shown(key)}:" if key != scope else ""
             found.append(
-                (key, [s for s in summaries if archived or not s.archived], messages, live)
+                (heading, [s for s in summaries if archived or not s.archived], messages, live)
             )
+        # Their words in conversations channels share (a purge of them deletes these);
+        # not those conversations' summaries, which hold the others' words too.
+        for key, theirs in await memory.shared_exchanges_of(scope, include_archived=archived):
+            heading = f"their exchanges in {shown(key)}, a conversation the channel shares:"
+            found.append((heading, [], theirs, None))
         return found
 
     shown_any = False
-    for key, summaries, messages, live in _with_memory(go, read_only=True):
+    for heading, summaries, messages, live in _with_memory(go, read_only=True):
         if not messages and not summaries:
             continue
-        if key != scope:  # a member's own conversation the key covers
+        if heading:  # a conversation the key covers beside its own
             if shown_any:
                 console.print("")
-            console.print(f"conversation {shown(key)}:", markup=False, highlight=False)
+            console.print(heading, markup=False, highlight=False)
         shown_any = True
         _print_conversation(summaries, messages, live, archived)
     if not shown_any:

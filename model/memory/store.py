@@ -659,6 +659,18 @@ class Memory:
         platform, user_id, room = parse_scope(scope)
         return await self._shared_scopes_of(platform, user_id, room) if user_id else []
 
+    async def shared_exchanges_of(
+        self, scope: str, include_archived: bool = True
+    ) -> list[tuple[str, list[Message]]]:
+        """For a user's scope: each conversation a channel shares that holds their
+        messages (`shared_conversations_of`), with their exchanges there (`exchanges_of`),
+        which a purge of the scope deletes."""
+        user_id = parse_scope(scope)[1]
+        return [
+            (key, exchanges_of(user_id, await self.all_messages(key, include_archived)))
+            for key in await self.shared_conversations_of(scope)
+        ]
+
     async def _shared_scopes_of(self, platform: str, user_id: str, room: str) -> list[str]:
         """The conversations shared by a channel (a channel's key, in `room` or anywhere
         on `platform`) that hold a message of the user."""
@@ -747,10 +759,10 @@ class Memory:
         data = await self._export_scope(scope)
         platform, user_id, room = parse_scope(scope)
         lines = await self.room.export_lines(platform, user_id, room)
-        shared = []
-        for key in await self._shared_scopes_of(platform, user_id, room) if user_id else []:
-            theirs = exchanges_of(user_id, await self.all_messages(key))
-            shared.append({"scope": key, "messages": [_exported(m) for m in theirs]})
+        shared = [
+            {"scope": key, "messages": [_exported(m) for m in theirs]}
+            for key, theirs in await self.shared_exchanges_of(scope)
+        ]
         members = [await self._export_scope(key) for key in await self.member_scopes_of(scope)]
         return {
             "format": EXPORT_FORMAT,

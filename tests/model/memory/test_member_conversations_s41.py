@@ -15,7 +15,12 @@ from model.memory import EXPORT_VERSION, Memory, MemoryExport, parse_export
 from model.protocol import ChatRequest
 from model.service import ChatService
 from tests.atri.memory_cli import atri
-from tests.model.memory.test_memory_qa40 import SECRET, answer_held, who_spoke
+from tests.model.memory.test_memory_qa40 import (
+    SECRET,
+    answer_held,
+    fill_shared_groups,
+    who_spoke,
+)
 from tests.model.test_rooms_qa39 import said
 from tests.model.test_summaries import ScriptedEngine
 
@@ -158,3 +163,18 @@ async def test_a_purge_during_a_first_message_in_a_group_leaves_it_unstored(
         await service.chat(said("我回来了", "1", "小红", "g2", "m4"))
         kept = await service.memory.all_messages("qq:chan:g2:user:1")
     assert who_spoke(kept) == [("user", "1"), ("assistant", "")]
+
+
+def test_show_of_a_person_lists_their_exchanges_in_shared_conversations(
+    echo_settings: Settings, tmp_path: Path
+) -> None:
+    """Under `scope = "channel"`, `atri memory show qq:user:1` printed their private
+    conversation only, though their export and their purge reach what they said in each
+    group's shared conversation: an admin checking what a purge would delete saw none of
+    it. Now it lists their exchanges there, and nobody else's words."""
+    asyncio.run(fill_shared_groups(echo_settings))
+    code, out = atri(cli_config(echo_settings, tmp_path), "memory", "show", "qq:user:1")
+    assert code == 0, out
+    assert "私聊" in out and SECRET in out and "我也是" in out
+    assert "their exchanges in qq:chan:g1, a conversation the channel shares:" in out
+    assert "大家好" not in out and "别的群" not in out
