@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 import typer
@@ -100,14 +101,15 @@ def _when(seconds: float) -> str:
 def memory_show(
     scope: str,
     archived: Annotated[
-        bool, typer.Option(help="include reset (archived) messages and summaries")
+        bool, typer.Option(help="include reset (archived) messages, summaries and room lines")
     ] = False,
 ) -> None:
-    """Show what she remembers of one scope: its summary and the turns after it.
+    """Show what she remembers of one scope: summary, recent turns and room lines.
 
-    A channel's key shows its members' own conversations there too, and a user's key
-    theirs in every channel ([memory] scope = "user_in_channel") and their exchanges in
-    conversations channels share (scope = "channel")."""
+    The room lines are those a reset of the scope reaches. A channel's key shows its
+    members' own conversations there too, and a user's key theirs in every channel
+    ([memory] scope = "user_in_channel") and their exchanges in conversations channels
+    share (scope = "channel")."""
     scope = typed(scope)
     _remembered(scope)
 
@@ -126,13 +128,24 @@ def memory_show(
         for key, theirs in await memory.shared_exchanges_of(scope, include_archived=archived):
             heading = f"their exchanges in {shown(key)}, a conversation the channel shares:"
             found.append((heading, [], theirs, None))
+        # The lines she overheard that a reset or purge of the key reaches, by room.
+        from model.memory import parse_scope
+
+        lines = await memory.room.export_lines(*parse_scope(scope))
+        for room in dict.fromkeys(line["room"] for line in lines):
+            heard = [
+                _heard_line(line)
+                for line in lines
+                if line["room"] == room and (archived or not line["archived"])
+            ]
+            found.append((f"room lines in {shown(room)}:", [], heard, None))
         return found
 
     shown_any = False
     for heading, summaries, messages, live in _with_memory(go, read_only=True):
         if not messages and not summaries:
             continue
-        if heading:  # a conversation the key covers beside its own
+        if heading:  # a conversation or room the key covers beside its own
             if shown_any:
                 console.print("")
             console.print(heading, markup=False, highlight=False)
@@ -140,6 +153,18 @@ def memory_show(
         _print_conversation(summaries, messages, live, archived)
     if not shown_any:
         console.print(f"No messages in scope {shown(scope)}.", markup=False)
+
+
+def _heard_line(line: dict[str, Any]) -> Any:
+    """A room line (`RoomLog.export_lines`) in the shape `_print_conversation` prints."""
+    return SimpleNamespace(
+        role="heard",
+        display_name=line["display_name"],
+        user_id=line["user_id"],
+        adapter_version="",
+        archived=line["archived"],
+        content=line["content"],
+    )
 
 
 def _print_conversation(

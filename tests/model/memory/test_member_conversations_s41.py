@@ -13,8 +13,9 @@ from atri.config import Settings
 from model.engines.echo import EchoEngine
 from model.memory import EXPORT_VERSION, Memory, MemoryExport, parse_export
 from model.protocol import ChatRequest
+from model.room import RoomBounds
 from model.service import ChatService
-from tests.atri.memory_cli import atri
+from tests.atri.memory_cli import atri, memory_config
 from tests.model.memory.test_memory_qa40 import (
     SECRET,
     answer_held,
@@ -178,3 +179,27 @@ def test_show_of_a_person_lists_their_exchanges_in_shared_conversations(
     assert "私聊" in out and SECRET in out and "我也是" in out
     assert "their exchanges in qq:chan:g1, a conversation the channel shares:" in out
     assert "大家好" not in out and "别的群" not in out
+
+
+def test_show_lists_the_room_lines_a_reset_of_the_key_reaches(tmp_path: Path) -> None:
+    """`atri memory list` counted a group's room lines, and `reset` and `purge` of its
+    key (or of a member's) reach them, but `show` said "No messages in scope qq:chan:g1."
+    Now it lists them by room, live ones (archived ones too with `--archived`)."""
+
+    async def fill(memory: Memory) -> None:
+        bounds = RoomBounds()
+        await memory.room.add("qq:chan:g1", "qq", "3", "路人", "随便说说", bounds, request_id="a")
+        await memory.room.add("qq:chan:g2", "qq", "3", "路人", "二群的话", bounds, request_id="b")
+        await memory.room.add("qq:chan:g1", "qq", "4", "别人", "别人的话", bounds, request_id="c")
+        await memory.room.archive_message("qq:chan:g1", "4", "c")
+
+    config = memory_config(tmp_path, fill)
+    code, out = atri(config, "memory", "show", "qq:chan:g1")
+    assert code == 0 and "room lines in qq:chan:g1:\nheard     路人: 随便说说\n" in out, out
+    assert "别人的话" not in out
+    assert (
+        "别人 (archived): 别人的话" in atri(config, "memory", "show", "qq:chan:g1", "--archived")[1]
+    )
+    code, out = atri(config, "memory", "show", "qq:user:3")
+    assert "room lines in qq:chan:g1:" in out and "room lines in qq:chan:g2:" in out, out
+    assert "别人的话" not in out
