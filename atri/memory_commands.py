@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 import typer
@@ -100,23 +101,75 @@ def _when(seconds: float) -> str:
 def memory_show(
     scope: str,
     archived: Annotated[
-        bool, typer.Option(help="include reset (archived) messages and summaries")
+        bool, typer.Option(help="include reset (archived) messages, summaries and room lines")
     ] = False,
 ) -> None:
-    """Show what she remembers of one scope: its summary and the turns after it."""
+    """Show what she remembers of one scope: summary, recent turns and room lines.
+
+    The room lines are those a reset of the scope reaches. A channel's key shows its
+    members' own conversations there too, and a user's key theirs in every channel
+    ([memory] scope = "user_in_channel") and their exchanges in conversations channels
+    share (scope = "channel")."""
     scope = typed(scope)
     _remembered(scope)
 
-    async def go(memory: Any) -> Any:
-        summaries = await memory.all_summaries(scope)
-        messages = await memory.all_messages(scope, include_archived=archived)
-        live = await memory.summary(scope)  # the one her prompt holds
-        return [s for s in summaries if archived or not s.archived], messages, live
+    async def go(memory: Any) -> list[tuple[str, Any, Any, Any]]:
+        found = []
+        for key in [scope, *await memory.member_scopes_of(scope)]:
+            summaries = await memory.all_summaries(key)
+            messages = await memory.all_messages(key, include_archived=archived)
+            live = await memory.summary(key)  # the one her prompt holds
+            heading = f"conversation {shown(key)}:" if key != scope else ""
+            found.append(
+                (heading, [s for s in summaries if archived or not s.archived], messages, live)
+            )
+        # Their words in conversations channels share (a purge of them deletes these);
+        # not those conversations' summaries, which hold the others' words too.
+        for key, theirs in await memory.shared_exchanges_of(scope, include_archived=archived):
+            heading = f"their exchanges in {shown(key)}, a conversation the channel shares:"
+            found.append((heading, [], theirs, None))
+        # The lines she overheard that a reset or purge of the key reaches, by room.
+        from model.memory import parse_scope
 
-    summaries, messages, live = _with_memory(go, read_only=True)
-    if not messages and not summaries:
+        lines = await memory.room.export_lines(*parse_scope(scope))
+        for room in dict.fromkeys(line["room"] for line in lines):
+            heard = [
+                _heard_line(line)
+                for line in lines
+                if line["room"] == room and (archived or not line["archived"])
+            ]
+            found.append((f"room lines in {shown(room)}:", [], heard, None))
+        return found
+
+    shown_any = False
+    for heading, summaries, messages, live in _with_memory(go, read_only=True):
+        if not messages and not summaries:
+            continue
+        if heading:  # a conversation or room the key covers beside its own
+            if shown_any:
+                console.print("")
+            console.print(heading, markup=False, highlight=False)
+        shown_any = True
+        _print_conversation(summaries, messages, live, archived)
+    if not shown_any:
         console.print(f"No messages in scope {shown(scope)}.", markup=False)
-        return
+
+
+def _heard_line(line: dict[str, Any]) -> Any:
+    """A room line (`RoomLog.export_lines`) in the shape `_print_conversation` prints."""
+    return SimpleNamespace(
+        role="heard",
+        display_name=line["display_name"],
+        user_id=line["user_id"],
+        adapter_version="",
+        archived=line["archived"],
+        content=line["content"],
+    )
+
+
+def _print_conversation(
+    summaries: list[Any], messages: list[Any], live: Any, archived: bool
+) -> None:
     for summary in summaries:
         tag = f" [{summary.adapter_version}]" if summary.adapter_version else ""
         flag = " (archived)" if summary.archived else ""
@@ -233,6 +286,8 @@ def memory_import(file: Path) -> None:
             f" ({result.shared_added} of them into {result.shared_conversations}"
             " conversations channels share)"
         )
+    if result.member_conversations:
+        note += f" (with {result.member_conversations} members' own conversations)"
     console.print(
         f"Imported {result.added} messages and summaries{room} into {shown(result.scope)}{note}.",
         markup=False,
@@ -249,7 +304,8 @@ def memory_export(
 ) -> None:
     """Write a scope (messages, summaries, its room lines) as JSON.
 
-    A user's export holds their exchanges in channels' shared conversations too. With no
+    A user's export holds their exchanges in channels' shared conversations too, and a
+    channel's or a user's key the members' own conversations it covers. With no
     scope: the whole database, as a backup that `atri memory import` restores."""
     scope = typed(scope)
 
@@ -267,17 +323,22 @@ def memory_export(
         sys.stdout.write(text + "\n")
     else:
         write_output(out, text + "\n")
-        parts = data.get("scopes", [data])
+        members = data.get("member_conversations", [])
+        parts = data.get("scopes", [data]) + members
         shared = data.get("shared_conversations", [])
         messages = sum(len(p["messages"]) for p in parts)
         summaries = sum(len(p["summaries"]) for p in parts)
         theirs = sum(len(p["messages"]) for p in shared)
         # A person's words in groups' shared conversations are theirs too (see `export`).
-        from_shared = (
-            f" ({theirs} of them from {len(shared)} conversations channels share)" if theirs else ""
-        )
+        notes = []
+        if theirs:
+            notes.append(f"{theirs} of them from {len(shared)} conversations channels share")
+        in_members = sum(len(p["messages"]) for p in members)
+        if members:
+            notes.append(f"{in_members} of them from {len(members)} members' own conversations")
+        from_where = f" ({'; '.join(notes)})" if notes else ""
         err_console.print(
-            f"Wrote {messages + theirs} messages{from_shared}, {summaries} summaries and "
+            f"Wrote {messages + theirs} messages{from_where}, {summaries} summaries and "
             f"{len(data['room_lines'])} room lines to {out}.",
             markup=False,
         )

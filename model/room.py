@@ -21,9 +21,9 @@ import math
 import random
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import aiosqlite
 
@@ -42,30 +42,53 @@ MAX_CLOCK_AHEAD_SECONDS = 300.0
 # her after the recall of its message is not kept (see `RoomLog.archive_message`), nor
 # a message she has not begun answering answered (`ChatService.forget_message`).
 FORGOTTEN_KEPT = 10_000
-
-
-class RecentlyForgotten:
-    """The newest FORGOTTEN_KEPT messages deleted or recalled: (place, message id) →
-    a note about each (whose it was)."""
-
-    def __init__(self) -> None:
-        self._kept: OrderedDict[tuple[str, str], str] = OrderedDict()
-
-    def note(self, key: tuple[str, str], value: str = "") -> None:
-        self._kept[key] = value
-        self._kept.move_to_end(key)
-        while len(self._kept) > FORGOTTEN_KEPT:
-            self._kept.popitem(last=False)
-
-    def get(self, key: tuple[str, str]) -> str | None:
-        return self._kept.get(key)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._kept
-
-
 # How many edits each worker keeps for messages it has not stored yet (`PendingEdits`).
 PENDING_EDITS_KEPT = 1_000
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class RecentNotes(Generic[K, V]):
+    """What the worker noted lately about platform messages it may hear of again (a
+    recall, an edit, reaching it before or after the message): the newest `most` notes,
+    and with `seconds` none older than that. A key noted again counts as new. `clock`
+    is swappable for tests."""
+
+    def __init__(
+        self, most: int, seconds: float = math.inf, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.most = most
+        self.seconds = seconds
+        self.clock = clock
+        self._kept: OrderedDict[K, tuple[float, V]] = OrderedDict()
+
+    def note(self, key: K, value: V) -> None:
+        self._kept[key] = (self.clock(), value)
+        self._kept.move_to_end(key)
+        self._drop_old()
+
+    def get(self, key: K) -> V | None:
+        self._drop_old()
+        found = self._kept.get(key)
+        return None if found is None else found[1]
+
+    def __contains__(self, key: object) -> bool:
+        self._drop_old()
+        return key in self._kept
+
+    def _drop_old(self) -> None:
+        oldest = self.clock() - self.seconds
+        while self._kept and (
+            len(self._kept) > self.most or next(iter(self._kept.values()))[0] < oldest
+        ):
+            self._kept.popitem(last=False)
+
+
+def recently_forgotten() -> RecentNotes[tuple[str, str], str]:
+    """The newest FORGOTTEN_KEPT messages deleted or recalled: (place, message id) →
+    whose it was ("" = anyone's)."""
+    return RecentNotes(FORGOTTEN_KEPT)
 
 
 class PendingEdits:
@@ -78,35 +101,24 @@ class PendingEdits:
     swappable for tests."""
 
     def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.seconds = seconds
-        self.clock = clock
         self.noted = 0
-        self._kept: OrderedDict[tuple[str, str], tuple[float, int, str, str]] = OrderedDict()
+        self._kept: RecentNotes[tuple[str, str], tuple[int, str, str]] = RecentNotes(
+            PENDING_EDITS_KEPT, seconds, clock
+        )
 
     def note(self, scope: str, request_id: str, user_id: str, text: str) -> None:
         if not (scope and request_id and user_id and text):
             return
         self.noted += 1
-        key = (scope, request_id)
-        self._kept[key] = (self.clock(), self.noted, user_id, text)
-        self._kept.move_to_end(key)
-        self._drop_old()
+        self._kept.note((scope, request_id), (self.noted, user_id, text))
 
     def text_for(self, scope: str, request_id: str, user_id: str, after: int = 0) -> str | None:
         """The newest text `user_id`'s message `request_id` was edited to, if noted (and
         noted after the first `after` edits)."""
-        self._drop_old()
         found = self._kept.get((scope, request_id))
-        if found is None or found[1] <= after or found[2] != user_id:
+        if found is None or found[0] <= after or found[1] != user_id:
             return None
-        return found[3]
-
-    def _drop_old(self) -> None:
-        oldest = self.clock() - self.seconds
-        while self._kept and (
-            len(self._kept) > PENDING_EDITS_KEPT or next(iter(self._kept.values()))[0] < oldest
-        ):
-            self._kept.popitem(last=False)
+        return found[2]
 
 
 @dataclass(frozen=True)
@@ -140,7 +152,7 @@ class RoomLog:
         self._writes = Grouped(self._write_group, "atri-room-writes")
         self._swept = 0.0
         # (room, message id) of messages deleted or recalled → whose ("" = anyone's).
-        self._forgotten = RecentlyForgotten()
+        self._forgotten = recently_forgotten()
 
     async def idle(self) -> None:
         await self._writes.idle()

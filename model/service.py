@@ -79,7 +79,7 @@ from model.protocol import (
     WorkerStatus,
     visible_text,
 )
-from model.room import PendingEdits, RecentlyForgotten, RoomBounds, SpeakUp
+from model.room import PendingEdits, RoomBounds, SpeakUp, recently_forgotten
 from model.summaries import Summarizer
 
 log = logging.getLogger(__name__)
@@ -196,7 +196,7 @@ class ChatService:
         # the message it takes back, or while that waits its turn or is answered, when
         # it finds no exchange to archive. Such a message is not answered; one recalled
         # once she is answering it is archived as soon as her exchange is stored.
-        self._recalled = RecentlyForgotten()
+        self._recalled = recently_forgotten()
         # Edits of messages whose exchange or room line may not be stored yet: the
         # exchange stored later takes the new text (`_store_exchange`), so does the line.
         self._pending_edits = PendingEdits(w.request_timeout_seconds + EDIT_GRACE_SECONDS)
@@ -911,10 +911,10 @@ class ChatService:
                 scopes = [self._scope_of(ref)]
             else:
                 scopes = await self.memory.scopes_holding(ref.platform, ref.request_id)
-                self._recalled.note((_any_scope(ref.platform), ref.request_id))
+                self._recalled.note((_any_scope(ref.platform), ref.request_id), "")
             for scope in scopes:
                 # Its exchange may not be stored yet, or asked for yet.
-                self._recalled.note((scope, ref.request_id))
+                self._recalled.note((scope, ref.request_id), "")
                 count += await self.memory.archive_request(scope, ref.request_id)
         if ref.channel_id:
             room = channel_prefix(ref.platform, ref.channel_id, ref.guild_id)

@@ -31,8 +31,9 @@ EXPORT_FORMAT = "atri-memory"
 # is); version 4 each room line's `said_at` (the platform's time, its order in the room);
 # version 5 each room line's `request_id` (so a restored line still goes when its message
 # is deleted or recalled); version 6 a user's exchanges in the conversations channels
-# share (`shared_conversations`); versions 1 to 5 still import.
-EXPORT_VERSION = 6
+# share (`shared_conversations`); version 7 the members' own conversations a channel's or
+# a user's key covers (`member_conversations`); versions 1 to 6 still import.
+EXPORT_VERSION = 7
 
 
 def _utf8(value: str) -> str:
@@ -131,13 +132,16 @@ class SharedExchanges(BaseModel):
 
 class MemoryExport(ScopeExport):
     """What `atri memory export SCOPE` writes and `atri memory import` reads: one scope,
-    its summaries (version 2), the room lines its people or room said (version 2) and,
-    for a user's scope, their exchanges in conversations channels share (version 6)."""
+    its summaries (version 2), the room lines its people or room said (version 2), for
+    a user's scope their exchanges in conversations channels share (version 6), and the
+    members' own conversations the scope covers (`[memory] scope = "user_in_channel"`:
+    a channel's members' there, or a user's in every channel; version 7)."""
 
     format: Literal["atri-memory"]
-    version: Literal[1, 2, 3, 4, 5, 6]
+    version: Literal[1, 2, 3, 4, 5, 6, 7]
     room_lines: list[ExportedRoomLine] = Field(default_factory=list)
     shared_conversations: list[SharedExchanges] = Field(default_factory=list)
+    member_conversations: list[ScopeExport] = Field(default_factory=list)
 
 
 class MemoryBackup(BaseModel):
@@ -146,7 +150,7 @@ class MemoryBackup(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     format: Literal["atri-memory"]
-    version: Literal[2, 3, 4, 5, 6]
+    version: Literal[2, 3, 4, 5, 6, 7]
     scopes: list[ScopeExport]
     room_lines: list[ExportedRoomLine] = Field(default_factory=list)
 
@@ -164,6 +168,7 @@ class ImportResult:
     room_skipped: int = 0
     shared_added: int = 0  # of `added`: messages put back in conversations channels share
     shared_conversations: int = 0  # how many such conversations the file named
+    member_conversations: int = 0  # how many members' own conversations it held
 
 
 _EXPECTED = {

@@ -81,11 +81,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE room_lines ADD COLUMN request_id TEXT NOT NULL DEFAULT '';
     """,
     # The latest reset (or purge) of each scope, or of every scope starting with `scope`
-    # (`prefix` = 1: a channel's), under an id above every one used before: a reply being
-    # written is not stored once its scope was reset after its memory was read, also
-    # when nothing was stored yet (a first reply), which no archived message can tell,
-    # and when the reset came from another process (`atri memory reset`). `at`: when, so
-    # records older than any reply can be are deleted. Not exported: it names no message.
+    # (`prefix` = 1: a channel's), or of a person's exchanges wherever they are (`prefix`
+    # = 2: a purge of them, `store._RESET_PERSON`), under an id above every one used
+    # before: a reply being written is not stored once its scope was reset after its
+    # memory was read, also when nothing was stored yet (a first reply), which no
+    # archived message can tell, and when the reset came from another process (`atri
+    # memory reset`). `at`: when, so records older than any reply can be are deleted.
+    # Not exported: it names no message.
     """
     CREATE TABLE IF NOT EXISTS resets (
         id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -77,6 +77,24 @@ _RESETS_PART = (
     f"SELECT * FROM (SELECT COALESCE(MAX(id), 0), '', '{_RESETS_ROLE}', '', '', '', 0, 0, '', ''"
     " FROM resets)"
 )
+# What a record in `resets` reaches (its `prefix` column): its scope; every scope whose
+# key starts with its key (a channel's); or, for a purge of a person, every exchange of
+# theirs (their message and her reply) in any conversation of the platform (key
+# `qq:user:42`) or of one channel (`qq:chan:7:user:42`), one that holds nothing of
+# theirs yet included (a first message in a group).
+_RESET_SCOPE, _RESET_PREFIX, _RESET_PERSON = 0, 1, 2
+# One row of an exchange (`append_many`), unless what its reply was made from ended
+# meanwhile: ?9 `while_live`, ?10 `reset_mark`, ?11 and ?12 the `_person_keys` of whose
+# exchange it is.
+_INSERT_UNLESS_RESET = (
+    "INSERT INTO messages (scope, role, user_id, display_name, content, created_at,"
+    " adapter_version, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
+    " WHERE (?9 IS NULL OR EXISTS (SELECT 1 FROM messages WHERE scope = ?1"
+    " AND archived = 0 AND (id <= ?9 OR first_id <= ?9)))"
+    " AND (?10 IS NULL OR NOT EXISTS (SELECT 1 FROM resets WHERE id > ?10 AND (scope = ?1"
+    f" OR (prefix = {_RESET_PREFIX} AND substr(?1, 1, length(scope)) = scope)"
+    f" OR (prefix = {_RESET_PERSON} AND scope IN (?11, ?12)))))"
+)
 # A reset record older than this is deleted (at the next reset or purge): far longer than
 # any reply is written after its memory was read.
 RESET_RECORD_SECONDS = 24 * 3600.0
@@ -252,10 +270,15 @@ class Memory:
         after a reset they never count, however long before the reply they were said.
         With `reset_mark` (`Conversation.reset_mark` of the read the reply was made from),
         nothing is stored once the scope was reset or purged since (its record in `resets`
-        is newer): this holds also when nothing was live to check (a first reply)."""
+        is newer): this holds also when nothing was live to check (a first reply), and for a
+        purge of the person whose message the rows answer (`purge` of their key)."""
         now = time.time()
+        people = _person_keys(scope, rows) if reset_mark is not None else (None, None)
         await self._writes.submit(
-            [(scope, *row[:4], now, row[4], request_id, while_live, reset_mark) for row in rows]
+            [
+                (scope, *row[:4], now, row[4], request_id, while_live, reset_mark, *people)
+                for row in rows
+            ]
         )
 
     async def _insert_groups(self, groups: list[list[tuple[Any, ...]]]) -> list[Any]:
@@ -268,15 +291,7 @@ class Memory:
     async def _insert(self, params: list[tuple[Any, ...]]) -> Exception | None:
         """One transaction; the error (rolled back) instead of raising it."""
         try:
-            await self._db.executemany(
-                "INSERT INTO messages (scope, role, user_id, display_name, content,"
-                " created_at, adapter_version, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
-                " WHERE (?9 IS NULL OR EXISTS (SELECT 1 FROM messages WHERE scope = ?1"
-                " AND archived = 0 AND (id <= ?9 OR first_id <= ?9)))"
-                " AND (?10 IS NULL OR NOT EXISTS (SELECT 1 FROM resets WHERE id > ?10"
-                " AND (scope = ?1 OR (prefix = 1 AND substr(?1, 1, length(scope)) = scope))))",
-                params,
-            )
+            await self._db.executemany(_INSERT_UNLESS_RESET, params)
             await self._db.commit()
         except Exception as exc:  # disk full, a constraint: the caller hears it
             with contextlib.suppress(Exception):
@@ -433,15 +448,15 @@ class Memory:
         await self._db.commit()
         return cur.rowcount
 
-    async def _record_reset(self, scope: str, prefix: bool = False) -> None:
-        """A reset of `scope` (of every scope starting with it, `prefix`) in `resets`,
+    async def _record_reset(self, scope: str, reaches: int = _RESET_SCOPE) -> None:
+        """A reset of `scope` in `resets` (of what `reaches` says, `_RESET_SCOPE` …),
         newer than any before it, so a reply being written from before it is not stored
         (`append_many`). Part of the caller's transaction; old records go meanwhile."""
         now = time.time()
         await self._db.execute("DELETE FROM resets WHERE at < ?", (now - RESET_RECORD_SECONDS,))
         await self._db.execute(
             "INSERT OR REPLACE INTO resets (scope, prefix, at) VALUES (?, ?, ?)",
-            (scope, int(prefix), now),
+            (scope, reaches, now),
         )
 
     async def cut_reply(self, scope: str, request_id: str, sent: str) -> int:
@@ -523,7 +538,7 @@ class Memory:
             "UPDATE summaries SET archived = 1 WHERE substr(scope, 1, ?) = ? AND archived = 0",
             (len(prefix), prefix),
         )
-        await self._record_reset(prefix, prefix=True)
+        await self._record_reset(prefix, _RESET_PREFIX)
         await self._db.commit()
         return cur.rowcount
 
@@ -531,11 +546,14 @@ class Memory:
         """`atri memory reset`: `reset`, and the room lines the scope names archived, as
         `purge` deletes them: a channel's key, its room's lines and its members' own
         conversations there (`[memory] scope = "user_in_channel"`); a user's key, that
-        user's lines (in its channel, or on its whole platform). (messages, room lines)
-        archived."""
+        user's lines (in its channel, or on its whole platform) and, for their key on the
+        platform, their own conversations in every channel (`member_scopes_of`).
+        (messages, room lines) archived."""
         messages = await self.reset(scope)
         platform, user_id, room = parse_scope(scope)
         if user_id:
+            for key in await self.member_scopes_of(scope):
+                messages += await self.reset(key)
             lines = await self.room.archive_user(platform, user_id, room)
         else:
             if room:
@@ -552,7 +570,7 @@ class Memory:
         await self._db.execute(
             "DELETE FROM summaries WHERE substr(scope, 1, ?) = ?", (len(prefix), prefix)
         )
-        await self._record_reset(prefix, prefix=True)
+        await self._record_reset(prefix, _RESET_PREFIX)
         await self._db.commit()
         return cur.rowcount
 
@@ -560,22 +578,48 @@ class Memory:
         """Whether anything is stored under the scope: messages, summaries, or the room
         lines a reset or purge of it would reach (`reset_with_room`, `purge`), or (a
         user's scope) their exchanges in a conversation a channel shares, which a purge
-        deletes, or (a channel's) its members' own conversations there."""
+        deletes, or the members' own conversations the key covers (`member_scopes_of`)."""
         platform, user_id, room = parse_scope(scope)
         if user_id and await self._shared_scopes_of(platform, user_id, room):
             return True  # their exchanges in a conversation a channel shares
-        members = f"{room}:" if room and not user_id else ""  # a channel's members' own
+        if await self.member_scopes_of(scope):
+            return True
         rows = await self._db.execute_fetchall(
             "SELECT EXISTS (SELECT 1 FROM messages WHERE scope = ?1)"
             " OR EXISTS (SELECT 1 FROM summaries WHERE scope = ?1)"
             " OR EXISTS (SELECT 1 FROM room_lines WHERE room = ?1)"
             " OR (?2 != '' AND EXISTS (SELECT 1 FROM room_lines WHERE platform = ?3"
-            " AND user_id = ?2))"
-            " OR (?4 != '' AND EXISTS (SELECT 1 FROM messages"
-            " WHERE substr(scope, 1, length(?4)) = ?4))",
-            (scope, user_id, platform, members),
+            " AND user_id = ?2))",
+            (scope, user_id, platform),
         )
         return any(row[0] for row in rows)
+
+    async def member_scopes_of(self, scope: str) -> list[str]:
+        """The conversations kept per member of a channel (`[memory] scope =
+        "user_in_channel"`, keys such as `qq:chan:7:user:42`) that a key covers beside
+        its own: a channel's key, its members' there; a user's key on the platform
+        (`qq:user:42`), theirs in every channel. A reset, purge, export or show of the
+        key reaches them too, sorted by key."""
+        platform, user_id, room = parse_scope(scope)
+        if room and not user_id:
+            start = f"{room}:"
+        elif user_id and not room:
+            start = f"{platform}:chan:"
+        else:
+            return []
+        # A range of keys, which their indexes find (a prefix compared with substr is not).
+        end = start[:-1] + chr(ord(start[-1]) + 1)
+        rows = await self._db.execute_fetchall(
+            "SELECT scope FROM messages WHERE scope >= ?1 AND scope < ?2"
+            " UNION SELECT scope FROM summaries WHERE scope >= ?1 AND scope < ?2",
+            (start, end),
+        )
+        found = []
+        for (key,) in rows:
+            key_platform, key_user, key_room = parse_scope(as_text(key))
+            if room or (key_platform == platform and key_user == user_id and key_room):
+                found.append(as_text(key))
+        return sorted(found)
 
     async def purge(self, scope: str) -> tuple[int, int]:
         """Delete everything stored for the scope, archived context included. A user's
@@ -587,14 +631,18 @@ class Memory:
         A user's scope also takes their exchanges out of the conversations a channel
         shares (`[memory] scope = "channel"`; in its channel, or on its whole platform),
         as `purge_user_in` does: their words are in no conversation, prompt or summary
-        after a purge of them, whichever scope they were said under. A channel's scope
-        takes its members' own conversations there (`"user_in_channel"`) along."""
-        cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (scope,))
-        await self._db.execute("DELETE FROM summaries WHERE scope = ?", (scope,))
-        await self._record_reset(scope)
-        await self._db.commit()
-        messages = cur.rowcount
+        after a purge of them, whichever scope they were said under. The members' own
+        conversations the key covers (`member_scopes_of`: `"user_in_channel"`) go along."""
         platform, user_id, room = parse_scope(scope)
+        messages = 0
+        for key in [scope] + (await self.member_scopes_of(scope) if user_id else []):
+            cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (key,))
+            await self._db.execute("DELETE FROM summaries WHERE scope = ?", (key,))
+            await self._record_reset(key)
+            messages += cur.rowcount
+        if user_id:  # also in a conversation that holds nothing of theirs yet
+            await self._record_reset(scope, _RESET_PERSON)
+        await self._db.commit()
         if user_id:
             for shared in await self._shared_scopes_of(platform, user_id, room):
                 messages += await self.purge_user_in(shared, user_id)
@@ -610,6 +658,18 @@ class Memory:
         (`[memory] scope = "channel"`), which a reset of the scope does not end."""
         platform, user_id, room = parse_scope(scope)
         return await self._shared_scopes_of(platform, user_id, room) if user_id else []
+
+    async def shared_exchanges_of(
+        self, scope: str, include_archived: bool = True
+    ) -> list[tuple[str, list[Message]]]:
+        """For a user's scope: each conversation a channel shares that holds their
+        messages (`shared_conversations_of`), with their exchanges there (`exchanges_of`),
+        which a purge of the scope deletes."""
+        user_id = parse_scope(scope)[1]
+        return [
+            (key, exchanges_of(user_id, await self.all_messages(key, include_archived)))
+            for key in await self.shared_conversations_of(scope)
+        ]
 
     async def _shared_scopes_of(self, platform: str, user_id: str, room: str) -> list[str]:
         """The conversations shared by a channel (a channel's key, in `room` or anywhere
@@ -690,23 +750,27 @@ class Memory:
 
         A user's scope also holds their exchanges in the conversations channels share
         (`shared_conversations`, as `purge` finds them): their messages and her replies
-        to them, not the other members' words, nor those conversations' summaries."""
+        to them, not the other members' words, nor those conversations' summaries. The
+        members' own conversations the key covers (`member_scopes_of`) are held whole,
+        with their summaries (`member_conversations`), as a purge of the key deletes them."""
         return await self._at_one_moment(lambda memory: memory._read_export(scope))
 
     async def _read_export(self, scope: str) -> dict[str, Any]:
         data = await self._export_scope(scope)
         platform, user_id, room = parse_scope(scope)
         lines = await self.room.export_lines(platform, user_id, room)
-        shared = []
-        for key in await self._shared_scopes_of(platform, user_id, room) if user_id else []:
-            theirs = exchanges_of(user_id, await self.all_messages(key))
-            shared.append({"scope": key, "messages": [_exported(m) for m in theirs]})
+        shared = [
+            {"scope": key, "messages": [_exported(m) for m in theirs]}
+            for key, theirs in await self.shared_exchanges_of(scope)
+        ]
+        members = [await self._export_scope(key) for key in await self.member_scopes_of(scope)]
         return {
             "format": EXPORT_FORMAT,
             "version": EXPORT_VERSION,
             **data,
             "room_lines": lines,
             "shared_conversations": shared,
+            "member_conversations": members,
         }
 
     async def backup(self) -> dict[str, Any]:
@@ -775,6 +839,8 @@ class Memory:
         await self._writes.idle()
         await self.room.idle()
         scopes = export.scopes if isinstance(export, MemoryBackup) else [export]
+        if isinstance(export, MemoryExport):
+            scopes = [*scopes, *export.member_conversations]
         shared = [] if isinstance(export, MemoryBackup) else export.shared_conversations
         added = skipped = shared_added = 0
         await self._db.execute("BEGIN IMMEDIATE")
@@ -803,6 +869,7 @@ class Memory:
             room_skipped=old,
             shared_added=shared_added,
             shared_conversations=len(shared),
+            member_conversations=len(scopes) - 1 if isinstance(export, MemoryExport) else 0,
         )
 
     async def _import_scope(self, export: ScopeExport) -> tuple[int, int]:
@@ -970,6 +1037,19 @@ def exchanges_of(user_id: str, messages: Sequence[Message]) -> list[Message]:
         if asker == user_id or message.request_id in requests:
             theirs.append(message)
     return theirs
+
+
+def _person_keys(
+    scope: str, rows: Sequence[tuple[str, str, str, str, str]]
+) -> tuple[str | None, str | None]:
+    """The keys a purge of the person whose message `rows` (an exchange) answer records
+    (`_RESET_PERSON`): theirs on the platform, and theirs in the scope's channel (None
+    where there is no such person, or no channel)."""
+    asker = next((row[1] for row in rows if row[0] == "user" and row[1]), "")
+    if not asker:
+        return None, None
+    platform, _, room = parse_scope(scope)
+    return f"{platform}:user:{asker}", f"{room}:user:{asker}" if room else None
 
 
 def _unreadable_wal(path: Path, exc: sqlite3.Error) -> bool:

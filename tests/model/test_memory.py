@@ -13,6 +13,7 @@ import pytest
 
 from atri.errors import ConfigError
 from model.memory import (
+    EXPORT_VERSION,
     MIGRATIONS,
     SCHEMA_VERSION,
     ExportError,
@@ -134,7 +135,7 @@ def broken(path: str, value: Any) -> dict[str, Any]:
     [
         ([1, 2], "f.json: not an ATRI memory export"),
         ("text", "f.json: not an ATRI memory export"),
-        (broken("version", 7), "f.json: written by a newer ATRI (export version 7"),
+        (broken("version", 8), "f.json: written by a newer ATRI (export version 8"),
         (broken("version", None), "f.json: version is missing;"),
         (broken("scope", ""), 'f.json: scope must not be empty (it is "")'),
         (broken("scope", "   "), "f.json: scope must not be empty"),
@@ -510,7 +511,7 @@ async def test_room_lines_keep_the_platforms_order_through_a_backup(tmp_path: Pa
         await memory.room.add("qq:chan:300", "qq", "1", "A", "said second", RoomBounds(), now - 5)
         await memory.room.add("qq:chan:300", "qq", "2", "B", "said first", RoomBounds(), now - 9)
         backup = json.loads(json.dumps(await memory.backup()))
-    assert backup["version"] == 6
+    assert backup["version"] == EXPORT_VERSION
     assert [line["said_at"] for line in backup["room_lines"]] == [now - 9, now - 5]
     older = json.loads(json.dumps(backup))  # as version 3 wrote it
     older["version"] = 3

@@ -10,6 +10,7 @@ from atri.config import Settings
 from model.engines.echo import EchoEngine
 from model.memory import Memory, scope_key
 from model.protocol import ChatRequest, ChatTurn, MessageRef, ScopeRef
+from model.room import FORGOTTEN_KEPT, RecentNotes, recently_forgotten
 from model.service import ChatService
 
 HEADING = "（群里其他人刚才说的话）"
@@ -337,3 +338,25 @@ async def test_an_edited_line_says_its_new_text_and_is_never_spoken_up_to(
     assert engine.prompts[0][-1]["content"] == "\n".join(
         [HEADING, "小明：电话发你私信了", "", "阿强：亚托莉，他说了什么？"]
     )
+
+
+def test_recent_notes_keep_the_newest_within_their_count_and_age() -> None:
+    """The one bounded store behind recalls (`recently_forgotten`, count only) and
+    pending edits (`PendingEdits`, count and age): the oldest note goes first, a key
+    noted again counts as new, and with an age bound nothing older is found."""
+    now = [0.0]
+    notes: RecentNotes[tuple[str, str], str] = RecentNotes(2, clock=lambda: now[0])
+    notes.note(("g1", "a"), "1")
+    notes.note(("g1", "b"), "2")
+    notes.note(("g1", "a"), "1")  # again: now the newest
+    notes.note(("g1", "c"), "")
+    assert ("g1", "b") not in notes
+    assert notes.get(("g1", "a")) == "1" and ("g1", "c") in notes  # "" is a note too
+
+    aging: RecentNotes[str, int] = RecentNotes(10, seconds=5.0, clock=lambda: now[0])
+    aging.note("x", 1)
+    now[0] = 3.0
+    aging.note("y", 2)
+    now[0] = 6.0
+    assert aging.get("x") is None and aging.get("y") == 2
+    assert recently_forgotten().most == FORGOTTEN_KEPT

@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
 from atri.config import Settings
 from model.engines.echo import EchoEngine
-from model.memory import EXPORT_VERSION, ExportError, Memory, MemoryExport, parse_export
+from model.memory import (
+    EXPORT_VERSION,
+    ExportError,
+    Memory,
+    MemoryExport,
+    Message,
+    parse_export,
+)
 from model.protocol import ChatRequest, ScopeRef
 from model.service import ChatService
 from tests.atri.memory_cli import atri, memory_config
@@ -126,69 +134,78 @@ def test_the_export_and_import_commands_count_the_shared_messages(
 def test_an_older_atri_is_told_the_export_is_newer() -> None:
     """An export with `shared_conversations` is a version an ATRI before it refuses as
     newer (one sentence), not as a file with a field it does not know."""
-    assert EXPORT_VERSION == 6
-    with pytest.raises(ExportError, match="must be 1, 2, 3, 4, 5 or 6"):
+    assert EXPORT_VERSION == 7  # session 41: `member_conversations`
+    with pytest.raises(ExportError, match="must be 1, 2, 3, 4, 5, 6 or 7"):
         parse_export(
             {"format": "atri-memory", "version": 0, "scope": "qq:user:1", "messages": []}, "f"
         )
 
 
-async def chat_in_flight(
-    service: ChatService, engine: ScriptedEngine
-) -> tuple[asyncio.Task[Any], asyncio.Event]:
-    """User 1's message in g1 being answered: the engine holds its reply until the
-    event returned is set."""
+class InFlight(NamedTuple):
+    """User 1's message in g1 being answered under `scope = "channel"`, after user 1 and
+    user 2 each said something there: its reply waits until `gate` is set."""
+
+    service: ChatService
+    task: asyncio.Task[Any]
+    gate: asyncio.Event
+
+
+async def answer_held(
+    service: ChatService, engine: ScriptedEngine, request: ChatRequest
+) -> InFlight:
+    """`request` being answered: the engine holds its reply until the gate is set."""
     engine.gate = gate = asyncio.Event()
     engine.started = asyncio.Event()
-    task = asyncio.create_task(service.chat(said(SECRET, "1", "小红", "g1", "m9")))
+    task = asyncio.create_task(service.chat(request))
     await engine.started.wait()
-    return task, gate
+    return InFlight(service, task, gate)
+
+
+@pytest.fixture
+async def member_answered_in_g1(settings: Settings) -> AsyncIterator[InFlight]:
+    settings.memory.scope = "channel"
+    engine = ScriptedEngine()
+    async with await ChatService.open(settings, engine=engine) as service:  # type: ignore[arg-type]
+        await service.chat(said("早", "1", "小红", "g1", "m1"))
+        await service.chat(said("大家好", "2", "小明", "g1", "m2"))
+        yield await answer_held(service, engine, said(SECRET, "1", "小红", "g1", "m9"))
+
+
+def who_spoke(messages: list[Message]) -> list[tuple[str, str]]:
+    return [(m.role, m.user_id) for m in messages]
 
 
 async def test_a_reply_in_flight_when_a_member_is_purged_is_not_stored(
-    settings: Settings,
+    member_answered_in_g1: InFlight,
 ) -> None:
     """Purging a member of a shared conversation (`[memory] scope = "channel"`) while
     she was answering them stored the exchange right after the purge: the message they
     had just sent (a phone number, say) was back in the conversation, in every later
     prompt and summary, though the purge had said it was done."""
-    settings.memory.scope = "channel"
-    engine = ScriptedEngine()
-    async with await ChatService.open(settings, engine=engine) as service:  # type: ignore[arg-type]
-        await service.chat(said("早", "1", "小红", "g1", "m1"))
-        await service.chat(said("大家好", "2", "小明", "g1", "m2"))
-        task, gate = await chat_in_flight(service, engine)
+    service, task, gate = member_answered_in_g1
+    await service.purge_counts(ScopeRef(platform="qq", user_id="1", channel_id="g1"))
+    gate.set()
+    reply = await task
 
-        await service.purge_counts(ScopeRef(platform="qq", user_id="1", channel_id="g1"))
-        gate.set()
-        reply = await task
-
-        assert reply.status == "ok"  # the reply is still given
-        kept = await service.memory.all_messages("qq:chan:g1")
-        assert [(m.role, m.user_id) for m in kept] == [("user", "2"), ("assistant", "")]
-        # Her next replies there are remembered again.
-        await service.chat(said("还在吗", "2", "小明", "g1", "m3"))
-        assert len(await service.memory.all_messages("qq:chan:g1")) == 4
+    assert reply.status == "ok"  # the reply is still given
+    kept = await service.memory.all_messages("qq:chan:g1")
+    assert who_spoke(kept) == [("user", "2"), ("assistant", "")]
+    # Her next replies there are remembered again.
+    await service.chat(said("还在吗", "2", "小明", "g1", "m3"))
+    assert len(await service.memory.all_messages("qq:chan:g1")) == 4
 
 
 async def test_a_purge_from_another_process_during_a_reply_leaves_it_unstored(
-    settings: Settings,
+    settings: Settings, member_answered_in_g1: InFlight
 ) -> None:
     """`atri memory purge qq:user:1` run beside a worker answering them in a group."""
-    settings.memory.scope = "channel"
-    engine = ScriptedEngine()
-    async with await ChatService.open(settings, engine=engine) as service:  # type: ignore[arg-type]
-        await service.chat(said("早", "1", "小红", "g1", "m1"))
-        await service.chat(said("大家好", "2", "小明", "g1", "m2"))
-        task, gate = await chat_in_flight(service, engine)
+    async with await Memory.open(settings.memory.path) as other:
+        await other.purge("qq:user:1")
+    member_answered_in_g1.gate.set()
+    await member_answered_in_g1.task
 
-        async with await Memory.open(settings.memory.path) as other:
-            await other.purge("qq:user:1")
-        gate.set()
-        await task
-
-        kept = await service.memory.all_messages("qq:chan:g1")
-        assert [(m.role, m.user_id) for m in kept] == [("user", "2"), ("assistant", "")]
+    kept = await member_answered_in_g1.service.memory.all_messages("qq:chan:g1")
+    assert who_spoke(kept) == [("user", "2"), ("assistant", "")]
 
 
 def test_purging_a_channels_key_takes_its_members_conversations_there(tmp_path: Path) -> None:
@@ -217,3 +234,52 @@ def test_purging_a_channels_key_takes_its_members_conversations_there(tmp_path: 
             return [row["scope"] for row in await memory.scopes()]
 
     assert asyncio.run(left()) == ["qq:chan:g10:user:1"]  # another group's stays
+
+
+@pytest.mark.parametrize("group_has_talked", [False, True])
+async def test_a_purge_during_a_members_first_message_in_a_group_leaves_it_unstored(
+    settings: Settings, group_has_talked: bool
+) -> None:
+    """`atri memory purge qq:user:1` (or `POST /purge` without a channel) while she
+    answers user 1's very first message in a group: their words were in no conversation
+    yet, so the purge recorded no reset there and the exchange was stored right after
+    it (a phone number back in the group's conversation, in every later prompt). In a
+    group nobody had talked in as in one where others had."""
+    settings.memory.scope = "channel"
+    engine = ScriptedEngine()
+    async with await ChatService.open(settings, engine=engine) as service:  # type: ignore[arg-type]
+        await service.chat(said("早", "1", "小红", "g1", "m1"))  # their words elsewhere
+        if group_has_talked:
+            await service.chat(said("大家好", "2", "小明", "g2", "m2"))
+        held = await answer_held(service, engine, said(SECRET, "1", "小红", "g2", "m9"))
+
+        async with await Memory.open(settings.memory.path) as other:
+            await other.purge("qq:user:1")
+        held.gate.set()
+        assert (await held.task).status == "ok"  # the reply is still given
+
+        kept = await service.memory.all_messages("qq:chan:g2")
+        assert who_spoke(kept) == ([("user", "2"), ("assistant", "")] if group_has_talked else [])
+        assert await service.memory.all_messages("qq:chan:g1") == []
+        # The others' replies there, and theirs later on, are remembered again.
+        await service.chat(said("还在吗", "2", "小明", "g2", "m3"))
+        await service.chat(said("我回来了", "1", "小红", "g2", "m4"))
+        kept = await service.memory.all_messages("qq:chan:g2")
+        assert [m.content for m in kept if m.role == "user"][-2:] == ["还在吗", "我回来了"]
+
+
+async def test_a_users_own_reset_does_not_drop_their_reply_in_a_group(settings: Settings) -> None:
+    """Only a purge reaches their words in every conversation: a reset of their own key
+    (`atri memory reset qq:user:1`) ends their own conversation, not the group's, so the
+    exchange she was answering there is stored."""
+    settings.memory.scope = "channel"
+    engine = ScriptedEngine()
+    async with await ChatService.open(settings, engine=engine) as service:  # type: ignore[arg-type]
+        await service.chat(ChatRequest(platform="qq", user_id="1", text="私聊", request_id="m0"))
+        held = await answer_held(service, engine, said(SECRET, "1", "小红", "g2", "m9"))
+        async with await Memory.open(settings.memory.path) as other:
+            await other.reset_with_room("qq:user:1")
+        held.gate.set()
+        await held.task
+        kept = await service.memory.all_messages("qq:chan:g2")
+    assert who_spoke(kept) == [("user", "1"), ("assistant", "")]
