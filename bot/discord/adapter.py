@@ -62,6 +62,10 @@ REF_FIELDS = {"platform", "user_id", "channel_id", "guild_id", "request_id"}
 StoredReply = tuple[Worker, ReplyCut]
 # Put on a message instead of a second "busy" notice in the same minute.
 QUIET_REACTION = "⏳"
+# A message updated to mention her is answered only when Discord says it was edited this
+# recently: a pin, a link's preview, or an update of one edited long ago (she forgot it
+# meanwhile: a restart, the message cache) is no new question.
+EDIT_ANSWERED_WITHIN_SECONDS = 300.0
 
 
 class DiscordLoginError(ConfigError):
@@ -325,6 +329,14 @@ async def send_reply(
 DM_ROLES_SECONDS = 300.0
 # People whose roles are kept at most, past which those kept too long are dropped.
 DM_ROLES_KEPT = 10_000
+
+
+def freshly_edited(message: discord.Message) -> bool:
+    """Edited within EDIT_ANSWERED_WITHIN_SECONDS, by Discord's edit time."""
+    if message.edited_at is None:
+        return False
+    ago = (discord.utils.utcnow() - message.edited_at).total_seconds()
+    return ago <= EDIT_ANSWERED_WITHIN_SECONDS
 
 
 def _text_edited(message: discord.Message, before: discord.Message | None) -> bool:
@@ -594,8 +606,9 @@ class AtriClient(discord.Client):
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         """A server message edited to mention her is answered once: not when it mentioned
-        her before (or was answered), not again on a later edit; any other edit of one
-        she heard changes its room line. The raw event, since the message cache may no
+        her before (or was answered), not again on a later edit, not for an update that
+        is no fresh edit (`freshly_edited`); any other edit of one she heard changes its
+        room line. The raw event, since the message cache may no
         longer hold the original."""
         message, before = payload.message, payload.cached_message
         if self.user is None:
@@ -610,6 +623,8 @@ class AtriClient(discord.Client):
             return
         if before is not None and is_mentioned(before, self.user.id):
             return
+        if not freshly_edited(message):
+            return  # pinned, say, long after she answered it (and forgot it since)
         self._remember(message.id)
         # Heard before, now for her: the exchange holds it, its old room line goes. The
         # line alone: a recall of the message itself would keep her from answering it.
