@@ -9,9 +9,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from atri.config import Secrets, Settings
 from bot.discord.adapter import AtriClient
+from bot.relay import HttpWorker
+from model.server.app import bind_socket, create_app, serving
+from model.service import ChatService
+from tests.bot.discord.conftest import running_client
 from tests.bot.discord.fake_discord import BOT_ID, CHANNEL_ID, MEMBER_ID, FakeDiscord, is_message_to
 from tests.bot.discord.test_chat import ECHO, MENTION, edited, say
+from tests.bot.discord.test_edits_qa40 import EditsFirst
+from tests.bot.discord.test_room import live_lines
+from tests.model.server.conftest import ADMIN_TOKEN
 
 
 def stamp(ago: timedelta) -> str:
@@ -49,3 +57,22 @@ async def test_a_message_she_never_saw_edited_now_to_mention_her_is_answered(
     await fake_discord.dispatch("MESSAGE_UPDATE", edited(fake_discord, plain, f"{MENTION} 几点？"))
     (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
     assert reply.body["content"] == ECHO + "几点？"
+
+
+async def test_an_edit_that_overtakes_its_message_over_the_relay_is_kept(
+    fake_discord: FakeDiscord, echo_service: ChatService, discord_settings: Settings
+) -> None:
+    """Over the relay too (its own HTTP request each): the worker's /chat hands the edit
+    to the same service, which keeps it until its line arrives."""
+    discord_settings.discord.room_context = True
+    secrets = Secrets.from_env({"ATRI_ADMIN_TOKEN": ADMIN_TOKEN})
+    async with serving(create_app(echo_service, secrets), bind_socket("127.0.0.1", 0)) as url:
+        relay = discord_settings.worker.model_copy(update={"url": url})
+        async with HttpWorker(relay, secrets) as remote:
+            worker = EditsFirst(remote)  # type: ignore[arg-type]
+            async with running_client(fake_discord, worker, discord_settings):  # type: ignore[arg-type]
+                sent = await fake_discord.send_message(MEMBER_ID, "我的电话是 13800000000")
+                await asyncio.wait_for(worker.heard_on_the_way.wait(), 5)
+                edit = {"content": "电话发你私信了", "edited_timestamp": stamp(timedelta())}
+                await fake_discord.dispatch("MESSAGE_UPDATE", sent | edit)
+                assert await live_lines(echo_service, ["电话发你私信了"]) == ["电话发你私信了"]
