@@ -242,7 +242,9 @@ class HttpWorker:
             tag = self._character_tag
             try:
                 await self.character()  # tells on_character
-            except WorkerUnreachable:
+            except Exception as exc:  # a background task: nobody else would hear of it
+                if not isinstance(exc, WorkerUnreachable):
+                    log.warning("could not learn the worker's character: %s", exc, exc_info=exc)
                 if self._character_tag == tag:
                     self._character_tag = None  # asked again when it next answers
                 return
