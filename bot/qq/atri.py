@@ -685,9 +685,16 @@ async def answer_command(bot: Bot, event: MessageEvent, args: Message) -> None:
     """The command runs whatever the cap says (an admin can still turn her off in a
     flood); its answer is a reply like any other, so a burst of commands is not answered
     past `max_replies_per_minute` (each would hold the account's send queue). In a
-    group, one of her accounts runs it, as one answers a message: not a reset twice."""
-    if isinstance(event, GroupMessageEvent) and not first_to_hear(bot, event):
-        return  # another of ATRI's accounts runs it
+    group, one of her accounts runs it, as one answers a message: not a reset twice.
+    A group turned off is silent to its members' commands too; its admins' still run,
+    so they can turn her back on."""
+    if isinstance(event, GroupMessageEvent):
+        if not first_to_hear(bot, event):
+            return  # another of ATRI's accounts runs it
+        off = await channel_modes().mode(str(event.group_id)) == "off"
+        if off and not await ADMINS(bot, event):
+            log.debug("QQ: a member's command in group %s, which is off", event.group_id)
+            return
     text = await command_reply(bot, event, args)
     if not reply_cap.allow(_channel_key(event)):
         log.info("QQ: reply cap reached in %s; command not answered", _channel_key(event))

@@ -18,6 +18,7 @@ from tests.bot.qq.test_serve_e2e import (
     check_quoted_reply,
     group_message,
     next_action,
+    reply_to,
     serving,
     silent_until_next,
 )
@@ -46,3 +47,19 @@ async def test_two_accounts_in_one_group_run_a_command_once(ws_url: str, command
         assert check_quoted_reply(action["params"]["message"], heard[0])
         await second.send(json.dumps(heard[1]))
         await silent_until_next(second, OTHER_SELF_ID)
+
+
+async def test_a_group_turned_off_stays_silent_to_members_commands(ws_url: str) -> None:
+    """`/atri mode off` is silence in the group: a member's `/atri status` (or anyone
+    saying 重置记忆 to someone else) was still answered there. Its admins' commands are,
+    so they can turn her back on."""
+    async with connect(ws_url, additional_headers=HEADERS) as ws:
+        event = group_message("/atri mode off", role="admin")
+        assert "不说话" in check_quoted_reply(await reply_to(ws, event), event)
+        for said in ("/atri status", "重置记忆", "/atri mode on"):
+            await ws.send(json.dumps(group_message(said)))
+        event = group_message("/atri status", role="owner")
+        assert "排队中" in check_quoted_reply(await reply_to(ws, event), event)
+        event = group_message("/atri mode on", role="admin")
+        await reply_to(ws, event)
+        await silent_until_next(ws, SELF_ID)
