@@ -76,3 +76,19 @@ async def test_an_edit_that_overtakes_its_message_over_the_relay_is_kept(
                 edit = {"content": "电话发你私信了", "edited_timestamp": stamp(timedelta())}
                 await fake_discord.dispatch("MESSAGE_UPDATE", sent | edit)
                 assert await live_lines(echo_service, ["电话发你私信了"]) == ["电话发你私信了"]
+
+
+async def test_where_she_may_not_read_the_history_she_answers_without_quoting(
+    fake_discord: FakeDiscord, client: AtriClient, echo_service: ChatService
+) -> None:
+    """A channel whose overwrites take Read Message History from her: Discord refuses
+    every reply that quotes its message (code 160002), and she said nothing there at
+    all, only a warning in the log. Now the answer is posted without the quote."""
+    fake_discord.no_history_channels.add(CHANNEL_ID)
+    await say(fake_discord, MEMBER_ID, "在吗")
+    (reply,) = await fake_discord.wait_for_calls(
+        lambda c: is_message_to(CHANNEL_ID)(c) and "message_reference" not in c.body
+    )
+    assert reply.body["content"] == ECHO + "在吗"
+    stored = await echo_service.memory.all_messages(f"discord:user:{MEMBER_ID}")
+    assert [m.content for m in stored] == ["在吗", ECHO + "在吗"]
