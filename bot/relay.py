@@ -242,11 +242,11 @@ class HttpWorker:
             tag = self._character_tag
             try:
                 await self.character()  # tells on_character
+            except WorkerUnreachable:
+                return  # asked again when it next answers
             except Exception as exc:  # a background task: nobody else would hear of it
-                if not isinstance(exc, WorkerUnreachable):
-                    log.warning("could not learn the worker's character: %s", exc, exc_info=exc)
-                if self._character_tag == tag:
-                    self._character_tag = None  # asked again when it next answers
+                log.warning("could not learn the worker's character: %s", exc, exc_info=exc)
+                self._character_tag = None
                 return
             if self._character_tag == tag:  # no other character answered meanwhile
                 return
@@ -324,7 +324,13 @@ class HttpWorker:
         return await self._read("POST", "/memory", Remembered.model_validate, scope.model_dump())
 
     async def character(self) -> Character:
-        found = await self._read("GET", "/character", Character.model_validate)
+        try:
+            found = await self._read("GET", "/character", Character.model_validate)
+        except WorkerUnreachable:
+            # Not learned (an answer to /status may have said who answers meanwhile):
+            # the next answer of the worker asks again.
+            self._character_tag = None
+            raise
         if self.on_character is not None:
             self.on_character(found)
         return found

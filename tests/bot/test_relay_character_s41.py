@@ -115,3 +115,39 @@ async def test_a_worker_back_in_another_language_is_learned_without_a_failure_be
             assert (await remote.chat(HI)).status == "ok"
             assert await says(remote, chinese)
             assert app.seen.get("/character") == 1
+
+
+class FailCharacterOnce(CountPaths):
+    """The worker's real app, whose first /character answer is a 503."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__(app)
+        self.failed = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/character" and not self.failed:
+            self.failed = True
+            await send({"type": "http.response.start", "status": 503, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await super().__call__(scope, receive, send)
+
+
+async def test_a_character_not_told_at_start_is_learned_from_the_next_answer(
+    echo_settings: Settings,
+) -> None:
+    """The start-up probe (/status) answered, /character did not: the bot took the
+    worker's character as learned and kept its own English line."""
+    bot, card, english, chinese = bot_side(echo_settings)
+    here = echo_settings.model_copy(deep=True)
+    here.persona.language = "zh"
+    async with await ChatService.open(here) as service:
+        app = FailCharacterOnce(create_app(service, SECRETS))
+        async with serving(app, bind_socket("127.0.0.1", 0)) as url:  # type: ignore[arg-type]
+            worker = bot.worker.model_copy(update={"url": url})
+            async with HttpWorker(worker, SECRETS, error_reply=english) as remote:
+                await remote.check_release()
+                await speak_as_the_worker(remote, bot, card)
+                assert app.failed and remote.error_reply == english
+                assert (await remote.chat(HI)).status == "ok"
+                assert await says(remote, chinese)
