@@ -204,14 +204,17 @@ def _last_reload(record: dict[str, Any]) -> str:
 
 
 async def reload(worker: Worker, actor: Actor) -> CommandResult:
-    if not actor.is_admin:
+    """The bot's owners only: the adapter version is every server's and group's, not
+    one admin's to change for the others."""
+    if not actor.is_owner:
         return _refuse(actor, "reload")
     result = await worker.reload()
     return CommandResult(lines().reload_said(result), ok=result.ok)
 
 
 async def rollback(worker: Worker, actor: Actor) -> CommandResult:
-    if not actor.is_admin:
+    """The bot's owners only, as `reload`."""
+    if not actor.is_owner:
         return _refuse(actor, "rollback")
     result = await worker.rollback()
     return CommandResult(lines().reload_said(result), ok=result.ok)

@@ -14,6 +14,8 @@ worker, was the bottleneck (see bench/relay.py).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -25,6 +27,7 @@ from atri.config import Secrets, Settings, WorkerSettings
 from atri.errors import UserError
 from model.character.persona import DEFAULT_LINES, Persona, reply_lines
 from model.protocol import (
+    CHARACTER_HEADER,
     MEMORY_UNAVAILABLE,
     NO_TOKEN_SET,
     PROTOCOL_HEADER,
@@ -135,6 +138,13 @@ class HttpWorker:
         # Made on first use: aiohttp binds a session to the running loop, and the QQ
         # plugin builds its HttpWorker at import time, before any loop runs.
         self._session: aiohttp.ClientSession | None = None
+        # Told the worker's character (`speak_as_the_worker`) whenever it is learned: at
+        # start, and again when the worker's ATRI-Character header first appears or
+        # changes (it came up after the bot, or came back as another character or in
+        # another language). None: nobody listens, nothing is asked.
+        self.on_character: Callable[[Character], None] | None = None
+        self._character_tag: str | None = None  # the worker's, when last learned
+        self._learning: asyncio.Task[None] | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -150,6 +160,11 @@ class HttpWorker:
         return self._session
 
     async def aclose(self) -> None:
+        if self._learning is not None:
+            self._learning.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._learning
+            self._learning = None
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -204,9 +219,37 @@ class HttpWorker:
                     f"{response.status}: {text[:200]}"
                 )
             try:
-                return await response.json(content_type=None)
+                found = await response.json(content_type=None)
             except ValueError:  # not JSON: another program answers at this address
                 raise WorkerUnreachable(self._not_the_worker(path)) from None
+            self._saw_character(path, response.headers.get(CHARACTER_HEADER))
+            return found
+
+    def _saw_character(self, path: str, tag: str | None) -> None:
+        """A worker whose character the bot has not learned yet answered: it is asked
+        who she is (/character) beside the request, once, not on every message."""
+        if not tag or tag == self._character_tag:
+            return
+        self._character_tag = tag
+        # /character's own answer is being learned by its caller.
+        if path == "/character" or self.on_character is None:
+            return
+        if self._learning is None or self._learning.done():
+            self._learning = asyncio.create_task(self._learn_character())
+
+    async def _learn_character(self) -> None:
+        while True:
+            tag = self._character_tag
+            try:
+                await self.character()  # tells on_character
+            except WorkerUnreachable:
+                return  # asked again when it next answers
+            except Exception as exc:  # a background task: nobody else would hear of it
+                log.warning("could not learn the worker's character: %s", exc, exc_info=exc)
+                self._character_tag = None
+                return
+            if self._character_tag == tag:  # no other character answered meanwhile
+                return
 
     def _other_release(self, problem: str, silent: bool) -> str:
         if not silent:
@@ -281,7 +324,16 @@ class HttpWorker:
         return await self._read("POST", "/memory", Remembered.model_validate, scope.model_dump())
 
     async def character(self) -> Character:
-        return await self._read("GET", "/character", Character.model_validate)
+        try:
+            found = await self._read("GET", "/character", Character.model_validate)
+        except WorkerUnreachable:
+            # Not learned (an answer to /status may have said who answers meanwhile):
+            # the next answer of the worker asks again.
+            self._character_tag = None
+            raise
+        if self.on_character is not None:
+            self.on_character(found)
+        return found
 
     async def reset(self, scope: ScopeRef) -> int:
         return await self._read("POST", "/reset", _count, scope.model_dump())
@@ -356,16 +408,28 @@ async def speak_as_the_worker(remote: HttpWorker, settings: Settings, card: Pers
     """Her error line in the language the worker answers in, from `card` in that language
     (the generic line with the worker's own name for a character `card` is not): the
     worker's own `[model]` and `[persona]` choose it, not the bot's. A line of the bot's
-    own (`settings.worker.error_reply` set) stays; a worker not up yet is asked nothing."""
-    try:
-        character = await remote.character()
-    except WorkerUnreachable:
-        return
+    own (`settings.worker.error_reply` set) stays. Asked now, and again whenever another
+    character answers (`HttpWorker.on_character`): a worker not up yet is learned when
+    it first answers, one restarted in another language when it next does."""
+
+    def learn(character: Character) -> None:
+        line = error_line_for(character, settings, card)
+        if line is not None:
+            remote.error_reply = line
+
+    remote.on_character = learn
+    with contextlib.suppress(WorkerUnreachable):
+        await remote.character()
+
+
+def error_line_for(character: Character, settings: Settings, card: Persona) -> str | None:
+    """Her error line as `character` says it (see `speak_as_the_worker`); None for a
+    character in a language no line is written in."""
     language = character.language
     if language in card.languages and card.in_language(language).name == character.name:
         persona = card.in_language(language)
     elif language in DEFAULT_LINES and character.name:
         persona = Persona(name=character.name, language=language)
     else:
-        return
-    remote.error_reply = reply_lines(persona, settings).error
+        return None
+    return reply_lines(persona, settings).error

@@ -73,9 +73,10 @@ async def speak_as_the_worker(remote: HttpWorker, settings: Settings, card: Pers
     """Her error line in the language the worker answers in. The worker's own `[model]`
     and `[persona]` choose it, not this config's: a bot whose config leaves `[model]
     base` at the offline default chose English, and said an English error line beside
-    the Chinese replies of a worker serving a Chinese model. A worker not up yet is
-    asked nothing (the line stays this config's). See `bot.relay.speak_as_the_worker`,
-    which the standalone QQ plugin uses too."""
+    the Chinese replies of a worker serving a Chinese model. A worker not up yet keeps
+    this config's line until it first answers; one restarted in another language is
+    learned from its next answer. See `bot.relay.speak_as_the_worker`, which the
+    standalone QQ plugin uses too."""
     from bot.relay import speak_as_the_worker as speak
 
     await speak(remote, settings, card)

@@ -6,6 +6,7 @@ Adapters (Discord, QQ, console, HTTP clients) only ever see these types and the
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
@@ -24,6 +25,12 @@ from atri.errors import UserError
 # answered, in a DM too (an older worker would answer a DM's edit as a new message).
 PROTOCOL_VERSION = 3
 PROTOCOL_HEADER = "ATRI-Protocol"
+# Who answers, on every answer of the worker: a short digest of her name and language
+# (`character_tag`). A bot learns the worker's character (her error line in its
+# language) when this first appears or changes: a worker that came up after the bot,
+# or came back with another character or language. A bot ignores it otherwise (and one
+# from before it never reads it), so the protocol version stays.
+CHARACTER_HEADER = "ATRI-Character"
 # Why the worker refused a token (the `code` of its 401 answers, beside `detail`).
 NO_TOKEN_SET = "no_token_set"  # the worker has no ATRI_ADMIN_TOKEN: it refuses everyone
 WRONG_TOKEN = "wrong_token"  # none sent, or another one
@@ -49,6 +56,11 @@ def protocol_mismatch(theirs: str | None, them: str, us: str) -> str | None:
         f"{them} speaks ATRI protocol {said}, {us} protocol {PROTOCOL_VERSION}: run the same "
         "ATRI release for `atri worker` and the bots, and restart the older one."
     )
+
+
+def character_tag(name: str, language: str) -> str:
+    """The `ATRI-Character` of a worker whose character is `name`, speaking `language`."""
+    return hashlib.sha256(f"{language}\n{name}".encode()).hexdigest()[:16]
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

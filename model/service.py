@@ -747,10 +747,12 @@ class ChatService:
             generation.text, cut = limits.cut(generation.text)
             if cut:
                 generation.finish_reason = "stop"
-            generation.text = self.persona.fill(
-                clean_reply(generation.text, self.persona.name), user_name
-            )
-            verdict = self.ooc.check(generation.text)
+            cleaned = clean_reply(generation.text, self.persona.name)
+            generation.text = self.persona.fill(cleaned, user_name)
+            # Judged without the person's name, which she did not choose: a member
+            # called "Shitposter" or "ChatGPT", or named in another script, made every
+            # reply to them out of character, regenerated for nothing.
+            verdict = self.ooc.check(self.persona.fill(cleaned, ""))
             if generation.text and not verdict.flagged:
                 return generation, attempt
             if attempt + 1 < attempts:

@@ -410,7 +410,9 @@ class Summarizer:
         if plan is None:
             return False
         generation = await self._generate(plan.messages)
-        text = clean_reply(generation.text, self.char_name)
+        # Her name is left on (as it is not on a reply): a line led by it is her next
+        # line of the transcript, which `is_summary_of` must see to refuse.
+        text = clean_reply(generation.text)
         # An empty answer is no summary either: stored, it would hide those exchanges
         # from the model with nothing in their place.
         if not text or not is_summary_of(text, plan.transcript, plan.speakers):
@@ -423,7 +425,7 @@ class Summarizer:
             text = "\n".join(dict.fromkeys(line for line in lines if line.strip()))
         if self.count(text) > self.gen.max_new_tokens:  # too long: rewritten as one
             generation = await self._generate(self.compact_prompt(text))
-            shorter = clean_reply(generation.text, self.char_name)
+            shorter = clean_reply(generation.text)
             if shorter and is_summary_of(shorter, text, plan.speakers):
                 text = shorter
             else:  # the newest lines that fit: an older fact is lost, not replaced

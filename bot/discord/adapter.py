@@ -60,8 +60,15 @@ CHAT_MESSAGE_TYPES = frozenset({discord.MessageType.default, discord.MessageType
 REF_FIELDS = {"platform", "user_id", "channel_id", "guild_id", "request_id"}
 # The worker that stored a reply, and which exchange it is.
 StoredReply = tuple[Worker, ReplyCut]
+# Discord's error code for a post quoting a message in a channel whose history she may
+# not read (an overwrite took Read Message History away): a plain post still goes out.
+CANNOT_REPLY_WITHOUT_HISTORY = 160002
 # Put on a message instead of a second "busy" notice in the same minute.
 QUIET_REACTION = "⏳"
+# A message updated to mention her is answered only when Discord says it was edited this
+# recently: a pin, a link's preview, or an update of one edited long ago (she forgot it
+# meanwhile: a restart, the message cache) is no new question.
+EDIT_ANSWERED_WITHIN_SECONDS = 300.0
 
 
 class DiscordLoginError(ConfigError):
@@ -282,6 +289,18 @@ class PostedReplies:
         return worker, cut.model_copy(update={"sent": "\n".join(left)})
 
 
+async def _post(
+    channel: discord.abc.Messageable, part: str, reference: discord.MessageReference | None
+) -> discord.Message:
+    """One part, pinging nobody; quoting `reference` when given."""
+    return await channel.send(
+        part,
+        reference=reference,  # type: ignore[arg-type]  # discord.py takes None for none
+        mention_author=False,
+        allowed_mentions=discord.AllowedMentions.none(),
+    )
+
+
 async def send_reply(
     message: discord.Message,
     text: str,
@@ -291,20 +310,24 @@ async def send_reply(
     """Every part replies to `message` and pings nobody, not even its author. A part
     Discord refuses ends the reply; `stored` (the worker and the exchange it stored)
     then keeps only the parts that went out. `posted` learns the parts that did."""
-    reference = message.to_reference(fail_if_not_exists=False)
+    reference: discord.MessageReference | None = message.to_reference(fail_if_not_exists=False)
     parts = outgoing_parts(text, names_for(message)) or ["……"]
     sent: list[discord.Message] = []
     async with _one_reply_at_a_time.turn(message.channel.id):
         for part in parts:
             try:
-                sent.append(
-                    await message.channel.send(
-                        part,
-                        reference=reference,
-                        mention_author=False,
-                        allowed_mentions=discord.AllowedMentions.none(),
+                try:
+                    sent.append(await _post(message.channel, part, reference))
+                except discord.HTTPException as exc:
+                    if reference is None or exc.code != CANNOT_REPLY_WITHOUT_HISTORY:
+                        raise
+                    log.info(
+                        "Discord channel %s denies ATRI Read Message History: her answer "
+                        "goes out without quoting the message",
+                        message.channel.id,
                     )
-                )
+                    reference = None  # this part and the rest
+                    sent.append(await _post(message.channel, part, reference))
             except discord.HTTPException as exc:
                 log.warning("could not reply in Discord channel %s: %s", message.channel.id, exc)
                 break
@@ -325,6 +348,14 @@ async def send_reply(
 DM_ROLES_SECONDS = 300.0
 # People whose roles are kept at most, past which those kept too long are dropped.
 DM_ROLES_KEPT = 10_000
+
+
+def freshly_edited(message: discord.Message) -> bool:
+    """Edited within EDIT_ANSWERED_WITHIN_SECONDS, by Discord's edit time."""
+    if message.edited_at is None:
+        return False
+    ago = (discord.utils.utcnow() - message.edited_at).total_seconds()
+    return ago <= EDIT_ANSWERED_WITHIN_SECONDS
 
 
 def _text_edited(message: discord.Message, before: discord.Message | None) -> bool:
@@ -594,8 +625,9 @@ class AtriClient(discord.Client):
 
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         """A server message edited to mention her is answered once: not when it mentioned
-        her before (or was answered), not again on a later edit; any other edit of one
-        she heard changes its room line. The raw event, since the message cache may no
+        her before (or was answered), not again on a later edit, not for an update that
+        is no fresh edit (`freshly_edited`); any other edit of one she heard changes its
+        room line. The raw event, since the message cache may no
         longer hold the original."""
         message, before = payload.message, payload.cached_message
         if self.user is None:
@@ -610,6 +642,8 @@ class AtriClient(discord.Client):
             return
         if before is not None and is_mentioned(before, self.user.id):
             return
+        if not freshly_edited(message):
+            return  # pinned, say, long after she answered it (and forgot it since)
         self._remember(message.id)
         # Heard before, now for her: the exchange holds it, its old room line goes. The
         # line alone: a recall of the message itself would keep her from answering it.

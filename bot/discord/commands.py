@@ -41,10 +41,27 @@ DEFER_AFTER_SECONDS = 1.0
 DESCRIPTION_MAX = 100
 
 
-def is_admin(interaction: discord.Interaction[Any], settings: DiscordSettings) -> bool:
-    """Manage Server (Discord's own resolution, Administrator included), `admin_ids`, or
-    a role in `admin_roles` (what a server grants `/atri-admin` to under Integrations)."""
+def is_owner(interaction: discord.Interaction[Any], settings: DiscordSettings) -> bool:
+    """One of the bot's owners: `admin_ids`, or who owns its application in Discord's
+    developer portal (its owner, or its team's admins and developers), as discord.py's
+    `Bot.is_owner` reads it. They alone act on what every server shares (the adapter
+    version: reload, rollback)."""
     if interaction.user.id in settings.admin_ids:
+        return True
+    app = interaction.client.application
+    if app is None:
+        return False
+    if app.team is not None:
+        owners = (discord.TeamMemberRole.admin, discord.TeamMemberRole.developer)
+        return any(m.id == interaction.user.id and m.role in owners for m in app.team.members)
+    return app.owner.id == interaction.user.id
+
+
+def is_admin(interaction: discord.Interaction[Any], settings: DiscordSettings) -> bool:
+    """Manage Server (Discord's own resolution, Administrator included), the bot's
+    owners (`is_owner`), or a role in `admin_roles` (what a server grants `/atri-admin`
+    to under Integrations)."""
+    if is_owner(interaction, settings):
         return True
     if interaction.guild_id is None:
         return False
@@ -68,7 +85,7 @@ def actor_for(interaction: discord.Interaction[Any], settings: DiscordSettings) 
         is_admin=is_admin(interaction, settings),
         channel_id=str(interaction.channel_id or "") if in_guild else "",
         guild_id=str(interaction.guild_id) if in_guild else "",
-        is_owner=interaction.user.id in settings.admin_ids,
+        is_owner=is_owner(interaction, settings),
     )
 
 

@@ -487,11 +487,16 @@ def _channel_key(event: Answered) -> str:
     return f"group:{group}" if group else f"private:{event.user_id}"
 
 
+def first_to_hear(bot: Bot, event: GroupMessageEvent) -> bool:
+    """Whether this account is the one of hers that takes this group message (each of
+    her accounts in the group gets it)."""
+    heard = (event.group_id, event.user_id, str(event.original_message))
+    return seen_by_accounts.first(heard, by=str(bot.self_id))
+
+
 async def answer(bot: Bot, event: MessageEvent) -> None:
-    if isinstance(event, GroupMessageEvent):
-        heard = (event.group_id, event.user_id, str(event.original_message))
-        if not seen_by_accounts.first(heard, by=str(bot.self_id)):
-            return  # another of ATRI's accounts answers it
+    if isinstance(event, GroupMessageEvent) and not first_to_hear(bot, event):
+        return  # another of ATRI's accounts answers it
     media = only_media(event.message)
     if media and not _said_to_her(event):
         return  # not every sticker in a group set to "all"; and no reply counted for it
@@ -532,8 +537,7 @@ async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest) -> Non
 async def hear(bot: Bot, event: GroupMessageEvent) -> None:
     """Room context for the worker. Nothing is sent to QQ unless the worker chose to speak
     up (an "ok" reply with text); a failure is only logged: nobody asked her anything."""
-    heard = (event.group_id, event.user_id, str(event.original_message))
-    if not seen_by_accounts.first(heard, by=str(bot.self_id)):
+    if not first_to_hear(bot, event):
         return  # another of ATRI's accounts passes it on
     request = chat_request(event, addressed=False, text=await spoken_text(bot, event, connections))
     if not request.text:
@@ -680,7 +684,17 @@ room = on_message(rule=person & Rule(_overheard), priority=60, block=True)
 async def answer_command(bot: Bot, event: MessageEvent, args: Message) -> None:
     """The command runs whatever the cap says (an admin can still turn her off in a
     flood); its answer is a reply like any other, so a burst of commands is not answered
-    past `max_replies_per_minute` (each would hold the account's send queue)."""
+    past `max_replies_per_minute` (each would hold the account's send queue). In a
+    group, one of her accounts runs it, as one answers a message: not a reset twice.
+    A group turned off is silent to its members' commands too; its admins' still run,
+    so they can turn her back on."""
+    if isinstance(event, GroupMessageEvent):
+        if not first_to_hear(bot, event):
+            return  # another of ATRI's accounts runs it
+        off = await channel_modes().mode(str(event.group_id)) == "off"
+        if off and not await ADMINS(bot, event):
+            log.debug("QQ: a member's command in group %s, which is off", event.group_id)
+            return
     text = await command_reply(bot, event, args)
     if not reply_cap.allow(_channel_key(event)):
         log.info("QQ: reply cap reached in %s; command not answered", _channel_key(event))

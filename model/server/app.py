@@ -39,6 +39,7 @@ from atri.listening import bind_listening_socket
 from model.memory import database_error
 from model.metrics import PROMETHEUS_CONTENT_TYPE
 from model.protocol import (
+    CHARACTER_HEADER,
     MEMORY_UNAVAILABLE,
     PROTOCOL_HEADER,
     PROTOCOL_VERSION,
@@ -55,6 +56,7 @@ from model.protocol import (
     ReplyCut,
     ScopeRef,
     WorkerStatus,
+    character_tag,
     protocol_mismatch,
 )
 from model.server.auth import Unauthorized, check_token
@@ -198,11 +200,15 @@ class BodyLimit:
 
 class ProtocolHeader:
     """Every answer says which version of the bots' protocol this worker speaks, so a bot
-    of another release can tell (bot/relay.py) before it misreads one."""
+    of another release can tell (bot/relay.py) before it misreads one, and who answers
+    (`character`, protocol.CHARACTER_HEADER), so a bot learns her error line again when
+    that changes or first answers."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, character: str = "") -> None:
         self.app = app
-        self.header = (PROTOCOL_HEADER.lower().encode(), str(PROTOCOL_VERSION).encode())
+        self.headers = [(PROTOCOL_HEADER.lower().encode(), str(PROTOCOL_VERSION).encode())]
+        if character:
+            self.headers.append((CHARACTER_HEADER.lower().encode(), character.encode()))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -211,7 +217,7 @@ class ProtocolHeader:
 
         async def stamped(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), self.header]
+                message["headers"] = [*message.get("headers", []), *self.headers]
             await send(message)
 
         await self.app(scope, receive, stamped)
@@ -248,7 +254,9 @@ def create_app(
     app = FastAPI(title="ATRI worker", docs_url=None, redoc_url=None)
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES, timeout=body_timeout)
-    app.add_middleware(ProtocolHeader)  # added last: outermost, so even 413 and 408 say it
+    # Added last: outermost, so even 413 and 408 say it.
+    tag = character_tag(service.persona.name, service.persona.main_language)
+    app.add_middleware(ProtocolHeader, character=tag)
 
     def admin(request: Request) -> None:
         check_token(secrets, request)

@@ -31,7 +31,8 @@ ATRI's rules for OpenAI clients (README, "The model worker and the OpenAI-compat
   does not cancel it, so its exchange is stored as a non-streaming one's is.
 - A worker that cannot answer anyone as configured (its character prompt leaves no room
   in the context window) answers 500 in OpenAI's error format with the sentence saying
-  so, streamed or not; bots get her error line for it, as for any failure.
+  so, streamed or not, and `x-should-retry: false`, which OpenAI's SDKs obey (no retry
+  cures it); bots get her error line for it, as for any failure.
 """
 
 from __future__ import annotations
@@ -322,7 +323,9 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
                 kind="server_error",
                 status=500,
                 code="character_prompt_too_long",
-                headers={"X-ATRI-Status": reply.status},
+                # OpenAI's SDKs retry a 500 twice by default: three requests, three log
+                # lines and three waits for a setting no retry cures. They obey this.
+                headers={"X-ATRI-Status": reply.status, "x-should-retry": "false"},
             )
         status = {"X-ATRI-Status": reply.status}
         if body.stream:

@@ -101,7 +101,7 @@ async def test_commands_answer_in_the_cards_words(
 async def test_reload_and_rollback_answer_in_the_cards_language(
     tmp_path: Path, echo_service: ChatService, echo_settings: Settings
 ) -> None:
-    admin = Actor(platform="test", user_id="boss", is_admin=True)
+    admin = Actor(platform="test", user_id="boss", is_admin=True, is_owner=True)
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]

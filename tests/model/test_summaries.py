@@ -351,8 +351,11 @@ class RamblingEngine(ScriptedEngine):
     [
         "Natsuki: Tell me about the weather over the sea today.\nATRI: It is sunny!",
         "I'll keep adding more details as we continue. Stay tuned for an exciting update!",
+        # Her own next line alone: her name was taken off it as off a reply, and what was
+        # left (the weather over the sea) passed for a summary of the talk.
+        "ATRI: The weather over the sea today is sunny, Natsuki. Tell me about your cat!",
     ],
-    ids=["continues-the-transcript", "makes-things-up"],
+    ids=["continues-the-transcript", "makes-things-up", "her-next-line"],
 )
 async def test_an_answer_that_is_no_summary_keeps_what_the_person_said(
     settings: Settings, answer: str

@@ -53,6 +53,9 @@ DM_CHANNEL_ID = 950_000_000_000_000_001
 
 # What Discord answers a post in a channel the bot may no longer send to.
 MISSING_PERMISSIONS = object()
+# What it answers a reply (a post quoting a message) where the bot may not read the
+# channel's history.
+NO_HISTORY_TO_REPLY_IN = object()
 
 
 # Discord's answer to a post in a channel names its rate-limit bucket: 5 messages per 5 s,
@@ -210,6 +213,9 @@ class FakeDiscord:
         # Bot messages accepted before the channel refuses more (a moderator took Send
         # Messages away mid-reply); None: never refused.
         self.messages_before_refusal: int | None = None
+        # Channels where the bot lacks Read Message History: a post quoting a message
+        # is refused there (a plain post is not).
+        self.no_history_channels: set[int] = set()
         # Member lookups (a DM author's roles) refused with 403, as when Discord says nothing.
         self.member_lookups_refused = False
         # Seconds Discord takes to accept each message ATRI posts (a slow network).
@@ -485,6 +491,9 @@ class FakeDiscord:
             return web.Response(status=204)
         if result is MISSING_PERMISSIONS:
             return _json({"message": "Missing Permissions", "code": 50013}, status=403)
+        if result is NO_HISTORY_TO_REPLY_IN:
+            message = "Cannot reply without permission to read message history"
+            return _json({"message": message, "code": 160002}, status=403)
         return _json(result, headers=MESSAGE_BUCKET if is_a_post(call) else None)
 
     def _answer(self, call: Call) -> Any:
@@ -543,6 +552,8 @@ class FakeDiscord:
                 if self.messages_before_refusal <= 0:
                     return MISSING_PERMISSIONS
                 self.messages_before_refusal -= 1
+            if int(match.group(1)) in self.no_history_channels and body.get("message_reference"):
+                return NO_HISTORY_TO_REPLY_IN
             return self._bot_message(int(match.group(1)), body)
         match = re.fullmatch(r"/interactions/(\d+)/[^/]+/callback", path)
         if method == "POST" and match:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -545,11 +546,12 @@ async def test_lists_apply_in_dms_with_the_roles_held_in_her_servers(
 
 
 def edited(fake: FakeDiscord, message: dict[str, object], content: str) -> dict[str, object]:
-    """`message` as Discord reports it after an edit to `content`, which mentions ATRI."""
+    """`message` as Discord reports it after an edit to `content` just now, which
+    mentions ATRI."""
     return message | {
         "content": content,
         "mentions": [fake.people[BOT_ID].user],
-        "edited_timestamp": "2025-01-01T00:01:00+00:00",
+        "edited_timestamp": datetime.now(UTC).isoformat(),
     }
 
 

@@ -29,6 +29,7 @@ from tests.bot.discord.fake_discord import (
     MANAGE_GUILD,
     MEMBER_ID,
     MOD_ROLE_ID,
+    OWNER_ID,
     Call,
     FakeDiscord,
     is_callback,
@@ -159,19 +160,36 @@ async def test_a_server_admin_resets_a_member_in_that_channel_and_not_their_dm(
 async def test_admin_ids_and_admin_roles_count_as_admins(
     fake_discord: FakeDiscord, client: AtriClient, discord_settings: Settings
 ) -> None:
-    refused = await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reload")
+    refused = await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reset-channel")
     assert refused.body["data"]["content"] == lines().refused
     discord_settings.discord.admin_ids = [MEMBER_ID]
-    allowed = await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reload")
+    allowed = await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reset-channel")
     assert allowed.body["data"]["content"] != lines().refused
     # A role granted /atri-admin under Integrations, with no Manage Server of its own.
     discord_settings.discord.admin_ids = []
     fake_discord.people[MEMBER_ID].roles.append(MOD_ROLE_ID)
-    assert (await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reload")).body["data"][
+    assert (await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reset-channel")).body["data"][
         "content"
     ] == lines().refused
     discord_settings.discord.admin_roles = [MOD_ROLE_ID]
-    allowed = await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reload")
+    allowed = await answer_to(fake_discord, MEMBER_ID, "atri-admin", "reset-channel")
+    assert allowed.body["data"]["content"] != lines().refused
+
+
+@pytest.mark.parametrize("command", ["reload", "rollback"])
+async def test_only_the_bot_s_owners_switch_the_adapter_every_server_shares(
+    fake_discord: FakeDiscord, client: AtriClient, discord_settings: Settings, command: str
+) -> None:
+    """Manage Server in any one server the bot is in let that server's admin roll the
+    adapter back (or on) for every other server and every QQ group; QQ's group admins
+    could not. The application's owner (developer portal) and `admin_ids` may."""
+    refused = await answer_to(fake_discord, ADMIN_ID, "atri-admin", command)
+    assert refused.body["data"]["content"] == lines().refused
+    fake_discord.add_person(OWNER_ID, "owner")  # owns the application, no server role
+    allowed = await answer_to(fake_discord, OWNER_ID, "atri-admin", command)
+    assert allowed.body["data"]["content"] != lines().refused
+    discord_settings.discord.admin_ids = [ADMIN_ID]
+    allowed = await answer_to(fake_discord, ADMIN_ID, "atri-admin", command)
     assert allowed.body["data"]["content"] != lines().refused
 
 

@@ -258,8 +258,8 @@ async def test_a_reset_of_everyone_or_of_several_people_resets_nobody(
 async def test_reload_is_for_superusers_only(
     app: App, plugin: ModuleType, echo_service: ChatService, user_id: int, role: str, allowed: bool
 ) -> None:
-    admin = Actor("qq", str(user_id), is_admin=True, channel_id=str(GROUP_ID))
-    expected = (await commands.reload(echo_service, admin)).text if allowed else lines().refused
+    owner = Actor("qq", str(user_id), is_admin=True, channel_id=str(GROUP_ID), is_owner=True)
+    expected = (await commands.reload(echo_service, owner)).text if allowed else lines().refused
     async with app.test_matcher(plugin.atri_command) as ctx:
         bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
         event = group_event("/atri reload", user_id, role)

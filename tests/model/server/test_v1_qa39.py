@@ -66,6 +66,27 @@ async def test_a_card_too_long_for_the_window_is_a_500_on_v1_and_her_error_line_
     assert "error_detail" not in chat.json()
 
 
+async def test_an_openai_client_does_not_retry_a_card_too_long_for_the_window(
+    echo_settings: Settings, secrets: Secrets, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The SDK retries a 500 twice by default: one request was three of them, three
+    error lines in the worker's log and three times the wait, for a setting that no
+    retry cures. `x-should-retry: false` tells OpenAI's SDKs not to."""
+    engine = EchoEngine()
+    engine.context_window = 64
+    async with (
+        await ChatService.open(echo_settings, engine=engine) as service,
+        serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
+        AsyncOpenAI(base_url=f"{url}/v1", api_key="anything", max_retries=2) as api,
+    ):
+        caplog.clear()
+        with pytest.raises(openai.InternalServerError) as raised:
+            await api.chat.completions.create(model="atri", messages=HI)  # type: ignore[arg-type]
+    assert raised.value.response.headers["x-should-retry"] == "false"
+    said = [r for r in caplog.records if "character prompt" in r.getMessage()]
+    assert len(said) == 1
+
+
 async def test_a_clients_own_system_prompt_too_long_stays_a_400(
     echo_settings: Settings, secrets: Secrets
 ) -> None:
