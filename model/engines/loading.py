@@ -396,12 +396,22 @@ class NoChatTemplateError(UserError):
     """The base model has no chat template and the config gives none."""
 
 
+class NoPadTokenError(UserError):
+    """The base model's tokenizer has no special token at all to pad batches with."""
+
+
 def prepare_tokenizer(tokenizer: Any, chat_template: str = "", base: str = "") -> None:
     """Batched generation needs a pad token and left padding; every path (train, serve,
     eval) renders chats with the model's own template, or `[model] chat_template`. A
     template that refuses ATRI's chats (a system prompt, then the user) is one sentence
-    here, naming `base` (`[model] base`), not a failure in every chat."""
-    from model.engines.chat_template import render_chat
+    here, naming `base` (`[model] base`), not a failure in every chat.
+
+    A tokenizer without a pad token pads with its end-of-text token, else with another
+    of its special tokens (unknown, beginning of text, the template's turn markers):
+    padded positions are masked out of attention and out of the labels, so which token
+    fills them is never read nor learnt, and decoding drops special tokens. Without one
+    (a batch of training padded with None) it is one sentence."""
+    from model.engines.chat_template import render_chat, special_tokens
 
     if chat_template.strip():
         tokenizer.chat_template = chat_template
@@ -413,7 +423,14 @@ def prepare_tokenizer(tokenizer: Any, chat_template: str = "", base: str = "") -
             "config.toml."
         )
     if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+        pad = tokenizer.eos_token or tokenizer.unk_token or tokenizer.bos_token
+        tokenizer.pad_token = pad or min(special_tokens(tokenizer), default=None)
+    if tokenizer.pad_token is None:
+        raise NoPadTokenError(
+            f"{whose} has a tokenizer without any special token (no padding, end-of-text "
+            "or turn marker token) to pad a batch with; choose a chat (instruct) model for "
+            "[model] base."
+        )
     tokenizer.padding_side = "left"
     probe = [{"role": "system", "content": "-"}, {"role": "user", "content": "-"}]
     render_chat(tokenizer, probe, True, base)
