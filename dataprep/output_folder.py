@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from atri.config import DataprepSettings
-from atri.files import dead_leftovers, owned_prefix, write_text_atomic
+from atri.files import dead_leftovers, owned, owned_prefix, write_text_atomic
 from atri.locks import exclusive_folder
 from dataprep.errors import DataprepError
 from dataprep.gc_pause import gc_paused
@@ -106,9 +106,28 @@ def write_output_folder(
     that could not be drawn (see `write_outputs`)."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=owned_prefix(_staging_prefix(out)), dir=out.parent))
-    except OSError as exc:
+        with owned(
+            lambda: Path(
+                tempfile.mkdtemp(prefix=owned_prefix(_staging_prefix(out)), dir=out.parent)
+            )
+        ) as staging:
+            return _write_and_move_in(
+                staging, out, stats, train, evaluation, settings, system_prompt, plotter
+            )
+    except OSError as exc:  # making the staging folder
         raise DataprepError(f"{out}: cannot be written ({exc.strerror}).") from None
+
+
+def _write_and_move_in(
+    staging: Path,
+    out: Path,
+    stats: Stats,
+    train: list[Sample],
+    evaluation: list[Sample],
+    settings: DataprepSettings,
+    system_prompt: str,
+    plotter: PlotProcess | None,
+) -> list[str]:
     notes: list[str] = []
     try:
         with gc_paused():

@@ -22,7 +22,7 @@ from typing import Any
 
 from atri.config import OFFLINE_DEFAULT_BASE, Settings
 from atri.errors import ConfigError, UserError
-from atri.files import owned_prefix, remove_dead_leftovers
+from atri.files import owned, owned_prefix, remove_dead_leftovers
 from model.engines.chat_template import check_configured_template
 
 log = logging.getLogger(__name__)
@@ -158,8 +158,23 @@ def offline_default_folder(cache_dir: Path) -> Path:
     # (a whole model's size), removed here.
     for prefix in (".convert-", ".stale-"):
         remove_dead_leftovers(cache_dir, prefix)
-    tmp = Path(tempfile.mkdtemp(prefix=owned_prefix(".convert-"), dir=cache_dir))
-    aside = Path(tempfile.mkdtemp(prefix=owned_prefix(".stale-"), dir=cache_dir))
+    with (
+        owned(
+            lambda: Path(tempfile.mkdtemp(prefix=owned_prefix(".convert-"), dir=cache_dir))
+        ) as tmp,
+        owned(
+            lambda: Path(tempfile.mkdtemp(prefix=owned_prefix(".stale-"), dir=cache_dir))
+        ) as aside,
+    ):
+        _convert_into(source, tmp, target, aside, eos)
+    return target
+
+
+def _convert_into(
+    source: Path, tmp: Path, target: Path, aside: Path, eos: tuple[int, str] | None
+) -> None:
+    """Convert into the work folder `tmp` and install it as `target` (see `_install`);
+    both work folders are gone after."""
     try:
         convert_offline(source, tmp)
         made = cache_problem(tmp, eos)
@@ -175,7 +190,6 @@ def offline_default_folder(cache_dir: Path) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(aside, ignore_errors=True)
-    return target
 
 
 def _install(tmp: Path, target: Path, aside: Path, eos: tuple[int, str] | None) -> None:
