@@ -19,6 +19,9 @@ from typing import Any
 _PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
 _STILL_ACTIVE = 259
 _ERROR_ACCESS_DENIED = 5
+# How a work item is opened to lock it: read-only (a folder opens no other way), and
+# never waiting (a FIFO given a leftover's name would block a reader forever).
+_PROBE_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -136,7 +139,7 @@ def _hold(path: Path) -> int | None:
     if fcntl is None:
         return None
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, _PROBE_FLAGS)
     except FileNotFoundError:
         raise _Lost from None  # removed by a judge already
     except OSError:
@@ -170,7 +173,7 @@ def claimed(path: Path, pid: int) -> Iterator[bool]:
     fd = None
     if fcntl is not None:
         with contextlib.suppress(OSError):
-            fd = os.open(path, os.O_RDONLY)
+            fd = os.open(path, _PROBE_FLAGS)
     if fd is None:
         yield not pid_alive(pid)
         return
