@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import os
 import shlex
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -40,7 +41,7 @@ def _home_expanded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     def expanded(value: Any) -> Any:
         if isinstance(value, Path):
-            return value.expanduser()
+            return Path(os.path.expanduser(value))  # as the config: never an error
         if isinstance(value, list | tuple):
             return type(value)(expanded(item) for item in value)
         return value

@@ -320,7 +320,8 @@ def publish(tmp: Path, parent: Path, version: str) -> Path:
 
 
 def remove_stale_temps(parent: Path) -> list[Path]:
-    """Delete build folders left by runs that died (killed, power cut); return them."""
+    """Delete build folders left by runs that died (killed, power cut): those no running
+    process holds (see atri.files.claimed); return them."""
     removed: list[Path] = []
     if not parent.is_dir():
         return removed
