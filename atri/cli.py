@@ -26,7 +26,7 @@ from atri.cli_common import (
     fail,
     run_async,
 )
-from atri.config import Settings
+from atri.config import Settings, setting_rule
 from atri.memory_commands import memory_app
 from atri.persona_commands import persona_app
 from atri.terminal import counted, waking_line
@@ -272,15 +272,18 @@ def train(
         Path | None,
         typer.Option(help="folder the version is written into (\\[model] adapters_dir)"),
     ] = None,
-    max_steps: Annotated[int | None, typer.Option(min=0, help="steps (0 = use --epochs)")] = None,
+    # No typer min=: [train]'s own check is the one rule, said in the config's own words
+    # ("must be a positive integer"), whether the value comes from the file or a flag.
+    max_steps: Annotated[int | None, typer.Option(help="steps (0 = use --epochs)")] = None,
     epochs: Annotated[float | None, typer.Option(help="passes over the data, above 0")] = None,
-    # > 0: [train]'s own check says so (typer's min would show "x>=0" and accept 0).
     lr: Annotated[float | None, typer.Option(help="learning rate, above 0")] = None,
-    batch_size: Annotated[int | None, typer.Option(min=1, help="samples per step")] = None,
-    grad_accum: Annotated[int | None, typer.Option(min=1, help="gradient accumulation")] = None,
-    max_seq_length: Annotated[int | None, typer.Option(min=8, help="longest sample")] = None,
-    lora_r: Annotated[int | None, typer.Option(min=1, help="LoRA rank")] = None,
-    eval_steps: Annotated[int | None, typer.Option(min=1, help="held-out loss every N")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="samples per step")] = None,
+    grad_accum: Annotated[int | None, typer.Option(help="gradient accumulation")] = None,
+    # Any length is tried: one that no conversation fits stops the run saying how many
+    # tokens the shortest needs.
+    max_seq_length: Annotated[int | None, typer.Option(help="longest sample, tokens")] = None,
+    lora_r: Annotated[int | None, typer.Option(help="LoRA rank")] = None,
+    eval_steps: Annotated[int | None, typer.Option(help="held-out loss every N")] = None,
     packing: Annotated[
         bool | None, typer.Option("--packing/--no-packing", help="pack short samples")
     ] = None,
@@ -318,7 +321,7 @@ def train(
             setattr(settings.train, key, value)
         except ValidationError as exc:
             flag = TRAIN_FLAGS.get(key, key.replace("_", "-"))
-            fail(f"--{flag} = {value}: {exc.errors()[0]['msg'].lower()}.", 2)
+            fail(f"--{flag} = {value}: {setting_rule(exc.errors()[0], ('train', key))}.", 2)
     if output_dir is not None:
         settings.model.adapters_dir = str(output_dir.resolve())
     _train(settings, resume)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import os
 import shlex
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -24,12 +25,32 @@ CONFIG_HELP = "config file (default: $ATRI_CONFIG, else ./config.toml)"
 
 class Commands(typer.Typer):
     """Every command registered here takes `--config` where people type it (before or
-    after the command name) and turns a `UserError` into its one sentence (exit 2 for
-    config errors, 1 otherwise): the one place the CLI handles errors users cause."""
+    after the command name), reads `~` in its path arguments as the config does, and
+    turns a `UserError` into its one sentence (exit 2 for config errors, 1 otherwise):
+    the one place the CLI handles errors users cause."""
 
     def command(self, *args: Any, **kwargs: Any) -> Any:
         register = super().command(*args, **kwargs)
-        return lambda fn: register(_with_config_option(_one_sentence_errors(fn)))
+        return lambda fn: register(_with_config_option(_one_sentence_errors(_home_expanded(fn))))
+
+
+def _home_expanded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Expand a leading `~` in the command's path arguments, as a path in the config file
+    and `--config` are: the shell leaves it alone when quoted (`--out "~/my data"`), and
+    Windows' shells never expand it, so `~` was read as a folder named `~`."""
+
+    def expanded(value: Any) -> Any:
+        if isinstance(value, Path):
+            return Path(os.path.expanduser(value))  # as the config: never an error
+        if isinstance(value, list | tuple):
+            return type(value)(expanded(item) for item in value)
+        return value
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return fn(*(expanded(a) for a in args), **{key: expanded(v) for key, v in kwargs.items()})
+
+    return run
 
 
 def _with_config_option(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -798,12 +798,7 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
             where = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) >= 2 else loc[0]
             lines.append(f"{source}: {where}: {secret}")
             continue
-        if err["type"] == "greater_than" and (err.get("ctx") or {}).get("gt") == 0:
-            # By the key's type, not the value's: `temperature = 0` wants a number.
-            whole = _annotation(err["loc"]) is int
-            message = "must be a positive integer" if whole else "must be a positive number"
-        else:
-            message = _expected(err)
+        message = setting_rule(err, err["loc"])
         if len(loc) >= 2:
             where = f"[{loc[0]}] {'.'.join(loc[1:])}"
         elif loc:
@@ -816,6 +811,17 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
         shown = "" if err["type"] == "missing" or value is None else f" = {_toml_repr(value)}"
         lines.append(f"{source}: {where}{shown}: {message}")
     return "\n".join(lines)
+
+
+def setting_rule(err: Any, loc: tuple[int | str, ...]) -> str:
+    """What the setting at `loc` ((section, key)) must be, as the config's error says it
+    ("must be a positive integer"); `err` is one of pydantic's errors for it. The CLI's
+    flags that set a key say the same."""
+    if err["type"] == "greater_than" and (err.get("ctx") or {}).get("gt") == 0:
+        # By the key's type, not the value's: `temperature = 0` wants a number.
+        whole = _annotation(loc) is int
+        return "must be a positive integer" if whole else "must be a positive number"
+    return _expected(err)
 
 
 def _annotation(loc: tuple[int | str, ...]) -> Any:

@@ -10,13 +10,18 @@ import re
 import secrets
 import shutil
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 # Windows' OpenProcess right to read a process's exit code, the exit code a running
 # process reports, and the error for a process of another user.
 _PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
 _STILL_ACTIVE = 259
 _ERROR_ACCESS_DENIED = 5
+# How a work item is opened to lock it: read-only (a folder opens no other way), and
+# never waiting (a FIFO given a leftover's name would block a reader forever).
+_PROBE_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -29,25 +34,31 @@ def write_text_atomic(path: Path, text: str) -> None:
     one killed outright is removed by the next write beside it."""
     prefix = f".{path.name}."
     remove_dead_leftovers(path.parent, prefix)
-    tmp = path.with_name(f"{owned_prefix(prefix)}{secrets.token_hex(4)}.tmp")
-    try:
+
+    def make() -> Path:
+        tmp = path.with_name(f"{owned_prefix(prefix)}{secrets.token_hex(4)}.tmp")
         # 0o666 as open() asks: the umask applies, as to any new file (mkstemp's is 0600).
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        return tmp
+
+    with owned(make) as tmp:
+        try:
+            with open(tmp, "w", encoding="utf-8") as file:
+                file.write(text)
+                file.flush()
+                os.fsync(file.fileno())
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(tmp, path.stat().st_mode & 0o7777)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether process `pid` still runs: a hidden work folder named after a process that
-    is gone was left by a run killed outright (SIGKILL, a power cut)."""
+    """Whether process `pid` still runs: where no lock can tell (see `claimed`), a hidden
+    work folder named after a process that is gone was left by a run killed outright
+    (SIGKILL, a power cut)."""
     if sys.platform == "win32":
         return _windows_pid_alive(pid)
     try:
@@ -84,30 +95,129 @@ def owned_prefix(prefix: str) -> str:
     return f"{prefix}{os.getpid()}-"
 
 
-def dead_leftovers(folder: Path, prefix: str) -> list[Path]:
-    """The work files and folders in `folder` named by `owned_prefix(prefix)` for a
-    process that is gone (killed outright, so its cleanup never ran). Those of a process
+class _Lost(Exception):
+    """Another process judging leftovers took the lock on a work item in the instant
+    between its making and its maker's taking it: it is removed as dead."""
+
+
+@contextlib.contextmanager
+def owned(make: Callable[[], Path]) -> Iterator[Path]:
+    """A hidden work file or folder that `make` creates (named by `owned_prefix`, so that
+    `dead_leftovers` and `claimed` know it), held for the `with` block: a lock on it that
+    the system lets go when this process ends, however it ends. While held it is never
+    taken for a leftover, whatever its process id reads as from where it is judged
+    (another container's, or a number the system has since given to another process);
+    once let go it is one. The block removes or renames it as it needs."""
+    while True:
+        path = make()
+        try:
+            fd = _hold(path)
+        except _Lost:
+            continue  # the judge that took it removes it: make another
+        break
+    try:
+        yield path
+    finally:
+        if fd is not None:
+            os.close(fd)  # lets go of the lock
+
+
+def _flock() -> Any:
+    """The fcntl module where there is one (POSIX), else None (Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    return fcntl
+
+
+def _hold(path: Path) -> int | None:
+    """An open descriptor holding the lock on `path`; None where no lock can be had (no
+    flock on Windows, nor for a folder on NFS): its process id judges it there. _Lost
+    when a judge took it first, or removed it before this took it."""
+    fcntl = _flock()
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(path, _PROBE_FLAGS)
+    except FileNotFoundError:
+        raise _Lost from None  # removed by a judge already
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise _Lost from None
+    except OSError:
+        os.close(fd)
+        return None
+    try:
+        same = os.path.samestat(os.fstat(fd), os.stat(path))
+    except OSError:
+        same = False
+    if not same:
+        os.close(fd)
+        raise _Lost
+    return fd
+
+
+@contextlib.contextmanager
+def claimed(path: Path, pid: int) -> Iterator[bool]:
+    """Whether the work item `path`, named for process `pid`, was left by a process that
+    is gone, with the item held for the `with` block when it was (its maker cannot take
+    it meanwhile: see `owned`). Its lock tells: free, nobody holds it. Where no lock can
+    be had (Windows, NFS folders, an item this user cannot open), the process id tells
+    instead, as it always did."""
+    fcntl = _flock()
+    fd = None
+    if fcntl is not None:
+        with contextlib.suppress(OSError):
+            fd = os.open(path, _PROBE_FLAGS)
+    if fd is None:
+        yield not pid_alive(pid)
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            dead = False  # a running process holds it
+        except OSError:
+            dead = not pid_alive(pid)
+        else:
+            dead = True
+        yield dead
+    finally:
+        os.close(fd)
+
+
+def dead_leftovers(folder: Path, prefix: str) -> Iterator[Path]:
+    """The work files and folders in `folder` named by `owned_prefix(prefix)` that no
+    running process holds (see `owned`): left by one killed outright, so its cleanup
+    never ran. Each is held while the loop over them works on it. Those of a process
     still running are its own business."""
     pattern = re.compile(rf"{re.escape(prefix)}(\d+)-.+")
     try:
         entries = list(folder.iterdir())
     except OSError:
-        return []
-    return [
-        path
-        for path in entries
-        if (match := pattern.fullmatch(path.name)) is not None and not pid_alive(int(match[1]))
-    ]
+        return
+    for path in entries:
+        if (match := pattern.fullmatch(path.name)) is None:
+            continue
+        with claimed(path, int(match[1])) as dead:
+            if dead:
+                yield path
 
 
 def remove_dead_leftovers(folder: Path, prefix: str) -> list[Path]:
     """Remove `dead_leftovers(folder, prefix)`; return them."""
-    removed = dead_leftovers(folder, prefix)
-    for path in removed:
+    removed = []
+    for path in dead_leftovers(folder, prefix):
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
+        removed.append(path)
     return removed
 
 

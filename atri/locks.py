@@ -1,9 +1,12 @@
 """One process at a time: an exclusive lock that the system releases when its process
 ends, however it ends (SIGKILL, a power cut), so nothing is ever left holding it.
 
-The lock is taken on a lock file (made when missing, and left in place: removing it
-could let two processes lock two different files of one name), or on POSIX on a folder
-itself. POSIX takes it with `flock`; Windows, which has no `fcntl`, with msvcrt's byte
+The lock is taken on a lock file (made when missing), or on POSIX on a folder itself.
+A lock file is removed only by `discard`, on POSIX, by a process that holds its lock:
+one that opened the file before it went and locks it after finds, by its inode, that
+the name is no longer that file's, and locks the file of that name anew; so two
+processes never hold two different files of one name. On Windows a lock file stays
+(an open file cannot be removed there, and one closed can be opened again at once). POSIX takes it with `flock`; Windows, which has no `fcntl`, with msvcrt's byte
 lock, on a byte well past the holder's process id that the file holds while locked:
 other processes may not read a byte locked there.
 
@@ -47,10 +50,22 @@ def exclusive(path: Path, *, wait: bool) -> Iterator[None]:
     """Hold the lock on the file `path` (made when missing) for the `with` block, with
     this process's id written in it meanwhile. `wait`: until whoever holds it lets go;
     else LockHeld, naming the holder, when it is still held after PATIENCE_SECONDS."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | _BINARY, 0o666)
-    try:
-        if not _take(fd, wait):
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | _BINARY, 0o666)
+        try:
+            taken: bool | None = _take(fd, wait)
+            if taken and not _named(fd, path):
+                _release(fd)  # `discard` removed it meanwhile: lock the file of that name
+                taken = None
+        except BaseException:
+            os.close(fd)
+            raise
+        if taken:
+            break
+        os.close(fd)
+        if taken is False:
             raise LockHeld(path, holder(path))
+    try:
         try:
             _write_pid(fd, str(os.getpid()))
             yield
@@ -79,6 +94,48 @@ def exclusive_folder(folder: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # releases it
+
+
+def discard(path: Path) -> bool:
+    """Remove the lock file `path` when no process holds it (a run whose folder is gone
+    leaves nothing for it to guard); whether it was removed. POSIX only: it is removed
+    while this holds its lock (see the module's note); on Windows it stays."""
+    if _flock() is None:
+        return False
+    try:
+        fd = os.open(path, os.O_RDWR | _BINARY)
+    except OSError:
+        return False
+    try:
+        if not _try(fd):
+            return False  # held: in use
+        try:
+            if not _named(fd, path):
+                return False  # another process removed it first
+            os.unlink(path)
+            return True
+        except OSError:
+            return False
+        finally:
+            _release(fd)
+    finally:
+        os.close(fd)
+
+
+def _named(fd: int, path: Path) -> bool:
+    """Whether `path` still names the file open as `fd`."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except OSError:
+        return False
+
+
+def _flock() -> object | None:
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    return fcntl
 
 
 def is_locked(path: Path) -> bool:

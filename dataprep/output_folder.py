@@ -19,13 +19,13 @@ import tempfile
 from pathlib import Path
 
 from atri.config import DataprepSettings
-from atri.files import dead_leftovers, owned_prefix, write_text_atomic
+from atri.files import dead_leftovers, owned, owned_prefix, write_text_atomic
 from atri.locks import exclusive_folder
 from dataprep.errors import DataprepError
 from dataprep.gc_pause import gc_paused
 from dataprep.records import Sample
 from dataprep.sources import collect_scripts
-from dataprep.stats import PlotProcess, Stats, plot_stats
+from dataprep.stats import PlotFailed, PlotProcess, Stats, plot_stats
 from dataprep.writers import (
     DATASET_INFO,
     OutputNames,
@@ -99,23 +99,47 @@ def write_output_folder(
     settings: DataprepSettings,
     system_prompt: str,
     plotter: PlotProcess | None,
-) -> None:
+) -> list[str]:
     """Write every file of the run into a temporary folder beside `out`, then move them
     into `out` (see `replace_outputs`); a file that cannot be written is a DataprepError
-    naming it, with `out` left as it was."""
+    naming it, with `out` left as it was. Returns sentences for the user: a stats picture
+    that could not be drawn (see `write_outputs`)."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=owned_prefix(_staging_prefix(out)), dir=out.parent))
-    except OSError as exc:
+        with owned(
+            lambda: Path(
+                tempfile.mkdtemp(prefix=owned_prefix(_staging_prefix(out)), dir=out.parent)
+            )
+        ) as staging:
+            return _write_and_move_in(
+                staging, out, stats, train, evaluation, settings, system_prompt, plotter
+            )
+    except OSError as exc:  # making the staging folder
         raise DataprepError(f"{out}: cannot be written ({exc.strerror}).") from None
+
+
+def _write_and_move_in(
+    staging: Path,
+    out: Path,
+    stats: Stats,
+    train: list[Sample],
+    evaluation: list[Sample],
+    settings: DataprepSettings,
+    system_prompt: str,
+    plotter: PlotProcess | None,
+) -> list[str]:
+    notes: list[str] = []
     try:
         with gc_paused():
-            write_outputs(staging, stats, train, evaluation, settings, system_prompt, plotter)
+            write_outputs(
+                staging, stats, train, evaluation, settings, system_prompt, plotter, notes
+            )
         replace_outputs(staging, out, dataset_stem(settings.character_aliases))
     except OSError as exc:
         raise DataprepError(_write_error(exc, staging, out)) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return notes
 
 
 def write_outputs(
@@ -126,12 +150,14 @@ def write_outputs(
     settings: DataprepSettings,
     system_prompt: str,
     plotter: PlotProcess | None = None,
+    notes: list[str] | None = None,
 ) -> list[Path]:
     """Write every file into `out` (which must exist); returns the paths written.
 
     With a `plotter`, stats.png is drawn by it while the datasets are written, and is
-    complete when this returns. dataset_info.json keeps the other datasets' entries of
-    `earlier_info` (the output folder's dataset_info.json)."""
+    complete when this returns. A picture that fails to draw fails nothing else: it is
+    left out, and a sentence saying so goes to `notes`. dataset_info.json keeps the
+    other datasets' entries of `earlier_info` (the output folder's dataset_info.json)."""
     stem = dataset_stem(settings.character_aliases)
     names = OutputNames(stem)
     stats_json, stats_png = out / names.stats("json"), out / names.stats("png")
@@ -146,10 +172,20 @@ def write_outputs(
         stem,
     )
     write_json(stats_json, stats.to_json())
-    if plotter is None:
-        plot_stats(stats, stats_png)
-    else:
-        plotter.wait()
+    try:
+        if plotter is None:
+            plot_stats(stats, stats_png)
+        else:
+            plotter.wait()
+    except Exception as exc:  # the picture only: a font, matplotlib, a dead child process
+        stats_png.unlink(missing_ok=True)  # never half a picture
+        why = str(exc) if isinstance(exc, PlotFailed) else f"{type(exc).__name__}: {exc}"
+        if notes is not None:
+            notes.append(
+                f"{stats_png.name} was not drawn ({why}); the datasets and "
+                f"{stats_json.name} are written."
+            )
+        return [*written, stats_json]
     return [*written, stats_json, stats_png]
 
 

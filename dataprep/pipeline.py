@@ -722,7 +722,7 @@ def prepare(
             settings, scripts, fmt=fmt, background_path=background_path, progress=progress
         )
         if result.problem is None:
-            write_output_folder(
+            result.notes += write_output_folder(
                 out,
                 result.stats,
                 result.train,

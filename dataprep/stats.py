@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -198,12 +199,16 @@ def plot_stats(stats: Stats, path: Path, aliases: list[str] | None = None) -> No
 _CHILD_CODE = "from dataprep.stats import _plot_child_main; _plot_child_main()"
 
 
+class PlotFailed(RuntimeError):
+    """The child drawing stats.png failed; the message is its last line of error."""
+
+
 class PlotProcess:
     """stats.png drawn by a child process, so that importing matplotlib (a quarter of a
     second) and drawing overlap the pipeline and the writing instead of following them.
 
     Start it first; `draw` hands it the finished stats and returns at once; `wait`
-    returns when the picture is written (and raises if the child failed); `cancel`
+    returns when the picture is written (PlotFailed if the child failed); `cancel`
     lets it go when there is nothing to draw.
     """
 
@@ -241,17 +246,28 @@ class PlotProcess:
         try:
             self._process.stdin.write(data)
             self._process.stdin.close()
-        except BrokenPipeError:
-            pass  # the child died; `wait` reports its error
+        except OSError:
+            # The child died: BrokenPipeError on POSIX; ConnectionResetError, or OSError
+            # EINVAL (as subprocess itself knows) on Windows pipes. `wait` says why.
+            with contextlib.suppress(OSError):
+                self._process.stdin.close()
 
     def wait(self) -> None:
+        """Return once the picture is written; PlotFailed when the child failed."""
         assert self._process.stderr is not None
         if self._sender is not None:
             self._sender.join()
-        error = self._process.stderr.read().decode(errors="replace")
+        try:
+            error = self._process.stderr.read().decode(errors="replace")
+        except OSError:
+            error = ""
         self._process.stderr.close()
-        if self._process.wait() != 0:
-            raise RuntimeError(f"drawing stats.png failed: {error.strip()[-2000:]}")
+        status = self._process.wait()
+        if status != 0:
+            last = error.strip().splitlines()[-1:] or [
+                f"the drawing process ended with status {status}"
+            ]
+            raise PlotFailed(last[0][-300:])
 
     def cancel(self) -> None:
         """Stop the child if it is still running (nothing to draw, or the run failed)."""

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from atri.files import give_new_file_mode, owned_prefix, remove_dead_leftovers
+from atri.files import give_new_file_mode, owned, owned_prefix, remove_dead_leftovers
 from model.adapters.versions import (
     AdapterError,
     AdapterWriteError,
@@ -234,13 +234,25 @@ def _arch(name: str) -> Any:
 def _write(target: Path, arch: str, tensors: dict[str, Any], alpha: float) -> tuple[int, str]:
     """Write beside the target and rename: a reader never sees half a file, and after a
     power cut the old file or the new one is there. What a conversion killed outright
-    left (never read: only ADAPTER_GGUF is) goes first. Returns the size and sha256."""
+    left (never read: only ADAPTER_GGUF is) goes first, and the work file is held while
+    it is written (see atri.files.owned). Returns the size and sha256."""
+    remove_dead_leftovers(target.parent, _WORK_PREFIX)
+    with owned(lambda: _new_work_file(target.parent)) as work:
+        return _write_into(str(work), target, arch, tensors, alpha)
+
+
+def _new_work_file(folder: Path) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=owned_prefix(_WORK_PREFIX), suffix=".gguf", dir=folder)
+    os.close(fd)
+    return Path(tmp)
+
+
+def _write_into(
+    tmp: str, target: Path, arch: str, tensors: dict[str, Any], alpha: float
+) -> tuple[int, str]:
     import gguf
     import numpy as np
 
-    remove_dead_leftovers(target.parent, _WORK_PREFIX)
-    fd, tmp = tempfile.mkstemp(prefix=owned_prefix(_WORK_PREFIX), suffix=".gguf", dir=target.parent)
-    os.close(fd)
     try:
         writer = gguf.GGUFWriter(tmp, arch)
         writer.add_string("general.type", "adapter")

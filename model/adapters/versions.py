@@ -10,19 +10,21 @@ No torch import here: the reload job reads manifests without loading a model.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from atri.errors import UserError
-from atri.files import pid_alive, write_text_atomic
+from atri.files import claimed, owned, write_text_atomic
 
 MANIFEST = "manifest.json"
 EVAL_JSON = "eval.json"
@@ -274,13 +276,24 @@ def write_json_atomic(path: Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
-def temp_folder(parent: Path, version: str) -> Path:
-    """A fresh hidden build folder for `version` in `parent` (same filesystem: rename is atomic)."""
+@contextlib.contextmanager
+def temp_folder(parent: Path, version: str) -> Iterator[Path]:
+    """A fresh hidden build folder for `version` in `parent` (same filesystem: rename is
+    atomic), `.tmp-<version>-<random>-<pid>`, held for the `with` block (see
+    atri.files.owned): while its run lives, another never takes it for a dead run's."""
     parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f"{TMP_PREFIX}{version}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    return tmp
+
+    def make() -> Path:
+        while True:
+            tmp = parent / f"{TMP_PREFIX}{version}-{secrets.token_hex(4)}-{os.getpid()}"
+            try:
+                tmp.mkdir()  # the umask's mode, as the version folder it becomes
+            except FileExistsError:
+                continue
+            return tmp
+
+    with owned(make) as tmp:
+        yield tmp
 
 
 def publish(tmp: Path, parent: Path, version: str) -> Path:
@@ -307,13 +320,17 @@ def publish(tmp: Path, parent: Path, version: str) -> Path:
 
 
 def remove_stale_temps(parent: Path) -> list[Path]:
-    """Delete build folders left by runs that died (killed, power cut); return them."""
+    """Delete build folders left by runs that died (killed, power cut): those no running
+    process holds (see atri.files.claimed); return them."""
     removed: list[Path] = []
     if not parent.is_dir():
         return removed
     for p in parent.iterdir():
         match = _TMP_PATTERN.match(p.name)
-        if match and p.is_dir() and not pid_alive(int(match["pid"])):
-            shutil.rmtree(p, ignore_errors=True)
-            removed.append(p)
+        if not match or not p.is_dir():
+            continue
+        with claimed(p, int(match["pid"])) as dead:  # no running process holds it
+            if dead:
+                shutil.rmtree(p, ignore_errors=True)
+                removed.append(p)
     return removed

@@ -22,7 +22,7 @@ from typing import Any
 
 from atri.config import OFFLINE_DEFAULT_BASE, Settings
 from atri.errors import ConfigError, UserError
-from atri.files import owned_prefix, remove_dead_leftovers
+from atri.files import owned, owned_prefix, remove_dead_leftovers
 from model.engines.chat_template import check_configured_template
 
 log = logging.getLogger(__name__)
@@ -158,8 +158,23 @@ def offline_default_folder(cache_dir: Path) -> Path:
     # (a whole model's size), removed here.
     for prefix in (".convert-", ".stale-"):
         remove_dead_leftovers(cache_dir, prefix)
-    tmp = Path(tempfile.mkdtemp(prefix=owned_prefix(".convert-"), dir=cache_dir))
-    aside = Path(tempfile.mkdtemp(prefix=owned_prefix(".stale-"), dir=cache_dir))
+    with (
+        owned(
+            lambda: Path(tempfile.mkdtemp(prefix=owned_prefix(".convert-"), dir=cache_dir))
+        ) as tmp,
+        owned(
+            lambda: Path(tempfile.mkdtemp(prefix=owned_prefix(".stale-"), dir=cache_dir))
+        ) as aside,
+    ):
+        _convert_into(source, tmp, target, aside, eos)
+    return target
+
+
+def _convert_into(
+    source: Path, tmp: Path, target: Path, aside: Path, eos: tuple[int, str] | None
+) -> None:
+    """Convert into the work folder `tmp` and install it as `target` (see `_install`);
+    both work folders are gone after."""
     try:
         convert_offline(source, tmp)
         made = cache_problem(tmp, eos)
@@ -175,7 +190,6 @@ def offline_default_folder(cache_dir: Path) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(aside, ignore_errors=True)
-    return target
 
 
 def _install(tmp: Path, target: Path, aside: Path, eos: tuple[int, str] | None) -> None:
@@ -396,12 +410,22 @@ class NoChatTemplateError(UserError):
     """The base model has no chat template and the config gives none."""
 
 
+class NoPadTokenError(UserError):
+    """The base model's tokenizer has no special token at all to pad batches with."""
+
+
 def prepare_tokenizer(tokenizer: Any, chat_template: str = "", base: str = "") -> None:
     """Batched generation needs a pad token and left padding; every path (train, serve,
     eval) renders chats with the model's own template, or `[model] chat_template`. A
     template that refuses ATRI's chats (a system prompt, then the user) is one sentence
-    here, naming `base` (`[model] base`), not a failure in every chat."""
-    from model.engines.chat_template import render_chat
+    here, naming `base` (`[model] base`), not a failure in every chat.
+
+    A tokenizer without a pad token pads with its end-of-text token, else with another
+    of its special tokens (unknown, beginning of text, the template's turn markers):
+    padded positions are masked out of attention and out of the labels, so which token
+    fills them is never read nor learnt, and decoding drops special tokens. Without one
+    (a batch of training padded with None) it is one sentence."""
+    from model.engines.chat_template import render_chat, special_tokens
 
     if chat_template.strip():
         tokenizer.chat_template = chat_template
@@ -413,7 +437,14 @@ def prepare_tokenizer(tokenizer: Any, chat_template: str = "", base: str = "") -
             "config.toml."
         )
     if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+        pad = tokenizer.eos_token or tokenizer.unk_token or tokenizer.bos_token
+        tokenizer.pad_token = pad or min(special_tokens(tokenizer), default=None)
+    if tokenizer.pad_token is None:
+        raise NoPadTokenError(
+            f"{whose} has a tokenizer without any special token (no padding, end-of-text "
+            "or turn marker token) to pad a batch with; choose a chat (instruct) model for "
+            "[model] base."
+        )
     tokenizer.padding_side = "left"
     probe = [{"role": "system", "content": "-"}, {"role": "user", "content": "-"}]
     render_chat(tokenizer, probe, True, base)

@@ -60,48 +60,48 @@ def publish_version(
 
     out = settings.path(settings.model.adapters_dir)
     version = next_version_name(out)
-    tmp = temp_folder(out, version)
-    try:
-        model.save_pretrained(str(tmp))
-        plot_loss(history, tmp / LOSS_PLOT, title=f"LoRA adapter {version}")
-        manifest = {
-            "format": MANIFEST_FORMAT,
-            "version": version,
-            "base_model": settings.model.base,
-            "base_config_hash": loaded.config_hash,
-            "dataset_sha256": files.train_sha256,
-            "eval_dataset_sha256": files.eval_sha256,
-            # Where its held-out set was: `atri eval` scores the version on that file
-            # (checked by hash), not whatever [train] names by the time it runs.
-            "eval_dataset_file": str(files.eval.resolve()) if files.eval else None,
-            "settings": settings.train.model_dump(),
-            "hardware": {
-                "device": hw.device,
-                "precision": hw.precision,
-                "quantization": "4bit" if hw.quantize_4bit else "none",
-                "gradient_checkpointing": hw.gradient_checkpointing,
-            },
-            "train_loss": _finite(train_loss),
-            "eval_loss": _finite(eval_loss) if eval_loss is not None else None,
-            "base_eval_loss": next((v for _, v in loss_points(history, "eval_loss")), None),
-            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "target_modules": targets,
-            "lora_r": settings.train.lora_r,
-            # What the adapter learned to answer under: wherever it is live, the worker,
-            # `atri eval` and the reload smoke test give it exactly this prompt.
-            "system_prompt": system_prompt,
-            "chat_template": loaded.tokenizer.chat_template,
-            # Whom it was trained as (the configured card's names): a worker serving
-            # another character refuses it, and `atri eval` passes it over by default.
-            **character.manifest_fields(),
-        }
-        write_json_atomic(tmp / MANIFEST, manifest)
-        write_gguf_adapter(settings, tmp)
-        give_new_file_mode([f for f in tmp.rglob("*") if f.is_file()])
-        return publish(tmp, out, version)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with temp_folder(out, version) as tmp:
+        try:
+            model.save_pretrained(str(tmp))
+            plot_loss(history, tmp / LOSS_PLOT, title=f"LoRA adapter {version}")
+            manifest = {
+                "format": MANIFEST_FORMAT,
+                "version": version,
+                "base_model": settings.model.base,
+                "base_config_hash": loaded.config_hash,
+                "dataset_sha256": files.train_sha256,
+                "eval_dataset_sha256": files.eval_sha256,
+                # Where its held-out set was: `atri eval` scores the version on that file
+                # (checked by hash), not whatever [train] names by the time it runs.
+                "eval_dataset_file": str(files.eval.resolve()) if files.eval else None,
+                "settings": settings.train.model_dump(),
+                "hardware": {
+                    "device": hw.device,
+                    "precision": hw.precision,
+                    "quantization": "4bit" if hw.quantize_4bit else "none",
+                    "gradient_checkpointing": hw.gradient_checkpointing,
+                },
+                "train_loss": _finite(train_loss),
+                "eval_loss": _finite(eval_loss) if eval_loss is not None else None,
+                "base_eval_loss": next((v for _, v in loss_points(history, "eval_loss")), None),
+                "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "target_modules": targets,
+                "lora_r": settings.train.lora_r,
+                # What the adapter learned to answer under: wherever it is live, the worker,
+                # `atri eval` and the reload smoke test give it exactly this prompt.
+                "system_prompt": system_prompt,
+                "chat_template": loaded.tokenizer.chat_template,
+                # Whom it was trained as (the configured card's names): a worker serving
+                # another character refuses it, and `atri eval` passes it over by default.
+                **character.manifest_fields(),
+            }
+            write_json_atomic(tmp / MANIFEST, manifest)
+            write_gguf_adapter(settings, tmp)
+            give_new_file_mode([f for f in tmp.rglob("*") if f.is_file()])
+            return publish(tmp, out, version)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
 def write_gguf_adapter(settings: Settings, folder: Path) -> Path | None:

@@ -2,7 +2,8 @@
 
 A run's checkpoints go in `<adapters_dir>/.runs/<fingerprint>/` (the fingerprint: same
 base, data and settings, same folder), beside `<fingerprint>.lock`, locked by the process
-training into it (see atri.locks); `--resume` continues from its last complete checkpoint.
+training into it (see atri.locks) and removed with the folder (on POSIX: see
+atri.locks.discard); `--resume` continues from its last complete checkpoint.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from atri.config import Settings
-from atri.locks import LockHeld, exclusive, holder, is_locked
+from atri.locks import LockHeld, discard, exclusive, holder, is_locked
 from model.training.data_files import DataFiles
 from model.training.errors import TrainError, TrainingInterrupted
 from model.training.hardware import Hardware
@@ -250,9 +251,14 @@ def unfinished_runs(run_dir: Path) -> list[tuple[Path, int]]:
     `atri train` holds, with their size in bytes: an interrupted run keeps its
     checkpoints for `--resume`, and nothing else would ever tell the user they are there.
     A folder with no checkpoint in it (left by a run that failed before its first, before
-    runs cleaned up after themselves) holds nothing to resume: it is removed, not counted."""
+    runs cleaned up after themselves) holds nothing to resume: it is removed, not counted;
+    so is a lock file whose run folder is gone (runs left theirs before session 41)."""
     found = []
     for folder in sorted(run_dir.parent.glob("*")) if run_dir.parent.is_dir() else []:
+        if folder.name.endswith(LOCK_SUFFIX) and folder.is_file():
+            if not folder.with_name(folder.name.removesuffix(LOCK_SUFFIX)).is_dir():
+                discard(folder)  # not while a run holds it, about to make its folder
+            continue
         if folder == run_dir or not folder.is_dir():
             continue
         if being_trained(folder):
@@ -287,6 +293,10 @@ def run_lock(run_dir: Path, out: Path) -> Iterator[None]:
     lock = lock_file(run_dir)
     lock.parent.mkdir(parents=True, exist_ok=True)
     with ExitStack() as held:
+        # Last, once the lock is let go: done, or failed before its first checkpoint, its
+        # folder is gone and with it what the lock guards (one file per settings and data
+        # piled up otherwise).
+        held.callback(_discard_unless_folder, run_dir)
         try:
             held.enter_context(exclusive(lock, wait=False))
         except LockHeld as busy:
@@ -297,6 +307,11 @@ def run_lock(run_dir: Path, out: Path) -> Iterator[None]:
                 "--output-dir) to a folder you can write."
             ) from None
         yield
+
+
+def _discard_unless_folder(run_dir: Path) -> None:
+    if not run_dir.exists():
+        discard(lock_file(run_dir))
 
 
 @contextmanager

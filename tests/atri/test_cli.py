@@ -382,7 +382,7 @@ def test_a_train_flag_out_of_range_is_named_as_typed(
     """--lr 0 was refused as "--learning-rate = 0.0", a flag that does not exist, while
     the help said [x>=0.0]."""
     code, output = atri(config, "train", flag, value)
-    assert code == 2 and said in output and "greater than 0" in output, output
+    assert code == 2 and said in output and "must be a positive number" in output, output
     help_text = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "300"}).output
     assert "x>=0.0" not in help_text
 

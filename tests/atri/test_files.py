@@ -6,8 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from tempfile import mkdtemp
 
-from atri.files import owned_prefix, remove_dead_leftovers, write_text_atomic
+from atri.files import owned, owned_prefix, remove_dead_leftovers, write_text_atomic
 
 
 def dead_pid() -> int:
@@ -28,16 +29,15 @@ def test_only_a_dead_process_leftovers_are_removed(tmp_path: Path) -> None:
     (dead / "sub" / "model.safetensors").write_bytes(b"x" * 100)
     dead_file = tmp_path / f".stale-{dead_pid()}-x.gguf"
     dead_file.write_bytes(b"half")
-    live = tmp_path / f"{owned_prefix('.convert-')}def"
-    live.mkdir()
     other = [tmp_path / ".convert-abc", tmp_path / "model", tmp_path / ".convert-12x-a"]
     for path in other:
         path.mkdir()
-    removed = remove_dead_leftovers(tmp_path, ".convert-")
-    removed += remove_dead_leftovers(tmp_path, ".stale-")
-    assert sorted(removed) == sorted([dead, dead_file])
-    assert not dead.exists() and not dead_file.exists()
-    assert live.is_dir() and all(p.is_dir() for p in other)
+    with owned(lambda: Path(mkdtemp(prefix=owned_prefix(".convert-"), dir=tmp_path))) as live:
+        removed = remove_dead_leftovers(tmp_path, ".convert-")
+        removed += remove_dead_leftovers(tmp_path, ".stale-")
+        assert sorted(removed) == sorted([dead, dead_file])
+        assert not dead.exists() and not dead_file.exists()
+        assert live.is_dir() and all(p.is_dir() for p in other)
 
 
 def test_a_replaced_file_keeps_its_mode_and_no_temporary_stays(tmp_path: Path) -> None:

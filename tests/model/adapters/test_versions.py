@@ -87,12 +87,12 @@ def test_read_manifest_errors_are_one_sentence(tmp_path: Path) -> None:
 
 def test_publish_renames_into_place_and_takes_the_next_name_if_raced(tmp_path: Path) -> None:
     taken = make_version(tmp_path, "20260101-120000")
-    tmp = temp_folder(tmp_path, "20260101-120000")
-    assert tmp.name.startswith(".tmp-20260101-120000-")
-    (tmp / "manifest.json").write_text(
-        json.dumps({"format": "atri-adapter", "version": "20260101-120000"}), encoding="utf-8"
-    )
-    final = publish(tmp, tmp_path, "20260101-120000")
+    with temp_folder(tmp_path, "20260101-120000") as tmp:
+        assert tmp.name.startswith(".tmp-20260101-120000-")
+        (tmp / "manifest.json").write_text(
+            json.dumps({"format": "atri-adapter", "version": "20260101-120000"}), encoding="utf-8"
+        )
+        final = publish(tmp, tmp_path, "20260101-120000")
     assert final != taken and not tmp.exists()
     assert read_manifest(final)["version"] == final.name
     assert read_manifest(taken)["version"] == "20260101-120000"
@@ -104,9 +104,9 @@ def test_build_folders_of_dead_runs_are_removed_live_ones_kept(tmp_path: Path) -
     )
     stale = tmp_path / f".tmp-20260101-120000-{dead.stdout.strip()}"
     stale.mkdir()
-    live = temp_folder(tmp_path, "20260101-120001")
-    assert remove_stale_temps(tmp_path) == [stale]
-    assert live.is_dir() and not stale.exists()
+    with temp_folder(tmp_path, "20260101-120001") as live:
+        assert remove_stale_temps(tmp_path) == [stale]
+        assert live.is_dir() and not stale.exists()
 
 
 def test_versions_module_imports_no_torch() -> None:
