@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,16 @@ MEMORY_TURN_CHARS = 120
 # How long a bot trusts the channel modes it read from the worker: a change made through
 # another bot process shows within this time (through this one, at once).
 MODES_REFRESH_SECONDS = 30.0
+# What the worker shows only to callers holding its token (model/server/app.py, /status):
+# a reload's sentence, reason and folder, and the versions loaded, name folders on its
+# machine. `/atri status` shows them to the bot's owners alone, as a reload is theirs.
+OWNERS_ONLY_DETAILS = frozenset({"loaded_adapters"})
+# A reload's answers worded from its version names and engine alone: no folder in them.
+RELOADS_NAMING_NO_FOLDER = frozenset(
+    {"switched", "rolled_back", "already_serving", "nothing_older", "no_adapters"}
+)
+# A base model read from a folder (`[model] base = "/home/me/models/…"`), not a hub id.
+LOCAL_PATH = re.compile(r"^(?:[/\\~.]|[A-Za-z]:[/\\])")
 
 
 @dataclass(frozen=True)
@@ -178,6 +189,8 @@ async def reset_channel(worker: Worker, actor: Actor) -> CommandResult:
 
 
 async def status(worker: Worker, actor: Actor) -> CommandResult:
+    """Version, queue and uptime for anyone; admins see the engine and the worker's
+    counters too, and the bot's owners what names the worker's folders besides."""
     s = await worker.status()
     minutes = int(s.uptime_seconds // 60)
     said = lines()
@@ -187,12 +200,24 @@ async def status(worker: Worker, actor: Actor) -> CommandResult:
         said.status_uptime.format(hours=minutes // 60, minutes=minutes % 60),
     ]
     if actor.is_admin:
-        shown.append(said.status_engine.format(engine=s.engine, base=s.base_model))
-        if s.last_reload:
+        base = s.base_model if actor.is_owner else _named_only(s.base_model)
+        shown.append(said.status_engine.format(engine=s.engine, base=base))
+        if s.last_reload and (
+            actor.is_owner or s.last_reload.get("code") in RELOADS_NAMING_NO_FOLDER
+        ):
             shown.append(said.status_reload.format(message=_last_reload(s.last_reload)))
         for key, value in sorted(s.details.items()):
-            shown.append(f"{key}: {value}")
+            if actor.is_owner or key not in OWNERS_ONLY_DETAILS:
+                shown.append(f"{key}: {value}")
     return CommandResult("\n".join(shown))
+
+
+def _named_only(base: str) -> str:
+    """A base model read from a folder, by the folder's name: its path is the worker's
+    machine's (a hub id such as "Qwen/Qwen2.5-7B-Instruct" is shown as it is)."""
+    if not LOCAL_PATH.match(base):
+        return base
+    return re.split(r"[/\\]", base.rstrip("/\\"))[-1] or base
 
 
 def _last_reload(record: dict[str, Any]) -> str:

@@ -522,7 +522,7 @@ async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest) -> Non
                 reply = await current_worker().chat(request)
     except Exception:
         log.exception("QQ chat failed for user %s", event.user_id)
-        text = config.atri_error_reply
+        text = error_line()
     else:
         text = reply.text
         if reply.status == "recalled":
@@ -636,6 +636,17 @@ async def _memory(bot: Bot, event: MessageEvent) -> str:
     return lines().memory_sent_privately
 
 
+def error_line() -> str:
+    """Her error line as the worker's chats say it: a worker reached over HTTP has learned
+    it in the worker's language and character (`bot.relay.speak_as_the_worker`; a line of
+    the project's own, `ATRI_ERROR_REPLY`, stays); an in-process one speaks this config's."""
+    try:
+        learned = getattr(current_worker(), "error_reply", None)
+    except NoWorker:
+        learned = None
+    return learned if isinstance(learned, str) and learned else config.atri_error_reply
+
+
 async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
     """The answer to `/atri …`; failures become ATRI's error line."""
     words = incoming_text(args).split()
@@ -654,7 +665,7 @@ async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
             return (await commands.reload(current_worker(), actor)).text
     except Exception:
         log.exception("QQ command /atri %s failed", action)
-        return config.atri_error_reply
+        return error_line()
     return lines().qq_usage
 
 

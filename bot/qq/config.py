@@ -40,5 +40,6 @@ class Config(BaseModel):
     # A poke (戳一戳) of her is answered as a message; one per person per cooldown.
     atri_answer_pokes: bool = _QQ.answer_pokes
     atri_poke_cooldown_seconds: float = Field(default=_QQ.poke_cooldown_seconds, ge=0)
-    # Said when a command fails or the worker cannot be reached.
+    # Said when a command fails or the worker cannot be reached. Left at its default,
+    # a worker reached over HTTP has her line said in its own language and character.
     atri_error_reply: str = WorkerSettings().error_reply

@@ -415,9 +415,11 @@ async def test_an_unreachable_worker_gets_in_character_lines(
             chat = addressed(bot, group_event(at_me("你好")))
             ctx.receive_event(bot, chat)
             expect_reply(ctx, chat, settings.worker.error_reply)
+            # A failed command says the line the chat did (the worker's), not the
+            # plugin's own, which is in this config's language.
             status = group_event("/atri status")
             ctx.receive_event(bot, status)
-            expect_reply(ctx, status, plugin.config.atri_error_reply)
+            expect_reply(ctx, status, settings.worker.error_reply)
 
 
 async def test_a_failed_send_is_logged_not_raised(

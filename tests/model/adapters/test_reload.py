@@ -294,7 +294,7 @@ async def test_admins_are_told_each_step_in_the_cards_language(
 ) -> None:
     """The worker's answers come in parts (what happened, to which version) that the bots
     word in the card's language; its log and HTTP answer keep one English sentence."""
-    admin = Actor("test", "boss", is_admin=True)
+    admin = Actor("test", "boss", is_admin=True, is_owner=True)  # a rollback is the owner's
     async with await ChatService.open(reload_settings) as service:
         results = [await service.reload()]
         make_version(V1)
