@@ -49,7 +49,7 @@ from model.memory.records import (
 )
 from model.memory.schema import MIGRATIONS, SCHEMA_VERSION
 from model.memory.scopes import parse_scope
-from model.room import RoomLog
+from model.room import RoomLog, record_reset
 
 T = TypeVar("T")
 
@@ -81,7 +81,8 @@ _RESETS_PART = (
 # key starts with its key (a channel's); or, for a purge of a person, every exchange of
 # theirs (their message and her reply) in any conversation of the platform (key
 # `qq:user:42`) or of one channel (`qq:chan:7:user:42`), one that holds nothing of
-# theirs yet included (a first message in a group).
+# theirs yet included (a first message in a group). Records of room lines archived or
+# deleted (`room.RESET_LINES`) end no conversation.
 _RESET_SCOPE, _RESET_PREFIX, _RESET_PERSON = 0, 1, 2
 # One row of an exchange (`append_many`), unless what its reply was made from ended
 # meanwhile: ?9 `while_live`, ?10 `reset_mark`, ?11 and ?12 the `_person_keys` of whose
@@ -91,13 +92,13 @@ _INSERT_UNLESS_RESET = (
     " adapter_version, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
     " WHERE (?9 IS NULL OR EXISTS (SELECT 1 FROM messages WHERE scope = ?1"
     " AND archived = 0 AND (id <= ?9 OR first_id <= ?9)))"
-    " AND (?10 IS NULL OR NOT EXISTS (SELECT 1 FROM resets WHERE id > ?10 AND (scope = ?1"
+    " AND (?10 IS NULL OR NOT EXISTS (SELECT 1 FROM resets WHERE id > ?10 AND ((scope = ?1"
+    f" AND prefix = {_RESET_SCOPE})"
     f" OR (prefix = {_RESET_PREFIX} AND substr(?1, 1, length(scope)) = scope)"
     f" OR (prefix = {_RESET_PERSON} AND scope IN (?11, ?12)))))"
 )
-# A reset record older than this is deleted (at the next reset or purge): far longer than
-# any reply is written after its memory was read.
-RESET_RECORD_SECONDS = 24 * 3600.0
+# A reset record older than `room.RESET_RECORD_SECONDS` is deleted at the next reset or
+# purge (`room.record_reset`).
 
 
 class Memory:
@@ -452,12 +453,7 @@ class Memory:
         """A reset of `scope` in `resets` (of what `reaches` says, `_RESET_SCOPE` …),
         newer than any before it, so a reply being written from before it is not stored
         (`append_many`). Part of the caller's transaction; old records go meanwhile."""
-        now = time.time()
-        await self._db.execute("DELETE FROM resets WHERE at < ?", (now - RESET_RECORD_SECONDS,))
-        await self._db.execute(
-            "INSERT OR REPLACE INTO resets (scope, prefix, at) VALUES (?, ?, ?)",
-            (scope, reaches, now),
-        )
+        await record_reset(self._db, scope, reaches)
 
     async def cut_reply(self, scope: str, request_id: str, sent: str) -> int:
         """Her live reply to `request_id` only reached the platform as `sent`: it is
@@ -625,7 +621,7 @@ class Memory:
         """Delete everything stored for the scope, archived context included. A user's
         scope takes that user's room lines in every channel along; a channel's scope,
         the channel's room lines. Its key stays in `resets` (no text) for at most
-        RESET_RECORD_SECONDS, so a reply being written does not store it again.
+        `room.RESET_RECORD_SECONDS`, so a reply being written does not store it again.
         (messages, room lines) deleted, as `reset_with_room` counts them.
 
         A user's scope also takes their exchanges out of the conversations a channel
