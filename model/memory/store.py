@@ -742,14 +742,14 @@ class Memory:
 
     async def export(self, scope: str) -> dict[str, Any]:
         """One scope: its messages, its summaries, and the room lines of its people (a
-        user's scope) or its room (a channel's scope), as of one moment (`_at_one_moment`).
+        user's scope) or its room (a channel's scope), as of one moment (`at_one_moment`).
 
         A user's scope also holds their exchanges in the conversations channels share
         (`shared_conversations`, as `purge` finds them): their messages and her replies
         to them, not the other members' words, nor those conversations' summaries. The
         members' own conversations the key covers (`member_scopes_of`) are held whole,
         with their summaries (`member_conversations`), as a purge of the key deletes them."""
-        return await self._at_one_moment(lambda memory: memory._read_export(scope))
+        return await self.at_one_moment(lambda memory: memory._read_export(scope))
 
     async def _read_export(self, scope: str) -> dict[str, Any]:
         data = await self._export_scope(scope)
@@ -771,10 +771,10 @@ class Memory:
 
     async def backup(self) -> dict[str, Any]:
         """The whole database: every scope (with its summaries) and every room line, as
-        of one moment (`_at_one_moment`)."""
-        return await self._at_one_moment(Memory._read_backup)
+        of one moment (`at_one_moment`)."""
+        return await self.at_one_moment(Memory._read_backup)
 
-    async def _at_one_moment(self, read: Callable[[Memory], Awaitable[T]]) -> T:
+    async def at_one_moment(self, read: Callable[[Memory], Awaitable[T]]) -> T:
         """`read` run in one read transaction on a connection of its own (one snapshot
         under WAL, which writers do not wait for), so an exchange or a summary the worker
         commits meanwhile is in all of what it reads or none of it: a summary never points
