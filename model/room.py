@@ -57,8 +57,8 @@ RESET_RECORD_SECONDS = 24 * 3600.0
 # person's lines in it) or `qq:user:42` (theirs in every room of the platform). A line
 # said before (its `said_at` older than the record's `at`) is not kept (`add`).
 RESET_LINES = 3
-# A line (?1 room, ?2 platform, ?3 user id, ?7 said_at, ?9 unless …) kept unless a
-# reset or purge that reached it was recorded after it was said.
+# A line (?1 room, ?2 platform, ?3 user id, ?7 said_at), unless a reset or purge that
+# reached it was recorded after it was said.
 _INSERT_LINE = (
     "INSERT INTO room_lines (room, platform, user_id, display_name, content, created_at,"
     " said_at, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS (SELECT 1"
