@@ -113,7 +113,7 @@ def memory_show(
     scope = typed(scope)
     _remembered(scope)
 
-    async def go(memory: Any) -> list[tuple[str, Any, Any, Any]]:
+    async def read(memory: Any) -> list[tuple[str, Any, Any, Any]]:
         found = []
         for key in [scope, *await memory.member_scopes_of(scope)]:
             summaries = await memory.all_summaries(key)
@@ -140,6 +140,11 @@ def memory_show(
             ]
             found.append((f"room lines in {shown(room)}:", [], heard, None))
         return found
+
+    async def go(memory: Any) -> list[tuple[str, Any, Any, Any]]:
+        # As of one moment, as `export`: a summary the worker stores meanwhile is in all
+        # of what is printed or none of it (never the live one turns are cut by, unshown).
+        return await memory.at_one_moment(read)  # type: ignore[no-any-return]
 
     shown_any = False
     for heading, summaries, messages, live in _with_memory(go, read_only=True):

@@ -11,7 +11,11 @@ late, as a bot catching up after a reconnect sends it, is as old as it is), and 
 the worker every SWEEP_INTERVAL_SECONDS while it runs, rooms heard or not (`sweep`).
 Reset archives lines (hidden from the model), purge deletes them. Each line keeps the
 platform's id of its message (`request_id`, as in the request): a message deleted or
-recalled archives its line as a reset would, and an edited one changes its text.
+recalled archives its line as a reset would, and an edited one changes its text. A
+reset or purge of lines also leaves a record in the memory's `resets` table
+(`RESET_LINES`): a line said before it that reaches the worker after it (a bot catching
+up after a reconnect, a QQ line waiting for a member's name) is not kept, also when
+the reset came from another process (`atri memory`).
 """
 
 from __future__ import annotations
@@ -44,6 +48,23 @@ MAX_CLOCK_AHEAD_SECONDS = 300.0
 FORGOTTEN_KEPT = 10_000
 # How many edits each worker keeps for messages it has not stored yet (`PendingEdits`).
 PENDING_EDITS_KEPT = 1_000
+# A reset record older than this is deleted (at the next reset or purge): far longer than
+# any reply is written after its memory was read, or a line reaches the worker late.
+RESET_RECORD_SECONDS = 24 * 3600.0
+# The `prefix` column (what a record reaches) of the records in `resets` that room lines
+# were archived or deleted under (`model.memory.schema`; the others are the store's):
+# scope = a room's key (`qq:chan:7`: every line in it), `qq:chan:7:user:42` (one
+# person's lines in it) or `qq:user:42` (theirs in every room of the platform). A line
+# said before (its `said_at` older than the record's `at`) is not kept (`add`).
+RESET_LINES = 3
+# A line (?1 room, ?2 platform, ?3 user id, ?7 said_at), unless a reset or purge that
+# reached it was recorded after it was said.
+_INSERT_LINE = (
+    "INSERT INTO room_lines (room, platform, user_id, display_name, content, created_at,"
+    " said_at, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS (SELECT 1"
+    f" FROM resets WHERE prefix = {RESET_LINES} AND scope IN (?1, ?1 || ':user:' || ?3,"
+    " ?2 || ':user:' || ?3) AND at > ?7)"
+)
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -144,6 +165,18 @@ def platform_time(said_at: float, now: float) -> float:
     return now
 
 
+async def record_reset(db: aiosqlite.Connection, scope: str, reaches: int) -> None:
+    """A reset of `scope` (reaching what `reaches` says) in the `resets` table, as of now,
+    in place of any older one of it; part of the caller's transaction. Records older
+    than RESET_RECORD_SECONDS go meanwhile."""
+    now = time.time()
+    await db.execute("DELETE FROM resets WHERE at < ?", (now - RESET_RECORD_SECONDS,))
+    await db.execute(
+        "INSERT OR REPLACE INTO resets (scope, prefix, at) VALUES (?, ?, ?)",
+        (scope, reaches, now),
+    )
+
+
 class RoomLog:
     """The room lines of every channel. Writes from many channels share a transaction."""
 
@@ -171,7 +204,12 @@ class RoomLog:
         """Keep one line; returns once it is committed and the room is within bounds.
         `said_at`: when the platform says it was said (seconds since 1970; 0 = not told);
         `request_id`: the platform's id of the message ("" = not told). A line of a
-        message already deleted or recalled is not kept."""
+        message already deleted or recalled is not kept, nor one said before a reset or
+        purge that reached it (`RESET_LINES`): its platform time, as the line is ordered
+        by (`platform_time`; a line without one was said when heard), is compared with
+        the worker's clock at the reset. A platform clock a little ahead (a fast one is
+        believed up to MAX_CLOCK_AHEAD_SECONDS) keeps a line said as little before it;
+        one behind (or QQ's whole seconds) drops a line said as little after it."""
         if request_id and self._forgotten.get((room, request_id)) in ("", user_id):
             return
         now = time.time()
@@ -192,11 +230,9 @@ class RoomLog:
     async def _write_group(self, items: list[tuple[tuple[Any, ...], RoomBounds]]) -> list[Any]:
         now = time.time()
         try:
-            await self._db.executemany(
-                "INSERT INTO room_lines (room, platform, user_id, display_name, content,"
-                " created_at, said_at, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [row for row, _ in items],
-            )
+            # The check is in the statement, under the write lock: a reset committed by
+            # another process before it is seen, and one after it archives the line.
+            await self._db.executemany(_INSERT_LINE, [row for row, _ in items])
             rooms = {row[0]: bounds for row, bounds in items}
             for room, bounds in rooms.items():
                 await self._keep_newest(room, bounds.max_lines)
@@ -314,8 +350,14 @@ class RoomLog:
             )
         return len(new), len(lines) - len(new)
 
-    async def _change(self, sql: str, params: tuple[Any, ...]) -> int:
+    async def _change(self, sql: str, params: tuple[Any, ...], reset: str = "") -> int:
+        """`sql` committed once the lines being written are; `reset`: the key of the
+        record (`RESET_LINES`) that keeps a line said before it from being stored later."""
         await self._writes.idle()  # a line being written is covered too
+        if reset:
+            # First: a line written on this connection before the change below is changed
+            # by it, one after it finds this record.
+            await record_reset(self._db, reset, RESET_LINES)
         cur = await self._db.execute(sql, params)
         await self._db.commit()
         return cur.rowcount
@@ -323,7 +365,7 @@ class RoomLog:
     async def archive_room(self, room: str) -> int:
         """An admin's channel reset: the whole room is hidden from the model."""
         return await self._change(
-            "UPDATE room_lines SET archived = 1 WHERE room = ? AND archived = 0", (room,)
+            "UPDATE room_lines SET archived = 1 WHERE room = ? AND archived = 0", (room,), room
         )
 
     async def archive_user(self, platform: str, user_id: str, room: str = "") -> int:
@@ -332,8 +374,10 @@ class RoomLog:
             "UPDATE room_lines SET archived = 1 WHERE platform = ? AND user_id = ? AND archived = 0"
         )
         if room:
-            return await self._change(sql + " AND room = ?", (platform, user_id, room))
-        return await self._change(sql, (platform, user_id))
+            return await self._change(
+                sql + " AND room = ?", (platform, user_id, room), f"{room}:user:{user_id}"
+            )
+        return await self._change(sql, (platform, user_id), f"{platform}:user:{user_id}")
 
     async def archive_message(self, room: str, user_id: str, request_id: str) -> int:
         """A message deleted or recalled: its line in `room` is hidden from the model, as
@@ -365,12 +409,14 @@ class RoomLog:
         )
 
     async def delete_room(self, room: str) -> int:
-        return await self._change("DELETE FROM room_lines WHERE room = ?", (room,))
+        return await self._change("DELETE FROM room_lines WHERE room = ?", (room,), room)
 
     async def delete_user(self, platform: str, user_id: str) -> int:
         """Purge: the user's lines in every room."""
         return await self._change(
-            "DELETE FROM room_lines WHERE platform = ? AND user_id = ?", (platform, user_id)
+            "DELETE FROM room_lines WHERE platform = ? AND user_id = ?",
+            (platform, user_id),
+            f"{platform}:user:{user_id}",
         )
 
 

@@ -828,7 +828,9 @@ class ChatService:
     async def _reset(self, scope: ScopeRef) -> int:
         """A channel's reset also ends its room context; a member's own reset hides their
         own room lines (in that channel) and nobody else's. `here_only` (a server's or
-        group's admin) touches nothing kept beyond that channel (PERSONAL_SCOPE)."""
+        group's admin) touches nothing kept beyond that channel (PERSONAL_SCOPE). A
+        person's with no channel (a DM, `POST /reset` with a user id alone) reaches what
+        `atri memory reset` of their key does (`Memory.reset_with_room`)."""
         kind = self.settings.memory.scope
         room = self.memory.room
         if not scope.user_id:  # the whole channel
@@ -854,6 +856,13 @@ class ChatService:
             if prefix:
                 await room.archive_user(scope.platform, scope.user_id, prefix)
             return PERSONAL_SCOPE
+        if not scope.channel_id:
+            # Their key on the platform (`qq:user:42`), as `atri memory reset` of it and
+            # a purge reach it: their lines in every room, their conversation there, and
+            # their own conversations in each channel (`[memory] scope =
+            # "user_in_channel"`, or kept from when it was).
+            messages, lines = await self.memory.reset_with_room(self._scope_of(scope))
+            return messages + lines
         heard = await room.archive_user(scope.platform, scope.user_id, prefix)
         return heard + await self.memory.reset(self._scope_of(scope))
 

@@ -86,7 +86,10 @@ MIGRATIONS: list[str] = [
     # before: a reply being written is not stored once its scope was reset after its
     # memory was read, also when nothing was stored yet (a first reply), which no
     # archived message can tell, and when the reset came from another process (`atri
-    # memory reset`). `at`: when, so records older than any reply can be are deleted.
+    # memory reset`). `prefix` = 3 (`room.RESET_LINES`): room lines were archived or
+    # deleted (a room's, a person's in one, a person's in all), so a line said before it
+    # that reaches the worker later is not kept; it ends no conversation. `at`: when (the
+    # worker's clock), so records older than any reply can be are deleted.
     # Not exported: it names no message.
     """
     CREATE TABLE IF NOT EXISTS resets (

@@ -49,7 +49,7 @@ from model.memory.records import (
 )
 from model.memory.schema import MIGRATIONS, SCHEMA_VERSION
 from model.memory.scopes import parse_scope
-from model.room import RoomLog
+from model.room import RoomLog, record_reset
 
 T = TypeVar("T")
 
@@ -81,7 +81,8 @@ _RESETS_PART = (
 # key starts with its key (a channel's); or, for a purge of a person, every exchange of
 # theirs (their message and her reply) in any conversation of the platform (key
 # `qq:user:42`) or of one channel (`qq:chan:7:user:42`), one that holds nothing of
-# theirs yet included (a first message in a group).
+# theirs yet included (a first message in a group). Records of room lines archived or
+# deleted (`room.RESET_LINES`) end no conversation.
 _RESET_SCOPE, _RESET_PREFIX, _RESET_PERSON = 0, 1, 2
 # One row of an exchange (`append_many`), unless what its reply was made from ended
 # meanwhile: ?9 `while_live`, ?10 `reset_mark`, ?11 and ?12 the `_person_keys` of whose
@@ -91,13 +92,13 @@ _INSERT_UNLESS_RESET = (
     " adapter_version, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
     " WHERE (?9 IS NULL OR EXISTS (SELECT 1 FROM messages WHERE scope = ?1"
     " AND archived = 0 AND (id <= ?9 OR first_id <= ?9)))"
-    " AND (?10 IS NULL OR NOT EXISTS (SELECT 1 FROM resets WHERE id > ?10 AND (scope = ?1"
+    " AND (?10 IS NULL OR NOT EXISTS (SELECT 1 FROM resets WHERE id > ?10 AND ((scope = ?1"
+    f" AND prefix = {_RESET_SCOPE})"
     f" OR (prefix = {_RESET_PREFIX} AND substr(?1, 1, length(scope)) = scope)"
     f" OR (prefix = {_RESET_PERSON} AND scope IN (?11, ?12)))))"
 )
-# A reset record older than this is deleted (at the next reset or purge): far longer than
-# any reply is written after its memory was read.
-RESET_RECORD_SECONDS = 24 * 3600.0
+# A reset record older than `room.RESET_RECORD_SECONDS` is deleted at the next reset or
+# purge (`room.record_reset`).
 
 
 class Memory:
@@ -452,12 +453,7 @@ class Memory:
         """A reset of `scope` in `resets` (of what `reaches` says, `_RESET_SCOPE` …),
         newer than any before it, so a reply being written from before it is not stored
         (`append_many`). Part of the caller's transaction; old records go meanwhile."""
-        now = time.time()
-        await self._db.execute("DELETE FROM resets WHERE at < ?", (now - RESET_RECORD_SECONDS,))
-        await self._db.execute(
-            "INSERT OR REPLACE INTO resets (scope, prefix, at) VALUES (?, ?, ?)",
-            (scope, reaches, now),
-        )
+        await record_reset(self._db, scope, reaches)
 
     async def cut_reply(self, scope: str, request_id: str, sent: str) -> int:
         """Her live reply to `request_id` only reached the platform as `sent`: it is
@@ -625,7 +621,7 @@ class Memory:
         """Delete everything stored for the scope, archived context included. A user's
         scope takes that user's room lines in every channel along; a channel's scope,
         the channel's room lines. Its key stays in `resets` (no text) for at most
-        RESET_RECORD_SECONDS, so a reply being written does not store it again.
+        `room.RESET_RECORD_SECONDS`, so a reply being written does not store it again.
         (messages, room lines) deleted, as `reset_with_room` counts them.
 
         A user's scope also takes their exchanges out of the conversations a channel
@@ -746,14 +742,14 @@ class Memory:
 
     async def export(self, scope: str) -> dict[str, Any]:
         """One scope: its messages, its summaries, and the room lines of its people (a
-        user's scope) or its room (a channel's scope), as of one moment (`_at_one_moment`).
+        user's scope) or its room (a channel's scope), as of one moment (`at_one_moment`).
 
         A user's scope also holds their exchanges in the conversations channels share
         (`shared_conversations`, as `purge` finds them): their messages and her replies
         to them, not the other members' words, nor those conversations' summaries. The
         members' own conversations the key covers (`member_scopes_of`) are held whole,
         with their summaries (`member_conversations`), as a purge of the key deletes them."""
-        return await self._at_one_moment(lambda memory: memory._read_export(scope))
+        return await self.at_one_moment(lambda memory: memory._read_export(scope))
 
     async def _read_export(self, scope: str) -> dict[str, Any]:
         data = await self._export_scope(scope)
@@ -775,10 +771,10 @@ class Memory:
 
     async def backup(self) -> dict[str, Any]:
         """The whole database: every scope (with its summaries) and every room line, as
-        of one moment (`_at_one_moment`)."""
-        return await self._at_one_moment(Memory._read_backup)
+        of one moment (`at_one_moment`)."""
+        return await self.at_one_moment(Memory._read_backup)
 
-    async def _at_one_moment(self, read: Callable[[Memory], Awaitable[T]]) -> T:
+    async def at_one_moment(self, read: Callable[[Memory], Awaitable[T]]) -> T:
         """`read` run in one read transaction on a connection of its own (one snapshot
         under WAL, which writers do not wait for), so an exchange or a summary the worker
         commits meanwhile is in all of what it reads or none of it: a summary never points
