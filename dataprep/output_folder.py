@@ -16,6 +16,7 @@ import json
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from atri.config import DataprepSettings
@@ -104,6 +105,10 @@ def write_output_folder(
     into `out` (see `replace_outputs`); a file that cannot be written is a DataprepError
     naming it, with `out` left as it was. Returns sentences for the user: a stats picture
     that could not be drawn (see `write_outputs`)."""
+
+    def write(staging: Path, notes: list[str]) -> None:
+        write_outputs(staging, stats, train, evaluation, settings, system_prompt, plotter, notes)
+
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with owned(
@@ -111,30 +116,19 @@ def write_output_folder(
                 tempfile.mkdtemp(prefix=owned_prefix(_staging_prefix(out)), dir=out.parent)
             )
         ) as staging:
-            return _write_and_move_in(
-                staging, out, stats, train, evaluation, settings, system_prompt, plotter
-            )
+            return _write_and_move_in(staging, out, write, dataset_stem(settings.character_aliases))
     except OSError as exc:  # making the staging folder
         raise DataprepError(f"{out}: cannot be written ({exc.strerror}).") from None
 
 
 def _write_and_move_in(
-    staging: Path,
-    out: Path,
-    stats: Stats,
-    train: list[Sample],
-    evaluation: list[Sample],
-    settings: DataprepSettings,
-    system_prompt: str,
-    plotter: PlotProcess | None,
+    staging: Path, out: Path, write: Callable[[Path, list[str]], None], stem: str
 ) -> list[str]:
     notes: list[str] = []
     try:
         with gc_paused():
-            write_outputs(
-                staging, stats, train, evaluation, settings, system_prompt, plotter, notes
-            )
-        replace_outputs(staging, out, dataset_stem(settings.character_aliases))
+            write(staging, notes)
+        replace_outputs(staging, out, stem)
     except OSError as exc:
         raise DataprepError(_write_error(exc, staging, out)) from None
     finally:

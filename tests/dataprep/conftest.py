@@ -22,3 +22,18 @@ def fixtures() -> Path:
 @pytest.fixture
 def prep_settings() -> DataprepSettings:
     return DataprepSettings()
+
+
+def kyo_and_minamo_lines(game: Path) -> list[tuple[str, str, int]]:
+    """(speaker, text, line) of what Kyo and Minamo say in the Ren'Py `game` folder, with
+    its Chinese translation in `tl/` put in place."""
+    from dataprep.pipeline import iter_utterances, load_scripts, parse_options
+
+    settings = DataprepSettings(
+        lead_aliases=["Kyo"], character_aliases=["Minamo"], renpy_language="chinese", eval_ratio=0
+    )
+    loaded, _ = load_scripts([game / "script.rpy", game / "tl"], settings, None)
+    options = parse_options(settings, loaded)
+    return [
+        (u.speaker, u.text, u.line) for batch in iter_utterances(loaded, options) for u in batch
+    ]

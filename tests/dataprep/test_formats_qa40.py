@@ -16,7 +16,7 @@ from dataprep.formats import renpy as renpy_format
 from dataprep.formats.common import join_pieces
 from dataprep.pipeline import iter_utterances, load_scripts, parse_options, run_pipeline
 from dataprep.records import Role
-from tests.dataprep.conftest import FIXTURES
+from tests.dataprep.conftest import FIXTURES, kyo_and_minamo_lines
 
 QA40 = FIXTURES / "qa40"
 
@@ -117,14 +117,7 @@ def test_translations_of_such_statements_are_placed_by_identifier() -> None:
     # statement into the identifier of the say statement below it; every comment in it is
     # two lines early, so a line placed by its comment comes before the Python line above
     # its say statement.
-    game = QA40 / "harbor" / "game"
-    settings = DataprepSettings(
-        lead_aliases=["Kyo"], character_aliases=["Minamo"], renpy_language="chinese", eval_ratio=0
-    )
-    loaded, _ = load_scripts([game / "script.rpy", game / "tl"], settings, None)
-    options = parse_options(settings, loaded)
-    lines = [u for batch in iter_utterances(loaded, options) for u in batch]
-    assert [(u.speaker, u.text, u.line) for u in lines] == [
+    assert kyo_and_minamo_lines(QA40 / "harbor" / "game") == [
         ("Kyo", "The boat is late.", 9),
         ("Minamo", "那我们就一起等吧！", 10),
         ("Minamo", "Kyo, look at the gulls.", 11),

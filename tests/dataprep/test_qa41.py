@@ -15,10 +15,9 @@ from dataprep.cli import progress_label
 from dataprep.formats import ParseOptions, compile_markers, parse, translation_dump
 from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
-from dataprep.pipeline import iter_utterances, load_scripts, parse_options
 from dataprep.records import Role, Sample
 from dataprep.split import split_by_scene
-from tests.dataprep.conftest import FIXTURES
+from tests.dataprep.conftest import FIXTURES, kyo_and_minamo_lines
 
 QA41 = FIXTURES / "qa41"
 
@@ -109,14 +108,7 @@ def test_translations_are_placed_by_identifier_past_block_ends_and_private_names
     # where it belongs only when its identifier is found, and both of these were missed
     # (the first's string holds `[__mood]`, the second follows an `else:` block ending in
     # `nvl clear`), so they were put at the stale lines 10 and 14.
-    game = QA41 / "lighthouse" / "game"
-    settings = DataprepSettings(
-        lead_aliases=["Kyo"], character_aliases=["Minamo"], renpy_language="chinese", eval_ratio=0
-    )
-    loaded, _ = load_scripts([game / "script.rpy", game / "tl"], settings, None)
-    options = parse_options(settings, loaded)
-    lines = [u for batch in iter_utterances(loaded, options) for u in batch]
-    assert [(u.speaker, u.text, u.line) for u in lines] == [
+    assert kyo_and_minamo_lines(QA41 / "lighthouse" / "game") == [
         ("Kyo", "The light is on.", 10),
         ("Minamo", "今晚的海很平静。", 13),
         ("Minamo", "每艘船都会回家的。", 16),

@@ -6,40 +6,16 @@ plain NoneBot project in a subprocess, reached over a real WebSocket as NapCat r
 
 from __future__ import annotations
 
-import contextlib
-import json
 from pathlib import Path
-
-from websockets.asyncio.client import connect
 
 from atri.config import Settings
 from model.character.persona import configured_card_path, load_persona, reply_lines
-from model.server.app import bind_socket, create_app, serving
-from model.service import ChatService
-from tests.bot.qq.events import SELF_ID
-from tests.bot.qq.test_serve_e2e import answer, next_action, private_message
-from tests.bot.qq.test_standalone_qa40 import SECRETS, english_worker, standalone_nonebot
+from tests.bot.qq.test_standalone_qa40 import english_worker, lines_said
 
 __all__ = ["english_worker"]  # the fixture, used here
 
 
-async def lines_said(tmp_path: Path, worker: Settings, **env: str) -> list[str]:
-    """What the plugin answers a chat and a command with once its worker stops answering."""
-    said: list[str] = []
-    async with (
-        await ChatService.open(worker) as service,
-        contextlib.AsyncExitStack() as project,
-    ):
-        async with serving(create_app(service, SECRETS), bind_socket("127.0.0.1", 0)) as url:
-            bot = await project.enter_async_context(standalone_nonebot(tmp_path, url, **env))
-        async with connect(bot, additional_headers={"X-Self-ID": SELF_ID}) as ws:
-            for text in ("你好", "/atri status"):
-                await ws.send(json.dumps(private_message(text)))
-                action = await next_action(ws)
-                await answer(ws, action, {"message_id": 1})
-                segments = action["params"]["message"]
-                said.append("".join(s["data"]["text"] for s in segments if s["type"] == "text"))
-    return said
+BOTH = ("你好", "/atri status")  # a chat, then a command
 
 
 async def test_a_failed_command_says_the_worker_s_line(
@@ -48,11 +24,11 @@ async def test_a_failed_command_says_the_worker_s_line(
     card = load_persona(configured_card_path(english_worker))
     english = reply_lines(card.in_language("en"), Settings()).error
     assert english != Settings().worker.error_reply
-    assert await lines_said(tmp_path, english_worker) == [english, english]
+    assert await lines_said(tmp_path, english_worker, BOTH) == [english, english]
 
 
 async def test_a_failed_command_says_the_project_s_own_line(
     tmp_path: Path, english_worker: Settings
 ) -> None:
     own = "出错了，稍后再试"
-    assert await lines_said(tmp_path, english_worker, ATRI_ERROR_REPLY=own) == [own, own]
+    assert await lines_said(tmp_path, english_worker, BOTH, ATRI_ERROR_REPLY=own) == [own, own]

@@ -71,8 +71,12 @@ async def standalone_nonebot(tmp_path: Path, worker_url: str, **env: str) -> Asy
         proc.wait(timeout=30)
 
 
-async def error_line_said(tmp_path: Path, worker: Settings, **env: str) -> str:
-    """What the plugin answers a private message with once its worker stops answering."""
+async def lines_said(
+    tmp_path: Path, worker: Settings, texts: tuple[str, ...] = ("你好",), **env: str
+) -> list[str]:
+    """What the plugin answers each private message of `texts` with once its worker
+    stops answering."""
+    said: list[str] = []
     async with (
         await ChatService.open(worker) as service,
         contextlib.AsyncExitStack() as project,
@@ -81,10 +85,18 @@ async def error_line_said(tmp_path: Path, worker: Settings, **env: str) -> str:
             bot = await project.enter_async_context(standalone_nonebot(tmp_path, url, **env))
         # The worker is gone: every chat gets her error line.
         async with connect(bot, additional_headers={"X-Self-ID": SELF_ID}) as ws:
-            await ws.send(json.dumps(private_message("你好")))
-            action = await next_action(ws)
-            await answer(ws, action, {"message_id": 1})
-    return "".join(s["data"]["text"] for s in action["params"]["message"] if s["type"] == "text")
+            for text in texts:
+                await ws.send(json.dumps(private_message(text)))
+                action = await next_action(ws)
+                await answer(ws, action, {"message_id": 1})
+                segments = action["params"]["message"]
+                said.append("".join(s["data"]["text"] for s in segments if s["type"] == "text"))
+    return said
+
+
+async def error_line_said(tmp_path: Path, worker: Settings, **env: str) -> str:
+    """What the plugin answers a private message with once its worker stops answering."""
+    return (await lines_said(tmp_path, worker, **env))[0]
 
 
 @pytest.fixture
