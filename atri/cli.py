@@ -111,7 +111,7 @@ def main(
             logging.getLogger(told).setLevel(logging.INFO)
 
 
-@app.command()
+@app.command(ctrl_c_at_once=True)
 def chat() -> None:
     """Chat with the character in this terminal (remembers across restarts)."""
     settings = configured_settings()
@@ -132,7 +132,7 @@ async def _chat(settings: Settings) -> None:
         await console_chat(service, console)
 
 
-@app.command()
+@app.command(ctrl_c_at_once=True)
 def serve() -> None:
     """Run the character on Discord and QQ (console chat when no bot is configured)."""
     from atri.config import Secrets
@@ -163,7 +163,7 @@ def listening_line(url: str) -> str:
     )
 
 
-@app.command()
+@app.command(ctrl_c_at_once=True)
 def worker(
     host: Annotated[
         str | None, typer.Option(help="listen address (default: \\[worker] host)")

@@ -6,19 +6,24 @@ imports none of them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import os
 import shlex
+import signal
+import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from types import FrameType
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
 from atri.config import Settings, find_config_path, load_settings
 from atri.errors import ConfigError, UserError
+from atri.interrupt import INTERRUPTED, a_thread_would_hold_the_exit, end_now, keyboard_interrupt
 
 CONFIG_HELP = "config file (default: $ATRI_CONFIG, else ./config.toml)"
 
@@ -27,11 +32,18 @@ class Commands(typer.Typer):
     """Every command registered here takes `--config` where people type it (before or
     after the command name), reads `~` in its path arguments as the config does, and
     turns a `UserError` into its one sentence (exit 2 for config errors, 1 otherwise):
-    the one place the CLI handles errors users cause."""
+    the one place the CLI handles errors users cause.
 
-    def command(self, *args: Any, **kwargs: Any) -> Any:
+    Ctrl-C in a command is Python's KeyboardInterrupt (the command may undo what it did),
+    then `Stopped (Ctrl-C).` and status 130. `ctrl_c_at_once=True`: the command opens and
+    writes nothing before its event loop runs (`run_async`), so Ctrl-C until then ends
+    the process at once, as while `atri` imports (see atri/interrupt.py)."""
+
+    def command(self, *args: Any, ctrl_c_at_once: bool = False, **kwargs: Any) -> Any:
         register = super().command(*args, **kwargs)
-        return lambda fn: register(_with_config_option(_one_sentence_errors(_home_expanded(fn))))
+        return lambda fn: register(
+            _with_config_option(_one_sentence_errors(_home_expanded(fn), ctrl_c_at_once))
+        )
 
 
 def _home_expanded(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -76,15 +88,16 @@ def _with_config_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def _one_sentence_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+def _one_sentence_errors(fn: Callable[..., Any], ctrl_c_at_once: bool) -> Callable[..., Any]:
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with contextlib.nullcontext() if ctrl_c_at_once else keyboard_interrupt():
+                return fn(*args, **kwargs)
         except UserError as exc:
             fail(str(exc), code=2 if isinstance(exc, ConfigError) else 1)
         except KeyboardInterrupt:
-            raise typer.Exit(130) from None
+            stopped()
 
     return run
 
@@ -130,8 +143,54 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
-    return asyncio.run(coro)
+def stopped() -> NoReturn:
+    """Ctrl-C stopped the command once its own cleanup ran."""
+    err_console.print(INTERRUPTED, highlight=False, markup=False)
+    raise typer.Exit(130)
+
+
+T = TypeVar("T")
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run`, with Ctrl-C as atri/interrupt.py says: the first cancels the task
+    (its cleanup runs), then `Stopped (Ctrl-C).` and 130 without waiting for the loop's
+    threads (closing the loop waits for each: one loading the model cannot be stopped);
+    a second Ctrl-C, or one once the task is done, ends at once.
+
+    Ctrl-C never raises KeyboardInterrupt here. A handler someone sets inside is theirs
+    until they put this one back (uvicorn's while it serves)."""
+    if threading.current_thread() is not threading.main_thread():
+        return asyncio.run(coro)  # signal handlers are the main thread's
+    tasks: list[asyncio.Task[T]] = []
+    cancelled = False
+
+    async def main() -> T:
+        tasks.append(asyncio.current_task())  # type: ignore[arg-type]
+        return await coro
+
+    def on_ctrl_c(signum: int, frame: FrameType | None) -> None:
+        nonlocal cancelled
+        if cancelled or not tasks or tasks[0].done():
+            end_now()
+        cancelled = True
+        tasks[0].cancel()
+        tasks[0].get_loop().call_soon_threadsafe(lambda: None)  # wake it from its wait
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        with asyncio.Runner() as runner:
+            try:
+                return runner.run(main())
+            except asyncio.CancelledError:
+                if not cancelled:
+                    raise
+            # The task's cleanup has run; closing the loop could only wait for threads.
+            if a_thread_would_hold_the_exit():
+                end_now()
+        stopped()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def write_output(path: Path, text: str) -> None:

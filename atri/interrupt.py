@@ -1,0 +1,77 @@
+"""Ctrl-C in `atri`: one line, `Stopped (Ctrl-C).`, and status 130 (the shell's code for
+SIGINT), promptly, from the entry point's first line on; never Python's traceback.
+
+Ctrl-C is Python's KeyboardInterrupt only inside a command that undoes something on it
+(`atri prep` puts the earlier files back, `atri train` names its checkpoint). Anywhere
+else a KeyboardInterrupt lands in whatever library code runs: while `atri` imports,
+pydantic-core turns one raised in its schema building into a SchemaError traceback, and
+CPython marks one raised inside `exec` (dataclasses build their methods so) unhandled
+even once it is caught, then ends `python -m atri` by SIGINT (status -2, not 130). So:
+
+- until a command runs, and while `atri worker`, `serve` and `chat` import what they
+  serve with and read their settings, Ctrl-C ends the process at once (`end_now`):
+  nothing is open that would need closing;
+- in their event loop (`cli_common.run_async`) the first Ctrl-C cancels the command's
+  task, so its own cleanup runs (a spinner gives the cursor back, the service closes),
+  then the line and 130 without waiting for a thread nobody can stop (a model still
+  loading: minutes for a 7B one); a second Ctrl-C ends at once.
+
+Only stdlib here: the entry point imports this before anything slow.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from types import FrameType
+from typing import NoReturn
+
+INTERRUPTED = "Stopped (Ctrl-C)."
+STATUS = 130
+
+
+def end_now(signum: int | None = None, frame: FrameType | None = None) -> NoReturn:
+    """The line and status 130, now: no `finally` runs and no thread is waited for."""
+    for stream in (sys.stdout, sys.stderr):
+        # What was printed before stays printed; a stream may be closed, or in the middle
+        # of the write this handler interrupted.
+        with suppress(OSError, ValueError, RuntimeError, AttributeError):
+            stream.flush()
+    with suppress(OSError):  # no stderr (pythonw)
+        os.write(2, f"{INTERRUPTED}\n".encode())
+    os._exit(STATUS)
+
+
+def end_at_once() -> None:
+    """From here on Ctrl-C is `end_now` (the entry point's first line)."""
+    signal.signal(signal.SIGINT, end_now)
+
+
+@contextmanager
+def keyboard_interrupt() -> Iterator[None]:
+    """Inside, Ctrl-C is Python's KeyboardInterrupt again, for a command that undoes what
+    it did on it. Where `end_at_once` did not run (a test calling the command), nothing
+    changes."""
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGINT) is not end_now
+    ):
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, end_now)
+
+
+def a_thread_would_hold_the_exit() -> bool:
+    """Whether Python would wait, at exit, for a thread still running (one loading the
+    model cannot be stopped; an idle worker of asyncio's thread pool also counts)."""
+    return any(
+        t.is_alive() and not t.daemon and t is not threading.main_thread()
+        for t in threading.enumerate()
+    )
