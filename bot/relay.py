@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -67,6 +68,10 @@ MAX_CONNECTIONS = 100
 # that moment sends its request into a closing socket and gets a reset; dropping idle
 # connections first on our side avoids that race.
 KEEPALIVE_SECONDS = 4.0
+# How long after a failed /character, asked because an answer named a character not
+# learned yet, the bot waits before asking again: a worker that answers chats but not
+# /character (a proxy in front of it refusing the route) was asked on every message.
+CHARACTER_RETRY_SECONDS = 60.0
 # What a request sent on a connection the worker was closing as idle fails with: the
 # worker never read that request, so sending it once more is safe. Connect errors and
 # timeouts are excluded (ClientConnectorError is a ClientOSError): no point retrying.
@@ -145,6 +150,7 @@ class HttpWorker:
         self.on_character: Callable[[Character], None] | None = None
         self._character_tag: str | None = None  # the worker's, when last learned
         self._learning: asyncio.Task[None] | None = None
+        self._learn_again_at = 0.0  # monotonic; see CHARACTER_RETRY_SECONDS
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -228,7 +234,7 @@ class HttpWorker:
     def _saw_character(self, path: str, tag: str | None) -> None:
         """A worker whose character the bot has not learned yet answered: it is asked
         who she is (/character) beside the request, once, not on every message."""
-        if not tag or tag == self._character_tag:
+        if not tag or tag == self._character_tag or time.monotonic() < self._learn_again_at:
             return
         self._character_tag = tag
         # /character's own answer is being learned by its caller.
@@ -243,10 +249,13 @@ class HttpWorker:
             try:
                 await self.character()  # tells on_character
             except WorkerUnreachable:
-                return  # asked again when it next answers
+                # Asked again when it next answers, after a while: it did answer.
+                self._learn_again_at = time.monotonic() + CHARACTER_RETRY_SECONDS
+                return
             except Exception as exc:  # a background task: nobody else would hear of it
                 log.warning("could not learn the worker's character: %s", exc, exc_info=exc)
                 self._character_tag = None
+                self._learn_again_at = time.monotonic() + CHARACTER_RETRY_SECONDS
                 return
             if self._character_tag == tag:  # no other character answered meanwhile
                 return

@@ -151,3 +151,34 @@ async def test_a_character_not_told_at_start_is_learned_from_the_next_answer(
                 assert app.failed and remote.error_reply == english
                 assert (await remote.chat(HI)).status == "ok"
                 assert await says(remote, chinese)
+
+
+class RefuseCharacter(CountPaths):
+    """The worker's real app behind a proxy that refuses /character (403)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/character":
+            self.seen["/character"] = self.seen.get("/character", 0) + 1
+            await send({"type": "http.response.start", "status": 403, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await super().__call__(scope, receive, send)
+
+
+async def test_a_worker_that_never_tells_its_character_is_not_asked_on_every_message(
+    echo_settings: Settings,
+) -> None:
+    """Every answer named a character not learned yet, and each started another
+    /character: one extra request per chat message, for as long as the bot ran."""
+    bot, _, english, _ = bot_side(echo_settings)
+    async with await ChatService.open(echo_settings) as service:
+        app = RefuseCharacter(create_app(service, SECRETS))
+        async with serving(app, bind_socket("127.0.0.1", 0)) as url:  # type: ignore[arg-type]
+            worker = bot.worker.model_copy(update={"url": url})
+            async with HttpWorker(worker, SECRETS, error_reply=english) as remote:
+                remote.on_character = lambda character: None
+                for _ in range(5):
+                    assert (await remote.chat(HI)).status == "ok"
+                    await asyncio.sleep(0.1)  # the background ask ends meanwhile
+                assert app.seen.get("/character") == 1
+                assert remote.error_reply == english
