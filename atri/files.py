@@ -12,7 +12,8 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+
+from atri.locks import flock_module, still_named
 
 # Windows' OpenProcess right to read a process's exit code, the exit code a running
 # process reports, and the error for a process of another user.
@@ -95,6 +96,10 @@ def owned_prefix(prefix: str) -> str:
     return f"{prefix}{os.getpid()}-"
 
 
+# Work items `owned` makes before it judges by process id instead (see there).
+OWNED_TRIES = 5
+
+
 class _Lost(Exception):
     """Another process judging leftovers took the lock on a work item in the instant
     between its making and its maker's taking it: it is removed as dead."""
@@ -108,13 +113,17 @@ def owned(make: Callable[[], Path]) -> Iterator[Path]:
     taken for a leftover, whatever its process id reads as from where it is judged
     (another container's, or a number the system has since given to another process);
     once let go it is one. The block removes or renames it as it needs."""
-    while True:
+    for _ in range(OWNED_TRIES - 1):
         path = make()
         try:
             fd = _hold(path)
         except _Lost:
             continue  # the judge that took it removes it: make another
         break
+    else:
+        # A file system whose file ids never match (some FUSE and overlay mounts) lost
+        # every one: the last is judged by its process id, as where no lock can be had.
+        path, fd = make(), None
     try:
         yield path
     finally:
@@ -122,20 +131,12 @@ def owned(make: Callable[[], Path]) -> Iterator[Path]:
             os.close(fd)  # lets go of the lock
 
 
-def _flock() -> Any:
-    """The fcntl module where there is one (POSIX), else None (Windows)."""
-    try:
-        import fcntl
-    except ImportError:
-        return None
-    return fcntl
-
-
 def _hold(path: Path) -> int | None:
     """An open descriptor holding the lock on `path`; None where no lock can be had (no
-    flock on Windows, nor for a folder on NFS): its process id judges it there. _Lost
-    when a judge took it first, or removed it before this took it."""
-    fcntl = _flock()
+    flock on Windows, nor on NFS, which refuses an exclusive flock of a descriptor opened
+    read-only): its process id judges it there. _Lost when a judge took it first, or
+    removed it before this took it."""
+    fcntl = flock_module()
     if fcntl is None:
         return None
     try:
@@ -152,11 +153,7 @@ def _hold(path: Path) -> int | None:
     except OSError:
         os.close(fd)
         return None
-    try:
-        same = os.path.samestat(os.fstat(fd), os.stat(path))
-    except OSError:
-        same = False
-    if not same:
+    if not still_named(fd, path):
         os.close(fd)
         raise _Lost
     return fd
@@ -167,9 +164,9 @@ def claimed(path: Path, pid: int) -> Iterator[bool]:
     """Whether the work item `path`, named for process `pid`, was left by a process that
     is gone, with the item held for the `with` block when it was (its maker cannot take
     it meanwhile: see `owned`). Its lock tells: free, nobody holds it. Where no lock can
-    be had (Windows, NFS folders, an item this user cannot open), the process id tells
+    be had (Windows, NFS, an item this user cannot open), the process id tells
     instead, as it always did."""
-    fcntl = _flock()
+    fcntl = flock_module()
     fd = None
     if fcntl is not None:
         with contextlib.suppress(OSError):

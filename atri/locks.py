@@ -22,6 +22,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 # The byte msvcrt locks: past any process id written at the file's start.
 LOCK_BYTE = 4096
@@ -54,7 +55,7 @@ def exclusive(path: Path, *, wait: bool) -> Iterator[None]:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | _BINARY, 0o666)
         try:
             taken: bool | None = _take(fd, wait)
-            if taken and not _named(fd, path):
+            if taken and not still_named(fd, path):
                 _release(fd)  # `discard` removed it meanwhile: lock the file of that name
                 taken = None
         except BaseException:
@@ -82,9 +83,8 @@ def exclusive_folder(folder: Path) -> Iterator[None]:
     """Hold the lock on `folder` for the `with` block, waiting for whoever holds it. POSIX
     locks the folder itself; Windows, which cannot open a folder as a file, the lock file
     `.<folder>.lock` beside it."""
-    try:
-        import fcntl
-    except ImportError:
+    fcntl = flock_module()
+    if fcntl is None:
         with exclusive(folder.parent / f".{folder.name}.lock", wait=True):
             yield
         return
@@ -100,7 +100,7 @@ def discard(path: Path) -> bool:
     """Remove the lock file `path` when no process holds it (a run whose folder is gone
     leaves nothing for it to guard); whether it was removed. POSIX only: it is removed
     while this holds its lock (see the module's note); on Windows it stays."""
-    if _flock() is None:
+    if flock_module() is None:
         return False
     try:
         fd = os.open(path, os.O_RDWR | _BINARY)
@@ -110,7 +110,7 @@ def discard(path: Path) -> bool:
         if not _try(fd):
             return False  # held: in use
         try:
-            if not _named(fd, path):
+            if not still_named(fd, path):
                 return False  # another process removed it first
             os.unlink(path)
             return True
@@ -122,15 +122,18 @@ def discard(path: Path) -> bool:
         os.close(fd)
 
 
-def _named(fd: int, path: Path) -> bool:
-    """Whether `path` still names the file open as `fd`."""
+def still_named(fd: int, path: Path) -> bool:
+    """Whether `path` still names the file open as `fd` (not removed, nor replaced by
+    another file of that name, since it was opened)."""
     try:
         return os.path.samestat(os.fstat(fd), os.stat(path))
     except OSError:
         return False
 
 
-def _flock() -> object | None:
+def flock_module() -> Any:
+    """The fcntl module where there is one (POSIX), else None (Windows). Imported when
+    asked: a test hides it to stand in for Windows."""
     try:
         import fcntl
     except ImportError:
@@ -166,9 +169,8 @@ def holder(path: Path) -> int | None:
 
 def _take(fd: int, wait: bool) -> bool:
     if wait:
-        try:
-            import fcntl
-        except ImportError:
+        fcntl = flock_module()
+        if fcntl is None:
             while not _try(fd):
                 time.sleep(POLL_SECONDS)
             return True
@@ -184,9 +186,8 @@ def _take(fd: int, wait: bool) -> bool:
 
 def _try(fd: int) -> bool:
     """Take the lock if it is free, without waiting."""
-    try:
-        import fcntl
-    except ImportError:
+    fcntl = flock_module()
+    if fcntl is None:
         import msvcrt
 
         os.lseek(fd, LOCK_BYTE, os.SEEK_SET)  # msvcrt locks from the file's position
@@ -204,9 +205,8 @@ def _try(fd: int) -> bool:
 
 
 def _release(fd: int) -> None:
-    try:
-        import fcntl
-    except ImportError:
+    fcntl = flock_module()
+    if fcntl is None:
         import msvcrt
 
         os.lseek(fd, LOCK_BYTE, os.SEEK_SET)

@@ -650,7 +650,7 @@ def say_identifier_schemes(text: str, filename: str = "") -> tuple[dict[str, int
     voiced = _identified(statements, True)
     # Most scripts have no `__name` in a say statement: both versions' codes are one.
     older = any(
-        code[0] is not code[1] or any(c[0] is not c[1] for c in block)
+        code[0] != code[1] or any(c[0] != c[1] for c in block)
         for _, _, block, code, _ in statements
     )
     return (

@@ -119,3 +119,25 @@ def test_where_no_lock_can_be_had_the_process_id_judges(
     with owned(make) as mine:
         assert remove_dead_leftovers(tmp_path, ".convert-") == [gone]
     assert running.is_dir() and mine.is_dir()
+
+
+def test_a_file_system_whose_file_ids_never_match_ends_making_work_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where a name's file id never matches the open descriptor's (some FUSE and overlay
+    mounts), every folder made looked taken by a judge: `owned` made folders forever."""
+    import atri.files
+
+    monkeypatch.setattr(atri.files, "still_named", lambda fd, path: False)
+    made: list[Path] = []
+
+    def make() -> Path:
+        if len(made) > 3 * atri.files.OWNED_TRIES:
+            raise RuntimeError("still making work folders")
+        path = tmp_path / f"{owned_prefix('.work-')}{len(made)}"
+        path.mkdir()
+        made.append(path)
+        return path
+
+    with owned(make) as held:
+        assert held == made[-1] and held.is_dir() and len(made) == atri.files.OWNED_TRIES
