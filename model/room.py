@@ -15,7 +15,9 @@ recalled archives its line as a reset would, and an edited one changes its text.
 reset or purge of lines also leaves a record in the memory's `resets` table
 (`RESET_LINES`): a line said before it that reaches the worker after it (a bot catching
 up after a reconnect, a QQ line waiting for a member's name) is not kept, also when
-the reset came from another process (`atri memory`).
+the reset came from another process (`atri memory`). Records go after
+RESET_RECORD_SECONDS, so a line said longer than that before it is heard is not kept
+at all.
 """
 
 from __future__ import annotations
@@ -49,7 +51,9 @@ FORGOTTEN_KEPT = 10_000
 # How many edits each worker keeps for messages it has not stored yet (`PendingEdits`).
 PENDING_EDITS_KEPT = 1_000
 # A reset record older than this is deleted (at the next reset or purge): far longer than
-# any reply is written after its memory was read, or a line reaches the worker late.
+# any reply is written after its memory was read. A room line said longer than this
+# before it reaches the worker is not kept (`_INSERT_LINE`), whatever `[room]
+# max_age_hours` says: the record of a reset after it may be gone.
 RESET_RECORD_SECONDS = 24 * 3600.0
 # The `prefix` column (what a record reaches) of the records in `resets` that room lines
 # were archived or deleted under (`model.memory.schema`; the others are the store's):
@@ -57,11 +61,13 @@ RESET_RECORD_SECONDS = 24 * 3600.0
 # person's lines in it) or `qq:user:42` (theirs in every room of the platform). A line
 # said before (its `said_at` older than the record's `at`) is not kept (`add`).
 RESET_LINES = 3
-# A line (?1 room, ?2 platform, ?3 user id, ?7 said_at), unless a reset or purge that
-# reached it was recorded after it was said.
+# A line (?1 room, ?2 platform, ?3 user id, ?6 heard at, ?7 said_at), unless a reset or
+# purge that reached it was recorded after it was said, or it was said so long before it
+# was heard that the record of such a reset may be gone (RESET_RECORD_SECONDS).
 _INSERT_LINE = (
     "INSERT INTO room_lines (room, platform, user_id, display_name, content, created_at,"
-    " said_at, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS (SELECT 1"
+    f" said_at, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE ?7 > ?6 - {RESET_RECORD_SECONDS}"
+    " AND NOT EXISTS (SELECT 1"
     f" FROM resets WHERE prefix = {RESET_LINES} AND scope IN (?1, ?1 || ':user:' || ?3,"
     " ?2 || ':user:' || ?3) AND at > ?7)"
 )
