@@ -66,9 +66,9 @@ RESET_LINES = 3
 # was heard that the record of such a reset may be gone (RESET_RECORD_SECONDS).
 _INSERT_LINE = (
     "INSERT INTO room_lines (room, platform, user_id, display_name, content, created_at,"
-    f" said_at, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE ?7 > ?6 - {RESET_RECORD_SECONDS}"
-    " AND NOT EXISTS (SELECT 1"
-    f" FROM resets WHERE prefix = {RESET_LINES} AND scope IN (?1, ?1 || ':user:' || ?3,"
+    " said_at, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
+    f" WHERE ?7 > ?6 - {RESET_RECORD_SECONDS} AND NOT EXISTS (SELECT 1 FROM resets"
+    f" WHERE prefix = {RESET_LINES} AND scope IN (?1, ?1 || ':user:' || ?3,"
     " ?2 || ':user:' || ?3) AND at > ?7)"
 )
 
