@@ -33,7 +33,7 @@ from typing import Any, Generic, TypeVar
 
 import aiosqlite
 
-from model.grouping import Grouped
+from model.grouping import Grouped, OneTransaction
 
 # Lines older than the age bound are deleted from every room at most this often (rooms
 # that went quiet included); reads never show them meanwhile.
@@ -184,10 +184,13 @@ async def record_reset(db: aiosqlite.Connection, scope: str, reaches: int) -> No
 
 
 class RoomLog:
-    """The room lines of every channel. Writes from many channels share a transaction."""
+    """The room lines of every channel. Writes from many channels share a transaction.
+    `tx`: the connection's writes one transaction at a time (`OneTransaction`), shared
+    with whatever else writes on it (the memory)."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, tx: OneTransaction | None = None) -> None:
         self._db = db
+        self._tx = tx or OneTransaction(db)
         self._writes = Grouped(self._write_group, "atri-room-writes")
         self._swept = 0.0
         # (room, message id) of messages deleted or recalled → whose ("" = anyone's).
@@ -234,6 +237,10 @@ class RoomLog:
         await self._writes.submit((row, bounds))
 
     async def _write_group(self, items: list[tuple[tuple[Any, ...], RoomBounds]]) -> list[Any]:
+        async with self._tx.held():
+            return await self._write_rows(items)
+
+    async def _write_rows(self, items: list[tuple[tuple[Any, ...], RoomBounds]]) -> list[Any]:
         now = time.time()
         try:
             # The check is in the statement, under the write lock: a reset committed by
@@ -271,12 +278,14 @@ class RoomLog:
         the count bound (lines imported, or a bound lowered since); rooms that went quiet
         write nothing that would."""
         await self._writes.idle()
-        await self._delete_older(time.time() - bounds.max_age_seconds)
-        for (room,) in await self._db.execute_fetchall(
-            "SELECT room FROM room_lines GROUP BY room HAVING COUNT(*) > ?", (bounds.max_lines,)
-        ):
-            await self._keep_newest(room, bounds.max_lines)
-        await self._db.commit()
+        async with self._tx.held():
+            await self._delete_older(time.time() - bounds.max_age_seconds)
+            for (room,) in await self._db.execute_fetchall(
+                "SELECT room FROM room_lines GROUP BY room HAVING COUNT(*) > ?",
+                (bounds.max_lines,),
+            ):
+                await self._keep_newest(room, bounds.max_lines)
+            await self._db.commit()
 
     async def recent(self, room: str, limit: int, max_age_seconds: float) -> list[RoomLine]:
         """The newest live lines of a room, oldest first."""
@@ -358,14 +367,15 @@ class RoomLog:
 
     async def _change(self, sql: str, params: tuple[Any, ...], reset: str = "") -> int:
         """`sql` committed once the lines being written are; `reset`: the key of the
-        record (`RESET_LINES`) that keeps a line said before it from being stored later."""
+        record (`RESET_LINES`) that keeps a line said before it from being stored later.
+        One transaction: no room write on the connection comes between (`OneTransaction`),
+        so a line written before it is changed by it, one after it finds the record."""
         await self._writes.idle()  # a line being written is covered too
-        if reset:
-            # First: a line written on this connection before the change below is changed
-            # by it, one after it finds this record.
-            await record_reset(self._db, reset, RESET_LINES)
-        cur = await self._db.execute(sql, params)
-        await self._db.commit()
+        async with self._tx.held():
+            if reset:
+                await record_reset(self._db, reset, RESET_LINES)
+            cur = await self._db.execute(sql, params)
+            await self._db.commit()
         return cur.rowcount
 
     async def archive_room(self, room: str) -> int:
