@@ -50,7 +50,9 @@ OWNERS_ONLY_DETAILS = frozenset({"loaded_adapters"})
 RELOADS_NAMING_NO_FOLDER = frozenset(
     {"switched", "rolled_back", "already_serving", "nothing_older", "no_adapters"}
 )
-# A base model read from a folder (`[model] base = "/home/me/models/…"`), not a hub id.
+# A base model named by a path (`[model] base = "/home/me/models/…"`), not a hub id: for
+# a worker that does not say whether it read a folder (vLLM's model path, which names a
+# folder on its own machine, is no folder on the worker's).
 LOCAL_PATH = re.compile(r"^(?:[/\\~.]|[A-Za-z]:[/\\])")
 
 
@@ -200,7 +202,7 @@ async def status(worker: Worker, actor: Actor) -> CommandResult:
         said.status_uptime.format(hours=minutes // 60, minutes=minutes % 60),
     ]
     if actor.is_admin:
-        base = s.base_model if actor.is_owner else _named_only(s.base_model)
+        base = s.base_model if actor.is_owner else _named_only(s.base_model, s.base_is_folder)
         shown.append(said.status_engine.format(engine=s.engine, base=base))
         if s.last_reload and (
             actor.is_owner or s.last_reload.get("code") in RELOADS_NAMING_NO_FOLDER
@@ -212,10 +214,11 @@ async def status(worker: Worker, actor: Actor) -> CommandResult:
     return CommandResult("\n".join(shown))
 
 
-def _named_only(base: str) -> str:
-    """A base model read from a folder, by the folder's name: its path is the worker's
-    machine's (a hub id such as "Qwen/Qwen2.5-7B-Instruct" is shown as it is)."""
-    if not LOCAL_PATH.match(base):
+def _named_only(base: str, folder: bool) -> str:
+    """A base model read from a folder (`folder`: the worker says so; or a path by its
+    text), by the folder's name: its path is the worker's machine's (a hub id such as
+    "Qwen/Qwen2.5-7B-Instruct" is shown as it is)."""
+    if not (folder or LOCAL_PATH.match(base)):
         return base
     return re.split(r"[/\\]", base.rstrip("/\\"))[-1] or base
 

@@ -382,3 +382,12 @@ def use_card(settings: Settings, card: Persona | None = None) -> BotLines:
         card = load_persona(configured_card_path(settings))
     _current = lines_for(card.name, card.main_language)
     return _current
+
+
+def error_line_of(worker: object, own: str) -> str:
+    """Her error line as `worker`'s chats say it: a worker reached over HTTP has learned
+    it in the worker's language and character (`bot.relay.speak_as_the_worker`; a line
+    of the bot's own, `[worker] error_reply` set, stays); an in-process one says `own`,
+    the bot's config's."""
+    learned = getattr(worker, "error_reply", None)
+    return learned if isinstance(learned, str) and learned else own

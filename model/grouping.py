@@ -1,10 +1,14 @@
-"""Calls grouped into one trip to the database thread (memory and room writes)."""
+"""Calls grouped into one trip to the database thread (memory and room writes), and the
+writes of one connection taken one transaction at a time."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, TypeVar
+
+import aiosqlite
 
 T = TypeVar("T")
 
@@ -53,3 +57,27 @@ class Grouped(Generic[T]):
                         done.set_result(outcome)
         finally:
             self._task = None
+
+
+class OneTransaction:
+    """The write transactions of one SQLite connection, one at a time. sqlite3 keeps one
+    transaction per connection (begun by its first write, ended by a commit or a
+    rollback): two callers whose statements interleave share it, so one's rollback (a
+    write that failed: the disk full) undoes the other's statements, and one's commit
+    commits the other's change half done (a reset's record without its archiving). Each
+    write holds `held()` from its first statement to its commit; one that raises is
+    rolled back before it lets go."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self._lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        async with self._lock:
+            try:
+                yield
+            except BaseException:
+                with contextlib.suppress(Exception):  # a damaged file may fail this too
+                    await self._db.rollback()
+                raise

@@ -23,7 +23,9 @@ from atri.errors import UserError
 # from before the header sent none. 2: a reset's `here_only` (an older worker would
 # ignore it and reset a member's conversation everywhere). 3: `edited` for a message she
 # answered, in a DM too (an older worker would answer a DM's edit as a new message).
-PROTOCOL_VERSION = 3
+# 4: a status's `base_is_folder` (an older bot would show a server's admin the path of a
+# base model read from a folder beside the worker's config).
+PROTOCOL_VERSION = 4
 PROTOCOL_HEADER = "ATRI-Protocol"
 # Who answers, on every answer of the worker: a short digest of her name and language
 # (`character_tag`). A bot learns the worker's character (her error line in its
@@ -255,6 +257,9 @@ class ChannelSetting(BaseModel):
 class WorkerStatus(BaseModel):
     engine: str
     base_model: str
+    # The base model was read from a folder on the worker's machine (`[model] base` a
+    # path, relative ones too): `base_model` names it, so only the bot's owners see it.
+    base_is_folder: bool = False
     adapter_version: str = ""
     queue_depth: int = 0
     uptime_seconds: float = 0.0

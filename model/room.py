@@ -15,7 +15,9 @@ recalled archives its line as a reset would, and an edited one changes its text.
 reset or purge of lines also leaves a record in the memory's `resets` table
 (`RESET_LINES`): a line said before it that reaches the worker after it (a bot catching
 up after a reconnect, a QQ line waiting for a member's name) is not kept, also when
-the reset came from another process (`atri memory`).
+the reset came from another process (`atri memory`). Records go after
+RESET_RECORD_SECONDS, so a line said longer than that before it is heard is not kept
+at all.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any, Generic, TypeVar
 
 import aiosqlite
 
-from model.grouping import Grouped
+from model.grouping import Grouped, OneTransaction
 
 # Lines older than the age bound are deleted from every room at most this often (rooms
 # that went quiet included); reads never show them meanwhile.
@@ -49,7 +51,9 @@ FORGOTTEN_KEPT = 10_000
 # How many edits each worker keeps for messages it has not stored yet (`PendingEdits`).
 PENDING_EDITS_KEPT = 1_000
 # A reset record older than this is deleted (at the next reset or purge): far longer than
-# any reply is written after its memory was read, or a line reaches the worker late.
+# any reply is written after its memory was read. A room line said longer than this
+# before it reaches the worker is not kept (`_INSERT_LINE`), whatever `[room]
+# max_age_hours` says: the record of a reset after it may be gone.
 RESET_RECORD_SECONDS = 24 * 3600.0
 # The `prefix` column (what a record reaches) of the records in `resets` that room lines
 # were archived or deleted under (`model.memory.schema`; the others are the store's):
@@ -57,12 +61,14 @@ RESET_RECORD_SECONDS = 24 * 3600.0
 # person's lines in it) or `qq:user:42` (theirs in every room of the platform). A line
 # said before (its `said_at` older than the record's `at`) is not kept (`add`).
 RESET_LINES = 3
-# A line (?1 room, ?2 platform, ?3 user id, ?7 said_at), unless a reset or purge that
-# reached it was recorded after it was said.
+# A line (?1 room, ?2 platform, ?3 user id, ?6 heard at, ?7 said_at), unless a reset or
+# purge that reached it was recorded after it was said, or it was said so long before it
+# was heard that the record of such a reset may be gone (RESET_RECORD_SECONDS).
 _INSERT_LINE = (
     "INSERT INTO room_lines (room, platform, user_id, display_name, content, created_at,"
-    " said_at, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS (SELECT 1"
-    f" FROM resets WHERE prefix = {RESET_LINES} AND scope IN (?1, ?1 || ':user:' || ?3,"
+    " said_at, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
+    f" WHERE ?7 > ?6 - {RESET_RECORD_SECONDS} AND NOT EXISTS (SELECT 1 FROM resets"
+    f" WHERE prefix = {RESET_LINES} AND scope IN (?1, ?1 || ':user:' || ?3,"
     " ?2 || ':user:' || ?3) AND at > ?7)"
 )
 
@@ -178,10 +184,13 @@ async def record_reset(db: aiosqlite.Connection, scope: str, reaches: int) -> No
 
 
 class RoomLog:
-    """The room lines of every channel. Writes from many channels share a transaction."""
+    """The room lines of every channel. Writes from many channels share a transaction.
+    `tx`: the connection's writes one transaction at a time (`OneTransaction`), shared
+    with whatever else writes on it (the memory)."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, tx: OneTransaction | None = None) -> None:
         self._db = db
+        self._tx = tx or OneTransaction(db)
         self._writes = Grouped(self._write_group, "atri-room-writes")
         self._swept = 0.0
         # (room, message id) of messages deleted or recalled → whose ("" = anyone's).
@@ -228,6 +237,10 @@ class RoomLog:
         await self._writes.submit((row, bounds))
 
     async def _write_group(self, items: list[tuple[tuple[Any, ...], RoomBounds]]) -> list[Any]:
+        async with self._tx.held():
+            return await self._write_rows(items)
+
+    async def _write_rows(self, items: list[tuple[tuple[Any, ...], RoomBounds]]) -> list[Any]:
         now = time.time()
         try:
             # The check is in the statement, under the write lock: a reset committed by
@@ -265,12 +278,14 @@ class RoomLog:
         the count bound (lines imported, or a bound lowered since); rooms that went quiet
         write nothing that would."""
         await self._writes.idle()
-        await self._delete_older(time.time() - bounds.max_age_seconds)
-        for (room,) in await self._db.execute_fetchall(
-            "SELECT room FROM room_lines GROUP BY room HAVING COUNT(*) > ?", (bounds.max_lines,)
-        ):
-            await self._keep_newest(room, bounds.max_lines)
-        await self._db.commit()
+        async with self._tx.held():
+            await self._delete_older(time.time() - bounds.max_age_seconds)
+            for (room,) in await self._db.execute_fetchall(
+                "SELECT room FROM room_lines GROUP BY room HAVING COUNT(*) > ?",
+                (bounds.max_lines,),
+            ):
+                await self._keep_newest(room, bounds.max_lines)
+            await self._db.commit()
 
     async def recent(self, room: str, limit: int, max_age_seconds: float) -> list[RoomLine]:
         """The newest live lines of a room, oldest first."""
@@ -352,14 +367,15 @@ class RoomLog:
 
     async def _change(self, sql: str, params: tuple[Any, ...], reset: str = "") -> int:
         """`sql` committed once the lines being written are; `reset`: the key of the
-        record (`RESET_LINES`) that keeps a line said before it from being stored later."""
+        record (`RESET_LINES`) that keeps a line said before it from being stored later.
+        One transaction: no room write on the connection comes between (`OneTransaction`),
+        so a line written before it is changed by it, one after it finds the record."""
         await self._writes.idle()  # a line being written is covered too
-        if reset:
-            # First: a line written on this connection before the change below is changed
-            # by it, one after it finds this record.
-            await record_reset(self._db, reset, RESET_LINES)
-        cur = await self._db.execute(sql, params)
-        await self._db.commit()
+        async with self._tx.held():
+            if reset:
+                await record_reset(self._db, reset, RESET_LINES)
+            cur = await self._db.execute(sql, params)
+            await self._db.commit()
         return cur.rowcount
 
     async def archive_room(self, room: str) -> int:

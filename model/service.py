@@ -940,11 +940,18 @@ class ChatService:
             (scope, rid) in self._recalled or (_any_scope(request.platform), rid) in self._recalled
         )
 
+    def _base_is_folder(self) -> bool:
+        """Whether the base model is a folder on this machine, as the engine read it
+        (`[model] base` a path, relative to the config's folder too), not a hub id."""
+        base = self.engine.base_id.strip()
+        return bool(base) and self.settings.path(base).is_dir()
+
     async def status(self) -> WorkerStatus:
         stats = self.engine.stats
         return WorkerStatus(
             engine=self.engine.name,
             base_model=self.engine.base_id,
+            base_is_folder=self._base_is_folder(),
             adapter_version=self.engine.adapter_version,
             queue_depth=self.batcher.depth,
             uptime_seconds=time.monotonic() - self.started,

@@ -36,7 +36,7 @@ from bot.limits import (
     QuietNotices,
     ReplyCap,
 )
-from bot.lines import lines
+from bot.lines import error_line_of, lines
 from model.character.persona import Persona, canned_lines
 from model.protocol import (
     ChannelMode,
@@ -434,7 +434,9 @@ async def answer(
     dm_roles: RoleLookup | None = None,
     modes: ChannelModes | None = None,
 ) -> list[discord.Message]:
-    """The whole message handler; it never raises, whatever the message or the worker."""
+    """The whole message handler; it never raises, whatever the message or the worker.
+    A worker that fails gets her error line as its chats say it (`error_line_of`):
+    `error_reply` unless the worker learned its own."""
     limits = limits or Limits(cfg)
     try:
         roles = None
@@ -471,7 +473,7 @@ async def answer(
             reply = await worker.chat(request)
     except Exception:
         log.exception("Discord message %s could not be answered", message.id)
-        text = error_reply
+        text = error_line_of(worker, error_reply)
     else:
         text = reply.text
         if reply.status == "recalled":

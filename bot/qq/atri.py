@@ -51,7 +51,7 @@ from bot.limits import (
     ReplyCap,
     SeenRecently,
 )
-from bot.lines import lines
+from bot.lines import error_line_of, lines
 from bot.qq import NoWorker, current_worker, reports, set_worker
 from bot.qq.config import Config
 from bot.qq.connections import Connections, HookTasks
@@ -641,10 +641,10 @@ def error_line() -> str:
     it in the worker's language and character (`bot.relay.speak_as_the_worker`; a line of
     the project's own, `ATRI_ERROR_REPLY`, stays); an in-process one speaks this config's."""
     try:
-        learned = getattr(current_worker(), "error_reply", None)
+        worker: object = current_worker()
     except NoWorker:
-        learned = None
-    return learned if isinstance(learned, str) and learned else config.atri_error_reply
+        worker = None
+    return error_line_of(worker, config.atri_error_reply)
 
 
 async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:

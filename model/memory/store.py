@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from atri.errors import ConfigError, UserError
-from model.grouping import Grouped
+from model.grouping import Grouped, OneTransaction
 from model.memory.database import (
     busy_timeout_pragma,
     check_database_path,
@@ -111,7 +111,10 @@ class Memory:
         # calls queue for the database thread; each queue is served a group at a time.
         self._writes = Grouped(self._insert_groups, "atri-memory-writes")
         self._reads = Grouped(self._read_groups, "atri-memory-reads")
-        self.room = RoomLog(db)
+        # Every write here and in the room lines, one transaction at a time: the
+        # connection has one, which interleaved writes would share.
+        self._tx = OneTransaction(db)
+        self.room = RoomLog(db, self._tx)
         # Per scope, how many of its live exchanges were taken back (cut or recalled): a
         # summary planned before one of them must not be stored (see `add_summary`).
         self._taken_back: Counter[str] = Counter()
@@ -217,8 +220,9 @@ class Memory:
         """Undo what a failed statement left uncommitted. SQLite keeps the transaction
         open after an error (a reset whose second statement found the disk full): it
         would hold the write lock, and the next commit would write the half-done change."""
-        with contextlib.suppress(Exception):  # a damaged file may fail this too
-            await self._db.rollback()
+        async with self._tx.held():
+            with contextlib.suppress(Exception):  # a damaged file may fail this too
+                await self._db.rollback()
 
     async def schema_version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cur:
@@ -291,13 +295,14 @@ class Memory:
 
     async def _insert(self, params: list[tuple[Any, ...]]) -> Exception | None:
         """One transaction; the error (rolled back) instead of raising it."""
-        try:
-            await self._db.executemany(_INSERT_UNLESS_RESET, params)
-            await self._db.commit()
-        except Exception as exc:  # disk full, a constraint: the caller hears it
-            with contextlib.suppress(Exception):
-                await self._db.rollback()
-            return exc
+        async with self._tx.held():
+            try:
+                await self._db.executemany(_INSERT_UNLESS_RESET, params)
+                await self._db.commit()
+            except Exception as exc:  # disk full, a constraint: the caller hears it
+                with contextlib.suppress(Exception):
+                    await self._db.rollback()
+                return exc
         return None
 
     async def _read_groups(self, requests: list[tuple[str, int, bool]]) -> list[Any]:
@@ -417,36 +422,38 @@ class Memory:
         `extends`: the summary it was written from, which it holds; deleted (a rolling
         summary) if still live. Any other live summary (one imported while it was being
         written) is archived, as an import archives one: the new one holds none of it."""
-        if taken_back is not None and taken_back != self._taken_back[scope]:
-            return False
-        cur = await self._db.execute(
-            "INSERT INTO summaries (scope, text, covers_up_to, adapter_version, created_at)"
-            " SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?3"
-            " AND scope = ?1 AND archived = 0) AND NOT EXISTS (SELECT 1 FROM summaries"
-            " WHERE scope = ?1 AND archived = 0 AND covers_up_to > ?3)",
-            (scope, text, covers_up_to, adapter_version, time.time()),
-        )
-        if cur.rowcount == 1:
-            if extends is not None:  # a rolling summary: the new one holds what it did
-                await self._db.execute(
-                    "DELETE FROM summaries WHERE id = ? AND scope = ? AND archived = 0",
-                    (extends.id, scope),
-                )
-            await self._archive_superseded_summaries(scope)
-        await self._db.commit()
+        async with self._tx.held():
+            if taken_back is not None and taken_back != self._taken_back[scope]:
+                return False
+            cur = await self._db.execute(
+                "INSERT INTO summaries (scope, text, covers_up_to, adapter_version, created_at)"
+                " SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?3"
+                " AND scope = ?1 AND archived = 0) AND NOT EXISTS (SELECT 1 FROM summaries"
+                " WHERE scope = ?1 AND archived = 0 AND covers_up_to > ?3)",
+                (scope, text, covers_up_to, adapter_version, time.time()),
+            )
+            if cur.rowcount == 1:
+                if extends is not None:  # a rolling summary: the new one holds what it did
+                    await self._db.execute(
+                        "DELETE FROM summaries WHERE id = ? AND scope = ? AND archived = 0",
+                        (extends.id, scope),
+                    )
+                await self._archive_superseded_summaries(scope)
+            await self._db.commit()
         return cur.rowcount == 1
 
     async def reset(self, scope: str) -> int:
         """End the scope's context: its messages and summary are archived and hidden from
         the model, and a reply being written from it is not stored (`_record_reset`)."""
-        cur = await self._db.execute(
-            "UPDATE messages SET archived = 1 WHERE scope = ? AND archived = 0", (scope,)
-        )
-        await self._db.execute(
-            "UPDATE summaries SET archived = 1 WHERE scope = ? AND archived = 0", (scope,)
-        )
-        await self._record_reset(scope)
-        await self._db.commit()
+        async with self._tx.held():
+            cur = await self._db.execute(
+                "UPDATE messages SET archived = 1 WHERE scope = ? AND archived = 0", (scope,)
+            )
+            await self._db.execute(
+                "UPDATE summaries SET archived = 1 WHERE scope = ? AND archived = 0", (scope,)
+            )
+            await self._record_reset(scope)
+            await self._db.commit()
         return cur.rowcount
 
     async def _record_reset(self, scope: str, reaches: int = _RESET_SCOPE) -> None:
@@ -463,13 +470,14 @@ class Memory:
         if not sent:
             return await self.archive_request(scope, request_id)
         self._taken_back[scope] += 1  # before any await: a summary being stored sees it
-        await self._drop_summary_holding(scope, request_id)
-        cur = await self._db.execute(
-            "UPDATE messages SET content = ? WHERE scope = ? AND request_id = ?"
-            " AND role = 'assistant' AND archived = 0",
-            (sent, scope, request_id),
-        )
-        await self._db.commit()
+        async with self._tx.held():
+            await self._drop_summary_holding(scope, request_id)
+            cur = await self._db.execute(
+                "UPDATE messages SET content = ? WHERE scope = ? AND request_id = ?"
+                " AND role = 'assistant' AND archived = 0",
+                (sent, scope, request_id),
+            )
+            await self._db.commit()
         return cur.rowcount
 
     async def reword_message(self, scope: str, user_id: str, request_id: str, text: str) -> int:
@@ -480,13 +488,14 @@ class Memory:
         if not (scope and user_id and request_id and text):
             return 0
         self._taken_back[scope] += 1  # before any await: a summary being stored sees it
-        await self._drop_summary_holding(scope, request_id)
-        cur = await self._db.execute(
-            "UPDATE messages SET content = ? WHERE scope = ? AND request_id = ?"
-            " AND role = 'user' AND user_id = ?",
-            (text, scope, request_id, user_id),
-        )
-        await self._db.commit()
+        async with self._tx.held():
+            await self._drop_summary_holding(scope, request_id)
+            cur = await self._db.execute(
+                "UPDATE messages SET content = ? WHERE scope = ? AND request_id = ?"
+                " AND role = 'user' AND user_id = ?",
+                (text, scope, request_id, user_id),
+            )
+            await self._db.commit()
         return cur.rowcount
 
     async def scopes_holding(self, platform: str, request_id: str) -> list[str]:
@@ -506,12 +515,13 @@ class Memory:
         if not request_id:
             return 0
         self._taken_back[scope] += 1  # before any await: a summary being stored sees it
-        await self._drop_summary_holding(scope, request_id)
-        cur = await self._db.execute(
-            "UPDATE messages SET archived = 1 WHERE scope = ? AND request_id = ? AND archived = 0",
-            (scope, request_id),
-        )
-        await self._db.commit()
+        async with self._tx.held():
+            await self._drop_summary_holding(scope, request_id)
+            cur = await self._db.execute(
+                "UPDATE messages SET archived = 1 WHERE scope = ? AND request_id = ? AND archived = 0",
+                (scope, request_id),
+            )
+            await self._db.commit()
         return cur.rowcount
 
     async def _drop_summary_holding(self, scope: str, request_id: str) -> None:
@@ -526,16 +536,17 @@ class Memory:
 
     async def reset_prefix(self, prefix: str) -> int:
         """Reset every scope whose key starts with `prefix` (all users of one channel)."""
-        cur = await self._db.execute(
-            "UPDATE messages SET archived = 1 WHERE substr(scope, 1, ?) = ? AND archived = 0",
-            (len(prefix), prefix),
-        )
-        await self._db.execute(
-            "UPDATE summaries SET archived = 1 WHERE substr(scope, 1, ?) = ? AND archived = 0",
-            (len(prefix), prefix),
-        )
-        await self._record_reset(prefix, _RESET_PREFIX)
-        await self._db.commit()
+        async with self._tx.held():
+            cur = await self._db.execute(
+                "UPDATE messages SET archived = 1 WHERE substr(scope, 1, ?) = ? AND archived = 0",
+                (len(prefix), prefix),
+            )
+            await self._db.execute(
+                "UPDATE summaries SET archived = 1 WHERE substr(scope, 1, ?) = ? AND archived = 0",
+                (len(prefix), prefix),
+            )
+            await self._record_reset(prefix, _RESET_PREFIX)
+            await self._db.commit()
         return cur.rowcount
 
     async def reset_with_room(self, scope: str) -> tuple[int, int]:
@@ -560,14 +571,15 @@ class Memory:
     async def purge_prefix(self, prefix: str) -> int:
         """Delete every scope whose key starts with `prefix` (all users of one channel), as
         `purge` deletes one; room lines are the caller's."""
-        cur = await self._db.execute(
-            "DELETE FROM messages WHERE substr(scope, 1, ?) = ?", (len(prefix), prefix)
-        )
-        await self._db.execute(
-            "DELETE FROM summaries WHERE substr(scope, 1, ?) = ?", (len(prefix), prefix)
-        )
-        await self._record_reset(prefix, _RESET_PREFIX)
-        await self._db.commit()
+        async with self._tx.held():
+            cur = await self._db.execute(
+                "DELETE FROM messages WHERE substr(scope, 1, ?) = ?", (len(prefix), prefix)
+            )
+            await self._db.execute(
+                "DELETE FROM summaries WHERE substr(scope, 1, ?) = ?", (len(prefix), prefix)
+            )
+            await self._record_reset(prefix, _RESET_PREFIX)
+            await self._db.commit()
         return cur.rowcount
 
     async def remembers(self, scope: str) -> bool:
@@ -631,14 +643,15 @@ class Memory:
         conversations the key covers (`member_scopes_of`: `"user_in_channel"`) go along."""
         platform, user_id, room = parse_scope(scope)
         messages = 0
-        for key in [scope] + (await self.member_scopes_of(scope) if user_id else []):
-            cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (key,))
-            await self._db.execute("DELETE FROM summaries WHERE scope = ?", (key,))
-            await self._record_reset(key)
-            messages += cur.rowcount
-        if user_id:  # also in a conversation that holds nothing of theirs yet
-            await self._record_reset(scope, _RESET_PERSON)
-        await self._db.commit()
+        async with self._tx.held():
+            for key in [scope] + (await self.member_scopes_of(scope) if user_id else []):
+                cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (key,))
+                await self._db.execute("DELETE FROM summaries WHERE scope = ?", (key,))
+                await self._record_reset(key)
+                messages += cur.rowcount
+            if user_id:  # also in a conversation that holds nothing of theirs yet
+                await self._record_reset(scope, _RESET_PERSON)
+            await self._db.commit()
         if user_id:
             for shared in await self._shared_scopes_of(platform, user_id, room):
                 messages += await self.purge_user_in(shared, user_id)
@@ -697,19 +710,20 @@ class Memory:
         is not stored (`_record_reset`), as after a reset: it may be one to them, made from
         their words. One to another member then is sent but not remembered."""
         self._taken_back[scope] += 1  # before any await: a summary being stored sees it
-        theirs = [m.id for m in exchanges_of(user_id, await self.all_messages(scope))]
-        await self._record_reset(scope)
-        if not theirs:
+        async with self._tx.held():
+            theirs = [m.id for m in exchanges_of(user_id, await self.all_messages(scope))]
+            await self._record_reset(scope)
+            if not theirs:
+                await self._db.commit()
+                return 0
+            await self._db.execute(
+                "DELETE FROM summaries WHERE scope = ? AND covers_up_to >= ?", (scope, theirs[0])
+            )
+            cur = await self._db.executemany(
+                "DELETE FROM messages WHERE id = ? AND scope = ?", [(i, scope) for i in theirs]
+            )
             await self._db.commit()
-            return 0
-        await self._db.execute(
-            "DELETE FROM summaries WHERE scope = ? AND covers_up_to >= ?", (scope, theirs[0])
-        )
-        cur = await self._db.executemany(
-            "DELETE FROM messages WHERE id = ? AND scope = ?", [(i, scope) for i in theirs]
-        )
-        await self._db.commit()
-        return cur.rowcount
+            return cur.rowcount
 
     async def scopes(self) -> list[dict[str, Any]]:
         """Each scope and each room (a channel's key holding room lines), newest first:
@@ -839,23 +853,24 @@ class Memory:
             scopes = [*scopes, *export.member_conversations]
         shared = [] if isinstance(export, MemoryBackup) else export.shared_conversations
         added = skipped = shared_added = 0
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
-            for part in scopes:
-                new, old = await self._import_scope(part)
-                added, skipped = added + new, skipped + old
-            for theirs in shared:  # put back among the others' exchanges, by time
-                part = ScopeExport.model_construct(scope=theirs.scope, messages=theirs.messages)
-                new, old = await self._import_scope(part)
-                added, skipped, shared_added = added + new, skipped + old, shared_added + new
-            new, old = await self.room.import_lines(
-                [line.model_dump() for line in export.room_lines]
-            )
-            await self._db.commit()
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await self._db.rollback()
-            raise
+        async with self._tx.held():
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for part in scopes:
+                    new, old = await self._import_scope(part)
+                    added, skipped = added + new, skipped + old
+                for theirs in shared:  # put back among the others' exchanges, by time
+                    part = ScopeExport.model_construct(scope=theirs.scope, messages=theirs.messages)
+                    new, old = await self._import_scope(part)
+                    added, skipped, shared_added = added + new, skipped + old, shared_added + new
+                new, old = await self.room.import_lines(
+                    [line.model_dump() for line in export.room_lines]
+                )
+                await self._db.commit()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await self._db.rollback()
+                raise
         name = export.scope if isinstance(export, MemoryExport) else f"{len(scopes)} scope(s)"
         return ImportResult(
             name,

@@ -40,3 +40,29 @@ async def test_an_admin_still_sees_a_reload_that_names_no_folder(
     await echo_service.reload()  # the echo engine takes no adapters: no folder in it
     shown = (await commands.status(echo_service, ADMIN)).text
     assert "上次加载：echo 引擎不使用模型版本" in shown
+
+
+async def test_a_base_model_read_from_a_relative_folder_is_shown_by_its_name(
+    tiny_settings: Settings, tiny_model_dir: Path
+) -> None:
+    """`[model] base = "models/tiny-llama"` (a folder beside the config) read like a hub
+    id to the bot, which guessed from the text alone: an admin was shown the worker's
+    path in full. The worker says it read its base from a folder."""
+    (tiny_settings.root / "models").mkdir()
+    (tiny_settings.root / "models" / "tiny-llama").symlink_to(tiny_model_dir)
+    tiny_settings.model.base = "models/tiny-llama"
+    tiny_settings.reload.enabled = False
+    async with await ChatService.open(tiny_settings) as service:
+        assert (await service.status()).base_is_folder
+        admin = (await commands.status(service, ADMIN)).text
+        owner = (await commands.status(service, OWNER)).text
+    assert "引擎：local（tiny-llama）" in admin and "models/" not in admin
+    assert "引擎：local（models/tiny-llama）" in owner
+
+
+async def test_a_hub_id_is_shown_as_it_is(echo_service: ChatService) -> None:
+    """A base that is no folder (a hub id, the echo engine's name) is not cut."""
+    echo_service.engine.base_id = "Qwen/Qwen2.5-7B-Instruct"  # type: ignore[misc]
+    assert not (await echo_service.status()).base_is_folder
+    shown = (await commands.status(echo_service, ADMIN)).text
+    assert "（Qwen/Qwen2.5-7B-Instruct）" in shown
