@@ -5,9 +5,9 @@ worker app over real HTTP, the bots' real relay client)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Literal
+from typing import Literal, TypeVar
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -41,12 +41,33 @@ class CountPaths:
 async def worker_at(
     settings: Settings, port: int, language: Literal["zh", "en"]
 ) -> AsyncIterator[CountPaths]:
-    here = settings.model_copy(deep=True)
-    here.persona.language = language
-    async with await ChatService.open(here) as service:
+    async with await ChatService.open(in_language(settings, language)) as service:
         app = CountPaths(create_app(service, SECRETS))
         async with serving(app, bind_socket("127.0.0.1", port)):  # type: ignore[arg-type]
             yield app
+
+
+W = TypeVar("W")
+
+
+@asynccontextmanager
+async def relayed_worker(
+    settings: Settings, wrap: Callable[[ASGIApp], W], bot: Settings, error_reply: str
+) -> AsyncIterator[tuple[W, HttpWorker]]:
+    """A worker on `settings`, its real app wrapped by `wrap`, served on a free port, and
+    the bots' relay client to it (made from `bot`'s [worker], saying `error_reply`)."""
+    async with await ChatService.open(settings) as service:
+        app = wrap(create_app(service, SECRETS))
+        async with serving(app, bind_socket("127.0.0.1", 0)) as url:  # type: ignore[arg-type]
+            worker = bot.worker.model_copy(update={"url": url})
+            async with HttpWorker(worker, SECRETS, error_reply=error_reply) as remote:
+                yield app, remote
+
+
+def in_language(settings: Settings, language: Literal["zh", "en"]) -> Settings:
+    here = settings.model_copy(deep=True)
+    here.persona.language = language
+    return here
 
 
 def bot_side(settings: Settings) -> tuple[Settings, Persona, str, str]:
@@ -139,18 +160,13 @@ async def test_a_character_not_told_at_start_is_learned_from_the_next_answer(
     """The start-up probe (/status) answered, /character did not: the bot took the
     worker's character as learned and kept its own English line."""
     bot, card, english, chinese = bot_side(echo_settings)
-    here = echo_settings.model_copy(deep=True)
-    here.persona.language = "zh"
-    async with await ChatService.open(here) as service:
-        app = FailCharacterOnce(create_app(service, SECRETS))
-        async with serving(app, bind_socket("127.0.0.1", 0)) as url:  # type: ignore[arg-type]
-            worker = bot.worker.model_copy(update={"url": url})
-            async with HttpWorker(worker, SECRETS, error_reply=english) as remote:
-                await remote.check_release()
-                await speak_as_the_worker(remote, bot, card)
-                assert app.failed and remote.error_reply == english
-                assert (await remote.chat(HI)).status == "ok"
-                assert await says(remote, chinese)
+    chinese_worker = in_language(echo_settings, "zh")
+    async with relayed_worker(chinese_worker, FailCharacterOnce, bot, english) as (app, remote):
+        await remote.check_release()
+        await speak_as_the_worker(remote, bot, card)
+        assert app.failed and remote.error_reply == english
+        assert (await remote.chat(HI)).status == "ok"
+        assert await says(remote, chinese)
 
 
 class RefuseCharacter(CountPaths):
@@ -171,14 +187,10 @@ async def test_a_worker_that_never_tells_its_character_is_not_asked_on_every_mes
     """Every answer named a character not learned yet, and each started another
     /character: one extra request per chat message, for as long as the bot ran."""
     bot, _, english, _ = bot_side(echo_settings)
-    async with await ChatService.open(echo_settings) as service:
-        app = RefuseCharacter(create_app(service, SECRETS))
-        async with serving(app, bind_socket("127.0.0.1", 0)) as url:  # type: ignore[arg-type]
-            worker = bot.worker.model_copy(update={"url": url})
-            async with HttpWorker(worker, SECRETS, error_reply=english) as remote:
-                remote.on_character = lambda character: None
-                for _ in range(5):
-                    assert (await remote.chat(HI)).status == "ok"
-                    await asyncio.sleep(0.1)  # the background ask ends meanwhile
-                assert app.seen.get("/character") == 1
-                assert remote.error_reply == english
+    async with relayed_worker(echo_settings, RefuseCharacter, bot, english) as (app, remote):
+        remote.on_character = lambda character: None
+        for _ in range(5):
+            assert (await remote.chat(HI)).status == "ok"
+            await asyncio.sleep(0.1)  # the background ask ends meanwhile
+        assert app.seen.get("/character") == 1
+        assert remote.error_reply == english

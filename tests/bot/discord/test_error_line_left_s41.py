@@ -9,15 +9,12 @@ import json
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from atri.config import Settings
-from bot.relay import HttpWorker
 from bot.serve import speak_as_the_worker
 from model.protocol import MEMORY_UNAVAILABLE
-from model.server.app import bind_socket, create_app, serving
-from model.service import ChatService
 from tests.bot.discord.conftest import running_client
 from tests.bot.discord.fake_discord import CHANNEL_ID, MEMBER_ID, FakeDiscord, is_message_to
 from tests.bot.discord.test_chat import say
-from tests.bot.test_relay_character_s41 import SECRETS, bot_side
+from tests.bot.test_relay_character_s41 import bot_side, in_language, relayed_worker
 
 
 class ChatMemoryUnavailable:
@@ -43,17 +40,12 @@ async def test_a_chat_the_worker_fails_says_the_line_learned_from_it(
     """Beside a worker serving her in Chinese, a chat whose call raised said the bot's
     own (English) line, where a failed chat over the relay and on QQ say the worker's."""
     bot, card, english, chinese = bot_side(echo_settings)
-    here = echo_settings.model_copy(deep=True)
-    here.persona.language = "zh"
-    async with await ChatService.open(here) as service:
-        app = ChatMemoryUnavailable(create_app(service, SECRETS))
-        async with serving(app, bind_socket("127.0.0.1", 0)) as url:  # type: ignore[arg-type]
-            relay = bot.worker.model_copy(update={"url": url})
-            async with HttpWorker(relay, SECRETS, error_reply=english) as remote:
-                await speak_as_the_worker(remote, bot, card)
-                assert remote.error_reply == chinese
-                bot.worker.error_reply = english  # the line the client is made with
-                async with running_client(fake_discord, remote, bot):
-                    await say(fake_discord, MEMBER_ID, "你好")
-                    (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+    chinese_worker = in_language(echo_settings, "zh")
+    async with relayed_worker(chinese_worker, ChatMemoryUnavailable, bot, english) as (_, remote):
+        await speak_as_the_worker(remote, bot, card)
+        assert remote.error_reply == chinese
+        bot.worker.error_reply = english  # the line the client is made with
+        async with running_client(fake_discord, remote, bot):
+            await say(fake_discord, MEMBER_ID, "你好")
+            (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
     assert reply.body["content"] == chinese
