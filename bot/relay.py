@@ -48,6 +48,7 @@ from model.protocol import (
     WorkerStatus,
     protocol_mismatch,
 )
+from model.tasks import stop_task
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -166,11 +167,8 @@ class HttpWorker:
         return self._session
 
     async def aclose(self) -> None:
-        if self._learning is not None:
-            self._learning.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._learning
-            self._learning = None
+        await stop_task(self._learning)
+        self._learning = None
         if self._session is not None:
             await self._session.close()
             self._session = None

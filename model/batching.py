@@ -24,7 +24,6 @@ instead (with a joining engine: at once, beside rows in flight if the engine all
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -42,6 +41,7 @@ from model.engines.base import (
     JoinsRunningBatch,
     RowLimits,
 )
+from model.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -121,11 +121,8 @@ class Batcher:
             self._task = asyncio.create_task(self._run(), name="atri-batcher")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         in_flight = list(self._in_flight.items())
         for row, _ in in_flight:
             row.cancel()  # the engine drops the row; its caller gets the busy reply

@@ -81,6 +81,7 @@ from model.protocol import (
 )
 from model.room import PendingEdits, RoomBounds, SpeakUp, recently_forgotten
 from model.summaries import Summarizer
+from model.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -355,11 +356,8 @@ class ChatService:
                 self.database_failures.report(exc, "write", "Old room lines are kept meanwhile.")
 
     async def _stop_sweeping_rooms(self) -> None:
-        if self._room_sweeper is not None:
-            self._room_sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._room_sweeper
-            self._room_sweeper = None
+        await stop_task(self._room_sweeper)
+        self._room_sweeper = None
 
     async def __aenter__(self) -> ChatService:
         return self

@@ -23,7 +23,6 @@ model with nothing in their place.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import sqlite3
@@ -45,6 +44,7 @@ from model.character.prompt import (
 )
 from model.engines.base import EngineRequestFailed, Generation
 from model.memory import FailureLog, Memory, Message, Summary
+from model.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -314,11 +314,8 @@ class Summarizer:
             self._task = asyncio.create_task(self._run(), name="atri-summaries")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     def request(self, scope: str) -> None:
         """Fold the scope's oldest exchanges when the engine has time (at most once queued)."""
