@@ -47,6 +47,10 @@ def msvcrt_module() -> types.ModuleType:
     return module
 
 
+# The first statement of a child process (`python -c`) that stands in for Windows.
+AS_WINDOWS = "from tests.windows_like import as_windows_locking; as_windows_locking();"
+
+
 def as_windows_locking() -> None:
     """From now on in this process, no `fcntl` to import and an `msvcrt` with `locking`
     (a child process's first step; a test in this one uses monkeypatch)."""

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from atri import locks
-from tests.windows_like import msvcrt_module
+from tests.windows_like import AS_WINDOWS, msvcrt_module
 
 REPO = Path(__file__).resolve().parents[2]
-WINDOWS = "from tests.windows_like import as_windows_locking; as_windows_locking();"
 TAKE = (
     "import sys, time; from pathlib import Path; from atri.locks import exclusive;"
     "held = exclusive(Path(sys.argv[1]), wait=True); held.__enter__();"
@@ -28,7 +27,7 @@ TAKE = (
 def taker(path: Path, windows: bool, hold: float) -> subprocess.Popen[str]:
     """A process that waits for the lock on `path`, says 'locked', holds it `hold` s."""
     return subprocess.Popen(
-        [sys.executable, "-c", (WINDOWS if windows else "") + TAKE, str(path), str(hold)],
+        [sys.executable, "-c", (AS_WINDOWS if windows else "") + TAKE, str(path), str(hold)],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,

@@ -14,17 +14,16 @@ import pytest
 
 from dataprep import output_folder
 from tests.dataprep.conftest import FIXTURES
-from tests.windows_like import msvcrt_module
+from tests.windows_like import AS_WINDOWS, msvcrt_module
 
 REPO = Path(__file__).resolve().parents[2]
 EILEEN = FIXTURES / "eileen"
 # A child process as on Windows: no fcntl, msvcrt's locking.
-WINDOWS = "from tests.windows_like import as_windows_locking; as_windows_locking();"
 
 
 def windows_child(code: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-c", WINDOWS + code, *args],
+        [sys.executable, "-c", AS_WINDOWS + code, *args],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,

@@ -24,10 +24,9 @@ from model.training.run_folder import (
     unfinished_runs,
 )
 from tests.model.training.lock_racer import race
-from tests.windows_like import msvcrt_module
+from tests.windows_like import AS_WINDOWS, msvcrt_module
 
 REPO = Path(__file__).resolve().parents[3]
-WINDOWS = "from tests.windows_like import as_windows_locking; as_windows_locking();"
 HOLDER = (
     "import sys, time; from pathlib import Path;"
     "from model.training.run_folder import run_lock;"
@@ -60,7 +59,7 @@ def dead_pid() -> int:
 def start_holder(run_dir: Path, windows: bool) -> subprocess.Popen[str]:
     """Another process that takes `run_dir`'s train lock and keeps it until killed."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", (WINDOWS if windows else "") + HOLDER, str(run_dir)],
+        [sys.executable, "-c", (AS_WINDOWS if windows else "") + HOLDER, str(run_dir)],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,
