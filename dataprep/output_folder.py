@@ -11,7 +11,6 @@ What each file holds is written by writers.py (datasets) and stats.py (stats.png
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import shutil
@@ -193,16 +192,12 @@ def replace_outputs(staging: Path, out: Path, stem: str) -> None:
     as it was. The names being moved in are written down first, for a run killed outright
     (see `recover_interrupted`)."""
     out.mkdir(parents=True, exist_ok=True)
-    with _moving_in(out):
+    # One `atri prep` at a time moves files into `out` (a lock on the folder, released
+    # with the process if it dies): two runs for two characters read dataset_info.json
+    # at their start, and the one to finish last dropped the other's entries.
+    with exclusive_folder(out):
         _register_in_current_info(staging, out, stem)
         _replace(staging, out, stem)
-
-
-def _moving_in(out: Path) -> contextlib.AbstractContextManager[None]:
-    """One `atri prep` at a time moves files into `out` (a lock on the folder, released
-    with the process if it dies): two runs for two characters read dataset_info.json
-    at their start, and the one to finish last dropped the other's entries."""
-    return exclusive_folder(out)
 
 
 def _register_in_current_info(staging: Path, out: Path, stem: str) -> None:

@@ -94,9 +94,9 @@ def held_out_note(eval_set: TokenizedSet | None, max_len: int, eval_file: Path |
     """A sentence when held-out conversations cannot be scored ("" when all can): too long
     for `max_len` even with only their last exchange, or with no reply the chat template
     shows. With none left, the run had no held-out loss and said nothing of it."""
-    if eval_set is None or not (eval_set.skipped or eval_set.unplaced):
+    if eval_set is None or not (causes := eval_set.why_left_out(max_len)):
         return ""
-    left = " and ".join(eval_set.why_left_out(max_len))
+    left = " and ".join(causes)
     if eval_set.samples:
         return f"Held-out conversations left out of the held-out loss: {left}."
     return (

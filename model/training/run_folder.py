@@ -188,10 +188,14 @@ def running_twin(known: dict[str, Any], runs_dir: Path, out: Path) -> str:
     base's config hash). It stopped only once the model had loaded and the data was
     tokenized, minutes on a 7B model. "" when none does (`run_lock` still checks)."""
     for folder in sorted(runs_dir.glob("*")) if runs_dir.is_dir() else []:
-        if not folder.is_dir() or not being_trained(folder):
+        if not folder.is_dir():
             continue
+        # The lock is probed only for a run of this identity: a probe holds the lock for
+        # an instant, which a run starting meanwhile waits out (PATIENCE_SECONDS).
         recorded = recorded_identity(folder)
-        if recorded is not None and not identity_differences(recorded, known):
+        if recorded is None or identity_differences(recorded, known):
+            continue
+        if being_trained(folder):
             return _another_run(holder(lock_file(folder)), out)
     return ""
 

@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 
 from atri.config import DataprepSettings, Settings
+from atri.locks import exclusive_folder
 from dataprep.cli import run_prep
 from dataprep.pipeline import run_pipeline
 from model.training.sharegpt import sibling_eval_file
@@ -166,8 +167,6 @@ def test_a_run_in_another_process_moves_its_files_in_only_after_the_one_moving_n
     import sys
     import time
 
-    from dataprep import output_folder
-
     out = tmp_path / "data"
     out.mkdir()
     child = (
@@ -177,7 +176,7 @@ def test_a_run_in_another_process_moves_its_files_in_only_after_the_one_moving_n
         " [Path(sys.argv[1])], Path(sys.argv[2]), system_prompt='You are Eileen.')"
     )
     repo = Path(__file__).resolve().parents[2]
-    with output_folder._moving_in(out):
+    with exclusive_folder(out):  # the lock `atri prep` moves files in under
         run = subprocess.Popen(
             [sys.executable, "-c", child, str(EILEEN / "script.rpy"), str(out)],
             cwd=repo,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dataprep import output_folder
+from atri.locks import exclusive_folder
 from tests.dataprep.conftest import FIXTURES
 from tests.windows_like import AS_WINDOWS, msvcrt_module
 
@@ -60,7 +60,7 @@ def test_without_fcntl_a_run_moves_its_files_in_only_after_the_one_moving_now(
         "prepare(DataprepSettings(lead_aliases=['Max'], character_aliases=['Eileen']),"
         " [Path(sys.argv[1])], Path(sys.argv[2]), system_prompt='You are Eileen.')"
     )
-    with output_folder._moving_in(out):
+    with exclusive_folder(out):  # the lock `atri prep` moves files in under
         run = windows_child(code, str(EILEEN / "script.rpy"), str(out))
         try:
             deadline = time.monotonic() + 60
