@@ -8,6 +8,7 @@ atri.locks.discard); `--resume` continues from its last complete checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -268,7 +269,7 @@ def unfinished_runs(run_dir: Path) -> list[tuple[Path, int]]:
         if being_trained(folder):
             continue  # being trained right now
         if not checkpoints(folder):
-            shutil.rmtree(folder, ignore_errors=True)
+            _remove_unless_trained(folder)
             continue
         try:
             size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
@@ -276,6 +277,16 @@ def unfinished_runs(run_dir: Path) -> list[tuple[Path, int]]:
             continue
         found.append((folder, size))
     return found
+
+
+def _remove_unless_trained(folder: Path) -> None:
+    """Remove the run folder `folder`, which held no checkpoint when looked at, under its
+    run's lock: a run of its settings and data may have taken that lock since and be
+    training into it (then it stays). Its lock file goes after it."""
+    with contextlib.suppress(LockHeld, OSError), exclusive(lock_file(folder), wait=False):
+        if not checkpoints(folder):  # none saved by a run that came and went meanwhile
+            shutil.rmtree(folder, ignore_errors=True)
+    _discard_unless_folder(folder)
 
 
 def lock_file(run_dir: Path) -> Path:
