@@ -1,7 +1,8 @@
 """One process at a time: an exclusive lock that the system releases when its process
 ends, however it ends (SIGKILL, a power cut), so nothing is ever left holding it.
 
-The lock is taken on a lock file (made when missing), or on POSIX on a folder itself.
+The lock is taken on a lock file (made when missing), or on POSIX on a folder itself
+(on a lock file beside it where its file system refuses that: NFS).
 A lock file is removed only by `discard`, on POSIX, by a process that holds its lock:
 one that opened the file before it went and locks it after finds, by its inode, that
 the name is no longer that file's, and locks the file of that name anew; so two
@@ -18,6 +19,7 @@ file is held is asked of the lock (`is_locked`), the id only named to the user.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import time
 from collections.abc import Iterator
@@ -34,6 +36,9 @@ POLL_SECONDS = 0.1
 PATIENCE_SECONDS = 1.0
 # Windows opens a file as text unless told otherwise: the process id goes in as given.
 _BINARY = getattr(os, "O_BINARY", 0)
+# What a file system that gives no flock (on a folder, or at all: NFS without its lock
+# service, some FUSE mounts) answers one.
+_NO_LOCKS = {errno.EBADF, errno.ENOLCK, errno.EOPNOTSUPP}
 
 
 class LockHeld(Exception):
@@ -81,19 +86,46 @@ def exclusive(path: Path, *, wait: bool) -> Iterator[None]:
 @contextlib.contextmanager
 def exclusive_folder(folder: Path) -> Iterator[None]:
     """Hold the lock on `folder` for the `with` block, waiting for whoever holds it. POSIX
-    locks the folder itself; Windows, which cannot open a folder as a file, the lock file
-    `.<folder>.lock` beside it."""
-    fcntl = flock_module()
-    if fcntl is None:
-        with exclusive(folder.parent / f".{folder.name}.lock", wait=True):
+    locks the folder itself; where a folder cannot be locked (Windows cannot open one as a
+    file; NFS refuses a flock of one), the lock file `.<folder>.lock` beside it. OSError
+    with a sentence for the user when neither can be locked."""
+    fd = _locked_folder(folder)
+    if fd is not None:
+        try:
             yield
+        finally:
+            os.close(fd)  # releases it
         return
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(exclusive(folder.parent / f".{folder.name}.lock", wait=True))
+        except OSError as exc:
+            if exc.errno not in _NO_LOCKS:
+                raise
+            raise OSError(
+                exc.errno,
+                f"its file system gives no lock ({exc.strerror or exc}) to keep two "
+                "processes from writing into it at once; use a folder on a local disk",
+                str(folder),
+            ) from None
+        yield
+
+
+def _locked_folder(folder: Path) -> int | None:
+    """A descriptor of `folder` holding its lock, taken once whoever holds it lets go; None
+    where a folder cannot be locked: no flock (Windows), or a file system that refuses one
+    on a folder (NFS: EBADF, its flock needs a descriptor open for writing)."""
+    if flock_module() is None:
+        return None
     fd = os.open(folder, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases it
+        _take(fd, wait=True)
+    except BaseException as exc:
+        os.close(fd)
+        if isinstance(exc, OSError) and exc.errno in _NO_LOCKS:
+            return None
+        raise
+    return fd
 
 
 def discard(path: Path) -> bool:
