@@ -174,9 +174,7 @@ def early_resume_mismatch(known: dict[str, Any], runs_dir: Path) -> str:
             return ""
         if being_trained(folder):
             continue  # being trained right now, with other settings
-        try:
-            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-        except OSError:  # removed while being counted
+        if (size := _folder_bytes(folder)) is None:
             continue
         left.append((folder, size))
     return resume_mismatch(known, left)
@@ -270,12 +268,18 @@ def unfinished_runs(run_dir: Path) -> list[tuple[Path, int]]:
         if not checkpoints(folder):
             shutil.rmtree(folder, ignore_errors=True)
             continue
-        try:
-            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-        except OSError:  # removed while being counted
+        if (size := _folder_bytes(folder)) is None:
             continue
         found.append((folder, size))
     return found
+
+
+def _folder_bytes(folder: Path) -> int | None:
+    """The bytes of the files in `folder` (None when it was removed while being counted)."""
+    try:
+        return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    except OSError:
+        return None
 
 
 def lock_file(run_dir: Path) -> Path:
