@@ -38,9 +38,9 @@ from model.character.prompt import (
     ChatMessages,
     clean_reply,
     keep_end,
-    look_alike,
-    one_line_name,
     said_line,
+    shown_name,
+    told_apart,
 )
 from model.engines.base import EngineRequestFailed, Generation
 from model.memory import FailureLog, Memory, Message, Summary
@@ -115,43 +115,48 @@ def split_exchanges(messages: Sequence[Message]) -> list[list[Message]]:
     return out
 
 
-def speaker(message: Message, char_name: str, shared: frozenset[str] = frozenset()) -> str:
-    """The name a message goes by in a summary request's transcript. A name in `shared`
-    (said by two people of the exchanges, `names_shared`) gets its speaker's id, as her
-    prompt tells two people of one name apart."""
+# Each (id, name) of the exchanges' people and the label the transcript gives them.
+Names = dict[tuple[str, str], str]
+
+
+def names_in(exchanges: Sequence[Sequence[Message]], char_name: str = "") -> Names:
+    """How the people of these exchanges are named, by her prompt's rule (`told_apart`):
+    two of one name, or one named after her (`char_name`: a member named after her does
+    not speak as her in her memory), get their ids. A person goes by the name of each
+    message, as they were called when they said it."""
+    people = {(m.user_id, _name(m)) for exchange in exchanges for m in exchange if m.role == "user"}
+    return told_apart(people, [char_name] if char_name else [])
+
+
+def speaker(message: Message, char_name: str, names: Names | None = None) -> str:
+    """The name a message goes by in a summary request's transcript: its label in
+    `names` (`names_in`), or its bare name without them."""
     if message.role == "assistant":
         return char_name
     # On one line and without a colon, as her prompt names people: a name cannot forge a
     # line of the transcript.
     name = _name(message)
-    return f"{name}({one_line_name(message.user_id)})" if name in shared else name
+    return names.get((message.user_id, name), name) if names else name
 
 
 def _name(message: Message) -> str:
-    return one_line_name(message.display_name) or one_line_name(message.user_id) or UNNAMED
+    return shown_name(message.display_name, message.user_id) or UNNAMED
 
 
-def names_shared(exchanges: Sequence[Sequence[Message]], char_name: str = "") -> frozenset[str]:
-    """The names two or more people (ids) go by in these exchanges, or that read as one
-    name though their strings differ (`look_alike`), and those that read as her own
-    (`char_name`): a member named after her does not speak as her in her memory."""
-    people = [(_name(m), m.user_id) for exchange in exchanges for m in exchange if m.role == "user"]
-    ids: dict[str, set[str]] = {}
-    for name, user_id in people:
-        ids.setdefault(look_alike(name), set()).add(user_id)
-    hers = look_alike(char_name) if char_name else None
-    return frozenset(
-        name for name, _ in people if len(ids[look_alike(name)]) > 1 or look_alike(name) == hers
-    )
-
-
-def transcript(exchanges: Sequence[Sequence[Message]], char_name: str, labels: Labels) -> str:
+def transcript(
+    exchanges: Sequence[Sequence[Message]],
+    char_name: str,
+    labels: Labels,
+    names: Names | None = None,
+) -> str:
+    """The exchanges as the model is shown them; `names`: `names_in(exchanges)`, when
+    already known."""
+    names = names_in(exchanges, char_name) if names is None else names
     lines = []
-    shared = names_shared(exchanges, char_name)
     for exchange in exchanges:
         for m in exchange:
             # A message's own lines are indented under it: none reads as another's.
-            lines.append(said_line(speaker(m, char_name, shared), m.content, labels.colon))
+            lines.append(said_line(speaker(m, char_name, names), m.content, labels.colon))
     return "\n".join(lines)
 
 
@@ -199,13 +204,15 @@ def notes(
     labels: Labels,
     questions: bool = False,
     char_name: str = "",
+    names: Names | None = None,
 ) -> str:
     """The people's own statements in these exchanges, one line each: what a summary
     keeps when the model could not write one. With `questions`, their questions instead
     ("do you remember my cat Mochi?" holds a fact too): kept when they asked only. A
-    member named after her (`char_name`) goes by their id too."""
+    member named after her (`char_name`) goes by their id too; `names`:
+    `names_in(exchanges, char_name)`, when already known."""
+    names = names_in(exchanges, char_name) if names is None else names
     lines = []
-    shared = names_shared(exchanges, char_name)
     for exchange in exchanges:
         for m in exchange:
             said = " ".join(m.content.split())
@@ -213,7 +220,7 @@ def notes(
                 continue
             if len(said) > NOTE_MAX_CHARS:
                 said = said[: NOTE_MAX_CHARS - 1] + "…"
-            lines.append(f"{speaker(m, '', shared)}{labels.colon}{said}")
+            lines.append(f"{speaker(m, '', names)}{labels.colon}{said}")
     return "\n".join(dict.fromkeys(lines))
 
 
@@ -245,14 +252,15 @@ def plan_fold(
     head = f"{labels.previous}\n{previous.text if previous else labels.nothing_yet}\n\n"
     head += f"{labels.conversation}\n"
     room = max_prompt_tokens - count(instruction) - count(head) - 2 * TEMPLATE_OVERHEAD_TOKENS
-    body = transcript(take, char_name, labels)
+    names = names_in(take, char_name)
+    body = transcript(take, char_name, labels, names)
     while len(take) > 1 and count(body) > room:
         take = take[:-1]
-        body = transcript(take, char_name, labels)
+        names = names_in(take, char_name)
+        body = transcript(take, char_name, labels, names)
     if count(body) > room:  # one exchange alone is too long: its end is what was said last
         body = keep_end(body, max(room, 0), count)
-    shared = names_shared(take, char_name)
-    speakers = {char_name} | {speaker(m, char_name, shared) for exchange in take for m in exchange}
+    speakers = {char_name} | {speaker(m, char_name, names) for exchange in take for m in exchange}
     speakers |= {speaker(m, char_name) for exchange in take for m in exchange}  # bare names
     return FoldPlan(
         messages=[
@@ -263,8 +271,8 @@ def plan_fold(
         exchanges=len(take),
         transcript=body,
         speakers=tuple(sorted(w for w in speakers if w)),
-        notes=notes(take, labels, char_name=char_name),
-        asked=notes(take, labels, questions=True, char_name=char_name),
+        notes=notes(take, labels, char_name=char_name, names=names),
+        asked=notes(take, labels, questions=True, char_name=char_name, names=names),
     )
 
 

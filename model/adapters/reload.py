@@ -24,6 +24,7 @@ from atri.errors import ConfigError
 from model.adapters.validation import (
     AdapterVersion,
     EvalFigures,
+    check_config_hash,
     eval_figures,
     read_version,
     same_base,
@@ -451,11 +452,7 @@ class Reloader:
                 f"Version {info.name} was trained on {m.base_model!r}, but this worker runs "
                 f"{engine.base_id!r}."
             )
-        if not engine.accepts_config_hash(m.base_config_hash):
-            raise AdapterError(
-                f"Version {info.name} was trained on a base model with config hash "
-                f"{m.base_config_hash}, not the loaded one ({engine.config_hash})."
-            )
+        check_config_hash(f"Version {info.name}", m.base_model, m.base_config_hash, engine)
 
     def _check_ooc(self, info: AdapterVersion) -> None:
         """A version evaluated worse than the live one by more than the margin, and by

@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import math
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -137,9 +136,27 @@ def check_adapter_folder(path: Path) -> None:
     check_lora_ranks(adapter_config(path), tensor_shapes(path / ADAPTER_WEIGHTS))
 
 
-def check_trained_on(
-    folder: Path, accepts_config_hash: Callable[[str], bool], loaded_hash: str
-) -> None:
+class LoadedBase(Protocol):
+    """What an engine tells of the base model it runs (`config_hash`), and which adapter
+    manifests' recorded hashes it takes as made for it."""
+
+    config_hash: str
+
+    def accepts_config_hash(self, value: str) -> bool: ...
+
+
+def check_config_hash(subject: str, base_model: str, recorded_hash: str, base: LoadedBase) -> None:
+    """An adapter trained on a base of another config (`recorded_hash`, from its manifest)
+    is refused, as one sentence about `subject` ("Version N", a folder, "it"): its layers
+    may have the same names and sizes, but its weights were made for another model."""
+    if not base.accepts_config_hash(recorded_hash):
+        raise AdapterError(
+            f"{subject} was trained on {base_model!r}, a base model with config hash "
+            f"{recorded_hash}, not the loaded one ({base.config_hash})."
+        )
+
+
+def check_trained_on(folder: Path, base: LoadedBase) -> None:
     """`[model] adapter` at start, as the reload job checks a version: an ATRI version
     (manifest.json) of a base model of another config is refused; a bare peft folder
     records no base and is checked by its layer shapes alone when it loads."""
@@ -147,11 +164,7 @@ def check_trained_on(
         manifest = AdapterManifest.model_validate(read_manifest(folder))
     except (ManifestError, ValidationError):
         return
-    if not accepts_config_hash(manifest.base_config_hash):
-        raise AdapterError(
-            f"it was trained on {manifest.base_model!r}, a base model with config hash "
-            f"{manifest.base_config_hash}, not the loaded one ({loaded_hash})"
-        )
+    check_config_hash("it", manifest.base_model, manifest.base_config_hash, base)
 
 
 def adapter_setting_error(settings: Settings, exc: AdapterError, fix: str) -> ConfigError:

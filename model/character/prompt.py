@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -187,28 +187,42 @@ def people_labels(
     speaker_name: str = "",
     her_names: Sequence[str] = (),
 ) -> dict[str, str]:
-    """How each person is named to the model: their latest display name, with the id
-    added where two people share a name, a name reads as another's label or as one of
-    `her_names` (a member named after her does not speak as her; people are ids, names
-    are only what they show)."""
-    latest = {line.user_id: _short(line.display_name) or _short(line.user_id) for line in lines}
+    """How each person is named to the model: their latest display name, told apart by
+    id as `told_apart` does."""
+    latest = {line.user_id: shown_name(line.display_name, line.user_id) for line in lines}
     if speaker_id:
-        latest[speaker_id] = _short(speaker_name) or _short(speaker_id)
+        latest[speaker_id] = shown_name(speaker_name, speaker_id)
+    labels = told_apart(latest.items(), her_names)
+    return {user_id: labels[user_id, name] for user_id, name in latest.items()}
+
+
+def shown_name(display_name: str, user_id: str) -> str:
+    """The name a person goes by: their display name, or their id where it has none
+    anyone can read ("" where neither can be read)."""
+    return _short(display_name) or _short(user_id)
+
+
+def told_apart(
+    people: Collection[tuple[str, str]], her_names: Sequence[str] = ()
+) -> dict[tuple[str, str], str]:
+    """Each (id, name)'s label: the name, with the id added where two people share a
+    name, a name reads as another's label or as one of `her_names` (a member named after
+    her does not speak as her; people are ids, names are only what they show)."""
     owners: dict[str, set[str]] = {}
-    for user_id, name in latest.items():
+    for user_id, name in people:
         owners.setdefault(look_alike(name), set()).add(user_id)
     hers = {look_alike(name) for name in her_names}
     with_id = {
-        user_id: f"{name}({_short(user_id)})"
-        for user_id, name in latest.items()
+        (user_id, name): f"{name}({_short(user_id)})"
+        for user_id, name in people
         if len(owners[look_alike(name)]) > 1 or look_alike(name) in hers
     }
     # A name that reads as another's name and id (小明(101)) gets its own id too.
     taken = {look_alike(label) for label in with_id.values()}
     return {
-        user_id: with_id.get(user_id)
+        (user_id, name): with_id.get((user_id, name))
         or (f"{name}({_short(user_id)})" if look_alike(name) in taken else name)
-        for user_id, name in latest.items()
+        for user_id, name in people
     }
 
 

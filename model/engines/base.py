@@ -175,7 +175,7 @@ async def start_with_adapter(settings: Settings, engine: AdapterLoader) -> None:
 
     path = settings.path(settings.model.adapter)
     try:
-        check_trained_on(path, engine.accepts_config_hash, engine.config_hash)
+        check_trained_on(path, engine)
         await engine.load_adapter(path, path.name)
     except AdapterError as exc:
         await engine.close()

@@ -12,7 +12,7 @@ from typing import Any
 from atri.config import GenerationSettings, Settings
 from atri.errors import UserError
 from atri.files import write_text_atomic
-from model.adapters.validation import check_adapter_folder, same_base
+from model.adapters.validation import check_adapter_folder, check_config_hash, same_base
 from model.adapters.versions import (
     EVAL_JSON,
     EVAL_REPORT,
@@ -310,13 +310,15 @@ def _engine_with_adapter(
         raise EvalError(f"{version_dir.name}: {exc}") from None
     say("Loading the base model and the adapter…")
     loaded = load_base_model(settings)
-    if manifest.get("base_config_hash") not in (None, loaded.config_hash):
-        raise EvalError(
-            f"{version_dir.name} was trained on a different build of the base model "
-            f"(config hash {manifest.get('base_config_hash')} vs {loaded.config_hash})."
-        )
     window = int(getattr(loaded.model.config, "max_position_embeddings", 2048) or 2048)
     engine = LocalEngine(loaded, window)
+    # The serving engines' own rule and sentence; a manifest that records no hash passes.
+    if (recorded := manifest.get("base_config_hash")) is not None:
+        base_model = str(manifest.get("base_model") or "")
+        try:
+            check_config_hash(version_dir.name, base_model, str(recorded), engine)
+        except AdapterError as exc:
+            raise EvalError(str(exc)) from None
     engine.load_adapter_sync(version_dir, ADAPTER_NAME)
     engine.activate_sync(ADAPTER_NAME)
     return loaded, engine

@@ -175,9 +175,7 @@ def early_resume_mismatch(known: dict[str, Any], runs_dir: Path) -> str:
             return ""
         if being_trained(folder):
             continue  # being trained right now, with other settings
-        try:
-            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-        except OSError:  # removed while being counted
+        if (size := _folder_bytes(folder)) is None:
             continue
         left.append((folder, size))
     return resume_mismatch(known, left)
@@ -271,9 +269,7 @@ def unfinished_runs(run_dir: Path) -> list[tuple[Path, int]]:
         if not checkpoints(folder):
             _remove_unless_trained(folder)
             continue
-        try:
-            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
-        except OSError:  # removed while being counted
+        if (size := _folder_bytes(folder)) is None:
             continue
         found.append((folder, size))
     return found
@@ -287,6 +283,14 @@ def _remove_unless_trained(folder: Path) -> None:
         if not checkpoints(folder):  # none saved by a run that came and went meanwhile
             shutil.rmtree(folder, ignore_errors=True)
     _discard_unless_folder(folder)
+
+
+def _folder_bytes(folder: Path) -> int | None:
+    """The bytes of the files in `folder` (None when it was removed while being counted)."""
+    try:
+        return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    except OSError:
+        return None
 
 
 def lock_file(run_dir: Path) -> Path:
