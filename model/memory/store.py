@@ -12,7 +12,7 @@ import heapq
 import sqlite3
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -322,7 +322,7 @@ class Memory:
                 summarized.add(scope)
         parts = [_MESSAGES_PART] * len(limits) + [_SUMMARY_PART] * len(summarized)
         parts.append(_RESETS_PART)
-        found = await self._db.execute_fetchall(
+        found = await self._read_whole(
             " UNION ALL ".join(parts),
             [v for item in limits.items() for v in item] + list(summarized),
         )
@@ -348,6 +348,13 @@ class Memory:
             )
             for scope, limit, with_summary in requests
         ]
+
+    async def _read_whole(self, sql: str, params: Sequence[Any]) -> Iterable[aiosqlite.Row]:
+        """A read of the worker's (a prompt's, the summarizer's, a delete's) that sees
+        each write on this connection whole or not at all (`OneTransaction.between`).
+        Not for a read inside a write (`purge`'s): it would wait for itself."""
+        async with self._tx.between():
+            return await self._db.execute_fetchall(sql, params)
 
     async def history(self, scope: str, max_messages: int = 200) -> list[Message]:
         """The live context, oldest first: the newest `max_messages` messages, less a
@@ -375,7 +382,7 @@ class Memory:
 
     async def summary(self, scope: str) -> Summary | None:
         """The scope's live summary (the newest), if one was written since its last reset."""
-        rows = await self._db.execute_fetchall(
+        rows = await self._read_whole(
             "SELECT * FROM summaries WHERE scope = ? AND archived = 0"
             " ORDER BY covers_up_to DESC, id DESC LIMIT 1",
             (scope,),
@@ -394,7 +401,7 @@ class Memory:
     ) -> list[Message]:
         """The scope's live messages with an id above `after_id`, oldest first (the
         first `limit` of them, if given)."""
-        rows = await self._db.execute_fetchall(
+        rows = await self._read_whole(
             "SELECT * FROM messages WHERE scope = ? AND archived = 0 AND id > ? ORDER BY id"
             " LIMIT ?",
             (scope, after_id, -1 if limit is None else limit),
@@ -520,7 +527,7 @@ class Memory:
         to it) is live: for a delete that does not say whose message it was."""
         if not request_id:
             return []
-        rows = await self._db.execute_fetchall(
+        rows = await self._read_whole(
             "SELECT DISTINCT scope FROM messages WHERE request_id = ? AND request_id != ''"
             " AND archived = 0 AND substr(scope, 1, ?) = ?",
             (request_id, len(platform) + 1, f"{platform}:"),
