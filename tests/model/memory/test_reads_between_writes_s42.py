@@ -6,14 +6,16 @@ ever made. Each test runs on a real SQLite file."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from model.memory import Memory
+from model.room import RoomBounds
 
 EXCHANGE = [("user", "1", "小红", "我的电话是 1234", ""), ("assistant", "", "", "记住了", "")]
-# Enough event-loop turns for a read to land after each statement of a reset.
+T = TypeVar("T")
+# Enough event-loop turns for a read to land after each statement of a write.
 TURNS = 12
 
 
@@ -25,14 +27,12 @@ async def filled(memory: Memory, scope: str) -> None:
     assert await memory.add_summary(scope, "她记得电话", first.id)
 
 
-async def reads_during(
-    write: Callable[[], Awaitable[Any]], read: Callable[[], Awaitable[Any]], turns: int
-) -> Any:
+async def reads_during(write: Coroutine[Any, Any, Any], read: Awaitable[T], turns: int) -> T:
     """`read` started `turns` event-loop turns after `write` began; what it found."""
-    writing = asyncio.create_task(write())
+    writing = asyncio.create_task(write)
     for _ in range(turns):
         await asyncio.sleep(0)
-    found = await read()
+    found = await read
     await writing
     return found
 
@@ -48,10 +48,26 @@ async def test_a_conversation_read_during_a_reset_is_all_before_or_all_after(
             scope = f"qq:user:{turns}"
             await filled(memory, scope)
             before = (await memory.conversation(scope)).reset_mark
-            found = await reads_during(
-                lambda scope=scope: memory.reset(scope),  # type: ignore[misc]
-                lambda scope=scope: memory.conversation(scope),  # type: ignore[misc]
-                turns,
-            )
+            found = await reads_during(memory.reset(scope), memory.conversation(scope), turns)
             seen = (len(found.messages), found.summary is not None, found.reset_mark > before)
             assert seen in [(4, True, False), (0, False, True)], turns
+
+
+async def test_room_lines_read_during_a_write_are_within_the_room_s_bounds(
+    tmp_path: Path,
+) -> None:
+    """A room keeps its newest `max_lines` lines: a line is stored and the oldest one
+    deleted in one transaction. A prompt's read of the room between the two found one
+    line more than the room ever holds."""
+    bounds = RoomBounds(max_lines=2)
+    async with await Memory.open(tmp_path / "m.sqlite3") as memory:
+        for turns in range(TURNS):
+            room = f"qq:chan:g{turns}"
+            for text in ("一", "二"):
+                await memory.room.add(room, "qq", "1", "小红", text, bounds)
+            found = await reads_during(
+                memory.room.add(room, "qq", "1", "小红", "三", bounds),
+                memory.room.recent(room, 50, 3600),
+                turns,
+            )
+            assert [line.content for line in found] in [["一", "二"], ["二", "三"]], turns
