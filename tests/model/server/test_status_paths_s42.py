@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from atri.config import Settings
+from atri.config import Secrets, Settings
+from model.server.app import bind_socket, create_app, serving
 from model.service import ChatService
 from tests.model.server.conftest import ADMIN_TOKEN
 
@@ -43,3 +44,20 @@ async def test_status_shows_a_hub_id_to_anyone(echo_worker: tuple[ChatService, s
         stranger = (await client.get("/status")).json()
     assert stranger["base_model"] == "Qwen/Qwen2.5-7B-Instruct"
     assert not stranger["base_is_folder"]
+
+
+async def test_a_worker_without_a_token_names_its_base_folder_to_nobody(
+    echo_service: ChatService, echo_settings: Settings
+) -> None:
+    """No ATRI_ADMIN_TOKEN on the worker: no caller holds it, so none sees the path."""
+    folder = echo_settings.root / "models" / "qwen"
+    folder.mkdir(parents=True)
+    echo_service.engine.base_id = str(folder)  # type: ignore[misc]
+    app = create_app(echo_service, Secrets())
+    async with (
+        serving(app, bind_socket("127.0.0.1", 0)) as url,
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        stranger = (await client.get("/status")).json()
+        guess = (await client.get("/status", headers=TOKEN)).json()
+    assert stranger["base_model"] == guess["base_model"] == "qwen"
