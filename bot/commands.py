@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -50,10 +49,6 @@ OWNERS_ONLY_DETAILS = frozenset({"loaded_adapters"})
 RELOADS_NAMING_NO_FOLDER = frozenset(
     {"switched", "rolled_back", "already_serving", "nothing_older", "no_adapters"}
 )
-# A base model named by a path (`[model] base = "/home/me/models/…"`), not a hub id: for
-# a worker that does not say whether it read a folder (vLLM's model path, which names a
-# folder on its own machine, is no folder on the worker's).
-LOCAL_PATH = re.compile(r"^(?:[/\\~.]|[A-Za-z]:[/\\])")
 
 
 @dataclass(frozen=True)
@@ -202,7 +197,7 @@ async def status(worker: Worker, actor: Actor) -> CommandResult:
         said.status_uptime.format(hours=minutes // 60, minutes=minutes % 60),
     ]
     if actor.is_admin:
-        base = s.base_model if actor.is_owner else _named_only(s.base_model, s.base_is_folder)
+        base = s.base_model if actor.is_owner else s.base_model_name()
         shown.append(said.status_engine.format(engine=s.engine, base=base))
         if s.last_reload and (
             actor.is_owner or s.last_reload.get("code") in RELOADS_NAMING_NO_FOLDER
@@ -212,15 +207,6 @@ async def status(worker: Worker, actor: Actor) -> CommandResult:
             if actor.is_owner or key not in OWNERS_ONLY_DETAILS:
                 shown.append(f"{key}: {value}")
     return CommandResult("\n".join(shown))
-
-
-def _named_only(base: str, folder: bool) -> str:
-    """A base model read from a folder (`folder`: the worker says so; or a path by its
-    text), by the folder's name: its path is the worker's machine's (a hub id such as
-    "Qwen/Qwen2.5-7B-Instruct" is shown as it is)."""
-    if not (folder or LOCAL_PATH.match(base)):
-        return base
-    return re.split(r"[/\\]", base.rstrip("/\\"))[-1] or base
 
 
 def _last_reload(record: dict[str, Any]) -> str:

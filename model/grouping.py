@@ -66,7 +66,11 @@ class OneTransaction:
     write that failed: the disk full) undoes the other's statements, and one's commit
     commits the other's change half done (a reset's record without its archiving). Each
     write holds `held()` from its first statement to its commit; one that raises is
-    rolled back before it lets go."""
+    rolled back before it lets go.
+
+    A read on the connection sees its uncommitted statements too, whichever caller ran
+    them (a reset's archived messages beside the summary it has not archived yet): the
+    worker's reads hold `between()`, so they see each write whole or not at all."""
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
@@ -81,3 +85,9 @@ class OneTransaction:
                 with contextlib.suppress(Exception):  # a damaged file may fail this too
                     await self._db.rollback()
                 raise
+
+    @contextlib.asynccontextmanager
+    async def between(self) -> AsyncIterator[None]:
+        """For a read: no write transaction is half done while it is held."""
+        async with self._lock:
+            yield

@@ -254,17 +254,32 @@ class ChannelSetting(BaseModel):
     mode: ChannelMode
 
 
+# A base model named by a path (`[model] base = "/home/me/models/…"`), not a hub id: for
+# a worker that does not say whether it read a folder (vLLM's model path, which names a
+# folder on its own machine, is no folder on the worker's).
+LOCAL_PATH = re.compile(r"^(?:[/\\~.]|[A-Za-z]:[/\\])")
+
+
 class WorkerStatus(BaseModel):
     engine: str
     base_model: str
     # The base model was read from a folder on the worker's machine (`[model] base` a
-    # path, relative ones too): `base_model` names it, so only the bot's owners see it.
+    # path, relative ones too): `base_model` is its absolute path, so only the bot's
+    # owners (and callers holding the worker's token) see it.
     base_is_folder: bool = False
     adapter_version: str = ""
     queue_depth: int = 0
     uptime_seconds: float = 0.0
     last_reload: dict[str, Any] = Field(default_factory=dict)
     details: dict[str, Any] = Field(default_factory=dict)
+
+    def base_model_name(self) -> str:
+        """`base_model` as those who may not see the worker's folders see it: a folder by
+        its name (a hub id such as "Qwen/Qwen2.5-7B-Instruct" as it is)."""
+        base = self.base_model
+        if not (self.base_is_folder or LOCAL_PATH.match(base)):
+            return base
+        return re.split(r"[/\\]", base.rstrip("/\\"))[-1] or base
 
 
 class Character(BaseModel):

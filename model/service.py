@@ -16,6 +16,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from atri.config import Settings
@@ -938,18 +939,22 @@ class ChatService:
             (scope, rid) in self._recalled or (_any_scope(request.platform), rid) in self._recalled
         )
 
-    def _base_is_folder(self) -> bool:
-        """Whether the base model is a folder on this machine, as the engine read it
-        (`[model] base` a path, relative to the config's folder too), not a hub id."""
+    def _base_folder(self) -> Path | None:
+        """The folder on this machine the base model was read from, as the engine read
+        it (`[model] base`, or vLLM's model path: relative to the config's folder too);
+        None for a hub id."""
         base = self.engine.base_id.strip()
-        return bool(base) and self.settings.path(base).is_dir()
+        folder = self.settings.path(base) if base else None
+        return folder if folder is not None and folder.is_dir() else None
 
     async def status(self) -> WorkerStatus:
         stats = self.engine.stats
+        folder = self._base_folder()
         return WorkerStatus(
             engine=self.engine.name,
-            base_model=self.engine.base_id,
-            base_is_folder=self._base_is_folder(),
+            # Absolute: a relative path says nothing of where on the machine it is.
+            base_model=str(folder) if folder else self.engine.base_id,
+            base_is_folder=folder is not None,
             adapter_version=self.engine.adapter_version,
             queue_depth=self.batcher.depth,
             uptime_seconds=time.monotonic() - self.started,

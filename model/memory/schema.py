@@ -82,7 +82,9 @@ MIGRATIONS: list[str] = [
     """,
     # The latest reset (or purge) of each scope, or of every scope starting with `scope`
     # (`prefix` = 1: a channel's), or of a person's exchanges wherever they are (`prefix`
-    # = 2: a purge of them, `store._RESET_PERSON`), under an id above every one used
+    # = 2: a purge of them, `store._RESET_PERSON`), or of a person's own conversations
+    # wherever they are (`prefix` = 4: a reset of their key, `store._RESET_OWN`), under an
+    # id above every one used
     # before: a reply being written is not stored once its scope was reset after its
     # memory was read, also when nothing was stored yet (a first reply), which no
     # archived message can tell, and when the reset came from another process (`atri

@@ -12,7 +12,7 @@ import heapq
 import sqlite3
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -81,12 +81,15 @@ _RESETS_PART = (
 # key starts with its key (a channel's); or, for a purge of a person, every exchange of
 # theirs (their message and her reply) in any conversation of the platform (key
 # `qq:user:42`) or of one channel (`qq:chan:7:user:42`), one that holds nothing of
-# theirs yet included (a first message in a group). Records of room lines archived or
+# theirs yet included (a first message in a group); or, for a reset of a person's key on
+# the platform (`qq:user:42`), their own conversations (theirs there and in each channel,
+# `qq:chan:7:user:42`, one that holds nothing yet included), not the conversations a
+# channel shares, which a reset of them does not end. Records of room lines archived or
 # deleted (`room.RESET_LINES`) end no conversation.
-_RESET_SCOPE, _RESET_PREFIX, _RESET_PERSON = 0, 1, 2
+_RESET_SCOPE, _RESET_PREFIX, _RESET_PERSON, _RESET_OWN = 0, 1, 2, 4
 # One row of an exchange (`append_many`), unless what its reply was made from ended
 # meanwhile: ?9 `while_live`, ?10 `reset_mark`, ?11 and ?12 the `_person_keys` of whose
-# exchange it is.
+# exchange it is (the scope is one of those: their own conversation).
 _INSERT_UNLESS_RESET = (
     "INSERT INTO messages (scope, role, user_id, display_name, content, created_at,"
     " adapter_version, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
@@ -95,7 +98,8 @@ _INSERT_UNLESS_RESET = (
     " AND (?10 IS NULL OR NOT EXISTS (SELECT 1 FROM resets WHERE id > ?10 AND ((scope = ?1"
     f" AND prefix = {_RESET_SCOPE})"
     f" OR (prefix = {_RESET_PREFIX} AND substr(?1, 1, length(scope)) = scope)"
-    f" OR (prefix = {_RESET_PERSON} AND scope IN (?11, ?12)))))"
+    f" OR (prefix = {_RESET_PERSON} AND scope IN (?11, ?12))"
+    f" OR (prefix = {_RESET_OWN} AND scope = ?11 AND ?1 IN (?11, ?12)))))"
 )
 # A reset record older than `room.RESET_RECORD_SECONDS` is deleted at the next reset or
 # purge (`room.record_reset`).
@@ -318,7 +322,7 @@ class Memory:
                 summarized.add(scope)
         parts = [_MESSAGES_PART] * len(limits) + [_SUMMARY_PART] * len(summarized)
         parts.append(_RESETS_PART)
-        found = await self._db.execute_fetchall(
+        found = await self._read_whole(
             " UNION ALL ".join(parts),
             [v for item in limits.items() for v in item] + list(summarized),
         )
@@ -344,6 +348,13 @@ class Memory:
             )
             for scope, limit, with_summary in requests
         ]
+
+    async def _read_whole(self, sql: str, params: Sequence[Any]) -> Iterable[aiosqlite.Row]:
+        """A read of the worker's (a prompt's, the summarizer's, a delete's) that sees
+        each write on this connection whole or not at all (`OneTransaction.between`).
+        Not for a read inside a write (`purge`'s): it would wait for itself."""
+        async with self._tx.between():
+            return await self._db.execute_fetchall(sql, params)
 
     async def history(self, scope: str, max_messages: int = 200) -> list[Message]:
         """The live context, oldest first: the newest `max_messages` messages, less a
@@ -371,7 +382,7 @@ class Memory:
 
     async def summary(self, scope: str) -> Summary | None:
         """The scope's live summary (the newest), if one was written since its last reset."""
-        rows = await self._db.execute_fetchall(
+        rows = await self._read_whole(
             "SELECT * FROM summaries WHERE scope = ? AND archived = 0"
             " ORDER BY covers_up_to DESC, id DESC LIMIT 1",
             (scope,),
@@ -390,7 +401,7 @@ class Memory:
     ) -> list[Message]:
         """The scope's live messages with an id above `after_id`, oldest first (the
         first `limit` of them, if given)."""
-        rows = await self._db.execute_fetchall(
+        rows = await self._read_whole(
             "SELECT * FROM messages WHERE scope = ? AND archived = 0 AND id > ? ORDER BY id"
             " LIMIT ?",
             (scope, after_id, -1 if limit is None else limit),
@@ -445,16 +456,29 @@ class Memory:
     async def reset(self, scope: str) -> int:
         """End the scope's context: its messages and summary are archived and hidden from
         the model, and a reply being written from it is not stored (`_record_reset`)."""
+        return await self._reset(scope, person=False)
+
+    async def _reset(self, scope: str, person: bool) -> int:
+        """`reset`; with `person` (a person's key on the platform, `qq:user:42`) their own
+        conversations in every channel too (`member_scopes_of`, read under the write lock
+        so one begun meanwhile is not left out), in one transaction. A reply being written
+        in one of theirs that holds nothing yet (a first message in a group) is not
+        stored either (`_RESET_OWN`), as a channel's reset reaches a member's first."""
+        archived = 0
         async with self._tx.held():
-            cur = await self._db.execute(
-                "UPDATE messages SET archived = 1 WHERE scope = ? AND archived = 0", (scope,)
-            )
-            await self._db.execute(
-                "UPDATE summaries SET archived = 1 WHERE scope = ? AND archived = 0", (scope,)
-            )
-            await self._record_reset(scope)
+            for key in [scope, *(await self.member_scopes_of(scope) if person else [])]:
+                cur = await self._db.execute(
+                    "UPDATE messages SET archived = 1 WHERE scope = ? AND archived = 0", (key,)
+                )
+                await self._db.execute(
+                    "UPDATE summaries SET archived = 1 WHERE scope = ? AND archived = 0", (key,)
+                )
+                await self._record_reset(key)
+                archived += cur.rowcount
+            if person:
+                await self._record_reset(scope, _RESET_OWN)
             await self._db.commit()
-        return cur.rowcount
+        return archived
 
     async def _record_reset(self, scope: str, reaches: int = _RESET_SCOPE) -> None:
         """A reset of `scope` in `resets` (of what `reaches` says, `_RESET_SCOPE` …),
@@ -503,7 +527,7 @@ class Memory:
         to it) is live: for a delete that does not say whose message it was."""
         if not request_id:
             return []
-        rows = await self._db.execute_fetchall(
+        rows = await self._read_whole(
             "SELECT DISTINCT scope FROM messages WHERE request_id = ? AND request_id != ''"
             " AND archived = 0 AND substr(scope, 1, ?) = ?",
             (request_id, len(platform) + 1, f"{platform}:"),
@@ -556,11 +580,9 @@ class Memory:
         user's lines (in its channel, or on its whole platform) and, for their key on the
         platform, their own conversations in every channel (`member_scopes_of`).
         (messages, room lines) archived."""
-        messages = await self.reset(scope)
         platform, user_id, room = parse_scope(scope)
+        messages = await self._reset(scope, person=bool(user_id) and not room)
         if user_id:
-            for key in await self.member_scopes_of(scope):
-                messages += await self.reset(key)
             lines = await self.room.archive_user(platform, user_id, room)
         else:
             if room:

@@ -2,7 +2,9 @@
 
 Who may call what:
 - `/health`, `/status`, `/metrics` are open: they carry no conversation text, and
-  probes and Prometheus scrapers rarely hold tokens.
+  probes and Prometheus scrapers rarely hold tokens. `/status` names no folder of this
+  machine without the token (a reload's message, the loaded versions, the base model's
+  path: by its folder's name).
 - `/chat`, `/reset`, `/purge`, `/reload`, `/rollback` (and `/auth`, which only checks
   the token: the bots' start-up probe) need `Authorization: Bearer $ATRI_ADMIN_TOKEN`. `/chat` names any platform and user, so an open `/chat` would let
   anyone speak as anyone into their remembered conversation; only bots hold the token
@@ -331,11 +333,12 @@ def create_app(
         try:
             check_token(secrets, request)
         except Unauthorized:
-            # Open to probes, but reload messages name folders on this machine: only
-            # an admin sees those.
+            # Open to probes, but reload messages and a base model read from a folder
+            # name folders on this machine: only an admin sees those.
             for said in ("message", "reason", "folder"):
                 current.last_reload.pop(said, None)
             current.details.pop("loaded_adapters", None)
+            current.base_model = current.base_model_name()
         return current
 
     @app.get("/auth", dependencies=admin_only)
