@@ -376,7 +376,7 @@ def _train(settings: Settings, resume: bool) -> None:
         err_console.print(message, markup=False, highlight=False)
         raise typer.Exit(130) from None
     except KeyboardInterrupt:
-        # Before the run had its folder: loading the model or the data.
+        # Before the run had its folder: loading the model or the data, taking its lock.
         err_console.print(
             "Interrupted before training began; no version was written and no checkpoint "
             "was touched."

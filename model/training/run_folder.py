@@ -341,7 +341,8 @@ def interruption_names_checkpoint(
     its last complete checkpoint: "`--resume` continues" was said even when the run was
     stopped before its first checkpoint (saved every eval_steps), with nothing kept.
     Once the version is in place (`published` holds it), the run is done: its
-    checkpoints go, or `--resume` would publish it a second time."""
+    checkpoints go, or `--resume` would publish it a second time. Used inside `run_lock`,
+    so the folder goes while the run still holds its lock."""
     try:
         yield
     except TrainingInterrupted:

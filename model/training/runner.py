@@ -182,9 +182,13 @@ def train(
             "with the same settings and data continues one; delete its folder to free the space."
         )
     published: list[Path] = []  # the version, once it is in place
+    # The lock is let go last: the folder is removed (done, interrupted once published,
+    # failed before a checkpoint) only while this run holds it, never under another run
+    # of these settings that took it meanwhile. Ctrl-C while it is waited for touched
+    # nothing, and is said so (atri.cli).
     with (
-        interruption_names_checkpoint(run_dir, published),
         run_lock(run_dir, out),
+        interruption_names_checkpoint(run_dir, published),
         removed_unless_checkpointed(run_dir),
     ):
         checkpoint = last_complete_checkpoint(run_dir, say) if resume else None
