@@ -13,8 +13,12 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-# What may make a line go on over the next one, or hide part of it.
-_MAY_GO_ON = re.compile(r"[\"'`#(\[{]|\\$")
+# A line that is a statement of its own, as most are (the scanner's quick way): its
+# strings all close on it, none triple-quoted, its brackets too, none inside another;
+# then maybe a comment (group 2). One ending in a backslash outside a comment goes on.
+_CLOSED_STRING = r""""(?!"")(?:[^"\\]|\\.)*"|'(?!'')(?:[^'\\]|\\.)*'|`(?!``)(?:[^`\\]|\\.)*`"""
+_PLAIN = rf"""[^"'`#()\[\]{{}}]|{_CLOSED_STRING}"""
+_WHOLE_LINE = re.compile(rf"((?:{_PLAIN}|[(\[{{](?:{_PLAIN})*+[)\]}}])*+)(#.*)?")
 # A string's opening quotes, a comment, a bracket: what the scanner steps on.
 _PIECE = re.compile(r'"""|\'\'\'|```|["\'`#()\[\]{}]')
 
@@ -54,8 +58,14 @@ def logical_line(lines: list[str], number: int, python: bool = False) -> Logical
     `$` line's Python, which a string in one pair of quotes left open at a line's end
     makes no statement at all (None)."""
     first = lines[number - 1]
-    if _MAY_GO_ON.search(first) is None:
-        return LogicalLine(first, number)
+    whole = _WHOLE_LINE.fullmatch(first)
+    if whole is not None and (whole.group(2) is not None or not first.endswith("\\")):
+        return LogicalLine(whole.group(1), number)
+    return scanned(lines, number, python)
+
+
+def scanned(lines: list[str], number: int, python: bool = False) -> LogicalLine | None:
+    """`logical_line`, the long way: piece by piece, line by line."""
     kept: list[str] = []
     depth = 0
     quotes: str | None = None  # those of the string open at the end of the last line

@@ -9,10 +9,12 @@ statements identified are the same ones, those Ren'Py sees."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dataprep.formats import ParseOptions
 from dataprep.formats import renpy as renpy_format
-from dataprep.formats.renpy_lines import MAX_STRING_LINES, LogicalLine, logical_line
+from dataprep.formats.renpy_lines import MAX_STRING_LINES, LogicalLine, logical_line, scanned
 
 HEAD = 'define e = Character("Eileen")\nlabel start:\n'
 
@@ -94,3 +96,16 @@ def test_a_logical_line_drops_comments_and_reads_python_strings_as_python() -> N
     # Ren'Py joins a string over lines; Python takes none in one pair of quotes.
     assert logical_line(lines, 3) == LogicalLine("\n".join(lines[2:]), 4)
     assert logical_line(lines, 3, python=True) is None
+
+
+# Lines made of what the scanner steps on, triple quotes among them.
+_PIECES = st.sampled_from(
+    ['"', "'", "`", '"""', "'''", "```", "#", "(", ")", "[", "}", "\\", " ", "a"]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_PIECES, max_size=12).map("".join), st.booleans())
+def test_the_quick_way_finds_what_the_scanner_finds(line: str, python: bool) -> None:
+    lines = [line, "a ) ] }", "", "x"]
+    assert logical_line(lines, 1, python) == scanned(lines, 1, python)
