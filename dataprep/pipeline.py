@@ -317,6 +317,11 @@ def _place_translations(scripts: list[_Script], options: ParseOptions) -> _Place
     if language is None or language == renpy_format.ORIGINAL:
         return placed
     renpy = [s for s in scripts if s.fmt == "renpy"]
+    # Each translation file's dialogue blocks, read once: where its lines go, and which
+    # identifiers it names (`_say_identifiers`).
+    blocks = {
+        s.path: renpy_format.translation_origins(s.text) for s in renpy if language in s.languages
+    }
     # Each file's path, as its parts from the root, to find the one a comment names
     # (`game/script.rpy`, from the game's base folder).
     parts = {s.path: s.path.resolve().parts for s in renpy}
@@ -324,9 +329,7 @@ def _place_translations(scripts: list[_Script], options: ParseOptions) -> _Place
     # a translation to it; found once a translation file is read.
     identified: dict[str, tuple[Path, int]] | None = None
     for script in renpy:
-        if language not in script.languages:
-            continue
-        origins = renpy_format.translation_origins(script.text)
+        origins = blocks.get(script.path)
         if not origins:
             continue
         try:
@@ -334,7 +337,8 @@ def _place_translations(scripts: list[_Script], options: ParseOptions) -> _Place
         except DataprepError:
             continue  # read again in its turn, which reports it
         if identified is None:
-            identified = _say_identifiers(renpy, language)
+            named = {origin.identifier for found in blocks.values() for origin in found}
+            identified = _say_identifiers(renpy, named)
         firsts = [o.first for o in origins]
         left: list[Utterance] = []
         for line in said:
@@ -361,19 +365,13 @@ def _place_translations(scripts: list[_Script], options: ParseOptions) -> _Place
     return placed
 
 
-def _say_identifiers(scripts: list[_Script], language: str) -> dict[str, tuple[Path, int]]:
+def _say_identifiers(scripts: list[_Script], named: set[str]) -> dict[str, tuple[Path, int]]:
     """The translation identifier of each say statement in the Ren'Py files → its file
     and line (`renpy_format.say_identifiers`); the first file's, where two give one. Ren'Py
     8.5.1 stopped hashing a voice statement into the identifier of the say statement below
     it, and 8.3 began writing a `__name` in a string as `_m1_<file>__name`: the game's
-    translation files (`language`'s) show which version made them, by the identifiers
-    they name."""
-    named = {
-        origin.identifier
-        for script in scripts
-        if language in script.languages
-        for origin in renpy_format.translation_origins(script.text)
-    }
+    translation files show which version made them, by the identifiers they name
+    (`named`)."""
     schemes: tuple[dict[str, tuple[Path, int]], ...] = ({}, {}, {})
     for script in scripts:
         for found, identifiers in zip(

@@ -163,9 +163,13 @@ _LOWER_LINE = re.compile(r"\n[^\S\n]*+[a-z]")
 _OPEN_CJK = re.compile(
     r"\A[^\"“”「『]*(?:[，、]|(?<=[\u3000-\u9fff\uac00-\ud7af\uff00-\uffef]),)[^\S\n]*\Z"
 )
+_CJK_GOES_ON = re.compile(r'[^「『“"‘﹁（(【\[〔［〈《]')
 _CJK_COMMA_LINE = re.compile(r"[，、,][^\S\n]*\n")
-_CJK_COMMA = "，"
-_NOT_GOING_ON = frozenset('「『“"‘﹁（(【[〔［〈《')
+# A said line left open with no quote, by how it is cut (the opener `_join_wrapped` holds
+# for it: a CJK comma, or "" for an English sentence): what a line below starts with to go
+# on it, and what leaves the line open still; CJK first, as a line ending in "，" may be
+# both.
+_OPEN_SENTENCES = {"，": (_CJK_GOES_ON, _OPEN_CJK), "": (_GOES_ON, _OPEN_SENTENCE)}
 _WRAPPED = {o: c for o, c in QUOTE_PAIRS.items() if o != c and o != "‘"}
 # An opener not closed on its line (the leftmost: the outer quote of `「他说『你好`).
 # Each alternative starts with a literal, and a chunk with no match skips the join. A
@@ -328,6 +332,14 @@ def _is_command(line: str) -> bool:
     )
 
 
+def _open_sentence(text: str) -> str | None:
+    """The opener of a said line left open with no quote (`_OPEN_SENTENCES`), or None."""
+    for opener, (_, still_open) in _OPEN_SENTENCES.items():
+        if still_open.search(text) is not None:
+            return opener
+    return None
+
+
 def _join_wrapped(
     lines: list[Utterance], final: bool, apart: Collection[int] = ()
 ) -> tuple[list[Utterance], list[Utterance]]:
@@ -346,15 +358,14 @@ def _join_wrapped(
                 opener = m.group(0)[0]
             elif _STRAIGHT in first.text and first.text.count(_STRAIGHT) % 2:
                 opener = _STRAIGHT
-            elif _OPEN_CJK.search(first.text) is not None:
-                opener = _CJK_COMMA
-            elif _OPEN_SENTENCE.search(first.text) is not None:
-                opener = ""
+            else:
+                opener = _open_sentence(first.text)
         if opener is None:
             out.append(first)
             i += 1
             continue
         closer = _WRAPPED.get(opener, opener)
+        sentence = _OPEN_SENTENCES.get(opener)
         j, closed, stopped = i, False, False
         while j + 1 < count and j - i < MAX_WRAPPED_LINES:
             below = lines[j + 1]
@@ -367,24 +378,15 @@ def _join_wrapped(
             ):
                 stopped = True
                 break
-            if not opener:
-                if _GOES_ON.match(below.text) is None:
+            if sentence is not None:
+                goes_on, still_open = sentence
+                if goes_on.match(below.text) is None:
                     stopped = True
                     break
                 j += 1
                 closed = True
-                if _OPEN_SENTENCE.search(below.text) is None:
+                if still_open.search(below.text) is None:
                     stopped = True  # the sentence ends: nothing below is part of it
-                    break
-                continue
-            if opener == _CJK_COMMA:
-                if below.text[0] in _NOT_GOING_ON:
-                    stopped = True
-                    break
-                j += 1
-                closed = True
-                if _OPEN_CJK.search(below.text) is None:
-                    stopped = True
                     break
                 continue
             if opener == _STRAIGHT:
@@ -400,7 +402,7 @@ def _join_wrapped(
                 closed = True
                 break
         # A sentence left open at the end of the slice may go on in the next one.
-        quoted = opener not in ("", _CJK_COMMA)
+        quoted = sentence is None
         if closed and (quoted or stopped or final or j - i >= MAX_WRAPPED_LINES):
             text = join_pieces(u.text for u in lines[i : j + 1])
             out.append(Utterance(first.speaker, text, first.source, first.line, first.scene))
@@ -582,11 +584,7 @@ def iter_batches(
                 or _LOWER_LINE.search(chunk) is not None
                 or _CJK_COMMA_LINE.search(chunk) is not None
                 # Its last line a sentence that may go on in the next slice.
-                or (
-                    out
-                    and out[-1].speaker
-                    and (_OPEN_SENTENCE.search(out[-1].text) or _OPEN_CJK.search(out[-1].text))
-                )
+                or (out and out[-1].speaker and _open_sentence(out[-1].text) is not None)
             ):
                 out, held = _join_wrapped(held + out, False, apart)
             yield out

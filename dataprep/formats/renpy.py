@@ -50,7 +50,8 @@ from dataprep.formats.common import (
     UNRESOLVED_VARIABLE,
     ParseOptions,
 )
-from dataprep.formats.renpy_say_code import NVL_CLEAR, logical_line, munged, say_codes
+from dataprep.formats.renpy_lines import logical_line
+from dataprep.formats.renpy_say_code import NVL_CLEAR, munged, say_codes
 from dataprep.records import Utterance
 
 # A string in double or single quotes (Ren'Py takes either), escapes included.
@@ -102,8 +103,6 @@ _OLD_NEW = re.compile(rf"^[ \t]*(old|new)[ \t]+({_STR})[ \t]*(?:#.*)?$", re.M)
 # `{#…}` in a string tells apart strings written alike; Ren'Py looks a string up with them
 # and, not finding it, without them.
 _DISAMBIGUATION = re.compile(r"\{#.*?\}")
-# A string open over more lines than this is a stray quote mark, not a long line.
-_MAX_STRING_LINES = 20
 _TRANSLATION_ID_HASH = re.compile(r"_[0-9a-f]{8}(?:_\d+)?$")
 # `# game/script.rpy:12`: the comment Ren'Py writes above each `translate <lang> <id>:`
 # block, the file (from the game's base folder) and line of the say statement it translates.
@@ -113,11 +112,6 @@ _ORIGIN = re.compile(r"#[ \t]*(\S[^:]*\.rpym?):(\d+)[ \t]*")
 _SAY = re.compile(
     rf"""\s*(?:(?P<who>[^\W\d][\w.]*)(?P<attrs>(?:(?:\s*@\s*|\s+)[\w-]+)*)\s+|(?P<whostr>{_STR})\s+)?"""
     rf"""(?P<text>{_STR})(?P<rest>.*)$"""
-)
-# The start of a say statement whose string is still open at the end of the line.
-_SAY_OPEN = re.compile(
-    rf"""\s*(?:[^\W\d][\w.]*(?:(?:\s*@\s*|\s+)[\w-]+)*\s+|{_STR}\s+)?"""
-    r"""(?:"(?:[^"\\]|\\.)*|'(?:[^'\\]|\\.)*)$"""
 )
 # Statements that take a string but are not dialogue.
 _NOT_SPEAKERS = frozenset(
@@ -236,14 +230,10 @@ _AFTER_TRIPLE = {
     "'''": r"(?:[^\\']|\\.|'(?!''))*'''",
 }
 _TRIPLE = "|".join(f"{quotes}{rest}" for quotes, rest in _AFTER_TRIPLE.items())
-_TRIPLE_OPEN = re.compile("|".join(_AFTER_TRIPLE))
-_TRIPLE_CLOSE = {quotes: re.compile(rest, re.S) for quotes, rest in _AFTER_TRIPLE.items()}
 # One of the string literals a string argument is written as: a literal as a say statement
 # holds one (`u"…"` too, not an f-, r- or b-string), then the blanks, line ends and
 # comments before the next literal that Python joins to it (`"Hello, " "world."`).
 _JOINED_LITERAL = re.compile(rf"[uU]?({_TRIPLE}|{_STR})(?:\s|\\\n|#[^\n]*)*", re.S)
-# A triple-quoted string open over more lines than this is a stray, not a monologue.
-_MAX_TRIPLE_LINES = 400
 # A say statement of a triple-quoted string: as _SAY, its lines joined by "\n".
 _SAY_TRIPLE = re.compile(
     r"""\s*(?:(?P<who>[^\W\d][\w.]*)(?P<attrs>(?:(?:[ \t]*@[ \t]*|[ \t]+)[\w-]+)*)[ \t]+"""
@@ -254,25 +244,15 @@ _SAY_TRIPLE = re.compile(
 _MONOLOGUE = re.compile(r"rpy\s+monologue\s+(double|single|none)\s*$")
 _PARAGRAPH_BREAK = {"double": re.compile(r"\n[ \t]*\n"), "single": re.compile(r"\n")}
 _SPACES = re.compile(r"[ \t\n]+")
-# A `$` statement goes on over the lines below while a bracket in it is open (as Python
-# and Ren'Py's logical lines do), but over no more lines than this outside a triple-quoted
-# string: past it the bracket is never closed (a broken file), and the lines below are
-# read as the statements they are.
-_MAX_STATEMENT_LINES = 40
-# The drop reason of a line said by such a `$` call: what it says is never closed.
+# The drop reason of a line said by a `$` call whose brackets are never closed.
 UNCLOSED_CALL = "unclosed_call"
-# What opens or closes a bracket in a line of Python, or hides one: a string closed on the
-# line, a comment, the start of a triple-quoted string; a lone quote mark opens a string
-# that the line leaves open, which Python does not take.
-_PY_PIECE = re.compile(r'''"""|\'\'\'|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[#()\[\]{}"']''')
-_OPENING = frozenset("([{")
-_BRACKET = re.compile(r"[(\[{]")
-_CLOSING = frozenset(")]}")
 # The speaker of `renpy.say(who, …`, for a say call that is never closed.
 _SAY_CALL_WHO = re.compile(
     rf"renpy\.say\(\s*(?:who\s*=\s*)?(?:(None)|([^\W\d][\w.]*)|({_STR}))\s*(?:,|$)"
 )
 _LINE_END_SPACES = re.compile(r"[ \t]*\n[ \t]*")
+# A string (which may run over lines), or a line break outside one.
+_LINE_BREAK = re.compile(rf"{_STR}|[ \t]*\\?\n[ \t]*")
 _RUNS_OF_SPACES = re.compile(r"[ \t]+")
 
 
@@ -621,6 +601,7 @@ def translation_origins(text: str) -> list[Origin]:
 _TRANSLATABLE = re.compile(r"(?:voice\s+(?:sustain\s*$|\S)|nvl\s+clear\s*$)")
 # The first word of a statement: a say statement's is its speaker, never a statement's.
 _FIRST_WORD = re.compile(r"[^\W\d]\w*")
+_QUOTE = re.compile("[\"'`]")
 
 
 def say_identifiers(
@@ -693,6 +674,9 @@ def _say_statements(text: str, filename: str = "") -> list[_SayStatement]:
         line = raw.strip()
         if not line or line[0] == "#":
             continue
+        # The lines a statement goes on over are its own, whatever statement it is.
+        whole = logical_line(lines, number, python=line[0] == "$")
+        skip_until = number if whole is None else whole.last
         indent = len(raw) - len(raw.lstrip())
         if block and indent < block_indent:
             block = []
@@ -727,11 +711,7 @@ def _say_statements(text: str, filename: str = "") -> list[_SayStatement]:
                 monologue = m.group(1)
             continue
         if line[0] == "$":
-            # Python, over the lines its open brackets run to: no say statement.
-            first = line[1:].lstrip()
-            if _BRACKET.search(first) or '"""' in first or "'''" in first:
-                skip_until = _statement_end(lines, number, first) or number
-            block = []
+            block = []  # Python: no say statement
             continue
         if _TRANSLATABLE.match(line):
             if not block:
@@ -739,14 +719,10 @@ def _say_statements(text: str, filename: str = "") -> list[_SayStatement]:
             written = _BEFORE_COMMENT.match(line).group(0).strip()  # type: ignore[union-attr]
             block.append(_both(written, filename))
             continue
-        if '"' not in line and "'" not in line and "`" not in line:
+        if whole is None or _QUOTE.search(whole.text) is None:
             block = []
             continue
-        joined = logical_line(lines, number)
-        if joined is None:
-            block = []
-            continue
-        statement, skip_until = joined
+        statement = whole.text
         said = older = None
         word = _FIRST_WORD.match(line)
         if word is None or word.group(0) not in _NOT_SPEAKERS:
@@ -1034,7 +1010,7 @@ def _segment(node: ast.expr, encoded: list[bytes]) -> str:
 def _block_end(lines: list[str], number: int, indent: int) -> int:
     """The last line (1-based) of the block that line `number`, indented by `indent`,
     opens: the lines below indented deeper, blank and comment lines among them, and the
-    lines a triple-quoted string in them runs over; the lines the parse loop skips."""
+    lines their statements go on over; the lines the parse loop skips."""
     last = at = number
     while at < len(lines):
         raw = lines[at]
@@ -1044,9 +1020,8 @@ def _block_end(lines: list[str], number: int, indent: int) -> int:
             continue
         if len(raw) - len(raw.lstrip()) <= indent:
             break
-        last = at
-        if '"""' in raw or "'''" in raw:
-            at = last = _triple_end(lines, at)
+        whole = logical_line(lines, at)
+        at = last = at if whole is None else whole.last
     return last
 
 
@@ -1069,8 +1044,7 @@ def _python_lines_say(
 ) -> list[_Said]:
     """What the say calls of lines `number` + 1 to `last` say when they are not Python 3
     as a whole (a Python 2 game's `print "x"` among them): each statement that parses
-    on its own line (and the lines its triple-quoted string runs over), outside a
-    function or class body."""
+    on its own (over the lines it goes on over), outside a function or class body."""
     found: list[_Said] = []
     definition = -1  # the indent of the `def` or `class` whose body this is
     at = number
@@ -1080,7 +1054,8 @@ def _python_lines_say(
         stripped = raw.strip()
         if not stripped or stripped[0] == "#":
             continue
-        end = _triple_end(lines, at) if '"""' in raw or "'''" in raw else at
+        whole = logical_line(lines, at)
+        end = at if whole is None else whole.last
         indent = len(raw) - len(raw.lstrip())
         if definition < 0 or indent <= definition:
             definition = -1
@@ -1093,66 +1068,15 @@ def _python_lines_say(
     return found
 
 
-def _whole_string(lines: list[str], number: int) -> tuple[str, int]:
-    """Line `number` (1-based) joined with the lines that close the string its say
-    statement leaves open, with a space as Ren'Py joins them, and the last line used;
-    the line alone when it opens no say string or none of the next lines closes it."""
-    line = lines[number - 1].strip()
-    if _SAY_OPEN.match(line) is None:
-        return line, number
-    parts = [line]
-    for last in range(number, min(number + _MAX_STRING_LINES, len(lines))):
-        parts.append(lines[last].strip())
-        joined = " ".join(parts)
-        if _SAY_OPEN.match(joined) is None:
-            return joined, last + 1
-    return line, number
-
-
-def _statement_end(lines: list[str], number: int, first: str) -> int | None:
-    """The last line (1-based) of the Python statement that line `number` begins with
-    `first` (its text after `$`): further down while a bracket opened in it, or a
-    triple-quoted string, is open; None when one is still open past the lines allowed
-    (_MAX_STATEMENT_LINES, _MAX_TRIPLE_LINES in a string) or at the end of the file, or a
-    line leaves a one-line string open: not a statement Python takes."""
-    depth = 0
-    triple: str | None = None  # the quotes of the triple-quoted string left open
-    text, last = first, number
-    bracket_lines = string_lines = 0
-    while True:
-        pos = 0
-        if triple is not None:
-            closed = _TRIPLE_CLOSE[triple].match(text)
-            pos = len(text) if closed is None else closed.end()
-            triple = None if closed is not None else triple
-        while triple is None and (piece := _PY_PIECE.search(text, pos)) is not None:
-            found, pos = piece.group(0), piece.end()
-            if found in _TRIPLE_CLOSE:
-                closed = _TRIPLE_CLOSE[found].match(text, pos)
-                if closed is None:
-                    triple = found
-                else:
-                    pos = closed.end()
-            elif found in _OPENING:
-                depth += 1
-            elif found in _CLOSING:
-                depth -= 1
-            elif found == "#":
-                break
-            elif len(found) == 1:
-                return None  # a quote mark the line never closes
-        if depth <= 0 and triple is None:
-            return last
-        if triple is not None:
-            string_lines += 1
-        else:
-            bracket_lines += 1
-        if last >= len(lines):
-            return None
-        if bracket_lines > _MAX_STATEMENT_LINES or string_lines > _MAX_TRIPLE_LINES:
-            return None
-        text = lines[last]
-        last += 1
+def _one_line(statement: str) -> str:
+    """A statement over several lines as one: each line break a space, in a string as
+    Ren'Py shows it, outside one with the backslash that joined the lines."""
+    if "\n" not in statement:
+        return statement
+    return _LINE_BREAK.sub(
+        lambda m: _LINE_END_SPACES.sub(" ", m.group(0)) if m.group(0)[0] in "\"'" else " ",
+        statement,
+    )
 
 
 def _unclosed_say(first: str, number: int) -> _Said | None:
@@ -1169,24 +1093,6 @@ def _unclosed_say(first: str, number: int) -> _Said | None:
     else:
         who = _callee(first)
     return _Said(who, whostr, [(number, first)], UNCLOSED_CALL)
-
-
-def _triple_end(lines: list[str], number: int) -> int:
-    """The last line of the statement on line `number` (1-based): further down when a
-    triple-quoted string opened on it closes there, the line itself when none is left
-    open (or one never closes: a stray, not a string)."""
-    text = lines[number - 1]
-    last = number
-    pos = 0
-    while (opened := _TRIPLE_OPEN.search(text, pos)) is not None:
-        close = _TRIPLE_CLOSE[opened.group(0)]
-        while (m := close.match(text, opened.end())) is None:
-            if last >= len(lines) or last - number >= _MAX_TRIPLE_LINES:
-                return number
-            text = f"{text}\n{lines[last]}"
-            last += 1
-        pos = m.end()
-    return last
 
 
 def _monologue(raw: str, first_line: int, mode: str) -> list[tuple[int, str]]:
@@ -1280,11 +1186,11 @@ def parse(
         line = raw.strip()
         if not line or line[0] == "#":
             continue
-        # A triple-quoted string's lines belong to its statement, whatever that is (a
-        # monologue, `$ text = """…"""`, a docstring in a python block).
-        triple = '"""' in line or "'''" in line
-        if triple:
-            joined_until = _triple_end(lines, number)
+        # The lines a statement goes on over are its own, whatever statement it is (a
+        # monologue, `$ e(` and its arguments below, a docstring in a python block).
+        whole = logical_line(lines, number, python=line[0] == "$")
+        if whole is not None:
+            joined_until = whole.last
         indent = len(raw) - len(raw.lstrip())
         if block_indent >= 0:
             if indent > block_indent:
@@ -1301,13 +1207,10 @@ def parse(
         from_python = line[0] == "$"
         if from_python:
             first = line[1:].lstrip()
-            # With the lines its open brackets or triple-quoted string run over, if any.
-            end = _statement_end(lines, number, first) if _BRACKET.search(first) else number
-            joined_until = max(joined_until, end or number)
             statement = "\n".join([first, *lines[number:joined_until]])
             if _callee(statement) not in callers:
                 continue
-            if end is None:
+            if whole is None:
                 # A say call left open: a line of its speaker, text unknown, counted.
                 unclosed = _unclosed_say(first, number)
                 spoken = [] if unclosed is None else [unclosed]
@@ -1357,26 +1260,21 @@ def parse(
                 if m:
                     monologue = m.group(1)
                 continue
-            if '"' not in line and "'" not in line:
+            # A statement never closed is read as its line alone.
+            statement = line if whole is None else whole.text
+            if '"' not in statement and "'" not in statement:
                 continue
             # (line number, the string as written, without its quotes) for each line said.
             said: list[tuple[int, str]]
             m = None
-            if triple:
-                statement = "\n".join(lines[number - 1 : max(joined_until, number)])
+            if '"""' in statement or "'''" in statement:
                 m = _SAY_TRIPLE.match(statement)
                 if m is not None:
                     said = _monologue(m.group("text"), number, monologue)
-                elif joined_until > number:
-                    continue  # a statement over several lines that is not a say statement
             if m is None:
-                m = _SAY.match(line)
+                m = _SAY.match(_one_line(statement))
                 if m is None:
-                    line, last = _whole_string(lines, number)
-                    m = _SAY.match(line) if last > number else None
-                    if m is None:
-                        continue
-                    joined_until = last
+                    continue
                 said = [(number, m.group("text")[1:-1])]
             rest = m.group("rest")
             if "#" in rest:

@@ -1,8 +1,7 @@
 """A Ren'Py say statement's code as Ren'Py itself writes it, the text its translation
 identifier hashes (`renpy.say_identifiers`).
 
-Ren'Py reads a statement as a logical line (physical lines joined while a bracket or a
-string is open, comments dropped: renpy/lexer.py `list_logical_lines`), parses it
+Ren'Py reads a statement as a logical line (`renpy_lines.logical_line`), parses it
 (renpy/parser.py `say_statement`, `finish_say`, `parse_arguments`) and writes it back with
 `Say.get_code` (renpy/ast.py): `who attributes @ temporary "what" nointeract id x (args)
 with y`, the string as `encode_say_string` writes it. A triple-quoted string is one say
@@ -35,17 +34,6 @@ _PYTHON_STRING = re.compile(
     re.S,
 )
 _CLOSING = {"(": ")", "[": "]", "{": "}"}
-
-# What `list_logical_lines` steps over: a string (which may run over lines), a comment,
-# a bracket, a backslash that joins the next line, or a quote mark left open.
-_LOGICAL_PIECE = re.compile(
-    r'[urfbURFB]{0,2}(?:"""(?:[^\\"]|\\.|"(?!""))*"""|\'\'\'(?:[^\\\']|\\.|\'(?!\'\'))*\'\'\''
-    r'|```(?:[^\\`]|\\.|`(?!``))*```|"(?:[^\\"]|\\.)*"|\'(?:[^\\\']|\\.)*\'|`(?:[^\\`]|\\.)*`)'
-    r"|#[^\n]*|[(\[{]|[)\]}]|\\\n|[\"'`]",
-    re.S,
-)
-# A logical line over more physical lines than this is a broken file, not a statement.
-MAX_LOGICAL_LINES = 400
 
 # The string as the lexer reads it: runs of spaces and line ends one space, then escapes.
 _BLANKS = re.compile(r"[ \n]+")
@@ -114,38 +102,6 @@ def munged(line: str, filename: str, before_8_3: bool = False) -> str:
 
 class _NotSay(Exception):
     """The statement is not one Ren'Py parses as a say statement."""
-
-
-def logical_line(lines: list[str], number: int) -> tuple[str, int] | None:
-    """Line `number` (1-based) with the lines Ren'Py joins to it into one logical line
-    (while a bracket or string is open, or after a backslash at the line's end), its
-    comments dropped, and the last line used; None when it is never closed."""
-    text = lines[number - 1]
-    last = number
-    while True:
-        depth = 0
-        kept: list[str] = []
-        start = 0
-        open_ = False
-        for m in _LOGICAL_PIECE.finditer(text):
-            piece = m.group(0)
-            if piece[0] == "#":
-                kept.append(text[start : m.start()])
-                start = m.end()
-            elif piece in _CLOSING:
-                depth += 1
-            elif piece in ")]}":
-                depth -= 1
-            elif piece in "\"'`":
-                open_ = True
-                break
-        if not open_ and depth <= 0 and not text.rstrip(" ").endswith("\\"):
-            kept.append(text[start:])
-            return "".join(kept), last
-        if last >= len(lines) or last - number >= MAX_LOGICAL_LINES:
-            return None
-        text = f"{text}\n{lines[last]}"
-        last += 1
 
 
 def _dequote(m: re.Match[str]) -> str:
@@ -365,7 +321,7 @@ def _finish(
 def say_codes(
     statement: str, caption: bool = False, monologue: str = "double"
 ) -> tuple[list[str], str | None] | None:
-    """The code of each say statement a logical line (`logical_line`) is, as `Say.get_code`
+    """The code of each say statement a logical line (`renpy_lines.logical_line`) is, as `Say.get_code`
     writes it (several for a triple-quoted string: `NVL_CLEAR` for a `{clear}` paragraph),
     and the identifier its `id` clause gives; None when Ren'Py would not parse it as a say
     statement. A menu's caption (`caption`) never waits for a click: it is `nointeract`.

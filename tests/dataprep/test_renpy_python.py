@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions, parse
+from dataprep.formats import ParseOptions, parse, renpy_lines
 from dataprep.formats import renpy as renpy_format
 from dataprep.formats.common import COMPUTED_TEXT, UNRESOLVED_VARIABLE
 from dataprep.pipeline import run_pipeline
@@ -357,9 +357,9 @@ def test_a_python_say_call_over_several_lines() -> None:
 
 def test_an_unclosed_say_call_is_dropped_and_the_lines_below_read(tmp_path: Path) -> None:
     # A bracket never closed would take the rest of the file into one statement: the call
-    # takes at most _MAX_STATEMENT_LINES lines, and one still open then is a line of its
+    # takes at most MAX_BRACKET_LINES lines, and one still open then is a line of its
     # speaker whose text is unknown, dropped and counted; the lines below are read.
-    limit = renpy_format._MAX_STATEMENT_LINES
+    limit = renpy_lines.MAX_BRACKET_LINES
     filler = "".join(f'    m "Line {i}."\n' for i in range(limit + 5))
     script = tmp_path / "script.rpy"
     script.write_text(

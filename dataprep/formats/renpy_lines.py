@@ -1,0 +1,113 @@
+"""Where a Ren'Py statement ends: the one scanner every reader of Ren'Py statements uses.
+
+Ren'Py reads a script as logical lines (renpy/lexer.py `list_logical_lines`): physical
+lines joined while a bracket or a string is open, or after a backslash that ends a line
+outside a string and a comment; a comment (`#` outside a string) runs to its line's end
+and is dropped. A string opens with one or three of `"`, `'` or `` ` ``, wherever it is
+(a quote in a comment opens none, a triple quote inside a string opens none). A `$` line
+is then Python, which takes no string in one pair of quotes over a line's end.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+# A line that is a statement of its own, as most are (the scanner's quick way): its
+# strings all close on it, none triple-quoted, its brackets too, none inside another;
+# then maybe a comment (group 2). One ending in a backslash outside a comment goes on.
+_CLOSED_STRING = r""""(?!"")(?:[^"\\]|\\.)*"|'(?!'')(?:[^'\\]|\\.)*'|`(?!``)(?:[^`\\]|\\.)*`"""
+_PLAIN = rf"""[^"'`#()\[\]{{}}]|{_CLOSED_STRING}"""
+_WHOLE_LINE = re.compile(rf"((?:{_PLAIN}|[(\[{{](?:{_PLAIN})*+[)\]}}])*+)(#.*)?")
+# A string's opening quotes, a comment, a bracket: what the scanner steps on.
+_PIECE = re.compile(r'"""|\'\'\'|```|["\'`#()\[\]{}]')
+
+
+def _rest_of_string(quotes: str) -> re.Pattern[str]:
+    """The rest of a string after its opening `quotes`, up to and with its closing ones;
+    an escaped character (a backslash that ends the line too) closes none."""
+    q = quotes[0]
+    if len(quotes) == 1:
+        return re.compile(rf"(?:[^\\{q}]|\\.)*{q}")
+    return re.compile(rf"(?:[^\\{q}]|\\.|{q}(?!{q}{q}))*{q}{q}{q}")
+
+
+_REST_OF_STRING = {
+    quotes: _rest_of_string(quotes) for quotes in ('"', "'", "`", '"""', "'''", "```")
+}
+# The most lines a statement goes on over while what is open at their end is a string in
+# one pair of quotes, a triple-quoted string, or a bracket (or a backslash joins them):
+# past it, it is a stray quote mark or bracket of a broken file, never closed, and the
+# lines below are read as the statements they are.
+MAX_STRING_LINES = 20
+MAX_TRIPLE_LINES = 400
+MAX_BRACKET_LINES = 40
+
+
+class LogicalLine(NamedTuple):
+    """A statement as Ren'Py reads it: its physical lines joined by "\\n", comments
+    dropped, and its last line (1-based)."""
+
+    text: str
+    last: int
+
+
+def logical_line(lines: list[str], number: int, python: bool = False) -> LogicalLine | None:
+    """The statement that begins on line `number` (1-based) of `lines`; None when it is
+    never closed (at the end of the lines, or past the lines allowed). `python`: read as a
+    `$` line's Python, which a string in one pair of quotes left open at a line's end
+    makes no statement at all (None)."""
+    first = lines[number - 1]
+    whole = _WHOLE_LINE.fullmatch(first)
+    if whole is not None and (whole.group(2) is not None or not first.endswith("\\")):
+        return LogicalLine(whole.group(1), number)
+    return scanned(lines, number, python)
+
+
+def scanned(lines: list[str], number: int, python: bool = False) -> LogicalLine | None:
+    """`logical_line`, the long way: piece by piece, line by line."""
+    kept: list[str] = []
+    depth = 0
+    quotes: str | None = None  # those of the string open at the end of the last line
+    string_lines = triple_lines = bracket_lines = 0
+    at = number
+    while True:
+        text = lines[at - 1]
+        pos, end = 0, len(text)
+        if quotes is not None:
+            closed = _REST_OF_STRING[quotes].match(text)
+            pos = len(text) if closed is None else closed.end()
+            quotes = quotes if closed is None else None
+        while quotes is None and (piece := _PIECE.search(text, pos)) is not None:
+            found, pos = piece.group(0), piece.end()
+            if found == "#":
+                end = piece.start()
+                break
+            if found in "([{":
+                depth += 1
+            elif found in ")]}":
+                depth -= 1
+            elif (closed := _REST_OF_STRING[found].match(text, pos)) is not None:
+                pos = closed.end()
+            else:
+                quotes = found
+        kept.append(text[:end])
+        backslash = end == len(text) and text.endswith("\\")
+        if quotes is None and depth <= 0 and not backslash:
+            return LogicalLine("\n".join(kept), at)
+        if quotes is None:
+            bracket_lines += 1
+        elif len(quotes) == 3:
+            triple_lines += 1
+        elif python:
+            return None
+        else:
+            string_lines += 1
+        if (
+            at >= len(lines)
+            or string_lines > MAX_STRING_LINES
+            or triple_lines > MAX_TRIPLE_LINES
+            or bracket_lines > MAX_BRACKET_LINES
+        ):
+            return None
+        at += 1
