@@ -14,6 +14,7 @@ import shlex
 import signal
 import threading
 from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -151,6 +152,10 @@ def stopped() -> NoReturn:
 
 T = TypeVar("T")
 
+# Seconds the loop's threads get to end after a Ctrl-C: an idle worker ends at once, a
+# job already running there (a prompt being fitted) ends soon; a model load does not.
+THREADS_END_WITHIN = 1.0
+
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """`asyncio.run`, with Ctrl-C as atri/interrupt.py says: the first cancels the task
@@ -180,13 +185,19 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     previous = signal.signal(signal.SIGINT, on_ctrl_c)
     try:
         with asyncio.Runner() as runner:
+            # The loop's thread pool is ours, so that a Ctrl-C can end its idle workers.
+            pool = ThreadPoolExecutor(thread_name_prefix="asyncio")
+            runner.get_loop().set_default_executor(pool)
             try:
                 return runner.run(main())
             except asyncio.CancelledError:
                 if not cancelled:
                     raise
-            # The task's cleanup has run; closing the loop could only wait for threads.
-            if a_thread_would_hold_the_exit():
+            # The task's cleanup has run. The pool's idle workers end now, so the
+            # command's own cleanup outside the loop runs too (a scratch folder goes);
+            # a thread still busy (a model loading) cannot be stopped: end without it.
+            pool.shutdown(wait=False, cancel_futures=True)
+            if a_thread_would_hold_the_exit(after=THREADS_END_WITHIN):
                 end_now()
         stopped()
     finally:

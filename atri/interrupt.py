@@ -14,7 +14,8 @@ even once it is caught, then ends `python -m atri` by SIGINT (status -2, not 130
 - in their event loop (`cli_common.run_async`) the first Ctrl-C cancels the command's
   task, so its own cleanup runs (a spinner gives the cursor back, the service closes),
   then the line and 130 without waiting for a thread nobody can stop (a model still
-  loading: minutes for a 7B one); a second Ctrl-C ends at once.
+  loading: minutes for a 7B one), else once the command's cleanup around the loop has
+  run too (`atri eval --recall` removes its scratch folder); a second Ctrl-C ends at once.
 
 Only stdlib here: the entry point imports this before anything slow.
 """
@@ -25,6 +26,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from types import FrameType
@@ -68,10 +70,14 @@ def keyboard_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGINT, end_now)
 
 
-def a_thread_would_hold_the_exit() -> bool:
-    """Whether Python would wait, at exit, for a thread still running (one loading the
-    model cannot be stopped; an idle worker of asyncio's thread pool also counts)."""
-    return any(
-        t.is_alive() and not t.daemon and t is not threading.main_thread()
-        for t in threading.enumerate()
-    )
+def a_thread_would_hold_the_exit(after: float) -> bool:
+    """Whether Python would wait, at exit, for a thread still running `after` seconds
+    from now (one loading the model cannot be stopped)."""
+    deadline = time.monotonic() + after
+    for thread in threading.enumerate():
+        if thread.daemon or thread is threading.main_thread():
+            continue
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            return True
+    return False
