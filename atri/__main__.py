@@ -5,14 +5,19 @@ Python's traceback of whichever import it landed in: the CLI's own modules take 
 or more to import (pydantic, typer, rich). Nothing slow is imported before that.
 """
 
-from atri.interrupt import end_at_once
+from atri.interrupt import STATUS, end_at_once, exit_stopped
 
 
 def main() -> None:
     end_at_once()
     from atri.cli import app
 
-    app(prog_name="atri")
+    try:
+        app(prog_name="atri")
+    except SystemExit as done:
+        if done.code == STATUS:  # stopped by Ctrl-C, cleaned up
+            exit_stopped()
+        raise
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ even once it is caught, then ends `python -m atri` by SIGINT (status -2, not 130
   task, so its own cleanup runs (a spinner gives the cursor back, the service closes),
   then the line and 130 without waiting for a thread nobody can stop (a model still
   loading: minutes for a 7B one), else once the command's cleanup around the loop has
-  run too (`atri eval --recall` removes its scratch folder); a second Ctrl-C ends at once.
+  run too (`atri eval --recall` removes its scratch folder); a second Ctrl-C ends at once;
+- whichever way a command stopped, the process ends by `exit_stopped` once the cleanup
+  around it has run too.
 
 Only stdlib here: the entry point imports this before anything slow.
 """
@@ -36,13 +38,17 @@ INTERRUPTED = "Stopped (Ctrl-C)."
 STATUS = 130
 
 
-def end_now(signum: int | None = None, frame: FrameType | None = None) -> NoReturn:
-    """The line and status 130, now: no `finally` runs and no thread is waited for."""
+def _flush_output() -> None:
+    """What was printed before stays printed; a stream may be closed, or in the middle
+    of the write a handler interrupted."""
     for stream in (sys.stdout, sys.stderr):
-        # What was printed before stays printed; a stream may be closed, or in the middle
-        # of the write this handler interrupted.
         with suppress(OSError, ValueError, RuntimeError, AttributeError):
             stream.flush()
+
+
+def end_now(signum: int | None = None, frame: FrameType | None = None) -> NoReturn:
+    """The line and status 130, now: no `finally` runs and no thread is waited for."""
+    _flush_output()
     with suppress(OSError):  # no stderr (pythonw)
         os.write(2, f"{INTERRUPTED}\n".encode())
     os._exit(STATUS)
@@ -51,6 +57,14 @@ def end_now(signum: int | None = None, frame: FrameType | None = None) -> NoRetu
 def end_at_once() -> None:
     """From here on Ctrl-C is `end_now` (the entry point's first line)."""
     signal.signal(signal.SIGINT, end_now)
+
+
+def exit_stopped() -> NoReturn:
+    """Status 130 for a command that Ctrl-C stopped, once its cleanup ran and said so.
+    Not `sys.exit`: after a KeyboardInterrupt left code that `exec` ran, CPython would end
+    `python -m atri` by SIGINT instead; nor wait for a thread still running."""
+    _flush_output()
+    os._exit(STATUS)
 
 
 @contextmanager
