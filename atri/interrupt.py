@@ -19,20 +19,21 @@ even once it is caught, then ends `python -m atri` by SIGINT (status -2, not 130
 - whichever way a command stopped, the process ends by `exit_stopped` once the cleanup
   around it has run too.
 
-Only stdlib here: the entry point imports this before anything slow.
+The entry point imports this before anything else, so it imports next to nothing: until
+its handler is in place a Ctrl-C is Python's traceback (`signal` alone would import enum,
+`typing` takes milliseconds of its own).
 """
 
 from __future__ import annotations
 
+import _signal  # signal's C half: the same functions, without importing enum
 import os
-import signal
 import sys
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from types import FrameType
-from typing import NoReturn
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType
+    from typing import NoReturn
 
 INTERRUPTED = "Stopped (Ctrl-C)."
 STATUS = 130
@@ -40,23 +41,27 @@ STATUS = 130
 
 def _flush_output() -> None:
     """What was printed before stays printed; a stream may be closed, or in the middle
-    of the write a handler interrupted."""
+    of the write a handler interrupted. (Not contextlib.suppress: not imported here.)"""
     for stream in (sys.stdout, sys.stderr):
-        with suppress(OSError, ValueError, RuntimeError, AttributeError):
+        try:  # noqa: SIM105
             stream.flush()
+        except (OSError, ValueError, RuntimeError, AttributeError):
+            pass
 
 
 def end_now(signum: int | None = None, frame: FrameType | None = None) -> NoReturn:
     """The line and status 130, now: no `finally` runs and no thread is waited for."""
     _flush_output()
-    with suppress(OSError):  # no stderr (pythonw)
+    try:  # noqa: SIM105
         os.write(2, f"{INTERRUPTED}\n".encode())
+    except OSError:  # no stderr (pythonw)
+        pass
     os._exit(STATUS)
 
 
 def end_at_once() -> None:
     """From here on Ctrl-C is `end_now` (the entry point's first line)."""
-    signal.signal(signal.SIGINT, end_now)
+    _signal.signal(_signal.SIGINT, end_now)
 
 
 def exit_stopped() -> NoReturn:
@@ -65,33 +70,3 @@ def exit_stopped() -> NoReturn:
     `python -m atri` by SIGINT instead; nor wait for a thread still running."""
     _flush_output()
     os._exit(STATUS)
-
-
-@contextmanager
-def keyboard_interrupt() -> Iterator[None]:
-    """Inside, Ctrl-C is Python's KeyboardInterrupt again, for a command that undoes what
-    it did on it. Where `end_at_once` did not run (a test calling the command), nothing
-    changes."""
-    if threading.current_thread() is not threading.main_thread() or (
-        signal.getsignal(signal.SIGINT) is not end_now
-    ):
-        yield
-        return
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, end_now)
-
-
-def a_thread_would_hold_the_exit(after: float) -> bool:
-    """Whether Python would wait, at exit, for a thread still running `after` seconds
-    from now (one loading the model cannot be stopped)."""
-    deadline = time.monotonic() + after
-    for thread in threading.enumerate():
-        if thread.daemon or thread is threading.main_thread():
-            continue
-        thread.join(max(0.0, deadline - time.monotonic()))
-        if thread.is_alive():
-            return True
-    return False
