@@ -13,7 +13,9 @@ import os
 import shlex
 import signal
 import threading
-from collections.abc import Callable, Coroutine
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -23,7 +25,7 @@ from rich.console import Console
 
 from atri.config import Settings, find_config_path, load_settings
 from atri.errors import ConfigError, UserError
-from atri.interrupt import INTERRUPTED, a_thread_would_hold_the_exit, end_now, keyboard_interrupt
+from atri.interrupt import INTERRUPTED, end_now
 
 CONFIG_HELP = "config file (default: $ATRI_CONFIG, else ./config.toml)"
 
@@ -102,6 +104,23 @@ def _one_sentence_errors(fn: Callable[..., Any], ctrl_c_at_once: bool) -> Callab
     return run
 
 
+@contextlib.contextmanager
+def keyboard_interrupt() -> Iterator[None]:
+    """Inside, Ctrl-C is Python's KeyboardInterrupt again, for a command that undoes what
+    it did on it. Where `end_at_once` did not run (a test calling the command), nothing
+    changes."""
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGINT) is not end_now
+    ):
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, end_now)
+
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -151,6 +170,23 @@ def stopped() -> NoReturn:
 
 T = TypeVar("T")
 
+# Seconds the loop's threads get to end after a Ctrl-C: an idle worker ends at once, a
+# job already running there (a prompt being fitted) ends soon; a model load does not.
+THREADS_END_WITHIN = 1.0
+
+
+def a_thread_would_hold_the_exit(after: float) -> bool:
+    """Whether Python would wait, at exit, for a thread still running `after` seconds
+    from now (one loading the model cannot be stopped)."""
+    deadline = time.monotonic() + after
+    for thread in threading.enumerate():
+        if thread.daemon or thread is threading.main_thread():
+            continue
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            return True
+    return False
+
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """`asyncio.run`, with Ctrl-C as atri/interrupt.py says: the first cancels the task
@@ -180,13 +216,19 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     previous = signal.signal(signal.SIGINT, on_ctrl_c)
     try:
         with asyncio.Runner() as runner:
+            # The loop's thread pool is ours, so that a Ctrl-C can end its idle workers.
+            pool = ThreadPoolExecutor(thread_name_prefix="asyncio")
+            runner.get_loop().set_default_executor(pool)
             try:
                 return runner.run(main())
             except asyncio.CancelledError:
                 if not cancelled:
                     raise
-            # The task's cleanup has run; closing the loop could only wait for threads.
-            if a_thread_would_hold_the_exit():
+            # The task's cleanup has run. The pool's idle workers end now, so the
+            # command's own cleanup outside the loop runs too (a scratch folder goes);
+            # a thread still busy (a model loading) cannot be stopped: end without it.
+            pool.shutdown(wait=False, cancel_futures=True)
+            if a_thread_would_hold_the_exit(after=THREADS_END_WITHIN):
                 end_now()
         stopped()
     finally:

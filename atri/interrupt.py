@@ -14,64 +14,59 @@ even once it is caught, then ends `python -m atri` by SIGINT (status -2, not 130
 - in their event loop (`cli_common.run_async`) the first Ctrl-C cancels the command's
   task, so its own cleanup runs (a spinner gives the cursor back, the service closes),
   then the line and 130 without waiting for a thread nobody can stop (a model still
-  loading: minutes for a 7B one); a second Ctrl-C ends at once.
+  loading: minutes for a 7B one), else once the command's cleanup around the loop has
+  run too (`atri eval --recall` removes its scratch folder); a second Ctrl-C ends at once;
+- whichever way a command stopped, the process ends by `exit_stopped` once the cleanup
+  around it has run too.
 
-Only stdlib here: the entry point imports this before anything slow.
+The entry point imports this before anything else, so it imports next to nothing: until
+its handler is in place a Ctrl-C is Python's traceback (`signal` alone would import enum,
+`typing` takes milliseconds of its own).
 """
 
 from __future__ import annotations
 
+import _signal  # signal's C half: the same functions, without importing enum
 import os
-import signal
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from types import FrameType
-from typing import NoReturn
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import FrameType
+    from typing import NoReturn
 
 INTERRUPTED = "Stopped (Ctrl-C)."
 STATUS = 130
 
 
+def _flush_output() -> None:
+    """What was printed before stays printed; a stream may be closed, or in the middle
+    of the write a handler interrupted. (Not contextlib.suppress: not imported here.)"""
+    for stream in (sys.stdout, sys.stderr):
+        try:  # noqa: SIM105
+            stream.flush()
+        except (OSError, ValueError, RuntimeError, AttributeError):
+            pass
+
+
 def end_now(signum: int | None = None, frame: FrameType | None = None) -> NoReturn:
     """The line and status 130, now: no `finally` runs and no thread is waited for."""
-    for stream in (sys.stdout, sys.stderr):
-        # What was printed before stays printed; a stream may be closed, or in the middle
-        # of the write this handler interrupted.
-        with suppress(OSError, ValueError, RuntimeError, AttributeError):
-            stream.flush()
-    with suppress(OSError):  # no stderr (pythonw)
+    _flush_output()
+    try:  # noqa: SIM105
         os.write(2, f"{INTERRUPTED}\n".encode())
+    except OSError:  # no stderr (pythonw)
+        pass
     os._exit(STATUS)
 
 
 def end_at_once() -> None:
     """From here on Ctrl-C is `end_now` (the entry point's first line)."""
-    signal.signal(signal.SIGINT, end_now)
+    _signal.signal(_signal.SIGINT, end_now)
 
 
-@contextmanager
-def keyboard_interrupt() -> Iterator[None]:
-    """Inside, Ctrl-C is Python's KeyboardInterrupt again, for a command that undoes what
-    it did on it. Where `end_at_once` did not run (a test calling the command), nothing
-    changes."""
-    if threading.current_thread() is not threading.main_thread() or (
-        signal.getsignal(signal.SIGINT) is not end_now
-    ):
-        yield
-        return
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, end_now)
-
-
-def a_thread_would_hold_the_exit() -> bool:
-    """Whether Python would wait, at exit, for a thread still running (one loading the
-    model cannot be stopped; an idle worker of asyncio's thread pool also counts)."""
-    return any(
-        t.is_alive() and not t.daemon and t is not threading.main_thread()
-        for t in threading.enumerate()
-    )
+def exit_stopped() -> NoReturn:
+    """Status 130 for a command that Ctrl-C stopped, once its cleanup ran and said so.
+    Not `sys.exit`: after a KeyboardInterrupt left code that `exec` ran, CPython would end
+    `python -m atri` by SIGINT instead; nor wait for a thread still running."""
+    _flush_output()
+    os._exit(STATUS)
