@@ -70,3 +70,32 @@ def exit_stopped() -> NoReturn:
     `python -m atri` by SIGINT instead; nor wait for a thread still running."""
     _flush_output()
     os._exit(STATUS)
+
+
+class ctrl_c_after:  # named as used, like contextlib.suppress
+    """Inside, a Ctrl-C waits for the block's end, then does what it would have done (a
+    KeyboardInterrupt, or `end_now`): for two steps that must not be cut apart (a version
+    renamed into place, and the run's record that it is). Outside the main thread, whose
+    signals are not set there, nothing changes."""
+
+    def __enter__(self) -> None:
+        self._pressed = False
+        self._previous = None
+        try:
+            previous = _signal.getsignal(_signal.SIGINT)
+            if callable(previous):
+                _signal.signal(_signal.SIGINT, self._note)
+                self._previous = previous
+        except ValueError:  # not the main thread
+            pass
+
+    def _note(self, signum: int, frame: FrameType | None) -> None:
+        self._pressed = True
+
+    def __exit__(self, *exc: object) -> None:
+        previous, self._previous = self._previous, None
+        if previous is None:
+            return
+        _signal.signal(_signal.SIGINT, previous)
+        if self._pressed:
+            previous(_signal.SIGINT, None)

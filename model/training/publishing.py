@@ -11,6 +11,7 @@ from typing import Any
 
 from atri.config import Settings
 from atri.files import give_new_file_mode
+from atri.interrupt import ctrl_c_after
 from model.adapters.versions import (
     LOSS_PLOT,
     MANIFEST,
@@ -54,8 +55,12 @@ def publish_version(
     eval_loss: float | None,
     system_prompt: str,
     character: CharacterId,
+    published: list[Path],
 ) -> Path:
-    """Write adapter, loss curve and manifest into a hidden folder, then rename it in."""
+    """Write adapter, loss curve and manifest into a hidden folder, then rename it in and
+    add it to `published`: a Ctrl-C comes after both or before both, never between (the
+    run would say nothing was written while the version is in place, and `--resume`
+    would publish it a second time)."""
     import datetime as dt
 
     out = settings.path(settings.model.adapters_dir)
@@ -98,7 +103,10 @@ def publish_version(
             write_json_atomic(tmp / MANIFEST, manifest)
             write_gguf_adapter(settings, tmp)
             give_new_file_mode([f for f in tmp.rglob("*") if f.is_file()])
-            return publish(tmp, out, version)
+            with ctrl_c_after():
+                version_dir = publish(tmp, out, version)
+                published.append(version_dir)
+            return version_dir
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

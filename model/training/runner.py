@@ -272,8 +272,8 @@ def train(
                 eval_loss,
                 system_prompt,
                 character,
+                published,
             )
-            published.append(version)
         shutil.rmtree(run_dir, ignore_errors=True)
     del trainer
     if hw.device == "cuda":
