@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import unicodedata
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
@@ -24,8 +25,9 @@ from atri.errors import UserError
 # ignore it and reset a member's conversation everywhere). 3: `edited` for a message she
 # answered, in a DM too (an older worker would answer a DM's edit as a new message).
 # 4: a status's `base_is_folder` (an older bot would show a server's admin the path of a
-# base model read from a folder beside the worker's config).
-PROTOCOL_VERSION = 4
+# base model read from a folder beside the worker's config). 5: an edit's `edited_at` (an
+# older worker would ignore it, and of two edits arriving out of order keep the older).
+PROTOCOL_VERSION = 5
 PROTOCOL_HEADER = "ATRI-Protocol"
 # Who answers, on every answer of the worker: a short digest of her name and language
 # (`character_tag`). A bot learns the worker's character (her error line in its
@@ -172,6 +174,10 @@ class ChatRequest(BaseModel):
     # (Discord): its room line and its stored copy in her conversation take the new
     # text. Never answered, nothing added, and she never speaks up to it.
     edited: StrictBool = False
+    # When the platform says the text was last edited (seconds since 1970; 0 = not told,
+    # for an edit: when the worker got it). Two edits of one message can reach the worker
+    # either way round: the newer by this time is kept, an older one changes nothing.
+    edited_at: float = 0.0
     # When the platform says the message was sent (seconds since 1970; 0 = not told).
     # Room lines are kept in this order, not in the order they reached the worker: a bot
     # handles each platform event in its own task, so two said a moment apart can arrive
@@ -188,6 +194,13 @@ class ChatRequest(BaseModel):
     max_new_tokens: PositiveInt | None = None
     # The reply ends before the first of these strings (the OpenAI API's `stop`).
     stop: list[StopText] = Field(default_factory=list, max_length=MAX_STOP_STRINGS)
+
+    def as_edit(self) -> ChatRequest:
+        """This message as an edit of the one heard or answered under its `request_id`:
+        made at its `edited_at`, or where the platform tells no edit time, now (as the
+        bot received it)."""
+        edited_at = self.edited_at or time.time()
+        return self.model_copy(update={"addressed": False, "edited": True, "edited_at": edited_at})
 
 
 class Reply(BaseModel):

@@ -11,7 +11,7 @@ late, as a bot catching up after a reconnect sends it, is as old as it is), and 
 the worker every SWEEP_INTERVAL_SECONDS while it runs, rooms heard or not (`sweep`).
 Reset archives lines (hidden from the model), purge deletes them. Each line keeps the
 platform's id of its message (`request_id`, as in the request): a message deleted or
-recalled archives its line as a reset would, and an edited one changes its text. A
+recalled archives its line as a reset would, and an edited one takes its newest text. A
 reset or purge of lines also leaves a record in the memory's `resets` table
 (`RESET_LINES`): a line said before it that reaches the worker after it (a bot catching
 up after a reconnect, a QQ line waiting for a member's name) is not kept, also when
@@ -66,7 +66,7 @@ RESET_LINES = 3
 # was heard that the record of such a reset may be gone (RESET_RECORD_SECONDS).
 _INSERT_LINE = (
     "INSERT INTO room_lines (room, platform, user_id, display_name, content, created_at,"
-    " said_at, request_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8"
+    " said_at, request_id, edited_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9"
     f" WHERE ?7 > ?6 - {RESET_RECORD_SECONDS} AND NOT EXISTS (SELECT 1 FROM resets"
     f" WHERE prefix = {RESET_LINES} AND scope IN (?1, ?1 || ':user:' || ?3,"
     " ?2 || ':user:' || ?3) AND at > ?7)"
@@ -118,34 +118,47 @@ def recently_forgotten() -> RecentNotes[tuple[str, str], str]:
     return RecentNotes(FORGOTTEN_KEPT)
 
 
+@dataclass(frozen=True)
+class Edit:
+    """A message's text as of `at` (its edit time by the platform's clock; 0: as sent)."""
+
+    text: str
+    at: float = 0.0
+
+
 class PendingEdits:
     """Edits that may have reached the worker before their message was stored: she is
     still answering it, or the edit overtook it on the way (each platform event has its
-    own task, and over the relay its own request). (scope, message id) → (whose, new
-    text), each kept `seconds` (long enough for any answer to be stored), at most
-    PENDING_EDITS_KEPT of them. `noted` counts the edits noted so far, so that an answer
-    takes only those that came after its message (`text_for`'s `after`). `clock` is
-    swappable for tests."""
+    own task, and over the relay its own request). (scope, message id, whose) → the
+    newest edit by its time, each kept `seconds` (long enough for any answer to be
+    stored), at most PENDING_EDITS_KEPT of them. `noted` counts the edits noted so far,
+    so that an answer takes only those that came after its message (`newest`'s `after`).
+    `clock` is swappable for tests."""
 
     def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.noted = 0
-        self._kept: RecentNotes[tuple[str, str], tuple[int, str, str]] = RecentNotes(
+        self._kept: RecentNotes[tuple[str, str, str], tuple[int, Edit]] = RecentNotes(
             PENDING_EDITS_KEPT, seconds, clock
         )
 
-    def note(self, scope: str, request_id: str, user_id: str, text: str) -> None:
-        if not (scope and request_id and user_id and text):
-            return
+    def note(self, scope: str, request_id: str, user_id: str, edit: Edit) -> bool:
+        """Keep `edit` unless a newer one of the message is kept: False then (an older
+        edit that arrived late changes nothing)."""
+        if not (scope and request_id and user_id and edit.text):
+            return True
+        key = (scope, request_id, user_id)
+        kept = self._kept.get(key)
+        if kept is not None and kept[1].at > edit.at:
+            return False
         self.noted += 1
-        self._kept.note((scope, request_id), (self.noted, user_id, text))
+        self._kept.note(key, (self.noted, edit))
+        return True
 
-    def text_for(self, scope: str, request_id: str, user_id: str, after: int = 0) -> str | None:
-        """The newest text `user_id`'s message `request_id` was edited to, if noted (and
-        noted after the first `after` edits)."""
-        found = self._kept.get((scope, request_id))
-        if found is None or found[0] <= after or found[1] != user_id:
-            return None
-        return found[2]
+    def newest(self, scope: str, request_id: str, user_id: str, after: int = 0) -> Edit | None:
+        """The newest edit of `user_id`'s message `request_id`, if noted (and noted after
+        the first `after` edits)."""
+        found = self._kept.get((scope, request_id, user_id))
+        return None if found is None or found[0] <= after else found[1]
 
 
 @dataclass(frozen=True)
@@ -209,10 +222,12 @@ class RoomLog:
         bounds: RoomBounds,
         said_at: float = 0.0,
         request_id: str = "",
+        edited_at: float = 0.0,
     ) -> None:
         """Keep one line; returns once it is committed and the room is within bounds.
         `said_at`: when the platform says it was said (seconds since 1970; 0 = not told);
-        `request_id`: the platform's id of the message ("" = not told). A line of a
+        `request_id`: the platform's id of the message ("" = not told); `edited_at`: when
+        `text` was written, if by an edit (`reword`). A line of a
         message already deleted or recalled is not kept, nor one said before a reset or
         purge that reached it (`RESET_LINES`): its platform time, as the line is ordered
         by (`platform_time`; a line without one was said when heard), is compared with
@@ -231,6 +246,7 @@ class RoomLog:
             now,
             platform_time(said_at, now),
             request_id,
+            edited_at,
         )
         # Queued before any await: an archive of this message that starts later waits
         # for this write (`_change`), so the two never pass each other.
@@ -414,16 +430,26 @@ class RoomLog:
         return await self._change(sql, (room, request_id))
 
     async def reword(
-        self, room: str, user_id: str, request_id: str, text: str, bounds: RoomBounds
+        self,
+        room: str,
+        user_id: str,
+        request_id: str,
+        text: str,
+        bounds: RoomBounds,
+        edited_at: float | None = None,
     ) -> int:
-        """A message edited: its line in `room` says the new text instead (an archived
-        one too, so the old text is gone from the database). No line is added for a
-        message not kept as one (answered, never heard, or past the bounds)."""
+        """A message edited at `edited_at` (the platform's time; None: now): its line in
+        `room` says the new text instead (an archived one too, so the old text is gone
+        from the database), unless the line holds a newer edit already (an older one
+        reached the worker late). No line is added for a message not kept as one
+        (answered, never heard, or past the bounds)."""
         if not (room and user_id and request_id):
             return 0
+        at = time.time() if edited_at is None else edited_at
         return await self._change(
-            "UPDATE room_lines SET content = ? WHERE room = ? AND request_id = ? AND user_id = ?",
-            (text[: bounds.max_chars], room, request_id, user_id),
+            "UPDATE room_lines SET content = ?, edited_at = ? WHERE room = ? AND request_id = ?"
+            " AND user_id = ? AND edited_at <= ?",
+            (text[: bounds.max_chars], at, room, request_id, user_id, at),
         )
 
     async def delete_room(self, room: str) -> int:

@@ -80,7 +80,7 @@ from model.protocol import (
     WorkerStatus,
     visible_text,
 )
-from model.room import PendingEdits, RoomBounds, SpeakUp, recently_forgotten
+from model.room import Edit, PendingEdits, RoomBounds, SpeakUp, platform_time, recently_forgotten
 from model.summaries import Summarizer
 from model.tasks import stop_task
 
@@ -91,6 +91,14 @@ def _any_scope(platform: str) -> str:
     """What `_recalled` notes a message under when the scope it is in is unknown (no
     scope key ends with '*')."""
     return f"{platform}:*"
+
+
+def edit_time(request: ChatRequest) -> float:
+    """When the request's text was written by an edit: the platform's time where it told
+    one that can be true (`platform_time`), else now; 0 for a message as it was sent."""
+    if not (request.edited or request.edited_at):
+        return 0.0
+    return platform_time(request.edited_at, time.time())
 
 
 # Generations per message when a reload lands between building the prompt and the batch.
@@ -439,21 +447,26 @@ class ChatService:
         """A message edited after she heard or answered it: its room line and its copy
         in her conversation say the new text (a phone number edited out reaches no later
         prompt, and is gone from the database). Nothing is answered and nothing added:
-        a message never kept stays unkept."""
+        a message never kept stays unkept. Two edits of a message can arrive either way
+        round (over the relay, each its own request): the newer by `edit_time` is kept,
+        and an older one arriving after it changes nothing."""
+        edit = Edit(text, edit_time(request))
         # Noted before any await: an exchange or line stored from now on finds it, one
-        # stored before is changed below.
-        self._pending_edits.note(scope, request.request_id, request.user_id, text)
+        # stored before is changed below (unless it holds a newer edit).
+        if not self._pending_edits.note(scope, request.request_id, request.user_id, edit):
+            return Reply(text="", scope=scope, status="heard")
         room = self._room_of(request)
+        user_id, request_id = request.user_id, request.request_id
         try:
-            if room and text and request.user_id:
+            if room and text and user_id:
                 await asyncio.shield(
                     self.memory.room.reword(
-                        room, request.user_id, request.request_id, text, self.room_bounds
+                        room, user_id, request_id, text, self.room_bounds, edit.at
                     )
                 )
             if scope and text:
                 await asyncio.shield(
-                    self.memory.reword_message(scope, request.user_id, request.request_id, text)
+                    self.memory.reword_message(scope, user_id, request_id, text, edit.at)
                 )
         except sqlite3.Error as exc:  # a log line, once a while, as for a line she overheard
             await self.memory.rollback()
@@ -464,25 +477,33 @@ class ChatService:
         """A message said in the room, not to her: kept as a room line, never answered.
         One edited before it got here is kept as its new text."""
         room = self._room_of(request)
-        text = self._pending_edits.text_for(scope, request.request_id, request.user_id) or text
+        said = self._newest_text(scope, request, text)
         lines = self.memory.room
         try:
-            if room and text and request.user_id:
+            if room and said.text and request.user_id:
                 await asyncio.shield(
                     lines.add(
                         room,
                         request.platform,
                         request.user_id,
                         request.display_name,
-                        text,
+                        said.text,
                         self.room_bounds,
                         request.sent_at,
                         request.request_id,
+                        said.at,
                     )
                 )
         except sqlite3.Error as exc:  # nobody asked her anything: a log line, once a while
             self.database_failures.report(exc, "write", "Lines she overheard are not kept.")
         return Reply(text="", scope=scope, status="heard")
+
+    def _newest_text(self, scope: str, request: ChatRequest, text: str, after: int = 0) -> Edit:
+        """The request's `text`, or a newer edit of its message noted meanwhile (and
+        after the first `after` edits, `PendingEdits.newest`)."""
+        own = Edit(text, edit_time(request))
+        noted = self._pending_edits.newest(scope, request.request_id, request.user_id, after)
+        return noted if noted is not None and noted.at > own.at else own
 
     async def _answer_in_order(self, scope: str, request: ChatRequest, text: str) -> Reply:
         """Answer after the conversation's earlier messages; the deadline counts from
@@ -678,13 +699,14 @@ class ChatService:
         )
         # Its message was edited while she answered it (or while this was written): the
         # stored copy takes the new text, as the edit would have done had it been stored.
-        # Recalled: archived now, as the recall would have done.
-        edit = self._pending_edits.text_for(
-            scope, request.request_id, request.user_id, after=so_far.edits_seen
-        )
+        # An edited message keeps its edit time, so an older edit arriving later changes
+        # nothing. Recalled: archived now, as the recall would have done.
+        edit = self._newest_text(scope, request, said, after=so_far.edits_seen)
         try:
-            if edit is not None:
-                await self.memory.reword_message(scope, request.user_id, request.request_id, edit)
+            if edit.at:
+                await self.memory.reword_message(
+                    scope, request.user_id, request.request_id, edit.text, edit.at
+                )
             if self._was_recalled(scope, request):
                 await self.memory.archive_request(scope, request.request_id)
         except sqlite3.Error:

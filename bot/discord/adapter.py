@@ -219,6 +219,7 @@ def to_request(message: discord.Message, me_id: int, cfg: DiscordSettings) -> Ch
         addressed=is_addressed(message, me_id, cfg),
         request_id=str(message.id),
         sent_at=message.created_at.timestamp(),
+        edited_at=message.edited_at.timestamp() if message.edited_at else 0.0,
     )
 
 
@@ -663,8 +664,7 @@ class AtriClient(discord.Client):
         try:
             request = to_request(message, self.user.id, self.cfg)
             if request.text:
-                edit = {"addressed": False, "edited": True}
-                await self.worker.chat(request.model_copy(update=edit))
+                await self.worker.chat(request.as_edit())
         except Exception as exc:
             log.debug("Discord message %s not changed in memory: %s", message.id, exc)
 
@@ -682,8 +682,7 @@ class AtriClient(discord.Client):
                 return
             request = to_request(message, me_id, self.cfg)
             if request.text:
-                edit = {"addressed": False, "edited": True}
-                await self.worker.chat(request.model_copy(update=edit))
+                await self.worker.chat(request.as_edit())
         except Exception as exc:
             log.debug("Discord room line %s not changed: %s", message.id, exc)
 

@@ -4,13 +4,13 @@
 has), so a database written by an older ATRI is upgraded in place.
 """
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 # Each entry upgrades the schema from version i to i+1. Version 1 had no adapter
 # column, version 2 no room lines, version 3 no request ids, version 4 no summaries,
 # version 5 no platform time on room lines, version 6 no first ids, version 7 no message ids
-# on room lines, version 8 no reset records, version 9 no index of request ids; databases
-# written then are migrated in place.
+# on room lines, version 8 no reset records, version 9 no index of request ids, version 10 no edit
+# times; databases written then are migrated in place.
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE IF NOT EXISTS messages (
@@ -107,5 +107,13 @@ MIGRATIONS: list[str] = [
     # its exchange. Messages with none (console, /v1) are left out of it.
     """
     CREATE INDEX IF NOT EXISTS messages_request ON messages (request_id) WHERE request_id != '';
+    """,
+    # When a person's message was last edited, by the platform's clock (0: never): an
+    # edit older than the text kept changes nothing, since two edits of one message can
+    # reach the worker in either order (`ChatRequest.edited_at`). Not exported: a restored
+    # text takes any edit.
+    """
+    ALTER TABLE messages ADD COLUMN edited_at REAL NOT NULL DEFAULT 0;
+    ALTER TABLE room_lines ADD COLUMN edited_at REAL NOT NULL DEFAULT 0;
     """,
 ]

@@ -504,21 +504,27 @@ class Memory:
             await self._db.commit()
         return cur.rowcount
 
-    async def reword_message(self, scope: str, user_id: str, request_id: str, text: str) -> int:
-        """The person's message `request_id` was edited: its stored copy says `text`
-        instead, an archived one too, so the old text (a phone number edited out) is gone
-        from the database. A live summary that folded the old text in is deleted, to be
-        written again from the messages as they are now."""
+    async def reword_message(
+        self, scope: str, user_id: str, request_id: str, text: str, edited_at: float | None = None
+    ) -> int:
+        """The person's message `request_id` was edited at `edited_at` (the platform's
+        time; None: now): its stored copy says `text` instead, an archived one too, so the
+        old text (a phone number edited out) is gone from the database, unless it holds a
+        newer edit already (an older one reached the worker late). A live summary that
+        folded the old text in is deleted, to be written again from the messages as they
+        are now."""
         if not (scope and user_id and request_id and text):
             return 0
+        at = time.time() if edited_at is None else edited_at
         self._taken_back[scope] += 1  # before any await: a summary being stored sees it
         async with self._tx.held():
-            await self._drop_summary_holding(scope, request_id)
             cur = await self._db.execute(
-                "UPDATE messages SET content = ? WHERE scope = ? AND request_id = ?"
-                " AND role = 'user' AND user_id = ?",
-                (text, scope, request_id, user_id),
+                "UPDATE messages SET content = ?, edited_at = ? WHERE scope = ?"
+                " AND request_id = ? AND role = 'user' AND user_id = ? AND edited_at <= ?",
+                (text, at, scope, request_id, user_id, at),
             )
+            if cur.rowcount:
+                await self._drop_summary_holding(scope, request_id)
             await self._db.commit()
         return cur.rowcount
 

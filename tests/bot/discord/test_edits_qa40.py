@@ -11,7 +11,7 @@ import pytest
 from atri.config import Settings
 from bot.discord.adapter import AtriClient
 from model.protocol import ChatRequest, Reply
-from model.room import PendingEdits
+from model.room import Edit, PendingEdits
 from model.service import ChatService
 from tests.bot.discord.conftest import running_client
 from tests.bot.discord.fake_discord import (
@@ -140,8 +140,8 @@ def test_an_edit_is_kept_for_a_while_then_forgotten() -> None:
     """Bounded by time, not only by count: an edit of a message never answered goes."""
     now = [0.0]
     edits = PendingEdits(seconds=150.0, clock=lambda: now[0])
-    edits.note("discord:user:7", "100", "7", "新的话")
+    edits.note("discord:user:7", "100", "7", Edit("新的话", 1.0))
     now[0] = 149.0
-    assert edits.text_for("discord:user:7", "100", "7") == "新的话"
+    assert edits.newest("discord:user:7", "100", "7") == Edit("新的话", 1.0)
     now[0] = 151.0
-    assert edits.text_for("discord:user:7", "100", "7") is None
+    assert edits.newest("discord:user:7", "100", "7") is None
