@@ -1,7 +1,8 @@
 """Ren'Py `.rpy` scripts and their translation files.
 
-`define x = Character("Name")` maps a variable to a name; `x "text"` is a line of x,
-`"Name" "text"` a line of a literal name, a bare `"text"` narration. A triple-quoted
+`define x = Character("Name")` (its arguments on as many lines as its brackets run)
+maps a variable to a name; `x "text"` is a line of x, `"Name" "text"` a line of a
+literal name, a bare `"text"` narration. A triple-quoted
 string (`e \"\"\"…\"\"\"`) is Ren'Py's monologue mode: each paragraph of it (blank
 lines between them) is a say statement of its own; `rpy monologue single` cuts at every
 line end instead, `rpy monologue none` not at all. In a translation file each
@@ -56,9 +57,9 @@ from dataprep.records import Utterance
 
 # A string in double or single quotes (Ren'Py takes either), escapes included.
 _STR = r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
-# Blanks before `define` stay on its line: `^\s*` ran from every line start over all the
-# blank lines below it (seconds for a few thousand of them); the matches are the same.
-DEFINE = re.compile(r"^[^\S\n]*+define\s+([\w.]+)\s*=\s*(Dynamic)?Character\((.*)", re.M)
+# `define x = Character(...)`, as one line (`_one_line`): its arguments often run over
+# the lines below.
+DEFINE = re.compile(r"\s*define\s+([\w.]+)\s*=\s*(Dynamic)?Character\((.*)")
 # `Character("f_name", dynamic=True)` is a DynamicCharacter: its name is an expression.
 _DYNAMIC_KEYWORD = re.compile(r"[(,]\s*dynamic\s*=\s*True\b")
 _VARIABLE = re.compile(r"[^\W\d][\w.]*")
@@ -262,7 +263,7 @@ def _defined_characters(text: str) -> tuple[dict[str, str], dict[str, str]]:
     until that variable's value is known (see ScriptNames.resolve)."""
     found: dict[str, str] = {}
     dynamic: dict[str, str] = {}
-    for var, kind, args in DEFINE.findall(text):
+    for var, kind, args in _defines(text):
         m = _FIRST_ARG.match(args) or _NAME_KEYWORD.search(args)
         if m is None:
             continue
@@ -274,6 +275,20 @@ def _defined_characters(text: str) -> tuple[dict[str, str], dict[str, str]]:
             name = var
         found[var] = name
     return found, dynamic
+
+
+def _defines(text: str) -> Iterator[tuple[str, str, str]]:
+    """(variable, "Dynamic" or "", the arguments after `Character(`) of each `define x =
+    Character(...)`, read as the whole statement Ren'Py reads (`logical_line`: comments
+    dropped, over every line its brackets are open); one never closed, as its line alone."""
+    lines = text.splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.lstrip().startswith("define"):
+            continue
+        whole = logical_line(lines, number)
+        m = DEFINE.match(line if whole is None else _one_line(whole.text))
+        if m is not None:
+            yield m.group(1), m.group(2) or "", m.group(3)
 
 
 def collect_characters(text: str) -> dict[str, str]:
