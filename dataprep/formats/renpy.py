@@ -29,7 +29,8 @@ and are skipped; but Python that says a line,
 statement `e "text"` and read so: on a `$` line, or as a statement of a `python:` block
 in the story (not of an `init python:` block, which runs before the game starts, where
 no line can be shown, nor of a function's body, which runs where it is called). A `$`
-line goes on over the lines below while a bracket in it is open, as Python reads it.
+line goes on over the lines below while a bracket in it is open, or after a backslash
+that ends its line (`$ e \\`, then `("Hi")`), as Python reads it.
 Adjacent string literals (`e("Hello, " "world.")`) are one string, as Python joins them,
 and so are literals added (`"Hello, " + "world."`); a
 say whose text is not string literals alone is a line of unknown text: dropped, and counted
@@ -888,8 +889,9 @@ class _Said(NamedTuple):
 
 def _callee(statement: str) -> str:
     """What a Python statement calls when it is a call (`renpy.say`, `e`): the words
-    before its first "(" (a quick test before parsing it)."""
-    return statement.partition("(")[0].strip()
+    before its first "(" (a quick test before parsing it), as Python reads them: a
+    backslash at a line's end (`e \\`, then `("Hi")` below) joins the lines."""
+    return statement.partition("(")[0].replace("\\\n", " ").strip()
 
 
 def _python_says(source: str, first_line: int, callers: Container[str]) -> list[_Said] | None:
@@ -1076,8 +1078,7 @@ def _python_lines_say(
             definition = -1
             if stripped.startswith(("def ", "class ", "async def ")):
                 definition = indent
-            elif _callee(stripped) in callers:
-                statement = "\n".join([stripped, *lines[at:end]])
+            elif _callee(statement := "\n".join([stripped, *lines[at:end]])) in callers:
                 found += _python_says(statement, at, callers) or []
         at = end
     return found

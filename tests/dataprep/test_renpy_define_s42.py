@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from atri.config import DataprepSettings
+from dataprep.formats import ParseOptions
+from dataprep.formats import renpy as renpy_format
 from dataprep.pipeline import iter_utterances, load_scripts, parse_options, run_pipeline
 
 SCRIPT = """label start:
@@ -98,3 +100,23 @@ def test_the_speaker_report_names_the_character(tmp_path: Path) -> None:
         ("Eileen", 2, "character"),
         ("Max", 2, "lead"),
     }
+
+
+def test_a_character_called_over_a_backslash(tmp_path: Path) -> None:
+    # `$ e \` then `("Hi")`: Python joins the lines, so e is called; the call was taken for
+    # one of "e \\" (no character) and its line lost, on a `$` line and in a python block
+    # that is not Python 3 as a whole (a Python 2 `print` in it).
+    script = (
+        'define e = Character("Eileen")\nlabel start:\n'
+        '    $ e \\\n        ("Hi.")\n'
+        '    $ renpy.say(e, \\\n        "Two.")\n'
+        '    python:\n        print "old"\n        e \\\n            ("Three.")\n'
+        '    e "Four."\n'
+    )
+    parsed = renpy_format.parse(script, "s.rpy", ParseOptions())
+    assert [(u.speaker, u.text, u.line) for u in parsed] == [
+        ("Eileen", "Hi.", 4),
+        ("Eileen", "Two.", 6),
+        ("Eileen", "Three.", 10),
+        ("Eileen", "Four.", 11),
+    ]
