@@ -58,9 +58,9 @@ from dataprep.records import Utterance
 
 # A string in double or single quotes (Ren'Py takes either), escapes included.
 _STR = r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
-# `define x = Character(...)`, as one line (`_one_line`): its arguments often run over
-# the lines below.
-DEFINE = re.compile(r"\s*define\s+([\w.]+)\s*=\s*(Dynamic)?Character\((.*)")
+# `define x = Character(...)` or `define -1 x = …` (an init priority), as one line
+# (`_one_line`): its arguments often run over the lines below.
+DEFINE = re.compile(r"\s*define\s+(?:[-+]?\d+\s+)?([\w.]+)\s*=\s*(Dynamic)?Character\((.*)")
 # `Character("f_name", dynamic=True)` is a DynamicCharacter: its name is an expression.
 _DYNAMIC_KEYWORD = re.compile(r"[(,]\s*dynamic\s*=\s*True\b")
 _VARIABLE = re.compile(r"[^\W\d][\w.]*")

@@ -44,6 +44,8 @@ DEFINES = {
     # The comment's `name=` was read as the name.
     "a comment after the bracket": 'define e = Character(  # not name="Wrong"\n    "Eileen")\n',
     "a backslash before Character": 'define e = \\\n    Character("Eileen")\n',
+    # Read as no character at all.
+    "an init priority": 'define -1 e = Character(\n    "Eileen")\n',
     "on one line": 'define e = Character("Eileen", color="#c8ffc8")  # as before\n',
 }
 NARRATORS = {
