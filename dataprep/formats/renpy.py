@@ -1,7 +1,8 @@
 """Ren'Py `.rpy` scripts and their translation files.
 
-`define x = Character("Name")` maps a variable to a name; `x "text"` is a line of x,
-`"Name" "text"` a line of a literal name, a bare `"text"` narration. A triple-quoted
+`define x = Character("Name")` (its arguments on as many lines as its brackets run)
+maps a variable to a name; `x "text"` is a line of x, `"Name" "text"` a line of a
+literal name, a bare `"text"` narration. A triple-quoted
 string (`e \"\"\"…\"\"\"`) is Ren'Py's monologue mode: each paragraph of it (blank
 lines between them) is a say statement of its own; `rpy monologue single` cuts at every
 line end instead, `rpy monologue none` not at all. In a translation file each
@@ -28,7 +29,8 @@ and are skipped; but Python that says a line,
 statement `e "text"` and read so: on a `$` line, or as a statement of a `python:` block
 in the story (not of an `init python:` block, which runs before the game starts, where
 no line can be shown, nor of a function's body, which runs where it is called). A `$`
-line goes on over the lines below while a bracket in it is open, as Python reads it.
+line goes on over the lines below while a bracket in it is open, or after a backslash
+that ends its line (`$ e \\`, then `("Hi")`), as Python reads it.
 Adjacent string literals (`e("Hello, " "world.")`) are one string, as Python joins them,
 and so are literals added (`"Hello, " + "world."`); a
 say whose text is not string literals alone is a line of unknown text: dropped, and counted
@@ -56,9 +58,9 @@ from dataprep.records import Utterance
 
 # A string in double or single quotes (Ren'Py takes either), escapes included.
 _STR = r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
-# Blanks before `define` stay on its line: `^\s*` ran from every line start over all the
-# blank lines below it (seconds for a few thousand of them); the matches are the same.
-DEFINE = re.compile(r"^[^\S\n]*+define\s+([\w.]+)\s*=\s*(Dynamic)?Character\((.*)", re.M)
+# `define x = Character(...)` or `define -1 x = …` (an init priority), as one line
+# (`_one_line`): its arguments often run over the lines below.
+DEFINE = re.compile(r"\s*define\s+(?:[-+]?\d+\s+)?([\w.]+)\s*=\s*(Dynamic)?Character\((.*)")
 # `Character("f_name", dynamic=True)` is a DynamicCharacter: its name is an expression.
 _DYNAMIC_KEYWORD = re.compile(r"[(,]\s*dynamic\s*=\s*True\b")
 _VARIABLE = re.compile(r"[^\W\d][\w.]*")
@@ -262,7 +264,7 @@ def _defined_characters(text: str) -> tuple[dict[str, str], dict[str, str]]:
     until that variable's value is known (see ScriptNames.resolve)."""
     found: dict[str, str] = {}
     dynamic: dict[str, str] = {}
-    for var, kind, args in DEFINE.findall(text):
+    for var, kind, args in _defines(text):
         m = _FIRST_ARG.match(args) or _NAME_KEYWORD.search(args)
         if m is None:
             continue
@@ -274,6 +276,20 @@ def _defined_characters(text: str) -> tuple[dict[str, str], dict[str, str]]:
             name = var
         found[var] = name
     return found, dynamic
+
+
+def _defines(text: str) -> Iterator[tuple[str, str, str]]:
+    """(variable, "Dynamic" or "", the arguments after `Character(`) of each `define x =
+    Character(...)`, read as the whole statement Ren'Py reads (`logical_line`: comments
+    dropped, over every line its brackets are open); one never closed, as its line alone."""
+    lines = text.splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.lstrip().startswith("define"):
+            continue
+        whole = logical_line(lines, number)
+        m = DEFINE.match(line if whole is None else _one_line(whole.text))
+        if m is not None:
+            yield m.group(1), m.group(2) or "", m.group(3)
 
 
 def collect_characters(text: str) -> dict[str, str]:
@@ -873,8 +889,9 @@ class _Said(NamedTuple):
 
 def _callee(statement: str) -> str:
     """What a Python statement calls when it is a call (`renpy.say`, `e`): the words
-    before its first "(" (a quick test before parsing it)."""
-    return statement.partition("(")[0].strip()
+    before its first "(" (a quick test before parsing it), as Python reads them: a
+    backslash at a line's end (`e \\`, then `("Hi")` below) joins the lines."""
+    return statement.partition("(")[0].replace("\\\n", " ").strip()
 
 
 def _python_says(source: str, first_line: int, callers: Container[str]) -> list[_Said] | None:
@@ -1061,8 +1078,7 @@ def _python_lines_say(
             definition = -1
             if stripped.startswith(("def ", "class ", "async def ")):
                 definition = indent
-            elif _callee(stripped) in callers:
-                statement = "\n".join([stripped, *lines[at:end]])
+            elif _callee(statement := "\n".join([stripped, *lines[at:end]])) in callers:
                 found += _python_says(statement, at, callers) or []
         at = end
     return found
