@@ -254,10 +254,12 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
     router = APIRouter(prefix="/v1", dependencies=[Depends(client_key)])
 
     async def model_objects() -> list[dict[str, Any]]:
-        """`atri` and the live adapter version, as OpenAI's model objects."""
+        """`atri` and the live adapter version, as OpenAI's model objects. A base model
+        read from a folder goes by the folder's name, as `/status` names it without the
+        token: the route is open by default, and its path is the worker's machine's."""
         created = int(time.time())
         status = await service.status()
-        base, version = status.base_model, status.adapter_version
+        base, version = status.base_model_name(), status.adapter_version
         ids = [MODEL_ALIAS] + ([version] if version else [])
         return [
             {

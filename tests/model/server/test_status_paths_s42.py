@@ -61,3 +61,18 @@ async def test_a_worker_without_a_token_names_its_base_folder_to_nobody(
         stranger = (await client.get("/status")).json()
         guess = (await client.get("/status", headers=TOKEN)).json()
     assert stranger["base_model"] == guess["base_model"] == "qwen"
+
+
+async def test_the_openai_models_route_names_a_base_folder_by_its_name(
+    echo_worker: tuple[ChatService, str], echo_settings: Settings
+) -> None:
+    """`/v1/models` (open by default) gave the folder's absolute path as `root`."""
+    service, url = echo_worker
+    folder = echo_settings.root / "models" / "qwen"
+    folder.mkdir(parents=True)
+    service.engine.base_id = "models/qwen"  # type: ignore[misc]
+    async with httpx.AsyncClient(base_url=url) as client:
+        listed = (await client.get("/v1/models")).json()["data"]
+        one = (await client.get("/v1/models/atri")).json()
+    assert {m["root"] for m in listed} == {"qwen"} and one["parent"] == "qwen"
+    assert str(echo_settings.root) not in str(listed) + str(one)
