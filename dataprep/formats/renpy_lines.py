@@ -99,7 +99,7 @@ def scanned(lines: list[str], number: int, python: bool = False) -> LogicalLine 
             bracket_lines += 1
         elif len(quotes) == 3:
             triple_lines += 1
-        elif python:
+        elif python and not _escaped_line_end(text):
             return None
         else:
             string_lines += 1
@@ -111,3 +111,9 @@ def scanned(lines: list[str], number: int, python: bool = False) -> LogicalLine 
         ):
             return None
         at += 1
+
+
+def _escaped_line_end(text: str) -> bool:
+    """Whether a line ends in a backslash that escapes its line end (an odd run of them):
+    a Python string in one pair of quotes goes on over it (`$ x = "a\\`, then `b"`)."""
+    return (len(text) - len(text.rstrip("\\"))) % 2 == 1

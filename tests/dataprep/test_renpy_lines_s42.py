@@ -109,3 +109,17 @@ _PIECES = st.sampled_from(
 def test_the_quick_way_finds_what_the_scanner_finds(line: str, python: bool) -> None:
     lines = [line, "a ) ] }", "", "x"]
     assert logical_line(lines, 1, python) == scanned(lines, 1, python)
+
+
+def test_a_python_string_going_on_over_a_backslash_ends_where_python_ends_it() -> None:
+    """`$ x = "a\\` then `b"` is one Python statement (the backslash escapes the line's
+    end): it was read as never closed, and its second line's quote opened a string that
+    took the say statements below with it."""
+    text = (
+        HEAD + '    $ note = "first half \\\n second half"\n    e "After."\n    e "Then # this."\n'
+    )
+    assert _said(text) == [(5, "Eileen", "After."), (6, "Eileen", "Then # this.")]
+    lines = text.splitlines()
+    assert logical_line(lines, 3, python=True) == LogicalLine(lines[2] + "\n" + lines[3], 4)
+    # An even run of backslashes is one escaped backslash: the string is left open.
+    assert logical_line(['$ x = "a\\\\', 'b"'], 1, python=True) is None
