@@ -33,7 +33,7 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import FrameType
-    from typing import NoReturn
+    from typing import Any, NoReturn
 
 INTERRUPTED = "Stopped (Ctrl-C)."
 STATUS = 130
@@ -72,30 +72,35 @@ def exit_stopped() -> NoReturn:
     os._exit(STATUS)
 
 
-class ctrl_c_after:  # named as used, like contextlib.suppress
-    """Inside, a Ctrl-C waits for the block's end, then does what it would have done (a
+class interruptions_held:  # named as used, like contextlib.suppress
+    """Inside, Ctrl-C (and SIGTERM, where the process handles it, as `atri train` does: a
+    polite kill) waits for the block's end, then does what it would have done (a
     KeyboardInterrupt, or `end_now`): for two steps that must not be cut apart (a version
     renamed into place, and the run's record that it is). Outside the main thread, whose
     signals are not set there, nothing changes."""
 
+    SIGNALS = (_signal.SIGINT, _signal.SIGTERM)
+
     def __enter__(self) -> None:
-        self._pressed = False
-        self._previous = None
-        try:
-            previous = _signal.getsignal(_signal.SIGINT)
-            if callable(previous):
-                _signal.signal(_signal.SIGINT, self._note)
-                self._previous = previous
-        except ValueError:  # not the main thread
-            pass
+        self._pressed: list[int] = []
+        self._previous: dict[int, Any] = {}
+        for signum in self.SIGNALS:
+            try:
+                previous = _signal.getsignal(signum)
+                if callable(previous):
+                    _signal.signal(signum, self._note)
+                    self._previous[signum] = previous
+            except ValueError:  # not the main thread
+                return
 
     def _note(self, signum: int, frame: FrameType | None) -> None:
-        self._pressed = True
+        if signum not in self._pressed:
+            self._pressed.append(signum)
 
     def __exit__(self, *exc: object) -> None:
-        previous, self._previous = self._previous, None
-        if previous is None:
-            return
-        _signal.signal(_signal.SIGINT, previous)
-        if self._pressed:
-            previous(_signal.SIGINT, None)
+        previous, self._previous = self._previous, {}
+        for signum, handler in previous.items():
+            _signal.signal(signum, handler)
+        for signum in self._pressed:
+            if signum in previous:
+                previous[signum](signum, None)

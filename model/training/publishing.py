@@ -11,7 +11,7 @@ from typing import Any
 
 from atri.config import Settings
 from atri.files import give_new_file_mode
-from atri.interrupt import ctrl_c_after
+from atri.interrupt import interruptions_held
 from model.adapters.versions import (
     LOSS_PLOT,
     MANIFEST,
@@ -103,7 +103,7 @@ def publish_version(
             write_json_atomic(tmp / MANIFEST, manifest)
             write_gguf_adapter(settings, tmp)
             give_new_file_mode([f for f in tmp.rglob("*") if f.is_file()])
-            with ctrl_c_after():
+            with interruptions_held():
                 version_dir = publish(tmp, out, version)
                 published.append(version_dir)
             return version_dir
