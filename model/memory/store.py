@@ -460,12 +460,15 @@ class Memory:
 
     async def _reset(self, scope: str, person: bool) -> int:
         """`reset`; with `person` (a person's key on the platform, `qq:user:42`) their own
-        conversations in every channel too (`member_scopes_of`, read under the write lock
-        so one begun meanwhile is not left out), in one transaction. A reply being written
+        conversations in every channel too (`member_scopes_of`, read under SQLite's write
+        lock, so one begun meanwhile, by another process too, is not left out), in one
+        transaction. A reply being written
         in one of theirs that holds nothing yet (a first message in a group) is not
         stored either (`_RESET_OWN`), as a channel's reset reaches a member's first."""
         archived = 0
         async with self._tx.held():
+            if person:  # the worker storing their first exchange in a group waits, then
+                await self._begin_immediate()  # finds the record (`_RESET_OWN`)
             for key in [scope, *(await self.member_scopes_of(scope) if person else [])]:
                 cur = await self._db.execute(
                     "UPDATE messages SET archived = 1 WHERE scope = ? AND archived = 0", (key,)
@@ -479,6 +482,12 @@ class Memory:
                 await self._record_reset(scope, _RESET_OWN)
             await self._db.commit()
         return archived
+
+    async def _begin_immediate(self) -> None:
+        """Take SQLite's write lock now, before what the transaction reads: another
+        process writing meanwhile waits for the commit (up to its busy timeout) instead of
+        slipping in between the read and the write."""
+        await self._db.execute("BEGIN IMMEDIATE")
 
     async def _record_reset(self, scope: str, reaches: int = _RESET_SCOPE) -> None:
         """A reset of `scope` in `resets` (of what `reaches` says, `_RESET_SCOPE` …),
@@ -672,6 +681,8 @@ class Memory:
         platform, user_id, room = parse_scope(scope)
         messages = 0
         async with self._tx.held():
+            if user_id:  # as `_reset` of a person
+                await self._begin_immediate()
             for key in [scope] + (await self.member_scopes_of(scope) if user_id else []):
                 cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (key,))
                 await self._db.execute("DELETE FROM summaries WHERE scope = ?", (key,))
@@ -882,7 +893,7 @@ class Memory:
         shared = [] if isinstance(export, MemoryBackup) else export.shared_conversations
         added = skipped = shared_added = 0
         async with self._tx.held():
-            await self._db.execute("BEGIN IMMEDIATE")
+            await self._begin_immediate()
             try:
                 for part in scopes:
                     new, old = await self._import_scope(part)
