@@ -16,8 +16,9 @@ class ParseOptions:
     scene_marker: re.Pattern[str] | None = None
     custom_regex: re.Pattern[str] | None = None
     # Ren'Py defines characters in one file and uses them in others: the pipeline
-    # collects `define x = Character(...)` from every .rpy file before parsing any (each
-    # name as the chosen language's string translations show it).
+    # collects the characters (`define x = Character(...)`, or `x = Character(...)` in
+    # Python) from every .rpy file before parsing any (each name as the chosen
+    # language's string translations show it).
     renpy_characters: dict[str, str] = field(default_factory=dict)
     # Which Ren'Py say statements are read: "original" (those outside `translate` blocks),
     # a language ("chinese": only the translated lines of its `translate chinese …:`

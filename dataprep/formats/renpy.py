@@ -43,7 +43,7 @@ import ast
 import hashlib
 import re
 import warnings
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Generator, Iterable, Iterator, Mapping
 from typing import NamedTuple
 
 from dataprep.formats.common import (
@@ -61,6 +61,18 @@ _STR = r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
 # `define x = Character(...)` or `define -1 x = …` (an init priority), as one line
 # (`_one_line`): its arguments often run over the lines below.
 DEFINE = re.compile(r"\s*define\s+(?:[-+]?\d+\s+)?([\w.]+)\s*=\s*(Dynamic)?Character\((.*)")
+# The namespace Ren'Py looks a say statement's speaker up in first: `define character.k`
+# names the speaker of `k "…"`.
+_CHARACTER_NAMESPACE = "character."
+# `x = Character(...)` as Python (a `$` line, or a statement at a python block's top
+# level), as older games define characters; only a plain variable, as one line.
+_PYTHON_CHARACTER = re.compile(r"\s*(?:\$\s*)?([^\W\d]\w*)\s*=\s*(Dynamic)?Character\((.*)")
+# `init python:`, `init -1 python early:`, `python:` (group 1: `hide`, its variables a
+# function's locals; group 2: the store namespace of `in name`).
+_PYTHON_OPENER = re.compile(
+    r"\s*(?:init(?:\s+[-+]?\d+)?\s+)?python(?:\s+early)?(\s+hide)?(?:\s+in\s+([\w.]+))?"
+    r"\s*:\s*(?:#.*)?$"
+)
 # `Character("f_name", dynamic=True)` is a DynamicCharacter: its name is an expression.
 _DYNAMIC_KEYWORD = re.compile(r"[(,]\s*dynamic\s*=\s*True\b")
 _VARIABLE = re.compile(r"[^\W\d][\w.]*")
@@ -260,8 +272,8 @@ _RUNS_OF_SPACES = re.compile(r"[ \t]+")
 
 def _defined_characters(text: str) -> tuple[dict[str, str], dict[str, str]]:
     """(variable → display name, variable → the variable holding its name) for every
-    `define x = Character(...)`; a dynamic character's display name is its own variable
-    until that variable's value is known (see ScriptNames.resolve)."""
+    character defined (`_defines`); a dynamic character's display name is its own
+    variable until that variable's value is known (see ScriptNames.resolve)."""
     found: dict[str, str] = {}
     dynamic: dict[str, str] = {}
     for var, kind, args in _defines(text):
@@ -279,21 +291,79 @@ def _defined_characters(text: str) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def _defines(text: str) -> Iterator[tuple[str, str, str]]:
-    """(variable, "Dynamic" or "", the arguments after `Character(`) of each `define x =
-    Character(...)`, read as the whole statement Ren'Py reads (`logical_line`: comments
-    dropped, over every line its brackets are open); one never closed, as its line alone."""
+    """(variable, "Dynamic" or "", the arguments after `Character(`) of each character
+    defined: `define x = Character(...)` (`define character.x` names `x` too), and as
+    older games do, `x = Character(...)` on a `$` line anywhere (in an `init:` block or
+    the story: Ren'Py runs it before the character speaks) or at the top level of a
+    python block (`init python:` or the story's `python:`; not `python hide:`, whose
+    variables are a function's). Each is read as the whole statement Ren'Py reads."""
     lines = text.splitlines()
-    for number, line in enumerate(lines, 1):
-        if not line.lstrip().startswith("define"):
-            continue
-        whole = logical_line(lines, number)
-        m = DEFINE.match(line if whole is None else _one_line(whole.text))
-        if m is not None:
-            yield m.group(1), m.group(2) or "", m.group(3)
+    number = 0
+    while number < len(lines):
+        line = lines[number]
+        number += 1
+        stripped = line.lstrip()
+        if stripped.startswith("define"):
+            for var, kind, args in _assigned_character(lines, number, DEFINE):
+                yield var, kind, args
+                if var.startswith(_CHARACTER_NAMESPACE):
+                    yield var[len(_CHARACTER_NAMESPACE) :], kind, args
+        elif stripped.startswith("$") and "Character" in line:
+            yield from _assigned_character(lines, number, _PYTHON_CHARACTER)
+        elif stripped.startswith(("init", "python")) and (m := _PYTHON_OPENER.match(line)):
+            indent = len(line) - len(stripped)
+            if any("Character" in body for body in _indented_below(lines, number, indent)):
+                number = yield from _python_block_defines(lines, number, indent, m)
+
+
+def _indented_below(lines: list[str], number: int, indent: int) -> Iterator[str]:
+    """The lines below line `number` indented deeper than `indent`, blank and comment
+    lines among them: a block's, at a glance (a string's line at column 0 ends it)."""
+    for at in range(number, len(lines)):
+        line = lines[at]
+        stripped = line.lstrip()
+        if stripped and stripped[0] != "#" and len(line) - len(stripped) <= indent:
+            return
+        yield line
+
+
+def _python_block_defines(
+    lines: list[str], number: int, indent: int, opener: re.Match[str]
+) -> Generator[tuple[str, str, str], None, int]:
+    """`_defines` of the python block that line `number` (indented by `indent`, read
+    by `_PYTHON_OPENER` as `opener`) opens: the statements at its top level (the first
+    one's indent), not a function's, class's or branch's. Returns its last line."""
+    namespace = "" if opener.group(2) is None else f"{opener.group(2)}."
+    top = -1
+    last = number
+    for at, end, statement_indent in _block_statements(lines, number, len(lines)):
+        if statement_indent <= indent:
+            break
+        last = end
+        top = statement_indent if top < 0 else top
+        if statement_indent != top or opener.group(1) is not None:
+            continue  # not the store's: a nested body's, or a `python hide:` block's
+        if any("Character" in line for line in lines[at - 1 : end]):
+            for var, kind, args in _assigned_character(lines, at, _PYTHON_CHARACTER):
+                yield namespace + var, kind, args
+    return last
+
+
+def _assigned_character(
+    lines: list[str], number: int, pattern: re.Pattern[str]
+) -> Iterator[tuple[str, str, str]]:
+    """(variable, "Dynamic" or "", arguments) of the character the statement on line
+    `number` defines as `pattern` reads it (`logical_line`: comments dropped, over every
+    line its brackets are open); one never closed, as its line alone."""
+    line = lines[number - 1]
+    whole = logical_line(lines, number)
+    m = pattern.match(line if whole is None else _one_line(whole.text))
+    if m is not None:
+        yield m.group(1), m.group(2) or "", m.group(3)
 
 
 def collect_characters(text: str) -> dict[str, str]:
-    """Variable → display name for every `define x = Character(...)` in the text; a
+    """Variable → display name for every character the text defines (`_defines`); a
     narrator (`Character(None, kind=nvl)`) maps to "", a DynamicCharacter to its own
     variable (the name it shows is only known at run time)."""
     return _defined_characters(text)[0]
@@ -1064,6 +1134,20 @@ def _python_lines_say(
     on its own (over the lines it goes on over), outside a function or class body."""
     found: list[_Said] = []
     definition = -1  # the indent of the `def` or `class` whose body this is
+    for at, end, indent in _block_statements(lines, number, last):
+        if definition < 0 or indent <= definition:
+            definition = -1
+            stripped = lines[at - 1].strip()
+            if stripped.startswith(("def ", "class ", "async def ")):
+                definition = indent
+            elif _callee(statement := "\n".join([stripped, *lines[at:end]])) in callers:
+                found += _python_says(statement, at, callers) or []
+    return found
+
+
+def _block_statements(lines: list[str], number: int, last: int) -> Iterator[tuple[int, int, int]]:
+    """(first line, last line, indent) of each statement of lines `number` + 1 to `last`,
+    over the lines it goes on over (`logical_line`); blank and comment lines skipped."""
     at = number
     while at < last:
         raw = lines[at]
@@ -1073,15 +1157,8 @@ def _python_lines_say(
             continue
         whole = logical_line(lines, at)
         end = at if whole is None else whole.last
-        indent = len(raw) - len(raw.lstrip())
-        if definition < 0 or indent <= definition:
-            definition = -1
-            if stripped.startswith(("def ", "class ", "async def ")):
-                definition = indent
-            elif _callee(statement := "\n".join([stripped, *lines[at:end]])) in callers:
-                found += _python_says(statement, at, callers) or []
+        yield at, end, len(raw) - len(raw.lstrip())
         at = end
-    return found
 
 
 def _one_line(statement: str) -> str:
