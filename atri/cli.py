@@ -147,17 +147,18 @@ def serve() -> None:
 _WILDCARD_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}
 
 
-def listening_line(url: str) -> str:
-    """Where the worker listens, as addresses a client can use."""
+def listening_line(url: str, her: str) -> str:
+    """Where `her` worker listens, as addresses a client can use (named by the card's
+    character: "ATRI worker" read as ATRI's whoever it served)."""
     from urllib.parse import urlsplit
 
     where = urlsplit(url)
     loopback = _WILDCARD_LOOPBACK.get(where.hostname or "")
     if loopback is None:
-        return f"ATRI worker listening on {url} (OpenAI API: {url}/v1). Ctrl-C stops it."
+        return f"{her}'s worker listening on {url} (OpenAI API: {url}/v1). Ctrl-C stops it."
     local = f"{where.scheme}://{loopback}:{where.port}"
     return (
-        f"ATRI worker listening on every network interface, port {where.port}: {local} from"
+        f"{her}'s worker listening on every network interface, port {where.port}: {local} from"
         f" this machine (OpenAI API: {local}/v1), this machine's own address from others."
         " Ctrl-C stops it."
     )
@@ -199,14 +200,15 @@ def worker(
             markup=False,
         )
 
-    def ready(url: str) -> None:
-        console.print(listening_line(url), highlight=False, markup=False)
-
     from model.character.persona import configured_card_path, configured_persona, load_persona
 
-    # Read once, for this line and the service: a broken card is one sentence before it.
+    # Read once, for these lines and the service: a broken card is one sentence before it.
     card = load_persona(configured_card_path(settings))
     her = configured_persona(settings, card).name  # in the language she speaks
+
+    def ready(url: str) -> None:
+        console.print(listening_line(url, her), highlight=False, markup=False)
+
     console.print(waking_line(her, settings.model.engine), highlight=False, markup=False)
     run_async(run_worker(settings, secrets, on_ready=ready, card=card))
 
