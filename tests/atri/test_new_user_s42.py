@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from atri.cli import app
 from tests.atri.test_worker_start import lines_until_listening, start_worker, stop
 
 MIO_CARD = {
@@ -29,3 +32,30 @@ def test_the_worker_of_another_character_says_it_is_hers(tmp_path: Path) -> None
         stop(worker, timeout=20)
     # It said "ATRI worker listening on …" while serving Mio.
     assert listening.startswith("Mio's worker listening on http://127.0.0.1:"), listening
+
+
+def test_train_after_prep_of_a_chinese_named_character_names_the_file_prep_wrote(
+    tmp_path: Path,
+) -> None:
+    """With only Chinese names, prep names the files `character_*`; train, left on the
+    shipped [train] dataset, said "run `atri prep` first", which had just run."""
+    scenes = [
+        f"第{n}章\n我：今天去海边吗？{n}\n小雨：好啊，我们去捡贝壳吧！{n}\n"
+        f"我：天黑了。{n}\n小雨：那我们回家做饭吧。{n}\n"
+        for n in range(1, 5)
+    ]
+    (tmp_path / "dump.txt").write_text("".join(scenes), encoding="utf-8")
+    config = tmp_path / "xiaoyu.toml"
+    config.write_text(
+        '[dataprep]\nlead_aliases = ["我"]\ncharacter_aliases = ["小雨"]\n', encoding="utf-8"
+    )
+    runner = CliRunner()
+    prep = runner.invoke(app, ["--config", str(config), "prep", str(tmp_path / "dump.txt")])
+    assert prep.exit_code == 0, prep.output
+    assert (tmp_path / "data" / "dataset" / "character_sharegpt.json").is_file()
+    train = runner.invoke(app, ["--config", str(config), "train", "--max-steps", "1"])
+    said = " ".join(train.output.split())
+    assert train.exit_code == 1, said
+    # (the console wraps the path at its "_": "atri_ sharegpt.json")
+    assert "dataset file not found; its folder holds character_sharegpt.json" in said
+    assert "set [train] dataset to it, or pass --dataset" in said
