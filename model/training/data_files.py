@@ -49,6 +49,23 @@ def resolve_data_files(settings: Settings) -> DataFiles:
     )
 
 
+def other_character_note(system_prompt: str, name: str, names: tuple[str, ...], file: Path) -> str:
+    """A sentence when the samples' system prompt names none of the configured character's
+    names: a dataset prepared for another character (ATRI's atri_sharegpt.json, the shipped
+    [train] dataset, under a config whose card is someone else's) would train a version
+    recorded as hers, which her worker then serves as her."""
+    prompt = system_prompt.casefold()
+    if not prompt or any(n.strip().casefold() in prompt for n in names if n.strip()):
+        return ""
+    shown = " ".join(system_prompt.split())
+    shown = shown if len(shown) <= 80 else f"{shown[:79]}…"
+    return (
+        f'{file}: its samples\' system prompt ("{shown}") does not name {name}, the configured '
+        "character: was it prepared for another one? Set [train] dataset (or --dataset) to "
+        f"the file `atri prep` wrote for {name}."
+    )
+
+
 def _missing_dataset_advice(train_file: Path) -> str:
     """What to do about a missing training file: its folder may hold the one `atri prep`
     wrote there under another character's name (the first alias in Latin letters, or

@@ -10,12 +10,15 @@ from typer.testing import CliRunner
 
 from atri.cli import app
 from tests.atri.test_worker_start import lines_until_listening, start_worker, stop
+from tests.model.training.sharegpt import conversation, write
 
 MIO_CARD = {
     "spec": "chara_card_v2",
     "spec_version": "2.0",
     "data": {"name": "Mio", "description": "A cheerful girl by the sea.", "first_mes": "Hi!"},
 }
+
+ATRI_PROMPT = "You are ATRI. Talk with {{user}} as ATRI."
 
 
 def test_the_worker_of_another_character_says_it_is_hers(tmp_path: Path) -> None:
@@ -59,3 +62,29 @@ def test_train_after_prep_of_a_chinese_named_character_names_the_file_prep_wrote
     # (the console wraps the path at its "_": "atri_ sharegpt.json")
     assert "dataset file not found; its folder holds character_sharegpt.json" in said
     assert "set [train] dataset to it, or pass --dataset" in said
+
+
+def test_train_says_when_the_dataset_was_prepared_for_another_character(tmp_path: Path) -> None:
+    """Mio's config left on the shipped [train] dataset, where ATRI's was prepared: the run
+    trained on ATRI's lines in silence, and recorded the version as Mio's."""
+    atri = [("Who are you?", "I'm ATRI, a high-performance robot!")]
+    write(tmp_path / "data" / "dataset" / "atri_sharegpt.json", [conversation(atri, ATRI_PROMPT)])
+    (tmp_path / "mio.json").write_text(json.dumps(MIO_CARD), encoding="utf-8")
+    config = tmp_path / "mio.toml"
+    # A base that is not there: the run stops once the data is read, without a model.
+    config.write_text(
+        f'[model]\nbase = "{tmp_path / "no-model"}"\n[persona]\ncard = "mio.json"\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["--config", str(config), "train", "--max-steps", "1"])
+    said = " ".join(result.output.split())
+    assert f'system prompt ("{ATRI_PROMPT}") does not name Mio, the configured character' in said
+
+    # Her own dataset, under her own prompt: nothing said.
+    mio = [("Morning!", "Morning, the tide is out!")]
+    write(tmp_path / "mio_sharegpt.json", [conversation(mio, "You are Mio. Talk as Mio.")])
+    result = CliRunner().invoke(
+        app,
+        ["--config", str(config), "train", "--dataset", str(tmp_path / "mio_sharegpt.json")],
+    )
+    assert "does not name" not in result.output, result.output
