@@ -88,3 +88,25 @@ def test_train_says_when_the_dataset_was_prepared_for_another_character(tmp_path
         ["--config", str(config), "train", "--dataset", str(tmp_path / "mio_sharegpt.json")],
     )
     assert "does not name" not in result.output, result.output
+
+
+def test_a_male_characters_prompts_do_not_call_him_her(tmp_path: Path) -> None:
+    """The English system prompt and training prompt said "in her own voice" of anyone."""
+    card = {"spec": "chara_card_v2", "data": {"name": "Ren", "description": "A quiet boy."}}
+    (tmp_path / "ren.json").write_text(json.dumps(card), encoding="utf-8")
+    config = tmp_path / "ren.toml"
+    config.write_text('[persona]\ncard = "ren.json"\n', encoding="utf-8")
+    shown = CliRunner().invoke(app, ["--config", str(config), "persona", "show"])
+    assert shown.exit_code == 0, shown.output
+    said = " ".join(shown.output.split())
+    assert "Always answer as Ren, in Ren's own voice" in said and " her " not in said
+
+    from atri.config import load_settings
+    from model.character.persona import configured_persona
+
+    settings = load_settings(config)
+    prompt = configured_persona(settings).training_prompt(settings.persona.training_prompt)
+    assert prompt == (
+        "You are Ren. Talk with {{user}} as Ren, in Ren's own voice, and never step out of "
+        "the role."
+    )
