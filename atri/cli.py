@@ -247,7 +247,10 @@ def prep(
     settings = configured_settings()
     # An adapter learns the character from the dialogue: the samples carry the short
     # training prompt, not the whole card (which a base model without an adapter gets).
-    system_prompt = configured_persona(settings).training_prompt(settings.persona.training_prompt)
+    persona = configured_persona(settings)
+    if note := card_mismatch_note(persona.name, persona.aliases, settings):
+        err_console.print(note, style="yellow", highlight=False, markup=False)
+    system_prompt = persona.training_prompt(settings.persona.training_prompt)
     train = atri_command("train")
     if out is None:
         # Where `atri train` reads by default, anchored as every path of the config is:
@@ -255,6 +258,22 @@ def prep(
         # right after prep found no dataset.
         out = settings.path(settings.train.dataset).parent
     raise typer.Exit(run_prep(settings, scripts, out, fmt, system_prompt, console, train))
+
+
+def card_mismatch_note(name: str, aliases: list[str], settings: Settings) -> str:
+    """A sentence when `[dataprep] character_aliases` name none of the card's names: the
+    samples then carry the card's training prompt ("You are ATRI." over Mio's lines, with
+    `[persona] card` left at ATRI's), and the version is recorded as the card's character."""
+    names = {n.strip().casefold() for n in (name, *aliases)}
+    wanted = settings.dataprep.character_aliases
+    if any(a.strip().casefold() in names for a in wanted):
+        return ""
+    card = settings.persona.card or "ATRI's packaged card"
+    return (
+        f"[dataprep] character_aliases ({', '.join(wanted)}) hold none of the names of "
+        f"{name}, the character of [persona] card ({card}): every sample's system prompt "
+        f"will name {name}. Set [persona] card to the card of the character you prepare."
+    )
 
 
 # `atri train` flags whose name is not their [train] key's.

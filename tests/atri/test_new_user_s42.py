@@ -110,3 +110,30 @@ def test_a_male_characters_prompts_do_not_call_him_her(tmp_path: Path) -> None:
         "You are Ren. Talk with {{user}} as Ren, in Ren's own voice, and never step out of "
         "the role."
     )
+
+
+def test_prep_says_when_the_aliases_name_another_character_than_the_card(
+    tmp_path: Path,
+) -> None:
+    """Aliases changed to Mio, [persona] card left at ATRI's: every sample of Mio's lines
+    said "You are ATRI." and nothing told."""
+    (tmp_path / "script.txt").write_text(
+        "".join(f"Ken: Morning, Mio. {n}\nMio: Morning! The tide is out. {n}\n" for n in range(3)),
+        encoding="utf-8",
+    )
+    (tmp_path / "mio.json").write_text(json.dumps(MIO_CARD), encoding="utf-8")
+    config = tmp_path / "mio.toml"
+    aliases = '[dataprep]\nlead_aliases = ["Ken"]\ncharacter_aliases = ["Mio"]\n'
+    config.write_text(aliases, encoding="utf-8")
+    script = str(tmp_path / "script.txt")
+    result = CliRunner().invoke(app, ["--config", str(config), "prep", script])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0, said
+    assert (
+        "[dataprep] character_aliases (Mio) hold none of the names of ATRI, the character of "
+        "[persona] card (ATRI's packaged card)"
+    ) in said
+
+    config.write_text(f'[persona]\ncard = "mio.json"\n{aliases}', encoding="utf-8")
+    result = CliRunner().invoke(app, ["--config", str(config), "prep", script])
+    assert result.exit_code == 0 and "hold none of the names" not in result.output
