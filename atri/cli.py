@@ -147,17 +147,18 @@ def serve() -> None:
 _WILDCARD_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}
 
 
-def listening_line(url: str) -> str:
-    """Where the worker listens, as addresses a client can use."""
+def listening_line(url: str, her: str) -> str:
+    """Where `her` worker listens, as addresses a client can use (named by the card's
+    character: "ATRI worker" read as ATRI's whoever it served)."""
     from urllib.parse import urlsplit
 
     where = urlsplit(url)
     loopback = _WILDCARD_LOOPBACK.get(where.hostname or "")
     if loopback is None:
-        return f"ATRI worker listening on {url} (OpenAI API: {url}/v1). Ctrl-C stops it."
+        return f"{her}'s worker listening on {url} (OpenAI API: {url}/v1). Ctrl-C stops it."
     local = f"{where.scheme}://{loopback}:{where.port}"
     return (
-        f"ATRI worker listening on every network interface, port {where.port}: {local} from"
+        f"{her}'s worker listening on every network interface, port {where.port}: {local} from"
         f" this machine (OpenAI API: {local}/v1), this machine's own address from others."
         " Ctrl-C stops it."
     )
@@ -199,14 +200,15 @@ def worker(
             markup=False,
         )
 
-    def ready(url: str) -> None:
-        console.print(listening_line(url), highlight=False, markup=False)
-
     from model.character.persona import configured_card_path, configured_persona, load_persona
 
-    # Read once, for this line and the service: a broken card is one sentence before it.
+    # Read once, for these lines and the service: a broken card is one sentence before it.
     card = load_persona(configured_card_path(settings))
     her = configured_persona(settings, card).name  # in the language she speaks
+
+    def ready(url: str) -> None:
+        console.print(listening_line(url, her), highlight=False, markup=False)
+
     console.print(waking_line(her, settings.model.engine), highlight=False, markup=False)
     run_async(run_worker(settings, secrets, on_ready=ready, card=card))
 
@@ -245,7 +247,10 @@ def prep(
     settings = configured_settings()
     # An adapter learns the character from the dialogue: the samples carry the short
     # training prompt, not the whole card (which a base model without an adapter gets).
-    system_prompt = configured_persona(settings).training_prompt(settings.persona.training_prompt)
+    persona = configured_persona(settings)
+    if note := card_mismatch_note(persona.name, persona.aliases, settings):
+        err_console.print(note, style="yellow", highlight=False, markup=False)
+    system_prompt = persona.training_prompt(settings.persona.training_prompt)
     train = atri_command("train")
     if out is None:
         # Where `atri train` reads by default, anchored as every path of the config is:
@@ -253,6 +258,22 @@ def prep(
         # right after prep found no dataset.
         out = settings.path(settings.train.dataset).parent
     raise typer.Exit(run_prep(settings, scripts, out, fmt, system_prompt, console, train))
+
+
+def card_mismatch_note(name: str, aliases: list[str], settings: Settings) -> str:
+    """A sentence when `[dataprep] character_aliases` name none of the card's names: the
+    samples then carry the card's training prompt ("You are ATRI." over Mio's lines, with
+    `[persona] card` left at ATRI's), and the version is recorded as the card's character."""
+    names = {n.strip().casefold() for n in (name, *aliases)}
+    wanted = settings.dataprep.character_aliases
+    if any(a.strip().casefold() in names for a in wanted):
+        return ""
+    card = settings.persona.card or "ATRI's packaged card"
+    return (
+        f"[dataprep] character_aliases ({', '.join(wanted)}) hold none of the names of "
+        f"{name}, the character of [persona] card ({card}): every sample's system prompt "
+        f"will name {name}. Set [persona] card to the card of the character you prepare."
+    )
 
 
 # `atri train` flags whose name is not their [train] key's.

@@ -263,9 +263,30 @@ def placeholder_replacer(lead_aliases: Iterable[str]) -> Callable[[str], str]:
     pattern = re.compile("|".join(_name_pattern(n) for n in names))
 
     def replace(text: str) -> str:
-        return pattern.sub(USER_PLACEHOLDER, text)
+        return pattern.sub(lambda m: m[0] if _is_a_word_here(m) else USER_PLACEHOLDER, text)
 
     return replace
+
+
+# A lead called "Will", "May" or "Mark" is the word, not the name, where a sentence opens
+# with it and a pronoun follows ("Will you come?", "May I?", "Mark my words"): a name
+# said there to the lead takes a comma ("Will, you came!"). Only names that are such
+# words: "Natsuki you're late!" is still the lead's name.
+_WORD_NAMES = {"will", "may", "can", "shall", "must", "might", "mark", "hope", "bill", "sue"}
+_PRONOUN_NEXT = re.compile(
+    r" (?:I|me|my|you|your|we|us|our|he|him|his|she|her|it|its|they|them|their|there|this"
+    r"|that)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_ENDS = '.!?…。！？"“「『(（'
+
+
+def _is_a_word_here(m: re.Match[str]) -> bool:
+    """The matched Latin name is an ordinary word at this place (`_PRONOUN_NEXT`)."""
+    if m[0].casefold() not in _WORD_NAMES or not _PRONOUN_NEXT.match(m.string, m.end()):
+        return False
+    before = m.string[: m.start()].rstrip()
+    return not before or before[-1] in _SENTENCE_ENDS
 
 
 # A word in brackets where the game puts a name, left in a dump's line as written: a

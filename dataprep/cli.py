@@ -101,9 +101,20 @@ def run_prep(
         _say(console, note, "yellow")
     if result.problem is not None:
         _say(console, f"{result.problem} {out} was left as it was.", "red")
+        if not settings.config_file and "[dataprep]" in result.problem:
+            _say(console, NO_CONFIG_READ, "yellow")
         return 1
     _say(console, _summary(result, out, settings, train_command), None)
     return 0
+
+
+# Run outside the folder of the user's config.toml, prep reads ATRI's built-in settings:
+# "add the right names to [dataprep] character_aliases" then names no file to add them to.
+NO_CONFIG_READ = (
+    "No config file was read (no config.toml in this folder, no --config or ATRI_CONFIG): "
+    "these are the built-in settings, ATRI's. Give your config with --config, or run atri "
+    "in its folder."
+)
 
 
 def progress_label(name: str) -> str:

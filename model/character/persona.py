@@ -30,8 +30,9 @@ from model.character.png_card import PNG_SIGNATURE, PngCardError, png_card
 # `[persona] training_prompt`'s default, per language the card can speak.
 TRAINING_PROMPTS = {
     "zh": DEFAULT_TRAINING_PROMPT,
-    "en": "You are {{char}}. Talk with {{user}} as {{char}}, in her own voice, and never "
-    "step out of the role.",
+    # "{{char}}'s own voice", as the Japanese says: "her" misgendered every male character.
+    "en": "You are {{char}}. Talk with {{user}} as {{char}}, in {{char}}'s own voice, and "
+    "never step out of the role.",
     "ja": "あなたは{{char}}です。{{char}}として、{{char}}の口調で{{user}}と話し、役から外れないでください。",
 }
 
@@ -84,7 +85,8 @@ FRAMINGS = {
         "：",
     ),
     "en": Framing(
-        "You are {name}. Always answer as {name}, in her own voice, and never step out of character.",
+        "You are {name}. Always answer as {name}, in {name}'s own voice, and never step out of "
+        "character.",
         "Character",
         "Personality",
         "Scenario",

@@ -7,9 +7,9 @@ import logging
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from atri.config import GenerationSettings, Settings
+from atri.config import EvalSettings, GenerationSettings, Settings
 from atri.errors import UserError
 from atri.files import write_text_atomic
 from model.adapters.validation import check_adapter_folder, check_config_hash, same_base
@@ -31,6 +31,9 @@ from model.evaluation.report import EvalReport, ModelFigures, ProbeReply
 from model.evaluation.style import style_rate
 from model.training.dataset import Sample, TokenizedSet, tokenize_dataset
 from model.training.sharegpt import Conversation, held_out_file, load_sharegpt
+
+if TYPE_CHECKING:
+    from model.character.persona import Persona
 
 log = logging.getLogger(__name__)
 ADAPTER_NAME = "evaluated"
@@ -202,6 +205,8 @@ def evaluate(
     eval_file = _held_out_file_said(settings, manifest, say)
     configured = settings.path(settings.eval.probes) if settings.eval.probes else None
     probes = load_probes(probes_path or configured)
+    if note := borrowed_yardsticks_note(settings, persona, probes_path or configured):
+        say(note)
     held_out, style_source, style_path = _conversations(settings, eval_file, say, style_file)
     reference = [t for c in style_source for t in c.replies()]
     # Probes are asked, and replies judged, in the language she speaks where she is
@@ -244,6 +249,30 @@ def evaluate(
     )
     _write_report(version_dir, report)
     return report
+
+
+def borrowed_yardsticks_note(settings: Settings, persona: Persona, probes: Path | None) -> str:
+    """A sentence when another character is judged by ATRI's own yardsticks: the packaged
+    probes ask her about Natsuki and whether she is a robot, and the default style markers
+    count ATRI's catchphrases, so the figures would say little about her."""
+    from model.character.persona import load_persona
+
+    atri = load_persona()
+    if CharacterId.of(persona.name, persona.aliases).is_same(
+        CharacterId.of(atri.name, atri.aliases)
+    ):
+        return ""
+    borrowed = []
+    if probes is None:
+        borrowed.append("probe set ([eval] probes)")
+    if settings.eval.style_markers == EvalSettings().style_markers:
+        borrowed.append("style markers ([eval] style_markers)")
+    if not borrowed:
+        return ""
+    return (
+        f"{persona.name} is judged by ATRI's own {' and '.join(borrowed)}: give "
+        f"{persona.name}'s own there for figures that are about her."
+    )
 
 
 def _manifest_for_this_base(settings: Settings, version_dir: Path) -> dict[str, Any]:

@@ -32,7 +32,7 @@ def resolve_data_files(settings: Settings) -> DataFiles:
         )
     if not train_file.is_file():
         raise TrainError(
-            f"{train_file}: dataset file not found; run `atri prep` first or pass --dataset."
+            f"{train_file}: dataset file not found; {_missing_dataset_advice(train_file)}"
         )
     eval_file = held_out_file(settings)
     if eval_file is not None and eval_file.is_dir():
@@ -49,19 +49,55 @@ def resolve_data_files(settings: Settings) -> DataFiles:
     )
 
 
+def other_character_note(system_prompt: str, name: str, names: tuple[str, ...], file: Path) -> str:
+    """A sentence when the samples' system prompt names none of the configured character's
+    names: a dataset prepared for another character (ATRI's atri_sharegpt.json, the shipped
+    [train] dataset, under a config whose card is someone else's) would train a version
+    recorded as hers, which her worker then serves as her."""
+    prompt = system_prompt.casefold()
+    if not prompt or any(n.strip().casefold() in prompt for n in names if n.strip()):
+        return ""
+    shown = " ".join(system_prompt.split())
+    shown = shown if len(shown) <= 80 else f"{shown[:79]}…"
+    return (
+        f'{file}: its samples\' system prompt ("{shown}") does not name {name}, the configured '
+        "character: was it prepared for another one? Set [train] dataset (or --dataset) to "
+        f"the file `atri prep` wrote for {name}."
+    )
+
+
+def _missing_dataset_advice(train_file: Path) -> str:
+    """What to do about a missing training file: its folder may hold the one `atri prep`
+    wrote there under another character's name (the first alias in Latin letters, or
+    "character" for a name in Chinese or Japanese only), which "run `atri prep`" hid."""
+    found = _prep_files_in(train_file.parent)
+    if not found:
+        return "run `atri prep` first or pass --dataset."
+    return (
+        f"its folder holds {found[0].name}, written by `atri prep` (its files are named after "
+        "the first [dataprep] character_aliases name in Latin letters): set [train] dataset "
+        "to it, or pass --dataset."
+    )
+
+
 def _named_in(folder: Path) -> str:
     """The training files `atri prep` writes that `folder` holds, as ", such as X" ("" if
     none): the folder of a prep run is what people pass."""
+    found = _prep_files_in(folder)
+    return f", such as {found[0]}" if found else ""
+
+
+def _prep_files_in(folder: Path) -> list[Path]:
+    """The training files `atri prep` writes that `folder` holds."""
     try:
-        found = [
+        return [
             p
             for pattern in ("*_sharegpt.json", "*_messages.jsonl")
             for p in sorted(folder.glob(pattern))
             if not p.stem.endswith(EVAL_SUFFIX) and p.is_file()
         ]
     except OSError:
-        return ""
-    return f", such as {found[0]}" if found else ""
+        return []
 
 
 def tokenize_files(

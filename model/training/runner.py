@@ -33,6 +33,7 @@ from model.character.persona import configured_persona
 from model.engines.chat_template import check_configured_template
 from model.training.data_files import (
     held_out_note,
+    other_character_note,
     resolve_data_files,
     tokenize_files,
     unplaced_note,
@@ -127,6 +128,8 @@ def train(
     # stops the run before the model loads).
     persona = configured_persona(settings)
     character = CharacterId.of(persona.name, persona.aliases)
+    if note := other_character_note(system_prompt, character.name, character.names, files.train):
+        say(note)
     hw = plan_hardware(t, settings.model.device)
     # What the run is without the model: a second run of it, or settings and data that
     # differ from the run to resume, are said before it loads (minutes on a 7B model);

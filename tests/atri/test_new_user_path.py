@@ -76,8 +76,8 @@ def test_prep_train_eval_chat_on_the_shipped_config(tmp_path: Path) -> None:
         # The short training prompt, not the card: every sample fits whole.
         assert {c.system for c in conversations} == {
             # The offline default model speaks English, so her card and prompt do too.
-            "You are ATRI. Talk with {{user}} as ATRI, in her own voice, and never step out "
-            "of the role."
+            "You are ATRI. Talk with {{user}} as ATRI, in ATRI's own voice, and never step "
+            "out of the role."
         }
         fitted = tokenize_dataset(tokenizer, conversations, max_len)
         assert fitted.skipped == 0 and fitted.truncated == 0, name
