@@ -34,10 +34,12 @@ from atri.terminal import counted, waking_line
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-# Loggers whose INFO lines are shown without --verbose: the few a running worker writes
-# that whoever runs it must see, one line each time: which adapter version went live
-# (the reload job at start and on schedule, an admin's reload or rollback).
-TOLD_LOGGERS = ("model.adapters.reload",)
+# Loggers whose INFO lines are shown without --verbose: the few that whoever runs atri
+# must see, one line each time: which adapter version went live (the reload job at start
+# and on schedule, an admin's reload or rollback), and why the first run converts the
+# offline model (transformers' own bar for it, "Converting and de-quantizing GGUF
+# tensors", is shown whatever we set, and said nothing of once or where).
+TOLD_LOGGERS = ("model.adapters.reload", "model.engines.loading")
 
 app = Commands(
     help="ATRI: from a visual-novel script to a role-play character you can chat with.",
