@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from atri.config import DataprepSettings
+from atri.terminal import counted
 from dataprep.formats import ParseOptions
 from dataprep.formats import renpy as renpy_format
 from dataprep.formats.renpy import NOT_A_STRING_VALUE
@@ -22,6 +24,8 @@ from dataprep.stats import FileReport, SpeakerCount, Stats
 _HINT_SPEAKERS = 5
 # The variables most named when the lead's and the character's lines are lost to them.
 _VARIABLES_NAMED = 5
+# Ren'Py files without dialogue named in their one line; the rest are counted.
+_QUIET_NAMED = 5
 
 
 @dataclass
@@ -146,6 +150,30 @@ def _file_problem(error: str | None) -> str:
     if "is empty" in text:
         return "empty"
     return "unreadable"
+
+
+def quiet_files(files: list[FileReport]) -> list[FileReport]:
+    """The Ren'Py files from which not a line was read (options.rpy, gui.rpy, screens.rpy),
+    when another Ren'Py file given has dialogue: every game has such files, and a "no
+    dialogue found" with its format hint for each reads as if something were wrong. When
+    no Ren'Py file has dialogue, the hint may help, and each keeps its own sentence."""
+    renpy = [f for f in files if f.format == "renpy"]
+    if not any(f.error is None and f.utterances for f in renpy):
+        return []
+    return [f for f in renpy if f.error is not None and f.said_nothing]
+
+
+def without_dialogue_line(quiet: list[FileReport]) -> str | None:
+    """The one line on the `quiet_files`, naming them."""
+    if not quiet:
+        return None
+    names = [Path(f.path).name for f in quiet]
+    named = ", ".join(names[:_QUIET_NAMED])
+    more = len(names) - _QUIET_NAMED
+    if more > 0:
+        named += f" and {more} more"
+    hold = "holds" if len(names) == 1 else "hold"
+    return f"{counted(len(names), '.rpy file')} {hold} no dialogue ({named})."
 
 
 def speaker_report(seen: Counter[str], speakers: SpeakerMap) -> list[SpeakerCount]:
