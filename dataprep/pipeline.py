@@ -586,6 +586,7 @@ def _roles_and_clean(
     for batch in batches:
         names = [u.speaker for u in batch]
         counts.heard.update(names)
+        counts.scenes.update({(u.source, u.scene) for u in batch})
         for name in counts.heard.keys() - roles.keys():  # the names new in this batch
             roles[name] = speakers.role(name)
         lines = [
@@ -687,6 +688,7 @@ def _with_converted(names: list[str], convert: Callable[[str], str] | None) -> l
 def _counted(samples: Iterator[Sample], counts: Counts) -> Iterator[Sample]:
     for sample in samples:
         counts.samples += 1
+        counts.sample_scenes.add(sample.scene_key)
         yield sample
 
 
