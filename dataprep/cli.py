@@ -92,6 +92,8 @@ def run_prep(
             return 1
     for error in result.errors:
         console.print(Text("skipped: ", style="yellow") + Text(error))
+    if result.without_dialogue is not None:
+        _say(console, result.without_dialogue, "dim")
     for warning in result.warnings:
         console.print(Text("warning: ", style="yellow") + Text(warning))
     if result.stats.speakers:  # an empty table says nothing the sentences don't

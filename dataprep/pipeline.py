@@ -47,8 +47,10 @@ from dataprep.report import (
     character_name,
     notes,
     problem,
+    quiet_files,
     record_stages,
     speaker_report,
+    without_dialogue_line,
 )
 from dataprep.sources import collect_scripts, read_script
 from dataprep.speakers import SpeakerMap, normalise_name
@@ -87,7 +89,14 @@ class PrepResult:
 
     @property
     def errors(self) -> list[str]:
-        return [f.error for f in self.files if f.error]
+        """Why each file was not used, one sentence a file; those `quiet_files` leaves
+        to `without_dialogue` are not among them."""
+        quiet = quiet_files(self.files)
+        return [f.error for f in self.files if f.error and f not in quiet]
+
+    @property
+    def without_dialogue(self) -> str | None:
+        return without_dialogue_line(quiet_files(self.files))
 
     @property
     def warnings(self) -> list[str]:
@@ -285,6 +294,7 @@ def iter_utterances(
             )
             if not spoken and not defines_only:
                 report.error = _no_dialogue(script, options)
+                report.said_nothing = count == 0
             elif waiting:
                 yield from waiting
         del waiting
@@ -576,6 +586,7 @@ def _roles_and_clean(
     for batch in batches:
         names = [u.speaker for u in batch]
         counts.heard.update(names)
+        counts.scenes.update({(u.source, u.scene) for u in batch})
         for name in counts.heard.keys() - roles.keys():  # the names new in this batch
             roles[name] = speakers.role(name)
         lines = [
@@ -677,6 +688,7 @@ def _with_converted(names: list[str], convert: Callable[[str], str] | None) -> l
 def _counted(samples: Iterator[Sample], counts: Counts) -> Iterator[Sample]:
     for sample in samples:
         counts.samples += 1
+        counts.sample_scenes.add(sample.scene_key)
         yield sample
 
 

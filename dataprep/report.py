@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from atri.config import DataprepSettings
+from atri.terminal import counted
 from dataprep.formats import ParseOptions
 from dataprep.formats import renpy as renpy_format
 from dataprep.formats.renpy import NOT_A_STRING_VALUE
@@ -22,6 +24,8 @@ from dataprep.stats import FileReport, SpeakerCount, Stats
 _HINT_SPEAKERS = 5
 # The variables most named when the lead's and the character's lines are lost to them.
 _VARIABLES_NAMED = 5
+# Ren'Py files without dialogue named in their one line; the rest are counted.
+_QUIET_NAMED = 5
 
 
 @dataclass
@@ -40,6 +44,10 @@ class Counts:
     unresolved: Counter[str] = field(default_factory=Counter)
     narration_cleaned: bool = False
     samples: int = 0
+    # The scenes lines were read in, as (source, scene); and those samples were made in,
+    # before the filter (`Sample.scene_key`).
+    scenes: set[tuple[str, str]] = field(default_factory=set)
+    sample_scenes: set[str] = field(default_factory=set)
 
     @property
     def roles(self) -> Counter[Role]:
@@ -148,6 +156,30 @@ def _file_problem(error: str | None) -> str:
     return "unreadable"
 
 
+def quiet_files(files: list[FileReport]) -> list[FileReport]:
+    """The Ren'Py files from which not a line was read (options.rpy, gui.rpy, screens.rpy),
+    when another Ren'Py file given has dialogue: every game has such files, and a "no
+    dialogue found" with its format hint for each reads as if something were wrong. When
+    no Ren'Py file has dialogue, the hint may help, and each keeps its own sentence."""
+    renpy = [f for f in files if f.format == "renpy"]
+    if not any(f.error is None and f.utterances for f in renpy):
+        return []
+    return [f for f in renpy if f.error is not None and f.said_nothing]
+
+
+def without_dialogue_line(quiet: list[FileReport]) -> str | None:
+    """The one line on the `quiet_files`, naming them."""
+    if not quiet:
+        return None
+    names = [Path(f.path).name for f in quiet]
+    named = ", ".join(names[:_QUIET_NAMED])
+    more = len(names) - _QUIET_NAMED
+    if more > 0:
+        named += f" and {more} more"
+    hold = "holds" if len(names) == 1 else "hold"
+    return f"{counted(len(names), '.rpy file')} {hold} no dialogue ({named})."
+
+
 def speaker_report(seen: Counter[str], speakers: SpeakerMap) -> list[SpeakerCount]:
     """Speakers by line count, names that compare equal counted as one (the most used
     spelling shown), each with the role its name matched."""
@@ -180,7 +212,7 @@ def notes(
     files hold, sorted), why no held-out file was written, which variables lost lines."""
     said = [
         _language_note(options, translations),
-        _held_out_note(stats, train, evaluation, settings),
+        _held_out_note(stats, counts, train, evaluation, settings),
         _unresolved_note(counts.unresolved, options),
     ]
     return [sentence for sentence in said if sentence is not None]
@@ -204,18 +236,42 @@ def _language_note(options: ParseOptions, found: list[str]) -> str | None:
 
 
 def _held_out_note(
-    stats: Stats, train: list[Sample], evaluation: list[Sample], settings: DataprepSettings
+    stats: Stats,
+    counts: Counts,
+    train: list[Sample],
+    evaluation: list[Sample],
+    settings: DataprepSettings,
 ) -> str | None:
-    """Why the split wrote no held-out file when one was asked for."""
+    """Why the split wrote no held-out file when one was asked for: the script has one
+    scene (scene_markers may find more), or its other scenes kept no sample."""
     if not (train and not evaluation and settings.eval_ratio > 0):
         return None
-    scenes = stats.scenes.get("train", 0)
+    kept = stats.scenes.get("train", 0)
+    found = len(counts.scenes)
+    head = "No held-out (eval) file was written"
+    whole = "the split keeps a scene whole on one side"
+    without = "set [dataprep] eval_ratio = 0 to train without one."
+    if found <= kept:
+        return (
+            f"{head}: all samples come from {counted(kept, 'scene')}, and {whole}; add scene"
+            f" breaks the script has to [dataprep] scene_markers, or {without}"
+        )
+    filtered = len(counts.sample_scenes) - kept
+    empty = found - len(counts.sample_scenes)
+    why = []
+    if filtered:
+        reasons = ", ".join(f"{k} = {v}" for k, v in _filter_drops(stats).most_common() if v)
+        why.append(f"{filtered} lost every sample to the filter: {reasons}")
+    if empty:
+        why.append(f"{empty} had no line of {stats.character} following one of the lead")
     return (
-        f"No held-out (eval) file was written: all samples come from {scenes} scene"
-        f"{'s' if scenes != 1 else ''}, and the split keeps a scene whole on one side;"
-        " add scene breaks the script has to [dataprep] scene_markers, or set"
-        " [dataprep] eval_ratio = 0 to train without one."
+        f"{head}: the script has {found} scenes, but samples were kept from only {kept}"
+        f" ({'; '.join(why)}), and {whole}; {without}"
     )
+
+
+def _filter_drops(stats: Stats) -> Counter[str]:
+    return next((Counter(s.dropped) for s in stats.stages if s.stage == "filter"), Counter())
 
 
 def _unresolved_note(shown: Counter[str], options: ParseOptions) -> str | None:

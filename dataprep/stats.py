@@ -32,6 +32,8 @@ class FileReport:
     utterances: int = 0
     replaced_bytes: int = 0
     error: str | None = None  # the file was not used
+    # Not even narration was read from it: a Ren'Py options.rpy or gui.rpy.
+    said_nothing: bool = False
     warning: str | None = None  # the file was used; something in it was not
 
 
