@@ -139,6 +139,11 @@ PathSetting = Annotated[str, AfterValidator(_no_control_character)]
 # The short system prompt an adapter is trained with: the adapter learns the character
 # from the dialogue, so the prompt only names who speaks to whom.
 DEFAULT_TRAINING_PROMPT = "你是{{char}}。请以{{char}}的身份和口吻与{{user}}聊天，不要跳出角色。"
+# What a new adapter version is asked before it goes live. Left at this default (or the
+# older one that named ATRI outright), it greets the configured character by name in the
+# language the character speaks (model/character/persona.py SMOKE_PROMPTS).
+DEFAULT_SMOKE_PROMPT = "你好，{{char}}！今天过得怎么样？"
+OLD_DEFAULT_SMOKE_PROMPT = "你好，亚托莉！今天过得怎么样？"
 
 
 class Section(BaseModel):
@@ -291,7 +296,7 @@ class ReloadSettings(Section):
     max_ooc_rate_increase: float = Field(default=0.05, ge=0, le=1)
     require_eval: bool = False
     keep_previous: int = Field(default=1, ge=0)
-    smoke_prompt: NonBlank = "你好，亚托莉！今天过得怎么样？"
+    smoke_prompt: NonBlank = DEFAULT_SMOKE_PROMPT
     smoke_max_new_tokens: PositiveInt = 16
 
 

@@ -168,22 +168,22 @@ ZH = BotLines(
     poke_note="（戳了戳你）",
     memory_sent_privately="{name}把记得的事私信发给你了，去看看吧。",
     memory_not_sent="私信发不出去……加{name}为好友后，再在群里试一次吧。",
-    qq_usage="""和{name}聊天：在群里 @她、用她的名字开头，或回复她的消息；私聊直接说。
-/atri reset 或 重置记忆 — 忘掉你和她的对话
+    qq_usage="""和{name}聊天：在群里 @{name}、以名字开头，或回复{name}的消息；私聊直接说。
+/atri reset 或 重置记忆 — 忘掉你和{name}的对话
 /atri reset @某人 — 忘掉那个人的对话（群管理员）
 /atri reset group — 忘掉本群的对话（群管理员）
-/atri memory — 她记得关于你的事（摘要和最近的对话；在群里会私信给你）
-/atri status — 她现在的状态
-/atri mode off|on|all — 在本群关闭她、被叫到才回答、每条都回答（群管理员）
+/atri memory — {name}记得关于你的事（摘要和最近的对话；在群里会私信给你）
+/atri status — {name}现在的状态
+/atri mode off|on|all — 在本群关闭{name}、被叫到才回答、每条都回答（群管理员）
 /atri reload — 换上最新训练的版本（超级用户）""",
-    qq_plugin="和{name}聊天（LoRA 角色模型），管理员可重置她的记忆",
+    qq_plugin="和{name}聊天（LoRA 角色模型），管理员可重置{name}的记忆",
     slash_atri="和{name}有关的命令",
     slash_reset="让{name}忘掉和你的对话",
     slash_memory="{name}记得关于你的事：摘要和最近的对话",
     slash_status="{name}现在的状态：模型版本、排队、运行时间",
     slash_admin="管理{name}的记忆和模型（管理员）",
-    slash_channel="在这个频道打开或关闭{name}，或让她每条都回答",
-    slash_channel_mode="她在这个频道怎么说话",
+    slash_channel="在这个频道打开或关闭{name}，或让{name}每条都回答",
+    slash_channel_mode="{name}在这个频道怎么说话",
     slash_mode_off="关闭：在这里不说话",
     slash_mode_mention="被叫到才回答（默认）",
     slash_mode_all="每条消息都回答",
@@ -242,26 +242,26 @@ EN = BotLines(
     attachment_note="(sent an attachment: {{filename}})",
     picture_note="(sent a picture)",
     poke_note="(pokes you)",
-    memory_sent_privately="{name} sent you what she remembers in a private message.",
+    memory_sent_privately="{name} sent you the memories in a private message. Have a look!",
     memory_not_sent="The private message could not be sent... Add {name} as a friend, "
     "then try again in the group.",
-    qq_usage="""Chat with {name}: in a group, @ her, start with her name, or reply to her
-message; in a private chat, just talk.
-/atri reset — forget your conversation with her
+    qq_usage="""Chat with {name}: in a group, @ {name}, start with the name, or reply to a
+message from {name}; in a private chat, just talk.
+/atri reset — forget your conversation with {name}
 /atri reset @someone — forget that person's conversation (group admins)
 /atri reset group — forget this group's conversation (group admins)
-/atri memory — what she remembers about you (sent privately when asked in a group)
-/atri status — how she is doing
-/atri mode off|on|all — turn her off here, answer when called, or answer everything (group admins)
+/atri memory — what {name} remembers about you (sent privately when asked in a group)
+/atri status — how {name} is doing
+/atri mode off|on|all — quiet here, answer when called, or answer everything (group admins)
 /atri reload — put the newest trained version live (superusers)""",
-    qq_plugin="Chat with {name} (a LoRA character model); admins can reset her memory",
+    qq_plugin="Chat with {name} (a LoRA character model); admins can reset {name}'s memory",
     slash_atri="Commands about {name}",
     slash_reset="Make {name} forget your conversation",
     slash_memory="What {name} remembers about you: the summary and recent messages",
     slash_status="How {name} is doing: model version, queue, uptime",
     slash_admin="Manage {name}'s memory and model (admins)",
-    slash_channel="Turn {name} on or off in this channel, or have her answer every message",
-    slash_channel_mode="How she talks in this channel",
+    slash_channel="Turn {name} on or off in this channel, or on for every message",
+    slash_channel_mode="How {name} talks in this channel",
     slash_mode_off="Off: quiet here",
     slash_mode_mention="Only when called (default)",
     slash_mode_all="Every message",
@@ -329,7 +329,7 @@ JA = BotLines(
 /atri reset @誰か — その人の会話を忘れる（グループ管理者）
 /atri reset group — このグループの会話を忘れる（グループ管理者）
 /atri memory — あなたについて覚えていること（グループで聞くと個別に送ります）
-/atri status — 彼女のいまの様子
+/atri status — {name}のいまの様子
 /atri mode off|on|all — このグループで止める、呼ばれたら答える、全部に答える（グループ管理者）
 /atri reload — 最新の学習済みバージョンに切り替える（スーパーユーザー）""",
     qq_plugin="{name}と話そう（LoRA キャラクターモデル）、管理者は記憶をリセットできます",
@@ -339,7 +339,7 @@ JA = BotLines(
     slash_status="{name}のいまの様子：モデルのバージョン、待ち、稼働時間",
     slash_admin="{name}の記憶とモデルを管理する（管理者）",
     slash_channel="このチャンネルで{name}をオン・オフする、または全部に答えさせる",
-    slash_channel_mode="このチャンネルでの話し方",
+    slash_channel_mode="このチャンネルでの{name}の話し方",
     slash_mode_off="オフ：ここでは話さない",
     slash_mode_mention="呼ばれたときだけ（既定）",
     slash_mode_all="全部のメッセージに答える",

@@ -247,7 +247,7 @@ class ChatService:
             settings.root,
             self.engine,
             self.card_prompt,
-            settings.reload.smoke_prompt,
+            self.persona.smoke_prompt(settings.reload.smoke_prompt),
             on_result=self._on_reload,
             live_prompt=recorded_prompt(settings.path(start_adapter)) if start_adapter else None,
             character=CharacterId.of(self.persona.name, self.persona.aliases),

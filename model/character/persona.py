@@ -16,8 +16,10 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from atri.config import (
+    DEFAULT_SMOKE_PROMPT,
     DEFAULT_TRAINING_PROMPT,
     OFFLINE_DEFAULT_BASE,
+    OLD_DEFAULT_SMOKE_PROMPT,
     PersonaSettings,
     Settings,
     WorkerSettings,
@@ -51,6 +53,14 @@ SUMMARY_PROMPTS = {
     "会話があります。更新した要約を書いてください：相手が{{char}}に話した事実（名前、好み、"
     "ペット、予定、約束）と大事な出来事を三人称で短く挙げ、名前や数字はそのまま残し、"
     "話されていないことは書かないでください。",
+}
+
+# `[reload] smoke_prompt`'s default, per language: a new version is greeted by name in
+# the language it was trained to speak, not with ATRI's Chinese line.
+SMOKE_PROMPTS = {
+    "zh": DEFAULT_SMOKE_PROMPT,
+    "en": "Hi, {{char}}! How has your day been?",
+    "ja": "こんにちは、{{char}}！今日はどうだった？",
 }
 
 PACKAGED_CARD = Path(__file__).with_name("personas") / "atri.toml"
@@ -96,7 +106,7 @@ FRAMINGS = {
         ": ",
     ),
     "ja": Framing(
-        "あなたは{name}です。いつも{name}として、彼女の口調で答え、キャラクターを崩さないでください。",
+        "あなたは{name}です。いつも{name}として、{name}の口調で答え、キャラクターを崩さないでください。",
         "人物",
         "性格",
         "場面",
@@ -235,6 +245,13 @@ class Persona(BaseModel):
         if template == DEFAULT_TRAINING_PROMPT:
             template = TRAINING_PROMPTS.get(self.main_language, TRAINING_PROMPTS["en"])
         return template.replace("{{char}}", self.name).strip()
+
+    def smoke_prompt(self, configured: str) -> str:
+        """The message a new adapter version must answer (`[reload] smoke_prompt`), her
+        name filled in. Left at its default, it greets her in the language she speaks."""
+        if configured in (DEFAULT_SMOKE_PROMPT, OLD_DEFAULT_SMOKE_PROMPT):
+            configured = SMOKE_PROMPTS.get(self.main_language, SMOKE_PROMPTS["en"])
+        return configured.replace("{{char}}", self.name).strip()
 
     def summary_instruction(self) -> str:
         """The system prompt a memory summary is written under, in the card's language."""

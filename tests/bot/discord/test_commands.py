@@ -379,15 +379,15 @@ def described(synced: list[dict[str, Any]]) -> dict[str, str]:
     return found
 
 
-# What ATRI's own card has always shown in the menu: unchanged, so nothing is re-synced.
+# What ATRI's own card shows in the menu.
 ATRI_MENU = {
     "atri": "和亚托莉有关的命令",
     "atri reset": "让亚托莉忘掉和你的对话",
     "atri memory": "亚托莉记得关于你的事：摘要和最近的对话",
     "atri status": "亚托莉现在的状态：模型版本、排队、运行时间",
     "atri-admin": "管理亚托莉的记忆和模型（管理员）",
-    "atri-admin channel": "在这个频道打开或关闭亚托莉，或让她每条都回答",
-    "atri-admin channel mode": "她在这个频道怎么说话",
+    "atri-admin channel": "在这个频道打开或关闭亚托莉，或让亚托莉每条都回答",
+    "atri-admin channel mode": "亚托莉在这个频道怎么说话",
     "atri-admin channel mode off": "关闭：在这里不说话",
     "atri-admin channel mode mention": "被叫到才回答（默认）",
     "atri-admin channel mode all": "每条消息都回答",

@@ -79,7 +79,9 @@ async def test_a_live_version_gets_the_ids_it_was_trained_on(
         assert first.adapter_version == second.adapter_version == VERSION
     # The reload's smoke test was served with the version's prompt too.
     smoke_ids = training_ids_before_last_reply(
-        engine.tokenizer, TRAINING_PROMPT, [("user", settings.reload.smoke_prompt)]
+        engine.tokenizer,
+        TRAINING_PROMPT,
+        [("user", service.persona.smoke_prompt(settings.reload.smoke_prompt))],
     )
     assert engine.rows[0] == smoke_ids
     turns = [("user", "你好，亚托莉"), ("assistant", first.text), ("user", "去海边吧")]
