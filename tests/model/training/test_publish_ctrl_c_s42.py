@@ -8,12 +8,24 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from atri.interrupt import interruptions_held
 from tests.model.training.test_train_eval import write_config
+
+
+@pytest.fixture(autouse=True)
+def python_ctrl_c() -> Iterator[None]:
+    """Ctrl-C as `atri train` gets it (`keyboard_interrupt`): KeyboardInterrupt. An event
+    loop another test left open (pytest-asyncio's) holds SIGINT with its own handler."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
