@@ -29,8 +29,6 @@ import pytest
 from atri.interrupt import INTERRUPTED
 from tests.atri.test_ctrl_c_at_start_s41 import ENV, atri, console_script
 
-pytestmark = pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
-
 ECHO_CONFIG = '[model]\nengine = "echo"\n[memory]\npath = "memory.sqlite3"\n'
 
 # Imported by the `atri` process at start (site imports a `sitecustomize` it finds on
