@@ -266,9 +266,12 @@ def card_mismatch_note(name: str, aliases: list[str], settings: Settings) -> str
     """A sentence when `[dataprep] character_aliases` name none of the card's names: the
     samples then carry the card's training prompt ("You are ATRI." over Mio's lines, with
     `[persona] card` left at ATRI's), and the version is recorded as the card's character."""
-    names = {n.strip().casefold() for n in (name, *aliases)}
+    from dataprep.speakers import normalise_name
+
+    # Compared as dataprep compares speakers, so that ATRI（微笑） or ＡＴＲＩ names ATRI.
+    names = {normalise_name(n) for n in (name, *aliases)}
     wanted = settings.dataprep.character_aliases
-    if any(a.strip().casefold() in names for a in wanted):
+    if any(normalise_name(a) in names for a in wanted):
         return ""
     card = settings.persona.card or "ATRI's packaged card"
     return (
