@@ -3,12 +3,14 @@ tokenized into sets, with one sentence for what training cannot use."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from atri.config import Settings
 from model.adapters.versions import sha256_file
+from model.character.persona import TRAINING_PROMPTS
 from model.training.dataset import TokenizedSet, tokenize_dataset
 from model.training.errors import TrainError
 from model.training.sharegpt import EVAL_SUFFIX, Conversation, held_out_file
@@ -49,13 +51,15 @@ def resolve_data_files(settings: Settings) -> DataFiles:
     )
 
 
-def other_character_note(system_prompt: str, name: str, names: tuple[str, ...], file: Path) -> str:
+def other_character_note(
+    system_prompt: str, name: str, names: tuple[str, ...], file: Path, template: str
+) -> str:
     """A sentence when the samples' system prompt names none of the configured character's
     names: a dataset prepared for another character (ATRI's atri_sharegpt.json, the shipped
     [train] dataset, under a config whose card is someone else's) would train a version
-    recorded as hers, which her worker then serves as her."""
-    prompt = system_prompt.casefold()
-    if not prompt or any(n.strip().casefold() in prompt for n in names if n.strip()):
+    recorded as hers, which her worker then serves as her. `template` is `[persona]
+    training_prompt`, which `atri prep` filled in."""
+    if not system_prompt or names_character(system_prompt, names, template):
         return ""
     shown = " ".join(system_prompt.split())
     shown = shown if len(shown) <= 80 else f"{shown[:79]}…"
@@ -64,6 +68,39 @@ def other_character_note(system_prompt: str, name: str, names: tuple[str, ...], 
         "character: was it prepared for another one? Set [train] dataset (or --dataset) to "
         f"the file `atri prep` wrote for {name}."
     )
+
+
+def names_character(prompt: str, names: tuple[str, ...], template: str) -> bool:
+    """Whether `prompt` names one of `names`. A prompt `atri prep` wrote from a training
+    prompt template names whom the template was filled in with: exactly, since a bare
+    search finds 月 in 月光 or 小 in 小雨 (Chinese and Japanese put no spaces between words).
+    Any other prompt names her if it holds a name as a whole word ("Al" is not in "Also");
+    beside a Chinese or Japanese letter no word boundary can be told, so there it is found
+    anywhere."""
+    wanted = {n.strip().casefold() for n in names if n.strip()}
+    for known in (template, *TRAINING_PROMPTS.values()):
+        filled = _filled_in_name(prompt, known)
+        if filled is not None:
+            return filled.strip().casefold() in wanted
+    folded = prompt.casefold()
+    return any(
+        re.search(rf"(?<!{_SPACED_LETTER}){re.escape(n)}(?!{_SPACED_LETTER})", folded)
+        for n in wanted
+    )
+
+
+# A letter or digit of a script that puts spaces between words (not Chinese, kana).
+_SPACED_LETTER = r"[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
+
+
+def _filled_in_name(prompt: str, template: str) -> str | None:
+    """The name that, put for each `{{char}}` of `template`, gives `prompt`; None if none does."""
+    before, *after = template.strip().split("{{char}}")
+    if not after:
+        return None
+    pattern = re.escape(before) + "(?P<name>.+?)" + "(?P=name)".join(map(re.escape, after))
+    found = re.fullmatch(pattern, prompt.strip(), re.DOTALL)
+    return found["name"] if found else None
 
 
 def _missing_dataset_advice(train_file: Path) -> str:

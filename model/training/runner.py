@@ -128,7 +128,13 @@ def train(
     # stops the run before the model loads).
     persona = configured_persona(settings)
     character = CharacterId.of(persona.name, persona.aliases)
-    if note := other_character_note(system_prompt, character.name, character.names, files.train):
+    if note := other_character_note(
+        system_prompt,
+        character.name,
+        character.names,
+        files.train,
+        settings.persona.training_prompt,
+    ):
         say(note)
     hw = plan_hardware(t, settings.model.device)
     # What the run is without the model: a second run of it, or settings and data that
