@@ -271,7 +271,9 @@ def placeholder_replacer(lead_aliases: Iterable[str]) -> Callable[[str], str]:
 # A lead called "Will", "May" or "Mark" is the word, not the name, where a sentence opens
 # with it and a pronoun follows ("Will you come?", "May I?", "Mark my words"): a name
 # said there to the lead takes a comma ("Will, you came!"). Only names that are such
-# words: "Natsuki you're late!" is still the lead's name.
+# words: "Natsuki you're late!" is still the lead's name. A list, not learnt from the script
+# (an alias the script also writes in lower case): these words open questions ("May I",
+# "Will you"), and a short script may never write them otherwise.
 _WORD_NAMES = {"will", "may", "can", "shall", "must", "might", "mark", "hope", "bill", "sue"}
 _PRONOUN_NEXT = re.compile(
     r" (?:I|me|my|you|your|we|us|our|he|him|his|she|her|it|its|they|them|their|there|this"
