@@ -14,6 +14,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import chain
 from pathlib import Path
 
@@ -87,16 +88,20 @@ class PrepResult:
     # Why nothing was written, when nothing was (the output folder is left as it was).
     problem: str | None = None
 
+    @cached_property
+    def _quiet(self) -> list[FileReport]:
+        """`quiet_files` of the files, found once for `errors` and `without_dialogue`."""
+        return quiet_files(self.files)
+
     @property
     def errors(self) -> list[str]:
         """Why each file was not used, one sentence a file; those `quiet_files` leaves
         to `without_dialogue` are not among them."""
-        quiet = quiet_files(self.files)
-        return [f.error for f in self.files if f.error and f not in quiet]
+        return [f.error for f in self.files if f.error and f not in self._quiet]
 
     @property
     def without_dialogue(self) -> str | None:
-        return without_dialogue_line(quiet_files(self.files))
+        return without_dialogue_line(self._quiet)
 
     @property
     def warnings(self) -> list[str]:
