@@ -270,13 +270,13 @@ _LINE_BREAK = re.compile(rf"{_STR}|[ \t]*\\?\n[ \t]*")
 _RUNS_OF_SPACES = re.compile(r"[ \t]+")
 
 
-def _defined_characters(text: str) -> tuple[dict[str, str], dict[str, str]]:
+def _defined_characters(lines: list[str]) -> tuple[dict[str, str], dict[str, str]]:
     """(variable → display name, variable → the variable holding its name) for every
-    character defined (`_defines`); a dynamic character's display name is its own
+    character a script's `lines` define (`_defines`); a dynamic character's display name is its own
     variable until that variable's value is known (see ScriptNames.resolve)."""
     found: dict[str, str] = {}
     dynamic: dict[str, str] = {}
-    for var, kind, args in _defines(text):
+    for var, kind, args in _defines(lines):
         m = _FIRST_ARG.match(args) or _NAME_KEYWORD.search(args)
         if m is None:
             continue
@@ -290,14 +290,13 @@ def _defined_characters(text: str) -> tuple[dict[str, str], dict[str, str]]:
     return found, dynamic
 
 
-def _defines(text: str) -> Iterator[tuple[str, str, str]]:
+def _defines(lines: list[str]) -> Iterator[tuple[str, str, str]]:
     """(variable, "Dynamic" or "", the arguments after `Character(`) of each character
     defined: `define x = Character(...)` (`define character.x` names `x` too), and as
     older games do, `x = Character(...)` on a `$` line anywhere (in an `init:` block or
     the story: Ren'Py runs it before the character speaks) or at the top level of a
     python block (`init python:` or the story's `python:`; not `python hide:`, whose
     variables are a function's). Each is read as the whole statement Ren'Py reads."""
-    lines = text.splitlines()
     number = 0
     while number < len(lines):
         line = lines[number]
@@ -366,7 +365,7 @@ def collect_characters(text: str) -> dict[str, str]:
     """Variable → display name for every character the text defines (`_defines`); a
     narrator (`Character(None, kind=nvl)`) maps to "", a DynamicCharacter to its own
     variable (the name it shows is only known at run time)."""
-    return _defined_characters(text)[0]
+    return _defined_characters(text.splitlines())[0]
 
 
 def resolve_names(
@@ -441,7 +440,7 @@ class ScriptNames:
         """Gather one file's names; True when it defines characters."""
         for language, found in translated_strings(text).items():
             self.strings.setdefault(language, {}).update(found)
-        characters, dynamic = _defined_characters(text)
+        characters, dynamic = _defined_characters(text.splitlines())
         for var in characters:
             self.dynamic.pop(var, None)  # the last define of a character holds
         self.characters.update(characters)
@@ -1232,7 +1231,8 @@ def parse(
     # The chosen language's string translations: what a string shows in that language.
     strings = options.renpy_strings if chosen is not None else {}
     characters = dict(options.renpy_characters)
-    own, dynamic = _defined_characters(text)
+    lines = text.splitlines()
+    own, dynamic = _defined_characters(lines)
     for var, name in own.items():
         # Not over the name the pipeline resolved from every file's variables.
         if var not in characters or ("[" not in name and var not in dynamic):
@@ -1258,7 +1258,6 @@ def parse(
     branch = 0
     forked_from: int | None = None
     menus: list[tuple[int, int]] = []
-    lines = text.splitlines()
     joined_until = 0  # the last line joined into a statement that began above it
     # The last line the previous say statement gave: an `extend` adds its text to it.
     previous: Utterance | None = None
