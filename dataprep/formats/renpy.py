@@ -272,27 +272,43 @@ _RUNS_OF_SPACES = re.compile(r"[ \t]+")
 
 def _defined_characters(lines: list[str]) -> tuple[dict[str, str], dict[str, str]]:
     """(variable → display name, variable → the variable holding its name) for every
-    character a script's `lines` define (`_defines`); a dynamic character's display name is its own
-    variable until that variable's value is known (see ScriptNames.resolve)."""
+    character a script's `lines` define (`_defines`), the last definition of each holding;
+    `character.x` names the speaker `x` too, over any `x` of the default store
+    (`_hidden_by_store`). A dynamic character's display name is its own variable until
+    that variable's value is known (see ScriptNames.resolve)."""
     found: dict[str, str] = {}
     dynamic: dict[str, str] = {}
     for var, kind, args in _defines(lines):
         m = _FIRST_ARG.match(args) or _NAME_KEYWORD.search(args)
-        if m is None:
+        if m is None or _hidden_by_store(var, found, ()):
             continue
         name = _unescape(m.group(1) or m.group(2) or "")
-        if kind or _DYNAMIC_KEYWORD.search(args):
-            # DynamicCharacter("f_name"): the name is what f_name holds when it speaks.
-            if _VARIABLE.fullmatch(name.strip()):
-                dynamic[var] = name.strip()
-            name = var
-        found[var] = name
+        # DynamicCharacter("f_name"): the name is what f_name holds when it speaks.
+        is_dynamic = bool(kind or _DYNAMIC_KEYWORD.search(args))
+        source = name.strip() if is_dynamic and _VARIABLE.fullmatch(name.strip()) else None
+        speakers = [var]
+        if var.startswith(_CHARACTER_NAMESPACE):
+            speakers.append(var[len(_CHARACTER_NAMESPACE) :])
+        for speaker in speakers:
+            found[speaker] = speaker if is_dynamic else name
+            dynamic.pop(speaker, None)
+            if source is not None:
+                dynamic[speaker] = source
     return found, dynamic
+
+
+def _hidden_by_store(var: str, known: Container[str], own: Container[str]) -> bool:
+    """Whether the speaker `var` of a definition is not the one a say statement finds:
+    Ren'Py looks a say statement's speaker up in the `character` store first, so a
+    `character.var` already `known` hides `var`, unless this definition's file (whose
+    characters are `own`) defines `character.var` too, as the speaker `var` of that."""
+    in_store = _CHARACTER_NAMESPACE + var
+    return in_store in known and in_store not in own
 
 
 def _defines(lines: list[str]) -> Iterator[tuple[str, str, str]]:
     """(variable, "Dynamic" or "", the arguments after `Character(`) of each character
-    defined: `define x = Character(...)` (`define character.x` names `x` too), and as
+    defined: `define x = Character(...)` or `define character.x = …`, and as
     older games do, `x = Character(...)` on a `$` line anywhere (in an `init:` block or
     the story: Ren'Py runs it before the character speaks) or at the top level of a
     python block (`init python:` or the story's `python:`; not `python hide:`, whose
@@ -303,10 +319,7 @@ def _defines(lines: list[str]) -> Iterator[tuple[str, str, str]]:
         number += 1
         stripped = line.lstrip()
         if stripped.startswith("define"):
-            for var, kind, args in _assigned_character(lines, number, DEFINE):
-                yield var, kind, args
-                if var.startswith(_CHARACTER_NAMESPACE):
-                    yield var[len(_CHARACTER_NAMESPACE) :], kind, args
+            yield from _assigned_character(lines, number, DEFINE)
         elif stripped.startswith("$") and "Character" in line:
             yield from _assigned_character(lines, number, _PYTHON_CHARACTER)
         elif stripped.startswith(("init", "python")) and (m := _PYTHON_OPENER.match(line)):
@@ -441,10 +454,14 @@ class ScriptNames:
         for language, found in translated_strings(text).items():
             self.strings.setdefault(language, {}).update(found)
         characters, dynamic = _defined_characters(text.splitlines())
-        for var in characters:
-            self.dynamic.pop(var, None)  # the last define of a character holds
-        self.characters.update(characters)
-        self.dynamic.update(dynamic)
+        for var, name in characters.items():
+            if _hidden_by_store(var, self.characters, characters):
+                continue
+            # The last define of a character holds.
+            self.characters[var] = name
+            self.dynamic.pop(var, None)
+            if var in dynamic:
+                self.dynamic[var] = dynamic[var]
         self.add_values(text)
         self.player |= input_variables(text)
         return bool(characters)
@@ -1234,6 +1251,8 @@ def parse(
     lines = text.splitlines()
     own, dynamic = _defined_characters(lines)
     for var, name in own.items():
+        if _hidden_by_store(var, characters, own):
+            continue
         # Not over the name the pipeline resolved from every file's variables.
         if var not in characters or ("[" not in name and var not in dynamic):
             characters[var] = name if var in dynamic else _shown_name(name, strings)

@@ -3,8 +3,14 @@ beside `define k`, characters set by `default`, and a script split into lines on
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from atri.config import DataprepSettings
 from dataprep.formats import ParseOptions
 from dataprep.formats import renpy as renpy_format
+from dataprep.pipeline import iter_utterances, load_scripts, parse_options
 
 HEAD = 'define e = Character("Eileen")\nlabel start:\n'
 
@@ -31,3 +37,42 @@ def test_a_script_is_split_into_lines_once() -> None:
     _CountedText.splits = 0
     assert _said(script) == [(3, "Eileen", "Hello.")]
     assert _CountedText.splits == 1
+
+
+def _prepared(game: Path, files: dict[str, str]) -> list[tuple[str | None, str]]:
+    """(speaker, text) of each line `atri prep` reads from the game's files, in order."""
+    paths = []
+    for name, text in files.items():
+        (game / name).write_text(text, encoding="utf-8")
+        paths.append(game / name)
+    settings = DataprepSettings(lead_aliases=["Max"], character_aliases=["Eileen"])
+    scripts, _ = load_scripts(paths, settings, None)
+    options = parse_options(settings, scripts)
+    return [(u.speaker, u.text) for batch in iter_utterances(scripts, options) for u in batch]
+
+
+STORE = 'define character.k = Character("Eileen")\n'
+DEFAULT_STORE = 'define k = Character("Kate")\n'
+SAYS = 'label start:\n    k "Hello."\n'
+# The character store's `k` speaks a say statement, whichever definition comes last.
+STORE_ORDERS = {
+    "store first, one file": {"script.rpy": STORE + DEFAULT_STORE + SAYS},
+    "store last, one file": {"script.rpy": DEFAULT_STORE + STORE + SAYS},
+    "store in the first file": {"a.rpy": STORE, "b.rpy": DEFAULT_STORE, "script.rpy": SAYS},
+    "store in the last file": {"a.rpy": DEFAULT_STORE, "b.rpy": STORE, "script.rpy": SAYS},
+    "store and script in the first file": {"a.rpy": STORE + SAYS, "b.rpy": DEFAULT_STORE},
+    "default store in the script's file": {"a.rpy": STORE, "b.rpy": DEFAULT_STORE + SAYS},
+    "a python block in the character store": {
+        "a.rpy": 'init python in character:\n    k = Character("Eileen")\n',
+        "b.rpy": DEFAULT_STORE + SAYS,
+    },
+}
+
+
+@pytest.mark.parametrize("files", STORE_ORDERS.values(), ids=STORE_ORDERS.keys())
+def test_a_say_statement_finds_its_speaker_in_the_character_store_first(
+    tmp_path: Path, files: dict[str, str]
+) -> None:
+    """`define k` and `define character.k` in one game: the last one read named the
+    speaker of `k "…"`, where Ren'Py (7.4 on) looks in the character store first."""
+    assert _prepared(tmp_path, files) == [("Eileen", "Hello.")]
