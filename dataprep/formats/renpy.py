@@ -1,7 +1,7 @@
 """Ren'Py `.rpy` scripts and their translation files.
 
-`define x = Character("Name")` (its arguments on as many lines as its brackets run)
-maps a variable to a name; `x "text"` is a line of x, `"Name" "text"` a line of a
+`define x = Character("Name")` or `default x = …` (its arguments on as many lines as its
+brackets run) maps a variable to a name; `x "text"` is a line of x, `"Name" "text"` a line of a
 literal name, a bare `"text"` narration. A triple-quoted
 string (`e \"\"\"…\"\"\"`) is Ren'Py's monologue mode: each paragraph of it (blank
 lines between them) is a say statement of its own; `rpy monologue single` cuts at every
@@ -59,8 +59,11 @@ from dataprep.records import Utterance
 # A string in double or single quotes (Ren'Py takes either), escapes included.
 _STR = r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
 # `define x = Character(...)` or `define -1 x = …` (an init priority), as one line
-# (`_one_line`): its arguments often run over the lines below.
-DEFINE = re.compile(r"\s*define\s+(?:[-+]?\d+\s+)?([\w.]+)\s*=\s*(Dynamic)?Character\((.*)")
+# (`_one_line`): its arguments often run over the lines below. `default x = Character(…)`
+# sets it as the game starts, before any line is said: the same to a reader of lines.
+DEFINE = re.compile(
+    r"\s*(?:define|default)\s+(?:[-+]?\d+\s+)?([\w.]+)\s*=\s*(Dynamic)?Character\((.*)"
+)
 # The namespace Ren'Py looks a say statement's speaker up in first: `define character.k`
 # names the speaker of `k "…"`.
 _CHARACTER_NAMESPACE = "character."
@@ -308,7 +311,7 @@ def _hidden_by_store(var: str, known: Container[str], own: Container[str]) -> bo
 
 def _defines(lines: list[str]) -> Iterator[tuple[str, str, str]]:
     """(variable, "Dynamic" or "", the arguments after `Character(`) of each character
-    defined: `define x = Character(...)` or `define character.x = …`, and as
+    defined: `define x = Character(...)` or `define character.x = …` (or `default`), and as
     older games do, `x = Character(...)` on a `$` line anywhere (in an `init:` block or
     the story: Ren'Py runs it before the character speaks) or at the top level of a
     python block (`init python:` or the story's `python:`; not `python hide:`, whose
@@ -318,7 +321,7 @@ def _defines(lines: list[str]) -> Iterator[tuple[str, str, str]]:
         line = lines[number]
         number += 1
         stripped = line.lstrip()
-        if stripped.startswith("define"):
+        if stripped.startswith(("define", "default")):
             yield from _assigned_character(lines, number, DEFINE)
         elif stripped.startswith("$") and "Character" in line:
             yield from _assigned_character(lines, number, _PYTHON_CHARACTER)

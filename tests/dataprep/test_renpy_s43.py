@@ -76,3 +76,20 @@ def test_a_say_statement_finds_its_speaker_in_the_character_store_first(
     """`define k` and `define character.k` in one game: the last one read named the
     speaker of `k "…"`, where Ren'Py (7.4 on) looks in the character store first."""
     assert _prepared(tmp_path, files) == [("Eileen", "Hello.")]
+
+
+# `default` sets a variable when the game starts, a Character as any other value.
+DEFAULTS = {
+    "default": 'default e = Character("Eileen")\n',
+    "default over lines": 'default e = Character(\n    "Eileen",\n    color="#c8ffc8")\n',
+    "default, dynamic": 'default e_name = "Eileen"\ndefault e = DynamicCharacter("e_name")\n',
+    "default in the character store": 'default character.e = Character("Eileen")\n',
+}
+
+
+@pytest.mark.parametrize("defines", DEFAULTS.values(), ids=DEFAULTS.keys())
+def test_a_character_set_by_default_names_its_speaker(tmp_path: Path, defines: str) -> None:
+    """`default e = Character("Eileen")` was no character definition: every line of `e`
+    had the speaker "e"."""
+    files = {"characters.rpy": defines, "script.rpy": 'label start:\n    e "Hello."\n'}
+    assert _prepared(tmp_path, files) == [("Eileen", "Hello.")]
