@@ -93,3 +93,71 @@ def test_a_character_set_by_default_names_its_speaker(tmp_path: Path, defines: s
     had the speaker "e"."""
     files = {"characters.rpy": defines, "script.rpy": 'label start:\n    e "Hello."\n'}
     assert _prepared(tmp_path, files) == [("Eileen", "Hello.")]
+
+
+# Say statements below a stray quote mark: Ren'Py refuses the line that leaves its string
+# open; the lines after it are read as the statements they are.
+STRAYS = {
+    # The fourth line's stray quote closed the first's string: lines 4 to 7 were one
+    # statement, read as "Hello there. e ", and "Two." and "Three." were lost.
+    "two strays": (
+        '    e "Hello there.\n    e "Two."\n    m "Three."\n    e "Four.\n    m "Five."\n',
+        [(5, "Eileen", "Two."), (6, "Max", "Three."), (8, "Max", "Five.")],
+    ),
+    # Narration and apostrophes between: the lines down to the next stray quote mark were
+    # one statement, read as narration ("Hello there.\n", then the rest dropped).
+    "narration and apostrophes": (
+        '    e "Hello there.\n    "She nods."\n    m "It\'s late."\n    e "Isn\'t it?"\n'
+        '    m "Go.\n    e "Bye."\n',
+        [
+            (5, None, "She nods."),
+            (6, "Max", "It's late."),
+            (7, "Eileen", "Isn't it?"),
+            (9, "Eileen", "Bye."),
+        ],
+    ),
+    # A statement with no string between is read too.
+    "a statement with no string between": (
+        '    e "Hi.\n    show e happy\n    m "Two."\n    e "Three.\n    m "Four."\n',
+        [(6, "Max", "Two."), (8, "Max", "Four.")],
+    ),
+    # A choice of a menu below the stray line is still a choice.
+    "a menu below": (
+        '    e "Well.\n    menu:\n        "Go":\n            m "Gone."\n        "Stay":\n'
+        '            m "Here."\n    e "So.\n    e "End."\n',
+        [(7, "Max", "Gone."), (9, "Max", "Here."), (11, "Eileen", "End.")],
+    ),
+}
+# Strings Ren'Py takes over lines: read as one line of dialogue, as before.
+OVER_LINES = {
+    "a string over two lines": (
+        '    e "Hello\n    world."\n    m "Hi."\n',
+        [(4, "Eileen", "Hello world."), (6, "Max", "Hi.")],
+    ),
+    "arguments after it": (
+        '    e "Hello\n    my world " (what_color="#fff")\n    m "Hi."\n',
+        [(4, "Eileen", "Hello my world"), (6, "Max", "Hi.")],
+    ),
+    "a with clause after it": (
+        '    e "Hello\n    dear " with dissolve\n    m "Hi."\n',
+        [(4, "Eileen", "Hello dear"), (6, "Max", "Hi.")],
+    ),
+    "a say statement inside it, in the other quote marks": (
+        '    e \'She wrote\n    m "Hi."\n    on the wall.\'\n    m "Hi."\n',
+        [(4, "Eileen", 'She wrote m "Hi." on the wall.'), (7, "Max", "Hi.")],
+    ),
+    "a choice over lines": (
+        '    menu:\n        "Go\n        left":\n            m "Left."\n',
+        [(7, "Max", "Left.")],
+    ),
+}
+HEADS = 'define e = Character("Eileen")\ndefine m = Character("Max")\nlabel start:\n'
+
+
+@pytest.mark.parametrize("name", [*STRAYS, *OVER_LINES])
+def test_a_stray_quote_mark_loses_its_own_line_only(name: str) -> None:
+    body, expected = STRAYS.get(name) or OVER_LINES[name]
+    text = HEADS + body
+    said = _said(text)
+    assert said == expected
+    assert sorted(renpy_format.say_identifiers(text).values()) == [line for line, *_ in said]
