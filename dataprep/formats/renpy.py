@@ -34,7 +34,8 @@ that ends its line (`$ e \\`, then `("Hi")`), as Python reads it.
 Adjacent string literals (`e("Hello, " "world.")`) are one string, as Python joins them,
 and so are literals added (`"Hello, " + "world."`); a
 say whose text is not string literals alone is a line of unknown text: dropped, and counted
-as COMPUTED_TEXT; a `$` say call never closed is dropped as UNCLOSED_CALL.
+as COMPUTED_TEXT; a `$` say call never closed is dropped as UNCLOSED_CALL, and a say
+statement whose string is never closed (a stray quote mark) as UNCLOSED_STRING.
 """
 
 from __future__ import annotations
@@ -263,6 +264,13 @@ _PARAGRAPH_BREAK = {"double": re.compile(r"\n[ \t]*\n"), "single": re.compile(r"
 _SPACES = re.compile(r"[ \t\n]+")
 # The drop reason of a line said by a `$` call whose brackets are never closed.
 UNCLOSED_CALL = "unclosed_call"
+# The drop reason of a say statement whose string is never closed (a stray quote mark,
+# a parse error to Ren'Py): its line alone, the text after the quote mark as written.
+UNCLOSED_STRING = "unclosed_string"
+_UNCLOSED_SAY = re.compile(
+    rf"""\s*(?:(?P<who>[^\W\d][\w.]*)(?P<attrs>(?:(?:\s*@\s*|\s+)[\w-]+)*)\s+|(?P<whostr>{_STR})\s+)?"""
+    r"""(?P<quote>["'])(?P<text>(?:(?!(?P=quote))[^\\]|\\.)*)(?P<rest>)$"""
+)
 # The speaker of `renpy.say(who, …`, for a say call that is never closed.
 _SAY_CALL_WHO = re.compile(
     rf"renpy\.say\(\s*(?:who\s*=\s*)?(?:(None)|([^\W\d][\w.]*)|({_STR}))\s*(?:,|$)"
@@ -968,7 +976,8 @@ class _Said(NamedTuple):
     a literal name with its quotes, `said` (line number, the string as written without
     its quotes) for each line shown. `unusable`: Python gave no literal, and `said`
     holds the code instead, dropped for this reason (COMPUTED_TEXT: an expression that
-    computes the text; UNCLOSED_CALL: a call whose brackets are never closed)."""
+    computes the text; UNCLOSED_CALL: a call whose brackets are never closed;
+    UNCLOSED_STRING: a say statement whose string is never closed)."""
 
     who: str | None
     whostr: str | None
@@ -1380,6 +1389,7 @@ def parse(
                 continue
             # (line number, the string as written, without its quotes) for each line said.
             said: list[tuple[int, str]]
+            unusable = None
             m = None
             if '"""' in statement or "'''" in statement:
                 m = _SAY_TRIPLE.match(statement)
@@ -1387,9 +1397,12 @@ def parse(
                     said = _monologue(m.group("text"), number, monologue)
             if m is None:
                 m = _SAY.match(_one_line(statement))
-                if m is None:
+                if m is not None:
+                    said = [(number, m.group("text")[1:-1])]
+                elif whole is None and (m := _UNCLOSED_SAY.match(line)) is not None:
+                    said, unusable = [(number, m.group("text"))], UNCLOSED_STRING
+                else:
                     continue
-                said = [(number, m.group("text")[1:-1])]
             rest = m.group("rest")
             if "#" in rest:
                 # `"Yes":  # she agrees` is a choice all the same: Ren'Py drops comments.
@@ -1398,7 +1411,7 @@ def parse(
                 branch += 1
                 forked_from = menus[-1][1] if menus else None
                 continue  # a menu choice, not a line
-            spoken = [_Said(m.group("who"), m.group("whostr"), said)]
+            spoken = [_Said(m.group("who"), m.group("whostr"), said, unusable)]
         # Python outside a translate block runs in every language (its strings shown as
         # the language's string translations give them); an original say statement is
         # shown as its translation (`translated`), put here; with none given, the Python

@@ -10,14 +10,15 @@ import pytest
 from atri.config import DataprepSettings
 from dataprep.formats import ParseOptions
 from dataprep.formats import renpy as renpy_format
-from dataprep.pipeline import iter_utterances, load_scripts, parse_options
+from dataprep.pipeline import iter_utterances, load_scripts, parse_options, run_pipeline
 
 HEAD = 'define e = Character("Eileen")\nlabel start:\n'
 
 
-def _said(text: str, options: ParseOptions | None = None) -> list[tuple[int, str | None, str]]:
-    found = renpy_format.parse(text, "s.rpy", options or ParseOptions())
-    return [(u.line, u.speaker, u.text) for u in found]
+def _said(text: str, dropped: str | None = None) -> list[tuple[int, str | None, str]]:
+    """(line, speaker, text) of each line read (of those dropped for `dropped`, if given)."""
+    found = renpy_format.parse(text, "s.rpy", ParseOptions())
+    return [(u.line, u.speaker, u.text) for u in found if u.dropped == dropped]
 
 
 class _CountedText(str):
@@ -95,17 +96,19 @@ def test_a_character_set_by_default_names_its_speaker(tmp_path: Path, defines: s
     assert _prepared(tmp_path, files) == [("Eileen", "Hello.")]
 
 
-# Say statements below a stray quote mark: Ren'Py refuses the line that leaves its string
-# open; the lines after it are read as the statements they are.
+# Say statements below a stray quote mark: Ren'Py reports a parse error for the line that
+# leaves its string open; the lines after it are read as the statements they are. (The
+# script's body; the lines read; the lines left out, their text after the quote mark.)
 STRAYS = {
     # The fourth line's stray quote closed the first's string: lines 4 to 7 were one
     # statement, read as "Hello there. e ", and "Two." and "Three." were lost.
     "two strays": (
         '    e "Hello there.\n    e "Two."\n    m "Three."\n    e "Four.\n    m "Five."\n',
         [(5, "Eileen", "Two."), (6, "Max", "Three."), (8, "Max", "Five.")],
+        [(4, "Eileen", "Hello there."), (7, "Eileen", "Four.")],
     ),
     # Narration and apostrophes between: the lines down to the next stray quote mark were
-    # one statement, read as narration ("Hello there.\n", then the rest dropped).
+    # one statement, read as "Hello there." and what followed its string dropped.
     "narration and apostrophes": (
         '    e "Hello there.\n    "She nods."\n    m "It\'s late."\n    e "Isn\'t it?"\n'
         '    m "Go.\n    e "Bye."\n',
@@ -115,17 +118,20 @@ STRAYS = {
             (7, "Eileen", "Isn't it?"),
             (9, "Eileen", "Bye."),
         ],
+        [(4, "Eileen", "Hello there."), (8, "Max", "Go.")],
     ),
     # A statement with no string between is read too.
     "a statement with no string between": (
         '    e "Hi.\n    show e happy\n    m "Two."\n    e "Three.\n    m "Four."\n',
         [(6, "Max", "Two."), (8, "Max", "Four.")],
+        [(4, "Eileen", "Hi."), (7, "Eileen", "Three.")],
     ),
     # A choice of a menu below the stray line is still a choice.
     "a menu below": (
         '    e "Well.\n    menu:\n        "Go":\n            m "Gone."\n        "Stay":\n'
         '            m "Here."\n    e "So.\n    e "End."\n',
         [(7, "Max", "Gone."), (9, "Max", "Here."), (11, "Eileen", "End.")],
+        [(4, "Eileen", "Well."), (10, "Eileen", "So.")],
     ),
 }
 # Strings Ren'Py takes over lines: read as one line of dialogue, as before.
@@ -133,31 +139,58 @@ OVER_LINES = {
     "a string over two lines": (
         '    e "Hello\n    world."\n    m "Hi."\n',
         [(4, "Eileen", "Hello world."), (6, "Max", "Hi.")],
+        [],
     ),
     "arguments after it": (
         '    e "Hello\n    my world " (what_color="#fff")\n    m "Hi."\n',
         [(4, "Eileen", "Hello my world"), (6, "Max", "Hi.")],
+        [],
     ),
     "a with clause after it": (
         '    e "Hello\n    dear " with dissolve\n    m "Hi."\n',
         [(4, "Eileen", "Hello dear"), (6, "Max", "Hi.")],
+        [],
     ),
     "a say statement inside it, in the other quote marks": (
         '    e \'She wrote\n    m "Hi."\n    on the wall.\'\n    m "Hi."\n',
         [(4, "Eileen", 'She wrote m "Hi." on the wall.'), (7, "Max", "Hi.")],
+        [],
     ),
     "a choice over lines": (
         '    menu:\n        "Go\n        left":\n            m "Left."\n',
         [(7, "Max", "Left.")],
+        [],
     ),
 }
 HEADS = 'define e = Character("Eileen")\ndefine m = Character("Max")\nlabel start:\n'
 
 
-@pytest.mark.parametrize("name", [*STRAYS, *OVER_LINES])
-def test_a_stray_quote_mark_loses_its_own_line_only(name: str) -> None:
-    body, expected = STRAYS.get(name) or OVER_LINES[name]
+@pytest.mark.parametrize(
+    "body, said, unclosed", [*STRAYS.values(), *OVER_LINES.values()], ids=[*STRAYS, *OVER_LINES]
+)
+def test_a_stray_quote_mark_loses_its_own_line_only(
+    body: str, said: list[tuple[int, str | None, str]], unclosed: list[tuple[int, str, str]]
+) -> None:
     text = HEADS + body
-    said = _said(text)
-    assert said == expected
+    assert _said(text) == said
     assert sorted(renpy_format.say_identifiers(text).values()) == [line for line, *_ in said]
+    # The line left out is counted, with its speaker.
+    assert _said(text, renpy_format.UNCLOSED_STRING) == unclosed
+
+
+def test_say_statements_never_closing_their_string_are_counted_and_named(
+    tmp_path: Path,
+) -> None:
+    """`atri prep` says which lines a stray quote mark cost, and counts them among the
+    character's lines dropped."""
+    script = tmp_path / "script.rpy"
+    body = STRAYS["two strays"][0]
+    script.write_text(HEADS + body + '    e "Fine."\n    e "Oops.\n', encoding="utf-8")
+    settings = DataprepSettings(lead_aliases=["Max"], character_aliases=["Eileen"], eval_ratio=0)
+    result = run_pipeline(settings, [script])
+    assert result.stats.character_lines_dropped[renpy_format.UNCLOSED_STRING] == 3
+    assert result.warnings == [
+        f"{script}: the strings of the say statements on lines 4, 7, 10 are never closed"
+        " (stray quote marks, parse errors to Ren'Py); those lines were left out, the lines"
+        " below them were read."
+    ]
