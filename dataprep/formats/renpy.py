@@ -125,12 +125,10 @@ _TRANSLATION_ID_HASH = re.compile(r"_[0-9a-f]{8}(?:_\d+)?$")
 # `# game/script.rpy:12`: the comment Ren'Py writes above each `translate <lang> <id>:`
 # block, the file (from the game's base folder) and line of the say statement it translates.
 _ORIGIN = re.compile(r"#[ \t]*(\S[^:]*\.rpym?):(\d+)[ \t]*")
-# `who attrs @ temporary-attrs "text"`: attributes are words, `-word` removes one, and
-# those after `@` hold for this line only.
-_SAY = re.compile(
-    rf"""\s*(?:(?P<who>[^\W\d][\w.]*)(?P<attrs>(?:(?:\s*@\s*|\s+)[\w-]+)*)\s+|(?P<whostr>{_STR})\s+)?"""
-    rf"""(?P<text>{_STR})(?P<rest>.*)$"""
-)
+# `who attrs @ temporary-attrs "text"` (`_SAY_WHO`, then the string): attributes are
+# words, `-word` removes one, and those after `@` hold for this line only.
+_SAY_WHO = rf"""\s*(?:(?P<who>[^\W\d][\w.]*)(?P<attrs>(?:(?:\s*@\s*|\s+)[\w-]+)*)\s+|(?P<whostr>{_STR})\s+)?"""
+_SAY = re.compile(rf"""{_SAY_WHO}(?P<text>{_STR})(?P<rest>.*)$""")
 # Statements that take a string but are not dialogue.
 _NOT_SPEAKERS = frozenset(
     [
@@ -268,8 +266,7 @@ UNCLOSED_CALL = "unclosed_call"
 # a parse error to Ren'Py): its line alone, the text after the quote mark as written.
 UNCLOSED_STRING = "unclosed_string"
 _UNCLOSED_SAY = re.compile(
-    rf"""\s*(?:(?P<who>[^\W\d][\w.]*)(?P<attrs>(?:(?:\s*@\s*|\s+)[\w-]+)*)\s+|(?P<whostr>{_STR})\s+)?"""
-    r"""(?P<quote>["'])(?P<text>(?:(?!(?P=quote))[^\\]|\\.)*)(?P<rest>)$"""
+    rf"""{_SAY_WHO}(?P<quote>["'])(?P<text>(?:(?!(?P=quote))[^\\]|\\.)*)(?P<rest>)$"""
 )
 # The speaker of `renpy.say(who, …`, for a say call that is never closed.
 _SAY_CALL_WHO = re.compile(
