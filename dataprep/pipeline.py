@@ -14,6 +14,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import chain
 from pathlib import Path
 
@@ -50,6 +51,7 @@ from dataprep.report import (
     quiet_files,
     record_stages,
     speaker_report,
+    unclosed_strings_warning,
     without_dialogue_line,
 )
 from dataprep.sources import collect_scripts, read_script
@@ -87,16 +89,20 @@ class PrepResult:
     # Why nothing was written, when nothing was (the output folder is left as it was).
     problem: str | None = None
 
+    @cached_property
+    def _quiet(self) -> list[FileReport]:
+        """`quiet_files` of the files, found once for `errors` and `without_dialogue`."""
+        return quiet_files(self.files)
+
     @property
     def errors(self) -> list[str]:
         """Why each file was not used, one sentence a file; those `quiet_files` leaves
         to `without_dialogue` are not among them."""
-        quiet = quiet_files(self.files)
-        return [f.error for f in self.files if f.error and f not in quiet]
+        return [f.error for f in self.files if f.error and f not in self._quiet]
 
     @property
     def without_dialogue(self) -> str | None:
-        return without_dialogue_line(quiet_files(self.files))
+        return without_dialogue_line(self._quiet)
 
     @property
     def warnings(self) -> list[str]:
@@ -253,6 +259,7 @@ def iter_utterances(
         report, text = script.report, script.text
         spoken = False
         count = 0
+        unclosed: list[int] = []  # lines of its say statements never closing their string
         waiting: list[list[Utterance]] = []
         try:
             read = placed.read.pop(script.path, None)
@@ -274,6 +281,8 @@ def iter_utterances(
                 batches = [PARSERS[script.fmt](text, str(script.path), options)]
             for batch in batches:
                 count += len(batch)
+                if script.fmt == "renpy":
+                    unclosed += _unclosed_strings(batch, str(script.path))
                 if not spoken:
                     spoken = any(u.speaker is not None for u in batch)
                     if not spoken:
@@ -297,10 +306,21 @@ def iter_utterances(
                 report.said_nothing = count == 0
             elif waiting:
                 yield from waiting
+            if unclosed and report.error is None:
+                warning = unclosed_strings_warning(str(script.path), unclosed)
+                report.warning = f"{report.warning} {warning}" if report.warning else warning
         del waiting
         report.utterances = count if report.error is None else 0
         del script, text
         progress(report.path, 1)
+
+
+def _unclosed_strings(batch: list[Utterance], source: str) -> list[int]:
+    """The lines of `source` in `batch` that are say statements whose string is never
+    closed (not a translation file's lines put in their original's place)."""
+    return [
+        u.line for u in batch if u.dropped == renpy_format.UNCLOSED_STRING and u.source == source
+    ]
 
 
 @dataclass

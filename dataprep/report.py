@@ -26,6 +26,8 @@ _HINT_SPEAKERS = 5
 _VARIABLES_NAMED = 5
 # Ren'Py files without dialogue named in their one line; the rest are counted.
 _QUIET_NAMED = 5
+# Lines named in the warning on a file's say statements whose string is never closed.
+_UNCLOSED_NAMED = 5
 
 
 @dataclass
@@ -178,6 +180,25 @@ def without_dialogue_line(quiet: list[FileReport]) -> str | None:
         named += f" and {more} more"
     hold = "holds" if len(names) == 1 else "hold"
     return f"{counted(len(names), '.rpy file')} {hold} no dialogue ({named})."
+
+
+def unclosed_strings_warning(path: str, lines: list[int]) -> str:
+    """The warning on a Ren'Py file's say statements on `lines` whose string is never
+    closed (renpy.UNCLOSED_STRING): each line was left out, those below it were read."""
+    named = ", ".join(map(str, lines[:_UNCLOSED_NAMED]))
+    if len(lines) > _UNCLOSED_NAMED:
+        named += f" and {len(lines) - _UNCLOSED_NAMED} more"
+    if len(lines) == 1:
+        return (
+            f"{path}: the string of the say statement on line {named} is never closed (a stray"
+            " quote mark, a parse error to Ren'Py); that line was left out, the lines below"
+            " it were read."
+        )
+    return (
+        f"{path}: the strings of the say statements on lines {named} are never closed (stray"
+        " quote marks, parse errors to Ren'Py); those lines were left out, the lines below"
+        " them were read."
+    )
 
 
 def speaker_report(seen: Counter[str], speakers: SpeakerMap) -> list[SpeakerCount]:

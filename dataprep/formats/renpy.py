@@ -1,7 +1,7 @@
 """Ren'Py `.rpy` scripts and their translation files.
 
-`define x = Character("Name")` (its arguments on as many lines as its brackets run)
-maps a variable to a name; `x "text"` is a line of x, `"Name" "text"` a line of a
+`define x = Character("Name")` or `default x = …` (its arguments on as many lines as its
+brackets run) maps a variable to a name; `x "text"` is a line of x, `"Name" "text"` a line of a
 literal name, a bare `"text"` narration. A triple-quoted
 string (`e \"\"\"…\"\"\"`) is Ren'Py's monologue mode: each paragraph of it (blank
 lines between them) is a say statement of its own; `rpy monologue single` cuts at every
@@ -34,7 +34,8 @@ that ends its line (`$ e \\`, then `("Hi")`), as Python reads it.
 Adjacent string literals (`e("Hello, " "world.")`) are one string, as Python joins them,
 and so are literals added (`"Hello, " + "world."`); a
 say whose text is not string literals alone is a line of unknown text: dropped, and counted
-as COMPUTED_TEXT; a `$` say call never closed is dropped as UNCLOSED_CALL.
+as COMPUTED_TEXT; a `$` say call never closed is dropped as UNCLOSED_CALL, and a say
+statement whose string is never closed (a stray quote mark) as UNCLOSED_STRING.
 """
 
 from __future__ import annotations
@@ -59,8 +60,11 @@ from dataprep.records import Utterance
 # A string in double or single quotes (Ren'Py takes either), escapes included.
 _STR = r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
 # `define x = Character(...)` or `define -1 x = …` (an init priority), as one line
-# (`_one_line`): its arguments often run over the lines below.
-DEFINE = re.compile(r"\s*define\s+(?:[-+]?\d+\s+)?([\w.]+)\s*=\s*(Dynamic)?Character\((.*)")
+# (`_one_line`): its arguments often run over the lines below. `default x = Character(…)`
+# sets it as the game starts, before any line is said: the same to a reader of lines.
+DEFINE = re.compile(
+    r"\s*(?:define|default)\s+(?:[-+]?\d+\s+)?([\w.]+)\s*=\s*(Dynamic)?Character\((.*)"
+)
 # The namespace Ren'Py looks a say statement's speaker up in first: `define character.k`
 # names the speaker of `k "…"`.
 _CHARACTER_NAMESPACE = "character."
@@ -121,12 +125,10 @@ _TRANSLATION_ID_HASH = re.compile(r"_[0-9a-f]{8}(?:_\d+)?$")
 # `# game/script.rpy:12`: the comment Ren'Py writes above each `translate <lang> <id>:`
 # block, the file (from the game's base folder) and line of the say statement it translates.
 _ORIGIN = re.compile(r"#[ \t]*(\S[^:]*\.rpym?):(\d+)[ \t]*")
-# `who attrs @ temporary-attrs "text"`: attributes are words, `-word` removes one, and
-# those after `@` hold for this line only.
-_SAY = re.compile(
-    rf"""\s*(?:(?P<who>[^\W\d][\w.]*)(?P<attrs>(?:(?:\s*@\s*|\s+)[\w-]+)*)\s+|(?P<whostr>{_STR})\s+)?"""
-    rf"""(?P<text>{_STR})(?P<rest>.*)$"""
-)
+# `who attrs @ temporary-attrs "text"` (`_SAY_WHO`, then the string): attributes are
+# words, `-word` removes one, and those after `@` hold for this line only.
+_SAY_WHO = rf"""\s*(?:(?P<who>[^\W\d][\w.]*)(?P<attrs>(?:(?:\s*@\s*|\s+)[\w-]+)*)\s+|(?P<whostr>{_STR})\s+)?"""
+_SAY = re.compile(rf"""{_SAY_WHO}(?P<text>{_STR})(?P<rest>.*)$""")
 # Statements that take a string but are not dialogue.
 _NOT_SPEAKERS = frozenset(
     [
@@ -260,6 +262,12 @@ _PARAGRAPH_BREAK = {"double": re.compile(r"\n[ \t]*\n"), "single": re.compile(r"
 _SPACES = re.compile(r"[ \t\n]+")
 # The drop reason of a line said by a `$` call whose brackets are never closed.
 UNCLOSED_CALL = "unclosed_call"
+# The drop reason of a say statement whose string is never closed (a stray quote mark,
+# a parse error to Ren'Py): its line alone, the text after the quote mark as written.
+UNCLOSED_STRING = "unclosed_string"
+_UNCLOSED_SAY = re.compile(
+    rf"""{_SAY_WHO}(?P<quote>["'])(?P<text>(?:(?!(?P=quote))[^\\]|\\.)*)(?P<rest>)$"""
+)
 # The speaker of `renpy.say(who, …`, for a say call that is never closed.
 _SAY_CALL_WHO = re.compile(
     rf"renpy\.say\(\s*(?:who\s*=\s*)?(?:(None)|([^\W\d][\w.]*)|({_STR}))\s*(?:,|$)"
@@ -270,44 +278,56 @@ _LINE_BREAK = re.compile(rf"{_STR}|[ \t]*\\?\n[ \t]*")
 _RUNS_OF_SPACES = re.compile(r"[ \t]+")
 
 
-def _defined_characters(text: str) -> tuple[dict[str, str], dict[str, str]]:
+def _defined_characters(lines: list[str]) -> tuple[dict[str, str], dict[str, str]]:
     """(variable → display name, variable → the variable holding its name) for every
-    character defined (`_defines`); a dynamic character's display name is its own
-    variable until that variable's value is known (see ScriptNames.resolve)."""
+    character a script's `lines` define (`_defines`), the last definition of each holding;
+    `character.x` names the speaker `x` too, over any `x` of the default store
+    (`_hidden_by_store`). A dynamic character's display name is its own variable until
+    that variable's value is known (see ScriptNames.resolve)."""
     found: dict[str, str] = {}
     dynamic: dict[str, str] = {}
-    for var, kind, args in _defines(text):
+    for var, kind, args in _defines(lines):
         m = _FIRST_ARG.match(args) or _NAME_KEYWORD.search(args)
-        if m is None:
+        if m is None or _hidden_by_store(var, found, ()):
             continue
         name = _unescape(m.group(1) or m.group(2) or "")
-        if kind or _DYNAMIC_KEYWORD.search(args):
-            # DynamicCharacter("f_name"): the name is what f_name holds when it speaks.
-            if _VARIABLE.fullmatch(name.strip()):
-                dynamic[var] = name.strip()
-            name = var
-        found[var] = name
+        # DynamicCharacter("f_name"): the name is what f_name holds when it speaks.
+        is_dynamic = bool(kind or _DYNAMIC_KEYWORD.search(args))
+        source = name.strip() if is_dynamic and _VARIABLE.fullmatch(name.strip()) else None
+        speakers = [var]
+        if var.startswith(_CHARACTER_NAMESPACE):
+            speakers.append(var[len(_CHARACTER_NAMESPACE) :])
+        for speaker in speakers:
+            found[speaker] = speaker if is_dynamic else name
+            dynamic.pop(speaker, None)
+            if source is not None:
+                dynamic[speaker] = source
     return found, dynamic
 
 
-def _defines(text: str) -> Iterator[tuple[str, str, str]]:
+def _hidden_by_store(var: str, known: Container[str], own: Container[str]) -> bool:
+    """Whether the speaker `var` of a definition is not the one a say statement finds:
+    Ren'Py looks a say statement's speaker up in the `character` store first, so a
+    `character.var` already `known` hides `var`, unless this definition's file (whose
+    characters are `own`) defines `character.var` too, as the speaker `var` of that."""
+    in_store = _CHARACTER_NAMESPACE + var
+    return in_store in known and in_store not in own
+
+
+def _defines(lines: list[str]) -> Iterator[tuple[str, str, str]]:
     """(variable, "Dynamic" or "", the arguments after `Character(`) of each character
-    defined: `define x = Character(...)` (`define character.x` names `x` too), and as
+    defined: `define x = Character(...)` or `define character.x = …` (or `default`), and as
     older games do, `x = Character(...)` on a `$` line anywhere (in an `init:` block or
     the story: Ren'Py runs it before the character speaks) or at the top level of a
     python block (`init python:` or the story's `python:`; not `python hide:`, whose
     variables are a function's). Each is read as the whole statement Ren'Py reads."""
-    lines = text.splitlines()
     number = 0
     while number < len(lines):
         line = lines[number]
         number += 1
         stripped = line.lstrip()
-        if stripped.startswith("define"):
-            for var, kind, args in _assigned_character(lines, number, DEFINE):
-                yield var, kind, args
-                if var.startswith(_CHARACTER_NAMESPACE):
-                    yield var[len(_CHARACTER_NAMESPACE) :], kind, args
+        if stripped.startswith(("define", "default")):
+            yield from _assigned_character(lines, number, DEFINE)
         elif stripped.startswith("$") and "Character" in line:
             yield from _assigned_character(lines, number, _PYTHON_CHARACTER)
         elif stripped.startswith(("init", "python")) and (m := _PYTHON_OPENER.match(line)):
@@ -366,7 +386,7 @@ def collect_characters(text: str) -> dict[str, str]:
     """Variable → display name for every character the text defines (`_defines`); a
     narrator (`Character(None, kind=nvl)`) maps to "", a DynamicCharacter to its own
     variable (the name it shows is only known at run time)."""
-    return _defined_characters(text)[0]
+    return _defined_characters(text.splitlines())[0]
 
 
 def resolve_names(
@@ -441,11 +461,15 @@ class ScriptNames:
         """Gather one file's names; True when it defines characters."""
         for language, found in translated_strings(text).items():
             self.strings.setdefault(language, {}).update(found)
-        characters, dynamic = _defined_characters(text)
-        for var in characters:
-            self.dynamic.pop(var, None)  # the last define of a character holds
-        self.characters.update(characters)
-        self.dynamic.update(dynamic)
+        characters, dynamic = _defined_characters(text.splitlines())
+        for var, name in characters.items():
+            if _hidden_by_store(var, self.characters, characters):
+                continue
+            # The last define of a character holds.
+            self.characters[var] = name
+            self.dynamic.pop(var, None)
+            if var in dynamic:
+                self.dynamic[var] = dynamic[var]
         self.add_values(text)
         self.player |= input_variables(text)
         return bool(characters)
@@ -949,7 +973,8 @@ class _Said(NamedTuple):
     a literal name with its quotes, `said` (line number, the string as written without
     its quotes) for each line shown. `unusable`: Python gave no literal, and `said`
     holds the code instead, dropped for this reason (COMPUTED_TEXT: an expression that
-    computes the text; UNCLOSED_CALL: a call whose brackets are never closed)."""
+    computes the text; UNCLOSED_CALL: a call whose brackets are never closed;
+    UNCLOSED_STRING: a say statement whose string is never closed)."""
 
     who: str | None
     whostr: str | None
@@ -1232,8 +1257,11 @@ def parse(
     # The chosen language's string translations: what a string shows in that language.
     strings = options.renpy_strings if chosen is not None else {}
     characters = dict(options.renpy_characters)
-    own, dynamic = _defined_characters(text)
+    lines = text.splitlines()
+    own, dynamic = _defined_characters(lines)
     for var, name in own.items():
+        if _hidden_by_store(var, characters, own):
+            continue
         # Not over the name the pipeline resolved from every file's variables.
         if var not in characters or ("[" not in name and var not in dynamic):
             characters[var] = name if var in dynamic else _shown_name(name, strings)
@@ -1258,7 +1286,6 @@ def parse(
     branch = 0
     forked_from: int | None = None
     menus: list[tuple[int, int]] = []
-    lines = text.splitlines()
     joined_until = 0  # the last line joined into a statement that began above it
     # The last line the previous say statement gave: an `extend` adds its text to it.
     previous: Utterance | None = None
@@ -1359,6 +1386,7 @@ def parse(
                 continue
             # (line number, the string as written, without its quotes) for each line said.
             said: list[tuple[int, str]]
+            unusable = None
             m = None
             if '"""' in statement or "'''" in statement:
                 m = _SAY_TRIPLE.match(statement)
@@ -1366,9 +1394,12 @@ def parse(
                     said = _monologue(m.group("text"), number, monologue)
             if m is None:
                 m = _SAY.match(_one_line(statement))
-                if m is None:
+                if m is not None:
+                    said = [(number, m.group("text")[1:-1])]
+                elif whole is None and (m := _UNCLOSED_SAY.match(line)) is not None:
+                    said, unusable = [(number, m.group("text"))], UNCLOSED_STRING
+                else:
                     continue
-                said = [(number, m.group("text")[1:-1])]
             rest = m.group("rest")
             if "#" in rest:
                 # `"Yes":  # she agrees` is a choice all the same: Ren'Py drops comments.
@@ -1377,7 +1408,7 @@ def parse(
                 branch += 1
                 forked_from = menus[-1][1] if menus else None
                 continue  # a menu choice, not a line
-            spoken = [_Said(m.group("who"), m.group("whostr"), said)]
+            spoken = [_Said(m.group("who"), m.group("whostr"), said, unusable)]
         # Python outside a translate block runs in every language (its strings shown as
         # the language's string translations give them); an original say statement is
         # shown as its translation (`translated`), put here; with none given, the Python

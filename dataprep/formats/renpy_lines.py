@@ -5,7 +5,10 @@ lines joined while a bracket or a string is open, or after a backslash that ends
 outside a string and a comment; a comment (`#` outside a string) runs to its line's end
 and is dropped. A string opens with one or three of `"`, `'` or `` ` ``, wherever it is
 (a quote in a comment opens none, a triple quote inside a string opens none). A `$` line
-is then Python, which takes no string in one pair of quotes over a line's end.
+is then Python, which takes no string in one pair of quotes over a line's end. A string in
+one pair of quotes left open above a line that is a say statement of its own was opened by
+a stray quote mark: Ren'Py reports a parse error there; we read that statement as never
+closed (`_starts_say`), and the lines below as statements of their own.
 """
 
 from __future__ import annotations
@@ -42,6 +45,16 @@ _REST_OF_STRING = {
 MAX_STRING_LINES = 20
 MAX_TRIPLE_LINES = 400
 MAX_BRACKET_LINES = 40
+# A say statement's start: blanks, then a speaker and its attributes (`e happy @ sad`) if
+# any, then a string's opening quote.
+_SAY_HEAD = re.compile(r"[ \t]*(?:[^\W\d][\w.]*(?:[ \t]*@[ \t]*[\w-]+|[ \t]+[\w-]+)*[ \t]+)?")
+# What may follow a string that ends a statement's string over lines: nothing, a say
+# statement's tail (`with`, `id`, arguments, a choice's `:` or `if`), Python's operators
+# and brackets. Words do not (nor an ellipsis): they are the next statement's dialogue.
+_AFTER_STRING = re.compile(
+    r"[ \t]*(?:$|\.(?!\.)|!=|[()\[\]{},:;#+\-*/%|&<>=@^~\\]"
+    r"|(?:with|id|nointeract|if|at|as|onlayer|zorder|behind|and|or|not|in|is|for|else)\b)"
+)
 
 
 class LogicalLine(NamedTuple):
@@ -108,9 +121,24 @@ def scanned(lines: list[str], number: int, python: bool = False) -> LogicalLine 
             or string_lines > MAX_STRING_LINES
             or triple_lines > MAX_TRIPLE_LINES
             or bracket_lines > MAX_BRACKET_LINES
+            or (quotes is not None and len(quotes) == 1 and _starts_say(lines[at], quotes))
         ):
             return None
         at += 1
+
+
+def _starts_say(text: str, quote: str) -> bool:
+    """Whether a line below one that left a string in `quote` marks open is a say statement
+    of its own, so that quote mark was a stray one, never closed (a parse error to Ren'Py):
+    the line is one statement read alone, a speaker (or none) and a string, and the
+    words after its first quote mark, where a string going on over lines would end,
+    could follow no string. A string's line within a statement never reads so."""
+    whole = _WHOLE_LINE.fullmatch(text)
+    if whole is None or (whole.group(2) is None and text.endswith("\\")):
+        return False
+    head = _SAY_HEAD.match(text)
+    at = head.end()  # type: ignore[union-attr]
+    return text.startswith(quote, at) and _AFTER_STRING.match(text, at + 1) is None
 
 
 def _escaped_line_end(text: str) -> bool:
