@@ -478,8 +478,10 @@ async def answer(
     else:
         text = reply.text
         if reply.status == "recalled":
+            limits.replies.give_back(str(message.channel.id))
             return []  # deleted before she began: nothing to reply to
         if reply.status in QUIET_STATUSES and not limits.notices.should_tell(request.user_id):
+            limits.replies.give_back(str(message.channel.id))  # a reaction, not a reply
             with suppress(discord.HTTPException):
                 await message.add_reaction(QUIET_REACTION)
             return []

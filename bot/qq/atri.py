@@ -525,10 +525,12 @@ async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest) -> Non
         text = error_line()
     else:
         text = reply.text
-        if reply.status == "recalled":
-            return  # recalled before she began: nothing to reply to
-        if reply.status in QUIET_STATUSES and not busy_notices.should_tell(str(event.user_id)):
-            return  # told once this window already
+        silent = reply.status == "recalled"  # recalled before she began: nothing to reply to
+        if reply.status in QUIET_STATUSES:
+            silent = not busy_notices.should_tell(str(event.user_id))  # told this window
+        if silent:
+            reply_cap.give_back(_channel_key(event))  # the caller counted a reply
+            return
         if reply.status == "ok":
             stored = ReplyCut(**request.model_dump(include=REF_FIELDS))
     await send_reply(bot, event, text, stored)
