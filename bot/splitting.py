@@ -63,8 +63,9 @@ def _split_code_block(block: str, limit: int) -> list[str]:
             if current:
                 parts.append(current)
                 current = ""
-            parts.append(line[:room])
-            line = line[room:]
+            cut = hard_cut(line, room)
+            parts.append(line[:cut])
+            line = line[cut:]
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) > room:
             parts.append(current)
@@ -106,8 +107,9 @@ def _joins_on(text: str, at: int) -> bool:
     return False
 
 
-def _hard_cut(piece: str, limit: int) -> int:
-    """`limit`, or a little before it where that would split a whole thing in two."""
+def hard_cut(piece: str, limit: int) -> int:
+    """Where to cut `piece` for at most `limit` characters before the cut: `limit`, or a
+    little before it where that would split a whole thing in two."""
     cut = limit
     for token in _MARKUP_TOKEN.finditer(piece, max(0, cut - 102), cut + 102):
         if token.start() < cut < token.end():
@@ -123,10 +125,10 @@ def _cut_at(piece: str, limit: int) -> int:
     last blank that fits (a word, a link, stays whole), else hard near the limit."""
     blank = max(piece.rfind(" ", 0, limit), piece.rfind("\t", 0, limit))
     if blank <= 0:
-        return _hard_cut(piece, limit)
+        return hard_cut(piece, limit)
     word = re.match(r"\S*", piece[blank + 1 :])
     # A word longer than a part is cut hard anyway: then the part is filled first.
-    return blank + 1 if word is None or len(word.group()) <= limit else _hard_cut(piece, limit)
+    return blank + 1 if word is None or len(word.group()) <= limit else hard_cut(piece, limit)
 
 
 def split_message(text: str, limit: int) -> list[str]:

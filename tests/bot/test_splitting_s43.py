@@ -9,6 +9,7 @@ import re
 import pytest
 
 from bot.discord.text import MESSAGE_LIMIT, outgoing_parts
+from bot.qq.text import CUT_MARK, reply_parts
 from bot.splitting import split_message
 
 EMOJI = "<:pepe:789012345678901234>"  # 26 characters: no part's size is a multiple
@@ -38,3 +39,21 @@ def test_a_run_of_joining_marks_alone_is_still_cut_at_the_limit() -> None:
     zalgo = "a" + "\u0301" * 500
     parts = split_message(zalgo, 100)
     assert [len(part) for part in parts] == [100] * 5 + [1]
+
+
+FAMILY = "👨\u200d👩\u200d👧"  # five characters that show as one
+
+
+def test_a_code_lines_hard_cut_keeps_an_emoji_whole() -> None:
+    block = "```\n" + "a" + FAMILY * 30 + "\n```"
+    parts = split_message(block, 40)
+    assert len(parts) > 1
+    for part in parts:
+        code = part.removeprefix("```\n").removesuffix("\n```")
+        assert code.lstrip("a").replace(FAMILY, "") == "", parts
+
+
+def test_a_qq_reply_cut_off_after_its_last_part_keeps_an_emoji_whole() -> None:
+    parts = reply_parts("a" + FAMILY * 30, 20, 2)
+    assert len(parts) == 2 and parts[-1].endswith(CUT_MARK)
+    assert all(p.removesuffix(CUT_MARK).lstrip("a").replace(FAMILY, "") == "" for p in parts)
