@@ -41,6 +41,15 @@ class ReplyCap:
         sent.append(now)
         return True
 
+    def give_back(self, key: str) -> None:
+        """Uncount the reply `allow` counted last under `key`: none was posted after all
+        (a rate-limited person told already, a message deleted before she began). Else a
+        member flooding her used up a channel's replies with ones she never posted, and
+        she stayed silent to everyone there for the rest of the minute."""
+        sent = self._sent.get(key)
+        if sent:
+            sent.pop()
+
 
 class QuietNotices:
     """A "busy" notice is posted once per key (a person) per window, then nothing."""

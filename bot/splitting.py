@@ -2,12 +2,14 @@
 
 Code blocks (```…```) stay whole when they fit; a longer one is split at line ends into
 parts that each open and close the fence. Anything longer than the limit with no boundary
-inside is cut hard as a last resort.
+inside is cut hard as a last resort, though not inside a custom emoji or an emoji of
+several characters.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # A sentence ends after CJK or Latin end punctuation (with closing quotes) or a newline.
 # After a Latin mark, not where a word goes on ("example.com", "3.14", "?q=1"): a
@@ -61,8 +63,9 @@ def _split_code_block(block: str, limit: int) -> list[str]:
             if current:
                 parts.append(current)
                 current = ""
-            parts.append(line[:room])
-            line = line[room:]
+            cut = hard_cut(line, room)
+            parts.append(line[:cut])
+            line = line[cut:]
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) > room:
             parts.append(current)
@@ -73,15 +76,59 @@ def _split_code_block(block: str, limit: int) -> list[str]:
     return [f"{opener}\n{part}\n{FENCE}" for part in parts]
 
 
+# What a hard cut keeps whole: Discord's <…> markup (a custom emoji <:name:id>, a
+# <#channel>, a <t:…> time), which cut in two shows as its raw text in both parts, and a
+# character with what joins onto it (👨‍👩‍👧's joiners, a flag's two letters, a skin tone,
+# an accent). A cut moves back at most this far; past it (a run of nothing else) it
+# stays hard.
+_MARKUP_TOKEN = re.compile(r"<[^<>\s]{1,100}>")
+_MAX_CUT_BACK = 128
+_ZWJ = "\u200d"
+
+
+def _is_regional(char: str) -> bool:
+    return "\U0001f1e6" <= char <= "\U0001f1ff"
+
+
+def _joins_on(text: str, at: int) -> bool:
+    """Whether text[at] belongs to the character before it."""
+    char = text[at]
+    if char == _ZWJ or text[at - 1] == _ZWJ:
+        return True
+    if unicodedata.category(char) in ("Mn", "Me", "Mc"):  # accents, variation selectors
+        return True
+    if "\U0001f3fb" <= char <= "\U0001f3ff" or "\U000e0020" <= char <= "\U000e007f":
+        return True  # a skin tone; a subdivision flag's tags
+    if _is_regional(char):  # the second letter of a flag: an odd count of them before
+        count = 0
+        while at - 1 - count >= 0 and _is_regional(text[at - 1 - count]):
+            count += 1
+        return count % 2 == 1
+    return False
+
+
+def hard_cut(piece: str, limit: int) -> int:
+    """Where to cut `piece` for at most `limit` characters before the cut: `limit`, or a
+    little before it where that would split a whole thing in two."""
+    cut = limit
+    for token in _MARKUP_TOKEN.finditer(piece, max(0, cut - 102), cut + 102):
+        if token.start() < cut < token.end():
+            cut = token.start()
+            break
+    while 0 < cut < len(piece) and _joins_on(piece, cut):
+        cut -= 1
+    return cut if limit - _MAX_CUT_BACK <= cut and cut > 0 else limit
+
+
 def _cut_at(piece: str, limit: int) -> int:
     """Where to cut a piece longer than `limit` with no sentence end in it: after the
-    last blank that fits (a word, a link, stays whole), else hard at the limit."""
+    last blank that fits (a word, a link, stays whole), else hard near the limit."""
     blank = max(piece.rfind(" ", 0, limit), piece.rfind("\t", 0, limit))
     if blank <= 0:
-        return limit
+        return hard_cut(piece, limit)
     word = re.match(r"\S*", piece[blank + 1 :])
     # A word longer than a part is cut hard anyway: then the part is filled first.
-    return blank + 1 if word is None or len(word.group()) <= limit else limit
+    return blank + 1 if word is None or len(word.group()) <= limit else hard_cut(piece, limit)
 
 
 def split_message(text: str, limit: int) -> list[str]:

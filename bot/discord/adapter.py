@@ -223,6 +223,23 @@ def to_request(message: discord.Message, me_id: int, cfg: DiscordSettings) -> Ch
     )
 
 
+@dataclass
+class _Typing:
+    """Typing shown in one channel: the chats it is shown for, and its renewal."""
+
+    chats: int = 0
+    renewal: asyncio.Task[None] | None = None
+    # Set once the first request is answered: every chat waits for it, as each waited
+    # for its own, so none reaches the worker before an earlier message does.
+    first_shown: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+# One indicator per channel, however many messages there she is answering: a member
+# sending twenty at once made twenty typing requests at once, and Discord's rate limit
+# on them held back the start of her answers to everyone there.
+_typing: dict[int, _Typing] = {}
+
+
 @asynccontextmanager
 async def typing_shown(channel: discord.abc.Messageable) -> AsyncIterator[None]:
     """Show "ATRI is typing…" until the block ends; a failure here never stops a reply."""
@@ -233,15 +250,29 @@ async def typing_shown(channel: discord.abc.Messageable) -> AsyncIterator[None]:
             with suppress(discord.HTTPException):
                 await channel.typing()
 
+    key = getattr(channel, "id", 0)
+    shown = _typing.get(key)
+    first = shown is None
+    if shown is None:
+        shown = _typing[key] = _Typing()
+    shown.chats += 1
     try:
-        await channel.typing()
-    except discord.HTTPException as exc:
-        log.debug("typing indicator refused: %s", exc)
-    task = asyncio.create_task(refresh())
-    try:
+        if first:
+            shown.renewal = asyncio.create_task(refresh())
+            try:
+                await channel.typing()
+            except discord.HTTPException as exc:
+                log.debug("typing indicator refused: %s", exc)
+            finally:
+                shown.first_shown.set()
+        await shown.first_shown.wait()
         yield
     finally:
-        task.cancel()
+        shown.chats -= 1
+        if not shown.chats:
+            del _typing[key]
+            if shown.renewal is not None:
+                shown.renewal.cancel()
 
 
 # Each part quotes its message, but two replies' parts alternating in a channel still
@@ -478,8 +509,10 @@ async def answer(
     else:
         text = reply.text
         if reply.status == "recalled":
+            limits.replies.give_back(str(message.channel.id))
             return []  # deleted before she began: nothing to reply to
         if reply.status in QUIET_STATUSES and not limits.notices.should_tell(request.user_id):
+            limits.replies.give_back(str(message.channel.id))  # a reaction, not a reply
             with suppress(discord.HTTPException):
                 await message.add_reaction(QUIET_REACTION)
             return []

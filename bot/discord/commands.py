@@ -97,13 +97,22 @@ async def respond(
     """Answer ephemerally; defer first when `work` is not done within `defer_after`."""
     task = asyncio.ensure_future(work)
     done, _ = await asyncio.wait({task}, timeout=defer_after)
+    answerable = True
     if not done:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        except discord.HTTPException as exc:
+            # Expired (it reached her after Discord's 3 s), or answered already (the same
+            # interaction delivered twice): the work still ends, and no answer can go out.
+            log.warning("could not defer Discord command %s: %s", interaction.id, exc)
+            answerable = False
     try:
         text = (await task).text
     except Exception:
         log.exception("Discord command %s failed", interaction.command and interaction.command.name)
         text = lines().failed
+    if not answerable:
+        return
     parts = outgoing_parts(text) or ["……"]
     try:
         if not interaction.response.is_done():

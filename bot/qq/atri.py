@@ -525,10 +525,12 @@ async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest) -> Non
         text = error_line()
     else:
         text = reply.text
-        if reply.status == "recalled":
-            return  # recalled before she began: nothing to reply to
-        if reply.status in QUIET_STATUSES and not busy_notices.should_tell(str(event.user_id)):
-            return  # told once this window already
+        silent = reply.status == "recalled"  # recalled before she began: nothing to reply to
+        if reply.status in QUIET_STATUSES:
+            silent = not busy_notices.should_tell(str(event.user_id))  # told this window
+        if silent:
+            reply_cap.give_back(_channel_key(event))  # the caller counted a reply
+            return
         if reply.status == "ok":
             stored = ReplyCut(**request.model_dump(include=REF_FIELDS))
     await send_reply(bot, event, text, stored)
@@ -706,11 +708,28 @@ async def answer_command(bot: Bot, event: MessageEvent, args: Message) -> None:
         if off and not await ADMINS(bot, event):
             log.debug("QQ: a member's command in group %s, which is off", event.group_id)
             return
+    # `/atri memory` in a group sends its answer privately while it runs, up to
+    # `max_reply_parts` messages: counted before, or a member repeating it sent them past
+    # every cap and held the account's send queue (shared by all its groups) for minutes.
+    counted = _answers_privately(event, args)
+    if counted and not _reply_allowed(event):
+        return
     text = await command_reply(bot, event, args)
-    if not reply_cap.allow(_channel_key(event)):
-        log.info("QQ: reply cap reached in %s; command not answered", _channel_key(event))
+    if not counted and not _reply_allowed(event):
         return
     await send_reply(bot, event, text)
+
+
+def _answers_privately(event: MessageEvent, args: Message) -> bool:
+    words = incoming_text(args).split()
+    return isinstance(event, GroupMessageEvent) and bool(words) and words[0].lower() == "memory"
+
+
+def _reply_allowed(event: MessageEvent) -> bool:
+    if reply_cap.allow(_channel_key(event)):
+        return True
+    log.info("QQ: reply cap reached in %s; command not answered", _channel_key(event))
+    return False
 
 
 @atri_command.handle()

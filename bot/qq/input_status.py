@@ -15,6 +15,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 from nonebot.adapters.onebot.v11 import ActionFailed, Bot
 
@@ -25,6 +26,14 @@ log = logging.getLogger(__name__)
 TYPING = 1
 
 
+@dataclass
+class _Shown:
+    """Typing shown to one person: the chats it is shown for, and its end."""
+
+    chats: int = 0
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class InputStatus:
     """Shows typing per account; `every` = 0 never shows it."""
 
@@ -33,6 +42,9 @@ class InputStatus:
         self._connections = connections
         self.unsupported: set[str] = set()  # self_ids whose implementation refused it
         self._calls: set[asyncio.Task[None]] = set()
+        # One typing per (account, person), however many of their messages she is
+        # answering: a member sending twenty at once started twenty loops of calls.
+        self._shown: dict[tuple[str, int], _Shown] = {}
 
     @contextlib.asynccontextmanager
     async def typing(self, bot: Bot, user_id: int) -> AsyncIterator[None]:
@@ -40,17 +52,25 @@ class InputStatus:
         if self.every <= 0 or str(bot.self_id) in self.unsupported:
             yield
             return
-        done = asyncio.Event()
-        # In the background: a slow or silent implementation never delays the reply, and
-        # a call in flight when the reply is ready still learns whether it is supported.
-        task = asyncio.create_task(self._keep(bot, user_id, done), name="atri-qq-typing")
-        self._calls.add(task)
-        task.add_done_callback(self._calls.discard)
-        await asyncio.sleep(0)  # its first call goes out before the chat starts
+        key = (str(bot.self_id), user_id)
+        shown = self._shown.get(key)
+        if shown is None:
+            shown = self._shown[key] = _Shown()
+            # In the background: a slow or silent implementation never delays the reply,
+            # and a call in flight when the reply is ready still learns whether it is
+            # supported.
+            task = asyncio.create_task(self._keep(bot, user_id, shown.done), name="atri-qq-typing")
+            self._calls.add(task)
+            task.add_done_callback(self._calls.discard)
+        shown.chats += 1
         try:
+            await asyncio.sleep(0)  # its first call goes out before the chat starts
             yield
         finally:
-            done.set()
+            shown.chats -= 1
+            if not shown.chats:
+                shown.done.set()
+                del self._shown[key]
 
     async def _keep(self, bot: Bot, user_id: int, done: asyncio.Event) -> None:
         account = str(bot.self_id)

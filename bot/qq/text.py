@@ -13,7 +13,7 @@ import re
 
 from nonebot.adapters.onebot.v11 import Message, MessageSegment
 
-from bot.splitting import split_message
+from bot.splitting import hard_cut, split_message
 
 CUT_MARK = "……"
 _NOT_MEDIA = {"text", "at", "reply"}
@@ -70,7 +70,7 @@ def reply_parts(text: str, limit: int, max_parts: int) -> list[str]:
     if len(parts) > max_parts:
         parts = parts[:max_parts]
         room = limit - len(CUT_MARK)
-        parts[-1] = parts[-1][:room] + CUT_MARK
+        parts[-1] = parts[-1][: hard_cut(parts[-1], room)] + CUT_MARK
     return parts
 
 
