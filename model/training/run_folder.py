@@ -17,11 +17,13 @@ import json
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from atri import locks
 from atri.config import Settings
 from atri.files import owned, owned_prefix, remove_dead_leftovers
 from atri.locks import LockHeld, discard, exclusive, holder, is_locked
@@ -201,9 +203,21 @@ def running_twin(known: dict[str, Any], runs_dir: Path, out: Path) -> str:
         recorded = recorded_identity(folder)
         if recorded is None or identity_differences(recorded, known):
             continue
-        if being_trained(folder):
+        if _held_by_a_run(folder):
             return _another_run(holder(lock_file(folder)), out)
     return ""
+
+
+def _held_by_a_run(run_dir: Path) -> bool:
+    """`being_trained`, and still after PATIENCE_SECONDS: a process looking at the lock
+    (`is_locked`, `discard`: another `atri train` starting) holds it for an instant, which
+    told a run starting then that another was training."""
+    deadline = time.monotonic() + locks.PATIENCE_SECONDS
+    while being_trained(run_dir):
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(locks.POLL_SECONDS / 5)
+    return False
 
 
 def _another_run(process_id: int | None, out: Path) -> str:
