@@ -3,22 +3,29 @@
 A run's checkpoints go in `<adapters_dir>/.runs/<fingerprint>/` (the fingerprint: same
 base, data and settings, same folder), beside `<fingerprint>.lock`, locked by the process
 training into it (see atri.locks) and removed with the folder (on POSIX: see
-atri.locks.discard); `--resume` continues from its last complete checkpoint.
+atri.locks.discard); `--resume` continues from its last complete checkpoint. A folder
+goes by a rename into a hidden trash folder beside it under its run's lock, and is
+deleted once the lock is let go (`trash_for`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import re
 import shutil
+import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from atri import locks
 from atri.config import Settings
+from atri.files import owned, owned_prefix, remove_dead_leftovers
 from atri.locks import LockHeld, discard, exclusive, holder, is_locked
 from model.training.data_files import DataFiles
 from model.training.errors import TrainError, TrainingInterrupted
@@ -28,6 +35,8 @@ RUN_INFO = "run.json"
 LOCK_SUFFIX = ".lock"
 CHECKPOINT = re.compile(r"checkpoint-\d+")
 TRAINER_STATE = "trainer_state.json"  # what Trainer writes last into a checkpoint
+# The hidden folders run folders are moved into to be deleted (see `trash_for`).
+TRASH_PREFIX = ".deleting-"
 
 
 def run_identity(
@@ -194,9 +203,21 @@ def running_twin(known: dict[str, Any], runs_dir: Path, out: Path) -> str:
         recorded = recorded_identity(folder)
         if recorded is None or identity_differences(recorded, known):
             continue
-        if being_trained(folder):
+        if _held_by_a_run(folder):
             return _another_run(holder(lock_file(folder)), out)
     return ""
+
+
+def _held_by_a_run(run_dir: Path) -> bool:
+    """`being_trained`, and still after PATIENCE_SECONDS: a process looking at the lock
+    (`is_locked`, `discard`: another `atri train` starting) holds it for an instant, which
+    told a run starting then that another was training."""
+    deadline = time.monotonic() + locks.PATIENCE_SECONDS
+    while being_trained(run_dir):
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(locks.POLL_SECONDS / 5)
+    return False
 
 
 def _another_run(process_id: int | None, out: Path) -> str:
@@ -262,7 +283,7 @@ def unfinished_runs(run_dir: Path) -> list[tuple[Path, int]]:
             if not folder.with_name(folder.name.removesuffix(LOCK_SUFFIX)).is_dir():
                 discard(folder)  # not while a run holds it, about to make its folder
             continue
-        if folder == run_dir or not folder.is_dir():
+        if folder == run_dir or not folder.is_dir() or folder.name.startswith(TRASH_PREFIX):
             continue
         if being_trained(folder):
             continue  # being trained right now
@@ -279,10 +300,66 @@ def _remove_unless_trained(folder: Path) -> None:
     """Remove the run folder `folder`, which held no checkpoint when looked at, under its
     run's lock: a run of its settings and data may have taken that lock since and be
     training into it (then it stays). Its lock file goes after it."""
-    with contextlib.suppress(LockHeld, OSError), exclusive(lock_file(folder), wait=False):
-        if not checkpoints(folder):  # none saved by a run that came and went meanwhile
+    with trash_for(folder.parent) as trash:
+        with contextlib.suppress(LockHeld, OSError), exclusive(lock_file(folder), wait=False):
+            if not checkpoints(folder):  # none saved by a run that came and went meanwhile
+                trash.take(folder)
+        _discard_unless_folder(folder)
+
+
+class Trash:
+    """A hidden folder that run folders are moved into, to be deleted (see `trash_for`)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._numbers = itertools.count()
+
+    def take(self, run_dir: Path) -> None:
+        """Move `run_dir` in: a rename, instant however much it holds. Where it cannot be
+        renamed (Windows, while a file in it is open), it is deleted where it is."""
+        try:
+            run_dir.rename(self.folder / f"{next(self._numbers)}-{run_dir.name}")
+        except FileNotFoundError:
+            pass
+        except OSError:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+    def empty(self) -> None:
+        for taken in list(self.folder.iterdir()):
+            shutil.rmtree(taken, ignore_errors=True)
+
+
+@contextmanager
+def trash_for(runs_dir: Path, published: list[Path] | None = None) -> Iterator[Trash]:
+    """A trash folder in `runs_dir` for the block, deleted with what it took at its end.
+    A run folder goes into it under its run's lock, and the lock is let go before the
+    deletion: deleting checkpoints (GBs on a slow disk) under it kept another `atri
+    train` of those settings waiting and then told it that a run was training. Held
+    while it lives (atri.files.owned); one left by a process killed meanwhile goes on a
+    later run (`remove_dead_trash`). Ctrl-C during the deletion stops it (a later run
+    deletes the rest); `published`, of the run that deletes it: a Ctrl-C then ends a run
+    that is over, with its version in place when `published` holds one."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    prefix = owned_prefix(TRASH_PREFIX)
+    with owned(lambda: Path(tempfile.mkdtemp(prefix=prefix, dir=runs_dir))) as folder:
+        try:
+            yield Trash(folder)
+        except BaseException:
+            with contextlib.suppress(KeyboardInterrupt):  # what ended the block tells
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
+        try:
             shutil.rmtree(folder, ignore_errors=True)
-    _discard_unless_folder(folder)
+        except KeyboardInterrupt:
+            if published is None:
+                raise
+            raise TrainingInterrupted(None, published[0] if published else None) from None
+
+
+def remove_dead_trash(runs_dir: Path) -> list[Path]:
+    """Delete the trash folders in `runs_dir` whose process was killed while it deleted
+    them (see `trash_for`); return them."""
+    return remove_dead_leftovers(runs_dir, TRASH_PREFIX) if runs_dir.is_dir() else []
 
 
 def _folder_bytes(folder: Path) -> int | None:
@@ -335,7 +412,7 @@ def _discard_unless_folder(run_dir: Path) -> None:
 
 @contextmanager
 def interruption_names_checkpoint(
-    run_dir: Path, published: list[Path] | None = None
+    run_dir: Path, published: list[Path], trash: Trash
 ) -> Iterator[None]:
     """Ctrl-C while the run has its folder becomes TrainingInterrupted with the step of
     its last complete checkpoint: "`--resume` continues" was said even when the run was
@@ -349,14 +426,14 @@ def interruption_names_checkpoint(
         raise
     except KeyboardInterrupt:
         if published:
-            shutil.rmtree(run_dir, ignore_errors=True)
+            trash.take(run_dir)
             raise TrainingInterrupted(None, published[0]) from None
         done = [c for c in checkpoints(run_dir) if (c / TRAINER_STATE).is_file()]
         raise TrainingInterrupted(checkpoint_step(done[-1]) if done else None) from None
 
 
 @contextmanager
-def removed_unless_checkpointed(run_dir: Path) -> Iterator[None]:
+def removed_unless_checkpointed(run_dir: Path, trash: Trash) -> Iterator[None]:
     """A run that fails before its first checkpoint (a config error peft finds, Ctrl-C
     while the model is wrapped) leaves no folder behind: nothing in it could be resumed,
     and every later run would count it as an unfinished one. Checkpoints are never
@@ -365,7 +442,7 @@ def removed_unless_checkpointed(run_dir: Path) -> Iterator[None]:
         yield
     except BaseException:
         if not checkpoints(run_dir):
-            shutil.rmtree(run_dir, ignore_errors=True)
+            trash.take(run_dir)
         raise
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import signal
 import threading
 import time
@@ -55,12 +54,14 @@ from model.training.run_folder import (
     interrupted_dataset,
     interruption_names_checkpoint,
     last_complete_checkpoint,
+    remove_dead_trash,
     removed_unless_checkpointed,
     resume_mismatch,
     run_fingerprint,
     run_identity,
     run_lock,
     running_twin,
+    trash_for,
     unfinished_runs,
     without_base_hash,
 )
@@ -178,6 +179,8 @@ def train(
         say(f"Removed {stale.name}, left by a training run that did not finish.")
     identity = run_identity(settings, files, loaded.config_hash, hw)
     run_dir = out / RUNS_DIR / run_fingerprint(identity)
+    for dead in remove_dead_trash(run_dir.parent):
+        say(f"Removed {dead}: run folders that a stopped `atri train` was deleting.")
     left = unfinished_runs(run_dir)
     if resume and not checkpoints(run_dir) and left:
         # Starting afresh would spend the hours again, under a note easily missed, while
@@ -191,14 +194,15 @@ def train(
             "with the same settings and data continues one; delete its folder to free the space."
         )
     published: list[Path] = []  # the version, once it is in place
-    # The lock is let go last: the folder is removed (done, interrupted once published,
-    # failed before a checkpoint) only while this run holds it, never under another run
-    # of these settings that took it meanwhile. Ctrl-C while it is waited for touched
-    # nothing, and is said so (atri.cli).
+    # The folder goes into the trash (done, interrupted once published, failed before a
+    # checkpoint) only while this run holds the lock, never under another run of these
+    # settings that took it meanwhile; the trash is deleted once the lock is let go.
+    # Ctrl-C while the lock is waited for touched nothing, and is said so (atri.cli).
     with (
+        trash_for(run_dir.parent, published) as trash,
         run_lock(run_dir, out),
-        interruption_names_checkpoint(run_dir, published),
-        removed_unless_checkpointed(run_dir),
+        interruption_names_checkpoint(run_dir, published, trash),
+        removed_unless_checkpointed(run_dir, trash),
     ):
         checkpoint = last_complete_checkpoint(run_dir, say) if resume else None
         resumed_from: int | None = None
@@ -224,12 +228,13 @@ def train(
                     f"Starting afresh without --resume: the interrupted run with these settings "
                     f"and data (checkpoint at step {checkpoint_step(saved[-1])}) is discarded."
                 )
-            shutil.rmtree(run_dir, ignore_errors=True)
+            trash.take(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(
             run_dir / RUN_INFO,
             {"dataset": str(files.train), "started": time.time(), "identity": identity},
         )
+        trash.empty()  # the discarded run's checkpoints, not kept while this one trains
 
         model, targets, note = peft_model(loaded.model, t)
         if note:
@@ -283,7 +288,7 @@ def train(
                 character,
                 published,
             )
-        shutil.rmtree(run_dir, ignore_errors=True)
+        trash.take(run_dir)
     del trainer
     if hw.device == "cuda":
         torch.cuda.empty_cache()

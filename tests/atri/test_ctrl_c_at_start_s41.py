@@ -10,7 +10,9 @@ only once the loading thread had ended during the load (15 s here, minutes for a
 
 Each Ctrl-C is sent once the process has mapped a library that only that stage loads
 (read from /proc, Linux), not after a fixed delay: on a busy machine a delay lands
-anywhere, or before Python runs `atri` at all.
+anywhere, or before Python runs `atri` at all. During the model load that is one the
+loading thread maps once torch has loaded (whose libraries load holding the GIL, seconds
+on a busy machine), with most of the load still to come.
 """
 
 from __future__ import annotations
@@ -42,10 +44,12 @@ PROMPTLY = 10.0
 
 # Libraries whose mapping marks a stage: pydantic-core is imported by the CLI's
 # settings (their schemas are built right after), numpy by the transformers modules the
-# command imports before its event loop runs, torch by the loading thread.
+# command imports before its event loop runs, torch by the loading thread, and then
+# safetensors, as it imports transformers' modelling code, before it reads the model.
 CLI_IMPORTS = "_pydantic_core"
 COMMAND_IMPORTS = "_multiarray_umath"
-MODEL_LOAD = "torch/_C."
+TORCH = "torch/_C."
+MODEL_LOAD = "_safetensors_rust"
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="reads /proc")
 
@@ -85,8 +89,9 @@ class Stopped(NamedTuple):
     err: str
 
 
-def ctrl_c(command: list[str], cwd: Path, library: str, after: float) -> Stopped:
-    """Run `command`; Ctrl-C `after` s once it has mapped `library`."""
+def ctrl_c(command: list[str], cwd: Path, library: str) -> Stopped:
+    """Run `command`; Ctrl-C once it has mapped `library` (and torch before it, for the
+    model load: the loading thread's, so the Ctrl-C lands in that stage)."""
     atri = subprocess.Popen(
         command,
         cwd=cwd,
@@ -98,11 +103,12 @@ def ctrl_c(command: list[str], cwd: Path, library: str, after: float) -> Stopped
     )
     try:
         deadline = time.monotonic() + 120
-        while not has_mapped(atri.pid, library):
-            assert atri.poll() is None, atri.communicate()
-            assert time.monotonic() < deadline, f"{library} was never loaded"
-            time.sleep(0.01)
-        time.sleep(after)
+        for stage in (TORCH, library) if library == MODEL_LOAD else (library,):
+            while not has_mapped(atri.pid, stage):
+                assert atri.poll() is None, atri.communicate()
+                assert time.monotonic() < deadline, f"{stage} was never loaded"
+                time.sleep(0.01)
+            assert stage == library or not has_mapped(atri.pid, library), "loaded before torch"
         sent = time.monotonic()
         atri.send_signal(signal.SIGINT)
         out, err = atri.communicate(timeout=120)
@@ -124,22 +130,20 @@ def atri(*args: str) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("library", "after"),
-    [(CLI_IMPORTS, 0.0), (COMMAND_IMPORTS, 0.0), (MODEL_LOAD, 1.0)],
+    "library",
+    [CLI_IMPORTS, COMMAND_IMPORTS, MODEL_LOAD],
     ids=["cli-imports", "command-imports", "model-load"],
 )
-def test_ctrl_c_while_the_worker_starts(
-    tmp_path: Path, tiny_model_dir: Path, library: str, after: float
-) -> None:
+def test_ctrl_c_while_the_worker_starts(tmp_path: Path, tiny_model_dir: Path, library: str) -> None:
     config = write_config(tmp_path, tiny_model_dir)
-    assert_stopped_at_once(ctrl_c(atri("-c", str(config), "worker"), tmp_path, library, after))
+    assert_stopped_at_once(ctrl_c(atri("-c", str(config), "worker"), tmp_path, library))
 
 
 def test_ctrl_c_while_the_installed_command_imports(tmp_path: Path, tiny_model_dir: Path) -> None:
     """The console script runs `atri` as a script, not as `-m`: the same from its first line."""
     config = write_config(tmp_path, tiny_model_dir)
     command = [*console_script(), "-c", str(config), "worker"]
-    assert_stopped_at_once(ctrl_c(command, tmp_path, CLI_IMPORTS, 0.0))
+    assert_stopped_at_once(ctrl_c(command, tmp_path, CLI_IMPORTS))
 
 
 @pytest.mark.parametrize("command", ["chat", "serve"])
@@ -148,4 +152,4 @@ def test_ctrl_c_while_the_console_chat_loads_the_model(
 ) -> None:
     """`atri serve` with no bot configured is the console chat, started its own way."""
     config = write_config(tmp_path, tiny_model_dir)
-    assert_stopped_at_once(ctrl_c(atri("-c", str(config), command), tmp_path, MODEL_LOAD, 1.0))
+    assert_stopped_at_once(ctrl_c(atri("-c", str(config), command), tmp_path, MODEL_LOAD))

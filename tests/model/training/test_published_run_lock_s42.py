@@ -6,7 +6,6 @@ checkpoints it was loading. A Ctrl-C while the lock is being waited for touches 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -68,31 +67,25 @@ def test_ctrl_c_after_publishing_removes_the_run_folder_under_its_lock(
     published: list[Path] = []
     ctrl_c: list[Path] = []
     tries: list[str] = []  # what another run got, trying the lock as the folder went
+    take = run_folder.Trash.take
 
     def publish(*args: Any, **kwargs: Any) -> Path:
         published.append(real(*args, **kwargs))
         return published[-1]
 
-    class CtrlCThenAnotherRun:
-        """shutil, where the first removal after publishing meets Ctrl-C, and the run
-        folder's removal after it meets another `atri train` of the run trying its lock."""
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(shutil, name)
-
-        @staticmethod
-        def rmtree(path: Path, **kwargs: Any) -> None:
-            if published and not ctrl_c:
-                ctrl_c.append(Path(path))
-                raise KeyboardInterrupt
-            if ctrl_c and Path(path) == ctrl_c[0]:
-                tries.append(another_run_tries(Path(path)))
-            shutil.rmtree(path, **kwargs)
+    def ctrl_c_then_another_run(trash: run_folder.Trash, run_dir: Path) -> None:
+        """The first removal after publishing meets Ctrl-C, and the run folder's removal
+        after it meets another `atri train` of the run trying its lock."""
+        if published and not ctrl_c:
+            ctrl_c.append(run_dir)
+            raise KeyboardInterrupt
+        if ctrl_c and run_dir == ctrl_c[0]:
+            tries.append(another_run_tries(run_dir))
+        take(trash, run_dir)
 
     with monkeypatch.context() as m:
         m.setattr(runner, "publish_version", publish)
-        m.setattr(runner, "shutil", CtrlCThenAnotherRun())
-        m.setattr(run_folder, "shutil", CtrlCThenAnotherRun())
+        m.setattr(run_folder.Trash, "take", ctrl_c_then_another_run)
         with pytest.raises(TrainingInterrupted) as stopped:
             runner.train(load_settings(config))
     [run] = ctrl_c
@@ -104,6 +97,7 @@ def test_ctrl_c_after_publishing_removes_the_run_folder_under_its_lock(
         f"with these settings into {run.parent}; wait for it to finish or stop it."
     ]
     assert not run.exists() and not lock_of(run).exists()  # done: neither is left
+    assert list(run.parent.iterdir()) == []  # nor the trash it went into
 
 
 def test_ctrl_c_while_waiting_for_the_lock_touches_no_checkpoint(

@@ -468,6 +468,7 @@ def test_ctrl_c_once_the_version_is_in_place_leaves_nothing_to_publish_twice(
 ) -> None:
     """Ctrl-C after the version was renamed into place, while the checkpoints were being
     removed: "no version was written", and --resume published the run a second time."""
+    import model.training.run_folder as run_folder
     import model.training.runner as runner
     from atri.config import load_settings
     from model.training.errors import TrainingInterrupted
@@ -496,7 +497,7 @@ def test_ctrl_c_once_the_version_is_in_place_leaves_nothing_to_publish_twice(
 
     with monkeypatch.context() as m:
         m.setattr(runner, "publish_version", publish)
-        m.setattr(runner, "shutil", CtrlCWhileRemoving())
+        m.setattr(run_folder, "shutil", CtrlCWhileRemoving())  # deletes the run's trash
         with pytest.raises(TrainingInterrupted) as stopped:
             runner.train(load_settings(config))
     adapters = tmp_path / "adapters"
