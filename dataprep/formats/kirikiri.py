@@ -8,7 +8,8 @@ its id: when `[chara_new name="akane" jname="あかね"]` (in
 any .ks file given) gives it a display name, the line is credited to あかね, the name the
 player sees, and an alias "akane" still names her (see `with_display_names`). Text runs
 over `[r]` and line ends until a wait tag (`[l]`, `[p]`, `[np]`, `[wvl]`) closes the
-utterance. Choices (`[link]…[endlink]`) are no one's line, nor a macro's body
+utterance (a click wait, `[l]` or `[wvl]`, inside a quote left open does not: the quote is
+one line on screen). Choices (`[link]…[endlink]`) are no one's line, nor a macro's body
 (`[macro name=…]…[endmacro]`), which is only its definition. Every other tag is
 dropped; `;` comments, `*label` lines, `[iscript]` … `[endscript]` blocks and lines of
 script code (`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene.
@@ -65,6 +66,8 @@ _EMBED = "emb"
 _READER_TAGS = (
     _WAIT | _PAGE | _NAME_TAGS | {"r", _EMBED, _CHOICE_START, _CHOICE_END, _MACRO_START, _MACRO_END}
 )
+# Quote marks of a line a click wait may fall inside of, opener and closer.
+_QUOTES = (("「", "」"), ("『", "』"), ("“", "”"))
 # Stands for a visual line break until the utterance is closed; see `_join`.
 _BREAK = "\x00"
 _BREAKS = re.compile("\x00+")
@@ -153,6 +156,10 @@ class _Reader:
             )
         self.parts = []
 
+    def quote_open(self) -> bool:
+        text = "".join(self.parts)
+        return any(text.count(opener) > text.count(closer) for opener, closer in _QUOTES)
+
     def end_page(self) -> None:
         self.flush()
         self.in_choice = False  # an [endlink] left out loses one page at most
@@ -182,7 +189,10 @@ class _Reader:
         elif name == _EMBED:
             self.unresolved = not self.in_choice
         elif name in _WAIT:
-            self.flush()
+            # `「えっ……[l]本当に？」`: a click wait inside a quote is one line on screen;
+            # cut there, "えっ……" would be dropped as a line of only a sound.
+            if not self.quote_open():
+                self.flush()
         elif name in _PAGE:
             self.end_page()
         elif name in _NAME_TAGS:
