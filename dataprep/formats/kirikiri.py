@@ -13,6 +13,9 @@ one line on screen). Choices (`[link]…[endlink]`) are no one's line, nor a mac
 (`[macro name=…]…[endmacro]`), which is only its definition. Every other tag is
 dropped; `;` comments, `*label` lines, `[iscript]` … `[endscript]` blocks and lines of
 script code (`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene.
+`[emb exp="f.name"]` shows the one string the .ks files given set the variable to (the
+player's name as the player keeps it, `variable_values`), as a speaker named `&f.name`
+is named by it; with no such value the line has a hole and is marked unusable.
 `[[` is a literal `[`, and so is TyranoScript's `\\[`; its block comments (`/*` … `*/`, each alone
 on its line) are not text.
 """
@@ -50,6 +53,7 @@ _TAGS_BEFORE_HEADER = re.compile(
     r"""(?:\[(?!\[)(?:=[ \t]*"[^"\n]*"|=[ \t]*'[^'\n]*'|[^\]"'\n])*\][ \t]*)+(?=【)"""
 )
 _SOUND_NAME = re.compile(SOUND_REF)
+_TAG_IN_NAME = re.compile(r"\[([^\[\]]*)\]")
 # Tags that end a message; after a page end the message's own name no longer applies.
 _WAIT = frozenset({"l", "wvl"})
 _PAGE = frozenset({"p", "np", "cm", "er", "pcm", "plc"})
@@ -62,6 +66,20 @@ _MACRO_START, _MACRO_END = "macro", "endmacro"
 # TyranoScript's `[chara_new name="akane" jname="あかね" …]` (or `@chara_new …`).
 _CHARA_NEW = re.compile(r"(?:\[|^[ \t]*@)[ \t]*chara_new\b([^\]\n]*)", re.M)
 _EMBED = "emb"
+# A game variable given a string, as scripts give the player's name its default: in
+# TJS/JavaScript (`f.name = "悠真";`, `[eval exp="f.name='悠真'"]`), as the default of
+# KAG's `System.inputString(caption, prompt, "悠真")`, or as the `initial` of the
+# TyranoScript `[edit name="f.name" initial="悠真"]` the player types it into.
+_VARIABLE = r"(?:sf|tf|f)\.[A-Za-z_]\w*"
+_STRING = r"""(?:"([^"\n]*)"|'([^'\n]*)')"""
+_ASSIGNED = re.compile(
+    rf"(?<![\w.])({_VARIABLE})[ \t]*=(?![=])[ \t]*"
+    rf"(?:System\.inputString\([^()\n]*,[ \t]*)?{_STRING}"
+)
+_EDIT = re.compile(r"(?:\[|^[ \t]*@)[ \t]*edit\b([^\]\n]*)", re.M)
+# How a tag's attribute names a variable's value (`t=&f.name`, `#&f.name`): the key
+# under which `display_names` gives a variable's value.
+_VALUE_OF = "&"
 # The tags `_Reader.tag` acts on: never a speaker, whatever the aliases.
 _READER_TAGS = (
     _WAIT | _PAGE | _NAME_TAGS | {"r", _EMBED, _CHOICE_START, _CHOICE_END, _MACRO_START, _MACRO_END}
@@ -98,16 +116,34 @@ def _break(text: str, start: int, end: int) -> str:
 
 def display_names(text: str) -> dict[str, str]:
     """TyranoScript character id → the name shown for it, from every `chara_new` with a
-    `jname` in the text."""
+    `jname` in the text; and `&f.name` → the one string the text gives the variable
+    `f.name` (`variable_values`), which a speaker named `&f.name` and `[emb exp=f.name]`
+    show."""
+    found = {_VALUE_OF + name: value for name, value in variable_values(text).items()}
     if "chara_new" not in text:
-        return {}
-    found: dict[str, str] = {}
+        return found
     for body in _CHARA_NEW.findall(text):
         attrs = _tag_name_and_attrs(f"chara_new {body}")[1]
         chara_id, shown = attrs.get("name", "").strip(), attrs.get("jname", "").strip()
         if chara_id and shown:
             found[chara_id] = shown
     return found
+
+
+def variable_values(text: str) -> dict[str, str]:
+    """Game variable (`f.name`) → the string the text gives it, for each variable given
+    one non-empty string only (an empty one says "not typed yet"; several are not
+    guessed between): what the player's name is when the player keeps the default."""
+    given: dict[str, set[str]] = {}
+    for name, double, single in _ASSIGNED.findall(text):
+        given.setdefault(name, set()).add(double or single)
+    for body in _EDIT.findall(text) if "edit" in text else ():
+        attrs = _tag_name_and_attrs(f"edit {body}")[1]
+        name = attrs.get("name", "").strip()
+        if re.fullmatch(_VARIABLE, name):
+            given.setdefault(name, set()).add(attrs.get("initial", ""))
+    values = {name: {v.strip() for v in strings} - {""} for name, strings in given.items()}
+    return {name: strings.pop() for name, strings in values.items() if len(strings) == 1}
 
 
 def with_display_names(aliases: Iterable[str], names: dict[str, str]) -> list[str]:
@@ -132,9 +168,10 @@ class _Reader:
         self.scene = "0"
         self.in_choice = False
         self.in_macro = False
-        # An [emb exp=…] in the message: a value only the running game knows (the
-        # player's name in f.name), so the line, written without it, has a hole.
+        # An [emb exp=…] in the message whose value no script given sets (the player's
+        # name with no default), so the line, written without it, has a hole.
         self.unresolved = False
+        self.number = 0  # the line being read
 
     def flush(self) -> None:
         text = _join(self.parts)
@@ -155,6 +192,20 @@ class _Reader:
                 Utterance(self.speaker, text, self.source, self.start_line, self.scene, shown=True)
             )
         self.parts = []
+
+    def shown_name(self, header: str) -> str:
+        """A `【…】` header's name as shown: `【[emb exp="f.name"]】` is the player's name
+        (`&f.name` while no file given sets it), and other tags in it show nothing."""
+        if "[" not in header:
+            return header
+        return _TAG_IN_NAME.sub(self._shown_tag, header)
+
+    def _shown_tag(self, m: re.Match[str]) -> str:
+        name, attrs = _tag_name_and_attrs(m.group(1))
+        if name != _EMBED:
+            return ""
+        key = _VALUE_OF + attrs.get("exp", "").strip()
+        return self.names.get(key, key)
 
     def quote_open(self) -> bool:
         text = "".join(self.parts)
@@ -187,7 +238,11 @@ class _Reader:
         elif name == "r":
             self.parts.append(_BREAK)
         elif name == _EMBED:
-            self.unresolved = not self.in_choice
+            value = self.names.get(_VALUE_OF + attrs.get("exp", "").strip())
+            if value is None:
+                self.unresolved = not self.in_choice
+            else:
+                self.text(value, self.number)
         elif name in _WAIT:
             # `「えっ……[l]本当に？」`: a click wait inside a quote is one line on screen;
             # cut there, "えっ……" would be dropped as a line of only a sound.
@@ -199,6 +254,8 @@ class _Reader:
             who = attrs.get("t") or attrs.get("text") or ""
             if not who and "name" in attrs:  # [chara_ptext name=akane]: a character id
                 who = self.names.get(attrs["name"].strip(), attrs["name"])
+            elif who.startswith(_VALUE_OF):  # `t=&f.name`: the variable's value
+                who = self.names.get(who.strip(), who)
             self.set_speaker(who.split("/")[0].strip(), sticky=False)
 
     def text(self, chunk: str, number: int) -> None:
@@ -219,6 +276,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     in_script = False
     in_comment = False
     for number, raw in enumerate(text.splitlines(), 1):
+        reader.number = number
         line = raw.strip()
         if not line or line[0] == ";":
             continue
@@ -284,7 +342,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         if header is not None:
             # `【回想】「……」` is narration: the header is never text, and a heading names nobody.
             # A voice cue there (`【voice:atr_0012】`) changes no speaker: `#亚托莉` still says it.
-            name = header.group(1)
+            name = reader.shown_name(header.group(1))
             if _SOUND_NAME.fullmatch(name) is None:
                 reader.set_speaker(None if _HEADING_NAME.fullmatch(name) else name.strip(), False)
             line = header.group(2)
