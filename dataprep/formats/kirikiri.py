@@ -11,7 +11,8 @@ over `[r]` and line ends until a wait tag (`[l]`, `[p]`, `[np]`, `[wvl]`) closes
 utterance (a click wait, `[l]` or `[wvl]`, inside a quote left open does not: the quote is
 one line on screen). Choices (`[link]…[endlink]`) are no one's line, nor a macro's body
 (`[macro name=…]…[endmacro]`), which is only its definition. Every other tag is
-dropped; `;` comments, `*label` lines, `[iscript]` … `[endscript]` blocks and lines of
+dropped but `[ch text=…]`, whose text is shown; `;` comments, `*label` lines,
+`[iscript]` … `[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks and lines of
 script code (`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene.
 `[emb exp="f.name"]` shows the one string the .ks files given set the variable to (the
 player's name as the player keeps it, `variable_values`), as a speaker named `&f.name`
@@ -66,6 +67,8 @@ _MACRO_START, _MACRO_END = "macro", "endmacro"
 # TyranoScript's `[chara_new name="akane" jname="あかね" …]` (or `@chara_new …`).
 _CHARA_NEW = re.compile(r"(?:\[|^[ \t]*@)[ \t]*chara_new\b([^\]\n]*)", re.M)
 _EMBED = "emb"
+# KAG's `[ch text="あ"]` shows its text in the message.
+_CHARACTERS = "ch"
 # A game variable given a string, as scripts give the player's name its default: in
 # TJS/JavaScript (`f.name = "悠真";`, `[eval exp="f.name='悠真'"]`), as the default of
 # KAG's `System.inputString(caption, prompt, "悠真")`, or as the `initial` of the
@@ -82,8 +85,15 @@ _EDIT = re.compile(r"(?:\[|^[ \t]*@)[ \t]*edit\b([^\]\n]*)", re.M)
 _VALUE_OF = "&"
 # The tags `_Reader.tag` acts on: never a speaker, whatever the aliases.
 _READER_TAGS = (
-    _WAIT | _PAGE | _NAME_TAGS | {"r", _EMBED, _CHOICE_START, _CHOICE_END, _MACRO_START, _MACRO_END}
+    _WAIT
+    | _PAGE
+    | _NAME_TAGS
+    | {"r", _EMBED, _CHARACTERS, _CHOICE_START, _CHOICE_END, _MACRO_START, _MACRO_END}
 )
+# Blocks of code, from a line that starts with the first tag to one that starts with the
+# second: TJS or JavaScript, and TyranoScript's HTML (`[html]<div>…</div>[endhtml]`).
+_BLOCKS = {"iscript": "endscript", "html": "endhtml"}
+_TAG_WORD = re.compile(r"[\[@][ \t]*([A-Za-z_]\w*)")
 # Quote marks of a line a click wait may fall inside of, opener and closer.
 _QUOTES = (("「", "」"), ("『", "』"), ("“", "”"))
 # Stands for a visual line break until the utterance is closed; see `_join`.
@@ -96,6 +106,17 @@ def _tag_name_and_attrs(body: str) -> tuple[str, dict[str, str]]:
     name = body.split(None, 1)[0].lower() if body else ""
     attrs = {k.lower(): v.strip("\"'") for k, v in _ATTR.findall(body)}
     return name, attrs
+
+
+def _leading_tag(line: str) -> str:
+    """The name of the tag a stripped line starts with (`iscript` for `[iscript]` and
+    `@iscript`), lower case; "" for a line that starts otherwise."""
+    m = _TAG_WORD.match(line)
+    return m.group(1).lower() if m else ""
+
+
+def _tags_in(text: str) -> set[str]:
+    return {m.group(1).lower() for m in _TAG_WORD.finditer(text)}
 
 
 def _join(parts: list[str]) -> str:
@@ -237,6 +258,8 @@ class _Reader:
             self.in_choice = False
         elif name == "r":
             self.parts.append(_BREAK)
+        elif name == _CHARACTERS:
+            self.text(attrs.get("text", ""), self.number)
         elif name == _EMBED:
             value = self.names.get(_VALUE_OF + attrs.get("exp", "").strip())
             if value is None:
@@ -273,7 +296,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     reader = _Reader(source, names)
     marker = options.scene_marker.match if options.scene_marker else None
     marks = 0
-    in_script = False
+    block_end: str | None = None  # the tag ending the code block being skipped
     in_comment = False
     for number, raw in enumerate(text.splitlines(), 1):
         reader.number = number
@@ -286,15 +309,17 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             in_comment = line != "*/"
             continue
         head = line[0]
-        if in_script or head in "[@":
-            command = line[1:].lstrip().lower()
-            if command.startswith("iscript"):
-                in_script = True
-            elif command.startswith("endscript"):
-                in_script = False
+        if block_end is not None or head in "[@":
+            word = _leading_tag(line)
+            if block_end is None and word in _BLOCKS:
+                # `[iscript]f.a = 1;[endscript]` on one line is a block of one line.
+                if _BLOCKS[word] not in _tags_in(line[1:]):
+                    block_end = _BLOCKS[word]
                 continue
-            if in_script:
-                continue  # JavaScript / TJS between [iscript] and [endscript]
+            if block_end is not None:
+                if word == block_end:
+                    block_end = None
+                continue  # JavaScript / TJS / HTML, not text
         if is_code(line):
             continue
         if head == "*":

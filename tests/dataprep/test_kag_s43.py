@@ -148,3 +148,23 @@ def test_a_click_wait_inside_a_quote_keeps_the_line_whole() -> None:
         ("汐里", "「そっか……寂しくなるね」", None),  # the quote closed: [l] ends it
         ("汐里", "「でも、ありがと」", None),
     ]
+
+
+def test_a_script_block_on_one_line_ends_there() -> None:
+    # `[iscript]…[endscript]` on one line opened a block that no line closed: every line
+    # after it, to the end of the file, was skipped as code.
+    text = "[iscript]f.visits = 1;[endscript]\n#汐里\n「消えないで」[p]"
+    assert _said(text) == [("汐里", "「消えないで」", None)]
+
+
+def test_tyranoscript_html_is_no_line() -> None:
+    # `[html]…[endhtml]` (a TyranoScript page element) was read as narration.
+    text = (
+        '[html top=100]\n<div class="menu">\n<p>メニュー</p>\n</div>\n[endhtml]\n#汐里\n「次」[p]'
+    )
+    assert _said(text) == [("汐里", "「次」", None)]
+
+
+def test_kag_ch_shows_its_text() -> None:
+    # KAG's `[ch text="あ"]` puts its text in the message; it was dropped as any tag.
+    assert _said('@nm t="汐里"\n「[ch text="あ"]のね」[p]') == [("汐里", "「あのね」", None)]
