@@ -16,7 +16,8 @@ dropped but `[ch text=…]`, whose text is shown; `;` comments, `*label` lines,
 script code (`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene.
 `[emb exp="f.name"]` shows the one string the .ks files given set the variable to (the
 player's name as the player keeps it, `variable_values`), as a speaker named `&f.name`
-is named by it; with no such value the line has a hole and is marked unusable.
+is named by it; with no such value the line has a hole and is marked unusable (its text
+keeps `[f.name]` there, so that the run names the variable).
 `[[` is a literal `[`, and so is TyranoScript's `\\[`; its block comments (`/*` … `*/`, each alone
 on its line) are not text.
 """
@@ -79,6 +80,7 @@ _ASSIGNED = re.compile(
     rf"(?<![\w.])({_VARIABLE})[ \t]*=(?![=])[ \t]*"
     rf"(?:System\.inputString\([^()\n]*,[ \t]*)?{_STRING}"
 )
+_PLAIN_VARIABLE = re.compile(r"[A-Za-z_][\w.]*")
 _EDIT = re.compile(r"(?:\[|^[ \t]*@)[ \t]*edit\b([^\]\n]*)", re.M)
 # How a tag's attribute names a variable's value (`t=&f.name`, `#&f.name`): the key
 # under which `display_names` gives a variable's value.
@@ -261,11 +263,14 @@ class _Reader:
         elif name == _CHARACTERS:
             self.text(attrs.get("text", ""), self.number)
         elif name == _EMBED:
-            value = self.names.get(_VALUE_OF + attrs.get("exp", "").strip())
+            exp = attrs.get("exp", "").strip()
+            value = self.names.get(_VALUE_OF + exp)
             if value is None:
                 self.unresolved = not self.in_choice
-            else:
-                self.text(value, self.number)
+                # `[f.name]` in the dropped line, as a Ren'Py line keeps its `[var]`:
+                # the run names the variable that lost it.
+                value = f"[{exp}]" if _PLAIN_VARIABLE.fullmatch(exp) else ""
+            self.text(value, self.number)
         elif name in _WAIT:
             # `「えっ……[l]本当に？」`: a click wait inside a quote is one line on screen;
             # cut there, "えっ……" would be dropped as a line of only a sound.

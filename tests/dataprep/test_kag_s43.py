@@ -129,9 +129,21 @@ def test_a_variable_given_one_string_names_the_speaker_and_fills_the_line(settin
 def test_a_variable_with_no_single_string_still_leaves_a_hole(setting: str) -> None:
     text = f'{setting}\n#汐里\n「[emb exp="f.name"]くん」[p]\n【[emb exp="f.name"]】「おう」[p]'
     assert _said(text) == [
-        ("汐里", "「くん」", "unresolved_variable"),
+        ("汐里", "「[f.name]くん」", "unresolved_variable"),  # named, as a Ren'Py [var] is
         ("&f.name", "「おう」", None),
     ]
+
+
+def test_the_run_names_the_variable_of_the_lines_it_dropped(tmp_path: Path) -> None:
+    # Without first.ks, which sets f.name, her lines with [emb exp="f.name"] are dropped:
+    # the run said only "unresolved_variable = 4", naming nothing to look for.
+    console = Console(record=True, width=1000)
+    scenes = [GAME / "scene01.ks", GAME / "scene03.ks"]
+    settings = Settings(root=tmp_path, dataprep=SETTINGS)
+    assert run_prep(settings, scenes, tmp_path / "out", None, "", console) == 0
+    assert "[f.name] in 4 lines" in console.export_text()
+    written = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "out").glob("*.json*"))
+    assert "f.name]" not in written
 
 
 def test_a_click_wait_inside_a_quote_keeps_the_line_whole() -> None:
