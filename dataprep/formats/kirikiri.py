@@ -34,7 +34,7 @@ from dataprep.formats.common import (
     ParseOptions,
     alias_tag,
     is_code,
-    space_between,
+    join_pieces,
     tidy_name,
 )
 from dataprep.records import Utterance
@@ -100,7 +100,6 @@ _TAG_WORD = re.compile(r"[\[@][ \t]*([A-Za-z_]\w*)")
 _QUOTES = (("「", "」"), ("『", "』"), ("“", "”"))
 # Stands for a visual line break until the utterance is closed; see `_join`.
 _BREAK = "\x00"
-_BREAKS = re.compile("\x00+")
 
 
 def _tag_name_and_attrs(body: str) -> tuple[str, dict[str, str]]:
@@ -123,18 +122,11 @@ def _tags_in(text: str) -> set[str]:
 
 def _join(parts: list[str]) -> str:
     """Line breaks vanish between CJK characters and become a space between words of a
-    script that writes spaces (`space_between`)."""
+    script that writes spaces (`join_pieces`); blanks beside a break go with it: a
+    full-width space after `[r]` indents the next line on screen (`好きなの。[r]　小さい頃`),
+    it is no space in what is said."""
     text = "".join(parts)
-    if _BREAK in text:
-        text = _BREAKS.sub(lambda m: _break(text, m.start(), m.end()), text)
-    return text.strip()
-
-
-def _break(text: str, start: int, end: int) -> str:
-    before, after = text[max(0, start - 2) : start], text[end : end + 1]
-    if not before or not after or before[-1].isspace() or after.isspace():
-        return ""
-    return " " if space_between(before, after) else ""
+    return join_pieces(text.split(_BREAK)) if _BREAK in text else text.strip()
 
 
 def display_names(text: str) -> dict[str, str]:

@@ -180,3 +180,17 @@ def test_tyranoscript_html_is_no_line() -> None:
 def test_kag_ch_shows_its_text() -> None:
     # KAG's `[ch text="あ"]` puts its text in the message; it was dropped as any tag.
     assert _said('@nm t="汐里"\n「[ch text="あ"]のね」[p]') == [("汐里", "「あのね」", None)]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "「好きなの。[r]　小さい頃、よく来たんだ」[p]",  # indented after [r]
+        "「好きなの。[l][r]　小さい頃、よく来たんだ」[p]",
+        "「好きなの。[r]\n　小さい頃、よく来たんだ」[p]",  # as it was read already
+    ],
+)
+def test_the_indent_after_a_line_break_is_no_space(line: str) -> None:
+    # A full-width space indenting the next line on screen stayed in the line, and the
+    # cleaning made it an ASCII space: "好きなの。 小さい頃".
+    assert _said(f"#汐里\n{line}") == [("汐里", "「好きなの。小さい頃、よく来たんだ」", None)]
