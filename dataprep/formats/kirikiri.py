@@ -179,6 +179,8 @@ class _Reader:
         self.speaker: str | None = None
         self.sticky = False  # True when the name came from a TyranoScript `#` line
         self.parts: list[str] = []
+        # Per pair of `_QUOTES`, how many quotes the message holds open.
+        self.quotes = [0] * len(_QUOTES)
         self.start_line = 0
         self.scene = "0"
         self.in_choice = False
@@ -207,6 +209,7 @@ class _Reader:
                 Utterance(self.speaker, text, self.source, self.start_line, self.scene, shown=True)
             )
         self.parts = []
+        self.quotes = [0] * len(_QUOTES)
 
     def shown_name(self, header: str) -> str:
         """A `【…】` header's name as shown: `【[emb exp="f.name"]】` is the player's name
@@ -223,8 +226,7 @@ class _Reader:
         return self.names.get(key, key)
 
     def quote_open(self) -> bool:
-        text = "".join(self.parts)
-        return any(text.count(opener) > text.count(closer) for opener, closer in _QUOTES)
+        return any(self.quotes)
 
     def end_page(self) -> None:
         self.flush()
@@ -284,6 +286,9 @@ class _Reader:
         if not self.parts or all(p == _BREAK for p in self.parts):
             self.start_line = number
         self.parts.append(chunk)
+        for i, (opener, closer) in enumerate(_QUOTES):
+            if opener in chunk or closer in chunk:
+                self.quotes[i] = max(0, self.quotes[i] + chunk.count(opener) - chunk.count(closer))
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:

@@ -5,6 +5,7 @@ TyranoScript and KAG files, one Shift-JIS, one with CRLF line ends."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,12 @@ def test_the_indent_after_a_line_break_is_no_space(line: str) -> None:
     # A full-width space indenting the next line on screen stayed in the line, and the
     # cleaning made it an ASCII space: "好きなの。 小さい頃".
     assert _said(f"#汐里\n{line}") == [("汐里", "「好きなの。小さい頃、よく来たんだ」", None)]
+
+
+def test_many_click_waits_in_one_open_quote_take_linear_time() -> None:
+    # Each [l] joined the message so far to look for an open quote: 30,000 of them in
+    # one quote took seconds (100,000 took two minutes).
+    text = "#汐里\n「" + "あ[l]" * 30_000 + "」[p]\n"
+    started = time.perf_counter()
+    assert _said(text) == [("汐里", "「" + "あ" * 30_000 + "」", None)]
+    assert time.perf_counter() - started < 3
