@@ -8,10 +8,16 @@ its id: when `[chara_new name="akane" jname="あかね"]` (in
 any .ks file given) gives it a display name, the line is credited to あかね, the name the
 player sees, and an alias "akane" still names her (see `with_display_names`). Text runs
 over `[r]` and line ends until a wait tag (`[l]`, `[p]`, `[np]`, `[wvl]`) closes the
-utterance. Choices (`[link]…[endlink]`) are no one's line, nor a macro's body
+utterance (a click wait, `[l]` or `[wvl]`, inside a quote left open does not: the quote is
+one line on screen). Choices (`[link]…[endlink]`) are no one's line, nor a macro's body
 (`[macro name=…]…[endmacro]`), which is only its definition. Every other tag is
-dropped; `;` comments, `*label` lines, `[iscript]` … `[endscript]` blocks and lines of
+dropped but `[ch text=…]`, whose text is shown; `;` comments, `*label` lines,
+`[iscript]` … `[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks and lines of
 script code (`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene.
+`[emb exp="f.name"]` shows the one string the .ks files given set the variable to (the
+player's name as the player keeps it, `variable_values`), as a speaker named `&f.name`
+is named by it; with no such value the line has a hole and is marked unusable (its text
+keeps `[f.name]` there, so that the run names the variable).
 `[[` is a literal `[`, and so is TyranoScript's `\\[`; its block comments (`/*` … `*/`, each alone
 on its line) are not text.
 """
@@ -28,7 +34,7 @@ from dataprep.formats.common import (
     ParseOptions,
     alias_tag,
     is_code,
-    space_between,
+    join_pieces,
     tidy_name,
 )
 from dataprep.records import Utterance
@@ -49,6 +55,7 @@ _TAGS_BEFORE_HEADER = re.compile(
     r"""(?:\[(?!\[)(?:=[ \t]*"[^"\n]*"|=[ \t]*'[^'\n]*'|[^\]"'\n])*\][ \t]*)+(?=【)"""
 )
 _SOUND_NAME = re.compile(SOUND_REF)
+_TAG_IN_NAME = re.compile(r"\[([^\[\]]*)\]")
 # Tags that end a message; after a page end the message's own name no longer applies.
 _WAIT = frozenset({"l", "wvl"})
 _PAGE = frozenset({"p", "np", "cm", "er", "pcm", "plc"})
@@ -61,13 +68,38 @@ _MACRO_START, _MACRO_END = "macro", "endmacro"
 # TyranoScript's `[chara_new name="akane" jname="あかね" …]` (or `@chara_new …`).
 _CHARA_NEW = re.compile(r"(?:\[|^[ \t]*@)[ \t]*chara_new\b([^\]\n]*)", re.M)
 _EMBED = "emb"
+# KAG's `[ch text="あ"]` shows its text in the message.
+_CHARACTERS = "ch"
+# A game variable given a string, as scripts give the player's name its default: in
+# TJS/JavaScript (`f.name = "悠真";`, `[eval exp="f.name='悠真'"]`), as the default of
+# KAG's `System.inputString(caption, prompt, "悠真")`, or as the `initial` of the
+# TyranoScript `[edit name="f.name" initial="悠真"]` the player types it into.
+_VARIABLE = r"(?:sf|tf|f)\.[A-Za-z_]\w*"
+_STRING = r"""(?:"([^"\n]*)"|'([^'\n]*)')"""
+_ASSIGNED = re.compile(
+    rf"(?<![\w.])({_VARIABLE})[ \t]*=(?![=])[ \t]*"
+    rf"(?:System\.inputString\([^()\n]*,[ \t]*)?{_STRING}"
+)
+_PLAIN_VARIABLE = re.compile(r"[A-Za-z_][\w.]*")
+_EDIT = re.compile(r"(?:\[|^[ \t]*@)[ \t]*edit\b([^\]\n]*)", re.M)
+# How a tag's attribute names a variable's value (`t=&f.name`, `#&f.name`): the key
+# under which `display_names` gives a variable's value.
+_VALUE_OF = "&"
 # The tags `_Reader.tag` acts on: never a speaker, whatever the aliases.
 _READER_TAGS = (
-    _WAIT | _PAGE | _NAME_TAGS | {"r", _EMBED, _CHOICE_START, _CHOICE_END, _MACRO_START, _MACRO_END}
+    _WAIT
+    | _PAGE
+    | _NAME_TAGS
+    | {"r", _EMBED, _CHARACTERS, _CHOICE_START, _CHOICE_END, _MACRO_START, _MACRO_END}
 )
+# Blocks of code, from a line that starts with the first tag to one that starts with the
+# second: TJS or JavaScript, and TyranoScript's HTML (`[html]<div>…</div>[endhtml]`).
+_BLOCKS = {"iscript": "endscript", "html": "endhtml"}
+_TAG_WORD = re.compile(r"[\[@][ \t]*([A-Za-z_]\w*)")
+# Quote marks of a line a click wait may fall inside of, opener and closer.
+_QUOTES = (("「", "」"), ("『", "』"), ("“", "”"))
 # Stands for a visual line break until the utterance is closed; see `_join`.
 _BREAK = "\x00"
-_BREAKS = re.compile("\x00+")
 
 
 def _tag_name_and_attrs(body: str) -> tuple[str, dict[str, str]]:
@@ -77,34 +109,56 @@ def _tag_name_and_attrs(body: str) -> tuple[str, dict[str, str]]:
     return name, attrs
 
 
+def _leading_tag(line: str) -> str:
+    """The name of the tag a stripped line starts with (`iscript` for `[iscript]` and
+    `@iscript`), lower case; "" for a line that starts otherwise."""
+    m = _TAG_WORD.match(line)
+    return m.group(1).lower() if m else ""
+
+
+def _tags_in(text: str) -> set[str]:
+    return {m.group(1).lower() for m in _TAG_WORD.finditer(text)}
+
+
 def _join(parts: list[str]) -> str:
     """Line breaks vanish between CJK characters and become a space between words of a
-    script that writes spaces (`space_between`)."""
+    script that writes spaces (`join_pieces`); blanks beside a break go with it: a
+    full-width space after `[r]` indents the next line on screen (`好きなの。[r]　小さい頃`),
+    it is no space in what is said."""
     text = "".join(parts)
-    if _BREAK in text:
-        text = _BREAKS.sub(lambda m: _break(text, m.start(), m.end()), text)
-    return text.strip()
-
-
-def _break(text: str, start: int, end: int) -> str:
-    before, after = text[max(0, start - 2) : start], text[end : end + 1]
-    if not before or not after or before[-1].isspace() or after.isspace():
-        return ""
-    return " " if space_between(before, after) else ""
+    return join_pieces(text.split(_BREAK)) if _BREAK in text else text.strip()
 
 
 def display_names(text: str) -> dict[str, str]:
     """TyranoScript character id → the name shown for it, from every `chara_new` with a
-    `jname` in the text."""
+    `jname` in the text; and `&f.name` → the one string the text gives the variable
+    `f.name` (`variable_values`), which a speaker named `&f.name` and `[emb exp=f.name]`
+    show."""
+    found = {_VALUE_OF + name: value for name, value in variable_values(text).items()}
     if "chara_new" not in text:
-        return {}
-    found: dict[str, str] = {}
+        return found
     for body in _CHARA_NEW.findall(text):
         attrs = _tag_name_and_attrs(f"chara_new {body}")[1]
         chara_id, shown = attrs.get("name", "").strip(), attrs.get("jname", "").strip()
         if chara_id and shown:
             found[chara_id] = shown
     return found
+
+
+def variable_values(text: str) -> dict[str, str]:
+    """Game variable (`f.name`) → the string the text gives it, for each variable given
+    one non-empty string only (an empty one says "not typed yet"; several are not
+    guessed between): what the player's name is when the player keeps the default."""
+    given: dict[str, set[str]] = {}
+    for name, double, single in _ASSIGNED.findall(text):
+        given.setdefault(name, set()).add(double or single)
+    for body in _EDIT.findall(text) if "edit" in text else ():
+        attrs = _tag_name_and_attrs(f"edit {body}")[1]
+        name = attrs.get("name", "").strip()
+        if re.fullmatch(_VARIABLE, name):
+            given.setdefault(name, set()).add(attrs.get("initial", ""))
+    values = {name: {v.strip() for v in strings} - {""} for name, strings in given.items()}
+    return {name: strings.pop() for name, strings in values.items() if len(strings) == 1}
 
 
 def with_display_names(aliases: Iterable[str], names: dict[str, str]) -> list[str]:
@@ -125,13 +179,16 @@ class _Reader:
         self.speaker: str | None = None
         self.sticky = False  # True when the name came from a TyranoScript `#` line
         self.parts: list[str] = []
+        # Per pair of `_QUOTES`, how many quotes the message holds open.
+        self.quotes = [0] * len(_QUOTES)
         self.start_line = 0
         self.scene = "0"
         self.in_choice = False
         self.in_macro = False
-        # An [emb exp=…] in the message: a value only the running game knows (the
-        # player's name in f.name), so the line, written without it, has a hole.
+        # An [emb exp=…] in the message whose value no script given sets (the player's
+        # name with no default), so the line, written without it, has a hole.
         self.unresolved = False
+        self.number = 0  # the line being read
 
     def flush(self) -> None:
         text = _join(self.parts)
@@ -152,6 +209,24 @@ class _Reader:
                 Utterance(self.speaker, text, self.source, self.start_line, self.scene, shown=True)
             )
         self.parts = []
+        self.quotes = [0] * len(_QUOTES)
+
+    def shown_name(self, header: str) -> str:
+        """A `【…】` header's name as shown: `【[emb exp="f.name"]】` is the player's name
+        (`&f.name` while no file given sets it), and other tags in it show nothing."""
+        if "[" not in header:
+            return header
+        return _TAG_IN_NAME.sub(self._shown_tag, header)
+
+    def _shown_tag(self, m: re.Match[str]) -> str:
+        name, attrs = _tag_name_and_attrs(m.group(1))
+        if name != _EMBED:
+            return ""
+        key = _VALUE_OF + attrs.get("exp", "").strip()
+        return self.names.get(key, key)
+
+    def quote_open(self) -> bool:
+        return any(self.quotes)
 
     def end_page(self) -> None:
         self.flush()
@@ -179,16 +254,30 @@ class _Reader:
             self.in_choice = False
         elif name == "r":
             self.parts.append(_BREAK)
+        elif name == _CHARACTERS:
+            self.text(attrs.get("text", ""), self.number)
         elif name == _EMBED:
-            self.unresolved = not self.in_choice
+            exp = attrs.get("exp", "").strip()
+            value = self.names.get(_VALUE_OF + exp)
+            if value is None:
+                self.unresolved = not self.in_choice
+                # `[f.name]` in the dropped line, as a Ren'Py line keeps its `[var]`:
+                # the run names the variable that lost it.
+                value = f"[{exp}]" if _PLAIN_VARIABLE.fullmatch(exp) else ""
+            self.text(value, self.number)
         elif name in _WAIT:
-            self.flush()
+            # `「えっ……[l]本当に？」`: a click wait inside a quote is one line on screen;
+            # cut there, "えっ……" would be dropped as a line of only a sound.
+            if not self.quote_open():
+                self.flush()
         elif name in _PAGE:
             self.end_page()
         elif name in _NAME_TAGS:
             who = attrs.get("t") or attrs.get("text") or ""
             if not who and "name" in attrs:  # [chara_ptext name=akane]: a character id
                 who = self.names.get(attrs["name"].strip(), attrs["name"])
+            elif who.startswith(_VALUE_OF):  # `t=&f.name`: the variable's value
+                who = self.names.get(who.strip(), who)
             self.set_speaker(who.split("/")[0].strip(), sticky=False)
 
     def text(self, chunk: str, number: int) -> None:
@@ -197,6 +286,9 @@ class _Reader:
         if not self.parts or all(p == _BREAK for p in self.parts):
             self.start_line = number
         self.parts.append(chunk)
+        for i, (opener, closer) in enumerate(_QUOTES):
+            if opener in chunk or closer in chunk:
+                self.quotes[i] = max(0, self.quotes[i] + chunk.count(opener) - chunk.count(closer))
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
@@ -206,9 +298,10 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     reader = _Reader(source, names)
     marker = options.scene_marker.match if options.scene_marker else None
     marks = 0
-    in_script = False
+    block_end: str | None = None  # the tag ending the code block being skipped
     in_comment = False
     for number, raw in enumerate(text.splitlines(), 1):
+        reader.number = number
         line = raw.strip()
         if not line or line[0] == ";":
             continue
@@ -218,15 +311,17 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             in_comment = line != "*/"
             continue
         head = line[0]
-        if in_script or head in "[@":
-            command = line[1:].lstrip().lower()
-            if command.startswith("iscript"):
-                in_script = True
-            elif command.startswith("endscript"):
-                in_script = False
+        if block_end is not None or head in "[@":
+            word = _leading_tag(line)
+            if block_end is None and word in _BLOCKS:
+                # `[iscript]f.a = 1;[endscript]` on one line is a block of one line.
+                if _BLOCKS[word] not in _tags_in(line[1:]):
+                    block_end = _BLOCKS[word]
                 continue
-            if in_script:
-                continue  # JavaScript / TJS between [iscript] and [endscript]
+            if block_end is not None:
+                if word == block_end:
+                    block_end = None
+                continue  # JavaScript / TJS / HTML, not text
         if is_code(line):
             continue
         if head == "*":
@@ -274,7 +369,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         if header is not None:
             # `【回想】「……」` is narration: the header is never text, and a heading names nobody.
             # A voice cue there (`【voice:atr_0012】`) changes no speaker: `#亚托莉` still says it.
-            name = header.group(1)
+            name = reader.shown_name(header.group(1))
             if _SOUND_NAME.fullmatch(name) is None:
                 reader.set_speaker(None if _HEADING_NAME.fullmatch(name) else name.strip(), False)
             line = header.group(2)

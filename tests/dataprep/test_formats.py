@@ -365,8 +365,8 @@ def test_kirikiri(fixtures: Path) -> None:
     found = parse(text, "s.ks", "kirikiri", MARKERS)
     assert said(found) == [
         ("夏生", "「今天的风好大啊。」"),  # [r] joins, [p] ends
-        ("亚托莉", "「风速大约是每秒八米！"),  # @nm; [l] ends the utterance
-        ("亚托莉", "高性能的我马上就算出来了！」"),  # [ruby] dropped, speaker kept after [l]
+        # @nm; [ruby] dropped; an [l] inside the quote ends nothing (one line on screen)
+        ("亚托莉", "「风速大约是每秒八米！高性能的我马上就算出来了！」"),
         (None, "海鸥在头顶盘旋。"),  # name reset after [p]
         ("夏生", "「那你能算出晚饭吃什么吗？」"),  # TyranoScript #name
         ("亚托莉", "「当然是螃蟹！[高性能]的判断！」"),  # #name:face, [[ literal
@@ -375,8 +375,8 @@ def test_kirikiri(fixtures: Path) -> None:
         ("夏生", "「暑假嘛。」"),
         ("亚托莉", "「那我来当老师吧！」"),
     ]
-    assert [u.scene for u in found] == ["scene_harbor"] * 7 + ["scene_school"] * 3
-    assert found[0].line == 4 and found[4].line == 10
+    assert [u.scene for u in found] == ["scene_harbor"] * 6 + ["scene_school"] * 3
+    assert found[0].line == 4 and found[3].line == 10
 
 
 def test_kirikiri_latin_line_break_becomes_a_space() -> None:

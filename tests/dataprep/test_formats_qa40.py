@@ -281,7 +281,8 @@ def test_a_kag_scenario_of_a_second_character() -> None:
         ("恭", "「そうだな」", 24, "yes", None),
         ("水菜萌", "「でしょ？\u3000えへへ」", 25, "yes", None),
         ("恭", "「いや……」", 30, "no", None),
-        ("水菜萌", "「もう！のいじわる」", 31, "no", "unresolved_variable"),
+        # no file sets f.name: dropped, its text naming the variable for the run's note
+        ("水菜萌", "「もう！[f.name]のいじわる」", 31, "no", "unresolved_variable"),
         ("水菜萌", "「50%オフだよ、セール中！」", 32, "no", None),
     ]
 
