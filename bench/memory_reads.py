@@ -14,7 +14,8 @@ connection, while, in turn:
 Reads count in the phase they started in; a one-off write's phase lasts as long as it
 does. "× idle" is a phase's figure over the baseline's in the same run; "max / write" is
 the longest read over the write's own duration (1.0: a read waited for all of it).
-Each phase runs on a fresh copy of the same file.
+Each phase runs on a fresh copy of the same file; "alone s" is the reset or purge timed
+with no reads beside it, on another copy.
 Run: .venv/bin/python bench/memory_reads.py [--heavy 50000] [--users 200] [--clients 8]
 """
 
@@ -54,7 +55,8 @@ EXCHANGE = "今天的海很安静，我们去码头看看吧。" * 3
 class Phase:
     name: str
     reads: list[float]  # seconds each read took
-    write_seconds: float  # the one-off write's duration; 0: none
+    write_seconds: float  # the write's duration
+    alone_seconds: float  # the one-off write's duration with no reads beside it; 0: none
     writes: int = 0  # exchanges stored meanwhile (the ordinary-writes phase)
 
 
@@ -141,24 +143,44 @@ async def read_while(
     return taken
 
 
+async def timed(
+    write: Callable[[Memory], Coroutine[Any, Any, Any]], memory: Memory
+) -> tuple[Any, float]:
+    started = time.perf_counter()
+    result = await write(memory)
+    return result, time.perf_counter() - started
+
+
+async def fresh_copy(source: Path, name: str, args: argparse.Namespace) -> Memory:
+    """The worker's memory on a copy of `source`, its pages read once, as a running
+    worker has them cached."""
+    copy = source.with_name(f"{name}.sqlite3")
+    shutil.copy(source, copy)
+    memory = await Memory.open(copy)
+    for user in range(args.users):
+        await prompt_read(memory, user, args.groups)
+    return memory
+
+
 async def phase(
     name: str,
     source: Path,
     args: argparse.Namespace,
     write: Callable[[Memory], Coroutine[Any, Any, Any]],
+    one_off: bool,
 ) -> Phase:
-    """Reads on a fresh copy of `source` for as long as `write` runs."""
-    copy = source.with_name(f"{name}.sqlite3")
-    shutil.copy(source, copy)
-    async with await Memory.open(copy) as memory:
-        for user in range(args.users):  # warm the page cache, as a running worker has it
-            await prompt_read(memory, user, args.groups)
-        writing = asyncio.create_task(write(memory))
+    """Reads on a fresh copy of `source` for as long as `write` runs; a `one_off` write
+    is also timed alone, on another copy."""
+    alone = 0.0
+    if one_off:
+        async with await fresh_copy(source, f"{name}-alone", args) as memory:
+            alone = (await timed(write, memory))[1]
+    async with await fresh_copy(source, name, args) as memory:
+        writing = asyncio.create_task(timed(write, memory))
         await asyncio.sleep(0)  # the write's first statement goes first
-        started = time.perf_counter()
         reads = await read_while(memory, args, lambda: not writing.done())
-        stored = await writing
-    return Phase(name, reads, time.perf_counter() - started, stored if name == "exchanges" else 0)
+        result, seconds = await writing
+    return Phase(name, reads, seconds, alone, result if name == "exchanges" else 0)
 
 
 async def idle(memory: Memory, seconds: float) -> int:
@@ -200,6 +222,7 @@ def report(phases: list[Phase], args: argparse.Namespace, console: Console) -> N
     for col in (
         "phase",
         "write s",
+        "alone s",
         "reads",
         "p50 ms",
         "p99 ms",
@@ -217,6 +240,7 @@ def report(phases: list[Phase], args: argparse.Namespace, console: Console) -> N
         table.add_row(
             label,
             f"{p.write_seconds:.2f}",
+            f"{p.alone_seconds:.2f}" if p.alone_seconds else "",
             str(len(p.reads)),
             f"{p50 * 1000:.1f}",
             f"{p99 * 1000:.1f}",
@@ -227,8 +251,9 @@ def report(phases: list[Phase], args: argparse.Namespace, console: Console) -> N
         )
     console.print(table)
     console.print(
-        "A read that waits for a whole write shows max / write near 1.0. The machine's cores "
-        "are shared with other work, so absolute numbers move from run to run."
+        'A read that waits for a whole write shows max / write near 1.0; "alone s": the same '
+        "write on another copy with no reads beside it. The machine's cores are shared with "
+        "other work, so absolute numbers move from run to run."
     )
 
 
@@ -243,7 +268,7 @@ async def run(args: argparse.Namespace, source: Path, console: Console) -> None:
     phases = []
     for name, write in steps:
         console.log(f"phase: {name}")
-        phases.append(await phase(name, source, args, write))
+        phases.append(await phase(name, source, args, write, name in ("reset", "purge")))
     report(phases, args, console)
 
 
