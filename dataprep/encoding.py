@@ -182,7 +182,10 @@ def _candidates(data: bytes) -> list[str]:
     # so Korean read as GB18030 looks like common Chinese ("아토리" became "酒配府"). It is
     # kept only for Hangul with spaces between words, which Chinese and Japanese (whose
     # bytes CP949 also reads as Hangul) do not have.
-    names = ["cp949", "gb18030", "shift_jis", "euc_jp"]
+    # CP932 (Windows' Shift-JIS, which KiriKiri games are written in) after Shift-JIS:
+    # it reads NEC and IBM characters (髙, 﨑, ①) that Shift-JIS cannot, where the guess
+    # below chose shift_jis_2004 and garbled them (髙 became 郄) without a word.
+    names = ["cp949", "gb18030", "shift_jis", "cp932", "euc_jp"]
     if len(head) >= 4 and len(head) % 2 == 0:
         # ASCII in UTF-16 leaves a NUL in every other byte: newlines and digits are enough.
         even_nuls = head[0::2].count(0)
@@ -281,7 +284,7 @@ def _is_common(ch: str, encoding: str) -> bool:
     if encoding.startswith("utf-16"):
         # Either language is fine in UTF-16; a mis-decode yields rare or private chars.
         return _in_gb2312_level1(ch) or _in_jis_level1(ch) or (ch.isalpha() and ch < "\u0250")
-    if encoding in ("shift_jis", "euc_jp"):
+    if encoding in ("shift_jis", "cp932", "euc_jp"):
         return _in_jis_level1(ch)
     return _in_gb2312_level1(ch) or (unicodedata.category(ch) == "Po" and code < 0x2100)
 
