@@ -7,6 +7,7 @@ The stats' shape and its picture live in stats.py; this module only fills them i
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -301,7 +302,7 @@ def _unresolved_note(shown: Counter[str], options: ParseOptions) -> str | None:
     with a `define` or by giving the file that sets it."""
     unresolved = Counter({v: n for v, n in shown.items() if v not in options.renpy_variables})
     if not unresolved:
-        return None  # KiriKiri's [emb] lines name no variable; their count is in the stats
+        return None
     named = []
     for var, lines in unresolved.most_common(_VARIABLES_NAMED):
         values = options.renpy_unsettled.get(var)
@@ -312,12 +313,23 @@ def _unresolved_note(shown: Counter[str], options: ParseOptions) -> str | None:
         )
         named.append(f"[{var}] in {lines} line{'s' if lines != 1 else ''} ({why})")
     more = len(unresolved) - len(named)
+    kirikiri = bool(_KIRIKIRI_VARIABLE.match(unresolved.most_common(1)[0][0]))
     return (
         "Lines showing a variable with no single known value were dropped: "
         + "; ".join(named)
         + (f"; and {more} other variable{'s' if more != 1 else ''}" if more > 0 else "")
-        + ". A `define` with its value in a file given settles one."
+        + f". {_SETTLED_BY[kirikiri]}"
     )
+
+
+# A KiriKiri/TyranoScript game variable (`[emb exp="f.name"]`): settled by the .ks file
+# that gives it a string, not by a Ren'Py `define`.
+_KIRIKIRI_VARIABLE = re.compile(r"(?:sf|tf|f)\.")
+_SETTLED_BY = {
+    False: "A `define` with its value in a file given settles one.",
+    True: 'Giving the .ks file that sets it (`f.name = "…"`, `[edit name=f.name initial=…]`) '
+    "settles one.",
+}
 
 
 def problem(stats: Stats, train: list[Sample], files: list[FileReport]) -> str | None:
