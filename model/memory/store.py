@@ -219,12 +219,10 @@ class Memory:
         await self._writes.idle()  # what callers are waiting for gets written
         await self.room.idle()
         try:
+            await self._db.close()
+        finally:
             if self._tx.reader is not None:
                 await self._tx.reader.close()
-        finally:
-            # Last, so it checkpoints the WAL into the file and removes it (a read-only
-            # connection closing last cannot): what was said is in the file alone.
-            await self._db.close()
 
     async def __aenter__(self) -> Memory:
         return self

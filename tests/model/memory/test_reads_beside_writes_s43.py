@@ -154,14 +154,3 @@ async def test_an_in_memory_database_still_reads_between_writes(tmp_path: Path) 
         await resetting
         found = await reading
         assert (found.messages, found.summary) == ([], None)
-
-
-async def test_closing_leaves_everything_in_the_database_file(tmp_path: Path) -> None:
-    """The writer closes last: it checkpoints the WAL into the file and removes it. With
-    the reader closing last, what was said stayed in `-wal` beside the file, which a copy
-    of the file alone (a backup) would miss."""
-    path = tmp_path / "m.sqlite3"
-    async with await Memory.open(path) as memory:
-        await filled(memory, "qq:user:1")
-        await memory.conversation("qq:user:1")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.sqlite3"]
