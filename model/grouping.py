@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 import aiosqlite
@@ -70,15 +70,11 @@ class OneTransaction:
 
     A read on the connection sees its uncommitted statements too, whichever caller ran
     them (a reset's archived messages beside the summary it has not archived yet): the
-    worker's reads go through `read()`, so they see each write whole or not at all. With
-    a `reader` (a second connection to the same WAL file) they read the last committed
-    state there, without waiting: a purge of a person with many conversations holds the
-    write for a second or more, and every prompt read would wait for all of it."""
+    worker's reads hold `between()`, so they see each write whole or not at all."""
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
         self._lock = asyncio.Lock()
-        self.reader: aiosqlite.Connection | None = None
 
     @contextlib.asynccontextmanager
     async def held(self) -> AsyncIterator[None]:
@@ -95,12 +91,3 @@ class OneTransaction:
         """For a read: no write transaction is half done while it is held."""
         async with self._lock:
             yield
-
-    async def read(self, sql: str, params: Sequence[Any]) -> Iterable[aiosqlite.Row]:
-        """The rows of one statement, as of a moment no write of the connection is half
-        done: the reader's snapshot (WAL shows a connection only what was committed), else
-        the connection itself between two write transactions."""
-        if self.reader is not None:
-            return await self.reader.execute_fetchall(sql, params)
-        async with self.between():
-            return await self._db.execute_fetchall(sql, params)

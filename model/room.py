@@ -305,13 +305,14 @@ class RoomLog:
 
     async def recent(self, room: str, limit: int, max_age_seconds: float) -> list[RoomLine]:
         """The newest live lines of a room, oldest first; a write on the connection is
-        seen whole or not at all (`OneTransaction.read`)."""
-        rows = await self._tx.read(
-            "SELECT user_id, display_name, content, created_at FROM room_lines"
-            " WHERE room = ? AND archived = 0 AND said_at >= ?"
-            " ORDER BY said_at DESC, id DESC LIMIT ?",
-            (room, time.time() - max_age_seconds, limit),
-        )
+        seen whole or not at all (`OneTransaction.between`)."""
+        async with self._tx.between():
+            rows = await self._db.execute_fetchall(
+                "SELECT user_id, display_name, content, created_at FROM room_lines"
+                " WHERE room = ? AND archived = 0 AND said_at >= ?"
+                " ORDER BY said_at DESC, id DESC LIMIT ?",
+                (room, time.time() - max_age_seconds, limit),
+            )
         return [RoomLine(r[0], r[1], r[2], r[3]) for r in reversed(list(rows))]
 
     async def all_lines(self, room: str) -> list[RoomLine]:

@@ -106,11 +106,7 @@ _INSERT_UNLESS_RESET = (
 
 
 class Memory:
-    """Async access to the conversation database. Use `await Memory.open(path)`.
-
-    Writes go through one connection; the worker's reads for a prompt (and the
-    summarizer's, and a delete's) through a second, read-only one on a file
-    (`OneTransaction.read`), so they see the last commit without waiting for a long write."""
+    """Async access to the conversation database. Use `await Memory.open(path)`."""
 
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
@@ -195,8 +191,6 @@ class Memory:
             if not read_only:
                 await memory._migrate(version)
                 version = SCHEMA_VERSION
-                if target != ":memory:":  # no second connection can read that one
-                    memory._tx.reader = await _open_reader(path)
         except sqlite3.Error as exc:
             await db.close()
             if read_only and not immutable and _unreadable_wal(path, exc):
@@ -218,11 +212,7 @@ class Memory:
     async def close(self) -> None:
         await self._writes.idle()  # what callers are waiting for gets written
         await self.room.idle()
-        try:
-            await self._db.close()
-        finally:
-            if self._tx.reader is not None:
-                await self._tx.reader.close()
+        await self._db.close()
 
     async def __aenter__(self) -> Memory:
         return self
@@ -361,10 +351,10 @@ class Memory:
 
     async def _read_whole(self, sql: str, params: Sequence[Any]) -> Iterable[aiosqlite.Row]:
         """A read of the worker's (a prompt's, the summarizer's, a delete's) that sees
-        each write on this connection whole or not at all (`OneTransaction.read`): on the
-        reader, without waiting for one. Not for a read inside a write (`purge`'s): it
-        would not see what the write did so far, or wait for itself."""
-        return await self._tx.read(sql, params)
+        each write on this connection whole or not at all (`OneTransaction.between`).
+        Not for a read inside a write (`purge`'s): it would wait for itself."""
+        async with self._tx.between():
+            return await self._db.execute_fetchall(sql, params)
 
     async def history(self, scope: str, max_messages: int = 200) -> list[Message]:
         """The live context, oldest first: the newest `max_messages` messages, less a
@@ -1110,20 +1100,6 @@ def _person_keys(
         return None, None
     platform, _, room = parse_scope(scope)
     return f"{platform}:user:{asker}", f"{room}:user:{asker}" if room else None
-
-
-async def _open_reader(path: Path) -> aiosqlite.Connection:
-    """The worker's second connection, for the reads a prompt makes (`OneTransaction.read`):
-    read-only, on a thread of its own, so a read runs beside a long write, and sees
-    only what was committed (WAL), never a write half done."""
-    reader = await aiosqlite.connect(path.absolute().as_uri() + "?mode=ro", uri=True)
-    try:
-        reader.row_factory = aiosqlite.Row
-        await reader.execute(busy_timeout_pragma())
-    except BaseException:
-        await reader.close()
-        raise
-    return reader
 
 
 def _unreadable_wal(path: Path, exc: sqlite3.Error) -> bool:
