@@ -1396,7 +1396,11 @@ def parse(
                 m = _SAY.match(_one_line(statement))
                 if m is not None:
                     said = [(number, m.group("text")[1:-1])]
-                elif whole is None and (m := _UNCLOSED_SAY.match(line)) is not None:
+                elif (
+                    whole is None
+                    and (m := _UNCLOSED_SAY.match(line)) is not None
+                    and m.group("text").strip()  # a lone quote mark loses no words
+                ):
                     said, unusable = [(number, m.group("text"))], UNCLOSED_STRING
                 else:
                     continue
