@@ -384,9 +384,15 @@ def _train(settings: Settings, resume: bool) -> None:
         )
     except TrainingInterrupted as stopped:
         if stopped.version is not None:
+            removed = (
+                "deleting the run's checkpoints was stopped: the next `atri train` deletes "
+                "the rest."
+                if stopped.checkpoints_left
+                else "the run's checkpoints are removed."
+            )
             message = (
                 f"Interrupted after the version was written: {stopped.version} is complete; "
-                "the run's checkpoints are removed."
+                + removed
             )
         elif stopped.step is None:
             message = (

@@ -14,9 +14,13 @@ class TrainError(UserError):
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C (or SIGTERM) once the run's checkpoint folder is known: `step` is that of
     its last complete checkpoint, what `--resume` continues from (None: nothing kept);
-    `version`, the version folder when it was already in place."""
+    `version`, the version folder when it was already in place; `checkpoints_left`, when
+    it cut the deletion of the run's checkpoints short (the next run deletes the rest)."""
 
-    def __init__(self, step: int | None, version: Path | None = None) -> None:
+    def __init__(
+        self, step: int | None, version: Path | None = None, *, checkpoints_left: bool = False
+    ) -> None:
         super().__init__(step)
         self.step = step
         self.version = version
+        self.checkpoints_left = checkpoints_left

@@ -344,16 +344,20 @@ def trash_for(runs_dir: Path, published: list[Path] | None = None) -> Iterator[T
     with owned(lambda: Path(tempfile.mkdtemp(prefix=prefix, dir=runs_dir))) as folder:
         try:
             yield Trash(folder)
-        except BaseException:
+        except BaseException as ended:
             with contextlib.suppress(KeyboardInterrupt):  # what ended the block tells
                 shutil.rmtree(folder, ignore_errors=True)
+            if isinstance(ended, TrainingInterrupted) and folder.exists():
+                ended.checkpoints_left = True  # a second Ctrl-C stopped the deletion
             raise
         try:
             shutil.rmtree(folder, ignore_errors=True)
         except KeyboardInterrupt:
             if published is None:
                 raise
-            raise TrainingInterrupted(None, published[0] if published else None) from None
+            raise TrainingInterrupted(
+                None, published[0] if published else None, checkpoints_left=folder.exists()
+            ) from None
 
 
 def remove_dead_trash(runs_dir: Path) -> list[Path]:
