@@ -90,7 +90,7 @@ class WorkerDown(WorkerUnreachable):
 
     def __init__(self, url: str, why: str) -> None:
         super().__init__(
-            f"Cannot reach the ATRI worker at {url} ({why}); is `atri worker` running there?"
+            f"Cannot reach the worker at {url} ({why}); is `atri worker` running there?"
         )
         self.url = url
         self.why = why
@@ -103,7 +103,7 @@ class WorkerHung(WorkerUnreachable):
 
     def __init__(self, url: str, path: str, waited: float) -> None:
         super().__init__(
-            f"The ATRI worker at {url} took the request for {path} but did not answer it "
+            f"The worker at {url} took the request for {path} but did not answer it "
             f"within {waited:g} s; it may be hung, or still at work on it (a reload): see "
             "its log before restarting `atri worker`."
         )
@@ -219,7 +219,7 @@ class HttpWorker:
             if response.status >= 400:
                 text = await response.text(errors="replace")
                 raise WorkerUnreachable(
-                    f"The ATRI worker at {self.url} answered {path} with HTTP "
+                    f"The worker at {self.url} answered {path} with HTTP "
                     f"{response.status}: {text[:200]}"
                 )
             try:
@@ -263,7 +263,7 @@ class HttpWorker:
             return problem
         # No header on a good answer: an ATRI worker from before it, or another program.
         return (
-            f"{problem} If no ATRI worker runs there, is [worker] url the address "
+            f"{problem} If no `atri worker` runs there, is [worker] url the address "
             "`atri worker` printed?"
         )
 
@@ -272,18 +272,18 @@ class HttpWorker:
         meanwhile = "every chat gets her error line and every admin command fails"
         if code == NO_TOKEN_SET:
             return (
-                f"The ATRI worker at {self.url} has no ATRI_ADMIN_TOKEN set, so it refuses "
+                f"The worker at {self.url} has no ATRI_ADMIN_TOKEN set, so it refuses "
                 f"the bots: {meanwhile} until `atri worker` is started with the bots' "
                 "ATRI_ADMIN_TOKEN (set the same value on both sides)."
             )
         if not self.has_token:
             return (
-                f"This bot has no ATRI_ADMIN_TOKEN set and the ATRI worker at {self.url} "
+                f"This bot has no ATRI_ADMIN_TOKEN set and the worker at {self.url} "
                 f"requires one: {meanwhile} until the bots' environment holds the "
                 "worker's ATRI_ADMIN_TOKEN."
             )
         return (
-            f"The ATRI worker at {self.url} refused this bot's ATRI_ADMIN_TOKEN: {meanwhile} "
+            f"The worker at {self.url} refused this bot's ATRI_ADMIN_TOKEN: {meanwhile} "
             "until the bots have the same ATRI_ADMIN_TOKEN as the worker."
         )
 
@@ -386,7 +386,7 @@ async def _detail_of(response: aiohttp.ClientResponse) -> str:
     """The worker's sentence (`detail` in its error body)."""
     found = await response.json(content_type=None)
     detail = found.get("detail") if isinstance(found, dict) else None
-    return str(detail or f"The ATRI worker's memory is unavailable (HTTP {response.status}).")
+    return str(detail or f"The worker's memory is unavailable (HTTP {response.status}).")
 
 
 async def _code_of(response: aiohttp.ClientResponse) -> str:

@@ -92,7 +92,7 @@ async def reach_for_console(remote: HttpWorker) -> None:
         await remote.status()
     except WorkerDown as exc:
         raise WorkerUnreachable(
-            f"The console chat needs the ATRI worker at {exc.url}, which does not answer "
+            f"The console chat needs the worker at {exc.url}, which does not answer "
             f"({exc.why}): start `atri worker` there first, or leave [worker] url empty to "
             "run the model in this process."
         ) from None

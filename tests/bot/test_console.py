@@ -225,7 +225,7 @@ def test_serve_with_an_unreachable_worker_is_one_sentence(tmp_path: Path) -> Non
     assert result.returncode == 1
     said = [line for line in result.stderr.splitlines() if line.strip()]
     assert said == [
-        f"error: The console chat needs the ATRI worker at {url}, which does not answer "
+        f"error: The console chat needs the worker at {url}, which does not answer "
         "(ClientConnectorError): start `atri worker` there first, or leave [worker] url "
         "empty to run the model in this process."
     ], result.stderr

@@ -111,19 +111,19 @@ async def test_reload_and_rollback_answer_in_the_cards_language(
             "雪",
             "住在雪山里的女孩。",
             "echo 引擎不使用模型版本（LoRA 适配器），没有可以加载或退回的。",
-            "联系不上模型服务：Cannot reach the ATRI worker at",
+            "联系不上模型服务：Cannot reach the worker at",
         ),
         (
             "Yuki",
             "A girl who lives in the snow.",
             "The echo engine takes no adapters: nothing to load or roll back.",
-            "Could not reach the worker: Cannot reach the ATRI worker at",
+            "Could not reach the worker: Cannot reach the worker at",
         ),
         (
             "ユキ",
             "雪山に住んでいる女の子です。",
             "echo エンジンはアダプターを使わないので、読み込むものも戻すものもありません。",
-            "ワーカーに接続できませんでした：Cannot reach the ATRI worker at",
+            "ワーカーに接続できませんでした：Cannot reach the worker at",
         ),
     ]:
         said = use_card(card_settings(tmp_path, name, description))

@@ -95,7 +95,7 @@ async def test_a_chat_the_worker_never_answers_says_so_and_the_chat_goes_on(
     assert "ATRI is still thinking… 1 s so far (Ctrl-C quits)" in shown
     assert worker.error_reply in shown and "Bye!" in shown
     said = " ".join(r.getMessage() for r in caplog.records)
-    assert f"The ATRI worker at {url} took the request for /chat but did not answer" in said
+    assert f"The worker at {url} took the request for /chat but did not answer" in said
     assert "within 1.5 s" in said and "Cannot reach" not in said
     assert 1.4 < waited < 5  # request_timeout_seconds + the margin, not more
 
@@ -118,7 +118,7 @@ async def test_a_worker_hung_at_start_is_told_within_seconds_not_after_the_chat_
         assert hang.arrived.is_set()
     assert waited < 5
     assert str(raised.value) == (
-        f"The ATRI worker at {url} took the request for /status but did not answer it "
+        f"The worker at {url} took the request for /status but did not answer it "
         "within 0.5 s; it may be hung, or still at work on it (a reload): see its log "
         "before restarting `atri worker`."
     )

@@ -220,7 +220,7 @@ async def test_http_worker_answers_in_voice_when_the_worker_is_away(
         reply = await remote.chat(ChatRequest(platform="test", user_id="u1", text="hi"))
         assert reply.status == "error"
         assert reply.text == settings.error_reply
-        with pytest.raises(WorkerUnreachable, match="Cannot reach the ATRI worker"):
+        with pytest.raises(WorkerUnreachable, match="Cannot reach the worker"):
             await remote.reset(ScopeRef(platform="test", user_id="u1"))
         result = await remote.reload()
         assert not result.ok
@@ -432,7 +432,7 @@ async def test_a_bot_starts_while_its_worker_is_away(
     settings = client_settings(echo_settings, f"http://127.0.0.1:{port}")
     async with HttpWorker(settings, secrets) as remote:
         await remote.check_release()  # logged, not raised: chats get the error line meanwhile
-    assert "Cannot reach the ATRI worker" in caplog.text
+    assert "Cannot reach the worker" in caplog.text
 
 
 def test_a_worker_that_cannot_listen_says_which_setting_to_change() -> None:

@@ -41,10 +41,10 @@ def errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     ("worker_token", "bot_token", "said"),
     [
         ("s3cret", "s3cret", None),
-        ("s3cret", None, "This bot has no ATRI_ADMIN_TOKEN set and the ATRI worker at {url} "),
-        ("s3cret", "wrong", "The ATRI worker at {url} refused this bot's ATRI_ADMIN_TOKEN: "),
-        (None, "s3cret", "The ATRI worker at {url} has no ATRI_ADMIN_TOKEN set, so it refuses "),
-        (None, None, "The ATRI worker at {url} has no ATRI_ADMIN_TOKEN set, so it refuses "),
+        ("s3cret", None, "This bot has no ATRI_ADMIN_TOKEN set and the worker at {url} "),
+        ("s3cret", "wrong", "The worker at {url} refused this bot's ATRI_ADMIN_TOKEN: "),
+        (None, "s3cret", "The worker at {url} has no ATRI_ADMIN_TOKEN set, so it refuses "),
+        (None, None, "The worker at {url} has no ATRI_ADMIN_TOKEN set, so it refuses "),
     ],
     ids=["same", "bot-has-none", "bot-has-another", "worker-has-none", "neither-has-one"],
 )
