@@ -77,9 +77,18 @@ _WORD_RUNS = re.compile(r"[^\W_]+")
 _INTERJECTION_WORDS = (
     "嗯|恩|唔|呜|啊|阿|哦|噢|喔|欸|诶|誒|哎|唉|呃|额|咦|哇|嘿|哈|呵|嘻|噗|咕|呼|哼|诶嘿"
     "|え|あ|う|ん|お|は|ふ|へ|ほ|ひ|む|わ|ぁ|ぃ|ぅ|ぇ|ぉ|ゃ|ゅ|ょ|ゎ|っ|ー|〜|きゃ|ぎゃ|くっ|ちっ"
+    "|えっと|えーっと|えーと|ええと|えと"  # "um": hesitation, not a word of the answer
     "|uh|um|umm|hmm|hm|ah|oh|eh|huh|mm|ha|heh|ugh|whoa|wow"
 )
 INTERJECTIONS = re.compile(f"(?:{_INTERJECTION_WORDS})+", re.I)
+# Yes and no in one sound: うん, おう, ええ, 嗯 ("yes"; Chinese translations answer a
+# question with 嗯。), ううん ("no"), uh-huh. Said alone, with nothing after it but a stop,
+# a "!" or a comma (「ううん、[l]違うよ」 split at a click wait), it answers the lead and is
+# kept. With an ellipsis, a "?", a dash or a long vowel (嗯……, うーん……, 嗯？) one cannot
+# tell it from hesitation or surprise: the "嗯・・・・・・" noise this filter is for.
+_ANSWER = re.compile(
+    r"(?:うん|ううん|うんうん|おう|ええ|嗯|嗯嗯|恩|uh-huh|mm-hmm)(?:[!,、]|[。.](?![。.]))*", re.I
+)
 # Katakana → hiragana (ァ..ヶ are ぁ..ゖ moved by 0x60), so one list serves both scripts.
 _KATAKANA_TO_HIRAGANA = {code: code - 0x60 for code in range(0x30A1, 0x30F7)}
 # Full-width letters and digits, half-width kana: the word characters NFKC changes.
@@ -226,12 +235,15 @@ def opencc_t2s() -> Callable[[str], str]:
 
 
 def is_interjection_only(text: str) -> bool:
-    """True for "嗯……", "啊！？", "……", "えっ", "エッ！？", "Hmm...": no words, only a sound."""
+    """True for "嗯……", "啊！？", "……", "えっ", "エッ！？", "えっと……", "Hmm...": no words,
+    only a sound. False for a yes or no said alone ("うん。", "ううん", "嗯！": `_ANSWER`)."""
     if _WORDY.search(text) is not None and _COMPAT_LETTERS.search(text) is None:
         return False  # a letter no interjection has: the common case, decided in one scan
-    core = _ELLIPSIS_OR_PUNCT.sub("", unicodedata.normalize("NFKC", text))
-    core = core.translate(_KATAKANA_TO_HIRAGANA)
-    return not core or INTERJECTIONS.fullmatch(core) is not None
+    plain = unicodedata.normalize("NFKC", text).translate(_KATAKANA_TO_HIRAGANA)
+    core = _ELLIPSIS_OR_PUNCT.sub("", plain)
+    if not core:
+        return True
+    return INTERJECTIONS.fullmatch(core) is not None and _ANSWER.fullmatch(plain) is None
 
 
 def near_key(text: str) -> str:
