@@ -55,6 +55,10 @@ _SOUND_REF = re.compile(rf"[\[【〔(（]{SOUND_REF}[\]】〕)）]")
 # Kana, CJK ideographs, Hangul, CJK punctuation and full-width forms: a line with any of
 # them gets the CJK punctuation rules.
 CJK = re.compile(r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff01-\uff9f]")
+# `CJK` but for the full-width space: a line with one of these is not Latin text.
+_CJK_BESIDE_SPACE = re.compile(
+    r"[\u3001-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff01-\uff9f]"
+)
 # Hiragana, katakana and half-width katakana: a line with any is Japanese, whose kanji
 # Traditional → Simplified conversion must not touch (會話 is not 会话).
 _KANA = re.compile(r"[\u3041-\u3096\u30a1-\u30fa\uff66-\uff9d]")  # not ・ ー: Chinese uses them
@@ -167,8 +171,21 @@ def apply_text_rules(text: str, markup: bool = True) -> str:
     if CJK.search(text) is not None:
         text = _cjk_punctuation(text)
     if "  " in text or "\t" in text or "\u3000" in text or "\n" in text or "\r" in text:
-        text = _SPACES.sub(" ", text)
+        text = _collapse_blanks(text)
     return text.strip()
+
+
+def _collapse_blanks(text: str) -> str:
+    """Each run of blanks as one space. In a Chinese or Japanese line a run holding a
+    full-width space stays one full-width space: there it is the writer's pause or gap
+    (「でしょ？　えへへ」), which an ASCII space is not; in Latin text it is only a space."""
+    if "\u3000" not in text or _CJK_BESIDE_SPACE.search(text) is None:
+        return _SPACES.sub(" ", text)
+    return _SPACES.sub(_one_blank, text)
+
+
+def _one_blank(m: re.Match[str]) -> str:
+    return "\u3000" if "\u3000" in m[0] else " "
 
 
 def _drop_ruby(text: str) -> str:
