@@ -529,7 +529,9 @@ def _run_stages(
     )
     lines = chain.from_iterable(batches)
     turn_drops: Counter[str] = Counter()
-    samples = _counted(iter_samples(lines, turn_rules, turn_drops), counts)
+    samples = _counted(
+        iter_samples(lines, turn_rules, turn_drops, counts.sounds_after_lead), counts
+    )
     filter_drops: Counter[str] = Counter()
     kept = list(iter_filter(samples, filter_rules, filter_drops, stats.character_lines_dropped))
     stats.character_lines_dropped.update(turn_drops)
