@@ -85,13 +85,16 @@ _INTERJECTION_WORDS = (
     "|uh|um|umm|hmm|hm|ah|oh|eh|huh|mm|ha|heh|ugh|whoa|wow"
 )
 INTERJECTIONS = re.compile(f"(?:{_INTERJECTION_WORDS})+", re.I)
-# Yes and no in one sound: うん, おう, ええ, 嗯 ("yes"; Chinese translations answer a
+# Yes and no in one sound: うん, おう, うむ, ええ, 嗯 ("yes"; Chinese translations answer a
 # question with 嗯。), ううん ("no"), uh-huh. Said alone, with nothing after it but a stop,
 # a "!" or a comma (「ううん、[l]違うよ」 split at a click wait), it answers the lead and is
-# kept. With an ellipsis, a "?", a dash or a long vowel (嗯……, うーん……, 嗯？) one cannot
-# tell it from hesitation or surprise: the "嗯・・・・・・" noise this filter is for.
+# kept; so is a firm うんっ！ (but ええっ！ is surprise). With an ellipsis, a "?", a dash or
+# a long vowel (嗯……, うーん……, 嗯？) one cannot tell it from hesitation or surprise: the
+# "嗯・・・・・・" noise this filter is for.
 _ANSWER = re.compile(
-    r"(?:うん|ううん|うんうん|おう|ええ|嗯|嗯嗯|恩|uh-huh|mm-hmm)(?:[!,、]|[。.](?![。.]))*", re.I
+    r"(?:(?:うん|ううん|うんうん|おう)っ?|うむ|ええ|嗯|嗯嗯|恩|uh-huh|mm-hmm)"
+    r"(?:[!,、]|[。.](?![。.]))*",
+    re.I,
 )
 # Katakana → hiragana (ァ..ヶ are ぁ..ゖ moved by 0x60), so one list serves both scripts.
 _KATAKANA_TO_HIRAGANA = {code: code - 0x60 for code in range(0x30A1, 0x30F7)}

@@ -21,6 +21,8 @@ from dataprep.pipeline import run_pipeline
         "ううん",
         "ううん、",
         "おう！",
+        "うんっ！",
+        "うむ。",
         "ええ。",
         "嗯。",
         "嗯！",
