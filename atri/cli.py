@@ -266,12 +266,16 @@ def card_mismatch_note(name: str, aliases: list[str], settings: Settings) -> str
     """A sentence when `[dataprep] character_aliases` name none of the card's names: the
     samples then carry the card's training prompt ("You are ATRI." over Mio's lines, with
     `[persona] card` left at ATRI's), and the version is recorded as the card's character."""
-    from dataprep.speakers import normalise_name
+    from dataprep.clean import opencc_t2s
+    from dataprep.records import Role
+    from dataprep.speakers import SpeakerMap
 
-    # Compared as dataprep compares speakers, so that ATRI（微笑） or ＡＴＲＩ names ATRI.
-    names = {normalise_name(n) for n in (name, *aliases)}
+    # The card's names as speakers of the script, so compared as dataprep compares them:
+    # ATRI（微笑） or ＡＴＲＩ names ATRI, and 亞托莉 names 亚托莉 when prep converts both.
     wanted = settings.dataprep.character_aliases
-    if any(normalise_name(a) in names for a in wanted):
+    convert = opencc_t2s() if settings.dataprep.traditional_to_simplified else None
+    speakers = SpeakerMap.from_aliases([], wanted, convert)
+    if any(speakers.role(n) is Role.CHARACTER for n in (name, *aliases)):
         return ""
     card = settings.persona.card or "ATRI's packaged card"
     return (

@@ -55,6 +55,10 @@ _SOUND_REF = re.compile(rf"[\[【〔(（]{SOUND_REF}[\]】〕)）]")
 # Kana, CJK ideographs, Hangul, CJK punctuation and full-width forms: a line with any of
 # them gets the CJK punctuation rules.
 CJK = re.compile(r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff01-\uff9f]")
+# `CJK` but for the full-width space: a line with one of these is not Latin text.
+_CJK_BESIDE_SPACE = re.compile(
+    r"[\u3001-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff01-\uff9f]"
+)
 # Hiragana, katakana and half-width katakana: a line with any is Japanese, whose kanji
 # Traditional → Simplified conversion must not touch (會話 is not 会话).
 _KANA = re.compile(r"[\u3041-\u3096\u30a1-\u30fa\uff66-\uff9d]")  # not ・ ー: Chinese uses them
@@ -77,9 +81,21 @@ _WORD_RUNS = re.compile(r"[^\W_]+")
 _INTERJECTION_WORDS = (
     "嗯|恩|唔|呜|啊|阿|哦|噢|喔|欸|诶|誒|哎|唉|呃|额|咦|哇|嘿|哈|呵|嘻|噗|咕|呼|哼|诶嘿"
     "|え|あ|う|ん|お|は|ふ|へ|ほ|ひ|む|わ|ぁ|ぃ|ぅ|ぇ|ぉ|ゃ|ゅ|ょ|ゎ|っ|ー|〜|きゃ|ぎゃ|くっ|ちっ"
+    "|えっと|えーっと|えーと|ええと|えと"  # "um": hesitation, not a word of the answer
     "|uh|um|umm|hmm|hm|ah|oh|eh|huh|mm|ha|heh|ugh|whoa|wow"
 )
 INTERJECTIONS = re.compile(f"(?:{_INTERJECTION_WORDS})+", re.I)
+# Yes and no in one sound: うん, おう, うむ, ええ, 嗯 ("yes"; Chinese translations answer a
+# question with 嗯。), ううん ("no"), uh-huh. Said alone, with nothing after it but a stop,
+# a "!" or a comma (「ううん、[l]違うよ」 split at a click wait), it answers the lead and is
+# kept; so is a firm うんっ！ (but ええっ！ is surprise). With an ellipsis, a "?", a dash or
+# a long vowel (嗯……, うーん……, 嗯？) one cannot tell it from hesitation or surprise: the
+# "嗯・・・・・・" noise this filter is for.
+_ANSWER = re.compile(
+    r"(?:(?:うん|ううん|うんうん|おう)っ?|うむ|ええ|嗯|嗯嗯|恩|uh-huh|mm-hmm)"
+    r"(?:[!,、]|[。.](?![。.]))*",
+    re.I,
+)
 # Katakana → hiragana (ァ..ヶ are ぁ..ゖ moved by 0x60), so one list serves both scripts.
 _KATAKANA_TO_HIRAGANA = {code: code - 0x60 for code in range(0x30A1, 0x30F7)}
 # Full-width letters and digits, half-width kana: the word characters NFKC changes.
@@ -158,8 +174,21 @@ def apply_text_rules(text: str, markup: bool = True) -> str:
     if CJK.search(text) is not None:
         text = _cjk_punctuation(text)
     if "  " in text or "\t" in text or "\u3000" in text or "\n" in text or "\r" in text:
-        text = _SPACES.sub(" ", text)
+        text = _collapse_blanks(text)
     return text.strip()
+
+
+def _collapse_blanks(text: str) -> str:
+    """Each run of blanks as one space. In a Chinese or Japanese line a run holding a
+    full-width space stays one full-width space: there it is the writer's pause or gap
+    (「でしょ？　えへへ」), which an ASCII space is not; in Latin text it is only a space."""
+    if "\u3000" not in text or _CJK_BESIDE_SPACE.search(text) is None:
+        return _SPACES.sub(" ", text)
+    return _SPACES.sub(_one_blank, text)
+
+
+def _one_blank(m: re.Match[str]) -> str:
+    return "\u3000" if "\u3000" in m[0] else " "
 
 
 def _drop_ruby(text: str) -> str:
@@ -226,12 +255,15 @@ def opencc_t2s() -> Callable[[str], str]:
 
 
 def is_interjection_only(text: str) -> bool:
-    """True for "嗯……", "啊！？", "……", "えっ", "エッ！？", "Hmm...": no words, only a sound."""
+    """True for "嗯……", "啊！？", "……", "えっ", "エッ！？", "えっと……", "Hmm...": no words,
+    only a sound. False for a yes or no said alone ("うん。", "ううん", "嗯！": `_ANSWER`)."""
     if _WORDY.search(text) is not None and _COMPAT_LETTERS.search(text) is None:
         return False  # a letter no interjection has: the common case, decided in one scan
-    core = _ELLIPSIS_OR_PUNCT.sub("", unicodedata.normalize("NFKC", text))
-    core = core.translate(_KATAKANA_TO_HIRAGANA)
-    return not core or INTERJECTIONS.fullmatch(core) is not None
+    plain = unicodedata.normalize("NFKC", text).translate(_KATAKANA_TO_HIRAGANA)
+    core = _ELLIPSIS_OR_PUNCT.sub("", plain)
+    if not core:
+        return True
+    return INTERJECTIONS.fullmatch(core) is not None and _ANSWER.fullmatch(plain) is None
 
 
 def near_key(text: str) -> str:

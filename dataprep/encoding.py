@@ -1,8 +1,10 @@
 """Read a script's bytes into text without guessing wrong.
 
-Order, from most to least certain: a byte-order mark; UTF-8 (a few stray bytes
-allowed); UTF-16 without a BOM when the NUL bytes say so; Korean (EUC-KR/CP949) when it
-reads as Hangul spaced into words, as Korean is written; then GB18030, Shift-JIS and
+A forced encoding ([dataprep] encoding) is used as given, except for a file whose bytes
+say they are Unicode (`_unicode_despite`). Otherwise, in order, from most to least
+certain: a byte-order mark; UTF-8 (a few stray bytes allowed); UTF-16 without a BOM when
+the NUL bytes say so; Korean (EUC-KR/CP949) when it reads as Hangul spaced into words,
+as Korean is written; then GB18030, Shift-JIS and
 EUC-JP, kept only if the decoded text is plausible (mostly common characters of that
 language: kana are not Chinese); GB18030 again with kana allowed (Japanese saved as GBK);
 charset-normalizer, for anything else (Big5, EUC-KR, cp1252 …); last, UTF-8 again with
@@ -53,6 +55,9 @@ class Decoded:
     # The encoding was inferred from the bytes' statistics (no BOM, not UTF-8, not chosen
     # in the config): the run names it, so that a wrong guess is seen.
     guessed: bool = False
+    # The encoding the config chose, which this file's bytes overrode (`_unicode_despite`):
+    # the run names it too. None when the file was read as the config says.
+    instead_of: str | None = None
 
 
 def decode_bytes(data: bytes, source: str, encoding: str = "auto") -> tuple[str, str]:
@@ -65,12 +70,16 @@ def decode_report(data: bytes, source: str, encoding: str = "auto") -> Decoded:
     """Decode `data`, replacing unreadable bytes; DataprepError if most of it is unreadable."""
     if encoding != "auto":
         try:
-            codecs.lookup(encoding)
+            forced = codecs.lookup(encoding).name
         except LookupError:
             raise DataprepError(
                 f'{source}: [dataprep] encoding "{encoding}" is not an encoding Python knows;'
                 ' set it to "auto" or a name like "gb18030".'
             ) from None
+        if not forced.startswith("utf"):
+            unicode = _unicode_despite(data, encoding)
+            if unicode is not None:
+                return unicode
         decoded = _decode_replacing(data, encoding)
         if decoded.replaced_bytes > MAX_REPLACED * len(data):
             raise DataprepError(
@@ -106,6 +115,26 @@ def decode_report(data: bytes, source: str, encoding: str = "auto") -> Decoded:
         f"{source}: is not text in any encoding tried ({utf8.replaced_bytes + controls} of {len(data)}"
         " bytes unreadable as UTF-8 or control characters); save it as UTF-8 or set [dataprep] encoding."
     )
+
+
+def _unicode_despite(data: bytes, forced: str) -> Decoded | None:
+    """`data` read as the Unicode its bytes show, though the config forces the legacy
+    encoding `forced`: a byte-order mark with the rest readable after it, or non-ASCII text
+    that decodes as UTF-8 without one error. A folder mixes both (a game's scripts in
+    CP932, a fan translation beside them saved as UTF-8), and CP932 made mojibake of the
+    UTF-8 ones; legacy CJK text is almost never valid UTF-8, so this misreads none."""
+    for bom, name in BOMS:
+        if data.startswith(bom):
+            try:
+                return Decoded(_decode_strict(data[len(bom) :], name), name, instead_of=forced)
+            except UnicodeDecodeError:
+                return None
+    if data.isascii():
+        return None  # reads the same either way
+    try:
+        return Decoded(_decode_strict(data, "utf-8"), "utf-8", instead_of=forced)
+    except UnicodeDecodeError:
+        return None
 
 
 def _non_ascii(data: bytes) -> int:

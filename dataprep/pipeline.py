@@ -122,6 +122,8 @@ class _Script:
     makes_characters: bool = False
     # Its encoding was guessed from its bytes (`Decoded.guessed`): the run names it.
     guessed_encoding: bool = False
+    # Read as Unicode despite the forced [dataprep] encoding (`Decoded.instead_of`).
+    unforced_encoding: bool = False
 
 
 def _noop(_: str, __: int) -> None:
@@ -159,7 +161,14 @@ def load_scripts(
                 f" {decoded.first_replaced_line}; the rest of the file was read."
             )
         report.format = chosen or detect_format(text, path.name, bool(settings.custom_regex))
-        script = _Script(path, text, report.format, report, guessed_encoding=decoded.guessed)
+        script = _Script(
+            path,
+            text,
+            report.format,
+            report,
+            guessed_encoding=decoded.guessed,
+            unforced_encoding=decoded.instead_of is not None,
+        )
         loaded.append(script)
     return loaded, reports
 
@@ -485,7 +494,7 @@ def _run_stages(
     options = parse_options(settings, loaded, to_simplified)
     # Taken before the stages below let the files go.
     translations = _translations(loaded)
-    guessed = _encoding_notes(loaded)
+    encoding_notes = _encoding_notes(loaded, settings.encoding)
     counts = Counts()
     # An alias that is a TyranoScript character id names its display name too.
     lead_aliases = kirikiri_format.with_display_names(settings.lead_aliases, options.kirikiri_names)
@@ -529,7 +538,9 @@ def _run_stages(
     )
     lines = chain.from_iterable(batches)
     turn_drops: Counter[str] = Counter()
-    samples = _counted(iter_samples(lines, turn_rules, turn_drops), counts)
+    samples = _counted(
+        iter_samples(lines, turn_rules, turn_drops, counts.sounds_after_lead), counts
+    )
     filter_drops: Counter[str] = Counter()
     kept = list(iter_filter(samples, filter_rules, filter_drops, stats.character_lines_dropped))
     stats.character_lines_dropped.update(turn_drops)
@@ -562,7 +573,7 @@ def _run_stages(
     stats.reply_lengths = [len(s.reply) for s in kept]
     result = PrepResult(train, evaluation, stats, reports)
     result.notes = [
-        *guessed,
+        *encoding_notes,
         *notes(stats, counts, train, evaluation, settings, options, translations),
         *_unfilled_note(unfilled),
     ]
@@ -663,25 +674,38 @@ def _usable(lines: list[tuple[Utterance, Role]], counts: Counts) -> list[tuple[U
 _FILES_NAMED = 3
 
 
-def _encoding_notes(scripts: list[_Script]) -> list[str]:
+def _encoding_notes(scripts: list[_Script], forced: str) -> list[str]:
     """One sentence per encoding files were guessed to be in (not UTF-8, no BOM, not
     chosen in the config), naming them: a wrong guess reads as garbled text (or as no
-    dialogue at all), and this line is where the user learns which one it was."""
+    dialogue at all), and this line is where the user learns which one it was. And one
+    per Unicode encoding files were read in against the `forced` one, whose bytes said so."""
     guessed: dict[str, list[str]] = {}
+    unforced: dict[str, list[str]] = {}
     for script in scripts:
         if script.guessed_encoding:
             guessed.setdefault(script.report.encoding, []).append(script.path.name)
-    said = []
-    for encoding, files in guessed.items():
-        named = ", ".join(files[:_FILES_NAMED])
-        more = len(files) - _FILES_NAMED
-        if more > 0:
-            named += f" and {more} more file{'s' if more != 1 else ''}"
-        said.append(
-            f"Read as {encoding} (guessed: not UTF-8, no BOM): {named}; if the text looks"
-            " garbled, set [dataprep] encoding to the right one."
-        )
+        elif script.unforced_encoding:
+            unforced.setdefault(script.report.encoding, []).append(script.path.name)
+    said = [
+        f"Read as {encoding} (guessed: not UTF-8, no BOM): {_named(files)}; if the text looks"
+        " garbled, set [dataprep] encoding to the right one."
+        for encoding, files in guessed.items()
+    ]
+    said += [
+        f'Read as {encoding}, not as [dataprep] encoding "{forced}": {_named(files)}; they'
+        f" carry a byte-order mark or are valid UTF-8, which {forced} would have garbled."
+        for encoding, files in unforced.items()
+    ]
     return said
+
+
+def _named(files: list[str]) -> str:
+    """The first `_FILES_NAMED` files by name, the rest counted."""
+    named = ", ".join(files[:_FILES_NAMED])
+    more = len(files) - _FILES_NAMED
+    if more > 0:
+        named += f" and {more} more file{'s' if more != 1 else ''}"
+    return named
 
 
 def _unfilled_note(unfilled: Counter[str]) -> list[str]:

@@ -51,6 +51,8 @@ class Counts:
     # before the filter (`Sample.scene_key`).
     scenes: set[tuple[str, str]] = field(default_factory=set)
     sample_scenes: set[str] = field(default_factory=set)
+    # Those where a line of the character's that followed one of the lead was only a sound.
+    sounds_after_lead: set[str] = field(default_factory=set)
 
     @property
     def roles(self) -> Counter[Role]:
@@ -284,8 +286,17 @@ def _held_out_note(
     if filtered:
         reasons = ", ".join(f"{k} = {v}" for k, v in _filter_drops(stats).most_common() if v)
         why.append(f"{filtered} lost every sample to the filter: {reasons}")
-    if empty:
-        why.append(f"{empty} had no line of {stats.character} following one of the lead")
+    # Her lines there were set aside before samples were built: no filter row shows them.
+    only_sounds = len(counts.sounds_after_lead - counts.sample_scenes)
+    if only_sounds:
+        why.append(
+            f"{only_sounds} had only sounds from {stats.character} after the lead's lines"
+            " (dropped as interjection_only)"
+        )
+    if empty - only_sounds:
+        why.append(
+            f"{empty - only_sounds} had no line of {stats.character} following one of the lead"
+        )
     return (
         f"{head}: the script has {found} scenes, but samples were kept from only {kept}"
         f" ({'; '.join(why)}), and {whole}; {without}"

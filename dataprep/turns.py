@@ -35,7 +35,10 @@ def build_samples(
 
 
 def iter_samples(
-    lines: Iterable[tuple[Utterance, Role]], rules: TurnRules, dropped_lines: Counter[str]
+    lines: Iterable[tuple[Utterance, Role]],
+    rules: TurnRules,
+    dropped_lines: Counter[str],
+    sounds_after_lead: set[str] | None = None,
 ) -> Iterator[Sample]:
     """Group lines into exchanges and turn each of the character's turns into a sample.
 
@@ -48,7 +51,9 @@ def iter_samples(
     lines are counted in `dropped_lines["no_lead_before"]`. With `drop_noise`, a
     character line that is only an interjection is left out (counted as
     "interjection_only"); a turn made only of such lines disappears, and the lead's turns
-    on either side of it become one. A sample's history starts after the last turn longer
+    on either side of it become one; the scenes (`Sample.scene_key`) where such a line of
+    hers followed one of the lead go into `sounds_after_lead`, when given, so that the run
+    can say why a scene has no sample. A sample's history starts after the last turn longer
     than `max_turn_chars`.
     Samples come out exchange by exchange, so nothing waits for the whole script.
     """
@@ -65,6 +70,7 @@ def iter_samples(
     drop_noise = rules.drop_noise
     replace = rules.replace
     character, narration, other = Role.CHARACTER, Role.NARRATION, Role.OTHER
+    sounds = set() if sounds_after_lead is None else sounds_after_lead
 
     for utterance, role in lines:
         if utterance.scene != scene or utterance.source != source or utterance.branch != branch:
@@ -98,6 +104,9 @@ def iter_samples(
         if role is character:
             if drop_noise and is_interjection_only(text):
                 dropped_lines["interjection_only"] += 1
+                # Turns alternate: two of them, or one that is not hers, hold one of his.
+                if exchange and (len(exchange) > 1 or exchange[0].role is not character):
+                    sounds.add(f"{source}#{scene}")
                 continue
             if replace is not None:
                 text = replace(text)

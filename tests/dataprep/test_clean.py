@@ -47,7 +47,7 @@ from dataprep.records import Role, Sample
         ("{i}胜利{/i}是我的！", "胜利是我的！"),
         ("｜高性能《こうせいのう》", "高性能"),
         ("我读过《三体》", "我读过《三体》"),
-        ("  多余的　 空格  ", "多余的 空格"),
+        ("  多余的　 空格  ", "多余的　空格"),  # a run holding a full-width space: one
         ("「」", ""),
     ],
 )

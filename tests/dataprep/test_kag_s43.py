@@ -63,7 +63,7 @@ def test_the_game_gives_every_line_she_says_to_the_lead(tmp_path: Path) -> None:
             ],
             [
                 ("human", "それって、相合傘ってやつじゃ……"),
-                ("gpt", "い、言わないで！ 恥ずかしいから……"),
+                ("gpt", "い、言わないで！\u3000恥ずかしいから……"),
             ],
             [
                 ("human", "うわ、高いな……"),
