@@ -130,12 +130,10 @@ def scanned(lines: list[str], number: int, python: bool = False) -> LogicalLine 
 def _starts_say(text: str, quote: str) -> bool:
     """Whether a line below one that left a string in `quote` marks open is a say statement
     of its own, so that quote mark was a stray one, never closed (a parse error to Ren'Py):
-    the line is one statement read alone, a speaker (or none) and a string, and the
-    words after its first quote mark, where a string going on over lines would end,
-    could follow no string. A string's line within a statement never reads so."""
-    whole = _WHOLE_LINE.fullmatch(text)
-    if whole is None or (whole.group(2) is None and text.endswith("\\")):
-        return False
+    a speaker (or none) and a string, the words after its first quote mark, where a
+    string going on over lines would end, following no string. A string's line within a
+    statement never reads so; a say statement that is a stray's line itself does (`m "Hi.`
+    below `e "Hello.`: two strays, each its own line)."""
     head = _SAY_HEAD.match(text)
     at = head.end()  # type: ignore[union-attr]
     return text.startswith(quote, at) and _AFTER_STRING.match(text, at + 1) is None
