@@ -50,10 +50,12 @@ MAX_BRACKET_LINES = 40
 _SAY_HEAD = re.compile(r"[ \t]*(?:[^\W\d][\w.]*(?:[ \t]*@[ \t]*[\w-]+|[ \t]+[\w-]+)*[ \t]+)?")
 # What may follow a string that ends a statement's string over lines: nothing, a say
 # statement's tail (`with`, `id`, arguments, a choice's `:` or `if`), Python's operators
-# and brackets. Words do not (nor an ellipsis): they are the next statement's dialogue.
+# and brackets, after a blank (`world " with dissolve`) if a word. Words do not (nor an
+# ellipsis), nor a word right after the quote mark, even one of those (`e "with you."`,
+# `m "and then?"`): they are the next statement's dialogue.
 _AFTER_STRING = re.compile(
-    r"[ \t]*(?:$|\.(?!\.)|!=|[()\[\]{},:;#+\-*/%|&<>=@^~\\]"
-    r"|(?:with|id|nointeract|if|at|as|onlayer|zorder|behind|and|or|not|in|is|for|else)\b)"
+    r"[ \t]*(?:$|\.(?!\.)|!=|[()\[\]{},:;#+\-*/%|&<>=@^~\\])"
+    r"|[ \t]+(?:with|id|nointeract|if|at|as|onlayer|zorder|behind|and|or|not|in|is|for|else)\b"
 )
 
 

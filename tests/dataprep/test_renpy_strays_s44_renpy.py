@@ -1,5 +1,6 @@
-"""Ren'Py stray quote marks, session 44: two strays on adjacent lines are each a statement
-of their own, not lines of the first one's string."""
+"""Ren'Py stray quote marks, session 44: two strays on adjacent lines, and say statements
+below a stray whose dialogue opens with a word a string's tail may hold (`with`, `in`,
+`and`), are each a statement of their own, not lines of the stray's string."""
 
 from __future__ import annotations
 
@@ -43,6 +44,45 @@ STRAYS: dict[str, tuple[str, Said, Said]] = {
         [(4, "Eileen", "Hello."), (6, "Eileen", "Fine.")],
     ),
 }
+# Dialogue that opens with a word a string's tail may hold: `m "with you.` read as the
+# stray's string ending in `with you.` ("Hello. m" a line of Eileen).
+LOWERCASE = {
+    "a stray's line opening with": (
+        '    e "Hello.\n    m "with you.\n    e "Fine."\n',
+        [(6, "Eileen", "Fine.")],
+        [(4, "Eileen", "Hello."), (5, "Max", "with you.")],
+    ),
+    "a stray's line opening in": (
+        '    e "Hello.\n    e "in a minute.\n    m "Ok."\n',
+        [(6, "Max", "Ok.")],
+        [(4, "Eileen", "Hello."), (5, "Eileen", "in a minute.")],
+    ),
+    "a stray's line opening and, narration": (
+        '    e "Hello.\n    "and so it went.\n    m "Ok."\n',
+        [(6, "Max", "Ok.")],
+        [(4, "Eileen", "Hello."), (5, None, "and so it went.")],
+    ),
+    "with": (
+        '    e "Hello.\n    m "with you."\n    e "Fine.\n    m "Ok."\n',
+        [(5, "Max", "with you."), (7, "Max", "Ok.")],
+        [(4, "Eileen", "Hello."), (6, "Eileen", "Fine.")],
+    ),
+    "in": (
+        '    e "Hello.\n    e "in a minute."\n    m "Bye.\n    e "Bye."\n',
+        [(5, "Eileen", "in a minute."), (7, "Eileen", "Bye.")],
+        [(4, "Eileen", "Hello."), (6, "Max", "Bye.")],
+    ),
+    "and, a with clause after it": (
+        '    e "Hello.\n    m "and you? " with dissolve\n    e "So.\n    m "Ok."\n',
+        [(5, "Max", "and you?"), (7, "Max", "Ok.")],
+        [(4, "Eileen", "Hello."), (6, "Eileen", "So.")],
+    ),
+    "a menu choice": (
+        '    e "Well.\n    menu:\n        "if you say so":\n            m "Fine.\n    m "Done."\n',
+        [(8, "Max", "Done.")],
+        [(4, "Eileen", "Well."), (7, "Max", "Fine.")],
+    ),
+}
 # Strings Ren'Py takes over lines stay one line of dialogue.
 OVER_LINES = {
     "a with clause after a blank": (
@@ -56,7 +96,7 @@ OVER_LINES = {
         [],
     ),
 }
-CASES = {**STRAYS, **OVER_LINES}
+CASES = {**STRAYS, **LOWERCASE, **OVER_LINES}
 
 
 @pytest.mark.parametrize("body, said, unclosed", CASES.values(), ids=CASES.keys())
