@@ -276,6 +276,7 @@ def iter_utterances(
                 # A translation file: its lines put in place in their originals are its own.
                 left, count = read
                 spoken = placed.spoken.pop(script.path)
+                unclosed = placed.unclosed.pop(script.path)
                 batches: Iterable[list[Utterance]] = [left]
                 count -= len(left)
             elif script.fmt == "plain":
@@ -290,7 +291,7 @@ def iter_utterances(
                 batches = [PARSERS[script.fmt](text, str(script.path), options)]
             for batch in batches:
                 count += len(batch)
-                if script.fmt == "renpy":
+                if script.fmt == "renpy" and read is None:
                     unclosed += _unclosed_strings(batch, str(script.path))
                 if not spoken:
                     spoken = any(u.speaker is not None for u in batch)
@@ -326,9 +327,12 @@ def iter_utterances(
 
 def _unclosed_strings(batch: list[Utterance], source: str) -> list[int]:
     """The lines of `source` in `batch` that are say statements whose string is never
-    closed (not a translation file's lines put in their original's place)."""
+    closed (not a translation file's lines put in their original's place: they are named
+    at their own lines, in their own file's warning)."""
     return [
-        u.line for u in batch if u.dropped == renpy_format.UNCLOSED_STRING and u.source == source
+        u.line
+        for u in batch
+        if u.dropped == renpy_format.UNCLOSED_STRING and u.source == source and u.read_from is None
     ]
 
 
@@ -338,11 +342,13 @@ class _Placed:
     translate are: `at` original file → its line → the lines translating the statement
     there; `read` translation file → (its lines left where they are, because the file
     they translate was not given, and how many lines it held in all); `spoken` whether
-    any of a translation file's lines has a speaker."""
+    any of a translation file's lines has a speaker; `unclosed` a translation file's own
+    lines that are say statements never closing their string, wherever they were put."""
 
     at: dict[Path, dict[int, list[Utterance]]] = field(default_factory=dict)
     read: dict[Path, tuple[list[Utterance], int]] = field(default_factory=dict)
     spoken: dict[Path, bool] = field(default_factory=dict)
+    unclosed: dict[Path, list[int]] = field(default_factory=dict)
 
 
 def _place_translations(scripts: list[_Script], options: ParseOptions) -> _Placed:
@@ -378,6 +384,7 @@ def _place_translations(scripts: list[_Script], options: ParseOptions) -> _Place
         if identified is None:
             named = {origin.identifier for found in blocks.values() for origin in found}
             identified = _say_identifiers(renpy, named)
+        placed.unclosed[script.path] = _unclosed_strings(said, str(script.path))
         firsts = [o.first for o in origins]
         left: list[Utterance] = []
         for line in said:

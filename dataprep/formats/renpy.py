@@ -26,7 +26,8 @@ Labels (and the label part of a translation id) are scenes. Python lines and blo
 blocks and ATL blocks (`show x:`) hold code, images and interface text, never dialogue,
 and are skipped; but Python that says a line,
 `renpy.say(e, "text")` or a character called as a function, `e("text")`, is the say
-statement `e "text"` and read so: on a `$` line, or as a statement of a `python:` block
+statement `e "text"` and read so (but `e` is the default store's, which a
+`define character.e` does not hide): on a `$` line, or as a statement of a `python:` block
 in the story (not of an `init python:` block, which runs before the game starts, where
 no line can be shown, nor of a function's body, which runs where it is called). A `$`
 line goes on over the lines below while a bracket in it is open, or after a backslash
@@ -61,13 +62,15 @@ from dataprep.records import Utterance
 _STR = r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
 # `define x = Character(...)` or `define -1 x = …` (an init priority), as one line
 # (`_one_line`): its arguments often run over the lines below. `default x = Character(…)`
-# sets it as the game starts, before any line is said: the same to a reader of lines.
+# sets it as the game starts, before any line is said, over any `define` (`_Definitions`).
 DEFINE = re.compile(
     r"\s*(?:define|default)\s+(?:[-+]?\d+\s+)?([\w.]+)\s*=\s*(Dynamic)?Character\((.*)"
 )
 # The namespace Ren'Py looks a say statement's speaker up in first: `define character.k`
-# names the speaker of `k "…"`.
+# names the speaker of `k "…"` (not of Python's `k("…")`).
 _CHARACTER_NAMESPACE = "character."
+# The default store, as Python names it (`store.k`): where a Python say call's speaker is.
+_DEFAULT_STORE = "store."
 # `x = Character(...)` as Python (a `$` line, or a statement at a python block's top
 # level), as older games define characters; only a plain variable, as one line.
 _PYTHON_CHARACTER = re.compile(r"\s*(?:\$\s*)?([^\W\d]\w*)\s*=\s*(Dynamic)?Character\((.*)")
@@ -278,45 +281,87 @@ _LINE_BREAK = re.compile(rf"{_STR}|[ \t]*\\?\n[ \t]*")
 _RUNS_OF_SPACES = re.compile(r"[ \t]+")
 
 
-def _defined_characters(lines: list[str]) -> tuple[dict[str, str], dict[str, str]]:
-    """(variable → display name, variable → the variable holding its name) for every
-    character a script's `lines` define (`_defines`), the last definition of each holding;
-    `character.x` names the speaker `x` too, over any `x` of the default store
-    (`_hidden_by_store`). A dynamic character's display name is its own variable until
-    that variable's value is known (see ScriptNames.resolve)."""
-    found: dict[str, str] = {}
-    dynamic: dict[str, str] = {}
-    for var, kind, args in _defines(lines):
+class _Definition(NamedTuple):
+    """A character as one statement defines it: its display name (None for a
+    DynamicCharacter, named at run time), the variable a DynamicCharacter's name is read
+    from, and whether a `default` statement sets it."""
+
+    name: str | None
+    source: str | None
+    by_default: bool
+
+
+class _Definitions:
+    """The characters a game's scripts define, by variable as written (`k`, `character.k`,
+    `cast.d`), as Ren'Py's stores hold them once the game has started: `define` runs at
+    init, the last one holding; `default` sets its variable as the game starts, over any
+    `define` of it wherever it is (renpy/ast.py `Default.set_default`; a second `default`
+    of one variable is skipped, an error in developer mode)."""
+
+    def __init__(self) -> None:
+        self.by_variable: dict[str, _Definition] = {}
+
+    def add(self, var: str, definition: _Definition) -> None:
+        held = self.by_variable.get(var)
+        if held is None or not held.by_default:
+            self.by_variable[var] = definition
+
+    def update(self, other: _Definitions) -> None:
+        for var, definition in other.by_variable.items():
+            self.add(var, definition)
+
+    def speakers(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(speaker → display name, speaker → the variable holding its name). A say
+        statement `k "…"` looks its speaker up in the `character` store first (Ren'Py
+        7.4+), so `character.k` is the speaker `k` too, over the default store's `k`;
+        Python (`k("…")`, `renpy.say(k, …)`) sees the default store's, kept then as the
+        speaker `store.k` (`_python_speaker`)."""
+        names: dict[str, str] = {}
+        dynamic: dict[str, str] = {}
+        for var, definition in self.by_variable.items():
+            speakers = [var]
+            if var.startswith(_CHARACTER_NAMESPACE):
+                speakers.append(var[len(_CHARACTER_NAMESPACE) :])
+            elif _CHARACTER_NAMESPACE + var in self.by_variable:
+                speakers = [_DEFAULT_STORE + var]
+            for speaker in speakers:
+                # A DynamicCharacter is known by its variable until its name is known
+                # (ScriptNames.resolve).
+                shown = definition.name
+                names[speaker] = speaker.removeprefix(_DEFAULT_STORE) if shown is None else shown
+                if definition.source is not None:
+                    dynamic[speaker] = definition.source
+        return names, dynamic
+
+
+def _definitions(lines: list[str]) -> _Definitions:
+    """The characters a script's `lines` define (`_defines`)."""
+    found = _Definitions()
+    for var, kind, args, by_default in _defines(lines):
         m = _FIRST_ARG.match(args) or _NAME_KEYWORD.search(args)
-        if m is None or _hidden_by_store(var, found, ()):
+        if m is None:
             continue
         name = _unescape(m.group(1) or m.group(2) or "")
         # DynamicCharacter("f_name"): the name is what f_name holds when it speaks.
         is_dynamic = bool(kind or _DYNAMIC_KEYWORD.search(args))
         source = name.strip() if is_dynamic and _VARIABLE.fullmatch(name.strip()) else None
-        speakers = [var]
-        if var.startswith(_CHARACTER_NAMESPACE):
-            speakers.append(var[len(_CHARACTER_NAMESPACE) :])
-        for speaker in speakers:
-            found[speaker] = speaker if is_dynamic else name
-            dynamic.pop(speaker, None)
-            if source is not None:
-                dynamic[speaker] = source
-    return found, dynamic
+        found.add(var, _Definition(None if is_dynamic else name, source, by_default))
+    return found
 
 
-def _hidden_by_store(var: str, known: Container[str], own: Container[str]) -> bool:
-    """Whether the speaker `var` of a definition is not the one a say statement finds:
-    Ren'Py looks a say statement's speaker up in the `character` store first, so a
-    `character.var` already `known` hides `var`, unless this definition's file (whose
-    characters are `own`) defines `character.var` too, as the speaker `var` of that."""
-    in_store = _CHARACTER_NAMESPACE + var
-    return in_store in known and in_store not in own
+def _python_speaker(who: str, characters: Container[str]) -> str:
+    """The speaker a Python say call's `who` names: Python looks a variable up in the
+    default store (`store.k` written so too), never in the `character` store first as a
+    say statement does."""
+    plain = who.removeprefix(_DEFAULT_STORE)
+    in_store = _DEFAULT_STORE + plain
+    return in_store if in_store in characters else plain
 
 
-def _defines(lines: list[str]) -> Iterator[tuple[str, str, str]]:
-    """(variable, "Dynamic" or "", the arguments after `Character(`) of each character
-    defined: `define x = Character(...)` or `define character.x = …` (or `default`), and as
+def _defines(lines: list[str]) -> Iterator[tuple[str, str, str, bool]]:
+    """(variable, "Dynamic" or "", the arguments after `Character(`, whether `default`
+    sets it) of each character defined: `define x = Character(...)` or
+    `define character.x = …` (or `default`), and as
     older games do, `x = Character(...)` on a `$` line anywhere (in an `init:` block or
     the story: Ren'Py runs it before the character speaks) or at the top level of a
     python block (`init python:` or the story's `python:`; not `python hide:`, whose
@@ -327,7 +372,8 @@ def _defines(lines: list[str]) -> Iterator[tuple[str, str, str]]:
         number += 1
         stripped = line.lstrip()
         if stripped.startswith(("define", "default")):
-            yield from _assigned_character(lines, number, DEFINE)
+            by_default = stripped.startswith("default")
+            yield from _assigned_character(lines, number, DEFINE, by_default)
         elif stripped.startswith("$") and "Character" in line:
             yield from _assigned_character(lines, number, _PYTHON_CHARACTER)
         elif stripped.startswith(("init", "python")) and (m := _PYTHON_OPENER.match(line)):
@@ -349,7 +395,7 @@ def _indented_below(lines: list[str], number: int, indent: int) -> Iterator[str]
 
 def _python_block_defines(
     lines: list[str], number: int, indent: int, opener: re.Match[str]
-) -> Generator[tuple[str, str, str], None, int]:
+) -> Generator[tuple[str, str, str, bool], None, int]:
     """`_defines` of the python block that line `number` (indented by `indent`, read
     by `_PYTHON_OPENER` as `opener`) opens: the statements at its top level (the first
     one's indent), not a function's, class's or branch's. Returns its last line."""
@@ -364,29 +410,29 @@ def _python_block_defines(
         if statement_indent != top or opener.group(1) is not None:
             continue  # not the store's: a nested body's, or a `python hide:` block's
         if any("Character" in line for line in lines[at - 1 : end]):
-            for var, kind, args in _assigned_character(lines, at, _PYTHON_CHARACTER):
-                yield namespace + var, kind, args
+            for var, kind, args, _ in _assigned_character(lines, at, _PYTHON_CHARACTER):
+                yield namespace + var, kind, args, False
     return last
 
 
 def _assigned_character(
-    lines: list[str], number: int, pattern: re.Pattern[str]
-) -> Iterator[tuple[str, str, str]]:
-    """(variable, "Dynamic" or "", arguments) of the character the statement on line
-    `number` defines as `pattern` reads it (`logical_line`: comments dropped, over every
-    line its brackets are open); one never closed, as its line alone."""
+    lines: list[str], number: int, pattern: re.Pattern[str], by_default: bool = False
+) -> Iterator[tuple[str, str, str, bool]]:
+    """(variable, "Dynamic" or "", arguments, `by_default`) of the character the statement
+    on line `number` defines as `pattern` reads it (`logical_line`: comments dropped, over
+    every line its brackets are open); one never closed, as its line alone."""
     line = lines[number - 1]
     whole = logical_line(lines, number)
     m = pattern.match(line if whole is None else _one_line(whole.text))
     if m is not None:
-        yield m.group(1), m.group(2) or "", m.group(3)
+        yield m.group(1), m.group(2) or "", m.group(3), by_default
 
 
 def collect_characters(text: str) -> dict[str, str]:
     """Variable → display name for every character the text defines (`_defines`); a
     narrator (`Character(None, kind=nvl)`) maps to "", a DynamicCharacter to its own
     variable (the name it shows is only known at run time)."""
-    return _defined_characters(text.splitlines())[0]
+    return _definitions(text.splitlines()).speakers()[0]
 
 
 def resolve_names(
@@ -447,8 +493,8 @@ class ScriptNames:
     string translations of each language."""
 
     def __init__(self) -> None:
-        self.characters: dict[str, str] = {}
-        self.dynamic: dict[str, str] = {}
+        # Every file's characters, as the game's stores hold them (see `speakers`).
+        self.definitions = _Definitions()
         # What variables are given outside `translate <lang>` blocks (in every language),
         # and in each language's blocks (in that language only).
         self.values: dict[str, set[str]] = {}
@@ -461,18 +507,11 @@ class ScriptNames:
         """Gather one file's names; True when it defines characters."""
         for language, found in translated_strings(text).items():
             self.strings.setdefault(language, {}).update(found)
-        characters, dynamic = _defined_characters(text.splitlines())
-        for var, name in characters.items():
-            if _hidden_by_store(var, self.characters, characters):
-                continue
-            # The last define of a character holds.
-            self.characters[var] = name
-            self.dynamic.pop(var, None)
-            if var in dynamic:
-                self.dynamic[var] = dynamic[var]
+        defined = _definitions(text.splitlines())
+        self.definitions.update(defined)
         self.add_values(text)
         self.player |= input_variables(text)
-        return bool(characters)
+        return bool(defined.by_variable)
 
     def add_values(self, text: str) -> None:
         outside, translated = _by_language(text)
@@ -534,17 +573,18 @@ class ScriptNames:
         strings = strings or {}
         known = self.known(language)
         as_names = {**known, **dict.fromkeys(self.player, lead)}
+        names, dynamic = self.definitions.speakers()
         # Ren'Py translates a name as written, then fills in its `[var]`.
         written = {
-            var: name if var in self.dynamic else _shown_name(name, strings)
-            for var, name in self.characters.items()
+            var: name if var in dynamic else _shown_name(name, strings)
+            for var, name in names.items()
         }
         characters = resolve_names(written, as_names, strings)
-        for var, source in self.dynamic.items():
+        for var, source in dynamic.items():
             value = as_names.get(source)
             if value and source not in self.player:
                 value = _shown_name(value, strings)
-            characters[var] = value or var
+            characters[var] = value or written[var]
         return characters, {**known, **dict.fromkeys(self.player, player_value)}
 
     def named_by_alias(
@@ -558,10 +598,11 @@ class ScriptNames:
         of those values that makes an alias: it is one speaker whatever its name shows at
         the time. One that makes no alias, or several, stays as written."""
         unsettled = self.unsettled(language)
+        names, dynamic = self.definitions.speakers()
         named = dict(characters)
         for var in characters:
-            dynamic = self.dynamic.get(var)
-            written = f"[{dynamic}]" if dynamic else self.characters.get(var, "")
+            holder = dynamic.get(var)
+            written = f"[{holder}]" if holder else names.get(var, "")
             shown = set(variables_shown(written))
             source = shown.pop() if len(shown) == 1 else ""
             if source not in unsettled:
@@ -1258,12 +1299,11 @@ def parse(
     strings = options.renpy_strings if chosen is not None else {}
     characters = dict(options.renpy_characters)
     lines = text.splitlines()
-    own, dynamic = _defined_characters(lines)
+    own, dynamic = _definitions(lines).speakers()
     for var, name in own.items():
-        if _hidden_by_store(var, characters, own):
-            continue
-        # Not over the name the pipeline resolved from every file's variables.
-        if var not in characters or ("[" not in name and var not in dynamic):
+        # Not over the name the pipeline resolved from every file's definitions (a
+        # `default` in another file is the one in play) and variables.
+        if var not in characters:
             characters[var] = name if var in dynamic else _shown_name(name, strings)
     names = {**characters, **options.renpy_variables}
     # What Python calls to say a line: renpy.say, and each character called as a function.
@@ -1451,7 +1491,8 @@ def parse(
             elif who is None or who in _NARRATORS:
                 speaker = None
             else:
-                speaker = characters.get(who, who) or None
+                found = _python_speaker(who, characters) if from_python else who
+                speaker = characters.get(found, found) or None
             if who != "extend":
                 previous = None
             for at, written in said:

@@ -50,10 +50,12 @@ MAX_BRACKET_LINES = 40
 _SAY_HEAD = re.compile(r"[ \t]*(?:[^\W\d][\w.]*(?:[ \t]*@[ \t]*[\w-]+|[ \t]+[\w-]+)*[ \t]+)?")
 # What may follow a string that ends a statement's string over lines: nothing, a say
 # statement's tail (`with`, `id`, arguments, a choice's `:` or `if`), Python's operators
-# and brackets. Words do not (nor an ellipsis): they are the next statement's dialogue.
+# and brackets, after a blank (`world " with dissolve`) if a word. Words do not (nor an
+# ellipsis), nor a word right after the quote mark, even one of those (`e "with you."`,
+# `m "and then?"`): they are the next statement's dialogue.
 _AFTER_STRING = re.compile(
-    r"[ \t]*(?:$|\.(?!\.)|!=|[()\[\]{},:;#+\-*/%|&<>=@^~\\]"
-    r"|(?:with|id|nointeract|if|at|as|onlayer|zorder|behind|and|or|not|in|is|for|else)\b)"
+    r"[ \t]*(?:$|\.(?!\.)|!=|[()\[\]{},:;#+\-*/%|&<>=@^~\\])"
+    r"|[ \t]+(?:with|id|nointeract|if|at|as|onlayer|zorder|behind|and|or|not|in|is|for|else)\b"
 )
 
 
@@ -130,12 +132,10 @@ def scanned(lines: list[str], number: int, python: bool = False) -> LogicalLine 
 def _starts_say(text: str, quote: str) -> bool:
     """Whether a line below one that left a string in `quote` marks open is a say statement
     of its own, so that quote mark was a stray one, never closed (a parse error to Ren'Py):
-    the line is one statement read alone, a speaker (or none) and a string, and the
-    words after its first quote mark, where a string going on over lines would end,
-    could follow no string. A string's line within a statement never reads so."""
-    whole = _WHOLE_LINE.fullmatch(text)
-    if whole is None or (whole.group(2) is None and text.endswith("\\")):
-        return False
+    a speaker (or none) and a string, the words after its first quote mark, where a
+    string going on over lines would end, following no string. A string's line within a
+    statement never reads so; a say statement that is a stray's line itself does (`m "Hi.`
+    below `e "Hello.`: two strays, each its own line)."""
     head = _SAY_HEAD.match(text)
     at = head.end()  # type: ignore[union-attr]
     return text.startswith(quote, at) and _AFTER_STRING.match(text, at + 1) is None
