@@ -18,8 +18,8 @@ script code (`f.flag = 1`, `<| … |>`) are not text, and a label starts a new s
 player's name as the player keeps it, `variable_values`), as a speaker named `&f.name`
 is named by it; with no such value the line has a hole and is marked unusable (its text
 keeps `[f.name]` there, so that the run names the variable).
-`[[` is a literal `[`, and so is TyranoScript's `\\[`; its block comments (`/*` … `*/`, each alone
-on its line) are not text.
+`[[` is a literal `[`, and TyranoScript's backslash shows the mark it escapes (`\\]` is
+`]`); its block comments (`/*` … `*/`, each alone on its line) are not text.
 """
 
 from __future__ import annotations
@@ -40,11 +40,13 @@ from dataprep.formats.common import (
 from dataprep.records import Utterance
 from dataprep.speakers import normalise_name
 
-# `[[` (KAG) and `\[` (TyranoScript) are a literal "[". A tag ends at the first "]" not in
-# an attribute's quoted value (`[eval exp="f.a=[1,2]"]`, `[ruby text="]"]`); a quote left
+# `[[` (KAG) is a literal "[", and TyranoScript's backslash shows the mark after it
+# (`\[`, `\]`, `\\`, `\*` at a line's start): only ASCII punctuation, so a Shift-JIS yen
+# sign, which decodes as "\" (`\1000`), stays. A tag ends at the first "]" not in an
+# attribute's quoted value (`[eval exp="f.a=[1,2]"]`, `[ruby text="]"]`); a quote left
 # open is no value.
 _TOKEN = re.compile(
-    r"""\[\[|\\\[|\[((?:=[ \t]*"[^"\n]*"|=[ \t]*'[^'\n]*'|[^\]"']|["'])*)\]?|\\|[^\[\\]+"""
+    r"""\[\[|\\[!-/:-@\[-`{-~]|\[((?:=[ \t]*"[^"\n]*"|=[ \t]*'[^'\n]*'|[^\]"']|["'])*)\]?|\\|[^\[\\]+"""
 )
 _ATTR = re.compile(r"""([\w-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s\]]+)""")
 # `【名】「台词」`, and `【名】：台词` (a colon after the name is no part of the line).
@@ -375,8 +377,8 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             line = header.group(2)
         for m in _TOKEN.finditer(line):
             token = m.group(0)
-            if token in ("[[", "\\["):
-                reader.text("[", number)
+            if token == "[[" or (token[0] == "\\" and len(token) == 2):
+                reader.text(token[-1], number)
             elif token[0] == "[":
                 reader.tag(m.group(1) or "")
             else:
