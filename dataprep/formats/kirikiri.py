@@ -10,8 +10,12 @@ player sees, and an alias "akane" still names her (see `with_display_names`). Te
 over `[r]` and line ends until a wait tag (`[l]`, `[p]`, `[np]`, `[wvl]`) closes the
 utterance (a click wait, `[l]` or `[wvl]`, inside a quote left open does not: the quote is
 one line on screen). Choices (`[link]…[endlink]`) are no one's line, nor a macro's body
-(`[macro name=…]…[endmacro]`), which is only its definition. Every other tag is
-dropped but `[ch text=…]`, whose text is shown; `;` comments, `*label` lines,
+(`[macro name=…]…[endmacro]`), which is only its definition: where a name macro is
+called (`@汐里 voice=shi_0001`, `[汐里]「…」`), the name tag or `#` line in its body names
+the speaker (`macro_speakers`, from any .ks file given); a tag no file defines names the
+speaker before a message's text when no tag has its name (`[汐里]`, not ASCII) or it is
+one of the aliases (`@atri`). Every other tag is dropped but `[ch text=…]`, whose text is
+shown; `;` comments, `*label` lines,
 `[iscript]` … `[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks and lines of
 script code (`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene.
 `[emb exp="f.name"]` shows the one string the .ks files given set the variable to (the
@@ -33,6 +37,7 @@ from dataprep.formats.common import (
     UNRESOLVED_VARIABLE,
     ParseOptions,
     alias_tag,
+    is_alias,
     is_code,
     join_pieces,
     tidy_name,
@@ -87,6 +92,14 @@ _EDIT = re.compile(r"(?:\[|^[ \t]*@)[ \t]*edit\b([^\]\n]*)", re.M)
 # How a tag's attribute names a variable's value (`t=&f.name`, `#&f.name`): the key
 # under which `display_names` gives a variable's value.
 _VALUE_OF = "&"
+# Under this key plus a macro's name (`@汐里`), `display_names` gives what its body names
+# the speaker with: a name tag's body (`nm t="汐里"`) or a TyranoScript `#汐里` line; ""
+# for a macro whose body names nobody (`[macro name=暗転]`), so that calling it is no line.
+_MACRO_KEY = "@"
+# A macro's argument in its body: `%voice`, `%name|汐里` (with a default).
+_ARGUMENT = re.compile(r"%([\w-]+)(?:\|([^\s\]\"']*))?")
+# How long a tag no file defines may be to be taken for a character's name.
+_LONGEST_NAME = 16
 # The tags `_Reader.tag` acts on: never a speaker, whatever the aliases.
 _READER_TAGS = (
     _WAIT
@@ -137,6 +150,7 @@ def display_names(text: str) -> dict[str, str]:
     `f.name` (`variable_values`), which a speaker named `&f.name` and `[emb exp=f.name]`
     show."""
     found = {_VALUE_OF + name: value for name, value in variable_values(text).items()}
+    found.update((_MACRO_KEY + name, body) for name, body in macro_speakers(text).items())
     if "chara_new" not in text:
         return found
     for body in _CHARA_NEW.findall(text):
@@ -145,6 +159,57 @@ def display_names(text: str) -> dict[str, str]:
         if chara_id and shown:
             found[chara_id] = shown
     return found
+
+
+def macro_speakers(text: str) -> dict[str, str]:
+    """Each macro the text defines (`[macro name=汐里]` or `@macro name=汐里` to its
+    `endmacro`, names as tags compare them, lower case) → the first name tag's body
+    (`nm t="汐里"`) or TyranoScript `#` line (`#汐里`) in it, or "" when it names nobody:
+    a name macro, as KAG games write `@汐里` before her line."""
+    if "macro" not in text:
+        return {}
+    found: dict[str, str] = {}
+    defining: str | None = None
+    for line in text.splitlines():
+        line = line.strip()
+        if defining is not None and line.startswith("#"):
+            found[defining] = found[defining] or line
+            continue
+        for body in _tag_bodies(line):
+            name, attrs = _tag_name_and_attrs(body)
+            if name == _MACRO_START:
+                defining = attrs.get("name", "").strip().lower() or None
+                if defining is not None:
+                    found[defining] = ""
+            elif name == _MACRO_END:
+                defining = None
+            elif defining is not None and name in _NAME_TAGS:
+                found[defining] = found[defining] or body.strip()
+    return found
+
+
+def _tag_bodies(line: str) -> list[str]:
+    """The bodies of the tags on a stripped line: the line after `@`, or each `[…]`'s."""
+    if line.startswith("@"):
+        return [line[1:]]
+    if "[" not in line or line.startswith(";"):
+        return []
+    return [m.group(1) for m in _TOKEN.finditer(line) if m.group(1) is not None]
+
+
+def _looks_like_name(word: str) -> bool:
+    """Whether a tag's name no file defines, not ASCII, is a character's (`汐里`): short,
+    with a letter in it, and no heading (`回想`)."""
+    return (
+        len(word) <= _LONGEST_NAME
+        and any(c.isalpha() for c in word)
+        and _HEADING_NAME.fullmatch(word) is None
+    )
+
+
+def _with_arguments(body: str, attrs: dict[str, str]) -> str:
+    """A macro body's tag with the call's arguments in it (`t=%who` → `t=汐里`)."""
+    return _ARGUMENT.sub(lambda m: attrs.get(m.group(1).lower(), m.group(2) or ""), body)
 
 
 def variable_values(text: str) -> dict[str, str]:
@@ -173,14 +238,17 @@ def with_display_names(aliases: Iterable[str], names: dict[str, str]) -> list[st
 
 
 class _Reader:
-    def __init__(self, source: str, names: dict[str, str]) -> None:
+    def __init__(self, source: str, names: dict[str, str], options: ParseOptions) -> None:
         self.source = source
-        # TyranoScript character id → display name (`#akane` is あかね's line).
+        # TyranoScript character id → display name (`#akane` is あかね's line), and
+        # what each macro names its speaker with (`_MACRO_KEY`).
         self.names = names
+        self.options = options
         self.out: list[Utterance] = []
         self.speaker: str | None = None
         self.sticky = False  # True when the name came from a TyranoScript `#` line
         self.parts: list[str] = []
+        self.said = False  # whether the message holds text (not only line breaks)
         # Per pair of `_QUOTES`, how many quotes the message holds open.
         self.quotes = [0] * len(_QUOTES)
         self.start_line = 0
@@ -211,6 +279,7 @@ class _Reader:
                 Utterance(self.speaker, text, self.source, self.start_line, self.scene, shown=True)
             )
         self.parts = []
+        self.said = False
         self.quotes = [0] * len(_QUOTES)
 
     def shown_name(self, header: str) -> str:
@@ -237,6 +306,8 @@ class _Reader:
             self.speaker = None
 
     def set_speaker(self, name: str | None, sticky: bool) -> None:
+        if self.in_macro:  # a `#汐里` in a macro's body names her where it is called
+            return
         self.flush()
         self.speaker = tidy_name(name) if name else None
         self.sticky = sticky
@@ -281,12 +352,43 @@ class _Reader:
             elif who.startswith(_VALUE_OF):  # `t=&f.name`: the variable's value
                 who = self.names.get(who.strip(), who)
             self.set_speaker(who.split("/")[0].strip(), sticky=False)
+        else:
+            self.call(name, attrs, body)
+
+    def sharp_line(self, line: str) -> None:
+        """A TyranoScript `#akane:happy` line: akane (by her display name) speaks until
+        the next `#`; a bare `#` names nobody."""
+        who = line[1:].split(":", 1)[0].strip()
+        self.set_speaker(self.names.get(who, who), sticky=True)
+
+    def call(self, name: str, attrs: dict[str, str], body: str) -> None:
+        """Any other tag: a macro that names the speaker (`@汐里 voice=shi_0001`) does so.
+        With no definition in the files given, a tag before a message's text names its
+        speaker when its name is no tag's: not ASCII (`[汐里]`, tags and commands are
+        ASCII words) and no heading (`[回想]`), or one of the aliases (`@atri`)."""
+        named_by = self.names.get(_MACRO_KEY + name)
+        if named_by is not None:
+            if named_by.startswith("#"):
+                self.sharp_line(named_by)
+            elif named_by:
+                self.tag(_with_arguments(named_by, attrs))
+            return
+        written = body.split(None, 1)[0] if body.strip() else ""
+        if self.said or not written:
+            return  # `「好き[ハート]」`: a macro inside the text, no name
+        if written.isascii():
+            aliases, convert = self.options.speaker_aliases, self.options.convert_name
+            if aliases and is_alias(written, aliases, convert):
+                self.set_speaker(written, sticky=False)
+        elif _looks_like_name(written):
+            self.set_speaker(written, sticky=False)
 
     def text(self, chunk: str, number: int) -> None:
         if self.in_choice or self.in_macro:
             return
-        if not self.parts or all(p == _BREAK for p in self.parts):
+        if not self.said:
             self.start_line = number
+            self.said = True
         self.parts.append(chunk)
         for i, (opener, closer) in enumerate(_QUOTES):
             if opener in chunk or closer in chunk:
@@ -295,9 +397,9 @@ class _Reader:
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     names = options.kirikiri_names
-    if "chara_new" in text:
+    if "chara_new" in text or "macro" in text:
         names = {**names, **display_names(text)}
-    reader = _Reader(source, names)
+    reader = _Reader(source, names, options)
     marker = options.scene_marker.match if options.scene_marker else None
     marks = 0
     block_end: str | None = None  # the tag ending the code block being skipped
@@ -334,8 +436,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             reader.tag(line[1:])
             continue
         if head == "#":
-            who = line[1:].split(":", 1)[0].strip()
-            reader.set_speaker(names.get(who, who), sticky=True)
+            reader.sharp_line(line)
             continue
         if marker is not None and marker(line):
             reader.set_speaker(None, sticky=False)

@@ -3,9 +3,19 @@ for these tests): name macros (`@汐里`, `[汐里 voice=…]`) and TyranoScript
 
 from __future__ import annotations
 
-import pytest
+import json
+from pathlib import Path
 
+import pytest
+from rich.console import Console
+
+from atri.config import DataprepSettings, Settings
+from dataprep.cli import run_prep
 from dataprep.formats import ParseOptions, kirikiri, parse
+from tests.dataprep.conftest import FIXTURES
+
+GAME = FIXTURES / "s44_kag"
+SETTINGS = DataprepSettings(lead_aliases=["悠真"], character_aliases=["Shiori", "汐里"])
 
 
 def _said(text: str) -> list[tuple[str | None, str]]:
@@ -28,3 +38,93 @@ def _said(text: str) -> list[tuple[str | None, str]]:
 def test_a_tyranoscript_escape_shows_the_mark_without_its_backslash(line: str, shown: str) -> None:
     # `\]` kept its backslash ("[遅刻\]"), and `\*` / `\#` at a line's start showed theirs.
     assert _said(f"#汐里\n{line}") == [("汐里", shown)]
+
+
+def _game(folder: Path) -> list[tuple[str | None, str]]:
+    """What the game's .ks files say, each read with what all of them define, as the
+    pipeline reads them."""
+    texts = [path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.ks"))]
+    names: dict[str, str] = {}
+    for text in texts:
+        names.update(kirikiri.display_names(text))
+    options = ParseOptions(kirikiri_names=names)
+    return [(u.speaker, u.text) for t in texts for u in parse(t, "a.ks", "kirikiri", options)]
+
+
+def test_a_kag_name_macro_names_the_speaker_of_the_line_after_it() -> None:
+    # `@汐里 voice=shi_0001` and `[汐里 voice=…]「…」` were read as tags doing nothing:
+    # every line of the scene was narration.
+    assert _game(GAME / "kag") == [
+        (None, "夕暮れの教室には、もう誰も残っていなかった。"),
+        ("汐里", "「ねえ、今日の放課後、ひま？」"),
+        ("悠真", "「まあ、ひまだけど。なんで？」"),
+        ("汐里", "「灯台に行こうよ！　来月には取り壊されちゃうんだって」"),
+        ("楓", "「わたしも行っていい？」"),
+        ("汐里", "「もちろん！　三人で行こう」"),  # `[ハート]` inside the text names nobody
+        ("店員", "「いらっしゃいませー」"),  # `@nm t=%n|？？？` given n=店員
+        ("？？？", "「……」"),  # and its default
+        # `@暗転` is defined and names nobody; `[回想]` is a heading
+        (None, "小さい頃、おばあちゃんと一緒にあの坂を登った。"),
+    ]
+
+
+def test_the_run_pairs_the_lines_of_a_game_of_name_macros(tmp_path: Path) -> None:
+    # The name macros are in macro.ks, the lines in scene01.ks: no sample came out.
+    console = Console(record=True, width=1000)
+    out = tmp_path / "shiori"
+    assert (
+        run_prep(Settings(root=tmp_path, dataprep=SETTINGS), [GAME / "kag"], out, None, "", console)
+        == 0
+    )
+    rows = json.loads((out / "shiori_sharegpt.json").read_text(encoding="utf-8"))
+    assert [[(m["from"], m["value"]) for m in row["conversations"][-2:]] for row in rows] == [
+        [
+            ("human", "まあ、ひまだけど。なんで？"),
+            ("gpt", "灯台に行こうよ！ 来月には取り壊されちゃうんだって"),
+        ]
+    ]
+    assert "macro.ks" not in console.export_text()  # a file of macros is no failure
+
+
+def test_a_macro_named_nowhere_names_the_speaker_only_before_the_text() -> None:
+    # No file given defines them (macro.ks left out): a tag whose name no tag has.
+    text = (
+        "@汐里\n「おはよう」[p]\n"
+        "[悠真 voice=yu_0001]「おう、おはよう」[p]\n"
+        "@汐里\n「今日も[ハート]いい天気[キラ]だね」[p]\n"
+        "[回想]\n[選択肢]\n昔の話だ。[p]\n"
+    )
+    assert _said(text) == [
+        ("汐里", "「おはよう」"),
+        ("悠真", "「おう、おはよう」"),
+        ("汐里", "「今日もいい天気だね」"),
+        (None, "昔の話だ。"),
+    ]
+
+
+def test_a_tyranoscript_macro_of_a_sharp_line_names_her_where_it_is_called() -> None:
+    # `[macro name="しおり"]` / `#shiori` / `[endmacro]`: the `#` line in the body named
+    # her at the definition, and `[しおり]` did nothing.
+    said = _game(GAME / "tyrano")
+    assert said[:4] == [
+        (None, "坂の上から、潮の匂いがした。"),
+        ("汐里", "「あ、やっと来た！[遅刻]だよ、遅刻！」"),
+        ("悠真", "「悪い悪い。坂がきつくてさ」"),
+        ("汐里", "「もう……。ほら、あれが灯台。ここから見るのが、一番きれいなんだ」"),
+    ]
+    text = (
+        '[macro name="しおり"]\n#汐里\n[endmacro]\n地の文。[p]\n[しおり]\n「うん」[p]\n地の文。[p]'
+    )
+    assert _said(text) == [(None, "地の文。"), ("汐里", "「うん」"), ("汐里", "地の文。")]
+
+
+def test_an_alias_called_as_a_command_names_the_speaker() -> None:
+    # `@atri` (or `[atri voice=…]`), defined in no file given, is her name.
+    aliases = frozenset({"atri", "natsuki"})
+    text = "@atri voice=atr_0001\nおはようございます、夏生さん！[p]\n[natsuki]おはよう。[p]\n@bg storage=room\n「……」[p]"
+    found = parse(text, "a.ks", "kirikiri", ParseOptions(speaker_aliases=aliases))
+    assert [(u.speaker, u.text) for u in found] == [
+        ("atri", "おはようございます、夏生さん！"),
+        ("natsuki", "おはよう。"),
+        (None, "「……」"),
+    ]
