@@ -47,20 +47,22 @@ from dataprep.speakers import normalise_name
 
 # `[[` (KAG) is a literal "[", and TyranoScript's backslash shows the mark after it
 # (`\[`, `\]`, `\\`, `\*` at a line's start): only ASCII punctuation, so a Shift-JIS yen
-# sign, which decodes as "\" (`\1000`), stays. A tag ends at the first "]" not in an
-# attribute's quoted value (`[eval exp="f.a=[1,2]"]`, `[ruby text="]"]`); a quote left
-# open is no value.
-_TOKEN = re.compile(
-    r"""\[\[|\\[!-/:-@\[-`{-~]|\[((?:=[ \t]*"[^"\n]*"|=[ \t]*'[^'\n]*'|[^\]"']|["'])*)\]?|\\|[^\[\\]+"""
+# sign, which decodes as "\" (`\1000`), stays. A tag ends at the first "]" neither in an
+# attribute's quoted value (`[eval exp="f.a=[1,2]"]`, `[ruby text="]"]`, TyranoScript's
+# `` text=`a]b` ``) nor closing a bracket opened in the tag (`[if exp=f.love[0]>=10]`, two
+# deep at most); a quote left open is no value. Possessive: one way to read a tag, so a
+# line of many `=""` with no "]" takes no time.
+_TAG_BODY = (
+    r"""(?:=[ \t]*+(?:"[^"\n]*"|'[^'\n]*'|`[^`\n]*`)"""
+    r"""|\[(?:[^\[\]\n]|\[[^\[\]\n]*\])*+\]|[^\]"'`\n]|["'`])*+"""
 )
-_ATTR = re.compile(r"""([\w-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s\]]+)""")
+_TOKEN = re.compile(rf"""\[\[|\\[!-/:-@\[-`{{-~]|\[({_TAG_BODY})\]?|\\|[^\[\\]+""")
+_ATTR = re.compile(r"""([\w-]+)\s*=\s*("[^"]*"|'[^']*'|`[^`]*`|(?:\[[^\[\]\s]*\]|[^\s\]])+)""")
 # `【名】「台词」`, and `【名】：台词` (a colon after the name is no part of the line).
 _HEADER = re.compile(r"【([^】]{1,32})】\s*(?:[：:]{1,2}\s*)?(.*)")
 _HEADING_NAME = re.compile(rf"\s*+{HEADING}\s*+")
 # Tags (never a literal `[[`) and blanks before a `【名】` header on its line.
-_TAGS_BEFORE_HEADER = re.compile(
-    r"""(?:\[(?!\[)(?:=[ \t]*"[^"\n]*"|=[ \t]*'[^'\n]*'|[^\]"'\n])*\][ \t]*)+(?=【)"""
-)
+_TAGS_BEFORE_HEADER = re.compile(rf"(?:\[(?!\[){_TAG_BODY}\][ \t]*)+(?=【)")
 _SOUND_NAME = re.compile(SOUND_REF)
 _TAG_IN_NAME = re.compile(r"\[([^\[\]]*)\]")
 # Tags that end a message; after a page end the message's own name no longer applies.
@@ -120,7 +122,7 @@ _BREAK = "\x00"
 def _tag_name_and_attrs(body: str) -> tuple[str, dict[str, str]]:
     body = body.strip()
     name = body.split(None, 1)[0].lower() if body else ""
-    attrs = {k.lower(): v.strip("\"'") for k, v in _ATTR.findall(body)}
+    attrs = {k.lower(): v.strip("\"'`") for k, v in _ATTR.findall(body)}
     return name, attrs
 
 

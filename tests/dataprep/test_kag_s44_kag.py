@@ -4,6 +4,7 @@ for these tests): name macros (`@汐里`, `[汐里 voice=…]`) and TyranoScript
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,29 @@ def test_an_alias_called_as_a_command_names_the_speaker() -> None:
         ("natsuki", "おはよう。"),
         (None, "「……」"),
     ]
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "[if exp=f.love[0]>=10]",  # an array's index, no quotes
+        "[eval exp=f.route[f.day[1]]='sea']",  # two deep
+        "[ptext layer=1 x=10 y=10 text=`a]b`]",  # TyranoScript's third quote
+        '[eval exp="f.a = 1"  ]',
+    ],
+)
+def test_a_tag_ends_where_tyranoscript_ends_it(tag: str) -> None:
+    # The tag ended at the first "]": ">=10]" (or "b`]") was said before her line.
+    assert _said(f"#汐里\n{tag}「今日も会えてうれしいな」[p]") == [
+        ("汐里", "「今日も会えてうれしいな」")
+    ]
+
+
+def test_a_tag_never_closed_takes_linear_time() -> None:
+    # Before a `【名】` header, a tag is read only when it closes: a regex that could read
+    # `=""` two ways tried every split of a line of them (exponential). The tag that never
+    # closes is the rest of its line, as in TyranoScript.
+    line = "[eval exp" + '=""' * 30 + "【汐里】「い」"
+    started = time.perf_counter()
+    assert _said(f"#汐里\n{line}\n「う」[p]") == [("汐里", "「う」")]
+    assert time.perf_counter() - started < 3
