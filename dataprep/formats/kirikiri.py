@@ -1,7 +1,8 @@
 """KiriKiri / KAG `.ks` scenarios, TyranoScript included.
 
 Speakers come from `[nm t="名"]` / `@nm t=名` (for the current message), TyranoScript
-`#名` lines (until the next `#`; a bare `#` clears it) and `【名】` headers; a heading
+`#名` lines and the `[chara_ptext name=名]` they stand for (until the next; a bare `#`
+clears it) and `【名】` headers; a heading
 there (`【回想】`, `【第三章】`, as plain dumps have them) names nobody, and a voice cue
 (`【voice:atr_0012】`) changes no speaker. A TyranoScript `#akane` names a character by
 its id: when `[chara_new name="akane" jname="あかね"]` (in
@@ -68,7 +69,10 @@ _TAG_IN_NAME = re.compile(r"\[([^\[\]]*)\]")
 # Tags that end a message; after a page end the message's own name no longer applies.
 _WAIT = frozenset({"l", "wvl"})
 _PAGE = frozenset({"p", "np", "cm", "er", "pcm", "plc"})
-_NAME_TAGS = frozenset({"nm", "name", "chara_ptext"})
+# TyranoScript's `[chara_ptext name=akane]` is its `#akane` line written out: the name
+# stays until the next one, as the name box does.
+_CHARA_PTEXT = "chara_ptext"
+_NAME_TAGS = frozenset({"nm", "name", _CHARA_PTEXT})
 # A choice's text, between [link] and [endlink]: a menu option, not a line anyone says.
 _CHOICE_START, _CHOICE_END = "link", "endlink"
 # A macro's body, between [macro name=…] and [endmacro]: its definition, shown (and its
@@ -347,9 +351,11 @@ class _Reader:
                 self.flush()
         elif name in _PAGE:
             self.end_page()
+        elif name == _CHARA_PTEXT:
+            self.chara_speaks(attrs.get("name", ""))
         elif name in _NAME_TAGS:
             who = attrs.get("t") or attrs.get("text") or ""
-            if not who and "name" in attrs:  # [chara_ptext name=akane]: a character id
+            if not who and "name" in attrs:  # [nm name=akane]: a character id
                 who = self.names.get(attrs["name"].strip(), attrs["name"])
             elif who.startswith(_VALUE_OF):  # `t=&f.name`: the variable's value
                 who = self.names.get(who.strip(), who)
@@ -358,9 +364,13 @@ class _Reader:
             self.call(name, attrs, body)
 
     def sharp_line(self, line: str) -> None:
-        """A TyranoScript `#akane:happy` line: akane (by her display name) speaks until
-        the next `#`; a bare `#` names nobody."""
-        who = line[1:].split(":", 1)[0].strip()
+        """A TyranoScript `#akane:happy` line (`[chara_ptext name=akane face=happy]`)."""
+        self.chara_speaks(line[1:].split(":", 1)[0])
+
+    def chara_speaks(self, chara: str) -> None:
+        """TyranoScript's name box shows a character (by her display name: `akane` is
+        あかね) until it is set again; set to "" it names nobody."""
+        who = chara.strip()
         self.set_speaker(self.names.get(who, who), sticky=True)
 
     def call(self, name: str, attrs: dict[str, str], body: str) -> None:

@@ -155,3 +155,19 @@ def test_a_tag_never_closed_takes_linear_time() -> None:
     started = time.perf_counter()
     assert _said(f"#汐里\n{line}\n「う」[p]") == [("汐里", "「う」")]
     assert time.perf_counter() - started < 3
+
+
+def test_chara_ptext_names_her_until_the_next_as_a_sharp_line_does() -> None:
+    # `[chara_ptext name="shiori"]` is what `#shiori` stands for, but it named her for one
+    # page only: "「聞いてる？」" after its [p] was narration.
+    text = (
+        '[chara_new name="shiori" storage="chara/shiori/normal.png" jname="汐里"]\n'
+        '[chara_ptext name="shiori"]\n「ねえ」[p]\n「聞いてる？」[p]\n[cm]\n「もう！」[p]\n'
+        "[chara_ptext]\n風が吹いた。[p]\n"
+    )
+    assert _said(text) == [
+        ("汐里", "「ねえ」"),
+        ("汐里", "「聞いてる？」"),
+        ("汐里", "「もう！」"),
+        (None, "風が吹いた。"),
+    ]
