@@ -106,6 +106,9 @@ _MACRO_KEY = "@"
 _ARGUMENT = re.compile(r"%([\w-]+)(?:\|([^\s\]\"']*))?")
 # How long a tag no file defines may be to be taken for a character's name.
 _LONGEST_NAME = 16
+# Attributes of a command, never of a name macro (`@シーン回想開始 storage=… target=…`,
+# `[暗転 time=500]`); a name macro takes a voice, a face, a condition.
+_COMMAND_ATTRIBUTES = frozenset({"target", "layer", "time", "method", "exp"})
 # The tags `_Reader.tag` acts on: never a speaker, whatever the aliases.
 _READER_TAGS = (
     _WAIT
@@ -376,8 +379,9 @@ class _Reader:
     def call(self, name: str, attrs: dict[str, str], body: str) -> None:
         """Any other tag: a macro that names the speaker (`@汐里 voice=shi_0001`) does so.
         With no definition in the files given, a tag before a message's text names its
-        speaker when its name is no tag's: not ASCII (`[汐里]`, tags and commands are
-        ASCII words) and no heading (`[回想]`), or one of the aliases (`@atri`)."""
+        speaker when its name is no tag's: not ASCII (`[汐里]`, tags are ASCII words),
+        no heading (`[回想]`) and no command's (`[暗転 time=500]`), or one of the aliases
+        (`@atri`)."""
         named_by = self.names.get(_MACRO_KEY + name)
         if named_by is not None:
             if named_by.startswith("#"):
@@ -392,7 +396,7 @@ class _Reader:
             aliases, convert = self.options.speaker_aliases, self.options.convert_name
             if aliases and is_alias(written, aliases, convert):
                 self.set_speaker(written, sticky=False)
-        elif _looks_like_name(written):
+        elif _looks_like_name(written) and _COMMAND_ATTRIBUTES.isdisjoint(attrs):
             self.set_speaker(written, sticky=False)
 
     def text(self, chunk: str, number: int) -> None:

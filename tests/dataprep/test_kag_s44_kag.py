@@ -94,12 +94,14 @@ def test_a_macro_named_nowhere_names_the_speaker_only_before_the_text() -> None:
         "[悠真 voice=yu_0001]「おう、おはよう」[p]\n"
         "@汐里\n「今日も[ハート]いい天気[キラ]だね」[p]\n"
         "[回想]\n[選択肢]\n昔の話だ。[p]\n"
+        "@シーン回想開始 storage=scene05.ks target=*start\n[暗転 time=500]\nその夜のこと。[p]\n"
     )
     assert _said(text) == [
         ("汐里", "「おはよう」"),
         ("悠真", "「おう、おはよう」"),
         ("汐里", "「今日もいい天気だね」"),
         (None, "昔の話だ。"),
+        (None, "その夜のこと。"),  # commands, by their attributes
     ]
 
 
