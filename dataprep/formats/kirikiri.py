@@ -11,12 +11,13 @@ player sees, and an alias "akane" still names her (see `with_display_names`). Te
 over `[r]` and line ends until a wait tag (`[l]`, `[p]`, `[np]`, `[wvl]`) closes the
 utterance (a click wait, `[l]` or `[wvl]`, inside a quote left open does not: the quote is
 one line on screen). Choices (`[link]…[endlink]`) are no one's line, nor a macro's body
-(`[macro name=…]…[endmacro]`), which is only its definition: where a name macro is
-called (`@汐里 voice=shi_0001`, `[汐里]「…」`), the name tag or `#` line in its body names
-the speaker (`macro_speakers`, from any .ks file given); a tag no file defines names the
-speaker before a message's text when no tag has its name (`[汐里]`, not ASCII) or it is
-one of the aliases (`@atri`). Every other tag is dropped but `[ch text=…]`, whose text is
-shown; `;` comments, `*label` lines,
+(`[macro name=…]…[endmacro]`), which is only its definition: where a macro is called,
+the tags of its body run (`macro_tags`, from any .ks file given), so a name macro
+(`@汐里 voice=shi_0001`, `[汐里]「…」`) names the speaker with its `[nm]` or `#` line, and
+one ending in `[p]` ends the line. A tag no file defines names the speaker before a
+message's text when no tag has its name (`[汐里]`, not ASCII) or it is one of the aliases
+(`@atri`). Every other tag is dropped but `[ch text=…]`, whose text is shown; `;`
+comments, `*label` lines,
 `[iscript]` … `[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks and lines of
 script code (`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene.
 `[emb exp="f.name"]` shows the one string the .ks files given set the variable to (the
@@ -98,10 +99,12 @@ _EDIT = re.compile(r"(?:\[|^[ \t]*@)[ \t]*edit\b([^\]\n]*)", re.M)
 # How a tag's attribute names a variable's value (`t=&f.name`, `#&f.name`): the key
 # under which `display_names` gives a variable's value.
 _VALUE_OF = "&"
-# Under this key plus a macro's name (`@汐里`), `display_names` gives what its body names
-# the speaker with: a name tag's body (`nm t="汐里"`) or a TyranoScript `#汐里` line; ""
-# for a macro whose body names nobody (`[macro name=暗転]`), so that calling it is no line.
+# Under this key plus a macro's name (`@汐里`), `display_names` gives the tags its body
+# runs (`macro_tags`): `[nm t="汐里"]` for a name macro, `[p][cm]` for a page macro; a
+# macro defined, even with no such tag (`[macro name=暗転]`), is no character's name.
 _MACRO_KEY = "@"
+# Macros calling macros: how deep calls are followed (one calling itself stops there).
+_DEEPEST_CALL = 8
 # A macro's argument in its body: `%voice`, `%name|汐里` (with a default).
 _ARGUMENT = re.compile(r"%([\w-]+)(?:\|([^\s\]\"']*))?")
 # How long a tag no file defines may be to be taken for a character's name.
@@ -116,6 +119,9 @@ _READER_TAGS = (
     | _NAME_TAGS
     | {"r", _EMBED, _CHARACTERS, _CHOICE_START, _CHOICE_END, _MACRO_START, _MACRO_END}
 )
+# What a macro's body may hold that is not run where it is called (`macro_tags`): as its
+# text, what it shows is not read.
+_SHOWS_TEXT = frozenset({_EMBED, _CHARACTERS, _CHOICE_START, _CHOICE_END})
 # Blocks of code, from a line that starts with the first tag to one that starts with the
 # second: TJS or JavaScript, and TyranoScript's HTML (`[html]<div>…</div>[endhtml]`).
 _BLOCKS = {"iscript": "endscript", "html": "endhtml"}
@@ -159,7 +165,7 @@ def display_names(text: str) -> dict[str, str]:
     `f.name` (`variable_values`), which a speaker named `&f.name` and `[emb exp=f.name]`
     show."""
     found = {_VALUE_OF + name: value for name, value in variable_values(text).items()}
-    found.update((_MACRO_KEY + name, body) for name, body in macro_speakers(text).items())
+    found.update((_MACRO_KEY + name, tags) for name, tags in macro_tags(text).items())
     if "chara_new" not in text:
         return found
     for body in _CHARA_NEW.findall(text):
@@ -170,31 +176,42 @@ def display_names(text: str) -> dict[str, str]:
     return found
 
 
-def macro_speakers(text: str) -> dict[str, str]:
+def macro_tags(text: str) -> dict[str, str]:
     """Each macro the text defines (`[macro name=汐里]` or `@macro name=汐里` to its
-    `endmacro`, names as tags compare them, lower case) → the first name tag's body
-    (`nm t="汐里"`) or TyranoScript `#` line (`#汐里`) in it, or "" when it names nobody:
-    a name macro, as KAG games write `@汐里` before her line."""
+    `endmacro`; names as tags compare them, lower case) → the tags of its body, as `[…]`
+    text, that `_Reader.call` runs where it is called: a name macro's `[nm t="汐里"]` (a
+    TyranoScript `#汐里` line as the `[chara_ptext name="汐里"]` it stands for), a page
+    macro's `[p][cm]`, other macros' calls. Not its text, nor what shows text (`emb`,
+    `ch`, a choice), nor code (`[iscript]` … `[endscript]`)."""
     if "macro" not in text:
         return {}
-    found: dict[str, str] = {}
-    defining: str | None = None
+    found: dict[str, list[str]] = {}
+    defining: list[str] | None = None  # the tags of the body being read
+    block_end: str | None = None
     for line in text.splitlines():
         line = line.strip()
+        if block_end is not None:
+            block_end = None if _leading_tag(line) == block_end else block_end
+            continue
         if defining is not None and line.startswith("#"):
-            found[defining] = found[defining] or line
+            who = line[1:].split(":", 1)[0].strip()
+            defining.append(f'[{_CHARA_PTEXT} name="{who}"]')
             continue
         for body in _tag_bodies(line):
             name, attrs = _tag_name_and_attrs(body)
             if name == _MACRO_START:
-                defining = attrs.get("name", "").strip().lower() or None
+                macro = attrs.get("name", "").strip().lower()
+                defining = found.setdefault(macro, []) if macro else None
                 if defining is not None:
-                    found[defining] = ""
+                    defining.clear()  # defined again: the last definition counts
             elif name == _MACRO_END:
                 defining = None
-            elif defining is not None and name in _NAME_TAGS:
-                found[defining] = found[defining] or body.strip()
-    return found
+            elif name in _BLOCKS:
+                block_end = None if _BLOCKS[name] in _tags_in(line) else _BLOCKS[name]
+                break
+            elif defining is not None and name not in _SHOWS_TEXT:
+                defining.append(f"[{body.strip()}]")
+    return {name: "".join(tags) for name, tags in found.items()}
 
 
 def _tag_bodies(line: str) -> list[str]:
@@ -250,7 +267,7 @@ class _Reader:
     def __init__(self, source: str, names: dict[str, str], options: ParseOptions) -> None:
         self.source = source
         # TyranoScript character id → display name (`#akane` is あかね's line), and
-        # what each macro names its speaker with (`_MACRO_KEY`).
+        # the tags each macro runs (`_MACRO_KEY`).
         self.names = names
         self.options = options
         self.out: list[Utterance] = []
@@ -268,6 +285,7 @@ class _Reader:
         # name with no default), so the line, written without it, has a hole.
         self.unresolved = False
         self.number = 0  # the line being read
+        self.calls = 0  # how deep in macros calling macros
 
     def flush(self) -> None:
         text = _join(self.parts)
@@ -377,17 +395,20 @@ class _Reader:
         self.set_speaker(self.names.get(who, who), sticky=True)
 
     def call(self, name: str, attrs: dict[str, str], body: str) -> None:
-        """Any other tag: a macro that names the speaker (`@汐里 voice=shi_0001`) does so.
-        With no definition in the files given, a tag before a message's text names its
+        """Any other tag: a macro runs the tags of its body that the reader acts on: a
+        name macro (`@汐里 voice=shi_0001`) names the speaker, `[n]` ending in `[p]` ends
+        the line. With no definition in the files given, a tag before a message's text names its
         speaker when its name is no tag's: not ASCII (`[汐里]`, tags are ASCII words),
         no heading (`[回想]`) and no command's (`[暗転 time=500]`), or one of the aliases
         (`@atri`)."""
-        named_by = self.names.get(_MACRO_KEY + name)
-        if named_by is not None:
-            if named_by.startswith("#"):
-                self.sharp_line(named_by)
-            elif named_by:
-                self.tag(_with_arguments(named_by, attrs))
+        tags = self.names.get(_MACRO_KEY + name)
+        if tags is not None:
+            if self.calls < _DEEPEST_CALL:
+                self.calls += 1
+                for m in _TOKEN.finditer(tags):
+                    if m.group(1) is not None:
+                        self.tag(_with_arguments(m.group(1), attrs))
+                self.calls -= 1
             return
         written = body.split(None, 1)[0] if body.strip() else ""
         if self.said or not written:

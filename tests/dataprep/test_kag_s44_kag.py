@@ -173,3 +173,29 @@ def test_chara_ptext_names_her_until_the_next_as_a_sharp_line_does() -> None:
         ("汐里", "「もう！」"),
         (None, "風が吹いた。"),
     ]
+
+
+def test_a_macro_ending_in_a_wait_ends_the_line_where_it_is_called() -> None:
+    # `[n]` (`@p` `@cm`) and `[sl]` (`[stopse][l]`) did nothing: the whole scene was one
+    # line of hers, narration included.
+    text = (
+        "@macro name=n\n@p\n@cm\n@endmacro\n[macro name=sl][stopse][l][endmacro]\n*a\n"
+        '@nm t="汐里"\n「ねえ」[n]\n夕焼けがきれいだった。[sl]\n海も光っていた。[n]\n'
+    )
+    assert _said(text) == [
+        ("汐里", "「ねえ」"),
+        (None, "夕焼けがきれいだった。"),
+        (None, "海も光っていた。"),
+    ]
+
+
+def test_a_name_macro_may_call_another_macro() -> None:
+    # A generic name macro, called by one per character; one calling itself stops.
+    text = (
+        "[macro name=name_box][nm t=%n][endmacro]\n"
+        "[macro name=汐里][name_box n=汐里][endmacro]\n"
+        "[macro name=loop][loop][endmacro]\n"
+        "[macro name=楓]\n[iscript]\ntf.names = ['楓'];\n[endscript]\n[nm t=楓]\n[endmacro]\n"
+        "[汐里]「ねえ」[p]\n[loop]「……」[p]\n[楓]「なに？」[p]\n"
+    )
+    assert _said(text) == [("汐里", "「ねえ」"), (None, "「……」"), ("楓", "「なに？」")]
