@@ -16,7 +16,7 @@ the tags of its body run (`macro_tags`, from any .ks file given), so a name macr
 (`@汐里 voice=shi_0001`, `[汐里]「…」`) names the speaker with its `[nm]` or `#` line, and
 one ending in `[p]` ends the line. A tag no file defines names the speaker before a
 message's text when no tag has its name (`[汐里]`, not ASCII) or it is one of the aliases
-(`@atri`). Every other tag is dropped but `[ch text=…]`, whose text is shown; `;`
+(`@atri`). Every other tag is dropped but `[ch text=…]` and `[hch text=…]`, whose text is shown; `;`
 comments, `*label` lines,
 `[iscript]` … `[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks and lines of
 script code (`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene.
@@ -82,8 +82,9 @@ _MACRO_START, _MACRO_END = "macro", "endmacro"
 # TyranoScript's `[chara_new name="akane" jname="あかね" …]` (or `@chara_new …`).
 _CHARA_NEW = re.compile(r"(?:\[|^[ \t]*@)[ \t]*chara_new\b([^\]\n]*)", re.M)
 _EMBED = "emb"
-# KAG's `[ch text="あ"]` shows its text in the message.
-_CHARACTERS = "ch"
+# KAG's `[ch text="あ"]` shows its text in the message, and so does `[hch text="12"]`
+# (縦中横: set across a vertical line).
+_CHARACTERS = frozenset({"ch", "hch"})
 # A game variable given a string, as scripts give the player's name its default: in
 # TJS/JavaScript (`f.name = "悠真";`, `[eval exp="f.name='悠真'"]`), as the default of
 # KAG's `System.inputString(caption, prompt, "悠真")`, or as the `initial` of the
@@ -117,11 +118,12 @@ _READER_TAGS = (
     _WAIT
     | _PAGE
     | _NAME_TAGS
-    | {"r", _EMBED, _CHARACTERS, _CHOICE_START, _CHOICE_END, _MACRO_START, _MACRO_END}
+    | _CHARACTERS
+    | {"r", _EMBED, _CHOICE_START, _CHOICE_END, _MACRO_START, _MACRO_END}
 )
 # What a macro's body may hold that is not run where it is called (`macro_tags`): as its
 # text, what it shows is not read.
-_SHOWS_TEXT = frozenset({_EMBED, _CHARACTERS, _CHOICE_START, _CHOICE_END})
+_SHOWS_TEXT = _CHARACTERS | {_EMBED, _CHOICE_START, _CHOICE_END}
 # Blocks of code, from a line that starts with the first tag to one that starts with the
 # second: TJS or JavaScript, and TyranoScript's HTML (`[html]<div>…</div>[endhtml]`).
 _BLOCKS = {"iscript": "endscript", "html": "endhtml"}
@@ -354,7 +356,7 @@ class _Reader:
             self.in_choice = False
         elif name == "r":
             self.parts.append(_BREAK)
-        elif name == _CHARACTERS:
+        elif name in _CHARACTERS:
             self.text(attrs.get("text", ""), self.number)
         elif name == _EMBED:
             exp = attrs.get("exp", "").strip()

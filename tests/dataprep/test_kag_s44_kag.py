@@ -199,3 +199,9 @@ def test_a_name_macro_may_call_another_macro() -> None:
         "[汐里]「ねえ」[p]\n[loop]「……」[p]\n[楓]「なに？」[p]\n"
     )
     assert _said(text) == [("汐里", "「ねえ」"), (None, "「……」"), ("楓", "「なに？」")]
+
+
+def test_kag_hch_shows_its_text() -> None:
+    # `[hch text=12]` (縦中横, in vertical writing) was dropped as any tag: "月日に".
+    text = "@nm t=汐里\n「[hch text=12]月[hch text='31' expand]日に、また来ようね」[p]"
+    assert _said(text) == [("汐里", "「12月31日に、また来ようね」")]
