@@ -2,24 +2,23 @@
 
 Speakers come from `[nm t="名"]` / `@nm t=名` (for the current message), TyranoScript
 `#名` lines and the `[chara_ptext name=名]` they stand for (until the next; a bare `#`
-clears it) and `【名】` headers; a heading
-there (`【回想】`, `【第三章】`, as plain dumps have them) names nobody, and a voice cue
-(`【voice:atr_0012】`) changes no speaker. A TyranoScript `#akane` names a character by
-its id: when `[chara_new name="akane" jname="あかね"]` (in
-any .ks file given) gives it a display name, the line is credited to あかね, the name the
-player sees, and an alias "akane" still names her (see `with_display_names`). Text runs
-over `[r]` and line ends until a wait tag (`[l]`, `[p]`, `[np]`, `[wvl]`) closes the
-utterance (a click wait, `[l]` or `[wvl]`, inside a quote left open does not: the quote is
-one line on screen). Choices (`[link]…[endlink]`) are no one's line, nor a macro's body
-(`[macro name=…]…[endmacro]`), which is only its definition: where a macro is called,
-the tags of its body run (`macro_tags`, from any .ks file given), so a name macro
-(`@汐里 voice=shi_0001`, `[汐里]「…」`) names the speaker with its `[nm]` or `#` line, and
-one ending in `[p]` ends the line. A tag no file defines names the speaker before a
-message's text when no tag has its name (`[汐里]`, not ASCII) or it is one of the aliases
-(`@atri`). Every other tag is dropped but `[ch text=…]` and `[hch text=…]`, whose text is shown; `;`
-comments, `*label` lines,
-`[iscript]` … `[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks and lines of
-script code (`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene.
+clears it) and `【名】` headers; a heading there (`【回想】`, `【第三章】`, as plain dumps
+have them) names nobody, and a voice cue (`【voice:atr_0012】`) changes no speaker. A
+TyranoScript `#akane` names a character by its id: when `[chara_new name="akane"
+jname="あかね"]` (in any .ks file given) gives it a display name, the line is credited to
+あかね, the name the player sees, and an alias "akane" still names her (see
+`with_display_names`). Text runs over `[r]` and line ends until a wait tag (`[l]`, `[p]`,
+`[np]`, `[wvl]`) closes the utterance (a click wait, `[l]` or `[wvl]`, inside a quote
+left open does not: the quote is one line on screen). Choices (`[link]…[endlink]`) are no
+one's line, nor a macro's body (`[macro name=…]…[endmacro]`), which is only its
+definition: where a macro is called, the tags of its body run (`macro_tags`, from any .ks
+file given), so a name macro (`@汐里 voice=shi_0001`, `[汐里]「…」`) names the speaker with
+its `[nm]` or `#` line, and one ending in `[p]` ends the line. A tag no file defines names
+the speaker before a message's text when no tag has its name (`[汐里]`, not ASCII) or it
+is one of the aliases (`@atri`). Every other tag is dropped but `[ch text=…]` and
+`[hch text=…]`, whose text is shown; `;` comments, `*label` lines, `[iscript]` …
+`[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks and lines of script code
+(`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene.
 `[emb exp="f.name"]` shows the one string the .ks files given set the variable to (the
 player's name as the player keeps it, `variable_values`), as a speaker named `&f.name`
 is named by it; with no such value the line has a hole and is marked unusable (its text
@@ -274,7 +273,7 @@ class _Reader:
         self.options = options
         self.out: list[Utterance] = []
         self.speaker: str | None = None
-        self.sticky = False  # True when the name came from a TyranoScript `#` line
+        self.sticky = False  # True when TyranoScript's name box set it (`#` line)
         self.parts: list[str] = []
         self.said = False  # whether the message holds text (not only line breaks)
         # Per pair of `_QUOTES`, how many quotes the message holds open.
@@ -397,9 +396,9 @@ class _Reader:
         self.set_speaker(self.names.get(who, who), sticky=True)
 
     def call(self, name: str, attrs: dict[str, str], body: str) -> None:
-        """Any other tag: a macro runs the tags of its body that the reader acts on: a
-        name macro (`@汐里 voice=shi_0001`) names the speaker, `[n]` ending in `[p]` ends
-        the line. With no definition in the files given, a tag before a message's text names its
+        """Any other tag: a macro runs the tags of its body (`macro_tags`): a name macro
+        (`@汐里 voice=shi_0001`) names the speaker, `[n]` ending in `[p]` ends the line.
+        With no definition in the files given, a tag before a message's text names its
         speaker when its name is no tag's: not ASCII (`[汐里]`, tags are ASCII words),
         no heading (`[回想]`) and no command's (`[暗転 time=500]`), or one of the aliases
         (`@atri`)."""
