@@ -18,7 +18,8 @@ the speaker before a message's text when no tag has its name (`[汐里]`, not AS
 is one of the aliases (`@atri`). Every other tag is dropped but `[ch text=…]` and
 `[hch text=…]`, whose text is shown; `;` comments, `*label` lines, `[iscript]` …
 `[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks and lines of script code
-(`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene.
+(`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene (ending the
+message and its `[nm]` name, not the name box a `#` line set).
 `[emb exp="f.name"]` shows the one string the .ks files given set the variable to (the
 player's name as the player keeps it, `variable_values`), as a speaker named `&f.name`
 is named by it; with no such value the line has a hole and is marked unusable (its text
@@ -467,7 +468,8 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         if is_code(line):
             continue
         if head == "*":
-            reader.set_speaker(None, sticky=False)
+            # A new scene; TyranoScript's name box still shows who it showed.
+            reader.end_page()
             reader.scene = line[1:].split("|", 1)[0].strip() or str(number)
             continue
         if head == "@":

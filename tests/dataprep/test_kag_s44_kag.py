@@ -108,17 +108,28 @@ def test_a_macro_named_nowhere_names_the_speaker_only_before_the_text() -> None:
 def test_a_tyranoscript_macro_of_a_sharp_line_names_her_where_it_is_called() -> None:
     # `[macro name="しおり"]` / `#shiori` / `[endmacro]`: the `#` line in the body named
     # her at the definition, and `[しおり]` did nothing.
-    said = _game(GAME / "tyrano")
-    assert said[:4] == [
-        (None, "坂の上から、潮の匂いがした。"),
-        ("汐里", "「あ、やっと来た！[遅刻]だよ、遅刻！」"),
-        ("悠真", "「悪い悪い。坂がきつくてさ」"),
-        ("汐里", "「もう……。ほら、あれが灯台。ここから見るのが、一番きれいなんだ」"),
-    ]
     text = (
         '[macro name="しおり"]\n#汐里\n[endmacro]\n地の文。[p]\n[しおり]\n「うん」[p]\n地の文。[p]'
     )
     assert _said(text) == [(None, "地の文。"), ("汐里", "「うん」"), ("汐里", "地の文。")]
+
+
+def test_a_tyranoscript_game_reads_as_it_plays() -> None:
+    assert _game(GAME / "tyrano") == [
+        (None, "坂の上から、潮の匂いがした。"),
+        ("汐里", "「あ、やっと来た！[遅刻]だよ、遅刻！」"),  # `\[遅刻\]`
+        ("悠真", "「悪い悪い。坂がきつくてさ」"),
+        ("汐里", "「もう……。ほら、あれが灯台。ここから見るのが、一番きれいなんだ」"),  # [しおり]
+        (None, "二人はしばらく、黙って海を眺めていた。"),
+        ("悠真", "「顔文字？　こういうのか→ (^o^)/」"),
+        ("汐里", "「ちがーう！……なんてね」"),
+        ("悠真", "「おーい！」"),
+        ("汐里", "「ねえ、灯台まで競争しない？」"),
+        # After the choice's labels her name box still shows her: these were narration.
+        ("汐里", "「よーい、どん！」"),
+        ("汐里", "「えー、つまんないの」"),
+        ("汐里", "「……また明日も、来てくれる？」"),
+    ]
 
 
 def test_an_alias_called_as_a_command_names_the_speaker() -> None:
