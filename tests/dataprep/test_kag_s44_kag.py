@@ -1,5 +1,6 @@
 """KiriKiri KAG and TyranoScript scenarios as games write them (fixtures/s44_kag, written
-for these tests): name macros (`@汐里`, `[汐里 voice=…]`) and TyranoScript's escapes."""
+for these tests): name macros (`@汐里`, `[汐里 voice=…]`) and other macros' waits,
+TyranoScript's escapes, where its tags end, and its name box over pages and labels."""
 
 from __future__ import annotations
 
