@@ -1,25 +1,31 @@
 """KiriKiri / KAG `.ks` scenarios, TyranoScript included.
 
 Speakers come from `[nm t="名"]` / `@nm t=名` (for the current message), TyranoScript
-`#名` lines (until the next `#`; a bare `#` clears it) and `【名】` headers; a heading
-there (`【回想】`, `【第三章】`, as plain dumps have them) names nobody, and a voice cue
-(`【voice:atr_0012】`) changes no speaker. A TyranoScript `#akane` names a character by
-its id: when `[chara_new name="akane" jname="あかね"]` (in
-any .ks file given) gives it a display name, the line is credited to あかね, the name the
-player sees, and an alias "akane" still names her (see `with_display_names`). Text runs
-over `[r]` and line ends until a wait tag (`[l]`, `[p]`, `[np]`, `[wvl]`) closes the
-utterance (a click wait, `[l]` or `[wvl]`, inside a quote left open does not: the quote is
-one line on screen). Choices (`[link]…[endlink]`) are no one's line, nor a macro's body
-(`[macro name=…]…[endmacro]`), which is only its definition. Every other tag is
-dropped but `[ch text=…]`, whose text is shown; `;` comments, `*label` lines,
-`[iscript]` … `[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks and lines of
-script code (`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene.
+`#名` lines and the `[chara_ptext name=名]` they stand for (until the next; a bare `#`
+clears it) and `【名】` headers; a heading there (`【回想】`, `【第三章】`, as plain dumps
+have them) names nobody, and a voice cue (`【voice:atr_0012】`) changes no speaker. A
+TyranoScript `#akane` names a character by its id: when `[chara_new name="akane"
+jname="あかね"]` (in any .ks file given) gives it a display name, the line is credited to
+あかね, the name the player sees, and an alias "akane" still names her (see
+`with_display_names`). Text runs over `[r]` and line ends until a wait tag (`[l]`, `[p]`,
+`[np]`, `[wvl]`) closes the utterance (a click wait, `[l]` or `[wvl]`, inside a quote
+left open does not: the quote is one line on screen). Choices (`[link]…[endlink]`) are no
+one's line, nor a macro's body (`[macro name=…]…[endmacro]`), which is only its
+definition: where a macro is called, the tags of its body run (`macro_tags`, from any .ks
+file given), so a name macro (`@汐里 voice=shi_0001`, `[汐里]「…」`) names the speaker with
+its `[nm]` or `#` line, and one ending in `[p]` ends the line. A tag no file defines names
+the speaker before a message's text when no tag has its name (`[汐里]`, not ASCII) or it
+is one of the aliases (`@atri`). Every other tag is dropped but `[ch text=…]` and
+`[hch text=…]`, whose text is shown; `;` comments, `*label` lines, `[iscript]` …
+`[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks and lines of script code
+(`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene (ending the
+message and its `[nm]` name, not the name box a `#` line set).
 `[emb exp="f.name"]` shows the one string the .ks files given set the variable to (the
 player's name as the player keeps it, `variable_values`), as a speaker named `&f.name`
 is named by it; with no such value the line has a hole and is marked unusable (its text
 keeps `[f.name]` there, so that the run names the variable).
-`[[` is a literal `[`, and so is TyranoScript's `\\[`; its block comments (`/*` … `*/`, each alone
-on its line) are not text.
+`[[` is a literal `[`, and TyranoScript's backslash shows the mark it escapes (`\\]` is
+`]`); its block comments (`/*` … `*/`, each alone on its line) are not text.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from dataprep.formats.common import (
     UNRESOLVED_VARIABLE,
     ParseOptions,
     alias_tag,
+    is_alias,
     is_code,
     join_pieces,
     tidy_name,
@@ -40,26 +47,33 @@ from dataprep.formats.common import (
 from dataprep.records import Utterance
 from dataprep.speakers import normalise_name
 
-# `[[` (KAG) and `\[` (TyranoScript) are a literal "[". A tag ends at the first "]" not in
-# an attribute's quoted value (`[eval exp="f.a=[1,2]"]`, `[ruby text="]"]`); a quote left
-# open is no value.
-_TOKEN = re.compile(
-    r"""\[\[|\\\[|\[((?:=[ \t]*"[^"\n]*"|=[ \t]*'[^'\n]*'|[^\]"']|["'])*)\]?|\\|[^\[\\]+"""
+# `[[` (KAG) is a literal "[", and TyranoScript's backslash shows the mark after it
+# (`\[`, `\]`, `\\`, `\*` at a line's start): only ASCII punctuation, so a Shift-JIS yen
+# sign, which decodes as "\" (`\1000`), stays. A tag ends at the first "]" neither in an
+# attribute's quoted value (`[eval exp="f.a=[1,2]"]`, `[ruby text="]"]`, TyranoScript's
+# `` text=`a]b` ``) nor closing a bracket opened in the tag (`[if exp=f.love[0]>=10]`, two
+# deep at most); a quote left open is no value. Possessive: one way to read a tag, so a
+# line of many `=""` with no "]" takes no time.
+_TAG_BODY = (
+    r"""(?:=[ \t]*+(?:"[^"\n]*"|'[^'\n]*'|`[^`\n]*`)"""
+    r"""|\[(?:[^\[\]\n]|\[[^\[\]\n]*\])*+\]|[^\]"'`\n]|["'`])*+"""
 )
-_ATTR = re.compile(r"""([\w-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s\]]+)""")
+_TOKEN = re.compile(rf"""\[\[|\\[!-/:-@\[-`{{-~]|\[({_TAG_BODY})\]?|\\|[^\[\\]+""")
+_ATTR = re.compile(r"""([\w-]+)\s*=\s*("[^"]*"|'[^']*'|`[^`]*`|(?:\[[^\[\]\s]*\]|[^\s\]])+)""")
 # `【名】「台词」`, and `【名】：台词` (a colon after the name is no part of the line).
 _HEADER = re.compile(r"【([^】]{1,32})】\s*(?:[：:]{1,2}\s*)?(.*)")
 _HEADING_NAME = re.compile(rf"\s*+{HEADING}\s*+")
 # Tags (never a literal `[[`) and blanks before a `【名】` header on its line.
-_TAGS_BEFORE_HEADER = re.compile(
-    r"""(?:\[(?!\[)(?:=[ \t]*"[^"\n]*"|=[ \t]*'[^'\n]*'|[^\]"'\n])*\][ \t]*)+(?=【)"""
-)
+_TAGS_BEFORE_HEADER = re.compile(rf"(?:\[(?!\[){_TAG_BODY}\][ \t]*)+(?=【)")
 _SOUND_NAME = re.compile(SOUND_REF)
 _TAG_IN_NAME = re.compile(r"\[([^\[\]]*)\]")
 # Tags that end a message; after a page end the message's own name no longer applies.
 _WAIT = frozenset({"l", "wvl"})
 _PAGE = frozenset({"p", "np", "cm", "er", "pcm", "plc"})
-_NAME_TAGS = frozenset({"nm", "name", "chara_ptext"})
+# TyranoScript's `[chara_ptext name=akane]` is its `#akane` line written out: the name
+# stays until the next one, as the name box does.
+_CHARA_PTEXT = "chara_ptext"
+_NAME_TAGS = frozenset({"nm", "name", _CHARA_PTEXT})
 # A choice's text, between [link] and [endlink]: a menu option, not a line anyone says.
 _CHOICE_START, _CHOICE_END = "link", "endlink"
 # A macro's body, between [macro name=…] and [endmacro]: its definition, shown (and its
@@ -68,8 +82,9 @@ _MACRO_START, _MACRO_END = "macro", "endmacro"
 # TyranoScript's `[chara_new name="akane" jname="あかね" …]` (or `@chara_new …`).
 _CHARA_NEW = re.compile(r"(?:\[|^[ \t]*@)[ \t]*chara_new\b([^\]\n]*)", re.M)
 _EMBED = "emb"
-# KAG's `[ch text="あ"]` shows its text in the message.
-_CHARACTERS = "ch"
+# KAG's `[ch text="あ"]` shows its text in the message, and so does `[hch text="12"]`
+# (縦中横: set across a vertical line).
+_CHARACTERS = frozenset({"ch", "hch"})
 # A game variable given a string, as scripts give the player's name its default: in
 # TJS/JavaScript (`f.name = "悠真";`, `[eval exp="f.name='悠真'"]`), as the default of
 # KAG's `System.inputString(caption, prompt, "悠真")`, or as the `initial` of the
@@ -85,13 +100,30 @@ _EDIT = re.compile(r"(?:\[|^[ \t]*@)[ \t]*edit\b([^\]\n]*)", re.M)
 # How a tag's attribute names a variable's value (`t=&f.name`, `#&f.name`): the key
 # under which `display_names` gives a variable's value.
 _VALUE_OF = "&"
+# Under this key plus a macro's name (`@汐里`), `display_names` gives the tags its body
+# runs (`macro_tags`): `[nm t="汐里"]` for a name macro, `[p][cm]` for a page macro; a
+# macro defined, even with no such tag (`[macro name=暗転]`), is no character's name.
+_MACRO_KEY = "@"
+# Macros calling macros: how deep calls are followed (one calling itself stops there).
+_DEEPEST_CALL = 8
+# A macro's argument in its body: `%voice`, `%name|汐里` (with a default).
+_ARGUMENT = re.compile(r"%([\w-]+)(?:\|([^\s\]\"']*))?")
+# How long a tag no file defines may be to be taken for a character's name.
+_LONGEST_NAME = 16
+# Attributes of a command, never of a name macro (`@シーン回想開始 storage=… target=…`,
+# `[暗転 time=500]`); a name macro takes a voice, a face, a condition.
+_COMMAND_ATTRIBUTES = frozenset({"target", "layer", "time", "method", "exp"})
 # The tags `_Reader.tag` acts on: never a speaker, whatever the aliases.
 _READER_TAGS = (
     _WAIT
     | _PAGE
     | _NAME_TAGS
-    | {"r", _EMBED, _CHARACTERS, _CHOICE_START, _CHOICE_END, _MACRO_START, _MACRO_END}
+    | _CHARACTERS
+    | {"r", _EMBED, _CHOICE_START, _CHOICE_END, _MACRO_START, _MACRO_END}
 )
+# What a macro's body may hold that is not run where it is called (`macro_tags`): as its
+# text, what it shows is not read.
+_SHOWS_TEXT = _CHARACTERS | {_EMBED, _CHOICE_START, _CHOICE_END}
 # Blocks of code, from a line that starts with the first tag to one that starts with the
 # second: TJS or JavaScript, and TyranoScript's HTML (`[html]<div>…</div>[endhtml]`).
 _BLOCKS = {"iscript": "endscript", "html": "endhtml"}
@@ -105,7 +137,7 @@ _BREAK = "\x00"
 def _tag_name_and_attrs(body: str) -> tuple[str, dict[str, str]]:
     body = body.strip()
     name = body.split(None, 1)[0].lower() if body else ""
-    attrs = {k.lower(): v.strip("\"'") for k, v in _ATTR.findall(body)}
+    attrs = {k.lower(): v.strip("\"'`") for k, v in _ATTR.findall(body)}
     return name, attrs
 
 
@@ -135,6 +167,7 @@ def display_names(text: str) -> dict[str, str]:
     `f.name` (`variable_values`), which a speaker named `&f.name` and `[emb exp=f.name]`
     show."""
     found = {_VALUE_OF + name: value for name, value in variable_values(text).items()}
+    found.update((_MACRO_KEY + name, tags) for name, tags in macro_tags(text).items())
     if "chara_new" not in text:
         return found
     for body in _CHARA_NEW.findall(text):
@@ -143,6 +176,68 @@ def display_names(text: str) -> dict[str, str]:
         if chara_id and shown:
             found[chara_id] = shown
     return found
+
+
+def macro_tags(text: str) -> dict[str, str]:
+    """Each macro the text defines (`[macro name=汐里]` or `@macro name=汐里` to its
+    `endmacro`; names as tags compare them, lower case) → the tags of its body, as `[…]`
+    text, that `_Reader.call` runs where it is called: a name macro's `[nm t="汐里"]` (a
+    TyranoScript `#汐里` line as the `[chara_ptext name="汐里"]` it stands for), a page
+    macro's `[p][cm]`, other macros' calls. Not its text, nor what shows text (`emb`,
+    `ch`, a choice), nor code (`[iscript]` … `[endscript]`)."""
+    if "macro" not in text:
+        return {}
+    found: dict[str, list[str]] = {}
+    defining: list[str] | None = None  # the tags of the body being read
+    block_end: str | None = None
+    for line in text.splitlines():
+        line = line.strip()
+        if block_end is not None:
+            block_end = None if _leading_tag(line) == block_end else block_end
+            continue
+        if defining is not None and line.startswith("#"):
+            who = line[1:].split(":", 1)[0].strip()
+            defining.append(f'[{_CHARA_PTEXT} name="{who}"]')
+            continue
+        for body in _tag_bodies(line):
+            name, attrs = _tag_name_and_attrs(body)
+            if name == _MACRO_START:
+                macro = attrs.get("name", "").strip().lower()
+                defining = found.setdefault(macro, []) if macro else None
+                if defining is not None:
+                    defining.clear()  # defined again: the last definition counts
+            elif name == _MACRO_END:
+                defining = None
+            elif name in _BLOCKS:
+                block_end = None if _BLOCKS[name] in _tags_in(line) else _BLOCKS[name]
+                break
+            elif defining is not None and name not in _SHOWS_TEXT:
+                defining.append(f"[{body.strip()}]")
+    return {name: "".join(tags) for name, tags in found.items()}
+
+
+def _tag_bodies(line: str) -> list[str]:
+    """The bodies of the tags on a stripped line: the line after `@`, or each `[…]`'s."""
+    if line.startswith("@"):
+        return [line[1:]]
+    if "[" not in line or line.startswith(";"):
+        return []
+    return [m.group(1) for m in _TOKEN.finditer(line) if m.group(1) is not None]
+
+
+def _looks_like_name(word: str) -> bool:
+    """Whether a tag's name no file defines, not ASCII, is a character's (`汐里`): short,
+    with a letter in it, and no heading (`回想`)."""
+    return (
+        len(word) <= _LONGEST_NAME
+        and any(c.isalpha() for c in word)
+        and _HEADING_NAME.fullmatch(word) is None
+    )
+
+
+def _with_arguments(body: str, attrs: dict[str, str]) -> str:
+    """A macro body's tag with the call's arguments in it (`t=%who` → `t=汐里`)."""
+    return _ARGUMENT.sub(lambda m: attrs.get(m.group(1).lower(), m.group(2) or ""), body)
 
 
 def variable_values(text: str) -> dict[str, str]:
@@ -171,14 +266,17 @@ def with_display_names(aliases: Iterable[str], names: dict[str, str]) -> list[st
 
 
 class _Reader:
-    def __init__(self, source: str, names: dict[str, str]) -> None:
+    def __init__(self, source: str, names: dict[str, str], options: ParseOptions) -> None:
         self.source = source
-        # TyranoScript character id → display name (`#akane` is あかね's line).
+        # TyranoScript character id → display name (`#akane` is あかね's line), and
+        # the tags each macro runs (`_MACRO_KEY`).
         self.names = names
+        self.options = options
         self.out: list[Utterance] = []
         self.speaker: str | None = None
-        self.sticky = False  # True when the name came from a TyranoScript `#` line
+        self.sticky = False  # True when TyranoScript's name box set it (`#` line)
         self.parts: list[str] = []
+        self.said = False  # whether the message holds text (not only line breaks)
         # Per pair of `_QUOTES`, how many quotes the message holds open.
         self.quotes = [0] * len(_QUOTES)
         self.start_line = 0
@@ -189,6 +287,7 @@ class _Reader:
         # name with no default), so the line, written without it, has a hole.
         self.unresolved = False
         self.number = 0  # the line being read
+        self.calls = 0  # how deep in macros calling macros
 
     def flush(self) -> None:
         text = _join(self.parts)
@@ -209,6 +308,7 @@ class _Reader:
                 Utterance(self.speaker, text, self.source, self.start_line, self.scene, shown=True)
             )
         self.parts = []
+        self.said = False
         self.quotes = [0] * len(_QUOTES)
 
     def shown_name(self, header: str) -> str:
@@ -235,6 +335,8 @@ class _Reader:
             self.speaker = None
 
     def set_speaker(self, name: str | None, sticky: bool) -> None:
+        if self.in_macro:  # a `#汐里` in a macro's body names her where it is called
+            return
         self.flush()
         self.speaker = tidy_name(name) if name else None
         self.sticky = sticky
@@ -254,7 +356,7 @@ class _Reader:
             self.in_choice = False
         elif name == "r":
             self.parts.append(_BREAK)
-        elif name == _CHARACTERS:
+        elif name in _CHARACTERS:
             self.text(attrs.get("text", ""), self.number)
         elif name == _EMBED:
             exp = attrs.get("exp", "").strip()
@@ -272,19 +374,60 @@ class _Reader:
                 self.flush()
         elif name in _PAGE:
             self.end_page()
+        elif name == _CHARA_PTEXT:
+            self.chara_speaks(attrs.get("name", ""))
         elif name in _NAME_TAGS:
             who = attrs.get("t") or attrs.get("text") or ""
-            if not who and "name" in attrs:  # [chara_ptext name=akane]: a character id
+            if not who and "name" in attrs:  # [nm name=akane]: a character id
                 who = self.names.get(attrs["name"].strip(), attrs["name"])
             elif who.startswith(_VALUE_OF):  # `t=&f.name`: the variable's value
                 who = self.names.get(who.strip(), who)
             self.set_speaker(who.split("/")[0].strip(), sticky=False)
+        else:
+            self.call(name, attrs, body)
+
+    def sharp_line(self, line: str) -> None:
+        """A TyranoScript `#akane:happy` line (`[chara_ptext name=akane face=happy]`)."""
+        self.chara_speaks(line[1:].split(":", 1)[0])
+
+    def chara_speaks(self, chara: str) -> None:
+        """TyranoScript's name box shows a character (by her display name: `akane` is
+        あかね) until it is set again; set to "" it names nobody."""
+        who = chara.strip()
+        self.set_speaker(self.names.get(who, who), sticky=True)
+
+    def call(self, name: str, attrs: dict[str, str], body: str) -> None:
+        """Any other tag: a macro runs the tags of its body (`macro_tags`): a name macro
+        (`@汐里 voice=shi_0001`) names the speaker, `[n]` ending in `[p]` ends the line.
+        With no definition in the files given, a tag before a message's text names its
+        speaker when its name is no tag's: not ASCII (`[汐里]`, tags are ASCII words),
+        no heading (`[回想]`) and no command's (`[暗転 time=500]`), or one of the aliases
+        (`@atri`)."""
+        tags = self.names.get(_MACRO_KEY + name)
+        if tags is not None:
+            if self.calls < _DEEPEST_CALL:
+                self.calls += 1
+                for m in _TOKEN.finditer(tags):
+                    if m.group(1) is not None:
+                        self.tag(_with_arguments(m.group(1), attrs))
+                self.calls -= 1
+            return
+        written = body.split(None, 1)[0] if body.strip() else ""
+        if self.said or not written:
+            return  # `「好き[ハート]」`: a macro inside the text, no name
+        if written.isascii():
+            aliases, convert = self.options.speaker_aliases, self.options.convert_name
+            if aliases and is_alias(written, aliases, convert):
+                self.set_speaker(written, sticky=False)
+        elif _looks_like_name(written) and _COMMAND_ATTRIBUTES.isdisjoint(attrs):
+            self.set_speaker(written, sticky=False)
 
     def text(self, chunk: str, number: int) -> None:
         if self.in_choice or self.in_macro:
             return
-        if not self.parts or all(p == _BREAK for p in self.parts):
+        if not self.said:
             self.start_line = number
+            self.said = True
         self.parts.append(chunk)
         for i, (opener, closer) in enumerate(_QUOTES):
             if opener in chunk or closer in chunk:
@@ -293,9 +436,9 @@ class _Reader:
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     names = options.kirikiri_names
-    if "chara_new" in text:
+    if "chara_new" in text or "macro" in text:
         names = {**names, **display_names(text)}
-    reader = _Reader(source, names)
+    reader = _Reader(source, names, options)
     marker = options.scene_marker.match if options.scene_marker else None
     marks = 0
     block_end: str | None = None  # the tag ending the code block being skipped
@@ -325,15 +468,15 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         if is_code(line):
             continue
         if head == "*":
-            reader.set_speaker(None, sticky=False)
+            # A new scene; TyranoScript's name box still shows who it showed.
+            reader.end_page()
             reader.scene = line[1:].split("|", 1)[0].strip() or str(number)
             continue
         if head == "@":
             reader.tag(line[1:])
             continue
         if head == "#":
-            who = line[1:].split(":", 1)[0].strip()
-            reader.set_speaker(names.get(who, who), sticky=True)
+            reader.sharp_line(line)
             continue
         if marker is not None and marker(line):
             reader.set_speaker(None, sticky=False)
@@ -375,8 +518,8 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             line = header.group(2)
         for m in _TOKEN.finditer(line):
             token = m.group(0)
-            if token in ("[[", "\\["):
-                reader.text("[", number)
+            if token == "[[" or (token[0] == "\\" and len(token) == 2):
+                reader.text(token[-1], number)
             elif token[0] == "[":
                 reader.tag(m.group(1) or "")
             else:

@@ -136,9 +136,12 @@ def test_an_alias_tag_is_compared_converted() -> None:
         ("亞托莉", "早安"),
         ("亞托莉", "「你好」"),
     ]
-    # Without the conversion the tag stays a tag, as before.
+    # Without the conversion too: a tag no .ks file defines, whose name is no tag's (not
+    # ASCII), before the text is a name macro (test_kag_s44_kag).
     unconverted = ParseOptions(speaker_aliases=aliases)
-    assert said(parse(text, "x", "kirikiri", unconverted)) == [(None, "早安"), (None, "「你好」")]
+    assert said(parse(text, "x", "kirikiri", unconverted)) == said(
+        parse(text, "x", "kirikiri", options)
+    )
 
 
 # 3. Ren'Py translations matched by their identifier ------------------------------------
