@@ -82,7 +82,7 @@ def test_the_run_pairs_the_lines_of_a_game_of_name_macros(tmp_path: Path) -> Non
     assert [[(m["from"], m["value"]) for m in row["conversations"][-2:]] for row in rows] == [
         [
             ("human", "まあ、ひまだけど。なんで？"),
-            ("gpt", "灯台に行こうよ！ 来月には取り壊されちゃうんだって"),
+            ("gpt", "灯台に行こうよ！\u3000来月には取り壊されちゃうんだって"),
         ]
     ]
     assert "macro.ks" not in console.export_text()  # a file of macros is no failure
