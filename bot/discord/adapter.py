@@ -234,50 +234,48 @@ class _Typing:
     first_shown: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-# One indicator per channel, however many messages there she is answering: a member
-# sending twenty at once made twenty typing requests at once, and Discord's rate limit
-# on them held back the start of her answers to everyone there.
-_typing: dict[int, _Typing] = {}
+class TypingShown:
+    """One indicator per channel, however many messages there she is answering: a member
+    sending twenty at once made twenty typing requests at once, and Discord's rate limit
+    on them held back the start of her answers to everyone there. One per client: two
+    clients in one process (two bots) each show their own."""
 
+    def __init__(self) -> None:
+        self._shown: dict[int, _Typing] = {}
 
-@asynccontextmanager
-async def typing_shown(channel: discord.abc.Messageable) -> AsyncIterator[None]:
-    """Show "ATRI is typing…" until the block ends; a failure here never stops a reply."""
+    @asynccontextmanager
+    async def shown_in(self, channel: discord.abc.Messageable) -> AsyncIterator[None]:
+        """Show "ATRI is typing…" until the block ends; a failure here never stops a reply."""
 
-    async def refresh() -> None:
-        while True:
-            await asyncio.sleep(TYPING_REFRESH_SECONDS)
-            with suppress(discord.HTTPException):
-                await channel.typing()
+        async def refresh() -> None:
+            while True:
+                await asyncio.sleep(TYPING_REFRESH_SECONDS)
+                with suppress(discord.HTTPException):
+                    await channel.typing()
 
-    key = getattr(channel, "id", 0)
-    shown = _typing.get(key)
-    first = shown is None
-    if shown is None:
-        shown = _typing[key] = _Typing()
-    shown.chats += 1
-    try:
-        if first:
-            shown.renewal = asyncio.create_task(refresh())
-            try:
-                await channel.typing()
-            except discord.HTTPException as exc:
-                log.debug("typing indicator refused: %s", exc)
-            finally:
-                shown.first_shown.set()
-        await shown.first_shown.wait()
-        yield
-    finally:
-        shown.chats -= 1
-        if not shown.chats:
-            del _typing[key]
-            if shown.renewal is not None:
-                shown.renewal.cancel()
-
-
-# Each part quotes its message, but two replies' parts alternating in a channel still
-# read as one muddle: a channel gets one whole reply at a time.
-_one_reply_at_a_time = OneReplyAtATime()
+        key = getattr(channel, "id", 0)
+        shown = self._shown.get(key)
+        first = shown is None
+        if shown is None:
+            shown = self._shown[key] = _Typing()
+        shown.chats += 1
+        try:
+            if first:
+                shown.renewal = asyncio.create_task(refresh())
+                try:
+                    await channel.typing()
+                except discord.HTTPException as exc:
+                    log.debug("typing indicator refused: %s", exc)
+                finally:
+                    shown.first_shown.set()
+            await shown.first_shown.wait()
+            yield
+        finally:
+            shown.chats -= 1
+            if not shown.chats:
+                del self._shown[key]
+                if shown.renewal is not None:
+                    shown.renewal.cancel()
 
 
 # Parts of her stored replies remembered by id (see PostedReplies).
@@ -336,16 +334,17 @@ async def _post(
 async def send_reply(
     message: discord.Message,
     text: str,
+    limits: Limits,
     stored: StoredReply | None = None,
-    posted: PostedReplies | None = None,
 ) -> list[discord.Message]:
-    """Every part replies to `message` and pings nobody, not even its author. A part
-    Discord refuses ends the reply; `stored` (the worker and the exchange it stored)
-    then keeps only the parts that went out. `posted` learns the parts that did."""
+    """Every part replies to `message` and pings nobody, not even its author, and no
+    other reply's parts go out in the channel meanwhile. A part Discord refuses ends the
+    reply; `stored` (the worker and the exchange it stored) then keeps only the parts that
+    went out, which `limits.posted` learns."""
     reference: discord.MessageReference | None = message.to_reference(fail_if_not_exists=False)
     parts = outgoing_parts(text, names_for(message)) or ["……"]
     sent: list[discord.Message] = []
-    async with _one_reply_at_a_time.turn(message.channel.id):
+    async with limits.turns.turn(message.channel.id):
         for part in parts:
             try:
                 try:
@@ -363,8 +362,8 @@ async def send_reply(
             except discord.HTTPException as exc:
                 log.warning("could not reply in Discord channel %s: %s", message.channel.id, exc)
                 break
-    if stored is not None and posted is not None and sent:
-        posted.add(stored, sent, parts)
+    if stored is not None and sent:
+        limits.posted.add(stored, sent, parts)
     if stored is not None and len(sent) < len(parts):
         worker, cut = stored
         try:
@@ -400,12 +399,17 @@ SPOKEN_TO_KEPT = 2000
 
 
 class Limits:
-    """What the handler remembers between messages: replies per channel, notices told."""
+    """What the handler remembers between messages: replies per channel, notices told,
+    typing shown, whose turn it is to post. One per client, never shared by two."""
 
     def __init__(self, cfg: DiscordSettings) -> None:
         self.replies = ReplyCap(cfg.max_replies_per_minute)
         self.notices = QuietNotices()
         self.posted = PostedReplies()
+        self.typing = TypingShown()
+        # Each part quotes its message, but two replies' parts alternating in a channel
+        # still read as one muddle: a channel gets one whole reply at a time.
+        self.turns = OneReplyAtATime()
 
 
 async def roles_in_guilds(
@@ -450,7 +454,7 @@ async def hear(
     # She spoke up: an ordinary reply, stored as one (corrected if cut, or deleted).
     stored = (worker, ReplyCut(**request.model_dump(include=REF_FIELDS)))
     try:
-        return await send_reply(message, reply.text, stored, limits.posted)
+        return await send_reply(message, reply.text, limits, stored)
     except discord.HTTPException as exc:
         log.warning("could not speak up in Discord channel %s: %s", message.channel.id, exc)
         return []
@@ -501,7 +505,7 @@ async def answer(
         return []
     stored: StoredReply | None = None
     try:
-        async with typing_shown(message.channel):
+        async with limits.typing.shown_in(message.channel):
             reply = await worker.chat(request)
     except Exception:
         log.exception("Discord message %s could not be answered", message.id)
@@ -518,7 +522,7 @@ async def answer(
             return []
         if reply.status == "ok":
             stored = (worker, ReplyCut(**request.model_dump(include=REF_FIELDS)))
-    return await send_reply(message, text, stored, limits.posted)
+    return await send_reply(message, text, limits, stored)
 
 
 class AtriClient(discord.Client):
