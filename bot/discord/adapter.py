@@ -500,7 +500,8 @@ async def answer(
     # Whatever passed should_answer is for her (a mention, or a channel she answers in
     # full); to the worker, an unaddressed message is one she only overhears.
     request = request.model_copy(update={"addressed": True})
-    if not limits.replies.allow(str(message.channel.id)):
+    counted = limits.replies.allow(str(message.channel.id))
+    if counted is None:
         log.info("Discord: reply cap reached in channel %s; staying silent", message.channel.id)
         return []
     stored: StoredReply | None = None
@@ -513,10 +514,10 @@ async def answer(
     else:
         text = reply.text
         if reply.status == "recalled":
-            limits.replies.give_back(str(message.channel.id))
+            limits.replies.give_back(counted)
             return []  # deleted before she began: nothing to reply to
         if reply.status in QUIET_STATUSES and not limits.notices.should_tell(request.user_id):
-            limits.replies.give_back(str(message.channel.id))  # a reaction, not a reply
+            limits.replies.give_back(counted)  # a reaction, not a reply
             with suppress(discord.HTTPException):
                 await message.add_reaction(QUIET_REACTION)
             return []

@@ -46,6 +46,7 @@ from bot.commands import Actor, ChannelModes, CommandResult
 from bot.limits import (
     MAX_INPUT_CHARS,
     QUIET_STATUSES,
+    Counted,
     OneReplyAtATime,
     QuietNotices,
     ReplyCap,
@@ -500,19 +501,21 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
     media = only_media(event.message)
     if media and not _said_to_her(event):
         return  # not every sticker in a group set to "all"; and no reply counted for it
-    if not reply_cap.allow(_channel_key(event)):
+    counted = reply_cap.allow(_channel_key(event))
+    if counted is None:
         log.info("QQ: reply cap reached in %s; staying silent", _channel_key(event))
         return
     if media:
         await send_reply(bot, event, lines().media_only)
         return
     request = chat_request(event, text=await spoken_text(bot, event, connections))
-    await chat_and_reply(bot, event, request)
+    await chat_and_reply(bot, event, request, counted)
 
 
-async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest) -> None:
+async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest, counted: Counted) -> None:
     """The worker's answer to `request` (said in `event`'s chat), sent as a reply; her
-    error line when the worker fails, and a busy notice once a window."""
+    error line when the worker fails, and a busy notice once a window. `counted`: the
+    reply the caller counted, given back when none is sent."""
     stored = None
     try:
         if _group_id(event):
@@ -529,7 +532,7 @@ async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest) -> Non
         if reply.status in QUIET_STATUSES:
             silent = not busy_notices.should_tell(str(event.user_id))  # told this window
         if silent:
-            reply_cap.give_back(_channel_key(event))  # the caller counted a reply
+            reply_cap.give_back(counted)
             return
         if reply.status == "ok":
             stored = ReplyCut(**request.model_dump(include=REF_FIELDS))
@@ -780,7 +783,8 @@ async def answer_poke(bot: Bot, event: PokeNotifyEvent) -> None:
     if not poke_cooldown.should_tell(user):
         log.debug("QQ: %s poked again within the cooldown; not answered", user)
         return
-    if not reply_cap.allow(_channel_key(event)):
+    counted = reply_cap.allow(_channel_key(event))
+    if counted is None:
         log.info("QQ: reply cap reached in %s; staying silent", _channel_key(event))
         return
     name = await member_name(bot, event.group_id, user, connections) if event.group_id else ""
@@ -796,7 +800,7 @@ async def answer_poke(bot: Bot, event: PokeNotifyEvent) -> None:
         request_id=f"qq-poke-{user}-{time.time_ns()}",
         sent_at=float(event.time),
     )
-    await chat_and_reply(bot, event, request)
+    await chat_and_reply(bot, event, request, counted)
 
 
 @poke.handle()
