@@ -28,25 +28,40 @@ class Counted:
 
     key: str
     at: float
+    person: str | None = None
 
 
 class ReplyCap:
-    """At most `per_minute` replies per key (a channel) in any 60 s; 0 = no cap."""
+    """At most `per_minute` replies per key (a channel) in any 60 s; 0 = no cap. In a
+    channel many share, one person's replies are at most half of them (rounded up): a
+    member sending as many messages as the cap took every reply there, and she was silent
+    to everyone else for the rest of the minute."""
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
         self._sent: dict[str, deque[Counted]] = defaultdict(deque)
 
-    def allow(self, key: str, now: float | None = None) -> Counted | None:
-        """Count one reply under `key` if the cap allows it: what counted it, else None."""
+    @property
+    def share(self) -> int:
+        """The most replies one person gets in a shared channel in any 60 s."""
+        return (self.per_minute + 1) // 2
+
+    def allow(
+        self, key: str, person: str | None = None, now: float | None = None
+    ) -> Counted | None:
+        """Count one reply under `key` if the cap allows it: what counted it, else None.
+        `person`: whom it answers in a shared channel (a server channel, a group), held to
+        `share`; None in a private chat (a DM), whose one person has the whole cap."""
         now = time.monotonic() if now is None else now
-        counted = Counted(key, now)
+        counted = Counted(key, now, person)
         if self.per_minute <= 0:
             return counted
         sent = self._sent[key]
         while sent and now - sent[0].at >= WINDOW_SECONDS:
             sent.popleft()
         if len(sent) >= self.per_minute:
+            return None
+        if person is not None and sum(c.person == person for c in sent) >= self.share:
             return None
         sent.append(counted)
         return counted

@@ -32,6 +32,7 @@ from bot.discord.text import NameLookup, mentions_as_names, outgoing_parts
 from bot.limits import (
     MAX_INPUT_CHARS,
     QUIET_STATUSES,
+    Counted,
     OneReplyAtATime,
     QuietNotices,
     ReplyCap,
@@ -411,6 +412,12 @@ class Limits:
         # still read as one muddle: a channel gets one whole reply at a time.
         self.turns = OneReplyAtATime()
 
+    def count_reply(self, message: discord.Message) -> Counted | None:
+        """Count a reply to `message` under its channel's cap; in a server channel its
+        author gets at most their share of it, in a DM all of it. None: no reply."""
+        person = str(message.author.id) if message.guild is not None else None
+        return self.replies.allow(str(message.channel.id), person)
+
 
 async def roles_in_guilds(
     guilds: Sequence[discord.Guild], user_id: int, listed: set[int]
@@ -449,7 +456,7 @@ async def hear(
         return []
     if reply.status != "ok" or not reply.text:
         return []
-    if not limits.replies.allow(str(message.channel.id)):
+    if limits.count_reply(message) is None:
         return []
     # She spoke up: an ordinary reply, stored as one (corrected if cut, or deleted).
     stored = (worker, ReplyCut(**request.model_dump(include=REF_FIELDS)))
@@ -500,9 +507,13 @@ async def answer(
     # Whatever passed should_answer is for her (a mention, or a channel she answers in
     # full); to the worker, an unaddressed message is one she only overhears.
     request = request.model_copy(update={"addressed": True})
-    counted = limits.replies.allow(str(message.channel.id))
+    counted = limits.count_reply(message)
     if counted is None:
-        log.info("Discord: reply cap reached in channel %s; staying silent", message.channel.id)
+        log.info(
+            "Discord: reply cap (or %s's share of it) reached in channel %s; staying silent",
+            message.author.id,
+            message.channel.id,
+        )
         return []
     stored: StoredReply | None = None
     try:

@@ -488,6 +488,21 @@ def _channel_key(event: Answered) -> str:
     return f"group:{group}" if group else f"private:{event.user_id}"
 
 
+def count_reply(event: Answered, silence: str = "staying silent") -> Counted | None:
+    """Count a reply in `event`'s chat under its cap; in a group its sender gets at most
+    their share of it, in a private chat all of it. None (logged): no reply."""
+    group = _group_id(event)
+    counted = reply_cap.allow(_channel_key(event), str(event.user_id) if group else None)
+    if counted is None:
+        log.info(
+            "QQ: reply cap (or %s's share of it) reached in %s; %s",
+            event.user_id,
+            _channel_key(event),
+            silence,
+        )
+    return counted
+
+
 def first_to_hear(bot: Bot, event: GroupMessageEvent) -> bool:
     """Whether this account is the one of hers that takes this group message (each of
     her accounts in the group gets it)."""
@@ -501,9 +516,8 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
     media = only_media(event.message)
     if media and not _said_to_her(event):
         return  # not every sticker in a group set to "all"; and no reply counted for it
-    counted = reply_cap.allow(_channel_key(event))
+    counted = count_reply(event)
     if counted is None:
-        log.info("QQ: reply cap reached in %s; staying silent", _channel_key(event))
         return
     if media:
         await send_reply(bot, event, lines().media_only)
@@ -552,7 +566,7 @@ async def hear(bot: Bot, event: GroupMessageEvent) -> None:
     except Exception as exc:
         log.debug("QQ room line from %s not kept: %s", event.user_id, exc)
         return
-    if reply.status == "ok" and reply.text and reply_cap.allow(_channel_key(event)):
+    if reply.status == "ok" and reply.text and count_reply(event) is not None:
         stored = ReplyCut(**request.model_dump(include=REF_FIELDS))
         await send_reply(bot, event, reply.text, stored)
 
@@ -729,10 +743,7 @@ def _answers_privately(event: MessageEvent, args: Message) -> bool:
 
 
 def _reply_allowed(event: MessageEvent) -> bool:
-    if reply_cap.allow(_channel_key(event)):
-        return True
-    log.info("QQ: reply cap reached in %s; command not answered", _channel_key(event))
-    return False
+    return count_reply(event, "command not answered") is not None
 
 
 @atri_command.handle()
@@ -783,9 +794,8 @@ async def answer_poke(bot: Bot, event: PokeNotifyEvent) -> None:
     if not poke_cooldown.should_tell(user):
         log.debug("QQ: %s poked again within the cooldown; not answered", user)
         return
-    counted = reply_cap.allow(_channel_key(event))
+    counted = count_reply(event)
     if counted is None:
-        log.info("QQ: reply cap reached in %s; staying silent", _channel_key(event))
         return
     name = await member_name(bot, event.group_id, user, connections) if event.group_id else ""
     request = ChatRequest(
