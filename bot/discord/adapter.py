@@ -64,7 +64,8 @@ StoredReply = tuple[Worker, ReplyCut]
 # Discord's error code for a post quoting a message in a channel whose history she may
 # not read (an overwrite took Read Message History away): a plain post still goes out.
 CANNOT_REPLY_WITHOUT_HISTORY = 160002
-# Put on a message instead of a second "busy" notice in the same minute.
+# Put on a message instead of a second "busy" notice in the same minute; once a minute
+# per person too (`Limits.reactions`).
 QUIET_REACTION = "⏳"
 # A message updated to mention her is answered only when Discord says it was edited this
 # recently: a pin, a link's preview, or an update of one edited long ago (she forgot it
@@ -406,6 +407,9 @@ class Limits:
     def __init__(self, cfg: DiscordSettings) -> None:
         self.replies = ReplyCap(cfg.max_replies_per_minute)
         self.notices = QuietNotices()
+        # One ⏳ per person a minute: each is a request, and a burst of them turned away
+        # queued under Discord's rate limit ahead of her answers.
+        self.reactions = QuietNotices()
         self.posted = PostedReplies()
         self.typing = TypingShown()
         # Each part quotes its message, but two replies' parts alternating in a channel
@@ -529,8 +533,9 @@ async def answer(
             return []  # deleted before she began: nothing to reply to
         if reply.status in QUIET_STATUSES and not limits.notices.should_tell(request.user_id):
             limits.replies.give_back(counted)  # a reaction, not a reply
-            with suppress(discord.HTTPException):
-                await message.add_reaction(QUIET_REACTION)
+            if limits.reactions.should_tell(request.user_id):
+                with suppress(discord.HTTPException):
+                    await message.add_reaction(QUIET_REACTION)
             return []
         if reply.status == "ok":
             stored = (worker, ReplyCut(**request.model_dump(include=REF_FIELDS)))
