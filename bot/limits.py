@@ -1,5 +1,5 @@
-"""Limits every platform applies before it posts: how often ATRI speaks in one channel,
-telling a rate-limited or busy person so once rather than at every message, and one
+"""Limits every platform applies before it posts: how often ATRI speaks in one channel
+(and how much of that one person there gets), telling a rate-limited or busy person so once rather than at every message, and one
 reply at a time in each conversation.
 
 Both are silent by design: a loop between two bots, or a person hammering her, must
@@ -12,6 +12,7 @@ import asyncio
 import time
 import weakref
 from collections import defaultdict, deque
+from dataclasses import dataclass
 
 WINDOW_SECONDS = 60.0
 # The most of one incoming message a bot passes on (Discord's own limit, with Nitro): a
@@ -21,34 +22,59 @@ MAX_INPUT_CHARS = 4000
 QUIET_STATUSES = frozenset({"rate_limited", "busy"})
 
 
+@dataclass(eq=False)
+class Counted:
+    """One reply `ReplyCap.allow` counted; `give_back` uncounts this one and no other."""
+
+    key: str
+    at: float
+    person: str | None = None
+
+
 class ReplyCap:
-    """At most `per_minute` replies per key (a channel) in any 60 s; 0 = no cap."""
+    """At most `per_minute` replies per key (a channel) in any 60 s; 0 = no cap. In a
+    channel many share, one person's replies are at most half of them (rounded up): a
+    member sending as many messages as the cap took every reply there, and she was silent
+    to everyone else for the rest of the minute."""
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
-        self._sent: dict[str, deque[float]] = defaultdict(deque)
+        self._sent: dict[str, deque[Counted]] = defaultdict(deque)
 
-    def allow(self, key: str, now: float | None = None) -> bool:
-        """Count one reply under `key` if the cap allows it."""
-        if self.per_minute <= 0:
-            return True
+    @property
+    def share(self) -> int:
+        """The most replies one person gets in a shared channel in any 60 s."""
+        return (self.per_minute + 1) // 2
+
+    def allow(
+        self, key: str, person: str | None = None, now: float | None = None
+    ) -> Counted | None:
+        """Count one reply under `key` if the cap allows it: what counted it, else None.
+        `person`: whom it answers in a shared channel (a server channel, a group), held to
+        `share`; None in a private chat (a DM), whose one person has the whole cap."""
         now = time.monotonic() if now is None else now
+        counted = Counted(key, now, person)
+        if self.per_minute <= 0:
+            return counted
         sent = self._sent[key]
-        while sent and now - sent[0] >= WINDOW_SECONDS:
+        while sent and now - sent[0].at >= WINDOW_SECONDS:
             sent.popleft()
         if len(sent) >= self.per_minute:
-            return False
-        sent.append(now)
-        return True
+            return None
+        if person is not None and sum(c.person == person for c in sent) >= self.share:
+            return None
+        sent.append(counted)
+        return counted
 
-    def give_back(self, key: str) -> None:
-        """Uncount the reply `allow` counted last under `key`: none was posted after all
-        (a rate-limited person told already, a message deleted before she began). Else a
-        member flooding her used up a channel's replies with ones she never posted, and
-        she stayed silent to everyone there for the rest of the minute."""
-        sent = self._sent.get(key)
-        if sent:
-            sent.pop()
+    def give_back(self, counted: Counted) -> None:
+        """Uncount a reply `allow` counted: none was posted after all (a rate-limited
+        person told already, a message deleted before she began). Else a member flooding
+        her used up a channel's replies with ones she never posted, and she stayed silent
+        to everyone there for the rest of the minute. That reply's own count goes, not the
+        latest: another's counted since keeps its place in the window."""
+        sent = self._sent.get(counted.key)
+        if sent is not None and counted in sent:  # else its minute is over already
+            sent.remove(counted)
 
 
 class QuietNotices:

@@ -32,6 +32,7 @@ from bot.discord.text import NameLookup, mentions_as_names, outgoing_parts
 from bot.limits import (
     MAX_INPUT_CHARS,
     QUIET_STATUSES,
+    Counted,
     OneReplyAtATime,
     QuietNotices,
     ReplyCap,
@@ -63,7 +64,8 @@ StoredReply = tuple[Worker, ReplyCut]
 # Discord's error code for a post quoting a message in a channel whose history she may
 # not read (an overwrite took Read Message History away): a plain post still goes out.
 CANNOT_REPLY_WITHOUT_HISTORY = 160002
-# Put on a message instead of a second "busy" notice in the same minute.
+# Put on a message instead of a second "busy" notice in the same minute; once a minute
+# per person too (`Limits.reactions`).
 QUIET_REACTION = "⏳"
 # A message updated to mention her is answered only when Discord says it was edited this
 # recently: a pin, a link's preview, or an update of one edited long ago (she forgot it
@@ -234,50 +236,48 @@ class _Typing:
     first_shown: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-# One indicator per channel, however many messages there she is answering: a member
-# sending twenty at once made twenty typing requests at once, and Discord's rate limit
-# on them held back the start of her answers to everyone there.
-_typing: dict[int, _Typing] = {}
+class TypingShown:
+    """One indicator per channel, however many messages there she is answering: a member
+    sending twenty at once made twenty typing requests at once, and Discord's rate limit
+    on them held back the start of her answers to everyone there. One per client: two
+    clients in one process (two bots) each show their own."""
 
+    def __init__(self) -> None:
+        self._shown: dict[int, _Typing] = {}
 
-@asynccontextmanager
-async def typing_shown(channel: discord.abc.Messageable) -> AsyncIterator[None]:
-    """Show "ATRI is typing…" until the block ends; a failure here never stops a reply."""
+    @asynccontextmanager
+    async def shown_in(self, channel: discord.abc.Messageable) -> AsyncIterator[None]:
+        """Show "ATRI is typing…" until the block ends; a failure here never stops a reply."""
 
-    async def refresh() -> None:
-        while True:
-            await asyncio.sleep(TYPING_REFRESH_SECONDS)
-            with suppress(discord.HTTPException):
-                await channel.typing()
+        async def refresh() -> None:
+            while True:
+                await asyncio.sleep(TYPING_REFRESH_SECONDS)
+                with suppress(discord.HTTPException):
+                    await channel.typing()
 
-    key = getattr(channel, "id", 0)
-    shown = _typing.get(key)
-    first = shown is None
-    if shown is None:
-        shown = _typing[key] = _Typing()
-    shown.chats += 1
-    try:
-        if first:
-            shown.renewal = asyncio.create_task(refresh())
-            try:
-                await channel.typing()
-            except discord.HTTPException as exc:
-                log.debug("typing indicator refused: %s", exc)
-            finally:
-                shown.first_shown.set()
-        await shown.first_shown.wait()
-        yield
-    finally:
-        shown.chats -= 1
-        if not shown.chats:
-            del _typing[key]
-            if shown.renewal is not None:
-                shown.renewal.cancel()
-
-
-# Each part quotes its message, but two replies' parts alternating in a channel still
-# read as one muddle: a channel gets one whole reply at a time.
-_one_reply_at_a_time = OneReplyAtATime()
+        key = getattr(channel, "id", 0)
+        shown = self._shown.get(key)
+        first = shown is None
+        if shown is None:
+            shown = self._shown[key] = _Typing()
+        shown.chats += 1
+        try:
+            if first:
+                shown.renewal = asyncio.create_task(refresh())
+                try:
+                    await channel.typing()
+                except discord.HTTPException as exc:
+                    log.debug("typing indicator refused: %s", exc)
+                finally:
+                    shown.first_shown.set()
+            await shown.first_shown.wait()
+            yield
+        finally:
+            shown.chats -= 1
+            if not shown.chats:
+                del self._shown[key]
+                if shown.renewal is not None:
+                    shown.renewal.cancel()
 
 
 # Parts of her stored replies remembered by id (see PostedReplies).
@@ -336,16 +336,17 @@ async def _post(
 async def send_reply(
     message: discord.Message,
     text: str,
+    limits: Limits,
     stored: StoredReply | None = None,
-    posted: PostedReplies | None = None,
 ) -> list[discord.Message]:
-    """Every part replies to `message` and pings nobody, not even its author. A part
-    Discord refuses ends the reply; `stored` (the worker and the exchange it stored)
-    then keeps only the parts that went out. `posted` learns the parts that did."""
+    """Every part replies to `message` and pings nobody, not even its author, and no
+    other reply's parts go out in the channel meanwhile. A part Discord refuses ends the
+    reply; `stored` (the worker and the exchange it stored) then keeps only the parts that
+    went out, which `limits.posted` learns."""
     reference: discord.MessageReference | None = message.to_reference(fail_if_not_exists=False)
     parts = outgoing_parts(text, names_for(message)) or ["……"]
     sent: list[discord.Message] = []
-    async with _one_reply_at_a_time.turn(message.channel.id):
+    async with limits.turns.turn(message.channel.id):
         for part in parts:
             try:
                 try:
@@ -363,8 +364,8 @@ async def send_reply(
             except discord.HTTPException as exc:
                 log.warning("could not reply in Discord channel %s: %s", message.channel.id, exc)
                 break
-    if stored is not None and posted is not None and sent:
-        posted.add(stored, sent, parts)
+    if stored is not None and sent:
+        limits.posted.add(stored, sent, parts)
     if stored is not None and len(sent) < len(parts):
         worker, cut = stored
         try:
@@ -400,12 +401,26 @@ SPOKEN_TO_KEPT = 2000
 
 
 class Limits:
-    """What the handler remembers between messages: replies per channel, notices told."""
+    """What the handler remembers between messages: replies per channel, notices told,
+    typing shown, whose turn it is to post. One per client, never shared by two."""
 
     def __init__(self, cfg: DiscordSettings) -> None:
         self.replies = ReplyCap(cfg.max_replies_per_minute)
         self.notices = QuietNotices()
+        # One ⏳ per person a minute: each is a request, and a burst of them turned away
+        # queued under Discord's rate limit ahead of her answers.
+        self.reactions = QuietNotices()
         self.posted = PostedReplies()
+        self.typing = TypingShown()
+        # Each part quotes its message, but two replies' parts alternating in a channel
+        # still read as one muddle: a channel gets one whole reply at a time.
+        self.turns = OneReplyAtATime()
+
+    def count_reply(self, message: discord.Message) -> Counted | None:
+        """Count a reply to `message` under its channel's cap; in a server channel its
+        author gets at most their share of it, in a DM all of it. None: no reply."""
+        person = str(message.author.id) if message.guild is not None else None
+        return self.replies.allow(str(message.channel.id), person)
 
 
 async def roles_in_guilds(
@@ -445,12 +460,12 @@ async def hear(
         return []
     if reply.status != "ok" or not reply.text:
         return []
-    if not limits.replies.allow(str(message.channel.id)):
+    if limits.count_reply(message) is None:
         return []
     # She spoke up: an ordinary reply, stored as one (corrected if cut, or deleted).
     stored = (worker, ReplyCut(**request.model_dump(include=REF_FIELDS)))
     try:
-        return await send_reply(message, reply.text, stored, limits.posted)
+        return await send_reply(message, reply.text, limits, stored)
     except discord.HTTPException as exc:
         log.warning("could not speak up in Discord channel %s: %s", message.channel.id, exc)
         return []
@@ -496,12 +511,17 @@ async def answer(
     # Whatever passed should_answer is for her (a mention, or a channel she answers in
     # full); to the worker, an unaddressed message is one she only overhears.
     request = request.model_copy(update={"addressed": True})
-    if not limits.replies.allow(str(message.channel.id)):
-        log.info("Discord: reply cap reached in channel %s; staying silent", message.channel.id)
+    counted = limits.count_reply(message)
+    if counted is None:
+        log.info(
+            "Discord: reply cap (or %s's share of it) reached in channel %s; staying silent",
+            message.author.id,
+            message.channel.id,
+        )
         return []
     stored: StoredReply | None = None
     try:
-        async with typing_shown(message.channel):
+        async with limits.typing.shown_in(message.channel):
             reply = await worker.chat(request)
     except Exception:
         log.exception("Discord message %s could not be answered", message.id)
@@ -509,16 +529,17 @@ async def answer(
     else:
         text = reply.text
         if reply.status == "recalled":
-            limits.replies.give_back(str(message.channel.id))
+            limits.replies.give_back(counted)
             return []  # deleted before she began: nothing to reply to
         if reply.status in QUIET_STATUSES and not limits.notices.should_tell(request.user_id):
-            limits.replies.give_back(str(message.channel.id))  # a reaction, not a reply
-            with suppress(discord.HTTPException):
-                await message.add_reaction(QUIET_REACTION)
+            limits.replies.give_back(counted)  # a reaction, not a reply
+            if limits.reactions.should_tell(request.user_id):
+                with suppress(discord.HTTPException):
+                    await message.add_reaction(QUIET_REACTION)
             return []
         if reply.status == "ok":
             stored = (worker, ReplyCut(**request.model_dump(include=REF_FIELDS)))
-    return await send_reply(message, text, stored, limits.posted)
+    return await send_reply(message, text, limits, stored)
 
 
 class AtriClient(discord.Client):

@@ -46,6 +46,7 @@ from bot.commands import Actor, ChannelModes, CommandResult
 from bot.limits import (
     MAX_INPUT_CHARS,
     QUIET_STATUSES,
+    Counted,
     OneReplyAtATime,
     QuietNotices,
     ReplyCap,
@@ -487,6 +488,21 @@ def _channel_key(event: Answered) -> str:
     return f"group:{group}" if group else f"private:{event.user_id}"
 
 
+def count_reply(event: Answered, silence: str = "staying silent") -> Counted | None:
+    """Count a reply in `event`'s chat under its cap; in a group its sender gets at most
+    their share of it, in a private chat all of it. None (logged): no reply."""
+    group = _group_id(event)
+    counted = reply_cap.allow(_channel_key(event), str(event.user_id) if group else None)
+    if counted is None:
+        log.info(
+            "QQ: reply cap (or %s's share of it) reached in %s; %s",
+            event.user_id,
+            _channel_key(event),
+            silence,
+        )
+    return counted
+
+
 def first_to_hear(bot: Bot, event: GroupMessageEvent) -> bool:
     """Whether this account is the one of hers that takes this group message (each of
     her accounts in the group gets it)."""
@@ -500,19 +516,20 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
     media = only_media(event.message)
     if media and not _said_to_her(event):
         return  # not every sticker in a group set to "all"; and no reply counted for it
-    if not reply_cap.allow(_channel_key(event)):
-        log.info("QQ: reply cap reached in %s; staying silent", _channel_key(event))
+    counted = count_reply(event)
+    if counted is None:
         return
     if media:
         await send_reply(bot, event, lines().media_only)
         return
     request = chat_request(event, text=await spoken_text(bot, event, connections))
-    await chat_and_reply(bot, event, request)
+    await chat_and_reply(bot, event, request, counted)
 
 
-async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest) -> None:
+async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest, counted: Counted) -> None:
     """The worker's answer to `request` (said in `event`'s chat), sent as a reply; her
-    error line when the worker fails, and a busy notice once a window."""
+    error line when the worker fails, and a busy notice once a window. `counted`: the
+    reply the caller counted, given back when none is sent."""
     stored = None
     try:
         if _group_id(event):
@@ -529,7 +546,7 @@ async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest) -> Non
         if reply.status in QUIET_STATUSES:
             silent = not busy_notices.should_tell(str(event.user_id))  # told this window
         if silent:
-            reply_cap.give_back(_channel_key(event))  # the caller counted a reply
+            reply_cap.give_back(counted)
             return
         if reply.status == "ok":
             stored = ReplyCut(**request.model_dump(include=REF_FIELDS))
@@ -549,7 +566,7 @@ async def hear(bot: Bot, event: GroupMessageEvent) -> None:
     except Exception as exc:
         log.debug("QQ room line from %s not kept: %s", event.user_id, exc)
         return
-    if reply.status == "ok" and reply.text and reply_cap.allow(_channel_key(event)):
+    if reply.status == "ok" and reply.text and count_reply(event) is not None:
         stored = ReplyCut(**request.model_dump(include=REF_FIELDS))
         await send_reply(bot, event, reply.text, stored)
 
@@ -726,10 +743,7 @@ def _answers_privately(event: MessageEvent, args: Message) -> bool:
 
 
 def _reply_allowed(event: MessageEvent) -> bool:
-    if reply_cap.allow(_channel_key(event)):
-        return True
-    log.info("QQ: reply cap reached in %s; command not answered", _channel_key(event))
-    return False
+    return count_reply(event, "command not answered") is not None
 
 
 @atri_command.handle()
@@ -780,8 +794,8 @@ async def answer_poke(bot: Bot, event: PokeNotifyEvent) -> None:
     if not poke_cooldown.should_tell(user):
         log.debug("QQ: %s poked again within the cooldown; not answered", user)
         return
-    if not reply_cap.allow(_channel_key(event)):
-        log.info("QQ: reply cap reached in %s; staying silent", _channel_key(event))
+    counted = count_reply(event)
+    if counted is None:
         return
     name = await member_name(bot, event.group_id, user, connections) if event.group_id else ""
     request = ChatRequest(
@@ -796,7 +810,7 @@ async def answer_poke(bot: Bot, event: PokeNotifyEvent) -> None:
         request_id=f"qq-poke-{user}-{time.time_ns()}",
         sent_at=float(event.time),
     )
-    await chat_and_reply(bot, event, request)
+    await chat_and_reply(bot, event, request, counted)
 
 
 @poke.handle()

@@ -579,8 +579,9 @@ async def test_memory_asked_in_a_private_chat_is_defanged_and_split_as_a_reply(
 async def test_a_flood_of_commands_is_answered_only_up_to_the_reply_cap(
     app: App, plugin: ModuleType, echo_service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Each answer holds the account's send queue, shared by every group it is in.
-    monkeypatch.setattr(plugin, "reply_cap", ReplyCap(2))
+    # Each answer holds the account's send queue, shared by every group it is in. One
+    # member gets half the group's replies: 2 of 4.
+    monkeypatch.setattr(plugin, "reply_cap", ReplyCap(4))
     await say(echo_service, "4000")
     async with app.test_matcher() as ctx:
         bot = ctx.create_bot(base=Bot, self_id=SELF_ID)

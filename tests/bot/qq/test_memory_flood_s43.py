@@ -22,7 +22,7 @@ from tests.bot.qq.test_matchers import REMEMBERED_4000, SENT, expect_reply, say
 async def test_memory_asked_past_the_groups_reply_cap_sends_nothing_privately(
     app: App, plugin: ModuleType, echo_service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(plugin, "reply_cap", ReplyCap(2))
+    monkeypatch.setattr(plugin, "reply_cap", ReplyCap(4))  # the member's share: 2
     await say(echo_service, "4000", "我的猫叫年糕")
     private = {"user_id": 4000, "group_id": GROUP_ID, "message": text_message(REMEMBERED_4000)}
     async with app.test_matcher(plugin.atri_command) as ctx:
