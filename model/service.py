@@ -918,8 +918,7 @@ class ChatService:
         # `scope = "channel"`: the channel's conversation is everyone's there; only this
         # person's exchanges go (purging the key deleted the others' too), and their lines
         # in every channel.
-        messages = await self.memory.purge_user_in(key, scope.user_id)
-        return messages, await self.memory.room.delete_user(scope.platform, scope.user_id)
+        return await self.memory.purge_member(key, scope.user_id)
 
     async def cut_reply(self, cut: ReplyCut) -> int:
         if not cut.user_id:

@@ -800,6 +800,17 @@ class Memory:
             await self._db.commit()
             return cur.rowcount
 
+    async def purge_member(self, scope: str, user_id: str) -> tuple[int, int]:
+        """A person's purge under `[memory] scope = "channel"`: their exchanges in the
+        conversation the channel shares (`purge_user_in`) and their room lines in every
+        room of the platform, as one purge (`purge`: the lines first, and a read of
+        either waits for both). (messages, room lines) deleted."""
+        platform = parse_scope(scope)[0]
+        with self._tx.touching(Touch(scopes=frozenset([scope]))):
+            with self._tx.touching(_lines_touch(platform, user_id, "")):
+                lines = await self.room.delete_user(platform, user_id)
+            return await self.purge_user_in(scope, user_id), lines
+
     async def scopes(self) -> list[dict[str, Any]]:
         """Each scope and each room (a channel's key holding room lines), newest first:
         `total` and `live` messages, `room_total` and `room_live` room lines, and `last`,

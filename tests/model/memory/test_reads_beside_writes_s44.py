@@ -17,8 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from atri.config import Settings
 from model.memory import Memory
+from model.protocol import ScopeRef
 from model.room import RoomBounds
+from model.service import ChatService
 
 # Far longer than a read takes: a read still waiting then waits for the held write.
 READ_SECONDS = 5.0
@@ -128,6 +131,35 @@ async def test_a_read_of_a_shared_conversation_never_sees_a_purge_half_done(
         held.release()
         await purging
     assert texts(await shared) == ["早", "回早"]
+
+
+async def test_a_member_s_purge_in_a_shared_conversation_is_one_purge(
+    echo_settings: Settings,
+) -> None:
+    """`[memory] scope = "channel"`: a person's purge took their exchanges out of the
+    channel's conversation, then their room lines, in two writes: a prompt read between
+    them found their words in the room still. Their lines go first now, and a read of
+    the conversation waits for the rest."""
+    echo_settings.memory.scope = "channel"
+    async with await ChatService.open(echo_settings) as service:
+        memory = service.memory
+        await memory.append_many("qq:chan:g2", exchange("9", "我的电话是 1234"), "g2-9")
+        await memory.append_many("qq:chan:g2", exchange("2", "早"), "g2-2")
+        await memory.room.add("qq:chan:g2", "qq", "9", "九", "九在群二", RoomBounds())
+        held = HeldWrite()
+        await held.install(memory, "messages", "DELETE")
+        purging = asyncio.create_task(
+            service.purge(ScopeRef(platform="qq", user_id="9", channel_id="g2"))
+        )
+        try:
+            await held.until_half_done()
+            shared = asyncio.create_task(memory.conversation("qq:chan:g2"))
+            lines = await asyncio.wait_for(memory.room.recent("qq:chan:g2", 30, DAY), READ_SECONDS)
+            assert lines == [] and not shared.done()
+        finally:
+            held.release()
+            assert await purging == 3
+        assert texts(await shared) == ["早", "回早"]
 
 
 async def test_a_room_read_waits_for_a_delete_begun_before_it(memory: Memory) -> None:
