@@ -472,6 +472,12 @@ class Memory:
             await self._db.commit()
         return cur.rowcount == 1
 
+    def changing(self, touch: Touch) -> contextlib.AbstractContextManager[None]:
+        """Around a change made of several writes (a channel's room lines, then its
+        conversations), entered before the first: a read of what `touch` names waits for
+        all of them, not only for the one in flight (`WritesInFlight`)."""
+        return self._tx.touching(touch)
+
     async def reset(self, scope: str) -> int:
         """End the scope's context: its messages and summary are archived and hidden from
         the model, and a reply being written from it is not stored (`_record_reset`)."""

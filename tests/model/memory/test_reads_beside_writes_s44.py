@@ -162,6 +162,32 @@ async def test_a_member_s_purge_in_a_shared_conversation_is_one_purge(
         assert texts(await shared) == ["早", "回早"]
 
 
+async def test_a_prompt_read_begun_during_a_channel_s_purge_finds_it_whole(
+    echo_settings: Settings,
+) -> None:
+    """`[memory] scope = "user_in_channel"`: a channel's purge deletes its room lines,
+    then its members' conversations, in two writes. A member's prompt read begun while
+    the lines went found their conversation as before the purge, beside a room already
+    empty. It waits for the whole purge now."""
+    echo_settings.memory.scope = "user_in_channel"
+    async with await ChatService.open(echo_settings) as service:
+        memory = service.memory
+        await memory.append_many("qq:chan:g1:user:2", exchange("2", "你好"), "g1-2")
+        await memory.room.add("qq:chan:g1", "qq", "2", "二", "二在群一", RoomBounds())
+        held = HeldWrite()
+        await held.install(memory, "room_lines", "DELETE")
+        purging = asyncio.create_task(service.purge(ScopeRef(platform="qq", channel_id="g1")))
+        try:
+            await held.until_half_done()
+            own = asyncio.create_task(memory.conversation("qq:chan:g1:user:2"))
+            other = await asyncio.wait_for(memory.conversation("qq:user:3"), READ_SECONDS)
+            assert other.messages == [] and not own.done()
+        finally:
+            held.release()
+            assert await purging == 3
+        assert texts(await own) == []
+
+
 async def test_a_room_read_waits_for_a_delete_begun_before_it(memory: Memory) -> None:
     """A delete of a line waits for the room's line being written; a prompt read of the
     room begun meanwhile found the committed room, the deleted line in it (test_room's
