@@ -6,7 +6,7 @@ their own conversation in each of those groups, `[memory] scope = "user_in_chann
 `--clients` clients then read prompts of the other users without a break (each read is
 what a prompt reads: `Memory.conversation` with its summary, then the room's
 `RoomLog.recent`, a few milliseconds apart), through the worker's own `Memory` and
-connection, while, in turn:
+connections (a read waits only for the writes touching what it reads), while, in turn:
   - nothing else runs (the baseline);
   - the heavy user's reset runs (`reset_with_room` of their key, as their DM reset);
   - their purge runs (`purge` of their key, as `/atri purge` of them);

@@ -1,11 +1,13 @@
-"""Calls grouped into one trip to the database thread (memory and room writes), and the
-writes of one connection taken one transaction at a time."""
+"""Calls grouped into one trip to the database thread (memory and room writes), the
+writes of one connection taken one transaction at a time, and reads that wait only for
+the writes in flight that change what they read."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import aiosqlite
@@ -69,12 +71,17 @@ class OneTransaction:
     rolled back before it lets go.
 
     A read on the connection sees its uncommitted statements too, whichever caller ran
-    them (a reset's archived messages beside the summary it has not archived yet): the
-    worker's reads hold `between()`, so they see each write whole or not at all."""
+    them (a reset's archived messages beside the summary it has not archived yet). The
+    worker's reads go through `read()`: they wait for the writes in flight that touch
+    what they read (`WritesInFlight`), then read the last commit on `reader`, a second
+    connection to the file; on `:memory:`, which no second connection can open, they
+    hold `between()` on this one, so they see each write whole or not at all."""
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
         self._lock = asyncio.Lock()
+        self.reader: aiosqlite.Connection | None = None
+        self.inflight = WritesInFlight()
 
     @contextlib.asynccontextmanager
     async def held(self) -> AsyncIterator[None]:
@@ -91,3 +98,154 @@ class OneTransaction:
         """For a read: no write transaction is half done while it is held."""
         async with self._lock:
             yield
+
+    @contextlib.asynccontextmanager
+    async def writing(self, touch: Touch) -> AsyncIterator[None]:
+        """`held()` for a write of one transaction that changes what `touch` says,
+        registered before it waits for the lock (`touching`)."""
+        with self.touching(touch):
+            async with self.held():
+                yield
+
+    def touching(self, touch: Touch) -> contextlib.AbstractContextManager[None]:
+        """Around a write, entered before its first await: what it changes (`Touch`)."""
+        return self.inflight.touching(touch)
+
+    async def read(
+        self, keys: Sequence[ReadKey], sql: str, params: Sequence[Any] = ()
+    ) -> Iterable[aiosqlite.Row]:
+        """The rows of one statement that reads `keys`, with every write that touches
+        them and began before it whole or not at all (`WritesInFlight.read`)."""
+        return await self.inflight.read(keys, lambda: self.fetch(sql, params))
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> Iterable[aiosqlite.Row]:
+        """One statement on the reader (the last commit), else between two writes. Alone,
+        no wait for a write that touches what it reads: for `WritesInFlight.read`."""
+        if self.reader is not None:
+            return await self.reader.execute_fetchall(sql, params)
+        async with self.between():
+            return await self._db.execute_fetchall(sql, params)
+
+
+# What a read reads: ("scope", key) a conversation, ("room", key) a room's lines,
+# ("scopes", platform) every conversation of a platform (a delete that does not say
+# whose message it was).
+ReadKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Touch:
+    """What one write changes, in the keys reads name (`ReadKey`). Scope keys are
+    `model.memory.scopes`' (`qq:user:42`, `qq:chan:7`, `qq:chan:7:user:42`); this module
+    reads them as strings, since `model.memory` imports it."""
+
+    scopes: frozenset[str] = frozenset()
+    scope_prefixes: tuple[str, ...] = ()  # every scope whose key starts so
+    # (platform, user id): every conversation of that person's own, on the platform
+    # (`qq:user:42`) and in each channel (`qq:chan:7:user:42`).
+    people: frozenset[tuple[str, str]] = frozenset()
+    shared_on: frozenset[str] = frozenset()  # every conversation a channel shares there
+    rooms: frozenset[str] = frozenset()
+    rooms_on: frozenset[str] = frozenset()  # every room of these platforms
+    every_room: bool = False
+    everything: bool = False
+
+    def reaches(self, key: ReadKey) -> bool:
+        kind, name = key
+        if self.everything:
+            return True
+        if kind == "room":
+            return self.every_room or name in self.rooms or _platform(name) in self.rooms_on
+        if kind == "scopes":
+            return any(_platform(s) == name for s in self.scopes) or bool(
+                self.scope_prefixes or self.people or self.shared_on
+            )
+        return (
+            name in self.scopes
+            or name.startswith(self.scope_prefixes)
+            or any(_own_conversation(name, *person) for person in self.people)
+            or (_platform(name) in self.shared_on and _shared_conversation(name))
+        )
+
+
+def _platform(key: str) -> str:
+    return key.partition(":")[0]
+
+
+def _own_conversation(scope: str, platform: str, user_id: str) -> bool:
+    """`qq:user:42` or `qq:chan:<channel>:user:42`, as `parse_scope` reads them."""
+    if scope == f"{platform}:user:{user_id}":
+        return True
+    _, sep, user = scope.removeprefix(f"{platform}:chan:").partition(":user:")
+    return scope.startswith(f"{platform}:chan:") and bool(sep) and user == user_id
+
+
+def _shared_conversation(scope: str) -> bool:
+    """A channel's key (`qq:chan:7`), no one member's."""
+    return scope.partition(":")[2].startswith("chan:") and ":user:" not in scope
+
+
+@dataclass(eq=False)
+class _Write:
+    touch: Touch
+    done: asyncio.Event
+
+
+@dataclass(eq=False)
+class _Read:
+    keys: Sequence[ReadKey]
+    crossed: bool = False  # a write touching `keys` began since the read last looked
+
+
+class WritesInFlight:
+    """The writes in flight and what each touches, so a read waits only for those that
+    change what it reads, then reads the last commit on a connection of its own.
+
+    A write registers what it touches before it begins (before it waits for the
+    transaction lock, or a group of writes) and is done once its last transaction
+    committed or rolled back: a purge made of several transactions, once the last. A
+    read waits for the writes that touch its keys, then reads; a write touching them that
+    begins meanwhile may have committed part of itself by then (one transaction of a
+    purge), so the read is done again after it. So a read sees every write touching what
+    it reads that began before it, whole, and none half done; a write that touches
+    nothing it reads changes none of its rows, so the last commit is as good as the state
+    after that write. (Last session's second connection read the last commit at once: a
+    prompt read while a delete was still on its way found the deleted line.)"""
+
+    def __init__(self) -> None:
+        self._writes: list[_Write] = []
+        self._reads: set[_Read] = set()
+
+    @contextlib.contextmanager
+    def touching(self, touch: Touch) -> Iterator[None]:
+        write = _Write(touch, asyncio.Event())
+        self._writes.append(write)
+        for reading in self._reads:
+            if any(touch.reaches(key) for key in reading.keys):
+                reading.crossed = True
+        try:
+            yield
+        finally:
+            self._writes.remove(write)
+            write.done.set()
+
+    def touched(self, keys: Sequence[ReadKey]) -> list[asyncio.Event]:
+        """The writes in flight that touch one of `keys`: each one's end."""
+        return [w.done for w in self._writes if any(w.touch.reaches(key) for key in keys)]
+
+    async def read(self, keys: Sequence[ReadKey], run: Callable[[], Awaitable[T]]) -> T:
+        """`run()` (a read of `keys` on the reader, or between writes), once no write in
+        flight touches `keys`, again until none began while it ran."""
+        reading = _Read(keys)
+        self._reads.add(reading)
+        try:
+            while True:
+                while waits := self.touched(keys):
+                    for done in waits:
+                        await done.wait()
+                reading.crossed = False
+                found = await run()
+                if not reading.crossed:
+                    return found
+        finally:
+            self._reads.discard(reading)

@@ -33,7 +33,7 @@ from typing import Any, Generic, TypeVar
 
 import aiosqlite
 
-from model.grouping import Grouped, OneTransaction
+from model.grouping import Grouped, OneTransaction, Touch
 
 # Lines older than the age bound are deleted from every room at most this often (rooms
 # that went quiet included); reads never show them meanwhile.
@@ -250,9 +250,13 @@ class RoomLog:
         )
         # Queued before any await: an archive of this message that starts later waits
         # for this write (`_change`), so the two never pass each other.
-        await self._writes.submit((row, bounds))
+        with self._tx.touching(Touch(rooms=frozenset([room]))):
+            await self._writes.submit((row, bounds))
 
     async def _write_group(self, items: list[tuple[tuple[Any, ...], RoomBounds]]) -> list[Any]:
+        # Its rooms are touched by each caller (`add`). A sweep of old lines in every room
+        # rides along at times (`_write_rows`): those lines are past the age bound, which
+        # every read leaves out (`recent`), so no read waits for it.
         async with self._tx.held():
             return await self._write_rows(items)
 
@@ -294,7 +298,7 @@ class RoomLog:
         the count bound (lines imported, or a bound lowered since); rooms that went quiet
         write nothing that would."""
         await self._writes.idle()
-        async with self._tx.held():
+        async with self._tx.writing(Touch(every_room=True)):
             await self._delete_older(time.time() - bounds.max_age_seconds)
             for (room,) in await self._db.execute_fetchall(
                 "SELECT room FROM room_lines GROUP BY room HAVING COUNT(*) > ?",
@@ -304,15 +308,15 @@ class RoomLog:
             await self._db.commit()
 
     async def recent(self, room: str, limit: int, max_age_seconds: float) -> list[RoomLine]:
-        """The newest live lines of a room, oldest first; a write on the connection is
-        seen whole or not at all (`OneTransaction.between`)."""
-        async with self._tx.between():
-            rows = await self._db.execute_fetchall(
-                "SELECT user_id, display_name, content, created_at FROM room_lines"
-                " WHERE room = ? AND archived = 0 AND said_at >= ?"
-                " ORDER BY said_at DESC, id DESC LIMIT ?",
-                (room, time.time() - max_age_seconds, limit),
-            )
+        """The newest live lines of a room, oldest first; a write touching the room that
+        began before it is seen whole, none half done (`OneTransaction.read`)."""
+        rows = await self._tx.read(
+            [("room", room)],
+            "SELECT user_id, display_name, content, created_at FROM room_lines"
+            " WHERE room = ? AND archived = 0 AND said_at >= ?"
+            " ORDER BY said_at DESC, id DESC LIMIT ?",
+            (room, time.time() - max_age_seconds, limit),
+        )
         return [RoomLine(r[0], r[1], r[2], r[3]) for r in reversed(list(rows))]
 
     async def all_lines(self, room: str) -> list[RoomLine]:
@@ -383,23 +387,30 @@ class RoomLog:
             )
         return len(new), len(lines) - len(new)
 
-    async def _change(self, sql: str, params: tuple[Any, ...], reset: str = "") -> int:
-        """`sql` committed once the lines being written are; `reset`: the key of the
-        record (`RESET_LINES`) that keeps a line said before it from being stored later.
-        One transaction: no room write on the connection comes between (`OneTransaction`),
-        so a line written before it is changed by it, one after it finds the record."""
-        await self._writes.idle()  # a line being written is covered too
-        async with self._tx.held():
-            if reset:
-                await record_reset(self._db, reset, RESET_LINES)
-            cur = await self._db.execute(sql, params)
-            await self._db.commit()
+    async def _change(
+        self, touch: Touch, sql: str, params: tuple[Any, ...], reset: str = ""
+    ) -> int:
+        """`sql`, which changes the lines of the rooms `touch` names, committed once the
+        lines being written are; `reset`: the key of the record (`RESET_LINES`) that
+        keeps a line said before it from being stored later. One transaction: no room
+        write on the connection comes between (`OneTransaction`), so a line written
+        before it is changed by it, one after it finds the record."""
+        with self._tx.touching(touch):  # before the wait: a read from now on sees it
+            await self._writes.idle()  # a line being written is covered too
+            async with self._tx.held():
+                if reset:
+                    await record_reset(self._db, reset, RESET_LINES)
+                cur = await self._db.execute(sql, params)
+                await self._db.commit()
         return cur.rowcount
 
     async def archive_room(self, room: str) -> int:
         """An admin's channel reset: the whole room is hidden from the model."""
         return await self._change(
-            "UPDATE room_lines SET archived = 1 WHERE room = ? AND archived = 0", (room,), room
+            _room(room),
+            "UPDATE room_lines SET archived = 1 WHERE room = ? AND archived = 0",
+            (room,),
+            room,
         )
 
     async def archive_user(self, platform: str, user_id: str, room: str = "") -> int:
@@ -409,9 +420,14 @@ class RoomLog:
         )
         if room:
             return await self._change(
-                sql + " AND room = ?", (platform, user_id, room), f"{room}:user:{user_id}"
+                _room(room),
+                sql + " AND room = ?",
+                (platform, user_id, room),
+                f"{room}:user:{user_id}",
             )
-        return await self._change(sql, (platform, user_id), f"{platform}:user:{user_id}")
+        return await self._change(
+            _rooms_of(platform), sql, (platform, user_id), f"{platform}:user:{user_id}"
+        )
 
     async def archive_message(self, room: str, user_id: str, request_id: str) -> int:
         """A message deleted or recalled: its line in `room` is hidden from the model, as
@@ -426,8 +442,10 @@ class RoomLog:
             "UPDATE room_lines SET archived = 1 WHERE room = ? AND request_id = ? AND archived = 0"
         )
         if user_id:
-            return await self._change(sql + " AND user_id = ?", (room, request_id, user_id))
-        return await self._change(sql, (room, request_id))
+            return await self._change(
+                _room(room), sql + " AND user_id = ?", (room, request_id, user_id)
+            )
+        return await self._change(_room(room), sql, (room, request_id))
 
     async def reword(
         self,
@@ -447,21 +465,35 @@ class RoomLog:
             return 0
         at = time.time() if edited_at is None else edited_at
         return await self._change(
+            _room(room),
             "UPDATE room_lines SET content = ?, edited_at = ? WHERE room = ? AND request_id = ?"
             " AND user_id = ? AND edited_at <= ?",
             (text[: bounds.max_chars], at, room, request_id, user_id, at),
         )
 
     async def delete_room(self, room: str) -> int:
-        return await self._change("DELETE FROM room_lines WHERE room = ?", (room,), room)
+        return await self._change(
+            _room(room), "DELETE FROM room_lines WHERE room = ?", (room,), room
+        )
 
     async def delete_user(self, platform: str, user_id: str) -> int:
         """Purge: the user's lines in every room."""
         return await self._change(
+            _rooms_of(platform),
             "DELETE FROM room_lines WHERE platform = ? AND user_id = ?",
             (platform, user_id),
             f"{platform}:user:{user_id}",
         )
+
+
+def _room(room: str) -> Touch:
+    return Touch(rooms=frozenset([room]))
+
+
+def _rooms_of(platform: str) -> Touch:
+    """A person's lines in every room of the platform: those they spoke in, which only a
+    read of the table could tell."""
+    return Touch(rooms_on=frozenset([platform]))
 
 
 class SpeakUp:

@@ -51,6 +51,7 @@ from model.character.prompt import (
 )
 from model.engines import create_engine
 from model.engines.base import Engine, EngineRequestFailed, Generation, RowLimits
+from model.grouping import Touch
 from model.memory import (
     Conversation,
     FailureLog,
@@ -85,6 +86,12 @@ from model.summaries import Summarizer
 from model.tasks import stop_task
 
 log = logging.getLogger(__name__)
+
+
+def _channel_conversations(prefix: str) -> Touch:
+    """What a channel's reset or purge changes of the conversations: the one it shares
+    (`scope = "channel"`) and its members' own (`"user_in_channel"`)."""
+    return Touch(scopes=frozenset([prefix]), scope_prefixes=(prefix + ":",))
 
 
 def _any_scope(platform: str) -> str:
@@ -858,12 +865,13 @@ class ChatService:
             if not scope.channel_id:
                 return 0
             prefix = channel_prefix(scope.platform, scope.channel_id, scope.guild_id)
-            heard = await room.archive_room(prefix)
-            if kind == "user":
-                return heard  # memory is per user: no conversation belongs to the channel
-            if kind == "user_in_channel":
-                return heard + await self.memory.reset_prefix(prefix + ":")
-            return heard + await self.memory.reset(self._scope_of(scope))
+            with self.memory.changing(_channel_conversations(prefix)):
+                heard = await room.archive_room(prefix)
+                if kind == "user":
+                    return heard  # memory is per user: no conversation belongs to the channel
+                if kind == "user_in_channel":
+                    return heard + await self.memory.reset_prefix(prefix + ":")
+                return heard + await self.memory.reset(self._scope_of(scope))
         if kind == "channel" and scope.channel_id:
             return SHARED_SCOPE
         prefix = (
@@ -884,8 +892,10 @@ class ChatService:
             # "user_in_channel"`, or kept from when it was).
             messages, lines = await self.memory.reset_with_room(self._scope_of(scope))
             return messages + lines
-        heard = await room.archive_user(scope.platform, scope.user_id, prefix)
-        return heard + await self.memory.reset(self._scope_of(scope))
+        key = self._scope_of(scope)
+        with self.memory.changing(Touch(scopes=frozenset([key]))):  # one reset to a read
+            heard = await room.archive_user(scope.platform, scope.user_id, prefix)
+            return heard + await self.memory.reset(key)
 
     async def purge(self, scope: ScopeRef) -> int:
         """Messages and room lines deleted, together (`purge_counts` tells them apart)."""
@@ -904,22 +914,23 @@ class ChatService:
             if not scope.channel_id:
                 return 0, 0
             prefix = channel_prefix(scope.platform, scope.channel_id, scope.guild_id)
-            heard = await self.memory.room.delete_room(prefix)
-            kind = self.settings.memory.scope
-            if kind == "user":
-                return 0, heard  # memory is per user: no conversation belongs to the channel
-            if kind == "user_in_channel":
-                return await self.memory.purge_prefix(prefix + ":"), heard
-            messages, lines = await self.memory.purge(prefix)
-            return messages, heard + lines
+            # One purge to a read: its room lines go first, then its conversations.
+            with self.memory.changing(_channel_conversations(prefix)):
+                heard = await self.memory.room.delete_room(prefix)
+                kind = self.settings.memory.scope
+                if kind == "user":
+                    return 0, heard  # memory is per user: no conversation belongs to the channel
+                if kind == "user_in_channel":
+                    return await self.memory.purge_prefix(prefix + ":"), heard
+                messages, lines = await self.memory.purge(prefix)
+                return messages, heard + lines
         key = self._scope_of(scope)
         if parse_scope(key)[1]:  # their own key: `Memory.purge` takes their room lines too
             return await self.memory.purge(key)
         # `scope = "channel"`: the channel's conversation is everyone's there; only this
         # person's exchanges go (purging the key deleted the others' too), and their lines
         # in every channel.
-        messages = await self.memory.purge_user_in(key, scope.user_id)
-        return messages, await self.memory.room.delete_user(scope.platform, scope.user_id)
+        return await self.memory.purge_member(key, scope.user_id)
 
     async def cut_reply(self, cut: ReplyCut) -> int:
         if not cut.user_id:

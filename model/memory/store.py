@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from atri.errors import ConfigError, UserError
-from model.grouping import Grouped, OneTransaction
+from model.grouping import Grouped, OneTransaction, ReadKey, Touch
 from model.memory.database import (
     busy_timeout_pragma,
     check_database_path,
@@ -191,8 +191,10 @@ class Memory:
             if not read_only:
                 await memory._migrate(version)
                 version = SCHEMA_VERSION
+                if target != ":memory:":  # no second connection can read that one
+                    memory._tx.reader = await _open_reader(path)
         except sqlite3.Error as exc:
-            await db.close()
+            await memory._close_connections()
             if read_only and not immutable and _unreadable_wal(path, exc):
                 wal = path.with_name(path.name + "-wal")
                 if wal.is_file() and wal.stat().st_size > 0:
@@ -205,14 +207,23 @@ class Memory:
                 return await cls._connect(path, read_only=True, immutable=True)
             raise open_error(path, exc) from None
         except BaseException:
-            await db.close()
+            await memory._close_connections()
             raise
         return memory, version
 
     async def close(self) -> None:
         await self._writes.idle()  # what callers are waiting for gets written
         await self.room.idle()
-        await self._db.close()
+        await self._close_connections()
+
+    async def _close_connections(self) -> None:
+        try:
+            if self._tx.reader is not None:
+                await self._tx.reader.close()
+        finally:
+            # Last, so it checkpoints the WAL into the file and removes it (a read-only
+            # connection closing last cannot): what was said is in the file alone.
+            await self._db.close()
 
     async def __aenter__(self) -> Memory:
         return self
@@ -283,12 +294,13 @@ class Memory:
         purge of the person whose message the rows answer (`purge` of their key)."""
         now = time.time()
         people = _person_keys(scope, rows) if reset_mark is not None else (None, None)
-        await self._writes.submit(
-            [
-                (scope, *row[:4], now, row[4], request_id, while_live, reset_mark, *people)
-                for row in rows
-            ]
-        )
+        with self._tx.touching(Touch(scopes=frozenset([scope]))):
+            await self._writes.submit(
+                [
+                    (scope, *row[:4], now, row[4], request_id, while_live, reset_mark, *people)
+                    for row in rows
+                ]
+            )
 
     async def _insert_groups(self, groups: list[list[tuple[Any, ...]]]) -> list[Any]:
         error = await self._insert([params for group in groups for params in group])
@@ -322,7 +334,8 @@ class Memory:
                 summarized.add(scope)
         parts = [_MESSAGES_PART] * len(limits) + [_SUMMARY_PART] * len(summarized)
         parts.append(_RESETS_PART)
-        found = await self._read_whole(
+        # Each caller waited for the writes touching its scope (`conversation`).
+        found = await self._tx.fetch(
             " UNION ALL ".join(parts),
             [v for item in limits.items() for v in item] + list(summarized),
         )
@@ -349,12 +362,14 @@ class Memory:
             for scope, limit, with_summary in requests
         ]
 
-    async def _read_whole(self, sql: str, params: Sequence[Any]) -> Iterable[aiosqlite.Row]:
-        """A read of the worker's (a prompt's, the summarizer's, a delete's) that sees
-        each write on this connection whole or not at all (`OneTransaction.between`).
-        Not for a read inside a write (`purge`'s): it would wait for itself."""
-        async with self._tx.between():
-            return await self._db.execute_fetchall(sql, params)
+    async def _read_whole(
+        self, keys: Sequence[ReadKey], sql: str, params: Sequence[Any]
+    ) -> Iterable[aiosqlite.Row]:
+        """A read of the worker's (a prompt's, the summarizer's, a delete's) of `keys`
+        that sees each write touching them that began before it whole, and none half
+        done (`OneTransaction.read`), without waiting for writes that touch other
+        conversations. Not for a read inside a write (`purge`'s): it would wait for itself."""
+        return await self._tx.read(keys, sql, params)
 
     async def history(self, scope: str, max_messages: int = 200) -> list[Message]:
         """The live context, oldest first: the newest `max_messages` messages, less a
@@ -370,7 +385,9 @@ class Memory:
         reply made from them stores its exchange with (`append_many`), from one read, so
         they agree: a summary written meanwhile cannot cover messages the history was
         read without."""
-        found: Conversation = await self._reads.submit((scope, max_messages, with_summary))
+        found: Conversation = await self._tx.inflight.read(
+            [("scope", scope)], lambda: self._reads.submit((scope, max_messages, with_summary))
+        )
         return found
 
     async def all_messages(self, scope: str, include_archived: bool = True) -> list[Message]:
@@ -383,6 +400,7 @@ class Memory:
     async def summary(self, scope: str) -> Summary | None:
         """The scope's live summary (the newest), if one was written since its last reset."""
         rows = await self._read_whole(
+            [("scope", scope)],
             "SELECT * FROM summaries WHERE scope = ? AND archived = 0"
             " ORDER BY covers_up_to DESC, id DESC LIMIT 1",
             (scope,),
@@ -402,6 +420,7 @@ class Memory:
         """The scope's live messages with an id above `after_id`, oldest first (the
         first `limit` of them, if given)."""
         rows = await self._read_whole(
+            [("scope", scope)],
             "SELECT * FROM messages WHERE scope = ? AND archived = 0 AND id > ? ORDER BY id"
             " LIMIT ?",
             (scope, after_id, -1 if limit is None else limit),
@@ -433,7 +452,7 @@ class Memory:
         `extends`: the summary it was written from, which it holds; deleted (a rolling
         summary) if still live. Any other live summary (one imported while it was being
         written) is archived, as an import archives one: the new one holds none of it."""
-        async with self._tx.held():
+        async with self._tx.writing(Touch(scopes=frozenset([scope]))):
             if taken_back is not None and taken_back != self._taken_back[scope]:
                 return False
             cur = await self._db.execute(
@@ -453,6 +472,12 @@ class Memory:
             await self._db.commit()
         return cur.rowcount == 1
 
+    def changing(self, touch: Touch) -> contextlib.AbstractContextManager[None]:
+        """Around a change made of several writes (a channel's room lines, then its
+        conversations), entered before the first: a read of what `touch` names waits for
+        all of them, not only for the one in flight (`WritesInFlight`)."""
+        return self._tx.touching(touch)
+
     async def reset(self, scope: str) -> int:
         """End the scope's context: its messages and summary are archived and hidden from
         the model, and a reply being written from it is not stored (`_record_reset`)."""
@@ -466,7 +491,7 @@ class Memory:
         in one of theirs that holds nothing yet (a first message in a group) is not
         stored either (`_RESET_OWN`), as a channel's reset reaches a member's first."""
         archived = 0
-        async with self._tx.held():
+        async with self._tx.writing(_reset_touch(scope, person)):
             if person:  # the worker storing their first exchange in a group waits, then
                 await self._begin_immediate()  # finds the record (`_RESET_OWN`)
             for key in [scope, *(await self.member_scopes_of(scope) if person else [])]:
@@ -503,7 +528,7 @@ class Memory:
         if not sent:
             return await self.archive_request(scope, request_id)
         self._taken_back[scope] += 1  # before any await: a summary being stored sees it
-        async with self._tx.held():
+        async with self._tx.writing(Touch(scopes=frozenset([scope]))):
             await self._drop_summary_holding(scope, request_id)
             cur = await self._db.execute(
                 "UPDATE messages SET content = ? WHERE scope = ? AND request_id = ?"
@@ -526,7 +551,7 @@ class Memory:
             return 0
         at = time.time() if edited_at is None else edited_at
         self._taken_back[scope] += 1  # before any await: a summary being stored sees it
-        async with self._tx.held():
+        async with self._tx.writing(Touch(scopes=frozenset([scope]))):
             cur = await self._db.execute(
                 "UPDATE messages SET content = ?, edited_at = ? WHERE scope = ?"
                 " AND request_id = ? AND role = 'user' AND user_id = ? AND edited_at <= ?",
@@ -543,6 +568,7 @@ class Memory:
         if not request_id:
             return []
         rows = await self._read_whole(
+            [("scopes", platform)],
             "SELECT DISTINCT scope FROM messages WHERE request_id = ? AND request_id != ''"
             " AND archived = 0 AND substr(scope, 1, ?) = ?",
             (request_id, len(platform) + 1, f"{platform}:"),
@@ -554,7 +580,7 @@ class Memory:
         if not request_id:
             return 0
         self._taken_back[scope] += 1  # before any await: a summary being stored sees it
-        async with self._tx.held():
+        async with self._tx.writing(Touch(scopes=frozenset([scope]))):
             await self._drop_summary_holding(scope, request_id)
             cur = await self._db.execute(
                 "UPDATE messages SET archived = 1 WHERE scope = ? AND request_id = ? AND archived = 0",
@@ -575,7 +601,7 @@ class Memory:
 
     async def reset_prefix(self, prefix: str) -> int:
         """Reset every scope whose key starts with `prefix` (all users of one channel)."""
-        async with self._tx.held():
+        async with self._tx.writing(Touch(scope_prefixes=(prefix,))):
             cur = await self._db.execute(
                 "UPDATE messages SET archived = 1 WHERE substr(scope, 1, ?) = ? AND archived = 0",
                 (len(prefix), prefix),
@@ -596,19 +622,23 @@ class Memory:
         platform, their own conversations in every channel (`member_scopes_of`).
         (messages, room lines) archived."""
         platform, user_id, room = parse_scope(scope)
-        messages = await self._reset(scope, person=bool(user_id) and not room)
-        if user_id:
-            lines = await self.room.archive_user(platform, user_id, room)
-        else:
-            if room:
+        person = bool(user_id) and not room
+        with self._tx.touching(_conversations_touch(scope, shared=False)):
+            # The room lines first: see `purge`.
+            with self._tx.touching(_lines_touch(platform, user_id, room)):
+                if user_id:
+                    lines = await self.room.archive_user(platform, user_id, room)
+                else:
+                    lines = await self.room.archive_room(room) if room else 0
+            messages = await self._reset(scope, person)
+            if room and not user_id:
                 messages += await self.reset_prefix(f"{room}:")
-            lines = await self.room.archive_room(room) if room else 0
         return messages, lines
 
     async def purge_prefix(self, prefix: str) -> int:
         """Delete every scope whose key starts with `prefix` (all users of one channel), as
         `purge` deletes one; room lines are the caller's."""
-        async with self._tx.held():
+        async with self._tx.writing(Touch(scope_prefixes=(prefix,))):
             cur = await self._db.execute(
                 "DELETE FROM messages WHERE substr(scope, 1, ?) = ?", (len(prefix), prefix)
             )
@@ -679,6 +709,21 @@ class Memory:
         after a purge of them, whichever scope they were said under. The members' own
         conversations the key covers (`member_scopes_of`: `"user_in_channel"`) go along."""
         platform, user_id, room = parse_scope(scope)
+        # What it reaches is touched from the start to the end, whichever of its
+        # transactions changes it (`WritesInFlight`): a read of it never sees half a purge.
+        # The room lines go first, in a short transaction: a prompt in a room the person
+        # spoke in then waits for that alone, not for the deleting of their many messages.
+        with self._tx.touching(_conversations_touch(scope, shared=True)):
+            with self._tx.touching(_lines_touch(platform, user_id, "" if user_id else room)):
+                if user_id:
+                    lines = await self.room.delete_user(platform, user_id)
+                else:
+                    lines = await self.room.delete_room(room) if room else 0
+            return await self._purge_conversations(scope), lines
+
+    async def _purge_conversations(self, scope: str) -> int:
+        """`purge`'s messages and summaries; messages deleted."""
+        platform, user_id, room = parse_scope(scope)
         messages = 0
         async with self._tx.held():
             if user_id:  # as `_reset` of a person
@@ -694,12 +739,9 @@ class Memory:
         if user_id:
             for shared in await self._shared_scopes_of(platform, user_id, room):
                 messages += await self.purge_user_in(shared, user_id)
-            lines = await self.room.delete_user(platform, user_id)
-        else:
-            if room:
-                messages += await self.purge_prefix(f"{room}:")
-            lines = await self.room.delete_room(room) if room else 0
-        return messages, lines
+        elif room:
+            messages += await self.purge_prefix(f"{room}:")
+        return messages
 
     async def shared_conversations_of(self, scope: str) -> list[str]:
         """For a user's scope: the conversations channels share that hold their messages
@@ -749,7 +791,7 @@ class Memory:
         is not stored (`_record_reset`), as after a reset: it may be one to them, made from
         their words. One to another member then is sent but not remembered."""
         self._taken_back[scope] += 1  # before any await: a summary being stored sees it
-        async with self._tx.held():
+        async with self._tx.writing(Touch(scopes=frozenset([scope]))):
             theirs = [m.id for m in exchanges_of(user_id, await self.all_messages(scope))]
             await self._record_reset(scope)
             if not theirs:
@@ -763,6 +805,17 @@ class Memory:
             )
             await self._db.commit()
             return cur.rowcount
+
+    async def purge_member(self, scope: str, user_id: str) -> tuple[int, int]:
+        """A person's purge under `[memory] scope = "channel"`: their exchanges in the
+        conversation the channel shares (`purge_user_in`) and their room lines in every
+        room of the platform, as one purge (`purge`: the lines first, and a read of
+        either waits for both). (messages, room lines) deleted."""
+        platform = parse_scope(scope)[0]
+        with self._tx.touching(Touch(scopes=frozenset([scope]))):
+            with self._tx.touching(_lines_touch(platform, user_id, "")):
+                lines = await self.room.delete_user(platform, user_id)
+            return await self.purge_user_in(scope, user_id), lines
 
     async def scopes(self) -> list[dict[str, Any]]:
         """Each scope and each room (a channel's key holding room lines), newest first:
@@ -884,7 +937,12 @@ class Memory:
 
         The write lock is taken first (BEGIN IMMEDIATE): what is stored and the next free
         id are read under it, so a worker writing meanwhile waits for the import (up to
-        its busy timeout) instead of taking an id the import is about to give."""
+        its busy timeout) instead of taking an id the import is about to give. A read of
+        the worker waits for it, whatever it reads (`Touch.everything`)."""
+        with self._tx.touching(Touch(everything=True)):
+            return await self._import(export)
+
+    async def _import(self, export: MemoryExport | MemoryBackup) -> ImportResult:
         await self._writes.idle()
         await self.room.idle()
         scopes = export.scopes if isinstance(export, MemoryBackup) else [export]
@@ -1100,6 +1158,52 @@ def _person_keys(
         return None, None
     platform, _, room = parse_scope(scope)
     return f"{platform}:user:{asker}", f"{room}:user:{asker}" if room else None
+
+
+def _reset_touch(scope: str, person: bool) -> Touch:
+    """What `_reset` changes: the scope; with `person`, every conversation of theirs."""
+    platform, user_id, _ = parse_scope(scope)
+    people = frozenset([(platform, user_id)]) if person else frozenset()
+    return Touch(scopes=frozenset([scope]), people=people)
+
+
+def _conversations_touch(scope: str, shared: bool) -> Touch:
+    """The conversations `reset_with_room` (or with `shared`, `purge`) of `scope` changes:
+    the scope; a person's key on the platform, their own in every channel too; a
+    channel's key, its members'; with `shared`, a person's key, also those a channel
+    shares (`_shared_scopes_of`: in its channel, else on the whole platform, which holds
+    the ones their exchanges are in)."""
+    platform, user_id, room = parse_scope(scope)
+    if not user_id:
+        return Touch(scopes=frozenset([scope]), scope_prefixes=(f"{room}:",) if room else ())
+    own = _reset_touch(scope, person=not room)
+    if not shared:
+        return own
+    if room:  # a channel shares one conversation, keyed as its room
+        return Touch(scopes=frozenset([scope, room]))
+    return Touch(scopes=own.scopes, people=own.people, shared_on=frozenset([platform]))
+
+
+def _lines_touch(platform: str, user_id: str, room: str) -> Touch:
+    """The rooms whose lines a reset or purge of a key changes: a person's lines in
+    `room`, or in every room of the platform; a channel's, its room."""
+    if user_id and not room:
+        return Touch(rooms_on=frozenset([platform]))
+    return Touch(rooms=frozenset([room]) if room else frozenset())
+
+
+async def _open_reader(path: Path) -> aiosqlite.Connection:
+    """The worker's second connection, for the reads a prompt makes (`OneTransaction.read`):
+    read-only, on a thread of its own, so a read runs beside a long write that touches
+    nothing it reads, and sees only what was committed (WAL), never a write half done."""
+    reader = await aiosqlite.connect(path.absolute().as_uri() + "?mode=ro", uri=True)
+    try:
+        reader.row_factory = aiosqlite.Row
+        await reader.execute(busy_timeout_pragma())
+    except BaseException:
+        await reader.close()
+        raise
+    return reader
 
 
 def _unreadable_wal(path: Path, exc: sqlite3.Error) -> bool:

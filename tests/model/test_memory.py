@@ -321,18 +321,19 @@ async def test_concurrent_history_reads_share_a_query_and_each_gets_its_own(
     alone = [await memory.history(scope, max_messages=n) for scope, n in requests]
 
     queries: list[str] = []
-    real = memory._db.execute_fetchall
+    reads_on = memory._tx.reader or memory._db  # the worker's reads have their own connection
+    real = reads_on.execute_fetchall
 
     async def counting(sql: str, params: object = None):  # type: ignore[no-untyped-def]
         queries.append(sql)
         return await real(sql, params)
 
-    memory._db.execute_fetchall = counting  # type: ignore[method-assign]
+    reads_on.execute_fetchall = counting  # type: ignore[method-assign]
     together = await asyncio.gather(
         *(memory.history(scope, max_messages=n) for scope, n in requests)
     )
     assert together == alone
-    assert len(queries) < len(requests)
+    assert 0 < len(queries) < len(requests)
     assert alone[4] == [] and alone[-2] == []
     assert len(alone[-1]) == 6 and len(alone[3]) == 4  # one scope, two limits
     assert [m.content for m in alone[3]][-2:] == ["q3.2", "a"]

@@ -498,9 +498,10 @@ async def test_an_answered_message_reads_its_memory_in_one_statement(settings: S
         assert service.summarizer is not None
         await service.summarizer.idle()
         statements: list[str] = []
-        await service.memory._db.set_trace_callback(statements.append)
+        reads_on = service.memory._tx.reader or service.memory._db  # its own connection
+        await reads_on.set_trace_callback(statements.append)
         remembered = await service.remembered(ScopeRef(platform="test", user_id="u1"))
-        await service.memory._db.set_trace_callback(None)
+        await reads_on.set_trace_callback(None)
         assert "Mochi" in remembered.summary and remembered.turns
         reads = [s for s in statements if "FROM messages" in s or "FROM summaries" in s]
         assert len(reads) == 1, statements
