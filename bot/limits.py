@@ -15,6 +15,9 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 
 WINDOW_SECONDS = 60.0
+# How many keys (people, chats) a limit remembers before it forgets those whose minute is
+# over: a bot in many groups, or answering thousands in private, keeps no entry per chat.
+FORGET_PAST_KEYS = 10_000
 # The most of one incoming message a bot passes on (Discord's own limit, with Nitro): a
 # longer one (QQ lets a OneBot peer report 50,000 characters) is cut, never stored whole.
 MAX_INPUT_CHARS = 4000
@@ -56,6 +59,8 @@ class ReplyCap:
         counted = Counted(key, now, person)
         if self.per_minute <= 0:
             return counted
+        if key not in self._sent and len(self._sent) >= FORGET_PAST_KEYS:
+            self._forget_past(now)
         sent = self._sent[key]
         while sent and now - sent[0].at >= WINDOW_SECONDS:
             sent.popleft()
@@ -65,6 +70,12 @@ class ReplyCap:
             return None
         sent.append(counted)
         return counted
+
+    def _forget_past(self, now: float) -> None:
+        """Drop the chats with no reply in the last minute."""
+        self._sent = defaultdict(
+            deque, {k: s for k, s in self._sent.items() if s and now - s[-1].at < WINDOW_SECONDS}
+        )
 
     def give_back(self, counted: Counted) -> None:
         """Uncount a reply `allow` counted: none was posted after all (a rate-limited
@@ -90,7 +101,7 @@ class QuietNotices:
         if told is not None and now - told < self.window_seconds:
             return False
         self._told[key] = now
-        if len(self._told) > 10_000:  # forget people told long ago
+        if len(self._told) > FORGET_PAST_KEYS:  # forget people told long ago
             self._told = {k: t for k, t in self._told.items() if now - t < self.window_seconds}
         return True
 
