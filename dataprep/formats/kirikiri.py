@@ -17,7 +17,8 @@ its `[nm]` or `#` line, and one ending in `[p]` ends the line. A tag no file def
 the speaker before a message's text when no tag has its name (`[汐里]`, not ASCII) or it
 is one of the aliases (`@atri`). Every other tag is dropped but `[ch text=…]` and
 `[hch text=…]`, whose text is shown; `;` comments, `*label` lines, `[iscript]` …
-`[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks and lines of script code
+`[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks (to the end tag wherever it
+is on its line: what follows it is read, `…;[endscript]「…」`) and lines of script code
 (`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene (ending the
 message and its `[nm]` name, not the name box a `#` line set).
 `[emb exp="f.name"]` shows the one string the .ks files given set the variable to (the
@@ -124,9 +125,14 @@ _READER_TAGS = (
 # What a macro's body may hold that is not run where it is called (`macro_tags`): as its
 # text, what it shows is not read.
 _SHOWS_TEXT = _CHARACTERS | {_EMBED, _CHOICE_START, _CHOICE_END}
-# Blocks of code, from a line that starts with the first tag to one that starts with the
-# second: TJS or JavaScript, and TyranoScript's HTML (`[html]<div>…</div>[endhtml]`).
+# Blocks of code, from a line that starts with the first tag to the second, wherever on
+# its line (TyranoScript ends a block there, `f.a = 1;[endscript]「…」`, and shows what
+# follows): TJS or JavaScript, and TyranoScript's HTML (`[html]<div>…</div>[endhtml]`).
 _BLOCKS = {"iscript": "endscript", "html": "endhtml"}
+_BLOCK_ENDS = {
+    end: re.compile(rf"^@[ \t]*{end}\b.*|\[[ \t]*{end}\b[^\]\n]*\]", re.I)
+    for end in _BLOCKS.values()
+}
 _TAG_WORD = re.compile(r"[\[@][ \t]*([A-Za-z_]\w*)")
 # Quote marks of a line a click wait may fall inside of, opener and closer.
 _QUOTES = (("「", "」"), ("『", "』"), ("“", "”"))
@@ -141,15 +147,18 @@ def _tag_name_and_attrs(body: str) -> tuple[str, dict[str, str]]:
     return name, attrs
 
 
-def _leading_tag(line: str) -> str:
-    """The name of the tag a stripped line starts with (`iscript` for `[iscript]` and
-    `@iscript`), lower case; "" for a line that starts otherwise."""
-    m = _TAG_WORD.match(line)
-    return m.group(1).lower() if m else ""
-
-
-def _tags_in(text: str) -> set[str]:
-    return {m.group(1).lower() for m in _TAG_WORD.finditer(text)}
+def _outside_code(line: str, block_end: str | None) -> tuple[str | None, str]:
+    """The tag ending the code block open after a stripped line (None when none is),
+    and what of the line is read: a line that starts a block (`[iscript]`), or one in
+    it, is code up to the tag ending it; what follows that tag is read."""
+    if block_end is None:
+        opening = _TAG_WORD.match(line)
+        if opening is None or opening.group(1).lower() not in _BLOCKS:
+            return None, line
+        block_end = _BLOCKS[opening.group(1).lower()]
+        line = line[opening.end() :]
+    end = _BLOCK_ENDS[block_end].search(line)
+    return (block_end, "") if end is None else (None, line[end.end() :].strip())
 
 
 def _join(parts: list[str]) -> str:
@@ -191,10 +200,7 @@ def macro_tags(text: str) -> dict[str, str]:
     defining: list[str] | None = None  # the tags of the body being read
     block_end: str | None = None
     for line in text.splitlines():
-        line = line.strip()
-        if block_end is not None:
-            block_end = None if _leading_tag(line) == block_end else block_end
-            continue
+        block_end, line = _outside_code(line.strip(), block_end)
         if defining is not None and line.startswith("#"):
             who = line[1:].split(":", 1)[0].strip()
             defining.append(f'[{_CHARA_PTEXT} name="{who}"]')
@@ -208,8 +214,8 @@ def macro_tags(text: str) -> dict[str, str]:
                     defining.clear()  # defined again: the last definition counts
             elif name == _MACRO_END:
                 defining = None
-            elif name in _BLOCKS:
-                block_end = None if _BLOCKS[name] in _tags_in(line) else _BLOCKS[name]
+            elif name in _BLOCKS:  # `[macro name=x][iscript]`: to its end
+                block_end = _outside_code(line[line.index(body) - 1 :], None)[0]
                 break
             elif defining is not None and name not in _SHOWS_TEXT:
                 defining.append(f"[{body.strip()}]")
@@ -453,18 +459,11 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         if in_comment or line == "/*":
             in_comment = line != "*/"
             continue
-        head = line[0]
-        if block_end is not None or head in "[@":
-            word = _leading_tag(line)
-            if block_end is None and word in _BLOCKS:
-                # `[iscript]f.a = 1;[endscript]` on one line is a block of one line.
-                if _BLOCKS[word] not in _tags_in(line[1:]):
-                    block_end = _BLOCKS[word]
+        if block_end is not None or line[0] in "[@":
+            block_end, line = _outside_code(line, block_end)  # JavaScript / TJS / HTML
+            if not line:
                 continue
-            if block_end is not None:
-                if word == block_end:
-                    block_end = None
-                continue  # JavaScript / TJS / HTML, not text
+        head = line[0]
         if is_code(line):
             continue
         if head == "*":
