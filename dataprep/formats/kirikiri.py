@@ -32,10 +32,12 @@ keeps `[f.name]` there, so that the run names the variable).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 
 from dataprep.formats.common import (
     HEADING,
+    KAG_TAGS,
     SOUND_REF,
     UNRESOLVED_VARIABLE,
     ParseOptions,
@@ -114,6 +116,11 @@ _LONGEST_NAME = 16
 # Attributes of a command, never of a name macro (`@シーン回想開始 storage=… target=…`,
 # `[暗転 time=500]`); a name macro takes a voice, a face, a condition.
 _COMMAND_ATTRIBUTES = frozenset({"target", "layer", "time", "method", "exp"})
+# What a tag no file defines, ASCII (`@shiori`), may not be or take to be taken for a name
+# macro whose definition was left out (`unnamed_calls`): the engine's own tags, and
+# commands (`@bg storage=…`, `[chara_show name=akane]`).
+_OWN_TAGS = frozenset(KAG_TAGS.split("|")) | {"ruby", "link"}
+_NOT_NAME_MACRO_ATTRIBUTES = _COMMAND_ATTRIBUTES | {"storage", "name"}
 # The tags `_Reader.tag` acts on: never a speaker, whatever the aliases.
 _READER_TAGS = (
     _WAIT
@@ -136,6 +143,8 @@ _BLOCK_ENDS = {
 _TAG_WORD = re.compile(r"[\[@][ \t]*([A-Za-z_]\w*)")
 # Quote marks of a line a click wait may fall inside of, opener and closer.
 _QUOTES = (("「", "」"), ("『", "』"), ("“", "”"))
+# How a line someone says opens: `「…」`, `（…）` (a thought).
+_SAID_OPENERS = (*(opener for opener, _ in _QUOTES), "（", "(")
 # Stands for a visual line break until the utterance is closed; see `_join`.
 _BREAK = "\x00"
 
@@ -294,6 +303,10 @@ class _Reader:
         self.unresolved = False
         self.number = 0  # the line being read
         self.calls = 0  # how deep in macros calling macros
+        # A tag no file defines that may be a name macro (`@shiori`), called since the last
+        # message; and how many lines said with no speaker follow each (`unnamed_calls`).
+        self.undefined_call: str | None = None
+        self.unnamed_calls: Counter[str] = Counter()
 
     def flush(self) -> None:
         text = _join(self.parts)
@@ -316,6 +329,7 @@ class _Reader:
         self.parts = []
         self.said = False
         self.quotes = [0] * len(_QUOTES)
+        self.undefined_call = None
 
     def shown_name(self, header: str) -> str:
         """A `【…】` header's name as shown: `【[emb exp="f.name"]】` is the player's name
@@ -425,6 +439,8 @@ class _Reader:
             aliases, convert = self.options.speaker_aliases, self.options.convert_name
             if aliases and is_alias(written, aliases, convert):
                 self.set_speaker(written, sticky=False)
+            elif name not in _OWN_TAGS and _NOT_NAME_MACRO_ATTRIBUTES.isdisjoint(attrs):
+                self.undefined_call = written
         elif _looks_like_name(written) and _COMMAND_ATTRIBUTES.isdisjoint(attrs):
             self.set_speaker(written, sticky=False)
 
@@ -434,6 +450,8 @@ class _Reader:
         if not self.said:
             self.start_line = number
             self.said = True
+            if self.undefined_call and self.speaker is None and chunk.startswith(_SAID_OPENERS):
+                self.unnamed_calls[self.undefined_call] += 1
         self.parts.append(chunk)
         for i, (opener, closer) in enumerate(_QUOTES):
             if opener in chunk or closer in chunk:
@@ -441,6 +459,17 @@ class _Reader:
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
+    return _read(text, source, options).out
+
+
+def unnamed_calls(text: str, options: ParseOptions) -> Counter[str]:
+    """Tags no file given defines, ASCII and no command (`@shiori voice=shi_0001`), each
+    with how many lines said with no speaker (`「…」`) follow it: name macros, most
+    likely, whose definitions (in first.ks or macro.ks) were not given."""
+    return _read(text, "", options).unnamed_calls
+
+
+def _read(text: str, source: str, options: ParseOptions) -> _Reader:
     names = options.kirikiri_names
     if "chara_new" in text or "macro" in text:
         names = {**names, **display_names(text)}
@@ -527,4 +556,4 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         if reader.parts:
             reader.parts.append(_BREAK)
     reader.flush()
-    return reader.out
+    return reader
