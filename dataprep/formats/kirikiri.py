@@ -13,7 +13,8 @@ left open does not: the quote is one line on screen). Choices (`[link]…[endlin
 one's line, nor a macro's body (`[macro name=…]…[endmacro]`), which is only its
 definition: where a macro is called, the tags of its body run (`macro_tags`, from any .ks
 file given), so a name macro (`@汐里 voice=shi_0001`, `[汐里]「…」`) names the speaker with
-its `[nm]` or `#` line, and one ending in `[p]` ends the line. A tag no file defines names
+its `[nm]` or `#` line, or the `[emb exp="mp.name"]` it writes to a name box of its own
+(`[current layer=message1]`, KAG's), and one ending in `[p]` ends the line. A tag no file defines names
 the speaker before a message's text when no tag has its name (`[汐里]`, not ASCII) or it
 is one of the aliases (`@atri`). Every other tag is dropped but `[ch text=…]` and
 `[hch text=…]`, whose text is shown; `;` comments, `*label` lines, `[iscript]` …
@@ -85,6 +86,10 @@ _MACRO_START, _MACRO_END = "macro", "endmacro"
 # TyranoScript's `[chara_new name="akane" jname="あかね" …]` (or `@chara_new …`).
 _CHARA_NEW = re.compile(r"(?:\[|^[ \t]*@)[ \t]*chara_new\b([^\]\n]*)", re.M)
 _EMBED = "emb"
+# `[current layer=message1]`: what follows is written to that message layer; a layer but
+# the main one (`message0`, or the current `message`) is a name box in a macro's body.
+_CURRENT_LAYER = "current"
+_MAIN_LAYERS = frozenset({"", "message", "message0"})
 # KAG's `[ch text="あ"]` shows its text in the message, and so does `[hch text="12"]`
 # (縦中横: set across a vertical line).
 _CHARACTERS = frozenset({"ch", "hch"})
@@ -109,7 +114,9 @@ _VALUE_OF = "&"
 _MACRO_KEY = "@"
 # Macros calling macros: how deep calls are followed (one calling itself stops there).
 _DEEPEST_CALL = 8
-# A macro's argument in its body: `%voice`, `%name|汐里` (with a default).
+# A macro's argument in its body: `%voice`, `%name|汐里` (with a default), and in an
+# expression (`[emb exp="mp.name"]`).
+_MACRO_ARGUMENTS = "mp."
 _ARGUMENT = re.compile(r"%([\w-]+)(?:\|([^\s\]\"']*))?")
 # How long a tag no file defines may be to be taken for a character's name.
 _LONGEST_NAME = 16
@@ -202,11 +209,13 @@ def macro_tags(text: str) -> dict[str, str]:
     text, that `_Reader.call` runs where it is called: a name macro's `[nm t="汐里"]` (a
     TyranoScript `#汐里` line as the `[chara_ptext name="汐里"]` it stands for), a page
     macro's `[p][cm]`, other macros' calls. Not its text, nor what shows text (`emb`,
-    `ch`, a choice), nor code (`[iscript]` … `[endscript]`)."""
+    `ch`, a choice), nor code (`[iscript]` … `[endscript]`); but an `[emb exp="mp.name"]`
+    written to a name box (`_name_box_emb`) is its `[nm t="%name"]`."""
     if "macro" not in text:
         return {}
     found: dict[str, list[str]] = {}
     defining: list[str] | None = None  # the tags of the body being read
+    in_name_box = False  # whether the body writes to a message layer of its own
     block_end: str | None = None
     for line in text.splitlines():
         block_end, line = _outside_code(line.strip(), block_end)
@@ -221,14 +230,32 @@ def macro_tags(text: str) -> dict[str, str]:
                 defining = found.setdefault(macro, []) if macro else None
                 if defining is not None:
                     defining.clear()  # defined again: the last definition counts
+                in_name_box = False
             elif name == _MACRO_END:
                 defining = None
             elif name in _BLOCKS:  # `[macro name=x][iscript]`: to its end
                 block_end = _outside_code(line[line.index(body) - 1 :], None)[0]
                 break
-            elif defining is not None and name not in _SHOWS_TEXT:
+            elif defining is None:
+                continue
+            elif name not in _SHOWS_TEXT:
                 defining.append(f"[{body.strip()}]")
+                if name == _CURRENT_LAYER:
+                    in_name_box = attrs.get("layer", "").lower() not in _MAIN_LAYERS
+            elif name == _EMBED and in_name_box and (shown := _name_box_emb(attrs)):
+                defining.append(f'[nm t="{shown}"]')
     return {name: "".join(tags) for name, tags in found.items()}
+
+
+def _name_box_emb(attrs: dict[str, str]) -> str:
+    """What an `[emb]` a macro writes to a message layer of its own (KAG's name box,
+    `[current layer=message1]`) names as an `[nm t=…]` would: the call's argument
+    (`exp="mp.name"` is `%name`) or a variable's value (`exp="f.name"`); "" for other
+    expressions."""
+    exp = attrs.get("exp", "").strip()
+    if exp.startswith(_MACRO_ARGUMENTS) and exp[len(_MACRO_ARGUMENTS) :].isidentifier():
+        return "%" + exp[len(_MACRO_ARGUMENTS) :]
+    return _VALUE_OF + exp if re.fullmatch(_VARIABLE, exp) else ""
 
 
 def _tag_bodies(line: str) -> list[str]:

@@ -67,3 +67,19 @@ def test_only_unknown_tags_before_unnamed_lines_said_are_taken_for_name_macros()
     )
     options = ParseOptions(speaker_aliases=frozenset({"atri"}))
     assert kirikiri.unnamed_calls(text, options) == {"yu": 1}
+
+
+def test_a_macro_showing_a_name_in_the_name_box_layer_names_the_speaker() -> None:
+    # KAG games without `[nm]` write the name into their own message layer from a
+    # macro (`[current layer=message1]` `[emb exp="mp.name"]`): its `emb` was dropped
+    # as the macro's text, and every line was narration.
+    folder = GAME / "kag_namebox"
+    texts = [(folder / f).read_text(encoding="utf-8") for f in ("macro.ks", "scene01.ks")]
+    names = {key: value for text in texts for key, value in kirikiri.display_names(text).items()}
+    said = parse(texts[1], "scene01.ks", "kirikiri", ParseOptions(kirikiri_names=names))
+    assert [(u.speaker, u.text) for u in said] == [
+        (None, "朝の通学路は、いつもより静かだった。"),
+        ("汐里", "「おはよう！\u3000今日は早いね」"),
+        ("悠真", "「たまたまだよ」"),  # `[emb exp="f.name"]`: the name the player keeps
+        ("汐里", "「ふーん、たまたまね」"),
+    ]
