@@ -71,6 +71,8 @@ _EXPECTED = {
 }
 # How much of a file another parser reads to see whether --format would help.
 _TRY_CHARS = 64 * 1024
+# How many tags the hint for a .ks file of undefined name macros names.
+_MACROS_NAMED = 3
 # The roles whose lines make the dataset.
 _DIALOGUE_ROLES = frozenset({Role.LEAD, Role.CHARACTER})
 
@@ -466,12 +468,28 @@ def _no_dialogue(script: _Script, options: ParseOptions) -> str:
         if found:
             better.append((found, name))
     message = f"{script.path}: no dialogue found as {script.fmt}; expected {_EXPECTED[script.fmt]}"
+    if script.fmt == "kirikiri":
+        message += _name_macros_left_out(head, options)
     if better:
         # The format the file's own signs point to first, then the one finding the most.
         sniffed = detect_format(head, script.path.name, options.custom_regex is not None)
         found, name = max(better, key=lambda b: (b[1] == sniffed, b[0]))
         return f"{message}. It reads as {name} ({found} spoken lines): try --format {name}."
     return f"{message}."
+
+
+def _name_macros_left_out(head: str, options: ParseOptions) -> str:
+    """What a .ks file of lines after tags no file given defines (`@shiori`) lacks: those
+    macros' definitions, which name the speaker; "" for a file with no such lines."""
+    calls = kirikiri_format.unnamed_calls(head, options).most_common(_MACROS_NAMED)
+    if not calls:
+        return ""
+    named = ", ".join(f"[{name}] before {count} lines" for name, count in calls)
+    return (
+        f". Its lines follow tags no .ks file given defines ({named}): if they are"
+        f" macros naming the speaker, give the .ks file that defines them too"
+        f" ([macro name={calls[0][0]}], usually in first.ks or macro.ks)"
+    )
 
 
 def run_pipeline(

@@ -156,6 +156,17 @@ CODE = re.compile(
     | (?:end|else|then|do|function\b.*|return\b.*|[{}])\s*+(?:;\s*+)?$
     """
 )
+# The names of KAG and TyranoScript's own tags, as a pattern's alternatives: never a
+# name, in a dump or a scenario. `ruby` and `link` are left out: both are names (Ruby,
+# Link), and neither tag does anything without attributes.
+KAG_TAGS = (
+    "wait|wt|wa|wb|wc|wf|wl|wm|wq|ws|wvl|s|l|r|p|np|cm|ct|er|pcm|plc|hr|endlink|glink"
+    "|jump|call|return|image|freeimage|backlay|layopt|trans|quake|font|deffont|resetfont"
+    "|style|resetstyle|delay|nowait|endnowait|locate|current|position|indent|endindent"
+    "|playse|stopse|fadeinse|fadeoutse|playbgm|stopbgm|fadeinbgm|fadeoutbgm|fadebgm"
+    "|xchgbgm|eval|emb|iscript|endscript|macro|endmacro|erasemacro|if|elsif|else|endif"
+    "|ignore|endignore|clickskip|locklink|unlocklink|cancelskip|cancelautomode"
+)
 # Lines of KAG markup only (`@bg storage=x`, `[wait time=200]`), when read as plain text.
 TAGS_ONLY = re.compile(r"(?:@[A-Za-z_]\w*(?:[\s=].*)?|(?:\[[A-Za-z_/@][^\]]*\]\s*)+)$")
 

@@ -13,11 +13,13 @@ left open does not: the quote is one line on screen). Choices (`[link]…[endlin
 one's line, nor a macro's body (`[macro name=…]…[endmacro]`), which is only its
 definition: where a macro is called, the tags of its body run (`macro_tags`, from any .ks
 file given), so a name macro (`@汐里 voice=shi_0001`, `[汐里]「…」`) names the speaker with
-its `[nm]` or `#` line, and one ending in `[p]` ends the line. A tag no file defines names
+its `[nm]` or `#` line, or the `[emb exp="mp.name"]` it writes to a name box of its own
+(`[current layer=message1]`, KAG's), and one ending in `[p]` ends the line. A tag no file defines names
 the speaker before a message's text when no tag has its name (`[汐里]`, not ASCII) or it
 is one of the aliases (`@atri`). Every other tag is dropped but `[ch text=…]` and
 `[hch text=…]`, whose text is shown; `;` comments, `*label` lines, `[iscript]` …
-`[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks and lines of script code
+`[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks (to the end tag wherever it
+is on its line: what follows it is read, `…;[endscript]「…」`) and lines of script code
 (`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene (ending the
 message and its `[nm]` name, not the name box a `#` line set).
 `[emb exp="f.name"]` shows the one string the .ks files given set the variable to (the
@@ -31,10 +33,12 @@ keeps `[f.name]` there, so that the run names the variable).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 
 from dataprep.formats.common import (
     HEADING,
+    KAG_TAGS,
     SOUND_REF,
     UNRESOLVED_VARIABLE,
     ParseOptions,
@@ -82,6 +86,10 @@ _MACRO_START, _MACRO_END = "macro", "endmacro"
 # TyranoScript's `[chara_new name="akane" jname="あかね" …]` (or `@chara_new …`).
 _CHARA_NEW = re.compile(r"(?:\[|^[ \t]*@)[ \t]*chara_new\b([^\]\n]*)", re.M)
 _EMBED = "emb"
+# `[current layer=message1]`: what follows is written to that message layer; a layer but
+# the main one (`message0`, or the current `message`) is a name box in a macro's body.
+_CURRENT_LAYER = "current"
+_MAIN_LAYERS = frozenset({"", "message", "message0"})
 # KAG's `[ch text="あ"]` shows its text in the message, and so does `[hch text="12"]`
 # (縦中横: set across a vertical line).
 _CHARACTERS = frozenset({"ch", "hch"})
@@ -106,13 +114,20 @@ _VALUE_OF = "&"
 _MACRO_KEY = "@"
 # Macros calling macros: how deep calls are followed (one calling itself stops there).
 _DEEPEST_CALL = 8
-# A macro's argument in its body: `%voice`, `%name|汐里` (with a default).
+# A macro's argument in its body: `%voice`, `%name|汐里` (with a default), and in an
+# expression (`[emb exp="mp.name"]`).
+_MACRO_ARGUMENTS = "mp."
 _ARGUMENT = re.compile(r"%([\w-]+)(?:\|([^\s\]\"']*))?")
 # How long a tag no file defines may be to be taken for a character's name.
 _LONGEST_NAME = 16
 # Attributes of a command, never of a name macro (`@シーン回想開始 storage=… target=…`,
 # `[暗転 time=500]`); a name macro takes a voice, a face, a condition.
 _COMMAND_ATTRIBUTES = frozenset({"target", "layer", "time", "method", "exp"})
+# What a tag no file defines, ASCII (`@shiori`), may not be or take to be taken for a name
+# macro whose definition was left out (`unnamed_calls`): the engine's own tags, and
+# commands (`@bg storage=…`, `[chara_show name=akane]`).
+_OWN_TAGS = frozenset(KAG_TAGS.split("|")) | {"ruby", "link"}
+_NOT_NAME_MACRO_ATTRIBUTES = _COMMAND_ATTRIBUTES | {"storage", "name"}
 # The tags `_Reader.tag` acts on: never a speaker, whatever the aliases.
 _READER_TAGS = (
     _WAIT
@@ -124,12 +139,19 @@ _READER_TAGS = (
 # What a macro's body may hold that is not run where it is called (`macro_tags`): as its
 # text, what it shows is not read.
 _SHOWS_TEXT = _CHARACTERS | {_EMBED, _CHOICE_START, _CHOICE_END}
-# Blocks of code, from a line that starts with the first tag to one that starts with the
-# second: TJS or JavaScript, and TyranoScript's HTML (`[html]<div>…</div>[endhtml]`).
+# Blocks of code, from a line that starts with the first tag to the second, wherever on
+# its line (TyranoScript ends a block there, `f.a = 1;[endscript]「…」`, and shows what
+# follows): TJS or JavaScript, and TyranoScript's HTML (`[html]<div>…</div>[endhtml]`).
 _BLOCKS = {"iscript": "endscript", "html": "endhtml"}
+_BLOCK_ENDS = {
+    end: re.compile(rf"^@[ \t]*{end}\b.*|\[[ \t]*{end}\b[^\]\n]*\]", re.I)
+    for end in _BLOCKS.values()
+}
 _TAG_WORD = re.compile(r"[\[@][ \t]*([A-Za-z_]\w*)")
 # Quote marks of a line a click wait may fall inside of, opener and closer.
 _QUOTES = (("「", "」"), ("『", "』"), ("“", "”"))
+# How a line someone says opens: `「…」`, `（…）` (a thought).
+_SAID_OPENERS = (*(opener for opener, _ in _QUOTES), "（", "(")
 # Stands for a visual line break until the utterance is closed; see `_join`.
 _BREAK = "\x00"
 
@@ -141,15 +163,18 @@ def _tag_name_and_attrs(body: str) -> tuple[str, dict[str, str]]:
     return name, attrs
 
 
-def _leading_tag(line: str) -> str:
-    """The name of the tag a stripped line starts with (`iscript` for `[iscript]` and
-    `@iscript`), lower case; "" for a line that starts otherwise."""
-    m = _TAG_WORD.match(line)
-    return m.group(1).lower() if m else ""
-
-
-def _tags_in(text: str) -> set[str]:
-    return {m.group(1).lower() for m in _TAG_WORD.finditer(text)}
+def _outside_code(line: str, block_end: str | None) -> tuple[str | None, str]:
+    """The tag ending the code block open after a stripped line (None when none is),
+    and what of the line is read: a line that starts a block (`[iscript]`), or one in
+    it, is code up to the tag ending it; what follows that tag is read."""
+    if block_end is None:
+        opening = _TAG_WORD.match(line)
+        if opening is None or opening.group(1).lower() not in _BLOCKS:
+            return None, line
+        block_end = _BLOCKS[opening.group(1).lower()]
+        line = line[opening.end() :]
+    end = _BLOCK_ENDS[block_end].search(line)
+    return (block_end, "") if end is None else (None, line[end.end() :].strip())
 
 
 def _join(parts: list[str]) -> str:
@@ -184,17 +209,16 @@ def macro_tags(text: str) -> dict[str, str]:
     text, that `_Reader.call` runs where it is called: a name macro's `[nm t="汐里"]` (a
     TyranoScript `#汐里` line as the `[chara_ptext name="汐里"]` it stands for), a page
     macro's `[p][cm]`, other macros' calls. Not its text, nor what shows text (`emb`,
-    `ch`, a choice), nor code (`[iscript]` … `[endscript]`)."""
+    `ch`, a choice), nor code (`[iscript]` … `[endscript]`); but an `[emb exp="mp.name"]`
+    written to a name box (`_name_box_emb`) is its `[nm t="%name"]`."""
     if "macro" not in text:
         return {}
     found: dict[str, list[str]] = {}
     defining: list[str] | None = None  # the tags of the body being read
+    in_name_box = False  # whether the body writes to a message layer of its own
     block_end: str | None = None
     for line in text.splitlines():
-        line = line.strip()
-        if block_end is not None:
-            block_end = None if _leading_tag(line) == block_end else block_end
-            continue
+        block_end, line = _outside_code(line.strip(), block_end)
         if defining is not None and line.startswith("#"):
             who = line[1:].split(":", 1)[0].strip()
             defining.append(f'[{_CHARA_PTEXT} name="{who}"]')
@@ -206,14 +230,32 @@ def macro_tags(text: str) -> dict[str, str]:
                 defining = found.setdefault(macro, []) if macro else None
                 if defining is not None:
                     defining.clear()  # defined again: the last definition counts
+                in_name_box = False
             elif name == _MACRO_END:
                 defining = None
-            elif name in _BLOCKS:
-                block_end = None if _BLOCKS[name] in _tags_in(line) else _BLOCKS[name]
+            elif name in _BLOCKS:  # `[macro name=x][iscript]`: to its end
+                block_end = _outside_code(line[line.index(body) - 1 :], None)[0]
                 break
-            elif defining is not None and name not in _SHOWS_TEXT:
+            elif defining is None:
+                continue
+            elif name not in _SHOWS_TEXT:
                 defining.append(f"[{body.strip()}]")
+                if name == _CURRENT_LAYER:
+                    in_name_box = attrs.get("layer", "").lower() not in _MAIN_LAYERS
+            elif name == _EMBED and in_name_box and (shown := _name_box_emb(attrs)):
+                defining.append(f'[nm t="{shown}"]')
     return {name: "".join(tags) for name, tags in found.items()}
+
+
+def _name_box_emb(attrs: dict[str, str]) -> str:
+    """What an `[emb]` a macro writes to a message layer of its own (KAG's name box,
+    `[current layer=message1]`) names as an `[nm t=…]` would: the call's argument
+    (`exp="mp.name"` is `%name`) or a variable's value (`exp="f.name"`); "" for other
+    expressions."""
+    exp = attrs.get("exp", "").strip()
+    if exp.startswith(_MACRO_ARGUMENTS) and exp[len(_MACRO_ARGUMENTS) :].isidentifier():
+        return "%" + exp[len(_MACRO_ARGUMENTS) :]
+    return _VALUE_OF + exp if re.fullmatch(_VARIABLE, exp) else ""
 
 
 def _tag_bodies(line: str) -> list[str]:
@@ -288,6 +330,10 @@ class _Reader:
         self.unresolved = False
         self.number = 0  # the line being read
         self.calls = 0  # how deep in macros calling macros
+        # A tag no file defines that may be a name macro (`@shiori`), called since the last
+        # message; and how many lines said with no speaker follow each (`unnamed_calls`).
+        self.undefined_call: str | None = None
+        self.unnamed_calls: Counter[str] = Counter()
 
     def flush(self) -> None:
         text = _join(self.parts)
@@ -310,6 +356,7 @@ class _Reader:
         self.parts = []
         self.said = False
         self.quotes = [0] * len(_QUOTES)
+        self.undefined_call = None
 
     def shown_name(self, header: str) -> str:
         """A `【…】` header's name as shown: `【[emb exp="f.name"]】` is the player's name
@@ -419,6 +466,8 @@ class _Reader:
             aliases, convert = self.options.speaker_aliases, self.options.convert_name
             if aliases and is_alias(written, aliases, convert):
                 self.set_speaker(written, sticky=False)
+            elif name not in _OWN_TAGS and _NOT_NAME_MACRO_ATTRIBUTES.isdisjoint(attrs):
+                self.undefined_call = written
         elif _looks_like_name(written) and _COMMAND_ATTRIBUTES.isdisjoint(attrs):
             self.set_speaker(written, sticky=False)
 
@@ -428,6 +477,8 @@ class _Reader:
         if not self.said:
             self.start_line = number
             self.said = True
+            if self.undefined_call and self.speaker is None and chunk.startswith(_SAID_OPENERS):
+                self.unnamed_calls[self.undefined_call] += 1
         self.parts.append(chunk)
         for i, (opener, closer) in enumerate(_QUOTES):
             if opener in chunk or closer in chunk:
@@ -435,6 +486,17 @@ class _Reader:
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
+    return _read(text, source, options).out
+
+
+def unnamed_calls(text: str, options: ParseOptions) -> Counter[str]:
+    """Tags no file given defines, ASCII and no command (`@shiori voice=shi_0001`), each
+    with how many lines said with no speaker (`「…」`) follow it: name macros, most
+    likely, whose definitions (in first.ks or macro.ks) were not given."""
+    return _read(text, "", options).unnamed_calls
+
+
+def _read(text: str, source: str, options: ParseOptions) -> _Reader:
     names = options.kirikiri_names
     if "chara_new" in text or "macro" in text:
         names = {**names, **display_names(text)}
@@ -453,18 +515,11 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         if in_comment or line == "/*":
             in_comment = line != "*/"
             continue
-        head = line[0]
-        if block_end is not None or head in "[@":
-            word = _leading_tag(line)
-            if block_end is None and word in _BLOCKS:
-                # `[iscript]f.a = 1;[endscript]` on one line is a block of one line.
-                if _BLOCKS[word] not in _tags_in(line[1:]):
-                    block_end = _BLOCKS[word]
+        if block_end is not None or line[0] in "[@":
+            block_end, line = _outside_code(line, block_end)  # JavaScript / TJS / HTML
+            if not line:
                 continue
-            if block_end is not None:
-                if word == block_end:
-                    block_end = None
-                continue  # JavaScript / TJS / HTML, not text
+        head = line[0]
         if is_code(line):
             continue
         if head == "*":
@@ -528,4 +583,4 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         if reader.parts:
             reader.parts.append(_BREAK)
     reader.flush()
-    return reader.out
+    return reader

@@ -16,6 +16,7 @@ from functools import lru_cache
 from dataprep.formats.common import (
     HEADING,
     HEADING_LINE,
+    KAG_TAGS,
     NAME_BLANKS,
     QUOTE_PAIRS,
     SOUND_LINE,
@@ -73,20 +74,11 @@ _SAID = r"[^\s].*"  # trailing blanks are left for the cleaning stage to drop
 # `[WAIT]`); a "/" may join two spellings (`[Atri/亚托莉]`), never start one (`[/ruby]`).
 _NOT_BRACKET_NAME = rf"{_NOT_NAME}/@*#<>{{}}"
 # KAG and TyranoScript tags that dumps keep, often in capitals (`[WAIT]`, `[L]`, `[QUAKE]`,
-# `[PLAYSE]`), compared ignoring case. Tags written with attributes never were names
-# (`=`). `ruby` and `link` are left out: both are names (Ruby, Link), and neither tag
-# does anything without attributes.
-_KAG_TAGS = (
-    "wait|wt|wa|wb|wc|wf|wl|wm|wq|ws|wvl|s|l|r|p|np|cm|ct|er|pcm|plc|hr|endlink|glink"
-    "|jump|call|return|image|freeimage|backlay|layopt|trans|quake|font|deffont|resetfont"
-    "|style|resetstyle|delay|nowait|endnowait|locate|current|position|indent|endindent"
-    "|playse|stopse|fadeinse|fadeoutse|playbgm|stopbgm|fadeinbgm|fadeoutbgm|fadebgm"
-    "|xchgbgm|eval|emb|iscript|endscript|macro|endmacro|erasemacro|if|elsif|else|endif"
-    "|ignore|endignore|clickskip|locklink|unlocklink|cancelskip|cancelautomode"
-)
+# `[PLAYSE]`), compared ignoring case (`KAG_TAGS`). Tags written with attributes never
+# were names (`=`).
 _BRACKET_NAME = (
     rf"(?![0-9０-９]++\])(?!{HEADING}\])(?=[^\]\n]*?[A-Z\u0080-\U0010ffff])"
-    rf"(?!(?i:{_KAG_TAGS})\])"
+    rf"(?!(?i:{KAG_TAGS})\])"
     rf"[^{_NOT_BRACKET_NAME}]++(?:(?:\.?{_IN_NAME}|/)[^{_NOT_BRACKET_NAME}]++)*+|[?？]{{2,8}}"
 )
 # The colon after a name; one between two digits is a time (`Time 10:30 we meet`, `时间
@@ -106,7 +98,7 @@ _SPEAKER_FORMS = (
 # capital or a character outside ASCII makes a `[Name]` (both as before).
 _DIRECTION = (
     rf"(?:[(（][^()（）\n]{{1,64}}+[)）]"
-    rf"|\[(?!(?:{_KAG_TAGS}|ruby|link)[] ])[a-z][a-z ',.!?-]{{0,63}}+\]){_SP}"
+    rf"|\[(?!(?:{KAG_TAGS}|ruby|link)[] ])[a-z][a-z ',.!?-]{{0,63}}+\]){_SP}"
 )
 _DIRECTION_AT_START = re.compile(_DIRECTION)
 # A `[名字]` line alone, like a `【名字】` one, names the speaker of a quoted line below it.
