@@ -74,6 +74,8 @@ _DEFAULT_STORE = "store."
 # `x = Character(...)` as Python (a `$` line, or a statement at a python block's top
 # level), as older games define characters; only a plain variable, as one line.
 _PYTHON_CHARACTER = re.compile(r"\s*(?:\$\s*)?([^\W\d]\w*)\s*=\s*(Dynamic)?Character\((.*)")
+# An `init:` block's opener (`init -1:`): what its lines set, they set before the game starts.
+_INIT_BLOCK = re.compile(r"init(?:\s+[-+]?\d+)?\s*:\s*(?:#.*)?$")
 # `init python:`, `init -1 python early:`, `python:` (group 1: `hide`, its variables a
 # function's locals; group 2: the store namespace of `in name`).
 _PYTHON_OPENER = re.compile(
@@ -284,11 +286,13 @@ _RUNS_OF_SPACES = re.compile(r"[ \t]+")
 class _Definition(NamedTuple):
     """A character as one statement defines it: its display name (None for a
     DynamicCharacter, named at run time), the variable a DynamicCharacter's name is read
-    from, and whether a `default` statement sets it."""
+    from, whether a `default` statement sets it, and the line of the story's Python that
+    sets it when it runs (0: set before the game starts, as `define` or init Python)."""
 
     name: str | None
     source: str | None
     by_default: bool
+    story_line: int = 0
 
 
 class _Definitions:
@@ -296,14 +300,19 @@ class _Definitions:
     `cast.d`), as Ren'Py's stores hold them once the game has started: `define` runs at
     init, the last one holding; `default` sets its variable as the game starts, over any
     `define` of it wherever it is (renpy/ast.py `Default.set_default`; a second `default`
-    of one variable is skipped, an error in developer mode)."""
+    of one variable is skipped, an error in developer mode). The story's Python
+    (`$ e = Character(…)` in a label) runs when it is reached: it is the game's
+    definition only where nothing set before the game starts defines that variable; in
+    its own script it holds from its line on (`story`)."""
 
     def __init__(self) -> None:
         self.by_variable: dict[str, _Definition] = {}
+        # One script's story Python's definitions, in the order of their lines.
+        self.story: list[tuple[str, _Definition]] = []
 
     def add(self, var: str, definition: _Definition) -> None:
         held = self.by_variable.get(var)
-        if held is None or not held.by_default:
+        if held is None or (not held.by_default and (held.story_line or not definition.story_line)):
             self.by_variable[var] = definition
 
     def update(self, other: _Definitions) -> None:
@@ -337,7 +346,7 @@ class _Definitions:
 def _definitions(lines: list[str]) -> _Definitions:
     """The characters a script's `lines` define (`_defines`)."""
     found = _Definitions()
-    for var, kind, args, by_default in _defines(lines):
+    for var, kind, args, by_default, story_line in _defines(lines):
         m = _FIRST_ARG.match(args) or _NAME_KEYWORD.search(args)
         if m is None:
             continue
@@ -345,7 +354,10 @@ def _definitions(lines: list[str]) -> _Definitions:
         # DynamicCharacter("f_name"): the name is what f_name holds when it speaks.
         is_dynamic = bool(kind or _DYNAMIC_KEYWORD.search(args))
         source = name.strip() if is_dynamic and _VARIABLE.fullmatch(name.strip()) else None
-        found.add(var, _Definition(None if is_dynamic else name, source, by_default))
+        definition = _Definition(None if is_dynamic else name, source, by_default, story_line)
+        found.add(var, definition)
+        if story_line:
+            found.story.append((var, definition))
     return found
 
 
@@ -358,28 +370,42 @@ def _python_speaker(who: str, characters: Container[str]) -> str:
     return in_store if in_store in characters else plain
 
 
-def _defines(lines: list[str]) -> Iterator[tuple[str, str, str, bool]]:
+def _defines(lines: list[str]) -> Iterator[tuple[str, str, str, bool, int]]:
     """(variable, "Dynamic" or "", the arguments after `Character(`, whether `default`
-    sets it) of each character defined: `define x = Character(...)` or
+    sets it, the line of the story's Python that sets it or 0) of each character
+    defined: `define x = Character(...)` or
     `define character.x = …` (or `default`), and as
     older games do, `x = Character(...)` on a `$` line anywhere (in an `init:` block or
-    the story: Ren'Py runs it before the character speaks) or at the top level of a
-    python block (`init python:` or the story's `python:`; not `python hide:`, whose
-    variables are a function's). Each is read as the whole statement Ren'Py reads."""
+    the story) or at the top level of a python block (`init python:` or the story's
+    `python:`; not `python hide:`, whose variables are a function's). Each is read as the
+    whole statement Ren'Py reads. Python outside an `init` block or statement is the
+    story's, run when it is reached (`_Definitions`)."""
     number = 0
+    init_indent = -1  # the indent of the `init:` block the lines are in; -1: none
     while number < len(lines):
         line = lines[number]
         number += 1
         stripped = line.lstrip()
+        if not stripped or stripped[0] == "#":
+            continue
+        indent = len(line) - len(stripped)
+        if indent <= init_indent:
+            init_indent = -1
         if stripped.startswith(("define", "default")):
             by_default = stripped.startswith("default")
             yield from _assigned_character(lines, number, DEFINE, by_default)
         elif stripped.startswith("$") and "Character" in line:
-            yield from _assigned_character(lines, number, _PYTHON_CHARACTER)
-        elif stripped.startswith(("init", "python")) and (m := _PYTHON_OPENER.match(line)):
-            indent = len(line) - len(stripped)
-            if any("Character" in body for body in _indented_below(lines, number, indent)):
-                number = yield from _python_block_defines(lines, number, indent, m)
+            story_line = number if init_indent < 0 else 0
+            yield from _assigned_character(lines, number, _PYTHON_CHARACTER, story_line=story_line)
+        elif stripped.startswith("init") and _INIT_BLOCK.match(stripped):
+            init_indent = indent
+        elif (
+            stripped.startswith(("init", "python"))
+            and (m := _PYTHON_OPENER.match(line))
+            and any("Character" in body for body in _indented_below(lines, number, indent))
+        ):
+            in_story = init_indent < 0 and not stripped.startswith("init")
+            number = yield from _python_block_defines(lines, number, indent, m, in_story)
 
 
 def _indented_below(lines: list[str], number: int, indent: int) -> Iterator[str]:
@@ -394,11 +420,12 @@ def _indented_below(lines: list[str], number: int, indent: int) -> Iterator[str]
 
 
 def _python_block_defines(
-    lines: list[str], number: int, indent: int, opener: re.Match[str]
-) -> Generator[tuple[str, str, str, bool], None, int]:
+    lines: list[str], number: int, indent: int, opener: re.Match[str], in_story: bool
+) -> Generator[tuple[str, str, str, bool, int], None, int]:
     """`_defines` of the python block that line `number` (indented by `indent`, read
-    by `_PYTHON_OPENER` as `opener`) opens: the statements at its top level (the first
-    one's indent), not a function's, class's or branch's. Returns its last line."""
+    by `_PYTHON_OPENER` as `opener`, the story's if `in_story`) opens: the statements at
+    its top level (the first one's indent), not a function's, class's or branch's.
+    Returns its last line."""
     namespace = "" if opener.group(2) is None else f"{opener.group(2)}."
     top = -1
     last = number
@@ -410,14 +437,19 @@ def _python_block_defines(
         if statement_indent != top or opener.group(1) is not None:
             continue  # not the store's: a nested body's, or a `python hide:` block's
         if any("Character" in line for line in lines[at - 1 : end]):
-            for var, kind, args, _ in _assigned_character(lines, at, _PYTHON_CHARACTER):
-                yield namespace + var, kind, args, False
+            story_line = at if in_story else 0
+            for var, kind, args, _, _ in _assigned_character(lines, at, _PYTHON_CHARACTER):
+                yield namespace + var, kind, args, False, story_line
     return last
 
 
 def _assigned_character(
-    lines: list[str], number: int, pattern: re.Pattern[str], by_default: bool = False
-) -> Iterator[tuple[str, str, str, bool]]:
+    lines: list[str],
+    number: int,
+    pattern: re.Pattern[str],
+    by_default: bool = False,
+    story_line: int = 0,
+) -> Iterator[tuple[str, str, str, bool, int]]:
     """(variable, "Dynamic" or "", arguments, `by_default`) of the character the statement
     on line `number` defines as `pattern` reads it (`logical_line`: comments dropped, over
     every line its brackets are open); one never closed, as its line alone."""
@@ -425,7 +457,7 @@ def _assigned_character(
     whole = logical_line(lines, number)
     m = pattern.match(line if whole is None else _one_line(whole.text))
     if m is not None:
-        yield m.group(1), m.group(2) or "", m.group(3), by_default
+        yield m.group(1), m.group(2) or "", m.group(3), by_default, story_line
 
 
 def collect_characters(text: str) -> dict[str, str]:
@@ -1282,6 +1314,21 @@ def _monologue(raw: str, first_line: int, mode: str) -> list[tuple[int, str]]:
     return out
 
 
+def _story_names(definitions: _Definitions, strings: dict[str, str]) -> list[tuple[int, str, str]]:
+    """(line, speaker, name shown) of each character the story's Python of one script
+    defines, as the game shows its name from that line on (one of a DynamicCharacter is
+    known only when it speaks, and left as it is). A say statement's `e` is
+    `character.e` where that is defined: this `e` is then Python's (`store.e`)."""
+    found = []
+    for var, definition in definitions.story:
+        if definition.name is None:
+            continue
+        shadowed = _CHARACTER_NAMESPACE + var in definitions.by_variable
+        speaker = _DEFAULT_STORE + var if shadowed else var
+        found.append((definition.story_line, speaker, _shown_name(definition.name, strings)))
+    return found
+
+
 def parse(
     text: str,
     source: str,
@@ -1299,7 +1346,8 @@ def parse(
     strings = options.renpy_strings if chosen is not None else {}
     characters = dict(options.renpy_characters)
     lines = text.splitlines()
-    own, dynamic = _definitions(lines).speakers()
+    definitions = _definitions(lines)
+    own, dynamic = definitions.speakers()
     for var, name in own.items():
         # Not over the name the pipeline resolved from every file's definitions (a
         # `default` in another file is the one in play) and variables.
@@ -1327,6 +1375,9 @@ def parse(
     forked_from: int | None = None
     menus: list[tuple[int, int]] = []
     joined_until = 0  # the last line joined into a statement that began above it
+    # The story's `$ e = Character(…)`: e's name from its line on.
+    redefined = _story_names(definitions, strings)
+    next_redefined = 0
     # The last line the previous say statement gave: an `extend` adds its text to it.
     previous: Utterance | None = None
     # Translated lines by the line of the say statement they translate, and those lines
@@ -1341,6 +1392,10 @@ def parse(
             if stale:
                 previous = _put(stale, out, scene, branch, forked_from)
                 last_speaker = previous.speaker
+        while next_redefined < len(redefined) and redefined[next_redefined][0] <= number:
+            _, redefined_speaker, redefined_name = redefined[next_redefined]
+            characters[redefined_speaker] = redefined_name
+            next_redefined += 1
         if number <= joined_until:
             continue
         line = raw.strip()

@@ -7,8 +7,9 @@ and is dropped. A string opens with one or three of `"`, `'` or `` ` ``, whereve
 (a quote in a comment opens none, a triple quote inside a string opens none). A `$` line
 is then Python, which takes no string in one pair of quotes over a line's end. A string in
 one pair of quotes left open above a line that is a say statement of its own was opened by
-a stray quote mark: Ren'Py reports a parse error there; we read that statement as never
-closed (`_starts_say`), and the lines below as statements of their own.
+a stray quote mark (so is one above a `with` statement below a sentence's end): Ren'Py
+reports a parse error there; we read that statement as never closed (`_starts_statement`),
+and the lines below as statements of their own.
 """
 
 from __future__ import annotations
@@ -57,6 +58,25 @@ _AFTER_STRING = re.compile(
     r"[ \t]*(?:$|\.(?!\.)|!=|[()\[\]{},:;#+\-*/%|&<>=@^~\\])"
     r"|[ \t]+(?:with|id|nointeract|if|at|as|onlayer|zorder|behind|and|or|not|in|is|for|else)\b"
 )
+
+
+# Prose where a string's tail would be (`e " and then?`, `e " in a minute.`): two words
+# neither a keyword, sentence punctuation, a full stop ending a word; read after the
+# strings in it are dropped and before a comment.
+_TAIL_KEYWORDS = (
+    "with|id|nointeract|if|at|as|onlayer|zorder|behind|and|or|not|in|is|for|else|None|True|False"
+)
+_PROSE = re.compile(
+    rf"\b(?!(?:{_TAIL_KEYWORDS})\b)[^\W\d]\w*[ \t]+(?!(?:{_TAIL_KEYWORDS})\b)[^\W\d]"
+    r"|[?!](?!=)|(?<=\w)\.(?![\w.])"
+)
+_CLOSED_STRINGS = re.compile(_CLOSED_STRING)
+# A `with` statement (`with dissolve`, `with Fade(0.5, color="#000")`) on a line of its
+# own, and the end of a sentence: a stray's line above it.
+_WITH_STATEMENT = re.compile(
+    rf"[ \t]*with[ \t]+[^\W\d][\w.]*(?:\((?:[^()\"'`#]|{_CLOSED_STRING})*\))?[ \t]*(?:#.*)?"
+)
+_SENTENCE_END = re.compile(r"[.!?\u2026~][ \t]*$")
 
 
 class LogicalLine(NamedTuple):
@@ -123,22 +143,46 @@ def scanned(lines: list[str], number: int, python: bool = False) -> LogicalLine 
             or string_lines > MAX_STRING_LINES
             or triple_lines > MAX_TRIPLE_LINES
             or bracket_lines > MAX_BRACKET_LINES
-            or (quotes is not None and len(quotes) == 1 and _starts_say(lines[at], quotes))
+            or (
+                quotes is not None
+                and len(quotes) == 1
+                and _starts_statement(lines[at - 1], lines[at], quotes)
+            )
         ):
             return None
         at += 1
+
+
+def _starts_statement(above: str, text: str, quote: str) -> bool:
+    """Whether line `text`, below line `above` that left a string in `quote` marks open,
+    is a statement of its own, so that quote mark was a stray one: a say statement
+    (`_starts_say`), or a `with` statement below a sentence's end (`e "Hello.`, then
+    `with dissolve`; but `e "I waited`, then `with you`, is a string's line)."""
+    if _WITH_STATEMENT.fullmatch(text):
+        return _SENTENCE_END.search(above) is not None
+    return _starts_say(text, quote)
 
 
 def _starts_say(text: str, quote: str) -> bool:
     """Whether a line below one that left a string in `quote` marks open is a say statement
     of its own, so that quote mark was a stray one, never closed (a parse error to Ren'Py):
     a speaker (or none) and a string, the words after its first quote mark, where a
-    string going on over lines would end, following no string. A string's line within a
+    string going on over lines would end, following no string, or following it as
+    prose (`_is_prose`), never a statement's tail. A string's line within a
     statement never reads so; a say statement that is a stray's line itself does (`m "Hi.`
     below `e "Hello.`: two strays, each its own line)."""
     head = _SAY_HEAD.match(text)
     at = head.end()  # type: ignore[union-attr]
-    return text.startswith(quote, at) and _AFTER_STRING.match(text, at + 1) is None
+    if not text.startswith(quote, at):
+        return False
+    return _AFTER_STRING.match(text, at + 1) is None or _is_prose(text[at + 1 :])
+
+
+def _is_prose(tail: str) -> bool:
+    """Whether what would follow a string's end is words, not a statement's tail: a say
+    statement's dialogue that begins with a blank and a keyword (`e " and then?`)."""
+    code = _CLOSED_STRINGS.sub('""', tail).partition("#")[0]
+    return _PROSE.search(code) is not None
 
 
 def _escaped_line_end(text: str) -> bool:
