@@ -407,6 +407,22 @@ def _join_wrapped(
     return out, []
 
 
+_MAX_NAMES = 4096
+
+
+class _TidyNames(dict[str, str]):
+    """Each speaker's name as written → `tidy_name` of it. A script names a few speakers
+    over and over: a dict lookup (in C) per line instead of a Python call, and each name is
+    then one string object, whose hash the later stages' lookups find already computed.
+    Emptied at `_MAX_NAMES`: a dump of ever new names holds no more than that."""
+
+    def __missing__(self, name: str) -> str:
+        if len(self) >= _MAX_NAMES:
+            self.clear()
+        tidy = self[name] = tidy_name(name)
+        return tidy
+
+
 def iter_parse(
     text: str, source: str, options: ParseOptions, apart: Collection[int] = ()
 ) -> Iterator[Utterance]:
@@ -434,6 +450,7 @@ def iter_batches(
     # A said line whose quote is open at the end of a slice, and the lines after it.
     held: list[Utterance] = []
     line = 0
+    names = _TidyNames()
     with gc_paused():
         for chunk in _chunks(text):
             out: list[Utterance] = []
@@ -465,7 +482,7 @@ def iter_batches(
                     elif s2[0] in _DIGITS and (numbered := _NUMBERED.fullmatch(s2)):
                         # `0001 亚托莉：…`, `12. Atri: …`: a dump's line number before the name.
                         name = numbered.group(1)
-                        append(Utterance(tidy_name(name), direction + t2, source, line, scene))
+                        append(Utterance(names[name], direction + t2, source, line, scene))
                     elif s2.isascii() and ("(" in s2 or "(" in t2 or "=" in t2):
                         # `anim:fade_out(bgm)` is a command, not a speaker "anim".
                         if chunk_lines is None:
@@ -473,9 +490,9 @@ def iter_batches(
                         # A direction before it is no part of the command: `(a) anim:…`.
                         said = chunk_lines[line - first].strip()[len(direction) :]
                         if not _is_command(said):
-                            append(Utterance(tidy_name(s2), direction + t2, source, line, scene))
+                            append(Utterance(names[s2], direction + t2, source, line, scene))
                     else:
-                        append(Utterance(tidy_name(s2), direction + t2, source, line, scene))
+                        append(Utterance(names[s2], direction + t2, source, line, scene))
                 elif narration:
                     if pending is not None and is_quoted(narration):
                         append(
@@ -557,12 +574,12 @@ def iter_batches(
                         append(Utterance(None, narration, source, line, scene))
                     pending = None
                 elif s1:
-                    append(Utterance(tidy_name(s1), direction + t1, source, line, scene))
+                    append(Utterance(names[s1], direction + t1, source, line, scene))
                     pending = None
                 elif s3:
                     pending = None
                     if len(s3) <= MAX_NAME:
-                        append(Utterance(tidy_name(s3), direction + t3, source, line, scene))
+                        append(Utterance(names[s3], direction + t3, source, line, scene))
                         continue
                     if chunk_lines is None:
                         chunk_lines = chunk.split("\n")
