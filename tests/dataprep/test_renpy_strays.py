@@ -1,6 +1,7 @@
-"""Ren'Py stray quote marks, session 44: two strays on adjacent lines, and say statements
-below a stray whose dialogue opens with a word a string's tail may hold (`with`, `in`,
-`and`), are each a statement of their own, not lines of the stray's string."""
+"""Ren'Py stray quote marks: two strays on adjacent lines, say statements below a stray
+whose dialogue opens with a word a string's tail may hold (`with`, `in`, `and`, after a
+blank too), and a `with` statement below one, are each a statement of their own, not
+lines of the stray's string."""
 
 from __future__ import annotations
 
@@ -96,7 +97,46 @@ OVER_LINES = {
         [],
     ),
 }
-CASES = {**STRAYS, **LOWERCASE, **OVER_LINES}
+# Session 45: a stray's string ran on into a line opening with a blank and a tail word,
+# and through a `with` statement below it.
+BLANK_THEN_WORD: dict[str, tuple[str, Said, Said]] = {
+    # Line 5's quote mark closed line 4's string: "Hello. e" was read as a line of Eileen.
+    "a stray opening with a blank and `and`": (
+        '    e "Hello.\n    e " and then?\n    m "Ok."\n',
+        [(6, "Max", "Ok.")],
+        [(4, "Eileen", "Hello."), (5, "Eileen", " and then?")],
+    ),
+    "a stray opening with a blank and `in`": (
+        '    e "Hello.\n    m " in a minute.\n    e "Ok."\n',
+        [(6, "Eileen", "Ok.")],
+        [(4, "Eileen", "Hello."), (5, "Max", " in a minute.")],
+    ),
+    # "Hello. with dissolve centered" was read as a line of Eileen, and "Chapter Two"
+    # left out as a stray of its own.
+    "a with statement below a stray": (
+        '    e "Hello.\n    with dissolve\n    centered "{size=+10}\n    Chapter Two"\n'
+        '    m "Ok."\n',
+        [(6, None, "Chapter Two"), (8, "Max", "Ok.")],
+        [(4, "Eileen", "Hello.")],
+    ),
+    # Strings Ren'Py takes over lines stay one line of dialogue.
+    "a with clause and a comment after a blank": (
+        '    e "Hello\n    dear " with dissolve  # then a pause\n    m "Hi."\n',
+        [(4, "Eileen", "Hello dear"), (6, "Max", "Hi.")],
+        [],
+    ),
+    "a with clause of a call after a blank": (
+        '    e "Hello\n    dear " with Fade(0.5, color="#000")\n    m "Hi."\n',
+        [(4, "Eileen", "Hello dear"), (6, "Max", "Hi.")],
+        [],
+    ),
+    "a with line inside a sentence": (
+        '    e "I waited\n    with dissolve\n    and for you."\n    m "Hi."\n',
+        [(4, "Eileen", "I waited with dissolve and for you."), (7, "Max", "Hi.")],
+        [],
+    ),
+}
+CASES = {**STRAYS, **LOWERCASE, **OVER_LINES, **BLANK_THEN_WORD}
 
 
 @pytest.mark.parametrize("body, said, unclosed", CASES.values(), ids=CASES.keys())
