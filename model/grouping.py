@@ -103,13 +103,16 @@ class OneTransaction:
     async def writing(self, touch: Touch) -> AsyncIterator[None]:
         """`held()` for a write of one transaction that changes what `touch` says,
         registered before it waits for the lock (`touching`)."""
-        with self.touching(touch):
+        with self.touching(touch, whole=True):
             async with self.held():
                 yield
 
-    def touching(self, touch: Touch) -> contextlib.AbstractContextManager[None]:
-        """Around a write, entered before its first await: what it changes (`Touch`)."""
-        return self.inflight.touching(touch)
+    def touching(
+        self, touch: Touch, whole: bool = False
+    ) -> contextlib.AbstractContextManager[None]:
+        """Around a write, entered before its first await: what it changes (`Touch`);
+        `whole` when it commits in one transaction (`WritesInFlight.touching`)."""
+        return self.inflight.touching(touch, whole)
 
     async def read(
         self, keys: Sequence[ReadKey], sql: str, params: Sequence[Any] = ()
@@ -194,7 +197,7 @@ class _Write:
 @dataclass(eq=False)
 class _Read:
     keys: Sequence[ReadKey]
-    crossed: bool = False  # a write touching `keys` began since the read last looked
+    crossed: bool = False  # a write of several transactions touching `keys` began since
 
 
 class WritesInFlight:
@@ -204,10 +207,13 @@ class WritesInFlight:
     A write registers what it touches before it begins (before it waits for the
     transaction lock, or a group of writes) and is done once its last transaction
     committed or rolled back: a purge made of several transactions, once the last. A
-    read waits for the writes that touch its keys, then reads; a write touching them that
-    begins meanwhile may have committed part of itself by then (one transaction of a
-    purge), so the read is done again after it. So a read sees every write touching what
-    it reads that began before it, whole, and none half done; a write that touches
+    read waits for the writes in flight that touch its keys, then reads; a write of
+    several transactions touching them that begins meanwhile may have committed part of
+    itself by then (one transaction of a purge), so the read is done again after it. One
+    of one transaction (`whole`: a message stored, a line of a room) is seen before or
+    after, never in part: the read neither waits for it nor is done again, so a flood of
+    messages in a room never holds a read of it back. So a read sees every write touching
+    what it reads that began before it, whole, and none half done; a write that touches
     nothing it reads changes none of its rows, so the last commit is as good as the state
     after that write. (Last session's second connection read the last commit at once: a
     prompt read while a delete was still on its way found the deleted line.)"""
@@ -217,10 +223,10 @@ class WritesInFlight:
         self._reads: set[_Read] = set()
 
     @contextlib.contextmanager
-    def touching(self, touch: Touch) -> Iterator[None]:
+    def touching(self, touch: Touch, whole: bool = False) -> Iterator[None]:
         write = _Write(touch, asyncio.Event())
         self._writes.append(write)
-        for reading in self._reads:
+        for reading in () if whole else self._reads:
             if any(touch.reaches(key) for key in reading.keys):
                 reading.crossed = True
         try:
@@ -234,16 +240,17 @@ class WritesInFlight:
         return [w.done for w in self._writes if any(w.touch.reaches(key) for key in keys)]
 
     async def read(self, keys: Sequence[ReadKey], run: Callable[[], Awaitable[T]]) -> T:
-        """`run()` (a read of `keys` on the reader, or between writes), once no write in
-        flight touches `keys`, again until none began while it ran."""
+        """`run()` (a read of `keys` on the reader, or between writes) once the writes in
+        flight touching `keys` are done (not those begun since, which the read may come
+        before), again while a write of several transactions touching them began
+        meanwhile."""
         reading = _Read(keys)
         self._reads.add(reading)
         try:
             while True:
-                while waits := self.touched(keys):
-                    for done in waits:
-                        await done.wait()
                 reading.crossed = False
+                for done in self.touched(keys):
+                    await done.wait()
                 found = await run()
                 if not reading.crossed:
                     return found

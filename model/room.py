@@ -250,7 +250,7 @@ class RoomLog:
         )
         # Queued before any await: an archive of this message that starts later waits
         # for this write (`_change`), so the two never pass each other.
-        with self._tx.touching(Touch(rooms=frozenset([room]))):
+        with self._tx.touching(Touch(rooms=frozenset([room])), whole=True):
             await self._writes.submit((row, bounds))
 
     async def _write_group(self, items: list[tuple[tuple[Any, ...], RoomBounds]]) -> list[Any]:
@@ -395,7 +395,8 @@ class RoomLog:
         keeps a line said before it from being stored later. One transaction: no room
         write on the connection comes between (`OneTransaction`), so a line written
         before it is changed by it, one after it finds the record."""
-        with self._tx.touching(touch):  # before the wait: a read from now on sees it
+        # Before the wait: a read from now on waits for it.
+        with self._tx.touching(touch, whole=True):
             await self._writes.idle()  # a line being written is covered too
             async with self._tx.held():
                 if reset:

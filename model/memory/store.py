@@ -294,7 +294,7 @@ class Memory:
         purge of the person whose message the rows answer (`purge` of their key)."""
         now = time.time()
         people = _person_keys(scope, rows) if reset_mark is not None else (None, None)
-        with self._tx.touching(Touch(scopes=frozenset([scope]))):
+        with self._tx.touching(Touch(scopes=frozenset([scope])), whole=True):
             await self._writes.submit(
                 [
                     (scope, *row[:4], now, row[4], request_id, while_live, reset_mark, *people)
