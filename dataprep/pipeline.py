@@ -19,6 +19,7 @@ from itertools import chain
 from pathlib import Path
 
 from atri.config import DataprepSettings
+from atri.terminal import counted
 from dataprep import background as bg
 from dataprep.clean import (
     USER_PLACEHOLDER,
@@ -484,7 +485,7 @@ def _name_macros_left_out(head: str, options: ParseOptions) -> str:
     calls = kirikiri_format.unnamed_calls(head, options).most_common(_MACROS_NAMED)
     if not calls:
         return ""
-    named = ", ".join(f"[{name}] before {count} lines" for name, count in calls)
+    named = ", ".join(f"[{name}] before {counted(count, 'line')}" for name, count in calls)
     return (
         f". Its lines follow tags no .ks file given defines ({named}): if they are"
         f" macros naming the speaker, give the .ks file that defines them too"
