@@ -52,13 +52,13 @@ _AUDIO = re.compile(r"\.(?:ogg|wav|mp3|opus|flac)\b")
 # A voice or sound reference in brackets, `[语音：atr_0012]`, `【voice:atr_0012】`,
 # `（SE：door_01）`, where `_MARKUP` sees only tags that start with an ASCII letter.
 _SOUND_REF = re.compile(rf"[\[【〔(（]{SOUND_REF}[\]】〕)）]")
-# Kana, CJK ideographs, Hangul, CJK punctuation and full-width forms: a line with any of
-# them gets the CJK punctuation rules.
-CJK = re.compile(r"[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff01-\uff9f]")
-# `CJK` but for the full-width space: a line with one of these is not Latin text.
-_CJK_BESIDE_SPACE = re.compile(
-    r"[\u3001-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff01-\uff9f]"
-)
+# Kana, CJK ideographs, Hangul, CJK punctuation and full-width forms, the full-width
+# space aside.
+_CJK_BUT_SPACE = r"\u3001-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff01-\uff9f"
+# A line with any of them, or a full-width space, gets the CJK punctuation rules.
+CJK = re.compile(rf"[\u3000{_CJK_BUT_SPACE}]")
+# A line with one of them is not Latin text, whatever full-width spaces it holds.
+_CJK_BESIDE_SPACE = re.compile(rf"[{_CJK_BUT_SPACE}]")
 # Hiragana, katakana and half-width katakana: a line with any is Japanese, whose kanji
 # Traditional → Simplified conversion must not touch (會話 is not 会话).
 _KANA = re.compile(r"[\u3041-\u3096\u30a1-\u30fa\uff66-\uff9d]")  # not ・ ー: Chinese uses them
