@@ -1,6 +1,6 @@
 """Limits every platform applies before it posts: how often ATRI speaks in one channel
-(and how much of that one person there gets), telling a rate-limited or busy person so once rather than at every message, and one
-reply at a time in each conversation.
+(and how much of that one person there gets), telling a rate-limited or busy person so
+once rather than at every message, and one reply at a time in each conversation.
 
 Both are silent by design: a loop between two bots, or a person hammering her, must
 reduce what ATRI posts (QQ's risk control punishes exactly that output).
