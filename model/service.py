@@ -88,12 +88,6 @@ from model.tasks import stop_task
 log = logging.getLogger(__name__)
 
 
-def _channel_conversations(prefix: str) -> Touch:
-    """What a channel's reset or purge changes of the conversations: the one it shares
-    (`scope = "channel"`) and its members' own (`"user_in_channel"`)."""
-    return Touch(scopes=frozenset([prefix]), scope_prefixes=(prefix + ":",))
-
-
 def _any_scope(platform: str) -> str:
     """What `_recalled` notes a message under when the scope it is in is unknown (no
     scope key ends with '*')."""
@@ -865,7 +859,7 @@ class ChatService:
             if not scope.channel_id:
                 return 0
             prefix = channel_prefix(scope.platform, scope.channel_id, scope.guild_id)
-            with self.memory.changing(_channel_conversations(prefix)):
+            with self.memory.changing_conversations(prefix):
                 heard = await room.archive_room(prefix)
                 if kind == "user":
                     return heard  # memory is per user: no conversation belongs to the channel
@@ -915,7 +909,7 @@ class ChatService:
                 return 0, 0
             prefix = channel_prefix(scope.platform, scope.channel_id, scope.guild_id)
             # One purge to a read: its room lines go first, then its conversations.
-            with self.memory.changing(_channel_conversations(prefix)):
+            with self.memory.changing_conversations(prefix):
                 heard = await self.memory.room.delete_room(prefix)
                 kind = self.settings.memory.scope
                 if kind == "user":

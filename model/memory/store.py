@@ -478,6 +478,12 @@ class Memory:
         all of them, not only for the one in flight (`WritesInFlight`)."""
         return self._tx.touching(touch)
 
+    def changing_conversations(self, scope: str) -> contextlib.AbstractContextManager[None]:
+        """`changing` of the conversations a reset of `scope` changes
+        (`_conversations_touch`): for a channel's key, the one it shares (`scope =
+        "channel"`) and its members' own (`"user_in_channel"`)."""
+        return self.changing(_conversations_touch(scope, shared=False))
+
     async def reset(self, scope: str) -> int:
         """End the scope's context: its messages and summary are archived and hidden from
         the model, and a reply being written from it is not stored (`_record_reset`)."""
