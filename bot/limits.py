@@ -3,7 +3,9 @@
 once rather than at every message, and one reply at a time in each conversation.
 
 Both are silent by design: a loop between two bots, or a person hammering her, must
-reduce what ATRI posts (QQ's risk control punishes exactly that output).
+reduce what ATRI posts (QQ's risk control punishes exactly that output). The one word
+said is a notice, once a minute, to a person whose share of a shared channel is used up
+while the channel still has room: else she fell silent to them with no reason given.
 """
 
 from __future__ import annotations
@@ -59,17 +61,43 @@ class ReplyCap:
         counted = Counted(key, now, person)
         if self.per_minute <= 0:
             return counted
+        if self._full(key, person, now) is not None:
+            return None
+        self._sent[key].append(counted)
+        return counted
+
+    def share_notice(
+        self, key: str, person: str, notices: QuietNotices, now: float | None = None
+    ) -> Counted | None:
+        """After `allow` turned `person` away in a shared channel: count one notice to
+        them if it was their share that is used up, the channel has room for one more
+        post, and `notices` (the platform's, keyed by person) told them nothing in its
+        window; else None, and she stays silent. One notice a minute, of any kind: a
+        flood the worker already turned away with a notice gets no second one. The
+        channel's whole cap is never told: that silence is what ends a loop between two
+        bots, and a crowd of members is not answered with a crowd of notices."""
+        now = time.monotonic() if now is None else now
+        if self.per_minute <= 0 or self._full(key, person, now) != "share":
+            return None
+        if not notices.should_tell(person, now):
+            return None
+        counted = Counted(key, now, person)
+        self._sent[key].append(counted)
+        return counted
+
+    def _full(self, key: str, person: str | None, now: float) -> str | None:
+        """What keeps a reply under `key` to `person` from being posted now: "channel"
+        (the whole cap), "share" (theirs), or None."""
         if key not in self._sent and len(self._sent) >= FORGET_PAST_KEYS:
             self._forget_past(now)
         sent = self._sent[key]
         while sent and now - sent[0].at >= WINDOW_SECONDS:
             sent.popleft()
         if len(sent) >= self.per_minute:
-            return None
+            return "channel"
         if person is not None and sum(c.person == person for c in sent) >= self.share:
-            return None
-        sent.append(counted)
-        return counted
+            return "share"
+        return None
 
     def _forget_past(self, now: float) -> None:
         """Drop the chats with no reply in the last minute."""

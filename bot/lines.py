@@ -61,6 +61,8 @@ class BotLines:
     command_not_understood: str
     not_listed: str  # a slash command from someone [discord]'s lists shut out
     media_only: str
+    # One person's share of a shared channel's replies is used up (`ReplyCap.share_notice`).
+    share_used_up: str
     # Put into her prompt in the user's words' place: what the model cannot see.
     sticker_note: str  # {sticker}
     attachment_note: str  # {filename}
@@ -162,6 +164,7 @@ ZH = BotLines(
     command_not_understood="{name}没看懂这个命令……请从命令菜单里重新选一次吧。",
     not_listed="{name}在这里不接受你的命令。",
     media_only="{name}还看不懂图片和表情呢……用文字和我说吧！",
+    share_used_up="{name}刚才已经回了你好多句啦，也让这里的大家说说话吧！过一会儿再来找我哦。",
     sticker_note="（发来了贴纸：{{sticker}}）",
     attachment_note="（发来了附件：{{filename}}）",
     picture_note="（发来了一张图片）",
@@ -238,6 +241,8 @@ EN = BotLines(
     "from the command menu.",
     not_listed="{name} doesn't take your commands here.",
     media_only="{name} can't read pictures or stickers yet... Tell me in words!",
+    share_used_up="{name} has answered you a lot just now, so the others here get a turn too! "
+    "Talk to me again in a minute.",
     sticker_note="(sent a sticker: {{sticker}})",
     attachment_note="(sent an attachment: {{filename}})",
     picture_note="(sent a picture)",
@@ -316,6 +321,8 @@ JA = BotLines(
     "もう一度選んでね。",
     not_listed="{name}はここではあなたのコマンドを受け付けないよ。",
     media_only="{name}はまだ画像やスタンプが読めないの……言葉で話してね！",
+    share_used_up="{name}、いまはあなたにたくさん答えたから、ここのみんなにも順番をあげるね！"
+    "少ししたら、また話しかけて。",
     sticker_note="（スタンプを送った：{{sticker}}）",
     attachment_note="（ファイルを送った：{{filename}}）",
     picture_note="（画像を送った）",

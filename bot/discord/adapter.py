@@ -422,6 +422,15 @@ class Limits:
         person = str(message.author.id) if message.guild is not None else None
         return self.replies.allow(str(message.channel.id), person)
 
+    def count_share_notice(self, message: discord.Message) -> Counted | None:
+        """After `count_reply` turned `message` away: count a notice to its author that
+        their share of the server channel is used up (`ReplyCap.share_notice`). None:
+        stay silent (a DM, the channel's whole cap, or told this minute)."""
+        if message.guild is None:
+            return None
+        person = str(message.author.id)
+        return self.replies.share_notice(str(message.channel.id), person, self.notices)
+
 
 async def roles_in_guilds(
     guilds: Sequence[discord.Guild], user_id: int, listed: set[int]
@@ -513,12 +522,14 @@ async def answer(
     request = request.model_copy(update={"addressed": True})
     counted = limits.count_reply(message)
     if counted is None:
+        told = limits.count_share_notice(message) is not None
         log.info(
-            "Discord: reply cap (or %s's share of it) reached in channel %s; staying silent",
+            "Discord: reply cap (or %s's share of it) reached in channel %s; %s",
             message.author.id,
             message.channel.id,
+            "told them their share is used up" if told else "staying silent",
         )
-        return []
+        return await send_reply(message, lines().share_used_up, limits) if told else []
     stored: StoredReply | None = None
     try:
         async with limits.typing.shown_in(message.channel):

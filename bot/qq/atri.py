@@ -488,7 +488,7 @@ def _channel_key(event: Answered) -> str:
     return f"group:{group}" if group else f"private:{event.user_id}"
 
 
-def count_reply(event: Answered, silence: str = "staying silent") -> Counted | None:
+def count_reply(event: Answered, silence: str = "no reply") -> Counted | None:
     """Count a reply in `event`'s chat under its cap; in a group its sender gets at most
     their share of it, in a private chat all of it. None (logged): no reply."""
     group = _group_id(event)
@@ -501,6 +501,18 @@ def count_reply(event: Answered, silence: str = "staying silent") -> Counted | N
             silence,
         )
     return counted
+
+
+async def tell_share_used_up(bot: Bot, event: MessageEvent) -> None:
+    """After `count_reply` turned a group member's message away: tell them, once a
+    minute, that their share of the group's replies is used up (`ReplyCap.share_notice`);
+    the group's whole cap, or a private chat, stays silent."""
+    group = _group_id(event)
+    person = str(event.user_id)
+    if not group or reply_cap.share_notice(_channel_key(event), person, busy_notices) is None:
+        return
+    log.info("QQ: told %s their share of the replies in group %s is used up", event.user_id, group)
+    await send_reply(bot, event, lines().share_used_up)
 
 
 def first_to_hear(bot: Bot, event: GroupMessageEvent) -> bool:
@@ -518,6 +530,7 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
         return  # not every sticker in a group set to "all"; and no reply counted for it
     counted = count_reply(event)
     if counted is None:
+        await tell_share_used_up(bot, event)
         return
     if media:
         await send_reply(bot, event, lines().media_only)

@@ -11,6 +11,7 @@ from nonebot.adapters.onebot.v11 import Bot
 from nonebug import App
 
 from atri.config import QQSettings, Settings, WorkerSettings
+from bot.lines import lines
 from bot.qq import set_worker
 from model.service import ChatService
 from tests.bot.qq.events import SELF_ID, at_me, group_event, private_event
@@ -41,6 +42,8 @@ async def test_a_member_flooding_a_group_leaves_replies_to_the_others(
                 ctx.receive_event(bot, event)
                 if n < per_minute // 2:  # her share; the rest unanswered (any send fails)
                     expect_reply(ctx, event, f"亚托莉听到了：第{n}条")
+                elif n == per_minute // 2:  # once (session 46): told their share is used up
+                    expect_reply(ctx, event, lines().share_used_up)
             event = addressed(bot, group_event(at_me("轮到我了"), user_id=OTHER))
             ctx.receive_event(bot, event)
             expect_reply(ctx, event, "亚托莉听到了：轮到我了")
