@@ -982,7 +982,7 @@ class ChatService:
             # Absolute: a relative path says nothing of where on the machine it is.
             base_model=str(folder) if folder else self.engine.base_id,
             base_is_folder=folder is not None,
-            adapter_version=self.engine.adapter_version,
+            adapter_version=self.reloader.shown,
             queue_depth=self.batcher.depth,
             uptime_seconds=time.monotonic() - self.started,
             last_reload=dict(self.last_reload),

@@ -164,6 +164,8 @@ class Reloader:
         # it only ever moves forward, so a refused or rolled-back version is not retried.
         self.seen = live if version_order(live) else ""
         self.last: dict[str, Any] = {}
+        # The version live before a switch whose record is not written yet (`shown`).
+        self._switching_from: str | None = None
         self._lock = asyncio.Lock()
         self._scheduler: AsyncIOScheduler | None = None
         self._closed = False
@@ -171,6 +173,14 @@ class Reloader:
     @property
     def live(self) -> str:
         return self.engine.adapter_version if self.engine is not None else ""
+
+    @property
+    def shown(self) -> str:
+        """The live version as a status shows it beside `last`: during a switch, the one
+        before until the switch is recorded. The engine serves the new one from its own
+        thread a moment before the job, back on the loop, records it, and a status in
+        between named the new version beside the old record."""
+        return self.live if self._switching_from is None else self._switching_from
 
     def prompt_for(self, version: str) -> str:
         """The system prompt to serve `version` with (its training prompt)."""
@@ -351,6 +361,7 @@ class Reloader:
                     folder = version_folder(self.adapters_dir, version)
                     stamp = await asyncio.to_thread(files_stamp, folder)
                     await self._stage(engine, version)
+                self._switching_from = previous
                 await engine.activate(version)
             except Exception as exc:
                 if isinstance(exc, EngineUnavailable):
@@ -539,6 +550,7 @@ class Reloader:
         return self._record(result, kind, "")
 
     def _record(self, result: ReloadResult, kind: str, version: str) -> ReloadResult:
+        self._switching_from = None  # with `last`, in one step of the loop
         self.last = {
             "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "kind": kind,

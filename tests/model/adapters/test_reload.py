@@ -66,8 +66,7 @@ async def test_new_version_is_picked_up_within_one_interval(
         assert base_version == ""
         make_version(V1)
         written = time.monotonic()
-        # The engine serves V1 (set on its thread) a moment before the job, back on the
-        # loop, records the reload: a status between the two shows the one, not the other.
+        # The status shows V1 and its record together (test_reload_status_s46.py).
         while (status := await service.status()).last_reload.get("version") != V1:
             # One interval, plus room for the load on a busy CI machine.
             assert time.monotonic() - written < interval + 3, "the job did not pick up V1"
