@@ -43,7 +43,7 @@ from dataprep.output_folder import (
     recover_interrupted,
     write_output_folder,
 )
-from dataprep.records import Role, Sample, Utterance
+from dataprep.records import Role, Sample, Utterance, scene_key
 from dataprep.report import (
     Counts,
     character_name,
@@ -565,7 +565,10 @@ def _run_stages(
     lines = chain.from_iterable(batches)
     turn_drops: Counter[str] = Counter()
     samples = _counted(
-        iter_samples(lines, turn_rules, turn_drops, counts.sounds_after_lead), counts
+        iter_samples(
+            lines, turn_rules, turn_drops, counts.sounds_after_lead, counts.dropped_in_scene
+        ),
+        counts,
     )
     filter_drops: Counter[str] = Counter()
     kept = list(iter_filter(samples, filter_rules, filter_drops, stats.character_lines_dropped))
@@ -665,7 +668,7 @@ def _roles_and_clean(
                 text, unfilled = slots.find.fill(text)
                 if unfilled:
                     utterance.dropped = UNRESOLVED_VARIABLE
-                    counts.unusable[role, UNRESOLVED_VARIABLE] += 1
+                    _count_unusable(counts, utterance, role, UNRESOLVED_VARIABLE)
                     if role in _DIALOGUE_ROLES:
                         slots.unfilled.update(set(unfilled))
                     if role is not Role.NARRATION:
@@ -677,6 +680,10 @@ def _roles_and_clean(
                 cleaned.append(line)
             else:
                 empty[role] += 1
+                if role is Role.CHARACTER:
+                    counts.dropped_in_scene[scene_key(utterance.source, utterance.scene)][
+                        "empty_after_clean"
+                    ] += 1
         yield cleaned
 
 
@@ -690,10 +697,16 @@ def _usable(lines: list[tuple[Utterance, Role]], counts: Counts) -> list[tuple[U
             continue
         if role is not Role.NARRATION:
             usable.append((utterance, role))
-        counts.unusable[role, utterance.dropped] += 1
+        _count_unusable(counts, utterance, role, utterance.dropped)
         if utterance.dropped == UNRESOLVED_VARIABLE and role in _DIALOGUE_ROLES:
             counts.unresolved.update(set(renpy_format.variables_shown(utterance.text)))
     return usable
+
+
+def _count_unusable(counts: Counts, utterance: Utterance, role: Role, reason: str) -> None:
+    counts.unusable[role, reason] += 1
+    if role is Role.CHARACTER:
+        counts.dropped_in_scene[scene_key(utterance.source, utterance.scene)][reason] += 1
 
 
 # Files named in the note on a guessed encoding; the rest are counted.

@@ -74,4 +74,9 @@ class Sample:
 
     @property
     def scene_key(self) -> str:
-        return f"{self.source}#{self.scene}"
+        return scene_key(self.source, self.scene)
+
+
+def scene_key(source: str, scene: str) -> str:
+    """A scene told apart from those of the same name in other files."""
+    return f"{source}#{scene}"

@@ -8,7 +8,7 @@ The stats' shape and its picture live in stats.py; this module only fills them i
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from atri.terminal import counted
 from dataprep.formats import ParseOptions
 from dataprep.formats import renpy as renpy_format
 from dataprep.formats.renpy import NOT_A_STRING_VALUE
-from dataprep.records import Role, Sample
+from dataprep.records import Role, Sample, scene_key
 from dataprep.speakers import SpeakerMap, normalise_name
 from dataprep.stats import FileReport, SpeakerCount, Stats
 
@@ -53,6 +53,11 @@ class Counts:
     sample_scenes: set[str] = field(default_factory=set)
     # Those where a line of the character's that followed one of the lead was only a sound.
     sounds_after_lead: set[str] = field(default_factory=set)
+    # Her lines set aside before samples were made (too long a prompt, empty after
+    # cleaning, unusable), by scene key and reason: why a scene may have no sample.
+    dropped_in_scene: defaultdict[str, Counter[str]] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )
 
     @property
     def roles(self) -> Counter[Role]:
@@ -293,9 +298,21 @@ def _held_out_note(
             f"{only_sounds} had only sounds from {stats.character} after the lead's lines"
             " (dropped as interjection_only)"
         )
-    if empty - only_sounds:
+    no_sample = {scene_key(*where) for where in counts.scenes} - counts.sample_scenes
+    dropped = [
+        counts.dropped_in_scene[scene]
+        for scene in sorted(no_sample - counts.sounds_after_lead)
+        if scene in counts.dropped_in_scene
+    ]
+    if dropped:
+        reasons = ", ".join(f"{k} = {v}" for k, v in sum(dropped, Counter()).most_common())
         why.append(
-            f"{empty - only_sounds} had no line of {stats.character} following one of the lead"
+            f"{len(dropped)} had lines of {stats.character} dropped before any sample ({reasons})"
+        )
+    if empty - only_sounds - len(dropped):
+        why.append(
+            f"{empty - only_sounds - len(dropped)} had no line of {stats.character}"
+            " following one of the lead"
         )
     return (
         f"{head}: the script has {found} scenes, but samples were kept from only {kept}"

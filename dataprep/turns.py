@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from dataprep.clean import is_interjection_only
-from dataprep.records import Role, Sample, Turn, Utterance
+from dataprep.records import Role, Sample, Turn, Utterance, scene_key
 
 # Joins consecutive lines of one speaker: each stays its own line (a chat "bubble").
 TURN_JOINER = "\n"
@@ -39,6 +39,7 @@ def iter_samples(
     rules: TurnRules,
     dropped_lines: Counter[str],
     sounds_after_lead: set[str] | None = None,
+    dropped_in_scene: defaultdict[str, Counter[str]] | None = None,
 ) -> Iterator[Sample]:
     """Group lines into exchanges and turn each of the character's turns into a sample.
 
@@ -53,7 +54,8 @@ def iter_samples(
     "interjection_only"); a turn made only of such lines disappears, and the lead's turns
     on either side of it become one; the scenes (`Sample.scene_key`) where such a line of
     hers followed one of the lead go into `sounds_after_lead`, when given, so that the run
-    can say why a scene has no sample. A sample's history starts after the last turn longer
+    can say why a scene has no sample; so do the lines "prompt_too_long" drops go into
+    `dropped_in_scene`. A sample's history starts after the last turn longer
     than `max_turn_chars`.
     Samples come out exchange by exchange, so nothing waits for the whole script.
     """
@@ -71,11 +73,14 @@ def iter_samples(
     replace = rules.replace
     character, narration, other = Role.CHARACTER, Role.NARRATION, Role.OTHER
     sounds = set() if sounds_after_lead is None else sounds_after_lead
+    in_scene = defaultdict(Counter) if dropped_in_scene is None else dropped_in_scene
 
     for utterance, role in lines:
         if utterance.scene != scene or utterance.source != source or utterance.branch != branch:
             if exchange:
-                yield from _samples_of(exchange, first, (source, scene), rules, dropped_lines)
+                yield from _samples_of(
+                    exchange, first, (source, scene), rules, dropped_lines, in_scene
+                )
             if utterance.scene != scene or utterance.source != source:
                 forks.clear()
             elif utterance.forked_from == branch:
@@ -95,7 +100,9 @@ def iter_samples(
             # A third party's line, or one said but unusable (a variable only the game
             # knows): what follows no longer answers the turns before it.
             if exchange:
-                yield from _samples_of(exchange, first, (source, scene), rules, dropped_lines)
+                yield from _samples_of(
+                    exchange, first, (source, scene), rules, dropped_lines, in_scene
+                )
                 exchange = []
             first = 0
             stage.clear()
@@ -106,7 +113,7 @@ def iter_samples(
                 dropped_lines["interjection_only"] += 1
                 # Turns alternate: two of them, or one that is not hers, hold one of his.
                 if exchange and (len(exchange) > 1 or exchange[0].role is not character):
-                    sounds.add(f"{source}#{scene}")
+                    sounds.add(scene_key(source, scene))
                 continue
             if replace is not None:
                 text = replace(text)
@@ -128,7 +135,7 @@ def iter_samples(
         else:
             exchange.append(Turn(role, text, [(utterance.source, utterance.line)]))
     if exchange:
-        yield from _samples_of(exchange, first, (source, scene), rules, dropped_lines)
+        yield from _samples_of(exchange, first, (source, scene), rules, dropped_lines, in_scene)
 
 
 def _samples_of(
@@ -137,6 +144,7 @@ def _samples_of(
     where: tuple[str, str],
     rules: TurnRules,
     dropped_lines: Counter[str],
+    dropped_in_scene: defaultdict[str, Counter[str]],
 ) -> Iterator[Sample]:
     """A sample for each character turn from `first` on; the turns before it are history."""
     pairs = [(t.role, t.text) for t in turns]
@@ -155,6 +163,7 @@ def _samples_of(
                     break
             if start == i:
                 dropped_lines["prompt_too_long"] += len(turn.lines)
+                dropped_in_scene[scene_key(*where)]["prompt_too_long"] += len(turn.lines)
                 continue
         # sharegpt needs human first: drop a leading character turn the window cut into.
         if turns[start].role is Role.CHARACTER:
