@@ -1314,18 +1314,26 @@ def _monologue(raw: str, first_line: int, mode: str) -> list[tuple[int, str]]:
     return out
 
 
-def _story_names(definitions: _Definitions, strings: dict[str, str]) -> list[tuple[int, str, str]]:
+def _story_names(
+    definitions: _Definitions, strings: dict[str, str], variables: Mapping[str, str]
+) -> list[tuple[int, str, str]]:
     """(line, speaker, name shown) of each character the story's Python of one script
-    defines, as the game shows its name from that line on (one of a DynamicCharacter is
-    known only when it speaks, and left as it is). A say statement's `e` is
-    `character.e` where that is defined: this `e` is then Python's (`store.e`)."""
+    defines, as the game shows its name from that line on: a DynamicCharacter's is what
+    its variable holds (`variables`), as `ScriptNames.resolve` reads one defined before
+    the game starts, or its own variable where that holds no known value. A say
+    statement's `e` is `character.e` where that is defined: this `e` is then Python's
+    (`store.e`)."""
     found = []
     for var, definition in definitions.story:
-        if definition.name is None:
-            continue
         shadowed = _CHARACTER_NAMESPACE + var in definitions.by_variable
         speaker = _DEFAULT_STORE + var if shadowed else var
-        found.append((definition.story_line, speaker, _shown_name(definition.name, strings)))
+        if definition.name is not None:
+            shown = _shown_name(definition.name, strings)
+        elif definition.source is not None and definition.source in variables:
+            shown = _shown_name(variables[definition.source], strings)
+        else:
+            shown = var
+        found.append((definition.story_line, speaker, shown))
     return found
 
 
@@ -1376,7 +1384,7 @@ def parse(
     menus: list[tuple[int, int]] = []
     joined_until = 0  # the last line joined into a statement that began above it
     # The story's `$ e = Character(…)`: e's name from its line on.
-    redefined = _story_names(definitions, strings)
+    redefined = _story_names(definitions, strings, options.renpy_variables)
     next_redefined = 0
     # The last line the previous say statement gave: an `extend` adds its text to it.
     previous: Utterance | None = None
