@@ -174,8 +174,23 @@ def _starts_say(text: str, quote: str) -> bool:
     head = _SAY_HEAD.match(text)
     at = head.end()  # type: ignore[union-attr]
     if not text.startswith(quote, at):
-        return False
+        return _closed_say(text, at, quote)
     return _AFTER_STRING.match(text, at + 1) is None or _is_prose(text[at + 1 :])
+
+
+def _closed_say(text: str, at: int, quote: str) -> bool:
+    """Whether `text` is a say statement in other quote marks than the open string's, its
+    string starting at `at`, that holds a `quote` mark: whole on its line, a statement's
+    tail after its string (`m "Bye." (who_color='#fff')`, whose `'` would close a stray
+    `'`). Without one it may be words of the string (`'She wrote`, `m "Hi."`,
+    `on the wall.'`); a string's line going on has words after its string."""
+    string = _CLOSED_STRINGS.match(text, at)
+    return (
+        string is not None
+        and quote in text.replace("\\" + quote, "")
+        and _WHOLE_LINE.fullmatch(text) is not None
+        and _AFTER_STRING.match(text, string.end()) is not None
+    )
 
 
 def _is_prose(tail: str) -> bool:
