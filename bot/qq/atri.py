@@ -742,10 +742,10 @@ async def answer_command(bot: Bot, event: MessageEvent, args: Message) -> None:
     # `max_reply_parts` messages: counted before, or a member repeating it sent them past
     # every cap and held the account's send queue (shared by all its groups) for minutes.
     counted = _answers_privately(event, args)
-    if counted and not _reply_allowed(event):
+    if counted and not await _reply_allowed(bot, event):
         return
     text = await command_reply(bot, event, args)
-    if not counted and not _reply_allowed(event):
+    if not counted and not await _reply_allowed(bot, event):
         return
     await send_reply(bot, event, text)
 
@@ -755,8 +755,12 @@ def _answers_privately(event: MessageEvent, args: Message) -> bool:
     return isinstance(event, GroupMessageEvent) and bool(words) and words[0].lower() == "memory"
 
 
-def _reply_allowed(event: MessageEvent) -> bool:
-    return count_reply(event, "command not answered") is not None
+async def _reply_allowed(bot: Bot, event: MessageEvent) -> bool:
+    """Whether a command's answer may be sent; past their share, the member is told so."""
+    if count_reply(event, "command not answered") is not None:
+        return True
+    await tell_share_used_up(bot, event)
+    return False
 
 
 @atri_command.handle()
