@@ -179,8 +179,10 @@ class Reloader:
         """The live version as a status shows it beside `last`: during a switch, the one
         before until the switch is recorded. The engine serves the new one from its own
         thread a moment before the job, back on the loop, records it, and a status in
-        between named the new version beside the old record."""
-        return self.live if self._switching_from is None else self._switching_from
+        between named the new version beside the old record. Only while the switch holds
+        the lock: one cancelled before its record leaves no stale version behind."""
+        switching = self._switching_from
+        return switching if switching is not None and self._lock.locked() else self.live
 
     def prompt_for(self, version: str) -> str:
         """The system prompt to serve `version` with (its training prompt)."""
