@@ -18,7 +18,7 @@ import pytest
 from nonebug import NONEBOT_INIT_KWARGS
 
 from atri.config import QQSettings, Secrets, Settings
-from bot.limits import ReplyCap
+from bot.limits import QuietNotices, ReplyCap
 from bot.qq import set_worker
 from bot.qq.runner import PLUGIN, nonebot_options
 from model.service import ChatService
@@ -69,9 +69,11 @@ def plugin(
     qq_plugin: ModuleType, echo_service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[ModuleType]:
     """The loaded plugin module, talking to this test's own echo worker, with its own
-    count of replies per group (tests reuse one group id, commands count too)."""
+    count of replies per group (tests reuse one group id, commands count too) and of
+    people told a notice this minute (tests reuse one member)."""
     set_worker(echo_service)
     monkeypatch.setattr(qq_plugin, "reply_cap", ReplyCap(qq_plugin.reply_cap.per_minute))
+    monkeypatch.setattr(qq_plugin, "busy_notices", QuietNotices())
     yield qq_plugin
     set_worker(None)
 

@@ -593,6 +593,8 @@ async def test_a_flood_of_commands_is_answered_only_up_to_the_reply_cap(
             if n == 1:
                 member = Actor("qq", "4000", is_admin=False, channel_id=str(GROUP_ID))
                 expect_reply(ctx, event, (await commands.status(echo_service, member)).text)
+            if n == 2:  # past their share: told so, once (session 46)
+                expect_reply(ctx, event, lines().share_used_up)
         event = private_event("/atri")  # another conversation is not held
         ctx.receive_event(bot, event)
         expect_reply(ctx, event, lines().qq_usage)

@@ -33,6 +33,8 @@ async def test_memory_asked_past_the_groups_reply_cap_sends_nothing_privately(
             if n < 2:
                 ctx.should_call_api("send_private_msg", private, SENT)
                 expect_reply(ctx, event, lines().memory_sent_privately)
+            if n == 2:  # past their share: told so in the group, once (session 46)
+                expect_reply(ctx, event, lines().share_used_up)
         event = private_event("/atri")  # her private chats are another conversation
         ctx.receive_event(bot, event)
         expect_reply(ctx, event, lines().qq_usage)

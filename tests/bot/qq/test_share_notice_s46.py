@@ -14,7 +14,12 @@ from bot.lines import lines
 from bot.qq import set_worker
 from model.service import ChatService
 from tests.bot.qq.events import SELF_ID, at_me, group_event
-from tests.bot.qq.test_fairness_s44 import FLOODER, OTHER, with_default_limits
+from tests.bot.qq.test_fairness_s44 import (
+    FLOODER,
+    OTHER,
+    expect_share_answered,
+    with_default_limits,
+)
 from tests.bot.qq.test_matchers import addressed, expect_reply
 
 
@@ -26,10 +31,7 @@ async def test_a_command_past_the_share_is_told_once_and_the_others_still_answer
         set_worker(service)
         async with app.test_matcher() as ctx:
             bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
-            for n in range(share):
-                event = addressed(bot, group_event(at_me(f"第{n}条"), user_id=FLOODER))
-                ctx.receive_event(bot, event)
-                expect_reply(ctx, event, f"亚托莉听到了：第{n}条")
+            expect_share_answered(ctx, bot, share)
             event = group_event("/atri", user_id=FLOODER)
             ctx.receive_event(bot, event)
             expect_reply(ctx, event, lines().share_used_up)
