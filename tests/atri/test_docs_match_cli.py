@@ -52,10 +52,27 @@ def _code_blocks(text: str) -> list[tuple[str, str]]:
     return [(m.group(1), m.group(2)) for m in FENCE.finditer(text)]
 
 
+# A run of backticks: a code span opens with one and closes with the next run of the
+# same length (CommonMark), so ```` `` ``` `` ```` is one span holding backticks.
+BACKTICKS = re.compile(r"`+")
+
+
 def _code_spans(text: str) -> list[str]:
     """The inline code spans outside fenced blocks (a span may run over a line break)."""
     prose = FENCE.sub("", text)
-    return re.findall(r"`([^`]+)`", prose)
+    spans = []
+    at = 0
+    while opening := BACKTICKS.search(prose, at):
+        run = opening.group()
+        closing = next(
+            (m for m in BACKTICKS.finditer(prose, opening.end()) if m.group() == run), None
+        )
+        if closing is None:  # no closing run: literal backticks
+            at = opening.end()
+            continue
+        spans.append(prose[opening.end() : closing.start()])
+        at = closing.end()
+    return spans
 
 
 def _command_lines(text: str) -> list[str]:
@@ -227,6 +244,9 @@ OTHER_PROGRAMS_FLAGS = {
     "--max-lora-rank": "vllm serve",
     "--api-key": "vllm serve",
     "--chat-template": "vllm serve",
+    "--max-loras": "vllm serve",
+    "--max-cpu-loras": "vllm serve",
+    "--max-model-len": "vllm serve",
 }
 
 
