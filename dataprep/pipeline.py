@@ -220,6 +220,7 @@ def parse_options(
         renpy_language=language,
         renpy_strings=strings,
         renpy_variables=variables,
+        renpy_player=dict.fromkeys(names.player, lead),
         renpy_unsettled=names.unsettled(language),
         kirikiri_names=shown,
         speaker_aliases=aliases,

@@ -30,6 +30,10 @@ class ParseOptions:
     # Ren'Py `[var]` interpolations resolved: variables given a string by define/default,
     # and the player's name (from renpy.input) as {{user}} or the lead's name.
     renpy_variables: dict[str, str] = field(default_factory=dict)
+    # The player's name variables (given renpy.input in any .rpy file) → the lead's name: a
+    # character named by one is the lead, one the story defines (`$ mc =
+    # DynamicCharacter("player_name")`) as one defined before the game starts.
+    renpy_player: dict[str, str] = field(default_factory=dict)
     # Variables left out of it because the scripts give them several values (or one that
     # is not a string): their values, for the run to say why their lines were dropped.
     renpy_unsettled: dict[str, tuple[str, ...]] = field(default_factory=dict)

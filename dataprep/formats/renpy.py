@@ -473,13 +473,15 @@ def resolve_names(
     """Character names that interpolate a variable (`Character("[player]")`) with its
     value (`[title!t]` its translation in `strings`, if any); a name with a variable of no
     known value stays as written."""
-    resolved = dict(characters)
-    for var, name in characters.items():
-        if "[" in name:
-            said = _render(f'"{name}"', values, strings)
-            if said:
-                resolved[var] = said
-    return resolved
+    return {var: _filled_in(name, values, strings) for var, name in characters.items()}
+
+
+def _filled_in(name: str, values: dict[str, str], strings: dict[str, str] | None) -> str:
+    """A character's name with its `[var]` interpolations shown as `values` give them; as
+    written when one has no known value."""
+    if "[" not in name:
+        return name
+    return _render(f'"{name}"', values, strings) or name
 
 
 def assigned_values(text: str) -> dict[str, set[str]]:
@@ -1315,22 +1317,30 @@ def _monologue(raw: str, first_line: int, mode: str) -> list[tuple[int, str]]:
 
 
 def _story_names(
-    definitions: _Definitions, strings: dict[str, str], variables: Mapping[str, str]
+    definitions: _Definitions,
+    strings: dict[str, str],
+    variables: Mapping[str, str],
+    player: Mapping[str, str],
 ) -> list[tuple[int, str, str]]:
     """(line, speaker, name shown) of each character the story's Python of one script
-    defines, as the game shows its name from that line on: a DynamicCharacter's is what
-    its variable holds (`variables`), as `ScriptNames.resolve` reads one defined before
-    the game starts, or its own variable where that holds no known value. A say
-    statement's `e` is `character.e` where that is defined: this `e` is then Python's
-    (`store.e`)."""
+    defines, as the game shows its name from that line on, as `ScriptNames.resolve`
+    names one defined before the game starts: a DynamicCharacter's is what its variable
+    holds (`variables`), or its own variable where that holds no known value; a `[var]`
+    in a name shows its value. The player's name variable (`player`) names the lead
+    there, not what a line shows of it ({{user}}). A say statement's `e` is
+    `character.e` where that is defined: this `e` is then Python's (`store.e`)."""
+    as_names = {**variables, **player}
     found = []
     for var, definition in definitions.story:
         shadowed = _CHARACTER_NAMESPACE + var in definitions.by_variable
         speaker = _DEFAULT_STORE + var if shadowed else var
+        source = definition.source
         if definition.name is not None:
-            shown = _shown_name(definition.name, strings)
-        elif definition.source is not None and definition.source in variables:
-            shown = _shown_name(variables[definition.source], strings)
+            shown = _filled_in(_shown_name(definition.name, strings), as_names, strings)
+        elif source is not None and source in player:
+            shown = player[source]
+        elif source is not None and source in variables:
+            shown = _shown_name(variables[source], strings)
         else:
             shown = var
         found.append((definition.story_line, speaker, shown))
@@ -1384,7 +1394,7 @@ def parse(
     menus: list[tuple[int, int]] = []
     joined_until = 0  # the last line joined into a statement that began above it
     # The story's `$ e = Character(…)`: e's name from its line on.
-    redefined = _story_names(definitions, strings, options.renpy_variables)
+    redefined = _story_names(definitions, strings, options.renpy_variables, options.renpy_player)
     next_redefined = 0
     # The last line the previous say statement gave: an `extend` adds its text to it.
     previous: Utterance | None = None

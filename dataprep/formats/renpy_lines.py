@@ -7,7 +7,8 @@ and is dropped. A string opens with one or three of `"`, `'` or `` ` ``, whereve
 (a quote in a comment opens none, a triple quote inside a string opens none). A `$` line
 is then Python, which takes no string in one pair of quotes over a line's end. A string in
 one pair of quotes left open above a line that is a say statement of its own was opened by
-a stray quote mark (so is one above a `with` statement below a sentence's end): Ren'Py
+a stray quote mark (so is one above a `with` statement below a sentence's end, unless it
+closes below that where a say statement may end): Ren'Py
 reports a parse error there; we read that statement as never closed (`_starts_statement`),
 and the lines below as statements of their own.
 """
@@ -77,6 +78,10 @@ _WITH_STATEMENT = re.compile(
     rf"[ \t]*with[ \t]+[^\W\d][\w.]*(?:\((?:[^()\"'`#]|{_CLOSED_STRING})*\))?[ \t]*(?:#.*)?"
 )
 _SENTENCE_END = re.compile(r"[.!?\u2026~][ \t]*$")
+# What may follow a say statement's string at its end: nothing, a comment, its
+# arguments, a menu choice's `:`, or a clause (`with dissolve`); never dialogue
+# (`centered "{size=+10}`: a text tag opens the next statement's words).
+_SAY_END = re.compile(r"[ \t]*(?:$|[#(:])|[ \t]+(?:with|id|nointeract|if)\b")
 
 
 class LogicalLine(NamedTuple):
@@ -143,24 +148,41 @@ def scanned(lines: list[str], number: int, python: bool = False) -> LogicalLine 
             or string_lines > MAX_STRING_LINES
             or triple_lines > MAX_TRIPLE_LINES
             or bracket_lines > MAX_BRACKET_LINES
-            or (
-                quotes is not None
-                and len(quotes) == 1
-                and _starts_statement(lines[at - 1], lines[at], quotes)
-            )
+            or (quotes is not None and len(quotes) == 1 and _starts_statement(lines, at, quotes))
         ):
             return None
         at += 1
 
 
-def _starts_statement(above: str, text: str, quote: str) -> bool:
-    """Whether line `text`, below line `above` that left a string in `quote` marks open,
-    is a statement of its own, so that quote mark was a stray one: a say statement
+def _starts_statement(lines: list[str], at: int, quote: str) -> bool:
+    """Whether the line below line `at` (1-based), which left a string in `quote` marks
+    open, is a statement of its own, so that quote mark was a stray one: a say statement
     (`_starts_say`), or a `with` statement below a sentence's end (`e "Hello.`, then
-    `with dissolve`; but `e "I waited`, then `with you`, is a string's line)."""
+    `with dissolve`; but `e "I waited`, then `with you`, is a string's line), unless the
+    string goes on over it to its end (`_closes_below`)."""
+    text = lines[at]
     if _WITH_STATEMENT.fullmatch(text):
-        return _SENTENCE_END.search(above) is not None
+        below_sentence = _SENTENCE_END.search(lines[at - 1]) is not None
+        return below_sentence and not _closes_below(lines, at + 1, quote)
     return _starts_say(text, quote)
+
+
+def _closes_below(lines: list[str], at: int, quote: str) -> bool:
+    """Whether a string in `quote` marks left open on line `at` (1-based) goes on over the
+    lines below and closes where a say statement may end (`e "I waited.`, `with you`,
+    `and for you."`: Ren'Py joins the three into one line of dialogue), no line before
+    that a say statement of its own."""
+    for text in lines[at : at + MAX_STRING_LINES]:
+        if _starts_say(text, quote):
+            return False
+        closed = _REST_OF_STRING[quote].match(text)
+        if closed is not None:
+            return (
+                _SAY_END.match(text, closed.end()) is not None
+                and _WHOLE_LINE.fullmatch(text, closed.end()) is not None
+                and not text.endswith("\\")
+            )
+    return False
 
 
 def _starts_say(text: str, quote: str) -> bool:
