@@ -82,9 +82,14 @@ class OneTransaction:
         self._lock = asyncio.Lock()
         self.reader: aiosqlite.Connection | None = None
         self.inflight = WritesInFlight()
+        self._together: asyncio.Task[Any] | None = None  # the task inside `together()`
+        self._together_touches: contextlib.ExitStack | None = None
 
     @contextlib.asynccontextmanager
     async def held(self) -> AsyncIterator[None]:
+        if self.inside_together():  # one write of several: `together` rolls back
+            yield
+            return
         async with self._lock:
             try:
                 yield
@@ -94,8 +99,48 @@ class OneTransaction:
                 raise
 
     @contextlib.asynccontextmanager
+    async def together(self) -> AsyncIterator[None]:
+        """Several writes, each written as if alone (`held`, `begin_immediate`,
+        `commit`), made one transaction: SQLite's write lock is taken at once and only the
+        last commit is made, so another process (`atri memory export`, or a worker beside
+        `atri memory purge`) sees all of them or none. The writes of this task inside do
+        not wait for the lock it holds; nothing inside may wait for another task's write
+        (a grouped write queued behind the lock): take those before."""
+        if self.inside_together():  # a part of the one already begun
+            yield
+            return
+        with contextlib.ExitStack() as touches:  # let go after the commit or rollback
+            async with self.held():
+                self._together, self._together_touches = asyncio.current_task(), touches
+                try:
+                    await self._db.execute("BEGIN IMMEDIATE")
+                    yield
+                    await self._db.commit()
+                finally:
+                    self._together = self._together_touches = None
+
+    def inside_together(self) -> bool:
+        """Whether this task's writes are parts of one `together()` transaction."""
+        return self._together is not None and self._together is asyncio.current_task()
+
+    async def begin_immediate(self) -> None:
+        """Take SQLite's write lock now, before what the transaction reads: another
+        process writing meanwhile waits for the commit (up to its busy timeout) instead of
+        slipping in between the read and the write. Inside `together()` it is taken."""
+        if not self.inside_together():
+            await self._db.execute("BEGIN IMMEDIATE")
+
+    async def commit(self) -> None:
+        """The end of a write; inside `together()`, that of the last one only."""
+        if not self.inside_together():
+            await self._db.commit()
+
+    @contextlib.asynccontextmanager
     async def between(self) -> AsyncIterator[None]:
         """For a read: no write transaction is half done while it is held."""
+        if self.inside_together():  # it reads its own transaction: the caller's
+            yield
+            return
         async with self._lock:
             yield
 
@@ -103,16 +148,19 @@ class OneTransaction:
     async def writing(self, touch: Touch) -> AsyncIterator[None]:
         """`held()` for a write of one transaction that changes what `touch` says,
         registered before it waits for the lock (`touching`)."""
-        with self.touching(touch, whole=True):
+        with self.touching(touch):
             async with self.held():
                 yield
 
-    def touching(
-        self, touch: Touch, whole: bool = False
-    ) -> contextlib.AbstractContextManager[None]:
-        """Around a write, entered before its first await: what it changes (`Touch`);
-        `whole` when it commits in one transaction (`WritesInFlight.touching`)."""
-        return self.inflight.touching(touch, whole)
+    def touching(self, touch: Touch) -> contextlib.AbstractContextManager[None]:
+        """Around a write, entered before its first await: what it changes (`Touch`,
+        `WritesInFlight.touching`). One write of several in `together()` is in flight
+        until their commit: a read begun after it must not find the last commit, from
+        before it."""
+        if self._together_touches is not None and self.inside_together():
+            self._together_touches.enter_context(self.inflight.touching(touch))
+            return contextlib.nullcontext()
+        return self.inflight.touching(touch)
 
     async def read(
         self, keys: Sequence[ReadKey], sql: str, params: Sequence[Any] = ()
@@ -194,41 +242,29 @@ class _Write:
     done: asyncio.Event
 
 
-@dataclass(eq=False)
-class _Read:
-    keys: Sequence[ReadKey]
-    crossed: bool = False  # a write of several transactions touching `keys` began since
-
-
 class WritesInFlight:
     """The writes in flight and what each touches, so a read waits only for those that
     change what it reads, then reads the last commit on a connection of its own.
 
     A write registers what it touches before it begins (before it waits for the
-    transaction lock, or a group of writes) and is done once its last transaction
-    committed or rolled back: a purge made of several transactions, once the last. A
-    read waits for the writes in flight that touch its keys, then reads; a write of
-    several transactions touching them that begins meanwhile may have committed part of
-    itself by then (one transaction of a purge), so the read is done again after it. One
-    of one transaction (`whole`: a message stored, a line of a room) is seen before or
-    after, never in part: the read neither waits for it nor is done again, so a flood of
-    messages in a room never holds a read of it back. So a read sees every write touching
-    what it reads that began before it, whole, and none half done; a write that touches
-    nothing it reads changes none of its rows, so the last commit is as good as the state
-    after that write. (Last session's second connection read the last commit at once: a
-    prompt read while a delete was still on its way found the deleted line.)"""
+    transaction lock, or a group of writes) and is done once it committed or rolled
+    back. Every write is one transaction (a change of several writes is made one by
+    `OneTransaction.together`), so a read that waits for the writes in flight touching
+    its keys, then reads, sees every write touching what it reads that began before it,
+    whole, and none half done. One that begins while it reads is seen before or after,
+    never in part: the read does not wait for it, so a flood of messages in a room never
+    holds a read of it back. A write that touches nothing it reads changes none of its
+    rows, so the last commit is as good as the state after that write. (Session 43's
+    second connection read the last commit at once: a prompt read while a delete was
+    still on its way found the deleted line.)"""
 
     def __init__(self) -> None:
         self._writes: list[_Write] = []
-        self._reads: set[_Read] = set()
 
     @contextlib.contextmanager
-    def touching(self, touch: Touch, whole: bool = False) -> Iterator[None]:
+    def touching(self, touch: Touch) -> Iterator[None]:
         write = _Write(touch, asyncio.Event())
         self._writes.append(write)
-        for reading in () if whole else self._reads:
-            if any(touch.reaches(key) for key in reading.keys):
-                reading.crossed = True
         try:
             yield
         finally:
@@ -242,17 +278,7 @@ class WritesInFlight:
     async def read(self, keys: Sequence[ReadKey], run: Callable[[], Awaitable[T]]) -> T:
         """`run()` (a read of `keys` on the reader, or between writes) once the writes in
         flight touching `keys` are done (not those begun since, which the read may come
-        before), again while a write of several transactions touching them began
-        meanwhile."""
-        reading = _Read(keys)
-        self._reads.add(reading)
-        try:
-            while True:
-                reading.crossed = False
-                for done in self.touched(keys):
-                    await done.wait()
-                found = await run()
-                if not reading.crossed:
-                    return found
-        finally:
-            self._reads.discard(reading)
+        before)."""
+        for done in self.touched(keys):
+            await done.wait()
+        return await run()

@@ -250,7 +250,7 @@ class RoomLog:
         )
         # Queued before any await: an archive of this message that starts later waits
         # for this write (`_change`), so the two never pass each other.
-        with self._tx.touching(Touch(rooms=frozenset([room])), whole=True):
+        with self._tx.touching(Touch(rooms=frozenset([room]))):
             await self._writes.submit((row, bounds))
 
     async def _write_group(self, items: list[tuple[tuple[Any, ...], RoomBounds]]) -> list[Any]:
@@ -272,7 +272,7 @@ class RoomLog:
             if now - self._swept >= SWEEP_INTERVAL_SECONDS:
                 oldest = max(bounds.max_age_seconds for _, bounds in items)
                 await self._delete_older(now - oldest)
-            await self._db.commit()
+            await self._tx.commit()
         except Exception as exc:  # disk full: every caller of the group hears it
             with contextlib.suppress(Exception):
                 await self._db.rollback()
@@ -305,7 +305,7 @@ class RoomLog:
                 (bounds.max_lines,),
             ):
                 await self._keep_newest(room, bounds.max_lines)
-            await self._db.commit()
+            await self._tx.commit()
 
     async def recent(self, room: str, limit: int, max_age_seconds: float) -> list[RoomLine]:
         """The newest live lines of a room, oldest first; a write touching the room that
@@ -396,13 +396,16 @@ class RoomLog:
         write on the connection comes between (`OneTransaction`), so a line written
         before it is changed by it, one after it finds the record."""
         # Before the wait: a read from now on waits for it.
-        with self._tx.touching(touch, whole=True):
-            await self._writes.idle()  # a line being written is covered too
+        with self._tx.touching(touch):
+            # A line being written is covered too; one change of several
+            # (`OneTransaction.together`) waited for it before it took the lock.
+            if not self._tx.inside_together():
+                await self._writes.idle()
             async with self._tx.held():
                 if reset:
                     await record_reset(self._db, reset, RESET_LINES)
                 cur = await self._db.execute(sql, params)
-                await self._db.commit()
+                await self._tx.commit()
         return cur.rowcount
 
     async def archive_room(self, room: str) -> int:

@@ -859,7 +859,7 @@ class ChatService:
             if not scope.channel_id:
                 return 0
             prefix = channel_prefix(scope.platform, scope.channel_id, scope.guild_id)
-            with self.memory.changing_conversations(prefix):
+            async with self.memory.changing_conversations(prefix):
                 heard = await room.archive_room(prefix)
                 if kind == "user":
                     return heard  # memory is per user: no conversation belongs to the channel
@@ -887,7 +887,7 @@ class ChatService:
             messages, lines = await self.memory.reset_with_room(self._scope_of(scope))
             return messages + lines
         key = self._scope_of(scope)
-        with self.memory.changing(Touch(scopes=frozenset([key]))):  # one reset to a read
+        async with self.memory.changing(Touch(scopes=frozenset([key]))):  # one reset
             heard = await room.archive_user(scope.platform, scope.user_id, prefix)
             return heard + await self.memory.reset(key)
 
@@ -908,8 +908,8 @@ class ChatService:
             if not scope.channel_id:
                 return 0, 0
             prefix = channel_prefix(scope.platform, scope.channel_id, scope.guild_id)
-            # One purge to a read: its room lines go first, then its conversations.
-            with self.memory.changing_conversations(prefix):
+            # Its room lines and its conversations: one transaction (`Memory.changing`).
+            async with self.memory.changing_conversations(prefix):
                 heard = await self.memory.room.delete_room(prefix)
                 kind = self.settings.memory.scope
                 if kind == "user":

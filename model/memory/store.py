@@ -12,7 +12,7 @@ import heapq
 import sqlite3
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -294,7 +294,7 @@ class Memory:
         purge of the person whose message the rows answer (`purge` of their key)."""
         now = time.time()
         people = _person_keys(scope, rows) if reset_mark is not None else (None, None)
-        with self._tx.touching(Touch(scopes=frozenset([scope])), whole=True):
+        with self._tx.touching(Touch(scopes=frozenset([scope]))):
             await self._writes.submit(
                 [
                     (scope, *row[:4], now, row[4], request_id, while_live, reset_mark, *people)
@@ -314,7 +314,7 @@ class Memory:
         async with self._tx.held():
             try:
                 await self._db.executemany(_INSERT_UNLESS_RESET, params)
-                await self._db.commit()
+                await self._tx.commit()
             except Exception as exc:  # disk full, a constraint: the caller hears it
                 with contextlib.suppress(Exception):
                     await self._db.rollback()
@@ -469,16 +469,25 @@ class Memory:
                         (extends.id, scope),
                     )
                 await self._archive_superseded_summaries(scope)
-            await self._db.commit()
+            await self._tx.commit()
         return cur.rowcount == 1
 
-    def changing(self, touch: Touch) -> contextlib.AbstractContextManager[None]:
+    @contextlib.asynccontextmanager
+    async def changing(self, *touches: Touch) -> AsyncIterator[None]:
         """Around a change made of several writes (a channel's room lines, then its
-        conversations), entered before the first: a read of what `touch` names waits for
-        all of them, not only for the one in flight (`WritesInFlight`)."""
-        return self._tx.touching(touch)
+        conversations): one transaction (`OneTransaction.together`), so a read here of
+        what `touches` name waits for all of it (`WritesInFlight`), and another process
+        (`atri memory export`, or the worker beside `atri memory purge`) sees all of it
+        or none."""
+        with contextlib.ExitStack() as touched:
+            for touch in touches:  # before any wait: a read from now on waits for it
+                touched.enter_context(self._tx.touching(touch))
+            if not self._tx.inside_together():  # else the change it is part of did
+                await self.room.idle()  # a line being written is covered too
+            async with self._tx.together():
+                yield
 
-    def changing_conversations(self, scope: str) -> contextlib.AbstractContextManager[None]:
+    def changing_conversations(self, scope: str) -> contextlib.AbstractAsyncContextManager[None]:
         """`changing` of the conversations a reset of `scope` changes
         (`_conversations_touch`): for a channel's key, the one it shares (`scope =
         "channel"`) and its members' own (`"user_in_channel"`)."""
@@ -499,7 +508,7 @@ class Memory:
         archived = 0
         async with self._tx.writing(_reset_touch(scope, person)):
             if person:  # the worker storing their first exchange in a group waits, then
-                await self._begin_immediate()  # finds the record (`_RESET_OWN`)
+                await self._tx.begin_immediate()  # finds the record (`_RESET_OWN`)
             for key in [scope, *(await self.member_scopes_of(scope) if person else [])]:
                 cur = await self._db.execute(
                     "UPDATE messages SET archived = 1 WHERE scope = ? AND archived = 0", (key,)
@@ -511,14 +520,8 @@ class Memory:
                 archived += cur.rowcount
             if person:
                 await self._record_reset(scope, _RESET_OWN)
-            await self._db.commit()
+            await self._tx.commit()
         return archived
-
-    async def _begin_immediate(self) -> None:
-        """Take SQLite's write lock now, before what the transaction reads: another
-        process writing meanwhile waits for the commit (up to its busy timeout) instead of
-        slipping in between the read and the write."""
-        await self._db.execute("BEGIN IMMEDIATE")
 
     async def _record_reset(self, scope: str, reaches: int = _RESET_SCOPE) -> None:
         """A reset of `scope` in `resets` (of what `reaches` says, `_RESET_SCOPE` …),
@@ -541,7 +544,7 @@ class Memory:
                 " AND role = 'assistant' AND archived = 0",
                 (sent, scope, request_id),
             )
-            await self._db.commit()
+            await self._tx.commit()
         return cur.rowcount
 
     async def reword_message(
@@ -565,7 +568,7 @@ class Memory:
             )
             if cur.rowcount:
                 await self._drop_summary_holding(scope, request_id)
-            await self._db.commit()
+            await self._tx.commit()
         return cur.rowcount
 
     async def scopes_holding(self, platform: str, request_id: str) -> list[str]:
@@ -592,7 +595,7 @@ class Memory:
                 "UPDATE messages SET archived = 1 WHERE scope = ? AND request_id = ? AND archived = 0",
                 (scope, request_id),
             )
-            await self._db.commit()
+            await self._tx.commit()
         return cur.rowcount
 
     async def _drop_summary_holding(self, scope: str, request_id: str) -> None:
@@ -617,7 +620,7 @@ class Memory:
                 (len(prefix), prefix),
             )
             await self._record_reset(prefix, _RESET_PREFIX)
-            await self._db.commit()
+            await self._tx.commit()
         return cur.rowcount
 
     async def reset_with_room(self, scope: str) -> tuple[int, int]:
@@ -629,13 +632,12 @@ class Memory:
         (messages, room lines) archived."""
         platform, user_id, room = parse_scope(scope)
         person = bool(user_id) and not room
-        with self._tx.touching(_conversations_touch(scope, shared=False)):
-            # The room lines first: see `purge`.
-            with self._tx.touching(_lines_touch(platform, user_id, room)):
-                if user_id:
-                    lines = await self.room.archive_user(platform, user_id, room)
-                else:
-                    lines = await self.room.archive_room(room) if room else 0
+        touches = _conversations_touch(scope, shared=False), _lines_touch(platform, user_id, room)
+        async with self.changing(*touches):
+            if user_id:
+                lines = await self.room.archive_user(platform, user_id, room)
+            else:
+                lines = await self.room.archive_room(room) if room else 0
             messages = await self._reset(scope, person)
             if room and not user_id:
                 messages += await self.reset_prefix(f"{room}:")
@@ -652,7 +654,7 @@ class Memory:
                 "DELETE FROM summaries WHERE substr(scope, 1, ?) = ?", (len(prefix), prefix)
             )
             await self._record_reset(prefix, _RESET_PREFIX)
-            await self._db.commit()
+            await self._tx.commit()
         return cur.rowcount
 
     async def remembers(self, scope: str) -> bool:
@@ -715,16 +717,17 @@ class Memory:
         after a purge of them, whichever scope they were said under. The members' own
         conversations the key covers (`member_scopes_of`: `"user_in_channel"`) go along."""
         platform, user_id, room = parse_scope(scope)
-        # What it reaches is touched from the start to the end, whichever of its
-        # transactions changes it (`WritesInFlight`): a read of it never sees half a purge.
-        # The room lines go first, in a short transaction: a prompt in a room the person
-        # spoke in then waits for that alone, not for the deleting of their many messages.
-        with self._tx.touching(_conversations_touch(scope, shared=True)):
-            with self._tx.touching(_lines_touch(platform, user_id, "" if user_id else room)):
-                if user_id:
-                    lines = await self.room.delete_user(platform, user_id)
-                else:
-                    lines = await self.room.delete_room(room) if room else 0
+        # One transaction (`changing`): a read of what it reaches, here or in another
+        # process, never sees half a purge.
+        touches = (
+            _conversations_touch(scope, shared=True),
+            _lines_touch(platform, user_id, "" if user_id else room),
+        )
+        async with self.changing(*touches):
+            if user_id:
+                lines = await self.room.delete_user(platform, user_id)
+            else:
+                lines = await self.room.delete_room(room) if room else 0
             return await self._purge_conversations(scope), lines
 
     async def _purge_conversations(self, scope: str) -> int:
@@ -733,7 +736,7 @@ class Memory:
         messages = 0
         async with self._tx.held():
             if user_id:  # as `_reset` of a person
-                await self._begin_immediate()
+                await self._tx.begin_immediate()
             for key in [scope] + (await self.member_scopes_of(scope) if user_id else []):
                 cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (key,))
                 await self._db.execute("DELETE FROM summaries WHERE scope = ?", (key,))
@@ -741,7 +744,7 @@ class Memory:
                 messages += cur.rowcount
             if user_id:  # also in a conversation that holds nothing of theirs yet
                 await self._record_reset(scope, _RESET_PERSON)
-            await self._db.commit()
+            await self._tx.commit()
         if user_id:
             for shared in await self._shared_scopes_of(platform, user_id, room):
                 messages += await self.purge_user_in(shared, user_id)
@@ -801,7 +804,7 @@ class Memory:
             theirs = [m.id for m in exchanges_of(user_id, await self.all_messages(scope))]
             await self._record_reset(scope)
             if not theirs:
-                await self._db.commit()
+                await self._tx.commit()
                 return 0
             await self._db.execute(
                 "DELETE FROM summaries WHERE scope = ? AND covers_up_to >= ?", (scope, theirs[0])
@@ -809,18 +812,19 @@ class Memory:
             cur = await self._db.executemany(
                 "DELETE FROM messages WHERE id = ? AND scope = ?", [(i, scope) for i in theirs]
             )
-            await self._db.commit()
+            await self._tx.commit()
             return cur.rowcount
 
     async def purge_member(self, scope: str, user_id: str) -> tuple[int, int]:
         """A person's purge under `[memory] scope = "channel"`: their exchanges in the
         conversation the channel shares (`purge_user_in`) and their room lines in every
-        room of the platform, as one purge (`purge`: the lines first, and a read of
-        either waits for both). (messages, room lines) deleted."""
+        room of the platform, in one transaction as `purge`. (messages, room lines)
+        deleted."""
         platform = parse_scope(scope)[0]
-        with self._tx.touching(Touch(scopes=frozenset([scope]))):
-            with self._tx.touching(_lines_touch(platform, user_id, "")):
-                lines = await self.room.delete_user(platform, user_id)
+        async with self.changing(
+            Touch(scopes=frozenset([scope])), _lines_touch(platform, user_id, "")
+        ):
+            lines = await self.room.delete_user(platform, user_id)
             return await self.purge_user_in(scope, user_id), lines
 
     async def scopes(self) -> list[dict[str, Any]]:
@@ -957,7 +961,7 @@ class Memory:
         shared = [] if isinstance(export, MemoryBackup) else export.shared_conversations
         added = skipped = shared_added = 0
         async with self._tx.held():
-            await self._begin_immediate()
+            await self._tx.begin_immediate()
             try:
                 for part in scopes:
                     new, old = await self._import_scope(part)
@@ -969,7 +973,7 @@ class Memory:
                 new, old = await self.room.import_lines(
                     [line.model_dump() for line in export.room_lines]
                 )
-                await self._db.commit()
+                await self._tx.commit()
             except BaseException:
                 with contextlib.suppress(Exception):
                     await self._db.rollback()

@@ -1,42 +1,11 @@
-"""Session 44: `WritesInFlight`, what a write touches and how a read waits for it
-(`tests/model/memory/test_reads_beside_writes_s44.py` runs it on a real file)."""
+"""Session 44: `WritesInFlight`, what a write touches (`tests/model/memory/
+test_reads_beside_writes_s44.py` runs it on a real file; a read begun while a purge's
+first writes commit is no longer done again: since session 47 a purge is one
+transaction, `test_purge_one_transaction_s47.py`)."""
 
 from __future__ import annotations
 
-import asyncio
-
-from model.grouping import Touch, WritesInFlight
-
-
-async def test_a_read_is_done_again_when_a_write_touching_it_began_meanwhile() -> None:
-    """A purge that begins while a read runs may commit a part of itself before the read
-    looks (its room lines before its messages): the read is done again, after it."""
-    inflight = WritesInFlight()
-    purged = asyncio.Event()
-    runs = 0
-    purging: list[asyncio.Task[None]] = []
-
-    async def run() -> int:
-        nonlocal runs
-        runs += 1
-        if runs == 1:
-            purging.append(asyncio.create_task(purge()))
-            await asyncio.sleep(0)  # the purge registers while this read runs
-        return runs
-
-    async def purge() -> None:
-        with inflight.touching(Touch(rooms_on=frozenset(["qq"]))):
-            await purged.wait()
-
-    reading = asyncio.create_task(inflight.read([("room", "qq:chan:g1")], run))
-    for _ in range(5):
-        await asyncio.sleep(0)
-    assert runs == 1 and not reading.done()  # waits for the purge
-    purged.set()
-    assert await reading == 2
-    await purging[0]
-    other = await inflight.read([("room", "discord:chan:1")], run)
-    assert other == 3  # another platform's room: not touched
+from model.grouping import Touch
 
 
 def test_what_each_write_touches() -> None:

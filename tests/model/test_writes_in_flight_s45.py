@@ -17,7 +17,7 @@ async def test_a_read_of_a_room_in_a_flood_of_lines_is_not_held_back() -> None:
     stop = asyncio.Event()
 
     async def line() -> None:
-        with inflight.touching(Touch(rooms=frozenset([ROOM[1]])), whole=True):
+        with inflight.touching(Touch(rooms=frozenset([ROOM[1]]))):
             await asyncio.sleep(0.02)
 
     async def flood() -> None:
@@ -50,7 +50,7 @@ async def test_a_line_written_while_a_read_runs_does_not_run_it_again() -> None:
     runs: list[bool] = []
 
     async def line() -> None:
-        with inflight.touching(Touch(rooms=frozenset([ROOM[1]])), whole=True):
+        with inflight.touching(Touch(rooms=frozenset([ROOM[1]]))):
             await written.wait()
 
     async def run() -> int:

@@ -86,9 +86,10 @@ def texts(found: object) -> list[str]:
 async def test_a_read_of_another_user_does_not_wait_for_a_person_s_purge(
     memory: Memory,
 ) -> None:
-    """Held while it deletes person 9's messages, their purge keeps person 2's prompt
-    read (their DM, and room g1, where 9 spoke: its lines went first) waiting for
-    nothing; a read of 9's own conversation waits, and finds all of it gone."""
+    """Held while it deletes person 9's messages, their purge keeps person 2's DM read
+    waiting for nothing; a read of 9's own conversation waits, and finds all of it
+    gone, and so does one of room g1, where 9 spoke (session 47: the purge is one
+    transaction, its room lines no longer a first one of their own)."""
     await heavy_person(memory)
     held = HeldWrite()
     await held.install(memory, "messages", "DELETE")
@@ -96,18 +97,14 @@ async def test_a_read_of_another_user_does_not_wait_for_a_person_s_purge(
     try:
         await held.until_half_done()
         own = asyncio.create_task(memory.conversation("qq:chan:g1:user:9"))
-        other, lines = await asyncio.wait_for(
-            asyncio.gather(
-                memory.conversation("qq:user:2"), memory.room.recent("qq:chan:g1", 30, DAY)
-            ),
-            READ_SECONDS,
-        )
-        assert not purging.done()
+        room = asyncio.create_task(memory.room.recent("qq:chan:g1", 30, DAY))
+        other = await asyncio.wait_for(memory.conversation("qq:user:2"), READ_SECONDS)
+        assert not purging.done() and not own.done() and not room.done()
     finally:
         held.release()
         await purging
     assert texts(other) == ["你好", "回你好"]
-    assert [line.content for line in lines] == ["二在群一"]  # 9's line went first
+    assert [line.content for line in await room] == ["二在群一"]
     assert texts(await own) == []
 
 
@@ -117,7 +114,7 @@ async def test_a_read_of_a_shared_conversation_never_sees_a_purge_half_done(
     """`[memory] scope = "channel"`: group g2's conversation holds person 9's exchange.
     Read while their purge deletes their own conversations (its room lines already
     gone), it still held that exchange: a phone number in the next prompt. It waits now,
-    and finds only the others' exchanges."""
+    and finds only the others' exchanges; so does a read of the room."""
     await heavy_person(memory)
     held = HeldWrite()
     await held.install(memory, "messages", "DELETE")
@@ -125,12 +122,14 @@ async def test_a_read_of_a_shared_conversation_never_sees_a_purge_half_done(
     try:
         await held.until_half_done()
         shared = asyncio.create_task(memory.conversation("qq:chan:g2"))
-        lines = await asyncio.wait_for(memory.room.recent("qq:chan:g2", 30, DAY), READ_SECONDS)
-        assert lines == []
+        room = asyncio.create_task(memory.room.recent("qq:chan:g2", 30, DAY))
+        await asyncio.sleep(0.2)
+        assert not shared.done() and not room.done()
     finally:
         held.release()
         await purging
     assert texts(await shared) == ["早", "回早"]
+    assert await room == []
 
 
 async def test_a_member_s_purge_in_a_shared_conversation_is_one_purge(
@@ -138,8 +137,7 @@ async def test_a_member_s_purge_in_a_shared_conversation_is_one_purge(
 ) -> None:
     """`[memory] scope = "channel"`: a person's purge took their exchanges out of the
     channel's conversation, then their room lines, in two writes: a prompt read between
-    them found their words in the room still. Their lines go first now, and a read of
-    the conversation waits for the rest."""
+    them found their words in the room still. A read of either waits for both now."""
     echo_settings.memory.scope = "channel"
     async with await ChatService.open(echo_settings) as service:
         memory = service.memory
@@ -154,12 +152,14 @@ async def test_a_member_s_purge_in_a_shared_conversation_is_one_purge(
         try:
             await held.until_half_done()
             shared = asyncio.create_task(memory.conversation("qq:chan:g2"))
-            lines = await asyncio.wait_for(memory.room.recent("qq:chan:g2", 30, DAY), READ_SECONDS)
-            assert lines == [] and not shared.done()
+            room = asyncio.create_task(memory.room.recent("qq:chan:g2", 30, DAY))
+            await asyncio.sleep(0.2)
+            assert not shared.done() and not room.done()
         finally:
             held.release()
             assert await purging == 3
         assert texts(await shared) == ["早", "回早"]
+        assert await room == []
 
 
 async def test_a_prompt_read_begun_during_a_channel_s_purge_finds_it_whole(
@@ -217,8 +217,8 @@ async def test_a_reset_of_a_person_holds_back_only_reads_of_their_conversations(
     memory: Memory,
 ) -> None:
     """`atri memory reset` of person 9, held while it archives their messages: person 2's
-    DM and group g1's room (9's lines archived first) are read meanwhile, 9's own
-    conversation in g1 once the reset is whole."""
+    DM is read meanwhile; 9's own conversation in g1, and group g1's room, once the
+    reset is whole (one transaction)."""
     await heavy_person(memory)
     held = HeldWrite()
     await held.install(memory, "messages", "UPDATE")
@@ -226,18 +226,14 @@ async def test_a_reset_of_a_person_holds_back_only_reads_of_their_conversations(
     try:
         await held.until_half_done()
         own = asyncio.create_task(memory.conversation("qq:chan:g1:user:9"))
-        other, lines = await asyncio.wait_for(
-            asyncio.gather(
-                memory.conversation("qq:user:2"), memory.room.recent("qq:chan:g1", 30, DAY)
-            ),
-            READ_SECONDS,
-        )
-        assert not own.done()
+        room = asyncio.create_task(memory.room.recent("qq:chan:g1", 30, DAY))
+        other = await asyncio.wait_for(memory.conversation("qq:user:2"), READ_SECONDS)
+        assert not own.done() and not room.done()
     finally:
         held.release()
         assert await resetting == (4, 2)
     assert texts(other) == ["你好", "回你好"]
-    assert [line.content for line in lines] == ["二在群一"]
+    assert [line.content for line in await room] == ["二在群一"]
     assert texts(await own) == []
 
 
