@@ -156,7 +156,8 @@ _OPEN_CJK = re.compile(
     r"\A[^\"“”「『]*(?:[，、]|(?<=[\u3000-\u9fff\uac00-\ud7af\uff00-\uffef]),)[^\S\n]*\Z"
 )
 _CJK_GOES_ON = re.compile(r'[^「『“"‘﹁（(【\[〔［〈《]')
-_CJK_COMMA_LINE = re.compile(r"[，、,][^\S\n]*\n")
+# A line ending in a comma, blanks aside: an alternative for each comma, starting with it.
+_COMMA_LINE_END = "|".join(rf"{re.escape(comma)}[^\S\n]*\n" for comma in "，、,")
 # A said line left open with no quote, by how it is cut (the opener `_join_wrapped` holds
 # for it: a CJK comma, or "" for an English sentence): what a line below starts with to go
 # on it, and what leaves the line open still; CJK first, as a line ending in "，" may be
@@ -169,6 +170,12 @@ _WRAPPED = {o: c for o, c in QUOTE_PAIRS.items() if o != c and o != "‘"}
 # not once from each (a quote nested in one of its own kind, `「a「b」`, is not seen).
 _UNCLOSED = re.compile(
     "|".join(f"{re.escape(o)}[^{re.escape(o + c)}\n]*+(?![^\n])" for o, c in _WRAPPED.items())
+)
+# Whatever makes a slice worth `_join_wrapped`: a straight quote, an unclosed quote, a
+# line that starts in lower case or ends in a comma. One scan of the slice, not four:
+# each alternative starts with a literal, so the engine stops only where one may match.
+_MAY_BE_WRAPPED = re.compile(
+    "|".join([re.escape(_STRAIGHT), _UNCLOSED.pattern, _LOWER_LINE.pattern, _COMMA_LINE_END])
 )
 
 
@@ -588,10 +595,7 @@ def iter_batches(
                         append(Utterance(None, whole, source, line, scene))
             if (
                 held
-                or _STRAIGHT in chunk
-                or _UNCLOSED.search(chunk) is not None
-                or _LOWER_LINE.search(chunk) is not None
-                or _CJK_COMMA_LINE.search(chunk) is not None
+                or _MAY_BE_WRAPPED.search(chunk) is not None
                 # Its last line a sentence that may go on in the next slice.
                 or (out and out[-1].speaker and _open_sentence(out[-1].text) is not None)
             ):
