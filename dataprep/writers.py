@@ -262,14 +262,13 @@ class _RowEncoder:
         return f"{self._messages_head}{joined}]}}"
 
     def alpaca(self, sample: Sample, turns: list[tuple[str, str, str]]) -> str:
-        texts = [t[0] for t in turns]
-        earlier = texts[:-2]
-        history = ", ".join(
-            [f"[{earlier[i]}, {earlier[i + 1]}]" for i in range(0, len(earlier) - 1, 2)]
-        )
-        prompt = texts[-2] if len(texts) >= 2 else '""'
+        earlier = turns[:-2]
+        # Pairs of earlier turns, as `to_alpaca` makes them (a last one left alone is dropped).
+        pairs = zip(earlier[::2], earlier[1::2], strict=False)
+        history = ", ".join([f"[{a[0]}, {b[0]}]" for a, b in pairs])
+        prompt = turns[-2][0] if len(turns) >= 2 else '""'
         return (
-            f'{{"instruction": {prompt}, "input": "", "output": {texts[-1]}'
+            f'{{"instruction": {prompt}, "input": "", "output": {turns[-1][0]}'
             f"{self._alpaca_system}{history}]}}"
         )
 
