@@ -479,14 +479,15 @@ def iter_batches(
                     pending = None
                 elif s2:
                     pending = None
+                    digit_first = s2[0] in _DIGITS  # asked twice below: a CJK s2[0] is a new str
                     # "10:30 起床" is narration with a time in it, not a speaker called "10".
-                    if len(s2) > MAX_NAME or (s2[0] in _DIGITS and s2.replace(" ", "").isdigit()):
+                    if len(s2) > MAX_NAME or (digit_first and s2.replace(" ", "").isdigit()):
                         if chunk_lines is None:
                             chunk_lines = chunk.split("\n")  # once, and only for these rare lines
                         whole = chunk_lines[line - first].strip()
                         if not _is_command(whole):
                             append(Utterance(None, whole, source, line, scene))
-                    elif s2[0] in _DIGITS and (numbered := _NUMBERED.fullmatch(s2)):
+                    elif digit_first and (numbered := _NUMBERED.fullmatch(s2)):
                         # `0001 亚托莉：…`, `12. Atri: …`: a dump's line number before the name.
                         name = numbered.group(1)
                         append(Utterance(names[name], direction + t2, source, line, scene))
@@ -501,6 +502,7 @@ def iter_batches(
                     else:
                         append(Utterance(names[s2], direction + t2, source, line, scene))
                 elif narration:
+                    head = narration[0]  # one str for the tests below, not one each
                     if pending is not None and is_quoted(narration):
                         append(
                             Utterance(
@@ -512,7 +514,7 @@ def iter_batches(
                             )
                         )
                     elif (
-                        narration[0] == "["
+                        head == "["
                         and options.speaker_aliases
                         and (
                             tagged := alias_tag(
@@ -527,17 +529,17 @@ def iter_batches(
                             pending, pending_direction = tagged[0], ""
                             continue
                         append(Utterance(tagged[0], tagged[1], source, line, scene))
-                    elif narration[0] in "[【" and HEADING_LINE.fullmatch(narration) is not None:
+                    elif head in "[【" and HEADING_LINE.fullmatch(narration) is not None:
                         if SOUND_LINE.fullmatch(narration) is not None:
                             continue  # a voice cue between `【名字】` and its line
                     # A `【名字】` line alone (`【名字】：` too) names the speaker of a quoted
                     # line below it.
-                    elif narration[0] == "【" and (name := _lenticular_alone(narration)):
+                    elif head == "【" and (name := _lenticular_alone(narration)):
                         pending = name
                         pending_direction = ""
                         continue
                     elif (
-                        narration[0] == "["
+                        head == "["
                         and narration[-1] in "]：:"
                         and len(narration) <= MAX_NAME + 4
                         and (alone := _BRACKET_ALONE.fullmatch(narration)) is not None
@@ -550,13 +552,10 @@ def iter_batches(
                         pending = name
                         pending_direction = ""
                         continue
-                    elif (
-                        narration[0] in "(（["
-                        and (directed := _directed_alone(narration)) is not None
-                    ):
+                    elif head in "(（[" and (directed := _directed_alone(narration)) is not None:
                         pending_direction, pending = directed
                         continue
-                    elif narration[0] == "『" and (corner := _CORNER_NAME.fullmatch(narration)):
+                    elif head == "『" and (corner := _CORNER_NAME.fullmatch(narration)):
                         # `『亚托莉』：早上好`: a name in white corner brackets, before a colon.
                         if not corner.group(2):
                             pending, pending_direction = corner.group(1), ""
