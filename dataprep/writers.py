@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from json.encoder import encode_basestring  # ensure_ascii=False, in C
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -212,6 +213,11 @@ def write_json(path: Path, data: Any) -> None:
     write_text_atomic(path, text)
 
 
+# A turn's JSON in each format, from what `_RowEncoder.encode` gives for it.
+_SHAREGPT_TURN = itemgetter(1)
+_MESSAGES_TURN = itemgetter(2)
+
+
 class _RowEncoder:
     """JSON rows built from pre-encoded pieces: each text is encoded once (in C) for all
     formats and for every sample of its exchange that repeats it as history, and a row is
@@ -253,12 +259,13 @@ class _RowEncoder:
             out.append(piece)
         return out
 
+    # `map` with an itemgetter, not a list comprehension: that is a function call per row.
     def sharegpt(self, sample: Sample, turns: list[tuple[str, str, str]]) -> str:
-        joined = ", ".join([t[1] for t in turns])
+        joined = ", ".join(map(_SHAREGPT_TURN, turns))
         return f'{{"conversations": [{joined}{self._sharegpt_end}'
 
     def messages(self, sample: Sample, turns: list[tuple[str, str, str]]) -> str:
-        joined = ", ".join([t[2] for t in turns])
+        joined = ", ".join(map(_MESSAGES_TURN, turns))
         return f"{self._messages_head}{joined}]}}"
 
     def alpaca(self, sample: Sample, turns: list[tuple[str, str, str]]) -> str:
