@@ -13,11 +13,14 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 from dataprep.formats.common import QUOTE_PAIRS, SOUND_REF
 from dataprep.records import Sample
 
 USER_PLACEHOLDER = "{{user}}"
+# USER_PLACEHOLDER as an `re.sub` template: itself, any backslash escaped.
+_PLACEHOLDER_TEMPLATE = USER_PLACEHOLDER.replace("\\", "\\\\")
 # Titles after a name that stay after {{user}} (夏生さん → {{user}}さん): how she addresses him.
 HONORIFICS = ("さん", "くん", "君", "ちゃん", "様", "さま", "殿", "先輩", "先生")
 
@@ -293,9 +296,16 @@ def placeholder_replacer(lead_aliases: Iterable[str]) -> Callable[[str], str]:
     if not names:
         return lambda s: s
     pattern = re.compile("|".join(_name_pattern(n) for n in names))
+    if not any(n.casefold() in _WORD_NAMES for n in names):
+        # No name is also a word (`_is_a_word_here` is then never true): a template
+        # substitutes in C, where a function is a Python call per match.
+        return partial(pattern.sub, _PLACEHOLDER_TEMPLATE)
+
+    def one(m: re.Match[str]) -> str:
+        return m[0] if _is_a_word_here(m) else USER_PLACEHOLDER
 
     def replace(text: str) -> str:
-        return pattern.sub(lambda m: m[0] if _is_a_word_here(m) else USER_PLACEHOLDER, text)
+        return pattern.sub(one, text)
 
     return replace
 

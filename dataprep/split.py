@@ -34,9 +34,10 @@ def split_by_scene(
     With two or more scenes and a ratio above zero, eval gets at least one scene and
     train keeps at least one.
     """
+    keys = [s.scene_key for s in samples]  # made once: each is a new string
     scenes: dict[str, list[Sample]] = defaultdict(list)
-    for sample in samples:
-        scenes[sample.scene_key].append(sample)
+    for key, sample in zip(keys, samples, strict=True):
+        scenes[key].append(sample)
     if eval_ratio <= 0 or len(scenes) < 2:
         return list(samples), []
     target = eval_ratio * len(samples)
@@ -54,6 +55,7 @@ def split_by_scene(
             continue  # a big scene would overshoot; a later, smaller one may fit
         eval_keys.add(key)
         taken += len(scenes[key])
-    train = [s for s in samples if s.scene_key not in eval_keys]
-    evaluation = [s for s in samples if s.scene_key in eval_keys]
+    held_out = [key in eval_keys for key in keys]
+    train = [s for s, out in zip(samples, held_out, strict=True) if not out]
+    evaluation = [s for s, out in zip(samples, held_out, strict=True) if out]
     return train, evaluation

@@ -149,22 +149,22 @@ def _samples_of(
     """A sample for each character turn from `first` on; the turns before it are history."""
     pairs = [(t.role, t.text) for t in turns]
     longest = rules.max_turn_chars
+    # The turn after the last one longer than `longest` so far: no history reaches past it
+    # (kept as the turns go by, not looked for again from each of hers).
+    after_long = 0
     for i, turn in enumerate(turns):
+        if longest is not None and i and len(pairs[i - 1][1]) > longest:
+            after_long = i
         if turn.role is not Role.CHARACTER:
             continue
         if i == 0 or i < first:  # a copied history turn has no lines: only hers are counted
             dropped_lines["no_lead_before"] += len(turn.lines)
             continue
-        start = max(0, i - rules.context_turns)
-        if longest is not None:
-            for j in range(i - 1, start - 1, -1):
-                if len(pairs[j][1]) > longest:
-                    start = j + 1
-                    break
-            if start == i:
-                dropped_lines["prompt_too_long"] += len(turn.lines)
-                dropped_in_scene[scene_key(*where)]["prompt_too_long"] += len(turn.lines)
-                continue
+        start = max(0, i - rules.context_turns, after_long)
+        if start == i:  # the turn before hers is longer than `longest`
+            dropped_lines["prompt_too_long"] += len(turn.lines)
+            dropped_in_scene[scene_key(*where)]["prompt_too_long"] += len(turn.lines)
+            continue
         # sharegpt needs human first: drop a leading character turn the window cut into.
         if turns[start].role is Role.CHARACTER:
             start += 1

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from json.encoder import encode_basestring  # ensure_ascii=False, in C
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
@@ -212,6 +213,11 @@ def write_json(path: Path, data: Any) -> None:
     write_text_atomic(path, text)
 
 
+# A turn's JSON in each format, from what `_RowEncoder.encode` gives for it.
+_SHAREGPT_TURN = itemgetter(1)
+_MESSAGES_TURN = itemgetter(2)
+
+
 class _RowEncoder:
     """JSON rows built from pre-encoded pieces: each text is encoded once (in C) for all
     formats and for every sample of its exchange that repeats it as history, and a row is
@@ -253,23 +259,23 @@ class _RowEncoder:
             out.append(piece)
         return out
 
+    # `map` with an itemgetter, not a list comprehension: that is a function call per row.
     def sharegpt(self, sample: Sample, turns: list[tuple[str, str, str]]) -> str:
-        joined = ", ".join([t[1] for t in turns])
+        joined = ", ".join(map(_SHAREGPT_TURN, turns))
         return f'{{"conversations": [{joined}{self._sharegpt_end}'
 
     def messages(self, sample: Sample, turns: list[tuple[str, str, str]]) -> str:
-        joined = ", ".join([t[2] for t in turns])
+        joined = ", ".join(map(_MESSAGES_TURN, turns))
         return f"{self._messages_head}{joined}]}}"
 
     def alpaca(self, sample: Sample, turns: list[tuple[str, str, str]]) -> str:
-        texts = [t[0] for t in turns]
-        earlier = texts[:-2]
-        history = ", ".join(
-            [f"[{earlier[i]}, {earlier[i + 1]}]" for i in range(0, len(earlier) - 1, 2)]
-        )
-        prompt = texts[-2] if len(texts) >= 2 else '""'
+        earlier = turns[:-2]
+        # Pairs of earlier turns, as `to_alpaca` makes them (a last one left alone is dropped).
+        pairs = zip(earlier[::2], earlier[1::2], strict=False)
+        history = ", ".join([f"[{a[0]}, {b[0]}]" for a, b in pairs])
+        prompt = turns[-2][0] if len(turns) >= 2 else '""'
         return (
-            f'{{"instruction": {prompt}, "input": "", "output": {texts[-1]}'
+            f'{{"instruction": {prompt}, "input": "", "output": {turns[-1][0]}'
             f"{self._alpaca_system}{history}]}}"
         )
 

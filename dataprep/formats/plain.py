@@ -156,7 +156,8 @@ _OPEN_CJK = re.compile(
     r"\A[^\"“”「『]*(?:[，、]|(?<=[\u3000-\u9fff\uac00-\ud7af\uff00-\uffef]),)[^\S\n]*\Z"
 )
 _CJK_GOES_ON = re.compile(r'[^「『“"‘﹁（(【\[〔［〈《]')
-_CJK_COMMA_LINE = re.compile(r"[，、,][^\S\n]*\n")
+# A line ending in a comma, blanks aside: an alternative for each comma, starting with it.
+_COMMA_LINE_END = "|".join(rf"{re.escape(comma)}[^\S\n]*\n" for comma in "，、,")
 # A said line left open with no quote, by how it is cut (the opener `_join_wrapped` holds
 # for it: a CJK comma, or "" for an English sentence): what a line below starts with to go
 # on it, and what leaves the line open still; CJK first, as a line ending in "，" may be
@@ -169,6 +170,12 @@ _WRAPPED = {o: c for o, c in QUOTE_PAIRS.items() if o != c and o != "‘"}
 # not once from each (a quote nested in one of its own kind, `「a「b」`, is not seen).
 _UNCLOSED = re.compile(
     "|".join(f"{re.escape(o)}[^{re.escape(o + c)}\n]*+(?![^\n])" for o, c in _WRAPPED.items())
+)
+# Whatever makes a slice worth `_join_wrapped`: a straight quote, an unclosed quote, a
+# line that starts in lower case or ends in a comma. One scan of the slice, not four:
+# each alternative starts with a literal, so the engine stops only where one may match.
+_MAY_BE_WRAPPED = re.compile(
+    "|".join([re.escape(_STRAIGHT), _UNCLOSED.pattern, _LOWER_LINE.pattern, _COMMA_LINE_END])
 )
 
 
@@ -472,14 +479,15 @@ def iter_batches(
                     pending = None
                 elif s2:
                     pending = None
+                    digit_first = s2[0] in _DIGITS  # asked twice below: a CJK s2[0] is a new str
                     # "10:30 起床" is narration with a time in it, not a speaker called "10".
-                    if len(s2) > MAX_NAME or (s2[0] in _DIGITS and s2.replace(" ", "").isdigit()):
+                    if len(s2) > MAX_NAME or (digit_first and s2.replace(" ", "").isdigit()):
                         if chunk_lines is None:
                             chunk_lines = chunk.split("\n")  # once, and only for these rare lines
                         whole = chunk_lines[line - first].strip()
                         if not _is_command(whole):
                             append(Utterance(None, whole, source, line, scene))
-                    elif s2[0] in _DIGITS and (numbered := _NUMBERED.fullmatch(s2)):
+                    elif digit_first and (numbered := _NUMBERED.fullmatch(s2)):
                         # `0001 亚托莉：…`, `12. Atri: …`: a dump's line number before the name.
                         name = numbered.group(1)
                         append(Utterance(names[name], direction + t2, source, line, scene))
@@ -494,6 +502,7 @@ def iter_batches(
                     else:
                         append(Utterance(names[s2], direction + t2, source, line, scene))
                 elif narration:
+                    head = narration[0]  # one str for the tests below, not one each
                     if pending is not None and is_quoted(narration):
                         append(
                             Utterance(
@@ -505,7 +514,7 @@ def iter_batches(
                             )
                         )
                     elif (
-                        narration[0] == "["
+                        head == "["
                         and options.speaker_aliases
                         and (
                             tagged := alias_tag(
@@ -520,17 +529,17 @@ def iter_batches(
                             pending, pending_direction = tagged[0], ""
                             continue
                         append(Utterance(tagged[0], tagged[1], source, line, scene))
-                    elif narration[0] in "[【" and HEADING_LINE.fullmatch(narration) is not None:
+                    elif head in "[【" and HEADING_LINE.fullmatch(narration) is not None:
                         if SOUND_LINE.fullmatch(narration) is not None:
                             continue  # a voice cue between `【名字】` and its line
                     # A `【名字】` line alone (`【名字】：` too) names the speaker of a quoted
                     # line below it.
-                    elif narration[0] == "【" and (name := _lenticular_alone(narration)):
+                    elif head == "【" and (name := _lenticular_alone(narration)):
                         pending = name
                         pending_direction = ""
                         continue
                     elif (
-                        narration[0] == "["
+                        head == "["
                         and narration[-1] in "]：:"
                         and len(narration) <= MAX_NAME + 4
                         and (alone := _BRACKET_ALONE.fullmatch(narration)) is not None
@@ -543,13 +552,10 @@ def iter_batches(
                         pending = name
                         pending_direction = ""
                         continue
-                    elif (
-                        narration[0] in "(（["
-                        and (directed := _directed_alone(narration)) is not None
-                    ):
+                    elif head in "(（[" and (directed := _directed_alone(narration)) is not None:
                         pending_direction, pending = directed
                         continue
-                    elif narration[0] == "『" and (corner := _CORNER_NAME.fullmatch(narration)):
+                    elif head == "『" and (corner := _CORNER_NAME.fullmatch(narration)):
                         # `『亚托莉』：早上好`: a name in white corner brackets, before a colon.
                         if not corner.group(2):
                             pending, pending_direction = corner.group(1), ""
@@ -588,10 +594,7 @@ def iter_batches(
                         append(Utterance(None, whole, source, line, scene))
             if (
                 held
-                or _STRAIGHT in chunk
-                or _UNCLOSED.search(chunk) is not None
-                or _LOWER_LINE.search(chunk) is not None
-                or _CJK_COMMA_LINE.search(chunk) is not None
+                or _MAY_BE_WRAPPED.search(chunk) is not None
                 # Its last line a sentence that may go on in the next slice.
                 or (out and out[-1].speaker and _open_sentence(out[-1].text) is not None)
             ):
