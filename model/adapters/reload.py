@@ -179,10 +179,8 @@ class Reloader:
         """The live version as a status shows it beside `last`: during a switch, the one
         before until the switch is recorded. The engine serves the new one from its own
         thread a moment before the job, back on the loop, records it, and a status in
-        between named the new version beside the old record. Only while the switch holds
-        the lock: one cancelled before its record leaves no stale version behind."""
-        switching = self._switching_from
-        return switching if switching is not None and self._lock.locked() else self.live
+        between named the new version beside the old record."""
+        return self.live if self._switching_from is None else self._switching_from
 
     def prompt_for(self, version: str) -> str:
         """The system prompt to serve `version` with (its training prompt)."""
@@ -331,74 +329,82 @@ class Reloader:
         return await self._switch("", "rollback")
 
     async def _switch(self, version: str, kind: str) -> ReloadResult:
+        async with self._lock:
+            try:
+                return await self._switch_held(version, kind)
+            finally:
+                # `_record` clears it with `last`; a switch cancelled before that (a
+                # dropped `/reload`) must not leave the status on the version before.
+                self._switching_from = None
+
+    async def _switch_held(self, version: str, kind: str) -> ReloadResult:
         assert self.engine is not None
         engine = self.engine
-        async with self._lock:
-            previous = self.live
-            seen = self.seen
-            stamp: FilesStamp | None = None
-            if version_order(version) > version_order(self.seen):
-                self.seen = version
-            if kind == "rollback" and version_order(previous) > version_order(self.seen):
-                self.seen = previous
-            try:
-                if version == previous:
-                    result = ReloadResult(
-                        ok=True,
-                        message=f"Already serving {_label(version)}.",
-                        adapter_version=version,
-                        code="already_serving",
-                        version=version,
-                    )
-                    return self._record(result, kind, version)
-                if (
-                    version in self.loaded
-                    and isinstance(engine, DroppingAdapterEngine)
-                    and not engine.holds(version)
-                ):
-                    self.loaded.remove(version)  # staged afresh, from its folder
-                if version and version not in self.loaded:
-                    # Taken before reading: files still changing while it is tried make
-                    # it differ afterwards, so the job tries again.
-                    folder = version_folder(self.adapters_dir, version)
-                    stamp = await asyncio.to_thread(files_stamp, folder)
-                    await self._stage(engine, version)
-                self._switching_from = previous
-                await engine.activate(version)
-            except Exception as exc:
-                if isinstance(exc, EngineUnavailable):
-                    # The server, not the version: not held as refused, so the job's
-                    # next look tries it again once vLLM is back.
-                    self.seen = seen
-                    reason = f"{exc}; it is tried again at the next look."
-                    return self._record(self._refused(version, reason), kind, version)
-                if isinstance(exc, AdapterError):
-                    reason = str(exc)
-                else:
-                    log.exception("loading adapter version %s failed", version)
-                    reason = f"Version {version} could not be loaded ({type(exc).__name__}: {exc})."
-                self.failed.add(version)
-                if isinstance(exc, AdapterWriteError):
-                    self.unwritten.add(version)
-                elif stamp is not None:
-                    self.refused_files[version] = stamp
+        previous = self.live
+        seen = self.seen
+        stamp: FilesStamp | None = None
+        if version_order(version) > version_order(self.seen):
+            self.seen = version
+        if kind == "rollback" and version_order(previous) > version_order(self.seen):
+            self.seen = previous
+        try:
+            if version == previous:
+                result = ReloadResult(
+                    ok=True,
+                    message=f"Already serving {_label(version)}.",
+                    adapter_version=version,
+                    code="already_serving",
+                    version=version,
+                )
+                return self._record(result, kind, version)
+            if (
+                version in self.loaded
+                and isinstance(engine, DroppingAdapterEngine)
+                and not engine.holds(version)
+            ):
+                self.loaded.remove(version)  # staged afresh, from its folder
+            if version and version not in self.loaded:
+                # Taken before reading: files still changing while it is tried make
+                # it differ afterwards, so the job tries again.
+                folder = version_folder(self.adapters_dir, version)
+                stamp = await asyncio.to_thread(files_stamp, folder)
+                await self._stage(engine, version)
+            self._switching_from = previous
+            await engine.activate(version)
+        except Exception as exc:
+            if isinstance(exc, EngineUnavailable):
+                # The server, not the version: not held as refused, so the job's
+                # next look tries it again once vLLM is back.
+                self.seen = seen
+                reason = f"{exc}; it is tried again at the next look."
                 return self._record(self._refused(version, reason), kind, version)
-            self.failed.discard(version)
-            self.unwritten.discard(version)
-            self.refused_files.pop(version, None)
-            self.served.append(version)
-            await self._unload_old(engine)
-            rollback = kind == "rollback"
-            verb = "Rolled back to" if rollback else "Now serving"
-            result = ReloadResult(
-                ok=True,
-                message=f"{verb} {_label(version)} (was {_label(previous)}).",
-                adapter_version=version,
-                code="rolled_back" if rollback else "switched",
-                version=version,
-                previous=previous,
-            )
-            return self._record(result, kind, version)
+            if isinstance(exc, AdapterError):
+                reason = str(exc)
+            else:
+                log.exception("loading adapter version %s failed", version)
+                reason = f"Version {version} could not be loaded ({type(exc).__name__}: {exc})."
+            self.failed.add(version)
+            if isinstance(exc, AdapterWriteError):
+                self.unwritten.add(version)
+            elif stamp is not None:
+                self.refused_files[version] = stamp
+            return self._record(self._refused(version, reason), kind, version)
+        self.failed.discard(version)
+        self.unwritten.discard(version)
+        self.refused_files.pop(version, None)
+        self.served.append(version)
+        await self._unload_old(engine)
+        rollback = kind == "rollback"
+        verb = "Rolled back to" if rollback else "Now serving"
+        result = ReloadResult(
+            ok=True,
+            message=f"{verb} {_label(version)} (was {_label(previous)}).",
+            adapter_version=version,
+            code="rolled_back" if rollback else "switched",
+            version=version,
+            previous=previous,
+        )
+        return self._record(result, kind, version)
 
     async def _stage(self, engine: AdapterEngine, version: str) -> None:
         """Validate and load `version` beside the live adapter, then smoke-test it."""
