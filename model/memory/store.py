@@ -731,20 +731,17 @@ class Memory:
             return await self._purge_conversations(scope), lines
 
     async def _purge_conversations(self, scope: str) -> int:
-        """`purge`'s messages and summaries; messages deleted."""
+        """`purge`'s messages and summaries, inside its one transaction (`changing`,
+        which took SQLite's write lock first); messages deleted."""
         platform, user_id, room = parse_scope(scope)
         messages = 0
-        async with self._tx.held():
-            if user_id:  # as `_reset` of a person
-                await self._tx.begin_immediate()
-            for key in [scope] + (await self.member_scopes_of(scope) if user_id else []):
-                cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (key,))
-                await self._db.execute("DELETE FROM summaries WHERE scope = ?", (key,))
-                await self._record_reset(key)
-                messages += cur.rowcount
-            if user_id:  # also in a conversation that holds nothing of theirs yet
-                await self._record_reset(scope, _RESET_PERSON)
-            await self._tx.commit()
+        for key in [scope] + (await self.member_scopes_of(scope) if user_id else []):
+            cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (key,))
+            await self._db.execute("DELETE FROM summaries WHERE scope = ?", (key,))
+            await self._record_reset(key)
+            messages += cur.rowcount
+        if user_id:  # also in a conversation that holds nothing of theirs yet
+            await self._record_reset(scope, _RESET_PERSON)
         if user_id:
             for shared in await self._shared_scopes_of(platform, user_id, room):
                 messages += await self.purge_user_in(shared, user_id)
