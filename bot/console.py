@@ -30,12 +30,15 @@ from model.protocol import (
 )
 
 PLATFORM = "console"
-HELP = "Commands: /reset forgets this conversation, /history shows it, /quit leaves."
+HELP = (
+    "Commands: /reset forgets this conversation, /history shows it, /help lists these, "
+    "/quit leaves."
+)
 OFFLINE_DEMO_NOTE = (
     "This is the offline demo model: tiny and English-only. For {name} in her card's own "
     'language on a real model, see "Using a real base model" in README.md.'
 )
-COMMANDS = {"/reset", "/history", "/quit", "/exit"}
+COMMANDS = {"/reset", "/history", "/help", "/quit", "/exit"}
 CUT_NOTE = f"Only the first {MAX_INPUT_CHARS:,} characters are sent, as on Discord and QQ."
 UNDECODABLE_NOTE = (
     "Some bytes you typed or pasted are not {encoding} text (this terminal's encoding): "
@@ -264,6 +267,9 @@ async def run_console(
             for role, text in history:
                 who = character_name if role == "assistant" else user_name
                 console.print(f"[dim]{shown(who)}: {shown(text)}[/dim]")
+            continue
+        if command == "/help":
+            console.print(f"[dim]{HELP}[/dim]")
             continue
         if command.startswith("/"):
             console.print(f"[dim]Unknown command {shown(name)}. {HELP}[/dim]")

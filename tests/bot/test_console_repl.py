@@ -122,3 +122,13 @@ async def test_a_paste_longer_than_the_bots_take_is_cut_as_they_cut_it(
     assert await sent(echo_service) == [paste[:MAX_INPUT_CHARS].strip()]
     assert f"Only the first {MAX_INPUT_CHARS:,} characters are sent" in shown
     assert "听到了：word word" in shown  # and she answers what was sent
+
+
+async def test_help_lists_the_commands_and_is_not_sent_to_her(
+    echo_service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown = await chat_in_console(echo_service, monkeypatch, "/help\n/history\n")
+    assert "Unknown command" not in shown
+    # Once at the start, once for /help; the echo engine never heard it.
+    assert shown.count("/help lists these") == 2
+    assert "(no messages yet)" in shown
