@@ -76,6 +76,7 @@ from model.engines.loading import (
     ModelNotFoundError,
 )
 from model.engines.prefix_cache import common_length
+from model.engines.sampling import candidates, draw, penalise_repeats
 
 log = logging.getLogger(__name__)
 
@@ -765,30 +766,12 @@ class LlamaCppEngine:
         if not np.isfinite(logits).all():
             row.bad_logits = True
             logits = np.nan_to_num(logits, nan=-np.inf)
-        if gen.repetition_penalty != 1.0:
-            seen = np.fromiter(set(row.prompt) | set(row.new), dtype=np.int64)
-            values = logits[seen]
-            logits[seen] = np.where(
-                values > 0, values / gen.repetition_penalty, values * gen.repetition_penalty
-            )
+        penalise_repeats(logits, set(row.prompt).union(row.new), gen.repetition_penalty)
         if len(row.new) < row.min_new:
             logits[self.stop_tokens] = -np.inf
-        if not gen.do_sample:
-            return int(np.argmax(logits))
-        logits = logits / gen.temperature
-        if 0 < gen.top_k < len(logits):
-            cut = np.partition(logits, -gen.top_k)[-gen.top_k]
-            logits = np.where(logits < cut, -np.inf, logits)
-        probs = np.exp(logits - logits.max())
-        probs /= probs.sum()
-        if gen.top_p < 1.0:
-            order = np.argsort(-probs)
-            cumulative = np.cumsum(probs[order])
-            keep = order[: int(np.searchsorted(cumulative, gen.top_p)) + 1]
-            kept = np.zeros_like(probs)
-            kept[keep] = probs[keep]
-            probs = kept / kept.sum()
-        return int(rng.choice(len(probs), p=probs))
+        if not gen.do_sample or not np.isfinite(logits.max()):
+            return int(np.argmax(logits))  # greedy, or nothing left to weigh
+        return draw(*candidates(logits, gen), rng)
 
     def next_token_logits(self, tokens: list[int], adapter: str = "") -> Any:
         """The scores for the token after `tokens`, with `adapter` (a fingerprint of the
