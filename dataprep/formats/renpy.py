@@ -1329,22 +1329,38 @@ def _story_names(
     in a name shows its value. The player's name variable (`player`) names the lead
     there, not what a line shows of it ({{user}}). A say statement's `e` is
     `character.e` where that is defined: this `e` is then Python's (`store.e`)."""
-    as_names = {**variables, **player}
-    found = []
-    for var, definition in definitions.story:
-        shadowed = _CHARACTER_NAMESPACE + var in definitions.by_variable
-        speaker = _DEFAULT_STORE + var if shadowed else var
-        source = definition.source
-        if definition.name is not None:
-            shown = _filled_in(_shown_name(definition.name, strings), as_names, strings)
-        elif source is not None and source in player:
-            shown = player[source]
-        elif source is not None and source in variables:
-            shown = _shown_name(variables[source], strings)
-        else:
-            shown = var
-        found.append((definition.story_line, speaker, shown))
-    return found
+    return [
+        (
+            definition.story_line,
+            _story_speaker(var, definitions.by_variable),
+            _story_name(var, definition, strings, variables, player),
+        )
+        for var, definition in definitions.story
+    ]
+
+
+def _story_speaker(var: str, defined: Container[str]) -> str:
+    """The speaker the story's Python's `var` is: `store.var` where `character.var` is
+    `defined` (a say statement's `var` is that one)."""
+    return _DEFAULT_STORE + var if _CHARACTER_NAMESPACE + var in defined else var
+
+
+def _story_name(
+    var: str,
+    definition: _Definition,
+    strings: dict[str, str],
+    variables: Mapping[str, str],
+    player: Mapping[str, str],
+) -> str:
+    """The name the story's `var = definition` shows (see `_story_names`)."""
+    source = definition.source
+    if definition.name is not None:
+        return _filled_in(_shown_name(definition.name, strings), {**variables, **player}, strings)
+    if source is not None and source in player:
+        return player[source]
+    if source is not None and source in variables:
+        return _shown_name(variables[source], strings)
+    return var
 
 
 def parse(
