@@ -680,8 +680,10 @@ class ScriptNames:
         self.values: dict[str, set[str]] = {}
         self.language_values: dict[str, dict[str, set[str]]] = {}
         self.player: set[str] = set()
-        # Label → what its run does to the characters (`_label_steps`), every file's.
-        self.label_steps: dict[str, list[_LabelStep]] = {}
+        # Each file's text and the characters its story Python defines, for
+        # `label_steps`: read only when some file's story defines one (most games define
+        # theirs with `define`), as that pass costs about as much as the rest of `add`.
+        self._stories: list[tuple[str, list[tuple[str, _Definition]]]] = []
         # Language → the string translations of its `translate <lang> strings` blocks.
         self.strings: dict[str, dict[str, str]] = {}
 
@@ -692,9 +694,7 @@ class ScriptNames:
         lines = text.splitlines()
         defined = _definitions(lines)
         self.definitions.update(defined)
-        for label, steps in _label_steps(lines, defined.story):
-            held = self.label_steps.get(label)
-            self.label_steps[label] = steps if held is None else _twice(held + steps)
+        self._stories.append((text, defined.story))
         self.add_values(text)
         self.player |= input_variables(text)
         return bool(defined.by_variable)
@@ -773,6 +773,18 @@ class ScriptNames:
             characters[var] = value or written[var]
         return characters, {**known, **dict.fromkeys(self.player, player_value)}
 
+    def label_steps(self) -> dict[str, list[_LabelStep]]:
+        """Label → what its run does to the characters (`_label_steps`), every file's;
+        empty when no file's story defines a character."""
+        found: dict[str, list[_LabelStep]] = {}
+        if not any(story for _, story in self._stories):
+            return found
+        for text, story in self._stories:
+            for label, steps in _label_steps(text.splitlines(), story):
+                held = found.get(label)
+                found[label] = steps if held is None else _twice(held + steps)
+        return found
+
     def label_characters(
         self, lead: str, strings: dict[str, str] | None = None, language: str | None = None
     ) -> dict[str, dict[str, str]]:
@@ -784,14 +796,15 @@ class ScriptNames:
         strings = strings or {}
         known = self.known(language)
         player = dict.fromkeys(self.player, lead)
+        steps = self.label_steps()
         done: dict[str, dict[str, _Definition | None]] = {}
         found = {}
-        for label in self.label_steps:
+        for label in steps:
             named = {
                 _story_speaker(var, self.definitions.by_variable): _story_name(
                     var, definition, strings, known, player
                 )
-                for var, definition in _label_characters(self.label_steps, label, done).items()
+                for var, definition in _label_characters(steps, label, done).items()
                 if definition is not None
             }
             if named:
