@@ -221,6 +221,7 @@ def parse_options(
         renpy_strings=strings,
         renpy_variables=variables,
         renpy_player=dict.fromkeys(names.player, lead),
+        renpy_label_characters=names.label_characters(lead, strings, language),
         renpy_unsettled=names.unsettled(language),
         kirikiri_names=shown,
         speaker_aliases=aliases,

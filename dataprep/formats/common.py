@@ -34,6 +34,11 @@ class ParseOptions:
     # character named by one is the lead, one the story defines (`$ mc =
     # DynamicCharacter("player_name")`) as one defined before the game starts.
     renpy_player: dict[str, str] = field(default_factory=dict)
+    # Label → (speaker → the name shown) of each character the story's Python of that
+    # label (`$ e = Character("Eileen")` in `label setup_names:`, in any .rpy file) always
+    # defines when it runs: a `call setup_names` or `jump setup_names` names the lines of
+    # `e` after it so.
+    renpy_label_characters: dict[str, dict[str, str]] = field(default_factory=dict)
     # Variables left out of it because the scripts give them several values (or one that
     # is not a string): their values, for the run to say why their lines were dropped.
     renpy_unsettled: dict[str, tuple[str, ...]] = field(default_factory=dict)

@@ -97,6 +97,16 @@ _MENU_LABEL = re.compile(r"menu\s+([\w.]+)")
 # What comes before a `#` comment after a statement (a string may hold a "#").
 _BEFORE_COMMENT = re.compile(rf"""(?:{_STR}|[^"'#])*""")
 _LABEL = re.compile(r"\s*label\s+([\w.]+)\s*(?:\(.*\))?\s*:")
+# `call name`, `call .local(args) from _call_x`, `jump name`, `call expression "name"`: the
+# label a statement goes to, as written (group `label`) or as a string literal that is the
+# whole expression (group `named`); not `call screen`, nor a label an expression computes.
+_GOES_TO = re.compile(
+    r"""(?:call|jump)[ \t]+(?:expression[ \t]+(?P<quote>["'])(?P<named>[\w.]+)(?P=quote)"""
+    r"""(?:[ \t]+pass\b.*?)?|(?!(?:screen|expression)\b)(?P<label>[\w.]+)[ \t]*(?:\(.*\))?)"""
+    r"(?:[ \t]+from[ \t]+\w+)?[ \t]*(?:#.*)?$"
+)
+# What ends a label's run where it is: control goes on elsewhere, never to the line below.
+_LEAVES = re.compile(r"(?:return|jump)\b")
 _TRANSLATE = re.compile(r"\s*translate\s+(\w+)\s+([\w.]+)\s*:")
 # `translate <lang> <id>:` blocks of translated dialogue, not of interface strings,
 # python or style; `translate None` is the original language.
@@ -460,6 +470,142 @@ def _assigned_character(
         yield m.group(1), m.group(2) or "", m.group(3), by_default, story_line
 
 
+class _Defines(NamedTuple):
+    """A step of a label's run: its story Python defines the character `var`; definition
+    None where the run may not reach it (`_label_steps`)."""
+
+    var: str
+    definition: _Definition | None
+
+
+class _Calls(NamedTuple):
+    """A step of a label's run: it calls `label` (or falls into it), `sure`: on every run."""
+
+    label: str
+    sure: bool
+
+
+_LabelStep = _Defines | _Calls
+
+
+def _label_name(written: str, global_label: str) -> str:
+    """A label as Ren'Py names it: a local one (`.after`) under the global label above it."""
+    return global_label + written if written.startswith(".") else written
+
+
+def _goes_to(statement: str, global_label: str) -> str | None:
+    """The label a `call`/`jump` statement goes to (`_GOES_TO`), under `global_label`;
+    None for any other statement."""
+    m = _GOES_TO.match(statement)
+    if m is None:
+        return None
+    return _label_name(m.group("named") or m.group("label"), global_label)
+
+
+def _label_steps(
+    lines: list[str], story: list[tuple[str, _Definition]]
+) -> list[tuple[str, list[_LabelStep]]]:
+    """(label, what its run does to the characters, in order) of each label statement of
+    the script (a label defined twice, twice): the story Python of its
+    body defines one (`story`: the script's, `_Definitions.story`), or it calls a label.
+    A run goes on until a `return` or `jump` at its body's top level; past its body, it
+    falls into the next label. Only a definition on every run is one (a `$` line or a
+    top-level statement of a `python:` block, at the body's top level, before any
+    `return` or `jump` that may have ended it): behind an `if` or a menu choice, it
+    leaves its character's name unknown (None). Conservative: a call names a character
+    only as it is for certain once the label has run, and leaves one it may or may not
+    have renamed as it was, rather than guess one of its names."""
+    defined_at = {definition.story_line: (var, definition) for var, definition in story}
+    found: list[tuple[str, list[_LabelStep]]] = []
+    running: list[_LabelStep] | None = None  # the steps of the label whose run we are in
+    in_body = False
+    label_indent = top = -1
+    top_line = 0  # the line of the statement at the body's top level that we are in
+    sure = True  # whether every run of the label reaches this line
+    global_label = ""
+    number = 0
+    while number < len(lines):
+        number += 1
+        raw = lines[number - 1]
+        stripped = raw.lstrip()
+        if not stripped or stripped[0] == "#":
+            continue
+        indent = len(raw) - len(stripped)
+        whole = logical_line(lines, number, python=stripped[0] == "$")
+        first, number = number, number if whole is None else whole.last
+        if stripped.startswith("label") and (m := _LABEL.match(raw)):
+            name = _label_name(m.group(1), global_label)
+            global_label = name if "." not in m.group(1) else global_label
+            if running is not None:
+                running.append(_Calls(name, sure))  # it falls in
+            running = []
+            found.append((name, running))
+            in_body, label_indent, top, sure = True, indent, -1, True
+            continue
+        if not in_body or indent <= label_indent or running is None:
+            in_body = False
+            continue
+        top = indent if top < 0 else top
+        top_line = first if indent == top else top_line
+        if _LEAVES.match(stripped):
+            if indent == top:
+                running = None  # the run ends here
+            sure = False
+        elif stripped.startswith("call") and (called := _goes_to(stripped, global_label)):
+            running.append(_Calls(called, sure and indent == top))
+        elif first in defined_at:
+            var, definition = defined_at[first]
+            always = sure and (
+                first == top_line or _PYTHON_OPENER.match(lines[top_line - 1]) is not None
+            )
+            running.append(_Defines(var, definition if always else None))
+    return found
+
+
+def _twice(steps: list[_LabelStep]) -> list[_LabelStep]:
+    """The steps of a label defined twice: which of them runs is not known (Ren'Py
+    refuses it, or runs the last one loaded), so none of them is sure."""
+    return [
+        _Calls(step.label, False) if isinstance(step, _Calls) else _Defines(step.var, None)
+        for step in steps
+    ]
+
+
+def _label_characters(
+    steps: Mapping[str, list[_LabelStep]],
+    label: str,
+    done: dict[str, dict[str, _Definition | None]],
+) -> dict[str, _Definition | None]:
+    """Variable → the character `label`'s run leaves it (None: not known for certain),
+    through the labels it calls. `done`: the labels already read. Read depth first by a
+    stack of its own, not by recursion: a game's labels may each fall into the next, a
+    thousand long; a label called while it is read (a loop of calls) adds nothing there."""
+    opened: set[str] = set()
+    pending = [label]
+    while pending:
+        current = pending[-1]
+        if current in done:
+            pending.pop()
+        elif current not in opened:
+            opened.add(current)
+            pending += [
+                step.label
+                for step in steps.get(current, ())
+                if isinstance(step, _Calls) and step.label not in done and step.label not in opened
+            ]
+        else:
+            pending.pop()
+            held: dict[str, _Definition | None] = {}
+            for step in steps.get(current, ()):
+                if isinstance(step, _Calls):
+                    called = done.get(step.label, {})
+                    held.update(called if step.sure else dict.fromkeys(called))
+                else:
+                    held[step.var] = step.definition
+            done[current] = held
+    return done[label]
+
+
 def collect_characters(text: str) -> dict[str, str]:
     """Variable → display name for every character the text defines (`_defines`); a
     narrator (`Character(None, kind=nvl)`) maps to "", a DynamicCharacter to its own
@@ -534,6 +680,10 @@ class ScriptNames:
         self.values: dict[str, set[str]] = {}
         self.language_values: dict[str, dict[str, set[str]]] = {}
         self.player: set[str] = set()
+        # Each file's text and the characters its story Python defines, for
+        # `label_steps`: read only when some file's story defines one (most games define
+        # theirs with `define`), as that pass costs about as much as the rest of `add`.
+        self._stories: list[tuple[str, list[tuple[str, _Definition]]]] = []
         # Language → the string translations of its `translate <lang> strings` blocks.
         self.strings: dict[str, dict[str, str]] = {}
 
@@ -541,8 +691,10 @@ class ScriptNames:
         """Gather one file's names; True when it defines characters."""
         for language, found in translated_strings(text).items():
             self.strings.setdefault(language, {}).update(found)
-        defined = _definitions(text.splitlines())
+        lines = text.splitlines()
+        defined = _definitions(lines)
         self.definitions.update(defined)
+        self._stories.append((text, defined.story))
         self.add_values(text)
         self.player |= input_variables(text)
         return bool(defined.by_variable)
@@ -620,6 +772,44 @@ class ScriptNames:
                 value = _shown_name(value, strings)
             characters[var] = value or written[var]
         return characters, {**known, **dict.fromkeys(self.player, player_value)}
+
+    def label_steps(self) -> dict[str, list[_LabelStep]]:
+        """Label → what its run does to the characters (`_label_steps`), every file's;
+        empty when no file's story defines a character."""
+        found: dict[str, list[_LabelStep]] = {}
+        if not any(story for _, story in self._stories):
+            return found
+        for text, story in self._stories:
+            for label, steps in _label_steps(text.splitlines(), story):
+                held = found.get(label)
+                found[label] = steps if held is None else _twice(held + steps)
+        return found
+
+    def label_characters(
+        self, lead: str, strings: dict[str, str] | None = None, language: str | None = None
+    ) -> dict[str, dict[str, str]]:
+        """Label → (speaker → the name shown) of each character its run always defines
+        in the story's Python, through the labels it calls (`_label_steps`): named as
+        one its own script defines there (`_story_names`), the player's name variables
+        naming the lead. What a label may or may not define is left out: a call of it
+        leaves that speaker's name as it was."""
+        strings = strings or {}
+        known = self.known(language)
+        player = dict.fromkeys(self.player, lead)
+        steps = self.label_steps()
+        done: dict[str, dict[str, _Definition | None]] = {}
+        found = {}
+        for label in steps:
+            named = {
+                _story_speaker(var, self.definitions.by_variable): _story_name(
+                    var, definition, strings, known, player
+                )
+                for var, definition in _label_characters(steps, label, done).items()
+                if definition is not None
+            }
+            if named:
+                found[label] = named
+        return found
 
     def named_by_alias(
         self,
@@ -1329,22 +1519,38 @@ def _story_names(
     in a name shows its value. The player's name variable (`player`) names the lead
     there, not what a line shows of it ({{user}}). A say statement's `e` is
     `character.e` where that is defined: this `e` is then Python's (`store.e`)."""
-    as_names = {**variables, **player}
-    found = []
-    for var, definition in definitions.story:
-        shadowed = _CHARACTER_NAMESPACE + var in definitions.by_variable
-        speaker = _DEFAULT_STORE + var if shadowed else var
-        source = definition.source
-        if definition.name is not None:
-            shown = _filled_in(_shown_name(definition.name, strings), as_names, strings)
-        elif source is not None and source in player:
-            shown = player[source]
-        elif source is not None and source in variables:
-            shown = _shown_name(variables[source], strings)
-        else:
-            shown = var
-        found.append((definition.story_line, speaker, shown))
-    return found
+    return [
+        (
+            definition.story_line,
+            _story_speaker(var, definitions.by_variable),
+            _story_name(var, definition, strings, variables, player),
+        )
+        for var, definition in definitions.story
+    ]
+
+
+def _story_speaker(var: str, defined: Container[str]) -> str:
+    """The speaker the story's Python's `var` is: `store.var` where `character.var` is
+    `defined` (a say statement's `var` is that one)."""
+    return _DEFAULT_STORE + var if _CHARACTER_NAMESPACE + var in defined else var
+
+
+def _story_name(
+    var: str,
+    definition: _Definition,
+    strings: dict[str, str],
+    variables: Mapping[str, str],
+    player: Mapping[str, str],
+) -> str:
+    """The name the story's `var = definition` shows (see `_story_names`)."""
+    source = definition.source
+    if definition.name is not None:
+        return _filled_in(_shown_name(definition.name, strings), {**variables, **player}, strings)
+    if source is not None and source in player:
+        return player[source]
+    if source is not None and source in variables:
+        return _shown_name(variables[source], strings)
+    return var
 
 
 def parse(
@@ -1475,6 +1681,11 @@ def parse(
                     elif "." not in name:
                         scene_label = name
                     scene = name
+                continue
+            if line.startswith(("call", "jump")) and (goes := _goes_to(line, scene_label)):
+                # What the story Python of the label it runs always defines names the
+                # lines below, in the order of the lines, as a `$ e = Character(…)` here.
+                characters.update(options.renpy_label_characters.get(goes, {}))
                 continue
             if line.startswith("translate "):
                 m = _TRANSLATE.match(line)
