@@ -13,10 +13,11 @@ left open does not: the quote is one line on screen). Choices (`[link]…[endlin
 one's line, nor a macro's body (`[macro name=…]…[endmacro]`), which is only its
 definition: where a macro is called, the tags of its body run (`macro_tags`, from any .ks
 file given), so a name macro (`@汐里 voice=shi_0001`, `[汐里]「…」`) names the speaker with
-its `[nm]` or `#` line, or the `[emb exp="mp.name"]` it writes to a name box of its own
-(`[current layer=message1]`, KAG's), and one ending in `[p]` ends the line. A tag no file defines names
-the speaker before a message's text when no tag has its name (`[汐里]`, not ASCII) or it
-is one of the aliases (`@atri`). Every other tag is dropped but `[ch text=…]` and
+its `[nm]` or `#` line, the `[emb exp="mp.name"]` it writes to a name box of its own
+(`[current layer=message1]`, KAG's) or the `【[emb exp="mp.name"]】` header leading its text
+(`t=&mp.name` is `t=%name`), and one ending in `[p]` ends the line. A tag no file defines
+names the speaker before a message's text when no tag has its name (`[汐里]`, not ASCII)
+or it is one of the aliases (`@atri`). Every other tag is dropped but `[ch text=…]` and
 `[hch text=…]`, whose text is shown; `;` comments, `*label` lines, `[iscript]` …
 `[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks (to the end tag wherever it
 is on its line: what follows it is read, `…;[endscript]「…」`) and lines of script code
@@ -115,9 +116,9 @@ _MACRO_KEY = "@"
 # Macros calling macros: how deep calls are followed (one calling itself stops there).
 _DEEPEST_CALL = 8
 # A macro's argument in its body: `%voice`, `%name|汐里` (with a default), and in an
-# expression (`[emb exp="mp.name"]`).
+# expression (`[emb exp="mp.name"]`, an attribute's whole value `t=&mp.name`).
 _MACRO_ARGUMENTS = "mp."
-_ARGUMENT = re.compile(r"%([\w-]+)(?:\|([^\s\]\"']*))?")
+_ARGUMENT = re.compile(r"%([\w-]+)(?:\|([^\s\]\"']*))?|&mp\.([A-Za-z_]\w*)(?=[\"'`]?(?:\s|$))")
 # How long a tag no file defines may be to be taken for a character's name.
 _LONGEST_NAME = 16
 # Attributes of a command, never of a name macro (`@シーン回想開始 storage=… target=…`,
@@ -210,12 +211,14 @@ def macro_tags(text: str) -> dict[str, str]:
     TyranoScript `#汐里` line as the `[chara_ptext name="汐里"]` it stands for), a page
     macro's `[p][cm]`, other macros' calls. Not its text, nor what shows text (`emb`,
     `ch`, a choice), nor code (`[iscript]` … `[endscript]`); but an `[emb exp="mp.name"]`
-    written to a name box (`_name_box_emb`) is its `[nm t="%name"]`."""
+    written to a name box (`_name_box_emb`), or in a `【…】` leading its text
+    (`_NameHeader`), is its `[nm t="%name"]`."""
     if "macro" not in text:
         return {}
     found: dict[str, list[str]] = {}
     defining: list[str] | None = None  # the tags of the body being read
     in_name_box = False  # whether the body writes to a message layer of its own
+    header = _NameHeader()  # the `【名】` leading the body's text
     block_end: str | None = None
     for line in text.splitlines():
         block_end, line = _outside_code(line.strip(), block_end)
@@ -223,14 +226,18 @@ def macro_tags(text: str) -> dict[str, str]:
             who = line[1:].split(":", 1)[0].strip()
             defining.append(f'[{_CHARA_PTEXT} name="{who}"]')
             continue
-        for body in _tag_bodies(line):
+        for body, shown in _line_pieces(line, defining is not None):
+            if body is None:
+                if defining is not None:
+                    defining.extend(header.text(shown))
+                continue
             name, attrs = _tag_name_and_attrs(body)
             if name == _MACRO_START:
                 macro = attrs.get("name", "").strip().lower()
                 defining = found.setdefault(macro, []) if macro else None
                 if defining is not None:
                     defining.clear()  # defined again: the last definition counts
-                in_name_box = False
+                in_name_box, header = False, _NameHeader()
             elif name == _MACRO_END:
                 defining = None
             elif name in _BLOCKS:  # `[macro name=x][iscript]`: to its end
@@ -242,8 +249,13 @@ def macro_tags(text: str) -> dict[str, str]:
                 defining.append(f"[{body.strip()}]")
                 if name == _CURRENT_LAYER:
                     in_name_box = attrs.get("layer", "").lower() not in _MAIN_LAYERS
+            elif header.is_open:  # `【[emb exp="mp.name"]】`: a piece of the name
+                header.add(_name_box_emb(attrs) if name == _EMBED else attrs.get("text"))
             elif name == _EMBED and in_name_box and (shown := _name_box_emb(attrs)):
                 defining.append(f'[nm t="{shown}"]')
+            else:
+                header.shown()
+        header.line_end()
     return {name: "".join(tags) for name, tags in found.items()}
 
 
@@ -258,13 +270,85 @@ def _name_box_emb(attrs: dict[str, str]) -> str:
     return _VALUE_OF + exp if re.fullmatch(_VARIABLE, exp) else ""
 
 
-def _tag_bodies(line: str) -> list[str]:
-    """The bodies of the tags on a stripped line: the line after `@`, or each `[…]`'s."""
+def _line_pieces(line: str, in_macro: bool) -> list[tuple[str | None, str]]:
+    """A stripped line's tags and text, in order: (a tag's body, "") or (None, the text
+    shown). An `@` line is one tag, a `;` line nothing, nor a line of only text outside
+    a macro's body."""
     if line.startswith("@"):
-        return [line[1:]]
-    if "[" not in line or line.startswith(";"):
+        return [(line[1:], "")]
+    if line.startswith(";") or ("[" not in line and not in_macro):
         return []
-    return [m.group(1) for m in _TOKEN.finditer(line) if m.group(1) is not None]
+    return [
+        (m.group(1), "") if m.group(1) is not None else (None, _shown_token(m.group(0)))
+        for m in _TOKEN.finditer(line)
+    ]
+
+
+def _shown_token(token: str) -> str:
+    """What a token of text shows: `[[` is `[`, TyranoScript's `\\]` is `]`."""
+    return token[-1] if token == "[[" or (token[0] == "\\" and len(token) == 2) else token
+
+
+class _NameHeader:
+    """A `【名】` header a macro's body writes as the first of its text,
+    `【[emb exp="mp.name"]】` (no name box: the name leads the line, as a script writing
+    `【アトリ】「…」` has it): it names the speaker where the macro is called, as an
+    `[nm t="%name"]` there would."""
+
+    def __init__(self) -> None:
+        # The pieces of the name since the `【`; None in them for one not known here
+        # (`[emb exp="sf.names[mp.id]"]`): that header names nobody.
+        self.pieces: list[str | None] | None = None
+        self.done = False  # a header read, or text shown first: no `【` after is one
+
+    @property
+    def is_open(self) -> bool:
+        return self.pieces is not None
+
+    def add(self, piece: str | None) -> None:
+        """A piece shown by a tag (`emb`, `ch`) in the header."""
+        if self.pieces is not None:
+            self.pieces.append(piece or None)
+
+    def shown(self) -> None:
+        """Text shown outside a header: one after it is no name."""
+        self.done = True
+
+    def text(self, chunk: str) -> list[str]:
+        """The `[nm]` tag of the header this text closes, if it does."""
+        if self.done:
+            return []
+        if self.pieces is None:
+            before, opened, chunk = chunk.partition("【")
+            self.done = bool(before.strip())
+            if self.done or not opened:
+                return []
+            self.pieces = []
+        piece, closed, _ = chunk.partition("】")
+        self.pieces.append(piece)
+        if not closed:
+            return []
+        tags, self.pieces, self.done = _name_tag(self.pieces), None, True
+        return tags
+
+    def line_end(self) -> None:
+        """A header is on one line: one left open is none."""
+        if self.pieces is not None:
+            self.pieces, self.done = None, True
+
+
+def _name_tag(pieces: list[str | None]) -> list[str]:
+    """The `[nm t=…]` a header's pieces name (`%name`, a call's argument; `&f.name`, a
+    variable's value, whole); none for a voice cue, one naming nobody for a heading."""
+    if None in pieces:
+        return []
+    name = "".join(p for p in pieces if p is not None).strip()
+    values = [p for p in pieces if p and p.startswith(_VALUE_OF)]
+    if not name or '"' in name or (values and values != [name]):
+        return []
+    if _SOUND_NAME.fullmatch(name):
+        return []
+    return ['[nm t=""]' if _HEADING_NAME.fullmatch(name) else f'[nm t="{name}"]']
 
 
 def _looks_like_name(word: str) -> bool:
@@ -279,7 +363,9 @@ def _looks_like_name(word: str) -> bool:
 
 def _with_arguments(body: str, attrs: dict[str, str]) -> str:
     """A macro body's tag with the call's arguments in it (`t=%who` → `t=汐里`)."""
-    return _ARGUMENT.sub(lambda m: attrs.get(m.group(1).lower(), m.group(2) or ""), body)
+    return _ARGUMENT.sub(
+        lambda m: attrs.get((m.group(1) or m.group(3)).lower(), m.group(2) or ""), body
+    )
 
 
 def variable_values(text: str) -> dict[str, str]:
@@ -429,7 +515,10 @@ class _Reader:
                 who = self.names.get(attrs["name"].strip(), attrs["name"])
             elif who.startswith(_VALUE_OF):  # `t=&f.name`: the variable's value
                 who = self.names.get(who.strip(), who)
-            self.set_speaker(who.split("/")[0].strip(), sticky=False)
+            if not who and _MACRO_KEY + name in self.names:
+                self.call(name, attrs, body)  # the game's own `[nm]`: `[nm n=汐里]`
+            else:
+                self.set_speaker(who.split("/")[0].strip(), sticky=False)
         else:
             self.call(name, attrs, body)
 
