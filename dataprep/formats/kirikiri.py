@@ -17,7 +17,9 @@ its `[nm]` or `#` line, the `[emb exp="mp.name"]` it writes to a name box of its
 (`[current layer=message1]`, KAG's) or the `【[emb exp="mp.name"]】` header leading its text
 (`t=&mp.name` is `t=%name`), and one ending in `[p]` ends the line. A tag no file defines
 names the speaker before a message's text when no tag has its name (`[汐里]`, not ASCII)
-or it is one of the aliases (`@atri`). Every other tag is dropped but `[ch text=…]` and
+and it takes no `text=` (a ruby's reading), or it is one of the aliases (`@atri`); after a
+click wait on the page, only before a line said: `「ねえ」[l][ルビ]夏生さん` is still the
+page speaker's, the tag markup. Every other tag is dropped but `[ch text=…]` and
 `[hch text=…]`, whose text is shown; `;` comments, `*label` lines, `[iscript]` …
 `[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks (to the end tag wherever it
 is on its line: what follows it is read, `…;[endscript]「…」`) and lines of script code
@@ -122,8 +124,9 @@ _ARGUMENT = re.compile(r"%([\w-]+)(?:\|([^\s\]\"']*))?|&mp\.([A-Za-z_]\w*)(?=[\"
 # How long a tag no file defines may be to be taken for a character's name.
 _LONGEST_NAME = 16
 # Attributes of a command, never of a name macro (`@シーン回想開始 storage=… target=…`,
-# `[暗転 time=500]`); a name macro takes a voice, a face, a condition.
-_COMMAND_ATTRIBUTES = frozenset({"target", "layer", "time", "method", "exp"})
+# `[暗転 time=500]`), nor of markup (`[ルビ text="なつき"]夏生`, a ruby's reading); a
+# name macro takes a voice, a face, a condition.
+_COMMAND_ATTRIBUTES = frozenset({"target", "layer", "time", "method", "exp", "text"})
 # What a tag no file defines, ASCII (`@shiori`), may not be or take to be taken for a name
 # macro whose definition was left out (`unnamed_calls`): the engine's own tags, and
 # commands (`@bg storage=…`, `[chara_show name=akane]`).
@@ -419,6 +422,10 @@ class _Reader:
         # A tag no file defines that may be a name macro (`@shiori`), called since the last
         # message; and how many lines said with no speaker follow each (`unnamed_calls`).
         self.undefined_call: str | None = None
+        # Whether a click wait (`[l]`) ended a line on this page; and a tag no file defines
+        # after it that names the speaker if the text after it opens a line said (`_deferred`).
+        self.waited = False
+        self.maybe_speaker: str | None = None
         self.unnamed_calls: Counter[str] = Counter()
 
     def flush(self) -> None:
@@ -443,6 +450,7 @@ class _Reader:
         self.said = False
         self.quotes = [0] * len(_QUOTES)
         self.undefined_call = None
+        self.maybe_speaker = None
 
     def shown_name(self, header: str) -> str:
         """A `【…】` header's name as shown: `【[emb exp="f.name"]】` is the player's name
@@ -463,6 +471,7 @@ class _Reader:
 
     def end_page(self) -> None:
         self.flush()
+        self.waited = False
         self.in_choice = False  # an [endlink] left out loses one page at most
         if not self.sticky:
             self.speaker = None
@@ -505,6 +514,7 @@ class _Reader:
             # cut there, "えっ……" would be dropped as a line of only a sound.
             if not self.quote_open():
                 self.flush()
+                self.waited = True
         elif name in _PAGE:
             self.end_page()
         elif name == _CHARA_PTEXT:
@@ -537,8 +547,9 @@ class _Reader:
         (`@汐里 voice=shi_0001`) names the speaker, `[n]` ending in `[p]` ends the line.
         With no definition in the files given, a tag before a message's text names its
         speaker when its name is no tag's: not ASCII (`[汐里]`, tags are ASCII words),
-        no heading (`[回想]`) and no command's (`[暗転 time=500]`), or one of the aliases
-        (`@atri`)."""
+        no heading (`[回想]`) and no command's (`[暗転 time=500]`) nor markup's
+        (`[ルビ text=なつき]`), or one of the aliases (`@atri`); after a click wait, only
+        if a line said follows (`_deferred`)."""
         tags = self.names.get(_MACRO_KEY + name)
         if tags is not None:
             if self.calls < _DEEPEST_CALL:
@@ -557,13 +568,26 @@ class _Reader:
                 self.set_speaker(written, sticky=False)
             elif name not in _OWN_TAGS and _NOT_NAME_MACRO_ATTRIBUTES.isdisjoint(attrs):
                 self.undefined_call = written
-        elif _looks_like_name(written) and _COMMAND_ATTRIBUTES.isdisjoint(attrs):
+        elif not _looks_like_name(written) or not _COMMAND_ATTRIBUTES.isdisjoint(attrs):
+            return
+        elif self.waited:
+            self.maybe_speaker = written
+        else:
             self.set_speaker(written, sticky=False)
+
+    def _deferred(self, chunk: str) -> None:
+        """After a click wait the page's speaker goes on: a tag there no file defines
+        (`「ねえ」[l][ルビ]夏生さん`) is markup, unless the text after it opens a line
+        said (`「ねえ」[l][夏生]「ん？」`), which it names."""
+        if self.maybe_speaker is not None and chunk.lstrip().startswith(_SAID_OPENERS):
+            self.set_speaker(self.maybe_speaker, sticky=False)
+        self.maybe_speaker = None
 
     def text(self, chunk: str, number: int) -> None:
         if self.in_choice or self.in_macro:
             return
         if not self.said:
+            self._deferred(chunk)
             self.start_line = number
             self.said = True
             if self.undefined_call and self.speaker is None and chunk.startswith(_SAID_OPENERS):

@@ -1,5 +1,6 @@
 """KiriKiri KAG scenarios (inline fixtures written for these tests): a macro writing the
-speaker's name as a `【名】` header into the message itself."""
+speaker's name as a `【名】` header into the message itself, and tags no file defines
+after a click wait."""
 
 from __future__ import annotations
 
@@ -72,3 +73,38 @@ def test_only_a_header_leading_a_macros_text_names_the_speaker() -> None:
         (None, "あの頃は"),
         ("アトリ", "「はい」"),
     ]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["#アトリ\n", "[nm t=アトリ]", "【アトリ】", '[nm t="アトリ"]\n'],
+)
+@pytest.mark.parametrize(
+    "after",
+    [
+        '[l][ルビ text="なつき"]夏生さん',
+        "[l][ルビ]夏生さん",
+        '[l]\n[ルビ text="なつき"]夏生さん',
+        "[l]\n[ルビ]夏生さん",
+        "[l]\n@ルビ text=なつき\n夏生さん",
+        "[l]\n@強調\n夏生さん",
+    ],
+)
+def test_a_tag_no_file_defines_after_a_click_wait_is_markup(name: str, after: str) -> None:
+    # The tag after `[l]` named a speaker "ルビ": her line went to a character no one is.
+    assert _said(f"{name}「ねえ」{after}[p]\n") == [("アトリ", "「ねえ」"), ("アトリ", "夏生さん")]
+
+
+def test_a_tag_no_file_defines_after_a_click_wait_still_names_a_line_said() -> None:
+    # A name macro whose definition was not given, on a page of several speakers.
+    scene = "[汐里]「ねえ」[l][r]\n[悠真]「ん？」[l][r]\n[ルビ]夏生さんが振り向いた。[p]\n"
+    assert _said(scene) == [
+        ("汐里", "「ねえ」"),
+        ("悠真", "「ん？」"),
+        ("悠真", "夏生さんが振り向いた。"),
+    ]
+
+
+def test_a_ruby_like_tag_with_a_text_attribute_names_nobody() -> None:
+    # `text=` is a ruby's reading: no name macro takes it, at a page's start either.
+    assert _said('[ルビ text="なつき"]夏生さんが来た。[p]\n') == [(None, "夏生さんが来た。")]
