@@ -2,7 +2,8 @@
 
 Speakers come from `[nm t="名"]` / `@nm t=名` (for the current message), TyranoScript
 `#名` lines and the `[chara_ptext name=名]` they stand for (until the next; a bare `#`
-clears it) and `【名】` headers; a heading there (`【回想】`, `【第三章】`, as plain dumps
+clears it) and `【名】` headers (leading a line, or a message after a tag on its line:
+`「ねえ」[l][r]【夏生】「ん？」`); a heading there (`【回想】`, `【第三章】`, as plain dumps
 have them) names nobody, and a voice cue (`【voice:atr_0012】`) changes no speaker. A
 TyranoScript `#akane` names a character by its id: when `[chara_new name="akane"
 jname="あかね"]` (in any .ks file given) gives it a display name, the line is credited to
@@ -459,6 +460,14 @@ class _Reader:
             return header
         return _TAG_IN_NAME.sub(self._shown_tag, header)
 
+    def name_header(self, header: str) -> None:
+        """`【回想】「……」` is narration: the header is never text, and a heading names
+        nobody. A voice cue there (`【voice:atr_0012】`) changes no speaker: `#亚托莉`
+        still says it."""
+        name = self.shown_name(header)
+        if _SOUND_NAME.fullmatch(name) is None:
+            self.set_speaker(None if _HEADING_NAME.fullmatch(name) else name.strip(), False)
+
     def _shown_tag(self, m: re.Match[str]) -> str:
         name, attrs = _tag_name_and_attrs(m.group(1))
         if name != _EMBED:
@@ -588,6 +597,12 @@ class _Reader:
             return
         if not self.said:
             self._deferred(chunk)
+            if chunk.startswith("【") and (header := _HEADER.match(chunk)):
+                # A message's header after a tag on its line: `「ねえ」[l][r]【夏生】「ん？」`.
+                self.name_header(header.group(1))
+                chunk = header.group(2)
+                if not chunk:
+                    return
             self.start_line = number
             self.said = True
             if self.undefined_call and self.speaker is None and chunk.startswith(_SAID_OPENERS):
@@ -678,11 +693,7 @@ def _read(text: str, source: str, options: ParseOptions) -> _Reader:
             head = "" if reader.in_choice or reader.in_macro else "【"
         header = _HEADER.match(line) if head == "【" else None
         if header is not None:
-            # `【回想】「……」` is narration: the header is never text, and a heading names nobody.
-            # A voice cue there (`【voice:atr_0012】`) changes no speaker: `#亚托莉` still says it.
-            name = reader.shown_name(header.group(1))
-            if _SOUND_NAME.fullmatch(name) is None:
-                reader.set_speaker(None if _HEADING_NAME.fullmatch(name) else name.strip(), False)
+            reader.name_header(header.group(1))
             line = header.group(2)
         for m in _TOKEN.finditer(line):
             token = m.group(0)

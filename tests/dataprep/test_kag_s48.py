@@ -1,6 +1,6 @@
 """KiriKiri KAG scenarios (inline fixtures written for these tests): a macro writing the
-speaker's name as a `【名】` header into the message itself, and tags no file defines
-after a click wait."""
+speaker's name as a `【名】` header into the message itself, tags no file defines after
+a click wait, and a header after a click wait on the same line."""
 
 from __future__ import annotations
 
@@ -108,3 +108,9 @@ def test_a_tag_no_file_defines_after_a_click_wait_still_names_a_line_said() -> N
 def test_a_ruby_like_tag_with_a_text_attribute_names_nobody() -> None:
     # `text=` is a ruby's reading: no name macro takes it, at a page's start either.
     assert _said('[ルビ text="なつき"]夏生さんが来た。[p]\n') == [(None, "夏生さんが来た。")]
+
+
+def test_a_header_after_a_click_wait_on_the_same_line_names_its_speaker() -> None:
+    # Only a header leading its line was one: `【夏生】「ん？」` was アトリ's text.
+    scene = "【アトリ】「ねえ」[l][r]【夏生】「ん？」[l][r]【回想】昔の話だ。[p]\n"
+    assert _said(scene) == [("アトリ", "「ねえ」"), ("夏生", "「ん？」"), (None, "昔の話だ。")]
