@@ -2,7 +2,8 @@
 
 Speakers come from `[nm t="名"]` / `@nm t=名` (for the current message), TyranoScript
 `#名` lines and the `[chara_ptext name=名]` they stand for (until the next; a bare `#`
-clears it) and `【名】` headers; a heading there (`【回想】`, `【第三章】`, as plain dumps
+clears it) and `【名】` headers (leading a line, or a message after a tag on its line:
+`「ねえ」[l][r]【夏生】「ん？」`); a heading there (`【回想】`, `【第三章】`, as plain dumps
 have them) names nobody, and a voice cue (`【voice:atr_0012】`) changes no speaker. A
 TyranoScript `#akane` names a character by its id: when `[chara_new name="akane"
 jname="あかね"]` (in any .ks file given) gives it a display name, the line is credited to
@@ -13,10 +14,13 @@ left open does not: the quote is one line on screen). Choices (`[link]…[endlin
 one's line, nor a macro's body (`[macro name=…]…[endmacro]`), which is only its
 definition: where a macro is called, the tags of its body run (`macro_tags`, from any .ks
 file given), so a name macro (`@汐里 voice=shi_0001`, `[汐里]「…」`) names the speaker with
-its `[nm]` or `#` line, or the `[emb exp="mp.name"]` it writes to a name box of its own
-(`[current layer=message1]`, KAG's), and one ending in `[p]` ends the line. A tag no file defines names
-the speaker before a message's text when no tag has its name (`[汐里]`, not ASCII) or it
-is one of the aliases (`@atri`). Every other tag is dropped but `[ch text=…]` and
+its `[nm]` or `#` line, the `[emb exp="mp.name"]` it writes to a name box of its own
+(`[current layer=message1]`, KAG's) or the `【[emb exp="mp.name"]】` header leading its text
+(`t=&mp.name` is `t=%name`), and one ending in `[p]` ends the line. A tag no file defines
+names the speaker before a message's text when no tag has its name (`[汐里]`, not ASCII)
+and it takes no `text=` (a ruby's reading), or it is one of the aliases (`@atri`); after a
+click wait on the page, only before a line said: `「ねえ」[l][ルビ]夏生さん` is still the
+page speaker's, the tag markup. Every other tag is dropped but `[ch text=…]` and
 `[hch text=…]`, whose text is shown; `;` comments, `*label` lines, `[iscript]` …
 `[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks (to the end tag wherever it
 is on its line: what follows it is read, `…;[endscript]「…」`) and lines of script code
@@ -115,14 +119,15 @@ _MACRO_KEY = "@"
 # Macros calling macros: how deep calls are followed (one calling itself stops there).
 _DEEPEST_CALL = 8
 # A macro's argument in its body: `%voice`, `%name|汐里` (with a default), and in an
-# expression (`[emb exp="mp.name"]`).
+# expression (`[emb exp="mp.name"]`, an attribute's whole value `t=&mp.name`).
 _MACRO_ARGUMENTS = "mp."
-_ARGUMENT = re.compile(r"%([\w-]+)(?:\|([^\s\]\"']*))?")
+_ARGUMENT = re.compile(r"%([\w-]+)(?:\|([^\s\]\"']*))?|&mp\.([A-Za-z_]\w*)(?=[\"'`]?(?:\s|$))")
 # How long a tag no file defines may be to be taken for a character's name.
 _LONGEST_NAME = 16
 # Attributes of a command, never of a name macro (`@シーン回想開始 storage=… target=…`,
-# `[暗転 time=500]`); a name macro takes a voice, a face, a condition.
-_COMMAND_ATTRIBUTES = frozenset({"target", "layer", "time", "method", "exp"})
+# `[暗転 time=500]`), nor of markup (`[ルビ text="なつき"]夏生`, a ruby's reading); a
+# name macro takes a voice, a face, a condition.
+_COMMAND_ATTRIBUTES = frozenset({"target", "layer", "time", "method", "exp", "text"})
 # What a tag no file defines, ASCII (`@shiori`), may not be or take to be taken for a name
 # macro whose definition was left out (`unnamed_calls`): the engine's own tags, and
 # commands (`@bg storage=…`, `[chara_show name=akane]`).
@@ -210,12 +215,14 @@ def macro_tags(text: str) -> dict[str, str]:
     TyranoScript `#汐里` line as the `[chara_ptext name="汐里"]` it stands for), a page
     macro's `[p][cm]`, other macros' calls. Not its text, nor what shows text (`emb`,
     `ch`, a choice), nor code (`[iscript]` … `[endscript]`); but an `[emb exp="mp.name"]`
-    written to a name box (`_name_box_emb`) is its `[nm t="%name"]`."""
+    written to a name box (`_name_box_emb`), or in a `【…】` leading its text
+    (`_NameHeader`), is its `[nm t="%name"]`."""
     if "macro" not in text:
         return {}
     found: dict[str, list[str]] = {}
     defining: list[str] | None = None  # the tags of the body being read
     in_name_box = False  # whether the body writes to a message layer of its own
+    header = _NameHeader()  # the `【名】` leading the body's text
     block_end: str | None = None
     for line in text.splitlines():
         block_end, line = _outside_code(line.strip(), block_end)
@@ -223,14 +230,18 @@ def macro_tags(text: str) -> dict[str, str]:
             who = line[1:].split(":", 1)[0].strip()
             defining.append(f'[{_CHARA_PTEXT} name="{who}"]')
             continue
-        for body in _tag_bodies(line):
+        for body, shown in _line_pieces(line, defining is not None):
+            if body is None:
+                if defining is not None:
+                    defining.extend(header.text(shown))
+                continue
             name, attrs = _tag_name_and_attrs(body)
             if name == _MACRO_START:
                 macro = attrs.get("name", "").strip().lower()
                 defining = found.setdefault(macro, []) if macro else None
                 if defining is not None:
                     defining.clear()  # defined again: the last definition counts
-                in_name_box = False
+                in_name_box, header = False, _NameHeader()
             elif name == _MACRO_END:
                 defining = None
             elif name in _BLOCKS:  # `[macro name=x][iscript]`: to its end
@@ -242,8 +253,13 @@ def macro_tags(text: str) -> dict[str, str]:
                 defining.append(f"[{body.strip()}]")
                 if name == _CURRENT_LAYER:
                     in_name_box = attrs.get("layer", "").lower() not in _MAIN_LAYERS
+            elif header.is_open:  # `【[emb exp="mp.name"]】`: a piece of the name
+                header.add(_name_box_emb(attrs) if name == _EMBED else attrs.get("text"))
             elif name == _EMBED and in_name_box and (shown := _name_box_emb(attrs)):
                 defining.append(f'[nm t="{shown}"]')
+            else:
+                header.shown()
+        header.line_end()
     return {name: "".join(tags) for name, tags in found.items()}
 
 
@@ -258,13 +274,85 @@ def _name_box_emb(attrs: dict[str, str]) -> str:
     return _VALUE_OF + exp if re.fullmatch(_VARIABLE, exp) else ""
 
 
-def _tag_bodies(line: str) -> list[str]:
-    """The bodies of the tags on a stripped line: the line after `@`, or each `[…]`'s."""
+def _line_pieces(line: str, in_macro: bool) -> list[tuple[str | None, str]]:
+    """A stripped line's tags and text, in order: (a tag's body, "") or (None, the text
+    shown). An `@` line is one tag, a `;` line nothing, nor a line of only text outside
+    a macro's body."""
     if line.startswith("@"):
-        return [line[1:]]
-    if "[" not in line or line.startswith(";"):
+        return [(line[1:], "")]
+    if line.startswith(";") or ("[" not in line and not in_macro):
         return []
-    return [m.group(1) for m in _TOKEN.finditer(line) if m.group(1) is not None]
+    return [
+        (m.group(1), "") if m.group(1) is not None else (None, _shown_token(m.group(0)))
+        for m in _TOKEN.finditer(line)
+    ]
+
+
+def _shown_token(token: str) -> str:
+    """What a token of text shows: `[[` is `[`, TyranoScript's `\\]` is `]`."""
+    return token[-1] if token == "[[" or (token[0] == "\\" and len(token) == 2) else token
+
+
+class _NameHeader:
+    """A `【名】` header a macro's body writes as the first of its text,
+    `【[emb exp="mp.name"]】` (no name box: the name leads the line, as a script writing
+    `【アトリ】「…」` has it): it names the speaker where the macro is called, as an
+    `[nm t="%name"]` there would."""
+
+    def __init__(self) -> None:
+        # The pieces of the name since the `【`; None in them for one not known here
+        # (`[emb exp="sf.names[mp.id]"]`): that header names nobody.
+        self.pieces: list[str | None] | None = None
+        self.done = False  # a header read, or text shown first: no `【` after is one
+
+    @property
+    def is_open(self) -> bool:
+        return self.pieces is not None
+
+    def add(self, piece: str | None) -> None:
+        """A piece shown by a tag (`emb`, `ch`) in the header."""
+        if self.pieces is not None:
+            self.pieces.append(piece or None)
+
+    def shown(self) -> None:
+        """Text shown outside a header: one after it is no name."""
+        self.done = True
+
+    def text(self, chunk: str) -> list[str]:
+        """The `[nm]` tag of the header this text closes, if it does."""
+        if self.done:
+            return []
+        if self.pieces is None:
+            before, opened, chunk = chunk.partition("【")
+            self.done = bool(before.strip())
+            if self.done or not opened:
+                return []
+            self.pieces = []
+        piece, closed, _ = chunk.partition("】")
+        self.pieces.append(piece)
+        if not closed:
+            return []
+        tags, self.pieces, self.done = _name_tag(self.pieces), None, True
+        return tags
+
+    def line_end(self) -> None:
+        """A header is on one line: one left open is none."""
+        if self.pieces is not None:
+            self.pieces, self.done = None, True
+
+
+def _name_tag(pieces: list[str | None]) -> list[str]:
+    """The `[nm t=…]` a header's pieces name (`%name`, a call's argument; `&f.name`, a
+    variable's value, whole); none for a voice cue, one naming nobody for a heading."""
+    if None in pieces:
+        return []
+    name = "".join(p for p in pieces if p is not None).strip()
+    values = [p for p in pieces if p and p.startswith(_VALUE_OF)]
+    if not name or '"' in name or (values and values != [name]):
+        return []
+    if _SOUND_NAME.fullmatch(name):
+        return []
+    return ['[nm t=""]' if _HEADING_NAME.fullmatch(name) else f'[nm t="{name}"]']
 
 
 def _looks_like_name(word: str) -> bool:
@@ -279,7 +367,9 @@ def _looks_like_name(word: str) -> bool:
 
 def _with_arguments(body: str, attrs: dict[str, str]) -> str:
     """A macro body's tag with the call's arguments in it (`t=%who` → `t=汐里`)."""
-    return _ARGUMENT.sub(lambda m: attrs.get(m.group(1).lower(), m.group(2) or ""), body)
+    return _ARGUMENT.sub(
+        lambda m: attrs.get((m.group(1) or m.group(3)).lower(), m.group(2) or ""), body
+    )
 
 
 def variable_values(text: str) -> dict[str, str]:
@@ -333,6 +423,10 @@ class _Reader:
         # A tag no file defines that may be a name macro (`@shiori`), called since the last
         # message; and how many lines said with no speaker follow each (`unnamed_calls`).
         self.undefined_call: str | None = None
+        # Whether a click wait (`[l]`) ended a line on this page; and a tag no file defines
+        # after it that names the speaker if the text after it opens a line said (`_deferred`).
+        self.waited = False
+        self.maybe_speaker: str | None = None
         self.unnamed_calls: Counter[str] = Counter()
 
     def flush(self) -> None:
@@ -357,6 +451,7 @@ class _Reader:
         self.said = False
         self.quotes = [0] * len(_QUOTES)
         self.undefined_call = None
+        self.maybe_speaker = None
 
     def shown_name(self, header: str) -> str:
         """A `【…】` header's name as shown: `【[emb exp="f.name"]】` is the player's name
@@ -364,6 +459,14 @@ class _Reader:
         if "[" not in header:
             return header
         return _TAG_IN_NAME.sub(self._shown_tag, header)
+
+    def name_header(self, header: str) -> None:
+        """`【回想】「……」` is narration: the header is never text, and a heading names
+        nobody. A voice cue there (`【voice:atr_0012】`) changes no speaker: `#亚托莉`
+        still says it."""
+        name = self.shown_name(header)
+        if _SOUND_NAME.fullmatch(name) is None:
+            self.set_speaker(None if _HEADING_NAME.fullmatch(name) else name.strip(), False)
 
     def _shown_tag(self, m: re.Match[str]) -> str:
         name, attrs = _tag_name_and_attrs(m.group(1))
@@ -377,6 +480,7 @@ class _Reader:
 
     def end_page(self) -> None:
         self.flush()
+        self.waited = False
         self.in_choice = False  # an [endlink] left out loses one page at most
         if not self.sticky:
             self.speaker = None
@@ -419,6 +523,7 @@ class _Reader:
             # cut there, "えっ……" would be dropped as a line of only a sound.
             if not self.quote_open():
                 self.flush()
+                self.waited = True
         elif name in _PAGE:
             self.end_page()
         elif name == _CHARA_PTEXT:
@@ -429,7 +534,10 @@ class _Reader:
                 who = self.names.get(attrs["name"].strip(), attrs["name"])
             elif who.startswith(_VALUE_OF):  # `t=&f.name`: the variable's value
                 who = self.names.get(who.strip(), who)
-            self.set_speaker(who.split("/")[0].strip(), sticky=False)
+            if not who and _MACRO_KEY + name in self.names:
+                self.call(name, attrs, body)  # the game's own `[nm]`: `[nm n=汐里]`
+            else:
+                self.set_speaker(who.split("/")[0].strip(), sticky=False)
         else:
             self.call(name, attrs, body)
 
@@ -448,8 +556,9 @@ class _Reader:
         (`@汐里 voice=shi_0001`) names the speaker, `[n]` ending in `[p]` ends the line.
         With no definition in the files given, a tag before a message's text names its
         speaker when its name is no tag's: not ASCII (`[汐里]`, tags are ASCII words),
-        no heading (`[回想]`) and no command's (`[暗転 time=500]`), or one of the aliases
-        (`@atri`)."""
+        no heading (`[回想]`) and no command's (`[暗転 time=500]`) nor markup's
+        (`[ルビ text=なつき]`), or one of the aliases (`@atri`); after a click wait, only
+        if a line said follows (`_deferred`)."""
         tags = self.names.get(_MACRO_KEY + name)
         if tags is not None:
             if self.calls < _DEEPEST_CALL:
@@ -468,13 +577,32 @@ class _Reader:
                 self.set_speaker(written, sticky=False)
             elif name not in _OWN_TAGS and _NOT_NAME_MACRO_ATTRIBUTES.isdisjoint(attrs):
                 self.undefined_call = written
-        elif _looks_like_name(written) and _COMMAND_ATTRIBUTES.isdisjoint(attrs):
+        elif not _looks_like_name(written) or not _COMMAND_ATTRIBUTES.isdisjoint(attrs):
+            return
+        elif self.waited:
+            self.maybe_speaker = written
+        else:
             self.set_speaker(written, sticky=False)
+
+    def _deferred(self, chunk: str) -> None:
+        """After a click wait the page's speaker goes on: a tag there no file defines
+        (`「ねえ」[l][ルビ]夏生さん`) is markup, unless the text after it opens a line
+        said (`「ねえ」[l][夏生]「ん？」`), which it names."""
+        if self.maybe_speaker is not None and chunk.lstrip().startswith(_SAID_OPENERS):
+            self.set_speaker(self.maybe_speaker, sticky=False)
+        self.maybe_speaker = None
 
     def text(self, chunk: str, number: int) -> None:
         if self.in_choice or self.in_macro:
             return
         if not self.said:
+            self._deferred(chunk)
+            if chunk.startswith("【") and (header := _HEADER.match(chunk)):
+                # A message's header after a tag on its line: `「ねえ」[l][r]【夏生】「ん？」`.
+                self.name_header(header.group(1))
+                chunk = header.group(2)
+                if not chunk:
+                    return
             self.start_line = number
             self.said = True
             if self.undefined_call and self.speaker is None and chunk.startswith(_SAID_OPENERS):
@@ -565,11 +693,7 @@ def _read(text: str, source: str, options: ParseOptions) -> _Reader:
             head = "" if reader.in_choice or reader.in_macro else "【"
         header = _HEADER.match(line) if head == "【" else None
         if header is not None:
-            # `【回想】「……」` is narration: the header is never text, and a heading names nobody.
-            # A voice cue there (`【voice:atr_0012】`) changes no speaker: `#亚托莉` still says it.
-            name = reader.shown_name(header.group(1))
-            if _SOUND_NAME.fullmatch(name) is None:
-                reader.set_speaker(None if _HEADING_NAME.fullmatch(name) else name.strip(), False)
+            reader.name_header(header.group(1))
             line = header.group(2)
         for m in _TOKEN.finditer(line):
             token = m.group(0)
