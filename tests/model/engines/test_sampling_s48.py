@@ -51,7 +51,9 @@ SETTINGS = [
 
 @pytest.mark.parametrize("gen", SETTINGS, ids=lambda g: f"t{g.temperature}-p{g.top_p}-k{g.top_k}")
 @pytest.mark.parametrize("spread", [0.5, 3.0, 12.0])
-def test_the_same_tokens_with_the_same_probabilities(gen: GenerationSettings, spread: float) -> None:
+def test_the_same_tokens_with_the_same_probabilities(
+    gen: GenerationSettings, spread: float
+) -> None:
     rng = np.random.default_rng(7)
     for _ in range(5):
         logits = (rng.standard_normal(VOCAB) * spread).astype(np.float32)
