@@ -270,7 +270,7 @@ def macro_tags(text: str) -> dict[str, str]:
                 defining.tag(f'[nm t="{shown}"]')
             elif not in_name_box:
                 header.shown()
-                defining.show_tag(f"[{body.strip()}]", _shown_argument(name, attrs) is not None)
+                defining.show_tag(f"[{body.strip()}]", _shown_argument(name, attrs))
         header.line_end()
     return {name: body.tags() for name, body in found.items()}
 
@@ -284,27 +284,43 @@ class _MacroBody:
     A body of fixed text only (`[macro name=sys]セーブしました[p][endmacro]`, a choice's
     prompt, a mark such as `♥`) shows the same at every call: the game's own text, not
     a line the script writes, which read at each call would repeat one line many times,
-    credited to whoever speaks there; it stays unread, as its definition."""
+    credited to whoever speaks there; it stays unread, as its definition. An argument
+    leading its text before a colon (`[emb exp=mp.name]：`) is the speaker's name, as
+    `名：「…」` writes it: the `[nm t="%name"]` it stands for, not text."""
 
     def __init__(self) -> None:
-        self.pieces: list[tuple[str, bool]] = []  # (as `[…]` text, whether it is shown)
-        self.shows_arguments = False
+        # (as `[…]` text, whether it is shown, the call's argument it shows, if one).
+        self.pieces: list[tuple[str, bool, str | None]] = []
 
     def tag(self, tag: str) -> None:
-        self.pieces.append((tag, False))
+        self.pieces.append((tag, False, None))
 
     def show(self, text: str) -> None:
         """Text shown, escaped to read as text again (`[` is `[[`, `\\` is `\\\\`)."""
         if text:
-            self.pieces.append((text.replace("\\", "\\\\").replace("[", "[["), True))
+            self.pieces.append((text.replace("\\", "\\\\").replace("[", "[["), True, None))
 
-    def show_tag(self, tag: str, shows_argument: bool) -> None:
-        """A tag showing text (`emb`, `ch`) or a choice's (`link`, `endlink`)."""
-        self.pieces.append((tag, True))
-        self.shows_arguments = self.shows_arguments or shows_argument
+    def show_tag(self, tag: str, argument: str | None) -> None:
+        """A tag showing text (`emb`, `ch`: `argument`, the call's it shows whole) or a
+        choice's (`link`, `endlink`)."""
+        self.pieces.append((tag, True, argument))
 
     def tags(self) -> str:
-        return "".join(p for p, shown in self.pieces if self.shows_arguments or not shown)
+        pieces = self._named()
+        shows_arguments = any(argument for _, _, argument in pieces)
+        return "".join(p for p, shown, _ in pieces if shows_arguments or not shown)
+
+    def _named(self) -> list[tuple[str, bool, str | None]]:
+        """The pieces, an argument leading the text before a colon the `[nm]` naming it."""
+        shown = [i for i, (_, is_shown, _) in enumerate(self.pieces) if is_shown]
+        if len(shown) < 2 or shown[1] != shown[0] + 1:
+            return self.pieces
+        (_, _, name), (text, _, _) = self.pieces[shown[0]], self.pieces[shown[1]]
+        said = text.lstrip()
+        if name is None or not said.startswith(("：", ":")):
+            return self.pieces
+        named = [(f'[nm t="{name}"]', False, None), (said[1:].lstrip(), True, None)]
+        return [*self.pieces[: shown[0]], *named, *self.pieces[shown[1] + 1 :]]
 
 
 def _shown_argument(name: str, attrs: dict[str, str]) -> str | None:

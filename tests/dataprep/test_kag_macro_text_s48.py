@@ -148,3 +148,17 @@ def test_an_argument_left_out_shows_its_default() -> None:
         ("アトリ", "「……」"),
         ("アトリ", "「うん」"),
     ]
+
+
+@pytest.mark.parametrize(
+    "macro",
+    [
+        "[macro name=n][emb exp=mp.name]：[endmacro]",
+        '[macro name=n][emb exp="mp.name"]:[endmacro]',
+        "[macro name=n][emb exp=mp.name]：「[emb exp=mp.text]」[p][endmacro]",
+    ],
+)
+def test_an_argument_before_a_colon_names_the_speaker(macro: str) -> None:
+    # Shown as text, the name and its colon were narration: `アトリ：「やあ」`.
+    call = "[n name=アトリ text=やあ]" + ("" if "mp.text" in macro else "「やあ」[p]")
+    assert _said(macro, call + "\n") == [("アトリ", "「やあ」")]
