@@ -16,7 +16,10 @@ definition: where a macro is called, the tags of its body run (`macro_tags`, fro
 file given), so a name macro (`@汐里 voice=shi_0001`, `[汐里]「…」`) names the speaker with
 its `[nm]` or `#` line, the `[emb exp="mp.name"]` it writes to a name box of its own
 (`[current layer=message1]`, KAG's) or the `【[emb exp="mp.name"]】` header leading its text
-(`t=&mp.name` is `t=%name`), and one ending in `[p]` ends the line. A tag no file defines
+(`t=&mp.name` is `t=%name`), and one ending in `[p]` ends the line. A body showing the
+call's arguments (`[macro name=say]「[emb exp=mp.text]」[p][endmacro]`, `[say text=…]`)
+shows its text there too, as if the script had written it; a body of fixed text only
+(a system message) does not (`_MacroBody`). A tag no file defines
 names the speaker before a message's text when no tag has its name (`[汐里]`, not ASCII)
 and it takes no `text=` (a ruby's reading), or it is one of the aliases (`@atri`); after a
 click wait on the page, only before a line said: `「ねえ」[l][ルビ]夏生さん` is still the
@@ -216,11 +219,13 @@ def macro_tags(text: str) -> dict[str, str]:
     macro's `[p][cm]`, other macros' calls. Not its text, nor what shows text (`emb`,
     `ch`, a choice), nor code (`[iscript]` … `[endscript]`); but an `[emb exp="mp.name"]`
     written to a name box (`_name_box_emb`), or in a `【…】` leading its text
-    (`_NameHeader`), is its `[nm t="%name"]`."""
+    (`_NameHeader`), is its `[nm t="%name"]`; and a body showing the call's arguments
+    (`「[emb exp=mp.text]」[p]`) shows its text and choices where it is called, as
+    `_MacroBody` tells."""
     if "macro" not in text:
         return {}
-    found: dict[str, list[str]] = {}
-    defining: list[str] | None = None  # the tags of the body being read
+    found: dict[str, _MacroBody] = {}
+    defining: _MacroBody | None = None  # the body being read
     in_name_box = False  # whether the body writes to a message layer of its own
     header = _NameHeader()  # the `【名】` leading the body's text
     block_end: str | None = None
@@ -228,19 +233,25 @@ def macro_tags(text: str) -> dict[str, str]:
         block_end, line = _outside_code(line.strip(), block_end)
         if defining is not None and line.startswith("#"):
             who = line[1:].split(":", 1)[0].strip()
-            defining.append(f'[{_CHARA_PTEXT} name="{who}"]')
+            defining.tag(f'[{_CHARA_PTEXT} name="{who}"]')
+            continue
+        if defining is not None and is_code(line):
             continue
         for body, shown in _line_pieces(line, defining is not None):
             if body is None:
                 if defining is not None:
-                    defining.extend(header.text(shown))
+                    name_tags, shown = header.text(shown)
+                    for tag in name_tags:
+                        defining.tag(tag)
+                    if not in_name_box:
+                        defining.show(shown)
                 continue
             name, attrs = _tag_name_and_attrs(body)
             if name == _MACRO_START:
                 macro = attrs.get("name", "").strip().lower()
-                defining = found.setdefault(macro, []) if macro else None
+                defining = _MacroBody() if macro else None
                 if defining is not None:
-                    defining.clear()  # defined again: the last definition counts
+                    found[macro] = defining  # defined again: the last definition counts
                 in_name_box, header = False, _NameHeader()
             elif name == _MACRO_END:
                 defining = None
@@ -250,17 +261,80 @@ def macro_tags(text: str) -> dict[str, str]:
             elif defining is None:
                 continue
             elif name not in _SHOWS_TEXT:
-                defining.append(f"[{body.strip()}]")
+                defining.tag(f"[{body.strip()}]")
                 if name == _CURRENT_LAYER:
                     in_name_box = attrs.get("layer", "").lower() not in _MAIN_LAYERS
             elif header.is_open:  # `【[emb exp="mp.name"]】`: a piece of the name
                 header.add(_name_box_emb(attrs) if name == _EMBED else attrs.get("text"))
             elif name == _EMBED and in_name_box and (shown := _name_box_emb(attrs)):
-                defining.append(f'[nm t="{shown}"]')
-            else:
+                defining.tag(f'[nm t="{shown}"]')
+            elif not in_name_box:
                 header.shown()
+                defining.show_tag(f"[{body.strip()}]", _shown_argument(name, attrs))
         header.line_end()
-    return {name: "".join(tags) for name, tags in found.items()}
+    return {name: body.tags() for name, body in found.items()}
+
+
+class _MacroBody:
+    """A macro's body as `macro_tags` reads it: its tags, which run wherever it is called,
+    and what it shows in the message (text, `emb`, `ch`, choices), which is read there
+    only when the body shows something of the call's arguments (`[emb exp=mp.text]`,
+    `[ch text=%text]`): then the macro is how the script writes its lines
+    (`[say text="おはよう"]`), and its text around them (`「…」`, `[nm]`, `[p]`) is theirs.
+    A body of fixed text only (`[macro name=sys]セーブしました[p][endmacro]`, a choice's
+    prompt, a mark such as `♥`) shows the same at every call: the game's own text, not
+    a line the script writes, which read at each call would repeat one line many times,
+    credited to whoever speaks there; it stays unread, as its definition. An argument
+    leading its text before a colon (`[emb exp=mp.name]：`) is the speaker's name, as
+    `名：「…」` writes it: the `[nm t="%name"]` it stands for, not text."""
+
+    def __init__(self) -> None:
+        # (as `[…]` text, whether it is shown, the call's argument it shows, if one).
+        self.pieces: list[tuple[str, bool, str | None]] = []
+
+    def tag(self, tag: str) -> None:
+        self.pieces.append((tag, False, None))
+
+    def show(self, text: str) -> None:
+        """Text shown, escaped to read as text again (`[` is `[[`, `\\` is `\\\\`)."""
+        if text:
+            self.pieces.append((text.replace("\\", "\\\\").replace("[", "[["), True, None))
+
+    def show_tag(self, tag: str, argument: str | None) -> None:
+        """A tag showing text (`emb`, `ch`: `argument`, the call's it shows whole) or a
+        choice's (`link`, `endlink`)."""
+        self.pieces.append((tag, True, argument))
+
+    def tags(self) -> str:
+        pieces = self._named()
+        shows_arguments = any(argument for _, _, argument in pieces)
+        return "".join(p for p, shown, _ in pieces if shows_arguments or not shown)
+
+    def _named(self) -> list[tuple[str, bool, str | None]]:
+        """The pieces, an argument leading the text before a colon the `[nm]` naming it."""
+        shown = [i for i, (_, is_shown, _) in enumerate(self.pieces) if is_shown]
+        if len(shown) < 2 or shown[1] != shown[0] + 1:
+            return self.pieces
+        (_, _, name), (text, _, _) = self.pieces[shown[0]], self.pieces[shown[1]]
+        said = text.lstrip()
+        if name is None or not said.startswith(("：", ":")):
+            return self.pieces
+        named = [(f'[nm t="{name}"]', False, None), (said[1:].lstrip(), True, None)]
+        return [*self.pieces[: shown[0]], *named, *self.pieces[shown[1] + 1 :]]
+
+
+def _shown_argument(name: str, attrs: dict[str, str]) -> str | None:
+    """The call's argument a tag of a macro's body shows whole, as `_with_arguments`
+    reads it: `[emb exp=mp.text]` shows `%text`, and so do `[ch text=%text]` and
+    `[ch text=&mp.text]`; None for a tag showing anything else."""
+    if name == _EMBED:
+        exp = attrs.get("exp", "").strip()
+        argument = exp[len(_MACRO_ARGUMENTS) :]
+        return (
+            "%" + argument if exp.startswith(_MACRO_ARGUMENTS) and argument.isidentifier() else None
+        )
+    text = attrs.get("text", "").strip()
+    return text if name in _CHARACTERS and _ARGUMENT.fullmatch(text) else None
 
 
 def _name_box_emb(attrs: dict[str, str]) -> str:
@@ -268,9 +342,9 @@ def _name_box_emb(attrs: dict[str, str]) -> str:
     `[current layer=message1]`) names as an `[nm t=…]` would: the call's argument
     (`exp="mp.name"` is `%name`) or a variable's value (`exp="f.name"`); "" for other
     expressions."""
+    if (argument := _shown_argument(_EMBED, attrs)) is not None:
+        return argument
     exp = attrs.get("exp", "").strip()
-    if exp.startswith(_MACRO_ARGUMENTS) and exp[len(_MACRO_ARGUMENTS) :].isidentifier():
-        return "%" + exp[len(_MACRO_ARGUMENTS) :]
     return _VALUE_OF + exp if re.fullmatch(_VARIABLE, exp) else ""
 
 
@@ -318,22 +392,24 @@ class _NameHeader:
         """Text shown outside a header: one after it is no name."""
         self.done = True
 
-    def text(self, chunk: str) -> list[str]:
-        """The `[nm]` tag of the header this text closes, if it does."""
+    def text(self, chunk: str) -> tuple[list[str], str]:
+        """The `[nm]` tag of the header this text closes, if it does, and what of the
+        text is shown in the message: all of it, but the header."""
         if self.done:
-            return []
+            return [], chunk
         if self.pieces is None:
-            before, opened, chunk = chunk.partition("【")
+            before, opened, rest = chunk.partition("【")
             self.done = bool(before.strip())
             if self.done or not opened:
-                return []
+                return [], chunk
             self.pieces = []
-        piece, closed, _ = chunk.partition("】")
+            chunk = rest
+        piece, closed, after = chunk.partition("】")
         self.pieces.append(piece)
         if not closed:
-            return []
+            return [], ""
         tags, self.pieces, self.done = _name_tag(self.pieces), None, True
-        return tags
+        return tags, after
 
     def line_end(self) -> None:
         """A header is on one line: one left open is none."""
@@ -564,8 +640,7 @@ class _Reader:
             if self.calls < _DEEPEST_CALL:
                 self.calls += 1
                 for m in _TOKEN.finditer(tags):
-                    if m.group(1) is not None:
-                        self.tag(_with_arguments(m.group(1), attrs))
+                    self.run_body_token(m, attrs)
                 self.calls -= 1
             return
         written = body.split(None, 1)[0] if body.strip() else ""
@@ -583,6 +658,20 @@ class _Reader:
             self.maybe_speaker = written
         else:
             self.set_speaker(written, sticky=False)
+
+    def run_body_token(self, token: re.Match[str], arguments: dict[str, str]) -> None:
+        """A token of a called macro's body (`macro_tags`): a tag runs with the call's
+        arguments in it, text is shown as if the script wrote it where the macro is
+        called, and so is the argument an `[emb exp=mp.text]` shows (whole: written into
+        the tag, "Good morning" would be cut at its blank)."""
+        if token.group(1) is None:
+            self.text(_shown_token(token.group(0)), self.number)
+            return
+        argument = _shown_argument(*_tag_name_and_attrs(token.group(1)))
+        if argument is None:
+            self.tag(_with_arguments(token.group(1), arguments))
+        else:
+            self.text(_with_arguments(argument, arguments), self.number)
 
     def _deferred(self, chunk: str) -> None:
         """After a click wait the page's speaker goes on: a tag there no file defines
