@@ -395,7 +395,7 @@ async def main(
         ">= 2.5x",
     )
     table.add_row(
-        "sampled as shipped ([generation]): aggregate tok/s, 8 users vs 1",
+        "sampled as shipped (\\[generation]): aggregate tok/s, 8 users vs 1",
         f"{ours['s8_tps']:.1f}",
         f"{ours['s1_tps']:.1f}",
         f"{ours['s8_tps'] / ours['s1_tps']:.2f}x",
