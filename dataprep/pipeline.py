@@ -472,7 +472,7 @@ def _no_dialogue(script: _Script, options: ParseOptions) -> str:
             better.append((found, name))
     message = f"{script.path}: no dialogue found as {script.fmt}; expected {_EXPECTED[script.fmt]}"
     if script.fmt == "kirikiri":
-        message += _name_macros_left_out(head, options)
+        message += _name_macros_left_out(head, options) + _text_macros_left_out(head, options)
     if better:
         # The format the file's own signs point to first, then the one finding the most.
         sniffed = detect_format(head, script.path.name, options.custom_regex is not None)
@@ -492,6 +492,24 @@ def _name_macros_left_out(head: str, options: ParseOptions) -> str:
         f". Its lines follow tags no .ks file given defines ({named}): if they are"
         f" macros naming the speaker, give the .ks file that defines them too"
         f" ([macro name={calls[0][0]}], usually in first.ks or macro.ks)"
+    )
+
+
+def _text_macros_left_out(head: str, options: ParseOptions) -> str:
+    """What a .ks file whose lines are given to tags no file given defines
+    (`[say text="「…」"]`) lacks: those macros' definitions, which show the lines; "" for a
+    file with no such calls."""
+    calls = kirikiri_format.text_calls(head, options).most_common(_MACROS_NAMED)
+    if not calls:
+        return ""
+    named = ", ".join(
+        f"{counted(count, 'call')} of [{name}] with the text in {key}="
+        for (name, key), count in calls
+    )
+    return (
+        f". Its lines seem written as tags no .ks file given defines ({named}): if they are"
+        f" macros showing the line, give the .ks file that defines them too"
+        f" ([macro name={calls[0][0][0]}], usually in first.ks or macro.ks)"
     )
 
 

@@ -136,6 +136,22 @@ _COMMAND_ATTRIBUTES = frozenset({"target", "layer", "time", "method", "exp", "te
 # commands (`@bg storage=…`, `[chara_show name=akane]`).
 _OWN_TAGS = frozenset(KAG_TAGS.split("|")) | {"ruby", "link"}
 _NOT_NAME_MACRO_ATTRIBUTES = _COMMAND_ATTRIBUTES | {"storage", "name"}
+# TyranoScript's own tags showing text of their own, no line (`[ptext text="第一章"]`, a
+# button's, a dialog's): no macro whose definition was left out (`text_calls`).
+_OWN_TEXT_TAGS = frozenset({"ptext", "mtext", "button", "glink", "dialog", "edit", "trace"})
+# Attributes never holding a line's text: code (`exp`, `cond`), a file, a jump, a name.
+_NOT_TEXT_ATTRIBUTES = frozenset({"exp", "cond", "storage", "target", "name", "graphic"})
+# How a value a tag no file defines is given looks when it is a line's text
+# (`[say text="「おはよう」"]`, `@say text=今日はいい天気だね。`), as a file, a number, an
+# expression, an id (`voice=shi_0101`), a name (`アトリ（幼少）`, `Mr. Smith`) or a
+# ruby's reading (`[rb text=なつき]`) does not: a quote mark of a line or a sentence's
+# punctuation (`、`, `。`, `…`, `Hello!`, `Good morning.`), or length: ten characters or
+# more, none ASCII (a sentence of kana and kanji, where a name or a reading is short), or
+# three ASCII words (`Good morning Natsuki`, where a name has two). Conservative: a short
+# line with none of these (`やあ`) is not counted, a file of lines has many that are.
+_LINE_MARKS = re.compile(r"[「」『』“”、。！？…‥]|[A-Za-z][!?](?:\s|$)|[A-Za-z]\.$")
+_LONG_LINE = 10
+_LINE_WORDS = re.compile(r"[A-Za-z',]+(?: [A-Za-z',]+){2,}")
 # The tags `_Reader.tag` acts on: never a speaker, whatever the aliases.
 _READER_TAGS = (
     _WAIT
@@ -441,6 +457,27 @@ def _looks_like_name(word: str) -> bool:
     )
 
 
+def _carries_line(key: str, value: str) -> bool:
+    """Whether an attribute of a tag no file defines holds a line's text (`_LINE_MARKS`)."""
+    value = value.strip()
+    if key in _NOT_TEXT_ATTRIBUTES or len(value) < 2:
+        return False
+    return bool(
+        _LINE_MARKS.search(value)
+        or (len(value) >= _LONG_LINE and all(not c.isascii() or c.isspace() for c in value))
+        or _LINE_WORDS.fullmatch(value)
+    )
+
+
+def _line_attribute(attrs: dict[str, str]) -> str | None:
+    """The attribute of a call holding a line's text, `text` first; None when none does,
+    or the call jumps (`target`: a choice's)."""
+    if "target" in attrs:
+        return None
+    keys = sorted(attrs, key=lambda key: key != "text")
+    return next((key for key in keys if _carries_line(key, attrs[key])), None)
+
+
 def _with_arguments(body: str, attrs: dict[str, str]) -> str:
     """A macro body's tag with the call's arguments in it (`t=%who` → `t=汐里`)."""
     return _ARGUMENT.sub(
@@ -504,6 +541,9 @@ class _Reader:
         self.waited = False
         self.maybe_speaker: str | None = None
         self.unnamed_calls: Counter[str] = Counter()
+        # Tags no file defines given a line's text, and the attribute holding it
+        # (`[say text="「…」"]`): how many calls of each (`text_calls`).
+        self.text_calls: Counter[tuple[str, str]] = Counter()
 
     def flush(self) -> None:
         text = _join(self.parts)
@@ -644,6 +684,7 @@ class _Reader:
                 self.calls -= 1
             return
         written = body.split(None, 1)[0] if body.strip() else ""
+        self.count_text_call(name, written, attrs)
         if self.said or not written:
             return  # `「好き[ハート]」`: a macro inside the text, no name
         if written.isascii():
@@ -658,6 +699,15 @@ class _Reader:
             self.maybe_speaker = written
         else:
             self.set_speaker(written, sticky=False)
+
+    def count_text_call(self, name: str, written: str, attrs: dict[str, str]) -> None:
+        """A tag no file defines given what looks like a line's text (`[say text=…]`): a
+        macro showing its argument (`_MacroBody`) whose definition was left out, which
+        loses the line (`text_calls`)."""
+        if self.in_choice or name in _OWN_TAGS or name in _OWN_TEXT_TAGS:
+            return
+        if (key := _line_attribute(attrs)) is not None:
+            self.text_calls[written, key] += 1
 
     def run_body_token(self, token: re.Match[str], arguments: dict[str, str]) -> None:
         """A token of a called macro's body (`macro_tags`): a tag runs with the call's
@@ -711,6 +761,14 @@ def unnamed_calls(text: str, options: ParseOptions) -> Counter[str]:
     with how many lines said with no speaker (`「…」`) follow it: name macros, most
     likely, whose definitions (in first.ks or macro.ks) were not given."""
     return _read(text, "", options).unnamed_calls
+
+
+def text_calls(text: str, options: ParseOptions) -> Counter[tuple[str, str]]:
+    """Tags no file given defines, each with an attribute holding what looks like a line's
+    text (`[say text="「おはよう」"]` → ("say", "text")), with how many calls give it:
+    macros showing the line they are given, most likely, whose definitions (in first.ks or
+    macro.ks) were not given, so that every such line is lost."""
+    return _read(text, "", options).text_calls
 
 
 def _read(text: str, source: str, options: ParseOptions) -> _Reader:
