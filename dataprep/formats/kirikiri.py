@@ -70,7 +70,11 @@ _TAG_BODY = (
     r"""|\[(?:[^\[\]\n]|\[[^\[\]\n]*\])*+\]|[^\]"'`\n]|["'`])*+"""
 )
 _TOKEN = re.compile(rf"""\[\[|\\[!-/:-@\[-`{{-~]|\[({_TAG_BODY})\]?|\\|[^\[\\]+""")
-_ATTR = re.compile(r"""([\w-]+)\s*=\s*("[^"]*"|'[^']*'|`[^`]*`|(?:\[[^\[\]\s]*\]|[^\s\]])+)""")
+_VALUE = r"""("[^"]*"|'[^']*'|`[^`]*`|(?:\[[^\[\]\s]*\]|[^\s\]])+)"""
+_ATTR = re.compile(rf"""([\w-]+)\s*=\s*{_VALUE}""")
+# The quote marks an attribute's value may be written in, the first the value does not
+# hold quoting it (`_quoted`).
+_VALUE_QUOTES = "\"'`"
 # `【名】「台词」`, and `【名】：台词` (a colon after the name is no part of the line).
 _HEADER = re.compile(r"【([^】]{1,32})】\s*(?:[：:]{1,2}\s*)?(.*)")
 _HEADING_NAME = re.compile(rf"\s*+{HEADING}\s*+")
@@ -183,8 +187,26 @@ _BREAK = "\x00"
 def _tag_name_and_attrs(body: str) -> tuple[str, dict[str, str]]:
     body = body.strip()
     name = body.split(None, 1)[0].lower() if body else ""
-    attrs = {k.lower(): v.strip("\"'`") for k, v in _ATTR.findall(body)}
+    attrs = {k.lower(): _unquoted(v) for k, v in _ATTR.findall(body)}
     return name, attrs
+
+
+def _unquoted(value: str) -> str:
+    """An attribute's value without the quotes it is written in (`"Mr Smith"`): one pair,
+    so that a quote mark it holds at an end stays (`'He said "no"'`)."""
+    if len(value) >= 2 and value[0] in _VALUE_QUOTES and value[-1] == value[0]:
+        return value[1:-1]
+    return value.strip(_VALUE_QUOTES)
+
+
+def _quoted(value: str) -> str:
+    """A value written as an attribute's, whole whatever it holds (a blank, `]`): in the
+    first quote mark it does not hold; KAG has no escape in a tag, so a value holding
+    all three loses its `"`."""
+    quote = next((q for q in _VALUE_QUOTES if q not in value), None)
+    if quote is None:
+        quote, value = '"', value.replace('"', "")
+    return f"{quote}{value}{quote}"
 
 
 def _outside_code(line: str, block_end: str | None) -> tuple[str | None, str]:
@@ -478,11 +500,29 @@ def _line_attribute(attrs: dict[str, str]) -> str | None:
     return next((key for key in keys if _carries_line(key, attrs[key])), None)
 
 
+# An attribute's value in a macro body's tag, where a call's argument is put in quoted,
+# or an argument elsewhere in it.
+_ARGUMENT_IN_TAG = re.compile(rf"""([\w-]+[ \t]*=[ \t]*){_VALUE}|{_ARGUMENT.pattern}""")
+
+
 def _with_arguments(body: str, attrs: dict[str, str]) -> str:
-    """A macro body's tag with the call's arguments in it (`t=%who` → `t=汐里`)."""
-    return _ARGUMENT.sub(
-        lambda m: attrs.get((m.group(1) or m.group(3)).lower(), m.group(2) or ""), body
-    )
+    """A macro body's tag with the call's arguments in it (`t=%who` → `t="汐里"`): an
+    attribute's value holding one is quoted, so that the argument is its value whole
+    (`[n name="Mr Smith"]` names "Mr Smith", not "Mr"; `]` or `"` in it ends no tag);
+    elsewhere (the `%text` an `[emb exp=mp.text]` shows) it is put in as it is."""
+
+    def argument(m: re.Match[str]) -> str:
+        return attrs.get((m.group(1) or m.group(3)).lower(), m.group(2) or "")
+
+    def value(m: re.Match[str]) -> str:
+        if m.group(1) is None:  # an argument outside any attribute's value
+            return _ARGUMENT.sub(argument, m.group(0))
+        written = m.group(2)
+        if not _ARGUMENT.search(written):
+            return m.group(0)
+        return m.group(1) + _quoted(_ARGUMENT.sub(argument, _unquoted(written)))
+
+    return _ARGUMENT_IN_TAG.sub(value, body)
 
 
 def variable_values(text: str) -> dict[str, str]:

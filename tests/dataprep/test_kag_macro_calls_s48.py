@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions, kirikiri
+from dataprep.formats import ParseOptions, kirikiri, parse
 from dataprep.pipeline import run_pipeline
 
 _MACROS = "[macro name=say][nm t=%name]「[emb exp=mp.text]」[p][endmacro]\n"
@@ -83,3 +83,62 @@ def test_what_is_no_line_s_text_is_not_counted(call: str) -> None:
 )  # fmt: skip
 def test_what_looks_like_a_line_s_text_is_counted(text: str) -> None:
     assert kirikiri.text_calls(f'[say text="{text}"]\n', ParseOptions()) == {("say", "text"): 1}
+
+
+def _said(*files: str) -> list[tuple[str | None, str]]:
+    """What the last file says, read with what all of them define."""
+    names = {key: value for text in files for key, value in kirikiri.display_names(text).items()}
+    options = ParseOptions(kirikiri_names=names)
+    return [(u.speaker, u.text) for u in parse(files[-1], "a.ks", "kirikiri", options)]
+
+
+@pytest.mark.parametrize(
+    "macro",
+    [
+        "[macro name=n][nm t=%name][endmacro]",
+        "@macro name=n\n@nm t=%name\n@endmacro",
+        '[macro name=n][nm t="%name"][endmacro]',
+        "[macro name=n][nm t=&mp.name][endmacro]",
+        "[macro name=n][nm t=%name|？？？][endmacro]",
+        "[macro name=n]\n#%name\n[endmacro]",
+        # A macro calling another, its argument passed on.
+        "[macro name=nm2][nm t=%who][endmacro]\n[macro name=n][nm2 who=%name][endmacro]",
+    ],
+)
+def test_a_name_of_several_words_given_to_a_macro_names_the_speaker_whole(macro: str) -> None:
+    # Put into the body's `[nm t=%name]` unquoted, "Mr Smith" named "Mr".
+    scene = (
+        '[n name="Mr Smith"]「Hello.」[p]\n'
+        "@n name='Natsuki Kaito'\n「Hi.」[p]\n"
+        "[n name=アトリ]「はい」[p]\n"
+    )
+    assert _said(macro, scene) == [
+        ("Mr Smith", "「Hello.」"),
+        ("Natsuki Kaito", "「Hi.」"),
+        ("アトリ", "「はい」"),
+    ]
+
+
+def test_an_argument_holding_a_quote_mark_or_a_bracket_is_put_in_whole() -> None:
+    macro = "[macro name=n][nm t=%name][endmacro]\n"
+    scene = '[n name=\'Mr "Smith"\']「Hello.」[p]\n[n name="[Smith]"]「Hi.」[p]\n'
+    assert _said(macro, scene) == [('Mr "Smith"', "「Hello.」"), ("[Smith]", "「Hi.」")]
+
+
+def test_an_argument_left_out_is_an_empty_value() -> None:
+    # Put in as nothing, `t= voice=a` took `voice=a` for the name.
+    macro = "[macro name=n][nm t=%name voice=%v][endmacro]\n"
+    assert _said(macro, "[n v=a01]「……」[p]\n[n name=アトリ]「はい」[p]\n") == [
+        (None, "「……」"),
+        ("アトリ", "「はい」"),
+    ]
+
+
+def test_a_line_of_several_words_passed_to_another_macro_is_shown_whole() -> None:
+    macros = (
+        "[macro name=line]“[emb exp=mp.text]”[endmacro]\n"
+        "[macro name=atr][nm t=Atri][line text=%s][p][endmacro]\n"
+    )
+    assert _said(macros, '[atr s="Good morning, Natsuki"]\n') == [
+        ("Atri", "“Good morning, Natsuki”")
+    ]
