@@ -42,6 +42,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 
 from dataprep.formats.common import (
     HEADING,
@@ -375,6 +376,13 @@ def _shown_argument(name: str, attrs: dict[str, str]) -> str | None:
     return text if name in _CHARACTERS and _ARGUMENT.fullmatch(text) else None
 
 
+@lru_cache(maxsize=4096)
+def _argument_shown_by(tag_body: str) -> str | None:
+    """`_shown_argument` of a macro body's tag, once per tag: a body runs at every call
+    of its macro, tens of thousands in a game, and its tags are a few."""
+    return _shown_argument(*_tag_name_and_attrs(tag_body))
+
+
 def _name_box_emb(attrs: dict[str, str]) -> str:
     """What an `[emb]` a macro writes to a message layer of its own (KAG's name box,
     `[current layer=message1]`) names as an `[nm t=…]` would: the call's argument
@@ -510,6 +518,9 @@ def _with_arguments(body: str, attrs: dict[str, str]) -> str:
     attribute's value holding one is quoted, so that the argument is its value whole
     (`[n name="Mr Smith"]` names "Mr Smith", not "Mr"; `]` or `"` in it ends no tag);
     elsewhere (the `%text` an `[emb exp=mp.text]` shows) it is put in as it is."""
+
+    if "%" not in body and "&mp." not in body:
+        return body  # no argument in it (`_ARGUMENT`): most tags of most bodies
 
     def argument(m: re.Match[str]) -> str:
         return attrs.get((m.group(1) or m.group(3)).lower(), m.group(2) or "")
@@ -757,7 +768,7 @@ class _Reader:
         if token.group(1) is None:
             self.text(_shown_token(token.group(0)), self.number)
             return
-        argument = _shown_argument(*_tag_name_and_attrs(token.group(1)))
+        argument = _argument_shown_by(token.group(1))
         if argument is None:
             self.tag(_with_arguments(token.group(1), arguments))
         else:
