@@ -54,7 +54,7 @@ from dataprep.formats.common import (
     UNRESOLVED_VARIABLE,
     ParseOptions,
 )
-from dataprep.formats.renpy_lines import logical_line
+from dataprep.formats.renpy_lines import LogicalLine, logical_line
 from dataprep.formats.renpy_say_code import NVL_CLEAR, munged, say_codes
 from dataprep.records import Utterance
 
@@ -105,8 +105,22 @@ _GOES_TO = re.compile(
     r"""(?:[ \t]+pass\b.*?)?|(?!(?:screen|expression)\b)(?P<label>[\w.]+)[ \t]*(?:\(.*\))?)"""
     r"(?:[ \t]+from[ \t]+\w+)?[ \t]*(?:#.*)?$"
 )
+# Python's forms of them, a `$` line's whole statement: `renpy.call("name", …)`,
+# `renpy.jump("name")`, `renpy.call_in_new_context("name", …)` (a new context shares the
+# store, so what the label defines stays when it returns: renpy/game.py), with the label a
+# string literal (maybe `label="name"`); not one an expression computes.
+_PYTHON_GOES_TO = re.compile(
+    r"""renpy\.(?P<how>call|jump|call_in_new_context)[ \t]*\([ \t]*(?:label[ \t]*=[ \t]*)?"""
+    r"""(?P<quote>["'])(?P<named>[\w.]+)(?P=quote)[ \t]*(?:,.*)?\)[ \t]*(?:#.*)?$"""
+)
 # What ends a label's run where it is: control goes on elsewhere, never to the line below.
-_LEAVES = re.compile(r"(?:return|jump)\b")
+_LEAVES = re.compile(r"(?:return|jump)\b|\$[ \t]*renpy\.(?:jump|return_statement)[ \t]*\(")
+# A statement at a label's level that is no story code: what it holds runs before the game
+# starts (`init python:`, whose `def` may `return`) or never in the story's run.
+_NOT_STORY = re.compile(
+    r"(?:init|screen|transform|style|image|layeredimage|translate|testcase|define|default)\b"
+    r"|python[ \t]+early\b"
+)
 _TRANSLATE = re.compile(r"\s*translate\s+(\w+)\s+([\w.]+)\s*:")
 # `translate <lang> <id>:` blocks of translated dialogue, not of interface strings,
 # python or style; `translate None` is the original language.
@@ -493,13 +507,50 @@ def _label_name(written: str, global_label: str) -> str:
     return global_label + written if written.startswith(".") else written
 
 
-def _goes_to(statement: str, global_label: str) -> str | None:
-    """The label a `call`/`jump` statement goes to (`_GOES_TO`), under `global_label`;
-    None for any other statement."""
-    m = _GOES_TO.match(statement)
+class _GoesTo(NamedTuple):
+    """Where a `call`/`jump` statement (or Python's form of one) goes: the label, and
+    whether it jumps there (never to come back)."""
+
+    label: str
+    jumps: bool
+
+
+def _goes_to(statement: str, global_label: str) -> _GoesTo | None:
+    """Where a `call`/`jump` statement (`_GOES_TO`) or a `$` line's `renpy.call(…)`
+    (`_PYTHON_GOES_TO`), as one line, goes, under `global_label`; None for any other
+    statement, or a label an expression computes."""
+    if statement.startswith("$"):
+        m = _PYTHON_GOES_TO.match(statement[1:].lstrip())
+        jumps = m is not None and m.group("how") == "jump"
+    else:
+        m = _GOES_TO.match(statement)
+        jumps = statement.startswith("jump")
     if m is None:
         return None
-    return _label_name(m.group("named") or m.group("label"), global_label)
+    return _GoesTo(_label_name(m.group("named") or m.group("label"), global_label), jumps)
+
+
+def _statement_goes_to(
+    stripped: str, whole: LogicalLine | None, global_label: str
+) -> _GoesTo | None:
+    """`_goes_to` of the statement whose first line is `stripped` (its whole statement
+    `whole`: a call's arguments may go on over lines)."""
+    if not stripped.startswith(("call", "jump")) and not (
+        stripped.startswith("$") and "renpy." in stripped
+    ):
+        return None
+    return _goes_to(stripped if whole is None else _one_line(whole.text).strip(), global_label)
+
+
+def _labels_of(lines: list[str]) -> set[str]:
+    """The labels a script defines, as Ren'Py names them (a local one under its global)."""
+    found = set()
+    global_label = ""
+    for line in lines:
+        if line.lstrip().startswith("label") and (m := _LABEL.match(line)):
+            found.add(name := _label_name(m.group(1), global_label))
+            global_label = name if "." not in m.group(1) else global_label
+    return found
 
 
 def _label_steps(
@@ -507,9 +558,12 @@ def _label_steps(
 ) -> list[tuple[str, list[_LabelStep]]]:
     """(label, what its run does to the characters, in order) of each label statement of
     the script (a label defined twice, twice): the story Python of its
-    body defines one (`story`: the script's, `_Definitions.story`), or it calls a label.
+    body defines one (`story`: the script's, `_Definitions.story`), or it calls a label
+    (`call`, `$ renpy.call("name")`) or jumps to one, whose run goes on there.
     A run goes on until a `return` or `jump` at its body's top level; past its body, it
-    falls into the next label. Only a definition on every run is one (a `$` line or a
+    runs the story code at the label's level below (Ren'Py runs a script's statements
+    in order; not an `init` block's, a screen's…, `_NOT_STORY`), and falls into the next
+    label. Only a definition on every run is one (a `$` line or a
     top-level statement of a `python:` block, at the body's top level, before any
     `return` or `jump` that may have ended it): behind an `if` or a menu choice, it
     leaves its character's name unknown (None). Conservative: a call names a character
@@ -519,6 +573,7 @@ def _label_steps(
     found: list[tuple[str, list[_LabelStep]]] = []
     running: list[_LabelStep] | None = None  # the steps of the label whose run we are in
     in_body = False
+    not_story = False  # in a block at the label's level that is no story code
     label_indent = top = -1
     top_line = 0  # the line of the statement at the body's top level that we are in
     sure = True  # whether every run of the label reaches this line
@@ -540,20 +595,28 @@ def _label_steps(
                 running.append(_Calls(name, sure))  # it falls in
             running = []
             found.append((name, running))
-            in_body, label_indent, top, sure = True, indent, -1, True
+            in_body, label_indent, top, sure, not_story = True, indent, -1, True, False
             continue
-        if not in_body or indent <= label_indent or running is None:
+        if not in_body or indent < label_indent or running is None:
             in_body = False
+            continue
+        if indent == label_indent:
+            # Past the label's block, at its level: the run goes on in story code there.
+            not_story = _NOT_STORY.match(stripped) is not None
+            top = indent
+        if not_story:
             continue
         top = indent if top < 0 else top
         top_line = first if indent == top else top_line
+        goes = _statement_goes_to(stripped, whole, global_label)
+        if goes is not None:
+            # A jump goes on in the label it names as a call does, never to come back.
+            running.append(_Calls(goes.label, sure and indent == top))
         if _LEAVES.match(stripped):
             if indent == top:
                 running = None  # the run ends here
             sure = False
-        elif stripped.startswith("call") and (called := _goes_to(stripped, global_label)):
-            running.append(_Calls(called, sure and indent == top))
-        elif first in defined_at:
+        elif goes is None and first in defined_at:
             var, definition = defined_at[first]
             always = sure and (
                 first == top_line or _PYTHON_OPENER.match(lines[top_line - 1]) is not None
@@ -1601,6 +1664,8 @@ def parse(
     joined_until = 0  # the last line joined into a statement that began above it
     # The story's `$ e = Character(…)`: e's name from its line on.
     redefined = _story_names(definitions, strings, options.renpy_variables, options.renpy_player)
+    # This script's labels: a jump to one names nothing (`_name_after`).
+    own_labels = _labels_of(lines) if options.renpy_label_characters else set()
     next_redefined = 0
     # The last line the previous say statement gave: an `extend` adds its text to it.
     previous: Utterance | None = None
@@ -1647,6 +1712,11 @@ def parse(
         if from_python:
             first = line[1:].lstrip()
             statement = "\n".join([first, *lines[number:joined_until]])
+            if first.startswith("renpy.") and (
+                goes := _statement_goes_to(line, whole, scene_label)
+            ):
+                _name_after(goes, characters, options.renpy_label_characters, own_labels)
+                continue
             if _callee(statement) not in callers:
                 continue
             if whole is None:
@@ -1682,10 +1752,8 @@ def parse(
                         scene_label = name
                     scene = name
                 continue
-            if line.startswith(("call", "jump")) and (goes := _goes_to(line, scene_label)):
-                # What the story Python of the label it runs always defines names the
-                # lines below, in the order of the lines, as a `$ e = Character(…)` here.
-                characters.update(options.renpy_label_characters.get(goes, {}))
+            if goes := _statement_goes_to(line, whole, scene_label):
+                _name_after(goes, characters, options.renpy_label_characters, own_labels)
                 continue
             if line.startswith("translate "):
                 m = _TRANSLATE.match(line)
@@ -1798,6 +1866,21 @@ def parse(
         if placed[past]:
             _put(placed[past], out, scene, branch, forked_from)
     return out
+
+
+def _name_after(
+    goes: _GoesTo,
+    characters: dict[str, str],
+    label_characters: Mapping[str, dict[str, str]],
+    own_labels: Container[str],
+) -> None:
+    """Name the lines below a call of a label (or a jump to one) as its run always
+    defines its characters (`ScriptNames.label_characters`), in the order of the lines,
+    as a `$ e = Character(…)` there would. Not at a jump to a label of this script: the
+    lines below it run before that label (or after it, named by then in order), and its
+    own lines name those after them."""
+    if not (goes.jumps and goes.label in own_labels):
+        characters.update(label_characters.get(goes.label, {}))
 
 
 def _put(
