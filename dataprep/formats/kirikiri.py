@@ -342,7 +342,7 @@ class _MacroBody:
     is the game's own text, not a line the script writes, which read at each call would
     repeat one line many times, credited to whoever speaks there: it stays unread, as
     its definition. Inside a line already begun (`「好き[heart]」`, with a body `♥`, or
-    `「[atr]は？」` with `アトリ`) it is part of the line the player reads, and shown:
+    `「[atr_n]は？」` with `アトリ`) it is part of the line the player reads, and shown:
     unless the body ends or waits on a message, names a speaker or holds a choice
     (`_NOT_INLINE`), which no text inside a line does. An argument leading its text
     before a colon (`[emb exp=mp.name]：`) is the speaker's name, as `名：「…」` writes it:
