@@ -18,17 +18,21 @@ its `[nm]` or `#` line, the `[emb exp="mp.name"]` it writes to a name box of its
 (`[current layer=message1]`, KAG's) or the `【[emb exp="mp.name"]】` header leading its text
 (`t=&mp.name` is `t=%name`), and one ending in `[p]` ends the line. A body showing the
 call's arguments (`[macro name=say]「[emb exp=mp.text]」[p][endmacro]`, `[say text=…]`)
-shows its text there too, as if the script had written it; a body of fixed text only
-(a system message) does not (`_MacroBody`). A tag no file defines
-names the speaker before a message's text when no tag has its name (`[汐里]`, not ASCII)
-and it takes no `text=` (a ruby's reading), or it is one of the aliases (`@atri`); after a
-click wait on the page, only before a line said: `「ねえ」[l][ルビ]夏生さん` is still the
-page speaker's, the tag markup. Every other tag is dropped but `[ch text=…]` and
-`[hch text=…]`, whose text is shown; `;` comments, `*label` lines, `[iscript]` …
-`[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks (to the end tag wherever it
-is on its line: what follows it is read, `…;[endscript]「…」`) and lines of script code
-(`f.flag = 1`, `<| … |>`) are not text, and a label starts a new scene (ending the
-message and its `[nm]` name, not the name box a `#` line set).
+shows its text there too, as if the script had written it, and so does one showing a
+game variable (`[macro name=pn][emb exp=f.name][endmacro]`: `「おかえり、[pn]さん」` is
+`[emb exp=f.name]` written there; before a message's text, `[pn]「ただいま」` names the
+player, as `【[emb exp=f.name]】` does). A body of fixed text only shows it inside a line
+begun (`「好き[heart]」`, a mark), not called on its own (a system message; `_MacroBody`).
+A tag no file defines names the speaker before a message's text when no tag has its name
+(`[汐里]`, not ASCII) and it takes no `text=` (a ruby's reading), or it is one of the
+aliases (`@atri`); after a click wait on the page, only before a line said:
+`「ねえ」[l][ルビ]夏生さん` is still the page speaker's, the tag markup. Every other tag is
+dropped but `[ch text=…]` and `[hch text=…]`, whose text is shown; `;` comments,
+`*label` lines, `[iscript]` … `[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks
+(to the end tag wherever it is on its line: what follows it is read,
+`…;[endscript]「…」`) and lines of script code (`f.flag = 1`, `<| … |>`) are not text,
+and a label starts a new scene (ending the message and its `[nm]` name, not the name box
+a `#` line set).
 `[emb exp="f.name"]` shows the one string the .ks files given set the variable to (the
 player's name as the player keeps it, `variable_values`), as a speaker named `&f.name`
 is named by it; with no such value the line has a hole and is marked unusable (its text
@@ -116,6 +120,7 @@ _ASSIGNED = re.compile(
     rf"(?:System\.inputString\([^()\n]*,[ \t]*)?{_STRING}"
 )
 _PLAIN_VARIABLE = re.compile(r"[A-Za-z_][\w.]*")
+_GAME_VARIABLE = re.compile(_VARIABLE)
 _EDIT = re.compile(r"(?:\[|^[ \t]*@)[ \t]*edit\b([^\]\n]*)", re.M)
 # How a tag's attribute names a variable's value (`t=&f.name`, `#&f.name`): the key
 # under which `display_names` gives a variable's value.
@@ -168,6 +173,14 @@ _READER_TAGS = (
 # What a macro's body may hold that is not run where it is called (`macro_tags`): as its
 # text, what it shows is not read.
 _SHOWS_TEXT = _CHARACTERS | {_EMBED, _CHOICE_START, _CHOICE_END}
+# Tags that make a macro's fixed text no part of a line where it is called: ending or
+# waiting on a message, naming a speaker, a choice (a system message, a prompt).
+_NOT_INLINE = _WAIT | _PAGE | _NAME_TAGS | {_CHOICE_START, _CHOICE_END}
+# Between the tags a macro of fixed text runs at every call and its whole body, run
+# instead inside a line already begun (`_MacroBody.tags`).
+_INLINE_BODY = "\x01"
+# Marks after a name leading a line (`悠真：そうだな`), as after a `【名】` header.
+_NAME_COLONS = ("：", ":")
 # Blocks of code, from a line that starts with the first tag to the second, wherever on
 # its line (TyranoScript ends a block there, `f.a = 1;[endscript]「…」`, and shows what
 # follows): TJS or JavaScript, and TyranoScript's HTML (`[html]<div>…</div>[endhtml]`).
@@ -310,6 +323,7 @@ def macro_tags(text: str) -> dict[str, str]:
             elif not in_name_box:
                 header.shown()
                 defining.show_tag(f"[{body.strip()}]", _shown_argument(name, attrs))
+                defining.shows_variable |= _shows_variable(name, attrs)
         header.line_end()
     return {name: body.tags() for name, body in found.items()}
 
@@ -317,22 +331,37 @@ def macro_tags(text: str) -> dict[str, str]:
 class _MacroBody:
     """A macro's body as `macro_tags` reads it: its tags, which run wherever it is called,
     and what it shows in the message (text, `emb`, `ch`, choices), which is read there
-    only when the body shows something of the call's arguments (`[emb exp=mp.text]`,
+    when the body shows something of the call's arguments (`[emb exp=mp.text]`,
     `[ch text=%text]`): then the macro is how the script writes its lines
     (`[say text="おはよう"]`), and its text around them (`「…」`, `[nm]`, `[p]`) is theirs.
-    A body of fixed text only (`[macro name=sys]セーブしました[p][endmacro]`, a choice's
-    prompt, a mark such as `♥`) shows the same at every call: the game's own text, not
-    a line the script writes, which read at each call would repeat one line many times,
-    credited to whoever speaks there; it stays unread, as its definition. An argument
-    leading its text before a colon (`[emb exp=mp.name]：`) is the speaker's name, as
-    `名：「…」` writes it: the `[nm t="%name"]` it stands for, not text."""
+    So it is when the body shows a game variable (`[macro name=pn][emb exp=f.name]`, the
+    player's name): `「おかえり、[pn]さん」` reads as `[emb exp=f.name]` written there
+    would (before a message's text it may name the speaker: `_Reader.embed`).
+    A body of fixed text only shows the same at every call. Called on its own, before a
+    message's text (`[macro name=sys]セーブしました[p][endmacro]`, a choice's prompt), it
+    is the game's own text, not a line the script writes, which read at each call would
+    repeat one line many times, credited to whoever speaks there: it stays unread, as
+    its definition. Inside a line already begun (`「好き[heart]」`, with a body `♥`, or
+    `「[atr_n]は？」` with `アトリ`) it is part of the line the player reads, and shown:
+    unless the body ends or waits on a message, names a speaker or holds a choice
+    (`_NOT_INLINE`), which no text inside a line does. An argument leading its text
+    before a colon (`[emb exp=mp.name]：`) is the speaker's name, as `名：「…」` writes it:
+    the `[nm t="%name"]` it stands for, not text."""
 
     def __init__(self) -> None:
         # (as `[…]` text, whether it is shown, the call's argument it shows, if one).
         self.pieces: list[tuple[str, bool, str | None]] = []
+        self.shows_variable = False  # an `[emb exp=f.name]` in its text
+        self.inline = True  # whether its fixed text may be part of a line (`_NOT_INLINE`)
 
     def tag(self, tag: str) -> None:
         self.pieces.append((tag, False, None))
+        self._note(tag)
+
+    def _note(self, tag: str) -> None:
+        word = _TAG_WORD.match(tag)
+        if word is not None and word.group(1).lower() in _NOT_INLINE:
+            self.inline = False
 
     def show(self, text: str) -> None:
         """Text shown, escaped to read as text again (`[` is `[[`, `\\` is `\\\\`)."""
@@ -343,11 +372,18 @@ class _MacroBody:
         """A tag showing text (`emb`, `ch`: `argument`, the call's it shows whole) or a
         choice's (`link`, `endlink`)."""
         self.pieces.append((tag, True, argument))
+        self._note(tag)
 
     def tags(self) -> str:
+        """The body as `_Reader.call` runs it: whole when it shows an argument or a
+        variable; of fixed text, its tags, and after `_INLINE_BODY` the whole body for a
+        call inside a line, when its text may be part of one."""
         pieces = self._named()
-        shows_arguments = any(argument for _, _, argument in pieces)
-        return "".join(p for p, shown, _ in pieces if shows_arguments or not shown)
+        whole = "".join(p for p, _, _ in pieces)
+        if self.shows_variable or any(argument for _, _, argument in pieces):
+            return whole
+        run = "".join(p for p, shown, _ in pieces if not shown)
+        return run + _INLINE_BODY + whole if self.inline and run != whole else run
 
     def _named(self) -> list[tuple[str, bool, str | None]]:
         """The pieces, an argument leading the text before a colon the `[nm]` naming it."""
@@ -376,6 +412,11 @@ def _shown_argument(name: str, attrs: dict[str, str]) -> str | None:
     return text if name in _CHARACTERS and _ARGUMENT.fullmatch(text) else None
 
 
+def _shows_variable(name: str, attrs: dict[str, str]) -> bool:
+    """Whether a tag of a macro's body shows a game variable: `[emb exp=f.name]`."""
+    return name == _EMBED and _GAME_VARIABLE.fullmatch(attrs.get("exp", "").strip()) is not None
+
+
 @lru_cache(maxsize=4096)
 def _argument_shown_by(tag_body: str) -> str | None:
     """`_shown_argument` of a macro body's tag, once per tag: a body runs at every call
@@ -391,7 +432,7 @@ def _name_box_emb(attrs: dict[str, str]) -> str:
     if (argument := _shown_argument(_EMBED, attrs)) is not None:
         return argument
     exp = attrs.get("exp", "").strip()
-    return _VALUE_OF + exp if re.fullmatch(_VARIABLE, exp) else ""
+    return _VALUE_OF + exp if _GAME_VARIABLE.fullmatch(exp) else ""
 
 
 def _line_pieces(line: str, in_macro: bool) -> list[tuple[str | None, str]]:
@@ -475,6 +516,16 @@ def _name_tag(pieces: list[str | None]) -> list[str]:
     if _SOUND_NAME.fullmatch(name):
         return []
     return ['[nm t=""]' if _HEADING_NAME.fullmatch(name) else f'[nm t="{name}"]']
+
+
+def _held_name(held: list[tuple[str, str | None]]) -> str:
+    """The speaker's name variables shown before a line said give (`_Reader.held`): their
+    values, or `&f.name` for one no file sets (as `_name_tag` names a header); "" for a
+    name partly unknown."""
+    values = [value for _, value in held if value is not None]
+    if len(values) == len(held):
+        return "".join(values).strip()
+    return _VALUE_OF + held[0][0] if len(held) == 1 else ""
 
 
 def _looks_like_name(word: str) -> bool:
@@ -582,6 +633,10 @@ class _Reader:
         # An [emb exp=…] in the message whose value no script given sets (the player's
         # name with no default), so the line, written without it, has a hole.
         self.unresolved = False
+        # Game variables a macro showed before the message's text (`[pn]`, its body
+        # `[emb exp=f.name]`), each with its value (None when no file sets it): they
+        # name the speaker or lead the text, as the text after them tells (`embed`).
+        self.held: list[tuple[str, str | None]] = []
         self.number = 0  # the line being read
         self.calls = 0  # how deep in macros calling macros
         # A tag no file defines that may be a name macro (`@shiori`), called since the last
@@ -616,6 +671,7 @@ class _Reader:
             )
         self.parts = []
         self.said = False
+        self.held = []
         self.quotes = [0] * len(_QUOTES)
         self.undefined_call = None
         self.maybe_speaker = None
@@ -677,14 +733,7 @@ class _Reader:
         elif name in _CHARACTERS:
             self.text(attrs.get("text", ""), self.number)
         elif name == _EMBED:
-            exp = attrs.get("exp", "").strip()
-            value = self.names.get(_VALUE_OF + exp)
-            if value is None:
-                self.unresolved = not self.in_choice
-                # `[f.name]` in the dropped line, as a Ren'Py line keeps its `[var]`:
-                # the run names the variable that lost it.
-                value = f"[{exp}]" if _PLAIN_VARIABLE.fullmatch(exp) else ""
-            self.text(value, self.number)
+            self.embed(attrs.get("exp", "").strip())
         elif name in _WAIT:
             # `「えっ……[l]本当に？」`: a click wait inside a quote is one line on screen;
             # cut there, "えっ……" would be dropped as a line of only a sound.
@@ -708,6 +757,42 @@ class _Reader:
         else:
             self.call(name, attrs, body)
 
+    def embed(self, exp: str) -> None:
+        """`[emb exp=f.name]`: the variable's value, as the .ks files given set it
+        (`variable_values`); with none the line has a hole, and is marked unusable.
+        A macro showing a variable before a message's text (`[pn]`, body
+        `[emb exp=f.name]`) may be a name macro, as one writing `【[emb exp=f.name]】` is:
+        it is held (`held`) until the text after it tells: a line said (`[pn]「ただいま」`)
+        is the player's, other text is read on from the name (`[pn]は笑った。`). Inside a
+        line begun (`「おかえり、[pn]さん」`) it is text, as the tag written there."""
+        value = self.names.get(_VALUE_OF + exp)
+        if self.calls and not self.said and not self.in_choice and _GAME_VARIABLE.fullmatch(exp):
+            self.held.append((exp, value))
+            return
+        self.text(self.embedded(exp, value), self.number)
+
+    def embedded(self, exp: str, value: str | None) -> str:
+        """What an `[emb]` shows: the variable's value; with none, the line is marked
+        unusable and keeps `[f.name]`, as a Ren'Py line keeps its `[var]`, so that the
+        run names the variable that lost it."""
+        if value is not None:
+            return value
+        self.unresolved = not self.in_choice
+        return f"[{exp}]" if _PLAIN_VARIABLE.fullmatch(exp) else ""
+
+    def _name_or_text(self, chunk: str) -> str:
+        """The first text of a message after variables a macro showed (`held`): a line
+        said after them (`「…」`, `（…）`, or after a colon, `：…`) is theirs, named as a
+        `【[emb exp=f.name]】` header names it (`&f.name` while no file sets it); other
+        text reads on from their values. What is left of the chunk to show."""
+        held, self.held = self.held, []
+        said = chunk.lstrip()
+        colon = said.startswith(_NAME_COLONS)
+        if (colon or said.startswith(_SAID_OPENERS)) and (name := _held_name(held)):
+            self.set_speaker(name, sticky=False)
+            return said.lstrip("".join(_NAME_COLONS)).lstrip() if colon else chunk
+        return "".join(self.embedded(exp, value) for exp, value in held) + chunk
+
     def sharp_line(self, line: str) -> None:
         """A TyranoScript `#akane:happy` line (`[chara_ptext name=akane face=happy]`)."""
         self.chara_speaks(line[1:].split(":", 1)[0])
@@ -728,6 +813,9 @@ class _Reader:
         if a line said follows (`_deferred`)."""
         tags = self.names.get(_MACRO_KEY + name)
         if tags is not None:
+            if _INLINE_BODY in tags:  # fixed text: shown only inside a line begun
+                run, _, whole = tags.partition(_INLINE_BODY)
+                tags = whole if self.said else run
             if self.calls < _DEEPEST_CALL:
                 self.calls += 1
                 for m in _TOKEN.finditer(tags):
@@ -787,6 +875,10 @@ class _Reader:
             return
         if not self.said:
             self._deferred(chunk)
+            if self.held:
+                chunk = self._name_or_text(chunk)
+                if not chunk:
+                    return
             if chunk.startswith("【") and (header := _HEADER.match(chunk)):
                 # A message's header after a tag on its line: `「ねえ」[l][r]【夏生】「ん？」`.
                 self.name_header(header.group(1))

@@ -116,14 +116,15 @@ def test_a_macro_showing_an_argument_in_a_choice_says_nothing() -> None:
 
 
 def test_a_macro_of_fixed_text_is_not_read_at_each_call() -> None:
-    # The game's own text (a system message, a mark), the same at every call: no line.
+    # The game's own text (a system message), the same at every call: no line. A mark
+    # inside a line is part of what she says, as the player reads it (kag_inline_s48).
     macros = (
         "[macro name=saved]セーブしました[p][endmacro]\n"
         "[macro name=heart]♥[endmacro]\n"
         "[macro name=atr]【アトリ】[endmacro]\n"  # a name macro still names the speaker
     )
     scene = "[saved][atr]「好き[heart]」[p]\n[saved]\n"
-    assert _said(macros, scene) == [("アトリ", "「好き」")]
+    assert _said(macros, scene) == [("アトリ", "「好き♥」")]
 
 
 def test_a_macro_showing_its_argument_keeps_its_literal_marks() -> None:
