@@ -633,8 +633,8 @@ class _Reader:
         # An [emb exp=…] in the message whose value no script given sets (the player's
         # name with no default), so the line, written without it, has a hole.
         self.unresolved = False
-        # Game variables a macro showed before the message's text (`[pn]`, its body
-        # `[emb exp=f.name]`), each with its value (None when no file sets it): they
+        # Game variables shown before the message's text (`[emb exp=f.name]`, or `[pn]`
+        # with that body), each with its value (None when no file sets it): they
         # name the speaker or lead the text, as the text after them tells (`embed`).
         self.held: list[tuple[str, str | None]] = []
         self.number = 0  # the line being read
@@ -760,13 +760,14 @@ class _Reader:
     def embed(self, exp: str) -> None:
         """`[emb exp=f.name]`: the variable's value, as the .ks files given set it
         (`variable_values`); with none the line has a hole, and is marked unusable.
-        A macro showing a variable before a message's text (`[pn]`, body
-        `[emb exp=f.name]`) may be a name macro, as one writing `【[emb exp=f.name]】` is:
-        it is held (`held`) until the text after it tells: a line said (`[pn]「ただいま」`)
-        is the player's, other text is read on from the name (`[pn]は笑った。`). Inside a
-        line begun (`「おかえり、[pn]さん」`) it is text, as the tag written there."""
+        A variable shown before a message's text, written there or by a macro (`[pn]`,
+        body `[emb exp=f.name]`), may name the speaker, as `【[emb exp=f.name]】` does: it
+        is held (`held`) until the text after it tells: a line said
+        (`[emb exp=f.name]「ただいま」`, `[pn]「ただいま」`) is the player's, as `名「…」`
+        is a dump's; other text is read on from the name (`[pn]は笑った。`). Inside a
+        line begun (`「おかえり、[pn]さん」`) it is text."""
         value = self.names.get(_VALUE_OF + exp)
-        if self.calls and not self.said and not self.in_choice and _GAME_VARIABLE.fullmatch(exp):
+        if not self.said and not self.in_choice and _GAME_VARIABLE.fullmatch(exp):
             self.held.append((exp, value))
             return
         self.text(self.embedded(exp, value), self.number)

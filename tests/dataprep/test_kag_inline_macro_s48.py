@@ -69,10 +69,11 @@ def test_a_macro_showing_the_players_name_in_a_line_reads_as_the_tag(
         "[nm t=アトリ]「おかえり」[l]{pn}「ただいま」[p]\n",  # after a click wait
     ],
 )
-def test_a_macro_showing_the_players_name_before_a_line_said_names_him(
-    setting: str, player: str, scene: str
+@pytest.mark.parametrize("shown", ["[pn]", "[emb exp=f.name]"])  # by a macro, or written
+def test_the_players_name_shown_before_a_line_said_names_him(
+    setting: str, player: str, scene: str, shown: str
 ) -> None:
-    said = _said(setting + PN, scene.format(pn="[pn]"))
+    said = _said(setting + PN, scene.format(pn=shown))
     assert said[-1] == (player, "「ただいま」", None)
     assert said[-1] == _said(setting + '【[emb exp="f.name"]】「ただいま」[p]\n')[-1]
 
