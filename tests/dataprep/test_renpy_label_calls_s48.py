@@ -22,38 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions
-from dataprep.formats import renpy as renpy_format
-from dataprep.pipeline import PrepResult, run_pipeline
-
-SETTINGS = DataprepSettings(lead_aliases=["Max"], character_aliases=["Eileen"])
-
-
-def run(folder: Path, **files: str) -> PrepResult:
-    (folder / "game").mkdir(parents=True)
-    paths = []
-    for name, text in files.items():
-        path = folder / "game" / f"{name}.rpy"
-        path.write_text(text, encoding="utf-8")
-        paths.append(path)
-    return run_pipeline(SETTINGS, paths)
+from dataprep.pipeline import PrepResult
+from tests.dataprep.test_renpy_label_characters_s48 import label_names, parsed, run
 
 
 def named_lines(result: PrepResult) -> list[tuple[str, str]]:
     return sorted({(s.name, s.role) for s in result.stats.speakers})
-
-
-def label_names(text: str, *more: str) -> dict[str, dict[str, str]]:
-    names = renpy_format.ScriptNames()
-    for one in (text, *more):
-        names.add(one)
-    return names.label_characters("Max", {}, None)
-
-
-def parsed(script: str, labels: dict[str, dict[str, str]]) -> list[tuple[str | None, str]]:
-    options = ParseOptions(renpy_label_characters=labels)
-    return [(u.speaker, u.text) for u in renpy_format.parse(script, "script.rpy", options)]
 
 
 CHARACTERS = 'label setup_names:\n    $ e = Character("Eileen")\n    {end}\n'
