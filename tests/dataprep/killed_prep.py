@@ -23,6 +23,11 @@ SYSTEM = "You are Atri, speaking with {{user}}; this run differs from the earlie
 def main(out: Path, script: Path, signame: str, point: str) -> None:
     from dataprep.pipeline import prepare
 
+    # Ctrl-C as a terminal gives it, whatever this process inherited: a test runner
+    # started in the background by a shell without job control (`cmd &` in a script)
+    # has SIGINT ignored, Python then keeps it so, and the signal did nothing.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
     real_replace = Path.replace
     counts = {"aside": 0, "placing": 0}
     staging_prefix = f".{out.name}.tmp-"
