@@ -766,7 +766,7 @@ class LlamaCppEngine:
         if not np.isfinite(logits).all():
             row.bad_logits = True
             logits = np.nan_to_num(logits, nan=-np.inf)
-        penalise_repeats(logits, set(row.prompt).union(row.new), gen.repetition_penalty)
+        penalise_repeats(logits, row.prompt, row.new, gen.repetition_penalty)
         if len(row.new) < row.min_new:
             logits[self.stop_tokens] = -np.inf
         if not gen.do_sample or not np.isfinite(logits.max()):

@@ -9,7 +9,7 @@ reply's time alone and more with several users, while llama.cpp's threads waited
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Iterable
 from typing import Any
 
 from atri.config import GenerationSettings
@@ -20,12 +20,18 @@ FIRST_LOOK = 64
 LOOK_GROWTH = 8
 
 
-def penalise_repeats(logits: Any, seen: Collection[int], penalty: float) -> None:
+def penalise_repeats(
+    logits: Any, prompt: Iterable[int], reply: Iterable[int], penalty: float
+) -> None:
     """transformers' repetition penalty, in place: a token already in the prompt or
-    the reply has its positive score divided by `penalty`, its negative one multiplied."""
+    the reply has its positive score divided by `penalty`, its negative one multiplied.
+    The set of them is made only when there is a penalty (every step of every row)."""
     import numpy as np
 
-    if penalty == 1.0 or not seen:
+    if penalty == 1.0:
+        return
+    seen = set(prompt).union(reply)
+    if not seen:
         return
     ids = np.fromiter(seen, dtype=np.int64, count=len(seen))
     values = logits[ids]

@@ -96,9 +96,10 @@ def test_tokens_shut_out_are_never_drawn_and_the_rest_as_often_as_weighed() -> N
 
 def test_repetition_penalty_as_transformers_applies_it() -> None:
     logits = np.array([2.0, -2.0, 1.0, 0.0, 3.0], dtype=np.float32)
-    penalise_repeats(logits, {0, 1, 3}, 2.0)
+    # Token 0 in both the prompt and the reply: penalised once.
+    penalise_repeats(logits, [0, 1, 0], [3, 0], 2.0)
     np.testing.assert_allclose(logits, [1.0, -4.0, 1.0, 0.0, 3.0])
     unchanged = logits.copy()
-    penalise_repeats(logits, {0, 1}, 1.0)
-    penalise_repeats(logits, set(), 2.0)
+    penalise_repeats(logits, [0, 1], [], 1.0)
+    penalise_repeats(logits, [], [], 2.0)
     np.testing.assert_array_equal(logits, unchanged)
