@@ -507,6 +507,13 @@ def _label_name(written: str, global_label: str) -> str:
     return global_label + written if written.startswith(".") else written
 
 
+def _label_statement(written: str, global_label: str) -> tuple[str, str]:
+    """A `label` statement's label (`_label_name`), and the global label the local ones
+    below it are under: this one, unless it is local itself."""
+    name = _label_name(written, global_label)
+    return name, global_label if "." in written else name
+
+
 class _GoesTo(NamedTuple):
     """Where a `call`/`jump` statement (or Python's form of one) goes: the label, and
     whether it jumps there (never to come back)."""
@@ -548,8 +555,8 @@ def _labels_of(lines: list[str]) -> set[str]:
     global_label = ""
     for line in lines:
         if line.lstrip().startswith("label") and (m := _LABEL.match(line)):
-            found.add(name := _label_name(m.group(1), global_label))
-            global_label = name if "." not in m.group(1) else global_label
+            name, global_label = _label_statement(m.group(1), global_label)
+            found.add(name)
     return found
 
 
@@ -589,8 +596,7 @@ def _label_steps(
         whole = logical_line(lines, number, python=stripped[0] == "$")
         first, number = number, number if whole is None else whole.last
         if stripped.startswith("label") and (m := _LABEL.match(raw)):
-            name = _label_name(m.group(1), global_label)
-            global_label = name if "." not in m.group(1) else global_label
+            name, global_label = _label_statement(m.group(1), global_label)
             if running is not None:
                 running.append(_Calls(name, sure))  # it falls in
             running = []
@@ -1745,12 +1751,7 @@ def parse(
                 if m:
                     # A local label (`label .after:`) is `start.after` under `label start:`,
                     # as Ren'Py names it: another label's `.after` is another scene.
-                    name = m.group(1)
-                    if name.startswith(".") and scene_label:
-                        name = scene_label + name
-                    elif "." not in name:
-                        scene_label = name
-                    scene = name
+                    scene, scene_label = _label_statement(m.group(1), scene_label)
                 continue
             if goes := _statement_goes_to(line, whole, scene_label):
                 _name_after(goes, characters, options.renpy_label_characters, own_labels)
