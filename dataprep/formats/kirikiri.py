@@ -782,7 +782,7 @@ class _Reader:
         return f"[{exp}]" if _PLAIN_VARIABLE.fullmatch(exp) else ""
 
     def _name_or_text(self, chunk: str) -> str:
-        """The first text of a message after variables a macro showed (`held`): a line
+        """The first text of a message after the variables shown before it (`held`): a line
         said after them (`「…」`, `（…）`, or after a colon, `：…`) is theirs, named as a
         `【[emb exp=f.name]】` header names it (`&f.name` while no file sets it); other
         text reads on from their values. What is left of the chunk to show."""
