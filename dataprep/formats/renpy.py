@@ -56,12 +56,25 @@ from dataprep.formats.common import (
 )
 from dataprep.formats.renpy_lines import LogicalLine, logical_line
 from dataprep.formats.renpy_say_code import NVL_CLEAR, munged, say_codes
+from dataprep.formats.renpy_statements import (
+    BEFORE_COMMENT,
+    CODE_BLOCK,
+    LABEL,
+    MENU,
+    MENU_LABEL,
+    MONOLOGUE,
+    NOT_SPEAKERS,
+    STR,
+    TRIPLE,
+    block_end,
+    block_statements,
+    monologue_lines,
+    one_line,
+)
 from dataprep.records import Utterance
 
-# A string in double or single quotes (Ren'Py takes either), escapes included.
-_STR = r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""
 # `define x = Character(...)` or `define -1 x = …` (an init priority), as one line
-# (`_one_line`): its arguments often run over the lines below. `default x = Character(…)`
+# (`one_line`): its arguments often run over the lines below. `default x = Character(…)`
 # sets it as the game starts, before any line is said, over any `define` (`_Definitions`).
 DEFINE = re.compile(
     r"\s*(?:define|default)\s+(?:[-+]?\d+\s+)?([\w.]+)\s*=\s*(Dynamic)?Character\((.*)"
@@ -90,13 +103,6 @@ _VARIABLE = re.compile(r"[^\W\d][\w.]*")
 _NAME_VALUE = r"""(?:_\(\s*)?(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(None)\b)"""
 _FIRST_ARG = re.compile(rf"\s*(?:name\s*=\s*)?{_NAME_VALUE}")
 _NAME_KEYWORD = re.compile(rf"[(,]\s*name\s*=\s*{_NAME_VALUE}")
-# `menu:` or `menu name:` (a menu with a label), maybe a comment after it; its choices
-# are indented below it.
-_MENU = re.compile(r"menu(?:\s+[\w.]+)?\s*(?:\(.*\))?\s*:\s*(?:#.*)?$")
-_MENU_LABEL = re.compile(r"menu\s+([\w.]+)")
-# What comes before a `#` comment after a statement (a string may hold a "#").
-_BEFORE_COMMENT = re.compile(rf"""(?:{_STR}|[^"'#])*""")
-_LABEL = re.compile(r"\s*label\s+([\w.]+)\s*(?:\(.*\))?\s*:")
 # `call name`, `call .local(args) from _call_x`, `jump name`, `call expression "name"`: the
 # label a statement goes to, as written (group `label`) or as a string literal that is the
 # whole expression (group `named`); not `call screen`, nor a label an expression computes.
@@ -146,7 +152,7 @@ _TRANSLATE_BLOCK = re.compile(
     r"((?:\1[ \t]+\S.*\n?|[ \t]*\n)*)",
     re.M,
 )
-_OLD_NEW = re.compile(rf"^[ \t]*(old|new)[ \t]+({_STR})[ \t]*(?:#.*)?$", re.M)
+_OLD_NEW = re.compile(rf"^[ \t]*(old|new)[ \t]+({STR})[ \t]*(?:#.*)?$", re.M)
 # `{#…}` in a string tells apart strings written alike; Ren'Py looks a string up with them
 # and, not finding it, without them.
 _DISAMBIGUATION = re.compile(r"\{#.*?\}")
@@ -156,62 +162,8 @@ _TRANSLATION_ID_HASH = re.compile(r"_[0-9a-f]{8}(?:_\d+)?$")
 _ORIGIN = re.compile(r"#[ \t]*(\S[^:]*\.rpym?):(\d+)[ \t]*")
 # `who attrs @ temporary-attrs "text"` (`_SAY_WHO`, then the string): attributes are
 # words, `-word` removes one, and those after `@` hold for this line only.
-_SAY_WHO = rf"""\s*(?:(?P<who>[^\W\d][\w.]*)(?P<attrs>(?:(?:\s*@\s*|\s+)[\w-]+)*)\s+|(?P<whostr>{_STR})\s+)?"""
-_SAY = re.compile(rf"""{_SAY_WHO}(?P<text>{_STR})(?P<rest>.*)$""")
-# Statements that take a string but are not dialogue.
-_NOT_SPEAKERS = frozenset(
-    [
-        "show",
-        "scene",
-        "hide",
-        "play",
-        "queue",
-        "stop",
-        "voice",
-        "sound",
-        "music",
-        "jump",
-        "call",
-        "image",
-        "define",
-        "default",
-        "old",
-        "new",
-        "text",
-        "textbutton",
-        "style",
-        "window",
-        "pause",
-        "with",
-        "renpy",
-        "python",
-        "init",
-        "menu",
-        "if",
-        "elif",
-        "while",
-        "return",
-        "translate",
-        "screen",
-        "label",
-        "transform",
-        "at",
-        "as",
-        "behind",
-        "onlayer",
-        "zorder",
-        "camera",
-    ]
-)
-# A statement that opens a block of code or interface (its indented body is skipped): a
-# layered image's and an ATL block's strings (`always "minamo_base"`, `show minamo:` /
-# `"minamo happy"`) are images, never lines.
-_CODE_BLOCK = re.compile(
-    r"(?:init(?:\s+[-+]?\d+)?\s+)?(?:python|screen|style|transform|image|layeredimage)\b"
-    r"[^\"']*:\s*$"
-    r"|init(?:\s+[-+]?\d+)?\s*:\s*$"
-    r"|(?:show|scene|camera)\b.*:\s*(?:#.*)?$"
-)
+_SAY_WHO = rf"""\s*(?:(?P<who>[^\W\d][\w.]*)(?P<attrs>(?:(?:\s*@\s*|\s+)[\w-]+)*)\s+|(?P<whostr>{STR})\s+)?"""
+_SAY = re.compile(rf"""{_SAY_WHO}(?P<text>{STR})(?P<rest>.*)$""")
 # Characters Ren'Py defines with no name: `nvl "…"` is narration in NVL mode (`nvl` is
 # the default NVLCharacter; `nvl clear`, `nvl show` hold no string, so are no line).
 _NARRATORS = frozenset({"narrator", "centered", "vcentered", "nvl", "nvl_narrator"})
@@ -263,32 +215,22 @@ _PYTHON_ASSIGNMENT = re.compile(
 # `!t` among the conversion flags after an interpolated variable (`[title!t]`,
 # `[title!tu:>10]`): its value is shown translated.
 _TRANSLATE_FLAG = re.compile(r"![^\]:]*t")
-_LITERAL = re.compile(rf"(?:_\([ \t]*({_STR})[ \t]*\)|({_STR}))[ \t]*(?:#.*)?")
+_LITERAL = re.compile(rf"(?:_\([ \t]*({STR})[ \t]*\)|({STR}))[ \t]*(?:#.*)?")
 # Values that say "not set yet" (`default name = ""`), not what the variable holds.
 _UNSET = frozenset({"", "None"})
 # Stands for a value that is not one string literal (`$ mood = moods[i]`).
 _NOT_A_STRING = "\x00"
 NOT_A_STRING_VALUE = "something other than a string"
-# What follows the opening of a triple-quoted string, up to its close (escapes included).
-_AFTER_TRIPLE = {
-    '"""': r'(?:[^\\"]|\\.|"(?!""))*"""',
-    "'''": r"(?:[^\\']|\\.|'(?!''))*'''",
-}
-_TRIPLE = "|".join(f"{quotes}{rest}" for quotes, rest in _AFTER_TRIPLE.items())
 # One of the string literals a string argument is written as: a literal as a say statement
 # holds one (`u"…"` too, not an f-, r- or b-string), then the blanks, line ends and
 # comments before the next literal that Python joins to it (`"Hello, " "world."`).
-_JOINED_LITERAL = re.compile(rf"[uU]?({_TRIPLE}|{_STR})(?:\s|\\\n|#[^\n]*)*", re.S)
+_JOINED_LITERAL = re.compile(rf"[uU]?({TRIPLE}|{STR})(?:\s|\\\n|#[^\n]*)*", re.S)
 # A say statement of a triple-quoted string: as _SAY, its lines joined by "\n".
 _SAY_TRIPLE = re.compile(
     r"""\s*(?:(?P<who>[^\W\d][\w.]*)(?P<attrs>(?:(?:[ \t]*@[ \t]*|[ \t]+)[\w-]+)*)[ \t]+"""
-    rf"""|(?P<whostr>{_STR})[ \t]+)?(?P<text>{_TRIPLE})(?P<rest>.*)$""",
+    rf"""|(?P<whostr>{STR})[ \t]+)?(?P<text>{TRIPLE})(?P<rest>.*)$""",
     re.S,
 )
-# `rpy monologue double|single|none`: where a triple-quoted string is cut into lines.
-_MONOLOGUE = re.compile(r"rpy\s+monologue\s+(double|single|none)\s*$")
-_PARAGRAPH_BREAK = {"double": re.compile(r"\n[ \t]*\n"), "single": re.compile(r"\n")}
-_SPACES = re.compile(r"[ \t\n]+")
 # The drop reason of a line said by a `$` call whose brackets are never closed.
 UNCLOSED_CALL = "unclosed_call"
 # The drop reason of a say statement whose string is never closed (a stray quote mark,
@@ -299,12 +241,8 @@ _UNCLOSED_SAY = re.compile(
 )
 # The speaker of `renpy.say(who, …`, for a say call that is never closed.
 _SAY_CALL_WHO = re.compile(
-    rf"renpy\.say\(\s*(?:who\s*=\s*)?(?:(None)|([^\W\d][\w.]*)|({_STR}))\s*(?:,|$)"
+    rf"renpy\.say\(\s*(?:who\s*=\s*)?(?:(None)|([^\W\d][\w.]*)|({STR}))\s*(?:,|$)"
 )
-_LINE_END_SPACES = re.compile(r"[ \t]*\n[ \t]*")
-# A string (which may run over lines), or a line break outside one.
-_LINE_BREAK = re.compile(rf"{_STR}|[ \t]*\\?\n[ \t]*")
-_RUNS_OF_SPACES = re.compile(r"[ \t]+")
 
 
 class _Definition(NamedTuple):
@@ -453,7 +391,7 @@ def _python_block_defines(
     namespace = "" if opener.group(2) is None else f"{opener.group(2)}."
     top = -1
     last = number
-    for at, end, statement_indent in _block_statements(lines, number, len(lines)):
+    for at, end, statement_indent in block_statements(lines, number, len(lines)):
         if statement_indent <= indent:
             break
         last = end
@@ -479,7 +417,7 @@ def _assigned_character(
     every line its brackets are open); one never closed, as its line alone."""
     line = lines[number - 1]
     whole = logical_line(lines, number)
-    m = pattern.match(line if whole is None else _one_line(whole.text))
+    m = pattern.match(line if whole is None else one_line(whole.text))
     if m is not None:
         yield m.group(1), m.group(2) or "", m.group(3), by_default, story_line
 
@@ -546,7 +484,7 @@ def _statement_goes_to(
         stripped.startswith("$") and "renpy." in stripped
     ):
         return None
-    return _goes_to(stripped if whole is None else _one_line(whole.text).strip(), global_label)
+    return _goes_to(stripped if whole is None else one_line(whole.text).strip(), global_label)
 
 
 def _labels_of(lines: list[str]) -> set[str]:
@@ -554,7 +492,7 @@ def _labels_of(lines: list[str]) -> set[str]:
     found = set()
     global_label = ""
     for line in lines:
-        if line.lstrip().startswith("label") and (m := _LABEL.match(line)):
+        if line.lstrip().startswith("label") and (m := LABEL.match(line)):
             name, global_label = _label_statement(m.group(1), global_label)
             found.add(name)
     return found
@@ -595,7 +533,7 @@ def _label_steps(
         indent = len(raw) - len(stripped)
         whole = logical_line(lines, number, python=stripped[0] == "$")
         first, number = number, number if whole is None else whole.last
-        if stripped.startswith("label") and (m := _LABEL.match(raw)):
+        if stripped.startswith("label") and (m := LABEL.match(raw)):
             name, global_label = _label_statement(m.group(1), global_label)
             if running is not None:
                 running.append(_Calls(name, sure))  # it falls in
@@ -1033,7 +971,7 @@ def translation_origins(text: str) -> list[Origin]:
             origin = _ORIGIN.fullmatch(above) if above is not None else None
             if m is not None and m.group(1) != "None" and m.group(2) not in _NOT_DIALOGUE_IDS:
                 indent = len(raw) - len(raw.lstrip())
-                last = _block_end(lines, number, indent)
+                last = block_end(lines, number, indent)
                 file, at = (origin.group(1), int(origin.group(2))) if origin else ("", 0)
                 found.append(Origin(number, last, file, at, m.group(2)))
         above = line
@@ -1128,20 +1066,20 @@ def _say_statements(text: str, filename: str = "") -> list[_SayStatement]:
             menus.pop()
         if menus and menus[-1][1] < 0:
             menus[-1] = (menus[-1][0], indent, menus[-1][2])
-        if line.startswith("menu") and _MENU.match(line):
+        if line.startswith("menu") and MENU.match(line):
             # `menu chooser:` is a label too, that of the say statements below it.
-            named = _MENU_LABEL.match(line)
+            named = MENU_LABEL.match(line)
             if named is not None and not named.group(1).startswith("_"):
                 label, block = named.group(1), []
             menus.append((indent, -1, block))
             block = []
             continue
-        if _CODE_BLOCK.match(line) or line.startswith("translate "):
-            skip_until = _block_end(lines, number, indent)
+        if CODE_BLOCK.match(line) or line.startswith("translate "):
+            skip_until = block_end(lines, number, indent)
             block = []
             continue
         if line.startswith("label "):
-            m = _LABEL.match(line)
+            m = LABEL.match(line)
             if m is not None and not m.group(1).startswith("_"):
                 name = m.group(1)
                 if name.startswith(".") and label is not None:
@@ -1150,7 +1088,7 @@ def _say_statements(text: str, filename: str = "") -> list[_SayStatement]:
             block = []
             continue
         if line.startswith("rpy "):
-            m = _MONOLOGUE.match(line)
+            m = MONOLOGUE.match(line)
             if m is not None:
                 monologue = m.group(1)
             continue
@@ -1160,7 +1098,7 @@ def _say_statements(text: str, filename: str = "") -> list[_SayStatement]:
         if _TRANSLATABLE.match(line):
             if not block:
                 block_indent = indent
-            written = _BEFORE_COMMENT.match(line).group(0).strip()  # type: ignore[union-attr]
+            written = BEFORE_COMMENT.match(line).group(0).strip()  # type: ignore[union-attr]
             block.append(_both(written, filename))
             continue
         if whole is None or _QUOTE.search(whole.text) is None:
@@ -1169,7 +1107,7 @@ def _say_statements(text: str, filename: str = "") -> list[_SayStatement]:
         statement = whole.text
         said = older = None
         word = _FIRST_WORD.match(line)
-        if word is None or word.group(0) not in _NOT_SPEAKERS:
+        if word is None or word.group(0) not in NOT_SPEAKERS:
             caption = bool(menus) and indent == menus[-1][1]
             said = older = say_codes(
                 munged(statement, filename), caption=caption, monologue=monologue
@@ -1392,7 +1330,7 @@ def _said_by(
     written, triple = literal
     if triple:
         # A triple-quoted string is one line on screen: Python has no monologue mode.
-        return _Said(who, whostr, _monologue(f'"""{written}"""', line, "none"))
+        return _Said(who, whostr, monologue_lines(f'"""{written}"""', line, "none"))
     return _Said(who, whostr, [(line, written)])
 
 
@@ -1453,29 +1391,11 @@ def _segment(node: ast.expr, encoded: list[bytes]) -> str:
     return b"\n".join(lines).decode()
 
 
-def _block_end(lines: list[str], number: int, indent: int) -> int:
-    """The last line (1-based) of the block that line `number`, indented by `indent`,
-    opens: the lines below indented deeper, blank and comment lines among them, and the
-    lines their statements go on over; the lines the parse loop skips."""
-    last = at = number
-    while at < len(lines):
-        raw = lines[at]
-        at += 1
-        stripped = raw.strip()
-        if not stripped or stripped[0] == "#":
-            continue
-        if len(raw) - len(raw.lstrip()) <= indent:
-            break
-        whole = logical_line(lines, at)
-        at = last = at if whole is None else whole.last
-    return last
-
-
 def _python_block_says(
     lines: list[str], number: int, indent: int, callers: Container[str]
 ) -> list[_Said]:
     """What the say calls of the `python:` block that line `number` opens say."""
-    last = _block_end(lines, number, indent)
+    last = block_end(lines, number, indent)
     body = lines[number:last]
     if not any("(" in line for line in body):
         return []
@@ -1493,7 +1413,7 @@ def _python_lines_say(
     on its own (over the lines it goes on over), outside a function or class body."""
     found: list[_Said] = []
     definition = -1  # the indent of the `def` or `class` whose body this is
-    for at, end, indent in _block_statements(lines, number, last):
+    for at, end, indent in block_statements(lines, number, last):
         if definition < 0 or indent <= definition:
             definition = -1
             stripped = lines[at - 1].strip()
@@ -1502,33 +1422,6 @@ def _python_lines_say(
             elif _callee(statement := "\n".join([stripped, *lines[at:end]])) in callers:
                 found += _python_says(statement, at, callers) or []
     return found
-
-
-def _block_statements(lines: list[str], number: int, last: int) -> Iterator[tuple[int, int, int]]:
-    """(first line, last line, indent) of each statement of lines `number` + 1 to `last`,
-    over the lines it goes on over (`logical_line`); blank and comment lines skipped."""
-    at = number
-    while at < last:
-        raw = lines[at]
-        at += 1
-        stripped = raw.strip()
-        if not stripped or stripped[0] == "#":
-            continue
-        whole = logical_line(lines, at)
-        end = at if whole is None else whole.last
-        yield at, end, len(raw) - len(raw.lstrip())
-        at = end
-
-
-def _one_line(statement: str) -> str:
-    """A statement over several lines as one: each line break a space, in a string as
-    Ren'Py shows it, outside one with the backslash that joined the lines."""
-    if "\n" not in statement:
-        return statement
-    return _LINE_BREAK.sub(
-        lambda m: _LINE_END_SPACES.sub(" ", m.group(0)) if m.group(0)[0] in "\"'" else " ",
-        statement,
-    )
 
 
 def _unclosed_say(first: str, number: int) -> _Said | None:
@@ -1545,34 +1438,6 @@ def _unclosed_say(first: str, number: int) -> _Said | None:
     else:
         who = _callee(first)
     return _Said(who, whostr, [(number, first)], UNCLOSED_CALL)
-
-
-def _monologue(raw: str, first_line: int, mode: str) -> list[tuple[int, str]]:
-    """The lines Ren'Py makes of a triple-quoted string (`raw`, quotes included, opened
-    on `first_line`): (line number, text) for each paragraph, spaces and line ends in it
-    collapsed to one space; with mode "none" the whole string, its line ends kept."""
-    inner = raw[3:-3]
-    breaks = _PARAGRAPH_BREAK.get(mode)
-    pieces: list[tuple[int, str]] = []
-    start = 0
-    if breaks is not None:
-        for m in breaks.finditer(inner):
-            pieces.append((start, inner[start : m.start()]))
-            start = m.end()
-    pieces.append((start, inner[start:]))
-    out = []
-    for offset, piece in pieces:
-        text = piece.strip()
-        if not text:
-            continue
-        lead = len(piece) - len(piece.lstrip())
-        line = first_line + inner.count("\n", 0, offset + lead)
-        if breaks is None:
-            text = _RUNS_OF_SPACES.sub(" ", _LINE_END_SPACES.sub("\n", text))
-        else:
-            text = _SPACES.sub(" ", text)
-        out.append((line, text))
-    return out
 
 
 def _story_names(
@@ -1731,7 +1596,7 @@ def parse(
                 spoken = [] if unclosed is None else [unclosed]
             else:
                 spoken = _python_says(statement, number, callers) or []
-        elif _CODE_BLOCK.match(line):
+        elif CODE_BLOCK.match(line):
             block_indent = indent
             # Only a `python:` block of the story says anything: an `init python:` one runs
             # before the game starts, and `python early` as the script is loaded.
@@ -1743,11 +1608,11 @@ def parse(
             if marker is not None and marker(line):
                 scene = f"marker{number}"
                 continue
-            if line.startswith("menu") and _MENU.match(line):
+            if line.startswith("menu") and MENU.match(line):
                 menus.append((indent, branch))
                 continue
             if line.startswith("label "):
-                m = _LABEL.match(line)
+                m = LABEL.match(line)
                 if m:
                     # A local label (`label .after:`) is `start.after` under `label start:`,
                     # as Ren'Py names it: another label's `.after` is another scene.
@@ -1769,7 +1634,7 @@ def parse(
                     block_indent = indent
                 continue
             if line.startswith("rpy "):
-                m = _MONOLOGUE.match(line)
+                m = MONOLOGUE.match(line)
                 if m:
                     monologue = m.group(1)
                 continue
@@ -1784,9 +1649,9 @@ def parse(
             if '"""' in statement or "'''" in statement:
                 m = _SAY_TRIPLE.match(statement)
                 if m is not None:
-                    said = _monologue(m.group("text"), number, monologue)
+                    said = monologue_lines(m.group("text"), number, monologue)
             if m is None:
-                m = _SAY.match(_one_line(statement))
+                m = _SAY.match(one_line(statement))
                 if m is not None:
                     said = [(number, m.group("text")[1:-1])]
                 elif (
@@ -1800,7 +1665,7 @@ def parse(
             rest = m.group("rest")
             if "#" in rest:
                 # `"Yes":  # she agrees` is a choice all the same: Ren'Py drops comments.
-                rest = _BEFORE_COMMENT.match(rest).group(0)  # type: ignore[union-attr]
+                rest = BEFORE_COMMENT.match(rest).group(0)  # type: ignore[union-attr]
             if rest.strip().endswith(":"):
                 branch += 1
                 forked_from = menus[-1][1] if menus else None
@@ -1827,7 +1692,7 @@ def parse(
         if from_python and strings:
             spoken = [_in_language(spoke, strings) for spoke in spoken]
         for who, whostr, said, unusable in spoken:
-            if who in _NOT_SPEAKERS:
+            if who in NOT_SPEAKERS:
                 continue
             if who == "extend":
                 if (
