@@ -31,7 +31,7 @@ from dataprep.clean import (
     placeholder_replacer,
 )
 from dataprep.errors import DataprepError
-from dataprep.formats import PARSERS, ParseOptions, compile_markers, detect_format
+from dataprep.formats import PARSERS, ParseOptions, compile_markers, detect_format, renpy_text
 from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
@@ -719,7 +719,7 @@ def _usable(lines: list[tuple[Utterance, Role]], counts: Counts) -> list[tuple[U
             usable.append((utterance, role))
         _count_unusable(counts, utterance, role, utterance.dropped)
         if utterance.dropped == UNRESOLVED_VARIABLE and role in _DIALOGUE_ROLES:
-            counts.unresolved.update(set(renpy_format.variables_shown(utterance.text)))
+            counts.unresolved.update(set(renpy_text.variables_shown(utterance.text)))
     return usable
 
 

@@ -50,7 +50,6 @@ from typing import NamedTuple
 
 from dataprep.formats.common import (
     COMPUTED_TEXT,
-    SOUND_LINE,
     UNRESOLVED_VARIABLE,
     ParseOptions,
 )
@@ -70,6 +69,15 @@ from dataprep.formats.renpy_statements import (
     block_statements,
     monologue_lines,
     one_line,
+)
+from dataprep.formats.renpy_text import (
+    INTERPOLATION,
+    render,
+    shown_name,
+    shown_text,
+    string_translation,
+    unescape,
+    variables_shown,
 )
 from dataprep.records import Utterance
 
@@ -153,9 +161,6 @@ _TRANSLATE_BLOCK = re.compile(
     re.M,
 )
 _OLD_NEW = re.compile(rf"^[ \t]*(old|new)[ \t]+({STR})[ \t]*(?:#.*)?$", re.M)
-# `{#…}` in a string tells apart strings written alike; Ren'Py looks a string up with them
-# and, not finding it, without them.
-_DISAMBIGUATION = re.compile(r"\{#.*?\}")
 _TRANSLATION_ID_HASH = re.compile(r"_[0-9a-f]{8}(?:_\d+)?$")
 # `# game/script.rpy:12`: the comment Ren'Py writes above each `translate <lang> <id>:`
 # block, the file (from the game's base folder) and line of the say statement it translates.
@@ -179,11 +184,6 @@ _NOT_PYTHON = (SyntaxError, ValueError, MemoryError, RecursionError)
 # Nodes whose statements run where they are: not a function's or class's body.
 _RUN_HERE = (ast.stmt, ast.excepthandler, ast.match_case)
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-# `{{` is a literal "{"; any other {…} is a text tag, and a ruby reading goes with its tag;
-# `{p}` breaks the line.
-_TEXT_TAG = re.compile(r"\{\{|\{rt\}.*?\{/rt\}|\{[^{}]*\}")
-# `[[` is a literal "["; `[name]`, `[name!u]`, `[obj.attr:fmt]` interpolate a variable.
-_INTERPOLATION = re.compile(r"\[\[|\[([\w.]+)[^\]\[]*\]")
 # `$ player = renpy.input("Name?")`, `default name = renpy.input(...).strip()`, or the same
 # inside a python block: the variable holds the player's name.
 _INPUT = re.compile(
@@ -212,9 +212,6 @@ _FIRST_INDENT = re.compile(r"(?:[ \t]*\n)*([ \t]*)")
 _PYTHON_ASSIGNMENT = re.compile(
     r"^([ \t]+)([^\W\d][\w.]*)[ \t]*[-+*/%]?=(?!=)[ \t]*((?:.*[^ \t\n])?)[ \t]*$", re.M
 )
-# `!t` among the conversion flags after an interpolated variable (`[title!t]`,
-# `[title!tu:>10]`): its value is shown translated.
-_TRANSLATE_FLAG = re.compile(r"![^\]:]*t")
 _LITERAL = re.compile(rf"(?:_\([ \t]*({STR})[ \t]*\)|({STR}))[ \t]*(?:#.*)?")
 # Values that say "not set yet" (`default name = ""`), not what the variable holds.
 _UNSET = frozenset({"", "None"})
@@ -312,7 +309,7 @@ def _definitions(lines: list[str]) -> _Definitions:
         m = _FIRST_ARG.match(args) or _NAME_KEYWORD.search(args)
         if m is None:
             continue
-        name = _unescape(m.group(1) or m.group(2) or "")
+        name = unescape(m.group(1) or m.group(2) or "")
         # DynamicCharacter("f_name"): the name is what f_name holds when it speaks.
         is_dynamic = bool(kind or _DYNAMIC_KEYWORD.search(args))
         source = name.strip() if is_dynamic and _VARIABLE.fullmatch(name.strip()) else None
@@ -634,7 +631,7 @@ def _filled_in(name: str, values: dict[str, str], strings: dict[str, str] | None
     written when one has no known value."""
     if "[" not in name:
         return name
-    return _render(f'"{name}"', values, strings) or name
+    return render(f'"{name}"', values, strings) or name
 
 
 def assigned_values(text: str) -> dict[str, set[str]]:
@@ -646,7 +643,7 @@ def assigned_values(text: str) -> dict[str, set[str]]:
         m = _LITERAL.fullmatch(expression)
         if m is not None:
             raw = m.group(1) or m.group(2)
-            value = _unescape(raw[1:-1]).strip()
+            value = unescape(raw[1:-1]).strip()
         else:
             value = expression if expression in _UNSET else _NOT_A_STRING
         if value not in _UNSET:
@@ -762,21 +759,21 @@ class ScriptNames:
         lines: {{user}} or the lead's name); a dynamic character whose name variable has
         no known value is known by its own variable (`f`), so an alias can name it.
         `strings`: the chosen language's string translations, which every other name is
-        shown in (see _shown_name)."""
+        shown in (see shown_name)."""
         strings = strings or {}
         known = self.known(language)
         as_names = {**known, **dict.fromkeys(self.player, lead)}
         names, dynamic = self.definitions.speakers()
         # Ren'Py translates a name as written, then fills in its `[var]`.
         written = {
-            var: name if var in dynamic else _shown_name(name, strings)
+            var: name if var in dynamic else shown_name(name, strings)
             for var, name in names.items()
         }
         characters = resolve_names(written, as_names, strings)
         for var, source in dynamic.items():
             value = as_names.get(source)
             if value and source not in self.player:
-                value = _shown_name(value, strings)
+                value = shown_name(value, strings)
             characters[var] = value or written[var]
         return characters, {**known, **dict.fromkeys(self.player, player_value)}
 
@@ -850,7 +847,7 @@ class ScriptNames:
 
 def _filled(written: str, variable: str, value: str) -> str:
     """A name as written with each `[variable]` in it shown as `value`."""
-    return _INTERPOLATION.sub(lambda m: value if m.group(1) == variable else m.group(0), written)
+    return INTERPOLATION.sub(lambda m: value if m.group(1) == variable else m.group(0), written)
 
 
 def _by_language(text: str) -> tuple[str, dict[str, str]]:
@@ -872,11 +869,6 @@ def _by_language(text: str) -> tuple[str, dict[str, str]]:
     return "".join(outside), {lang: "\n".join(parts) for lang, parts in translated.items()}
 
 
-def variables_shown(text: str) -> list[str]:
-    """The variables a line's `[var]` interpolations name, in order."""
-    return [m.group(1) for m in _INTERPOLATION.finditer(text) if m.group(1)]
-
-
 def input_variables(text: str) -> set[str]:
     """The variables assigned from `renpy.input(...)`: the player's name."""
     return set(_INPUT.findall(text))
@@ -884,7 +876,7 @@ def input_variables(text: str) -> set[str]:
 
 def translated_strings(text: str) -> dict[str, dict[str, str]]:
     """Language → {string → its translation} for the `old "…"` / `new "…"` pairs of the
-    `translate <lang> strings:` blocks in the text: the string as `_shown` takes it
+    `translate <lang> strings:` blocks in the text: the string as `shown_text` takes it
     (unescaped), its translation as written (without its quotes), as a say string is."""
     found: dict[str, dict[str, str]] = {}
     if "strings" not in text:
@@ -894,31 +886,11 @@ def translated_strings(text: str) -> dict[str, dict[str, str]]:
         old: str | None = None
         for m in _OLD_NEW.finditer(block.group(3)):
             if m.group(1) == "old":
-                old = _unescape(m.group(2)[1:-1])
+                old = unescape(m.group(2)[1:-1])
             elif old is not None:
                 table[old] = m.group(2)[1:-1]
                 old = None
     return found
-
-
-def _translation(string: str, strings: dict[str, str]) -> str | None:
-    """The translation (as written) a `translate <lang> strings` block gives a string
-    (unescaped), as Ren'Py looks it up; None when none does."""
-    new = strings.get(string)
-    if new is None and "{#" in string:
-        new = strings.get(_DISAMBIGUATION.sub("", string))
-    return new
-
-
-def _shown_name(name: str, strings: dict[str, str]) -> str:
-    """A speaker's name as the chosen language shows it: Ren'Py looks up every name it
-    shows among the string translations (`Character(_("Eileen"))` wraps it for the
-    translators, who give it in `translate <lang> strings`), a literal `"Guard"` and a
-    DynamicCharacter's value too; as written when none is there. An empty translation
-    (a strings file made with empty `new ""` to fill in) keeps the name: the lines would
-    otherwise lose their speaker."""
-    new = _translation(name, strings) if strings else None
-    return _unescape(new) if new else name
 
 
 def _in_language(spoke: _Said, strings: dict[str, str]) -> _Said:
@@ -930,7 +902,7 @@ def _in_language(spoke: _Said, strings: dict[str, str]) -> _Said:
         return spoke
     said = []
     for at, written in spoke.said:
-        new = _translation(_unescape(written), strings)
+        new = string_translation(unescape(written), strings)
         said.append((at, written if new is None else new))
     return spoke._replace(said=said)
 
@@ -1158,85 +1130,6 @@ def _identified(
             taken.add(explicit)
             found.setdefault(explicit, number)
     return found
-
-
-# A backslash escape in a script's string, read left to right as Ren'Py's script reader
-# does: `\\n` is a backslash and an "n", not a line break.
-_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{1,4}|.)", re.S)
-# What an escape stands for before `_shown` reads the text: `\%`, `\{` and `\[` are
-# doubled (`%%`, `{{`, `[[`), which `_shown` shows as one character; `\n` is a space,
-# as the lines of a string are joined; any other character stands for itself.
-_ESCAPED = {"n": " ", "%": "%%", "{": "{{", "[": "[["}
-
-
-def _unescape(s: str) -> str:
-    return _ESCAPE.sub(_unescaped, s) if "\\" in s else s
-
-
-def _unescaped(m: re.Match[str]) -> str:
-    c = m.group(1)
-    if len(c) > 1:  # \u00e9
-        return chr(int(c[1:], 16))
-    return _ESCAPED.get(c, c)
-
-
-def _tag_or_brace(m: re.Match[str]) -> str:
-    tag = m.group(0)
-    if tag == "{{":
-        return "{"
-    # `{p}` (`{p=1.0}`) waits, then goes on on the next line: the words either side of it
-    # are apart on screen ("Wait.{p}Okay." is not "Wait.Okay."); so are those either side
-    # of a `{space=20}` (a gap) or a `{vspace=10}` (a gap below the line).
-    if tag[:3] in ("{p}", "{p=") or tag.startswith("{vspace="):
-        return "\n"
-    return " " if tag.startswith("{space=") else ""
-
-
-def _render(raw: str, names: dict[str, str], strings: dict[str, str] | None = None) -> str | None:
-    """The text a player sees of a quoted string; see _shown."""
-    return _shown(_unescape(raw[1:-1]), names, strings=strings)
-
-
-def _shown(
-    text: str,
-    names: dict[str, str],
-    strip: bool = True,
-    strings: dict[str, str] | None = None,
-) -> str | None:
-    """The text a player sees: tags dropped, ruby readings dropped, variables interpolated;
-    None when a variable in it has no known value (the line would be left with a hole).
-    Ren'Py formats a line with `%` before it interpolates (config.old_substitutions, on by
-    default): `%%` in the script is one "%" on screen. With `strip` False the blanks at
-    its ends stay (an `extend` is joined to the line before as written). `[var!t]` shows
-    the translation `strings` gives the variable's value, if any."""
-    text = _TEXT_TAG.sub(_tag_or_brace, text)
-    if "%%" in text:
-        text = text.replace("%%", "%")
-    if "[" in text:
-        unknown: list[str] = []
-
-        def value(m: re.Match[str]) -> str:
-            var = m.group(1)
-            if var is None:
-                return "["
-            found = names.get(var)
-            if found is None:
-                if SOUND_LINE.fullmatch(m.group(0)) is not None:
-                    # `[语音：atr_0012]`, `[voice:atr_0012]`: a dump's voice cue left in
-                    # the string, no variable; the cleaning stage deletes it.
-                    return m.group(0)
-                unknown.append(var)
-                return m.group(0)
-            if strings and _TRANSLATE_FLAG.match(m.group(0), len(var) + 1):
-                new = _translation(found, strings)
-                if new is not None:
-                    return _unescape(new).strip()
-            return found
-
-        text = _INTERPOLATION.sub(value, text)
-        if unknown:
-            return None
-    return text.strip() if strip else text
 
 
 class _Said(NamedTuple):
@@ -1479,11 +1372,11 @@ def _story_name(
     """The name the story's `var = definition` shows (see `_story_names`)."""
     source = definition.source
     if definition.name is not None:
-        return _filled_in(_shown_name(definition.name, strings), {**variables, **player}, strings)
+        return _filled_in(shown_name(definition.name, strings), {**variables, **player}, strings)
     if source is not None and source in player:
         return player[source]
     if source is not None and source in variables:
-        return _shown_name(variables[source], strings)
+        return shown_name(variables[source], strings)
     return var
 
 
@@ -1510,7 +1403,7 @@ def parse(
         # Not over the name the pipeline resolved from every file's definitions (a
         # `default` in another file is the one in play) and variables.
         if var not in characters:
-            characters[var] = name if var in dynamic else _shown_name(name, strings)
+            characters[var] = name if var in dynamic else shown_name(name, strings)
     names = {**characters, **options.renpy_variables}
     # What Python calls to say a line: renpy.say, and each character called as a function.
     callers = {_SAY_FUNCTION, "extend", *_NARRATORS, *characters}
@@ -1705,7 +1598,7 @@ def parse(
                     said = said[1:]
                 speaker = last_speaker
             elif whostr is not None:
-                speaker = _shown_name(_unescape(whostr[1:-1]), strings) or None
+                speaker = shown_name(unescape(whostr[1:-1]), strings) or None
             elif who is None or who in _NARRATORS:
                 speaker = None
             else:
@@ -1714,7 +1607,7 @@ def parse(
             if who != "extend":
                 previous = None
             for at, written in said:
-                shown = None if unusable else _shown(_unescape(written), names, strings=strings)
+                shown = None if unusable else shown_text(unescape(written), names, strings=strings)
                 if shown is None:
                     dropped = unusable or UNRESOLVED_VARIABLE
                     previous = Utterance(
@@ -1782,7 +1675,7 @@ def _extend(
         line.text = f"{line.text}{written}"
         line.dropped = unusable
         return
-    shown = _shown(_unescape(written), names, strip=False, strings=strings)
+    shown = shown_text(unescape(written), names, strip=False, strings=strings)
     if shown is None:
         line.text = f"{line.text}{written}"
         line.dropped = UNRESOLVED_VARIABLE

@@ -1,0 +1,130 @@
+"""A Ren'Py string as the player sees it.
+
+A say statement's string, a character's name and a variable's value are all shown the
+same way: escapes read, text tags dropped, `[var]` interpolated, and in a chosen
+language looked up among its `translate <lang> strings` translations. The parser, the
+Python say calls, the names of characters and the pipeline's count of unknown variables
+all show strings so; reading the translation files themselves is `renpy_translations`'s.
+"""
+
+from __future__ import annotations
+
+import re
+
+from dataprep.formats.common import SOUND_LINE
+
+# `{#…}` in a string tells apart strings written alike; Ren'Py looks a string up with them
+# and, not finding it, without them.
+_DISAMBIGUATION = re.compile(r"\{#.*?\}")
+# `{{` is a literal "{"; any other {…} is a text tag, and a ruby reading goes with its tag;
+# `{p}` breaks the line.
+_TEXT_TAG = re.compile(r"\{\{|\{rt\}.*?\{/rt\}|\{[^{}]*\}")
+# `[[` is a literal "["; `[name]`, `[name!u]`, `[obj.attr:fmt]` interpolate a variable.
+INTERPOLATION = re.compile(r"\[\[|\[([\w.]+)[^\]\[]*\]")
+# `!t` among the conversion flags after an interpolated variable (`[title!t]`,
+# `[title!tu:>10]`): its value is shown translated.
+_TRANSLATE_FLAG = re.compile(r"![^\]:]*t")
+
+
+def variables_shown(text: str) -> list[str]:
+    """The variables a line's `[var]` interpolations name, in order."""
+    return [m.group(1) for m in INTERPOLATION.finditer(text) if m.group(1)]
+
+
+def string_translation(string: str, strings: dict[str, str]) -> str | None:
+    """The translation (as written) a `translate <lang> strings` block gives a string
+    (unescaped), as Ren'Py looks it up; None when none does."""
+    new = strings.get(string)
+    if new is None and "{#" in string:
+        new = strings.get(_DISAMBIGUATION.sub("", string))
+    return new
+
+
+def shown_name(name: str, strings: dict[str, str]) -> str:
+    """A speaker's name as the chosen language shows it: Ren'Py looks up every name it
+    shows among the string translations (`Character(_("Eileen"))` wraps it for the
+    translators, who give it in `translate <lang> strings`), a literal `"Guard"` and a
+    DynamicCharacter's value too; as written when none is there. An empty translation
+    (a strings file made with empty `new ""` to fill in) keeps the name: the lines would
+    otherwise lose their speaker."""
+    new = string_translation(name, strings) if strings else None
+    return unescape(new) if new else name
+
+
+# A backslash escape in a script's string, read left to right as Ren'Py's script reader
+# does: `\\n` is a backslash and an "n", not a line break.
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{1,4}|.)", re.S)
+# What an escape stands for before `shown_text` reads the text: `\%`, `\{` and `\[` are
+# doubled (`%%`, `{{`, `[[`), which `shown_text` shows as one character; `\n` is a space,
+# as the lines of a string are joined; any other character stands for itself.
+_ESCAPED = {"n": " ", "%": "%%", "{": "{{", "[": "[["}
+
+
+def unescape(s: str) -> str:
+    return _ESCAPE.sub(_unescaped, s) if "\\" in s else s
+
+
+def _unescaped(m: re.Match[str]) -> str:
+    c = m.group(1)
+    if len(c) > 1:  # \u00e9
+        return chr(int(c[1:], 16))
+    return _ESCAPED.get(c, c)
+
+
+def _tag_or_brace(m: re.Match[str]) -> str:
+    tag = m.group(0)
+    if tag == "{{":
+        return "{"
+    # `{p}` (`{p=1.0}`) waits, then goes on on the next line: the words either side of it
+    # are apart on screen ("Wait.{p}Okay." is not "Wait.Okay."); so are those either side
+    # of a `{space=20}` (a gap) or a `{vspace=10}` (a gap below the line).
+    if tag[:3] in ("{p}", "{p=") or tag.startswith("{vspace="):
+        return "\n"
+    return " " if tag.startswith("{space=") else ""
+
+
+def render(raw: str, names: dict[str, str], strings: dict[str, str] | None = None) -> str | None:
+    """The text a player sees of a quoted string; see shown_text."""
+    return shown_text(unescape(raw[1:-1]), names, strings=strings)
+
+
+def shown_text(
+    text: str,
+    names: dict[str, str],
+    strip: bool = True,
+    strings: dict[str, str] | None = None,
+) -> str | None:
+    """The text a player sees: tags dropped, ruby readings dropped, variables interpolated;
+    None when a variable in it has no known value (the line would be left with a hole).
+    Ren'Py formats a line with `%` before it interpolates (config.old_substitutions, on by
+    default): `%%` in the script is one "%" on screen. With `strip` False the blanks at
+    its ends stay (an `extend` is joined to the line before as written). `[var!t]` shows
+    the translation `strings` gives the variable's value, if any."""
+    text = _TEXT_TAG.sub(_tag_or_brace, text)
+    if "%%" in text:
+        text = text.replace("%%", "%")
+    if "[" in text:
+        unknown: list[str] = []
+
+        def value(m: re.Match[str]) -> str:
+            var = m.group(1)
+            if var is None:
+                return "["
+            found = names.get(var)
+            if found is None:
+                if SOUND_LINE.fullmatch(m.group(0)) is not None:
+                    # `[语音：atr_0012]`, `[voice:atr_0012]`: a dump's voice cue left in
+                    # the string, no variable; the cleaning stage deletes it.
+                    return m.group(0)
+                unknown.append(var)
+                return m.group(0)
+            if strings and _TRANSLATE_FLAG.match(m.group(0), len(var) + 1):
+                new = string_translation(found, strings)
+                if new is not None:
+                    return unescape(new).strip()
+            return found
+
+        text = INTERPOLATION.sub(value, text)
+        if unknown:
+            return None
+    return text.strip() if strip else text
