@@ -31,7 +31,14 @@ from dataprep.clean import (
     placeholder_replacer,
 )
 from dataprep.errors import DataprepError
-from dataprep.formats import PARSERS, ParseOptions, compile_markers, detect_format, renpy_text
+from dataprep.formats import (
+    PARSERS,
+    ParseOptions,
+    compile_markers,
+    detect_format,
+    renpy_text,
+    renpy_translations,
+)
 from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
@@ -187,7 +194,7 @@ def parse_options(
     for script in scripts:
         if script.fmt == "renpy":
             script.makes_characters = names.add(script.text)
-            script.languages = frozenset(renpy_format.translation_languages(script.text))
+            script.languages = frozenset(renpy_translations.translation_languages(script.text))
             renpy.append(script)
         elif script.fmt == "kirikiri":
             found = kirikiri_format.display_names(script.text)
@@ -240,10 +247,10 @@ def renpy_language(setting: str, scripts: list[_Script]) -> str:
             raise DataprepError(
                 f"The Ren'Py files hold translations in {len(found)} languages"
                 f" ({', '.join(found)}); set [dataprep] renpy_language to one of them, or to"
-                f' "{renpy_format.ORIGINAL}" for the untranslated lines.'
+                f' "{renpy_translations.ORIGINAL}" for the untranslated lines.'
             )
-        return found[0] if found else renpy_format.ORIGINAL
-    if setting != renpy_format.ORIGINAL and setting not in found:
+        return found[0] if found else renpy_translations.ORIGINAL
+    if setting != renpy_translations.ORIGINAL and setting not in found:
         held = f"translations in {', '.join(found)} only" if found else "no translations"
         raise DataprepError(
             f'[dataprep] renpy_language is "{setting}", but the Ren\'Py files given hold'
@@ -364,13 +371,15 @@ def _place_translations(scripts: list[_Script], options: ParseOptions) -> _Place
     all of those. A line whose original file is not given stays in its own file's order."""
     placed = _Placed()
     language = options.renpy_language
-    if language is None or language == renpy_format.ORIGINAL:
+    if language is None or language == renpy_translations.ORIGINAL:
         return placed
     renpy = [s for s in scripts if s.fmt == "renpy"]
     # Each translation file's dialogue blocks, read once: where its lines go, and which
     # identifiers it names (`_say_identifiers`).
     blocks = {
-        s.path: renpy_format.translation_origins(s.text) for s in renpy if language in s.languages
+        s.path: renpy_translations.translation_origins(s.text)
+        for s in renpy
+        if language in s.languages
     }
     # Each file's path, as its parts from the root, to find the one a comment names
     # (`game/script.rpy`, from the game's base folder).
@@ -452,7 +461,7 @@ def _other_language(script: _Script, options: ParseOptions) -> bool:
     language = options.renpy_language
     if language is None:
         return False
-    if language == renpy_format.ORIGINAL:
+    if language == renpy_translations.ORIGINAL:
         return bool(script.languages)
     return language not in script.languages
 

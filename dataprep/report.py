@@ -14,8 +14,7 @@ from pathlib import Path
 
 from atri.config import DataprepSettings
 from atri.terminal import counted
-from dataprep.formats import ParseOptions
-from dataprep.formats import renpy as renpy_format
+from dataprep.formats import ParseOptions, renpy_translations
 from dataprep.formats.renpy import NOT_A_STRING_VALUE
 from dataprep.records import Role, Sample, scene_key
 from dataprep.speakers import SpeakerMap, normalise_name
@@ -253,7 +252,7 @@ def _language_note(options: ParseOptions, found: list[str]) -> str | None:
     if not found:
         return None
     used = options.renpy_language
-    if used == renpy_format.ORIGINAL:
+    if used == renpy_translations.ORIGINAL:
         return (
             f"Ren'Py translations ({', '.join(found)}) were left out: the dataset holds the"
             ' original lines ([dataprep] renpy_language = "original").'

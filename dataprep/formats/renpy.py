@@ -79,6 +79,13 @@ from dataprep.formats.renpy_text import (
     unescape,
     variables_shown,
 )
+from dataprep.formats.renpy_translations import (
+    NOT_DIALOGUE_IDS,
+    ORIGINAL,
+    TRANSLATE,
+    by_language,
+    translated_strings,
+)
 from dataprep.records import Utterance
 
 # `define x = Character(...)` or `define -1 x = …` (an init priority), as one line
@@ -135,36 +142,7 @@ _NOT_STORY = re.compile(
     r"(?:init|screen|transform|style|image|layeredimage|translate|testcase|define|default)\b"
     r"|python[ \t]+early\b"
 )
-_TRANSLATE = re.compile(r"\s*translate\s+(\w+)\s+([\w.]+)\s*:")
-# `translate <lang> <id>:` blocks of translated dialogue, not of interface strings,
-# python or style; `translate None` is the original language.
-_NOT_DIALOGUE_IDS = frozenset({"strings", "python", "style"})
-_DIALOGUE_TRANSLATION = re.compile(
-    r"^[ \t]*translate[ \t]+(?!None\b)(\w+)[ \t]+"
-    rf"(?!(?:{'|'.join(sorted(_NOT_DIALOGUE_IDS))})\b)[\w.]+[ \t]*:",
-    re.M,
-)
-ORIGINAL = "original"
-# `translate <lang> strings:` and its body (group 3): `old "…"` / `new "…"` pairs, the
-# translation of a string the game shows (Ren'Py looks up every string it shows there,
-# such as one wrapped in `_()` or `__()` for the translators).
-_STRINGS_BLOCK = re.compile(
-    r"^([ \t]*)translate[ \t]+(?!None\b)(\w+)[ \t]+strings[ \t]*:[ \t]*(?:#.*)?\n"
-    r"((?:\1[ \t]+\S.*\n?|[ \t]*\n)*)",
-    re.M,
-)
-# Any `translate <lang> …:` block and its body (group 3): a dialogue block, `strings`,
-# `python`, `style <name>`. What its Python sets, it sets in that language only.
-_TRANSLATE_BLOCK = re.compile(
-    r"^([ \t]*)translate[ \t]++(\w+)[ \t]++[^\n:]*+:[ \t]*+(?:#.*)?\n"
-    r"((?:\1[ \t]+\S.*\n?|[ \t]*\n)*)",
-    re.M,
-)
-_OLD_NEW = re.compile(rf"^[ \t]*(old|new)[ \t]+({STR})[ \t]*(?:#.*)?$", re.M)
 _TRANSLATION_ID_HASH = re.compile(r"_[0-9a-f]{8}(?:_\d+)?$")
-# `# game/script.rpy:12`: the comment Ren'Py writes above each `translate <lang> <id>:`
-# block, the file (from the game's base folder) and line of the say statement it translates.
-_ORIGIN = re.compile(r"#[ \t]*(\S[^:]*\.rpym?):(\d+)[ \t]*")
 # `who attrs @ temporary-attrs "text"` (`_SAY_WHO`, then the string): attributes are
 # words, `-word` removes one, and those after `@` hold for this line only.
 _SAY_WHO = rf"""\s*(?:(?P<who>[^\W\d][\w.]*)(?P<attrs>(?:(?:\s*@\s*|\s+)[\w-]+)*)\s+|(?P<whostr>{STR})\s+)?"""
@@ -704,7 +682,7 @@ class ScriptNames:
         return bool(defined.by_variable)
 
     def add_values(self, text: str) -> None:
-        outside, translated = _by_language(text)
+        outside, translated = by_language(text)
         for var, values in assigned_values(outside).items():
             self.values.setdefault(var, set()).update(values)
         for language, block in translated.items():
@@ -850,47 +828,9 @@ def _filled(written: str, variable: str, value: str) -> str:
     return INTERPOLATION.sub(lambda m: value if m.group(1) == variable else m.group(0), written)
 
 
-def _by_language(text: str) -> tuple[str, dict[str, str]]:
-    """The text outside `translate <lang> …:` blocks (`translate None` is the original
-    language: it stays), and each language's block bodies: a `$ title = "船长"` in a
-    Chinese block is no value of `title` in the original game."""
-    if "translate" not in text:
-        return text, {}
-    outside: list[str] = []
-    translated: dict[str, list[str]] = {}
-    end = 0
-    for m in _TRANSLATE_BLOCK.finditer(text):
-        if m.group(2) == "None":
-            continue
-        outside.append(text[end : m.start()])
-        translated.setdefault(m.group(2), []).append(m.group(3))
-        end = m.end()
-    outside.append(text[end:])
-    return "".join(outside), {lang: "\n".join(parts) for lang, parts in translated.items()}
-
-
 def input_variables(text: str) -> set[str]:
     """The variables assigned from `renpy.input(...)`: the player's name."""
     return set(_INPUT.findall(text))
-
-
-def translated_strings(text: str) -> dict[str, dict[str, str]]:
-    """Language → {string → its translation} for the `old "…"` / `new "…"` pairs of the
-    `translate <lang> strings:` blocks in the text: the string as `shown_text` takes it
-    (unescaped), its translation as written (without its quotes), as a say string is."""
-    found: dict[str, dict[str, str]] = {}
-    if "strings" not in text:
-        return found
-    for block in _STRINGS_BLOCK.finditer(text):
-        table = found.setdefault(block.group(2), {})
-        old: str | None = None
-        for m in _OLD_NEW.finditer(block.group(3)):
-            if m.group(1) == "old":
-                old = unescape(m.group(2)[1:-1])
-            elif old is not None:
-                table[old] = m.group(2)[1:-1]
-                old = None
-    return found
 
 
 def _in_language(spoke: _Said, strings: dict[str, str]) -> _Said:
@@ -905,49 +845,6 @@ def _in_language(spoke: _Said, strings: dict[str, str]) -> _Said:
         new = string_translation(unescape(written), strings)
         said.append((at, written if new is None else new))
     return spoke._replace(said=said)
-
-
-def translation_languages(text: str) -> set[str]:
-    """The languages of the `translate <lang> <id>:` dialogue blocks in the text."""
-    return set(_DIALOGUE_TRANSLATION.findall(text))
-
-
-class Origin(NamedTuple):
-    """A `translate <lang> <id>:` dialogue block (its first and last line), its
-    identifier, and the say statement it translates as the comment above the block
-    writes it: its file (`game/script.rpy`, from the game's base folder) and its line
-    there ("" and 0 without the comment)."""
-
-    first: int
-    last: int
-    file: str
-    line: int
-    identifier: str = ""
-
-
-def translation_origins(text: str) -> list[Origin]:
-    """The dialogue blocks of the text, in order, with the say statement each names (the
-    `# game/script.rpy:12` comment Ren'Py writes above it) and its identifier, which
-    `say_identifiers` finds in the original."""
-    if "translate" not in text:
-        return []
-    lines = text.splitlines()
-    found: list[Origin] = []
-    above: str | None = None  # the last line above that is not blank
-    for number, raw in enumerate(lines, 1):
-        line = raw.strip()
-        if not line:
-            continue
-        if line.startswith("translate "):
-            m = _TRANSLATE.match(line)
-            origin = _ORIGIN.fullmatch(above) if above is not None else None
-            if m is not None and m.group(1) != "None" and m.group(2) not in _NOT_DIALOGUE_IDS:
-                indent = len(raw) - len(raw.lstrip())
-                last = block_end(lines, number, indent)
-                file, at = (origin.group(1), int(origin.group(2))) if origin else ("", 0)
-                found.append(Origin(number, last, file, at, m.group(2)))
-        above = line
-    return found
 
 
 # Statements Ren'Py puts in one translate block with the say statement below them (they
@@ -1515,8 +1412,8 @@ def parse(
                 _name_after(goes, characters, options.renpy_label_characters, own_labels)
                 continue
             if line.startswith("translate "):
-                m = _TRANSLATE.match(line)
-                if m and m.group(2) not in _NOT_DIALOGUE_IDS:
+                m = TRANSLATE.match(line)
+                if m and m.group(2) not in NOT_DIALOGUE_IDS:
                     label = _TRANSLATION_ID_HASH.sub("", m.group(2))
                     scene = label or scene
                     language = None if m.group(1) == "None" else m.group(1)

@@ -11,7 +11,7 @@ import docx
 import pytest
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions, parse
+from dataprep.formats import ParseOptions, parse, renpy_translations
 from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
 from dataprep.pipeline import PrepResult, run_pipeline
@@ -309,7 +309,7 @@ def test_alias_tags_through_the_pipeline(name: str) -> None:
 RENPY = FIXTURES / "qa38_renpy"
 
 
-@pytest.mark.parametrize("language", [None, renpy_format.ORIGINAL, "chinese"])
+@pytest.mark.parametrize("language", [None, renpy_translations.ORIGINAL, "chinese"])
 def test_nothing_in_a_strings_or_style_block_is_said(language: str | None) -> None:
     text = (RENPY / "tl.rpy").read_text(encoding="utf-8")
     options = ParseOptions(
@@ -323,7 +323,7 @@ def test_nothing_in_a_strings_or_style_block_is_said(language: str | None) -> No
     assert {u.speaker for u in found} <= {"Atri", "Natsuki"}
     assert "Not a line of the game." not in [u.text for u in found]
     # The `$ title = "船长"` in a dialogue block is no said line either.
-    if language != renpy_format.ORIGINAL:
+    if language != renpy_translations.ORIGINAL:
         assert [u.text for u in found] == [
             "你是谁？",
             "我是你的Captain。",
@@ -336,8 +336,8 @@ def test_a_value_set_in_a_translate_block_holds_in_its_language_only() -> None:
     names = renpy_format.ScriptNames()
     for name in ("script.rpy", "tl.rpy"):
         names.add((RENPY / name).read_text(encoding="utf-8"))
-    assert names.known(renpy_format.ORIGINAL) == {"title": "Captain"}
-    assert "title" not in names.unsettled(renpy_format.ORIGINAL)
+    assert names.known(renpy_translations.ORIGINAL) == {"title": "Captain"}
+    assert "title" not in names.unsettled(renpy_translations.ORIGINAL)
     # In Chinese both run: `default` before the story, the block's `$` on its line.
     assert names.unsettled("chinese")["title"] == ("Captain", "船长")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from atri.config import DataprepSettings
-from dataprep.formats import renpy as renpy_format
+from dataprep.formats import renpy_translations
 from dataprep.pipeline import iter_utterances, load_scripts, parse_options
 from tests.dataprep.conftest import FIXTURES
 
@@ -20,13 +20,13 @@ def test_each_translation_file_is_read_for_its_blocks_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     read = Counter[str]()
-    real = renpy_format.translation_origins
+    real = renpy_translations.translation_origins
 
-    def counted(text: str) -> list[renpy_format.Origin]:
+    def counted(text: str) -> list[renpy_translations.Origin]:
         read[text] += 1
         return real(text)
 
-    monkeypatch.setattr(renpy_format, "translation_origins", counted)
+    monkeypatch.setattr(renpy_translations, "translation_origins", counted)
     settings = DataprepSettings(
         lead_aliases=["Max"], character_aliases=["Eileen"], renpy_language="chinese"
     )

@@ -9,8 +9,7 @@ import shutil
 from pathlib import Path
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions, parse
-from dataprep.formats import renpy as renpy_format
+from dataprep.formats import ParseOptions, parse, renpy_translations
 from dataprep.pipeline import iter_utterances, load_scripts, parse_options, run_pipeline
 from dataprep.report import problem
 from tests.dataprep.conftest import FIXTURES
@@ -129,7 +128,7 @@ def test_strings_blocks_are_read_by_language() -> None:
         '    old "Not in a strings block."\n'
         '    new "不是。"\n'
     )
-    assert renpy_format.translated_strings(text) == {
+    assert renpy_translations.translated_strings(text) == {
         "chinese": {'Say "hi".': "说\\'你好\\'。", "Empty.": ""},
         "japanese": {"Hi.": "やあ。"},
     }
@@ -155,7 +154,7 @@ def test_strings_apply_only_in_their_language() -> None:
     # In its translate block, and outside any; never another language's block.
     assert read("chinese") == [(3, "你好！"), (5, "你好。"), (6, "你好！")]
     # The original shows the string as written, whatever strings are given.
-    assert read(renpy_format.ORIGINAL) == [(3, "Hello.")]
+    assert read(renpy_translations.ORIGINAL) == [(3, "Hello.")]
 
 
 def test_character_names_show_the_chosen_languages_string_translations() -> None:
