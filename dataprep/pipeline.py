@@ -36,6 +36,7 @@ from dataprep.formats import (
     ParseOptions,
     compile_markers,
     detect_format,
+    renpy_say_ids,
     renpy_text,
     renpy_translations,
 )
@@ -427,7 +428,7 @@ def _place_translations(scripts: list[_Script], options: ParseOptions) -> _Place
 
 def _say_identifiers(scripts: list[_Script], named: set[str]) -> dict[str, tuple[Path, int]]:
     """The translation identifier of each say statement in the Ren'Py files → its file
-    and line (`renpy_format.say_identifiers`); the first file's, where two give one. Ren'Py
+    and line (`renpy_say_ids.say_identifiers`); the first file's, where two give one. Ren'Py
     8.5.1 stopped hashing a voice statement into the identifier of the say statement below
     it, and 8.3 began writing a `__name` in a string as `_m1_<file>__name`: the game's
     translation files show which version made them, by the identifiers they name
@@ -436,7 +437,7 @@ def _say_identifiers(scripts: list[_Script], named: set[str]) -> dict[str, tuple
     for script in scripts:
         for found, identifiers in zip(
             schemes,
-            renpy_format.say_identifier_schemes(script.text, script.path.name),
+            renpy_say_ids.say_identifier_schemes(script.text, script.path.name),
             strict=True,
         ):
             for identifier, line in identifiers.items():

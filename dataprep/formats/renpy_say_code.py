@@ -1,5 +1,5 @@
 """A Ren'Py say statement's code as Ren'Py itself writes it, the text its translation
-identifier hashes (`renpy.say_identifiers`).
+identifier hashes (`renpy_say_ids.say_identifiers`).
 
 Ren'Py reads a statement as a logical line (`renpy_lines.logical_line`), parses it
 (renpy/parser.py `say_statement`, `finish_say`, `parse_arguments`) and writes it back with

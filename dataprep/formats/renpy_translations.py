@@ -107,7 +107,7 @@ class Origin(NamedTuple):
 def translation_origins(text: str) -> list[Origin]:
     """The dialogue blocks of the text, in order, with the say statement each names (the
     `# game/script.rpy:12` comment Ren'Py writes above it) and its identifier, which
-    `say_identifiers` finds in the original."""
+    `renpy_say_ids.say_identifiers` finds in the original."""
     if "translate" not in text:
         return []
     lines = text.splitlines()

@@ -10,9 +10,8 @@ import pytest
 
 from atri.config import DataprepSettings
 from dataprep.clean import opencc_t2s
-from dataprep.formats import ParseOptions, parse
+from dataprep.formats import ParseOptions, parse, renpy_say_ids
 from dataprep.formats import plain as plain_format
-from dataprep.formats import renpy as renpy_format
 from dataprep.pipeline import (
     PrepResult,
     iter_utterances,
@@ -171,7 +170,7 @@ def test_say_identifiers_are_ren_py_s() -> None:
         '        "To ask her later.":\n'
         "            return\n"
     )
-    assert renpy_format.say_identifiers(script) == {
+    assert renpy_say_ids.say_identifiers(script) == {
         "start_915cb944": 3,
         "rightaway_cf214f74": 6,
         "rightaway_8cb5deeb": 9,
@@ -188,7 +187,7 @@ def test_say_identifiers_of_repeated_lines_voice_and_id_clauses() -> None:
         '    a "Over here." id beach_custom\n'
         '    a "Hi." (multiple=2)\n'
     )
-    found = renpy_format.say_identifiers(script)
+    found = renpy_say_ids.say_identifiers(script)
     # The voice statement is in the first one's block; the next two are one statement
     # twice (`_1`); an `id` clause names its own (and the one it replaced names it too,
     # as Ren'Py looks either up); arguments are part of the code hashed.

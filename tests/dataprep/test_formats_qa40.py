@@ -10,9 +10,8 @@ import pytest
 
 from atri.config import DataprepSettings
 from dataprep.clean import clean_text
-from dataprep.formats import ParseOptions, parse
+from dataprep.formats import ParseOptions, parse, renpy_say_ids
 from dataprep.formats import plain as plain_format
-from dataprep.formats import renpy as renpy_format
 from dataprep.formats.common import join_pieces
 from dataprep.pipeline import iter_utterances, load_scripts, parse_options, run_pipeline
 from dataprep.records import Role
@@ -43,7 +42,7 @@ def test_say_identifiers_of_statements_with_arguments_and_clauses() -> None:
         "        who_size=20)\n"
         '    e "Wide." (what_size=40 )\n'  # the space before ")" is kept
     )
-    assert renpy_format.say_identifiers(script) == {
+    assert renpy_say_ids.say_identifiers(script) == {
         "demo_651286cd": 3,
         "demo_25e86910": 4,
         "demo_7d4d1f1d": 5,
@@ -77,7 +76,7 @@ def test_say_identifiers_of_triple_quoted_strings() -> None:
         '    e """Kept\n'
         '          as written."""\n'  # e "Kept\nas written."
     )
-    assert renpy_format.say_identifiers(script) == {
+    assert renpy_say_ids.say_identifiers(script) == {
         "sea_f068d79f": 2,
         "sea_80417dd2": 2,
         "sea_3468537f": 8,
@@ -104,7 +103,7 @@ def test_say_identifiers_of_menu_captions() -> None:
         '        "That one.":\n'
         '            e "Picked."\n'
     )
-    assert renpy_format.say_identifiers(script) == {
+    assert renpy_say_ids.say_identifiers(script) == {
         "pick_c871f3c5": 4,
         "pick_4d1c1ee9": 7,
         "chooser_ee15fcec": 9,
@@ -397,4 +396,4 @@ def test_a_layered_image_s_and_an_atl_block_s_strings_are_no_lines() -> None:
         (None, "The harbor was quiet.", 14),
         ("m", "Hi.", 15),
     ]
-    assert set(renpy_format.say_identifiers(text).values()) == {14, 15}
+    assert set(renpy_say_ids.say_identifiers(text).values()) == {14, 15}

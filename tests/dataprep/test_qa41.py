@@ -12,9 +12,8 @@ import pytest
 from atri.config import DataprepSettings
 from dataprep import split as split_module
 from dataprep.cli import progress_label
-from dataprep.formats import ParseOptions, compile_markers, parse, translation_dump
+from dataprep.formats import ParseOptions, compile_markers, parse, renpy_say_ids, translation_dump
 from dataprep.formats import plain as plain_format
-from dataprep.formats import renpy as renpy_format
 from dataprep.records import Role, Sample
 from dataprep.split import split_by_scene
 from tests.dataprep.conftest import FIXTURES, kyo_and_minamo_lines
@@ -67,7 +66,7 @@ def test_a_voice_or_nvl_clear_at_a_blocks_end_is_a_translate_block_of_its_own() 
         "    nvl clear\n"
         '    e "Again."\n'  # 14: nvl clear / e "Again."
     )
-    assert renpy_format.say_identifiers(script) == {
+    assert renpy_say_ids.say_identifiers(script) == {
         _id("start", 'e "Hello."'): 5,
         _id("start", 'voice "e_02.ogg"', 'e "Bye."'): 11,
         _id("start", 'e "Then."'): 12,
@@ -85,7 +84,7 @@ def test_private_names_are_written_as_renpy_writes_them_into_the_code() -> None:
         '    __e "Psst."\n'
         '    e "Plain."\n'
     )
-    before, since, latest = renpy_format.say_identifier_schemes(script, "my lighthouse.rpy")
+    before, since, latest = renpy_say_ids.say_identifier_schemes(script, "my lighthouse.rpy")
     prefix = "_m1_my_lighthouse__"
     assert (
         since

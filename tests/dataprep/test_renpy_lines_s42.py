@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataprep.formats import ParseOptions
+from dataprep.formats import ParseOptions, renpy_say_ids
 from dataprep.formats import renpy as renpy_format
 from dataprep.formats.renpy_lines import MAX_STRING_LINES, LogicalLine, logical_line, scanned
 
@@ -81,7 +81,7 @@ def test_the_lines_read_and_the_statements_identified_agree(name: str) -> None:
     text, expected = CASES[name]
     said = _said(text)
     assert said == expected
-    assert sorted(renpy_format.say_identifiers(text).values()) == [line for line, *_ in said]
+    assert sorted(renpy_say_ids.say_identifiers(text).values()) == [line for line, *_ in said]
 
 
 def test_a_logical_line_drops_comments_and_reads_python_strings_as_python() -> None:

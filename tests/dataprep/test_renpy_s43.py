@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions
+from dataprep.formats import ParseOptions, renpy_say_ids
 from dataprep.formats import renpy as renpy_format
 from dataprep.pipeline import iter_utterances, load_scripts, parse_options, run_pipeline
 
@@ -173,7 +173,7 @@ def test_a_stray_quote_mark_loses_its_own_line_only(
 ) -> None:
     text = HEADS + body
     assert _said(text) == said
-    assert sorted(renpy_format.say_identifiers(text).values()) == [line for line, *_ in said]
+    assert sorted(renpy_say_ids.say_identifiers(text).values()) == [line for line, *_ in said]
     # The line left out is counted, with its speaker.
     assert _said(text, renpy_format.UNCLOSED_STRING) == unclosed
 

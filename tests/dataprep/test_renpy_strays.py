@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from dataprep.formats import ParseOptions
+from dataprep.formats import ParseOptions, renpy_say_ids
 from dataprep.formats import renpy as renpy_format
 
 HEADS = 'define e = Character("Eileen")\ndefine m = Character("Max")\nlabel start:\n'
@@ -146,4 +146,4 @@ def test_each_stray_quote_mark_loses_its_own_line(body: str, said: Said, unclose
     # Each line left out is counted, with its speaker.
     assert _said(text, renpy_format.UNCLOSED_STRING) == unclosed
     # The translation identifiers are those of the statements read.
-    assert sorted(renpy_format.say_identifiers(text).values()) == [line for line, *_ in said]
+    assert sorted(renpy_say_ids.say_identifiers(text).values()) == [line for line, *_ in said]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from dataprep.formats import ParseOptions
+from dataprep.formats import ParseOptions, renpy_say_ids
 from dataprep.formats import renpy as renpy_format
 
 HEADS = 'define e = Character("Eileen")\ndefine m = Character("Max")\nlabel start:\n'
@@ -54,7 +54,7 @@ def test_a_string_over_a_with_line_is_one_line(body: str, said: Said) -> None:
     assert _said(text) == said
     assert _said(text, renpy_format.UNCLOSED_STRING) == []
     # The translation identifiers are those of the statements read.
-    assert sorted(renpy_format.say_identifiers(text).values()) == [line for line, *_ in said]
+    assert sorted(renpy_say_ids.say_identifiers(text).values()) == [line for line, *_ in said]
 
 
 def test_a_with_statement_below_a_stray_whose_string_never_closes_ends_it() -> None:
