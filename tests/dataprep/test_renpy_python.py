@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions, parse, renpy_lines
+from dataprep.formats import ParseOptions, parse, renpy_lines, renpy_python_say
 from dataprep.formats import renpy as renpy_format
 from dataprep.formats.common import COMPUTED_TEXT, UNRESOLVED_VARIABLE
 from dataprep.pipeline import run_pipeline
@@ -296,7 +296,7 @@ def test_a_long_broken_python_line_parses_at_once(line: str) -> None:
         ("Eileen", "Before."),
         ("Eileen", "After."),
     ]
-    assert {u.dropped for u in found} <= {None, renpy_format.UNCLOSED_CALL}
+    assert {u.dropped for u in found} <= {None, renpy_python_say.UNCLOSED_CALL}
 
 
 def test_a_long_python_line_said_parses_at_once() -> None:
@@ -378,7 +378,7 @@ def test_an_unclosed_say_call_is_dropped_and_the_lines_below_read(tmp_path: Path
     )
     found = parse(script.read_text(encoding="utf-8"), "s.rpy", "renpy", ParseOptions())
     assert [(u.line, u.speaker, u.text, u.dropped) for u in found if u.speaker != "Max"] == [
-        (6, "Eileen", 'e("Never closed.",', renpy_format.UNCLOSED_CALL),
+        (6, "Eileen", 'e("Never closed.",', renpy_python_say.UNCLOSED_CALL),
         (7 + limit + 5, "Eileen", "Closed at the cap.", None),
         (9 + 2 * limit + 4, None, 'renpy.say(None, "A string left open,', "unclosed_call"),
         (12 + 2 * limit + 4, "Eileen", "Fine.", None),
@@ -389,7 +389,7 @@ def test_an_unclosed_say_call_is_dropped_and_the_lines_below_read(tmp_path: Path
     ]
     settings = DataprepSettings(lead_aliases=["Max"], character_aliases=["Eileen"], eval_ratio=0)
     result = run_pipeline(settings, [script])
-    assert result.stats.character_lines_dropped[renpy_format.UNCLOSED_CALL] == 1
+    assert result.stats.character_lines_dropped[renpy_python_say.UNCLOSED_CALL] == 1
 
 
 def test_escapes_are_read_left_to_right_as_renpy_reads_them() -> None:
