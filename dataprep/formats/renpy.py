@@ -43,12 +43,21 @@ statement whose string is never closed (a stray quote mark) as UNCLOSED_STRING.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Container, Generator, Iterator, Mapping
+from collections.abc import Callable, Container, Mapping
 from typing import NamedTuple
 
 from dataprep.formats.common import (
     UNRESOLVED_VARIABLE,
     ParseOptions,
+)
+from dataprep.formats.renpy_characters import (
+    CHARACTER_NAMESPACE,
+    DEFAULT_STORE,
+    PYTHON_OPENER,
+    Definition,
+    Definitions,
+    definitions_of,
+    python_speaker,
 )
 from dataprep.formats.renpy_lines import LogicalLine, logical_line
 from dataprep.formats.renpy_python_say import (
@@ -69,7 +78,6 @@ from dataprep.formats.renpy_statements import (
     NOT_SPEAKERS,
     STR,
     TRIPLE,
-    block_statements,
     monologue_lines,
     one_line,
 )
@@ -90,36 +98,6 @@ from dataprep.formats.renpy_translations import (
 )
 from dataprep.records import Utterance
 
-# `define x = Character(...)` or `define -1 x = …` (an init priority), as one line
-# (`one_line`): its arguments often run over the lines below. `default x = Character(…)`
-# sets it as the game starts, before any line is said, over any `define` (`_Definitions`).
-DEFINE = re.compile(
-    r"\s*(?:define|default)\s+(?:[-+]?\d+\s+)?([\w.]+)\s*=\s*(Dynamic)?Character\((.*)"
-)
-# The namespace Ren'Py looks a say statement's speaker up in first: `define character.k`
-# names the speaker of `k "…"` (not of Python's `k("…")`).
-_CHARACTER_NAMESPACE = "character."
-# The default store, as Python names it (`store.k`): where a Python say call's speaker is.
-_DEFAULT_STORE = "store."
-# `x = Character(...)` as Python (a `$` line, or a statement at a python block's top
-# level), as older games define characters; only a plain variable, as one line.
-_PYTHON_CHARACTER = re.compile(r"\s*(?:\$\s*)?([^\W\d]\w*)\s*=\s*(Dynamic)?Character\((.*)")
-# An `init:` block's opener (`init -1:`): what its lines set, they set before the game starts.
-_INIT_BLOCK = re.compile(r"init(?:\s+[-+]?\d+)?\s*:\s*(?:#.*)?$")
-# `init python:`, `init -1 python early:`, `python:` (group 1: `hide`, its variables a
-# function's locals; group 2: the store namespace of `in name`).
-_PYTHON_OPENER = re.compile(
-    r"\s*(?:init(?:\s+[-+]?\d+)?\s+)?python(?:\s+early)?(\s+hide)?(?:\s+in\s+([\w.]+))?"
-    r"\s*:\s*(?:#.*)?$"
-)
-# `Character("f_name", dynamic=True)` is a DynamicCharacter: its name is an expression.
-_DYNAMIC_KEYWORD = re.compile(r"[(,]\s*dynamic\s*=\s*True\b")
-_VARIABLE = re.compile(r"[^\W\d][\w.]*")
-# A character's name: the first argument, or the `name=` keyword wherever it is; a
-# string, a translatable _("string"), or None (a narrator).
-_NAME_VALUE = r"""(?:_\(\s*)?(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(None)\b)"""
-_FIRST_ARG = re.compile(rf"\s*(?:name\s*=\s*)?{_NAME_VALUE}")
-_NAME_KEYWORD = re.compile(rf"[(,]\s*name\s*=\s*{_NAME_VALUE}")
 # `call name`, `call .local(args) from _call_x`, `jump name`, `call expression "name"`: the
 # label a statement goes to, as written (group `label`) or as a string literal that is the
 # whole expression (group `named`); not `call screen`, nor a label an expression computes.
@@ -200,189 +178,12 @@ _UNCLOSED_SAY = re.compile(
 )
 
 
-class _Definition(NamedTuple):
-    """A character as one statement defines it: its display name (None for a
-    DynamicCharacter, named at run time), the variable a DynamicCharacter's name is read
-    from, whether a `default` statement sets it, and the line of the story's Python that
-    sets it when it runs (0: set before the game starts, as `define` or init Python)."""
-
-    name: str | None
-    source: str | None
-    by_default: bool
-    story_line: int = 0
-
-
-class _Definitions:
-    """The characters a game's scripts define, by variable as written (`k`, `character.k`,
-    `cast.d`), as Ren'Py's stores hold them once the game has started: `define` runs at
-    init, the last one holding; `default` sets its variable as the game starts, over any
-    `define` of it wherever it is (renpy/ast.py `Default.set_default`; a second `default`
-    of one variable is skipped, an error in developer mode). The story's Python
-    (`$ e = Character(…)` in a label) runs when it is reached: it is the game's
-    definition only where nothing set before the game starts defines that variable; in
-    its own script it holds from its line on (`story`)."""
-
-    def __init__(self) -> None:
-        self.by_variable: dict[str, _Definition] = {}
-        # One script's story Python's definitions, in the order of their lines.
-        self.story: list[tuple[str, _Definition]] = []
-
-    def add(self, var: str, definition: _Definition) -> None:
-        held = self.by_variable.get(var)
-        if held is None or (not held.by_default and (held.story_line or not definition.story_line)):
-            self.by_variable[var] = definition
-
-    def update(self, other: _Definitions) -> None:
-        for var, definition in other.by_variable.items():
-            self.add(var, definition)
-
-    def speakers(self) -> tuple[dict[str, str], dict[str, str]]:
-        """(speaker → display name, speaker → the variable holding its name). A say
-        statement `k "…"` looks its speaker up in the `character` store first (Ren'Py
-        7.4+), so `character.k` is the speaker `k` too, over the default store's `k`;
-        Python (`k("…")`, `renpy.say(k, …)`) sees the default store's, kept then as the
-        speaker `store.k` (`_python_speaker`)."""
-        names: dict[str, str] = {}
-        dynamic: dict[str, str] = {}
-        for var, definition in self.by_variable.items():
-            speakers = [var]
-            if var.startswith(_CHARACTER_NAMESPACE):
-                speakers.append(var[len(_CHARACTER_NAMESPACE) :])
-            elif _CHARACTER_NAMESPACE + var in self.by_variable:
-                speakers = [_DEFAULT_STORE + var]
-            for speaker in speakers:
-                # A DynamicCharacter is known by its variable until its name is known
-                # (ScriptNames.resolve).
-                shown = definition.name
-                names[speaker] = speaker.removeprefix(_DEFAULT_STORE) if shown is None else shown
-                if definition.source is not None:
-                    dynamic[speaker] = definition.source
-        return names, dynamic
-
-
-def _definitions(lines: list[str]) -> _Definitions:
-    """The characters a script's `lines` define (`_defines`)."""
-    found = _Definitions()
-    for var, kind, args, by_default, story_line in _defines(lines):
-        m = _FIRST_ARG.match(args) or _NAME_KEYWORD.search(args)
-        if m is None:
-            continue
-        name = unescape(m.group(1) or m.group(2) or "")
-        # DynamicCharacter("f_name"): the name is what f_name holds when it speaks.
-        is_dynamic = bool(kind or _DYNAMIC_KEYWORD.search(args))
-        source = name.strip() if is_dynamic and _VARIABLE.fullmatch(name.strip()) else None
-        definition = _Definition(None if is_dynamic else name, source, by_default, story_line)
-        found.add(var, definition)
-        if story_line:
-            found.story.append((var, definition))
-    return found
-
-
-def _python_speaker(who: str, characters: Container[str]) -> str:
-    """The speaker a Python say call's `who` names: Python looks a variable up in the
-    default store (`store.k` written so too), never in the `character` store first as a
-    say statement does."""
-    plain = who.removeprefix(_DEFAULT_STORE)
-    in_store = _DEFAULT_STORE + plain
-    return in_store if in_store in characters else plain
-
-
-def _defines(lines: list[str]) -> Iterator[tuple[str, str, str, bool, int]]:
-    """(variable, "Dynamic" or "", the arguments after `Character(`, whether `default`
-    sets it, the line of the story's Python that sets it or 0) of each character
-    defined: `define x = Character(...)` or
-    `define character.x = …` (or `default`), and as
-    older games do, `x = Character(...)` on a `$` line anywhere (in an `init:` block or
-    the story) or at the top level of a python block (`init python:` or the story's
-    `python:`; not `python hide:`, whose variables are a function's). Each is read as the
-    whole statement Ren'Py reads. Python outside an `init` block or statement is the
-    story's, run when it is reached (`_Definitions`)."""
-    number = 0
-    init_indent = -1  # the indent of the `init:` block the lines are in; -1: none
-    while number < len(lines):
-        line = lines[number]
-        number += 1
-        stripped = line.lstrip()
-        if not stripped or stripped[0] == "#":
-            continue
-        indent = len(line) - len(stripped)
-        if indent <= init_indent:
-            init_indent = -1
-        if stripped.startswith(("define", "default")):
-            by_default = stripped.startswith("default")
-            yield from _assigned_character(lines, number, DEFINE, by_default)
-        elif stripped.startswith("$") and "Character" in line:
-            story_line = number if init_indent < 0 else 0
-            yield from _assigned_character(lines, number, _PYTHON_CHARACTER, story_line=story_line)
-        elif stripped.startswith("init") and _INIT_BLOCK.match(stripped):
-            init_indent = indent
-        elif (
-            stripped.startswith(("init", "python"))
-            and (m := _PYTHON_OPENER.match(line))
-            and any("Character" in body for body in _indented_below(lines, number, indent))
-        ):
-            in_story = init_indent < 0 and not stripped.startswith("init")
-            number = yield from _python_block_defines(lines, number, indent, m, in_story)
-
-
-def _indented_below(lines: list[str], number: int, indent: int) -> Iterator[str]:
-    """The lines below line `number` indented deeper than `indent`, blank and comment
-    lines among them: a block's, at a glance (a string's line at column 0 ends it)."""
-    for at in range(number, len(lines)):
-        line = lines[at]
-        stripped = line.lstrip()
-        if stripped and stripped[0] != "#" and len(line) - len(stripped) <= indent:
-            return
-        yield line
-
-
-def _python_block_defines(
-    lines: list[str], number: int, indent: int, opener: re.Match[str], in_story: bool
-) -> Generator[tuple[str, str, str, bool, int], None, int]:
-    """`_defines` of the python block that line `number` (indented by `indent`, read
-    by `_PYTHON_OPENER` as `opener`, the story's if `in_story`) opens: the statements at
-    its top level (the first one's indent), not a function's, class's or branch's.
-    Returns its last line."""
-    namespace = "" if opener.group(2) is None else f"{opener.group(2)}."
-    top = -1
-    last = number
-    for at, end, statement_indent in block_statements(lines, number, len(lines)):
-        if statement_indent <= indent:
-            break
-        last = end
-        top = statement_indent if top < 0 else top
-        if statement_indent != top or opener.group(1) is not None:
-            continue  # not the store's: a nested body's, or a `python hide:` block's
-        if any("Character" in line for line in lines[at - 1 : end]):
-            story_line = at if in_story else 0
-            for var, kind, args, _, _ in _assigned_character(lines, at, _PYTHON_CHARACTER):
-                yield namespace + var, kind, args, False, story_line
-    return last
-
-
-def _assigned_character(
-    lines: list[str],
-    number: int,
-    pattern: re.Pattern[str],
-    by_default: bool = False,
-    story_line: int = 0,
-) -> Iterator[tuple[str, str, str, bool, int]]:
-    """(variable, "Dynamic" or "", arguments, `by_default`) of the character the statement
-    on line `number` defines as `pattern` reads it (`logical_line`: comments dropped, over
-    every line its brackets are open); one never closed, as its line alone."""
-    line = lines[number - 1]
-    whole = logical_line(lines, number)
-    m = pattern.match(line if whole is None else one_line(whole.text))
-    if m is not None:
-        yield m.group(1), m.group(2) or "", m.group(3), by_default, story_line
-
-
 class _Defines(NamedTuple):
     """A step of a label's run: its story Python defines the character `var`; definition
     None where the run may not reach it (`_label_steps`)."""
 
     var: str
-    definition: _Definition | None
+    definition: Definition | None
 
 
 class _Calls(NamedTuple):
@@ -454,11 +255,11 @@ def _labels_of(lines: list[str]) -> set[str]:
 
 
 def _label_steps(
-    lines: list[str], story: list[tuple[str, _Definition]]
+    lines: list[str], story: list[tuple[str, Definition]]
 ) -> list[tuple[str, list[_LabelStep]]]:
     """(label, what its run does to the characters, in order) of each label statement of
     the script (a label defined twice, twice): the story Python of its
-    body defines one (`story`: the script's, `_Definitions.story`), or it calls a label
+    body defines one (`story`: the script's, `Definitions.story`), or it calls a label
     (`call`, `$ renpy.call("name")`) or jumps to one, whose run goes on there.
     A run goes on until a `return` or `jump` at its body's top level; past its body, it
     runs the story code at the label's level below (Ren'Py runs a script's statements
@@ -518,7 +319,7 @@ def _label_steps(
         elif goes is None and first in defined_at:
             var, definition = defined_at[first]
             always = sure and (
-                first == top_line or _PYTHON_OPENER.match(lines[top_line - 1]) is not None
+                first == top_line or PYTHON_OPENER.match(lines[top_line - 1]) is not None
             )
             running.append(_Defines(var, definition if always else None))
     return found
@@ -536,8 +337,8 @@ def _twice(steps: list[_LabelStep]) -> list[_LabelStep]:
 def _label_characters(
     steps: Mapping[str, list[_LabelStep]],
     label: str,
-    done: dict[str, dict[str, _Definition | None]],
-) -> dict[str, _Definition | None]:
+    done: dict[str, dict[str, Definition | None]],
+) -> dict[str, Definition | None]:
     """Variable → the character `label`'s run leaves it (None: not known for certain),
     through the labels it calls. `done`: the labels already read. Read depth first by a
     stack of its own, not by recursion: a game's labels may each fall into the next, a
@@ -557,7 +358,7 @@ def _label_characters(
             ]
         else:
             pending.pop()
-            held: dict[str, _Definition | None] = {}
+            held: dict[str, Definition | None] = {}
             for step in steps.get(current, ()):
                 if isinstance(step, _Calls):
                     called = done.get(step.label, {})
@@ -566,13 +367,6 @@ def _label_characters(
                     held[step.var] = step.definition
             done[current] = held
     return done[label]
-
-
-def collect_characters(text: str) -> dict[str, str]:
-    """Variable → display name for every character the text defines (`_defines`); a
-    narrator (`Character(None, kind=nvl)`) maps to "", a DynamicCharacter to its own
-    variable (the name it shows is only known at run time)."""
-    return _definitions(text.splitlines()).speakers()[0]
 
 
 def resolve_names(
@@ -636,7 +430,7 @@ class ScriptNames:
 
     def __init__(self) -> None:
         # Every file's characters, as the game's stores hold them (see `speakers`).
-        self.definitions = _Definitions()
+        self.definitions = Definitions()
         # What variables are given outside `translate <lang>` blocks (in every language),
         # and in each language's blocks (in that language only).
         self.values: dict[str, set[str]] = {}
@@ -645,7 +439,7 @@ class ScriptNames:
         # Each file's text and the characters its story Python defines, for
         # `label_steps`: read only when some file's story defines one (most games define
         # theirs with `define`), as that pass costs about as much as the rest of `add`.
-        self._stories: list[tuple[str, list[tuple[str, _Definition]]]] = []
+        self._stories: list[tuple[str, list[tuple[str, Definition]]]] = []
         # Language → the string translations of its `translate <lang> strings` blocks.
         self.strings: dict[str, dict[str, str]] = {}
 
@@ -654,7 +448,7 @@ class ScriptNames:
         for language, found in translated_strings(text).items():
             self.strings.setdefault(language, {}).update(found)
         lines = text.splitlines()
-        defined = _definitions(lines)
+        defined = definitions_of(lines)
         self.definitions.update(defined)
         self._stories.append((text, defined.story))
         self.add_values(text)
@@ -759,7 +553,7 @@ class ScriptNames:
         known = self.known(language)
         player = dict.fromkeys(self.player, lead)
         steps = self.label_steps()
-        done: dict[str, dict[str, _Definition | None]] = {}
+        done: dict[str, dict[str, Definition | None]] = {}
         found = {}
         for label in steps:
             named = {
@@ -814,7 +608,7 @@ def input_variables(text: str) -> set[str]:
 
 
 def _story_names(
-    definitions: _Definitions,
+    definitions: Definitions,
     strings: dict[str, str],
     variables: Mapping[str, str],
     player: Mapping[str, str],
@@ -839,12 +633,12 @@ def _story_names(
 def _story_speaker(var: str, defined: Container[str]) -> str:
     """The speaker the story's Python's `var` is: `store.var` where `character.var` is
     `defined` (a say statement's `var` is that one)."""
-    return _DEFAULT_STORE + var if _CHARACTER_NAMESPACE + var in defined else var
+    return DEFAULT_STORE + var if CHARACTER_NAMESPACE + var in defined else var
 
 
 def _story_name(
     var: str,
-    definition: _Definition,
+    definition: Definition,
     strings: dict[str, str],
     variables: Mapping[str, str],
     player: Mapping[str, str],
@@ -877,7 +671,7 @@ def parse(
     strings = options.renpy_strings if chosen is not None else {}
     characters = dict(options.renpy_characters)
     lines = text.splitlines()
-    definitions = _definitions(lines)
+    definitions = definitions_of(lines)
     own, dynamic = definitions.speakers()
     for var, name in own.items():
         # Not over the name the pipeline resolved from every file's definitions (a
@@ -1082,7 +876,7 @@ def parse(
             elif who is None or who in _NARRATORS:
                 speaker = None
             else:
-                found = _python_speaker(who, characters) if from_python else who
+                found = python_speaker(who, characters) if from_python else who
                 speaker = characters.get(found, found) or None
             if who != "extend":
                 previous = None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions, compile_markers, detect_format, parse
+from dataprep.formats import ParseOptions, compile_markers, detect_format, parse, renpy_characters
 from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.formats import renpy as renpy_format
 from dataprep.pipeline import run_pipeline
@@ -452,7 +452,7 @@ def test_kirikiri_chapter_heading_starts_a_scene() -> None:
 
 
 def test_renpy_with_characters_from_another_file(fixtures: Path) -> None:
-    characters = renpy_format.collect_characters(
+    characters = renpy_characters.collect_characters(
         (fixtures / "characters.rpy").read_text(encoding="utf-8")
     )
     assert characters == {"n": "夏生", "a": "亚托莉", "m": "水菜萌"}
@@ -629,7 +629,7 @@ def test_renpy_character_names_given_as_keywords() -> None:
         'define n = Character(None, kind=nvl, name="ignored")\n'
         'define e = Character(_("Eileen"), image="eileen")\n'
     )
-    assert renpy_format.collect_characters(text) == {
+    assert renpy_characters.collect_characters(text) == {
         "a": "亚托莉",
         "c": "Cee",
         "n": "",

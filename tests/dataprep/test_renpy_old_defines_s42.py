@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions
+from dataprep.formats import ParseOptions, renpy_characters
 from dataprep.formats import renpy as renpy_format
 from dataprep.pipeline import run_pipeline
 
@@ -79,7 +79,7 @@ def test_the_old_tutorials_defines_all_at_once() -> None:
         'define character.k = Character("Kyo")\n'
         'init python in cast:\n    d = DynamicCharacter("d_name")\n'
     )
-    assert renpy_format.collect_characters(script) == {
+    assert renpy_characters.collect_characters(script) == {
         "e": "Eileen",
         "s": "Sylvie",
         "m": "Me",

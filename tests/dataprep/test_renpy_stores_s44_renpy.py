@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions
+from dataprep.formats import ParseOptions, renpy_characters
 from dataprep.formats import renpy as renpy_format
 from dataprep.pipeline import iter_utterances, load_scripts, parse_options
 
@@ -114,7 +114,7 @@ def test_a_characters_default_is_the_one_in_play_over_its_define(
 
 def test_a_default_over_a_define_in_one_file_read_alone() -> None:
     assert _parsed(DEFAULT + DEFINE + SAID) == [("Eileen", "Hello."), ("Eileen", "Hi.")]
-    assert renpy_format.collect_characters(DEFINE + DEFAULT) == {"e": "Eileen"}
+    assert renpy_characters.collect_characters(DEFINE + DEFAULT) == {"e": "Eileen"}
 
 
 def test_a_dynamic_default_over_a_define(tmp_path: Path) -> None:
