@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Container, Mapping
-from typing import NamedTuple
 
 from dataprep.formats.common import (
     UNRESOLVED_VARIABLE,
@@ -53,13 +52,22 @@ from dataprep.formats.common import (
 from dataprep.formats.renpy_characters import (
     CHARACTER_NAMESPACE,
     DEFAULT_STORE,
-    PYTHON_OPENER,
     Definition,
     Definitions,
     definitions_of,
     python_speaker,
 )
-from dataprep.formats.renpy_lines import LogicalLine, logical_line
+from dataprep.formats.renpy_labels import (
+    GoesTo,
+    LabelStep,
+    label_characters,
+    label_statement,
+    label_steps,
+    labels_of,
+    statement_goes_to,
+    twice,
+)
+from dataprep.formats.renpy_lines import logical_line
 from dataprep.formats.renpy_python_say import (
     SAY_FUNCTION,
     Said,
@@ -98,30 +106,6 @@ from dataprep.formats.renpy_translations import (
 )
 from dataprep.records import Utterance
 
-# `call name`, `call .local(args) from _call_x`, `jump name`, `call expression "name"`: the
-# label a statement goes to, as written (group `label`) or as a string literal that is the
-# whole expression (group `named`); not `call screen`, nor a label an expression computes.
-_GOES_TO = re.compile(
-    r"""(?:call|jump)[ \t]+(?:expression[ \t]+(?P<quote>["'])(?P<named>[\w.]+)(?P=quote)"""
-    r"""(?:[ \t]+pass\b.*?)?|(?!(?:screen|expression)\b)(?P<label>[\w.]+)[ \t]*(?:\(.*\))?)"""
-    r"(?:[ \t]+from[ \t]+\w+)?[ \t]*(?:#.*)?$"
-)
-# Python's forms of them, a `$` line's whole statement: `renpy.call("name", …)`,
-# `renpy.jump("name")`, `renpy.call_in_new_context("name", …)` (a new context shares the
-# store, so what the label defines stays when it returns: renpy/game.py), with the label a
-# string literal (maybe `label="name"`); not one an expression computes.
-_PYTHON_GOES_TO = re.compile(
-    r"""renpy\.(?P<how>call|jump|call_in_new_context)[ \t]*\([ \t]*(?:label[ \t]*=[ \t]*)?"""
-    r"""(?P<quote>["'])(?P<named>[\w.]+)(?P=quote)[ \t]*(?:,.*)?\)[ \t]*(?:#.*)?$"""
-)
-# What ends a label's run where it is: control goes on elsewhere, never to the line below.
-_LEAVES = re.compile(r"(?:return|jump)\b|\$[ \t]*renpy\.(?:jump|return_statement)[ \t]*\(")
-# A statement at a label's level that is no story code: what it holds runs before the game
-# starts (`init python:`, whose `def` may `return`) or never in the story's run.
-_NOT_STORY = re.compile(
-    r"(?:init|screen|transform|style|image|layeredimage|translate|testcase|define|default)\b"
-    r"|python[ \t]+early\b"
-)
 _TRANSLATION_ID_HASH = re.compile(r"_[0-9a-f]{8}(?:_\d+)?$")
 # `who attrs @ temporary-attrs "text"` (`_SAY_WHO`, then the string): attributes are
 # words, `-word` removes one, and those after `@` hold for this line only.
@@ -176,197 +160,6 @@ UNCLOSED_STRING = "unclosed_string"
 _UNCLOSED_SAY = re.compile(
     rf"""{_SAY_WHO}(?P<quote>["'])(?P<text>(?:(?!(?P=quote))[^\\]|\\.)*)(?P<rest>)$"""
 )
-
-
-class _Defines(NamedTuple):
-    """A step of a label's run: its story Python defines the character `var`; definition
-    None where the run may not reach it (`_label_steps`)."""
-
-    var: str
-    definition: Definition | None
-
-
-class _Calls(NamedTuple):
-    """A step of a label's run: it calls `label` (or falls into it), `sure`: on every run."""
-
-    label: str
-    sure: bool
-
-
-_LabelStep = _Defines | _Calls
-
-
-def _label_name(written: str, global_label: str) -> str:
-    """A label as Ren'Py names it: a local one (`.after`) under the global label above it."""
-    return global_label + written if written.startswith(".") else written
-
-
-def _label_statement(written: str, global_label: str) -> tuple[str, str]:
-    """A `label` statement's label (`_label_name`), and the global label the local ones
-    below it are under: this one, unless it is local itself."""
-    name = _label_name(written, global_label)
-    return name, global_label if "." in written else name
-
-
-class _GoesTo(NamedTuple):
-    """Where a `call`/`jump` statement (or Python's form of one) goes: the label, and
-    whether it jumps there (never to come back)."""
-
-    label: str
-    jumps: bool
-
-
-def _goes_to(statement: str, global_label: str) -> _GoesTo | None:
-    """Where a `call`/`jump` statement (`_GOES_TO`) or a `$` line's `renpy.call(…)`
-    (`_PYTHON_GOES_TO`), as one line, goes, under `global_label`; None for any other
-    statement, or a label an expression computes."""
-    if statement.startswith("$"):
-        m = _PYTHON_GOES_TO.match(statement[1:].lstrip())
-        jumps = m is not None and m.group("how") == "jump"
-    else:
-        m = _GOES_TO.match(statement)
-        jumps = statement.startswith("jump")
-    if m is None:
-        return None
-    return _GoesTo(_label_name(m.group("named") or m.group("label"), global_label), jumps)
-
-
-def _statement_goes_to(
-    stripped: str, whole: LogicalLine | None, global_label: str
-) -> _GoesTo | None:
-    """`_goes_to` of the statement whose first line is `stripped` (its whole statement
-    `whole`: a call's arguments may go on over lines)."""
-    if not stripped.startswith(("call", "jump")) and not (
-        stripped.startswith("$") and "renpy." in stripped
-    ):
-        return None
-    return _goes_to(stripped if whole is None else one_line(whole.text).strip(), global_label)
-
-
-def _labels_of(lines: list[str]) -> set[str]:
-    """The labels a script defines, as Ren'Py names them (a local one under its global)."""
-    found = set()
-    global_label = ""
-    for line in lines:
-        if line.lstrip().startswith("label") and (m := LABEL.match(line)):
-            name, global_label = _label_statement(m.group(1), global_label)
-            found.add(name)
-    return found
-
-
-def _label_steps(
-    lines: list[str], story: list[tuple[str, Definition]]
-) -> list[tuple[str, list[_LabelStep]]]:
-    """(label, what its run does to the characters, in order) of each label statement of
-    the script (a label defined twice, twice): the story Python of its
-    body defines one (`story`: the script's, `Definitions.story`), or it calls a label
-    (`call`, `$ renpy.call("name")`) or jumps to one, whose run goes on there.
-    A run goes on until a `return` or `jump` at its body's top level; past its body, it
-    runs the story code at the label's level below (Ren'Py runs a script's statements
-    in order; not an `init` block's, a screen's…, `_NOT_STORY`), and falls into the next
-    label. Only a definition on every run is one (a `$` line or a
-    top-level statement of a `python:` block, at the body's top level, before any
-    `return` or `jump` that may have ended it): behind an `if` or a menu choice, it
-    leaves its character's name unknown (None). Conservative: a call names a character
-    only as it is for certain once the label has run, and leaves one it may or may not
-    have renamed as it was, rather than guess one of its names."""
-    defined_at = {definition.story_line: (var, definition) for var, definition in story}
-    found: list[tuple[str, list[_LabelStep]]] = []
-    running: list[_LabelStep] | None = None  # the steps of the label whose run we are in
-    in_body = False
-    not_story = False  # in a block at the label's level that is no story code
-    label_indent = top = -1
-    top_line = 0  # the line of the statement at the body's top level that we are in
-    sure = True  # whether every run of the label reaches this line
-    global_label = ""
-    number = 0
-    while number < len(lines):
-        number += 1
-        raw = lines[number - 1]
-        stripped = raw.lstrip()
-        if not stripped or stripped[0] == "#":
-            continue
-        indent = len(raw) - len(stripped)
-        whole = logical_line(lines, number, python=stripped[0] == "$")
-        first, number = number, number if whole is None else whole.last
-        if stripped.startswith("label") and (m := LABEL.match(raw)):
-            name, global_label = _label_statement(m.group(1), global_label)
-            if running is not None:
-                running.append(_Calls(name, sure))  # it falls in
-            running = []
-            found.append((name, running))
-            in_body, label_indent, top, sure, not_story = True, indent, -1, True, False
-            continue
-        if not in_body or indent < label_indent or running is None:
-            in_body = False
-            continue
-        if indent == label_indent:
-            # Past the label's block, at its level: the run goes on in story code there.
-            not_story = _NOT_STORY.match(stripped) is not None
-            top = indent
-        if not_story:
-            continue
-        top = indent if top < 0 else top
-        top_line = first if indent == top else top_line
-        goes = _statement_goes_to(stripped, whole, global_label)
-        if goes is not None:
-            # A jump goes on in the label it names as a call does, never to come back.
-            running.append(_Calls(goes.label, sure and indent == top))
-        if _LEAVES.match(stripped):
-            if indent == top:
-                running = None  # the run ends here
-            sure = False
-        elif goes is None and first in defined_at:
-            var, definition = defined_at[first]
-            always = sure and (
-                first == top_line or PYTHON_OPENER.match(lines[top_line - 1]) is not None
-            )
-            running.append(_Defines(var, definition if always else None))
-    return found
-
-
-def _twice(steps: list[_LabelStep]) -> list[_LabelStep]:
-    """The steps of a label defined twice: which of them runs is not known (Ren'Py
-    refuses it, or runs the last one loaded), so none of them is sure."""
-    return [
-        _Calls(step.label, False) if isinstance(step, _Calls) else _Defines(step.var, None)
-        for step in steps
-    ]
-
-
-def _label_characters(
-    steps: Mapping[str, list[_LabelStep]],
-    label: str,
-    done: dict[str, dict[str, Definition | None]],
-) -> dict[str, Definition | None]:
-    """Variable → the character `label`'s run leaves it (None: not known for certain),
-    through the labels it calls. `done`: the labels already read. Read depth first by a
-    stack of its own, not by recursion: a game's labels may each fall into the next, a
-    thousand long; a label called while it is read (a loop of calls) adds nothing there."""
-    opened: set[str] = set()
-    pending = [label]
-    while pending:
-        current = pending[-1]
-        if current in done:
-            pending.pop()
-        elif current not in opened:
-            opened.add(current)
-            pending += [
-                step.label
-                for step in steps.get(current, ())
-                if isinstance(step, _Calls) and step.label not in done and step.label not in opened
-            ]
-        else:
-            pending.pop()
-            held: dict[str, Definition | None] = {}
-            for step in steps.get(current, ()):
-                if isinstance(step, _Calls):
-                    called = done.get(step.label, {})
-                    held.update(called if step.sure else dict.fromkeys(called))
-                else:
-                    held[step.var] = step.definition
-            done[current] = held
-    return done[label]
 
 
 def resolve_names(
@@ -529,23 +322,23 @@ class ScriptNames:
             characters[var] = value or written[var]
         return characters, {**known, **dict.fromkeys(self.player, player_value)}
 
-    def label_steps(self) -> dict[str, list[_LabelStep]]:
-        """Label → what its run does to the characters (`_label_steps`), every file's;
+    def label_steps(self) -> dict[str, list[LabelStep]]:
+        """Label → what its run does to the characters (`label_steps`), every file's;
         empty when no file's story defines a character."""
-        found: dict[str, list[_LabelStep]] = {}
+        found: dict[str, list[LabelStep]] = {}
         if not any(story for _, story in self._stories):
             return found
         for text, story in self._stories:
-            for label, steps in _label_steps(text.splitlines(), story):
+            for label, steps in label_steps(text.splitlines(), story):
                 held = found.get(label)
-                found[label] = steps if held is None else _twice(held + steps)
+                found[label] = steps if held is None else twice(held + steps)
         return found
 
     def label_characters(
         self, lead: str, strings: dict[str, str] | None = None, language: str | None = None
     ) -> dict[str, dict[str, str]]:
         """Label → (speaker → the name shown) of each character its run always defines
-        in the story's Python, through the labels it calls (`_label_steps`): named as
+        in the story's Python, through the labels it calls (`label_steps`): named as
         one its own script defines there (`_story_names`), the player's name variables
         naming the lead. What a label may or may not define is left out: a call of it
         leaves that speaker's name as it was."""
@@ -560,7 +353,7 @@ class ScriptNames:
                 _story_speaker(var, self.definitions.by_variable): _story_name(
                     var, definition, strings, known, player
                 )
-                for var, definition in _label_characters(steps, label, done).items()
+                for var, definition in label_characters(steps, label, done).items()
                 if definition is not None
             }
             if named:
@@ -703,7 +496,7 @@ def parse(
     # The story's `$ e = Character(…)`: e's name from its line on.
     redefined = _story_names(definitions, strings, options.renpy_variables, options.renpy_player)
     # This script's labels: a jump to one names nothing (`_name_after`).
-    own_labels = _labels_of(lines) if options.renpy_label_characters else set()
+    own_labels = labels_of(lines) if options.renpy_label_characters else set()
     next_redefined = 0
     # The last line the previous say statement gave: an `extend` adds its text to it.
     previous: Utterance | None = None
@@ -750,9 +543,7 @@ def parse(
         if from_python:
             first = line[1:].lstrip()
             statement = "\n".join([first, *lines[number:joined_until]])
-            if first.startswith("renpy.") and (
-                goes := _statement_goes_to(line, whole, scene_label)
-            ):
+            if first.startswith("renpy.") and (goes := statement_goes_to(line, whole, scene_label)):
                 _name_after(goes, characters, options.renpy_label_characters, own_labels)
                 continue
             if callee(statement) not in callers:
@@ -783,9 +574,9 @@ def parse(
                 if m:
                     # A local label (`label .after:`) is `start.after` under `label start:`,
                     # as Ren'Py names it: another label's `.after` is another scene.
-                    scene, scene_label = _label_statement(m.group(1), scene_label)
+                    scene, scene_label = label_statement(m.group(1), scene_label)
                 continue
-            if goes := _statement_goes_to(line, whole, scene_label):
+            if goes := statement_goes_to(line, whole, scene_label):
                 _name_after(goes, characters, options.renpy_label_characters, own_labels)
                 continue
             if line.startswith("translate "):
@@ -902,7 +693,7 @@ def parse(
 
 
 def _name_after(
-    goes: _GoesTo,
+    goes: GoesTo,
     characters: dict[str, str],
     label_characters: Mapping[str, dict[str, str]],
     own_labels: Container[str],
