@@ -36,6 +36,7 @@ from dataprep.formats import (
     ParseOptions,
     compile_markers,
     detect_format,
+    renpy_names,
     renpy_say_ids,
     renpy_text,
     renpy_translations,
@@ -189,7 +190,7 @@ def parse_options(
     scripts: Iterable[_Script],
     to_simplified: Callable[[str], str] | None = None,
 ) -> ParseOptions:
-    names = renpy_format.ScriptNames()
+    names = renpy_names.ScriptNames()
     shown: dict[str, str] = {}
     renpy: list[_Script] = []
     for script in scripts:

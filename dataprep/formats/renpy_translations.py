@@ -69,8 +69,9 @@ def by_language(text: str) -> tuple[str, dict[str, str]]:
 
 def translated_strings(text: str) -> dict[str, dict[str, str]]:
     """Language → {string → its translation} for the `old "…"` / `new "…"` pairs of the
-    `translate <lang> strings:` blocks in the text: the string as `shown_text` takes it
-    (unescaped), its translation as written (without its quotes), as a say string is."""
+    `translate <lang> strings:` blocks in the text: the string as `renpy_text.shown_text`
+    takes it (unescaped), its translation as written (without its quotes), as a say string
+    is."""
     found: dict[str, dict[str, str]] = {}
     if "strings" not in text:
         return found

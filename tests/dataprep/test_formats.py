@@ -9,9 +9,15 @@ from pathlib import Path
 import pytest
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions, compile_markers, detect_format, parse, renpy_characters
+from dataprep.formats import (
+    ParseOptions,
+    compile_markers,
+    detect_format,
+    parse,
+    renpy_characters,
+    renpy_names,
+)
 from dataprep.formats import kirikiri as kirikiri_format
-from dataprep.formats import renpy as renpy_format
 from dataprep.pipeline import run_pipeline
 from dataprep.records import Utterance
 
@@ -489,7 +495,7 @@ def test_renpy_say_written_as_python_is_a_say_statement(fixtures: Path) -> None:
     # question went unanswered. It is `e "Hello."`: the same character lookup, narration
     # for None, a literal name as written, escapes, tags and variables as a say line's.
     text = (fixtures / "python_say.rpy").read_text(encoding="utf-8")
-    options = ParseOptions(renpy_variables=renpy_format.string_variables(text))
+    options = ParseOptions(renpy_variables=renpy_names.string_variables(text))
     found = parse(text, "s.rpy", "renpy", options)
     assert [(u.speaker, u.text, u.line, u.dropped) for u in found] == [
         ("Max", "Are you ready?", 6, None),

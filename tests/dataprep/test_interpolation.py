@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions, parse, renpy
+from dataprep.formats import ParseOptions, parse, renpy_names
 from dataprep.pipeline import run_pipeline
 from tests.dataprep.conftest import FIXTURES
 
@@ -60,8 +60,8 @@ def test_input_chains_literals_and_escaped_brackets_at_parse_level() -> None:
         '    e "Two [[brackets] stay."\n'
         '    e "Who is [stranger!u]?"\n'
     )
-    assert renpy.input_variables(text) == {"name"}
-    assert renpy.string_variables(text) == {"mc": "Captain"}
+    assert renpy_names.input_variables(text) == {"name"}
+    assert renpy_names.string_variables(text) == {"mc": "Captain"}
     options = ParseOptions(renpy_variables={"name": "{{user}}", "mc": "Captain"})
     found = parse(text, "s.rpy", "renpy", options)
     assert [(u.text, u.dropped) for u in found] == [
@@ -119,16 +119,20 @@ def test_one_line_python_strings_resolve_and_different_strings_are_never_guessed
         ' "Rin"). A `define` with its value in a file given settles one.'
     ]
     text = (FIXTURES / "variables" / "a.rpy").read_text(encoding="utf-8")
-    assert renpy.string_variables(text) == {"town": "Harborside", "rival": "Ren", "pet": "Mochi"}
+    assert renpy_names.string_variables(text) == {
+        "town": "Harborside",
+        "rival": "Ren",
+        "pet": "Mochi",
+    }
 
 
 def test_variables_with_no_single_string_are_listed_with_their_values() -> None:
-    names = renpy.ScriptNames()
+    names = renpy_names.ScriptNames()
     names.add(
         'label a:\n    $ mood = moods[i]\n    $ pet = "Mochi"\n    $ x = "a"\n    $ x = "b"\n'
     )
     assert names.known() == {"pet": "Mochi"}
-    assert names.unsettled() == {"mood": (renpy.NOT_A_STRING_VALUE,), "x": ("a", "b")}
+    assert names.unsettled() == {"mood": (renpy_names.NOT_A_STRING_VALUE,), "x": ("a", "b")}
 
 
 def test_strings_set_in_python_blocks_resolve_but_a_functions_locals_do_not(
@@ -225,6 +229,6 @@ def test_a_long_run_of_blanks_in_an_assignment_reads_at_once() -> None:
         "    mood = calm" + " " * 50_000 + "x\n"
     )
     started = time.perf_counter()
-    found = renpy.string_variables(text)
+    found = renpy_names.string_variables(text)
     assert time.perf_counter() - started < 1
     assert found == {"town": "Harbor" + " " * 50_000 + "side"}

@@ -11,9 +11,8 @@ import docx
 import pytest
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions, parse, renpy_translations
+from dataprep.formats import ParseOptions, parse, renpy_names, renpy_translations
 from dataprep.formats import plain as plain_format
-from dataprep.formats import renpy as renpy_format
 from dataprep.pipeline import PrepResult, run_pipeline
 from dataprep.records import Role, Utterance
 from dataprep.sources import read_docx
@@ -333,7 +332,7 @@ def test_nothing_in_a_strings_or_style_block_is_said(language: str | None) -> No
 
 
 def test_a_value_set_in_a_translate_block_holds_in_its_language_only() -> None:
-    names = renpy_format.ScriptNames()
+    names = renpy_names.ScriptNames()
     for name in ("script.rpy", "tl.rpy"):
         names.add((RENPY / name).read_text(encoding="utf-8"))
     assert names.known(renpy_translations.ORIGINAL) == {"title": "Captain"}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions
+from dataprep.formats import ParseOptions, renpy_names
 from dataprep.formats import renpy as renpy_format
 from dataprep.pipeline import PrepResult, run_pipeline
 
@@ -76,7 +76,7 @@ def test_a_label_of_another_file_names_the_lines_after_its_call(
 
 
 def label_names(text: str, *more: str) -> dict[str, dict[str, str]]:
-    names = renpy_format.ScriptNames()
+    names = renpy_names.ScriptNames()
     for one in (text, *more):
         names.add(one)
     return names.label_characters("Max", {}, None)

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions, parse, renpy_lines, renpy_python_say
-from dataprep.formats import renpy as renpy_format
+from dataprep.formats import ParseOptions, parse, renpy_lines, renpy_names, renpy_python_say
 from dataprep.formats.common import COMPUTED_TEXT, UNRESOLVED_VARIABLE
 from dataprep.pipeline import run_pipeline
 from dataprep.records import Utterance
@@ -22,7 +21,7 @@ DEFINES = (
 
 def read(script: str) -> list[Utterance]:
     text = DEFINES + script
-    options = ParseOptions(renpy_variables=renpy_format.string_variables(text))
+    options = ParseOptions(renpy_variables=renpy_names.string_variables(text))
     return parse(text, "s.rpy", "renpy", options)
 
 
@@ -30,7 +29,7 @@ def test_python_say_calls_in_the_story(fixtures: Path) -> None:
     # `$ e("…")` and the say calls of a story `python:` block were skipped as code: the
     # lines were lost, and an exchange broke where they had been.
     text = (fixtures / "python_calls.rpy").read_text(encoding="utf-8")
-    options = ParseOptions(renpy_variables=renpy_format.string_variables(text))
+    options = ParseOptions(renpy_variables=renpy_names.string_variables(text))
     found = parse(text, "p.rpy", "renpy", options)
     assert [(u.line, u.speaker, u.text, u.dropped) for u in found] == [
         (12, "Max", "Morning.", None),
