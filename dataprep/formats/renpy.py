@@ -38,6 +38,13 @@ and so are literals added (`"Hello, " + "world."`); a
 say whose text is not string literals alone is a line of unknown text: dropped, and counted
 as COMPUTED_TEXT; a `$` say call never closed is dropped as UNCLOSED_CALL, and a say
 statement whose string is never closed (a stray quote mark) as UNCLOSED_STRING.
+
+This module is the parser itself; what it reads with lives beside it: where a statement
+ends (`renpy_lines`), the statement shapes every pass over a script shares
+(`renpy_statements`), a string as the player sees it (`renpy_text`), Python's say calls
+(`renpy_python_say`), the characters a script defines (`renpy_characters`), label runs
+(`renpy_labels`), the names gathered from every file (`renpy_names`), translation files
+(`renpy_translations`) and say identifiers (`renpy_say_ids`, `renpy_say_code`).
 """
 
 from __future__ import annotations

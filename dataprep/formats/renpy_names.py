@@ -239,8 +239,8 @@ class ScriptNames:
         """Label → (speaker → the name shown) of each character its run always defines
         in the story's Python, through the labels it calls (`renpy_labels.label_steps`):
         named as one its own script defines there (`story_names`), the player's name
-        variables naming the lead. What a label may or may not define is left out: a call of it
-        leaves that speaker's name as it was."""
+        variables naming the lead. What a label may or may not define is left out: a call
+        of it leaves that speaker's name as it was."""
         strings = strings or {}
         known = self.known(language)
         player = dict.fromkeys(self.player, lead)
