@@ -31,20 +31,15 @@ from dataprep.clean import (
     placeholder_replacer,
 )
 from dataprep.errors import DataprepError
-from dataprep.formats import (
-    PARSERS,
-    ParseOptions,
-    compile_markers,
-    detect_format,
-    renpy_names,
-    renpy_say_ids,
-    renpy_text,
-    renpy_translations,
-)
+from dataprep.formats import PARSERS, ParseOptions, compile_markers, detect_format
 from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
 from dataprep.formats.common import UNRESOLVED_VARIABLE, is_alias
+from dataprep.formats.renpy import names as renpy_names
+from dataprep.formats.renpy import say_ids as renpy_say_ids
+from dataprep.formats.renpy import text as renpy_text
+from dataprep.formats.renpy import translations as renpy_translations
 from dataprep.gc_pause import gc_paused
 from dataprep.output_folder import (
     check_output_folder,

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from atri.config import DataprepSettings
 from atri.terminal import counted
-from dataprep.formats import ParseOptions, renpy_translations
-from dataprep.formats.renpy_names import NOT_A_STRING_VALUE
+from dataprep.formats import ParseOptions
+from dataprep.formats.renpy import translations as renpy_translations
+from dataprep.formats.renpy.names import NOT_A_STRING_VALUE
 from dataprep.records import Role, Sample, scene_key
 from dataprep.speakers import SpeakerMap, normalise_name
 from dataprep.stats import FileReport, SpeakerCount, Stats

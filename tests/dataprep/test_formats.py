@@ -9,15 +9,10 @@ from pathlib import Path
 import pytest
 
 from atri.config import DataprepSettings
-from dataprep.formats import (
-    ParseOptions,
-    compile_markers,
-    detect_format,
-    parse,
-    renpy_characters,
-    renpy_names,
-)
+from dataprep.formats import ParseOptions, compile_markers, detect_format, parse
 from dataprep.formats import kirikiri as kirikiri_format
+from dataprep.formats.renpy import characters as renpy_characters
+from dataprep.formats.renpy import names as renpy_names
 from dataprep.pipeline import run_pipeline
 from dataprep.records import Utterance
 

@@ -10,8 +10,9 @@ import pytest
 
 from atri.config import DataprepSettings
 from dataprep.clean import opencc_t2s
-from dataprep.formats import ParseOptions, parse, renpy_say_ids
+from dataprep.formats import ParseOptions, parse
 from dataprep.formats import plain as plain_format
+from dataprep.formats.renpy import say_ids as renpy_say_ids
 from dataprep.pipeline import (
     PrepResult,
     iter_utterances,

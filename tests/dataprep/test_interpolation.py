@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions, parse, renpy_names
+from dataprep.formats import ParseOptions, parse
+from dataprep.formats.renpy import names as renpy_names
 from dataprep.pipeline import run_pipeline
 from tests.dataprep.conftest import FIXTURES
 

@@ -11,8 +11,10 @@ import docx
 import pytest
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions, parse, renpy_names, renpy_translations
+from dataprep.formats import ParseOptions, parse
 from dataprep.formats import plain as plain_format
+from dataprep.formats.renpy import names as renpy_names
+from dataprep.formats.renpy import translations as renpy_translations
 from dataprep.pipeline import PrepResult, run_pipeline
 from dataprep.records import Role, Utterance
 from dataprep.sources import read_docx

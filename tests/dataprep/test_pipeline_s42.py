@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from atri.config import DataprepSettings
-from dataprep.formats import renpy_translations
+from dataprep.formats.renpy import translations as renpy_translations
 from dataprep.pipeline import iter_utterances, load_scripts, parse_options
 from tests.dataprep.conftest import FIXTURES
 

@@ -12,8 +12,9 @@ import pytest
 from atri.config import DataprepSettings
 from dataprep import split as split_module
 from dataprep.cli import progress_label
-from dataprep.formats import ParseOptions, compile_markers, parse, renpy_say_ids, translation_dump
+from dataprep.formats import ParseOptions, compile_markers, parse, translation_dump
 from dataprep.formats import plain as plain_format
+from dataprep.formats.renpy import say_ids as renpy_say_ids
 from dataprep.records import Role, Sample
 from dataprep.split import split_by_scene
 from tests.dataprep.conftest import FIXTURES, kyo_and_minamo_lines

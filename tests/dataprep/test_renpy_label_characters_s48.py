@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions, renpy_names
+from dataprep.formats import ParseOptions
 from dataprep.formats import renpy as renpy_format
+from dataprep.formats.renpy import names as renpy_names
 from dataprep.pipeline import PrepResult, run_pipeline
 
 CHARACTERS = (

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataprep.formats import ParseOptions, renpy_say_ids
+from dataprep.formats import ParseOptions
 from dataprep.formats import renpy as renpy_format
-from dataprep.formats.renpy_lines import MAX_STRING_LINES, LogicalLine, logical_line, scanned
+from dataprep.formats.renpy import say_ids as renpy_say_ids
+from dataprep.formats.renpy.lines import MAX_STRING_LINES, LogicalLine, logical_line, scanned
 
 HEAD = 'define e = Character("Eileen")\nlabel start:\n'
 

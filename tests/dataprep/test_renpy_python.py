@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions, parse, renpy_lines, renpy_names, renpy_python_say
+from dataprep.formats import ParseOptions, parse
 from dataprep.formats.common import COMPUTED_TEXT, UNRESOLVED_VARIABLE
+from dataprep.formats.renpy import lines as renpy_lines
+from dataprep.formats.renpy import names as renpy_names
+from dataprep.formats.renpy import python_say as renpy_python_say
 from dataprep.pipeline import run_pipeline
 from dataprep.records import Utterance
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions, renpy_say_ids
+from dataprep.formats import ParseOptions
 from dataprep.formats import renpy as renpy_format
+from dataprep.formats.renpy import say_ids as renpy_say_ids
 from dataprep.pipeline import iter_utterances, load_scripts, parse_options, run_pipeline
 
 HEAD = 'define e = Character("Eileen")\nlabel start:\n'

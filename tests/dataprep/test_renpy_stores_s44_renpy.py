@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions, renpy_characters
+from dataprep.formats import ParseOptions
 from dataprep.formats import renpy as renpy_format
+from dataprep.formats.renpy import characters as renpy_characters
 from dataprep.pipeline import iter_utterances, load_scripts, parse_options
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from dataprep.formats import ParseOptions, renpy_say_ids
+from dataprep.formats import ParseOptions
 from dataprep.formats import renpy as renpy_format
+from dataprep.formats.renpy import say_ids as renpy_say_ids
 
 HEADS = 'define e = Character("Eileen")\ndefine m = Character("Max")\nlabel start:\n'
 Said = list[tuple[int, str | None, str]]

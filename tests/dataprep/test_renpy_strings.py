@@ -9,7 +9,8 @@ import shutil
 from pathlib import Path
 
 from atri.config import DataprepSettings
-from dataprep.formats import ParseOptions, parse, renpy_translations
+from dataprep.formats import ParseOptions, parse
+from dataprep.formats.renpy import translations as renpy_translations
 from dataprep.pipeline import iter_utterances, load_scripts, parse_options, run_pipeline
 from dataprep.report import problem
 from tests.dataprep.conftest import FIXTURES

@@ -6,7 +6,7 @@ blocks the other strings a game shows (`old "…"` / `new "…"`), and what the 
 languages there are, each language's string translations, each dialogue block's
 identifier and the line it names) is apart from the parser: the pipeline reads every
 file's translations before it parses any. The identifiers the original's say statements
-have are `renpy_say_ids`'s.
+have are `say_ids`'s.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from dataprep.formats.renpy_statements import STR, block_end
-from dataprep.formats.renpy_text import unescape
+from dataprep.formats.renpy.statements import STR, block_end
+from dataprep.formats.renpy.text import unescape
 
 TRANSLATE = re.compile(r"\s*translate\s+(\w+)\s+([\w.]+)\s*:")
 # `translate <lang> <id>:` blocks of translated dialogue, not of interface strings,
@@ -69,7 +69,7 @@ def by_language(text: str) -> tuple[str, dict[str, str]]:
 
 def translated_strings(text: str) -> dict[str, dict[str, str]]:
     """Language → {string → its translation} for the `old "…"` / `new "…"` pairs of the
-    `translate <lang> strings:` blocks in the text: the string as `renpy_text.shown_text`
+    `translate <lang> strings:` blocks in the text: the string as `text.shown_text`
     takes it (unescaped), its translation as written (without its quotes), as a say string
     is."""
     found: dict[str, dict[str, str]] = {}
@@ -108,7 +108,7 @@ class Origin(NamedTuple):
 def translation_origins(text: str) -> list[Origin]:
     """The dialogue blocks of the text, in order, with the say statement each names (the
     `# game/script.rpy:12` comment Ren'Py writes above it) and its identifier, which
-    `renpy_say_ids.say_identifiers` finds in the original."""
+    `say_ids.say_identifiers` finds in the original."""
     if "translate" not in text:
         return []
     lines = text.splitlines()

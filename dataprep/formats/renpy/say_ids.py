@@ -2,8 +2,8 @@
 
 A translation file names the say statement each `translate <lang> <id>:` block translates
 by an identifier Ren'Py makes of the label above it and the md5 of the statement's code
-(`renpy_say_code`); the pipeline finds the original's lines by it, as the comment above
-the block (`renpy_translations.translation_origins`) goes stale once the script is
+(`say_code`); the pipeline finds the original's lines by it, as the comment above
+the block (`translations.translation_origins`) goes stale once the script is
 edited. Reading the script for it is a pass of its own, apart from the parser: it
 groups statements as Ren'Py's translator does (voice and `nvl clear` lines with the say
 statement below them, a menu's caption before it), which no line that is read needs.
@@ -14,9 +14,9 @@ from __future__ import annotations
 import hashlib
 import re
 
-from dataprep.formats.renpy_lines import logical_line
-from dataprep.formats.renpy_say_code import NVL_CLEAR, munged, say_codes
-from dataprep.formats.renpy_statements import (
+from dataprep.formats.renpy.lines import logical_line
+from dataprep.formats.renpy.say_code import NVL_CLEAR, munged, say_codes
+from dataprep.formats.renpy.statements import (
     BEFORE_COMMENT,
     CODE_BLOCK,
     LABEL,
@@ -41,7 +41,7 @@ def say_identifiers(
     """The translation identifier of each say statement of the text outside `translate`
     blocks → its line: what Ren'Py names the `translate <lang> <id>:` block that translates
     it (renpy/translation: the label, "." made "_", then "_" and the first 8 hex digits of
-    the md5 of the statement's code (`renpy_say_code`) followed by CRLF; `_1`, `_2` …
+    the md5 of the statement's code (`say_code`) followed by CRLF; `_1`, `_2` …
     after one already taken). An `id` clause names it instead, and the identifier it would
     have had names it too (Ren'Py looks a translation up by either). Each paragraph of a
     triple-quoted string is a say statement of its own, at the statement's line. A game's
@@ -50,7 +50,7 @@ def say_identifiers(
     `voice_hashed`: the code of the voice and `nvl clear` statements just above a say
     statement (in the same block) goes into the md5 before its own, as Ren'Py before 8.5.1
     hashes it; later versions hash the say statement alone. `filename`: the script's, whose
-    name Ren'Py writes into a `__name` (`renpy_say_code.munged`; `before_8_3`: as versions
+    name Ren'Py writes into a `__name` (`say_code.munged`; `before_8_3`: as versions
     before 8.3 do, outside strings and in a `[__name]` only)."""
     return _identified(_say_statements(text, filename), voice_hashed, before_8_3)
 
@@ -73,7 +73,7 @@ def say_identifier_schemes(text: str, filename: str = "") -> tuple[dict[str, int
 
 
 # A statement's code as Ren'Py 8.3 and later write it, and as earlier versions do (they
-# differ in a `__name` only: `renpy_say_code.munged`).
+# differ in a `__name` only: `say_code.munged`).
 _Code = tuple[str, str]
 # A say statement: its line, label, the voice and `nvl clear` statements above it, its
 # code and the identifier its `id` clause gives it.

@@ -1,12 +1,12 @@
 """The statements of a Ren'Py script as every reader of it tells them apart.
 
 The parser (`renpy.parse`), the passes that read characters and label runs
-(`renpy_characters`, `renpy_labels`) and the say identifiers (`renpy_say_ids`) each walk a
+(`characters`, `labels`) and the say identifiers (`say_ids`) each walk a
 script's statements; what they must read alike lives here, once: the strings a statement
 holds, the shapes of the statements more than one of them recognizes (a label, a menu, a
 block of code, `rpy monologue`, what no speaker is), a statement over several lines read
 as one, the block a statement opens and the statements a block holds, and the lines a
-triple-quoted string makes. Where a statement ends is `renpy_lines`'s.
+triple-quoted string makes. Where a statement ends is `lines`'s.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from dataprep.formats.renpy_lines import logical_line
+from dataprep.formats.renpy.lines import logical_line
 
 # A string in double or single quotes (Ren'Py takes either), escapes included.
 STR = r"""(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"""

@@ -3,8 +3,8 @@
 `define e = Character("Eileen")` and its kin (`default`, `define character.e`, a
 DynamicCharacter, `e = Character(…)` as Python in an `init` block or in the story) are
 read here, each as the whole statement Ren'Py reads; what they make of the names the
-game shows, gathered from every file, is `renpy_names`'s, and what a label's run
-defines `renpy_labels`'s.
+game shows, gathered from every file, is `names`'s, and what a label's run
+defines `labels`'s.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import re
 from collections.abc import Container, Generator, Iterator
 from typing import NamedTuple
 
-from dataprep.formats.renpy_lines import logical_line
-from dataprep.formats.renpy_statements import block_statements, one_line
-from dataprep.formats.renpy_text import unescape
+from dataprep.formats.renpy.lines import logical_line
+from dataprep.formats.renpy.statements import block_statements, one_line
+from dataprep.formats.renpy.text import unescape
 
 # `define x = Character(...)` or `define -1 x = …` (an init priority), as one line
 # (`one_line`): its arguments often run over the lines below. `default x = Character(…)`

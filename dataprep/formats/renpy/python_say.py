@@ -16,14 +16,14 @@ from collections.abc import Container, Iterable, Iterator
 from typing import NamedTuple
 
 from dataprep.formats.common import COMPUTED_TEXT
-from dataprep.formats.renpy_statements import (
+from dataprep.formats.renpy.statements import (
     STR,
     TRIPLE,
     block_end,
     block_statements,
     monologue_lines,
 )
-from dataprep.formats.renpy_text import string_translation, unescape
+from dataprep.formats.renpy.text import string_translation, unescape
 
 # Python that says a line: `renpy.say(who, what, …)`, or a character called with what it
 # says, `e("Hello.")` (a defined character, a narrator, or `extend`). Keyword arguments

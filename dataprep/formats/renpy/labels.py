@@ -14,9 +14,9 @@ import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from dataprep.formats.renpy_characters import PYTHON_OPENER, Definition
-from dataprep.formats.renpy_lines import LogicalLine, logical_line
-from dataprep.formats.renpy_statements import LABEL, one_line
+from dataprep.formats.renpy.characters import PYTHON_OPENER, Definition
+from dataprep.formats.renpy.lines import LogicalLine, logical_line
+from dataprep.formats.renpy.statements import LABEL, one_line
 
 # `call name`, `call .local(args) from _call_x`, `jump name`, `call expression "name"`: the
 # label a statement goes to, as written (group `label`) or as a string literal that is the

@@ -4,7 +4,7 @@ A say statement's string, a character's name and a variable's value are all show
 same way: escapes read, text tags dropped, `[var]` interpolated, and in a chosen
 language looked up among its `translate <lang> strings` translations. The parser, the
 Python say calls, the names of characters and the pipeline's count of unknown variables
-all show strings so; reading the translation files themselves is `renpy_translations`'s.
+all show strings so; reading the translation files themselves is `translations`'s.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A Ren'Py say statement's code as Ren'Py itself writes it, the text its translation
-identifier hashes (`renpy_say_ids.say_identifiers`).
+identifier hashes (`say_ids.say_identifiers`).
 
-Ren'Py reads a statement as a logical line (`renpy_lines.logical_line`), parses it
+Ren'Py reads a statement as a logical line (`lines.logical_line`), parses it
 (renpy/parser.py `say_statement`, `finish_say`, `parse_arguments`) and writes it back with
 `Say.get_code` (renpy/ast.py): `who attributes @ temporary "what" nointeract id x (args)
 with y`, the string as `encode_say_string` writes it. A triple-quoted string is one say
@@ -321,7 +321,7 @@ def _finish(
 def say_codes(
     statement: str, caption: bool = False, monologue: str = "double"
 ) -> tuple[list[str], str | None] | None:
-    """The code of each say statement a logical line (`renpy_lines.logical_line`) is, as `Say.get_code`
+    """The code of each say statement a logical line (`lines.logical_line`) is, as `Say.get_code`
     writes it (several for a triple-quoted string: `NVL_CLEAR` for a `{clear}` paragraph),
     and the identifier its `id` clause gives; None when Ren'Py would not parse it as a say
     statement. A menu's caption (`caption`) never waits for a click: it is `nointeract`.

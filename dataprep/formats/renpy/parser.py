@@ -1,4 +1,4 @@
-"""Ren'Py `.rpy` scripts and their translation files.
+"""The Ren'Py parser: say statements of `.rpy` scripts and their translation files.
 
 `define x = Character("Name")` or `default x = …` (its arguments on as many lines as its
 brackets run) maps a variable to a name; `x "text"` is a line of x, `"Name" "text"` a line of a
@@ -17,8 +17,8 @@ says as that language's `translate <lang> strings:` block translates it (`old "�
 does; `[var!t]` shows a variable's value so translated (ParseOptions.renpy_strings), and
 every speaker's name (`Character(_("Eileen"))`) is shown so translated, in any line.
 A translation file's `translate <lang> <id>:` block names the say statement it translates
-by its identifier (`renpy_say_ids.say_identifiers`), and by the comment above it
-(`# game/script.rpy:12`, `renpy_translations.translation_origins`), stale once the
+by its identifier (`say_ids.say_identifiers`), and by the comment above it
+(`# game/script.rpy:12`, `translations.translation_origins`), stale once the
 script is edited: the pipeline puts its lines there in the original (`parse`'s
 `translated`), among what the original's Python says, in the original's labels and menu
 choices, as the game shows them.
@@ -38,13 +38,6 @@ and so are literals added (`"Hello, " + "world."`); a
 say whose text is not string literals alone is a line of unknown text: dropped, and counted
 as COMPUTED_TEXT; a `$` say call never closed is dropped as UNCLOSED_CALL, and a say
 statement whose string is never closed (a stray quote mark) as UNCLOSED_STRING.
-
-This module is the parser itself; what it reads with lives beside it: where a statement
-ends (`renpy_lines`), the statement shapes every pass over a script shares
-(`renpy_statements`), a string as the player sees it (`renpy_text`), Python's say calls
-(`renpy_python_say`), the characters a script defines (`renpy_characters`), label runs
-(`renpy_labels`), the names gathered from every file (`renpy_names`), translation files
-(`renpy_translations`) and say identifiers (`renpy_say_ids`, `renpy_say_code`).
 """
 
 from __future__ import annotations
@@ -53,11 +46,11 @@ import re
 from collections.abc import Container, Mapping
 
 from dataprep.formats.common import UNRESOLVED_VARIABLE, ParseOptions
-from dataprep.formats.renpy_characters import definitions_of, python_speaker
-from dataprep.formats.renpy_labels import GoesTo, label_statement, labels_of, statement_goes_to
-from dataprep.formats.renpy_lines import logical_line
-from dataprep.formats.renpy_names import story_names
-from dataprep.formats.renpy_python_say import (
+from dataprep.formats.renpy.characters import definitions_of, python_speaker
+from dataprep.formats.renpy.labels import GoesTo, label_statement, labels_of, statement_goes_to
+from dataprep.formats.renpy.lines import logical_line
+from dataprep.formats.renpy.names import story_names
+from dataprep.formats.renpy.python_say import (
     SAY_FUNCTION,
     Said,
     callee,
@@ -66,7 +59,7 @@ from dataprep.formats.renpy_python_say import (
     python_says,
     unclosed_say,
 )
-from dataprep.formats.renpy_statements import (
+from dataprep.formats.renpy.statements import (
     BEFORE_COMMENT,
     CODE_BLOCK,
     LABEL,
@@ -78,8 +71,8 @@ from dataprep.formats.renpy_statements import (
     monologue_lines,
     one_line,
 )
-from dataprep.formats.renpy_text import shown_name, shown_text, unescape
-from dataprep.formats.renpy_translations import NOT_DIALOGUE_IDS, ORIGINAL, TRANSLATE
+from dataprep.formats.renpy.text import shown_name, shown_text, unescape
+from dataprep.formats.renpy.translations import NOT_DIALOGUE_IDS, ORIGINAL, TRANSLATE
 from dataprep.records import Utterance
 
 _TRANSLATION_ID_HASH = re.compile(r"_[0-9a-f]{8}(?:_\d+)?$")
@@ -112,7 +105,7 @@ def parse(
 ) -> list[Utterance]:
     """The lines of a script. `translated`: line → the lines of the chosen language's
     translation of the say statement there (read from game/tl/, see
-    `renpy_translations.translation_origins`), which take its place in play; one whose
+    `translations.translation_origins`), which take its place in play; one whose
     line holds no say statement (a translation of an older script) comes where its line
     is."""
     chosen = options.renpy_language

@@ -4,7 +4,7 @@ A character defined in one file speaks in another; a `[player]` in a name shows 
 set in a third; a `default` anywhere wins over a `define`; a language's strings block
 translates a name. `ScriptNames` gathers what every file says (characters, the string
 values of variables, the player's name variables, string translations) and resolves the
-name each speaker shows, for the whole game, for each label's run (`renpy_labels`) and
+name each speaker shows, for the whole game, for each label's run (`labels`) and
 for the story's own Python from its line on (`story_names`, which the parser applies).
 """
 
@@ -13,17 +13,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Container, Mapping
 
-from dataprep.formats.renpy_characters import (
+from dataprep.formats.renpy.characters import (
     CHARACTER_NAMESPACE,
     DEFAULT_STORE,
     Definition,
     Definitions,
     definitions_of,
 )
-from dataprep.formats.renpy_labels import LabelStep, label_characters, label_steps, twice
-from dataprep.formats.renpy_statements import STR
-from dataprep.formats.renpy_text import INTERPOLATION, render, shown_name, unescape, variables_shown
-from dataprep.formats.renpy_translations import ORIGINAL, by_language, translated_strings
+from dataprep.formats.renpy.labels import LabelStep, label_characters, label_steps, twice
+from dataprep.formats.renpy.statements import STR
+from dataprep.formats.renpy.text import INTERPOLATION, render, shown_name, unescape, variables_shown
+from dataprep.formats.renpy.translations import ORIGINAL, by_language, translated_strings
 
 # `$ player = renpy.input("Name?")`, `default name = renpy.input(...).strip()`, or the same
 # inside a python block: the variable holds the player's name.
@@ -222,7 +222,7 @@ class ScriptNames:
         return characters, {**known, **dict.fromkeys(self.player, player_value)}
 
     def label_steps(self) -> dict[str, list[LabelStep]]:
-        """Label → what its run does to the characters (`renpy_labels.label_steps`),
+        """Label → what its run does to the characters (`labels.label_steps`),
         every file's; empty when no file's story defines a character."""
         found: dict[str, list[LabelStep]] = {}
         if not any(story for _, story in self._stories):
@@ -237,7 +237,7 @@ class ScriptNames:
         self, lead: str, strings: dict[str, str] | None = None, language: str | None = None
     ) -> dict[str, dict[str, str]]:
         """Label → (speaker → the name shown) of each character its run always defines
-        in the story's Python, through the labels it calls (`renpy_labels.label_steps`):
+        in the story's Python, through the labels it calls (`labels.label_steps`):
         named as one its own script defines there (`story_names`), the player's name
         variables naming the lead. What a label may or may not define is left out: a call
         of it leaves that speaker's name as it was."""
