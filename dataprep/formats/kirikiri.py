@@ -1,6 +1,6 @@
 """KiriKiri / KAG `.ks` scenarios, TyranoScript included.
 
-Speakers come from `[nm t="名"]` / `@nm t=名` (for the current message), TyranoScript
+Speakers come from `[nm t="名"]` / `@nm t=名` (or `n=`; for the current message), TyranoScript
 `#名` lines and the `[chara_ptext name=名]` they stand for (until the next; a bare `#`
 clears it) and `【名】` headers (leading a line, or a message after a tag on its line:
 `「ねえ」[l][r]【夏生】「ん？」`); a heading there (`【回想】`, `【第三章】`, as plain dumps
@@ -745,17 +745,25 @@ class _Reader:
         elif name == _CHARA_PTEXT:
             self.chara_speaks(attrs.get("name", ""))
         elif name in _NAME_TAGS:
-            who = attrs.get("t") or attrs.get("text") or ""
-            if not who and "name" in attrs:  # [nm name=akane]: a character id
-                who = self.names.get(attrs["name"].strip(), attrs["name"])
-            elif who.startswith(_VALUE_OF):  # `t=&f.name`: the variable's value
-                who = self.names.get(who.strip(), who)
-            if not who and _MACRO_KEY + name in self.names:
-                self.call(name, attrs, body)  # the game's own `[nm]`: `[nm n=汐里]`
-            else:
-                self.set_speaker(who.split("/")[0].strip(), sticky=False)
+            self.name_tag(name, attrs, body)
         else:
             self.call(name, attrs, body)
+
+    def name_tag(self, name: str, attrs: dict[str, str], body: str) -> None:
+        """`[nm t=汐里]`, `[name n="Magic Store Owner"]`: the speaker of the message.
+        `name=` is a character id (`[nm name=akane]`), `&f.name` the variable's value;
+        with neither `t=` nor `name=` a game's own `[nm]` runs where a file given defines
+        it (`[nm n=汐里]`), and `n=` names the speaker where none does."""
+        who = attrs.get("t") or attrs.get("text") or ""
+        if not who and "name" in attrs:  # [nm name=akane]: a character id
+            who = self.names.get(attrs["name"].strip(), attrs["name"])
+        if not who and _MACRO_KEY + name in self.names:
+            self.call(name, attrs, body)
+            return
+        who = who or attrs.get("n", "")
+        if who.startswith(_VALUE_OF):  # `t=&f.name`: the variable's value
+            who = self.names.get(who.strip(), who)
+        self.set_speaker(who.split("/")[0].strip(), sticky=False)
 
     def embed(self, exp: str) -> None:
         """`[emb exp=f.name]`: the variable's value, as the .ks files given set it
