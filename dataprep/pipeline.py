@@ -185,7 +185,7 @@ def parse_options(
 ) -> ParseOptions:
     names = renpy_format.ScriptNames()
     shown: dict[str, str] = {}
-    name_calls: set[tuple[str, str, str]] = set()  # of KAG tags that may name a speaker
+    name_calls = kirikiri_format.NameCalls()  # of KAG tags that may name a speaker
     renpy: list[_Script] = []
     for script in scripts:
         if script.fmt == "renpy":
@@ -196,7 +196,7 @@ def parse_options(
             found = kirikiri_format.display_names(script.text)
             shown.update(found)
             script.makes_characters = bool(found)
-            name_calls |= kirikiri_format.name_calls(script.text)
+            name_calls.add(script.text)
     language = renpy_language(settings.renpy_language, renpy) if renpy else None
     # The chosen language's string translations: what a string said from Python, and a
     # character's name, shows in it.

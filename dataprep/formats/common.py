@@ -47,7 +47,7 @@ class ParseOptions:
     kirikiri_names: dict[str, str] = field(default_factory=dict)
     # KAG tags no .ks file defines that name the speaker (`[cn name="夏生"]`, a macro made
     # in TJS or in a file not given) → the attribute holding the name: learnt from every
-    # .ks file, where a call gives that attribute one of the aliases (`name_tags`).
+    # .ks file, where a call gives that attribute one of the aliases (`kirikiri.name_tags`).
     kirikiri_name_tags: dict[str, str] = field(default_factory=dict)
     # The lead's and the character's aliases (config), each as `normalise_name` gives it:
     # a `[atri]` at the start of a dump's line that names one of them is its speaker, not

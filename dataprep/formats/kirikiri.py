@@ -181,7 +181,7 @@ _NOT_NAME_TAG_ATTRIBUTES = _COMMAND_ATTRIBUTES | {
 # A call of a tag no reader rule acts on (never the reader's own name tags, the most
 # called: `[nm t=…]`) with a name attribute and none of `_NOT_NAME_TAG_ATTRIBUTES`, in
 # brackets or on an `@` line (after a line end: the text is read after a "\n"): its tag,
-# and its first name attribute and value (`name_calls`). Two patterns, each opening with
+# and its first name attribute and value (`NameCalls`). Two patterns, each opening with
 # one character, which the search skips to at once; the tag's body is scanned in C.
 _NAME_CALL_TAIL = (
     r"[ \t]*+(?!(?:nm|name|chara_\w*)[ \t\]])([^\s\[\]=@]++)"
@@ -190,6 +190,13 @@ _NAME_CALL_TAIL = (
     rf"[ \t][^\]\n]*?(?<![\w-])(?i:({'|'.join(_NAME_ATTRIBUTES)}))[ \t]*+=[ \t]*+{_VALUE}"
 )
 _NAME_CALLS = (re.compile(r"\[" + _NAME_CALL_TAIL), re.compile(r"\n[ \t]*+@" + _NAME_CALL_TAIL))
+# The reader's own ways of naming a message's speaker, but `【名】` (`NameCalls.named`):
+# `[nm]`, `[name]`, `[chara_ptext]` in brackets or on an `@` line, and `#` lines.
+_OWN_NAMING_TAGS = r"(?i:nm|name|chara_ptext)[ \t\]\n]"
+_OWN_NAMINGS = (
+    re.compile(r"\[[ \t]*+" + _OWN_NAMING_TAGS),
+    re.compile(r"\n[ \t]*+(?:#|@[ \t]*+" + _OWN_NAMING_TAGS + ")"),
+)
 # Attributes never holding a line's text: code (`exp`, `cond`), a file, a jump, a name.
 _NOT_TEXT_ATTRIBUTES = frozenset({"exp", "cond", "storage", "target", "name", "graphic"})
 # How a value a tag no file defines is given looks when it is a line's text
@@ -655,19 +662,27 @@ def with_display_names(aliases: Iterable[str], names: dict[str, str]) -> list[st
     return aliases + [name for name in extra if name not in aliases]
 
 
-def name_calls(text: str) -> set[tuple[str, str, str]]:
-    """(tag, attribute, value) of the calls in the text that may name a speaker: of a tag
-    neither KAG's, TyranoScript's nor the reader's own (`_NOT_NAME_TAGS`), with a name
-    attribute (`_NAME_ATTRIBUTES`: the first it has) and no command's nor the stage's;
-    for `name_tags`, which learns from the calls of every file given. Each distinct call
-    is read once: a game calls its name tag thousands of times, with a few names."""
-    text = "\n" + text
-    calls = {call for pattern in _NAME_CALLS for call in pattern.findall(text)}
-    return {
-        (tag.lower(), key.lower(), _unquoted(value).strip())
-        for tag, key, value in calls
-        if _may_be_name_tag(tag.lower())
-    }
+class NameCalls:
+    """What `name_tags` learns a game's own name tags from, over every .ks file given
+    (`add`): the calls that may name a speaker, and how many messages the files name the
+    reader's own ways. Each distinct call is read once: a game calls its name tag
+    thousands of times, with a few names."""
+
+    def __init__(self) -> None:
+        # (tag, attribute, value) → how many calls: of a tag neither KAG's, TyranoScript's
+        # nor the reader's own (`_NOT_NAME_TAGS`), with a name attribute (the first it
+        # has, `_NAME_ATTRIBUTES`) and no command's nor the stage's.
+        self.calls: Counter[tuple[str, str, str]] = Counter()
+        # How many `[nm]`, `[name]`, `[chara_ptext]`, `#` lines and `【` the files have.
+        self.named = 0
+
+    def add(self, text: str) -> None:
+        text = "\n" + text
+        found = Counter(call for pattern in _NAME_CALLS for call in pattern.findall(text))
+        for (tag, key, value), count in found.items():
+            if _may_be_name_tag(tag := tag.lower()):
+                self.calls[tag, key.lower(), _unquoted(value).strip()] += count
+        self.named += sum(len(p.findall(text)) for p in _OWN_NAMINGS) + text.count("【")
 
 
 def _may_be_name_tag(tag: str) -> bool:
@@ -676,19 +691,25 @@ def _may_be_name_tag(tag: str) -> bool:
 
 
 def name_tags(
-    calls: Iterable[tuple[str, str, str]], names: dict[str, str], is_alias: Callable[[str], bool]
+    calls: NameCalls, names: dict[str, str], is_alias: Callable[[str], bool]
 ) -> dict[str, str]:
-    """Each tag of `calls` (`name_calls`) no file given defines (`names`: `display_names`
-    of every file) that a call gives one of the aliases in a name attribute, as written
-    or as the character id or variable it stands for (`akane`, あかね's; `&f.name`) →
-    that attribute, the first in `_NAME_ATTRIBUTES` that does: the game's own name tag,
-    whose every call names the speaker (`_Reader.name_call`)."""
+    """Each tag of `calls` no file given defines (`names`: `display_names` of every file)
+    that a call gives one of the aliases in a name attribute, as written or as the
+    character id or variable it stands for (`akane`, あかね's; `&f.name`) → that
+    attribute, the first in `_NAME_ATTRIBUTES` that does: the game's own name tag, whose
+    every call names the speaker (`_Reader.name_call`). A game names its speakers one
+    way: a tag called fewer times than the files name messages the reader's own ways
+    (`[nm t=…]`, `#`, `【名】`) shows a character, no name tag (`[show name=アトリ
+    face=smile]` before narration)."""
+    called: Counter[str] = Counter()
+    for (tag, _, _), count in calls.calls.items():
+        called[tag] += count
     learnt: dict[str, str] = {}
     order = {key: i for i, key in enumerate(_NAME_ATTRIBUTES)}
-    for tag, key, value in sorted(calls, key=lambda call: (call[0], order[call[1]], call[2])):
+    for tag, key, value in sorted(calls.calls, key=lambda c: (c[0], order[c[1]], c[2])):
         if tag in learnt or _MACRO_KEY + tag in names or not value:
             continue
-        if is_alias(value) or is_alias(names.get(value, value)):
+        if called[tag] >= calls.named and (is_alias(value) or is_alias(names.get(value, value))):
             learnt[tag] = key
     return learnt
 
@@ -728,8 +749,8 @@ class _Reader:
         self.waited = False
         self.maybe_speaker: str | None = None
         self.unnamed_calls: Counter[str] = Counter()
-        # A call of a tag no file defines with a name attribute its tag was not learnt
-        # from (`name_tags`: none of its values is an alias), since the last message, as
+        # A call of a tag no file defines with a name attribute, not learnt as a name tag
+        # (`name_tags`: none of its values is an alias), since the last message, as
         # (tag, attribute, value); and how many lines with no speaker follow each.
         self.unlearnt_call: tuple[str, str, str] | None = None
         self.unlearnt_calls: Counter[tuple[str, str, str]] = Counter()
@@ -942,7 +963,7 @@ class _Reader:
         """The name attribute (`_NAME_ATTRIBUTES`) of a call of a tag no file defines that
         may be a game's own name tag, and its value: the attribute learnt for the tag
         (`name_tags`) when it has it, else the first it has; None for the engines' tags
-        and a command's call (`name_calls`)."""
+        and a command's call (`NameCalls`)."""
         if _NAME_ATTRIBUTE_SET.isdisjoint(attrs) or not _may_be_name_tag(name):
             return None  # most calls: `[playse storage=…]`, `@汐里 voice=…`
         if not _NOT_NAME_TAG_ATTRIBUTES.isdisjoint(attrs):
@@ -1047,8 +1068,8 @@ def text_calls(text: str, options: ParseOptions) -> Counter[tuple[str, str]]:
 
 class UnlearntNameTag(NamedTuple):
     """A tag no file given defines whose calls name someone (`[talk name="夏生"]`) before
-    lines with no speaker, never learnt as a name tag (`name_tags`): none of its values
-    is one of the aliases."""
+    lines with no speaker, never learnt as a name tag (`name_tags`): most likely, none of
+    its values is one of the aliases."""
 
     tag: str
     attribute: str

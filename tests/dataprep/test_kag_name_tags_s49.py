@@ -162,6 +162,20 @@ def test_engine_tags_and_commands_name_nobody(tmp_path: Path, tag: str) -> None:
     ]
 
 
+def test_a_tag_showing_a_character_in_a_game_of_nm_is_no_name_tag(tmp_path: Path) -> None:
+    # The game names its lines with `[nm]` and shows her with a macro of its own, called
+    # less often: the narration after it stays no one's.
+    scene = (
+        "[nm t=夏生]「どうした？」[p]\n[show name=アトリ face=smile]\nアトリが微笑んだ。[p]\n"
+        "[nm t=アトリ]「なんでもないです」[p]\n"
+    )
+    assert _said(tmp_path, scene) == [
+        ("夏生", "「どうした？」"),
+        (None, "アトリが微笑んだ。"),
+        ("アトリ", "「なんでもないです」"),
+    ]
+
+
 def test_a_name_tag_never_learnt_is_named_in_the_hint(tmp_path: Path) -> None:
     # The game writes アトリ in katakana, the aliases another spelling: nothing is learnt,
     # and "no dialogue found" says which tag and names it gives.
