@@ -78,6 +78,8 @@ _EXPECTED = {
 _TRY_CHARS = 64 * 1024
 # How many tags the hint for a .ks file of undefined name macros names.
 _MACROS_NAMED = 3
+# How many of the names a tag's calls give (`[talk name=…]`) the hint names.
+_VALUES_NAMED = 3
 # The roles whose lines make the dataset.
 _DIALOGUE_ROLES = frozenset({Role.LEAD, Role.CHARACTER})
 
@@ -187,6 +189,7 @@ def parse_options(
 ) -> ParseOptions:
     names = renpy_names.ScriptNames()
     shown: dict[str, str] = {}
+    name_calls = kirikiri_format.NameCalls()  # of KAG tags that may name a speaker
     renpy: list[_Script] = []
     for script in scripts:
         if script.fmt == "renpy":
@@ -197,6 +200,7 @@ def parse_options(
             found = kirikiri_format.display_names(script.text)
             shown.update(found)
             script.makes_characters = bool(found)
+            name_calls.add(script.text)
     language = renpy_language(settings.renpy_language, renpy) if renpy else None
     # The chosen language's string translations: what a string said from Python, and a
     # character's name, shows in it.
@@ -228,6 +232,10 @@ def parse_options(
         renpy_label_characters=names.label_characters(lead, strings, language),
         renpy_unsettled=names.unsettled(language),
         kirikiri_names=shown,
+        # A game's own name tags (`[cn name="夏生"]`), learnt in one file, name in all.
+        kirikiri_name_tags=kirikiri_format.name_tags(
+            name_calls, shown, lambda name: is_alias(name, aliases, to_simplified)
+        ),
         speaker_aliases=aliases,
         convert_name=to_simplified,
         dump_side=settings.dump_side,
@@ -478,7 +486,11 @@ def _no_dialogue(script: _Script, options: ParseOptions) -> str:
             better.append((found, name))
     message = f"{script.path}: no dialogue found as {script.fmt}; expected {_EXPECTED[script.fmt]}"
     if script.fmt == "kirikiri":
-        message += _name_macros_left_out(head, options) + _text_macros_left_out(head, options)
+        message += (
+            _name_macros_left_out(head, options)
+            + _name_tags_unlearnt(head, options)
+            + _text_macros_left_out(head, options)
+        )
     if better:
         # The format the file's own signs point to first, then the one finding the most.
         sniffed = detect_format(head, script.path.name, options.custom_regex is not None)
@@ -498,6 +510,27 @@ def _name_macros_left_out(head: str, options: ParseOptions) -> str:
         f". Its lines follow tags no .ks file given defines ({named}): if they are"
         f" macros naming the speaker, give the .ks file that defines them too"
         f" ([macro name={calls[0][0]}], usually in first.ks or macro.ks)"
+    )
+
+
+def _name_tags_unlearnt(head: str, options: ParseOptions) -> str:
+    """What a .ks file of lines after a game's own name tag (`[talk name="夏生"]`) lacks
+    when none of the names it gives is one of the aliases, so that it was never learnt
+    as a name tag: the aliases the game writes, or the tag's definition; "" for a file
+    with no such lines."""
+    tags = kirikiri_format.unlearnt_name_calls(head, options)[:_MACROS_NAMED]
+    if not tags:
+        return ""
+    named = "; ".join(
+        f"[{t.tag} {t.attribute}=…] before {counted(t.lines, 'line')}:"
+        f" {', '.join(t.values[:_VALUES_NAMED])}"
+        for t in tags
+    )
+    return (
+        f". Its lines follow tags no .ks file given defines that name someone ({named}),"
+        f" but none of their values matched lead_aliases or character_aliases: if they name"
+        f" the speaker, add the names the game writes to those aliases, or give the .ks file"
+        f" that defines them too ([macro name={tags[0].tag}], usually in first.ks or macro.ks)"
     )
 
 

@@ -45,6 +45,10 @@ class ParseOptions:
     # TyranoScript character id → display name, from `[chara_new name=… jname=…]` in
     # every .ks file (characters are usually made in first.ks and speak in the others).
     kirikiri_names: dict[str, str] = field(default_factory=dict)
+    # KAG tags no .ks file defines that name the speaker (`[cn name="夏生"]`, a macro made
+    # in TJS or in a file not given) → the attribute holding the name: learnt from every
+    # .ks file, where a call gives that attribute one of the aliases (`kirikiri.name_tags`).
+    kirikiri_name_tags: dict[str, str] = field(default_factory=dict)
     # The lead's and the character's aliases (config), each as `normalise_name` gives it:
     # a `[atri]` at the start of a dump's line that names one of them is its speaker, not
     # a KAG tag (`[l]`, `[r]`) nor markup that cleaning would delete.

@@ -1,6 +1,7 @@
 """KiriKiri / KAG `.ks` scenarios, TyranoScript included.
 
-Speakers come from `[nm t="名"]` / `@nm t=名` (for the current message), TyranoScript
+Speakers come from `[nm t="名"]` / `@nm t=名` (`n=` too; for the current message), a game's
+own name tag (`[cn name="夏生"]`, learnt from the aliases: `name_tags`), TyranoScript
 `#名` lines and the `[chara_ptext name=名]` they stand for (until the next; a bare `#`
 clears it) and `【名】` headers (leading a line, or a message after a tag on its line:
 `「ねえ」[l][r]【夏生】「ん？」`); a heading there (`【回想】`, `【第三章】`, as plain dumps
@@ -45,8 +46,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
+from typing import NamedTuple
 
 from dataprep.formats.common import (
     HEADING,
@@ -149,6 +151,52 @@ _NOT_NAME_MACRO_ATTRIBUTES = _COMMAND_ATTRIBUTES | {"storage", "name"}
 # TyranoScript's own tags showing text of their own, no line (`[ptext text="第一章"]`, a
 # button's, a dialog's): no macro whose definition was left out (`text_calls`).
 _OWN_TEXT_TAGS = frozenset({"ptext", "mtext", "button", "glink", "dialog", "edit", "trace"})
+# The attributes a game's own name tag (a macro made in TJS, or in a file not given) is
+# seen to take for the speaker's name, in the order read: `[cn name="夏生"]`, `[name
+# n="Magic Store Owner"]`, `t=` as `[nm]` takes it, `chara=`, `who=`. Few and fixed, so
+# that no other attribute (`voice=k001`, `face=smile`, `f=dorothy_01`) names anyone; of
+# them, the engines' own tags take `name` only, never a speaker's (`_OWN_NAMED_TAGS`).
+_NAME_ATTRIBUTES = ("name", "n", "t", "chara", "who")
+_NAME_ATTRIBUTE_SET = frozenset(_NAME_ATTRIBUTES)
+# KAG's and TyranoScript's own tags taking a `name=` that is no speaker: a character's id
+# or an object's class (`[chara_show name=akane]`, `[anim name=akane left=+=100]`,
+# `[ptext name=title]`), a form's variable, a plugin, the window's title.
+_OWN_NAMED_TAGS = frozenset(
+    {
+        "anim", "bg2", "bgcamera", "button", "checkbox", "checkpoint", "clear_checkpoint",
+        "clearfix", "clickable", "dialog", "edit", "filter", "free", "free_filter",
+        "free_layermode", "glink", "glyph", "image", "kanim", "keyframe", "lang_set",
+        "layermode", "layermode_movie", "loading_log", "mask", "mtext", "plugin", "popopo",
+        "preload", "ptext", "stop_kanim", "stop_xanim", "stopanim", "title", "unload",
+        "voconfig", "wait_preload", "xanim",
+    }
+)  # fmt: skip
+_OWN_NAMED_PREFIXES = ("chara_", "3d_", "vchat_", "fuki_")
+# Attributes of a call that is no name tag's, whatever its name attribute says: a
+# command's, and where a tag puts what it shows on the stage (`@appear name=光凛
+# height=1200`, a library's character macro) or the file it shows.
+_NOT_NAME_TAG_ATTRIBUTES = _COMMAND_ATTRIBUTES | {
+    "storage", "left", "top", "width", "height", "x", "y", "pos", "zindex",
+}  # fmt: skip
+# A call of a tag no reader rule acts on (never the reader's own name tags, the most
+# called: `[nm t=…]`) with a name attribute and none of `_NOT_NAME_TAG_ATTRIBUTES`, in
+# brackets or on an `@` line (after a line end: the text is read after a "\n"): its tag,
+# and its first name attribute and value (`NameCalls`). Two patterns, each opening with
+# one character, which the search skips to at once; the tag's body is scanned in C.
+_NAME_CALL_TAIL = (
+    r"[ \t]*+(?!(?:nm|name|chara_\w*)[ \t\]])([^\s\[\]=@]++)"
+    rf"(?=[ \t][^\]\n]*?(?<![\w-])(?i:{'|'.join(_NAME_ATTRIBUTES)})[ \t]*+=)"
+    rf"(?![^\]\n]*?(?<![\w-])(?i:{'|'.join(sorted(_NOT_NAME_TAG_ATTRIBUTES))})[ \t]*+=)"
+    rf"[ \t][^\]\n]*?(?<![\w-])(?i:({'|'.join(_NAME_ATTRIBUTES)}))[ \t]*+=[ \t]*+{_VALUE}"
+)
+_NAME_CALLS = (re.compile(r"\[" + _NAME_CALL_TAIL), re.compile(r"\n[ \t]*+@" + _NAME_CALL_TAIL))
+# The reader's own ways of naming a message's speaker, but `【名】` (`NameCalls.named`):
+# `[nm]`, `[name]`, `[chara_ptext]` in brackets or on an `@` line, and `#` lines.
+_OWN_NAMING_TAGS = r"(?i:nm|name|chara_ptext)[ \t\]\n]"
+_OWN_NAMINGS = (
+    re.compile(r"\[[ \t]*+" + _OWN_NAMING_TAGS),
+    re.compile(r"\n[ \t]*+(?:#|@[ \t]*+" + _OWN_NAMING_TAGS + ")"),
+)
 # Attributes never holding a line's text: code (`exp`, `cond`), a file, a jump, a name.
 _NOT_TEXT_ATTRIBUTES = frozenset({"exp", "cond", "storage", "target", "name", "graphic"})
 # How a value a tag no file defines is given looks when it is a line's text
@@ -170,6 +218,8 @@ _READER_TAGS = (
     | _CHARACTERS
     | {"r", _EMBED, _CHOICE_START, _CHOICE_END, _MACRO_START, _MACRO_END}
 )
+# Tags never a game's own name tag (`name_tags`).
+_NOT_NAME_TAGS = _READER_TAGS | _OWN_TAGS | _OWN_TEXT_TAGS | _OWN_NAMED_TAGS
 # What a macro's body may hold that is not run where it is called (`macro_tags`): as its
 # text, what it shows is not read.
 _SHOWS_TEXT = _CHARACTERS | {_EMBED, _CHOICE_START, _CHOICE_END}
@@ -612,6 +662,58 @@ def with_display_names(aliases: Iterable[str], names: dict[str, str]) -> list[st
     return aliases + [name for name in extra if name not in aliases]
 
 
+class NameCalls:
+    """What `name_tags` learns a game's own name tags from, over every .ks file given
+    (`add`): the calls that may name a speaker, and how many messages the files name the
+    reader's own ways. Each distinct call is read once: a game calls its name tag
+    thousands of times, with a few names."""
+
+    def __init__(self) -> None:
+        # (tag, attribute, value) → how many calls: of a tag neither KAG's, TyranoScript's
+        # nor the reader's own (`_NOT_NAME_TAGS`), with a name attribute (the first it
+        # has, `_NAME_ATTRIBUTES`) and no command's nor the stage's.
+        self.calls: Counter[tuple[str, str, str]] = Counter()
+        # How many `[nm]`, `[name]`, `[chara_ptext]`, `#` lines and `【` the files have.
+        self.named = 0
+
+    def add(self, text: str) -> None:
+        text = "\n" + text
+        found = Counter(call for pattern in _NAME_CALLS for call in pattern.findall(text))
+        for (tag, key, value), count in found.items():
+            if _may_be_name_tag(tag := tag.lower()):
+                self.calls[tag, key.lower(), _unquoted(value).strip()] += count
+        self.named += sum(len(p.findall(text)) for p in _OWN_NAMINGS) + text.count("【")
+
+
+def _may_be_name_tag(tag: str) -> bool:
+    """Whether a tag may be a game's own name tag: none of the engines' or the reader's."""
+    return tag not in _NOT_NAME_TAGS and not tag.startswith(_OWN_NAMED_PREFIXES)
+
+
+def name_tags(
+    calls: NameCalls, names: dict[str, str], is_alias: Callable[[str], bool]
+) -> dict[str, str]:
+    """Each tag of `calls` no file given defines (`names`: `display_names` of every file)
+    that a call gives one of the aliases in a name attribute, as written or as the
+    character id or variable it stands for (`akane`, あかね's; `&f.name`) → that
+    attribute, the first in `_NAME_ATTRIBUTES` that does: the game's own name tag, whose
+    every call names the speaker (`_Reader.name_call`). A game names its speakers one
+    way: a tag called fewer times than the files name messages the reader's own ways
+    (`[nm t=…]`, `#`, `【名】`) shows a character, no name tag (`[show name=アトリ
+    face=smile]` before narration)."""
+    called: Counter[str] = Counter()
+    for (tag, _, _), count in calls.calls.items():
+        called[tag] += count
+    learnt: dict[str, str] = {}
+    order = {key: i for i, key in enumerate(_NAME_ATTRIBUTES)}
+    for tag, key, value in sorted(calls.calls, key=lambda c: (c[0], order[c[1]], c[2])):
+        if tag in learnt or _MACRO_KEY + tag in names or not value:
+            continue
+        if called[tag] >= calls.named and (is_alias(value) or is_alias(names.get(value, value))):
+            learnt[tag] = key
+    return learnt
+
+
 class _Reader:
     def __init__(self, source: str, names: dict[str, str], options: ParseOptions) -> None:
         self.source = source
@@ -647,6 +749,11 @@ class _Reader:
         self.waited = False
         self.maybe_speaker: str | None = None
         self.unnamed_calls: Counter[str] = Counter()
+        # A call of a tag no file defines with a name attribute, not learnt as a name tag
+        # (`name_tags`: none of its values is an alias), since the last message, as
+        # (tag, attribute, value); and how many lines with no speaker follow each.
+        self.unlearnt_call: tuple[str, str, str] | None = None
+        self.unlearnt_calls: Counter[tuple[str, str, str]] = Counter()
         # Tags no file defines given a line's text, and the attribute holding it
         # (`[say text="「…」"]`): how many calls of each (`text_calls`).
         self.text_calls: Counter[tuple[str, str]] = Counter()
@@ -674,6 +781,7 @@ class _Reader:
         self.held = []
         self.quotes = [0] * len(_QUOTES)
         self.undefined_call = None
+        self.unlearnt_call = None
         self.maybe_speaker = None
 
     def shown_name(self, header: str) -> str:
@@ -745,17 +853,25 @@ class _Reader:
         elif name == _CHARA_PTEXT:
             self.chara_speaks(attrs.get("name", ""))
         elif name in _NAME_TAGS:
-            who = attrs.get("t") or attrs.get("text") or ""
-            if not who and "name" in attrs:  # [nm name=akane]: a character id
-                who = self.names.get(attrs["name"].strip(), attrs["name"])
-            elif who.startswith(_VALUE_OF):  # `t=&f.name`: the variable's value
-                who = self.names.get(who.strip(), who)
-            if not who and _MACRO_KEY + name in self.names:
-                self.call(name, attrs, body)  # the game's own `[nm]`: `[nm n=汐里]`
-            else:
-                self.set_speaker(who.split("/")[0].strip(), sticky=False)
+            self.name_tag(name, attrs, body)
         else:
             self.call(name, attrs, body)
+
+    def name_tag(self, name: str, attrs: dict[str, str], body: str) -> None:
+        """`[nm t=汐里]`, `[name n="Magic Store Owner"]`: the speaker of the message.
+        `name=` is a character id (`[nm name=akane]`), `&f.name` the variable's value;
+        with neither `t=` nor `name=` a game's own `[nm]` runs where a file given defines
+        it (`[nm n=汐里]`), and `n=` names the speaker where none does."""
+        who = attrs.get("t") or attrs.get("text") or ""
+        if not who and "name" in attrs:  # [nm name=akane]: a character id
+            who = self.names.get(attrs["name"].strip(), attrs["name"])
+        if not who and _MACRO_KEY + name in self.names:
+            self.call(name, attrs, body)
+            return
+        who = who or attrs.get("n", "")
+        if who.startswith(_VALUE_OF):  # `t=&f.name`: the variable's value
+            who = self.names.get(who.strip(), who)
+        self.set_speaker(who.split("/")[0].strip(), sticky=False)
 
     def embed(self, exp: str) -> None:
         """`[emb exp=f.name]`: the variable's value, as the .ks files given set it
@@ -811,7 +927,8 @@ class _Reader:
         speaker when its name is no tag's: not ASCII (`[汐里]`, tags are ASCII words),
         no heading (`[回想]`) and no command's (`[暗転 time=500]`) nor markup's
         (`[ルビ text=なつき]`), or one of the aliases (`@atri`); after a click wait, only
-        if a line said follows (`_deferred`)."""
+        if a line said follows (`_deferred`). One with a name attribute
+        (`[cn name="夏生"]`) names by it, if a game's own name tag (`name_call`)."""
         tags = self.names.get(_MACRO_KEY + name)
         if tags is not None:
             if _INLINE_BODY in tags:  # fixed text: shown only inside a line begun
@@ -827,11 +944,13 @@ class _Reader:
         self.count_text_call(name, written, attrs)
         if self.said or not written:
             return  # `「好き[ハート]」`: a macro inside the text, no name
-        if written.isascii():
-            aliases, convert = self.options.speaker_aliases, self.options.convert_name
-            if aliases and is_alias(written, aliases, convert):
-                self.set_speaker(written, sticky=False)
-            elif name not in _OWN_TAGS and _NOT_NAME_MACRO_ATTRIBUTES.isdisjoint(attrs):
+        aliases, convert = self.options.speaker_aliases, self.options.convert_name
+        if written.isascii() and aliases and is_alias(written, aliases, convert):
+            self.set_speaker(written, sticky=False)
+        elif (named := self.name_attribute(name, attrs)) is not None:
+            self.name_call(name, *named)
+        elif written.isascii():
+            if name not in _OWN_TAGS and _NOT_NAME_MACRO_ATTRIBUTES.isdisjoint(attrs):
                 self.undefined_call = written
         elif not _looks_like_name(written) or not _COMMAND_ATTRIBUTES.isdisjoint(attrs):
             return
@@ -839,6 +958,36 @@ class _Reader:
             self.maybe_speaker = written
         else:
             self.set_speaker(written, sticky=False)
+
+    def name_attribute(self, name: str, attrs: dict[str, str]) -> tuple[str, str] | None:
+        """The name attribute (`_NAME_ATTRIBUTES`) of a call of a tag no file defines that
+        may be a game's own name tag, and its value: the attribute learnt for the tag
+        (`name_tags`) when it has it, else the first it has; None for the engines' tags
+        and a command's call (`NameCalls`)."""
+        if _NAME_ATTRIBUTE_SET.isdisjoint(attrs) or not _may_be_name_tag(name):
+            return None  # most calls: `[playse storage=…]`, `@汐里 voice=…`
+        if not _NOT_NAME_TAG_ATTRIBUTES.isdisjoint(attrs):
+            return None
+        learnt = self.options.kirikiri_name_tags.get(name)
+        if learnt is None or learnt not in attrs:
+            learnt = next(key for key in _NAME_ATTRIBUTES if key in attrs)
+        return learnt, attrs[learnt].strip()
+
+    def name_call(self, name: str, key: str, value: str) -> None:
+        """A call naming someone (`name_attribute`) before a message's text. Of a game's own
+        name tag (`name_tags`), it names the message's speaker (a character id, `&f.name`,
+        as `[nm name=…]` does; an empty value names nobody; after a click wait, only a line
+        said: `_deferred`). Of another tag, whose values are no alias, it names nobody: it
+        is counted before the lines after it (`unlearnt_name_calls`)."""
+        if key != self.options.kirikiri_name_tags.get(name):
+            if value:
+                self.unlearnt_call = (name, key, value)
+            return
+        who = self.names.get(value, value)
+        if self.waited:
+            self.maybe_speaker = who
+        else:
+            self.set_speaker(who, sticky=False)
 
     def count_text_call(self, name: str, written: str, attrs: dict[str, str]) -> None:
         """A tag no file defines given what looks like a line's text (`[say text=…]`): a
@@ -890,6 +1039,8 @@ class _Reader:
             self.said = True
             if self.undefined_call and self.speaker is None and chunk.startswith(_SAID_OPENERS):
                 self.unnamed_calls[self.undefined_call] += 1
+            if self.unlearnt_call and self.speaker is None:
+                self.unlearnt_calls[self.unlearnt_call] += 1
         self.parts.append(chunk)
         for i, (opener, closer) in enumerate(_QUOTES):
             if opener in chunk or closer in chunk:
@@ -913,6 +1064,31 @@ def text_calls(text: str, options: ParseOptions) -> Counter[tuple[str, str]]:
     macros showing the line they are given, most likely, whose definitions (in first.ks or
     macro.ks) were not given, so that every such line is lost."""
     return _read(text, "", options).text_calls
+
+
+class UnlearntNameTag(NamedTuple):
+    """A tag no file given defines whose calls name someone (`[talk name="夏生"]`) before
+    lines with no speaker, never learnt as a name tag (`name_tags`): most likely, none of
+    its values is one of the aliases."""
+
+    tag: str
+    attribute: str
+    lines: int  # how many lines with no speaker follow its calls
+    values: list[str]  # the values its calls give, the most common first
+
+
+def unlearnt_name_calls(text: str, options: ParseOptions) -> list[UnlearntNameTag]:
+    """The tags of `UnlearntNameTag` in the text, the most lines first: a game's own name
+    tags, most likely, whose names match none of the aliases."""
+    lines: Counter[tuple[str, str]] = Counter()
+    values: dict[tuple[str, str], Counter[str]] = {}
+    for (tag, key, value), count in _read(text, "", options).unlearnt_calls.items():
+        lines[tag, key] += count
+        values.setdefault((tag, key), Counter())[value] += count
+    return [
+        UnlearntNameTag(tag, key, count, [value for value, _ in values[tag, key].most_common()])
+        for (tag, key), count in lines.most_common()
+    ]
 
 
 def _read(text: str, source: str, options: ParseOptions) -> _Reader:
