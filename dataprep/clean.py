@@ -394,18 +394,26 @@ def _names_someone(word: str) -> bool:
     return any(w in _NAME_WORDS or w.endswith("name") for w in map(str.lower, _WORDS.findall(word)))
 
 
+# A letter or digit of a word a Latin name would be part of: not one of Chinese, Japanese
+# or Korean (`\w` holds them), written against a Latin name with no space (有sensei在,
+# Kaitoさん). Before the name, an apostrophe or hyphen joins it to a word too (I'm).
+_LATIN_LETTER = rf"(?![{_CJK_BUT_SPACE}])\w"
+_LATIN_BEFORE = rf"(?![{_CJK_BUT_SPACE}])[\w'’-]"
+
+
 def _name_pattern(name: str) -> str:
     r"""A lead name as one alternative of the replacer's pattern. A Latin-script name must
     not follow a letter, digit or apostrophe; that test comes after the name's first
     letter ((?<![\w'’-]K)aito, not (?<![\w'’-])Kaito) so that every alternative starts
     with a literal, which lets the regex engine skip ahead to the next possible first
-    letter: most lines name no one, and the scan costs half as much."""
+    letter: most lines name no one, and the scan costs half as much. Chinese, Japanese
+    and Korean letters are no part of a Latin word: 有sensei在 and Kaitoさん name him."""
     if not name.isascii():
         if name.endswith("生"):
             return rf"{re.escape(name)}(?!まれ)"  # 夏生まれ: "born in summer", not 夏生
         return re.escape(name)
     first, rest = re.escape(name[0]), re.escape(name[1:])
-    return rf"{first}(?<![\w'’-]{first}){rest}(?!\w)"
+    return rf"{first}(?<!{_LATIN_BEFORE}{first}){rest}(?!{_LATIN_LETTER})"
 
 
 @dataclass(frozen=True)
