@@ -51,9 +51,6 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from dataprep.formats.common import (
-    HEADING,
-    KAG_TAGS,
-    SOUND_REF,
     UNRESOLVED_VARIABLE,
     ParseOptions,
     alias_tag,
@@ -62,55 +59,47 @@ from dataprep.formats.common import (
     join_pieces,
     tidy_name,
 )
+from dataprep.formats.kirikiri.syntax import (
+    BLOCKS,
+    HEADER,
+    HEADING_NAME,
+    SOUND_NAME,
+    TAG_WORD,
+    TAGS_BEFORE_HEADER,
+    TOKEN,
+    VALUE,
+    outside_code,
+    quoted,
+    shown_token,
+    tag_name_and_attrs,
+    unquoted,
+)
+from dataprep.formats.kirikiri.tags import (
+    CHARA_PTEXT,
+    CHARACTERS,
+    CHOICE_END,
+    CHOICE_START,
+    COMMAND_ATTRIBUTES,
+    EMBED,
+    MACRO_END,
+    MACRO_START,
+    NAME_TAGS,
+    OWN_TAGS,
+    OWN_TEXT_TAGS,
+    PAGE,
+    READER_TAGS,
+    WAIT,
+)
 from dataprep.records import Utterance
 from dataprep.speakers import normalise_name
 
-# `[[` (KAG) is a literal "[", and TyranoScript's backslash shows the mark after it
-# (`\[`, `\]`, `\\`, `\*` at a line's start): only ASCII punctuation, so a Shift-JIS yen
-# sign, which decodes as "\" (`\1000`), stays. A tag ends at the first "]" neither in an
-# attribute's quoted value (`[eval exp="f.a=[1,2]"]`, `[ruby text="]"]`, TyranoScript's
-# `` text=`a]b` ``) nor closing a bracket opened in the tag (`[if exp=f.love[0]>=10]`, two
-# deep at most); a quote left open is no value. Possessive: one way to read a tag, so a
-# line of many `=""` with no "]" takes no time.
-_TAG_BODY = (
-    r"""(?:=[ \t]*+(?:"[^"\n]*"|'[^'\n]*'|`[^`\n]*`)"""
-    r"""|\[(?:[^\[\]\n]|\[[^\[\]\n]*\])*+\]|[^\]"'`\n]|["'`])*+"""
-)
-_TOKEN = re.compile(rf"""\[\[|\\[!-/:-@\[-`{{-~]|\[({_TAG_BODY})\]?|\\|[^\[\\]+""")
-_VALUE = r"""("[^"]*"|'[^']*'|`[^`]*`|(?:\[[^\[\]\s]*\]|[^\s\]])+)"""
-_ATTR = re.compile(rf"""([\w-]+)\s*=\s*{_VALUE}""")
-# The quote marks an attribute's value may be written in, the first the value does not
-# hold quoting it (`_quoted`).
-_VALUE_QUOTES = "\"'`"
-# `【名】「台词」`, and `【名】：台词` (a colon after the name is no part of the line).
-_HEADER = re.compile(r"【([^】]{1,32})】\s*(?:[：:]{1,2}\s*)?(.*)")
-_HEADING_NAME = re.compile(rf"\s*+{HEADING}\s*+")
-# Tags (never a literal `[[`) and blanks before a `【名】` header on its line.
-_TAGS_BEFORE_HEADER = re.compile(rf"(?:\[(?!\[){_TAG_BODY}\][ \t]*)+(?=【)")
-_SOUND_NAME = re.compile(SOUND_REF)
 _TAG_IN_NAME = re.compile(r"\[([^\[\]]*)\]")
-# Tags that end a message; after a page end the message's own name no longer applies.
-_WAIT = frozenset({"l", "wvl"})
-_PAGE = frozenset({"p", "np", "cm", "er", "pcm", "plc"})
-# TyranoScript's `[chara_ptext name=akane]` is its `#akane` line written out: the name
-# stays until the next one, as the name box does.
-_CHARA_PTEXT = "chara_ptext"
-_NAME_TAGS = frozenset({"nm", "name", _CHARA_PTEXT})
-# A choice's text, between [link] and [endlink]: a menu option, not a line anyone says.
-_CHOICE_START, _CHOICE_END = "link", "endlink"
-# A macro's body, between [macro name=…] and [endmacro]: its definition, shown (and its
-# tags run) only where a line calls it, under whatever speaker that line has.
-_MACRO_START, _MACRO_END = "macro", "endmacro"
 # TyranoScript's `[chara_new name="akane" jname="あかね" …]` (or `@chara_new …`).
 _CHARA_NEW = re.compile(r"(?:\[|^[ \t]*@)[ \t]*chara_new\b([^\]\n]*)", re.M)
-_EMBED = "emb"
 # `[current layer=message1]`: what follows is written to that message layer; a layer but
 # the main one (`message0`, or the current `message`) is a name box in a macro's body.
 _CURRENT_LAYER = "current"
 _MAIN_LAYERS = frozenset({"", "message", "message0"})
-# KAG's `[ch text="あ"]` shows its text in the message, and so does `[hch text="12"]`
-# (縦中横: set across a vertical line).
-_CHARACTERS = frozenset({"ch", "hch"})
 # A game variable given a string, as scripts give the player's name its default: in
 # TJS/JavaScript (`f.name = "悠真";`, `[eval exp="f.name='悠真'"]`), as the default of
 # KAG's `System.inputString(caption, prompt, "悠真")`, or as the `initial` of the
@@ -139,18 +128,10 @@ _MACRO_ARGUMENTS = "mp."
 _ARGUMENT = re.compile(r"%([\w-]+)(?:\|([^\s\]\"']*))?|&mp\.([A-Za-z_]\w*)(?=[\"'`]?(?:\s|$))")
 # How long a tag no file defines may be to be taken for a character's name.
 _LONGEST_NAME = 16
-# Attributes of a command, never of a name macro (`@シーン回想開始 storage=… target=…`,
-# `[暗転 time=500]`), nor of markup (`[ルビ text="なつき"]夏生`, a ruby's reading); a
-# name macro takes a voice, a face, a condition.
-_COMMAND_ATTRIBUTES = frozenset({"target", "layer", "time", "method", "exp", "text"})
-# What a tag no file defines, ASCII (`@shiori`), may not be or take to be taken for a name
-# macro whose definition was left out (`unnamed_calls`): the engine's own tags, and
-# commands (`@bg storage=…`, `[chara_show name=akane]`).
-_OWN_TAGS = frozenset(KAG_TAGS.split("|")) | {"ruby", "link"}
-_NOT_NAME_MACRO_ATTRIBUTES = _COMMAND_ATTRIBUTES | {"storage", "name"}
-# TyranoScript's own tags showing text of their own, no line (`[ptext text="第一章"]`, a
-# button's, a dialog's): no macro whose definition was left out (`text_calls`).
-_OWN_TEXT_TAGS = frozenset({"ptext", "mtext", "button", "glink", "dialog", "edit", "trace"})
+# What a tag no file defines, ASCII (`@shiori`), may not take to be taken for a name macro
+# whose definition was left out (`unnamed_calls`): commands (`@bg storage=…`,
+# `[chara_show name=akane]`); nor may it be one of the engine's own tags (`OWN_TAGS`).
+_NOT_NAME_MACRO_ATTRIBUTES = COMMAND_ATTRIBUTES | {"storage", "name"}
 # The attributes a game's own name tag (a macro made in TJS, or in a file not given) is
 # seen to take for the speaker's name, in the order read: `[cn name="夏生"]`, `[name
 # n="Magic Store Owner"]`, `t=` as `[nm]` takes it, `chara=`, `who=`. Few and fixed, so
@@ -175,7 +156,7 @@ _OWN_NAMED_PREFIXES = ("chara_", "3d_", "vchat_", "fuki_")
 # Attributes of a call that is no name tag's, whatever its name attribute says: a
 # command's, and where a tag puts what it shows on the stage (`@appear name=光凛
 # height=1200`, a library's character macro) or the file it shows.
-_NOT_NAME_TAG_ATTRIBUTES = _COMMAND_ATTRIBUTES | {
+_NOT_NAME_TAG_ATTRIBUTES = COMMAND_ATTRIBUTES | {
     "storage", "left", "top", "width", "height", "x", "y", "pos", "zindex",
 }  # fmt: skip
 # A call of a tag no reader rule acts on (never the reader's own name tags, the most
@@ -187,7 +168,7 @@ _NAME_CALL_TAIL = (
     r"[ \t]*+(?!(?:nm|name|chara_\w*)[ \t\]])([^\s\[\]=@]++)"
     rf"(?=[ \t][^\]\n]*?(?<![\w-])(?i:{'|'.join(_NAME_ATTRIBUTES)})[ \t]*+=)"
     rf"(?![^\]\n]*?(?<![\w-])(?i:{'|'.join(sorted(_NOT_NAME_TAG_ATTRIBUTES))})[ \t]*+=)"
-    rf"[ \t][^\]\n]*?(?<![\w-])(?i:({'|'.join(_NAME_ATTRIBUTES)}))[ \t]*+=[ \t]*+{_VALUE}"
+    rf"[ \t][^\]\n]*?(?<![\w-])(?i:({'|'.join(_NAME_ATTRIBUTES)}))[ \t]*+=[ \t]*+{VALUE}"
 )
 _NAME_CALLS = (re.compile(r"\[" + _NAME_CALL_TAIL), re.compile(r"\n[ \t]*+@" + _NAME_CALL_TAIL))
 # The reader's own ways of naming a message's speaker, but `【名】` (`NameCalls.named`):
@@ -210,81 +191,25 @@ _NOT_TEXT_ATTRIBUTES = frozenset({"exp", "cond", "storage", "target", "name", "g
 _LINE_MARKS = re.compile(r"[「」『』“”、。！？…‥]|[A-Za-z][!?](?:\s|$)|[A-Za-z]\.$")
 _LONG_LINE = 10
 _LINE_WORDS = re.compile(r"[A-Za-z',]+(?: [A-Za-z',]+){2,}")
-# The tags `_Reader.tag` acts on: never a speaker, whatever the aliases.
-_READER_TAGS = (
-    _WAIT
-    | _PAGE
-    | _NAME_TAGS
-    | _CHARACTERS
-    | {"r", _EMBED, _CHOICE_START, _CHOICE_END, _MACRO_START, _MACRO_END}
-)
 # Tags never a game's own name tag (`name_tags`).
-_NOT_NAME_TAGS = _READER_TAGS | _OWN_TAGS | _OWN_TEXT_TAGS | _OWN_NAMED_TAGS
+_NOT_NAME_TAGS = READER_TAGS | OWN_TAGS | OWN_TEXT_TAGS | _OWN_NAMED_TAGS
 # What a macro's body may hold that is not run where it is called (`macro_tags`): as its
 # text, what it shows is not read.
-_SHOWS_TEXT = _CHARACTERS | {_EMBED, _CHOICE_START, _CHOICE_END}
+_SHOWS_TEXT = CHARACTERS | {EMBED, CHOICE_START, CHOICE_END}
 # Tags that make a macro's fixed text no part of a line where it is called: ending or
 # waiting on a message, naming a speaker, a choice (a system message, a prompt).
-_NOT_INLINE = _WAIT | _PAGE | _NAME_TAGS | {_CHOICE_START, _CHOICE_END}
+_NOT_INLINE = WAIT | PAGE | NAME_TAGS | {CHOICE_START, CHOICE_END}
 # Between the tags a macro of fixed text runs at every call and its whole body, run
 # instead inside a line already begun (`_MacroBody.tags`).
 _INLINE_BODY = "\x01"
 # Marks after a name leading a line (`悠真：そうだな`), as after a `【名】` header.
 _NAME_COLONS = ("：", ":")
-# Blocks of code, from a line that starts with the first tag to the second, wherever on
-# its line (TyranoScript ends a block there, `f.a = 1;[endscript]「…」`, and shows what
-# follows): TJS or JavaScript, and TyranoScript's HTML (`[html]<div>…</div>[endhtml]`).
-_BLOCKS = {"iscript": "endscript", "html": "endhtml"}
-_BLOCK_ENDS = {
-    end: re.compile(rf"^@[ \t]*{end}\b.*|\[[ \t]*{end}\b[^\]\n]*\]", re.I)
-    for end in _BLOCKS.values()
-}
-_TAG_WORD = re.compile(r"[\[@][ \t]*([A-Za-z_]\w*)")
 # Quote marks of a line a click wait may fall inside of, opener and closer.
 _QUOTES = (("「", "」"), ("『", "』"), ("“", "”"))
 # How a line someone says opens: `「…」`, `（…）` (a thought).
 _SAID_OPENERS = (*(opener for opener, _ in _QUOTES), "（", "(")
 # Stands for a visual line break until the utterance is closed; see `_join`.
 _BREAK = "\x00"
-
-
-def _tag_name_and_attrs(body: str) -> tuple[str, dict[str, str]]:
-    body = body.strip()
-    name = body.split(None, 1)[0].lower() if body else ""
-    attrs = {k.lower(): _unquoted(v) for k, v in _ATTR.findall(body)}
-    return name, attrs
-
-
-def _unquoted(value: str) -> str:
-    """An attribute's value without the quotes it is written in (`"Mr Smith"`): one pair,
-    so that a quote mark it holds at an end stays (`'He said "no"'`)."""
-    if len(value) >= 2 and value[0] in _VALUE_QUOTES and value[-1] == value[0]:
-        return value[1:-1]
-    return value.strip(_VALUE_QUOTES)
-
-
-def _quoted(value: str) -> str:
-    """A value written as an attribute's, whole whatever it holds (a blank, `]`): in the
-    first quote mark it does not hold; KAG has no escape in a tag, so a value holding
-    all three loses its `"`."""
-    quote = next((q for q in _VALUE_QUOTES if q not in value), None)
-    if quote is None:
-        quote, value = '"', value.replace('"', "")
-    return f"{quote}{value}{quote}"
-
-
-def _outside_code(line: str, block_end: str | None) -> tuple[str | None, str]:
-    """The tag ending the code block open after a stripped line (None when none is),
-    and what of the line is read: a line that starts a block (`[iscript]`), or one in
-    it, is code up to the tag ending it; what follows that tag is read."""
-    if block_end is None:
-        opening = _TAG_WORD.match(line)
-        if opening is None or opening.group(1).lower() not in _BLOCKS:
-            return None, line
-        block_end = _BLOCKS[opening.group(1).lower()]
-        line = line[opening.end() :]
-    end = _BLOCK_ENDS[block_end].search(line)
-    return (block_end, "") if end is None else (None, line[end.end() :].strip())
 
 
 def _join(parts: list[str]) -> str:
@@ -306,7 +231,7 @@ def display_names(text: str) -> dict[str, str]:
     if "chara_new" not in text:
         return found
     for body in _CHARA_NEW.findall(text):
-        attrs = _tag_name_and_attrs(f"chara_new {body}")[1]
+        attrs = tag_name_and_attrs(f"chara_new {body}")[1]
         chara_id, shown = attrs.get("name", "").strip(), attrs.get("jname", "").strip()
         if chara_id and shown:
             found[chara_id] = shown
@@ -332,10 +257,10 @@ def macro_tags(text: str) -> dict[str, str]:
     header = _NameHeader()  # the `【名】` leading the body's text
     block_end: str | None = None
     for line in text.splitlines():
-        block_end, line = _outside_code(line.strip(), block_end)
+        block_end, line = outside_code(line.strip(), block_end)
         if defining is not None and line.startswith("#"):
             who = line[1:].split(":", 1)[0].strip()
-            defining.tag(f'[{_CHARA_PTEXT} name="{who}"]')
+            defining.tag(f'[{CHARA_PTEXT} name="{who}"]')
             continue
         if defining is not None and is_code(line):
             continue
@@ -348,17 +273,17 @@ def macro_tags(text: str) -> dict[str, str]:
                     if not in_name_box:
                         defining.show(shown)
                 continue
-            name, attrs = _tag_name_and_attrs(body)
-            if name == _MACRO_START:
+            name, attrs = tag_name_and_attrs(body)
+            if name == MACRO_START:
                 macro = attrs.get("name", "").strip().lower()
                 defining = _MacroBody() if macro else None
                 if defining is not None:
                     found[macro] = defining  # defined again: the last definition counts
                 in_name_box, header = False, _NameHeader()
-            elif name == _MACRO_END:
+            elif name == MACRO_END:
                 defining = None
-            elif name in _BLOCKS:  # `[macro name=x][iscript]`: to its end
-                block_end = _outside_code(line[line.index(body) - 1 :], None)[0]
+            elif name in BLOCKS:  # `[macro name=x][iscript]`: to its end
+                block_end = outside_code(line[line.index(body) - 1 :], None)[0]
                 break
             elif defining is None:
                 continue
@@ -367,8 +292,8 @@ def macro_tags(text: str) -> dict[str, str]:
                 if name == _CURRENT_LAYER:
                     in_name_box = attrs.get("layer", "").lower() not in _MAIN_LAYERS
             elif header.is_open:  # `【[emb exp="mp.name"]】`: a piece of the name
-                header.add(_name_box_emb(attrs) if name == _EMBED else attrs.get("text"))
-            elif name == _EMBED and in_name_box and (shown := _name_box_emb(attrs)):
+                header.add(_name_box_emb(attrs) if name == EMBED else attrs.get("text"))
+            elif name == EMBED and in_name_box and (shown := _name_box_emb(attrs)):
                 defining.tag(f'[nm t="{shown}"]')
             elif not in_name_box:
                 header.shown()
@@ -409,7 +334,7 @@ class _MacroBody:
         self._note(tag)
 
     def _note(self, tag: str) -> None:
-        word = _TAG_WORD.match(tag)
+        word = TAG_WORD.match(tag)
         if word is not None and word.group(1).lower() in _NOT_INLINE:
             self.inline = False
 
@@ -452,26 +377,26 @@ def _shown_argument(name: str, attrs: dict[str, str]) -> str | None:
     """The call's argument a tag of a macro's body shows whole, as `_with_arguments`
     reads it: `[emb exp=mp.text]` shows `%text`, and so do `[ch text=%text]` and
     `[ch text=&mp.text]`; None for a tag showing anything else."""
-    if name == _EMBED:
+    if name == EMBED:
         exp = attrs.get("exp", "").strip()
         argument = exp[len(_MACRO_ARGUMENTS) :]
         return (
             "%" + argument if exp.startswith(_MACRO_ARGUMENTS) and argument.isidentifier() else None
         )
     text = attrs.get("text", "").strip()
-    return text if name in _CHARACTERS and _ARGUMENT.fullmatch(text) else None
+    return text if name in CHARACTERS and _ARGUMENT.fullmatch(text) else None
 
 
 def _shows_variable(name: str, attrs: dict[str, str]) -> bool:
     """Whether a tag of a macro's body shows a game variable: `[emb exp=f.name]`."""
-    return name == _EMBED and _GAME_VARIABLE.fullmatch(attrs.get("exp", "").strip()) is not None
+    return name == EMBED and _GAME_VARIABLE.fullmatch(attrs.get("exp", "").strip()) is not None
 
 
 @lru_cache(maxsize=4096)
 def _argument_shown_by(tag_body: str) -> str | None:
     """`_shown_argument` of a macro body's tag, once per tag: a body runs at every call
     of its macro, tens of thousands in a game, and its tags are a few."""
-    return _shown_argument(*_tag_name_and_attrs(tag_body))
+    return _shown_argument(*tag_name_and_attrs(tag_body))
 
 
 def _name_box_emb(attrs: dict[str, str]) -> str:
@@ -479,7 +404,7 @@ def _name_box_emb(attrs: dict[str, str]) -> str:
     `[current layer=message1]`) names as an `[nm t=…]` would: the call's argument
     (`exp="mp.name"` is `%name`) or a variable's value (`exp="f.name"`); "" for other
     expressions."""
-    if (argument := _shown_argument(_EMBED, attrs)) is not None:
+    if (argument := _shown_argument(EMBED, attrs)) is not None:
         return argument
     exp = attrs.get("exp", "").strip()
     return _VALUE_OF + exp if _GAME_VARIABLE.fullmatch(exp) else ""
@@ -494,14 +419,9 @@ def _line_pieces(line: str, in_macro: bool) -> list[tuple[str | None, str]]:
     if line.startswith(";") or ("[" not in line and not in_macro):
         return []
     return [
-        (m.group(1), "") if m.group(1) is not None else (None, _shown_token(m.group(0)))
-        for m in _TOKEN.finditer(line)
+        (m.group(1), "") if m.group(1) is not None else (None, shown_token(m.group(0)))
+        for m in TOKEN.finditer(line)
     ]
-
-
-def _shown_token(token: str) -> str:
-    """What a token of text shows: `[[` is `[`, TyranoScript's `\\]` is `]`."""
-    return token[-1] if token == "[[" or (token[0] == "\\" and len(token) == 2) else token
 
 
 class _NameHeader:
@@ -563,9 +483,9 @@ def _name_tag(pieces: list[str | None]) -> list[str]:
     values = [p for p in pieces if p and p.startswith(_VALUE_OF)]
     if not name or '"' in name or (values and values != [name]):
         return []
-    if _SOUND_NAME.fullmatch(name):
+    if SOUND_NAME.fullmatch(name):
         return []
-    return ['[nm t=""]' if _HEADING_NAME.fullmatch(name) else f'[nm t="{name}"]']
+    return ['[nm t=""]' if HEADING_NAME.fullmatch(name) else f'[nm t="{name}"]']
 
 
 def _held_name(held: list[tuple[str, str | None]]) -> str:
@@ -584,7 +504,7 @@ def _looks_like_name(word: str) -> bool:
     return (
         len(word) <= _LONGEST_NAME
         and any(c.isalpha() for c in word)
-        and _HEADING_NAME.fullmatch(word) is None
+        and HEADING_NAME.fullmatch(word) is None
     )
 
 
@@ -611,7 +531,7 @@ def _line_attribute(attrs: dict[str, str]) -> str | None:
 
 # An attribute's value in a macro body's tag, where a call's argument is put in quoted,
 # or an argument elsewhere in it.
-_ARGUMENT_IN_TAG = re.compile(rf"""([\w-]+[ \t]*=[ \t]*){_VALUE}|{_ARGUMENT.pattern}""")
+_ARGUMENT_IN_TAG = re.compile(rf"""([\w-]+[ \t]*=[ \t]*){VALUE}|{_ARGUMENT.pattern}""")
 
 
 def _with_arguments(body: str, attrs: dict[str, str]) -> str:
@@ -632,7 +552,7 @@ def _with_arguments(body: str, attrs: dict[str, str]) -> str:
         written = m.group(2)
         if not _ARGUMENT.search(written):
             return m.group(0)
-        return m.group(1) + _quoted(_ARGUMENT.sub(argument, _unquoted(written)))
+        return m.group(1) + quoted(_ARGUMENT.sub(argument, unquoted(written)))
 
     return _ARGUMENT_IN_TAG.sub(value, body)
 
@@ -645,7 +565,7 @@ def variable_values(text: str) -> dict[str, str]:
     for name, double, single in _ASSIGNED.findall(text):
         given.setdefault(name, set()).add(double or single)
     for body in _EDIT.findall(text) if "edit" in text else ():
-        attrs = _tag_name_and_attrs(f"edit {body}")[1]
+        attrs = tag_name_and_attrs(f"edit {body}")[1]
         name = attrs.get("name", "").strip()
         if re.fullmatch(_VARIABLE, name):
             given.setdefault(name, set()).add(attrs.get("initial", ""))
@@ -681,7 +601,7 @@ class NameCalls:
         found = Counter(call for pattern in _NAME_CALLS for call in pattern.findall(text))
         for (tag, key, value), count in found.items():
             if _may_be_name_tag(tag := tag.lower()):
-                self.calls[tag, key.lower(), _unquoted(value).strip()] += count
+                self.calls[tag, key.lower(), unquoted(value).strip()] += count
         self.named += sum(len(p.findall(text)) for p in _OWN_NAMINGS) + text.count("【")
 
 
@@ -796,12 +716,12 @@ class _Reader:
         nobody. A voice cue there (`【voice:atr_0012】`) changes no speaker: `#亚托莉`
         still says it."""
         name = self.shown_name(header)
-        if _SOUND_NAME.fullmatch(name) is None:
-            self.set_speaker(None if _HEADING_NAME.fullmatch(name) else name.strip(), False)
+        if SOUND_NAME.fullmatch(name) is None:
+            self.set_speaker(None if HEADING_NAME.fullmatch(name) else name.strip(), False)
 
     def _shown_tag(self, m: re.Match[str]) -> str:
-        name, attrs = _tag_name_and_attrs(m.group(1))
-        if name != _EMBED:
+        name, attrs = tag_name_and_attrs(m.group(1))
+        if name != EMBED:
             return ""
         key = _VALUE_OF + attrs.get("exp", "").strip()
         return self.names.get(key, key)
@@ -824,35 +744,35 @@ class _Reader:
         self.sticky = sticky
 
     def tag(self, body: str) -> None:
-        name, attrs = _tag_name_and_attrs(body)
+        name, attrs = tag_name_and_attrs(body)
         if self.in_macro:
-            self.in_macro = name != _MACRO_END
+            self.in_macro = name != MACRO_END
             return
-        if name == _MACRO_START:
+        if name == MACRO_START:
             self.flush()
             self.in_macro = True
-        elif name == _CHOICE_START:
+        elif name == CHOICE_START:
             self.flush()
             self.in_choice = True
-        elif name == _CHOICE_END:
+        elif name == CHOICE_END:
             self.in_choice = False
         elif name == "r":
             self.parts.append(_BREAK)
-        elif name in _CHARACTERS:
+        elif name in CHARACTERS:
             self.text(attrs.get("text", ""), self.number)
-        elif name == _EMBED:
+        elif name == EMBED:
             self.embed(attrs.get("exp", "").strip())
-        elif name in _WAIT:
+        elif name in WAIT:
             # `「えっ……[l]本当に？」`: a click wait inside a quote is one line on screen;
             # cut there, "えっ……" would be dropped as a line of only a sound.
             if not self.quote_open():
                 self.flush()
                 self.waited = True
-        elif name in _PAGE:
+        elif name in PAGE:
             self.end_page()
-        elif name == _CHARA_PTEXT:
+        elif name == CHARA_PTEXT:
             self.chara_speaks(attrs.get("name", ""))
-        elif name in _NAME_TAGS:
+        elif name in NAME_TAGS:
             self.name_tag(name, attrs, body)
         else:
             self.call(name, attrs, body)
@@ -936,7 +856,7 @@ class _Reader:
                 tags = whole if self.said else run
             if self.calls < _DEEPEST_CALL:
                 self.calls += 1
-                for m in _TOKEN.finditer(tags):
+                for m in TOKEN.finditer(tags):
                     self.run_body_token(m, attrs)
                 self.calls -= 1
             return
@@ -950,9 +870,9 @@ class _Reader:
         elif (named := self.name_attribute(name, attrs)) is not None:
             self.name_call(name, *named)
         elif written.isascii():
-            if name not in _OWN_TAGS and _NOT_NAME_MACRO_ATTRIBUTES.isdisjoint(attrs):
+            if name not in OWN_TAGS and _NOT_NAME_MACRO_ATTRIBUTES.isdisjoint(attrs):
                 self.undefined_call = written
-        elif not _looks_like_name(written) or not _COMMAND_ATTRIBUTES.isdisjoint(attrs):
+        elif not _looks_like_name(written) or not COMMAND_ATTRIBUTES.isdisjoint(attrs):
             return
         elif self.waited:
             self.maybe_speaker = written
@@ -993,7 +913,7 @@ class _Reader:
         """A tag no file defines given what looks like a line's text (`[say text=…]`): a
         macro showing its argument (`_MacroBody`) whose definition was left out, which
         loses the line (`text_calls`)."""
-        if self.in_choice or name in _OWN_TAGS or name in _OWN_TEXT_TAGS:
+        if self.in_choice or name in OWN_TAGS or name in OWN_TEXT_TAGS:
             return
         if (key := _line_attribute(attrs)) is not None:
             self.text_calls[written, key] += 1
@@ -1004,7 +924,7 @@ class _Reader:
         called, and so is the argument an `[emb exp=mp.text]` shows (whole: written into
         the tag, "Good morning" would be cut at its blank)."""
         if token.group(1) is None:
-            self.text(_shown_token(token.group(0)), self.number)
+            self.text(shown_token(token.group(0)), self.number)
             return
         argument = _argument_shown_by(token.group(1))
         if argument is None:
@@ -1029,7 +949,7 @@ class _Reader:
                 chunk = self._name_or_text(chunk)
                 if not chunk:
                     return
-            if chunk.startswith("【") and (header := _HEADER.match(chunk)):
+            if chunk.startswith("【") and (header := HEADER.match(chunk)):
                 # A message's header after a tag on its line: `「ねえ」[l][r]【夏生】「ん？」`.
                 self.name_header(header.group(1))
                 chunk = header.group(2)
@@ -1111,7 +1031,7 @@ def _read(text: str, source: str, options: ParseOptions) -> _Reader:
             in_comment = line != "*/"
             continue
         if block_end is not None or line[0] in "[@":
-            block_end, line = _outside_code(line, block_end)  # JavaScript / TJS / HTML
+            block_end, line = outside_code(line, block_end)  # JavaScript / TJS / HTML
             if not line:
                 continue
         head = line[0]
@@ -1137,7 +1057,7 @@ def _read(text: str, source: str, options: ParseOptions) -> _Reader:
             # `[atri] おはよう`: a speaker tag in a dump when it names the lead or the
             # character (any other tag stays a tag), unless it is a tag this reader acts on.
             tagged = alias_tag(line, options.speaker_aliases, options.convert_name)
-            if tagged is not None and tagged[0].lower() not in _READER_TAGS:
+            if tagged is not None and tagged[0].lower() not in READER_TAGS:
                 reader.set_speaker(tagged[0], sticky=False)
                 line = tagged[1]
                 if not line:
@@ -1149,20 +1069,20 @@ def _read(text: str, source: str, options: ParseOptions) -> _Reader:
             if not line:
                 continue
             head = line[0]
-        if head == "[" and "【" in line and (tags := _TAGS_BEFORE_HEADER.match(line)):
+        if head == "[" and "【" in line and (tags := TAGS_BEFORE_HEADER.match(line)):
             # `[voice storage="atr_0012"]【アトリ】「はい」`: the tags before a header act
             # first, and the header names the speaker as at the start of a line.
-            for m in _TOKEN.finditer(tags.group(0)):
+            for m in TOKEN.finditer(tags.group(0)):
                 if m.group(1) is not None:
                     reader.tag(m.group(1))
             line = line[tags.end() :]
             # In a choice (`[link]【はい】[endlink]`) it is the choice's text, no one's.
             head = "" if reader.in_choice or reader.in_macro else "【"
-        header = _HEADER.match(line) if head == "【" else None
+        header = HEADER.match(line) if head == "【" else None
         if header is not None:
             reader.name_header(header.group(1))
             line = header.group(2)
-        for m in _TOKEN.finditer(line):
+        for m in TOKEN.finditer(line):
             token = m.group(0)
             if token == "[[" or (token[0] == "\\" and len(token) == 2):
                 reader.text(token[-1], number)
