@@ -6,17 +6,16 @@ own name tags (`NameCalls`, `name_tags`); its hints (`unnamed_calls`, `text_call
 `unlearnt_name_calls`) say which definitions a file's lines seem to lack.
 """
 
+from dataprep.formats.kirikiri.macros import macro_tags
+from dataprep.formats.kirikiri.names import display_names, with_display_names
 from dataprep.formats.kirikiri.parser import (
     NameCalls,
     UnlearntNameTag,
-    display_names,
-    macro_tags,
     name_tags,
     parse,
     text_calls,
     unlearnt_name_calls,
     unnamed_calls,
-    with_display_names,
 )
 
 __all__ = [

@@ -46,8 +46,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
-from functools import lru_cache
+from collections.abc import Callable
 from typing import NamedTuple
 
 from dataprep.formats.common import (
@@ -59,17 +58,17 @@ from dataprep.formats.common import (
     join_pieces,
     tidy_name,
 )
+from dataprep.formats.kirikiri.macro_arguments import argument_shown_by, with_arguments
+from dataprep.formats.kirikiri.macros import INLINE_BODY, MACRO_KEY
+from dataprep.formats.kirikiri.names import display_names
 from dataprep.formats.kirikiri.syntax import (
-    BLOCKS,
     HEADER,
     HEADING_NAME,
     SOUND_NAME,
-    TAG_WORD,
     TAGS_BEFORE_HEADER,
     TOKEN,
     VALUE,
     outside_code,
-    quoted,
     shown_token,
     tag_name_and_attrs,
     unquoted,
@@ -90,42 +89,13 @@ from dataprep.formats.kirikiri.tags import (
     READER_TAGS,
     WAIT,
 )
+from dataprep.formats.kirikiri.variables import GAME_VARIABLE, VALUE_OF, held_name
 from dataprep.records import Utterance
-from dataprep.speakers import normalise_name
 
 _TAG_IN_NAME = re.compile(r"\[([^\[\]]*)\]")
-# TyranoScript's `[chara_new name="akane" jname="あかね" …]` (or `@chara_new …`).
-_CHARA_NEW = re.compile(r"(?:\[|^[ \t]*@)[ \t]*chara_new\b([^\]\n]*)", re.M)
-# `[current layer=message1]`: what follows is written to that message layer; a layer but
-# the main one (`message0`, or the current `message`) is a name box in a macro's body.
-_CURRENT_LAYER = "current"
-_MAIN_LAYERS = frozenset({"", "message", "message0"})
-# A game variable given a string, as scripts give the player's name its default: in
-# TJS/JavaScript (`f.name = "悠真";`, `[eval exp="f.name='悠真'"]`), as the default of
-# KAG's `System.inputString(caption, prompt, "悠真")`, or as the `initial` of the
-# TyranoScript `[edit name="f.name" initial="悠真"]` the player types it into.
-_VARIABLE = r"(?:sf|tf|f)\.[A-Za-z_]\w*"
-_STRING = r"""(?:"([^"\n]*)"|'([^'\n]*)')"""
-_ASSIGNED = re.compile(
-    rf"(?<![\w.])({_VARIABLE})[ \t]*=(?![=])[ \t]*"
-    rf"(?:System\.inputString\([^()\n]*,[ \t]*)?{_STRING}"
-)
 _PLAIN_VARIABLE = re.compile(r"[A-Za-z_][\w.]*")
-_GAME_VARIABLE = re.compile(_VARIABLE)
-_EDIT = re.compile(r"(?:\[|^[ \t]*@)[ \t]*edit\b([^\]\n]*)", re.M)
-# How a tag's attribute names a variable's value (`t=&f.name`, `#&f.name`): the key
-# under which `display_names` gives a variable's value.
-_VALUE_OF = "&"
-# Under this key plus a macro's name (`@汐里`), `display_names` gives the tags its body
-# runs (`macro_tags`): `[nm t="汐里"]` for a name macro, `[p][cm]` for a page macro; a
-# macro defined, even with no such tag (`[macro name=暗転]`), is no character's name.
-_MACRO_KEY = "@"
 # Macros calling macros: how deep calls are followed (one calling itself stops there).
 _DEEPEST_CALL = 8
-# A macro's argument in its body: `%voice`, `%name|汐里` (with a default), and in an
-# expression (`[emb exp="mp.name"]`, an attribute's whole value `t=&mp.name`).
-_MACRO_ARGUMENTS = "mp."
-_ARGUMENT = re.compile(r"%([\w-]+)(?:\|([^\s\]\"']*))?|&mp\.([A-Za-z_]\w*)(?=[\"'`]?(?:\s|$))")
 # How long a tag no file defines may be to be taken for a character's name.
 _LONGEST_NAME = 16
 # What a tag no file defines, ASCII (`@shiori`), may not take to be taken for a name macro
@@ -193,15 +163,6 @@ _LONG_LINE = 10
 _LINE_WORDS = re.compile(r"[A-Za-z',]+(?: [A-Za-z',]+){2,}")
 # Tags never a game's own name tag (`name_tags`).
 _NOT_NAME_TAGS = READER_TAGS | OWN_TAGS | OWN_TEXT_TAGS | _OWN_NAMED_TAGS
-# What a macro's body may hold that is not run where it is called (`macro_tags`): as its
-# text, what it shows is not read.
-_SHOWS_TEXT = CHARACTERS | {EMBED, CHOICE_START, CHOICE_END}
-# Tags that make a macro's fixed text no part of a line where it is called: ending or
-# waiting on a message, naming a speaker, a choice (a system message, a prompt).
-_NOT_INLINE = WAIT | PAGE | NAME_TAGS | {CHOICE_START, CHOICE_END}
-# Between the tags a macro of fixed text runs at every call and its whole body, run
-# instead inside a line already begun (`_MacroBody.tags`).
-_INLINE_BODY = "\x01"
 # Marks after a name leading a line (`悠真：そうだな`), as after a `【名】` header.
 _NAME_COLONS = ("：", ":")
 # Quote marks of a line a click wait may fall inside of, opener and closer.
@@ -219,283 +180,6 @@ def _join(parts: list[str]) -> str:
     it is no space in what is said."""
     text = "".join(parts)
     return join_pieces(text.split(_BREAK)) if _BREAK in text else text.strip()
-
-
-def display_names(text: str) -> dict[str, str]:
-    """TyranoScript character id → the name shown for it, from every `chara_new` with a
-    `jname` in the text; and `&f.name` → the one string the text gives the variable
-    `f.name` (`variable_values`), which a speaker named `&f.name` and `[emb exp=f.name]`
-    show."""
-    found = {_VALUE_OF + name: value for name, value in variable_values(text).items()}
-    found.update((_MACRO_KEY + name, tags) for name, tags in macro_tags(text).items())
-    if "chara_new" not in text:
-        return found
-    for body in _CHARA_NEW.findall(text):
-        attrs = tag_name_and_attrs(f"chara_new {body}")[1]
-        chara_id, shown = attrs.get("name", "").strip(), attrs.get("jname", "").strip()
-        if chara_id and shown:
-            found[chara_id] = shown
-    return found
-
-
-def macro_tags(text: str) -> dict[str, str]:
-    """Each macro the text defines (`[macro name=汐里]` or `@macro name=汐里` to its
-    `endmacro`; names as tags compare them, lower case) → the tags of its body, as `[…]`
-    text, that `_Reader.call` runs where it is called: a name macro's `[nm t="汐里"]` (a
-    TyranoScript `#汐里` line as the `[chara_ptext name="汐里"]` it stands for), a page
-    macro's `[p][cm]`, other macros' calls. Not its text, nor what shows text (`emb`,
-    `ch`, a choice), nor code (`[iscript]` … `[endscript]`); but an `[emb exp="mp.name"]`
-    written to a name box (`_name_box_emb`), or in a `【…】` leading its text
-    (`_NameHeader`), is its `[nm t="%name"]`; and a body showing the call's arguments
-    (`「[emb exp=mp.text]」[p]`) shows its text and choices where it is called, as
-    `_MacroBody` tells."""
-    if "macro" not in text:
-        return {}
-    found: dict[str, _MacroBody] = {}
-    defining: _MacroBody | None = None  # the body being read
-    in_name_box = False  # whether the body writes to a message layer of its own
-    header = _NameHeader()  # the `【名】` leading the body's text
-    block_end: str | None = None
-    for line in text.splitlines():
-        block_end, line = outside_code(line.strip(), block_end)
-        if defining is not None and line.startswith("#"):
-            who = line[1:].split(":", 1)[0].strip()
-            defining.tag(f'[{CHARA_PTEXT} name="{who}"]')
-            continue
-        if defining is not None and is_code(line):
-            continue
-        for body, shown in _line_pieces(line, defining is not None):
-            if body is None:
-                if defining is not None:
-                    name_tags, shown = header.text(shown)
-                    for tag in name_tags:
-                        defining.tag(tag)
-                    if not in_name_box:
-                        defining.show(shown)
-                continue
-            name, attrs = tag_name_and_attrs(body)
-            if name == MACRO_START:
-                macro = attrs.get("name", "").strip().lower()
-                defining = _MacroBody() if macro else None
-                if defining is not None:
-                    found[macro] = defining  # defined again: the last definition counts
-                in_name_box, header = False, _NameHeader()
-            elif name == MACRO_END:
-                defining = None
-            elif name in BLOCKS:  # `[macro name=x][iscript]`: to its end
-                block_end = outside_code(line[line.index(body) - 1 :], None)[0]
-                break
-            elif defining is None:
-                continue
-            elif name not in _SHOWS_TEXT:
-                defining.tag(f"[{body.strip()}]")
-                if name == _CURRENT_LAYER:
-                    in_name_box = attrs.get("layer", "").lower() not in _MAIN_LAYERS
-            elif header.is_open:  # `【[emb exp="mp.name"]】`: a piece of the name
-                header.add(_name_box_emb(attrs) if name == EMBED else attrs.get("text"))
-            elif name == EMBED and in_name_box and (shown := _name_box_emb(attrs)):
-                defining.tag(f'[nm t="{shown}"]')
-            elif not in_name_box:
-                header.shown()
-                defining.show_tag(f"[{body.strip()}]", _shown_argument(name, attrs))
-                defining.shows_variable |= _shows_variable(name, attrs)
-        header.line_end()
-    return {name: body.tags() for name, body in found.items()}
-
-
-class _MacroBody:
-    """A macro's body as `macro_tags` reads it: its tags, which run wherever it is called,
-    and what it shows in the message (text, `emb`, `ch`, choices), which is read there
-    when the body shows something of the call's arguments (`[emb exp=mp.text]`,
-    `[ch text=%text]`): then the macro is how the script writes its lines
-    (`[say text="おはよう"]`), and its text around them (`「…」`, `[nm]`, `[p]`) is theirs.
-    So it is when the body shows a game variable (`[macro name=pn][emb exp=f.name]`, the
-    player's name): `「おかえり、[pn]さん」` reads as `[emb exp=f.name]` written there
-    would (before a message's text it may name the speaker: `_Reader.embed`).
-    A body of fixed text only shows the same at every call. Called on its own, before a
-    message's text (`[macro name=sys]セーブしました[p][endmacro]`, a choice's prompt), it
-    is the game's own text, not a line the script writes, which read at each call would
-    repeat one line many times, credited to whoever speaks there: it stays unread, as
-    its definition. Inside a line already begun (`「好き[heart]」`, with a body `♥`, or
-    `「[atr_n]は？」` with `アトリ`) it is part of the line the player reads, and shown:
-    unless the body ends or waits on a message, names a speaker or holds a choice
-    (`_NOT_INLINE`), which no text inside a line does. An argument leading its text
-    before a colon (`[emb exp=mp.name]：`) is the speaker's name, as `名：「…」` writes it:
-    the `[nm t="%name"]` it stands for, not text."""
-
-    def __init__(self) -> None:
-        # (as `[…]` text, whether it is shown, the call's argument it shows, if one).
-        self.pieces: list[tuple[str, bool, str | None]] = []
-        self.shows_variable = False  # an `[emb exp=f.name]` in its text
-        self.inline = True  # whether its fixed text may be part of a line (`_NOT_INLINE`)
-
-    def tag(self, tag: str) -> None:
-        self.pieces.append((tag, False, None))
-        self._note(tag)
-
-    def _note(self, tag: str) -> None:
-        word = TAG_WORD.match(tag)
-        if word is not None and word.group(1).lower() in _NOT_INLINE:
-            self.inline = False
-
-    def show(self, text: str) -> None:
-        """Text shown, escaped to read as text again (`[` is `[[`, `\\` is `\\\\`)."""
-        if text:
-            self.pieces.append((text.replace("\\", "\\\\").replace("[", "[["), True, None))
-
-    def show_tag(self, tag: str, argument: str | None) -> None:
-        """A tag showing text (`emb`, `ch`: `argument`, the call's it shows whole) or a
-        choice's (`link`, `endlink`)."""
-        self.pieces.append((tag, True, argument))
-        self._note(tag)
-
-    def tags(self) -> str:
-        """The body as `_Reader.call` runs it: whole when it shows an argument or a
-        variable; of fixed text, its tags, and after `_INLINE_BODY` the whole body for a
-        call inside a line, when its text may be part of one."""
-        pieces = self._named()
-        whole = "".join(p for p, _, _ in pieces)
-        if self.shows_variable or any(argument for _, _, argument in pieces):
-            return whole
-        run = "".join(p for p, shown, _ in pieces if not shown)
-        return run + _INLINE_BODY + whole if self.inline and run != whole else run
-
-    def _named(self) -> list[tuple[str, bool, str | None]]:
-        """The pieces, an argument leading the text before a colon the `[nm]` naming it."""
-        shown = [i for i, (_, is_shown, _) in enumerate(self.pieces) if is_shown]
-        if len(shown) < 2 or shown[1] != shown[0] + 1:
-            return self.pieces
-        (_, _, name), (text, _, _) = self.pieces[shown[0]], self.pieces[shown[1]]
-        said = text.lstrip()
-        if name is None or not said.startswith(("：", ":")):
-            return self.pieces
-        named = [(f'[nm t="{name}"]', False, None), (said[1:].lstrip(), True, None)]
-        return [*self.pieces[: shown[0]], *named, *self.pieces[shown[1] + 1 :]]
-
-
-def _shown_argument(name: str, attrs: dict[str, str]) -> str | None:
-    """The call's argument a tag of a macro's body shows whole, as `_with_arguments`
-    reads it: `[emb exp=mp.text]` shows `%text`, and so do `[ch text=%text]` and
-    `[ch text=&mp.text]`; None for a tag showing anything else."""
-    if name == EMBED:
-        exp = attrs.get("exp", "").strip()
-        argument = exp[len(_MACRO_ARGUMENTS) :]
-        return (
-            "%" + argument if exp.startswith(_MACRO_ARGUMENTS) and argument.isidentifier() else None
-        )
-    text = attrs.get("text", "").strip()
-    return text if name in CHARACTERS and _ARGUMENT.fullmatch(text) else None
-
-
-def _shows_variable(name: str, attrs: dict[str, str]) -> bool:
-    """Whether a tag of a macro's body shows a game variable: `[emb exp=f.name]`."""
-    return name == EMBED and _GAME_VARIABLE.fullmatch(attrs.get("exp", "").strip()) is not None
-
-
-@lru_cache(maxsize=4096)
-def _argument_shown_by(tag_body: str) -> str | None:
-    """`_shown_argument` of a macro body's tag, once per tag: a body runs at every call
-    of its macro, tens of thousands in a game, and its tags are a few."""
-    return _shown_argument(*tag_name_and_attrs(tag_body))
-
-
-def _name_box_emb(attrs: dict[str, str]) -> str:
-    """What an `[emb]` a macro writes to a message layer of its own (KAG's name box,
-    `[current layer=message1]`) names as an `[nm t=…]` would: the call's argument
-    (`exp="mp.name"` is `%name`) or a variable's value (`exp="f.name"`); "" for other
-    expressions."""
-    if (argument := _shown_argument(EMBED, attrs)) is not None:
-        return argument
-    exp = attrs.get("exp", "").strip()
-    return _VALUE_OF + exp if _GAME_VARIABLE.fullmatch(exp) else ""
-
-
-def _line_pieces(line: str, in_macro: bool) -> list[tuple[str | None, str]]:
-    """A stripped line's tags and text, in order: (a tag's body, "") or (None, the text
-    shown). An `@` line is one tag, a `;` line nothing, nor a line of only text outside
-    a macro's body."""
-    if line.startswith("@"):
-        return [(line[1:], "")]
-    if line.startswith(";") or ("[" not in line and not in_macro):
-        return []
-    return [
-        (m.group(1), "") if m.group(1) is not None else (None, shown_token(m.group(0)))
-        for m in TOKEN.finditer(line)
-    ]
-
-
-class _NameHeader:
-    """A `【名】` header a macro's body writes as the first of its text,
-    `【[emb exp="mp.name"]】` (no name box: the name leads the line, as a script writing
-    `【アトリ】「…」` has it): it names the speaker where the macro is called, as an
-    `[nm t="%name"]` there would."""
-
-    def __init__(self) -> None:
-        # The pieces of the name since the `【`; None in them for one not known here
-        # (`[emb exp="sf.names[mp.id]"]`): that header names nobody.
-        self.pieces: list[str | None] | None = None
-        self.done = False  # a header read, or text shown first: no `【` after is one
-
-    @property
-    def is_open(self) -> bool:
-        return self.pieces is not None
-
-    def add(self, piece: str | None) -> None:
-        """A piece shown by a tag (`emb`, `ch`) in the header."""
-        if self.pieces is not None:
-            self.pieces.append(piece or None)
-
-    def shown(self) -> None:
-        """Text shown outside a header: one after it is no name."""
-        self.done = True
-
-    def text(self, chunk: str) -> tuple[list[str], str]:
-        """The `[nm]` tag of the header this text closes, if it does, and what of the
-        text is shown in the message: all of it, but the header."""
-        if self.done:
-            return [], chunk
-        if self.pieces is None:
-            before, opened, rest = chunk.partition("【")
-            self.done = bool(before.strip())
-            if self.done or not opened:
-                return [], chunk
-            self.pieces = []
-            chunk = rest
-        piece, closed, after = chunk.partition("】")
-        self.pieces.append(piece)
-        if not closed:
-            return [], ""
-        tags, self.pieces, self.done = _name_tag(self.pieces), None, True
-        return tags, after
-
-    def line_end(self) -> None:
-        """A header is on one line: one left open is none."""
-        if self.pieces is not None:
-            self.pieces, self.done = None, True
-
-
-def _name_tag(pieces: list[str | None]) -> list[str]:
-    """The `[nm t=…]` a header's pieces name (`%name`, a call's argument; `&f.name`, a
-    variable's value, whole); none for a voice cue, one naming nobody for a heading."""
-    if None in pieces:
-        return []
-    name = "".join(p for p in pieces if p is not None).strip()
-    values = [p for p in pieces if p and p.startswith(_VALUE_OF)]
-    if not name or '"' in name or (values and values != [name]):
-        return []
-    if SOUND_NAME.fullmatch(name):
-        return []
-    return ['[nm t=""]' if HEADING_NAME.fullmatch(name) else f'[nm t="{name}"]']
-
-
-def _held_name(held: list[tuple[str, str | None]]) -> str:
-    """The speaker's name variables shown before a line said give (`_Reader.held`): their
-    values, or `&f.name` for one no file sets (as `_name_tag` names a header); "" for a
-    name partly unknown."""
-    values = [value for _, value in held if value is not None]
-    if len(values) == len(held):
-        return "".join(values).strip()
-    return _VALUE_OF + held[0][0] if len(held) == 1 else ""
 
 
 def _looks_like_name(word: str) -> bool:
@@ -527,59 +211,6 @@ def _line_attribute(attrs: dict[str, str]) -> str | None:
         return None
     keys = sorted(attrs, key=lambda key: key != "text")
     return next((key for key in keys if _carries_line(key, attrs[key])), None)
-
-
-# An attribute's value in a macro body's tag, where a call's argument is put in quoted,
-# or an argument elsewhere in it.
-_ARGUMENT_IN_TAG = re.compile(rf"""([\w-]+[ \t]*=[ \t]*){VALUE}|{_ARGUMENT.pattern}""")
-
-
-def _with_arguments(body: str, attrs: dict[str, str]) -> str:
-    """A macro body's tag with the call's arguments in it (`t=%who` → `t="汐里"`): an
-    attribute's value holding one is quoted, so that the argument is its value whole
-    (`[n name="Mr Smith"]` names "Mr Smith", not "Mr"; `]` or `"` in it ends no tag);
-    elsewhere (the `%text` an `[emb exp=mp.text]` shows) it is put in as it is."""
-
-    if "%" not in body and "&mp." not in body:
-        return body  # no argument in it (`_ARGUMENT`): most tags of most bodies
-
-    def argument(m: re.Match[str]) -> str:
-        return attrs.get((m.group(1) or m.group(3)).lower(), m.group(2) or "")
-
-    def value(m: re.Match[str]) -> str:
-        if m.group(1) is None:  # an argument outside any attribute's value
-            return _ARGUMENT.sub(argument, m.group(0))
-        written = m.group(2)
-        if not _ARGUMENT.search(written):
-            return m.group(0)
-        return m.group(1) + quoted(_ARGUMENT.sub(argument, unquoted(written)))
-
-    return _ARGUMENT_IN_TAG.sub(value, body)
-
-
-def variable_values(text: str) -> dict[str, str]:
-    """Game variable (`f.name`) → the string the text gives it, for each variable given
-    one non-empty string only (an empty one says "not typed yet"; several are not
-    guessed between): what the player's name is when the player keeps the default."""
-    given: dict[str, set[str]] = {}
-    for name, double, single in _ASSIGNED.findall(text):
-        given.setdefault(name, set()).add(double or single)
-    for body in _EDIT.findall(text) if "edit" in text else ():
-        attrs = tag_name_and_attrs(f"edit {body}")[1]
-        name = attrs.get("name", "").strip()
-        if re.fullmatch(_VARIABLE, name):
-            given.setdefault(name, set()).add(attrs.get("initial", ""))
-    values = {name: {v.strip() for v in strings} - {""} for name, strings in given.items()}
-    return {name: strings.pop() for name, strings in values.items() if len(strings) == 1}
-
-
-def with_display_names(aliases: Iterable[str], names: dict[str, str]) -> list[str]:
-    """The aliases, and the display name of each that is a TyranoScript character id
-    (compared as speaker names are): an alias "akane" names the lines credited to あかね."""
-    aliases = list(aliases)
-    by_id = {normalise_name(chara_id): shown for chara_id, shown in names.items()}
-    extra = [by_id[key] for a in aliases if (key := normalise_name(a)) in by_id]
-    return aliases + [name for name in extra if name not in aliases]
 
 
 class NameCalls:
@@ -627,7 +258,7 @@ def name_tags(
     learnt: dict[str, str] = {}
     order = {key: i for i, key in enumerate(_NAME_ATTRIBUTES)}
     for tag, key, value in sorted(calls.calls, key=lambda c: (c[0], order[c[1]], c[2])):
-        if tag in learnt or _MACRO_KEY + tag in names or not value:
+        if tag in learnt or MACRO_KEY + tag in names or not value:
             continue
         if called[tag] >= calls.named and (is_alias(value) or is_alias(names.get(value, value))):
             learnt[tag] = key
@@ -638,7 +269,7 @@ class _Reader:
     def __init__(self, source: str, names: dict[str, str], options: ParseOptions) -> None:
         self.source = source
         # TyranoScript character id → display name (`#akane` is あかね's line), and
-        # the tags each macro runs (`_MACRO_KEY`).
+        # the tags each macro runs (`MACRO_KEY`).
         self.names = names
         self.options = options
         self.out: list[Utterance] = []
@@ -723,7 +354,7 @@ class _Reader:
         name, attrs = tag_name_and_attrs(m.group(1))
         if name != EMBED:
             return ""
-        key = _VALUE_OF + attrs.get("exp", "").strip()
+        key = VALUE_OF + attrs.get("exp", "").strip()
         return self.names.get(key, key)
 
     def quote_open(self) -> bool:
@@ -785,11 +416,11 @@ class _Reader:
         who = attrs.get("t") or attrs.get("text") or ""
         if not who and "name" in attrs:  # [nm name=akane]: a character id
             who = self.names.get(attrs["name"].strip(), attrs["name"])
-        if not who and _MACRO_KEY + name in self.names:
+        if not who and MACRO_KEY + name in self.names:
             self.call(name, attrs, body)
             return
         who = who or attrs.get("n", "")
-        if who.startswith(_VALUE_OF):  # `t=&f.name`: the variable's value
+        if who.startswith(VALUE_OF):  # `t=&f.name`: the variable's value
             who = self.names.get(who.strip(), who)
         self.set_speaker(who.split("/")[0].strip(), sticky=False)
 
@@ -802,8 +433,8 @@ class _Reader:
         (`[emb exp=f.name]「ただいま」`, `[pn]「ただいま」`) is the player's, as `名「…」`
         is a dump's; other text is read on from the name (`[pn]は笑った。`). Inside a
         line begun (`「おかえり、[pn]さん」`) it is text."""
-        value = self.names.get(_VALUE_OF + exp)
-        if not self.said and not self.in_choice and _GAME_VARIABLE.fullmatch(exp):
+        value = self.names.get(VALUE_OF + exp)
+        if not self.said and not self.in_choice and GAME_VARIABLE.fullmatch(exp):
             self.held.append((exp, value))
             return
         self.text(self.embedded(exp, value), self.number)
@@ -825,7 +456,7 @@ class _Reader:
         held, self.held = self.held, []
         said = chunk.lstrip()
         colon = said.startswith(_NAME_COLONS)
-        if (colon or said.startswith(_SAID_OPENERS)) and (name := _held_name(held)):
+        if (colon or said.startswith(_SAID_OPENERS)) and (name := held_name(held)):
             self.set_speaker(name, sticky=False)
             return said.lstrip("".join(_NAME_COLONS)).lstrip() if colon else chunk
         return "".join(self.embedded(exp, value) for exp, value in held) + chunk
@@ -849,10 +480,10 @@ class _Reader:
         (`[ルビ text=なつき]`), or one of the aliases (`@atri`); after a click wait, only
         if a line said follows (`_deferred`). One with a name attribute
         (`[cn name="夏生"]`) names by it, if a game's own name tag (`name_call`)."""
-        tags = self.names.get(_MACRO_KEY + name)
+        tags = self.names.get(MACRO_KEY + name)
         if tags is not None:
-            if _INLINE_BODY in tags:  # fixed text: shown only inside a line begun
-                run, _, whole = tags.partition(_INLINE_BODY)
+            if INLINE_BODY in tags:  # fixed text: shown only inside a line begun
+                run, _, whole = tags.partition(INLINE_BODY)
                 tags = whole if self.said else run
             if self.calls < _DEEPEST_CALL:
                 self.calls += 1
@@ -926,11 +557,11 @@ class _Reader:
         if token.group(1) is None:
             self.text(shown_token(token.group(0)), self.number)
             return
-        argument = _argument_shown_by(token.group(1))
+        argument = argument_shown_by(token.group(1))
         if argument is None:
-            self.tag(_with_arguments(token.group(1), arguments))
+            self.tag(with_arguments(token.group(1), arguments))
         else:
-            self.text(_with_arguments(argument, arguments), self.number)
+            self.text(with_arguments(argument, arguments), self.number)
 
     def _deferred(self, chunk: str) -> None:
         """After a click wait the page's speaker goes on: a tag there no file defines
