@@ -55,7 +55,7 @@ INLINE_BODY = "\x01"
 def macro_tags(text: str) -> dict[str, str]:
     """Each macro the text defines (`[macro name=汐里]` or `@macro name=汐里` to its
     `endmacro`; names as tags compare them, lower case) → the tags of its body, as `[…]`
-    text, that `_Reader.call` runs where it is called: a name macro's `[nm t="汐里"]` (a
+    text, that `Reader.call` runs where it is called: a name macro's `[nm t="汐里"]` (a
     TyranoScript `#汐里` line as the `[chara_ptext name="汐里"]` it stands for), a page
     macro's `[p][cm]`, other macros' calls. Not its text, nor what shows text (`emb`,
     `ch`, a choice), nor code (`[iscript]` … `[endscript]`); but an `[emb exp="mp.name"]`
@@ -125,7 +125,7 @@ class _MacroBody:
     (`[say text="おはよう"]`), and its text around them (`「…」`, `[nm]`, `[p]`) is theirs.
     So it is when the body shows a game variable (`[macro name=pn][emb exp=f.name]`, the
     player's name): `「おかえり、[pn]さん」` reads as `[emb exp=f.name]` written there
-    would (before a message's text it may name the speaker: `_Reader.embed`).
+    would (before a message's text it may name the speaker: `Reader.embed`).
     A body of fixed text only shows the same at every call. Called on its own, before a
     message's text (`[macro name=sys]セーブしました[p][endmacro]`, a choice's prompt), it
     is the game's own text, not a line the script writes, which read at each call would
@@ -164,7 +164,7 @@ class _MacroBody:
         self._note(tag)
 
     def tags(self) -> str:
-        """The body as `_Reader.call` runs it: whole when it shows an argument or a
+        """The body as `Reader.call` runs it: whole when it shows an argument or a
         variable; of fixed text, its tags, and after `INLINE_BODY` the whole body for a
         call inside a line, when its text may be part of one."""
         pieces = self._named()

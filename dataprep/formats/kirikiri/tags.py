@@ -34,7 +34,7 @@ OWN_TAGS = frozenset(KAG_TAGS.split("|")) | {"ruby", "link"}
 # TyranoScript's own tags showing text of their own, no line (`[ptext text="第一章"]`, a
 # button's, a dialog's): no macro whose definition was left out (`text_calls`).
 OWN_TEXT_TAGS = frozenset({"ptext", "mtext", "button", "glink", "dialog", "edit", "trace"})
-# The tags `_Reader.tag` acts on: never a speaker, whatever the aliases.
+# The tags `Reader.tag` acts on: never a speaker, whatever the aliases.
 READER_TAGS = (
     WAIT
     | PAGE

@@ -44,8 +44,8 @@ def variable_values(text: str) -> dict[str, str]:
 
 
 def held_name(held: list[tuple[str, str | None]]) -> str:
-    """The speaker's name variables shown before a line said give (`_Reader.held`): their
-    values, or `&f.name` for one no file sets (as `_name_tag` names a header); "" for a
+    """The speaker's name variables shown before a line said give (`Reader.held`): their
+    values, or `&f.name` for one no file sets (as `macros._name_tag` names a header); "" for a
     name partly unknown."""
     values = [value for _, value in held if value is not None]
     if len(values) == len(held):
