@@ -72,11 +72,12 @@ NOT_SPEAKERS = frozenset(
 )
 # A statement that opens a block of code or interface (its indented body is skipped): a
 # layered image's and an ATL block's strings (`always "minamo_base"`, `show minamo:` /
-# `"minamo happy"`) are images, never lines.
+# `"minamo happy"`) are images, never lines. A comment may follow its colon
+# (`image e smile: # a softer smile`).
 CODE_BLOCK = re.compile(
     r"(?:init(?:\s+[-+]?\d+)?\s+)?(?:python|screen|style|transform|image|layeredimage)\b"
-    r"[^\"']*:\s*$"
-    r"|init(?:\s+[-+]?\d+)?\s*:\s*$"
+    r"[^\"'#]*:\s*(?:#.*)?$"
+    r"|init(?:\s+[-+]?\d+)?\s*:\s*(?:#.*)?$"
     r"|(?:show|scene|camera)\b.*:\s*(?:#.*)?$"
 )
 # What follows the opening of a triple-quoted string, up to its close (escapes included).
