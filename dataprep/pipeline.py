@@ -247,7 +247,8 @@ def parse_options(
 def renpy_language(setting: str, scripts: list[_Script]) -> str:
     """The language whose Ren'Py lines are read ("original" for the untranslated ones),
     from [dataprep] renpy_language and the translations the files hold; DataprepError
-    when "auto" finds several languages or a named one is not there."""
+    when "auto" finds several languages, a named one is not there (or has string
+    translations only), or the language's files translate no line (an empty template)."""
     found = _translations(scripts)
     if setting == "auto":
         if len(found) > 1:
@@ -256,14 +257,34 @@ def renpy_language(setting: str, scripts: list[_Script]) -> str:
                 f" ({', '.join(found)}); set [dataprep] renpy_language to one of them, or to"
                 f' "{renpy_translations.ORIGINAL}" for the untranslated lines.'
             )
-        return found[0] if found else renpy_translations.ORIGINAL
-    if setting != renpy_translations.ORIGINAL and setting not in found:
+        chosen = found[0] if found else renpy_translations.ORIGINAL
+    elif setting != renpy_translations.ORIGINAL and setting not in found:
+        if any(setting in renpy_translations.string_languages(s.text) for s in scripts):
+            raise DataprepError(
+                f'[dataprep] renpy_language is "{setting}", but its game/tl/{setting} files'
+                f" hold only string translations (`translate {setting} strings`: menus,"
+                " interface), no translated dialogue; set the key to"
+                f' "{renpy_translations.ORIGINAL}" for the original lines.'
+            )
         held = f"translations in {', '.join(found)} only" if found else "no translations"
         raise DataprepError(
             f'[dataprep] renpy_language is "{setting}", but the Ren\'Py files given hold'
             f' {held}; give its game/tl/{setting} folder, or set the key to "auto".'
         )
-    return setting
+    else:
+        chosen = setting
+    if chosen != renpy_translations.ORIGINAL and not any(
+        renpy_translations.has_translated_text(s.text, chosen)
+        for s in scripts
+        if chosen in s.languages
+    ):
+        # An empty template: every block's line "", read as no line at all.
+        raise DataprepError(
+            f"The Ren'Py {chosen} translation files hold no translated lines (an empty"
+            f' template: every translated string is ""); set [dataprep] renpy_language to'
+            f' "{renpy_translations.ORIGINAL}" for the original lines.'
+        )
+    return chosen
 
 
 def _translations(scripts: Iterable[_Script]) -> list[str]:

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from atri.config import DataprepSettings
+from dataprep.errors import DataprepError
 from dataprep.formats.renpy.say_ids import say_identifiers
 from dataprep.pipeline import PrepResult, iter_utterances, load_scripts, parse_options, run_pipeline
 from dataprep.records import Utterance
@@ -168,3 +171,37 @@ def test_the_language_note_counts_the_original_lines_left_untranslated(tmp_path:
         " and were left out (part2.rpy 3, script.rpy 2); [dataprep] renpy_language ="
         ' "original" reads those.'
     )
+
+
+def test_an_empty_translation_template_is_one_sentence(tmp_path: Path) -> None:
+    said = ids()
+    root = game(
+        tmp_path,
+        "# TODO: Translation updated at 2023-03-30 08:23\n\n"
+        + "".join(
+            block(line, said[line], f'{who} "…"', f'{who} ""')
+            for line, who in ((5, "m"), (6, "e"), (7, "m"), (8, "e"))
+        ),
+    )
+    with pytest.raises(DataprepError) as raised:
+        run(root)
+    assert str(raised.value) == (
+        "The Ren'Py chinese translation files hold no translated lines (an empty template:"
+        ' every translated string is ""); set [dataprep] renpy_language to "original" for'
+        " the original lines."
+    )
+    assert run(root, renpy_language="original").problem is None
+
+
+def test_a_language_with_string_translations_only_says_so(tmp_path: Path) -> None:
+    root = tmp_path / "game"
+    (root / "tl" / "russian").mkdir(parents=True)
+    (root / "script.rpy").write_text(SCRIPT, encoding="utf-8")
+    (root / "tl" / "russian" / "dialogs.rpy").write_text(
+        'translate russian strings:\n    old "Sorry."\n    new "Прости."\n', encoding="utf-8"
+    )
+    with pytest.raises(DataprepError) as raised:
+        run(root, renpy_language="russian")
+    message = str(raised.value)
+    assert "only string translations" in message
+    assert "give its game/tl/russian folder" not in message
