@@ -7,6 +7,7 @@ The stats' shape and its picture live in stats.py; this module only fills them i
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -181,13 +182,29 @@ def without_dialogue_line(quiet: list[FileReport]) -> str | None:
     """The one line on the `quiet_files`, naming them."""
     if not quiet:
         return None
-    names = [Path(f.path).name for f in quiet]
+    names = distinct_names([Path(f.path) for f in quiet])
     named = ", ".join(names[:_QUIET_NAMED])
     more = len(names) - _QUIET_NAMED
     if more > 0:
         named += f" and {more} more"
     hold = "holds" if len(names) == 1 else "hold"
     return f"{counted(len(names), '.rpy file')} {hold} no dialogue ({named})."
+
+
+def distinct_names(paths: list[Path]) -> list[str]:
+    """Each file's name, or where two share one (a game's screens.rpy and its
+    tl/russian/screens.rpy), its path from the folder above all of those."""
+    shared: dict[str, list[Path]] = {}
+    for path in paths:
+        shared.setdefault(path.name, []).append(path)
+    named: dict[Path, str] = {}
+    for same in shared.values():
+        if len(same) == 1:
+            continue
+        common = Path(os.path.commonpath([p.parent for p in same]))
+        for path in same:
+            named[path] = path.relative_to(common).as_posix()
+    return [named.get(path, path.name) for path in paths]
 
 
 def unclosed_strings_warning(path: str, lines: list[int]) -> str:

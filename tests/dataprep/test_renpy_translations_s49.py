@@ -14,6 +14,8 @@ from dataprep.errors import DataprepError
 from dataprep.formats.renpy.say_ids import say_identifiers
 from dataprep.pipeline import PrepResult, iter_utterances, load_scripts, parse_options, run_pipeline
 from dataprep.records import Utterance
+from dataprep.report import distinct_names, without_dialogue_line
+from dataprep.stats import FileReport
 
 SCRIPT = (
     'define e = Character("Eileen")\n'  # 1
@@ -205,3 +207,25 @@ def test_a_language_with_string_translations_only_says_so(tmp_path: Path) -> Non
     message = str(raised.value)
     assert "only string translations" in message
     assert "give its game/tl/russian folder" not in message
+
+
+def test_files_without_dialogue_are_named_apart() -> None:
+    quiet = [
+        FileReport(path=path, format="renpy", error="no dialogue", said_nothing=True)
+        for path in (
+            "/g/game/screens.rpy",
+            "/g/game/options.rpy",
+            "/g/game/tl/russian/screens.rpy",
+            "/g/game/tl/english/screens.rpy",
+        )
+    ]
+    assert without_dialogue_line(quiet) == (
+        "4 .rpy files hold no dialogue (screens.rpy, options.rpy, tl/russian/screens.rpy,"
+        " tl/english/screens.rpy)."
+    )
+    assert distinct_names([Path(f.path) for f in quiet]) == [
+        "screens.rpy",
+        "options.rpy",
+        "tl/russian/screens.rpy",
+        "tl/english/screens.rpy",
+    ]
