@@ -7,6 +7,7 @@ The stats' shape and its picture live in stats.py; this module only fills them i
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -181,13 +182,29 @@ def without_dialogue_line(quiet: list[FileReport]) -> str | None:
     """The one line on the `quiet_files`, naming them."""
     if not quiet:
         return None
-    names = [Path(f.path).name for f in quiet]
+    names = distinct_names([Path(f.path) for f in quiet])
     named = ", ".join(names[:_QUIET_NAMED])
     more = len(names) - _QUIET_NAMED
     if more > 0:
         named += f" and {more} more"
     hold = "holds" if len(names) == 1 else "hold"
     return f"{counted(len(names), '.rpy file')} {hold} no dialogue ({named})."
+
+
+def distinct_names(paths: list[Path]) -> list[str]:
+    """Each file's name, or where two share one (a game's screens.rpy and its
+    tl/russian/screens.rpy), its path from the folder above all of those."""
+    shared: dict[str, list[Path]] = {}
+    for path in paths:
+        shared.setdefault(path.name, []).append(path)
+    named: dict[Path, str] = {}
+    for same in shared.values():
+        if len(same) == 1:
+            continue
+        common = Path(os.path.commonpath([p.parent for p in same]))
+        for path in same:
+            named[path] = path.relative_to(common).as_posix()
+    return [named.get(path, path.name) for path in paths]
 
 
 def unclosed_strings_warning(path: str, lines: list[int]) -> str:
@@ -227,6 +244,28 @@ def character_name(settings: DataprepSettings) -> str:
     return settings.character_aliases[0].strip()
 
 
+@dataclass
+class TranslationTally:
+    """What a Ren'Py translation left out (`pipeline._place_translations`): its blocks
+    that are the original copied (`copied`), its stale blocks (`stale`: their identifier
+    names no say statement, and their line has a translation of its own or is past its
+    file's end), and the original's say statements (`statements`, by file) that no
+    translated line stands at (`missing`)."""
+
+    copied: int = 0
+    stale: int = 0
+    statements: int = 0
+    missing: Counter[Path] = field(default_factory=Counter)
+
+
+# The drop reason (in the stats) of a translated line that is the original copied: that
+# of a translation dump's line not translated yet.
+UNTRANSLATED = "untranslated"
+
+# Files named in the note on the original's lines with no translation; the rest counted.
+_UNTRANSLATED_NAMED = 3
+
+
 def notes(
     stats: Stats,
     counts: Counts,
@@ -235,21 +274,27 @@ def notes(
     settings: DataprepSettings,
     options: ParseOptions,
     translations: list[str],
+    tally: TranslationTally | None = None,
 ) -> list[str]:
     """Every sentence on what the run left out of the files and why, in the order they are
     printed: which language's Ren'Py lines were read (`translations`: the languages the
-    files hold, sorted), why no held-out file was written, which variables lost lines."""
+    files hold, sorted; `tally`: what the translation left out), why no held-out file was
+    written, which variables lost lines."""
+    tally = tally or TranslationTally()
     said = [
-        _language_note(options, translations),
+        _language_note(options, translations, tally),
+        _copied_note(options, tally),
+        _stale_note(tally),
         _held_out_note(stats, counts, train, evaluation, settings),
         _unresolved_note(counts.unresolved, options),
     ]
     return [sentence for sentence in said if sentence is not None]
 
 
-def _language_note(options: ParseOptions, found: list[str]) -> str | None:
+def _language_note(options: ParseOptions, found: list[str], tally: TranslationTally) -> str | None:
     """Which language's Ren'Py lines the dataset holds, when the files hold translations
-    (`found`: their languages, sorted)."""
+    (`found`: their languages, sorted), and how many of the original's say statements
+    have no translation, the files most of them are in."""
     if not found:
         return None
     used = options.renpy_language
@@ -258,9 +303,48 @@ def _language_note(options: ParseOptions, found: list[str]) -> str | None:
             f"Ren'Py translations ({', '.join(found)}) were left out: the dataset holds the"
             ' original lines ([dataprep] renpy_language = "original").'
         )
+    missing = tally.missing.total()
+    left_out = ""
+    if missing:
+        most = tally.missing.most_common(_UNTRANSLATED_NAMED)
+        named = ", ".join(f"{path.name} {n}" for path, n in most)
+        more = len(tally.missing) - len(most)
+        if more > 0:
+            named += f" and {more} more file{'s' if more != 1 else ''}"
+        left_out = (
+            f"; {missing} of the original's {tally.statements} say statements have no {used}"
+            f" translation and were left out ({named})"
+        )
     return (
         f"Ren'Py translations found ({', '.join(found)}): the dataset holds the {used} lines,"
-        ' not the original ones; [dataprep] renpy_language = "original" reads those.'
+        f' not the original ones{left_out}; [dataprep] renpy_language = "original" reads'
+        " those."
+    )
+
+
+def _copied_note(options: ParseOptions, tally: TranslationTally) -> str | None:
+    """How many translate blocks were left out as the original copied."""
+    if not tally.copied:
+        return None
+    blocks = counted(tally.copied, "translate block")
+    hold = "holds" if tally.copied == 1 else "hold"
+    return (
+        f"{blocks} of the Ren'Py {options.renpy_language} translation still {hold} the"
+        " original's line as Ren'Py's template fills it in (not translated yet): left out"
+        f" of the dataset, and counted as {UNTRANSLATED}."
+    )
+
+
+def _stale_note(tally: TranslationTally) -> str | None:
+    """How many stale translate blocks were left out."""
+    if not tally.stale:
+        return None
+    blocks = counted(tally.stale, "stale translate block")
+    were = "was" if tally.stale == 1 else "were"
+    return (
+        f"{blocks} of the Ren'Py translation (an identifier naming no say statement given,"
+        f" so the game never shows them) {were} left out: each one's line has a translation"
+        " of its own, or is past the end of its file."
     )
 
 

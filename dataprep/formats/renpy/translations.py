@@ -128,3 +128,58 @@ def translation_origins(text: str) -> list[Origin]:
                 found.append(Origin(number, last, file, at, m.group(2)))
         above = line
     return found
+
+
+# A letter: a string copied as it is holds one ("……", the same in both languages, does not).
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def block_code(lines: list[str], origin: Origin) -> tuple[list[str], list[str]]:
+    """A dialogue block's statements as written, and its `#` comments (less the `#`):
+    Ren'Py's template writes the original's statements as comments above the statements
+    to translate, and fills those in with the original too."""
+    code: list[str] = []
+    comments: list[str] = []
+    for raw in lines[origin.first : origin.last]:
+        line = raw.strip()
+        if line.startswith("#"):
+            comments.append(line[1:].strip())
+        elif line:
+            code.append(line)
+    return code, comments
+
+
+def copied_original(code: list[str], original: list[str]) -> bool:
+    """Whether a dialogue block's statements (`block_code`) are the original's as they
+    are (`original`: the block's comments, or the original's statement): the translation
+    template Ren'Py pre-fills, never translated. Not where no string in them holds a
+    letter (`e "……"` is the same in any language)."""
+    return (
+        bool(code)
+        and code == original
+        and any(_LETTER.search(s) for line in code for s in re.findall(STR, line))
+    )
+
+
+def has_translated_text(text: str, language: str) -> bool:
+    """Whether any of the text's `translate <language> <id>:` dialogue blocks holds a
+    string that is not empty: an empty translation template (`e ""` in every block)
+    translates nothing."""
+    for block in _TRANSLATE_BLOCK.finditer(text):
+        if block.group(2) != language:
+            continue
+        head = text[block.start() : block.start(3)]
+        if _DIALOGUE_TRANSLATION.match(head) is None:
+            continue
+        for line in block.group(3).splitlines():
+            stripped = line.strip()
+            if stripped[:1] == "#":
+                continue
+            if any(s[1:-1].strip() for s in re.findall(STR, stripped)):
+                return True
+    return False
+
+
+def string_languages(text: str) -> set[str]:
+    """The languages of the text's `translate <lang> strings:` blocks."""
+    return {m.group(2) for m in _STRINGS_BLOCK.finditer(text)} if "strings" in text else set()
