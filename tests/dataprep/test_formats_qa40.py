@@ -306,12 +306,14 @@ def test_a_second_character_s_ren_py_scene_through_the_pipeline() -> None:
     )
     result = run_pipeline(settings, [QA40 / "minamo.rpy"])
     last = result.train[-1].turns
+    # Her line under `if player_name == "Kyo":` is a branch of its own (a player of
+    # another name never sees it): going on from her reply, it stays that reply's history.
     assert last == [
         (Role.LEAD, "Where to?"),
         (
             Role.CHARACTER,
             "The lighthouse, of course~\nSlowly now, see?\nIn NVL, too.\n"
-            "A line from a python block.\n{{user}} is a nice name.",
+            "A line from a python block.",
         ),
     ]
     # `[player_name]` is the lead's name, `extend` goes on the line before it, a

@@ -2,7 +2,7 @@
 
 `define x = Character("Name")` or `default x = …` (its arguments on as many lines as its
 brackets run) maps a variable to a name; `x "text"` is a line of x, `"Name" "text"` a line of a
-literal name, a bare `"text"` narration. A triple-quoted
+literal name, a bare `"text"` narration (`x"text"`, with no space, is x's too). A triple-quoted
 string (`e \"\"\"…\"\"\"`) is Ren'Py's monologue mode: each paragraph of it (blank
 lines between them) is a say statement of its own; `rpy monologue single` cuts at every
 line end instead, `rpy monologue none` not at all. In a translation file each
@@ -22,7 +22,9 @@ by its identifier (`say_ids.say_identifiers`), and by the comment above it
 script is edited: the pipeline puts its lines there in the original (`parse`'s
 `translated`), among what the original's Python says, in the original's labels and menu
 choices, as the game shows them.
-Labels (and the label part of a translation id) are scenes. Python lines and blocks
+Labels (and the label part of a translation id) are scenes. The choices of a menu and
+the blocks of an `if`/`elif`/`else` chain are branches (`Utterance.branch`), as the game
+runs one of them. Python lines and blocks
 (`$ …`, `python:`, `init python:`), screen, style, transform, image and layeredimage
 blocks and ATL blocks (`show x:`) hold code, images and interface text, never dialogue,
 and are skipped; but Python that says a line,
@@ -44,6 +46,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Container, Mapping
+from dataclasses import dataclass
 
 from dataprep.formats.common import UNRESOLVED_VARIABLE, ParseOptions
 from dataprep.formats.renpy.characters import definitions_of, python_speaker
@@ -77,16 +80,27 @@ from dataprep.records import Utterance
 
 _TRANSLATION_ID_HASH = re.compile(r"_[0-9a-f]{8}(?:_\d+)?$")
 # `who attrs @ temporary-attrs "text"` (`_SAY_WHO`, then the string): attributes are
-# words, `-word` removes one, and those after `@` hold for this line only.
-_SAY_WHO = rf"""\s*(?:(?P<who>[^\W\d][\w.]*)(?P<attrs>(?:(?:\s*@\s*|\s+)[\w-]+)*)\s+|(?P<whostr>{STR})\s+)?"""
-_SAY = re.compile(rf"""{_SAY_WHO}(?P<text>{STR})(?P<rest>.*)$""")
+# words, `-word` removes one, and those after `@` hold for this line only. The string may
+# follow the speaker with no space (`xw"你好"`), as Ren'Py reads it, but not a name of
+# string prefixes alone: Ren'Py reads `u"…"`, `f"…"`, `rf"…"` as a Python string (a parse
+# error, no line), and `r"…"` as a raw string, narration (`_RAW`), whatever is defined.
+_NOT_PREFIX = r"""(?![urfURF]+["'])"""
+_SAY_WHO = (
+    rf"""\s*(?:(?P<who>{_NOT_PREFIX}[^\W\d][\w.]*)"""
+    r"""(?P<attrs>(?:(?:\s*@\s*|\s+)(?![ru]["'])[\w-]+)*)(?:\s+|(?=["']))"""
+    rf"""|(?P<whostr>{STR})\s+)?"""
+)
+# `r"…"`: a raw string, its backslashes as written.
+_RAW = "(?P<raw>r?)"
+_SAY = re.compile(rf"""{_SAY_WHO}{_RAW}(?P<text>{STR})(?P<rest>.*)$""")
 # Characters Ren'Py defines with no name: `nvl "…"` is narration in NVL mode (`nvl` is
 # the default NVLCharacter; `nvl clear`, `nvl show` hold no string, so are no line).
 _NARRATORS = frozenset({"narrator", "centered", "vcentered", "nvl", "nvl_narrator"})
 # A say statement of a triple-quoted string: as _SAY, its lines joined by "\n".
 _SAY_TRIPLE = re.compile(
-    r"""\s*(?:(?P<who>[^\W\d][\w.]*)(?P<attrs>(?:(?:[ \t]*@[ \t]*|[ \t]+)[\w-]+)*)[ \t]+"""
-    rf"""|(?P<whostr>{STR})[ \t]+)?(?P<text>{TRIPLE})(?P<rest>.*)$""",
+    rf"""\s*(?:(?P<who>{_NOT_PREFIX}[^\W\d][\w.]*)"""
+    r"""(?P<attrs>(?:(?:[ \t]*@[ \t]*|[ \t]+)(?![ru]["'])[\w-]+)*)(?:[ \t]+|(?=["']))"""
+    rf"""|(?P<whostr>{STR})[ \t]+)?{_RAW}(?P<text>{TRIPLE})(?P<rest>.*)$""",
     re.S,
 )
 # The drop reason of a say statement whose string is never closed (a stray quote mark,
@@ -138,11 +152,13 @@ def parse(
     # Each choice of a menu, and what follows the menu, is a branch of its own: a choice's
     # lines never follow another choice's in play. Each choice follows the lines before
     # its menu (`forked_from`: the branch the menu is in); what follows the menu comes
-    # after one choice or another, so after none in particular. `menus`: the indent of
-    # each open menu, and the branch it is in.
+    # after one choice or another, so after none in particular. So are the blocks of an
+    # `if`/`elif`/`else` chain (`_Fork.chain`): the game runs one of them. `forks`: the
+    # open menus and chains, innermost last.
     branch = 0
     forked_from: int | None = None
-    menus: list[tuple[int, int]] = []
+    forks: list[_Fork] = []
+    says_read = 0  # say statements reached: a chain that reached none changes nothing
     joined_until = 0  # the last line joined into a statement that began above it
     # The story's `$ e = Character(…)`: e's name from its line on.
     redefined = story_names(definitions, strings, options.renpy_variables, options.renpy_player)
@@ -161,6 +177,7 @@ def parse(
             stale = placed.pop(waiting[next_waiting], None)
             next_waiting += 1
             if stale:
+                says_read += 1
                 previous = _put(stale, out, scene, branch, forked_from)
                 last_speaker = previous.speaker
         while next_redefined < len(redefined) and redefined[next_redefined][0] <= number:
@@ -184,11 +201,21 @@ def parse(
             block_indent = -1
         if translate_indent >= 0 and indent <= translate_indent:
             language, translate_indent = None, -1
-        if menus and indent <= menus[-1][0]:
-            while menus and indent <= menus[-1][0]:
-                menus.pop()
+        clause = _CLAUSE.match(line) if line[0] in "ie" else None
+        if forks and indent <= forks[-1].indent:
+            branch, forked_from = _close_forks(
+                forks, indent, clause is not None, branch, forked_from, says_read
+            )
+        if clause is not None:
+            if clause.group(1) == "if":
+                forks.append(_Fork(indent, branch, forked_from, says_read, chain=True))
+            elif not (forks and forks[-1].chain and forks[-1].indent == indent):
+                continue  # an `else` of no chain we follow
+            elif clause.group(2):  # `else:`
+                forks[-1].has_else = True
             branch += 1
-            forked_from = None
+            forked_from = forks[-1].parent_of_choices(out)
+            continue
         spoken: list[Said]
         from_python = line[0] == "$"
         if from_python:
@@ -218,7 +245,7 @@ def parse(
                 scene = f"marker{number}"
                 continue
             if line.startswith("menu") and MENU.match(line):
-                menus.append((indent, branch))
+                forks.append(_Fork(indent, branch, forked_from, says_read))
                 continue
             if line.startswith("label "):
                 m = LABEL.match(line)
@@ -277,9 +304,14 @@ def parse(
                 rest = BEFORE_COMMENT.match(rest).group(0)  # type: ignore[union-attr]
             if rest.strip().endswith(":"):
                 branch += 1
-                forked_from = menus[-1][1] if menus else None
+                forked_from = forks[-1].parent_of_choices(out) if forks else None
                 continue  # a menu choice, not a line
+            if m.groupdict().get("raw"):
+                # A raw string (`r"…"`) shows its backslashes as written.
+                said = [(at, written.replace("\\", "\\\\")) for at, written in said]
             spoken = [Said(m.group("who"), m.group("whostr"), said, unusable)]
+        if spoken:
+            says_read += 1
         # Python outside a translate block runs in every language (its strings shown as
         # the language's string translations give them); an original say statement is
         # shown as its translation (`translated`), put here; with none given, the Python
@@ -341,6 +373,65 @@ def parse(
         if placed[past]:
             _put(placed[past], out, scene, branch, forked_from)
     return out
+
+
+# The statement of each block of an `if` chain: `if cond:`, `elif cond:`, `else:`.
+_CLAUSE = re.compile(r"(if|elif)\b|(else)(?=\s*:)")
+
+
+@dataclass(slots=True)
+class _Fork:
+    """An open menu, or `if`/`elif`/`else` chain (`chain`): its statement's indent, the
+    branch and `forked_from` in force at it. `says_read`: the say statements reached
+    before it."""
+
+    indent: int
+    branch: int
+    forked_from: int | None
+    says_read: int
+    chain: bool = False
+    has_else: bool = False
+    parent: int | None = None
+    parent_known: bool = False
+
+    def parent_of_choices(self, out: list[Utterance]) -> int | None:
+        """The branch each choice or block goes on from (known at the first): the one the
+        menu is in; or, while that has no line yet (a menu right after a chain, or at the
+        top of a choice), the one it goes on from, whose lines were the last on screen."""
+        if not self.parent_known:
+            own_lines = bool(out) and out[-1].branch == self.branch
+            self.parent = self.branch if own_lines else self.forked_from
+            self.parent_known = True
+        return self.parent
+
+
+def _close_forks(
+    forks: list[_Fork],
+    indent: int,
+    at_clause: bool,
+    branch: int,
+    forked_from: int | None,
+    says_read: int,
+) -> tuple[int, int | None]:
+    """Close the menus and chains a statement at `indent` is outside of (not the chain an
+    `elif`/`else` there goes on: `at_clause`); the branch and `forked_from` of the lines
+    after them. A player saw one choice or block, then those lines: they start an exchange
+    of their own, and so no sample mixes a block's lines with another's. But after a chain
+    with no `else` they go on from the lines before it, as a player who ran none of its
+    blocks saw them; and a chain that reached no say statement changes nothing."""
+    closed = None
+    while forks and indent <= forks[-1].indent:
+        top = forks[-1]
+        if at_clause and top.chain and indent == top.indent:
+            break
+        closed = forks.pop()
+    if closed is None:
+        return branch, forked_from
+    if closed.chain and says_read == closed.says_read:
+        return closed.branch, closed.forked_from
+    if closed.chain and not closed.has_else:
+        return branch + 1, closed.parent
+    return branch + 1, None
 
 
 def _name_after(
