@@ -49,6 +49,7 @@ from dataprep.output_folder import (
 )
 from dataprep.records import Role, Sample, Utterance, scene_key
 from dataprep.report import (
+    QUIET_FORMATS,
     UNTRANSLATED,
     Counts,
     TranslationTally,
@@ -356,8 +357,8 @@ def iter_utterances(
                 script.fmt == "renpy" and _other_language(script, options)
             )
             if not spoken and not defines_only:
-                report.error = _no_dialogue(script, options)
-                report.said_nothing = count == 0
+                report.error, lacks_definitions = _no_dialogue(script, options)
+                report.quiet = script.fmt in QUIET_FORMATS and not lacks_definitions
             elif waiting:
                 yield from waiting
             if unclosed and report.error is None:
@@ -597,8 +598,10 @@ def _other_language(script: _Script, options: ParseOptions) -> bool:
     return language not in script.languages
 
 
-def _no_dialogue(script: _Script, options: ParseOptions) -> str:
-    """ "No dialogue found", with --format suggested only when another format finds some."""
+def _no_dialogue(script: _Script, options: ParseOptions) -> tuple[str, bool]:
+    """ "No dialogue found", with --format suggested only when another format finds some;
+    and whether it names macro definitions a .ks file's lines lack (which the user must
+    read, even where other files have dialogue)."""
     head = script.text[:_TRY_CHARS]
     better: list[tuple[int, str]] = []
     for name, parser in PARSERS.items():
@@ -611,18 +614,20 @@ def _no_dialogue(script: _Script, options: ParseOptions) -> str:
         if found:
             better.append((found, name))
     message = f"{script.path}: no dialogue found as {script.fmt}; expected {_EXPECTED[script.fmt]}"
+    lacking = ""
     if script.fmt == "kirikiri":
-        message += (
+        lacking = (
             _name_macros_left_out(head, options)
             + _name_tags_unlearnt(head, options)
             + _text_macros_left_out(head, options)
         )
+    message += lacking
     if better:
         # The format the file's own signs point to first, then the one finding the most.
         sniffed = detect_format(head, script.path.name, options.custom_regex is not None)
         found, name = max(better, key=lambda b: (b[1] == sniffed, b[0]))
-        return f"{message}. It reads as {name} ({found} spoken lines): try --format {name}."
-    return f"{message}."
+        message += f". It reads as {name} ({found} spoken lines): try --format {name}"
+    return f"{message}.", bool(lacking)
 
 
 def _name_macros_left_out(head: str, options: ParseOptions) -> str:

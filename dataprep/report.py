@@ -167,28 +167,41 @@ def _file_problem(error: str | None) -> str:
     return "unreadable"
 
 
+# The formats whose games hold files of no dialogue beside their story (Ren'Py's
+# options.rpy and screens.rpy, TyranoScript's title.ks and config.ks), and the name of
+# such a file in the line summing them up.
+QUIET_FORMATS = {"renpy": ".rpy file", "kirikiri": ".ks file"}
+
+
 def quiet_files(files: list[FileReport]) -> list[FileReport]:
-    """The Ren'Py files from which not a line was read (options.rpy, gui.rpy, screens.rpy),
-    when another Ren'Py file given has dialogue: every game has such files, and a "no
-    dialogue found" with its format hint for each reads as if something were wrong. When
-    no Ren'Py file has dialogue, the hint may help, and each keeps its own sentence."""
-    renpy = [f for f in files if f.format == "renpy"]
-    if not any(f.error is None and f.utterances for f in renpy):
-        return []
-    return [f for f in renpy if f.error is not None and f.said_nothing]
+    """The Ren'Py and KiriKiri files with no dialogue (`FileReport.quiet`: options.rpy,
+    a file of narration alone, a TyranoScript title.ks), when another file of their format
+    given has dialogue: every game has such files, and a "no dialogue found" with its
+    format hint for each reads as if something were wrong. When no file of the format has
+    dialogue, the hint may help, and each keeps its own sentence; so does a .ks file whose
+    lines wait for macros no file given defines."""
+    quiet: list[FileReport] = []
+    for fmt in QUIET_FORMATS:
+        same = [f for f in files if f.format == fmt]
+        if any(f.error is None and f.utterances for f in same):
+            quiet += [f for f in same if f.error is not None and f.quiet]
+    return quiet
 
 
 def without_dialogue_line(quiet: list[FileReport]) -> str | None:
-    """The one line on the `quiet_files`, naming them."""
-    if not quiet:
-        return None
-    names = distinct_names([Path(f.path) for f in quiet])
-    named = ", ".join(names[:_QUIET_NAMED])
-    more = len(names) - _QUIET_NAMED
-    if more > 0:
-        named += f" and {more} more"
-    hold = "holds" if len(names) == 1 else "hold"
-    return f"{counted(len(names), '.rpy file')} {hold} no dialogue ({named})."
+    """The one line on the `quiet_files`, naming them, format by format."""
+    said = []
+    for fmt, kind in QUIET_FORMATS.items():
+        names = distinct_names([Path(f.path) for f in quiet if f.format == fmt])
+        if not names:
+            continue
+        named = ", ".join(names[:_QUIET_NAMED])
+        more = len(names) - _QUIET_NAMED
+        if more > 0:
+            named += f" and {more} more"
+        hold = "holds" if len(names) == 1 else "hold"
+        said.append(f"{counted(len(names), kind)} {hold} no dialogue ({named}).")
+    return " ".join(said) or None
 
 
 def distinct_names(paths: list[Path]) -> list[str]:

@@ -32,8 +32,10 @@ class FileReport:
     utterances: int = 0
     replaced_bytes: int = 0
     error: str | None = None  # the file was not used
-    # Not even narration was read from it: a Ren'Py options.rpy or gui.rpy.
-    said_nothing: bool = False
+    # It holds no dialogue, and nothing the run could name is missing for it (no macro
+    # definition a .ks file's lines wait for): a Ren'Py options.rpy or a file of narration
+    # alone, a TyranoScript title.ks or config.ks (`report.quiet_files`).
+    quiet: bool = False
     warning: str | None = None  # the file was used; something in it was not
 
 

@@ -211,7 +211,7 @@ def test_a_language_with_string_translations_only_says_so(tmp_path: Path) -> Non
 
 def test_files_without_dialogue_are_named_apart() -> None:
     quiet = [
-        FileReport(path=path, format="renpy", error="no dialogue", said_nothing=True)
+        FileReport(path=path, format="renpy", error="no dialogue", quiet=True)
         for path in (
             "/g/game/screens.rpy",
             "/g/game/options.rpy",
