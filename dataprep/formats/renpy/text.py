@@ -19,8 +19,12 @@ _DISAMBIGUATION = re.compile(r"\{#.*?\}")
 # `{{` is a literal "{"; any other {…} is a text tag, and a ruby reading goes with its tag;
 # `{p}` breaks the line.
 _TEXT_TAG = re.compile(r"\{\{|\{rt\}.*?\{/rt\}|\{[^{}]*\}")
-# `[[` is a literal "["; `[name]`, `[name!u]`, `[obj.attr:fmt]` interpolate a variable.
-INTERPOLATION = re.compile(r"\[\[|\[([\w.]+)[^\]\[]*\]")
+# `[[` is a literal "["; `[name]`, `[name!u]`, `[obj.attr:fmt]` interpolate a variable, and
+# so does `[name.upper()]` (Ren'Py evaluates an expression there): a change of case shows
+# the variable's value as `!u` does, so it is read as that variable.
+INTERPOLATION = re.compile(
+    r"\[\[|\[([\w.]+?)(?:\.(?:upper|lower|title|capitalize)\(\))?(?![\w.])[^\]\[]*\]"
+)
 # `!t` among the conversion flags after an interpolated variable (`[title!t]`,
 # `[title!tu:>10]`): its value is shown translated.
 _TRANSLATE_FLAG = re.compile(r"![^\]:]*t")

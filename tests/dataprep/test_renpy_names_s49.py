@@ -1,0 +1,49 @@
+"""Names as real games write them: a typed name shown through a change of case
+(`Character("[avatar.upper()]")`), `Character ("Zaina")` with a space before its
+bracket, a character given another character's variable (`define npc = annika`), text
+tags in a `define`d string shown through `[var]`, and scripts saved with Windows line
+ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from atri.config import DataprepSettings
+from dataprep.pipeline import PrepResult, run_pipeline
+
+
+def run(folder: Path, lead: str, character: str, **files: str | bytes) -> PrepResult:
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for name, text in files.items():
+        path = folder / f"{name}.rpy"
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    settings = DataprepSettings(lead_aliases=[lead], character_aliases=[character])
+    return run_pipeline(settings, paths)
+
+
+def speakers(result: PrepResult) -> set[tuple[str, int, str]]:
+    return {(s.name, s.lines, s.role) for s in result.stats.speakers}
+
+
+@pytest.mark.parametrize("shown", ["upper()", "title()", "capitalize()", "lower()"])
+def test_a_typed_name_with_its_case_changed_is_the_lead(tmp_path: Path, shown: str) -> None:
+    script = (
+        'define r = Character(_("RAGATHA"))\n'
+        f'define a = Character("[avatar.{shown}]")\n'
+        "label start:\n"
+        '    $ avatar = renpy.input("What is your name?", length=20)\n'
+        '    r "Hey there!"\n'
+        '    a "I think I\'m doing fine, [avatar.upper()]."\n'
+        '    r "That\'s a lot."\n'
+    )
+    result = run(tmp_path, "Max", "RAGATHA", script=script)
+    assert result.problem is None
+    assert speakers(result) == {("Max", 1, "lead"), ("RAGATHA", 2, "character")}
+    assert [s.prompt for s in result.train] == ["I think I'm doing fine, {{user}}."]
