@@ -47,3 +47,22 @@ def test_a_typed_name_with_its_case_changed_is_the_lead(tmp_path: Path, shown: s
     assert result.problem is None
     assert speakers(result) == {("Max", 1, "lead"), ("RAGATHA", 2, "character")}
     assert [s.prompt for s in result.train] == ["I think I'm doing fine, {{user}}."]
+
+
+@pytest.mark.parametrize(
+    "define",
+    [
+        'define z = Character ("Zaina", color="#ffcc00")',
+        'define z = Character  (\n    "Zaina")',
+        '$ z = Character ("Zaina")',
+        'define z = DynamicCharacter ("z_name")\ndefine z_name = "Zaina"',
+    ],
+)
+def test_a_character_with_a_space_before_its_bracket_is_read(tmp_path: Path, define: str) -> None:
+    script = (
+        f'{define}\ndefine m = Character("Max")\n'
+        'label start:\n    m "Where were the caves?"\n    z "Pete wasn\'t kidding."\n'
+    )
+    result = run(tmp_path, "Max", "Zaina", script=script)
+    assert speakers(result) == {("Max", 1, "lead"), ("Zaina", 1, "character")}
+    assert [s.reply for s in result.train] == ["Pete wasn't kidding."]

@@ -20,8 +20,9 @@ from dataprep.formats.renpy.text import unescape
 # `define x = Character(...)` or `define -1 x = …` (an init priority), as one line
 # (`one_line`): its arguments often run over the lines below. `default x = Character(…)`
 # sets it as the game starts, before any line is said, over any `define` (`Definitions`).
+# Python allows blanks before the bracket: `Character ("Zaina")`.
 DEFINE = re.compile(
-    r"\s*(?:define|default)\s+(?:[-+]?\d+\s+)?([\w.]+)\s*=\s*(Dynamic)?Character\((.*)"
+    r"\s*(?:define|default)\s+(?:[-+]?\d+\s+)?([\w.]+)\s*=\s*(Dynamic)?Character\s*\((.*)"
 )
 # The namespace Ren'Py looks a say statement's speaker up in first: `define character.k`
 # names the speaker of `k "…"` (not of Python's `k("…")`).
@@ -30,7 +31,7 @@ CHARACTER_NAMESPACE = "character."
 DEFAULT_STORE = "store."
 # `x = Character(...)` as Python (a `$` line, or a statement at a python block's top
 # level), as older games define characters; only a plain variable, as one line.
-_PYTHON_CHARACTER = re.compile(r"\s*(?:\$\s*)?([^\W\d]\w*)\s*=\s*(Dynamic)?Character\((.*)")
+_PYTHON_CHARACTER = re.compile(r"\s*(?:\$\s*)?([^\W\d]\w*)\s*=\s*(Dynamic)?Character\s*\((.*)")
 # An `init:` block's opener (`init -1:`): what its lines set, they set before the game starts.
 _INIT_BLOCK = re.compile(r"init(?:\s+[-+]?\d+)?\s*:\s*(?:#.*)?$")
 # `init python:`, `init -1 python early:`, `python:` (group 1: `hide`, its variables a
