@@ -66,3 +66,35 @@ def test_a_character_with_a_space_before_its_bracket_is_read(tmp_path: Path, def
     result = run(tmp_path, "Max", "Zaina", script=script)
     assert speakers(result) == {("Max", 1, "lead"), ("Zaina", 1, "character")}
     assert [s.reply for s in result.train] == ["Pete wasn't kidding."]
+
+
+ANNIKA_SAYS = (
+    'label start:\n    m "What is a hackathon?"\n    npc "An event to build things."\n'
+    '    m "Sounds fun."\n    npc "You should go!"\n'
+)
+
+
+@pytest.mark.parametrize(
+    "alias",
+    [
+        "define npc = annika",
+        "default npc = annika  # who helps",
+        "define guide = annika\ndefine npc = guide",
+    ],
+)
+def test_a_character_given_another_characters_variable_speaks_as_it(
+    tmp_path: Path, alias: str
+) -> None:
+    cast = 'define annika = Character("Annika")\ndefine m = Character("Max")\n'
+    # The alias may come before the character it names, in another file.
+    result = run(tmp_path, "Max", "Annika", aliases=f"{alias}\n", cast=cast, script=ANNIKA_SAYS)
+    assert speakers(result) == {("Max", 2, "lead"), ("Annika", 2, "character")}
+    assert [s.reply for s in result.train] == ["An event to build things.", "You should go!"]
+
+
+def test_a_variable_given_anything_but_a_character_is_no_speaker(tmp_path: Path) -> None:
+    script = (
+        'define m = Character("Max")\ndefine annika = "Annika"\ndefine npc = annika\n' + ANNIKA_SAYS
+    )
+    result = run(tmp_path, "Max", "npc", script=script)
+    assert speakers(result) == {("Max", 2, "lead"), ("npc", 2, "character")}
