@@ -98,3 +98,43 @@ def test_a_variable_given_anything_but_a_character_is_no_speaker(tmp_path: Path)
     )
     result = run(tmp_path, "Max", "npc", script=script)
     assert speakers(result) == {("Max", 2, "lead"), ("npc", 2, "character")}
+
+
+SITE = (
+    "define site = '{a=https://www.freecodecamp.org/}{color=#002ead}freeCodeCamp.org{/color}{/a}'\n"
+)
+
+
+def said_about_the_site(tmp_path: Path, said: str, defines: str = "") -> list[str]:
+    script = (
+        f'define e = Character("Eileen")\ndefine m = Character("Max")\n{SITE}{defines}'
+        f'label start:\n    m "What is it called?"\n    e "{said}"\n'
+    )
+    result = run(tmp_path, "Max", "Eileen", script=script)
+    return [s.reply for s in result.train]
+
+
+def test_a_defined_string_shown_in_a_line_loses_its_text_tags(tmp_path: Path) -> None:
+    said = said_about_the_site(
+        tmp_path,
+        "It's called {b}[site]{/b}. Go study, [player]!",
+        '$ player = renpy.input("Name?")\n',
+    )
+    assert said == ["It's called freeCodeCamp.org. Go study, {{user}}!"]
+
+
+def test_a_quoted_value_keeps_its_braces(tmp_path: Path) -> None:
+    # `!q` quotes the value's braces: Ren'Py shows them as written.
+    said = said_about_the_site(tmp_path, "Type [site!q].")
+    assert said == [
+        "Type {a=https://www.freecodecamp.org/}{color=#002ead}freeCodeCamp.org{/color}{/a}."
+    ]
+
+
+def test_a_name_shows_a_tagged_value_without_its_tags(tmp_path: Path) -> None:
+    script = (
+        'define title = "{i}Captain{/i}"\ndefine c = Character("[title] Rex")\n'
+        'define m = Character("Max")\nlabel start:\n    m "Sir?"\n    c "Yes."\n'
+    )
+    result = run(tmp_path, "Max", "Captain Rex", script=script)
+    assert speakers(result) == {("Max", 1, "lead"), ("Captain Rex", 1, "character")}
