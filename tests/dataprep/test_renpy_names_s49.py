@@ -138,3 +138,76 @@ def test_a_name_shows_a_tagged_value_without_its_tags(tmp_path: Path) -> None:
     )
     result = run(tmp_path, "Max", "Captain Rex", script=script)
     assert speakers(result) == {("Max", 1, "lead"), ("Captain Rex", 1, "character")}
+
+
+# A fixture of each format, the settings that read it, read from a copy with Windows
+# line ends (`\r\n`) and from one with `\n`.
+CRLF_CASES = {
+    "plain": (["plain_zh.txt", "plain_en.txt"], {}),
+    "kirikiri": (["script.ks"], {}),
+    "tyranoscript": (["tyrano"], {"lead_aliases": ["yamato"], "character_aliases": ["akane"]}),
+    "voice_list": (["voice.list"], {}),
+    "translation_dump": (["s39_dumps"], {}),
+    "regex": (
+        ["custom.txt"],
+        {"format": "regex", "custom_regex": r"^<\d+> \[(?P<speaker>[^\]]+)\] (?P<text>.+)$"},
+    ),
+    "renpy": (
+        ["variables", "dynamic", "menus.rpy"],
+        {"lead_aliases": ["Max"], "character_aliases": ["Eileen"]},
+    ),
+    "renpy translation": (
+        ["harbor/game"],
+        {
+            "lead_aliases": ["Max"],
+            "character_aliases": ["Eileen"],
+            "renpy_language": "chinese",
+        },
+    ),
+}
+
+
+def copied(fixtures: Path, names: list[str], folder: Path, line_end: str) -> list[Path]:
+    """The fixtures `names` copied under `folder`, each line ended by `line_end`."""
+    paths = []
+    for name in names:
+        given = fixtures / name
+        for path in sorted(given.rglob("*")) if given.is_dir() else [given]:
+            if not path.is_file():
+                continue
+            data = path.read_bytes()
+            encoding = _encoding(data)
+            text = data.decode(encoding).replace("\r\n", "\n").replace("\n", line_end)
+            copy = folder / name / path.relative_to(given) if given.is_dir() else folder / name
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_bytes(text.encode(encoding))
+        paths.append(folder / name)
+    return paths
+
+
+def _encoding(data: bytes) -> str:
+    """The encoding of a fixture: UTF-16 with its mark, UTF-8, or GBK."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "gbk"
+    return "utf-8"
+
+
+def samples(result: PrepResult) -> list[tuple[object, ...]]:
+    return [(Path(s.source).name, s.scene, s.turns) for s in result.train + result.evaluation]
+
+
+@pytest.mark.parametrize(("names", "given"), CRLF_CASES.values(), ids=CRLF_CASES.keys())
+def test_windows_line_ends_give_the_samples_unix_ones_do(
+    tmp_path: Path, fixtures: Path, names: list[str], given: dict[str, object]
+) -> None:
+    settings = DataprepSettings(eval_ratio=0, **given)  # type: ignore[arg-type]
+    unix = run_pipeline(settings, copied(fixtures, names, tmp_path / "lf", "\n"))
+    windows = run_pipeline(settings, copied(fixtures, names, tmp_path / "crlf", "\r\n"))
+    assert samples(unix)
+    assert samples(windows) == samples(unix)
+    assert windows.stats.speakers == unix.stats.speakers
+    assert windows.notes == unix.notes
