@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -78,7 +79,18 @@ def read_script(path: Path, encoding: str = "auto") -> Decoded:
     if packed is not None:
         kind, advice = packed
         raise DataprepError(f"{path}: is {kind}, not a script; {advice}")
-    return decode_report(data, str(path), encoding)
+    decoded = decode_report(data, str(path), encoding)
+    # Looked for in the bytes: a CR byte is found at memory speed (1 ms in 20 MB), a "\r"
+    # in a text of Chinese far slower; no encoding writes a "\r" without one.
+    return _unix_line_ends(decoded) if b"\r" in data else decoded
+
+
+def _unix_line_ends(decoded: Decoded) -> Decoded:
+    """The text with Windows line ends (`\r\n`) as `\n`, the same lines: every format
+    reads a line up to `\n`, and a `\r` left at its end is part of what it reads (a
+    Ren'Py `define town = "Harborside"\r` is then no string). The text is copied once
+    (some 50 ms for 20 MB)."""
+    return dataclasses.replace(decoded, text=decoded.text.replace("\r\n", "\n"))
 
 
 def _packed_kind(data: bytes) -> tuple[str, str] | None:

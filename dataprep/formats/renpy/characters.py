@@ -20,9 +20,19 @@ from dataprep.formats.renpy.text import unescape
 # `define x = Character(...)` or `define -1 x = …` (an init priority), as one line
 # (`one_line`): its arguments often run over the lines below. `default x = Character(…)`
 # sets it as the game starts, before any line is said, over any `define` (`Definitions`).
+# Python allows blanks before the bracket: `Character ("Zaina")`.
 DEFINE = re.compile(
-    r"\s*(?:define|default)\s+(?:[-+]?\d+\s+)?([\w.]+)\s*=\s*(Dynamic)?Character\((.*)"
+    r"\s*(?:define|default)\s+(?:[-+]?\d+\s+)?([\w.]+)\s*=\s*(Dynamic)?Character\s*\((.*)"
 )
+# `define npc = annika` (or `default`): the variable holds the character another one
+# holds, and speaks as it (group 2: that variable).
+_ALIAS = re.compile(
+    r"\s*(?:define|default)\s+(?:[-+]?\d+\s+)?([\w.]+)\s*=\s*([^\W\d][\w.]*)\s*(?:#.*)?$"
+)
+# `_defines`'s kind of such a statement, whose "arguments" are that variable.
+_ALIAS_KIND = "alias"
+# How many `define a = b` a name is followed through (`b` itself another's, and so on).
+_ALIAS_HOPS = 8
 # The namespace Ren'Py looks a say statement's speaker up in first: `define character.k`
 # names the speaker of `k "…"` (not of Python's `k("…")`).
 CHARACTER_NAMESPACE = "character."
@@ -30,7 +40,7 @@ CHARACTER_NAMESPACE = "character."
 DEFAULT_STORE = "store."
 # `x = Character(...)` as Python (a `$` line, or a statement at a python block's top
 # level), as older games define characters; only a plain variable, as one line.
-_PYTHON_CHARACTER = re.compile(r"\s*(?:\$\s*)?([^\W\d]\w*)\s*=\s*(Dynamic)?Character\((.*)")
+_PYTHON_CHARACTER = re.compile(r"\s*(?:\$\s*)?([^\W\d]\w*)\s*=\s*(Dynamic)?Character\s*\((.*)")
 # An `init:` block's opener (`init -1:`): what its lines set, they set before the game starts.
 _INIT_BLOCK = re.compile(r"init(?:\s+[-+]?\d+)?\s*:\s*(?:#.*)?$")
 # `init python:`, `init -1 python early:`, `python:` (group 1: `hide`, its variables a
@@ -75,6 +85,9 @@ class Definitions:
         self.by_variable: dict[str, Definition] = {}
         # One script's story Python's definitions, in the order of their lines.
         self.story: list[tuple[str, Definition]] = []
+        # `define npc = annika`: variable → (the variable it is given, whether `default`
+        # gives it); a character only where that one is (`held`).
+        self.aliases: dict[str, tuple[str, bool]] = {}
 
     def add(self, var: str, definition: Definition) -> None:
         held = self.by_variable.get(var)
@@ -84,6 +97,29 @@ class Definitions:
     def update(self, other: Definitions) -> None:
         for var, definition in other.by_variable.items():
             self.add(var, definition)
+        self.aliases.update(other.aliases)
+
+    def held(self) -> dict[str, Definition]:
+        """Variable → the character it holds: those defined, and those given another's
+        variable (`define npc = annika`), the other's character, over a `define` of it
+        only where `default` gives it (as `add`)."""
+        held = dict(self.by_variable)
+        for var, (target, by_default) in self.aliases.items():
+            definition = self._followed(target)
+            own = held.get(var)
+            if definition is not None and (own is None or (by_default and not own.by_default)):
+                held[var] = definition._replace(by_default=by_default)
+        return held
+
+    def _followed(self, var: str) -> Definition | None:
+        """The character `var` holds, through the variables it is given in turn."""
+        for _ in range(_ALIAS_HOPS):
+            if var in self.by_variable:
+                return self.by_variable[var]
+            if var not in self.aliases:
+                return None
+            var = self.aliases[var][0]
+        return None
 
     def speakers(self) -> tuple[dict[str, str], dict[str, str]]:
         """(speaker → display name, speaker → the variable holding its name). A say
@@ -93,11 +129,12 @@ class Definitions:
         speaker `store.k` (`python_speaker`)."""
         names: dict[str, str] = {}
         dynamic: dict[str, str] = {}
-        for var, definition in self.by_variable.items():
+        held = self.held() if self.aliases else self.by_variable
+        for var, definition in held.items():
             speakers = [var]
             if var.startswith(CHARACTER_NAMESPACE):
                 speakers.append(var[len(CHARACTER_NAMESPACE) :])
-            elif CHARACTER_NAMESPACE + var in self.by_variable:
+            elif CHARACTER_NAMESPACE + var in held:
                 speakers = [DEFAULT_STORE + var]
             for speaker in speakers:
                 # A DynamicCharacter is known by its variable until its name is known
@@ -113,6 +150,9 @@ def definitions_of(lines: list[str]) -> Definitions:
     """The characters a script's `lines` define (`_defines`)."""
     found = Definitions()
     for var, kind, args, by_default, story_line in _defines(lines):
+        if kind == _ALIAS_KIND:
+            found.aliases[var] = (args, by_default)
+            continue
         m = _FIRST_ARG.match(args) or _NAME_KEYWORD.search(args)
         if m is None:
             continue
@@ -144,7 +184,8 @@ def _defines(lines: list[str]) -> Iterator[tuple[str, str, str, bool, int]]:
     older games do, `x = Character(...)` on a `$` line anywhere (in an `init:` block or
     the story) or at the top level of a python block (`init python:` or the story's
     `python:`; not `python hide:`, whose variables are a function's). Each is read as the
-    whole statement Ren'Py reads. Python outside an `init` block or statement is the
+    whole statement Ren'Py reads. A `define npc = annika` (or `default`) is yielded
+    as (variable, _ALIAS_KIND, the variable it is given, …). Python outside an `init` block or statement is the
     story's, run when it is reached (`Definitions`)."""
     number = 0
     init_indent = -1  # the indent of the `init:` block the lines are in; -1: none
@@ -159,7 +200,11 @@ def _defines(lines: list[str]) -> Iterator[tuple[str, str, str, bool, int]]:
             init_indent = -1
         if stripped.startswith(("define", "default")):
             by_default = stripped.startswith("default")
-            yield from _assigned_character(lines, number, DEFINE, by_default)
+            alias = None if "Character" in line else _ALIAS.match(line)
+            if alias is not None:
+                yield alias.group(1), _ALIAS_KIND, alias.group(2), by_default, 0
+            else:
+                yield from _assigned_character(lines, number, DEFINE, by_default)
         elif stripped.startswith("$") and "Character" in line:
             story_line = number if init_indent < 0 else 0
             yield from _assigned_character(lines, number, _PYTHON_CHARACTER, story_line=story_line)

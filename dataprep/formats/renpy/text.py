@@ -19,11 +19,16 @@ _DISAMBIGUATION = re.compile(r"\{#.*?\}")
 # `{{` is a literal "{"; any other {…} is a text tag, and a ruby reading goes with its tag;
 # `{p}` breaks the line.
 _TEXT_TAG = re.compile(r"\{\{|\{rt\}.*?\{/rt\}|\{[^{}]*\}")
-# `[[` is a literal "["; `[name]`, `[name!u]`, `[obj.attr:fmt]` interpolate a variable.
-INTERPOLATION = re.compile(r"\[\[|\[([\w.]+)[^\]\[]*\]")
-# `!t` among the conversion flags after an interpolated variable (`[title!t]`,
-# `[title!tu:>10]`): its value is shown translated.
-_TRANSLATE_FLAG = re.compile(r"![^\]:]*t")
+# `[[` is a literal "["; `[name]`, `[name!u]`, `[obj.attr:fmt]` interpolate a variable, and
+# so does `[name.upper()]` (Ren'Py evaluates an expression there): a change of case shows
+# the variable's value as `!u` does, so it is read as that variable.
+INTERPOLATION = re.compile(
+    r"\[\[|\[([\w.]+?)(?:\.(?:upper|lower|title|capitalize)\(\))?(?![\w.])[^\]\[]*\]"
+)
+# The conversion flags after an interpolated variable (`[title!tu:>10]`: "tu"), after
+# its change of case if any: `!t` shows its value translated, `!q` shows its braces as
+# written instead of reading them as text tags.
+_FLAGS = re.compile(r"(?:\.\w+\(\))?!([^\]:]*)")
 
 
 def variables_shown(text: str) -> list[str]:
@@ -83,6 +88,20 @@ def _tag_or_brace(m: re.Match[str]) -> str:
     return " " if tag.startswith("{space=") else ""
 
 
+def _value_shown(value: str) -> str:
+    """An interpolated value as the player sees it: Ren'Py reads the text tags in it as
+    it reads the line's own (`define site = "{a=…}{b}Site{/b}{/a}"` shows "Site"). The
+    lead's placeholder is no Ren'Py text: it stays."""
+    if "{" not in value:
+        return value
+    # Imported here: `clean` imports the formats.
+    from dataprep.clean import USER_PLACEHOLDER
+
+    if value == USER_PLACEHOLDER:
+        return value
+    return _TEXT_TAG.sub(_tag_or_brace, value)
+
+
 def render(raw: str, names: dict[str, str], strings: dict[str, str] | None = None) -> str | None:
     """The text a player sees of a quoted string; see shown_text."""
     return shown_text(unescape(raw[1:-1]), names, strings=strings)
@@ -118,11 +137,13 @@ def shown_text(
                     return m.group(0)
                 unknown.append(var)
                 return m.group(0)
-            if strings and _TRANSLATE_FLAG.match(m.group(0), len(var) + 1):
+            flags = _FLAGS.match(m.group(0), len(var) + 1)
+            flags_given = "" if flags is None else flags.group(1)
+            if strings and "t" in flags_given:
                 new = string_translation(found, strings)
                 if new is not None:
-                    return unescape(new).strip()
-            return found
+                    found = unescape(new).strip()
+            return found if "q" in flags_given else _value_shown(found)
 
         text = INTERPOLATION.sub(value, text)
         if unknown:
