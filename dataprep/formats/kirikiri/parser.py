@@ -32,8 +32,10 @@ dropped but `[ch text=…]` and `[hch text=…]`, whose text is shown; `;` comme
 `*label` lines, `[iscript]` … `[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks
 (to the end tag wherever it is on its line: what follows it is read,
 `…;[endscript]「…」`) and lines of script code (`f.flag = 1`, `<| … |>`) are not text,
-and a label starts a new scene (ending the message and its `[nm]` name, not the name box
-a `#` line set).
+and a label ends the message and its `[nm]` name (not the name box a `#` line set). A
+label starts a new scene unless it is a KAG save point (`*name|title`) standing before a
+message: one with no name (`*|`) never does, one with no title or the scene's own title
+(`*p12|`, `*p1|第一話`) only where a file given jumps to it (`target=*p12`; `labels`).
 `[emb exp="f.name"]` shows the one string the .ks files given set the variable to (the
 player's name as the player keeps it, `variable_values`), as a speaker named `&f.name`
 is named by it; with no such value the line has a hole and is marked unusable (its text
@@ -53,6 +55,7 @@ from collections import Counter
 from typing import NamedTuple
 
 from dataprep.formats.common import ParseOptions, alias_tag, is_code
+from dataprep.formats.kirikiri.labels import label, label_targets, starts_scene
 from dataprep.formats.kirikiri.names import display_names
 from dataprep.formats.kirikiri.reader import BREAK, Reader
 from dataprep.formats.kirikiri.syntax import HEADER, TAGS_BEFORE_HEADER, TOKEN, outside_code
@@ -106,11 +109,12 @@ def unlearnt_name_calls(text: str, options: ParseOptions) -> list[UnlearntNameTa
 
 def _read(text: str, source: str, options: ParseOptions) -> Reader:
     names = options.kirikiri_names
-    if "chara_new" in text or "macro" in text:
-        names = {**names, **display_names(text)}
+    if "chara_new" in text or "macro" in text or "target" in text:
+        names = {**names, **display_names(text), **label_targets(text)}
     reader = Reader(source, names, options)
     marker = options.scene_marker.match if options.scene_marker else None
     marks = 0
+    scene_title: str | None = None  # the save title of the label starting the scene
     block_end: str | None = None  # the tag ending the code block being skipped
     in_comment = False
     for number, raw in enumerate(text.splitlines(), 1):
@@ -131,9 +135,13 @@ def _read(text: str, source: str, options: ParseOptions) -> Reader:
         if is_code(line):
             continue
         if head == "*":
-            # A new scene; TyranoScript's name box still shows who it showed.
+            # The message ends; TyranoScript's name box still shows who it showed. A save
+            # point (`*|`, `*p12|`) before each message is no scene of its own.
             reader.end_page()
-            reader.scene = line[1:].split("|", 1)[0].strip() or str(number)
+            found = label(line)
+            if starts_scene(found, scene_title, names):
+                reader.scene = found.name or str(number)
+                scene_title = found.title
             continue
         if head == "@":
             reader.tag(line[1:])

@@ -1,0 +1,109 @@
+"""KiriKiri KAG / TyranoScript scenes and branches (inline fixtures written for these tests,
+shaped as a study of public games found them): KAG3 save-point labels (`*|`, `*p12|`)
+before every message, which made each message a scene of its own and no exchange ever."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from atri.config import DataprepSettings
+from dataprep.pipeline import PrepResult, run_pipeline
+
+SETTINGS = DataprepSettings(lead_aliases=["由"], character_aliases=["黒狐"], eval_ratio=0)
+
+
+def _run(tmp_path: Path, *texts: str) -> PrepResult:
+    paths = []
+    for i, text in enumerate(texts):
+        path = tmp_path / f"scene{i:02d}.ks"
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return run_pipeline(SETTINGS, paths)
+
+
+def _exchanges(result: PrepResult) -> list[list[str]]:
+    return [[text for _, text in s.turns] for s in result.train + result.evaluation]
+
+
+def _scenes(result: PrepResult) -> list[str]:
+    return [s.scene for s in result.train + result.evaluation]
+
+
+def _pages(labels: list[str]) -> str:
+    """A morning scene of KAG3 messages, each after the label given for it."""
+    said = [
+        ("黒狐", "「ふあ～あ。おはよう……」"),
+        ("由", "「あ、おはよう、黒狐」"),
+        ("黒狐", "「今日は早いね」"),
+        ("由", "「うん、目が覚めちゃって」"),
+        ("黒狐", "「じゃあ朝ごはん作ってあげる」"),
+    ]
+    return "".join(
+        f"{label}\n@nm t={who}\n{text}[p]\n"
+        for label, (who, text) in zip(labels, said, strict=True)
+    )
+
+
+# The same, cut where the fourth message starts a scene.
+CUT = [
+    ["あ、おはよう、黒狐", "今日は早いね"],
+    ["うん、目が覚めちゃって", "じゃあ朝ごはん作ってあげる"],
+]
+MORNING = [
+    ["あ、おはよう、黒狐", "今日は早いね"],
+    ["あ、おはよう、黒狐", "今日は早いね", "うん、目が覚めちゃって", "じゃあ朝ごはん作ってあげる"],
+]
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        # An anonymous save point before every message (akaaka's scene.ks).
+        ["*A_03_10_01|朝から元気な意外性", "*|", "*|", "*|", "*|"],
+        # Named save points with no title.
+        ["*A_03_10_01|朝から元気な意外性", "*p1|", "*p2|", "*p3|", "*p4|"],
+        # The scene's own title repeated before every page.
+        ["*p0|第一話", "*p1|第一話", "*p2|第一話", "*p3|第一話", "*p4|第一話"],
+        # A save point right after a plain label.
+        ["*start", "*p1|", "*|", "*p3|", "*|"],
+    ],
+)
+def test_a_save_point_before_each_message_starts_no_scene(
+    tmp_path: Path, labels: list[str]
+) -> None:
+    result = _run(tmp_path, _pages(labels))
+    assert _exchanges(result) == MORNING
+    assert len(set(_scenes(result))) == 1
+
+
+def test_a_save_point_a_file_jumps_to_starts_a_scene(tmp_path: Path) -> None:
+    scene = _pages(["*start", "*p1|", "*p2|", "*p3|", "*p4|"])
+    result = _run(tmp_path, scene, '*menu\n[link target="*p3"]朝ごはん[endlink]\n[s]\n')
+    # The player may come in at *p3: what comes before it is no history of its lines.
+    assert _exchanges(result) == CUT
+    jumped = _run(tmp_path, scene, "*menu\n@jump storage=scene00.ks target=*p3\n")
+    assert _exchanges(jumped) == CUT
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        # A label with a title of its own, or none at all, starts a scene as before.
+        ["*start", "*p1|", "*p2|", "*next|夜の公園", "*p4|"],
+        ["*start", "*p1|", "*p2|", "*next", "*p4|"],
+    ],
+)
+def test_a_label_naming_a_scene_starts_one(tmp_path: Path, labels: list[str]) -> None:
+    assert _exchanges(_run(tmp_path, _pages(labels))) == CUT
+
+
+def test_a_save_point_still_ends_the_message_and_its_name(tmp_path: Path) -> None:
+    # No wait closes the messages (a macro file not given ends them): the save point does.
+    scene = (
+        "*start|朝\n@nm t=由\n「あ、おはよう、黒狐」\n*|\n@nm t=黒狐\n「今日は早いね」\n*|\n"
+        "窓の外は晴れていた。\n*|\n"
+    )
+    result = _run(tmp_path, scene)
+    assert _exchanges(result) == [["あ、おはよう、黒狐", "今日は早いね"]]
