@@ -107,3 +107,72 @@ def test_a_save_point_still_ends_the_message_and_its_name(tmp_path: Path) -> Non
     )
     result = _run(tmp_path, scene)
     assert _exchanges(result) == [["あ、おはよう、黒狐", "今日は早いね"]]
+
+
+# TyranoScript / KAG `[if]` blocks holding alternatives: each a branch from the exchange
+# before the first `[if]`, as a Ren'Py menu's choices are.
+DATE = DataprepSettings(lead_aliases=["悠真"], character_aliases=["莉子"], eval_ratio=0)
+ASK = "*start\n#悠真\n今日、一緒に出かけない？[p]\n"
+AFTER = "#悠真\nじゃあ行こう。[p]\n#莉子\nうん！楽しみだね。[p]\n"
+
+
+def _date(tmp_path: Path, text: str) -> list[list[str]]:
+    path = tmp_path / "date.ks"
+    path.write_text(text, encoding="utf-8")
+    return _exchanges(run_pipeline(DATE, [path]))
+
+
+@pytest.mark.parametrize(
+    "blocks",
+    [
+        # Random lines, one `[if]` each (NeetAndAngel's date_riko.ks).
+        "[iscript]\ntf.rand = Math.floor(Math.random() * 3)\n[endscript]\n"
+        '[if exp="tf.rand == 0"]\n#莉子\n可以哦，我跟你去[p]\n[endif]\n'
+        '[if exp="tf.rand == 1"]\n#莉子\n真拿你没办法，我陪你去吧[p]\n[endif]\n'
+        '[if exp="tf.rand == 2"]\n#莉子\n拒绝萝莉控！[p]\n[endif]\n',
+        # One chain.
+        '[if exp="tf.rand == 0"]\n#莉子\n可以哦，我跟你去[p]\n'
+        '[elsif exp="tf.rand == 1"]\n#莉子\n真拿你没办法，我陪你去吧[p]\n'
+        "[else]\n#莉子\n拒绝萝莉控！[p]\n[endif]\n",
+        # The line forms, and blocks ending with no wait of their own.
+        '@if exp="tf.rand == 0"\n#莉子\n可以哦，我跟你去\n@elsif exp="tf.rand == 1"\n#莉子\n'
+        "真拿你没办法，我陪你去吧\n@else\n#莉子\n拒绝萝莉控！\n@endif\n[p]\n",
+    ],
+)
+def test_each_if_block_is_a_branch_from_the_exchange_before(tmp_path: Path, blocks: str) -> None:
+    assert _date(tmp_path, ASK + blocks + AFTER) == [
+        ["今日、一緒に出かけない？", "可以哦，我跟你去"],
+        ["今日、一緒に出かけない？", "真拿你没办法，我陪你去吧"],
+        ["今日、一緒に出かけない？", "拒绝萝莉控！"],
+        # After the last `[endif]`: afresh, none of the blocks its history.
+        ["じゃあ行こう。", "うん！楽しみだね。"],
+    ]
+
+
+def test_a_chain_saying_nothing_leaves_the_exchange_going_on(tmp_path: Path) -> None:
+    # A chain of stage commands, an `[endif]` with no `[if]`, an `[if]` inside a line.
+    quiet = '[if exp="f.rain"]\n[bg storage="rain.jpg"]\n[else]\n[bg storage="sun.jpg"]\n[endif]\n'
+    blocks = (
+        '[if exp="f.love > 3"]\n#莉子\nいいよ、[if exp="f.rain"]傘を持って[endif]行こう！[p]\n'
+        "[else]\n#莉子\nやだ。[p]\n[endif]\n[endif]\n"
+    )
+    assert _date(tmp_path, ASK + quiet + blocks + quiet + AFTER) == [
+        ["今日、一緒に出かけない？", "いいよ、傘を持って行こう！"],
+        ["今日、一緒に出かけない？", "やだ。"],
+        ["じゃあ行こう。", "うん！楽しみだね。"],
+    ]
+
+
+def test_an_if_inside_an_if_block_forks_from_that_block(tmp_path: Path) -> None:
+    blocks = (
+        '[if exp="f.love > 3"]\n#莉子\nいいよ！[p]\n#悠真\nどこに行く？[p]\n'
+        '[if exp="tf.rand == 0"]\n#莉子\n海！[p]\n[else]\n#莉子\n山！[p]\n[endif]\n'
+        "[else]\n#莉子\nやだ。[p]\n[endif]\n"
+    )
+    assert _date(tmp_path, ASK + blocks + AFTER) == [
+        ["今日、一緒に出かけない？", "いいよ！"],
+        ["今日、一緒に出かけない？", "いいよ！", "どこに行く？", "海！"],
+        ["今日、一緒に出かけない？", "いいよ！", "どこに行く？", "山！"],
+        ["今日、一緒に出かけない？", "やだ。"],
+        ["じゃあ行こう。", "うん！楽しみだね。"],
+    ]

@@ -36,6 +36,9 @@ and a label ends the message and its `[nm]` name (not the name box a `#` line se
 label starts a new scene unless it is a KAG save point (`*name|title`) standing before a
 message: one with no name (`*|`) never does, one with no title or the scene's own title
 (`*p12|`, `*p1|第一話`) only where a file given jumps to it (`target=*p12`; `labels`).
+The blocks of an `[if]` … `[elsif]` … `[else]` … `[endif]` chain (`@if` too), and of `[if]`
+chains in a row, are alternatives: each is a branch forking from the exchange before the
+first `[if]`, and what follows the last `[endif]` is a fresh branch (`branches`).
 `[emb exp="f.name"]` shows the one string the .ks files given set the variable to (the
 player's name as the player keeps it, `variable_values`), as a speaker named `&f.name`
 is named by it; with no such value the line has a hole and is marked unusable (its text

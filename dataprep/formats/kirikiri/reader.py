@@ -17,6 +17,7 @@ from dataprep.formats.common import (
     join_pieces,
     tidy_name,
 )
+from dataprep.formats.kirikiri.branches import CHAIN_TAGS, IF, Branches
 from dataprep.formats.kirikiri.macro_arguments import argument_shown_by, with_arguments
 from dataprep.formats.kirikiri.macros import INLINE_BODY, MACRO_KEY
 from dataprep.formats.kirikiri.name_tags import (
@@ -122,9 +123,14 @@ class Reader:
         # Tags no file defines given a line's text, and the attribute holding it
         # (`[say text="「…」"]`): how many calls of each (`text_calls`).
         self.text_calls: Counter[tuple[str, str]] = Counter()
+        # The `[if]` chains open, and the branch each line said is in.
+        self.branches = Branches()
 
     def flush(self) -> None:
         text = _join(self.parts)
+        if (text or self.unresolved) and self.speaker is not None:
+            self.branches.stamp()  # a line said in an `[if]` block takes its branch
+        branch, forked_from = self.branches.branch, self.branches.forked_from
         if self.unresolved:
             self.out.append(
                 Utterance(
@@ -134,12 +140,23 @@ class Reader:
                     self.start_line,
                     self.scene,
                     UNRESOLVED_VARIABLE,
+                    branch,
+                    forked_from,
                 )
             )
             self.unresolved = False
         elif text:
             self.out.append(
-                Utterance(self.speaker, text, self.source, self.start_line, self.scene, shown=True)
+                Utterance(
+                    self.speaker,
+                    text,
+                    self.source,
+                    self.start_line,
+                    self.scene,
+                    branch=branch,
+                    forked_from=forked_from,
+                    shown=True,
+                )
             )
         self.parts = []
         self.said = False
@@ -196,6 +213,8 @@ class Reader:
         if name == MACRO_START:
             self.flush()
             self.in_macro = True
+        elif name in CHAIN_TAGS and not self.calls:
+            self.if_chain(name)
         elif name == CHOICE_START:
             self.flush()
             self.in_choice = True
@@ -221,6 +240,13 @@ class Reader:
             self.name_tag(name, attrs, body)
         else:
             self.call(name, attrs, body)
+
+    def if_chain(self, name: str) -> None:
+        """`[if]` … `[elsif]` / `[else]` … `[endif]`: each block a branch (`branches`); a
+        block's message ends with it, but for a chain inside a message's text."""
+        if name != IF and self.branches.in_block():
+            self.flush()
+        self.branches.tag(name, in_message=self.said)
 
     def name_tag(self, name: str, attrs: dict[str, str], body: str) -> None:
         """`[nm t=汐里]`, `[name n="Magic Store Owner"]`: the speaker of the message.
