@@ -176,3 +176,38 @@ def test_an_if_inside_an_if_block_forks_from_that_block(tmp_path: Path) -> None:
         ["今日、一緒に出かけない？", "やだ。"],
         ["じゃあ行こう。", "うん！楽しみだね。"],
     ]
+
+
+# KAG speaker macros keeping the name in f.name (akaaka's macro_charaname.ks).
+SPEAKER_MACROS = "".join(
+    f'@macro name="【{tag}】"\n[eval exp={exp}]\n@current layer=message0 page=fore\n'
+    "[nowait]　【[emb exp=f.name]】　[endnowait]\n[eval exp=\"f.name=''\"]\n@endmacro\n"
+    for tag, exp in [
+        ("由", "%name|f.name='Yue'"),
+        ("黒狐", "\"f.name='Kurogitsune'\""),
+        ("鈴来くん", "%name|f.name='鈴来くん'"),
+    ]
+)
+
+
+def test_a_macro_setting_the_name_it_shows_names_its_speaker_at_each_call(tmp_path: Path) -> None:
+    scene = (
+        "*A_03_10_01|morning\n@【黒狐】\nSeriously, trash again...\n@endmessage\n*|\n"
+        "@【由】\nOh, morning, Kurogitsune.\n@endmessage\n*|\n"
+        "@【黒狐】\nMorning. You're up early today.\n@endmessage\n*|\n"
+    )
+    festival = "*s0_02_09|festival\n@【鈴来くん】 name=\"f.name='Suzuki'\"\nOkonomiyaki!\n*|\n"
+    settings = DataprepSettings(
+        lead_aliases=["Yue"], character_aliases=["Kurogitsune"], eval_ratio=0
+    )
+    paths = []
+    for name, text in [("macro.ks", SPEAKER_MACROS), ("a.ks", scene), ("s.ks", festival)]:
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        paths.append(tmp_path / name)
+    result = run_pipeline(settings, paths)
+    assert {s.name: s.lines for s in result.stats.speakers} == {
+        "Kurogitsune": 2,
+        "Yue": 1,
+        "Suzuki": 1,  # the call's own `name=` argument
+    }
+    assert _exchanges(result) == [["Oh, morning, Kurogitsune.", "Morning. You're up early today."]]

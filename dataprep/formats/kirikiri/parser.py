@@ -17,7 +17,8 @@ definition: where a macro is called, the tags of its body run (`macro_tags`, fro
 file given), so a name macro (`@汐里 voice=shi_0001`, `[汐里]「…」`) names the speaker with
 its `[nm]` or `#` line, the `[emb exp="mp.name"]` it writes to a name box of its own
 (`[current layer=message1]`, KAG's) or the `【[emb exp="mp.name"]】` header leading its text
-(`t=&mp.name` is `t=%name`), and one ending in `[p]` ends the line. A body showing the
+(`t=&mp.name` is `t=%name`; a variable its `[eval]` gives a string first shows that string:
+`[eval exp=%name|f.name='Yue']【[emb exp=f.name]】`), and one ending in `[p]` ends the line. A body showing the
 call's arguments (`[macro name=say]「[emb exp=mp.text]」[p][endmacro]`, `[say text=…]`)
 shows its text there too, as if the script had written it, and so does one showing a
 game variable (`[macro name=pn][emb exp=f.name][endmacro]`: `「おかえり、[pn]さん」` is

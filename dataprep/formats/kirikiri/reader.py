@@ -50,7 +50,7 @@ from dataprep.formats.kirikiri.tags import (
     WAIT,
 )
 from dataprep.formats.kirikiri.undefined_calls import line_attribute, looks_like_name
-from dataprep.formats.kirikiri.variables import GAME_VARIABLE, VALUE_OF, held_name
+from dataprep.formats.kirikiri.variables import GAME_VARIABLE, VALUE_OF, assignments, held_name
 from dataprep.records import Utterance
 
 _TAG_IN_NAME = re.compile(r"\[([^\[\]]*)\]")
@@ -125,6 +125,8 @@ class Reader:
         self.text_calls: Counter[tuple[str, str]] = Counter()
         # The `[if]` chains open, and the branch each line said is in.
         self.branches = Branches()
+        # `&f.name` → the string an `[eval]` of the macro being called gave it (`assign`).
+        self.assigned: dict[str, str] = {}
 
     def flush(self) -> None:
         text = _join(self.parts)
@@ -213,6 +215,8 @@ class Reader:
         if name == MACRO_START:
             self.flush()
             self.in_macro = True
+        elif name == "eval" and self.calls:
+            self.assign(attrs.get("exp", ""))
         elif name in CHAIN_TAGS and not self.calls:
             self.if_chain(name)
         elif name == CHOICE_START:
@@ -248,6 +252,13 @@ class Reader:
             self.flush()
         self.branches.tag(name, in_message=self.said)
 
+    def assign(self, exp: str) -> None:
+        """`[eval exp="f.name='Yue'"]` in a called macro's body: the variable holds the
+        string for the rest of the call, so that the `【[emb exp=f.name]】` header after it
+        names 'Yue' at this call (a speaker macro per character keeping the name there)."""
+        for variable, value in assignments(exp):
+            self.assigned[VALUE_OF + variable] = value
+
     def name_tag(self, name: str, attrs: dict[str, str], body: str) -> None:
         """`[nm t=汐里]`, `[name n="Magic Store Owner"]`: the speaker of the message.
         `name=` is a character id (`[nm name=akane]`), `&f.name` the variable's value;
@@ -261,7 +272,7 @@ class Reader:
             return
         who = who or attrs.get("n", "")
         if who.startswith(VALUE_OF):  # `t=&f.name`: the variable's value
-            who = self.names.get(who.strip(), who)
+            who = self.assigned.get(who.strip()) or self.names.get(who.strip(), who)
         self.set_speaker(who.split("/")[0].strip(), sticky=False)
 
     def embed(self, exp: str) -> None:
@@ -330,6 +341,8 @@ class Reader:
                 for m in TOKEN.finditer(tags):
                     self.run_body_token(m, attrs)
                 self.calls -= 1
+                if not self.calls:
+                    self.assigned.clear()
             return
         written = body.split(None, 1)[0] if body.strip() else ""
         self.count_text_call(name, written, attrs)
