@@ -203,6 +203,7 @@ def parse_options(
             found = kirikiri_format.display_names(script.text)
             shown.update(found)
             script.makes_characters = bool(found)
+            shown.update(kirikiri_format.label_targets(script.text))  # scenes jumped to
             name_calls.add(script.text)
     language = renpy_language(settings.renpy_language, renpy) if renpy else None
     # The chosen language's string translations: what a string said from Python, and a

@@ -13,9 +13,12 @@ beside it:
 - `macro_arguments`: a call's arguments put into its macro's body;
 - `variables`: game variables and the player's name (`[emb exp=f.name]`, `&f.name`);
 - `name_tags`: a game's own name tags, learnt from the aliases (`NameCalls`, `name_tags`);
+- `branches`: `[if]` … `[endif]` blocks, each a branch of its own (`Utterance.branch`);
+- `labels`: `*label` lines: which start a scene (not a save point before each message);
 - `undefined_calls`: what a call of a tag no file defines looks like (a name, a line).
 """
 
+from dataprep.formats.kirikiri.labels import label_targets
 from dataprep.formats.kirikiri.macros import macro_tags
 from dataprep.formats.kirikiri.name_tags import NameCalls, name_tags
 from dataprep.formats.kirikiri.names import display_names, with_display_names
@@ -31,6 +34,7 @@ __all__ = [
     "NameCalls",
     "UnlearntNameTag",
     "display_names",
+    "label_targets",
     "macro_tags",
     "name_tags",
     "parse",

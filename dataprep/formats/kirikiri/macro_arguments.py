@@ -15,7 +15,11 @@ from dataprep.formats.kirikiri.tags import CHARACTERS, EMBED
 # A macro's argument in its body: `%voice`, `%name|汐里` (with a default), and in an
 # expression (`[emb exp="mp.name"]`, an attribute's whole value `t=&mp.name`).
 _MACRO_ARGUMENTS = "mp."
-_ARGUMENT = re.compile(r"%([\w-]+)(?:\|([^\s\]\"']*))?|&mp\.([A-Za-z_]\w*)(?=[\"'`]?(?:\s|$))")
+# A default may hold a quoted string: `%name|f.name='Yue'`.
+_ARGUMENT = re.compile(
+    r"""%([\w-]+)(?:\|((?:[^\s\]"']|'[^'\n\]]*'|"[^"\n\]]*")*))?"""
+    r"""|&mp\.([A-Za-z_]\w*)(?=["'`]?(?:\s|$))"""
+)
 
 
 def shown_argument(name: str, attrs: dict[str, str]) -> str | None:
@@ -62,6 +66,8 @@ def with_arguments(body: str, attrs: dict[str, str]) -> str:
         written = m.group(2)
         if not _ARGUMENT.search(written):
             return m.group(0)
-        return m.group(1) + quoted(_ARGUMENT.sub(argument, unquoted(written)))
+        # An unquoted value keeps the quotes in it (`exp=%name|f.name='Yue'`).
+        inner = unquoted(written) if written[0] in "\"'`" else written
+        return m.group(1) + quoted(_ARGUMENT.sub(argument, inner))
 
     return _ARGUMENT_IN_TAG.sub(value, body)

@@ -17,7 +17,8 @@ definition: where a macro is called, the tags of its body run (`macro_tags`, fro
 file given), so a name macro (`@汐里 voice=shi_0001`, `[汐里]「…」`) names the speaker with
 its `[nm]` or `#` line, the `[emb exp="mp.name"]` it writes to a name box of its own
 (`[current layer=message1]`, KAG's) or the `【[emb exp="mp.name"]】` header leading its text
-(`t=&mp.name` is `t=%name`), and one ending in `[p]` ends the line. A body showing the
+(`t=&mp.name` is `t=%name`; a variable its `[eval]` gives a string first shows that string:
+`[eval exp=%name|f.name='Yue']【[emb exp=f.name]】`), and one ending in `[p]` ends the line. A body showing the
 call's arguments (`[macro name=say]「[emb exp=mp.text]」[p][endmacro]`, `[say text=…]`)
 shows its text there too, as if the script had written it, and so does one showing a
 game variable (`[macro name=pn][emb exp=f.name][endmacro]`: `「おかえり、[pn]さん」` is
@@ -32,8 +33,13 @@ dropped but `[ch text=…]` and `[hch text=…]`, whose text is shown; `;` comme
 `*label` lines, `[iscript]` … `[endscript]` and TyranoScript `[html]` … `[endhtml]` blocks
 (to the end tag wherever it is on its line: what follows it is read,
 `…;[endscript]「…」`) and lines of script code (`f.flag = 1`, `<| … |>`) are not text,
-and a label starts a new scene (ending the message and its `[nm]` name, not the name box
-a `#` line set).
+and a label ends the message and its `[nm]` name (not the name box a `#` line set). A
+label starts a new scene unless it is a KAG save point (`*name|title`) standing before a
+message: one with no name (`*|`) never does, one with no title or the scene's own title
+(`*p12|`, `*p1|第一話`) only where a file given jumps to it (`target=*p12`; `labels`).
+The blocks of an `[if]` … `[elsif]` … `[else]` … `[endif]` chain (`@if` too), and of `[if]`
+chains in a row, are alternatives: each is a branch forking from the exchange before the
+first `[if]`, and what follows the last `[endif]` is a fresh branch (`branches`).
 `[emb exp="f.name"]` shows the one string the .ks files given set the variable to (the
 player's name as the player keeps it, `variable_values`), as a speaker named `&f.name`
 is named by it; with no such value the line has a hole and is marked unusable (its text
@@ -53,6 +59,7 @@ from collections import Counter
 from typing import NamedTuple
 
 from dataprep.formats.common import ParseOptions, alias_tag, is_code
+from dataprep.formats.kirikiri.labels import label, label_targets, starts_scene
 from dataprep.formats.kirikiri.names import display_names
 from dataprep.formats.kirikiri.reader import BREAK, Reader
 from dataprep.formats.kirikiri.syntax import HEADER, TAGS_BEFORE_HEADER, TOKEN, outside_code
@@ -106,11 +113,12 @@ def unlearnt_name_calls(text: str, options: ParseOptions) -> list[UnlearntNameTa
 
 def _read(text: str, source: str, options: ParseOptions) -> Reader:
     names = options.kirikiri_names
-    if "chara_new" in text or "macro" in text:
-        names = {**names, **display_names(text)}
+    if "chara_new" in text or "macro" in text or "target" in text:
+        names = {**names, **display_names(text), **label_targets(text)}
     reader = Reader(source, names, options)
     marker = options.scene_marker.match if options.scene_marker else None
     marks = 0
+    scene_title: str | None = None  # the save title of the label starting the scene
     block_end: str | None = None  # the tag ending the code block being skipped
     in_comment = False
     for number, raw in enumerate(text.splitlines(), 1):
@@ -131,9 +139,13 @@ def _read(text: str, source: str, options: ParseOptions) -> Reader:
         if is_code(line):
             continue
         if head == "*":
-            # A new scene; TyranoScript's name box still shows who it showed.
+            # The message ends; TyranoScript's name box still shows who it showed. A save
+            # point (`*|`, `*p12|`) before each message is no scene of its own.
             reader.end_page()
-            reader.scene = line[1:].split("|", 1)[0].strip() or str(number)
+            found = label(line)
+            if starts_scene(found, scene_title, names):
+                reader.scene = found.name or str(number)
+                scene_title = found.title
             continue
         if head == "@":
             reader.tag(line[1:])

@@ -17,6 +17,7 @@ from dataprep.formats.common import (
     join_pieces,
     tidy_name,
 )
+from dataprep.formats.kirikiri.branches import CHAIN_TAGS, IF, Branches
 from dataprep.formats.kirikiri.macro_arguments import argument_shown_by, with_arguments
 from dataprep.formats.kirikiri.macros import INLINE_BODY, MACRO_KEY
 from dataprep.formats.kirikiri.name_tags import (
@@ -49,7 +50,7 @@ from dataprep.formats.kirikiri.tags import (
     WAIT,
 )
 from dataprep.formats.kirikiri.undefined_calls import line_attribute, looks_like_name
-from dataprep.formats.kirikiri.variables import GAME_VARIABLE, VALUE_OF, held_name
+from dataprep.formats.kirikiri.variables import GAME_VARIABLE, VALUE_OF, assignments, held_name
 from dataprep.records import Utterance
 
 _TAG_IN_NAME = re.compile(r"\[([^\[\]]*)\]")
@@ -122,9 +123,16 @@ class Reader:
         # Tags no file defines given a line's text, and the attribute holding it
         # (`[say text="「…」"]`): how many calls of each (`text_calls`).
         self.text_calls: Counter[tuple[str, str]] = Counter()
+        # The `[if]` chains open, and the branch each line said is in.
+        self.branches = Branches()
+        # `&f.name` → the string an `[eval]` of the macro being called gave it (`assign`).
+        self.assigned: dict[str, str] = {}
 
     def flush(self) -> None:
         text = _join(self.parts)
+        if (text or self.unresolved) and self.speaker is not None:
+            self.branches.stamp()  # a line said in an `[if]` block takes its branch
+        branch, forked_from = self.branches.branch, self.branches.forked_from
         if self.unresolved:
             self.out.append(
                 Utterance(
@@ -134,12 +142,23 @@ class Reader:
                     self.start_line,
                     self.scene,
                     UNRESOLVED_VARIABLE,
+                    branch,
+                    forked_from,
                 )
             )
             self.unresolved = False
         elif text:
             self.out.append(
-                Utterance(self.speaker, text, self.source, self.start_line, self.scene, shown=True)
+                Utterance(
+                    self.speaker,
+                    text,
+                    self.source,
+                    self.start_line,
+                    self.scene,
+                    branch=branch,
+                    forked_from=forked_from,
+                    shown=True,
+                )
             )
         self.parts = []
         self.said = False
@@ -196,6 +215,10 @@ class Reader:
         if name == MACRO_START:
             self.flush()
             self.in_macro = True
+        elif name == "eval" and self.calls:
+            self.assign(attrs.get("exp", ""))
+        elif name in CHAIN_TAGS and not self.calls:
+            self.if_chain(name)
         elif name == CHOICE_START:
             self.flush()
             self.in_choice = True
@@ -222,6 +245,20 @@ class Reader:
         else:
             self.call(name, attrs, body)
 
+    def if_chain(self, name: str) -> None:
+        """`[if]` … `[elsif]` / `[else]` … `[endif]`: each block a branch (`branches`); a
+        block's message ends with it, but for a chain inside a message's text."""
+        if name != IF and self.branches.in_block():
+            self.flush()
+        self.branches.tag(name, in_message=self.said)
+
+    def assign(self, exp: str) -> None:
+        """`[eval exp="f.name='Yue'"]` in a called macro's body: the variable holds the
+        string for the rest of the call, so that the `【[emb exp=f.name]】` header after it
+        names 'Yue' at this call (a speaker macro per character keeping the name there)."""
+        for variable, value in assignments(exp):
+            self.assigned[VALUE_OF + variable] = value
+
     def name_tag(self, name: str, attrs: dict[str, str], body: str) -> None:
         """`[nm t=汐里]`, `[name n="Magic Store Owner"]`: the speaker of the message.
         `name=` is a character id (`[nm name=akane]`), `&f.name` the variable's value;
@@ -235,7 +272,7 @@ class Reader:
             return
         who = who or attrs.get("n", "")
         if who.startswith(VALUE_OF):  # `t=&f.name`: the variable's value
-            who = self.names.get(who.strip(), who)
+            who = self.assigned.get(who.strip()) or self.names.get(who.strip(), who)
         self.set_speaker(who.split("/")[0].strip(), sticky=False)
 
     def embed(self, exp: str) -> None:
@@ -304,6 +341,8 @@ class Reader:
                 for m in TOKEN.finditer(tags):
                     self.run_body_token(m, attrs)
                 self.calls -= 1
+                if not self.calls:
+                    self.assigned.clear()
             return
         written = body.split(None, 1)[0] if body.strip() else ""
         self.count_text_call(name, written, attrs)

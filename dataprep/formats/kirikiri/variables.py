@@ -43,6 +43,11 @@ def variable_values(text: str) -> dict[str, str]:
     return {name: strings.pop() for name, strings in values.items() if len(strings) == 1}
 
 
+def assignments(exp: str) -> list[tuple[str, str]]:
+    """Each game variable an expression gives a string (`f.name='Yue'`), with the string."""
+    return [(name, double or single) for name, double, single in _ASSIGNED.findall(exp)]
+
+
 def held_name(held: list[tuple[str, str | None]]) -> str:
     """The speaker's name variables shown before a line said give (`Reader.held`): their
     values, or `&f.name` for one no file sets (as `macros._name_tag` names a header); "" for a
