@@ -26,7 +26,7 @@ FORMAT_NAMES = tuple(PARSERS)
 _SNIFF_CHARS = 32 * 1024
 _KAG_SIGNS = re.compile(r"\[(?:p|l|r|np|wvl|cm)\]|^@\w+|^\[nm\b|^\*\w+|^#\S*$", re.M)
 _RENPY_SIGNS = re.compile(
-    r"^\s*(?:define\s+\w+\s*=\s*\w*Character\(|label\s+\w+.*:|translate\s+\w+\s+\w+:)", re.M
+    r"^\s*(?:define\s+\w+\s*=\s*\w*Character\s*\(|label\s+\w+.*:|translate\s+\w+\s+\w+:)", re.M
 )
 
 
