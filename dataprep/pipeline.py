@@ -212,6 +212,15 @@ def parse_options(
     # The name the player typed is whoever chats: {{user}} in a line, or the lead's own
     # name; as a speaker (`Character("[player]")`) the lead's name, so the lead is matched.
     lead = settings.lead_aliases[0].strip()
+    # Several typed names (a husband's, a wife's): the lead aliases say which is the player's.
+    lead_aliases = frozenset(
+        normalise_name(a)
+        for a in _with_converted(settings.lead_aliases, to_simplified)
+        if a.strip()
+    )
+    typed_leads = names.choose_player(
+        lambda name: is_alias(name, lead_aliases, to_simplified), language
+    )
     characters, variables = names.resolve(
         lead, USER_PLACEHOLDER if settings.user_placeholder else lead, strings, language
     )
@@ -235,6 +244,7 @@ def parse_options(
         renpy_player=dict.fromkeys(names.player, lead),
         renpy_label_characters=names.label_characters(lead, strings, language),
         renpy_unsettled=names.unsettled(language),
+        renpy_typed_leads=typed_leads,
         kirikiri_names=shown,
         # A game's own name tags (`[cn name="夏生"]`), learnt in one file, name in all.
         kirikiri_name_tags=kirikiri_format.name_tags(

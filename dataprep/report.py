@@ -300,6 +300,7 @@ def notes(
         _stale_note(tally),
         _held_out_note(stats, counts, train, evaluation, settings),
         _unresolved_note(counts.unresolved, options),
+        _typed_leads_note(options),
     ]
     return [sentence for sentence in said if sentence is not None]
 
@@ -444,6 +445,20 @@ def _unresolved_note(shown: Counter[str], options: ParseOptions) -> str | None:
         + "; ".join(named)
         + (f"; and {more} other variable{'s' if more != 1 else ''}" if more > 0 else "")
         + f". {_SETTLED_BY[kirikiri]}"
+    )
+
+
+def _typed_leads_note(options: ParseOptions) -> str | None:
+    """Which names the player types were all taken as the lead, none being a lead alias."""
+    typed = options.renpy_typed_leads
+    if not typed:
+        return None
+    named = ", ".join(f"[{var}]" for var in typed)
+    return (
+        f"The player types {len(typed)} names ({named}); none is one of [dataprep]"
+        " lead_aliases nor offers one, so all were taken as the lead: adding the lead's"
+        " variable or its name to lead_aliases makes only that one the lead, the others"
+        " names shown with their value."
     )
 
 

@@ -34,6 +34,9 @@ class ParseOptions:
     # character named by one is the lead, one the story defines (`$ mc =
     # DynamicCharacter("player_name")`) as one defined before the game starts.
     renpy_player: dict[str, str] = field(default_factory=dict)
+    # The typed names all taken as the player's when several are and none is a lead alias
+    # nor shows one (`ScriptNames.choose_player`): for the run to say how to pick one.
+    renpy_typed_leads: tuple[str, ...] = ()
     # Label → (speaker → the name shown) of each character the story's Python of that
     # label (`$ e = Character("Eileen")` in `label setup_names:`, in any .rpy file) always
     # defines when it runs: a `call setup_names` or `jump setup_names` names the lines of

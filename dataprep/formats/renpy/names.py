@@ -31,6 +31,14 @@ _INPUT = re.compile(
     r"^[ \t]*(?:\$[ \t]*|default[ \t]+|define[ \t]+)?([^\W\d][\w.]*)[ \t]*=[ \t]*renpy\.input\(",
     re.M,
 )
+# The name such a call offers (`renpy.input("His name?", "Jack")`, `default="Jack"`): what
+# the variable holds unless the player types another (group 1 or 2).
+_INPUT_DEFAULT = re.compile(
+    _INPUT.pattern
+    + rf"(?:[ \t]*(?:_\([ \t]*{STR}[ \t]*\)|{STR})[ \t]*,[ \t]*({STR})"
+    + rf"|[^\n]*?\bdefault[ \t]*=[ \t]*({STR}))",
+    re.M,
+)
 # `define mc = "Max"`, `default title = _("Captain")`, `$ mc = "Max"`: a variable given a
 # value (group 2, the expression and any comment after it, without the blanks after it:
 # the value ends at its last non-blank, not where blanks first reach the line end, which
@@ -127,7 +135,12 @@ class ScriptNames:
         # and in each language's blocks (in that language only).
         self.values: dict[str, set[str]] = {}
         self.language_values: dict[str, dict[str, set[str]]] = {}
+        # The variables given `renpy.input(...)`: all the player's name until
+        # `choose_player` picks the lead's among several (the rest go to `typed`).
         self.player: set[str] = set()
+        self.typed: set[str] = set()
+        # Variable → the names its renpy.input calls offer.
+        self.offered: dict[str, set[str]] = {}
         # Each file's text and the characters its story Python defines, for
         # `label_steps`: read only when some file's story defines one (most games define
         # theirs with `define`), as that pass costs about as much as the rest of `add`.
@@ -145,7 +158,36 @@ class ScriptNames:
         self._stories.append((text, defined.story))
         self.add_values(text)
         self.player |= input_variables(text)
+        for var, offered in input_defaults(text).items():
+            self.offered.setdefault(var, set()).update(offered)
         return bool(defined.by_variable)
+
+    def choose_player(
+        self, is_lead: Callable[[str], bool], language: str | None = None
+    ) -> tuple[str, ...]:
+        """Among several typed names (a husband's, a wife's, a baby's), keep as the
+        player's those whose variable or value (`default`, `define`, the name its
+        renpy.input offers) `is_lead`; the others become names like any variable's
+        (`typed`), shown with that value. When none is the lead's, all stay the player's
+        and they are returned, sorted, for the run to say so."""
+        if len(self.player) < 2:
+            return ()
+        values = self._values(language)
+        lead = {
+            var
+            for var in self.player
+            if is_lead(var) or any(map(is_lead, self._typed_values(var, values)))
+        }
+        if not lead:
+            return tuple(sorted(self.player))
+        self.typed = self.player - lead
+        self.player = lead
+        return ()
+
+    def _typed_values(self, var: str, values: dict[str, set[str]]) -> set[str]:
+        """The strings a typed name holds unless the player types another: those given
+        it (`values`) and those its renpy.input calls offer."""
+        return (values.get(var, set()) - {_NOT_A_STRING}) | self.offered.get(var, set())
 
     def add_values(self, text: str) -> None:
         outside, translated = by_language(text)
@@ -169,6 +211,10 @@ class ScriptNames:
         for found in chosen:
             for var, given in found.items():
                 values.setdefault(var, set()).update(given)
+        # A typed name not the player's holds what it is given or offered: its
+        # renpy.input is no other value.
+        for var in self.typed:
+            values[var] = self._typed_values(var, values)
         return values
 
     def known(self, language: str | None = None) -> dict[str, str]:
@@ -297,6 +343,16 @@ def _filled(written: str, variable: str, value: str) -> str:
 def input_variables(text: str) -> set[str]:
     """The variables assigned from `renpy.input(...)`: the player's name."""
     return set(_INPUT.findall(text))
+
+
+def input_defaults(text: str) -> dict[str, set[str]]:
+    """Variable → the names its `renpy.input(...)` calls offer (their default)."""
+    found: dict[str, set[str]] = {}
+    for var, positional, keyword in _INPUT_DEFAULT.findall(text):
+        offered = unescape((positional or keyword)[1:-1]).strip()
+        if offered not in _UNSET:
+            found.setdefault(var, set()).add(offered)
+    return found
 
 
 def story_names(
