@@ -41,12 +41,14 @@ from dataprep.formats.renpy import say_ids as renpy_say_ids
 from dataprep.formats.renpy import text as renpy_text
 from dataprep.formats.renpy import translations as renpy_translations
 from dataprep.gc_pause import gc_paused
+from dataprep.loaded_scripts import LoadedScript, load_scripts
 from dataprep.output_folder import (
     check_output_folder,
     plotter_for,
     recover_interrupted,
     write_output_folder,
 )
+from dataprep.progress import Progress, no_progress
 from dataprep.records import Role, Sample, Utterance, scene_key
 from dataprep.report import (
     QUIET_FORMATS,
@@ -62,7 +64,6 @@ from dataprep.report import (
     unclosed_strings_warning,
     without_dialogue_line,
 )
-from dataprep.sources import collect_scripts, read_script
 from dataprep.speakers import SpeakerMap, normalise_name
 from dataprep.split import split_by_scene
 from dataprep.stats import FileReport, Stats
@@ -85,9 +86,6 @@ _MACROS_NAMED = 3
 _VALUES_NAMED = 3
 # The roles whose lines make the dataset.
 _DIALOGUE_ROLES = frozenset({Role.LEAD, Role.CHARACTER})
-
-# Called with (stage or file name, units done) so the CLI can move a progress bar.
-Progress = Callable[[str, int], None]
 
 
 @dataclass
@@ -121,79 +119,15 @@ class PrepResult:
         return [f.warning for f in self.files if f.warning]
 
 
-@dataclass
-class _Script:
-    path: Path
-    text: str
-    fmt: str
-    report: FileReport
-    # Languages of the Ren'Py `translate` dialogue blocks the file holds.
-    languages: frozenset[str] = frozenset()
-    # It defines characters (Ren'Py `Character`, TyranoScript `chara_new`): found while
-    # the parse options are gathered, so a file with no lines of its own is not a failure.
-    makes_characters: bool = False
-    # Its encoding was guessed from its bytes (`Decoded.guessed`): the run names it.
-    guessed_encoding: bool = False
-    # Read as Unicode despite the forced [dataprep] encoding (`Decoded.instead_of`).
-    unforced_encoding: bool = False
-
-
-def _noop(_: str, __: int) -> None:
-    return None
-
-
-def load_scripts(
-    scripts: list[Path], settings: DataprepSettings, fmt: str | None, progress: Progress = _noop
-) -> tuple[list[_Script], list[FileReport]]:
-    """Read and decode every file; a bad one gets its error in its report, the rest go on."""
-    chosen = fmt or (settings.format if settings.format != "auto" else None)
-    loaded: list[_Script] = []
-    reports: list[FileReport] = []
-    for path in collect_scripts(scripts):
-        report = FileReport(path=str(path))
-        reports.append(report)
-        try:
-            decoded = read_script(path, settings.encoding)
-        except DataprepError as exc:
-            report.error = str(exc)
-            progress(str(path), 1)
-            continue
-        text = decoded.text
-        report.encoding = decoded.encoding
-        report.lines = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
-        if not text or text.isspace():  # not text.strip(): no copy of a 20 MB text
-            report.error = f"{path}: the file is empty; expected a game script."
-            progress(str(path), 1)
-            continue
-        if decoded.replaced_bytes:
-            report.replaced_bytes = decoded.replaced_bytes
-            report.warning = (
-                f"{path}: {decoded.replaced_bytes} byte(s) could not be read as"
-                f" {decoded.encoding} and became �, the first on line"
-                f" {decoded.first_replaced_line}; the rest of the file was read."
-            )
-        report.format = chosen or detect_format(text, path.name, bool(settings.custom_regex))
-        script = _Script(
-            path,
-            text,
-            report.format,
-            report,
-            guessed_encoding=decoded.guessed,
-            unforced_encoding=decoded.instead_of is not None,
-        )
-        loaded.append(script)
-    return loaded, reports
-
-
 def parse_options(
     settings: DataprepSettings,
-    scripts: Iterable[_Script],
+    scripts: Iterable[LoadedScript],
     to_simplified: Callable[[str], str] | None = None,
 ) -> ParseOptions:
     names = renpy_names.ScriptNames()
     shown: dict[str, str] = {}
     name_calls = kirikiri_format.NameCalls()  # of KAG tags that may name a speaker
-    renpy: list[_Script] = []
+    renpy: list[LoadedScript] = []
     for script in scripts:
         if script.fmt == "renpy":
             script.makes_characters = names.add(script.text)
@@ -245,7 +179,7 @@ def parse_options(
     )
 
 
-def renpy_language(setting: str, scripts: list[_Script]) -> str:
+def renpy_language(setting: str, scripts: list[LoadedScript]) -> str:
     """The language whose Ren'Py lines are read ("original" for the untranslated ones),
     from [dataprep] renpy_language and the translations the files hold; DataprepError
     when "auto" finds several languages, a named one is not there (or has string
@@ -288,15 +222,15 @@ def renpy_language(setting: str, scripts: list[_Script]) -> str:
     return chosen
 
 
-def _translations(scripts: Iterable[_Script]) -> list[str]:
+def _translations(scripts: Iterable[LoadedScript]) -> list[str]:
     """The languages of the Ren'Py translations the files hold, sorted."""
     return sorted(set().union(*(s.languages for s in scripts)))
 
 
 def iter_utterances(
-    scripts: list[_Script],
+    scripts: list[LoadedScript],
     options: ParseOptions,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
     tally: TranslationTally | None = None,
 ) -> Iterator[list[Utterance]]:
     """Every file's utterances in order, a batch (list) at a time; each file's text is let
@@ -397,7 +331,7 @@ class _Placed:
 
 
 def _place_translations(
-    scripts: list[_Script], options: ParseOptions, tally: TranslationTally | None = None
+    scripts: list[LoadedScript], options: ParseOptions, tally: TranslationTally | None = None
 ) -> _Placed:
     """Read the chosen language's translation files first, and put each translated line
     at the say statement it translates (the `# game/script.rpy:12` above its `translate`
@@ -428,7 +362,7 @@ def _place_translations(
     # a translation to it.
     named = {origin.identifier for found in blocks.values() for origin in found}
     identified = _say_identifiers(renpy, named)
-    read: list[tuple[_Script, list[Utterance], list[_Block]]] = []
+    read: list[tuple[LoadedScript, list[Utterance], list[_Block]]] = []
     for script in renpy:
         origins = blocks.get(script.path)
         if not origins:
@@ -557,7 +491,7 @@ def _count_untranslated(
     tally.statements += len(statements)
 
 
-def _say_identifiers(scripts: list[_Script], named: set[str]) -> dict[str, tuple[Path, int]]:
+def _say_identifiers(scripts: list[LoadedScript], named: set[str]) -> dict[str, tuple[Path, int]]:
     """The translation identifier of each say statement in the Ren'Py files → its file
     and line (`renpy_say_ids.say_identifiers`); the first file's, where two give one. Ren'Py
     8.5.1 stopped hashing a voice statement into the identifier of the say statement below
@@ -589,7 +523,7 @@ def _original_file(
     return None
 
 
-def _other_language(script: _Script, options: ParseOptions) -> bool:
+def _other_language(script: LoadedScript, options: ParseOptions) -> bool:
     language = options.renpy_language
     if language is None:
         return False
@@ -598,7 +532,7 @@ def _other_language(script: _Script, options: ParseOptions) -> bool:
     return language not in script.languages
 
 
-def _no_dialogue(script: _Script, options: ParseOptions) -> tuple[str, bool]:
+def _no_dialogue(script: LoadedScript, options: ParseOptions) -> tuple[str, bool]:
     """ "No dialogue found", with --format suggested only when another format finds some;
     and whether it names macro definitions a .ks file's lines lack (which the user must
     read, even where other files have dialogue)."""
@@ -689,7 +623,7 @@ def run_pipeline(
     *,
     fmt: str | None = None,
     background_path: Path | None = None,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
 ) -> PrepResult:
     """Every stage from files to split samples and stats; writes nothing."""
     with gc_paused():
@@ -904,7 +838,7 @@ def _count_unusable(counts: Counts, utterance: Utterance, role: Role, reason: st
 _FILES_NAMED = 3
 
 
-def _encoding_notes(scripts: list[_Script], forced: str) -> list[str]:
+def _encoding_notes(scripts: list[LoadedScript], forced: str) -> list[str]:
     """One sentence per encoding files were guessed to be in (not UTF-8, no BOM, not
     chosen in the config), naming them: a wrong guess reads as garbled text (or as no
     dialogue at all), and this line is where the user learns which one it was. And one
@@ -986,7 +920,7 @@ def prepare(
     system_prompt: str,
     fmt: str | None = None,
     background_path: Path | None = None,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
 ) -> PrepResult:
     """Run every stage and, when there are samples, write every file; the library entry
     point behind `atri prep`. Files are written into a temporary folder beside `out` and
