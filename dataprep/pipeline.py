@@ -3,14 +3,15 @@
 read → extract → speakers → clean text → turns (noise, {{user}}) → filter → split →
 background → write. Lines stream from the parser through every stage up to the filter,
 so only the kept samples are ever held at once; `prepare` runs them all and writes the
-files in one pass. Each stage is importable on its own for tests. What the run tells the
+files in one pass. Each stage is importable on its own for tests. The files are read in
+loaded_scripts.py; translation_placement.py puts a Ren'Py translation's lines where the
+game shows them; no_dialogue.py says why a file gave no lines. What the run tells the
 user is made in report.py; output_folder.py puts the files in place.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +20,6 @@ from itertools import chain
 from pathlib import Path
 
 from atri.config import DataprepSettings
-from atri.terminal import counted
 from dataprep import background as bg
 from dataprep.clean import (
     USER_PLACEHOLDER,
@@ -31,26 +31,27 @@ from dataprep.clean import (
     placeholder_replacer,
 )
 from dataprep.errors import DataprepError
-from dataprep.formats import PARSERS, ParseOptions, compile_markers, detect_format
+from dataprep.formats import PARSERS, ParseOptions, compile_markers
 from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
 from dataprep.formats.common import UNRESOLVED_VARIABLE, is_alias
 from dataprep.formats.renpy import names as renpy_names
-from dataprep.formats.renpy import say_ids as renpy_say_ids
 from dataprep.formats.renpy import text as renpy_text
 from dataprep.formats.renpy import translations as renpy_translations
 from dataprep.gc_pause import gc_paused
+from dataprep.loaded_scripts import LoadedScript, load_scripts
+from dataprep.no_dialogue import no_dialogue
 from dataprep.output_folder import (
     check_output_folder,
     plotter_for,
     recover_interrupted,
     write_output_folder,
 )
+from dataprep.progress import Progress, no_progress
 from dataprep.records import Role, Sample, Utterance, scene_key
 from dataprep.report import (
     QUIET_FORMATS,
-    UNTRANSLATED,
     Counts,
     TranslationTally,
     character_name,
@@ -62,32 +63,21 @@ from dataprep.report import (
     unclosed_strings_warning,
     without_dialogue_line,
 )
-from dataprep.sources import collect_scripts, read_script
 from dataprep.speakers import SpeakerMap, normalise_name
 from dataprep.split import split_by_scene
 from dataprep.stats import FileReport, Stats
+from dataprep.translation_placement import (
+    other_language,
+    place_translations,
+    renpy_language,
+    translated_languages,
+    unclosed_strings,
+)
 from dataprep.turns import TurnRules, iter_samples
 from dataprep.writers import DATASET_INFO, read_dataset_info
 
-_EXPECTED = {
-    "plain": "lines like 名字：台词, 【名字】「台词」, [名字]台词 or Name: text",
-    "kirikiri": "KAG lines with [nm t=…], #名 or 【名】 speakers and [p]/[l] waits",
-    "renpy": 'Ren\'Py lines like e "text" with define e = Character("Name")',
-    "voice_list": "lines like path|speaker|lang|text",
-    "regex": "lines matching [dataprep] custom_regex",
-    "translation_dump": "pairs of lines like ○000012○原文 and ●000012●译文",
-}
-# How much of a file another parser reads to see whether --format would help.
-_TRY_CHARS = 64 * 1024
-# How many tags the hint for a .ks file of undefined name macros names.
-_MACROS_NAMED = 3
-# How many of the names a tag's calls give (`[talk name=…]`) the hint names.
-_VALUES_NAMED = 3
 # The roles whose lines make the dataset.
 _DIALOGUE_ROLES = frozenset({Role.LEAD, Role.CHARACTER})
-
-# Called with (stage or file name, units done) so the CLI can move a progress bar.
-Progress = Callable[[str, int], None]
 
 
 @dataclass
@@ -121,79 +111,15 @@ class PrepResult:
         return [f.warning for f in self.files if f.warning]
 
 
-@dataclass
-class _Script:
-    path: Path
-    text: str
-    fmt: str
-    report: FileReport
-    # Languages of the Ren'Py `translate` dialogue blocks the file holds.
-    languages: frozenset[str] = frozenset()
-    # It defines characters (Ren'Py `Character`, TyranoScript `chara_new`): found while
-    # the parse options are gathered, so a file with no lines of its own is not a failure.
-    makes_characters: bool = False
-    # Its encoding was guessed from its bytes (`Decoded.guessed`): the run names it.
-    guessed_encoding: bool = False
-    # Read as Unicode despite the forced [dataprep] encoding (`Decoded.instead_of`).
-    unforced_encoding: bool = False
-
-
-def _noop(_: str, __: int) -> None:
-    return None
-
-
-def load_scripts(
-    scripts: list[Path], settings: DataprepSettings, fmt: str | None, progress: Progress = _noop
-) -> tuple[list[_Script], list[FileReport]]:
-    """Read and decode every file; a bad one gets its error in its report, the rest go on."""
-    chosen = fmt or (settings.format if settings.format != "auto" else None)
-    loaded: list[_Script] = []
-    reports: list[FileReport] = []
-    for path in collect_scripts(scripts):
-        report = FileReport(path=str(path))
-        reports.append(report)
-        try:
-            decoded = read_script(path, settings.encoding)
-        except DataprepError as exc:
-            report.error = str(exc)
-            progress(str(path), 1)
-            continue
-        text = decoded.text
-        report.encoding = decoded.encoding
-        report.lines = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
-        if not text or text.isspace():  # not text.strip(): no copy of a 20 MB text
-            report.error = f"{path}: the file is empty; expected a game script."
-            progress(str(path), 1)
-            continue
-        if decoded.replaced_bytes:
-            report.replaced_bytes = decoded.replaced_bytes
-            report.warning = (
-                f"{path}: {decoded.replaced_bytes} byte(s) could not be read as"
-                f" {decoded.encoding} and became �, the first on line"
-                f" {decoded.first_replaced_line}; the rest of the file was read."
-            )
-        report.format = chosen or detect_format(text, path.name, bool(settings.custom_regex))
-        script = _Script(
-            path,
-            text,
-            report.format,
-            report,
-            guessed_encoding=decoded.guessed,
-            unforced_encoding=decoded.instead_of is not None,
-        )
-        loaded.append(script)
-    return loaded, reports
-
-
 def parse_options(
     settings: DataprepSettings,
-    scripts: Iterable[_Script],
+    scripts: Iterable[LoadedScript],
     to_simplified: Callable[[str], str] | None = None,
 ) -> ParseOptions:
     names = renpy_names.ScriptNames()
     shown: dict[str, str] = {}
     name_calls = kirikiri_format.NameCalls()  # of KAG tags that may name a speaker
-    renpy: list[_Script] = []
+    renpy: list[LoadedScript] = []
     for script in scripts:
         if script.fmt == "renpy":
             script.makes_characters = names.add(script.text)
@@ -256,58 +182,10 @@ def parse_options(
     )
 
 
-def renpy_language(setting: str, scripts: list[_Script]) -> str:
-    """The language whose Ren'Py lines are read ("original" for the untranslated ones),
-    from [dataprep] renpy_language and the translations the files hold; DataprepError
-    when "auto" finds several languages, a named one is not there (or has string
-    translations only), or the language's files translate no line (an empty template)."""
-    found = _translations(scripts)
-    if setting == "auto":
-        if len(found) > 1:
-            raise DataprepError(
-                f"The Ren'Py files hold translations in {len(found)} languages"
-                f" ({', '.join(found)}); set [dataprep] renpy_language to one of them, or to"
-                f' "{renpy_translations.ORIGINAL}" for the untranslated lines.'
-            )
-        chosen = found[0] if found else renpy_translations.ORIGINAL
-    elif setting != renpy_translations.ORIGINAL and setting not in found:
-        if any(setting in renpy_translations.string_languages(s.text) for s in scripts):
-            raise DataprepError(
-                f'[dataprep] renpy_language is "{setting}", but its game/tl/{setting} files'
-                f" hold only string translations (`translate {setting} strings`: menus,"
-                " interface), no translated dialogue; set the key to"
-                f' "{renpy_translations.ORIGINAL}" for the original lines.'
-            )
-        held = f"translations in {', '.join(found)} only" if found else "no translations"
-        raise DataprepError(
-            f'[dataprep] renpy_language is "{setting}", but the Ren\'Py files given hold'
-            f' {held}; give its game/tl/{setting} folder, or set the key to "auto".'
-        )
-    else:
-        chosen = setting
-    if chosen != renpy_translations.ORIGINAL and not any(
-        renpy_translations.has_translated_text(s.text, chosen)
-        for s in scripts
-        if chosen in s.languages
-    ):
-        # An empty template: every block's line "", read as no line at all.
-        raise DataprepError(
-            f"The Ren'Py {chosen} translation files hold no translated lines (an empty"
-            f' template: every translated string is ""); set [dataprep] renpy_language to'
-            f' "{renpy_translations.ORIGINAL}" for the original lines.'
-        )
-    return chosen
-
-
-def _translations(scripts: Iterable[_Script]) -> list[str]:
-    """The languages of the Ren'Py translations the files hold, sorted."""
-    return sorted(set().union(*(s.languages for s in scripts)))
-
-
 def iter_utterances(
-    scripts: list[_Script],
+    scripts: list[LoadedScript],
     options: ParseOptions,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
     tally: TranslationTally | None = None,
 ) -> Iterator[list[Utterance]]:
     """Every file's utterances in order, a batch (list) at a time; each file's text is let
@@ -318,7 +196,7 @@ def iter_utterances(
     utterance to the stats (batches wait until the file's first spoken line).
     `tally` counts what a Ren'Py translation left out (`TranslationTally`).
     """
-    placed = _place_translations(scripts, options, tally)
+    placed = place_translations(scripts, options, tally)
     while scripts:
         script = scripts.pop(0)
         report, text = script.report, script.text
@@ -348,7 +226,7 @@ def iter_utterances(
             for batch in batches:
                 count += len(batch)
                 if script.fmt == "renpy" and read is None:
-                    unclosed += _unclosed_strings(batch, str(script.path))
+                    unclosed += unclosed_strings(batch, str(script.path))
                 if not spoken:
                     spoken = any(u.speaker is not None for u in batch)
                     if not spoken:
@@ -365,10 +243,10 @@ def iter_utterances(
             # original script beside its translation, or a translation left out). Nor is
             # a TyranoScript first.ks that makes the characters (`[chara_new]`).
             defines_only = script.makes_characters or (
-                script.fmt == "renpy" and _other_language(script, options)
+                script.fmt == "renpy" and other_language(script, options)
             )
             if not spoken and not defines_only:
-                report.error, lacks_definitions = _no_dialogue(script, options)
+                report.error, lacks_definitions = no_dialogue(script, options)
                 report.quiet = script.fmt in QUIET_FORMATS and not lacks_definitions
             elif waiting:
                 yield from waiting
@@ -381,326 +259,13 @@ def iter_utterances(
         progress(report.path, 1)
 
 
-def _unclosed_strings(batch: list[Utterance], source: str) -> list[int]:
-    """The lines of `source` in `batch` that are say statements whose string is never
-    closed (not a translation file's lines put in their original's place: they are named
-    at their own lines, in their own file's warning)."""
-    return [
-        u.line
-        for u in batch
-        if u.dropped == renpy_format.UNCLOSED_STRING and u.source == source and u.read_from is None
-    ]
-
-
-@dataclass
-class _Placed:
-    """The chosen language's translated Ren'Py lines, put where the say statements they
-    translate are: `at` original file → its line → the lines translating the statement
-    there; `read` translation file → (its lines left where they are, because the file
-    they translate was not given, and how many lines it held in all); `spoken` whether
-    any of a translation file's lines has a speaker; `unclosed` a translation file's own
-    lines that are say statements never closing their string, wherever they were put."""
-
-    at: dict[Path, dict[int, list[Utterance]]] = field(default_factory=dict)
-    read: dict[Path, tuple[list[Utterance], int]] = field(default_factory=dict)
-    spoken: dict[Path, bool] = field(default_factory=dict)
-    unclosed: dict[Path, list[int]] = field(default_factory=dict)
-
-
-def _place_translations(
-    scripts: list[_Script], options: ParseOptions, tally: TranslationTally | None = None
-) -> _Placed:
-    """Read the chosen language's translation files first, and put each translated line
-    at the say statement it translates (the `# game/script.rpy:12` above its `translate`
-    block), in a file given: the game shows it there, in the original's order, between
-    the lines its Python says; read file by file, every translated line would come after
-    all of those. A line whose original file is not given stays in its own file's order.
-    `tally` counts what was left out (`TranslationTally`)."""
-    placed = _Placed()
-    language = options.renpy_language
-    if language is None or language == renpy_translations.ORIGINAL:
-        return placed
-    tally = TranslationTally() if tally is None else tally
-    renpy = [s for s in scripts if s.fmt == "renpy"]
-    # Each translation file's dialogue blocks, read once: where its lines go, and which
-    # identifiers it names (`_say_identifiers`).
-    blocks = {
-        s.path: renpy_translations.translation_origins(s.text)
-        for s in renpy
-        if language in s.languages
-    }
-    if not any(blocks.values()):
-        return placed
-    # Each file's path, as its parts from the root, to find the one a comment names
-    # (`game/script.rpy`, from the game's base folder).
-    parts = {s.path: s.path.resolve().parts for s in renpy}
-    lines_of = _Lines({s.path: s.text for s in renpy})
-    # Each say statement's translation identifier → its file and line, as Ren'Py matches
-    # a translation to it.
-    named = {origin.identifier for found in blocks.values() for origin in found}
-    identified = _say_identifiers(renpy, named)
-    read: list[tuple[_Script, list[Utterance], list[_Block]]] = []
-    for script in renpy:
-        origins = blocks.get(script.path)
-        if not origins:
-            continue
-        try:
-            said = renpy_format.parse(script.text, str(script.path), options)
-        except DataprepError:
-            continue  # read again in its turn, which reports it
-        placed.unclosed[script.path] = _unclosed_strings(said, str(script.path))
-        found = [_block(o, script.path, identified, parts, lines_of) for o in origins]
-        read.append((script, said, found))
-    shown = _shown_blocks([b for _, _, found in read for b in found], lines_of, tally)
-    for script, said, found in read:
-        firsts = [b.origin.first for b in found]
-        left: list[Utterance] = []
-        unshown = 0
-        for line in said:
-            at = bisect_right(firsts, line.line) - 1
-            block = found[at] if at >= 0 and line.line <= found[at].origin.last else None
-            if block is not None and id(block) not in shown:
-                unshown += 1  # a stale block Ren'Py never shows (`_shown_blocks`)
-                continue
-            if block is not None and block.copied:
-                # The original copied, as Ren'Py's template pre-fills it: not the language's
-                # line. The original's own is not read instead: a player of this language
-                # sees the original's text there, but a dataset of the language holds none
-                # of the original's; counted, it ends the exchange as a missing one does.
-                line.dropped = UNTRANSLATED
-            target = None if block is None else block.target
-            if target is None:
-                left.append(line)
-                continue
-            original, number = target
-            line.read_from = (line.source, line.line)
-            line.source, line.line = str(original), number
-            placed.at.setdefault(original, {}).setdefault(number, []).append(line)
-        placed.read[script.path] = (left, len(said) - unshown)
-        placed.spoken[script.path] = any(u.speaker is not None for u in said)
-    _count_untranslated(identified, placed, set(blocks), tally)
-    return placed
-
-
-class _Lines:
-    """Each Ren'Py file's lines, split once when first asked for."""
-
-    def __init__(self, texts: dict[Path, str]) -> None:
-        self._texts = texts
-        self._lines: dict[Path, list[str]] = {}
-
-    def __call__(self, path: Path) -> list[str]:
-        found = self._lines.get(path)
-        if found is None:
-            found = self._lines[path] = self._texts[path].splitlines()
-        return found
-
-
-@dataclass(eq=False)
-class _Block:
-    """A translation file's dialogue block: the say statement it translates (`target`:
-    its file and line; None where that file is not given), whether it was found by the
-    block's identifier (else by the comment above it), and whether its statements are
-    the original copied."""
-
-    origin: renpy_translations.Origin
-    target: tuple[Path, int] | None
-    by_identifier: bool
-    copied: bool
-
-
-def _block(
-    origin: renpy_translations.Origin,
-    translation: Path,
-    identified: dict[str, tuple[Path, int]],
-    parts: dict[Path, tuple[str, ...]],
-    lines_of: _Lines,
-) -> _Block:
-    # The identifier decides, as in the game; the comment above the block when no file
-    # given has a statement of that identifier (the comment's line is stale once the
-    # script is edited; a block may have no comment at all).
-    target = identified.get(origin.identifier)
-    by_identifier = target is not None and target[0] != translation
-    if not by_identifier:
-        original = _original_file(origin.file, translation, parts)
-        target = None if original is None else (original, origin.line)
-    code, comments = renpy_translations.block_code(lines_of(translation), origin)
-    if not comments and target is not None:
-        # No comment to compare with: the original's statement, where it is one line.
-        lines = lines_of(target[0])
-        comments = [lines[target[1] - 1].strip()] if 0 < target[1] <= len(lines) else []
-    return _Block(origin, target, by_identifier, renpy_translations.copied_original(code, comments))
-
-
-def _shown_blocks(blocks: list[_Block], lines_of: _Lines, tally: TranslationTally) -> set[int]:
-    """The blocks whose lines are read (by `id`): each found by its identifier, as Ren'Py
-    shows it; a stale one (its identifier names no say statement given, so Ren'Py never
-    shows it) only where its comment's line has no translation found by identifier and
-    is within its file, the last of those naming one line (Ren'Py writes a block for an
-    edited line below the older ones). Without a file to put it in, a block is read in
-    its own file's order. The stale blocks left out are counted."""
-    by_identifier = {b.target for b in blocks if b.by_identifier}
-    stale: dict[tuple[Path, int], _Block] = {}
-    shown: set[int] = set()
-    for block in blocks:
-        target = block.target
-        if block.by_identifier or target is None:
-            shown.add(id(block))
-        elif target not in by_identifier and target[1] <= len(lines_of(target[0])):
-            stale[target] = block
-    shown.update(id(b) for b in stale.values())
-    tally.stale += len(blocks) - len(shown)
-    tally.copied += sum(1 for b in blocks if b.copied and id(b) in shown)
-    return shown
-
-
-def _count_untranslated(
-    identified: dict[str, tuple[Path, int]],
-    placed: _Placed,
-    translations: set[Path],
-    tally: TranslationTally,
-) -> None:
-    """Count, by file, the original's say statements no translated line was put at."""
-    statements = {t for t in identified.values() if t[0] not in translations}
-    for path, line in statements:
-        if line not in placed.at.get(path, {}):
-            tally.missing[path] += 1
-    tally.statements += len(statements)
-
-
-def _say_identifiers(scripts: list[_Script], named: set[str]) -> dict[str, tuple[Path, int]]:
-    """The translation identifier of each say statement in the Ren'Py files → its file
-    and line (`renpy_say_ids.say_identifiers`); the first file's, where two give one. Ren'Py
-    8.5.1 stopped hashing a voice statement into the identifier of the say statement below
-    it, and 8.3 began writing a `__name` in a string as `_m1_<file>__name`: the game's
-    translation files show which version made them, by the identifiers they name
-    (`named`)."""
-    schemes: tuple[dict[str, tuple[Path, int]], ...] = ({}, {}, {})
-    for script in scripts:
-        for found, identifiers in zip(
-            schemes,
-            renpy_say_ids.say_identifier_schemes(script.text, script.path.name),
-            strict=True,
-        ):
-            for identifier, line in identifiers.items():
-                found.setdefault(identifier, (script.path, line))
-    # The one naming most of the translation's blocks; the oldest one on a tie.
-    return max(schemes, key=lambda found: len(named.intersection(found)))
-
-
-def _original_file(
-    named: str, translation: Path, parts: dict[Path, tuple[str, ...]]
-) -> Path | None:
-    """The file given whose path ends with `named` (as a translate block's comment writes
-    it), other than the translation file itself; None when none does."""
-    wanted = tuple(p for p in named.replace("\\", "/").split("/") if p)
-    for path, whole in parts.items():
-        if path != translation and whole[-len(wanted) :] == wanted:
-            return path
-    return None
-
-
-def _other_language(script: _Script, options: ParseOptions) -> bool:
-    language = options.renpy_language
-    if language is None:
-        return False
-    if language == renpy_translations.ORIGINAL:
-        return bool(script.languages)
-    return language not in script.languages
-
-
-def _no_dialogue(script: _Script, options: ParseOptions) -> tuple[str, bool]:
-    """ "No dialogue found", with --format suggested only when another format finds some;
-    and whether it names macro definitions a .ks file's lines lack (which the user must
-    read, even where other files have dialogue)."""
-    head = script.text[:_TRY_CHARS]
-    better: list[tuple[int, str]] = []
-    for name, parser in PARSERS.items():
-        if name == script.fmt or (name == "regex" and options.custom_regex is None):
-            continue
-        try:
-            found = sum(1 for u in parser(head, "", options) if u.speaker is not None)
-        except DataprepError:
-            continue
-        if found:
-            better.append((found, name))
-    message = f"{script.path}: no dialogue found as {script.fmt}; expected {_EXPECTED[script.fmt]}"
-    lacking = ""
-    if script.fmt == "kirikiri":
-        lacking = (
-            _name_macros_left_out(head, options)
-            + _name_tags_unlearnt(head, options)
-            + _text_macros_left_out(head, options)
-        )
-    message += lacking
-    if better:
-        # The format the file's own signs point to first, then the one finding the most.
-        sniffed = detect_format(head, script.path.name, options.custom_regex is not None)
-        found, name = max(better, key=lambda b: (b[1] == sniffed, b[0]))
-        message += f". It reads as {name} ({found} spoken lines): try --format {name}"
-    return f"{message}.", bool(lacking)
-
-
-def _name_macros_left_out(head: str, options: ParseOptions) -> str:
-    """What a .ks file of lines after tags no file given defines (`@shiori`) lacks: those
-    macros' definitions, which name the speaker; "" for a file with no such lines."""
-    calls = kirikiri_format.unnamed_calls(head, options).most_common(_MACROS_NAMED)
-    if not calls:
-        return ""
-    named = ", ".join(f"[{name}] before {counted(count, 'line')}" for name, count in calls)
-    return (
-        f". Its lines follow tags no .ks file given defines ({named}): if they are"
-        f" macros naming the speaker, give the .ks file that defines them too"
-        f" ([macro name={calls[0][0]}], usually in first.ks or macro.ks)"
-    )
-
-
-def _name_tags_unlearnt(head: str, options: ParseOptions) -> str:
-    """What a .ks file of lines after a game's own name tag (`[talk name="夏生"]`) lacks
-    when none of the names it gives is one of the aliases, so that it was never learnt
-    as a name tag: the aliases the game writes, or the tag's definition; "" for a file
-    with no such lines."""
-    tags = kirikiri_format.unlearnt_name_calls(head, options)[:_MACROS_NAMED]
-    if not tags:
-        return ""
-    named = "; ".join(
-        f"[{t.tag} {t.attribute}=…] before {counted(t.lines, 'line')}:"
-        f" {', '.join(t.values[:_VALUES_NAMED])}"
-        for t in tags
-    )
-    return (
-        f". Its lines follow tags no .ks file given defines that name someone ({named}),"
-        f" but none of their values matched lead_aliases or character_aliases: if they name"
-        f" the speaker, add the names the game writes to those aliases, or give the .ks file"
-        f" that defines them too ([macro name={tags[0].tag}], usually in first.ks or macro.ks)"
-    )
-
-
-def _text_macros_left_out(head: str, options: ParseOptions) -> str:
-    """What a .ks file whose lines are given to tags no file given defines
-    (`[say text="「…」"]`) lacks: those macros' definitions, which show the lines; "" for a
-    file with no such calls."""
-    calls = kirikiri_format.text_calls(head, options).most_common(_MACROS_NAMED)
-    if not calls:
-        return ""
-    named = ", ".join(
-        f"{counted(count, 'call')} of [{name}] with the text in {key}="
-        for (name, key), count in calls
-    )
-    return (
-        f". Its lines seem written as tags no .ks file given defines ({named}): if they are"
-        f" macros showing the line, give the .ks file that defines them too"
-        f" ([macro name={calls[0][0][0]}], usually in first.ks or macro.ks)"
-    )
-
-
 def run_pipeline(
     settings: DataprepSettings,
     scripts: list[Path],
     *,
     fmt: str | None = None,
     background_path: Path | None = None,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
 ) -> PrepResult:
     """Every stage from files to split samples and stats; writes nothing."""
     with gc_paused():
@@ -720,7 +285,7 @@ def _run_stages(
     to_simplified = opencc_t2s() if settings.traditional_to_simplified else None
     options = parse_options(settings, loaded, to_simplified)
     # Taken before the stages below let the files go.
-    translations = _translations(loaded)
+    translations = translated_languages(loaded)
     encoding_notes = _encoding_notes(loaded, settings.encoding)
     counts = Counts()
     tally = TranslationTally()
@@ -915,7 +480,7 @@ def _count_unusable(counts: Counts, utterance: Utterance, role: Role, reason: st
 _FILES_NAMED = 3
 
 
-def _encoding_notes(scripts: list[_Script], forced: str) -> list[str]:
+def _encoding_notes(scripts: list[LoadedScript], forced: str) -> list[str]:
     """One sentence per encoding files were guessed to be in (not UTF-8, no BOM, not
     chosen in the config), naming them: a wrong guess reads as garbled text (or as no
     dialogue at all), and this line is where the user learns which one it was. And one
@@ -997,7 +562,7 @@ def prepare(
     system_prompt: str,
     fmt: str | None = None,
     background_path: Path | None = None,
-    progress: Progress = _noop,
+    progress: Progress = no_progress,
 ) -> PrepResult:
     """Run every stage and, when there are samples, write every file; the library entry
     point behind `atri prep`. Files are written into a temporary folder beside `out` and

@@ -259,7 +259,7 @@ def character_name(settings: DataprepSettings) -> str:
 
 @dataclass
 class TranslationTally:
-    """What a Ren'Py translation left out (`pipeline._place_translations`): its blocks
+    """What a Ren'Py translation left out (`translation_placement.place_translations`): its blocks
     that are the original copied (`copied`), its stale blocks (`stale`: their identifier
     names no say statement, and their line has a translation of its own or is past its
     file's end), and the original's say statements (`statements`, by file) that no

@@ -27,7 +27,8 @@ def prep_settings() -> DataprepSettings:
 def kyo_and_minamo_lines(game: Path) -> list[tuple[str, str, int]]:
     """(speaker, text, line) of what Kyo and Minamo say in the Ren'Py `game` folder, with
     its Chinese translation in `tl/` put in place."""
-    from dataprep.pipeline import iter_utterances, load_scripts, parse_options
+    from dataprep.loaded_scripts import load_scripts
+    from dataprep.pipeline import iter_utterances, parse_options
 
     settings = DataprepSettings(
         lead_aliases=["Kyo"], character_aliases=["Minamo"], renpy_language="chinese", eval_ratio=0

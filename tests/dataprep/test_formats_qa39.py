@@ -13,13 +13,8 @@ from dataprep.clean import opencc_t2s
 from dataprep.formats import ParseOptions, parse
 from dataprep.formats import plain as plain_format
 from dataprep.formats.renpy import say_ids as renpy_say_ids
-from dataprep.pipeline import (
-    PrepResult,
-    iter_utterances,
-    load_scripts,
-    parse_options,
-    run_pipeline,
-)
+from dataprep.loaded_scripts import load_scripts
+from dataprep.pipeline import PrepResult, iter_utterances, parse_options, run_pipeline
 from dataprep.records import Role, Utterance
 from dataprep.speakers import normalise_name
 from tests.dataprep.conftest import FIXTURES

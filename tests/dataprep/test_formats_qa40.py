@@ -14,7 +14,8 @@ from dataprep.formats import ParseOptions, parse
 from dataprep.formats import plain as plain_format
 from dataprep.formats.common import join_pieces
 from dataprep.formats.renpy import say_ids as renpy_say_ids
-from dataprep.pipeline import iter_utterances, load_scripts, parse_options, run_pipeline
+from dataprep.loaded_scripts import load_scripts
+from dataprep.pipeline import iter_utterances, parse_options, run_pipeline
 from dataprep.records import Role
 from tests.dataprep.conftest import FIXTURES, kyo_and_minamo_lines
 

@@ -10,7 +10,8 @@ import pytest
 
 from atri.config import DataprepSettings
 from dataprep.formats import ParseOptions, kirikiri, parse
-from dataprep.pipeline import PrepResult, load_scripts, parse_options, run_pipeline
+from dataprep.loaded_scripts import load_scripts
+from dataprep.pipeline import PrepResult, parse_options, run_pipeline
 
 SETTINGS = DataprepSettings(lead_aliases=["夏生"], character_aliases=["アトリ"])
 # The exchange every form below writes: the lead asks, the character answers.

@@ -10,7 +10,8 @@ import pytest
 
 from atri.config import DataprepSettings
 from dataprep.formats.renpy import translations as renpy_translations
-from dataprep.pipeline import iter_utterances, load_scripts, parse_options
+from dataprep.loaded_scripts import load_scripts
+from dataprep.pipeline import iter_utterances, parse_options
 from tests.dataprep.conftest import FIXTURES
 
 HARBOR = FIXTURES / "harbor" / "game"

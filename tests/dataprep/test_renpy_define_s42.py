@@ -12,7 +12,8 @@ import pytest
 from atri.config import DataprepSettings
 from dataprep.formats import ParseOptions
 from dataprep.formats import renpy as renpy_format
-from dataprep.pipeline import iter_utterances, load_scripts, parse_options, run_pipeline
+from dataprep.loaded_scripts import load_scripts
+from dataprep.pipeline import iter_utterances, parse_options, run_pipeline
 
 SCRIPT = """label start:
     m "Hello, Eileen."

@@ -11,7 +11,8 @@ from atri.config import DataprepSettings
 from dataprep.formats import ParseOptions
 from dataprep.formats import renpy as renpy_format
 from dataprep.formats.renpy import say_ids as renpy_say_ids
-from dataprep.pipeline import iter_utterances, load_scripts, parse_options, run_pipeline
+from dataprep.loaded_scripts import load_scripts
+from dataprep.pipeline import iter_utterances, parse_options, run_pipeline
 
 HEAD = 'define e = Character("Eileen")\nlabel start:\n'
 

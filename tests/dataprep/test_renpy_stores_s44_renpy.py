@@ -12,7 +12,8 @@ from atri.config import DataprepSettings
 from dataprep.formats import ParseOptions
 from dataprep.formats import renpy as renpy_format
 from dataprep.formats.renpy import characters as renpy_characters
-from dataprep.pipeline import iter_utterances, load_scripts, parse_options
+from dataprep.loaded_scripts import load_scripts
+from dataprep.pipeline import iter_utterances, parse_options
 
 
 def _prepared(game: Path, files: dict[str, str]) -> list[tuple[str | None, str]]:

@@ -11,7 +11,8 @@ from pathlib import Path
 from atri.config import DataprepSettings
 from dataprep.formats import ParseOptions, parse
 from dataprep.formats.renpy import translations as renpy_translations
-from dataprep.pipeline import iter_utterances, load_scripts, parse_options, run_pipeline
+from dataprep.loaded_scripts import load_scripts
+from dataprep.pipeline import iter_utterances, parse_options, run_pipeline
 from dataprep.report import problem
 from tests.dataprep.conftest import FIXTURES
 

@@ -11,7 +11,8 @@ import shutil
 from pathlib import Path
 
 from atri.config import DataprepSettings
-from dataprep.pipeline import iter_utterances, load_scripts, parse_options, prepare
+from dataprep.loaded_scripts import load_scripts
+from dataprep.pipeline import iter_utterances, parse_options, prepare
 from dataprep.records import Utterance
 from tests.dataprep.conftest import FIXTURES
 

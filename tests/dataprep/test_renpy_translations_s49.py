@@ -12,7 +12,8 @@ import pytest
 from atri.config import DataprepSettings
 from dataprep.errors import DataprepError
 from dataprep.formats.renpy.say_ids import say_identifiers
-from dataprep.pipeline import PrepResult, iter_utterances, load_scripts, parse_options, run_pipeline
+from dataprep.loaded_scripts import load_scripts
+from dataprep.pipeline import PrepResult, iter_utterances, parse_options, run_pipeline
 from dataprep.records import Utterance
 from dataprep.report import distinct_names, without_dialogue_line
 from dataprep.stats import FileReport

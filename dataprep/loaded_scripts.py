@@ -1,0 +1,77 @@
+"""The script files of a run, read and decoded (`load_scripts`): each one's text, format
+and report, and what gathering the parse options learns of it (`LoadedScript`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from atri.config import DataprepSettings
+from dataprep.errors import DataprepError
+from dataprep.formats import detect_format
+from dataprep.progress import Progress, no_progress
+from dataprep.sources import collect_scripts, read_script
+from dataprep.stats import FileReport
+
+
+@dataclass
+class LoadedScript:
+    path: Path
+    text: str
+    fmt: str
+    report: FileReport
+    # Languages of the Ren'Py `translate` dialogue blocks the file holds.
+    languages: frozenset[str] = frozenset()
+    # It defines characters (Ren'Py `Character`, TyranoScript `chara_new`): found while
+    # the parse options are gathered, so a file with no lines of its own is not a failure.
+    makes_characters: bool = False
+    # Its encoding was guessed from its bytes (`Decoded.guessed`): the run names it.
+    guessed_encoding: bool = False
+    # Read as Unicode despite the forced [dataprep] encoding (`Decoded.instead_of`).
+    unforced_encoding: bool = False
+
+
+def load_scripts(
+    scripts: list[Path],
+    settings: DataprepSettings,
+    fmt: str | None,
+    progress: Progress = no_progress,
+) -> tuple[list[LoadedScript], list[FileReport]]:
+    """Read and decode every file; a bad one gets its error in its report, the rest go on."""
+    chosen = fmt or (settings.format if settings.format != "auto" else None)
+    loaded: list[LoadedScript] = []
+    reports: list[FileReport] = []
+    for path in collect_scripts(scripts):
+        report = FileReport(path=str(path))
+        reports.append(report)
+        try:
+            decoded = read_script(path, settings.encoding)
+        except DataprepError as exc:
+            report.error = str(exc)
+            progress(str(path), 1)
+            continue
+        text = decoded.text
+        report.encoding = decoded.encoding
+        report.lines = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+        if not text or text.isspace():  # not text.strip(): no copy of a 20 MB text
+            report.error = f"{path}: the file is empty; expected a game script."
+            progress(str(path), 1)
+            continue
+        if decoded.replaced_bytes:
+            report.replaced_bytes = decoded.replaced_bytes
+            report.warning = (
+                f"{path}: {decoded.replaced_bytes} byte(s) could not be read as"
+                f" {decoded.encoding} and became �, the first on line"
+                f" {decoded.first_replaced_line}; the rest of the file was read."
+            )
+        report.format = chosen or detect_format(text, path.name, bool(settings.custom_regex))
+        script = LoadedScript(
+            path,
+            text,
+            report.format,
+            report,
+            guessed_encoding=decoded.guessed,
+            unforced_encoding=decoded.instead_of is not None,
+        )
+        loaded.append(script)
+    return loaded, reports

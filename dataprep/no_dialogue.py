@@ -1,0 +1,111 @@
+"""Why a file has no dialogue: the sentence its report gets (`no_dialogue`), with the
+--format that would read it where another format finds spoken lines, and for a .ks file
+the macro definitions or aliases its lines wait for."""
+
+from __future__ import annotations
+
+from atri.terminal import counted
+from dataprep.errors import DataprepError
+from dataprep.formats import PARSERS, ParseOptions, detect_format
+from dataprep.formats import kirikiri as kirikiri_format
+from dataprep.loaded_scripts import LoadedScript
+
+_EXPECTED = {
+    "plain": "lines like 名字：台词, 【名字】「台词」, [名字]台词 or Name: text",
+    "kirikiri": "KAG lines with [nm t=…], #名 or 【名】 speakers and [p]/[l] waits",
+    "renpy": 'Ren\'Py lines like e "text" with define e = Character("Name")',
+    "voice_list": "lines like path|speaker|lang|text",
+    "regex": "lines matching [dataprep] custom_regex",
+    "translation_dump": "pairs of lines like ○000012○原文 and ●000012●译文",
+}
+# How much of a file another parser reads to see whether --format would help.
+_TRY_CHARS = 64 * 1024
+# How many tags the hint for a .ks file of undefined name macros names.
+_MACROS_NAMED = 3
+# How many of the names a tag's calls give (`[talk name=…]`) the hint names.
+_VALUES_NAMED = 3
+
+
+def no_dialogue(script: LoadedScript, options: ParseOptions) -> tuple[str, bool]:
+    """ "No dialogue found", with --format suggested only when another format finds some;
+    and whether it names macro definitions a .ks file's lines lack (which the user must
+    read, even where other files have dialogue)."""
+    head = script.text[:_TRY_CHARS]
+    better: list[tuple[int, str]] = []
+    for name, parser in PARSERS.items():
+        if name == script.fmt or (name == "regex" and options.custom_regex is None):
+            continue
+        try:
+            found = sum(1 for u in parser(head, "", options) if u.speaker is not None)
+        except DataprepError:
+            continue
+        if found:
+            better.append((found, name))
+    message = f"{script.path}: no dialogue found as {script.fmt}; expected {_EXPECTED[script.fmt]}"
+    lacking = ""
+    if script.fmt == "kirikiri":
+        lacking = (
+            _name_macros_left_out(head, options)
+            + _name_tags_unlearnt(head, options)
+            + _text_macros_left_out(head, options)
+        )
+    message += lacking
+    if better:
+        # The format the file's own signs point to first, then the one finding the most.
+        sniffed = detect_format(head, script.path.name, options.custom_regex is not None)
+        found, name = max(better, key=lambda b: (b[1] == sniffed, b[0]))
+        message += f". It reads as {name} ({found} spoken lines): try --format {name}"
+    return f"{message}.", bool(lacking)
+
+
+def _name_macros_left_out(head: str, options: ParseOptions) -> str:
+    """What a .ks file of lines after tags no file given defines (`@shiori`) lacks: those
+    macros' definitions, which name the speaker; "" for a file with no such lines."""
+    calls = kirikiri_format.unnamed_calls(head, options).most_common(_MACROS_NAMED)
+    if not calls:
+        return ""
+    named = ", ".join(f"[{name}] before {counted(count, 'line')}" for name, count in calls)
+    return (
+        f". Its lines follow tags no .ks file given defines ({named}): if they are"
+        f" macros naming the speaker, give the .ks file that defines them too"
+        f" ([macro name={calls[0][0]}], usually in first.ks or macro.ks)"
+    )
+
+
+def _name_tags_unlearnt(head: str, options: ParseOptions) -> str:
+    """What a .ks file of lines after a game's own name tag (`[talk name="夏生"]`) lacks
+    when none of the names it gives is one of the aliases, so that it was never learnt
+    as a name tag: the aliases the game writes, or the tag's definition; "" for a file
+    with no such lines."""
+    tags = kirikiri_format.unlearnt_name_calls(head, options)[:_MACROS_NAMED]
+    if not tags:
+        return ""
+    named = "; ".join(
+        f"[{t.tag} {t.attribute}=…] before {counted(t.lines, 'line')}:"
+        f" {', '.join(t.values[:_VALUES_NAMED])}"
+        for t in tags
+    )
+    return (
+        f". Its lines follow tags no .ks file given defines that name someone ({named}),"
+        f" but none of their values matched lead_aliases or character_aliases: if they name"
+        f" the speaker, add the names the game writes to those aliases, or give the .ks file"
+        f" that defines them too ([macro name={tags[0].tag}], usually in first.ks or macro.ks)"
+    )
+
+
+def _text_macros_left_out(head: str, options: ParseOptions) -> str:
+    """What a .ks file whose lines are given to tags no file given defines
+    (`[say text="「…」"]`) lacks: those macros' definitions, which show the lines; "" for a
+    file with no such calls."""
+    calls = kirikiri_format.text_calls(head, options).most_common(_MACROS_NAMED)
+    if not calls:
+        return ""
+    named = ", ".join(
+        f"{counted(count, 'call')} of [{name}] with the text in {key}="
+        for (name, key), count in calls
+    )
+    return (
+        f". Its lines seem written as tags no .ks file given defines ({named}): if they are"
+        f" macros showing the line, give the .ks file that defines them too"
+        f" ([macro name={calls[0][0][0]}], usually in first.ks or macro.ks)"
+    )
