@@ -133,7 +133,9 @@ class Reader:
         if (text or self.unresolved) and self.speaker is not None:
             self.branches.stamp()  # a line said in an `[if]` block takes its branch
         branch, forked_from = self.branches.branch, self.branches.forked_from
-        if self.unresolved:
+        if self.unresolved or text:
+            # A line with a hole (`[emb]` of a variable no file sets) is marked unusable;
+            # it keeps `[f.name]`, so that the run names the variable (`embedded`).
             self.out.append(
                 Utterance(
                     self.speaker,
@@ -141,25 +143,13 @@ class Reader:
                     self.source,
                     self.start_line,
                     self.scene,
-                    UNRESOLVED_VARIABLE,
+                    UNRESOLVED_VARIABLE if self.unresolved else None,
                     branch,
                     forked_from,
+                    shown=not self.unresolved,
                 )
             )
             self.unresolved = False
-        elif text:
-            self.out.append(
-                Utterance(
-                    self.speaker,
-                    text,
-                    self.source,
-                    self.start_line,
-                    self.scene,
-                    branch=branch,
-                    forked_from=forked_from,
-                    shown=True,
-                )
-            )
         self.parts = []
         self.said = False
         self.held = []
