@@ -245,10 +245,28 @@ def strip_quotes(text: str) -> str:
     inner = text[1:-1] if text.endswith(close) else text[1:]
     # 「a」「b」 is two quotes side by side, 「a」she said. a quote and narration: stripping
     # the outer pair would break either, so the line stays whole, its quotes kept. The
-    # same goes for "a" she said. "b": a straight quote opens and closes alike.
-    if text[0] in inner or close in inner:
+    # same goes for "a" she said. "b": a straight quote opens and closes alike. A quote
+    # inside the quote (「他叫「椿」吗？」) is no such line: the outer pair closes at the end.
+    if (text[0] in inner or close in inner) and not _closes_at_end(text, text[0], close):
         return text
     return inner.strip()
+
+
+def _closes_at_end(text: str, opener: str, closer: str) -> bool:
+    """Whether the quote `text` opens closes at its last character, quotes nested inside
+    it counted (「a「b」c」), not earlier (「a」「b」). Never for a straight quote, which
+    opens and closes alike."""
+    if opener == closer or not text.endswith(closer):
+        return False
+    depth = 0
+    for i, mark in enumerate(text):
+        if mark == opener:
+            depth += 1
+        elif mark == closer:
+            depth -= 1
+            if depth == 0:
+                return i == len(text) - 1
+    return False
 
 
 def opencc_t2s() -> Callable[[str], str]:
