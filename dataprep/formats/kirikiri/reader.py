@@ -95,6 +95,7 @@ class Reader:
         # Per pair of `_QUOTES`, how many quotes the message holds open.
         self.quotes = [0] * len(_QUOTES)
         self.start_line = 0
+        self.text_line = 0  # the line the message's text was last shown on
         self.scene = "0"
         self.in_choice = False
         self.in_macro = False
@@ -336,6 +337,12 @@ class Reader:
             return
         written = body.split(None, 1)[0] if body.strip() else ""
         self.count_text_call(name, written, attrs)
+        # A game's own name tag on a line after the message's text begins the next
+        # message, as a `【名】` header does, waits or no wait (`@Hitret`, `[k]` made in
+        # TJS); inside a line's text (`「好き[cn name=x]」`) it names no one.
+        begins = self.said and self.number > self.text_line and not self.quote_open()
+        if begins and name in self.options.kirikiri_name_tags:
+            self.flush()
         if self.said or not written:
             return  # `「好き[ハート]」`: a macro inside the text, no name
         aliases, convert = self.options.speaker_aliases, self.options.convert_name
@@ -436,6 +443,7 @@ class Reader:
             if self.unlearnt_call and self.speaker is None:
                 self.unlearnt_calls[self.unlearnt_call] += 1
         self.parts.append(chunk)
+        self.text_line = number
         for i, (opener, closer) in enumerate(_QUOTES):
             if opener in chunk or closer in chunk:
                 self.quotes[i] = max(0, self.quotes[i] + chunk.count(opener) - chunk.count(closer))
