@@ -4,6 +4,8 @@ the macro definitions or aliases its lines wait for."""
 
 from __future__ import annotations
 
+import re
+
 from atri.terminal import counted
 from dataprep.errors import DataprepError
 from dataprep.formats import PARSERS, ParseOptions, detect_format
@@ -26,17 +28,27 @@ _MACROS_NAMED = 3
 _VALUES_NAMED = 3
 
 
+# A KAG comment line, and a TJS / JavaScript block (`[iscript]` … `[endscript]`).
+_KAG_NOT_SHOWN = re.compile(
+    r"^[ \t]*;[^\n]*$|^[ \t]*[\[@]iscript\b.*?^[ \t]*[\[@]endscript\b[^\n]*$",
+    re.M | re.S | re.I,
+)
+
+
 def no_dialogue(script: LoadedScript, options: ParseOptions) -> tuple[str, bool]:
     """ "No dialogue found", with --format suggested only when another format finds some;
     and whether it names macro definitions a .ks file's lines lack (which the user must
     read, even where other files have dialogue)."""
     head = script.text[:_TRY_CHARS]
+    # What another format would read of a .ks file: not its comments (`; NOTE: …`) nor
+    # its script blocks (`CHARACTER_ID: "metan",`), which read as speakers in a dump.
+    tried = _KAG_NOT_SHOWN.sub("", head) if script.fmt == "kirikiri" else head
     better: list[tuple[int, str]] = []
     for name, parser in PARSERS.items():
         if name == script.fmt or (name == "regex" and options.custom_regex is None):
             continue
         try:
-            found = sum(1 for u in parser(head, "", options) if u.speaker is not None)
+            found = sum(1 for u in parser(tried, "", options) if u.speaker is not None)
         except DataprepError:
             continue
         if found:

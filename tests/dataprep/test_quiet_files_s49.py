@@ -111,3 +111,35 @@ def test_both_formats_are_summed_up_each_in_its_words(tmp_path: Path) -> None:
     assert result.without_dialogue == (
         "1 .rpy file holds no dialogue (bonus_quiz.rpy). 1 .ks file holds no dialogue (title.ks)."
     )
+
+
+# A TyranoScript game's message file (catoriinu/tyrano_jinro): its speaker is set by a
+# subroutine it calls, its comments hold colons, its script block object keys.
+COMMENTED_KS = """\
+; 事前準備：tf.targetId = キャラクターID
+*changeIdToCallName
+  [iscript]
+    tf.targetName = (function(characterId) {
+      const o = {
+        [CHARACTER_ID_METAN]:    'わたくし',
+      }
+      return o[characterId];
+    }(tf.targetId));
+  [endscript]
+[return]
+; シーン：初日、役職を告知されたときの反応
+; 備考：PCのみ想定
+*noticeRole_villager
+[call storage="./message/utility.ks" target="prepareMessage"]
+わたくしは村人なのね。[p]
+[return]
+"""
+
+
+def test_no_format_is_suggested_for_what_only_comments_and_script_make_look_said(
+    tmp_path: Path,
+) -> None:
+    result = run(tmp_path, {"metan.ks": COMMENTED_KS}, "ずんだもん", "四国めたん")
+    (error,) = result.errors
+    assert "metan.ks: no dialogue found as kirikiri" in error
+    assert "--format" not in error
