@@ -72,3 +72,39 @@ def test_a_name_tag_opening_each_line_begins_a_message_and_inside_text_names_no_
     replies = [t for s in result.train for r, t in s.turns if r is Role.CHARACTER]
     assert replies[-1] == "咖喱哦，最喜欢的。"
     assert exchanges(result)[-1][-2] == ("lead", "今天吃什么？")
+
+
+# catoriinu/tyrano_jinro's messageMacros.ks: the body copies the call's arguments in
+# script and names the speaker by the copy, which no file sets.
+SCRIPT_NAMED_MACRO = """\
+[macro name="m_changeCharacterFrameName"]
+  [iscript]
+    tf.ccfn = clone(mp);
+    tf.ccfn.speaker = setSpeakersName(tf.ccfn.characterId, tf.ccfn.name);
+  [endscript]
+  [chara_mod name="&tf.ccfn.characterId" face="&tf.ccfn.face"]
+  # &tf.ccfn.speaker
+[endmacro]
+"""
+
+CALLS = """\
+*start
+[m_changeCharacterFrameName name="良太" face="否定" side="left"]
+うわあああ！？ない！ないのだ！[p]
+[m_changeCharacterFrameName name="珠音" face="通常"]
+どうしたのよ、朝から騒々しいわね。[p]
+"""
+
+
+def test_a_macro_naming_its_speaker_by_a_script_copy_of_its_arguments(tmp_path: Path) -> None:
+    (tmp_path / "macros.ks").write_text(SCRIPT_NAMED_MACRO, encoding="utf-8")
+    (tmp_path / "e01.ks").write_text(CALLS, encoding="utf-8")
+    settings = DataprepSettings(lead_aliases=["良太"], character_aliases=["珠音"], eval_ratio=0)
+    result = run_pipeline(settings, [tmp_path / "macros.ks", tmp_path / "e01.ks"])
+    assert {s.name for s in result.stats.speakers} == {"良太", "珠音"}
+    assert exchanges(result) == [
+        [
+            ("lead", "うわあああ！？ない！ないのだ！"),
+            ("character", "どうしたのよ、朝から騒々しいわね。"),
+        ]
+    ]

@@ -96,6 +96,8 @@ class Reader:
         self.quotes = [0] * len(_QUOTES)
         self.start_line = 0
         self.text_line = 0  # the line the message's text was last shown on
+        # The arguments of the macro calls running, the innermost last (`value_named`).
+        self.call_arguments: list[dict[str, str]] = []
         self.scene = "0"
         self.in_choice = False
         self.in_macro = False
@@ -263,8 +265,23 @@ class Reader:
             return
         who = who or attrs.get("n", "")
         if who.startswith(VALUE_OF):  # `t=&f.name`: the variable's value
-            who = self.assigned.get(who.strip()) or self.names.get(who.strip(), who)
+            who = self.value_named(who.strip())
         self.set_speaker(who.split("/")[0].strip(), sticky=False)
+
+    def value_named(self, variable: str) -> str:
+        """The name a variable (`&f.name`) shows: as a called macro's body set it, or a
+        file given does; else, in a macro's body, the name its call gives (`name=`, `n=`,
+        … `NAME_ATTRIBUTES`), which a body copying its arguments in script
+        (`tf.ccfn = clone(mp)`, then `# &tf.ccfn.speaker`) shows; else as written."""
+        value = self.assigned.get(variable) or self.names.get(variable)
+        if value is not None:
+            return value
+        if self.call_arguments:
+            arguments = self.call_arguments[-1]
+            given = next((arguments[k] for k in NAME_ATTRIBUTES if arguments.get(k)), None)
+            if given is not None:
+                return self.names.get(given.strip(), given.strip())
+        return variable
 
     def embed(self, exp: str) -> None:
         """`[emb exp=f.name]`: the variable's value, as the .ks files given set it
@@ -311,6 +328,8 @@ class Reader:
         """TyranoScript's name box shows a character (by her display name: `akane` is
         あかね) until it is set again; set to "" it names nobody."""
         who = chara.strip()
+        if who.startswith(VALUE_OF):  # `# &tf.speaker`: the variable's value
+            who = self.value_named(who)
         self.set_speaker(self.names.get(who, who), sticky=True)
 
     def call(self, name: str, attrs: dict[str, str], body: str) -> None:
@@ -329,8 +348,10 @@ class Reader:
                 tags = whole if self.said else run
             if self.calls < _DEEPEST_CALL:
                 self.calls += 1
+                self.call_arguments.append(attrs)
                 for m in TOKEN.finditer(tags):
                     self.run_body_token(m, attrs)
+                self.call_arguments.pop()
                 self.calls -= 1
                 if not self.calls:
                     self.assigned.clear()
