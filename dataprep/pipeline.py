@@ -172,6 +172,7 @@ def parse_options(
         renpy_unsettled=names.unsettled(language),
         renpy_typed_leads=typed_leads,
         kirikiri_names=shown,
+        kirikiri_targets_gathered=True,
         # A game's own name tags (`[cn name="夏生"]`), learnt in one file, name in all.
         kirikiri_name_tags=kirikiri_format.name_tags(
             name_calls, shown, lambda name: is_alias(name, aliases, to_simplified)

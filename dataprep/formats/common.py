@@ -48,6 +48,9 @@ class ParseOptions:
     # TyranoScript character id → display name, from `[chara_new name=… jname=…]` in
     # every .ks file (characters are usually made in first.ks and speak in the others).
     kirikiri_names: dict[str, str] = field(default_factory=dict)
+    # Whether `kirikiri_names` holds the labels every .ks file given jumps to
+    # (`kirikiri.label_targets`, gathered by the pipeline), so no file adds its own.
+    kirikiri_targets_gathered: bool = False
     # KAG tags no .ks file defines that name the speaker (`[cn name="夏生"]`, a macro made
     # in TJS or in a file not given) → the attribute holding the name: learnt from every
     # .ks file, where a call gives that attribute one of the aliases (`kirikiri.name_tags`).

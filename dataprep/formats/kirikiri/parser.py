@@ -113,8 +113,13 @@ def unlearnt_name_calls(text: str, options: ParseOptions) -> list[UnlearntNameTa
 
 def _read(text: str, source: str, options: ParseOptions) -> Reader:
     names = options.kirikiri_names
-    if "chara_new" in text or "macro" in text or "target" in text:
-        names = {**names, **display_names(text), **label_targets(text)}
+    if "chara_new" in text or "macro" in text:
+        names = {**names, **display_names(text)}
+    # The labels jumped to come from every file given (`parse_options`); read alone, a
+    # file's own. Not for every file the pipeline reads: most hold a `target=`, and
+    # `display_names` would run twice over each.
+    if not options.kirikiri_targets_gathered and "target" in text:
+        names = {**names, **label_targets(text)}
     reader = Reader(source, names, options)
     marker = options.scene_marker.match if options.scene_marker else None
     marks = 0
