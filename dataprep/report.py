@@ -487,6 +487,7 @@ def problem(stats: Stats, train: list[Sample], files: list[FileReport]) -> str |
             return (
                 f"No speaker matched {who} in [dataprep] {key}; the most frequent speakers are"
                 f" {_most_frequent(stats.speakers)}: add the right names to [dataprep] {key}."
+                + _few_speakers_note(stats)
             )
     if stats.character_lines_in and not any(
         s.stage == "filter" and s.count_in for s in stats.stages
@@ -499,6 +500,25 @@ def problem(stats: Stats, train: list[Sample], files: list[FileReport]) -> str |
     return (
         "Every sample was filtered out (see the filter row above); loosen [dataprep]"
         " min_reply_chars, max_reply_chars or the duplicate filters."
+    )
+
+
+# Below this share of the lines read naming a speaker, the file's shape is more likely
+# unread than the aliases wrong: a tool's dump giving `@名前` on the line above the text
+# read 2 speaker lines of 59,912.
+_FEW_SPEAKER_LINES = 0.02
+
+
+def _few_speakers_note(stats: Stats) -> str:
+    """A sentence for a run whose lines hardly ever named a speaker, else ""."""
+    read = sum(s.count_in for s in stats.stages if s.stage == "extract")
+    named = sum(s.lines for s in stats.speakers)
+    if read < 100 or named > read * _FEW_SPEAKER_LINES:
+        return ""
+    return (
+        f" Only {named:,} of the {read:,} lines read named a speaker: the script may name its"
+        " speakers in a shape not read here, which [dataprep] custom_regex can read (a regex"
+        r" with groups speaker and text; with a \n in it, a name on the line above its words)."
     )
 
 
