@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -432,11 +433,7 @@ def _unresolved_note(shown: Counter[str], options: ParseOptions) -> str | None:
     named = []
     for var, lines in unresolved.most_common(_VARIABLES_NAMED):
         values = options.renpy_unsettled.get(var)
-        why = (
-            "given " + " and ".join(f'"{v}"' if v != NOT_A_STRING_VALUE else v for v in values)
-            if values
-            else "no file given sets it to a string"
-        )
+        why = _given(values) if values else "no file given sets it to a string"
         named.append(f"[{var}] in {lines} line{'s' if lines != 1 else ''} ({why})")
     more = len(unresolved) - len(named)
     kirikiri = bool(_KIRIKIRI_VARIABLE.match(unresolved.most_common(1)[0][0]))
@@ -460,6 +457,25 @@ def _typed_leads_note(options: ParseOptions) -> str | None:
         " variable or its name to lead_aliases makes only that one the lead, the others"
         " names shown with their value."
     )
+
+
+# A value shown in a note at most this long: a game may set a name variable to a paragraph.
+_VALUE_SHOWN = 30
+_VALUES_SHOWN = 3
+
+
+def _given(values: Sequence[str]) -> str:
+    """`given "Jack" and "Jill"`: the values a file gives a variable, each cut short."""
+    shown = [
+        v if v == NOT_A_STRING_VALUE else f'"{_cut(v, _VALUE_SHOWN)}"'
+        for v in values[:_VALUES_SHOWN]
+    ]
+    more = len(values) - len(shown)
+    return "given " + " and ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def _cut(value: str, most: int) -> str:
+    return value if len(value) <= most else value[: most - 1] + "…"
 
 
 # A KiriKiri/TyranoScript game variable (`[emb exp="f.name"]`): settled by the .ks file
