@@ -523,6 +523,9 @@ def problem(stats: Stats, train: list[Sample], files: list[FileReport]) -> str |
 # unread than the aliases wrong: a tool's dump giving `@名前` on the line above the text
 # read 2 speaker lines of 59,912.
 _FEW_SPEAKER_LINES = 0.02
+# A game's own script files; anything else is a dump, whose speaker shape may be unread
+# (a .txt dump of `@名前` lines reads as KiriKiri tags).
+_GAME_SUFFIXES = (".rpy", ".ks", ".tjs")
 
 
 def _few_speakers_note(stats: Stats) -> str:
@@ -531,10 +534,14 @@ def _few_speakers_note(stats: Stats) -> str:
     named = sum(s.lines for s in stats.speakers)
     if read < 100 or named > read * _FEW_SPEAKER_LINES:
         return ""
+    head = f" Only {named:,} of the {read:,} lines read named a speaker"
+    if all(f.path.lower().endswith(_GAME_SUFFIXES) for f in stats.files if f.error is None):
+        # A game's own script says who speaks wherever anyone does: this one is narration.
+        return f"{head}: the files given are mostly narration."
     return (
-        f" Only {named:,} of the {read:,} lines read named a speaker: the script may name its"
-        " speakers in a shape not read here, which [dataprep] custom_regex can read (a regex"
-        r" with groups speaker and text; with a \n in it, a name on the line above its words)."
+        f"{head}: the script may name its speakers in a shape not read here, which"
+        " [dataprep] custom_regex can read (a regex with groups speaker and text; with a"
+        r" \n in it, a name on the line above its words)."
     )
 
 

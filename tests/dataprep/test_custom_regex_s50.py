@@ -72,3 +72,14 @@ def test_a_script_naming_its_speakers_is_told_only_about_the_aliases(tmp_path: P
     code, said = prep(tmp_path, script, lead_aliases=["夏生"], character_aliases=["アトリ"])
     assert code != 0 and "No speaker matched the character" in said
     assert "named a speaker" not in said
+
+
+def test_a_game_script_of_narration_is_not_sent_to_custom_regex(tmp_path: Path) -> None:
+    script = tmp_path / "story.rpy"
+    lines = "".join(f'    "The sea, line {i}."\n' for i in range(120))
+    script.write_text(f'define e = Character("Eileen")\nlabel start:\n{lines}', "utf-8")
+    code, said = prep(tmp_path, script, lead_aliases=["Max"], character_aliases=["Eileen"])
+    said = " ".join(said.split())
+    assert code != 0
+    assert "Only 0 of the 122 lines read named a speaker: the files given are mostly" in said
+    assert "custom_regex" not in said
