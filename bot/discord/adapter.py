@@ -28,7 +28,7 @@ from atri.config import ConfigError, DiscordSettings, Secrets, Settings, WorkerS
 from bot.commands import ChannelModes
 from bot.discord.commands import DEFER_AFTER_SECONDS, add_commands, sync_commands
 from bot.discord.lists import RoleLookup, RolesUnknown, channel_ids, lists_permit, parent_id
-from bot.discord.text import NameLookup, mentions_as_names, outgoing_parts
+from bot.discord.text import NameLookup, markup_as_text, outgoing_parts
 from bot.limits import (
     MAX_INPUT_CHARS,
     QUIET_STATUSES,
@@ -172,7 +172,8 @@ def should_hear(
 
 
 def names_for(message: discord.Message) -> NameLookup:
-    """Display names for the ids a message's mentions can refer to."""
+    """Display names for the ids a message's mentions can refer to: its author and the
+    members it mentions, the server's members, roles and channels (threads too) cached."""
     users = {user.id: user.display_name for user in message.mentions}
     users[message.author.id] = message.author.display_name
     guild = message.guild
@@ -181,6 +182,9 @@ def names_for(message: discord.Message) -> NameLookup:
         if kind == "role":
             role = guild.get_role(ident) if guild else None
             return role.name if role else None
+        if kind == "channel":
+            channel = guild.get_channel_or_thread(ident) if guild else None
+            return channel.name if channel else None
         if ident in users:
             return users[ident]
         member = guild.get_member(ident) if guild else None
@@ -190,8 +194,8 @@ def names_for(message: discord.Message) -> NameLookup:
 
 
 def message_text(message: discord.Message, me_id: int) -> str:
-    """What the person said, as plain text: ATRI's own mention dropped, other mentions as
-    `@name`, and a note for attachments and stickers the model cannot see, in the
+    """What the person said, as plain text: ATRI's own mention dropped, other markup as
+    the person sees it (`markup_as_text`), and a note for attachments and stickers the model cannot see, in the
     card's language (a Chinese note in an English chat pulls her replies into Chinese)."""
     text = re.sub(rf"<@!?{me_id}>", "", message.content)
     own_role = message.guild.self_role if message.guild else None
@@ -199,7 +203,7 @@ def message_text(message: discord.Message, me_id: int) -> str:
         text = text.replace(f"<@&{own_role.id}>", "")
     # A forwarded message carries its text in snapshots, not in `content`.
     forwarded = [snapshot.content for snapshot in message.message_snapshots]
-    text = mentions_as_names(" ".join([text, *forwarded]), names_for(message))
+    text = markup_as_text(" ".join([text, *forwarded]), names_for(message))
     said = lines()
     notes = [said.sticker_note.format(sticker=sticker.name) for sticker in message.stickers]
     notes += [said.attachment_note.format(filename=a.filename) for a in message.attachments]
