@@ -28,6 +28,7 @@ from atri.config import ConfigError, DiscordSettings, Secrets, Settings, WorkerS
 from bot.commands import ChannelModes
 from bot.discord.commands import DEFER_AFTER_SECONDS, add_commands, sync_commands
 from bot.discord.lists import RoleLookup, RolesUnknown, channel_ids, lists_permit, parent_id
+from bot.discord.quoting import quote_note
 from bot.discord.text import NameLookup, markup_as_text, outgoing_parts
 from bot.limits import (
     MAX_INPUT_CHARS,
@@ -194,9 +195,17 @@ def names_for(message: discord.Message) -> NameLookup:
 
 
 def message_text(message: discord.Message, me_id: int) -> str:
-    """What the person said, as plain text: ATRI's own mention dropped, other markup as
-    the person sees it (`markup_as_text`), and a note for attachments and stickers the model cannot see, in the
-    card's language (a Chinese note in an English chat pulls her replies into Chinese)."""
+    """What the person said, as plain text (`said_in`), after a note quoting the message
+    it replies to (`quoted_in`)."""
+    text = " ".join(part for part in [quoted_in(message, me_id), said_in(message, me_id)] if part)
+    return visible_text(clean_str(text)[:MAX_INPUT_CHARS])
+
+
+def said_in(message: discord.Message, me_id: int) -> str:
+    """The message's own words: ATRI's own mention dropped, other markup as the person
+    sees it (`markup_as_text`), and a note for attachments and stickers the model cannot
+    see, in the card's language (a Chinese note in an English chat pulls her replies into
+    Chinese)."""
     text = re.sub(rf"<@!?{me_id}>", "", message.content)
     own_role = message.guild.self_role if message.guild else None
     if own_role is not None:
@@ -209,6 +218,28 @@ def message_text(message: discord.Message, me_id: int) -> str:
     notes += [said.attachment_note.format(filename=a.filename) for a in message.attachments]
     text = " ".join(part for part in [visible_text(text), *notes] if part)
     return visible_text(clean_str(text)[:MAX_INPUT_CHARS])
+
+
+def quoted_in(message: discord.Message, me_id: int) -> str:
+    """A note with the message a reply quotes ("" when Discord did not send it: deleted,
+    or not a reply). Her own message only when it is known to have answered someone
+    else: by default each member has their own memory, so her answer to another is not
+    in this person's conversation. Any other message of hers (one answering them, or
+    one whose answered message is no longer cached, as after a restart) most likely is,
+    and quoting it would show the model its own words twice."""
+    quoted = message.reference.resolved if message.reference else None
+    if not isinstance(quoted, discord.Message):
+        return ""
+    if quoted.author.id == me_id and not _answered_someone_else(quoted, message.author.id):
+        return ""
+    text = said_in(quoted, me_id)
+    return quote_note(clean_str(quoted.author.display_name), text) if text else ""
+
+
+def _answered_someone_else(reply: discord.Message, person_id: int) -> bool:
+    """Whether `reply` (hers) quotes a message, still cached, that `person_id` did not write."""
+    answered = reply.reference.cached_message if reply.reference else None
+    return answered is not None and answered.author.id != person_id
 
 
 def to_request(message: discord.Message, me_id: int, cfg: DiscordSettings) -> ChatRequest:

@@ -3,8 +3,12 @@ the real discord.py client and the fake Discord: the echo engine's reply is its 
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.discord.adapter import AtriClient
+from bot.discord.quoting import QUOTE_CHARS
 from tests.bot.discord.fake_discord import (
+    ADMIN_ID,
     BOT_ID,
     CHANNEL_ID,
     LISTEN_CHANNEL_ID,
@@ -12,7 +16,17 @@ from tests.bot.discord.fake_discord import (
     FakeDiscord,
     is_message_to,
 )
-from tests.bot.discord.test_chat import ECHO, MENTION
+from tests.bot.discord.test_chat import ECHO, MENTION, say
+
+
+def attachment(filename: str) -> dict[str, Any]:
+    return {
+        "id": "5",
+        "filename": filename,
+        "size": 1,
+        "url": "https://cdn.example/c",
+        "proxy_url": "https://cdn.example/c",
+    }
 
 
 async def heard(fake: FakeDiscord, payload: dict[str, object], channel_id: int = CHANNEL_ID) -> str:
@@ -51,3 +65,80 @@ async def test_her_reply_still_pings_nobody_after_markup_is_made_readable(
     (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
     assert reply.body["content"] == ECHO + "#general @\u200beveryone @Ryuji"
     assert reply.body["allowed_mentions"] == {"parse": [], "replied_user": False}
+
+
+async def test_a_reply_to_another_members_message_gives_her_its_text(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    """Asked "他说的是真的吗？" in a reply to someone else's message, she was given only
+    those words: the message they are about was lost."""
+    quoted = fake_discord.message_payload(ADMIN_ID, f"明天 <#{CHANNEL_ID}> 维护\n一整天")
+    payload = fake_discord.message_payload(
+        MEMBER_ID, f"{MENTION} 他说的是真的吗？", mentions=(BOT_ID,), reply_to=quoted
+    )
+    assert await heard(fake_discord, payload) == (
+        "（回复 Minamo 的消息：“明天 #general 维护 一整天”） 他说的是真的吗？"
+    )
+
+
+async def test_a_long_quoted_message_is_cut(fake_discord: FakeDiscord, client: AtriClient) -> None:
+    quoted = fake_discord.message_payload(ADMIN_ID, "长" * 1000)
+    payload = fake_discord.message_payload(
+        MEMBER_ID, f"{MENTION} 对吗", mentions=(BOT_ID,), reply_to=quoted
+    )
+    said = await heard(fake_discord, payload)
+    assert said == f"（回复 Minamo 的消息：“{'长' * QUOTE_CHARS}…”） 对吗"
+
+
+async def test_a_quote_of_a_picture_notes_the_picture(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    quoted = fake_discord.message_payload(ADMIN_ID, "", attachments=[attachment("cat.png")])
+    payload = fake_discord.message_payload(
+        MEMBER_ID, f"{MENTION} 可爱吗", mentions=(BOT_ID,), reply_to=quoted
+    )
+    said = await heard(fake_discord, payload)
+    assert said == "（回复 Minamo 的消息：“（发来了附件：cat.png）”） 可爱吗"
+
+
+async def test_a_reply_to_a_deleted_message_is_read_as_before(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    """Discord sends `referenced_message: null` for a message deleted since."""
+    quoted = fake_discord.message_payload(ADMIN_ID, "已删除")
+    payload = fake_discord.message_payload(
+        MEMBER_ID, f"{MENTION} 他说的是真的吗？", mentions=(BOT_ID,), reply_to=quoted
+    )
+    payload["referenced_message"] = None
+    assert await heard(fake_discord, payload) == "他说的是真的吗？"
+
+
+def her_reply_to(fake: FakeDiscord, answered: dict[str, object], text: str) -> dict[str, object]:
+    """A message of hers answering `answered`, as Discord sends it in a reply to it."""
+    reply = fake.message_payload(BOT_ID, text, reply_to=answered)
+    del reply["referenced_message"]  # Discord sends one level of them only
+    return reply
+
+
+async def test_her_own_reply_is_quoted_only_when_it_answered_someone_else(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    """A reply to her answer to this same member is in their conversation already; her
+    answer to another member (each member has their own memory by default) is not."""
+    asked = await say(fake_discord, MEMBER_ID, "你好")
+    others = await say(fake_discord, ADMIN_ID, "天气")
+    await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID), count=2)
+    fake_discord.calls.clear()
+    to_them = fake_discord.message_payload(
+        MEMBER_ID, "真的？", reply_to=her_reply_to(fake_discord, asked, "你好呀")
+    )
+    assert await heard(fake_discord, to_them) == "真的？"
+    fake_discord.calls.clear()
+    to_another = fake_discord.message_payload(
+        MEMBER_ID, "真的？", reply_to=her_reply_to(fake_discord, others, "明天下雨")
+    )
+    assert await heard(fake_discord, to_another) == "（回复 ATRI 的消息：“明天下雨”） 真的？"
+    fake_discord.calls.clear()
+    unknown = fake_discord.message_payload(BOT_ID, "我是高性能的机器人！")  # answered nothing known
+    to_unknown = fake_discord.message_payload(MEMBER_ID, "真的？", reply_to=unknown)
+    assert await heard(fake_discord, to_unknown) == "真的？"
