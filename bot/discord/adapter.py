@@ -28,7 +28,7 @@ from atri.config import ConfigError, DiscordSettings, Secrets, Settings, WorkerS
 from bot.commands import ChannelModes
 from bot.discord.commands import DEFER_AFTER_SECONDS, add_commands, sync_commands
 from bot.discord.lists import RoleLookup, RolesUnknown, channel_ids, lists_permit, parent_id
-from bot.discord.quoting import quote_note
+from bot.discord.quoting import poll_note, quote_note
 from bot.discord.text import NameLookup, markup_as_text, outgoing_parts
 from bot.limits import (
     MAX_INPUT_CHARS,
@@ -204,7 +204,7 @@ def message_text(message: discord.Message, me_id: int) -> str:
 def said_in(message: discord.Message, me_id: int) -> str:
     """The message's own words: ATRI's own mention dropped, other markup as the person
     sees it (`markup_as_text`), and a note for attachments and stickers the model cannot
-    see, in the card's language (a Chinese note in an English chat pulls her replies into
+    see (a forwarded message's too) and for a poll, in the card's language (a Chinese note in an English chat pulls her replies into
     Chinese)."""
     text = re.sub(rf"<@!?{me_id}>", "", message.content)
     own_role = message.guild.self_role if message.guild else None
@@ -213,11 +213,22 @@ def said_in(message: discord.Message, me_id: int) -> str:
     # A forwarded message carries its text in snapshots, not in `content`.
     forwarded = [snapshot.content for snapshot in message.message_snapshots]
     text = markup_as_text(" ".join([text, *forwarded]), names_for(message))
-    said = lines()
-    notes = [said.sticker_note.format(sticker=sticker.name) for sticker in message.stickers]
-    notes += [said.attachment_note.format(filename=a.filename) for a in message.attachments]
-    text = " ".join(part for part in [visible_text(text), *notes] if part)
+    text = " ".join(part for part in [visible_text(text), *_notes(message)] if part)
     return visible_text(clean_str(text)[:MAX_INPUT_CHARS])
+
+
+def _notes(message: discord.Message) -> list[str]:
+    """Notes for what the model cannot see, the forwarded message's too, and a poll."""
+    said = lines()
+    notes = []
+    held_in: list[discord.Message | discord.MessageSnapshot] = [message, *message.message_snapshots]
+    for held in held_in:
+        notes += [said.sticker_note.format(sticker=sticker.name) for sticker in held.stickers]
+        notes += [said.attachment_note.format(filename=a.filename) for a in held.attachments]
+    if message.poll is not None:
+        answers = [answer.text or str(answer.emoji or "") for answer in message.poll.answers]
+        notes.append(poll_note(message.poll.question, answers))
+    return notes
 
 
 def quoted_in(message: discord.Message, me_id: int) -> str:

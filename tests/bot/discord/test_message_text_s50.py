@@ -11,6 +11,7 @@ from tests.bot.discord.fake_discord import (
     ADMIN_ID,
     BOT_ID,
     CHANNEL_ID,
+    DM_CHANNEL_ID,
     LISTEN_CHANNEL_ID,
     MEMBER_ID,
     FakeDiscord,
@@ -34,7 +35,7 @@ async def heard(fake: FakeDiscord, payload: dict[str, object], channel_id: int =
     await fake.dispatch("MESSAGE_CREATE", payload)
     (reply,) = await fake.wait_for_calls(is_message_to(channel_id))
     content = str(reply.body["content"])
-    assert content.startswith(ECHO)
+    assert content.startswith(ECHO), content  # else her empty-message line
     return content[len(ECHO) :]
 
 
@@ -142,3 +143,57 @@ async def test_her_own_reply_is_quoted_only_when_it_answered_someone_else(
     unknown = fake_discord.message_payload(BOT_ID, "我是高性能的机器人！")  # answered nothing known
     to_unknown = fake_discord.message_payload(MEMBER_ID, "真的？", reply_to=unknown)
     assert await heard(fake_discord, to_unknown) == "真的？"
+
+
+def forwarding(fake: FakeDiscord, **snapshot: Any) -> dict[str, Any]:
+    """A DM forwarding one message whose snapshot holds `snapshot`'s fields."""
+    payload = fake.message_payload(MEMBER_ID, "", in_guild=False)
+    payload["message_reference"] = {"type": 1, "message_id": "1", "channel_id": "2"}
+    message = {
+        "type": 0,
+        "content": "",
+        "embeds": [],
+        "attachments": [],
+        "timestamp": payload["timestamp"],
+        "edited_timestamp": None,
+        "flags": 0,
+        "mentions": [],
+        "mention_roles": [],
+        "components": [],
+    }
+    payload["message_snapshots"] = [{"message": message | snapshot}]
+    return payload
+
+
+async def test_a_forwarded_picture_or_sticker_is_noted(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    """Only a snapshot's words were read: a forwarded picture got her empty-message line."""
+    picture = forwarding(fake_discord, attachments=[attachment("cat.png")])
+    assert await heard(fake_discord, picture, DM_CHANNEL_ID) == "（发来了附件：cat.png）"
+    fake_discord.calls.clear()
+    sticker = forwarding(
+        fake_discord, content="看", sticker_items=[{"id": "7", "name": "wave", "format_type": 1}]
+    )
+    assert await heard(fake_discord, sticker, DM_CHANNEL_ID) == "看 （发来了贴纸：wave）"
+
+
+async def test_a_poll_is_read_as_its_question_and_answers(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    """A message holding only a poll got her empty-message line."""
+    payload = fake_discord.message_payload(MEMBER_ID, MENTION, mentions=(BOT_ID,))
+    payload["poll"] = {
+        "question": {"text": "周末去哪？"},
+        "answers": [
+            {"answer_id": 1, "poll_media": {"text": "海边"}},
+            {"answer_id": 2, "poll_media": {"text": "山上" * 100}},
+        ],
+        "expiry": payload["timestamp"],
+        "allow_multiselect": False,
+        "layout_type": 1,
+    }
+    said = await heard(fake_discord, payload)
+    assert said.startswith("（发起了投票：周末去哪？ 选项：海边 / 山上山上")
+    assert said.endswith("…）")
+    assert len(said) < 250
