@@ -28,7 +28,8 @@ from atri.config import ConfigError, DiscordSettings, Secrets, Settings, WorkerS
 from bot.commands import ChannelModes
 from bot.discord.commands import DEFER_AFTER_SECONDS, add_commands, sync_commands
 from bot.discord.lists import RoleLookup, RolesUnknown, channel_ids, lists_permit, parent_id
-from bot.discord.text import NameLookup, mentions_as_names, outgoing_parts
+from bot.discord.quoting import poll_note, quote_note
+from bot.discord.text import NameLookup, markup_as_text, outgoing_parts
 from bot.limits import (
     MAX_INPUT_CHARS,
     QUIET_STATUSES,
@@ -172,7 +173,8 @@ def should_hear(
 
 
 def names_for(message: discord.Message) -> NameLookup:
-    """Display names for the ids a message's mentions can refer to."""
+    """Display names for the ids a message's mentions can refer to: its author and the
+    members it mentions, the server's members, roles and channels (threads too) cached."""
     users = {user.id: user.display_name for user in message.mentions}
     users[message.author.id] = message.author.display_name
     guild = message.guild
@@ -181,6 +183,9 @@ def names_for(message: discord.Message) -> NameLookup:
         if kind == "role":
             role = guild.get_role(ident) if guild else None
             return role.name if role else None
+        if kind == "channel":
+            channel = guild.get_channel_or_thread(ident) if guild else None
+            return channel.name if channel else None
         if ident in users:
             return users[ident]
         member = guild.get_member(ident) if guild else None
@@ -190,21 +195,62 @@ def names_for(message: discord.Message) -> NameLookup:
 
 
 def message_text(message: discord.Message, me_id: int) -> str:
-    """What the person said, as plain text: ATRI's own mention dropped, other mentions as
-    `@name`, and a note for attachments and stickers the model cannot see, in the
-    card's language (a Chinese note in an English chat pulls her replies into Chinese)."""
+    """What the person said, as plain text (`said_in`), after a note quoting the message
+    it replies to (`quoted_in`)."""
+    text = " ".join(part for part in [quoted_in(message, me_id), said_in(message, me_id)] if part)
+    return visible_text(clean_str(text)[:MAX_INPUT_CHARS])
+
+
+def said_in(message: discord.Message, me_id: int) -> str:
+    """The message's own words: ATRI's own mention dropped, other markup as the person
+    sees it (`markup_as_text`), and a note for attachments and stickers the model cannot
+    see (a forwarded message's too) and for a poll, in the card's language (a Chinese note in an English chat pulls her replies into
+    Chinese)."""
     text = re.sub(rf"<@!?{me_id}>", "", message.content)
     own_role = message.guild.self_role if message.guild else None
     if own_role is not None:
         text = text.replace(f"<@&{own_role.id}>", "")
     # A forwarded message carries its text in snapshots, not in `content`.
     forwarded = [snapshot.content for snapshot in message.message_snapshots]
-    text = mentions_as_names(" ".join([text, *forwarded]), names_for(message))
-    said = lines()
-    notes = [said.sticker_note.format(sticker=sticker.name) for sticker in message.stickers]
-    notes += [said.attachment_note.format(filename=a.filename) for a in message.attachments]
-    text = " ".join(part for part in [visible_text(text), *notes] if part)
+    text = markup_as_text(" ".join([text, *forwarded]), names_for(message))
+    text = " ".join(part for part in [visible_text(text), *_notes(message)] if part)
     return visible_text(clean_str(text)[:MAX_INPUT_CHARS])
+
+
+def _notes(message: discord.Message) -> list[str]:
+    """Notes for what the model cannot see, the forwarded message's too, and a poll."""
+    said = lines()
+    notes = []
+    held_in: list[discord.Message | discord.MessageSnapshot] = [message, *message.message_snapshots]
+    for held in held_in:
+        notes += [said.sticker_note.format(sticker=sticker.name) for sticker in held.stickers]
+        notes += [said.attachment_note.format(filename=a.filename) for a in held.attachments]
+    if message.poll is not None:
+        answers = [answer.text or str(answer.emoji or "") for answer in message.poll.answers]
+        notes.append(poll_note(message.poll.question, answers))
+    return notes
+
+
+def quoted_in(message: discord.Message, me_id: int) -> str:
+    """A note with the message a reply quotes ("" when Discord did not send it: deleted,
+    or not a reply). Her own message only when it is known to have answered someone
+    else: by default each member has their own memory, so her answer to another is not
+    in this person's conversation. Any other message of hers (one answering them, or
+    one whose answered message is no longer cached, as after a restart) most likely is,
+    and quoting it would show the model its own words twice."""
+    quoted = message.reference.resolved if message.reference else None
+    if not isinstance(quoted, discord.Message):
+        return ""
+    if quoted.author.id == me_id and not _answered_someone_else(quoted, message.author.id):
+        return ""
+    text = said_in(quoted, me_id)
+    return quote_note(clean_str(quoted.author.display_name), text) if text else ""
+
+
+def _answered_someone_else(reply: discord.Message, person_id: int) -> bool:
+    """Whether `reply` (hers) quotes a message, still cached, that `person_id` did not write."""
+    answered = reply.reference.cached_message if reply.reference else None
+    return answered is not None and answered.author.id != person_id
 
 
 def to_request(message: discord.Message, me_id: int, cfg: DiscordSettings) -> ChatRequest:

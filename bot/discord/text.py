@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from bot.splitting import split_message
 
@@ -62,7 +63,20 @@ _CLOSER = {"*": "*", "_": "_", "__": "_", "~~": "~~", "||": "||"}
 # small print, a quote) and so cuts a span that runs past the line's end.
 _TAKES_THE_LINE = re.compile(r"(?:#|[-*+]|\d[.)])[ \t]|>")
 
-# Looks up a display name: (kind, id) → name, or None when unknown. kind is "user" or "role".
+# Markup a member's client shows as something else (Discord's "Message Formatting"):
+# a custom emoji <:name:id> or <a:name:id>, a channel <#id>, a timestamp <t:unix> or
+# <t:unix:style>, a slash command </name sub:id>.
+_SHOWN_OTHERWISE = re.compile(
+    r"<a?:(?P<emoji>\w{2,32}):\d{1,20}>"
+    r"|<#(?P<channel>\d{1,20})>"
+    r"|<t:(?P<time>-?\d{1,13})(?::(?P<style>[tTdDfFsSR]))?>"
+    r"|</(?P<command>[-\w]{1,32}(?: [-\w]{1,32}){0,2}):\d{1,20}>"
+)
+# Timestamp styles that show a date only.
+_DATE_STYLES = frozenset("dD")
+
+# Looks up a display name: (kind, id) → name, or None when unknown. kind is "user",
+# "role" or "channel".
 NameLookup = Callable[[str, int], str | None]
 
 
@@ -82,6 +96,34 @@ def mentions_as_names(text: str, names: NameLookup = _no_names) -> str:
         return "@" + name.replace("<@", f"<{ZERO_WIDTH_SPACE}@")
 
     return _MENTION.sub(plain, text)
+
+
+def markup_as_text(text: str, names: NameLookup = _no_names) -> str:
+    """What a member said as they see it, for the model: mentions as `@name`, a custom
+    emoji as `:name:`, a channel as `#name` (`#channel` when unknown), a slash command as
+    `/name sub`, and a timestamp as an absolute UTC date and time. A person's client shows
+    it in their own time zone, and style R as "in 3 days"; neither is known here, and a
+    relative time stored in her memory would turn false, so the model is told when."""
+
+    def shown(match: re.Match[str]) -> str:
+        if match["emoji"]:
+            return f":{match['emoji']}:"
+        if match["channel"]:
+            return "#" + (names("channel", int(match["channel"])) or "channel")
+        if match["command"]:
+            return "/" + match["command"]
+        return _utc_time(int(match["time"]), match["style"]) or match.group()
+
+    return mentions_as_names(_SHOWN_OTHERWISE.sub(shown, text), names)
+
+
+def _utc_time(seconds: int, style: str | None) -> str | None:
+    """A timestamp as a date (and time) in UTC; None for one no calendar holds."""
+    try:
+        when = datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return when.strftime("%Y-%m-%d" if style in _DATE_STYLES else "%Y-%m-%d %H:%M UTC")
 
 
 def neutralize_mentions(text: str, names: NameLookup = _no_names) -> str:
