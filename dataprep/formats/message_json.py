@@ -62,7 +62,7 @@ _WHAT = (
     " VNTextPatch write, or a GalTransl transl_cache file)"
 )
 # JSON's blanks.
-_BLANKS = re.compile(r"[ \t\n\r]*")
+_BLANKS = " \t\n\r"
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
@@ -118,30 +118,39 @@ def _values(text: str) -> list[tuple[int, object]] | None:
     the whole text) for broken JSON. The array is walked value by value, as json.loads
     would read it, only to learn where each one starts."""
     decoder = json.JSONDecoder()
-    at = _BLANKS.match(text, 1 if text.startswith("\ufeff") else 0).end()
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    at = _skip_blanks(text, 0)
     if not text.startswith("[", at):
-        json.loads(text[at:] if at else text)  # broken JSON raises, with its place
+        json.loads(text)  # broken JSON raises, with its place
         return None
     values: list[tuple[int, object]] = []
     line, counted = 1, 0
-    at = _BLANKS.match(text, at + 1).end()
+    at = _skip_blanks(text, at + 1)
     if not text.startswith("]", at):
         while True:
             value, end = decoder.raw_decode(text, at)
             line += text.count("\n", counted, at)
             counted = at
             values.append((line, value))
-            at = _BLANKS.match(text, end).end()
+            at = _skip_blanks(text, end)
             if text.startswith(",", at):
-                at = _BLANKS.match(text, at + 1).end()
+                at = _skip_blanks(text, at + 1)
             elif text.startswith("]", at):
                 break
             else:
                 raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
-    end = _BLANKS.match(text, at + 1).end()
+    end = _skip_blanks(text, at + 1)
     if end != len(text):
         raise json.JSONDecodeError("Extra data", text, end)
     return values
+
+
+def _skip_blanks(text: str, at: int) -> int:
+    """Where the first character at or after `at` that is not a JSON blank stands."""
+    while at < len(text) and text[at] in _BLANKS:
+        at += 1
+    return at
 
 
 def _speaker(entry: dict[str, object]) -> str | None:
