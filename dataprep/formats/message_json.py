@@ -106,9 +106,7 @@ def _entries(text: str, source: str) -> list[tuple[int, dict[str, object]]]:
         if isinstance(value, dict) and not _MESSAGE_KEYS.isdisjoint(value)
     ]
     if not entries:
-        raise DataprepError(
-            f"{source}: is a JSON list but holds no messages, so no script; expected {_WHAT}."
-        )
+        raise DataprepError(f"{source}: is JSON but not {_WHAT}, so no script.")
     return entries
 
 
