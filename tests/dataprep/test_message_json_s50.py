@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from atri.cli import app
@@ -238,3 +240,28 @@ def test_atri_prep_on_a_folder_of_transl_cache_files(tmp_path: Path, side: str) 
                 ("いいね", "はい！"),
             ]
         )
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.sampled_from(["", "夏生", "「はい」", "\n"]),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["name", "names", "message", "pre_jp", "pre_zh", "post_zh_preview"]),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(JSON_VALUES, st.sampled_from(["translation", "original"]))
+def test_any_json_is_read_or_one_sentence(value: object, side: str) -> None:
+    try:
+        said = parse(dumped(value), "f.json", "json", ParseOptions(dump_side=side))
+    except DataprepError as exc:
+        assert str(exc).startswith("f.json: is JSON but not a list of messages")
+        return
+    assert all(u.text.strip() and u.line >= 1 for u in said)
