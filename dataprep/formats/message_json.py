@@ -67,16 +67,17 @@ _BLANKS = " \t\n\r"
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     entries = _entries(text, source)
-    cache = any(key in entry for _, entry in entries for key in _ORIGINALS)
     marker = options.scene_marker.match if options.scene_marker else None
     out: list[Utterance] = []
     scene = 0
     for line, entry in entries:
         speaker = _speaker(entry)
-        if cache:
-            said, dropped = _said(entry, options.dump_side)
+        # An object with a "message" is read for it, whatever else it holds (a tool may
+        # keep the original beside it, "pre_jp"); one without is a cache entry.
+        if "message" in entry:
+            said, dropped = _text(entry["message"]), None
         else:
-            said, dropped = _text(entry.get("message")), None
+            said, dropped = _said(entry, options.dump_side)
         if not said:
             continue
         if speaker is None and marker is not None and marker(said):

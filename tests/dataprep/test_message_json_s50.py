@@ -22,7 +22,7 @@ from dataprep.sources import collect_scripts
 
 MESSAGES = [
     {"name": "夏生", "message": "「おはよう、アトリ」"},
-    {"name": "アトリ", "message": "「おはようございます、夏生さん」", "n": 1},
+    {"name": "アトリ", "message": "「おはようございます、夏生さん」", "n": 1, "pre_jp": "「…」"},
     {"message": "海の音がする。"},
     {"name": "", "message": "波が寄せては返す。"},
     {"name": "夏生", "message": "「今日は何をする？」"},
