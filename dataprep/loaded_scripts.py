@@ -64,7 +64,14 @@ def load_scripts(
                 f" {decoded.encoding} and became �, the first on line"
                 f" {decoded.first_replaced_line}; the rest of the file was read."
             )
-        report.format = chosen or detect_format(text, path.name, bool(settings.custom_regex))
+        # A .json file is a message list or no script at all, whatever format is forced
+        # for the text files beside it (a folder's dataset_info.json is never a dump).
+        json_file = path.suffix.lower() == ".json"
+        report.format = (
+            "json"
+            if json_file
+            else chosen or detect_format(text, path.name, bool(settings.custom_regex))
+        )
         script = LoadedScript(
             path,
             text,

@@ -19,6 +19,7 @@ _EXPECTED = {
     "voice_list": "lines like path|speaker|lang|text",
     "regex": "lines matching [dataprep] custom_regex",
     "translation_dump": "pairs of lines like ○000012○原文 and ●000012●译文",
+    "json": 'a JSON list of {"name": "名字", "message": "台词"} objects',
 }
 # How much of a file another parser reads to see whether --format would help.
 _TRY_CHARS = 64 * 1024
@@ -44,7 +45,9 @@ def no_dialogue(script: LoadedScript, options: ParseOptions) -> tuple[str, bool]
     # its script blocks (`CHARACTER_ID: "metan",`), which read as speakers in a dump.
     tried = _KAG_NOT_SHOWN.sub("", head) if script.fmt == "kirikiri" else head
     better: list[tuple[int, str]] = []
-    for name, parser in PARSERS.items():
+    # A JSON file's keys read as speakers in a dump (`"name": "夏生",`): no other format.
+    others = {} if script.fmt == "json" else PARSERS
+    for name, parser in others.items():
         if name == script.fmt or (name == "regex" and options.custom_regex is None):
             continue
         try:

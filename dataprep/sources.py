@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 # Extensions picked up when a folder is given; a file named directly is read whatever
 # its extension (voice lists come as .list, .txt, .csv …).
-SCRIPT_SUFFIXES = frozenset({".txt", ".ks", ".rpy", ".docx", ".list", ".tsv", ".scn", ".lab"})
+SCRIPT_SUFFIXES = frozenset(
+    {".txt", ".ks", ".rpy", ".docx", ".list", ".tsv", ".scn", ".lab", ".json"}
+)
 
 
 _UNPACK = "unpack it and give the script files inside."

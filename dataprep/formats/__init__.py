@@ -6,7 +6,15 @@ import re
 from collections.abc import Callable
 from pathlib import PurePath
 
-from dataprep.formats import custom_regex, kirikiri, plain, renpy, translation_dump, voice_list
+from dataprep.formats import (
+    custom_regex,
+    kirikiri,
+    message_json,
+    plain,
+    renpy,
+    translation_dump,
+    voice_list,
+)
 from dataprep.formats.common import ParseOptions, compile_markers
 from dataprep.records import Utterance
 
@@ -19,6 +27,7 @@ PARSERS: dict[str, Parser] = {
     "voice_list": voice_list.parse,
     "regex": custom_regex.parse,
     "translation_dump": translation_dump.parse,
+    "json": message_json.parse,
 }
 FORMAT_NAMES = tuple(PARSERS)
 
@@ -37,6 +46,10 @@ def detect_format(text: str, filename: str, has_custom_regex: bool = False) -> s
         return "kirikiri"
     if suffix == ".rpy":
         return "renpy"
+    # Any .json is read as a message list: one that is not (a config, a dataset) is
+    # skipped with the reason, never read as lines of another format.
+    if suffix == ".json" or message_json.SIGNATURE.match(text):
+        return "json"
     head = text[:_SNIFF_CHARS]
     lines = [line for line in head.splitlines()[:400] if line.strip()]
     # `○000012○原文` / `●000012●译文` pairs: unmistakable, so before a custom regex, which

@@ -1,0 +1,197 @@
+"""JSON message lists, as Chinese fan translators' extraction tools write a game's text:
+a JSON array with one object for each line the game shows.
+
+GalTransl's json_jp (and its translated json_zh / transed_jsons), SExtractor and
+VNTextPatch write `{"name": "夏生", "message": "「おはよう」"}`; narration has no "name" (or
+an empty one), and other keys ("n", "index", "pre_jp") are left alone.
+
+GalTransl's translation cache (transl_cache/*.json) holds both sides of each line:
+
+    {"index": 1, "name": "アトリ", "pre_jp": "「おはよう」", "post_jp": "おはよう",
+     "pre_zh": "早上好", "proofread_zh": "", "post_zh_preview": "「早上好」", …}
+
+[dataprep] dump_side chooses the side, as for a translation dump: "original" reads
+pre_jp (the line as the game has it; post_jp is it after GalTransl's pre-processing:
+its quotes taken off, the pre-translation dictionary applied), "translation" reads
+`_TRANSLATIONS`' first field that is not empty. A line with no translation yet is kept
+as a line said but unusable (`Utterance.dropped` "untranslated"), as a dump's is.
+
+One file is one scene, as a game's script file is; a narration message that a scene
+marker matches also starts one. Each utterance is at the file line where its object
+starts, where an editor finds it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from dataprep.errors import DataprepError
+from dataprep.formats.common import ParseOptions, join_pieces, tidy_name
+from dataprep.formats.translation_dump import MISSING, ORIGINAL, TRANSLATION
+from dataprep.records import Utterance
+
+# The translation side of a cache entry, best first. post_zh_preview is GalTransl's
+# final line (CSentense.post_zh): proofread_zh where someone proofread it, else the
+# engine's pre_zh, after the post-translation dictionary, with the original's quotes
+# put back and punctuation made full-width; it is what json_zh holds and the patched
+# game shows (the caches of two real games: 32k of 60k lines differ from pre_zh by their
+# quotes alone, 8k by punctuation too). A cache saved before post-processing has none:
+# then the proofread line, then the engine's. GalTransl's newer multi-language caches
+# name the same fields *_dst.
+_TRANSLATIONS = (
+    "post_zh_preview",
+    "post_dst_preview",
+    "proofread_zh",
+    "proofread_dst",
+    "pre_zh",
+    "pre_dst",
+)
+# The original side of a cache entry (pre_src: the multi-language caches).
+_ORIGINALS = ("pre_jp", "pre_src")
+# What GalTransl writes before a line whose translation failed (it keeps the original).
+_FAILED = "(Failed)"
+# The keys that make an object a message: what tells a message list from other JSON
+# lists (a dataset's rows, a config's entries).
+_MESSAGE_KEYS = frozenset({"message", *_ORIGINALS})
+# A message list's head, for sniffing a file whose extension is not .json.
+SIGNATURE = re.compile(r'\A\ufeff?\s*\[\s*\{\s*"(?:name|names|message|index|pre_jp|pre_src)"')
+
+_WHAT = (
+    'a list of messages ({"name": …, "message": …} objects, as GalTransl, SExtractor and'
+    " VNTextPatch write, or a GalTransl transl_cache file)"
+)
+# JSON's blanks.
+_BLANKS = " \t\n\r"
+
+
+def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
+    entries = _entries(text, source)
+    marker = options.scene_marker.match if options.scene_marker else None
+    out: list[Utterance] = []
+    scene = 0
+    for line, entry in entries:
+        speaker = _speaker(entry)
+        # An object with a "message" is read for it, whatever else it holds (a tool may
+        # keep the original beside it, "pre_jp"); one without is a cache entry.
+        if "message" in entry:
+            said, dropped = _text(entry["message"]), None
+        else:
+            said, dropped = _said(entry, options.dump_side)
+        if not said:
+            continue
+        if speaker is None and marker is not None and marker(said):
+            scene += 1
+            continue
+        out.append(Utterance(speaker, said, source, line, str(scene), dropped=dropped))
+    return out
+
+
+def _entries(text: str, source: str) -> list[tuple[int, dict[str, object]]]:
+    """The file's message objects, each with the line where it starts; DataprepError,
+    naming the file, for broken JSON or JSON that is no message list."""
+    try:
+        values = _values(text)
+    except json.JSONDecodeError as exc:
+        raise DataprepError(
+            f"{source}: is not valid JSON ({exc.msg} at line {exc.lineno}, column"
+            f" {exc.colno}); fix it there, or leave the file out."
+        ) from None
+    except RecursionError:
+        raise DataprepError(f"{source}: is JSON nested too deeply to be {_WHAT}.") from None
+    if values is None:
+        raise DataprepError(f"{source}: is JSON but not {_WHAT}, so no script.")
+    entries = [
+        (line, value)
+        for line, value in values
+        if isinstance(value, dict) and not _MESSAGE_KEYS.isdisjoint(value)
+    ]
+    if not entries:
+        raise DataprepError(f"{source}: is JSON but not {_WHAT}, so no script.")
+    return entries
+
+
+def _values(text: str) -> list[tuple[int, object]] | None:
+    """Each value of the top-level JSON array with the line where it starts, or None for
+    valid JSON that is not an array; json.JSONDecodeError (with the line and column in
+    the whole text) for broken JSON. The array is walked value by value, as json.loads
+    would read it, only to learn where each one starts."""
+    decoder = json.JSONDecoder()
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    at = _skip_blanks(text, 0)
+    if not text.startswith("[", at):
+        json.loads(text)  # broken JSON raises, with its place
+        return None
+    values: list[tuple[int, object]] = []
+    line, counted = 1, 0
+    at = _skip_blanks(text, at + 1)
+    if not text.startswith("]", at):
+        while True:
+            value, end = decoder.raw_decode(text, at)
+            line += text.count("\n", counted, at)
+            counted = at
+            values.append((line, value))
+            at = _skip_blanks(text, end)
+            if text.startswith(",", at):
+                at = _skip_blanks(text, at + 1)
+            elif text.startswith("]", at):
+                break
+            else:
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+    end = _skip_blanks(text, at + 1)
+    if end != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return values
+
+
+def _skip_blanks(text: str, at: int) -> int:
+    """Where the first character at or after `at` that is not a JSON blank stands."""
+    while at < len(text) and text[at] in _BLANKS:
+        at += 1
+    return at
+
+
+def _speaker(entry: dict[str, object]) -> str | None:
+    """The speaker's name, or None for narration ("name" absent, empty or null). A line
+    several say (some tools write "names": [...]) is theirs together: no one's alias."""
+    name = entry.get("name")
+    if isinstance(name, str) and (name := tidy_name(name)):
+        return name
+    names = entry.get("names")
+    if isinstance(names, list):
+        named = [tidy_name(n) for n in names if isinstance(n, str) and n.strip()]
+        if named:
+            return "、".join(named)
+    return None
+
+
+def _text(value: object) -> str:
+    """A message as one line: the game's line breaks inside it (`\\n`, `\\r\\n`, the
+    indentation after them) are where the text box wrapped, not where the line ends."""
+    if not isinstance(value, str):
+        return ""
+    if "\n" not in value and "\r" not in value:
+        return value.strip()
+    return join_pieces(value.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+
+
+def _first(entry: dict[str, object], keys: tuple[str, ...]) -> str:
+    """The first of these fields that is a text not blank, as one line; "" if none is."""
+    for key in keys:
+        said = _text(entry.get(key))
+        if said:
+            return said
+    return ""
+
+
+def _said(entry: dict[str, object], side: str) -> tuple[str, str | None]:
+    """What a cache entry says on the chosen side, and why it is unusable (None if it is
+    usable): a line with no translation yet (or a failed one) is its original, dropped."""
+    original = _first(entry, _ORIGINALS)
+    if side == ORIGINAL:
+        return original, None
+    translated = _first(entry, _TRANSLATIONS)
+    if translated and not translated.startswith(_FAILED):
+        return translated, None
+    return original, MISSING[TRANSLATION] if original else None
