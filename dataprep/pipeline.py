@@ -30,7 +30,7 @@ from dataprep.clean import (
     opencc_t2s,
     placeholder_replacer,
 )
-from dataprep.errors import DataprepError
+from dataprep.errors import DataprepError, NoScript
 from dataprep.formats import PARSERS, ParseOptions, compile_markers
 from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.formats import plain as plain_format
@@ -238,6 +238,7 @@ def iter_utterances(
                 yield batch
         except DataprepError as exc:
             report.error = str(exc)
+            report.quiet = isinstance(exc, NoScript)
         else:
             # A Ren'Py file of `define`s alone is a dependency of the others, not a failure;
             # nor is one whose lines are in a language other than the one read (the

@@ -172,6 +172,9 @@ def _file_problem(error: str | None) -> str:
 # options.rpy and screens.rpy, TyranoScript's title.ks and config.ks), and the name of
 # such a file in the line summing them up.
 QUIET_FORMATS = {"renpy": ".rpy file", "kirikiri": ".ks file"}
+# A .json beside the scripts that is no message list (an earlier run's dataset, a
+# tool's settings): quiet when any file of any format was read.
+_NO_SCRIPT = {"json": ".json file"}
 
 
 def quiet_files(files: list[FileReport]) -> list[FileReport]:
@@ -186,13 +189,15 @@ def quiet_files(files: list[FileReport]) -> list[FileReport]:
         same = [f for f in files if f.format == fmt]
         if any(f.error is None and f.utterances for f in same):
             quiet += [f for f in same if f.error is not None and f.quiet]
+    if any(f.error is None and f.utterances for f in files):
+        quiet += [f for f in files if f.format in _NO_SCRIPT and f.error is not None and f.quiet]
     return quiet
 
 
 def without_dialogue_line(quiet: list[FileReport]) -> str | None:
     """The one line on the `quiet_files`, naming them, format by format."""
     said = []
-    for fmt, kind in QUIET_FORMATS.items():
+    for fmt, kind in (QUIET_FORMATS | _NO_SCRIPT).items():
         names = distinct_names([Path(f.path) for f in quiet if f.format == fmt])
         if not names:
             continue
@@ -200,8 +205,14 @@ def without_dialogue_line(quiet: list[FileReport]) -> str | None:
         more = len(names) - _QUIET_NAMED
         if more > 0:
             named += f" and {more} more"
-        hold = "holds" if len(names) == 1 else "hold"
-        said.append(f"{counted(len(names), kind)} {hold} no dialogue ({named}).")
+        one = len(names) == 1
+        if fmt in _NO_SCRIPT:
+            what = "is no message list" if one else "are no message lists"
+            said.append(f"{counted(len(names), kind)} {what}, so no script ({named}).")
+        else:
+            said.append(
+                f"{counted(len(names), kind)} {'holds' if one else 'hold'} no dialogue ({named})."
+            )
     return " ".join(said) or None
 
 

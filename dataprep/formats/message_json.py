@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 
-from dataprep.errors import DataprepError
+from dataprep.errors import DataprepError, NoScript
 from dataprep.formats.common import ParseOptions, join_pieces, tidy_name
 from dataprep.formats.translation_dump import MISSING, ORIGINAL, TRANSLATION
 from dataprep.records import Utterance
@@ -100,14 +100,14 @@ def _entries(text: str, source: str) -> list[tuple[int, dict[str, object]]]:
     except RecursionError:
         raise DataprepError(f"{source}: is JSON nested too deeply to be {_WHAT}.") from None
     if values is None:
-        raise DataprepError(f"{source}: is JSON but not {_WHAT}, so no script.")
+        raise NoScript(f"{source}: is JSON but not {_WHAT}, so no script.")
     entries = [
         (line, value)
         for line, value in values
         if isinstance(value, dict) and not _MESSAGE_KEYS.isdisjoint(value)
     ]
     if not entries:
-        raise DataprepError(f"{source}: is JSON but not {_WHAT}, so no script.")
+        raise NoScript(f"{source}: is JSON but not {_WHAT}, so no script.")
     return entries
 
 

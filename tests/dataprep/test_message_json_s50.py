@@ -197,6 +197,10 @@ def test_the_pipeline_on_json_beside_a_dataset_info_and_a_broken_file(tmp_path: 
         assert "is JSON but not a list of messages" in str(errors["dataset_info.json"])
         assert "is not valid JSON" in str(errors["broken.json"])
         assert "line 3, column 1" in str(errors["broken.json"])
+        assert (
+            result.without_dialogue
+        ) == "1 .json file is no message list, so no script (dataset_info.json)."
+        assert not any("dataset_info" in e for e in result.errors)
         formats = {Path(f.path).name: f.format for f in result.files}
         assert formats["scene01.json"] == "json" and formats["notes.txt"] == forced.replace(
             "auto", "plain"
@@ -224,7 +228,8 @@ def test_atri_prep_on_a_folder_of_transl_cache_files(tmp_path: Path, side: str) 
         app, ["--config", str(config), "prep", str(tmp_path / "transl_cache"), "-o", str(out)]
     )
     assert result.exit_code == 0, result.output
-    assert "package.json: is JSON but not a list of messages" in result.output
+    # A .json beside the scripts that is no message list is one line, not a sentence each.
+    assert "1 .json file is no message list, so no script (package.json)." in result.output
     written = json.loads((out / "atri_sharegpt.json").read_text("utf-8"))
     pairs = sorted(
         (c["conversations"][-2]["value"], c["conversations"][-1]["value"]) for c in written
