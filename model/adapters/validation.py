@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from atri.config import OFFLINE_DEFAULT_BASE, Settings
 from atri.errors import ConfigError
 from model.adapters.gguf_lora import ADAPTER_GGUF
+from model.adapters.initialization import check_converted
 from model.adapters.versions import (
     ADAPTER_FILES,
     EVAL_JSON,
@@ -119,7 +120,10 @@ def read_version(adapters_dir: Path, name: str) -> AdapterVersion:
     for file in ADAPTER_FILES:
         if not (folder / file).is_file():
             raise AdapterError(f"Version {name}: {file} is missing.")
-    check_lora_ranks(adapter_config(folder), tensor_shapes(folder / ADAPTER_WEIGHTS))
+    try:
+        check_adapter_files(adapter_config(folder), tensor_shapes(folder / ADAPTER_WEIGHTS))
+    except AdapterError as exc:
+        raise AdapterError(f"Version {name}: {exc}") from None
     return AdapterVersion(name, folder, manifest, eval_figures(folder))
 
 
@@ -133,7 +137,13 @@ def check_adapter_folder(path: Path) -> None:
             f"{path}: its weights are only in {PICKLED_WEIGHTS}, a pickle, which ATRI never "
             f"loads; save the adapter as {ADAPTER_WEIGHTS} (peft's default)."
         )
-    check_lora_ranks(adapter_config(path), tensor_shapes(path / ADAPTER_WEIGHTS))
+    check_adapter_files(adapter_config(path), tensor_shapes(path / ADAPTER_WEIGHTS))
+
+
+def check_adapter_files(config: dict[str, Any], shapes: dict[str, list[int]]) -> None:
+    """What adapter_config.json and the safetensors header tell before any model loads."""
+    check_converted(config)
+    check_lora_ranks(config, shapes)
 
 
 class LoadedBase(Protocol):

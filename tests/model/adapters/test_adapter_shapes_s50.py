@@ -1,0 +1,85 @@
+"""Adapter shapes met in the wild that the checks let through: unconverted PiSSA/OLoRA/
+CorDA adapters, tensors under names peft does not load, a trainer's output folder, a
+bare folder naming another base. Files only; no model is loaded."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from model.adapters.gguf_lora import _lora_tensors
+from model.adapters.validation import (
+    check_adapter_folder,
+    check_module_shapes,
+    check_trained_on,
+    read_version,
+)
+from model.adapters.versions import MANIFEST, MANIFEST_FORMAT, AdapterError
+from tests.model.adapters.test_validation import write_safetensors
+
+MODULE = "model.layers.0.self_attn.q_proj"
+PEFT_KEY = f"base_model.model.{MODULE}"
+PEFT_TENSORS = {f"{PEFT_KEY}.lora_A.weight": [4, 32], f"{PEFT_KEY}.lora_B.weight": [32, 4]}
+VERSION = "20250101-000001"
+
+
+def write_adapter(
+    folder: Path, tensors: dict[str, list[int]] | None = None, **config: object
+) -> Path:
+    """A peft LoRA folder of zeros: adapter_config.json (r = 4 unless told) and weights."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = {"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": ["q_proj"]}
+    data.update(config)
+    (folder / "adapter_config.json").write_text(json.dumps(data))
+    write_safetensors(folder / "adapter_model.safetensors", tensors or PEFT_TENSORS)
+    return folder
+
+
+def write_version(adapters: Path, **config: object) -> Path:
+    folder = write_adapter(adapters / VERSION, **config)
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "version": VERSION,
+        "base_model": "some/base",
+        "base_config_hash": "0" * 16,
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    return folder
+
+
+UNCONVERTED = ["pissa", "pissa_niter_4", "olora", "corda"]
+
+
+@pytest.mark.parametrize("init", UNCONVERTED)
+def test_an_unconverted_pissa_like_version_is_refused(tmp_path: Path, init: str) -> None:
+    """Loading one makes peft subtract its start from the base weights in place: the
+    base model and every other version would change until a restart."""
+    write_version(tmp_path, init_lora_weights=init)
+    with pytest.raises(AdapterError) as caught:
+        read_version(tmp_path, VERSION)
+    message = str(caught.value)
+    assert message.startswith(f"Version {VERSION}: ")
+    assert f'init_lora_weights = "{init}"' in message
+    assert "path_initial_model_for_weight_conversion" in message
+    with pytest.raises(AdapterError, match="path_initial_model_for_weight_conversion"):
+        check_adapter_folder(write_adapter(tmp_path / "bare", init_lora_weights=init))
+
+
+@pytest.mark.parametrize("init", [True, "gaussian", False])
+def test_a_converted_or_plain_lora_is_accepted(tmp_path: Path, init: object) -> None:
+    """peft writes init_lora_weights = true into the config of a converted adapter."""
+    write_version(tmp_path, init_lora_weights=init)
+    assert read_version(tmp_path, VERSION).name == VERSION
+
+
+@pytest.mark.parametrize("init", UNCONVERTED)
+def test_the_gguf_conversion_refuses_an_unconverted_pissa_like_adapter(
+    tmp_path: Path, init: str
+) -> None:
+    folder = write_adapter(tmp_path / "v", init_lora_weights=init)
+    facts = {"arch": "llama", "blocks": 2, "heads": 4, "kv_heads": 2}
+    with pytest.raises(AdapterError, match="path_initial_model_for_weight_conversion"):
+        _lora_tensors(folder, facts)
