@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from atri.config import OFFLINE_DEFAULT_BASE, Settings
 from atri.errors import ConfigError
-from model.adapters.gguf_lora import ADAPTER_GGUF
+from model.adapters.gguf_lora import ADAPTER_GGUF, PEFT_PREFIX
 from model.adapters.initialization import check_converted
 from model.adapters.versions import (
     ADAPTER_FILES,
@@ -33,6 +34,8 @@ from model.adapters.versions import (
 
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = ADAPTER_FILES
 PEFT_DEFAULT_RANK = 8  # LoraConfig's r when adapter_config.json has none
+# "….lora_A.default.weight": a PeftModel's state_dict() name, which peft does not load.
+_ADAPTER_NAME_IN_KEY = re.compile(r"\.(?:lora_A|lora_B)\.([^.]+)\.weight$")
 # A safetensors header is JSON of this size at most (the format's own limit is 100 MB).
 MAX_HEADER_BYTES = 100_000_000
 _DTYPE_BYTES = {
@@ -143,7 +146,32 @@ def check_adapter_folder(path: Path) -> None:
 def check_adapter_files(config: dict[str, Any], shapes: dict[str, list[int]]) -> None:
     """What adapter_config.json and the safetensors header tell before any model loads."""
     check_converted(config)
+    check_lora_names(shapes)
     check_lora_ranks(config, shapes)
+
+
+def check_lora_names(shapes: dict[str, list[int]]) -> None:
+    """Does the file hold a LoRA tensor under a name peft loads? peft loads none of a
+    file without one, silently: the version went live changing nothing."""
+    if any(_lora_part(key)[1] for key in shapes):
+        return
+    found = next(iter(shapes))
+    named = next(filter(None, (_ADAPTER_NAME_IN_KEY.search(key) for key in shapes)), None)
+    if named:
+        why = (
+            f"its names hold peft's adapter name {named.group(1)!r}, as a model.state_dict() "
+            "saved by hand does"
+        )
+    elif not found.startswith(PEFT_PREFIX):
+        why = f"its names lack peft's {PEFT_PREFIX!r} prefix"
+    else:
+        why = "none is a LoRA A or B matrix"
+    raise AdapterError(
+        f"{ADAPTER_WEIGHTS} holds no LoRA tensor under the names peft saves and loads "
+        f"({PEFT_PREFIX}<module>.lora_A.weight), so the adapter would change nothing: it "
+        f"holds {len(shapes)} tensors such as {found!r} ({why}); save the adapter with "
+        "peft's model.save_pretrained(folder)."
+    )
 
 
 class LoadedBase(Protocol):
@@ -288,6 +316,7 @@ def eval_figures(folder: Path) -> EvalFigures:
 def check_module_shapes(shapes: dict[str, list[int]], modules: dict[str, tuple[int, int]]) -> None:
     """Do the LoRA tensors fit the base model? `modules` maps a module name (as in the
     base model's `named_modules()`) to (in_features, out_features)."""
+    check_lora_names(shapes)
     for key, shape in shapes.items():
         module, part = _lora_part(key)
         if not part:
@@ -313,8 +342,11 @@ def check_module_shapes(shapes: dict[str, list[int]], modules: dict[str, tuple[i
 
 
 def _lora_part(key: str) -> tuple[str, str]:
-    """('model.layers.0.self_attn.q_proj', 'lora_A') for a peft state-dict key."""
-    name = key.removeprefix("base_model.model.")
+    """('model.layers.0.self_attn.q_proj', 'lora_A') for a peft state-dict key; the part
+    is "" for a key peft would not load as a LoRA tensor."""
+    if not key.startswith(PEFT_PREFIX):
+        return key, ""
+    name = key.removeprefix(PEFT_PREFIX)
     for part in ("lora_embedding_A", "lora_embedding_B", "lora_A", "lora_B"):
         for tail in (f".{part}.weight", f".{part}"):
             if name.endswith(tail):

@@ -83,3 +83,38 @@ def test_the_gguf_conversion_refuses_an_unconverted_pissa_like_adapter(
     facts = {"arch": "llama", "blocks": 2, "heads": 4, "kv_heads": 2}
     with pytest.raises(AdapterError, match="path_initial_model_for_weight_conversion"):
         _lora_tensors(folder, facts)
+
+
+RENAMED = {
+    # A script that saved model.state_dict() filtered on "lora": peft's adapter name stays in.
+    "default_infix": lambda key: key.replace(".weight", ".default.weight"),
+    # Names of the base model's own modules, without the PeftModel's prefix.
+    "no_prefix": lambda key: key.removeprefix("base_model.model."),
+}
+
+
+@pytest.mark.parametrize("label", list(RENAMED))
+def test_tensors_peft_would_not_load_are_refused(tmp_path: Path, label: str) -> None:
+    """peft loads no tensor of such a file: the version went live changing nothing."""
+    rename = RENAMED[label]
+    tensors = {rename(key): shape for key, shape in PEFT_TENSORS.items()}
+    folder = write_version(tmp_path)
+    write_safetensors(folder / "adapter_model.safetensors", tensors)
+    with pytest.raises(AdapterError) as caught:
+        read_version(tmp_path, VERSION)
+    message = str(caught.value)
+    assert message.startswith(f"Version {VERSION}: ")
+    assert "no LoRA tensor" in message and "base_model.model.<module>.lora_A.weight" in message
+    assert repr(rename(f"{PEFT_KEY}.lora_A.weight")) in message  # what it found
+    assert "model.save_pretrained" in message
+    if label == "default_infix":
+        assert "'default'" in message
+    with pytest.raises(AdapterError, match="no LoRA tensor"):
+        check_adapter_folder(write_adapter(tmp_path / "bare", tensors))
+    with pytest.raises(AdapterError, match="no LoRA tensor"):
+        check_module_shapes(tensors, {MODULE: (32, 32)})
+
+
+def test_peft_names_pass_the_name_check(tmp_path: Path) -> None:
+    check_adapter_folder(write_adapter(tmp_path / "bare"))
+    check_module_shapes(PEFT_TENSORS, {MODULE: (32, 32)})
