@@ -36,6 +36,7 @@ ADAPTER_CONFIG, ADAPTER_WEIGHTS = ADAPTER_FILES
 PEFT_DEFAULT_RANK = 8  # LoraConfig's r when adapter_config.json has none
 # "….lora_A.default.weight": a PeftModel's state_dict() name, which peft does not load.
 _ADAPTER_NAME_IN_KEY = re.compile(r"\.(?:lora_A|lora_B)\.([^.]+)\.weight$")
+_CHECKPOINT = re.compile(r"checkpoint-(\d+)")  # HF Trainer's name for a saved step
 # A safetensors header is JSON of this size at most (the format's own limit is 100 MB).
 MAX_HEADER_BYTES = 100_000_000
 _DTYPE_BYTES = {
@@ -236,15 +237,41 @@ def adapter_config(folder: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise AdapterError(
-            f"{path} is missing: copy the version folder whole (peft writes it beside "
-            f"{ADAPTER_WEIGHTS})."
-        ) from None
+        raise AdapterError(f"{path} is missing: {_where_the_adapter_is(folder)}.") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AdapterError(f"{path}: cannot be read as JSON ({exc}).") from None
     if not isinstance(data, dict) or data.get("peft_type") != "LORA":
         raise AdapterError(f"{path}: not a peft LoRA adapter config.")
     return data
+
+
+def _where_the_adapter_is(folder: Path) -> str:
+    """What to do about a folder without adapter_config.json: a trainer's output folder
+    (HF Trainer, LLaMA-Factory) keeps each saved adapter in a checkpoint-<step>/ folder."""
+    steps = sorted(
+        (int(match.group(1)), child.name)
+        for child in _subfolders(folder)
+        if (match := _CHECKPOINT.fullmatch(child.name)) and (child / ADAPTER_CONFIG).is_file()
+    )
+    if not steps:
+        return f"copy the version folder whole (peft writes it beside {ADAPTER_WEIGHTS})"
+    names = [name for _, name in steps]
+    if len(names) == 1:
+        saved = f"the adapter it saved is in {names[0]} inside it, a peft adapter folder"
+    else:
+        listed = f"{', '.join(names[:-1])} and {names[-1]}"
+        saved = (
+            f"the adapters it saved are in {listed} inside it ({names[-1]} the latest), "
+            "each a peft adapter folder"
+        )
+    return f"it looks like a trainer's output folder: {saved} to point at instead"
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return [child for child in folder.iterdir() if child.is_dir()]
+    except OSError:
+        return []
 
 
 def tensor_shapes(path: Path) -> dict[str, list[int]]:

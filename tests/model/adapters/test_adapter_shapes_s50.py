@@ -118,3 +118,26 @@ def test_tensors_peft_would_not_load_are_refused(tmp_path: Path, label: str) -> 
 def test_peft_names_pass_the_name_check(tmp_path: Path) -> None:
     check_adapter_folder(write_adapter(tmp_path / "bare"))
     check_module_shapes(PEFT_TENSORS, {MODULE: (32, 32)})
+
+
+def test_a_trainers_output_folder_names_its_checkpoints(tmp_path: Path) -> None:
+    """HF Trainer / LLaMA-Factory keep each saved adapter in a checkpoint-<step>/ folder."""
+    out = tmp_path / "saves" / "lora" / "sft"
+    for step in (500, 1000, 50):
+        write_adapter(out / f"checkpoint-{step}")
+    (out / "checkpoint-7").mkdir()  # no adapter in it: not named
+    (out / "trainer_state.json").write_text("{}")
+    with pytest.raises(AdapterError) as caught:
+        check_adapter_folder(out)
+    message = str(caught.value)
+    assert "checkpoint-50, checkpoint-500 and checkpoint-1000" in message
+    assert "(checkpoint-1000 the latest)" in message
+    assert "copy the version folder whole" not in message
+    assert "checkpoint-7" not in message
+
+
+def test_a_folder_without_checkpoints_is_still_told_to_copy_whole(tmp_path: Path) -> None:
+    folder = write_adapter(tmp_path / "v")
+    (folder / "adapter_config.json").unlink()
+    with pytest.raises(AdapterError, match="copy the version folder whole"):
+        check_adapter_folder(folder)
