@@ -8,6 +8,7 @@ the loaded model (module shapes, a smoke generation) take the model's facts as d
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import struct
@@ -32,10 +33,16 @@ from model.adapters.versions import (
     version_folder,
 )
 
+log = logging.getLogger(__name__)
+
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = ADAPTER_FILES
 PEFT_DEFAULT_RANK = 8  # LoraConfig's r when adapter_config.json has none
 # "….lora_A.default.weight": a PeftModel's state_dict() name, which peft does not load.
 _ADAPTER_NAME_IN_KEY = re.compile(r"\.(?:lora_A|lora_B)\.([^.]+)\.weight$")
+# What quantised or converted copies of a model add to its name.
+_FORMAT_SUFFIX = re.compile(
+    r"[-_.](gguf|bnb-4bit|bnb-8bit|4bit|8bit|awq|gptq|int4|int8|fp16|bf16|f16|f32|q\d\w*)$"
+)
 _CHECKPOINT = re.compile(r"checkpoint-(\d+)")  # HF Trainer's name for a saved step
 # A safetensors header is JSON of this size at most (the format's own limit is 100 MB).
 MAX_HEADER_BYTES = 100_000_000
@@ -195,15 +202,54 @@ def check_config_hash(subject: str, base_model: str, recorded_hash: str, base: L
         )
 
 
-def check_trained_on(folder: Path, base: LoadedBase) -> None:
+class ServedBase(LoadedBase, Protocol):
+    """A loaded base and its name or path (`[model] base`)."""
+
+    base_id: str
+
+
+def check_trained_on(folder: Path, base: ServedBase) -> None:
     """`[model] adapter` at start, as the reload job checks a version: an ATRI version
     (manifest.json) of a base model of another config is refused; a bare peft folder
-    records no base and is checked by its layer shapes alone when it loads."""
+    records no config hash and is checked by its layer shapes when it loads, with a
+    warning when its adapter_config.json names another base."""
     try:
         manifest = AdapterManifest.model_validate(read_manifest(folder))
     except (ManifestError, ValidationError):
+        _warn_of_another_base(folder, base.base_id)
         return
     check_config_hash("it", manifest.base_model, manifest.base_config_hash, base)
+
+
+def _warn_of_another_base(folder: Path, base_id: str) -> None:
+    """Not a refusal: a base's name and a local path of it differ in form, and one of
+    the same layer shapes may be meant (a fine-tune of it)."""
+    try:
+        named = adapter_config(folder).get("base_model_name_or_path")
+    except AdapterError:
+        return  # said when it loads
+    if not isinstance(named, str) or not _model_name(named) or not _model_name(base_id):
+        return
+    if _model_name(named) != _model_name(base_id):
+        log.warning(
+            "%s: its adapter_config.json says it was trained on %r, not the loaded base "
+            "model %r; it is served, its layer shapes fitting, but its replies may be "
+            "poor: point [model] adapter at an adapter trained on [model] base",
+            folder,
+            named,
+            base_id,
+        )
+
+
+def _model_name(name_or_path: str) -> str:
+    """A model's name as hub ids, local folders and GGUF files of it share:
+    "Qwen/Qwen2.5-7B-Instruct", "/srv/qwen2.5-7b-instruct/", "…-Q4_K_M.gguf" and
+    "unsloth/qwen2.5-7b-instruct-bnb-4bit" all give "qwen2.5-7b-instruct"."""
+    last = re.split(r"[/\\]", name_or_path.strip().rstrip("/\\"))[-1].lower()
+    last = last.removeprefix("builtin:").removesuffix(".gguf")
+    while (shorter := _FORMAT_SUFFIX.sub("", last)) != last:
+        last = shorter
+    return last
 
 
 def adapter_setting_error(settings: Settings, exc: AdapterError, fix: str) -> ConfigError:

@@ -141,3 +141,56 @@ def test_a_folder_without_checkpoints_is_still_told_to_copy_whole(tmp_path: Path
     (folder / "adapter_config.json").unlink()
     with pytest.raises(AdapterError, match="copy the version folder whole"):
         check_adapter_folder(folder)
+
+
+class Base:
+    """The loaded base, as check_trained_on sees an engine."""
+
+    config_hash = "0" * 16
+
+    def __init__(self, base_id: str) -> None:
+        self.base_id = base_id
+
+    def accepts_config_hash(self, value: str) -> bool:
+        return value == self.config_hash
+
+
+@pytest.mark.parametrize(
+    ("trained_on", "loaded"),
+    [
+        ("meta-llama/Meta-Llama-3-8B-Instruct", "meta-llama/Llama-3.1-8B-Instruct"),
+        ("Qwen/Qwen2.5-7B", "Qwen/Qwen2.5-7B-Instruct"),
+        ("/root/models/Qwen2.5-7B-Instruct", "builtin:smollm2-135m"),
+    ],
+)
+def test_a_bare_folder_naming_another_base_is_served_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, trained_on: str, loaded: str
+) -> None:
+    """Its shapes match, so it loads (a local path and a hub name of one model differ in
+    form too), but the user is told which base its config names."""
+    folder = write_adapter(tmp_path / "lora", base_model_name_or_path=trained_on)
+    with caplog.at_level(logging.WARNING):
+        check_trained_on(folder, Base(loaded))
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1
+    assert repr(trained_on) in warned[0] and repr(loaded) in warned[0]
+
+
+@pytest.mark.parametrize(
+    ("trained_on", "loaded"),
+    [
+        ("Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-7B-Instruct"),
+        ("Qwen/Qwen2.5-7B-Instruct", "/srv/models/qwen2.5-7b-instruct/"),
+        ("unsloth/qwen2.5-7b-instruct-bnb-4bit", "Qwen/Qwen2.5-7B-Instruct"),
+        ("C:\\models\\Qwen2.5-7B-Instruct", "./models/Qwen2.5-7B-Instruct-Q4_K_M.gguf"),
+        ("", "Qwen/Qwen2.5-7B-Instruct"),
+        (None, "Qwen/Qwen2.5-7B-Instruct"),
+    ],
+)
+def test_a_bare_folder_naming_the_loaded_base_in_another_form_is_not_warned_of(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, trained_on: str | None, loaded: str
+) -> None:
+    folder = write_adapter(tmp_path / "lora", base_model_name_or_path=trained_on)
+    with caplog.at_level(logging.WARNING):
+        check_trained_on(folder, Base(loaded))
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
