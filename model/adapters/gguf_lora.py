@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from atri.files import give_new_file_mode, owned, owned_prefix, remove_dead_leftovers
+from model.adapters.initialization import check_converted
 from model.adapters.versions import (
     AdapterError,
     AdapterWriteError,
@@ -190,6 +191,10 @@ def _lora_tensors(version_dir: Path, facts: dict[str, Any]) -> tuple[dict[str, A
                 f"{version_dir}: the adapter uses {why} ({key}), which a llama.cpp LoRA "
                 "cannot hold; train it without, or serve it with the local engine."
             )
+    try:
+        check_converted(config)
+    except AdapterError as exc:
+        raise AdapterError(f"{version_dir}: {exc}") from None
     r = int(config["r"])
     alpha = float(config.get("lora_alpha", r))
     if config.get("use_rslora"):

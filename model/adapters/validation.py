@@ -8,7 +8,9 @@ the loaded model (module shapes, a smoke generation) take the model's facts as d
 from __future__ import annotations
 
 import json
+import logging
 import math
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from atri.config import OFFLINE_DEFAULT_BASE, Settings
 from atri.errors import ConfigError
-from model.adapters.gguf_lora import ADAPTER_GGUF
+from model.adapters.gguf_lora import ADAPTER_GGUF, PEFT_PREFIX
+from model.adapters.initialization import check_converted
 from model.adapters.versions import (
     ADAPTER_FILES,
     EVAL_JSON,
@@ -30,8 +33,17 @@ from model.adapters.versions import (
     version_folder,
 )
 
+log = logging.getLogger(__name__)
+
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = ADAPTER_FILES
 PEFT_DEFAULT_RANK = 8  # LoraConfig's r when adapter_config.json has none
+# "….lora_A.default.weight": a PeftModel's state_dict() name, which peft does not load.
+_ADAPTER_NAME_IN_KEY = re.compile(r"\.(?:lora_A|lora_B)\.([^.]+)\.weight$")
+# What quantised or converted copies of a model add to its name.
+_FORMAT_SUFFIX = re.compile(
+    r"[-_.](gguf|bnb-4bit|bnb-8bit|4bit|8bit|awq|gptq|int4|int8|fp16|bf16|f16|f32|q\d\w*)$"
+)
+_CHECKPOINT = re.compile(r"checkpoint-(\d+)")  # HF Trainer's name for a saved step
 # A safetensors header is JSON of this size at most (the format's own limit is 100 MB).
 MAX_HEADER_BYTES = 100_000_000
 _DTYPE_BYTES = {
@@ -119,7 +131,10 @@ def read_version(adapters_dir: Path, name: str) -> AdapterVersion:
     for file in ADAPTER_FILES:
         if not (folder / file).is_file():
             raise AdapterError(f"Version {name}: {file} is missing.")
-    check_lora_ranks(adapter_config(folder), tensor_shapes(folder / ADAPTER_WEIGHTS))
+    try:
+        check_adapter_files(adapter_config(folder), tensor_shapes(folder / ADAPTER_WEIGHTS))
+    except AdapterError as exc:
+        raise AdapterError(f"Version {name}: {exc}") from None
     return AdapterVersion(name, folder, manifest, eval_figures(folder))
 
 
@@ -133,7 +148,38 @@ def check_adapter_folder(path: Path) -> None:
             f"{path}: its weights are only in {PICKLED_WEIGHTS}, a pickle, which ATRI never "
             f"loads; save the adapter as {ADAPTER_WEIGHTS} (peft's default)."
         )
-    check_lora_ranks(adapter_config(path), tensor_shapes(path / ADAPTER_WEIGHTS))
+    check_adapter_files(adapter_config(path), tensor_shapes(path / ADAPTER_WEIGHTS))
+
+
+def check_adapter_files(config: dict[str, Any], shapes: dict[str, list[int]]) -> None:
+    """What adapter_config.json and the safetensors header tell before any model loads."""
+    check_converted(config)
+    check_lora_names(shapes)
+    check_lora_ranks(config, shapes)
+
+
+def check_lora_names(shapes: dict[str, list[int]]) -> None:
+    """Does the file hold a LoRA tensor under a name peft loads? peft loads none of a
+    file without one, silently: the version went live changing nothing."""
+    if any(_lora_part(key)[1] for key in shapes):
+        return
+    found = next(iter(shapes))
+    named = next(filter(None, (_ADAPTER_NAME_IN_KEY.search(key) for key in shapes)), None)
+    if named:
+        why = (
+            f"its names hold peft's adapter name {named.group(1)!r}, as a model.state_dict() "
+            "saved by hand does"
+        )
+    elif not found.startswith(PEFT_PREFIX):
+        why = f"its names lack peft's {PEFT_PREFIX!r} prefix"
+    else:
+        why = "none is a LoRA A or B matrix"
+    raise AdapterError(
+        f"{ADAPTER_WEIGHTS} holds no LoRA tensor under the names peft saves and loads "
+        f"({PEFT_PREFIX}<module>.lora_A.weight), so the adapter would change nothing: it "
+        f"holds {len(shapes)} tensors such as {found!r} ({why}); save the adapter with "
+        "peft's model.save_pretrained(folder)."
+    )
 
 
 class LoadedBase(Protocol):
@@ -156,15 +202,54 @@ def check_config_hash(subject: str, base_model: str, recorded_hash: str, base: L
         )
 
 
-def check_trained_on(folder: Path, base: LoadedBase) -> None:
+class ServedBase(LoadedBase, Protocol):
+    """A loaded base and its name or path (`[model] base`)."""
+
+    base_id: str
+
+
+def check_trained_on(folder: Path, base: ServedBase) -> None:
     """`[model] adapter` at start, as the reload job checks a version: an ATRI version
     (manifest.json) of a base model of another config is refused; a bare peft folder
-    records no base and is checked by its layer shapes alone when it loads."""
+    records no config hash and is checked by its layer shapes when it loads, with a
+    warning when its adapter_config.json names another base."""
     try:
         manifest = AdapterManifest.model_validate(read_manifest(folder))
     except (ManifestError, ValidationError):
+        _warn_of_another_base(folder, base.base_id)
         return
     check_config_hash("it", manifest.base_model, manifest.base_config_hash, base)
+
+
+def _warn_of_another_base(folder: Path, base_id: str) -> None:
+    """Not a refusal: a base's name and a local path of it differ in form, and one of
+    the same layer shapes may be meant (a fine-tune of it)."""
+    try:
+        named = adapter_config(folder).get("base_model_name_or_path")
+    except AdapterError:
+        return  # said when it loads
+    if not isinstance(named, str) or not _model_name(named) or not _model_name(base_id):
+        return
+    if _model_name(named) != _model_name(base_id):
+        log.warning(
+            "%s: its adapter_config.json says it was trained on %r, not the loaded base "
+            "model %r; it is served, its layer shapes fitting, but its replies may be "
+            "poor: point [model] adapter at an adapter trained on [model] base",
+            folder,
+            named,
+            base_id,
+        )
+
+
+def _model_name(name_or_path: str) -> str:
+    """A model's name as hub ids, local folders and GGUF files of it share:
+    "Qwen/Qwen2.5-7B-Instruct", "/srv/qwen2.5-7b-instruct/", "…-Q4_K_M.gguf" and
+    "unsloth/qwen2.5-7b-instruct-bnb-4bit" all give "qwen2.5-7b-instruct"."""
+    last = re.split(r"[/\\]", name_or_path.strip().rstrip("/\\"))[-1].lower()
+    last = last.removeprefix("builtin:").removesuffix(".gguf")
+    while (shorter := _FORMAT_SUFFIX.sub("", last)) != last:
+        last = shorter
+    return last
 
 
 def adapter_setting_error(settings: Settings, exc: AdapterError, fix: str) -> ConfigError:
@@ -198,15 +283,41 @@ def adapter_config(folder: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise AdapterError(
-            f"{path} is missing: copy the version folder whole (peft writes it beside "
-            f"{ADAPTER_WEIGHTS})."
-        ) from None
+        raise AdapterError(f"{path} is missing: {_where_the_adapter_is(folder)}.") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AdapterError(f"{path}: cannot be read as JSON ({exc}).") from None
     if not isinstance(data, dict) or data.get("peft_type") != "LORA":
         raise AdapterError(f"{path}: not a peft LoRA adapter config.")
     return data
+
+
+def _where_the_adapter_is(folder: Path) -> str:
+    """What to do about a folder without adapter_config.json: a trainer's output folder
+    (HF Trainer, LLaMA-Factory) keeps each saved adapter in a checkpoint-<step>/ folder."""
+    steps = sorted(
+        (int(match.group(1)), child.name)
+        for child in _subfolders(folder)
+        if (match := _CHECKPOINT.fullmatch(child.name)) and (child / ADAPTER_CONFIG).is_file()
+    )
+    if not steps:
+        return f"copy the version folder whole (peft writes it beside {ADAPTER_WEIGHTS})"
+    names = [name for _, name in steps]
+    if len(names) == 1:
+        saved = f"the adapter it saved is in {names[0]} inside it, a peft adapter folder"
+    else:
+        listed = f"{', '.join(names[:-1])} and {names[-1]}"
+        saved = (
+            f"the adapters it saved are in {listed} inside it ({names[-1]} the latest), "
+            "each a peft adapter folder"
+        )
+    return f"it looks like a trainer's output folder: {saved} to point at instead"
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return [child for child in folder.iterdir() if child.is_dir()]
+    except OSError:
+        return []
 
 
 def tensor_shapes(path: Path) -> dict[str, list[int]]:
@@ -278,6 +389,7 @@ def eval_figures(folder: Path) -> EvalFigures:
 def check_module_shapes(shapes: dict[str, list[int]], modules: dict[str, tuple[int, int]]) -> None:
     """Do the LoRA tensors fit the base model? `modules` maps a module name (as in the
     base model's `named_modules()`) to (in_features, out_features)."""
+    check_lora_names(shapes)
     for key, shape in shapes.items():
         module, part = _lora_part(key)
         if not part:
@@ -303,8 +415,11 @@ def check_module_shapes(shapes: dict[str, list[int]], modules: dict[str, tuple[i
 
 
 def _lora_part(key: str) -> tuple[str, str]:
-    """('model.layers.0.self_attn.q_proj', 'lora_A') for a peft state-dict key."""
-    name = key.removeprefix("base_model.model.")
+    """('model.layers.0.self_attn.q_proj', 'lora_A') for a peft state-dict key; the part
+    is "" for a key peft would not load as a LoRA tensor."""
+    if not key.startswith(PEFT_PREFIX):
+        return key, ""
+    name = key.removeprefix(PEFT_PREFIX)
     for part in ("lora_embedding_A", "lora_embedding_B", "lora_A", "lora_B"):
         for tail in (f".{part}.weight", f".{part}"):
             if name.endswith(tail):

@@ -154,6 +154,7 @@ async def all_rows(rows: list[asyncio.Future[Generation]]) -> list[Generation]:
 class AdapterLoader(Protocol):
     """What `start_with_adapter` needs of an engine (the local and llama.cpp ones)."""
 
+    base_id: str
     config_hash: str
 
     def accepts_config_hash(self, value: str) -> bool: ...
