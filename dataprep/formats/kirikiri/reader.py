@@ -311,11 +311,18 @@ class Reader:
         """The first text of a message after the variables shown before it (`held`): a line
         said after them (`「…」`, `（…）`, or after a colon, `：…`) is theirs, named as a
         `【[emb exp=f.name]】` header names it (`&f.name` while no file sets it); other
-        text reads on from their values. What is left of the chunk to show."""
+        text reads on from their values. What is left of the chunk to show. A name box a
+        `#アトリ` line set still names her: what is shown before her line is text
+        (`[emb exp=f.mark]「…」`)."""
         held, self.held = self.held, []
         said = chunk.lstrip()
         colon = said.startswith(_NAME_COLONS)
-        if (colon or said.startswith(_SAID_OPENERS)) and (name := held_name(held)):
+        in_name_box = self.sticky and self.speaker is not None
+        if (
+            (colon or said.startswith(_SAID_OPENERS))
+            and not in_name_box
+            and (name := held_name(held))
+        ):
             self.set_speaker(name, sticky=False)
             return said.lstrip("".join(_NAME_COLONS)).lstrip() if colon else chunk
         return "".join(self.embedded(exp, value) for exp, value in held) + chunk
