@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from atri.config import DataprepSettings
 from dataprep.formats import ParseOptions, kirikiri, parse
 from dataprep.pipeline import PrepResult, run_pipeline
@@ -36,7 +38,9 @@ def _exchanges(result: PrepResult) -> list[list[str]]:
 
 
 # An indent macro (fumibako/script's `[sp]`): a full-width space shown before the quote.
-_INDENT_MACRO = "[macro name=\"sp\"]\n[eval exp=\"sf.space='　'\"]\n[emb exp=\"sf.space\"]\n[endmacro]\n"
+_INDENT_MACRO = (
+    '[macro name="sp"]\n[eval exp="sf.space=\'　\'"]\n[emb exp="sf.space"]\n[endmacro]\n'
+)
 _INDENTED_SCENE = (
     "*start\n#夏生\n「おはよう、アトリ」[p]\n"
     "#アトリ\n[sp]「おはようございます」[p]\n"
@@ -78,3 +82,37 @@ def test_the_indent_macro_gives_samples(tmp_path: Path) -> None:
         ["おはよう、アトリ", "おはようございます"],
         ["おはよう、アトリ", "おはようございます", "今日は何をする？", "海に行きましょう！"],
     ]
+
+
+# A name macro in the style of TyranoScript's sample game: the name written with `[ptext]`.
+_PTEXT_MACRO = (
+    '[macro name="whosay"]\n[iscript]\nmp.color = "black";\n[endscript]\n'
+    '[ptext name="chara_name_area" layer="message0" text={text} color=&mp.color size=26'
+    ' x=270 y=407 bold="bold"]\n[endmacro]\n'
+)
+_WHOSAY_SCENE = (
+    '*start\n[whosay name="夏生"]\n「おはよう、アトリ」[p]\n'
+    '[whosay name="アトリ"]\n「おはようございます」[p]\n'
+)
+
+
+@pytest.mark.parametrize("text", ["&mp.name", "%name", '"%name|？？？"'])
+def test_a_macro_writing_its_name_argument_with_ptext_names_the_speaker(text: str) -> None:
+    # Was: the macro named nobody, and with its file given every line was narration.
+    said = _said(_PTEXT_MACRO.format(text=text), _WHOSAY_SCENE)
+    assert said == [
+        ("夏生", "「おはよう、アトリ」", None),
+        ("アトリ", "「おはようございます」", None),
+    ]
+
+
+def test_a_macro_writing_another_argument_with_ptext_names_nobody() -> None:
+    # A chapter title written on the stage is no speaker's name.
+    macro = "[macro name=title][ptext layer=1 text=%title x=10 y=10][endmacro]\n"
+    scene = "[title title=第一章]\n「おはよう」[p]\n"
+    assert _said(macro, scene) == [(None, "「おはよう」", None)]
+
+
+def test_the_name_macro_file_given_keeps_the_samples(tmp_path: Path) -> None:
+    result = _run(tmp_path, _PTEXT_MACRO.format(text="&mp.name"), _WHOSAY_SCENE)
+    assert _exchanges(result) == [["おはよう、アトリ", "おはようございます"]]

@@ -22,7 +22,6 @@ from dataprep.formats.kirikiri.macro_arguments import argument_shown_by, with_ar
 from dataprep.formats.kirikiri.macros import INLINE_BODY, MACRO_KEY
 from dataprep.formats.kirikiri.name_tags import (
     NAME_ATTRIBUTE_SET,
-    NAME_ATTRIBUTES,
     NOT_NAME_TAG_ATTRIBUTES,
     may_be_name_tag,
 )
@@ -43,6 +42,7 @@ from dataprep.formats.kirikiri.tags import (
     EMBED,
     MACRO_END,
     MACRO_START,
+    NAME_ATTRIBUTES,
     NAME_TAGS,
     OWN_TAGS,
     OWN_TEXT_TAGS,
