@@ -11,6 +11,7 @@ import pytest
 
 from atri.config import DataprepSettings
 from dataprep.formats import ParseOptions, kirikiri, parse
+from dataprep.formats.common import MACRO_LEFT_OUT
 from dataprep.pipeline import PrepResult, run_pipeline
 
 SETTINGS = DataprepSettings(lead_aliases=["夏生"], character_aliases=["アトリ"])
@@ -116,3 +117,49 @@ def test_a_macro_writing_another_argument_with_ptext_names_nobody() -> None:
 def test_the_name_macro_file_given_keeps_the_samples(tmp_path: Path) -> None:
     result = _run(tmp_path, _PTEXT_MACRO.format(text="&mp.name"), _WHOSAY_SCENE)
     assert _exchanges(result) == [["おはよう、アトリ", "おはようございます"]]
+
+
+# Lines given in a tag's attributes, to a macro whose definition was left out.
+_ATTRIBUTE_LINES_SCENE = (
+    "*p1|\n@nm t=夏生 s=nat_0001\n「アトリ、何を観てるんだ？」[np]\n"
+    '*p2|\n@saudio t="アトリ" fv=atr_0056 front="「わ、わかりました」" bv=atr_0024'
+    ' back="「あとで観るのっ！？」"\n'
+    "*p3|\n@nm t=夏生 s=nat_0002\n「じゃあ一緒に観よう」[np]\n"
+    "*p4|\n@nm t=アトリ s=atr_0003\n「はい、夏生さん！」[np]\n"
+)
+
+
+def test_a_line_given_to_an_undefined_tag_is_an_unusable_line_of_its_speaker() -> None:
+    # Was: nothing in its place, so that the lines on either side of it became one turn.
+    said = _said(_ATTRIBUTE_LINES_SCENE)
+    assert said == [
+        ("夏生", "「アトリ、何を観てるんだ？」", None),
+        ("アトリ", "[saudio]", MACRO_LEFT_OUT),
+        ("夏生", "「じゃあ一緒に観よう」", None),
+        ("アトリ", "「はい、夏生さん！」", None),
+    ]
+
+
+def test_a_line_given_to_an_undefined_tag_with_no_name_is_the_message_speakers() -> None:
+    scene = '#アトリ\n「ねえ」[p]\n[say text="「おはよう」"]\n'
+    assert _said(scene) == [("アトリ", "「ねえ」", None), ("アトリ", "[say]", MACRO_LEFT_OUT)]
+
+
+def test_a_line_given_to_an_undefined_tag_ends_the_exchange_and_is_named(
+    tmp_path: Path,
+) -> None:
+    result = _run(tmp_path, _ATTRIBUTE_LINES_SCENE)
+    assert _exchanges(result) == [["じゃあ一緒に観よう", "はい、{{user}}さん！"]]
+    [note] = [n for n in result.notes if "[saudio]" in n]
+    assert "1 line" in note and "macro.ks" in note
+
+
+def test_a_choice_or_a_title_given_to_an_engine_tag_is_no_lost_line() -> None:
+    scene = '[glink text="「行く」" target=*a]\n[ptext text="第一章、はじまり。" layer=1]\n「はい」[p]\n'
+    assert _said(scene) == [(None, "「はい」", None)]
+
+
+def test_a_call_given_a_line_before_the_messages_own_text_loses_nothing() -> None:
+    # A translation patch's `@Sub mess="「…」"` holds the original of the line after it.
+    scene = '@nm t=夏生\n@Sub mess="「ふう……」"\n「呼……」[p]\n'
+    assert _said(scene) == [("夏生", "「呼……」", None)]
