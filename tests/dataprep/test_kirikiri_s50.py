@@ -11,7 +11,7 @@ import pytest
 
 from atri.config import DataprepSettings
 from dataprep.formats import ParseOptions, kirikiri, parse
-from dataprep.formats.common import MACRO_LEFT_OUT
+from dataprep.formats.common import MACRO_LEFT_OUT, UNRESOLVED_VARIABLE
 from dataprep.pipeline import PrepResult, run_pipeline
 
 SETTINGS = DataprepSettings(lead_aliases=["夏生"], character_aliases=["アトリ"])
@@ -66,10 +66,11 @@ def test_an_indent_shown_before_a_quote_leaves_the_name_box_speaker() -> None:
     ]
 
 
-def test_a_variable_shown_before_a_quote_leaves_a_name_box_speaker_in_force() -> None:
-    # `#アトリ` shows her name in the name box: a variable before the quote is text.
-    scene = "[eval exp=\"f.mark='◆'\"]\n#アトリ\n[emb exp=f.mark]「はい」[p]\n"
-    assert _said(scene) == [("アトリ", "◆「はい」", None)]
+def test_an_unset_variable_shown_before_a_quote_leaves_a_name_box_speaker_in_force() -> None:
+    # `#アトリ` shows her name: a variable no file sets before her quote (the indent of a
+    # macro file not given) is no new speaker "&sf.space", but a hole in her line.
+    scene = "#アトリ\n[emb exp=sf.space]「はい」[p]\n"
+    assert _said(scene) == [("アトリ", "[sf.space]「はい」", UNRESOLVED_VARIABLE)]
 
 
 def test_a_variable_shown_before_a_quote_still_names_the_speaker_with_no_name_box() -> None:

@@ -330,17 +330,17 @@ class Reader:
         """The first text of a message after the variables shown before it (`held`): a line
         said after them (`「…」`, `（…）`, or after a colon, `：…`) is theirs, named as a
         `【[emb exp=f.name]】` header names it (`&f.name` while no file sets it); other
-        text reads on from their values. What is left of the chunk to show. A name box a
-        `#アトリ` line set still names her: what is shown before her line is text
-        (`[emb exp=f.mark]「…」`)."""
+        text reads on from their values. What is left of the chunk to show. Under a name
+        box a `#アトリ` line set, a variable no file sets names nobody: what it shows
+        before her line is not known to be a name (`[emb exp=sf.space]「…」`, an indent)."""
         held, self.held = self.held, []
         said = chunk.lstrip()
         colon = said.startswith(_NAME_COLONS)
         in_name_box = self.sticky and self.speaker is not None
         if (
             (colon or said.startswith(_SAID_OPENERS))
-            and not in_name_box
             and (name := held_name(held))
+            and not (in_name_box and name.startswith(VALUE_OF))
         ):
             self.set_speaker(name, sticky=False)
             return said.lstrip("".join(_NAME_COLONS)).lstrip() if colon else chunk
