@@ -35,7 +35,7 @@ from dataprep.formats import PARSERS, ParseOptions, compile_markers
 from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
-from dataprep.formats.common import UNRESOLVED_VARIABLE, is_alias
+from dataprep.formats.common import MACRO_LEFT_OUT, UNRESOLVED_VARIABLE, is_alias
 from dataprep.formats.renpy import names as renpy_names
 from dataprep.formats.renpy import text as renpy_text
 from dataprep.formats.renpy import translations as renpy_translations
@@ -192,7 +192,8 @@ def iter_utterances(
     """Every file's utterances in order, a batch (list) at a time; each file's text is let
     go once it is parsed.
 
-    A file in which no line has a speaker gets a "no dialogue found" error in its report,
+    A file in which no line has a speaker (but lines lost to a macro left out,
+    `MACRO_LEFT_OUT`) gets a "no dialogue found" error in its report,
     and its narration is not passed on: a file the read stage counts as failed adds no
     utterance to the stats (batches wait until the file's first spoken line).
     `tally` counts what a Ren'Py translation left out (`TranslationTally`).
@@ -229,7 +230,11 @@ def iter_utterances(
                 if script.fmt == "renpy" and read is None:
                     unclosed += unclosed_strings(batch, str(script.path))
                 if not spoken:
-                    spoken = any(u.speaker is not None for u in batch)
+                    # A line lost to a macro left out is none: its file has no
+                    # dialogue, and its "no dialogue found" names the macros.
+                    spoken = any(
+                        u.speaker is not None and u.dropped != MACRO_LEFT_OUT for u in batch
+                    )
                     if not spoken:
                         waiting.append(batch)
                         continue
@@ -469,6 +474,8 @@ def _usable(lines: list[tuple[Utterance, Role]], counts: Counts) -> list[tuple[U
         _count_unusable(counts, utterance, role, utterance.dropped)
         if utterance.dropped == UNRESOLVED_VARIABLE and role in _DIALOGUE_ROLES:
             counts.unresolved.update(set(renpy_text.variables_shown(utterance.text)))
+        elif utterance.dropped == MACRO_LEFT_OUT:
+            counts.left_out_macros[utterance.text] += 1  # the tag: `[saudio]`
     return usable
 
 

@@ -27,6 +27,8 @@ from dataprep.stats import FileReport, SpeakerCount, Stats
 _HINT_SPEAKERS = 5
 # The variables most named when the lead's and the character's lines are lost to them.
 _VARIABLES_NAMED = 5
+# Tags named in the note on lines given to tags no file given defines.
+_TAGS_NAMED = 5
 # Ren'Py files without dialogue named in their one line; the rest are counted.
 _QUIET_NAMED = 5
 # Lines named in the warning on a file's say statements whose string is never closed.
@@ -47,6 +49,8 @@ class Counts:
     unusable: Counter[tuple[Role, str]] = field(default_factory=Counter)
     # The variables named in the lead's and the character's lines dropped for one.
     unresolved: Counter[str] = field(default_factory=Counter)
+    # The tags no file given defines (`[saudio]`) that lines were given to, with how many.
+    left_out_macros: Counter[str] = field(default_factory=Counter)
     narration_cleaned: bool = False
     samples: int = 0
     # The scenes lines were read in, as (source, scene); and those samples were made in,
@@ -312,6 +316,7 @@ def notes(
         _stale_note(tally),
         _held_out_note(stats, counts, train, evaluation, settings),
         _unresolved_note(counts.unresolved, options),
+        _left_out_macros_note(counts.left_out_macros),
         _typed_leads_note(options),
     ]
     return [sentence for sentence in said if sentence is not None]
@@ -453,6 +458,22 @@ def _unresolved_note(shown: Counter[str], options: ParseOptions) -> str | None:
         + "; ".join(named)
         + (f"; and {more} other variable{'s' if more != 1 else ''}" if more > 0 else "")
         + f". {_SETTLED_BY[kirikiri]}"
+    )
+
+
+def _left_out_macros_note(tags: Counter[str]) -> str | None:
+    """Which tags no .ks file given defines lost the lines they were given (KiriKiri's
+    `@saudio t=アトリ front="「…」"`): the file defining them reads those lines."""
+    if not tags:
+        return None
+    named = "; ".join(f"{tag} in {counted(n, 'line')}" for tag, n in tags.most_common(_TAGS_NAMED))
+    more = len(tags) - _TAGS_NAMED
+    return (
+        "Lines given to tags no .ks file given defines were dropped (macro_left_out),"
+        f" each ending its exchange: {named}"
+        + (f"; and {counted(more, 'other tag')}" if more > 0 else "")
+        + ". If they are macros showing the line, give the .ks file that defines them too"
+        " (usually first.ks or macro.ks)."
     )
 
 

@@ -154,6 +154,9 @@ def tidy_name(name: str) -> str:
 
 # The drop reason of a line with a variable in it that no script gives a value.
 UNRESOLVED_VARIABLE = "unresolved_variable"
+# The drop reason of a line given to a tag no file given defines (KiriKiri's `@saudio
+# t=アトリ front="「…」"`): the macro showing it was left out.
+MACRO_LEFT_OUT = "macro_left_out"
 # The drop reason of a line whose text the game computes: Ren'Py Python that says
 # something other than string literals (`e(greeting)`, `e(f"Hi {name}")`, `e("a" + b)`;
 # adjacent literals, `e("a" "b")`, are one string).

@@ -33,7 +33,14 @@ def shown_argument(name: str, attrs: dict[str, str]) -> str | None:
             "%" + argument if exp.startswith(_MACRO_ARGUMENTS) and argument.isidentifier() else None
         )
     text = attrs.get("text", "").strip()
-    return text if name in CHARACTERS and _ARGUMENT.fullmatch(text) else None
+    return text if name in CHARACTERS and argument_named(text) else None
+
+
+def argument_named(value: str) -> str | None:
+    """The call's argument an attribute's value is whole (`%name`, `%name|？？？`,
+    `&mp.name`: "name"); None for any other value."""
+    m = _ARGUMENT.fullmatch(value)
+    return None if m is None else (m.group(1) or m.group(3)).lower()
 
 
 @lru_cache(maxsize=4096)

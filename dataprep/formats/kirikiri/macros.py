@@ -8,7 +8,7 @@ tags its body runs where it is called (`macro_tags`), what of its text is shown 
 from __future__ import annotations
 
 from dataprep.formats.common import is_code
-from dataprep.formats.kirikiri.macro_arguments import shown_argument
+from dataprep.formats.kirikiri.macro_arguments import argument_named, shown_argument
 from dataprep.formats.kirikiri.syntax import (
     BLOCKS,
     HEADING_NAME,
@@ -27,6 +27,7 @@ from dataprep.formats.kirikiri.tags import (
     EMBED,
     MACRO_END,
     MACRO_START,
+    NAME_ATTRIBUTES,
     NAME_TAGS,
     PAGE,
     WAIT,
@@ -41,6 +42,10 @@ MACRO_KEY = "@"
 # the main one (`message0`, or the current `message`) is a name box in a macro's body.
 _CURRENT_LAYER = "current"
 _MAIN_LAYERS = frozenset({"", "message", "message0"})
+# TyranoScript's `[ptext text=…]`, text placed on a layer: a macro writing the call's
+# name with it (`[ptext name=chara_name_area text=&mp.name]`, its sample game's) draws
+# the name box itself.
+_PTEXT = "ptext"
 # What a macro's body may hold that is not run where it is called (`macro_tags`): as its
 # text, what it shows is not read.
 _SHOWS_TEXT = CHARACTERS | {EMBED, CHOICE_START, CHOICE_END}
@@ -59,8 +64,8 @@ def macro_tags(text: str) -> dict[str, str]:
     TyranoScript `#汐里` line as the `[chara_ptext name="汐里"]` it stands for), a page
     macro's `[p][cm]`, other macros' calls. Not its text, nor what shows text (`emb`,
     `ch`, a choice), nor code (`[iscript]` … `[endscript]`); but an `[emb exp="mp.name"]`
-    written to a name box (`_name_box_emb`), or in a `【…】` leading its text
-    (`_NameHeader`), is its `[nm t="%name"]`; and a body showing the call's arguments
+    written to a name box (`_name_box_emb`), a `[ptext text=&mp.name]` (`_name_ptext`),
+    or in a `【…】` leading its text (`_NameHeader`), is its `[nm t="%name"]`; and a body showing the call's arguments
     (`「[emb exp=mp.text]」[p]`) shows its text and choices where it is called, as
     `_MacroBody` tells."""
     if "macro" not in text:
@@ -105,6 +110,8 @@ def macro_tags(text: str) -> dict[str, str]:
                 defining.tag(f"[{body.strip()}]")
                 if name == _CURRENT_LAYER:
                     in_name_box = attrs.get("layer", "").lower() not in _MAIN_LAYERS
+                elif name == _PTEXT and (shown := _name_ptext(attrs)):
+                    defining.tag(f'[nm t="{shown}"]')
             elif header.is_open:  # `【[emb exp="mp.name"]】`: a piece of the name
                 header.add(_name_box_emb(attrs) if name == EMBED else attrs.get("text"))
             elif name == EMBED and in_name_box and (shown := _name_box_emb(attrs)):
@@ -201,6 +208,14 @@ def _name_box_emb(attrs: dict[str, str]) -> str:
         return argument
     exp = attrs.get("exp", "").strip()
     return VALUE_OF + exp if GAME_VARIABLE.fullmatch(exp) else ""
+
+
+def _name_ptext(attrs: dict[str, str]) -> str:
+    """The call's name argument (`NAME_ATTRIBUTES`) a `[ptext]` of a macro's body writes
+    whole, as its value is written (`&mp.name`, `%name`): the `t=` of the `[nm]` it
+    stands for; "" for other text (`text=%title`, a chapter's title on the stage)."""
+    text = attrs.get("text", "").strip()
+    return text if argument_named(text) in NAME_ATTRIBUTES and '"' not in text else ""
 
 
 def _line_pieces(line: str, in_macro: bool) -> list[tuple[str | None, str]]:

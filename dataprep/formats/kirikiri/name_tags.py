@@ -13,14 +13,14 @@ from collections.abc import Callable
 
 from dataprep.formats.kirikiri.macros import MACRO_KEY
 from dataprep.formats.kirikiri.syntax import VALUE, unquoted
-from dataprep.formats.kirikiri.tags import COMMAND_ATTRIBUTES, OWN_TAGS, OWN_TEXT_TAGS, READER_TAGS
+from dataprep.formats.kirikiri.tags import (
+    COMMAND_ATTRIBUTES,
+    NAME_ATTRIBUTES,
+    OWN_TAGS,
+    OWN_TEXT_TAGS,
+    READER_TAGS,
+)
 
-# The attributes a game's own name tag (a macro made in TJS, or in a file not given) is
-# seen to take for the speaker's name, in the order read: `[cn name="夏生"]`, `[name
-# n="Magic Store Owner"]`, `t=` as `[nm]` takes it, `chara=`, `who=`. Few and fixed, so
-# that no other attribute (`voice=k001`, `face=smile`, `f=dorothy_01`) names anyone; of
-# them, the engines' own tags take `name` only, never a speaker's (`_OWN_NAMED_TAGS`).
-NAME_ATTRIBUTES = ("name", "n", "t", "chara", "who")
 NAME_ATTRIBUTE_SET = frozenset(NAME_ATTRIBUTES)
 # KAG's and TyranoScript's own tags taking a `name=` that is no speaker: a character's id
 # or an object's class (`[chara_show name=akane]`, `[anim name=akane left=+=100]`,

@@ -11,6 +11,7 @@ import re
 from collections import Counter
 
 from dataprep.formats.common import (
+    MACRO_LEFT_OUT,
     UNRESOLVED_VARIABLE,
     ParseOptions,
     is_alias,
@@ -22,7 +23,6 @@ from dataprep.formats.kirikiri.macro_arguments import argument_shown_by, with_ar
 from dataprep.formats.kirikiri.macros import INLINE_BODY, MACRO_KEY
 from dataprep.formats.kirikiri.name_tags import (
     NAME_ATTRIBUTE_SET,
-    NAME_ATTRIBUTES,
     NOT_NAME_TAG_ATTRIBUTES,
     may_be_name_tag,
 )
@@ -43,6 +43,7 @@ from dataprep.formats.kirikiri.tags import (
     EMBED,
     MACRO_END,
     MACRO_START,
+    NAME_ATTRIBUTES,
     NAME_TAGS,
     OWN_TAGS,
     OWN_TEXT_TAGS,
@@ -130,9 +131,16 @@ class Reader:
         self.branches = Branches()
         # `&f.name` → the string an `[eval]` of the macro being called gave it (`assign`).
         self.assigned: dict[str, str] = {}
+        # The speaker and the tag (`[saudio]`) of a call no file defines given a line's
+        # text before the message's (`lose_line`): what it was given is lost.
+        self.lost: tuple[str | None, str] | None = None
 
     def flush(self) -> None:
         text = _join(self.parts)
+        if self.lost is not None:
+            if not text and not self.unresolved:
+                self.lost_line(*self.lost)
+            self.lost = None
         if (text or self.unresolved) and self.speaker is not None:
             self.branches.stamp()  # a line said in an `[if]` block takes its branch
         branch, forked_from = self.branches.branch, self.branches.forked_from
@@ -160,6 +168,17 @@ class Reader:
         self.undefined_call = None
         self.unlearnt_call = None
         self.maybe_speaker = None
+
+    def lost_line(self, who: str | None, tag: str) -> None:
+        """The unusable line standing for what a call no file defines was given, in a
+        message saying nothing else (`lose_line`)."""
+        if who is not None:
+            self.branches.stamp()
+        branch, forked_from = self.branches.branch, self.branches.forked_from
+        speaker = tidy_name(who) if who else None
+        line = Utterance(speaker, tag, self.source, self.start_line, self.scene, MACRO_LEFT_OUT)
+        line.branch, line.forked_from = branch, forked_from
+        self.out.append(line)
 
     def shown_name(self, header: str) -> str:
         """A `【…】` header's name as shown: `【[emb exp="f.name"]】` is the player's name
@@ -311,11 +330,18 @@ class Reader:
         """The first text of a message after the variables shown before it (`held`): a line
         said after them (`「…」`, `（…）`, or after a colon, `：…`) is theirs, named as a
         `【[emb exp=f.name]】` header names it (`&f.name` while no file sets it); other
-        text reads on from their values. What is left of the chunk to show."""
+        text reads on from their values. What is left of the chunk to show. Under a name
+        box a `#アトリ` line set, a variable no file sets names nobody: what it shows
+        before her line is not known to be a name (`[emb exp=sf.space]「…」`, an indent)."""
         held, self.held = self.held, []
         said = chunk.lstrip()
         colon = said.startswith(_NAME_COLONS)
-        if (colon or said.startswith(_SAID_OPENERS)) and (name := held_name(held)):
+        in_name_box = self.sticky and self.speaker is not None
+        if (
+            (colon or said.startswith(_SAID_OPENERS))
+            and (name := held_name(held))
+            and not (in_name_box and name.startswith(VALUE_OF))
+        ):
             self.set_speaker(name, sticky=False)
             return said.lstrip("".join(_NAME_COLONS)).lstrip() if colon else chunk
         return "".join(self.embedded(exp, value) for exp, value in held) + chunk
@@ -357,7 +383,8 @@ class Reader:
                     self.assigned.clear()
             return
         written = body.split(None, 1)[0] if body.strip() else ""
-        self.count_text_call(name, written, attrs)
+        if self.count_text_call(name, written, attrs) and not self.said:
+            self.lose_line(written, attrs)
         # A game's own name tag on a line after the message's text begins the next
         # message, as a `【名】` header does, waits or no wait (`@Hitret`, `[k]` made in
         # TJS); inside a line's text (`「好き[cn name=x]」`) it names no one.
@@ -411,14 +438,31 @@ class Reader:
         else:
             self.set_speaker(who, sticky=False)
 
-    def count_text_call(self, name: str, written: str, attrs: dict[str, str]) -> None:
-        """A tag no file defines given what looks like a line's text (`[say text=…]`): a
-        macro showing its argument (`macros._MacroBody`) whose definition was left out, which
-        loses the line (`text_calls`)."""
+    def count_text_call(self, name: str, written: str, attrs: dict[str, str]) -> bool:
+        """Whether a tag no file defines is given what looks like a line's text
+        (`[say text=…]`): a macro showing its argument (`macros._MacroBody`) whose
+        definition was left out, which loses the line (`text_calls`)."""
         if self.in_choice or name in OWN_TAGS or name in OWN_TEXT_TAGS:
-            return
-        if (key := line_attribute(attrs)) is not None:
-            self.text_calls[written, key] += 1
+            return False
+        if (key := line_attribute(attrs)) is None:
+            return False
+        self.text_calls[written, key] += 1
+        return True
+
+    def lose_line(self, written: str, attrs: dict[str, str]) -> None:
+        """A call of a tag no file defines given a line's text (`count_text_call`: `@saudio
+        t=アトリ front="「…」"`), before a message's text. Its lines are not read: what its
+        attributes hold may be a line, several, or a note (`@Sub mess="「ふう……」"` before
+        the line's translation), and in what order the macro shows them is its own. But
+        a message saying nothing else lost what the call was given: when it ends (`flush`),
+        an unusable line (`MACRO_LEFT_OUT`) stands for it, of the speaker the call names
+        (`t=`, `name=`, … `NAME_ATTRIBUTES`) or the message's, and ends the exchange it is
+        in, so that the lines on either side of it are not one turn. Its text is the tag
+        (`[saudio]`), so that the run names it."""
+        self.flush()  # another call's line lost before it
+        self.start_line = self.number
+        given = next((v.strip() for k in NAME_ATTRIBUTES if (v := attrs.get(k, "")).strip()), "")
+        self.lost = (self.names.get(given, given) if given else self.speaker, f"[{written}]")
 
     def run_body_token(self, token: re.Match[str], arguments: dict[str, str]) -> None:
         """A token of a called macro's body (`macro_tags`): a tag runs with the call's

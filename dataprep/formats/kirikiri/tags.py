@@ -15,6 +15,13 @@ PAGE = frozenset({"p", "np", "cm", "er", "pcm", "plc"})
 # stays until the next one, as the name box does.
 CHARA_PTEXT = "chara_ptext"
 NAME_TAGS = frozenset({"nm", "name", CHARA_PTEXT})
+# The attributes a game's own name tag (a macro made in TJS, or in a file not given) is
+# seen to take for the speaker's name, in the order read: `[cn name="夏生"]`, `[name
+# n="Magic Store Owner"]`, `t=` as `[nm]` takes it, `chara=`, `who=`. Few and fixed, so
+# that no other attribute (`voice=k001`, `face=smile`, `f=dorothy_01`) names anyone, nor
+# another argument a macro writes as its name box (`[ptext text=%name]`); of them, the
+# engines' own tags take `name` only, never a speaker's (`name_tags._OWN_NAMED_TAGS`).
+NAME_ATTRIBUTES = ("name", "n", "t", "chara", "who")
 # A choice's text, between [link] and [endlink]: a menu option, not a line anyone says.
 CHOICE_START, CHOICE_END = "link", "endlink"
 # A macro's body, between [macro name=…] and [endmacro]: its definition, shown (and its

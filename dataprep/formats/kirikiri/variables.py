@@ -30,7 +30,8 @@ VALUE_OF = "&"
 def variable_values(text: str) -> dict[str, str]:
     """Game variable (`f.name`) → the string the text gives it, for each variable given
     one non-empty string only (an empty one says "not typed yet"; several are not
-    guessed between): what the player's name is when the player keeps the default."""
+    guessed between): what the player's name is when the player keeps the default. A
+    string only of blanks is kept whole: `sf.space='　'`, an indent a macro shows."""
     given: dict[str, set[str]] = {}
     for name, double, single in _ASSIGNED.findall(text):
         given.setdefault(name, set()).add(double or single)
@@ -39,7 +40,7 @@ def variable_values(text: str) -> dict[str, str]:
         name = attrs.get("name", "").strip()
         if re.fullmatch(_VARIABLE, name):
             given.setdefault(name, set()).add(attrs.get("initial", ""))
-    values = {name: {v.strip() for v in strings} - {""} for name, strings in given.items()}
+    values = {name: {v.strip() or v for v in strings} - {""} for name, strings in given.items()}
     return {name: strings.pop() for name, strings in values.items() if len(strings) == 1}
 
 
@@ -51,7 +52,7 @@ def assignments(exp: str) -> list[tuple[str, str]]:
 def held_name(held: list[tuple[str, str | None]]) -> str:
     """The speaker's name variables shown before a line said give (`Reader.held`): their
     values, or `&f.name` for one no file sets (as `macros._name_tag` names a header); "" for a
-    name partly unknown."""
+    name partly unknown, or only blanks (an indent: `sf.space='　'`)."""
     values = [value for _, value in held if value is not None]
     if len(values) == len(held):
         return "".join(values).strip()
