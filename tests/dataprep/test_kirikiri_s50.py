@@ -164,3 +164,13 @@ def test_a_call_given_a_line_before_the_messages_own_text_loses_nothing() -> Non
     # A translation patch's `@Sub mess="「…」"` holds the original of the line after it.
     scene = '@nm t=夏生\n@Sub mess="「ふう……」"\n「呼……」[p]\n'
     assert _said(scene) == [("夏生", "「呼……」", None)]
+
+
+def test_a_name_header_with_the_name_shown_after_a_slash_is_the_first_names() -> None:
+    # KAGEX's 【本名/表示名】: アトリ shown as 女の子 before she gives her name.
+    text = "【夏生】\n「君の名前は？」[p]\n【アトリ/女の子】\n「アトリと申します」[p]\n"
+    found = parse(text, "s.ks", "kirikiri", ParseOptions())
+    assert [(u.speaker, u.text) for u in found] == [
+        ("夏生", "「君の名前は？」"),
+        ("アトリ", "「アトリと申します」"),
+    ]

@@ -190,10 +190,12 @@ class Reader:
     def name_header(self, header: str) -> None:
         """`【回想】「……」` is narration: the header is never text, and a heading names
         nobody. A voice cue there (`【voice:atr_0012】`) changes no speaker: `#亚托莉`
-        still says it."""
+        still says it. `【アトリ/女の子】` (KAGEX's 【name/name shown】, before she gives
+        her name) is アトリ's, as `[nm t=アトリ/女の子]` is."""
         name = self.shown_name(header)
         if SOUND_NAME.fullmatch(name) is None:
-            self.set_speaker(None if HEADING_NAME.fullmatch(name) else name.strip(), False)
+            name = name.split("/")[0].strip()
+            self.set_speaker(None if HEADING_NAME.fullmatch(name) else name, False)
 
     def _shown_tag(self, m: re.Match[str]) -> str:
         name, attrs = tag_name_and_attrs(m.group(1))
