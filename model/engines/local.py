@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -279,16 +280,24 @@ class LocalEngine:
         check_module_shapes(tensor_shapes(path / ADAPTER_WEIGHTS), self.module_dims)
         self.prefix_cache.drop(name)  # states cached under this name came from other weights
         try:
-            if isinstance(self.model, PeftModel):
-                self.model.load_adapter(str(path), adapter_name=name)
-            else:
-                wrapped = PeftModel(self.model, PeftConfig.from_pretrained(str(path)), name)
-                try:
-                    wrapped.load_adapter(str(path), adapter_name=name)
-                except BaseException:
-                    wrapped.unload()  # takes the LoRA layers out of the base model again
+            try:
+                if isinstance(self.model, PeftModel):
+                    self.model.load_adapter(str(path), adapter_name=name)
+                else:
+                    wrapped = PeftModel(self.model, PeftConfig.from_pretrained(str(path)), name)
+                    try:
+                        wrapped.load_adapter(str(path), adapter_name=name)
+                    except BaseException:
+                        wrapped.unload()  # takes the LoRA layers out of the base model again
+                        raise
+                    self.model = wrapped
+            except (RuntimeError, ValueError) as exc:
+                # peft's refusals (a page of size mismatches, target modules the base
+                # lacks) become one sentence, as every other reason an adapter is refused.
+                refusal = peft_refusal(path, name, exc)
+                if refusal is None:
                     raise
-                self.model = wrapped
+                raise refusal from exc
         except BaseException:
             if isinstance(self.model, PeftModel) and name in self.model.peft_config:
                 self._delete_adapter(name)
@@ -425,6 +434,44 @@ def window_groups(lengths: list[int], caps: list[int], window: int) -> list[list
         else:
             group.append(i)
     return [sorted(g) for g in groups]
+
+
+# peft's (torch's) line for one tensor whose shape differs from the model's.
+_SIZE_MISMATCH = re.compile(
+    r"size mismatch for (?P<key>\S+): copying a param with shape torch\.Size\((?P<saved>\[[^\]]*\])\)"
+    r" from checkpoint, the shape in current model is torch\.Size\((?P<model>\[[^\]]*\])\)"
+)
+
+
+def peft_refusal(path: Path, name: str, exc: Exception) -> Exception | None:
+    """peft's own refusal of the adapter in `path` as one sentence (an AdapterError);
+    None for an exception that is not one of its refusals."""
+    from model.adapters.versions import AdapterError
+
+    text = str(exc)
+    mismatch = _SIZE_MISMATCH.search(text)
+    if mismatch is not None:
+        key = _plain_key(mismatch["key"], name)
+        return AdapterError(
+            f"{path}: peft cannot load it into this base model, since {key} is "
+            f"{mismatch['saved']} in the adapter but {mismatch['model']} in the model: it "
+            "was trained on a model with another vocabulary or size (an adapter saved with "
+            "resized embeddings, from added tokens, needs the base and tokenizer it was "
+            "trained with)."
+        )
+    if isinstance(exc, ValueError):
+        # Its first sentence: "Target modules {'wq', 'wv'} not found in the base model".
+        first = text.strip().splitlines()[0].split(". ")[0] if text.strip() else type(exc).__name__
+        return AdapterError(
+            f"{path}: peft cannot load it into this base model ({first.rstrip('.')})."
+        )
+    return None
+
+
+def _plain_key(key: str, name: str) -> str:
+    """A state-dict key as the adapter file names it, without peft's wrapping."""
+    key = key.removeprefix("base_model.model.")
+    return key.replace(f".modules_to_save.{name}", "").replace(".original_module", "")
 
 
 def _module_dims(model: Any) -> dict[str, tuple[int, int]]:
