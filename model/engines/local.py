@@ -272,6 +272,7 @@ class LocalEngine:
         from peft import PeftConfig, PeftModel
 
         from model.adapters.validation import ADAPTER_WEIGHTS, check_module_shapes, tensor_shapes
+        from model.adapters.versions import AdapterError
 
         if not (path / "adapter_config.json").is_file():
             raise FileNotFoundError(f"{path}: not a peft adapter folder (no adapter_config.json).")
@@ -282,11 +283,11 @@ class LocalEngine:
         try:
             try:
                 if isinstance(self.model, PeftModel):
-                    self.model.load_adapter(str(path), adapter_name=name)
+                    result = self.model.load_adapter(str(path), adapter_name=name)
                 else:
                     wrapped = PeftModel(self.model, PeftConfig.from_pretrained(str(path)), name)
                     try:
-                        wrapped.load_adapter(str(path), adapter_name=name)
+                        result = wrapped.load_adapter(str(path), adapter_name=name)
                     except BaseException:
                         wrapped.unload()  # takes the LoRA layers out of the base model again
                         raise
@@ -298,6 +299,10 @@ class LocalEngine:
                 if refusal is None:
                     raise
                 raise refusal from exc
+            unmatched = [key for key in result.unexpected_keys if ".lora_" in key]
+            if unmatched:
+                # Tensors peft did not match: the version would load and change nothing.
+                raise AdapterError(unmatched_keys_reason(path, unmatched))
         except BaseException:
             if isinstance(self.model, PeftModel) and name in self.model.peft_config:
                 self._delete_adapter(name)
@@ -466,6 +471,15 @@ def peft_refusal(path: Path, name: str, exc: Exception) -> Exception | None:
             f"{path}: peft cannot load it into this base model ({first.rstrip('.')})."
         )
     return None
+
+
+def unmatched_keys_reason(path: Path, keys: list[str]) -> str:
+    shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+    return (
+        f"{path}: {len(keys)} of its LoRA tensors match no layer peft made for it "
+        f"({shown}), so they would change nothing: their names are not the ones peft "
+        "saves (save the adapter with peft's save_pretrained)."
+    )
 
 
 def _plain_key(key: str, name: str) -> str:

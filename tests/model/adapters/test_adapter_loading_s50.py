@@ -117,3 +117,35 @@ async def test_resized_vocabulary_version_is_refused_in_one_line_and_live_kept(
         assert list(engine.model.peft_config) == [V1]
     finally:
         await engine.close()
+
+
+# --- tensors peft did not match (a02) ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "rename",
+    [
+        pytest.param(lambda k: k.replace(".weight", ".default.weight"), id="adapter-name-infix"),
+        pytest.param(lambda k: k.removeprefix("base_model.model."), id="no-peft-prefix"),
+    ],
+)
+async def test_adapter_whose_tensors_peft_does_not_match_is_refused(
+    reload_settings: Settings, tiny_model_dir: Path, adapters_dir: Path, rename: Any
+) -> None:
+    from safetensors.torch import load_file, save_file
+
+    folder = as_version(peft_adapter(tiny_model_dir, adapters_dir / V1), tiny_model_dir)
+    weights = folder / "adapter_model.safetensors"
+    tensors = load_file(weights)
+    save_file({rename(k): t for k, t in tensors.items()}, weights, metadata={"format": "pt"})
+    engine = await LocalEngine.load(reload_settings)
+    try:
+        result = await reloader(reload_settings, engine).reload(V1)
+        assert not result.ok
+        assert "lora_A" in result.message and "match no layer" in result.message
+        assert "\n" not in result.message
+        assert engine.adapter_version == ""
+        # Nothing of it is left half loaded.
+        assert not getattr(engine.model, "peft_config", {})
+    finally:
+        await engine.close()
