@@ -31,6 +31,7 @@ from model.adapters.validation import (
 )
 from model.adapters.versions import (
     EVAL_JSON,
+    AdapterConflict,
     AdapterError,
     AdapterWriteError,
     CharacterId,
@@ -378,6 +379,10 @@ class Reloader:
                 self.seen = seen
                 reason = f"{exc}; it is tried again at the next look."
                 return self._record(self._refused(version, reason), kind, version)
+            if isinstance(exc, AdapterConflict):
+                # Another loaded version is at fault, not this one: not held as refused
+                # (a worker started afresh, or an admin reload, tries it again).
+                return self._record(self._refused(version, str(exc)), kind, version)
             if isinstance(exc, AdapterError):
                 reason = str(exc)
             else:

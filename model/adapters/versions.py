@@ -51,6 +51,12 @@ class AdapterWriteError(AdapterError):
     tries it again at its next check."""
 
 
+class AdapterConflict(AdapterError):
+    """A version peft cannot load into a model that holds (or held) another one; str()
+    names that other version. Nothing is wrong with the version itself: it is not held
+    as refused, and a worker started afresh loads it."""
+
+
 class ManifestError(AdapterError):
     """A version folder whose manifest is missing or unreadable; str() says which and why."""
 

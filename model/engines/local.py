@@ -53,6 +53,10 @@ class LocalEngine:
         self.active_adapter: str = ""
         # Facts about the bare base model that adapter checks compare against.
         self.module_dims = _module_dims(loaded.model)
+        self.embedding_name = _input_embedding_name(loaded.model)
+        # The first adapter that put each of peft's embedding wrappers into the model
+        # ("trainable tokens", "saved embeddings"): they stay after it is unloaded.
+        self.embedding_wrappers: dict[str, str] = {}
         # generate refuses a cache from outside when the model names its own cache class.
         own_cache = getattr(loaded.model.generation_config, "cache_implementation", None)
         if prefix_cache and own_cache:
@@ -279,6 +283,8 @@ class LocalEngine:
         if name in getattr(self.model, "peft_config", {}):
             raise ValueError(f"an adapter named {name!r} is already loaded")
         check_module_shapes(tensor_shapes(path / ADAPTER_WEIGHTS), self.module_dims)
+        wrappers = self._embedding_wrappers_of(path)
+        self._check_beside_loaded(name, wrappers)
         self.prefix_cache.drop(name)  # states cached under this name came from other weights
         try:
             try:
@@ -307,7 +313,50 @@ class LocalEngine:
             if isinstance(self.model, PeftModel) and name in self.model.peft_config:
                 self._delete_adapter(name)
             raise
+        for wrapper in wrappers:
+            self.embedding_wrappers.setdefault(wrapper, name)
         self.model.eval()
+
+    def _embedding_wrappers_of(self, path: Path) -> set[str]:
+        """Which of peft's embedding wrappers the adapter in `path` puts into the model:
+        "trainable tokens" (trainable_token_indices), "saved embeddings" (the input
+        embeddings in modules_to_save)."""
+        import json
+
+        config = json.loads((path / "adapter_config.json").read_text(encoding="utf-8"))
+        wrappers = set()
+        if config.get("trainable_token_indices"):
+            wrappers.add("trainable tokens")
+        saved = config.get("modules_to_save") or []
+        if self.embedding_name and any(m.split(".")[-1] == self.embedding_name for m in saved):
+            wrappers.add("saved embeddings")
+        return wrappers
+
+    def _check_beside_loaded(self, name: str, wrappers: set[str]) -> None:
+        """peft (0.21) cannot hold these side by side, and the wrappers stay in the model
+        once their adapter is unloaded: after trainable tokens, an adapter without them
+        fails to load (KeyError on the other's token delta); trainable tokens over saved
+        embeddings load, then fail at the first forward pass. Either refused here as the
+        conflict it is, naming the adapter that brought the wrapper in."""
+        from model.adapters.versions import AdapterConflict
+
+        tokens_by = self.embedding_wrappers.get("trainable tokens")
+        saved_by = self.embedding_wrappers.get("saved embeddings")
+        if tokens_by and "trainable tokens" not in wrappers:
+            raise AdapterConflict(
+                f"Version {name} cannot be loaded beside {tokens_by}, loaded before it: {tokens_by} "
+                "trains tokens of the embeddings (trainable_token_indices), after which peft "
+                f"loads only adapters that do too, so {name} itself is not at fault; restart "
+                f"the worker to load {name} on a fresh model."
+            )
+        if saved_by and "trainable tokens" in wrappers:
+            raise AdapterConflict(
+                f"Version {name} cannot be loaded beside {saved_by}, loaded before it: {name} trains "
+                f"tokens of the embeddings (trainable_token_indices) and {saved_by} saves the "
+                "embeddings whole (modules_to_save), which peft cannot run together, so "
+                f"{name} itself is not at fault; restart the worker to load {name} on a fresh "
+                "model."
+            )
 
     def _set_active(self, name: str) -> None:
         if name:
@@ -331,6 +380,7 @@ class LocalEngine:
             # peft still names the deleted adapter active and fails to switch it off, so
             # the base model (live when the first version was refused) could not answer.
             self.model = self.model.unload()
+            self.embedding_wrappers.clear()  # unload() took peft's wrappers out too
         self._set_active(self.active_adapter)  # peft may move its own active set
 
     def smoke_sync(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
@@ -500,6 +550,19 @@ def _module_dims(model: Any) -> dict[str, tuple[int, int]]:
         elif isinstance(getattr(module, "num_embeddings", None), int):
             dims[name] = (module.num_embeddings, module.embedding_dim)
     return dims
+
+
+def _input_embedding_name(model: Any) -> str:
+    """The input embedding layer's own name ("embed_tokens", "wte"), as modules_to_save
+    names it; "" when the model does not say."""
+    try:
+        embeddings = model.get_input_embeddings()
+    except (AttributeError, NotImplementedError):
+        return ""
+    for name, module in model.named_modules():
+        if module is embeddings:
+            return str(name.split(".")[-1])
+    return ""
 
 
 def _stop_ids(tokenizer: Any, model: Any) -> list[int]:

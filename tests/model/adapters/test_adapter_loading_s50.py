@@ -17,7 +17,7 @@ from model.adapters.reload import Reloader
 from model.adapters.versions import MANIFEST, MANIFEST_FORMAT
 from model.engines.local import LocalEngine
 from tests.model.adapters.make_versions import base_config_hash
-from tests.model.conftest import V1, V2
+from tests.model.conftest import V1, V2, V3
 
 
 def peft_adapter(
@@ -147,5 +147,56 @@ async def test_adapter_whose_tensors_peft_does_not_match_is_refused(
         assert engine.adapter_version == ""
         # Nothing of it is left half loaded.
         assert not getattr(engine.model, "peft_config", {})
+    finally:
+        await engine.close()
+
+
+# --- a version refused for another loaded beside it (a03) ---------------------------------
+
+
+async def test_plain_version_after_trainable_tokens_names_the_conflict_and_is_not_held(
+    reload_settings: Settings, tiny_model_dir: Path, adapters_dir: Path
+) -> None:
+    as_version(peft_adapter(tiny_model_dir, adapters_dir / V1, seed=7), tiny_model_dir)
+    tokens = peft_adapter(tiny_model_dir, adapters_dir / V2, trainable_token_indices=[5, 6])
+    as_version(tokens, tiny_model_dir)
+    as_version(peft_adapter(tiny_model_dir, adapters_dir / V3, seed=3), tiny_model_dir)
+    reload_settings.reload.keep_previous = 1
+    engine = await LocalEngine.load(reload_settings)
+    try:
+        job = reloader(reload_settings, engine)
+        for version in (V1, V2, V1):  # V2 stays loaded as the previous version
+            assert (await job.reload(version)).ok
+        result = await job.reload(V3)
+        assert not result.ok
+        assert "\n" not in result.message
+        assert f"beside {V2}" in result.message and "trainable_token_indices" in result.message
+        assert "not at fault" in result.message
+        assert V3 not in job.failed and V3 not in job.refused_files
+        assert engine.adapter_version == V1
+        assert V3 not in engine.model.peft_config
+    finally:
+        await engine.close()
+
+
+async def test_trainable_tokens_version_beside_saved_embeddings_names_the_conflict(
+    reload_settings: Settings, tiny_model_dir: Path, adapters_dir: Path
+) -> None:
+    saved = peft_adapter(
+        tiny_model_dir, adapters_dir / V1, modules_to_save=["embed_tokens", "lm_head"]
+    )
+    as_version(saved, tiny_model_dir)
+    tokens = peft_adapter(tiny_model_dir, adapters_dir / V2, trainable_token_indices=[5, 6])
+    as_version(tokens, tiny_model_dir)
+    engine = await LocalEngine.load(reload_settings)
+    try:
+        job = reloader(reload_settings, engine)
+        assert (await job.reload(V1)).ok
+        result = await job.reload(V2)
+        assert not result.ok
+        assert f"beside {V1}" in result.message and "modules_to_save" in result.message
+        assert V2 not in job.failed and V2 not in job.refused_files
+        assert engine.adapter_version == V1
+        assert engine.prefix_cache.enabled  # no failed forward pass switched it off
     finally:
         await engine.close()
