@@ -200,3 +200,33 @@ async def test_trainable_tokens_version_beside_saved_embeddings_names_the_confli
         assert engine.prefix_cache.enabled  # no failed forward pass switched it off
     finally:
         await engine.close()
+
+
+# --- a peft folder without ATRI's manifest in the adapters folder (a05) -------------------
+
+
+async def test_bare_peft_folder_is_named_by_the_job_once_and_by_an_admin_reload(
+    reload_settings: Settings,
+    tiny_model_dir: Path,
+    adapters_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    peft_adapter(tiny_model_dir, adapters_dir / V1)  # named as a version, no manifest.json
+    peft_adapter(tiny_model_dir, adapters_dir / "llama-factory-out")
+    engine = await LocalEngine.load(reload_settings)
+    try:
+        job = reloader(reload_settings, engine)
+        with caplog.at_level("WARNING", logger="model.adapters.reload"):
+            assert await job.check() is None
+            assert await job.check() is None
+        said = [r.getMessage() for r in caplog.records if "manifest.json" in r.getMessage()]
+        assert len(said) == 1  # once, not at every look
+        assert V1 in said[0] and "llama-factory-out" in said[0]
+        result = await job.reload()
+        assert not result.ok and result.code == "no_version"
+        assert "manifest.json" in result.message and V1 in result.message
+        assert "atri train" in result.message and "[model] adapter" in result.message
+        assert "\n" not in result.message
+        assert result.reason.startswith(V1)  # for a bot to add to its own line
+    finally:
+        await engine.close()
