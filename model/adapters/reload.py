@@ -31,9 +31,12 @@ from model.adapters.validation import (
 )
 from model.adapters.versions import (
     EVAL_JSON,
+    AdapterConflict,
     AdapterError,
     AdapterWriteError,
     CharacterId,
+    bare_folders_hint,
+    bare_peft_folders,
     complete_versions,
     pickled_versions,
     recorded_character,
@@ -143,6 +146,8 @@ class Reloader:
         # `atri train` into the same folder) is refused. None: any version is taken.
         self.character = character
         self._trained_as: dict[str, CharacterId | None] = {}  # read from each manifest
+        # Bare peft folders (no manifest.json) the job has logged: each is said once.
+        self._bare_logged: set[str] = set()
         live = self.live
         # Each loaded version's system prompt (the one it was trained with): it goes live
         # with the version and leaves with it. No adapter ("") gets the character card.
@@ -250,6 +255,7 @@ class Reloader:
             # Another character's versions in the same folder are passed over: her own
             # newest is what this worker serves (at start-up too).
             names = await asyncio.to_thread(self._not_anothers, names)
+            await asyncio.to_thread(self._log_bare_folders)
         except OSError as exc:
             log.warning("cannot list adapter versions in %s: %s", self.adapters_dir, exc)
             return None
@@ -284,13 +290,17 @@ class Reloader:
             names = await asyncio.to_thread(complete_versions, self.adapters_dir)
             names = await asyncio.to_thread(self._not_anothers, names)
             if not names:
+                bare = await asyncio.to_thread(bare_peft_folders, self.adapters_dir)
+                hint = bare_folders_hint(self.adapters_dir, bare) if bare else ""
                 return self._record(
                     ReloadResult(
                         ok=False,
-                        message=f"No complete adapter version in {self.adapters_dir}.",
+                        message=f"No complete adapter version in {self.adapters_dir}"
+                        + (f": {hint}." if hint else "."),
                         adapter_version=self.live,
                         code="no_version",
                         folder=str(self.adapters_dir),
+                        reason=f"{hint[0].upper()}{hint[1:]}." if hint else "",
                     ),
                     "reload",
                     "",
@@ -378,6 +388,10 @@ class Reloader:
                 self.seen = seen
                 reason = f"{exc}; it is tried again at the next look."
                 return self._record(self._refused(version, reason), kind, version)
+            if isinstance(exc, AdapterConflict):
+                # Another loaded version is at fault, not this one: not held as refused
+                # (a worker started afresh, or an admin reload, tries it again).
+                return self._record(self._refused(version, str(exc)), kind, version)
             if isinstance(exc, AdapterError):
                 reason = str(exc)
             else:
@@ -427,6 +441,14 @@ class Reloader:
         except BaseException:
             await self._unload(engine, version)
             raise
+
+    def _log_bare_folders(self) -> None:
+        """Say once for each bare peft folder (no manifest.json) that the job passes it
+        over, and what to do: it was skipped without a word."""
+        bare = [n for n in bare_peft_folders(self.adapters_dir) if n not in self._bare_logged]
+        if bare:
+            self._bare_logged.update(bare)
+            log.warning("%s.", bare_folders_hint(self.adapters_dir, bare))
 
     def _check_character(self, info: AdapterVersion) -> None:
         """A version trained as another character is hers, not this worker's: it would

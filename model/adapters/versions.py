@@ -51,6 +51,12 @@ class AdapterWriteError(AdapterError):
     tries it again at its next check."""
 
 
+class AdapterConflict(AdapterError):
+    """A version peft cannot load into a model that holds (or held) another one; str()
+    names that other version. Nothing is wrong with the version itself: it is not held
+    as refused, and a worker started afresh loads it."""
+
+
 class ManifestError(AdapterError):
     """A version folder whose manifest is missing or unreadable; str() says which and why."""
 
@@ -116,6 +122,36 @@ def pickled_versions(parent: Path) -> list[str]:
         and (p / PICKLED_WEIGHTS).is_file()
         and not (p / ADAPTER_FILES[1]).is_file()
     ]
+
+
+def bare_peft_folders(parent: Path) -> list[str]:
+    """Folders under `parent` that hold a peft adapter (adapter_config.json and its
+    safetensors) but no manifest.json, by name: one trained elsewhere (LLaMA-Factory,
+    axolotl) and dropped in. Never a version: nothing records the base it was trained
+    on, which the reload job checks before a version goes live."""
+    if not parent.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in parent.iterdir()
+        if p.is_dir()
+        and not p.name.startswith(".")
+        and not (p / MANIFEST).exists()
+        and all((p / f).is_file() for f in ADAPTER_FILES)
+    )
+
+
+def bare_folders_hint(parent: Path, names: list[str]) -> str:
+    """What to do with bare peft folders in the adapters folder, as one clause."""
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    one = len(names) == 1
+    return (
+        f"{shown} in {parent} {'holds' if one else 'hold'} a peft adapter but no {MANIFEST}, "
+        "which only `atri train` writes (it records the base model a version was trained "
+        f"on), so the reload job passes {'it' if one else 'them'} over; to serve "
+        f"{'it' if one else 'one'}, set [model] adapter to {'its' if one else 'the'} folder "
+        "and restart (it is checked by its layer shapes)"
+    )
 
 
 def complete_versions(adapters_dir: Path) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,6 +53,10 @@ class LocalEngine:
         self.active_adapter: str = ""
         # Facts about the bare base model that adapter checks compare against.
         self.module_dims = _module_dims(loaded.model)
+        self.embedding_name = _input_embedding_name(loaded.model)
+        # The first adapter that put each of peft's embedding wrappers into the model
+        # ("trainable tokens", "saved embeddings"): they stay after it is unloaded.
+        self.embedding_wrappers: dict[str, str] = {}
         # generate refuses a cache from outside when the model names its own cache class.
         own_cache = getattr(loaded.model.generation_config, "cache_implementation", None)
         if prefix_cache and own_cache:
@@ -271,29 +276,87 @@ class LocalEngine:
         from peft import PeftConfig, PeftModel
 
         from model.adapters.validation import ADAPTER_WEIGHTS, check_module_shapes, tensor_shapes
+        from model.adapters.versions import AdapterError
 
         if not (path / "adapter_config.json").is_file():
             raise FileNotFoundError(f"{path}: not a peft adapter folder (no adapter_config.json).")
         if name in getattr(self.model, "peft_config", {}):
             raise ValueError(f"an adapter named {name!r} is already loaded")
         check_module_shapes(tensor_shapes(path / ADAPTER_WEIGHTS), self.module_dims)
+        wrappers = self._embedding_wrappers_of(path)
+        self._check_beside_loaded(name, wrappers)
         self.prefix_cache.drop(name)  # states cached under this name came from other weights
         try:
-            if isinstance(self.model, PeftModel):
-                self.model.load_adapter(str(path), adapter_name=name)
-            else:
-                wrapped = PeftModel(self.model, PeftConfig.from_pretrained(str(path)), name)
-                try:
-                    wrapped.load_adapter(str(path), adapter_name=name)
-                except BaseException:
-                    wrapped.unload()  # takes the LoRA layers out of the base model again
+            try:
+                if isinstance(self.model, PeftModel):
+                    result = self.model.load_adapter(str(path), adapter_name=name)
+                else:
+                    wrapped = PeftModel(self.model, PeftConfig.from_pretrained(str(path)), name)
+                    try:
+                        result = wrapped.load_adapter(str(path), adapter_name=name)
+                    except BaseException:
+                        wrapped.unload()  # takes the LoRA layers out of the base model again
+                        raise
+                    self.model = wrapped
+            except (RuntimeError, ValueError) as exc:
+                # peft's refusals (a page of size mismatches, target modules the base
+                # lacks) become one sentence, as every other reason an adapter is refused.
+                refusal = peft_refusal(path, name, exc)
+                if refusal is None:
                     raise
-                self.model = wrapped
+                raise refusal from exc
+            unmatched = [key for key in result.unexpected_keys if ".lora_" in key]
+            if unmatched:
+                # Tensors peft did not match: the version would load and change nothing.
+                raise AdapterError(unmatched_keys_reason(path, unmatched))
         except BaseException:
             if isinstance(self.model, PeftModel) and name in self.model.peft_config:
                 self._delete_adapter(name)
             raise
+        for wrapper in wrappers:
+            self.embedding_wrappers.setdefault(wrapper, name)
         self.model.eval()
+
+    def _embedding_wrappers_of(self, path: Path) -> set[str]:
+        """Which of peft's embedding wrappers the adapter in `path` puts into the model:
+        "trainable tokens" (trainable_token_indices), "saved embeddings" (the input
+        embeddings in modules_to_save)."""
+        import json
+
+        config = json.loads((path / "adapter_config.json").read_text(encoding="utf-8"))
+        wrappers = set()
+        if config.get("trainable_token_indices"):
+            wrappers.add("trainable tokens")
+        saved = config.get("modules_to_save") or []
+        if self.embedding_name and any(m.split(".")[-1] == self.embedding_name for m in saved):
+            wrappers.add("saved embeddings")
+        return wrappers
+
+    def _check_beside_loaded(self, name: str, wrappers: set[str]) -> None:
+        """peft (0.21) cannot hold these side by side, and the wrappers stay in the model
+        once their adapter is unloaded: after trainable tokens, an adapter without them
+        fails to load (KeyError on the other's token delta); trainable tokens over saved
+        embeddings load, then fail at the first forward pass. Either refused here as the
+        conflict it is, naming the adapter that brought the wrapper in."""
+        from model.adapters.versions import AdapterConflict
+
+        tokens_by = self.embedding_wrappers.get("trainable tokens")
+        saved_by = self.embedding_wrappers.get("saved embeddings")
+        if tokens_by and "trainable tokens" not in wrappers:
+            raise AdapterConflict(
+                f"Version {name} cannot be loaded beside {tokens_by}, loaded before it: {tokens_by} "
+                "trains tokens of the embeddings (trainable_token_indices), after which peft "
+                f"loads only adapters that do too, so {name} itself is not at fault; restart "
+                f"the worker to load {name} on a fresh model."
+            )
+        if saved_by and "trainable tokens" in wrappers:
+            raise AdapterConflict(
+                f"Version {name} cannot be loaded beside {saved_by}, loaded before it: {name} trains "
+                f"tokens of the embeddings (trainable_token_indices) and {saved_by} saves the "
+                "embeddings whole (modules_to_save), which peft cannot run together, so "
+                f"{name} itself is not at fault; restart the worker to load {name} on a fresh "
+                "model."
+            )
 
     def _set_active(self, name: str) -> None:
         if name:
@@ -317,6 +380,7 @@ class LocalEngine:
             # peft still names the deleted adapter active and fails to switch it off, so
             # the base model (live when the first version was refused) could not answer.
             self.model = self.model.unload()
+            self.embedding_wrappers.clear()  # unload() took peft's wrappers out too
         self._set_active(self.active_adapter)  # peft may move its own active set
 
     def smoke_sync(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
@@ -427,6 +491,53 @@ def window_groups(lengths: list[int], caps: list[int], window: int) -> list[list
     return [sorted(g) for g in groups]
 
 
+# peft's (torch's) line for one tensor whose shape differs from the model's.
+_SIZE_MISMATCH = re.compile(
+    r"size mismatch for (?P<key>\S+): copying a param with shape torch\.Size\((?P<saved>\[[^\]]*\])\)"
+    r" from checkpoint, the shape in current model is torch\.Size\((?P<model>\[[^\]]*\])\)"
+)
+
+
+def peft_refusal(path: Path, name: str, exc: Exception) -> Exception | None:
+    """peft's own refusal of the adapter in `path` as one sentence (an AdapterError);
+    None for an exception that is not one of its refusals."""
+    from model.adapters.versions import AdapterError
+
+    text = str(exc)
+    mismatch = _SIZE_MISMATCH.search(text)
+    if mismatch is not None:
+        key = _plain_key(mismatch["key"], name)
+        return AdapterError(
+            f"{path}: peft cannot load it into this base model, since {key} is "
+            f"{mismatch['saved']} in the adapter but {mismatch['model']} in the model: it "
+            "was trained on a model with another vocabulary or size (an adapter saved with "
+            "resized embeddings, from added tokens, needs the base and tokenizer it was "
+            "trained with)."
+        )
+    if isinstance(exc, ValueError):
+        # Its first sentence: "Target modules {'wq', 'wv'} not found in the base model".
+        first = text.strip().splitlines()[0].split(". ")[0] if text.strip() else type(exc).__name__
+        return AdapterError(
+            f"{path}: peft cannot load it into this base model ({first.rstrip('.')})."
+        )
+    return None
+
+
+def unmatched_keys_reason(path: Path, keys: list[str]) -> str:
+    shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+    return (
+        f"{path}: {len(keys)} of its LoRA tensors match no layer peft made for it "
+        f"({shown}), so they would change nothing: their names are not the ones peft "
+        "saves (save the adapter with peft's save_pretrained)."
+    )
+
+
+def _plain_key(key: str, name: str) -> str:
+    """A state-dict key as the adapter file names it, without peft's wrapping."""
+    key = key.removeprefix("base_model.model.")
+    return key.replace(f".modules_to_save.{name}", "").replace(".original_module", "")
+
+
 def _module_dims(model: Any) -> dict[str, tuple[int, int]]:
     """(in, out) sizes of every layer LoRA can attach to: linear layers, GPT-2's Conv1D
     (no in_features; its weight is stored (in, out)) and embeddings."""
@@ -439,6 +550,19 @@ def _module_dims(model: Any) -> dict[str, tuple[int, int]]:
         elif isinstance(getattr(module, "num_embeddings", None), int):
             dims[name] = (module.num_embeddings, module.embedding_dim)
     return dims
+
+
+def _input_embedding_name(model: Any) -> str:
+    """The input embedding layer's own name ("embed_tokens", "wte"), as modules_to_save
+    names it; "" when the model does not say."""
+    try:
+        embeddings = model.get_input_embeddings()
+    except (AttributeError, NotImplementedError):
+        return ""
+    for name, module in model.named_modules():
+        if module is embeddings:
+            return str(name.split(".")[-1])
+    return ""
 
 
 def _stop_ids(tokenizer: Any, model: Any) -> list[int]:
