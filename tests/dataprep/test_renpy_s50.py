@@ -52,3 +52,21 @@ def test_a_block_with_a_string_default_parameter_is_code(tmp_path: Path, block: 
     assert result.problem is None
     assert speakers(result) == {("Hisao", 1, "lead"), ("Emi", 1, "character")}
     assert result.stats.roles.get("narration", 0) == 0
+
+
+# r04: misakisai's 4,687 `extend "\n…"` lines.
+def test_a_line_break_joins_chinese_with_nothing_and_english_with_a_space(tmp_path: Path) -> None:
+    script = (
+        'define me = Character("我")\ndefine tomo = Character("友")\n'
+        "label start:\n"
+        '    me "……嘛，学习能力确实是因人而异的。"\n'
+        '    tomo "咦？！不会吧！"\n'
+        '    extend "\\n我、我难道又下错单了……？"\n'
+        '    me "等等。\\n你说什么？"\n'
+        '    tomo "Wait.\\nWhat?"\n'
+    )
+    result = run(tmp_path, script, ["我"], ["友"])
+    assert result.problem is None
+    assert "咦？！不会吧！我、我难道又下错单了……？" in said(result)
+    assert "等等。你说什么？" in said(result)
+    assert "Wait. What?" in said(result)

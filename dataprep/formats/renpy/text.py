@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from dataprep.formats.common import SOUND_LINE
+from dataprep.formats.common import SOUND_LINE, space_between
 
 # `{#…}` in a string tells apart strings written alike; Ren'Py looks a string up with them
 # and, not finding it, without them.
@@ -60,13 +60,30 @@ def shown_name(name: str, strings: dict[str, str]) -> str:
 # does: `\\n` is a backslash and an "n", not a line break.
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{1,4}|.)", re.S)
 # What an escape stands for before `shown_text` reads the text: `\%`, `\{` and `\[` are
-# doubled (`%%`, `{{`, `[[`), which `shown_text` shows as one character; `\n` is a space,
-# as the lines of a string are joined; any other character stands for itself.
-_ESCAPED = {"n": " ", "%": "%%", "{": "{{", "[": "[["}
+# doubled (`%%`, `{{`, `[[`), which `shown_text` shows as one character; `\n` is a line
+# break (`_BREAK` until `_joined` reads it); any other character stands for itself.
+_BREAK = "\x00"
+_ESCAPED = {"n": _BREAK, "%": "%%", "{": "{{", "[": "[["}
+# A `\n` with the blanks beside it.
+_BREAK_WITH_BLANKS = re.compile(r"[ \t]*\x00[ \t\x00]*")
 
 
 def unescape(s: str) -> str:
-    return _ESCAPE.sub(_unescaped, s) if "\\" in s else s
+    if "\\" not in s:
+        return s
+    s = _ESCAPE.sub(_unescaped, s)
+    return _BREAK_WITH_BLANKS.sub(_joined, s) if _BREAK in s else s
+
+
+def _joined(m: re.Match[str]) -> str:
+    """A line break in a line, as the lines of a string are joined: a space between words
+    of a script that writes spaces, nothing beside Chinese or Japanese (`extend "\\n我、我…"`
+    after "不会吧！" is "不会吧！我、我…", not "不会吧！ 我、我…"). At an end of the string
+    only the other side counts: an `extend` adds the string to the line before it."""
+    before, after = m.string[: m.start()], m.string[m.end() :]
+    if not before and not after:
+        return ""
+    return " " if space_between(before or "a", after or "a") else ""
 
 
 def _unescaped(m: re.Match[str]) -> str:
