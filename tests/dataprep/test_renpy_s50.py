@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from atri.config import DataprepSettings
+from dataprep.formats import ParseOptions, parse
 from dataprep.pipeline import PrepResult, run_pipeline
 
 TWO = 'define h = Character("Hisao")\ndefine e = Character("Emi")\n'
@@ -70,3 +71,58 @@ def test_a_line_break_joins_chinese_with_nothing_and_english_with_a_space(tmp_pa
     assert "咦？！不会吧！我、我难道又下错单了……？" in said(result)
     assert "等等。你说什么？" in said(result)
     assert "Wait. What?" in said(result)
+
+
+# r02: DDLC--The-Hollow-Hearts's two-line names (the name, its reading in small type).
+TWO_LINE_NAMES = (
+    "define t = DynamicCharacter('player')\n"
+    "define k = DynamicCharacter('k_name')\n"
+    'define y = Character("陽太\\n{size=15}Youta{/size}")\n'
+    'default player = "桜隊円\\n{size=15}Sakura Taiyen{/size}"\n'
+    'default k_name = "桜言葉\\n{size=15}Sakura Kotonoha"\n'
+    "label start:\n"
+    '    t "Are you new here?"\n'
+    '    k "Yes, I joined the club today."\n'
+    '    y "Welcome!"\n'
+)
+
+
+def test_a_two_line_name_is_its_first_line_with_the_second_in_brackets(tmp_path: Path) -> None:
+    result = run(tmp_path, TWO_LINE_NAMES, ["桜隊円"], ["桜言葉"])
+    assert result.problem is None
+    assert speakers(result) == {
+        ("桜隊円 (Sakura Taiyen)", 1, "lead"),
+        ("桜言葉 (Sakura Kotonoha)", 1, "character"),
+        ("陽太 (Youta)", 1, "other"),
+    }
+
+
+def test_text_tags_are_dropped_from_a_name(tmp_path: Path) -> None:
+    script = (
+        'define t = Character("Max")\n'
+        'define e = Character("{color=#f00}Eileen{/color}")\n'
+        'define g = Character(_("{b}Guard{/b}"))\n'
+        "label start:\n"
+        '    t "Are you new here?"\n'
+        '    e "Yes, I joined the club today."\n'
+        '    g "Move along."\n'
+    )
+    result = run(tmp_path, script, ["Max"], ["Eileen"])
+    assert result.problem is None
+    assert speakers(result) == {
+        ("Max", 1, "lead"),
+        ("Eileen", 1, "character"),
+        ("Guard", 1, "other"),
+    }
+
+
+def test_a_line_break_escape_in_a_kept_monologue_joins_only_itself() -> None:
+    # `rpy monologue none` keeps the string's own line breaks; its `\n` is joined as a line's.
+    script = (
+        "rpy monologue none\n"
+        'define e = Character("Eileen")\n'
+        "label start:\n"
+        '    e """\n    One.\\nTwo.\n    Three.\n    """\n'
+    )
+    found = parse(script, "m.rpy", "renpy", ParseOptions())
+    assert [(u.speaker, u.text) for u in found] == [("Eileen", "One. Two.\nThree.")]

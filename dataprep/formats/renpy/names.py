@@ -22,7 +22,14 @@ from dataprep.formats.renpy.characters import (
 )
 from dataprep.formats.renpy.labels import LabelStep, label_characters, label_steps, twice
 from dataprep.formats.renpy.statements import STR
-from dataprep.formats.renpy.text import INTERPOLATION, render, shown_name, unescape, variables_shown
+from dataprep.formats.renpy.text import (
+    INTERPOLATION,
+    name_shown,
+    render,
+    shown_name,
+    unescape,
+    variables_shown,
+)
 from dataprep.formats.renpy.translations import ORIGINAL, by_language, translated_strings
 
 # `$ player = renpy.input("Name?")`, `default name = renpy.input(...).strip()`, or the same
@@ -83,7 +90,7 @@ def _filled_in(name: str, values: dict[str, str], strings: dict[str, str] | None
     written when one has no known value."""
     if "[" not in name:
         return name
-    return render(f'"{name}"', values, strings) or name
+    return name_shown(render(f'"{name}"', values, strings) or name)
 
 
 def assigned_values(text: str) -> dict[str, set[str]]:
