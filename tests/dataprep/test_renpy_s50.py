@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from atri.config import DataprepSettings
+from dataprep.errors import DataprepError
 from dataprep.formats import ParseOptions, parse
 from dataprep.pipeline import PrepResult, run_pipeline
 
@@ -126,3 +127,30 @@ def test_a_line_break_escape_in_a_kept_monologue_joins_only_itself() -> None:
     )
     found = parse(script, "m.rpy", "renpy", ParseOptions())
     assert [(u.speaker, u.text) for u in found] == [("Eileen", "One. Two.\nThree.")]
+
+
+# r05: a fan game's empty template whose first block keeps its string speaker.
+def test_an_empty_template_with_a_string_speaker_is_refused_in_one_sentence(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "game"
+    (root / "tl" / "chinese").mkdir(parents=True)
+    (root / "script.rpy").write_text(
+        'define m = Character("Miku")\ndefine p = Character("Fan")\n'
+        "label start:\n"
+        '    "..." "Hey... Stranger. Can you help me?"\n'
+        '    p "Who said that?"\n'
+        '    m "Me! Down here."\n',
+        encoding="utf-8",
+    )
+    blocks = "".join(
+        f"# game/script.rpy:{line}\ntranslate chinese start_{line}:\n\n    # …\n    {said}\n\n"
+        for line, said in ((4, '"..." ""'), (5, 'p ""'), (6, 'm ""'))
+    )
+    (root / "tl" / "chinese" / "script.rpy").write_text(blocks, encoding="utf-8")
+    settings = DataprepSettings(lead_aliases=["Fan"], character_aliases=["Miku"], eval_ratio=0)
+    with pytest.raises(DataprepError) as raised:
+        run_pipeline(settings, [root])
+    assert str(raised.value).startswith(
+        "The Ren'Py chinese translation files hold no translated lines (an empty template:"
+    )
