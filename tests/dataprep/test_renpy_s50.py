@@ -154,3 +154,61 @@ def test_an_empty_template_with_a_string_speaker_is_refused_in_one_sentence(
     assert str(raised.value).startswith(
         "The Ren'Py chinese translation files hold no translated lines (an empty template:"
     )
+
+
+# r03: DDLC (and its mods) and misakisai take the player's name through a screen.
+DDLC_NAME = (
+    "define mc = DynamicCharacter('player')\n"
+    "define s = Character('Sayori')\n"
+    'default persistent.playername = ""\n'
+    "default player = persistent.playername\n"
+    "screen name_input(message, ok_action):\n"
+    '    input default "" value VariableInputValue("player") length 12\n'
+    "screen file_slots():\n"
+    '    input default "[save_name]" value VariableInputValue("save_name") length 24\n'
+    "label start:\n"
+    '    $ renpy.show_screen("name_input", message="Please enter your name", ok_action=Return())\n'
+    '    mc "Morning."\n'
+    '    s "Good morning, [player]! You overslept again."\n'
+)
+
+
+def test_a_name_typed_in_a_screen_input_is_the_lead(tmp_path: Path) -> None:
+    result = run(tmp_path, DDLC_NAME, ["Max"], ["Sayori"])
+    assert result.problem is None
+    assert speakers(result) == {("Max", 1, "lead"), ("Sayori", 1, "character")}
+    assert said(result) == ["Morning.", "Good morning, {{user}}! You overslept again."]
+
+
+SCREEN_RETURN = (
+    'define me = Character("我")\n'
+    'define tomo = Character("友")\n'
+    'default persistent.player_name = "翔平"\n'
+    "screen input_name(prompt):\n"
+    "    default input_name = persistent.player_name\n"
+    '    input value ScreenVariableInputValue("input_name")\n'
+    '    textbutton "OK" action Return(input_name)\n'
+    "screen pick():\n"
+    '    textbutton "A" action Return("a")\n'
+    "label start:\n"
+    '    call screen input_name("前辈~~！告诉我你叫什么名字嘛！")\n'
+    "    $ player_name = persistent.player_name = _return\n"
+    "    call screen pick\n"
+    "    $ choice = _return\n"
+    '    me "我是一年级的。"\n'
+    '    tomo "[player_name]前辈，早上好！[choice]"\n'
+)
+
+
+def test_a_name_a_called_input_screen_returns_is_the_lead(tmp_path: Path) -> None:
+    script = SCREEN_RETURN.replace("[choice]", "")
+    result = run(tmp_path, script, ["我"], ["友"])
+    assert result.problem is None
+    assert said(result) == ["我是一年级的。", "{{user}}前辈，早上好！"]
+    # The copy kept for the next game is the same name, not a second one typed.
+    assert not result.notes
+
+
+def test_what_a_screen_without_input_returns_is_no_name(tmp_path: Path) -> None:
+    result = run(tmp_path, SCREEN_RETURN, ["我"], ["友"])
+    assert result.stats.character_lines_dropped == {"unresolved_variable": 1}
