@@ -212,3 +212,26 @@ def test_a_name_a_called_input_screen_returns_is_the_lead(tmp_path: Path) -> Non
 def test_what_a_screen_without_input_returns_is_no_name(tmp_path: Path) -> None:
     result = run(tmp_path, SCREEN_RETURN, ["我"], ["友"])
     assert result.stats.character_lines_dropped == {"unresolved_variable": 1}
+
+
+# r06: HrmTrain's player character has no name box, only his side image.
+NAMELESS = (
+    'define m = Character(None, window_left_padding=200, image="mage", color="#402313")\n'
+    'define her = Character("Hermione")\n'
+    "label start:\n"
+    '    m "Come in, girl."\n'
+    '    her "Good morning, sir."\n'
+    '    m "What brings you here?"\n'
+    '    her "I have a favour to ask."\n'
+)
+
+
+def test_a_nameless_character_is_named_by_its_variable_as_an_alias(tmp_path: Path) -> None:
+    result = run(tmp_path, NAMELESS, ["m", "Genie"], ["Hermione"])
+    assert result.problem is None
+    assert speakers(result) == {("m", 2, "lead"), ("Hermione", 2, "character")}
+
+
+def test_a_nameless_character_no_alias_names_is_narration(tmp_path: Path) -> None:
+    result = run(tmp_path, NAMELESS, ["Genie"], ["Hermione"])
+    assert result.stats.roles.get("narration") == 2

@@ -364,10 +364,17 @@ class ScriptNames:
         """`characters` (from `resolve`) with each name that shows one variable given
         several values (`Character("[m_name]")`: "???", later "Minamo") named by the one
         of those values that makes an alias: it is one speaker whatever its name shows at
-        the time. One that makes no alias, or several, stays as written."""
+        the time. One that makes no alias, or several, stays as written. A nameless
+        character (`define m = Character(None, image="mage")`: no name box, its side
+        image shows who speaks) is narration unless its variable is an alias: it is
+        then that speaker (HrmTrain's player character speaks so)."""
         unsettled = self.unsettled(language)
         names, dynamic = self.definitions.speakers()
         named = dict(characters)
+        for var, name in characters.items():
+            variable = var.removeprefix(CHARACTER_NAMESPACE).removeprefix(DEFAULT_STORE)
+            if name == "" and is_alias(variable):
+                named[var] = variable
         for var in characters:
             holder = dynamic.get(var)
             written = f"[{holder}]" if holder else names.get(var, "")
