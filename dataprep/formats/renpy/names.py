@@ -22,7 +22,14 @@ from dataprep.formats.renpy.characters import (
 )
 from dataprep.formats.renpy.labels import LabelStep, label_characters, label_steps, twice
 from dataprep.formats.renpy.statements import STR
-from dataprep.formats.renpy.text import INTERPOLATION, render, shown_name, unescape, variables_shown
+from dataprep.formats.renpy.text import (
+    INTERPOLATION,
+    name_shown,
+    render,
+    shown_name,
+    unescape,
+    variables_shown,
+)
 from dataprep.formats.renpy.translations import ORIGINAL, by_language, translated_strings
 
 # `$ player = renpy.input("Name?")`, `default name = renpy.input(...).strip()`, or the same
@@ -31,6 +38,21 @@ _INPUT = re.compile(
     r"^[ \t]*(?:\$[ \t]*|default[ \t]+|define[ \t]+)?([^\W\d][\w.]*)[ \t]*=[ \t]*renpy\.input\(",
     re.M,
 )
+# A screen's `input value VariableInputValue("player")` (DDLC and its mods): what the player
+# types goes to that variable (group 1), which holds their name when a character's name
+# shows it (a save's name or a chat box's text is typed so too).
+_INPUT_VALUE = re.compile(rf"\bVariableInputValue\(\s*(?:variable\s*=\s*)?({STR})")
+# `call screen input_name(…)`, then as its next statement `$ player_name = _return` (or
+# `$ a, b = persistent.a, persistent.b = _return`): the variables (group 2) hold what the
+# screen (group 1) returns, the name typed when that screen holds an `input`.
+_SCREEN_RETURN = re.compile(
+    r"^[ \t]*call[ \t]+screen[ \t]+([\w.]+)[^\n]*\n(?:[ \t]*(?:#[^\n]*)?\n)*"
+    r"[ \t]*\$[ \t]*((?:[\w.]+[ \t]*(?:,[ \t]*[\w.]+[ \t]*)*=[ \t]*)+)_return[ \t]*(?:#.*)?$",
+    re.M,
+)
+_SCREEN = re.compile(r"^([ \t]*)screen[ \t]+([\w.]+)", re.M)
+_INPUT_STATEMENT = re.compile(r"[ \t]+input\b")
+_DOTTED_NAME = re.compile(r"[^\W\d][\w.]*")
 # The name such a call offers (`renpy.input("His name?", "Jack")`, `default="Jack"`): what
 # the variable holds unless the player types another (group 1 or 2).
 _INPUT_DEFAULT = re.compile(
@@ -83,7 +105,7 @@ def _filled_in(name: str, values: dict[str, str], strings: dict[str, str] | None
     written when one has no known value."""
     if "[" not in name:
         return name
-    return render(f'"{name}"', values, strings) or name
+    return name_shown(render(f'"{name}"', values, strings) or name)
 
 
 def assigned_values(text: str) -> dict[str, set[str]]:
@@ -147,6 +169,12 @@ class ScriptNames:
         self._stories: list[tuple[str, list[tuple[str, Definition]]]] = []
         # Language → the string translations of its `translate <lang> strings` blocks.
         self.strings: dict[str, dict[str, str]] = {}
+        # Names typed through a screen (`_add_screen_inputs`): the variables screens'
+        # VariableInputValue set, those given what a called screen returns (by screen),
+        # and the screens that hold an `input`.
+        self._input_values: set[str] = set()
+        self._screen_returns: dict[str, set[str]] = {}
+        self._input_screens: set[str] = set()
 
     def add(self, text: str) -> bool:
         """Gather one file's names; True when it defines characters."""
@@ -158,9 +186,31 @@ class ScriptNames:
         self._stories.append((text, defined.story))
         self.add_values(text)
         self.player |= input_variables(text)
+        self._add_screen_inputs(text)
         for var, offered in input_defaults(text).items():
             self.offered.setdefault(var, set()).update(offered)
         return bool(defined.by_variable)
+
+    def _add_screen_inputs(self, text: str) -> None:
+        """The player's name variables one file shows typed through a screen, as
+        renpy.input's: a screen's `VariableInputValue("player")` whose variable a
+        character's name shows (`DynamicCharacter("player")`), and the variables given
+        `_return` after a `call screen` of a screen with an `input` (in any file)."""
+        if "VariableInputValue" in text:
+            self._input_values |= {unescape(s[1:-1]) for s in _INPUT_VALUE.findall(text)}
+        if "_return" in text:
+            for screen, targets in _SCREEN_RETURN.findall(text):
+                found = self._screen_returns.setdefault(screen, set())
+                found.update(_kept_copies(_DOTTED_NAME.findall(targets)))
+        if "input" in text:
+            self._input_screens |= input_screens(text)
+        for screen in self._input_screens & self._screen_returns.keys():
+            self.player |= self._screen_returns[screen]
+        if self._input_values - self.player:
+            names, dynamic = self.definitions.speakers()
+            shown = set(dynamic.values())
+            shown.update(var for name in names.values() for var in variables_shown(name))
+            self.player |= self._input_values & shown
 
     def choose_player(
         self, is_lead: Callable[[str], bool], language: str | None = None
@@ -314,10 +364,17 @@ class ScriptNames:
         """`characters` (from `resolve`) with each name that shows one variable given
         several values (`Character("[m_name]")`: "???", later "Minamo") named by the one
         of those values that makes an alias: it is one speaker whatever its name shows at
-        the time. One that makes no alias, or several, stays as written."""
+        the time. One that makes no alias, or several, stays as written. A nameless
+        character (`define m = Character(None, image="mage")`: no name box, its side
+        image shows who speaks) is narration unless its variable is an alias: it is
+        then that speaker (HrmTrain's player character speaks so)."""
         unsettled = self.unsettled(language)
         names, dynamic = self.definitions.speakers()
         named = dict(characters)
+        for var, name in characters.items():
+            variable = var.removeprefix(CHARACTER_NAMESPACE).removeprefix(DEFAULT_STORE)
+            if name == "" and is_alias(variable):
+                named[var] = variable
         for var in characters:
             holder = dynamic.get(var)
             written = f"[{holder}]" if holder else names.get(var, "")
@@ -343,6 +400,31 @@ def _filled(written: str, variable: str, value: str) -> str:
 def input_variables(text: str) -> set[str]:
     """The variables assigned from `renpy.input(...)`: the player's name."""
     return set(_INPUT.findall(text))
+
+
+def _kept_copies(targets: list[str]) -> list[str]:
+    """Of the variables one name typed is given (`player_name = persistent.player_name`),
+    those the story reads: a copy kept for the next game (`persistent.`) is one name
+    with them, not another name typed."""
+    played = [var for var in targets if not var.startswith("persistent.")]
+    return played or targets
+
+
+def input_screens(text: str) -> set[str]:
+    """The screens the text defines whose body holds an `input`."""
+    found = set()
+    lines = text.splitlines()
+    starts = {text.count("\n", 0, m.start()): m for m in _SCREEN.finditer(text)}
+    for number, m in starts.items():
+        indent = len(m.group(1).expandtabs())
+        for line in lines[number + 1 :]:
+            stripped = line.lstrip()
+            if stripped and stripped[0] != "#" and len(line) - len(stripped) <= indent:
+                break
+            if _INPUT_STATEMENT.match(line):
+                found.add(m.group(2))
+                break
+    return found
 
 
 def input_defaults(text: str) -> dict[str, set[str]]:

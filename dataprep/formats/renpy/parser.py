@@ -355,7 +355,11 @@ def parse(
             if who != "extend":
                 previous = None
             for at, written in said:
-                shown = None if unusable else shown_text(unescape(written), names, strings=strings)
+                shown = (
+                    None
+                    if unusable
+                    else shown_text(unescape(written, in_line=True), names, strings=strings)
+                )
                 if shown is None:
                     dropped = unusable or UNRESOLVED_VARIABLE
                     previous = Utterance(
@@ -482,7 +486,7 @@ def _extend(
         line.text = f"{line.text}{written}"
         line.dropped = unusable
         return
-    shown = shown_text(unescape(written), names, strip=False, strings=strings)
+    shown = shown_text(unescape(written, in_line=True), names, strip=False, strings=strings)
     if shown is None:
         line.text = f"{line.text}{written}"
         line.dropped = UNRESOLVED_VARIABLE

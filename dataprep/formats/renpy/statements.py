@@ -73,10 +73,11 @@ NOT_SPEAKERS = frozenset(
 # A statement that opens a block of code or interface (its indented body is skipped): a
 # layered image's and an ATL block's strings (`always "minamo_base"`, `show minamo:` /
 # `"minamo happy"`) are images, never lines. A comment may follow its colon
-# (`image e smile: # a softer smile`).
+# (`image e smile: # a softer smile`); its parameters may hold strings, a colon or a "#"
+# in them (`screen editor(layer="master"):`, DDLC's `screen poem(currentpoem, paper="paper"):`).
 CODE_BLOCK = re.compile(
     r"(?:init(?:\s+[-+]?\d+)?\s+)?(?:python|screen|style|transform|image|layeredimage)\b"
-    r"[^\"'#]*:\s*(?:#.*)?$"
+    rf"(?:{STR}|[^\"'#])*:\s*(?:#.*)?$"
     r"|init(?:\s+[-+]?\d+)?\s*:\s*(?:#.*)?$"
     r"|(?:show|scene|camera)\b.*:\s*(?:#.*)?$"
 )

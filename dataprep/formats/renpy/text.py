@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from dataprep.formats.common import SOUND_LINE
+from dataprep.formats.common import SOUND_LINE, space_between
 
 # `{#…}` in a string tells apart strings written alike; Ren'Py looks a string up with them
 # and, not finding it, without them.
@@ -51,22 +51,62 @@ def shown_name(name: str, strings: dict[str, str]) -> str:
     translators, who give it in `translate <lang> strings`), a literal `"Guard"` and a
     DynamicCharacter's value too; as written when none is there. An empty translation
     (a strings file made with empty `new ""` to fill in) keeps the name: the lines would
-    otherwise lose their speaker."""
+    otherwise lose their speaker. Shown in its name box (`name_shown`)."""
     new = string_translation(name, strings) if strings else None
-    return unescape(new) if new else name
+    return name_shown(unescape(new) if new else name)
+
+
+def name_shown(name: str) -> str:
+    """A name as its name box shows it: text tags dropped, as from a line
+    (`Character("{color=#f00}Eileen{/color}")` is "Eileen"). A name of two lines is the
+    first, the second a note in brackets: The Hollow Hearts writes
+    `"神山華翔\\n{size=15}Kamiyama Hanato"` (`"１つの声\\n{size=15}1st Voice"`), the name
+    under it in small type in the other language, its reading or its translation; so
+    "神山華翔 (Kamiyama Hanato)", which the alias 神山華翔 names as a note in brackets is
+    passed over (`normalise_name`)."""
+    if "{" in name:
+        name = _TEXT_TAG.sub(_tag_or_brace, name)
+    if "\n" not in name:
+        return name
+    first, *rest = [part for part in (part.strip() for part in name.split("\n")) if part] or [""]
+    return f"{first} ({' '.join(rest)})" if rest else first
 
 
 # A backslash escape in a script's string, read left to right as Ren'Py's script reader
 # does: `\\n` is a backslash and an "n", not a line break.
 _ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{1,4}|.)", re.S)
 # What an escape stands for before `shown_text` reads the text: `\%`, `\{` and `\[` are
-# doubled (`%%`, `{{`, `[[`), which `shown_text` shows as one character; `\n` is a space,
-# as the lines of a string are joined; any other character stands for itself.
-_ESCAPED = {"n": " ", "%": "%%", "{": "{{", "[": "[["}
+# doubled (`%%`, `{{`, `[[`), which `shown_text` shows as one character; `\n` is a line
+# break (`_BREAK` until `unescape` reads it); any other character stands for itself.
+_BREAK = "\x00"
+_ESCAPED = {"n": _BREAK, "%": "%%", "{": "{{", "[": "[["}
+# A `\n` with the blanks beside it; a line break in a value shown in a line, so.
+_ESCAPED_BREAK = re.compile(r"[ \t]*\x00[ \t\x00]*")
+_VALUE_BREAK = re.compile(r"[ \t]*\n[ \t\n]*")
 
 
-def unescape(s: str) -> str:
-    return _ESCAPE.sub(_unescaped, s) if "\\" in s else s
+def unescape(s: str, in_line: bool = False) -> str:
+    """A string with its escapes read: a `\\n` is a line break ("\\n"), which a name
+    shows as its second line (`name_shown`); `in_line`, the text of a line, where the
+    lines it makes are joined (`_joined`): a triple-quoted string's own line breaks,
+    which `rpy monologue none` keeps, are not escapes."""
+    if "\\" not in s:
+        return s
+    s = _ESCAPE.sub(_unescaped, s)
+    if _BREAK not in s:
+        return s
+    return _ESCAPED_BREAK.sub(_joined, s) if in_line else s.replace(_BREAK, "\n")
+
+
+def _joined(m: re.Match[str]) -> str:
+    """A line break in a line: a space between words
+    of a script that writes spaces, nothing beside Chinese or Japanese (`extend "\\n我、我…"`
+    after "不会吧！" is "不会吧！我、我…", not "不会吧！ 我、我…"). At an end of the string
+    only the other side counts: an `extend` adds the string to the line before it."""
+    before, after = m.string[: m.start()], m.string[m.end() :]
+    if not before and not after:
+        return ""
+    return " " if space_between(before or "a", after or "a") else ""
 
 
 def _unescaped(m: re.Match[str]) -> str:
@@ -91,7 +131,9 @@ def _tag_or_brace(m: re.Match[str]) -> str:
 def _value_shown(value: str) -> str:
     """An interpolated value as the player sees it: Ren'Py reads the text tags in it as
     it reads the line's own (`define site = "{a=…}{b}Site{/b}{/a}"` shows "Site"). The
-    lead's placeholder is no Ren'Py text: it stays."""
+    lead's placeholder is no Ren'Py text: it stays. Its lines are joined as a line's."""
+    if "\n" in value:
+        value = _VALUE_BREAK.sub(_joined, value)
     if "{" not in value:
         return value
     # Imported here: `clean` imports the formats.

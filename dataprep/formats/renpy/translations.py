@@ -164,7 +164,7 @@ def copied_original(code: list[str], original: list[str]) -> bool:
 def has_translated_text(text: str, language: str) -> bool:
     """Whether any of the text's `translate <language> <id>:` dialogue blocks holds a
     string that is not empty: an empty translation template (`e ""` in every block)
-    translates nothing."""
+    translates nothing. A string speaker (`"..." ""`) is a name, no translated text."""
     for block in _TRANSLATE_BLOCK.finditer(text):
         if block.group(2) != language:
             continue
@@ -175,7 +175,10 @@ def has_translated_text(text: str, language: str) -> bool:
             stripped = line.strip()
             if stripped[:1] == "#":
                 continue
-            if any(s[1:-1].strip() for s in re.findall(STR, stripped)):
+            strings = re.findall(STR, stripped)
+            if len(strings) > 1 and stripped.startswith(strings[0]):
+                strings = strings[1:]
+            if any(s[1:-1].strip() for s in strings):
                 return True
     return False
 
