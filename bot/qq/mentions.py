@@ -16,10 +16,19 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
-from nonebot.adapters.onebot.v11 import Bot, GroupMessageEvent, Message, MessageEvent
+from nonebot.adapters.onebot.v11 import (
+    Bot,
+    GroupMessageEvent,
+    Message,
+    MessageEvent,
+    MessageSegment,
+)
 
 from bot.lines import lines
 from bot.qq.connections import Connections
+from bot.qq.faces import face_name
+from bot.qq.text import defang
+from bot.quoting import notes
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +145,17 @@ async def _look_up(bot: Bot, group_id: int, user_id: str, connections: Connectio
     return user_id
 
 
+def face_text(segment: MessageSegment) -> str:
+    """A face as "[流泪]", or a note that one was sent (a face alone is answered before)."""
+    name = face_name(segment)
+    return defang(f"[{name}]") if name else notes().face
+
+
 async def spoken_text(bot: Bot, event: MessageEvent, connections: Connections) -> str:
     """The words of the message, her own @s dropped and other @s as "@name", and a note
     where a picture was (the model cannot see it; "看这个" alone reads as nonsense). A
-    message without words stays "" (pictures alone are answered, or not, before this)."""
+    message without words stays "" (pictures alone are answered, or not, before this).
+    A QQ face is its name ("[流泪]"): beside words it is their tone."""
     me = str(event.self_id)
     parts: list[str] = []
     said = False  # words or someone's @: a picture's note alone is not
@@ -150,6 +166,8 @@ async def spoken_text(bot: Bot, event: MessageEvent, connections: Connections) -
             said = said or bool(seg.data["text"].strip())
         elif seg.type == "image":
             parts.append(lines().picture_note)
+        elif seg.type == "face":
+            parts.append(face_text(seg))
         elif seg.type == "at":
             target = str(seg.data.get("qq", ""))
             if target == me or not target:

@@ -1,0 +1,82 @@
+"""What a QQ message carries beside its words reaches the model as text: a QQ face
+(系统表情), a forwarded chat record (合并转发) and the message it quotes (回复).
+
+End to end: `atri serve` on the echo engine, which answers "亚托莉听到了：<what the model
+was given>", reached over a real WebSocket as NapCat reaches it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+
+from tests.bot.qq.events import SELF_ID
+from tests.bot.qq.test_serve_e2e import (
+    HEADERS,
+    answer,
+    check_quoted_reply,
+    group_message,
+    next_action,
+    serving,
+)
+
+ECHO = "亚托莉听到了："
+
+
+@pytest.fixture(scope="module")
+def ws_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serving(tmp_path_factory.mktemp("serve")) as url:
+        yield url
+
+
+def _at_her(*segments: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"type": "at", "data": {"qq": SELF_ID}}, *segments]
+
+
+def _text(text: str) -> dict[str, Any]:
+    return {"type": "text", "data": {"text": text}}
+
+
+async def _answered(url: str, event: dict[str, Any], quoted: Any = None) -> str:
+    """Report `event`; the text of ATRI's reply. `quoted`: NapCat's answer to the
+    adapter's `get_msg` for a quote (None: the fetch fails, as go-cqhttp's may)."""
+    async with connect(url, additional_headers=HEADERS) as ws:
+        await ws.send(json.dumps(event))
+        while True:
+            action = await next_action(ws)
+            if action["action"] == "get_msg":
+                if quoted is None:
+                    failed = {"status": "failed", "retcode": 100, "data": None}
+                    await ws.send(json.dumps(failed | {"echo": action["echo"]}))
+                else:
+                    await answer(ws, action, quoted)
+                continue
+            if action["action"] == "get_group_member_info":
+                await answer(ws, action, {"user_id": 1, "nickname": "某人", "card": ""})
+                continue
+            await answer(ws, action, {"message_id": 1})
+            return check_quoted_reply(action["params"]["message"], event)
+
+
+FACE_CRYING = {"type": "face", "data": {"id": "5"}}  # go-cqhttp: [CQ:face,id=5]
+NAPCAT_FACE = {"type": "face", "data": {"id": "5", "raw": {"faceIndex": 5, "faceText": "/流泪"}}}
+
+
+async def test_a_face_beside_words_reaches_the_model_by_its_name(ws_url: str) -> None:
+    """ "今天考试又挂了" + /流泪 read as a bare statement: the face left no trace."""
+    for face in (NAPCAT_FACE, FACE_CRYING):
+        event = group_message(_at_her(_text(" 今天考试又挂了"), face), user_id=4501)
+        assert await _answered(ws_url, event) == ECHO + "今天考试又挂了[流泪]"
+    # An id no table knows (a newer face): a note that there was one.
+    unknown = {"type": "face", "data": {"id": "99999"}}
+    event = group_message(_at_her(_text(" 好吧"), unknown), user_id=4501)
+    assert await _answered(ws_url, event) == ECHO + "好吧（发了一个表情）"
+
+
+async def test_a_face_alone_is_still_answered_as_media(ws_url: str) -> None:
+    event = group_message(_at_her(NAPCAT_FACE), user_id=4502)
+    assert await _answered(ws_url, event) == "亚托莉还看不懂图片和表情呢……用文字和我说吧！"
