@@ -70,9 +70,11 @@ from bot.qq.text import (
     drop_unfetched_quote,
     incoming_text,
     only_media,
+    only_unread_record,
     reply_parts,
     text_message,
 )
+from bot.quoting import notes
 from model.character.persona import configured_card_path, load_persona
 from model.protocol import ChannelMode, ChatRequest, MemoryUnavailable, MessageRef, ReplyCut
 
@@ -533,7 +535,9 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
         await tell_share_used_up(bot, event)
         return
     if media:
-        await send_reply(bot, event, lines().media_only)
+        # A record sent without its messages is no picture: she says what she cannot open.
+        unread = only_unread_record(event.message)
+        await send_reply(bot, event, notes().forward_unread_reply if unread else lines().media_only)
         return
     request = chat_request(event, text=await spoken_text(bot, event, connections))
     await chat_and_reply(bot, event, request, counted)

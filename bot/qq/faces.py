@@ -13,6 +13,9 @@ from typing import Any
 
 from nonebot.adapters.onebot.v11 import MessageSegment
 
+from bot.qq.text import defang
+from bot.quoting import notes
+
 FACE_NAMES = {
     0: "惊讶", 1: "撇嘴", 2: "色", 3: "发呆", 4: "得意", 5: "流泪", 6: "害羞", 7: "闭嘴",
     8: "睡", 9: "大哭", 10: "尴尬", 11: "发怒", 12: "调皮", 13: "呲牙", 14: "微笑",
@@ -47,3 +50,9 @@ def face_name(segment: MessageSegment) -> str | None:
             return said
     face_id = str(segment.data.get("id", "")).strip()
     return FACE_NAMES.get(int(face_id)) if face_id.isdigit() else None
+
+
+def face_text(segment: MessageSegment) -> str:
+    """A face as "[流泪]", or a note that one was sent (a face alone is answered before)."""
+    name = face_name(segment)
+    return defang(f"[{name}]") if name else notes().face

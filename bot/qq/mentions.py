@@ -21,14 +21,13 @@ from nonebot.adapters.onebot.v11 import (
     GroupMessageEvent,
     Message,
     MessageEvent,
-    MessageSegment,
 )
 
 from bot.lines import lines
 from bot.qq.connections import Connections
-from bot.qq.faces import face_name
-from bot.qq.text import defang
-from bot.quoting import notes
+from bot.qq.faces import face_text
+from bot.qq.forwards import record_text
+from bot.qq.text import inline_record
 
 log = logging.getLogger(__name__)
 
@@ -145,17 +144,12 @@ async def _look_up(bot: Bot, group_id: int, user_id: str, connections: Connectio
     return user_id
 
 
-def face_text(segment: MessageSegment) -> str:
-    """A face as "[流泪]", or a note that one was sent (a face alone is answered before)."""
-    name = face_name(segment)
-    return defang(f"[{name}]") if name else notes().face
-
-
 async def spoken_text(bot: Bot, event: MessageEvent, connections: Connections) -> str:
     """The words of the message, her own @s dropped and other @s as "@name", and a note
     where a picture was (the model cannot see it; "看这个" alone reads as nonsense). A
     message without words stays "" (pictures alone are answered, or not, before this).
-    A QQ face is its name ("[流泪]"): beside words it is their tone."""
+    A QQ face is its name ("[流泪]"): beside words it is their tone. A forwarded record
+    sent with its messages is read as them; one sent as an id only is noted."""
     me = str(event.self_id)
     parts: list[str] = []
     said = False  # words or someone's @: a picture's note alone is not
@@ -168,6 +162,9 @@ async def spoken_text(bot: Bot, event: MessageEvent, connections: Connections) -
             parts.append(lines().picture_note)
         elif seg.type == "face":
             parts.append(face_text(seg))
+        elif seg.type == "forward":
+            parts.append(record_text(seg))
+            said = said or inline_record(seg) is not None
         elif seg.type == "at":
             target = str(seg.data.get("qq", ""))
             if target == me or not target:

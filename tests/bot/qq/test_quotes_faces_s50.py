@@ -12,8 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from nonebot.adapters.onebot.v11 import MessageSegment
 from websockets.asyncio.client import connect
 
+from bot.limits import MAX_INPUT_CHARS
+from bot.qq.forwards import record_text
 from tests.bot.qq.events import SELF_ID
 from tests.bot.qq.test_serve_e2e import (
     HEADERS,
@@ -80,3 +83,49 @@ async def test_a_face_beside_words_reaches_the_model_by_its_name(ws_url: str) ->
 async def test_a_face_alone_is_still_answered_as_media(ws_url: str) -> None:
     event = group_message(_at_her(NAPCAT_FACE), user_id=4502)
     assert await _answered(ws_url, event) == "亚托莉还看不懂图片和表情呢……用文字和我说吧！"
+
+
+def _forwarded(name: str, text: str) -> dict[str, Any]:
+    """One message of a forwarded record as NapCat puts it in `data.content`."""
+    return {
+        "self_id": int(SELF_ID),
+        "user_id": 4100,
+        "time": 0,
+        "message_id": 1,
+        "message_type": "group",
+        "sender": {"user_id": 4100, "nickname": name, "card": ""},
+        "raw_message": text,
+        "message": [_text(text)],
+        "message_format": "array",
+    }
+
+
+FORWARD_ID = "7350000000000000000"
+
+
+async def test_a_forwarded_record_is_read_as_the_text_it_forwards(ws_url: str) -> None:
+    """NapCat sends the record's messages inline: she read it as a picture."""
+    record = [_forwarded("小明", "周五晚上八点开黑"), _forwarded("小红", "[CQ:at,qq=all] 来")]
+    forward = {"type": "forward", "data": {"id": FORWARD_ID, "content": record}}
+    event = group_message(_at_her(forward), user_id=4503)
+    said = await _answered(ws_url, event)
+    assert (
+        said
+        == ECHO + "（转发了一段聊天记录：\n小明: 周五晚上八点开黑\n小红: ［CQ:at,qq=all] 来\n）"
+    )
+
+
+async def test_a_forwarded_record_without_its_messages_is_said_so(ws_url: str) -> None:
+    """go-cqhttp sends only the record's id: not the pictures line, a plain word."""
+    forward = {"type": "forward", "data": {"id": FORWARD_ID}}
+    event = group_message(_at_her(forward), user_id=4504)
+    assert await _answered(ws_url, event) == "这段聊天记录我打不开……把想说的直接打字告诉我吧！"
+    event = group_message(_at_her(_text(" 你看看"), forward), user_id=4504)
+    assert await _answered(ws_url, event) == ECHO + "你看看（转发了一段聊天记录，内容看不到）"
+
+
+def test_a_long_record_is_cut_to_the_message_limit() -> None:
+    record = [_forwarded(f"人{i}", "很长的一句话" * 50) for i in range(40)]
+    text = record_text(MessageSegment("forward", {"id": FORWARD_ID, "content": record}))
+    assert len(text) <= MAX_INPUT_CHARS and text.endswith("\n）")
+    assert text.startswith("（转发了一段聊天记录：\n人0: 很长的一句话")
