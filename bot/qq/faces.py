@@ -53,6 +53,10 @@ def face_name(segment: MessageSegment) -> str | None:
 
 
 def face_text(segment: MessageSegment) -> str:
-    """A face as "[流泪]", or a note that one was sent (a face alone is answered before)."""
+    """A face as "[流泪]", or a note that one was sent (a face alone is answered before);
+    "" for a segment that names no face."""
     name = face_name(segment)
-    return defang(f"[{name}]") if name else notes().face
+    if name:
+        return defang(f"[{name}]")
+    # A face with no id is a malformed segment: read without it, as any other one.
+    return notes().face if str(segment.data.get("id", "")).strip() else ""
