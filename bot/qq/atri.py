@@ -64,6 +64,7 @@ from bot.qq.mentions import (
     name_in_a_longer_word,
     spoken_text,
 )
+from bot.qq.quotes import quoted_note
 from bot.qq.resend import CutReply, PostedParts, WaitingReplies
 from bot.qq.sending import SendQueue, Stopped, is_retryable
 from bot.qq.text import (
@@ -293,13 +294,15 @@ def chat_request(
     event: MessageEvent, addressed: bool = True, text: str | None = None
 ) -> ChatRequest:
     """`text`: the words as `spoken_text` reads them (with other people's @s); only the
-    first `MAX_INPUT_CHARS` of them."""
+    first `MAX_INPUT_CHARS` of them, after a note of the message they quote (not
+    counted: the note is short, see `bot.qq.quotes`)."""
     sender = event.sender
     words = incoming_text(event.message) if text is None else text
+    words = words[:MAX_INPUT_CHARS].strip()
     return ChatRequest(
         platform=PLATFORM,
         user_id=str(event.user_id),
-        text=words[:MAX_INPUT_CHARS].strip(),
+        text=quoted_note(event) + words if words else "",
         display_name=sender.card or sender.nickname or "",
         channel_id=_group_id(event),
         addressed=addressed,

@@ -129,3 +129,47 @@ def test_a_long_record_is_cut_to_the_message_limit() -> None:
     text = record_text(MessageSegment("forward", {"id": FORWARD_ID, "content": record}))
     assert len(text) <= MAX_INPUT_CHARS and text.endswith("\n）")
     assert text.startswith("（转发了一段聊天记录：\n人0: 很长的一句话")
+
+
+def _quoted(user_id: int, message: Any, nickname: str = "小明") -> dict[str, Any]:
+    """NapCat's answer to `get_msg` for the quoted message."""
+    sender = {"user_id": user_id, "nickname": nickname, "card": ""}
+    return {"time": 0, "message_type": "group", "message_id": 700, "real_id": 700} | {
+        "sender": sender,
+        "message": message,
+    }
+
+
+def _quoting(*segments: dict[str, Any], user_id: int) -> dict[str, Any]:
+    """A member's quote of 4100's message, @ing 4100 (QQ puts that @ in) and her."""
+    quote = [{"type": "reply", "data": {"id": "700"}}, {"type": "at", "data": {"qq": "4100"}}]
+    return group_message([*quote, _text(" "), *_at_her(*segments)], user_id=user_id)
+
+
+async def test_the_quoted_message_reaches_the_model_before_the_words(ws_url: str) -> None:
+    """ "他说得对吗" quoting "明天全校放假": the model read only the question."""
+    event = _quoting(_text(" 他说得对吗"), user_id=4505)
+    said = await _answered(ws_url, event, _quoted(4100, [_text("明天全校放假")]))
+    assert said == ECHO + "（引用了小明的消息：明天全校放假）他说得对吗"
+
+
+async def test_a_quote_is_cleaned_and_cut_like_any_message(ws_url: str) -> None:
+    long = "[CQ:at,qq=all]@全体成员 " + "很长" * 300
+    event = _quoting(_text(" 是真的吗"), user_id=4506)
+    said = await _answered(ws_url, event, _quoted(4100, [_text(long)], nickname="[CQ:face,id=1]"))
+    note = said.removeprefix(ECHO).removesuffix("是真的吗")
+    assert note.startswith("（引用了［CQ:face,id=1]的消息：［CQ:at,qq=all]＠全体成员 很长很长")
+    assert note.endswith("…）") and len(note) <= len("（引用了的消息：）") + 32 + 200
+
+
+async def test_a_quote_of_her_own_message_is_hers(ws_url: str) -> None:
+    quote = [{"type": "reply", "data": {"id": "700"}}, {"type": "at", "data": {"qq": SELF_ID}}]
+    event = group_message([*quote, _text(" 真的吗")], user_id=4507)
+    said = await _answered(ws_url, event, _quoted(int(SELF_ID), "嗯，是我说的"))
+    assert said == ECHO + "（引用了你说过的话：嗯，是我说的）真的吗"
+
+
+async def test_a_quote_that_could_not_be_fetched_changes_nothing(ws_url: str) -> None:
+    quote = [{"type": "reply", "data": {"id": "700"}}, {"type": "at", "data": {"qq": SELF_ID}}]
+    event = group_message([*quote, _text(" 他说得对吗")], user_id=4508)
+    assert await _answered(ws_url, event) == ECHO + "他说得对吗"
