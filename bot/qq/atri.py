@@ -64,15 +64,18 @@ from bot.qq.mentions import (
     name_in_a_longer_word,
     spoken_text,
 )
+from bot.qq.quotes import quoted_note
 from bot.qq.resend import CutReply, PostedParts, WaitingReplies
 from bot.qq.sending import SendQueue, Stopped, is_retryable
 from bot.qq.text import (
     drop_unfetched_quote,
     incoming_text,
     only_media,
+    only_unread_record,
     reply_parts,
     text_message,
 )
+from bot.quoting import notes
 from model.character.persona import configured_card_path, load_persona
 from model.protocol import ChannelMode, ChatRequest, MemoryUnavailable, MessageRef, ReplyCut
 
@@ -291,13 +294,15 @@ def chat_request(
     event: MessageEvent, addressed: bool = True, text: str | None = None
 ) -> ChatRequest:
     """`text`: the words as `spoken_text` reads them (with other people's @s); only the
-    first `MAX_INPUT_CHARS` of them."""
+    first `MAX_INPUT_CHARS` of them, after a note of the message they quote (not
+    counted: the note is short, see `bot.qq.quotes`)."""
     sender = event.sender
     words = incoming_text(event.message) if text is None else text
+    words = words[:MAX_INPUT_CHARS].strip()
     return ChatRequest(
         platform=PLATFORM,
         user_id=str(event.user_id),
-        text=words[:MAX_INPUT_CHARS].strip(),
+        text=quoted_note(event) + words if words else "",
         display_name=sender.card or sender.nickname or "",
         channel_id=_group_id(event),
         addressed=addressed,
@@ -533,7 +538,9 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
         await tell_share_used_up(bot, event)
         return
     if media:
-        await send_reply(bot, event, lines().media_only)
+        # A record sent without its messages is no picture: she says what she cannot open.
+        unread = only_unread_record(event.message)
+        await send_reply(bot, event, notes().forward_unread_reply if unread else lines().media_only)
         return
     request = chat_request(event, text=await spoken_text(bot, event, connections))
     await chat_and_reply(bot, event, request, counted)

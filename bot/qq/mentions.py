@@ -16,10 +16,18 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
-from nonebot.adapters.onebot.v11 import Bot, GroupMessageEvent, Message, MessageEvent
+from nonebot.adapters.onebot.v11 import (
+    Bot,
+    GroupMessageEvent,
+    Message,
+    MessageEvent,
+)
 
 from bot.lines import lines
 from bot.qq.connections import Connections
+from bot.qq.faces import face_text
+from bot.qq.forwards import record_text
+from bot.qq.text import inline_record
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +147,9 @@ async def _look_up(bot: Bot, group_id: int, user_id: str, connections: Connectio
 async def spoken_text(bot: Bot, event: MessageEvent, connections: Connections) -> str:
     """The words of the message, her own @s dropped and other @s as "@name", and a note
     where a picture was (the model cannot see it; "看这个" alone reads as nonsense). A
-    message without words stays "" (pictures alone are answered, or not, before this)."""
+    message without words stays "" (pictures alone are answered, or not, before this).
+    A QQ face is its name ("[流泪]"): beside words it is their tone. A forwarded record
+    sent with its messages is read as them; one sent as an id only is noted."""
     me = str(event.self_id)
     parts: list[str] = []
     said = False  # words or someone's @: a picture's note alone is not
@@ -150,6 +160,11 @@ async def spoken_text(bot: Bot, event: MessageEvent, connections: Connections) -
             said = said or bool(seg.data["text"].strip())
         elif seg.type == "image":
             parts.append(lines().picture_note)
+        elif seg.type == "face":
+            parts.append(face_text(seg))
+        elif seg.type == "forward":
+            parts.append(record_text(seg))
+            said = said or inline_record(seg) is not None
         elif seg.type == "at":
             target = str(seg.data.get("qq", ""))
             if target == me or not target:

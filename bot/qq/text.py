@@ -10,6 +10,7 @@ implementation that re-parses text, or a reader, never sees a live one.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from nonebot.adapters.onebot.v11 import Message, MessageSegment
 
@@ -60,8 +61,23 @@ def drop_unfetched_quote(message: Message, self_id: str) -> bool:
 
 
 def only_media(message: Message) -> bool:
-    """True when the message carries something (a picture, a face…) but no words."""
+    """True when the message carries something (a picture, a face, a forwarded record
+    sent without its messages…) but no words; a record sent with them is words."""
+    if any(seg.type == "forward" and inline_record(seg) for seg in message):
+        return False
     return any(seg.type not in _NOT_MEDIA for seg in message) and not incoming_text(message)
+
+
+def only_unread_record(message: Message) -> bool:
+    """Media only, and among it a forwarded record sent as an id (go-cqhttp, Lagrange)."""
+    return only_media(message) and any(seg.type == "forward" for seg in message)
+
+
+def inline_record(segment: MessageSegment) -> list[Any] | None:
+    """A forwarded record's messages when they came with it (NapCat's `data.content`);
+    None when only its id did (go-cqhttp, Lagrange)."""
+    content = segment.data.get("content")
+    return content if isinstance(content, list) and content else None
 
 
 def reply_parts(text: str, limit: int, max_parts: int) -> list[str]:

@@ -116,7 +116,7 @@ async def test_a_reply_to_atri_is_addressed_to_her(
         ctx.receive_event(bot, addressed(bot, event))
         if answered:
             ctx.should_pass_rule(plugin.chat)
-            expect_reply(ctx, event, "亚托莉听到了：真的吗")
+            expect_reply(ctx, event, "亚托莉听到了：（引用了你说过的话：之前的话）真的吗")
         else:
             ctx.should_not_pass_rule(plugin.chat)
 

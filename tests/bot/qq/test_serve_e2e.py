@@ -346,7 +346,8 @@ async def test_a_reply_to_atri_and_a_refused_admin_command(ws_url: str) -> None:
         await answer(ws, get_msg, quoted | {"sender": {"user_id": int(SELF_ID)}, "message": "嗯"})
         action = await next_action(ws)
         await answer(ws, action, {"message_id": 1})
-        assert check_quoted_reply(action["params"]["message"], event) == "亚托莉听到了：真的吗"
+        said = check_quoted_reply(action["params"]["message"], event)
+        assert said == "亚托莉听到了：（引用了你说过的话：嗯）真的吗"  # her quoted message first
 
         event = group_message("/atri reset group")
         text = check_quoted_reply(await reply_to(ws, event), event)

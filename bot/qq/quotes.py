@@ -1,0 +1,33 @@
+"""The message a QQ message quotes (回复), for the model.
+
+NoneBot fetches the quoted message (`get_msg`) into `event.reply` and takes the quote out
+of the message: "他说得对吗" quoting "明天全校放假" reached the model as the question
+alone. The quote goes before the words as a short note (`bot.quoting`): who is quoted
+(her own message is hers: "you" to the model) and at most 200 characters of it, cleaned
+as any message text is. It is not counted in the 4,000 characters a message may have:
+the words keep all of theirs, and the note is at most a few hundred more. A quote the
+implementation could not fetch (`event.reply` None) adds nothing.
+"""
+
+from __future__ import annotations
+
+from nonebot.adapters.onebot.v11 import MessageEvent
+
+from bot.qq.forwards import segments_text
+from bot.qq.text import defang
+from bot.quoting import quote_note
+
+
+def quoted_note(event: MessageEvent) -> str:
+    """The note for the quoted message; "" when there is none or it says nothing."""
+    quoted = event.reply
+    if quoted is None:
+        return ""
+    text = defang(segments_text(quoted.message)).strip()
+    if not text:
+        return ""
+    sender = quoted.sender
+    if str(sender.user_id) == str(event.self_id):
+        return quote_note(None, text)
+    who = sender.card or sender.nickname or str(sender.user_id or "")
+    return quote_note(defang(who) or "?", text)
