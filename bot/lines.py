@@ -68,6 +68,16 @@ class BotLines:
     attachment_note: str  # {filename}
     picture_note: str  # a QQ picture beside words
     poke_note: str  # a QQ poke of her (戳一戳): all she is told of it
+    # A quoted message before the words (`bot.quoting`): someone's, or her own.
+    quote_note: str  # {who} {text}
+    own_quote_note: str  # {text}
+    poll_note: str  # {question} {answers}: a Discord poll
+    # A forwarded QQ chat record (合并转发): one "name: text" a line, or unread when only
+    # its id came; her answer when such a record is all a message holds.
+    forward_note: str  # {record}
+    forward_unread_note: str
+    forward_unread: str
+    face_note: str  # a QQ face no table names
     memory_sent_privately: str
     memory_not_sent: str
     qq_usage: str
@@ -169,6 +179,13 @@ ZH = BotLines(
     attachment_note="（发来了附件：{{filename}}）",
     picture_note="（发来了一张图片）",
     poke_note="（戳了戳你）",
+    quote_note="（引用了{{who}}的消息：{{text}}）",
+    own_quote_note="（引用了你说过的话：{{text}}）",
+    poll_note="（发起了投票：{{question}} 选项：{{answers}}）",
+    forward_note="（转发了一段聊天记录：\n{{record}}\n）",
+    forward_unread_note="（转发了一段聊天记录，内容看不到）",
+    forward_unread="这段聊天记录{name}打不开……把想说的直接打字告诉我吧！",
+    face_note="（发了一个表情）",
     memory_sent_privately="{name}把记得的事私信发给你了，去看看吧。",
     memory_not_sent="私信发不出去……加{name}为好友后，再在群里试一次吧。",
     qq_usage="""和{name}聊天：在群里 @{name}、以名字开头，或回复{name}的消息；私聊直接说。
@@ -247,6 +264,13 @@ EN = BotLines(
     attachment_note="(sent an attachment: {{filename}})",
     picture_note="(sent a picture)",
     poke_note="(pokes you)",
+    quote_note="(quoting {{who}}: {{text}})",
+    own_quote_note="(quoting what you said: {{text}})",
+    poll_note="(started a poll: {{question}} Answers: {{answers}})",
+    forward_note="(forwarded a chat record:\n{{record}}\n)",
+    forward_unread_note="(forwarded a chat record that cannot be read)",
+    forward_unread="{name} can't open this chat record... Tell me in words what you want to say!",
+    face_note="(sent an emoji)",
     memory_sent_privately="{name} sent you the memories in a private message. Have a look!",
     memory_not_sent="The private message could not be sent... Add {name} as a friend, "
     "then try again in the group.",
@@ -327,6 +351,13 @@ JA = BotLines(
     attachment_note="（ファイルを送った：{{filename}}）",
     picture_note="（画像を送った）",
     poke_note="（あなたをつんつんとつついた）",
+    quote_note="（{{who}}のメッセージを引用：{{text}}）",
+    own_quote_note="（あなたが言ったことを引用：{{text}}）",
+    poll_note="（投票を作った：{{question}} 選択肢：{{answers}}）",
+    forward_note="（チャット履歴を転送した：\n{{record}}\n）",
+    forward_unread_note="（チャット履歴を転送したが、中身は見えない）",
+    forward_unread="このチャット履歴は{name}には開けないの……言いたいことを言葉で教えてね！",
+    face_note="（絵文字を送った）",
     memory_sent_privately="{name}が覚えていることを個別メッセージで送ったよ。見てみてね。",
     memory_not_sent="個別メッセージが送れなかった……{name}を友だちに追加してから、"
     "もう一度グループで試してね。",

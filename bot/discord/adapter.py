@@ -28,7 +28,6 @@ from atri.config import ConfigError, DiscordSettings, Secrets, Settings, WorkerS
 from bot.commands import ChannelModes
 from bot.discord.commands import DEFER_AFTER_SECONDS, add_commands, sync_commands
 from bot.discord.lists import RoleLookup, RolesUnknown, channel_ids, lists_permit, parent_id
-from bot.discord.quoting import poll_note, quote_note
 from bot.discord.text import NameLookup, markup_as_text, outgoing_parts
 from bot.limits import (
     MAX_INPUT_CHARS,
@@ -39,6 +38,7 @@ from bot.limits import (
     ReplyCap,
 )
 from bot.lines import error_line_of, lines
+from bot.quoting import poll_note, quote_note
 from model.character.persona import Persona, canned_lines
 from model.protocol import (
     ChannelMode,
@@ -244,7 +244,11 @@ def quoted_in(message: discord.Message, me_id: int) -> str:
     if quoted.author.id == me_id and not _answered_someone_else(quoted, message.author.id):
         return ""
     text = said_in(quoted, me_id)
-    return quote_note(clean_str(quoted.author.display_name), text) if text else ""
+    if not text:
+        return ""
+    return quote_note(
+        None if quoted.author.id == me_id else clean_str(quoted.author.display_name), text
+    )
 
 
 def _answered_someone_else(reply: discord.Message, person_id: int) -> bool:

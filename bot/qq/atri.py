@@ -75,7 +75,6 @@ from bot.qq.text import (
     reply_parts,
     text_message,
 )
-from bot.quoting import notes
 from model.character.persona import configured_card_path, load_persona
 from model.protocol import ChannelMode, ChatRequest, MemoryUnavailable, MessageRef, ReplyCut
 
@@ -540,7 +539,7 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
     if media:
         # A record sent without its messages is no picture: she says what she cannot open.
         unread = only_unread_record(event.message)
-        await send_reply(bot, event, notes().forward_unread_reply if unread else lines().media_only)
+        await send_reply(bot, event, lines().forward_unread if unread else lines().media_only)
         return
     request = chat_request(event, text=await spoken_text(bot, event, connections))
     await chat_and_reply(bot, event, request, counted)

@@ -13,8 +13,8 @@ from typing import Any
 
 from nonebot.adapters.onebot.v11 import MessageSegment
 
+from bot.lines import lines
 from bot.qq.text import defang
-from bot.quoting import notes
 
 FACE_NAMES = {
     0: "惊讶", 1: "撇嘴", 2: "色", 3: "发呆", 4: "得意", 5: "流泪", 6: "害羞", 7: "闭嘴",
@@ -59,4 +59,4 @@ def face_text(segment: MessageSegment) -> str:
     if name:
         return defang(f"[{name}]")
     # A face with no id is a malformed segment: read without it, as any other one.
-    return notes().face if str(segment.data.get("id", "")).strip() else ""
+    return lines().face_note if str(segment.data.get("id", "")).strip() else ""

@@ -16,22 +16,20 @@ from bot.limits import MAX_INPUT_CHARS
 from bot.lines import lines
 from bot.qq.faces import face_text
 from bot.qq.text import defang, inline_record
-from bot.quoting import cut, notes
-
-MAX_NAME_CHARS = 32
+from bot.quoting import MAX_NAME_CHARS, cut
 
 
 def record_text(segment: MessageSegment) -> str:
     """The note the model reads for a forwarded record, at most `MAX_INPUT_CHARS` of it."""
     record = inline_record(segment)
     if record is None:
-        return notes().forward_unread
+        return lines().forward_unread_note
     lines_read = [line for item in record if (line := _message_line(item))]
     if not lines_read:
-        return notes().forward_unread
+        return lines().forward_unread_note
     text = "\n".join(lines_read)
-    room = MAX_INPUT_CHARS - len(notes().forward.format(record=""))
-    return notes().forward.format(record=text[: max(room, 0)])
+    room = MAX_INPUT_CHARS - len(lines().forward_note.format(record=""))
+    return lines().forward_note.format(record=text[: max(room, 0)])
 
 
 def _message_line(item: Any) -> str:
@@ -73,7 +71,7 @@ def segments_text(message: Message) -> str:
         elif seg.type == "face":
             parts.append(face_text(seg))
         elif seg.type == "forward":
-            parts.append(notes().forward_unread)
+            parts.append(lines().forward_unread_note)
         elif seg.type == "at":
             target = str(seg.data.get("qq", ""))
             name = seg.data.get("name")

@@ -80,6 +80,11 @@ def test_no_line_names_atri_for_someone_else() -> None:
                 live="l",
                 reason="r",
                 folder="d",
+                who="w",
+                text="t",
+                question="q",
+                answers="a",
+                record="r",
             )
 
 

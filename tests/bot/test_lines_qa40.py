@@ -18,6 +18,11 @@ LABELS = {
     "status_engine",
     "status_reload",
     "reload_refused",  # before the worker's own (English) sentence
+    # Notes for the model: what is quoted, asked or forwarded after the colon.
+    "quote_note",
+    "own_quote_note",
+    "poll_note",
+    "forward_note",
     "reload_unreachable",
     "discord_details",
     "sticker_note",

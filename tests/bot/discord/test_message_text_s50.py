@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.discord.adapter import AtriClient
-from bot.discord.quoting import QUOTE_CHARS
+from bot.quoting import MAX_QUOTE_CHARS
 from tests.bot.discord.fake_discord import (
     ADMIN_ID,
     BOT_ID,
@@ -78,7 +78,7 @@ async def test_a_reply_to_another_members_message_gives_her_its_text(
         MEMBER_ID, f"{MENTION} 他说的是真的吗？", mentions=(BOT_ID,), reply_to=quoted
     )
     assert await heard(fake_discord, payload) == (
-        "（回复 Minamo 的消息：“明天 #general 维护 一整天”） 他说的是真的吗？"
+        "（引用了Minamo的消息：明天 #general 维护 一整天） 他说的是真的吗？"
     )
 
 
@@ -88,7 +88,7 @@ async def test_a_long_quoted_message_is_cut(fake_discord: FakeDiscord, client: A
         MEMBER_ID, f"{MENTION} 对吗", mentions=(BOT_ID,), reply_to=quoted
     )
     said = await heard(fake_discord, payload)
-    assert said == f"（回复 Minamo 的消息：“{'长' * QUOTE_CHARS}…”） 对吗"
+    assert said == f"（引用了Minamo的消息：{'长' * (MAX_QUOTE_CHARS - 1)}…） 对吗"
 
 
 async def test_a_quote_of_a_picture_notes_the_picture(
@@ -99,7 +99,7 @@ async def test_a_quote_of_a_picture_notes_the_picture(
         MEMBER_ID, f"{MENTION} 可爱吗", mentions=(BOT_ID,), reply_to=quoted
     )
     said = await heard(fake_discord, payload)
-    assert said == "（回复 Minamo 的消息：“（发来了附件：cat.png）”） 可爱吗"
+    assert said == "（引用了Minamo的消息：（发来了附件：cat.png）） 可爱吗"
 
 
 async def test_a_reply_to_a_deleted_message_is_read_as_before(
@@ -138,7 +138,7 @@ async def test_her_own_reply_is_quoted_only_when_it_answered_someone_else(
     to_another = fake_discord.message_payload(
         MEMBER_ID, "真的？", reply_to=her_reply_to(fake_discord, others, "明天下雨")
     )
-    assert await heard(fake_discord, to_another) == "（回复 ATRI 的消息：“明天下雨”） 真的？"
+    assert await heard(fake_discord, to_another) == "（引用了你说过的话：明天下雨） 真的？"
     fake_discord.calls.clear()
     unknown = fake_discord.message_payload(BOT_ID, "我是高性能的机器人！")  # answered nothing known
     to_unknown = fake_discord.message_payload(MEMBER_ID, "真的？", reply_to=unknown)

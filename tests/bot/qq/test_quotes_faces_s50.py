@@ -119,7 +119,7 @@ async def test_a_forwarded_record_without_its_messages_is_said_so(ws_url: str) -
     """go-cqhttp sends only the record's id: not the pictures line, a plain word."""
     forward = {"type": "forward", "data": {"id": FORWARD_ID}}
     event = group_message(_at_her(forward), user_id=4504)
-    assert await _answered(ws_url, event) == "这段聊天记录我打不开……把想说的直接打字告诉我吧！"
+    assert await _answered(ws_url, event) == "这段聊天记录亚托莉打不开……把想说的直接打字告诉我吧！"
     event = group_message(_at_her(_text(" 你看看"), forward), user_id=4504)
     assert await _answered(ws_url, event) == ECHO + "你看看（转发了一段聊天记录，内容看不到）"
 
