@@ -21,7 +21,7 @@ _BRACKETS = re.compile(r"^[【\[(（「]+|[】\])）」]+$")
 def normalise_name(name: str) -> str:
     """Compare names by NFKC, case-folded, without spaces, invisible characters (zero-width
     spaces and joiners, soft hyphens, a stray BOM: format characters), a note in brackets
-    after the name, or surrounding brackets."""
+    after the name, surrounding brackets, or a full stop after it."""
     folded = unicodedata.normalize("NFKC", name).casefold()
     if not folded.isascii():
         folded = "".join(c for c in folded if unicodedata.category(c) != "Cf")
@@ -29,6 +29,10 @@ def normalise_name(name: str) -> str:
     if folded.endswith(")"):
         folded = _NOTE.sub("", folded)
     folded = _BRACKETS.sub("", folded)
+    if folded.endswith(".") and len(folded) > 1 and folded[-2].isalnum():
+        # `Hermione.`: a translation's stray full stop (a real game's tl/ strings), not
+        # another speaker; "..." stays a name of its own.
+        folded = folded[:-1]
     return "".join(folded.split())
 
 
