@@ -30,8 +30,11 @@ def adapters_adopt(
         ),
     ] = None,
 ) -> None:
-    """Make a peft adapter trained elsewhere (LLaMA-Factory, axolotl, unsloth) a new
-    version, checked against \\[model] base as the reload job checks one."""
+    """Make a peft adapter trained elsewhere a version, checked as the reload job checks one.
+
+    FOLDER holds adapter_config.json and adapter_model.safetensors (LLaMA-Factory,
+    axolotl, unsloth): it is checked against \\[model] base, then copied in with a
+    manifest.json recording that base."""
     from model.adapters.adopt import adopt_adapter
 
     settings = configured_settings()
