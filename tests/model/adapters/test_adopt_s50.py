@@ -76,6 +76,23 @@ async def test_an_adopted_folder_is_picked_up_by_the_reload_job_and_serves(
         assert service.reloader.prompt_for(adopted.version) == service.reloader.card_prompt
 
 
+def test_the_base_read_from_its_config_alone_is_the_base_the_engine_loads(
+    settings: Settings, any_tiny_model_dir: Path
+) -> None:
+    """Its config hash and layer sizes from a model built on the meta device (no weights)
+    are those of the model as loaded: tied embeddings (Qwen2) too."""
+    from transformers import AutoModelForCausalLM
+
+    from model.engines.loading import config_hash
+    from model.engines.local import layer_dims
+
+    settings.model.base = str(any_tiny_model_dir)
+    facts = adopt.base_facts(settings)
+    loaded = AutoModelForCausalLM.from_pretrained(any_tiny_model_dir)
+    assert facts.config_hash == config_hash(loaded)
+    assert facts.module_dims == layer_dims(loaded)
+
+
 def test_the_version_is_named_by_the_clock_after_the_newest_or_as_given(
     reload_settings: Settings, tiny_model_dir: Path, make_version: MakeVersion, tmp_path: Path
 ) -> None:
