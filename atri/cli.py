@@ -1,7 +1,8 @@
 """The `atri` command: one entry point for data prep, training, evaluation and serving.
 
-The shared frame of every command is in `cli_common.py`; the `atri memory …` and
-`atri persona …` groups are in `memory_commands.py` and `persona_commands.py`."""
+The shared frame of every command is in `cli_common.py`; the `atri memory …`,
+`atri persona …` and `atri adapters …` groups are in `memory_commands.py`,
+`persona_commands.py` and `adapter_commands.py`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
+from atri.adapter_commands import adapters_app
 from atri.cli_common import (
     CONFIG_HELP,
     Commands,
@@ -49,6 +51,7 @@ app = Commands(
 )
 app.add_typer(memory_app, name="memory")
 app.add_typer(persona_app, name="persona")
+app.add_typer(adapters_app, name="adapters")
 
 
 # What a bug report needs besides atri's own version: the libraries whose behaviour

@@ -50,7 +50,8 @@ class BotLines:
     reload_rolled_back: str  # {version} {previous}
     reload_already: str  # {version}
     reload_refused: str  # {version} {reason} {live}
-    reload_no_version: str  # {folder}
+    # {folder} {reason}: the reason names peft folders there without a manifest, or is "".
+    reload_no_version: str
     reload_nothing_older: str
     reload_no_adapters: str  # {engine}
     reload_unreachable: str  # {reason}
@@ -124,7 +125,7 @@ class BotLines:
             reason=result.reason,
             engine=result.engine,
             folder=result.folder,
-        )
+        ).rstrip()  # a line ending in an empty {reason}
 
     def named(self, version: str) -> str:
         """An adapter version as these lines name it ("" is the base model)."""
@@ -164,7 +165,7 @@ ZH = BotLines(
     reload_rolled_back="已退回到{{version}}（之前是{{previous}}）。",
     reload_already="现在用的已经是{{version}}了。",
     reload_refused="没有换上{{version}}：{{reason}} 仍在使用{{live}}。",
-    reload_no_version="{{folder}} 里还没有完整的模型版本。",
+    reload_no_version="{{folder}} 里还没有完整的模型版本。{{reason}}",
     reload_nothing_older="现在用的就是基础模型，没有可以退回的版本。",
     reload_no_adapters="{{engine}} 引擎不使用模型版本（LoRA 适配器），没有可以加载或退回的。",
     reload_unreachable="联系不上模型服务：{{reason}}",
@@ -247,7 +248,7 @@ EN = BotLines(
     reload_rolled_back="Rolled back to {{version}} (was {{previous}}).",
     reload_already="Already serving {{version}}.",
     reload_refused="Did not switch to {{version}}: {{reason}} Still serving {{live}}.",
-    reload_no_version="No complete adapter version in {{folder}}.",
+    reload_no_version="No complete adapter version in {{folder}}. {{reason}}",
     reload_nothing_older="Already serving the base model; nothing to roll back to.",
     reload_no_adapters="The {{engine}} engine takes no adapters: nothing to load or roll back.",
     reload_unreachable="Could not reach the worker: {{reason}}",
@@ -334,7 +335,7 @@ JA = BotLines(
     reload_rolled_back="{{version}}に戻しました（以前は{{previous}}）。",
     reload_already="すでに{{version}}を使っています。",
     reload_refused="{{version}}には切り替えませんでした：{{reason}} 引き続き{{live}}を使っています。",
-    reload_no_version="{{folder}} に完全なバージョンがありません。",
+    reload_no_version="{{folder}} に完全なバージョンがありません。{{reason}}",
     reload_nothing_older="いまはベースモデルを使っているので、戻せるバージョンはありません。",
     reload_no_adapters="{{engine}} エンジンはアダプターを使わないので、読み込むものも戻すものもありません。",
     reload_unreachable="ワーカーに接続できませんでした：{{reason}}",

@@ -426,7 +426,10 @@ class Reloader:
         self._check_character(info)
         self._check_base(engine, info)
         await asyncio.to_thread(self._check_ooc, info)
-        await engine.load_adapter(info.path, version)
+        try:
+            await engine.load_adapter(info.path, version)
+        except AdapterError as exc:
+            raise naming_version(exc, version, info.path) from exc.__cause__
         self.loaded.append(version)
         # Versions trained before manifests recorded a prompt were trained with the card.
         self.prompts[version] = info.manifest.system_prompt or self.card_prompt
@@ -599,6 +602,17 @@ class Reloader:
         if self.on_result is not None:
             self.on_result(result, self.last)
         return result
+
+
+def naming_version(exc: AdapterError, version: str, folder: Path) -> AdapterError:
+    """An engine's refusal as a sentence that says which version it is about, as every
+    other refusal does: the layer-shape check's "The adapter changes …" said none. One
+    that names it already (by name, or by its folder) is kept as it is; the same class,
+    so a conflict or an unwritten file is still told apart."""
+    reason = str(exc)
+    if reason.startswith(f"Version {version}") or str(folder) in reason:
+        return exc
+    return type(exc)(f"Version {version}: {reason}")
 
 
 def _label(version: str) -> str:

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -145,12 +146,13 @@ def bare_folders_hint(parent: Path, names: list[str]) -> str:
     """What to do with bare peft folders in the adapters folder, as one clause."""
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     one = len(names) == 1
+    example = shlex.quote(str(parent / names[0])) if one else "FOLDER"
     return (
         f"{shown} in {parent} {'holds' if one else 'hold'} a peft adapter but no {MANIFEST}, "
-        "which only `atri train` writes (it records the base model a version was trained "
-        f"on), so the reload job passes {'it' if one else 'them'} over; to serve "
-        f"{'it' if one else 'one'}, set [model] adapter to {'its' if one else 'the'} folder "
-        "and restart (it is checked by its layer shapes)"
+        "which records the base model a version was trained on, so the reload job passes "
+        f"{'it' if one else 'them'} over; `atri adapters adopt {example}` checks "
+        f"{'it' if one else 'one'} against [model] base and publishes it as a version (or "
+        f"set [model] adapter to {'its' if one else 'the'} folder and restart)"
     )
 
 

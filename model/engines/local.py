@@ -52,7 +52,7 @@ class LocalEngine:
         self.stats = EngineStats()
         self.active_adapter: str = ""
         # Facts about the bare base model that adapter checks compare against.
-        self.module_dims = _module_dims(loaded.model)
+        self.module_dims = layer_dims(loaded.model)
         self.embedding_name = _input_embedding_name(loaded.model)
         # The first adapter that put each of peft's embedding wrappers into the model
         # ("trainable tokens", "saved embeddings"): they stay after it is unloaded.
@@ -538,7 +538,7 @@ def _plain_key(key: str, name: str) -> str:
     return key.replace(f".modules_to_save.{name}", "").replace(".original_module", "")
 
 
-def _module_dims(model: Any) -> dict[str, tuple[int, int]]:
+def layer_dims(model: Any) -> dict[str, tuple[int, int]]:
     """(in, out) sizes of every layer LoRA can attach to: linear layers, GPT-2's Conv1D
     (no in_features; its weight is stored (in, out)) and embeddings."""
     dims: dict[str, tuple[int, int]] = {}

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,47 +63,72 @@ def publish_version(
     add it to `published`: a Ctrl-C comes after both or before both, never between (the
     run would say nothing was written while the version is in place, and `--resume`
     would publish it a second time)."""
-    import datetime as dt
-
     out = settings.path(settings.model.adapters_dir)
     version = next_version_name(out)
+
+    def build(tmp: Path) -> None:
+        model.save_pretrained(str(tmp))
+        plot_loss(history, tmp / LOSS_PLOT, title=f"LoRA adapter {version}")
+        manifest = {
+            **manifest_head(version, settings.model.base, loaded.config_hash),
+            "dataset_sha256": files.train_sha256,
+            "eval_dataset_sha256": files.eval_sha256,
+            # Where its held-out set was: `atri eval` scores the version on that file
+            # (checked by hash), not whatever [train] names by the time it runs.
+            "eval_dataset_file": str(files.eval.resolve()) if files.eval else None,
+            "settings": settings.train.model_dump(),
+            "hardware": {
+                "device": hw.device,
+                "precision": hw.precision,
+                "quantization": "4bit" if hw.quantize_4bit else "none",
+                "gradient_checkpointing": hw.gradient_checkpointing,
+            },
+            "train_loss": _finite(train_loss),
+            "eval_loss": _finite(eval_loss) if eval_loss is not None else None,
+            "base_eval_loss": next((v for _, v in loss_points(history, "eval_loss")), None),
+            "created_at": now_stamp(),
+            "target_modules": targets,
+            "lora_r": settings.train.lora_r,
+            # What the adapter learned to answer under: wherever it is live, the worker,
+            # `atri eval` and the reload smoke test give it exactly this prompt.
+            "system_prompt": system_prompt,
+            "chat_template": loaded.tokenizer.chat_template,
+            # Whom it was trained as (the configured card's names): a worker serving
+            # another character refuses it, and `atri eval` passes it over by default.
+            **character.manifest_fields(),
+        }
+        write_json_atomic(tmp / MANIFEST, manifest)
+        write_gguf_adapter(settings, tmp)
+
+    return publish_built(out, version, build, published)
+
+
+def manifest_head(version: str, base_model: str, base_config_hash: str) -> dict[str, Any]:
+    """The fields every version's manifest.json opens with: what it is, and the base
+    model (and its config hash) the reload job checks before it goes live."""
+    return {
+        "format": MANIFEST_FORMAT,
+        "version": version,
+        "base_model": base_model,
+        "base_config_hash": base_config_hash,
+    }
+
+
+def now_stamp() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def publish_built(
+    out: Path, version: str, build: Callable[[Path], None], published: list[Path]
+) -> Path:
+    """Build a version in a hidden folder in `out` (`build` writes its files there), then
+    rename it in as `version` and add it to `published`: a reader (the worker's reload
+    job) never sees half a version, and a failure or a Ctrl-C leaves nothing behind. The
+    rename and the record come both or neither (the run would say nothing was written
+    while the version is in place, and `--resume` would publish it a second time)."""
     with temp_folder(out, version) as tmp:
         try:
-            model.save_pretrained(str(tmp))
-            plot_loss(history, tmp / LOSS_PLOT, title=f"LoRA adapter {version}")
-            manifest = {
-                "format": MANIFEST_FORMAT,
-                "version": version,
-                "base_model": settings.model.base,
-                "base_config_hash": loaded.config_hash,
-                "dataset_sha256": files.train_sha256,
-                "eval_dataset_sha256": files.eval_sha256,
-                # Where its held-out set was: `atri eval` scores the version on that file
-                # (checked by hash), not whatever [train] names by the time it runs.
-                "eval_dataset_file": str(files.eval.resolve()) if files.eval else None,
-                "settings": settings.train.model_dump(),
-                "hardware": {
-                    "device": hw.device,
-                    "precision": hw.precision,
-                    "quantization": "4bit" if hw.quantize_4bit else "none",
-                    "gradient_checkpointing": hw.gradient_checkpointing,
-                },
-                "train_loss": _finite(train_loss),
-                "eval_loss": _finite(eval_loss) if eval_loss is not None else None,
-                "base_eval_loss": next((v for _, v in loss_points(history, "eval_loss")), None),
-                "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "target_modules": targets,
-                "lora_r": settings.train.lora_r,
-                # What the adapter learned to answer under: wherever it is live, the worker,
-                # `atri eval` and the reload smoke test give it exactly this prompt.
-                "system_prompt": system_prompt,
-                "chat_template": loaded.tokenizer.chat_template,
-                # Whom it was trained as (the configured card's names): a worker serving
-                # another character refuses it, and `atri eval` passes it over by default.
-                **character.manifest_fields(),
-            }
-            write_json_atomic(tmp / MANIFEST, manifest)
-            write_gguf_adapter(settings, tmp)
+            build(tmp)
             give_new_file_mode([f for f in tmp.rglob("*") if f.is_file()])
             with interruptions_held():
                 version_dir = publish(tmp, out, version)

@@ -229,7 +229,7 @@ async def test_bare_peft_folder_is_named_by_the_job_once_and_by_an_admin_reload(
         result = await job.reload()
         assert not result.ok and result.code == "no_version"
         assert "manifest.json" in result.message and V1 in result.message
-        assert "atri train" in result.message and "[model] adapter" in result.message
+        assert "atri adapters adopt" in result.message and "[model] adapter" in result.message
         assert "\n" not in result.message
         assert result.reason.startswith(V1)  # for a bot to add to its own line
     finally:
