@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from atri.config import OFFLINE_DEFAULT_BASE, Settings
 from atri.errors import ConfigError
 from model.adapters.gguf_lora import ADAPTER_GGUF, PEFT_PREFIX
+from model.engines.loading import OFFLINE_GGUF
 from model.adapters.initialization import check_converted
 from model.adapters.versions import (
     ADAPTER_FILES,
@@ -232,9 +233,9 @@ def _warn_of_another_base(folder: Path, base_id: str) -> None:
         return
     if _model_name(named) != _model_name(base_id):
         log.warning(
-            "%s: its adapter_config.json says it was trained on %r, not the loaded base "
-            "model %r; it is served, its layer shapes fitting, but its replies may be "
-            "poor: point [model] adapter at an adapter trained on [model] base",
+            "%s: its adapter_config.json says it was trained on %r, not on [model] base "
+            "%r; its layer shapes fit, so it is taken, but its replies may be poor: an "
+            "adapter trained on [model] base is what it is made for",
             folder,
             named,
             base_id,
@@ -245,6 +246,8 @@ def _model_name(name_or_path: str) -> str:
     """A model's name as hub ids, local folders and GGUF files of it share:
     "Qwen/Qwen2.5-7B-Instruct", "/srv/qwen2.5-7b-instruct/", "…-Q4_K_M.gguf" and
     "unsloth/qwen2.5-7b-instruct-bnb-4bit" all give "qwen2.5-7b-instruct"."""
+    if name_or_path == OFFLINE_DEFAULT_BASE:
+        name_or_path = OFFLINE_GGUF  # SmolLM2-135M-Instruct, the model peft records
     last = re.split(r"[/\\]", name_or_path.strip().rstrip("/\\"))[-1].lower()
     last = last.removeprefix("builtin:").removesuffix(".gguf")
     while (shorter := _FORMAT_SUFFIX.sub("", last)) != last:

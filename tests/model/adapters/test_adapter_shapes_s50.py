@@ -185,6 +185,8 @@ def test_a_bare_folder_naming_another_base_is_served_with_a_warning(
         ("C:\\models\\Qwen2.5-7B-Instruct", "./models/Qwen2.5-7B-Instruct-Q4_K_M.gguf"),
         ("", "Qwen/Qwen2.5-7B-Instruct"),
         (None, "Qwen/Qwen2.5-7B-Instruct"),
+        # The offline default is SmolLM2-135M-Instruct, the name peft records for it.
+        ("HuggingFaceTB/SmolLM2-135M-Instruct", "builtin:smollm2-135m"),
     ],
 )
 def test_a_bare_folder_naming_the_loaded_base_in_another_form_is_not_warned_of(
