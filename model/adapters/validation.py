@@ -21,7 +21,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from atri.config import OFFLINE_DEFAULT_BASE, Settings
 from atri.errors import ConfigError
 from model.adapters.gguf_lora import ADAPTER_GGUF, PEFT_PREFIX
-from model.engines.loading import OFFLINE_GGUF
 from model.adapters.initialization import check_converted
 from model.adapters.versions import (
     ADAPTER_FILES,
@@ -33,6 +32,7 @@ from model.adapters.versions import (
     read_manifest,
     version_folder,
 )
+from model.engines.loading import OFFLINE_GGUF
 
 log = logging.getLogger(__name__)
 
