@@ -123,14 +123,14 @@ def _segments(tokenizer: Any, conv: Conversation) -> tuple[list[tuple[str, bool]
     eos = ""  # added after `full` when the last reply needs it to stop
     hidden = 0
     for i, m in enumerate(messages):
-        if m["role"] != "assistant":
+        if m["role"] != "assistant" or not m["content"].strip():
+            # An empty reply stays as context: its end token alone would teach her to say
+            # nothing.
             continue
         before = _render(tokenizer, messages[:i], prompt=True)
         upto = _render(tokenizer, messages[: i + 1], prompt=False)
         if full.startswith(upto) and upto.startswith(before) and len(before) >= done:
             start, end = len(before), len(upto)
-        elif not m["content"].strip():
-            continue  # an empty reply: nothing to learn, wherever the template put it
         else:
             # Templates that rewrite history (e.g. Qwen3 strips old reasoning) are not
             # prefix consistent: find the reply where the template put it.
@@ -191,8 +191,9 @@ def tokenize_conversation(tokenizer: Any, conv: Conversation) -> Sample:
 
 def exchange_starts(conv: Conversation) -> list[int]:
     """Where a conversation may be cut without splitting an exchange: turn 0, and the
-    turn after each reply but the last (a cut keeps the last reply)."""
-    replies = [i for i, (r, _) in enumerate(conv.turns) if r == "assistant"]
+    turn after each reply but the last (a cut keeps the last reply). Only replies with
+    loss count: a cut that kept only an empty one would leave nothing to learn."""
+    replies = [i for i, (r, t) in enumerate(conv.turns) if r == "assistant" and t.strip()]
     return [0] + [i + 1 for i in replies[:-1]]
 
 

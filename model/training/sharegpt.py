@@ -66,6 +66,9 @@ class Conversation:
     def replies(self) -> list[str]:
         return [t for r, t in self.turns if r == "assistant"]
 
+    def has_reply_to_learn(self) -> bool:
+        return any(t.strip() for t in self.replies())
+
 
 def load_sharegpt(
     path: Path, allow_empty: bool = False, notify: Callable[[str], None] | None = None
@@ -107,11 +110,19 @@ def load_sharegpt(
         )
     media = sum(1 for r in data if _uses_media(r))
     tool_use = sum(1 for r in data if _uses_tools(r) and not _uses_media(r))
-    conversations = [
+    parsed = [
         _parse_record(path, i, record)
         for i, record in enumerate(data)
         if not _uses_tools(record) and not _uses_media(record)
     ]
+    # An empty reply is context without loss (dataset.py); a record of empty replies
+    # only has nothing to learn.
+    conversations = [c for c in parsed if c.has_reply_to_learn()]
+    silent = len(parsed) - len(conversations)
+    if silent and not conversations and not allow_empty:
+        raise DatasetError(
+            f'{path}: every "gpt" reply is empty, so there is nothing to learn from.'
+        )
     if (tool_use or media) and not conversations and not allow_empty:
         kinds = [f"{TOOL_USE_NOTE} (tool use)"] * bool(tool_use) + [MEDIA_NOTE] * bool(media)
         raise DatasetError(
@@ -129,6 +140,11 @@ def load_sharegpt(
             f"{path}: {media} conversation{'s' * (media != 1)} {MEDIA_NOTE} left out: "
             "training reads text only, and would learn their <image>/<video>/<audio> "
             "placeholders as words."
+        )
+    if silent:
+        (notify or log.warning)(
+            f'{path}: {silent} conversation{"s" * (silent != 1)} whose "gpt" replies are '
+            "all empty left out: there is nothing to learn from them."
         )
     if not conversations and not allow_empty:
         raise DatasetError(f"{path}: the dataset is empty.")
@@ -264,7 +280,7 @@ def _parse_record(path: Path, index: int, record: Any) -> Conversation:
             system = system or text
         else:
             turns.append((role, text))
-    if not any(r == "assistant" and t.strip() for r, t in turns):
+    if not any(r == "assistant" for r, _ in turns):
         raise DatasetError(f'{where} has no "gpt" reply to learn from.')
     if not system and turns and turns[0][0] == "assistant":
         # Most chat templates refuse a conversation that opens with the assistant.
