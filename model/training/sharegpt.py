@@ -58,6 +58,8 @@ class DatasetError(UserError):
 class Conversation:
     system: str
     turns: tuple[tuple[str, str], ...]  # (role, text), role "user" or "assistant"
+    # Indices of replies kept as context without loss: OpenAI fine-tuning's "weight": 0.
+    untrained: frozenset[int] = frozenset()
 
     def messages(self) -> list[dict[str, str]]:
         head = [{"role": "system", "content": self.system}] if self.system else []
@@ -66,8 +68,19 @@ class Conversation:
     def replies(self) -> list[str]:
         return [t for r, t in self.turns if r == "assistant"]
 
+    def learns(self, index: int) -> bool:
+        """Whether turn `index` carries loss: a reply, not empty (its end token alone
+        would teach her to say nothing), not marked "weight": 0."""
+        role, text = self.turns[index]
+        return role == "assistant" and bool(text.strip()) and index not in self.untrained
+
     def has_reply_to_learn(self) -> bool:
-        return any(t.strip() for t in self.replies())
+        return any(self.learns(i) for i in range(len(self.turns)))
+
+    def since(self, first: int) -> Conversation:
+        """The conversation from turn `first` on (its oldest exchanges cut)."""
+        kept = frozenset(i - first for i in self.untrained if i >= first)
+        return Conversation(self.system, self.turns[first:], kept)
 
 
 def load_sharegpt(
@@ -115,13 +128,14 @@ def load_sharegpt(
         for i, record in enumerate(data)
         if not _uses_tools(record) and not _uses_media(record)
     ]
-    # An empty reply is context without loss (dataset.py); a record of empty replies
-    # only has nothing to learn.
+    # An empty reply, or one marked "weight": 0, is context without loss; a record of
+    # those only has nothing to learn.
     conversations = [c for c in parsed if c.has_reply_to_learn()]
     silent = len(parsed) - len(conversations)
     if silent and not conversations and not allow_empty:
         raise DatasetError(
-            f'{path}: every "gpt" reply is empty, so there is nothing to learn from.'
+            f'{path}: every "gpt" reply is empty or has "weight": 0, so there is nothing to '
+            "learn from."
         )
     if (tool_use or media) and not conversations and not allow_empty:
         kinds = [f"{TOOL_USE_NOTE} (tool use)"] * bool(tool_use) + [MEDIA_NOTE] * bool(media)
@@ -144,7 +158,7 @@ def load_sharegpt(
     if silent:
         (notify or log.warning)(
             f'{path}: {silent} conversation{"s" * (silent != 1)} whose "gpt" replies are '
-            "all empty left out: there is nothing to learn from them."
+            'all empty or "weight": 0 left out: there is nothing to learn from them.'
         )
     if not conversations and not allow_empty:
         raise DatasetError(f"{path}: the dataset is empty.")
@@ -261,6 +275,7 @@ def _parse_record(path: Path, index: int, record: Any) -> Conversation:
     if not isinstance(system, str):
         raise DatasetError(f'{where}: "system" must be a string.')
     turns: list[tuple[str, str]] = []
+    untrained: set[int] = set()
     for turn in record[turns_key]:
         if not isinstance(turn, dict):
             raise DatasetError(f'{where}: each turn must be {{"from": ..., "value": ...}}.')
@@ -278,8 +293,10 @@ def _parse_record(path: Path, index: int, record: Any) -> Conversation:
             )
         if role == "system":
             system = system or text
-        else:
-            turns.append((role, text))
+            continue
+        if role == "assistant" and not _trains(where, turn.get("weight")):
+            untrained.add(len(turns))
+        turns.append((role, text))
     if not any(r == "assistant" for r, _ in turns):
         raise DatasetError(f'{where} has no "gpt" reply to learn from.')
     if not system and turns and turns[0][0] == "assistant":
@@ -288,7 +305,18 @@ def _parse_record(path: Path, index: int, record: Any) -> Conversation:
             f'{where} opens with a "gpt" turn and has no system prompt; chat templates need '
             'a "human" turn (or a "system" prompt) first, so add one or remove the record.'
         )
-    return Conversation(system=system, turns=tuple(turns))
+    return Conversation(system=system, turns=tuple(turns), untrained=frozenset(untrained))
+
+
+def _trains(where: str, weight: Any) -> bool:
+    """OpenAI fine-tuning's per-message "weight": 0 keeps a reply as context without
+    loss; 1 (or none) trains it."""
+    if weight is None or (weight in (0, 1) and not isinstance(weight, bool)):
+        return weight != 0
+    raise DatasetError(
+        f'{where}: an assistant message has "weight": {json.dumps(weight)[:20]}; OpenAI '
+        "fine-tuning's weight is 0 (kept as context, not trained) or 1 (trained)."
+    )
 
 
 def training_prompt(conversations: Sequence[Conversation], path: Path) -> str:

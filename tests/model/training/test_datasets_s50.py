@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from model.training.dataset import IGNORE, tokenize_dataset
+from model.training.dataset import IGNORE, exchange_starts, tokenize_dataset
 from model.training.sharegpt import DatasetError, load_sharegpt
 from tests.tiny_model import CHATML_TEMPLATE, TRAINING_TEXT, build_tokenizer
 
@@ -80,4 +80,69 @@ def test_a_record_with_only_empty_replies_is_left_out_and_counted(tmp_path: Path
 def test_a_file_of_empty_replies_only_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, [sg(("human", "hi"), ("gpt", ""))])
     with pytest.raises(DatasetError, match=r"every .gpt. reply is empty"):
+        load_sharegpt(path)
+
+
+# d02: OpenAI fine-tuning's "weight"
+def oai(*messages: tuple[str, str, int | None]) -> dict[str, Any]:
+    return {
+        "messages": [
+            {"role": r, "content": c, **({} if w is None else {"weight": w})}
+            for r, c, w in messages
+        ]
+    }
+
+
+def test_a_reply_with_weight_0_is_context_without_loss(tokenizer: Any, tmp_path: Path) -> None:
+    record = oai(
+        ("system", "You are Eileen.", None),
+        ("user", "hi", None),
+        ("assistant", "OLD BAD REPLY", 0),
+        ("user", "again", None),
+        ("assistant", "Hello!", 1),
+        ("user", "and?", None),
+        ("assistant", "Yes.", None),
+    )
+    path = tmp_path / "data.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    [spans] = trained_text(tokenizer, path)
+    assert [s.split("<|im_end|>")[0] for s in spans] == ["Hello!", "Yes."]
+    [conv] = load_sharegpt(path)
+    assert conv.replies() == ["OLD BAD REPLY", "Hello!", "Yes."]  # still in the context
+
+
+def test_a_cut_keeps_the_last_reply_that_trains(tmp_path: Path) -> None:
+    record = oai(
+        ("user", "one", None),
+        ("assistant", "Kept.", None),
+        ("user", "two", None),
+        ("assistant", "NOT THIS", 0),
+        ("user", "three", None),
+        ("assistant", "Also kept.", None),
+        ("user", "four", None),
+        ("assistant", "", None),
+    )
+    [conv] = load_sharegpt(write(tmp_path, [record]))
+    # A cut may fall after a reply that trains only: one after "NOT THIS" or after the
+    # empty last reply would leave a sample with nothing to learn.
+    assert exchange_starts(conv) == [0, 2]
+    assert conv.since(2).untrained == frozenset({1})
+
+
+def test_a_record_whose_replies_all_have_weight_0_is_left_out(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        [
+            oai(("user", "hi", None), ("assistant", "no", 0)),
+            oai(("user", "hi", None), ("assistant", "yes", 1)),
+        ],
+    )
+    notes: list[str] = []
+    assert [c.replies() for c in load_sharegpt(path, notify=notes.append)] == [["yes"]]
+    assert len(notes) == 1 and '"weight": 0' in notes[0]
+
+
+def test_a_weight_other_than_0_or_1_is_one_sentence(tmp_path: Path) -> None:
+    path = write(tmp_path, [oai(("user", "hi", None), ("assistant", "no", 0.5))])  # type: ignore[arg-type]
+    with pytest.raises(DatasetError, match=r'"weight": 0.5; .* 0 .* or 1'):
         load_sharegpt(path)
