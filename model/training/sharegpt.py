@@ -121,6 +121,12 @@ def load_sharegpt(
             "atri train learns from conversations, so pass a sharegpt file whose records "
             'end in a "gpt" reply.'
         )
+    data, undesirable = _desirable_only(path, data, allow_empty)
+    if undesirable:
+        (notify or log.warning)(
+            f"{path}: {undesirable} KTO row{'s' * (undesirable != 1)} labelled undesirable "
+            '("label": false) left out: training learns only the replies labelled true.'
+        )
     media = sum(1 for r in data if _uses_media(r))
     tool_use = sum(1 for r in data if _uses_tools(r) and not _uses_media(r))
     parsed = [
@@ -192,6 +198,33 @@ def _records(path: Path, data: Any) -> list[Any]:
         f'{path}: holds {what}, not records: expected a JSON list of {{"conversations": [...]}} '
         "records (sharegpt), or JSON Lines with one record a line."
     )
+
+
+def _desirable_only(path: Path, data: list[Any], allow_empty: bool) -> tuple[list[Any], int]:
+    """A LLaMA-Factory KTO file's records labelled desirable, and how many are not.
+
+    Its rows carry a true/false label (the "label" key, or the column its
+    dataset_info.json names as "kto_tag"): false marks a reply the model should NOT give.
+    Plain training cannot learn "not this", so those rows are left out (never trained as
+    her replies); the true rows are good replies, which is what training learns, so a
+    KTO file still trains rather than being refused as a preference file is."""
+    column = _registered_columns(path).get("kto_tag")
+    tag = column if isinstance(column, str) else "label"
+
+    def labelled(record: Any) -> bool:
+        if not isinstance(record, dict) or tag not in record:
+            return False
+        # An unregistered "label" counts only as a true/false one: a string "label" may
+        # mean anything.
+        return column is not None or isinstance(record[tag], bool)
+
+    kept = [r for r in data if not labelled(r) or r[tag]]
+    if data and not kept and not allow_empty:
+        raise DatasetError(
+            f'{path}: every row of this KTO file is labelled undesirable ("{tag}": false); '
+            "training learns the replies she should give, so there is nothing to train on."
+        )
+    return kept, len(data) - len(kept)
 
 
 def _uses_tools(record: Any) -> bool:
@@ -376,13 +409,30 @@ def sibling_eval_file(train_file: Path) -> Path | None:
     return None
 
 
-def _registered_eval_file(train_file: Path) -> list[Path]:
+def _dataset_info(folder: Path) -> dict[str, Any]:
+    """The folder's LLaMA-Factory index; {} when there is none or it is not an object."""
     try:
-        info = json.loads((train_file.parent / DATASET_INFO).read_text(encoding="utf-8"))
+        info = json.loads((folder / DATASET_INFO).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return []
-    if not isinstance(info, dict):
-        return []
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _registered_entry(train_file: Path) -> dict[str, Any]:
+    """The entry the folder's dataset_info.json has for this file ({} if none)."""
+    for entry in _dataset_info(Path(train_file).parent).values():
+        if isinstance(entry, dict) and entry.get("file_name") == Path(train_file).name:
+            return entry
+    return {}
+
+
+def _registered_columns(train_file: Path) -> dict[str, Any]:
+    columns = _registered_entry(train_file).get("columns")
+    return columns if isinstance(columns, dict) else {}
+
+
+def _registered_eval_file(train_file: Path) -> list[Path]:
+    info = _dataset_info(train_file.parent)
     for name, entry in info.items():
         if isinstance(entry, dict) and entry.get("file_name") == train_file.name:
             held_out = info.get(f"{name}{EVAL_SUFFIX}")

@@ -146,3 +146,39 @@ def test_a_weight_other_than_0_or_1_is_one_sentence(tmp_path: Path) -> None:
     path = write(tmp_path, [oai(("user", "hi", None), ("assistant", "no", 0.5))])  # type: ignore[arg-type]
     with pytest.raises(DatasetError, match=r'"weight": 0.5; .* 0 .* or 1'):
         load_sharegpt(path)
+
+
+# d01: LLaMA-Factory KTO files
+def kto(reply: str, **label: Any) -> dict[str, Any]:
+    messages = [{"role": "user", "content": "Insult me."}, {"role": "assistant", "content": reply}]
+    return {"messages": messages, **label}
+
+
+def test_a_kto_row_labelled_false_is_never_trained(tokenizer: Any, tmp_path: Path) -> None:
+    path = write(tmp_path, [kto("BAD REPLY", label=False), kto("Hello!", label=True)])
+    notes: list[str] = []
+    assert [c.replies() for c in load_sharegpt(path, notify=notes.append)] == [["Hello!"]]
+    assert len(notes) == 1 and "1 KTO row labelled undesirable" in notes[0]
+    assert [
+        [s.split("<|im_end|>")[0] for s in spans] for spans in trained_text(tokenizer, path)
+    ] == [["Hello!"]]
+
+
+def test_the_kto_tag_column_dataset_info_names_is_read(tmp_path: Path) -> None:
+    path = write(tmp_path, [kto("BAD REPLY", good=0), kto("Hello!", good=1)])
+    info = {
+        "kto": {"file_name": path.name, "formatting": "sharegpt", "columns": {"kto_tag": "good"}}
+    }
+    write(tmp_path, info, "dataset_info.json")
+    assert [c.replies() for c in load_sharegpt(path, notify=lambda _: None)] == [["Hello!"]]
+
+
+def test_a_kto_file_of_undesirable_rows_only_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, [kto("BAD REPLY", label=False)])
+    with pytest.raises(DatasetError, match=r"KTO file is labelled undesirable"):
+        load_sharegpt(path)
+
+
+def test_a_label_that_is_not_true_or_false_is_no_kto_tag(tmp_path: Path) -> None:
+    path = write(tmp_path, [kto("Hello!", label="greeting")])
+    assert [c.replies() for c in load_sharegpt(path)] == [["Hello!"]]
