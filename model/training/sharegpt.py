@@ -127,6 +127,14 @@ def load_sharegpt(
             f"{path}: {undesirable} KTO row{'s' * (undesirable != 1)} labelled undesirable "
             '("label": false) left out: training learns only the replies labelled true.'
         )
+    late = sum(1 for r in data if _late_system(r))
+    data = [r for r in data if not _late_system(r)]
+    if late:
+        (notify or log.warning)(
+            f'{path}: {late} conversation{"s" * (late != 1)} with a "system" turn after the '
+            "first turn left out: chat templates take a system prompt only first, and "
+            "LLaMA-Factory skips such a row too."
+        )
     media = sum(1 for r in data if _uses_media(r))
     tool_use = sum(1 for r in data if _uses_tools(r) and not _uses_media(r))
     parsed = [
@@ -244,6 +252,19 @@ def _uses_tools(record: Any) -> bool:
     return False
 
 
+def _late_system(record: Any) -> bool:
+    """Whether a record has a "system" turn past its first (a scene note mid-chat)."""
+    turns = _turns(record)
+    return any(isinstance(t, dict) and t.get("from", t.get("role")) == "system" for t in turns[1:])
+
+
+def _turns(record: Any) -> list[Any]:
+    if not isinstance(record, dict):
+        return []
+    turns = record.get("messages", record.get("conversations"))
+    return turns if isinstance(turns, list) else []
+
+
 def _uses_media(record: Any) -> bool:
     """Whether a record comes with images, videos or audio (LLaMA-Factory's multimodal
     sharegpt): its text asks about what the model cannot see."""
@@ -325,7 +346,9 @@ def _parse_record(path: Path, index: int, record: Any) -> Conversation:
                 f'{where}: a "{speaker}" turn\'s "value" is {json.dumps(text)[:40]}, not text.'
             )
         if role == "system":
-            system = system or text
+            # A leading system turn overrides the "system" column, as in LLaMA-Factory
+            # (load_sharegpt leaves out a record with one later).
+            system = text
             continue
         if role == "assistant" and not _trains(where, turn.get("weight")):
             untrained.add(len(turns))

@@ -182,3 +182,31 @@ def test_a_kto_file_of_undesirable_rows_only_is_refused(tmp_path: Path) -> None:
 def test_a_label_that_is_not_true_or_false_is_no_kto_tag(tmp_path: Path) -> None:
     path = write(tmp_path, [kto("Hello!", label="greeting")])
     assert [c.replies() for c in load_sharegpt(path)] == [["Hello!"]]
+
+
+# d03: system turns
+def test_a_system_turn_mid_conversation_leaves_the_row_out_with_a_word(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        [
+            sg(
+                ("system", "You are Eileen."),
+                ("human", "hi"),
+                ("gpt", "Hello!"),
+                ("system", "Scene: night falls."),
+                ("human", "still up?"),
+                ("gpt", "*yawns* barely."),
+            ),
+            sg(("system", "You are Eileen."), ("human", "hi"), ("gpt", "Hello!")),
+        ],
+    )
+    notes: list[str] = []
+    loaded = load_sharegpt(path, notify=notes.append)
+    assert [c.replies() for c in loaded] == [["Hello!"]]
+    assert len(notes) == 1 and '1 conversation with a "system" turn after' in notes[0]
+
+
+def test_a_leading_system_turn_overrides_the_system_column(tmp_path: Path) -> None:
+    record = sg(("system", "turn prompt"), ("human", "hi"), ("gpt", "Hello!"), system="column")
+    [conv] = load_sharegpt(write(tmp_path, [record]))
+    assert conv.system == "turn prompt"
