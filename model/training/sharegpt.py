@@ -110,11 +110,10 @@ def load_sharegpt(
     except OSError as exc:
         raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
     data = _records(path, _parse_json(path, text))
-    if data and all(isinstance(r, dict) and _is_alpaca(r) for r in data):
-        raise DatasetError(
-            f"{path}: an alpaca file (instruction/output records); training reads the sharegpt "
-            "file `atri prep` writes beside it (<name>_sharegpt.json)."
-        )
+    data = [
+        _from_alpaca(path, i, r) if isinstance(r, dict) and _is_alpaca(r) else r
+        for i, r in enumerate(data)
+    ]
     if data and all(isinstance(r, dict) and _is_preference(r) for r in data):
         raise DatasetError(
             f'{path}: a preference (DPO/ORPO) dataset ("chosen" and "rejected" replies); '
@@ -277,6 +276,33 @@ def _is_preference(record: dict[str, Any]) -> bool:
 
 def _is_alpaca(record: dict[str, Any]) -> bool:
     return "instruction" in record and "output" in record and "conversations" not in record
+
+
+def _from_alpaca(path: Path, index: int, record: dict[str, Any]) -> dict[str, Any]:
+    """An alpaca record as the sharegpt record LLaMA-Factory makes of it: each `history`
+    pair [prompt, reply] an earlier exchange whose reply is trained too (its data/README:
+    "the responses in the history will also be learned"), then `instruction` and `input`
+    (joined by a newline) as the last prompt, `output` its reply, `system` the prompt."""
+    where = f"{path}: record {index}"
+    history = record.get("history") or []
+    if not isinstance(history, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)
+        for pair in history
+    ):
+        raise DatasetError(
+            f'{where}: "history" must be a list of [prompt, reply] string pairs (alpaca).'
+        )
+    for key in ("instruction", "input", "output"):
+        if not isinstance(record.get(key, ""), str):
+            raise DatasetError(f'{where}: "{key}" must be a string (alpaca).')
+    prompt = "\n".join(t for t in (record["instruction"], record.get("input", "")) if t)
+    turns = [t for q, a in history for t in (("human", q), ("gpt", a))]
+    turns += [("human", prompt), ("gpt", record["output"])]
+    rest = {k: v for k, v in record.items() if k not in _ALPACA_KEYS}
+    return {**rest, "conversations": [{"from": f, "value": v} for f, v in turns]}
+
+
+_ALPACA_KEYS = frozenset({"instruction", "input", "output", "history"})
 
 
 def _parse_json(path: Path, text: str) -> Any:

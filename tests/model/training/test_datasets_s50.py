@@ -210,3 +210,45 @@ def test_a_leading_system_turn_overrides_the_system_column(tmp_path: Path) -> No
     record = sg(("system", "turn prompt"), ("human", "hi"), ("gpt", "Hello!"), system="column")
     [conv] = load_sharegpt(write(tmp_path, [record]))
     assert conv.system == "turn prompt"
+
+
+# d05: alpaca files
+def test_an_alpaca_record_reads_as_llama_factory_reads_it(tokenizer: Any, tmp_path: Path) -> None:
+    record = {
+        "instruction": "How are you?",
+        "input": "(softly)",
+        "output": "Fine!",
+        "system": "You are Eileen.",
+        "history": [["hi", "Hello!"]],
+    }
+    path = write(tmp_path, [record])
+    [conv] = load_sharegpt(path)
+    assert conv.system == "You are Eileen."
+    assert conv.turns == (
+        ("user", "hi"),
+        ("assistant", "Hello!"),
+        ("user", "How are you?\n(softly)"),
+        ("assistant", "Fine!"),
+    )
+    # The history's replies are learnt too, as in LLaMA-Factory.
+    [spans] = trained_text(tokenizer, path)
+    assert [s.split("<|im_end|>")[0] for s in spans] == ["Hello!", "Fine!"]
+
+
+def test_the_alpaca_file_atri_prep_writes_reads_as_its_sharegpt_file(tmp_path: Path) -> None:
+    from dataprep.records import Role, Sample
+    from dataprep.writers import to_alpaca, to_sharegpt
+
+    sample = Sample(
+        [
+            (Role.LEAD, "hi"),
+            (Role.CHARACTER, "Hello!"),
+            (Role.LEAD, "bye"),
+            (Role.CHARACTER, "See you."),
+        ],
+        "script.rpy",
+        "start",
+    )
+    alpaca = write(tmp_path, [to_alpaca(sample, "You are Eileen.")], "a.json")
+    sharegpt = write(tmp_path, [to_sharegpt(sample, "You are Eileen.")], "s.json")
+    assert load_sharegpt(alpaca) == load_sharegpt(sharegpt)
