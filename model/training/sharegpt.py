@@ -110,6 +110,7 @@ def load_sharegpt(
     except OSError as exc:
         raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
     data = _records(path, _parse_json(path, text))
+    data = _as_registered(path, data, notify or log.warning)
     data = [
         _from_alpaca(path, i, r) if isinstance(r, dict) and _is_alpaca(r) else r
         for i, r in enumerate(data)
@@ -184,7 +185,9 @@ def _records(path: Path, data: Any) -> list[Any]:
     object, not a list. Any other object is one sentence naming what it holds."""
     if isinstance(data, list):
         return data
-    if isinstance(data, dict) and any(k in data for k in ("conversations", "messages")):
+    if isinstance(data, dict) and (
+        any(k in data for k in ("conversations", "messages")) or _is_alpaca(data)
+    ):
         return [data]
     if (
         isinstance(data, dict)
@@ -276,6 +279,81 @@ def _is_preference(record: dict[str, Any]) -> bool:
 
 def _is_alpaca(record: dict[str, Any]) -> bool:
     return "instruction" in record and "output" in record and "conversations" not in record
+
+
+# What a dataset_info.json entry's "columns" name, as the keys this reader knows them by.
+_COLUMN_KEYS = {
+    "messages": "conversations",
+    "system": "system",
+    "prompt": "instruction",
+    "query": "input",
+    "response": "output",
+    "history": "history",
+    "chosen": "chosen",
+    "rejected": "rejected",
+    "images": "images",
+    "videos": "videos",
+    "audios": "audios",
+}
+# Read elsewhere, or harmless: a tool description without tool turns trains as text.
+_COLUMNS_READ_ELSEWHERE = frozenset({"kto_tag", "tools"})
+# A "tags" role value, as the sharegpt role this reader knows.
+_ROLE_TAGS = {
+    "user_tag": "human",
+    "assistant_tag": "gpt",
+    "system_tag": "system",
+    "observation_tag": "observation",
+    "function_tag": "function_call",
+}
+
+
+def _as_registered(path: Path, data: list[Any], say: Callable[[str], None]) -> list[Any]:
+    """The records under the names this reader knows, when the folder's dataset_info.json
+    registers the file with its own "columns" (e.g. "system": "system_prompt") and
+    "tags" (role and content keys, role values), as LLaMA-Factory reads it. Only what is
+    named is renamed, so a file registered without tags keeps its "from" or "role" turns.
+    Columns and tags this reader has no meaning for are named in one sentence."""
+    entry = _registered_entry(path)
+    columns, tags = _object(entry.get("columns")), _object(entry.get("tags"))
+    renames = {
+        _COLUMN_KEYS[k]: v for k, v in columns.items() if k in _COLUMN_KEYS and isinstance(v, str)
+    }
+    unknown = [f"columns.{k}" for k in columns if k not in _COLUMN_KEYS]
+    unknown = [u for u in unknown if u[len("columns.") :] not in _COLUMNS_READ_ELSEWHERE]
+    known_tags = {"role_tag", "content_tag", *_ROLE_TAGS}
+    unknown += [f"tags.{k}" for k in tags if k not in known_tags]
+    formatting = entry.get("formatting", "alpaca")
+    if formatting not in ("alpaca", "sharegpt"):
+        unknown.append(f"formatting {json.dumps(formatting)}")
+    if unknown:
+        say(
+            f"{path.parent / DATASET_INFO}: {', '.join(unknown)} in the entry for {path.name} "
+            "are not read by training (it reads the columns messages, system, prompt, query, "
+            "response, history and kto_tag, and the tags for roles and content)."
+        )
+    if not renames and not tags:
+        return data
+    return [_renamed(r, renames, tags) if isinstance(r, dict) else r for r in data]
+
+
+def _renamed(record: dict[str, Any], renames: dict[str, str], tags: dict[str, Any]) -> Any:
+    out = {k: v for k, v in record.items() if k not in renames and k not in renames.values()}
+    out.update({known: record[key] for known, key in renames.items() if key in record})
+    turns = out.get("conversations")
+    if tags and isinstance(turns, list):
+        out["conversations"] = [_turn_renamed(t, tags) for t in turns]
+    return out
+
+
+def _turn_renamed(turn: Any, tags: dict[str, Any]) -> Any:
+    role_key, content_key = tags.get("role_tag", "from"), tags.get("content_tag", "value")
+    if not isinstance(turn, dict) or role_key not in turn:
+        return turn
+    roles = {tags[k]: known for k, known in _ROLE_TAGS.items() if isinstance(tags.get(k), str)}
+    role = turn[role_key]
+    rest = {k: v for k, v in turn.items() if k not in (role_key, content_key)}
+    renamed = roles.get(role, role) if isinstance(role, str) else role
+    return {**rest, "from": renamed, "value": turn.get(content_key)}
 
 
 def _from_alpaca(path: Path, index: int, record: dict[str, Any]) -> dict[str, Any]:
@@ -476,8 +554,11 @@ def _registered_entry(train_file: Path) -> dict[str, Any]:
 
 
 def _registered_columns(train_file: Path) -> dict[str, Any]:
-    columns = _registered_entry(train_file).get("columns")
-    return columns if isinstance(columns, dict) else {}
+    return _object(_registered_entry(train_file).get("columns"))
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _registered_eval_file(train_file: Path) -> list[Path]:

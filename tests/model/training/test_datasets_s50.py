@@ -252,3 +252,80 @@ def test_the_alpaca_file_atri_prep_writes_reads_as_its_sharegpt_file(tmp_path: P
     alpaca = write(tmp_path, [to_alpaca(sample, "You are Eileen.")], "a.json")
     sharegpt = write(tmp_path, [to_sharegpt(sample, "You are Eileen.")], "s.json")
     assert load_sharegpt(alpaca) == load_sharegpt(sharegpt)
+
+
+# d06: the columns and tags dataset_info.json registers
+def register(tmp_path: Path, path: Path, **entry: Any) -> None:
+    write(tmp_path, {"eileen": {"file_name": path.name, **entry}}, "dataset_info.json")
+
+
+def test_a_registered_system_column_is_read(tmp_path: Path) -> None:
+    record = {**sg(("human", "hi"), ("gpt", "Hello!")), "system_prompt": "You are Eileen."}
+    path = write(tmp_path, [record])
+    register(
+        tmp_path,
+        path,
+        formatting="sharegpt",
+        columns={"messages": "conversations", "system": "system_prompt"},
+    )
+    [conv] = load_sharegpt(path)
+    assert conv.system == "You are Eileen."
+
+
+def test_registered_messages_column_and_role_tags_are_read(tmp_path: Path) -> None:
+    turns = [{"speaker": "USER", "text": "hi"}, {"speaker": "EILEEN", "text": "Hello!"}]
+    path = write(tmp_path, [{"dialog": turns}])
+    tags = {
+        "role_tag": "speaker",
+        "content_tag": "text",
+        "user_tag": "USER",
+        "assistant_tag": "EILEEN",
+    }
+    register(tmp_path, path, formatting="sharegpt", columns={"messages": "dialog"}, tags=tags)
+    [conv] = load_sharegpt(path)
+    assert conv.turns == (("user", "hi"), ("assistant", "Hello!"))
+
+
+def test_registered_alpaca_columns_are_read(tmp_path: Path) -> None:
+    path = write(tmp_path, [{"q": "hi", "a": "Hello!", "sys": "You are Eileen."}])
+    register(tmp_path, path, columns={"prompt": "q", "response": "a", "system": "sys"})
+    [conv] = load_sharegpt(path)
+    assert (conv.system, conv.turns) == (
+        "You are Eileen.",
+        (("user", "hi"), ("assistant", "Hello!")),
+    )
+
+
+def test_what_the_entry_names_that_training_does_not_read_is_said(tmp_path: Path) -> None:
+    path = write(tmp_path, [sg(("human", "hi"), ("gpt", "Hello!"))])
+    register(
+        tmp_path,
+        path,
+        formatting="sharegpt",
+        columns={"messages": "conversations", "score": "rating"},
+    )
+    notes: list[str] = []
+    load_sharegpt(path, notify=notes.append)
+    assert len(notes) == 1 and "columns.score" in notes[0] and "not read" in notes[0]
+
+
+def test_the_files_atri_prep_writes_read_through_their_dataset_info(tmp_path: Path) -> None:
+    from dataprep.records import Role, Sample
+    from dataprep.writers import dataset_info, to_alpaca, to_messages, to_sharegpt
+
+    sample = Sample([(Role.LEAD, "hi"), (Role.CHARACTER, "Hello!")], "script.rpy", "start")
+    info = dataset_info(["sharegpt", "messages", "alpaca"], "eileen", with_eval=False)
+    write(tmp_path, info, "dataset_info.json")
+    files = {entry["file_name"] for entry in info.values()}
+    loaded = []
+    for writer in (to_sharegpt, to_messages, to_alpaca):
+        name = next(f for f in files if writer.__name__.removeprefix("to_") in f)
+        path = tmp_path / name
+        path.write_text(
+            "\n".join(json.dumps(writer(sample, "You are Eileen.")) for _ in range(1)),
+            encoding="utf-8",
+        )
+        notes: list[str] = []
+        loaded.append(load_sharegpt(path, notify=notes.append))
+        assert notes == []
+    assert loaded[0] == loaded[1] == loaded[2]
