@@ -189,6 +189,10 @@ def _records(path: Path, data: Any) -> list[Any]:
         any(k in data for k in ("conversations", "messages")) or _is_alpaca(data)
     ):
         return [data]
+    if isinstance(data, dict) and data and Path(path).suffix.lower() in _JSON_LINES_SUFFIXES:
+        # A JSON Lines file of one line is one record, whatever its shape: what it lacks
+        # is said of it as of any record (_parse_record).
+        return [data]
     if (
         isinstance(data, dict)
         and data
@@ -235,6 +239,9 @@ def _desirable_only(path: Path, data: list[Any], allow_empty: bool) -> tuple[lis
             "training learns the replies she should give, so there is nothing to train on."
         )
     return kept, len(data) - len(kept)
+
+
+_JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 
 
 def _uses_tools(record: Any) -> bool:
@@ -428,7 +435,9 @@ def _parse_record(path: Path, index: int, record: Any) -> Conversation:
     where = f"{path}: record {index}"
     turns_key = "messages" if isinstance(record, dict) and "messages" in record else "conversations"
     if not isinstance(record, dict) or not isinstance(record.get(turns_key), list):
-        raise DatasetError(f'{where} has no "conversations" list (sharegpt format expected).')
+        raise DatasetError(
+            f'{where} has no "conversations" list (sharegpt format expected){_keys_of(record)}.'
+        )
     system = record.get("system", "")
     if not isinstance(system, str):
         raise DatasetError(f'{where}: "system" must be a string.')
@@ -477,6 +486,14 @@ def _trains(where: str, weight: Any) -> bool:
         f'{where}: an assistant message has "weight": {json.dumps(weight)[:20]}; OpenAI '
         "fine-tuning's weight is 0 (kept as context, not trained) or 1 (trained)."
     )
+
+
+def _keys_of(record: Any) -> str:
+    """ "; its keys are …" for a record of another shape (PIPPA's "conversation", say)."""
+    if not isinstance(record, dict) or not record:
+        return ""
+    keys = ", ".join(json.dumps(k, ensure_ascii=False) for k in list(record)[:5])
+    return f"; its keys are {keys}{', …' if len(record) > 5 else ''}"
 
 
 def training_prompt(conversations: Sequence[Conversation], path: Path) -> str:

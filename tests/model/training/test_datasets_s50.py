@@ -329,3 +329,20 @@ def test_the_files_atri_prep_writes_read_through_their_dataset_info(tmp_path: Pa
         loaded.append(load_sharegpt(path, notify=notes.append))
         assert notes == []
     assert loaded[0] == loaded[1] == loaded[2]
+
+
+# d07: a one-line JSON Lines file of another shape
+def test_a_one_line_jsonl_of_another_shape_is_told_what_its_record_lacks(tmp_path: Path) -> None:
+    record = {
+        "bot_name": "Eileen",
+        "bot_greeting": "Hi!",
+        "conversation": [{"message": "hey", "is_human": True}],
+    }
+    path = tmp_path / "pippa.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    with pytest.raises(DatasetError) as info:
+        load_sharegpt(path)
+    message = str(info.value)
+    assert "one record a line" not in message
+    assert 'record 0 has no "conversations" list' in message
+    assert '"bot_greeting", "conversation"' in message
