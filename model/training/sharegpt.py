@@ -193,16 +193,14 @@ def _records(path: Path, data: Any) -> list[Any]:
         # A JSON Lines file of one line is one record, whatever its shape: what it lacks
         # is said of it as of any record (_parse_record).
         return [data]
-    if (
-        isinstance(data, dict)
-        and data
-        and all(isinstance(v, dict) and "file_name" in v for v in data.values())
-    ):
-        named = next(iter(data.values()))["file_name"]
-        raise DatasetError(
-            f"{path}: a LLaMA-Factory {DATASET_INFO} index, not a dataset; pass the file "
-            f"it names (e.g. {named})."
+    if isinstance(data, dict) and _is_index(data):
+        named = [v["file_name"] for v in data.values() if isinstance(v.get("file_name"), str)]
+        which = (
+            f"pass the file it names (e.g. {named[0]})"
+            if named
+            else "it names no file here, only datasets on a hub: download one and pass it"
         )
+        raise DatasetError(f"{path}: a LLaMA-Factory {DATASET_INFO} index, not a dataset; {which}.")
     if isinstance(data, dict):
         keys = ", ".join(json.dumps(k, ensure_ascii=False) for k in list(data)[:3])
         what = f"one JSON object with keys {keys}" if data else "one empty JSON object"
@@ -239,6 +237,21 @@ def _desirable_only(path: Path, data: list[Any], allow_empty: bool) -> tuple[lis
             "training learns the replies she should give, so there is nothing to train on."
         )
     return kept, len(data) - len(kept)
+
+
+# An entry of LLaMA-Factory's index names its dataset by one of these (its data/README).
+_INDEX_SOURCES = ("file_name", "hf_hub_url", "ms_hub_url", "script_url")
+
+
+def _is_index(data: dict[str, Any]) -> bool:
+    """Whether an object is a dataset_info.json: entries (objects), one at least naming
+    where its dataset is. LLaMA-Factory's own mixes local files with hub datasets."""
+    entries = list(data.values())
+    return (
+        bool(entries)
+        and all(isinstance(v, dict) for v in entries)
+        and any(k in v for v in entries for k in _INDEX_SOURCES)
+    )
 
 
 _JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})

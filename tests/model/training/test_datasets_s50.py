@@ -346,3 +346,19 @@ def test_a_one_line_jsonl_of_another_shape_is_told_what_its_record_lacks(tmp_pat
     assert "one record a line" not in message
     assert 'record 0 has no "conversations" list' in message
     assert '"bot_greeting", "conversation"' in message
+
+
+# d08: LLaMA-Factory's own dataset_info.json passed by mistake
+def test_an_index_mixing_files_and_hub_datasets_is_recognised(tmp_path: Path) -> None:
+    index = {
+        "ultrachat_200k": {"hf_hub_url": "HuggingFaceH4/ultrachat_200k", "formatting": "sharegpt"},
+        "alpaca_en_demo": {"file_name": "alpaca_en_demo.json"},
+    }
+    with pytest.raises(DatasetError, match=r"dataset_info.json index.*alpaca_en_demo\.json"):
+        load_sharegpt(write(tmp_path, index, "dataset_info.json"))
+
+
+def test_an_index_of_hub_datasets_only_says_it_names_no_file(tmp_path: Path) -> None:
+    index = {"ultrachat_200k": {"hf_hub_url": "HuggingFaceH4/ultrachat_200k"}}
+    with pytest.raises(DatasetError, match=r"index, not a dataset; it names no file here"):
+        load_sharegpt(write(tmp_path, index, "dataset_info.json"))
