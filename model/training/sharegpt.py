@@ -129,6 +129,12 @@ def load_sharegpt(
         )
     late = sum(1 for r in data if _late_system(r))
     data = [r for r in data if not _late_system(r)]
+    if late and not data and not allow_empty:
+        raise DatasetError(
+            f'{path}: every conversation has a "system" turn after its first turn; chat '
+            "templates take a system prompt only first (LLaMA-Factory skips such a row), so "
+            'move each to the record\'s "system" or into the text around it.'
+        )
     if late:
         (notify or log.warning)(
             f'{path}: {late} conversation{"s" * (late != 1)} with a "system" turn after the '

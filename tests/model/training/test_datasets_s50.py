@@ -362,3 +362,11 @@ def test_an_index_of_hub_datasets_only_says_it_names_no_file(tmp_path: Path) -> 
     index = {"ultrachat_200k": {"hf_hub_url": "HuggingFaceH4/ultrachat_200k"}}
     with pytest.raises(DatasetError, match=r"index, not a dataset; it names no file here"):
         load_sharegpt(write(tmp_path, index, "dataset_info.json"))
+
+
+def test_a_file_whose_every_record_has_a_late_system_turn_says_so(tmp_path: Path) -> None:
+    record = sg(
+        ("human", "hi"), ("gpt", "Hello!"), ("system", "Night."), ("human", "up?"), ("gpt", "No.")
+    )
+    with pytest.raises(DatasetError, match=r'every conversation has a "system" turn after'):
+        load_sharegpt(write(tmp_path, [record]))
