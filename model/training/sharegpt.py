@@ -86,10 +86,13 @@ class Conversation:
 def load_sharegpt(
     path: Path, allow_empty: bool = False, notify: Callable[[str], None] | None = None
 ) -> list[Conversation]:
-    """Read a LLaMA-Factory sharegpt file; DatasetError with one sentence if it is unusable.
+    """Read a LLaMA-Factory sharegpt or alpaca file; DatasetError with one sentence if
+    it is unusable.
 
     A JSON list or JSON Lines (one record a line, as `atri prep` writes its messages
-    file; a file of one record, on one line or not, is that record); a record's turns are under "conversations" (sharegpt) or "messages" (OpenAI).
+    file; a file of one record, on one line or not, is that record); a record's turns are
+    under "conversations" (sharegpt) or "messages" (OpenAI), or its alpaca columns, as
+    the folder's dataset_info.json names them where it registers the file.
     `allow_empty` for a held-out file: a short script leaves `atri prep` nothing to hold
     out, and training then runs without a held-out loss. Conversations with tool use
     (function_call/observation turns) are left out and counted in one sentence to
