@@ -114,8 +114,11 @@ def _segments(tokenizer: Any, conv: Conversation) -> tuple[list[tuple[str, bool]
     none (GLM-4) the next role marker, or the EOS added after the last reply."""
     # Special tokens' text in a message is defused, as the worker defuses it (special_text):
     # the adapter learns the tokens it will be shown.
-    safe = defused(conv.messages(), defuser(special_tokens(tokenizer)))
+    safe = defused(_marked_messages(conv), defuser(special_tokens(tokenizer)))
     messages = conform(safe, chat_rules(tokenizer))
+    # The mark comes off before any render; the copies conform made carry it (a run of
+    # replies it joins takes its first reply's).
+    learns = [bool(m.pop(_LEARNS, False)) for m in messages]
     full = _render(tokenizer, messages, prompt=False)
     specials = special_tokens(tokenizer)
     segments: list[tuple[str, bool]] = []
@@ -123,14 +126,14 @@ def _segments(tokenizer: Any, conv: Conversation) -> tuple[list[tuple[str, bool]
     eos = ""  # added after `full` when the last reply needs it to stop
     hidden = 0
     for i, m in enumerate(messages):
-        if m["role"] != "assistant":
+        if m["role"] != "assistant" or not learns[i] or not m["content"].strip():
+            # An empty reply, or one marked "weight": 0, stays as context: an empty one's
+            # end token alone would teach her to say nothing.
             continue
         before = _render(tokenizer, messages[:i], prompt=True)
         upto = _render(tokenizer, messages[: i + 1], prompt=False)
         if full.startswith(upto) and upto.startswith(before) and len(before) >= done:
             start, end = len(before), len(upto)
-        elif not m["content"].strip():
-            continue  # an empty reply: nothing to learn, wherever the template put it
         else:
             # Templates that rewrite history (e.g. Qwen3 strips old reasoning) are not
             # prefix consistent: find the reply where the template put it.
@@ -148,6 +151,18 @@ def _segments(tokenizer: Any, conv: Conversation) -> tuple[list[tuple[str, bool]
     segments.append((full[done:], False))
     segments.append((eos, True))
     return [(t, label) for t, label in segments if t], hidden
+
+
+# Marks, on each message _segments renders, whether it carries loss (Conversation.learns).
+_LEARNS = "atri_learns"
+
+
+def _marked_messages(conv: Conversation) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = list(conv.messages())
+    head = len(messages) - len(conv.turns)  # the system prompt, if any
+    for i in range(len(conv.turns)):
+        messages[head + i] = {**messages[head + i], _LEARNS: conv.learns(i)}
+    return messages
 
 
 class ReplyNotFound(Exception):
@@ -191,8 +206,9 @@ def tokenize_conversation(tokenizer: Any, conv: Conversation) -> Sample:
 
 def exchange_starts(conv: Conversation) -> list[int]:
     """Where a conversation may be cut without splitting an exchange: turn 0, and the
-    turn after each reply but the last (a cut keeps the last reply)."""
-    replies = [i for i, (r, _) in enumerate(conv.turns) if r == "assistant"]
+    turn after each reply but the last (a cut keeps the last reply). Only replies with
+    loss count: a cut that kept only an empty one would leave nothing to learn."""
+    replies = [i for i in range(len(conv.turns)) if conv.learns(i)]
     return [0] + [i + 1 for i in replies[:-1]]
 
 
@@ -208,7 +224,7 @@ def fit_conversation(tokenizer: Any, conv: Conversation, max_len: int) -> tuple[
 
     def keep(k: int) -> Sample:  # the last k exchanges
         first = starts[total - k]
-        return tokenize_conversation(tokenizer, Conversation(conv.system, conv.turns[first:]))
+        return tokenize_conversation(tokenizer, conv.since(first))
 
     samples: dict[int, Sample] = {}
     fits, too_long = 0, total + 1  # the most exchanges known to fit, the fewest known not to

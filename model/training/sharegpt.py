@@ -58,6 +58,8 @@ class DatasetError(UserError):
 class Conversation:
     system: str
     turns: tuple[tuple[str, str], ...]  # (role, text), role "user" or "assistant"
+    # Indices of replies kept as context without loss: OpenAI fine-tuning's "weight": 0.
+    untrained: frozenset[int] = frozenset()
 
     def messages(self) -> list[dict[str, str]]:
         head = [{"role": "system", "content": self.system}] if self.system else []
@@ -66,14 +68,31 @@ class Conversation:
     def replies(self) -> list[str]:
         return [t for r, t in self.turns if r == "assistant"]
 
+    def learns(self, index: int) -> bool:
+        """Whether turn `index` carries loss: a reply, not empty (its end token alone
+        would teach her to say nothing), not marked "weight": 0."""
+        role, text = self.turns[index]
+        return role == "assistant" and bool(text.strip()) and index not in self.untrained
+
+    def has_reply_to_learn(self) -> bool:
+        return any(self.learns(i) for i in range(len(self.turns)))
+
+    def since(self, first: int) -> Conversation:
+        """The conversation from turn `first` on (its oldest exchanges cut)."""
+        kept = frozenset(i - first for i in self.untrained if i >= first)
+        return Conversation(self.system, self.turns[first:], kept)
+
 
 def load_sharegpt(
     path: Path, allow_empty: bool = False, notify: Callable[[str], None] | None = None
 ) -> list[Conversation]:
-    """Read a LLaMA-Factory sharegpt file; DatasetError with one sentence if it is unusable.
+    """Read a LLaMA-Factory sharegpt or alpaca file; DatasetError with one sentence if
+    it is unusable.
 
     A JSON list or JSON Lines (one record a line, as `atri prep` writes its messages
-    file; a file of one record, on one line or not, is that record); a record's turns are under "conversations" (sharegpt) or "messages" (OpenAI).
+    file; a file of one record, on one line or not, is that record); a record's turns are
+    under "conversations" (sharegpt) or "messages" (OpenAI), or its alpaca columns, as
+    the folder's dataset_info.json names them where it registers the file.
     `allow_empty` for a held-out file: a short script leaves `atri prep` nothing to hold
     out, and training then runs without a held-out loss. Conversations with tool use
     (function_call/observation turns) are left out and counted in one sentence to
@@ -94,24 +113,53 @@ def load_sharegpt(
     except OSError as exc:
         raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
     data = _records(path, _parse_json(path, text))
-    if data and all(isinstance(r, dict) and _is_alpaca(r) for r in data):
-        raise DatasetError(
-            f"{path}: an alpaca file (instruction/output records); training reads the sharegpt "
-            "file `atri prep` writes beside it (<name>_sharegpt.json)."
-        )
+    data = _as_registered(path, data, notify or log.warning)
+    data = [
+        _from_alpaca(path, i, r) if isinstance(r, dict) and _is_alpaca(r) else r
+        for i, r in enumerate(data)
+    ]
     if data and all(isinstance(r, dict) and _is_preference(r) for r in data):
         raise DatasetError(
             f'{path}: a preference (DPO/ORPO) dataset ("chosen" and "rejected" replies); '
             "atri train learns from conversations, so pass a sharegpt file whose records "
             'end in a "gpt" reply.'
         )
+    data, undesirable = _desirable_only(path, data, allow_empty)
+    if undesirable:
+        (notify or log.warning)(
+            f"{path}: {undesirable} KTO row{'s' * (undesirable != 1)} labelled undesirable "
+            '("label": false) left out: training learns only the replies labelled true.'
+        )
+    late = sum(1 for r in data if _late_system(r))
+    data = [r for r in data if not _late_system(r)]
+    if late and not data and not allow_empty:
+        raise DatasetError(
+            f'{path}: every conversation has a "system" turn after its first turn; chat '
+            "templates take a system prompt only first (LLaMA-Factory skips such a row), so "
+            'move each to the record\'s "system" or into the text around it.'
+        )
+    if late:
+        (notify or log.warning)(
+            f'{path}: {late} conversation{"s" * (late != 1)} with a "system" turn after the '
+            "first turn left out: chat templates take a system prompt only first, and "
+            "LLaMA-Factory skips such a row too."
+        )
     media = sum(1 for r in data if _uses_media(r))
     tool_use = sum(1 for r in data if _uses_tools(r) and not _uses_media(r))
-    conversations = [
+    parsed = [
         _parse_record(path, i, record)
         for i, record in enumerate(data)
         if not _uses_tools(record) and not _uses_media(record)
     ]
+    # An empty reply, or one marked "weight": 0, is context without loss; a record of
+    # those only has nothing to learn.
+    conversations = [c for c in parsed if c.has_reply_to_learn()]
+    silent = len(parsed) - len(conversations)
+    if silent and not conversations and not allow_empty:
+        raise DatasetError(
+            f'{path}: every "gpt" reply is empty or has "weight": 0, so there is nothing to '
+            "learn from."
+        )
     if (tool_use or media) and not conversations and not allow_empty:
         kinds = [f"{TOOL_USE_NOTE} (tool use)"] * bool(tool_use) + [MEDIA_NOTE] * bool(media)
         raise DatasetError(
@@ -130,6 +178,11 @@ def load_sharegpt(
             "training reads text only, and would learn their <image>/<video>/<audio> "
             "placeholders as words."
         )
+    if silent:
+        (notify or log.warning)(
+            f'{path}: {silent} conversation{"s" * (silent != 1)} whose "gpt" replies are '
+            'all empty or "weight": 0 left out: there is nothing to learn from them.'
+        )
     if not conversations and not allow_empty:
         raise DatasetError(f"{path}: the dataset is empty.")
     return conversations
@@ -141,18 +194,22 @@ def _records(path: Path, data: Any) -> list[Any]:
     object, not a list. Any other object is one sentence naming what it holds."""
     if isinstance(data, list):
         return data
-    if isinstance(data, dict) and any(k in data for k in ("conversations", "messages")):
-        return [data]
-    if (
-        isinstance(data, dict)
-        and data
-        and all(isinstance(v, dict) and "file_name" in v for v in data.values())
+    if isinstance(data, dict) and (
+        any(k in data for k in ("conversations", "messages")) or _is_alpaca(data)
     ):
-        named = next(iter(data.values()))["file_name"]
-        raise DatasetError(
-            f"{path}: a LLaMA-Factory {DATASET_INFO} index, not a dataset; pass the file "
-            f"it names (e.g. {named})."
+        return [data]
+    if isinstance(data, dict) and data and Path(path).suffix.lower() in _JSON_LINES_SUFFIXES:
+        # A JSON Lines file of one line is one record, whatever its shape: what it lacks
+        # is said of it as of any record (_parse_record).
+        return [data]
+    if isinstance(data, dict) and _is_index(data):
+        named = [v["file_name"] for v in data.values() if isinstance(v.get("file_name"), str)]
+        which = (
+            f"pass the file it names (e.g. {named[0]})"
+            if named
+            else "it names no file here, only datasets on a hub: download one and pass it"
         )
+        raise DatasetError(f"{path}: a LLaMA-Factory {DATASET_INFO} index, not a dataset; {which}.")
     if isinstance(data, dict):
         keys = ", ".join(json.dumps(k, ensure_ascii=False) for k in list(data)[:3])
         what = f"one JSON object with keys {keys}" if data else "one empty JSON object"
@@ -162,6 +219,51 @@ def _records(path: Path, data: Any) -> list[Any]:
         f'{path}: holds {what}, not records: expected a JSON list of {{"conversations": [...]}} '
         "records (sharegpt), or JSON Lines with one record a line."
     )
+
+
+def _desirable_only(path: Path, data: list[Any], allow_empty: bool) -> tuple[list[Any], int]:
+    """A LLaMA-Factory KTO file's records labelled desirable, and how many are not.
+
+    Its rows carry a true/false label (the "label" key, or the column its
+    dataset_info.json names as "kto_tag"): false marks a reply the model should NOT give.
+    Plain training cannot learn "not this", so those rows are left out (never trained as
+    her replies); the true rows are good replies, which is what training learns, so a
+    KTO file still trains rather than being refused as a preference file is."""
+    column = _registered_columns(path).get("kto_tag")
+    tag = column if isinstance(column, str) else "label"
+
+    def labelled(record: Any) -> bool:
+        if not isinstance(record, dict) or tag not in record:
+            return False
+        # An unregistered "label" counts only as a true/false one: a string "label" may
+        # mean anything.
+        return column is not None or isinstance(record[tag], bool)
+
+    kept = [r for r in data if not labelled(r) or r[tag]]
+    if data and not kept and not allow_empty:
+        raise DatasetError(
+            f'{path}: every row of this KTO file is labelled undesirable ("{tag}": false); '
+            "training learns the replies she should give, so there is nothing to train on."
+        )
+    return kept, len(data) - len(kept)
+
+
+# An entry of LLaMA-Factory's index names its dataset by one of these (its data/README).
+_INDEX_SOURCES = ("file_name", "hf_hub_url", "ms_hub_url", "script_url")
+
+
+def _is_index(data: dict[str, Any]) -> bool:
+    """Whether an object is a dataset_info.json: entries (objects), one at least naming
+    where its dataset is. LLaMA-Factory's own mixes local files with hub datasets."""
+    entries = list(data.values())
+    return (
+        bool(entries)
+        and all(isinstance(v, dict) for v in entries)
+        and any(k in v for v in entries for k in _INDEX_SOURCES)
+    )
+
+
+_JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 
 
 def _uses_tools(record: Any) -> bool:
@@ -181,6 +283,19 @@ def _uses_tools(record: Any) -> bool:
     return False
 
 
+def _late_system(record: Any) -> bool:
+    """Whether a record has a "system" turn past its first (a scene note mid-chat)."""
+    turns = _turns(record)
+    return any(isinstance(t, dict) and t.get("from", t.get("role")) == "system" for t in turns[1:])
+
+
+def _turns(record: Any) -> list[Any]:
+    if not isinstance(record, dict):
+        return []
+    turns = record.get("messages", record.get("conversations"))
+    return turns if isinstance(turns, list) else []
+
+
 def _uses_media(record: Any) -> bool:
     """Whether a record comes with images, videos or audio (LLaMA-Factory's multimodal
     sharegpt): its text asks about what the model cannot see."""
@@ -193,6 +308,108 @@ def _is_preference(record: dict[str, Any]) -> bool:
 
 def _is_alpaca(record: dict[str, Any]) -> bool:
     return "instruction" in record and "output" in record and "conversations" not in record
+
+
+# What a dataset_info.json entry's "columns" name, as the keys this reader knows them by.
+_COLUMN_KEYS = {
+    "messages": "conversations",
+    "system": "system",
+    "prompt": "instruction",
+    "query": "input",
+    "response": "output",
+    "history": "history",
+    "chosen": "chosen",
+    "rejected": "rejected",
+    "images": "images",
+    "videos": "videos",
+    "audios": "audios",
+}
+# Read elsewhere, or harmless: a tool description without tool turns trains as text.
+_COLUMNS_READ_ELSEWHERE = frozenset({"kto_tag", "tools"})
+# A "tags" role value, as the sharegpt role this reader knows.
+_ROLE_TAGS = {
+    "user_tag": "human",
+    "assistant_tag": "gpt",
+    "system_tag": "system",
+    "observation_tag": "observation",
+    "function_tag": "function_call",
+}
+
+
+def _as_registered(path: Path, data: list[Any], say: Callable[[str], None]) -> list[Any]:
+    """The records under the names this reader knows, when the folder's dataset_info.json
+    registers the file with its own "columns" (e.g. "system": "system_prompt") and
+    "tags" (role and content keys, role values), as LLaMA-Factory reads it. Only what is
+    named is renamed, so a file registered without tags keeps its "from" or "role" turns.
+    Columns and tags this reader has no meaning for are named in one sentence."""
+    entry = _registered_entry(path)
+    columns, tags = _object(entry.get("columns")), _object(entry.get("tags"))
+    renames = {
+        _COLUMN_KEYS[k]: v for k, v in columns.items() if k in _COLUMN_KEYS and isinstance(v, str)
+    }
+    unknown = [f"columns.{k}" for k in columns if k not in _COLUMN_KEYS]
+    unknown = [u for u in unknown if u[len("columns.") :] not in _COLUMNS_READ_ELSEWHERE]
+    known_tags = {"role_tag", "content_tag", *_ROLE_TAGS}
+    unknown += [f"tags.{k}" for k in tags if k not in known_tags]
+    formatting = entry.get("formatting", "alpaca")
+    if formatting not in ("alpaca", "sharegpt"):
+        unknown.append(f"formatting {json.dumps(formatting)}")
+    if unknown:
+        say(
+            f"{path.parent / DATASET_INFO}: {', '.join(unknown)} in the entry for {path.name} "
+            "are not read by training (it reads the columns messages, system, prompt, query, "
+            "response, history and kto_tag, and the tags for roles and content)."
+        )
+    if not renames and not tags:
+        return data
+    return [_renamed(r, renames, tags) if isinstance(r, dict) else r for r in data]
+
+
+def _renamed(record: dict[str, Any], renames: dict[str, str], tags: dict[str, Any]) -> Any:
+    out = {k: v for k, v in record.items() if k not in renames and k not in renames.values()}
+    out.update({known: record[key] for known, key in renames.items() if key in record})
+    turns = out.get("conversations")
+    if tags and isinstance(turns, list):
+        out["conversations"] = [_turn_renamed(t, tags) for t in turns]
+    return out
+
+
+def _turn_renamed(turn: Any, tags: dict[str, Any]) -> Any:
+    role_key, content_key = tags.get("role_tag", "from"), tags.get("content_tag", "value")
+    if not isinstance(turn, dict) or role_key not in turn:
+        return turn
+    roles = {tags[k]: known for k, known in _ROLE_TAGS.items() if isinstance(tags.get(k), str)}
+    role = turn[role_key]
+    rest = {k: v for k, v in turn.items() if k not in (role_key, content_key)}
+    renamed = roles.get(role, role) if isinstance(role, str) else role
+    return {**rest, "from": renamed, "value": turn.get(content_key)}
+
+
+def _from_alpaca(path: Path, index: int, record: dict[str, Any]) -> dict[str, Any]:
+    """An alpaca record as the sharegpt record LLaMA-Factory makes of it: each `history`
+    pair [prompt, reply] an earlier exchange whose reply is trained too (its data/README:
+    "the responses in the history will also be learned"), then `instruction` and `input`
+    (joined by a newline) as the last prompt, `output` its reply, `system` the prompt."""
+    where = f"{path}: record {index}"
+    history = record.get("history") or []
+    if not isinstance(history, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)
+        for pair in history
+    ):
+        raise DatasetError(
+            f'{where}: "history" must be a list of [prompt, reply] string pairs (alpaca).'
+        )
+    for key in ("instruction", "input", "output"):
+        if not isinstance(record.get(key, ""), str):
+            raise DatasetError(f'{where}: "{key}" must be a string (alpaca).')
+    prompt = "\n".join(t for t in (record["instruction"], record.get("input", "")) if t)
+    turns = [t for q, a in history for t in (("human", q), ("gpt", a))]
+    turns += [("human", prompt), ("gpt", record["output"])]
+    rest = {k: v for k, v in record.items() if k not in _ALPACA_KEYS}
+    return {**rest, "conversations": [{"from": f, "value": v} for f, v in turns]}
+
+
+_ALPACA_KEYS = frozenset({"instruction", "input", "output", "history"})
 
 
 def _parse_json(path: Path, text: str) -> Any:
@@ -240,11 +457,14 @@ def _parse_record(path: Path, index: int, record: Any) -> Conversation:
     where = f"{path}: record {index}"
     turns_key = "messages" if isinstance(record, dict) and "messages" in record else "conversations"
     if not isinstance(record, dict) or not isinstance(record.get(turns_key), list):
-        raise DatasetError(f'{where} has no "conversations" list (sharegpt format expected).')
+        raise DatasetError(
+            f'{where} has no "conversations" list (sharegpt format expected){_keys_of(record)}.'
+        )
     system = record.get("system", "")
     if not isinstance(system, str):
         raise DatasetError(f'{where}: "system" must be a string.')
     turns: list[tuple[str, str]] = []
+    untrained: set[int] = set()
     for turn in record[turns_key]:
         if not isinstance(turn, dict):
             raise DatasetError(f'{where}: each turn must be {{"from": ..., "value": ...}}.')
@@ -261,10 +481,14 @@ def _parse_record(path: Path, index: int, record: Any) -> Conversation:
                 f'{where}: a "{speaker}" turn\'s "value" is {json.dumps(text)[:40]}, not text.'
             )
         if role == "system":
-            system = system or text
-        else:
-            turns.append((role, text))
-    if not any(r == "assistant" and t.strip() for r, t in turns):
+            # A leading system turn overrides the "system" column, as in LLaMA-Factory
+            # (load_sharegpt leaves out a record with one later).
+            system = text
+            continue
+        if role == "assistant" and not _trains(where, turn.get("weight")):
+            untrained.add(len(turns))
+        turns.append((role, text))
+    if not any(r == "assistant" for r, _ in turns):
         raise DatasetError(f'{where} has no "gpt" reply to learn from.')
     if not system and turns and turns[0][0] == "assistant":
         # Most chat templates refuse a conversation that opens with the assistant.
@@ -272,7 +496,26 @@ def _parse_record(path: Path, index: int, record: Any) -> Conversation:
             f'{where} opens with a "gpt" turn and has no system prompt; chat templates need '
             'a "human" turn (or a "system" prompt) first, so add one or remove the record.'
         )
-    return Conversation(system=system, turns=tuple(turns))
+    return Conversation(system=system, turns=tuple(turns), untrained=frozenset(untrained))
+
+
+def _trains(where: str, weight: Any) -> bool:
+    """OpenAI fine-tuning's per-message "weight": 0 keeps a reply as context without
+    loss; 1 (or none) trains it."""
+    if weight is None or (weight in (0, 1) and not isinstance(weight, bool)):
+        return weight != 0
+    raise DatasetError(
+        f'{where}: an assistant message has "weight": {json.dumps(weight)[:20]}; OpenAI '
+        "fine-tuning's weight is 0 (kept as context, not trained) or 1 (trained)."
+    )
+
+
+def _keys_of(record: Any) -> str:
+    """ "; its keys are …" for a record of another shape (PIPPA's "conversation", say)."""
+    if not isinstance(record, dict) or not record:
+        return ""
+    keys = ", ".join(json.dumps(k, ensure_ascii=False) for k in list(record)[:5])
+    return f"; its keys are {keys}{', …' if len(record) > 5 else ''}"
 
 
 def training_prompt(conversations: Sequence[Conversation], path: Path) -> str:
@@ -332,13 +575,33 @@ def sibling_eval_file(train_file: Path) -> Path | None:
     return None
 
 
-def _registered_eval_file(train_file: Path) -> list[Path]:
+def _dataset_info(folder: Path) -> dict[str, Any]:
+    """The folder's LLaMA-Factory index; {} when there is none or it is not an object."""
     try:
-        info = json.loads((train_file.parent / DATASET_INFO).read_text(encoding="utf-8"))
+        info = json.loads((folder / DATASET_INFO).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return []
-    if not isinstance(info, dict):
-        return []
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _registered_entry(train_file: Path) -> dict[str, Any]:
+    """The entry the folder's dataset_info.json has for this file ({} if none)."""
+    for entry in _dataset_info(Path(train_file).parent).values():
+        if isinstance(entry, dict) and entry.get("file_name") == Path(train_file).name:
+            return entry
+    return {}
+
+
+def _registered_columns(train_file: Path) -> dict[str, Any]:
+    return _object(_registered_entry(train_file).get("columns"))
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _registered_eval_file(train_file: Path) -> list[Path]:
+    info = _dataset_info(train_file.parent)
     for name, entry in info.items():
         if isinstance(entry, dict) and entry.get("file_name") == train_file.name:
             held_out = info.get(f"{name}{EVAL_SUFFIX}")

@@ -130,7 +130,10 @@ def test_packed_rows_do_not_attend_across_samples(tiny_model_dir: Path, tokenize
             '{"conversations": [{"from": "human", "value": "hi"}]}\n{"conversations": [}',
             "line 2 is not a JSON record",
         ),
-        ('[{"instruction": "hi", "input": "", "output": "yo", "history": []}]', "an alpaca file"),
+        (
+            '[{"instruction": "hi", "input": "", "output": "yo", "history": ["x"]}]',
+            '"history" must be a list of',
+        ),
         ('[{"conversations": [{"from": "narrator", "value": "x"}]}]', "from = 'narrator'"),
         ('[{"conversations": [{"from": "human", "value": "hi"}]}]', 'no "gpt" reply'),
         (
