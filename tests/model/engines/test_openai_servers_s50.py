@@ -5,19 +5,19 @@ proxy's HTML page. Each server is a small aiohttp fake answering as the cited se
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from atri.config import Settings
+from atri.config import GenerationSettings, Settings
 from model.character.prompt import clean_reply
-from model.engines.openai import OpenAIEngine
+from model.engines.openai import OpenAIEngine, RemoteEngineError
 from model.protocol import ChatRequest
 from model.service import ChatService
 
+GEN = GenerationSettings(max_new_tokens=16)
 Handler = Callable[[dict[str, Any]], Awaitable[web.StreamResponse]]
 BASE_CARD = {
     "id": "atri-base",
@@ -121,9 +121,138 @@ async def test_a_reasoning_model_without_a_parser_does_not_send_its_reasoning(
         prompts.append(str(body["messages"]))
         return web.json_response(chat_ok(R1_REPLY))
 
-    async with server({"/chat/completions": chat}) as (url, _):
-        async with await ChatService.open(remote(settings, url)) as service:
-            reply = await service.chat(say("hi"))
-            await service.chat(say("again"))
+    async with (
+        server({"/chat/completions": chat}) as (url, _),
+        await ChatService.open(remote(settings, url)) as service,
+    ):
+        reply = await service.chat(say("hi"))
+        await service.chat(say("again"))
     assert (reply.status, reply.text) == ("ok", "Hello there!")
     assert "Hello there!" in prompts[-1] and "As ATRI" not in prompts[-1]
+
+
+async def open_engine(settings: Settings, url: str) -> OpenAIEngine:
+    return await OpenAIEngine.open(remote(settings, url))
+
+
+PERSONA = {"role": "system", "content": "You are ATRI."}
+
+
+# v02: a prompt over the context, in other servers' words: llama.cpp's server
+# (tools/server, exceed_context_size_error), vLLM's engine-level check, SGLang's.
+def vllm_error(message: str, code: int = 400) -> web.Response:
+    body = {"object": "error", "message": message, "type": "BadRequestError", "code": code}
+    return web.json_response(body, status=code)
+
+
+TOO_LONG_ANSWERS = {
+    "llama.cpp": lambda: web.json_response(
+        {
+            "error": {
+                "code": 400,
+                "message": "request (4476 tokens) exceeds the available context size (4096 "
+                "tokens), try increasing it",
+                "type": "exceed_context_size_error",
+                "n_prompt_tokens": 4476,
+                "n_ctx": 4096,
+            }
+        },
+        status=400,
+    ),
+    "vllm engine": lambda: vllm_error(
+        "The decoder prompt (length 4476) is longer than the maximum model length of 4096. "
+        "Make sure that `max_model_len` is no smaller than the number of text tokens."
+    ),
+    "vllm v1": lambda: vllm_error(
+        "Prompt length of 4476 is longer than the maximum model length of 4096."
+    ),
+    "sglang": lambda: vllm_error(
+        "Input length (4476 tokens) exceeds the maximum allowed length (4096 tokens). Use a "
+        "shorter input or enable --allow-auto-truncate."
+    ),
+}
+
+
+@pytest.mark.parametrize("server_name", list(TOO_LONG_ANSWERS))
+async def test_a_prompt_too_long_in_any_servers_words_never_switches_to_the_strict_shape(
+    settings: Settings, server_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The long chat is refused in the strict shape too (no retry), said as too long;
+    a later short chat keeps its system role."""
+    sent: list[list[str]] = []
+
+    async def chat(body: dict[str, Any]) -> web.StreamResponse:
+        sent.append([m["role"] for m in body["messages"]])
+        if "long" in body["messages"][-1]["content"]:
+            return TOO_LONG_ANSWERS[server_name]()
+        return web.json_response(chat_ok("ok"))
+
+    async with server({"/chat/completions": chat}) as (url, _):
+        engine = await open_engine(settings, url)
+        try:
+            with pytest.raises(RemoteEngineError, match="lower \\[model\\] context_window"):
+                await engine.generate([[PERSONA, {"role": "user", "content": "long"}]], GEN)
+            await engine.generate([[PERSONA, {"role": "user", "content": "hi"}]], GEN)
+        finally:
+            await engine.close()
+    assert sent == [["system", "user"], ["system", "user"]]
+    assert not engine.strict_template
+    assert "refused a chat with a system prompt" not in caplog.text
+
+
+async def test_a_400_that_names_no_template_is_not_retried_in_the_strict_shape(
+    settings: Settings,
+) -> None:
+    """A refusal about something else (a sampling value) is said as is."""
+    sent: list[list[str]] = []
+
+    async def chat(body: dict[str, Any]) -> web.StreamResponse:
+        sent.append([m["role"] for m in body["messages"]])
+        return vllm_error("top_k must be -1 (disable), or at least 1, got 0.")
+
+    async with server({"/chat/completions": chat}) as (url, _):
+        engine = await open_engine(settings, url)
+        try:
+            with pytest.raises(RemoteEngineError, match="top_k"):
+                await engine.generate([[PERSONA, {"role": "user", "content": "hi"}]], GEN)
+        finally:
+            await engine.close()
+    assert sent == [["system", "user"]] and not engine.strict_template
+
+
+# v03: a template refusing the system role is a 500 on llama.cpp's server (--jinja;
+# containers/ramalama#2425) and on SGLang (sgl-project/sglang#892, #1342).
+TEMPLATE_500S = {
+    "llama.cpp": lambda: web.json_response(
+        {
+            "error": {
+                "code": 500,
+                "message": "\n------------\nWhile executing CallExpression at line 1, column 1 "
+                "in source:\n{{ raise_exception('System role not supported') }}\nError: Jinja "
+                "Exception: System role not supported",
+                "type": "server_error",
+            }
+        },
+        status=500,
+    ),
+    "sglang": lambda: vllm_error("jinja2.exceptions.TemplateError: System role not supported", 500),
+}
+
+
+@pytest.mark.parametrize("server_name", list(TEMPLATE_500S))
+async def test_a_5xx_naming_the_template_is_its_refusal_not_a_dead_replica(
+    settings: Settings, server_name: str
+) -> None:
+    async def chat(body: dict[str, Any]) -> web.StreamResponse:
+        if any(m["role"] == "system" for m in body["messages"]):
+            return TEMPLATE_500S[server_name]()
+        return web.json_response(chat_ok("Hello!"))
+
+    async with server({"/chat/completions": chat}) as (url, _):
+        engine = await open_engine(settings, url)
+        try:
+            out = await engine.generate([[PERSONA, {"role": "user", "content": "hi"}]], GEN)
+        finally:
+            await engine.close()
+    assert out[0].text == "Hello!"
+    assert engine.strict_template and engine.replicas[0].down_since is None
