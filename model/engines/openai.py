@@ -157,6 +157,17 @@ def template_refusal(message: str) -> bool:
     return TEMPLATE_REFUSAL.search(message) is not None and not too_long(message)
 
 
+def reasoning(message: Any) -> bool:
+    """Does a completion's message carry a reasoning parser's output (vLLM's
+    `reasoning_content`, `reasoning` from 0.10 on; llama.cpp's and SGLang's too)?"""
+    if not isinstance(message, dict):
+        return False
+    return any(
+        isinstance(message.get(key), str) and message[key].strip()
+        for key in ("reasoning_content", "reasoning")
+    )
+
+
 def refused_load(replica: Replica, lora: Lora, exc: RemoteEngineError) -> RemoteEngineError:
     """What a refused `/load_lora_adapter` means for whoever runs vLLM, in one sentence."""
     if exc.status in (404, 405) and NO_ADAPTER not in str(exc):
@@ -487,11 +498,19 @@ class OpenAIEngine:
             raise RemoteEngineError(f"{replica.url}: a completion without a message.") from None
         if not isinstance(content, str):
             raise RemoteEngineError(f"{replica.url}: a completion whose message is not text.")
+        cut = choice.get("finish_reason") == "length" if isinstance(choice, dict) else False
+        if cut and not content.strip() and reasoning(choice["message"]):
+            # Regenerating with the same budget would only spend it reasoning again.
+            raise RemoteEngineError(
+                f"{replica.url}: the model spent the whole reply budget reasoning and wrote "
+                "no reply; raise [generation] max_new_tokens, or turn its thinking off on "
+                "the server (Qwen3 on vLLM: --default-chat-template-kwargs "
+                "'{\"enable_thinking\": false}')"
+            )
         # JSON can carry a lone surrogate, which no reply, log line or database can encode.
         text = clean_str(content)
         usage = data.get("usage") or {}
         tokens = int(usage.get("completion_tokens") or approx_tokens(text))
-        cut = choice.get("finish_reason") == "length" if isinstance(choice, dict) else False
         return Generation(
             text=text,
             new_tokens=tokens,

@@ -256,3 +256,39 @@ async def test_a_5xx_naming_the_template_is_its_refusal_not_a_dead_replica(
             await engine.close()
     assert out[0].text == "Hello!"
     assert engine.strict_template and engine.replicas[0].down_since is None
+
+
+# v04: a thinking model behind vLLM's reasoning parser (Qwen3, thinking on by default)
+# that spends max_tokens reasoning answers content null, the reasoning beside it
+# (`reasoning_content`; `reasoning` from vLLM 0.10), finish_reason "length" (vLLM docs,
+# features/reasoning_outputs).
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+async def test_a_reply_budget_spent_reasoning_is_said_once_not_regenerated(
+    settings: Settings, field: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def chat(body: dict[str, Any]) -> web.StreamResponse:
+        return web.json_response(chat_ok(None, "length", **{field: "Okay, the user says hi…"}))
+
+    async with (
+        server({"/chat/completions": chat}) as (url, posted),
+        await ChatService.open(remote(settings, url)) as service,
+    ):
+        reply = await service.chat(say("hi"))
+    assert reply.status == "error" and posted == ["/chat/completions"]
+    assert "regenerating" not in caplog.text
+    assert "reasoning" in caplog.text and "max_new_tokens" in caplog.text
+
+
+async def test_a_reasoning_models_reply_beside_its_reasoning_is_her_reply(
+    settings: Settings,
+) -> None:
+    async def chat(body: dict[str, Any]) -> web.StreamResponse:
+        return web.json_response(chat_ok("Hello!", reasoning_content="The user says hi."))
+
+    async with server({"/chat/completions": chat}) as (url, _):
+        engine = await open_engine(settings, url)
+        try:
+            out = await engine.generate([[PERSONA, {"role": "user", "content": "hi"}]], GEN)
+        finally:
+            await engine.close()
+    assert out[0].text == "Hello!"
