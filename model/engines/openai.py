@@ -107,6 +107,11 @@ class NoReplica(RemoteEngineError, EngineUnavailable):
     """Every replica is out of the rotation; str() names why each left."""
 
 
+class ServerBusy(RemoteEngineError, EngineUnavailable):
+    """A passing 429 (a gateway's rate limit in front of vLLM): a reload refused for it
+    is tried again at the job's next look, not held as a broken version."""
+
+
 class LoraLost(ReplicaDown):
     """A replica answered 404 for a model name it was given: it no longer holds the LoRA
     (vLLM restarted), so the registered versions are loaded on it again."""
@@ -641,6 +646,8 @@ class OpenAIEngine:
             # is well, and the chat may pass in the strict shape (_complete_chat).
             if response.status_code >= 500 and not template_refusal(detail):
                 raise ReplicaDown(message)
+            if response.status_code == 429:
+                raise ServerBusy(message, 429, detail)
             raise RemoteEngineError(message, response.status_code, detail)
         try:
             return response.json()

@@ -13,7 +13,8 @@ from aiohttp import web
 
 from atri.config import GenerationSettings, Settings
 from model.character.prompt import clean_reply
-from model.engines.openai import OpenAIEngine, RemoteEngineError
+from model.engines.base import EngineUnavailable
+from model.engines.openai import Lora, OpenAIEngine, RemoteEngineError
 from model.protocol import ChatRequest
 from model.service import ChatService
 
@@ -292,3 +293,36 @@ async def test_a_reasoning_models_reply_beside_its_reasoning_is_her_reply(
         finally:
             await engine.close()
     assert out[0].text == "Hello!"
+
+
+# v05: a gateway in front of vLLM answers a passing 429 (OpenAI's error shape, "Rate
+# limit exceeded"); a restarting server 503. The reload job tries such a version again
+# at its next look only when the refusal is an EngineUnavailable.
+async def rate_limited(body: dict[str, Any]) -> web.StreamResponse:
+    error = {"message": "Rate limit exceeded", "type": "rate_limit_exceeded", "code": 429}
+    return web.json_response({"error": error}, status=429)
+
+
+async def unavailable(body: dict[str, Any]) -> web.StreamResponse:
+    return web.Response(text="Service Unavailable", status=503)
+
+
+@pytest.mark.parametrize("answer", [rate_limited, unavailable], ids=["429", "503"])
+async def test_a_busy_server_refuses_a_load_and_a_smoke_test_for_now(
+    settings: Settings, answer: Handler
+) -> None:
+    routes = {"/load_lora_adapter": answer, "/chat/completions": answer}
+    folder = settings.root / "adapters" / "20250101-000002"
+    folder.mkdir(parents=True)
+    async with server(routes) as (url, _):
+        engine = await open_engine(settings, url)
+        try:
+            with pytest.raises(EngineUnavailable):
+                await engine.load_adapter(folder, folder.name)
+            engine.loras[folder.name] = Lora(folder.name, str(folder))
+            for replica in engine.replicas:
+                replica.down_since = None
+            with pytest.raises(EngineUnavailable):
+                await engine.smoke_test(folder.name, [{"role": "user", "content": "hi"}], 16)
+        finally:
+            await engine.close()
