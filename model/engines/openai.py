@@ -138,19 +138,37 @@ def same_path(a: str, b: str) -> bool:
     return os.path.normpath(a) == os.path.normpath(b)
 
 
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
 def error_text(response: httpx.Response) -> str:
-    """vLLM's error message ({"message"} or {"error": {"message"}}), else the body."""
+    """vLLM's error message ({"message"} or {"error": {"message"}}), else the body on
+    one line: a reverse proxy's HTML page (nginx's 502) by its title."""
     try:
         data = response.json()
     except ValueError:
-        return response.text[:300]
+        return body_text(response)
     if isinstance(data, dict):
         inner = data.get("error")
         if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])
+            return folded(str(inner["message"]))
         if data.get("message"):
-            return str(data["message"])
-    return response.text[:300]
+            return folded(str(data["message"]))
+    return body_text(response)
+
+
+def folded(text: str) -> str:
+    """On one line (llama.cpp's Jinja errors quote the template over several)."""
+    return " ".join(text.split())
+
+
+def body_text(response: httpx.Response) -> str:
+    text = response.text
+    if "html" in response.headers.get("content-type", "") or text.lstrip()[:1] == "<":
+        title = _HTML_TITLE.search(text)
+        named = folded(title.group(1))[:200] if title else ""
+        return named or f"an HTML page (HTTP {response.status_code})"
+    return folded(text[:300])
 
 
 def too_long(message: str) -> bool:

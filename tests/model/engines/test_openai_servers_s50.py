@@ -326,3 +326,47 @@ async def test_a_busy_server_refuses_a_load_and_a_smoke_test_for_now(
                 await engine.smoke_test(folder.name, [{"role": "user", "content": "hi"}], 16)
         finally:
             await engine.close()
+
+
+# v06: a reverse proxy's HTML error page (nginx's default 502 body).
+NGINX_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad "
+    "Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("page", "said"),
+    [
+        (NGINX_502, "502 Bad Gateway"),
+        ("<!DOCTYPE html>\n<html><body><p>down\n</p></body></html>", "an HTML page (HTTP 502)"),
+    ],
+)
+async def test_a_proxys_html_error_page_is_one_line_naming_its_title(
+    settings: Settings, page: str, said: str
+) -> None:
+    async def chat(body: dict[str, Any]) -> web.StreamResponse:
+        return web.Response(text=page, status=502, content_type="text/html")
+
+    async with server({"/chat/completions": chat}) as (url, _):
+        engine = await open_engine(settings, url)
+        try:
+            with pytest.raises(RemoteEngineError) as refused:
+                await engine.generate([[{"role": "user", "content": "hi"}]], GEN)
+        finally:
+            await engine.close()
+    reason = str(refused.value)
+    assert "\n" not in reason and "<" not in reason and said in reason
+
+
+async def test_a_plain_text_error_is_folded_to_one_line(settings: Settings) -> None:
+    async def chat(body: dict[str, Any]) -> web.StreamResponse:
+        return web.Response(text="bad\r\n  request\n", status=400)
+
+    async with server({"/chat/completions": chat}) as (url, _):
+        engine = await open_engine(settings, url)
+        try:
+            with pytest.raises(RemoteEngineError, match=r"HTTP 400: bad request$"):
+                await engine.generate([[{"role": "user", "content": "hi"}]], GEN)
+        finally:
+            await engine.close()
