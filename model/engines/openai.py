@@ -157,6 +157,16 @@ def error_text(response: httpx.Response) -> str:
     return body_text(response)
 
 
+def error_in(data: Any) -> str:
+    """The error a 200 carries instead of a completion (vLLM's {"object": "error",
+    "message"}, or {"error": {"message"}}), as " (message)"; else ""."""
+    if not isinstance(data, dict):
+        return ""
+    inner = data.get("error")
+    message = inner.get("message") if isinstance(inner, dict) else data.get("message")
+    return f" ({folded(str(message))})" if message else ""
+
+
 def folded(text: str) -> str:
     """On one line (llama.cpp's Jinja errors quote the template over several)."""
     return " ".join(text.split())
@@ -518,10 +528,15 @@ class OpenAIEngine:
             choice = data["choices"][0]
             content = choice["message"]["content"] or ""
         except (KeyError, IndexError, TypeError):
-            raise RemoteEngineError(f"{replica.url}: a completion without a message.") from None
+            raise RemoteEngineError(
+                f"{replica.url}: a completion without a message{error_in(data)}."
+            ) from None
         if not isinstance(content, str):
             raise RemoteEngineError(f"{replica.url}: a completion whose message is not text.")
-        cut = choice.get("finish_reason") == "length" if isinstance(choice, dict) else False
+        finish = choice.get("finish_reason") if isinstance(choice, dict) else None
+        if finish == "abort":  # vLLM aborted the request (its engine failed meanwhile)
+            raise RemoteEngineError(f"{replica.url}: the server aborted the reply.")
+        cut = finish == "length"
         if cut and not content.strip() and reasoning(choice["message"]):
             # Regenerating with the same budget would only spend it reasoning again.
             raise RemoteEngineError(

@@ -370,3 +370,31 @@ async def test_a_plain_text_error_is_folded_to_one_line(settings: Settings) -> N
                 await engine.generate([[{"role": "user", "content": "hi"}]], GEN)
         finally:
             await engine.close()
+
+
+# Minors: a 200 carrying vLLM's error object, and a reply vLLM aborted.
+async def test_a_200_carrying_an_error_says_the_servers_message(settings: Settings) -> None:
+    async def chat(body: dict[str, Any]) -> web.StreamResponse:
+        error = {"object": "error", "message": "Engine loop has died", "type": "InternalError"}
+        return web.json_response(error)
+
+    async with server({"/chat/completions": chat}) as (url, _):
+        engine = await open_engine(settings, url)
+        try:
+            with pytest.raises(RemoteEngineError, match="Engine loop has died"):
+                await engine.generate([[{"role": "user", "content": "hi"}]], GEN)
+        finally:
+            await engine.close()
+
+
+async def test_a_reply_the_server_aborted_is_not_taken_as_whole(settings: Settings) -> None:
+    async def chat(body: dict[str, Any]) -> web.StreamResponse:
+        return web.json_response(chat_ok("Hel", "abort"))
+
+    async with server({"/chat/completions": chat}) as (url, _):
+        engine = await open_engine(settings, url)
+        try:
+            with pytest.raises(RemoteEngineError, match="aborted"):
+                await engine.generate([[{"role": "user", "content": "hi"}]], GEN)
+        finally:
+            await engine.close()
