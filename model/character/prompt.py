@@ -53,6 +53,7 @@ _LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 _NOT_IN_NAMES = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029:：﹕︓]+")
 
 _THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
+THINK_END = "</think>"
 _TEMPLATE_TOKENS = re.compile(
     r"<\|(?:im_start|im_end|endoftext|eot_id|start_header_id|end_header_id|begin_of_text)\|>"
     r"|</?s>|\[/?INST\]"
@@ -570,11 +571,22 @@ def keep_end(text: str, max_tokens: int, count: Callable[[str], int]) -> str:
     return text[low:]
 
 
+def after_open_think(text: str) -> str:
+    """What follows the last `</think>` of a reply holding one with no `<think>` before
+    it: a reasoning model whose chat template opens `<think>` in the prompt (DeepSeek-R1
+    and its distills, QwQ, Qwen3-Thinking-2507) served without a reasoning parser
+    answers "reasoning…</think>reply"."""
+    first_end = text.find(THINK_END)
+    if first_end < 0 or "<think>" in text[:first_end]:
+        return text
+    return text[text.rindex(THINK_END) + len(THINK_END) :]
+
+
 def clean_reply(text: str, character_name: str = "") -> str:
     """Strip `<think>` blocks, template tokens, a self-written next turn, a name prefix,
     and the U+FFFD a byte-level model's reply ends in when its token limit cut it inside
     a character (an emoji's bytes, say)."""
-    text = _THINK_BLOCK.sub("", text)
+    text = _THINK_BLOCK.sub("", after_open_think(text))
     match = _NEXT_TURN.search(text)
     if match:
         text = text[: match.start(1)]

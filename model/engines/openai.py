@@ -70,18 +70,32 @@ READ_TIMEOUT_SECONDS = 600.0
 # How long a replica that failed stays out of the rotation before it is tried again.
 REPLICA_RETRY_SECONDS = 15.0
 ALREADY_LOADED = "has already been loaded"
-# vLLM's words for a LoRA folder it cannot read, and for a prompt over its max_model_len.
+# vLLM's words for a LoRA folder it cannot read.
 NO_ADAPTER = "No adapter found"
-TOO_LONG = "maximum context length"
+# A prompt over the server's context, in each server's words: vLLM's chat endpoint
+# ("maximum context length"), its engine ("The decoder prompt (length N) is longer than
+# the maximum model length", V1 "Prompt length of N is longer than ..."), llama.cpp's
+# server ("request (N tokens) exceeds the available context size"), SGLang's ("Input
+# length (N tokens) exceeds the maximum allowed length").
+TOO_LONG = re.compile(
+    r"maximum context length|maximum model length|available context size"
+    r"|exceed_context_size|input length .*exceeds",
+    re.IGNORECASE,
+)
+# A chat template refusing a chat's shape, in each server's words: vLLM's 400 and
+# SGLang's 500 carry jinja's TemplateError ("System role not supported", "Conversation
+# roles must alternate user/assistant/..."), llama.cpp's 500 a "Jinja Exception".
+TEMPLATE_REFUSAL = re.compile(r"\brole|template|jinja", re.IGNORECASE)
 _WIDE = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef\uac00-\ud7af]")
 
 
 class RemoteEngineError(EngineRequestFailed):
     """The remote server refused or failed a request; str() says which and why."""
 
-    def __init__(self, message: str, status: int = 0) -> None:
+    def __init__(self, message: str, status: int = 0, detail: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.detail = detail or message  # the server's own words
 
 
 class LoraRefused(RemoteEngineError, AdapterError):
@@ -91,6 +105,11 @@ class LoraRefused(RemoteEngineError, AdapterError):
 
 class NoReplica(RemoteEngineError, EngineUnavailable):
     """Every replica is out of the rotation; str() names why each left."""
+
+
+class ServerBusy(RemoteEngineError, EngineUnavailable):
+    """A passing 429 (a gateway's rate limit in front of vLLM): a reload refused for it
+    is tried again at the job's next look, not held as a broken version."""
 
 
 class LoraLost(ReplicaDown):
@@ -119,19 +138,67 @@ def same_path(a: str, b: str) -> bool:
     return os.path.normpath(a) == os.path.normpath(b)
 
 
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
 def error_text(response: httpx.Response) -> str:
-    """vLLM's error message ({"message"} or {"error": {"message"}}), else the body."""
+    """vLLM's error message ({"message"} or {"error": {"message"}}), else the body on
+    one line: a reverse proxy's HTML page (nginx's 502) by its title."""
     try:
         data = response.json()
     except ValueError:
-        return response.text[:300]
+        return body_text(response)
     if isinstance(data, dict):
         inner = data.get("error")
         if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])
+            return folded(str(inner["message"]))
         if data.get("message"):
-            return str(data["message"])
-    return response.text[:300]
+            return folded(str(data["message"]))
+    return body_text(response)
+
+
+def error_in(data: Any) -> str:
+    """The error a 200 carries instead of a completion (vLLM's {"object": "error",
+    "message"}, or {"error": {"message"}}), as " (message)"; else ""."""
+    if not isinstance(data, dict):
+        return ""
+    inner = data.get("error")
+    message = inner.get("message") if isinstance(inner, dict) else data.get("message")
+    return f" ({folded(str(message))})" if message else ""
+
+
+def folded(text: str) -> str:
+    """On one line (llama.cpp's Jinja errors quote the template over several)."""
+    return " ".join(text.split())
+
+
+def body_text(response: httpx.Response) -> str:
+    text = response.text
+    if "html" in response.headers.get("content-type", "") or text.lstrip()[:1] == "<":
+        title = _HTML_TITLE.search(text)
+        named = folded(title.group(1))[:200] if title else ""
+        return named or f"an HTML page (HTTP {response.status_code})"
+    return folded(text[:300])
+
+
+def too_long(message: str) -> bool:
+    return TOO_LONG.search(message) is not None
+
+
+def template_refusal(message: str) -> bool:
+    """Does a server's error say its chat template refused the chat's shape?"""
+    return TEMPLATE_REFUSAL.search(message) is not None and not too_long(message)
+
+
+def reasoning(message: Any) -> bool:
+    """Does a completion's message carry a reasoning parser's output (vLLM's
+    `reasoning_content`, `reasoning` from 0.10 on; llama.cpp's and SGLang's too)?"""
+    if not isinstance(message, dict):
+        return False
+    return any(
+        isinstance(message.get(key), str) and message[key].strip()
+        for key in ("reasoning_content", "reasoning")
+    )
 
 
 def refused_load(replica: Replica, lora: Lora, exc: RemoteEngineError) -> RemoteEngineError:
@@ -405,8 +472,9 @@ class OpenAIEngine:
         model: str,
         limits: RowLimits = NO_LIMITS,
     ) -> Any:
-        """A completion of `messages`. A 400 for a chat the server's template refuses is
-        tried once more in STRICT_TEMPLATE's shape; if that passes, every later chat is
+        """A completion of `messages`. A chat the server's template refuses (vLLM's 400,
+        llama.cpp's and SGLang's 500, naming the template) is tried once more in
+        STRICT_TEMPLATE's shape; if that passes, every later chat is
         sent so (said once in the log)."""
         messages = defused(messages, self.defuse)
         # Read once: rows run concurrently, and one sent in the plain shape may be refused
@@ -417,8 +485,10 @@ class OpenAIEngine:
             return await self._complete(replica, self._body(shaped, gen, model, limits))
         except RemoteEngineError as exc:
             reshaped = conform(messages, STRICT_TEMPLATE)
-            # A prompt over the server's max_model_len is refused in any shape.
-            if exc.status != 400 or strict or reshaped == messages or TOO_LONG in str(exc):
+            # Only a refusal that names the template: a prompt over the server's
+            # context, a few template tokens shorter in the strict shape, may pass so,
+            # and would take every later chat's system role for nothing.
+            if strict or reshaped == messages or not template_refusal(exc.detail):
                 raise
             try:
                 data = await self._complete(replica, self._body(reshaped, gen, model, limits))
@@ -443,12 +513,13 @@ class OpenAIEngine:
             # The name was registered, so a 404 means this replica lost it (vLLM restarted).
             if exc.status == 404:
                 raise LoraLost(str(exc)) from None
-            if exc.status == 400 and TOO_LONG in str(exc):
+            if 400 <= exc.status < 500 and too_long(exc.detail):
                 counted = "its tokenizer" if self.tokenizer is not None else "an estimate"
                 raise RemoteEngineError(
                     f"{exc} (the worker fits prompts to {self.context_window} tokens counted "
                     f"by {counted}; lower [model] context_window to leave a margin)",
-                    400,
+                    exc.status,
+                    exc.detail,
                 ) from None
             raise
 
@@ -457,14 +528,27 @@ class OpenAIEngine:
             choice = data["choices"][0]
             content = choice["message"]["content"] or ""
         except (KeyError, IndexError, TypeError):
-            raise RemoteEngineError(f"{replica.url}: a completion without a message.") from None
+            raise RemoteEngineError(
+                f"{replica.url}: a completion without a message{error_in(data)}."
+            ) from None
         if not isinstance(content, str):
             raise RemoteEngineError(f"{replica.url}: a completion whose message is not text.")
+        finish = choice.get("finish_reason") if isinstance(choice, dict) else None
+        if finish == "abort":  # vLLM aborted the request (its engine failed meanwhile)
+            raise RemoteEngineError(f"{replica.url}: the server aborted the reply.")
+        cut = finish == "length"
+        if cut and not content.strip() and reasoning(choice["message"]):
+            # Regenerating with the same budget would only spend it reasoning again.
+            raise RemoteEngineError(
+                f"{replica.url}: the model spent the whole reply budget reasoning and wrote "
+                "no reply; raise [generation] max_new_tokens, or turn its thinking off on "
+                "the server (Qwen3 on vLLM: --default-chat-template-kwargs "
+                "'{\"enable_thinking\": false}')"
+            )
         # JSON can carry a lone surrogate, which no reply, log line or database can encode.
         text = clean_str(content)
         usage = data.get("usage") or {}
         tokens = int(usage.get("completion_tokens") or approx_tokens(text))
-        cut = choice.get("finish_reason") == "length" if isinstance(choice, dict) else False
         return Generation(
             text=text,
             new_tokens=tokens,
@@ -588,15 +672,16 @@ class OpenAIEngine:
             response = await replica.client.post(path, json=body)
         except httpx.HTTPError as exc:
             raise ReplicaDown(f"{replica.url}{path}: {type(exc).__name__} {exc}") from None
-        if response.status_code >= 500:
-            raise ReplicaDown(
-                f"{replica.url}{path} answered HTTP {response.status_code}: {error_text(response)}"
-            )
         if response.status_code >= 400:
-            raise RemoteEngineError(
-                f"{replica.url}{path} answered HTTP {response.status_code}: {error_text(response)}",
-                response.status_code,
-            )
+            detail = error_text(response)
+            message = f"{replica.url}{path} answered HTTP {response.status_code}: {detail}"
+            # llama.cpp's and SGLang's chat templates refuse a chat with a 500: the replica
+            # is well, and the chat may pass in the strict shape (_complete_chat).
+            if response.status_code >= 500 and not template_refusal(detail):
+                raise ReplicaDown(message)
+            if response.status_code == 429:
+                raise ServerBusy(message, 429, detail)
+            raise RemoteEngineError(message, response.status_code, detail)
         try:
             return response.json()
         except ValueError:
