@@ -247,6 +247,10 @@ OTHER_PROGRAMS_FLAGS = {
     "--max-loras": "vllm serve",
     "--max-cpu-loras": "vllm serve",
     "--max-model-len": "vllm serve",
+    "--reasoning-parser": "vllm serve",
+    "--default-chat-template-kwargs": "vllm serve",
+    "--ctx-size": "llama-server",
+    "--context-length": "sglang",
 }
 
 
