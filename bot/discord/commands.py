@@ -5,6 +5,10 @@ Discord can hide a command from members only as a whole top-level command (its
 group of their own that members without Manage Server do not see. Every admin command
 is checked again here through `bot.commands`, which logs refused attempts.
 
+Both are installed with her in a server only (never to a user's account, where they would
+show in servers she is not in and in other people's DMs) and offered in servers and, for
+`/atri`, in her own DMs. An interaction from anywhere else is refused before it runs.
+
 Answers are ephemeral. Discord wants a first response within 3 seconds: a command
 that has not finished after `defer_after` seconds is deferred and answered by a follow-up.
 """
@@ -41,6 +45,29 @@ DEFER_AFTER_SECONDS = 1.0
 DESCRIPTION_MAX = 100
 
 
+# Installed with her in a server, never to a user's account (Discord's "User Install").
+GUILD_INSTALL_ONLY = app_commands.AppInstallationType(guild=True, user=False)
+# Where each group is offered: never group DMs or DMs between other people.
+MEMBER_CONTEXTS = app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=False)
+ADMIN_CONTEXTS = app_commands.AppCommandContext(guild=True, dm_channel=False, private_channel=False)
+
+
+def invoked_where_installed(
+    interaction: discord.Interaction[Any], allowed: app_commands.AppCommandContext
+) -> bool:
+    """From a server that installed her (not a user's install of her commands in some
+    other server, whose member permissions say nothing about hers) or from her own DM,
+    as far as `allowed` lets the command be used there."""
+    context = interaction.context
+    if interaction.guild_id is not None:
+        # A command installed on a user's account carries only that user as its owner.
+        return allowed.guild and interaction.is_guild_integration()
+    if context.private_channel:
+        return False
+    # Discord names the context of every interaction; one without it is her DM.
+    return allowed.dm_channel and (context.dm_channel or not context.guild)
+
+
 def is_owner(interaction: discord.Interaction[Any], settings: DiscordSettings) -> bool:
     """One of the bot's owners: `admin_ids`, or who owns its application in Discord's
     developer portal (its owner, or its team's admins and developers), as discord.py's
@@ -60,7 +87,10 @@ def is_owner(interaction: discord.Interaction[Any], settings: DiscordSettings) -
 def is_admin(interaction: discord.Interaction[Any], settings: DiscordSettings) -> bool:
     """Manage Server (Discord's own resolution, Administrator included), the bot's
     owners (`is_owner`), or a role in `admin_roles` (what a server grants `/atri-admin`
-    to under Integrations)."""
+    to under Integrations). Never from a server that did not install her, whatever its
+    member permissions say."""
+    if not invoked_where_installed(interaction, MEMBER_CONTEXTS):
+        return False
     if is_owner(interaction, settings):
         return True
     if interaction.guild_id is None:
@@ -184,16 +214,30 @@ def _simple_commands(
     return add
 
 
-class _ListedMembers(app_commands.Group):
+class _InstalledGroup(app_commands.Group):
+    """A group installed with her in servers only, run only where it is offered."""
+
+    def __init__(self, contexts: app_commands.AppCommandContext, **kw: Any):
+        super().__init__(allowed_installs=GUILD_INSTALL_ONLY, allowed_contexts=contexts, **kw)
+        self.contexts = contexts
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        if invoked_where_installed(interaction, self.contexts):
+            return True
+        raise NotInstalledHere
+
+
+class _ListedMembers(_InstalledGroup):
     """A group only those `[discord]`'s allow and block lists let through may run: whom
     she does not answer does not reset or read her memory either."""
 
     def __init__(self, settings: DiscordSettings, dm_roles: RoleLookup | None, **kw: Any):
-        super().__init__(**kw)
+        super().__init__(MEMBER_CONTEXTS, **kw)
         self.settings = settings
         self.dm_roles = dm_roles
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        await super().interaction_check(interaction)
         if await interaction_permitted(interaction, self.settings, self.dm_roles):
             return True
         raise NotListed
@@ -201,6 +245,11 @@ class _ListedMembers(app_commands.Group):
 
 class NotListed(app_commands.CheckFailure):
     """The lists shut this person, or this channel, out."""
+
+
+class NotInstalledHere(NotListed):
+    """A server that did not install her (her commands added to someone's own account),
+    a group DM or a DM between others: she takes no commands there."""
 
 
 def member_commands(
@@ -239,7 +288,8 @@ def admin_commands(
 ) -> app_commands.Group:
     """`/atri-admin`: hidden from members without Manage Server and never offered in
     DMs (there is no server to manage there); checked again anyway."""
-    group = app_commands.Group(
+    group = _InstalledGroup(
+        ADMIN_CONTEXTS,
         name="atri-admin",
         description=fit(said.slash_admin),
         default_permissions=discord.Permissions(manage_guild=True),

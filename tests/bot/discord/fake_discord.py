@@ -415,9 +415,16 @@ class FakeDiscord:
         user_option: int | None = None,
         string_options: dict[str, str] | None = None,
         in_guild: bool = True,
+        guild_id: int = GUILD_ID,
+        owners: dict[str, str] | None = None,
+        context: int | None = None,
     ) -> dict[str, Any]:
         """A member invokes `/group subcommand` (with an optional `user:` option and
-        string options such as `mode:`)."""
+        string options such as `mode:`). By default as Discord sends it for her server's
+        install of the commands; `guild_id`, `owners` (`authorizing_integration_owners`)
+        and `context` say otherwise, as for a command installed on a user's account and
+        run in another server (that server's id, `{"1": user id}`, 0) or in a DM between
+        other people (`in_guild=False`, `{"1": user id}`, 2)."""
         person = self.people[user_id]
         options: list[dict[str, Any]] = [
             {"type": 3, "name": name, "value": value}
@@ -442,8 +449,8 @@ class FakeDiscord:
             "app_permissions": str(SEND_MESSAGES),
             "attachment_size_limit": 8_388_608,
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(GUILD_ID)},
-            "context": 0 if in_guild else 1,
+            "authorizing_integration_owners": owners or {"0": str(GUILD_ID) if in_guild else "0"},
+            "context": (0 if in_guild else 1) if context is None else context,
             "data": {
                 "id": str(next(self._ids)),
                 "name": group,
@@ -453,8 +460,8 @@ class FakeDiscord:
             },
         }
         if in_guild:
-            payload["data"]["guild_id"] = str(GUILD_ID)
-            payload["guild_id"] = str(GUILD_ID)
+            payload["data"]["guild_id"] = str(guild_id)
+            payload["guild_id"] = str(guild_id)
             payload["guild_locale"] = "en-US"
             payload["channel_id"] = str(CHANNEL_ID)
             payload["channel"] = text_channel_payload(CHANNEL_ID, "general", 0)
