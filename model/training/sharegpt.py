@@ -66,7 +66,9 @@ class Conversation:
         return head + [{"role": r, "content": t} for r, t in self.turns]
 
     def replies(self) -> list[str]:
-        return [t for r, t in self.turns if r == "assistant"]
+        """Her replies the version learns from (`learns`): the style `atri eval` compares
+        with leaves out those a dataset marked "weight": 0, and empty ones."""
+        return [t for i, (_, t) in enumerate(self.turns) if self.learns(i)]
 
     def learns(self, index: int) -> bool:
         """Whether turn `index` carries loss: a reply, not empty (its end token alone

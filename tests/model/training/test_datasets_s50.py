@@ -108,7 +108,9 @@ def test_a_reply_with_weight_0_is_context_without_loss(tokenizer: Any, tmp_path:
     [spans] = trained_text(tokenizer, path)
     assert [s.split("<|im_end|>")[0] for s in spans] == ["Hello!", "Yes."]
     [conv] = load_sharegpt(path)
-    assert conv.replies() == ["OLD BAD REPLY", "Hello!", "Yes."]  # still in the context
+    assert [t for r, t in conv.turns if r == "assistant"] == ["OLD BAD REPLY", "Hello!", "Yes."]
+    # `atri eval` compares her style with the replies she learns from, not that one.
+    assert conv.replies() == ["Hello!", "Yes."]
 
 
 def test_a_cut_keeps_the_last_reply_that_trains(tmp_path: Path) -> None:
