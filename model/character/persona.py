@@ -26,6 +26,7 @@ from atri.config import (
 )
 from atri.errors import UserError
 from atri.text_files import NotUtf8Error, decode_hand_written
+from model.character.card_formats import CardFormatError, as_card_v2
 from model.character.ooc import detect_language
 from model.character.png_card import PNG_SIGNATURE, PngCardError, png_card
 
@@ -388,8 +389,8 @@ def _parse_mes_example(text: str) -> list[ExampleTurn]:
 
 
 def load_persona(path: str | Path | None = None) -> Persona:
-    """Load a card: our TOML format, a Character Card V2/V3 JSON, or a PNG card with one
-    in it; default: ATRI's card. Whatever the file holds, a problem is one sentence."""
+    """Load a card: our TOML format, a Character Card V1/V2/V3 JSON, or a PNG
+    card with one in it; default: ATRI's card. Whatever the file holds, a problem is one sentence."""
     card_path = Path(path) if path else PACKAGED_CARD
     try:
         raw = card_path.read_bytes()
@@ -399,11 +400,11 @@ def load_persona(path: str | Path | None = None) -> Persona:
         ) from None
     try:
         if raw.startswith(PNG_SIGNATURE):
-            persona = Persona.from_card_v2(png_card(raw))
+            persona = Persona.from_card_v2(as_card_v2(png_card(raw)))
         elif card_path.suffix.lower() == ".png":
             raise PersonaError("character card is not a PNG image.")
         elif card_path.suffix.lower() == ".json":
-            persona = Persona.from_card_v2(json.loads(_card_text(raw)))
+            persona = Persona.from_card_v2(as_card_v2(json.loads(_card_text(raw))))
         else:
             persona = Persona.model_validate(tomllib.loads(_card_text(raw)))
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -412,7 +413,7 @@ def load_persona(path: str | Path | None = None) -> Persona:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise PersonaError(f"{card_path}: character card field {where}: {first['msg']}.") from None
-    except (PersonaError, PngCardError) as exc:
+    except (PersonaError, PngCardError, CardFormatError) as exc:
         raise PersonaError(f"{card_path}: {exc}") from None
     if not persona.name.strip():
         raise PersonaError(f"{card_path}: character card has no name.")
