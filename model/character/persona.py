@@ -389,7 +389,7 @@ def _parse_mes_example(text: str) -> list[ExampleTurn]:
 
 
 def load_persona(path: str | Path | None = None) -> Persona:
-    """Load a card: our TOML format, a Character Card V1/V2/V3 JSON, or a PNG
+    """Load a card: our TOML format, a Character Card V1/V2/V3 or Pygmalion JSON, or a PNG
     card with one in it; default: ATRI's card. Whatever the file holds, a problem is one sentence."""
     card_path = Path(path) if path else PACKAGED_CARD
     try:

@@ -49,3 +49,20 @@ def test_a_v1_card_is_read_as_its_v2_fields(tmp_path: Path) -> None:
         assert [(t.user, t.atri) for t in persona.example_dialogue] == [
             ("What happened here?", "Foul play.")
         ]
+
+
+def test_a_pygmalion_card_is_read_as_sillytavern_maps_it(tmp_path: Path) -> None:
+    """A Pygmalion / Gradio card (text-generation-webui's) was refused; SillyTavern maps
+    char_persona to the description and world_scenario to the scenario."""
+    card = {
+        "char_name": "Evelyn",
+        "char_persona": "A sharp-witted detective.",
+        "world_scenario": "London",
+        "char_greeting": "Ah, my new assistant, {{user}}.",
+        "example_dialogue": "<START>\n{{user}}: Hi\n{{char}}: Hello.",
+    }
+    persona = load_persona(write_json(tmp_path, card))
+    assert (persona.name, persona.description) == ("Evelyn", "A sharp-witted detective.")
+    assert (persona.scenario, persona.personality) == ("London", "")
+    assert persona.greeting_for("Max") == "Ah, my new assistant, Max."
+    assert [(t.user, t.atri) for t in persona.example_dialogue] == [("Hi", "Hello.")]
