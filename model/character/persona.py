@@ -26,7 +26,14 @@ from atri.config import (
 )
 from atri.errors import UserError
 from atri.text_files import NotUtf8Error, decode_hand_written
-from model.character.card_formats import CardFormatError, as_card_v2
+from model.character.card_formats import (
+    TEXT_CARD_SUFFIXES,
+    UNKNOWN_FORMAT,
+    ZIP_SIGNATURE,
+    CardFormatError,
+    as_card_v2,
+    charx_card,
+)
 from model.character.ooc import detect_language
 from model.character.png_card import PNG_SIGNATURE, PngCardError, png_card
 
@@ -389,8 +396,9 @@ def _parse_mes_example(text: str) -> list[ExampleTurn]:
 
 
 def load_persona(path: str | Path | None = None) -> Persona:
-    """Load a card: our TOML format, a Character Card V1/V2/V3 or Pygmalion JSON, or a PNG
-    card with one in it; default: ATRI's card. Whatever the file holds, a problem is one sentence."""
+    """Load a card: our TOML format, a Character Card V1/V2/V3 or Pygmalion JSON, a PNG
+    card with one in it, or a RisuAI .charx (a zip with card.json); default: ATRI's card.
+    Whatever the file holds, a problem is one sentence."""
     card_path = Path(path) if path else PACKAGED_CARD
     try:
         raw = card_path.read_bytes()
@@ -401,12 +409,14 @@ def load_persona(path: str | Path | None = None) -> Persona:
     try:
         if raw.startswith(PNG_SIGNATURE):
             persona = Persona.from_card_v2(as_card_v2(png_card(raw)))
+        elif raw.startswith(ZIP_SIGNATURE) or card_path.suffix.lower() == ".charx":
+            persona = Persona.from_card_v2(as_card_v2(charx_card(raw)))
         elif card_path.suffix.lower() == ".png":
             raise PersonaError("character card is not a PNG image.")
         elif card_path.suffix.lower() == ".json":
-            persona = Persona.from_card_v2(as_card_v2(json.loads(_card_text(raw))))
+            persona = Persona.from_card_v2(as_card_v2(json.loads(_card_text(raw, card_path))))
         else:
-            persona = Persona.model_validate(tomllib.loads(_card_text(raw)))
+            persona = Persona.model_validate(tomllib.loads(_card_text(raw, card_path)))
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         raise PersonaError(f"{card_path}: character card is not valid ({exc}).") from None
     except ValidationError as exc:
@@ -420,10 +430,12 @@ def load_persona(path: str | Path | None = None) -> Persona:
     return persona
 
 
-def _card_text(raw: bytes) -> str:
+def _card_text(raw: bytes, card_path: Path) -> str:
     try:
         return decode_hand_written(raw)
     except NotUtf8Error as exc:
+        if card_path.suffix.lower() not in TEXT_CARD_SUFFIXES:  # a .webp, a .zip: no text
+            raise PersonaError(UNKNOWN_FORMAT) from None
         raise PersonaError(
             f"character card {exc}, or give the PNG or JSON file SillyTavern exports."
         ) from None

@@ -6,11 +6,14 @@ from __future__ import annotations
 import base64
 import io
 import json
+import zipfile
 from pathlib import Path
 
+import pytest
 from PIL import Image, PngImagePlugin
 
-from model.character.persona import load_persona
+from model.character import card_formats
+from model.character.persona import PersonaError, load_persona
 
 V1 = {
     "name": "Evelyn",
@@ -66,3 +69,55 @@ def test_a_pygmalion_card_is_read_as_sillytavern_maps_it(tmp_path: Path) -> None
     assert (persona.scenario, persona.personality) == ("London", "")
     assert persona.greeting_for("Max") == "Ah, my new assistant, Max."
     assert [(t.user, t.atri) for t in persona.example_dialogue] == [("Hi", "Hello.")]
+
+
+def charx(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return out.getvalue()
+
+
+V3 = {"spec": "chara_card_v3", "spec_version": "3.0", "data": {"name": "Aqua", "first_mes": "Hi!"}}
+
+
+def test_a_risu_charx_card_is_read_from_its_card_json(tmp_path: Path) -> None:
+    """A RisuAI .charx (a zip with card.json, V3) was read as TOML and refused as "not
+    UTF-8 text… save it as UTF-8 in Notepad"."""
+    path = tmp_path / "aqua.charx"
+    path.write_bytes(charx({"card.json": json.dumps(V3).encode(), "assets/a.png": b"\x89PNG"}))
+    persona = load_persona(path)
+    assert (persona.name, persona.greeting) == ("Aqua", "Hi!")
+
+
+def said(path: Path) -> str:
+    with pytest.raises(PersonaError) as caught:
+        load_persona(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ") and message.endswith(".") and ". " not in message
+    assert "UTF-8" not in message and "Notepad" not in message
+    return message
+
+
+def test_a_charx_without_a_good_card_is_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "aqua.charx"
+    path.write_bytes(charx({"assets/a.png": b"\x89PNG"}))
+    assert "holds no card.json" in said(path)
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    assert "not a readable zip" in said(path)
+    path.write_bytes(charx({"card.json": b"{not json"}))
+    assert "card.json is not card JSON" in said(path)
+    # A zip bomb: card.json unpacks to far more than any card (here, than 1 KiB).
+    monkeypatch.setattr(card_formats, "MAX_CHARX_CARD", 1024)
+    path.write_bytes(charx({"card.json": json.dumps(V3).encode() + b" " * 2000}))
+    assert "too large" in said(path)
+
+
+def test_a_file_in_a_format_not_read_names_the_formats_read(tmp_path: Path) -> None:
+    """A .webp or other binary file was told to be saved as UTF-8 in Notepad."""
+    path = tmp_path / "aqua.webp"
+    path.write_bytes(b"RIFF\x00\x00\x00\x00WEBPVP8 \xff\xfe")
+    assert "no format ATRI reads" in said(path) and ".charx" in said(path)
