@@ -4,6 +4,8 @@
 
 - RisuAI's `.charx`: a zip archive whose `card.json` is a Character Card V3;
 - V1 (TavernAI): the V2 fields flat at the top, with no `spec`;
+- macros: TavernAI's `<BOT>`/`<USER>` and SillyTavern's `{{Char}}`, `{{USER}}`… (it
+  reads them in any case) become `{{char}}`/`{{user}}`, and `{{random:a,b}}` picks one;
 - Pygmalion / Gradio (text-generation-webui): `char_name`, `char_persona`,
   `world_scenario`, `char_greeting`, `example_dialogue`.
 
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import io
 import json
+import random
+import re
 import zipfile
 from typing import Any
 
@@ -48,6 +52,44 @@ def as_card_v2(card: Any) -> Any:
     else:
         return card
     return {"spec": "chara_card_v2", "spec_version": "2.0", "data": data}
+
+
+# The card's text fields ATRI reads; their macros are put in the one spelling it fills in.
+_TEXT_FIELDS = ("description", "personality", "scenario", "first_mes", "mes_example")
+_CHAR = re.compile(r"<BOT>|\{\{char\}\}", re.IGNORECASE)
+_USER = re.compile(r"<USER>|\{\{user\}\}", re.IGNORECASE)
+# SillyTavern's `{{random:a,b,c}}` and `{{random::a::b}}` (whose options may hold commas).
+_RANDOM = re.compile(r"\{\{random\s?::?([^}]*)\}\}", re.IGNORECASE)
+
+
+def with_standard_macros(card: Any) -> Any:
+    """A V2/V3 card whose text fields say `{{char}}` and `{{user}}` however the card
+    spelled them, with each `{{random}}` picked: the example-dialogue parser and `fill`
+    then see one spelling. Anything else is returned as it is, for `from_card_v2` to judge."""
+    data = card.get("data") if isinstance(card, dict) else None
+    if not isinstance(data, dict):
+        return card
+    text = {
+        key: standard_macros(data[key]) for key in _TEXT_FIELDS if isinstance(data.get(key), str)
+    }
+    return {**card, "data": {**data, **text}}
+
+
+def standard_macros(text: str) -> str:
+    text = _USER.sub("{{user}}", _CHAR.sub("{{char}}", text))
+    return _RANDOM.sub(_pick_one, text)
+
+
+def _pick_one(macro: re.Match[str]) -> str:
+    """One option of a `{{random}}` macro, picked once when the card is read, and the same
+    in every process that reads it: SillyTavern picks anew at every message, but the system
+    prompt must stay the same text, for the worker to reuse its cached KV states (the
+    prefix cache, model/engines/prefix_cache.py, llama.cpp's and vLLM's prefix caching)
+    and for the adapter to be served the prompt it was trained with. Seeded with the
+    macro's own text, the same macro in the description and the greeting agree."""
+    options = macro[1]
+    choices = [o.strip() for o in options.split("::" if "::" in options else ",")]
+    return random.Random(macro[0]).choice(choices)
 
 
 ZIP_SIGNATURE = b"PK\x03\x04"
@@ -88,3 +130,9 @@ UNKNOWN_FORMAT = (
     "character card is in no format ATRI reads (our TOML card, a Character Card V1, V2 or "
     "V3 or Pygmalion JSON file, a PNG card or a RisuAI .charx)."
 )
+
+
+def fill_names(text: str, char: str, user: str) -> str:
+    """`text` with her name for `{{char}}` and the person's for `{{user}}`, in any case,
+    and for TavernAI's `<BOT>` and `<USER>`, as SillyTavern fills them in."""
+    return _USER.sub(lambda _: user, _CHAR.sub(lambda _: char, text))

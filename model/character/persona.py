@@ -33,6 +33,8 @@ from model.character.card_formats import (
     CardFormatError,
     as_card_v2,
     charx_card,
+    fill_names,
+    with_standard_macros,
 )
 from model.character.ooc import detect_language
 from model.character.png_card import PNG_SIGNATURE, PngCardError, png_card
@@ -217,7 +219,7 @@ class Persona(BaseModel):
         )
 
     def fill(self, text: str, user_name: str) -> str:
-        return text.replace("{{char}}", self.name).replace("{{user}}", user_name).strip()
+        return fill_names(text, self.name, user_name).strip()
 
     def system_prompt(self, user_name: str = "{{user}}") -> str:
         """The system prompt: who she is, how she talks, and a few example lines.
@@ -408,13 +410,13 @@ def load_persona(path: str | Path | None = None) -> Persona:
         ) from None
     try:
         if raw.startswith(PNG_SIGNATURE):
-            persona = Persona.from_card_v2(as_card_v2(png_card(raw)))
+            persona = _from_card(png_card(raw))
         elif raw.startswith(ZIP_SIGNATURE) or card_path.suffix.lower() == ".charx":
-            persona = Persona.from_card_v2(as_card_v2(charx_card(raw)))
+            persona = _from_card(charx_card(raw))
         elif card_path.suffix.lower() == ".png":
             raise PersonaError("character card is not a PNG image.")
         elif card_path.suffix.lower() == ".json":
-            persona = Persona.from_card_v2(as_card_v2(json.loads(_card_text(raw, card_path))))
+            persona = _from_card(json.loads(_card_text(raw, card_path)))
         else:
             persona = Persona.model_validate(tomllib.loads(_card_text(raw, card_path)))
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -428,6 +430,12 @@ def load_persona(path: str | Path | None = None) -> Persona:
     if not persona.name.strip():
         raise PersonaError(f"{card_path}: character card has no name.")
     return persona
+
+
+def _from_card(card: Any) -> Persona:
+    """A V1, V2, V3 or Pygmalion card read, its macros first put in the spelling ATRI
+    fills in."""
+    return Persona.from_card_v2(with_standard_macros(as_card_v2(card)))
 
 
 def _card_text(raw: bytes, card_path: Path) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -121,3 +122,47 @@ def test_a_file_in_a_format_not_read_names_the_formats_read(tmp_path: Path) -> N
     path = tmp_path / "aqua.webp"
     path.write_bytes(b"RIFF\x00\x00\x00\x00WEBPVP8 \xff\xfe")
     assert "no format ATRI reads" in said(path) and ".charx" in said(path)
+
+
+def test_old_and_case_variant_macros_are_filled_in(tmp_path: Path) -> None:
+    """TavernAI's <BOT>/<USER> and {{Char}}/{{USER}} (SillyTavern reads any case) were left
+    raw in her prompt and greeting, and `<BOT>:` example lines were not examples."""
+    card = {
+        "spec": "chara_card_v2",
+        "data": {
+            "name": "Aqua",
+            "description": "<BOT> loves <user>. {{Char}} hates {{USER}}'s cooking.",
+            "first_mes": "Hi <USER>, I'm <BOT>!",
+            "mes_example": "<START>\n<USER>: Hi\n<BOT>: Hello, <USER>!\n{{User}}: Bye\n{{CHAR}}: Bye!",
+        },
+    }
+    persona = load_persona(write_json(tmp_path, card))
+    assert persona.greeting_for("Bob") == "Hi Bob, I'm Aqua!"
+    prompt = persona.system_prompt("Bob")
+    assert "Aqua loves Bob. Aqua hates Bob's cooking." in prompt
+    assert [(t.user, t.atri) for t in persona.example_dialogue] == [
+        ("Hi", "Hello, {{user}}!"),
+        ("Bye", "Bye!"),
+    ]
+    # The prompt the worker caches keeps {{user}} for every person alike.
+    assert "<" not in persona.system_prompt() and "{{user}}" in persona.system_prompt()
+
+
+def test_a_random_macro_is_picked_once_and_the_same_every_time(tmp_path: Path) -> None:
+    """`{{random:a,b}}` and `{{random::a::b}}` were left raw. One option is picked when the
+    card is read, the same each time it is read (every process builds the same system
+    prompt: the cached prefix, and the prompt the adapter was trained with)."""
+    card = {
+        "spec": "chara_card_v2",
+        "data": {
+            "name": "Aqua",
+            "description": "A {{random:cheerful, grumpy}} girl with {{Random::red::blue, green}} hair.",
+            "first_mes": "I'm {{random:cheerful, grumpy}} today!",
+        },
+    }
+    path = write_json(tmp_path, card)
+    persona = load_persona(path)
+    mood = re.search(r"A (\w+) girl with (.+) hair\.", persona.description)
+    assert mood and mood[1] in ("cheerful", "grumpy") and mood[2] in ("red", "blue, green")
+    assert persona.greeting == f"I'm {mood[1]} today!"  # the same macro, the same pick
+    assert all(load_persona(path).system_prompt() == persona.system_prompt() for _ in range(5))
