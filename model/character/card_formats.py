@@ -75,6 +75,18 @@ def with_standard_macros(card: Any) -> Any:
     return {**card, "data": {**data, **text}}
 
 
+def with_stripped_names(card: Any) -> Any:
+    """A V2/V3 card whose `name` and `nickname` have no blanks around them ("  Aqua  "
+    made her prompt say "You are   Aqua  ."); anything else as it is."""
+    data = card.get("data") if isinstance(card, dict) else None
+    if not isinstance(data, dict):
+        return card
+    names = {
+        key: data[key].strip() for key in ("name", "nickname") if isinstance(data.get(key), str)
+    }
+    return {**card, "data": {**data, **names}}
+
+
 def standard_macros(text: str) -> str:
     text = _USER.sub("{{user}}", _CHAR.sub("{{char}}", text))
     return _RANDOM.sub(_pick_one, text)

@@ -35,6 +35,7 @@ from model.character.card_formats import (
     charx_card,
     fill_names,
     with_standard_macros,
+    with_stripped_names,
 )
 from model.character.ooc import detect_language
 from model.character.png_card import PNG_SIGNATURE, PngCardError, png_card
@@ -419,6 +420,7 @@ def load_persona(path: str | Path | None = None) -> Persona:
             persona = _from_card(json.loads(_card_text(raw, card_path)))
         else:
             persona = Persona.model_validate(tomllib.loads(_card_text(raw, card_path)))
+            persona.name = persona.name.strip()
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         raise PersonaError(f"{card_path}: character card is not valid ({exc}).") from None
     except ValidationError as exc:
@@ -434,8 +436,8 @@ def load_persona(path: str | Path | None = None) -> Persona:
 
 def _from_card(card: Any) -> Persona:
     """A V1, V2, V3 or Pygmalion card read, its macros first put in the spelling ATRI
-    fills in."""
-    return Persona.from_card_v2(with_standard_macros(as_card_v2(card)))
+    fills in and blanks taken from around her name."""
+    return Persona.from_card_v2(with_stripped_names(with_standard_macros(as_card_v2(card))))
 
 
 def _card_text(raw: bytes, card_path: Path) -> str:

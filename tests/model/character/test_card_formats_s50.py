@@ -166,3 +166,19 @@ def test_a_random_macro_is_picked_once_and_the_same_every_time(tmp_path: Path) -
     assert mood and mood[1] in ("cheerful", "grumpy") and mood[2] in ("red", "blue, green")
     assert persona.greeting == f"I'm {mood[1]} today!"  # the same macro, the same pick
     assert all(load_persona(path).system_prompt() == persona.system_prompt() for _ in range(5))
+
+
+def test_blanks_around_her_name_are_not_part_of_it(tmp_path: Path) -> None:
+    """A name written "  Aqua  " made the prompt say "You are   Aqua  ."."""
+    card = {"spec": "chara_card_v2", "data": {"name": "  Aqua  ", "first_mes": "I'm {{char}}."}}
+    persona = load_persona(write_json(tmp_path, card))
+    assert persona.name == "Aqua" and persona.greeting_for("Bob") == "I'm Aqua."
+    assert persona.system_prompt().startswith("You are Aqua. ")
+    v3 = {"spec": "chara_card_v3", "data": {"name": " Aqua the Goddess ", "nickname": " Aqua "}}
+    persona = load_persona(write_json(tmp_path, v3))
+    assert (persona.name, persona.aliases) == ("Aqua", ["Aqua the Goddess"])
+    (tmp_path / "card.toml").write_text('name = "  Aqua "\n', encoding="utf-8")
+    assert load_persona(tmp_path / "card.toml").name == "Aqua"
+    # A title in the name stays, as SillyTavern uses it ({{char}} is the whole name).
+    titled = {"spec": "chara_card_v2", "data": {"name": "ATRI - My Dear Moments"}}
+    assert load_persona(write_json(tmp_path, titled)).name == "ATRI - My Dear Moments"
