@@ -19,6 +19,7 @@ from atri.terminal import waking_line
 from bot.console import PLATFORM as CONSOLE_PLATFORM
 from bot.console import console_user_id, describe_worker, run_console
 from bot.lines import use_card
+from model.character.card_formats import fill_names
 from model.character.persona import (
     Persona,
     canned_lines,
@@ -167,9 +168,7 @@ async def console_chat(worker: Worker, console: Console) -> None:
         console,
         user_name=user_name,
         character_name=character.name,
-        greeting=character.greeting.replace("{{user}}", user_name).replace(
-            "{{char}}", character.name
-        ),
+        greeting=fill_names(character.greeting, character.name, user_name),
         history=history,
         about=describe_worker(await worker.status(), character),
     )
