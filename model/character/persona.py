@@ -26,6 +26,7 @@ from atri.config import (
 )
 from atri.errors import UserError
 from atri.text_files import NotUtf8Error, decode_hand_written
+from model.character.card_examples import ExampleTurn, parse_mes_example
 from model.character.ooc import detect_language
 from model.character.png_card import PNG_SIGNATURE, PngCardError, png_card
 
@@ -120,11 +121,6 @@ FRAMINGS = {
 
 class PersonaError(UserError):
     """A character card that cannot be read; str() names the file and the problem."""
-
-
-class ExampleTurn(BaseModel):
-    user: str
-    atri: str
 
 
 class CannedLines(BaseModel):
@@ -228,15 +224,18 @@ class Persona(BaseModel):
             if body.strip():
                 parts.append(frame.heading.format(title=title) + self.fill(body, user_name))
         if self.example_dialogue:
-            c = frame.colon
-            lines = [
-                f"{user_name}{c}{self.fill(t.user, user_name)}\n{self.name}{c}{self.fill(t.atri, user_name)}"
-                for t in self.example_dialogue
-            ]
+            lines = [self._example(t, frame.colon, user_name) for t in self.example_dialogue]
             parts.append(
                 frame.heading.format(title=frame.examples).rstrip() + "\n" + "\n".join(lines)
             )
         return "\n".join(parts)
+
+    def _example(self, turn: ExampleTurn, colon: str, user_name: str) -> str:
+        """One example turn as the prompt shows it; a line of hers alone has no user line."""
+        said = f"{self.name}{colon}{self.fill(turn.atri, user_name)}"
+        if not turn.user.strip():
+            return said
+        return f"{user_name}{colon}{self.fill(turn.user, user_name)}\n{said}"
 
     def training_prompt(self, template: str) -> str:
         """The short prompt an adapter is trained and served with (`[persona]
@@ -266,7 +265,9 @@ class Persona(BaseModel):
     def to_card_v2(self) -> dict[str, Any]:
         """SillyTavern's Character Card V2 (spec `chara_card_v2`)."""
         examples = "\n".join(
-            f"<START>\n{{{{user}}}}: {t.user}\n{{{{char}}}}: {t.atri}"
+            "<START>\n"
+            + (f"{{{{user}}}}: {t.user}\n" if t.user.strip() else "")
+            + f"{{{{char}}}}: {t.atri}"
             for t in self.example_dialogue
         )
         return {
@@ -337,7 +338,7 @@ class Persona(BaseModel):
             scenario=text["scenario"],
             speech_style=_card_field(ext, "data.extensions.atri", "speech_style", str),
             greeting=text["first_mes"],
-            example_dialogue=_parse_mes_example(text["mes_example"]),
+            example_dialogue=parse_mes_example(text["mes_example"], [name, *aliases]),
         )
 
 
@@ -368,23 +369,6 @@ def _card_field(obj: dict[str, Any], where: str, key: str, kind: type) -> Any:
             f"{_json_kind(value)})."
         )
     return value
-
-
-def _parse_mes_example(text: str) -> list[ExampleTurn]:
-    """Read `<START>` blocks of `{{user}}: …` / `{{char}}: …` lines into example turns."""
-    turns: list[ExampleTurn] = []
-    pending_user: str | None = None
-    for raw in text.splitlines():
-        # A Japanese or Chinese card written with an IME says `{{char}}：` (full width).
-        line = raw.strip().replace("}}：", "}}:", 1)
-        if line.startswith("{{user}}:"):
-            pending_user = line.removeprefix("{{user}}:").strip()
-        elif line.startswith("{{char}}:") and pending_user is not None:
-            turns.append(
-                ExampleTurn(user=pending_user, atri=line.removeprefix("{{char}}:").strip())
-            )
-            pending_user = None
-    return turns
 
 
 def load_persona(path: str | Path | None = None) -> Persona:
