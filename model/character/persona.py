@@ -27,6 +27,7 @@ from atri.config import (
 from atri.errors import UserError
 from atri.text_files import NotUtf8Error, decode_hand_written
 from model.character.card_examples import ExampleTurn, parse_mes_example
+from model.character.card_fields import depth_prompt_text, lore_entries, unused_greetings
 from model.character.ooc import detect_language
 from model.character.png_card import PNG_SIGNATURE, PngCardError, png_card
 
@@ -82,6 +83,9 @@ class Framing:
     examples: str
     heading: str  # {title} is one of the titles above
     colon: str
+    background: str  # a card's lorebook entries
+    note: str  # a card's character's note (SillyTavern's depth prompt)
+    instructions: str  # a card's post-history instructions
 
 
 FRAMINGS = {
@@ -94,6 +98,9 @@ FRAMINGS = {
         "对话示例",
         "【{title}】",
         "：",
+        background="背景设定",
+        note="角色备注",
+        instructions="指示",
     ),
     "en": Framing(
         "You are {name}. Always answer as {name}, in {name}'s own voice, and never step out of "
@@ -105,6 +112,9 @@ FRAMINGS = {
         "Example dialogue",
         "[{title}] ",
         ": ",
+        background="Background",
+        note="Character's note",
+        instructions="Instructions",
     ),
     "ja": Framing(
         "あなたは{name}です。いつも{name}として、{name}の口調で答え、キャラクターを崩さないでください。",
@@ -115,6 +125,9 @@ FRAMINGS = {
         "会話例",
         "【{title}】",
         "：",
+        background="背景設定",
+        note="キャラクターノート",
+        instructions="指示",
     ),
 }
 
@@ -170,6 +183,14 @@ class Persona(BaseModel):
     speech_style: str = ""
     greeting: str = ""
     example_dialogue: list[ExampleTurn] = Field(default_factory=list)
+    # A SillyTavern card's system_prompt: it takes the place of the prompt's first
+    # sentence, which `{{original}}` in it stands for.
+    card_system_prompt: str = ""
+    lore: list[str] = Field(default_factory=list)  # background facts (its lorebook)
+    character_note: str = ""  # its extensions.depth_prompt
+    post_history_instructions: str = ""  # the prompt's last section
+    # Fields of the card that are not used, said by `atri persona show` and at start.
+    unused: list[str] = Field(default_factory=list, exclude=True)
     lines: CannedLines = Field(default_factory=CannedLines)
     # How the engine is asked to fold old exchanges into her memory summary; "" = the
     # default for the card's language (SUMMARY_PROMPTS).
@@ -214,12 +235,17 @@ class Persona(BaseModel):
         is then the same for every user, so its KV states can be cached and shared, and
         the worker puts the person's name into the reply instead (`fill`)."""
         frame = FRAMINGS.get(self.main_language, FRAMINGS["en"])
-        parts = [frame.intro.format(name=self.name)]
+        intro = frame.intro.format(name=self.name)
+        if self.card_system_prompt.strip():
+            intro = self.fill(self.card_system_prompt.replace("{{original}}", intro), user_name)
+        parts = [intro]
         for title, body in (
             (frame.character, self.description),
             (frame.personality, self.personality),
             (frame.scenario, self.scenario),
             (frame.speech_style, self.speech_style),
+            (frame.background, "\n".join(self.lore)),
+            (frame.note, self.character_note),
         ):
             if body.strip():
                 parts.append(frame.heading.format(title=title) + self.fill(body, user_name))
@@ -227,6 +253,11 @@ class Persona(BaseModel):
             lines = [self._example(t, frame.colon, user_name) for t in self.example_dialogue]
             parts.append(
                 frame.heading.format(title=frame.examples).rstrip() + "\n" + "\n".join(lines)
+            )
+        if self.post_history_instructions.strip():
+            parts.append(
+                frame.heading.format(title=frame.instructions)
+                + self.fill(self.post_history_instructions, user_name)
             )
         return "\n".join(parts)
 
@@ -281,8 +312,8 @@ class Persona(BaseModel):
                 "first_mes": self.greeting.strip(),
                 "mes_example": examples,
                 "creator_notes": "Written for the ATRI project from public facts about the character.",
-                "system_prompt": "",
-                "post_history_instructions": "",
+                "system_prompt": self.card_system_prompt.strip(),
+                "post_history_instructions": self.post_history_instructions.strip(),
                 "alternate_greetings": [],
                 "tags": ["ATRI", "visual novel", "robot"],
                 "creator": "ATRI project",
@@ -292,10 +323,38 @@ class Persona(BaseModel):
                         "aliases": self.aliases,
                         "speech_style": self.speech_style.strip(),
                         "user_name": self.user_name,
-                    }
+                    },
+                    **self._depth_prompt(),
                 },
+                **self._character_book(),
             },
         }
+
+    def _depth_prompt(self) -> dict[str, Any]:
+        """The character's note as SillyTavern's depth prompt (its default depth)."""
+        if not self.character_note.strip():
+            return {}
+        return {
+            "depth_prompt": {"prompt": self.character_note.strip(), "depth": 4, "role": "system"}
+        }
+
+    def _character_book(self) -> dict[str, Any]:
+        """The background facts as a lorebook of constant entries, in their order."""
+        if not self.lore:
+            return {}
+        entries = [
+            {
+                "id": i,
+                "keys": [],
+                "content": fact,
+                "enabled": True,
+                "insertion_order": i,
+                "constant": True,
+                "extensions": {},
+            }
+            for i, fact in enumerate(self.lore)
+        ]
+        return {"character_book": {"entries": entries, "extensions": {}}}
 
     @classmethod
     def from_card_v2(cls, card: Any) -> Persona:
@@ -327,8 +386,18 @@ class Persona(BaseModel):
             )
         text = {
             key: _card_field(data, "data", key, str)
-            for key in ("description", "personality", "scenario", "first_mes", "mes_example")
+            for key in (
+                "description",
+                "personality",
+                "scenario",
+                "first_mes",
+                "mes_example",
+                "system_prompt",
+                "post_history_instructions",
+            )
         }
+        lore, lore_notes = lore_entries(_card_field(data, "data", "character_book", dict))
+        greetings = _card_field(data, "data", "alternate_greetings", list)
         return cls(
             name=name,
             user_name=_card_field(ext, "data.extensions.atri", "user_name", str),
@@ -339,6 +408,13 @@ class Persona(BaseModel):
             speech_style=_card_field(ext, "data.extensions.atri", "speech_style", str),
             greeting=text["first_mes"],
             example_dialogue=parse_mes_example(text["mes_example"], [name, *aliases]),
+            card_system_prompt=text["system_prompt"],
+            lore=lore,
+            character_note=depth_prompt_text(
+                _card_field(extensions, "data.extensions", "depth_prompt", dict)
+            ),
+            post_history_instructions=text["post_history_instructions"],
+            unused=[*lore_notes, *unused_greetings(greetings)],
         )
 
 

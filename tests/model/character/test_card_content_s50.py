@@ -97,3 +97,79 @@ def test_a_line_naming_someone_else_is_part_of_her_reply(tmp_path: Path) -> None
         mes_example="{{user}}: Rules?\n{{char}}: Two rules.\nRule one: never lie.\nNote: none.",
     )
     assert persona.example_dialogue[0].atri == "Two rules.\nRule one: never lie.\nNote: none."
+
+
+def test_a_cards_system_prompt_takes_the_first_sentences_place(tmp_path: Path) -> None:
+    persona = card(
+        tmp_path, system_prompt="{{original}}\nWrite in third person. Never speak for {{user}}."
+    )
+    prompt = persona.system_prompt()
+    assert prompt.startswith(
+        "You are Aqua. Always answer as Aqua, in Aqua's own voice, and never step out of "
+        "character.\nWrite in third person. Never speak for {{user}}.\n[Character] "
+    )
+    # Without {{original}} it replaces ATRI's sentence, as SillyTavern's main prompt.
+    replaced = card(tmp_path, system_prompt="Narrate as {{char}}.").system_prompt()
+    assert replaced.startswith("Narrate as Aqua.\n[Character] ")
+    assert persona.to_card_v2()["data"]["system_prompt"] == persona.card_system_prompt
+
+
+def test_post_history_instructions_and_the_depth_prompt_are_in_the_prompt(
+    tmp_path: Path,
+) -> None:
+    persona = card(
+        tmp_path,
+        mes_example="{{user}}: Hi\n{{char}}: Hello!",
+        post_history_instructions="[Stay in character as {{char}}.]",
+        extensions={"depth_prompt": {"prompt": "{{char}} cries easily.", "depth": 4}},
+    )
+    prompt = persona.system_prompt()
+    assert "\n[Character's note] Aqua cries easily.\n[Example dialogue]\n" in prompt
+    assert prompt.endswith("Aqua: Hello!\n[Instructions] [Stay in character as Aqua.]")
+    again = Persona.from_card_v2(persona.to_card_v2())
+    assert again.system_prompt() == prompt
+
+
+def test_lorebook_entries_are_background_facts_within_a_budget(tmp_path: Path) -> None:
+    entries = [
+        {"keys": ["Axis"], "content": "Axis Order worships {{char}}.", "insertion_order": 5},
+        {"keys": [], "content": "Kazuma owes her money.", "constant": True, "insertion_order": 9},
+        {"keys": ["x"], "content": "Turned off.", "enabled": False},
+        {"keys": ["y"], "content": "x" * 5000},  # over the budget on its own
+    ]
+    persona = card(tmp_path, character_book={"entries": entries})
+    prompt = persona.system_prompt()
+    assert prompt.endswith("[Background] Kazuma owes her money.\nAxis Order worships Aqua.")
+    assert "Turned off" not in prompt and "xxxx" not in prompt
+    assert persona.unused == [
+        "character_book: 1 of its 3 entries not used (the prompt takes at most 2000 "
+        "characters of them)"
+    ]
+    assert Persona.from_card_v2(persona.to_card_v2()).system_prompt() == prompt
+
+
+def test_alternate_greetings_are_named_as_not_used(tmp_path: Path) -> None:
+    persona = card(tmp_path, alternate_greetings=["*{{char}} is asleep.*", "Oh! You came!"])
+    assert persona.unused == ["alternate_greetings: 2 not used (she greets with first_mes)"]
+
+
+def test_the_packaged_card_has_nothing_unused_and_no_new_sections() -> None:
+    persona = load_persona()
+    assert persona.unused == []
+    assert "【背景设定】" not in persona.system_prompt()
+
+
+def test_persona_show_names_the_fields_not_used(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from atri.cli import app
+
+    card(tmp_path, alternate_greetings=["Oh! You came!"])
+    config = tmp_path / "aqua.toml"
+    config.write_text('[persona]\ncard = "card.json"\n', encoding="utf-8")
+    shown = CliRunner().invoke(app, ["--config", str(config), "persona", "show"])
+    assert shown.exit_code == 0, shown.output
+    assert (
+        "Character card: alternate_greetings: 1 not used (she greets with first_mes)."
+        in " ".join(shown.output.split())
+    )
