@@ -67,6 +67,9 @@ SMOKE_PROMPTS = {
 
 PACKAGED_CARD = Path(__file__).with_name("personas") / "atri.toml"
 _CARD_SPECS = ("chara_card_v2", "chara_card_v3")
+# Description, personality and scenario shorter than this together leave the scene to the
+# greeting, which the system prompt then carries (Persona._scene_only_in_greeting).
+SCENE_IN_GREETING_CHARS = 40
 # Engines that do not run `[model] base` themselves, so it says nothing about the language.
 _ENGINES_WITHOUT_BASE = {"echo", "openai"}
 
@@ -84,6 +87,7 @@ class Framing:
     heading: str  # {title} is one of the titles above
     colon: str
     background: str  # a card's lorebook entries
+    opening: str  # the greeting, on a card whose scene is only there
     note: str  # a card's character's note (SillyTavern's depth prompt)
     instructions: str  # a card's post-history instructions
 
@@ -99,6 +103,7 @@ FRAMINGS = {
         "【{title}】",
         "：",
         background="背景设定",
+        opening="开场",
         note="角色备注",
         instructions="指示",
     ),
@@ -113,6 +118,7 @@ FRAMINGS = {
         "[{title}] ",
         ": ",
         background="Background",
+        opening="Opening scene",
         note="Character's note",
         instructions="Instructions",
     ),
@@ -126,6 +132,7 @@ FRAMINGS = {
         "【{title}】",
         "：",
         background="背景設定",
+        opening="導入",
         note="キャラクターノート",
         instructions="指示",
     ),
@@ -243,6 +250,7 @@ class Persona(BaseModel):
             (frame.character, self.description),
             (frame.personality, self.personality),
             (frame.scenario, self.scenario),
+            (frame.opening, self.greeting if self._scene_only_in_greeting() else ""),
             (frame.speech_style, self.speech_style),
             (frame.background, "\n".join(self.lore)),
             (frame.note, self.character_note),
@@ -260,6 +268,13 @@ class Persona(BaseModel):
                 + self.fill(self.post_history_instructions, user_name)
             )
         return "\n".join(parts)
+
+    def _scene_only_in_greeting(self) -> bool:
+        """A card that says almost nothing of her but in its greeting (a chub.ai "scenario"
+        bot): SillyTavern makes the greeting the chat's first message, so the model reads
+        the scene; ATRI only shows it, so the prompt carries it instead."""
+        told = sum(len(f.strip()) for f in (self.description, self.personality, self.scenario))
+        return told < SCENE_IN_GREETING_CHARS and bool(self.greeting.strip())
 
     def _example(self, turn: ExampleTurn, colon: str, user_name: str) -> str:
         """One example turn as the prompt shows it; a line of hers alone has no user line."""

@@ -173,3 +173,28 @@ def test_persona_show_names_the_fields_not_used(tmp_path: Path) -> None:
         "Character card: alternate_greetings: 1 not used (she greets with first_mes)."
         in " ".join(shown.output.split())
     )
+
+
+def test_a_card_whose_scene_is_only_its_greeting_carries_it_in_the_prompt(
+    tmp_path: Path,
+) -> None:
+    greeting = (
+        "*You wake up in a dark dungeon. {{char}}, the elven jailer, stares at you.* "
+        '"Finally awake, {{user}}?"'
+    )
+    persona = card(tmp_path, description="", personality="", first_mes=greeting)
+    assert persona.system_prompt() == (
+        "You are Aqua. Always answer as Aqua, in Aqua's own voice, and never step out of "
+        "character.\n[Opening scene] *You wake up in a dark dungeon. Aqua, the elven jailer, "
+        'stares at you.* "Finally awake, {{user}}?"'
+    )
+    # A card that describes her keeps its greeting out of the prompt, as before.
+    described = card(tmp_path, first_mes=greeting).system_prompt()
+    assert "dungeon" not in described
+
+
+def test_the_packaged_cards_prompt_does_not_carry_its_greeting() -> None:
+    persona = load_persona()
+    for language in persona.languages:
+        version = persona.in_language(language)
+        assert version.greeting_for("{{user}}")[:8] not in version.system_prompt()
