@@ -35,7 +35,10 @@ def _persona(settings: Settings) -> Any:
 @persona_app.command("show")
 def persona_show() -> None:
     """Print the system prompt built from the configured character card."""
-    console.print(_persona(configured_settings()).system_prompt(), markup=False, highlight=False)
+    persona = _persona(configured_settings())
+    console.print(persona.system_prompt(), markup=False, highlight=False)
+    for note in persona.unused:
+        err_console.print(f"Character card: {note}.", markup=False, highlight=False)
 
 
 @persona_app.command("export")

@@ -185,6 +185,8 @@ class ChatService:
         self.count_tokens = TokenCounts(engine.count_tokens, TOKEN_COUNT_CACHE_BYTES)
         # The card is the same for every user (see Persona.system_prompt), so built once.
         self.card_prompt = persona.system_prompt()
+        for note in persona.unused:
+            log.warning("Character card: %s.", note)
         self.metrics = WorkerMetrics()
         self.batcher = self._new_batcher()
         self.metrics.watch_queue(lambda: self.batcher.depth)

@@ -26,6 +26,8 @@ from atri.config import (
 )
 from atri.errors import UserError
 from atri.text_files import NotUtf8Error, decode_hand_written
+from model.character.card_examples import ExampleTurn, parse_mes_example
+from model.character.card_fields import depth_prompt_text, lore_entries, unused_greetings
 from model.character.card_formats import (
     TEXT_CARD_SUFFIXES,
     UNKNOWN_FORMAT,
@@ -76,6 +78,9 @@ SMOKE_PROMPTS = {
 
 PACKAGED_CARD = Path(__file__).with_name("personas") / "atri.toml"
 _CARD_SPECS = ("chara_card_v2", "chara_card_v3")
+# Description, personality and scenario shorter than this together leave the scene to the
+# greeting, which the system prompt then carries (Persona._scene_only_in_greeting).
+SCENE_IN_GREETING_CHARS = 40
 # Engines that do not run `[model] base` themselves, so it says nothing about the language.
 _ENGINES_WITHOUT_BASE = {"echo", "openai"}
 
@@ -92,6 +97,10 @@ class Framing:
     examples: str
     heading: str  # {title} is one of the titles above
     colon: str
+    background: str  # a card's lorebook entries
+    opening: str  # the greeting, on a card whose scene is only there
+    note: str  # a card's character's note (SillyTavern's depth prompt)
+    instructions: str  # a card's post-history instructions
 
 
 FRAMINGS = {
@@ -104,6 +113,10 @@ FRAMINGS = {
         "对话示例",
         "【{title}】",
         "：",
+        background="背景设定",
+        opening="开场",
+        note="角色备注",
+        instructions="指示",
     ),
     "en": Framing(
         "You are {name}. Always answer as {name}, in {name}'s own voice, and never step out of "
@@ -115,6 +128,10 @@ FRAMINGS = {
         "Example dialogue",
         "[{title}] ",
         ": ",
+        background="Background",
+        opening="Opening scene",
+        note="Character's note",
+        instructions="Instructions",
     ),
     "ja": Framing(
         "あなたは{name}です。いつも{name}として、{name}の口調で答え、キャラクターを崩さないでください。",
@@ -125,17 +142,16 @@ FRAMINGS = {
         "会話例",
         "【{title}】",
         "：",
+        background="背景設定",
+        opening="導入",
+        note="キャラクターノート",
+        instructions="指示",
     ),
 }
 
 
 class PersonaError(UserError):
     """A character card that cannot be read; str() names the file and the problem."""
-
-
-class ExampleTurn(BaseModel):
-    user: str
-    atri: str
 
 
 class CannedLines(BaseModel):
@@ -185,6 +201,14 @@ class Persona(BaseModel):
     speech_style: str = ""
     greeting: str = ""
     example_dialogue: list[ExampleTurn] = Field(default_factory=list)
+    # A SillyTavern card's system_prompt: it takes the place of the prompt's first
+    # sentence, which `{{original}}` in it stands for.
+    card_system_prompt: str = ""
+    lore: list[str] = Field(default_factory=list)  # background facts (its lorebook)
+    character_note: str = ""  # its extensions.depth_prompt
+    post_history_instructions: str = ""  # the prompt's last section
+    # Fields of the card that are not used, said by `atri persona show` and at start.
+    unused: list[str] = Field(default_factory=list, exclude=True)
     lines: CannedLines = Field(default_factory=CannedLines)
     # How the engine is asked to fold old exchanges into her memory summary; "" = the
     # default for the card's language (SUMMARY_PROMPTS).
@@ -229,25 +253,46 @@ class Persona(BaseModel):
         is then the same for every user, so its KV states can be cached and shared, and
         the worker puts the person's name into the reply instead (`fill`)."""
         frame = FRAMINGS.get(self.main_language, FRAMINGS["en"])
-        parts = [frame.intro.format(name=self.name)]
+        intro = frame.intro.format(name=self.name)
+        if self.card_system_prompt.strip():
+            intro = self.fill(self.card_system_prompt.replace("{{original}}", intro), user_name)
+        parts = [intro]
         for title, body in (
             (frame.character, self.description),
             (frame.personality, self.personality),
             (frame.scenario, self.scenario),
+            (frame.opening, self.greeting if self._scene_only_in_greeting() else ""),
             (frame.speech_style, self.speech_style),
+            (frame.background, "\n".join(self.lore)),
+            (frame.note, self.character_note),
         ):
             if body.strip():
                 parts.append(frame.heading.format(title=title) + self.fill(body, user_name))
         if self.example_dialogue:
-            c = frame.colon
-            lines = [
-                f"{user_name}{c}{self.fill(t.user, user_name)}\n{self.name}{c}{self.fill(t.atri, user_name)}"
-                for t in self.example_dialogue
-            ]
+            lines = [self._example(t, frame.colon, user_name) for t in self.example_dialogue]
             parts.append(
                 frame.heading.format(title=frame.examples).rstrip() + "\n" + "\n".join(lines)
             )
+        if self.post_history_instructions.strip():
+            parts.append(
+                frame.heading.format(title=frame.instructions)
+                + self.fill(self.post_history_instructions, user_name)
+            )
         return "\n".join(parts)
+
+    def _scene_only_in_greeting(self) -> bool:
+        """A card that says almost nothing of her but in its greeting (a chub.ai "scenario"
+        bot): SillyTavern makes the greeting the chat's first message, so the model reads
+        the scene; ATRI only shows it, so the prompt carries it instead."""
+        told = sum(len(f.strip()) for f in (self.description, self.personality, self.scenario))
+        return told < SCENE_IN_GREETING_CHARS and bool(self.greeting.strip())
+
+    def _example(self, turn: ExampleTurn, colon: str, user_name: str) -> str:
+        """One example turn as the prompt shows it; a line of hers alone has no user line."""
+        said = f"{self.name}{colon}{self.fill(turn.atri, user_name)}"
+        if not turn.user.strip():
+            return said
+        return f"{user_name}{colon}{self.fill(turn.user, user_name)}\n{said}"
 
     def training_prompt(self, template: str) -> str:
         """The short prompt an adapter is trained and served with (`[persona]
@@ -277,7 +322,9 @@ class Persona(BaseModel):
     def to_card_v2(self) -> dict[str, Any]:
         """SillyTavern's Character Card V2 (spec `chara_card_v2`)."""
         examples = "\n".join(
-            f"<START>\n{{{{user}}}}: {t.user}\n{{{{char}}}}: {t.atri}"
+            "<START>\n"
+            + (f"{{{{user}}}}: {t.user}\n" if t.user.strip() else "")
+            + f"{{{{char}}}}: {t.atri}"
             for t in self.example_dialogue
         )
         return {
@@ -291,8 +338,8 @@ class Persona(BaseModel):
                 "first_mes": self.greeting.strip(),
                 "mes_example": examples,
                 "creator_notes": "Written for the ATRI project from public facts about the character.",
-                "system_prompt": "",
-                "post_history_instructions": "",
+                "system_prompt": self.card_system_prompt.strip(),
+                "post_history_instructions": self.post_history_instructions.strip(),
                 "alternate_greetings": [],
                 "tags": ["ATRI", "visual novel", "robot"],
                 "creator": "ATRI project",
@@ -302,10 +349,38 @@ class Persona(BaseModel):
                         "aliases": self.aliases,
                         "speech_style": self.speech_style.strip(),
                         "user_name": self.user_name,
-                    }
+                    },
+                    **self._depth_prompt(),
                 },
+                **self._character_book(),
             },
         }
+
+    def _depth_prompt(self) -> dict[str, Any]:
+        """The character's note as SillyTavern's depth prompt (its default depth)."""
+        if not self.character_note.strip():
+            return {}
+        return {
+            "depth_prompt": {"prompt": self.character_note.strip(), "depth": 4, "role": "system"}
+        }
+
+    def _character_book(self) -> dict[str, Any]:
+        """The background facts as a lorebook of constant entries, in their order."""
+        if not self.lore:
+            return {}
+        entries = [
+            {
+                "id": i,
+                "keys": [],
+                "content": fact,
+                "enabled": True,
+                "insertion_order": i,
+                "constant": True,
+                "extensions": {},
+            }
+            for i, fact in enumerate(self.lore)
+        ]
+        return {"character_book": {"entries": entries, "extensions": {}}}
 
     @classmethod
     def from_card_v2(cls, card: Any) -> Persona:
@@ -337,8 +412,18 @@ class Persona(BaseModel):
             )
         text = {
             key: _card_field(data, "data", key, str)
-            for key in ("description", "personality", "scenario", "first_mes", "mes_example")
+            for key in (
+                "description",
+                "personality",
+                "scenario",
+                "first_mes",
+                "mes_example",
+                "system_prompt",
+                "post_history_instructions",
+            )
         }
+        lore, lore_notes = lore_entries(_card_field(data, "data", "character_book", dict))
+        greetings = _card_field(data, "data", "alternate_greetings", list)
         return cls(
             name=name,
             user_name=_card_field(ext, "data.extensions.atri", "user_name", str),
@@ -348,7 +433,14 @@ class Persona(BaseModel):
             scenario=text["scenario"],
             speech_style=_card_field(ext, "data.extensions.atri", "speech_style", str),
             greeting=text["first_mes"],
-            example_dialogue=_parse_mes_example(text["mes_example"]),
+            example_dialogue=parse_mes_example(text["mes_example"], [name, *aliases]),
+            card_system_prompt=text["system_prompt"],
+            lore=lore,
+            character_note=depth_prompt_text(
+                _card_field(extensions, "data.extensions", "depth_prompt", dict)
+            ),
+            post_history_instructions=text["post_history_instructions"],
+            unused=[*lore_notes, *unused_greetings(greetings)],
         )
 
 
@@ -379,23 +471,6 @@ def _card_field(obj: dict[str, Any], where: str, key: str, kind: type) -> Any:
             f"{_json_kind(value)})."
         )
     return value
-
-
-def _parse_mes_example(text: str) -> list[ExampleTurn]:
-    """Read `<START>` blocks of `{{user}}: …` / `{{char}}: …` lines into example turns."""
-    turns: list[ExampleTurn] = []
-    pending_user: str | None = None
-    for raw in text.splitlines():
-        # A Japanese or Chinese card written with an IME says `{{char}}：` (full width).
-        line = raw.strip().replace("}}：", "}}:", 1)
-        if line.startswith("{{user}}:"):
-            pending_user = line.removeprefix("{{user}}:").strip()
-        elif line.startswith("{{char}}:") and pending_user is not None:
-            turns.append(
-                ExampleTurn(user=pending_user, atri=line.removeprefix("{{char}}:").strip())
-            )
-            pending_user = None
-    return turns
 
 
 def load_persona(path: str | Path | None = None) -> Persona:
