@@ -204,8 +204,8 @@ def message_text(message: discord.Message, me_id: int) -> str:
 def said_in(message: discord.Message, me_id: int) -> str:
     """The message's own words: ATRI's own mention dropped, other markup as the person
     sees it (`markup_as_text`), and a note for attachments and stickers the model cannot
-    see (a forwarded message's too) and for a poll, in the card's language (a Chinese note in an English chat pulls her replies into
-    Chinese)."""
+    see (a forwarded message's too) and for a poll, in the card's language (a Chinese note
+    in an English chat pulls her replies into Chinese)."""
     text = re.sub(rf"<@!?{me_id}>", "", message.content)
     own_role = message.guild.self_role if message.guild else None
     if own_role is not None:
@@ -226,7 +226,11 @@ def _notes(message: discord.Message) -> list[str]:
         notes += [said.sticker_note.format(sticker=sticker.name) for sticker in held.stickers]
         notes += [said.attachment_note.format(filename=a.filename) for a in held.attachments]
     if message.poll is not None:
-        answers = [answer.text or str(answer.emoji or "") for answer in message.poll.answers]
+        # An answer may be an emoji alone: a custom one reads as `:name:`, not `<:name:id>`.
+        answers = [
+            answer.text or markup_as_text(str(answer.emoji or ""))
+            for answer in message.poll.answers
+        ]
         notes.append(poll_note(message.poll.question, answers))
     return notes
 

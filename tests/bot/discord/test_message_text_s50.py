@@ -197,3 +197,24 @@ async def test_a_poll_is_read_as_its_question_and_answers(
     assert said.startswith("（发起了投票：周末去哪？ 选项：海边 / 山上山上")
     assert said.endswith("…）")
     assert len(said) < 250
+
+
+async def test_a_poll_answer_of_a_custom_emoji_reads_as_its_name(
+    fake_discord: FakeDiscord, client: AtriClient
+) -> None:
+    payload = fake_discord.message_payload(MEMBER_ID, MENTION, mentions=(BOT_ID,))
+    payload["poll"] = {
+        "question": {"text": "心情？"},
+        "answers": [
+            # Discord sends a text always (docs: "should always be non-null"), empty here.
+            {
+                "answer_id": 1,
+                "poll_media": {"text": "", "emoji": {"id": "123", "name": "pepe_cry"}},
+            },
+            {"answer_id": 2, "poll_media": {"text": "", "emoji": {"id": None, "name": "😀"}}},
+        ],
+        "expiry": payload["timestamp"],
+        "allow_multiselect": False,
+        "layout_type": 1,
+    }
+    assert await heard(fake_discord, payload) == "（发起了投票：心情？ 选项：:pepe_cry: / 😀）"
