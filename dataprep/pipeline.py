@@ -40,6 +40,7 @@ from dataprep.formats.renpy import names as renpy_names
 from dataprep.formats.renpy import text as renpy_text
 from dataprep.formats.renpy import translations as renpy_translations
 from dataprep.gc_pause import gc_paused
+from dataprep.languages import SAMPLE_CHARS, sample_language
 from dataprep.loaded_scripts import LoadedScript, load_scripts
 from dataprep.no_dialogue import no_dialogue
 from dataprep.output_folder import (
@@ -205,6 +206,8 @@ def iter_utterances(
         spoken = False
         count = 0
         unclosed: list[int] = []  # lines of its say statements never closing their string
+        sample: list[str] = []  # its first lines' text, to tell their language
+        sampled = 0
         waiting: list[list[Utterance]] = []
         try:
             read = placed.read.pop(script.path, None)
@@ -227,6 +230,8 @@ def iter_utterances(
                 batches = [PARSERS[script.fmt](text, str(script.path), options)]
             for batch in batches:
                 count += len(batch)
+                if sampled < SAMPLE_CHARS:
+                    sampled += _sample(batch, sample)
                 if script.fmt == "renpy" and read is None:
                     unclosed += unclosed_strings(batch, str(script.path))
                 if not spoken:
@@ -262,8 +267,20 @@ def iter_utterances(
                 report.warning = f"{report.warning} {warning}" if report.warning else warning
         del waiting
         report.utterances = count if report.error is None else 0
+        report.language = sample_language("\n".join(sample)) if report.utterances else ""
         del script, text
         progress(report.path, 1)
+
+
+def _sample(batch: list[Utterance], sample: list[str]) -> int:
+    """Add a batch's first lines to a file's sample; how many characters were added."""
+    added = 0
+    for utterance in batch:
+        sample.append(utterance.text)
+        added += len(utterance.text)
+        if added >= SAMPLE_CHARS:
+            break
+    return added
 
 
 def run_pipeline(

@@ -318,8 +318,33 @@ def notes(
         _unresolved_note(counts.unresolved, options),
         _left_out_macros_note(counts.left_out_macros),
         _typed_leads_note(options),
+        _mixed_languages_note(stats.files),
     ]
     return [sentence for sentence in said if sentence is not None]
+
+
+def _mixed_languages_note(files: list[FileReport]) -> str | None:
+    """The languages of the files read, when there are several: one game's scripts in
+    several languages side by side (not as a Ren'Py `tl/` translation, of which one
+    language is read) make samples in all of them."""
+    by_language: dict[str, list[Path]] = {}
+    for f in files:
+        if f.error is None and f.language:
+            by_language.setdefault(f.language, []).append(Path(f.path))
+    if len(by_language) < 2:
+        return None
+    ranked = sorted(by_language.items(), key=lambda item: (-len(item[1]), item[0]))
+    named = []
+    for language, paths in ranked:
+        names = distinct_names(paths)
+        shown = ", ".join(names[:_QUIET_NAMED]) + (
+            f" and {len(names) - _QUIET_NAMED} more" if len(names) > _QUIET_NAMED else ""
+        )
+        named.append(f"{counted(len(paths), 'file')} in {language} ({shown})")
+    return (
+        f"The files read are in {len(ranked)} languages: {'; '.join(named)}. The samples mix"
+        " them: give the files of the language she is to speak."
+    )
 
 
 def _language_note(options: ParseOptions, found: list[str], tally: TranslationTally) -> str | None:

@@ -37,6 +37,7 @@ class FileReport:
     # alone, a TyranoScript title.ks or config.ks (`report.quiet_files`).
     quiet: bool = False
     warning: str | None = None  # the file was used; something in it was not
+    language: str = ""  # its lines' language, from their start (`languages`); "" untold
 
 
 @dataclass
