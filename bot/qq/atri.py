@@ -56,6 +56,7 @@ from bot.lines import error_line_of, lines
 from bot.qq import NoWorker, current_worker, reports, set_worker
 from bot.qq.config import Config
 from bot.qq.connections import Connections, HookTasks
+from bot.qq.forwards import fetch_record
 from bot.qq.input_status import InputStatus
 from bot.qq.mentions import (
     at_her_in,
@@ -529,6 +530,9 @@ def first_to_hear(bot: Bot, event: GroupMessageEvent) -> bool:
 async def answer(bot: Bot, event: MessageEvent) -> None:
     if isinstance(event, GroupMessageEvent) and not first_to_hear(bot, event):
         return  # another of ATRI's accounts answers it
+    # Only here, for a message she answers: `hear` (room context) reads a record sent
+    # as an id as unseen, not one call per group message.
+    await fetch_record(bot, event.message, connections)
     media = only_media(event.message)
     if media and not _said_to_her(event):
         return  # not every sticker in a group set to "all"; and no reply counted for it

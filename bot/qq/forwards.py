@@ -2,21 +2,91 @@
 
 NapCat sends the record's messages inline (`data.content`, each a message report); read
 so, the record is "name: text" a line, as Discord reads a forwarded message as the text
-it forwards. go-cqhttp and Lagrange send only the record's id (fetching it would be one
-more call per record): the model is told a record was sent that it cannot see.
+it forwards. go-cqhttp, Lagrange and LLOneBot send only the record's id: for a message
+she answers, the record is fetched (`get_forward_msg`, at most `FETCH_SECONDS`, so a
+slow implementation never holds her reply up) and read the same way; one that could not
+be fetched, or a message she only listens to (no call per group message), tells the
+model a record was sent that it cannot see.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
-from nonebot.adapters.onebot.v11 import Message, MessageSegment
+from nonebot.adapters.onebot.v11 import Bot, Message, MessageSegment
 
 from bot.limits import MAX_INPUT_CHARS
 from bot.lines import lines
+from bot.qq.connections import Connections
 from bot.qq.faces import face_text
 from bot.qq.text import defang, inline_record
 from bot.quoting import MAX_NAME_CHARS, cut
+
+log = logging.getLogger(__name__)
+
+# How long a record's fetch may hold the reply up; NoneBot's own api_timeout is 30 s.
+FETCH_SECONDS = 3.0
+
+
+async def fetch_record(bot: Bot, message: Message, connections: Connections) -> None:
+    """The first record in `message` sent as an id only, fetched into its `data.content`
+    as NapCat would have sent it; left as it was when the fetch fails or is slow. One
+    per message: QQ forwards a record as a message of its own, and a report naming many
+    would otherwise be as many calls."""
+    for seg in message:
+        if seg.type == "forward" and inline_record(seg) is None:
+            record_id = seg.data.get("id")
+            if isinstance(record_id, (str, int)) and str(record_id):
+                record = await _fetched(bot, str(record_id), connections)
+                if record:
+                    seg.data["content"] = record
+            return
+
+
+async def _fetched(bot: Bot, record_id: str, connections: Connections) -> list[Any] | None:
+    """The record's messages as message reports; None when they could not be had."""
+    try:
+        data: Any = await asyncio.wait_for(
+            connections.call(bot, lambda: bot.call_api("get_forward_msg", id=record_id)),
+            FETCH_SECONDS,
+        )
+    except Exception as exc:  # refused, unknown id, too slow, the connection dropped
+        log.debug("QQ: forwarded record %s not fetched: %r", record_id, exc)
+        return None
+    return _as_reports(data)
+
+
+def _as_reports(data: Any) -> list[Any] | None:
+    """The fetched messages as `_message_line` reads them: {"sender", "message"}.
+    NapCat, Lagrange and LLOneBot answer with message reports (`messages[].message`),
+    go-cqhttp with `messages[].content`; OneBot v11's own shape is `message`, a list of
+    `node` segments (`data.nickname`, `data.user_id`, `data.content`)."""
+    if not isinstance(data, dict):
+        return None
+    if isinstance(data.get("messages"), list):
+        return [
+            _report(item, item.get("sender")) for item in data["messages"] if isinstance(item, dict)
+        ]
+    if isinstance(data.get("message"), list):
+        nodes = [
+            seg["data"]
+            for seg in data["message"]
+            if isinstance(seg, dict) and isinstance(seg.get("data"), dict)
+        ]
+        return [_report(node, node) for node in nodes]
+    return None
+
+
+def _report(item: dict[str, Any], sender: Any) -> dict[str, Any]:
+    """One fetched message as a report: its words (`message`, else go-cqhttp's
+    `content`) and the sender's names, whatever else either held."""
+    message = item.get("message", item.get("content"))
+    if not isinstance(sender, dict):
+        sender = {}
+    who = {key: sender[key] for key in ("card", "nickname", "user_id") if key in sender}
+    return {"sender": who, "message": message}
 
 
 def record_text(segment: MessageSegment) -> str:

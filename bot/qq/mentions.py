@@ -149,7 +149,8 @@ async def spoken_text(bot: Bot, event: MessageEvent, connections: Connections) -
     where a picture was (the model cannot see it; "看这个" alone reads as nonsense). A
     message without words stays "" (pictures alone are answered, or not, before this).
     A QQ face is its name ("[流泪]"): beside words it is their tone. A forwarded record
-    sent with its messages is read as them; one sent as an id only is noted."""
+    sent with its messages (or fetched for them: `fetch_record`) is read as them;
+    one sent as an id only is noted."""
     me = str(event.self_id)
     parts: list[str] = []
     said = False  # words or someone's @: a picture's note alone is not
