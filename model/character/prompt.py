@@ -53,6 +53,7 @@ _LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 _NOT_IN_NAMES = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029:：﹕︓]+")
 
 _THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
+THINK_START = "<think>"
 THINK_END = "</think>"
 _TEMPLATE_TOKENS = re.compile(
     r"<\|(?:im_start|im_end|endoftext|eot_id|start_header_id|end_header_id|begin_of_text)\|>"
@@ -580,6 +581,22 @@ def after_open_think(text: str) -> str:
     if first_end < 0 or "<think>" in text[:first_end]:
         return text
     return text[text.rindex(THINK_END) + len(THINK_END) :]
+
+
+def opens_think(prompt: str) -> bool:
+    """Whether a rendered prompt ends inside an open `<think>`: the generation prompt of
+    a reasoning model's template (DeepSeek-R1 and its distills, QwQ, Qwen3-Thinking-2507)
+    opens it, so the reply starts as reasoning. Qwen3's `<think>\n\n</think>\n\n` with
+    thinking off is closed; a `<think>` in a message is followed by its turn's end."""
+    return prompt.rstrip().endswith(THINK_START)
+
+
+def reply_after_open_think(text: str) -> str | None:
+    """The reply in `text`, generated after a prompt that `opens_think`: what follows its
+    last `</think>`; None where it wrote none, being all reasoning (its budget ran out,
+    or it stopped, still thinking), which must reach neither the user nor memory."""
+    end = text.rfind(THINK_END)
+    return None if end < 0 else text[end + len(THINK_END) :]
 
 
 def clean_reply(text: str, character_name: str = "") -> str:

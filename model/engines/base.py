@@ -7,16 +7,19 @@ which one answers: `local` (transformers + peft), `openai` (a remote vLLM), or `
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from atri.config import GenerationSettings, Settings
-from model.character.prompt import ChatMessages
+from model.character.prompt import ChatMessages, reply_after_open_think
+
+log = logging.getLogger(__name__)
 
 RECENT_BATCHES = 1000
 
@@ -42,6 +45,31 @@ class Generation:
     # "length": the reply ran into its token limit; "stop": it ended (an end-of-turn
     # token, or one of its row's stop strings).
     finish_reason: FinishReason = "stop"
+
+
+def without_reasoning(generation: Generation, where: str) -> Generation:
+    """`generation`, made after a prompt that ended inside an open `<think>`
+    (prompt.opens_think, known to the engines that render the prompt), as its reply
+    alone. One that is all reasoning becomes empty: the service regenerates it as any
+    empty reply, then answers "……"; the log says why (`where`: the engine)."""
+    reply = reply_after_open_think(generation.text)
+    if reply is not None:
+        return replace(generation, text=reply)
+    if generation.finish_reason == "length":
+        log.warning(
+            "%s: the model spent the whole reply budget (%d tokens) reasoning and wrote no "
+            "reply (no </think>); it counts as empty. Raise [generation] max_new_tokens, or "
+            "give a chat template that does not open <think> as [model] chat_template",
+            where,
+            generation.new_tokens,
+        )
+    else:
+        log.warning(
+            "%s: the model ended its reply still reasoning (no </think>) and wrote no reply; "
+            "it counts as empty",
+            where,
+        )
+    return replace(generation, text="")
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from typing import Any
 from atri.config import GenerationSettings, Settings
 from atri.errors import ConfigError
 from model.adapters.versions import AdapterError
-from model.character.prompt import ChatMessages
+from model.character.prompt import ChatMessages, opens_think
 from model.engines.base import (
     EngineStats,
     EngineThread,
@@ -54,6 +54,7 @@ from model.engines.base import (
     all_rows,
     row_limits,
     start_with_adapter,
+    without_reasoning,
 )
 from model.engines.chat_template import check_configured_template
 from model.engines.cpu_threads import ThreadGovernor, default_threads
@@ -526,7 +527,9 @@ class LlamaCppEngine:
         """The request's prompt tokens, fitted to the window (encoded once)."""
         if request.tokens is None:
             cap = request.limits.cap(request.gen.max_new_tokens)
-            request.tokens = self.fit(self.text.encode(request.messages), cap)
+            prompt = self.text.render(request.messages)
+            request.opens_think = opens_think(prompt)
+            request.tokens = self.fit(self.text.tokenize(prompt), cap)
         return request.tokens
 
     def _encoded(self, request: Request) -> bool:
@@ -856,12 +859,15 @@ class LlamaCppEngine:
         self.stats.generated_rows += 1
         self.stats.generated_tokens += len(row.new)
         self.stats.prompt_tokens += len(row.prompt)
-        return Generation(
+        generation = Generation(
             text=text,
             new_tokens=len(row.new),
             adapter_version=row.adapter,
             finish_reason="stop" if cut else row.finish,
         )
+        if row.request is not None and row.request.opens_think:
+            return without_reasoning(generation, "llama.cpp engine")
+        return generation
 
     # Adapters (the reload job's `AdapterEngine`).
 

@@ -120,6 +120,8 @@ class Request:
     limits: RowLimits = NO_LIMITS
     done: Future[Row] = field(default_factory=Future)
     tokens: list[int] | None = None  # encoded and fitted on the engine thread
+    # Whether its rendered prompt ended inside an open `<think>` (prompt.opens_think).
+    opens_think: bool = False
 
     def joins(self, other: Request) -> bool:
         """Whether the two decode in one pass: one adapter, one way of sampling."""

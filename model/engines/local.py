@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from atri.config import GenerationSettings, Settings
-from model.character.prompt import ChatMessages
+from model.character.prompt import ChatMessages, opens_think
 from model.engines.base import (
     EngineStats,
     EngineThread,
@@ -24,6 +24,7 @@ from model.engines.base import (
     RowLimits,
     row_limits,
     start_with_adapter,
+    without_reasoning,
 )
 from model.engines.chat_template import render_chat, reply_stop, special_tokens
 from model.engines.prefix_cache import pad_after_prefix, shared_prefix_length
@@ -107,7 +108,8 @@ class LocalEngine:
         limits: Sequence[RowLimits] | None = None,
     ) -> list[Generation]:
         rows = row_limits(limits, len(batch))
-        encoded = self._encode(batch)
+        prompts = self._render(batch)
+        encoded = self._tokenize(prompts)
         # A row's cap, within the window (a prompt the service fitted always leaves it).
         caps = [
             max(1, min(limit.cap(gen.max_new_tokens), self.context_window - len(tokens)))
@@ -127,7 +129,10 @@ class LocalEngine:
                 )
                 done.update(zip(group, got, strict=True))
                 prompt_tokens += fed
-        results = [done[i] for i in range(len(batch))]
+        results = [
+            without_reasoning(done[i], "local engine") if opens_think(prompt) else done[i]
+            for i, prompt in enumerate(prompts)
+        ]
         self.stats.generate_calls += 1
         self.stats.generated_rows += len(batch)
         self.stats.generated_tokens += sum(r.new_tokens for r in results)
@@ -221,7 +226,12 @@ class LocalEngine:
         return inputs, sum(len(r) for r in rows)
 
     def _encode(self, batch: list[ChatMessages]) -> list[list[int]]:
-        texts = [render_chat(self.tokenizer, m, add_generation_prompt=True) for m in batch]
+        return self._tokenize(self._render(batch))
+
+    def _render(self, batch: list[ChatMessages]) -> list[str]:
+        return [render_chat(self.tokenizer, m, add_generation_prompt=True) for m in batch]
+
+    def _tokenize(self, texts: list[str]) -> list[list[int]]:
         # The template already holds any BOS token; don't let the tokenizer add another.
         rows: list[list[int]] = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
         return rows

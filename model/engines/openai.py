@@ -33,7 +33,7 @@ import httpx
 
 from atri.config import ConfigError, GenerationSettings, Secrets, Settings
 from model.adapters.versions import AdapterError
-from model.character.prompt import ChatMessages
+from model.character.prompt import ChatMessages, opens_think
 from model.engines.base import (
     NO_LIMITS,
     EngineRequestFailed,
@@ -43,14 +43,21 @@ from model.engines.base import (
     RowLimits,
     all_rows,
     row_limits,
+    without_reasoning,
 )
 from model.engines.chat_template import (
     TemplateRules,
     check_configured_template,
     conform,
+    render_chat,
     special_tokens,
 )
-from model.engines.served_template import base_reply_stop, base_tokenizer, check_served_template
+from model.engines.served_template import (
+    TEMPLATE_PROBE,
+    base_reply_stop,
+    base_tokenizer,
+    check_served_template,
+)
 from model.engines.special_text import common_defuser, defused, defuser
 from model.engines.vllm_replica import Replica, ReplicaDown, held_loras, list_models, resolve_model
 from model.protocol import clean_str
@@ -201,6 +208,16 @@ def reasoning(message: Any) -> bool:
     )
 
 
+def template_opens_think(tokenizer: Any) -> bool:
+    """Whether the tokenizer's chat template ends its generation prompt inside an open
+    `<think>`, told by the probe chat the start-up check renders (a template that
+    refuses it: no; chats say so when they come)."""
+    try:
+        return opens_think(render_chat(tokenizer, TEMPLATE_PROBE, True))
+    except Exception:
+        return False
+
+
 def refused_load(replica: Replica, lora: Lora, exc: RemoteEngineError) -> RemoteEngineError:
     """What a refused `/load_lora_adapter` means for whoever runs vLLM, in one sentence."""
     if exc.status in (404, 405) and NO_ADAPTER not in str(exc):
@@ -260,6 +277,11 @@ class OpenAIEngine:
         # The base's tokenizer where it is on this machine (the one vLLM tokenizes with):
         # history budgets count with it; else they are estimated (approx_tokens).
         self.tokenizer: Any = None
+        # Whether that tokenizer's template ends the generation prompt inside an open
+        # `<think>` (prompt.opens_think), as the server renders it where it serves that
+        # template (check_served_template): a reply with no `</think>` and no reasoning
+        # parser's output is then reasoning alone.
+        self.opens_think = False
 
     @classmethod
     async def open(cls, settings: Settings, secrets: Secrets | None = None) -> OpenAIEngine:
@@ -317,6 +339,7 @@ class OpenAIEngine:
             engine.tokenizer = tokenizer
             engine.reply_stop = base_reply_stop(settings, tokenizer)
             engine.defuse = defuser(special_tokens(tokenizer))
+            engine.opens_think = template_opens_think(tokenizer)
         for replica, result in zip(replicas, listed, strict=True):
             if isinstance(result, list):
                 replica.held = held_loras(result)
@@ -549,12 +572,16 @@ class OpenAIEngine:
         text = clean_str(content)
         usage = data.get("usage") or {}
         tokens = int(usage.get("completion_tokens") or approx_tokens(text))
-        return Generation(
+        generation = Generation(
             text=text,
             new_tokens=tokens,
             adapter_version=version,
             finish_reason="length" if cut else "stop",
         )
+        if self.opens_think and not reasoning(choice["message"]):
+            # No reasoning parser split it: the reply opened inside the prompt's <think>.
+            return without_reasoning(generation, replica.url)
+        return generation
 
     def _pick(self, tried: set[str]) -> Replica | None:
         """The next serving replica in turn; with none serving, one that is out (better a
