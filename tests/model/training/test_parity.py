@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from atri.config import Settings
-from model.character.prompt import ChatMessages
 from model.engines.loading import load_base_model
 from model.engines.local import LocalEngine
 from model.protocol import ChatRequest
@@ -31,8 +30,9 @@ class RecordingEngine(LocalEngine):
         super().__init__(*args, **kwargs)
         self.rows: list[list[int]] = []
 
-    def _encode(self, batch: list[ChatMessages]) -> list[list[int]]:
-        rows = super()._encode(batch)
+    def _tokenize(self, texts: list[str]) -> list[list[int]]:
+        # Every row the engine generates from is tokenized here (the smoke test's too).
+        rows = super()._tokenize(texts)
         self.rows += rows
         return rows
 
