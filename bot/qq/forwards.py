@@ -134,12 +134,9 @@ def segments_text(message: Message) -> str:
     record inside it is only noted (records nest)."""
     parts = []
     for seg in message:
-        if seg.type == "text" and isinstance(seg.data.get("text"), str):
-            parts.append(seg.data["text"])
-        elif seg.type == "image":
-            parts.append(lines().picture_note)
-        elif seg.type == "face":
-            parts.append(face_text(seg))
+        shown = plain_part(seg)
+        if shown is not None:
+            parts.append(shown)
         elif seg.type == "forward":
             parts.append(lines().forward_unread_note)
         elif seg.type == "at":
@@ -148,3 +145,15 @@ def segments_text(message: Message) -> str:
             who = name if isinstance(name, str) and name.strip() else target
             parts.append("@全体成员" if target == "all" else f"@{who.strip().lstrip('@')}")
     return "".join(parts)
+
+
+def plain_part(seg: MessageSegment) -> str | None:
+    """A text, picture or face segment as the model reads it (its words, the picture's
+    note, the face's name); None for any other segment, which each reader reads its way."""
+    if seg.type == "text" and isinstance(seg.data.get("text"), str):
+        return str(seg.data["text"])
+    if seg.type == "image":
+        return lines().picture_note
+    if seg.type == "face":
+        return face_text(seg)
+    return None

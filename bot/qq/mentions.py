@@ -23,10 +23,8 @@ from nonebot.adapters.onebot.v11 import (
     MessageEvent,
 )
 
-from bot.lines import lines
 from bot.qq.connections import Connections
-from bot.qq.faces import face_text
-from bot.qq.forwards import record_text
+from bot.qq.forwards import plain_part, record_text
 from bot.qq.text import inline_record
 
 log = logging.getLogger(__name__)
@@ -156,13 +154,11 @@ async def spoken_text(bot: Bot, event: MessageEvent, connections: Connections) -
     said = False  # words or someone's @: a picture's note alone is not
     lookups = 0
     for seg in event.message:
-        if seg.type == "text" and isinstance(seg.data.get("text"), str):
-            parts.append(seg.data["text"])
-            said = said or bool(seg.data["text"].strip())
-        elif seg.type == "image":
-            parts.append(lines().picture_note)
-        elif seg.type == "face":
-            parts.append(face_text(seg))
+        shown = plain_part(seg)
+        if shown is not None:
+            parts.append(shown)
+            # Words say something; a picture's note or a face's name alone does not.
+            said = said or (seg.type == "text" and bool(shown.strip()))
         elif seg.type == "forward":
             parts.append(record_text(seg))
             said = said or inline_record(seg) is not None
