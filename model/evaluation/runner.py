@@ -30,7 +30,8 @@ from model.evaluation.probes import Probe, fallback_note, load_probes
 from model.evaluation.report import EvalReport, ModelFigures, ProbeReply
 from model.evaluation.style import style_rate
 from model.training.dataset import Sample, TokenizedSet, tokenize_dataset
-from model.training.sharegpt import Conversation, held_out_file, load_sharegpt
+from model.training.dataset_index import held_out_file
+from model.training.sharegpt import Conversation, load_sharegpt
 
 if TYPE_CHECKING:
     from model.character.persona import Persona

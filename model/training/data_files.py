@@ -12,8 +12,9 @@ from atri.config import Settings
 from model.adapters.versions import sha256_file
 from model.character.persona import TRAINING_PROMPTS
 from model.training.dataset import TokenizedSet, tokenize_dataset
+from model.training.dataset_index import EVAL_SUFFIX, held_out_file
 from model.training.errors import TrainError
-from model.training.sharegpt import EVAL_SUFFIX, Conversation, held_out_file
+from model.training.sharegpt import Conversation
 
 
 @dataclass

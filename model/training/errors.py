@@ -7,6 +7,10 @@ from pathlib import Path
 from atri.errors import UserError
 
 
+class DatasetError(UserError):
+    """A dataset file that cannot be used; str() names the file and the problem."""
+
+
 class TrainError(UserError):
     """A training request that cannot run as asked; str() is one sentence saying why."""
 

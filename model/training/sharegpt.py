@@ -1,6 +1,6 @@
 """The dataset files training reads, as Conversations: a LLaMA-Factory sharegpt file or an
-OpenAI messages file (a JSON list or JSON Lines) checked with one sentence for what is wrong,
-and the held-out file that goes with it.
+OpenAI messages file (a JSON list or JSON Lines) checked with one sentence for what is wrong.
+The folder's dataset_info.json (dataset_index.py) may rename its columns.
 
 Conversations become token ids in dataset.py.
 """
@@ -13,19 +13,12 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from atri.errors import UserError
-
-if TYPE_CHECKING:
-    from atri.config import Settings
+from model.training.dataset_index import DATASET_INFO, as_registered, is_index, registered_columns
+from model.training.errors import DatasetError
 
 log = logging.getLogger(__name__)
-
-# `atri prep` names a held-out file after its training file: eileen_sharegpt.json →
-# eileen_sharegpt_eval.json, and registers both in this LLaMA-Factory index.
-EVAL_SUFFIX = "_eval"
-DATASET_INFO = "dataset_info.json"
 
 _ROLES = {
     "human": "user",
@@ -48,10 +41,6 @@ _JSON_KINDS = {
     "bool": "true/false",
     "NoneType": "null",
 }
-
-
-class DatasetError(UserError):
-    """A dataset file that cannot be used; str() names the file and the problem."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +104,7 @@ def load_sharegpt(
     except OSError as exc:
         raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
     data = _records(path, _parse_json(path, text))
-    data = _as_registered(path, data, notify or log.warning)
+    data = as_registered(path, data, notify or log.warning)
     data = [
         _from_alpaca(path, i, r) if isinstance(r, dict) and _is_alpaca(r) else r
         for i, r in enumerate(data)
@@ -204,7 +193,7 @@ def _records(path: Path, data: Any) -> list[Any]:
         # A JSON Lines file of one line is one record, whatever its shape: what it lacks
         # is said of it as of any record (_parse_record).
         return [data]
-    if isinstance(data, dict) and _is_index(data):
+    if isinstance(data, dict) and is_index(data):
         named = [v["file_name"] for v in data.values() if isinstance(v.get("file_name"), str)]
         which = (
             f"pass the file it names (e.g. {named[0]})"
@@ -231,7 +220,7 @@ def _desirable_only(path: Path, data: list[Any], allow_empty: bool) -> tuple[lis
     Plain training cannot learn "not this", so those rows are left out (never trained as
     her replies); the true rows are good replies, which is what training learns, so a
     KTO file still trains rather than being refused as a preference file is."""
-    column = _registered_columns(path).get("kto_tag")
+    column = registered_columns(path).get("kto_tag")
     tag = column if isinstance(column, str) else "label"
 
     def labelled(record: Any) -> bool:
@@ -248,21 +237,6 @@ def _desirable_only(path: Path, data: list[Any], allow_empty: bool) -> tuple[lis
             "training learns the replies she should give, so there is nothing to train on."
         )
     return kept, len(data) - len(kept)
-
-
-# An entry of LLaMA-Factory's index names its dataset by one of these (its data/README).
-_INDEX_SOURCES = ("file_name", "hf_hub_url", "ms_hub_url", "script_url")
-
-
-def _is_index(data: dict[str, Any]) -> bool:
-    """Whether an object is a dataset_info.json: entries (objects), one at least naming
-    where its dataset is. LLaMA-Factory's own mixes local files with hub datasets."""
-    entries = list(data.values())
-    return (
-        bool(entries)
-        and all(isinstance(v, dict) for v in entries)
-        and any(k in v for v in entries for k in _INDEX_SOURCES)
-    )
 
 
 _JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
@@ -310,81 +284,6 @@ def _is_preference(record: dict[str, Any]) -> bool:
 
 def _is_alpaca(record: dict[str, Any]) -> bool:
     return "instruction" in record and "output" in record and "conversations" not in record
-
-
-# What a dataset_info.json entry's "columns" name, as the keys this reader knows them by.
-_COLUMN_KEYS = {
-    "messages": "conversations",
-    "system": "system",
-    "prompt": "instruction",
-    "query": "input",
-    "response": "output",
-    "history": "history",
-    "chosen": "chosen",
-    "rejected": "rejected",
-    "images": "images",
-    "videos": "videos",
-    "audios": "audios",
-}
-# Read elsewhere, or harmless: a tool description without tool turns trains as text.
-_COLUMNS_READ_ELSEWHERE = frozenset({"kto_tag", "tools"})
-# A "tags" role value, as the sharegpt role this reader knows.
-_ROLE_TAGS = {
-    "user_tag": "human",
-    "assistant_tag": "gpt",
-    "system_tag": "system",
-    "observation_tag": "observation",
-    "function_tag": "function_call",
-}
-
-
-def _as_registered(path: Path, data: list[Any], say: Callable[[str], None]) -> list[Any]:
-    """The records under the names this reader knows, when the folder's dataset_info.json
-    registers the file with its own "columns" (e.g. "system": "system_prompt") and
-    "tags" (role and content keys, role values), as LLaMA-Factory reads it. Only what is
-    named is renamed, so a file registered without tags keeps its "from" or "role" turns.
-    Columns and tags this reader has no meaning for are named in one sentence."""
-    entry = _registered_entry(path)
-    columns, tags = _object(entry.get("columns")), _object(entry.get("tags"))
-    renames = {
-        _COLUMN_KEYS[k]: v for k, v in columns.items() if k in _COLUMN_KEYS and isinstance(v, str)
-    }
-    unknown = [f"columns.{k}" for k in columns if k not in _COLUMN_KEYS]
-    unknown = [u for u in unknown if u[len("columns.") :] not in _COLUMNS_READ_ELSEWHERE]
-    known_tags = {"role_tag", "content_tag", *_ROLE_TAGS}
-    unknown += [f"tags.{k}" for k in tags if k not in known_tags]
-    formatting = entry.get("formatting", "alpaca")
-    if formatting not in ("alpaca", "sharegpt"):
-        unknown.append(f"formatting {json.dumps(formatting)}")
-    if unknown:
-        say(
-            f"{path.parent / DATASET_INFO}: {', '.join(unknown)} in the entry for {path.name} "
-            "are not read by training (it reads the columns messages, system, prompt, query, "
-            "response, history and kto_tag, and the tags for roles and content)."
-        )
-    if not renames and not tags:
-        return data
-    return [_renamed(r, renames, tags) if isinstance(r, dict) else r for r in data]
-
-
-def _renamed(record: dict[str, Any], renames: dict[str, str], tags: dict[str, Any]) -> Any:
-    out = {k: v for k, v in record.items() if k not in renames and k not in renames.values()}
-    out.update({known: record[key] for known, key in renames.items() if key in record})
-    turns = out.get("conversations")
-    if tags and isinstance(turns, list):
-        out["conversations"] = [_turn_renamed(t, tags) for t in turns]
-    return out
-
-
-def _turn_renamed(turn: Any, tags: dict[str, Any]) -> Any:
-    role_key, content_key = tags.get("role_tag", "from"), tags.get("content_tag", "value")
-    if not isinstance(turn, dict) or role_key not in turn:
-        return turn
-    roles = {tags[k]: known for k, known in _ROLE_TAGS.items() if isinstance(tags.get(k), str)}
-    role = turn[role_key]
-    rest = {k: v for k, v in turn.items() if k not in (role_key, content_key)}
-    renamed = roles.get(role, role) if isinstance(role, str) else role
-    return {**rest, "from": renamed, "value": turn.get(content_key)}
 
 
 def _from_alpaca(path: Path, index: int, record: dict[str, Any]) -> dict[str, Any]:
@@ -545,68 +444,3 @@ def training_prompt(conversations: Sequence[Conversation], path: Path) -> str:
 def _clipped(text: str, limit: int = 40) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def held_out_file(settings: Settings) -> Path | None:
-    """The held-out file training scores and `atri eval` reads: `[train] eval_dataset`,
-    else the one beside the training file (sibling_eval_file)."""
-    t = settings.train
-    if t.eval_dataset:
-        return settings.path(t.eval_dataset)
-    return sibling_eval_file(settings.path(t.dataset))
-
-
-def sibling_eval_file(train_file: Path) -> Path | None:
-    """The held-out file written beside `train_file`, whatever character it is for:
-    `<stem>_eval<suffix>` (what `atri prep` writes), else the file that the folder's
-    dataset_info.json registers as the training entry's `<name>_eval`; None if neither."""
-    train_file = Path(train_file)
-    registered = _registered_eval_file(train_file)
-    candidates = [train_file.with_name(f"{train_file.stem}{EVAL_SUFFIX}{train_file.suffix}")]
-    for candidate in candidates + registered:
-        if candidate.is_file() and candidate.resolve() != train_file.resolve():
-            return candidate
-    if registered and not registered[0].exists():
-        # Registered but gone: training on without it would drop the held-out loss (and
-        # the version's eval) without a word.
-        raise DatasetError(
-            f"{train_file.parent / DATASET_INFO} registers {registered[0].name} as the "
-            f"held-out set of {train_file.name}, but that file is missing: restore it, "
-            "remove its entry, or pass --eval-dataset."
-        )
-    return None
-
-
-def _dataset_info(folder: Path) -> dict[str, Any]:
-    """The folder's LLaMA-Factory index; {} when there is none or it is not an object."""
-    try:
-        info = json.loads((folder / DATASET_INFO).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return info if isinstance(info, dict) else {}
-
-
-def _registered_entry(train_file: Path) -> dict[str, Any]:
-    """The entry the folder's dataset_info.json has for this file ({} if none)."""
-    for entry in _dataset_info(Path(train_file).parent).values():
-        if isinstance(entry, dict) and entry.get("file_name") == Path(train_file).name:
-            return entry
-    return {}
-
-
-def _registered_columns(train_file: Path) -> dict[str, Any]:
-    return _object(_registered_entry(train_file).get("columns"))
-
-
-def _object(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _registered_eval_file(train_file: Path) -> list[Path]:
-    info = _dataset_info(train_file.parent)
-    for name, entry in info.items():
-        if isinstance(entry, dict) and entry.get("file_name") == train_file.name:
-            held_out = info.get(f"{name}{EVAL_SUFFIX}")
-            if isinstance(held_out, dict) and isinstance(held_out.get("file_name"), str):
-                return [train_file.parent / held_out["file_name"]]
-    return []

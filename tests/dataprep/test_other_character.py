@@ -14,7 +14,7 @@ from atri.config import DataprepSettings, Settings
 from atri.locks import exclusive_folder
 from dataprep.cli import run_prep
 from dataprep.pipeline import run_pipeline
-from model.training.sharegpt import sibling_eval_file
+from model.training.dataset_index import sibling_eval_file
 from tests.dataprep.conftest import FIXTURES
 
 EILEEN = FIXTURES / "eileen"

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from model.training.dataset import IGNORE, pack, tokenize_conversation, tokenize_dataset
-from model.training.sharegpt import Conversation, DatasetError, load_sharegpt, sibling_eval_file
+from model.training.dataset_index import sibling_eval_file
+from model.training.sharegpt import Conversation, DatasetError, load_sharegpt
 from tests.model.training.sharegpt import SYSTEM_ZH, conversation, write
 
 
