@@ -20,8 +20,10 @@ fi
 
 pip() { "$VENV/bin/python" -m pip --disable-pip-version-check "$@"; }
 pip install -q --upgrade pip
-# The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
-pip install -q torch==2.13.0
+# torch first, pinned. From PyPI on Linux it is the CUDA build (several GB with its
+# nvidia packages), which a GPU needs; TORCH_INDEX_URL picks another build, e.g.
+# PyTorch's CPU index for a machine without one (about 200 MB).
+pip install -q ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} torch==2.13.0
 # llama-cpp-python (the llamacpp engine) has no binary wheel here: pip builds it from
 # source once (about 5 minutes on 2 cores, on every core there is) and its wheel cache
 # serves later installs.
