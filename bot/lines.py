@@ -196,7 +196,8 @@ ZH = BotLines(
 /atri memory — {name}记得关于你的事（摘要和最近的对话；在群里会私信给你）
 /atri status — {name}现在的状态
 /atri mode off|on|all — 在本群关闭{name}、被叫到才回答、每条都回答（群管理员）
-/atri reload — 换上最新训练的版本（超级用户）""",
+/atri reload — 换上最新训练的版本（超级用户）
+/atri rollback — 退回上一个可用的版本（超级用户）""",
     qq_plugin="和{name}聊天（LoRA 角色模型），管理员可重置{name}的记忆",
     slash_atri="和{name}有关的命令",
     slash_reset="让{name}忘掉和你的对话",
@@ -283,7 +284,8 @@ message from {name}; in a private chat, just talk.
 /atri memory — what {name} remembers about you (sent privately when asked in a group)
 /atri status — how {name} is doing
 /atri mode off|on|all — quiet here, answer when called, or answer everything (group admins)
-/atri reload — put the newest trained version live (superusers)""",
+/atri reload — put the newest trained version live (superusers)
+/atri rollback — go back to the previous usable version (superusers)""",
     qq_plugin="Chat with {name} (a LoRA character model); admins can reset {name}'s memory",
     slash_atri="Commands about {name}",
     slash_reset="Make {name} forget your conversation",
@@ -370,7 +372,8 @@ JA = BotLines(
 /atri memory — あなたについて覚えていること（グループで聞くと個別に送ります）
 /atri status — {name}のいまの様子
 /atri mode off|on|all — このグループで止める、呼ばれたら答える、全部に答える（グループ管理者）
-/atri reload — 最新の学習済みバージョンに切り替える（スーパーユーザー）""",
+/atri reload — 最新の学習済みバージョンに切り替える（スーパーユーザー）
+/atri rollback — ひとつ前の使えるバージョンに戻す（スーパーユーザー）""",
     qq_plugin="{name}と話そう（LoRA キャラクターモデル）、管理者は記憶をリセットできます",
     slash_atri="{name}に関するコマンド",
     slash_reset="{name}にあなたとの会話を忘れてもらう",

@@ -702,9 +702,10 @@ async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
             return (await commands.status(current_worker(), await _actor(bot, event, ADMINS))).text
         if action == "mode":
             return await _set_mode(bot, event, words[1:])
-        if action == "reload":
+        if action in ("reload", "rollback"):
             actor = await _actor(bot, event, SUPERUSER)
-            return (await commands.reload(current_worker(), actor)).text
+            run = commands.reload if action == "reload" else commands.rollback
+            return (await run(current_worker(), actor)).text
     except Exception:
         log.exception("QQ command /atri %s failed", action)
         return error_line()

@@ -267,6 +267,25 @@ async def test_reload_is_for_superusers_only(
         expect_reply(ctx, event, expected)
 
 
+@pytest.mark.parametrize(
+    ("user_id", "role", "allowed"),
+    [(4000, "admin", False), (int(SUPERUSER_ID), "member", True)],
+    ids=["group-admin", "superuser"],
+)
+async def test_rollback_is_for_superusers_only(
+    app: App, plugin: ModuleType, echo_service: ChatService, user_id: int, role: str, allowed: bool
+) -> None:
+    """As on Discord (`/atri-admin rollback`): QQ's owners go back a version too."""
+    owner = Actor("qq", str(user_id), is_admin=True, channel_id=str(GROUP_ID), is_owner=True)
+    expected = (await commands.rollback(echo_service, owner)).text if allowed else lines().refused
+    assert expected != lines().qq_usage
+    async with app.test_matcher(plugin.atri_command) as ctx:
+        bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
+        event = group_event("/atri rollback", user_id, role)
+        ctx.receive_event(bot, event)
+        expect_reply(ctx, event, expected)
+
+
 async def test_status_and_usage(app: App, plugin: ModuleType, echo_service: ChatService) -> None:
     member = Actor("qq", "4000", is_admin=False, channel_id=str(GROUP_ID))
     status = (await commands.status(echo_service, member)).text
