@@ -1,0 +1,123 @@
+"""/v1 as real chat front ends use it: Chatbox's, NextChat's and Open WebUI's system
+messages, SillyTavern's cards, example dialogue and Continue."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+import pytest
+
+from atri.config import Secrets, Settings
+from model.engines.echo import EchoEngine
+from model.server.app import bind_socket, create_app, serving
+from model.server.openai_api import (
+    CompletionRequest,
+    OpenAIError,
+    Speakers,
+    client_notes_heading,
+    to_chat_request,
+)
+from model.service import ChatService
+
+SPEAKERS = Speakers("ATRI", ("Atri", "亚托莉"), user="Master", language="en")
+CHATBOX = "You are a helpful assistant."
+HI = {"role": "user", "content": "Who are you?"}
+
+
+class Recording(EchoEngine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.prompts: list[Any] = []
+
+    async def generate(self, batch, gen, limits=None):  # type: ignore[no-untyped-def]
+        self.prompts.extend(batch)
+        return await super().generate(batch, gen, limits)
+
+
+def request(*messages: dict[str, Any]) -> CompletionRequest:
+    return CompletionRequest.model_validate({"model": "atri", "messages": list(messages)})
+
+
+@pytest.mark.parametrize(
+    ("text", "hers"),
+    [
+        ("You are ATRI, a robot girl.", True),
+        ("Write ATRI's next reply in a fictional chat between ATRI and Natsuki.", True),
+        ("你是亚托莉。", True),
+        ("{{char}} is atri-chan", True),
+        (CHATBOX, False),
+        ("You are Patricia.", False),  # "atri" inside another name
+        ("This is a summary of the chat history: we talked about crabs.", False),
+    ],
+)
+def test_a_persona_for_her_is_one_that_names_her(text: str, hers: bool) -> None:
+    assert SPEAKERS.names_her(text) is hers
+
+
+def test_a_system_message_that_does_not_name_her_follows_her_persona_as_notes() -> None:
+    made = to_chat_request(request({"role": "system", "content": CHATBOX}, HI), SPEAKERS)
+    assert made.chat.system_prompt == ""  # her own prompt leads
+    assert made.notes == f"{client_notes_heading('en')}\n{CHATBOX}"
+
+
+def test_a_card_for_her_replaces_her_persona() -> None:
+    card = "You are ATRI. Stay in character."
+    made = to_chat_request(request({"role": "system", "content": card}, HI), SPEAKERS)
+    assert made.chat.system_prompt == card
+    assert made.notes == ""
+
+
+def test_sillytaverns_named_system_lines_name_their_speakers() -> None:
+    """Example dialogue: example_user is the person she talks to, example_assistant her;
+    a system note after the chat stays in the system text."""
+    made = to_chat_request(
+        request(
+            {"role": "system", "content": "Write ATRI's next reply."},
+            {"role": "system", "name": "example_user", "content": "Who are you?"},
+            {"role": "system", "name": "example_assistant", "content": "A robot!"},
+            {"role": "assistant", "content": "Good morning!"},
+            {"role": "user", "content": "Hi ATRI", "name": "Natsuki"},
+            {"role": "system", "content": "[Stay under 50 words]"},
+        ),
+        SPEAKERS,
+    )
+    assert made.chat.system_prompt == (
+        "Write ATRI's next reply.\n\nNatsuki: Who are you?\n\nATRI: A robot!\n\n"
+        "[Stay under 50 words]"
+    )
+    unnamed = to_chat_request(
+        request({"role": "system", "name": "example_user", "content": "Hello ATRI"}, HI),
+        SPEAKERS,
+    )
+    assert unnamed.chat.system_prompt == "Master: Hello ATRI"  # the worker's user name
+
+
+def test_continuing_her_own_message_is_refused_saying_so() -> None:
+    """SillyTavern's Continue sends her unfinished reply last."""
+    with pytest.raises(OpenAIError, match="continuing her own message") as refused:
+        to_chat_request(request(HI, {"role": "assistant", "content": "I am"}), SPEAKERS)
+    assert refused.value.status == 400 and refused.value.param == "messages"
+
+
+async def test_chatbox_keeps_her_persona_and_each_client_is_logged_once(
+    echo_settings: Settings, secrets: Secrets, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = Recording()
+    body = {"messages": [{"role": "system", "content": CHATBOX}, HI]}
+    caplog.set_level(logging.INFO, logger="model.server.openai_api")
+    async with (
+        await ChatService.open(echo_settings, engine=engine) as service,
+        serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as http,
+    ):
+        for _ in range(2):
+            answer = await http.post("/v1/chat/completions", json=body)
+            assert answer.status_code == 200
+        own = service.system_prompt
+        heading = client_notes_heading(service.persona.main_language)
+    system = engine.prompts[0][0]
+    assert system == {"role": "system", "content": f"{own}\n\n{heading}\n{CHATBOX}"}
+    told = [r.getMessage() for r in caplog.records if "127.0.0.1" in r.getMessage()]
+    assert len(told) == 1 and "follow her persona" in told[0]
