@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
@@ -259,6 +260,17 @@ def create_app(
     # Added last: outermost, so even 413 and 408 say it.
     tag = character_tag(service.persona.name, service.persona.main_language)
     app.add_middleware(ProtocolHeader, character=tag)
+    if origins := service.settings.worker.cors_origins:
+        # Outermost: a browser's preflight (OPTIONS, no token) is answered here, and
+        # every answer, errors included, carries the header that lets the page read it.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            # The openai SDK adds x-stainless-* headers; any a client sends is fine.
+            allow_headers=["*"],
+            expose_headers=["X-ATRI-Status"],
+        )
 
     def admin(request: Request) -> None:
         check_token(secrets, request)

@@ -121,3 +121,63 @@ async def test_chatbox_keeps_her_persona_and_each_client_is_logged_once(
     assert system == {"role": "system", "content": f"{own}\n\n{heading}\n{CHATBOX}"}
     told = [r.getMessage() for r in caplog.records if "127.0.0.1" in r.getMessage()]
     assert len(told) == 1 and "follow her persona" in told[0]
+
+
+PREFLIGHT = {
+    "Origin": "http://localhost:3000",
+    "Access-Control-Request-Method": "POST",
+    "Access-Control-Request-Headers": "authorization,content-type,x-stainless-os",
+}
+
+
+async def test_browser_clients_get_cors_headers_from_the_listed_origins(
+    echo_settings: Settings, secrets: Secrets
+) -> None:
+    """A preflight needs no token even where /v1 does; the page may read X-ATRI-Status."""
+    echo_settings.worker.cors_origins = ["http://localhost:3000"]
+    echo_settings.worker.openai_api_requires_token = True
+    async with (
+        await ChatService.open(echo_settings) as service,
+        serving(create_app(service, secrets), bind_socket("127.0.0.1", 0)) as url,
+        httpx.AsyncClient(base_url=url, timeout=10) as http,
+    ):
+        preflight = await http.options("/v1/chat/completions", headers=PREFLIGHT)
+        origin = {"Origin": "http://localhost:3000"}
+        token = {"Authorization": "Bearer test-admin-token"}
+        answer = await http.post(
+            "/v1/chat/completions", json={"messages": [HI]}, headers={**origin, **token}
+        )
+        refused = await http.get("/v1/models", headers=origin)  # no token: 401, readable
+        other = await http.options(
+            "/v1/chat/completions", headers={**PREFLIGHT, "Origin": "http://evil.example"}
+        )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert "POST" in preflight.headers["access-control-allow-methods"]
+    assert "x-stainless-os" in preflight.headers["access-control-allow-headers"].lower()
+    assert answer.status_code == 200
+    assert answer.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert "x-atri-status" in answer.headers["access-control-expose-headers"].lower()
+    assert refused.status_code == 401
+    assert refused.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert "access-control-allow-origin" not in other.headers
+
+
+async def test_cors_is_off_by_default(echo_worker: tuple[ChatService, str]) -> None:
+    _, url = echo_worker
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        preflight = await http.options("/v1/chat/completions", headers=PREFLIGHT)
+        models = await http.get("/v1/models", headers={"Origin": "http://localhost:3000"})
+    assert preflight.status_code == 405
+    assert "access-control-allow-origin" not in models.headers
+
+
+@pytest.mark.parametrize("origin", ["http://localhost:3000/", "localhost:3000", "http://x/v1"])
+def test_cors_origins_must_be_origins(origin: str) -> None:
+    with pytest.raises(ValueError, match="is not an origin"):
+        Settings.model_validate({"worker": {"cors_origins": [origin]}})
+
+
+def test_cors_origins_take_origins_and_a_star() -> None:
+    given = ["*", "https://chat.example.com", "http://127.0.0.1:8080"]
+    assert Settings.model_validate({"worker": {"cors_origins": given}}).worker.cors_origins == given
