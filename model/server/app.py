@@ -63,7 +63,7 @@ from model.protocol import (
     protocol_mismatch,
 )
 from model.server.auth import Unauthorized, check_token
-from model.server.openai_api import OpenAIError, openai_router
+from model.server.openai_api import OpenAIError, openai_router, unknown_path
 from model.server.slow_clients import BODY_TIMEOUT_SECONDS, ConnectionLimits, guarded_protocol
 from model.service import ChatService
 
@@ -293,6 +293,11 @@ def create_app(
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code < 400:
             return Response(status_code=exc.status_code, headers=exc.headers)
+        if exc.status_code == 404 and request.url.path.startswith("/v1/"):
+            # No such route: OpenAI's 404, saying which routes are served.
+            unknown = unknown_path(request.url.path)
+            body = OpenAIError.body(unknown.message, unknown.kind, unknown.code)
+            return JSONResponse(body, status_code=404)
         detail = UNREADABLE_BODY.get(type(exc.__cause__), str(exc.detail))
         body = error_body(request.url.path, detail, "invalid_request_error")
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)

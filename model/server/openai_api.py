@@ -310,6 +310,30 @@ def client_notes_heading(language: str) -> str:
     return CLIENT_NOTES_HEADINGS.get(language, CLIENT_NOTES_HEADINGS["en"])
 
 
+SERVED_ROUTES = "GET /v1/models, GET /v1/models/{id} and POST /v1/chat/completions"
+
+
+def unknown_path(path: str) -> OpenAIError:
+    """OpenAI's 404 for a /v1 path this worker does not serve, saying what to do instead:
+    clients show the sentence, where a bare "Not Found" leaves the user guessing."""
+    if path.rstrip("/") == "/v1/completions":
+        # SillyTavern's Text Completion mode (and other prompt-completion clients).
+        message = (
+            "This worker serves chat completions only, not text completions "
+            "(/v1/completions). In SillyTavern, pick the Chat Completion API, source Custom "
+            "(OpenAI-compatible), URL http://HOST:PORT/v1."
+        )
+    elif path.startswith("/v1/v1/"):
+        # NextChat and others add /v1 themselves: a base URL ending in /v1 doubles it.
+        message = (
+            f"No route {path}: this client adds /v1 itself, so drop /v1 from its base URL "
+            f"(http://HOST:PORT). This worker serves {SERVED_ROUTES}."
+        )
+    else:
+        message = f"No route {path[:200]} on this worker; it serves {SERVED_ROUTES}."
+    return OpenAIError(message, kind="invalid_request_error", status=404, code="unknown_url")
+
+
 def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
     def client_key(request: Request) -> None:
         if service.settings.worker.openai_api_requires_token:

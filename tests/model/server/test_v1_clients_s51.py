@@ -181,3 +181,24 @@ def test_cors_origins_must_be_origins(origin: str) -> None:
 def test_cors_origins_take_origins_and_a_star() -> None:
     given = ["*", "https://chat.example.com", "http://127.0.0.1:8080"]
     assert Settings.model_validate({"worker": {"cors_origins": given}}).worker.cors_origins == given
+
+
+async def test_wrong_paths_get_openais_404_saying_what_to_do(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    _, url = echo_worker
+    chat = {"messages": [HI]}
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        text = await http.post("/v1/completions", json={"prompt": "ATRI:", "max_tokens": 8})
+        doubled = await http.post("/v1/v1/chat/completions", json=chat)
+        other = await http.get("/v1/embeddings")
+        served = await http.post("/v1/chat/completions", json=chat)
+    for answer in (text, doubled, other):
+        assert answer.status_code == 404
+        assert answer.json()["error"]["type"] == "invalid_request_error"
+    said = text.json()["error"]["message"]
+    assert "chat completions only" in said and "Chat Completion" in said and "/v1" in said
+    said = doubled.json()["error"]["message"]
+    assert "drop /v1 from its base URL" in said and "POST /v1/chat/completions" in said
+    assert "POST /v1/chat/completions" in other.json()["error"]["message"]
+    assert served.status_code == 200
