@@ -281,7 +281,7 @@ class WorkerSettings(Section):
                 or where.fragment
             ):
                 raise ValueError(
-                    f'{origin!r} is not an origin: write the page\'s scheme, host and port, '
+                    f"{origin!r} is not an origin: write the page's scheme, host and port, "
                     'like "http://localhost:3000" (no path, no trailing slash), or "*"'
                 )
         return value
