@@ -260,6 +260,31 @@ class WorkerSettings(Section):
     busy_reply: NonBlank = "呜……亚托莉现在有点忙不过来，请稍等一下再和我说话吧！"
     error_reply: NonBlank = "诶？亚托莉的脑袋好像短路了一下……能再说一遍吗？"
     openai_api_requires_token: bool = False
+    # Web pages allowed to call the worker from a browser (CORS); empty: none, "*": any.
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _web_origins(cls, value: list[str]) -> list[str]:
+        """Each an origin as a browser sends it ("http://localhost:3000": scheme, host and
+        port, no path), or "*"; anything else would never match, so CORS would stay off
+        for that page with no word why."""
+        for origin in value:
+            if origin == "*":
+                continue
+            where = urlsplit(origin)
+            if (
+                where.scheme not in ("http", "https")
+                or not where.hostname
+                or where.path
+                or where.query
+                or where.fragment
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an origin: write the page's scheme, host and port, "
+                    'like "http://localhost:3000" (no path, no trailing slash), or "*"'
+                )
+        return value
 
     @field_validator("url")
     @classmethod

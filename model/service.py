@@ -386,11 +386,13 @@ class ChatService:
     def _scope_of(self, ref: ScopeRef | ChatRequest) -> str:
         return self.scope_for(ref.platform, ref.user_id, ref.channel_id, ref.guild_id)
 
-    async def chat(self, request: ChatRequest, *, client: str = "") -> Reply:
+    async def chat(self, request: ChatRequest, *, client: str = "", notes: str = "") -> Reply:
         """Answer one message. An anonymous request (no user id) is neither stored nor
         rate-limited by user; one that brings its own context does not read stored memory.
         `client`: the network address of a caller without a token (the open OpenAI API),
-        rate-limited as one more user, since such a caller names any user id it likes."""
+        rate-limited as one more user, since such a caller names any user id it likes.
+        `notes`: a client's system text that is no persona for her (the OpenAI API),
+        written after her own prompt."""
         started = time.monotonic()
         scope = self._scope_of(request) if request.user_id else ""
         text = visible_text(request.text)  # "" for nothing to read, blank or invisible
@@ -410,7 +412,7 @@ class ChatService:
         else:
             self._in_progress += 1
             try:
-                reply = await self._answer_in_order(scope, request, text)
+                reply = await self._answer_in_order(scope, request, text, notes)
             finally:
                 self._in_progress -= 1
         if reply.status != "ok":
@@ -508,7 +510,9 @@ class ChatService:
         noted = self._pending_edits.newest(scope, request.request_id, request.user_id, after)
         return noted if noted is not None and noted.at > own.at else own
 
-    async def _answer_in_order(self, scope: str, request: ChatRequest, text: str) -> Reply:
+    async def _answer_in_order(
+        self, scope: str, request: ChatRequest, text: str, notes: str = ""
+    ) -> Reply:
         """Answer after the conversation's earlier messages; the deadline counts from
         arrival, so the wait for those is part of it."""
         edits_seen = self._pending_edits.noted
@@ -520,14 +524,14 @@ class ChatService:
                         # Taken back before she began: no reply to post, nothing stored.
                         log.info("a message recalled before it was answered is not answered")
                         return Reply(text="", scope=scope, status="recalled")
-                    return await self._answer(scope, request, text, deadline, edits_seen)
+                    return await self._answer(scope, request, text, deadline, edits_seen, notes)
         except (TimeoutError, Overloaded) as exc:
             # A TimeoutError's text is empty (the object itself is truthy): say what it was.
             why = str(exc) or f"no answer within {self.settings.worker.request_timeout_seconds:g} s"
             log.warning("busy reply for %s: %s", scope or "an anonymous client", why)
             return Reply(text=self.lines.busy, scope=scope, status="busy")
         except PromptTooLong as exc:
-            if request.system_prompt:  # the client's own prompt: tell the client
+            if request.system_prompt or notes:  # the client's own text: tell the client
                 return Reply(text=str(exc), scope=scope, status="refused")
             # The worker's own card: a setting to fix, said in the log; bots say her
             # error line, the OpenAI API answers the sentence as a server error.
@@ -558,6 +562,7 @@ class ChatService:
         text: str,
         deadline: asyncio.Timeout,
         edits_seen: int = 0,
+        notes: str = "",
     ) -> Reply:
         """One message answered: its conversation, fitted and generated, then remembered.
         The `deadline` covers the answer, not the memory write after it (see below);
@@ -574,7 +579,7 @@ class ChatService:
         reply_room = limits.cap(self.settings.generation.max_new_tokens)
         window = Window(self.engine.context_window, reply_room, so_far.history_cap)
         fitted, generation, retries = await self._fit_and_generate(
-            request, text, so_far, room, window, name, limits
+            request, text, so_far, room, window, name, limits, notes
         )
         if scope:
             # What she remembers must be what the user was told. The deadline passing
@@ -634,8 +639,10 @@ class ChatService:
         window: Window,
         name: str,
         limits: RowLimits,
+        notes: str = "",
     ) -> tuple[FittedPrompt, Generation, int]:
-        """The prompt fitted and answered, again if an adapter went live meanwhile."""
+        """The prompt fitted and answered, again if an adapter went live meanwhile;
+        `notes` follow her own prompt (`chat`)."""
         shared = self.settings.memory.scope == "channel" and bool(request.channel_id)
         for attempt in range(1, PROMPT_SWITCH_ATTEMPTS + 1):
             # The prompt is the live version's; a reload between building it and the
@@ -643,9 +650,10 @@ class ChatService:
             version = self.engine.adapter_version
             # Off the event loop: counting a long conversation's tokens takes a while,
             # and every other route (/health included) must keep answering meanwhile.
+            prompt = request.system_prompt or self.reloader.prompt_for(version)
             fitted = await asyncio.to_thread(
                 fit_prompt,
-                request.system_prompt or self.reloader.prompt_for(version),
+                f"{prompt}\n\n{notes}" if notes else prompt,
                 so_far.earlier,
                 text,
                 self.count_tokens,

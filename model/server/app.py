@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
@@ -62,7 +63,7 @@ from model.protocol import (
     protocol_mismatch,
 )
 from model.server.auth import Unauthorized, check_token
-from model.server.openai_api import OpenAIError, openai_router
+from model.server.openai_api import OpenAIError, openai_router, unknown_path
 from model.server.slow_clients import BODY_TIMEOUT_SECONDS, ConnectionLimits, guarded_protocol
 from model.service import ChatService
 
@@ -259,6 +260,17 @@ def create_app(
     # Added last: outermost, so even 413 and 408 say it.
     tag = character_tag(service.persona.name, service.persona.main_language)
     app.add_middleware(ProtocolHeader, character=tag)
+    if origins := service.settings.worker.cors_origins:
+        # Outermost: a browser's preflight (OPTIONS, no token) is answered here, and
+        # every answer, errors included, carries the header that lets the page read it.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            # The openai SDK adds x-stainless-* headers; any a client sends is fine.
+            allow_headers=["*"],
+            expose_headers=["X-ATRI-Status"],
+        )
 
     def admin(request: Request) -> None:
         check_token(secrets, request)
@@ -281,6 +293,11 @@ def create_app(
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code < 400:
             return Response(status_code=exc.status_code, headers=exc.headers)
+        if exc.status_code == 404 and request.url.path.startswith("/v1/"):
+            # No such route: OpenAI's 404, saying which routes are served.
+            unknown = unknown_path(request.url.path)
+            body = OpenAIError.body(unknown.message, unknown.kind, unknown.code)
+            return JSONResponse(body, status_code=404)
         detail = UNREADABLE_BODY.get(type(exc.__cause__), str(exc.detail))
         body = error_body(request.url.path, detail, "invalid_request_error")
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)

@@ -8,9 +8,12 @@ becomes OpenAI's JSON or stream.
 
 ATRI's rules for OpenAI clients (README, "The model worker and the OpenAI-compatible API"):
 - The client keeps the conversation and sends all of it; stored memory is never read.
-- Without a system message ATRI's persona prompt leads the conversation; a client's own
-  system (or developer) messages replace it, so SillyTavern cards and chained workers
-  keep their prompt.
+- Without a system message ATRI's persona prompt leads the conversation. A client's own
+  system (or developer) messages replace it only when they are a persona for her: they
+  name her (her name or an alias), as a SillyTavern card for her does. Otherwise (Chatbox's
+  "You are a helpful assistant.", NextChat's memory summary, Open WebUI's search results)
+  they follow her persona as a labelled section of notes: she stays herself. A named
+  system line (SillyTavern's example dialogue) is written "Name: text".
 - The request joins the same batcher and out-of-character guard as bot traffic, so the
   [generation] settings apply; a client's sampling parameters (temperature, top_p, …)
   are accepted and ignored (one batch shares one set). Two are honoured, per request:
@@ -38,9 +41,12 @@ ATRI's rules for OpenAI clients (README, "The model worker and the OpenAI-compat
 from __future__ import annotations
 
 import json
+import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -74,6 +80,10 @@ STREAM_CHUNK_CHARS = 8
 # More messages than any real conversation sends: beyond it a request is refused (413)
 # before any work, since each message costs validation and fitting time.
 MAX_MESSAGES = 2000
+# Client addresses whose use of system messages was logged; past this many, forgotten.
+MAX_CLIENTS_TOLD = 10_000
+
+log = logging.getLogger(__name__)
 
 
 # `model` and `user`: names, not text. `model` is repeated in every chunk of a stream, so
@@ -210,32 +220,118 @@ class CompletionRequest(BaseModel):
         return None
 
 
-def to_chat_request(body: CompletionRequest) -> ChatRequest:
-    """System and developer messages become one system prompt (the character's when the
-    client sends none); tool messages are dropped; the last turn must be the user's and
-    the ones before it are the client's context."""
-    system = "\n\n".join(m.text() for m in body.messages if m.role in ("system", "developer"))
+# SillyTavern's example dialogue: system messages named for the two sides of the chat.
+EXAMPLE_USER = "example_user"
+EXAMPLE_ASSISTANT = "example_assistant"
+# The heading of a client's system text that is not a persona for her, in her language.
+CLIENT_NOTES_HEADINGS = {
+    "zh": "（对方的聊天软件附上的说明：供参考，你仍然是你自己）",
+    "en": "(Notes from the user's chat app: context only; you are still yourself)",
+    "ja": "（相手のチャットアプリからのメモ：参考まで。あなたはあなたのまま）",
+}
+
+
+@dataclass(frozen=True)
+class Speakers:
+    """Who the conversation is between, as the worker knows it: her name and aliases
+    (what a persona for her names), and the user's name when the request gives none."""
+
+    her: str
+    aliases: tuple[str, ...] = ()
+    user: str = ""
+    language: str = "en"
+
+    def names_her(self, text: str) -> bool:
+        """Whether `text` names her: a whole word in Latin script ("Patricia" is not
+        "Atri"), anywhere in scripts written without spaces (亚托莉, アトリ)."""
+        for name in (self.her, *self.aliases):
+            if name.strip() and re.search(
+                rf"(?<![A-Za-z0-9]){re.escape(name.strip())}(?![A-Za-z0-9])", text, re.IGNORECASE
+            ):
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class ClientRequest:
+    """A request as the service takes it: `notes`, the client's system text that is no
+    persona for her, follow her own prompt ("" when there is none)."""
+
+    chat: ChatRequest
+    notes: str = ""
+
+
+def _system_line(message: InMessage, speakers: Speakers, user: str) -> str:
+    """A system message's text; a named one (SillyTavern's example dialogue) as "Name: text"."""
+    if not message.name:
+        return message.text()
+    who = {EXAMPLE_USER: user, EXAMPLE_ASSISTANT: speakers.her}.get(message.name, message.name)
+    return f"{who}: {message.text()}"
+
+
+def to_chat_request(body: CompletionRequest, speakers: Speakers) -> ClientRequest:
+    """System and developer messages become one system text: the client's persona for her
+    when it names her, otherwise notes after her own prompt; tool messages are dropped;
+    the last turn must be the user's and the ones before it are the client's context."""
     turns = [
         ChatTurn(role=m.role, content=m.text())
         for m in body.messages
         if m.role == "user" or m.role == "assistant"
     ]
-    if not turns or turns[-1].role != "user" or not turns[-1].content.strip():
+    if turns and turns[-1].role == "assistant":
         raise OpenAIError(
-            "The last user or assistant message must be a non-empty user message.",
+            "The last message must be the user's: continuing her own message (SillyTavern's "
+            "Continue) is not supported; send a user message.",
             param="messages",
         )
+    if not turns or not turns[-1].content.strip():
+        raise OpenAIError("The last message must be a non-empty user message.", param="messages")
     speaker = [m for m in body.messages if m.role == "user"][-1].name
-    return ChatRequest(
+    user = speaker or speakers.user
+    system = "\n\n".join(
+        _system_line(m, speakers, user) for m in body.messages if m.role in ("system", "developer")
+    ).strip()
+    persona = system if speakers.names_her(system) else ""
+    notes = "" if persona or not system else f"{client_notes_heading(speakers.language)}\n{system}"
+    request = ChatRequest(
         platform=PLATFORM,
         user_id=body.user or "",
         display_name=speaker or "",
         text=turns[-1].content,
         context=turns[:-1],
-        system_prompt=system.strip(),
+        system_prompt=persona,
         max_new_tokens=body.reply_cap(),
         stop=body.stop_strings(),
     )
+    return ClientRequest(request, notes)
+
+
+def client_notes_heading(language: str) -> str:
+    return CLIENT_NOTES_HEADINGS.get(language, CLIENT_NOTES_HEADINGS["en"])
+
+
+SERVED_ROUTES = "GET /v1/models, GET /v1/models/{id} and POST /v1/chat/completions"
+
+
+def unknown_path(path: str) -> OpenAIError:
+    """OpenAI's 404 for a /v1 path this worker does not serve, saying what to do instead:
+    clients show the sentence, where a bare "Not Found" leaves the user guessing."""
+    if path.rstrip("/") == "/v1/completions":
+        # SillyTavern's Text Completion mode (and other prompt-completion clients).
+        message = (
+            "This worker serves chat completions only, not text completions "
+            "(/v1/completions). In SillyTavern, pick the Chat Completion API, source Custom "
+            "(OpenAI-compatible), URL http://HOST:PORT/v1."
+        )
+    elif path.startswith("/v1/v1/"):
+        # NextChat and others add /v1 themselves: a base URL ending in /v1 doubles it.
+        message = (
+            f"No route {path}: this client adds /v1 itself, so drop /v1 from its base URL "
+            f"(http://HOST:PORT). This worker serves {SERVED_ROUTES}."
+        )
+    else:
+        message = f"No route {path[:200]} on this worker; it serves {SERVED_ROUTES}."
+    return OpenAIError(message, kind="invalid_request_error", status=404, code="unknown_url")
 
 
 def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
@@ -252,6 +348,38 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
         return request.client.host
 
     router = APIRouter(prefix="/v1", dependencies=[Depends(client_key)])
+    persona = service.persona
+    speakers = Speakers(
+        persona.name, tuple(persona.aliases), service.user_name, persona.main_language
+    )
+    told: set[tuple[str, bool]] = set()
+
+    def say_what_became_of_the_system_text(http: Request, request: ClientRequest) -> None:
+        """Once per client address (and again if it changes): whether its system messages
+        replaced her persona or follow it as notes, so the operator can tell why she
+        answers as she does."""
+        if not request.chat.system_prompt and not request.notes:
+            return
+        address = http.client.host if http.client is not None else "?"
+        replaced = bool(request.chat.system_prompt)
+        if (address, replaced) in told:
+            return
+        if len(told) >= MAX_CLIENTS_TOLD:
+            told.clear()
+        told.add((address, replaced))
+        if replaced:
+            log.info(
+                "/v1 client %s: its system messages name %s, so they replace her persona",
+                address,
+                persona.name,
+            )
+        else:
+            log.info(
+                "/v1 client %s: its system messages do not name %s, so they follow her "
+                "persona as notes",
+                address,
+                persona.name,
+            )
 
     async def model_objects() -> list[dict[str, Any]]:
         """`atri` and the live adapter version, as OpenAI's model objects. A base model
@@ -306,14 +434,15 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
         if refused := body.refused_field():
             param, message = refused
             raise OpenAIError(message, code="unsupported_parameter", param=param)
-        request = to_chat_request(body)
+        request = to_chat_request(body, speakers)
+        say_what_became_of_the_system_text(http, request)
         # The reply is made before any header is sent, streamed or not. Batches make whole
         # replies, so a stream has nothing to send sooner; its headers can then say what
         # the answer is (X-ATRI-Status: a busy line, decided as late as the deadline, is
         # no model reply), and a refused request gets OpenAI's 400, as a plain one does.
         # A client that leaves meanwhile does not cancel this (Starlette runs an endpoint
         # to its end), so its exchange is stored all the same.
-        reply = await service.chat(request, client=open_client(http))
+        reply = await service.chat(request.chat, client=open_client(http), notes=request.notes)
         if reply.status == "refused":
             raise OpenAIError(reply.text)
         if reply.status == "error" and reply.error_detail:

@@ -289,7 +289,7 @@ class RecordingEngine(EchoEngine):
         return await super().generate(batch, gen)
 
 
-async def test_the_character_prompt_leads_unless_the_client_sends_one(
+async def test_the_character_prompt_leads_unless_the_client_sends_one_for_her(
     echo_settings: Settings, secrets: Secrets
 ) -> None:
     engine = RecordingEngine(delay=0)
@@ -300,7 +300,7 @@ async def test_the_character_prompt_leads_unless_the_client_sends_one(
     ):
         await api.chat.completions.create(model="atri", messages=CONVERSATION)
         own: list[ChatCompletionMessageParam] = [
-            {"role": "system", "content": "You are a pirate."},
+            {"role": "system", "content": "You are ATRI, a pirate."},
             {"role": "user", "content": [{"type": "text", "text": "ahoy"}]},
         ]
         await api.chat.completions.create(model="atri", messages=own)
@@ -308,7 +308,7 @@ async def test_the_character_prompt_leads_unless_the_client_sends_one(
     assert persona[0] == {"role": "system", "content": service.system_prompt}
     assert persona[1:] == CONVERSATION
     assert pirate == [
-        {"role": "system", "content": "You are a pirate."},
+        {"role": "system", "content": "You are ATRI, a pirate."},
         {"role": "user", "content": "ahoy"},
     ]
 

@@ -211,7 +211,7 @@ async def test_a_developer_message_leads_as_a_system_one_does(
             return await super().generate(batch, gen, limits)
 
     messages = [
-        {"role": "developer", "content": "You are a pirate."},
+        {"role": "developer", "content": "You are Atri, a pirate."},
         {"role": "user", "content": "hi {{user}}", "name": "alice"},
     ]
     async with (
@@ -225,7 +225,7 @@ async def test_a_developer_message_leads_as_a_system_one_does(
             messages=[{"role": "user", "content": "hi {{user}}"}],
         )
         default_name = service.user_name
-    assert prompts[0][0] == {"role": "system", "content": "You are a pirate."}
+    assert prompts[0][0] == {"role": "system", "content": "You are Atri, a pirate."}
     assert done.choices[0].message.content == EchoEngine.prefix + "hi alice"
     assert unnamed.choices[0].message.content == EchoEngine.prefix + f"hi {default_name}"
 
