@@ -261,6 +261,28 @@ class ClientRequest:
     notes: str = ""
 
 
+# Front ends' recaps of earlier turns (NextChat's memory, in English and in Chinese): a
+# summary of a chat with her names her, and is no persona.
+RECAP_OPENINGS = (
+    "This is a summary of the chat history as a recap",
+    "这是历史聊天总结作为前情提要",
+)
+
+
+def _is_persona(messages: list[InMessage], speakers: Speakers) -> bool:
+    """Whether the client's system text is a persona for her: its first system message
+    (not a recap, not a named example line) names her. A card or SillyTavern's main prompt
+    comes first; another client's own prompt (Chatbox's, NextChat's injected one) leads
+    its system text, and a recap or search context naming her after it makes no persona."""
+    for message in messages:
+        if message.role not in ("system", "developer") or message.name:
+            continue
+        text = message.text().strip()
+        if text and not text.startswith(RECAP_OPENINGS):
+            return speakers.names_her(text)
+    return False
+
+
 def _system_line(message: InMessage, speakers: Speakers, user: str) -> str:
     """A system message's text; a named one (SillyTavern's example dialogue) as "Name: text"."""
     if not message.name:
@@ -271,7 +293,7 @@ def _system_line(message: InMessage, speakers: Speakers, user: str) -> str:
 
 def to_chat_request(body: CompletionRequest, speakers: Speakers) -> ClientRequest:
     """System and developer messages become one system text: the client's persona for her
-    when it names her, otherwise notes after her own prompt; tool messages are dropped;
+    when it leads with one (`_is_persona`), otherwise notes after her own prompt; tool messages are dropped;
     the last turn must be the user's and the ones before it are the client's context."""
     turns = [
         ChatTurn(role=m.role, content=m.text())
@@ -291,7 +313,7 @@ def to_chat_request(body: CompletionRequest, speakers: Speakers) -> ClientReques
     system = "\n\n".join(
         _system_line(m, speakers, user) for m in body.messages if m.role in ("system", "developer")
     ).strip()
-    persona = system if speakers.names_her(system) else ""
+    persona = system if _is_persona(body.messages, speakers) else ""
     notes = "" if persona or not system else f"{client_notes_heading(speakers.language)}\n{system}"
     request = ChatRequest(
         platform=PLATFORM,

@@ -91,7 +91,35 @@ def test_sillytaverns_named_system_lines_name_their_speakers() -> None:
         request({"role": "system", "name": "example_user", "content": "Hello ATRI"}, HI),
         SPEAKERS,
     )
-    assert unnamed.chat.system_prompt == "Master: Hello ATRI"  # the worker's user name
+    # The worker's user name; an example line alone is no persona for her.
+    assert unnamed.notes.endswith("\nMaster: Hello ATRI") and unnamed.chat.system_prompt == ""
+
+
+@pytest.mark.parametrize(
+    "recap",
+    [
+        "This is a summary of the chat history as a recap: Natsuki asked ATRI about crabs.",
+        "这是历史聊天总结作为前情提要：夏生和亚托莉聊了螃蟹。",
+    ],
+)
+def test_a_recap_naming_her_is_notes_not_a_persona(recap: str) -> None:
+    """NextChat's memory: it names her, as any summary of a chat with her does."""
+    made = to_chat_request(request({"role": "system", "content": recap}, HI), SPEAKERS)
+    assert made.chat.system_prompt == "" and made.notes.endswith(recap)
+
+
+def test_a_client_prompt_before_context_naming_her_keeps_her_persona() -> None:
+    """NextChat's injected prompt, then its recap; Open WebUI's prompt, then search
+    results about her: the client's own prompt leads, so both are notes."""
+    made = to_chat_request(
+        request(
+            {"role": "system", "content": CHATBOX},
+            {"role": "system", "content": "Search results: ATRI is a robot girl."},
+            HI,
+        ),
+        SPEAKERS,
+    )
+    assert made.chat.system_prompt == "" and "ATRI is a robot girl" in made.notes
 
 
 def test_continuing_her_own_message_is_refused_saying_so() -> None:
