@@ -483,7 +483,16 @@ class DataprepSettings(Section):
     """`[dataprep]`: how `atri prep` reads a script and what it keeps (see dataprep/)."""
 
     format: Literal[
-        "auto", "plain", "kirikiri", "renpy", "voice_list", "regex", "translation_dump", "json"
+        "auto",
+        "plain",
+        "kirikiri",
+        "renpy",
+        "voice_list",
+        "regex",
+        "translation_dump",
+        "json",
+        "naninovel",
+        "rpgmaker",
     ] = "auto"
     encoding: str = "auto"
     renpy_language: str = "auto"

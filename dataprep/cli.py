@@ -60,7 +60,7 @@ def run_prep(
         _say(
             console,
             f"No script files found in {', '.join(map(str, scripts))}; expected .txt, .ks,"
-            f" .rpy, .docx, .list or .json files. Nothing was written to {out}.",
+            f" .rpy, .docx, .list, .json or .nani files. Nothing was written to {out}.",
             "red",
         )
         return 1

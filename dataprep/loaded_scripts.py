@@ -64,11 +64,12 @@ def load_scripts(
                 f" {decoded.encoding} and became �, the first on line"
                 f" {decoded.first_replaced_line}; the rest of the file was read."
             )
-        # A .json file is a message list or no script at all, whatever format is forced
-        # for the text files beside it (a folder's dataset_info.json is never a dump).
+        # A .json file is a message list, RPG Maker event data or no script at all,
+        # whatever format is forced for the text files beside it (a folder's
+        # dataset_info.json is never a dump).
         json_file = path.suffix.lower() == ".json"
         report.format = (
-            "json"
+            detect_format(text, path.name)
             if json_file
             else chosen or detect_format(text, path.name, bool(settings.custom_regex))
         )

@@ -20,6 +20,8 @@ _EXPECTED = {
     "regex": "lines matching [dataprep] custom_regex",
     "translation_dump": "pairs of lines like ○000012○原文 and ●000012●译文",
     "json": 'a JSON list of {"name": "名字", "message": "台词"} objects',
+    "naninovel": "Naninovel lines like Author: text, with @commands and # labels",
+    "rpgmaker": "RPG Maker MV/MZ event commands: 101 message boxes and their 401 lines",
 }
 # How much of a file another parser reads to see whether --format would help.
 _TRY_CHARS = 64 * 1024
@@ -46,7 +48,7 @@ def no_dialogue(script: LoadedScript, options: ParseOptions) -> tuple[str, bool]
     tried = _KAG_NOT_SHOWN.sub("", head) if script.fmt == "kirikiri" else head
     better: list[tuple[int, str]] = []
     # A JSON file's keys read as speakers in a dump (`"name": "夏生",`): no other format.
-    others = {} if script.fmt == "json" else PARSERS
+    others = {} if script.fmt in ("json", "rpgmaker") else PARSERS
     for name, parser in others.items():
         if name == script.fmt or (name == "regex" and options.custom_regex is None):
             continue

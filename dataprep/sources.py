@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from dataprep.encoding import Decoded, decode_report
 from dataprep.errors import DataprepError
 from dataprep.formats.common import join_pieces
+from dataprep.formats.rpgmaker import is_database_file
 
 if TYPE_CHECKING:
     from docx.table import _Cell
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 # Extensions picked up when a folder is given; a file named directly is read whatever
 # its extension (voice lists come as .list, .txt, .csv …).
 SCRIPT_SUFFIXES = frozenset(
-    {".txt", ".ks", ".rpy", ".docx", ".list", ".tsv", ".scn", ".lab", ".json"}
+    {".txt", ".ks", ".rpy", ".docx", ".list", ".tsv", ".scn", ".lab", ".json", ".nani"}
 )
 
 
@@ -59,6 +60,8 @@ def collect_scripts(paths: list[Path]) -> list[Path]:
                 if p.is_file()
                 and p.suffix.lower() in SCRIPT_SUFFIXES
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                # RPG Maker's Actors.json, System.json …: data beside the events, no script.
+                and not is_database_file(p)
             )
         else:
             found.append(path)

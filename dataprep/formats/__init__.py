@@ -10,8 +10,10 @@ from dataprep.formats import (
     custom_regex,
     kirikiri,
     message_json,
+    naninovel,
     plain,
     renpy,
+    rpgmaker,
     translation_dump,
     voice_list,
 )
@@ -28,6 +30,8 @@ PARSERS: dict[str, Parser] = {
     "regex": custom_regex.parse,
     "translation_dump": translation_dump.parse,
     "json": message_json.parse,
+    "naninovel": naninovel.parse,
+    "rpgmaker": rpgmaker.parse,
 }
 FORMAT_NAMES = tuple(PARSERS)
 
@@ -46,6 +50,10 @@ def detect_format(text: str, filename: str, has_custom_regex: bool = False) -> s
         return "kirikiri"
     if suffix == ".rpy":
         return "renpy"
+    if suffix == ".nani":
+        return "naninovel"
+    if suffix == ".json" and rpgmaker.is_event_data(text):
+        return "rpgmaker"
     # Any .json is read as a message list: one that is not (a config, a dataset) is
     # skipped with the reason, never read as lines of another format.
     if suffix == ".json" or message_json.SIGNATURE.match(text):

@@ -1,0 +1,310 @@
+"""RPG Maker MV / MZ event data: `data/Map001.json`, `CommonEvents.json`, `Troops.json`.
+
+A map holds events (`"events": [null, {"id": 1, "pages": [{"list": [...]}]}]`), each
+page a list of event commands (`{"code": 101, "indent": 0, "parameters": [...]}`); the
+common events and troops files are lists of such lists. Of the commands only these show
+text: 101 opens a message box (face name, face index, background, position, and in MZ a
+fifth parameter, the speaker's name), whose lines are the 401 commands after it; 105
+opens scrolling text, its lines the 405 after it (narration). A choice (102, its branches
+402/403, their end 404) is what the player picks, never said: it ends the exchange.
+Every other command is code.
+
+Without MZ's name, plugins put it in the text: a first line `【Name】`, a name box
+(Yanfly's `\\n<Name>`, `\\nc<…>`, `\\nr<…>`; `\\nw[Name]`), or a first line that is the
+name alone. `\\N[n]` is actor n's name, from Actors.json beside the file (actor 1 is
+usually the lead); `\\V[n]` (a game variable), `\\P[n]` (a party member), or `\\N[n]` of
+an actor no Actors.json names, make the line unusable (`UNRESOLVED_VARIABLE`); the other
+control codes (`\\C[n]`, `\\I[n]`, `\\.`, `\\|`, `\\!`, `\\{` …) are deleted.
+
+Each page (a common event, a troop's page) is a scene, in the order of the events' ids.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from dataprep.errors import DataprepError, NoScript
+from dataprep.formats.common import UNRESOLVED_VARIABLE, ParseOptions, join_pieces, tidy_name
+from dataprep.records import Utterance
+
+# An event command list, as RPG Maker writes it: what tells its data from other JSON.
+_EVENT_LIST = re.compile(r'"list"\s*:\s*\[\s*\{\s*"code"\s*:')
+# The database files beside the event data: no script (System.json, Actors.json …).
+DATABASE_FILES = frozenset(
+    f"{name}.json"
+    for name in [
+        "Actors",
+        "Animations",
+        "Armors",
+        "Classes",
+        "Enemies",
+        "Items",
+        "MapInfos",
+        "Skills",
+        "States",
+        "System",
+        "Tilesets",
+        "Weapons",
+    ]
+)
+_EVENT_FILES = re.compile(r"Map\d+\.json|CommonEvents\.json|Troops\.json")
+
+_MESSAGE, _TEXT_LINE, _SCROLL, _SCROLL_LINE = 101, 401, 105, 405
+_CHOICE_CODES = frozenset({102, 402, 403, 404})
+
+# `\N[n]` / `\n[n]`: actor n's name (RPG Maker reads its codes in either case).
+_ACTOR = re.compile(r"\\[Nn]\[(\d+)\]")
+# Name boxes of message plugins: Yanfly's `\n<Name>` (`\nc<…>`, `\nr<…>`, …), `\nw[Name]`.
+_NAME_BOX = re.compile(r"\\n[a-z]{0,3}<(?P<angle>[^<>\n]*)>|\\nw\[(?P<square>[^\[\]\n]*)\]")
+# A first line `【Name】`, and what follows it on that line.
+_BRACKETED_NAME = re.compile(r"【([^【】]{1,24})】(.*)")
+_VARIABLE = re.compile(r"\\[Vv]\[(\d+)\]")
+_PARTY = re.compile(r"\\[Pp]\[(\d+)\]")
+# Any other control code, with its argument: `\C[2]`, `\I[64]`, `\FS[20]`, `\.`, `\|`, `\!`,
+# `\>`, `\<`, `\^`, `\{`, `\}`, `\$`, `\G`. `\\` is a backslash shown.
+_CONTROL = re.compile(r"\\(?:[A-Za-z]+(?:\[[^\]\n]*\]|<[^>\n]*>)?|[.|!<>^{}$])")
+# A first line that is only a name: short, no sentence punctuation.
+_NAME_ONLY = re.compile(
+    r"[^\s。、，,.!?！？…「」『』“”\"()（）:：]{1,12}(?: [^\s。、，,.!?！？…]{1,12}){0,2}"
+)
+_QUOTE_OPENERS = '「『“"（('
+
+
+def is_event_data(text: str) -> bool:
+    """Whether a .json file's text holds RPG Maker event command lists."""
+    return _EVENT_LIST.search(text) is not None
+
+
+def is_database_file(path: Path) -> bool:
+    """A database file (Actors.json, System.json …) beside RPG Maker event data: not a
+    script of the folder it is in, however the folder is given."""
+    return path.name in DATABASE_FILES and any(
+        _EVENT_FILES.fullmatch(p.name) for p in path.parent.glob("*.json")
+    )
+
+
+def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
+    data = _load(text, source)
+    reader = _Reader(source, _actor_names(str(Path(source).parent)), options)
+    lines = _event_lines(text, data)
+    for index, (scene, commands) in enumerate(_command_lists(data)):
+        reader.read(commands, scene, lines[index] if index < len(lines) else 1)
+    return reader.out
+
+
+def _load(text: str, source: str) -> object:
+    try:
+        data = json.loads(text.removeprefix("\ufeff"))
+    except json.JSONDecodeError as exc:
+        raise DataprepError(
+            f"{source}: is not valid JSON ({exc.msg} at line {exc.lineno}, column"
+            f" {exc.colno}); fix it there, or leave the file out."
+        ) from None
+    except RecursionError:
+        raise DataprepError(f"{source}: is JSON nested too deeply to be RPG Maker data.") from None
+    if not isinstance(data, (dict, list)):
+        raise NoScript(f"{source}: is JSON but no RPG Maker event data, so no script.")
+    return data
+
+
+def _events(data: object) -> list[object]:
+    """A map's events, or the common events / troops of a list file."""
+    if isinstance(data, dict):
+        events = data.get("events")
+        return events if isinstance(events, list) else []
+    return data if isinstance(data, list) else []
+
+
+def _command_lists(data: object) -> Iterator[tuple[str, list[object]]]:
+    """Each command list with its scene key (`event id.page`), events by id."""
+    events = [(i, e) for i, e in enumerate(_events(data)) if isinstance(e, dict)]
+    events.sort(key=lambda ie: _id(ie[1], ie[0]))
+    for index, event in events:
+        event_id = _id(event, index)
+        if isinstance(event.get("list"), list):
+            yield str(event_id), event["list"]
+        pages = event.get("pages")
+        for number, page in enumerate(pages if isinstance(pages, list) else []):
+            if isinstance(page, dict) and isinstance(page.get("list"), list):
+                yield f"{event_id}.{number + 1}", page["list"]
+
+
+def _id(event: dict[str, object], index: int) -> int:
+    value = event.get("id")
+    return value if isinstance(value, int) else index
+
+
+def _event_lines(text: str, data: object) -> list[int]:
+    """The file line of each command list `_command_lists` yields (the line its event
+    starts on: RPG Maker writes one event a line), or [] where that cannot be told."""
+    m = re.search(r'(?<!\\)"events"\s*:\s*\[' if isinstance(data, dict) else r"\[", text)
+    if m is None:
+        return []
+    starts = _array_value_lines(text, m.end() - 1)
+    events = _events(data)
+    if len(starts) != len(events):
+        return []
+    by_event = {id(e): line for e, line in zip(events, starts, strict=True) if isinstance(e, dict)}
+    order = [(i, e) for i, e in enumerate(events) if isinstance(e, dict)]
+    order.sort(key=lambda ie: _id(ie[1], ie[0]))
+    lines: list[int] = []
+    for _, event in order:
+        pages = event.get("pages")
+        count = isinstance(event.get("list"), list) + sum(
+            1
+            for p in (pages if isinstance(pages, list) else [])
+            if isinstance(p, dict) and isinstance(p.get("list"), list)
+        )
+        lines += [by_event[id(event)]] * count
+    return lines
+
+
+def _array_value_lines(text: str, at: int) -> list[int]:
+    """The line each value of the JSON array opening at `at` starts on."""
+    decoder = json.JSONDecoder()
+    lines: list[int] = []
+    line, counted = 1 + text.count("\n", 0, at), at
+    at += 1
+    try:
+        while True:
+            while text[at] in " \t\r\n,":
+                at += 1
+            if text[at] == "]":
+                return lines
+            line += text.count("\n", counted, at)
+            counted = at
+            lines.append(line)
+            _, at = decoder.raw_decode(text, at)
+    except (ValueError, IndexError):
+        return []
+
+
+@lru_cache(maxsize=8)
+def _actor_names(folder: str) -> dict[int, str]:
+    """Actor id → name, from the folder's Actors.json ({} where there is none)."""
+    try:
+        actors = json.loads((Path(folder) / "Actors.json").read_text("utf-8-sig"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(actors, list):
+        return {}
+    return {
+        a["id"]: a["name"]
+        for a in actors
+        if isinstance(a, dict) and isinstance(a.get("id"), int) and isinstance(a.get("name"), str)
+    }
+
+
+@dataclass
+class _Reader:
+    source: str
+    actors: dict[int, str]
+    options: ParseOptions
+    out: list[Utterance] = field(default_factory=list)
+    scene: str = ""
+    marks: int = 0  # scene markers seen in this list
+    branch: int = 0
+
+    def read(self, commands: list[object], scene: str, line: int) -> None:
+        self.scene, self.marks, self.branch = scene, 0, 0
+        at = 0
+        while at < len(commands):
+            command = commands[at]
+            code, parameters = _code(command)
+            if code in (_MESSAGE, _TEXT_LINE, _SCROLL):
+                follows = _SCROLL_LINE if code == _SCROLL else _TEXT_LINE
+                first = at + 1 if code != _TEXT_LINE else at
+                end = first
+                while end < len(commands) and _code(commands[end])[0] == follows:
+                    end += 1
+                texts = [_first_text(commands[i]) for i in range(first, end)]
+                if code == _SCROLL:
+                    self.say(None, texts, line)
+                else:
+                    self.message(parameters if code == _MESSAGE else [], texts, line)
+                at = max(end, at + 1)
+                continue
+            if code in _CHOICE_CODES:
+                self.branch += 1  # the player's pick: the exchange ends here
+            at += 1
+
+    def message(self, parameters: list[object], texts: list[str], line: int) -> None:
+        """A message box: its speaker from MZ's name, a name box or its first line."""
+        texts = [self.actors_named(t) for t in texts]
+        named = parameters[4] if len(parameters) > 4 and isinstance(parameters[4], str) else ""
+        name = _strip_codes(self.actors_named(named))[0]
+        boxed: list[str] = []
+
+        def box(m: re.Match[str]) -> str:
+            boxed.append(m["angle"] if m["angle"] is not None else m["square"])
+            return ""
+
+        texts = [_NAME_BOX.sub(box, t) for t in texts]
+        if not name.strip() and boxed:
+            name = _strip_codes(boxed[0])[0]
+        if not name.strip():
+            name, texts = self.first_line_name(texts)
+        self.say(tidy_name(name) or None, texts, line)
+
+    def first_line_name(self, texts: list[str]) -> tuple[str, list[str]]:
+        """A name the box's first line gives (`【Name】…`, or the name alone above the
+        words), and the lines without it; ("", texts) where it gives none."""
+        lines = [t for t in texts if t.strip()]
+        if not lines:
+            return "", texts
+        first = _strip_codes(lines[0])[0].strip()
+        m = _BRACKETED_NAME.fullmatch(first)
+        if m is not None:
+            return m[1], [m[2], *lines[1:]]
+        if len(lines) > 1 and _NAME_ONLY.fullmatch(first):
+            below = _strip_codes(lines[1])[0].lstrip()
+            if below.startswith(tuple(_QUOTE_OPENERS)) or first in self.actors.values():
+                return first, lines[1:]
+        return "", texts
+
+    def say(self, speaker: str | None, texts: list[str], line: int) -> None:
+        said, unresolved = _strip_codes(join_pieces(self.actors_named(t) for t in texts))
+        if not said:
+            return
+        marker = self.options.scene_marker
+        if speaker is None and marker is not None and marker.match(said):
+            self.marks += 1
+            return
+        scene = f"{self.scene}#{self.marks}" if self.marks else self.scene
+        dropped = UNRESOLVED_VARIABLE if unresolved else None
+        self.out.append(
+            Utterance(
+                speaker, said, self.source, line, scene, dropped, self.branch, shown=not unresolved
+            )
+        )
+
+    def actors_named(self, text: str) -> str:
+        """`\\N[n]` as actor n's name; `[actor_n]` for an actor no Actors.json names."""
+        return _ACTOR.sub(lambda m: self.actors.get(int(m[1])) or f"[actor_{m[1]}]", text)
+
+
+def _code(command: object) -> tuple[object, list[object]]:
+    if not isinstance(command, dict):
+        return None, []
+    parameters = command.get("parameters")
+    return command.get("code"), parameters if isinstance(parameters, list) else []
+
+
+def _first_text(command: object) -> str:
+    parameters = _code(command)[1]
+    return parameters[0] if parameters and isinstance(parameters[0], str) else ""
+
+
+def _strip_codes(text: str) -> tuple[str, bool]:
+    """Text with its control codes deleted, game variables as `[variable_n]` (`[party_n]`
+    for a party member), and whether it holds such a value or an unnamed actor."""
+    text = _VARIABLE.sub(r"[variable_\1]", text)
+    text = _PARTY.sub(r"[party_\1]", text)
+    unresolved = "[variable_" in text or "[party_" in text or "[actor_" in text
+    text = _CONTROL.sub("", text.replace("\\\\", "\0")).replace("\0", "\\")
+    return text.strip(), unresolved
