@@ -42,7 +42,7 @@ from dataprep.formats.renpy import translations as renpy_translations
 from dataprep.gc_pause import gc_paused
 from dataprep.languages import SAMPLE_CHARS, sample_language
 from dataprep.loaded_scripts import LoadedScript, load_scripts
-from dataprep.no_dialogue import no_dialogue
+from dataprep.no_dialogue import detection_notes, no_dialogue
 from dataprep.output_folder import (
     check_output_folder,
     plotter_for,
@@ -311,6 +311,8 @@ def _run_stages(
     # Taken before the stages below let the files go.
     translations = translated_languages(loaded)
     encoding_notes = _encoding_notes(loaded, settings.encoding)
+    if not (fmt or settings.format != "auto"):
+        encoding_notes += detection_notes(loaded, options)
     counts = Counts()
     tally = TranslationTally()
     # An alias that is a TyranoScript character id names its display name too.

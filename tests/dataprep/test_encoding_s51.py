@@ -6,7 +6,9 @@ from dataprep.encoding import decode_bytes
 
 # Two files of one game: the first has only characters Shift-JIS also reads, the second
 # a NEC one (①) only CP932 reads. 0x8160 must be the same tilde in both.
-PLAIN_BYTES = "アトリ「おはようございます、夏生さん～」\n夏生「ああ、おはよう」\n".encode("cp932") * 4
+PLAIN_BYTES = (
+    "アトリ「おはようございます、夏生さん～」\n夏生「ああ、おはよう」\n".encode("cp932") * 4
+)
 WINDOWS_BYTES = "アトリ「今日は①番目の晴れですね～」\n夏生「ああ、そうだな」\n".encode("cp932") * 4
 
 
