@@ -403,6 +403,13 @@ def _run_stages(
     return result
 
 
+# An inline command tag with a slot among its arguments (Naninovel's `[char b.Name
+# pos:{pos} wait:false]`): cleaning deletes the tag, so the slot shows no name and must
+# not drop the line as unresolved. A name, a blank, then arguments; not KiriKiri's
+# `[emb exp=…]`, which shows its value.
+_SLOTTED_TAG = re.compile(r"\[(?!(?i:emb)\s)[A-Za-z_][\w.]*+\s[^\[\]\n{]*+\{[^\[\]\n]*+\]")
+
+
 @dataclass(frozen=True)
 class _Slots:
     """The name slots of lines whose parser knows no markup, and the unfilled ones seen
@@ -458,6 +465,8 @@ def _roles_and_clean(
             text = utterance.text
             markup = not utterance.shown
             if markup and ("[" in text or "{" in text or "%(" in text):
+                if "[" in text and "{" in text:
+                    text = _SLOTTED_TAG.sub("", text)
                 text, unfilled = slots.find.fill(text)
                 if unfilled:
                     utterance.dropped = UNRESOLVED_VARIABLE
