@@ -211,10 +211,12 @@ def _candidates(data: bytes) -> list[str]:
     # so Korean read as GB18030 looks like common Chinese ("아토리" became "酒配府"). It is
     # kept only for Hangul with spaces between words, which Chinese and Japanese (whose
     # bytes CP949 also reads as Hangul) do not have.
-    # CP932 (Windows' Shift-JIS, which KiriKiri games are written in) after Shift-JIS:
+    # CP932 (Windows' Shift-JIS, which KiriKiri games are written in), never Shift-JIS:
     # it reads NEC and IBM characters (髙, 﨑, ①) that Shift-JIS cannot, where the guess
-    # below chose shift_jis_2004 and garbled them (髙 became 郄) without a word.
-    names = ["cp949", "gb18030", "shift_jis", "cp932", "euc_jp"]
+    # below chose shift_jis_2004 and garbled them (髙 became 郄) without a word; and
+    # where both read a byte pair they differ (0x8160 is ～ U+FF5E in CP932, 〜 U+301C in
+    # Shift-JIS), so trying Shift-JIS first read one game's files with two tildes.
+    names = ["cp949", "gb18030", "cp932", "euc_jp"]
     if len(head) >= 4 and len(head) % 2 == 0:
         # ASCII in UTF-16 leaves a NUL in every other byte: newlines and digits are enough.
         even_nuls = head[0::2].count(0)

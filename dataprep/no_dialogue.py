@@ -1,6 +1,7 @@
 """Why a file has no dialogue: the sentence its report gets (`no_dialogue`), with the
 --format that would read it where another format finds spoken lines, and for a .ks file
-the macro definitions or aliases its lines wait for."""
+the macro definitions or aliases its lines wait for. And which format a file's lines were
+taken to be in, and why (`detection_notes`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 
 from atri.terminal import counted
 from dataprep.errors import DataprepError
-from dataprep.formats import PARSERS, ParseOptions, detect_format
+from dataprep.formats import PARSERS, ParseOptions, detect_format, detect_format_why
 from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.loaded_scripts import LoadedScript
 
@@ -126,3 +127,54 @@ def _text_macros_left_out(head: str, options: ParseOptions) -> str:
         f" macros showing the line, give the .ks file that defines them too"
         f" ([macro name={calls[0][0][0]}], usually in first.ks or macro.ks)"
     )
+
+
+# Files of one detected format named in its note; the rest are counted.
+_FILES_NAMED = 3
+# Files of one detected format whose head plain also reads, to see if it reads far more.
+_FILES_TRIED = 8
+# Plain reads "far more" spoken lines than the detected format: this many times as many,
+# and at least `_MORE_LINES` more (a study's prose dump: 203 as plain, 23 as KiriKiri).
+_TIMES_MORE = 3
+_MORE_LINES = 20
+
+
+def detection_notes(scripts: list[LoadedScript], options: ParseOptions) -> list[str]:
+    """One sentence per format that files' lines (not their names, nor the config) made
+    the run read them in, with why; and `--format plain` where plain reads far more
+    spoken lines of them. Plain itself, what a file without signs is read as, says
+    nothing. Call it only when no format was chosen."""
+    found: dict[str, list[tuple[LoadedScript, str]]] = {}
+    for script in scripts:
+        if script.report.error is not None or script.fmt in ("plain", "regex"):
+            continue
+        fmt, why = detect_format_why(script.text, script.path.name)
+        if fmt == script.fmt and why != "from the name":
+            found.setdefault(fmt, []).append((script, why))
+    return [_detected(fmt, files, options) for fmt, files in found.items()]
+
+
+def _detected(fmt: str, files: list[tuple[LoadedScript, str]], options: ParseOptions) -> str:
+    names = [script.path.name for script, _ in files]
+    shown = ", ".join(names[:_FILES_NAMED])
+    if len(names) > _FILES_NAMED:
+        shown += f" and {counted(len(names) - _FILES_NAMED, 'more file')}"
+    said = f"Read as {fmt}, from what their lines look like ({files[0][1]}): {shown}"
+    as_fmt = as_plain = 0
+    for script, _ in files[:_FILES_TRIED]:
+        head = script.text[:_TRY_CHARS]
+        as_fmt += _spoken(head, fmt, options)
+        as_plain += _spoken(head, "plain", options)
+    if as_plain >= _TIMES_MORE * as_fmt and as_plain - as_fmt >= _MORE_LINES:
+        said += (
+            f". Their first lines read as plain give {as_plain} spoken lines, as {fmt}"
+            f" {as_fmt}: if the text is no {fmt} script, try --format plain"
+        )
+    return said + "."
+
+
+def _spoken(text: str, fmt: str, options: ParseOptions) -> int:
+    try:
+        return sum(1 for u in PARSERS[fmt](text, "", options) if u.speaker is not None)
+    except DataprepError:
+        return 0

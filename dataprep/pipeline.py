@@ -42,7 +42,7 @@ from dataprep.formats.renpy import translations as renpy_translations
 from dataprep.gc_pause import gc_paused
 from dataprep.languages import SAMPLE_CHARS, sample_language
 from dataprep.loaded_scripts import LoadedScript, load_scripts
-from dataprep.no_dialogue import no_dialogue
+from dataprep.no_dialogue import detection_notes, no_dialogue
 from dataprep.output_folder import (
     check_output_folder,
     plotter_for,
@@ -311,6 +311,8 @@ def _run_stages(
     # Taken before the stages below let the files go.
     translations = translated_languages(loaded)
     encoding_notes = _encoding_notes(loaded, settings.encoding)
+    if not (fmt or settings.format != "auto"):
+        encoding_notes += detection_notes(loaded, options)
     counts = Counts()
     tally = TranslationTally()
     # An alias that is a TyranoScript character id names its display name too.
@@ -401,6 +403,13 @@ def _run_stages(
     return result
 
 
+# An inline command tag with a slot among its arguments (Naninovel's `[char b.Name
+# pos:{pos} wait:false]`): cleaning deletes the tag, so the slot shows no name and must
+# not drop the line as unresolved. A name, a blank, then arguments; not KiriKiri's
+# `[emb exp=…]`, which shows its value.
+_SLOTTED_TAG = re.compile(r"\[(?!(?i:emb)\s)[A-Za-z_][\w.]*+\s[^\[\]\n{]*+\{[^\[\]\n]*+\]")
+
+
 @dataclass(frozen=True)
 class _Slots:
     """The name slots of lines whose parser knows no markup, and the unfilled ones seen
@@ -456,6 +465,8 @@ def _roles_and_clean(
             text = utterance.text
             markup = not utterance.shown
             if markup and ("[" in text or "{" in text or "%(" in text):
+                if "[" in text and "{" in text:
+                    text = _SLOTTED_TAG.sub("", text)
                 text, unfilled = slots.find.fill(text)
                 if unfilled:
                     utterance.dropped = UNRESOLVED_VARIABLE

@@ -585,10 +585,14 @@ _FEW_SPEAKER_LINES = 0.02
 _GAME_SUFFIXES = (".rpy", ".ks", ".tjs")
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+
+
 def _few_speakers_note(stats: Stats) -> str:
     """A sentence for a run whose lines hardly ever named a speaker, else ""."""
     read = sum(s.count_in for s in stats.stages if s.stage == "extract")
-    named = sum(s.lines for s in stats.speakers)
+    # A "name" of punctuation alone (`;`, `` ` `` before an ONScripter line) names nobody.
+    named = sum(s.lines for s in stats.speakers if _LETTER.search(s.name))
     if read < 100 or named > read * _FEW_SPEAKER_LINES:
         return ""
     head = f" Only {named:,} of the {read:,} lines read named a speaker"

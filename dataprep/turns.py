@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from dataprep.clean import is_interjection_only
 from dataprep.records import Role, Sample, Turn, Utterance, scene_key
+
+# A narration line that is a script's code a custom regex left as narration, never a stage
+# direction: a command or comment (`@char n pos:85 scale:0.925`, `; note`, `{"bg": 1}`) or
+# only `key:value` / `key=value` pairs (`pos:85 scale:0.925`, `time=100`).
+_CODE_LIKE = re.compile(r"[@;{]|(?:[A-Za-z_][\w.]*[:=]\S+\s*)+$", re.ASCII)
 
 # Joins consecutive lines of one speaker: each stays its own line (a chat "bubble").
 TURN_JOINER = "\n"
@@ -93,7 +99,7 @@ def iter_samples(
             stage.clear()
             source, scene, branch = utterance.source, utterance.scene, utterance.branch
         if role is narration:
-            if stage_mode and exchange:
+            if stage_mode and exchange and _CODE_LIKE.match(utterance.text) is None:
                 stage.append(utterance.text)
             continue
         if role is other or utterance.dropped is not None:

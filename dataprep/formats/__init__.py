@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from pathlib import PurePath
 
@@ -37,7 +38,22 @@ FORMAT_NAMES = tuple(PARSERS)
 
 # Sniffing looks at the head of the file only; these are cheap signatures.
 _SNIFF_CHARS = 32 * 1024
-_KAG_SIGNS = re.compile(r"\[(?:p|l|r|np|wvl|cm)\]|^@\w+|^\[nm\b|^\*\w+|^#\S*$", re.M)
+# KAG's signs, by kind. A label is a whole line (`*start`, `*scene1|タイトル`): prose's
+# `*rumble, rumble*` and `*boom*` are none. `@command` lines with `key:value` arguments
+# (`@back Desert time:1`) are Naninovel's, not KAG's (`@bg storage=x`): where they are and
+# no real tag (`[p]`, `[nm …]`) is, no `@` line counts.
+_KAG_SIGNS = re.compile(
+    r"(?P<tag>\[(?:p|l|r|np|wvl|cm)\]|^\[nm\b)|(?P<keyed>^@\w+[^\n]*?\w:[^\s])"
+    r"|(?P<command>^@\w+)"
+    r"|(?P<label>^\*\w+(?:\|[^\n]*)?$)|(?P<name>^#\S*$)",
+    re.M,
+)
+_KAG_SHOWN = {
+    "tag": "[p]/[l]/[r]/[nm] tags",
+    "command": "@command lines",
+    "label": "*label lines",
+    "name": "#name lines",
+}
 _RENPY_SIGNS = re.compile(
     r"^\s*(?:define\s+\w+\s*=\s*\w*Character\s*\(|label\s+\w+.*:|translate\s+\w+\s+\w+:)", re.M
 )
@@ -45,40 +61,64 @@ _RENPY_SIGNS = re.compile(
 
 def detect_format(text: str, filename: str, has_custom_regex: bool = False) -> str:
     """Pick a parser from the extension, then from what the first lines look like."""
+    return detect_format_why(text, filename, has_custom_regex)[0]
+
+
+def detect_format_why(text: str, filename: str, has_custom_regex: bool = False) -> tuple[str, str]:
+    """`detect_format`'s answer, and why: the signs it saw (`from the name` for an
+    extension, "" for plain, which is what a file without signs is read as)."""
     suffix = PurePath(filename).suffix.lower()
     if suffix == ".ks":
-        return "kirikiri"
+        return "kirikiri", "from the name"
     if suffix == ".rpy":
-        return "renpy"
+        return "renpy", "from the name"
     if suffix == ".nani":
-        return "naninovel"
+        return "naninovel", "from the name"
     if suffix == ".json" and rpgmaker.is_event_data(text):
-        return "rpgmaker"
+        return "rpgmaker", "it holds RPG Maker event commands"
     # Any .json is read as a message list: one that is not (a config, a dataset) is
     # skipped with the reason, never read as lines of another format.
-    if suffix == ".json" or message_json.SIGNATURE.match(text):
-        return "json"
+    if suffix == ".json":
+        return "json", "from the name"
+    if message_json.SIGNATURE.match(text):
+        return "json", "it starts as a JSON list"
     head = text[:_SNIFF_CHARS]
     lines = [line for line in head.splitlines()[:400] if line.strip()]
     # `○000012○原文` / `●000012●译文` pairs: unmistakable, so before a custom regex, which
     # would read the marks as part of the speaker.
     if lines and translation_dump.looks_like_dump(lines):
-        return "translation_dump"
+        return "translation_dump", "its lines are ○number○ / ●number● pairs"
     if has_custom_regex:
-        return "regex"
+        return "regex", "custom_regex is set"
     if lines:
         piped = sum(1 for line in lines if voice_list.LINE.fullmatch(line.strip()))
         if piped * 2 >= len(lines):
-            return "voice_list"
-    if len(_RENPY_SIGNS.findall(head)) >= 2:
-        return "renpy"
-    if len(_KAG_SIGNS.findall(head)) >= 3:
-        return "kirikiri"
-    return "plain"
+            return "voice_list", f"{piped} of its first {len(lines)} lines are path|speaker|…|text"
+    renpy_signs = len(_RENPY_SIGNS.findall(head))
+    if renpy_signs >= 2:
+        return "renpy", f"{renpy_signs} Ren'Py define/label/translate lines"
+    kag = Counter(m.lastgroup for m in _KAG_SIGNS.finditer(head))
+    keyed = kag.pop("keyed", 0)
+    if keyed and not kag["tag"]:
+        del kag["command"]
+    elif keyed:
+        kag["command"] += keyed
+    if kag.total() >= 3:
+        seen = ", ".join(f"{n} {_KAG_SHOWN[kind]}" for kind, n in kag.most_common() if kind)
+        return "kirikiri", f"KAG signs in its first lines: {seen}"
+    return "plain", ""
 
 
 def parse(text: str, source: str, fmt: str, options: ParseOptions) -> list[Utterance]:
     return PARSERS[fmt](text, source, options)
 
 
-__all__ = ["FORMAT_NAMES", "PARSERS", "ParseOptions", "compile_markers", "detect_format", "parse"]
+__all__ = [
+    "FORMAT_NAMES",
+    "PARSERS",
+    "ParseOptions",
+    "compile_markers",
+    "detect_format",
+    "detect_format_why",
+    "parse",
+]

@@ -84,10 +84,15 @@ _BRACKET_NAME = (
 # The colon after a name; one between two digits is a time (`Time 10:30 we meet`, `时间
 # 10:30`), not a speaker "Time 10".
 _NAME_COLON = r"(?:(?<![0-9０-９])[：:]{1,2}|[：:]{1,2}(?![0-9０-９]))"
+# Lines no speaker says, whatever follows: a command (`@back Desert time:1`, `@choice "…"`,
+# Naninovel's and KAG's) and an ONScripter comment (`;「…」`) or English text line
+# (`` `"…"` ``).
+_NEVER_NAMED = r"@\w|[;`]"
 _SPEAKER_FORMS = (
     rf"【(?!{_SP}+{HEADING}{_SP}+】)(?P<s1>[^】\n]{{1,32}})】{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t1>{_SAID})"
     rf"|\[(?P<s3>{_BRACKET_NAME})\]{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t3>{_SAID})"
-    rf"|(?P<s2>(?!{_CHAPTER}){_NAME}|[?？]{{2,8}}){_SP}(?:{_NAME_COLON}{_SP}|(?=[「『“\"])|\t+)(?P<t2>{_SAID})"
+    rf"|(?P<s2>(?!{_CHAPTER}|{_NEVER_NAMED}){_NAME}|[?？]{{2,8}}){_SP}"
+    rf"(?:{_NAME_COLON}{_SP}|(?=(?P<q>[「『“\"]))|\t+)(?P<t2>{_SAID})"
 )
 # A stage direction in round brackets before the speaker (`(sighs) Natsuki: Fine.`,
 # `（叹气）夏生：好吧。`) stays on the text, as one after the name does (`Natsuki: (sighs)
@@ -426,8 +431,31 @@ class _TidyNames(dict[str, str]):
     def __missing__(self, name: str) -> str:
         if len(self) >= _MAX_NAMES:
             self.clear()
-        tidy = self[name] = tidy_name(name)
+        # "" for no name: one without a letter or ideograph (`-`, `#`, `1`) is
+        # punctuation or a number before a colon; `??` is the unknown speaker.
+        tidy = self[name] = tidy_name(name) if _LETTER.search(name) or _UNKNOWN.match(name) else ""
         return tidy
+
+
+_LETTER = re.compile(r"[^\W\d_]")
+_UNKNOWN = re.compile(r"[?？]{2}")
+# A Latin name before a quote with no colon between is Capitalised (`Jessica "Why?!"`):
+# a sentence's start is not (`the word "FIN" is…`, `It will "certainly" be…`).
+_LOWER_WORD = re.compile(r"(?:^|\s)[a-z]")
+# A file path in quotes after a command (ONScripter's `bg "bmp\bg\fan2.bmp",22`).
+_PATH = re.compile(r"\\[^\\\s\"]*\.[A-Za-z0-9]{2,4}\b")
+
+
+def _said_after_quote(name: str, said: str, options: ParseOptions) -> bool:
+    """Whether `name "said"` (a quote straight after the name, no colon) is a speaker's
+    line: a Latin name is Capitalised or an alias, and the quote holds no file path."""
+    if "\\" in said and _PATH.search(said) is not None:
+        return False
+    if name.isascii() and _LOWER_WORD.search(name) is not None:
+        return options.speaker_aliases is not None and is_alias(
+            tidy_name(name), options.speaker_aliases, options.convert_name
+        )
+    return True
 
 
 def iter_parse(
@@ -467,7 +495,9 @@ def iter_batches(
             matches = LINE.findall(chunk)
             # A slice ending in a newline also "matches" the empty line after it: not a line.
             del matches[chunk.count("\n") + (not chunk.endswith("\n")) :]
-            for line, (direction, s1, t1, s3, t3, s2, t2, narration) in enumerate(matches, first):
+            for line, (direction, s1, t1, s3, t3, s2, q, t2, narration) in enumerate(
+                matches, first
+            ):
                 if bare is not None:
                     if line != bare.line + 1 or not narration or not is_quoted(narration):
                         append(bare)
@@ -491,13 +521,20 @@ def iter_batches(
                         # `0001 亚托莉：…`, `12. Atri: …`: a dump's line number before the name.
                         name = numbered.group(1)
                         append(Utterance(names[name], direction + t2, source, line, scene))
+                    elif not names[s2] or (q and not _said_after_quote(s2, t2, options)):
+                        if chunk_lines is None:
+                            chunk_lines = chunk.split("\n")
+                        whole = chunk_lines[line - first].strip()
+                        if not _is_command(whole):
+                            append(Utterance(None, whole, source, line, scene))
                     elif s2.isascii() and ("(" in s2 or "(" in t2 or "=" in t2):
-                        # `anim:fade_out(bgm)` is a command, not a speaker "anim".
+                        # `anim:fade_out(bgm)` is a command, not a speaker "anim"; nor is
+                        # XUnity's `r:"^所持数([0-9]+)$"=Owned - $1` a line of "r".
                         if chunk_lines is None:
                             chunk_lines = chunk.split("\n")
                         # A direction before it is no part of the command: `(a) anim:…`.
                         said = chunk_lines[line - first].strip()[len(direction) :]
-                        if not _is_command(said):
+                        if not _is_command(said) and '"=' not in t2:
                             append(Utterance(names[s2], direction + t2, source, line, scene))
                     else:
                         append(Utterance(names[s2], direction + t2, source, line, scene))

@@ -99,7 +99,7 @@ ZH_TRADITIONAL = OpenCC("s2t").convert(ZH.replace("・", "…"))
 @pytest.mark.parametrize(
     ("text", "encoding", "found"),
     [
-        (JA_KANJI, "shift_jis", "shift_jis"),
+        (JA_KANJI, "shift_jis", "cp932"),
         (JA_KANJI, "utf-16-le", "utf-16-le"),  # no BOM
         (ZH.replace("・", "…"), "gbk", "gb18030"),
         # Japanese saved as GBK: no Japanese codec reads it, and kana are no reason to

@@ -27,7 +27,7 @@ JA = (FIXTURES / "plain_ja.txt").read_text(encoding="utf-8")
         (ZH, "gb18030", "gb18030"),
         (ZH_GBK, "gbk", "gb18030"),
         (JA, "utf-8-sig", "utf-8"),
-        (JA, "shift_jis", "shift_jis"),
+        (JA, "shift_jis", "cp932"),
         (JA, "utf-16", None),
         (JA, "utf-16-le", "utf-16-le"),
     ],

@@ -18,5 +18,6 @@ def test_windows_characters_in_a_shift_jis_file_read_back() -> None:
     assert (decoded, encoding) == (text, "cp932")
 
 
-def test_a_plain_shift_jis_file_is_still_read_as_shift_jis() -> None:
-    assert decode_bytes(JA.encode("shift_jis"), "scene.ks") == (JA, "shift_jis")
+def test_a_plain_shift_jis_file_is_read_as_cp932_its_superset() -> None:
+    # Session 51: CP932 reads every Shift-JIS file, and is the name reported.
+    assert decode_bytes(JA.encode("shift_jis"), "scene.ks") == (JA, "cp932")
