@@ -612,12 +612,12 @@ class Memory:
         """Reset every scope whose key starts with `prefix` (all users of one channel)."""
         async with self._tx.writing(Touch(scope_prefixes=(prefix,))):
             cur = await self._db.execute(
-                "UPDATE messages SET archived = 1 WHERE substr(scope, 1, ?) = ? AND archived = 0",
-                (len(prefix), prefix),
+                "UPDATE messages SET archived = 1 WHERE scope >= ? AND scope < ? AND archived = 0",
+                key_range(prefix),
             )
             await self._db.execute(
-                "UPDATE summaries SET archived = 1 WHERE substr(scope, 1, ?) = ? AND archived = 0",
-                (len(prefix), prefix),
+                "UPDATE summaries SET archived = 1 WHERE scope >= ? AND scope < ? AND archived = 0",
+                key_range(prefix),
             )
             await self._record_reset(prefix, _RESET_PREFIX)
             await self._tx.commit()
@@ -648,10 +648,10 @@ class Memory:
         `purge` deletes one; room lines are the caller's."""
         async with self._tx.writing(Touch(scope_prefixes=(prefix,))):
             cur = await self._db.execute(
-                "DELETE FROM messages WHERE substr(scope, 1, ?) = ?", (len(prefix), prefix)
+                "DELETE FROM messages WHERE scope >= ? AND scope < ?", key_range(prefix)
             )
             await self._db.execute(
-                "DELETE FROM summaries WHERE substr(scope, 1, ?) = ?", (len(prefix), prefix)
+                "DELETE FROM summaries WHERE scope >= ? AND scope < ?", key_range(prefix)
             )
             await self._record_reset(prefix, _RESET_PREFIX)
             await self._tx.commit()
@@ -684,19 +684,22 @@ class Memory:
         (`qq:user:42`), theirs in every channel. A reset, purge, export or show of the
         key reaches them too, sorted by key."""
         platform, user_id, room = parse_scope(scope)
-        if room and not user_id:
-            start = f"{room}:"
-        elif user_id and not room:
-            start = f"{platform}:chan:"
+        if room and not user_id:  # every conversation of the channel
+            rows = await self._db.execute_fetchall(
+                "SELECT scope FROM messages WHERE scope >= ?1 AND scope < ?2"
+                " UNION SELECT scope FROM summaries WHERE scope >= ?1 AND scope < ?2",
+                key_range(f"{room}:"),
+            )
+        elif user_id and not room:  # those the person spoke in (`messages_user`)
+            rows = await self._db.execute_fetchall(
+                "SELECT scope FROM messages WHERE user_id = ?3 AND role = 'user'"
+                " AND scope >= ?1 AND scope < ?2"
+                " UNION SELECT scope FROM summaries WHERE scope >= ?1 AND scope < ?2"
+                " AND substr(scope, -length(?4)) = ?4",
+                (*key_range(f"{platform}:chan:"), user_id, f":user:{user_id}"),
+            )
         else:
             return []
-        # A range of keys, which their indexes find (a prefix compared with substr is not).
-        end = start[:-1] + chr(ord(start[-1]) + 1)
-        rows = await self._db.execute_fetchall(
-            "SELECT scope FROM messages WHERE scope >= ?1 AND scope < ?2"
-            " UNION SELECT scope FROM summaries WHERE scope >= ?1 AND scope < ?2",
-            (start, end),
-        )
         found = []
         for (key,) in rows:
             key_platform, key_user, key_room = parse_scope(as_text(key))
@@ -770,9 +773,11 @@ class Memory:
     async def _shared_scopes_of(self, platform: str, user_id: str, room: str) -> list[str]:
         """The conversations shared by a channel (a channel's key, in `room` or anywhere
         on `platform`) that hold a message of the user."""
+        # Through `messages_user`: only the person's messages are read.
         rows = await self._db.execute_fetchall(
-            "SELECT DISTINCT scope FROM messages WHERE user_id = ? AND role = 'user'",
-            (user_id,),
+            "SELECT DISTINCT scope FROM messages WHERE user_id = ? AND role = 'user'"
+            " AND scope >= ? AND scope < ?",
+            (user_id, *key_range(room or f"{platform}:chan:")),
         )
         found = []
         for (key,) in rows:
@@ -1122,6 +1127,21 @@ class Memory:
             if at >= 0 and old_ids[at] in moved:
                 changes.append((moved[old_ids[at]], summary_id))
         await self._db.executemany("UPDATE summaries SET covers_up_to = ? WHERE id = ?", changes)
+
+
+def key_range(prefix: str) -> tuple[str, str | bytes]:
+    """The keys starting with `prefix` as a range, `key >= start AND key < end`, which an
+    index finds (a prefix compared with substr is read from every key). SQLite compares
+    text by its UTF-8 bytes, in code point order: the end is the prefix with its last code
+    point one higher (a trailing U+10FFFF dropped first, a surrogate skipped). With none to
+    raise (an empty prefix), a blob, which sorts after all text."""
+    stem = prefix.rstrip(chr(0x10FFFF))
+    if not stem:
+        return prefix, b""
+    after = ord(stem[-1]) + 1
+    if 0xD800 <= after <= 0xDFFF:  # not a character UTF-8 can hold
+        after = 0xE000
+    return prefix, stem[:-1] + chr(after)
 
 
 def _exported(m: Message) -> dict[str, Any]:
