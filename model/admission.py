@@ -16,8 +16,14 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 
 RATE_WINDOW_SECONDS = 60.0
-# Memory the remembered token counts may hold (their texts' sizes, in bytes).
+# Memory the remembered token counts may hold, in bytes (`TokenCounts.entry_bytes`).
 TOKEN_COUNT_CACHE_BYTES = 32 * 1024 * 1024
+# What an entry of the table costs beside its text and count (`sys.getsizeof`): its slot
+# in the dict and its link in the order, with the allocator's rounding, up to 120 bytes
+# by how full the table is (measured with tracemalloc, CPython 3.11). A short chat
+# message takes less than that itself (under 100 bytes): counting the texts alone let the
+# table take twice its cap.
+TOKEN_COUNT_ENTRY_BYTES = 120
 
 
 class RateLimiter:
@@ -60,8 +66,8 @@ class RateLimiter:
 
 
 class TokenCounts:
-    """`count(text)` remembered for recent texts, bounded by the bytes those texts take
-    (not by their number: a few huge messages must not pin gigabytes). Safe to call from
+    """`count(text)` remembered for recent texts, bounded by the bytes they take (not by
+    their number: a few huge messages must not pin gigabytes), table entries included. Safe to call from
     several threads, as fitting runs off the event loop."""
 
     def __init__(self, count: Callable[[str], int], max_bytes: int) -> None:
@@ -81,7 +87,7 @@ class TokenCounts:
                 self._counts.move_to_end(text)
                 return known
         counted = self._count(text)
-        size = sys.getsizeof(text)
+        size = self.entry_bytes(text, counted)
         if size > self.max_bytes // 8:  # one text may not flush most of the others
             return counted
         with self._lock:
@@ -89,9 +95,14 @@ class TokenCounts:
                 self._counts[text] = counted
                 self.bytes += size
             while self.bytes > self.max_bytes:
-                old, _ = self._counts.popitem(last=False)
-                self.bytes -= sys.getsizeof(old)
+                old, old_count = self._counts.popitem(last=False)
+                self.bytes -= self.entry_bytes(old, old_count)
         return counted
+
+    @staticmethod
+    def entry_bytes(text: str, counted: int) -> int:
+        """The memory one remembered count takes: text, count and table entry."""
+        return sys.getsizeof(text) + sys.getsizeof(counted) + TOKEN_COUNT_ENTRY_BYTES
 
 
 class ScopeLocks:

@@ -397,6 +397,10 @@ class Summarizer:
     async def fold(self, scope: str) -> bool:
         """Write the scope's next summary; False when there was nothing to fold or a
         reset ended the context or an exchange was taken back meanwhile."""
+        with self.memory.folding(scope):  # what is taken back from now on is counted
+            return await self._fold(scope)
+
+    async def _fold(self, scope: str) -> bool:
         taken_back = self.memory.taken_back(scope)
         previous = await self.memory.summary(scope)
         unsummarized = await self._oldest_unsummarized(

@@ -4,13 +4,14 @@
 has), so a database written by an older ATRI is upgraded in place.
 """
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 # Each entry upgrades the schema from version i to i+1. Version 1 had no adapter
 # column, version 2 no room lines, version 3 no request ids, version 4 no summaries,
 # version 5 no platform time on room lines, version 6 no first ids, version 7 no message ids
 # on room lines, version 8 no reset records, version 9 no index of request ids, version 10 no edit
-# times; databases written then are migrated in place.
+# times, version 11 no index of people's messages; databases written then are migrated in
+# place.
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE IF NOT EXISTS messages (
@@ -115,5 +116,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE messages ADD COLUMN edited_at REAL NOT NULL DEFAULT 0;
     ALTER TABLE room_lines ADD COLUMN edited_at REAL NOT NULL DEFAULT 0;
+    """,
+    # Each person's messages by the conversation that holds them: a purge, reset, export
+    # or `remembers` of a person finds the conversations they spoke in (channels' shared
+    # ones, their own in each channel) without reading every message, under a write lock
+    # that holds back every other reply's write meanwhile.
+    """
+    CREATE INDEX IF NOT EXISTS messages_user ON messages (user_id, scope) WHERE role = 'user';
     """,
 ]

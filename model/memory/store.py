@@ -12,7 +12,7 @@ import heapq
 import sqlite3
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -119,9 +119,14 @@ class Memory:
         # connection has one, which interleaved writes would share.
         self._tx = OneTransaction(db)
         self.room = RoomLog(db, self._tx)
-        # Per scope, how many of its live exchanges were taken back (cut or recalled): a
-        # summary planned before one of them must not be stored (see `add_summary`).
+        # Per scope being folded (`folding`), how many of its exchanges were taken back
+        # (cut, recalled, edited, purged) since: a summary planned before one of them must
+        # not be stored (see `add_summary`). Only those scopes: one entry for every scope
+        # ever taken back from (each member's deleted line in a busy group) would grow
+        # until restart, and an entry dropped while its summary is written would read as
+        # nothing taken back.
         self._taken_back: Counter[str] = Counter()
+        self._folding: Counter[str] = Counter()  # how many folds of each scope run
 
     @classmethod
     async def open(cls, path: str | Path, read_only: bool = False) -> Memory:
@@ -427,9 +432,30 @@ class Memory:
         )
         return [to_message(r) for r in rows]
 
+    @contextlib.contextmanager
+    def folding(self, scope: str) -> Iterator[None]:
+        """Around the writing of a summary of the scope (`Summarizer.fold`): from its
+        start, what is taken back from the scope is counted (`taken_back`); the count
+        goes when the last fold of the scope ends."""
+        self._folding[scope] += 1
+        try:
+            yield
+        finally:
+            self._folding[scope] -= 1
+            if not self._folding[scope]:
+                del self._folding[scope]
+                self._taken_back.pop(scope, None)
+
     def taken_back(self, scope: str) -> int:
-        """How many exchanges of the scope were cut or recalled so far (this process)."""
-        return self._taken_back[scope]
+        """How many exchanges of the scope were cut, recalled, edited or purged since its
+        summary began being written (`folding`); 0 when none is."""
+        return self._taken_back.get(scope, 0)
+
+    def _take_back(self, scope: str) -> None:
+        """Count an exchange of the scope taken back, for a summary being written of it.
+        Called before any await: a summary being stored sees it."""
+        if scope in self._folding:
+            self._taken_back[scope] += 1
 
     async def add_summary(
         self,
@@ -453,7 +479,7 @@ class Memory:
         summary) if still live. Any other live summary (one imported while it was being
         written) is archived, as an import archives one: the new one holds none of it."""
         async with self._tx.writing(Touch(scopes=frozenset([scope]))):
-            if taken_back is not None and taken_back != self._taken_back[scope]:
+            if taken_back is not None and taken_back != self.taken_back(scope):
                 return False
             cur = await self._db.execute(
                 "INSERT INTO summaries (scope, text, covers_up_to, adapter_version, created_at)"
@@ -536,7 +562,7 @@ class Memory:
             return 0
         if not sent:
             return await self.archive_request(scope, request_id)
-        self._taken_back[scope] += 1  # before any await: a summary being stored sees it
+        self._take_back(scope)
         async with self._tx.writing(Touch(scopes=frozenset([scope]))):
             await self._drop_summary_holding(scope, request_id)
             cur = await self._db.execute(
@@ -559,7 +585,7 @@ class Memory:
         if not (scope and user_id and request_id and text):
             return 0
         at = time.time() if edited_at is None else edited_at
-        self._taken_back[scope] += 1  # before any await: a summary being stored sees it
+        self._take_back(scope)
         async with self._tx.writing(Touch(scopes=frozenset([scope]))):
             cur = await self._db.execute(
                 "UPDATE messages SET content = ?, edited_at = ? WHERE scope = ?"
@@ -588,7 +614,7 @@ class Memory:
         """Hide one exchange from the model (its message was deleted or recalled)."""
         if not request_id:
             return 0
-        self._taken_back[scope] += 1  # before any await: a summary being stored sees it
+        self._take_back(scope)
         async with self._tx.writing(Touch(scopes=frozenset([scope]))):
             await self._drop_summary_holding(scope, request_id)
             cur = await self._db.execute(
@@ -612,12 +638,12 @@ class Memory:
         """Reset every scope whose key starts with `prefix` (all users of one channel)."""
         async with self._tx.writing(Touch(scope_prefixes=(prefix,))):
             cur = await self._db.execute(
-                "UPDATE messages SET archived = 1 WHERE substr(scope, 1, ?) = ? AND archived = 0",
-                (len(prefix), prefix),
+                "UPDATE messages SET archived = 1 WHERE scope >= ? AND scope < ? AND archived = 0",
+                key_range(prefix),
             )
             await self._db.execute(
-                "UPDATE summaries SET archived = 1 WHERE substr(scope, 1, ?) = ? AND archived = 0",
-                (len(prefix), prefix),
+                "UPDATE summaries SET archived = 1 WHERE scope >= ? AND scope < ? AND archived = 0",
+                key_range(prefix),
             )
             await self._record_reset(prefix, _RESET_PREFIX)
             await self._tx.commit()
@@ -648,10 +674,10 @@ class Memory:
         `purge` deletes one; room lines are the caller's."""
         async with self._tx.writing(Touch(scope_prefixes=(prefix,))):
             cur = await self._db.execute(
-                "DELETE FROM messages WHERE substr(scope, 1, ?) = ?", (len(prefix), prefix)
+                "DELETE FROM messages WHERE scope >= ? AND scope < ?", key_range(prefix)
             )
             await self._db.execute(
-                "DELETE FROM summaries WHERE substr(scope, 1, ?) = ?", (len(prefix), prefix)
+                "DELETE FROM summaries WHERE scope >= ? AND scope < ?", key_range(prefix)
             )
             await self._record_reset(prefix, _RESET_PREFIX)
             await self._tx.commit()
@@ -684,19 +710,22 @@ class Memory:
         (`qq:user:42`), theirs in every channel. A reset, purge, export or show of the
         key reaches them too, sorted by key."""
         platform, user_id, room = parse_scope(scope)
-        if room and not user_id:
-            start = f"{room}:"
-        elif user_id and not room:
-            start = f"{platform}:chan:"
+        if room and not user_id:  # every conversation of the channel
+            rows = await self._db.execute_fetchall(
+                "SELECT scope FROM messages WHERE scope >= ?1 AND scope < ?2"
+                " UNION SELECT scope FROM summaries WHERE scope >= ?1 AND scope < ?2",
+                key_range(f"{room}:"),
+            )
+        elif user_id and not room:  # those the person spoke in (`messages_user`)
+            rows = await self._db.execute_fetchall(
+                "SELECT scope FROM messages WHERE user_id = ?3 AND role = 'user'"
+                " AND scope >= ?1 AND scope < ?2"
+                " UNION SELECT scope FROM summaries WHERE scope >= ?1 AND scope < ?2"
+                " AND substr(scope, -length(?4)) = ?4",
+                (*key_range(f"{platform}:chan:"), user_id, f":user:{user_id}"),
+            )
         else:
             return []
-        # A range of keys, which their indexes find (a prefix compared with substr is not).
-        end = start[:-1] + chr(ord(start[-1]) + 1)
-        rows = await self._db.execute_fetchall(
-            "SELECT scope FROM messages WHERE scope >= ?1 AND scope < ?2"
-            " UNION SELECT scope FROM summaries WHERE scope >= ?1 AND scope < ?2",
-            (start, end),
-        )
         found = []
         for (key,) in rows:
             key_platform, key_user, key_room = parse_scope(as_text(key))
@@ -770,9 +799,11 @@ class Memory:
     async def _shared_scopes_of(self, platform: str, user_id: str, room: str) -> list[str]:
         """The conversations shared by a channel (a channel's key, in `room` or anywhere
         on `platform`) that hold a message of the user."""
+        # Through `messages_user`: only the person's messages are read.
         rows = await self._db.execute_fetchall(
-            "SELECT DISTINCT scope FROM messages WHERE user_id = ? AND role = 'user'",
-            (user_id,),
+            "SELECT DISTINCT scope FROM messages WHERE user_id = ? AND role = 'user'"
+            " AND scope >= ? AND scope < ?",
+            (user_id, *key_range(room or f"{platform}:chan:")),
         )
         found = []
         for (key,) in rows:
@@ -796,7 +827,7 @@ class Memory:
         A reply being written in the conversation meanwhile (from this process or another)
         is not stored (`_record_reset`), as after a reset: it may be one to them, made from
         their words. One to another member then is sent but not remembered."""
-        self._taken_back[scope] += 1  # before any await: a summary being stored sees it
+        self._take_back(scope)
         async with self._tx.writing(Touch(scopes=frozenset([scope]))):
             theirs = [m.id for m in exchanges_of(user_id, await self.all_messages(scope))]
             await self._record_reset(scope)
@@ -1122,6 +1153,21 @@ class Memory:
             if at >= 0 and old_ids[at] in moved:
                 changes.append((moved[old_ids[at]], summary_id))
         await self._db.executemany("UPDATE summaries SET covers_up_to = ? WHERE id = ?", changes)
+
+
+def key_range(prefix: str) -> tuple[str, str | bytes]:
+    """The keys starting with `prefix` as a range, `key >= start AND key < end`, which an
+    index finds (a prefix compared with substr is read from every key). SQLite compares
+    text by its UTF-8 bytes, in code point order: the end is the prefix with its last code
+    point one higher (a trailing U+10FFFF dropped first, a surrogate skipped). With none to
+    raise (an empty prefix), a blob, which sorts after all text."""
+    stem = prefix.rstrip(chr(0x10FFFF))
+    if not stem:
+        return prefix, b""
+    after = ord(stem[-1]) + 1
+    if 0xD800 <= after <= 0xDFFF:  # not a character UTF-8 can hold
+        after = 0xE000
+    return prefix, stem[:-1] + chr(after)
 
 
 def _exported(m: Message) -> dict[str, Any]:
