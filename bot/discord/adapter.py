@@ -223,16 +223,22 @@ def _notes(message: discord.Message) -> list[str]:
     notes = []
     held_in: list[discord.Message | discord.MessageSnapshot] = [message, *message.message_snapshots]
     for held in held_in:
-        notes += [said.sticker_note.format(sticker=sticker.name) for sticker in held.stickers]
+        notes += [said.sticker_note.format(sticker=sticker.name or "?") for sticker in held.stickers]
         notes += [said.attachment_note.format(filename=a.filename) for a in held.attachments]
     if message.poll is not None:
-        # An answer may be an emoji alone: a custom one reads as `:name:`, not `<:name:id>`.
-        answers = [
-            answer.text or markup_as_text(str(answer.emoji or ""))
-            for answer in message.poll.answers
-        ]
-        notes.append(poll_note(message.poll.question, answers))
+        notes.append(_poll_note(message.poll, names_for(message)))
     return notes
+
+
+def _poll_note(poll: discord.Poll, names: NameLookup) -> str:
+    """A poll's question and answers as a member sees them (mentions as `@name`). An
+    answer may be an emoji alone: a custom one reads as `:name:`, not `<:name:id>`."""
+    try:
+        question = poll.question or ""
+    except AttributeError:  # discord.py reads a question without text as None.text
+        question = ""
+    answers = [answer.text or str(answer.emoji or "") for answer in poll.answers]
+    return poll_note(markup_as_text(question, names), [markup_as_text(a, names) for a in answers])
 
 
 def quoted_in(message: discord.Message, me_id: int) -> str:

@@ -48,6 +48,9 @@ FACE_NAMES = {
 MAX_NAME_CHARS = 16
 
 
+MAX_FACE_ID_DIGITS = 9
+
+
 def face_name(segment: MessageSegment) -> str | None:
     """The face's name ("流泪"): NapCat's own text first, else the table; None if unknown."""
     raw: Any = segment.data.get("raw")
@@ -57,7 +60,10 @@ def face_name(segment: MessageSegment) -> str | None:
         if said and len(said) <= MAX_NAME_CHARS:
             return said
     face_id = str(segment.data.get("id", "")).strip()
-    return FACE_NAMES.get(int(face_id)) if face_id.isdigit() else None
+    # isdigit() also takes "²" and other digits int() refuses, and ids no table holds.
+    if face_id.isascii() and face_id.isdigit() and len(face_id) <= MAX_FACE_ID_DIGITS:
+        return FACE_NAMES.get(int(face_id))
+    return None
 
 
 def face_text(segment: MessageSegment) -> str:

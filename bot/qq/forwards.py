@@ -112,7 +112,9 @@ def _message_line(item: Any) -> str:
     sender: Any = item.get("sender")
     if not isinstance(sender, dict):
         sender = {}
-    name = sender.get("card") or sender.get("nickname") or sender.get("user_id") or "?"
+    names = (sender.get(key) for key in ("card", "nickname", "user_id"))
+    # A name as text or a number only: a list or object from an odd implementation is no name.
+    name = next((n for n in names if n and isinstance(n, str | int)), "?")
     return f"{cut(defang(str(name)), MAX_NAME_CHARS)}: {text}"
 
 

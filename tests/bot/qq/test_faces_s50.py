@@ -50,3 +50,11 @@ def test_napcats_own_face_text_wins_over_the_table() -> None:
     # NapCat names the face itself; a newer QQ may name an id differently than the table.
     assert face_text(_face("5", faceIndex=5, faceText="/心碎")) == "[心碎]"
     assert face_text(_face("99999", faceIndex=99999, faceText="/新表情")) == "[新表情]"
+
+
+def test_an_id_int_refuses_is_a_note_not_an_error() -> None:
+    """ "²" passes str.isdigit() and fails int(); 5,000 digits pass it and fail Python's
+    limit on digits: the ValueError left her without an answer (session 51)."""
+    for face_id in ("²", "٣", "5" * 5000):
+        assert face_name(_face(face_id)) is None
+        assert face_text(_face(face_id)) == lines().face_note
