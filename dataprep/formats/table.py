@@ -16,8 +16,8 @@ is read from the other side and kept as a line said but unusable (`Utterance.dro
 dump's lines are (`名字「台词」` in its text cells).
 
 A file whose first row names no text column is read as a table without a header when it
-has two columns (`名字,「台词」`) or three (`id,name,text`); with any other shape the run
-says which columns it saw and what to rename. An empty speaker is narration; a cell's
+has two columns (`名字,「台词」`) or three (`id,name,text`), or one (plain lines); with
+more the run says which columns it saw and what to rename. An empty speaker is narration; a cell's
 line breaks are where the text box wrapped; a row whose first cell starts with `#` is a
 comment. The delimiter is a tab for .tsv, else sniffed among `,`, `;` and tab.
 """
@@ -63,6 +63,8 @@ _WORDS = re.compile(r"[a-z]+")
 # How much of the file the delimiter is sniffed from.
 _SNIFF_CHARS = 16 * 1024
 _DELIMITERS = ",;\t"
+# How many cells of an unknown first row the run names.
+_NAMED = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +87,9 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
 
 def _rows(text: str, source: str) -> list[tuple[int, list[str]]]:
     """Each row that is not blank nor a comment, with the file line where it starts."""
-    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text, source), strict=False)
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=_delimiter(text, source), strict=False
+    )
     rows: list[tuple[int, list[str]]] = []
     start = 1
     try:
@@ -150,13 +154,17 @@ def _headerless(rows: list[tuple[int, list[str]]], header: list[str], source: st
     """`名字,「台词」` or `id,name,text`: told by how many columns most rows fill."""
     widths = Counter(len(_trimmed(cells)) for _, cells in rows[:200])
     width = widths.most_common(1)[0][0]
+    if width == 1:
+        return _Columns(None, 0, None, None)  # a column of lines, read as plain ones
     if width == 2:
         return _Columns(0, 1, None, None)
     if width == 3:
         return _Columns(1, 2, None, None)
-    seen = ", ".join(f'"{cell.strip()}"' for cell in header if cell.strip())
+    seen = ", ".join(f'"{cell.strip()}"' for cell in header[:_NAMED] if cell.strip())
+    if len(header) > _NAMED:
+        seen += f" and {len(header) - _NAMED} more"
     raise DataprepError(
-        f"{source}: cannot tell which column holds the text; its first row has {seen}:"
+        f"{source}: is a table whose text column cannot be told; its first row has {seen}:"
         ' name the columns in a first row, "name" (or speaker, 角色, 名前) for the speaker'
         ' and "text" (or original/translation, 原文/译文, セリフ) for what is said.'
     )

@@ -140,13 +140,15 @@ def test_a_text_column_alone_is_read_as_plain_lines() -> None:
     text = "text\nアトリ「おはよう」\n朝だ。\n夏生：うん\n"
     assert spoken(text) == [("アトリ", "「おはよう」"), (None, "朝だ。"), ("夏生", "うん")]
     assert [line for _, _, line, _, _ in lines(text)] == [2, 3, 4]
+    assert spoken("アトリ「おはよう」\n朝だ。\n") == [("アトリ", "「おはよう」"), (None, "朝だ。")]
 
 
 def test_columns_that_cannot_be_told_get_one_sentence() -> None:
     with pytest.raises(DataprepError) as caught:
         parse("a,b,c,d\n1,2,3,4\n", "x.csv", "csv", ParseOptions())
     said = str(caught.value)
-    assert said.startswith('x.csv: cannot tell which column holds the text; its first row has "a",')
+    assert said.startswith("x.csv: is a table whose text column cannot be told; its first row")
+    assert '"a", "b", "c", "d"' in said
     assert '"name"' in said and '"text"' in said and "\n" not in said
 
 
