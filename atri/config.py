@@ -493,6 +493,7 @@ class DataprepSettings(Section):
         "json",
         "naninovel",
         "rpgmaker",
+        "csv",
     ] = "auto"
     encoding: str = "auto"
     renpy_language: str = "auto"

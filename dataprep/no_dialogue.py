@@ -23,6 +23,7 @@ _EXPECTED = {
     "json": 'a JSON list of {"name": "名字", "message": "台词"} objects',
     "naninovel": "Naninovel lines like Author: text, with @commands and # labels",
     "rpgmaker": "RPG Maker MV/MZ event commands: 101 message boxes and their 401 lines",
+    "csv": "a table whose first row names its columns, like name,text or 角色,原文,译文",
 }
 # How much of a file another parser reads to see whether --format would help.
 _TRY_CHARS = 64 * 1024
@@ -51,7 +52,8 @@ def no_dialogue(script: LoadedScript, options: ParseOptions) -> tuple[str, bool]
     # A JSON file's keys read as speakers in a dump (`"name": "夏生",`): no other format.
     others = {} if script.fmt in ("json", "rpgmaker") else PARSERS
     for name, parser in others.items():
-        if name == script.fmt or (name == "regex" and options.custom_regex is None):
+        # A table is told by its extension: any text with commas reads as one.
+        if name in (script.fmt, "csv") or (name == "regex" and options.custom_regex is None):
             continue
         try:
             found = sum(1 for u in parser(tried, "", options) if u.speaker is not None)

@@ -17,9 +17,10 @@ if TYPE_CHECKING:
     from docx.table import _Cell
 
 # Extensions picked up when a folder is given; a file named directly is read whatever
-# its extension (voice lists come as .list, .txt, .csv …).
+# its extension (voice lists come as .list, .txt, .csv …). A .csv or .tsv is a
+# spreadsheet's table of the lines (formats/table.py), or a voice list.
 SCRIPT_SUFFIXES = frozenset(
-    {".txt", ".ks", ".rpy", ".docx", ".list", ".tsv", ".scn", ".lab", ".json", ".nani"}
+    {".txt", ".ks", ".rpy", ".docx", ".list", ".csv", ".tsv", ".scn", ".lab", ".json", ".nani"}
 )
 
 

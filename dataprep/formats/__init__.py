@@ -15,6 +15,7 @@ from dataprep.formats import (
     plain,
     renpy,
     rpgmaker,
+    table,
     translation_dump,
     voice_list,
 )
@@ -33,6 +34,7 @@ PARSERS: dict[str, Parser] = {
     "json": message_json.parse,
     "naninovel": naninovel.parse,
     "rpgmaker": rpgmaker.parse,
+    "csv": table.parse,
 }
 FORMAT_NAMES = tuple(PARSERS)
 
@@ -88,12 +90,15 @@ def detect_format_why(text: str, filename: str, has_custom_regex: bool = False) 
     # would read the marks as part of the speaker.
     if lines and translation_dump.looks_like_dump(lines):
         return "translation_dump", "its lines are ○number○ / ●number● pairs"
+    # A .csv or .tsv is a spreadsheet's table, unless its lines are a voice list's
+    # (`path|speaker|lang|text`, which some tools save as .csv).
+    voiced = _voice_list_why(lines)
+    if suffix in table.SUFFIXES:
+        return voiced or ("csv", "from the name")
     if has_custom_regex:
         return "regex", "custom_regex is set"
-    if lines:
-        piped = sum(1 for line in lines if voice_list.LINE.fullmatch(line.strip()))
-        if piped * 2 >= len(lines):
-            return "voice_list", f"{piped} of its first {len(lines)} lines are path|speaker|…|text"
+    if voiced:
+        return voiced
     renpy_signs = len(_RENPY_SIGNS.findall(head))
     if renpy_signs >= 2:
         return "renpy", f"{renpy_signs} Ren'Py define/label/translate lines"
@@ -107,6 +112,16 @@ def detect_format_why(text: str, filename: str, has_custom_regex: bool = False) 
         seen = ", ".join(f"{n} {_KAG_SHOWN[kind]}" for kind, n in kag.most_common() if kind)
         return "kirikiri", f"KAG signs in its first lines: {seen}"
     return "plain", ""
+
+
+def _voice_list_why(lines: list[str]) -> tuple[str, str] | None:
+    """("voice_list", why) when most of these non-blank lines are `path|speaker|…|text`."""
+    if not lines:
+        return None
+    piped = sum(1 for line in lines if voice_list.LINE.fullmatch(line.strip()))
+    if piped * 2 < len(lines):
+        return None
+    return "voice_list", f"{piped} of its first {len(lines)} lines are path|speaker|…|text"
 
 
 def parse(text: str, source: str, fmt: str, options: ParseOptions) -> list[Utterance]:

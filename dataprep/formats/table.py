@@ -1,0 +1,252 @@
+"""Spreadsheet exports of a game's text (.csv / .tsv), as fan translators and their tools
+write them: one row a line, in columns a first row names.
+
+    ID,Speaker,Original,Translation
+    L1,アトリ,「おはようございます」,「早上好」
+    L2,,朝の光が差し込む。,晨光照了进来。
+
+A column is known by its name, in English, Chinese or Japanese (`_COLUMN_NAMES`): the
+speaker's (name, speaker, character, 角色, 名前, 人物, 说话人 …), the text's (text,
+message, line, 台词, 本文, セリフ …), the original's and the translation's (original,
+translation, 原文, 译文 …), and a scene's (scene, file, label …: where its value changes a
+new scene starts). Where a table holds both the original and the translation,
+[dataprep] dump_side chooses, as for a translation dump: a row whose chosen side is empty
+is read from the other side and kept as a line said but unusable (`Utterance.dropped`
+"untranslated" or "no_original"). A table without a speaker column is read as a plain
+dump's lines are (`名字「台词」` in its text cells).
+
+A file whose first row names no text column is read as a table without a header when it
+has two columns (`名字,「台词」`) or three (`id,name,text`), or one (plain lines); with
+more the run says which columns it saw and what to rename. An empty speaker is narration; a cell's
+line breaks are where the text box wrapped; a row whose first cell starts with `#` is a
+comment. The delimiter is a tab for .tsv, else sniffed among `,`, `;` and tab.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from dataprep.errors import DataprepError
+from dataprep.formats.common import ParseOptions, join_pieces, tidy_name
+from dataprep.formats.plain import parse as parse_plain
+from dataprep.formats.translation_dump import MISSING, ORIGINAL, TRANSLATION
+from dataprep.records import Utterance
+
+SUFFIXES = frozenset({".csv", ".tsv"})
+
+ID, SPEAKER, TEXT, SCENE = "id", "speaker", "text", "scene"
+# Column names by role, checked in this order (`Line ID` is an id, `Original Text` the
+# original, `File Name` a scene). Latin names match a whole word of the header cell,
+# CJK ones anywhere in it (`台词内容`, `キャラ名`).
+_COLUMN_NAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (ID, ("id", "index", "idx", "no", "number", "num", "key", "timestamp", "time", "编号",
+          "序号", "番号", "行号")),
+    (TRANSLATION, ("translation", "translated", "target", "dst", "english", "chinese", "zh",
+                   "cn", "译文", "譯文", "翻译", "翻譯", "訳文", "翻訳", "中文")),
+    (ORIGINAL, ("original", "source", "src", "japanese", "jp", "ja", "raw", "原文", "日文",
+                "日本語")),
+    (SCENE, ("scene", "file", "filename", "label", "chapter", "script", "场景", "場景", "章节",
+             "章節", "文件", "シーン", "ファイル", "ラベル")),
+    (SPEAKER, ("name", "speaker", "character", "chara", "char", "actor", "who", "角色",
+               "名前", "人物", "说话人", "說話人", "名字", "姓名", "话者", "話者", "キャラ",
+               "发言人")),
+    (TEXT, ("text", "message", "msg", "line", "dialogue", "dialog", "content", "台词",
+            "台詞", "本文", "セリフ", "せりふ", "文本", "内容", "对白", "對白", "对话", "對話")),
+)  # fmt: skip
+_WORDS = re.compile(r"[a-z]+")
+# How much of the file the delimiter is sniffed from.
+_SNIFF_CHARS = 16 * 1024
+_DELIMITERS = ",;\t"
+# How many cells of an unknown first row the run names.
+_NAMED = 8
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """Which column (its index) holds what; None where the table has none."""
+
+    speaker: int | None
+    chosen: int  # the text of the side read
+    other: int | None  # the other side's text, read where the chosen one is empty
+    scene: int | None
+
+
+def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
+    rows = _rows(text.removeprefix("\ufeff"), source)
+    if not rows:
+        return []
+    columns, body = _columns(rows, source, options.dump_side)
+    return _utterances(body, columns, source, options)
+
+
+def _rows(text: str, source: str) -> list[tuple[int, list[str]]]:
+    """Each row that is not blank nor a comment, with the file line where it starts."""
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=_delimiter(text, source), strict=False
+    )
+    rows: list[tuple[int, list[str]]] = []
+    start = 1
+    try:
+        for cells in reader:
+            if any(cell.strip() for cell in cells) and not cells[0].lstrip().startswith("#"):
+                rows.append((start, cells))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise DataprepError(f"{source}: is no readable table ({exc}, near line {start}).") from None
+    return rows
+
+
+def _delimiter(text: str, source: str) -> str:
+    """A tab for a .tsv file; else what the head of the file is delimited by."""
+    if PurePath(source).suffix.lower() == ".tsv":
+        return "\t"
+    head = text[:_SNIFF_CHARS]
+    if len(text) > _SNIFF_CHARS and "\n" in head:
+        head = head[: head.rindex("\n")]
+    try:
+        return csv.Sniffer().sniff(head, delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        # Too few rows to sniff: the delimiter most lines hold.
+        lines = [line for line in head.splitlines() if line.strip()][:50]
+        return max(_DELIMITERS, key=lambda d: (sum(d in line for line in lines), d == ","))
+
+
+def _role(cell: str) -> str | None:
+    """What a header cell names, or None."""
+    name = cell.strip().lower()
+    words = set(_WORDS.findall(name)) | {name.replace(" ", "").replace("_", "")}
+    for role, names in _COLUMN_NAMES:
+        for known in names:
+            if (known in name) if not known.isascii() else (known in words):
+                return role
+    return None
+
+
+def _columns(
+    rows: list[tuple[int, list[str]]], source: str, side: str
+) -> tuple[_Columns, list[tuple[int, list[str]]]]:
+    """The table's columns, and its rows below the header (all of them without one)."""
+    header = rows[0][1]
+    found: dict[str, int] = {}
+    for index, cell in enumerate(header):
+        role = _role(cell)
+        if role is not None:
+            found.setdefault(role, index)
+    said = [found[r] for r in (TRANSLATION, ORIGINAL, TEXT) if r in found]
+    if said:
+        original = found.get(ORIGINAL, found.get(TEXT))
+        translation = found.get(TRANSLATION)
+        chosen, other = (original, translation) if side == ORIGINAL else (translation, original)
+        if chosen is None:
+            chosen, other = other, None
+        assert chosen is not None  # one of them is, `said` holds it
+        return _Columns(found.get(SPEAKER), chosen, other, found.get(SCENE)), rows[1:]
+    return _headerless(rows, header, source), rows
+
+
+def _headerless(rows: list[tuple[int, list[str]]], header: list[str], source: str) -> _Columns:
+    """`名字,「台词」` or `id,name,text`: told by how many columns most rows fill."""
+    widths = Counter(len(_trimmed(cells)) for _, cells in rows[:200])
+    width = widths.most_common(1)[0][0]
+    if width == 1:
+        return _Columns(None, 0, None, None)  # a column of lines, read as plain ones
+    if width == 2:
+        return _Columns(0, 1, None, None)
+    if width == 3:
+        return _Columns(1, 2, None, None)
+    seen = ", ".join(f'"{cell.strip()}"' for cell in header[:_NAMED] if cell.strip())
+    if len(header) > _NAMED:
+        seen += f" and {len(header) - _NAMED} more"
+    raise DataprepError(
+        f"{source}: is a table whose text column cannot be told; its first row has {seen}:"
+        ' name the columns in a first row, "name" (or speaker, 角色, 名前) for the speaker'
+        ' and "text" (or original/translation, 原文/译文, セリフ) for what is said.'
+    )
+
+
+def _trimmed(cells: list[str]) -> list[str]:
+    """The cells up to the last one that is not blank (a spreadsheet's empty columns)."""
+    end = len(cells)
+    while end and not cells[end - 1].strip():
+        end -= 1
+    return cells[:end]
+
+
+def _cell(cells: list[str], index: int | None) -> str:
+    """A cell as one line (its line breaks are where the text box wrapped); "" if absent."""
+    if index is None or index >= len(cells):
+        return ""
+    value = cells[index]
+    if "\n" not in value and "\r" not in value:
+        return value.strip()
+    return join_pieces(value.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+
+
+def _said(cells: list[str], columns: _Columns, side: str) -> tuple[str, str | None]:
+    """What a row says on the chosen side, and why it is unusable (None if it is usable):
+    where the chosen side is empty, the other side's text, dropped."""
+    said = _cell(cells, columns.chosen)
+    if said or columns.other is None:
+        return said, None
+    other = _cell(cells, columns.other)
+    return other, MISSING[side] if other else None
+
+
+def _utterances(
+    rows: list[tuple[int, list[str]]], columns: _Columns, source: str, options: ParseOptions
+) -> list[Utterance]:
+    if columns.speaker is None:
+        return _as_plain(rows, columns, source, options)
+    marker = options.scene_marker.match if options.scene_marker else None
+    out: list[Utterance] = []
+    scene = 0
+    for (line, cells), changed in zip(rows, _scene_changes(rows, columns), strict=True):
+        scene += changed
+        said, dropped = _said(cells, columns, options.dump_side)
+        if not said:
+            continue
+        speaker = tidy_name(_cell(cells, columns.speaker)) or None
+        if speaker is None and marker is not None and marker(said):
+            scene += 1
+            continue
+        out.append(Utterance(speaker, said, source, line, str(scene), dropped=dropped))
+    return out
+
+
+def _scene_changes(rows: list[tuple[int, list[str]]], columns: _Columns) -> Iterator[bool]:
+    """For each row, whether it starts a scene: the scene column's value changes there."""
+    last: str | None = None
+    for _, cells in rows:
+        value = _cell(cells, columns.scene)
+        yield last is not None and value != last
+        last = value
+
+
+def _as_plain(
+    rows: list[tuple[int, list[str]]], columns: _Columns, source: str, options: ParseOptions
+) -> list[Utterance]:
+    """A table without a speaker column: its text cells read as a plain dump's lines
+    (`アトリ「おはよう」`), each one line of the game, never joined to another."""
+    lines: list[str] = []
+    kept: list[tuple[int, int, str | None]] = []  # (file line, scene, dropped) of each
+    scene = 0
+    for (line, cells), changed in zip(rows, _scene_changes(rows, columns), strict=True):
+        scene += changed
+        said, dropped = _said(cells, columns, options.dump_side)
+        if said:
+            lines.append(said)
+            kept.append((line, scene, dropped))
+    if not lines:
+        return []
+    out = parse_plain("\n".join(lines) + "\n", source, options, range(1, len(lines) + 1))
+    for utterance in out:
+        line, scene, dropped = kept[utterance.line - 1]
+        utterance.line, utterance.scene = line, f"{scene}:{utterance.scene}"
+        utterance.dropped = utterance.dropped or dropped
+    return out
