@@ -223,7 +223,9 @@ def _notes(message: discord.Message) -> list[str]:
     notes = []
     held_in: list[discord.Message | discord.MessageSnapshot] = [message, *message.message_snapshots]
     for held in held_in:
-        notes += [said.sticker_note.format(sticker=sticker.name or "?") for sticker in held.stickers]
+        notes += [
+            said.sticker_note.format(sticker=sticker.name or "?") for sticker in held.stickers
+        ]
         notes += [said.attachment_note.format(filename=a.filename) for a in held.attachments]
     if message.poll is not None:
         notes.append(_poll_note(message.poll, names_for(message)))
