@@ -152,22 +152,44 @@ def offline_default_folder(cache_dir: Path) -> Path:
         log.info("Converting the offline default model in %s again: %s.", target, problem)
     else:
         log.info("Converting the offline default model to safetensors in %s (once).", target)
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    make_cache_folder(cache_dir)
     # Write beside the target and rename, so a crash never leaves a half cache behind
     # that later loads would trust; a conversion killed outright left its work folder
     # (a whole model's size), removed here.
     for prefix in (".convert-", ".stale-"):
         remove_dead_leftovers(cache_dir, prefix)
     with (
-        owned(
-            lambda: Path(tempfile.mkdtemp(prefix=owned_prefix(".convert-"), dir=cache_dir))
-        ) as tmp,
-        owned(
-            lambda: Path(tempfile.mkdtemp(prefix=owned_prefix(".stale-"), dir=cache_dir))
-        ) as aside,
+        owned(lambda: work_folder(cache_dir, ".convert-")) as tmp,
+        owned(lambda: work_folder(cache_dir, ".stale-")) as aside,
     ):
         _convert_into(source, tmp, target, aside, eos)
     return target
+
+
+def cache_dir_error(cache_dir: Path, exc: OSError) -> ConfigError:
+    """One sentence for a `[model] cache_dir` the file system refuses, instead of the
+    traceback of the mkdir deep in the first load."""
+    blocker = next((p for p in (cache_dir, *cache_dir.parents) if p.is_file()), None)
+    reason = f"{blocker} is a file" if blocker else exc.strerror or type(exc).__name__
+    return ConfigError(
+        f"[model] cache_dir {cache_dir} cannot be created ({reason}); point it at a folder "
+        "ATRI can write, such as ~/.cache/atri."
+    )
+
+
+def make_cache_folder(cache_dir: Path) -> None:
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cache_dir_error(cache_dir, exc) from None
+
+
+def work_folder(cache_dir: Path, prefix: str) -> Path:
+    """A fresh folder in `cache_dir` to convert into (or move a stale cache aside)."""
+    try:
+        return Path(tempfile.mkdtemp(prefix=owned_prefix(prefix), dir=cache_dir))
+    except OSError as exc:
+        raise cache_dir_error(cache_dir, exc) from None
 
 
 def _convert_into(
