@@ -8,6 +8,7 @@ environment through `Secrets`.
 from __future__ import annotations
 
 import codecs
+import difflib
 import json
 import os
 import re
@@ -714,6 +715,9 @@ class Secrets(BaseModel):
         )
 
 
+_UNKNOWN_KEY = "is not a known key (check the spelling against the commented config.toml)"
+
+
 def _expected(err: Any) -> str:
     """Turn one pydantic error into the 'what is expected' half of the sentence."""
     kind = err["type"]
@@ -732,7 +736,7 @@ def _expected(err: Any) -> str:
     if kind == "literal_error":
         return f"must be one of {ctx.get('expected', '')}"
     if kind == "extra_forbidden":
-        return "is not a known key (check the spelling against the commented config.toml)"
+        return _UNKNOWN_KEY
     if kind in {"int_parsing", "int_type", "int_from_float"}:
         return "must be an integer"
     if kind in {"float_parsing", "float_type"}:
@@ -794,6 +798,56 @@ def _secret_in_file(loc: list[str]) -> str | None:
     )
 
 
+def _sections() -> dict[str, Any]:
+    """The config's sections by name, with the model of each ([model] -> ModelSettings)."""
+    return {
+        name: field.annotation
+        for name, field in Settings.model_fields.items()
+        if not field.exclude and hasattr(field.annotation, "model_fields")
+    }
+
+
+def _close_match(name: str, known: list[str]) -> str | None:
+    """The known name `name` most likely means: `temprature` -> `temperature`, and
+    `Generation` -> `generation` whatever the case."""
+    folded = {k.casefold(): k for k in known}
+    found = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.75)
+    return folded[found[0]] if found else None
+
+
+def _unknown_key(loc: list[str], is_table: bool) -> str:
+    """The sentence for a key or section the config does not have: the key it is likely
+    a slip of, or the section a key of that name belongs in."""
+    sections = _sections()
+    if len(loc) == 1 and is_table:
+        likely = _close_match(loc[0], list(sections))
+        guess = (
+            f"; did you mean [{likely}]?" if likely else f" (the sections: {', '.join(sections)})"
+        )
+        return f"is not a known section{guess}"
+    model: Any = Settings
+    for part in loc[:-1]:
+        model = getattr(model, "model_fields", {}).get(part)
+        model = getattr(model, "annotation", None)
+    here = [k for k, f in getattr(model, "model_fields", {}).items() if not f.exclude]
+    if len(loc) == 1:
+        here = []  # the top level holds only sections
+    key = loc[-1]
+    homes = [name for name, section in sections.items() if key in section.model_fields]
+    if homes:
+        where = " or ".join(f"[{name}]" for name in homes)
+        place = "at the top level" if len(loc) == 1 else f"in [{'.'.join(loc[:-1])}]"
+        return f"is not a known key {place}: `{key}` belongs in {where}"
+    likely = _close_match(key, here)
+    if likely is not None:
+        return f"is not a known key; did you mean `{likely}`?"
+    elsewhere = {k: name for name, section in sections.items() for k in section.model_fields}
+    likely = _close_match(key, list(elsewhere))
+    if likely is not None:
+        return f"is not a known key; did you mean `{likely}` in [{elsewhere[likely]}]?"
+    return _UNKNOWN_KEY
+
+
 def describe_validation_error(exc: ValidationError, source: str) -> str:
     lines = []
     for err in exc.errors():
@@ -804,6 +858,8 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
             lines.append(f"{source}: {where}: {secret}")
             continue
         message = setting_rule(err, err["loc"])
+        if err["type"] == "extra_forbidden" and loc:
+            message = _unknown_key(loc, isinstance(err.get("input"), dict))
         if len(loc) >= 2:
             where = f"[{loc[0]}] {'.'.join(loc[1:])}"
         elif loc:
