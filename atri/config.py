@@ -938,7 +938,7 @@ def load_settings(explicit: str | Path | None = None) -> Settings:
         text = read_hand_written(path)
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}){_backslash_hint(text, exc)}.") from None
+        raise ConfigError(f"{path}: not valid TOML ({_toml_error(text, exc)}).") from None
     except NotUtf8Error as exc:
         raise ConfigError(f"{path}: {exc}.") from None
     except OSError as exc:
@@ -946,13 +946,49 @@ def load_settings(explicit: str | Path | None = None) -> Settings:
     return settings_from_dict(data, source=str(path), root=path.resolve().parent)
 
 
-def _backslash_hint(text: str, exc: tomllib.TOMLDecodeError) -> str:
-    """The Windows path sentence, when the line TOML stopped at holds a backslash."""
-    found = re.search(r"at line (\d+)", str(exc))
+_FULL_WIDTH = str.maketrans("＝［］．，", "=[].,")
+_CURLY_QUOTES = str.maketrans("“”„「」『』‘’", '"""""""' + "''")
+
+
+def _toml_error(text: str, exc: tomllib.TOMLDecodeError) -> str:
+    """The parser's complaint, with a hint on the line it stopped at: most slips in a
+    hand-written config are an input method's characters or Python habits, and the
+    parser's "Invalid value" names none of them."""
+    said = str(exc)
+    twice = re.match(r"Cannot declare \((.*)\) twice \(at line (\d+)", said)
+    if twice is not None:  # the parser shows the section as a Python tuple
+        section = ".".join(re.findall(r"'((?:[^'\\]|\\.)*)'", twice[1]))
+        return f"[{section}] appears twice (again at line {twice[2]}); merge the two into one"
+    if said.startswith("Cannot overwrite a value"):
+        return f"{said}; a key is set twice in one section: keep one of the two"
+    found = re.search(r"at line (\d+)", said)
     lines = text.splitlines()
-    if found is None or not 0 < int(found[1]) <= len(lines) or "\\" not in lines[int(found[1]) - 1]:
-        return ""
-    return f"; {WINDOWS_PATH_HINT}"
+    if found is None or not 0 < int(found[1]) <= len(lines):
+        return said
+    line = lines[int(found[1]) - 1]
+    hint = _line_hint(line.strip())
+    if hint is None:
+        return said
+    key = re.match(r"\s*([\w.\"'-]+)\s*[=＝]", line)
+    named = f" (`{key[1]}`)" if key else ""
+    return f"{said}; line {found[1]}{named}: {hint}"
+
+
+def _line_hint(line: str) -> str | None:
+    """What to write instead on a line TOML could not read, or None when it is no slip
+    we know."""
+    if line.translate(_FULL_WIDTH) != line:
+        return f"write ＝ ［ ］ in ASCII (half-width), like {line.translate(_FULL_WIDTH)}"
+    if line.translate(_CURLY_QUOTES) != line:
+        return f"write text in straight quotes, like {line.translate(_CURLY_QUOTES)}"
+    value = re.match(r"([^=]+?)\s*=\s*(.*?)\s*(#.*)?$", line)
+    if value is not None and value[2] in {"True", "False"}:
+        return f"true and false are lower case in TOML, like {value[1]} = {value[2].lower()}"
+    if "\\" in line:
+        return WINDOWS_PATH_HINT
+    if value is not None and value[2] and value[2][0] not in "\"'[{+-.0123456789":
+        return f'put text in double quotes, like {value[1]} = "{value[2]}"'
+    return None
 
 
 # Keys renamed since the last release: (section, old) -> (section, new). The old name is
