@@ -65,6 +65,48 @@ def cached_hub_folder(hub_id: str, filename: str) -> Path | None:
     return Path(path).parent if isinstance(path, str) else None
 
 
+# Long enough for a slow link, short of huggingface_hub's retries (~50 s and 30 warning
+# lines with no network, before the one sentence).
+HUB_PROBE_SECONDS = 5.0
+
+
+def hub_unreachable() -> str | None:
+    """Why the Hugging Face hub does not answer (one try, a short timeout); None when it
+    does. It goes through the proxies the environment sets, as downloads do."""
+    import httpx
+    from huggingface_hub import constants
+
+    try:
+        httpx.head(constants.ENDPOINT, timeout=HUB_PROBE_SECONDS)
+    except httpx.HTTPError as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def hub_source(hub_id: str) -> str:
+    """What transformers should load for a hub id: the id itself (downloaded, or found in
+    the HF cache) while the hub answers; with no network, its snapshot in the HF cache,
+    or one sentence at once where it is not cached."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return hub_id  # the cache only, as asked: transformers says if it is not there
+    why = hub_unreachable()
+    if why is None:
+        return hub_id
+    cached = cached_hub_folder(hub_id, "config.json")
+    if cached is not None:
+        log.info(
+            "The Hugging Face hub does not answer (%s): loading %s from %s.", why, hub_id, cached
+        )
+        return str(cached)
+    raise ModelNotFoundError(
+        f'[model] base = "{hub_id}" could not be loaded (the Hugging Face hub at '
+        f"{constants.ENDPOINT} does not answer: {why}; and it is not in the local Hugging Face "
+        "cache); set it to a local model folder, or check the hub id and your network."
+    )
+
+
 def offline_gguf_dir() -> Path:
     spec = importlib.util.find_spec(OFFLINE_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
@@ -257,7 +299,7 @@ def resolve_base(settings: Settings) -> str:
             )
         return str(local)
     if is_hub_id(base):
-        return base  # transformers downloads it or finds it in the HF cache
+        return hub_source(base)
     raise ModelNotFoundError(
         f'[model] base = "{base}": no such folder; set it to a local model folder, a hub '
         f'id such as Qwen/Qwen2.5-7B-Instruct, or "{OFFLINE_DEFAULT_BASE}".'
