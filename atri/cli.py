@@ -134,7 +134,7 @@ async def _chat(settings: Settings) -> None:
     with console.status(escape(waking_line(her, settings.model.engine)), spinner="dots"):
         service = await ChatService.open(settings, card=card)
     async with service:
-        await console_chat(service, console)
+        await console_chat(service, console, settings.config_file)
 
 
 @app.command(ctrl_c_at_once=True)

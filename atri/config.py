@@ -8,6 +8,7 @@ environment through `Secrets`.
 from __future__ import annotations
 
 import codecs
+import difflib
 import json
 import os
 import re
@@ -749,6 +750,9 @@ class Secrets(BaseModel):
         )
 
 
+_UNKNOWN_KEY = "is not a known key (check the spelling against the commented config.toml)"
+
+
 def _expected(err: Any) -> str:
     """Turn one pydantic error into the 'what is expected' half of the sentence."""
     kind = err["type"]
@@ -767,7 +771,7 @@ def _expected(err: Any) -> str:
     if kind == "literal_error":
         return f"must be one of {ctx.get('expected', '')}"
     if kind == "extra_forbidden":
-        return "is not a known key (check the spelling against the commented config.toml)"
+        return _UNKNOWN_KEY
     if kind in {"int_parsing", "int_type", "int_from_float"}:
         return "must be an integer"
     if kind in {"float_parsing", "float_type"}:
@@ -829,6 +833,56 @@ def _secret_in_file(loc: list[str]) -> str | None:
     )
 
 
+def _sections() -> dict[str, Any]:
+    """The config's sections by name, with the model of each ([model] -> ModelSettings)."""
+    return {
+        name: field.annotation
+        for name, field in Settings.model_fields.items()
+        if not field.exclude and hasattr(field.annotation, "model_fields")
+    }
+
+
+def _close_match(name: str, known: list[str]) -> str | None:
+    """The known name `name` most likely means: `temprature` -> `temperature`, and
+    `Generation` -> `generation` whatever the case."""
+    folded = {k.casefold(): k for k in known}
+    found = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.75)
+    return folded[found[0]] if found else None
+
+
+def _unknown_key(loc: list[str], is_table: bool) -> str:
+    """The sentence for a key or section the config does not have: the key it is likely
+    a slip of, or the section a key of that name belongs in."""
+    sections = _sections()
+    if len(loc) == 1 and is_table:
+        likely = _close_match(loc[0], list(sections))
+        guess = (
+            f"; did you mean [{likely}]?" if likely else f" (the sections: {', '.join(sections)})"
+        )
+        return f"is not a known section{guess}"
+    model: Any = Settings
+    for part in loc[:-1]:
+        model = getattr(model, "model_fields", {}).get(part)
+        model = getattr(model, "annotation", None)
+    here = [k for k, f in getattr(model, "model_fields", {}).items() if not f.exclude]
+    if len(loc) == 1:
+        here = []  # the top level holds only sections
+    key = loc[-1]
+    homes = [name for name, section in sections.items() if key in section.model_fields]
+    if homes:
+        where = " or ".join(f"[{name}]" for name in homes)
+        place = "at the top level" if len(loc) == 1 else f"in [{'.'.join(loc[:-1])}]"
+        return f"is not a known key {place}: `{key}` belongs in {where}"
+    likely = _close_match(key, here)
+    if likely is not None:
+        return f"is not a known key; did you mean `{likely}`?"
+    elsewhere = {k: name for name, section in sections.items() for k in section.model_fields}
+    likely = _close_match(key, list(elsewhere))
+    if likely is not None:
+        return f"is not a known key; did you mean `{likely}` in [{elsewhere[likely]}]?"
+    return _UNKNOWN_KEY
+
+
 def describe_validation_error(exc: ValidationError, source: str) -> str:
     lines = []
     for err in exc.errors():
@@ -839,6 +893,8 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
             lines.append(f"{source}: {where}: {secret}")
             continue
         message = setting_rule(err, err["loc"])
+        if err["type"] == "extra_forbidden" and loc:
+            message = _unknown_key(loc, isinstance(err.get("input"), dict))
         if len(loc) >= 2:
             where = f"[{loc[0]}] {'.'.join(loc[1:])}"
         elif loc:
@@ -917,7 +973,7 @@ def load_settings(explicit: str | Path | None = None) -> Settings:
         text = read_hand_written(path)
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}){_backslash_hint(text, exc)}.") from None
+        raise ConfigError(f"{path}: not valid TOML ({_toml_error(text, exc)}).") from None
     except NotUtf8Error as exc:
         raise ConfigError(f"{path}: {exc}.") from None
     except OSError as exc:
@@ -925,13 +981,49 @@ def load_settings(explicit: str | Path | None = None) -> Settings:
     return settings_from_dict(data, source=str(path), root=path.resolve().parent)
 
 
-def _backslash_hint(text: str, exc: tomllib.TOMLDecodeError) -> str:
-    """The Windows path sentence, when the line TOML stopped at holds a backslash."""
-    found = re.search(r"at line (\d+)", str(exc))
+_FULL_WIDTH = str.maketrans("＝［］．，", "=[].,")
+_CURLY_QUOTES = str.maketrans("“”„「」『』‘’", '"""""""' + "''")
+
+
+def _toml_error(text: str, exc: tomllib.TOMLDecodeError) -> str:
+    """The parser's complaint, with a hint on the line it stopped at: most slips in a
+    hand-written config are an input method's characters or Python habits, and the
+    parser's "Invalid value" names none of them."""
+    said = str(exc)
+    twice = re.match(r"Cannot declare \((.*)\) twice \(at line (\d+)", said)
+    if twice is not None:  # the parser shows the section as a Python tuple
+        section = ".".join(re.findall(r"'((?:[^'\\]|\\.)*)'", twice[1]))
+        return f"[{section}] appears twice (again at line {twice[2]}); merge the two into one"
+    if said.startswith("Cannot overwrite a value"):
+        return f"{said}; a key is set twice in one section: keep one of the two"
+    found = re.search(r"at line (\d+)", said)
     lines = text.splitlines()
-    if found is None or not 0 < int(found[1]) <= len(lines) or "\\" not in lines[int(found[1]) - 1]:
-        return ""
-    return f"; {WINDOWS_PATH_HINT}"
+    if found is None or not 0 < int(found[1]) <= len(lines):
+        return said
+    line = lines[int(found[1]) - 1]
+    hint = _line_hint(line.strip())
+    if hint is None:
+        return said
+    key = re.match(r"\s*([\w.\"'-]+)\s*[=＝]", line)
+    named = f" (`{key[1]}`)" if key else ""
+    return f"{said}; line {found[1]}{named}: {hint}"
+
+
+def _line_hint(line: str) -> str | None:
+    """What to write instead on a line TOML could not read, or None when it is no slip
+    we know."""
+    if line.translate(_FULL_WIDTH) != line:
+        return f"write ＝ ［ ］ in ASCII (half-width), like {line.translate(_FULL_WIDTH)}"
+    if line.translate(_CURLY_QUOTES) != line:
+        return f"write text in straight quotes, like {line.translate(_CURLY_QUOTES)}"
+    value = re.match(r"([^=]+?)\s*=\s*(.*?)\s*(#.*)?$", line)
+    if value is not None and value[2] in {"True", "False"}:
+        return f"true and false are lower case in TOML, like {value[1]} = {value[2].lower()}"
+    if "\\" in line:
+        return WINDOWS_PATH_HINT
+    if value is not None and value[2] and value[2][0] not in "\"'[{+-.0123456789":
+        return f'put text in double quotes, like {value[1]} = "{value[2]}"'
+    return None
 
 
 # Keys renamed since the last release: (section, old) -> (section, new). The old name is

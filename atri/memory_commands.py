@@ -22,15 +22,27 @@ from atri.cli_common import (
     run_async,
     write_output,
 )
+from atri.config import DEFAULT_CONFIG_NAME
 from atri.terminal import printable, shown, typed
 
 memory_app = Commands(help="Inspect and manage conversation memory.", no_args_is_help=True)
 memory_app.callback()(config_after_group)
 
 
-def _database() -> Path:
+def _database() -> tuple[Path, str]:
+    """The memory database, and the config file it was read from ("" for none)."""
     settings = configured_settings()
-    return settings.path(settings.memory.path)
+    return settings.path(settings.memory.path), settings.config_file
+
+
+def _which_config(config_file: str) -> str:
+    """Why the database may be the wrong one: another config, or none at all."""
+    if not config_file:
+        return (
+            f"No {DEFAULT_CONFIG_NAME} in {Path.cwd()}: built-in defaults are used; give the "
+            "config your bots run with by --config, or run this in its folder."
+        )
+    return "Is this the config.toml your bots run with? (give it with --config)"
 
 
 def _with_memory(fn: Any, read_only: bool = False, creates: bool = False) -> Any:
@@ -43,11 +55,11 @@ def _with_memory(fn: Any, read_only: bool = False, creates: bool = False) -> Any
 
     from model.memory import Memory, database_error
 
-    path = _database()
+    path, config_file = _database()
     if not creates and str(path) != ":memory:" and not path.exists():
         fail(
-            f"No memory database at {path} ([memory] path): nothing is stored there. Is "
-            "this the config.toml your bots run with? (give it with --config)"
+            f"No memory database at {path} ([memory] path): nothing is stored there. "
+            f"{_which_config(config_file)}"
         )
 
     async def go() -> Any:
@@ -314,7 +326,7 @@ def memory_export(
     scope: the whole database, as a backup that `atri memory import` restores."""
     scope = typed(scope)
 
-    if out is not None and _is_database_file(out, _database()):
+    if out is not None and _is_database_file(out, _database()[0]):
         fail(f"{out} is the memory database itself ([memory] path): write the export elsewhere.")
     if scope:
         _remembered(scope)  # nothing written for a scope nothing is stored under

@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 
-from atri.config import Secrets, Settings
+from atri.config import DEFAULT_CONFIG_NAME, Secrets, Settings
 from atri.errors import UserError
 from atri.terminal import waking_line
 from bot.console import PLATFORM as CONSOLE_PLATFORM
@@ -107,7 +108,7 @@ async def run_adapters(
     card: Persona | None = None,
 ) -> None:
     if not has_bots(settings, secrets):
-        await console_chat(worker, console)
+        await console_chat(worker, console, settings.config_file)
         return
     adapters: dict[str, Adapter] = {}
     if settings.qq.enabled:
@@ -157,12 +158,24 @@ async def supervise(name: str, start: Adapter, retry_first: float) -> UserError 
         delay = min(delay * 2, RETRY_MAX_SECONDS)
 
 
-async def console_chat(worker: Worker, console: Console) -> None:
-    """The console chat, on an in-process or a remote worker alike."""
+def config_line(config_file: str) -> str:
+    """Which config the chat runs with: with none in the working folder it is quietly
+    the built-in defaults (a database under ./data), which a newcomer should know."""
+    if config_file:
+        return f"config: {config_file}"
+    return f"config: built-in defaults (no {DEFAULT_CONFIG_NAME} in {Path.cwd()})"
+
+
+async def console_chat(worker: Worker, console: Console, config_file: str | None = None) -> None:
+    """The console chat, on an in-process or a remote worker alike; `config_file` (""
+    for the built-in defaults) is named under the header."""
     character = await worker.character()
     scope = ScopeRef(platform=CONSOLE_PLATFORM, user_id=console_user_id())
     history: list[tuple[str, str]] = [(m.role, m.content) for m in await worker.history(scope)]
     user_name = character.user_name
+    about = describe_worker(await worker.status(), character)
+    if config_file is not None:
+        about = [*about[:1], config_line(config_file), *about[1:]]
     await run_console(
         worker,
         console,
@@ -170,5 +183,5 @@ async def console_chat(worker: Worker, console: Console) -> None:
         character_name=character.name,
         greeting=fill_names(character.greeting, character.name, user_name),
         history=history,
-        about=describe_worker(await worker.status(), character),
+        about=about,
     )

@@ -65,6 +65,48 @@ def cached_hub_folder(hub_id: str, filename: str) -> Path | None:
     return Path(path).parent if isinstance(path, str) else None
 
 
+# Long enough for a slow link, short of huggingface_hub's retries (~50 s and 30 warning
+# lines with no network, before the one sentence).
+HUB_PROBE_SECONDS = 5.0
+
+
+def hub_unreachable() -> str | None:
+    """Why the Hugging Face hub does not answer (one try, a short timeout); None when it
+    does. It goes through the proxies the environment sets, as downloads do."""
+    import httpx
+    from huggingface_hub import constants
+
+    try:
+        httpx.head(constants.ENDPOINT, timeout=HUB_PROBE_SECONDS)
+    except httpx.HTTPError as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def hub_source(hub_id: str) -> str:
+    """What transformers should load for a hub id: the id itself (downloaded, or found in
+    the HF cache) while the hub answers; with no network, its snapshot in the HF cache,
+    or one sentence at once where it is not cached."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return hub_id  # the cache only, as asked: transformers says if it is not there
+    why = hub_unreachable()
+    if why is None:
+        return hub_id
+    cached = cached_hub_folder(hub_id, "config.json")
+    if cached is not None:
+        log.info(
+            "The Hugging Face hub does not answer (%s): loading %s from %s.", why, hub_id, cached
+        )
+        return str(cached)
+    raise ModelNotFoundError(
+        f'[model] base = "{hub_id}" could not be loaded (the Hugging Face hub at '
+        f"{constants.ENDPOINT} does not answer: {why}; and it is not in the local Hugging Face "
+        "cache); set it to a local model folder, or check the hub id and your network."
+    )
+
+
 def offline_gguf_dir() -> Path:
     spec = importlib.util.find_spec(OFFLINE_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
@@ -152,22 +194,44 @@ def offline_default_folder(cache_dir: Path) -> Path:
         log.info("Converting the offline default model in %s again: %s.", target, problem)
     else:
         log.info("Converting the offline default model to safetensors in %s (once).", target)
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    make_cache_folder(cache_dir)
     # Write beside the target and rename, so a crash never leaves a half cache behind
     # that later loads would trust; a conversion killed outright left its work folder
     # (a whole model's size), removed here.
     for prefix in (".convert-", ".stale-"):
         remove_dead_leftovers(cache_dir, prefix)
     with (
-        owned(
-            lambda: Path(tempfile.mkdtemp(prefix=owned_prefix(".convert-"), dir=cache_dir))
-        ) as tmp,
-        owned(
-            lambda: Path(tempfile.mkdtemp(prefix=owned_prefix(".stale-"), dir=cache_dir))
-        ) as aside,
+        owned(lambda: work_folder(cache_dir, ".convert-")) as tmp,
+        owned(lambda: work_folder(cache_dir, ".stale-")) as aside,
     ):
         _convert_into(source, tmp, target, aside, eos)
     return target
+
+
+def cache_dir_error(cache_dir: Path, exc: OSError) -> ConfigError:
+    """One sentence for a `[model] cache_dir` the file system refuses, instead of the
+    traceback of the mkdir deep in the first load."""
+    blocker = next((p for p in (cache_dir, *cache_dir.parents) if p.is_file()), None)
+    reason = f"{blocker} is a file" if blocker else exc.strerror or type(exc).__name__
+    return ConfigError(
+        f"[model] cache_dir {cache_dir} cannot be created ({reason}); point it at a folder "
+        "ATRI can write, such as ~/.cache/atri."
+    )
+
+
+def make_cache_folder(cache_dir: Path) -> None:
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cache_dir_error(cache_dir, exc) from None
+
+
+def work_folder(cache_dir: Path, prefix: str) -> Path:
+    """A fresh folder in `cache_dir` to convert into (or move a stale cache aside)."""
+    try:
+        return Path(tempfile.mkdtemp(prefix=owned_prefix(prefix), dir=cache_dir))
+    except OSError as exc:
+        raise cache_dir_error(cache_dir, exc) from None
 
 
 def _convert_into(
@@ -235,7 +299,7 @@ def resolve_base(settings: Settings) -> str:
             )
         return str(local)
     if is_hub_id(base):
-        return base  # transformers downloads it or finds it in the HF cache
+        return hub_source(base)
     raise ModelNotFoundError(
         f'[model] base = "{base}": no such folder; set it to a local model folder, a hub '
         f'id such as Qwen/Qwen2.5-7B-Instruct, or "{OFFLINE_DEFAULT_BASE}".'
