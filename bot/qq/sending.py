@@ -39,6 +39,43 @@ def is_retryable(exc: BaseException) -> bool:
     return bool(_RETRYABLE_WORDS.search(" ".join(str(v) for v in info.values())))
 
 
+# How long a send waits for the OneBot implementation's answer, at most (NoneBot's
+# api_timeout, 30 s by default, when shorter). The account's send queue is held meanwhile:
+# every other chat of the account waits for a send that one stuck implementation never
+# answers.
+SEND_ANSWER_SECONDS = 15.0
+
+
+def send_answer_seconds(api_timeout: float | None) -> float:
+    """How long a send waits for its answer: SEND_ANSWER_SECONDS, or NoneBot's own
+    `api_timeout` when that is shorter (it fails the call then)."""
+    if api_timeout is None or api_timeout <= 0:
+        return SEND_ANSWER_SECONDS
+    return min(SEND_ANSWER_SECONDS, api_timeout)
+
+
+def refusal_text(exc: BaseException) -> str:
+    """A refusal as one log line: the retcode and the implementation's own words (msg,
+    wording, message: each implementation fills some of them, often with the same text
+    or several lines of it)."""
+    info = getattr(exc, "info", None)
+    if not isinstance(info, dict):
+        return " ".join(str(exc).split()) or type(exc).__name__
+    words: list[str] = []
+    for key in ("msg", "wording", "message"):
+        said = " ".join(str(info.get(key) or "").split())
+        if said and said not in words:
+            words.append(said)
+    said = " / ".join(words)
+    if len(said) > REFUSAL_CHARS:
+        said = said[: REFUSAL_CHARS - 1] + "…"
+    return f"retcode {info.get('retcode')}" + (f": {said}" if said else "")
+
+
+# A refusal's words logged at most (NapCat's timeouts quote a whole JSON answer).
+REFUSAL_CHARS = 300
+
+
 class Stopped(Exception):
     """The plugin is stopping: a send still waiting for its turn is never made."""
 
