@@ -2,9 +2,13 @@
 neither NapCat nor go-cqhttp paces sends by default.
 
 Every send from an account waits its turn: at least `gap_seconds` after the previous one,
-and no more than `per_minute` in any 60 s (0 = no cap). A send refused for risk control
-or because the API is momentarily not available is tried once more after
-`retry_seconds`.
+and no more than `per_minute` in any 60 s (0 = no cap). A send refused in words that
+say risk control or too many sends ("风控", "频繁", "risk", "too fast") is tried once more
+after `retry_seconds`. go-cqhttp, NapCat and Lagrange never say so: go-cqhttp answers
+"blocked by server" (retcode 100) for a muted group and for risk control alike, NapCat a
+"Timeout: NTEvent" (1200), Lagrange a bare retcode; those end the reply. "blocked by
+server" is never retried: a muted group refuses every try, and repeated refused sends can
+get the account banned (NapCat issue #398).
 
 At shutdown every wait here ends at once (`Stopped`): NoneBot waits for each message
 handler, shielded from cancellation, and one waiting for its turn under the per-minute
@@ -23,19 +27,17 @@ from contextlib import asynccontextmanager
 
 from bot.limits import WINDOW_SECONDS
 
-# OneBot v11's retcode for "API not available" (NapCat and go-cqhttp use it too).
-API_NOT_AVAILABLE = 1404
-_RETRYABLE_WORDS = re.compile(r"风控|risk|not available|不可用|频繁|too fast", re.IGNORECASE)
+# Words of a refusal that a later try may get through. Not retcode 1404 ("API not
+# available"): NapCat means an API it does not support, which no later try changes.
+_RETRYABLE_WORDS = re.compile(r"风控|risk|频繁|too fast", re.IGNORECASE)
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """A refusal that a later try may get through: risk control, API not available.
-    NoneBot's ActionFailed carries the implementation's answer in `info`."""
+    """A refusal whose words say risk control or too many sends: a later try may get
+    through. NoneBot's ActionFailed carries the implementation's answer in `info`."""
     info = getattr(exc, "info", None)
     if not isinstance(info, dict):
         return False
-    if info.get("retcode") == API_NOT_AVAILABLE:
-        return True
     return bool(_RETRYABLE_WORDS.search(" ".join(str(v) for v in info.values())))
 
 

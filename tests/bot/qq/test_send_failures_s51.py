@@ -17,7 +17,12 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
-from bot.qq.sending import SEND_ANSWER_SECONDS, refusal_text, send_answer_seconds
+from bot.qq.sending import (
+    SEND_ANSWER_SECONDS,
+    is_retryable,
+    refusal_text,
+    send_answer_seconds,
+)
 from tests.bot.qq.test_messages_e2e import serving, stored_reply, texts
 from tests.bot.qq.test_serve_e2e import GROUP_ID, HEADERS, answer, group_message, next_action
 
@@ -102,3 +107,21 @@ def test_a_bare_refusal_is_its_retcode() -> None:
     assert refusal_text(_Refused(gocq)) == (
         "retcode 100: SEND_MSG_API_ERROR / send group message failed: blocked by server"
     )
+
+
+@pytest.mark.parametrize(
+    ("info", "retried"),
+    [
+        ({"retcode": 1200, "msg": "发送失败，风控"}, True),
+        ({"retcode": 100, "wording": "发送过于频繁"}, True),
+        # NapCat: an API it does not support; no later try changes that.
+        ({"retcode": 1404, "message": "不支持的Api"}, False),
+        # go-cqhttp, muted or risk-controlled alike: never retried (a ban risk).
+        ({"retcode": 100, "wording": "send group message failed: blocked by server"}, False),
+        ({"retcode": 120, "data": None}, False),  # Lagrange, muted
+    ],
+)
+def test_only_a_refusal_worded_as_risk_control_is_tried_again(
+    info: dict[str, object], retried: bool
+) -> None:
+    assert is_retryable(_Refused(info)) is retried
