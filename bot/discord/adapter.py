@@ -395,6 +395,20 @@ async def _post(
     )
 
 
+# What a post fails with besides Discord's refusal (discord.HTTPException): the
+# connection dropped mid-post, the network down, aiohttp's timeout. Whether the part went
+# out is not known; memory keeps it as not sent.
+UNCONFIRMED_POST = (aiohttp.ClientError, TimeoutError, OSError)
+
+
+def _where(message: discord.Message) -> str:
+    """The channel a reply goes to, as a log names it: a DM names its person (a refusal
+    there, 50007, is theirs: DMs closed, or no server shared)."""
+    if message.guild is None:
+        return f"DM with {message.author} ({message.author.id})"
+    return f"channel {message.channel.id}"
+
+
 async def send_reply(
     message: discord.Message,
     text: str,
@@ -424,7 +438,15 @@ async def send_reply(
                     reference = None  # this part and the rest
                     sent.append(await _post(message.channel, part, reference))
             except discord.HTTPException as exc:
-                log.warning("could not reply in Discord channel %s: %s", message.channel.id, exc)
+                log.warning("could not reply in Discord %s: %s", _where(message), exc)
+                break
+            except UNCONFIRMED_POST as exc:
+                # The rest is not tried: one lost post reads as a gap mid-reply.
+                log.warning(
+                    "posting to Discord %s failed: %s; not confirmed",
+                    _where(message),
+                    str(exc) or type(exc).__name__,
+                )
                 break
     if stored is not None and sent:
         limits.posted.add(stored, sent, parts)
@@ -537,8 +559,8 @@ async def hear(
     stored = (worker, ReplyCut(**request.model_dump(include=REF_FIELDS)))
     try:
         return await send_reply(message, reply.text, limits, stored)
-    except discord.HTTPException as exc:
-        log.warning("could not speak up in Discord channel %s: %s", message.channel.id, exc)
+    except (discord.HTTPException, *UNCONFIRMED_POST) as exc:
+        log.warning("could not speak up in Discord %s: %s", _where(message), exc)
         return []
 
 

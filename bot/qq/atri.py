@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nonebot import (
@@ -31,6 +32,7 @@ from nonebot.adapters.onebot.v11 import (
     GroupRecallNoticeEvent,
     Message,
     MessageEvent,
+    NetworkError,
     PokeNotifyEvent,
 )
 from nonebot.adapters.onebot.v11.permission import GROUP_ADMIN, GROUP_OWNER
@@ -67,7 +69,13 @@ from bot.qq.mentions import (
 )
 from bot.qq.quotes import quoted_note
 from bot.qq.resend import CutReply, PostedParts, WaitingReplies
-from bot.qq.sending import SendQueue, Stopped, is_retryable
+from bot.qq.sending import (
+    SendQueue,
+    Stopped,
+    is_retryable,
+    refusal_text,
+    send_answer_seconds,
+)
 from bot.qq.text import (
     drop_unfetched_quote,
     incoming_text,
@@ -367,7 +375,6 @@ async def send_parts(bot: Bot, reply: CutReply) -> bool:
             reply.finish()
             return False
         except Exception as exc:  # ActionFailed, NetworkError: nothing left to tell anyone
-            log.warning("QQ send to %s failed: %s", _send_target(reply), exc)
             return await _after_failed_send(bot, reply, exc)
         reply.sent = index + 1
     reply.finish()
@@ -376,17 +383,47 @@ async def send_parts(bot: Bot, reply: CutReply) -> bool:
 
 def _send_target(reply: CutReply) -> str:
     event = reply.event
-    if reply.privately:
-        return f"private-{event.user_id}"
-    return _group_id(event) or str(event.user_id)
+    group = None if reply.privately else _group_id(event)
+    return f"group {group}" if group else f"private chat with {event.user_id}"
+
+
+def _refusal_hint(reply: CutReply) -> str:
+    """What a refused send may mean, and what became of the reply."""
+    if reply.privately or not _group_id(reply.event):
+        why = "they may not be ATRI's friend (a temporary session refused), or the account "
+    else:
+        why = "ATRI may be muted there, removed from the group, or the account "
+    why += "is under risk control (see the OneBot implementation's log)"
+    if reply.sent:
+        kept = f"{reply.sent} of its {len(reply.parts)} parts were sent and only those remembered"
+        return f"{why}; {kept}."
+    return f"{why}; the reply was not sent and is not remembered."
+
+
+def _log_refusal(reply: CutReply, exc: Exception) -> None:
+    target = _send_target(reply)
+    if isinstance(exc, ActionFailed):
+        said = f"QQ refused a send to {target} ({refusal_text(exc)})"
+    else:  # NetworkError on a connection still up: the implementation never answered
+        seconds = send_answer_seconds(get_driver().config.api_timeout)
+        said = (
+            f"QQ send to {target}: no answer from the OneBot implementation within "
+            f"{seconds:g} s; taken as refused"
+        )
+    log.warning("%s: %s", said, _refusal_hint(reply))
 
 
 async def _after_failed_send(bot: Bot, reply: CutReply, exc: Exception) -> bool:
     now = get_bots().get(reply.account)
-    if isinstance(exc, ActionFailed) and now is bot:  # refused, not cut off
+    if now is bot and not connections.lost(bot).is_set():
+        # Refused, or never answered on a connection that stayed up: parked for the
+        # account's return it would wait for one that never leaves, and hold up the
+        # chat's next reply.
+        _log_refusal(reply, exc)
         await _store_only_sent(reply)
         reply.finish()
         return False
+    log.warning("QQ send to %s cut off: %s", _send_target(reply), exc)
     if isinstance(now, Bot) and now is not bot:  # back already, on a new connection
         return await send_parts(now, reply)
     waiting_replies.keep(reply)
@@ -458,7 +495,12 @@ async def _send_in_turn(bot: Bot, reply: CutReply, index: int) -> None:
     except Exception as exc:
         if not is_retryable(exc):
             raise
-        log.info("QQ send refused (%s); trying again in %s s", exc, config.atri_send_retry_seconds)
+        log.info(
+            "QQ send to %s refused (%s); trying again in %s s",
+            _send_target(reply),
+            refusal_text(exc),
+            config.atri_send_retry_seconds,
+        )
         await queue.pause(config.atri_send_retry_seconds)
         async with queue.turn():
             await _send_part(bot, reply, index)
@@ -473,7 +515,7 @@ async def _send_part(bot: Bot, reply: CutReply, index: int) -> None:
         params: dict[str, Any] = {"user_id": event.user_id, "message": message}
         if getattr(event, "group_id", None):
             params["group_id"] = event.group_id
-        await connections.call(bot, lambda: bot.call_api("send_private_msg", **params))
+        await _answered(bot, lambda: bot.call_api("send_private_msg", **params))
         return
     first = index == 0  # only the first part quotes the message and @s its sender
     options: dict[str, Any] = {"reply_message": first, "at_sender": first}
@@ -482,10 +524,20 @@ async def _send_part(bot: Bot, reply: CutReply, index: int) -> None:
         options["group_id"] = group
     # A part in flight when the connection drops is unconfirmed at once (not after
     # NoneBot's api_timeout): kept, it goes out again as soon as the account is back.
-    sent = await connections.call(bot, lambda: bot.send(event, message, **options))
+    sent = await _answered(bot, lambda: bot.send(event, message, **options))
     message_id = sent.get("message_id") if isinstance(sent, dict) else None
     if reply.stored is not None and isinstance(message_id, int | str):
         posted_parts.add(reply, index, str(message_id))
+
+
+async def _answered(bot: Bot, call: Callable[[], Awaitable[Any]]) -> Any:
+    """A send's answer, waited for `send_answer_seconds` at most: the account's send queue
+    is held until it comes. NetworkError when none comes in time."""
+    seconds = send_answer_seconds(get_driver().config.api_timeout)
+    try:
+        return await asyncio.wait_for(connections.call(bot, call), seconds)
+    except TimeoutError:
+        raise NetworkError(f"no answer to a send within {seconds:g} s") from None
 
 
 def _channel_key(event: Answered) -> str:

@@ -455,7 +455,11 @@ async def test_a_failed_send_is_logged_not_raised(
         )
         with caplog.at_level(logging.WARNING, logger="bot.qq.atri"):
             await plugin.answer(bot, event)
-    assert "QQ send to 300 failed" in caplog.text
+    # One line: where, the implementation's answer, what it may mean (session 51).
+    assert "QQ refused a send to group 300 (retcode 100: group not found): ATRI may be muted" in (
+        caplog.text
+    )
+    assert "the reply was not sent and is not remembered." in caplog.text
 
 
 @pytest.mark.parametrize("author", ["5555", "3889000001"], ids=["listed", "official-range"])
