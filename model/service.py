@@ -779,7 +779,7 @@ class ChatService:
             generation.text, cut = limits.cut(generation.text)
             if cut:
                 generation.finish_reason = "stop"
-            cleaned = clean_reply(generation.text, self.persona.name)
+            cleaned = clean_reply(generation.text, self.persona.name, self.persona.aliases)
             generation.text = self.persona.fill(cleaned, user_name)
             # Judged without the person's name, which she did not choose: a member
             # called "Shitposter" or "ChatGPT", or named in another script, made every

@@ -55,15 +55,26 @@ _NOT_IN_NAMES = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029:：﹕︓]+")
 _THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
 THINK_START = "<think>"
 THINK_END = "</think>"
+# Where a reply ends: the end-of-turn tokens of ChatML, Llama-3 (and 3.1's end of a
+# message), GPT-style models, Gemma, Phi-3 and DeepSeek. What follows one is a turn the
+# model wrote itself (`<|im_end|>\n夏生：再见`), not hers. The engines stop on their own
+# end tokens; this is the last guard for text that got past them (the openai engine
+# without the base's tokenizer, a template that ends its turns with another token).
+# `</s>` also closes HTML's strike-through `<s>`, so it ends her turn only where the next
+# (Llama-2, Mistral) turn opens after it.
+_END_OF_TURN = re.compile(
+    r"<\|(?:im_end|eot_id|eom_id|endoftext|end)\|>|<end_of_turn>|<｜end▁of▁sentence｜>"
+    r"|</s>(?=[^\S\n]*(?:<s>|\[INST\]))"
+)
+# Tokens that open a turn: one in a reply starts the next turn, written by the model.
+_TURN_START = re.compile(r"<\|(?:im_start|start_header_id)\|>|<start_of_turn>")
+# Template tokens left in what remains (a `<|begin_of_text|>`, a lone `</s>`): deleted.
 _TEMPLATE_TOKENS = re.compile(
     r"<\|(?:im_start|im_end|endoftext|eot_id|start_header_id|end_header_id|begin_of_text)\|>"
     r"|</?s>|\[/?INST\]"
 )
-# Where a small model starts writing the next turn itself: cut the reply there (at group 1,
-# the first newline of the blanks before the turn). Tried only where a run of blanks
-# starts, and possessive: `\n\s*` tried at every newline made a reply of 20,000 blank
-# lines take 12 s.
-_NEXT_TURN = re.compile(r"(?<!\s)[^\S\n]*+(\n\s*+(?:<\|im_start\|>|user\s*\n|assistant\s*\n))")
+# A name label before her reply ("ATRI: "), with the blanks a model puts before its colon.
+_LABEL_END = r"[^\S\n]*[:：﹕︓]"
 
 
 class PastTurn(Protocol):
@@ -599,19 +610,35 @@ def reply_after_open_think(text: str) -> str | None:
     return None if end < 0 else text[end + len(THINK_END) :]
 
 
-def clean_reply(text: str, character_name: str = "") -> str:
-    """Strip `<think>` blocks, template tokens, a self-written next turn, a name prefix,
-    and the U+FFFD a byte-level model's reply ends in when its token limit cut it inside
-    a character (an emoji's bytes, say)."""
+def clean_reply(text: str, character_name: str = "", aliases: Collection[str] = ()) -> str:
+    """Her reply in a model's text: up to its first end-of-turn token or turn-opening
+    token (what follows is a turn the model wrote itself), without `<think>` blocks,
+    template tokens, her name as a label (`character_name` or one of her `aliases`, in
+    any case), or the U+FFFD a byte-level model's reply ends in when its token limit cut
+    it inside a character (an emoji's bytes, say)."""
+    text = _up_to_next_turn(text)
     text = _THINK_BLOCK.sub("", after_open_think(text))
-    match = _NEXT_TURN.search(text)
-    if match:
-        text = text[: match.start(1)]
     text = _TEMPLATE_TOKENS.sub("", text)
     text = text.strip().rstrip("\ufffd").rstrip()
-    if character_name:
-        for sep in ("：", ":"):
-            prefix = f"{character_name}{sep}"
-            if text.startswith(prefix):
-                text = text[len(prefix) :].strip()
+    return _without_name_label(text, [character_name, *aliases])
+
+
+def _up_to_next_turn(text: str) -> str:
+    """`text` before its first end-of-turn token and before the first token that opens
+    a turn. A line that only says "user" is not cut at: it is a list's item or a line
+    of code as often as a role (the role after such a token goes with it)."""
+    for token in (_END_OF_TURN, _TURN_START):
+        match = token.search(text)
+        if match:
+            text = text[: match.start()]
     return text
+
+
+def _without_name_label(text: str, names: Sequence[str]) -> str:
+    """`text` without the label of one of `names` at its start ("ATRI: ", "亚托莉 ："),
+    found in any case."""
+    names = [re.escape(n) for n in names if n]
+    if not names:
+        return text
+    label = re.match(f"(?:{'|'.join(names)}){_LABEL_END}", text, re.IGNORECASE)
+    return text[label.end() :].strip() if label else text

@@ -233,7 +233,7 @@ def evaluate(
         with switched_off:
             ppl = _perplexity(engine, samples, loaded.tokenizer.pad_token_id, batch_size)
             texts = _answer(engine, probes, language, systems[which], gen, batch_size)
-        replies[which] = _judged(which, probes, language, texts, persona.name, detector)
+        replies[which] = _judged(which, probes, language, texts, persona, detector)
         figures[which] = _figures(ppl, replies[which], settings.eval.style_markers)
     report = EvalReport(
         adapter_version=str(manifest.get("version", version_dir.name)),
@@ -378,13 +378,14 @@ def _judged(
     probes: list[Probe],
     language: str,
     texts: list[str],
-    character_name: str,
+    persona: Persona,
     detector: OOCDetector,
 ) -> list[ProbeReply]:
-    """Each probe's reply, cleaned, with why the detector flags it out of character."""
+    """Each probe's reply, cleaned (without her name or an alias as its label), with why
+    the detector flags it out of character."""
     from model.character.prompt import clean_reply
 
-    cleaned = [clean_reply(t, character_name) for t in texts]
+    cleaned = [clean_reply(t, persona.name, persona.aliases) for t in texts]
     return [
         ProbeReply(which, p.category, p.text(language), text, detector.check(text).reasons)
         for p, text in zip(probes, cleaned, strict=True)

@@ -395,5 +395,7 @@ def test_clean_reply_of_thousands_of_blank_lines_is_quick(blanks: str) -> None:
     raw = "早上好。" + blanks * 10_000 + "再见"
     started = time.perf_counter()
     assert clean_reply(raw, "亚托莉") == raw.strip()
-    assert clean_reply(raw + "\nuser\n你好", "亚托莉") == raw.strip()
+    # A bare "user" line is her text (s51); the turn the model writes opens with a token.
+    assert clean_reply(raw + "\n<|im_start|>user\n你好", "亚托莉") == raw.strip()
+    assert clean_reply(raw + "<|im_end|>\nuser\n你好", "亚托莉") == raw.strip()
     assert time.perf_counter() - started < 0.5
