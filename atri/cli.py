@@ -11,10 +11,12 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperCommand
 
 from atri.adapter_commands import adapters_app
 from atri.cli_common import (
@@ -232,7 +234,23 @@ def admin_token_notice(openai_api_requires_token: bool) -> str:
     )
 
 
-@app.command()
+class _PrepCommand(TyperCommand):
+    """`atri prep`, whose --format help names the formats the registry holds: read when
+    the help is shown, so that no other `atri` command imports every parser."""
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from dataprep.formats import FORMAT_NAMES
+
+        for param in self.params:
+            if param.name == "fmt":
+                param.help = f"{_FORMAT_HELP}: {', '.join(FORMAT_NAMES)}"
+        super().format_help(ctx, formatter)
+
+
+_FORMAT_HELP = "force a format instead of detecting it"
+
+
+@app.command(cls=_PrepCommand)
 def prep(
     scripts: Annotated[list[Path], typer.Argument(help="script files or folders")],
     out: Annotated[
@@ -241,9 +259,7 @@ def prep(
             "--out", "-o", help="output folder (default: the folder of \\[train] dataset)"
         ),
     ] = None,
-    fmt: Annotated[
-        str | None, typer.Option("--format", "-f", help="force a format instead of detecting it")
-    ] = None,
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help=_FORMAT_HELP)] = None,
 ) -> None:
     """Turn game scripts into a training dataset (sharegpt, messages, alpaca)."""
     from dataprep.cli import run_prep
