@@ -491,6 +491,8 @@ def eval_(
     With --recall: tell facts early in long conversations and ask about them later."""
     from model.adapters.versions import CharacterId, find_version
     from model.character.persona import configured_persona
+    from model.evaluation.progress import RichProbeProgress
+    from model.evaluation.report import reply_excerpt
     from model.evaluation.runner import evaluate
 
     settings = configured_settings()
@@ -519,7 +521,12 @@ def eval_(
         CharacterId.of(persona.name, persona.aliases),
     )
     report = evaluate(
-        settings, folder, probes, progress=note, style_file=dataset.resolve() if dataset else None
+        settings,
+        folder,
+        probes,
+        progress=note,
+        style_file=dataset.resolve() if dataset else None,
+        bar=RichProbeProgress(err_console),
     )
 
     def ppl(value: float | None) -> str:
@@ -545,7 +552,7 @@ def eval_(
     console.print(table)
     for w in report.worst:
         console.print(
-            f"{w.model} · {w.category}: {w.probe} → {' '.join(w.reply.split())[:160]}"
+            f"{w.model} · {w.category}: {w.probe} → {reply_excerpt(w.reply, w.reasons, 160)}"
             f"  ({'; '.join(w.reasons)})",
             markup=False,
             highlight=False,
