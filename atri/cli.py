@@ -11,12 +11,11 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperOption
 
 from atri.adapter_commands import adapters_app
 from atri.cli_common import (
@@ -238,11 +237,11 @@ class _PrepCommand(TyperCommand):
     """`atri prep`, whose --format help names the formats the registry holds: read when
     the help is shown, so that no other `atri` command imports every parser."""
 
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_help(self, ctx: Any, formatter: Any) -> None:
         from dataprep.formats import FORMAT_NAMES
 
         for param in self.params:
-            if param.name == "fmt":
+            if isinstance(param, TyperOption) and param.name == "fmt":
                 param.help = f"{_FORMAT_HELP}: {', '.join(FORMAT_NAMES)}"
         super().format_help(ctx, formatter)
 
