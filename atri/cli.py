@@ -15,6 +15,7 @@ import typer
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperCommand, TyperOption
 
 from atri.adapter_commands import adapters_app
 from atri.cli_common import (
@@ -232,7 +233,23 @@ def admin_token_notice(openai_api_requires_token: bool) -> str:
     )
 
 
-@app.command()
+class _PrepCommand(TyperCommand):
+    """`atri prep`, whose --format help names the formats the registry holds: read when
+    the help is shown, so that no other `atri` command imports every parser."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from dataprep.formats import FORMAT_NAMES
+
+        for param in self.params:
+            if isinstance(param, TyperOption) and param.name == "fmt":
+                param.help = f"{_FORMAT_HELP}: {', '.join(FORMAT_NAMES)}"
+        super().format_help(ctx, formatter)
+
+
+_FORMAT_HELP = "force a format instead of detecting it"
+
+
+@app.command(cls=_PrepCommand)
 def prep(
     scripts: Annotated[list[Path], typer.Argument(help="script files or folders")],
     out: Annotated[
@@ -241,9 +258,7 @@ def prep(
             "--out", "-o", help="output folder (default: the folder of \\[train] dataset)"
         ),
     ] = None,
-    fmt: Annotated[
-        str | None, typer.Option("--format", "-f", help="force a format instead of detecting it")
-    ] = None,
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help=_FORMAT_HELP)] = None,
 ) -> None:
     """Turn game scripts into a training dataset (sharegpt, messages, alpaca)."""
     from dataprep.cli import run_prep
@@ -475,6 +490,8 @@ def eval_(
     With --recall: tell facts early in long conversations and ask about them later."""
     from model.adapters.versions import CharacterId, find_version
     from model.character.persona import configured_persona
+    from model.evaluation.progress import RichProbeProgress
+    from model.evaluation.report import reply_excerpt
     from model.evaluation.runner import evaluate
 
     settings = configured_settings()
@@ -503,7 +520,12 @@ def eval_(
         CharacterId.of(persona.name, persona.aliases),
     )
     report = evaluate(
-        settings, folder, probes, progress=note, style_file=dataset.resolve() if dataset else None
+        settings,
+        folder,
+        probes,
+        progress=note,
+        style_file=dataset.resolve() if dataset else None,
+        bar=RichProbeProgress(err_console),
     )
 
     def ppl(value: float | None) -> str:
@@ -529,7 +551,7 @@ def eval_(
     console.print(table)
     for w in report.worst:
         console.print(
-            f"{w.model} · {w.category}: {w.probe} → {' '.join(w.reply.split())[:160]}"
+            f"{w.model} · {w.category}: {w.probe} → {reply_excerpt(w.reply, w.reasons, 160)}"
             f"  ({'; '.join(w.reasons)})",
             markup=False,
             highlight=False,

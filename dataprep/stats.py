@@ -11,7 +11,10 @@ import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass
@@ -153,51 +156,61 @@ def plot_stats(stats: Stats, path: Path, aliases: list[str] | None = None) -> No
 
     matplotlib.use("Agg")  # no display here or on servers
     import matplotlib.pyplot as plt
+
+    families, _ = _fonts()
+    with plt.rc_context({"font.family": families, "font.size": 11}):
+        fig = stats_figure(stats, aliases)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+
+
+def stats_figure(stats: Stats, aliases: list[str] | None = None) -> Figure:
+    """The figure `plot_stats` saves (drawn with the fonts and backend it sets)."""
+    import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    families, can_draw_cjk = _fonts()
+    _, can_draw_cjk = _fonts()
     name = display_name(stats.character, aliases or [], can_draw_cjk)
     reasons = sorted(
         (kv for kv in stats.character_lines_dropped.items() if kv[1]), key=lambda kv: kv[1]
     )
     labels = [reason.replace("_", " ") for reason, _ in reasons] + ["kept"]
     values = [n for _, n in reasons] + [stats.character_lines_kept]
-    with plt.rc_context({"font.family": families, "font.size": 11}):
-        fig, (left, right) = plt.subplots(
-            1, 2, figsize=(13, max(4.5, 1.2 + 0.45 * len(labels))), width_ratios=(1, 1.2)
-        )
-        fig.suptitle(
-            f"{name}: {stats.character_lines_kept:,} of {stats.character_lines_in:,} lines kept"
-            f" in {stats.samples.get('train', 0):,} train and"
-            f" {stats.samples.get('eval', 0):,} eval samples",
-            fontsize=13,
-        )
-        if stats.reply_lengths:
-            bins = min(40, max(5, len(set(stats.reply_lengths))))
-            import numpy as np  # matplotlib's own dependency; a list of a million is slow
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(13, max(4.5, 1.2 + 0.45 * len(labels))), width_ratios=(1, 1.2)
+    )
+    fig.suptitle(
+        f"{name}: {stats.character_lines_kept:,} of {stats.character_lines_in:,} lines kept"
+        f" in {stats.samples.get('train', 0):,} train and"
+        f" {stats.samples.get('eval', 0):,} eval samples",
+        fontsize=13,
+    )
+    if stats.reply_lengths:
+        bins = min(40, max(5, len(set(stats.reply_lengths))))
+        import numpy as np  # matplotlib's own dependency; a list of a million is slow
 
-            left.hist(
-                np.asarray(stats.reply_lengths), bins=bins, color="tab:blue", edgecolor="white"
-            )
-        left.set_title(f"Length of {name}'s replies")
-        left.set_xlabel("characters")
-        left.set_ylabel("samples")
-        for axis in (left.xaxis, left.yaxis):
-            axis.set_major_locator(MaxNLocator(nbins=6, integer=True))
-            axis.set_major_formatter(FuncFormatter(_compact))
-        colours = ["tab:red"] * len(reasons) + ["tab:green"]
-        bars = right.barh(labels, values, color=colours)
-        right.bar_label(bars, labels=[f"{v:,}" for v in values], padding=3)
-        positive = [v for v in values if v > 0]
-        if positive and max(positive) > 50 * min(positive):
-            right.set_xscale("log")  # a reason of 3 lines stays visible beside 300 000
-        right.set_xlim(right=max(values or [1]) * (4 if right.get_xscale() == "log" else 1.18))
-        right.xaxis.set_major_formatter(FuncFormatter(_compact))
-        right.set_title(f"{name}'s lines: kept, and dropped by reason")
-        right.set_xlabel("lines")
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        left.hist(np.asarray(stats.reply_lengths), bins=bins, color="tab:blue", edgecolor="white")
+    left.set_title(f"Length of {name}'s replies")
+    left.set_xlabel("characters")
+    left.set_ylabel("samples")
+    for axis in (left.xaxis, left.yaxis):
+        axis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+        axis.set_major_formatter(FuncFormatter(_compact))
+    colours = ["tab:red"] * len(reasons) + ["tab:green"]
+    bars = right.barh(labels, values, color=colours)
+    right.bar_label(bars, labels=[f"{v:,}" for v in values], padding=3)
+    positive = [v for v in values if v > 0]
+    if positive and max(positive) > 50 * min(positive):
+        right.set_xscale("log")  # a reason of 3 lines stays visible beside 300 000
+    right.set_xlim(right=max(values or [1]) * (4 if right.get_xscale() == "log" else 1.18))
+    if right.get_xscale() == "linear":
+        # Whole lines only: 4 lines would otherwise be ticked 0, 0.5, … and labelled 0 0 1 …
+        right.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    right.xaxis.set_major_formatter(FuncFormatter(_compact))
+    right.set_title(f"{name}'s lines: kept, and dropped by reason")
+    right.set_xlabel("lines")
+    fig.tight_layout()
+    return fig
 
 
 # The child draws stats.png from what it reads on stdin; run with `python -c`.

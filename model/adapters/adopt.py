@@ -191,8 +191,8 @@ def check_not_adopted(source: Path, out: Path, weights_hash: str) -> None:
         theirs = folder / ADAPTER_WEIGHTS
         if theirs.stat().st_size == size and sha256_file(theirs) == weights_hash:
             raise AdapterError(
-                f"{source} is already adopted: version {folder.name} in {out} has the same "
-                f"{ADAPTER_WEIGHTS}."
+                f"{source} is already version {folder.name} in {out}: that version has the"
+                f" same {ADAPTER_WEIGHTS} (adopted, or written by `atri train`)."
             )
 
 

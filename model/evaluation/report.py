@@ -2,9 +2,55 @@
 
 from __future__ import annotations
 
+import ast
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+# The phrase a reason quotes, as the out-of-character detector writes it (Python's repr
+# at the end: `assistant-speak "I'm here to help"`, `profanity 'damn'`).
+_QUOTED = re.compile(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")$""")
+
+
+def quoted_phrases(reasons: Sequence[str]) -> list[str]:
+    """The phrases the reasons quote, their blanks collapsed as the excerpt's are."""
+    found = []
+    for reason in reasons:
+        m = _QUOTED.search(reason)
+        if m is None:
+            continue
+        try:
+            phrase = ast.literal_eval(m.group(1))
+        except (ValueError, SyntaxError):
+            continue
+        if isinstance(phrase, str) and phrase.strip():
+            found.append(" ".join(phrase.split()))
+    return found
+
+
+def reply_excerpt(reply: str, reasons: Sequence[str], width: int) -> str:
+    """The reply on one line, cut to `width` characters (marked "…"); where the first
+    phrase a reason quotes lies past the cut, the part around it, so the reader sees what
+    the reason names (the head alone quoted "I'm here to help" from past its end)."""
+    text = " ".join(reply.split())
+    if len(text) <= width:
+        return text
+    folded = text.casefold()
+    spans = [
+        (at, at + len(phrase))
+        for phrase in quoted_phrases(reasons)
+        if (at := folded.find(phrase.casefold())) >= 0
+    ]
+    start, end = min(spans, default=(0, 0))
+    if end <= width:
+        return text[:width] + "…"
+    width = max(width, end - start)
+    begin = max(0, min(start - (width - (end - start)) // 2, len(text) - width))
+    head = "…" if begin > 0 else ""
+    tail = "…" if begin + width < len(text) else ""
+    return f"{head}{text[begin : begin + width]}{tail}"
 
 
 @dataclass
@@ -117,7 +163,7 @@ class EvalReport:
         if self.worst:
             lines += ["## Out-of-character replies", ""]
             for w in self.worst:
-                reply = " ".join(w.reply.split())[:200]
+                reply = reply_excerpt(w.reply, w.reasons, 200)
                 lines.append(
                     f"- **{w.model}**, {w.category}: “{w.probe}” → “{reply}” ({'; '.join(w.reasons)})"
                 )

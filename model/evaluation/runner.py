@@ -27,6 +27,7 @@ from model.adapters.versions import (
 from model.character.ooc import OOCDetector
 from model.evaluation.perplexity import mean_token_loss, perplexity
 from model.evaluation.probes import Probe, fallback_note, load_probes
+from model.evaluation.progress import NoProgress, ProbeProgress
 from model.evaluation.report import EvalReport, ModelFigures, ProbeReply
 from model.evaluation.style import style_rate
 from model.training.dataset import Sample, TokenizedSet, tokenize_dataset
@@ -192,11 +193,12 @@ def evaluate(
     probes_path: Path | None = None,
     progress: Callable[[str], None] | None = None,
     style_file: Path | None = None,
+    bar: ProbeProgress | None = None,
 ) -> EvalReport:
     """Score a version against its bare base: held-out perplexity, and the replies to the
     probes (out-of-character and style rates); the report goes into the version's folder.
     `style_file`: the file whose replies' style rate the probe replies are set beside
-    (`--dataset`); by default the held-out set's."""
+    (`--dataset`); by default the held-out set's. `bar` is told of each reply made."""
     from model.character.persona import configured_persona
 
     say = progress or (lambda message: log.info("%s", message))
@@ -227,14 +229,22 @@ def evaluate(
     batch_size = settings.eval.batch_size
     figures: dict[str, ModelFigures] = {}
     replies: dict[str, list[ProbeReply]] = {}
-    for which in ("base", "adapter"):
-        say(f"Probing the {which} ({len(probes)} probes, {len(samples)} held-out samples)…")
-        switched_off = engine.model.disable_adapter() if which == "base" else nullcontext()
-        with switched_off:
-            ppl = _perplexity(engine, samples, loaded.tokenizer.pad_token_id, batch_size)
-            texts = _answer(engine, probes, language, systems[which], gen, batch_size)
-        replies[which] = _judged(which, probes, language, texts, persona, detector)
-        figures[which] = _figures(ppl, replies[which], settings.eval.style_markers)
+    bar = bar or NoProgress()
+    bar.start(2 * len(probes))  # each model's reply to each probe
+    try:
+        for which in ("base", "adapter"):
+            say(f"Probing the {which} ({len(probes)} probes, {len(samples)} held-out samples)…")
+            switched_off = engine.model.disable_adapter() if which == "base" else nullcontext()
+            with switched_off:
+                if samples:
+                    bar.phase(f"{which}: held-out perplexity")
+                ppl = _perplexity(engine, samples, loaded.tokenizer.pad_token_id, batch_size)
+                bar.phase(f"{which}: probes")
+                texts = _answer(engine, probes, language, systems[which], gen, batch_size, bar)
+            replies[which] = _judged(which, probes, language, texts, persona, detector)
+            figures[which] = _figures(ppl, replies[which], settings.eval.style_markers)
+    finally:
+        bar.stop()
     report = EvalReport(
         adapter_version=str(manifest.get("version", version_dir.name)),
         base=figures["base"],
@@ -432,6 +442,7 @@ def _answer(
     system: str,
     gen: GenerationSettings,
     batch_size: int,
+    bar: ProbeProgress,
 ) -> list[str]:
     out: list[str] = []
     for start in range(0, len(probes), batch_size):
@@ -440,4 +451,5 @@ def _answer(
             for p in probes[start : start + batch_size]
         ]
         out += [g.text for g in engine.generate_sync(batch, gen)]
+        bar.advance(len(batch))
     return out

@@ -41,6 +41,19 @@ def lines(scripts: list[Path], language: str) -> list[tuple[str, int, str | None
     ]
 
 
+def dropped(scripts: list[Path], language: str) -> dict[int, str]:
+    """Line → why it was dropped, for the lines read but dropped."""
+    settings = eileen(language)
+    loaded, _ = load_scripts(scripts, settings, None)
+    options = parse_options(settings, loaded)
+    return {
+        u.line: u.dropped
+        for batch in iter_utterances(loaded, options)
+        for u in batch
+        if u.dropped is not None
+    }
+
+
 def test_python_lines_show_the_chosen_languages_string_translations() -> None:
     # A line said from Python has no translate block of its own: in a translated game the
     # original's Python runs and shows each string as the strings block translates it.
@@ -54,11 +67,14 @@ def test_python_lines_show_the_chosen_languages_string_translations() -> None:
         ("game", 13, "Eileen", "我会等的，'船长'。"),  # __(), and a new '…' with escapes
         # A string not wrapped in _() is looked up all the same, as Ren'Py does.
         ("game", 15, "Eileen", "没有用 _() 包起来，也一样翻译。"),
-        # No translation for it: the game shows it as written.
+        # No translation for it: the game shows it as written, dropped below.
         ("game", 16, "Eileen", "Not translated yet."),
         ("game", 17, "Eileen", "在这边。"),  # found without its {#dock}
         ("game", 18, "Max", "来了。"),
     ]
+    # A Chinese dataset holds no English line: it is dropped as a say statement left in
+    # the original is (it was kept, in English, inside a Chinese reply).
+    assert dropped([ORIGINAL, CHINESE], "auto") == {16: "untranslated"}
 
 
 def test_the_original_language_and_a_language_without_strings_show_the_original() -> None:
@@ -74,15 +90,19 @@ def test_the_original_language_and_a_language_without_strings_show_the_original(
         ("game", 18, "Max", "Coming."),
     ]
     assert lines([GAME], "original") == english
-    # Japanese has dialogue blocks but no strings block: Python's lines as written.
+    # Japanese has dialogue blocks but no strings block: Python's lines, shown as written
+    # (in English), are no Japanese lines and are dropped as untranslated.
+    python = {10, 11, 13, 15, 16, 17}
     japanese = {
         9: ("Max", "エイリーン、灯籠が灯ったよ。"),
         12: ("Eileen", "了解です、Captain。"),
         18: ("Max", "今行く。"),
     }
-    assert lines([GAME], "japanese") == [
+    assert dropped([GAME], "japanese") == dict.fromkeys(python, "untranslated")
+    assert [line for line in lines([GAME], "japanese") if line[1] not in python] == [
         (folder, line, *japanese.get(line, (speaker, text)))
         for folder, line, speaker, text in english
+        if line not in python
     ]
 
 

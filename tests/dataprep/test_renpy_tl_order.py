@@ -48,17 +48,19 @@ def test_prep_pairs_the_translated_lines_as_the_game_shows_them(tmp_path: Path) 
     # Max's lantern line (line 9) is answered by her line 10, said from Python, not by
     # her translated line 12; "Aye aye" (12) follows his "Wait for me." (11).
     assert pairs[0] == [("human", "艾琳，灯笼点亮了。"), ("gpt", "那就走吧，船长！")]
+    # Her Python line with no Chinese string (line 16) is no Chinese line: dropped as
+    # untranslated, it ends the reply (her line after it has no line of his before it).
     assert pairs[1][-2:] == [
         ("human", "等等我。"),
-        (
-            "gpt",
-            "遵命，船长。\n我会等的，'船长'。\n没有用 _() 包起来，也一样翻译。"
-            "\nNot translated yet.\n在这边。",
-        ),
+        ("gpt", "遵命，船长。\n我会等的，'船长'。\n没有用 _() 包起来，也一样翻译。"),
     ]
+    assert "Not translated yet." not in json.dumps(samples, ensure_ascii=False)
     stats = json.loads((out / "eileen_stats.json").read_text(encoding="utf-8"))
-    # Every one of her 6 lines follows one of his: none is dropped for want of a lead.
-    assert stats["character_lines"] == {"in": 6, "kept": 6, "dropped": {}}
+    assert stats["character_lines"] == {
+        "in": 6,
+        "kept": 4,
+        "dropped": {"untranslated": 1, "no_lead_before": 1},
+    }
     # The translated lines are counted as their translation file's.
     counted = {
         Path(f["path"]).relative_to(HARBOR).as_posix(): f["utterances"] for f in stats["files"]

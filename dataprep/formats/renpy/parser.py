@@ -330,8 +330,10 @@ def parse(
                 branch += 1
                 forked_from = None
             continue
-        if from_python and strings:
-            spoken = [in_language(spoke, strings) for spoke in spoken]
+        if from_python and chosen is not None:
+            # Python shows its strings in the chosen language; the original's, with none
+            # for a string, shows the original's text: dropped as untranslated.
+            spoken = [in_language(spoke, strings, original=language is None) for spoke in spoken]
         for who, whostr, said, unusable in spoken:
             if who in NOT_SPEAKERS:
                 continue

@@ -24,6 +24,7 @@ from dataprep.formats.renpy.statements import (
     monologue_lines,
 )
 from dataprep.formats.renpy.text import string_translation, unescape
+from dataprep.formats.renpy.translations import UNTRANSLATED, holds_letter
 
 # Python that says a line: `renpy.say(who, what, …)`, or a character called with what it
 # says, `e("Hello.")` (a defined character, a narrator, or `extend`). Keyword arguments
@@ -41,6 +42,8 @@ _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 # holds one (`u"…"` too, not an f-, r- or b-string), then the blanks, line ends and
 # comments before the next literal that Python joins to it (`"Hello, " "world."`).
 _JOINED_LITERAL = re.compile(rf"[uU]?({TRIPLE}|{STR})(?:\s|\\\n|#[^\n]*)*", re.S)
+# Text tags (`{i}`) and interpolated variables (`[name]`): no words of the line's language.
+_TAGS_AND_VARIABLES = re.compile(r"\{[^{}]*\}|\[[^\[\]]*\]")
 # The drop reason of a line said by a `$` call whose brackets are never closed.
 UNCLOSED_CALL = "unclosed_call"
 # The speaker of `renpy.say(who, …`, for a say call that is never closed.
@@ -49,16 +52,21 @@ _SAY_CALL_WHO = re.compile(
 )
 
 
-def in_language(spoke: Said, strings: dict[str, str]) -> Said:
+def in_language(spoke: Said, strings: dict[str, str], original: bool = True) -> Said:
     """What Python says, its strings as the chosen language shows them: Ren'Py looks up
     every string a character says among the string translations (those the game wraps
     in `_()` are the ones written out for the translators) and shows it untranslated
-    when none is there."""
+    when none is there. In the `original`'s Python (not a translate block's) such a line
+    is not the language's: it is dropped as UNTRANSLATED, as a say statement the
+    translation leaves in the original is (a string without a letter, "……", reads the
+    same in any language)."""
     if spoke.unusable is not None:
         return spoke
     said = []
     for at, written in spoke.said:
         new = string_translation(unescape(written), strings)
+        if new is None and original and holds_letter(_TAGS_AND_VARIABLES.sub("", written)):
+            return spoke._replace(unusable=UNTRANSLATED)
         said.append((at, written if new is None else new))
     return spoke._replace(said=said)
 

@@ -27,6 +27,10 @@ _DIALOGUE_TRANSLATION = re.compile(
     re.M,
 )
 ORIGINAL = "original"
+# The drop reason of a line the chosen language has no translation of (the original's
+# text copied into its translate block, or a Python line no strings block translates):
+# a dataset of the language holds none of the original's text. `report.UNTRANSLATED`.
+UNTRANSLATED = "untranslated"
 # `translate <lang> strings:` and its body (group 3): `old "…"` / `new "…"` pairs, the
 # translation of a string the game shows (Ren'Py looks up every string it shows there,
 # such as one wrapped in `_()` or `__()` for the translators).
@@ -132,6 +136,11 @@ def translation_origins(text: str) -> list[Origin]:
 
 # A letter: a string copied as it is holds one ("……", the same in both languages, does not).
 _LETTER = re.compile(r"[^\W\d_]")
+
+
+def holds_letter(string: str) -> bool:
+    """Whether a string holds a letter: one without ("……") reads the same in any language."""
+    return _LETTER.search(string) is not None
 
 
 def block_code(lines: list[str], origin: Origin) -> tuple[list[str], list[str]]:

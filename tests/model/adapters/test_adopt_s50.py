@@ -200,7 +200,7 @@ def test_adopting_the_same_weights_again_names_the_version_that_has_them(
 ) -> None:
     source = peft_adapter(tiny_model_dir, tmp_path / "once")
     first = adopt_adapter(reload_settings, source)
-    with pytest.raises(AdapterError, match=f"already adopted: version {first.version} in"):
+    with pytest.raises(AdapterError, match=f"is already version {first.version} in"):
         adopt_adapter(reload_settings, source)
     out = reload_settings.path(reload_settings.model.adapters_dir)
     assert entries(out) == [first.version]
@@ -309,5 +309,5 @@ def test_the_command_adopts_and_says_when_a_worker_serves_it(
     again = runner.invoke(app, ["adapters", "adopt", str(source), "--config", str(config)])
     assert again.exit_code == 1
     said = " ".join(again.output.split())
-    assert f"error: {source} is already adopted: version {version.name}" in said
+    assert f"error: {source} is already version {version.name}" in said
     assert entries(tmp_path / "adapters") == [version.name]
