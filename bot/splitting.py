@@ -49,16 +49,44 @@ def _sentences(text: str) -> list[str]:
 FENCE = "```"
 
 
-def _split_code_block(block: str, limit: int) -> list[str]:
-    """A fenced block too long for one message: parts that each open and close the fence."""
+def _split_code_block(block: str, limit: int, lead: str = "") -> list[str]:
+    """A fenced block too long for one message: parts that each open and close the fence.
+    `lead`, the text before it, goes in front of the first part with the code lines that
+    fit beside it (a part of its own when none do): an intro is no message of its own."""
     opener, _, body = block.partition("\n")
     body = body.removesuffix(FENCE).rstrip("\n")
     room = limit - len(opener) - len(FENCE) - 2  # two newlines
     if room < 20:  # a fence that leaves no room for code: plain hard cuts
-        return [block[i : i + limit] for i in range(0, len(block), limit)]
+        cuts = [block[i : i + limit] for i in range(0, len(block), limit)]
+        return [lead, *cuts] if lead.strip() else cuts
+    lines = body.split("\n")
+    parts: list[str] = []
+    if lead.strip():
+        beside = _lines_within(lines, room - len(lead))
+        parts.append(lead + _fenced(opener, "\n".join(lines[:beside])) if beside else lead)
+        lines = lines[beside:]
+    return parts + [_fenced(opener, code) for code in _code_parts(lines, room)]
+
+
+def _fenced(opener: str, code: str) -> str:
+    return f"{opener}\n{code}\n{FENCE}"
+
+
+def _lines_within(lines: list[str], room: int) -> int:
+    """How many of the first lines fit in `room` characters, joined by newlines."""
+    used = -1
+    for count, line in enumerate(lines):
+        used += len(line) + 1
+        if used > room:
+            return count
+    return len(lines)
+
+
+def _code_parts(lines: list[str], room: int) -> list[str]:
+    """Code lines packed into parts of at most `room` characters; a longer line is cut."""
     parts: list[str] = []
     current = ""
-    for line in body.split("\n"):
+    for line in lines:
         while len(line) > room:  # a line longer than a part: cut hard
             if current:
                 parts.append(current)
@@ -73,7 +101,7 @@ def _split_code_block(block: str, limit: int) -> list[str]:
         current = candidate
     if current:
         parts.append(current)
-    return [f"{opener}\n{part}\n{FENCE}" for part in parts]
+    return parts
 
 
 # What a hard cut keeps whole: Discord's <…> markup (a custom emoji <:name:id>, a
@@ -144,12 +172,14 @@ def split_message(text: str, limit: int) -> list[str]:
         if len(current) + len(piece) <= limit:
             current += piece
             continue
+        if piece.startswith(FENCE) and len(piece) > limit:
+            # What follows may join the block's last part, as what came before its first.
+            *done, current = _split_code_block(piece, limit, current) or [""]  # no code
+            parts += done
+            continue
         if current.strip():
             parts.append(current)
         current = ""
-        if piece.startswith(FENCE) and len(piece) > limit:
-            parts += _split_code_block(piece, limit)
-            continue
         while len(piece) > limit:  # no sentence end inside: cut between words if any
             cut = _cut_at(piece, limit)
             parts.append(piece[:cut])

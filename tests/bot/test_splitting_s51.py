@@ -1,0 +1,44 @@
+"""Session 51: how a reply splits into parts.
+
+Text around a code block too long for one part goes with the block's first and last
+parts (on QQ each part is one of `max_reply_parts` messages, and an outro was lost).
+"""
+
+from __future__ import annotations
+
+from bot.qq.text import reply_parts
+from bot.splitting import FENCE, split_message
+
+LINE = 'print("hello world")'
+
+
+def block(lines: int) -> str:
+    return f"{FENCE}python\n" + f"{LINE}\n" * lines + FENCE
+
+
+def test_text_around_a_long_code_block_joins_its_first_and_last_parts() -> None:
+    parts = split_message(f"这是代码：\n{block(30)}\n希望有用！", 500)
+    assert len(parts) == 2 and all(len(p) <= 500 for p in parts)
+    assert parts[0].startswith(f"这是代码：\n{FENCE}python\n{LINE}\n")
+    assert parts[-1].endswith(f"{LINE}\n{FENCE}\n希望有用！")
+    assert all(p.count(FENCE) == 2 for p in parts)
+    code = [line for p in parts for line in p.split("\n") if line == LINE]
+    assert len(code) == 30
+
+
+def test_an_outro_after_a_long_code_block_survives_the_qq_parts_cap() -> None:
+    parts = reply_parts(f"这是代码：\n{block(60)}\n希望有用！", 500, 4)
+    assert len(parts) == 3 and parts[-1].endswith("希望有用！")
+    assert all(len(p) <= 500 and p.count(FENCE) == 2 for p in parts)
+
+
+def test_an_intro_with_no_room_for_a_code_line_beside_it_is_a_part_of_its_own() -> None:
+    intro = "说明。" * 160  # 480 characters: no 20-character line fits after it
+    parts = split_message(f"{intro}\n{block(30)}", 500)
+    assert parts[0] == intro
+    assert all(len(p) <= 500 and p.count(FENCE) == 2 for p in parts[1:])
+
+
+def test_a_block_of_only_blank_lines_leaves_no_empty_part() -> None:
+    assert split_message(FENCE + "\n" * 600 + FENCE, 100) == []
+    assert split_message("ab" + FENCE + "\n" * 600 + FENCE, 100) == [f"ab{FENCE}\n\n{FENCE}"]
