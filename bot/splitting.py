@@ -13,10 +13,12 @@ import unicodedata
 
 # A sentence ends after CJK or Latin end punctuation (with closing quotes) or a newline.
 # After a Latin mark, not where a word goes on ("example.com", "3.14", "?q=1"): a
-# reply was split inside a link it gave, which then led nowhere.
+# reply was split inside a link it gave, which then led nowhere. A run of marks
+# ("……", "？！", "...", "！」？") ends it once, after the last: a part began with "…".
+_END_MARKS = "。！？…～!?~."
 _SENTENCE_END = re.compile(
-    r"(?<=[。！？…～])[」』”\"')）]*+\s*"
-    r"|(?<=[!?~.])[」』”\"')）]*+(?![A-Za-z0-9_/%&=#+@-])\s*"
+    r"(?<=[。！？…～])[」』”\"')）]*+(?![" + _END_MARKS + r"])\s*"
+    r"|(?<=[!?~.])[」』”\"')）]*+(?![" + _END_MARKS + r"A-Za-z0-9_/%&=#+@-])\s*"
     r"|\n+"
 )
 _CODE_BLOCK = re.compile(r"```.*?(?:```|$)", re.DOTALL)
@@ -122,6 +124,8 @@ def _joins_on(text: str, at: int) -> bool:
     """Whether text[at] belongs to the character before it."""
     char = text[at]
     if char == _ZWJ or text[at - 1] == _ZWJ:
+        return True
+    if char in _END_MARKS and text[at - 1] in _END_MARKS:  # "……" is one mark
         return True
     if unicodedata.category(char) in ("Mn", "Me", "Mc"):  # accents, variation selectors
         return True

@@ -2,12 +2,15 @@
 
 Text around a code block too long for one part goes with the block's first and last
 parts (on QQ each part is one of `max_reply_parts` messages, and an outro was lost).
+A run of end marks ("……", "？！") is one sentence end: a part began with "…" or "！".
 """
 
 from __future__ import annotations
 
+import pytest
+
 from bot.qq.text import reply_parts
-from bot.splitting import FENCE, split_message
+from bot.splitting import FENCE, _sentences, split_message
 
 LINE = 'print("hello world")'
 
@@ -42,3 +45,20 @@ def test_an_intro_with_no_room_for_a_code_line_beside_it_is_a_part_of_its_own() 
 def test_a_block_of_only_blank_lines_leaves_no_empty_part() -> None:
     assert split_message(FENCE + "\n" * 600 + FENCE, 100) == []
     assert split_message("ab" + FENCE + "\n" * 600 + FENCE, 100) == [f"ab{FENCE}\n\n{FENCE}"]
+
+
+def test_a_run_of_end_marks_ends_one_sentence() -> None:
+    assert _sentences("好的……是吗？！真的。。。") == ["好的……", "是吗？！", "真的。。。"]
+    assert _sentences("wait...what? Really?! Yes.") == ["wait...what? ", "Really?! ", "Yes."]
+    assert _sentences("「好！」？你呢") == ["「好！」？", "你呢"]
+
+
+@pytest.mark.parametrize("marks", ["……", "？！", "!?", "..."])
+def test_a_part_never_starts_inside_a_run_of_end_marks(marks: str) -> None:
+    parts = split_message("我我。" * 2 + "我我我" + marks + "你" * 5, 10)
+    assert parts[0] == "我我。我我。" and parts[1].startswith(f"我我我{marks}")
+
+
+@pytest.mark.parametrize("marks", ["……", "？！"])
+def test_a_hard_cut_keeps_a_run_of_end_marks_whole(marks: str) -> None:
+    assert split_message("我" * 9 + marks + "你" * 5, 10) == ["我" * 9, marks + "你" * 5]
