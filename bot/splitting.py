@@ -9,7 +9,8 @@ several characters.
 from __future__ import annotations
 
 import re
-import unicodedata
+
+import regex
 
 # A sentence ends after CJK or Latin end punctuation (with closing quotes) or a newline.
 # After a Latin mark, not where a word goes on ("example.com", "3.14", "?q=1"): a
@@ -107,36 +108,23 @@ def _code_parts(lines: list[str], room: int) -> list[str]:
 
 
 # What a hard cut keeps whole: Discord's <…> markup (a custom emoji <:name:id>, a
-# <#channel>, a <t:…> time), which cut in two shows as its raw text in both parts, and a
-# character with what joins onto it (👨‍👩‍👧's joiners, a flag's two letters, a skin tone,
-# an accent). A cut moves back at most this far; past it (a run of nothing else) it
-# stays hard.
+# <#channel>, a <t:…> time), which cut in two shows as its raw text in both parts; a
+# character as a reader sees one, a grapheme cluster (👨‍👩‍👧's joiners, a flag's two
+# letters, a skin tone, an accent, Thai "กำ", Hangul jamo, an Arabic prepended mark);
+# and a run of end marks ("……"). A cut moves back at most this far; past it (a run of
+# nothing else) it stays hard.
 _MARKUP_TOKEN = re.compile(r"<[^<>\s]{1,100}>")
+_GRAPHEME = regex.compile(r"\X")
 _MAX_CUT_BACK = 128
-_ZWJ = "\u200d"
 
 
-def _is_regional(char: str) -> bool:
-    return "\U0001f1e6" <= char <= "\U0001f1ff"
-
-
-def _joins_on(text: str, at: int) -> bool:
-    """Whether text[at] belongs to the character before it."""
-    char = text[at]
-    if char == _ZWJ or text[at - 1] == _ZWJ:
-        return True
-    if char in _END_MARKS and text[at - 1] in _END_MARKS:  # "……" is one mark
-        return True
-    if unicodedata.category(char) in ("Mn", "Me", "Mc"):  # accents, variation selectors
-        return True
-    if "\U0001f3fb" <= char <= "\U0001f3ff" or "\U000e0020" <= char <= "\U000e007f":
-        return True  # a skin tone; a subdivision flag's tags
-    if _is_regional(char):  # the second letter of a flag: an odd count of them before
-        count = 0
-        while at - 1 - count >= 0 and _is_regional(text[at - 1 - count]):
-            count += 1
-        return count % 2 == 1
-    return False
+def _cluster_start(text: str, at: int) -> int:
+    """Where the grapheme cluster holding text[at] begins (`at` itself at a boundary).
+    A boundary depends only on what comes before it, so text past `at` is not read."""
+    start = 0
+    for cluster in _GRAPHEME.finditer(text, 0, at + 1):
+        start = cluster.start()
+    return start
 
 
 def hard_cut(piece: str, limit: int) -> int:
@@ -147,8 +135,10 @@ def hard_cut(piece: str, limit: int) -> int:
         if token.start() < cut < token.end():
             cut = token.start()
             break
-    while 0 < cut < len(piece) and _joins_on(piece, cut):
-        cut -= 1
+    if 0 < cut < len(piece):
+        cut = _cluster_start(piece, cut)
+    while 0 < cut < len(piece) and piece[cut] in _END_MARKS and piece[cut - 1] in _END_MARKS:
+        cut -= 1  # "……" is one mark
     return cut if limit - _MAX_CUT_BACK <= cut and cut > 0 else limit
 
 

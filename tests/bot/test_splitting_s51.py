@@ -3,6 +3,8 @@
 Text around a code block too long for one part goes with the block's first and last
 parts (on QQ each part is one of `max_reply_parts` messages, and an outro was lost).
 A run of end marks ("……", "？！") is one sentence end: a part began with "…" or "！".
+A hard cut keeps a grapheme cluster whole where the old rules split one (Thai SARA AM,
+decomposed Hangul, an Arabic prepended mark).
 """
 
 from __future__ import annotations
@@ -62,3 +64,19 @@ def test_a_part_never_starts_inside_a_run_of_end_marks(marks: str) -> None:
 @pytest.mark.parametrize("marks", ["……", "？！"])
 def test_a_hard_cut_keeps_a_run_of_end_marks_whole(marks: str) -> None:
     assert split_message("我" * 9 + marks + "你" * 5, 10) == ["我" * 9, marks + "你" * 5]
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "cluster"),
+    [
+        ("a" * 19 + "\u0e01\u0e33", 20, "\u0e01\u0e33"),  # Thai กำ: SARA AM is category Lo
+        ("a" * 19 + "\u0e81\u0eb3", 20, "\u0e81\u0eb3"),  # Lao ກຳ
+        ("aaaa" + "\u1100\u1161\u11a8", 6, "\u1100\u1161\u11a8"),  # 각 as three jamo
+        ("a" * 11 + "\u0600a", 12, "\u0600a"),  # an Arabic number sign joins what follows
+    ],
+    ids=["thai-sara-am", "lao-sara-am", "hangul-jamo", "prepend"],
+)
+def test_a_hard_cut_keeps_a_grapheme_cluster_whole(text: str, limit: int, cluster: str) -> None:
+    parts = split_message(text, limit)
+    assert "".join(parts) == text and all(len(p) <= limit for p in parts)
+    assert any(cluster in part for part in parts), parts
