@@ -9,14 +9,17 @@ several characters.
 from __future__ import annotations
 
 import re
-import unicodedata
+
+import regex
 
 # A sentence ends after CJK or Latin end punctuation (with closing quotes) or a newline.
 # After a Latin mark, not where a word goes on ("example.com", "3.14", "?q=1"): a
-# reply was split inside a link it gave, which then led nowhere.
+# reply was split inside a link it gave, which then led nowhere. A run of marks
+# ("……", "？！", "...", "！」？") ends it once, after the last: a part began with "…".
+_END_MARKS = "。！？…～!?~."
 _SENTENCE_END = re.compile(
-    r"(?<=[。！？…～])[」』”\"')）]*+\s*"
-    r"|(?<=[!?~.])[」』”\"')）]*+(?![A-Za-z0-9_/%&=#+@-])\s*"
+    r"(?<=[。！？…～])[」』”\"')）]*+(?![" + _END_MARKS + r"])\s*"
+    r"|(?<=[!?~.])[」』”\"')）]*+(?![" + _END_MARKS + r"A-Za-z0-9_/%&=#+@-])\s*"
     r"|\n+"
 )
 _CODE_BLOCK = re.compile(r"```.*?(?:```|$)", re.DOTALL)
@@ -49,16 +52,44 @@ def _sentences(text: str) -> list[str]:
 FENCE = "```"
 
 
-def _split_code_block(block: str, limit: int) -> list[str]:
-    """A fenced block too long for one message: parts that each open and close the fence."""
+def _split_code_block(block: str, limit: int, lead: str = "") -> list[str]:
+    """A fenced block too long for one message: parts that each open and close the fence.
+    `lead`, the text before it, goes in front of the first part with the code lines that
+    fit beside it (a part of its own when none do): an intro is no message of its own."""
     opener, _, body = block.partition("\n")
     body = body.removesuffix(FENCE).rstrip("\n")
     room = limit - len(opener) - len(FENCE) - 2  # two newlines
     if room < 20:  # a fence that leaves no room for code: plain hard cuts
-        return [block[i : i + limit] for i in range(0, len(block), limit)]
+        cuts = [block[i : i + limit] for i in range(0, len(block), limit)]
+        return [lead, *cuts] if lead.strip() else cuts
+    lines = body.split("\n")
+    parts: list[str] = []
+    if lead.strip():
+        beside = _lines_within(lines, room - len(lead))
+        parts.append(lead + _fenced(opener, "\n".join(lines[:beside])) if beside else lead)
+        lines = lines[beside:]
+    return parts + [_fenced(opener, code) for code in _code_parts(lines, room)]
+
+
+def _fenced(opener: str, code: str) -> str:
+    return f"{opener}\n{code}\n{FENCE}"
+
+
+def _lines_within(lines: list[str], room: int) -> int:
+    """How many of the first lines fit in `room` characters, joined by newlines."""
+    used = -1
+    for count, line in enumerate(lines):
+        used += len(line) + 1
+        if used > room:
+            return count
+    return len(lines)
+
+
+def _code_parts(lines: list[str], room: int) -> list[str]:
+    """Code lines packed into parts of at most `room` characters; a longer line is cut."""
     parts: list[str] = []
     current = ""
-    for line in body.split("\n"):
+    for line in lines:
         while len(line) > room:  # a line longer than a part: cut hard
             if current:
                 parts.append(current)
@@ -73,38 +104,27 @@ def _split_code_block(block: str, limit: int) -> list[str]:
         current = candidate
     if current:
         parts.append(current)
-    return [f"{opener}\n{part}\n{FENCE}" for part in parts]
+    return parts
 
 
 # What a hard cut keeps whole: Discord's <…> markup (a custom emoji <:name:id>, a
-# <#channel>, a <t:…> time), which cut in two shows as its raw text in both parts, and a
-# character with what joins onto it (👨‍👩‍👧's joiners, a flag's two letters, a skin tone,
-# an accent). A cut moves back at most this far; past it (a run of nothing else) it
-# stays hard.
+# <#channel>, a <t:…> time), which cut in two shows as its raw text in both parts; a
+# character as a reader sees one, a grapheme cluster (👨‍👩‍👧's joiners, a flag's two
+# letters, a skin tone, an accent, Thai "กำ", Hangul jamo, an Arabic prepended mark);
+# and a run of end marks ("……"). A cut moves back at most this far; past it (a run of
+# nothing else) it stays hard.
 _MARKUP_TOKEN = re.compile(r"<[^<>\s]{1,100}>")
+_GRAPHEME = regex.compile(r"\X")
 _MAX_CUT_BACK = 128
-_ZWJ = "\u200d"
 
 
-def _is_regional(char: str) -> bool:
-    return "\U0001f1e6" <= char <= "\U0001f1ff"
-
-
-def _joins_on(text: str, at: int) -> bool:
-    """Whether text[at] belongs to the character before it."""
-    char = text[at]
-    if char == _ZWJ or text[at - 1] == _ZWJ:
-        return True
-    if unicodedata.category(char) in ("Mn", "Me", "Mc"):  # accents, variation selectors
-        return True
-    if "\U0001f3fb" <= char <= "\U0001f3ff" or "\U000e0020" <= char <= "\U000e007f":
-        return True  # a skin tone; a subdivision flag's tags
-    if _is_regional(char):  # the second letter of a flag: an odd count of them before
-        count = 0
-        while at - 1 - count >= 0 and _is_regional(text[at - 1 - count]):
-            count += 1
-        return count % 2 == 1
-    return False
+def _cluster_start(text: str, at: int) -> int:
+    """Where the grapheme cluster holding text[at] begins (`at` itself at a boundary).
+    A boundary depends only on what comes before it, so text past `at` is not read."""
+    start = 0
+    for cluster in _GRAPHEME.finditer(text, 0, at + 1):
+        start = cluster.start()
+    return start
 
 
 def hard_cut(piece: str, limit: int) -> int:
@@ -115,8 +135,10 @@ def hard_cut(piece: str, limit: int) -> int:
         if token.start() < cut < token.end():
             cut = token.start()
             break
-    while 0 < cut < len(piece) and _joins_on(piece, cut):
-        cut -= 1
+    if 0 < cut < len(piece):
+        cut = _cluster_start(piece, cut)
+    while 0 < cut < len(piece) and piece[cut] in _END_MARKS and piece[cut - 1] in _END_MARKS:
+        cut -= 1  # "……" is one mark
     return cut if limit - _MAX_CUT_BACK <= cut and cut > 0 else limit
 
 
@@ -144,12 +166,14 @@ def split_message(text: str, limit: int) -> list[str]:
         if len(current) + len(piece) <= limit:
             current += piece
             continue
+        if piece.startswith(FENCE) and len(piece) > limit:
+            # What follows may join the block's last part, as what came before its first.
+            *done, current = _split_code_block(piece, limit, current) or [""]  # no code
+            parts += done
+            continue
         if current.strip():
             parts.append(current)
         current = ""
-        if piece.startswith(FENCE) and len(piece) > limit:
-            parts += _split_code_block(piece, limit)
-            continue
         while len(piece) > limit:  # no sentence end inside: cut between words if any
             cut = _cut_at(piece, limit)
             parts.append(piece[:cut])

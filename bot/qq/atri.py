@@ -82,6 +82,7 @@ from bot.qq.text import (
     only_media,
     only_unread_record,
     reply_parts,
+    split_reply,
     text_message,
 )
 from model.character.persona import configured_card_path, load_persona
@@ -324,15 +325,19 @@ async def send_reply(bot: Bot, event: Answered, text: str, stored: ReplyCut | No
     `stored`: the exchange memory holds for it, corrected if not all of it goes out.
     A poke has no message to quote: in a group the poker is @'d, in private it is a
     private message to them."""
-    parts = reply_parts(text, config.atri_max_message_chars, config.atri_max_reply_parts)
+    parts, cut_off = split_reply(text, config.atri_max_message_chars, config.atri_max_reply_parts)
     private_poke = isinstance(event, PokeNotifyEvent) and not _group_id(event)
-    reply = CutReply(str(bot.self_id), event, parts, 0, stored, privately=private_poke)
+    reply = CutReply(
+        str(bot.self_id), event, parts, 0, stored, privately=private_poke, cut_off=cut_off
+    )
     async with _conversation_turn(str(bot.self_id), event):
         await send_parts(bot, reply)
         # The conversation is the reply's until it is over: the rest of one cut by a lost
         # connection goes out before the next reply's first part, which would otherwise
         # go first whenever it waits in the send queue as the account comes back.
         await reply.finished()
+        if reply.cut_off and reply.sent == len(reply.parts):
+            await _store_only_sent(reply)  # one cut short sooner was corrected then
 
 
 # Only a reply's first part quotes the message it answers, so two replies' parts must not
@@ -431,7 +436,7 @@ async def _after_failed_send(bot: Bot, reply: CutReply, exc: Exception) -> bool:
 
 
 async def _store_only_sent(reply: CutReply) -> None:
-    if reply.stored is not None and reply.sent < len(reply.parts):
+    if reply.stored is not None and (reply.sent < len(reply.parts) or reply.cut_off):
         cut = reply.stored.model_copy(update={"sent": reply.sent_text()})
         try:
             await current_worker().cut_reply(cut)

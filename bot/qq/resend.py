@@ -34,6 +34,8 @@ class CutReply:
     # To the event's sender in a private chat (what `/atri memory` asked in a group
     # sends), not as a reply in the event's chat.
     privately: bool = False
+    # Cut at `max_reply_parts`: even with every part out, memory keeps only what was sent.
+    cut_off: bool = False
     # Parts sent and then recalled (a group admin took them back): not hers to remember.
     recalled: set[int] = field(default_factory=set)
     _expiry: asyncio.Task[None] | None = field(default=None, repr=False)

@@ -10,7 +10,7 @@ implementation that re-parses text, or a reader, never sees a live one.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from nonebot.adapters.onebot.v11 import Message, MessageSegment
 
@@ -80,14 +80,27 @@ def inline_record(segment: MessageSegment) -> list[Any] | None:
     return content if isinstance(content, list) and content else None
 
 
-def reply_parts(text: str, limit: int, max_parts: int) -> list[str]:
-    """The reply, defanged and split at sentence ends; past max_parts it is cut off."""
+class ReplyParts(NamedTuple):
+    parts: list[str]
+    # Past max_parts: the rest never goes out, so memory must keep only these parts.
+    cut_off: bool
+
+
+def split_reply(text: str, limit: int, max_parts: int) -> ReplyParts:
+    """The reply, defanged and split at sentence ends; past max_parts it is cut off,
+    its last part ending in CUT_MARK."""
     parts = split_message(defang(text), limit)
-    if len(parts) > max_parts:
-        parts = parts[:max_parts]
-        room = limit - len(CUT_MARK)
-        parts[-1] = parts[-1][: hard_cut(parts[-1], room)] + CUT_MARK
-    return parts
+    if len(parts) <= max_parts:
+        return ReplyParts(parts, cut_off=False)
+    parts = parts[:max_parts]
+    room = limit - len(CUT_MARK)
+    parts[-1] = parts[-1][: hard_cut(parts[-1], room)] + CUT_MARK
+    return ReplyParts(parts, cut_off=True)
+
+
+def reply_parts(text: str, limit: int, max_parts: int) -> list[str]:
+    """The parts of split_reply, for a caller that stores nothing."""
+    return split_reply(text, limit, max_parts).parts
 
 
 def text_message(text: str) -> Message:

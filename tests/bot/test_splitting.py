@@ -45,9 +45,13 @@ def test_a_long_code_block_is_split_with_each_part_fenced() -> None:
     parts = split_message(text, 500)
     fenced = [p for p in parts if "print(" in p]
     assert len(fenced) > 1 and all(len(p) <= 500 for p in parts)
-    for part in fenced:
+    # The intro goes with the first code part, the outro with the last (session 51).
+    assert parts[0].startswith("看这段代码：\n```python\n") and parts[-1].endswith(
+        "\n```\n就是这样。"
+    )
+    code_parts = [p.removeprefix("看这段代码：\n").removesuffix("\n就是这样。") for p in fenced]
+    for part in code_parts:
         assert part.startswith("```python\n") and part.endswith("\n```")
         assert part.count("```") == 2
-    lines = [line for p in fenced for line in p.split("\n")[1:-1]]
+    lines = [line for p in code_parts for line in p.split("\n")[1:-1]]
     assert "\n".join(lines) == code
-    assert parts[0] == "看这段代码：" and parts[-1] == "就是这样。"
