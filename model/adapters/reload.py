@@ -44,7 +44,7 @@ from model.adapters.versions import (
     version_folder,
     version_order,
 )
-from model.character.prompt import ChatMessages
+from model.character.prompt import ChatMessages, clean_reply
 from model.engines.base import EngineUnavailable
 from model.protocol import ReloadResult
 
@@ -439,8 +439,14 @@ class Reloader:
             text = await engine.smoke_test(
                 version, self.smoke_messages(version), self.settings.smoke_max_new_tokens
             )
-            if not text.strip():
-                raise AdapterError(f"Version {version}: the smoke generation returned no text.")
+            # Judged as a user would get it: the engines drop the reasoning of a prompt
+            # that opened `<think>` (without_reasoning), the service a `<think>` block the
+            # model wrote itself; a reply that is all reasoning is no reply.
+            if not clean_reply(text):
+                raise AdapterError(
+                    f"Version {version}: the smoke generation returned no text"
+                    f"{' besides its reasoning' if text.strip() else ''}."
+                )
         except BaseException:
             await self._unload(engine, version)
             raise
