@@ -45,7 +45,7 @@ from model.adapters.versions import (
     version_order,
 )
 from model.character.prompt import ChatMessages
-from model.engines.base import EngineUnavailable
+from model.engines.base import EngineUnavailable, reasoning_removed
 from model.protocol import ReloadResult
 
 log = logging.getLogger(__name__)
@@ -439,8 +439,14 @@ class Reloader:
             text = await engine.smoke_test(
                 version, self.smoke_messages(version), self.settings.smoke_max_new_tokens
             )
-            if not text.strip():
-                raise AdapterError(f"Version {version}: the smoke generation returned no text.")
+            # Judged without its reasoning, as a user gets it: the engines drop that of a
+            # prompt that opened `<think>` (without_reasoning), the service a `<think>`
+            # block the model wrote itself; a reply that is all reasoning is no reply.
+            if not reasoning_removed(text).strip():
+                raise AdapterError(
+                    f"Version {version}: the smoke generation returned no text"
+                    f"{' besides its reasoning' if text.strip() else ''}."
+                )
         except BaseException:
             await self._unload(engine, version)
             raise

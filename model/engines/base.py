@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -17,7 +18,13 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from atri.config import GenerationSettings, Settings
-from model.character.prompt import ChatMessages, reply_after_open_think
+from model.character.prompt import (
+    THINK_END,
+    THINK_START,
+    ChatMessages,
+    after_open_think,
+    reply_after_open_think,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +77,16 @@ def without_reasoning(generation: Generation, where: str) -> Generation:
             where,
         )
     return replace(generation, text="")
+
+
+_THINK_BLOCK = re.compile(f"{re.escape(THINK_START)}.*?(?:{re.escape(THINK_END)}|$)", re.DOTALL)
+
+
+def reasoning_removed(text: str) -> str:
+    """`text` without the reasoning a served reply loses (prompt.clean_reply): what
+    precedes a `</think>` with no `<think>` before it, and every `<think>` block (one
+    left open runs to the end). The reload job's smoke test judges a reply by it."""
+    return _THINK_BLOCK.sub("", after_open_think(text))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from atri.config import GenerationSettings, Settings
-from model.character.prompt import ChatMessages, opens_think
+from model.character.prompt import THINK_END, THINK_START, ChatMessages, opens_think
 from model.engines.base import (
     EngineStats,
     EngineThread,
@@ -67,6 +67,8 @@ class LocalEngine:
         self.prefix_cache = PrefixCache(loaded.model, enabled=prefix_cache and not own_cache)
         # The tokens that end a reply; generate gets them all, not only its config's.
         self.stop_ids = _stop_ids(loaded.tokenizer, loaded.model)
+        # A reply's new tokens as text, reasoning markers kept (reply_decoder).
+        self.decode_reply = reply_decoder(loaded.tokenizer)
         # One thread owns the model: batches and adapter changes never interleave.
         self.thread = EngineThread("atri-engine")
 
@@ -173,7 +175,7 @@ class LocalEngine:
             if stops is not None and stops.ended[i]:
                 tokens = tokens[: stops.ended[i]]  # what follows is padding
             n = next((j for j, t in enumerate(tokens) if t in self.stop_ids), len(tokens))
-            text, cut = rows[i].cut(self.tokenizer.decode(tokens[:n], skip_special_tokens=True))
+            text, cut = rows[i].cut(self.decode_reply(tokens[:n]))
             finish: FinishReason = "length" if n == caps[i] and not cut else "stop"
             results.append(
                 Generation(text=text, new_tokens=n, adapter_version=version, finish_reason=finish)
@@ -181,7 +183,7 @@ class LocalEngine:
         return results, prompt_tokens
 
     def _decode_new(self, tokens: Any) -> str:
-        return str(self.tokenizer.decode(tokens, skip_special_tokens=True))
+        return self.decode_reply(tokens.tolist() if hasattr(tokens, "tolist") else tokens)
 
     def _generate(
         self, rows: list[list[int]], adapter: str, kwargs: dict[str, Any]
@@ -394,7 +396,8 @@ class LocalEngine:
         self._set_active(self.active_adapter)  # peft may move its own active set
 
     def smoke_sync(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
-        """One greedy generation with adapter `name`, the live one restored after."""
+        """One greedy generation with adapter `name`, the live one restored after; as a
+        served reply, without the reasoning of a prompt that opens `<think>`."""
         import torch
 
         from model.adapters.versions import AdapterError
@@ -411,12 +414,22 @@ class LocalEngine:
             "output_scores": True,
             "return_dict_in_generate": True,
         }
+        prompt = self._render([messages])
         with self._trying(name):
-            out, inputs, _ = self._generate(self._encode([messages]), name, kwargs)
+            out, inputs, _ = self._generate(self._tokenize(prompt), name, kwargs)
         if any(bool(torch.isnan(step).any()) for step in out.scores):
             raise AdapterError(f"Adapter {name} produces NaN scores (broken weights).")
-        new = out.sequences[0, inputs["input_ids"].shape[1] :]
-        return str(self.tokenizer.decode(new, skip_special_tokens=True))
+        new = out.sequences[0, inputs["input_ids"].shape[1] :].tolist()
+        n = next((j for j, t in enumerate(new) if t in self.stop_ids), len(new))
+        reply = Generation(
+            text=self.decode_reply(new[:n]),
+            new_tokens=n,
+            adapter_version=name,
+            finish_reason="length" if n == max_new_tokens else "stop",
+        )
+        if opens_think(prompt[0]):
+            reply = without_reasoning(reply, f"local engine, smoke test of {name}")
+        return reply.text
 
     def warm_prefix_sync(self, name: str, prefix: list[int]) -> None:
         with self._trying(name):
@@ -480,6 +493,34 @@ class RowStops:
             if new >= cap or (limit.stop and limit.stop_at(self.decode(tail)) >= 0):
                 self.ended[i] = new
         return torch.tensor([bool(e) for e in self.ended], device=input_ids.device)
+
+
+def reply_decoder(tokenizer: Any) -> Callable[[Sequence[int]], str]:
+    """decode() for a reply's tokens, dropping special tokens as skip_special_tokens does
+    but keeping `<think>` and `</think>` where the tokenizer marks them special: skipped,
+    the marker that ends a reply's reasoning vanished before without_reasoning looked for
+    it, and every reply after a prompt that opens `<think>` counted as all reasoning."""
+    added = getattr(tokenizer, "added_tokens_decoder", {})
+    specials = set(tokenizer.all_special_ids)
+    specials |= {i for i, token in added.items() if getattr(token, "special", False)}
+    markers = {
+        i
+        for i, token in added.items()
+        if getattr(token, "content", token) in (THINK_START, THINK_END)
+    }
+    if not markers & specials:
+
+        def plain(ids: Sequence[int]) -> str:
+            return str(tokenizer.decode(ids, skip_special_tokens=True))
+
+        return plain
+    dropped = specials - markers
+
+    def keeping_markers(ids: Sequence[int]) -> str:
+        kept = [i for i in ids if i not in dropped]
+        return str(tokenizer.decode(kept, skip_special_tokens=False))
+
+    return keeping_markers
 
 
 def window_groups(lengths: list[int], caps: list[int], window: int) -> list[list[int]]:

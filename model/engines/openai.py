@@ -6,7 +6,9 @@ may list several vLLM replicas: rows are spread over them in turn. A replica tha
 404 for a model it should hold (vLLM restarted) gets the registered adapter versions
 loaded again at once and the row once more; one that fails (no answer, a 5xx) leaves the
 rotation, is retried every `REPLICA_RETRY_SECONDS`, and rejoins once it holds the live
-version again (a version kept for a rollback that it cannot load is dropped).
+version again (a version kept for a rollback that it cannot load is dropped). One too
+busy for the row (a 429, a 503 saying so) stays in the rotation, and the row is asked of
+another serving replica once.
 
 Adapter versions are registered with vLLM's runtime LoRA API (`/load_lora_adapter`,
 `/unload_lora_adapter`; vLLM runs with `--enable-lora` and
@@ -93,6 +95,10 @@ TOO_LONG = re.compile(
 # SGLang's 500 carry jinja's TemplateError ("System role not supported", "Conversation
 # roles must alternate user/assistant/..."), llama.cpp's 500 a "Jinja Exception".
 TEMPLATE_REFUSAL = re.compile(r"\brole|template|jinja", re.IGNORECASE)
+# A server too full for one more request just now, in each server's words: a 429 (a
+# gateway's "Rate limit exceeded", "Too Many Requests"), or a 503 saying it is busy or
+# overloaded (llama.cpp's server, SGLang); a bare 503 is a server restarting (ReplicaDown).
+BUSY = re.compile(r"\bbusy\b|overload|too many requests|rate limit", re.IGNORECASE)
 _WIDE = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef\uac00-\ud7af]")
 
 
@@ -115,7 +121,8 @@ class NoReplica(RemoteEngineError, EngineUnavailable):
 
 
 class ServerBusy(RemoteEngineError, EngineUnavailable):
-    """A passing 429 (a gateway's rate limit in front of vLLM): a reload refused for it
+    """A passing 429 (a gateway's rate limit in front of vLLM) or a 503 that says the
+    server is busy: a chat is asked of another replica once, and a reload refused for it
     is tried again at the job's next look, not held as a broken version."""
 
 
@@ -195,6 +202,11 @@ def too_long(message: str) -> bool:
 def template_refusal(message: str) -> bool:
     """Does a server's error say its chat template refused the chat's shape?"""
     return TEMPLATE_REFUSAL.search(message) is not None and not too_long(message)
+
+
+def busy(status: int, detail: str) -> bool:
+    """Does an error answer say the server is only too busy for this request now?"""
+    return status == 429 or (status == 503 and BUSY.search(detail) is not None)
 
 
 def reasoning(message: Any) -> bool:
@@ -463,13 +475,27 @@ class OpenAIEngine:
     ) -> Generation:
         """One row on the next replica in turn; on a replica failure, on another one. A
         replica that lost the model asked for (vLLM restarted) gets every registered
-        version again and the row once more, so one replica alone recovers at once."""
+        version again and the row once more, so one replica alone recovers at once. A
+        busy replica's refusal (ServerBusy) is asked of another serving one, once."""
         tried: set[str] = set()
         reloaded: set[str] = set()
+        asked_elsewhere = False
         while (replica := self._pick(tried)) is not None:
             tried.add(replica.url)
             try:
                 data = await self._complete_chat(replica, messages, gen, model, limits)
+            except ServerBusy as exc:
+                # The busy replica stays in the rotation: it is well, only full now. The
+                # retry runs in this row's task, so the request's deadline still ends it.
+                if asked_elsewhere or not self._serving_untried(tried):
+                    raise
+                asked_elsewhere = True
+                log.info(
+                    "%s is busy (%s); the reply is asked of another replica",
+                    replica.url,
+                    exc.detail,
+                )
+                continue
             except LoraLost as exc:
                 self._take_out(replica, str(exc))
                 if replica.url not in reloaded:
@@ -596,6 +622,10 @@ class OpenAIEngine:
     def _serving(self) -> list[Replica]:
         return [r for r in self.replicas if r.down_since is None]
 
+    def _serving_untried(self, tried: set[str]) -> bool:
+        """Is a serving replica left that a row has not tried (what `_pick` takes next)?"""
+        return any(r.url not in tried for r in self._serving())
+
     async def _serving_now(self) -> list[Replica]:
         """The serving replicas; with none, each one out is retried first: a reload with
         no chats going on (at night) has no row to bring a restarted vLLM back."""
@@ -702,12 +732,12 @@ class OpenAIEngine:
         if response.status_code >= 400:
             detail = error_text(response)
             message = f"{replica.url}{path} answered HTTP {response.status_code}: {detail}"
+            if busy(response.status_code, detail):
+                raise ServerBusy(message, response.status_code, detail)
             # llama.cpp's and SGLang's chat templates refuse a chat with a 500: the replica
             # is well, and the chat may pass in the strict shape (_complete_chat).
             if response.status_code >= 500 and not template_refusal(detail):
                 raise ReplicaDown(message)
-            if response.status_code == 429:
-                raise ServerBusy(message, 429, detail)
             raise RemoteEngineError(message, response.status_code, detail)
         try:
             return response.json()
