@@ -13,6 +13,12 @@ class Role(StrEnum):
     NARRATION = "narration"
 
 
+# The drop reason (in the stats) of a line said in the original but not in the language
+# read: a translation dump's pair not translated yet, a translated line that is the
+# original copied, a Ren'Py line said from Python with no strings translation.
+UNTRANSLATED = "untranslated"
+
+
 @dataclass(slots=True)
 class Utterance:
     """One line of the script as a parser saw it.

@@ -19,7 +19,7 @@ from atri.terminal import counted
 from dataprep.formats import ParseOptions
 from dataprep.formats.renpy import translations as renpy_translations
 from dataprep.formats.renpy.names import NOT_A_STRING_VALUE
-from dataprep.records import Role, Sample, scene_key
+from dataprep.records import UNTRANSLATED, Role, Sample, scene_key
 from dataprep.speakers import SpeakerMap, normalise_name
 from dataprep.stats import FileReport, SpeakerCount, Stats
 
@@ -287,10 +287,6 @@ class TranslationTally:
     missing: Counter[Path] = field(default_factory=Counter)
 
 
-# The drop reason (in the stats) of a translated line that is the original copied: that
-# of a translation dump's line not translated yet.
-UNTRANSLATED = "untranslated"
-
 # Files named in the note on the original's lines with no translation; the rest counted.
 _UNTRANSLATED_NAMED = 3
 
@@ -319,6 +315,9 @@ def notes(
         _left_out_macros_note(counts.left_out_macros),
         _typed_leads_note(options),
         _mixed_languages_note(stats.files),
+        # A run that failed says it in its one sentence (`problem`); one that wrote a few
+        # samples from a file read mostly as narration says it here.
+        _few_speakers_note(stats).strip() or None if train else None,
     ]
     return [sentence for sentence in said if sentence is not None]
 

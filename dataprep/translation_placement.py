@@ -16,8 +16,8 @@ from dataprep.formats import renpy as renpy_format
 from dataprep.formats.renpy import say_ids as renpy_say_ids
 from dataprep.formats.renpy import translations as renpy_translations
 from dataprep.loaded_scripts import LoadedScript
-from dataprep.records import Utterance
-from dataprep.report import UNTRANSLATED, TranslationTally
+from dataprep.records import UNTRANSLATED, Utterance
+from dataprep.report import TranslationTally
 
 
 def renpy_language(setting: str, scripts: list[LoadedScript]) -> str:

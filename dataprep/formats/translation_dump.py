@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from dataprep.formats.common import ParseOptions
 from dataprep.formats.plain import LINE, is_quoted, name_alone
 from dataprep.formats.plain import parse as parse_plain
-from dataprep.records import Utterance
+from dataprep.records import UNTRANSLATED, Utterance
 
 TRANSLATION = "translation"
 ORIGINAL = "original"
 # Drop reasons (in the stats) of a pair whose chosen side is missing.
-MISSING = {TRANSLATION: "untranslated", ORIGINAL: "no_original"}
+MISSING = {TRANSLATION: UNTRANSLATED, ORIGINAL: "no_original"}
 
 _ORIGINAL_MARKS = "○☆"
 # `○000012○…`: a mark, the line's number, the same mark, then what is said.

@@ -24,7 +24,8 @@ from dataprep.formats.renpy.statements import (
     monologue_lines,
 )
 from dataprep.formats.renpy.text import string_translation, unescape
-from dataprep.formats.renpy.translations import UNTRANSLATED, holds_letter
+from dataprep.formats.renpy.translations import holds_letter
+from dataprep.records import UNTRANSLATED
 
 # Python that says a line: `renpy.say(who, what, …)`, or a character called with what it
 # says, `e("Hello.")` (a defined character, a narrator, or `extend`). Keyword arguments

@@ -27,10 +27,6 @@ _DIALOGUE_TRANSLATION = re.compile(
     re.M,
 )
 ORIGINAL = "original"
-# The drop reason of a line the chosen language has no translation of (the original's
-# text copied into its translate block, or a Python line no strings block translates):
-# a dataset of the language holds none of the original's text. `report.UNTRANSLATED`.
-UNTRANSLATED = "untranslated"
 # `translate <lang> strings:` and its body (group 3): `old "…"` / `new "…"` pairs, the
 # translation of a string the game shows (Ren'Py looks up every string it shows there,
 # such as one wrapped in `_()` or `__()` for the translators).
