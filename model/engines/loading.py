@@ -489,7 +489,7 @@ def prepare_tokenizer(tokenizer: Any, chat_template: str = "", base: str = "") -
     padded positions are masked out of attention and out of the labels, so which token
     fills them is never read nor learnt, and decoding drops special tokens. Without one
     (a batch of training padded with None) it is one sentence."""
-    from model.engines.chat_template import render_chat, special_tokens
+    from model.engines.chat_template import declared_special_tokens, render_chat
 
     if chat_template.strip():
         tokenizer.chat_template = chat_template
@@ -502,7 +502,7 @@ def prepare_tokenizer(tokenizer: Any, chat_template: str = "", base: str = "") -
         )
     if tokenizer.pad_token is None:
         pad = tokenizer.eos_token or tokenizer.unk_token or tokenizer.bos_token
-        tokenizer.pad_token = pad or min(special_tokens(tokenizer), default=None)
+        tokenizer.pad_token = pad or min(declared_special_tokens(tokenizer), default=None)
     if tokenizer.pad_token is None:
         raise NoPadTokenError(
             f"{whose} has a tokenizer without any special token (no padding, end-of-text "
