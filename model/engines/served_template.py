@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 
 from atri.config import Settings
-from model.character.prompt import ChatMessages
 from model.engines.chat_template import (
     TEMPLATE_PROBE,
     chat_rules,

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from model.character.prompt import THINK_END, THINK_START, opens_think
 from model.engines.chat_template import (
     apply_template,
     chat_rules,
@@ -25,7 +26,6 @@ from model.engines.chat_template import (
     reply_end,
     special_tokens,
 )
-from model.character.prompt import THINK_END, THINK_START, opens_think
 from model.engines.special_text import defused, defuser
 from model.training.sharegpt import Conversation
 
