@@ -154,17 +154,28 @@ def _user(text: str) -> dict[str, str]:
     return {"role": "user", "content": text}
 
 
+# The user turn that leads a chat opening with her reply (her greeting, or history cut to
+# fit) under a template with a system role that needs user first: short and wordless.
+OPENING_TURN = "…"
+
+
 def conform(messages: ChatMessages, rules: TemplateRules) -> ChatMessages:
     """`messages` in the shape `rules` allow. Where roles must alternate, runs of one
     role are joined, and a chat that opens with a reply is led by the system prompt as a
-    user message (without one, the reply is left out). Where there is no system role,
-    the system prompt opens the first user message."""
+    user message where the template has no system role, else by a short user turn
+    (OPENING_TURN); without a system prompt, the opening replies are left out. Where
+    there is no system role, the system prompt opens the first user message."""
     head = [dict(messages[0])] if messages and messages[0]["role"] == "system" else []
     system = head[0]["content"] if head else ""
     rest = [dict(m) for m in messages[len(head) :]]
     if rules.alternating:
         rest = _joined_runs(rest)
         if rest and rest[0]["role"] != "user":
+            if system and rules.system:
+                # The system prompt stays the system message: made a user message, it
+                # left the system slot to the template's own default (Mistral-Small-3's
+                # ~400-token persona) and made her card a user's instruction.
+                return [*head, _user(OPENING_TURN), *rest]
             if system:
                 return [_user(system), *rest]
             while rest and rest[0]["role"] != "user":
