@@ -479,16 +479,19 @@ _NEEDS_PACKAGES = "requires the following packages"
 def _missing_package(message: str, source: str) -> str | None:
     """The package a tokenizer failed for want of, as transformers' `message` names it,
     or None. Without sentencepiece, transformers falls back to reading tokenizer.model
-    as a tiktoken file and names tiktoken: sentencepiece is what such a folder needs."""
+    as a tiktoken file and names tiktoken: sentencepiece is what such a folder needs.
+    A folder with no tokenizer file at all gets the same words about both packages,
+    which then say nothing: the folder lacks files, not packages."""
     if _NEEDS_PACKAGES in message:
         listed = message.split("environment:", 1)[-1].split(". Run", 1)[0]
         return listed.strip().rstrip(".") or None
-    if "sentencepiece" in message.lower():
+    if "sentencepiece" not in message.lower() and "tiktoken" not in message:
+        return None
+    folder = Path(source)
+    if (folder / "tokenizer.model").is_file() and not _installed("sentencepiece"):
         return "sentencepiece"
-    if "tiktoken" in message:
-        spm_file = (Path(source) / "tokenizer.model").is_file()
-        if spm_file and not _installed("sentencepiece"):
-            return "sentencepiece"
+    tiktoken_file = any(folder.glob("*.tiktoken")) if folder.is_dir() else False
+    if tiktoken_file and not _installed("tiktoken"):
         return "tiktoken"
     return None
 

@@ -95,10 +95,28 @@ def test_a_tokenizer_that_is_the_model_s_own_code_asks_for_trust_first(
 def test_a_tiktoken_tokenizer_without_tiktoken_names_tiktoken(
     tiny_settings: Settings, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    source = str(tiny_model_dir)  # no tokenizer.model: not a sentencepiece folder
+    folder = tmp_path / "kimi"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "tokenizer.json").unlink()
+    (folder / "tiktoken.tiktoken").write_text("", encoding="utf-8")
+    tiny_settings.model.base = str(folder)
     failing_tokenizer(monkeypatch, ValueError(TIKTOKEN_FALLBACK))
+    monkeypatch.setattr(loading, "_installed", lambda package: package != "tiktoken")
     with pytest.raises(UserError, match=r"needs the Python package tiktoken: pip"):
-        load_pretrained(tiny_settings, source)
+        load_pretrained(tiny_settings, str(folder))
+
+
+def test_a_folder_without_tokenizer_files_is_still_told_to_copy_them_in(
+    tiny_settings: Settings, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    shutil.copy(tiny_model_dir / "config.json", folder / "config.json")
+    tiny_settings.model.base = str(folder)
+    # transformers names both packages whatever is installed.
+    monkeypatch.setattr(loading, "_installed", lambda package: False)
+    with pytest.raises(UserError, match=r"no tokenizer could be loaded from .*; copy in"):
+        load_pretrained(tiny_settings, str(folder))
 
 
 def test_sentencepiece_is_a_pinned_dependency() -> None:
