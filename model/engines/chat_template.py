@@ -154,17 +154,28 @@ def _user(text: str) -> dict[str, str]:
     return {"role": "user", "content": text}
 
 
+# The user turn that leads a chat opening with her reply (her greeting, or history cut to
+# fit) under a template with a system role that needs user first: short and wordless.
+OPENING_TURN = "…"
+
+
 def conform(messages: ChatMessages, rules: TemplateRules) -> ChatMessages:
     """`messages` in the shape `rules` allow. Where roles must alternate, runs of one
     role are joined, and a chat that opens with a reply is led by the system prompt as a
-    user message (without one, the reply is left out). Where there is no system role,
-    the system prompt opens the first user message."""
+    user message where the template has no system role, else by a short user turn
+    (OPENING_TURN); without a system prompt, the opening replies are left out. Where
+    there is no system role, the system prompt opens the first user message."""
     head = [dict(messages[0])] if messages and messages[0]["role"] == "system" else []
     system = head[0]["content"] if head else ""
     rest = [dict(m) for m in messages[len(head) :]]
     if rules.alternating:
         rest = _joined_runs(rest)
         if rest and rest[0]["role"] != "user":
+            if system and rules.system:
+                # The system prompt stays the system message: made a user message, it
+                # left the system slot to the template's own default (Mistral-Small-3's
+                # ~400-token persona) and made her card a user's instruction.
+                return [*head, _user(OPENING_TURN), *rest]
             if system:
                 return [_user(system), *rest]
             while rest and rest[0]["role"] != "user":
@@ -210,24 +221,65 @@ def render_chat(
     )
 
 
-# Per tokenizer: (its size when read, its special tokens). Training asks once per
-# conversation, and reading them costs ~0.3 ms on a tokenizer with Llama-3's 256.
-_SPECIALS: weakref.WeakKeyDictionary[Any, tuple[int, tuple[str, ...]]] = weakref.WeakKeyDictionary()
+# Per tokenizer: (its size and chat template when read, its special tokens). Training asks
+# once per conversation, and reading them costs ~0.3 ms on a tokenizer with Llama-3's 256.
+_SPECIALS: weakref.WeakKeyDictionary[Any, tuple[tuple[int, str], tuple[str, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+# A chat with every role, a past reply and the generation prompt: what the template writes
+# around its messages (the served-template check renders it on both sides too).
+TEMPLATE_PROBE: ChatMessages = [
+    {"role": "system", "content": "You are ATRI."},
+    {"role": "user", "content": "hi"},
+    {"role": "assistant", "content": "Hello!"},
+    {"role": "user", "content": "how are you?"},
+]
 
 
 def special_tokens(tokenizer: Any) -> tuple[str, ...]:
-    """The tokenizer's special tokens, longest first (a token is never taken for a
-    shorter one it starts with); read again when tokens were added since."""
-    size = len(tokenizer)
+    """The tokenizer's special tokens, and the added tokens its chat template writes
+    around messages though the tokenizer does not mark them special (DeepSeek-R1's
+    <｜User｜> and <｜Assistant｜>): a message holding one would forge a turn. Longest
+    first (a token is never taken for a shorter one it starts with); read again when
+    tokens were added or the template changed since."""
+    key = (len(tokenizer), str(getattr(tokenizer, "chat_template", None)))
     known = _SPECIALS.get(tokenizer)
-    if known is not None and known[0] == size:
+    if known is not None and known[0] == key:
         return known[1]
+    names = set(declared_special_tokens(tokenizer)) | set(_template_markers(tokenizer))
+    specials = tuple(sorted((n for n in names if n), key=len, reverse=True))
+    _SPECIALS[tokenizer] = (key, specials)
+    return specials
+
+
+def declared_special_tokens(tokenizer: Any) -> set[str]:
+    """The tokens the tokenizer itself marks special (decoding drops them)."""
     names = set(getattr(tokenizer, "all_special_tokens", None) or [])
     added = getattr(tokenizer, "added_tokens_decoder", None) or {}
     names |= {str(t.content) for t in added.values() if getattr(t, "special", False)}
-    specials = tuple(sorted((n for n in names if n), key=len, reverse=True))
-    _SPECIALS[tokenizer] = (size, specials)
-    return specials
+    return {n for n in names if n}
+
+
+def _template_markers(tokenizer: Any) -> list[str]:
+    """The added tokens not marked special that the chat template writes in the probe
+    chat outside its messages: markup (not words nor whitespace), as role markers are."""
+    added = getattr(tokenizer, "added_tokens_decoder", None) or {}
+    plain = [str(t.content) for t in added.values() if not getattr(t, "special", False)]
+    candidates = [t for t in plain if len(t.strip()) > 1 and _is_markup(t)]
+    if not candidates or not getattr(tokenizer, "chat_template", None):
+        return []
+    try:
+        chat = conform(TEMPLATE_PROBE, chat_rules(tokenizer))
+        text = apply_template(tokenizer, chat, True)
+    except Exception:
+        return []  # a template that refuses the probe says so where a chat is rendered
+    contents = " ".join(m["content"] for m in TEMPLATE_PROBE)
+    return [t for t in candidates if t in text and t not in contents]
+
+
+def _is_markup(token: str) -> bool:
+    return any(not (c.isalnum() or c.isspace()) for c in token)
 
 
 def reply_end(text: str, start: int, end: int, specials: Sequence[str]) -> tuple[int, bool]:

@@ -383,10 +383,15 @@ class RemoteCodeError(ConfigError):
     """The model ships its own Python code and [model] trust_remote_code is off."""
 
 
+class MissingPackageError(UserError):
+    """The model's tokenizer (or its shipped code) needs a Python package not installed."""
+
+
 def load_pretrained(settings: Settings, source: str, **model_kwargs: Any) -> tuple[Any, Any]:
     """(model, tokenizer) from `source` under the [model] trust_remote_code choice; a
-    missing model, one without tokenizer files, one whose weights file is cut off, or one
-    that needs its own code is one sentence."""
+    missing model, one without tokenizer files, one whose weights file is cut off, one
+    that needs its own code, or one whose tokenizer needs a package not installed is one
+    sentence."""
     from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -413,6 +418,13 @@ def load_pretrained(settings: Settings, source: str, **model_kwargs: Any) -> tup
             f'[model] base = "{base}": the weights in {source} cannot be read ({exc}); a file '
             "is cut off or damaged, so copy or download the model again."
         ) from None
+    except ImportError as exc:
+        # Remote code importing a package not installed (InternLM3's and Baichuan2's
+        # tokenizers import sentencepiece): transformers' ImportError, 70 lines deep.
+        package = _missing_package(str(exc), source)
+        if package is None:
+            raise
+        raise _package_error(base, package, tokenizer is None) from None
     except ValueError as exc:
         if "does not recognize this architecture" in str(exc):
             # A model newer than the installed transformers (or a config.json typo).
@@ -424,6 +436,13 @@ def load_pretrained(settings: Settings, source: str, **model_kwargs: Any) -> tup
                 f"{transformers.__version__} does not know: a model newer than it needs a "
                 "newer transformers; else check model_type in its config.json."
             ) from None
+        if tokenizer is None and not trust and _tokenizer_ships_code(source):
+            # Its tokenizer is its own code: without it transformers tries another reader
+            # and says what that one lacks, not why.
+            raise _remote_code_error(base) from None
+        package = _missing_package(str(exc), source) if tokenizer is None else None
+        if package is not None:
+            raise _package_error(base, package, True) from None
         if tokenizer is None and (trust or "trust_remote_code" not in str(exc)):
             # A folder of weights and config.json alone: transformers' several lines
             # about backends, then a traceback.
@@ -434,11 +453,60 @@ def load_pretrained(settings: Settings, source: str, **model_kwargs: Any) -> tup
             ) from None
         if trust or "trust_remote_code" not in str(exc):
             raise
-        raise RemoteCodeError(
-            f'[model] base = "{base}" runs Python code shipped with the model; set [model] '
-            "trust_remote_code = true if you trust its source."
-        ) from None
+        raise _remote_code_error(base) from None
     return model, tokenizer
+
+
+def _remote_code_error(base: str) -> RemoteCodeError:
+    return RemoteCodeError(
+        f'[model] base = "{base}" runs Python code shipped with the model; set [model] '
+        "trust_remote_code = true if you trust its source."
+    )
+
+
+def _package_error(base: str, package: str, tokenizer: bool) -> MissingPackageError:
+    needs = "this model's tokenizer needs" if tokenizer else "this model's code needs"
+    return MissingPackageError(
+        f'[model] base = "{base}": {needs} the Python package {package}: pip install {package}'
+    )
+
+
+# transformers' words for a remote module's missing imports: "...requires the following
+# packages that were not found in your environment: sentencepiece. Run `pip install ...`".
+_NEEDS_PACKAGES = "requires the following packages"
+
+
+def _missing_package(message: str, source: str) -> str | None:
+    """The package a tokenizer failed for want of, as transformers' `message` names it,
+    or None. Without sentencepiece, transformers falls back to reading tokenizer.model
+    as a tiktoken file and names tiktoken: sentencepiece is what such a folder needs.
+    A folder with no tokenizer file at all gets the same words about both packages,
+    which then say nothing: the folder lacks files, not packages."""
+    if _NEEDS_PACKAGES in message:
+        listed = message.split("environment:", 1)[-1].split(". Run", 1)[0]
+        return listed.strip().rstrip(".") or None
+    if "sentencepiece" not in message.lower() and "tiktoken" not in message:
+        return None
+    folder = Path(source)
+    if (folder / "tokenizer.model").is_file() and not _installed("sentencepiece"):
+        return "sentencepiece"
+    tiktoken_file = any(folder.glob("*.tiktoken")) if folder.is_dir() else False
+    if tiktoken_file and not _installed("tiktoken"):
+        return "tiktoken"
+    return None
+
+
+def _installed(package: str) -> bool:
+    return importlib.util.find_spec(package) is not None
+
+
+def _tokenizer_ships_code(source: str) -> bool:
+    """Whether the folder's tokenizer_config.json maps the tokenizer to its own code."""
+    try:
+        config = json.loads((Path(source) / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and bool(config.get("auto_map"))
 
 
 def _model_type(source: str) -> str:
@@ -489,7 +557,7 @@ def prepare_tokenizer(tokenizer: Any, chat_template: str = "", base: str = "") -
     padded positions are masked out of attention and out of the labels, so which token
     fills them is never read nor learnt, and decoding drops special tokens. Without one
     (a batch of training padded with None) it is one sentence."""
-    from model.engines.chat_template import render_chat, special_tokens
+    from model.engines.chat_template import declared_special_tokens, render_chat
 
     if chat_template.strip():
         tokenizer.chat_template = chat_template
@@ -502,7 +570,7 @@ def prepare_tokenizer(tokenizer: Any, chat_template: str = "", base: str = "") -
         )
     if tokenizer.pad_token is None:
         pad = tokenizer.eos_token or tokenizer.unk_token or tokenizer.bos_token
-        tokenizer.pad_token = pad or min(special_tokens(tokenizer), default=None)
+        tokenizer.pad_token = pad or min(declared_special_tokens(tokenizer), default=None)
     if tokenizer.pad_token is None:
         raise NoPadTokenError(
             f"{whose} has a tokenizer without any special token (no padding, end-of-text "

@@ -15,21 +15,18 @@ from typing import Any
 import httpx
 
 from atri.config import Settings
-from model.character.prompt import ChatMessages
-from model.engines.chat_template import chat_rules, conform, render_chat, reply_stop
+from model.engines.chat_template import (
+    TEMPLATE_PROBE,
+    chat_rules,
+    conform,
+    render_chat,
+    reply_stop,
+)
 from model.engines.loading import cached_hub_folder, is_hub_id
 from model.engines.vllm_replica import Replica
 
 log = logging.getLogger(__name__)
 
-# The chat the start-up check renders on both sides: every role, a past reply, and the
-# generation prompt.
-TEMPLATE_PROBE: ChatMessages = [
-    {"role": "system", "content": "You are ATRI."},
-    {"role": "user", "content": "hi"},
-    {"role": "assistant", "content": "Hello!"},
-    {"role": "user", "content": "how are you?"},
-]
 TEMPLATE_CHECK_TIMEOUT_SECONDS = 10.0
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from model.character.prompt import THINK_END, THINK_START, opens_think
 from model.engines.chat_template import (
     apply_template,
     chat_rules,
@@ -145,12 +146,32 @@ def _segments(tokenizer: Any, conv: Conversation) -> tuple[list[tuple[str, bool]
         end, needs_eos = reply_end(full, start, end, specials)
         if needs_eos:
             eos = getattr(tokenizer, "eos_token", None) or ""
-        segments.append((full[done:start], False))
-        segments.append((full[start:end], True))
+        opened = _think_left_open(before, full[:start])
+        segments.append((full[done:start] + opened, False))
+        segments.append(((_CLOSE_THINK if opened else "") + full[start:end], True))
         done = end
     segments.append((full[done:], False))
     segments.append((eos, True))
     return [(t, label) for t, label in segments if t], hidden
+
+
+# What she learns to write first after a prompt left inside an open `<think>`: the
+# served path (prompt.reply_after_open_think) keeps what follows it as her reply.
+_CLOSE_THINK = f"{THINK_END}\n\n"
+
+
+def _think_left_open(prompt: str, context: str) -> str:
+    """The open `<think>` text (`<think>\\n`) that the generation prompt (`prompt`)
+    ends in and the rendered chat (`context`, up to her reply) lacks, or "". A
+    DeepSeek-R1 distill's template opens `<think>` in the prompt the worker generates
+    from, but writes a past reply (its reasoning removed) right after the role marker:
+    trained on that, the adapter would never see the prompt it answers from."""
+    if not opens_think(prompt):
+        return ""
+    tail = context.rstrip()
+    if tail.endswith((THINK_START, THINK_END)):
+        return ""  # the template writes the block before the reply itself
+    return prompt[prompt.rindex(THINK_START) :]
 
 
 # Marks, on each message _segments renders, whether it carries loss (Conversation.learns).

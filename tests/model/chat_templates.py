@@ -269,3 +269,36 @@ def save_template_model(folder: Path, real: RealTemplate) -> Path:
     from tests.tiny_model import build_tiny_model
 
     return build_tiny_model(folder, tokenizer=template_tokenizer(real))
+
+
+# DeepSeek-R1-Distill-Qwen (its tool branches left out): the generation prompt opens
+# `<think>`, a past reply loses what comes before its `</think>`, and the role markers are
+# added tokens its tokenizer does not mark special.
+R1_DISTILL = RealTemplate(
+    "{% set ns = namespace(system_prompt='') %}"
+    "{%- for message in messages %}{%- if message['role'] == 'system' %}"
+    "{% set ns.system_prompt = message['content'] %}{%- endif %}{%- endfor %}"
+    "{{ bos_token }}{{ ns.system_prompt }}"
+    "{%- for message in messages %}"
+    "{%- if message['role'] == 'user' %}{{ '<｜User｜>' + message['content'] }}{%- endif %}"
+    "{%- if message['role'] == 'assistant' and message['content'] is not none %}"
+    "{% set content = message['content'] %}"
+    "{% if '</think>' in content %}{% set content = content.split('</think>')[-1] %}{% endif %}"
+    "{{ '<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>' }}"
+    "{%- endif %}{%- endfor %}"
+    "{% if add_generation_prompt %}{{ '<｜Assistant｜><think>\\n' }}{% endif %}",
+    bos="<｜begin▁of▁sentence｜>",
+    eos="<｜end▁of▁sentence｜>",
+)
+R1_ROLE_MARKERS = ("<｜User｜>", "<｜Assistant｜>")
+
+
+def r1_distill_tokenizer() -> Any:
+    """The tiny tokenizer with R1-Distill's template: its role markers and think tags are
+    added tokens with special=false, as its tokenizer.json has them."""
+    from tokenizers import AddedToken
+
+    tokenizer = template_tokenizer(R1_DISTILL)
+    markers = [*R1_ROLE_MARKERS, "<think>", "</think>"]
+    tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in markers])
+    return tokenizer
