@@ -64,6 +64,8 @@ _NAME_BOX = re.compile(r"\\n[a-z]{0,3}<(?P<angle>[^<>\n]*)>|\\nw\[(?P<square>[^\
 # A first line `【Name】`, and what follows it on that line.
 _BRACKETED_NAME = re.compile(r"【([^【】]{1,24})】(.*)")
 _VARIABLE = re.compile(r"\\[Vv]\[(\d+)\]")
+# What parts a name from the label of a value shown after it: `天影 好感度：`, `张兰山-好感度`.
+_VALUE_LABEL_GAP = re.compile(r"\s*[\s\-－—–:：(（/|]\s*")
 _PARTY = re.compile(r"\\[Pp]\[(\d+)\]")
 # Any other control code, with its argument: `\C[2]`, `\I[64]`, `\FS[20]`, `\.`, `\|`, `\!`,
 # `\>`, `\<`, `\^`, `\{`, `\}`, `\$`, `\G`. `\\` is a backslash shown.
@@ -237,7 +239,7 @@ class _Reader:
         """A message box: its speaker from MZ's name, a name box or its first line."""
         texts = [self.actors_named(t) for t in texts]
         named = parameters[4] if len(parameters) > 4 and isinstance(parameters[4], str) else ""
-        name = _strip_codes(self.actors_named(named))[0]
+        name = _speaker_name(self.actors_named(named))
         boxed: list[str] = []
 
         def box(m: re.Match[str]) -> str:
@@ -246,7 +248,7 @@ class _Reader:
 
         texts = [_NAME_BOX.sub(box, t) for t in texts]
         if not name.strip() and boxed:
-            name = _strip_codes(boxed[0])[0]
+            name = _speaker_name(self.actors_named(boxed[0]))
         if not name.strip():
             name, texts = self.first_line_name(texts)
         self.say(tidy_name(name) or None, texts, line)
@@ -298,6 +300,18 @@ def _code(command: object) -> tuple[object, list[object]]:
 def _first_text(command: object) -> str:
     parameters = _code(command)[1]
     return parameters[0] if parameters and isinstance(parameters[0], str) else ""
+
+
+def _speaker_name(name: str) -> str:
+    """A speaker's name without its codes. A name that shows a game value after it
+    (`天影 好感度：\\V[379]`, `Rin - Love \\V[5]`: a stat beside the name) is the name
+    before the value's label."""
+    value = _VARIABLE.search(name)
+    if value is not None:
+        before = _strip_codes(name[: value.start()])[0]
+        if before:
+            return _VALUE_LABEL_GAP.split(before, maxsplit=1)[0]
+    return _strip_codes(name)[0]
 
 
 def _strip_codes(text: str) -> tuple[str, bool]:
