@@ -34,6 +34,11 @@ from dataprep.records import Utterance
 
 # An event command list, as RPG Maker writes it: what tells its data from other JSON.
 _EVENT_LIST = re.compile(r'"list"\s*:\s*\[\s*\{\s*"code"\s*:')
+# A map's keys (`"tilesetId": 1`, `"events": [`): they tell a map with no events from
+# other JSON. RPG Maker writes the tileset id before the map's (long) tile data.
+_MAP_KEY = re.compile(r'"tilesetId"\s*:\s*\d')
+_EVENTS_KEY = re.compile(r'"events"\s*:\s*\[')
+_MAP_HEAD_CHARS = 4096
 # The database files beside the event data: no script (System.json, Actors.json …).
 DATABASE_FILES = frozenset(
     f"{name}.json"
@@ -86,8 +91,12 @@ _QUOTE_OPENERS = '「『“"（('
 
 
 def is_event_data(text: str) -> bool:
-    """Whether a .json file's text holds RPG Maker event command lists."""
-    return _EVENT_LIST.search(text) is not None
+    """Whether a .json file's text holds RPG Maker event command lists, or is a map
+    without events (a map the player only walks through: no script, but RPG Maker's)."""
+    if _EVENT_LIST.search(text) is not None:
+        return True
+    head = text[:_MAP_HEAD_CHARS]
+    return _MAP_KEY.search(head) is not None and _EVENTS_KEY.search(text) is not None
 
 
 def is_database_file(path: Path) -> bool:

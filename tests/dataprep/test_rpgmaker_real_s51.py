@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from dataprep.formats import ParseOptions, parse
+from dataprep.formats import ParseOptions, detect_format, parse
 
 
 def cmd(code: int, *parameters: object) -> dict[str, object]:
@@ -88,3 +88,13 @@ def test_in_mz_a_colon_line_is_a_label_unless_an_actor_or_speech() -> None:
         ("张兰山", "「你好。」"),
         (None, "无名氏：走吧。"),
     ]
+
+
+def test_a_map_without_events_is_rpg_maker_data_with_no_dialogue() -> None:
+    # END QUEST's walk-through maps: `"events":[]` or only nulls; before, "not a list of
+    # messages" and counted as unreadable.
+    empty_map = {"autoplayBgm": False, "tilesetId": 1, "width": 17, "data": [0] * 8}
+    for events in ([], [None, None]):
+        text = json.dumps({**empty_map, "events": events})
+        assert detect_format(text, "Map002.json") == "rpgmaker"
+        assert parse(text, "Map002.json", "rpgmaker", ParseOptions()) == []
