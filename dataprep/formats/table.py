@@ -28,7 +28,6 @@ import csv
 import io
 import re
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -67,6 +66,8 @@ _WORDS = re.compile(r"[a-z]+")
 # How much of the file the delimiter is sniffed from.
 _SNIFF_CHARS = 16 * 1024
 _DELIMITERS = ",;\t"
+# Fewer rows than this are too few to tell a scene column from one naming each line.
+_MIN_ROWS_FOR_SCENES = 4
 # How many cells of an unknown first row the run names.
 _NAMED = 8
 
@@ -225,13 +226,15 @@ def _utterances(
     return out
 
 
-def _scene_changes(rows: list[tuple[int, list[str]]], columns: _Columns) -> Iterator[bool]:
-    """For each row, whether it starts a scene: the scene column's value changes there."""
-    last: str | None = None
-    for _, cells in rows:
-        value = _cell(cells, columns.scene)
-        yield last is not None and value != last
-        last = value
+def _scene_changes(rows: list[tuple[int, list[str]]], columns: _Columns) -> list[bool]:
+    """For each row, whether it starts a scene: the scene column's value changes there.
+    A column whose value changes on most rows names each line, not its scene (LiveMaker's
+    `Label`, one per text block): no scenes then, or every line would be one alone."""
+    values = [_cell(cells, columns.scene) for _, cells in rows]
+    changes = [i > 0 and value != values[i - 1] for i, value in enumerate(values)]
+    if len(rows) >= _MIN_ROWS_FOR_SCENES and sum(changes) * 2 > len(rows):
+        return [False] * len(rows)
+    return changes
 
 
 def _as_plain(

@@ -40,3 +40,26 @@ def test_a_content_column_alone_is_the_text() -> None:
 
 def test_a_scene_number_column_starts_scenes() -> None:
     assert [scene for _, _, scene in lines(SCRIPT)] == ["0", "1"]
+
+
+LIVEMAKER = """\
+ID,Label,Context,Original text,Translated text
+pylm:text:00000023.lsb:8:0,00000025,,"【部員】
+「今日は何をしますか？」",
+pylm:text:00000023.lsb:9:0,00000026,,"【部長】
+「まずは掃除かしら」",
+pylm:text:00000023.lsb:10:0,00000027,,窓の外では桜が散っていた。,
+pylm:text:00000023.lsb:11:0,00000028,,"【部員】
+「えー、またですか」",
+"""
+
+
+def test_a_label_on_every_row_is_no_scene() -> None:
+    # pylivemaker's `lmlsb extractcsv`: `Label` names each text block, one a row.
+    said = parse(LIVEMAKER, "00000023.csv", "csv", ParseOptions(dump_side="original"))
+    assert [(u.speaker, u.scene.split(":")[0]) for u in said] == [
+        ("部員", "0"),
+        ("部長", "0"),
+        (None, "0"),
+        ("部員", "0"),
+    ]
