@@ -9,9 +9,10 @@ Text holds inline commands (`[i]` waits for input, `[br]` breaks the line, `[cha
 pos:40]`, `[wait 0.5]`): they are deleted, the words kept, as are rich-text tags (`<b>`,
 `<tip="VN">`, `<br>` a line break) and the text ids of Naninovel 1.20+ (`Hello.|#12|`).
 Of the commands only `@print "text" author:Kohaku` shows words: read as a text line.
-A `{expression}` is a value the running game gives: a bare variable (`{PlayerName}`) is left for the run to fill or name,
-as other formats' name slots; any other expression (`{Random(1, 3)}`) makes the line
-unusable (`UNRESOLVED_VARIABLE`), kept so that the run names it.
+A `{expression}` is a value the running game gives: a bare variable (`{PlayerName}`) is
+left for the run to fill or name, as other formats' name slots; any other expression
+(`{Random(1, 3)}`) makes the line unusable (`UNRESOLVED_VARIABLE`), kept so that the run
+names it.
 """
 
 from __future__ import annotations
