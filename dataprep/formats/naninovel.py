@@ -6,10 +6,13 @@ line said by an author (`Kohaku: Hello!`, `Kohaku.Happy: Hello!`, the appearance
 the dot being a pose, no part of the name); or narration (any other line).
 
 Text holds inline commands (`[i]` waits for input, `[br]` breaks the line, `[char k
-pos:40]`, `[wait 0.5]`): they are deleted, the words kept. A `{expression}` is a value the
-running game gives: a bare variable (`{PlayerName}`) is left for the run to fill or name,
-as other formats' name slots; any other expression (`{Random(1, 3)}`) makes the line
-unusable (`UNRESOLVED_VARIABLE`), kept so that the run names it.
+pos:40]`, `[wait 0.5]`): they are deleted, the words kept, as are rich-text tags (`<b>`,
+`<tip="VN">`, `<br>` a line break) and the text ids of Naninovel 1.20+ (`Hello.|#12|`).
+Of the commands only `@print "text" author:Kohaku` shows words: read as a text line.
+A `{expression}` is a value the running game gives: a bare variable (`{PlayerName}`) is
+left for the run to fill or name, as other formats' name slots; any other expression
+(`{Random(1, 3)}`) makes the line unusable (`UNRESOLVED_VARIABLE`), kept so that the run
+names it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,21 @@ _INLINE_COMMAND = re.compile(r"(?<!\\)\[(?P<name>[^\]\s]*)[^\]]*\]")
 # `{expression}` not escaped; a bare variable name is a slot the pipeline handles.
 _EXPRESSION = re.compile(r"(?<!\\)\{([^{}]*)\}")
 _BARE_VARIABLE = re.compile(r"[A-Za-z_]\w*")
+# A text identifier Naninovel (1.20+) writes after each piece of localizable text:
+# `Hello.|#12|`; the localization tooling's, never shown.
+_TEXT_ID = re.compile(r"\|#[^|\s]*\|")
+# A TextMeshPro rich-text tag (`<b>`, `</b>`, `<color=#f00>`, `<tip="VN">`, `<br>`): it
+# styles the words, never said. Only known tags, so that `a <3 b` stays as written.
+_RICH_TAG = re.compile(
+    r"</?(?P<tag>b|i|u|s|br|color|size|font|tip|ruby|link|mark|sup|sub|alpha|cspace|"
+    r"voffset|mspace|noparse|nobr|lowercase|uppercase|smallcaps|style|sprite|indent|"
+    r"line-height|line-indent|margin|pos|rotate|strikethrough|underline|align|gradient|"
+    r"width|allcaps)(?:\s*=\s*[^<>\n]*|\s+[^<>\n]*)?>",
+    re.IGNORECASE,
+)
+# `@print "text" author:Kohaku` (the text quoted, `\"` a quote in it, or one bare word).
+_PRINT = re.compile(r'@print\s+(?:"(?P<quoted>(?:[^"\\]|\\.)*)"|(?P<bare>\S+))(?P<params>.*)', re.I)
+_AUTHOR_PARAM = re.compile(r"(?:^|\s)author:(?P<author>[^\s.:]+)")
 # Naninovel's escapes: a backslash before a character that would otherwise be syntax.
 _ESCAPED = re.compile(r"\\([\[\]{}:;@#\\\"])")
 
@@ -37,6 +55,8 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     scene = 0
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
+        if line.lower().startswith("@print "):
+            line = _print_as_text(line)
         if not line or line[0] in "@;":
             continue  # blank, a command or a comment
         if line.startswith("#"):
@@ -54,6 +74,17 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     return out
 
 
+def _print_as_text(line: str) -> str:
+    """A `@print` command as the text line it shows (`Kohaku: text`); the command itself
+    where it is not one that can be read."""
+    m = _PRINT.fullmatch(line)
+    if m is None:
+        return line
+    text = m["quoted"].replace('\\"', '"') if m["quoted"] is not None else m["bare"]
+    author = _AUTHOR_PARAM.search(m["params"])
+    return f"{author['author']}: {text}" if author else text
+
+
 def _author_and_text(line: str) -> tuple[str | None, str]:
     """The author id of a generic text line (None for narration) and its text."""
     m = _AUTHOR_LINE.fullmatch(line)
@@ -65,6 +96,7 @@ def _author_and_text(line: str) -> tuple[str | None, str]:
 def _shown_text(text: str) -> tuple[str, bool]:
     """A line's words with its inline commands deleted (`[br]` a line break, joined as
     the words read), and whether it holds an expression no text stands in for."""
+    text = _RICH_TAG.sub(_tag_gap, _TEXT_ID.sub("", text))
     pieces = _INLINE_COMMAND.sub(_command_gap, text).split("\n")
     joined = join_pieces(pieces)
     unresolved = any(
@@ -76,3 +108,8 @@ def _shown_text(text: str) -> tuple[str, bool]:
 def _command_gap(m: re.Match[str]) -> str:
     """What an inline command leaves in the words: a line break for `[br]`, else nothing."""
     return "\n" if m["name"].lower() == "br" else ""
+
+
+def _tag_gap(m: re.Match[str]) -> str:
+    """What a rich-text tag leaves in the words: a line break for `<br>`, else nothing."""
+    return "\n" if m["tag"].lower() == "br" else ""

@@ -10,8 +10,8 @@ opens scrolling text, its lines the 405 after it (narration). A choice (102, its
 Every other command is code.
 
 Without MZ's name, plugins put it in the text: a first line `【Name】`, a name box
-(Yanfly's `\\n<Name>`, `\\nc<…>`, `\\nr<…>`; `\\nw[Name]`), or a first line that is the
-name alone. `\\N[n]` is actor n's name, from Actors.json beside the file (actor 1 is
+(Yanfly's `\\n<Name>`, `\\nc<…>`, `\\nr<…>`; `\\nw[Name]`), a first line that is the
+name alone, or one that starts with it and a colon (`莉亚：走吧。`, `Ria: Let's go.`). `\\N[n]` is actor n's name, from Actors.json beside the file (actor 1 is
 usually the lead); `\\V[n]` (a game variable), `\\P[n]` (a party member), or `\\N[n]` of
 an actor no Actors.json names, make the line unusable (`UNRESOLVED_VARIABLE`); the other
 control codes (`\\C[n]`, `\\I[n]`, `\\.`, `\\|`, `\\!`, `\\{` …) are deleted.
@@ -34,6 +34,11 @@ from dataprep.records import Utterance
 
 # An event command list, as RPG Maker writes it: what tells its data from other JSON.
 _EVENT_LIST = re.compile(r'"list"\s*:\s*\[\s*\{\s*"code"\s*:')
+# A map's keys (`"tilesetId": 1`, `"events": [`): they tell a map with no events from
+# other JSON. RPG Maker writes the tileset id before the map's (long) tile data.
+_MAP_KEY = re.compile(r'"tilesetId"\s*:\s*\d')
+_EVENTS_KEY = re.compile(r'"events"\s*:\s*\[')
+_MAP_HEAD_CHARS = 4096
 # The database files beside the event data: no script (System.json, Actors.json …).
 DATABASE_FILES = frozenset(
     f"{name}.json"
@@ -63,7 +68,17 @@ _ACTOR = re.compile(r"\\[Nn]\[(\d+)\]")
 _NAME_BOX = re.compile(r"\\n[a-z]{0,3}<(?P<angle>[^<>\n]*)>|\\nw\[(?P<square>[^\[\]\n]*)\]")
 # A first line `【Name】`, and what follows it on that line.
 _BRACKETED_NAME = re.compile(r"【([^【】]{1,24})】(.*)")
+# A first line `Name：words` / `Name: words`: a short name without sentence punctuation,
+# not a number (`10:30`); `???：` too.
+_NOT_IN_NAME = r"\s:：。、，,.!?！？…「」『』“”\"()（）\[\]【】"
+_COLON_NAME = re.compile(
+    rf"(?P<name>[^{_NOT_IN_NAME}0-9０-９][^{_NOT_IN_NAME}]{{0,11}}"
+    rf"(?: [^{_NOT_IN_NAME}]{{1,12}}){{0,2}}|[?？]{{2,8}})"
+    r"[^\S\n]*(?P<colon>[:：])(?P<gap>[^\S\n]*)(?P<said>.*)"
+)
 _VARIABLE = re.compile(r"\\[Vv]\[(\d+)\]")
+# What parts a name from the label of a value shown after it: `天影 好感度：`, `张兰山-好感度`.
+_VALUE_LABEL_GAP = re.compile(r"\s*[\s\-－—–:：(（/|]\s*")
 _PARTY = re.compile(r"\\[Pp]\[(\d+)\]")
 # Any other control code, with its argument: `\C[2]`, `\I[64]`, `\FS[20]`, `\.`, `\|`, `\!`,
 # `\>`, `\<`, `\^`, `\{`, `\}`, `\$`, `\G`. `\\` is a backslash shown.
@@ -76,8 +91,12 @@ _QUOTE_OPENERS = '「『“"（('
 
 
 def is_event_data(text: str) -> bool:
-    """Whether a .json file's text holds RPG Maker event command lists."""
-    return _EVENT_LIST.search(text) is not None
+    """Whether a .json file's text holds RPG Maker event command lists, or is a map
+    without events (a map the player only walks through: no script, but RPG Maker's)."""
+    if _EVENT_LIST.search(text) is not None:
+        return True
+    head = text[:_MAP_HEAD_CHARS]
+    return _MAP_KEY.search(head) is not None and _EVENTS_KEY.search(text) is not None
 
 
 def is_database_file(path: Path) -> bool:
@@ -237,7 +256,7 @@ class _Reader:
         """A message box: its speaker from MZ's name, a name box or its first line."""
         texts = [self.actors_named(t) for t in texts]
         named = parameters[4] if len(parameters) > 4 and isinstance(parameters[4], str) else ""
-        name = _strip_codes(self.actors_named(named))[0]
+        name = _speaker_name(self.actors_named(named))
         boxed: list[str] = []
 
         def box(m: re.Match[str]) -> str:
@@ -246,12 +265,12 @@ class _Reader:
 
         texts = [_NAME_BOX.sub(box, t) for t in texts]
         if not name.strip() and boxed:
-            name = _strip_codes(boxed[0])[0]
+            name = _speaker_name(self.actors_named(boxed[0]))
         if not name.strip():
-            name, texts = self.first_line_name(texts)
+            name, texts = self.first_line_name(texts, mz=len(parameters) > 4)
         self.say(tidy_name(name) or None, texts, line)
 
-    def first_line_name(self, texts: list[str]) -> tuple[str, list[str]]:
+    def first_line_name(self, texts: list[str], mz: bool = False) -> tuple[str, list[str]]:
         """A name the box's first line gives (`【Name】…`, or the name alone above the
         words), and the lines without it; ("", texts) where it gives none."""
         lines = [t for t in texts if t.strip()]
@@ -261,11 +280,20 @@ class _Reader:
         m = _BRACKETED_NAME.fullmatch(first)
         if m is not None:
             return m[1], [m[2], *lines[1:]]
+        named = _colon_name(first)
+        if named is not None and (named[1] or len(lines) > 1) and self.colon_names(*named, mz):
+            return named[0], [named[1], *lines[1:]]
         if len(lines) > 1 and _NAME_ONLY.fullmatch(first):
             below = _strip_codes(lines[1])[0].lstrip()
             if below.startswith(tuple(_QUOTE_OPENERS)) or first in self.actors.values():
                 return first, lines[1:]
         return "", texts
+
+    def colon_names(self, name: str, said: str, mz: bool) -> bool:
+        """Whether `Name：words` names a speaker. MZ has a name field, so there a colon
+        line is a label (`已收取包裹：木板`, `营业时间：8点`) unless the name is an actor's or
+        the words are quoted; MV has none, and its games write the speaker so."""
+        return not mz or name in self.actors.values() or _is_speech(said)
 
     def say(self, speaker: str | None, texts: list[str], line: int) -> None:
         said, unresolved = _strip_codes(join_pieces(self.actors_named(t) for t in texts))
@@ -298,6 +326,37 @@ def _code(command: object) -> tuple[object, list[object]]:
 def _first_text(command: object) -> str:
     parameters = _code(command)[1]
     return parameters[0] if parameters and isinstance(parameters[0], str) else ""
+
+
+def _is_speech(words: str) -> bool:
+    """Words in speech quotes: `「…`, or `“…”` whole (`“最后工作”包裹…` quotes a title)."""
+    words = words.strip()
+    return words.startswith(("「", "『")) or (
+        len(words) > 1 and words[0] in '“"' and words[-1] in '”"'
+    )
+
+
+def _colon_name(line: str) -> tuple[str, str] | None:
+    """(name, words) of a line `Name：words`; None where it is no such line. An ASCII
+    name's colon is followed by a blank or ends the line (`http://…`, `x:y` are words)."""
+    m = _COLON_NAME.fullmatch(line)
+    if m is None:
+        return None
+    if m["name"].isascii() and m["colon"] == ":" and m["said"] and not m["gap"]:
+        return None
+    return m["name"], m["said"]
+
+
+def _speaker_name(name: str) -> str:
+    """A speaker's name without its codes. A name that shows a game value after it
+    (`天影 好感度：\\V[379]`, `Rin - Love \\V[5]`: a stat beside the name) is the name
+    before the value's label."""
+    value = _VARIABLE.search(name)
+    if value is not None:
+        before = _strip_codes(name[: value.start()])[0]
+        if before:
+            return _VALUE_LABEL_GAP.split(before, maxsplit=1)[0]
+    return _strip_codes(name)[0]
 
 
 def _strip_codes(text: str) -> tuple[str, bool]:

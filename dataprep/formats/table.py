@@ -28,7 +28,6 @@ import csv
 import io
 import re
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -41,6 +40,7 @@ from dataprep.records import Utterance
 SUFFIXES = frozenset({".csv", ".tsv"})
 
 ID, SPEAKER, TEXT, SCENE = "id", "speaker", "text", "scene"
+CONTENT = "content"  # a text column by a name that may be a description's
 # Column names by role, checked in this order (`Line ID` is an id, `Original Text` the
 # original, `File Name` a scene). Latin names match a whole word of the header cell,
 # CJK ones anywhere in it (`台词内容`, `キャラ名`).
@@ -51,18 +51,23 @@ _COLUMN_NAMES: tuple[tuple[str, tuple[str, ...]], ...] = (
                    "cn", "译文", "譯文", "翻译", "翻譯", "訳文", "翻訳", "中文")),
     (ORIGINAL, ("original", "source", "src", "japanese", "jp", "ja", "raw", "原文", "日文",
                 "日本語")),
-    (SCENE, ("scene", "file", "filename", "label", "chapter", "script", "场景", "場景", "章节",
-             "章節", "文件", "シーン", "ファイル", "ラベル")),
+    (SCENE, ("scene", "file", "filename", "label", "chapter", "script", "场景", "場景", "场次",
+             "場次", "章节", "章節", "文件", "シーン", "ファイル", "ラベル")),
     (SPEAKER, ("name", "speaker", "character", "chara", "char", "actor", "who", "角色",
                "名前", "人物", "说话人", "說話人", "名字", "姓名", "话者", "話者", "キャラ",
                "发言人")),
-    (TEXT, ("text", "message", "msg", "line", "dialogue", "dialog", "content", "台词",
-            "台詞", "本文", "セリフ", "せりふ", "文本", "内容", "对白", "對白", "对话", "對話")),
+    (TEXT, ("text", "line", "dialogue", "dialog", "台词", "台詞", "本文", "セリフ", "せりふ",
+            "对白", "對白", "对话", "對話")),
+    # Names that may be the text's, or a description's beside it (`画面内容` in a
+    # storyboard beside its `台词`): the text's only where no column is named as above.
+    (CONTENT, ("message", "msg", "content", "文本", "内容")),
 )  # fmt: skip
 _WORDS = re.compile(r"[a-z]+")
 # How much of the file the delimiter is sniffed from.
 _SNIFF_CHARS = 16 * 1024
 _DELIMITERS = ",;\t"
+# Fewer rows than this are too few to tell a scene column from one naming each line.
+_MIN_ROWS_FOR_SCENES = 4
 # How many cells of an unknown first row the run names.
 _NAMED = 8
 
@@ -138,6 +143,8 @@ def _columns(
         role = _role(cell)
         if role is not None:
             found.setdefault(role, index)
+    if CONTENT in found:
+        found.setdefault(TEXT, found.pop(CONTENT))
     said = [found[r] for r in (TRANSLATION, ORIGINAL, TEXT) if r in found]
     if said:
         original = found.get(ORIGINAL, found.get(TEXT))
@@ -219,13 +226,15 @@ def _utterances(
     return out
 
 
-def _scene_changes(rows: list[tuple[int, list[str]]], columns: _Columns) -> Iterator[bool]:
-    """For each row, whether it starts a scene: the scene column's value changes there."""
-    last: str | None = None
-    for _, cells in rows:
-        value = _cell(cells, columns.scene)
-        yield last is not None and value != last
-        last = value
+def _scene_changes(rows: list[tuple[int, list[str]]], columns: _Columns) -> list[bool]:
+    """For each row, whether it starts a scene: the scene column's value changes there.
+    A column whose value changes on most rows names each line, not its scene (LiveMaker's
+    `Label`, one per text block): no scenes then, or every line would be one alone."""
+    values = [_cell(cells, columns.scene) for _, cells in rows]
+    changes = [i > 0 and value != values[i - 1] for i, value in enumerate(values)]
+    if len(rows) >= _MIN_ROWS_FOR_SCENES and sum(changes) * 2 > len(rows):
+        return [False] * len(rows)
+    return changes
 
 
 def _as_plain(
