@@ -28,6 +28,7 @@ from nonebot.adapters.onebot.v11 import (
     Bot,
     Event,
     FriendRecallNoticeEvent,
+    GroupBanNoticeEvent,
     GroupMessageEvent,
     GroupRecallNoticeEvent,
     Message,
@@ -67,6 +68,7 @@ from bot.qq.mentions import (
     name_in_a_longer_word,
     spoken_text,
 )
+from bot.qq.quiet_groups import QUIET_SECONDS, QuietGroups
 from bot.qq.quotes import quoted_note
 from bot.qq.resend import CutReply, PostedParts, WaitingReplies
 from bot.qq.sending import (
@@ -382,6 +384,8 @@ async def send_parts(bot: Bot, reply: CutReply) -> bool:
         except Exception as exc:  # ActionFailed, NetworkError: nothing left to tell anyone
             return await _after_failed_send(bot, reply, exc)
         reply.sent = index + 1
+        if not reply.privately and _group_id(reply.event):
+            quiet_groups.sent(reply.account, _group_id(reply.event))
     reply.finish()
     return True
 
@@ -425,6 +429,15 @@ async def _after_failed_send(bot: Bot, reply: CutReply, exc: Exception) -> bool:
         # account's return it would wait for one that never leaves, and hold up the
         # chat's next reply.
         _log_refusal(reply, exc)
+        group = None if reply.privately else _group_id(reply.event)
+        if group and isinstance(exc, ActionFailed) and quiet_groups.refused(reply.account, group):
+            log.warning(
+                "QQ: group %s refused account %s's last sends; she does not answer there for "
+                "%g minutes, or until a ban on her is lifted",
+                group,
+                reply.account,
+                QUIET_SECONDS / 60,
+            )
         await _store_only_sent(reply)
         reply.finish()
         return False
@@ -447,6 +460,8 @@ async def _store_only_sent(reply: CutReply) -> None:
 
 
 waiting_replies = WaitingReplies(config.atri_resend_within_seconds, _store_only_sent)
+# Groups where an account cannot speak now (muted, removed): not answered meanwhile.
+quiet_groups = QuietGroups()
 
 
 @get_driver().on_bot_connect
@@ -587,6 +602,9 @@ def first_to_hear(bot: Bot, event: GroupMessageEvent) -> bool:
 async def answer(bot: Bot, event: MessageEvent) -> None:
     if isinstance(event, GroupMessageEvent) and not first_to_hear(bot, event):
         return  # another of ATRI's accounts answers it
+    if _group_id(event) and quiet_groups.quiet(str(bot.self_id), _group_id(event)):
+        log.debug("QQ: group %s refuses her sends now; not answered", _group_id(event))
+        return
     # Only here, for a message she answers: `hear` (room context) reads a record sent
     # as an id as unseen, not one call per group message.
     await fetch_record(bot, event.message, connections)
@@ -873,6 +891,8 @@ async def answer_poke(bot: Bot, event: PokeNotifyEvent) -> None:
     if group:
         if await channel_modes().mode(group) == "off":
             return
+        if quiet_groups.quiet(str(bot.self_id), group):
+            return
     elif not config.atri_reply_in_private:
         return
     user = str(event.user_id)
@@ -943,3 +963,20 @@ async def _on_recall(event: GroupRecallNoticeEvent | FriendRecallNoticeEvent) ->
         pass  # the worker logged its database failing, once a while
     except Exception:
         log.exception("QQ: could not forget recalled message %s", event.message_id)
+
+
+ban = on_notice(priority=10, block=False)
+
+
+@ban.handle()
+async def _on_ban(event: GroupBanNoticeEvent) -> None:
+    """A ban (禁言) on her account quiets the group for its length; its lift, or the lift
+    of the whole group's mute (`user_id` 0), ends the quiet a refusal began. A whole
+    group's mute itself is not taken: an admin account may still speak there, and its
+    refusals tell."""
+    account, group = str(event.self_id), str(event.group_id)
+    if str(event.user_id) == account and event.sub_type == "ban" and event.duration > 0:
+        quiet_groups.banned(account, group, float(event.duration))
+        log.info("QQ: account %s is banned in group %s for %d s", account, group, event.duration)
+    elif event.sub_type == "lift_ban" and str(event.user_id) in (account, "0"):
+        quiet_groups.lifted(account, group)

@@ -1,0 +1,77 @@
+"""Groups where one of her accounts cannot speak now, so that she does not answer there:
+each answer there cost a generation (seconds on a CPU) and a refused send counted against
+the account's `sends_per_minute`, which its other groups share.
+
+A group goes quiet for an account when QQ refuses its sends there twice in a row (muted,
+removed, or under risk control: OneBot implementations word these alike, see
+sending.py; one refusal alone may be a message QQ would not take), or when a ban notice
+names her account (for the ban's length). The lift of a ban on her, or of the whole
+group's mute, ends it; so does time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TypeVar
+
+REFUSALS_TO_QUIET = 2
+QUIET_SECONDS = 300.0
+# Groups remembered at most (the oldest forgotten first): one account is in a few
+# hundred groups; the bound only keeps a long run's map finite.
+MAX_GROUPS = 10_000
+
+Key = tuple[str, str]  # (account, group)
+
+
+V = TypeVar("V")
+
+
+def _remember(table: OrderedDict[Key, V], key: Key, value: V) -> None:
+    table[key] = value
+    while len(table) > MAX_GROUPS:
+        table.popitem(last=False)
+
+
+class QuietGroups:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._refusals: OrderedDict[Key, int] = OrderedDict()
+        self._until: OrderedDict[Key, float] = OrderedDict()
+
+    def refused(self, account: str, group: str) -> bool:
+        """Count a refused send; True when it makes the group quiet (log it then)."""
+        key = (account, group)
+        count = self._refusals.pop(key, 0) + 1
+        if count < REFUSALS_TO_QUIET:
+            _remember(self._refusals, key, count)
+            return False
+        self._quiet(key, QUIET_SECONDS)
+        return True
+
+    def sent(self, account: str, group: str) -> None:
+        """A send went through: refusals before it say nothing of the next."""
+        self._refusals.pop((account, group), None)
+        self._until.pop((account, group), None)
+
+    def banned(self, account: str, group: str, seconds: float) -> None:
+        self._quiet((account, group), seconds)
+
+    def lifted(self, account: str, group: str) -> None:
+        self.sent(account, group)
+
+    def quiet(self, account: str, group: str) -> bool:
+        key = (account, group)
+        until = self._until.get(key)
+        if until is None:
+            return False
+        if self._clock() < until:
+            return True
+        del self._until[key]
+        return False
+
+    def _quiet(self, key: Key, seconds: float) -> None:
+        self._refusals.pop(key, None)
+        self._until.pop(key, None)
+        _remember(self._until, key, self._clock() + seconds)
