@@ -1,6 +1,6 @@
 """A run that wrote a few samples from a file whose lines hardly ever name a speaker says
-so too, not only a run that wrote nothing (README: "A run whose lines hardly ever name a
-speaker says so and points there")."""
+so too, not only a run that wrote nothing (dataprep/README.md: "A run whose lines hardly
+ever name a speaker says so and points there")."""
 
 from __future__ import annotations
 
