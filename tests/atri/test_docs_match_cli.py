@@ -1,4 +1,5 @@
-"""README.md and the shipped config.toml say only what the code does.
+"""README.md, the format reference it links (dataprep/README.md) and the shipped
+config.toml say only what the code does.
 
 Every `atri …` command line the docs show names a real command and real flags, every
 `[section] key` they name is a real setting, and config.toml holds every setting at its
@@ -21,6 +22,9 @@ from atri.config import RENAMED_KEYS, ModelSettings, Section, Settings, settings
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text(encoding="utf-8")
+# The per-format detail of `atri prep`, moved out of README.md: checked as README is.
+DATAPREP_README = (REPO / "dataprep" / "README.md").read_text(encoding="utf-8")
+DOCS = {"README.md": README, "dataprep/README.md": DATAPREP_README}
 CONFIG_TOML = (REPO / "config.toml").read_text(encoding="utf-8")
 
 # Keys whose value in the shipped config.toml deliberately differs from the built-in
@@ -179,17 +183,18 @@ def _said_to_be_old(reference: str, whole: str) -> bool:
     return False
 
 
-def _readme_key_pieces() -> list[str]:
-    """Where README names settings: its code spans and its non-TOML code blocks (TOML
+def _doc_key_pieces(doc: str) -> list[str]:
+    """Where a doc names settings: its code spans and its non-TOML code blocks (TOML
     blocks are checked whole, as config files)."""
-    blocks = [body for lang, body in _code_blocks(README) if lang != "toml"]
-    return [" ".join(span.split()) for span in _code_spans(README)] + blocks
+    blocks = [body for lang, body in _code_blocks(doc) if lang != "toml"]
+    return [" ".join(span.split()) for span in _code_spans(doc)] + blocks
 
 
 def test_every_atri_command_in_the_docs_exists() -> None:
     cli = _cli()
-    lines = _command_lines(README) + _command_lines(CONFIG_TOML)
+    lines = [line for doc in [*DOCS.values(), CONFIG_TOML] for line in _command_lines(doc)]
     assert len(lines) > 30, "the README's command lines were not found"
+    assert _command_lines(DATAPREP_README), "dataprep/README.md's command lines were not found"
     problems = [p for line in lines for p in command_problems(line, cli)]
     assert problems == []
 
@@ -211,10 +216,11 @@ def test_the_readme_shows_every_command() -> None:
     assert [c for c in commands if c not in shown] == [], "README never shows these commands"
 
 
-def test_every_section_key_the_readme_names_exists() -> None:
-    pieces = _readme_key_pieces()
-    assert sum(len(SECTION_KEY.findall(p)) for p in pieces) > 30, "no [section] keys found"
-    assert key_problems(pieces, "README.md", README) == []
+@pytest.mark.parametrize(("name", "least"), [("README.md", 30), ("dataprep/README.md", 5)])
+def test_every_section_key_the_docs_name_exists(name: str, least: int) -> None:
+    pieces = _doc_key_pieces(DOCS[name])
+    assert sum(len(SECTION_KEY.findall(p)) for p in pieces) > least, "no [section] keys found"
+    assert key_problems(pieces, name, DOCS[name]) == []
 
 
 def test_every_section_key_in_config_comments_and_cli_help_exists() -> None:
@@ -270,9 +276,10 @@ def bare_flag_problems(spans: list[str], cli: TyperGroup) -> list[str]:
     return problems
 
 
-def test_every_flag_the_readme_shows_alone_exists() -> None:
-    spans = [" ".join(s.split()) for s in _code_spans(README)]
+def test_every_flag_the_docs_show_alone_exists() -> None:
+    spans = [" ".join(s.split()) for doc in DOCS.values() for s in _code_spans(doc)]
     assert sum(s.startswith("--") for s in spans) > 10
+    assert any(s.startswith("--format") for s in _code_spans(DATAPREP_README))
     assert bare_flag_problems(spans, _cli()) == []
 
 
@@ -295,7 +302,8 @@ def test_every_repository_path_the_docs_name_exists() -> None:
         [c.help or "" for c in _walk(_cli())]
         + [getattr(p, "help", None) or "" for c in _walk(_cli()) for p in c.params]
     )
-    problems = path_problems(README, "README.md") + path_problems(CONFIG_TOML, "config.toml")
+    problems = [p for name, doc in DOCS.items() for p in path_problems(doc, name)]
+    problems += path_problems(CONFIG_TOML, "config.toml")
     assert problems + path_problems(helps, "atri --help") == []
 
 
@@ -322,21 +330,28 @@ def test_every_environment_variable_the_docs_name_is_read() -> None:
 
     read = set(re.findall(r'"(ATRI_[A-Z_]+)"', (REPO / "atri" / "config.py").read_text("utf-8")))
     plugin = {name.upper() for name in QQPluginConfig.model_fields}
-    named = set(re.findall(r"\bATRI_[A-Z_]*[A-Z]", README + CONFIG_TOML))
+    named = set(re.findall(r"\bATRI_[A-Z_]*[A-Z]", "\n".join([*DOCS.values(), CONFIG_TOML])))
     assert sorted(named - read - plugin) == [], "no part of ATRI reads these"
     assert sorted(plugin - named) == [], "README's QQ plugin keys leave these out"
 
 
 def test_readme_toml_examples_are_valid_settings() -> None:
-    blocks = [body for lang, body in _code_blocks(README) if lang == "toml"]
+    blocks = [
+        (name, body)
+        for name, doc in DOCS.items()
+        for lang, body in _code_blocks(doc)
+        if lang == "toml"
+    ]
     assert len(blocks) >= 4
-    for body in blocks:
-        settings_from_dict(tomllib.loads(body), source="README.md")  # ConfigError names it
+    for name, body in blocks:
+        settings_from_dict(tomllib.loads(body), source=name)  # ConfigError names it
 
 
 def test_readme_default_tables_match_the_code() -> None:
     """Rows like | `[memory] summaries` | `true` | … state the built-in default."""
-    rows = re.findall(r"^\| `\[([a-z_]+)\] (\w+)` \| `([^`]*)` \|", README, re.MULTILINE)
+    rows = re.findall(
+        r"^\| `\[([a-z_]+)\] (\w+)` \| `([^`]*)` \|", "\n".join(DOCS.values()), re.MULTILINE
+    )
     assert rows
     defaults = Settings()
     for section, key, shown in rows:
@@ -460,3 +475,51 @@ def test_bare_flag_and_path_checks_tell_real_from_made_up() -> None:
     assert path_problems("(model/personas/atri.toml)", "t") == [
         "t: model/personas/atri.toml does not exist"
     ]
+
+
+# A Markdown link in prose, `[text](target)`; code spans and blocks hold none.
+LINK = re.compile(r"\[[^\]\n]*\]\(([^)\s]+)\)")
+INLINE_CODE = re.compile(r"`[^`\n]*`")
+
+
+def _heading_anchors(doc: str) -> set[str]:
+    """The anchors GitHub gives a doc's headings: lower case, punctuation dropped, each
+    space a hyphen ("data → train → serve" is #data--train--serve)."""
+    headings = re.findall(r"^#{1,6}[ \t]+(.*?)[ \t]*$", FENCE.sub("", doc), re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+def link_problems(text: str, source: Path) -> list[str]:
+    """Each relative link in `text` (the doc at `source`) leads to a file that exists,
+    and its #anchor to a heading of that file."""
+    shown = source.relative_to(REPO).as_posix()
+    problems = []
+    for target in LINK.findall(INLINE_CODE.sub("", FENCE.sub("", text))):
+        if re.match(r"[a-z]+:", target):  # https:, mailto:
+            continue
+        path, _, anchor = target.partition("#")
+        linked = (source.parent / path).resolve() if path else source
+        if not linked.exists():
+            problems.append(f"{shown}: ({target}): no file {path}")
+        elif anchor and anchor not in _heading_anchors(linked.read_text(encoding="utf-8")):
+            problems.append(f"{shown}: ({target}): no heading #{anchor}")
+    return problems
+
+
+def test_every_link_between_the_docs_leads_to_a_file_and_heading() -> None:
+    problems = [p for name, doc in DOCS.items() for p in link_problems(doc, REPO / name)]
+    assert problems == []
+    assert "dataprep/README.md" in README, "README.md no longer links the format reference"
+
+
+def test_link_check_tells_real_from_made_up() -> None:
+    readme = REPO / "README.md"
+    assert link_problems("[a](dataprep/README.md#formats) [b](#data--train--serve)", readme) == []
+    assert link_problems("`[a](nowhere.md)` [b](https://example.org/#x)", readme) == []
+    assert link_problems("[a](dataprep/README.md#no-such-heading)", readme) == [
+        "README.md: (dataprep/README.md#no-such-heading): no heading #no-such-heading"
+    ]
+    assert link_problems("[a](nowhere.md)", readme) == [
+        "README.md: (nowhere.md): no file nowhere.md"
+    ]
+    assert link_problems("[a](../README.md#two-commands)", REPO / "dataprep" / "README.md") == []
