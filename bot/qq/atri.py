@@ -16,7 +16,6 @@ from typing import Any
 from nonebot import (
     get_bots,
     get_driver,
-    get_plugin_config,
     on_command,
     on_fullmatch,
     on_message,
@@ -57,7 +56,7 @@ from bot.limits import (
 )
 from bot.lines import error_line_of, lines
 from bot.qq import NoWorker, current_worker, reports, set_worker
-from bot.qq.config import Config
+from bot.qq.config import Config, PluginConfigError, read_plugin_config
 from bot.qq.connections import Connections, HookTasks
 from bot.qq.forwards import fetch_record
 from bot.qq.input_status import InputStatus
@@ -105,7 +104,30 @@ __plugin_meta__ = PluginMetadata(
 )
 
 log = logging.getLogger(__name__)
-config = get_plugin_config(Config)
+
+
+def _serving() -> bool:
+    """Under `atri serve`, which hands the plugin its worker before loading it."""
+    try:
+        current_worker()
+    except NoWorker:
+        return False
+    return True
+
+
+def _read_config() -> Config:
+    """Standalone, a key the plugin cannot use stops the project with its one sentence:
+    NoneBot would log a traceback and run on without the plugin, answering nobody."""
+    serving = _serving()
+    try:
+        return read_plugin_config(serving)
+    except PluginConfigError as exc:
+        if serving:
+            raise
+        raise SystemExit(f"ATRI's QQ plugin: {exc}") from None
+
+
+config = _read_config()
 # Declared once; the command layer checks `is_admin` again and logs refusals.
 ADMINS: Permission = SUPERUSER | GROUP_ADMIN | GROUP_OWNER
 
@@ -146,7 +168,10 @@ def _connect_standalone_worker() -> None:
         await speak_as_the_worker(http, own, load_persona(configured_card_path(own)))
 
 
-_connect_standalone_worker()
+try:
+    _connect_standalone_worker()
+except NoWorker as exc:
+    raise SystemExit(str(exc)) from None
 # Message reports are read through our models: a malformed segment no longer loses the
 # message inside the adapter, and each is stamped with the order it arrived in.
 Adapter.add_custom_model(*reports.MODELS)

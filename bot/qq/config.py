@@ -6,9 +6,19 @@ in someone else's NoneBot project they come from its `.env` (`ATRI_WORKER_URL=�
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+import difflib
+import logging
+import os
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from atri.config import QQSettings, WorkerSettings
+from atri.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 _QQ = QQSettings()
 
@@ -42,4 +52,134 @@ class Config(BaseModel):
     atri_poke_cooldown_seconds: float = Field(default=_QQ.poke_cooldown_seconds, ge=0)
     # Said when a command fails or the worker cannot be reached. Left at its default,
     # a worker reached over HTTP has her line said in its own language and character.
-    atri_error_reply: str = WorkerSettings().error_reply
+    atri_error_reply: str = Field(default=WorkerSettings().error_reply, min_length=1)
+
+    @field_validator("atri_worker_url")
+    @classmethod
+    def _an_http_address(cls, url: str) -> str:
+        if url and not url.startswith(("http://", "https://")):
+            raise ValueError("not an http:// address")
+        return url
+
+    @field_validator(
+        "atri_allowed_users",
+        "atri_blocked_users",
+        "atri_allowed_groups",
+        "atri_blocked_groups",
+        "atri_bot_ids",
+        mode="before",
+    )
+    @classmethod
+    def _numbers_as_text(cls, value: Any) -> Any:
+        """`[12345, 67890]`, QQ numbers without quotes, means the same numbers."""
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+        return value
+
+
+class PluginConfigError(ConfigError):
+    """A plugin key in NoneBot's .env (or the environment) the plugin cannot use; str()
+    names the key and what to write."""
+
+
+# ATRI's own environment variables (atri/config.py): not plugin keys, but no slip either.
+_ATRI_ENV = {"ATRI_CONFIG", "ATRI_ADMIN_TOKEN", "ATRI_DISCORD_TOKEN"}
+_ATRI_ENV |= {"ATRI_ONEBOT_ACCESS_TOKEN", "ATRI_OPENAI_API_KEY"}
+_EXAMPLES = {
+    "atri_worker_url": "http://127.0.0.1:8765",
+    "atri_error_reply": "出错了，稍后再试",
+}
+
+
+def _env_name(field: str) -> str:
+    return field.upper()
+
+
+def what_to_write(field: str) -> str:
+    """What the key `field` (atri_max_message_chars) takes, and an example line."""
+    info = Config.model_fields[field]
+    key = _env_name(field)
+    least = next((m.ge for m in info.metadata if hasattr(m, "ge")), None)
+    if info.annotation is bool:
+        rule, example = "true or false", "true" if info.default else "false"
+    elif info.annotation == list[str]:
+        rule, example = "a JSON list of QQ numbers in quotes", '["12345", "67890"]'
+    elif info.annotation is int:
+        rule, example = f"a whole number, {least} or more", str(info.default)
+    elif info.annotation is float:
+        unit = " of seconds" if field.endswith("_seconds") else ""
+        rule, example = f"a number{unit}, {least} or more", str(info.default)
+    elif field == "atri_worker_url":
+        rule, example = "the http:// address `atri worker` listens at", _EXAMPLES[field]
+    else:
+        rule, example = "", _EXAMPLES.get(field, str(info.default))
+    must = f"must be {rule}" if rule else "must not be empty"
+    return f"{key} in NoneBot's .env (or the environment) {must}: write {key}={example}"
+
+
+def _likely_key(name: str) -> str | None:
+    """The plugin key an unknown ATRI_ name is most likely a slip of."""
+    known = [_env_name(f) for f in Config.model_fields]
+    found = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.75)
+    return found[0] if found else None
+
+
+def misspelt_keys(names: Iterable[str]) -> list[str]:
+    """A sentence for each ATRI_ name among `names` that neither the plugin nor ATRI
+    reads: with the key it likely means, or saying it is ignored."""
+    known = {_env_name(f) for f in Config.model_fields} | _ATRI_ENV
+    said = []
+    for name in sorted({n.upper() for n in names if n.upper().startswith("ATRI_")} - known):
+        likely = _likely_key(name)
+        hint = f"did you mean {likely}?" if likely else "no part of ATRI reads it."
+        said.append(f"{name} is not a key of ATRI's QQ plugin; {hint}")
+    return said
+
+
+def config_from(values: dict[str, Any]) -> Config:
+    """The plugin's config from NoneBot's values; a bad one is one sentence naming it."""
+    try:
+        return Config.model_validate(values)
+    except ValidationError as exc:
+        field = str(exc.errors()[0]["loc"][0])
+        raise PluginConfigError(f"{what_to_write(field)}.") from None
+
+
+def read_plugin_config(serving: bool) -> Config:
+    """The plugin's config as NoneBot holds it. Under `atri serve` that is config.toml's
+    `[qq]` (already checked), and ATRI_ names in its environment are not the plugin's;
+    standalone it is the project's .env and environment, read key by key here so that a
+    slip is one sentence naming the key rather than a parse error deep in NoneBot."""
+    from nonebot import get_driver
+    from nonebot.compat import model_dump
+    from nonebot.config import BaseSettings, SettingsError
+
+    settings = get_driver().config
+    values = model_dump(settings)
+    if serving:
+        values.pop("atri_worker_url", None)  # a stray .env's: `atri serve` has its worker
+        return config_from(values)
+    try:
+        values = BaseSettings._settings_build_values(
+            Config,
+            values,
+            env_file=settings._env_file,
+            env_file_encoding=settings._env_file_encoding,
+            env_nested_delimiter=settings._env_nested_delimiter,
+        )
+    except SettingsError as exc:
+        named = re.search(r'env var "(\w+)"', str(exc))
+        if named is None or named.group(1).lower() not in Config.model_fields:
+            raise
+        raise PluginConfigError(f"{what_to_write(named.group(1).lower())}.") from None
+    _check_spelling([*values, *os.environ])
+    return config_from(values)
+
+
+def _check_spelling(names: Iterable[str]) -> None:
+    """A slip of a plugin key stops the plugin (the setting meant would be silently
+    unset: an allow list left open); an ATRI_ name like no key is only warned about."""
+    for sentence in misspelt_keys(names):
+        if "did you mean" in sentence:
+            raise PluginConfigError(sentence)
+        log.warning("%s", sentence)
