@@ -12,9 +12,11 @@ import contextlib
 import logging
 import socket
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 from atri.config import Secrets, Settings
+from atri.errors import ConfigError
 from atri.listening import bind_listening_socket
 from bot.qq import set_worker
 from model.character.persona import Persona, canned_lines, configured_persona
@@ -112,13 +114,34 @@ def start_nonebot(
     from nonebot.adapters.onebot.v11 import Adapter as OneBotV11Adapter
 
     set_worker(worker)  # before the plugin loads: it looks for a worker then
-    nonebot.init(**nonebot_options(settings, secrets, card))
+    try:
+        nonebot.init(**nonebot_options(settings, secrets, card))
+    except ValueError as exc:  # pydantic's ValidationError, NoneBot's SettingsError
+        raise ConfigError(nonebot_settings_error(exc)) from exc
     quiet_message_events()
     driver = nonebot.get_driver()
     driver.register_adapter(OneBotV11Adapter)
     if nonebot.load_plugin(PLUGIN) is None:
         raise RuntimeError(f"NoneBot could not load {PLUGIN}; its log above says why.")
     return driver.server_app  # type: ignore[attr-defined]
+
+
+def nonebot_settings_error(exc: ValueError) -> str:
+    """One sentence for NoneBot refusing its settings: besides what `[qq]` hands it, it
+    reads the environment and a .env file in the working folder, where a slip
+    (`SUPERUSERS=1,2`, `PORT=abc`) stopped QQ with a traceback, retried forever."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors) and errors():
+        first = errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        said = f"{where}: {first.get('msg', '')}" if where else str(first.get("msg", ""))
+    else:
+        said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return (
+        f"NoneBot could not read its settings ({said}). Besides [qq] in config.toml it reads "
+        f"the environment and a .env file in {Path.cwd()}: fix or remove the variable it "
+        'names (a list there is JSON, e.g. SUPERUSERS=["12345"]).'
+    )
 
 
 def listen_socket(host: str, port: int) -> socket.socket:
