@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from dataprep.errors import DataprepError
 from dataprep.speakers import normalise_name
 
 
@@ -255,3 +257,16 @@ def _scoped(pattern: str) -> str:
     if m is None:
         return f"(?:{pattern})"
     return f"(?{m.group(1)}:{pattern[m.end() :]})"
+
+
+def unreadable_json(
+    source: str, exc: json.JSONDecodeError | RecursionError, what: str
+) -> DataprepError:
+    """The sentence for a .json file no JSON reader can read: where it breaks, or that it
+    nests deeper than Python reads (`what` it would have to be)."""
+    if isinstance(exc, RecursionError):
+        return DataprepError(f"{source}: is JSON nested too deeply to be {what}.")
+    return DataprepError(
+        f"{source}: is not valid JSON ({exc.msg} at line {exc.lineno}, column"
+        f" {exc.colno}); fix it there, or leave the file out."
+    )

@@ -26,8 +26,8 @@ from __future__ import annotations
 import json
 import re
 
-from dataprep.errors import DataprepError, NoScript
-from dataprep.formats.common import ParseOptions, join_pieces, tidy_name
+from dataprep.errors import NoScript
+from dataprep.formats.common import ParseOptions, join_pieces, tidy_name, unreadable_json
 from dataprep.formats.translation_dump import MISSING, ORIGINAL, TRANSLATION
 from dataprep.records import Utterance
 
@@ -92,13 +92,8 @@ def _entries(text: str, source: str) -> list[tuple[int, dict[str, object]]]:
     naming the file, for broken JSON or JSON that is no message list."""
     try:
         values = _values(text)
-    except json.JSONDecodeError as exc:
-        raise DataprepError(
-            f"{source}: is not valid JSON ({exc.msg} at line {exc.lineno}, column"
-            f" {exc.colno}); fix it there, or leave the file out."
-        ) from None
-    except RecursionError:
-        raise DataprepError(f"{source}: is JSON nested too deeply to be {_WHAT}.") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise unreadable_json(source, exc, _WHAT) from None
     if values is None:
         raise NoScript(f"{source}: is JSON but not {_WHAT}, so no script.")
     entries = [

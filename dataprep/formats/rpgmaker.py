@@ -28,8 +28,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from dataprep.errors import DataprepError, NoScript
-from dataprep.formats.common import UNRESOLVED_VARIABLE, ParseOptions, join_pieces, tidy_name
+from dataprep.errors import NoScript
+from dataprep.formats.common import (
+    UNRESOLVED_VARIABLE,
+    ParseOptions,
+    join_pieces,
+    tidy_name,
+    unreadable_json,
+)
 from dataprep.records import Utterance
 
 # An event command list, as RPG Maker writes it: what tells its data from other JSON.
@@ -119,13 +125,8 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
 def _load(text: str, source: str) -> object:
     try:
         data = json.loads(text.removeprefix("\ufeff"))
-    except json.JSONDecodeError as exc:
-        raise DataprepError(
-            f"{source}: is not valid JSON ({exc.msg} at line {exc.lineno}, column"
-            f" {exc.colno}); fix it there, or leave the file out."
-        ) from None
-    except RecursionError:
-        raise DataprepError(f"{source}: is JSON nested too deeply to be RPG Maker data.") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise unreadable_json(source, exc, "RPG Maker data") from None
     if not isinstance(data, (dict, list)):
         raise NoScript(f"{source}: is JSON but no RPG Maker event data, so no script.")
     return data
