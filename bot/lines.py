@@ -79,6 +79,18 @@ class BotLines:
     forward_unread_note: str
     forward_unread: str
     face_note: str  # a QQ face no table names
+    # What else a QQ message carries that the model cannot see or hear (`bot.qq.segments`).
+    emoticon_note: str  # {sticker}: a QQ sticker (动画表情, 商城表情) by the name QQ shows
+    voice_note: str
+    video_note: str
+    card_note: str  # {title}: a shared card's (mini-app, link, music) visible words
+    card_unread_note: str
+    location_note: str  # {place}
+    dice_note: str  # {result}
+    dice_unread_note: str
+    rps_note: str  # {hand}
+    rps_unread_note: str
+    rps_hands: str  # rock, scissors and paper, in that order, a blank between them
     memory_sent_privately: str
     memory_not_sent: str
     qq_usage: str
@@ -187,6 +199,17 @@ ZH = BotLines(
     forward_unread_note="（转发了一段聊天记录，内容看不到）",
     forward_unread="这段聊天记录{name}打不开……把想说的直接打字告诉我吧！",
     face_note="（发了一个表情）",
+    emoticon_note="（发来了表情：{{sticker}}）",
+    voice_note="（发来了一条语音）",
+    video_note="（发来了一段视频）",
+    card_note="（分享了卡片：{{title}}）",
+    card_unread_note="（分享了一张卡片，内容看不到）",
+    location_note="（分享了位置：{{place}}）",
+    dice_note="（掷了骰子：{{result}} 点）",
+    dice_unread_note="（掷了骰子）",
+    rps_note="（猜拳出了{{hand}}）",
+    rps_unread_note="（猜了拳）",
+    rps_hands="石头 剪刀 布",
     memory_sent_privately="{name}把记得的事私信发给你了，去看看吧。",
     memory_not_sent="私信发不出去……加{name}为好友后，再在群里试一次吧。",
     qq_usage="""和{name}聊天：在群里 @{name}、以名字开头，或回复{name}的消息；私聊直接说。
@@ -273,6 +296,17 @@ EN = BotLines(
     forward_unread_note="(forwarded a chat record that cannot be read)",
     forward_unread="{name} can't open this chat record... Tell me in words what you want to say!",
     face_note="(sent an emoji)",
+    emoticon_note="(sent a sticker: {{sticker}})",
+    voice_note="(sent a voice message)",
+    video_note="(sent a video)",
+    card_note="(shared a card: {{title}})",
+    card_unread_note="(shared a card that cannot be read)",
+    location_note="(shared a location: {{place}})",
+    dice_note="(rolled a die: {{result}})",
+    dice_unread_note="(rolled a die)",
+    rps_note="(played rock-paper-scissors: {{hand}})",
+    rps_unread_note="(played rock-paper-scissors)",
+    rps_hands="rock scissors paper",
     memory_sent_privately="{name} sent you the memories in a private message. Have a look!",
     memory_not_sent="The private message could not be sent... Add {name} as a friend, "
     "then try again in the group.",
@@ -361,6 +395,17 @@ JA = BotLines(
     forward_unread_note="（チャット履歴を転送したが、中身は見えない）",
     forward_unread="このチャット履歴は{name}には開けないの……言いたいことを言葉で教えてね！",
     face_note="（絵文字を送った）",
+    emoticon_note="（スタンプを送った：{{sticker}}）",
+    voice_note="（ボイスメッセージを送った）",
+    video_note="（動画を送った）",
+    card_note="（カードを共有した：{{title}}）",
+    card_unread_note="（カードを共有したが、中身は見えない）",
+    location_note="（位置情報を共有した：{{place}}）",
+    dice_note="（サイコロを振った：{{result}}）",
+    dice_unread_note="（サイコロを振った）",
+    rps_note="（じゃんけんで{{hand}}を出した）",
+    rps_unread_note="（じゃんけんをした）",
+    rps_hands="グー チョキ パー",
     memory_sent_privately="{name}が覚えていることを個別メッセージで送ったよ。見てみてね。",
     memory_not_sent="個別メッセージが送れなかった……{name}を友だちに追加してから、"
     "もう一度グループで試してね。",

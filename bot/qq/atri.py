@@ -70,6 +70,7 @@ from bot.qq.mentions import (
 from bot.qq.quiet_groups import QUIET_SECONDS, QuietGroups
 from bot.qq.quotes import quoted_note
 from bot.qq.resend import CutReply, PostedParts, WaitingReplies
+from bot.qq.segments import nothing_to_read
 from bot.qq.sending import (
     SendQueue,
     Stopped,
@@ -80,7 +81,6 @@ from bot.qq.sending import (
 from bot.qq.text import (
     drop_unfetched_quote,
     incoming_text,
-    only_media,
     only_unread_record,
     reply_parts,
     split_reply,
@@ -633,7 +633,9 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
     # Only here, for a message she answers: `hear` (room context) reads a record sent
     # as an id as unseen, not one call per group message.
     await fetch_record(bot, event.message, connections)
-    media = only_media(event.message)
+    # Pictures, stickers, faces, voice alone: her line says she cannot see them. A card,
+    # a file or a roll alone is read as its note (`bot.qq.segments`).
+    media = nothing_to_read(event.message)
     if media and not _said_to_her(event):
         return  # not every sticker in a group set to "all"; and no reply counted for it
     counted = count_reply(event)

@@ -21,6 +21,7 @@ from bot.limits import MAX_INPUT_CHARS
 from bot.lines import lines
 from bot.qq.connections import Connections
 from bot.qq.faces import face_text
+from bot.qq.segments import segment_note
 from bot.qq.text import defang, inline_record
 from bot.quoting import MAX_NAME_CHARS, cut
 
@@ -132,8 +133,8 @@ def _as_message(raw: Any) -> Message:
 
 def segments_text(message: Message) -> str:
     """What someone else's message said, read without asking QQ anything: text, "@name"
-    (the name sent with the @, else the QQ number), a picture's note, a face's name; a
-    record inside it is only noted (records nest)."""
+    (the name sent with the @, else the QQ number), a face's name, a note for anything
+    else (a picture, a card's title); a record inside it is only noted (records nest)."""
     parts = []
     for seg in message:
         shown = plain_part(seg)
@@ -150,12 +151,12 @@ def segments_text(message: Message) -> str:
 
 
 def plain_part(seg: MessageSegment) -> str | None:
-    """A text, picture or face segment as the model reads it (its words, the picture's
-    note, the face's name); None for any other segment, which each reader reads its way."""
+    """A segment as the model reads it: text as its words, a face as its name, anything
+    else it cannot see as its note (`bot.qq.segments`); None for @s, records and kinds
+    no implementation posts, which each reader reads its way."""
     if seg.type == "text" and isinstance(seg.data.get("text"), str):
         return str(seg.data["text"])
-    if seg.type == "image":
-        return lines().picture_note
     if seg.type == "face":
         return face_text(seg)
-    return None
+    note = segment_note(seg)
+    return note.text if note is not None else None

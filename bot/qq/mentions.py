@@ -25,6 +25,7 @@ from nonebot.adapters.onebot.v11 import (
 
 from bot.qq.connections import Connections
 from bot.qq.forwards import plain_part, record_text
+from bot.qq.segments import tells
 from bot.qq.text import inline_record
 
 log = logging.getLogger(__name__)
@@ -144,8 +145,10 @@ async def _look_up(bot: Bot, group_id: int, user_id: str, connections: Connectio
 
 async def spoken_text(bot: Bot, event: MessageEvent, connections: Connections) -> str:
     """The words of the message, her own @s dropped and other @s as "@name", and a note
-    where a picture was (the model cannot see it; "看这个" alone reads as nonsense). A
-    message without words stays "" (pictures alone are answered, or not, before this).
+    where a picture, a sticker, a voice message, a file or a shared card was (the model
+    sees none of them; "看这个" alone reads as nonsense). A message with nothing but
+    pictures, stickers, faces or voice stays "" (answered, or not, before this); a card,
+    a file or a roll alone is its note (`bot.qq.segments`).
     A QQ face is its name ("[流泪]"): beside words it is their tone. A forwarded record
     sent with its messages (or fetched for them: `fetch_record`) is read as them;
     one sent as an id only is noted."""
@@ -157,8 +160,9 @@ async def spoken_text(bot: Bot, event: MessageEvent, connections: Connections) -
         shown = plain_part(seg)
         if shown is not None:
             parts.append(shown)
-            # Words say something; a picture's note or a face's name alone does not.
-            said = said or (seg.type == "text" and bool(shown.strip()))
+            # Words say something, and so does a card's title, a file's name or a roll; a
+            # picture's, a sticker's or a voice message's note or a face's name alone do not.
+            said = said or (seg.type == "text" and bool(shown.strip())) or tells(seg)
         elif seg.type == "forward":
             parts.append(record_text(seg))
             said = said or inline_record(seg) is not None
