@@ -85,6 +85,10 @@ def test_no_line_names_atri_for_someone_else() -> None:
                 question="q",
                 answers="a",
                 record="r",
+                title="t",
+                place="p",
+                result=4,
+                hand="h",
             )
 
 
