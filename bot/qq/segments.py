@@ -98,10 +98,6 @@ def _clean(value: Any, limit: int = MAX_FIELD_CHARS) -> str:
     return cut(defang(value), limit).strip()
 
 
-def _first_text(data: dict[str, Any], keys: tuple[str, ...]) -> str:
-    return next((text for key in keys if (text := _clean(data.get(key)))), "")
-
-
 def _sticker_name(summary: Any) -> str:
     """A sticker's name from QQ's summary ("[嘿嘿]" is 嘿嘿); "" when it names none."""
     if not isinstance(summary, str):
@@ -121,7 +117,7 @@ def _sticker(name: str) -> Note:
 def _image(data: dict[str, Any]) -> Note:
     """A picture, or a sticker (NapCat's `sub_type` 1, or a shop sticker's `emoji_id`)."""
     summary = data.get("summary")
-    sticker = str(data.get("sub_type", "")) == "1" or "emoji_id" in data
+    sticker = data.get("sub_type") in (1, "1") or "emoji_id" in data
     said = summary.strip().strip("[]") if isinstance(summary, str) else ""
     if sticker or said in ("动画表情", "商城表情"):
         return _sticker(_sticker_name(summary))
