@@ -12,10 +12,9 @@ Every other command is code.
 Without MZ's name, plugins put it in the text: a first line `【Name】`, a name box
 (Yanfly's `\\n<Name>`, `\\nc<…>`, `\\nr<…>`; `\\nw[Name]`), a first line that is the
 name alone, or one that starts with it and a colon (`莉亚：走吧。`, `Ria: Let's go.`). A
-colon line names a speaker who is an actor, or whose name starts several boxes of the
-file, or whose words read as speech (quoted, or ending as a sentence does); a label of
-the interface (`小提示：按Z键调查`, `Note: …`, `提示：`, `系统：`) names nobody unless its
-words are quoted. A box that names no one otherwise is said by the actor whose face it
+colon line names its speaker when the name is an actor's, starts several boxes of the
+file, or is short and its words end as a sentence does; a label of the interface
+(`小提示：按Z键调查`, `Note: …`, `提示：`, `系统：`) names nobody unless its words are quoted. A box that names no one otherwise is said by the actor whose face it
 shows: the face file named as the actor (`愛思特`), or the actor's face in Actors.json
 (`faceName` and `faceIndex`: `Actor1` 0); a face sheet no actor (or several) has is
 narration's. `\\N[n]` is actor n's name, from Actors.json beside the file (actor 1 is
@@ -109,13 +108,17 @@ _SENTENCE_END = tuple('。！？!?.…‥~～」』”"')
 _LABEL_WORDS = frozenset({
     "note", "notes", "tip", "tips", "hint", "hints", "system", "info", "information", "notice",
     "warning", "caution", "tutorial", "help", "quest", "objective", "mission", "reward",
-    "rewards", "obtained", "received", "controls",
+    "rewards", "obtained", "received", "controls", "location", "place", "time", "date",
 })  # fmt: skip
 _LABEL_ENDS = (
     "提示", "说明", "說明", "注意", "系统", "系統", "警告", "教程", "教学", "教學", "任务", "任務",
     "获得", "獲得", "奖励", "獎勵", "操作", "帮助", "幫助", "公告", "通知", "ヒント", "システム",
-    "説明", "お知らせ", "入手", "報酬", "クエスト", "チュートリアル",
+    "説明", "お知らせ", "入手", "報酬", "クエスト", "チュートリアル", "地点", "地點", "时间", "時間",
+    "日期", "場所", "時刻",
 )  # fmt: skip
+# A name written without spaces longer than this is a label before a sentence
+# (`已收取救助物资包裹：…。`), not a speaker, unless it starts several boxes.
+_SHORT_NAME = 6
 
 
 def is_event_data(text: str) -> bool:
@@ -399,13 +402,14 @@ class _Reader:
         speaker. An actor's name does; a label of the interface (`小提示：`, `Note:`) only
         before quoted words. MZ has a name field, so there a colon line is a label
         (`已收取包裹：木板`, `营业时间：8点`) unless its words are quoted; MV has none, and
-        its games write the speaker so: a name that starts several boxes, or one whose
-        words end as a sentence (`莉亚：走吧。`, not `已收取包裹：木板`)."""
+        its games write the speaker so: a name that starts several boxes, or a short one
+        whose words end as a sentence (`莉亚：走吧。`, not `已收取包裹：木板`)."""
         if name in self.actors.values():
             return True
         if mz or _is_label(name):
             return _is_speech(said)
-        return self.colon_uses[name] > 1 or said.endswith(_SENTENCE_END)
+        short = len(name) <= _SHORT_NAME or " " in name or name.isascii()
+        return self.colon_uses[name] > 1 or (short and said.endswith(_SENTENCE_END))
 
     def say(self, speaker: str | None, texts: list[str], line: int) -> None:
         said, unresolved = _strip_codes(join_pieces(self.actors_named(t) for t in texts))

@@ -55,6 +55,8 @@ def test_interface_labels_are_no_speakers() -> None:
         *mv_box("Note: Press Z to investigate."),
         *mv_box("系统：获得了木板"),
         *mv_box("已收取包裹：危机研究协会救助物资"),
+        *mv_box("已收取救助物资包裹：危机研究协会。"),  # a long name, though a sentence
+        *mv_box("Location: The old harbour."),
     ]
     assert read(page) == [
         (None, "小提示：按Z键调查"),
@@ -62,6 +64,8 @@ def test_interface_labels_are_no_speakers() -> None:
         (None, "Note: Press Z to investigate."),
         (None, "系统：获得了木板"),
         (None, "已收取包裹：危机研究协会救助物资"),
+        (None, "已收取救助物资包裹：危机研究协会。"),
+        (None, "Location: The old harbour."),
     ]
 
 
