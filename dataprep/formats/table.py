@@ -22,8 +22,9 @@ more the run says which columns it saw and what to rename. An empty speaker is
 narration; a cell's line breaks are where the text box wrapped, and so is a `\\n` written
 in it (a translation tool's escape; not RPG Maker's `\\n[1]` nor `\\n<Name>`); a row whose
 first cell starts with `#` is a comment, and the rows below YukaTool's `#Names` (to its
-`#Lines`) are a table of the speakers' names, no lines. The delimiter is a tab for .tsv,
-else sniffed among `,`, `;` and tab.
+`#Lines`) are a table of the speakers' names, no lines: a speaker the speaker column names
+as the original does (`アトリ`) is named as the side read shows her there (`亚托莉`). The
+delimiter is a tab for .tsv, else sniffed among `,`, `;` and tab.
 """
 
 from __future__ import annotations
@@ -93,33 +94,49 @@ class _Columns:
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
-    rows = _rows(text.removeprefix("\ufeff"), source)
+    rows, names = _rows(text.removeprefix("\ufeff"), source)
     if not rows:
         return []
     columns, body = _columns(rows, source, options.dump_side)
-    return _utterances(body, columns, source, options)
+    speakers = _names_shown(names, columns)
+    return _utterances(body, columns, source, options, speakers)
 
 
-def _rows(text: str, source: str) -> list[tuple[int, list[str]]]:
+def _rows(text: str, source: str) -> tuple[list[tuple[int, list[str]]], list[list[str]]]:
     """Each row that is not blank nor a comment, nor one of a table of names, with the
-    file line where it starts."""
+    file line where it starts; and the rows of the table of names."""
     reader = csv.reader(
         io.StringIO(text, newline=""), delimiter=_delimiter(text, source), strict=False
     )
     rows: list[tuple[int, list[str]]] = []
+    names: list[list[str]] = []
     start = 1
-    names = False  # in a table of names, below `#Names`
+    in_names = False  # in a table of names, below `#Names`
     try:
         for cells in reader:
             first = cells[0].strip() if cells else ""
             if first.startswith("#"):
-                names = _NAMES_HEADING.fullmatch(first) is not None
-            elif any(cell.strip() for cell in cells) and not names:
+                in_names = _NAMES_HEADING.fullmatch(first) is not None
+            elif in_names:
+                names.append(cells)
+            elif any(cell.strip() for cell in cells):
                 rows.append((start, cells))
             start = reader.line_num + 1
     except csv.Error as exc:
         raise DataprepError(f"{source}: is no readable table ({exc}, near line {start}).") from None
-    return rows
+    return rows, names
+
+
+def _names_shown(names: list[list[str]], columns: _Columns) -> dict[str, str]:
+    """Each speaker's name as the side read shows it, from a table of names (YukaTool's
+    rows below `#Names`: a name in the original, and translated): the speaker column
+    names them as the original does (`アトリ` for 亚托莉)."""
+    shown: dict[str, str] = {}
+    for cells in names:
+        written, chosen = _cell(cells, columns.other), _cell(cells, columns.chosen)
+        if written and chosen:
+            shown[tidy_name(written)] = tidy_name(chosen)
+    return shown
 
 
 def _delimiter(text: str, source: str) -> str:
@@ -233,8 +250,13 @@ def _has_letter(text: str) -> bool:
 
 
 def _utterances(
-    rows: list[tuple[int, list[str]]], columns: _Columns, source: str, options: ParseOptions
+    rows: list[tuple[int, list[str]]],
+    columns: _Columns,
+    source: str,
+    options: ParseOptions,
+    speakers: dict[str, str],
 ) -> list[Utterance]:
+    """The rows' lines; `speakers`: a speaker's name as the side read shows it."""
     if columns.speaker is None:
         return _as_plain(rows, columns, source, options)
     marker = options.scene_marker.match if options.scene_marker else None
@@ -246,6 +268,7 @@ def _utterances(
         if not said:
             continue
         speaker = tidy_name(_cell(cells, columns.speaker)) or None
+        speaker = speakers.get(speaker, speaker) if speaker is not None else None
         if speaker is None and marker is not None and marker(said):
             scene += 1
             continue

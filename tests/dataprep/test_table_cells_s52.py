@@ -64,4 +64,6 @@ def test_yukatools_names_rows_are_no_narration() -> None:
         "L1,アトリ,「おはようございます」,「早上好」,,,,\n"
         "L2,,朝だ。,早晨了。,,,,\n"
     )
-    assert lines(text) == [("アトリ", "「早上好」", None), (None, "早晨了。", None)]
+    # The speaker as the side read names her: 亚托莉, from the table of names.
+    assert lines(text) == [("亚托莉", "「早上好」", None), (None, "早晨了。", None)]
+    assert lines(text, dump_side="original")[0] == ("アトリ", "「おはようございます」", None)
