@@ -11,7 +11,13 @@ Every other command is code.
 
 Without MZ's name, plugins put it in the text: a first line `【Name】`, a name box
 (Yanfly's `\\n<Name>`, `\\nc<…>`, `\\nr<…>`; `\\nw[Name]`), a first line that is the
-name alone, or one that starts with it and a colon (`莉亚：走吧。`, `Ria: Let's go.`). `\\N[n]` is actor n's name, from Actors.json beside the file (actor 1 is
+name alone, or one that starts with it and a colon (`莉亚：走吧。`, `Ria: Let's go.`). A
+colon line names its speaker when the name is an actor's, starts several boxes of the
+file, or is short and its words end as a sentence does; a label of the interface
+(`小提示：按Z键调查`, `Note: …`, `提示：`, `系统：`) names nobody unless its words are quoted. A box that names no one otherwise is said by the actor whose face it
+shows: the face file named as the actor (`愛思特`), or the actor's face in Actors.json
+(`faceName` and `faceIndex`: `Actor1` 0); a face sheet no actor (or several) has is
+narration's. `\\N[n]` is actor n's name, from Actors.json beside the file (actor 1 is
 usually the lead); `\\V[n]` (a game variable), `\\P[n]` (a party member), or `\\N[n]` of
 an actor no Actors.json names, make the line unusable (`UNRESOLVED_VARIABLE`); the other
 control codes (`\\C[n]`, `\\I[n]`, `\\.`, `\\|`, `\\!`, `\\{` …) are deleted.
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -94,6 +101,24 @@ _NAME_ONLY = re.compile(
     r"[^\s。、，,.!?！？…「」『』“”\"()（）:：]{1,12}(?: [^\s。、，,.!?！？…]{1,12}){0,2}"
 )
 _QUOTE_OPENERS = '「『“"（('
+# How words that are said end: a sentence's punctuation, or a closing quote.
+_SENTENCE_END = tuple('。！？!?.…‥~～」』”"')
+# Labels of the interface, never a speaker's name (`小提示：按Z键调查`, `Note: …`): English
+# ones as the whole name, CJK ones as its end (`系统提示`, `操作说明`).
+_LABEL_WORDS = frozenset({
+    "note", "notes", "tip", "tips", "hint", "hints", "system", "info", "information", "notice",
+    "warning", "caution", "tutorial", "help", "quest", "objective", "mission", "reward",
+    "rewards", "obtained", "received", "controls", "location", "place", "time", "date",
+})  # fmt: skip
+_LABEL_ENDS = (
+    "提示", "说明", "說明", "注意", "系统", "系統", "警告", "教程", "教学", "教學", "任务", "任務",
+    "获得", "獲得", "奖励", "獎勵", "操作", "帮助", "幫助", "公告", "通知", "ヒント", "システム",
+    "説明", "お知らせ", "入手", "報酬", "クエスト", "チュートリアル", "地点", "地點", "时间", "時間",
+    "日期", "場所", "時刻",
+)  # fmt: skip
+# A name written without spaces longer than this is a label before a sentence
+# (`已收取救助物资包裹：…。`), not a speaker, unless it starts several boxes.
+_SHORT_NAME = 6
 
 
 def is_event_data(text: str) -> bool:
@@ -115,9 +140,12 @@ def is_database_file(path: Path) -> bool:
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     data = _load(text, source)
-    reader = _Reader(source, _actor_names(str(Path(source).parent)), options)
+    folder = str(Path(source).parent)
+    reader = _Reader(source, _actor_names(folder), options, _actor_faces(folder))
     lines = _event_lines(text, data)
-    for index, (scene, commands) in enumerate(_command_lists(data)):
+    command_lists = list(_command_lists(data))
+    reader.count_colon_names(commands for _, commands in command_lists)
+    for index, (scene, commands) in enumerate(command_lists):
         reader.read(commands, scene, lines[index] if index < len(lines) else 1)
     return reader.out
 
@@ -204,20 +232,55 @@ def _array_value_lines(text: str, at: int) -> list[int]:
         return []
 
 
+@dataclass(frozen=True, slots=True)
+class _Actor:
+    """An actor of Actors.json: id, name, and face (file and index; "" where none)."""
+
+    id: int
+    name: str
+    face: str
+    face_index: int
+
+
 @lru_cache(maxsize=8)
-def _actor_names(folder: str) -> dict[int, str]:
-    """Actor id → name, from the folder's Actors.json ({} where there is none)."""
+def _actors(folder: str) -> tuple[_Actor, ...]:
+    """The actors of the folder's Actors.json that have an id and a name (none where
+    there is no such file)."""
     try:
         actors = json.loads((Path(folder) / "Actors.json").read_text("utf-8-sig"))
     except (OSError, ValueError):
-        return {}
+        return ()
     if not isinstance(actors, list):
-        return {}
-    return {
-        a["id"]: a["name"]
+        return ()
+    return tuple(
+        _Actor(a["id"], a["name"], _face(a.get("faceName")), _face_index(a.get("faceIndex")))
         for a in actors
         if isinstance(a, dict) and isinstance(a.get("id"), int) and isinstance(a.get("name"), str)
-    }
+    )
+
+
+def _face(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _face_index(value: object) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def _actor_names(folder: str) -> dict[int, str]:
+    """Actor id → name, from the folder's Actors.json ({} where there is none)."""
+    return {actor.id: actor.name for actor in _actors(folder)}
+
+
+@lru_cache(maxsize=8)
+def _actor_faces(folder: str) -> dict[tuple[str, int], str]:
+    """(face file, index) → the name of the one actor with that face in Actors.json: a
+    face two actors share names neither."""
+    faces: dict[tuple[str, int], set[str]] = {}
+    for actor in _actors(folder):
+        if actor.face and actor.name:
+            faces.setdefault((actor.face, actor.face_index), set()).add(actor.name)
+    return {face: names.pop() for face, names in faces.items() if len(names) == 1}
 
 
 @dataclass
@@ -225,10 +288,32 @@ class _Reader:
     source: str
     actors: dict[int, str]
     options: ParseOptions
+    faces: dict[tuple[str, int], str] = field(default_factory=dict)
     out: list[Utterance] = field(default_factory=list)
+    # How many boxes of the file each `Name：` of a first line starts.
+    colon_uses: Counter[str] = field(default_factory=Counter)
     scene: str = ""
     marks: int = 0  # scene markers seen in this list
     branch: int = 0
+
+    def count_colon_names(self, command_lists: Iterator[list[object]]) -> None:
+        """Count the boxes each `Name：` starts, before any is read: a name that starts
+        several is a speaker's, whatever the words after it."""
+        for commands in command_lists:
+            for at, command in enumerate(commands):
+                code, parameters = _code(command)
+                if code != _MESSAGE:
+                    continue
+                end = at + 1
+                while end < len(commands) and _code(commands[end])[0] == _TEXT_LINE:
+                    end += 1
+                name, texts = self.given_name(
+                    parameters, [_first_text(c) for c in commands[at + 1 : end]]
+                )
+                lines = [t for t in texts if t.strip()]
+                named = _colon_name(_strip_codes(lines[0])[0].strip()) if lines else None
+                if not name.strip() and named is not None:
+                    self.colon_uses[named[0]] += 1
 
     def read(self, commands: list[object], scene: str, line: int) -> None:
         self.scene, self.marks, self.branch = scene, 0, 0
@@ -254,7 +339,18 @@ class _Reader:
             at += 1
 
     def message(self, parameters: list[object], texts: list[str], line: int) -> None:
-        """A message box: its speaker from MZ's name, a name box or its first line."""
+        """A message box: its speaker from MZ's name, a name box, its first line or the
+        face it shows."""
+        name, texts = self.given_name(parameters, texts)
+        if not name.strip():
+            name, texts = self.first_line_name(texts, mz=len(parameters) > 4)
+        if not name.strip():
+            name = self.face_name(parameters)
+        self.say(tidy_name(name) or None, texts, line)
+
+    def given_name(self, parameters: list[object], texts: list[str]) -> tuple[str, list[str]]:
+        """The name MZ's name field or a name box gives ("" where none does), and the
+        box's lines with actors named and without the name box."""
         texts = [self.actors_named(t) for t in texts]
         named = parameters[4] if len(parameters) > 4 and isinstance(parameters[4], str) else ""
         name = _speaker_name(self.actors_named(named))
@@ -267,9 +363,18 @@ class _Reader:
         texts = [_NAME_BOX.sub(box, t) for t in texts]
         if not name.strip() and boxed:
             name = _speaker_name(self.actors_named(boxed[0]))
-        if not name.strip():
-            name, texts = self.first_line_name(texts, mz=len(parameters) > 4)
-        self.say(tidy_name(name) or None, texts, line)
+        return name, texts
+
+    def face_name(self, parameters: list[object]) -> str:
+        """The actor whose face the box shows: the face file named as the actor, or the
+        one actor with that face (file and index) in Actors.json; "" for any other face."""
+        face = _face(parameters[0]) if parameters else ""
+        index = _face_index(parameters[1]) if len(parameters) > 1 else 0
+        if not face:
+            return ""
+        if face in self.actors.values():
+            return face
+        return self.faces.get((face, index), "")
 
     def first_line_name(self, texts: list[str], mz: bool = False) -> tuple[str, list[str]]:
         """A name the box's first line gives (`【Name】…`, or the name alone above the
@@ -282,8 +387,10 @@ class _Reader:
         if m is not None:
             return m[1], [m[2], *lines[1:]]
         named = _colon_name(first)
-        if named is not None and (named[1] or len(lines) > 1) and self.colon_names(*named, mz):
-            return named[0], [named[1], *lines[1:]]
+        if named is not None and (named[1] or len(lines) > 1):
+            said = join_pieces(_strip_codes(t)[0] for t in [named[1], *lines[1:]])
+            if self.colon_names(named[0], said, mz):
+                return named[0], [named[1], *lines[1:]]
         if len(lines) > 1 and _NAME_ONLY.fullmatch(first):
             below = _strip_codes(lines[1])[0].lstrip()
             if below.startswith(tuple(_QUOTE_OPENERS)) or first in self.actors.values():
@@ -291,10 +398,18 @@ class _Reader:
         return "", texts
 
     def colon_names(self, name: str, said: str, mz: bool) -> bool:
-        """Whether `Name：words` names a speaker. MZ has a name field, so there a colon
-        line is a label (`已收取包裹：木板`, `营业时间：8点`) unless the name is an actor's or
-        the words are quoted; MV has none, and its games write the speaker so."""
-        return not mz or name in self.actors.values() or _is_speech(said)
+        """Whether `Name：words` (`said`: the box's words after the colon) names a
+        speaker. An actor's name does; a label of the interface (`小提示：`, `Note:`) only
+        before quoted words. MZ has a name field, so there a colon line is a label
+        (`已收取包裹：木板`, `营业时间：8点`) unless its words are quoted; MV has none, and
+        its games write the speaker so: a name that starts several boxes, or a short one
+        whose words end as a sentence (`莉亚：走吧。`, not `已收取包裹：木板`)."""
+        if name in self.actors.values():
+            return True
+        if mz or _is_label(name):
+            return _is_speech(said)
+        short = len(name) <= _SHORT_NAME or " " in name or name.isascii()
+        return self.colon_uses[name] > 1 or (short and said.endswith(_SENTENCE_END))
 
     def say(self, speaker: str | None, texts: list[str], line: int) -> None:
         said, unresolved = _strip_codes(join_pieces(self.actors_named(t) for t in texts))
@@ -335,6 +450,11 @@ def _is_speech(words: str) -> bool:
     return words.startswith(("「", "『")) or (
         len(words) > 1 and words[0] in '“"' and words[-1] in '”"'
     )
+
+
+def _is_label(name: str) -> bool:
+    """Whether a name is a label of the interface (`提示`, `系统提示`, `Note`)."""
+    return name.lower() in _LABEL_WORDS or name.endswith(_LABEL_ENDS)
 
 
 def _colon_name(line: str) -> tuple[str, str] | None:

@@ -12,14 +12,19 @@ translation, 原文, 译文 …), and a scene's (scene, file, label …: where i
 new scene starts). Where a table holds both the original and the translation,
 [dataprep] dump_side chooses, as for a translation dump: a row whose chosen side is empty
 is read from the other side and kept as a line said but unusable (`Utterance.dropped`
-"untranslated" or "no_original"). A table without a speaker column is read as a plain
-dump's lines are (`名字「台词」` in its text cells).
+"untranslated" or "no_original"), and so is a translation that copies the original
+(the same text, with a letter in it: `「……」` in both is no copy). A table without a
+speaker column is read as a plain dump's lines are (`名字「台词」` in its text cells).
 
 A file whose first row names no text column is read as a table without a header when it
 has two columns (`名字,「台词」`) or three (`id,name,text`), or one (plain lines); with
-more the run says which columns it saw and what to rename. An empty speaker is narration; a cell's
-line breaks are where the text box wrapped; a row whose first cell starts with `#` is a
-comment. The delimiter is a tab for .tsv, else sniffed among `,`, `;` and tab.
+more the run says which columns it saw and what to rename. An empty speaker is
+narration; a cell's line breaks are where the text box wrapped, and so is a `\\n` written
+in it (a translation tool's escape; not RPG Maker's `\\n[1]` nor `\\n<Name>`); a row whose
+first cell starts with `#` is a comment, and the rows below YukaTool's `#Names` (to its
+`#Lines`) are a table of the speakers' names, no lines: a speaker the speaker column names
+as the original does (`アトリ`) is named as the side read shows her there (`亚托莉`). The
+delimiter is a tab for .tsv, else sniffed among `,`, `;` and tab.
 """
 
 from __future__ import annotations
@@ -70,6 +75,12 @@ _DELIMITERS = ",;\t"
 _MIN_ROWS_FOR_SCENES = 4
 # How many cells of an unknown first row the run names.
 _NAMED = 8
+# A comment row that heads a table of names (YukaTool's `#Names`, `#Names:`): the rows
+# below it, to the next comment row (`#Lines`), name speakers and say nothing.
+_NAMES_HEADING = re.compile(r"#\s*names?\s*:?\s*", re.IGNORECASE)
+# A line break as a translation tool escapes it in a cell (`\n`, `\r\n`), not RPG
+# Maker's `\n[1]` (an actor's name) nor `\n<Name>` (a name box), nor an escaped `\\n`.
+_ESCAPED_BREAK = re.compile(r"(?<!\\)\\(?:r\\n|n(?![\[<]))")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,28 +94,49 @@ class _Columns:
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
-    rows = _rows(text.removeprefix("\ufeff"), source)
+    rows, names = _rows(text.removeprefix("\ufeff"), source)
     if not rows:
         return []
     columns, body = _columns(rows, source, options.dump_side)
-    return _utterances(body, columns, source, options)
+    speakers = _names_shown(names, columns)
+    return _utterances(body, columns, source, options, speakers)
 
 
-def _rows(text: str, source: str) -> list[tuple[int, list[str]]]:
-    """Each row that is not blank nor a comment, with the file line where it starts."""
+def _rows(text: str, source: str) -> tuple[list[tuple[int, list[str]]], list[list[str]]]:
+    """Each row that is not blank nor a comment, nor one of a table of names, with the
+    file line where it starts; and the rows of the table of names."""
     reader = csv.reader(
         io.StringIO(text, newline=""), delimiter=_delimiter(text, source), strict=False
     )
     rows: list[tuple[int, list[str]]] = []
+    names: list[list[str]] = []
     start = 1
+    in_names = False  # in a table of names, below `#Names`
     try:
         for cells in reader:
-            if any(cell.strip() for cell in cells) and not cells[0].lstrip().startswith("#"):
+            first = cells[0].strip() if cells else ""
+            if first.startswith("#"):
+                in_names = _NAMES_HEADING.fullmatch(first) is not None
+            elif in_names:
+                names.append(cells)
+            elif any(cell.strip() for cell in cells):
                 rows.append((start, cells))
             start = reader.line_num + 1
     except csv.Error as exc:
         raise DataprepError(f"{source}: is no readable table ({exc}, near line {start}).") from None
-    return rows
+    return rows, names
+
+
+def _names_shown(names: list[list[str]], columns: _Columns) -> dict[str, str]:
+    """Each speaker's name as the side read shows it, from a table of names (YukaTool's
+    rows below `#Names`: a name in the original, and translated): the speaker column
+    names them as the original does (`アトリ` for 亚托莉)."""
+    shown: dict[str, str] = {}
+    for cells in names:
+        written, chosen = _cell(cells, columns.other), _cell(cells, columns.chosen)
+        if written and chosen:
+            shown[tidy_name(written)] = tidy_name(chosen)
+    return shown
 
 
 def _delimiter(text: str, source: str) -> str:
@@ -186,10 +218,13 @@ def _trimmed(cells: list[str]) -> list[str]:
 
 
 def _cell(cells: list[str], index: int | None) -> str:
-    """A cell as one line (its line breaks are where the text box wrapped); "" if absent."""
+    """A cell as one line (its line breaks, and the `\\n`s a tool wrote for them, are
+    where the text box wrapped); "" if absent."""
     if index is None or index >= len(cells):
         return ""
     value = cells[index]
+    if "\\" in value:
+        value = _ESCAPED_BREAK.sub("\n", value)
     if "\n" not in value and "\r" not in value:
         return value.strip()
     return join_pieces(value.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
@@ -197,17 +232,31 @@ def _cell(cells: list[str], index: int | None) -> str:
 
 def _said(cells: list[str], columns: _Columns, side: str) -> tuple[str, str | None]:
     """What a row says on the chosen side, and why it is unusable (None if it is usable):
-    where the chosen side is empty, the other side's text, dropped."""
+    where the chosen side is empty, or is a translation that copies the original, the
+    other side's text, dropped."""
     said = _cell(cells, columns.chosen)
-    if said or columns.other is None:
+    if columns.other is None:
         return said, None
+    if said:
+        copied = side == TRANSLATION and said == _cell(cells, columns.other)
+        return said, MISSING[side] if copied and _has_letter(said) else None
     other = _cell(cells, columns.other)
     return other, MISSING[side] if other else None
 
 
+def _has_letter(text: str) -> bool:
+    """Whether a text holds a letter of any script (`「……」` and `!?` hold none)."""
+    return any(c.isalpha() for c in text)
+
+
 def _utterances(
-    rows: list[tuple[int, list[str]]], columns: _Columns, source: str, options: ParseOptions
+    rows: list[tuple[int, list[str]]],
+    columns: _Columns,
+    source: str,
+    options: ParseOptions,
+    speakers: dict[str, str],
 ) -> list[Utterance]:
+    """The rows' lines; `speakers`: a speaker's name as the side read shows it."""
     if columns.speaker is None:
         return _as_plain(rows, columns, source, options)
     marker = options.scene_marker.match if options.scene_marker else None
@@ -219,6 +268,7 @@ def _utterances(
         if not said:
             continue
         speaker = tidy_name(_cell(cells, columns.speaker)) or None
+        speaker = speakers.get(speaker, speaker) if speaker is not None else None
         if speaker is None and marker is not None and marker(said):
             scene += 1
             continue
