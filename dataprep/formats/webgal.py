@@ -19,7 +19,9 @@ One statement a line, `command:content -arg -key=value;`, read as WebGAL's own p
   and `\\}` are those characters shown. `{name}` is a variable the running game fills:
   left for the run to fill or name, as other formats' name slots; a `{…}` that is no
   plain variable name (`{$stage.x}`, `{名字}`) makes the line unusable
-  (`UNRESOLVED_VARIABLE`).
+  (`UNRESOLVED_VARIABLE`). A variable the player types (`getUserInput:name`, in any
+  scene given) holds the player's name: a speaker `{name}:` is the lead, and `{name}` in
+  a line his name (`ParseOptions.webgal_player`).
 - `intro:第一行|第二行;` (text on a black screen) is narration. A choice (`choose:`),
   a label (`label:`, where jumps land), a jump (`jumpLabel:`, `chooseLabel:`), another
   scene (`changeScene:`, `callScene:`) and `end` end the exchange.
@@ -102,9 +104,11 @@ _ESCAPED = re.compile(r"\\([\\|:,;.{}])")
 # `{name}` not escaped: WebGAL fills it from the game's variables.
 _INTERPOLATION = re.compile(r"(?<!\\)\{([^{}]*)\}")
 _PLAIN_VARIABLE = re.compile(r"[A-Za-z_]\w*", re.ASCII)
+# `getUserInput:name -title=…`: the player types a value (a name) into variable `name`.
+_TYPED = re.compile(r"^[ \t]*getUserInput[ \t]*:[ \t]*([^\s;:-][^\s;]*)", re.M)
 # Detection: a line that is a WebGAL command, and one that is narration (`:旁白;`).
 _COMMAND_LINE = re.compile(r"(?P<command>[A-Za-z]\w*)[ \t]*(?::|;|$)")
-_NARRATION_LINE = re.compile(r":[^:\n]*(?<!\\);")
+_NARRATION_LINE = re.compile(r":[^:\n]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +135,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             branch += 1  # the player's pick, a jump or another scene: the exchange ends
             continue
         if statement.command == "intro":
-            said, dropped = _shown(statement.content)
+            said, dropped = _shown(_typed_in(statement.content, options.webgal_player))
             if said and marker is not None and marker(said):
                 scene += 1
             elif said:
@@ -139,8 +143,8 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             continue
         if statement.command is not None:
             continue
-        speaker = _speaker_after(statement, speaker)
-        said, dropped = _shown(statement.content)
+        speaker = _typed_in(_speaker_after(statement, speaker), options.webgal_player)
+        said, dropped = _shown(_typed_in(statement.content, options.webgal_player))
         if not said:
             continue
         if not speaker and marker is not None and marker(said):
@@ -219,6 +223,18 @@ def _speaker_after(statement: _Statement, before: str) -> str:
         return statement.speaker
     named = statement.args.get("speaker")
     return tidy_name(named) if isinstance(named, str) else before
+
+
+def typed_variables(text: str) -> set[str]:
+    """The variables a scene has the player type into (`getUserInput:name`)."""
+    return set(_TYPED.findall(text))
+
+
+def _typed_in(text: str, player: dict[str, str]) -> str:
+    """`text` with each `{variable}` the player typed a name into as that name."""
+    if not player or "{" not in text:
+        return text
+    return _INTERPOLATION.sub(lambda m: player.get(m[1].strip(), m[0]), text)
 
 
 def _shown(content: str) -> tuple[str, str | None]:

@@ -157,6 +157,26 @@ def test_detected_from_its_lines() -> None:
     assert detect_format("changeBg:a.png -next\n你好。;\n很好。;\n", "b.txt") == "webgal"
 
 
+def test_a_scene_without_semicolons_is_told_too() -> None:
+    text = (
+        "{name}:呼——\n{name}:终于到了。\n:我打开了灯。\nintro:未完待续 -hold;\nchangeScene:b.txt\n"
+    )
+    assert detect_format(text, "main1.txt") == "webgal"
+
+
+def test_the_name_the_player_types_is_the_lead(tmp_path: Path) -> None:
+    (tmp_path / "start.txt").write_text(
+        "getUserInput:pname -title=你叫什么 -buttonText=确定;\nchangeScene:room.txt;\n", "utf-8"
+    )
+    room = "changeBg:room.webp -next;\n{pname}:早上好。;\n亚托莉:早上好，{pname}先生！;\n"
+    (tmp_path / "room.txt").write_text(room, "utf-8")
+    result = run_pipeline(_settings(), [tmp_path])
+    assert [(s.prompt, s.reply) for s in result.train] == [("早上好。", "早上好，夏生先生！")]
+    # Without the scene that asks for it, `{pname}` is no one known.
+    alone = run_pipeline(_settings(), [tmp_path / "room.txt"])
+    assert alone.train == []
+
+
 @pytest.mark.parametrize(
     ("text", "name"),
     [
