@@ -97,7 +97,9 @@ _COLON = re.compile(r"(?<!\\):")
 _ARGS_START = " -"
 _LINE_BREAK = re.compile(r"(?<!\\)\|")
 # Text enhancement: `[文字](注音)`, `[文字](style=color:#f00\; ruby=wen)`: the words shown.
-_ENHANCED = re.compile(r"\[(.*?)\]\((.*?)\)")
+# Its description ends at the first ")", as WebGAL's; no bracket inside the words, so a
+# long line of "[" fails at once at each.
+_ENHANCED = re.compile(r"\[([^\[\]\n]*)\]\(([^)\n]*)\)")
 # Brackets left after it: WebGAL's text parser never shows them.
 _BRACKET = re.compile(r"[\[\]]")
 _ESCAPED = re.compile(r"\\([\\|:,;.{}])")
@@ -151,7 +153,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             scene += 1
             continue
         utterance = Utterance(speaker or None, said, source, number, str(scene), dropped, branch)
-        if statement.args.get("concat") is True and _continues(out, utterance):
+        if _flag(statement, "concat") and _continues(out, utterance):
             out[-1].text = join_pieces([out[-1].text, said])
             out[-1].dropped = out[-1].dropped or dropped
             continue
@@ -214,10 +216,15 @@ def _split_args(rest: str) -> tuple[str, dict[str, str | bool]]:
     return rest[:at].strip(), args
 
 
+def _flag(statement: _Statement, key: str) -> bool:
+    """Whether an argument is set: `-concat`, or `-concat=true` (WebGAL reads both)."""
+    return statement.args.get(key) in (True, "true")
+
+
 def _speaker_after(statement: _Statement, before: str) -> str:
     """Who says a say line: the name before its colon, else `-speaker=`, else the speaker
     of the line before; nobody with `-clear`."""
-    if statement.args.get("clear") is True:
+    if _flag(statement, "clear"):
         return ""
     if statement.speaker is not None:
         return statement.speaker

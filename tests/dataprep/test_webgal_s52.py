@@ -69,6 +69,7 @@ def test_say_speaker_clear_and_a_line_with_no_colon() -> None:
         "没有冒号，也是旁白。;\n"
         "夏生:嗯。;\n"
         "说话的还是夏生 -speaker=亚托莉;\n"
+        "say:又是旁白。 -clear=true;\n"
     )
     assert lines(text) == [
         ("亚托莉", "你好。"),
@@ -77,6 +78,7 @@ def test_say_speaker_clear_and_a_line_with_no_colon() -> None:
         (None, "没有冒号，也是旁白。"),
         ("夏生", "嗯。"),
         ("亚托莉", "说话的还是夏生"),
+        (None, "又是旁白。"),
     ]
 
 
@@ -107,11 +109,12 @@ def test_concat_goes_on_with_the_line_before() -> None:
         "机器人哦！ -concat;\n"
         "夏生:是吗。;\n"
         ":他笑了。 -concat;\n"
+        ":又笑了。 -concat=true;\n"
     )
     assert lines(text) == [
         ("亚托莉", "我是高性能的……机器人哦！"),
         ("夏生", "是吗。"),
-        (None, "他笑了。"),
+        (None, "他笑了。又笑了。"),
     ]
 
 
