@@ -495,6 +495,7 @@ class DataprepSettings(Section):
         "naninovel",
         "rpgmaker",
         "csv",
+        "webgal",
     ] = "auto"
     encoding: str = "auto"
     renpy_language: str = "auto"

@@ -24,7 +24,11 @@ _EXPECTED = {
     "naninovel": "Naninovel lines like Author: text, with @commands and # labels",
     "rpgmaker": "RPG Maker MV/MZ event commands: 101 message boxes and their 401 lines",
     "csv": "a table whose first row names its columns, like name,text or 角色,原文,译文",
+    "webgal": "WebGAL lines like 角色:台词; and :旁白;, with changeBg:…; commands",
 }
+# Formats whose files other formats misread, their keys or commands taken for speakers:
+# no other format is suggested for them.
+_READ_AS_SPEAKERS_ELSEWHERE = ("json", "rpgmaker", "webgal")
 # How much of a file another parser reads to see whether --format would help.
 _TRY_CHARS = 64 * 1024
 # How many tags the hint for a .ks file of undefined name macros names.
@@ -49,8 +53,9 @@ def no_dialogue(script: LoadedScript, options: ParseOptions) -> tuple[str, bool]
     # its script blocks (`CHARACTER_ID: "metan",`), which read as speakers in a dump.
     tried = _KAG_NOT_SHOWN.sub("", head) if script.fmt == "kirikiri" else head
     better: list[tuple[int, str]] = []
-    # A JSON file's keys read as speakers in a dump (`"name": "夏生",`): no other format.
-    others = {} if script.fmt in ("json", "rpgmaker") else PARSERS
+    # A JSON file's keys read as speakers in a dump (`"name": "夏生",`), as a WebGAL
+    # scene's commands do (`changeFigure:a.png;`, `intro:…;`): no other format.
+    others = {} if script.fmt in _READ_AS_SPEAKERS_ELSEWHERE else PARSERS
     for name, parser in others.items():
         # A table is told by its extension: any text with commas reads as one.
         if name in (script.fmt, "csv") or (name == "regex" and options.custom_regex is None):
@@ -167,7 +172,9 @@ def _detected(fmt: str, files: list[tuple[LoadedScript, str]], options: ParseOpt
         head = script.text[:_TRY_CHARS]
         as_fmt += _spoken(head, fmt, options)
         as_plain += _spoken(head, "plain", options)
-    if as_plain >= _TIMES_MORE * as_fmt and as_plain - as_fmt >= _MORE_LINES:
+    far_more = as_plain >= _TIMES_MORE * as_fmt and as_plain - as_fmt >= _MORE_LINES
+    # A WebGAL scene's commands are a dump's speakers: plain always reads more of them.
+    if far_more and fmt != "webgal":
         said += (
             f". Their first lines read as plain give {as_plain} spoken lines, as {fmt}"
             f" {as_fmt}: if the text is no {fmt} script, try --format plain"

@@ -35,6 +35,7 @@ from dataprep.formats import PARSERS, ParseOptions, compile_markers
 from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
+from dataprep.formats import webgal as webgal_format
 from dataprep.formats.common import MACRO_LEFT_OUT, UNRESOLVED_VARIABLE, is_alias
 from dataprep.formats.renpy import names as renpy_names
 from dataprep.formats.renpy import text as renpy_text
@@ -121,6 +122,7 @@ def parse_options(
     shown: dict[str, str] = {}
     name_calls = kirikiri_format.NameCalls()  # of KAG tags that may name a speaker
     renpy: list[LoadedScript] = []
+    typed: set[str] = set()  # WebGAL variables the player types a name into
     for script in scripts:
         if script.fmt == "renpy":
             script.makes_characters = names.add(script.text)
@@ -132,6 +134,8 @@ def parse_options(
             script.makes_characters = bool(found)
             shown.update(kirikiri_format.label_targets(script.text))  # scenes jumped to
             name_calls.add(script.text)
+        elif script.fmt == "webgal":
+            typed.update(webgal_format.typed_variables(script.text))
     language = renpy_language(settings.renpy_language, renpy) if renpy else None
     # The chosen language's string translations: what a string said from Python, and a
     # character's name, shows in it.
@@ -178,6 +182,7 @@ def parse_options(
         kirikiri_name_tags=kirikiri_format.name_tags(
             name_calls, shown, lambda name: is_alias(name, aliases, to_simplified)
         ),
+        webgal_player=dict.fromkeys(typed, lead),
         speaker_aliases=aliases,
         convert_name=to_simplified,
         dump_side=settings.dump_side,

@@ -18,6 +18,7 @@ from dataprep.formats import (
     table,
     translation_dump,
     voice_list,
+    webgal,
 )
 from dataprep.formats.common import ParseOptions, compile_markers
 from dataprep.records import Utterance
@@ -35,6 +36,7 @@ PARSERS: dict[str, Parser] = {
     "naninovel": naninovel.parse,
     "rpgmaker": rpgmaker.parse,
     "csv": table.parse,
+    "webgal": webgal.parse,
 }
 FORMAT_NAMES = tuple(PARSERS)
 
@@ -99,6 +101,10 @@ def detect_format_why(text: str, filename: str, has_custom_regex: bool = False) 
         return "regex", "custom_regex is set"
     if voiced:
         return voiced
+    # A WebGAL scene is a .txt file of `command:content;` statements.
+    webgal_why = webgal.signs(lines) if suffix == ".txt" else None
+    if webgal_why:
+        return "webgal", webgal_why
     renpy_signs = len(_RENPY_SIGNS.findall(head))
     if renpy_signs >= 2:
         return "renpy", f"{renpy_signs} Ren'Py define/label/translate lines"

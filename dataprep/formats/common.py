@@ -65,6 +65,9 @@ class ParseOptions:
     # name is compared converted too, as SpeakerMap compares speakers (`[亞托莉]` is the
     # alias 亚托莉); the aliases above hold their converted forms already.
     convert_name: Callable[[str], str] | None = None
+    # WebGAL variables the player types (`getUserInput:name`, in any scene) → the lead's
+    # name: a speaker `{name}:` is the lead, and `{name}` in a line is his name.
+    webgal_player: dict[str, str] = field(default_factory=dict)
     # Which side of a bilingual translation dump is read ([dataprep] dump_side):
     # "translation" (its ●/★ lines) or "original" (its ○/☆ lines).
     dump_side: str = "translation"

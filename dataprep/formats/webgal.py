@@ -1,0 +1,296 @@
+"""WebGAL scenes (`game/scene/*.txt`), the open-source web visual-novel engine's script.
+
+One statement a line, `command:content -arg -key=value;`, read as WebGAL's own parser
+(webgal-parser's scriptParser) reads it:
+
+- Everything after the first `;` not written `\\;` is a comment; a line that is only a
+  comment (`;分支1`) is skipped.
+- Before the first `:` is the command: one of WebGAL's (`changeBg`, `changeFigure`,
+  `bgm`, `choose`, `setVar`, `label`, `jumpLabel` …) is never said; anything else is the
+  speaker of the line (`雪乃:请用茶;`), an empty one narration (`:旁白;`). A line with no
+  `:` keeps the speaker of the line before it (WebGAL's 连续对话), as does `say:…` without
+  `-speaker=名字`; `-clear` makes it narration. A `\\:` is a colon shown, never the end of
+  a speaker (WebGAL itself ends the speaker there, showing a name with a backslash).
+- From the first ` -` on are the statement's arguments (`-next`, `-v1.wav` and
+  `-vocal=…` voices, `-left`, `-notend`, `-when=…`): never part of the words. `-concat`
+  goes on with the line before it, when the same speaker says it.
+- In the words, `|` breaks the line (joined as the words read), `[文字](注音)` and
+  `[文字](style=…)` show the words only, and `\\|`, `\\:`, `\\,`, `\\.`, `\\;`, `\\\\`, `\\{`
+  and `\\}` are those characters shown. `{name}` is a variable the running game fills:
+  left for the run to fill or name, as other formats' name slots; a `{…}` that is no
+  plain variable name (`{$stage.x}`, `{名字}`) makes the line unusable
+  (`UNRESOLVED_VARIABLE`). A variable the player types (`getUserInput:name`, in any
+  scene given) holds the player's name: a speaker `{name}:` is the lead, and `{name}` in
+  a line his name (`ParseOptions.webgal_player`).
+- `intro:第一行|第二行;` (text on a black screen) is narration. A choice (`choose:`),
+  a label (`label:`, where jumps land), a jump (`jumpLabel:`, `chooseLabel:`), another
+  scene (`changeScene:`, `callScene:`) and `end` end the exchange.
+- An argument line (a line starting with blanks and then `-` or `|`, as webgal-parser's
+  multi-line statements) belongs to the statement above it.
+
+The game's `config.txt` (`Game_name:…;`, `Title_img:…;`) is no scene: none of it is said.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dataprep.formats.common import UNRESOLVED_VARIABLE, ParseOptions, join_pieces, tidy_name
+from dataprep.records import Utterance
+
+# WebGAL's commands (webgal-parser's SCRIPT_CONFIG and the engine's SCRIPT_TAG_MAP) whose
+# names no other script writes before a colon: a few of these lines tell a WebGAL scene.
+_OWN_COMMANDS = frozenset(
+    {
+        "changeBg",
+        "changeFigure",
+        "playVideo",
+        "pixiPerform",
+        "pixiInit",
+        "miniAvatar",
+        "changeScene",
+        "callScene",
+        "setComplexAnimation",
+        "setFilter",
+        "jumpLabel",
+        "chooseLabel",
+        "setVar",
+        "showVars",
+        "unlockCg",
+        "unlockBgm",
+        "filmMode",
+        "setTextbox",
+        "setAnimation",
+        "playEffect",
+        "setTempAnimation",
+        "setTransform",
+        "setTransition",
+        "getUserInput",
+        "applyStyle",
+        "callSteam",
+        # Older versions' (4.0 – 4.3), still in the scenes of games that ship them.
+        "setBgAni",
+        "setFigAni",
+        "setBgFilter",
+        "setFigFilter",
+        "setBgTransform",
+        "setFigTransform",
+    }
+)
+# Its commands with ordinary words for names: commands in a scene, weaker signs of one.
+_PLAIN_COMMANDS = frozenset({"say", "bgm", "intro", "choose", "end", "label", "if", "wait"})
+COMMANDS = _OWN_COMMANDS | _PLAIN_COMMANDS
+# The commands after which the next line may follow other lines than those above it.
+_FLOW = frozenset(
+    {"choose", "chooseLabel", "jumpLabel", "label", "changeScene", "callScene", "end"}
+)
+# A key of the game's config.txt (`Game_name:…;`, `Title_bgm:…;`, `Enable_Continue:…;`).
+_CONFIG_KEY = re.compile(
+    r"(?:Game|Title|Enable|Package|Default|Steam|Show|Legacy|Max|Line|Textbox)_\w+"
+)
+
+_COMMENT = re.compile(r"(?<!\\);")
+_COLON = re.compile(r"(?<!\\):")
+# Where the arguments start: webgal-parser cuts the content at its first " -".
+_ARGS_START = " -"
+_LINE_BREAK = re.compile(r"(?<!\\)\|")
+# Text enhancement: `[文字](注音)`, `[文字](style=color:#f00\; ruby=wen)`: the words shown.
+# Its description ends at the first ")", as WebGAL's; no bracket inside the words, so a
+# long line of "[" fails at once at each.
+_ENHANCED = re.compile(r"\[([^\[\]\n]*)\]\(([^)\n]*)\)")
+# Brackets left after it: WebGAL's text parser never shows them.
+_BRACKET = re.compile(r"[\[\]]")
+_ESCAPED = re.compile(r"\\([\\|:,;.{}])")
+# `{name}` not escaped: WebGAL fills it from the game's variables.
+_INTERPOLATION = re.compile(r"(?<!\\)\{([^{}]*)\}")
+_PLAIN_VARIABLE = re.compile(r"[A-Za-z_]\w*", re.ASCII)
+# `getUserInput:name -title=…`: the player types a value (a name) into variable `name`.
+_TYPED = re.compile(r"^[ \t]*getUserInput[ \t]*:[ \t]*([^\s;:-][^\s;]*)", re.M)
+# Detection: a line that is a WebGAL command, and one that is narration (`:旁白;`).
+_COMMAND_LINE = re.compile(r"(?P<command>[A-Za-z]\w*)[ \t]*(?::|;|$)")
+_NARRATION_LINE = re.compile(r":[^:\n]+")
+
+
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    """A line as webgal-parser reads it: its command (None for a say line), the speaker
+    it names (None: the speaker of the line before), its content and its arguments."""
+
+    command: str | None
+    speaker: str | None
+    content: str
+    args: dict[str, str | bool]
+
+
+def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
+    marker = options.scene_marker.match if options.scene_marker else None
+    out: list[Utterance] = []
+    scene = branch = 0
+    speaker = ""  # the name WebGAL shows: "" for none (narration)
+    for number, raw in _statements(text):
+        statement = _read(raw)
+        if statement is None:
+            continue
+        if statement.command in _FLOW:
+            branch += 1  # the player's pick, a jump or another scene: the exchange ends
+            continue
+        if statement.command == "intro":
+            said, dropped = _shown(_typed_in(statement.content, options.webgal_player))
+            if said and marker is not None and marker(said):
+                scene += 1
+            elif said:
+                out.append(Utterance(None, said, source, number, str(scene), dropped, branch))
+            continue
+        if statement.command is not None:
+            continue
+        speaker = _typed_in(_speaker_after(statement, speaker), options.webgal_player)
+        said, dropped = _shown(_typed_in(statement.content, options.webgal_player))
+        if not said:
+            continue
+        if not speaker and marker is not None and marker(said):
+            scene += 1
+            continue
+        utterance = Utterance(speaker or None, said, source, number, str(scene), dropped, branch)
+        if _flag(statement, "concat") and _continues(out, utterance):
+            out[-1].text = join_pieces([out[-1].text, said])
+            out[-1].dropped = out[-1].dropped or dropped
+            continue
+        out.append(utterance)
+    return out
+
+
+def _statements(text: str) -> Iterator[tuple[int, str]]:
+    """Each statement with its line number, an argument line (blanks, then `-` or `|`)
+    joined to the statement above it as webgal-parser's multi-line statements are."""
+    pending: tuple[int, str] | None = None
+    for number, line in enumerate(text.splitlines(), 1):
+        if pending is not None and _continues_above(line):
+            piece = line.strip()
+            pending = (pending[0], pending[1] + (" " + piece if piece[0] == "-" else piece))
+            continue
+        if pending is not None:
+            yield pending
+        pending = (number, line)
+    if pending is not None:
+        yield pending
+
+
+def _continues_above(line: str) -> bool:
+    stripped = line.lstrip()
+    return line[:1] in (" ", "\t") and stripped[:1] in ("-", "|") and "-concat" not in stripped
+
+
+def _read(raw: str) -> _Statement | None:
+    """The statement of a line, None for a comment, a blank or a config.txt line."""
+    body = _COMMENT.split(raw, maxsplit=1)[0].replace("\\;", ";").strip()
+    if not body:
+        return None
+    colon = _COLON.search(body)
+    head = body[: colon.start()].strip() if colon else ""
+    rest = body[colon.end() :] if colon else body
+    content, args = _split_args(rest)
+    if colon is None:
+        # `end;`, `pixiInit;`: a command without content.
+        command = content if content in COMMANDS and content != "say" else None
+        return _Statement(command, None, content, args)
+    if _CONFIG_KEY.fullmatch(head):
+        return None
+    if head in COMMANDS and head != "say":
+        return _Statement(head, None, content, args)
+    return _Statement(None, None if head == "say" else tidy_name(head), content, args)
+
+
+def _split_args(rest: str) -> tuple[str, dict[str, str | bool]]:
+    """The content before the first ` -`, and the arguments after it (`-next` → True,
+    `-speaker=名字` → "名字"; a voice file `-v1.wav` is `vocal`)."""
+    at = rest.find(_ARGS_START)
+    if at < 0:
+        return rest.strip(), {}
+    args: dict[str, str | bool] = {}
+    for part in rest[at:].split(_ARGS_START):
+        key, equals, value = part.strip().partition("=")
+        if key:
+            args.setdefault(key.strip(), value.strip() if equals else True)
+    return rest[:at].strip(), args
+
+
+def _flag(statement: _Statement, key: str) -> bool:
+    """Whether an argument is set: `-concat`, or `-concat=true` (WebGAL reads both)."""
+    return statement.args.get(key) in (True, "true")
+
+
+def _speaker_after(statement: _Statement, before: str) -> str:
+    """Who says a say line: the name before its colon, else `-speaker=`, else the speaker
+    of the line before; nobody with `-clear`."""
+    if _flag(statement, "clear"):
+        return ""
+    if statement.speaker is not None:
+        return statement.speaker
+    named = statement.args.get("speaker")
+    return tidy_name(named) if isinstance(named, str) else before
+
+
+def typed_variables(text: str) -> set[str]:
+    """The variables a scene has the player type into (`getUserInput:name`)."""
+    return set(_TYPED.findall(text))
+
+
+def _typed_in(text: str, player: dict[str, str]) -> str:
+    """`text` with each `{variable}` the player typed a name into as that name."""
+    if not player or "{" not in text:
+        return text
+    return _INTERPOLATION.sub(lambda m: player.get(m[1].strip(), m[0]), text)
+
+
+def _shown(content: str) -> tuple[str, str | None]:
+    """The words a line shows, and its drop reason: `UNRESOLVED_VARIABLE` for a `{…}`
+    that is no plain variable name."""
+    unresolved = any(
+        not _PLAIN_VARIABLE.fullmatch(m[1].strip()) for m in _INTERPOLATION.finditer(content)
+    )
+    words = _BRACKET.sub("", _ENHANCED.sub(r"\1", content))
+    pieces = (_ESCAPED.sub(r"\1", piece) for piece in _LINE_BREAK.split(words))
+    return join_pieces(pieces), UNRESOLVED_VARIABLE if unresolved else None
+
+
+def _continues(out: list[Utterance], utterance: Utterance) -> bool:
+    """Whether a `-concat` line goes on with the last one read: same speaker, scene and
+    branch (a choice or a label between them starts another exchange)."""
+    if not out:
+        return False
+    last = out[-1]
+    return (last.speaker, last.scene, last.branch) == (
+        utterance.speaker,
+        utterance.scene,
+        utterance.branch,
+    )
+
+
+def signs(lines: list[str]) -> str | None:
+    """Why these non-blank lines are a WebGAL scene (or its config.txt), or None: WebGAL's
+    own commands (`changeBg:`, `changeFigure:`, `setVar:`), with its other commands
+    (`bgm:…;`, `choose:…;`, `end;`) and narration lines (`:旁白;`) as weaker signs."""
+    own = plain = narration = config = ended = 0
+    for line in lines:
+        stripped = line.strip()
+        ended += stripped.endswith(";")
+        m = _COMMAND_LINE.match(stripped)
+        if m is not None and m["command"] in _OWN_COMMANDS:
+            own += 1
+        elif m is not None and m["command"] in _PLAIN_COMMANDS and ";" in stripped:
+            plain += 1
+        elif _NARRATION_LINE.match(stripped):
+            narration += 1
+        elif _CONFIG_KEY.match(stripped) and stripped.endswith(";"):
+            config += 1
+    if own >= 2 or (own and (own + plain + narration >= 3 or ended * 2 >= len(lines))):
+        return f"{own} WebGAL command lines (changeBg:, changeFigure:, setVar: …)"
+    # Without its own commands: its others and narration, in lines ending as statements.
+    weak = plain + narration
+    if (weak >= 5 and weak * 2 >= len(lines)) or (weak >= 2 and ended * 4 >= len(lines) * 3):
+        return f"{weak} WebGAL statements (bgm:…;, choose:…;, :旁白;)"
+    if config >= 2 and config * 2 >= len(lines):
+        return "it is a WebGAL config.txt (Game_name:…;), no scene"
+    return None
