@@ -495,6 +495,7 @@ class DataprepSettings(Section):
         "naninovel",
         "rpgmaker",
         "csv",
+        "onscripter",
     ] = "auto"
     encoding: str = "auto"
     renpy_language: str = "auto"

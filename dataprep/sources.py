@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from dataprep.encoding import Decoded, decode_report
 from dataprep.errors import DataprepError
 from dataprep.formats.common import join_pieces
+from dataprep.formats.onscripter import is_script_name
 from dataprep.formats.rpgmaker import is_database_file
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ def collect_scripts(paths: list[Path]) -> list[Path]:
                 p
                 for p in sorted(path.rglob("*"))
                 if p.is_file()
-                and p.suffix.lower() in SCRIPT_SUFFIXES
+                # ONScripter's `nscript.___` (decrypted) is its script, whatever its suffix.
+                and (p.suffix.lower() in SCRIPT_SUFFIXES or is_script_name(p.name))
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
                 # RPG Maker's Actors.json, System.json …: data beside the events, no script.
                 and not is_database_file(p)
