@@ -73,11 +73,12 @@ _CHOICES = frozenset({"select", "selgosub", "selnum", "csel", "cselgosub", "csel
 _DEFSUB = re.compile(r"defsub\s+(\w+)", re.IGNORECASE)
 # A command's word, and the rest of it.
 _COMMAND_WORD = re.compile(r"([A-Za-z_]\w*)(.*)", re.DOTALL)
-# A naming command (`msgName "恋"`, `name "恋"`, `setname "恋"`, `nm "恋",1`): its word holds
-# "name" or is `nm`, and its first argument is a string ("" names nobody: narration).
-_NAMING = re.compile(r'(?i:\w*name\w*|nm)\s+"(?P<name>[^"]*)"')
-# Between commands joined on one line, outside quotes: `csp 5:csp 6:facereset`.
-_COMMAND_SPLIT = re.compile(r':(?=(?:[^"]*"[^"]*")*[^"]*$)')
+# A command with a string first (`msgName "恋"`, `nm "恋",1`): a naming command where its
+# word holds "name" or is `nm` (`_names`); "" names nobody (narration).
+_NAMING = re.compile(r'(?P<word>\w+)\s+"(?P<name>[^"]*)"')
+# One of the commands joined on a line by `:` outside quotes: `csp 5:csp 6:facereset`,
+# `lsp 5,":a;face.png",10` (its colon quoted).
+_COMMAND_PART = re.compile(r'(?:[^:"]|"[^"]*"?)+')
 
 # natsu's pretextgosub tag before the text: `[1|【　恋　】|ren-A01-0011]` (a number, the
 # name in brackets or empty, a voice id or empty); its name may be bare.
@@ -122,22 +123,29 @@ class _Reader:
     def flush(self) -> None:
         text = join_pieces(self.pieces)
         if text:
-            scene = str(self.scene)
-            self.out.append(Utterance(self.speaker, text, self.source, self.line, scene))
-            self.out[-1].branch = self.branch
-            self.out[-1].shown = True
+            self.out.append(
+                Utterance(
+                    self.speaker,
+                    text,
+                    self.source,
+                    self.line,
+                    str(self.scene),
+                    branch=self.branch,
+                    shown=True,
+                )
+            )
         self.pieces, self.speaker, self.joined = [], None, False
 
     def command(self, line: str) -> None:
         """A command line: a choice ends the exchange, a naming command names the next
         text; every other command is stage work."""
-        for part in _COMMAND_SPLIT.split(line):
+        for part in _COMMAND_PART.findall(line):
             part = part.strip()
             word = part.split(None, 1)[0].lower() if part else ""
             if word in _CHOICES:
                 self.flush()
                 self.branch += 1
-            elif (m := _NAMING.match(part)) is not None and word not in COMMANDS:
+            elif (m := _NAMING.match(part)) is not None and _names(m["word"].lower()):
                 self.flush()
                 self.named = tidy_name(_unbracketed(m["name"])) or None
 
@@ -208,6 +216,12 @@ def is_known_command(line: str) -> bool:
     """Whether a stripped line starts with one of NScripter's own commands."""
     m = _COMMAND_WORD.match(line)
     return m is not None and m.group(1).lower() in COMMANDS
+
+
+def _names(word: str) -> bool:
+    """Whether a command word is a script's naming command (`msgname`, `setname`, `nm`);
+    NScripter's own (`savename`) are not."""
+    return ("name" in word or word == "nm") and word not in COMMANDS
 
 
 def _speaker_and_text(line: str) -> tuple[str | None, str]:
