@@ -16,7 +16,10 @@ from typer.testing import CliRunner
 
 from atri.cli import app
 from dataprep.formats import ParseOptions, compile_markers, detect_format, detect_format_why, parse
+from dataprep.loaded_scripts import LoadedScript
+from dataprep.no_dialogue import no_dialogue
 from dataprep.sources import collect_scripts, read_script
+from dataprep.stats import FileReport
 
 # The common port layout: `*define` … `game`, `【名】「…」\` lines among stage commands.
 BRACKETED = """\
@@ -254,3 +257,17 @@ def test_the_real_natsu_port_yields_its_exchanges() -> None:
     assert speakers.count("恋") == 2097
     assert speakers.count("森 罗") == 3882
     assert not any("nend" in u.text or "lsp" in u.text or "\\" in u.text for u in utterances)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=KeyError,
+    reason="dataprep/no_dialogue.py's _EXPECTED has no 'onscripter' entry yet (another helper"
+    " owns that file): add it at the merge, then drop this mark",
+)
+def test_a_script_with_no_text_says_so(tmp_path: Path) -> None:
+    text = '*define\ngame\n*start\nbg "a.jpg",2\nwait 100\n'
+    report = FileReport(str(tmp_path / "0.txt"))
+    script = LoadedScript(path=tmp_path / "0.txt", text=text, fmt="onscripter", report=report)
+    message, _ = no_dialogue(script, ParseOptions())
+    assert "no dialogue found as onscripter" in message
