@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from dataprep.formats.common import ParseOptions, join_pieces, tidy_name
+from dataprep.formats.common import HEADING_LINE, ParseOptions, join_pieces, tidy_name
 from dataprep.records import Utterance
 
 # File names ONScripter reads its script from (a decrypted `nscript.___` keeps its name).
@@ -93,6 +93,8 @@ _QUOTE_NAME = re.compile(
 # Inline codes: waits (`!w100`, `!d100`), speeds (`!s0`, `!sd`), colours (`#ffcc00`),
 # the click waits and page ends inside a line, clickstr's `_`, English text's backquotes.
 _INLINE_CODES = re.compile(r"!(?:sd|[wds]\d+)|#[0-9A-Fa-f]{6}|`|_(?=[^\x00-\x7f])")
+# The marks that end a page, wait for a click or join a row.
+_PAGE_MARKS = re.compile(r"[\\@/]")
 # Ruby: `(漢字/かんじ)` in NScripter, `{…/…}` or `[…/…]` in some ports; the base is kept.
 _RUBY = re.compile(r"[(\[{](?P<base>[^()\[\]{}/\s]{1,16})/[^()\[\]{}/\n]{1,24}[)\]}]")
 # A line of English prose that ONScripter-EN scripts leave without backquotes: a word
@@ -152,6 +154,10 @@ class _Reader:
     def text(self, number: int, line: str) -> None:
         """A text line: its speaker, if it names one, and its words into the box."""
         speaker, said = _speaker_and_text(line)
+        if speaker is not None and not _shown(_PAGE_MARKS.sub("", said)).strip():
+            self.flush()
+            self.named = speaker  # `【恋】` alone: the name box of the text line below
+            return
         if speaker is None and self.named is not None and not self.pieces:
             speaker = self.named
         if speaker is not None and self.pieces:
@@ -231,7 +237,7 @@ def _speaker_and_text(line: str) -> tuple[str | None, str]:
         name = tidy_name(_unbracketed(tag["name"]))
         return name or None, line[tag.end() :]
     bracket = _BRACKET_NAME.match(line)
-    if bracket is not None:
+    if bracket is not None and not HEADING_LINE.fullmatch(bracket.group()):
         return tidy_name(bracket["name"]) or None, line[bracket.end() :]
     quoted = _QUOTE_NAME.match(line)
     if quoted is not None:

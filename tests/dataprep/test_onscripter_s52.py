@@ -148,6 +148,16 @@ def test_a_naming_command_names_the_next_text_line() -> None:
     ]
 
 
+def test_a_name_alone_names_the_line_below_and_a_heading_names_nobody() -> None:
+    text = "*start\n【恋】\n「早上好」\\\n【第三章】\\\n【森罗】@\n「嗯」\\\n天亮了。\\\n"
+    assert said(text) == [
+        ("恋", "「早上好」"),
+        (None, "【第三章】"),
+        ("森罗", "「嗯」"),
+        (None, "天亮了。"),
+    ]
+
+
 def test_english_backquotes_and_inline_codes() -> None:
     assert said(ENGLISH) == [
         (None, "\"I'll make the ending just a little stylish... there. I'm done!\""),
