@@ -13,10 +13,10 @@ naming command) starts a new utterance even without a `\` before it.
 
 Speakers: `【名】「…」`, `名「…」` (a short name right before the opening quote), a
 `pretextgosub` tag `[1|【名】|voice-id]` before the text (its second field the name; natsu's
-layout), and a naming command before the text (`msgName "名"`, `name "名"`, `setname
-"名"`: a command whose word holds "name" with a quoted argument) that names the next
-text line. A text line with no speaker is narration. `select`/`csel` choices end the
-exchange, as the player picks there.
+layout), and a naming command before the text (`msgName "名"`, `name_set "id","名"`: a
+command whose word holds "name", its last string the name) that names the next text
+line. A text line with no speaker is narration. `select`/`csel` choices end the exchange,
+as the player picks there.
 
 Inline codes are deleted from the words: `!w100`, `!d100`, `!s0`, `!sd`, `#RRGGBB`
 colours, the backquotes around English text, `_` before a clickstr character, and ruby
@@ -73,9 +73,11 @@ _CHOICES = frozenset({"select", "selgosub", "selnum", "csel", "cselgosub", "csel
 _DEFSUB = re.compile(r"defsub\s+(\w+)", re.IGNORECASE)
 # A command's word, and the rest of it.
 _COMMAND_WORD = re.compile(r"([A-Za-z_]\w*)(.*)", re.DOTALL)
-# A command with a string first (`msgName "恋"`, `nm "恋",1`): a naming command where its
-# word holds "name" or is `nm` (`_names`); "" names nobody (narration).
-_NAMING = re.compile(r'(?P<word>\w+)\s+"(?P<name>[^"]*)"')
+# A command with a string first (`msgName "恋"`, `nm "恋",1`, `name_set "ren","恋"`): a
+# naming command where its word holds "name" or is `nm` (`_names`). The name is its last
+# string (the first may be an id); "" names nobody (narration).
+_NAMING = re.compile(r'(?P<word>\w+)\s+"')
+_STRING = re.compile(r'"([^"]*)"')
 # One of the commands joined on a line by `:` outside quotes: `csp 5:csp 6:facereset`,
 # `lsp 5,":a;face.png",10` (its colon quoted).
 _COMMAND_PART = re.compile(r'(?:[^:"]|"[^"]*"?)+')
@@ -149,7 +151,8 @@ class _Reader:
                 self.branch += 1
             elif (m := _NAMING.match(part)) is not None and _names(m["word"].lower()):
                 self.flush()
-                self.named = tidy_name(_unbracketed(m["name"])) or None
+                names = [n for n in _STRING.findall(part) if n.strip()]
+                self.named = tidy_name(_unbracketed(names[-1])) if names else None
 
     def text(self, number: int, line: str) -> None:
         """A text line: its speaker, if it names one, and its words into the box."""

@@ -148,6 +148,12 @@ def test_a_naming_command_names_the_next_text_line() -> None:
     ]
 
 
+def test_a_naming_command_with_an_id_names_by_its_last_string() -> None:
+    # What converters write for a KAG `#yuria` line, and `[p]`/`[r]` as lines of their own.
+    text = '*start\nname_set "yuria","ユリア"\nおはよう。\n@\nいい天気。\n\\\nname_set "",""\n朝だ。\\\n'
+    assert said(text) == [("ユリア", "おはよう。いい天気。"), (None, "朝だ。")]
+
+
 def test_a_name_alone_names_the_line_below_and_a_heading_names_nobody() -> None:
     text = "*start\n【恋】\n「早上好」\\\n【第三章】\\\n【森罗】@\n「嗯」\\\n天亮了。\\\n"
     assert said(text) == [
