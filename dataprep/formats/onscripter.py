@@ -1,4 +1,4 @@
-r"""ONScripter / NScripter scripts: `0.txt`, `00.txt`–`99.txt`, `nscript.___` (decrypted).
+r"""ONScripter / NScripter scripts: `0.txt`, `00.txt`–`99.txt`, `nscript.dat`, `nscript.___`.
 
 A line is one of: a comment (`; …`); a label (`*start`), which starts a scene; a
 command line (an ASCII command word first: `bg "a.jpg",2`, `dwave 0,"v.ogg"`, `csp 5:csp
@@ -33,8 +33,9 @@ from pathlib import PurePath
 from dataprep.formats.common import HEADING_LINE, ParseOptions, join_pieces, tidy_name
 from dataprep.records import Utterance
 
-# File names ONScripter reads its script from (a decrypted `nscript.___` keeps its name).
-SCRIPT_NAMES = re.compile(r"(?:\d{1,2}(?:\.utf)?\.txt|nscript\.___)", re.IGNORECASE)
+# File names ONScripter reads its script from (`nscript.dat` is decrypted as it is read,
+# a decrypted `nscript.___` keeps its name).
+SCRIPT_NAMES = re.compile(r"(?:\d{1,2}(?:\.utf)?\.txt|nscript\.(?:dat|___))", re.IGNORECASE)
 
 # The commands of NScripter/ONScripter that scripts use most: a line starting with one is
 # a command, even where it reads as a word (`print 10`, `wait 300`, `select "a",*a`).

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from atri.cli import app
+from dataprep.errors import DataprepError
 from dataprep.formats import ParseOptions, compile_markers, detect_format, detect_format_why, parse
 from dataprep.loaded_scripts import LoadedScript
 from dataprep.no_dialogue import no_dialogue
@@ -234,6 +235,21 @@ nend
 [1|【　恋　】|ren-A01-0013]「今天休息哦」\\
 nend
 """
+
+
+def test_nscript_dat_is_read_decrypted(tmp_path: Path) -> None:
+    # NScripter's nscript.dat: the script with every byte XOR 0x84.
+    (tmp_path / "nscript.dat").write_bytes(bytes(b ^ 0x84 for b in MSGNAME.encode("gb18030")))
+    assert collect_scripts([tmp_path]) == [tmp_path / "nscript.dat"]
+    text = read_script(tmp_path / "nscript.dat").text
+    assert detect_format(text, "nscript.dat") == "onscripter"
+    assert said(text)[0] == ("恋", "「快起来，森罗」")
+
+
+def test_an_encrypted_nscript_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "nscript.___").write_bytes(bytes(range(7, 250)) * 40)
+    with pytest.raises(DataprepError, match="encrypted script"):
+        read_script(tmp_path / "nscript.___")
 
 
 def test_atri_prep_on_a_gb18030_port(tmp_path: Path) -> None:
