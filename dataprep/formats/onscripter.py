@@ -88,9 +88,11 @@ _COMMAND_PART = re.compile(r'(?:[^:"]|"[^"]*"?)+')
 _TAG_PREFIX = re.compile(r"\[[^\[\]|]*\|(?P<name>[^\[\]|]*)\|[^\[\]]*\]")
 # A name in lenticular brackets before the words: `【森　罗】「…」`, `【恋】……`.
 _BRACKET_NAME = re.compile(r"【(?P<name>[^【】]{1,24})】")
-# A short name right before an opening quote: `恋「早上好」`, `Ren「…」`.
+# A short name right before an opening quote that the line's end closes: `恋「早上好」\`,
+# `Ren「…」`; no punctuation in it, so that `然后，她说「好」` stays narration.
 _QUOTE_NAME = re.compile(
-    r"(?P<name>[^\s「『【】\"“（(\[!#`]{1,12})(?=[「『][^「『]*[」』][\\@/\s]*$)"
+    r"(?P<name>[^\s「『【】\"“（(\[!#`，。、！？…—：；,.!?:;]{1,8})"
+    r"(?=[「『][^「『]*[」』][\\@/\s]*$)"
 )
 
 # Inline codes: waits (`!w100`, `!d100`), speeds (`!s0`, `!sd`), colours (`#ffcc00`),

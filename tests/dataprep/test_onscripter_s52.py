@@ -155,6 +155,10 @@ def test_a_naming_command_with_an_id_names_by_its_last_string() -> None:
     assert said(text) == [("ユリア", "おはよう。いい天気。"), (None, "朝だ。")]
 
 
+def test_words_before_a_quote_name_nobody_when_they_are_a_sentence() -> None:
+    assert said("*start\n然后，她说「好」\\\n") == [(None, "然后，她说「好」")]
+
+
 def test_a_name_alone_names_the_line_below_and_a_heading_names_nobody() -> None:
     text = "*start\n【恋】\n「早上好」\\\n【第三章】\\\n【森罗】@\n「嗯」\\\n天亮了。\\\n"
     assert said(text) == [
