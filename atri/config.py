@@ -496,6 +496,7 @@ class DataprepSettings(Section):
         "rpgmaker",
         "csv",
         "webgal",
+        "onscripter",
     ] = "auto"
     encoding: str = "auto"
     renpy_language: str = "auto"

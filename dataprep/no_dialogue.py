@@ -25,6 +25,7 @@ _EXPECTED = {
     "rpgmaker": "RPG Maker MV/MZ event commands: 101 message boxes and their 401 lines",
     "csv": "a table whose first row names its columns, like name,text or 角色,原文,译文",
     "webgal": "WebGAL lines like 角色:台词; and :旁白;, with changeBg:…; commands",
+    "onscripter": "ONScripter lines like 【名】「台词」\\ among bg/dwave/lsp commands, with *labels",
 }
 # Formats whose files other formats misread, their keys or commands taken for speakers:
 # no other format is suggested for them.

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from dataprep.encoding import Decoded, decode_report
 from dataprep.errors import DataprepError
 from dataprep.formats.common import join_pieces
+from dataprep.formats.onscripter import is_script_name
 from dataprep.formats.rpgmaker import is_database_file
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ def collect_scripts(paths: list[Path]) -> list[Path]:
                 p
                 for p in sorted(path.rglob("*"))
                 if p.is_file()
-                and p.suffix.lower() in SCRIPT_SUFFIXES
+                # ONScripter's `nscript.dat` / `nscript.___` is its script, whatever its suffix.
+                and (p.suffix.lower() in SCRIPT_SUFFIXES or is_script_name(p.name))
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
                 # RPG Maker's Actors.json, System.json …: data beside the events, no script.
                 and not is_database_file(p)
@@ -81,6 +83,7 @@ def read_script(path: Path, encoding: str = "auto") -> Decoded:
         raise DataprepError(f"{path}: is a folder with no script files in it.") from None
     except OSError as exc:
         raise DataprepError(f"{path}: cannot be read ({exc.strerror}).") from None
+    data = _nscripter_text(path, data)
     packed = _packed_kind(data)
     if packed is not None:
         kind, advice = packed
@@ -89,6 +92,26 @@ def read_script(path: Path, encoding: str = "auto") -> Decoded:
     # Looked for in the bytes: a CR byte is found at memory speed (1 ms in 20 MB), a "\r"
     # in a text of Chinese far slower; no encoding writes a "\r" without one.
     return _unix_line_ends(decoded) if b"\r" in data else decoded
+
+
+# NScripter's `nscript.dat` is its script with every byte XOR 0x84; `nscript.___` is that
+# and then a key table from the game's .exe, which only a decrypter given the .exe undoes.
+_XOR_84 = bytes(b ^ 0x84 for b in range(256))
+_SCRIPT_HEAD = (b"*", b";", b"\xef\xbb\xbf")
+
+
+def _nscripter_text(path: Path, data: bytes) -> bytes:
+    """The bytes of a script, `nscript.dat` decrypted; DataprepError for an `nscript.___`
+    still encrypted (an ONScripter script starts with a `;` comment or a `*` label)."""
+    name = path.name.lower()
+    if name == "nscript.dat":
+        return data.translate(_XOR_84)
+    if name == "nscript.___" and not data.lstrip().startswith(_SCRIPT_HEAD):
+        raise DataprepError(
+            f"{path}: is NScripter's encrypted script (nscript.___, keyed by the game's .exe);"
+            " decrypt it to text with an NScripter script decrypter and give that file."
+        )
+    return data
 
 
 def _unix_line_ends(decoded: Decoded) -> Decoded:

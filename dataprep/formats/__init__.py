@@ -12,6 +12,7 @@ from dataprep.formats import (
     kirikiri,
     message_json,
     naninovel,
+    onscripter,
     plain,
     renpy,
     rpgmaker,
@@ -37,6 +38,7 @@ PARSERS: dict[str, Parser] = {
     "rpgmaker": rpgmaker.parse,
     "csv": table.parse,
     "webgal": webgal.parse,
+    "onscripter": onscripter.parse,
 }
 FORMAT_NAMES = tuple(PARSERS)
 
@@ -101,6 +103,8 @@ def detect_format_why(text: str, filename: str, has_custom_regex: bool = False) 
         return "regex", "custom_regex is set"
     if voiced:
         return voiced
+    if ons := _onscripter_why(lines, filename):
+        return ons
     # A WebGAL scene is a .txt file of `command:content;` statements.
     webgal_why = webgal.signs(lines) if suffix == ".txt" else None
     if webgal_why:
@@ -118,6 +122,36 @@ def detect_format_why(text: str, filename: str, has_custom_regex: bool = False) 
         seen = ", ".join(f"{n} {_KAG_SHOWN[kind]}" for kind, n in kag.most_common() if kind)
         return "kirikiri", f"KAG signs in its first lines: {seen}"
     return "plain", ""
+
+
+# ONScripter's signs: `*define` and `game` (where its script's definitions end), text lines
+# ending in a page end `\` or a click wait `@`, and lines of its commands (`bg "a.jpg",2`,
+# `dwave 0,"v.ogg"`). KAG has labels and `;` comments too, never these.
+_ONS_DEFINES = re.compile(r"\*define|game", re.IGNORECASE)
+_ONS_TEXT_END = re.compile(r"[^\x00-\x7f`\[!#].*(?:\\|@)|.*\\|`.*`[\\@/]?")
+
+
+def _onscripter_why(lines: list[str], filename: str) -> tuple[str, str] | None:
+    """("onscripter", why) when these non-blank lines are an ONScripter script's: `*define`
+    or `game`, or page ends among its commands (a CatSystem2 dump's `\\@` ends have none); a file named as ONScripter names its script
+    (`0.txt`, `00.txt`, `nscript.___`) needs only one sign."""
+    stripped = [line.strip() for line in lines]
+    defines = sum(1 for line in stripped if _ONS_DEFINES.fullmatch(line))
+    ends = sum(1 for line in stripped if _ONS_TEXT_END.fullmatch(line))
+    commands = sum(
+        1 for line in stripped if line[:1].isalpha() and onscripter.is_known_command(line)
+    )
+    signs = [
+        (defines, "*define/game lines"),
+        (ends, "text lines ending in \\ or @"),
+        (commands, "ONScripter command lines"),
+    ]
+    seen = ", ".join(f"{n} {what}" for n, what in signs if n)
+    if onscripter.is_script_name(filename) and (defines or ends):
+        return "onscripter", f"named as ONScripter's script, and {seen}"
+    if (defines or (ends >= 3 and commands >= 2)) and defines * 3 + ends + commands >= 6:
+        return "onscripter", f"ONScripter signs in its first lines: {seen}"
+    return None
 
 
 def _voice_list_why(lines: list[str]) -> tuple[str, str] | None:
