@@ -6,6 +6,7 @@ taken to be in, and why (`detection_notes`)."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from atri.terminal import counted
 from dataprep.errors import DataprepError
@@ -48,19 +49,16 @@ def no_dialogue(script: LoadedScript, options: ParseOptions) -> tuple[str, bool]
     # What another format would read of a .ks file: not its comments (`; NOTE: …`) nor
     # its script blocks (`CHARACTER_ID: "metan",`), which read as speakers in a dump.
     tried = _KAG_NOT_SHOWN.sub("", head) if script.fmt == "kirikiri" else head
-    better: list[tuple[int, str]] = []
+    better: list[tuple[int, str, Counter[str]]] = []
     # A JSON file's keys read as speakers in a dump (`"name": "夏生",`): no other format.
     others = {} if script.fmt in ("json", "rpgmaker") else PARSERS
-    for name, parser in others.items():
+    for name in others:
         # A table is told by its extension: any text with commas reads as one.
         if name in (script.fmt, "csv") or (name == "regex" and options.custom_regex is None):
             continue
-        try:
-            found = sum(1 for u in parser(tried, "", options) if u.speaker is not None)
-        except DataprepError:
-            continue
-        if found:
-            better.append((found, name))
+        speakers = _speakers(tried, name, options)
+        if speakers and not _mostly_commands(speakers):
+            better.append((speakers.total(), name, speakers))
     message = f"{script.path}: no dialogue found as {script.fmt}; expected {_EXPECTED[script.fmt]}"
     lacking = ""
     if script.fmt == "kirikiri":
@@ -73,9 +71,45 @@ def no_dialogue(script: LoadedScript, options: ParseOptions) -> tuple[str, bool]
     if better:
         # The format the file's own signs point to first, then the one finding the most.
         sniffed = detect_format(head, script.path.name, options.custom_regex is not None)
-        found, name = max(better, key=lambda b: (b[1] == sniffed, b[0]))
-        message += f". It reads as {name} ({found} spoken lines): try --format {name}"
+        found, name, speakers = max(better, key=lambda b: (b[1] == sniffed, b[0]))
+        message += (
+            f". It reads as {name} ({found} spoken lines; {_top_speakers(speakers)}):"
+            f" try --format {name}"
+        )
     return f"{message}.", bool(lacking)
+
+
+# How many speakers a suggestion names, and judges by (`_mostly_commands`).
+_TOP_SPEAKERS = 3
+# A "speaker" that is a script command's word, as another engine's commands read in a
+# dump or as Ren'Py (ONScripter's `bgm "x.ogg"`, `bg "…"`, `caption "…"`, `csp 5:csp 6`):
+# a lower-case ASCII word of two letters or more, or one with a number (`csp 5`). A
+# single letter alone is a Ren'Py character's id (`e "Hello"`).
+_COMMAND_WORD = re.compile(r"[a-z_][a-z0-9_]++(?: [0-9a-z_,]+)*+|[a-z_] [0-9][0-9,]*+")
+
+
+def _speakers(text: str, fmt: str, options: ParseOptions) -> Counter[str]:
+    """How many spoken lines each speaker has when `text` is read as `fmt`."""
+    try:
+        return Counter(u.speaker for u in PARSERS[fmt](text, "", options) if u.speaker is not None)
+    except DataprepError:
+        return Counter()
+
+
+def _mostly_commands(speakers: Counter[str]) -> bool:
+    """Whether most lines of the top speakers are "said" by command words
+    (`_COMMAND_WORD`): a format that reads a script's commands as speakers is no
+    format to suggest."""
+    top = speakers.most_common(_TOP_SPEAKERS)
+    commands = sum(count for name, count in top if _COMMAND_WORD.fullmatch(name))
+    return 2 * commands > sum(count for _, count in top)
+
+
+def _top_speakers(speakers: Counter[str]) -> str:
+    """`most by 夏生 (12), アトリ (8), 水菜萌 (3)`: whom the lines a format reads are
+    said by, for the user to judge the suggestion."""
+    top = speakers.most_common(_TOP_SPEAKERS)
+    return "most by " + ", ".join(f"{name} ({count})" for name, count in top)
 
 
 def _name_macros_left_out(head: str, options: ParseOptions) -> str:
@@ -162,21 +196,21 @@ def _detected(fmt: str, files: list[tuple[LoadedScript, str]], options: ParseOpt
     if len(names) > _FILES_NAMED:
         shown += f" and {counted(len(names) - _FILES_NAMED, 'more file')}"
     said = f"Read as {fmt}, from what their lines look like ({files[0][1]}): {shown}"
-    as_fmt = as_plain = 0
+    as_fmt = 0
+    plain: Counter[str] = Counter()
     for script, _ in files[:_FILES_TRIED]:
         head = script.text[:_TRY_CHARS]
-        as_fmt += _spoken(head, fmt, options)
-        as_plain += _spoken(head, "plain", options)
-    if as_plain >= _TIMES_MORE * as_fmt and as_plain - as_fmt >= _MORE_LINES:
+        as_fmt += _speakers(head, fmt, options).total()
+        plain += _speakers(head, "plain", options)
+    as_plain = plain.total()
+    if (
+        as_plain >= _TIMES_MORE * as_fmt
+        and as_plain - as_fmt >= _MORE_LINES
+        and not _mostly_commands(plain)
+    ):
         said += (
-            f". Their first lines read as plain give {as_plain} spoken lines, as {fmt}"
-            f" {as_fmt}: if the text is no {fmt} script, try --format plain"
+            f". Their first lines read as plain give {as_plain} spoken lines"
+            f" ({_top_speakers(plain)}), as {fmt} {as_fmt}: if the text is no {fmt} script,"
+            " try --format plain"
         )
     return said + "."
-
-
-def _spoken(text: str, fmt: str, options: ParseOptions) -> int:
-    try:
-        return sum(1 for u in PARSERS[fmt](text, "", options) if u.speaker is not None)
-    except DataprepError:
-        return 0
