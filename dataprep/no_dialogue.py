@@ -209,8 +209,8 @@ def _detected(fmt: str, files: list[tuple[LoadedScript, str]], options: ParseOpt
         and not _mostly_commands(plain)
     ):
         said += (
-            f". Their first lines read as plain give {as_plain} spoken lines"
-            f" ({_top_speakers(plain)}), as {fmt} {as_fmt}: if the text is no {fmt} script,"
+            f". Their first lines read as plain give {as_plain} spoken lines, as {fmt}"
+            f" {as_fmt} (as plain {_top_speakers(plain)}): if the text is no {fmt} script,"
             " try --format plain"
         )
     return said + "."

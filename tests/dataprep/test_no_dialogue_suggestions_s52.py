@@ -45,4 +45,4 @@ def test_plain_is_not_suggested_for_lines_of_commands(tmp_path: Path) -> None:
     assert len(notes) == 1 and "--format plain" not in notes[0]
     script.write_text(labelled + 'Battler: "Run!"\nJessica: "Why?!"\n' * 30, encoding="utf-8")
     notes = [n for n in run_pipeline(settings, [script]).notes if n.startswith("Read as")]
-    assert "give 60 spoken lines (most by Battler (30), Jessica (30)), as kirikiri 0" in notes[0]
+    assert "as kirikiri 0 (as plain most by Battler (30), Jessica (30))" in notes[0]
