@@ -54,6 +54,8 @@ _MARKUP = re.compile(
     r"[\w/\\.-]+\.(?:ogg|wav|mp3|opus|flac)\b[）)]?"
 )
 _MARKUP_KEPT = r"\g<keep>"
+# CatSystem2's ruby, `[恋花/れんか]`: a word and its reading in kana; the word stays.
+_BRACKET_RUBY = re.compile(r"\[([^\[\]/\n]{1,32}+)/[\u3041-\u3096\u30a1-\u30fa\u30fc]{1,32}+\]")
 # Page-end marks a dump leaves at the end of a line: ONScripter's `\`, CatSystem2's `@`
 # and `\@` (`「起きてないもん！」\@`); also at the end of each line of a reply joined from
 # several. One inside a line (`@` a click wait, `\` of a path or `¯\_(ツ)_/¯`) stays, as
@@ -179,6 +181,8 @@ def apply_text_rules(text: str, markup: bool = True) -> str:
     if ":" in text or "：" in text:
         text = _SOUND_REF.sub("", text)
     if markup:
+        if "/" in text and "[" in text:
+            text = _BRACKET_RUBY.sub(r"\1", text)
         audio = "." in text and _AUDIO.search(text) is not None
         if audio or "[" in text or "<" in text or "{" in text:
             # `keep` is only ever set beside a file name; the template costs a Python call

@@ -1,7 +1,7 @@
 """Session 52: cleaning takes the page-end marks real dumps leave at a line's end
 (CatSystem2's `「起きてないもん！」\\@`, ONScripter's `\\`) off before it strips the quotes,
-and a ruby tag whose reading is kana (VNTextPatch's `[ruby text="さいゆう"]彩釉[/ruby]`)
-leaves the word it reads."""
+and a ruby tag whose reading is kana (VNTextPatch's `[ruby text="さいゆう"]彩釉[/ruby]`,
+CatSystem2's `[皐月/さつき]`) leaves the word it reads."""
 
 from __future__ import annotations
 
@@ -46,6 +46,9 @@ def test_marks_inside_a_line_stay(line: str) -> None:
         ("[ruby text='さいゆう']彩釉[/ruby]の器", "彩釉の器"),
         ('「[ruby text="か"]漢[/ruby]字」', "漢字"),
         ('[ruby text="kanji"]漢字[/ruby]', "漢字"),
+        ("「[皐月/さつき]くん！」\\@", "皐月くん！"),  # CatSystem2's
+        ("後輩は[神無城/かんなぎ][琴子/ことこ]。", "後輩は神無城琴子。"),
+        ("[Atri/亚托莉]早上好", "[Atri/亚托莉]早上好"),  # no kana reading: no ruby
     ],
 )
 def test_a_ruby_tag_leaves_its_word(line: str, clean: str) -> None:
