@@ -44,13 +44,23 @@ _NOTE_CLOSERS = "）)】]〕"
 # is tried only where a run of its characters starts, not again at every "." or "/" of a
 # long run that names no audio file; a run that starts with "/", "." or "-" keeps them
 # (group `keep`), as before, when the file name after them goes.
+# A ruby tag's reading may be kana (`[ruby text="さいゆう"]彩釉[/ruby]`, VNTextPatch's
+# and KAG's): the tag goes whatever its value holds, leaving the word it reads.
 _MARKUP = re.compile(
-    r"\[[A-Za-z_@/][\x20-\x5c\x5e-\x7e]{0,500}+\]|</?[A-Za-z][^<>]*>|(?<!\{)\{/?[A-Za-z][^{}]*\}"
+    r"\[ruby\s[^\]\n]{0,500}+\]"
+    r"|\[[A-Za-z_@/][\x20-\x5c\x5e-\x7e]{0,500}+\]|</?[A-Za-z][^<>]*>|(?<!\{)\{/?[A-Za-z][^{}]*\}"
     r"|<\|.{0,200}?\|>"
     r"|(?:[（(](?=\w)|(?<![\w/\\.-])(?P<keep>[/\\.-]*+)(?=\w))"
     r"[\w/\\.-]+\.(?:ogg|wav|mp3|opus|flac)\b[）)]?"
 )
 _MARKUP_KEPT = r"\g<keep>"
+# CatSystem2's ruby, `[恋花/れんか]`: a word and its reading in kana; the word stays.
+_BRACKET_RUBY = re.compile(r"\[([^\[\]/\n]{1,32}+)/[\u3041-\u3096\u30a1-\u30fa\u30fc]{1,32}+\]")
+# Page-end marks a dump leaves at the end of a line: ONScripter's `\`, CatSystem2's `@`
+# and `\@` (`「起きてないもん！」\@`); also at the end of each line of a reply joined from
+# several. One inside a line (`@` a click wait, `\` of a path or `¯\_(ツ)_/¯`) stays, as
+# does an escaped `\\`.
+_PAGE_END = re.compile(r"(?:\\@|(?<!\\)\\|@)[^\S\n]*+(?=\n|\Z)")
 _AUDIO = re.compile(r"\.(?:ogg|wav|mp3|opus|flac)\b")
 # A voice or sound reference in brackets, `[语音：atr_0012]`, `【voice:atr_0012】`,
 # `（SE：door_01）`, where `_MARKUP` sees only tags that start with an ASCII letter.
@@ -144,7 +154,10 @@ def clean_text(
     (`【voice:atr_0012】`) go either way: no engine shows them, a dump leaves them."""
     if _RULE_TRIGGERS.search(text) is None:
         # One scan in C instead of two dozen substring tests: most lines take this path.
-        text = strip_quotes(text.strip()).strip()
+        text = text.strip()
+        if text[-1:] in ("\\", "@"):
+            text = _PAGE_END.sub("", text).rstrip()
+        text = strip_quotes(text).strip()
     else:
         text = apply_text_rules(text, markup)
     if to_simplified is not None and text and _KANA.search(text) is None:
@@ -168,11 +181,15 @@ def apply_text_rules(text: str, markup: bool = True) -> str:
     if ":" in text or "：" in text:
         text = _SOUND_REF.sub("", text)
     if markup:
+        if "/" in text and "[" in text:
+            text = _BRACKET_RUBY.sub(r"\1", text)
         audio = "." in text and _AUDIO.search(text) is not None
         if audio or "[" in text or "<" in text or "{" in text:
             # `keep` is only ever set beside a file name; the template costs a Python call
             # per match (Python 3.11), so only lines that name an audio file pay for it.
             text = _MARKUP.sub(_MARKUP_KEPT if audio else "", text)
+    if "\\" in text or "@" in text:
+        text = _PAGE_END.sub("", text)
     text = strip_quotes(text.strip())
     if CJK.search(text) is not None:
         text = _cjk_punctuation(text)

@@ -59,7 +59,7 @@ def run_prep(
     if not files:
         _say(
             console,
-            f"No script files found in {', '.join(map(str, scripts))}; expected .txt, .ks,"
+            f"No script files found in {', '.join(map(str, scripts))}; expected .txt, .ks, .bkscr,"
             f" .rpy, .docx, .list, .json or .nani files. Nothing was written to {out}.",
             "red",
         )

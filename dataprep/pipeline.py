@@ -43,7 +43,7 @@ from dataprep.formats.renpy import translations as renpy_translations
 from dataprep.gc_pause import gc_paused
 from dataprep.languages import SAMPLE_CHARS, sample_language
 from dataprep.loaded_scripts import LoadedScript, load_scripts
-from dataprep.no_dialogue import detection_notes, no_dialogue
+from dataprep.no_dialogue import detection_notes, no_dialogue, not_a_script
 from dataprep.output_folder import (
     check_output_folder,
     plotter_for,
@@ -216,6 +216,8 @@ def iter_utterances(
         waiting: list[list[Utterance]] = []
         try:
             read = placed.read.pop(script.path, None)
+            if (unread := not_a_script(script)) is not None:
+                raise NoScript(f"{unread}.")
             if read is not None:
                 # A translation file: its lines put in place in their originals are its own.
                 left, count = read

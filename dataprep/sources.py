@@ -21,7 +21,20 @@ if TYPE_CHECKING:
 # its extension (voice lists come as .list, .txt, .csv …). A .csv or .tsv is a
 # spreadsheet's table of the lines (formats/table.py), or a voice list.
 SCRIPT_SUFFIXES = frozenset(
-    {".txt", ".ks", ".rpy", ".docx", ".list", ".csv", ".tsv", ".scn", ".lab", ".json", ".nani"}
+    {
+        ".txt",
+        ".ks",
+        ".bkscr",
+        ".rpy",
+        ".docx",
+        ".list",
+        ".csv",
+        ".tsv",
+        ".scn",
+        ".lab",
+        ".json",
+        ".nani",
+    }
 )
 
 

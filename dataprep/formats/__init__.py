@@ -74,7 +74,7 @@ def detect_format_why(text: str, filename: str, has_custom_regex: bool = False) 
     """`detect_format`'s answer, and why: the signs it saw (`from the name` for an
     extension, "" for plain, which is what a file without signs is read as)."""
     suffix = PurePath(filename).suffix.lower()
-    if suffix == ".ks":
+    if suffix in (".ks", ".bkscr"):  # BKEngine's .bkscr is KAG-like
         return "kirikiri", "from the name"
     if suffix == ".rpy":
         return "renpy", "from the name"

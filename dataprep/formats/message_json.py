@@ -3,7 +3,10 @@ a JSON array with one object for each line the game shows.
 
 GalTransl's json_jp (and its translated json_zh / transed_jsons), SExtractor and
 VNTextPatch write `{"name": "夏生", "message": "「おはよう」"}`; narration has no "name" (or
-an empty one), and other keys ("n", "index", "pre_jp") are left alone.
+an empty one), and other keys ("n", "index", "pre_jp") are left alone. LinguaGacha may
+write the name as a list (`"name": ["夏生"]`), as some tools write "names". Translated
+VNTextPatch scripts are also shared as one-key objects, `{"夏生": "「早上好」"}`, with
+`{"旁白": "…"}` for narration.
 
 GalTransl's translation cache (transl_cache/*.json) holds both sides of each line:
 
@@ -61,6 +64,10 @@ _WHAT = (
     'a list of messages ({"name": …, "message": …} objects, as GalTransl, SExtractor and'
     " VNTextPatch write, or a GalTransl transl_cache file)"
 )
+# The keys of a speaker-keyed list (`_speaker_keyed`) that mean narration, case ignored.
+_NARRATION_KEYS = frozenset(
+    {"旁白", "叙述", "敘述", "narrator", "narration", "ナレーション", "地の文", "モノローグ"}
+)
 # JSON's blanks.
 _BLANKS = " \t\n\r"
 
@@ -102,7 +109,26 @@ def _entries(text: str, source: str) -> list[tuple[int, dict[str, object]]]:
         if isinstance(value, dict) and not _MESSAGE_KEYS.isdisjoint(value)
     ]
     if not entries:
+        entries = _speaker_keyed(values)
+    if not entries:
         raise NoScript(f"{source}: is JSON but not {_WHAT}, so no script.")
+    return entries
+
+
+def _speaker_keyed(values: list[tuple[int, object]]) -> list[tuple[int, dict[str, object]]]:
+    """A list of one-key objects, `[{"静流": "「欢迎光临」"}, {"旁白": "…"}]` (the layout
+    VNTextPatch-translated scripts are shared in), as messages: the key says, the value is
+    said, a narration key (`_NARRATION_KEYS`) is narration. Only when every value is such an
+    object: a list of settings or of anything else stays no script."""
+    entries: list[tuple[int, dict[str, object]]] = []
+    for line, value in values:
+        if not isinstance(value, dict) or len(value) != 1:
+            return []
+        ((key, said),) = value.items()
+        if not isinstance(said, str):
+            return []
+        name = None if key.strip().casefold() in _NARRATION_KEYS else key
+        entries.append((line, {"name": name, "message": said}))
     return entries
 
 
@@ -153,7 +179,8 @@ def _speaker(entry: dict[str, object]) -> str | None:
     name = entry.get("name")
     if isinstance(name, str) and (name := tidy_name(name)):
         return name
-    names = entry.get("names")
+    # LinguaGacha writes the name as a list too: `"name": ["静流"]`.
+    names = name if isinstance(name, list) else entry.get("names")
     if isinstance(names, list):
         named = [tidy_name(n) for n in names if isinstance(n, str) and n.strip()]
         if named:

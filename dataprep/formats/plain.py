@@ -446,10 +446,46 @@ _LOWER_WORD = re.compile(r"(?:^|\s)[a-z]")
 _PATH = re.compile(r"\\[^\\\s\"]*\.[A-Za-z0-9]{2,4}\b")
 
 
+# What a line may end with after its closing quote: page-end marks (ONScripter's `\\`,
+# CatSystem2's `@`, `\\@`), KAG click waits (`[p]`, `[l]`) and blanks.
+_PAGE_END_MARKS = " \t\u3000\\@"
+_CLICK_TAG_AT_END = re.compile(r"\[[a-z]{1,8}\]\Z")
+
+
+# `[漢字/かんじ]`: a word and its reading in kana, CatSystem2's ruby (`[夏子/なつこ]`).
+_KANA_READING = re.compile(r"/[\u3041-\u3096\u30a1-\u30fa\u30fc]++\Z")
+_BRACKET_RUBY = re.compile(r"\[([^\]/\n]++)/[\u3041-\u3096\u30a1-\u30fa\u30fc]++\]")
+
+
+def _drop_bracket_ruby(line: str) -> str:
+    """The line with each `[漢字/かんじ]` written as its word alone."""
+    return _BRACKET_RUBY.sub(r"\1", line)
+
+
+def _quote_is_the_line(said: str) -> bool:
+    """Whether the quote `said` opens is all of it: it closes at the end (page marks
+    aside) or is left open for the lines below (`亚托莉「今天的天气` / `真好啊」`). A quote
+    closed before more words is narration that starts with a name: `亚托莉“嗯”了一声。`,
+    `脑海里闪过“迟到”二字…`, `俺にとっては『悪友』の一言がふさわしい。`."""
+    opener = said[0]
+    closer = QUOTE_PAIRS[opener]
+    body = said.rstrip(_PAGE_END_MARKS)
+    while (tag := _CLICK_TAG_AT_END.search(body)) is not None:
+        body = body[: tag.start()].rstrip(_PAGE_END_MARKS)
+    if len(body) > 1 and body.endswith(closer):
+        return True
+    if opener == closer:
+        return said.count(opener) % 2 == 1  # an odd one is left open
+    return closer not in said
+
+
 def _said_after_quote(name: str, said: str, options: ParseOptions) -> bool:
     """Whether `name "said"` (a quote straight after the name, no colon) is a speaker's
-    line: a Latin name is Capitalised or an alias, and the quote holds no file path."""
+    line: a Latin name is Capitalised or an alias, the quote holds no file path, and it
+    closes at the line's end (or not on this line at all)."""
     if "\\" in said and _PATH.search(said) is not None:
+        return False
+    if not _quote_is_the_line(said):
         return False
     if name.isascii() and _LOWER_WORD.search(name) is not None:
         return options.speaker_aliases is not None and is_alias(
@@ -526,6 +562,17 @@ def iter_batches(
                             chunk_lines = chunk.split("\n")
                         whole = chunk_lines[line - first].strip()
                         if not _is_command(whole):
+                            append(Utterance(None, whole, source, line, scene))
+                    elif s2.islower() and s2.isascii() and "a" <= t2[0] <= "z":
+                        # `csp 5:csp 6:facereset`, `bgm:track1`: lower-case ASCII words on
+                        # both sides of an ASCII colon with no blank after it are commands
+                        # (ONScripter's `:` joins them), not a speaker "csp 5".
+                        if chunk_lines is None:
+                            chunk_lines = chunk.split("\n")
+                        whole = chunk_lines[line - first].strip()
+                        if ":" + t2 not in whole:
+                            append(Utterance(names[s2], direction + t2, source, line, scene))
+                        elif not whole.isascii():
                             append(Utterance(None, whole, source, line, scene))
                     elif s2.isascii() and ("(" in s2 or "(" in t2 or "=" in t2):
                         # `anim:fade_out(bgm)` is a command, not a speaker "anim"; nor is
@@ -621,6 +668,15 @@ def iter_batches(
                     pending = None
                 elif s3:
                     pending = None
+                    if "/" in s3 and _KANA_READING.search(s3) is not None:
+                        if chunk_lines is None:
+                            chunk_lines = chunk.split("\n")
+                        whole = chunk_lines[line - first].strip()
+                        if f"[{s3}]{t3}" in whole and t3[0] not in _QUOTES:
+                            # `[夏子/なつこ]さんとの…`: a reading in kana, the text going
+                            # straight on: ruby in narration, not a speaker.
+                            append(Utterance(None, _drop_bracket_ruby(whole), source, line, scene))
+                            continue
                     if len(s3) <= MAX_NAME:
                         append(Utterance(names[s3], direction + t3, source, line, scene))
                         continue

@@ -22,6 +22,17 @@ from dataprep.formats.kirikiri.tags import (
 )
 
 NAME_ATTRIBUTE_SET = frozenset(NAME_ATTRIBUTES)
+# The name attribute of a tag whose own name says it shows a name (`[namebox text="凉子"]`,
+# BKEngine's), where any other tag's `text` is what it shows of a line (`[say text=…]`).
+NAMED_TEXT = "text"
+
+
+def name_attributes(tag: str) -> tuple[str, ...]:
+    """The attributes that may give a speaker's name in a call of `tag`, first first:
+    `NAME_ATTRIBUTES`, and `text` after them when the tag's name holds "name"."""
+    return (*NAME_ATTRIBUTES, NAMED_TEXT) if "name" in tag.lower() else NAME_ATTRIBUTES
+
+
 # KAG's and TyranoScript's own tags taking a `name=` that is no speaker: a character's id
 # or an object's class (`[chara_show name=akane]`, `[anim name=akane left=+=100]`,
 # `[ptext name=title]`), a form's variable, a plugin, the window's title.
@@ -53,7 +64,20 @@ _NAME_CALL_TAIL = (
     rf"(?![^\]\n]*?(?<![\w-])(?i:{'|'.join(sorted(NOT_NAME_TAG_ATTRIBUTES))})[ \t]*+=)"
     rf"[ \t][^\]\n]*?(?<![\w-])(?i:({'|'.join(NAME_ATTRIBUTES)}))[ \t]*+=[ \t]*+{VALUE}"
 )
-_NAME_CALLS = (re.compile(r"\[" + _NAME_CALL_TAIL), re.compile(r"\n[ \t]*+@" + _NAME_CALL_TAIL))
+# BKEngine's `[namebox text="凉子"]`: a tag whose name holds "name" gives it in `text`
+# (`name_attributes`); the same call's tail for that attribute.
+_NAMED_TEXT_CALL_TAIL = (
+    r"[ \t]*+([^\s\[\]=@]*?(?i:name)[^\s\[\]=@]*+)"
+    rf"(?![^\]\n]*?(?<![\w-])(?i:{'|'.join(NAME_ATTRIBUTES)})[ \t]*+=)"
+    rf"(?![^\]\n]*?(?<![\w-])(?i:{'|'.join(sorted(NOT_NAME_TAG_ATTRIBUTES - {NAMED_TEXT}))})[ \t]*+=)"
+    rf"[ \t][^\]\n]*?(?<![\w-])(?i:({NAMED_TEXT}))[ \t]*+=[ \t]*+{VALUE}"
+)
+_NAME_CALLS = (
+    re.compile(r"\[" + _NAME_CALL_TAIL),
+    re.compile(r"\n[ \t]*+@" + _NAME_CALL_TAIL),
+    re.compile(r"\[" + _NAMED_TEXT_CALL_TAIL),
+    re.compile(r"\n[ \t]*+@" + _NAMED_TEXT_CALL_TAIL),
+)
 # The reader's own ways of naming a message's speaker, but `【名】` (`NameCalls.named`):
 # `[nm]`, `[name]`, `[chara_ptext]` in brackets or on an `@` line, and `#` lines.
 _OWN_NAMING_TAGS = r"(?i:nm|name|chara_ptext)[ \t\]\n]"
@@ -108,7 +132,7 @@ def name_tags(
     for (tag, _, _), count in calls.calls.items():
         called[tag] += count
     learnt: dict[str, str] = {}
-    order = {key: i for i, key in enumerate(NAME_ATTRIBUTES)}
+    order = {key: i for i, key in enumerate((*NAME_ATTRIBUTES, NAMED_TEXT))}
     for tag, key, value in sorted(calls.calls, key=lambda c: (c[0], order[c[1]], c[2])):
         if tag in learnt or MACRO_KEY + tag in names or not value:
             continue

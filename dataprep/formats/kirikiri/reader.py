@@ -23,8 +23,10 @@ from dataprep.formats.kirikiri.macro_arguments import argument_shown_by, with_ar
 from dataprep.formats.kirikiri.macros import INLINE_BODY, MACRO_KEY
 from dataprep.formats.kirikiri.name_tags import (
     NAME_ATTRIBUTE_SET,
+    NAMED_TEXT,
     NOT_NAME_TAG_ATTRIBUTES,
     may_be_name_tag,
+    name_attributes,
 )
 from dataprep.formats.kirikiri.syntax import (
     HEADER,
@@ -415,13 +417,18 @@ class Reader:
         may be a game's own name tag, and its value: the attribute learnt for the tag
         (`name_tags`) when it has it, else the first it has; None for the engines' tags
         and a command's call (`NameCalls`)."""
-        if NAME_ATTRIBUTE_SET.isdisjoint(attrs) or not may_be_name_tag(name):
+        keys = name_attributes(name)
+        if NAME_ATTRIBUTE_SET.isdisjoint(attrs) and (
+            NAMED_TEXT not in keys or NAMED_TEXT not in attrs
+        ):
             return None  # most calls: `[playse storage=…]`, `@汐里 voice=…`
-        if not NOT_NAME_TAG_ATTRIBUTES.isdisjoint(attrs):
+        if not may_be_name_tag(name) or any(
+            key in NOT_NAME_TAG_ATTRIBUTES and key not in keys for key in attrs
+        ):
             return None
         learnt = self.options.kirikiri_name_tags.get(name)
         if learnt is None or learnt not in attrs:
-            learnt = next(key for key in NAME_ATTRIBUTES if key in attrs)
+            learnt = next(key for key in keys if key in attrs)
         return learnt, attrs[learnt].strip()
 
     def name_call(self, name: str, key: str, value: str) -> None:
