@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from atri.errors import UserError
-from model.protocol import MAX_DISPLAY_NAME_CHARS
+from model.protocol import MAX_DISPLAY_NAME_CHARS, visible_name
 
 ChatMessages = list[dict[str, str]]
 
@@ -256,9 +256,11 @@ def _short(name: str) -> str:
 
 def one_line_name(name: str) -> str:
     """A name that can only be read as a name: on one line, without the separator a label
-    ends with, and not starting with a space (its line would read as the one before going
-    on). One nobody can read (a QQ group card of zero-width characters only) is none:
-    its person goes by their id."""
+    ends with, without the invisible controls that turn the rest of its line around
+    (`visible_name`: a name stored before they were dropped on arrival), and not starting
+    with a space (its line would read as the one before going on). One nobody can read (a
+    QQ group card of zero-width characters only) is none: its person goes by their id."""
+    name = visible_name(name)
     if _NOT_IN_NAMES.search(name):
         name = " ".join(_NOT_IN_NAMES.sub(" ", name).split())
     name = name.strip()
