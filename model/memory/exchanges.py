@@ -49,9 +49,10 @@ async def _archived_values(db: aiosqlite.Connection, scope: str) -> list[Any]:
             f"SELECT archived FROM messages WHERE scope = ? {after} ORDER BY archived LIMIT 1",
             (scope, *values[-1:]),
         )
-        if not rows:
+        first = next(iter(rows), None)
+        if first is None:
             return values
-        values.append(rows[0][0])
+        values.append(first[0])
 
 
 async def _turn_of(
@@ -61,7 +62,7 @@ async def _turn_of(
     replies to it), whichever of them are archived: the rows of each part of the index
     from the message up to the first next message there, the earliest of which ends
     the turn."""
-    ends = []
+    ends: list[int] = []
     for archived in parts:
         rows = await db.execute_fetchall(
             "SELECT id FROM messages WHERE scope = ? AND archived = ? AND id > ?"
