@@ -17,31 +17,50 @@ async def exchange_ids(db: aiosqlite.Connection, scope: str, user_id: str) -> li
     messages (`messages_user`), each with the messages after it up to anyone's next
     message (`messages_scope`, from their message on), and those answering one of their
     platform messages (`messages_request`). The work grows with their exchanges, not with
-    the conversation."""
-    asked = await db.execute_fetchall(
-        "SELECT id, request_id FROM messages WHERE user_id = ? AND scope = ? AND role = 'user'"
-        " ORDER BY id",
-        (user_id, scope),
-    )
-    if not asked:
-        return []
+    the conversation, in one statement: a statement each cost more than its rows."""
     parts = await _archived_values(db, scope)
-    found: set[int] = set()
-    for message_id, _ in asked:
-        found.update(await _turn_of(db, scope, parts, message_id))
-    for request_id in {request_id for _, request_id in asked if request_id != ""}:
-        rows = await db.execute_fetchall(
-            "SELECT id FROM messages WHERE request_id = ? AND request_id != '' AND scope = ?",
-            (request_id, scope),
-        )
-        found.update(row[0] for row in rows)
-    return sorted(found)
+    if not parts:
+        return []
+    rows = await db.execute_fetchall(_exchanges_query(len(parts)), (scope, user_id, *parts))
+    return [row[0] for row in rows]
+
+
+def _exchanges_query(parts: int) -> str:
+    """`exchange_ids`'s statement for a scope whose messages hold `parts` values of
+    `archived` (?3, ?4 …; ?1 the scope, ?2 the person). `messages_scope` orders a scope's
+    messages by id within each value: a person's turn runs from their message to the
+    first next message in any of them (`_next_message`)."""
+    values = [f"?{3 + i}" for i in range(parts)]
+    ends = [f"COALESCE({_next_message(value)}, {_PAST_EVERY_ID})" for value in values]
+    stop = ends[0] if parts == 1 else f"min({', '.join(ends)})"
+    return (
+        "WITH turns(start, stop) AS ("
+        f"SELECT t.id, {stop} FROM messages AS t"
+        " WHERE t.user_id = ?2 AND t.scope = ?1 AND t.role = 'user')"
+        " SELECT m.id FROM turns CROSS JOIN messages AS m"
+        f" WHERE m.scope = ?1 AND m.archived IN ({', '.join(values)})"
+        " AND m.id >= turns.start AND m.id < turns.stop"
+        # Those answering one of their platform messages, by `messages_request` (`+scope`:
+        # not by `messages_scope`, which would read the whole conversation).
+        " UNION SELECT id FROM messages WHERE +scope = ?1 AND request_id != ''"
+        " AND request_id IN (SELECT request_id FROM messages WHERE user_id = ?2"
+        " AND scope = ?1 AND role = 'user' AND request_id != '')"
+        " ORDER BY 1"
+    )
+
+
+def _next_message(archived: str) -> str:
+    """The first message of anyone after a turn's start (`t.id`) among the scope's
+    messages with that `archived` value: one index seek."""
+    return (
+        f"(SELECT n.id FROM messages AS n WHERE n.scope = ?1 AND n.archived = {archived}"
+        " AND n.id > t.id AND n.role = 'user' ORDER BY n.id LIMIT 1)"
+    )
 
 
 async def _archived_values(db: aiosqlite.Connection, scope: str) -> list[Any]:
     """The values of `archived` in the scope (0 and 1; a row another program wrote may
-    hold another), one index seek each: `messages_scope` orders a scope's messages by
-    id within each of them."""
+    hold another), one index seek each."""
     values: list[Any] = []
     while True:
         after = "AND archived > ?" if values else ""
@@ -53,30 +72,3 @@ async def _archived_values(db: aiosqlite.Connection, scope: str) -> list[Any]:
         if first is None:
             return values
         values.append(first[0])
-
-
-async def _turn_of(
-    db: aiosqlite.Connection, scope: str, parts: list[Any], message_id: int
-) -> list[int]:
-    """A person's message and the messages after it before anyone's next one (her
-    replies to it), whichever of them are archived: the rows of each part of the index
-    from the message up to the first next message there, the earliest of which ends
-    the turn."""
-    ends: list[int] = []
-    for archived in parts:
-        rows = await db.execute_fetchall(
-            "SELECT id FROM messages WHERE scope = ? AND archived = ? AND id > ?"
-            " AND role = 'user' ORDER BY id LIMIT 1",
-            (scope, archived, message_id),
-        )
-        ends.extend(row[0] for row in rows)
-    end = min(ends, default=_PAST_EVERY_ID)
-    turn: list[int] = []
-    for archived in parts:
-        rows = await db.execute_fetchall(
-            "SELECT id FROM messages WHERE scope = ? AND archived = ? AND id >= ? AND id < ?"
-            " ORDER BY id",
-            (scope, archived, message_id, end),
-        )
-        turn.extend(row[0] for row in rows)
-    return turn
