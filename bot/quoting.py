@@ -10,6 +10,7 @@ does that) and cut, so a quote cannot crowd out what the person said.
 from __future__ import annotations
 
 from bot.lines import lines
+from model.protocol import visible_name
 
 # The most of a quoted message (or of a poll's answers) the model reads: enough to know
 # what is being answered.
@@ -25,11 +26,17 @@ def cut(text: str, limit: int = MAX_QUOTE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - len(CUT_MARK)] + CUT_MARK
 
 
+def cut_name(name: str) -> str:
+    """A person's name inside a note: without the invisible controls that would turn
+    the rest of the note around (`visible_name`: U+202E), and cut."""
+    return cut(visible_name(name), MAX_NAME_CHARS)
+
+
 def quote_note(who: str | None, text: str) -> str:
     """A quoted message before the words: `who` None when it was her own."""
     if who is None:
         return lines().own_quote_note.format(text=cut(text))
-    return lines().quote_note.format(who=cut(who, MAX_NAME_CHARS), text=cut(text))
+    return lines().quote_note.format(who=cut_name(who), text=cut(text))
 
 
 def poll_note(question: str, answers: list[str]) -> str:

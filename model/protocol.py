@@ -97,6 +97,44 @@ def visible_text(text: str) -> str:
     return ""
 
 
+# What a name must not carry into a line of the prompt: the bidi embeddings, overrides
+# and isolates (U+202A-U+202E, U+2066-U+2069) and marks (U+200E, U+200F, U+061C), which
+# turn the text after them around (a name ending in U+202E reverses the `：text` its
+# line goes on with), and the zero-width space, joiners, word joiner and BOM.
+_NAME_CONTROLS = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+_ZERO_WIDTH_JOINER = "\u200d"
+# What may stand between an emoji and the joiner that joins it to the next: a skin tone
+# (👍🏻), the emoji presentation selector (❤️).
+_EMOJI_MODIFIERS = frozenset("\ufe0f\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff")
+
+
+def visible_name(name: str) -> str:
+    """A name without the invisible controls that can change how the rest of its line
+    reads (`_NAME_CONTROLS`). A zero-width joiner between two emoji stays: it is part of
+    the one emoji they make (👩‍💻, 🏳️‍🌈)."""
+    if not _NAME_CONTROLS.search(name):
+        return name
+    kept = []
+    for at, char in enumerate(name):
+        if not _NAME_CONTROLS.match(char) or _joins_emoji(name, at):
+            kept.append(char)
+    return "".join(kept)
+
+
+def _joins_emoji(text: str, at: int) -> bool:
+    """Whether `text[at]` is a zero-width joiner between two emoji (symbols: category So)."""
+    if text[at] != _ZERO_WIDTH_JOINER or at + 1 >= len(text):
+        return False
+    before = at - 1
+    while before >= 0 and text[before] in _EMOJI_MODIFIERS:
+        before -= 1
+    return before >= 0 and _is_emoji(text[before]) and _is_emoji(text[at + 1])
+
+
+def _is_emoji(char: str) -> bool:
+    return unicodedata.category(char) == "So"
+
+
 def clean_text(value: object) -> object:
     """`clean_str` as a field validator (a value of another type is pydantic's to refuse)."""
     return clean_str(value) if isinstance(value, str) else value
@@ -116,8 +154,10 @@ MAX_DISPLAY_NAME_CHARS = 64
 
 
 def short_name(value: object) -> object:
+    """A display name as it arrives: `clean_text`, without invisible controls
+    (`visible_name`), and cut."""
     value = clean_text(value)
-    return value[:MAX_DISPLAY_NAME_CHARS] if isinstance(value, str) else value
+    return visible_name(value)[:MAX_DISPLAY_NAME_CHARS] if isinstance(value, str) else value
 
 
 DisplayName = Annotated[str, BeforeValidator(short_name)]

@@ -50,7 +50,14 @@ from model.character.prompt import (
     fit_prompt,
 )
 from model.engines import create_engine
-from model.engines.base import Engine, EngineRequestFailed, Generation, RowLimits
+from model.engines.base import (
+    Engine,
+    EngineRequestFailed,
+    Generation,
+    RowLimits,
+    chat_template_of,
+)
+from model.engines.chat_template import user_turn_markers
 from model.grouping import Touch
 from model.memory import (
     Conversation,
@@ -779,7 +786,12 @@ class ChatService:
             generation.text, cut = limits.cut(generation.text)
             if cut:
                 generation.finish_reason = "stop"
-            cleaned = clean_reply(generation.text, self.persona.name, self.persona.aliases)
+            cleaned = clean_reply(
+                generation.text,
+                self.persona.name,
+                self.persona.aliases,
+                user_turn_markers(chat_template_of(self.engine)),
+            )
             generation.text = self.persona.fill(cleaned, user_name)
             # Judged without the person's name, which she did not choose: a member
             # called "Shitposter" or "ChatGPT", or named in another script, made every

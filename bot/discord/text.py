@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.splitting import split_message
+from model.protocol import visible_name
 
 MESSAGE_LIMIT = 2000
 ZERO_WIDTH_SPACE = "\u200b"
@@ -93,7 +94,7 @@ def mentions_as_names(text: str, names: NameLookup = _no_names) -> str:
         if not name:
             return f"@{ZERO_WIDTH_SPACE}{kind}"
         # A nickname written as a mention ("<@&123>") stays the text it is.
-        return "@" + name.replace("<@", f"<{ZERO_WIDTH_SPACE}@")
+        return "@" + visible_name(name).replace("<@", f"<{ZERO_WIDTH_SPACE}@")
 
     return _MENTION.sub(plain, text)
 

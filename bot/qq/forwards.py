@@ -23,7 +23,8 @@ from bot.qq.connections import Connections
 from bot.qq.faces import face_text
 from bot.qq.segments import segment_note
 from bot.qq.text import defang, inline_record
-from bot.quoting import MAX_NAME_CHARS, cut
+from bot.quoting import cut_name
+from model.protocol import visible_name
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ def _message_line(item: Any) -> str:
     names = (sender.get(key) for key in ("card", "nickname", "user_id"))
     # A name as text or a number only: a list or object from an odd implementation is no name.
     name = next((n for n in names if n and isinstance(n, str | int)), "?")
-    return f"{cut(defang(str(name)), MAX_NAME_CHARS)}: {text}"
+    return f"{cut_name(defang(str(name)))}: {text}"
 
 
 def _as_message(raw: Any) -> Message:
@@ -146,7 +147,9 @@ def segments_text(message: Message) -> str:
             target = str(seg.data.get("qq", ""))
             name = seg.data.get("name")
             who = name if isinstance(name, str) and name.strip() else target
-            parts.append("@全体成员" if target == "all" else f"@{who.strip().lstrip('@')}")
+            parts.append(
+                "@全体成员" if target == "all" else f"@{visible_name(who).strip().lstrip('@')}"
+            )
     return "".join(parts)
 
 

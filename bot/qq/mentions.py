@@ -27,6 +27,7 @@ from bot.qq.connections import Connections
 from bot.qq.forwards import plain_part, record_text
 from bot.qq.segments import tells
 from bot.qq.text import inline_record
+from model.protocol import visible_name
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,6 @@ async def spoken_text(bot: Bot, event: MessageEvent, connections: Connections) -
                     elif lookups < MAX_LOOKUPS_PER_MESSAGE:
                         lookups += 1
                         name = await member_name(bot, event.group_id, target, connections)
-            parts.append(f"@{name.strip().lstrip('@')}")
+            parts.append(f"@{visible_name(name).strip().lstrip('@')}")
             said = True
     return "".join(parts).strip() if said else ""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from atri.errors import UserError
-from model.protocol import MAX_DISPLAY_NAME_CHARS
+from model.protocol import MAX_DISPLAY_NAME_CHARS, visible_name
 
 ChatMessages = list[dict[str, str]]
 
@@ -68,6 +68,15 @@ _END_OF_TURN = re.compile(
 )
 # Tokens that open a turn: one in a reply starts the next turn, written by the model.
 _TURN_START = re.compile(r"<\|(?:im_start|start_header_id)\|>|<start_of_turn>")
+# A user turn's opening as the chat templates that write it as plain text do: Phi-3's,
+# GLM-4's and Zephyr's <|user|>, Llama-2's and Mistral's [INST], DeepSeek-V3's and R1's
+# <｜User｜>. A reply going on past one is a turn the model wrote for the person, cut
+# there where the served model's own template writes it
+# (`chat_template.user_turn_markers`): to
+# another model's users "[INST]" or "<|user|>" is text like any. (ChatML's
+# <|im_start|>user and Gemma's <start_of_turn>user end a reply for every model:
+# `_TURN_START`.)
+USER_TURN_MARKERS = ("<|user|>", "[INST]", "<｜User｜>")
 # Template tokens left in what remains (a `<|begin_of_text|>`, a lone `</s>`): deleted.
 _TEMPLATE_TOKENS = re.compile(
     r"<\|(?:im_start|im_end|endoftext|eot_id|start_header_id|end_header_id|begin_of_text)\|>"
@@ -256,9 +265,11 @@ def _short(name: str) -> str:
 
 def one_line_name(name: str) -> str:
     """A name that can only be read as a name: on one line, without the separator a label
-    ends with, and not starting with a space (its line would read as the one before going
-    on). One nobody can read (a QQ group card of zero-width characters only) is none:
-    its person goes by their id."""
+    ends with, without the invisible controls that turn the rest of its line around
+    (`visible_name`: a name stored before they were dropped on arrival), and not starting
+    with a space (its line would read as the one before going on). One nobody can read (a
+    QQ group card of zero-width characters only) is none: its person goes by their id."""
+    name = visible_name(name)
     if _NOT_IN_NAMES.search(name):
         name = " ".join(_NOT_IN_NAMES.sub(" ", name).split())
     name = name.strip()
@@ -610,27 +621,38 @@ def reply_after_open_think(text: str) -> str | None:
     return None if end < 0 else text[end + len(THINK_END) :]
 
 
-def clean_reply(text: str, character_name: str = "", aliases: Collection[str] = ()) -> str:
+def clean_reply(
+    text: str,
+    character_name: str = "",
+    aliases: Collection[str] = (),
+    turn_markers: Collection[str] = (),
+) -> str:
     """Her reply in a model's text: up to its first end-of-turn token or turn-opening
-    token (what follows is a turn the model wrote itself), without `<think>` blocks,
-    template tokens, her name as a label (`character_name` or one of her `aliases`, in
-    any case), or the U+FFFD a byte-level model's reply ends in when its token limit cut
-    it inside a character (an emoji's bytes, say)."""
-    text = _up_to_next_turn(text)
+    token, or the first of `turn_markers` (the served template's `user_turn_markers`):
+    what follows is a turn the model wrote itself. Without `<think>` blocks, template
+    tokens, her name as a label (`character_name` or one of her `aliases`, in any case),
+    or the U+FFFD a byte-level model's reply ends in when its token limit cut it inside
+    a character (an emoji's bytes, say)."""
+    text = _up_to_next_turn(text, turn_markers)
     text = _THINK_BLOCK.sub("", after_open_think(text))
     text = _TEMPLATE_TOKENS.sub("", text)
     text = text.strip().rstrip("\ufffd").rstrip()
     return _without_name_label(text, [character_name, *aliases])
 
 
-def _up_to_next_turn(text: str) -> str:
-    """`text` before its first end-of-turn token and before the first token that opens
-    a turn. A line that only says "user" is not cut at: it is a list's item or a line
-    of code as often as a role (the role after such a token goes with it)."""
+def _up_to_next_turn(text: str, turn_markers: Collection[str] = ()) -> str:
+    """`text` before its first end-of-turn token, before the first token that opens a
+    turn, and before the first of `turn_markers`. A line that only says "user" is not
+    cut at: it is a list's item or a line of code as often as a role (the role after
+    such a token goes with it)."""
     for token in (_END_OF_TURN, _TURN_START):
         match = token.search(text)
         if match:
             text = text[: match.start()]
+    for marker in turn_markers:
+        at = text.find(marker)
+        if at >= 0:
+            text = text[:at]
     return text
 
 

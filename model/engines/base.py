@@ -191,6 +191,15 @@ class JoinsRunningBatch(Protocol):
         ...
 
 
+def chat_template_of(engine: object) -> str:
+    """The text of the chat template the engine's model renders chats with (its
+    `chat_template`: the tokenizer's, the GGUF's); "" where none is known (the echo
+    engine, the openai one without the base's tokenizer here, a tokenizer holding no
+    template or several by name)."""
+    template = getattr(engine, "chat_template", "")
+    return template if isinstance(template, str) else ""
+
+
 async def all_rows(rows: list[asyncio.Future[Generation]]) -> list[Generation]:
     """`generate` of an engine that has `generate_rows`: every row's reply, in order."""
     return list(await asyncio.gather(*rows))

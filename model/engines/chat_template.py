@@ -13,6 +13,7 @@ so a model sees its prompts in the same shape everywhere.
 
 from __future__ import annotations
 
+import functools
 import logging
 import weakref
 from collections.abc import Callable, Sequence
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from atri.errors import ConfigError, UserError
-from model.character.prompt import ChatMessages
+from model.character.prompt import USER_TURN_MARKERS, ChatMessages
 from model.engines.special_text import defused, defuser
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,25 @@ def _probe(render: Callable[[ChatMessages], str]) -> TemplateRules:
 
 def _user(text: str) -> dict[str, str]:
     return {"role": "user", "content": text}
+
+
+@functools.lru_cache(maxsize=8)
+def user_turn_markers(template: str) -> tuple[str, ...]:
+    """The `prompt.USER_TURN_MARKERS` a chat template opens a person's turn with, which
+    a reply under it is cut at (`clean_reply`): those its render of a chat writes
+    (GLM-4's writes `<|{{ role }}|>`, naming none in its text), or where it cannot
+    render, those its text holds. None for no template (the echo engine)."""
+    if not template.strip():
+        return ()
+    try:
+        from transformers.utils.chat_template_utils import render_jinja_template
+
+        chat = [_user("hi"), {"role": "assistant", "content": _PROBE_REPLY}, _user("there")]
+        rendered: Any = render_jinja_template([chat], chat_template=template)
+        text = str(rendered[0][0])
+    except Exception:
+        text = template
+    return tuple(marker for marker in USER_TURN_MARKERS if marker in text)
 
 
 # The user turn that leads a chat opening with her reply (her greeting, or history cut to

@@ -363,6 +363,11 @@ class LlamaCppEngine:
     def adapter_version(self) -> str:
         return self.active_adapter
 
+    @property
+    def chat_template(self) -> str:
+        """The GGUF's template, or `[model] chat_template` (`GgufText`)."""
+        return self.text.chat_template
+
     def count_tokens(self, text: str) -> int:
         return self.text.count_tokens(text)
 

@@ -89,6 +89,11 @@ class LocalEngine:
     def adapter_version(self) -> str:
         return self.active_adapter
 
+    @property
+    def chat_template(self) -> Any:
+        """The template chats are rendered with (`base.chat_template_of`)."""
+        return getattr(self.tokenizer, "chat_template", "")
+
     def count_tokens(self, text: str) -> int:
         """Tokens of a message's text as `render_chat` puts it in a prompt (defused)."""
         safe = defuser(special_tokens(self.tokenizer))(text)

@@ -398,6 +398,12 @@ class OpenAIEngine:
     def adapter_version(self) -> str:
         return self.live_lora
 
+    @property
+    def chat_template(self) -> Any:
+        """The base's template, where its tokenizer is on this machine: the one the server
+        serves (`check_served_template` says where not); else none known."""
+        return getattr(self.tokenizer, "chat_template", "")
+
     def count_tokens(self, text: str) -> int:
         """Tokens of a message's text as the server tokenizes it (defused): counted by
         the base's tokenizer where it is here, else estimated."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from model.progress_bar import rich_bar
+
 
 class ProbeProgress(Protocol):
     """What `evaluate` reports as it goes: the replies to come (`start`), the model and
@@ -23,24 +25,7 @@ class RichProbeProgress:
     """A rich bar over the probe replies of both models, as `atri train` has over steps."""
 
     def __init__(self, console: Any) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("replies"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-        )
+        self.progress = rich_bar(console, "{task.description}", "replies")
         self.task: Any = None
 
     def start(self, total: int) -> None:

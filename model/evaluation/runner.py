@@ -25,6 +25,8 @@ from model.adapters.versions import (
     write_json_atomic,
 )
 from model.character.ooc import OOCDetector
+from model.engines.base import chat_template_of
+from model.engines.chat_template import user_turn_markers
 from model.evaluation.perplexity import mean_token_loss, perplexity
 from model.evaluation.probes import Probe, fallback_note, load_probes
 from model.evaluation.progress import NoProgress, ProbeProgress
@@ -241,7 +243,8 @@ def evaluate(
                 ppl = _perplexity(engine, samples, loaded.tokenizer.pad_token_id, batch_size)
                 bar.phase(f"{which}: probes")
                 texts = _answer(engine, probes, language, systems[which], gen, batch_size, bar)
-            replies[which] = _judged(which, probes, language, texts, persona, detector)
+            markers = user_turn_markers(chat_template_of(engine))
+            replies[which] = _judged(which, probes, language, texts, persona, detector, markers)
             figures[which] = _figures(ppl, replies[which], settings.eval.style_markers)
     finally:
         bar.stop()
@@ -390,12 +393,14 @@ def _judged(
     texts: list[str],
     persona: Persona,
     detector: OOCDetector,
+    turn_markers: Sequence[str] = (),
 ) -> list[ProbeReply]:
-    """Each probe's reply, cleaned (without her name or an alias as its label), with why
+    """Each probe's reply, cleaned as the worker cleans hers (without her name or an
+    alias as its label, nor a turn written past the template's `turn_markers`), with why
     the detector flags it out of character."""
     from model.character.prompt import clean_reply
 
-    cleaned = [clean_reply(t, persona.name, persona.aliases) for t in texts]
+    cleaned = [clean_reply(t, persona.name, persona.aliases, turn_markers) for t in texts]
     return [
         ProbeReply(which, p.category, p.text(language), text, detector.check(text).reasons)
         for p, text in zip(probes, cleaned, strict=True)

@@ -5,6 +5,7 @@ Reset closes the scope's current context: the rows stay (archived) but are no lo
 shown to the model. Purge deletes a scope's rows for good.
 
 - `store.py`: `Memory`, the SQLite store (reads, writes, reset, export and import);
+- `exchanges.py`: one person's exchanges in a shared conversation, found through indexes;
 - `records.py`: `Message` and `Summary`, and how a stored row becomes one;
 - `scopes.py`: scope keys (`scope_key`, `channel_prefix`, `parse_scope`);
 - `export_format.py`: the export/backup file, checked by `parse_export`;

@@ -7,6 +7,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from model.progress_bar import rich_bar
+
 
 class ThroughputMeter(TrainerCallback):  # type: ignore[misc]
     """Real (non-padding) tokens per second over this session's training steps."""
@@ -35,25 +37,12 @@ class RichProgress(ThroughputMeter):
 
     def __init__(self, console: Any) -> None:
         super().__init__()
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("[bold]training"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}"),
-            TextColumn("eval {task.fields[eval]}"),
-            TextColumn("{task.fields[speed]} tok/s"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
+        self.progress = rich_bar(
+            console,
+            "training",
+            "loss {task.fields[loss]}",
+            "eval {task.fields[eval]}",
+            "{task.fields[speed]} tok/s",
         )
         self.task: Any = None
 
