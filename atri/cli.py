@@ -41,8 +41,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # must see, one line each time: which adapter version went live (the reload job at start
 # and on schedule, an admin's reload or rollback), and why the first run converts the
 # offline model (transformers' own bar for it, "Converting and de-quantizing GGUF
-# tensors", is shown whatever we set, and said nothing of once or where).
-TOLD_LOGGERS = ("model.adapters.reload", "model.engines.loading")
+# tensors", is shown whatever we set, and said nothing of once or where), and that the
+# memory database an older ATRI wrote was upgraded and where its earlier file is kept.
+TOLD_LOGGERS = ("model.adapters.reload", "model.engines.loading", "model.memory.store")
 
 app = Commands(
     help="ATRI: from a visual-novel script to a role-play character you can chat with.",

@@ -61,6 +61,15 @@ class Config(BaseModel):
             raise ValueError("not an http:// address")
         return url
 
+    @field_validator("atri_error_reply")
+    @classmethod
+    def _not_blank(cls, line: str) -> str:
+        """Blanks only: as empty, and refused where the worker's settings are made from it
+        (`[worker] error_reply`, a traceback then)."""
+        if not line.strip():
+            raise ValueError("must not be empty")
+        return line
+
     @field_validator(
         "atri_allowed_users",
         "atri_blocked_users",
@@ -114,6 +123,14 @@ def what_to_write(field: str) -> str:
     else:
         rule, example = "", _EXAMPLES.get(field, str(info.default))
     must = f"must be {rule}" if rule else "must not be empty"
+    if field == "atri_error_reply":
+        # Older releases took it empty and then sent nothing when the worker failed; no
+        # setting does that now. Left out, she says her own line in the worker's language.
+        return (
+            f"{key} in NoneBot's .env (or the environment) {must} (staying silent when the "
+            f"worker fails is no longer possible): remove the line for her own error line, "
+            f"or write {key}={example}"
+        )
     return f"{key} in NoneBot's .env (or the environment) {must}: write {key}={example}"
 
 

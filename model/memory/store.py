@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import errno
 import heapq
+import logging
 import sqlite3
 import time
 from collections import Counter, deque
@@ -53,6 +55,8 @@ from model.memory.scopes import parse_scope
 from model.room import RoomLog, record_reset
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 _MESSAGE_COLUMNS = (
     "id, scope, role, user_id, display_name, content, created_at, archived,"
@@ -137,7 +141,10 @@ class Memory:
         `read_only` (a command that only reads, such as `atri memory export`) writes
         nothing, so it reads the last committed state while another process (a long
         `atri memory import`) holds the write lock. A file that does not exist yet, or
-        has an older schema, is opened as usual: created or migrated once."""
+        has an older schema, is opened as usual: created or migrated once.
+
+        A file an older ATRI wrote is copied beside it (`_keep_before_migrating`) before
+        it is migrated, so that ATRI can still open the copy."""
         path = Path(path)
         if read_only and str(path) != ":memory:" and path.is_file():
             memory, version = await cls._connect(path, read_only=True)
@@ -195,7 +202,16 @@ class Memory:
             version = await memory.schema_version()
             memory._check_not_newer(version)
             if not read_only:
+                kept = await memory._keep_before_migrating(version)
                 await memory._migrate(version)
+                if kept is not None:
+                    log.info(
+                        "memory database upgraded from schema %d to %d; the earlier file is "
+                        "kept at %s",
+                        version,
+                        SCHEMA_VERSION,
+                        kept,
+                    )
                 version = SCHEMA_VERSION
                 if target != ":memory:":  # no second connection can read that one
                     memory._tx.reader = await _open_reader(path)
@@ -256,6 +272,33 @@ class Memory:
                 f"{self.path}: written by a newer ATRI (schema {version} > {SCHEMA_VERSION}); "
                 "upgrade ATRI or point [memory] path at another file."
             )
+
+    async def _keep_before_migrating(self, version: int) -> Path | None:
+        """Where a copy of the file as an older ATRI wrote it was kept (SQLite's backup
+        API: one consistent file, the -wal's changes in it), or None: nothing to migrate,
+        or nothing in it yet (a database just made). Going back to that ATRI means
+        restoring the copy: it refuses a file of a newer schema. A copy that cannot be
+        written stops the migration: the file stays as it was."""
+        if version >= SCHEMA_VERSION or str(self.path) == ":memory:":
+            return None
+        if version == 0 and not await self._db.execute_fetchall(
+            "SELECT 1 FROM sqlite_master LIMIT 1"
+        ):
+            return None
+        copy: Path | None = None
+        try:
+            copy = _new_backup_file(self.path, version)
+            target = await aiosqlite.connect(copy)
+            try:
+                await self._db.backup(target)
+            finally:
+                await target.close()
+        except (OSError, sqlite3.Error) as exc:
+            if copy is not None:
+                with contextlib.suppress(OSError):
+                    copy.unlink()
+            raise _backup_error(self.path, version, copy, exc) from None
+        return copy
 
     async def _migrate(self, version: int) -> None:
         for step in range(version, SCHEMA_VERSION):
@@ -1260,6 +1303,51 @@ async def _open_reader(path: Path) -> aiosqlite.Connection:
         await reader.close()
         raise
     return reader
+
+
+def _new_backup_file(path: Path, version: int) -> Path:
+    """An empty file beside `path` for its copy at schema `version`, made here so no
+    earlier copy (of an earlier upgrade, or made by hand) is written over:
+    `atri.sqlite3.schema2.bak`, else `atri.sqlite3.schema2-2.bak`, and so on."""
+    for n in range(1, 1000):
+        suffix = "" if n == 1 else f"-{n}"
+        copy = path.with_name(f"{path.name}.schema{version}{suffix}.bak")
+        try:
+            copy.open("xb").close()
+        except FileExistsError:
+            continue
+        return copy
+    raise FileExistsError(errno.EEXIST, "a thousand earlier copies are in the way", str(copy))
+
+
+def _backup_error(path: Path, version: int, copy: Path | None, exc: Exception) -> UserError:
+    """Why an older ATRI's database was not upgraded: its copy could not be written."""
+    where = copy or path.with_name(f"{path.name}.schema{version}.bak")
+    full = (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or (
+        isinstance(exc, sqlite3.Error) and error_code(exc) == sqlite3.SQLITE_FULL
+    )
+    if full:
+        megabytes = max(1, round(_file_size(path) / 1e6))
+        what_to_do = f"free about {megabytes} MB on its disk and run it again"
+    else:
+        what_to_do = (
+            f"let ATRI write files in {path.parent}, or copy the database to a folder it can "
+            "write and point [memory] path at the copy"
+        )
+    return UserError(
+        f"[memory] path {path} holds a database from an older ATRI (schema {version}), which "
+        f"is upgraded to schema {SCHEMA_VERSION} only once a copy of it is kept, and the copy "
+        f"{where} could not be written ({exc}), so nothing was changed: {what_to_do}."
+    )
+
+
+def _file_size(path: Path) -> int:
+    """The database's size on disk, its -wal included."""
+    total = 0
+    for part in (path, path.with_name(path.name + "-wal")):
+        with contextlib.suppress(OSError):
+            total += part.stat().st_size
+    return total
 
 
 def _unreadable_wal(path: Path, exc: sqlite3.Error) -> bool:
