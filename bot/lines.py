@@ -457,10 +457,17 @@ def lines_for(name: str, language: str) -> BotLines:
 
 
 _current = lines_for("亚托莉", "zh")
+_language = "zh"
 
 
 def lines() -> BotLines:
     return _current
+
+
+def spoken_language() -> str:
+    """The language of `lines()` ("zh", "en" or "ja"), for words a platform writes its own
+    way in each (QQ's @全体成员)."""
+    return _language
 
 
 def use_card(settings: Settings, card: Persona | None = None) -> BotLines:
@@ -482,8 +489,9 @@ def use_character(name: str, language: str) -> BotLines | None:
 
 
 def _speak_as(name: str, language: str) -> BotLines:
-    global _current
+    global _current, _language
     _current = lines_for(name, language)
+    _language = language if language in _BY_LANGUAGE else "zh"
     return _current
 
 

@@ -6,10 +6,7 @@ replies into Chinese."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from atri.config import Secrets, Settings
 from bot import commands, lines
@@ -22,13 +19,6 @@ from model.service import ChatService
 from tests.model.server.conftest import ADMIN_TOKEN
 
 SECRETS = Secrets.from_env({"ATRI_ADMIN_TOKEN": ADMIN_TOKEN})
-
-
-@pytest.fixture(autouse=True)
-def restore_lines() -> Iterator[None]:
-    before = lines.lines()
-    yield
-    lines._current = before
 
 
 def atri_in(language: str, engine: str = "local") -> Settings:
