@@ -145,6 +145,9 @@ DEFAULT_TRAINING_PROMPT = "你是{{char}}。请以{{char}}的身份和口吻与{
 # language the character speaks (model/character/persona.py SMOKE_PROMPTS).
 DEFAULT_SMOKE_PROMPT = "你好，{{char}}！今天过得怎么样？"
 OLD_DEFAULT_SMOKE_PROMPT = "你好，亚托莉！今天过得怎么样？"
+# How a background fact is asked about. Left at this default, the questions are asked in
+# the language the character speaks (model/character/persona.py BACKGROUND_QUESTIONS).
+DEFAULT_BACKGROUND_QUESTIONS = ("能说说你的{topic}吗？", "关于{topic}，跟我讲讲吧。")
 
 
 class Section(BaseModel):
@@ -540,7 +543,7 @@ class DataprepSettings(Section):
     background: PathSetting = ""
     background_ratio: float = Field(default=0.1, ge=0, lt=1)
     background_questions: list[str] = Field(
-        default_factory=lambda: ["能说说你的{topic}吗？", "关于{topic}，跟我讲讲吧。"]
+        default_factory=lambda: list(DEFAULT_BACKGROUND_QUESTIONS)
     )
     eval_ratio: float = Field(default=0.1, ge=0, lt=1)
     output_formats: list[OutputFormat] = Field(

@@ -1,9 +1,12 @@
-"""What the bots themselves say (command answers, refusals, notices), in the character
-card's own language and with her name from it: a card for someone else makes the bots
-speak of her, not of ATRI.
+"""What the bots themselves say (command answers, refusals, notices, the notes put into her
+prompt), in the language she is served in (`[persona] language`) and with her name in
+it: a card for someone else makes the bots speak of her, not of ATRI, and an English
+ATRI's chats get English lines naming "ATRI", never Chinese ones naming 亚托莉.
 
-`atri serve` calls `use_card` once; a bot started without it (NoneBot on its own, tests)
-speaks as ATRI's card does, in Chinese. Her replies come from the model, not from here.
+`atri serve` calls `use_card` once; a separate worker's own character, once learned,
+wins (`use_character`, see `bot.relay.speak_as_the_worker`). A bot started with neither
+(NoneBot on its own before its worker answers, tests) speaks as ATRI's card does, in
+Chinese. Her replies come from the model, not from here.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 
 from atri.config import Settings
-from model.character.persona import Persona, configured_card_path, load_persona
+from model.character.persona import Persona, configured_persona
 from model.protocol import ChannelMode, ReloadResult
 
 
@@ -411,7 +414,7 @@ JA = BotLines(
     "もう一度グループで試してね。",
     qq_usage="""{name}と話すには、グループでは @するか、名前で呼びかけるか、{name}のメッセージに
 返信してね。個別チャットでは、そのまま話しかけてね。
-/atri reset または 重置记忆 — あなたとの会話を忘れる
+/atri reset — あなたとの会話を忘れる
 /atri reset @誰か — その人の会話を忘れる（グループ管理者）
 /atri reset group — このグループの会話を忘れる（グループ管理者）
 /atri memory — あなたについて覚えていること（グループで聞くと個別に送ります）
@@ -454,20 +457,41 @@ def lines_for(name: str, language: str) -> BotLines:
 
 
 _current = lines_for("亚托莉", "zh")
+_language = "zh"
 
 
 def lines() -> BotLines:
     return _current
 
 
+def spoken_language() -> str:
+    """The language of `lines()` ("zh", "en" or "ja"), for words a platform writes its own
+    way in each (QQ's @全体成员)."""
+    return _language
+
+
 def use_card(settings: Settings, card: Persona | None = None) -> BotLines:
-    """Speak as the configured character card (`card` when already read): its own name,
-    its own language (the language the card is written in, not the one a model was
-    chosen to reply in)."""
-    global _current
-    if card is None:
-        card = load_persona(configured_card_path(settings))
-    _current = lines_for(card.name, card.main_language)
+    """Speak as the configured character card (`card` when already read) in the language
+    she is served in: its name and language after `[persona] language` (ATRI's card,
+    written in Chinese, speaks English as "ATRI" on the offline English model). A note
+    in Chinese among English words pulled her replies into Chinese."""
+    her = configured_persona(settings, card)
+    return _speak_as(her.name, her.main_language)
+
+
+def use_character(name: str, language: str) -> BotLines | None:
+    """Speak as a worker's character says she is (`/character`): `name` in `language`.
+    None, and the lines kept, when no lines are written in that language (or a worker
+    too old to tell its language)."""
+    if language not in _BY_LANGUAGE or not name:
+        return None
+    return _speak_as(name, language)
+
+
+def _speak_as(name: str, language: str) -> BotLines:
+    global _current, _language
+    _current = lines_for(name, language)
+    _language = language if language in _BY_LANGUAGE else "zh"
     return _current
 
 

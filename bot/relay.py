@@ -26,6 +26,7 @@ import aiohttp
 
 from atri.config import Secrets, Settings, WorkerSettings
 from atri.errors import UserError
+from bot.lines import use_character
 from model.character.persona import DEFAULT_LINES, Persona, reply_lines
 from model.protocol import (
     CHARACTER_HEADER,
@@ -415,11 +416,14 @@ async def speak_as_the_worker(remote: HttpWorker, settings: Settings, card: Pers
     """Her error line in the language the worker answers in, from `card` in that language
     (the generic line with the worker's own name for a character `card` is not): the
     worker's own `[model]` and `[persona]` choose it, not the bot's. A line of the bot's
-    own (`settings.worker.error_reply` set) stays. Asked now, and again whenever another
+    own (`settings.worker.error_reply` set) stays. The bots' own lines (`bot.lines`:
+    usage, reset answers, the notes put into her prompt) follow the worker's character
+    too, in a language they are written in. Asked now, and again whenever another
     character answers (`HttpWorker.on_character`): a worker not up yet is learned when
     it first answers, one restarted in another language when it next does."""
 
     def learn(character: Character) -> None:
+        use_character(character.name, character.language)
         line = error_line_for(character, settings, card)
         if line is not None:
             remote.error_reply = line

@@ -29,6 +29,7 @@ from model.batching import Batcher, Overloaded
 from model.channels import ChannelModes
 from model.character.ooc import OOCDetector
 from model.character.persona import (
+    FRAMINGS,
     Persona,
     configured_persona,
     default_user_name,
@@ -231,6 +232,9 @@ class ChatService:
         self.room_heading = ROOM_HEADINGS.get(persona.main_language, ROOM_HEADINGS["zh"])
         self.speak_up = self._new_speak_up()
         self.summary_heading = SUMMARY_HEADINGS.get(persona.main_language, SUMMARY_HEADINGS["zh"])
+        # After a speaker's name in room lines and shared conversations: "Aya: hi" in an
+        # English prompt, as her card's example lines write it, not "Aya：hi".
+        self.speaker_colon = FRAMINGS.get(persona.main_language, FRAMINGS["en"]).colon
         self.summarizer = self._new_summarizer() if settings.memory.summaries else None
         self._room_sweeper: asyncio.Task[None] | None = None
 
@@ -673,6 +677,7 @@ class ChatService:
                 # A member named after her is named with their id (a client's own
                 # character has names this worker does not know).
                 () if request.system_prompt else (self.persona.name, *self.persona.aliases),
+                self.speaker_colon,
             )
             generation, retries = await self._generate_in_character(fitted.messages, name, limits)
             if request.system_prompt or generation.adapter_version == version:

@@ -340,7 +340,7 @@ def add_commands(
     dm_roles: RoleLookup | None = None,
 ) -> None:
     """Built when the client starts, so the menu names the character `atri serve`
-    configured (`bot.lines.use_card`), in her card's language."""
+    configured (`bot.lines.use_card`), in the language she is served in."""
     said = lines()
     tree.error(answer_command_error)
     tree.add_command(member_commands(worker, settings, defer_after, said, dm_roles))

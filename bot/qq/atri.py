@@ -162,8 +162,11 @@ def _connect_standalone_worker() -> None:
             log.error("%s Until then ATRI answers every message with her error line.", exc)
             return
         # Her error line in the worker's language, as under `atri serve`: left at its
-        # default it was her Chinese line beside a worker's English replies. The card is
-        # ATRI's packaged one (a plugin has no config.toml to name another).
+        # default it was her Chinese line beside a worker's English replies. The bots'
+        # own lines (usage, reset answers, the picture, poke and forward notes put into
+        # her prompt) follow the worker's character and language the same way: they
+        # named ATRI in Chinese beside an English Eileen. The card is ATRI's packaged
+        # one (a plugin has no config.toml to name another).
         own = Settings(worker=worker_settings)
         await speak_as_the_worker(http, own, load_persona(configured_card_path(own)))
 

@@ -18,7 +18,7 @@ from typing import Any
 from nonebot.adapters.onebot.v11 import Bot, Message, MessageSegment
 
 from bot.limits import MAX_INPUT_CHARS
-from bot.lines import lines
+from bot.lines import lines, spoken_language
 from bot.qq.connections import Connections
 from bot.qq.faces import face_text
 from bot.qq.segments import segment_note
@@ -148,9 +148,18 @@ def segments_text(message: Message) -> str:
             name = seg.data.get("name")
             who = name if isinstance(name, str) and name.strip() else target
             parts.append(
-                "@全体成员" if target == "all" else f"@{visible_name(who).strip().lstrip('@')}"
+                at_all_said() if target == "all" else f"@{visible_name(who).strip().lstrip('@')}"
             )
     return "".join(parts)
+
+
+# How an @ of the whole group reads in her prompt, in the language she speaks: "@全体成员"
+# in an English chat was Chinese among English words.
+AT_ALL_SAID = {"zh": "@全体成员", "en": "@everyone", "ja": "@全員"}
+
+
+def at_all_said() -> str:
+    return AT_ALL_SAID.get(spoken_language(), AT_ALL_SAID["zh"])
 
 
 def plain_part(seg: MessageSegment) -> str | None:

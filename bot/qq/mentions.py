@@ -24,7 +24,7 @@ from nonebot.adapters.onebot.v11 import (
 )
 
 from bot.qq.connections import Connections
-from bot.qq.forwards import plain_part, record_text
+from bot.qq.forwards import at_all_said, plain_part, record_text
 from bot.qq.segments import tells
 from bot.qq.text import inline_record
 from model.protocol import visible_name
@@ -172,7 +172,7 @@ async def spoken_text(bot: Bot, event: MessageEvent, connections: Connections) -
             if target == me or not target:
                 continue
             if target == AT_ALL:
-                parts.append("@全体成员")
+                parts.append(at_all_said())
                 said = True
                 continue
             name = seg.data.get("name")

@@ -48,6 +48,8 @@ CONTINUATION = "  "
 UNNAMED = "?"
 # A line break, as `str.splitlines` finds them (a model reads most of them as one).
 _LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+# The colon after a speaker's label where her own language writes none (`said_line`).
+SPEAKER_COLON = "："
 # What a name cannot hold: line breaks and other control characters, and the colons a
 # label could end with.
 _NOT_IN_NAMES = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029:：﹕︓]+")
@@ -187,13 +189,16 @@ class PromptTooLong(UserError):
         )
 
 
-def speaker_text(text: str, display_name: str, shared_scope: bool) -> str:
+def speaker_text(
+    text: str, display_name: str, shared_scope: bool, colon: str = SPEAKER_COLON
+) -> str:
     """In a scope several people share, the model must know who said what: each message
-    is a `said_line`, one with no name too (as `UNNAMED`)."""
-    return said_line(display_name, text) if shared_scope else text
+    is a `said_line`, one with no name too (as `UNNAMED`), after `colon` in the language
+    she speaks ("Aya: hi" in English, not "Aya：hi")."""
+    return said_line(display_name, text, colon) if shared_scope else text
 
 
-def said_line(label: str, text: str, separator: str = "：") -> str:
+def said_line(label: str, text: str, separator: str = SPEAKER_COLON) -> str:
     """`label：text`, the one way a person's words are shown as theirs (in her prompt and
     in the transcript she summarizes). Only a line that starts here names a speaker:
     every further line of `text` (a poem, a list) starts with `CONTINUATION`, so no line
@@ -277,11 +282,16 @@ def one_line_name(name: str) -> str:
 
 
 def fit_room(
-    room: Room, labels: dict[str, str], count: Callable[[str], int], budget: int
+    room: Room,
+    labels: dict[str, str],
+    count: Callable[[str], int],
+    budget: int,
+    colon: str = SPEAKER_COLON,
 ) -> tuple[list[str], int]:
-    """The newest room lines that fit `budget` tokens (heading included), oldest first. A
-    line that does not fit what is left is passed over, not the end of the room: one
-    member's wall of text does not hide what the others said before it."""
+    """The newest room lines that fit `budget` tokens (heading included), oldest first,
+    each `label` `colon` `text`. A line that does not fit what is left is passed over,
+    not the end of the room: one member's wall of text does not hide what the others
+    said before it."""
     if not room.lines:
         return [], 0
     used = count(room.heading) + 1
@@ -289,7 +299,7 @@ def fit_room(
     for line in reversed(room.lines):
         if budget - used < 2:  # not even a one-token line fits now
             break
-        said = said_line(labels[line.user_id], line.content)
+        said = said_line(labels[line.user_id], line.content, colon)
         cost = count(said) + 1 if len(said) <= budget * MAX_CHARS_PER_TOKEN else budget + 1
         if used + cost > budget:
             continue
@@ -310,6 +320,7 @@ def fit_prompt(
     user_id: str = "",
     recalled: Recalled | None = None,
     her_names: Sequence[str] = (),
+    colon: str = SPEAKER_COLON,
 ) -> FittedPrompt:
     """The one place a conversation is fitted into the context window.
 
@@ -325,25 +336,26 @@ def fit_prompt(
 
     The scope's summary (`recalled`), when it fits the budget, is taken first and leads
     the history: it opens the first message shown, so roles still alternate. A person
-    whose name reads as one of `her_names` is named with their id.
+    whose name reads as one of `her_names` is named with their id. A speaker's label
+    ends in `colon`, the one of the language she speaks.
     """
     labels, display_name, shared_scope = _name_people(
         room_context, user_id, display_name, shared_scope, earlier, her_names
     )
     system_tokens = count(system_prompt) + TEMPLATE_OVERHEAD_TOKENS
     room = _room_for_message(system_tokens, window)
-    new = _fit_new_message(text, display_name, shared_scope, room, count)
+    new = _fit_new_message(text, display_name, shared_scope, room, count, colon)
     budget = _history_budget(room - new.tokens, window)
     # The newest exchange (what was just said, and often what the new message is about)
     # is kept before room lines and the summary take their shares, where it fits at all.
     known: dict[str, int] = {}  # the newest exchange's counts, not counted twice
-    newest = _newest_exchange_tokens(earlier, shared_scope, labels, budget, count, known)
-    room_said, room_used = _fit_room_lines(room_context, labels, count, budget, newest)
+    newest = _newest_exchange_tokens(earlier, shared_scope, labels, budget, count, known, colon)
+    room_said, room_used = _fit_room_lines(room_context, labels, count, budget, newest, colon)
     budget -= room_used
     summary_block, summary_used = _fit_summary(recalled, budget, count, newest)
     budget -= summary_used
     history, history_used = _fit_exchanges(
-        earlier, shared_scope, labels, budget, lambda text: known.get(text) or count(text)
+        earlier, shared_scope, labels, budget, lambda text: known.get(text) or count(text), colon
     )
     return FittedPrompt(
         messages=_assemble(
@@ -402,13 +414,15 @@ def _author(turn: PastTurn) -> str:
     return str(getattr(turn, "user_id", "") or "")
 
 
-def _turn_content(turn: PastTurn, shared_scope: bool, labels: dict[str, str]) -> str:
+def _turn_content(
+    turn: PastTurn, shared_scope: bool, labels: dict[str, str], colon: str = SPEAKER_COLON
+) -> str:
     """An earlier message as the model gets it: in a shared conversation a person's
     message names them, by the label the room lines use for them."""
     if not (shared_scope and turn.role == "user"):
         return turn.content
     label = labels.get(_author(turn)) or _short(turn.display_name)
-    return speaker_text(turn.content, label, True)
+    return speaker_text(turn.content, label, True, colon)
 
 
 def check_room(system_prompt: str, count: Callable[[str], int], window: Window) -> None:
@@ -435,20 +449,27 @@ class _NewMessage:
 
 
 def _fit_new_message(
-    text: str, display_name: str, shared_scope: bool, room: int, count: Callable[[str], int]
+    text: str,
+    display_name: str,
+    shared_scope: bool,
+    room: int,
+    count: Callable[[str], int],
+    colon: str = SPEAKER_COLON,
 ) -> _NewMessage:
     """The new message as the model gets it: one longer than `room` tokens keeps its end
     and its speaker's name."""
     cut_unseen = len(text) > room * MAX_CHARS_PER_TOKEN
     if cut_unseen:
         text = text[-room * MAX_CHARS_PER_TOKEN :]
-    content = speaker_text(text, display_name, shared_scope)
+    content = speaker_text(text, display_name, shared_scope, colon)
     tokens = count(content)
     if tokens <= room:
         return _NewMessage(text, content, tokens, cut_unseen)
     # Counted as shown (its name, its continuation lines indented), kept as written.
-    text = keep_end(text, room, lambda end: count(speaker_text(end, display_name, shared_scope)))
-    content = speaker_text(text, display_name, shared_scope)
+    text = keep_end(
+        text, room, lambda end: count(speaker_text(end, display_name, shared_scope, colon))
+    )
+    content = speaker_text(text, display_name, shared_scope, colon)
     return _NewMessage(text, content, count(content), True)
 
 
@@ -465,13 +486,14 @@ def _fit_room_lines(
     count: Callable[[str], int],
     budget: int,
     kept: int = 0,
+    colon: str = SPEAKER_COLON,
 ) -> tuple[list[str], int]:
     """The room lines shown and their tokens, within their share of `budget` and what
     `kept` tokens (the newest exchange) leave of it."""
     if room_context is None:
         return [], 0
     share = min(int(budget * room_context.share), budget - kept)
-    return fit_room(room_context, labels, count, share)
+    return fit_room(room_context, labels, count, share, colon)
 
 
 def _fit_summary(
@@ -506,12 +528,13 @@ def _newest_exchange_tokens(
     budget: int,
     count: Callable[[str], int],
     known: dict[str, int],
+    colon: str = SPEAKER_COLON,
 ) -> int:
     """The tokens of the newest earlier exchange as `_fit_exchanges` counts them (each
     text's count kept in `known`); 0 when it does not fit `budget` anyway."""
     used = 0
     for turn in reversed(earlier):
-        content = _turn_content(turn, shared_scope, labels)
+        content = _turn_content(turn, shared_scope, labels, colon)
         if len(content) > budget * MAX_CHARS_PER_TOKEN:
             return 0
         known[content] = count(content)
@@ -529,6 +552,7 @@ def _fit_exchanges(
     labels: dict[str, str],
     budget: int,
     count: Callable[[str], int],
+    colon: str = SPEAKER_COLON,
 ) -> tuple[ChatMessages, int]:
     """The newest earlier messages that fit `budget` tokens, oldest first, a whole
     exchange (a user message and the replies after it) at a time, and their tokens."""
@@ -537,7 +561,7 @@ def _fit_exchanges(
     exchange: ChatMessages = []
     exchange_tokens = 0
     for turn in reversed(earlier):  # newest first; an exchange starts at a user message
-        content = _turn_content(turn, shared_scope, labels)
+        content = _turn_content(turn, shared_scope, labels, colon)
         exchange.insert(0, {"role": turn.role, "content": content})
         if len(content) > budget * MAX_CHARS_PER_TOKEN:  # cannot fit: not worth counting
             exchange_tokens += budget + 1

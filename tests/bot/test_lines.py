@@ -1,4 +1,5 @@
-"""The bots' own lines follow the configured character card: her name, its language."""
+"""The bots' own lines follow the configured character card: her name, the language she
+is served in."""
 
 from __future__ import annotations
 
@@ -47,8 +48,9 @@ def test_another_characters_card_names_her_in_its_own_language(tmp_path: Path) -
     # A Japanese card speaks Japanese (it spoke Chinese: there were no Japanese lines).
     said = use_card(card_settings(tmp_path, "ユキ", "雪山に住んでいる女の子です。"))
     assert said.refused == "それは管理者だけができることだよ。ユキ、ちゃんと決まりは守るからね！"
-    # ATRI's own card is written in Chinese: her lines stay Chinese whatever model runs.
-    assert use_card(Settings()) == lines_for("亚托莉", "zh")
+    # ATRI's own card is written in Chinese, but on the offline English model ("auto")
+    # she speaks English: so do the bots, naming her as her English version does.
+    assert use_card(Settings()) == lines_for("ATRI", "en")
 
 
 def test_every_language_has_its_own_words() -> None:

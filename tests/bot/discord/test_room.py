@@ -197,7 +197,8 @@ async def test_the_whole_path_on_the_offline_model(
         (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID), timeout=60)
     assert reply.body["content"]
     (prompt,) = prompts
-    assert "Ryuji：It is raining today.\n\nMinamo：What did Ryuji say?" in prompt[-1]["content"]
+    # She speaks English on the offline model: English colons after the names.
+    assert "Ryuji: It is raining today.\n\nMinamo: What did Ryuji say?" in prompt[-1]["content"]
 
 
 async def test_a_channel_turned_off_for_room_context_covers_its_threads(
