@@ -559,6 +559,7 @@ def problem(stats: Stats, train: list[Sample], files: list[FileReport]) -> str |
             return (
                 f"No speaker matched {who} in [dataprep] {key}; the most frequent speakers are"
                 f" {_most_frequent(stats.speakers)}: add the right names to [dataprep] {key}."
+                + _dump_layout_note(stats.speakers)
                 + _few_speakers_note(stats)
             )
     if stats.character_lines_in and not any(
@@ -602,6 +603,24 @@ def _few_speakers_note(stats: Stats) -> str:
         f"{head}: the script may name its speakers in a shape not read here, which"
         " [dataprep] custom_regex can read (a regex with groups speaker and text; with a"
         r" \n in it, a name on the line above its words)."
+    )
+
+
+# A dump's mark and line number left in a "speaker" (`○000012○亚托莉`, `[0x00000100]香奈`,
+# `<0001>名前`): a symbol, a number of 3 or more digits (hex, a letter tag), a symbol.
+_DUMP_MARK = re.compile(r"[^\w\s]\s*(?:0x)?[A-Za-z]{0,4}[0-9][0-9A-Fa-f]{2,}[A-Za-z]?\s*[^\w\s]")
+
+
+def _dump_layout_note(speakers: list[SpeakerCount]) -> str:
+    """A sentence for top speakers that are mostly a dump's marks and numbers, else ""."""
+    top = speakers[:_HINT_SPEAKERS]
+    marked = sum(1 for s in top if _DUMP_MARK.search(s.name))
+    if not top or marked * 2 <= len(top):
+        return ""
+    return (
+        " Those names hold a mark and a line number: the file looks like a bilingual"
+        " translation dump in a layout not read as one (see dataprep/README.md, Bilingual"
+        " translation dumps); --format regex with [dataprep] custom_regex can read its lines."
     )
 
 
