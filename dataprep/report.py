@@ -311,6 +311,7 @@ def notes(
         _copied_note(options, tally),
         _stale_note(tally),
         _held_out_note(stats, counts, train, evaluation, settings),
+        _big_held_out_note(train, evaluation, settings.eval_ratio),
         _unresolved_note(counts.unresolved, options),
         _left_out_macros_note(counts.left_out_macros),
         _typed_leads_note(options),
@@ -457,6 +458,27 @@ def _held_out_note(
         f"{head}: the script has {found} scenes, but samples were kept from only {kept}"
         f" ({'; '.join(why)}), and {whole}; {without}"
     )
+
+
+def _big_held_out_note(train: list[Sample], evaluation: list[Sample], ratio: float) -> str | None:
+    """The share held out when it is far over eval_ratio: no scene was small enough, so
+    the split held out the smallest (two files of one scene each, 35 and 32 samples,
+    held out 32 with eval_ratio 0.1)."""
+    total = len(evaluation) + sum(1 for s in train if not s.from_background)
+    if not evaluation or len(evaluation) <= _FAR_OVER * ratio * total:
+        return None
+    scenes = len({s.scene_key for s in evaluation})
+    return (
+        f"{len(evaluation)} of the {total} samples ({len(evaluation) / total:.0%}) are held"
+        f" out for evaluation, in {counted(scenes, 'scene')}: no scene was small enough for"
+        f" eval_ratio {ratio:g}, and the split keeps a scene whole on one side. Add scene"
+        " breaks the script has to [dataprep] scene_markers to cut its scenes smaller, or set"
+        " [dataprep] eval_ratio = 0 to train on every sample."
+    )
+
+
+# A held-out share this many times eval_ratio is named.
+_FAR_OVER = 2
 
 
 def _filter_drops(stats: Stats) -> Counter[str]:
