@@ -15,7 +15,14 @@ translation that is the Japanese original copied, kana and all) is kept
 as a line said but unusable (`Utterance.dropped`: "untranslated", or "no_original"):
 it is counted, and ends the exchange it is in, as the game still shows it there.
 Lines outside the pairs (a tool's header, a comment) are no one's, and only mark a
-scene when a scene marker matches them.
+scene when a scene marker matches them; but a line right below a marked line goes on
+from it (an entry over two lines, or the text below a mark alone on its line).
+
+Other tools' layouts: `◇N◇`/`◆N◆`; numbers in hex (`☆0000000F☆`) or with a letter tag
+(`★nme00001★` names the speaker of `★txt00002★`, as `☆000000N☆` does `☆000001T☆`);
+Siglus' name field (`☆00000010☆秀治☆「…」`); Cross Channel's stages (`>0○N○` original,
+`>1●N●` translation, `>2□N□` its proofread version). The mark a file writes first in a
+pair is its original (DLTxT's `★N★ 原文` before `☆N☆ 译文`), unless the kana say otherwise.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from pathlib import Path
 from dataprep.formats import ParseOptions, detect_format, parse
 from dataprep.formats.translation_dump import order_note
 from dataprep.report import problem
+from dataprep.sources import collect_scripts, read_script
 from dataprep.stats import FileReport, SpeakerCount, Stats
 
 KANA = re.compile(r"[\u3041-\u3096\u30a1-\u30fa]")
@@ -154,3 +155,13 @@ def test_speakers_holding_marks_and_numbers_are_named_a_dump_layout() -> None:
 def test_dump_detection_keeps_plain_files_plain(tmp_path: Path) -> None:
     assert detect_format("亚托莉：早上好\n夏生：◆◆◆\n◆就是点\n", "a.txt") == "plain"
     assert detect_format("☆tips☆ 按Z键\n亚托莉：早上好\n夏生：嗯\n", "a.txt") == "plain"
+
+
+def test_a_folder_of_ccs_files_is_read(tmp_path: Path) -> None:
+    # Cross Channel's Scripts/20150412/*.CCS, UTF-16: a folder of them gave no file.
+    (tmp_path / "CCA0003.CCS").write_text(CCS, encoding="utf-16")
+    (tmp_path / "notes.doc").write_text("x", encoding="utf-8")
+    found = collect_scripts([tmp_path])
+    assert [p.name for p in found] == ["CCA0003.CCS"]
+    decoded = read_script(found[0])
+    assert detect_format(decoded.text, "CCA0003.CCS") == "translation_dump"
