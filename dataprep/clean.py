@@ -56,6 +56,11 @@ _MARKUP = re.compile(
 _MARKUP_KEPT = r"\g<keep>"
 # CatSystem2's ruby, `[恋花/れんか]`: a word and its reading in kana; the word stays.
 _BRACKET_RUBY = re.compile(r"\[([^\[\]/\n]{1,32}+)/[\u3041-\u3096\u30a1-\u30fa\u30fc]{1,32}+\]")
+# Cross Channel's and other dumps' ruby in braces, `{七香:Nanaka}`, `{恭:うやうや}`: the
+# word stays. Only that shape, no blank or brace inside, so `{{user}}` and `{name}` stay.
+_BRACE_RUBY = re.compile(r"(?<!\{)\{([^\s{}:]{1,32}+):[^\s{}:]{1,32}+\}(?!\})")
+# A dump's `\n` escape, a line break the game shows (`「ゴイシャス」\n※…`): not `\\n`.
+_ESCAPED_BREAK = re.compile(r"(?<!\\)\\n")
 # Page-end marks a dump leaves at the end of a line: ONScripter's `\`, CatSystem2's `@`
 # and `\@` (`「起きてないもん！」\@`); also at the end of each line of a reply joined from
 # several. One inside a line (`@` a click wait, `\` of a path or `¯\_(ツ)_/¯`) stays, as
@@ -134,6 +139,7 @@ _RULE_TRIGGERS = re.compile(
     "|".join(
         [
             *(re.escape(c) for c in "(（【[〔《<{‥⋯―─\t\u3000\n\r"),
+            r"\\n",
             "…(?<!……)(?!…)",
             "………",
             *(re.escape(run) for run in ("・・", "･･", "··", "...", "。。", "！！！", "!!!")),
@@ -169,6 +175,8 @@ def apply_text_rules(text: str, markup: bool = True) -> str:
     """Every text rule but Traditional → Simplified, each guarded by a test for the
     characters it needs: a substring test is far cheaper than a regex pass. `markup`
     False leaves out the rule that deletes leftover markup (not the one for sound references)."""
+    if "\\n" in text:
+        text = _escaped_breaks(text)
     if "(" in text or "（" in text or "【" in text or "[" in text or "〔" in text:
         # No note starts after the last closing bracket: leaving that tail out of the
         # scan keeps a line of thousands of unclosed "(注" from being read once for each.
@@ -181,6 +189,8 @@ def apply_text_rules(text: str, markup: bool = True) -> str:
     if ":" in text or "：" in text:
         text = _SOUND_REF.sub("", text)
     if markup:
+        if "{" in text and ":" in text:
+            text = _BRACE_RUBY.sub(r"\1", text)
         if "/" in text and "[" in text:
             text = _BRACKET_RUBY.sub(r"\1", text)
         audio = "." in text and _AUDIO.search(text) is not None
@@ -196,6 +206,13 @@ def apply_text_rules(text: str, markup: bool = True) -> str:
     if "  " in text or "\t" in text or "\u3000" in text or "\n" in text or "\r" in text:
         text = _collapse_blanks(text)
     return text.strip()
+
+
+def _escaped_breaks(text: str) -> str:
+    """Each `\\n` escape a line break; a translator's note on a line of its own after one
+    (`「ゴイシャス」\\n※ゴイス（凄い）＋デリシャス`) goes: no one says it."""
+    lines = _ESCAPED_BREAK.split(text)
+    return "\n".join([lines[0], *(line for line in lines[1:] if not line.lstrip().startswith("※"))])
 
 
 def _collapse_blanks(text: str) -> str:

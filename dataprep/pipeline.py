@@ -31,7 +31,7 @@ from dataprep.clean import (
     placeholder_replacer,
 )
 from dataprep.errors import DataprepError, NoScript
-from dataprep.formats import PARSERS, ParseOptions, compile_markers
+from dataprep.formats import PARSERS, ParseOptions, compile_markers, translation_dump
 from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
@@ -320,6 +320,9 @@ def _run_stages(
     encoding_notes = _encoding_notes(loaded, settings.encoding)
     if not (fmt or settings.format != "auto"):
         encoding_notes += detection_notes(loaded, options)
+    dumps = [(s.path.name, s.text) for s in loaded if s.fmt == "translation_dump"]
+    if dumps and (order := translation_dump.order_note(dumps, options)) is not None:
+        encoding_notes.append(order)
     counts = Counts()
     tally = TranslationTally()
     # An alias that is a TyranoScript character id names its display name too.

@@ -311,6 +311,7 @@ def notes(
         _copied_note(options, tally),
         _stale_note(tally),
         _held_out_note(stats, counts, train, evaluation, settings),
+        _big_held_out_note(train, evaluation, settings.eval_ratio),
         _unresolved_note(counts.unresolved, options),
         _left_out_macros_note(counts.left_out_macros),
         _typed_leads_note(options),
@@ -459,6 +460,27 @@ def _held_out_note(
     )
 
 
+def _big_held_out_note(train: list[Sample], evaluation: list[Sample], ratio: float) -> str | None:
+    """The share held out when it is far over eval_ratio: no scene was small enough, so
+    the split held out the smallest (two files of one scene each, 35 and 32 samples,
+    held out 32 with eval_ratio 0.1)."""
+    total = len(evaluation) + sum(1 for s in train if not s.from_background)
+    if not evaluation or len(evaluation) <= _FAR_OVER * ratio * total:
+        return None
+    scenes = len({s.scene_key for s in evaluation})
+    return (
+        f"{len(evaluation)} of the {total} samples ({len(evaluation) / total:.0%}) are held"
+        f" out for evaluation, in {counted(scenes, 'scene')}: no scene was small enough for"
+        f" eval_ratio {ratio:g}, and the split keeps a scene whole on one side. Add scene"
+        " breaks the script has to [dataprep] scene_markers to cut its scenes smaller, or set"
+        " [dataprep] eval_ratio = 0 to train on every sample."
+    )
+
+
+# A held-out share this many times eval_ratio is named.
+_FAR_OVER = 2
+
+
 def _filter_drops(stats: Stats) -> Counter[str]:
     return next((Counter(s.dropped) for s in stats.stages if s.stage == "filter"), Counter())
 
@@ -559,6 +581,7 @@ def problem(stats: Stats, train: list[Sample], files: list[FileReport]) -> str |
             return (
                 f"No speaker matched {who} in [dataprep] {key}; the most frequent speakers are"
                 f" {_most_frequent(stats.speakers)}: add the right names to [dataprep] {key}."
+                + _dump_layout_note(stats.speakers)
                 + _few_speakers_note(stats)
             )
     if stats.character_lines_in and not any(
@@ -602,6 +625,24 @@ def _few_speakers_note(stats: Stats) -> str:
         f"{head}: the script may name its speakers in a shape not read here, which"
         " [dataprep] custom_regex can read (a regex with groups speaker and text; with a"
         r" \n in it, a name on the line above its words)."
+    )
+
+
+# A dump's mark and line number left in a "speaker" (`○000012○亚托莉`, `[0x00000100]香奈`,
+# `<0001>名前`): a symbol, a number of 3 or more digits (hex, a letter tag), a symbol.
+_DUMP_MARK = re.compile(r"[^\w\s]\s*(?:0x)?[A-Za-z]{0,4}[0-9][0-9A-Fa-f]{2,}[A-Za-z]?\s*[^\w\s]")
+
+
+def _dump_layout_note(speakers: list[SpeakerCount]) -> str:
+    """A sentence for top speakers that are mostly a dump's marks and numbers, else ""."""
+    top = speakers[:_HINT_SPEAKERS]
+    marked = sum(1 for s in top if _DUMP_MARK.search(s.name))
+    if not top or marked * 2 <= len(top):
+        return ""
+    return (
+        " Those names hold a mark and a line number: the file looks like a bilingual"
+        " translation dump in a layout not read as one (see dataprep/README.md, Bilingual"
+        " translation dumps); --format regex with [dataprep] custom_regex can read its lines."
     )
 
 

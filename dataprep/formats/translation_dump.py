@@ -15,7 +15,14 @@ translation that is the Japanese original copied, kana and all) is kept
 as a line said but unusable (`Utterance.dropped`: "untranslated", or "no_original"):
 it is counted, and ends the exchange it is in, as the game still shows it there.
 Lines outside the pairs (a tool's header, a comment) are no one's, and only mark a
-scene when a scene marker matches them.
+scene when a scene marker matches them; but a line right below a marked line goes on
+from it (an entry over two lines, or the text below a mark alone on its line).
+
+Other tools' layouts: `◇N◇`/`◆N◆`; numbers in hex (`☆0000000F☆`) or with a letter tag
+(`★nme00001★` names the speaker of `★txt00002★`, as `☆000000N☆` does `☆000001T☆`);
+Siglus' name field (`☆00000010☆秀治☆「…」`); Cross Channel's stages (`>0○N○` original,
+`>1●N●` translation, `>2□N□` its proofread version). The mark a file writes first in a
+pair is its original (DLTxT's `★N★ 原文` before `☆N☆ 译文`), unless the kana say otherwise.
 """
 
 from __future__ import annotations
@@ -34,65 +41,254 @@ ORIGINAL = "original"
 # Drop reasons (in the stats) of a pair whose chosen side is missing.
 MISSING = {TRANSLATION: UNTRANSLATED, ORIGINAL: "no_original"}
 
-_ORIGINAL_MARKS = "○☆"
-# `○000012○…`: a mark, the line's number, the same mark, then what is said.
-MARKED = re.compile(r"[^\S\n]*+([○●☆★])([0-9]{1,10}+)\1[^\S\n]*+(.*)")
+# The mark pairs, the original's (white) first: ○●, ☆★, ◇◆, and Cross Channel's □■.
+_WHITE = "○☆◇□"
+_BLACK = "●★◆■"
+# The line's number between its marks: decimal or hex (SiglusTools' `☆0000000F☆`), with a
+# letter tag before or after it (DLTxT's `★nme00001★` / `★txt00002★`, Bgi_asdis'
+# `☆000001T☆`), a digit in it (`◆◆◆` is a scene marker, not a mark).
+_NUMBER = r"(?=[A-Za-z]*+[0-9])[0-9A-Za-z]{1,16}+"
+# `○000012○…`: a mark, the line's number, the same mark, then what is said; Cross
+# Channel's .CCS puts its stage before the mark (`>0○0001○原文`, `>1●0001●译文`,
+# `>2□0001□校对`).
+MARKED = re.compile(rf"[^\S\n]*+(?:>[0-9])?([{_WHITE}{_BLACK}])({_NUMBER})\1[^\S\n]*+(.*)")
 # A cheap first test before the regex, for the format sniffing.
-_MARKS = frozenset("○●☆★")
+_MARKS = frozenset(_WHITE + _BLACK + ">")
 
 
 def looks_like_dump(lines: list[str]) -> bool:
-    """Whether most of these non-blank lines are marked dump lines."""
-    marked = sum(1 for line in lines if line.lstrip()[:1] in _MARKS and MARKED.fullmatch(line))
+    """Whether most of these non-blank lines are marked dump lines (or the text below a
+    mark alone on its line, `○00000000○` then the line, as Aquarium_tools writes)."""
+    marked = 0
+    bare = False
+    for line in lines:
+        match = MARKED.fullmatch(line) if line.lstrip()[:1] in _MARKS else None
+        if match is not None:
+            marked += 1
+            bare = not match.group(3).strip()
+        elif bare:
+            marked += 1
+            bare = False
     return marked * 2 > len(lines)
 
 
 @dataclass(slots=True)
 class _Pair:
     number: str
+    # Which pair of marks (○● 0, ☆★ 1…): a ☆ line is never the original of a ● line.
+    family: int
     # (file line, what is said) of each side, None while it has not been read.
     original: tuple[int, str] | None = None
     translation: tuple[int, str] | None = None
 
 
 # Each match is one line that is not blank, with the blank lines above it (group 1): a
-# marked line's mark, number and what is said, or any other line, less its leading
+# marked line's stage, mark, number and what is said, or any other line, less its leading
 # blanks. Blank lines, a third of a dump, cost no step of the loop below.
 _LINE = re.compile(
     r"((?:[^\S\n]*+\n)*+)[^\S\n]*+"
-    r"(?:([○●☆★])([0-9]{1,10}+)\2[^\S\n]*+([^\n]*)|([^\n]+))\n?"
+    rf"(?:(?:>([0-9]))?([{_WHITE}{_BLACK}])({_NUMBER})\3[^\S\n]*+([^\n]*)|([^\n]+))\n?"
 )
 
 
-def _entries(text: str, options: ParseOptions) -> list[_Pair | tuple[int, str]]:
+# Each mark's side (the original's?) and pair of marks.
+_SIDE_OF = {mark: (True, i) for i, mark in enumerate(_WHITE)} | {
+    mark: (False, i) for i, mark in enumerate(_BLACK)
+}
+
+
+@dataclass(slots=True)
+class _Read:
+    """A dump's entries, and what `_entries` found out about its layout."""
+
+    entries: list[_Pair | tuple[int, str]]
+    # Its pairs give the black mark (★) first, as the original: the reverse of the
+    # convention, read so (DLTxT's `★N★ 原文` / `☆N☆ 译文`).
+    black_first: bool = False
+
+
+def _entries(text: str, options: ParseOptions) -> _Read:
     """The pairs in file order, and the other lines that are scene markers ((line, text))."""
     marker = options.scene_marker.match if options.scene_marker else None
     entries: list[_Pair | tuple[int, str]] = []
     append = entries.append
-    originals = _ORIGINAL_MARKS
+    side_of = _SIDE_OF
     waiting: _Pair | None = None  # the last pair, while one of its sides is unread
+    last: _Pair | None = None  # the pair of the last marked line, while lines go on below it
+    last_original = False
     number = 0
-    for blank, mark, index, said, other in _LINE.findall(text):
+    for blank, stage, mark, index, said, other in _LINE.findall(text):
         number += blank.count("\n") + 1 if blank else 1
         if not mark:
-            if marker is not None and (line := other.strip()) and marker(line):
+            line = other.strip()
+            if marker is not None and line and marker(line):
                 append((number, line))
-                waiting = None
-            continue
-        if mark in originals:
-            if waiting is not None and waiting.number == index and waiting.original is None:
-                waiting.original = (number, said.strip())
-                waiting = None
+                waiting = last = None
+            elif last is not None and not blank and not line.startswith("//"):
+                # A line that goes on from the marked line above it (no blank line between):
+                # an entry over two lines, or the text below a mark alone on its line.
+                _go_on(last, last_original, number, line)
             else:
-                waiting = _Pair(index, (number, said.strip()))
+                last = None
+            continue
+        said = said.strip()
+        is_original, family = side_of[mark]
+        if stage:
+            is_original = stage == "0"
+        if stage > "1" and last is not None and last.number == index:
+            # Cross Channel's later stage (`>2□N□`, proofread) of the line above: the translation.
+            last.translation = (number, said)
+            last_original = False
+            continue
+        if is_original:
+            if (
+                waiting is not None
+                and waiting.number == index
+                and waiting.original is None
+                and waiting.family == family
+            ):
+                waiting.original = (number, said)
+                last, waiting = waiting, None
+            else:
+                last = waiting = _Pair(index, family, (number, said))
                 append(waiting)
-        elif waiting is not None and waiting.number == index and waiting.translation is None:
-            waiting.translation = (number, said.strip())
-            waiting = None
+        elif (
+            waiting is not None
+            and waiting.number == index
+            and waiting.translation is None
+            and waiting.family == family
+        ):
+            waiting.translation = (number, said)
+            last, waiting = waiting, None
         else:
-            waiting = _Pair(index, None, (number, said.strip()))
+            last = waiting = _Pair(index, family, None, (number, said))
             append(waiting)
-    return entries
+        last_original = is_original
+    read = _Read(entries)
+    if _has_name_fields(text[:_HEAD_CHARS]):
+        _split_name_fields(entries)
+    read.black_first = _black_first(entries)
+    if read.black_first:
+        for entry in entries:
+            if entry.__class__ is _Pair:
+                pair: _Pair = entry  # type: ignore[assignment]
+                pair.original, pair.translation = pair.translation, pair.original
+    _name_records(entries)
+    return read
+
+
+def _go_on(pair: _Pair, original: bool, number: int, line: str) -> None:
+    """Add a line that goes on from the side of `pair` read last."""
+    side = pair.original if original else pair.translation
+    if side is None:
+        return
+    at, said = side
+    if not said:
+        joined, at = line, number  # a mark alone on its line: the text is below it
+    elif said[-1].isascii() and line[0].isascii():
+        joined = f"{said} {line}"
+    else:
+        joined = said + line  # Chinese and Japanese wrap lines with no space
+    if original:
+        pair.original = (at, joined)
+    else:
+        pair.translation = (at, joined)
+
+
+# The longest name in a Siglus name field.
+_NAME_MOST = 24
+_NAME_FIELD = re.compile(
+    rf"([^{_WHITE}{_BLACK}「『“\"]{{0,{_NAME_MOST}}})[{_WHITE}{_BLACK}](.*)", re.S
+)
+
+
+# How much of a file tells whether its lines have the name field.
+_HEAD_CHARS = 20_000
+# A marked line, and one with Siglus' name field: `☆00000010☆秀治☆`, `☆0000000F☆☆`.
+_MARKED_START = re.compile(rf"^[^\S\n]*+(?:>[0-9])?([{_WHITE}{_BLACK}])({_NUMBER})\1", re.M)
+_NAME_FIELD_START = re.compile(
+    rf"^[^\S\n]*+(?:>[0-9])?([{_WHITE}{_BLACK}])({_NUMBER})\1[^{_WHITE}{_BLACK}「『“\"\n]{{0,{_NAME_MOST}}}\1",
+    re.M,
+)
+
+
+def _has_name_fields(head: str) -> bool:
+    """Whether most marked lines of the file's start have Siglus' name field."""
+    return len(_NAME_FIELD_START.findall(head)) * 2 > len(_MARKED_START.findall(head))
+
+
+def _split_name_fields(entries: list[_Pair | tuple[int, str]]) -> None:
+    """`秀治☆「…」` → `【秀治】「…」`, `☆地の文` → `地の文`, in a file whose lines mostly
+    have the field."""
+    for entry in entries:
+        if entry.__class__ is not _Pair:
+            continue
+        pair: _Pair = entry  # type: ignore[assignment]
+        pair.original = _name_field(pair.original)
+        pair.translation = _name_field(pair.translation)
+
+
+def _name_field(side: tuple[int, str] | None) -> tuple[int, str] | None:
+    if side is None or (match := _NAME_FIELD.match(side[1])) is None:
+        return side
+    name, said = match.group(1).strip(), match.group(2).strip()
+    return (side[0], f"【{name}】{said}" if name and said else said)
+
+
+def _black_first(entries: list[_Pair | tuple[int, str]]) -> bool:
+    """Whether the file writes the black mark first in most of its pairs, so that is its
+    original; unless the kana say otherwise (a white side more often Japanese)."""
+    pairs = [
+        (white, black)
+        for entry in entries
+        if entry.__class__ is _Pair
+        and (white := entry.original) is not None  # type: ignore[union-attr]
+        and (black := entry.translation) is not None  # type: ignore[union-attr]
+    ]
+    later = sum(1 for white, black in pairs if black[0] < white[0])
+    if later * 2 <= len(pairs):
+        return False
+    kana = _KANA.search
+    white_kana = sum(1 for white, _ in pairs if kana(white[1]))
+    return white_kana <= sum(1 for _, black in pairs if kana(black[1]))
+
+
+# DLTxT's `★nme00001★香奈` and Bgi_asdis' `☆000000N☆香奈`: the speaker of the next record.
+_NAME_RECORD = re.compile(r"(?i:nme|name)[0-9]+|[0-9]+N")
+
+
+def _name_records(entries: list[_Pair | tuple[int, str]]) -> None:
+    """Put each name record's name before the text of the pair below it (`【香奈】「…」`),
+    each side's name on its side, and take the name records out."""
+    kept: list[_Pair | tuple[int, str]] = []
+    name: _Pair | None = None
+    for entry in entries:
+        if entry.__class__ is not _Pair:
+            name = None
+            kept.append(entry)
+            continue
+        pair: _Pair = entry  # type: ignore[assignment]
+        tag = pair.number
+        if (tag[-1] == "N" or tag[0] in "nN") and _NAME_RECORD.fullmatch(tag):
+            if name is not None:
+                kept.append(name)  # a name naming nothing: kept as the pair it is
+            name = pair
+            continue
+        if name is not None:
+            pair.original = _named(name.original, pair.original)
+            pair.translation = _named(name.translation, pair.translation)
+            name = None
+        kept.append(pair)
+    if name is not None:
+        kept.append(name)
+    if len(kept) < len(entries):
+        entries[:] = kept
+
+
+def _named(name: tuple[int, str] | None, side: tuple[int, str] | None) -> tuple[int, str] | None:
+    if name is None or not name[1] or side is None or not side[1]:
+        return side
+    return (side[0], f"【{name[1]}】{side[1]}")
 
 
 # Kana: what a Japanese original has and a translation (Chinese, English…) does not.
@@ -173,7 +369,7 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     side = options.dump_side
     other = ORIGINAL if side == TRANSLATION else TRANSLATION
-    entries = _entries(text, options)
+    entries = _entries(text, options).entries
     out, index, file_lines, stand_in = _read(entries, side, source, options)
     if stand_in:
         # A line not in the chosen language names its speaker in the other one (アトリ
@@ -230,3 +426,20 @@ def _names(
                 counts = seen[their_name] = Counter()
             counts[utterance.speaker] += 1
     return {name: counts.most_common(1)[0][0] for name, counts in seen.items()}
+
+
+# How much of a dump the note on its marks' order reads.
+_ORDER_CHARS = 200_000
+
+
+def order_note(files: list[tuple[str, str]], options: ParseOptions) -> str | None:
+    """One sentence naming the dumps (name, text) read with the black mark (★) as the
+    original, as they write it first in each pair, else None."""
+    names = [name for name, text in files if _entries(text[:_ORDER_CHARS], options).black_first]
+    if not names:
+        return None
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (
+        "Read the ●/★/◆ lines as the original and the ○/☆/◇ lines as the translation, as"
+        f" these dumps write them first in each pair (the reverse of the usual order): {shown}."
+    )

@@ -4,6 +4,7 @@ files, 840 and 25 samples with a custom regex, held out the 840)."""
 from __future__ import annotations
 
 from dataprep.records import Role, Sample
+from dataprep.report import _big_held_out_note
 from dataprep.split import split_by_scene
 
 
@@ -28,3 +29,15 @@ def test_when_no_scene_fits_the_smallest_is_held_out() -> None:
     for seed in range(20):
         _, evaluation = split_by_scene(samples, 0.01, seed)
         assert {s.source for s in evaluation} == {"b.txt"}, seed
+
+
+def test_a_held_out_share_far_over_the_ratio_is_named() -> None:
+    # Session 52: two .CCS files of 35 and 32 samples, one scene each: 32 of 67 held out
+    # with eval_ratio 0.1, and the run said only "32 eval samples in 1 held-out scene".
+    samples = scene_samples({"a": 35, "b": 32})
+    train, evaluation = split_by_scene(samples, 0.1, 42)
+    said = _big_held_out_note(train, evaluation, 0.1)
+    assert said is not None and said.startswith("32 of the 67 samples (48%) are held out")
+    assert "scene_markers" in said and "eval_ratio = 0" in said
+    samples = scene_samples({"a": 35, "b": 32, "c": 5})
+    assert _big_held_out_note(*split_by_scene(samples, 0.1, 42), 0.1) is None
