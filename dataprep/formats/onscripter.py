@@ -34,8 +34,10 @@ from dataprep.formats.common import HEADING_LINE, ParseOptions, join_pieces, tid
 from dataprep.records import Utterance
 
 # File names ONScripter reads its script from (`nscript.dat` is decrypted as it is read,
-# a decrypted `nscript.___` keeps its name).
-SCRIPT_NAMES = re.compile(r"(?:\d{1,2}(?:\.utf)?\.txt|nscript\.(?:dat|___))", re.IGNORECASE)
+# a decrypted `nscript.___` keeps its name; ponscripter's is `0.utf`).
+SCRIPT_NAMES = re.compile(
+    r"(?:\d{1,2}(?:\.utf)?\.txt|\d{1,2}\.utf|nscript\.(?:dat|___))", re.IGNORECASE
+)
 
 # The commands of NScripter/ONScripter that scripts use most: a line starting with one is
 # a command, even where it reads as a word (`print 10`, `wait 300`, `select "a",*a`).
@@ -97,13 +99,25 @@ _QUOTE_NAME = re.compile(
 
 # Inline codes: waits (`!w100`, `!d100`), speeds (`!s0`, `!sd`), colours (`#ffcc00`),
 # the click waits and page ends inside a line, clickstr's `_`, English text's backquotes.
-_INLINE_CODES = re.compile(r"!(?:sd|[wds]\d+)|#[0-9A-Fa-f]{6}|`|_(?=[^\x00-\x7f])")
+_INLINE_CODES = re.compile(r"!(?:sd|[wds]\d+)|#[0-9A-Fa-f]{6}|[`^]|_(?=[^\x00-\x7f])")
+# ponscripter's `^…^` around English text (07th-mod's Umineko) is deleted like backquotes.
 # The marks that end a page, wait for a click or join a row.
 _PAGE_MARKS = re.compile(r"[\\@/]")
 # Ruby: `(漢字/かんじ)` in NScripter, `{…/…}` or `[…/…]` in some ports; the base is kept.
 _RUBY = re.compile(r"[(\[{](?P<base>[^()\[\]{}/\s]{1,16})/[^()\[\]{}/\n]{1,24}[)\]}]")
 # A line of English prose that ONScripter-EN scripts leave without backquotes: a word
 # that is no command, then at least two more words.
+# 07th-mod's Umineko writes each line twice, `langjp` then `langen` first: the rest of
+# the line is its commands and words joined by `:` (`langen:dwave_eng 0, rud_1e252:^"It
+# wasn't one of us.^@`, `langjp　楼座は…\`).
+_LANGUAGE_LINE = re.compile(r"lang(?P<lang>jp|en)(?![A-Za-z0-9_])")
+# One of its pieces between colons outside `^…^`.
+_LANGUAGE_PART = re.compile(r"(?:[^:^]|\^[^^]*\^?)+")
+# 07th-mod's comment naming the speaker of the text line above it: `;＜ベアト`.
+_SPEAKER_MARK = re.compile(r";＜(?P<name>[^＜;]{1,24})$")
+# Opening and closing quote marks: a quote starts a new utterance in a box left open.
+_OPENERS = '「『"“'
+_CLOSERS = '」』"”'
 _PROSE = re.compile(r"[A-Za-z'][\w']*[,.!?]?(?:\s+[\w'\"“‘][\w'.,!?;\"”’-]*){2,}[\\@/]?")
 
 
@@ -126,6 +140,10 @@ class _Reader:
     pieces: list[str] = field(default_factory=list)
     line: int = 0
     joined: bool = False  # the last line ended in `/`: the next goes on the same row
+    spaced: bool = False  # and ended in a blank before it (English words go on after one)
+    # Whether a `;＜名` mark may name the text above it: only right after a text line.
+    markable: bool = False
+    skipped: bool = False  # the last text line was in the language not read
 
     def flush(self) -> None:
         text = join_pieces(self.pieces)
@@ -141,7 +159,7 @@ class _Reader:
                     shown=True,
                 )
             )
-        self.pieces, self.speaker, self.joined = [], None, False
+        self.pieces, self.speaker, self.joined, self.spaced = [], None, False, False
 
     def command(self, line: str) -> None:
         """A command line: a choice ends the exchange, a naming command names the next
@@ -164,11 +182,12 @@ class _Reader:
             self.flush()
             self.named = speaker  # `【恋】` alone: the name box of the text line below
             return
-        if speaker is None and self.named is not None and not self.pieces:
+        if speaker is None and self.named is not None:
             speaker = self.named
-        if speaker is not None and self.pieces:
-            self.flush()  # a new speaker's words: a new box on screen
+        if self.pieces and (speaker is not None or self._turns(said)):
+            self.flush()  # a new speaker's words, or a quote: a new line said
         self.named = None
+        self.markable, self.skipped = True, False
         if not self.pieces:
             self.speaker, self.line = speaker, number
         pages = said.split("\\")
@@ -178,25 +197,62 @@ class _Reader:
                 self.line = number
             self.add(page)
 
+    def _turns(self, said: str) -> bool:
+        """Whether a line in a box left open (after `@`, not `/`) is another line said: a
+        quote opening, or narration after a closed quote (`「…」@` then `　楼座は…`)."""
+        if self.joined:
+            return False
+        opens = _shown(said).lstrip(" \u3000")[:1] in _OPENERS
+        closed = self.pieces[-1].rstrip()[-1:] in _CLOSERS
+        return opens or closed
+
+    def mark(self, name: str) -> None:
+        """A `;＜名` mark: the speaker of the text line above it, or, where that line was
+        in the language not read, of the next one (its twin in the language read)."""
+        if self.skipped:
+            self.named = name
+        elif self.markable and self.pieces and self.speaker is None:
+            self.speaker = name
+        elif self.markable and not self.pieces and self.out and self.out[-1].speaker is None:
+            self.out[-1].speaker = name
+        self.markable = False
+
+    def skip(self) -> None:
+        """A text line in the language not read: a mark below it names the next line."""
+        self.skipped, self.markable = True, False
+
     def add(self, words: str) -> None:
         """Words of the box; a trailing `/` joins the next line's words on the row."""
         joins = words.rstrip().endswith("/")
         words = _shown(words.rstrip().removesuffix("/").replace("@", ""))
         if words.strip() and self.joined and self.pieces:
-            self.pieces[-1] += words.rstrip()
+            blank = self.spaced and not words[:1].isspace()
+            self.pieces[-1] += (" " if blank else "") + words.rstrip()
         elif words.strip():
             self.pieces.append(words.strip())
         self.joined = joins
+        self.spaced = words[-1:] in (" ", "\t")
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     marker = options.scene_marker.match if options.scene_marker else None
     reader = _Reader(source)
     reader.commands.update(m.group(1).lower() for m in _DEFSUB.finditer(text))
+    read = "jp" if options.dump_side == "original" else "en"
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
+        if (mark := _SPEAKER_MARK.match(line)) is not None:
+            reader.mark(tidy_name(mark["name"]))
+            continue
         if not line or line.startswith((";", "~")):
             continue  # blank, a comment, a jumpf/jumpb mark
+        if (language := _LANGUAGE_LINE.match(line)) is not None:
+            if language["lang"] != read:
+                reader.skip()
+                continue
+            line = _language_words(line[language.end() :])
+            if not line:
+                continue
         if line.startswith("*"):
             reader.flush()
             reader.scene += 1  # a label: where goto lands, a new scene
@@ -211,6 +267,12 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         reader.text(number, line)
     reader.flush()
     return reader.out
+
+
+def _language_words(rest: str) -> str:
+    """The words of a `langjp`/`langen` line, its commands (`dwave_eng 0, x:`) left out."""
+    parts = (part for part in _LANGUAGE_PART.findall(rest) if part.strip())
+    return "".join(part for part in parts if not _COMMAND_WORD.match(part.strip())).strip()
 
 
 def is_command(line: str, commands: set[str] | frozenset[str] = COMMANDS) -> bool:

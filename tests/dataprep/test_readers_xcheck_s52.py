@@ -1,0 +1,132 @@
+"""The WebGAL and ONScripter readers checked on other real public material than their
+authors': 07th-mod's Umineko scripts (umineko-question's `0.utf`, each line twice,
+`langjp` then `langen`, with `dwave` voices and `;＜名` speaker marks; umineko-tsubasa-ons's
+`0.txt`, the Japanese in comments and the English in backquotes) and more WebGAL games.
+Before, every `langjp`/`langen` line was read as a command (nothing said), a `;＜名` mark
+was a comment (every line narration), two quotes in one box left open by `@` were one
+line, and English words joined by `/` lost the blank between them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dataprep.formats import ParseOptions, detect_format, parse
+from dataprep.sources import collect_scripts
+
+# umineko-question's 0.utf, its shape kept (lines cut short).
+UMINEKO = """\
+*umi1_7
+advchar "08"
+langjp:dwave_jp 0, rud_1e252:「俺たちじゃねぇぜ。@:dwave_jp 0, rud_1e253:楼座が出てった後は、部屋を移してずっと“仲良く”おしゃべりをしてたからなぁ。」@
+;＜留弗夫
+langen:dwave_eng 0, rud_1e252:^"It wasn't one of us.^@:dwave_eng 0, rud_1e253:^  After you left, we moved to a different room and had a `friendly' chat that whole time."^@
+ld l,$HID_komaruA1,23
+
+advchar "06"
+langjp:dwave_jp 0, hid_1e182:「はは、…そうやで。@:dwave_jp 0, hid_1e183:あの後も兄弟で仲良くおしゃべりをしとったのや。」\\
+;＜秀吉
+langen:dwave_eng 0, hid_1e182:^"Haha, ...that's right.^@:dwave_eng 0, hid_1e183:^  Even after that, the siblings had a real friendly chat."^\\
+
+advchar "-1"
+langjp　秀吉の仲良くという言葉にはかなりの違和感があり、@その場に居合わせなかった人間でも察しがついた。\\
+langen^The word `friendly' fell awkwardly from Hideyoshi's lips,^@^ so even those who hadn't been present could tell.^\\
+advchar "03"
+langjp:dwave_jp 0, nat_1e90:「………………この雨ですから、/
+sl
+langjp:voicedelay 1370:dwave_jp 0, nat_1e91:^^客人の皆さんがお帰りになられるのも大変かと思って。」\\
+;＜夏妃
+langen:dwave_eng 0, nat_1e90:^"...............Because of the rain,^@/
+sl
+langen:voicedelay 1370:dwave_eng 0, nat_1e91:^ we thought it would be troublesome for all of the guests."^\\
+"""
+
+
+def said(text: str, **options: object) -> list[tuple[str | None, str]]:
+    utterances = parse(text, "0.txt", "onscripter", ParseOptions(**options))  # type: ignore[arg-type]
+    return [(u.speaker, u.text) for u in utterances]
+
+
+def test_umineko_reads_the_english_of_langen_lines_by_default() -> None:
+    assert detect_format(UMINEKO, "0.utf.txt") == "onscripter"
+    assert said(UMINEKO) == [
+        (
+            "留弗夫",
+            "\"It wasn't one of us.  After you left, we moved to a different room and had a"
+            " `friendly' chat that whole time.\"".replace("`", ""),
+        ),
+        (
+            "秀吉",
+            '"Haha, ...that\'s right.  Even after that, the siblings had a real friendly chat."',
+        ),
+        (
+            None,
+            "The word friendly' fell awkwardly from Hideyoshi's lips, so even those who"
+            " hadn't been present could tell.",
+        ),
+        (
+            "夏妃",
+            '"...............Because of the rain, we thought it would be troublesome for all'
+            ' of the guests."',
+        ),
+    ]
+
+
+def test_umineko_reads_the_japanese_with_dump_side_original() -> None:
+    assert said(UMINEKO, dump_side="original") == [
+        (
+            "留弗夫",
+            "「俺たちじゃねぇぜ。楼座が出てった後は、部屋を移してずっと“仲良く”おしゃべりをしてたからなぁ。」",
+        ),
+        ("秀吉", "「はは、…そうやで。あの後も兄弟で仲良くおしゃべりをしとったのや。」"),
+        (
+            None,
+            "秀吉の仲良くという言葉にはかなりの違和感があり、その場に居合わせなかった人間でも察しがついた。",
+        ),
+        ("夏妃", "「………………この雨ですから、客人の皆さんがお帰りになられるのも大変かと思って。」"),
+    ]
+
+
+# umineko-tsubasa-ons's 0.txt: the Japanese commented out, the English in backquotes, the
+# speaker in a `;＜名` mark below the line.
+TSUBASA = """\
+*define
+game
+*start
+;「ふっふっふっふっふ！！@　お師匠様の許可が出たぞぅ！@/
+`"Fufufufufu!`@` I have obtained Teacher's permission! `@/
+
+;　それでは弄るぞ、この物語、このゲーム盤！」\\
+`Then I shall tamper with it, this story, this game board!" `\\
+;＜ベアト
+
+;!s0「ダ、ダメですよ…！！/
+!s0`"N-no!.. `/
+se1 48
+!sd@`This beautiful story depicts the children's feelings!" `\\
+;＜ワルギリア
+;　サタンは困惑しながらそう叫ぶ。\\
+` Satan cried in bewilderment.`\\
+"""
+
+
+def test_tsubasa_names_the_speaker_from_the_mark_and_keeps_blanks_across_a_slash() -> None:
+    assert said(TSUBASA) == [
+        (
+            "ベアト",
+            "\"Fufufufufu! I have obtained Teacher's permission! Then I shall tamper with it,"
+            ' this story, this game board!"',
+        ),
+        ("ワルギリア", '"N-no!.. This beautiful story depicts the children\'s feelings!"'),
+        (None, "Satan cried in bewilderment."),
+    ]
+
+
+def test_a_quote_in_a_box_left_open_is_another_line() -> None:
+    text = "*start\n「起きて。」@\n;＜恋\n「……うー。」@\n　恋は笑った。\\\n"
+    assert said(text) == [("恋", "「起きて。」"), (None, "「……うー。」"), (None, "恋は笑った。")]
+
+
+def test_ponscripters_0_utf_is_found_in_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "0.utf").write_text("*define\ngame\n" + UMINEKO, encoding="utf-8")
+    assert collect_scripts([tmp_path]) == [tmp_path / "0.utf"]
+    assert detect_format((tmp_path / "0.utf").read_text(encoding="utf-8"), "0.utf") == "onscripter"
