@@ -130,3 +130,11 @@ def test_ponscripters_0_utf_is_found_in_a_folder(tmp_path: Path) -> None:
     (tmp_path / "0.utf").write_text("*define\ngame\n" + UMINEKO, encoding="utf-8")
     assert collect_scripts([tmp_path]) == [tmp_path / "0.utf"]
     assert detect_format((tmp_path / "0.utf").read_text(encoding="utf-8"), "0.utf") == "onscripter"
+
+
+def test_a_webgal_start_scene_holding_only_a_choice_of_scenes_says_nothing() -> None:
+    # NingAnn/WebLibraryOfRuina's game/scene/start.txt, whole: read as plain, "choose"
+    # was a speaker.
+    text = "choose:传闻:chuanwen.txt|EX[Doki Doki EDITOR!]-推番:tuifan.txt;\n"
+    assert detect_format(text, "start.txt") == "webgal"
+    assert parse(text, "start.txt", "webgal", ParseOptions()) == []
