@@ -141,9 +141,8 @@ class _Reader:
     line: int = 0
     joined: bool = False  # the last line ended in `/`: the next goes on the same row
     spaced: bool = False  # and ended in a blank before it (English words go on after one)
-    # Whether a `;＜名` mark may name the text above it: only right after a text line.
+    # Whether the last line was a text line: a `;＜名` mark right below it names it.
     markable: bool = False
-    skipped: bool = False  # the last text line was in the language not read
 
     def flush(self) -> None:
         text = join_pieces(self.pieces)
@@ -184,10 +183,12 @@ class _Reader:
             return
         if speaker is None and self.named is not None:
             speaker = self.named
-        if self.pieces and (speaker is not None or self._turns(said)):
+        if self.pieces and self.joined and self.speaker is None:
+            self.speaker = speaker  # the line goes on the row (`/`): a name is the box's
+        elif self.pieces and (speaker is not None or self._turns(said)):
             self.flush()  # a new speaker's words, or a quote: a new line said
         self.named = None
-        self.markable, self.skipped = True, False
+        self.markable = True
         if not self.pieces:
             self.speaker, self.line = speaker, number
         pages = said.split("\\")
@@ -207,19 +208,15 @@ class _Reader:
         return opens or closed
 
     def mark(self, name: str) -> None:
-        """A `;＜名` mark: the speaker of the text line above it, or, where that line was
-        in the language not read, of the next one (its twin in the language read)."""
-        if self.skipped:
+        """A `;＜名` mark: the speaker of the text line right above it; below anything else
+        (the Japanese commented out, or its `langjp` line), of the next text line."""
+        if not self.markable:
             self.named = name
-        elif self.markable and self.pieces and self.speaker is None:
+        elif self.pieces and self.speaker is None:
             self.speaker = name
-        elif self.markable and not self.pieces and self.out and self.out[-1].speaker is None:
+        elif not self.pieces and self.out and self.out[-1].speaker is None:
             self.out[-1].speaker = name
         self.markable = False
-
-    def skip(self) -> None:
-        """A text line in the language not read: a mark below it names the next line."""
-        self.skipped, self.markable = True, False
 
     def add(self, words: str) -> None:
         """Words of the box; a trailing `/` joins the next line's words on the row."""
@@ -244,11 +241,13 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         if (mark := _SPEAKER_MARK.match(line)) is not None:
             reader.mark(tidy_name(mark["name"]))
             continue
-        if not line or line.startswith((";", "~")):
-            continue  # blank, a comment, a jumpf/jumpb mark
+        if not line:
+            continue
+        reader.markable = False  # what is not text between a line and a mark below it
+        if line.startswith((";", "~")):
+            continue  # a comment, a jumpf/jumpb mark
         if (language := _LANGUAGE_LINE.match(line)) is not None:
             if language["lang"] != read:
-                reader.skip()
                 continue
             line = _language_words(line[language.end() :])
             if not line:

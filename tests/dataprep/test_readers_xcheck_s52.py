@@ -138,3 +138,39 @@ def test_a_webgal_start_scene_holding_only_a_choice_of_scenes_says_nothing() -> 
     text = "choose:传闻:chuanwen.txt|EX[Doki Doki EDITOR!]-推番:tuifan.txt;\n"
     assert detect_format(text, "start.txt") == "webgal"
     assert parse(text, "start.txt", "webgal", ParseOptions()) == []
+
+
+def test_a_mark_below_the_commented_japanese_names_the_english_line_below_it() -> None:
+    # umineko-hane-ons's 0.txt: the mark comes between the Japanese and the English.
+    text = (
+        "*define\ngame\n*start\n"
+        ";「ここは、おとぎ話の世界の奥深く。」\\\n"
+        '`"This is a story of a place deep in the world of fairy tales."`\\\n'
+        ";「ロッケン王国って、安直なネーミングだなぁ。」@\n;＜戦人\n"
+        '`"Rokken Kingdom is a pretty simplistic name."`@\n'
+        "se1 10\n;「戦人、うるさいっ。@/\n;本番中！」\\\n;＜朱志香\n"
+        '`"Shush, Battler.`@/\n` Not during the performance!"`\\\n'
+    )
+    assert said(text) == [
+        (None, '"This is a story of a place deep in the world of fairy tales."'),
+        ("戦人", '"Rokken Kingdom is a pretty simplistic name."'),
+        ("朱志香", '"Shush, Battler. Not during the performance!"'),
+    ]
+
+
+def test_a_mark_on_a_line_going_on_the_row_names_the_whole_box() -> None:
+    # umineko-tsubasa-ons's 0.txt: the box goes on over commands after `/`; the mark
+    # below its second half named that half alone, the first narration.
+    text = (
+        "*start\n;「４１０はいつもひどいんですっ、/\n"
+        '`"410 is a meaaanie! `/\n\nse1 48\nquakey 2,400\n\n'
+        ";@私がちゃんと当たるように…！！」\\\n;＜シエスタ４５\n"
+        '`I always work hard to give you the most precise calculations possible!"`\\\n'
+    )
+    assert said(text) == [
+        (
+            "シエスタ４５",
+            '"410 is a meaaanie! I always work hard to give you the most precise'
+            ' calculations possible!"',
+        ),
+    ]
