@@ -27,6 +27,7 @@ kept.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -115,6 +116,9 @@ _LANGUAGE_LINE = re.compile(r"lang(?P<lang>jp|en)(?![A-Za-z0-9_])")
 _LANGUAGE_PART = re.compile(r"(?:[^:^]|\^[^^]*\^?)+")
 # 07th-mod's comment naming the speaker of the text line above it: `;＜ベアト`.
 _SPEAKER_MARK = re.compile(r";＜(?P<name>[^＜;]{1,24})$")
+# 07th-mod's `advchar "08"`: the character speaking the lines below (its face in ADV mode);
+# "-1" is narration. Named by the `;＜名` marks below that character's lines.
+_ADVCHAR = re.compile(r'advchar\s+"(?P<id>-?\d+)"', re.IGNORECASE)
 # Opening and closing quote marks: a quote starts a new utterance in a box left open.
 _OPENERS = '「『"“'
 _CLOSERS = '」』"”'
@@ -143,6 +147,8 @@ class _Reader:
     spaced: bool = False  # and ended in a blank before it (English words go on after one)
     # Whether the last line was a text line: a `;＜名` mark right below it names it.
     markable: bool = False
+    characters: dict[str, str] = field(default_factory=dict)  # advchar id → name
+    character: str | None = None  # the name of the advchar in force
 
     def flush(self) -> None:
         text = join_pieces(self.pieces)
@@ -169,6 +175,8 @@ class _Reader:
             if word in _CHOICES:
                 self.flush()
                 self.branch += 1
+            elif (advchar := _ADVCHAR.match(part)) is not None:
+                self.character = self.characters.get(advchar["id"])
             elif (m := _NAMING.match(part)) is not None and _names(m["word"].lower()):
                 self.flush()
                 names = [n for n in _STRING.findall(part) if n.strip()]
@@ -181,10 +189,10 @@ class _Reader:
             self.flush()
             self.named = speaker  # `【恋】` alone: the name box of the text line below
             return
-        if speaker is None and self.named is not None:
-            speaker = self.named
-        if self.pieces and self.joined and self.speaker is None:
-            self.speaker = speaker  # the line goes on the row (`/`): a name is the box's
+        if speaker is None:
+            speaker = self.named if self.named is not None else self.character
+        if self.pieces and self.joined:
+            self.speaker = self.speaker or speaker  # it goes on the row (`/`): the box's
         elif self.pieces and (speaker is not None or self._turns(said)):
             self.flush()  # a new speaker's words, or a quote: a new line said
         self.named = None
@@ -233,7 +241,7 @@ class _Reader:
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     marker = options.scene_marker.match if options.scene_marker else None
-    reader = _Reader(source)
+    reader = _Reader(source, characters=_advchar_names(text))
     reader.commands.update(m.group(1).lower() for m in _DEFSUB.finditer(text))
     read = "jp" if options.dump_side == "original" else "en"
     for number, raw in enumerate(text.splitlines(), 1):
@@ -266,6 +274,21 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         reader.text(number, line)
     reader.flush()
     return reader.out
+
+
+def _advchar_names(text: str) -> dict[str, str]:
+    """Each `advchar` id → the name the `;＜名` marks among its lines give most often."""
+    if "advchar" not in text:
+        return {}
+    seen: dict[str, Counter[str]] = {}
+    character = None
+    for line in text.splitlines():
+        line = line.strip()
+        if (advchar := _ADVCHAR.match(line)) is not None:
+            character = advchar["id"] if advchar["id"] != "-1" else None
+        elif character is not None and (mark := _SPEAKER_MARK.match(line)) is not None:
+            seen.setdefault(character, Counter())[tidy_name(mark["name"])] += 1
+    return {key: names.most_common(1)[0][0] for key, names in seen.items()}
 
 
 def _language_words(rest: str) -> str:

@@ -174,3 +174,19 @@ def test_a_mark_on_a_line_going_on_the_row_names_the_whole_box() -> None:
             ' calculations possible!"',
         ),
     ]
+
+
+def test_umineko_names_an_unmarked_line_by_its_advchar() -> None:
+    # umineko-question's 0.utf: Gohda's lines have no `;＜郷田` mark below them.
+    text = UMINEKO + (
+        'advchar "08"\n'
+        "langjp:dwave_jp 0, rud_1e254:「……落ち着けよ楼座。」\\\n"
+        'langen:dwave_eng 0, rud_1e254:^"......Calm down, Rosa."^\\\n'
+        'advchar "-1"\n'
+        "langjp　誰もが思うもっともな話だ。\\\n"
+        "langen^That's what everyone had been thinking since the beginning.^\\\n"
+    )
+    assert said(text)[-2:] == [
+        ("留弗夫", '"......Calm down, Rosa."'),
+        (None, "That's what everyone had been thinking since the beginning."),
+    ]
