@@ -100,8 +100,11 @@ _QUOTE_NAME = re.compile(
 
 # Inline codes: waits (`!w100`, `!d100`), speeds (`!s0`, `!sd`), colours (`#ffcc00`),
 # the click waits and page ends inside a line, clickstr's `_`, English text's backquotes.
-_INLINE_CODES = re.compile(r"!(?:sd|[wds]\d+)|#[0-9A-Fa-f]{6}|[`^]|_(?=[^\x00-\x7f])")
-# ponscripter's `^…^` around English text (07th-mod's Umineko) is deleted like backquotes.
+_INLINE_CODES = re.compile(
+    r"!(?:sd|[wds]\d+)|#[0-9A-Fa-f]{6}|[`^]|_(?=[^\x00-\x7f])|~[a-z][a-z0-9+=-]*~"
+)
+# ponscripter's `^…^` around English text (07th-mod's Umineko) is deleted like backquotes,
+# and so are its formatting codes (`~ib~` bold italic, `~i~`, `~x+10~`).
 # The marks that end a page, wait for a click or join a row.
 _PAGE_MARKS = re.compile(r"[\\@/]")
 # Ruby: `(漢字/かんじ)` in NScripter, `{…/…}` or `[…/…]` in some ports; the base is kept.
@@ -115,7 +118,7 @@ _LANGUAGE_LINE = re.compile(r"lang(?P<lang>jp|en)(?![A-Za-z0-9_])")
 # One of its pieces between colons outside `^…^`.
 _LANGUAGE_PART = re.compile(r"(?:[^:^]|\^[^^]*\^?)+")
 # 07th-mod's comment naming the speaker of the text line above it: `;＜ベアト`.
-_SPEAKER_MARK = re.compile(r";＜(?P<name>[^＜;]{1,24})$")
+_SPEAKER_MARK = re.compile(r";＜(?P<name>[^＜＞;:：。\\]{1,24})$")
 # 07th-mod's `advchar "08"`: the character speaking the lines below (its face in ADV mode);
 # "-1" is narration. Named by the `;＜名` marks below that character's lines.
 _ADVCHAR = re.compile(r'advchar\s+"(?P<id>-?\d+)"', re.IGNORECASE)
@@ -145,8 +148,10 @@ class _Reader:
     line: int = 0
     joined: bool = False  # the last line ended in `/`: the next goes on the same row
     spaced: bool = False  # and ended in a blank before it (English words go on after one)
-    # Whether the last line was a text line: a `;＜名` mark right below it names it.
-    markable: bool = False
+    # What the last line was, for a `;＜名` mark below it: "text" (it names that line),
+    # "hidden" (a comment or the language not read: it names the next text line) or
+    # "command" (it names nothing: a mark left behind where its line was deleted).
+    above: str = "command"
     characters: dict[str, str] = field(default_factory=dict)  # advchar id → name
     character: str | None = None  # the name of the advchar in force
 
@@ -196,7 +201,7 @@ class _Reader:
         elif self.pieces and (speaker is not None or self._turns(said)):
             self.flush()  # a new speaker's words, or a quote: a new line said
         self.named = None
-        self.markable = True
+        self.above = "text"
         if not self.pieces:
             self.speaker, self.line = speaker, number
         pages = said.split("\\")
@@ -216,15 +221,15 @@ class _Reader:
         return opens or closed
 
     def mark(self, name: str) -> None:
-        """A `;＜名` mark: the speaker of the text line right above it; below anything else
-        (the Japanese commented out, or its `langjp` line), of the next text line."""
-        if not self.markable:
+        """A `;＜名` mark: the speaker of the text line right above it; below the Japanese
+        commented out (or its `langjp` line), of the next text line."""
+        if self.above == "hidden":
             self.named = name
-        elif self.pieces and self.speaker is None:
+        elif self.above == "text" and self.pieces and self.speaker is None:
             self.speaker = name
-        elif not self.pieces and self.out and self.out[-1].speaker is None:
-            self.out[-1].speaker = name
-        self.markable = False
+        elif self.above == "text" and not self.pieces and self.out:
+            self.out[-1].speaker = self.out[-1].speaker or name
+        self.above = "command"
 
     def add(self, words: str) -> None:
         """Words of the box; a trailing `/` joins the next line's words on the row."""
@@ -251,11 +256,12 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             continue
         if not line:
             continue
-        reader.markable = False  # what is not text between a line and a mark below it
+        reader.above = "hidden" if line.startswith(";") else "command"
         if line.startswith((";", "~")):
             continue  # a comment, a jumpf/jumpb mark
         if (language := _LANGUAGE_LINE.match(line)) is not None:
             if language["lang"] != read:
+                reader.above = "hidden"
                 continue
             line = _language_words(line[language.end() :])
             if not line:

@@ -190,3 +190,25 @@ def test_umineko_names_an_unmarked_line_by_its_advchar() -> None:
         ("留弗夫", '"......Calm down, Rosa."'),
         (None, "That's what everyone had been thinking since the beginning."),
     ]
+
+
+def test_umineko_formatting_codes_and_marks_that_name_nobody() -> None:
+    # umineko-question's 0.utf: `~ib~` bold italic, a note mark (`;＜点処理：…`) below a
+    # speaker's mark, and a mark left behind after `advchar "-1"` with no line above it.
+    text = (
+        'advchar "27"\n'
+        "langjp:dwave_jp 0, bea_9e729:しかし、そなたは金蔵を^~ib~^殺してしまった^~ib~^…！！」\\\n"
+        ";＜ベアト\n;＜点処理：殺してしまった\n"
+        'langen:dwave_eng 0, bea_9e729:^  But then you ~ib~killed off Kinzo~ib~...!!"^\\\n'
+        'quakey 4,500\nadvchar "-1"\n\n;＜ベアト\n\nse1v 38,100\n'
+        "langjp　激痛に咆哮しながら、青き楔を引き抜く。\\\n"
+        "langen^As she howled in pain, she pulled out the blue wedge.^\\\n"
+    )
+    assert said(text) == [
+        ("ベアト", 'But then you killed off Kinzo...!!"'),
+        (None, "As she howled in pain, she pulled out the blue wedge."),
+    ]
+    assert said(text, dump_side="original")[0] == (
+        "ベアト",
+        "しかし、そなたは金蔵を殺してしまった…！！」",
+    )
