@@ -117,6 +117,8 @@ _RUBY = re.compile(r"[(\[{](?P<base>[^()\[\]{}/\s]{1,16})/[^()\[\]{}/\n]{1,24}[)
 _LANGUAGE_LINE = re.compile(r"lang(?P<lang>jp|en)(?![A-Za-z0-9_])")
 # One of its pieces between colons outside `^…^`.
 _LANGUAGE_PART = re.compile(r"(?:[^:^]|\^[^^]*\^?)+")
+# ponscripter's typographic single quote: `` `friendly' `` is shown ‘friendly’.
+_SINGLE_QUOTED = re.compile(r"`([^`'\n]*)'")
 # 07th-mod's comment naming the speaker of the text line above it: `;＜ベアト`.
 _SPEAKER_MARK = re.compile(r";＜(?P<name>[^＜＞;:：。\\]{1,24})$")
 # 07th-mod's `advchar "08"`: the character speaking the lines below (its face in ADV mode);
@@ -298,9 +300,11 @@ def _advchar_names(text: str) -> dict[str, str]:
 
 
 def _language_words(rest: str) -> str:
-    """The words of a `langjp`/`langen` line, its commands (`dwave_eng 0, x:`) left out."""
+    """The words of a `langjp`/`langen` line, its commands (`dwave_eng 0, x:`) left out;
+    ponscripter shows `` `friendly' `` as ‘friendly’ (no backquote mode there)."""
     parts = (part for part in _LANGUAGE_PART.findall(rest) if part.strip())
-    return "".join(part for part in parts if not _COMMAND_WORD.match(part.strip())).strip()
+    words = "".join(part for part in parts if not _COMMAND_WORD.match(part.strip())).strip()
+    return _SINGLE_QUOTED.sub(r"‘\1’", words).replace("`", "‘")
 
 
 def is_command(line: str, commands: set[str] | frozenset[str] = COMMANDS) -> bool:

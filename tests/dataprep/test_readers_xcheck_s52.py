@@ -52,7 +52,7 @@ def test_umineko_reads_the_english_of_langen_lines_by_default() -> None:
         (
             "留弗夫",
             "\"It wasn't one of us.  After you left, we moved to a different room and had a"
-            " `friendly' chat that whole time.\"".replace("`", ""),
+            ' ‘friendly’ chat that whole time."',
         ),
         (
             "秀吉",
@@ -60,7 +60,7 @@ def test_umineko_reads_the_english_of_langen_lines_by_default() -> None:
         ),
         (
             None,
-            "The word friendly' fell awkwardly from Hideyoshi's lips, so even those who"
+            "The word ‘friendly’ fell awkwardly from Hideyoshi's lips, so even those who"
             " hadn't been present could tell.",
         ),
         (
