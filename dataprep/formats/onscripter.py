@@ -100,11 +100,11 @@ _QUOTE_NAME = re.compile(
 
 # Inline codes: waits (`!w100`, `!d100`), speeds (`!s0`, `!sd`), colours (`#ffcc00`),
 # the click waits and page ends inside a line, clickstr's `_`, English text's backquotes.
-_INLINE_CODES = re.compile(
-    r"!(?:sd|[wds]\d+)|#[0-9A-Fa-f]{6}|[`^]|_(?=[^\x00-\x7f])|~[a-z][a-z0-9+=-]*~"
-)
-# ponscripter's `^…^` around English text (07th-mod's Umineko) is deleted like backquotes,
-# and so are its formatting codes (`~ib~` bold italic, `~i~`, `~x+10~`).
+_INLINE_CODES = re.compile(r"!(?:sd|[wds]\d+)|#[0-9A-Fa-f]{6}|`|_(?=[^\x00-\x7f])")
+# ponscripter's `^…^` around English text (07th-mod's Umineko) and its formatting codes
+# (`~ib~` bold italic, `~i~`, `~x+10~`), deleted from its lines only: a Chinese port's
+# kaomoji keep theirs (`↖(^ω^)↗`).
+_PONSCRIPTER_CODES = re.compile(r"\^|~[a-z][a-z0-9+=-]*~")
 # The marks that end a page, wait for a click or join a row.
 _PAGE_MARKS = re.compile(r"[\\@/]")
 # Ruby: `(漢字/かんじ)` in NScripter, `{…/…}` or `[…/…]` in some ports; the base is kept.
@@ -264,10 +264,12 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         if (language := _LANGUAGE_LINE.match(line)) is not None:
             if language["lang"] != read:
                 reader.above = "hidden"
-                continue
-            line = _language_words(line[language.end() :])
-            if not line:
-                continue
+            elif words := _language_words(line[language.end() :]):
+                reader.text(number, words)  # text, however short: its commands are out
+            continue
+        if line.startswith("^"):
+            reader.text(number, _PONSCRIPTER_CODES.sub("", line))  # ponscripter's English
+            continue
         if line.startswith("*"):
             reader.flush()
             reader.scene += 1  # a label: where goto lands, a new scene
@@ -304,7 +306,7 @@ def _language_words(rest: str) -> str:
     ponscripter shows `` `friendly' `` as ‘friendly’ (no backquote mode there)."""
     parts = (part for part in _LANGUAGE_PART.findall(rest) if part.strip())
     words = "".join(part for part in parts if not _COMMAND_WORD.match(part.strip())).strip()
-    return _SINGLE_QUOTED.sub(r"‘\1’", words).replace("`", "‘")
+    return _SINGLE_QUOTED.sub(r"‘\1’", _PONSCRIPTER_CODES.sub("", words)).replace("`", "‘")
 
 
 def is_command(line: str, commands: set[str] | frozenset[str] = COMMANDS) -> bool:

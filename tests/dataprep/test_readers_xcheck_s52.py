@@ -212,3 +212,10 @@ def test_umineko_formatting_codes_and_marks_that_name_nobody() -> None:
         "ベアト",
         "しかし、そなたは金蔵を殺してしまった…！！」",
     )
+
+
+def test_short_ponscripter_lines_are_text_and_kaomoji_keep_their_carets() -> None:
+    # umineko-question's `langen^However-^\`; natsu's 0.txt `翠「…加油吧↖(^ω^)↗！」\`.
+    text = 'advchar "-1"\nlangjp　だがッ、\\\nlangen^However-^\\\n^Well.^\\\n'
+    assert said(text) == [(None, "However-"), (None, "Well.")]
+    assert said("*start\n翠「加油吧↖(^ω^)↗！」\\\n") == [("翠", "「加油吧↖(^ω^)↗！」")]
