@@ -27,6 +27,7 @@ kept.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -34,8 +35,10 @@ from dataprep.formats.common import HEADING_LINE, ParseOptions, join_pieces, tid
 from dataprep.records import Utterance
 
 # File names ONScripter reads its script from (`nscript.dat` is decrypted as it is read,
-# a decrypted `nscript.___` keeps its name).
-SCRIPT_NAMES = re.compile(r"(?:\d{1,2}(?:\.utf)?\.txt|nscript\.(?:dat|___))", re.IGNORECASE)
+# a decrypted `nscript.___` keeps its name; ponscripter's is `0.utf`).
+SCRIPT_NAMES = re.compile(
+    r"(?:\d{1,2}(?:\.utf)?\.txt|\d{1,2}\.utf|nscript\.(?:dat|___))", re.IGNORECASE
+)
 
 # The commands of NScripter/ONScripter that scripts use most: a line starting with one is
 # a command, even where it reads as a word (`print 10`, `wait 300`, `select "a",*a`).
@@ -98,12 +101,32 @@ _QUOTE_NAME = re.compile(
 # Inline codes: waits (`!w100`, `!d100`), speeds (`!s0`, `!sd`), colours (`#ffcc00`),
 # the click waits and page ends inside a line, clickstr's `_`, English text's backquotes.
 _INLINE_CODES = re.compile(r"!(?:sd|[wds]\d+)|#[0-9A-Fa-f]{6}|`|_(?=[^\x00-\x7f])")
+# ponscripter's `^…^` around English text (07th-mod's Umineko) and its formatting codes
+# (`~ib~` bold italic, `~i~`, `~x+10~`), deleted from its lines only: a Chinese port's
+# kaomoji keep theirs (`↖(^ω^)↗`).
+_PONSCRIPTER_CODES = re.compile(r"\^|~[a-z][a-z0-9+=-]*~")
 # The marks that end a page, wait for a click or join a row.
 _PAGE_MARKS = re.compile(r"[\\@/]")
 # Ruby: `(漢字/かんじ)` in NScripter, `{…/…}` or `[…/…]` in some ports; the base is kept.
 _RUBY = re.compile(r"[(\[{](?P<base>[^()\[\]{}/\s]{1,16})/[^()\[\]{}/\n]{1,24}[)\]}]")
 # A line of English prose that ONScripter-EN scripts leave without backquotes: a word
 # that is no command, then at least two more words.
+# 07th-mod's Umineko writes each line twice, `langjp` then `langen` first: the rest of
+# the line is its commands and words joined by `:` (`langen:dwave_eng 0, rud_1e252:^"It
+# wasn't one of us.^@`, `langjp　楼座は…\`).
+_LANGUAGE_LINE = re.compile(r"lang(?P<lang>jp|en)(?![A-Za-z0-9_])")
+# One of its pieces between colons outside `^…^`.
+_LANGUAGE_PART = re.compile(r"(?:[^:^]|\^[^^]*\^?)+")
+# ponscripter's typographic single quote: `` `friendly' `` is shown ‘friendly’.
+_SINGLE_QUOTED = re.compile(r"`([^`'\n]*)'")
+# 07th-mod's comment naming the speaker of the text line above it: `;＜ベアト`.
+_SPEAKER_MARK = re.compile(r";＜(?P<name>[^＜＞;:：。\\]{1,24})$")
+# 07th-mod's `advchar "08"`: the character speaking the lines below (its face in ADV mode);
+# "-1" is narration. Named by the `;＜名` marks below that character's lines.
+_ADVCHAR = re.compile(r'advchar\s+"(?P<id>-?\d+)"', re.IGNORECASE)
+# Opening and closing quote marks: a quote starts a new utterance in a box left open.
+_OPENERS = '「『"“'
+_CLOSERS = '」』"”'
 _PROSE = re.compile(r"[A-Za-z'][\w']*[,.!?]?(?:\s+[\w'\"“‘][\w'.,!?;\"”’-]*){2,}[\\@/]?")
 
 
@@ -126,6 +149,13 @@ class _Reader:
     pieces: list[str] = field(default_factory=list)
     line: int = 0
     joined: bool = False  # the last line ended in `/`: the next goes on the same row
+    spaced: bool = False  # and ended in a blank before it (English words go on after one)
+    # What the last line was, for a `;＜名` mark below it: "text" (it names that line),
+    # "hidden" (a comment or the language not read: it names the next text line) or
+    # "command" (it names nothing: a mark left behind where its line was deleted).
+    above: str = "command"
+    characters: dict[str, str] = field(default_factory=dict)  # advchar id → name
+    character: str | None = None  # the name of the advchar in force
 
     def flush(self) -> None:
         text = join_pieces(self.pieces)
@@ -141,7 +171,7 @@ class _Reader:
                     shown=True,
                 )
             )
-        self.pieces, self.speaker, self.joined = [], None, False
+        self.pieces, self.speaker, self.joined, self.spaced = [], None, False, False
 
     def command(self, line: str) -> None:
         """A command line: a choice ends the exchange, a naming command names the next
@@ -152,6 +182,8 @@ class _Reader:
             if word in _CHOICES:
                 self.flush()
                 self.branch += 1
+            elif (advchar := _ADVCHAR.match(part)) is not None:
+                self.character = self.characters.get(advchar["id"])
             elif (m := _NAMING.match(part)) is not None and _names(m["word"].lower()):
                 self.flush()
                 names = [n for n in _STRING.findall(part) if n.strip()]
@@ -164,11 +196,14 @@ class _Reader:
             self.flush()
             self.named = speaker  # `【恋】` alone: the name box of the text line below
             return
-        if speaker is None and self.named is not None and not self.pieces:
-            speaker = self.named
-        if speaker is not None and self.pieces:
-            self.flush()  # a new speaker's words: a new box on screen
+        if speaker is None:
+            speaker = self.named if self.named is not None else self.character
+        if self.pieces and self.joined:
+            self.speaker = self.speaker or speaker  # it goes on the row (`/`): the box's
+        elif self.pieces and (speaker is not None or self._turns(said)):
+            self.flush()  # a new speaker's words, or a quote: a new line said
         self.named = None
+        self.above = "text"
         if not self.pieces:
             self.speaker, self.line = speaker, number
         pages = said.split("\\")
@@ -178,25 +213,63 @@ class _Reader:
                 self.line = number
             self.add(page)
 
+    def _turns(self, said: str) -> bool:
+        """Whether a line in a box left open (after `@`, not `/`) is another line said: a
+        quote opening, or narration after a closed quote (`「…」@` then `　楼座は…`)."""
+        if self.joined:
+            return False
+        opens = _shown(said).lstrip(" \u3000")[:1] in _OPENERS
+        closed = self.pieces[-1].rstrip()[-1:] in _CLOSERS
+        return opens or closed
+
+    def mark(self, name: str) -> None:
+        """A `;＜名` mark: the speaker of the text line right above it; below the Japanese
+        commented out (or its `langjp` line), of the next text line."""
+        if self.above == "hidden":
+            self.named = name
+        elif self.above == "text" and self.pieces and self.speaker is None:
+            self.speaker = name
+        elif self.above == "text" and not self.pieces and self.out:
+            self.out[-1].speaker = self.out[-1].speaker or name
+        self.above = "command"
+
     def add(self, words: str) -> None:
         """Words of the box; a trailing `/` joins the next line's words on the row."""
         joins = words.rstrip().endswith("/")
         words = _shown(words.rstrip().removesuffix("/").replace("@", ""))
         if words.strip() and self.joined and self.pieces:
-            self.pieces[-1] += words.rstrip()
+            blank = self.spaced and not words[:1].isspace()
+            self.pieces[-1] += (" " if blank else "") + words.rstrip()
         elif words.strip():
             self.pieces.append(words.strip())
         self.joined = joins
+        self.spaced = words[-1:] in (" ", "\t")
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     marker = options.scene_marker.match if options.scene_marker else None
-    reader = _Reader(source)
+    reader = _Reader(source, characters=_advchar_names(text))
     reader.commands.update(m.group(1).lower() for m in _DEFSUB.finditer(text))
+    read = "jp" if options.dump_side == "original" else "en"
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
-        if not line or line.startswith((";", "~")):
-            continue  # blank, a comment, a jumpf/jumpb mark
+        if (mark := _SPEAKER_MARK.match(line)) is not None:
+            reader.mark(tidy_name(mark["name"]))
+            continue
+        if not line:
+            continue
+        reader.above = "hidden" if line.startswith(";") else "command"
+        if line.startswith((";", "~")):
+            continue  # a comment, a jumpf/jumpb mark
+        if (language := _LANGUAGE_LINE.match(line)) is not None:
+            if language["lang"] != read:
+                reader.above = "hidden"
+            elif words := _language_words(line[language.end() :]):
+                reader.text(number, words)  # text, however short: its commands are out
+            continue
+        if line.startswith("^"):
+            reader.text(number, _PONSCRIPTER_CODES.sub("", line))  # ponscripter's English
+            continue
         if line.startswith("*"):
             reader.flush()
             reader.scene += 1  # a label: where goto lands, a new scene
@@ -211,6 +284,29 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         reader.text(number, line)
     reader.flush()
     return reader.out
+
+
+def _advchar_names(text: str) -> dict[str, str]:
+    """Each `advchar` id → the name the `;＜名` marks among its lines give most often."""
+    if "advchar" not in text:
+        return {}
+    seen: dict[str, Counter[str]] = {}
+    character = None
+    for line in text.splitlines():
+        line = line.strip()
+        if (advchar := _ADVCHAR.match(line)) is not None:
+            character = advchar["id"] if advchar["id"] != "-1" else None
+        elif character is not None and (mark := _SPEAKER_MARK.match(line)) is not None:
+            seen.setdefault(character, Counter())[tidy_name(mark["name"])] += 1
+    return {key: names.most_common(1)[0][0] for key, names in seen.items()}
+
+
+def _language_words(rest: str) -> str:
+    """The words of a `langjp`/`langen` line, its commands (`dwave_eng 0, x:`) left out;
+    ponscripter shows `` `friendly' `` as ‘friendly’ (no backquote mode there)."""
+    parts = (part for part in _LANGUAGE_PART.findall(rest) if part.strip())
+    words = "".join(part for part in parts if not _COMMAND_WORD.match(part.strip())).strip()
+    return _SINGLE_QUOTED.sub(r"‘\1’", _PONSCRIPTER_CODES.sub("", words)).replace("`", "‘")
 
 
 def is_command(line: str, commands: set[str] | frozenset[str] = COMMANDS) -> bool:

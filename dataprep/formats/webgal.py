@@ -111,6 +111,9 @@ _TYPED = re.compile(r"^[ \t]*getUserInput[ \t]*:[ \t]*([^\s;:-][^\s;]*)", re.M)
 # Detection: a line that is a WebGAL command, and one that is narration (`:旁白;`).
 _COMMAND_LINE = re.compile(r"(?P<command>[A-Za-z]\w*)[ \t]*(?::|;|$)")
 _NARRATION_LINE = re.compile(r":[^:\n]+")
+# A choice between scenes (`choose:去海边:sea.txt|回家:home.txt;`): a game's start.txt
+# may hold only that line, and nothing else writes a scene file after a colon there.
+_SCENE_CHOICE = re.compile(r"choose[ \t]*:[^:\n]*:[^:|;\n]+\.txt[ \t]*(?:[|;]|$)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,14 +273,15 @@ def _continues(out: list[Utterance], utterance: Utterance) -> bool:
 
 def signs(lines: list[str]) -> str | None:
     """Why these non-blank lines are a WebGAL scene (or its config.txt), or None: WebGAL's
-    own commands (`changeBg:`, `changeFigure:`, `setVar:`), with its other commands
+    own commands (`changeBg:`, `changeFigure:`, `setVar:`, a `choose:` between scene
+    files), with its other commands
     (`bgm:…;`, `choose:…;`, `end;`) and narration lines (`:旁白;`) as weaker signs."""
     own = plain = narration = config = ended = 0
     for line in lines:
         stripped = line.strip()
         ended += stripped.endswith(";")
         m = _COMMAND_LINE.match(stripped)
-        if m is not None and m["command"] in _OWN_COMMANDS:
+        if m is not None and (m["command"] in _OWN_COMMANDS or _SCENE_CHOICE.match(stripped)):
             own += 1
         elif m is not None and m["command"] in _PLAIN_COMMANDS and ";" in stripped:
             plain += 1
