@@ -913,7 +913,7 @@ poke = on_notice(rule=Rule(_poked_her), priority=10, block=False)
 
 
 async def answer_poke(bot: Bot, event: PokeNotifyEvent) -> None:
-    """A poke of her is a message saying so (`poke_note`, in the card's language), said
+    """A poke of her is a message saying so (`poke_note`, in the language she speaks), said
     to her: answered, and remembered, as a message is. Not in a group turned off, nor in
     private when `reply_in_private` is off; once per person per `poke_cooldown_seconds`,
     under the same reply cap and worker limits as a message."""

@@ -20,7 +20,8 @@ CUT_MARK = "……"
 _NOT_MEDIA = {"text", "at", "reply"}
 
 _CQ_CODE = re.compile(r"\[(?=\s*CQ\s*:)", re.IGNORECASE)
-_AT_ALL = re.compile(r"@(?=\s*(?:全体成员|全體成員|all\b|everyone\b))", re.IGNORECASE)
+# 全員 is how a Japanese group reads @all (`bot.lines.spoken_language`): defanged alike.
+_AT_ALL = re.compile(r"@(?=\s*(?:全体成员|全體成員|全員|all\b|everyone\b))", re.IGNORECASE)
 
 
 def defang(text: str) -> str:

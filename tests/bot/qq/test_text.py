@@ -23,6 +23,11 @@ def test_defang_breaks_cq_codes_and_at_everyone() -> None:
     assert defang("[高性能] 的 @夏生") == "[高性能] 的 @夏生"
 
 
+def test_defang_takes_the_japanese_at_all_too() -> None:
+    # A Japanese group's notes write @all as @全員 (bot/qq/mentions.py): never live.
+    assert defang("@全員 おはよう") == "＠全員 おはよう"
+
+
 @given(st.text())
 def test_a_reply_never_parses_into_another_segment(text: str) -> None:
     message = text_message(defang(text))
