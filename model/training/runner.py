@@ -428,8 +428,8 @@ def sigterm_as_interrupt() -> Iterator[None]:
 def write_errors_as_sentence(out: Path) -> Iterator[None]:
     """A full disk (or a folder that cannot be written) while saving a checkpoint or the
     adapter is one sentence: nothing was published, so the earlier versions stand. The
-    savers say so in their own ways: OSError, safetensors' SafetensorError, and torch's
-    RuntimeError for optimizer.pt (see `write_failure`)."""
+    savers say so in their own ways: OSError, safetensors' SafetensorError, tokenizers'
+    Exception, and torch's RuntimeError for optimizer.pt (see `write_failure`)."""
     try:
         yield
     except Exception as exc:
@@ -450,6 +450,10 @@ _TORCH_WRITE_FAILURES = (
     "PytorchStreamWriter failed writing",
     "file write failed",
 )
+_RUST_IO_ERROR = re.compile(r"\(os error (\d+)\)")
+# What stops a file being written: a full disk or quota, a file too big, no permission,
+# a disk gone read-only or failing.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EROFS, errno.EIO}
 # Less free space than this under `out` after a failed write: the disk is what is full.
 _NEARLY_FULL_BYTES = 16 << 20
 
@@ -457,14 +461,13 @@ _NEARLY_FULL_BYTES = 16 << 20
 def write_failure(exc: BaseException, out: Path) -> str | None:
     """Why a file could not be written, when `exc` says one could not be ("No space left
     on device"); None for any other error, which stays itself."""
-    from safetensors import SafetensorError
-
     if isinstance(exc, OSError):
         return exc.strerror or str(exc)
-    if isinstance(exc, SafetensorError) and "os error" in str(exc):
-        # "Error while serializing: I/O error: No space left on device (os error 28)"
-        code = re.search(r"os error (\d+)", str(exc))
-        return os.strerror(int(code[1])) if code else str(exc)
+    # Rust's savers (safetensors' SafetensorError, tokenizers' plain Exception) end with
+    # Rust's io::Error: "… No space left on device (os error 28)".
+    rust_io = _RUST_IO_ERROR.search(str(exc))
+    if rust_io is not None and int(rust_io[1]) in _WRITE_ERRNOS:
+        return os.strerror(int(rust_io[1]))
     if isinstance(exc, RuntimeError) and any(s in str(exc) for s in _TORCH_WRITE_FAILURES):
         return _torch_write_reason(out)
     return None

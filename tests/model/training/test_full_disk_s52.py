@@ -33,6 +33,7 @@ TORCH_FULL = "[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 
     "error",
     [
         SafetensorError(SAFETENSORS_FULL),
+        Exception("No space left on device (os error 28)"),  # tokenizers' save
         RuntimeError(TORCH_FULL),
         RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed"),
     ],
@@ -58,7 +59,11 @@ def test_a_cut_short_optimizer_file_on_a_disk_with_room_does_not_blame_the_disk(
 
 @pytest.mark.parametrize(
     "error",
-    [RuntimeError("CUDA out of memory"), SafetensorError("Error while deserializing header")],
+    [
+        RuntimeError("CUDA out of memory"),
+        SafetensorError("Error while deserializing header"),
+        Exception("Connection refused (os error 111)"),
+    ],
 )
 def test_other_errors_stay_themselves(tmp_path: Path, error: Exception) -> None:
     with pytest.raises(type(error)), write_errors_as_sentence(tmp_path):
