@@ -11,8 +11,12 @@ What each file holds is written by writers.py (datasets) and stats.py (stats.png
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import itertools
 import json
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -47,6 +51,8 @@ PLOT_CHILD_BYTES = 4 << 20
 _EARLIER = ".earlier"
 # In staging, written before the first move: the names of the new files being moved in.
 _MOVING = ".moving.json"
+# A write that failed for want of space: the disk is full, or the user's quota is.
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +61,12 @@ def _staging_prefix(out: Path) -> str:
     """Staging folders are `.<out>.tmp-<pid>-<random>` beside `out`: the process id tells
     the next run whether the one that made it still runs."""
     return f".{out.name}.tmp-"
+
+
+# A staging folder inside `out`, where `out` is a disk of its own (a mount point: a
+# second disk, a Docker volume), which no file can be moved into from beside it (EXDEV).
+# Hidden, and no name `atri prep` writes or `atri train` reads: neither takes it for output.
+_INSIDE_PREFIX = ".atri-prep.tmp-"
 
 
 def check_output_folder(out: Path) -> None:
@@ -108,16 +120,20 @@ def write_output_folder(
     def write(staging: Path, notes: list[str]) -> None:
         write_outputs(staging, stats, train, evaluation, settings, system_prompt, plotter, notes)
 
+    stem = dataset_stem(settings.character_aliases)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        with owned(
-            lambda: Path(
-                tempfile.mkdtemp(prefix=owned_prefix(_staging_prefix(out)), dir=out.parent)
-            )
-        ) as staging:
-            return _write_and_move_in(staging, out, write, dataset_stem(settings.character_aliases))
+        inside = out.is_dir() and os.path.ismount(out)
+        with _staging_folder(out, inside) as staging:
+            return _write_and_move_in(staging, out, write, stem)
     except OSError as exc:  # making the staging folder
-        raise DataprepError(f"{out}: cannot be written ({exc.strerror}).") from None
+        raise DataprepError(_cannot_write(out, exc)) from None
+
+
+def _staging_folder(out: Path, inside: bool) -> contextlib.AbstractContextManager[Path]:
+    """A new staging folder beside `out`, or inside it (see `_INSIDE_PREFIX`)."""
+    folder, prefix = (out, _INSIDE_PREFIX) if inside else (out.parent, _staging_prefix(out))
+    return owned(lambda: Path(tempfile.mkdtemp(prefix=owned_prefix(prefix), dir=folder)))
 
 
 def _write_and_move_in(
@@ -127,12 +143,34 @@ def _write_and_move_in(
     try:
         with gc_paused():
             write(staging, notes)
-        replace_outputs(staging, out, stem)
+        try:
+            replace_outputs(staging, out, stem)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            # `out` is on another mount than its parent that `ismount` did not see (a
+            # bind mount of the same disk): the files, copied into it, move in from there.
+            _move_in_from_inside(staging, out, stem)
     except OSError as exc:
         raise DataprepError(_write_error(exc, staging, out)) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return notes
+
+
+def _move_in_from_inside(staged: Path, out: Path, stem: str) -> None:
+    """`replace_outputs` from a staging folder inside `out` holding a copy of the files
+    of `staged` (a failed replace put `out` back as it was)."""
+    with _staging_folder(out, inside=True) as inner:
+        try:
+            for path in staged.iterdir():
+                if path.is_file() and not path.name.startswith("."):  # not the journal
+                    shutil.copyfile(path, inner / path.name)
+            replace_outputs(inner, out, stem)
+        except OSError as exc:
+            raise DataprepError(_write_error(exc, inner, out)) from None
+        finally:
+            shutil.rmtree(inner, ignore_errors=True)
 
 
 def write_outputs(
@@ -253,7 +291,11 @@ def recover_interrupted(out: Path) -> None:
     had placed come out; killed before moving or after the last move, `out` is whole and
     only the staging folder goes."""
     # A staging folder of a process still running is another `atri prep` writing now.
-    for staging in dead_leftovers(out.parent, _staging_prefix(out)):
+    # (Each is held while the loop works on it: chained, never listed first.)
+    leftovers = itertools.chain(
+        dead_leftovers(out.parent, _staging_prefix(out)), dead_leftovers(out, _INSIDE_PREFIX)
+    )
+    for staging in leftovers:
         if not staging.is_dir():
             continue
         try:
@@ -292,5 +334,14 @@ def _write_error(exc: OSError, staging: Path, out: Path) -> str:
         relative = path.relative_to(staging)
         path = out / (
             relative.relative_to(_EARLIER) if relative.is_relative_to(_EARLIER) else relative
+        )
+    return _cannot_write(path, exc)
+
+
+def _cannot_write(path: Path, exc: OSError) -> str:
+    if exc.errno in _DISK_FULL:
+        return (
+            f"{path}: cannot be written: its disk is full ({exc.strerror}); free some "
+            "space, then run `atri prep` again."
         )
     return f"{path}: cannot be written ({exc.strerror or exc})."

@@ -831,7 +831,9 @@ class ChatService:
         except sqlite3.Error as exc:
             await self.memory.rollback()
             self.database_failures.report(exc, doing, f"{what} was refused.")
-            raise MemoryUnavailable(str(database_error(self.memory.path, exc, doing))) from None
+            raise MemoryUnavailable(
+                str(database_error(self.memory.path, exc, doing, running=True))
+            ) from None
 
     async def history(self, scope: ScopeRef) -> list[HistoryEntry]:
         async with self._refused_if_memory_fails("A read of a conversation's history", "read"):

@@ -133,11 +133,15 @@ def failure_kind(exc: sqlite3.Error, doing: Doing = None) -> tuple[str, Doing]:
     return "other", doing
 
 
-def database_error(path: Path, exc: sqlite3.Error, doing: Doing = None) -> UserError:
+def database_error(
+    path: Path, exc: sqlite3.Error, doing: Doing = None, *, running: bool = False
+) -> UserError:
     """A statement on a working database that failed: another program holding it, a full
     disk, a damaged file. SQLite undid what it had not committed. `doing`: what the
     caller was doing, where the error's code does not tell ("read" for a command that
-    only reads)."""
+    only reads). `running`: said by a service that goes on (the worker, `atri chat`),
+    which writes again by itself once there is space, rather than by a command to run
+    again."""
     kind, doing = failure_kind(exc, doing)
     failed = f"could not be {_WORD[doing]} ({exc})"
     if kind == "busy":
@@ -157,7 +161,9 @@ def database_error(path: Path, exc: sqlite3.Error, doing: Doing = None) -> UserE
         problem = f"{failed}: ATRI may not write the file (or its folder); let it"
     elif doing == "write":
         problem = f"{failed}; the unfinished change was undone"
-        if kind in ("full", "io"):
+        if kind in ("full", "io") and running:
+            problem += ": free some space on its disk; she remembers again once there is space"
+        elif kind in ("full", "io"):
             problem += ": free some space on its disk and run it again"
     else:
         problem = failed
@@ -201,7 +207,7 @@ class FailureLog:
         since = f" It happened {unsaid} more times since it was last logged." if unsaid else ""
         self.log.error(
             "%s %s%s While it lasts, this is logged at most every %g minutes.",
-            database_error(self.path, exc, doing),
+            database_error(self.path, exc, doing, running=True),
             outcome,
             since,
             self.every / 60,
@@ -225,9 +231,14 @@ def check_database_path(path: Path) -> None:
         blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
         reason = f"{blocker} is a file" if blocker else f"{exc.strerror}: {exc.filename}"
         raise path_error(path, f"cannot be created ({reason})") from None
-    if not os.access(path.parent, os.W_OK | os.X_OK) or (
-        path.exists() and not os.access(path, os.W_OK)
-    ):
+    folder_writable = os.access(path.parent, os.W_OK | os.X_OK)
+    if not folder_writable or (path.exists() and not os.access(path, os.W_OK)):
         if on_read_only_disk(path):
             raise read_only_disk_error(path)
+        if folder_writable:  # the file alone: its mode (chmod 444), or another owner's
+            raise ConfigError(
+                f"[memory] path {path} is a read-only file: ATRI may read it but not write "
+                "it; make it writable for the user ATRI runs as (chmod u+w), or point "
+                "[memory] path at another file."
+            )
         raise path_error(path, "cannot be written")

@@ -64,7 +64,12 @@ from model.protocol import (
 )
 from model.server.auth import Unauthorized, check_token
 from model.server.openai_api import OpenAIError, openai_router, unknown_path
-from model.server.slow_clients import BODY_TIMEOUT_SECONDS, ConnectionLimits, guarded_protocol
+from model.server.slow_clients import (
+    BODY_TIMEOUT_SECONDS,
+    ConnectionLimits,
+    guarded_protocol,
+    raise_open_file_limit,
+)
 from model.service import ChatService
 
 if TYPE_CHECKING:
@@ -323,7 +328,7 @@ def create_app(
         """The memory database failed under a route (a chat handles its own): one log
         sentence per kind every few minutes, as for chats, and 503 with the sentence."""
         service.database_failures.report(exc, None, f"{request.url.path} was refused.")
-        message = str(database_error(service.memory.path, exc))
+        message = str(database_error(service.memory.path, exc, running=True))
         return JSONResponse(error_body(request.url.path, message, "server_error"), 503)
 
     @app.exception_handler(MemoryUnavailable)
@@ -451,7 +456,9 @@ async def serve_app(
     """Serve `app` on a bound socket inside the running loop until SIGINT/SIGTERM.
     `on_ready(url)` runs once uvicorn listens: a client that connects after it is answered
     (before, the socket is only bound and a connection is refused)."""
+    raise_open_file_limit()  # before `_server` reads the connection cap from it
     server = _server(app, ConnectionLimits())
+    await warm_thread_pool()
     with _signals_end_quietly():
         task = asyncio.create_task(server.serve(sockets=[sock]), name="atri-http")
         while not server.started and not task.done():
@@ -463,6 +470,16 @@ async def serve_app(
             if result is not None:
                 await result
         await task
+
+
+async def warm_thread_pool() -> None:
+    """Use anyio's thread pool once before serving. anyio imports its asyncio backend on
+    the first use, which was the first burst of requests on a fresh worker: with every
+    descriptor taken by their connections that import failed (EMFILE, then "KeyError:
+    'asyncio'" for each later one), and each got a plain-text 500 with a traceback."""
+    import anyio.to_thread
+
+    await anyio.to_thread.run_sync(lambda: None)
 
 
 @contextmanager
@@ -488,6 +505,7 @@ async def serving(
 ) -> AsyncIterator[str]:
     """Serve `app` in a background task of this loop (tests, benchmarks); yields its URL."""
     server = _server(app, limits or ConnectionLimits())
+    await warm_thread_pool()
     task = asyncio.create_task(server.serve(sockets=[sock]), name="atri-http")
     while not server.started:
         if task.done():

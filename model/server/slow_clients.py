@@ -66,6 +66,32 @@ def _full_response(message: str) -> bytes:
     return head.encode() + body
 
 
+def raise_open_file_limit() -> None:
+    """Raise this process's soft limit on open descriptors to its hard limit, before the
+    connection cap is read from it: a shell's `ulimit -n` or a service manager often
+    sets a soft limit far under what may be had (1024 of 524288), and every connection,
+    database handle and module a request imports takes one. Logged once at DEBUG."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # An unlimited hard limit is not one the kernel takes as a soft one (Linux's nr_open).
+    if soft != hard and hard != resource.RLIM_INFINITY:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass  # macOS caps it below some hard limits: keep what we have
+    log.debug("open descriptor limit: %s (hard %s)", _shown_limit(soft), _shown_limit(hard))
+
+
+def _shown_limit(limit: int) -> str:
+    import resource
+
+    return "unlimited" if limit == resource.RLIM_INFINITY else str(limit)
+
+
 def connection_cap(wanted: int = MAX_CONNECTIONS) -> int:
     """`wanted`, or half the descriptors this process may open if that is fewer."""
     try:

@@ -18,6 +18,7 @@ import re
 import shutil
 import tempfile
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -464,14 +465,46 @@ def checkpoint_step(folder: Path) -> int:
 
 def last_complete_checkpoint(run_dir: Path, say: Any) -> str | None:
     """The newest checkpoint to resume from. Trainer writes trainer_state.json last, so a
-    checkpoint without a readable one was cut off (Ctrl-C or a full disk while saving):
-    it is removed, and the one before it is used."""
+    checkpoint without a readable one was cut off (Ctrl-C or a full disk while saving),
+    and so is one whose weights or optimizer state are shorter than they say (a disk
+    that lost what was not yet flushed): it is removed, and the one before it is used."""
     for folder in reversed(checkpoints(run_dir)):
         try:
             json.loads((folder / TRAINER_STATE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            complete = _files_complete(folder)
+        except (OSError, ValueError, KeyError, TypeError, IndexError):  # a header cut off
+            complete = False
+        if not complete:
             say(f"Removed {folder.name}, a checkpoint whose saving was cut off.")
             shutil.rmtree(folder, ignore_errors=True)
             continue
         return str(folder)
     return None
+
+
+def _files_complete(folder: Path) -> bool:
+    """Whether each weights file (safetensors) is as long as its header says, and each
+    torch.save file (optimizer.pt, rng_state.pth: zip archives) ends with its index."""
+    for path in folder.iterdir():
+        if path.suffix == ".safetensors" and not _safetensors_complete(path):
+            return False
+        if path.suffix in (".pt", ".pth") and not zipfile.is_zipfile(path):
+            return False
+    return True
+
+
+def _safetensors_complete(path: Path) -> bool:
+    """A safetensors file: an 8-byte header length, the JSON header, then the data up to
+    the largest end offset the header names."""
+    with path.open("rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            return False
+        header_len = int.from_bytes(head, "little")
+        header = json.loads(f.read(header_len))
+    ends = [
+        int(entry["data_offsets"][1])
+        for name, entry in header.items()
+        if name != "__metadata__" and isinstance(entry, dict)
+    ]
+    return path.stat().st_size >= 8 + header_len + max(ends, default=0)

@@ -8,8 +8,12 @@ wrap the model in LoRA (`lora`), let Trainer train, publish the version (`publis
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
+import re
+import shutil
 import signal
 import threading
 import time
@@ -423,13 +427,59 @@ def sigterm_as_interrupt() -> Iterator[None]:
 @contextmanager
 def write_errors_as_sentence(out: Path) -> Iterator[None]:
     """A full disk (or a folder that cannot be written) while saving a checkpoint or the
-    adapter is one sentence: nothing was published, so the earlier versions stand."""
+    adapter is one sentence: nothing was published, so the earlier versions stand. The
+    savers say so in their own ways: OSError, safetensors' SafetensorError, tokenizers'
+    Exception, and torch's RuntimeError for optimizer.pt (see `write_failure`)."""
     try:
         yield
-    except OSError as exc:
-        where = exc.filename or out
+    except Exception as exc:
+        reason = write_failure(exc, out)
+        if reason is None:
+            raise
+        where = exc.filename if isinstance(exc, OSError) and exc.filename else out
         raise TrainError(
-            f"Training stopped writing {where} ({exc.strerror or exc}); no version was written "
+            f"Training stopped writing {where} ({reason}); no version was written "
             f"and the earlier ones in {out} are untouched: free some space, then run "
             "`atri train --resume`."
         ) from None
+
+
+# What torch.save's zip writer says when optimizer.pt could not be written in full.
+_TORCH_WRITE_FAILURES = (
+    "unexpected pos",
+    "PytorchStreamWriter failed writing",
+    "file write failed",
+)
+_RUST_IO_ERROR = re.compile(r"\(os error (\d+)\)")
+# What stops a file being written: a full disk or quota, a file too big, no permission,
+# a disk gone read-only or failing.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EACCES, errno.EROFS, errno.EIO}
+# Less free space than this under `out` after a failed write: the disk is what is full.
+_NEARLY_FULL_BYTES = 16 << 20
+
+
+def write_failure(exc: BaseException, out: Path) -> str | None:
+    """Why a file could not be written, when `exc` says one could not be ("No space left
+    on device"); None for any other error, which stays itself."""
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    # Rust's savers (safetensors' SafetensorError, tokenizers' plain Exception) end with
+    # Rust's io::Error: "… No space left on device (os error 28)".
+    rust_io = _RUST_IO_ERROR.search(str(exc))
+    if rust_io is not None and int(rust_io[1]) in _WRITE_ERRNOS:
+        return os.strerror(int(rust_io[1]))
+    if isinstance(exc, RuntimeError) and any(s in str(exc) for s in _TORCH_WRITE_FAILURES):
+        return _torch_write_reason(out)
+    return None
+
+
+def _torch_write_reason(out: Path) -> str:
+    """torch says only that a file was cut short; the space left says whether it was a
+    full disk."""
+    try:
+        nearly_full = shutil.disk_usage(out).free < _NEARLY_FULL_BYTES
+    except OSError:
+        nearly_full = False
+    if nearly_full:
+        return os.strerror(errno.ENOSPC)
+    return "a file could not be written in full"

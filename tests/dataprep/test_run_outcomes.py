@@ -279,7 +279,8 @@ def test_a_disk_full_while_writing_is_one_sentence(
     with pytest.raises(DataprepError) as caught:
         prepare(DataprepSettings(), [FIXTURES / "plain_zh.txt"], earlier, system_prompt=SYSTEM)
     assert str(caught.value) == (
-        f"{earlier / 'atri_sharegpt.json'}: cannot be written (No space left on device)."
+        f"{earlier / 'atri_sharegpt.json'}: cannot be written: its disk is full (No space "
+        "left on device); free some space, then run `atri prep` again."
     )
     assert snapshot(earlier) == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
