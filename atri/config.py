@@ -27,6 +27,7 @@ from pydantic import (
     PositiveInt,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -248,6 +249,16 @@ class RoomSettings(Section):
     speak_up_max_per_hour: int = Field(default=6, ge=0)
 
 
+# For the sentence that refuses an empty [worker] busy_reply or error_reply: when she
+# says it, and a line to copy.
+_WHEN_SAID = {
+    "busy_reply": "she always answers with a line when she is busy, a request times out "
+    "or someone writes too fast",
+    "error_reply": "she always answers a failure with a line",
+}
+_LINE_TO_COPY = {"busy_reply": "我有点忙，稍后再来吧", "error_reply": "出错了，稍后再试"}
+
+
 class WorkerSettings(Section):
     url: str = ""
     host: ListenHost = "127.0.0.1"
@@ -261,8 +272,8 @@ class WorkerSettings(Section):
     rate_limit_per_minute: int = Field(default=20, ge=0)
     request_timeout_seconds: PositiveFloat = 120.0
     ooc_max_retries: int = Field(default=2, ge=0)
-    busy_reply: NonBlank = "呜……亚托莉现在有点忙不过来，请稍等一下再和我说话吧！"
-    error_reply: NonBlank = "诶？亚托莉的脑袋好像短路了一下……能再说一遍吗？"
+    busy_reply: str = "呜……亚托莉现在有点忙不过来，请稍等一下再和我说话吧！"
+    error_reply: str = "诶？亚托莉的脑袋好像短路了一下……能再说一遍吗？"
     openai_api_requires_token: bool = False
     # Web pages allowed to call the worker from a browser (CORS); empty: none, "*": any.
     cors_origins: list[str] = Field(default_factory=list)
@@ -289,6 +300,19 @@ class WorkerSettings(Section):
                     'like "http://localhost:3000" (no path, no trailing slash), or "*"'
                 )
         return value
+
+    @field_validator("busy_reply", "error_reply")
+    @classmethod
+    def _a_line_to_say(cls, value: str, info: ValidationInfo) -> str:
+        """Some line: empty, the bots posted "……". "must not be empty" alone left the
+        reader guessing whether empty was meant to mean silence, and what to write."""
+        if value.strip():
+            return value
+        key = info.field_name
+        raise ValueError(
+            f"must not be empty ({_WHEN_SAID[key]}, never with silence): delete the "
+            f'line for her own in the [persona] language, or write {key} = "{_LINE_TO_COPY[key]}"'
+        )
 
     @field_validator("url")
     @classmethod
