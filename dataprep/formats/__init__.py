@@ -155,10 +155,11 @@ def _onscripter_why(lines: list[str], filename: str) -> tuple[str, str] | None:
 
 
 def _voice_list_why(lines: list[str]) -> tuple[str, str] | None:
-    """("voice_list", why) when most of these non-blank lines are `path|speaker|…|text`."""
+    """("voice_list", why) when most of these non-blank lines are `path|speaker|…|text`
+    with a voice file's path first."""
     if not lines:
         return None
-    piped = sum(1 for line in lines if voice_list.LINE.fullmatch(line.strip()))
+    piped = sum(1 for line in lines if voice_list.is_entry(line))
     if piped * 2 < len(lines):
         return None
     return "voice_list", f"{piped} of its first {len(lines)} lines are path|speaker|…|text"

@@ -12,6 +12,20 @@ from dataprep.formats.common import ParseOptions
 from dataprep.records import Utterance
 
 LINE = re.compile(r"(?P<path>[^|]*)\|(?P<speaker>[^|]*)\|(?P<lang>[^|]*)\|(?P<text>.*)")
+# What makes a first field a voice file's path, for detection: an audio file's name, or a
+# path (`wavs/001`, `D:\\voice\\001`). Four `|` fields alone are no sign: a WebGAL
+# `choose:A:a.txt|B:b.txt|C:c.txt|D:d.txt;` line has them too.
+_AUDIO = re.compile(r".*\.(?:wav|ogg|mp3|flac|opus|m4a|aac|wma)", re.IGNORECASE)
+_PATH = re.compile(r"(?:[A-Za-z]:)?[^\s:]*[/\\][^\s:]*")
+
+
+def is_entry(line: str) -> bool:
+    """Whether `line` is a voice list's `path|speaker|lang|text`, its path a path."""
+    m = LINE.fullmatch(line.strip())
+    if m is None:
+        return False
+    path = m.group("path").strip()
+    return bool(_AUDIO.fullmatch(path) or _PATH.fullmatch(path))
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
