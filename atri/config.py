@@ -308,7 +308,7 @@ class WorkerSettings(Section):
         reader guessing whether empty was meant to mean silence, and what to write."""
         if value.strip():
             return value
-        key = info.field_name
+        key = str(info.field_name)  # a field validator's: always set
         raise ValueError(
             f"must not be empty ({_WHEN_SAID[key]}, never with silence): delete the "
             f'line for her own in the [persona] language, or write {key} = "{_LINE_TO_COPY[key]}"'
