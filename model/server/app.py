@@ -62,6 +62,7 @@ from model.protocol import (
     character_tag,
     protocol_mismatch,
 )
+from model.server.accept_log import quiet_accept_failures
 from model.server.auth import Unauthorized, check_token
 from model.server.openai_api import OpenAIError, openai_router, unknown_path
 from model.server.slow_clients import (
@@ -457,6 +458,7 @@ async def serve_app(
     `on_ready(url)` runs once uvicorn listens: a client that connects after it is answered
     (before, the socket is only bound and a connection is refused)."""
     raise_open_file_limit()  # before `_server` reads the connection cap from it
+    quiet_accept_failures()  # should the descriptors run out all the same
     server = _server(app, ConnectionLimits())
     await warm_thread_pool()
     with _signals_end_quietly():
