@@ -65,6 +65,9 @@ class BotLines:
     command_not_understood: str
     not_listed: str  # a slash command from someone [discord]'s lists shut out
     media_only: str
+    # A QQ voice message alone, a video alone: what media_only says of pictures.
+    voice_only: str
+    video_only: str
     # One person's share of a shared channel's replies is used up (`ReplyCap.share_notice`).
     share_used_up: str
     # Put into her prompt in the user's words' place: what the model cannot see.
@@ -190,6 +193,8 @@ ZH = BotLines(
     command_not_understood="{name}没看懂这个命令……请从命令菜单里重新选一次吧。",
     not_listed="{name}在这里不接受你的命令。",
     media_only="{name}还看不懂图片和表情呢……用文字和我说吧！",
+    voice_only="{name}还听不了语音呢……用文字和我说吧！",
+    video_only="{name}还看不了视频呢……用文字和我说吧！",
     share_used_up="{name}刚才已经回了你好多句啦，也让这里的大家说说话吧！过一会儿再来找我哦。",
     sticker_note="（发来了贴纸：{{sticker}}）",
     attachment_note="（发来了附件：{{filename}}）",
@@ -286,6 +291,8 @@ EN = BotLines(
     "from the command menu.",
     not_listed="{name} doesn't take your commands here.",
     media_only="{name} can't read pictures or stickers yet... Tell me in words!",
+    voice_only="{name} can't listen to voice messages yet... Tell me in words!",
+    video_only="{name} can't watch videos yet... Tell me in words!",
     share_used_up="{name} has answered you a lot just now, so the others here get a turn too! "
     "Talk to me again in a minute.",
     sticker_note="(sent a sticker: {{sticker}})",
@@ -385,6 +392,8 @@ JA = BotLines(
     "もう一度選んでね。",
     not_listed="{name}はここではあなたのコマンドを受け付けないよ。",
     media_only="{name}はまだ画像やスタンプが読めないの……言葉で話してね！",
+    voice_only="{name}はまだボイスメッセージが聞けないの……言葉で話してね！",
+    video_only="{name}はまだ動画が見られないの……言葉で話してね！",
     share_used_up="{name}、いまはあなたにたくさん答えたから、ここのみんなにも順番をあげるね！"
     "少ししたら、また話しかけて。",
     sticker_note="（スタンプを送った：{{sticker}}）",

@@ -70,7 +70,7 @@ from bot.qq.mentions import (
 from bot.qq.quiet_groups import QUIET_SECONDS, QuietGroups
 from bot.qq.quotes import quoted_note
 from bot.qq.resend import CutReply, PostedParts, WaitingReplies
-from bot.qq.segments import nothing_to_read
+from bot.qq.segments import media_only_line, nothing_to_read
 from bot.qq.sending import (
     SendQueue,
     Stopped,
@@ -636,8 +636,8 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
     # Only here, for a message she answers: `hear` (room context) reads a record sent
     # as an id as unseen, not one call per group message.
     await fetch_record(bot, event.message, connections)
-    # Pictures, stickers, faces, voice alone: her line says she cannot see them. A card,
-    # a file or a roll alone is read as its note (`bot.qq.segments`).
+    # Pictures, stickers, faces, voice, video alone: her line says she cannot see (or
+    # hear) them. A card, a file or a roll alone is read as its note (`bot.qq.segments`).
     media = nothing_to_read(event.message)
     if media and not _said_to_her(event):
         return  # not every sticker in a group set to "all"; and no reply counted for it
@@ -648,7 +648,8 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
     if media:
         # A record sent without its messages is no picture: she says what she cannot open.
         unread = only_unread_record(event.message)
-        await send_reply(bot, event, lines().forward_unread if unread else lines().media_only)
+        line = lines().forward_unread if unread else media_only_line(event.message)
+        await send_reply(bot, event, line)
         return
     request = chat_request(event, text=await spoken_text(bot, event, connections))
     await chat_and_reply(bot, event, request, counted)

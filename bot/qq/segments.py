@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 from nonebot.adapters.onebot.v11 import Message, MessageSegment
 
 from bot.lines import lines
-from bot.qq.text import defang, only_media
+from bot.qq.text import defang, media_kinds, only_media
 from bot.quoting import MAX_NAME_CHARS, MAX_QUOTE_CHARS, cut
 
 # A card's JSON or XML longer than this is not read (a real one is a few kilobytes).
@@ -85,9 +85,22 @@ def tells(segment: MessageSegment) -> bool:
 
 def nothing_to_read(message: Message) -> bool:
     """No words, and nothing a note could tell the model more of than that a picture,
-    a sticker, a face or a voice message came: her `media_only` line answers it (the
-    model could only pretend to have seen it). A card, a file or a roll is read."""
+    a sticker, a face, a voice message or a video came: her line (`media_only_line`)
+    answers it (the model could only pretend to have seen it). A card, a file or a roll
+    is read."""
     return only_media(message) and not any(tells(seg) for seg in message)
+
+
+def media_only_line(message: Message) -> str:
+    """Her line for a message `nothing_to_read` holds: a voice message or a video alone is
+    one she cannot listen to or watch (`media_only` says pictures and stickers, and
+    answered a voice message as if it were one), anything else one she cannot see."""
+    kinds = media_kinds(message)
+    if kinds == {"record"}:
+        return lines().voice_only
+    if kinds == {"video"}:
+        return lines().video_only
+    return lines().media_only
 
 
 def _clean(value: Any, limit: int = MAX_FIELD_CHARS) -> str:

@@ -69,6 +69,11 @@ def only_media(message: Message) -> bool:
     return any(seg.type not in _NOT_MEDIA for seg in message) and not incoming_text(message)
 
 
+def media_kinds(message: Message) -> set[str]:
+    """The kinds of the message's segments that are no words, @ or quote ("image", "record")."""
+    return {seg.type for seg in message if seg.type not in _NOT_MEDIA}
+
+
 def only_unread_record(message: Message) -> bool:
     """Media only, and among it a forwarded record sent as an id (go-cqhttp, Lagrange)."""
     return only_media(message) and any(seg.type == "forward" for seg in message)

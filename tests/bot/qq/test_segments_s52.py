@@ -1,7 +1,7 @@
 """What a QQ message carries beside words reaches the model as a short note: a sticker by
 its name, a voice message, a video, a file by its name, a shared card by its title, a
-die's roll. A card, a file or a roll alone is read; pictures, stickers, faces and voice
-alone keep her `media_only` line. Payloads are the shapes the implementations post (each
+die's roll. A card, a file or a roll alone is read; pictures, stickers and faces alone
+keep her `media_only` line (voice and video alone: test_voice_video_alone_s52.py). Payloads are the shapes the implementations post (each
 names the one that sends it), read directly, through NoneBot (nonebug), and through
 `atri serve` over a real OneBot v11 WebSocket.
 """
@@ -314,9 +314,13 @@ async def test_over_onebot_what_she_cannot_see_is_noted_beside_the_words(ws_url:
 
 
 async def test_over_onebot_a_sticker_or_voice_alone_gets_her_line(ws_url: str) -> None:
-    for seen in (NAPCAT_SHOP_STICKER, NAPCAT_VOICE):
+    # Voice alone has a line of its own (test_voice_video_alone_s52.py).
+    for seen, line in (
+        (NAPCAT_SHOP_STICKER, lines().media_only),
+        (NAPCAT_VOICE, lines().voice_only),
+    ):
         event = group_message(_at_her(seen), user_id=4704)
-        assert await _answered(ws_url, event) == lines().media_only
+        assert await _answered(ws_url, event) == line
 
 
 async def test_over_onebot_a_hostile_card_reaches_her_as_plain_text(ws_url: str) -> None:
