@@ -5,8 +5,11 @@ are tested in tests/bot/discord, the QQ matcher in tests/bot/qq (their fixtures)
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from atri.adapter_commands import adopted_lines
 from atri.config import settings_from_dict
 from atri.errors import ConfigError
 from bot.lines import BotLines, lines, lines_for, use_card, use_character, use_command
@@ -66,3 +69,10 @@ def test_a_name_discord_refuses_is_one_sentence_naming_the_key(name: str) -> Non
     assert said.startswith("config.toml: [bot] command_name = ")
     assert "must be 1 to 26 lower-case letters of any script, digits, - or _" in said
     assert "\n" not in said
+
+
+def test_atri_adapters_adopt_names_the_configured_reload_command(tmp_path: Path) -> None:
+    settings = settings_from_dict({"bot": {"command_name": "eileen"}})
+    said = " ".join(adopted_lines(settings, tmp_path / "lora", tmp_path / "20260101-000000"))
+    assert "`/eileen-admin reload` (QQ: `/eileen reload`)" in said
+    assert "/atri" not in said
