@@ -46,6 +46,7 @@ def adapters_adopt(
 def adopted_lines(settings: Settings, source: Path, folder: Path) -> list[str]:
     """What was adopted, and when a running worker serves it."""
     base = settings.model.base.strip() or "the offline default"
+    command = settings.bot.command_name  # what the bots' members type
     done = (
         f"Adopted {source} as adapter version {folder.name}: {folder} (checked against "
         f"[model] base {base}; its datasets, training settings and character are unknown, "
@@ -55,11 +56,11 @@ def adopted_lines(settings: Settings, source: Path, folder: Path) -> list[str]:
         return [
             done,
             "A running worker picks it up at its next look (every "
-            f"{settings.reload.interval_seconds} s), or at once on `/atri-admin reload` "
-            "(QQ: `/atri reload`).",
+            f"{settings.reload.interval_seconds} s), or at once on `/{command}-admin reload` "
+            f"(QQ: `/{command} reload`).",
         ]
     return [
         done,
-        "A running worker switches to it on `/atri-admin reload` (QQ: `/atri reload`); "
+        f"A running worker switches to it on `/{command}-admin reload` (QQ: `/{command} reload`); "
         "with [reload] enabled it would pick it up by itself.",
     ]

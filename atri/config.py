@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
+import regex
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -111,6 +112,42 @@ TextId = Annotated[str, BeforeValidator(_id_as_text)]
 # A Discord id ("snowflake"), an integer as discord.py gives it; its digits in quotes
 # (as `[room]` takes them) are read as the same number.
 DiscordId = Annotated[int, BeforeValidator(_text_as_id)]
+
+
+# Discord's rule for a slash command's name (its API docs), which QQ's commands follow too:
+# a name one platform takes and the other refuses would split a community's commands.
+_DISCORD_COMMAND_NAME = regex.compile(r"[-_\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}")
+# The admin group is `<name>-admin`, itself a command name of at most 32 characters.
+ADMIN_SUFFIX = "-admin"
+MAX_COMMAND_NAME = 32 - len(ADMIN_SUFFIX)
+
+
+# What a command name may be, as an error says it after "must be".
+COMMAND_NAME_RULE = (
+    f"1 to {MAX_COMMAND_NAME} lower-case letters of any script, digits, - or _, without "
+    f'spaces or dots, like "eileen" or "亚托莉" (Discord\'s slash-command rule, leaving '
+    f'room for "{ADMIN_SUFFIX}" in the admin group\'s name)'
+)
+
+
+def command_name_problem(name: str) -> str | None:
+    """Why `name` cannot be the bots' command name (`/atri`, `/atri-admin`), or None."""
+    fits = 1 <= len(name) <= MAX_COMMAND_NAME and _DISCORD_COMMAND_NAME.fullmatch(name)
+    if not fits or name != name.lower():
+        return f"must be {COMMAND_NAME_RULE}"
+    return None
+
+
+def _a_command_name(name: str) -> str:
+    problem = command_name_problem(name)
+    if problem is not None:
+        raise ValueError(problem)
+    return name
+
+
+# What members type before a command: `/atri reset` on QQ, the `/atri` and `/atri-admin`
+# slash groups on Discord.
+CommandName = Annotated[str, AfterValidator(_a_command_name)]
 
 
 # Where a server listens ([worker] host, [qq] host). "" bound every interface: a server
@@ -636,6 +673,10 @@ class DataprepSettings(Section):
         return self
 
 
+class BotSettings(Section):
+    command_name: CommandName = "atri"
+
+
 class DiscordSettings(Section):
     reply_in_dms: bool = True
     channels: list[DiscordId] = Field(default_factory=list)
@@ -709,6 +750,7 @@ class Settings(Section):
     train: TrainSettings = Field(default_factory=TrainSettings)
     eval: EvalSettings = Field(default_factory=EvalSettings)
     dataprep: DataprepSettings = Field(default_factory=DataprepSettings)
+    bot: BotSettings = Field(default_factory=BotSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     qq: QQSettings = Field(default_factory=QQSettings)
 

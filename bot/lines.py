@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-from atri.config import Settings
+from atri.config import BotSettings, Settings
 from model.character.persona import Persona, configured_persona
 from model.protocol import ChannelMode, ReloadResult
+
+# The command the lines show when no config names one (`[bot] command_name`).
+DEFAULT_COMMAND = BotSettings().command_name
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,7 @@ ZH = BotLines(
     shared_user_reset="这里的对话是大家共享的，没有只属于这位成员的部分，所以什么都没有重置。"
     "要重置，请重置整个频道或群的对话。",
     personal_user_reset="这位成员和{name}的对话在所有服务器、群和私聊里是同一份，"
-    "所以这里的管理员不能重置它：本人可以用 /atri reset 重置，机器人的主人也可以。"
+    "所以这里的管理员不能重置它：本人可以用 /{command} reset 重置，机器人的主人也可以。"
     "{name}只忘掉了在这里旁听到的这位成员的发言。",
     reset_done="好的，{name}把我们的对话忘掉了（{{count}} 条）。重新开始吧！",
     user_reset_done="已重置该用户的对话记忆（{{count}} 条）。",
@@ -221,14 +224,14 @@ ZH = BotLines(
     memory_sent_privately="{name}把记得的事私信发给你了，去看看吧。",
     memory_not_sent="私信发不出去……加{name}为好友后，再在群里试一次吧。",
     qq_usage="""和{name}聊天：在群里 @{name}、以名字开头，或回复{name}的消息；私聊直接说。
-/atri reset 或 重置记忆 — 忘掉你和{name}的对话
-/atri reset @某人 — 忘掉那个人的对话（群管理员）
-/atri reset group — 忘掉本群的对话（群管理员）
-/atri memory — {name}记得关于你的事（摘要和最近的对话；在群里会私信给你）
-/atri status — {name}现在的状态
-/atri mode off|on|all — 在本群关闭{name}、被叫到才回答、每条都回答（群管理员）
-/atri reload — 换上最新训练的版本（超级用户）
-/atri rollback — 退回上一个可用的版本（超级用户）""",
+/{command} reset 或 重置记忆 — 忘掉你和{name}的对话
+/{command} reset @某人 — 忘掉那个人的对话（群管理员）
+/{command} reset group — 忘掉本群的对话（群管理员）
+/{command} memory — {name}记得关于你的事（摘要和最近的对话；在群里会私信给你）
+/{command} status — {name}现在的状态
+/{command} mode off|on|all — 在本群关闭{name}、被叫到才回答、每条都回答（群管理员）
+/{command} reload — 换上最新训练的版本（超级用户）
+/{command} rollback — 退回上一个可用的版本（超级用户）""",
     qq_plugin="和{name}聊天（LoRA 角色模型），管理员可重置{name}的记忆",
     slash_atri="和{name}有关的命令",
     slash_reset="让{name}忘掉和你的对话",
@@ -256,7 +259,7 @@ EN = BotLines(
     shared_user_reset="The conversation here is shared by everyone, so no part of it is that "
     "member's alone: nothing was reset. To reset it, reset the whole channel or group.",
     personal_user_reset="That member's conversation with {name} is one for every server, "
-    "group and DM, so an admin here cannot reset it: they can with /atri reset, and so can "
+    "group and DM, so an admin here cannot reset it: they can with /{command} reset, and so can "
     "the bot's owner. Only what {name} overheard them say here was forgotten.",
     reset_done="OK, {name} has forgotten our conversation ({{count}} messages). Let's start over!",
     user_reset_done="Reset that member's conversation ({{count}} messages).",
@@ -322,14 +325,14 @@ EN = BotLines(
     "then try again in the group.",
     qq_usage="""Chat with {name}: in a group, @ {name}, start with the name, or reply to a
 message from {name}; in a private chat, just talk.
-/atri reset — forget your conversation with {name}
-/atri reset @someone — forget that person's conversation (group admins)
-/atri reset group — forget this group's conversation (group admins)
-/atri memory — what {name} remembers about you (sent privately when asked in a group)
-/atri status — how {name} is doing
-/atri mode off|on|all — quiet here, answer when called, or answer everything (group admins)
-/atri reload — put the newest trained version live (superusers)
-/atri rollback — go back to the previous usable version (superusers)""",
+/{command} reset — forget your conversation with {name}
+/{command} reset @someone — forget that person's conversation (group admins)
+/{command} reset group — forget this group's conversation (group admins)
+/{command} memory — what {name} remembers about you (sent privately when asked in a group)
+/{command} status — how {name} is doing
+/{command} mode off|on|all — quiet here, answer when called, or answer everything (group admins)
+/{command} reload — put the newest trained version live (superusers)
+/{command} rollback — go back to the previous usable version (superusers)""",
     qq_plugin="Chat with {name} (a LoRA character model); admins can reset {name}'s memory",
     slash_atri="Commands about {name}",
     slash_reset="Make {name} forget your conversation",
@@ -357,7 +360,7 @@ JA = BotLines(
     shared_user_reset="ここの会話はみんなで共有しているので、そのメンバーだけの部分はありません。"
     "何もリセットしていません。リセットするなら、チャンネルかグループ全体をリセットしてください。",
     personal_user_reset="そのメンバーと{name}の会話はすべてのサーバー・グループ・DMで共通なので、"
-    "ここの管理者はリセットできません。リセットできるのは本人（/atri reset）とボットの持ち主です。"
+    "ここの管理者はリセットできません。リセットできるのは本人（/{command} reset）とボットの持ち主です。"
     "{name}がここで耳にした、そのメンバーの発言だけを忘れました。",
     reset_done="わかった、{name}はわたしたちの会話を忘れたよ（{{count}} 件）。また最初から話そう！",
     user_reset_done="そのメンバーの会話をリセットしました（{{count}} 件）。",
@@ -423,14 +426,14 @@ JA = BotLines(
     "もう一度グループで試してね。",
     qq_usage="""{name}と話すには、グループでは @するか、名前で呼びかけるか、{name}のメッセージに
 返信してね。個別チャットでは、そのまま話しかけてね。
-/atri reset — あなたとの会話を忘れる
-/atri reset @誰か — その人の会話を忘れる（グループ管理者）
-/atri reset group — このグループの会話を忘れる（グループ管理者）
-/atri memory — あなたについて覚えていること（グループで聞くと個別に送ります）
-/atri status — {name}のいまの様子
-/atri mode off|on|all — このグループで止める、呼ばれたら答える、全部に答える（グループ管理者）
-/atri reload — 最新の学習済みバージョンに切り替える（スーパーユーザー）
-/atri rollback — ひとつ前の使えるバージョンに戻す（スーパーユーザー）""",
+/{command} reset — あなたとの会話を忘れる
+/{command} reset @誰か — その人の会話を忘れる（グループ管理者）
+/{command} reset group — このグループの会話を忘れる（グループ管理者）
+/{command} memory — あなたについて覚えていること（グループで聞くと個別に送ります）
+/{command} status — {name}のいまの様子
+/{command} mode off|on|all — このグループで止める、呼ばれたら答える、全部に答える（グループ管理者）
+/{command} reload — 最新の学習済みバージョンに切り替える（スーパーユーザー）
+/{command} rollback — ひとつ前の使えるバージョンに戻す（スーパーユーザー）""",
     qq_plugin="{name}と話そう（LoRA キャラクターモデル）、管理者は記憶をリセットできます",
     slash_atri="{name}に関するコマンド",
     slash_reset="{name}にあなたとの会話を忘れてもらう",
@@ -452,21 +455,23 @@ JA = BotLines(
 _BY_LANGUAGE = {"zh": ZH, "en": EN, "ja": JA}
 
 
-def lines_for(name: str, language: str) -> BotLines:
-    """The lines in `language` (Chinese when it is none of ours) with her name filled in; the
-    placeholders a sentence fills when it is said stay as `{count}` and the like."""
+def lines_for(name: str, language: str, command: str = DEFAULT_COMMAND) -> BotLines:
+    """The lines in `language` (Chinese when it is none of ours) with her name and the
+    bots' command name (`[bot] command_name`: "/atri reset") filled in; the placeholders
+    a sentence fills when it is said stay as `{count}` and the like."""
     template = _BY_LANGUAGE.get(language, ZH)
     # A sentence formatted again when said must not read braces in her name as its own.
     escaped = name.replace("{", "{{").replace("}", "}}")
     filled = {}
     for field in fields(BotLines):
         text: str = getattr(template, field.name)
-        filled[field.name] = text.format(name=escaped if "{{" in text else name)
+        filled[field.name] = text.format(name=escaped if "{{" in text else name, command=command)
     return replace(template, **filled)
 
 
 _current = lines_for("亚托莉", "zh")
 _language = "zh"
+_command = DEFAULT_COMMAND
 
 
 def lines() -> BotLines:
@@ -484,6 +489,8 @@ def use_card(settings: Settings, card: Persona | None = None) -> BotLines:
     she is served in: its name and language after `[persona] language` (ATRI's card,
     written in Chinese, speaks English as "ATRI" on the offline English model). A note
     in Chinese among English words pulled her replies into Chinese."""
+    global _command
+    _command = settings.bot.command_name
     her = configured_persona(settings, card)
     return _speak_as(her.name, her.main_language)
 
@@ -497,9 +504,17 @@ def use_character(name: str, language: str) -> BotLines | None:
     return _speak_as(name, language)
 
 
+def use_command(command: str) -> BotLines:
+    """Name the bots' command `command` in every line that shows one (`/eileen reset`),
+    keeping her name and language; a worker's character learned later keeps it too."""
+    global _command
+    _command = command
+    return _speak_as(_current.name, _language)
+
+
 def _speak_as(name: str, language: str) -> BotLines:
     global _current, _language
-    _current = lines_for(name, language)
+    _current = lines_for(name, language, _command)
     _language = language if language in _BY_LANGUAGE else "zh"
     return _current
 

@@ -37,7 +37,7 @@ from bot.limits import (
     QuietNotices,
     ReplyCap,
 )
-from bot.lines import error_line_of, lines
+from bot.lines import DEFAULT_COMMAND, error_line_of, lines
 from bot.quoting import poll_note, quote_note
 from model.character.persona import Persona, canned_lines
 from model.protocol import (
@@ -648,6 +648,7 @@ class AtriClient(discord.Client):
         sync_state_path: Path,
         error_reply: str = WorkerSettings().error_reply,
         defer_after: float = DEFER_AFTER_SECONDS,
+        command_name: str = DEFAULT_COMMAND,
         **options: Any,
     ) -> None:
         # ATRI never joins voice: no warning about the voice libraries she does not need.
@@ -668,7 +669,9 @@ class AtriClient(discord.Client):
         # What was last registered with Discord, so an unchanged set is not re-sent.
         self.sync_state_path = sync_state_path
         self.tree: app_commands.CommandTree[AtriClient] = app_commands.CommandTree(self)
-        add_commands(self.tree, worker, cfg, defer_after, self.modes, self.roles_for_dm)
+        add_commands(
+            self.tree, worker, cfg, defer_after, self.modes, self.roles_for_dm, command_name
+        )
 
     async def setup_hook(self) -> None:
         await sync_commands(self, self.tree, self.cfg.guild_ids, self.sync_state_path)
@@ -904,6 +907,7 @@ async def _run_client(
         settings.discord,
         error_reply=canned_lines(settings, card).error,
         sync_state_path=settings.path(settings.discord.commands_state),
+        command_name=settings.bot.command_name,
     )
     try:
         async with client:

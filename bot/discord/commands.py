@@ -1,4 +1,5 @@
-"""Slash commands: `/atri …` for everyone, `/atri-admin …` for server managers.
+"""Slash commands: `/atri …` for everyone, `/atri-admin …` for server managers (named
+after `[bot] command_name`: `/eileen`, `/eileen-admin`).
 
 Discord can hide a command from members only as a whole top-level command (its
 `default_member_permissions`), never a single subcommand, so the admin commands get a
@@ -27,13 +28,13 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from atri.config import DiscordSettings
+from atri.config import ADMIN_SUFFIX, DiscordSettings
 from atri.files import write_text_atomic
 from bot import commands
 from bot.commands import Actor, ChannelModes, CommandResult
 from bot.discord.lists import RoleLookup, interaction_permitted
 from bot.discord.text import outgoing_parts
-from bot.lines import BotLines, lines
+from bot.lines import DEFAULT_COMMAND, BotLines, lines
 from model.protocol import ChannelMode, Worker
 
 log = logging.getLogger(__name__)
@@ -258,9 +259,10 @@ def member_commands(
     defer_after: float,
     said: BotLines,
     dm_roles: RoleLookup | None = None,
+    command_name: str = DEFAULT_COMMAND,
 ) -> app_commands.Group:
     """`/atri`: what every member may do (whom the lists let through)."""
-    group = _ListedMembers(settings, dm_roles, name="atri", description=fit(said.slash_atri))
+    group = _ListedMembers(settings, dm_roles, name=command_name, description=fit(said.slash_atri))
     simple = _simple_commands(group, worker, settings, defer_after)
     simple("reset", said.slash_reset, commands.reset_self)
     simple("memory", said.slash_memory, commands.remembered)
@@ -285,12 +287,13 @@ def admin_commands(
     defer_after: float,
     said: BotLines,
     modes: ChannelModes | None = None,
+    command_name: str = DEFAULT_COMMAND,
 ) -> app_commands.Group:
     """`/atri-admin`: hidden from members without Manage Server and never offered in
     DMs (there is no server to manage there); checked again anyway."""
     group = _InstalledGroup(
         ADMIN_CONTEXTS,
-        name="atri-admin",
+        name=command_name + ADMIN_SUFFIX,
         description=fit(said.slash_admin),
         default_permissions=discord.Permissions(manage_guild=True),
         guild_only=True,
@@ -338,13 +341,15 @@ def add_commands(
     defer_after: float = DEFER_AFTER_SECONDS,
     modes: ChannelModes | None = None,
     dm_roles: RoleLookup | None = None,
+    command_name: str = DEFAULT_COMMAND,
 ) -> None:
     """Built when the client starts, so the menu names the character `atri serve`
-    configured (`bot.lines.use_card`), in the language she is served in."""
+    configured (`bot.lines.use_card`), in the language she is served in; the groups are
+    `/<command_name>` and `/<command_name>-admin` (`[bot] command_name`)."""
     said = lines()
     tree.error(answer_command_error)
-    tree.add_command(member_commands(worker, settings, defer_after, said, dm_roles))
-    tree.add_command(admin_commands(worker, settings, defer_after, said, modes))
+    tree.add_command(member_commands(worker, settings, defer_after, said, dm_roles, command_name))
+    tree.add_command(admin_commands(worker, settings, defer_after, said, modes, command_name))
     # Guild-scoped commands are looked up per guild when their interactions arrive.
     for guild_id in settings.guild_ids:
         tree.copy_global_to(guild=discord.Object(guild_id))

@@ -54,7 +54,7 @@ from bot.limits import (
     ReplyCap,
     SeenRecently,
 )
-from bot.lines import error_line_of, lines
+from bot.lines import error_line_of, lines, use_command
 from bot.qq import NoWorker, current_worker, reports, set_worker
 from bot.qq.config import Config, PluginConfigError, read_plugin_config
 from bot.qq.connections import Connections, HookTasks
@@ -94,14 +94,6 @@ PLATFORM = "qq"
 REF_FIELDS = {"platform", "user_id", "channel_id", "guild_id", "request_id"}
 RESET_WORDS = "重置记忆"
 GROUP_WORDS = {"group", "群", "本群"}
-__plugin_meta__ = PluginMetadata(
-    name="ATRI",
-    description=lines().qq_plugin,
-    usage=lines().qq_usage,
-    type="application",
-    config=Config,
-    supported_adapters={"~onebot.v11"},
-)
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +120,16 @@ def _read_config() -> Config:
 
 
 config = _read_config()
+# Every line that shows a command (`/eileen reset`) names the configured one.
+use_command(config.atri_command_name)
+__plugin_meta__ = PluginMetadata(
+    name="ATRI",
+    description=lines().qq_plugin,
+    usage=lines().qq_usage,
+    type="application",
+    config=Config,
+    supported_adapters={"~onebot.v11"},
+)
 # Declared once; the command layer checks `is_admin` again and logs refusals.
 ADMINS: Permission = SUPERUSER | GROUP_ADMIN | GROUP_OWNER
 
@@ -796,7 +798,8 @@ def error_line() -> str:
 
 
 async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
-    """The answer to `/atri …`; failures become ATRI's error line."""
+    """The answer to `/atri …` (`config.atri_command_name`); failures become ATRI's error
+    line."""
     words = incoming_text(args).split()
     action = words[0].lower() if words else ""
     try:
@@ -813,7 +816,7 @@ async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
             run = commands.reload if action == "reload" else commands.rollback
             return (await run(current_worker(), actor)).text
     except Exception:
-        log.exception("QQ command /atri %s failed", action)
+        log.exception("QQ command /%s %s failed", config.atri_command_name, action)
         return error_line()
     return lines().qq_usage
 
@@ -835,7 +838,9 @@ async def _unfetched_quote(bot: Bot, event: MessageEvent) -> None:
         event.to_me = quoted_her or replied or at_her_in(event.original_message, me)
 
 
-atri_command = on_command("atri", rule=person, priority=10, block=True, force_whitespace=True)
+atri_command = on_command(
+    config.atri_command_name, rule=person, priority=10, block=True, force_whitespace=True
+)
 reset_words = on_fullmatch(RESET_WORDS, rule=person, priority=10, block=True)
 chat = on_message(rule=person & Rule(_addressed), priority=50, block=True)
 room = on_message(rule=person & Rule(_overheard), priority=60, block=True)

@@ -15,7 +15,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from atri.config import QQSettings, WorkerSettings
+from atri.config import (
+    COMMAND_NAME_RULE,
+    BotSettings,
+    QQSettings,
+    WorkerSettings,
+    command_name_problem,
+)
 from atri.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -53,6 +59,8 @@ class Config(BaseModel):
     # Said when a command fails or the worker cannot be reached. Left at its default,
     # a worker reached over HTTP has her line said in its own language and character.
     atri_error_reply: str = Field(default=WorkerSettings().error_reply, min_length=1)
+    # What members type before a command (`/atri reset`), as `[bot] command_name`.
+    atri_command_name: str = BotSettings().command_name
 
     @field_validator("atri_worker_url")
     @classmethod
@@ -60,6 +68,14 @@ class Config(BaseModel):
         if url and not url.startswith(("http://", "https://")):
             raise ValueError("not an http:// address")
         return url
+
+    @field_validator("atri_command_name")
+    @classmethod
+    def _a_command_name(cls, name: str) -> str:
+        problem = command_name_problem(name)
+        if problem is not None:
+            raise ValueError(problem)
+        return name
 
     @field_validator("atri_error_reply")
     @classmethod
@@ -97,6 +113,7 @@ _ATRI_ENV |= {"ATRI_ONEBOT_ACCESS_TOKEN", "ATRI_OPENAI_API_KEY"}
 _EXAMPLES = {
     "atri_worker_url": "http://127.0.0.1:8765",
     "atri_error_reply": "出错了，稍后再试",
+    "atri_command_name": "eileen",
 }
 
 
@@ -118,6 +135,8 @@ def what_to_write(field: str) -> str:
     elif info.annotation is float:
         unit = " of seconds" if field.endswith("_seconds") else ""
         rule, example = f"a number{unit}, {least} or more", str(info.default)
+    elif field == "atri_command_name":
+        rule, example = COMMAND_NAME_RULE, _EXAMPLES[field]
     elif field == "atri_worker_url":
         rule, example = "the http:// address `atri worker` listens at", _EXAMPLES[field]
     else:

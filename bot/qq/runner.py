@@ -75,6 +75,7 @@ def nonebot_options(
         "atri_answer_pokes": qq.answer_pokes,
         "atri_poke_cooldown_seconds": qq.poke_cooldown_seconds,
         "atri_error_reply": canned_lines(settings, card).error,
+        "atri_command_name": settings.bot.command_name,
     }
 
 

@@ -13,6 +13,6 @@ from bot import lines
 
 @pytest.fixture(autouse=True)
 def keep_bot_lines() -> Iterator[None]:
-    before, language = lines.lines(), lines.spoken_language()
+    before, language, command = lines.lines(), lines.spoken_language(), lines._command
     yield
-    lines._current, lines._language = before, language
+    lines._current, lines._language, lines._command = before, language, command

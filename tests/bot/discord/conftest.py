@@ -53,6 +53,7 @@ async def running_client(
         settings.discord,
         error_reply=settings.worker.error_reply,
         sync_state_path=settings.path(settings.discord.commands_state),
+        command_name=settings.bot.command_name,
         guild_ready_timeout=0.01,
         **options,
     )
