@@ -83,13 +83,8 @@ def raise_open_file_limit() -> None:
             soft = hard
         except (ValueError, OSError):
             pass  # macOS caps it below some hard limits: keep what we have
-    log.debug("open descriptor limit: %s (hard %s)", _shown_limit(soft), _shown_limit(hard))
-
-
-def _shown_limit(limit: int) -> str:
-    import resource
-
-    return "unlimited" if limit == resource.RLIM_INFINITY else str(limit)
+    shown = {resource.RLIM_INFINITY: "unlimited"}
+    log.debug("open descriptor limit: %s (hard %s)", shown.get(soft, soft), shown.get(hard, hard))
 
 
 def connection_cap(wanted: int = MAX_CONNECTIONS) -> int:
