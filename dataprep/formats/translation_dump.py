@@ -140,28 +140,23 @@ def _entries(text: str, options: ParseOptions) -> _Read:
             last.translation = (number, said)
             last_original = False
             continue
-        if is_original:
-            if (
-                waiting is not None
-                and waiting.number == index
-                and waiting.original is None
-                and waiting.family == family
-            ):
-                waiting.original = (number, said)
-                last, waiting = waiting, None
-            else:
-                last = waiting = _Pair(index, family, (number, said))
-                append(waiting)
-        elif (
+        side = (number, said)
+        if (
             waiting is not None
             and waiting.number == index
-            and waiting.translation is None
             and waiting.family == family
+            and (waiting.original if is_original else waiting.translation) is None
         ):
-            waiting.translation = (number, said)
+            # The other side of the pair read last: the pair is whole.
+            if is_original:
+                waiting.original = side
+            else:
+                waiting.translation = side
             last, waiting = waiting, None
         else:
-            last = waiting = _Pair(index, family, None, (number, said))
+            last = waiting = (
+                _Pair(index, family, side) if is_original else _Pair(index, family, None, side)
+            )
             append(waiting)
         last_original = is_original
     read = _Read(entries)
