@@ -21,6 +21,7 @@ from model.memory import Memory
 from model.room import RoomBounds
 from tests.atri.memory_cli import atri, memory_config
 from tests.cli_output import says
+from tests.mount_namespace import run_in_mount_namespace
 
 ODD = "qq:user:\x1b[2J7"  # ESC [2J: clear the screen
 HIDDEN = "qq:user:\u202e8"  # a right-to-left override
@@ -185,26 +186,13 @@ def test_a_disk_that_refuses_a_new_database_is_named_not_the_path(
 def in_own_mounts(tmp_path: Path, mount: str, commands: list[list[str]]) -> list[tuple[int, str]]:
     """Run `atri` commands where `mount` (shell) made a full or read-only disk, in a mount
     namespace of their own (`unshare`): no privileges needed, nothing left mounted."""
-    if shutil.which("unshare") is None:
-        pytest.skip("no unshare here")
-    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip("user and mount namespaces are not allowed here")
     results = tmp_path / "results"
     results.mkdir()
-    lines = [f"{mount} || exit 97"]
+    lines = []
     for i, command in enumerate(commands):
         atri_command = shlex.join([sys.executable, "-m", "atri", *command])
         lines.append(f"{atri_command} > {results}/{i}.out 2>&1; echo $? > {results}/{i}.rc")
-    run = subprocess.run(
-        ["unshare", "-rm", "sh", "-c", "\n".join(lines)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "400"},
-    )
-    if run.returncode == 97:
-        pytest.skip(f"cannot mount here: {run.stderr.strip()}")
+    run_in_mount_namespace(mount, lines, env={**os.environ, "COLUMNS": "400"})
     return [
         (
             int((results / f"{i}.rc").read_text()),

@@ -9,8 +9,6 @@ from __future__ import annotations
 import errno
 import os
 import shlex
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pytest
 
 from tests.dataprep.conftest import FIXTURES
 from tests.dataprep.test_run_outcomes import prep, snapshot
+from tests.mount_namespace import run_in_mount_namespace
 
 REPO = Path(__file__).resolve().parents[2]
 OUTPUTS = {"atri_sharegpt.json", "atri_messages.jsonl", "dataset_info.json", "atri_stats.json"}
@@ -108,23 +107,14 @@ def test_the_staging_folder_of_a_killed_run_inside_the_folder_is_removed(
 def run_in_own_mount(tmp_path: Path, size: str, commands: list[str]) -> str:
     """`commands` (shell) where `tmp_path/out` is a tmpfs of `size`, in a mount namespace
     of their own (`unshare`): no privileges needed, nothing left mounted."""
-    if shutil.which("unshare") is None:
-        pytest.skip("no unshare here")
-    if subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode != 0:
-        pytest.skip("user and mount namespaces are not allowed here")
     out = tmp_path / "out"
     out.mkdir()
-    script = "\n".join([f"mount -t tmpfs -o size={size} tmpfs {out} || exit 97", *commands])
-    run = subprocess.run(
-        ["unshare", "-rm", "sh", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    run = run_in_mount_namespace(
+        f"mount -t tmpfs -o size={size} tmpfs {out}",
+        commands,
         cwd=tmp_path,
         env={**os.environ, "COLUMNS": "400", "PYTHONPATH": str(REPO)},
     )
-    if run.returncode == 97:
-        pytest.skip(f"cannot mount here: {run.stderr.strip()}")
     return run.stdout + run.stderr
 
 
