@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
-from dataprep.formats.common import QUOTE_PAIRS, SOUND_REF
+from dataprep.formats.common import QUOTE_PAIRS, SOUND_REF, drop_bracket_ruby
 from dataprep.records import Sample
 
 USER_PLACEHOLDER = "{{user}}"
@@ -54,8 +54,6 @@ _MARKUP = re.compile(
     r"[\w/\\.-]+\.(?:ogg|wav|mp3|opus|flac)\b[）)]?"
 )
 _MARKUP_KEPT = r"\g<keep>"
-# CatSystem2's ruby, `[恋花/れんか]`: a word and its reading in kana; the word stays.
-_BRACKET_RUBY = re.compile(r"\[([^\[\]/\n]{1,32}+)/[\u3041-\u3096\u30a1-\u30fa\u30fc]{1,32}+\]")
 # Cross Channel's and other dumps' ruby in braces, `{七香:Nanaka}`, `{恭:うやうや}`: the
 # word stays. Only that shape, no blank or brace inside, so `{{user}}` and `{name}` stay.
 _BRACE_RUBY = re.compile(r"(?<!\{)\{([^\s{}:]{1,32}+):[^\s{}:]{1,32}+\}(?!\})")
@@ -192,7 +190,7 @@ def apply_text_rules(text: str, markup: bool = True) -> str:
         if "{" in text and ":" in text:
             text = _BRACE_RUBY.sub(r"\1", text)
         if "/" in text and "[" in text:
-            text = _BRACKET_RUBY.sub(r"\1", text)
+            text = drop_bracket_ruby(text)
         audio = "." in text and _AUDIO.search(text) is not None
         if audio or "[" in text or "<" in text or "{" in text:
             # `keep` is only ever set beside a file name; the template costs a Python call

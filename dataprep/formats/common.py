@@ -149,6 +149,17 @@ def is_alias(name: str, aliases: frozenset[str], convert: Callable[[str], str] |
 NAME_BLANKS = "\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
 
 
+# Hiragana and katakana (with the long-vowel mark): a reading written after a word.
+KANA = "\u3041-\u3096\u30a1-\u30fa\u30fc"
+# `[漢字/かんじ]`: a word and its reading in kana, CatSystem2's ruby (`[夏子/なつこ]`).
+_BRACKET_RUBY = re.compile(rf"\[([^\[\]/\n]{{1,32}}+)/[{KANA}]{{1,32}}+\]")
+
+
+def drop_bracket_ruby(text: str) -> str:
+    """The text with each `[漢字/かんじ]` written as its word alone."""
+    return _BRACKET_RUBY.sub(r"\1", text)
+
+
 def tidy_name(name: str) -> str:
     """A speaker's name as read: blanks around it gone, each run of blanks inside it (NBSP,
     U+3000, several spaces) one ASCII space."""

@@ -17,12 +17,14 @@ from dataprep.formats.common import (
     HEADING,
     HEADING_LINE,
     KAG_TAGS,
+    KANA,
     NAME_BLANKS,
     QUOTE_PAIRS,
     SOUND_LINE,
     TAGS_ONLY,
     ParseOptions,
     alias_tag,
+    drop_bracket_ruby,
     is_alias,
     is_code,
     join_pieces,
@@ -452,14 +454,8 @@ _PAGE_END_MARKS = " \t\u3000\\@"
 _CLICK_TAG_AT_END = re.compile(r"\[[a-z]{1,8}\]\Z")
 
 
-# `[漢字/かんじ]`: a word and its reading in kana, CatSystem2's ruby (`[夏子/なつこ]`).
-_KANA_READING = re.compile(r"/[\u3041-\u3096\u30a1-\u30fa\u30fc]++\Z")
-_BRACKET_RUBY = re.compile(r"\[([^\]/\n]++)/[\u3041-\u3096\u30a1-\u30fa\u30fc]++\]")
-
-
-def _drop_bracket_ruby(line: str) -> str:
-    """The line with each `[漢字/かんじ]` written as its word alone."""
-    return _BRACKET_RUBY.sub(r"\1", line)
+# A bracketed name that ends in a reading in kana: `[夏子/なつこ]` (`drop_bracket_ruby`).
+_KANA_READING = re.compile(rf"/[{KANA}]++\Z")
 
 
 def _quote_is_the_line(said: str) -> bool:
@@ -675,7 +671,7 @@ def iter_batches(
                         if f"[{s3}]{t3}" in whole and t3[0] not in _QUOTES:
                             # `[夏子/なつこ]さんとの…`: a reading in kana, the text going
                             # straight on: ruby in narration, not a speaker.
-                            append(Utterance(None, _drop_bracket_ruby(whole), source, line, scene))
+                            append(Utterance(None, drop_bracket_ruby(whole), source, line, scene))
                             continue
                     if len(s3) <= MAX_NAME:
                         append(Utterance(names[s3], direction + t3, source, line, scene))
