@@ -160,11 +160,22 @@ def drop_bracket_ruby(text: str) -> str:
     return _BRACKET_RUBY.sub(r"\1", text)
 
 
+# Chinese and Japanese letters (Han, kana, 々): a blank between two of them in a name
+# (`【森　罗】`, `斑鳩 夏生`) only spaces it out to fill a name box, and read as a space it
+# made "森 罗" and "森罗" two speakers. Hangul is left out: Korean spaces its words.
+_CJK_LETTER = r"[\u3041-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff々〆]"
+_BLANK_BETWEEN_CJK = re.compile(rf"(?<={_CJK_LETTER}) (?={_CJK_LETTER})")
+
+
 def tidy_name(name: str) -> str:
     """A speaker's name as read: blanks around it gone, each run of blanks inside it (NBSP,
-    U+3000, several spaces) one ASCII space."""
+    U+3000, several spaces) one ASCII space, and none between two Chinese or Japanese
+    letters (`森　罗` is 森罗; "Natsuki Kaito" keeps its space). Every reader names its
+    speakers through it."""
     if "  " in name or not name.isprintable() or name != name.strip():
-        return " ".join(name.split())
+        name = " ".join(name.split())
+    if " " in name and not name.isascii():
+        name = _BLANK_BETWEEN_CJK.sub("", name)
     return name
 
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterator
 
 from dataprep.errors import DataprepError
-from dataprep.formats.common import ParseOptions, is_code
+from dataprep.formats.common import ParseOptions, is_code, tidy_name
 from dataprep.records import Utterance
 
 
@@ -82,7 +82,7 @@ class _Lines:
             self.said(m, number)
 
     def said(self, m: re.Match[str], number: int) -> None:
-        speaker = (m.group("speaker") or "").strip() or None
+        speaker = tidy_name(m.group("speaker") or "") or None
         said = (m.group("text") or "").strip()
         if said:
             self.out.append(Utterance(speaker, said, self.source, number, str(self.scene)))

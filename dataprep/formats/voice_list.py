@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from dataprep.formats.common import ParseOptions
+from dataprep.formats.common import ParseOptions, tidy_name
 from dataprep.records import Utterance
 
 LINE = re.compile(r"(?P<path>[^|]*)\|(?P<speaker>[^|]*)\|(?P<lang>[^|]*)\|(?P<text>.*)")
@@ -47,6 +47,6 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             continue
         path = m.group("path").replace("\\", "/")
         folder = path.rsplit("/", 1)[0] if "/" in path else ""
-        speaker = m.group("speaker").strip() or None
+        speaker = tidy_name(m.group("speaker")) or None
         out.append(Utterance(speaker, said, source, number, f"{marks}:{folder}"))
     return out

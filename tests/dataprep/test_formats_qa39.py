@@ -66,8 +66,8 @@ def test_a_chapter_heading_before_a_colon_is_narration(line: str) -> None:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("神\u3000奈：你好", ("神 奈", "你好")),
-        ("斑鳩\u3000夏生：嗯", ("斑鳩 夏生", "嗯")),
+        ("神\u3000奈：你好", ("神奈", "你好")),
+        ("斑鳩\u3000夏生：嗯", ("斑鳩夏生", "嗯")),
         ("Partner: hi", ("Partner", "hi")),
         ("Day Lily: hi", ("Day Lily", "hi")),
         ("Actor: hi", ("Actor", "hi")),

@@ -116,7 +116,7 @@ def said(text: str, name: str = "0.txt", **options: object) -> list[tuple[str | 
 def test_bracketed_names_pages_and_commands() -> None:
     assert said(BRACKETED) == [
         ("恋", "「快起来，森罗」"),
-        ("森 罗", "「呃啊！？」"),
+        ("森罗", "「呃啊！？」"),
         (None, "下腹部突然传来剧痛，我从被窝里跳了起来。"),
         ("恋", "「早上好。今天休息哦」"),
         ("森罗", "「那就去学校吧」"),
@@ -136,7 +136,7 @@ def test_a_pretextgosub_tag_names_the_speaker() -> None:
     assert said(TAGGED) == [
         ("恋", "「早上好」"),
         (None, "我陷入一片混乱。"),
-        ("森 罗", "「今天是平日吗！？」"),
+        ("森罗", "「今天是平日吗！？」"),
     ]
 
 

@@ -79,7 +79,7 @@ def test_colon_after_bracketed_names_through_the_pipeline() -> None:
     [
         ("夏生\u3000：你好", ("夏生", "你好")),
         ("\u3000夏生\u3000：你好", ("夏生", "你好")),
-        ("斑鳩\u3000夏生：你好", ("斑鳩 夏生", "你好")),
+        ("斑鳩\u3000夏生：你好", ("斑鳩夏生", "你好")),
         ("Natsuki\u00a0Kaito: hi", ("Natsuki Kaito", "hi")),
         ("Natsuki\u00a0\u00a0Kaito\u3000: hi", ("Natsuki Kaito", "hi")),
         ("Natsuki  Kaito: hi", ("Natsuki Kaito", "hi")),

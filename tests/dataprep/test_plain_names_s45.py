@@ -9,7 +9,7 @@ from dataprep.formats import ParseOptions, plain
 def test_one_speaker_is_one_name_object_tidied_as_before() -> None:
     text = "斑鳩\u3000夏生：早上好。\n亚托莉：早上好！\n斑鳩\u3000夏生：走吧。\n亚托莉：好的。\n"
     said = plain.parse(text, "a.txt", ParseOptions())
-    assert [u.speaker for u in said] == ["斑鳩 夏生", "亚托莉", "斑鳩 夏生", "亚托莉"]
+    assert [u.speaker for u in said] == ["斑鳩夏生", "亚托莉", "斑鳩夏生", "亚托莉"]
     assert said[0].speaker is said[2].speaker
     assert said[1].speaker is said[3].speaker
 
