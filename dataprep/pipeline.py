@@ -123,6 +123,7 @@ def parse_options(
     name_calls = kirikiri_format.NameCalls()  # of KAG tags that may name a speaker
     renpy: list[LoadedScript] = []
     typed: set[str] = set()  # WebGAL variables the player types a name into
+    scenes: list[tuple[str, str]] = []  # WebGAL scenes, in the order they are read
     for script in scripts:
         if script.fmt == "renpy":
             script.makes_characters = names.add(script.text)
@@ -136,6 +137,7 @@ def parse_options(
             name_calls.add(script.text)
         elif script.fmt == "webgal":
             typed.update(webgal_format.typed_variables(script.text))
+            scenes.append((str(script.path), script.text))
     language = renpy_language(settings.renpy_language, renpy) if renpy else None
     # The chosen language's string translations: what a string said from Python, and a
     # character's name, shows in it.
@@ -165,6 +167,9 @@ def parse_options(
     characters = names.named_by_alias(
         characters, lambda name: is_alias(name, aliases, to_simplified), language
     )
+    webgal_player = dict.fromkeys(typed, lead)
+    # `setVar:heroine=亚托莉;` in one scene names `{heroine}:` in the scenes read after it.
+    webgal_variables, webgal_unresolved = webgal_format.read_variables(scenes, webgal_player)
     return ParseOptions(
         scene_marker=compile_markers(settings.scene_markers),
         custom_regex=re.compile(settings.custom_regex) if settings.custom_regex else None,
@@ -182,7 +187,9 @@ def parse_options(
         kirikiri_name_tags=kirikiri_format.name_tags(
             name_calls, shown, lambda name: is_alias(name, aliases, to_simplified)
         ),
-        webgal_player=dict.fromkeys(typed, lead),
+        webgal_player=webgal_player,
+        webgal_variables=webgal_variables,
+        webgal_unresolved=dict(webgal_unresolved),
         speaker_aliases=aliases,
         convert_name=to_simplified,
         dump_side=settings.dump_side,

@@ -315,6 +315,7 @@ def notes(
         _unresolved_note(counts.unresolved, options),
         _left_out_macros_note(counts.left_out_macros),
         _typed_leads_note(options),
+        _webgal_variables_note(options),
         _mixed_languages_note(stats.files),
         # A run that failed says it in its one sentence (`problem`); one that wrote a few
         # samples from a file read mostly as narration says it here.
@@ -534,6 +535,27 @@ def _typed_leads_note(options: ParseOptions) -> str | None:
         " lead_aliases nor offers one, so all were taken as the lead: adding the lead's"
         " variable or its name to lead_aliases makes only that one the lead, the others"
         " names shown with their value."
+    )
+
+
+def _webgal_variables_note(options: ParseOptions) -> str | None:
+    """Which WebGAL variables were shown (`{heroine}:…`) where no setVar read before them
+    gives a string: their speakers keep the name as written, their lines are a name slot."""
+    unresolved = Counter(options.webgal_unresolved)
+    if not unresolved:
+        return None
+    named = [
+        f"{{{var}}} in {counted(n, 'line')}" for var, n in unresolved.most_common(_VARIABLES_NAMED)
+    ]
+    more = len(unresolved) - len(named)
+    first = unresolved.most_common(1)[0][0]
+    return (
+        "WebGAL variables shown where no setVar read before them gives a string were left as"
+        f" written: {'; '.join(named)}"
+        + (f"; and {counted(more, 'other variable')}" if more > 0 else "")
+        + f". Give the scene that sets them (setVar:{first}=…;, often in start.txt), or add"
+        f" {{{first}}} to [dataprep] character_aliases or lead_aliases to name a speaker so"
+        " written."
     )
 
 

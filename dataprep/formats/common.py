@@ -68,6 +68,15 @@ class ParseOptions:
     # WebGAL variables the player types (`getUserInput:name`, in any scene) → the lead's
     # name: a speaker `{name}:` is the lead, and `{name}` in a line is his name.
     webgal_player: dict[str, str] = field(default_factory=dict)
+    # The WebGAL variables `setVar:heroine=亚托莉;` gives in the scenes read before each one
+    # (source → its stage and its `-global` variables, `webgal.read_variables`): a `{heroine}`
+    # there shows that value. None is a value that is no string (a number, an expression).
+    webgal_variables: dict[str, tuple[dict[str, str | None], dict[str, str | None]]] = field(
+        default_factory=dict
+    )
+    # The variables shown (`{heroine}:…`, `…{place}…`) where no setVar before gives them a
+    # string, → how many lines show each: for the run to name them once.
+    webgal_unresolved: dict[str, int] = field(default_factory=dict)
     # Which side of a bilingual translation dump is read ([dataprep] dump_side):
     # "translation" (its ●/★ lines) or "original" (its ○/☆ lines).
     dump_side: str = "translation"

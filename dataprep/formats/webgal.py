@@ -17,8 +17,10 @@ One statement a line, `command:content -arg -key=value;`, read as WebGAL's own p
 - In the words, `|` breaks the line (joined as the words read), `[文字](注音)` and
   `[文字](style=…)` show the words only, and `\\|`, `\\:`, `\\,`, `\\.`, `\\;`, `\\\\`, `\\{`
   and `\\}` are those characters shown. `{name}` is a variable the running game fills:
-  left for the run to fill or name, as other formats' name slots; a `{…}` that is no
-  plain variable name (`{$stage.x}`, `{名字}`) makes the line unusable
+  one `setVar:name=亚托莉;` gave a string before it (in this scene, or in those the game
+  plays before it: `ParseOptions.webgal_variables`) is that string, in a speaker too;
+  any other is left for the run to fill or name, as other formats' name slots; a `{…}`
+  that is no plain variable name (`{$stage.x}`, `{名字}`) makes the line unusable
   (`UNRESOLVED_VARIABLE`). A variable the player types (`getUserInput:name`, in any
   scene given) holds the player's name: a speaker `{name}:` is the lead, and `{name}` in
   a line his name (`ParseOptions.webgal_player`).
@@ -34,8 +36,10 @@ The game's `config.txt` (`Game_name:…;`, `Title_img:…;`) is no scene: none o
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import PurePath
 
 from dataprep.formats.common import UNRESOLVED_VARIABLE, ParseOptions, join_pieces, tidy_name
 from dataprep.records import Utterance
@@ -106,6 +110,14 @@ _ESCAPED = re.compile(r"\\([\\|:,;.{}])")
 # `{name}` not escaped: WebGAL fills it from the game's variables.
 _INTERPOLATION = re.compile(r"(?<!\\)\{([^{}]*)\}")
 _PLAIN_VARIABLE = re.compile(r"[A-Za-z_]\w*", re.ASCII)
+# How WebGAL's setVar reads a value (resolveSetVarValue): a call (`random()`) or anything
+# with an operator or bracket is an expression, `true`/`false` anywhere a boolean, and a
+# number (`1`, `.5`, `0x1f`) a number; any other word is a string, or the value of the
+# variable it names.
+_SET_EXPRESSION = re.compile(r"[+\-*/()]|true|false")
+_JS_NUMBER = re.compile(
+    r"(?:\d+\.?\d*|\.\d+)(?:[eE]\d+)?|0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+|Infinity"
+)
 # `getUserInput:name -title=…`: the player types a value (a name) into variable `name`.
 _TYPED = re.compile(r"^[ \t]*getUserInput[ \t]*:[ \t]*([^\s;:-][^\s;]*)", re.M)
 # Detection: a line that is a WebGAL command, and one that is narration (`:旁白;`).
@@ -127,20 +139,173 @@ class _Statement:
     args: dict[str, str | bool]
 
 
+@dataclass
+class Variables:
+    """The variables WebGAL holds as the scenes run, as `setVar` gives them: a stage variable
+    (saved with the game) is looked up before a `-global` one (kept across playthroughs) of
+    the same name. None is a value that is no string: a number, a boolean, an expression,
+    a name the player types, or one of two values a `-when` condition picks between."""
+
+    stage: dict[str, str | None] = field(default_factory=dict)
+    global_: dict[str, str | None] = field(default_factory=dict)
+
+    @classmethod
+    def at_start(
+        cls, saved: tuple[dict[str, str | None], dict[str, str | None]] | None
+    ) -> Variables:
+        """The variables a scene starts with: those the scenes read before it left."""
+        return cls() if saved is None else cls(dict(saved[0]), dict(saved[1]))
+
+    def saved(self) -> tuple[dict[str, str | None], dict[str, str | None]]:
+        return dict(self.stage), dict(self.global_)
+
+    def value(self, key: str) -> str | None:
+        if key in self.stage:
+            return self.stage[key]
+        return self.global_.get(key)
+
+    def run(self, statement: _Statement) -> None:
+        """Give the variable of a `setVar:key=value` (or `getUserInput:key`) its value."""
+        if statement.command == "getUserInput":
+            self.stage[statement.content.strip()] = None  # typed while the game runs
+            return
+        # WebGAL fills `{…}` in a statement before running it, and splits it at `=`.
+        key, equals, rest = self.filled(statement.content).partition("=")
+        key = key.strip()
+        if not equals or not key:
+            return
+        value = self._given(rest.split("=", 1)[0].strip())
+        target = self.global_ if _flag(statement, "global") else self.stage
+        if "when" in statement.args and value != self.value(key):
+            value = None  # set only when its condition holds: either value may show
+        target[key] = value
+
+    def _given(self, written: str) -> str | None:
+        """The value `setVar` gives for what is written after `=`: a word naming a
+        variable is that variable's value, any other the word itself."""
+        if _SET_EXPRESSION.search(written) or _JS_NUMBER.fullmatch(written):
+            return None
+        if written in self.stage or written in self.global_:
+            return self.value(written)
+        return written
+
+    def filled(self, text: str, player: dict[str, str] | None = None) -> str:
+        """`text` with each `{variable}` the player types a name into as that name, and
+        each one a setVar gave a string as that string; any other left as written."""
+        if "{" not in text:
+            return text
+
+        def one(m: re.Match[str]) -> str:
+            key = m[1].strip()
+            if player and key in player:
+                return player[key]
+            value = self.value(key)
+            return m[0] if value is None else value
+
+        return _INTERPOLATION.sub(one, text)
+
+    def unfilled(self, statement: _Statement, player: dict[str, str]) -> set[str]:
+        """The plain variables a say statement shows (as its speaker or in its words) that
+        hold no string here."""
+        named = statement.args.get("speaker")
+        shown = [
+            statement.content,
+            statement.speaker or "",
+            named if isinstance(named, str) else "",
+        ]
+        return {
+            key
+            for text in shown
+            for m in _INTERPOLATION.finditer(text)
+            if _PLAIN_VARIABLE.fullmatch(key := m[1].strip())
+            and key not in player
+            and self.value(key) is None
+        }
+
+
+def read_variables(
+    scenes: Iterable[tuple[str, str]], player: dict[str, str]
+) -> tuple[dict[str, tuple[dict[str, str | None], dict[str, str | None]]], Counter[str]]:
+    """The variables each scene (source, text) starts with, the scenes run in the order the
+    game plays them (`_play_order`), as `ParseOptions.webgal_variables`; and the variables
+    shown where none has a string value (a speaker `{heroine}:` before any
+    `setVar:heroine=…;`), → the lines showing each (`ParseOptions.webgal_unresolved`)."""
+    variables = Variables()
+    starts = {}
+    unresolved: Counter[str] = Counter()
+    for source, text in _play_order(list(scenes)):
+        starts[source] = variables.saved()
+        for _, statement in _run(text, variables):
+            if statement.command in (None, "intro"):
+                unresolved.update(variables.unfilled(statement, player))
+    return starts, unresolved
+
+
+def _play_order(scenes: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The scenes in the order the game plays them: `start.txt` first (where WebGAL starts;
+    read in name order it comes after `chapter1.txt`), then the scenes its
+    `changeScene:`, `callScene:` and choices lead to, nearest first; those no scene
+    leads to after them, in the order given."""
+    order = [i for i, (source, _) in enumerate(scenes) if PurePath(source).name == "start.txt"]
+    placed = set(order)
+    at = 0
+    while at < len(order):
+        for name in _scenes_named(scenes[order[at]][1]):
+            for i, (source, _) in enumerate(scenes):
+                if i not in placed and _names_scene(name, source):
+                    order.append(i)
+                    placed.add(i)
+        at += 1
+    order += [i for i in range(len(scenes)) if i not in placed]
+    return [scenes[i] for i in order]
+
+
+def _scenes_named(text: str) -> Iterator[str]:
+    """The scene files a scene goes on to: `changeScene:ch1.txt;`, `callScene:…`, and
+    those among its choices' options (`choose:去海边:sea.txt|回家:home.txt;`)."""
+    for _, raw in _statements(text):
+        statement = _read(raw)
+        if statement is None:
+            continue
+        if statement.command in ("changeScene", "callScene"):
+            yield statement.content
+        elif statement.command == "choose":
+            for option in _LINE_BREAK.split(statement.content):
+                target = option.rpartition(":")[2].strip()
+                if target.endswith(".txt"):
+                    yield target
+
+
+def _names_scene(name: str, source: str) -> bool:
+    """Whether a scene's name (relative to `game/scene/`) is that of the file `source`."""
+    path = PurePath(source).as_posix()
+    return path == name or path.endswith("/" + name.lstrip("./"))
+
+
+def _run(text: str, variables: Variables) -> Iterator[tuple[int, _Statement]]:
+    """Each statement of a scene with its line number, its `setVar`s run as read."""
+    for number, raw in _statements(text):
+        statement = _read(raw)
+        if statement is None:
+            continue
+        if statement.command in ("setVar", "getUserInput"):
+            variables.run(statement)
+        yield number, statement
+
+
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     marker = options.scene_marker.match if options.scene_marker else None
     out: list[Utterance] = []
     scene = branch = 0
     speaker = ""  # the name WebGAL shows: "" for none (narration)
-    for number, raw in _statements(text):
-        statement = _read(raw)
-        if statement is None:
-            continue
+    variables = Variables.at_start(options.webgal_variables.get(source))
+    player = options.webgal_player
+    for number, statement in _run(text, variables):
         if statement.command in _FLOW:
             branch += 1  # the player's pick, a jump or another scene: the exchange ends
             continue
         if statement.command == "intro":
-            said, dropped = _shown(_typed_in(statement.content, options.webgal_player))
+            said, dropped = _shown(variables.filled(statement.content, player))
             if said and marker is not None and marker(said):
                 scene += 1
             elif said:
@@ -148,8 +313,8 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
             continue
         if statement.command is not None:
             continue
-        speaker = _typed_in(_speaker_after(statement, speaker), options.webgal_player)
-        said, dropped = _shown(_typed_in(statement.content, options.webgal_player))
+        speaker = tidy_name(variables.filled(_speaker_after(statement, speaker), player))
+        said, dropped = _shown(variables.filled(statement.content, player))
         if not said:
             continue
         if not speaker and marker is not None and marker(said):
@@ -238,13 +403,6 @@ def _speaker_after(statement: _Statement, before: str) -> str:
 def typed_variables(text: str) -> set[str]:
     """The variables a scene has the player type into (`getUserInput:name`)."""
     return set(_TYPED.findall(text))
-
-
-def _typed_in(text: str, player: dict[str, str]) -> str:
-    """`text` with each `{variable}` the player typed a name into as that name."""
-    if not player or "{" not in text:
-        return text
-    return _INTERPOLATION.sub(lambda m: player.get(m[1].strip(), m[0]), text)
 
 
 def _shown(content: str) -> tuple[str, str | None]:
