@@ -167,7 +167,8 @@ class Variables:
     def run(self, statement: _Statement) -> None:
         """Give the variable of a `setVar:key=value` (or `getUserInput:key`) its value."""
         if statement.command == "getUserInput":
-            self.stage[statement.content.strip()] = None  # typed while the game runs
+            if statement.content.strip():
+                self.stage[statement.content.strip()] = None  # typed while the game runs
             return
         # WebGAL fills `{…}` in a statement before running it, and splits it at `=`.
         key, equals, rest = self.filled(statement.content).partition("=")
@@ -246,15 +247,16 @@ def _play_order(scenes: list[tuple[str, str]]) -> list[tuple[str, str]]:
     read in name order it comes after `chapter1.txt`), then the scenes its
     `changeScene:`, `callScene:` and choices lead to, nearest first; those no scene
     leads to after them, in the order given."""
-    order = [i for i, (source, _) in enumerate(scenes) if PurePath(source).name == "start.txt"]
+    paths = ["/" + PurePath(source).as_posix().lstrip("/") for source, _ in scenes]
+    order = [i for i, path in enumerate(paths) if path.endswith("/start.txt")]
     placed = set(order)
     at = 0
     while at < len(order):
         for name in _scenes_named(scenes[order[at]][1]):
-            for i, (source, _) in enumerate(scenes):
-                if i not in placed and _names_scene(name, source):
-                    order.append(i)
-                    placed.add(i)
+            ending = "/" + name.strip().removeprefix("./")
+            led = [i for i, path in enumerate(paths) if i not in placed and path.endswith(ending)]
+            order += led
+            placed.update(led)
         at += 1
     order += [i for i in range(len(scenes)) if i not in placed]
     return [scenes[i] for i in order]
@@ -274,12 +276,6 @@ def _scenes_named(text: str) -> Iterator[str]:
                 target = option.rpartition(":")[2].strip()
                 if target.endswith(".txt"):
                     yield target
-
-
-def _names_scene(name: str, source: str) -> bool:
-    """Whether a scene's name (relative to `game/scene/`) is that of the file `source`."""
-    path = PurePath(source).as_posix()
-    return path == name or path.endswith("/" + name.lstrip("./"))
 
 
 def _run(text: str, variables: Variables) -> Iterator[tuple[int, _Statement]]:

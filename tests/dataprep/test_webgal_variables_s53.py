@@ -92,6 +92,20 @@ def test_start_txt_sets_the_names_of_the_scenes_it_leads_to(tmp_path: Path) -> N
     assert len(noted) == 1 and "setVar" in noted[0] and "{heroine}" not in noted[0]
 
 
+def test_scenes_a_choice_leads_to_come_after_it(tmp_path: Path) -> None:
+    (tmp_path / "start.txt").write_text(
+        "setVar:heroine=亚托莉;\nchoose:去海边:part1/sea.txt|回家:home.txt;\n", "utf-8"
+    )
+    home = "changeBg:home.webp -next;\nchangeFigure:atri.png -next;\n{heroine}:回家吧。;\n"
+    (tmp_path / "home.txt").write_text(home, "utf-8")
+    (tmp_path / "part1").mkdir()
+    sea = "changeBg:sea.webp -next;\nchangeFigure:atri.png -next;\n夏生:去海边吧。;\n{heroine}:好耶！;\n"
+    (tmp_path / "part1" / "sea.txt").write_text(sea, "utf-8")
+    result = run_pipeline(_settings(), [tmp_path])  # home and part1/sea read first
+    assert [(s.prompt, s.reply) for s in result.train] == [("去海边吧。", "好耶！")]
+    assert not [n for n in result.notes if "WebGAL variables" in n]
+
+
 def test_without_the_scene_that_sets_them_the_names_are_noted_once(tmp_path: Path) -> None:
     path = tmp_path / "chapter1.txt"
     path.write_text(CHAPTER1 + "{heroine}:再见。;\n", "utf-8")
