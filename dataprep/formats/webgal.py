@@ -24,6 +24,8 @@ One statement a line, `command:content -arg -key=value;`, read as WebGAL's own p
   (`UNRESOLVED_VARIABLE`). A variable the player types (`getUserInput:name`, in any
   scene given) holds the player's name: a speaker `{name}:` is the lead, and `{name}` in
   a line his name (`ParseOptions.webgal_player`).
+- Consecutive lines under different `-when=` conditions are alternatives, one of which
+  the game shows: each a branch of its own (`_Alternatives`).
 - `intro:第一行|第二行;` (text on a black screen) is narration. A choice (`choose:`),
   a label (`label:`, where jumps land), a jump (`jumpLabel:`, `chooseLabel:`), another
   scene (`changeScene:`, `callScene:`) and `end` end the exchange.
@@ -292,22 +294,24 @@ def _run(text: str, variables: Variables) -> Iterator[tuple[int, _Statement]]:
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     marker = options.scene_marker.match if options.scene_marker else None
     out: list[Utterance] = []
-    scene = branch = 0
+    scene = 0
+    branches = _Alternatives()
     speaker = ""  # the name WebGAL shows: "" for none (narration)
     variables = Variables.at_start(options.webgal_variables.get(source))
     player = options.webgal_player
     for number, statement in _run(text, variables):
         if statement.command in _FLOW:
-            branch += 1  # the player's pick, a jump or another scene: the exchange ends
+            branches.end_exchange(out)  # the player's pick, a jump or another scene
             continue
+        if statement.command not in (None, "intro"):
+            continue
+        branches.reach(statement.args.get("when"), out)
         if statement.command == "intro":
             said, dropped = _shown(variables.filled(statement.content, player))
             if said and marker is not None and marker(said):
                 scene += 1
             elif said:
-                out.append(Utterance(None, said, source, number, str(scene), dropped, branch))
-            continue
-        if statement.command is not None:
+                out.append(branches.utterance(None, said, source, number, str(scene), dropped))
             continue
         speaker = tidy_name(variables.filled(_speaker_after(statement, speaker), player))
         said, dropped = _shown(variables.filled(statement.content, player))
@@ -316,13 +320,84 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
         if not speaker and marker is not None and marker(said):
             scene += 1
             continue
-        utterance = Utterance(speaker or None, said, source, number, str(scene), dropped, branch)
+        utterance = branches.utterance(speaker or None, said, source, number, str(scene), dropped)
         if _flag(statement, "concat") and _continues(out, utterance):
             out[-1].text = join_pieces([out[-1].text, said])
             out[-1].dropped = out[-1].dropped or dropped
             continue
         out.append(utterance)
+    branches.reach(None, out)
     return out
+
+
+@dataclass(slots=True)
+class _Alternatives:
+    """The branch of each line (`Utterance.branch`, `forked_from`), as the `-when=`
+    conditions on consecutive lines give it. Lines under different conditions one after
+    another (`台词A -when=a==1;` then `台词B -when=a==2;`) are alternatives the game shows
+    one of: each is a branch forking from the lines before them, as the blocks of
+    Naninovel's `@if` chain and Ren'Py's `if` are, so no exchange runs from one into the
+    other; the lines after them go on from those before, as a player whose conditions all
+    failed saw them (a chain with no `else`). Lines under one condition alone are no
+    alternatives: they stay in the branch they are in."""
+
+    branch: int = 0
+    forked_from: int | None = None
+    last: int = 0  # the highest branch given
+    condition: str | None = None  # the open run's condition in force
+    runs: int = 0  # the conditions in the open run (0: none open)
+    before: tuple[int, int | None] = (0, None)  # the branch and fork before the run
+    parent: int | None = None  # the branch its alternatives fork from
+    read_before: int = 0
+
+    def utterance(
+        self,
+        speaker: str | None,
+        said: str,
+        source: str,
+        line: int,
+        scene: str,
+        dropped: str | None,
+    ) -> Utterance:
+        return Utterance(speaker, said, source, line, scene, dropped, self.branch, self.forked_from)
+
+    def reach(self, when: str | bool | None, out: list[Utterance]) -> None:
+        """A line under the condition `when` (None: none): it opens a run of conditional
+        lines, goes on in its alternative, starts the next one, or closes the run."""
+        if when is None:
+            if self.runs:
+                self._close(out)
+            return
+        condition = "".join(str(when).split())
+        if not self.runs:
+            self.before, self.read_before = (self.branch, self.forked_from), len(out)
+            own_lines = bool(out) and out[-1].branch == self.branch
+            self.parent = self.branch if own_lines else self.forked_from
+        elif condition == self.condition:
+            return
+        self.condition = condition
+        self.runs += 1
+        self._new_branch(self.parent)
+
+    def end_exchange(self, out: list[Utterance]) -> None:
+        """A choice, a label, a jump or another scene: the lines after it follow no line."""
+        if self.runs:
+            self._close(out)
+        self._new_branch(None)
+
+    def _close(self, out: list[Utterance]) -> None:
+        if self.runs == 1 or len(out) == self.read_before:
+            # One condition alone (or no line read under any): no alternatives.
+            for utterance in out[self.read_before :]:
+                utterance.branch, utterance.forked_from = self.before
+            self.branch, self.forked_from = self.before
+        else:
+            self._new_branch(self.parent)
+        self.runs, self.condition = 0, None
+
+    def _new_branch(self, forked_from: int | None) -> None:
+        self.last += 1
+        self.branch, self.forked_from = self.last, forked_from
 
 
 def _statements(text: str) -> Iterator[tuple[int, str]]:
