@@ -129,6 +129,11 @@ def detect_format_why(text: str, filename: str, has_custom_regex: bool = False) 
 # `dwave 0,"v.ogg"`). KAG has labels and `;` comments too, never these.
 _ONS_DEFINES = re.compile(r"\*define|game", re.IGNORECASE)
 _ONS_TEXT_END = re.compile(r"[^\x00-\x7f`\[!#].*(?:\\|@)|.*\\|`.*`[\\@/]?")
+# A text line of an excerpt with no commands: Chinese or Japanese words (`【名】「…」`,
+# `名「…」`, narration) ending in a page end `\` or a click wait `@`, not CatSystem2's
+# `\@`; and a dump's `名字：…` line, which ONScripter's text never is.
+_ONS_MARKED_TEXT = re.compile(r"[^\x00-\x7f].*(?:[^\\@]@|[^\\@]\\)")
+_COLON_NAMED = re.compile(r"[^\s「『【:：]{1,12}[:：]")
 
 
 def _onscripter_why(lines: list[str], filename: str) -> tuple[str, str] | None:
@@ -151,6 +156,28 @@ def _onscripter_why(lines: list[str], filename: str) -> tuple[str, str] | None:
         return "onscripter", f"named as ONScripter's script, and {seen}"
     if (defines or (ends >= 3 and commands >= 2)) and defines * 3 + ends + commands >= 6:
         return "onscripter", f"ONScripter signs in its first lines: {seen}"
+    return _onscripter_text_why(stripped)
+
+
+def _onscripter_text_why(stripped: list[str]) -> tuple[str, str] | None:
+    """("onscripter", why) for an excerpt of a script's text alone (no `*label`, `bg` nor
+    `ld`): most of its lines are words ending in a page end `\\` or a click wait `@`,
+    some in `\\`, and hardly any name a speaker before a colon as a dump does. Plain
+    would keep its `!w300` waits and ruby, and split a box's rows into lines."""
+    marked = sum(1 for line in stripped if _ONS_MARKED_TEXT.fullmatch(line))
+    page_ends = sum(1 for line in stripped if line.endswith("\\") and not line.endswith("@\\"))
+    colon_named = sum(1 for line in stripped if _COLON_NAMED.match(line))
+    if (
+        marked >= 5
+        and marked * 3 >= len(stripped) * 2
+        and page_ends >= 2
+        and colon_named * 10 < marked
+    ):
+        return (
+            "onscripter",
+            f"{marked} of its first {len(stripped)} lines are text ending in ONScripter's page"
+            " end \\ or click wait @",
+        )
     return None
 
 
