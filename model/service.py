@@ -884,6 +884,7 @@ class ChatService:
         return Character(
             name=self.persona.name,
             greeting=self.persona.greeting,
+            greetings=self.persona.greetings,
             user_name=self.user_name,
             language=self.persona.main_language,
         )

@@ -10,7 +10,8 @@ cached), so only what never changes goes there:
   note before the new message (`called_up`), at most LORE_BUDGET_CHARS characters of
   them, the highest `priority` (else `insertion_order`) first;
 - `extensions.depth_prompt` (the character's note SillyTavern puts N messages up the
-  chat) is a section of the system prompt.
+  chat) is a section of the system prompt;
+- `alternate_greetings` are greetings beside `first_mes` (`Persona.greetings`).
 """
 
 from __future__ import annotations
@@ -269,9 +270,6 @@ def depth_prompt_text(depth_prompt: dict[str, Any]) -> str:
     return prompt.strip() if isinstance(prompt, str) else ""
 
 
-def unused_greetings(greetings: list[Any]) -> list[str]:
-    """A note on `alternate_greetings`: she greets with `first_mes` only."""
-    count = sum(1 for g in greetings if isinstance(g, str) and g.strip())
-    if not count:
-        return []
-    return [f"alternate_greetings: {count} not used (she greets with first_mes)"]
+def alternate_greetings(greetings: list[Any]) -> list[str]:
+    """The card's `alternate_greetings` that say something."""
+    return [g.strip() for g in greetings if isinstance(g, str) and g.strip()]

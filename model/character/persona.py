@@ -33,10 +33,10 @@ from model.character.card_fields import (
     DEFAULT_SCAN_DEPTH,
     SELECTIVE_LOGIC_IDS,
     KeywordEntry,
+    alternate_greetings,
     called_up,
     depth_prompt_text,
     read_lorebook,
-    unused_greetings,
 )
 from model.character.card_formats import (
     TEXT_CARD_SUFFIXES,
@@ -218,6 +218,9 @@ class Persona(BaseModel):
     scenario: str = ""
     speech_style: str = ""
     greeting: str = ""
+    # A card's `alternate_greetings`: a conversation opens with one of them or
+    # `greeting` (`greetings`).
+    alternate_greetings: list[str] = Field(default_factory=list)
     example_dialogue: list[ExampleTurn] = Field(default_factory=list)
     # A SillyTavern card's system_prompt: it takes the place of the prompt's first
     # sentence, which `{{original}}` in it stands for.
@@ -353,6 +356,16 @@ class Persona(BaseModel):
         entries = called_up(self.keyword_lore, recent, self.lore_scan_depth)
         return [self.fill(entry, "{{user}}") for entry in entries]
 
+    @property
+    def greetings(self) -> list[str]:
+        """The greetings a conversation may open with (`Character.greeting_of` picks one),
+        `greeting` first. A card whose scene is only in its greeting has that one alone:
+        the system prompt, the same for every conversation, carries it."""
+        if self._scene_only_in_greeting():
+            return [self.greeting]
+        said = [g for g in (self.greeting, *self.alternate_greetings) if g.strip()]
+        return said or [self.greeting]
+
     def greeting_for(self, user_name: str) -> str:
         return self.fill(self.greeting, user_name)
 
@@ -377,7 +390,7 @@ class Persona(BaseModel):
                 "creator_notes": "Written for the ATRI project from public facts about the character.",
                 "system_prompt": self.card_system_prompt.strip(),
                 "post_history_instructions": self.post_history_instructions.strip(),
-                "alternate_greetings": [],
+                "alternate_greetings": [g.strip() for g in self.alternate_greetings],
                 "tags": ["ATRI", "visual novel", "robot"],
                 "creator": "ATRI project",
                 "character_version": "1",
@@ -468,7 +481,7 @@ class Persona(BaseModel):
         }
         book, book_notes = read_lorebook(_card_field(data, "data", "character_book", dict))
         greetings = _card_field(data, "data", "alternate_greetings", list)
-        return cls(
+        persona = cls(
             name=name,
             user_name=_card_field(ext, "data.extensions.atri", "user_name", str),
             aliases=aliases,
@@ -477,6 +490,7 @@ class Persona(BaseModel):
             scenario=text["scenario"],
             speech_style=_card_field(ext, "data.extensions.atri", "speech_style", str),
             greeting=text["first_mes"],
+            alternate_greetings=alternate_greetings(greetings),
             example_dialogue=parse_mes_example(text["mes_example"], [name, *aliases]),
             card_system_prompt=text["system_prompt"],
             lore=book.constant,
@@ -486,8 +500,14 @@ class Persona(BaseModel):
                 _card_field(extensions, "data.extensions", "depth_prompt", dict)
             ),
             post_history_instructions=text["post_history_instructions"],
-            unused=[*book_notes, *unused_greetings(greetings)],
+            unused=book_notes,
         )
+        if persona.alternate_greetings and persona._scene_only_in_greeting():
+            persona.unused.append(
+                f"alternate_greetings: {len(persona.alternate_greetings)} not used (the "
+                "card's scene is only in first_mes, which the system prompt carries)"
+            )
+        return persona
 
 
 def _keyword_entry_v2(entry: KeywordEntry, entry_id: int) -> dict[str, Any]:

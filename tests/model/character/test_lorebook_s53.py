@@ -1,5 +1,6 @@
 """A card's keyword lorebook entries are told only where a recent message names a key, in
-a note before the new message (the shared, cached system prompt stays the same text)."""
+a note before the new message (the shared, cached system prompt stays the same text), and
+its `alternate_greetings` are greetings picked per conversation."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from model.character.card_fields import LORE_BUDGET_CHARS, KeywordEntry, called_
 from model.character.persona import Persona, load_persona
 from model.character.prompt import Lore, Room, Window, fit_prompt
 from model.engines.echo import EchoEngine
-from model.protocol import ChatRequest
+from model.protocol import Character, ChatRequest
 from model.service import ChatService
 
 SHIP = {"keys": ["Eden"], "content": "The Eden is {{char}}'s sunken ship.", "insertion_order": 2}
@@ -233,3 +234,40 @@ def test_the_note_leads_the_message_after_the_room_lines_and_is_counted() -> Non
 def test_called_up_reads_keys_as_given() -> None:
     entry = KeywordEntry(content="C.", keys=["東京"])
     assert called_up([entry], ["我去了東京。"], 4) == ["C."]
+
+
+async def test_alternate_greetings_are_picked_per_conversation_and_stay(
+    settings: Settings, tmp_path: Path
+) -> None:
+    greetings = [f"Greeting {i}, {{{{user}}}}." for i in range(1, 6)]
+    settings.model.engine = "echo"
+    settings.persona.card = str(write_card(tmp_path, [], alternate_greetings=greetings))
+    async with await ChatService.open(settings) as service:
+        character = await service.character()
+    assert character.greeting == "*{{char}} waves.* Hello, {{user}}!"
+    assert character.greetings == [character.greeting, *greetings]
+    picks = {character.greeting_of(f"test:user{i}") for i in range(40)}
+    assert len(picks) > 1 and picks <= set(character.greetings)
+    # The same conversation gets the same one in another process, as a remote worker's
+    # answer read again.
+    again = Character.model_validate_json(character.model_dump_json())
+    assert all(
+        again.greeting_of(f"test:user{i}") == character.greeting_of(f"test:user{i}")
+        for i in range(40)
+    )
+    assert character.greeting_of("") == character.greeting
+    # A worker from before alternate greetings: its one greeting.
+    assert Character(name="A", greeting="Hi", user_name="you").greeting_of("k") == "Hi"
+
+
+def test_a_scene_only_in_first_mes_keeps_that_greeting(tmp_path: Path) -> None:
+    persona = card(
+        tmp_path,
+        [],
+        description="",
+        personality="",
+        first_mes="*You wake up in a dungeon.*",
+        alternate_greetings=["*You wake up on a beach.*"],
+    )
+    assert persona.greetings == ["*You wake up in a dungeon.*"]
+    assert "dungeon" in persona.system_prompt()
