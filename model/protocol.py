@@ -342,6 +342,19 @@ class Character(BaseModel):
     greeting: str  # with {{user}} where the person's name goes
     user_name: str  # the name used when a platform gives none
     language: str = ""  # the language she speaks ("zh", "en", "ja"; "" = not told)
+    # Every greeting she may open a conversation with, `greeting` first (a card's
+    # `alternate_greetings` after it); empty from a worker that predates them.
+    greetings: list[str] = Field(default_factory=list)
+
+    def greeting_of(self, conversation: str) -> str:
+        """The greeting a conversation is shown: one of `greetings`, picked by a hash of
+        the conversation's key (`conversation`), so the same one every time it is asked,
+        after a restart too, and in every process; `greeting` for none."""
+        options = self.greetings or [self.greeting]
+        if not conversation:
+            return options[0]
+        digest = hashlib.sha256(conversation.encode("utf-8", "surrogatepass")).digest()
+        return options[int.from_bytes(digest[:8], "big") % len(options)]
 
 
 class HistoryEntry(BaseModel):

@@ -36,10 +36,12 @@ from model.character.persona import (
     reply_lines,
 )
 from model.character.prompt import (
+    LORE_HEADINGS,
     ROOM_HEADINGS,
     SUMMARY_HEADINGS,
     ChatMessages,
     FittedPrompt,
+    Lore,
     PastTurn,
     PromptTooLong,
     Recalled,
@@ -232,6 +234,7 @@ class ChatService:
         self.room_heading = ROOM_HEADINGS.get(persona.main_language, ROOM_HEADINGS["zh"])
         self.speak_up = self._new_speak_up()
         self.summary_heading = SUMMARY_HEADINGS.get(persona.main_language, SUMMARY_HEADINGS["zh"])
+        self.lore_heading = LORE_HEADINGS.get(persona.main_language, LORE_HEADINGS["zh"])
         # After a speaker's name in room lines and shared conversations: "Aya: hi" in an
         # English prompt, as her card's example lines write it, not "Aya：hi".
         self.speaker_colon = FRAMINGS.get(persona.main_language, FRAMINGS["en"]).colon
@@ -584,13 +587,14 @@ class ChatService:
         with memory_step("read"):
             so_far = replace(await self._conversation_so_far(scope, request), edits_seen=edits_seen)
             room = await self._room_context(request)
+        lore = await self._called_up_lore(request, so_far, text)
         limits = RowLimits(request.max_new_tokens or 0, tuple(request.stop))
         # Room for this reply's own cap only: a client asking for a short reply keeps
         # more of its conversation (the engines keep each batch within the window).
         reply_room = limits.cap(self.settings.generation.max_new_tokens)
         window = Window(self.engine.context_window, reply_room, so_far.history_cap)
         fitted, generation, retries = await self._fit_and_generate(
-            request, text, so_far, room, window, name, limits, notes
+            request, text, so_far, room, window, name, limits, notes, lore
         )
         if scope:
             # What she remembers must be what the user was told. The deadline passing
@@ -641,6 +645,16 @@ class ChatService:
             history_cap=self.settings.memory.max_history_tokens,
         )
 
+    async def _called_up_lore(self, request: ChatRequest, so_far: SoFar, text: str) -> Lore | None:
+        """The card's keyword lorebook entries whose keys are in the conversation's latest
+        messages (the new one included); none for a client's own character. Found off the
+        event loop: a lorebook of hundreds of keys is searched in every message."""
+        if request.system_prompt or not self.persona.keyword_lore:
+            return None
+        recent = [*(turn.content for turn in so_far.earlier), text]
+        entries = await asyncio.to_thread(self.persona.called_up_lore, recent)
+        return Lore(entries, self.lore_heading) if entries else None
+
     async def _fit_and_generate(
         self,
         request: ChatRequest,
@@ -651,9 +665,10 @@ class ChatService:
         name: str,
         limits: RowLimits,
         notes: str = "",
+        lore: Lore | None = None,
     ) -> tuple[FittedPrompt, Generation, int]:
         """The prompt fitted and answered, again if an adapter went live meanwhile;
-        `notes` follow her own prompt (`chat`)."""
+        `notes` follow her own prompt (`chat`), `lore` leads the new message."""
         shared = self.settings.memory.scope == "channel" and bool(request.channel_id)
         for attempt in range(1, PROMPT_SWITCH_ATTEMPTS + 1):
             # The prompt is the live version's; a reload between building it and the
@@ -678,6 +693,7 @@ class ChatService:
                 # character has names this worker does not know).
                 () if request.system_prompt else (self.persona.name, *self.persona.aliases),
                 self.speaker_colon,
+                lore,
             )
             generation, retries = await self._generate_in_character(fitted.messages, name, limits)
             if request.system_prompt or generation.adapter_version == version:
@@ -868,6 +884,7 @@ class ChatService:
         return Character(
             name=self.persona.name,
             greeting=self.persona.greeting,
+            greetings=self.persona.greetings,
             user_name=self.user_name,
             language=self.persona.main_language,
         )

@@ -1,47 +1,246 @@
 """A SillyTavern card's fields beyond its description, personality, scenario, greeting
-and examples: what of them goes into her system prompt, and which are not used.
+and examples: what of them goes into her prompt, and which are not used.
 
-Everything read here goes into the system prompt, which is the same for every message
-and every user (its KV states are cached), so nothing is placed by chat position or
-keyword as SillyTavern does:
-- `character_book` entries (enabled ones; `constant` ones first, then by
-  `insertion_order`) are background facts, at most LORE_BUDGET_CHARS characters of them:
-  ATRI does not scan messages for an entry's keywords, so a keyword entry is always there;
+The system prompt is the same for every message and every user (its KV states are
+cached), so only what never changes goes there:
+- `character_book`'s enabled `constant` entries (by `insertion_order`) are background
+  facts in the system prompt, at most LORE_BUDGET_CHARS characters of them;
+- its enabled keyword entries (`keys`, and `secondary_keys` where `selective`) are not:
+  an entry whose key is in the conversation's last `scan_depth` messages is told in a
+  note before the new message (`called_up`), at most LORE_BUDGET_CHARS characters of
+  them, the highest `priority` (else `insertion_order`) first;
 - `extensions.depth_prompt` (the character's note SillyTavern puts N messages up the
-  chat) is a section of the prompt.
+  chat) is a section of the system prompt;
+- `alternate_greetings` are greetings beside `first_mes` (`Persona.greetings`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import re
+from collections.abc import Sequence
+from typing import Any, Literal, TypeGuard
 
-# The most characters of lorebook entries the prompt takes: a card with a lorebook of
-# hundreds of entries must not crowd the chat out of the context window.
+from pydantic import BaseModel, Field
+
+# The most characters of lorebook entries the system prompt takes, and the most the note
+# of called-up entries takes: a card with a lorebook of hundreds of entries must not
+# crowd the chat out of the context window.
 LORE_BUDGET_CHARS = 2000
+# How many of the latest messages (the new one included) a keyword entry's keys are
+# looked for in, where the book gives no `scan_depth`: the new message, her last reply
+# and the exchange before (SillyTavern's default, 2, forgets a subject named one
+# exchange ago).
+DEFAULT_SCAN_DEPTH = 4
+# SillyTavern's `extensions.selectiveLogic`: how `secondary_keys` narrow an entry down.
+_SELECTIVE_LOGIC: dict[object, Literal["and_any", "not_all", "not_any", "and_all"]] = {
+    0: "and_any",
+    1: "not_all",
+    2: "not_any",
+    3: "and_all",
+}
+SELECTIVE_LOGIC_IDS = {logic: number for number, logic in _SELECTIVE_LOGIC.items()}
+# A key SillyTavern reads as a regular expression: /pattern/flags.
+_SLASHED_REGEX = re.compile(r"^/(.+)/([a-z]*)$", re.DOTALL)
 
 
-def lore_entries(book: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """The lorebook entries the prompt carries, and a note on those left out (if any)."""
-    entries = [e for e in book.get("entries") or [] if _enabled(e)]
-    # Constant entries are always in SillyTavern's prompt: they come first.
-    entries.sort(key=lambda e: (not e.get("constant"), _order(e)))
+class KeywordEntry(BaseModel):
+    """A lorebook entry told only when one of its `keys` is in a recent message."""
+
+    content: str
+    keys: list[str]
+    # Where `selective`: a secondary key must be there too (`logic` says how).
+    secondary_keys: list[str] = Field(default_factory=list)
+    logic: Literal["and_any", "not_all", "not_any", "and_all"] = "and_any"
+    case_sensitive: bool = False
+    whole_words: bool = False
+    regex: bool = False  # V3's `use_regex`: each key is a regular expression
+    insertion_order: float = 0  # lower: told earlier in the note
+    priority: float | None = None  # over the budget, the lowest goes first
+    scan_depth: int | None = Field(default=None, ge=1)  # its own, over the book's
+
+    def is_called_up(self, scanned: str) -> bool:
+        """Whether a key of it is in `scanned` (the messages its scan depth reaches),
+        and its secondary keys agree."""
+        if not any(self._found(key, scanned) for key in self.keys):
+            return False
+        if not self.secondary_keys:
+            return True
+        found = [self._found(key, scanned) for key in self.secondary_keys]
+        return {
+            "and_any": any(found),
+            "and_all": all(found),
+            "not_any": not any(found),
+            "not_all": not all(found),
+        }[self.logic]
+
+    def _found(self, key: str, text: str) -> bool:
+        pattern = _key_pattern(key, self.case_sensitive, self.whole_words, self.regex)
+        return pattern is not None and pattern.search(text) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_pattern(
+    key: str, case_sensitive: bool, whole_words: bool, regex: bool
+) -> re.Pattern[str] | None:
+    """What a key matches: its words (in any case unless `case_sensitive`; only as whole
+    words where `whole_words`), or the regular expression it is (`regex`, or written
+    /pattern/flags as SillyTavern does). A pattern that is not valid matches nothing."""
+    slashed = _SLASHED_REGEX.match(key.strip())
+    flags = 0 if case_sensitive else re.IGNORECASE
+    if slashed:
+        source = slashed[1]
+        flags = (re.IGNORECASE if "i" in slashed[2] else 0) | (
+            re.DOTALL if "s" in slashed[2] else 0
+        )
+        flags |= re.MULTILINE if "m" in slashed[2] else 0
+    elif regex:
+        source = key
+    else:
+        if not key.strip():
+            return None
+        source = re.escape(key.strip())
+        if whole_words:
+            source = rf"(?<!\w){source}(?!\w)"
+    try:
+        return re.compile(source, flags)
+    except re.error:
+        return None
+
+
+class Lorebook(BaseModel):
+    """A card's `character_book` as ATRI uses it."""
+
+    constant: list[str] = Field(default_factory=list)  # in the system prompt
+    keyword: list[KeywordEntry] = Field(default_factory=list)  # called up by their keys
+    scan_depth: int = Field(default=DEFAULT_SCAN_DEPTH, ge=1)
+
+
+def read_lorebook(book: dict[str, Any]) -> tuple[Lorebook, list[str]]:
+    """A card's `character_book`, and a note on what became of its entries (none where
+    all are constant and fit)."""
+    raw = [e for e in book.get("entries") or [] if isinstance(e, dict)]
+    enabled = [e for e in raw if _enabled(e)]
+    disabled = sum(1 for e in raw if e.get("enabled") is False or e.get("disable"))
+    # Constant entries are always in SillyTavern's prompt: they come first. An entry with
+    # no key, which no message could call up, is background after them, as it was.
+    constant = sorted(
+        (e for e in enabled if _is_constant(e)), key=lambda e: (not e.get("constant"), _order(e))
+    )
+    kept = _within_budget([e["content"].strip() for e in constant])
+    keyword = [_keyword_entry(e) for e in enabled if not _is_constant(e)]
+    # One longer than the whole budget could never be told.
+    keyword_kept = [e for e in keyword if len(e.content) <= LORE_BUDGET_CHARS]
+    depth = book.get("scan_depth")
+    lorebook = Lorebook(
+        constant=kept,
+        keyword=keyword_kept,
+        scan_depth=_depth(depth) or DEFAULT_SCAN_DEPTH,
+    )
+    left_out = len(constant) - len(kept) + len(keyword) - len(keyword_kept)
+    return lorebook, _book_note(lorebook, disabled, left_out)
+
+
+def _is_constant(entry: dict[str, Any]) -> bool:
+    keys = entry.get("keys")
+    has_keys = isinstance(keys, list) and any(isinstance(k, str) and k.strip() for k in keys)
+    return bool(entry.get("constant")) or not has_keys
+
+
+def _keyword_entry(entry: dict[str, Any]) -> KeywordEntry:
+    """An entry with keys as ATRI reads it: the V2/V3 fields, and SillyTavern's own
+    (`extensions.selectiveLogic`, `case_sensitive`, `match_whole_words`, `scan_depth`)
+    where the card's fields do not say."""
+    found = entry.get("extensions")
+    ext: dict[str, Any] = found if isinstance(found, dict) else {}
+    # The V2 spec: secondary keys are ignored unless `selective` is true.
+    selective = entry.get("selective") is True
+    case_sensitive = entry.get("case_sensitive")
+    return KeywordEntry(
+        content=entry["content"].strip(),
+        keys=_strings(entry.get("keys")),
+        secondary_keys=_strings(entry.get("secondary_keys")) if selective else [],
+        logic=_SELECTIVE_LOGIC.get(ext.get("selectiveLogic"), "and_any"),
+        case_sensitive=bool(
+            case_sensitive if isinstance(case_sensitive, bool) else ext.get("case_sensitive")
+        ),
+        whole_words=ext.get("match_whole_words") is True,
+        regex=entry.get("use_regex") is True,
+        insertion_order=_order(entry),
+        priority=entry["priority"] if _is_number(entry.get("priority")) else None,
+        scan_depth=_depth(ext.get("scan_depth")),
+    )
+
+
+def _depth(value: object) -> int | None:
+    """A scan depth a card gives: a whole number of messages, at least 1."""
+    return int(value) if _is_number(value) and value >= 1 else None
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str) and v.strip()] if isinstance(value, list) else []
+
+
+def _within_budget(contents: list[str]) -> list[str]:
+    """The contents, in order, that fit LORE_BUDGET_CHARS; one that does not is passed over."""
     kept: list[str] = []
     used = 0
-    for entry in entries:
-        content = entry["content"].strip()
+    for content in contents:
         if used + len(content) <= LORE_BUDGET_CHARS:
             kept.append(content)
             used += len(content)
-    left_out = len(entries) - len(kept)
-    notes = (
-        [
-            f"character_book: {left_out} of its {len(entries)} entries not used (the "
-            f"prompt takes at most {LORE_BUDGET_CHARS} characters of them)"
-        ]
-        if left_out
-        else []
+    return kept
+
+
+def _book_note(book: Lorebook, disabled: int, left_out: int) -> list[str]:
+    """What became of the lorebook's entries, said at start and by `atri persona show`."""
+    if not (book.keyword or disabled or left_out):
+        return []
+    parts = [f"{_entries(len(book.constant))} always in the system prompt"]
+    if book.keyword:
+        parts.append(
+            f"{_entries(len(book.keyword))} with keys, told where one is in the last "
+            f"{book.scan_depth} messages"
+        )
+    if disabled:
+        parts.append(f"{_entries(disabled)} disabled")
+    if left_out:
+        parts.append(
+            f"{_entries(left_out)} not used (over the {LORE_BUDGET_CHARS} characters the "
+            "prompt takes of them)"
+        )
+    return ["character_book: " + "; ".join(parts)]
+
+
+def _entries(count: int) -> str:
+    return f"{count} {'entry' if count == 1 else 'entries'}"
+
+
+def called_up(entries: Sequence[KeywordEntry], recent: Sequence[str], book_depth: int) -> list[str]:
+    """The contents of the entries whose keys are in `recent` (the conversation's
+    messages, oldest first, the new one last), at most LORE_BUDGET_CHARS characters of
+    them: the highest `priority` (else `insertion_order`) kept first, as the V2 and V3
+    specs drop the lowest first; told by `insertion_order`."""
+    scanned: dict[int, str] = {}  # the last messages, per scan depth: joined once
+
+    def last(depth: int) -> str:
+        if depth not in scanned:
+            scanned[depth] = "\n\n".join(recent[-depth:])
+        return scanned[depth]
+
+    found = [e for e in entries if e.is_called_up(last(e.scan_depth or book_depth))]
+    ranked = sorted(
+        range(len(found)),
+        key=lambda i: -(p if (p := found[i].priority) is not None else found[i].insertion_order),
     )
-    return kept, notes
+    kept: set[int] = set()
+    used = 0
+    for i in ranked:
+        if used + len(found[i].content) <= LORE_BUDGET_CHARS:
+            kept.add(i)
+            used += len(found[i].content)
+    told = sorted(kept, key=lambda i: found[i].insertion_order)
+    return [found[i].content for i in told]
 
 
 def _enabled(entry: object) -> bool:
@@ -56,9 +255,13 @@ def _enabled(entry: object) -> bool:
     )
 
 
+def _is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _order(entry: dict[str, Any]) -> float:
     order = entry.get("insertion_order")
-    return order if isinstance(order, int | float) and not isinstance(order, bool) else 0
+    return float(order) if _is_number(order) else 0.0
 
 
 def depth_prompt_text(depth_prompt: dict[str, Any]) -> str:
@@ -67,9 +270,6 @@ def depth_prompt_text(depth_prompt: dict[str, Any]) -> str:
     return prompt.strip() if isinstance(prompt, str) else ""
 
 
-def unused_greetings(greetings: list[Any]) -> list[str]:
-    """A note on `alternate_greetings`: she greets with `first_mes` only."""
-    count = sum(1 for g in greetings if isinstance(g, str) and g.strip())
-    if not count:
-        return []
-    return [f"alternate_greetings: {count} not used (she greets with first_mes)"]
+def alternate_greetings(greetings: list[Any]) -> list[str]:
+    """The card's `alternate_greetings` that say something."""
+    return [g.strip() for g in greetings if isinstance(g, str) and g.strip()]

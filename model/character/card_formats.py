@@ -69,9 +69,14 @@ def with_standard_macros(card: Any) -> Any:
     data = card.get("data") if isinstance(card, dict) else None
     if not isinstance(data, dict):
         return card
-    text = {
+    text: dict[str, Any] = {
         key: standard_macros(data[key]) for key in _TEXT_FIELDS if isinstance(data.get(key), str)
     }
+    greetings = data.get("alternate_greetings")
+    if isinstance(greetings, list):
+        text["alternate_greetings"] = [
+            standard_macros(g) if isinstance(g, str) else g for g in greetings
+        ]
     return {**card, "data": {**data, **text}}
 
 

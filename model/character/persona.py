@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,15 @@ from atri.config import (
 from atri.errors import UserError
 from atri.text_files import NotUtf8Error, decode_hand_written
 from model.character.card_examples import ExampleTurn, parse_mes_example
-from model.character.card_fields import depth_prompt_text, lore_entries, unused_greetings
+from model.character.card_fields import (
+    DEFAULT_SCAN_DEPTH,
+    SELECTIVE_LOGIC_IDS,
+    KeywordEntry,
+    alternate_greetings,
+    called_up,
+    depth_prompt_text,
+    read_lorebook,
+)
 from model.character.card_formats import (
     TEXT_CARD_SUFFIXES,
     UNKNOWN_FORMAT,
@@ -209,11 +218,18 @@ class Persona(BaseModel):
     scenario: str = ""
     speech_style: str = ""
     greeting: str = ""
+    # A card's `alternate_greetings`: a conversation opens with one of them or
+    # `greeting` (`greetings`).
+    alternate_greetings: list[str] = Field(default_factory=list)
     example_dialogue: list[ExampleTurn] = Field(default_factory=list)
     # A SillyTavern card's system_prompt: it takes the place of the prompt's first
     # sentence, which `{{original}}` in it stands for.
     card_system_prompt: str = ""
     lore: list[str] = Field(default_factory=list)  # background facts (its lorebook)
+    # Lorebook entries told only when a key of theirs is in the last `lore_scan_depth`
+    # messages: a note before the new message, never the system prompt (`called_up_lore`).
+    keyword_lore: list[KeywordEntry] = Field(default_factory=list)
+    lore_scan_depth: int = Field(default=DEFAULT_SCAN_DEPTH, ge=1)
     character_note: str = ""  # its extensions.depth_prompt
     post_history_instructions: str = ""  # the prompt's last section
     # Fields of the card that are not used, said by `atri persona show` and at start.
@@ -333,6 +349,23 @@ class Persona(BaseModel):
         )
         return template.replace("{{char}}", self.name).strip()
 
+    def called_up_lore(self, recent: Sequence[str]) -> list[str]:
+        """The keyword lorebook entries whose keys are in `recent` (the conversation's
+        messages, oldest first, the new one last), her name filled in and `{{user}}`
+        kept, as the system prompt keeps it."""
+        entries = called_up(self.keyword_lore, recent, self.lore_scan_depth)
+        return [self.fill(entry, "{{user}}") for entry in entries]
+
+    @property
+    def greetings(self) -> list[str]:
+        """The greetings a conversation may open with (`Character.greeting_of` picks one),
+        `greeting` first. A card whose scene is only in its greeting has that one alone:
+        the system prompt, the same for every conversation, carries it."""
+        if self._scene_only_in_greeting():
+            return [self.greeting]
+        said = [g for g in (self.greeting, *self.alternate_greetings) if g.strip()]
+        return said or [self.greeting]
+
     def greeting_for(self, user_name: str) -> str:
         return self.fill(self.greeting, user_name)
 
@@ -357,7 +390,7 @@ class Persona(BaseModel):
                 "creator_notes": "Written for the ATRI project from public facts about the character.",
                 "system_prompt": self.card_system_prompt.strip(),
                 "post_history_instructions": self.post_history_instructions.strip(),
-                "alternate_greetings": [],
+                "alternate_greetings": [g.strip() for g in self.alternate_greetings],
                 "tags": ["ATRI", "visual novel", "robot"],
                 "creator": "ATRI project",
                 "character_version": "1",
@@ -382,10 +415,11 @@ class Persona(BaseModel):
         }
 
     def _character_book(self) -> dict[str, Any]:
-        """The background facts as a lorebook of constant entries, in their order."""
-        if not self.lore:
+        """The background facts as a lorebook of constant entries, in their order, then
+        the keyword entries as SillyTavern writes them."""
+        if not (self.lore or self.keyword_lore):
             return {}
-        entries = [
+        constant = [
             {
                 "id": i,
                 "keys": [],
@@ -397,7 +431,13 @@ class Persona(BaseModel):
             }
             for i, fact in enumerate(self.lore)
         ]
-        return {"character_book": {"entries": entries, "extensions": {}}}
+        keyword = [
+            _keyword_entry_v2(entry, len(constant) + i) for i, entry in enumerate(self.keyword_lore)
+        ]
+        book: dict[str, Any] = {"entries": [*constant, *keyword], "extensions": {}}
+        if self.lore_scan_depth != DEFAULT_SCAN_DEPTH:
+            book["scan_depth"] = self.lore_scan_depth
+        return {"character_book": book}
 
     @classmethod
     def from_card_v2(cls, card: Any) -> Persona:
@@ -439,9 +479,9 @@ class Persona(BaseModel):
                 "post_history_instructions",
             )
         }
-        lore, lore_notes = lore_entries(_card_field(data, "data", "character_book", dict))
+        book, book_notes = read_lorebook(_card_field(data, "data", "character_book", dict))
         greetings = _card_field(data, "data", "alternate_greetings", list)
-        return cls(
+        persona = cls(
             name=name,
             user_name=_card_field(ext, "data.extensions.atri", "user_name", str),
             aliases=aliases,
@@ -450,15 +490,48 @@ class Persona(BaseModel):
             scenario=text["scenario"],
             speech_style=_card_field(ext, "data.extensions.atri", "speech_style", str),
             greeting=text["first_mes"],
+            alternate_greetings=alternate_greetings(greetings),
             example_dialogue=parse_mes_example(text["mes_example"], [name, *aliases]),
             card_system_prompt=text["system_prompt"],
-            lore=lore,
+            lore=book.constant,
+            keyword_lore=book.keyword,
+            lore_scan_depth=book.scan_depth,
             character_note=depth_prompt_text(
                 _card_field(extensions, "data.extensions", "depth_prompt", dict)
             ),
             post_history_instructions=text["post_history_instructions"],
-            unused=[*lore_notes, *unused_greetings(greetings)],
+            unused=book_notes,
         )
+        if persona.alternate_greetings and persona._scene_only_in_greeting():
+            persona.unused.append(
+                f"alternate_greetings: {len(persona.alternate_greetings)} not used (the "
+                "card's scene is only in first_mes, which the system prompt carries)"
+            )
+        return persona
+
+
+def _keyword_entry_v2(entry: KeywordEntry, entry_id: int) -> dict[str, Any]:
+    """A keyword entry in the V2 shape, with SillyTavern's own fields for what V2 lacks."""
+    extensions: dict[str, Any] = {
+        "selectiveLogic": SELECTIVE_LOGIC_IDS[entry.logic],
+        "match_whole_words": entry.whole_words,
+    }
+    if entry.scan_depth is not None:
+        extensions["scan_depth"] = entry.scan_depth
+    return {
+        "id": entry_id,
+        "keys": entry.keys,
+        "secondary_keys": entry.secondary_keys,
+        "selective": bool(entry.secondary_keys),
+        "content": entry.content,
+        "enabled": True,
+        "insertion_order": entry.insertion_order,
+        "constant": False,
+        "case_sensitive": entry.case_sensitive,
+        "use_regex": entry.regex,
+        **({"priority": entry.priority} if entry.priority is not None else {}),
+        "extensions": extensions,
+    }
 
 
 def _json_kind(value: object) -> str:

@@ -32,6 +32,12 @@ ROOM_HEADINGS = {
 
 # The most of the history budget the summary may take; a longer one keeps its last whole lines.
 SUMMARY_SHARE = 0.5
+# What leads the lorebook entries a recent message called up, in the language she speaks.
+LORE_HEADINGS = {
+    "zh": "（和这里有关的背景设定）",
+    "en": "(Background that matters here)",
+    "ja": "（ここに関わる背景設定）",
+}
 # What leads her summary of older exchanges, in the language she speaks.
 SUMMARY_HEADINGS = {
     "zh": "（你记得的之前的对话）",
@@ -137,6 +143,19 @@ class Recalled:
 
 
 @dataclass(frozen=True)
+class Lore:
+    """The card's keyword lorebook entries that recent messages called up
+    (`Persona.called_up_lore`): a note right before the new message, so the system
+    prompt, shared and cached, stays the same text."""
+
+    entries: Sequence[str]
+    heading: str = LORE_HEADINGS["zh"]
+
+    def block(self) -> str:
+        return "\n".join([self.heading, *self.entries])
+
+
+@dataclass(frozen=True)
 class Turn:
     role: str
     content: str
@@ -162,6 +181,7 @@ class FittedPrompt:
     message_cut: bool  # the new message itself was too long and lost its start
     room_lines: int = 0  # room lines shown
     summary_shown: bool = False  # the summary led the history
+    lore_shown: bool = False  # the called-up lorebook entries led the new message
 
 
 class PromptTooLong(UserError):
@@ -321,6 +341,7 @@ def fit_prompt(
     recalled: Recalled | None = None,
     her_names: Sequence[str] = (),
     colon: str = SPEAKER_COLON,
+    lore: Lore | None = None,
 ) -> FittedPrompt:
     """The one place a conversation is fitted into the context window.
 
@@ -338,6 +359,10 @@ def fit_prompt(
     the history: it opens the first message shown, so roles still alternate. A person
     whose name reads as one of `her_names` is named with their id. A speaker's label
     ends in `colon`, the one of the language she speaks.
+
+    The lorebook entries recent messages called up (`lore`) lead the new message, after
+    the room lines; they go in whole, before room lines and the summary take their
+    shares, where they fit beside the newest exchange, or not at all.
     """
     labels, display_name, shared_scope = _name_people(
         room_context, user_id, display_name, shared_scope, earlier, her_names
@@ -350,6 +375,8 @@ def fit_prompt(
     # is kept before room lines and the summary take their shares, where it fits at all.
     known: dict[str, int] = {}  # the newest exchange's counts, not counted twice
     newest = _newest_exchange_tokens(earlier, shared_scope, labels, budget, count, known, colon)
+    lore_block, lore_used = _fit_lore(lore, budget, count, newest)
+    budget -= lore_used
     room_said, room_used = _fit_room_lines(room_context, labels, count, budget, newest, colon)
     budget -= room_used
     summary_block, summary_used = _fit_summary(recalled, budget, count, newest)
@@ -359,19 +386,26 @@ def fit_prompt(
     )
     return FittedPrompt(
         messages=_assemble(
-            system_prompt, history, new.content, room_context, room_said, summary_block
+            system_prompt,
+            history,
+            _led_by(lore_block, new.content),
+            room_context,
+            room_said,
+            summary_block,
         ),
         text=new.text,
         prompt_tokens=system_tokens
         + history_used
         + room_used
         + summary_used
+        + lore_used
         + new.tokens
         + TEMPLATE_OVERHEAD_TOKENS,
         dropped_turns=len(earlier) - len(history),
         message_cut=new.cut,
         room_lines=len(room_said),
         summary_shown=bool(summary_block),
+        lore_shown=bool(lore_block),
     )
 
 
@@ -519,6 +553,26 @@ def _fit_summary(
         return "", 0
     block = f"{recalled.heading}\n{end}"
     return block, count(block) + 1
+
+
+def _fit_lore(
+    lore: Lore | None, budget: int, count: Callable[[str], int], kept: int = 0
+) -> tuple[str, int]:
+    """The lorebook note and its tokens: whole, where it fits what `kept` tokens (the
+    newest exchange) leave of `budget`; else nothing (half an entry would mislead)."""
+    if lore is None or not lore.entries:
+        return "", 0
+    block = lore.block()
+    room = budget - kept - 1  # 1: the line after it
+    if room <= 0 or len(block) > room * MAX_CHARS_PER_TOKEN:
+        return "", 0
+    tokens = count(block) + 1
+    return (block, tokens) if tokens <= budget - kept else ("", 0)
+
+
+def _led_by(block: str, message: str) -> str:
+    """`message` with `block` (a note for it) before it, where there is one."""
+    return f"{block}\n\n{message}" if block else message
 
 
 def _newest_exchange_tokens(

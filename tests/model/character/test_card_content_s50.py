@@ -130,7 +130,7 @@ def test_post_history_instructions_and_the_depth_prompt_are_in_the_prompt(
     assert again.system_prompt() == prompt
 
 
-def test_lorebook_entries_are_background_facts_within_a_budget(tmp_path: Path) -> None:
+def test_constant_lorebook_entries_are_background_facts_within_a_budget(tmp_path: Path) -> None:
     entries = [
         {"keys": ["Axis"], "content": "Axis Order worships {{char}}.", "insertion_order": 5},
         {"keys": [], "content": "Kazuma owes her money.", "constant": True, "insertion_order": 9},
@@ -139,18 +139,25 @@ def test_lorebook_entries_are_background_facts_within_a_budget(tmp_path: Path) -
     ]
     persona = card(tmp_path, character_book={"entries": entries})
     prompt = persona.system_prompt()
-    assert prompt.endswith("[Background] Kazuma owes her money.\nAxis Order worships Aqua.")
-    assert "Turned off" not in prompt and "xxxx" not in prompt
+    # The keyword entry is told only where a message names Axis (test_lorebook_s53).
+    assert prompt.endswith("[Background] Kazuma owes her money.")
+    assert "Turned off" not in prompt and "xxxx" not in prompt and "Axis" not in prompt
     assert persona.unused == [
-        "character_book: 1 of its 3 entries not used (the prompt takes at most 2000 "
-        "characters of them)"
+        "character_book: 1 entry always in the system prompt; 1 entry with keys, told "
+        "where one is in the last 4 messages; 1 entry disabled; 1 entry not used (over the "
+        "2000 characters the prompt takes of them)"
     ]
     assert Persona.from_card_v2(persona.to_card_v2()).system_prompt() == prompt
 
 
-def test_alternate_greetings_are_named_as_not_used(tmp_path: Path) -> None:
-    persona = card(tmp_path, alternate_greetings=["*{{char}} is asleep.*", "Oh! You came!"])
-    assert persona.unused == ["alternate_greetings: 2 not used (she greets with first_mes)"]
+def test_alternate_greetings_are_greetings_beside_first_mes(tmp_path: Path) -> None:
+    persona = card(tmp_path, alternate_greetings=["*<BOT> is asleep.*", "Oh! You came!", " "])
+    assert persona.greetings == [
+        "*{{char}} waves.* Hello, {{user}}!",
+        "*{{char}} is asleep.*",
+        "Oh! You came!",
+    ]
+    assert persona.unused == []
 
 
 def test_the_packaged_card_has_nothing_unused_and_no_new_sections() -> None:
@@ -164,14 +171,15 @@ def test_persona_show_names_the_fields_not_used(tmp_path: Path) -> None:
 
     from atri.cli import app
 
-    card(tmp_path, alternate_greetings=["Oh! You came!"])
+    # Her scene is only in first_mes, which the prompt carries: no other greeting fits it.
+    card(tmp_path, description="", personality="", alternate_greetings=["Oh! You came!"])
     config = tmp_path / "aqua.toml"
     config.write_text('[persona]\ncard = "card.json"\n', encoding="utf-8")
     shown = CliRunner().invoke(app, ["--config", str(config), "persona", "show"])
     assert shown.exit_code == 0, shown.output
     assert (
-        "Character card: alternate_greetings: 1 not used (she greets with first_mes)."
-        in " ".join(shown.output.split())
+        "Character card: alternate_greetings: 1 not used (the card's scene is only in "
+        "first_mes, which the system prompt carries)." in " ".join(shown.output.split())
     )
 
 
