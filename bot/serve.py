@@ -181,7 +181,10 @@ async def console_chat(worker: Worker, console: Console, config_file: str | None
         console,
         user_name=user_name,
         character_name=character.name,
-        greeting=fill_names(character.greeting, character.name, user_name),
+        # One of her greetings, the same for this conversation every time it starts.
+        greeting=fill_names(
+            character.greeting_of(f"{scope.platform}:{scope.user_id}"), character.name, user_name
+        ),
         history=history,
         about=about,
     )
