@@ -17,11 +17,15 @@ cached), so only what never changes goes there:
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any, Literal, TypeGuard
 
+import regex as stoppable_re  # `re` with a timeout
 from pydantic import BaseModel, Field
+
+log = logging.getLogger(__name__)
 
 # The most characters of lorebook entries the system prompt takes, and the most the note
 # of called-up entries takes: a card with a lorebook of hundreds of entries must not
@@ -42,6 +46,10 @@ _SELECTIVE_LOGIC: dict[object, Literal["and_any", "not_all", "not_any", "and_all
 SELECTIVE_LOGIC_IDS = {logic: number for number, logic in _SELECTIVE_LOGIC.items()}
 # A key SillyTavern reads as a regular expression: /pattern/flags.
 _SLASHED_REGEX = re.compile(r"^/(.+)/([a-z]*)$", re.DOTALL)
+# The longest one key's pattern may search the scanned messages: a card's expression such
+# as `(a+)+$` backtracks for minutes on a member's "aaaa…b", holding a worker thread; past
+# this it matches nothing (`regex`, unlike `re`, can stop a search).
+KEY_SEARCH_SECONDS = 0.05
 
 
 class KeywordEntry(BaseModel):
@@ -76,35 +84,46 @@ class KeywordEntry(BaseModel):
 
     def _found(self, key: str, text: str) -> bool:
         pattern = _key_pattern(key, self.case_sensitive, self.whole_words, self.regex)
-        return pattern is not None and pattern.search(text) is not None
+        if pattern is None:
+            return False
+        try:
+            return pattern.search(text, timeout=KEY_SEARCH_SECONDS) is not None
+        except TimeoutError:
+            log.warning(
+                "lorebook key %r took over %.2f s to search a message; read as not there "
+                "(simplify the expression in the card)",
+                key[:80],
+                KEY_SEARCH_SECONDS,
+            )
+            return False
 
 
 @functools.lru_cache(maxsize=4096)
 def _key_pattern(
     key: str, case_sensitive: bool, whole_words: bool, regex: bool
-) -> re.Pattern[str] | None:
+) -> stoppable_re.Pattern[str] | None:
     """What a key matches: its words (in any case unless `case_sensitive`; only as whole
     words where `whole_words`), or the regular expression it is (`regex`, or written
     /pattern/flags as SillyTavern does). A pattern that is not valid matches nothing."""
     slashed = _SLASHED_REGEX.match(key.strip())
-    flags = 0 if case_sensitive else re.IGNORECASE
+    flags = 0 if case_sensitive else stoppable_re.IGNORECASE
     if slashed:
         source = slashed[1]
-        flags = (re.IGNORECASE if "i" in slashed[2] else 0) | (
-            re.DOTALL if "s" in slashed[2] else 0
+        flags = (stoppable_re.IGNORECASE if "i" in slashed[2] else 0) | (
+            stoppable_re.DOTALL if "s" in slashed[2] else 0
         )
-        flags |= re.MULTILINE if "m" in slashed[2] else 0
+        flags |= stoppable_re.MULTILINE if "m" in slashed[2] else 0
     elif regex:
         source = key
     else:
         if not key.strip():
             return None
-        source = re.escape(key.strip())
+        source = stoppable_re.escape(key.strip())
         if whole_words:
             source = rf"(?<!\w){source}(?!\w)"
     try:
-        return re.compile(source, flags)
-    except re.error:
+        return stoppable_re.compile(source, flags)
+    except stoppable_re.error:
         return None
 
 

@@ -5,6 +5,7 @@ its `alternate_greetings` are greetings picked per conversation."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -271,3 +272,13 @@ def test_a_scene_only_in_first_mes_keeps_that_greeting(tmp_path: Path) -> None:
     )
     assert persona.greetings == ["*You wake up in a dungeon.*"]
     assert "dungeon" in persona.system_prompt()
+
+
+def test_a_key_expression_that_backtracks_without_end_is_given_up_quickly() -> None:
+    """A card's `(a+)+$` against a member's "aaaa…b" would backtrack for hours in `re`;
+    the search stops at KEY_SEARCH_SECONDS and the entry is not called up."""
+    entry = KeywordEntry(content="lore", keys=["/(a+)+$/"])
+    started = time.perf_counter()
+    assert not entry.is_called_up("a" * 40 + "b")
+    assert time.perf_counter() - started < 2
+    assert entry.is_called_up("aaaa")
