@@ -50,6 +50,7 @@ _SLASHED_REGEX = re.compile(r"^/(.+)/([a-z]*)$", re.DOTALL)
 # as `(a+)+$` backtracks for minutes on a member's "aaaa…b", holding a worker thread; past
 # this it matches nothing (`regex`, unlike `re`, can stop a search).
 KEY_SEARCH_SECONDS = 0.05
+_slow_keys_told: set[str] = set()  # keys already named in the log (a card's own, so few)
 
 
 class KeywordEntry(BaseModel):
@@ -89,6 +90,9 @@ class KeywordEntry(BaseModel):
         try:
             return pattern.search(text, timeout=KEY_SEARCH_SECONDS) is not None
         except TimeoutError:
+            if key in _slow_keys_told:
+                return False
+            _slow_keys_told.add(key)
             log.warning(
                 "lorebook key %r took over %.2f s to search a message; read as not there "
                 "(simplify the expression in the card)",
