@@ -19,6 +19,10 @@ its quotes taken off, the pre-translation dictionary applied), "translation" rea
 `_TRANSLATIONS`' first field that is not empty. A line with no translation yet is kept
 as a line said but unusable (`Utterance.dropped` "untranslated"), as a dump's is.
 
+A `{"原文": "译文"}` dictionary (MTool's ManualTransFile.json, SExtractor's json
+dictionaries) is read as a translation dump's pairs when its lines name their speakers;
+one that cannot say who speaks is refused with what to give instead.
+
 One file is one scene, as a game's script file is; a narration message that a scene
 marker matches also starts one. Each utterance is at the file line where its object
 starts, where an editor finds it.
@@ -29,7 +33,8 @@ from __future__ import annotations
 import json
 import re
 
-from dataprep.errors import NoScript
+from dataprep.errors import DataprepError, NoScript
+from dataprep.formats import translation_dump
 from dataprep.formats.common import ParseOptions, join_pieces, tidy_name, unreadable_json
 from dataprep.formats.translation_dump import MISSING, ORIGINAL, TRANSLATION
 from dataprep.records import Utterance
@@ -70,9 +75,17 @@ _NARRATION_KEYS = frozenset(
 )
 # JSON's blanks.
 _BLANKS = " \t\n\r"
+_BOM_AND_BLANKS = "\ufeff" + _BLANKS
+# Quote marks a quoted line (one said aloud) opens with.
+_QUOTES = frozenset('「『“"')
+# The longest key of a dictionary of names (`{"アトリ": "亚托莉"}`), and what a name never holds.
+_NAME_MOST = 16
+_NOT_IN_NAMES = re.compile(r"[「」『』“”\"。！？!?…\n]")
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
+    if text.lstrip(_BOM_AND_BLANKS).startswith("{"):
+        return _dictionary(text, source, options)
     entries = _entries(text, source)
     marker = options.scene_marker.match if options.scene_marker else None
     out: list[Utterance] = []
@@ -113,6 +126,36 @@ def _entries(text: str, source: str) -> list[tuple[int, dict[str, object]]]:
     if not entries:
         raise NoScript(f"{source}: is JSON but not {_WHAT}, so no script.")
     return entries
+
+
+def _dictionary(text: str, source: str, options: ParseOptions) -> list[Utterance]:
+    """A `{"原文": "译文"}` dictionary (MTool's ManualTransFile.json, SExtractor's json
+    dictionaries), in file order, read as a translation dump's pairs: only when its lines
+    say who speaks (`【名】「…」`, `名「…」` in the text), for a dictionary keeps each text
+    once, so a name alone on its key names the first line its speaker says, never the
+    others; DataprepError saying what to give instead where they do not."""
+    try:
+        items = _object_items(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise unreadable_json(source, exc, _WHAT) from None
+    if items is None or not all(isinstance(value, str) for _, _, value in items):
+        raise NoScript(f"{source}: is JSON but not {_WHAT}, so no script.")
+    pairs = [(line, _text(key), _text(value)) for line, key, value in items]
+    if all(len(key) <= _NAME_MOST and not _NOT_IN_NAMES.search(key) for _, key, _ in pairs):
+        # Names or settings alone (a tool's name dictionary, a config): no lines.
+        raise NoScript(f"{source}: is JSON but not {_WHAT}, so no script.")
+    said = translation_dump.parse_pairs(pairs, source, options)
+    named = sum(1 for u in said if u.speaker is not None)
+    unnamed = sum(1 for u in said if u.speaker is None and u.text[:1] in _QUOTES)
+    if named == 0 or named < unnamed:
+        raise DataprepError(
+            f'{source}: is a {{"原文": "译文"}} dictionary (as MTool and SExtractor write), which'
+            " holds each text once and so cannot say who speaks its lines"
+            f" ({named} of {named + unnamed} quoted lines named); give the export that keeps"
+            ' the speakers instead: a list of {"name": …, "message": …} objects (SExtractor\'s'
+            " json list, GalTransl's json_jp) or a ○N○ / ●N● two-line dump."
+        )
+    return said
 
 
 def _speaker_keyed(values: list[tuple[int, object]]) -> list[tuple[int, dict[str, object]]]:
@@ -164,6 +207,46 @@ def _values(text: str) -> list[tuple[int, object]] | None:
     if end != len(text):
         raise json.JSONDecodeError("Extra data", text, end)
     return values
+
+
+def _object_items(text: str) -> list[tuple[int, str, object]] | None:
+    """Each (line of its key, key, value) of the top-level JSON object in file order, or
+    None for valid JSON that is no object; json.JSONDecodeError for broken JSON."""
+    decoder = json.JSONDecoder()
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    at = _skip_blanks(text, 0)
+    if not text.startswith("{", at):
+        json.loads(text)
+        return None
+    items: list[tuple[int, str, object]] = []
+    line, counted = 1, 0
+    at = _skip_blanks(text, at + 1)
+    if not text.startswith("}", at):
+        while True:
+            if not text.startswith('"', at):
+                raise json.JSONDecodeError(
+                    "Expecting property name enclosed in double quotes", text, at
+                )
+            key, end = decoder.raw_decode(text, at)
+            line += text.count("\n", counted, at)
+            counted = at
+            at = _skip_blanks(text, end)
+            if not text.startswith(":", at):
+                raise json.JSONDecodeError("Expecting ':' delimiter", text, at)
+            value, end = decoder.raw_decode(text, _skip_blanks(text, at + 1))
+            items.append((line, key, value))
+            at = _skip_blanks(text, end)
+            if text.startswith(",", at):
+                at = _skip_blanks(text, at + 1)
+            elif text.startswith("}", at):
+                break
+            else:
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+    end = _skip_blanks(text, at + 1)
+    if end != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return items
 
 
 def _skip_blanks(text: str, at: int) -> int:
