@@ -20,8 +20,9 @@ its quotes taken off, the pre-translation dictionary applied), "translation" rea
 as a line said but unusable (`Utterance.dropped` "untranslated"), as a dump's is.
 
 A `{"原文": "译文"}` dictionary (MTool's ManualTransFile.json, SExtractor's json
-dictionaries) is read as a translation dump's pairs when its lines name their speakers;
-one that cannot say who speaks is refused with what to give instead.
+dictionaries, and SExtractor's lists of such objects, a line's name a key before its own)
+is read as a translation dump's pairs when its lines name their speakers; one that cannot
+say who speaks is refused with what to give instead.
 
 One file is one scene, as a game's script file is; a narration message that a scene
 marker matches also starts one. Each utterance is at the file line where its object
@@ -78,15 +79,20 @@ _BLANKS = " \t\n\r"
 _BOM_AND_BLANKS = "\ufeff" + _BLANKS
 # Quote marks a quoted line (one said aloud) opens with.
 _QUOTES = frozenset('「『“"')
-# The longest key of a dictionary of names (`{"アトリ": "亚托莉"}`), and what a name never holds.
+# The longest name in a dictionary's keys (`{"アトリ": "亚托莉"}`): a longer key is a line.
 _NAME_MOST = 16
-_NOT_IN_NAMES = re.compile(r"[「」『』“”\"。！？!?…\n]")
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     if text.lstrip(_BOM_AND_BLANKS).startswith("{"):
-        return _dictionary(text, source, options)
-    entries = _entries(text, source)
+        return _read_pairs(_dictionary(text, source), source, options, _A_DICTIONARY)
+    values = _list_values(text, source)
+    entries = _messages(values)
+    if not entries and (pairs := _dictionary_list(values)) is not None:
+        return _read_pairs(pairs, source, options, _DICTIONARIES)
+    entries = entries or _speaker_keyed(values)
+    if not entries:
+        raise NoScript(f"{source}: is JSON but not {_WHAT}, so no script.")
     marker = options.scene_marker.match if options.scene_marker else None
     out: list[Utterance] = []
     scene = 0
@@ -107,33 +113,36 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     return out
 
 
-def _entries(text: str, source: str) -> list[tuple[int, dict[str, object]]]:
-    """The file's message objects, each with the line where it starts; DataprepError,
-    naming the file, for broken JSON or JSON that is no message list."""
+def _list_values(text: str, source: str) -> list[tuple[int, object]]:
+    """The values of the file's top-level list, each with the line where it starts;
+    DataprepError, naming the file, for broken JSON or JSON that is no list."""
     try:
         values = _values(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise unreadable_json(source, exc, _WHAT) from None
     if values is None:
         raise NoScript(f"{source}: is JSON but not {_WHAT}, so no script.")
-    entries = [
+    return values
+
+
+def _messages(values: list[tuple[int, object]]) -> list[tuple[int, dict[str, object]]]:
+    """The message objects among the list's values (`_MESSAGE_KEYS`)."""
+    return [
         (line, value)
         for line, value in values
         if isinstance(value, dict) and not _MESSAGE_KEYS.isdisjoint(value)
     ]
-    if not entries:
-        entries = _speaker_keyed(values)
-    if not entries:
-        raise NoScript(f"{source}: is JSON but not {_WHAT}, so no script.")
-    return entries
 
 
-def _dictionary(text: str, source: str, options: ParseOptions) -> list[Utterance]:
-    """A `{"原文": "译文"}` dictionary (MTool's ManualTransFile.json, SExtractor's json
-    dictionaries), in file order, read as a translation dump's pairs: only when its lines
-    say who speaks (`【名】「…」`, `名「…」` in the text), for a dictionary keeps each text
-    once, so a name alone on its key names the first line its speaker says, never the
-    others; DataprepError saying what to give instead where they do not."""
+# How the refusal of `_read_pairs` names what the file is.
+_A_DICTIONARY = 'a {"原文": "译文"} dictionary (as MTool and SExtractor write)'
+_DICTIONARIES = 'a list of {"原文": "译文"} objects (as SExtractor writes)'
+
+
+def _dictionary(text: str, source: str) -> list[tuple[int, str, str]]:
+    """A `{"原文": "译文"}` dictionary's entries (MTool's ManualTransFile.json, SExtractor's
+    json dictionaries) in file order, each (the line of its key, original, translation);
+    NoScript for an object that holds no lines (a name dictionary, a config)."""
     try:
         items = _object_items(text)
     except (json.JSONDecodeError, RecursionError) as exc:
@@ -141,19 +150,59 @@ def _dictionary(text: str, source: str, options: ParseOptions) -> list[Utterance
     if items is None or not all(isinstance(value, str) for _, _, value in items):
         raise NoScript(f"{source}: is JSON but not {_WHAT}, so no script.")
     pairs = [(line, _text(key), _text(value)) for line, key, value in items]
-    if all(len(key) <= _NAME_MOST and not _NOT_IN_NAMES.search(key) for _, key, _ in pairs):
+    if not any(_is_line(original) for _, original, _ in pairs):
         # Names or settings alone (a tool's name dictionary, a config): no lines.
         raise NoScript(f"{source}: is JSON but not {_WHAT}, so no script.")
+    return pairs
+
+
+def _dictionary_list(values: list[tuple[int, object]]) -> list[tuple[int, str, str]] | None:
+    """SExtractor's lists of `{"原文": "译文"}` objects, one for each line the game shows,
+    its speaker's name a key of its own before the line's (`{"香奈": "香奈", "「そうだよ」":
+    "「是啊」"}`) or an object of its own, as (line, original, translation); None for any
+    other list. A speaker-keyed list (`{"静流": "「欢迎光临」"}`) is told from one by its keys:
+    a name, never a line."""
+    pairs: list[tuple[int, str, str]] = []
+    for line, value in values:
+        if not isinstance(value, dict) or not 1 <= len(value) <= 2:
+            return None
+        if not all(isinstance(said, str) for said in value.values()):
+            return None
+        items = [(_text(key), _text(said)) for key, said in value.items()]
+        if len(items) == 2:
+            (name, their_name), (original, translation) = items
+            named = f"【{their_name or name}】{translation}" if translation else ""
+            pairs.append((line, f"【{name}】{original}", named))
+        else:
+            pairs.append((line, *items[0]))
+    if not any(_is_line(original) for _, original, _ in pairs):
+        return None
+    return pairs
+
+
+def _is_line(text: str) -> bool:
+    """Whether a dictionary's key is a line the game shows, not a name or a setting: a
+    quote, a sentence, or longer than a name."""
+    return text[:1] in _QUOTES or "。" in text or len(text) > _NAME_MOST
+
+
+def _read_pairs(
+    pairs: list[tuple[int, str, str]], source: str, options: ParseOptions, what: str
+) -> list[Utterance]:
+    """Dictionary entries read as a translation dump's pairs, in file order: only when
+    their lines say who speaks (`【名】「…」`, `名「…」`, a name's entry before its line).
+    A dictionary keeps each text once, so a name there names the first line its speaker
+    says, never the others: DataprepError, saying what to give instead, where most
+    quoted lines name no one."""
     said = translation_dump.parse_pairs(pairs, source, options)
     named = sum(1 for u in said if u.speaker is not None)
     unnamed = sum(1 for u in said if u.speaker is None and u.text[:1] in _QUOTES)
     if named == 0 or named < unnamed:
         raise DataprepError(
-            f'{source}: is a {{"原文": "译文"}} dictionary (as MTool and SExtractor write), which'
-            " holds each text once and so cannot say who speaks its lines"
-            f" ({named} of {named + unnamed} quoted lines named); give the export that keeps"
-            ' the speakers instead: a list of {"name": …, "message": …} objects (SExtractor\'s'
-            " json list, GalTransl's json_jp) or a ○N○ / ●N● two-line dump."
+            f"{source}: is {what}, which holds each text once and so cannot say who speaks"
+            f" its lines ({named} of {named + unnamed} quoted lines named); give the export"
+            ' that keeps the speakers instead: a list of {"name": …, "message": …} objects'
+            " (SExtractor's json list, GalTransl's json_jp) or a ○N○ / ●N● two-line dump."
         )
     return said
 

@@ -197,3 +197,37 @@ def test_a_dictionary_that_cannot_say_who_speaks_says_so_and_what_to_give(
 def test_other_objects_stay_no_script(value: object) -> None:
     with pytest.raises(NoScript, match="is JSON but not a list of messages"):
         read_json(value)
+
+
+# SExtractor's json lists (helper_write.writeFormatListCopyKey), translated: one object a
+# line the game shows, its name a key of its own before the line's, or an object of its own.
+NAME_IN_OBJECT = [
+    {"香奈": "香奈", "「そうだよ、お兄ちゃん」": "「是啊，哥哥」"},
+    {"どうやら玄関はまだ先らしい。": "好像离玄关还有段距离。"},
+    {"秀治": "秀治", "「でかすぎるだろ……」": ""},
+    {"秀治": "秀治", "「行こう」": "「走吧」"},
+]
+NAME_APART = [
+    {"香奈": "香奈"},
+    {"「そうだよ、お兄ちゃん」": "「是啊，哥哥」"},
+    {"どうやら玄関はまだ先らしい。": "好像离玄关还有段距离。"},
+    {"秀治": "秀治"},
+    {"「行こう」": "「走吧」"},
+]
+
+
+def test_sextractor_lists_of_dictionaries_are_read_with_their_names() -> None:
+    # Read before as VNTextPatch's speaker-keyed objects: "香奈" said "香奈", and a
+    # speaker "「そうだよ、お兄ちゃん」" said "「是啊，哥哥」".
+    assert read_json(NAME_IN_OBJECT) == [
+        ("香奈", "「是啊，哥哥」", None),
+        (None, "好像离玄关还有段距离。", None),
+        ("秀治", "「でかすぎるだろ……」", "untranslated"),
+        ("秀治", "「走吧」", None),
+    ]
+    assert read_json(NAME_APART) == [
+        ("香奈", "「是啊，哥哥」", None),
+        (None, "好像离玄关还有段距离。", None),
+        ("秀治", "「走吧」", None),
+    ]
+    assert read_json(NAME_APART, "original")[2] == ("秀治", "「行こう」", None)
