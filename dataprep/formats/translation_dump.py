@@ -18,12 +18,13 @@ Lines outside the pairs (a tool's header, a comment) are no one's, and only mark
 scene when a scene marker matches them; but a line right below a marked line goes on
 from it (an entry over two lines, or the text below a mark alone on its line).
 
-Other tools' layouts: `◇N◇`/`◆N◆`; numbers in hex (`☆0000000F☆`, `☆FFFFFFFF☆`) or with a letter tag
-(`★nme00001★` names the speaker of `★txt00002★`, as `☆000000N☆` does `☆000001T☆`);
-Siglus' name field (`☆00000010☆秀治☆「…」`); Cross Channel's stages (`>0○N○` original,
-`>1●N●` translation, `>2□N□` its proofread version); the address in brackets
-(`[0x00000001]原文`, `;[0x00000001]译文`, read as ○/● lines). The mark a file writes first in a
-pair is its original (DLTxT's `★N★ 原文` before `☆N☆ 译文`), unless the kana say otherwise.
+Other tools' layouts: `◇N◇`/`◆N◆`; numbers in hex (`☆0000000F☆`, `☆FFFFFFFF☆`) or
+with a letter tag (`★nme00001★` names the speaker of `★txt00002★`, as `☆000000N☆` does
+`☆000001T☆`); Siglus' name field (`☆00000010☆秀治☆「…」`); Cross Channel's stages
+(`>0○N○` original, `>1●N●` translation, `>2□N□` its proofread version); the address in
+brackets (`[0x00000001]原文`, `;[0x00000001]译文`, read as ○/● lines). The mark a file
+writes first in a pair is its original (DLTxT's `★N★ 原文` before `☆N☆ 译文`), unless the
+kana say otherwise.
 """
 
 from __future__ import annotations
@@ -71,9 +72,10 @@ MARKED = re.compile(
 _MARKS = frozenset(_WHITE + _BLACK + ">;[")
 
 # Tools that write the address in brackets, the original line, then the translation on a
-# `;`-commented line with the same address (`[0x00000001]「おはよう」` / `;[0x00000001]「早上好」`),
-# or the `;` line first: read as `○N○` / `●N●` pairs, the `;` line as the black mark, so the
-# line written first is the original as in any dump (`_black_kana` deciding).
+# `;`-commented line with the same address (`[0x00000001]「おはよう」` then
+# `;[0x00000001]「早上好」`), or the `;` line first: read as `○N○` / `●N●` pairs, the `;`
+# line as the black mark, so the line written first is the original as in any dump
+# (`_black_kana` deciding).
 _BRACKETED = re.compile(r"^([^\S\n]*+)(;?)\[0x([0-9A-Fa-f]{1,16}+)\]", re.M)
 
 
