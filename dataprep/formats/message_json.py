@@ -19,6 +19,11 @@ its quotes taken off, the pre-translation dictionary applied), "translation" rea
 `_TRANSLATIONS`' first field that is not empty. A line with no translation yet is kept
 as a line said but unusable (`Utterance.dropped` "untranslated"), as a dump's is.
 
+A `{"原文": "译文"}` dictionary (MTool's ManualTransFile.json, SExtractor's json
+dictionaries, and SExtractor's lists of such objects, a line's name a key before its own)
+is read as a translation dump's pairs when its lines name their speakers; one that cannot
+say who speaks is refused with what to give instead.
+
 One file is one scene, as a game's script file is; a narration message that a scene
 marker matches also starts one. Each utterance is at the file line where its object
 starts, where an editor finds it.
@@ -29,7 +34,8 @@ from __future__ import annotations
 import json
 import re
 
-from dataprep.errors import NoScript
+from dataprep.errors import DataprepError, NoScript
+from dataprep.formats import translation_dump
 from dataprep.formats.common import ParseOptions, join_pieces, tidy_name, unreadable_json
 from dataprep.formats.translation_dump import MISSING, ORIGINAL, TRANSLATION
 from dataprep.records import Utterance
@@ -70,10 +76,23 @@ _NARRATION_KEYS = frozenset(
 )
 # JSON's blanks.
 _BLANKS = " \t\n\r"
+_BOM_AND_BLANKS = "\ufeff" + _BLANKS
+# Quote marks a quoted line (one said aloud) opens with.
+_QUOTES = frozenset('「『“"')
+# The longest name in a dictionary's keys (`{"アトリ": "亚托莉"}`): a longer key is a line.
+_NAME_MOST = 16
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
-    entries = _entries(text, source)
+    if text.lstrip(_BOM_AND_BLANKS).startswith("{"):
+        return _read_pairs(_dictionary(text, source), source, options, _A_DICTIONARY)
+    values = _list_values(text, source)
+    entries = _messages(values)
+    if not entries and (pairs := _dictionary_list(values)) is not None:
+        return _read_pairs(pairs, source, options, _DICTIONARIES)
+    entries = entries or _speaker_keyed(values)
+    if not entries:
+        raise NoScript(f"{source}: is JSON but not {_WHAT}, so no script.")
     marker = options.scene_marker.match if options.scene_marker else None
     out: list[Utterance] = []
     scene = 0
@@ -94,25 +113,98 @@ def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     return out
 
 
-def _entries(text: str, source: str) -> list[tuple[int, dict[str, object]]]:
-    """The file's message objects, each with the line where it starts; DataprepError,
-    naming the file, for broken JSON or JSON that is no message list."""
+def _list_values(text: str, source: str) -> list[tuple[int, object]]:
+    """The values of the file's top-level list, each with the line where it starts;
+    DataprepError, naming the file, for broken JSON or JSON that is no list."""
     try:
         values = _values(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise unreadable_json(source, exc, _WHAT) from None
     if values is None:
         raise NoScript(f"{source}: is JSON but not {_WHAT}, so no script.")
-    entries = [
+    return values
+
+
+def _messages(values: list[tuple[int, object]]) -> list[tuple[int, dict[str, object]]]:
+    """The message objects among the list's values (`_MESSAGE_KEYS`)."""
+    return [
         (line, value)
         for line, value in values
         if isinstance(value, dict) and not _MESSAGE_KEYS.isdisjoint(value)
     ]
-    if not entries:
-        entries = _speaker_keyed(values)
-    if not entries:
+
+
+# How the refusal of `_read_pairs` names what the file is.
+_A_DICTIONARY = 'a {"原文": "译文"} dictionary (as MTool and SExtractor write)'
+_DICTIONARIES = 'a list of {"原文": "译文"} objects (as SExtractor writes)'
+
+
+def _dictionary(text: str, source: str) -> list[tuple[int, str, str]]:
+    """A `{"原文": "译文"}` dictionary's entries (MTool's ManualTransFile.json, SExtractor's
+    json dictionaries) in file order, each (the line of its key, original, translation);
+    NoScript for an object that holds no lines (a name dictionary, a config)."""
+    try:
+        items = _object_items(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise unreadable_json(source, exc, _WHAT) from None
+    if items is None or not all(isinstance(value, str) for _, _, value in items):
         raise NoScript(f"{source}: is JSON but not {_WHAT}, so no script.")
-    return entries
+    pairs = [(line, _text(key), _text(value)) for line, key, value in items]
+    if not any(_is_line(original) for _, original, _ in pairs):
+        # Names or settings alone (a tool's name dictionary, a config): no lines.
+        raise NoScript(f"{source}: is JSON but not {_WHAT}, so no script.")
+    return pairs
+
+
+def _dictionary_list(values: list[tuple[int, object]]) -> list[tuple[int, str, str]] | None:
+    """SExtractor's lists of `{"原文": "译文"}` objects, one for each line the game shows,
+    its speaker's name a key of its own before the line's (`{"香奈": "香奈", "「そうだよ」":
+    "「是啊」"}`) or an object of its own, as (line, original, translation); None for any
+    other list. A speaker-keyed list (`{"静流": "「欢迎光临」"}`) is told from one by its keys:
+    a name, never a line."""
+    pairs: list[tuple[int, str, str]] = []
+    for line, value in values:
+        if not isinstance(value, dict) or not 1 <= len(value) <= 2:
+            return None
+        if not all(isinstance(said, str) for said in value.values()):
+            return None
+        items = [(_text(key), _text(said)) for key, said in value.items()]
+        if len(items) == 2:
+            (name, their_name), (original, translation) = items
+            named = f"【{their_name or name}】{translation}" if translation else ""
+            pairs.append((line, f"【{name}】{original}", named))
+        else:
+            pairs.append((line, *items[0]))
+    if not any(_is_line(original) for _, original, _ in pairs):
+        return None
+    return pairs
+
+
+def _is_line(text: str) -> bool:
+    """Whether a dictionary's key is a line the game shows, not a name or a setting: a
+    quote, a sentence, or longer than a name."""
+    return text[:1] in _QUOTES or "。" in text or len(text) > _NAME_MOST
+
+
+def _read_pairs(
+    pairs: list[tuple[int, str, str]], source: str, options: ParseOptions, what: str
+) -> list[Utterance]:
+    """Dictionary entries read as a translation dump's pairs, in file order: only when
+    their lines say who speaks (`【名】「…」`, `名「…」`, a name's entry before its line).
+    A dictionary keeps each text once, so a name there names the first line its speaker
+    says, never the others: DataprepError, saying what to give instead, where most
+    quoted lines name no one."""
+    said = translation_dump.parse_pairs(pairs, source, options)
+    named = sum(1 for u in said if u.speaker is not None)
+    unnamed = sum(1 for u in said if u.speaker is None and u.text[:1] in _QUOTES)
+    if named == 0 or named < unnamed:
+        raise DataprepError(
+            f"{source}: is {what}, which holds each text once and so cannot say who speaks"
+            f" its lines ({named} of {named + unnamed} quoted lines named); give the export"
+            ' that keeps the speakers instead: a list of {"name": …, "message": …} objects'
+            " (SExtractor's json list, GalTransl's json_jp) or a ○N○ / ●N● two-line dump."
+        )
+    return said
 
 
 def _speaker_keyed(values: list[tuple[int, object]]) -> list[tuple[int, dict[str, object]]]:
@@ -164,6 +256,46 @@ def _values(text: str) -> list[tuple[int, object]] | None:
     if end != len(text):
         raise json.JSONDecodeError("Extra data", text, end)
     return values
+
+
+def _object_items(text: str) -> list[tuple[int, str, object]] | None:
+    """Each (line of its key, key, value) of the top-level JSON object in file order, or
+    None for valid JSON that is no object; json.JSONDecodeError for broken JSON."""
+    decoder = json.JSONDecoder()
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    at = _skip_blanks(text, 0)
+    if not text.startswith("{", at):
+        json.loads(text)
+        return None
+    items: list[tuple[int, str, object]] = []
+    line, counted = 1, 0
+    at = _skip_blanks(text, at + 1)
+    if not text.startswith("}", at):
+        while True:
+            if not text.startswith('"', at):
+                raise json.JSONDecodeError(
+                    "Expecting property name enclosed in double quotes", text, at
+                )
+            key, end = decoder.raw_decode(text, at)
+            line += text.count("\n", counted, at)
+            counted = at
+            at = _skip_blanks(text, end)
+            if not text.startswith(":", at):
+                raise json.JSONDecodeError("Expecting ':' delimiter", text, at)
+            value, end = decoder.raw_decode(text, _skip_blanks(text, at + 1))
+            items.append((line, key, value))
+            at = _skip_blanks(text, end)
+            if text.startswith(",", at):
+                at = _skip_blanks(text, at + 1)
+            elif text.startswith("}", at):
+                break
+            else:
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+    end = _skip_blanks(text, at + 1)
+    if end != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return items
 
 
 def _skip_blanks(text: str, at: int) -> int:

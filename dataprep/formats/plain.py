@@ -466,7 +466,8 @@ def _quote_is_the_line(said: str) -> bool:
     opener = said[0]
     closer = QUOTE_PAIRS[opener]
     body = said.rstrip(_PAGE_END_MARKS)
-    while (tag := _CLICK_TAG_AT_END.search(body)) is not None:
+    # `endswith` first: the search would scan the whole line for a tag that must end it.
+    while body.endswith("]") and (tag := _CLICK_TAG_AT_END.search(body)) is not None:
         body = body[: tag.start()].rstrip(_PAGE_END_MARKS)
     if len(body) > 1 and body.endswith(closer):
         return True

@@ -18,15 +18,18 @@ Lines outside the pairs (a tool's header, a comment) are no one's, and only mark
 scene when a scene marker matches them; but a line right below a marked line goes on
 from it (an entry over two lines, or the text below a mark alone on its line).
 
-Other tools' layouts: `◇N◇`/`◆N◆`; numbers in hex (`☆0000000F☆`) or with a letter tag
-(`★nme00001★` names the speaker of `★txt00002★`, as `☆000000N☆` does `☆000001T☆`);
-Siglus' name field (`☆00000010☆秀治☆「…」`); Cross Channel's stages (`>0○N○` original,
-`>1●N●` translation, `>2□N□` its proofread version). The mark a file writes first in a
-pair is its original (DLTxT's `★N★ 原文` before `☆N☆ 译文`), unless the kana say otherwise.
+Other tools' layouts: `◇N◇`/`◆N◆`; numbers in hex (`☆0000000F☆`, `☆FFFFFFFF☆`) or
+with a letter tag (`★nme00001★` names the speaker of `★txt00002★`, as `☆000000N☆` does
+`☆000001T☆`); Siglus' name field (`☆00000010☆秀治☆「…」`); Cross Channel's stages
+(`>0○N○` original, `>1●N●` translation, `>2□N□` its proofread version); the address in
+brackets (`[0x00000001]原文`, `;[0x00000001]译文`, read as ○/● lines). The mark a file
+writes first in a pair is its original (DLTxT's `★N★ 原文` before `☆N☆ 译文`), unless the
+kana say otherwise.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 from dataprep.formats.common import ParseOptions
 from dataprep.formats.plain import LINE, is_quoted, name_alone
 from dataprep.formats.plain import parse as parse_plain
+from dataprep.gc_pause import gc_paused
 from dataprep.records import UNTRANSLATED, Utterance
 
 TRANSLATION = "translation"
@@ -46,14 +50,45 @@ _WHITE = "○☆◇□"
 _BLACK = "●★◆■"
 # The line's number between its marks: decimal or hex (SiglusTools' `☆0000000F☆`), with a
 # letter tag before or after it (DLTxT's `★nme00001★` / `★txt00002★`, Bgi_asdis'
-# `☆000001T☆`), a digit in it (`◆◆◆` is a scene marker, not a mark).
-_NUMBER = r"(?=[A-Za-z]*+[0-9])[0-9A-Za-z]{1,16}+"
+# `☆000001T☆`), a digit in it; or hex of letters alone (`☆FFFFFFFF☆`) as wide as the
+# file's other numbers (8 where none says), so that a decorative `☆FIN☆` stays a line.
+_DIGITFUL = r"(?=[A-Za-z]*+[0-9])[0-9A-Za-z]{1,16}+"
+# The width of a file's numbers where its first lines give none (SiglusTools', SExtractor's).
+_USUAL_WIDTH = 8
+
+
+def _number(width: int) -> str:
+    return rf"(?:{_DIGITFUL}|[A-Fa-f]{{{width}}}+)"
+
+
 # `○000012○…`: a mark, the line's number, the same mark, then what is said; Cross
 # Channel's .CCS puts its stage before the mark (`>0○0001○原文`, `>1●0001●译文`,
-# `>2□0001□校对`).
-MARKED = re.compile(rf"[^\S\n]*+(?:>[0-9])?([{_WHITE}{_BLACK}])({_NUMBER})\1[^\S\n]*+(.*)")
+# `>2□0001□校对`). Or a bracketed address (`[0x00000001]原文`, `;[0x00000001]译文`).
+MARKED = re.compile(
+    rf"[^\S\n]*+(?:(?:>[0-9])?([{_WHITE}{_BLACK}])({_number(_USUAL_WIDTH)})\1|;?\[0x[0-9A-Fa-f]{{1,16}}+\])"
+    r"[^\S\n]*+(.*)"
+)
 # A cheap first test before the regex, for the format sniffing.
-_MARKS = frozenset(_WHITE + _BLACK + ">")
+_MARKS = frozenset(_WHITE + _BLACK + ">;[")
+
+# Tools that write the address in brackets, the original line, then the translation on a
+# `;`-commented line with the same address (`[0x00000001]「おはよう」` then
+# `;[0x00000001]「早上好」`), or the `;` line first: read as `○N○` / `●N●` pairs, the `;`
+# line as the black mark, so the line written first is the original as in any dump
+# (`_black_kana` deciding).
+_BRACKETED = re.compile(r"^([^\S\n]*+)(;?)\[0x([0-9A-Fa-f]{1,16}+)\]", re.M)
+
+
+def _marked_brackets(text: str) -> str:
+    """A bracketed-address dump's lines as `○N○` / `●N●` lines; any other text as it is."""
+    if "[0x" not in text[:_HEAD_CHARS] or _BRACKETED.search(text[:_HEAD_CHARS]) is None:
+        return text
+    return _BRACKETED.sub(_to_marks, text)
+
+
+def _to_marks(match: re.Match[str]) -> str:
+    mark = _BLACK[0] if match.group(2) else _WHITE[0]
+    return f"{match.group(1)}{mark}{match.group(3)}{mark}"
 
 
 def looks_like_dump(lines: list[str]) -> bool:
@@ -85,10 +120,13 @@ class _Pair:
 # Each match is one line that is not blank, with the blank lines above it (group 1): a
 # marked line's stage, mark, number and what is said, or any other line, less its leading
 # blanks. Blank lines, a third of a dump, cost no step of the loop below.
-_LINE = re.compile(
-    r"((?:[^\S\n]*+\n)*+)[^\S\n]*+"
-    rf"(?:(?:>([0-9]))?([{_WHITE}{_BLACK}])({_NUMBER})\3[^\S\n]*+([^\n]*)|([^\n]+))\n?"
-)
+@functools.cache
+def _line_pattern(width: int) -> re.Pattern[str]:
+    """`_LINE` for a file whose numbers are `width` wide."""
+    return re.compile(
+        r"((?:[^\S\n]*+\n)*+)[^\S\n]*+"
+        rf"(?:(?:>([0-9]))?([{_WHITE}{_BLACK}])({_number(width)})\3[^\S\n]*+([^\n]*)|([^\n]+))\n?"
+    )
 
 
 # Each mark's side (the original's?) and pair of marks.
@@ -109,6 +147,8 @@ class _Read:
 
 def _entries(text: str, options: ParseOptions) -> _Read:
     """The pairs in file order, and the other lines that are scene markers ((line, text))."""
+    text = _marked_brackets(text)
+    head = text[:_HEAD_CHARS]
     marker = options.scene_marker.match if options.scene_marker else None
     entries: list[_Pair | tuple[int, str]] = []
     append = entries.append
@@ -117,7 +157,9 @@ def _entries(text: str, options: ParseOptions) -> _Read:
     last: _Pair | None = None  # the pair of the last marked line, while lines go on below it
     last_original = False
     number = 0
-    for blank, stage, mark, index, said, other in _LINE.findall(text):
+    # Pairs made whole, and those of them whose black (●) line came first (`_Read.black_first`).
+    whole = black_first = 0
+    for blank, stage, mark, index, said, other in _line_pattern(_width(head)).findall(text):
         number += blank.count("\n") + 1 if blank else 1
         if not mark:
             line = other.strip()
@@ -131,16 +173,18 @@ def _entries(text: str, options: ParseOptions) -> _Read:
             else:
                 last = None
             continue
-        said = said.strip()
+        side = (number, said.strip())
         is_original, family = side_of[mark]
         if stage:
             is_original = stage == "0"
-        if stage > "1" and last is not None and last.number == index:
-            # Cross Channel's later stage (`>2□N□`, proofread) of the line above: the translation.
-            last.translation = (number, said)
-            last_original = False
-            continue
-        side = (number, said)
+            if stage > "1" and last is not None and last.number == index:
+                # Cross Channel's later stage (`>2□N□`, proofread) of the line above: the
+                # translation.
+                if last.translation is None and last.original is not None:
+                    whole += 1
+                last.translation = side
+                last_original = False
+                continue
         if (
             waiting is not None
             and waiting.number == index
@@ -148,8 +192,10 @@ def _entries(text: str, options: ParseOptions) -> _Read:
             and (waiting.original if is_original else waiting.translation) is None
         ):
             # The other side of the pair read last: the pair is whole.
+            whole += 1
             if is_original:
                 waiting.original = side
+                black_first += 1
             else:
                 waiting.translation = side
             last, waiting = waiting, None
@@ -160,15 +206,16 @@ def _entries(text: str, options: ParseOptions) -> _Read:
             append(waiting)
         last_original = is_original
     read = _Read(entries)
-    if _has_name_fields(text[:_HEAD_CHARS]):
+    if _has_name_fields(head):
         _split_name_fields(entries)
-    read.black_first = _black_first(entries)
+    read.black_first = black_first * 2 > whole and _black_kana(entries)
     if read.black_first:
         for entry in entries:
             if entry.__class__ is _Pair:
                 pair: _Pair = entry  # type: ignore[assignment]
                 pair.original, pair.translation = pair.translation, pair.original
-    _name_records(entries)
+    if _NAME_TAG.search(text, 0, _ORDER_CHARS) is not None:
+        _name_records(entries)
     return read
 
 
@@ -200,11 +247,19 @@ _NAME_FIELD = re.compile(
 # How much of a file tells whether its lines have the name field.
 _HEAD_CHARS = 20_000
 # A marked line, and one with Siglus' name field: `☆00000010☆秀治☆`, `☆0000000F☆☆`.
-_MARKED_START = re.compile(rf"^[^\S\n]*+(?:>[0-9])?([{_WHITE}{_BLACK}])({_NUMBER})\1", re.M)
+_MARKED_START = re.compile(
+    rf"^[^\S\n]*+(?:>[0-9])?([{_WHITE}{_BLACK}])({_number(_USUAL_WIDTH)})\1", re.M
+)
 _NAME_FIELD_START = re.compile(
-    rf"^[^\S\n]*+(?:>[0-9])?([{_WHITE}{_BLACK}])({_NUMBER})\1[^{_WHITE}{_BLACK}「『“\"\n]{{0,{_NAME_MOST}}}\1",
+    rf"^[^\S\n]*+(?:>[0-9])?([{_WHITE}{_BLACK}])({_number(_USUAL_WIDTH)})\1[^{_WHITE}{_BLACK}「『“\"\n]{{0,{_NAME_MOST}}}\1",
     re.M,
 )
+
+
+def _width(head: str) -> int:
+    """How wide most numbers of the file's start are (`_USUAL_WIDTH` where it has none)."""
+    widths = Counter(len(number) for _, number in _MARKED_START.findall(head))
+    return widths.most_common(1)[0][0] if widths else _USUAL_WIDTH
 
 
 def _has_name_fields(head: str) -> bool:
@@ -230,26 +285,25 @@ def _name_field(side: tuple[int, str] | None) -> tuple[int, str] | None:
     return (side[0], f"【{name}】{said}" if name and said else said)
 
 
-def _black_first(entries: list[_Pair | tuple[int, str]]) -> bool:
-    """Whether the file writes the black mark first in most of its pairs, so that is its
-    original; unless the kana say otherwise (a white side more often Japanese)."""
-    pairs = [
-        (white, black)
-        for entry in entries
-        if entry.__class__ is _Pair
-        and (white := entry.original) is not None  # type: ignore[union-attr]
-        and (black := entry.translation) is not None  # type: ignore[union-attr]
-    ]
-    later = sum(1 for white, black in pairs if black[0] < white[0])
-    if later * 2 <= len(pairs):
-        return False
+def _black_kana(entries: list[_Pair | tuple[int, str]]) -> bool:
+    """For a file that writes the black mark first in most of its pairs: whether that is
+    its original, as the kana say (its white side not more often Japanese)."""
     kana = _KANA.search
-    white_kana = sum(1 for white, _ in pairs if kana(white[1]))
-    return white_kana <= sum(1 for _, black in pairs if kana(black[1]))
+    white_kana = black_kana = 0
+    for entry in entries:
+        if entry.__class__ is _Pair:
+            pair: _Pair = entry  # type: ignore[assignment]
+            if pair.original is not None and pair.translation is not None:
+                white_kana += kana(pair.original[1]) is not None
+                black_kana += kana(pair.translation[1]) is not None
+    return white_kana <= black_kana
 
 
 # DLTxT's `★nme00001★香奈` and Bgi_asdis' `☆000000N☆香奈`: the speaker of the next record.
 _NAME_RECORD = re.compile(r"(?i:nme|name)[0-9]+|[0-9]+N")
+# A name record's mark and tag, sought in a file's start (`_ORDER_CHARS`) before its
+# pairs are gone through for them: a file that has them has them from its first scenes.
+_NAME_TAG = re.compile(rf"[{_WHITE}{_BLACK}](?:(?i:nme|name)[0-9]|[0-9]++N[{_WHITE}{_BLACK}])")
 
 
 def _name_records(entries: list[_Pair | tuple[int, str]]) -> None:
@@ -343,7 +397,7 @@ def _lines(
             below
             and below[0] in _QUOTED_FIRST
             and said
-            and said[-1] not in "：:"
+            and said[-1] not in _NEVER_ENDS_A_NAME
             and said[0] not in '【[『(（「“"'
             and is_quoted(below)
             and name_alone(said + "：") == said
@@ -357,14 +411,39 @@ def _lines(
 
 # What a line `is_quoted` starts with.
 _QUOTED_FIRST = frozenset('「『“"(（[')
+# What a name alone never ends with (plain's `_NOT_NAME`): a line ending so, a sentence,
+# a quote or `名字：` already, is never made `名字：`, and costs no test.
+_NEVER_ENDS_A_NAME = frozenset('：:「」『』“”"【】[]=。，、！？!?,.…')
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    # A pair per line of the game, and its utterances: no reference cycles among them, as
+    # in plain.parse, but collections while they are made cost a tenth of the read.
+    with gc_paused():
+        return _utterances(_entries(text, options).entries, source, options)
+
+
+def parse_pairs(
+    pairs: list[tuple[int, str, str]], source: str, options: ParseOptions
+) -> list[Utterance]:
+    """(file line, original, translation) in file order, each one line (a `{"原文": "译文"}`
+    dictionary's entries), read as a dump's pairs are: the side, a name alone naming the
+    quoted line below it, an empty or copied translation left out as untranslated."""
+    entries: list[_Pair | tuple[int, str]] = [
+        _Pair(str(i), 0, (line, original.strip()), (line, translation.strip()))
+        for i, (line, original, translation) in enumerate(pairs)
+    ]
+    return _utterances(entries, source, options)
+
+
+def _utterances(
+    entries: list[_Pair | tuple[int, str]], source: str, options: ParseOptions
+) -> list[Utterance]:
+    """The utterances of the chosen side of these pairs, each at its file line."""
     side = options.dump_side
     other = ORIGINAL if side == TRANSLATION else TRANSLATION
-    entries = _entries(text, options).entries
     out, index, file_lines, stand_in = _read(entries, side, source, options)
     if stand_in:
         # A line not in the chosen language names its speaker in the other one (アトリ
@@ -435,6 +514,7 @@ def order_note(files: list[tuple[str, str]], options: ParseOptions) -> str | Non
         return None
     shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
     return (
-        "Read the ●/★/◆ lines as the original and the ○/☆/◇ lines as the translation, as"
-        f" these dumps write them first in each pair (the reverse of the usual order): {shown}."
+        "Read the ●/★/◆ lines (or `;[0x…]`) as the original and the ○/☆/◇ lines (or `[0x…]`)"
+        " as the translation, as these dumps write them first in each pair (the reverse of"
+        f" the usual order): {shown}."
     )
