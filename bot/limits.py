@@ -27,6 +27,24 @@ MAX_INPUT_CHARS = 4000
 QUIET_STATUSES = frozenset({"rate_limited", "busy"})
 
 
+class Sweeps:
+    """When a table of recent keys is swept of those whose window is over: once it holds
+    `floor` keys, then again only once it has doubled since the last sweep. Sweeping at
+    every new key past the floor rebuilt the whole table for each one once that many were
+    active together (10,000 chats in a minute: 3 ms a message instead of 6 µs); doubling
+    keeps each new key O(1) on average and the table within twice the active keys."""
+
+    def __init__(self, floor: int = FORGET_PAST_KEYS) -> None:
+        self.floor = floor
+        self._next = floor
+
+    def due(self, size: int) -> bool:
+        return size >= self._next
+
+    def swept(self, kept: int) -> None:
+        self._next = max(self.floor, 2 * kept)
+
+
 @dataclass(eq=False)
 class Counted:
     """One reply `ReplyCap.allow` counted; `give_back` uncounts this one and no other."""
@@ -45,6 +63,7 @@ class ReplyCap:
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
         self._sent: dict[str, deque[Counted]] = defaultdict(deque)
+        self._sweeps = Sweeps()
 
     @property
     def share(self) -> int:
@@ -88,7 +107,7 @@ class ReplyCap:
     def _full(self, key: str, person: str | None, now: float) -> str | None:
         """What keeps a reply under `key` to `person` from being posted now: "channel"
         (the whole cap), "share" (theirs), or None."""
-        if key not in self._sent and len(self._sent) >= FORGET_PAST_KEYS:
+        if key not in self._sent and self._sweeps.due(len(self._sent)):
             self._forget_past(now)
         sent = self._sent[key]
         while sent and now - sent[0].at >= WINDOW_SECONDS:
@@ -104,6 +123,7 @@ class ReplyCap:
         self._sent = defaultdict(
             deque, {k: s for k, s in self._sent.items() if s and now - s[-1].at < WINDOW_SECONDS}
         )
+        self._sweeps.swept(len(self._sent))
 
     def give_back(self, counted: Counted) -> None:
         """Uncount a reply `allow` counted: none was posted after all (a rate-limited
@@ -122,6 +142,7 @@ class QuietNotices:
     def __init__(self, window_seconds: float = WINDOW_SECONDS) -> None:
         self.window_seconds = window_seconds
         self._told: dict[str, float] = {}
+        self._sweeps = Sweeps()
 
     def should_tell(self, key: str, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
@@ -129,8 +150,9 @@ class QuietNotices:
         if told is not None and now - told < self.window_seconds:
             return False
         self._told[key] = now
-        if len(self._told) > FORGET_PAST_KEYS:  # forget people told long ago
+        if self._sweeps.due(len(self._told)):  # forget people told long ago
             self._told = {k: t for k, t in self._told.items() if now - t < self.window_seconds}
+            self._sweeps.swept(len(self._told))
         return True
 
 

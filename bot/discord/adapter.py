@@ -36,6 +36,7 @@ from bot.limits import (
     OneReplyAtATime,
     QuietNotices,
     ReplyCap,
+    Sweeps,
 )
 from bot.lines import DEFAULT_COMMAND, error_line_of, lines
 from bot.quoting import poll_note, quote_note
@@ -463,7 +464,8 @@ async def send_reply(
 
 # How long the roles someone holds in ATRI's servers are trusted for their DMs.
 DM_ROLES_SECONDS = 300.0
-# People whose roles are kept at most, past which those kept too long are dropped.
+# People whose roles are kept before those kept too long are dropped (then again each
+# time the table has doubled, see `Sweeps`).
 DM_ROLES_KEPT = 10_000
 
 
@@ -663,6 +665,7 @@ class AtriClient(discord.Client):
         self.limits = Limits(cfg)
         self.modes = ChannelModes(worker, PLATFORM)
         self._dm_roles: dict[int, tuple[float, set[int]]] = {}
+        self._dm_roles_sweeps = Sweeps(DM_ROLES_KEPT)
         # Messages already for her (mentioning her when sent, answered, or answered after
         # an edit): an edit of one is never answered (again).
         self.spoken_to: OrderedDict[int, None] = OrderedDict()
@@ -699,12 +702,13 @@ class AtriClient(discord.Client):
         listed = {*self.cfg.allowed_roles, *self.cfg.blocked_roles}
         roles = await roles_in_guilds(self.guilds, user_id, listed)
         self._dm_roles[user_id] = (now, roles)
-        if len(self._dm_roles) > DM_ROLES_KEPT:  # strangers' DMs must not pile up
+        if self._dm_roles_sweeps.due(len(self._dm_roles)):  # strangers' DMs must not pile up
             self._dm_roles = {
                 user: held
                 for user, held in self._dm_roles.items()
                 if now - held[0] < DM_ROLES_SECONDS
             }
+            self._dm_roles_sweeps.swept(len(self._dm_roles))
         return roles
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
