@@ -1297,11 +1297,17 @@ def _lines_touch(platform: str, user_id: str, room: str) -> Touch:
 async def _open_reader(path: Path) -> aiosqlite.Connection:
     """The worker's second connection, for the reads a prompt makes (`OneTransaction.read`):
     read-only, on a thread of its own, so a read runs beside a long write that touches
-    nothing it reads, and sees only what was committed (WAL), never a write half done."""
+    nothing it reads, and sees only what was committed (WAL), never a write half done.
+    It holds every descriptor it needs from here on: no read opens a file."""
     reader = await aiosqlite.connect(path.absolute().as_uri() + "?mode=ro", uri=True)
     try:
         reader.row_factory = aiosqlite.Row
         await reader.execute(busy_timeout_pragma())
+        # A first read opens the -wal beside the file, which SQLite then keeps open until
+        # the connection closes: left to the first prompt's read, that open failed when
+        # a burst of connections had taken every descriptor (a low `ulimit -n`), and
+        # each read gave her error line ("unable to open database file") until one freed.
+        await reader.execute_fetchall("SELECT 1 FROM sqlite_master LIMIT 1")
     except BaseException:
         await reader.close()
         raise
