@@ -299,6 +299,9 @@ class ChatService:
             busy=lambda: self._in_progress > 0 or self.batcher.depth > 0,
             max_wait_seconds=m.summary_max_wait_seconds,
             failures=self.database_failures,
+            # An answer that runs on into a turn it wrote for the person is cut there,
+            # as a reply is: the fake turn is no summary of what was said.
+            turn_markers=user_turn_markers(chat_template_of(self.engine)),
         )
 
     @property

@@ -293,9 +293,12 @@ class Summarizer:
         busy: Callable[[], bool],
         max_wait_seconds: float,
         failures: FailureLog | None = None,
+        turn_markers: Sequence[str] = (),
     ) -> None:
         """`failures`: where a database error is logged (one line per kind every few
-        minutes, as the service's own); without it, one line each time."""
+        minutes, as the service's own); without it, one line each time. `turn_markers`:
+        the served template's `user_turn_markers`, which an answer is cut at as a reply
+        is: what follows is a turn the model wrote for the person, not the summary."""
         self.memory = memory
         self.batcher = batcher
         self.gen = gen
@@ -308,6 +311,7 @@ class Summarizer:
         self.busy = busy
         self.max_wait = max_wait_seconds
         self.failures = failures or FailureLog(memory.path, log, every=0)
+        self.turn_markers = tuple(turn_markers)
         self.overdue = 0  # summaries written between replies after waiting `max_wait`
         self.written = 0
         self.compactions = 0
@@ -421,7 +425,7 @@ class Summarizer:
         generation = await self._generate(plan.messages)
         # Her name is left on (as it is not on a reply): a line led by it is her next
         # line of the transcript, which `is_summary_of` must see to refuse.
-        text = clean_reply(generation.text)
+        text = clean_reply(generation.text, turn_markers=self.turn_markers)
         # An empty answer is no summary either: stored, it would hide those exchanges
         # from the model with nothing in their place.
         if not text or not is_summary_of(text, plan.transcript, plan.speakers):
@@ -434,7 +438,7 @@ class Summarizer:
             text = "\n".join(dict.fromkeys(line for line in lines if line.strip()))
         if self.count(text) > self.gen.max_new_tokens:  # too long: rewritten as one
             generation = await self._generate(self.compact_prompt(text))
-            shorter = clean_reply(generation.text)
+            shorter = clean_reply(generation.text, turn_markers=self.turn_markers)
             if shorter and is_summary_of(shorter, text, plan.speakers):
                 text = shorter
             else:  # the newest lines that fit: an older fact is lost, not replaced

@@ -74,16 +74,22 @@ _END_OF_TURN = re.compile(
     r"<\|(?:im_end|eot_id|eom_id|endoftext|end)\|>|<end_of_turn>|<｜end▁of▁sentence｜>"
     r"|</s>(?=[^\S\n]*(?:<s>|\[INST\]))"
 )
-# Tokens that open a turn: one in a reply starts the next turn, written by the model.
-_TURN_START = re.compile(r"<\|(?:im_start|start_header_id)\|>|<start_of_turn>")
+# The tokens that open every turn in ChatML (Qwen, Yi, SmolLM2), Llama-3 and Gemma: one
+# in a reply starts the next turn, written by the model. Cut at where the served
+# template opens its turns with it (`chat_template.user_turn_markers`); where no template
+# is known (the echo engine, the openai one without the base's tokenizer) at any of them.
+# Under a template that opens turns otherwise (Mistral's [INST]) they were never seen in
+# a reply: the offline ChatML model served under Mistral's template wrote none in 48
+# replies (session 53), and one whose vocabulary has them as special tokens never shows
+# them in its text (the engines decode without special tokens).
+TURN_OPENERS = ("<|im_start|>", "<|start_header_id|>", "<start_of_turn>")
+_TURN_START = re.compile("|".join(re.escape(opener) for opener in TURN_OPENERS))
 # A user turn's opening as the chat templates that write it as plain text do: Phi-3's,
 # GLM-4's and Zephyr's <|user|>, Llama-2's and Mistral's [INST], DeepSeek-V3's and R1's
 # <｜User｜>. A reply going on past one is a turn the model wrote for the person, cut
 # there where the served model's own template writes it
-# (`chat_template.user_turn_markers`): to
-# another model's users "[INST]" or "<|user|>" is text like any. (ChatML's
-# <|im_start|>user and Gemma's <start_of_turn>user end a reply for every model:
-# `_TURN_START`.)
+# (`chat_template.user_turn_markers`): to another model's users "[INST]" or "<|user|>"
+# is text like any.
 USER_TURN_MARKERS = ("<|user|>", "[INST]", "<｜User｜>")
 # Template tokens left in what remains (a `<|begin_of_text|>`, a lone `</s>`): deleted.
 _TEMPLATE_TOKENS = re.compile(
@@ -705,9 +711,10 @@ def clean_reply(
     aliases: Collection[str] = (),
     turn_markers: Collection[str] = (),
 ) -> str:
-    """Her reply in a model's text: up to its first end-of-turn token or turn-opening
-    token, or the first of `turn_markers` (the served template's `user_turn_markers`):
-    what follows is a turn the model wrote itself. Without `<think>` blocks, template
+    """Her reply in a model's text: up to its first end-of-turn token, or the first of
+    `turn_markers` (the served template's `user_turn_markers`), or with none known, the
+    first token that opens a turn in ChatML, Llama-3 or Gemma (`TURN_OPENERS`): what
+    follows is a turn the model wrote itself. Without `<think>` blocks, template
     tokens, her name as a label (`character_name` or one of her `aliases`, in any case),
     or the U+FFFD a byte-level model's reply ends in when its token limit cut it inside
     a character (an emoji's bytes, say)."""
@@ -719,11 +726,11 @@ def clean_reply(
 
 
 def _up_to_next_turn(text: str, turn_markers: Collection[str] = ()) -> str:
-    """`text` before its first end-of-turn token, before the first token that opens a
-    turn, and before the first of `turn_markers`. A line that only says "user" is not
-    cut at: it is a list's item or a line of code as often as a role (the role after
+    """`text` before its first end-of-turn token and before the first of `turn_markers`,
+    or with none, before the first of `TURN_OPENERS`. A line that only says "user" is
+    not cut at: it is a list's item or a line of code as often as a role (the role after
     such a token goes with it)."""
-    for token in (_END_OF_TURN, _TURN_START):
+    for token in (_END_OF_TURN,) if turn_markers else (_END_OF_TURN, _TURN_START):
         match = token.search(text)
         if match:
             text = text[: match.start()]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from atri.errors import ConfigError, UserError
-from model.character.prompt import USER_TURN_MARKERS, ChatMessages
+from model.character.prompt import TURN_OPENERS, USER_TURN_MARKERS, ChatMessages
 from model.engines.special_text import defused, defuser
 
 log = logging.getLogger(__name__)
@@ -157,10 +157,11 @@ def _user(text: str) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=8)
 def user_turn_markers(template: str) -> tuple[str, ...]:
-    """The `prompt.USER_TURN_MARKERS` a chat template opens a person's turn with, which
-    a reply under it is cut at (`clean_reply`): those its render of a chat writes
-    (GLM-4's writes `<|{{ role }}|>`, naming none in its text), or where it cannot
-    render, those its text holds. None for no template (the echo engine)."""
+    """The `prompt.TURN_OPENERS` and `prompt.USER_TURN_MARKERS` a chat template opens a
+    person's turn with, which a reply under it is cut at (`clean_reply`): those its
+    render of a chat writes (GLM-4's writes `<|{{ role }}|>`, naming none in its text),
+    or where it cannot render, those its text holds. None for no template (the echo
+    engine): a reply is then cut at any of `TURN_OPENERS`."""
     if not template.strip():
         return ()
     try:
@@ -171,7 +172,7 @@ def user_turn_markers(template: str) -> tuple[str, ...]:
         text = str(rendered[0][0])
     except Exception:
         text = template
-    return tuple(marker for marker in USER_TURN_MARKERS if marker in text)
+    return tuple(marker for marker in (*TURN_OPENERS, *USER_TURN_MARKERS) if marker in text)
 
 
 # The user turn that leads a chat opening with her reply (her greeting, or history cut to

@@ -1,15 +1,21 @@
 """Finding one person's exchanges in a conversation a channel shares through indexes
-(`exchange_ids`): a purge of them runs under SQLite's write lock, and one conversation
-can hold hundreds of thousands of messages, which reading whole held every other
-reply's write for seconds."""
+(`exchange_ids`, `exchange_messages`): a purge of them runs under SQLite's write lock,
+and one conversation can hold hundreds of thousands of messages, which reading whole
+held every other reply's write for seconds (and an export of one person's words read
+all of it into memory)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiosqlite
 
+from model.memory.records import Message, to_message
+
 _PAST_EVERY_ID = 2**63 - 1  # SQLite's largest integer: no next message, the turn runs on
+# Rows an export or `show` of someone's exchanges reads from SQLite at a time.
+_ROWS_AT_A_TIME = 500
 
 
 async def exchange_ids(db: aiosqlite.Connection, scope: str, user_id: str) -> list[int]:
@@ -21,31 +27,52 @@ async def exchange_ids(db: aiosqlite.Connection, scope: str, user_id: str) -> li
     parts = await _archived_values(db, scope)
     if not parts:
         return []
-    rows = await db.execute_fetchall(_exchanges_query(len(parts)), (scope, user_id, *parts))
+    rows = await db.execute_fetchall(
+        _exchanges_query(len(parts)) + " ORDER BY 1", (scope, user_id, *parts)
+    )
     return [row[0] for row in rows]
 
 
+async def exchange_messages(
+    db: aiosqlite.Connection, scope: str, user_id: str, include_archived: bool = True
+) -> AsyncIterator[Message]:
+    """The messages of `store.exchanges_of(user_id, <the scope's messages>)` (only its
+    live ones, `archived = 0`, without `include_archived`), in order, found as
+    `exchange_ids` finds them and read a few hundred at a time: memory grows with their
+    exchanges, never with the conversation."""
+    parts = await _archived_values(db, scope) if include_archived else [0]
+    if not parts:
+        return
+    sql = f"SELECT * FROM messages WHERE id IN ({_exchanges_query(len(parts))}) ORDER BY id"
+    async with db.execute(sql, (scope, user_id, *parts)) as cursor:
+        while rows := await cursor.fetchmany(_ROWS_AT_A_TIME):
+            for row in rows:
+                yield to_message(row)
+
+
 def _exchanges_query(parts: int) -> str:
-    """`exchange_ids`'s statement for a scope whose messages hold `parts` values of
-    `archived` (?3, ?4 …; ?1 the scope, ?2 the person). `messages_scope` orders a scope's
-    messages by id within each value: a person's turn runs from their message to the
-    first next message in any of them (`_next_message`)."""
-    values = [f"?{3 + i}" for i in range(parts)]
-    ends = [f"COALESCE({_next_message(value)}, {_PAST_EVERY_ID})" for value in values]
+    """The ids of the exchanges' messages among the scope's messages that hold one of
+    `parts` values of `archived` (?3, ?4 …; ?1 the scope, ?2 the person): all of them
+    (`_archived_values`), or 0 alone (the live messages, as if the others were not
+    there). `messages_scope` orders a scope's messages by id within each value: a
+    person's turn runs from their message to the first next message in any of them
+    (`_next_message`)."""
+    values = ", ".join(f"?{3 + i}" for i in range(parts))
+    ends = [f"COALESCE({_next_message(f'?{3 + i}')}, {_PAST_EVERY_ID})" for i in range(parts)]
     stop = ends[0] if parts == 1 else f"min({', '.join(ends)})"
     return (
         "WITH turns(start, stop) AS ("
         f"SELECT t.id, {stop} FROM messages AS t"
-        " WHERE t.user_id = ?2 AND t.scope = ?1 AND t.role = 'user')"
+        f" WHERE t.user_id = ?2 AND t.scope = ?1 AND t.role = 'user' AND +t.archived IN ({values}))"
         " SELECT m.id FROM turns CROSS JOIN messages AS m"
-        f" WHERE m.scope = ?1 AND m.archived IN ({', '.join(values)})"
+        f" WHERE m.scope = ?1 AND m.archived IN ({values})"
         " AND m.id >= turns.start AND m.id < turns.stop"
         # Those answering one of their platform messages, by `messages_request` (`+scope`:
         # not by `messages_scope`, which would read the whole conversation).
-        " UNION SELECT id FROM messages WHERE +scope = ?1 AND request_id != ''"
-        " AND request_id IN (SELECT request_id FROM messages WHERE user_id = ?2"
-        " AND scope = ?1 AND role = 'user' AND request_id != '')"
-        " ORDER BY 1"
+        f" UNION SELECT id FROM messages WHERE +scope = ?1 AND +archived IN ({values})"
+        " AND request_id != '' AND request_id IN (SELECT request_id FROM messages"
+        f" WHERE user_id = ?2 AND scope = ?1 AND role = 'user' AND +archived IN ({values})"
+        " AND request_id != '')"
     )
 
 

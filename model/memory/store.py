@@ -30,7 +30,7 @@ from model.memory.database import (
     open_error,
     path_error,
 )
-from model.memory.exchanges import exchange_ids
+from model.memory.exchanges import exchange_ids, exchange_messages
 from model.memory.export_format import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
@@ -833,10 +833,12 @@ class Memory:
     ) -> list[tuple[str, list[Message]]]:
         """For a user's scope: each conversation a channel shares that holds their
         messages (`shared_conversations_of`), with their exchanges there (`exchanges_of`),
-        which a purge of the scope deletes."""
+        which a purge of the scope deletes. Found through indexes (`exchange_messages`),
+        as the purge finds them: an export or `show` of one person no longer read a
+        group's whole conversation (200,000 messages) into memory."""
         user_id = parse_scope(scope)[1]
         return [
-            (key, exchanges_of(user_id, await self.all_messages(key, include_archived)))
+            (key, [m async for m in exchange_messages(self._db, key, user_id, include_archived)])
             for key in await self.shared_conversations_of(scope)
         ]
 
@@ -1233,7 +1235,8 @@ def _exported(m: Message) -> dict[str, Any]:
 def exchanges_of(user_id: str, messages: Sequence[Message]) -> list[Message]:
     """One person's exchanges in a conversation a channel shares, in order: their
     messages and her replies to them (`Memory.purge_user_in` says which), out of the
-    conversation's `messages` (in id order)."""
+    conversation's `messages` (in id order). The definition: the store finds the same
+    through indexes (`exchanges.exchange_ids`, `exchange_messages`)."""
     requests = {m.request_id for m in messages if m.role == "user" and m.user_id == user_id}
     requests.discard("")
     theirs = []
@@ -1294,11 +1297,17 @@ def _lines_touch(platform: str, user_id: str, room: str) -> Touch:
 async def _open_reader(path: Path) -> aiosqlite.Connection:
     """The worker's second connection, for the reads a prompt makes (`OneTransaction.read`):
     read-only, on a thread of its own, so a read runs beside a long write that touches
-    nothing it reads, and sees only what was committed (WAL), never a write half done."""
+    nothing it reads, and sees only what was committed (WAL), never a write half done.
+    It holds every descriptor it needs from here on: no read opens a file."""
     reader = await aiosqlite.connect(path.absolute().as_uri() + "?mode=ro", uri=True)
     try:
         reader.row_factory = aiosqlite.Row
         await reader.execute(busy_timeout_pragma())
+        # A first read opens the -wal beside the file, which SQLite then keeps open until
+        # the connection closes: left to the first prompt's read, that open failed when
+        # a burst of connections had taken every descriptor (a low `ulimit -n`), and
+        # each read gave her error line ("unable to open database file") until one freed.
+        await reader.execute_fetchall("SELECT 1 FROM sqlite_master LIMIT 1")
     except BaseException:
         await reader.close()
         raise

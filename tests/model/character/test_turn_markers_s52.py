@@ -24,6 +24,10 @@ R1 = (
 )
 MARKERS = {"mistral": "[INST]", "mistral03": "[INST]", "llama2": "[INST]", "phi3": "<|user|>"}
 MARKERS["glm4"] = "<|user|>"  # written as <|{{ item['role'] }}|>: found in its render
+# Session 53: the tokens ChatML, Llama-3 and Gemma open every turn with are theirs too
+# (`TURN_OPENERS`), cut at under them alone.
+MARKERS.update(qwen25="<|im_start|>", qwen3="<|im_start|>", yi="<|im_start|>")
+MARKERS.update(llama3="<|start_header_id|>", gemma2="<start_of_turn>")
 
 
 @pytest.mark.parametrize("name", sorted(REAL_TEMPLATES))
