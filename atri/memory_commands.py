@@ -270,7 +270,9 @@ def memory_purge(
         raise typer.Exit(1)
 
     async def go(memory: Any) -> tuple[int, int]:
-        return await memory.purge(scope)  # type: ignore[no-any-return]
+        counts = await memory.purge(scope)
+        await memory.settle_deletions()  # the text out of the file, not only hidden
+        return counts  # type: ignore[no-any-return]
 
     messages, lines = _with_memory(go)
     room = f" and {lines} room lines" if lines else ""

@@ -493,6 +493,8 @@ class ChatService:
         except sqlite3.Error as exc:  # a log line, once a while, as for a line she overheard
             await self.memory.rollback()
             self.database_failures.report(exc, "write", "An edited message keeps its old text.")
+        else:
+            await asyncio.shield(self._settle_deletions())  # the old text out of the file
         return Reply(text="", scope=scope, status="heard")
 
     async def _hear(self, request: ChatRequest, text: str, scope: str) -> Reply:
@@ -749,6 +751,7 @@ class ChatService:
                 await self.memory.reword_message(
                     scope, request.user_id, request.request_id, edit.text, edit.at
                 )
+                await self._settle_deletions()
             if self._was_recalled(scope, request):
                 await self.memory.archive_request(scope, request.request_id)
         except sqlite3.Error:
@@ -947,7 +950,18 @@ class ChatService:
 
     async def purge_counts(self, scope: ScopeRef) -> tuple[int, int]:
         async with self._refused_if_memory_fails("A purge"):
-            return await self._purge(scope)
+            counts = await self._purge(scope)
+        await self._settle_deletions()
+        return counts
+
+    async def _settle_deletions(self) -> None:
+        """What a purge or an edit deleted leaves the database file now, not at SQLite's
+        next automatic checkpoint (`Memory.settle_deletions`); the deletion itself is done
+        already, so a failure here is a log line."""
+        try:
+            await self.memory.settle_deletions()
+        except sqlite3.Error as exc:
+            log.warning("memory: deleted text stays in the file until a checkpoint (%s)", exc)
 
     async def _purge(self, scope: ScopeRef) -> tuple[int, int]:
         """A user's purge takes their room lines in every channel along; a channel's, its

@@ -58,6 +58,9 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
+# The size the -wal is cut back to after a checkpoint, when a transaction made it larger.
+WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
+
 _MESSAGE_COLUMNS = (
     "id, scope, role, user_id, display_name, content, created_at, archived,"
     " adapter_version, request_id"
@@ -198,6 +201,9 @@ class Memory:
                 # What is deleted, purged or edited out (a phone number) is overwritten in
                 # the file, not left in free space: on by default in Debian's SQLite only.
                 await db.execute("PRAGMA secure_delete=ON")
+                # The -wal grows to the largest transaction (a purge of a 200k-message
+                # channel: tens of MB) and kept that size until the worker stopped.
+                await db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
             await db.execute(busy_timeout_pragma())
             version = await memory.schema_version()
             memory._check_not_newer(version)
@@ -260,6 +266,22 @@ class Memory:
         async with self._tx.held():
             with contextlib.suppress(Exception):  # a damaged file may fail this too
                 await self._db.rollback()
+
+    async def settle_deletions(self) -> bool:
+        """After a purge or an edit: what it deleted leaves the file now. secure_delete
+        zeroes the freed page in the -wal, but the main file kept the old page (a phone
+        number a member had purged, readable by `strings` or in a backup) until SQLite's
+        automatic checkpoint, which a quiet community reaches days later; the -wal kept
+        the text as first written, too. A checkpoint that truncates the -wal writes the
+        zeroed pages into the file and drops the old frames. False when a reader (another
+        process) kept it from finishing: the next purge, edit or checkpoint completes it."""
+        checkpoint = "PRAGMA wal_checkpoint(TRUNCATE)"
+        async with self._tx.held(), self._db.execute(checkpoint) as cur:
+            row = await cur.fetchone()
+        done = row is not None and row[0] == 0
+        if not done:
+            log.info("memory: a reader kept the deleted text's old pages in %s for now", self.path)
+        return done
 
     async def schema_version(self) -> int:
         async with self._db.execute("PRAGMA user_version") as cur:
