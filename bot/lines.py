@@ -119,6 +119,9 @@ class BotLines:
     memory_sent_privately: str
     memory_not_sent: str
     qq_usage: str
+    # What resets one's memory on QQ besides `/{command} reset`, said alone: a word of
+    # her language, not renamed by `[bot] command_name`; the Chinese one always works.
+    qq_reset_keyword: str
     qq_plugin: str  # the NoneBot plugin's description
     # Discord's slash-command menu: Discord takes at most 100 characters for each.
     slash_atri: str
@@ -309,6 +312,7 @@ ZH = BotLines(
 /{command} mode off|on|all — 在本群关闭{name}、被叫到才回答、每条都回答（群管理员）
 /{command} reload — 换上最新训练的版本（超级用户）
 /{command} rollback — 退回上一个可用的版本（超级用户）""",
+    qq_reset_keyword="重置记忆",
     qq_plugin="和{name}聊天（LoRA 角色模型），管理员可重置{name}的记忆",
     slash_atri="和{name}有关的命令",
     slash_reset="让{name}忘掉和你的对话",
@@ -425,7 +429,7 @@ EN = BotLines(
     "then try again in the group.",
     qq_usage="""Chat with {name}: in a group, @ {name}, start with the name, or reply to a
 message from {name}; in a private chat, just talk.
-/{command} reset — forget your conversation with {name}
+/{command} reset or reset memory — forget your conversation with {name}
 /{command} reset @someone — forget that person's conversation (group admins)
 /{command} reset group — forget this group's conversation (group admins)
 /{command} memory — what {name} remembers about you (sent privately when asked in a group)
@@ -433,6 +437,7 @@ message from {name}; in a private chat, just talk.
 /{command} mode off|on|all — quiet here, answer when called, or answer everything (group admins)
 /{command} reload — put the newest trained version live (superusers)
 /{command} rollback — go back to the previous usable version (superusers)""",
+    qq_reset_keyword="reset memory",
     qq_plugin="Chat with {name} (a LoRA character model); admins can reset {name}'s memory",
     slash_atri="Commands about {name}",
     slash_reset="Make {name} forget your conversation",
@@ -548,7 +553,7 @@ JA = BotLines(
     "もう一度グループで試してね。",
     qq_usage="""{name}と話すには、グループでは @するか、名前で呼びかけるか、{name}のメッセージに
 返信してね。個別チャットでは、そのまま話しかけてね。
-/{command} reset — あなたとの会話を忘れる
+/{command} reset または 記憶をリセット — あなたとの会話を忘れる
 /{command} reset @誰か — その人の会話を忘れる（グループ管理者）
 /{command} reset group — このグループの会話を忘れる（グループ管理者）
 /{command} memory — あなたについて覚えていること（グループで聞くと個別に送ります）
@@ -556,6 +561,7 @@ JA = BotLines(
 /{command} mode off|on|all — このグループで止める、呼ばれたら答える、全部に答える（グループ管理者）
 /{command} reload — 最新の学習済みバージョンに切り替える（スーパーユーザー）
 /{command} rollback — ひとつ前の使えるバージョンに戻す（スーパーユーザー）""",
+    qq_reset_keyword="記憶をリセット",
     qq_plugin="{name}と話そう（LoRA キャラクターモデル）、管理者は記憶をリセットできます",
     slash_atri="{name}に関するコマンド",
     slash_reset="{name}にあなたとの会話を忘れてもらう",

@@ -17,7 +17,6 @@ from nonebot import (
     get_bots,
     get_driver,
     on_command,
-    on_fullmatch,
     on_message,
     on_notice,
 )
@@ -54,7 +53,7 @@ from bot.limits import (
     ReplyCap,
     SeenRecently,
 )
-from bot.lines import error_line_of, lines, use_command
+from bot.lines import ZH, error_line_of, lines, use_command
 from bot.qq import NoWorker, current_worker, reports, set_worker
 from bot.qq.config import Config, PluginConfigError, read_plugin_config
 from bot.qq.connections import Connections, HookTasks
@@ -92,7 +91,6 @@ from model.protocol import ChannelMode, ChatRequest, MemoryUnavailable, MessageR
 PLATFORM = "qq"
 # What of a ChatRequest names its stored exchange.
 REF_FIELDS = {"platform", "user_id", "channel_id", "guild_id", "request_id"}
-RESET_WORDS = "重置记忆"
 GROUP_WORDS = {"group", "群", "本群"}
 
 log = logging.getLogger(__name__)
@@ -321,6 +319,22 @@ def _said_to_her(event: MessageEvent) -> bool:
     """A private chat, or a group message that @s her, starts with her name or replies to
     her (what `_addressed` answers in a group left at "mention")."""
     return not isinstance(event, GroupMessageEvent) or event.is_tome() or mentions_her(event)
+
+
+def _said_alone(words: str) -> str:
+    return " ".join(words.split()).casefold()
+
+
+async def _reset_keyword(event: MessageEvent) -> bool:
+    """The whole message is the reset keyword of the language she speaks now ("reset
+    memory", 記憶をリセット), or the Chinese 重置记忆, which every release took; any case
+    and spacing. Read at each message: a standalone plugin learns her language from its
+    worker after it loads."""
+    said = _said_alone(event.get_plaintext())
+    return bool(said) and said in {
+        _said_alone(ZH.qq_reset_keyword),
+        _said_alone(lines().qq_reset_keyword),
+    }
 
 
 async def _overheard(event: MessageEvent) -> bool:
@@ -841,7 +855,7 @@ async def _unfetched_quote(bot: Bot, event: MessageEvent) -> None:
 atri_command = on_command(
     config.atri_command_name, rule=person, priority=10, block=True, force_whitespace=True
 )
-reset_words = on_fullmatch(RESET_WORDS, rule=person, priority=10, block=True)
+reset_words = on_message(rule=person & Rule(_reset_keyword), priority=10, block=True)
 chat = on_message(rule=person & Rule(_addressed), priority=50, block=True)
 room = on_message(rule=person & Rule(_overheard), priority=60, block=True)
 
