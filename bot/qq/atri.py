@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -53,7 +54,7 @@ from bot.limits import (
     ReplyCap,
     SeenRecently,
 )
-from bot.lines import ZH, error_line_of, lines, use_command
+from bot.lines import ZH, error_line_of, lines, use_card, use_character, use_command
 from bot.qq import NoWorker, current_worker, reports, set_worker
 from bot.qq.config import Config, PluginConfigError, read_plugin_config
 from bot.qq.connections import Connections, HookTasks
@@ -118,6 +119,40 @@ def _read_config() -> Config:
 
 
 config = _read_config()
+
+
+def _standalone_settings() -> Settings:
+    """What a plugin in someone's own NoneBot project knows of ATRI's config: her worker,
+    her error line and `ATRI_LANGUAGE` (it has no config.toml; the card is ATRI's)."""
+    worker = WorkerSettings(url=config.atri_worker_url, error_reply=config.atri_error_reply)
+    own = Settings(worker=worker)
+    if config.atri_language:
+        own.persona.language = config.atri_language
+    return own
+
+
+# Her name among a card's aliases in a language it has no version in (ATRI's アトリ).
+_WRITTEN_IN = {"ja": re.compile(r"[\u3040-\u30ff]"), "en": re.compile(r"^[A-Za-z][A-Za-z .'-]*$")}
+
+
+def _speak_standalone_language(own: Settings) -> None:
+    """Standalone with `ATRI_LANGUAGE`: the bots speak it, naming her as the card does in
+    it (or by an alias written in it), until the worker says who she is."""
+    language = own.persona.language
+    card = load_persona(configured_card_path(own))
+    if language in card.languages:
+        use_card(own, card)
+        return
+    written = _WRITTEN_IN.get(language)
+    names = [a for a in card.aliases if written is not None and written.search(a)]
+    use_character(names[0] if names else card.name, language)
+
+
+if config.atri_language and not _serving():
+    # Standalone: the description NoneBot reads now, and the rest of the bots' lines until
+    # the worker answers; under `atri serve` they already speak config.toml's language
+    # (`bot.serve` sets them before it loads the plugin).
+    _speak_standalone_language(_standalone_settings())
 # Every line that shows a command (`/eileen reset`) names the configured one.
 use_command(config.atri_command_name)
 __plugin_meta__ = PluginMetadata(
@@ -142,10 +177,8 @@ def _connect_standalone_worker() -> None:
             raise
     from bot.relay import HttpWorker
 
-    worker_settings = WorkerSettings(
-        url=config.atri_worker_url, error_reply=config.atri_error_reply
-    )
-    http = HttpWorker(worker_settings, Secrets.from_env())
+    own = _standalone_settings()
+    http = HttpWorker(own.worker, Secrets.from_env())
     set_worker(http)
     get_driver().on_shutdown(http.aclose)
 
@@ -167,7 +200,6 @@ def _connect_standalone_worker() -> None:
         # her prompt) follow the worker's character and language the same way: they
         # named ATRI in Chinese beside an English Eileen. The card is ATRI's packaged
         # one (a plugin has no config.toml to name another).
-        own = Settings(worker=worker_settings)
         await speak_as_the_worker(http, own, load_persona(configured_card_path(own)))
 
 
