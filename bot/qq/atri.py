@@ -433,6 +433,10 @@ async def send_parts(bot: Bot, reply: CutReply) -> bool:
     False when a send was refused, True when every part went out or the rest waits;
     `reply.finished()` waits for the rest."""
     for index in range(reply.sent, len(reply.parts)):
+        if _muted_whole(reply):
+            await _store_only_sent(reply)
+            reply.finish()
+            return False
         try:
             if index:
                 # Counted, like the queue's gap, from the previous part's confirmed send:
@@ -463,6 +467,21 @@ async def send_parts(bot: Bot, reply: CutReply) -> bool:
         if not reply.privately and _group_id(reply.event):
             quiet_groups.sent(reply.account, _group_id(reply.event))
     reply.finish()
+    return True
+
+
+def _muted_whole(reply: CutReply) -> bool:
+    """The reply's group is muted whole for its account: its parts not yet sent are
+    dropped (said once, at INFO), not sent to be refused one by one."""
+    group = None if reply.privately else _group_id(reply.event)
+    if not group or not quiet_groups.is_muted_whole(reply.account, group):
+        return False
+    log.info(
+        "QQ: group %s is muted whole: %d part(s) of a reply to %s not sent",
+        group,
+        len(reply.parts) - reply.sent,
+        reply.event.user_id,
+    )
     return True
 
 
@@ -1051,14 +1070,45 @@ ban = on_notice(priority=10, block=False)
 
 
 @ban.handle()
-async def _on_ban(event: GroupBanNoticeEvent) -> None:
-    """A ban (禁言) on her account quiets the group for its length; its lift, or the lift
-    of the whole group's mute (`user_id` 0), ends the quiet a refusal began. A whole
-    group's mute itself is not taken: an admin account may still speak there, and its
-    refusals tell."""
+async def _on_ban(bot: Bot, event: GroupBanNoticeEvent) -> None:
+    """A ban (禁言) on her account quiets the group for its length; the whole group's
+    mute (`user_id` 0) quiets it until lifted, unless the account is an admin there (an
+    admin still speaks). Its lift, or the lift of a ban on her, ends the quiet, and the
+    quiet a refusal began."""
     account, group = str(event.self_id), str(event.group_id)
     if str(event.user_id) == account and event.sub_type == "ban" and event.duration > 0:
         quiet_groups.banned(account, group, float(event.duration))
         log.info("QQ: account %s is banned in group %s for %d s", account, group, event.duration)
+    elif str(event.user_id) == "0" and event.sub_type == "ban":
+        if await _admin_in(bot, event.group_id):
+            log.info("QQ: group %s is muted whole; account %s is an admin there", group, account)
+            return
+        quiet_groups.muted_whole(account, group)
+        log.info(
+            "QQ: group %s is muted whole (全员禁言); account %s does not answer there until "
+            "the mute is lifted",
+            group,
+            account,
+        )
     elif event.sub_type == "lift_ban" and str(event.user_id) in (account, "0"):
+        if str(event.user_id) == "0" and quiet_groups.is_muted_whole(account, group):
+            log.info(
+                "QQ: group %s's whole mute is lifted; account %s answers again", group, account
+            )
         quiet_groups.lifted(account, group)
+
+
+async def _admin_in(bot: Bot, group_id: int) -> bool:
+    """Whether the account is the group's owner or an admin (who speak through a whole
+    group's mute); False when the implementation cannot say."""
+    try:
+        info = await connections.call(
+            bot,
+            lambda: bot.get_group_member_info(
+                group_id=group_id, user_id=int(bot.self_id), no_cache=True
+            ),
+        )
+    except Exception as exc:
+        log.debug("QQ: no member info of account %s in group %s: %s", bot.self_id, group_id, exc)
+        return False
+    return isinstance(info, dict) and info.get("role") in ("owner", "admin")
