@@ -15,10 +15,13 @@ from dataclasses import dataclass, fields, replace
 
 from atri.config import BotSettings, Settings
 from model.character.persona import Persona, configured_persona
-from model.protocol import ChannelMode, ReloadResult
+from model.protocol import REASON_CODES, ChannelMode, ReloadResult
 
 # The command the lines show when no config names one (`[bot] command_name`).
 DEFAULT_COMMAND = BotSettings().command_name
+# Reasons that say only that a version's files failed a check or its load failed: the
+# worker's sentence, which names what, follows them.
+QUOTED_REASONS = frozenset({"invalid", "load_error"})
 
 
 @dataclass(frozen=True)
@@ -181,33 +184,23 @@ class BotLines:
             return result.reason, ""  # "unreachable": the bot's own, in no other words yet
         if not (result.reason or result.reason_code):
             return "", ""
-        details = dict(result.reason_details)
-        if result.reason_code == "ooc_worse":
-            details["against"] = self.named(details.get("against", ""))
-        template = {
-            "other_character": self.reason_other_character,
-            "other_base": self.reason_other_base,
-            "other_config": self.reason_other_config,
-            "eval_missing": self.reason_eval_missing,
-            "ooc_worse": self.reason_ooc_worse,
-            "smoke_empty": self.reason_smoke_empty,
-            "engine_unavailable": self.reason_engine_unavailable,
-            "conflict": self.reason_conflict,
-            "unwritten": self.reason_unwritten,
-            "invalid": self.reason_invalid,
-            "load_error": self.reason_load_error,
-            "bare_folders": self.reason_bare_folders,
-        }.get(result.reason_code)
-        if template is not None:
-            try:
-                worded = template.format(**details)
-            except (KeyError, IndexError, ValueError):  # details this code lacks
-                template = None
-        if template is None:
+        worded = self._worded_reason(result)
+        if worded is None:  # a code unknown here (a worker older or newer), or its details
             unknown = self.reason_invalid if result.code == "refused" else ""
             return unknown, result.reason
-        shown_too = result.reason_code in ("invalid", "load_error")
-        return worded, result.reason if shown_too else ""
+        return worded, result.reason if result.reason_code in QUOTED_REASONS else ""
+
+    def _worded_reason(self, result: ReloadResult) -> str | None:
+        if result.reason_code not in REASON_CODES:
+            return None
+        details = dict(result.reason_details)
+        if "against" in details:  # a version, or "" for the base model
+            details["against"] = self.named(details["against"])
+        template: str = getattr(self, f"reason_{result.reason_code}")
+        try:
+            return template.format(**details)
+        except (KeyError, IndexError, ValueError):
+            return None
 
     def named(self, version: str) -> str:
         """An adapter version as these lines name it ("" is the base model)."""

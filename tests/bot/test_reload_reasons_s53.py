@@ -70,3 +70,12 @@ def test_a_code_unknown_here_or_missing_its_details_is_quoted_too() -> None:
     for update in ({"reason_code": "from_a_newer_worker"}, {"reason_details": {}}):
         said = lines_for("亚托莉", "zh").reload_said(OTHER.model_copy(update=update))
         assert said.endswith(f"\n模型服务的原话：{OTHER.reason}")
+
+
+def test_every_reason_code_the_worker_sends_has_its_line() -> None:
+    from dataclasses import fields
+
+    from bot.lines import BotLines
+    from model.protocol import REASON_CODES
+
+    assert {f"reason_{code}" for code in REASON_CODES} <= {f.name for f in fields(BotLines)}
