@@ -136,7 +136,7 @@ async def _chat(settings: Settings) -> None:
     with console.status(escape(waking_line(her, settings.model.engine)), spinner="dots"):
         service = await ChatService.open(settings, card=card)
     async with service:
-        await console_chat(service, console, settings.config_file)
+        await console_chat(service, console, settings.config_file, settings.bot.command_name)
 
 
 @app.command(ctrl_c_at_once=True)

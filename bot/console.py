@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from atri.config import OFFLINE_DEFAULT_BASE
+from atri.config import OFFLINE_DEFAULT_BASE, BotSettings
 from atri.errors import UserError
 from atri.terminal import printable
 from bot.limits import MAX_INPUT_CHARS
@@ -30,10 +30,20 @@ from model.protocol import (
 )
 
 PLATFORM = "console"
-HELP = (
-    "Commands: /reset forgets this conversation, /history shows it, /help lists these, "
-    "/quit leaves."
-)
+# The bots' command (`[bot] command_name`), which their lines show as `/atri reset`.
+DEFAULT_COMMAND = BotSettings().command_name
+
+
+def help_line(command: str = DEFAULT_COMMAND) -> str:
+    """The console's commands, each as it takes them: alone, or after the bots' command
+    name as their lines show it (`/atri reset`)."""
+    return (
+        "Commands: /reset forgets this conversation, /history shows it, /help lists these, "
+        f"/quit leaves (or /exit); /{command} reset and the like, as on Discord and QQ, too."
+    )
+
+
+HELP = help_line()
 OFFLINE_DEMO_NOTE = (
     "This is the offline demo model: tiny and English-only. For {name} in her card's own "
     'language on a real model, see "Using a real base model" in README.md.'
@@ -83,6 +93,15 @@ def describe_worker(status: WorkerStatus, character: Character) -> list[str]:
     if status.base_model == OFFLINE_DEFAULT_BASE:
         lines.append(OFFLINE_DEMO_NOTE.format(name=character.name))
     return lines
+
+
+def as_console_command(typed: str, command: str) -> str:
+    """`/atri reset` (`command` "atri"), as the bots' lines show their commands, is the
+    console's `/reset`; `/atri` alone is `/help`. Anything else is as typed."""
+    words = typed.split()
+    if not words or words[0] != f"/{command}":
+        return typed
+    return "/" + " ".join(words[1:]) if len(words) > 1 else "/help"
 
 
 def console_user_id() -> str:
@@ -219,14 +238,17 @@ async def run_console(
     greeting: str,
     history: list[tuple[str, str]],
     about: list[str] | None = None,
+    command: str = DEFAULT_COMMAND,
 ) -> None:
     """The REPL. `history` is what memory holds already (role, text), for /history;
-    `about` says what is running (`describe_worker`)."""
+    `about` says what is running (`describe_worker`); `command` is the bots' command
+    name (`[bot] command_name`), taken before the console's own commands too."""
     user_id = console_user_id()
     scope = ScopeRef(platform=PLATFORM, user_id=user_id)
+    help_said = shown(help_line(command))
     for fact in about or []:
         console.print(f"[dim]{shown(fact)}[/dim]")
-    console.print(f"[dim]{HELP}[/dim]")
+    console.print(f"[dim]{help_said}[/dim]")
     if not history and greeting:
         console.print(said(character_name, greeting))
     typed = _Input()
@@ -242,17 +264,18 @@ async def run_console(
             console.print(f"[dim]{TERMINAL_CUT_NOTE}[/dim]")
         if line is None:
             break
-        command = visible_text(line[:MAX_INPUT_CHARS])
-        if not command:  # blank, or only zero-width characters: nothing to send
+        entered = visible_text(line[:MAX_INPUT_CHARS])
+        if not entered:  # blank, or only zero-width characters: nothing to send
             continue
-        name, *rest = command.split(maxsplit=1)
+        entered = as_console_command(entered, command)
+        name, *rest = entered.split(maxsplit=1)
         if name in COMMANDS and rest:
             # Never sent to her as a message: "/reset everything" meant the command.
             console.print(f"[dim]{name} takes nothing after it; type {name} alone.[/dim]")
             continue
-        if command in {"/quit", "/exit"}:
+        if entered in {"/quit", "/exit"}:
             break
-        if command == "/reset":
+        if entered == "/reset":
             try:
                 await worker.reset(scope)
             except UserError as exc:  # a remote worker away: say so, the chat goes on
@@ -261,18 +284,18 @@ async def run_console(
             history.clear()
             console.print("[dim]Memory of this conversation is reset.[/dim]")
             continue
-        if command == "/history":
+        if entered == "/history":
             if not history:
                 console.print("[dim](no messages yet)[/dim]")
             for role, text in history:
                 who = character_name if role == "assistant" else user_name
                 console.print(f"[dim]{shown(who)}: {shown(text)}[/dim]")
             continue
-        if command == "/help":
-            console.print(f"[dim]{HELP}[/dim]")
+        if entered == "/help":
+            console.print(f"[dim]{help_said}[/dim]")
             continue
-        if command.startswith("/"):
-            console.print(f"[dim]Unknown command {shown(name)}. {HELP}[/dim]")
+        if entered.startswith("/"):
+            console.print(f"[dim]Unknown command {shown(name)}. {help_said}[/dim]")
             continue
         if len(line) > MAX_INPUT_CHARS:
             # As the bots do: a paste of a whole book held the worker for minutes.

@@ -15,10 +15,13 @@ from dataclasses import dataclass, fields, replace
 
 from atri.config import BotSettings, Settings
 from model.character.persona import Persona, configured_persona
-from model.protocol import ChannelMode, ReloadResult
+from model.protocol import REASON_CODES, ChannelMode, ReloadResult
 
 # The command the lines show when no config names one (`[bot] command_name`).
 DEFAULT_COMMAND = BotSettings().command_name
+# Reasons that say only that a version's files failed a check or its load failed: the
+# worker's sentence, which names what, follows them.
+QUOTED_REASONS = frozenset({"invalid", "load_error"})
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,8 @@ class BotLines:
     status_engine: str  # {engine} {base}
     status_reload: str  # {message}
     # A reload's or rollback's answer (`reload_said`). A version is named by
-    # `version_named`, or `base_model`; `reason` is the worker's own sentence.
+    # `version_named`, or `base_model`; `reason` is one of the `reason_*` sentences below
+    # (the worker's `reason_code`), each ending as a sentence ends.
     version_named: str  # {version}
     reload_switched: str  # {version} {previous}
     reload_rolled_back: str  # {version} {previous}
@@ -58,6 +62,21 @@ class BotLines:
     reload_refused: str  # {version} {reason} {live}
     # {folder} {reason}: the reason names peft folders there without a manifest, or is "".
     reload_no_version: str
+    reason_other_character: str  # {trained_as} {serves}
+    reason_other_base: str  # {trained_on} {running}
+    reason_other_config: str  # {recorded} {loaded}
+    reason_eval_missing: str  # {path}
+    reason_ooc_worse: str  # {rate} {against} {against_rate} {margin}
+    reason_smoke_empty: str
+    reason_engine_unavailable: str
+    reason_conflict: str
+    reason_unwritten: str
+    # Its files failed a check, loading it raised, or a code not known here: the
+    # worker's own sentence follows on a line of its own (`worker_said`).
+    reason_invalid: str
+    reason_load_error: str
+    reason_bare_folders: str  # {folders} {count}
+    worker_said: str  # {text}: the worker's English sentence, set apart from hers
     reload_nothing_older: str
     reload_no_adapters: str  # {engine}
     reload_unreachable: str  # {reason}
@@ -103,6 +122,9 @@ class BotLines:
     memory_sent_privately: str
     memory_not_sent: str
     qq_usage: str
+    # What resets one's memory on QQ besides `/{command} reset`, said alone: a word of
+    # her language, not renamed by `[bot] command_name`; the Chinese one always works.
+    qq_reset_keyword: str
     qq_plugin: str  # the NoneBot plugin's description
     # Discord's slash-command menu: Discord takes at most 100 characters for each.
     slash_atri: str
@@ -126,7 +148,10 @@ class BotLines:
 
     def reload_said(self, result: ReloadResult) -> str:
         """A reload's or rollback's answer in these lines' language; the worker's own
-        (English) sentence when it says what happened in no way known here."""
+        (English) sentence when it says what happened in no way known here. A refusal's
+        reason is worded from its code; the worker's sentence stands on a line of its
+        own after one whose code says only that something failed (its files, a load),
+        or that these lines do not know (a worker older or newer)."""
         template = {
             "switched": self.reload_switched,
             "rolled_back": self.reload_rolled_back,
@@ -139,14 +164,43 @@ class BotLines:
         }.get(result.code)
         if template is None:
             return result.message
-        return template.format(
+        reason, worker_words = self._reason(result)
+        said = template.format(
             version=self.named(result.version),
             previous=self.named(result.previous),
             live=self.named(result.adapter_version),
-            reason=result.reason,
+            reason=reason,
             engine=result.engine,
             folder=result.folder,
         ).rstrip()  # a line ending in an empty {reason}
+        if worker_words:
+            said += "\n" + self.worker_said.format(text=worker_words)
+        return said
+
+    def _reason(self, result: ReloadResult) -> tuple[str, str]:
+        """A refusal's reason in these lines' words, and the worker's sentence to show
+        after them ("" when they say it all)."""
+        if result.code not in ("refused", "no_version"):
+            return result.reason, ""  # "unreachable": the bot's own, in no other words yet
+        if not (result.reason or result.reason_code):
+            return "", ""
+        worded = self._worded_reason(result)
+        if worded is None:  # a code unknown here (a worker older or newer), or its details
+            unknown = self.reason_invalid if result.code == "refused" else ""
+            return unknown, result.reason
+        return worded, result.reason if result.reason_code in QUOTED_REASONS else ""
+
+    def _worded_reason(self, result: ReloadResult) -> str | None:
+        if result.reason_code not in REASON_CODES:
+            return None
+        details = dict(result.reason_details)
+        if "against" in details:  # a version, or "" for the base model
+            details["against"] = self.named(details["against"])
+        template: str = getattr(self, f"reason_{result.reason_code}")
+        try:
+            return template.format(**details)
+        except (KeyError, IndexError, ValueError):
+            return None
 
     def named(self, version: str) -> str:
         """An adapter version as these lines name it ("" is the base model)."""
@@ -185,8 +239,27 @@ ZH = BotLines(
     reload_switched="已换上{{version}}（之前是{{previous}}）。",
     reload_rolled_back="已退回到{{version}}（之前是{{previous}}）。",
     reload_already="现在用的已经是{{version}}了。",
-    reload_refused="没有换上{{version}}：{{reason}} 仍在使用{{live}}。",
+    reload_refused="没有换上{{version}}：{{reason}}仍在使用{{live}}。",
     reload_no_version="{{folder}} 里还没有完整的模型版本。{{reason}}",
+    reason_other_character="这个版本是作为{{trained_as}}训练的，而这个模型服务扮演的是{{serves}}。"
+    "请给每个角色设置各自的 [model] adapters_dir。",
+    reason_other_base="这个版本是在另一个基础模型（{{trained_on}}）上训练的，"
+    "而模型服务运行的是 {{running}}。",
+    reason_other_config="这个版本训练时的基础模型配置和现在加载的不同"
+    "（配置哈希 {{recorded}}，现在的是 {{loaded}}）。",
+    reason_eval_missing="这个版本还没有可用的评估结果，而 [reload] require_eval 已打开。"
+    "请运行 atri eval {{path}}，写好后会再试一次。",
+    reason_ooc_worse="这个版本在评估中有 {{rate}} 的回复出戏，{{against}}是 {{against_rate}}，"
+    "比允许的 {{margin}} 差得更多。",
+    reason_smoke_empty="试运行没有生成任何文字。",
+    reason_engine_unavailable="模型服务器现在没有响应，下次检查时会再试。",
+    reason_conflict="它不能和已经加载的另一个版本一起加载，问题不在它本身，重启模型服务后就能加载。",
+    reason_unwritten="它的文件写不进去（磁盘可能满了），每次检查时都会再试。",
+    reason_invalid="它没有通过模型服务的检查。",
+    reason_load_error="加载它时出错了。",
+    reason_bare_folders="{{folders}} 里有 peft 适配器但没有 manifest.json（共 {{count}} 个），"
+    "重新加载会跳过它们。用 atri adapters adopt 检查并发布为版本。",
+    worker_said="模型服务的原话：{{text}}",
     reload_nothing_older="现在用的就是基础模型，没有可以退回的版本。",
     reload_no_adapters="{{engine}} 引擎不使用模型版本（LoRA 适配器），没有可以加载或退回的。",
     reload_unreachable="联系不上模型服务：{{reason}}",
@@ -232,6 +305,7 @@ ZH = BotLines(
 /{command} mode off|on|all — 在本群关闭{name}、被叫到才回答、每条都回答（群管理员）
 /{command} reload — 换上最新训练的版本（超级用户）
 /{command} rollback — 退回上一个可用的版本（超级用户）""",
+    qq_reset_keyword="重置记忆",
     qq_plugin="和{name}聊天（LoRA 角色模型），管理员可重置{name}的记忆",
     slash_atri="和{name}有关的命令",
     slash_reset="让{name}忘掉和你的对话",
@@ -284,6 +358,29 @@ EN = BotLines(
     reload_already="Already serving {{version}}.",
     reload_refused="Did not switch to {{version}}: {{reason}} Still serving {{live}}.",
     reload_no_version="No complete adapter version in {{folder}}. {{reason}}",
+    reason_other_character="it was trained as {{trained_as}}, but this worker serves "
+    "{{serves}}. Give each character its own [model] adapters_dir.",
+    reason_other_base="it was trained on another base model ({{trained_on}}), but the worker "
+    "runs {{running}}.",
+    reason_other_config="it was trained on a base model of another config (hash {{recorded}}; "
+    "the loaded one's is {{loaded}}).",
+    reason_eval_missing="it has no usable evaluation yet, and [reload] require_eval is on. "
+    "Run atri eval {{path}}; it is tried again once that is written.",
+    reason_ooc_worse="it breaks character in {{rate}} of its evaluation replies, {{against}} "
+    "in {{against_rate}}: more than the allowed {{margin}} worse.",
+    reason_smoke_empty="its smoke generation wrote no text.",
+    reason_engine_unavailable="the engine's server did not answer; it is tried again at the "
+    "next look.",
+    reason_conflict="it cannot be loaded beside another version loaded before it, through no "
+    "fault of its own; restart the worker to load it.",
+    reason_unwritten="its files could not be written (a full disk?); it is tried again at "
+    "each look.",
+    reason_invalid="it did not pass the worker's checks.",
+    reason_load_error="loading it failed.",
+    reason_bare_folders="{{folders}} ({{count}} in all) hold a peft adapter but no "
+    "manifest.json, so the reload job passes them over; atri adapters adopt checks one and "
+    "publishes it as a version.",
+    worker_said="The worker said: {{text}}",
     reload_nothing_older="Already serving the base model; nothing to roll back to.",
     reload_no_adapters="The {{engine}} engine takes no adapters: nothing to load or roll back.",
     reload_unreachable="Could not reach the worker: {{reason}}",
@@ -325,7 +422,7 @@ EN = BotLines(
     "then try again in the group.",
     qq_usage="""Chat with {name}: in a group, @ {name}, start with the name, or reply to a
 message from {name}; in a private chat, just talk.
-/{command} reset — forget your conversation with {name}
+/{command} reset or reset memory — forget your conversation with {name}
 /{command} reset @someone — forget that person's conversation (group admins)
 /{command} reset group — forget this group's conversation (group admins)
 /{command} memory — what {name} remembers about you (sent privately when asked in a group)
@@ -333,6 +430,7 @@ message from {name}; in a private chat, just talk.
 /{command} mode off|on|all — quiet here, answer when called, or answer everything (group admins)
 /{command} reload — put the newest trained version live (superusers)
 /{command} rollback — go back to the previous usable version (superusers)""",
+    qq_reset_keyword="reset memory",
     qq_plugin="Chat with {name} (a LoRA character model); admins can reset {name}'s memory",
     slash_atri="Commands about {name}",
     slash_reset="Make {name} forget your conversation",
@@ -383,8 +481,30 @@ JA = BotLines(
     reload_switched="{{version}}に切り替えました（以前は{{previous}}）。",
     reload_rolled_back="{{version}}に戻しました（以前は{{previous}}）。",
     reload_already="すでに{{version}}を使っています。",
-    reload_refused="{{version}}には切り替えませんでした：{{reason}} 引き続き{{live}}を使っています。",
+    reload_refused="{{version}}には切り替えませんでした：{{reason}}引き続き{{live}}を使っています。",
     reload_no_version="{{folder}} に完全なバージョンがありません。{{reason}}",
+    reason_other_character="このバージョンは{{trained_as}}として学習されたもので、"
+    "このワーカーが演じているのは{{serves}}です。キャラクターごとに [model] adapters_dir を分けてください。",
+    reason_other_base="このバージョンは別のベースモデル（{{trained_on}}）で学習されたもので、"
+    "ワーカーが動かしているのは {{running}} です。",
+    reason_other_config="このバージョンは設定の違うベースモデルで学習されました"
+    "（設定ハッシュ {{recorded}}、読み込み中のものは {{loaded}}）。",
+    reason_eval_missing="このバージョンにはまだ使える評価結果がなく、[reload] require_eval が"
+    "オンになっています。atri eval {{path}} を実行してください。書き出されたらもう一度試します。",
+    reason_ooc_worse="このバージョンは評価の返答の {{rate}} でキャラクターが崩れていて、"
+    "{{against}}は {{against_rate}} です。許容される {{margin}} より悪くなっています。",
+    reason_smoke_empty="試しの生成で何も書かれませんでした。",
+    reason_engine_unavailable="エンジンのサーバーが応答しませんでした。次の確認でもう一度試します。",
+    reason_conflict="先に読み込まれた別のバージョンと一緒には読み込めません。このバージョン自体に"
+    "問題はないので、ワーカーを再起動すれば読み込めます。",
+    reason_unwritten="ファイルを書き込めませんでした（ディスクがいっぱいかもしれません）。"
+    "確認のたびにもう一度試します。",
+    reason_invalid="ワーカーのチェックを通りませんでした。",
+    reason_load_error="読み込み中にエラーが起きました。",
+    reason_bare_folders="{{folders}} には peft アダプターがありますが manifest.json がないので"
+    "（全部で {{count}} 個）、読み込みでは飛ばされます。atri adapters adopt で確かめて"
+    "バージョンとして公開できます。",
+    worker_said="ワーカーの原文：{{text}}",
     reload_nothing_older="いまはベースモデルを使っているので、戻せるバージョンはありません。",
     reload_no_adapters="{{engine}} エンジンはアダプターを使わないので、読み込むものも戻すものもありません。",
     reload_unreachable="ワーカーに接続できませんでした：{{reason}}",
@@ -426,7 +546,7 @@ JA = BotLines(
     "もう一度グループで試してね。",
     qq_usage="""{name}と話すには、グループでは @するか、名前で呼びかけるか、{name}のメッセージに
 返信してね。個別チャットでは、そのまま話しかけてね。
-/{command} reset — あなたとの会話を忘れる
+/{command} reset または 記憶をリセット — あなたとの会話を忘れる
 /{command} reset @誰か — その人の会話を忘れる（グループ管理者）
 /{command} reset group — このグループの会話を忘れる（グループ管理者）
 /{command} memory — あなたについて覚えていること（グループで聞くと個別に送ります）
@@ -434,6 +554,7 @@ JA = BotLines(
 /{command} mode off|on|all — このグループで止める、呼ばれたら答える、全部に答える（グループ管理者）
 /{command} reload — 最新の学習済みバージョンに切り替える（スーパーユーザー）
 /{command} rollback — ひとつ前の使えるバージョンに戻す（スーパーユーザー）""",
+    qq_reset_keyword="記憶をリセット",
     qq_plugin="{name}と話そう（LoRA キャラクターモデル）、管理者は記憶をリセットできます",
     slash_atri="{name}に関するコマンド",
     slash_reset="{name}にあなたとの会話を忘れてもらう",

@@ -17,8 +17,8 @@ from rich.markup import escape
 from atri.config import DEFAULT_CONFIG_NAME, Secrets, Settings
 from atri.errors import UserError
 from atri.terminal import waking_line
+from bot.console import DEFAULT_COMMAND, console_user_id, describe_worker, run_console
 from bot.console import PLATFORM as CONSOLE_PLATFORM
-from bot.console import console_user_id, describe_worker, run_console
 from bot.lines import use_card
 from model.character.card_formats import fill_names
 from model.character.persona import (
@@ -108,7 +108,7 @@ async def run_adapters(
     card: Persona | None = None,
 ) -> None:
     if not has_bots(settings, secrets):
-        await console_chat(worker, console, settings.config_file)
+        await console_chat(worker, console, settings.config_file, settings.bot.command_name)
         return
     adapters: dict[str, Adapter] = {}
     if settings.qq.enabled:
@@ -166,9 +166,15 @@ def config_line(config_file: str) -> str:
     return f"config: built-in defaults (no {DEFAULT_CONFIG_NAME} in {Path.cwd()})"
 
 
-async def console_chat(worker: Worker, console: Console, config_file: str | None = None) -> None:
+async def console_chat(
+    worker: Worker,
+    console: Console,
+    config_file: str | None = None,
+    command: str = DEFAULT_COMMAND,
+) -> None:
     """The console chat, on an in-process or a remote worker alike; `config_file` (""
-    for the built-in defaults) is named under the header."""
+    for the built-in defaults) is named under the header; `command` is `[bot]
+    command_name`, which the console takes before its commands as the bots do."""
     character = await worker.character()
     scope = ScopeRef(platform=CONSOLE_PLATFORM, user_id=console_user_id())
     history: list[tuple[str, str]] = [(m.role, m.content) for m in await worker.history(scope)]
@@ -187,4 +193,5 @@ async def console_chat(worker: Worker, console: Console, config_file: str | None
         ),
         history=history,
         about=about,
+        command=command,
     )

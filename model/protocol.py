@@ -392,6 +392,42 @@ class ReloadResult(BaseModel):
     reason: str = ""  # as the worker words it (it names files and settings)
     engine: str = ""
     folder: str = ""
+    # Why, for the bots to word in her language (`bot.lines`) rather than put `reason`'s
+    # English inside another language's sentence: one of `REASON_CODES`, with the names
+    # and figures its sentence takes in `reason_details`. "" (a worker older than these,
+    # or a refusal it has no code for): the bots show `reason` as the worker's words.
+    reason_code: str = ""
+    reason_details: dict[str, str] = Field(default_factory=dict)
+
+
+# `ReloadResult.reason_code`s and the `reason_details` each carries:
+# "other_character" (trained_as, serves): the version is another character's;
+# "other_base" (trained_on, running): trained on another base model;
+# "other_config" (recorded, loaded): on a base model of another config (hash);
+# "eval_missing" (path): no usable eval.json while [reload] require_eval is on;
+# "ooc_worse" (rate, against, against_rate, margin): out of character more often than the
+#   live version (`against`, "" = the base model) by more than the margin;
+# "smoke_empty": the smoke generation wrote nothing; "engine_unavailable": the engine's
+# server did not answer; "conflict": another loaded version is at fault; "unwritten": its
+# files could not be written (a full disk); "invalid": its files or manifest failed a
+# check, `reason` says which; "load_error": loading it raised, `reason` says what;
+# "bare_folders" (folders, count; of a "no_version"): peft folders without a manifest.
+REASON_CODES = frozenset(
+    {
+        "other_character",
+        "other_base",
+        "other_config",
+        "eval_missing",
+        "ooc_worse",
+        "smoke_empty",
+        "engine_unavailable",
+        "conflict",
+        "unwritten",
+        "invalid",
+        "load_error",
+        "bare_folders",
+    }
+)
 
 
 @runtime_checkable

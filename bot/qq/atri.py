@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,7 +18,6 @@ from nonebot import (
     get_bots,
     get_driver,
     on_command,
-    on_fullmatch,
     on_message,
     on_notice,
 )
@@ -54,7 +54,7 @@ from bot.limits import (
     ReplyCap,
     SeenRecently,
 )
-from bot.lines import error_line_of, lines, use_command
+from bot.lines import ZH, error_line_of, lines, use_card, use_character, use_command
 from bot.qq import NoWorker, current_worker, reports, set_worker
 from bot.qq.config import Config, PluginConfigError, read_plugin_config
 from bot.qq.connections import Connections, HookTasks
@@ -92,7 +92,6 @@ from model.protocol import ChannelMode, ChatRequest, MemoryUnavailable, MessageR
 PLATFORM = "qq"
 # What of a ChatRequest names its stored exchange.
 REF_FIELDS = {"platform", "user_id", "channel_id", "guild_id", "request_id"}
-RESET_WORDS = "重置记忆"
 GROUP_WORDS = {"group", "群", "本群"}
 
 log = logging.getLogger(__name__)
@@ -120,6 +119,40 @@ def _read_config() -> Config:
 
 
 config = _read_config()
+
+
+def _standalone_settings() -> Settings:
+    """What a plugin in someone's own NoneBot project knows of ATRI's config: her worker,
+    her error line and `ATRI_LANGUAGE` (it has no config.toml; the card is ATRI's)."""
+    worker = WorkerSettings(url=config.atri_worker_url, error_reply=config.atri_error_reply)
+    own = Settings(worker=worker)
+    if config.atri_language:
+        own.persona.language = config.atri_language
+    return own
+
+
+# Her name among a card's aliases in a language it has no version in (ATRI's アトリ).
+_WRITTEN_IN = {"ja": re.compile(r"[\u3040-\u30ff]"), "en": re.compile(r"^[A-Za-z][A-Za-z .'-]*$")}
+
+
+def _speak_standalone_language(own: Settings) -> None:
+    """Standalone with `ATRI_LANGUAGE`: the bots speak it, naming her as the card does in
+    it (or by an alias written in it), until the worker says who she is."""
+    language = own.persona.language
+    card = load_persona(configured_card_path(own))
+    if language in card.languages:
+        use_card(own, card)
+        return
+    written = _WRITTEN_IN.get(language)
+    names = [a for a in card.aliases if written is not None and written.search(a)]
+    use_character(names[0] if names else card.name, language)
+
+
+if config.atri_language and not _serving():
+    # Standalone: the description NoneBot reads now, and the rest of the bots' lines until
+    # the worker answers; under `atri serve` they already speak config.toml's language
+    # (`bot.serve` sets them before it loads the plugin).
+    _speak_standalone_language(_standalone_settings())
 # Every line that shows a command (`/eileen reset`) names the configured one.
 use_command(config.atri_command_name)
 __plugin_meta__ = PluginMetadata(
@@ -144,10 +177,8 @@ def _connect_standalone_worker() -> None:
             raise
     from bot.relay import HttpWorker
 
-    worker_settings = WorkerSettings(
-        url=config.atri_worker_url, error_reply=config.atri_error_reply
-    )
-    http = HttpWorker(worker_settings, Secrets.from_env())
+    own = _standalone_settings()
+    http = HttpWorker(own.worker, Secrets.from_env())
     set_worker(http)
     get_driver().on_shutdown(http.aclose)
 
@@ -169,7 +200,6 @@ def _connect_standalone_worker() -> None:
         # her prompt) follow the worker's character and language the same way: they
         # named ATRI in Chinese beside an English Eileen. The card is ATRI's packaged
         # one (a plugin has no config.toml to name another).
-        own = Settings(worker=worker_settings)
         await speak_as_the_worker(http, own, load_persona(configured_card_path(own)))
 
 
@@ -323,6 +353,22 @@ def _said_to_her(event: MessageEvent) -> bool:
     return not isinstance(event, GroupMessageEvent) or event.is_tome() or mentions_her(event)
 
 
+def _said_alone(words: str) -> str:
+    return " ".join(words.split()).casefold()
+
+
+async def _reset_keyword(event: MessageEvent) -> bool:
+    """The whole message is the reset keyword of the language she speaks now ("reset
+    memory", 記憶をリセット), or the Chinese 重置记忆, which every release took; any case
+    and spacing. Read at each message: a standalone plugin learns her language from its
+    worker after it loads."""
+    said = _said_alone(event.get_plaintext())
+    return bool(said) and said in {
+        _said_alone(ZH.qq_reset_keyword),
+        _said_alone(lines().qq_reset_keyword),
+    }
+
+
 async def _overheard(event: MessageEvent) -> bool:
     """A group message not for her (the chat matcher passed it on): sent to the worker as
     room context when `room_context` is on and the group is not off."""
@@ -387,6 +433,10 @@ async def send_parts(bot: Bot, reply: CutReply) -> bool:
     False when a send was refused, True when every part went out or the rest waits;
     `reply.finished()` waits for the rest."""
     for index in range(reply.sent, len(reply.parts)):
+        if _muted_whole(reply):
+            await _store_only_sent(reply)
+            reply.finish()
+            return False
         try:
             if index:
                 # Counted, like the queue's gap, from the previous part's confirmed send:
@@ -417,6 +467,21 @@ async def send_parts(bot: Bot, reply: CutReply) -> bool:
         if not reply.privately and _group_id(reply.event):
             quiet_groups.sent(reply.account, _group_id(reply.event))
     reply.finish()
+    return True
+
+
+def _muted_whole(reply: CutReply) -> bool:
+    """The reply's group is muted whole for its account: its parts not yet sent are
+    dropped (said once, at INFO), not sent to be refused one by one."""
+    group = None if reply.privately else _group_id(reply.event)
+    if not group or not quiet_groups.is_muted_whole(reply.account, group):
+        return False
+    log.info(
+        "QQ: group %s is muted whole: %d part(s) of a reply to %s not sent",
+        group,
+        len(reply.parts) - reply.sent,
+        reply.event.user_id,
+    )
     return True
 
 
@@ -841,7 +906,7 @@ async def _unfetched_quote(bot: Bot, event: MessageEvent) -> None:
 atri_command = on_command(
     config.atri_command_name, rule=person, priority=10, block=True, force_whitespace=True
 )
-reset_words = on_fullmatch(RESET_WORDS, rule=person, priority=10, block=True)
+reset_words = on_message(rule=person & Rule(_reset_keyword), priority=10, block=True)
 chat = on_message(rule=person & Rule(_addressed), priority=50, block=True)
 room = on_message(rule=person & Rule(_overheard), priority=60, block=True)
 
@@ -1005,14 +1070,45 @@ ban = on_notice(priority=10, block=False)
 
 
 @ban.handle()
-async def _on_ban(event: GroupBanNoticeEvent) -> None:
-    """A ban (禁言) on her account quiets the group for its length; its lift, or the lift
-    of the whole group's mute (`user_id` 0), ends the quiet a refusal began. A whole
-    group's mute itself is not taken: an admin account may still speak there, and its
-    refusals tell."""
+async def _on_ban(bot: Bot, event: GroupBanNoticeEvent) -> None:
+    """A ban (禁言) on her account quiets the group for its length; the whole group's
+    mute (`user_id` 0) quiets it until lifted, unless the account is an admin there (an
+    admin still speaks). Its lift, or the lift of a ban on her, ends the quiet, and the
+    quiet a refusal began."""
     account, group = str(event.self_id), str(event.group_id)
     if str(event.user_id) == account and event.sub_type == "ban" and event.duration > 0:
         quiet_groups.banned(account, group, float(event.duration))
         log.info("QQ: account %s is banned in group %s for %d s", account, group, event.duration)
+    elif str(event.user_id) == "0" and event.sub_type == "ban":
+        if await _admin_in(bot, event.group_id):
+            log.info("QQ: group %s is muted whole; account %s is an admin there", group, account)
+            return
+        quiet_groups.muted_whole(account, group)
+        log.info(
+            "QQ: group %s is muted whole (全员禁言); account %s does not answer there until "
+            "the mute is lifted",
+            group,
+            account,
+        )
     elif event.sub_type == "lift_ban" and str(event.user_id) in (account, "0"):
+        if str(event.user_id) == "0" and quiet_groups.is_muted_whole(account, group):
+            log.info(
+                "QQ: group %s's whole mute is lifted; account %s answers again", group, account
+            )
         quiet_groups.lifted(account, group)
+
+
+async def _admin_in(bot: Bot, group_id: int) -> bool:
+    """Whether the account is the group's owner or an admin (who speak through a whole
+    group's mute); False when the implementation cannot say."""
+    try:
+        info = await connections.call(
+            bot,
+            lambda: bot.get_group_member_info(
+                group_id=group_id, user_id=int(bot.self_id), no_cache=True
+            ),
+        )
+    except Exception as exc:
+        log.debug("QQ: no member info of account %s in group %s: %s", bot.self_id, group_id, exc)
+        return False
+    return isinstance(info, dict) and info.get("role") in ("owner", "admin")

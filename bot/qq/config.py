@@ -11,7 +11,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
@@ -61,6 +61,10 @@ class Config(BaseModel):
     atri_error_reply: str = Field(default=WorkerSettings().error_reply, min_length=1)
     # What members type before a command (`/atri reset`), as `[bot] command_name`.
     atri_command_name: str = BotSettings().command_name
+    # Standalone only: the language the bots speak until the worker says hers, "zh",
+    # "en" or "ja" (`[persona] language`); above all the plugin's description, which
+    # NoneBot reads at load, before any worker answers. "": Chinese, as ATRI's card.
+    atri_language: Literal["", "zh", "en", "ja"] = ""
 
     @field_validator("atri_worker_url")
     @classmethod
@@ -139,6 +143,8 @@ def what_to_write(field: str) -> str:
         rule, example = COMMAND_NAME_RULE, _EXAMPLES[field]
     elif field == "atri_worker_url":
         rule, example = "the http:// address `atri worker` listens at", _EXAMPLES[field]
+    elif field == "atri_language":
+        rule, example = "zh, en or ja", "en"
     else:
         rule, example = "", _EXAMPLES.get(field, str(info.default))
     must = f"must be {rule}" if rule else "must not be empty"
@@ -193,7 +199,9 @@ def read_plugin_config(serving: bool) -> Config:
     settings = get_driver().config
     values = model_dump(settings)
     if serving:
-        values.pop("atri_worker_url", None)  # a stray .env's: `atri serve` has its worker
+        # A stray .env's: `atri serve` has its worker, and config.toml's language.
+        values.pop("atri_worker_url", None)
+        values.pop("atri_language", None)
         return config_from(values)
     try:
         values = BaseSettings._settings_build_values(

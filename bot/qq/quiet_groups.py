@@ -7,6 +7,9 @@ removed, or under risk control: OneBot implementations word these alike, see
 sending.py; one refusal alone may be a message QQ would not take), or when a ban notice
 names her account (for the ban's length). The lift of a ban on her, or of the whole
 group's mute, ends it; so does time.
+
+A whole group's mute (全员禁言) quiets it for each of her accounts that is no admin there,
+until it is lifted: every reply there would be refused.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class QuietGroups:
         self._clock = clock
         self._refusals: OrderedDict[Key, int] = OrderedDict()
         self._until: OrderedDict[Key, float] = OrderedDict()
+        self._muted_whole: OrderedDict[Key, None] = OrderedDict()
 
     def refused(self, account: str, group: str) -> bool:
         """Count a refused send; True when it makes the group quiet (log it then)."""
@@ -54,15 +58,26 @@ class QuietGroups:
         """A send went through: refusals before it say nothing of the next."""
         self._refusals.pop((account, group), None)
         self._until.pop((account, group), None)
+        self._muted_whole.pop((account, group), None)
 
     def banned(self, account: str, group: str, seconds: float) -> None:
         self._quiet((account, group), seconds)
+
+    def muted_whole(self, account: str, group: str) -> None:
+        """The whole group is muted, and the account is no admin there: quiet until the
+        mute is lifted (`lifted`), however long that is."""
+        _remember(self._muted_whole, (account, group), None)
+
+    def is_muted_whole(self, account: str, group: str) -> bool:
+        return (account, group) in self._muted_whole
 
     def lifted(self, account: str, group: str) -> None:
         self.sent(account, group)
 
     def quiet(self, account: str, group: str) -> bool:
         key = (account, group)
+        if key in self._muted_whole:
+            return True
         until = self._until.get(key)
         if until is None:
             return False

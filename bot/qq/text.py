@@ -14,12 +14,23 @@ from typing import Any, NamedTuple
 
 from nonebot.adapters.onebot.v11 import Message, MessageSegment
 
+from bot.lines import spoken_language
 from bot.splitting import hard_cut, split_message
 
-CUT_MARK = "……"
+# What ends a reply cut off at `max_reply_parts`, in the language she speaks: "……" read
+# as her own ellipsis in an English reply.
+CUT_MARKS = {"zh": "……", "ja": "……", "en": "..."}
+CUT_MARK = CUT_MARKS["zh"]
 _NOT_MEDIA = {"text", "at", "reply"}
 
 _CQ_CODE = re.compile(r"\[(?=\s*CQ\s*:)", re.IGNORECASE)
+# A CQ-code look-alike as `defang` leaves it ("［CQ:face,id=1]").
+_CQ_LOOKALIKE = re.compile(r"［\s*CQ\s*:", re.IGNORECASE)
+# A word of Latin letters or digits ("don't", "x2"), which a cut should not split in two.
+_LATIN_WORD_END = re.compile(r"[A-Za-z0-9'’]+$")
+_LATIN_WORD_CHAR = re.compile(r"[A-Za-z0-9'’]")
+# How far back a cut moves for either; past it (a run of nothing else) it stays.
+_MAX_CUT_BACK = 100
 # 全員 is how a Japanese group reads @all (`bot.lines.spoken_language`): defanged alike.
 _AT_ALL = re.compile(r"@(?=\s*(?:全体成员|全體成員|全員|all\b|everyone\b))", re.IGNORECASE)
 
@@ -92,16 +103,40 @@ class ReplyParts(NamedTuple):
     cut_off: bool
 
 
-def split_reply(text: str, limit: int, max_parts: int) -> ReplyParts:
+def cut_mark(language: str | None = None) -> str:
+    """The cut mark in `language`, or in the language she speaks now."""
+    return CUT_MARKS.get(language or spoken_language(), CUT_MARK)
+
+
+def split_reply(text: str, limit: int, max_parts: int, mark: str | None = None) -> ReplyParts:
     """The reply, defanged and split at sentence ends; past max_parts it is cut off,
-    its last part ending in CUT_MARK."""
+    its last part ending in `mark` (`cut_mark()`: the language she speaks)."""
     parts = split_message(defang(text), limit)
     if len(parts) <= max_parts:
         return ReplyParts(parts, cut_off=False)
+    mark = cut_mark() if mark is None else mark
     parts = parts[:max_parts]
-    room = limit - len(CUT_MARK)
-    parts[-1] = parts[-1][: hard_cut(parts[-1], room)] + CUT_MARK
+    last = parts[-1]
+    parts[-1] = last[: _cut_before_mark(last, limit - len(mark))].rstrip() + mark
     return ReplyParts(parts, cut_off=True)
+
+
+def _cut_before_mark(part: str, room: int) -> int:
+    """Where the last part ends before the cut mark: within `room`, not inside an emoji
+    or a character of several code points (`hard_cut`), a CQ-code look-alike or a word
+    of Latin letters; where only one such thing fills the room, hard at its end."""
+    cut = hard_cut(part, room)
+    if cut >= len(part):
+        return cut
+    earliest = max(1, cut - _MAX_CUT_BACK)
+    kept = part[:cut]
+    opened = kept.rfind("［")
+    if opened >= earliest and "]" not in kept[opened:] and _CQ_LOOKALIKE.match(part, opened):
+        return opened
+    word = _LATIN_WORD_END.search(kept)
+    if word is not None and _LATIN_WORD_CHAR.match(part[cut]) and word.start() >= earliest:
+        return word.start()
+    return cut
 
 
 def reply_parts(text: str, limit: int, max_parts: int) -> list[str]:

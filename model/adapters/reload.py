@@ -71,6 +71,32 @@ def ooc_rate_noise(
     return NOISE_Z * (pooled * (1 - pooled) * (1 / probes + 1 / other_probes)) ** 0.5
 
 
+class VersionRefused(AdapterError):
+    """A refusal of the reload job's own checks: the English sentence (str()) for the log
+    and the HTTP API, and a `ReloadResult.reason_code` with its details for the bots to
+    word in her language."""
+
+    def __init__(self, sentence: str, code: str, **details: str) -> None:
+        super().__init__(sentence)
+        self.code = code
+        self.details = details
+
+
+def reason_code_of(exc: BaseException) -> tuple[str, dict[str, str]]:
+    """`ReloadResult.reason_code` and details for what refused a version."""
+    if isinstance(exc, VersionRefused):
+        return exc.code, exc.details
+    if isinstance(exc, EngineUnavailable):
+        return "engine_unavailable", {}
+    if isinstance(exc, AdapterConflict):
+        return "conflict", {}
+    if isinstance(exc, AdapterWriteError):
+        return "unwritten", {}
+    if isinstance(exc, AdapterError):
+        return "invalid", {}
+    return "load_error", {}
+
+
 @runtime_checkable
 class AdapterEngine(Protocol):
     """What an engine implements to take adapter versions at run time."""
@@ -301,6 +327,8 @@ class Reloader:
                         code="no_version",
                         folder=str(self.adapters_dir),
                         reason=f"{hint[0].upper()}{hint[1:]}." if hint else "",
+                        reason_code="bare_folders" if bare else "",
+                        reason_details=bare_folders_details(bare),
                     ),
                     "reload",
                     "",
@@ -387,11 +415,11 @@ class Reloader:
                 # next look tries it again once vLLM is back.
                 self.seen = seen
                 reason = f"{exc}; it is tried again at the next look."
-                return self._record(self._refused(version, reason), kind, version)
+                return self._record(self._refused(version, reason, exc), kind, version)
             if isinstance(exc, AdapterConflict):
                 # Another loaded version is at fault, not this one: not held as refused
                 # (a worker started afresh, or an admin reload, tries it again).
-                return self._record(self._refused(version, str(exc)), kind, version)
+                return self._record(self._refused(version, str(exc), exc), kind, version)
             if isinstance(exc, AdapterError):
                 reason = str(exc)
             else:
@@ -402,7 +430,7 @@ class Reloader:
                 self.unwritten.add(version)
             elif stamp is not None:
                 self.refused_files[version] = stamp
-            return self._record(self._refused(version, reason), kind, version)
+            return self._record(self._refused(version, reason, exc), kind, version)
         self.failed.discard(version)
         self.unwritten.discard(version)
         self.refused_files.pop(version, None)
@@ -443,9 +471,10 @@ class Reloader:
             # prompt that opened `<think>` (without_reasoning), the service a `<think>`
             # block the model wrote itself; a reply that is all reasoning is no reply.
             if not reasoning_removed(text).strip():
-                raise AdapterError(
+                raise VersionRefused(
                     f"Version {version}: the smoke generation returned no text"
-                    f"{' besides its reasoning' if text.strip() else ''}."
+                    f"{' besides its reasoning' if text.strip() else ''}.",
+                    "smoke_empty",
                 )
         except BaseException:
             await self._unload(engine, version)
@@ -466,10 +495,13 @@ class Reloader:
         ours = self.character
         if theirs is None or ours is None or theirs.is_same(ours):
             return
-        raise AdapterError(
+        raise VersionRefused(
             f"Version {info.name} was trained as {theirs.name}, but this worker serves "
             f"{ours.name}: give each character its own [model] adapters_dir (set one in "
-            f"{theirs.name}'s config and move her versions there)."
+            f"{theirs.name}'s config and move her versions there).",
+            "other_character",
+            trained_as=theirs.name,
+            serves=ours.name,
         )
 
     def _not_anothers(self, names: list[str]) -> list[str]:
@@ -498,11 +530,19 @@ class Reloader:
     def _check_base(self, engine: AdapterEngine, info: AdapterVersion) -> None:
         m = info.manifest
         if not same_base(m.base_model, engine.base_id, self.root):
-            raise AdapterError(
+            raise VersionRefused(
                 f"Version {info.name} was trained on {m.base_model!r}, but this worker runs "
-                f"{engine.base_id!r}."
+                f"{engine.base_id!r}.",
+                "other_base",
+                trained_on=m.base_model,
+                running=engine.base_id,
             )
-        check_config_hash(f"Version {info.name}", m.base_model, m.base_config_hash, engine)
+        try:
+            check_config_hash(f"Version {info.name}", m.base_model, m.base_config_hash, engine)
+        except AdapterError as exc:
+            raise VersionRefused(
+                str(exc), "other_config", recorded=m.base_config_hash, loaded=engine.config_hash
+            ) from None
 
     def _check_ooc(self, info: AdapterVersion) -> None:
         """A version evaluated worse than the live one by more than the margin, and by
@@ -513,10 +553,12 @@ class Reloader:
                 has = "an eval.json without its out-of-character rate"
                 if not (info.path / EVAL_JSON).is_file():
                     has = "no eval.json yet"
-                raise AdapterError(
+                raise VersionRefused(
                     f"Version {info.name} has {has}, and [reload] require_eval is on: run "
                     f"`atri eval {info.path}`; the job tries it again once "
-                    "that is written."
+                    "that is written.",
+                    "eval_missing",
+                    path=str(info.path),
                 )
             return
         live = self.live
@@ -537,10 +579,15 @@ class Reloader:
         )
         if info.ooc_rate > reference.ooc_rate + margin + noise + 1e-9:
             beyond = f" and beyond the {noise:.1%} its probes cannot tell apart" if noise else ""
-            raise AdapterError(
+            raise VersionRefused(
                 f"Version {info.name} breaks character in {info.ooc_rate:.1%} of its evaluation "
                 f"replies, {label} in {reference.ooc_rate:.1%}; more than the allowed "
-                f"{margin:.1%} worse{beyond}."
+                f"{margin:.1%} worse{beyond}.",
+                "ooc_worse",
+                rate=f"{info.ooc_rate:.1%}",
+                against=live,
+                against_rate=f"{reference.ooc_rate:.1%}",
+                margin=f"{margin:.1%}",
             )
 
     async def _unload_old(self, engine: AdapterEngine) -> None:
@@ -568,8 +615,9 @@ class Reloader:
         if name != self.live:
             self.prompts.pop(name, None)
 
-    def _refused(self, version: str, reason: str) -> ReloadResult:
+    def _refused(self, version: str, reason: str, exc: BaseException) -> ReloadResult:
         live = self.live
+        reason_code, details = reason_code_of(exc)
         return ReloadResult(
             ok=False,
             message=f"{reason} Still serving {_label(live)}.",
@@ -577,6 +625,8 @@ class Reloader:
             code="refused",
             version=version,
             reason=reason,
+            reason_code=reason_code,
+            reason_details=details,
         )
 
     def _unsupported(self, kind: str) -> ReloadResult:
@@ -598,7 +648,16 @@ class Reloader:
             "message": result.message,
             # For a bot's /status to word it as an answer is worded (`bot.lines`).
             **result.model_dump(
-                include={"code", "adapter_version", "previous", "reason", "engine", "folder"}
+                include={
+                    "code",
+                    "adapter_version",
+                    "previous",
+                    "reason",
+                    "engine",
+                    "folder",
+                    "reason_code",
+                    "reason_details",
+                }
             ),
         }
         if result.ok:
@@ -619,6 +678,11 @@ def naming_version(exc: AdapterError, version: str, folder: Path) -> AdapterErro
     if reason.startswith(f"Version {version}") or str(folder) in reason:
         return exc
     return type(exc)(f"Version {version}: {reason}")
+
+
+def bare_folders_details(names: list[str]) -> dict[str, str]:
+    """A "bare_folders" reason's details: the first three names, and how many there are."""
+    return {"folders": ", ".join(names[:3]), "count": str(len(names))} if names else {}
 
 
 def _label(version: str) -> str:

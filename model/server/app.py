@@ -358,7 +358,7 @@ def create_app(
         except Unauthorized:
             # Open to probes, but reload messages and a base model read from a folder
             # name folders on this machine: only an admin sees those.
-            for said in ("message", "reason", "folder"):
+            for said in ("message", "reason", "folder", "reason_details"):
                 current.last_reload.pop(said, None)
             current.details.pop("loaded_adapters", None)
             current.base_model = current.base_model_name()

@@ -91,6 +91,18 @@ def test_no_line_names_atri_for_someone_else() -> None:
                 place="p",
                 result=4,
                 hand="h",
+                trained_as="t",
+                serves="s",
+                trained_on="o",
+                running="r",
+                recorded="r",
+                loaded="l",
+                path="p",
+                rate="1%",
+                against="a",
+                against_rate="2%",
+                margin="3%",
+                folders="f",
             )
 
 

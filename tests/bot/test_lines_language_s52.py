@@ -89,5 +89,5 @@ def test_the_japanese_usage_shows_no_chinese_keyword() -> None:
     usage text showed it; it shows the slash command, as the English one does."""
     usage = lines_for("ユキ", "ja").qq_usage
     assert "重置记忆" not in usage
-    assert "/atri reset — あなたとの会話を忘れる" in usage
+    assert "/atri reset または 記憶をリセット — あなたとの会話を忘れる" in usage  # its own keyword
     assert "重置记忆" in lines_for("雪", "zh").qq_usage  # the keyword works there

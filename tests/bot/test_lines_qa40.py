@@ -17,7 +17,8 @@ LABELS = {
     "status_uptime",
     "status_engine",
     "status_reload",
-    "reload_refused",  # before the worker's own (English) sentence
+    "reload_refused",  # before the reason
+    "worker_said",  # before the worker's own (English) sentence
     # Notes for the model: what is quoted, asked or forwarded after the colon.
     "quote_note",
     "own_quote_note",

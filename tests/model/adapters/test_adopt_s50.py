@@ -270,7 +270,7 @@ async def test_the_reload_job_points_a_bare_folder_at_adopt_and_the_bots_say_it(
         said = lines_for("ATRI", language).reload_said(result)
         assert "atri adapters adopt" in said and str(adapters_dir) in said, language
     # No bare folder: the line ends where it did, with no stray space.
-    empty = result.model_copy(update={"reason": ""})
+    empty = result.model_copy(update={"reason": "", "reason_code": "", "reason_details": {}})
     assert lines_for("ATRI", "en").reload_said(empty).endswith(f"{adapters_dir}.")
 
 

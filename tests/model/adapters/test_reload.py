@@ -267,7 +267,8 @@ TOLD = {
         "{folder} 里还没有完整的模型版本。",
         f"已换上版本 {V1}（之前是基础模型）。",
         f"现在用的已经是版本 {V1}了。",
-        f"没有换上版本 {V2}：{{reason}} 仍在使用版本 {V1}。",
+        f"没有换上版本 {V2}：这个版本训练时的基础模型配置和现在加载的不同（配置哈希 {{recorded}}，"
+        f"现在的是 {{loaded}}）。仍在使用版本 {V1}。",
         f"已退回到基础模型（之前是版本 {V1}）。",
         "现在用的就是基础模型，没有可以退回的版本。",
     ],
@@ -275,7 +276,9 @@ TOLD = {
         "No complete adapter version in {folder}.",
         f"Now serving adapter version {V1} (was the base model).",
         f"Already serving adapter version {V1}.",
-        f"Did not switch to adapter version {V2}: {{reason}} Still serving adapter version {V1}.",
+        f"Did not switch to adapter version {V2}: it was trained on a base model of another "
+        f"config (hash {{recorded}}; the loaded one's is {{loaded}}). Still serving adapter "
+        f"version {V1}.",
         f"Rolled back to the base model (was adapter version {V1}).",
         "Already serving the base model; nothing to roll back to.",
     ],
@@ -283,7 +286,8 @@ TOLD = {
         "{folder} に完全なバージョンがありません。",
         f"バージョン {V1}に切り替えました（以前はベースモデル）。",
         f"すでにバージョン {V1}を使っています。",
-        f"バージョン {V2}には切り替えませんでした：{{reason}} 引き続きバージョン {V1}を使っています。",
+        f"バージョン {V2}には切り替えませんでした：このバージョンは設定の違うベースモデルで学習されました"
+        f"（設定ハッシュ {{recorded}}、読み込み中のものは {{loaded}}）。引き続きバージョン {V1}を使っています。",
         f"ベースモデルに戻しました（以前はバージョン {V1}）。",
         "いまはベースモデルを使っているので、戻せるバージョンはありません。",
     ],
@@ -293,8 +297,9 @@ TOLD = {
 async def test_admins_are_told_each_step_in_the_cards_language(
     reload_settings: Settings, make_version: MakeVersion, adapters_dir: Path
 ) -> None:
-    """The worker's answers come in parts (what happened, to which version) that the bots
-    word in the card's language; its log and HTTP answer keep one English sentence."""
+    """The worker's answers come in parts (what happened, to which version, and why: a
+    refusal's `reason_code`) that the bots word in the card's language, with no English
+    reason inside a Chinese sentence; its log and HTTP answer keep one English sentence."""
     admin = Actor("test", "boss", is_admin=True, is_owner=True)  # a rollback is the owner's
     async with await ChatService.open(reload_settings) as service:
         results = [await service.reload()]
@@ -311,10 +316,13 @@ async def test_admins_are_told_each_step_in_the_cards_language(
     reason = results[3].reason
     assert "config hash" in reason and reason in results[3].message
     assert f"Still serving adapter version {V1}" in results[3].message
+    assert results[3].reason_code == "other_config"
+    hashes = results[3].reason_details
+    assert hashes["recorded"] == "0" * 16 and hashes["loaded"] in reason
     for language, lines in TOLD.items():
         said = lines_for("亚托莉", language)
         worded = [said.reload_said(result) for result in results]
-        assert worded == [line.format(folder=adapters_dir, reason=reason) for line in lines]
+        assert worded == [line.format(folder=adapters_dir, **hashes) for line in lines]
 
 
 async def test_keep_previous_bounds_the_loaded_versions(
