@@ -44,8 +44,10 @@ _SELECTIVE_LOGIC: dict[object, Literal["and_any", "not_all", "not_any", "and_all
     3: "and_all",
 }
 SELECTIVE_LOGIC_IDS = {logic: number for number, logic in _SELECTIVE_LOGIC.items()}
-# A key SillyTavern reads as a regular expression: /pattern/flags.
-_SLASHED_REGEX = re.compile(r"^/(.+)/([a-z]*)$", re.DOTALL)
+# A key SillyTavern reads as a regular expression: /pattern/flags, JavaScript's flags only,
+# every slash inside escaped (world-info.js parseRegexFromString); any other key is words.
+_SLASHED_REGEX = re.compile(r"^/(.+?)/([gimsuy]*)$", re.DOTALL)
+_UNESCAPED_SLASH = re.compile(r"(^|[^\\])/")
 # The longest one key's pattern may search the scanned messages: a card's expression such
 # as `(a+)+$` backtracks for minutes on a member's "aaaa…b", holding a worker thread; past
 # this it matches nothing (`regex`, unlike `re`, can stop a search).
@@ -63,7 +65,6 @@ class KeywordEntry(BaseModel):
     logic: Literal["and_any", "not_all", "not_any", "and_all"] = "and_any"
     case_sensitive: bool = False
     whole_words: bool = False
-    regex: bool = False  # V3's `use_regex`: each key is a regular expression
     insertion_order: float = 0  # lower: told earlier in the note
     priority: float | None = None  # over the budget, the lowest goes first
     scan_depth: int | None = Field(default=None, ge=1)  # its own, over the book's
@@ -84,7 +85,7 @@ class KeywordEntry(BaseModel):
         }[self.logic]
 
     def _found(self, key: str, text: str) -> bool:
-        pattern = _key_pattern(key, self.case_sensitive, self.whole_words, self.regex)
+        pattern = _key_pattern(key, self.case_sensitive, self.whole_words)
         if pattern is None:
             return False
         try:
@@ -104,31 +105,46 @@ class KeywordEntry(BaseModel):
 
 @functools.lru_cache(maxsize=4096)
 def _key_pattern(
-    key: str, case_sensitive: bool, whole_words: bool, regex: bool
+    key: str, case_sensitive: bool, whole_words: bool
 ) -> stoppable_re.Pattern[str] | None:
-    """What a key matches: its words (in any case unless `case_sensitive`; only as whole
-    words where `whole_words`), or the regular expression it is (`regex`, or written
-    /pattern/flags as SillyTavern does). A pattern that is not valid matches nothing."""
-    slashed = _SLASHED_REGEX.match(key.strip())
-    flags = 0 if case_sensitive else stoppable_re.IGNORECASE
+    """What a key matches: the regular expression it is where written /pattern/flags, as
+    SillyTavern reads keys (its flags alone say the case), else its words (in any case
+    unless `case_sensitive`; only as whole words where `whole_words`). A pattern that is
+    not valid matches nothing."""
+    key = key.strip()
+    slashed = slashed_regex(key)
     if slashed:
-        source = slashed[1]
-        flags = (stoppable_re.IGNORECASE if "i" in slashed[2] else 0) | (
-            stoppable_re.DOTALL if "s" in slashed[2] else 0
-        )
-        flags |= stoppable_re.MULTILINE if "m" in slashed[2] else 0
-    elif regex:
-        source = key
+        source, flags = slashed
+    elif not key:
+        return None
     else:
-        if not key.strip():
-            return None
-        source = stoppable_re.escape(key.strip())
+        source = stoppable_re.escape(key)
+        flags = 0 if case_sensitive else stoppable_re.IGNORECASE
         if whole_words:
             source = rf"(?<!\w){source}(?!\w)"
     try:
         return stoppable_re.compile(source, flags)
     except stoppable_re.error:
         return None
+
+
+def slashed_regex(key: str) -> tuple[str, int] | None:
+    """The pattern and flags of a key written /pattern/flags, as SillyTavern reads one;
+    None for a key of plain words (`[secret]`, `C++`).
+
+    V3's `use_regex` is not read: SillyTavern writes `true` on every entry it exports and
+    itself reads none, and RisuAI (by the V3 spec's author) also takes a key as an expression
+    only where it is written /pattern/flags; an ordinary key read as one would be called
+    up by any message (`[secret]` by any "s")."""
+    found = _SLASHED_REGEX.match(key.strip())
+    if not found or _UNESCAPED_SLASH.search(found[1]):
+        return None
+    flags = found[2]
+    return found[1], (
+        (stoppable_re.IGNORECASE if "i" in flags else 0)
+        | (stoppable_re.DOTALL if "s" in flags else 0)
+        | (stoppable_re.MULTILINE if "m" in flags else 0)
+    )
 
 
 class Lorebook(BaseModel):
@@ -188,7 +204,6 @@ def _keyword_entry(entry: dict[str, Any]) -> KeywordEntry:
             case_sensitive if isinstance(case_sensitive, bool) else ext.get("case_sensitive")
         ),
         whole_words=ext.get("match_whole_words") is True,
-        regex=entry.get("use_regex") is True,
         insertion_order=_order(entry),
         priority=entry["priority"] if _is_number(entry.get("priority")) else None,
         scan_depth=_depth(ext.get("scan_depth")),

@@ -37,6 +37,7 @@ from model.character.card_fields import (
     called_up,
     depth_prompt_text,
     read_lorebook,
+    slashed_regex,
 )
 from model.character.card_formats import (
     TEXT_CARD_SUFFIXES,
@@ -528,7 +529,8 @@ def _keyword_entry_v2(entry: KeywordEntry, entry_id: int) -> dict[str, Any]:
         "insertion_order": entry.insertion_order,
         "constant": False,
         "case_sensitive": entry.case_sensitive,
-        "use_regex": entry.regex,
+        # SillyTavern reads /pattern/flags keys whatever this says; RisuAI only where it is true.
+        "use_regex": any(slashed_regex(k) for k in [*entry.keys, *entry.secondary_keys]),
         **({"priority": entry.priority} if entry.priority is not None else {}),
         "extensions": extensions,
     }

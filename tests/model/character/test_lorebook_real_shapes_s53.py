@@ -1,0 +1,77 @@
+"""Lorebook keys and entries as real cards carry them: SillyTavern's own export (every
+entry `use_regex: true`, keys plain words), its default of whole-word matching, and the
+odd shapes pasted world info and hand edits give a `character_book`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from model.character.persona import Persona, load_persona
+
+# An entry as SillyTavern's convertWorldInfoToCharacterBook writes it (trimmed).
+ST_EXTENSIONS = {"position": 0, "selectiveLogic": 0, "scan_depth": None, "match_whole_words": None}
+
+
+def st_entry(keys: list[str], content: str) -> dict[str, Any]:
+    return {
+        "keys": keys,
+        "secondary_keys": [],
+        "content": content,
+        "constant": False,
+        "selective": False,
+        "insertion_order": 100,
+        "enabled": True,
+        "position": "before_char",
+        "use_regex": True,  # "ST keys are always regex"
+        "extensions": dict(ST_EXTENSIONS),
+    }
+
+
+def card(tmp_path: Path, book: dict[str, Any]) -> Persona:
+    data = {
+        "name": "Seraphina",
+        "description": "{{char}} guards the forest.",
+        "character_book": book,
+    }
+    path = tmp_path / "card.json"
+    path.write_text(json.dumps({"spec": "chara_card_v2", "data": data}), encoding="utf-8")
+    return load_persona(path)
+
+
+def told(persona: Persona, *messages: str) -> list[str]:
+    return persona.called_up_lore(list(messages))
+
+
+def test_a_sillytavern_export_keys_are_words_though_use_regex_is_true(tmp_path: Path) -> None:
+    persona = card(
+        tmp_path,
+        {"entries": [st_entry(["C++", "Mr. Smith?"], "Cpp."), st_entry(["[secret]"], "Secret.")]},
+    )
+    assert told(persona, "The sky is blue") == []  # `[secret]` is not a class of letters
+    assert told(persona, "I like tea") == []
+    assert told(persona, "Do you know C++?") == ["Cpp."]
+    assert told(persona, "I met Mr. Smith? yes") == ["Cpp."]
+    assert told(persona, "the [secret] door") == ["Secret."]
+
+
+def test_a_key_is_an_expression_only_written_between_slashes(tmp_path: Path) -> None:
+    entries = [
+        st_entry(["/sh[io]p/i"], "Slashed."),
+        {**st_entry(["^Hi"], "Bare."), "use_regex": True},
+        st_entry(["/a/b/i"], "Inner slash."),  # SillyTavern: plain words
+        st_entry(["/x/q"], "Not a flag."),  # `q` is no JavaScript flag: plain words
+    ]
+    persona = card(tmp_path, {"entries": entries})
+    assert told(persona, "a SHIP") == ["Slashed."]
+    assert told(persona, "Hi there") == []
+    assert told(persona, "say ^hi to her") == ["Bare."]
+    assert told(persona, "the path /a/b/i here") == ["Inner slash."]
+    assert told(persona, "an x") == []
+
+
+def test_an_export_says_use_regex_where_a_key_is_an_expression(tmp_path: Path) -> None:
+    book = {"entries": [st_entry(["/sh[io]p/i"], "Slashed."), st_entry(["ship"], "Plain.")]}
+    exported = card(tmp_path, book).to_card_v2()["data"]["character_book"]["entries"]
+    assert [e["use_regex"] for e in exported] == [True, False]
