@@ -52,6 +52,14 @@ _UNESCAPED_SLASH = re.compile(r"(^|[^\\])/")
 # as `(a+)+$` backtracks for minutes on a member's "aaaa…b", holding a worker thread; past
 # this it matches nothing (`regex`, unlike `re`, can stop a search).
 KEY_SEARCH_SECONDS = 0.05
+# A letter or digit of a script that puts spaces between words, where a key's edge must be
+# a word's. Chinese, Japanese, Thai… have no spaces, and Korean joins particles to the
+# noun ("마법을"): there a key is found inside a sentence, as SillyTavern finds it (its
+# word boundary, JavaScript's ASCII `\W`, is any of their characters).
+_SPACED_WORD_CHAR = (
+    r"[^\W\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]"
+)
+_SPACED_WORD = stoppable_re.compile(_SPACED_WORD_CHAR)
 _slow_keys_told: set[str] = set()  # keys already named in the log (a card's own, so few)
 
 
@@ -64,7 +72,9 @@ class KeywordEntry(BaseModel):
     secondary_keys: list[str] = Field(default_factory=list)
     logic: Literal["and_any", "not_all", "not_any", "and_all"] = "and_any"
     case_sensitive: bool = False
-    whole_words: bool = False
+    # SillyTavern's default (`world_info_match_whole_words` in its settings): "magic" is not
+    # called up by "magical".
+    whole_words: bool = True
     insertion_order: float = 0  # lower: told earlier in the note
     priority: float | None = None  # over the budget, the lowest goes first
     scan_depth: int | None = Field(default=None, ge=1)  # its own, over the book's
@@ -118,14 +128,24 @@ def _key_pattern(
     elif not key:
         return None
     else:
-        source = stoppable_re.escape(key)
+        source = _whole_words(key) if whole_words else stoppable_re.escape(key)
         flags = 0 if case_sensitive else stoppable_re.IGNORECASE
-        if whole_words:
-            source = rf"(?<!\w){source}(?!\w)"
     try:
         return stoppable_re.compile(source, flags)
     except stoppable_re.error:
         return None
+
+
+def _whole_words(key: str) -> str:
+    """A pattern of the key's words, not within a longer word: no letter or digit of a
+    script written with spaces may lead or follow an edge of the key that is one. A key
+    of several words is found anywhere, as SillyTavern finds it."""
+    source = stoppable_re.escape(key)
+    if any(c.isspace() for c in key):
+        return source
+    before = f"(?<!{_SPACED_WORD_CHAR})" if _SPACED_WORD.match(key[0]) else ""
+    after = f"(?!{_SPACED_WORD_CHAR})" if _SPACED_WORD.match(key[-1]) else ""
+    return before + source + after
 
 
 def slashed_regex(key: str) -> tuple[str, int] | None:
@@ -203,7 +223,7 @@ def _keyword_entry(entry: dict[str, Any]) -> KeywordEntry:
         case_sensitive=bool(
             case_sensitive if isinstance(case_sensitive, bool) else ext.get("case_sensitive")
         ),
-        whole_words=ext.get("match_whole_words") is True,
+        whole_words=ext.get("match_whole_words") is not False,
         insertion_order=_order(entry),
         priority=entry["priority"] if _is_number(entry.get("priority")) else None,
         scan_depth=_depth(ext.get("scan_depth")),

@@ -75,3 +75,33 @@ def test_an_export_says_use_regex_where_a_key_is_an_expression(tmp_path: Path) -
     book = {"entries": [st_entry(["/sh[io]p/i"], "Slashed."), st_entry(["ship"], "Plain.")]}
     exported = card(tmp_path, book).to_card_v2()["data"]["character_book"]["entries"]
     assert [e["use_regex"] for e in exported] == [True, False]
+
+
+def test_keys_match_whole_words_by_default_as_in_sillytavern(tmp_path: Path) -> None:
+    entries = [
+        st_entry(["magic"], "Magic."),  # match_whole_words: null, SillyTavern's export
+        {"keys": ["power"], "content": "Power."},  # no extensions at all
+        {**st_entry(["beast"], "Beast."), "extensions": {"match_whole_words": False}},
+        st_entry(["магия"], "Magiya."),
+        st_entry(["magical forest"], "Forest."),  # several words: found anywhere
+    ]
+    persona = card(tmp_path, {"entries": entries})
+    assert told(persona, "a magical powerful beastly forest") == ["Beast."]
+    assert told(persona, "Magic, power!") == ["Power.", "Magic."]  # by insertion_order
+    assert told(persona, "магиями") == []
+    assert told(persona, "о магия.") == ["Magiya."]
+    assert told(persona, "the magical forests") == ["Forest."]
+
+
+def test_keys_of_scripts_without_spaces_are_found_inside_a_sentence(tmp_path: Path) -> None:
+    entries = [
+        st_entry(["魔法"], "Mahou."),
+        st_entry(["エルドリア"], "Eldoria."),
+        st_entry(["마법"], "Mabeop."),
+        st_entry(["magic"], "Magic."),
+    ]
+    persona = card(tmp_path, {"entries": entries})
+    assert told(persona, "我喜欢魔法书") == ["Mahou."]
+    assert told(persona, "ここはエルドリアの森です") == ["Eldoria."]
+    assert told(persona, "마법을 써 줘") == ["Mabeop."]
+    assert told(persona, "我喜欢magic书") == ["Magic."]
