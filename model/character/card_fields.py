@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 from collections.abc import Sequence
 from typing import Any, Literal, TypeGuard
@@ -178,9 +179,12 @@ class Lorebook(BaseModel):
 def read_lorebook(book: dict[str, Any]) -> tuple[Lorebook, list[str]]:
     """A card's `character_book`, and a note on what became of its entries (none where
     all are constant and fit)."""
-    raw = [e for e in book.get("entries") or [] if isinstance(e, dict)]
-    enabled = [e for e in raw if _enabled(e)]
-    disabled = sum(1 for e in raw if e.get("enabled") is False or e.get("disable"))
+    found, unreadable = _book_entries(book.get("entries"))
+    raw = [_card_entry(e) for e in found]
+    readable = [e for e in raw if _readable(e)]
+    unreadable += len(raw) - len(readable)
+    enabled = [e for e in readable if _enabled(e)]
+    disabled = sum(1 for e in readable if e.get("enabled") is False or e.get("disable"))
     # Constant entries are always in SillyTavern's prompt: they come first. An entry with
     # no key, which no message could call up, is background after them, as it was.
     constant = sorted(
@@ -190,14 +194,94 @@ def read_lorebook(book: dict[str, Any]) -> tuple[Lorebook, list[str]]:
     keyword = [_keyword_entry(e) for e in enabled if not _is_constant(e)]
     # One longer than the whole budget could never be told.
     keyword_kept = [e for e in keyword if len(e.content) <= LORE_BUDGET_CHARS]
-    depth = book.get("scan_depth")
     lorebook = Lorebook(
         constant=kept,
         keyword=keyword_kept,
-        scan_depth=_depth(depth) or DEFAULT_SCAN_DEPTH,
+        scan_depth=_depth(_plain(book.get("scan_depth"))) or DEFAULT_SCAN_DEPTH,
     )
     left_out = len(constant) - len(kept) + len(keyword) - len(keyword_kept)
-    return lorebook, _book_note(lorebook, disabled, left_out)
+    return lorebook, _book_note(lorebook, disabled, left_out, unreadable)
+
+
+def _book_entries(entries: object) -> tuple[list[dict[str, Any]], int]:
+    """The book's entries, and how many of them are not objects. A SillyTavern world-info
+    file pasted as the book has them as an object by uid ({"0": {...}, "1": {...}})."""
+    if isinstance(entries, dict):
+        entries = list(entries.values())
+    if not isinstance(entries, list):
+        return [], 0 if entries is None else 1
+    found = [e for e in entries if isinstance(e, dict)]
+    return found, len(entries) - len(found)
+
+
+# SillyTavern's world-info names of an entry's fields, and the card's names for them (its
+# convertWorldInfoToCharacterBook), for a world-info file pasted as the book.
+_WORLD_INFO_FIELDS = {"key": "keys", "keysecondary": "secondary_keys", "order": "insertion_order"}
+_WORLD_INFO_EXTENSIONS = {
+    "selectiveLogic": "selectiveLogic",
+    "scanDepth": "scan_depth",
+    "caseSensitive": "case_sensitive",
+    "matchWholeWords": "match_whole_words",
+}
+
+
+# The fields of an entry, and of its `extensions`, that are a flag or a number.
+_FLAGS_AND_NUMBERS = (
+    "enabled",
+    "disable",
+    "constant",
+    "selective",
+    "case_sensitive",
+    "insertion_order",
+    "priority",
+)
+_EXTENSION_FLAGS_AND_NUMBERS = tuple(_WORLD_INFO_EXTENSIONS.values())
+
+
+def _card_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry in the card's (V2/V3) shape: SillyTavern's world-info names read as the
+    card's, keys given as one comma-separated string split, flags and numbers given as
+    strings ("false", "100") read as what they say."""
+    card = dict(entry)
+    for world, name in _WORLD_INFO_FIELDS.items():
+        if card.get(name) is None and world in card:
+            card[name] = card[world]
+    found = card.get("extensions")
+    ext = dict(found) if isinstance(found, dict) else {}
+    for world, name in _WORLD_INFO_EXTENSIONS.items():
+        if ext.get(name) is None and world in card:
+            ext[name] = card[world]
+    for name in _EXTENSION_FLAGS_AND_NUMBERS:
+        ext[name] = _plain(ext.get(name))
+    card["extensions"] = ext
+    for name in _FLAGS_AND_NUMBERS:
+        if name in card:
+            card[name] = _plain(card[name])
+    for name in ("keys", "secondary_keys"):
+        if isinstance(card.get(name), str):
+            card[name] = [key.strip() for key in card[name].split(",")]
+    return card
+
+
+def _plain(value: object) -> object:
+    """A "true", "false" or number written as a string, as what it says; else the value."""
+    if not isinstance(value, str):
+        return value
+    word = value.strip().lower()
+    if word in ("true", "false"):
+        return word == "true"
+    try:
+        number = float(word)
+    except ValueError:
+        return value
+    return number if math.isfinite(number) else value
+
+
+def _readable(entry: dict[str, Any]) -> bool:
+    """An entry whose text and keys are where a card puts them (keys may be missing: it
+    is then background)."""
+    keys = entry.get("keys")
+    return isinstance(entry.get("content"), str) and (keys is None or isinstance(keys, list))
 
 
 def _is_constant(entry: dict[str, Any]) -> bool:
@@ -250,9 +334,9 @@ def _within_budget(contents: list[str]) -> list[str]:
     return kept
 
 
-def _book_note(book: Lorebook, disabled: int, left_out: int) -> list[str]:
+def _book_note(book: Lorebook, disabled: int, left_out: int, unreadable: int) -> list[str]:
     """What became of the lorebook's entries, said at start and by `atri persona show`."""
-    if not (book.keyword or disabled or left_out):
+    if not (book.keyword or disabled or left_out or unreadable):
         return []
     parts = [f"{_entries(len(book.constant))} always in the system prompt"]
     if book.keyword:
@@ -266,6 +350,11 @@ def _book_note(book: Lorebook, disabled: int, left_out: int) -> list[str]:
         parts.append(
             f"{_entries(left_out)} not used (over the {LORE_BUDGET_CHARS} characters the "
             "prompt takes of them)"
+        )
+    if unreadable:
+        parts.append(
+            f"{_entries(unreadable)} not read (not an object with a `content` string and "
+            "`keys` as a list or a comma-separated string)"
         )
     return ["character_book: " + "; ".join(parts)]
 

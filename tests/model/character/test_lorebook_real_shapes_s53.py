@@ -105,3 +105,85 @@ def test_keys_of_scripts_without_spaces_are_found_inside_a_sentence(tmp_path: Pa
     assert told(persona, "ここはエルドリアの森です") == ["Eldoria."]
     assert told(persona, "마법을 써 줘") == ["Mabeop."]
     assert told(persona, "我喜欢magic书") == ["Magic."]
+
+
+def world_info_entry(uid: int, keys: list[str], content: str, **fields: Any) -> dict[str, Any]:
+    """An entry of a SillyTavern world-info file (its Eldoria.json), trimmed."""
+    entry = {"uid": uid, "key": keys, "keysecondary": [], "comment": "", "content": content}
+    return {
+        **entry,
+        "constant": False,
+        "selective": False,
+        "order": 100,
+        "disable": False,
+        **fields,
+    }
+
+
+def test_world_info_pasted_as_the_book_is_read(tmp_path: Path) -> None:
+    entries = {
+        "0": world_info_entry(0, ["eldoria", "forest"], "Eldoria is here."),
+        "1": world_info_entry(1, ["shadowfang"], "Beasts.", keysecondary=["night"], selective=True),
+        "2": world_info_entry(2, ["glade"], "Off.", disable=True),
+        "3": world_info_entry(3, ["power"], "Exact.", caseSensitive=True, selectiveLogic=0),
+        "4": world_info_entry(4, [], "Always.", constant=True, order=1),
+    }
+    persona = card(tmp_path, {"entries": entries, "name": "Eldoria"})
+    assert told(persona, "the forest at noon") == ["Eldoria is here."]
+    assert told(persona, "a shadowfang") == []
+    assert told(persona, "a shadowfang at night") == ["Beasts."]
+    assert told(persona, "the glade") == []
+    assert told(persona, "Power") == []
+    assert "Always." in persona.system_prompt()
+    assert persona.unused == [
+        "character_book: 1 entry always in the system prompt; 3 entries with keys, told "
+        "where one is in the last 4 messages; 1 entry disabled"
+    ]
+
+
+def test_keys_secondary_keys_and_flags_given_as_strings_are_read(tmp_path: Path) -> None:
+    entries = [
+        {"keys": "forest, wood", "content": "Forest.", "enabled": True, "insertion_order": 1},
+        {"key": ["glade"], "content": "Glade.", "enabled": True},
+        {
+            "keys": ["beast"],
+            "secondary_keys": "night, dark",
+            "selective": "true",
+            "content": "Beast.",
+        },
+        {"keys": ["lake"], "content": "Off.", "enabled": "false"},
+        {"keys": ["power"], "content": "Ordered.", "insertion_order": "100", "priority": "5"},
+    ]
+    persona = card(tmp_path, {"entries": entries, "scan_depth": "2"})
+    assert "Forest." not in persona.system_prompt()
+    assert told(persona, "into the wood") == ["Forest."]
+    assert told(persona, "the glade") == ["Glade."]
+    assert told(persona, "a beast") == []
+    assert told(persona, "a beast in the dark") == ["Beast."]
+    assert told(persona, "the lake") == []
+    assert [e.priority for e in persona.keyword_lore if e.keys == ["power"]] == [5]
+    assert persona.lore_scan_depth == 2
+    assert persona.unused == [
+        "character_book: 0 entries always in the system prompt; 4 entries with keys, told "
+        "where one is in the last 2 messages; 1 entry disabled"
+    ]
+
+
+def test_entries_that_cannot_be_read_are_counted_in_the_note(tmp_path: Path) -> None:
+    entries = [
+        {"keys": ["forest"], "enabled": True},  # no content
+        {"keys": {"forest": 1}, "content": "Odd keys."},
+        "forest lore",
+        {"keys": ["forest"], "content": "Forest."},
+    ]
+    persona = card(tmp_path, {"entries": entries})
+    assert told(persona, "the forest") == ["Forest."]
+    assert persona.unused == [
+        "character_book: 0 entries always in the system prompt; 1 entry with keys, told "
+        "where one is in the last 4 messages; 3 entries not read (not an object with a "
+        "`content` string and `keys` as a list or a comma-separated string)"
+    ]
+    assert card(tmp_path, {"entries": "forest lore"}).unused == [
+        "character_book: 0 entries always in the system prompt; 1 entry not read (not an "
+        "object with a `content` string and `keys` as a list or a comma-separated string)"
+    ]
