@@ -480,7 +480,7 @@ class Persona(BaseModel):
                 "post_history_instructions",
             )
         }
-        book, book_notes = read_lorebook(_card_field(data, "data", "character_book", dict))
+        book, book_notes = read_lorebook(_character_book(data))
         greetings = _card_field(data, "data", "alternate_greetings", list)
         persona = cls(
             name=name,
@@ -550,6 +550,15 @@ def _json_kind(value: object) -> str:
 
 
 _JSON_TYPES: dict[type, str] = {str: "a string", list: "a list", dict: "an object"}
+
+
+def _character_book(data: dict[str, Any]) -> dict[str, Any]:
+    """The card's `character_book`; a list given in its place (a hand edit) is read as
+    the book's entries."""
+    found = data.get("character_book")
+    if isinstance(found, list):
+        return {"entries": found}
+    return _card_field(data, "data", "character_book", dict)
 
 
 def _card_field(obj: dict[str, Any], where: str, key: str, kind: type) -> Any:

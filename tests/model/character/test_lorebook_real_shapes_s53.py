@@ -29,7 +29,7 @@ def st_entry(keys: list[str], content: str) -> dict[str, Any]:
     }
 
 
-def card(tmp_path: Path, book: dict[str, Any]) -> Persona:
+def card(tmp_path: Path, book: dict[str, Any] | list[Any]) -> Persona:
     data = {
         "name": "Seraphina",
         "description": "{{char}} guards the forest.",
@@ -187,3 +187,8 @@ def test_entries_that_cannot_be_read_are_counted_in_the_note(tmp_path: Path) -> 
         "character_book: 0 entries always in the system prompt; 1 entry not read (not an "
         "object with a `content` string and `keys` as a list or a comma-separated string)"
     ]
+
+
+def test_a_list_given_as_the_book_is_read_as_its_entries(tmp_path: Path) -> None:
+    persona = card(tmp_path, [{"keys": ["forest"], "content": "Forest."}])
+    assert told(persona, "the forest at noon") == ["Forest."]
