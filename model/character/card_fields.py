@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 from collections.abc import Sequence
 from typing import Any, Literal, TypeGuard
@@ -44,12 +45,22 @@ _SELECTIVE_LOGIC: dict[object, Literal["and_any", "not_all", "not_any", "and_all
     3: "and_all",
 }
 SELECTIVE_LOGIC_IDS = {logic: number for number, logic in _SELECTIVE_LOGIC.items()}
-# A key SillyTavern reads as a regular expression: /pattern/flags.
-_SLASHED_REGEX = re.compile(r"^/(.+)/([a-z]*)$", re.DOTALL)
+# A key SillyTavern reads as a regular expression: /pattern/flags, JavaScript's flags only,
+# every slash inside escaped (world-info.js parseRegexFromString); any other key is words.
+_SLASHED_REGEX = re.compile(r"^/(.+?)/([gimsuy]*)$", re.DOTALL)
+_UNESCAPED_SLASH = re.compile(r"(^|[^\\])/")
 # The longest one key's pattern may search the scanned messages: a card's expression such
 # as `(a+)+$` backtracks for minutes on a member's "aaaa…b", holding a worker thread; past
 # this it matches nothing (`regex`, unlike `re`, can stop a search).
 KEY_SEARCH_SECONDS = 0.05
+# A letter or digit of a script that puts spaces between words, where a key's edge must be
+# a word's. Chinese, Japanese, Thai… have no spaces, and Korean joins particles to the
+# noun ("마법을"): there a key is found inside a sentence, as SillyTavern finds it (its
+# word boundary, JavaScript's ASCII `\W`, is any of their characters).
+_SPACED_WORD_CHAR = (
+    r"[^\W\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]"
+)
+_SPACED_WORD = stoppable_re.compile(_SPACED_WORD_CHAR)
 _slow_keys_told: set[str] = set()  # keys already named in the log (a card's own, so few)
 
 
@@ -62,8 +73,9 @@ class KeywordEntry(BaseModel):
     secondary_keys: list[str] = Field(default_factory=list)
     logic: Literal["and_any", "not_all", "not_any", "and_all"] = "and_any"
     case_sensitive: bool = False
-    whole_words: bool = False
-    regex: bool = False  # V3's `use_regex`: each key is a regular expression
+    # SillyTavern's default (`world_info_match_whole_words` in its settings): "magic" is not
+    # called up by "magical".
+    whole_words: bool = True
     insertion_order: float = 0  # lower: told earlier in the note
     priority: float | None = None  # over the budget, the lowest goes first
     scan_depth: int | None = Field(default=None, ge=1)  # its own, over the book's
@@ -84,7 +96,7 @@ class KeywordEntry(BaseModel):
         }[self.logic]
 
     def _found(self, key: str, text: str) -> bool:
-        pattern = _key_pattern(key, self.case_sensitive, self.whole_words, self.regex)
+        pattern = _key_pattern(key, self.case_sensitive, self.whole_words)
         if pattern is None:
             return False
         try:
@@ -104,31 +116,56 @@ class KeywordEntry(BaseModel):
 
 @functools.lru_cache(maxsize=4096)
 def _key_pattern(
-    key: str, case_sensitive: bool, whole_words: bool, regex: bool
+    key: str, case_sensitive: bool, whole_words: bool
 ) -> stoppable_re.Pattern[str] | None:
-    """What a key matches: its words (in any case unless `case_sensitive`; only as whole
-    words where `whole_words`), or the regular expression it is (`regex`, or written
-    /pattern/flags as SillyTavern does). A pattern that is not valid matches nothing."""
-    slashed = _SLASHED_REGEX.match(key.strip())
-    flags = 0 if case_sensitive else stoppable_re.IGNORECASE
+    """What a key matches: the regular expression it is where written /pattern/flags, as
+    SillyTavern reads keys (its flags alone say the case), else its words (in any case
+    unless `case_sensitive`; only as whole words where `whole_words`). A pattern that is
+    not valid matches nothing."""
+    key = key.strip()
+    slashed = slashed_regex(key)
     if slashed:
-        source = slashed[1]
-        flags = (stoppable_re.IGNORECASE if "i" in slashed[2] else 0) | (
-            stoppable_re.DOTALL if "s" in slashed[2] else 0
-        )
-        flags |= stoppable_re.MULTILINE if "m" in slashed[2] else 0
-    elif regex:
-        source = key
+        source, flags = slashed
+    elif not key:
+        return None
     else:
-        if not key.strip():
-            return None
-        source = stoppable_re.escape(key.strip())
-        if whole_words:
-            source = rf"(?<!\w){source}(?!\w)"
+        source = _whole_words(key) if whole_words else stoppable_re.escape(key)
+        flags = 0 if case_sensitive else stoppable_re.IGNORECASE
     try:
         return stoppable_re.compile(source, flags)
     except stoppable_re.error:
         return None
+
+
+def _whole_words(key: str) -> str:
+    """A pattern of the key's words, not within a longer word: no letter or digit of a
+    script written with spaces may lead or follow an edge of the key that is one. A key
+    of several words is found anywhere, as SillyTavern finds it."""
+    source = stoppable_re.escape(key)
+    if any(c.isspace() for c in key):
+        return source
+    before = f"(?<!{_SPACED_WORD_CHAR})" if _SPACED_WORD.match(key[0]) else ""
+    after = f"(?!{_SPACED_WORD_CHAR})" if _SPACED_WORD.match(key[-1]) else ""
+    return before + source + after
+
+
+def slashed_regex(key: str) -> tuple[str, int] | None:
+    """The pattern and flags of a key written /pattern/flags, as SillyTavern reads one;
+    None for a key of plain words (`[secret]`, `C++`).
+
+    V3's `use_regex` is not read: SillyTavern writes `true` on every entry it exports and
+    itself reads none, and RisuAI (by the V3 spec's author) also takes a key as an expression
+    only where it is written /pattern/flags; an ordinary key read as one would be called
+    up by any message (`[secret]` by any "s")."""
+    found = _SLASHED_REGEX.match(key.strip())
+    if not found or _UNESCAPED_SLASH.search(found[1]):
+        return None
+    flags = found[2]
+    return found[1], (
+        (stoppable_re.IGNORECASE if "i" in flags else 0)
+        | (stoppable_re.DOTALL if "s" in flags else 0)
+        | (stoppable_re.MULTILINE if "m" in flags else 0)
+    )
 
 
 class Lorebook(BaseModel):
@@ -142,9 +179,12 @@ class Lorebook(BaseModel):
 def read_lorebook(book: dict[str, Any]) -> tuple[Lorebook, list[str]]:
     """A card's `character_book`, and a note on what became of its entries (none where
     all are constant and fit)."""
-    raw = [e for e in book.get("entries") or [] if isinstance(e, dict)]
-    enabled = [e for e in raw if _enabled(e)]
-    disabled = sum(1 for e in raw if e.get("enabled") is False or e.get("disable"))
+    found, unreadable = _book_entries(book.get("entries"))
+    raw = [_card_entry(e) for e in found]
+    readable = [e for e in raw if _readable(e)]
+    unreadable += len(raw) - len(readable)
+    enabled = [e for e in readable if _enabled(e)]
+    disabled = sum(1 for e in readable if e.get("enabled") is False or e.get("disable"))
     # Constant entries are always in SillyTavern's prompt: they come first. An entry with
     # no key, which no message could call up, is background after them, as it was.
     constant = sorted(
@@ -154,14 +194,94 @@ def read_lorebook(book: dict[str, Any]) -> tuple[Lorebook, list[str]]:
     keyword = [_keyword_entry(e) for e in enabled if not _is_constant(e)]
     # One longer than the whole budget could never be told.
     keyword_kept = [e for e in keyword if len(e.content) <= LORE_BUDGET_CHARS]
-    depth = book.get("scan_depth")
     lorebook = Lorebook(
         constant=kept,
         keyword=keyword_kept,
-        scan_depth=_depth(depth) or DEFAULT_SCAN_DEPTH,
+        scan_depth=_depth(_plain(book.get("scan_depth"))) or DEFAULT_SCAN_DEPTH,
     )
     left_out = len(constant) - len(kept) + len(keyword) - len(keyword_kept)
-    return lorebook, _book_note(lorebook, disabled, left_out)
+    return lorebook, _book_note(lorebook, disabled, left_out, unreadable)
+
+
+def _book_entries(entries: object) -> tuple[list[dict[str, Any]], int]:
+    """The book's entries, and how many of them are not objects. A SillyTavern world-info
+    file pasted as the book has them as an object by uid ({"0": {...}, "1": {...}})."""
+    if isinstance(entries, dict):
+        entries = list(entries.values())
+    if not isinstance(entries, list):
+        return [], 0 if entries is None else 1
+    found = [e for e in entries if isinstance(e, dict)]
+    return found, len(entries) - len(found)
+
+
+# SillyTavern's world-info names of an entry's fields, and the card's names for them (its
+# convertWorldInfoToCharacterBook), for a world-info file pasted as the book.
+_WORLD_INFO_FIELDS = {"key": "keys", "keysecondary": "secondary_keys", "order": "insertion_order"}
+_WORLD_INFO_EXTENSIONS = {
+    "selectiveLogic": "selectiveLogic",
+    "scanDepth": "scan_depth",
+    "caseSensitive": "case_sensitive",
+    "matchWholeWords": "match_whole_words",
+}
+
+
+# The fields of an entry, and of its `extensions`, that are a flag or a number.
+_FLAGS_AND_NUMBERS = (
+    "enabled",
+    "disable",
+    "constant",
+    "selective",
+    "case_sensitive",
+    "insertion_order",
+    "priority",
+)
+_EXTENSION_FLAGS_AND_NUMBERS = tuple(_WORLD_INFO_EXTENSIONS.values())
+
+
+def _card_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """The entry in the card's (V2/V3) shape: SillyTavern's world-info names read as the
+    card's, keys given as one comma-separated string split, flags and numbers given as
+    strings ("false", "100") read as what they say."""
+    card = dict(entry)
+    for world, name in _WORLD_INFO_FIELDS.items():
+        if card.get(name) is None and world in card:
+            card[name] = card[world]
+    found = card.get("extensions")
+    ext = dict(found) if isinstance(found, dict) else {}
+    for world, name in _WORLD_INFO_EXTENSIONS.items():
+        if ext.get(name) is None and world in card:
+            ext[name] = card[world]
+    for name in _EXTENSION_FLAGS_AND_NUMBERS:
+        ext[name] = _plain(ext.get(name))
+    card["extensions"] = ext
+    for name in _FLAGS_AND_NUMBERS:
+        if name in card:
+            card[name] = _plain(card[name])
+    for name in ("keys", "secondary_keys"):
+        if isinstance(card.get(name), str):
+            card[name] = [key.strip() for key in card[name].split(",")]
+    return card
+
+
+def _plain(value: object) -> object:
+    """A "true", "false" or number written as a string, as what it says; else the value."""
+    if not isinstance(value, str):
+        return value
+    word = value.strip().lower()
+    if word in ("true", "false"):
+        return word == "true"
+    try:
+        number = float(word)
+    except ValueError:
+        return value
+    return number if math.isfinite(number) else value
+
+
+def _readable(entry: dict[str, Any]) -> bool:
+    """An entry whose text and keys are where a card puts them (keys may be missing: it
+    is then background)."""
+    keys = entry.get("keys")
+    return isinstance(entry.get("content"), str) and (keys is None or isinstance(keys, list))
 
 
 def _is_constant(entry: dict[str, Any]) -> bool:
@@ -187,8 +307,7 @@ def _keyword_entry(entry: dict[str, Any]) -> KeywordEntry:
         case_sensitive=bool(
             case_sensitive if isinstance(case_sensitive, bool) else ext.get("case_sensitive")
         ),
-        whole_words=ext.get("match_whole_words") is True,
-        regex=entry.get("use_regex") is True,
+        whole_words=ext.get("match_whole_words") is not False,
         insertion_order=_order(entry),
         priority=entry["priority"] if _is_number(entry.get("priority")) else None,
         scan_depth=_depth(ext.get("scan_depth")),
@@ -215,9 +334,9 @@ def _within_budget(contents: list[str]) -> list[str]:
     return kept
 
 
-def _book_note(book: Lorebook, disabled: int, left_out: int) -> list[str]:
+def _book_note(book: Lorebook, disabled: int, left_out: int, unreadable: int) -> list[str]:
     """What became of the lorebook's entries, said at start and by `atri persona show`."""
-    if not (book.keyword or disabled or left_out):
+    if not (book.keyword or disabled or left_out or unreadable):
         return []
     parts = [f"{_entries(len(book.constant))} always in the system prompt"]
     if book.keyword:
@@ -231,6 +350,11 @@ def _book_note(book: Lorebook, disabled: int, left_out: int) -> list[str]:
         parts.append(
             f"{_entries(left_out)} not used (over the {LORE_BUDGET_CHARS} characters the "
             "prompt takes of them)"
+        )
+    if unreadable:
+        parts.append(
+            f"{_entries(unreadable)} not read (not an object with a `content` string and "
+            "`keys` as a list or a comma-separated string)"
         )
     return ["character_book: " + "; ".join(parts)]
 

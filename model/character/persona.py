@@ -37,6 +37,7 @@ from model.character.card_fields import (
     called_up,
     depth_prompt_text,
     read_lorebook,
+    slashed_regex,
 )
 from model.character.card_formats import (
     TEXT_CARD_SUFFIXES,
@@ -479,7 +480,7 @@ class Persona(BaseModel):
                 "post_history_instructions",
             )
         }
-        book, book_notes = read_lorebook(_card_field(data, "data", "character_book", dict))
+        book, book_notes = read_lorebook(_character_book(data))
         greetings = _card_field(data, "data", "alternate_greetings", list)
         persona = cls(
             name=name,
@@ -528,7 +529,8 @@ def _keyword_entry_v2(entry: KeywordEntry, entry_id: int) -> dict[str, Any]:
         "insertion_order": entry.insertion_order,
         "constant": False,
         "case_sensitive": entry.case_sensitive,
-        "use_regex": entry.regex,
+        # SillyTavern reads /pattern/flags keys whatever this says; RisuAI only where it is true.
+        "use_regex": any(slashed_regex(k) for k in [*entry.keys, *entry.secondary_keys]),
         **({"priority": entry.priority} if entry.priority is not None else {}),
         "extensions": extensions,
     }
@@ -548,6 +550,15 @@ def _json_kind(value: object) -> str:
 
 
 _JSON_TYPES: dict[type, str] = {str: "a string", list: "a list", dict: "an object"}
+
+
+def _character_book(data: dict[str, Any]) -> dict[str, Any]:
+    """The card's `character_book`; a list given in its place (a hand edit) is read as
+    the book's entries."""
+    found = data.get("character_book")
+    if isinstance(found, list):
+        return {"entries": found}
+    return _card_field(data, "data", "character_book", dict)
 
 
 def _card_field(obj: dict[str, Any], where: str, key: str, kind: type) -> Any:

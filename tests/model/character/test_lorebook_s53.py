@@ -153,11 +153,12 @@ def test_only_the_last_scan_depth_messages_are_searched(tmp_path: Path) -> None:
 def test_whole_words_and_regular_expressions(tmp_path: Path) -> None:
     word = {"keys": ["cat"], "content": "Word.", "extensions": {"match_whole_words": True}}
     slashed = {"keys": ["/sh[io]p/i"], "content": "Slashed."}
-    v3 = {"keys": ["^Hi\\b"], "use_regex": True, "content": "V3."}
-    broken = {"keys": ["(unclosed"], "use_regex": True, "content": "Broken."}
-    persona = card(tmp_path, [word, slashed, v3, broken])
+    flagless = {"keys": ["/^Hi\\b/"], "content": "Flagless."}
+    broken = {"keys": ["/(unclosed/"], "content": "Broken."}
+    persona = card(tmp_path, [word, slashed, flagless, broken])
     assert told(persona, "a catapult SHIP") == ["Slashed."]
-    assert told(persona, "Hi, a cat!") == ["Word.", "V3."]
+    assert told(persona, "Hi, a cat!") == ["Word.", "Flagless."]
+    assert told(persona, "hi") == []  # no `i` flag: its case as written
 
 
 def test_called_up_entries_keep_within_the_budget_by_priority(tmp_path: Path) -> None:
