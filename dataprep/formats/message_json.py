@@ -33,12 +33,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 from dataprep.errors import DataprepError, NoScript
 from dataprep.formats import translation_dump
 from dataprep.formats.common import ParseOptions, join_pieces, tidy_name, unreadable_json
 from dataprep.formats.translation_dump import MISSING, ORIGINAL, TRANSLATION
 from dataprep.records import Utterance
+
+T = TypeVar("T")
 
 # The translation side of a cache entry, best first. post_zh_preview is GalTransl's
 # final line (CSentense.post_zh): proofread_zh where someone proofread it, else the
@@ -230,72 +234,61 @@ def _values(text: str) -> list[tuple[int, object]] | None:
     the whole text) for broken JSON. The array is walked value by value, as json.loads
     would read it, only to learn where each one starts."""
     decoder = json.JSONDecoder()
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    at = _skip_blanks(text, 0)
-    if not text.startswith("[", at):
-        json.loads(text)  # broken JSON raises, with its place
-        return None
-    values: list[tuple[int, object]] = []
-    line, counted = 1, 0
-    at = _skip_blanks(text, at + 1)
-    if not text.startswith("]", at):
-        while True:
-            value, end = decoder.raw_decode(text, at)
-            line += text.count("\n", counted, at)
-            counted = at
-            values.append((line, value))
-            at = _skip_blanks(text, end)
-            if text.startswith(",", at):
-                at = _skip_blanks(text, at + 1)
-            elif text.startswith("]", at):
-                break
-            else:
-                raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
-    end = _skip_blanks(text, at + 1)
-    if end != len(text):
-        raise json.JSONDecodeError("Extra data", text, end)
-    return values
+    return _top_level(text, "[", "]", decoder.raw_decode)
 
 
 def _object_items(text: str) -> list[tuple[int, str, object]] | None:
     """Each (line of its key, key, value) of the top-level JSON object in file order, or
     None for valid JSON that is no object; json.JSONDecodeError for broken JSON."""
     decoder = json.JSONDecoder()
+
+    def member(text: str, at: int) -> tuple[tuple[str, object], int]:
+        if not text.startswith('"', at):
+            raise json.JSONDecodeError(
+                "Expecting property name enclosed in double quotes", text, at
+            )
+        key, end = decoder.raw_decode(text, at)
+        at = _skip_blanks(text, end)
+        if not text.startswith(":", at):
+            raise json.JSONDecodeError("Expecting ':' delimiter", text, at)
+        value, end = decoder.raw_decode(text, _skip_blanks(text, at + 1))
+        return (key, value), end
+
+    members = _top_level(text, "{", "}", member)
+    return None if members is None else [(line, k, v) for line, (k, v) in members]
+
+
+def _top_level(
+    text: str, opens: str, closes: str, read: Callable[[str, int], tuple[T, int]]
+) -> list[tuple[int, T]] | None:
+    """The entries `read` takes from the top-level JSON array or object (`opens` …
+    `closes`), each with the line where it starts; None for valid JSON of another kind."""
     if text.startswith("\ufeff"):
         text = text[1:]
     at = _skip_blanks(text, 0)
-    if not text.startswith("{", at):
-        json.loads(text)
+    if not text.startswith(opens, at):
+        json.loads(text)  # broken JSON raises, with its place
         return None
-    items: list[tuple[int, str, object]] = []
+    entries: list[tuple[int, T]] = []
     line, counted = 1, 0
     at = _skip_blanks(text, at + 1)
-    if not text.startswith("}", at):
+    if not text.startswith(closes, at):
         while True:
-            if not text.startswith('"', at):
-                raise json.JSONDecodeError(
-                    "Expecting property name enclosed in double quotes", text, at
-                )
-            key, end = decoder.raw_decode(text, at)
+            entry, end = read(text, at)
             line += text.count("\n", counted, at)
             counted = at
-            at = _skip_blanks(text, end)
-            if not text.startswith(":", at):
-                raise json.JSONDecodeError("Expecting ':' delimiter", text, at)
-            value, end = decoder.raw_decode(text, _skip_blanks(text, at + 1))
-            items.append((line, key, value))
+            entries.append((line, entry))
             at = _skip_blanks(text, end)
             if text.startswith(",", at):
                 at = _skip_blanks(text, at + 1)
-            elif text.startswith("}", at):
+            elif text.startswith(closes, at):
                 break
             else:
                 raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
     end = _skip_blanks(text, at + 1)
     if end != len(text):
         raise json.JSONDecodeError("Extra data", text, end)
-    return items
+    return entries
 
 
 def _skip_blanks(text: str, at: int) -> int:
