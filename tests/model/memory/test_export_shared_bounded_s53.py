@@ -15,6 +15,7 @@ import pytest
 from model.memory import Memory
 from model.memory.exchanges import exchange_messages
 from model.memory.store import _exported, exchanges_of
+from tests.model.memory.sqlite_steps import sqlite_steps
 from tests.model.memory.test_purge_shared_bounded_s52 import (
     INSERT,
     SCOPE,
@@ -59,19 +60,10 @@ async def test_an_export_of_a_person_holds_the_exchanges_it_held(tmp_path: Path,
 
 async def steps_of_reading_theirs(memory: Memory) -> int:
     """SQLite's virtual-machine steps (in tens) reading person 1's shared exchanges."""
-    steps = [0]
-
-    def count() -> int:
-        steps[0] += 1
-        return 0
-
-    await memory._db.set_progress_handler(count, 10)
-    try:
-        ((scope, theirs),) = await memory.shared_exchanges_of("qq:user:1")
-    finally:
-        await memory._db.set_progress_handler(None, 10)
+    steps, found = await sqlite_steps(memory, lambda: memory.shared_exchanges_of("qq:user:1"))
+    ((scope, theirs),) = found
     assert scope == SCOPE and len(theirs) == 9
-    return steps[0]
+    return steps
 
 
 async def test_reading_a_persons_exchanges_does_not_grow_with_the_conversation(

@@ -16,6 +16,7 @@ import pytest
 from model.memory import Memory
 from model.memory.exchanges import exchange_ids
 from model.memory.store import exchanges_of
+from tests.model.memory.sqlite_steps import sqlite_steps
 
 SCOPE = "qq:chan:g1"
 INSERT = (
@@ -94,18 +95,9 @@ async def fill_channel(memory: Memory, others: int) -> None:
 
 async def steps_of_purge(memory: Memory) -> int:
     """SQLite's virtual-machine steps (in tens) the purge of person 1 runs."""
-    steps = [0]
-
-    def count() -> int:
-        steps[0] += 1
-        return 0
-
-    await memory._db.set_progress_handler(count, 10)
-    try:
-        assert await memory.purge_user_in(SCOPE, "1") == 9
-    finally:
-        await memory._db.set_progress_handler(None, 10)
-    return steps[0]
+    steps, purged = await sqlite_steps(memory, lambda: memory.purge_user_in(SCOPE, "1"))
+    assert purged == 9
+    return steps
 
 
 async def test_the_work_of_a_purge_does_not_grow_with_the_conversation(tmp_path: Path) -> None:
