@@ -36,7 +36,7 @@ from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
 from dataprep.formats import webgal as webgal_format
-from dataprep.formats.common import MACRO_LEFT_OUT, UNRESOLVED_VARIABLE, is_alias
+from dataprep.formats.common import MACRO_LEFT_OUT, UNRESOLVED_VARIABLE, is_alias, tidy_name
 from dataprep.formats.renpy import names as renpy_names
 from dataprep.formats.renpy import text as renpy_text
 from dataprep.formats.renpy import translations as renpy_translations
@@ -144,7 +144,7 @@ def parse_options(
     strings = names.strings.get(language or "", {})
     # The name the player typed is whoever chats: {{user}} in a line, or the lead's own
     # name; as a speaker (`Character("[player]")`) the lead's name, so the lead is matched.
-    lead = settings.lead_aliases[0].strip()
+    lead = tidy_name(settings.lead_aliases[0])
     # Several typed names (a husband's, a wife's): the lead aliases say which is the player's.
     lead_aliases = frozenset(
         normalise_name(a)
@@ -361,7 +361,7 @@ def _run_stages(
         drop_near_duplicates=settings.drop_near_duplicates,
     )
     slots = NameSlots(
-        lead_aliases, USER_PLACEHOLDER if settings.user_placeholder else lead_aliases[0].strip()
+        lead_aliases, USER_PLACEHOLDER if settings.user_placeholder else tidy_name(lead_aliases[0])
     )
     unfilled: Counter[str] = Counter()
     batches = _roles_and_clean(
