@@ -169,7 +169,7 @@ def parse_options(
     )
     webgal_player = dict.fromkeys(typed, lead)
     # `setVar:heroine=亚托莉;` in one scene names `{heroine}:` in the scenes read after it.
-    webgal_variables, webgal_unresolved = webgal_format.read_variables(scenes, webgal_player)
+    webgal = webgal_format.read_variables(scenes, webgal_player)
     return ParseOptions(
         scene_marker=compile_markers(settings.scene_markers),
         custom_regex=re.compile(settings.custom_regex) if settings.custom_regex else None,
@@ -188,8 +188,9 @@ def parse_options(
             name_calls, shown, lambda name: is_alias(name, aliases, to_simplified)
         ),
         webgal_player=webgal_player,
-        webgal_variables=webgal_variables,
-        webgal_unresolved=dict(webgal_unresolved),
+        webgal_variables=webgal.starts,
+        webgal_unresolved=dict(webgal.unresolved),
+        webgal_computed=dict(webgal.computed),
         speaker_aliases=aliases,
         convert_name=to_simplified,
         dump_side=settings.dump_side,
@@ -414,7 +415,10 @@ def _run_stages(
     result.notes = [
         *encoding_notes,
         *notes(stats, counts, train, evaluation, settings, options, translations, tally),
-        *_unfilled_note(unfilled),
+        # A WebGAL number's slot (`{sanity}`) is no name: its own note says so.
+        *_unfilled_note(
+            Counter({s: n for s, n in unfilled.items() if s[1:-1] not in options.webgal_computed})
+        ),
     ]
     result.problem = problem(stats, train, reports)
     return result

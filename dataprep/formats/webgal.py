@@ -151,6 +151,9 @@ class Variables:
 
     stage: dict[str, str | None] = field(default_factory=dict)
     global_: dict[str, str | None] = field(default_factory=dict)
+    # The variables the last setVar of gave a number, a boolean or an expression: a value
+    # that changes as the game is played (`setVar:sanity=60;`), never a name.
+    computed: set[str] = field(default_factory=set)
 
     @classmethod
     def at_start(
@@ -178,7 +181,12 @@ class Variables:
         key = key.strip()
         if not equals or not key:
             return
-        value = self._given(rest.split("=", 1)[0].strip())
+        written = rest.split("=", 1)[0].strip()
+        value = self._given(written)
+        if _SET_EXPRESSION.search(written) or _JS_NUMBER.fullmatch(written):
+            self.computed.add(key)
+        else:
+            self.computed.discard(key)
         target = self.global_ if _flag(statement, "global") else self.stage
         if "when" in statement.args and value != self.value(key):
             value = None  # set only when its condition holds: either value may show
@@ -227,22 +235,33 @@ class Variables:
         }
 
 
-def read_variables(
-    scenes: Iterable[tuple[str, str]], player: dict[str, str]
-) -> tuple[dict[str, tuple[dict[str, str | None], dict[str, str | None]]], Counter[str]]:
-    """The variables each scene (source, text) starts with, the scenes run in the order the
-    game plays them (`_play_order`), as `ParseOptions.webgal_variables`; and the variables
-    shown where none has a string value (a speaker `{heroine}:` before any
-    `setVar:heroine=…;`), → the lines showing each (`ParseOptions.webgal_unresolved`)."""
+@dataclass
+class ReadVariables:
+    """What `read_variables` learns from the scenes: the variables each scene (its source)
+    starts with (`ParseOptions.webgal_variables`); the variables shown where no setVar
+    has given them a string (a speaker `{heroine}:` before any `setVar:heroine=…;`), →
+    the lines showing each (`ParseOptions.webgal_unresolved`); and those shown where the
+    last setVar gave a number or an expression (`理智值：{sanity}` after
+    `setVar:sanity=60;`), → their lines (`ParseOptions.webgal_computed`)."""
+
+    starts: dict[str, tuple[dict[str, str | None], dict[str, str | None]]]
+    unresolved: Counter[str]
+    computed: Counter[str]
+
+
+def read_variables(scenes: Iterable[tuple[str, str]], player: dict[str, str]) -> ReadVariables:
+    """The variables of the scenes (source, text), run in the order the game plays them
+    (`_play_order`)."""
     variables = Variables()
-    starts = {}
-    unresolved: Counter[str] = Counter()
+    read = ReadVariables({}, Counter(), Counter())
     for source, text in _play_order(list(scenes)):
-        starts[source] = variables.saved()
+        read.starts[source] = variables.saved()
         for _, statement in _run(text, variables):
             if statement.command in (None, "intro"):
-                unresolved.update(variables.unfilled(statement, player))
-    return starts, unresolved
+                for key in variables.unfilled(statement, player):
+                    shown = read.computed if key in variables.computed else read.unresolved
+                    shown[key] += 1
+    return read
 
 
 def _play_order(scenes: list[tuple[str, str]]) -> list[tuple[str, str]]:
