@@ -22,6 +22,7 @@ from pathlib import Path
 
 from atri.text_files import NotUtf8Error, read_hand_written
 from dataprep.errors import DataprepError
+from dataprep.formats.common import tidy_name
 from dataprep.records import Role, Sample
 
 BACKGROUND_SOURCE = "background"
@@ -101,10 +102,12 @@ def parse_markdown(raw: str) -> list[Fact]:
 
 
 def to_first_person(answer: str, character_aliases: list[str]) -> str:
-    """A fact written about the character ("亚托莉喜欢螃蟹") becomes theirs ("我喜欢螃蟹")."""
+    """A fact written about the character ("亚托莉喜欢螃蟹") becomes theirs ("我喜欢螃蟹"):
+    each alias as written and as the readers name speakers (`tidy_name`: `　恋　` is 恋)."""
     if _FIRST_PERSON.search(answer):
         return answer
-    for name in sorted(character_aliases, key=len, reverse=True):
+    names = {n for a in character_aliases for n in (a, tidy_name(a))}
+    for name in sorted(names, key=lambda n: (-len(n), n)):
         if name.strip():
             answer = re.sub(
                 rf"\b{re.escape(name)}\b" if name.isascii() else re.escape(name),

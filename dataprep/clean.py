@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
-from dataprep.formats.common import QUOTE_PAIRS, SOUND_REF, drop_bracket_ruby
+from dataprep.formats.common import QUOTE_PAIRS, SOUND_REF, drop_bracket_ruby, tidy_name
 from dataprep.records import Sample
 
 USER_PLACEHOLDER = "{{user}}"
@@ -334,8 +334,10 @@ def placeholder_replacer(lead_aliases: Iterable[str]) -> Callable[[str], str]:
     A Latin-script name matches as written (a lead called "Me" is not the word "me") and
     never inside a word or after an apostrophe ("I'm" keeps its "m"); "Kaito's" becomes
     "{{user}}'s". One-letter names are never replaced: no text tells them from a word.
+    A name is replaced as written and as the readers name speakers (`tidy_name`: an alias
+    copied from a script, `森　罗`, is the speaker 森罗, and so written in the lines).
     """
-    given = {a.strip() for a in lead_aliases if len(a.strip()) > 1}
+    given = {n for a in lead_aliases for n in (a.strip(), tidy_name(a)) if len(n) > 1}
     # An alias that is another one with an honorific (夏生君 beside 夏生) replaces only the
     # name: 夏生君 becomes {{user}}君, as 夏生くん becomes {{user}}くん and 夏生先生 {{user}}先生.
     names = sorted(

@@ -36,7 +36,7 @@ from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.formats import plain as plain_format
 from dataprep.formats import renpy as renpy_format
 from dataprep.formats import webgal as webgal_format
-from dataprep.formats.common import MACRO_LEFT_OUT, UNRESOLVED_VARIABLE, is_alias
+from dataprep.formats.common import MACRO_LEFT_OUT, UNRESOLVED_VARIABLE, is_alias, tidy_name
 from dataprep.formats.renpy import names as renpy_names
 from dataprep.formats.renpy import text as renpy_text
 from dataprep.formats.renpy import translations as renpy_translations
@@ -144,7 +144,7 @@ def parse_options(
     strings = names.strings.get(language or "", {})
     # The name the player typed is whoever chats: {{user}} in a line, or the lead's own
     # name; as a speaker (`Character("[player]")`) the lead's name, so the lead is matched.
-    lead = settings.lead_aliases[0].strip()
+    lead = tidy_name(settings.lead_aliases[0])
     # Several typed names (a husband's, a wife's): the lead aliases say which is the player's.
     lead_aliases = frozenset(
         normalise_name(a)
@@ -169,7 +169,7 @@ def parse_options(
     )
     webgal_player = dict.fromkeys(typed, lead)
     # `setVar:heroine=亚托莉;` in one scene names `{heroine}:` in the scenes read after it.
-    webgal_variables, webgal_unresolved = webgal_format.read_variables(scenes, webgal_player)
+    webgal = webgal_format.read_variables(scenes, webgal_player)
     return ParseOptions(
         scene_marker=compile_markers(settings.scene_markers),
         custom_regex=re.compile(settings.custom_regex) if settings.custom_regex else None,
@@ -188,8 +188,9 @@ def parse_options(
             name_calls, shown, lambda name: is_alias(name, aliases, to_simplified)
         ),
         webgal_player=webgal_player,
-        webgal_variables=webgal_variables,
-        webgal_unresolved=dict(webgal_unresolved),
+        webgal_variables=webgal.starts,
+        webgal_unresolved=dict(webgal.unresolved),
+        webgal_computed=dict(webgal.computed),
         speaker_aliases=aliases,
         convert_name=to_simplified,
         dump_side=settings.dump_side,
@@ -361,7 +362,7 @@ def _run_stages(
         drop_near_duplicates=settings.drop_near_duplicates,
     )
     slots = NameSlots(
-        lead_aliases, USER_PLACEHOLDER if settings.user_placeholder else lead_aliases[0].strip()
+        lead_aliases, USER_PLACEHOLDER if settings.user_placeholder else tidy_name(lead_aliases[0])
     )
     unfilled: Counter[str] = Counter()
     batches = _roles_and_clean(
@@ -414,7 +415,10 @@ def _run_stages(
     result.notes = [
         *encoding_notes,
         *notes(stats, counts, train, evaluation, settings, options, translations, tally),
-        *_unfilled_note(unfilled),
+        # A WebGAL number's slot (`{sanity}`) is no name: its own note says so.
+        *_unfilled_note(
+            Counter({s: n for s, n in unfilled.items() if s[1:-1] not in options.webgal_computed})
+        ),
     ]
     result.problem = problem(stats, train, reports)
     return result

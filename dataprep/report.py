@@ -316,6 +316,7 @@ def notes(
         _left_out_macros_note(counts.left_out_macros),
         _typed_leads_note(options),
         _webgal_variables_note(options),
+        _webgal_computed_note(options),
         _mixed_languages_note(stats.files),
         # A run that failed says it in its one sentence (`problem`); one that wrote a few
         # samples from a file read mostly as narration says it here.
@@ -556,6 +557,28 @@ def _webgal_variables_note(options: ParseOptions) -> str | None:
         + f". Give the scene that sets them (setVar:{first}=…;, often in start.txt), or add"
         f" {{{first}}} to [dataprep] character_aliases or lead_aliases to name a speaker so"
         " written."
+    )
+
+
+def _webgal_computed_note(options: ParseOptions) -> str | None:
+    """Which WebGAL variables were shown (`理智值：{sanity}`) where the setVar before them
+    gave a number or an expression: a value the game changes as it is played, which no
+    alias names and no scene gives as a string."""
+    computed = Counter(options.webgal_computed)
+    if not computed:
+        return None
+    named = [
+        f"{{{var}}} in {counted(n, 'line')}" for var, n in computed.most_common(_VARIABLES_NAMED)
+    ]
+    more = len(computed) - len(named)
+    first = computed.most_common(1)[0][0]
+    return (
+        f"WebGAL variables that setVar gave a number or an expression (setVar:{first}=…;)"
+        f" were shown: {'; '.join(named)}"
+        + (f"; and {counted(more, 'other variable')}" if more > 0 else "")
+        + ". Such a value changes as the game is played and is no name: no alias or scene"
+        f" gives it words, and the lines showing it ({{{first}}} as written) were dropped"
+        " (unresolved_variable)."
     )
 
 

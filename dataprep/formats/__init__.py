@@ -131,8 +131,11 @@ _ONS_DEFINES = re.compile(r"\*define|game", re.IGNORECASE)
 _ONS_TEXT_END = re.compile(r"[^\x00-\x7f`\[!#].*(?:\\|@)|.*\\|`.*`[\\@/]?")
 # A text line of an excerpt with no commands: Chinese or Japanese words (`【名】「…」`,
 # `名「…」`, narration) ending in a page end `\` or a click wait `@`, not CatSystem2's
-# `\@`; and a dump's `名字：…` line, which ONScripter's text never is.
-_ONS_MARKED_TEXT = re.compile(r"[^\x00-\x7f].*(?:[^\\@]@|[^\\@]\\)")
+# `\@`; and a dump's `名字：…` line, which ONScripter's text never is. Chinese ports put a
+# pretextgosub tag before the words (`[1|【森　罗】|]「…」\`, `[1||]旁白\`: onscripter.py).
+_ONS_MARKED_TEXT = re.compile(
+    r"(?:\[[^\[\]|\n]*\|[^\[\]|\n]*\|[^\[\]\n]*\])?[^\x00-\x7f].*(?:[^\\@]@|[^\\@]\\)"
+)
 _COLON_NAMED = re.compile(r"[^\s「『【:：]{1,12}[:：]")
 
 

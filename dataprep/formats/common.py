@@ -77,6 +77,9 @@ class ParseOptions:
     # The variables shown (`{heroine}:…`, `…{place}…`) where no setVar before gives them a
     # string, → how many lines show each: for the run to name them once.
     webgal_unresolved: dict[str, int] = field(default_factory=dict)
+    # Those shown where the last setVar gave a number or an expression (`setVar:sanity=60;`,
+    # `理智值：{sanity}`), → how many lines show each: no name nor scene gives them a string.
+    webgal_computed: dict[str, int] = field(default_factory=dict)
     # Which side of a bilingual translation dump is read ([dataprep] dump_side):
     # "translation" (its ●/★ lines) or "original" (its ○/☆ lines).
     dump_side: str = "translation"

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -83,8 +84,11 @@ _BLANKS = " \t\n\r"
 _BOM_AND_BLANKS = "\ufeff" + _BLANKS
 # Quote marks a quoted line (one said aloud) opens with.
 _QUOTES = frozenset('「『“"')
-# The longest name in a dictionary's keys (`{"アトリ": "亚托莉"}`): a longer key is a line.
+# The longest name in a dictionary's keys (`{"アトリ": "亚托莉"}`): a longer key with a
+# sentence's punctuation in it is a line; a longer one without is a name all the same
+# (`ファテシア＝セインテリア＝ヴァンチェスタ`).
 _NAME_MOST = 16
+_SENTENCE_MARKS = re.compile(r"[、，,.．!?！？…‥～~―—；;]")
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
@@ -186,8 +190,14 @@ def _dictionary_list(values: list[tuple[int, object]]) -> list[tuple[int, str, s
 
 def _is_line(text: str) -> bool:
     """Whether a dictionary's key is a line the game shows, not a name or a setting: a
-    quote, a sentence, or longer than a name."""
-    return text[:1] in _QUOTES or "。" in text or len(text) > _NAME_MOST
+    quote, a sentence, or longer than a name with a sentence's punctuation in it. A key
+    of quote marks or other punctuation alone (GalTransl's name dictionaries hold `「`,
+    `『`, `（`) says nothing."""
+    if all(unicodedata.category(c)[0] in "PSZ" for c in text):
+        return False
+    if text[:1] in _QUOTES or "。" in text:
+        return True
+    return len(text) > _NAME_MOST and _SENTENCE_MARKS.search(text) is not None
 
 
 def _read_pairs(
@@ -197,10 +207,13 @@ def _read_pairs(
     their lines say who speaks (`【名】「…」`, `名「…」`, a name's entry before its line).
     A dictionary keeps each text once, so a name there names the first line its speaker
     says, never the others: DataprepError, saying what to give instead, where most
-    quoted lines name no one."""
+    quoted lines name no one; NoScript where it holds no quoted line at all (names,
+    terms: a dictionary of no script)."""
     said = translation_dump.parse_pairs(pairs, source, options)
     named = sum(1 for u in said if u.speaker is not None)
     unnamed = sum(1 for u in said if u.speaker is None and u.text[:1] in _QUOTES)
+    if named == unnamed == 0:
+        raise NoScript(f"{source}: is JSON but not {_WHAT}, so no script.")
     if named == 0 or named < unnamed:
         raise DataprepError(
             f"{source}: is {what}, which holds each text once and so cannot say who speaks"

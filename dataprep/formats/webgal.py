@@ -25,7 +25,8 @@ One statement a line, `command:content -arg -key=value;`, read as WebGAL's own p
   scene given) holds the player's name: a speaker `{name}:` is the lead, and `{name}` in
   a line his name (`ParseOptions.webgal_player`).
 - Consecutive lines under different `-when=` conditions are alternatives, one of which
-  the game shows: each a branch of its own (`_Alternatives`).
+  the game shows: each condition's lines a branch of its own, the lines after them going
+  on from the last (`_Alternatives`).
 - `intro:第一行|第二行;` (text on a black screen) is narration. A choice (`choose:`),
   a label (`label:`, where jumps land), a jump (`jumpLabel:`, `chooseLabel:`), another
   scene (`changeScene:`, `callScene:`) and `end` end the exchange.
@@ -150,6 +151,9 @@ class Variables:
 
     stage: dict[str, str | None] = field(default_factory=dict)
     global_: dict[str, str | None] = field(default_factory=dict)
+    # The variables the last setVar of gave a number, a boolean or an expression: a value
+    # that changes as the game is played (`setVar:sanity=60;`), never a name.
+    computed: set[str] = field(default_factory=set)
 
     @classmethod
     def at_start(
@@ -177,7 +181,12 @@ class Variables:
         key = key.strip()
         if not equals or not key:
             return
-        value = self._given(rest.split("=", 1)[0].strip())
+        written = rest.split("=", 1)[0].strip()
+        value = self._given(written)
+        if _SET_EXPRESSION.search(written) or _JS_NUMBER.fullmatch(written):
+            self.computed.add(key)
+        else:
+            self.computed.discard(key)
         target = self.global_ if _flag(statement, "global") else self.stage
         if "when" in statement.args and value != self.value(key):
             value = None  # set only when its condition holds: either value may show
@@ -226,22 +235,33 @@ class Variables:
         }
 
 
-def read_variables(
-    scenes: Iterable[tuple[str, str]], player: dict[str, str]
-) -> tuple[dict[str, tuple[dict[str, str | None], dict[str, str | None]]], Counter[str]]:
-    """The variables each scene (source, text) starts with, the scenes run in the order the
-    game plays them (`_play_order`), as `ParseOptions.webgal_variables`; and the variables
-    shown where none has a string value (a speaker `{heroine}:` before any
-    `setVar:heroine=…;`), → the lines showing each (`ParseOptions.webgal_unresolved`)."""
+@dataclass
+class ReadVariables:
+    """What `read_variables` learns from the scenes: the variables each scene (its source)
+    starts with (`ParseOptions.webgal_variables`); the variables shown where no setVar
+    has given them a string (a speaker `{heroine}:` before any `setVar:heroine=…;`), →
+    the lines showing each (`ParseOptions.webgal_unresolved`); and those shown where the
+    last setVar gave a number or an expression (`理智值：{sanity}` after
+    `setVar:sanity=60;`), → their lines (`ParseOptions.webgal_computed`)."""
+
+    starts: dict[str, tuple[dict[str, str | None], dict[str, str | None]]]
+    unresolved: Counter[str]
+    computed: Counter[str]
+
+
+def read_variables(scenes: Iterable[tuple[str, str]], player: dict[str, str]) -> ReadVariables:
+    """The variables of the scenes (source, text), run in the order the game plays them
+    (`_play_order`)."""
     variables = Variables()
-    starts = {}
-    unresolved: Counter[str] = Counter()
+    read = ReadVariables({}, Counter(), Counter())
     for source, text in _play_order(list(scenes)):
-        starts[source] = variables.saved()
+        read.starts[source] = variables.saved()
         for _, statement in _run(text, variables):
             if statement.command in (None, "intro"):
-                unresolved.update(variables.unfilled(statement, player))
-    return starts, unresolved
+                for key in variables.unfilled(statement, player):
+                    shown = read.computed if key in variables.computed else read.unresolved
+                    shown[key] += 1
+    return read
 
 
 def _play_order(scenes: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -335,17 +355,20 @@ class _Alternatives:
     """The branch of each line (`Utterance.branch`, `forked_from`), as the `-when=`
     conditions on consecutive lines give it. Lines under different conditions one after
     another (`台词A -when=a==1;` then `台词B -when=a==2;`) are alternatives the game shows
-    one of: each is a branch forking from the lines before them, as the blocks of
-    Naninovel's `@if` chain and Ren'Py's `if` are, so no exchange runs from one into the
-    other; the lines after them go on from those before, as a player whose conditions all
-    failed saw them (a chain with no `else`). Lines under one condition alone are no
-    alternatives: they stay in the branch they are in."""
+    one of: each condition's lines a branch forking from the lines before them, as the
+    blocks of Naninovel's `@if` chain and Ren'Py's `if` are, so no exchange runs from one
+    into the other. A condition written again in the run (`a==0`, `a==1`, `a==0`, `a==1`)
+    goes on with its alternative: its lines are put together, in the order read. The
+    lines after the run go on from its last alternative, as a player who saw that one:
+    her reply in it stays before them (from the lines before the run, a lead line after
+    it would be joined to the lead line before it). Lines under one condition alone are
+    no alternatives: they stay in the branch they are in."""
 
     branch: int = 0
     forked_from: int | None = None
     last: int = 0  # the highest branch given
-    condition: str | None = None  # the open run's condition in force
-    runs: int = 0  # the conditions in the open run (0: none open)
+    # The open run's alternatives: condition → its branch, in the order first read.
+    alternatives: dict[str, int] = field(default_factory=dict)
     before: tuple[int, int | None] = (0, None)  # the branch and fork before the run
     parent: int | None = None  # the branch its alternatives fork from
     read_before: int = 0
@@ -365,35 +388,40 @@ class _Alternatives:
         """A line under the condition `when` (None: none): it opens a run of conditional
         lines, goes on in its alternative, starts the next one, or closes the run."""
         if when is None:
-            if self.runs:
+            if self.alternatives:
                 self._close(out)
             return
         condition = "".join(str(when).split())
-        if not self.runs:
+        if not self.alternatives:
             self.before, self.read_before = (self.branch, self.forked_from), len(out)
             own_lines = bool(out) and out[-1].branch == self.branch
             self.parent = self.branch if own_lines else self.forked_from
-        elif condition == self.condition:
+        known = self.alternatives.get(condition)
+        if known is not None:
+            self.branch, self.forked_from = known, self.parent
             return
-        self.condition = condition
-        self.runs += 1
         self._new_branch(self.parent)
+        self.alternatives[condition] = self.branch
 
     def end_exchange(self, out: list[Utterance]) -> None:
         """A choice, a label, a jump or another scene: the lines after it follow no line."""
-        if self.runs:
+        if self.alternatives:
             self._close(out)
         self._new_branch(None)
 
     def _close(self, out: list[Utterance]) -> None:
-        if self.runs == 1 or len(out) == self.read_before:
+        run = out[self.read_before :]
+        if len(self.alternatives) == 1 or not run:
             # One condition alone (or no line read under any): no alternatives.
-            for utterance in out[self.read_before :]:
+            for utterance in run:
                 utterance.branch, utterance.forked_from = self.before
             self.branch, self.forked_from = self.before
         else:
-            self._new_branch(self.parent)
-        self.runs, self.condition = 0, None
+            # Each alternative's lines together (turns.py reads a branch's lines in a row).
+            order = {branch: at for at, branch in enumerate(self.alternatives.values())}
+            out[self.read_before :] = sorted(run, key=lambda u: order[u.branch])
+            self.branch, self.forked_from = out[-1].branch, out[-1].forked_from
+        self.alternatives = {}
 
     def _new_branch(self, forked_from: int | None) -> None:
         self.last += 1

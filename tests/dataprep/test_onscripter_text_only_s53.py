@@ -36,6 +36,25 @@ def test_a_text_only_excerpt_is_onscripter() -> None:
     ]
 
 
+# natsu's Chinese port (100pangci/natsu 0.txt) writes each text line after a pretextgosub
+# tag: `[1|【名】|voice]「…」\` and `[1||]narration\`.
+TAGGED_EXCERPT = """\
+[1|【　恋　】|ren-A10-0043]「森罗？」\\
+[1||]听到我的声音如此严肃，恋的语气像是感到不可思议。\\
+[1|【森　罗】|]「我不希望无视恋的意志」\\
+[1|【森　罗】|]「恋，你也需要决定」\\
+[1|【　恋　】|ren-A10-0045]「……我…也？」\\
+[1|【森　罗】|]「是啊」\\
+"""
+
+
+def test_a_text_only_excerpt_with_tags_before_the_words_is_onscripter() -> None:
+    fmt, why = detect_format_why(TAGGED_EXCERPT, "excerpt.txt")
+    assert fmt == "onscripter", why
+    said = parse(TAGGED_EXCERPT, "excerpt.txt", fmt, ParseOptions())
+    assert [u.speaker for u in said] == ["恋", None, "森罗", "森罗", "恋", "森罗"]
+
+
 @pytest.mark.parametrize(
     "text",
     [
