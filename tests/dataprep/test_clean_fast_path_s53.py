@@ -1,0 +1,40 @@
+"""The cleaning stage skips the lines `may_change` leaves out: each must come out of
+`clean_text` exactly as it went in, or the files would change."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dataprep.clean import clean_text, may_change
+
+# Quote marks, page-end marks, blanks, rule triggers and slot starts, beside plain text.
+EDGY = st.text(
+    alphabet=st.sampled_from(list("夏生亚托莉abc 。，！？…・.「」『』“”\"‘’﹁﹂\\@\u3000\t\n%([{<:注")),
+    max_size=12,
+)
+
+
+@given(st.lists(EDGY, max_size=8))
+@settings(max_examples=400, deadline=None)
+def test_a_line_left_out_is_left_as_it_is(texts: list[str]) -> None:
+    changing = set(may_change(texts))
+    for i, text in enumerate(texts):
+        if i not in changing:
+            assert clean_text(text) == text
+            assert clean_text(text, markup=False) == text
+
+
+def test_lines_that_change_or_hold_a_slot_are_found() -> None:
+    texts = [
+        "今天天气真好。",  # nothing to do
+        "「早上好」",  # quotes
+        "好吧」",  # a closer alone
+        " 你好",  # a blank
+        "嗯・・・",  # an ellipsis
+        "等等\\",  # a page-end mark
+        "",  # empty
+        "%(name)s来了",  # a slot
+        "明天见！",
+    ]
+    assert may_change(texts) == [1, 2, 3, 4, 5, 6, 7]
