@@ -343,6 +343,21 @@ def is_interjection_only(text: str) -> bool:
     return INTERJECTIONS.fullmatch(core) is not None and _ANSWER.fullmatch(plain) is None
 
 
+def interjections_only(texts: list[str]) -> list[bool]:
+    """`is_interjection_only` of each text. Python code runs only for the few texts that
+    may be noise: those with no letter that is in no interjection, or with a full-width
+    letter (looked for in all the texts at once: most batches have none)."""
+    may_be_noise = compress(count(), map(not_, map(_WORDY.search, texts)))
+    if _COMPAT_LETTERS.search("".join(texts)) is not None:
+        may_be_noise = iter(
+            sorted({*may_be_noise, *compress(count(), map(_COMPAT_LETTERS.search, texts))})
+        )
+    noise = [False] * len(texts)
+    for i in may_be_noise:
+        noise[i] = is_interjection_only(texts[i])
+    return noise
+
+
 def near_key(text: str) -> str:
     """Text with case, width, spaces and punctuation ignored: equal keys are near-duplicates."""
     key = "".join(_WORD_RUNS.findall(text.casefold()))
