@@ -347,7 +347,7 @@ def interjections_only(texts: list[str]) -> list[bool]:
     """`is_interjection_only` of each text. Python code runs only for the few texts that
     may be noise: those with no letter that is in no interjection, or with a full-width
     letter (looked for in all the texts at once: most batches have none)."""
-    may_be_noise = compress(count(), map(not_, map(_WORDY.search, texts)))
+    may_be_noise: Iterator[int] = compress(count(), map(not_, map(_WORDY.search, texts)))
     if _COMPAT_LETTERS.search("".join(texts)) is not None:
         may_be_noise = iter(
             sorted({*may_be_noise, *compress(count(), map(_COMPAT_LETTERS.search, texts))})

@@ -6,11 +6,13 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataprep.clean import clean_text, may_change
+from dataprep.clean import clean_text, interjections_only, is_interjection_only, may_change
 
 # Quote marks, page-end marks, blanks, rule triggers and slot starts, beside plain text.
 EDGY = st.text(
-    alphabet=st.sampled_from(list("夏生亚托莉abc 。，！？…・.「」『』“”\"‘’﹁﹂\\@\u3000\t\n%([{<:注")),
+    alphabet=st.sampled_from(
+        list('夏生亚托莉abc 。，！？…・.「」『』“”"‘’﹁﹂\\@\u3000\t\n%([{<:注')
+    ),
     max_size=12,
 )
 
@@ -38,3 +40,20 @@ def test_lines_that_change_or_hold_a_slot_are_found() -> None:
         "明天见！",
     ]
     assert may_change(texts) == [1, 2, 3, 4, 5, 6, 7]
+
+
+# Sounds, answers, full-width letters (which NFKC changes) and words.
+NOISY = st.text(
+    alphabet=st.sampled_from(list("嗯啊えっうんーエッｳｰﾝＡａhmOK…・。！？～ 好的")), max_size=8
+)
+
+
+@given(st.lists(NOISY, max_size=8))
+@settings(max_examples=400, deadline=None)
+def test_noise_of_many_texts_is_the_noise_of_each(texts: list[str]) -> None:
+    assert interjections_only(texts) == [is_interjection_only(t) for t in texts]
+
+
+def test_full_width_noise_in_a_batch_is_found() -> None:
+    # ｳｰﾝ is noise only once NFKC makes it ウーン: the batch test must not skip it.
+    assert interjections_only(["好的。", "ｳｰﾝ……", "嗯……", "うん。"]) == [False, True, True, False]

@@ -49,7 +49,15 @@ def test_every_alternative_of_chapter_starts_with_a_guarded_character() -> None:
 
 
 @pytest.mark.parametrize(
-    "heading", ["第三章：海边", "序章：夏天", "Chapter 3: Home", "SCENE 2: Night", "场景：海边", "bgm: umi.ogg"]
+    "heading",
+    [
+        "第三章：海边",
+        "序章：夏天",
+        "Chapter 3: Home",
+        "SCENE 2: Night",
+        "场景：海边",
+        "bgm: umi.ogg",
+    ],
 )
 def test_a_heading_before_a_colon_is_no_speaker(heading: str) -> None:
     said = plain.parse(f"{heading}\n亚托莉：早上好\n", "s.txt", ParseOptions())
