@@ -445,6 +445,29 @@ class _TidyNames(dict[str, str]):
         return tidy
 
 
+class _PlainNames(dict[str, bool]):
+    """Each speaker's name as written → whether a line it says with no quote after it is
+    that speaker's whatever it says: a name (`_TidyNames`) that is no number, no longer
+    than a name may be, and not in ASCII (an ASCII one may start a command, whose text
+    tells). Most lines of a Chinese or Japanese script are such; one dict lookup passes
+    them by the tests the others need. Emptied at `_MAX_NAMES`, as `_TidyNames`."""
+
+    def __init__(self, names: _TidyNames) -> None:
+        super().__init__()
+        self._names = names
+
+    def __missing__(self, name: str) -> bool:
+        if len(self) >= _MAX_NAMES:
+            self.clear()
+        plain = self[name] = (
+            not name.isascii()
+            and len(name) <= MAX_NAME
+            and name[0] not in _DIGITS
+            and bool(self._names[name])
+        )
+        return plain
+
+
 _LETTER = re.compile(r"[^\W\d_]")
 _UNKNOWN = re.compile(r"[?？]{2}")
 # A Latin name before a quote with no colon between is Capitalised (`Jessica "Why?!"`):
@@ -524,6 +547,7 @@ def iter_batches(
     held: list[Utterance] = []
     line = 0
     names = _TidyNames()
+    plain_names = _PlainNames(names)
     with gc_paused():
         for chunk in _chunks(text):
             out: list[Utterance] = []
@@ -547,6 +571,9 @@ def iter_batches(
                     pending = None
                 elif s2:
                     pending = None
+                    if not q and plain_names[s2]:
+                        append(Utterance(names[s2], direction + t2, source, line, scene))
+                        continue
                     digit_first = s2[0] in _DIGITS  # asked twice below: a CJK s2[0] is a new str
                     # "10:30 起床" is narration with a time in it, not a speaker called "10".
                     if len(s2) > MAX_NAME or (digit_first and s2.replace(" ", "").isdigit()):

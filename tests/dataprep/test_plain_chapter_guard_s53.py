@@ -62,3 +62,31 @@ def test_every_alternative_of_chapter_starts_with_a_guarded_character() -> None:
 def test_a_heading_before_a_colon_is_no_speaker(heading: str) -> None:
     said = plain.parse(f"{heading}\n亚托莉：早上好\n", "s.txt", ParseOptions())
     assert [(u.speaker, u.text) for u in said] == [(None, heading), ("亚托莉", "早上好")]
+
+
+def test_lines_of_cjk_names_read_as_by_every_test() -> None:
+    """A CJK name with no quote after it takes a shortcut (`_PlainNames`); a quote, a line
+    number, a name too long or one of no letter still take the tests they need."""
+    lines = [
+        "亚托莉：早上好",
+        "亚托莉「早上好」",
+        "亚托莉“嗯”了一声。",
+        "０００１ 亚托莉：第一句",
+        "１２号：你好",
+        "很长" * 17 + "：名字太长",
+        "夏生：(笑) 好吧",
+        "～：只有符号",
+        "水菜萌\t用制表符",
+    ]
+    said = plain.parse("\n".join(lines) + "\n", "s.txt", ParseOptions())
+    assert [(u.speaker, u.text) for u in said] == [
+        ("亚托莉", "早上好"),
+        ("亚托莉", "「早上好」"),
+        (None, "亚托莉“嗯”了一声。"),
+        ("亚托莉", "第一句"),
+        ("１２号", "你好"),
+        (None, "很长" * 17 + "：名字太长"),
+        ("夏生", "(笑) 好吧"),
+        (None, "～：只有符号"),
+        ("水菜萌", "用制表符"),
+    ]
