@@ -153,8 +153,11 @@ _RULE_TRIGGERS = re.compile(
 # What `may_change` looks for in a line: a rule trigger, or a name slot's `%(` (`[` and
 # `{` are triggers). Quote marks and page-end marks are looked for at the ends only.
 _TRIGGER_OR_SLOT = re.compile(rf"{_RULE_TRIGGERS.pattern}|%\(")
-_QUOTE_OPENERS = tuple(QUOTE_PAIRS)
-_CHANGING_ENDS = (*_CLOSERS, "\\", "@")
+# Every character `str.strip()` strips (none is above U+3000), and with them the quote
+# marks a line may start with, and the closing quotes and page-end marks it may end with.
+_BLANKS = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+_CHANGING_STARTS = _BLANKS + "".join(QUOTE_PAIRS)
+_CHANGING_ENDS = _BLANKS + "".join(_CLOSERS) + "\\@"
 
 
 def may_change(texts: list[str]) -> list[int]:
@@ -165,10 +168,12 @@ def may_change(texts: list[str]) -> list[int]:
     a batch skips its cleaning. Each test maps a C function over the texts: no Python
     code runs per text."""
     found = set(compress(count(), map(_TRIGGER_OR_SLOT.search, texts)))
-    found.update(compress(count(), map(str.startswith, texts, repeat(_QUOTE_OPENERS))))
-    found.update(compress(count(), map(str.endswith, texts, repeat(_CHANGING_ENDS))))
-    found.update(compress(count(), map(ne, map(str.strip, texts), texts)))
-    found.update(compress(count(), map(not_, texts)))
+    found.update(
+        compress(count(), map(ne, map(str.lstrip, texts, repeat(_CHANGING_STARTS)), texts))
+    )
+    found.update(compress(count(), map(ne, map(str.rstrip, texts, repeat(_CHANGING_ENDS)), texts)))
+    if not all(texts):
+        found.update(compress(count(), map(not_, texts)))
     return sorted(found)
 
 

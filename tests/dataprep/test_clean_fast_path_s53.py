@@ -6,7 +6,13 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataprep.clean import clean_text, interjections_only, is_interjection_only, may_change
+from dataprep.clean import (
+    _BLANKS,
+    clean_text,
+    interjections_only,
+    is_interjection_only,
+    may_change,
+)
 
 # Quote marks, page-end marks, blanks, rule triggers and slot starts, beside plain text.
 EDGY = st.text(
@@ -57,3 +63,8 @@ def test_noise_of_many_texts_is_the_noise_of_each(texts: list[str]) -> None:
 def test_full_width_noise_in_a_batch_is_found() -> None:
     # ｳｰﾝ is noise only once NFKC makes it ウーン: the batch test must not skip it.
     assert interjections_only(["好的。", "ｳｰﾝ……", "嗯……", "うん。"]) == [False, True, True, False]
+
+
+def test_every_blank_strip_strips_is_looked_for() -> None:
+    blanks = {chr(c) for c in range(0x110000) if chr(c).isspace()}
+    assert blanks == set(_BLANKS)
