@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from itertools import compress, count, repeat
+from operator import ne, not_
 
 from dataprep.formats.common import QUOTE_PAIRS, SOUND_REF, drop_bracket_ruby, tidy_name
 from dataprep.records import Sample
@@ -146,6 +148,33 @@ _RULE_TRIGGERS = re.compile(
         ]
     )
 )
+
+
+# What `may_change` looks for in a line: a rule trigger, or a name slot's `%(` (`[` and
+# `{` are triggers). Quote marks and page-end marks are looked for at the ends only.
+_TRIGGER_OR_SLOT = re.compile(rf"{_RULE_TRIGGERS.pattern}|%\(")
+# Every character `str.strip()` strips (none is above U+3000), and with them the quote
+# marks a line may start with, and the closing quotes and page-end marks it may end with.
+_BLANKS = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+_CHANGING_STARTS = _BLANKS + "".join(QUOTE_PAIRS)
+_CHANGING_ENDS = _BLANKS + "".join(_CLOSERS) + "\\@"
+
+
+def may_change(texts: list[str]) -> list[int]:
+    """The positions (ascending) of the texts that `clean_text` may change, or that hold
+    a name slot: one with a rule trigger, one that is empty, has blanks at either end,
+    starts with a quote mark or ends with a closing one or a page-end mark. Any other
+    comes out of `clean_text` exactly as it went in (Traditional → Simplified aside), so
+    a batch skips its cleaning. Each test maps a C function over the texts: no Python
+    code runs per text."""
+    found = set(compress(count(), map(_TRIGGER_OR_SLOT.search, texts)))
+    found.update(
+        compress(count(), map(ne, map(str.lstrip, texts, repeat(_CHANGING_STARTS)), texts))
+    )
+    found.update(compress(count(), map(ne, map(str.rstrip, texts, repeat(_CHANGING_ENDS)), texts)))
+    if not all(texts):
+        found.update(compress(count(), map(not_, texts)))
+    return sorted(found)
 
 
 def clean_text(
@@ -317,6 +346,21 @@ def is_interjection_only(text: str) -> bool:
     if not core:
         return True
     return INTERJECTIONS.fullmatch(core) is not None and _ANSWER.fullmatch(plain) is None
+
+
+def interjections_only(texts: list[str]) -> list[bool]:
+    """`is_interjection_only` of each text. Python code runs only for the few texts that
+    may be noise: those with no letter that is in no interjection, or with a full-width
+    letter (looked for in all the texts at once: most batches have none)."""
+    may_be_noise: Iterator[int] = compress(count(), map(not_, map(_WORDY.search, texts)))
+    if _COMPAT_LETTERS.search("".join(texts)) is not None:
+        may_be_noise = iter(
+            sorted({*may_be_noise, *compress(count(), map(_COMPAT_LETTERS.search, texts))})
+        )
+    noise = [False] * len(texts)
+    for i in may_be_noise:
+        noise[i] = is_interjection_only(texts[i])
+    return noise
 
 
 def near_key(text: str) -> str:

@@ -27,6 +27,7 @@ from dataprep.clean import (
     NameSlots,
     clean_text,
     iter_filter,
+    may_change,
     opencc_t2s,
     placeholder_replacer,
 )
@@ -478,7 +479,16 @@ def _roles_and_clean(
         if any(u.dropped is not None for u, _ in lines):
             lines = _usable(lines, counts)
         cleaned: list[tuple[Utterance, Role]] = []
-        for line in lines:
+        # Most lines need no cleaning (`may_change`): they go on a run at a time, and the
+        # loop below only visits the others.
+        changing: Iterable[int] = (
+            may_change([u.text for u, _ in lines]) if to_simplified is None else range(len(lines))
+        )
+        done = 0
+        for i in changing:
+            cleaned += lines[done:i]
+            done = i + 1
+            line = lines[i]
             utterance, role = line
             if utterance.dropped is not None:
                 cleaned.append(line)  # said, unusable: an exchange's end (see `_usable`)
@@ -507,6 +517,7 @@ def _roles_and_clean(
                     counts.dropped_in_scene[scene_key(utterance.source, utterance.scene)][
                         "empty_after_clean"
                     ] += 1
+        cleaned += lines[done:]
         yield cleaned
 
 

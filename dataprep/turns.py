@@ -6,14 +6,18 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 
-from dataprep.clean import is_interjection_only
+from dataprep.clean import interjections_only
 from dataprep.records import Role, Sample, Turn, Utterance, scene_key
 
 # A narration line that is a script's code a custom regex left as narration, never a stage
 # direction: a command or comment (`@char n pos:85 scale:0.925`, `; note`, `{"bg": 1}`) or
 # only `key:value` / `key=value` pairs (`pos:85 scale:0.925`, `time=100`).
 _CODE_LIKE = re.compile(r"[@;{]|(?:[A-Za-z_][\w.]*[:=]\S+\s*)+$", re.ASCII)
+
+# Lines read at a time (see `iter_samples`).
+_CHUNK = 4096
 
 # Joins consecutive lines of one speaker: each stays its own line (a chat "bubble").
 TURN_JOINER = "\n"
@@ -81,65 +85,74 @@ def iter_samples(
     sounds = set() if sounds_after_lead is None else sounds_after_lead
     in_scene = defaultdict(Counter) if dropped_in_scene is None else dropped_in_scene
 
-    for utterance, role in lines:
-        if utterance.scene != scene or utterance.source != source or utterance.branch != branch:
-            if exchange:
-                yield from _samples_of(
-                    exchange, first, (source, scene), rules, dropped_lines, in_scene
-                )
-            if utterance.scene != scene or utterance.source != source:
-                forks.clear()
-            elif utterance.forked_from == branch:
-                forks[branch] = exchange[-(rules.context_turns + 1) :]
-            # Copies: the first turn of a choice may join the last one (same speaker).
-            fork = utterance.forked_from
-            history = forks.get(fork, []) if fork is not None else []
-            exchange = [Turn(t.role, t.text) for t in history]
-            first = len(exchange)
-            stage.clear()
-            source, scene, branch = utterance.source, utterance.scene, utterance.branch
-        if role is narration:
-            if stage_mode and exchange and _CODE_LIKE.match(utterance.text) is None:
-                stage.append(utterance.text)
-            continue
-        if role is other or utterance.dropped is not None:
-            # A third party's line, or one said but unusable (a variable only the game
-            # knows): what follows no longer answers the turns before it.
-            if exchange:
-                yield from _samples_of(
-                    exchange, first, (source, scene), rules, dropped_lines, in_scene
-                )
-                exchange = []
-            first = 0
-            stage.clear()
-            continue
-        text = utterance.text
-        if role is character:
-            if drop_noise and is_interjection_only(text):
-                dropped_lines["interjection_only"] += 1
-                # Turns alternate: two of them, or one that is not hers, hold one of his.
-                if exchange and (len(exchange) > 1 or exchange[0].role is not character):
-                    sounds.add(scene_key(source, scene))
+    # A few thousand lines at a time: what her lines need (noise or not, the lead's names
+    # replaced) is found for all of them at once, by C functions mapped over their texts.
+    stream = iter(lines)
+    while chunk := list(islice(stream, _CHUNK)):
+        hers = [u.text for u, r in chunk if r is character and u.dropped is None]
+        noise = interjections_only(hers) if drop_noise else None
+        said = hers if replace is None else list(map(replace, hers))
+        her = -1  # her line's place in `hers`
+        for utterance, role in chunk:
+            if utterance.scene != scene or utterance.source != source or utterance.branch != branch:
+                if exchange:
+                    yield from _samples_of(
+                        exchange, first, (source, scene), rules, dropped_lines, in_scene
+                    )
+                if utterance.scene != scene or utterance.source != source:
+                    forks.clear()
+                elif utterance.forked_from == branch:
+                    forks[branch] = exchange[-(rules.context_turns + 1) :]
+                # Copies: the first turn of a choice may join the last one (same speaker).
+                fork = utterance.forked_from
+                history = forks.get(fork, []) if fork is not None else []
+                exchange = [Turn(t.role, t.text) for t in history]
+                first = len(exchange)
+                stage.clear()
+                source, scene, branch = utterance.source, utterance.scene, utterance.branch
+            if role is narration:
+                if stage_mode and exchange and _CODE_LIKE.match(utterance.text) is None:
+                    stage.append(utterance.text)
                 continue
-            if replace is not None:
-                text = replace(text)
-        if stage:
-            direction = "".join(stage)
-            if len(direction) <= max_stage:
-                text = f"（{direction}）{text}"
-            stage.clear()
-        if exchange and exchange[-1].role is role:
-            if len(exchange) == first and role is not character:
-                # The lead goes on into a choice: his turn is a prompt of this branch. Her
-                # line after the menu answers the player's pick, not a line of the lead's:
-                # joined to her reply before the menu it stays history (no sample gives
-                # that reply again, once per choice), counted as "no_lead_before".
-                first -= 1
-            last = exchange[-1]
-            last.text = f"{last.text}{TURN_JOINER}{text}"
-            last.lines.append((utterance.source, utterance.line))
-        else:
-            exchange.append(Turn(role, text, [(utterance.source, utterance.line)]))
+            if role is other or utterance.dropped is not None:
+                # A third party's line, or one said but unusable (a variable only the game
+                # knows): what follows no longer answers the turns before it.
+                if exchange:
+                    yield from _samples_of(
+                        exchange, first, (source, scene), rules, dropped_lines, in_scene
+                    )
+                    exchange = []
+                first = 0
+                stage.clear()
+                continue
+            if role is character:
+                her += 1
+                if noise is not None and noise[her]:
+                    dropped_lines["interjection_only"] += 1
+                    # Turns alternate: two of them, or one that is not hers, hold one of his.
+                    if exchange and (len(exchange) > 1 or exchange[0].role is not character):
+                        sounds.add(scene_key(source, scene))
+                    continue
+                text = said[her]
+            else:
+                text = utterance.text
+            if stage:
+                direction = "".join(stage)
+                if len(direction) <= max_stage:
+                    text = f"（{direction}）{text}"
+                stage.clear()
+            if exchange and exchange[-1].role is role:
+                if len(exchange) == first and role is not character:
+                    # The lead goes on into a choice: his turn is a prompt of this branch. Her
+                    # line after the menu answers the player's pick, not a line of the lead's:
+                    # joined to her reply before the menu it stays history (no sample gives
+                    # that reply again, once per choice), counted as "no_lead_before".
+                    first -= 1
+                last = exchange[-1]
+                last.text = f"{last.text}{TURN_JOINER}{text}"
+                last.lines.append((utterance.source, utterance.line))
+            else:
+                exchange.append(Turn(role, text, [(utterance.source, utterance.line)]))
     if exchange:
         yield from _samples_of(exchange, first, (source, scene), rules, dropped_lines, in_scene)
 
