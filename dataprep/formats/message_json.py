@@ -38,9 +38,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from dataprep.errors import DataprepError, NoScript
-from dataprep.formats import translation_dump
 from dataprep.formats.common import ParseOptions, join_pieces, tidy_name, unreadable_json
-from dataprep.formats.translation_dump import MISSING, ORIGINAL, TRANSLATION
+from dataprep.formats.translation_dump import MISSING, ORIGINAL, TRANSLATION, parse_pairs
 from dataprep.records import Utterance
 
 T = TypeVar("T")
@@ -209,7 +208,7 @@ def _read_pairs(
     says, never the others: DataprepError, saying what to give instead, where most
     quoted lines name no one; NoScript where it holds no quoted line at all (names,
     terms: a dictionary of no script)."""
-    said = translation_dump.parse_pairs(pairs, source, options)
+    said = parse_pairs(pairs, source, options)
     named = sum(1 for u in said if u.speaker is not None)
     unnamed = sum(1 for u in said if u.speaker is None and u.text[:1] in _QUOTES)
     if named == unnamed == 0:
