@@ -148,7 +148,13 @@ def adapters_list() -> None:
 def _legend(versions: list[VersionOnDisk], worker: WorkerView) -> list[str]:
     """What the rarer statuses mean, when the table shows them."""
     lines = []
-    if worker.kept:
+    if worker.kept and worker.kept_guessed:
+        lines.append(
+            "rollback: what a rollback goes back to, the [reload] keep_previous newest "
+            "before the live version (the worker names those it keeps loaded only to a "
+            "caller holding ATRI_ADMIN_TOKEN)."
+        )
+    elif worker.kept:
         lines.append(
             "rollback: kept loaded by the worker beside the live version ([reload] "
             "keep_previous), so a rollback to it is instant."

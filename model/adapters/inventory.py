@@ -150,6 +150,9 @@ class WorkerView:
     answered: bool
     live: str = ""  # the version it serves ("" = the base model)
     kept: tuple[str, ...] = ()  # versions it keeps loaded for a rollback
+    # `kept` is taken from [reload] keep_previous: its /status named no loaded versions
+    # (they are shown only to a caller holding ATRI_ADMIN_TOKEN).
+    kept_guessed: bool = False
     why: str = ""  # why nothing (usable) answered
 
 
@@ -189,6 +192,7 @@ def ask_worker(settings: Settings, versions: list[VersionOnDisk]) -> WorkerView:
             if not v.refused and version_order(v.name) < version_order(live)
         ]
         kept = tuple(older[: settings.reload.keep_previous]) if live else ()
+        return WorkerView(url, True, live, kept, kept_guessed=True)
     return WorkerView(url, True, live, kept)
 
 
@@ -271,6 +275,8 @@ def prune_plan(versions: list[VersionOnDisk], keep: int, worker: WorkerView) -> 
 def _spared_because(version: VersionOnDisk, worker: WorkerView, oldest: tuple[Any, ...]) -> str:
     if worker.answered and version.name == worker.live:
         return f"the worker at {worker.url} serves it"
+    if version.name in worker.kept and worker.kept_guessed:
+        return f"a rollback on the worker at {worker.url} goes back to it ([reload] keep_previous)"
     if version.name in worker.kept:
         return f"the worker at {worker.url} keeps it loaded for a rollback"
     if version.folder.is_symlink():

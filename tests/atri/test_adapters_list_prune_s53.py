@@ -264,6 +264,7 @@ def test_without_the_token_the_versions_before_the_live_one_are_kept_for_rollbac
         code, out = atri(settings, "adapters", "prune", "--keep", "1", "--yes")
     assert code == 0, out
     assert [p.name for p in list_versions(adapters)] == [V2, V3, V4]
+    assert says(out, f"Keeping {V2}: a rollback on the worker at {url} goes back to it")
 
 
 @pytest.mark.parametrize("given", [["--keep", "0"], ["--keep", "-1"], ["--keep", "two"], []])
