@@ -1,18 +1,29 @@
-"""`atri adapters …`: adapter versions in `[model] adapters_dir` that `atri train` did not
-write (a peft folder trained with LLaMA-Factory, axolotl or unsloth)."""
+"""`atri adapters …`: the adapter versions in `[model] adapters_dir`: list them with their
+size and status, prune the old ones, adopt one `atri train` did not write (a peft folder
+trained with LLaMA-Factory, axolotl or unsloth)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from atri.cli_common import Commands, config_after_group, configured_settings, console
+from atri.cli_common import Commands, config_after_group, configured_settings, console, fail
 from atri.config import Settings
+from atri.terminal import counted
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
+    from rich.table import Table
+
+    from model.adapters.inventory import PrunePlan, VersionOnDisk, WorkerView
 
 adapters_app = Commands(
-    help="Adapter versions in \\[model] adapters_dir: adopt one trained elsewhere.",
+    help="Adapter versions in \\[model] adapters_dir: list and prune them, adopt one "
+    "trained elsewhere.",
     no_args_is_help=True,
 )
 adapters_app.callback()(config_after_group)
@@ -64,3 +75,260 @@ def adopted_lines(settings: Settings, source: Path, folder: Path) -> list[str]:
         f"A running worker switches to it on `/{command}-admin reload` (QQ: `/{command} reload`); "
         "with [reload] enabled it would pick it up by itself.",
     ]
+
+
+def _print(line: str) -> None:
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def _adapters_dir(settings: Settings) -> Path:
+    """`[model] adapters_dir`; naming a file is one sentence, as for `atri train`."""
+    from model.adapters.reload import check_adapters_folder
+
+    folder = settings.path(settings.model.adapters_dir)
+    check_adapters_folder(folder)
+    return folder
+
+
+def _no_versions(folder: Path) -> str:
+    where = f"{folder} does not exist yet" if not folder.exists() else f"{folder} holds none"
+    return (
+        f"No adapter versions: {where}; `atri train` (or `atri adapters adopt`) writes them "
+        "there ([model] adapters_dir)."
+    )
+
+
+# The listing's columns: (header, justify, may wrap). Only the words wrap, so that on
+# 80 columns a narrow terminal folds a status rather than squeezing a number away.
+COLUMNS: tuple[tuple[str, JustifyMethod, bool], ...] = (
+    ("version", "left", False),
+    ("age", "right", False),
+    ("size", "right", False),
+    ("character", "left", True),
+    ("train", "right", False),
+    ("held-out", "right", False),
+    ("gguf", "left", False),
+    ("status", "left", True),
+)
+NEWEST_MEANS = '"newest" is the version a worker started now would load'
+
+
+@adapters_app.command("list")
+def adapters_list() -> None:
+    """Show the versions in \\[model] adapters_dir, newest first, with their size.
+
+    Status: live (what the worker at \\[worker] url, or host and port,
+    serves; "newest", the one a worker would load, when none answers),
+    rollback (kept loaded by that worker, \\[reload] keep_previous),
+    refused (the reload job's own checks of its files fail; a word says
+    which). The checkpoints in .runs/ are one line below the table."""
+    from model.adapters.inventory import ask_worker, runs_bytes, size_text, versions_on_disk
+
+    settings = configured_settings()
+    folder = _adapters_dir(settings)
+    versions = versions_on_disk(folder)
+    runs = runs_bytes(folder)
+    if not versions:
+        _print(_no_versions(folder))
+    else:
+        worker = ask_worker(settings, versions)
+        console.print(_versions_table(versions, worker))
+        total = sum(v.size for v in versions)
+        _print(f"{counted(len(versions), 'version')}, {size_text(total)} in {folder}.")
+        _print(_worker_line(worker))
+        for line in _legend(versions, worker):
+            _print(line)
+    if runs is not None:
+        _print(
+            f"{folder / '.runs'}: {size_text(runs)} of checkpoints for `atri train --resume` "
+            "(not versions; removed when their run finishes)."
+        )
+
+
+def _legend(versions: list[VersionOnDisk], worker: WorkerView) -> list[str]:
+    """What the rarer statuses mean, when the table shows them."""
+    lines = []
+    if worker.kept and worker.kept_guessed:
+        lines.append(
+            "rollback: what a rollback goes back to, the [reload] keep_previous newest "
+            "before the live version (the worker names those it keeps loaded only to a "
+            "caller holding ATRI_ADMIN_TOKEN)."
+        )
+    elif worker.kept:
+        lines.append(
+            "rollback: kept loaded by the worker beside the live version ([reload] "
+            "keep_previous), so a rollback to it is instant."
+        )
+    if any(v.refused for v in versions):
+        lines.append(
+            "refused: the reload job's checks of its files fail (the word says which), so "
+            "no worker serves it; `atri adapters prune` removes those older than the "
+            "versions it keeps."
+        )
+    return lines
+
+
+def _versions_table(versions: list[VersionOnDisk], worker: WorkerView) -> Table:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from model.adapters.inventory import live_or_newest, size_text, status_of
+
+    newest = live_or_newest(versions, worker)
+    now = dt.datetime.now(dt.UTC)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for header, justify, wraps in COLUMNS:
+        table.add_column(
+            header,
+            justify=justify,
+            no_wrap=not wraps,
+            overflow="fold",
+            min_width=9 if wraps else None,
+        )
+    for v in versions:
+        table.add_row(
+            v.name,
+            age_text(now - v.published),
+            size_text(v.size),
+            Text(v.character or "-"),  # from a file: never read as rich markup
+            _loss(v.loss("train_loss")),
+            _loss(v.loss("eval_loss")),
+            "yes" if v.has_gguf else "no",
+            status_of(v, worker, newest),
+        )
+    return table
+
+
+def age_text(age: dt.timedelta) -> str:
+    """How long ago a version was published, in the largest unit that fits ("5 min ago",
+    "3 h ago", "12 d ago"): its name already holds the exact time (UTC)."""
+    seconds = age.total_seconds()
+    if seconds < 0:
+        return "future"  # named by a clock set ahead
+    if seconds < 60:
+        return "now"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return "now"
+
+
+def _loss(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _worker_line(worker: WorkerView, meaning: str = NEWEST_MEANS) -> str:
+    """Where "live" comes from: the worker that answered, or why none did (then what
+    that means, `meaning`)."""
+    if not worker.answered:
+        where = f" at {worker.url}" if worker.url else ""
+        return f"No worker answered{where} ({worker.why}): {meaning}."
+    serving = f"version {worker.live}" if worker.live else "the base model"
+    return f"The worker at {worker.url} serves {serving}."
+
+
+@adapters_app.command("prune")
+def adapters_prune(
+    keep: Annotated[
+        str | None,
+        typer.Option(
+            "--keep", metavar="N", help="how many of the newest good versions to keep (1 or more)"
+        ),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="remove them without asking")] = False,
+) -> None:
+    """Remove all but the newest N versions that pass the reload job's checks.
+
+    Refused versions older than those go too. Never removed: the version the
+    worker at \\[worker] url (or host and port) serves, those it keeps loaded
+    for a rollback (\\[reload] keep_previous), anything that is not a version
+    folder. Each version is moved into a hidden .tmp-… folder before it is
+    deleted, so a worker looking at that moment never sees one half deleted."""
+    from model.adapters.inventory import (
+        ask_worker,
+        prune_plan,
+        remove_versions,
+        size_text,
+        versions_on_disk,
+    )
+
+    count = _versions_to_keep(keep)
+    settings = configured_settings()
+    folder = _adapters_dir(settings)
+    versions = versions_on_disk(folder)
+    if not versions:
+        _print(_no_versions(folder))
+        return
+    worker = ask_worker(settings, versions)
+    plan = prune_plan(versions, count, worker)
+    for line in _plan_lines(plan, worker):
+        _print(line)
+    if not plan.remove:
+        return
+    if not yes:
+        if not stdin_is_terminal():
+            fail(
+                "Nothing removed: without --yes, prune asks before it removes anything, and "
+                "no one can answer here (stdin is not a terminal); add --yes to remove them."
+            )
+        if not typer.confirm(f"Remove {counted(len(plan.remove), 'version')}?"):
+            _print("Nothing removed.")
+            raise typer.Exit(1)
+    remove_versions(folder, plan.remove)
+    _print(f"Removed {counted(len(plan.remove), 'version')}, {size_text(plan.freed)} freed.")
+
+
+def stdin_is_terminal() -> bool:
+    """Whether someone can answer the question (tests replace it)."""
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _versions_to_keep(given: str | None) -> int:
+    """--keep as a number of versions, 1 or more; anything else is one sentence."""
+    if given is None:
+        fail("Say how many of the newest versions to keep: `atri adapters prune --keep N`.", 2)
+    try:
+        count = int(given or "")
+    except ValueError:
+        count = 0
+    if count < 1:
+        fail(
+            f"--keep {given}: give a whole number of versions to keep, 1 or more (the newest "
+            "always stays, for a worker to load).",
+            2,
+        )
+    return count
+
+
+def _plan_lines(plan: PrunePlan, worker: WorkerView) -> list[str]:
+    """What prune keeps and removes, and the space it frees, one line each."""
+    from model.adapters.inventory import size_text
+
+    if not plan.keep:
+        return [
+            "Nothing removed: no version passes the reload job's checks (see `atri adapters "
+            "list`), so there is no newest good version to keep."
+        ]
+    unknown = (
+        "no version is kept as one a worker serves or holds for a rollback (set [worker] "
+        "url to the worker's address for prune to ask it)"
+    )
+    lines = [_worker_line(worker, unknown)]
+    names = ", ".join(v.name for v in plan.keep)
+    kept = len(plan.keep)  # fewer than asked when fewer pass
+    newest = "newest good version" if kept == 1 else f"{kept} newest good versions"
+    lines.append(f"Keeping the {newest}: {names}.")
+    lines += [f"Keeping {v.name}: {why}." for v, why in plan.spared]
+    if not plan.remove:
+        lines.append("Nothing to remove.")
+        return lines
+    for v in plan.remove:
+        refused = f" (refused: {v.refused})" if v.refused else ""
+        lines.append(f"To remove: {v.name}{refused}, {size_text(v.size)}.")
+    if any(v.refused for v in plan.remove):
+        lines.append(
+            "Refused versions older than those kept go too: the reload job never serves them."
+        )
+    lines.append(f"{size_text(plan.freed)} to free in {counted(len(plan.remove), 'version')}.")
+    return lines

@@ -27,5 +27,6 @@ def check_converted(config: dict[str, Any]) -> None:
         "unconverted, so its weights fit only the base model peft changed when training "
         "began (loading it would change the loaded base model in place too): save it as a "
         "plain LoRA with peft's model.save_pretrained(folder, "
-        "path_initial_model_for_weight_conversion=<the adapter saved before training>)."
+        "path_initial_model_for_weight_conversion=<the adapter saved before training>).",
+        short="unconverted",
     )

@@ -101,41 +101,51 @@ class AdapterVersion:
 
 
 def read_version(adapters_dir: Path, name: str) -> AdapterVersion:
-    """Read and check a version's files: manifest, adapter config, safetensors header."""
+    """Read and check a version's files: manifest, adapter config, safetensors header.
+    Each refusal says its reason in a word too (AdapterError.short)."""
     folder = version_folder(adapters_dir, name)
     # adapter.gguf too, when there is one: it is what the llama.cpp engine loads.
     for file in (MANIFEST, *ADAPTER_FILES, ADAPTER_GGUF):
         if (folder / file).resolve().parent != folder:
             raise AdapterError(
-                f"Version {name}: {file} is a link to a file outside its folder; refused."
+                f"Version {name}: {file} is a link to a file outside its folder; refused.",
+                short="link",
             )
     if not (folder / ADAPTER_WEIGHTS).is_file() and (folder / PICKLED_WEIGHTS).is_file():
         raise AdapterError(
             f"Version {name}: its weights are only in {PICKLED_WEIGHTS}, a pickle, which "
-            f"ATRI never loads; save the adapter as {ADAPTER_WEIGHTS} (peft's default)."
+            f"ATRI never loads; save the adapter as {ADAPTER_WEIGHTS} (peft's default).",
+            short="pickle",
         )
     try:
         raw = read_manifest(folder)
     except ManifestError as exc:
-        raise AdapterError(f"Version {name}: {exc}") from None
+        raise AdapterError(f"Version {name}: {exc}", short=exc.short) from None
     try:
         manifest = AdapterManifest.model_validate(raw)
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
         raise AdapterError(
-            f"Version {name}: manifest.json has bad or missing fields ({fields})."
+            f"Version {name}: manifest.json has bad or missing fields ({fields}).",
+            short="bad manifest",
         ) from None
     if manifest.version != name:
         raise AdapterError(
-            f"Version {name}: its manifest names version {manifest.version!r}; refused."
+            f"Version {name}: its manifest names version {manifest.version!r}; refused.",
+            short="misnamed",
         )
     for file in ADAPTER_FILES:
         if not (folder / file).is_file():
-            raise AdapterError(f"Version {name}: {file} is missing.")
+            raise AdapterError(f"Version {name}: {file} is missing.", short="incomplete")
     try:
-        check_adapter_files(adapter_config(folder), tensor_shapes(folder / ADAPTER_WEIGHTS))
+        config = adapter_config(folder)
     except AdapterError as exc:
-        raise AdapterError(f"Version {name}: {exc}") from None
+        raise AdapterError(f"Version {name}: {exc}", short="bad config") from None
+    try:
+        check_adapter_files(config, tensor_shapes(folder / ADAPTER_WEIGHTS))
+    except AdapterError as exc:
+        short = exc.short if exc.short != AdapterError.short else "bad weights"
+        raise AdapterError(f"Version {name}: {exc}", short=short) from None
     return AdapterVersion(name, folder, manifest, eval_figures(folder))
 
 
@@ -360,7 +370,8 @@ def tensor_shapes(path: Path) -> dict[str, list[int]]:
         end = max(end, stop)
     if end > data_bytes:
         raise AdapterError(
-            f"{path}: truncated ({data_bytes} bytes of tensor data, the header needs {end})."
+            f"{path}: truncated ({data_bytes} bytes of tensor data, the header needs {end}).",
+            short="truncated",
         )
     if not shapes:
         raise AdapterError(f"{path}: holds no tensors.")

@@ -43,7 +43,17 @@ _TMP_PATTERN = re.compile(r"^\.tmp-(?P<version>.+)-(?P<pid>\d+)$")
 
 
 class AdapterError(UserError):
-    """A version that must not be served or cannot be used; str() is the one-sentence reason."""
+    """A version that must not be served or cannot be used; str() is the one-sentence reason.
+
+    `short` is that reason in a word or two, as `atri adapters list` shows a refused
+    version in its table (the sentence is too long for a column)."""
+
+    short = "refused"
+
+    def __init__(self, message: str = "", *, short: str = "") -> None:
+        super().__init__(message)
+        if short:
+            self.short = short
 
 
 class AdapterWriteError(AdapterError):
@@ -171,14 +181,17 @@ def version_folder(adapters_dir: Path, name: str) -> Path:
     the folder (through a symlink, say) lies outside the adapters folder."""
     if not is_version_name(name):
         raise AdapterError(
-            f"{name!r} is not an adapter version name (expected YYYYMMDD-HHMMSS, maybe with -N)."
+            f"{name!r} is not an adapter version name (expected YYYYMMDD-HHMMSS, maybe with -N).",
+            short="misnamed",
         )
     root = adapters_dir.resolve()
     folder = (adapters_dir / name).resolve()
     if folder.parent != root:
-        raise AdapterError(f"Version {name} points outside the adapters folder {root}; refused.")
+        raise AdapterError(
+            f"Version {name} points outside the adapters folder {root}; refused.", short="link"
+        )
     if not folder.is_dir():
-        raise AdapterError(f"Version {name} does not exist in {root}.")
+        raise AdapterError(f"Version {name} does not exist in {root}.", short="missing")
     return folder
 
 
@@ -282,12 +295,17 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ManifestError(f"{folder}: no {MANIFEST}; it is not an adapter version.") from None
+        raise ManifestError(
+            f"{folder}: no {MANIFEST}; it is not an adapter version.", short="no manifest"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ManifestError(f"{path}: cannot be read as JSON ({exc}).") from None
+        raise ManifestError(
+            f"{path}: cannot be read as JSON ({exc}).", short="bad manifest"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
         raise ManifestError(
-            f'{path}: not an ATRI adapter manifest (format is not "{MANIFEST_FORMAT}").'
+            f'{path}: not an ATRI adapter manifest (format is not "{MANIFEST_FORMAT}").',
+            short="bad manifest",
         )
     return data
 

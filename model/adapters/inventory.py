@@ -1,0 +1,317 @@
+"""`atri adapters list` and `prune`: the versions on disk in `[model] adapters_dir`, what
+each weighs, which one a worker serves, and removing the old ones.
+
+Every `atri train` adds a version that nothing deletes (`[reload] keep_previous` only
+says how many stay loaded in a worker's memory): tens of MB each on the offline model,
+hundreds on a 7B one. A version is judged by the reload job's own file checks
+(`validation.read_version`), never a copy of them. Which one is live, and which are kept
+loaded for a rollback, only the worker knows: it is asked at its configured address
+(`/status`). No torch import here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from atri.config import Secrets, Settings
+from atri.errors import UserError
+from model.adapters.gguf_lora import ADAPTER_GGUF
+from model.adapters.validation import read_version
+from model.adapters.versions import (
+    MANIFEST,
+    RUNS_DIR,
+    AdapterError,
+    is_version_name,
+    temp_folder,
+    version_order,
+)
+from model.protocol import WorkerStatus
+
+# A worker answers /status at once (it waits for no model); nothing answering by then is
+# taken as no worker.
+STATUS_TIMEOUT_SECONDS = 3.0
+# Where a worker bound to every interface is reached from this machine.
+_WILDCARD_LOOPBACK = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "[::1]"}
+
+
+@dataclass(frozen=True)
+class VersionOnDisk:
+    """One version folder, as the listing shows it."""
+
+    name: str
+    folder: Path
+    size: int  # bytes of its files
+    manifest: dict[str, Any]  # {} when it has none that can be read
+    has_gguf: bool
+    refused: str = ""  # the reload job's refusal in a word or two; "" when it passes
+    reason: str = ""  # the refusal's sentence
+
+    @property
+    def published(self) -> dt.datetime:
+        """When it was published: its name is the UTC time."""
+        day, second = self.name.split("-")[:2]
+        return dt.datetime.strptime(day + second, "%Y%m%d%H%M%S").replace(tzinfo=dt.UTC)
+
+    @property
+    def character(self) -> str:
+        name = self.manifest.get("character")
+        return name if isinstance(name, str) else ""
+
+    def loss(self, key: str) -> float | None:
+        """A final loss from the manifest ("train_loss", "eval_loss"); None if unknown."""
+        value = self.manifest.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return float(value)
+
+
+def folder_bytes(folder: Path) -> int:
+    """The bytes of the files under `folder`, links not followed (0 for one unreadable)."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def version_folders(adapters_dir: Path) -> list[Path]:
+    """The folders named as versions, newest first. Hidden ones (`.tmp-…` builds, `.runs`
+    checkpoints) and anything else there are never versions."""
+    if not adapters_dir.is_dir():
+        return []
+    found = [p for p in adapters_dir.iterdir() if is_version_name(p.name) and p.is_dir()]
+    return sorted(found, key=lambda p: version_order(p.name), reverse=True)
+
+
+def versions_on_disk(adapters_dir: Path) -> list[VersionOnDisk]:
+    """Every version folder, newest first, each checked as the reload job checks it."""
+    return [read_on_disk(adapters_dir, folder) for folder in version_folders(adapters_dir)]
+
+
+def read_on_disk(adapters_dir: Path, folder: Path) -> VersionOnDisk:
+    refused = reason = ""
+    try:
+        read_version(adapters_dir, folder.name)
+    except AdapterError as exc:
+        refused, reason = exc.short, str(exc)
+    return VersionOnDisk(
+        name=folder.name,
+        folder=folder,
+        size=0 if folder.is_symlink() else folder_bytes(folder),
+        manifest=_manifest_of(folder),
+        has_gguf=(folder / ADAPTER_GGUF).is_file(),
+        refused=refused,
+        reason=reason,
+    )
+
+
+def _manifest_of(folder: Path) -> dict[str, Any]:
+    """The manifest's fields as they are, for showing (whatever the checks said of it)."""
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def runs_bytes(adapters_dir: Path) -> int | None:
+    """The size of `.runs/` (checkpoints of runs for `--resume`); None when absent."""
+    runs = adapters_dir / RUNS_DIR
+    return folder_bytes(runs) if runs.is_dir() else None
+
+
+def size_text(size: int) -> str:
+    """Bytes as a person reads them: "38.2 MiB", "1.4 GiB"."""
+    if size >= 2**30:
+        return f"{size / 2**30:.1f} GiB"
+    if size >= 2**20:
+        return f"{size / 2**20:.1f} MiB"
+    return f"{size / 2**10:.0f} KiB"
+
+
+@dataclass(frozen=True)
+class WorkerView:
+    """What the worker at the configured address said of the versions it holds."""
+
+    url: str  # "" when the config names no address a worker can be reached at
+    answered: bool
+    live: str = ""  # the version it serves ("" = the base model)
+    kept: tuple[str, ...] = ()  # versions it keeps loaded for a rollback
+    # `kept` is taken from [reload] keep_previous: its /status named no loaded versions
+    # (they are shown only to a caller holding ATRI_ADMIN_TOKEN).
+    kept_guessed: bool = False
+    why: str = ""  # why nothing (usable) answered
+
+
+def worker_url(settings: Settings) -> str:
+    """Where the configured worker answers: `[worker] url`, else `[worker] host` and
+    `port` as this machine reaches them; "" for port 0 (any free port: unknown here)."""
+    if settings.worker.url.strip():
+        return settings.worker.url.strip().rstrip("/")
+    if settings.worker.port == 0:
+        return ""
+    host = settings.worker.host.strip()
+    host = _WILDCARD_LOOPBACK.get(host, host)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address in a URL
+    return f"http://{host}:{settings.worker.port}"
+
+
+def ask_worker(settings: Settings, versions: list[VersionOnDisk]) -> WorkerView:
+    """The worker's live version and those it keeps loaded for a rollback. Without
+    ATRI_ADMIN_TOKEN its /status lists no loaded versions: those kept are then taken to
+    be the `[reload] keep_previous` newest good versions before the live one, which a
+    rollback goes back to."""
+    url = worker_url(settings)
+    if not url:
+        return WorkerView("", False, why="[worker] port = 0 names no address to ask")
+    status = _status(url, Secrets.from_env())
+    if isinstance(status, str):
+        return WorkerView(url, False, why=status)
+    live = status.adapter_version
+    loaded = status.details.get("loaded_adapters")
+    if isinstance(loaded, list):
+        kept = tuple(n for n in loaded if isinstance(n, str) and n and n != live)
+    else:
+        older = [
+            v.name
+            for v in versions
+            if not v.refused and version_order(v.name) < version_order(live)
+        ]
+        kept = tuple(older[: settings.reload.keep_previous]) if live else ()
+        return WorkerView(url, True, live, kept, kept_guessed=True)
+    return WorkerView(url, True, live, kept)
+
+
+def _status(url: str, secrets: Secrets) -> WorkerStatus | str:
+    """The worker's /status, or why none came (a short clause)."""
+    request = urllib.request.Request(f"{url}/status")
+    if secrets.admin_token is not None:
+        token = secrets.admin_token.get_secret_value()
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=STATUS_TIMEOUT_SECONDS) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        return f"it answered /status with HTTP {exc.code}"
+    except (urllib.error.URLError, OSError) as exc:
+        why = getattr(exc, "reason", exc)
+        return f"nothing answers there: {getattr(why, 'strerror', None) or why}"
+    try:
+        return WorkerStatus.model_validate_json(body)
+    except ValidationError:
+        return "what answers there is no ATRI worker (its /status is not a worker's)"
+
+
+def live_or_newest(versions: list[VersionOnDisk], worker: WorkerView) -> str:
+    """The version being served: the worker's, else the newest good one, which a worker
+    started now would load."""
+    if worker.answered:
+        return worker.live
+    return next((v.name for v in versions if not v.refused), "")
+
+
+def status_of(version: VersionOnDisk, worker: WorkerView, newest: str) -> str:
+    """The listing's status column for one version."""
+    if worker.answered and version.name == worker.live:
+        return "live"
+    if version.name in worker.kept:
+        return "rollback"
+    if version.refused:
+        return f"refused: {version.refused}"
+    if not worker.answered and version.name == newest:
+        return "newest"
+    return ""
+
+
+@dataclass(frozen=True)
+class PrunePlan:
+    keep: list[VersionOnDisk]  # the newest N good ones
+    spared: list[tuple[VersionOnDisk, str]]  # also kept, and why (live, for a rollback, …)
+    remove: list[VersionOnDisk]
+
+    @property
+    def freed(self) -> int:
+        return sum(v.size for v in self.remove)
+
+
+def prune_plan(versions: list[VersionOnDisk], keep: int, worker: WorkerView) -> PrunePlan:
+    """All but the newest `keep` versions that pass the reload job's checks, and the
+    refused ones older than those; never the worker's live version nor those it keeps
+    for a rollback, never a link, and nothing newer than the oldest kept (a refused one
+    there may be a folder still being copied in). Nothing goes when none passes."""
+    good = [v for v in versions if not v.refused]
+    kept = good[:keep]
+    if not kept:
+        return PrunePlan([], [], [])
+    oldest = version_order(kept[-1].name)
+    spared: list[tuple[VersionOnDisk, str]] = []
+    remove: list[VersionOnDisk] = []
+    kept_names = {v.name for v in kept}
+    for version in versions:
+        if version.name in kept_names:
+            continue
+        why = _spared_because(version, worker, oldest)
+        if why:
+            spared.append((version, why))
+        else:
+            remove.append(version)
+    return PrunePlan(kept, spared, remove)
+
+
+def _spared_because(version: VersionOnDisk, worker: WorkerView, oldest: tuple[Any, ...]) -> str:
+    if worker.answered and version.name == worker.live:
+        return f"the worker at {worker.url} serves it"
+    if version.name in worker.kept and worker.kept_guessed:
+        return f"a rollback on the worker at {worker.url} goes back to it ([reload] keep_previous)"
+    if version.name in worker.kept:
+        return f"the worker at {worker.url} keeps it loaded for a rollback"
+    if version.folder.is_symlink():
+        return "a link, not a folder of its own"
+    if version_order(version.name) > oldest:
+        return (
+            f"refused ({version.refused}), but newer than the versions kept: it may be "
+            "a folder still being copied in"
+        )
+    return ""
+
+
+def remove_versions(adapters_dir: Path, doomed: list[VersionOnDisk]) -> None:
+    """Remove the versions: each is first renamed into one hidden `.tmp-pruned-…` folder,
+    so a worker looking at that moment sees a version whole or not at all (never one half
+    deleted, which it would refuse), then that folder is deleted. It is held while it is
+    deleted (see versions.temp_folder): one left by a prune killed meanwhile is removed
+    by the next `atri train`, as a dead run's build folder. UserError with one sentence
+    when a version cannot be moved or the folder cannot be deleted whole."""
+    moved: list[str] = []
+    with temp_folder(adapters_dir, "pruned") as trash:
+        try:
+            for version in doomed:
+                try:
+                    os.rename(version.folder, trash / version.name)
+                except OSError as exc:
+                    done = f"; removed before it: {', '.join(moved)}" if moved else ""
+                    raise UserError(
+                        f"Version {version.name} cannot be removed ({exc.strerror or exc}){done}."
+                    ) from None
+                moved.append(version.name)
+        finally:
+            shutil.rmtree(trash, ignore_errors=True)
+        if trash.exists():
+            raise UserError(
+                f"The removed versions were moved into {trash}, which could not be deleted "
+                "whole: delete it by hand (no worker reads it)."
+            )
