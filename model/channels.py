@@ -38,6 +38,9 @@ class ChannelModes:
             await db.execute("PRAGMA busy_timeout = 5000")
             await db.executescript(SCHEMA)
             await db.commit()
+            # Every file the connection reads through (the -wal and -shm beside the
+            # database) opened now and held till it closes: no later read opens one.
+            await db.execute_fetchall("SELECT 1 FROM channel_modes LIMIT 1")
         except BaseException:
             await db.close()
             raise

@@ -223,7 +223,8 @@ class ChatService:
         # Edits of messages whose exchange or room line may not be stored yet: the
         # exchange stored later takes the new text (`_store_exchange`), so does the line.
         self._pending_edits = PendingEdits(w.request_timeout_seconds + EDIT_GRACE_SECONDS)
-        # Opened on first use, in the memory's database file.
+        # In the memory's database file: opened at start (`_open_channel_modes`), else
+        # on first use.
         self._channel_modes: ChannelModes | None = None
         self._channel_modes_lock = asyncio.Lock()
         # A damaged file or a full disk fails every message: each kind is logged once
@@ -333,6 +334,7 @@ class ChatService:
             service.summarizer.start()
         service._room_sweeper = asyncio.create_task(service._sweep_rooms(), name="atri-room-sweep")
         try:
+            await service._open_channel_modes()
             await service.reloader.start()
         except BaseException:
             await service.close()
@@ -1080,6 +1082,15 @@ class ChatService:
                 path = self.settings.path(self.settings.memory.path)
                 self._channel_modes = await ChannelModes.open(path)
             return self._channel_modes
+
+    async def _open_channel_modes(self) -> None:
+        """Open the channel modes' connection at start, holding every file it needs: left
+        to the first read of a mode, it failed when a burst of connections had taken every
+        descriptor (a low `ulimit -n`), and the bots took every channel for "mention" till
+        their next refresh. A file that cannot be used now (damaged, locked, a full disk)
+        does not stop the start: the first use tries again and says why, as before."""
+        with contextlib.suppress(sqlite3.Error):
+            await self._channels()
 
     async def channel_modes(self, platform: str) -> dict[str, ChannelMode]:
         return await (await self._channels()).modes(platform)
