@@ -11,16 +11,23 @@ import sys
 from atri.config import ConfigError
 
 
-def bind_listening_socket(host: str, port: int, section: str, flags: bool = False) -> socket.socket:
+def bind_listening_socket(
+    host: str,
+    port: int,
+    section: str,
+    flags: bool = False,
+    kind: type[socket.socket] = socket.socket,
+) -> socket.socket:
     """A TCP socket bound to host:port (not yet listening). `section`: the config section
-    whose `host` and `port` these are; `flags`: the command also takes --host / --port."""
+    whose `host` and `port` these are; `flags`: the command also takes --host / --port;
+    `kind`: the socket class to make (a subclass of socket.socket)."""
     # "[::1]" is how URLs (and the worker's own listening line) write an IPv6 address.
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says
     # TCP, and without it a keep-alive response stalls ~40 ms on the peer's delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock = kind(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     # A restart may take the port of a run whose connections are still closing; not on
     # Windows, where SO_REUSEADDR lets a second program bind a port in use (as asyncio).
     if sys.platform != "win32":
