@@ -8,6 +8,7 @@ import errno
 import socket
 import sys
 
+from atri.accept_pause import PausingListener
 from atri.config import ConfigError
 
 
@@ -16,11 +17,12 @@ def bind_listening_socket(
     port: int,
     section: str,
     flags: bool = False,
-    kind: type[socket.socket] = socket.socket,
+    kind: type[socket.socket] = PausingListener,
 ) -> socket.socket:
     """A TCP socket bound to host:port (not yet listening). `section`: the config section
     whose `host` and `port` these are; `flags`: the command also takes --host / --port;
-    `kind`: the socket class to make (a subclass of socket.socket)."""
+    `kind`: the socket class to make (a subclass of socket.socket); by default one that
+    out of descriptors fails one accept a second, not thousands (`accept_pause`)."""
     # "[::1]" is how URLs (and the worker's own listening line) write an IPv6 address.
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]

@@ -63,7 +63,6 @@ from model.protocol import (
     protocol_mismatch,
 )
 from model.server.accept_log import quiet_accept_failures
-from model.server.accept_pause import PausingListener
 from model.server.auth import Unauthorized, check_token
 from model.server.openai_api import OpenAIError, openai_router, unknown_path
 from model.server.slow_clients import (
@@ -438,8 +437,8 @@ def create_app(
 def bind_socket(host: str, port: int) -> socket.socket:
     """Bind before serving, so a busy port is one clear error and port 0 picks a free one.
     Out of descriptors, asyncio tries one accept a second on it, not a backlog's worth
-    in a spin (accept_pause.py)."""
-    return bind_listening_socket(host, port, "worker", flags=True, kind=PausingListener)
+    in a spin (atri/accept_pause.py)."""
+    return bind_listening_socket(host, port, "worker", flags=True)
 
 
 def _server(app: FastAPI, limits: ConnectionLimits) -> uvicorn.Server:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from model.server.accept_pause import PausingListener
+from atri.accept_pause import PausingListener
 
 pytest.importorskip("resource")  # no descriptor limit to lower on Windows
 

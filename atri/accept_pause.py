@@ -2,10 +2,9 @@
 descriptors, instead of failing the whole listen backlog over and over.
 
 When accept() fails with EMFILE, ENFILE, ENOBUFS or ENOMEM, asyncio's selector loop
-takes the listening socket off the selector and schedules a retry ACCEPT_RETRY_DELAY
-(1 s) later, but then goes on accepting in the same turn (CPython gh-151615, fixed only
-in releases newer than 3.11's): up to the backlog (uvicorn's 2048) more failures, each
-scheduling one more retry. The retries multiply; a worker out of descriptors logged
+(`_accept_connection`, as in 3.11–3.13) takes the listening socket off the selector and
+schedules a retry ACCEPT_RETRY_DELAY (1 s) later, but then goes on accepting in the same
+turn: up to the backlog (uvicorn's 2048) more failures, each scheduling one more retry. The retries multiply; a worker out of descriptors logged
 221,543 failed accepts in a minute, a core spinning. Here the accept() that follows such
 a failure in the same turn of the loop finds "nothing waiting" (BlockingIOError), which
 ends asyncio's accept loop: one failed accept per retry. A loop that stops by itself
