@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from model.adapters.inventory import PrunePlan, VersionOnDisk, WorkerView
+    from model.adapters.versions import CharacterId
 
 adapters_app = Commands(
     help="Adapter versions in \\[model] adapters_dir: list and prune them, adopt one "
@@ -90,6 +91,16 @@ def _adapters_dir(settings: Settings) -> Path:
     return folder
 
 
+def _character(settings: Settings) -> CharacterId:
+    """Whom the configured worker serves (the card's name and aliases): its reload job
+    passes over versions trained as anyone else."""
+    from model.adapters.versions import CharacterId
+    from model.character.persona import configured_persona
+
+    persona = configured_persona(settings)
+    return CharacterId.of(persona.name, persona.aliases)
+
+
 def _no_versions(folder: Path) -> str:
     where = f"{folder} does not exist yet" if not folder.exists() else f"{folder} holds none"
     return (
@@ -120,13 +131,15 @@ def adapters_list() -> None:
     Status: live (what the worker at \\[worker] url, or host and port,
     serves; "newest", the one a worker would load, when none answers),
     rollback (kept loaded by that worker, \\[reload] keep_previous),
-    refused (the reload job's own checks of its files fail; a word says
-    which). The checkpoints in .runs/ are one line below the table."""
+    other character (trained as another than \\[persona] card's, which
+    that worker passes over), refused (the reload job's own checks of its
+    files fail; a word says which). The checkpoints in .runs/ are one line
+    below the table."""
     from model.adapters.inventory import ask_worker, runs_bytes, size_text, versions_on_disk
 
     settings = configured_settings()
     folder = _adapters_dir(settings)
-    versions = versions_on_disk(folder)
+    versions = versions_on_disk(folder, _character(settings))
     runs = runs_bytes(folder)
     if not versions:
         _print(_no_versions(folder))
@@ -242,7 +255,8 @@ def adapters_prune(
 
     Refused versions older than those go too. Never removed: the version the
     worker at \\[worker] url (or host and port) serves, those it keeps loaded
-    for a rollback (\\[reload] keep_previous), anything that is not a version
+    for a rollback (\\[reload] keep_previous), another character's versions,
+    a link and the version it points to, anything that is not a version
     folder. Each version is moved into a hidden .tmp-… folder before it is
     deleted, so a worker looking at that moment never sees one half deleted."""
     from model.adapters.inventory import (
@@ -256,7 +270,7 @@ def adapters_prune(
     count = _versions_to_keep(keep)
     settings = configured_settings()
     folder = _adapters_dir(settings)
-    versions = versions_on_disk(folder)
+    versions = versions_on_disk(folder, _character(settings))
     if not versions:
         _print(_no_versions(folder))
         return

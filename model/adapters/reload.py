@@ -38,6 +38,7 @@ from model.adapters.versions import (
     bare_folders_hint,
     bare_peft_folders,
     complete_versions,
+    is_anothers,
     pickled_versions,
     recorded_character,
     trained_as,
@@ -493,7 +494,7 @@ class Reloader:
         answer this worker's users as her, under her prompt."""
         theirs = trained_as(info.manifest.model_dump())
         ours = self.character
-        if theirs is None or ours is None or theirs.is_same(ours):
+        if theirs is None or ours is None or not is_anothers(theirs, ours):
             return
         raise VersionRefused(
             f"Version {info.name} was trained as {theirs.name}, but this worker serves "
@@ -515,7 +516,7 @@ class Reloader:
                 theirs = self._trained_as[name]
             else:
                 theirs = self._trained_as[name] = recorded_character(self.adapters_dir / name)
-                if theirs is not None and not theirs.is_same(self.character):
+                if theirs is not None and is_anothers(theirs, self.character):
                     log.warning(
                         "adapter version %s was trained as %s, not %s: passed over (give "
                         "each character its own [model] adapters_dir)",
@@ -523,7 +524,7 @@ class Reloader:
                         theirs.name,
                         self.character.name,
                     )
-            if theirs is None or theirs.is_same(self.character):
+            if not is_anothers(theirs, self.character):
                 kept.append(name)
         return kept
 

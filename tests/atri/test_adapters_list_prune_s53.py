@@ -310,3 +310,57 @@ def test_the_refusal_word_is_the_reload_jobs_own(adapters: Path) -> None:
     (adapters / V3 / "manifest.json").write_text(json.dumps({"format": "x"}), encoding="utf-8")
     found = {v.name: v.refused for v in inventory.versions_on_disk(adapters)}
     assert found == {V4: "", V3: "bad manifest", V2: "pickle", V1: ""}
+
+
+# --- another character's versions in the same folder -----------------------------------
+
+
+def trained_as_eileen(folder: Path, name: str) -> None:
+    """Version `name` trained as another character (her `atri train` into this folder)."""
+    manifest = folder / name / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data.update(character="Eileen", character_names=["Eileen", "艾琳"])
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_another_characters_version_is_never_newest_and_never_pruned(
+    adapters: Path, no_worker: Path
+) -> None:
+    """The worker passes over a version trained as another character (the reload job's
+    `is_anothers`): `prune --keep 1` kept hers as the newest and removed ATRI's last."""
+    trained_as_eileen(adapters, V4)
+    code, out = atri(no_worker, "adapters", "list")
+    assert code == 0, out
+    assert row(out, V4).endswith("other character: Eileen")
+    assert row(out, V3).endswith("newest")  # what a worker serving ATRI would load
+    code, out = atri(no_worker, "adapters", "prune", "--keep", "1", "--yes")
+    assert code == 0, out
+    assert says(out, f"Keeping the newest good version: {V3}.")
+    assert says(out, f"Keeping {V4}: trained as Eileen, another character")
+    assert [p.name for p in list_versions(adapters)] == [V3, V4]
+
+
+def test_the_guessed_rollback_target_is_never_another_characters(
+    adapters: Path, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    # ATRI's V4 live; Eileen's V3 lies between: a rollback goes back to V2, passing hers.
+    trained_as_eileen(adapters, V3)
+    with worker_answering(serving(V4, None)) as url:
+        settings = config(tmp_path, tiny_model_dir, url, "[reload]\nkeep_previous = 1\n")
+        code, out = atri(settings, "adapters", "list")
+        assert code == 0, out
+        assert row(out, V2).endswith("rollback")
+        assert row(out, V3).endswith("other character: Eileen")
+        code, out = atri(settings, "adapters", "prune", "--keep", "1", "--yes")
+    assert code == 0, out
+    assert says(out, f"Keeping {V2}: a rollback on the worker at {url} goes back to it")
+    assert [p.name for p in list_versions(adapters)] == [V2, V3, V4]
+
+
+def test_the_version_a_kept_link_points_to_stays(adapters: Path, no_worker: Path) -> None:
+    (adapters / NEWER).symlink_to(V1)  # a link named as a version, newer than all
+    code, out = atri(no_worker, "adapters", "prune", "--keep", "1", "--yes")
+    assert code == 0, out
+    assert says(out, f"Keeping {V1}: the link {NEWER} (kept) points to it.")
+    assert (adapters / NEWER).resolve(strict=True) == (adapters / V1).resolve()
+    assert sorted(p.name for p in list_versions(adapters)) == [V1, V4, NEWER]
