@@ -109,8 +109,9 @@ def _no_versions(folder: Path) -> str:
     )
 
 
-# The listing's columns: (header, justify, may wrap). Only the words wrap, so that on
-# 80 columns a narrow terminal folds a status rather than squeezing a number away.
+# The listing's columns: (header, justify, may wrap). Only the words wrap (between
+# words), so a status folds rather than a number or a name being cut; a terminal too
+# narrow for even that gets one line per version (`table_fits`).
 COLUMNS: tuple[tuple[str, JustifyMethod, bool], ...] = (
     ("version", "left", False),
     ("age", "right", False),
@@ -145,7 +146,13 @@ def adapters_list() -> None:
         _print(_no_versions(folder))
     else:
         worker = ask_worker(settings, versions)
-        console.print(_versions_table(versions, worker))
+        rows = _version_rows(versions, worker)
+        if table_fits(rows, console.width):
+            console.print(_versions_table(rows))
+        else:
+            names = max(len(cells[0]) for cells in rows)
+            for cells in rows:
+                _print(one_line(cells, names))
         total = sum(v.size for v in versions)
         _print(f"{counted(len(versions), 'version')}, {size_text(total)} in {folder}.")
         _print(_worker_line(worker))
@@ -181,35 +188,66 @@ def _legend(versions: list[VersionOnDisk], worker: WorkerView) -> list[str]:
     return lines
 
 
-def _versions_table(versions: list[VersionOnDisk], worker: WorkerView) -> Table:
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
+def _version_rows(versions: list[VersionOnDisk], worker: WorkerView) -> list[list[str]]:
+    """Each version's cells, in the order of COLUMNS."""
     from model.adapters.inventory import live_or_newest, size_text, status_of
 
     newest = live_or_newest(versions, worker)
     now = dt.datetime.now(dt.UTC)
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for header, justify, wraps in COLUMNS:
-        table.add_column(
-            header,
-            justify=justify,
-            no_wrap=not wraps,
-            overflow="fold",
-            min_width=9 if wraps else None,
-        )
-    for v in versions:
-        table.add_row(
+    return [
+        [
             v.name,
             age_text(now - v.published),
             size_text(v.size),
-            Text(v.character or "-"),  # from a file: never read as rich markup
+            v.character or "-",
             _loss(v.loss("train_loss")),
             _loss(v.loss("eval_loss")),
             "yes" if v.has_gguf else "no",
             status_of(v, worker, newest),
+        ]
+        for v in versions
+    ]
+
+
+def _min_widths(rows: list[list[str]]) -> list[int]:
+    """The narrowest each column may be: its widest cell, or for a column that wraps its
+    longest word. A version name is never cut: cut, "20261205-083500-2" reads as another
+    version, "20261205-083500"."""
+    from rich.cells import cell_len
+
+    widths = []
+    for index, (header, _, wraps) in enumerate(COLUMNS):
+        cells = [header, *(cells[index] for cells in rows)]
+        pieces = [word for cell in cells for word in cell.split()] if wraps else cells
+        widths.append(max(cell_len(piece) for piece in pieces))
+    return widths
+
+
+def table_fits(rows: list[list[str]], width: int) -> bool:
+    """Whether the table fits `width` columns with no cell cut: two spaces between its
+    columns, none at its edges."""
+    return sum(_min_widths(rows)) + 2 * (len(COLUMNS) - 1) <= width
+
+
+def one_line(cells: list[str], name_width: int = 0) -> str:
+    """A version on a terminal too narrow for the table: name, status, size, age."""
+    name, age, size, *_, status = cells
+    return "  ".join(cell for cell in (name.ljust(name_width), status, size, age) if cell)
+
+
+def _versions_table(rows: list[list[str]]) -> Table:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, show_edge=False)
+    for (header, justify, wraps), narrowest in zip(COLUMNS, _min_widths(rows), strict=True):
+        table.add_column(
+            header, justify=justify, no_wrap=not wraps, overflow="fold", min_width=narrowest
         )
+    for cells in rows:
+        # Text: a manifest's character name is never read as rich markup.
+        table.add_row(*(Text(cell) for cell in cells))
     return table
 
 

@@ -364,3 +364,33 @@ def test_the_version_a_kept_link_points_to_stays(adapters: Path, no_worker: Path
     assert says(out, f"Keeping {V1}: the link {NEWER} (kept) points to it.")
     assert (adapters / NEWER).resolve(strict=True) == (adapters / V1).resolve()
     assert sorted(p.name for p in list_versions(adapters)) == [V1, V4, NEWER]
+
+
+# --- a narrow terminal -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("columns", [60, 70, 79, 100])
+def test_a_narrow_terminal_never_cuts_a_version_name_or_its_status(
+    adapters: Path, no_worker: Path, columns: int
+) -> None:
+    """Cut to fit, "20250101-000004-2" read as the other version "20250101-000004" and
+    the status column vanished: below the table's width each version is one line."""
+    suffixed = f"{V4}-2"  # atri train's name when V4's is taken
+    shutil.copytree(adapters / V4, adapters / suffixed)
+    manifest = adapters / suffixed / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    manifest.write_text(json.dumps({**data, "version": suffixed}), encoding="utf-8")
+    pickled(adapters, V1)
+    narrow = CliRunner(env={"COLUMNS": str(columns), "ATRI_ADMIN_TOKEN": None})
+    result = narrow.invoke(app, ["--config", str(no_worker), "adapters", "list"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert row(out, suffixed).split()[0] == suffixed
+    assert row(out, f"{V4} ").split()[0] == V4
+    newest, pickle = row(out, suffixed), row(out, V1)
+    if columns < 80:  # one line each: name, status, size, age
+        assert newest.split()[:2] == [suffixed, "newest"] and newest.endswith("ago")
+        assert pickle.startswith(f"{V1}    refused: pickle  ")  # the names aligned
+    else:
+        assert newest.endswith("newest") and pickle.endswith("refused: pickle")
+        assert "character" in out and "held-out" in out and "gguf" in out
