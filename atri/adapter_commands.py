@@ -353,6 +353,17 @@ def _versions_to_keep(given: str | None) -> int:
     return count
 
 
+def _unasked(worker: WorkerView) -> str:
+    """What a prune that asked no worker means, and what to do: a worker not running at
+    its configured address is started; one elsewhere is named by [worker] url."""
+    where = (
+        "start it, or set [worker] url if it runs elsewhere"
+        if worker.silent
+        else "set [worker] url to the worker's address for prune to ask it"
+    )
+    return f"no version is kept as one a worker serves or holds for a rollback ({where})"
+
+
 def _plan_lines(plan: PrunePlan, worker: WorkerView) -> list[str]:
     """What prune keeps and removes, and the space it frees, one line each."""
     from model.adapters.inventory import size_text
@@ -362,11 +373,7 @@ def _plan_lines(plan: PrunePlan, worker: WorkerView) -> list[str]:
             "Nothing removed: no version passes the reload job's checks (see `atri adapters "
             "list`), so there is no newest good version to keep."
         ]
-    unknown = (
-        "no version is kept as one a worker serves or holds for a rollback (set [worker] "
-        "url to the worker's address for prune to ask it)"
-    )
-    lines = [_worker_line(worker, unknown)]
+    lines = [_worker_line(worker, _unasked(worker))]
     names = ", ".join(v.name for v in plan.keep)
     kept = len(plan.keep)  # fewer than asked when fewer pass
     newest = "newest good version" if kept == 1 else f"{kept} newest good versions"

@@ -45,6 +45,8 @@ from model.protocol import WorkerStatus
 STATUS_TIMEOUT_SECONDS = 3.0
 # Where a worker bound to every interface is reached from this machine.
 _WILDCARD_LOOPBACK = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "[::1]"}
+# Why no worker answered, when nothing listens at its address (no worker is running there).
+NOTHING_ANSWERS = "nothing answers there"
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,11 @@ class WorkerView:
     kept_guessed: bool = False
     why: str = ""  # why nothing (usable) answered
 
+    @property
+    def silent(self) -> bool:
+        """Nothing listens at its address: no worker runs there (or it runs elsewhere)."""
+        return self.why.startswith(NOTHING_ANSWERS)
+
 
 def worker_url(settings: Settings) -> str:
     """Where the configured worker answers: `[worker] url`, else `[worker] host` and
@@ -228,7 +235,7 @@ def _status(url: str, secrets: Secrets) -> WorkerStatus | str:
         return f"it answered /status with HTTP {exc.code}"
     except (urllib.error.URLError, OSError) as exc:
         why = getattr(exc, "reason", exc)
-        return f"nothing answers there: {getattr(why, 'strerror', None) or why}"
+        return f"{NOTHING_ANSWERS}: {getattr(why, 'strerror', None) or why}"
     try:
         return WorkerStatus.model_validate_json(body)
     except ValidationError:

@@ -394,3 +394,36 @@ def test_a_narrow_terminal_never_cuts_a_version_name_or_its_status(
     else:
         assert newest.endswith("newest") and pickle.endswith("refused: pickle")
         assert "character" in out and "held-out" in out and "gguf" in out
+
+
+def test_prune_with_no_worker_running_says_to_start_it(adapters: Path, no_worker: Path) -> None:
+    """Nothing listens at the configured address: the worker is not running, and
+    "set [worker] url" sent the reader to change an address that was right."""
+    code, out = atri(no_worker, "adapters", "prune", "--keep", "3")
+    assert code == 1
+    assert says(out, "No worker answered at http://127.0.0.1:")
+    assert says(out, "nothing answers there")
+    assert says(out, "(start it, or set [worker] url if it runs elsewhere).")
+
+
+def test_prune_asking_a_server_that_is_no_worker_says_to_set_its_url(
+    adapters: Path, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    class NotAWorker(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_error(404)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotAWorker)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        code, out = atri(config(tmp_path, tiny_model_dir, url), "adapters", "prune", "--keep", "3")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 1
+    assert says(out, "it answered /status with HTTP 404")
+    assert says(out, "(set [worker] url to the worker's address for prune to ask it).")
