@@ -183,7 +183,9 @@ class BotLines:
         if result.code not in ("refused", "no_version"):
             return result.reason, ""  # "unreachable": the bot's own, in no other words yet
         if not (result.reason or result.reason_code):
-            return "", ""
+            # A refusal record without its sentence (an older worker's, to a caller
+            # without the token): still a refusal, not an empty reason.
+            return (self.reason_invalid if result.code == "refused" else ""), ""
         worded = self._worded_reason(result)
         if worded is None:  # a code unknown here (a worker older or newer), or its details
             unknown = self.reason_invalid if result.code == "refused" else ""
