@@ -150,9 +150,9 @@ def adapters_list() -> None:
         if table_fits(rows, console.width):
             console.print(_versions_table(rows))
         else:
-            names = max(len(cells[0]) for cells in rows)
+            widths = _line_widths(rows)
             for cells in rows:
-                _print(one_line(cells, names))
+                _print(one_line(cells, widths))
         total = sum(v.size for v in versions)
         _print(f"{counted(len(versions), 'version')}, {size_text(total)} in {folder}.")
         _print(_worker_line(worker))
@@ -178,6 +178,12 @@ def _legend(versions: list[VersionOnDisk], worker: WorkerView) -> list[str]:
         lines.append(
             "rollback: kept loaded by the worker beside the live version ([reload] "
             "keep_previous), so a rollback to it is instant."
+        )
+    if any(v.anothers for v in versions):
+        lines.append(
+            "other character: trained as another character than [persona] card's; a worker "
+            "serving this one passes it over, and prune leaves it (give each character its "
+            "own [model] adapters_dir)."
         )
     if any(v.refused for v in versions):
         lines.append(
@@ -229,10 +235,21 @@ def table_fits(rows: list[list[str]], width: int) -> bool:
     return sum(_min_widths(rows)) + 2 * (len(COLUMNS) - 1) <= width
 
 
-def one_line(cells: list[str], name_width: int = 0) -> str:
-    """A version on a terminal too narrow for the table: name, status, size, age."""
+def one_line(cells: list[str], widths: tuple[int, int, int] = (0, 0, 0)) -> str:
+    """A version on a terminal too narrow for the table: name, status, size, age, the
+    first three padded to `widths` so that they line up."""
     name, age, size, *_, status = cells
-    return "  ".join(cell for cell in (name.ljust(name_width), status, size, age) if cell)
+    fields = (name.ljust(widths[0]), status.ljust(widths[1]), size.rjust(widths[2]), age)
+    return "  ".join(cell for cell in fields if cell)
+
+
+def _line_widths(rows: list[list[str]]) -> tuple[int, int, int]:
+    """The widest name, status and size, for `one_line`."""
+    return (
+        max(len(cells[0]) for cells in rows),
+        max(len(cells[-1]) for cells in rows),
+        max(len(cells[2]) for cells in rows),
+    )
 
 
 def _versions_table(rows: list[list[str]]) -> Table:

@@ -333,6 +333,7 @@ def test_another_characters_version_is_never_newest_and_never_pruned(
     assert code == 0, out
     assert row(out, V4).endswith("other character: Eileen")
     assert row(out, V3).endswith("newest")  # what a worker serving ATRI would load
+    assert says(out, "other character: trained as another character than [persona] card's")
     code, out = atri(no_worker, "adapters", "prune", "--keep", "1", "--yes")
     assert code == 0, out
     assert says(out, f"Keeping the newest good version: {V3}.")
