@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from model.adapters.inventory import PrunePlan, VersionOnDisk, WorkerView
+    from model.adapters.versions import CharacterId
 
 adapters_app = Commands(
     help="Adapter versions in \\[model] adapters_dir: list and prune them, adopt one "
@@ -90,6 +91,16 @@ def _adapters_dir(settings: Settings) -> Path:
     return folder
 
 
+def _character(settings: Settings) -> CharacterId:
+    """Whom the configured worker serves (the card's name and aliases): its reload job
+    passes over versions trained as anyone else."""
+    from model.adapters.versions import CharacterId
+    from model.character.persona import configured_persona
+
+    persona = configured_persona(settings)
+    return CharacterId.of(persona.name, persona.aliases)
+
+
 def _no_versions(folder: Path) -> str:
     where = f"{folder} does not exist yet" if not folder.exists() else f"{folder} holds none"
     return (
@@ -98,8 +109,9 @@ def _no_versions(folder: Path) -> str:
     )
 
 
-# The listing's columns: (header, justify, may wrap). Only the words wrap, so that on
-# 80 columns a narrow terminal folds a status rather than squeezing a number away.
+# The listing's columns: (header, justify, may wrap). Only the words wrap (between
+# words), so a status folds rather than a number or a name being cut; a terminal too
+# narrow for even that gets one line per version (`table_fits`).
 COLUMNS: tuple[tuple[str, JustifyMethod, bool], ...] = (
     ("version", "left", False),
     ("age", "right", False),
@@ -120,19 +132,27 @@ def adapters_list() -> None:
     Status: live (what the worker at \\[worker] url, or host and port,
     serves; "newest", the one a worker would load, when none answers),
     rollback (kept loaded by that worker, \\[reload] keep_previous),
-    refused (the reload job's own checks of its files fail; a word says
-    which). The checkpoints in .runs/ are one line below the table."""
+    other character (trained as another than \\[persona] card's, which
+    that worker passes over), refused (the reload job's own checks of its
+    files fail; a word says which). The checkpoints in .runs/ are one line
+    below the table."""
     from model.adapters.inventory import ask_worker, runs_bytes, size_text, versions_on_disk
 
     settings = configured_settings()
     folder = _adapters_dir(settings)
-    versions = versions_on_disk(folder)
+    versions = versions_on_disk(folder, _character(settings))
     runs = runs_bytes(folder)
     if not versions:
         _print(_no_versions(folder))
     else:
         worker = ask_worker(settings, versions)
-        console.print(_versions_table(versions, worker))
+        rows = _version_rows(versions, worker)
+        if table_fits(rows, console.width):
+            console.print(_versions_table(rows))
+        else:
+            widths = _line_widths(rows)
+            for cells in rows:
+                _print(one_line(cells, widths))
         total = sum(v.size for v in versions)
         _print(f"{counted(len(versions), 'version')}, {size_text(total)} in {folder}.")
         _print(_worker_line(worker))
@@ -159,6 +179,12 @@ def _legend(versions: list[VersionOnDisk], worker: WorkerView) -> list[str]:
             "rollback: kept loaded by the worker beside the live version ([reload] "
             "keep_previous), so a rollback to it is instant."
         )
+    if any(v.anothers for v in versions):
+        lines.append(
+            "other character: trained as another character than [persona] card's; a worker "
+            "serving this one passes it over, and prune leaves it (give each character its "
+            "own [model] adapters_dir)."
+        )
     if any(v.refused for v in versions):
         lines.append(
             "refused: the reload job's checks of its files fail (the word says which), so "
@@ -168,35 +194,77 @@ def _legend(versions: list[VersionOnDisk], worker: WorkerView) -> list[str]:
     return lines
 
 
-def _versions_table(versions: list[VersionOnDisk], worker: WorkerView) -> Table:
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
+def _version_rows(versions: list[VersionOnDisk], worker: WorkerView) -> list[list[str]]:
+    """Each version's cells, in the order of COLUMNS."""
     from model.adapters.inventory import live_or_newest, size_text, status_of
 
     newest = live_or_newest(versions, worker)
     now = dt.datetime.now(dt.UTC)
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for header, justify, wraps in COLUMNS:
-        table.add_column(
-            header,
-            justify=justify,
-            no_wrap=not wraps,
-            overflow="fold",
-            min_width=9 if wraps else None,
-        )
-    for v in versions:
-        table.add_row(
+    return [
+        [
             v.name,
             age_text(now - v.published),
             size_text(v.size),
-            Text(v.character or "-"),  # from a file: never read as rich markup
+            v.character or "-",
             _loss(v.loss("train_loss")),
             _loss(v.loss("eval_loss")),
             "yes" if v.has_gguf else "no",
             status_of(v, worker, newest),
+        ]
+        for v in versions
+    ]
+
+
+def _min_widths(rows: list[list[str]]) -> list[int]:
+    """The narrowest each column may be: its widest cell, or for a column that wraps its
+    longest word. A version name is never cut: cut, "20261205-083500-2" reads as another
+    version, "20261205-083500"."""
+    from rich.cells import cell_len
+
+    widths = []
+    for index, (header, _, wraps) in enumerate(COLUMNS):
+        cells = [header, *(cells[index] for cells in rows)]
+        pieces = [word for cell in cells for word in cell.split()] if wraps else cells
+        widths.append(max(cell_len(piece) for piece in pieces))
+    return widths
+
+
+def table_fits(rows: list[list[str]], width: int) -> bool:
+    """Whether the table fits `width` columns with no cell cut: two spaces between its
+    columns, none at its edges."""
+    return sum(_min_widths(rows)) + 2 * (len(COLUMNS) - 1) <= width
+
+
+def one_line(cells: list[str], widths: tuple[int, int, int] = (0, 0, 0)) -> str:
+    """A version on a terminal too narrow for the table: name, status, size, age, the
+    first three padded to `widths` so that they line up."""
+    name, age, size, *_, status = cells
+    fields = (name.ljust(widths[0]), status.ljust(widths[1]), size.rjust(widths[2]), age)
+    return "  ".join(cell for cell in fields if cell)
+
+
+def _line_widths(rows: list[list[str]]) -> tuple[int, int, int]:
+    """The widest name, status and size, for `one_line`."""
+    return (
+        max(len(cells[0]) for cells in rows),
+        max(len(cells[-1]) for cells in rows),
+        max(len(cells[2]) for cells in rows),
+    )
+
+
+def _versions_table(rows: list[list[str]]) -> Table:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, show_edge=False)
+    for (header, justify, wraps), narrowest in zip(COLUMNS, _min_widths(rows), strict=True):
+        table.add_column(
+            header, justify=justify, no_wrap=not wraps, overflow="fold", min_width=narrowest
         )
+    for cells in rows:
+        # Text: a manifest's character name is never read as rich markup.
+        table.add_row(*(Text(cell) for cell in cells))
     return table
 
 
@@ -242,7 +310,8 @@ def adapters_prune(
 
     Refused versions older than those go too. Never removed: the version the
     worker at \\[worker] url (or host and port) serves, those it keeps loaded
-    for a rollback (\\[reload] keep_previous), anything that is not a version
+    for a rollback (\\[reload] keep_previous), another character's versions,
+    a link and the version it points to, anything that is not a version
     folder. Each version is moved into a hidden .tmp-… folder before it is
     deleted, so a worker looking at that moment never sees one half deleted."""
     from model.adapters.inventory import (
@@ -256,7 +325,7 @@ def adapters_prune(
     count = _versions_to_keep(keep)
     settings = configured_settings()
     folder = _adapters_dir(settings)
-    versions = versions_on_disk(folder)
+    versions = versions_on_disk(folder, _character(settings))
     if not versions:
         _print(_no_versions(folder))
         return
@@ -301,6 +370,17 @@ def _versions_to_keep(given: str | None) -> int:
     return count
 
 
+def _unasked(worker: WorkerView) -> str:
+    """What a prune that asked no worker means, and what to do: a worker not running at
+    its configured address is started; one elsewhere is named by [worker] url."""
+    where = (
+        "start it, or set [worker] url if it runs elsewhere"
+        if worker.silent
+        else "set [worker] url to the worker's address for prune to ask it"
+    )
+    return f"no version is kept as one a worker serves or holds for a rollback ({where})"
+
+
 def _plan_lines(plan: PrunePlan, worker: WorkerView) -> list[str]:
     """What prune keeps and removes, and the space it frees, one line each."""
     from model.adapters.inventory import size_text
@@ -310,11 +390,7 @@ def _plan_lines(plan: PrunePlan, worker: WorkerView) -> list[str]:
             "Nothing removed: no version passes the reload job's checks (see `atri adapters "
             "list`), so there is no newest good version to keep."
         ]
-    unknown = (
-        "no version is kept as one a worker serves or holds for a rollback (set [worker] "
-        "url to the worker's address for prune to ask it)"
-    )
-    lines = [_worker_line(worker, unknown)]
+    lines = [_worker_line(worker, _unasked(worker))]
     names = ", ".join(v.name for v in plan.keep)
     kept = len(plan.keep)  # fewer than asked when fewer pass
     newest = "newest good version" if kept == 1 else f"{kept} newest good versions"

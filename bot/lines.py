@@ -60,6 +60,8 @@ class BotLines:
     reload_rolled_back: str  # {version} {previous}
     reload_already: str  # {version}
     reload_refused: str  # {version} {reason} {live}
+    # After a switch or "already": the newer version it passed over (`skipped`), and why.
+    reload_passed_over: str  # {version} {reason}
     # {folder} {reason}: the reason names peft folders there without a manifest, or is "".
     reload_no_version: str
     reason_other_character: str  # {trained_as} {serves}
@@ -175,6 +177,16 @@ class BotLines:
         ).rstrip()  # a line ending in an empty {reason}
         if worker_words:
             said += "\n" + self.worker_said.format(text=worker_words)
+        if result.skipped and result.code in ("switched", "already_serving"):
+            said += "\n" + self._passed_over(result)
+        return said
+
+    def _passed_over(self, result: ReloadResult) -> str:
+        """The newer version a reload passed over, and why (its reason's code)."""
+        reason, worker_words = self._why(result, refusal=True)
+        said = self.reload_passed_over.format(version=self.named(result.skipped), reason=reason)
+        if worker_words:
+            said += "\n" + self.worker_said.format(text=worker_words)
         return said
 
     def _reason(self, result: ReloadResult) -> tuple[str, str]:
@@ -182,11 +194,17 @@ class BotLines:
         after them ("" when they say it all)."""
         if result.code not in ("refused", "no_version"):
             return result.reason, ""  # "unreachable": the bot's own, in no other words yet
+        return self._why(result, refusal=result.code == "refused")
+
+    def _why(self, result: ReloadResult, refusal: bool) -> tuple[str, str]:
+        """`_reason` of a refusal (`refusal`) or of a "no_version"."""
+        unknown = self.reason_invalid if refusal else ""
         if not (result.reason or result.reason_code):
-            return "", ""
+            # A refusal record without its sentence (an older worker's, to a caller
+            # without the token): still a refusal, not an empty reason.
+            return unknown, ""
         worded = self._worded_reason(result)
         if worded is None:  # a code unknown here (a worker older or newer), or its details
-            unknown = self.reason_invalid if result.code == "refused" else ""
             return unknown, result.reason
         return worded, result.reason if result.reason_code in QUOTED_REASONS else ""
 
@@ -239,6 +257,7 @@ ZH = BotLines(
     reload_switched="已换上{{version}}（之前是{{previous}}）。",
     reload_rolled_back="已退回到{{version}}（之前是{{previous}}）。",
     reload_already="现在用的已经是{{version}}了。",
+    reload_passed_over="更新的{{version}}没有换上：{{reason}}",
     reload_refused="没有换上{{version}}：{{reason}}仍在使用{{live}}。",
     reload_no_version="{{folder}} 里还没有完整的模型版本。{{reason}}",
     reason_other_character="这个版本是作为{{trained_as}}训练的，而这个模型服务扮演的是{{serves}}。"
@@ -356,6 +375,7 @@ EN = BotLines(
     reload_switched="Now serving {{version}} (was {{previous}}).",
     reload_rolled_back="Rolled back to {{version}} (was {{previous}}).",
     reload_already="Already serving {{version}}.",
+    reload_passed_over="The newer {{version}} was passed over: {{reason}}",
     reload_refused="Did not switch to {{version}}: {{reason}} Still serving {{live}}.",
     reload_no_version="No complete adapter version in {{folder}}. {{reason}}",
     reason_other_character="it was trained as {{trained_as}}, but this worker serves "
@@ -481,6 +501,7 @@ JA = BotLines(
     reload_switched="{{version}}に切り替えました（以前は{{previous}}）。",
     reload_rolled_back="{{version}}に戻しました（以前は{{previous}}）。",
     reload_already="すでに{{version}}を使っています。",
+    reload_passed_over="より新しい{{version}}は使いませんでした：{{reason}}",
     reload_refused="{{version}}には切り替えませんでした：{{reason}}引き続き{{live}}を使っています。",
     reload_no_version="{{folder}} に完全なバージョンがありません。{{reason}}",
     reason_other_character="このバージョンは{{trained_as}}として学習されたもので、"

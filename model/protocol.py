@@ -398,6 +398,10 @@ class ReloadResult(BaseModel):
     # or a refusal it has no code for): the bots show `reason` as the worker's words.
     reason_code: str = ""
     reason_details: dict[str, str] = Field(default_factory=dict)
+    # Of a "switched" or "already_serving" reload: the newest version, newer than the one
+    # served, that it passed over (another character's, one refused by its file checks),
+    # with `reason`, `reason_code` and `reason_details` saying why; "" when none.
+    skipped: str = ""
 
 
 # `ReloadResult.reason_code`s and the `reason_details` each carries:

@@ -31,7 +31,10 @@ from model.adapters.versions import (
     MANIFEST,
     RUNS_DIR,
     AdapterError,
+    CharacterId,
+    is_anothers,
     is_version_name,
+    recorded_character,
     temp_folder,
     version_order,
 )
@@ -42,6 +45,8 @@ from model.protocol import WorkerStatus
 STATUS_TIMEOUT_SECONDS = 3.0
 # Where a worker bound to every interface is reached from this machine.
 _WILDCARD_LOOPBACK = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "[::1]"}
+# Why no worker answered, when nothing listens at its address (no worker is running there).
+NOTHING_ANSWERS = "nothing answers there"
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,14 @@ class VersionOnDisk:
     has_gguf: bool
     refused: str = ""  # the reload job's refusal in a word or two; "" when it passes
     reason: str = ""  # the refusal's sentence
+    # The character it was trained as when that is another than the configured card's:
+    # the worker passes it over, and it is hers, not this character's to prune.
+    anothers: str = ""
+
+    @property
+    def usable(self) -> bool:
+        """Whether the configured character's worker would load it."""
+        return not self.refused and not self.anothers
 
     @property
     def published(self) -> dt.datetime:
@@ -96,13 +109,21 @@ def version_folders(adapters_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: version_order(p.name), reverse=True)
 
 
-def versions_on_disk(adapters_dir: Path) -> list[VersionOnDisk]:
-    """Every version folder, newest first, each checked as the reload job checks it."""
-    return [read_on_disk(adapters_dir, folder) for folder in version_folders(adapters_dir)]
+def versions_on_disk(
+    adapters_dir: Path, character: CharacterId | None = None
+) -> list[VersionOnDisk]:
+    """Every version folder, newest first, each checked as the reload job checks it, and
+    whose it is judged as the job of a worker serving `character` judges it."""
+    return [
+        read_on_disk(adapters_dir, folder, character) for folder in version_folders(adapters_dir)
+    ]
 
 
-def read_on_disk(adapters_dir: Path, folder: Path) -> VersionOnDisk:
+def read_on_disk(
+    adapters_dir: Path, folder: Path, character: CharacterId | None = None
+) -> VersionOnDisk:
     refused = reason = ""
+    theirs = recorded_character(folder)
     try:
         read_version(adapters_dir, folder.name)
     except AdapterError as exc:
@@ -115,6 +136,7 @@ def read_on_disk(adapters_dir: Path, folder: Path) -> VersionOnDisk:
         has_gguf=(folder / ADAPTER_GGUF).is_file(),
         refused=refused,
         reason=reason,
+        anothers=theirs.name if theirs and is_anothers(theirs, character) else "",
     )
 
 
@@ -155,6 +177,11 @@ class WorkerView:
     kept_guessed: bool = False
     why: str = ""  # why nothing (usable) answered
 
+    @property
+    def silent(self) -> bool:
+        """Nothing listens at its address: no worker runs there (or it runs elsewhere)."""
+        return self.why.startswith(NOTHING_ANSWERS)
+
 
 def worker_url(settings: Settings) -> str:
     """Where the configured worker answers: `[worker] url`, else `[worker] host` and
@@ -186,10 +213,9 @@ def ask_worker(settings: Settings, versions: list[VersionOnDisk]) -> WorkerView:
     if isinstance(loaded, list):
         kept = tuple(n for n in loaded if isinstance(n, str) and n and n != live)
     else:
+        # Her own, as the worker's rollback (which passes over another character's).
         older = [
-            v.name
-            for v in versions
-            if not v.refused and version_order(v.name) < version_order(live)
+            v.name for v in versions if v.usable and version_order(v.name) < version_order(live)
         ]
         kept = tuple(older[: settings.reload.keep_previous]) if live else ()
         return WorkerView(url, True, live, kept, kept_guessed=True)
@@ -209,7 +235,7 @@ def _status(url: str, secrets: Secrets) -> WorkerStatus | str:
         return f"it answered /status with HTTP {exc.code}"
     except (urllib.error.URLError, OSError) as exc:
         why = getattr(exc, "reason", exc)
-        return f"nothing answers there: {getattr(why, 'strerror', None) or why}"
+        return f"{NOTHING_ANSWERS}: {getattr(why, 'strerror', None) or why}"
     try:
         return WorkerStatus.model_validate_json(body)
     except ValidationError:
@@ -217,11 +243,11 @@ def _status(url: str, secrets: Secrets) -> WorkerStatus | str:
 
 
 def live_or_newest(versions: list[VersionOnDisk], worker: WorkerView) -> str:
-    """The version being served: the worker's, else the newest good one, which a worker
-    started now would load."""
+    """The version being served: the worker's, else the newest good one of this
+    character, which a worker started now would load."""
     if worker.answered:
         return worker.live
-    return next((v.name for v in versions if not v.refused), "")
+    return next((v.name for v in versions if v.usable), "")
 
 
 def status_of(version: VersionOnDisk, worker: WorkerView, newest: str) -> str:
@@ -230,6 +256,8 @@ def status_of(version: VersionOnDisk, worker: WorkerView, newest: str) -> str:
         return "live"
     if version.name in worker.kept:
         return "rollback"
+    if version.anothers:
+        return f"other character: {version.anothers}"
     if version.refused:
         return f"refused: {version.refused}"
     if not worker.answered and version.name == newest:
@@ -249,22 +277,24 @@ class PrunePlan:
 
 
 def prune_plan(versions: list[VersionOnDisk], keep: int, worker: WorkerView) -> PrunePlan:
-    """All but the newest `keep` versions that pass the reload job's checks, and the
-    refused ones older than those; never the worker's live version nor those it keeps
-    for a rollback, never a link, and nothing newer than the oldest kept (a refused one
+    """All but the newest `keep` versions of this character that pass the reload job's
+    checks, and the refused ones older than those; never the worker's live version nor
+    those it keeps for a rollback, never another character's version, never a link nor
+    the version a link points to, and nothing newer than the oldest kept (a refused one
     there may be a folder still being copied in). Nothing goes when none passes."""
-    good = [v for v in versions if not v.refused]
+    good = [v for v in versions if v.usable]
     kept = good[:keep]
     if not kept:
         return PrunePlan([], [], [])
     oldest = version_order(kept[-1].name)
+    linked = _linked_from(versions)
     spared: list[tuple[VersionOnDisk, str]] = []
     remove: list[VersionOnDisk] = []
     kept_names = {v.name for v in kept}
     for version in versions:
         if version.name in kept_names:
             continue
-        why = _spared_because(version, worker, oldest)
+        why = _spared_because(version, worker, oldest) or linked.get(version.name, "")
         if why:
             spared.append((version, why))
         else:
@@ -279,6 +309,11 @@ def _spared_because(version: VersionOnDisk, worker: WorkerView, oldest: tuple[An
         return f"a rollback on the worker at {worker.url} goes back to it ([reload] keep_previous)"
     if version.name in worker.kept:
         return f"the worker at {worker.url} keeps it loaded for a rollback"
+    if version.anothers:
+        return (
+            f"trained as {version.anothers}, another character: hers, not this one's "
+            "to prune (give her her own [model] adapters_dir)"
+        )
     if version.folder.is_symlink():
         return "a link, not a folder of its own"
     if version_order(version.name) > oldest:
@@ -287,6 +322,22 @@ def _spared_because(version: VersionOnDisk, worker: WorkerView, oldest: tuple[An
             "a folder still being copied in"
         )
     return ""
+
+
+def _linked_from(versions: list[VersionOnDisk]) -> dict[str, str]:
+    """Why each version a link points to stays: links are never removed, and one left
+    pointing at nothing would be a version the reload job refuses."""
+    spared: dict[str, str] = {}
+    for link in versions:
+        if not link.folder.is_symlink():
+            continue
+        try:
+            target = link.folder.resolve(strict=True)
+        except (OSError, RuntimeError):
+            continue
+        if target.parent == link.folder.parent.resolve() and target.name != link.name:
+            spared.setdefault(target.name, f"the link {link.name} (kept) points to it")
+    return spared
 
 
 def remove_versions(adapters_dir: Path, doomed: list[VersionOnDisk]) -> None:

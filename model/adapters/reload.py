@@ -14,6 +14,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -38,6 +39,7 @@ from model.adapters.versions import (
     bare_folders_hint,
     bare_peft_folders,
     complete_versions,
+    is_anothers,
     pickled_versions,
     recorded_character,
     trained_as,
@@ -334,6 +336,8 @@ class Reloader:
                     "",
                 )
             version = names[-1]
+            skipped = await asyncio.to_thread(self._newer_passed_over, version)
+            return await self._switch(version, "reload", skipped)
         return await self._switch(version, "reload")
 
     async def rollback(self) -> ReloadResult:
@@ -366,16 +370,20 @@ class Reloader:
                 return result
         return await self._switch("", "rollback")
 
-    async def _switch(self, version: str, kind: str) -> ReloadResult:
+    async def _switch(
+        self, version: str, kind: str, skipped: PassedOver | None = None
+    ) -> ReloadResult:
         async with self._lock:
             try:
-                return await self._switch_held(version, kind)
+                return await self._switch_held(version, kind, skipped)
             finally:
                 # `_record` clears it with `last`; a switch cancelled before that (a
                 # dropped `/reload`) must not leave the status on the version before.
                 self._switching_from = None
 
-    async def _switch_held(self, version: str, kind: str) -> ReloadResult:
+    async def _switch_held(
+        self, version: str, kind: str, skipped: PassedOver | None = None
+    ) -> ReloadResult:
         assert self.engine is not None
         engine = self.engine
         previous = self.live
@@ -394,7 +402,7 @@ class Reloader:
                     code="already_serving",
                     version=version,
                 )
-                return self._record(result, kind, version)
+                return self._record(telling_skip(result, skipped), kind, version)
             if (
                 version in self.loaded
                 and isinstance(engine, DroppingAdapterEngine)
@@ -446,7 +454,7 @@ class Reloader:
             version=version,
             previous=previous,
         )
-        return self._record(result, kind, version)
+        return self._record(telling_skip(result, skipped), kind, version)
 
     async def _stage(self, engine: AdapterEngine, version: str) -> None:
         """Validate and load `version` beside the live adapter, then smoke-test it."""
@@ -493,16 +501,35 @@ class Reloader:
         answer this worker's users as her, under her prompt."""
         theirs = trained_as(info.manifest.model_dump())
         ours = self.character
-        if theirs is None or ours is None or theirs.is_same(ours):
+        if theirs is None or ours is None or not is_anothers(theirs, ours):
             return
-        raise VersionRefused(
-            f"Version {info.name} was trained as {theirs.name}, but this worker serves "
-            f"{ours.name}: give each character its own [model] adapters_dir (set one in "
-            f"{theirs.name}'s config and move her versions there).",
-            "other_character",
-            trained_as=theirs.name,
-            serves=ours.name,
-        )
+        raise anothers_refusal(info.name, theirs, ours)
+
+    def _newer_passed_over(self, target: str) -> PassedOver | None:
+        """The newest version newer than `target` that an admin's reload passes over, and
+        why: another character's, or one the file checks refuse (a pickle). The job only
+        logged the first, and said nothing of the second, and the admin was told
+        "Already serving"."""
+        newer = [
+            n
+            for n in reload_candidates(self.adapters_dir)
+            if version_order(n) > version_order(target)
+        ]
+        if not newer:
+            return None
+        name = newer[-1]
+        theirs = recorded_character(self.adapters_dir / name)
+        if (
+            theirs is not None
+            and self.character is not None
+            and is_anothers(theirs, self.character)
+        ):
+            return PassedOver(name, anothers_refusal(name, theirs, self.character))
+        try:
+            read_version(self.adapters_dir, name)
+        except AdapterError as exc:
+            return PassedOver(name, exc)
+        return None
 
     def _not_anothers(self, names: list[str]) -> list[str]:
         """`names` less the versions trained as another character (each passed over is
@@ -515,7 +542,7 @@ class Reloader:
                 theirs = self._trained_as[name]
             else:
                 theirs = self._trained_as[name] = recorded_character(self.adapters_dir / name)
-                if theirs is not None and not theirs.is_same(self.character):
+                if theirs is not None and is_anothers(theirs, self.character):
                     log.warning(
                         "adapter version %s was trained as %s, not %s: passed over (give "
                         "each character its own [model] adapters_dir)",
@@ -523,7 +550,7 @@ class Reloader:
                         theirs.name,
                         self.character.name,
                     )
-            if theirs is None or theirs.is_same(self.character):
+            if not is_anothers(theirs, self.character):
                 kept.append(name)
         return kept
 
@@ -657,6 +684,7 @@ class Reloader:
                     "folder",
                     "reason_code",
                     "reason_details",
+                    "skipped",
                 }
             ),
         }
@@ -667,6 +695,45 @@ class Reloader:
         if self.on_result is not None:
             self.on_result(result, self.last)
         return result
+
+
+@dataclass(frozen=True)
+class PassedOver:
+    """A newer version a reload passed over, and what refuses it."""
+
+    name: str
+    refusal: AdapterError
+
+
+def anothers_refusal(name: str, theirs: CharacterId, ours: CharacterId) -> VersionRefused:
+    """Version `name` is `theirs`'s, not the character this worker serves."""
+    return VersionRefused(
+        f"Version {name} was trained as {theirs.name}, but this worker serves "
+        f"{ours.name}: give each character its own [model] adapters_dir (set one in "
+        f"{theirs.name}'s config and move her versions there).",
+        "other_character",
+        trained_as=theirs.name,
+        serves=ours.name,
+    )
+
+
+def telling_skip(result: ReloadResult, skipped: PassedOver | None) -> ReloadResult:
+    """`result` also saying which newer version was passed over and why (in `skipped`,
+    `reason` and `reason_code`, and at the end of its sentence)."""
+    if skipped is None:
+        return result
+    reason = str(skipped.refusal)
+    code, details = reason_code_of(skipped.refusal)
+    return result.model_copy(
+        update={
+            "message": f"{result.message} The newer version {skipped.name} was passed "
+            f"over: {reason}",
+            "skipped": skipped.name,
+            "reason": reason,
+            "reason_code": code,
+            "reason_details": details,
+        }
+    )
 
 
 def naming_version(exc: AdapterError, version: str, folder: Path) -> AdapterError:

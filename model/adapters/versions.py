@@ -235,6 +235,13 @@ def trained_as(manifest: dict[str, Any]) -> CharacterId | None:
     return CharacterId.of(name, aliases)
 
 
+def is_anothers(theirs: CharacterId | None, ours: CharacterId | None) -> bool:
+    """Whether a version trained as `theirs` is another character's than `ours`: what the
+    reload job passes over and refuses. A version that records no one, or a worker told
+    no one, takes any."""
+    return theirs is not None and ours is not None and not theirs.is_same(ours)
+
+
 def recorded_character(folder: Path) -> CharacterId | None:
     """Whom the version in `folder` was trained as; None when it records no one, or its
     manifest cannot be read (whatever loads it says what is wrong)."""

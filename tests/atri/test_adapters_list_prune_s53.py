@@ -310,3 +310,121 @@ def test_the_refusal_word_is_the_reload_jobs_own(adapters: Path) -> None:
     (adapters / V3 / "manifest.json").write_text(json.dumps({"format": "x"}), encoding="utf-8")
     found = {v.name: v.refused for v in inventory.versions_on_disk(adapters)}
     assert found == {V4: "", V3: "bad manifest", V2: "pickle", V1: ""}
+
+
+# --- another character's versions in the same folder -----------------------------------
+
+
+def trained_as_eileen(folder: Path, name: str) -> None:
+    """Version `name` trained as another character (her `atri train` into this folder)."""
+    manifest = folder / name / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data.update(character="Eileen", character_names=["Eileen", "艾琳"])
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_another_characters_version_is_never_newest_and_never_pruned(
+    adapters: Path, no_worker: Path
+) -> None:
+    """The worker passes over a version trained as another character (the reload job's
+    `is_anothers`): `prune --keep 1` kept hers as the newest and removed ATRI's last."""
+    trained_as_eileen(adapters, V4)
+    code, out = atri(no_worker, "adapters", "list")
+    assert code == 0, out
+    assert row(out, V4).endswith("other character: Eileen")
+    assert row(out, V3).endswith("newest")  # what a worker serving ATRI would load
+    assert says(out, "other character: trained as another character than [persona] card's")
+    code, out = atri(no_worker, "adapters", "prune", "--keep", "1", "--yes")
+    assert code == 0, out
+    assert says(out, f"Keeping the newest good version: {V3}.")
+    assert says(out, f"Keeping {V4}: trained as Eileen, another character")
+    assert [p.name for p in list_versions(adapters)] == [V3, V4]
+
+
+def test_the_guessed_rollback_target_is_never_another_characters(
+    adapters: Path, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    # ATRI's V4 live; Eileen's V3 lies between: a rollback goes back to V2, passing hers.
+    trained_as_eileen(adapters, V3)
+    with worker_answering(serving(V4, None)) as url:
+        settings = config(tmp_path, tiny_model_dir, url, "[reload]\nkeep_previous = 1\n")
+        code, out = atri(settings, "adapters", "list")
+        assert code == 0, out
+        assert row(out, V2).endswith("rollback")
+        assert row(out, V3).endswith("other character: Eileen")
+        code, out = atri(settings, "adapters", "prune", "--keep", "1", "--yes")
+    assert code == 0, out
+    assert says(out, f"Keeping {V2}: a rollback on the worker at {url} goes back to it")
+    assert [p.name for p in list_versions(adapters)] == [V2, V3, V4]
+
+
+def test_the_version_a_kept_link_points_to_stays(adapters: Path, no_worker: Path) -> None:
+    (adapters / NEWER).symlink_to(V1)  # a link named as a version, newer than all
+    code, out = atri(no_worker, "adapters", "prune", "--keep", "1", "--yes")
+    assert code == 0, out
+    assert says(out, f"Keeping {V1}: the link {NEWER} (kept) points to it.")
+    assert (adapters / NEWER).resolve(strict=True) == (adapters / V1).resolve()
+    assert sorted(p.name for p in list_versions(adapters)) == [V1, V4, NEWER]
+
+
+# --- a narrow terminal -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("columns", [60, 70, 79, 100])
+def test_a_narrow_terminal_never_cuts_a_version_name_or_its_status(
+    adapters: Path, no_worker: Path, columns: int
+) -> None:
+    """Cut to fit, "20250101-000004-2" read as the other version "20250101-000004" and
+    the status column vanished: below the table's width each version is one line."""
+    suffixed = f"{V4}-2"  # atri train's name when V4's is taken
+    shutil.copytree(adapters / V4, adapters / suffixed)
+    manifest = adapters / suffixed / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    manifest.write_text(json.dumps({**data, "version": suffixed}), encoding="utf-8")
+    pickled(adapters, V1)
+    narrow = CliRunner(env={"COLUMNS": str(columns), "ATRI_ADMIN_TOKEN": None})
+    result = narrow.invoke(app, ["--config", str(no_worker), "adapters", "list"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert row(out, suffixed).split()[0] == suffixed
+    assert row(out, f"{V4} ").split()[0] == V4
+    newest, pickle = row(out, suffixed), row(out, V1)
+    if columns < 80:  # one line each: name, status, size, age
+        assert newest.split()[:2] == [suffixed, "newest"] and newest.endswith("ago")
+        assert pickle.startswith(f"{V1}    refused: pickle  ")  # the names aligned
+    else:
+        assert newest.endswith("newest") and pickle.endswith("refused: pickle")
+        assert "character" in out and "held-out" in out and "gguf" in out
+
+
+def test_prune_with_no_worker_running_says_to_start_it(adapters: Path, no_worker: Path) -> None:
+    """Nothing listens at the configured address: the worker is not running, and
+    "set [worker] url" sent the reader to change an address that was right."""
+    code, out = atri(no_worker, "adapters", "prune", "--keep", "3")
+    assert code == 1
+    assert says(out, "No worker answered at http://127.0.0.1:")
+    assert says(out, "nothing answers there")
+    assert says(out, "(start it, or set [worker] url if it runs elsewhere).")
+
+
+def test_prune_asking_a_server_that_is_no_worker_says_to_set_its_url(
+    adapters: Path, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    class NotAWorker(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_error(404)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotAWorker)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        code, out = atri(config(tmp_path, tiny_model_dir, url), "adapters", "prune", "--keep", "3")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 1
+    assert says(out, "it answered /status with HTTP 404")
+    assert says(out, "(set [worker] url to the worker's address for prune to ask it).")

@@ -18,6 +18,7 @@ LABELS = {
     "status_engine",
     "status_reload",
     "reload_refused",  # before the reason
+    "reload_passed_over",  # before the reason, as reload_refused
     "worker_said",  # before the worker's own (English) sentence
     # Notes for the model: what is quoted, asked or forwarded after the colon.
     "quote_note",

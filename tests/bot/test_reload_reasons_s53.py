@@ -79,3 +79,16 @@ def test_every_reason_code_the_worker_sends_has_its_line() -> None:
     from model.protocol import REASON_CODES
 
     assert {f"reason_{code}" for code in REASON_CODES} <= {f.name for f in fields(BotLines)}
+
+
+def test_an_older_workers_record_with_no_reason_at_all_still_gives_one() -> None:
+    """An older worker's /status record for a caller without the token has neither
+    `reason` nor `reason_code`: "Did not switch to X:  Still serving …" said nothing."""
+    bare = OTHER.model_copy(update={"reason": "", "reason_code": "", "reason_details": {}})
+    assert lines_for("ATRI", "en").reload_said(bare) == (
+        f"Did not switch to adapter version {V2}: it did not pass the worker's checks. "
+        f"Still serving adapter version {V1}."
+    )
+    assert lines_for("亚托莉", "zh").reload_said(bare) == (
+        f"没有换上版本 {V2}：它没有通过模型服务的检查。仍在使用版本 {V1}。"
+    )

@@ -48,8 +48,10 @@ async def test_another_characters_newest_version_is_passed_over_and_hers_kept(
         assert service.engine.adapter_version == V1
         reply = await service.chat(ChatRequest(platform="test", user_id="u", text="hello"))
         assert reply.status == "ok" and reply.adapter_version == V1
-        # /reload without a version: her own newest, already live.
-        assert (await service.reloader.reload()).message == f"Already serving adapter version {V1}."
+        # /reload without a version: her own newest, already live (and Eileen's passed over).
+        again = await service.reloader.reload()
+        assert again.message.startswith(f"Already serving adapter version {V1}. The newer")
+        assert again.skipped == V2
         # Named explicitly, Eileen's version is refused with why.
         refused = await service.reloader.reload(V2)
         assert refused.ok is False
