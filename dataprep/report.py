@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -542,19 +542,12 @@ def _typed_leads_note(options: ParseOptions) -> str | None:
 def _webgal_variables_note(options: ParseOptions) -> str | None:
     """Which WebGAL variables were shown (`{heroine}:…`) where no setVar read before them
     gives a string: their speakers keep the name as written, their lines are a name slot."""
-    unresolved = Counter(options.webgal_unresolved)
-    if not unresolved:
+    if not options.webgal_unresolved:
         return None
-    named = [
-        f"{{{var}}} in {counted(n, 'line')}" for var, n in unresolved.most_common(_VARIABLES_NAMED)
-    ]
-    more = len(unresolved) - len(named)
-    first = unresolved.most_common(1)[0][0]
+    named, first = _variables_named(options.webgal_unresolved)
     return (
         "WebGAL variables shown where no setVar read before them gives a string were left as"
-        f" written: {'; '.join(named)}"
-        + (f"; and {counted(more, 'other variable')}" if more > 0 else "")
-        + f". Give the scene that sets them (setVar:{first}=…;, often in start.txt), or add"
+        f" written: {named}. Give the scene that sets them (setVar:{first}=…;, often in start.txt), or add"
         f" {{{first}}} to [dataprep] character_aliases or lead_aliases to name a speaker so"
         " written."
     )
@@ -564,22 +557,25 @@ def _webgal_computed_note(options: ParseOptions) -> str | None:
     """Which WebGAL variables were shown (`理智值：{sanity}`) where the setVar before them
     gave a number or an expression: a value the game changes as it is played, which no
     alias names and no scene gives as a string."""
-    computed = Counter(options.webgal_computed)
-    if not computed:
+    if not options.webgal_computed:
         return None
-    named = [
-        f"{{{var}}} in {counted(n, 'line')}" for var, n in computed.most_common(_VARIABLES_NAMED)
-    ]
-    more = len(computed) - len(named)
-    first = computed.most_common(1)[0][0]
+    named, first = _variables_named(options.webgal_computed)
     return (
         f"WebGAL variables that setVar gave a number or an expression (setVar:{first}=…;)"
-        f" were shown: {'; '.join(named)}"
-        + (f"; and {counted(more, 'other variable')}" if more > 0 else "")
-        + ". Such a value changes as the game is played and is no name: no alias or scene"
+        f" were shown: {named}. Such a value changes as the game is played and is no name: no alias or scene"
         f" gives it words, and the lines showing it ({{{first}}} as written) were dropped"
         " (unresolved_variable)."
     )
+
+
+def _variables_named(shown: Mapping[str, int]) -> tuple[str, str]:
+    """`{a} in 3 lines; {b} in 1 line; and 2 other variables` for the variables shown most
+    (variable → lines showing it), and the one shown most."""
+    most = Counter(shown).most_common()
+    named = [f"{{{var}}} in {counted(n, 'line')}" for var, n in most[:_VARIABLES_NAMED]]
+    more = len(most) - len(named)
+    others = f"; and {counted(more, 'other variable')}" if more > 0 else ""
+    return "; ".join(named) + others, most[0][0]
 
 
 # A value shown in a note at most this long: a game may set a name variable to a paragraph.
