@@ -354,14 +354,30 @@ def _said_to_her(event: MessageEvent) -> bool:
 
 
 def _said_alone(words: str) -> str:
-    return " ".join(words.split()).casefold()
+    # Blanks of any kind dropped: an IME's full-width space (記憶を　リセット) included.
+    return "".join(words.split()).casefold()
+
+
+def _said_to_someone_else(event: MessageEvent) -> bool:
+    """An @ of anyone but her, or a reply to someone else's message (or to one the
+    implementation could not fetch): words addressed there are not hers, whatever they say."""
+    me = str(event.self_id)
+    if event.reply is not None and str(event.reply.sender.user_id) != me:
+        return True
+    return any(
+        (seg.type == "at" and str(seg.data.get("qq", "")) != me) or seg.type == "reply"
+        for seg in event.message
+    )
 
 
 async def _reset_keyword(event: MessageEvent) -> bool:
     """The whole message is the reset keyword of the language she speaks now ("reset
     memory", 記憶をリセット), or the Chinese 重置记忆, which every release took; any case
-    and spacing. Read at each message: a standalone plugin learns her language from its
-    worker after it loads."""
+    and spacing; not addressed to someone else (`[CQ:at,qq=another bot] reset memory`).
+    Read at each message: a standalone plugin learns her language from its worker after
+    it loads."""
+    if _said_to_someone_else(event):
+        return False
     said = _said_alone(event.get_plaintext())
     return bool(said) and said in {
         _said_alone(ZH.qq_reset_keyword),
