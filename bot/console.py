@@ -95,13 +95,29 @@ def describe_worker(status: WorkerStatus, character: Character) -> list[str]:
     return lines
 
 
+def _half_width_slash(typed: str) -> str:
+    # A Chinese or Japanese input method types a full-width ／: `／reset` was sent to her
+    # as chat, and the user believed their memory was reset.
+    stripped = typed.lstrip()
+    return "/" + stripped[1:] if stripped.startswith("\uff0f") else typed
+
+
 def as_console_command(typed: str, command: str) -> str:
     """`/atri reset` (`command` "atri"), as the bots' lines show their commands, is the
-    console's `/reset`; `/atri` alone is `/help`. Anything else is as typed."""
+    console's `/reset`; `/atri` alone is `/help`; a full-width ／ is a /. Anything else is
+    as typed."""
+    typed = _half_width_slash(typed)
     words = typed.split()
     if not words or words[0] != f"/{command}":
         return typed
     return "/" + " ".join(words[1:]) if len(words) > 1 else "/help"
+
+
+def command_as_typed(typed: str, command: str) -> str:
+    """The command words the user typed (`/eileen reset`, `/reset`), to be named back to
+    them rather than the console's own name for it."""
+    words = _half_width_slash(typed).split()
+    return " ".join(words[:2] if words and words[0] == f"/{command}" else words[:1])
 
 
 def console_user_id() -> str:
@@ -267,11 +283,12 @@ async def run_console(
         entered = visible_text(line[:MAX_INPUT_CHARS])
         if not entered:  # blank, or only zero-width characters: nothing to send
             continue
+        as_typed = shown(command_as_typed(entered, command))
         entered = as_console_command(entered, command)
         name, *rest = entered.split(maxsplit=1)
         if name in COMMANDS and rest:
             # Never sent to her as a message: "/reset everything" meant the command.
-            console.print(f"[dim]{name} takes nothing after it; type {name} alone.[/dim]")
+            console.print(f"[dim]{as_typed} takes nothing after it; type {as_typed} alone.[/dim]")
             continue
         if entered in {"/quit", "/exit"}:
             break
@@ -295,7 +312,7 @@ async def run_console(
             console.print(f"[dim]{help_said}[/dim]")
             continue
         if entered.startswith("/"):
-            console.print(f"[dim]Unknown command {shown(name)}. {help_said}[/dim]")
+            console.print(f"[dim]Unknown command {as_typed}. {help_said}[/dim]")
             continue
         if len(line) > MAX_INPUT_CHARS:
             # As the bots do: a paste of a whole book held the worker for minutes.

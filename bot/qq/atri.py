@@ -354,14 +354,30 @@ def _said_to_her(event: MessageEvent) -> bool:
 
 
 def _said_alone(words: str) -> str:
-    return " ".join(words.split()).casefold()
+    # Blanks of any kind dropped: an IME's full-width space (記憶を　リセット) included.
+    return "".join(words.split()).casefold()
+
+
+def _said_to_someone_else(event: MessageEvent) -> bool:
+    """An @ of anyone but her, or a reply to someone else's message (or to one the
+    implementation could not fetch): words addressed there are not hers, whatever they say."""
+    me = str(event.self_id)
+    if event.reply is not None and str(event.reply.sender.user_id) != me:
+        return True
+    return any(
+        (seg.type == "at" and str(seg.data.get("qq", "")) != me) or seg.type == "reply"
+        for seg in event.message
+    )
 
 
 async def _reset_keyword(event: MessageEvent) -> bool:
     """The whole message is the reset keyword of the language she speaks now ("reset
     memory", 記憶をリセット), or the Chinese 重置记忆, which every release took; any case
-    and spacing. Read at each message: a standalone plugin learns her language from its
-    worker after it loads."""
+    and spacing; not addressed to someone else (`[CQ:at,qq=another bot] reset memory`).
+    Read at each message: a standalone plugin learns her language from its worker after
+    it loads."""
+    if _said_to_someone_else(event):
+        return False
     said = _said_alone(event.get_plaintext())
     return bool(said) and said in {
         _said_alone(ZH.qq_reset_keyword),
@@ -525,6 +541,12 @@ async def _after_failed_send(bot: Bot, reply: CutReply, exc: Exception) -> bool:
         # chat's next reply.
         _log_refusal(reply, exc)
         group = None if reply.privately else _group_id(reply.event)
+        if (
+            group
+            and isinstance(exc, ActionFailed)
+            and not quiet_groups.refusals(reply.account, group)
+        ):
+            await _whole_mute_missed(bot, group)
         if group and isinstance(exc, ActionFailed) and quiet_groups.refused(reply.account, group):
             log.warning(
                 "QQ: group %s refused account %s's last sends; she does not answer there for "
@@ -1073,8 +1095,8 @@ ban = on_notice(priority=10, block=False)
 async def _on_ban(bot: Bot, event: GroupBanNoticeEvent) -> None:
     """A ban (禁言) on her account quiets the group for its length; the whole group's
     mute (`user_id` 0) quiets it until lifted, unless the account is an admin there (an
-    admin still speaks). Its lift, or the lift of a ban on her, ends the quiet, and the
-    quiet a refusal began."""
+    admin still speaks). Each lift ends its own quiet (not the other's), and the quiet a
+    refusal began."""
     account, group = str(event.self_id), str(event.group_id)
     if str(event.user_id) == account and event.sub_type == "ban" and event.duration > 0:
         quiet_groups.banned(account, group, float(event.duration))
@@ -1095,7 +1117,33 @@ async def _on_ban(bot: Bot, event: GroupBanNoticeEvent) -> None:
             log.info(
                 "QQ: group %s's whole mute is lifted; account %s answers again", group, account
             )
-        quiet_groups.lifted(account, group)
+        quiet_groups.lifted(account, group, whole=str(event.user_id) == "0")
+
+
+async def _whole_mute_missed(bot: Bot, group: str) -> None:
+    """A first refused send there: is the whole group muted, a notice she never saw (sent
+    while the bot was down: QQ groups often mute themselves each night)? Asked once per
+    run of refusals, not for each group at connect (hundreds of calls). NapCat and
+    LLOneBot report it as `group_all_shut` (-1 muted, 0 not); where no implementation
+    says, the refusals quiet the group for a while as before."""
+    try:
+        info = await connections.call(
+            bot, lambda: bot.get_group_info(group_id=int(group), no_cache=True)
+        )
+    except Exception as exc:
+        log.debug("QQ: no info of group %s from account %s: %s", group, bot.self_id, exc)
+        return
+    if not isinstance(info, dict) or not info.get("group_all_shut"):
+        return
+    if await _admin_in(bot, int(group)):
+        return
+    quiet_groups.muted_whole(bot.self_id, group)
+    log.info(
+        "QQ: group %s is muted whole (全员禁言, begun before she saw it); account %s does "
+        "not answer there until the mute is lifted",
+        group,
+        bot.self_id,
+    )
 
 
 async def _admin_in(bot: Bot, group_id: int) -> bool:

@@ -9,7 +9,8 @@ names her account (for the ban's length). The lift of a ban on her, or of the wh
 group's mute, ends it; so does time.
 
 A whole group's mute (全员禁言) quiets it for each of her accounts that is no admin there,
-until it is lifted: every reply there would be refused.
+until it is lifted: every reply there would be refused. The two are kept apart: lifting
+a ban on her leaves the whole mute, and lifting the whole mute leaves her own ban.
 """
 
 from __future__ import annotations
@@ -41,8 +42,13 @@ class QuietGroups:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._refusals: OrderedDict[Key, int] = OrderedDict()
-        self._until: OrderedDict[Key, float] = OrderedDict()
+        self._until: OrderedDict[Key, float] = OrderedDict()  # refused sends
+        self._banned_until: OrderedDict[Key, float] = OrderedDict()  # a ban on her
         self._muted_whole: OrderedDict[Key, None] = OrderedDict()
+
+    def refusals(self, account: str, group: str) -> int:
+        """Sends refused in a row there (0: the next refusal is the first)."""
+        return self._refusals.get((account, group), 0)
 
     def refused(self, account: str, group: str) -> bool:
         """Count a refused send; True when it makes the group quiet (log it then)."""
@@ -56,12 +62,15 @@ class QuietGroups:
 
     def sent(self, account: str, group: str) -> None:
         """A send went through: refusals before it say nothing of the next."""
-        self._refusals.pop((account, group), None)
-        self._until.pop((account, group), None)
-        self._muted_whole.pop((account, group), None)
+        key = (account, group)
+        self._forget_refusals(key)
+        self._banned_until.pop(key, None)
+        self._muted_whole.pop(key, None)
 
     def banned(self, account: str, group: str, seconds: float) -> None:
-        self._quiet((account, group), seconds)
+        key = (account, group)
+        self._banned_until.pop(key, None)
+        _remember(self._banned_until, key, self._clock() + seconds)
 
     def muted_whole(self, account: str, group: str) -> None:
         """The whole group is muted, and the account is no admin there: quiet until the
@@ -71,20 +80,31 @@ class QuietGroups:
     def is_muted_whole(self, account: str, group: str) -> bool:
         return (account, group) in self._muted_whole
 
-    def lifted(self, account: str, group: str) -> None:
-        self.sent(account, group)
+    def lifted(self, account: str, group: str, whole: bool) -> None:
+        """The whole group's mute (`whole`), or a ban on her, is lifted: that quiet ends,
+        and the refusals either may have caused; the other, if on, stays."""
+        key = (account, group)
+        self._forget_refusals(key)
+        (self._muted_whole if whole else self._banned_until).pop(key, None)
 
     def quiet(self, account: str, group: str) -> bool:
         key = (account, group)
         if key in self._muted_whole:
             return True
-        until = self._until.get(key)
+        return self._running(self._banned_until, key) or self._running(self._until, key)
+
+    def _running(self, table: OrderedDict[Key, float], key: Key) -> bool:
+        until = table.get(key)
         if until is None:
             return False
         if self._clock() < until:
             return True
-        del self._until[key]
+        del table[key]
         return False
+
+    def _forget_refusals(self, key: Key) -> None:
+        self._refusals.pop(key, None)
+        self._until.pop(key, None)
 
     def _quiet(self, key: Key, seconds: float) -> None:
         self._refusals.pop(key, None)

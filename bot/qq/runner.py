@@ -54,7 +54,8 @@ def nonebot_options(
         "onebot_access_token": token.get_secret_value() if token else None,
         "superusers": set(qq.superusers),
         "nickname": her_names(settings, card),
-        "command_start": {"/"},
+        # ／: the slash a Chinese or Japanese input method types (／atri reset).
+        "command_start": {"/", "\uff0f"},
         "command_sep": {"."},
         "atri_reply_in_private": qq.reply_in_private,
         "atri_allowed_users": list(qq.allowed_users),

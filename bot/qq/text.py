@@ -29,6 +29,9 @@ _CQ_LOOKALIKE = re.compile(r"［\s*CQ\s*:", re.IGNORECASE)
 # A word of Latin letters or digits ("don't", "x2"), which a cut should not split in two.
 _LATIN_WORD_END = re.compile(r"[A-Za-z0-9'’]+$")
 _LATIN_WORD_CHAR = re.compile(r"[A-Za-z0-9'’]")
+# A link: its scheme, ://, and every character up to a blank. A cut inside one leaves a
+# link that looks whole but leads nowhere (…/blob/ma……), so it goes whole or not at all.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S*")
 # How far back a cut moves for either; past it (a run of nothing else) it stays.
 _MAX_CUT_BACK = 100
 # 全員 is how a Japanese group reads @all (`bot.lines.spoken_language`): defanged alike.
@@ -111,23 +114,33 @@ def cut_mark(language: str | None = None) -> str:
 def split_reply(text: str, limit: int, max_parts: int, mark: str | None = None) -> ReplyParts:
     """The reply, defanged and split at sentence ends; past max_parts it is cut off,
     its last part ending in `mark` (`cut_mark()`: the language she speaks)."""
-    parts = split_message(defang(text), limit)
+    safe = defang(text)
+    parts = split_message(safe, limit)
     if len(parts) <= max_parts:
         return ReplyParts(parts, cut_off=False)
     mark = cut_mark() if mark is None else mark
+    last, dropped = parts[max_parts - 1], parts[max_parts]
     parts = parts[:max_parts]
-    last = parts[-1]
-    parts[-1] = last[: _cut_before_mark(last, limit - len(mark))].rstrip() + mark
+    room = min(limit - len(mark), len(last))
+    if (last + dropped[:1]) in safe:
+        # The split itself fell inside a word or a link (a long one, or no blank before
+        # it): read on into the part dropped to see where it ends.
+        last += dropped
+    parts[-1] = last[: _cut_before_mark(last, room)].rstrip() + mark
     return ReplyParts(parts, cut_off=True)
 
 
 def _cut_before_mark(part: str, room: int) -> int:
     """Where the last part ends before the cut mark: within `room`, not inside an emoji
     or a character of several code points (`hard_cut`), a CQ-code look-alike or a word
-    of Latin letters; where only one such thing fills the room, hard at its end."""
+    of Latin letters, nor inside a link (left out whole, however long); where only one
+    such thing fills the room, hard at its end."""
     cut = hard_cut(part, room)
     if cut >= len(part):
         return cut
+    link = _link_across(part, cut)
+    if link is not None and link > 0:
+        return link
     earliest = max(1, cut - _MAX_CUT_BACK)
     kept = part[:cut]
     opened = kept.rfind("［")
@@ -137,6 +150,16 @@ def _cut_before_mark(part: str, room: int) -> int:
     if word is not None and _LATIN_WORD_CHAR.match(part[cut]) and word.start() >= earliest:
         return word.start()
     return cut
+
+
+def _link_across(part: str, cut: int) -> int | None:
+    """Where the link that `cut` falls inside starts (https://……), if it falls in one."""
+    for link in _URL.finditer(part):
+        if link.start() < cut < link.end():
+            return link.start()
+        if link.start() >= cut:
+            break
+    return None
 
 
 def reply_parts(text: str, limit: int, max_parts: int) -> list[str]:

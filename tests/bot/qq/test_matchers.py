@@ -453,6 +453,12 @@ async def test_a_failed_send_is_logged_not_raised(
             exception=ActionFailed(retcode=100, msg="group not found"),
             **QUOTED,
         )
+        # A first refusal there asks whether the whole group is muted (session 53).
+        ctx.should_call_api(
+            "get_group_info",
+            {"group_id": GROUP_ID, "no_cache": True},
+            {"group_id": GROUP_ID, "group_all_shut": 0},
+        )
         with caplog.at_level(logging.WARNING, logger="bot.qq.atri"):
             await plugin.answer(bot, event)
     # One line: where, the implementation's answer, what it may mean (session 51).

@@ -65,7 +65,7 @@ def test_a_ban_quiets_for_its_length_and_its_lift_ends_it() -> None:
     groups = QuietGroups(clock)
     groups.banned("1", "300", 60)
     assert groups.quiet("1", "300")
-    groups.lifted("1", "300")
+    groups.lifted("1", "300", whole=False)
     assert not groups.quiet("1", "300")
     groups.banned("1", "300", 60)
     clock.now += 61
@@ -73,11 +73,14 @@ def test_a_ban_quiets_for_its_length_and_its_lift_ends_it() -> None:
 
 
 def test_the_tables_stay_bounded() -> None:
-    groups = QuietGroups(Clock())
+    groups, quieted = QuietGroups(Clock()), QuietGroups(Clock())
     for group in range(MAX_GROUPS + 50):
         groups.refused("1", str(group))
         groups.banned("2", str(group), 60)
-    assert len(groups._refusals) == MAX_GROUPS and len(groups._until) == MAX_GROUPS
+        quieted.refused("1", str(group))
+        quieted.refused("1", str(group))  # quiet for a while: in `_until`
+    assert len(groups._refusals) == MAX_GROUPS and len(groups._banned_until) == MAX_GROUPS
+    assert len(quieted._until) == MAX_GROUPS
 
 
 def ban_notice(sub_type: str, user_id: int | str, duration: int) -> dict[str, Any]:

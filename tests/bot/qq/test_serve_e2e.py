@@ -208,7 +208,7 @@ OTHER_SELF_ID = "2001"
 async def next_action(ws: ClientConnection) -> dict[str, Any]:
     """The next send NoneBot makes (heartbeat-free: the test never sends any); the
     questions an account is asked on connecting, and "typing" in private chats, are
-    answered as NapCat answers them."""
+    answered as NapCat answers them (a group asked about is not muted whole)."""
     while True:
         action = json.loads(await asyncio.wait_for(ws.recv(), ACTION_TIMEOUT_SECONDS))
         if action["action"] == "get_robot_uin_range":
@@ -216,6 +216,11 @@ async def next_action(ws: ClientConnection) -> dict[str, Any]:
             continue
         if action["action"] == "set_input_status":
             await answer(ws, action, None)
+            continue
+        if action["action"] == "get_group_info":  # asked at a first refused send
+            await answer(
+                ws, action, {"group_id": action["params"]["group_id"], "group_all_shut": 0}
+            )
             continue
         return action
 

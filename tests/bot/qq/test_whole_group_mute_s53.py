@@ -29,7 +29,7 @@ def test_a_whole_mute_quiets_until_lifted_however_long() -> None:
     clock.now += 86_400
     assert groups.quiet("1", "300") and groups.is_muted_whole("1", "300")
     assert not groups.quiet("2", "300") and not groups.quiet("1", "301")
-    groups.lifted("1", "300")
+    groups.lifted("1", "300", whole=True)
     assert not groups.quiet("1", "300") and not groups.is_muted_whole("1", "300")
 
 

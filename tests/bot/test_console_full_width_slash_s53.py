@@ -1,0 +1,50 @@
+"""The console takes a full-width ／ (a Chinese or Japanese input method's) as a slash:
+`／reset` was sent to her as chat while the user believed memory was reset. A command
+with words after it is named back as typed (`/eileen reset`), not as `/reset`."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from bot.console import PLATFORM, as_console_command, console_user_id, run_console
+from model.protocol import ScopeRef
+from model.service import ChatService
+
+
+@pytest.mark.parametrize(
+    ("typed", "command"),
+    [("\uff0freset", "/reset"), ("\uff0feileen reset", "/reset"), ("\uff0feileen", "/help")],
+)
+def test_a_full_width_slash_is_a_slash(typed: str, command: str) -> None:
+    assert as_console_command(typed, "eileen") == command
+
+
+async def _console(service: ChatService, monkeypatch: pytest.MonkeyPatch, typed: str) -> str:
+    monkeypatch.setattr("sys.stdin", io.StringIO(typed))
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=False, width=500)
+    await run_console(service, console, "you", "ATRI", "hello", [], command="eileen")
+    return screen.getvalue()
+
+
+async def test_full_width_reset_resets_and_nothing_reaches_her(
+    echo_service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown = await _console(
+        echo_service, monkeypatch, "hi\n\uff0freset\nafter\n\uff0feileen reset\n"
+    )
+    assert shown.count("Memory of this conversation is reset.") == 2
+    history = await echo_service.history(ScopeRef(platform=PLATFORM, user_id=console_user_id()))
+    assert [m.content for m in history if m.role == "user"] == []
+
+
+async def test_words_after_a_command_name_what_was_typed(
+    echo_service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown = await _console(echo_service, monkeypatch, "/eileen reset now\n/eileen bogus\n")
+    assert "/eileen reset takes nothing after it; type /eileen reset alone." in shown
+    assert "/reset takes nothing" not in shown
+    assert "Unknown command /eileen bogus." in shown
