@@ -280,10 +280,19 @@ def memory_purge(
 
 
 @memory_app.command("import")
-def memory_import(file: Path) -> None:
+def memory_import(
+    file: Path,
+    include_purged: Annotated[
+        bool,
+        typer.Option(
+            "--include-purged", help="also restore what `atri memory purge` deleted since"
+        ),
+    ] = False,
+) -> None:
     """Load a file written by `atri memory export` back into memory.
 
-    One scope, or a whole-database backup; what is already stored is skipped."""
+    One scope, or a whole-database backup; what is already stored is skipped, and what a
+    purge deleted after the file was written is left out (--include-purged restores it)."""
     from atri.text_files import NotUtf8Error, decode_hand_written
     from model.memory import parse_export
 
@@ -295,7 +304,7 @@ def memory_import(file: Path) -> None:
     export = parse_export(data, str(file))  # every message is checked before any write
 
     async def go(memory: Any) -> Any:
-        return await memory.import_export(export)
+        return await memory.import_export(export, include_purged=include_purged)
 
     result = _with_memory(go, creates=True)
     console.print(import_summary(result), markup=False, highlight=False)
@@ -332,6 +341,19 @@ def import_summary(result: Any) -> str:
     if counts.messages_reworded:
         notes.append(
             f"{_counted((counts.messages_reworded, 'stored message'))} took the file's edited text"
+        )
+    purged = _counted(
+        (counts.purged_messages, "message"),
+        (counts.purged_summaries, "summary"),
+        (counts.purged_room_lines, "room line"),
+    )
+    if purged:
+        keys = ", ".join(shown(key) for key in counts.purged_keys[:3])
+        more = len(counts.purged_keys) - 3
+        keys += f" and {more} more" if more > 0 else ""
+        notes.append(
+            f"left out, purged since the file was written: {purged} of {keys};"
+            " --include-purged restores them"
         )
     note = "".join(f" ({n})" for n in notes)
     return f"Imported {added or 'nothing new'} into {shown(result.scope)}{note}."

@@ -8,7 +8,7 @@ the place in it (`ExportError`). Reading and writing the database is `store.Memo
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -172,6 +172,11 @@ class ImportCounts:
     room_lines: int = 0
     room_skipped: int = 0
     shared_added: int = 0  # of `messages_added`: put back in conversations channels share
+    # Left out: purged here after the file was written (`purged`), and the keys purged.
+    purged_messages: int = 0
+    purged_summaries: int = 0
+    purged_room_lines: int = 0
+    purged_keys: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from model.memory.export_format import (
     MemoryExport,
     ScopeExport,
 )
+from model.memory.purged import LeftOut, without_purged_lines, without_purged_scope
 from model.memory.records import (
     Conversation,
     Message,
@@ -748,6 +749,7 @@ class Memory:
             )
             await self._record_reset(prefix, _RESET_PREFIX)
             await self._tx.commit()
+        await self.record_purge(prefix.removesuffix(":"))
         return cur.rowcount
 
     async def remembers(self, scope: str) -> bool:
@@ -830,6 +832,7 @@ class Memory:
         """`purge`'s messages and summaries, inside its one transaction (`changing`,
         which took SQLite's write lock first); messages deleted."""
         platform, user_id, room = parse_scope(scope)
+        await self.record_purge(scope)
         messages = 0
         for key in [scope] + (await self.member_scopes_of(scope) if user_id else []):
             cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (key,))
@@ -924,7 +927,18 @@ class Memory:
             Touch(scopes=frozenset([scope])), _lines_touch(platform, user_id, "")
         ):
             lines = await self.room.delete_user(platform, user_id)
+            await self.record_purge(f"{scope}:user:{user_id}")
             return await self.purge_user_in(scope, user_id), lines
+
+    async def record_purge(self, key: str) -> None:
+        """Keep that `key` was purged now (no text), for good: an import of a file
+        written before leaves out what the purge deleted (`purged`). Part of the
+        caller's change (`changing`), else one of its own."""
+        async with self._tx.writing(Touch(scopes=frozenset([key]))):
+            await self._db.execute(
+                "INSERT OR REPLACE INTO purges (scope, at) VALUES (?, ?)", (key, time.time())
+            )
+            await self._tx.commit()
 
     async def scopes(self) -> list[dict[str, Any]]:
         """Each scope and each room (a channel's key holding room lines), newest first:
@@ -1039,7 +1053,9 @@ class Memory:
             "summaries": summaries,
         }
 
-    async def import_export(self, export: MemoryExport | MemoryBackup) -> ImportResult:
+    async def import_export(
+        self, export: MemoryExport | MemoryBackup, include_purged: bool = False
+    ) -> ImportResult:
         """Add a checked export (`parse_export`) in one transaction: messages, summaries
         and room lines already stored (same author, text and time) are skipped, so
         importing the same file twice adds nothing the second time.
@@ -1047,11 +1063,16 @@ class Memory:
         The write lock is taken first (BEGIN IMMEDIATE): what is stored and the next free
         id are read under it, so a worker writing meanwhile waits for the import (up to
         its busy timeout) instead of taking an id the import is about to give. A read of
-        the worker waits for it, whatever it reads (`Touch.everything`)."""
-        with self._tx.touching(Touch(everything=True)):
-            return await self._import(export)
+        the worker waits for it, whatever it reads (`Touch.everything`).
 
-    async def _import(self, export: MemoryExport | MemoryBackup) -> ImportResult:
+        What a purge here deleted after the file was written is left out (`purged`),
+        unless `include_purged`."""
+        with self._tx.touching(Touch(everything=True)):
+            return await self._import(export, include_purged)
+
+    async def _import(
+        self, export: MemoryExport | MemoryBackup, include_purged: bool
+    ) -> ImportResult:
         await self._writes.idle()
         await self.room.idle()
         scopes = export.scopes if isinstance(export, MemoryBackup) else [export]
@@ -1059,18 +1080,26 @@ class Memory:
             scopes = [*scopes, *export.member_conversations]
         shared = [] if isinstance(export, MemoryBackup) else export.shared_conversations
         counts = ImportCounts()
+        left_out = LeftOut()
         async with self._tx.held():
             await self._tx.begin_immediate()
             try:
+                purges: dict[str, float] = {}
+                if not include_purged:
+                    rows = await self._db.execute_fetchall("SELECT scope, at FROM purges")
+                    purges = {as_text(r[0]): as_time(r[1]) for r in rows}
                 for part in scopes:
+                    part = without_purged_scope(part, purges, left_out)
                     await self._import_scope(part, counts)
                 for theirs in shared:  # put back among the others' exchanges, by time
                     part = ScopeExport.model_construct(scope=theirs.scope, messages=theirs.messages)
+                    part = without_purged_scope(part, purges, left_out)
                     before = counts.messages_added
                     await self._import_scope(part, counts)
                     counts.shared_added += counts.messages_added - before
+                lines = without_purged_lines(export.room_lines, purges, left_out)
                 counts.room_lines, counts.room_skipped = await self.room.import_lines(
-                    [line.model_dump() for line in export.room_lines]
+                    [line.model_dump() for line in lines]
                 )
                 await self._tx.commit()
             except BaseException:
@@ -1082,6 +1111,10 @@ class Memory:
         else:  # as `atri memory list` counts them: a room without a conversation too
             keys = {part.scope for part in scopes} | {line.room for line in export.room_lines}
             name = f"{len(keys)} scope(s)"
+        counts.purged_messages = left_out.messages
+        counts.purged_summaries = left_out.summaries
+        counts.purged_room_lines = left_out.room_lines
+        counts.purged_keys = sorted(left_out.keys)
         return ImportResult(
             name,
             counts,

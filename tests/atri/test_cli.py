@@ -164,11 +164,11 @@ def test_memory_import_restores_an_export_once_and_refuses_other_json(
     target = tmp_path / "export.json"
     assert atri(config, "memory", "export", "discord:user:1", "--out", str(target))[0] == 0
     assert atri(config, "memory", "purge", "discord:user:1", "--yes")[0] == 0
-    code, out = atri(config, "memory", "import", str(target))
+    code, out = atri(config, "memory", "import", str(target), "--include-purged")
     assert code == 0 and "Imported 2 messages into discord:user:1." in out
     _, out = atri(config, "memory", "show", "discord:user:1")
     assert "早上好" in out and "早！" in out
-    code, out = atri(config, "memory", "import", str(target))
+    code, out = atri(config, "memory", "import", str(target), "--include-purged")
     assert (
         code == 0
         and "Imported nothing new into discord:user:1 (already stored, skipped: 2 messages)" in out
@@ -216,7 +216,7 @@ def test_memory_import_goes_before_what_was_said_since(config: Path, tmp_path: P
     assert atri(config, "memory", "export", "qq:user:5", "--out", str(target))[0] == 0
     assert atri(config, "memory", "purge", "qq:user:5", "--yes")[0] == 0
     asyncio.run(chat_once())
-    code, out = atri(config, "memory", "import", str(target))
+    code, out = atri(config, "memory", "import", str(target), "--include-purged")
     assert code == 0 and "Imported 4 messages and 1 summary into qq:user:5." in out
     rows, summary, history = asyncio.run(after())
     said = ["my cat is Mochi", "nice", "filler", "ok", "I moved to Osaka", "cool"]
@@ -229,7 +229,7 @@ def test_memory_import_goes_before_what_was_said_since(config: Path, tmp_path: P
     turns = out.split("recent turns:")[1]
     assert "Mochi" not in turns and turns.index("filler") < turns.index("Osaka")
 
-    code, out = atri(config, "memory", "import", str(target))
+    code, out = atri(config, "memory", "import", str(target), "--include-purged")
     assert (
         code == 0
         and "Imported nothing new into qq:user:5 (already stored, skipped: 4 messages"

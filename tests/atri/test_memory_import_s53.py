@@ -84,3 +84,19 @@ def test_the_summary_names_the_stored_messages_a_newer_backup_archived(tmp_path:
     assert code == 0 and "(1 stored message archived, as the file has them archived" in out
     shown = atri(config, "memory", "show", "qq:user:42")[1]
     assert "after" in shown and "my old secret" not in shown
+
+
+def test_a_backup_from_before_a_purge_leaves_the_person_out_and_says_so(tmp_path: Path) -> None:
+    config = memory_config(tmp_path, nothing)
+    file = backup_file(tmp_path, said("my phone is 555", T0))
+    atri(config, "memory", "import", str(file))
+    assert atri(config, "memory", "purge", "qq:user:42", "--yes")[0] == 0
+
+    code, out = atri(config, "memory", "import", str(file))
+
+    assert code == 0 and "Imported nothing new into 1 scope(s) (left out, purged since" in out
+    assert "1 message of qq:user:42; --include-purged restores them)" in out
+    assert atri(config, "memory", "show", "qq:user:42")[0] == 1  # nothing stored
+
+    code, out = atri(config, "memory", "import", str(file), "--include-purged")
+    assert code == 0 and "Imported 1 message into 1 scope(s)." in out
