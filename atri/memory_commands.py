@@ -336,7 +336,7 @@ def import_summary(result: Any) -> str:
     if counts.messages_archived:
         notes.append(
             f"{_counted((counts.messages_archived, 'stored message'))} archived, as the "
-            "file has them archived (a reset)"
+            "file has them archived by a reset"
         )
     if counts.messages_reworded:
         notes.append(
