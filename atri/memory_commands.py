@@ -280,38 +280,90 @@ def memory_purge(
 
 
 @memory_app.command("import")
-def memory_import(file: Path) -> None:
+def memory_import(
+    file: Path,
+    include_purged: Annotated[
+        bool,
+        typer.Option(
+            "--include-purged", help="also restore what `atri memory purge` deleted since"
+        ),
+    ] = False,
+) -> None:
     """Load a file written by `atri memory export` back into memory.
 
-    One scope, or a whole-database backup; what is already stored is skipped."""
+    One scope, or a whole-database backup; what is already stored is skipped, and what a
+    purge deleted after the file was written is left out (--include-purged restores it)."""
+    from atri.text_files import NotUtf8Error, decode_hand_written
     from model.memory import parse_export
 
     try:
-        # utf-8-sig: a file saved by an editor that starts it with a byte-order mark.
-        data = json.loads(file.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # A byte-order mark is read: UTF-16 is what Windows PowerShell 5.1's `>` writes.
+        data = json.loads(decode_hand_written(file.read_bytes()))
+    except (OSError, NotUtf8Error, UnicodeDecodeError, json.JSONDecodeError) as exc:
         fail(f"{file}: cannot be read as an ATRI memory export ({exc}).")
     export = parse_export(data, str(file))  # every message is checked before any write
 
     async def go(memory: Any) -> Any:
-        return await memory.import_export(export)
+        return await memory.import_export(export, include_purged=include_purged)
 
     result = _with_memory(go, creates=True)
-    skipped = result.skipped + result.room_skipped
-    note = f" ({skipped} already stored, skipped)" if skipped else ""
-    room = f" and {result.room_lines} room lines" if result.room_lines else ""
+    console.print(import_summary(result), markup=False, highlight=False)
+
+
+def import_summary(result: Any) -> str:
+    """What `atri memory import` did, one sentence: each kind with its own count."""
+    counts = result.counts
+    added = _counted(
+        (counts.messages_added, "message"),
+        (counts.summaries_added, "summary"),
+        (counts.room_lines, "room line"),
+    )
+    notes = []
+    skipped = _counted(
+        (counts.messages_skipped, "message"),
+        (counts.summaries_skipped, "summary"),
+        (counts.room_skipped, "room line"),
+    )
+    if skipped:
+        notes.append(f"already stored, skipped: {skipped}")
     if result.shared_added:
-        note += (
-            f" ({result.shared_added} of them into {result.shared_conversations}"
-            " conversations channels share)"
+        notes.append(
+            f"{result.shared_added} of them into {result.shared_conversations}"
+            " conversations channels share"
         )
     if result.member_conversations:
-        note += f" (with {result.member_conversations} members' own conversations)"
-    console.print(
-        f"Imported {result.added} messages and summaries{room} into {shown(result.scope)}{note}.",
-        markup=False,
-        highlight=False,
+        notes.append(f"with {result.member_conversations} members' own conversations")
+    if counts.messages_archived:
+        notes.append(
+            f"{_counted((counts.messages_archived, 'stored message'))} archived, as the "
+            "file has them archived by a reset"
+        )
+    if counts.messages_reworded:
+        notes.append(
+            f"{_counted((counts.messages_reworded, 'stored message'))} took the file's edited text"
+        )
+    purged = _counted(
+        (counts.purged_messages, "message"),
+        (counts.purged_summaries, "summary"),
+        (counts.purged_room_lines, "room line"),
     )
+    if purged:
+        keys = ", ".join(shown(key) for key in counts.purged_keys[:3])
+        more = len(counts.purged_keys) - 3
+        keys += f" and {more} more" if more > 0 else ""
+        notes.append(
+            f"left out, purged since the file was written: {purged} of {keys};"
+            " --include-purged restores them"
+        )
+    note = "".join(f" ({n})" for n in notes)
+    return f"Imported {added or 'nothing new'} into {shown(result.scope)}{note}."
+
+
+def _counted(*kinds: tuple[int, str]) -> str:
+    """ "2 messages and 1 summary": the kinds there are some of, or ""."""
+    plural = {"summary": "summaries"}
+    parts = [f"{n} {name if n == 1 else plural.get(name, name + 's')}" for n, name in kinds if n]
+    return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] if parts else ""
 
 
 @memory_app.command("export")

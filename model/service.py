@@ -977,8 +977,9 @@ class ChatService:
             async with self.memory.changing_conversations(prefix):
                 heard = await self.memory.room.delete_room(prefix)
                 kind = self.settings.memory.scope
-                if kind == "user":
-                    return 0, heard  # memory is per user: no conversation belongs to the channel
+                if kind == "user":  # memory is per user: no conversation belongs to the channel
+                    await self.memory.record_purge(prefix)  # a restore leaves its lines out
+                    return 0, heard
                 if kind == "user_in_channel":
                     return await self.memory.purge_prefix(prefix + ":"), heard
                 messages, lines = await self.memory.purge(prefix)

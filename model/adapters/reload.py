@@ -556,7 +556,7 @@ class Reloader:
 
     def _check_base(self, engine: AdapterEngine, info: AdapterVersion) -> None:
         m = info.manifest
-        if not same_base(m.base_model, engine.base_id, self.root):
+        if not same_base(m.base_model, engine.base_id, self.root, m.base_config_hash):
             raise VersionRefused(
                 f"Version {info.name} was trained on {m.base_model!r}, but this worker runs "
                 f"{engine.base_id!r}.",

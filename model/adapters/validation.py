@@ -441,13 +441,40 @@ def _lora_part(key: str) -> tuple[str, str]:
     return name, ""
 
 
-def same_base(manifest_base: str, live_base: str, root: Path) -> bool:
+def same_base(manifest_base: str, live_base: str, root: Path, recorded_hash: str = "") -> bool:
     """Does the manifest's `base_model` name the loaded base? Folder paths compare by
-    where they point, so "./models/qwen" and "/srv/atri/models/qwen" agree."""
+    where they point, so "./models/qwen" and "/srv/atri/models/qwen" agree.
+
+    A local folder recorded at training that is not here (the model folder moved: a new
+    machine, another home) agrees with a local folder loaded now when the manifest
+    records the base's config hash (`recorded_hash`): the caller's hash check that
+    follows says whether it is the same model."""
     a = manifest_base.strip() or OFFLINE_DEFAULT_BASE
     b = live_base.strip() or OFFLINE_DEFAULT_BASE
     if a == b:
         return True
     pa, pb = (Path(x).expanduser() for x in (a, b))
     pa, pb = (p if p.is_absolute() else root / p for p in (pa, pb))
-    return pa.is_dir() and pb.is_dir() and pa.resolve() == pb.resolve()
+    if pa.is_dir() and pb.is_dir():
+        return pa.resolve() == pb.resolve()
+    moved = recorded_hash and _local_path(a) and not pa.exists() and pb.is_dir()
+    if moved and (a, b) not in _MOVED_LOGGED:
+        _MOVED_LOGGED.add((a, b))
+        log.info(
+            "adapters trained on base %r (not here) are checked against %r by the base's "
+            "config hash: the model folder moved",
+            a,
+            b,
+        )
+    return bool(moved)
+
+
+# The moved bases already logged (`same_base`): once each, not at every reload check.
+_MOVED_LOGGED: set[tuple[str, str]] = set()
+
+
+def _local_path(name: str) -> bool:
+    """Whether `[model] base` as written names a folder, not a hub id ("Qwen/Qwen2.5-7B"):
+    an absolute path (POSIX or Windows), or one starting at ".", "~"."""
+    windows = len(name) > 2 and name[1] == ":" and name[2] in "/\\"
+    return name.startswith(("/", "\\", ".", "~")) or windows

@@ -296,7 +296,10 @@ def _manifest_for_this_base(settings: Settings, version_dir: Path) -> dict[str, 
     except ManifestError as exc:
         raise EvalError(str(exc)) from None
     # The reload job's rule: "./models/x" and "/abs/models/x" name one base.
-    if not same_base(str(manifest.get("base_model") or ""), settings.model.base, settings.root):
+    recorded_hash = str(manifest.get("base_config_hash") or "")
+    if not same_base(
+        str(manifest.get("base_model") or ""), settings.model.base, settings.root, recorded_hash
+    ):
         raise EvalError(
             f'{version_dir.name} was trained on base "{manifest.get("base_model")}", but '
             f'[model] base is "{settings.model.base}"; evaluate it with that base.'

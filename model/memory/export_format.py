@@ -8,7 +8,7 @@ the place in it (`ExportError`). Reading and writing the database is `store.Memo
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -159,16 +159,54 @@ class ExportError(UserError):
     """An export file that `atri memory import` refuses; str() names the place in it."""
 
 
+@dataclass
+class ImportCounts:
+    """What an import did, kind by kind."""
+
+    messages_added: int = 0
+    messages_skipped: int = 0  # already stored
+    summaries_added: int = 0
+    summaries_skipped: int = 0
+    messages_archived: int = 0  # stored live, archived in the file (a reset after it)
+    messages_reworded: int = 0  # stored never edited, edited in the file
+    room_lines: int = 0
+    room_skipped: int = 0
+    shared_added: int = 0  # of `messages_added`: put back in conversations channels share
+    # Left out: purged here after the file was written (`purged`), and the keys purged.
+    purged_messages: int = 0
+    purged_summaries: int = 0
+    purged_room_lines: int = 0
+    purged_keys: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class ImportResult:
     scope: str  # the scope imported, or how many a backup held
-    added: int  # messages and summaries
-    skipped: int  # already stored
-    room_lines: int = 0
-    room_skipped: int = 0
-    shared_added: int = 0  # of `added`: messages put back in conversations channels share
+    counts: ImportCounts
     shared_conversations: int = 0  # how many such conversations the file named
     member_conversations: int = 0  # how many members' own conversations it held
+
+    @property
+    def added(self) -> int:
+        """Messages and summaries added."""
+        return self.counts.messages_added + self.counts.summaries_added
+
+    @property
+    def skipped(self) -> int:
+        """Messages and summaries already stored."""
+        return self.counts.messages_skipped + self.counts.summaries_skipped
+
+    @property
+    def room_lines(self) -> int:
+        return self.counts.room_lines
+
+    @property
+    def room_skipped(self) -> int:
+        return self.counts.room_skipped
+
+    @property
+    def shared_added(self) -> int:
+        return self.counts.shared_added
 
 
 _EXPECTED = {

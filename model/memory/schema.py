@@ -4,14 +4,14 @@
 has), so a database written by an older ATRI is upgraded in place.
 """
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 # Each entry upgrades the schema from version i to i+1. Version 1 had no adapter
 # column, version 2 no room lines, version 3 no request ids, version 4 no summaries,
 # version 5 no platform time on room lines, version 6 no first ids, version 7 no message ids
 # on room lines, version 8 no reset records, version 9 no index of request ids, version 10 no edit
-# times, version 11 no index of people's messages; databases written then are migrated in
-# place.
+# times, version 11 no index of people's messages, version 12 no purge records; databases
+# written then are migrated in place.
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE IF NOT EXISTS messages (
@@ -123,5 +123,15 @@ MIGRATIONS: list[str] = [
     # that holds back every other reply's write meanwhile.
     """
     CREATE INDEX IF NOT EXISTS messages_user ON messages (user_id, scope) WHERE role = 'user';
+    """,
+    # Each purge (`atri memory purge`, a person's own, an admin's): the key purged and
+    # when, no text, kept for good (`resets` keeps one a day): an import of a backup
+    # taken before it leaves out what it deleted (`purged.without_purged_scope`), so a
+    # restore does not bring a person back who asked to be forgotten. Not exported.
+    """
+    CREATE TABLE IF NOT EXISTS purges (
+        scope TEXT PRIMARY KEY,
+        at REAL NOT NULL
+    );
     """,
 ]

@@ -35,11 +35,13 @@ from model.memory.export_format import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
     ExportedMessage,
+    ImportCounts,
     ImportResult,
     MemoryBackup,
     MemoryExport,
     ScopeExport,
 )
+from model.memory.purged import LeftOut, without_purged_lines, without_purged_scope
 from model.memory.records import (
     Conversation,
     Message,
@@ -747,6 +749,7 @@ class Memory:
             )
             await self._record_reset(prefix, _RESET_PREFIX)
             await self._tx.commit()
+        await self.record_purge(prefix.removesuffix(":"))
         return cur.rowcount
 
     async def remembers(self, scope: str) -> bool:
@@ -829,6 +832,7 @@ class Memory:
         """`purge`'s messages and summaries, inside its one transaction (`changing`,
         which took SQLite's write lock first); messages deleted."""
         platform, user_id, room = parse_scope(scope)
+        await self.record_purge(scope)
         messages = 0
         for key in [scope] + (await self.member_scopes_of(scope) if user_id else []):
             cur = await self._db.execute("DELETE FROM messages WHERE scope = ?", (key,))
@@ -923,7 +927,18 @@ class Memory:
             Touch(scopes=frozenset([scope])), _lines_touch(platform, user_id, "")
         ):
             lines = await self.room.delete_user(platform, user_id)
+            await self.record_purge(f"{scope}:user:{user_id}")
             return await self.purge_user_in(scope, user_id), lines
+
+    async def record_purge(self, key: str) -> None:
+        """Keep that `key` was purged now (no text), for good: an import of a file
+        written before leaves out what the purge deleted (`purged`). Part of the
+        caller's change (`changing`), else one of its own."""
+        async with self._tx.writing(Touch(scopes=frozenset([key]))):
+            await self._db.execute(
+                "INSERT OR REPLACE INTO purges (scope, at) VALUES (?, ?)", (key, time.time())
+            )
+            await self._tx.commit()
 
     async def scopes(self) -> list[dict[str, Any]]:
         """Each scope and each room (a channel's key holding room lines), newest first:
@@ -1038,7 +1053,9 @@ class Memory:
             "summaries": summaries,
         }
 
-    async def import_export(self, export: MemoryExport | MemoryBackup) -> ImportResult:
+    async def import_export(
+        self, export: MemoryExport | MemoryBackup, include_purged: bool = False
+    ) -> ImportResult:
         """Add a checked export (`parse_export`) in one transaction: messages, summaries
         and room lines already stored (same author, text and time) are skipped, so
         importing the same file twice adds nothing the second time.
@@ -1046,50 +1063,67 @@ class Memory:
         The write lock is taken first (BEGIN IMMEDIATE): what is stored and the next free
         id are read under it, so a worker writing meanwhile waits for the import (up to
         its busy timeout) instead of taking an id the import is about to give. A read of
-        the worker waits for it, whatever it reads (`Touch.everything`)."""
-        with self._tx.touching(Touch(everything=True)):
-            return await self._import(export)
+        the worker waits for it, whatever it reads (`Touch.everything`).
 
-    async def _import(self, export: MemoryExport | MemoryBackup) -> ImportResult:
+        What a purge here deleted after the file was written is left out (`purged`),
+        unless `include_purged`."""
+        with self._tx.touching(Touch(everything=True)):
+            return await self._import(export, include_purged)
+
+    async def _import(
+        self, export: MemoryExport | MemoryBackup, include_purged: bool
+    ) -> ImportResult:
         await self._writes.idle()
         await self.room.idle()
         scopes = export.scopes if isinstance(export, MemoryBackup) else [export]
         if isinstance(export, MemoryExport):
             scopes = [*scopes, *export.member_conversations]
         shared = [] if isinstance(export, MemoryBackup) else export.shared_conversations
-        added = skipped = shared_added = 0
+        counts = ImportCounts()
+        left_out = LeftOut()
         async with self._tx.held():
             await self._tx.begin_immediate()
             try:
+                purges: dict[str, float] = {}
+                if not include_purged:
+                    rows = await self._db.execute_fetchall("SELECT scope, at FROM purges")
+                    purges = {as_text(r[0]): as_time(r[1]) for r in rows}
                 for part in scopes:
-                    new, old = await self._import_scope(part)
-                    added, skipped = added + new, skipped + old
+                    part = without_purged_scope(part, purges, left_out)
+                    await self._import_scope(part, counts)
                 for theirs in shared:  # put back among the others' exchanges, by time
                     part = ScopeExport.model_construct(scope=theirs.scope, messages=theirs.messages)
-                    new, old = await self._import_scope(part)
-                    added, skipped, shared_added = added + new, skipped + old, shared_added + new
-                new, old = await self.room.import_lines(
-                    [line.model_dump() for line in export.room_lines]
+                    part = without_purged_scope(part, purges, left_out)
+                    before = counts.messages_added
+                    await self._import_scope(part, counts)
+                    counts.shared_added += counts.messages_added - before
+                lines = without_purged_lines(export.room_lines, purges, left_out)
+                counts.room_lines, counts.room_skipped = await self.room.import_lines(
+                    [line.model_dump() for line in lines]
                 )
                 await self._tx.commit()
             except BaseException:
                 with contextlib.suppress(Exception):
                     await self._db.rollback()
                 raise
-        name = export.scope if isinstance(export, MemoryExport) else f"{len(scopes)} scope(s)"
+        if isinstance(export, MemoryExport):
+            name = export.scope
+        else:  # as `atri memory list` counts them: a room without a conversation too
+            keys = {part.scope for part in scopes} | {line.room for line in export.room_lines}
+            name = f"{len(keys)} scope(s)"
+        counts.purged_messages = left_out.messages
+        counts.purged_summaries = left_out.summaries
+        counts.purged_room_lines = left_out.room_lines
+        counts.purged_keys = sorted(left_out.keys)
         return ImportResult(
             name,
-            added,
-            skipped,
-            room_lines=new,
-            room_skipped=old,
-            shared_added=shared_added,
+            counts,
             shared_conversations=len(shared),
             member_conversations=len(scopes) - 1 if isinstance(export, MemoryExport) else 0,
         )
 
-    async def _import_scope(self, export: ScopeExport) -> tuple[int, int]:
-        """Messages and summaries of one scope, not committed; (added, skipped).
+    async def _import_scope(self, export: ScopeExport, counts: ImportCounts) -> None:
+        """Messages and summaries of one scope, not committed; what it did goes in `counts`.
 
         The scope's messages end up in the order they were said (see `said_order`):
         imported ones older than messages already stored go before them, and those
@@ -1100,25 +1134,18 @@ class Memory:
         other is archived, so one summary stays live. Messages said before a summary's end count as covered by it even when it does
         not hold them (an import into a stretch it had folded): order decides coverage."""
         scope = export.scope
-        stored = await self._db.execute_fetchall(
-            "SELECT id, role, user_id, content, created_at FROM messages WHERE scope = ?"
-            " ORDER BY id",
-            (scope,),
+        stored = list(
+            await self._db.execute_fetchall(
+                "SELECT id, role, user_id, content, created_at, archived, request_id, edited_at"
+                " FROM messages WHERE scope = ? ORDER BY id",
+                (scope,),
+            )
         )
-        twins: dict[tuple[Any, ...], deque[int]] = {}
-        for r in stored:
-            twins.setdefault((r[1], r[2], r[3], r[4]), deque()).append(r[0])
-        # Each exported message's stored twin (its n-th twin for its n-th copy), or None.
-        found: list[int | None] = []
-        new: list[ExportedMessage] = []
-        for m in export.messages:
-            same = twins.get((m.role, m.user_id, m.content, m.created_at))
-            twin = same.popleft() if same else None
-            found.append(twin)
-            if twin is None:
-                new.append(m)
-        added = len(new)
-        skipped = len(export.messages) - added
+        found = _stored_twins(stored, export.messages)
+        new = [m for m, twin in zip(export.messages, found, strict=True) if twin is None]
+        counts.messages_added += len(new)
+        counts.messages_skipped += len(export.messages) - len(new)
+        await self._follow_twins(scope, stored, export.messages, found, counts)
         moved: dict[int, int] = {}
         new_ids: list[int] = []
         if new:
@@ -1169,35 +1196,72 @@ class Memory:
         if export.summaries:
             fresh = iter(new_ids)
             message_ids = [next(fresh) if at is None else moved.get(at, at) for at in found]
-            new_summaries, old_summaries = await self._import_summaries(export, message_ids)
-            added, skipped = added + new_summaries, skipped + old_summaries
+            await self._import_summaries(export, message_ids, counts)
         await self._archive_superseded_summaries(scope)
-        return added, skipped
+
+    async def _follow_twins(
+        self,
+        scope: str,
+        stored: Sequence[Any],
+        messages: Sequence[ExportedMessage],
+        found: Sequence[int | None],
+        counts: ImportCounts,
+    ) -> None:
+        """A stored twin takes what the file knows and it does not: archived there (a
+        reset after the database's state: the person's words stay out of her prompt), or
+        an edit of a person's message never edited here (the stored text is the first
+        one, so the file's is later). A text edited here is kept: an export holds no edit
+        time, and the file is most often the older state (a backup restored after the
+        edit). Her replies keep the stored text: one cut short here says what was sent."""
+        rows = {r[0]: r for r in stored}
+        archive: list[tuple[int]] = []
+        reword: list[tuple[str, int]] = []
+        for m, twin in zip(messages, found, strict=True):
+            if twin is None:
+                continue
+            row = rows[twin]
+            if m.archived and not row[5]:
+                archive.append((twin,))
+            if m.role == "user" and m.content != row[3] and not row[7]:
+                reword.append((m.content, twin))
+        if reword:
+            self._take_back(scope)
+            for _, twin in reword:
+                if not rows[twin][5]:
+                    await self._drop_summary_holding(scope, rows[twin][6])
+            await self._db.executemany("UPDATE messages SET content = ? WHERE id = ?", reword)
+        await self._db.executemany("UPDATE messages SET archived = 1 WHERE id = ?", archive)
+        counts.messages_archived += len(archive)
+        counts.messages_reworded += len(reword)
 
     async def _import_summaries(
-        self, export: ScopeExport, message_ids: list[int]
-    ) -> tuple[int, int]:
+        self, export: ScopeExport, message_ids: list[int], counts: ImportCounts
+    ) -> None:
         """The export's summaries not stored yet, each ending at its message's id here
-        (`message_ids`, by index in the export); (added, skipped)."""
+        (`message_ids`, by index in the export). A stored one the file has archived (a
+        reset) is archived."""
         scope = export.scope
-        added = skipped = 0
         have = {
-            (r[0], r[1])
+            (r[1], r[2]): (r[0], r[3])
             for r in await self._db.execute_fetchall(
-                "SELECT text, created_at FROM summaries WHERE scope = ?", (scope,)
+                "SELECT id, text, created_at, archived FROM summaries WHERE scope = ?", (scope,)
             )
         }
         for s in export.summaries:
             if (s.text, s.created_at) in have:
-                skipped += 1
+                counts.summaries_skipped += 1
+                summary_id, archived = have[(s.text, s.created_at)]
+                if s.archived and not archived:
+                    await self._db.execute(
+                        "UPDATE summaries SET archived = 1 WHERE id = ?", (summary_id,)
+                    )
                 continue
             await self._db.execute(
                 "INSERT INTO summaries (scope, text, covers_up_to, adapter_version, created_at,"
                 " archived) VALUES (?, ?, ?, ?, ?, ?)",
                 (scope, s.text, message_ids[s.covers], s.adapter_version, s.created_at, s.archived),
             )
-            added += 1
-        return added, skipped
+            counts.summaries_added += 1
 
     async def _archive_superseded_summaries(self, scope: str) -> None:
         """Keep one live summary, the one her prompt reads (ending latest): an import
@@ -1223,6 +1287,39 @@ class Memory:
             if at >= 0 and old_ids[at] in moved:
                 changes.append((moved[old_ids[at]], summary_id))
         await self._db.executemany("UPDATE summaries SET covers_up_to = ? WHERE id = ?", changes)
+
+
+def _stored_twins(stored: Sequence[Any], messages: Sequence[ExportedMessage]) -> list[int | None]:
+    """Each exported message's stored twin (its n-th twin for its n-th copy), or None.
+    A twin is the same role, author, text and time; or, for a message with a platform id,
+    the same role, author, time and id: the same message, edited on one side (a backup
+    from before the edit would add the old text again, an orphan turn)."""
+    by_text: dict[tuple[Any, ...], deque[int]] = {}
+    by_request: dict[tuple[Any, ...], deque[int]] = {}
+    for r in stored:
+        by_text.setdefault((r[1], r[2], r[3], r[4]), deque()).append(r[0])
+        if r[6]:
+            by_request.setdefault((r[1], r[2], r[4], r[6]), deque()).append(r[0])
+    taken: set[int] = set()
+    found: list[int | None] = []
+    for m in messages:
+        twin = _first_free(by_text.get((m.role, m.user_id, m.content, m.created_at)), taken)
+        if twin is None and m.request_id:
+            key = (m.role, m.user_id, m.created_at, m.request_id)
+            twin = _first_free(by_request.get(key), taken)
+        if twin is not None:
+            taken.add(twin)
+        found.append(twin)
+    return found
+
+
+def _first_free(ids: deque[int] | None, taken: set[int]) -> int | None:
+    """The first of `ids` not taken yet (taken ones are dropped from it), or None."""
+    while ids:
+        first = ids.popleft()
+        if first not in taken:
+            return first
+    return None
 
 
 def key_range(prefix: str) -> tuple[str, str | bytes]:

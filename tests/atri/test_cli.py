@@ -164,14 +164,14 @@ def test_memory_import_restores_an_export_once_and_refuses_other_json(
     target = tmp_path / "export.json"
     assert atri(config, "memory", "export", "discord:user:1", "--out", str(target))[0] == 0
     assert atri(config, "memory", "purge", "discord:user:1", "--yes")[0] == 0
-    code, out = atri(config, "memory", "import", str(target))
-    assert code == 0 and "Imported 2 messages and summaries into discord:user:1." in out
+    code, out = atri(config, "memory", "import", str(target), "--include-purged")
+    assert code == 0 and "Imported 2 messages into discord:user:1." in out
     _, out = atri(config, "memory", "show", "discord:user:1")
     assert "早上好" in out and "早！" in out
-    code, out = atri(config, "memory", "import", str(target))
+    code, out = atri(config, "memory", "import", str(target), "--include-purged")
     assert (
         code == 0
-        and "Imported 0 messages and summaries into discord:user:1 (2 already stored" in out
+        and "Imported nothing new into discord:user:1 (already stored, skipped: 2 messages)" in out
     )
     _, out = atri(config, "memory", "show", "discord:user:1")
     assert out.count("早上好") == 1
@@ -216,8 +216,8 @@ def test_memory_import_goes_before_what_was_said_since(config: Path, tmp_path: P
     assert atri(config, "memory", "export", "qq:user:5", "--out", str(target))[0] == 0
     assert atri(config, "memory", "purge", "qq:user:5", "--yes")[0] == 0
     asyncio.run(chat_once())
-    code, out = atri(config, "memory", "import", str(target))
-    assert code == 0 and "Imported 5 messages and summaries into qq:user:5." in out
+    code, out = atri(config, "memory", "import", str(target), "--include-purged")
+    assert code == 0 and "Imported 4 messages and 1 summary into qq:user:5." in out
     rows, summary, history = asyncio.run(after())
     said = ["my cat is Mochi", "nice", "filler", "ok", "I moved to Osaka", "cool"]
     assert [m.content for m in rows] == said  # in id order
@@ -229,9 +229,12 @@ def test_memory_import_goes_before_what_was_said_since(config: Path, tmp_path: P
     turns = out.split("recent turns:")[1]
     assert "Mochi" not in turns and turns.index("filler") < turns.index("Osaka")
 
-    code, out = atri(config, "memory", "import", str(target))
-    assert code == 0 and "Imported 0 messages and summaries into qq:user:5 (5 already" in (
-        " ".join(out.split())
+    code, out = atri(config, "memory", "import", str(target), "--include-purged")
+    assert (
+        code == 0
+        and "Imported nothing new into qq:user:5 (already stored, skipped: 4 messages"
+        " and 1 summary)"
+        in (" ".join(out.split()))
     )
     again, summary_again, _ = asyncio.run(after())
     assert again == rows and summary_again == summary
@@ -466,12 +469,15 @@ def test_export_with_no_scope_is_a_backup_that_import_restores(
     other = tmp_path / "other.toml"
     other.write_text('[memory]\npath = "restored.sqlite3"\n', encoding="utf-8")
     code, out = atri(other, "memory", "import", str(backup))
-    assert code == 0 and "Imported 12 messages and summaries and 2 room lines into 4 scope(s)" in (
+    assert code == 0 and "Imported 10 messages, 2 summaries and 2 room lines into 5 scope(s)" in (
         " ".join(out.split())
     )
     code, out = atri(other, "memory", "import", str(backup))
-    assert code == 0 and "Imported 0 messages and summaries into 4 scope(s) (14 already" in (
-        " ".join(out.split())
+    assert (
+        code == 0
+        and "Imported nothing new into 5 scope(s) (already stored, skipped: 10 messages,"
+        " 2 summaries and 2 room lines)"
+        in (" ".join(out.split()))
     )
     again = tmp_path / "again.json"
     assert atri(other, "memory", "export", "--out", str(again))[0] == 0

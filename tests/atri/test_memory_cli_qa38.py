@@ -150,7 +150,7 @@ def test_import_reads_a_file_with_a_byte_order_mark(config: Path, tmp_path: Path
     file = tmp_path / "bom.json"
     file.write_bytes(b"\xef\xbb\xbf" + json.dumps(export).encode("utf-8"))
     code, out = atri(config, "memory", "import", str(file))
-    assert code == 0 and "Imported 1 messages and summaries into qq:user:6." in out
+    assert code == 0 and "Imported 1 message into qq:user:6." in out
 
 
 def test_a_disk_that_refuses_a_new_database_is_named_not_the_path(

@@ -581,7 +581,8 @@ async def import_older_exchange(settings: Settings, scope: str) -> None:
         ],
     }
     async with await Memory.open(settings.path(settings.memory.path)) as cli:
-        await cli.import_export(parse_export(older, "older.json"))
+        # Restored after a purge too (`--include-purged`): what is tested is the reply.
+        await cli.import_export(parse_export(older, "older.json"), include_purged=True)
 
 
 async def test_a_reply_being_written_when_an_import_moves_its_context_is_stored(

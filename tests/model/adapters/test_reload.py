@@ -100,7 +100,7 @@ def set_adapter_config(folder: Path, **fields: object) -> None:
 
 CORRUPTIONS = {
     "truncated safetensors": ("truncated", lambda f: truncate(f)),
-    "wrong base model": ("was trained on", lambda f: set_manifest(f, base_model="/no/such/model")),
+    "wrong base model": ("was trained on", lambda f: set_manifest(f, base_model="other-org/other-model")),
     "wrong base config": ("config hash", lambda f: set_manifest(f, base_config_hash="0" * 16)),
     "missing manifest": ("no manifest.json", lambda f: (f / "manifest.json").unlink()),
     "manifest names another version": ("names version", lambda f: set_manifest(f, version=V1)),

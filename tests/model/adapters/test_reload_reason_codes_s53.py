@@ -26,10 +26,10 @@ async def test_each_refusal_names_its_reason_code_and_details(
         assert no_eval.reason_code == "eval_missing"
         assert no_eval.reason_details == {"path": str(folder)}
         assert "require_eval is on" in no_eval.reason  # the English sentence stays
-        set_manifest(folder, base_model="/no/such/model")
+        set_manifest(folder, base_model="other-org/other-model")
         other_base = await service.reload(V2)
         assert other_base.reason_code == "other_base"
-        assert other_base.reason_details["trained_on"] == "/no/such/model"
+        assert other_base.reason_details["trained_on"] == "other-org/other-model"
         set_manifest(folder, base_model=str(service.engine.base_id))
         truncate(folder)
         broken = await service.reload(V2)

@@ -76,8 +76,8 @@ async def test_a_channels_export_holds_its_members_own_conversations(
         assert isinstance(parsed, MemoryExport) and data["version"] == EXPORT_VERSION == 7
         await memory.purge("qq:chan:g1")
         assert await memory.all_messages("qq:chan:g1:user:1") == []
-        result = await memory.import_export(parsed)
-        again = await memory.import_export(parsed)
+        result = await memory.import_export(parsed, include_purged=True)
+        again = await memory.import_export(parsed, include_purged=True)
 
         restored = await memory.all_messages("qq:chan:g1:user:1")
         assert [m.content for m in restored if m.role == "user"] == [SECRET]
@@ -140,7 +140,7 @@ def test_the_commands_treat_a_channels_and_a_persons_key_alike(
     code, out = atri(config, "memory", "reset", "qq:user:1")
     assert code == 0 and "Reset qq:user:1: 4 messages archived." in out, out
     assert atri(config, "memory", "purge", "qq:chan:g1", "--yes")[0] == 0
-    code, out = atri(config, "memory", "import", str(out_file))
+    code, out = atri(config, "memory", "import", str(out_file), "--include-purged")
     assert code == 0 and "(with 2 members' own conversations)" in out, out
 
 

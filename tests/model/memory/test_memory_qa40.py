@@ -88,9 +88,10 @@ async def test_a_user_in_channel_export_holds_that_channels_shared_exchanges_onl
 async def test_importing_a_users_export_after_their_purge_puts_their_exchanges_back(
     echo_settings: Settings,
 ) -> None:
-    """The export is also what restores them: imported after a purge of the user, their
-    exchanges are back in each shared conversation, in the order they were said, beside
-    the others' (which were never touched); importing it twice adds nothing more."""
+    """The export is also what restores them: imported after a purge of the user (asked
+    to: `include_purged`), their exchanges are back in each shared conversation, in the
+    order they were said, beside the others' (which were never touched); importing it
+    twice adds nothing more."""
     await fill_shared_groups(echo_settings)
     async with await Memory.open(echo_settings.memory.path) as memory:
         before = [(m.role, m.content) for m in await memory.all_messages("qq:chan:g1")]
@@ -98,8 +99,8 @@ async def test_importing_a_users_export_after_their_purge_puts_their_exchanges_b
         await memory.purge("qq:user:1")
         assert len(await memory.all_messages("qq:chan:g1")) == 4
 
-        result = await memory.import_export(parse_export(data, "export.json"))
-        again = await memory.import_export(parse_export(data, "export.json"))
+        result = await memory.import_export(parse_export(data, "export.json"), include_purged=True)
+        again = await memory.import_export(parse_export(data, "export.json"), include_purged=True)
 
         after = [(m.role, m.content) for m in await memory.all_messages("qq:chan:g1")]
         g2 = await memory.all_messages("qq:chan:g2")
@@ -126,7 +127,7 @@ def test_the_export_and_import_commands_count_the_shared_messages(
     assert "4 of them from 2 conversations channels share" in out
     # Restored after a purge of them, the command says where they went.
     assert atri(config, "memory", "purge", "qq:user:1", "--yes")[0] == 0
-    code, out = atri(config, "memory", "import", str(out_file))
+    code, out = atri(config, "memory", "import", str(out_file), "--include-purged")
     assert code == 0, out
     assert "(4 of them into 2 conversations channels share)" in out
 
