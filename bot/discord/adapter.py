@@ -73,6 +73,9 @@ QUIET_REACTION = "⏳"
 # recently: a pin, a link's preview, or an update of one edited long ago (she forgot it
 # meanwhile: a restart, the message cache) is no new question.
 EDIT_ANSWERED_WITHIN_SECONDS = 300.0
+# How often the log says again, per channel, that she cannot post there (timed out, or
+# no Send Messages): each message for her there would otherwise log a line.
+CANNOT_POST_TOLD_EVERY_SECONDS = 600.0
 
 
 class DiscordLoginError(ConfigError):
@@ -402,6 +405,27 @@ async def _post(
 UNCONFIRMED_POST = (aiohttp.ClientError, TimeoutError, OSError)
 
 
+def cannot_post_reason(message: discord.Message) -> str | None:
+    """Why she cannot post in the server channel or thread of `message` now, as the log
+    says it; None when she can, in a DM, or when her permissions there are not known. A
+    moderator's timeout needs no check of its own: discord.py's `permissions_for` already
+    denies a timed-out member everything but View Channel and Read Message History."""
+    guild, channel = message.guild, message.channel
+    me = guild.me if guild is not None else None
+    if me is None or not isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+        return None
+    try:
+        permissions = channel.permissions_for(me)
+    except discord.ClientException:  # a thread whose channel is not cached
+        return None
+    in_thread = isinstance(channel, discord.Thread)
+    if permissions.send_messages_in_threads if in_thread else permissions.send_messages:
+        return None
+    if me.is_timed_out() and me.timed_out_until is not None:
+        return f"timed out until {me.timed_out_until:%Y-%m-%d %H:%M} UTC"
+    return "missing Send Messages in Threads" if in_thread else "missing Send Messages"
+
+
 def _where(message: discord.Message) -> str:
     """The channel a reply goes to, as a log names it: a DM names its person (a refusal
     there, 50007, is theirs: DMs closed, or no server shared)."""
@@ -462,6 +486,17 @@ async def send_reply(
     return sent
 
 
+def _told_cannot_post(message: discord.Message, reason: str, limits: Limits) -> None:
+    """One line per channel per CANNOT_POST_TOLD_EVERY_SECONDS."""
+    if limits.cannot_post.should_tell(str(message.channel.id)):
+        log.info(
+            "Discord: ATRI cannot post in channel %s (%s): messages for her there are not "
+            "answered, only heard",
+            message.channel.id,
+            reason,
+        )
+
+
 # How long the roles someone holds in ATRI's servers are trusted for their DMs.
 DM_ROLES_SECONDS = 300.0
 # People whose roles are kept before those kept too long are dropped (then again each
@@ -497,6 +532,8 @@ class Limits:
         # queued under Discord's rate limit ahead of her answers.
         self.reactions = QuietNotices()
         self.posted = PostedReplies()
+        # Channels whose "she cannot post here" was logged lately (see `cannot_post_reason`).
+        self.cannot_post = QuietNotices(CANNOT_POST_TOLD_EVERY_SECONDS)
         self.typing = TypingShown()
         # Each part quotes its message, but two replies' parts alternating in a channel
         # still read as one muddle: a channel gets one whole reply at a time.
@@ -598,9 +635,17 @@ async def answer(
                 return await hear(message, worker, to_request(message, me_id, cfg), limits)
             return []
         request = to_request(message, me_id, cfg)
+        reason = cannot_post_reason(message)
     except Exception:
         log.exception("Discord message %s could not be read", message.id)
         return []
+    if reason is not None:
+        # No generation (minutes on a CPU, others waiting) for an answer that cannot go
+        # out: the message is heard as any other there.
+        _told_cannot_post(message, reason, limits)
+        if not should_hear(message, me_id, cfg, mode):
+            return []
+        return await hear(message, worker, request.model_copy(update={"addressed": False}), limits)
     if not request.text and not request.addressed:
         return []  # nothing to answer in a listened-to channel (e.g. no Message Content)
     # Whatever passed should_answer is for her (a mention, or a channel she answers in

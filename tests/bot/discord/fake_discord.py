@@ -30,7 +30,9 @@ HEARTBEAT_INTERVAL_MS = 41_250
 TIMESTAMP = "2026-01-01T00:00:00.000000+00:00"
 DISCORD_EPOCH_MS = 1_420_070_400_000
 MANAGE_GUILD = 1 << 5
+VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
+SEND_MESSAGES_IN_THREADS = 1 << 38
 EPHEMERAL = 1 << 6
 
 APPLICATION_ID = 900_000_000_000_000_001
@@ -115,14 +117,18 @@ def role_payload(role_id: int, name: str, permissions: int, position: int) -> di
     }
 
 
-def text_channel_payload(channel_id: int, name: str, position: int) -> dict[str, Any]:
+def text_channel_payload(
+    channel_id: int, name: str, position: int, denied_to_bot: int = 0
+) -> dict[str, Any]:
+    """`denied_to_bot`: permissions a member overwrite denies the bot in this channel."""
+    overwrites = [{"id": str(BOT_ID), "type": 1, "allow": "0", "deny": str(denied_to_bot)}]
     return {
         "id": str(channel_id),
         "type": 0,
         "guild_id": str(GUILD_ID),
         "name": name,
         "position": position,
-        "permission_overwrites": [],
+        "permission_overwrites": overwrites if denied_to_bot else [],
         "nsfw": False,
         "parent_id": None,
         "topic": None,
@@ -220,6 +226,10 @@ class FakeDiscord:
         self.member_lookups_refused = False
         # Seconds Discord takes to accept each message ATRI posts (a slow network).
         self.message_seconds = 0.0
+        # When a moderator's timeout of the bot ends (ISO 8601), as the server tells it.
+        self.bot_timed_out_until: str | None = None
+        # Permissions the bot is denied per channel (a member overwrite).
+        self.denied_to_bot: dict[int, int] = {}
         self.bot = user_payload(BOT_ID, "ATRI", bot=True)
         self.people = {
             ADMIN_ID: _Person(user_payload(ADMIN_ID, "Minamo"), [ADMIN_ROLE_ID]),
@@ -321,7 +331,12 @@ class FakeDiscord:
             "preferred_locale": "en-US",
             "features": [],
             "roles": [
-                role_payload(GUILD_ID, "@everyone", SEND_MESSAGES, 0),
+                role_payload(
+                    GUILD_ID,
+                    "@everyone",
+                    VIEW_CHANNEL | SEND_MESSAGES | SEND_MESSAGES_IN_THREADS,
+                    0,
+                ),
                 role_payload(ADMIN_ROLE_ID, "admins", SEND_MESSAGES | MANAGE_GUILD, 1),
                 role_payload(MOD_ROLE_ID, "moderators", SEND_MESSAGES, 1),
                 role_payload(BOT_ROLE_ID, "ATRI", SEND_MESSAGES, 2)
@@ -330,11 +345,15 @@ class FakeDiscord:
             "emojis": [],
             "stickers": [],
             "channels": [
-                text_channel_payload(CHANNEL_ID, "general", 0),
-                text_channel_payload(LISTEN_CHANNEL_ID, "atri-chat", 1),
+                text_channel_payload(
+                    CHANNEL_ID, "general", 0, self.denied_to_bot.get(CHANNEL_ID, 0)
+                ),
+                text_channel_payload(
+                    LISTEN_CHANNEL_ID, "atri-chat", 1, self.denied_to_bot.get(LISTEN_CHANNEL_ID, 0)
+                ),
             ],
             "threads": [thread_payload(THREAD_ID, CHANNEL_ID, "雨天")],
-            "members": [self.people[BOT_ID].member(with_user=True)],
+            "members": [self.bot_member()],
             "member_count": 5,
             "large": False,
             "unavailable": False,
@@ -344,6 +363,11 @@ class FakeDiscord:
             "soundboard_sounds": [],
             "premium_progress_bar_enabled": False,
         }
+
+    def bot_member(self) -> dict[str, Any]:
+        member = self.people[BOT_ID].member(with_user=True)
+        member["communication_disabled_until"] = self.bot_timed_out_until
+        return member
 
     async def wait_connected(self, timeout: float = 10.0) -> None:
         await asyncio.wait_for(self._connected.wait(), timeout)
@@ -555,6 +579,10 @@ class FakeDiscord:
             return 204
         match = re.fullmatch(r"/channels/(\d+)/messages", path)
         if method == "POST" and match:
+            channel = int(match.group(1))
+            timed_out = self.bot_timed_out_until is not None and channel != DM_CHANNEL_ID
+            if timed_out or self.denied_to_bot.get(channel):
+                return MISSING_PERMISSIONS  # (a denial is of Send Messages, in these tests)
             if self.messages_before_refusal is not None:
                 if self.messages_before_refusal <= 0:
                     return MISSING_PERMISSIONS
