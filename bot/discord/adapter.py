@@ -463,7 +463,7 @@ async def send_reply(
                     reference = None  # this part and the rest
                     sent.append(await _post(message.channel, part, reference))
             except discord.HTTPException as exc:
-                log.warning("could not reply in Discord %s: %s", _where(message), exc)
+                _log_refused(message, exc, limits)
                 break
             except UNCONFIRMED_POST as exc:
                 # The rest is not tried: one lost post reads as a gap mid-reply.
@@ -484,6 +484,23 @@ async def send_reply(
         except Exception:
             log.exception("could not correct the memory of a reply cut short")
     return sent
+
+
+def _log_refused(message: discord.Message, exc: discord.HTTPException, limits: Limits) -> None:
+    """A refused post: a warning, unless she may no longer post there (timed out, or Send
+    Messages taken away while she wrote): that is the moderators' choice, said once, and
+    the messages after it there are not answered (`answer`) without another line."""
+    reason = cannot_post_reason(message) if isinstance(exc, discord.Forbidden) else None
+    if reason is None:
+        log.warning("could not reply in Discord %s: %s", _where(message), exc)
+        return
+    limits.cannot_post.should_tell(str(message.channel.id))
+    log.info(
+        "Discord: ATRI's reply in channel %s stopped, she cannot post there now (%s); "
+        "her memory keeps only what went out",
+        message.channel.id,
+        reason,
+    )
 
 
 def _told_cannot_post(message: discord.Message, reason: str, limits: Limits) -> None:

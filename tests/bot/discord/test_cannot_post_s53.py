@@ -2,7 +2,8 @@
 in a thread), she asked the worker for an answer to every message for her there (minutes
 of CPU on a home machine, others waiting), then the post failed with a warning each time.
 Now she does not generate there: the message is heard as any other (room context), and
-one INFO line per channel per 10 minutes says why."""
+one INFO line per channel per 10 minutes says why. A reply under way when the timeout
+starts ends with one INFO line, and memory keeps none of what did not go out."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from model.service import ChatService
 from tests.bot.discord.conftest import running_client
 from tests.bot.discord.fake_discord import (
     CHANNEL_ID,
+    GUILD_ID,
     LISTEN_CHANNEL_ID,
     MEMBER_ID,
     SEND_MESSAGES,
@@ -143,3 +145,37 @@ async def test_without_send_messages_in_threads_she_answers_in_the_channel_not_i
     assert engine.generations == 1
     (told,) = adapter_lines(caplog, logging.INFO)
     assert f"channel {THREAD_ID} (missing Send Messages in Threads)" in told
+
+
+async def test_a_reply_under_way_when_the_timeout_starts_ends_with_one_info_line(
+    fake_discord: FakeDiscord,
+    discord_settings: Settings,
+    service: ChatService,
+    engine: CountingEcho,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger=ADAPTER_LOG)
+    engine.gate.clear()
+    async with running_client(fake_discord, service, discord_settings):
+        await say(fake_discord, MEMBER_ID, "讲个故事")
+        await asyncio.wait_for(engine.started.wait(), 5)
+        fake_discord.bot_timed_out_until = in_a_while()
+        await fake_discord.dispatch(
+            "GUILD_MEMBER_UPDATE", {**fake_discord.bot_member(), "guild_id": str(GUILD_ID)}
+        )
+        engine.gate.set()
+        await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+        for _ in range(100):  # memory corrected once the refusal is handled
+            if not await service.memory.history(SCOPE):
+                break
+            await asyncio.sleep(0.02)
+        # The next message there: no generation, and no second line.
+        await say(fake_discord, MEMBER_ID, "还在吗")
+        await asyncio.sleep(0.2)
+    assert await service.memory.history(SCOPE) == []  # nothing of hers went out
+    assert engine.generations == 1
+    assert len(fake_discord.calls_matching(is_message_to(CHANNEL_ID))) == 1
+    assert adapter_lines(caplog, logging.WARNING) == []
+    (told,) = adapter_lines(caplog, logging.INFO)
+    assert told.startswith(f"Discord: ATRI's reply in channel {CHANNEL_ID} stopped, she cannot")
+    assert "(timed out until " in told
