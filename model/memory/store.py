@@ -41,7 +41,7 @@ from model.memory.export_format import (
     MemoryExport,
     ScopeExport,
 )
-from model.memory.purged import LeftOut, without_purged_lines, without_purged_scope
+from model.memory.purged import LeftOut, Purges, without_purged_lines, without_purged_scope
 from model.memory.records import (
     Conversation,
     Message,
@@ -1084,10 +1084,10 @@ class Memory:
         async with self._tx.held():
             await self._tx.begin_immediate()
             try:
-                purges: dict[str, float] = {}
+                purges = Purges({})
                 if not include_purged:
                     rows = await self._db.execute_fetchall("SELECT scope, at FROM purges")
-                    purges = {as_text(r[0]): as_time(r[1]) for r in rows}
+                    purges = Purges({as_text(r[0]): as_time(r[1]) for r in rows})
                 for part in scopes:
                     part = without_purged_scope(part, purges, left_out)
                     await self._import_scope(part, counts)
