@@ -85,3 +85,22 @@ async def test_a_person_purged_who_talks_again_keeps_what_they_said_since(tmp_pa
     async with await Memory.open(tmp_path / "fresh.sqlite3") as fresh:
         await fresh.import_export(parse_export(after, "b.json"))  # type: ignore[arg-type]
         assert [m.content for m in await fresh.all_messages("qq:user:42")] == ["hello again"]
+
+
+async def test_a_backup_carries_its_purges_to_a_fresh_machine(tmp_path: Path) -> None:
+    async with await Memory.open(tmp_path / "old.sqlite3") as memory:
+        await memory.append_many("qq:user:42", [("user", "42", "A", "my phone is 555", "")])
+        await memory.room.add("qq:chan:9", "qq", "42", "A", "old line", RoomBounds())
+        before = await memory.backup()
+        await memory.purge("qq:user:42")
+        await memory.append_many("qq:user:42", [("user", "42", "A", "hello again", "")])
+        after = await memory.backup()
+    assert [p["scope"] for p in after["purges"]] == ["qq:user:42"]  # a key and a time only
+
+    async with await Memory.open(tmp_path / "fresh.sqlite3") as fresh:
+        await fresh.import_export(parse_export(after, "after.json"))  # type: ignore[arg-type]
+        result = await fresh.import_export(parse_export(before, "before.json"))  # type: ignore[arg-type]
+        texts = [m.content for m in await fresh.all_messages("qq:user:42")]
+        lines = [x.content for x in await fresh.room.all_lines("qq:chan:9")]
+    assert texts == ["hello again"] and lines == []
+    assert result.counts.purged_keys == ["qq:user:42"]
