@@ -310,7 +310,8 @@ def adapters_prune(
 
     Refused versions older than those go too. Never removed: the version the
     worker at \\[worker] url (or host and port) serves, those it keeps loaded
-    for a rollback (\\[reload] keep_previous), another character's versions,
+    for a rollback (\\[reload] keep_previous), the one \\[model] adapter names
+    (a worker starts with it), another character's versions,
     a link and the version it points to, anything that is not a version
     folder. Each version is moved into a hidden .tmp-… folder before it is
     deleted, so a worker looking at that moment never sees one half deleted."""
@@ -330,7 +331,7 @@ def adapters_prune(
         _print(_no_versions(folder))
         return
     worker = ask_worker(settings, versions)
-    plan = prune_plan(versions, count, worker)
+    plan = prune_plan(versions, count, worker, _start_up_version(settings, folder))
     for line in _plan_lines(plan, worker):
         _print(line)
     if not plan.remove:
@@ -346,6 +347,18 @@ def adapters_prune(
             raise typer.Exit(1)
     remove_versions(folder, plan.remove)
     _print(f"Removed {counted(len(plan.remove), 'version')}, {size_text(plan.freed)} freed.")
+
+
+def _start_up_version(settings: Settings, folder: Path) -> str:
+    """The version in `folder` that `[model] adapter` names (through a link too), which
+    a worker loads as it starts and refuses to start without; "" for none."""
+    if not settings.model.adapter.strip():
+        return ""
+    try:
+        adapter = settings.path(settings.model.adapter).resolve()
+        return adapter.name if adapter.parent == folder.resolve() else ""
+    except (OSError, RuntimeError):  # a link loop: no version of the folder
+        return ""
 
 
 def stdin_is_terminal() -> bool:

@@ -276,12 +276,16 @@ class PrunePlan:
         return sum(v.size for v in self.remove)
 
 
-def prune_plan(versions: list[VersionOnDisk], keep: int, worker: WorkerView) -> PrunePlan:
+def prune_plan(
+    versions: list[VersionOnDisk], keep: int, worker: WorkerView, starts_with: str = ""
+) -> PrunePlan:
     """All but the newest `keep` versions of this character that pass the reload job's
     checks, and the refused ones older than those; never the worker's live version nor
-    those it keeps for a rollback, never another character's version, never a link nor
-    the version a link points to, and nothing newer than the oldest kept (a refused one
-    there may be a folder still being copied in). Nothing goes when none passes."""
+    those it keeps for a rollback, never the version `[model] adapter` names
+    (`starts_with`: a worker refuses to start without it), never another character's
+    version, never a link nor the version a link points to, and nothing newer than the
+    oldest kept (a refused one there may be a folder still being copied in). Nothing goes
+    when none passes."""
     good = [v for v in versions if v.usable]
     kept = good[:keep]
     if not kept:
@@ -295,6 +299,8 @@ def prune_plan(versions: list[VersionOnDisk], keep: int, worker: WorkerView) -> 
         if version.name in kept_names:
             continue
         why = _spared_because(version, worker, oldest) or linked.get(version.name, "")
+        if not why and version.name == starts_with:
+            why = "[model] adapter names it: a worker starts with it"
         if why:
             spared.append((version, why))
         else:

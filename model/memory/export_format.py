@@ -32,8 +32,9 @@ EXPORT_FORMAT = "atri-memory"
 # version 5 each room line's `request_id` (so a restored line still goes when its message
 # is deleted or recalled); version 6 a user's exchanges in the conversations channels
 # share (`shared_conversations`); version 7 the members' own conversations a channel's or
-# a user's key covers (`member_conversations`); versions 1 to 6 still import.
-EXPORT_VERSION = 7
+# a user's key covers (`member_conversations`); version 8 the purges a backup's database
+# kept (`purges`: key and time, no text); versions 1 to 7 still import.
+EXPORT_VERSION = 8
 
 
 def _utf8(value: str) -> str:
@@ -138,21 +139,33 @@ class MemoryExport(ScopeExport):
     a channel's members' there, or a user's in every channel; version 7)."""
 
     format: Literal["atri-memory"]
-    version: Literal[1, 2, 3, 4, 5, 6, 7]
+    version: Literal[1, 2, 3, 4, 5, 6, 7, 8]
     room_lines: list[ExportedRoomLine] = Field(default_factory=list)
     shared_conversations: list[SharedExchanges] = Field(default_factory=list)
     member_conversations: list[ScopeExport] = Field(default_factory=list)
 
 
+class ExportedPurge(BaseModel):
+    """A purge the backed-up database kept (`purges`): the key purged and when, no text."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    scope: Annotated[Text, AfterValidator(_some_text)]
+    at: Time
+
+
 class MemoryBackup(BaseModel):
-    """What `atri memory export` with no scope writes: the whole database."""
+    """What `atri memory export` with no scope writes: the whole database, with the
+    purges it kept (version 8): restored on another machine, they leave a purged person
+    out of an older backup imported there too."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
     format: Literal["atri-memory"]
-    version: Literal[2, 3, 4, 5, 6, 7]
+    version: Literal[2, 3, 4, 5, 6, 7, 8]
     scopes: list[ScopeExport]
     room_lines: list[ExportedRoomLine] = Field(default_factory=list)
+    purges: list[ExportedPurge] = Field(default_factory=list)
 
 
 class ExportError(UserError):

@@ -127,7 +127,8 @@ MIGRATIONS: list[str] = [
     # Each purge (`atri memory purge`, a person's own, an admin's): the key purged and
     # when, no text, kept for good (`resets` keeps one a day): an import of a backup
     # taken before it leaves out what it deleted (`purged.without_purged_scope`), so a
-    # restore does not bring a person back who asked to be forgotten. Not exported.
+    # restore does not bring a person back who asked to be forgotten. A backup carries
+    # them (export version 8), and its import keeps them.
     """
     CREATE TABLE IF NOT EXISTS purges (
         scope TEXT PRIMARY KEY,

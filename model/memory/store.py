@@ -41,7 +41,7 @@ from model.memory.export_format import (
     MemoryExport,
     ScopeExport,
 )
-from model.memory.purged import LeftOut, without_purged_lines, without_purged_scope
+from model.memory.purged import LeftOut, Purges, without_purged_lines, without_purged_scope
 from model.memory.records import (
     Conversation,
     Message,
@@ -940,6 +940,16 @@ class Memory:
             )
             await self._tx.commit()
 
+    async def _keep_purges(self, purges: dict[str, float]) -> None:
+        """Keep a backup's purges as this database's own (the later time of a key purged
+        in both): an older backup imported after it leaves out what they deleted too,
+        also on a machine the backup was restored onto. Inside `import_export`'s write."""
+        await self._db.executemany(
+            "INSERT INTO purges (scope, at) VALUES (?, ?)"
+            " ON CONFLICT (scope) DO UPDATE SET at = max(at, excluded.at)",
+            list(purges.items()),
+        )
+
     async def scopes(self) -> list[dict[str, Any]]:
         """Each scope and each room (a channel's key holding room lines), newest first:
         `total` and `live` messages, `room_total` and `room_live` room lines, and `last`,
@@ -1025,11 +1035,13 @@ class Memory:
         )
         scopes = [await self._export_scope(as_text(r[0])) for r in rows]
         lines = await self.room.export_lines("", "", "")
+        purges = await self._db.execute_fetchall("SELECT scope, at FROM purges ORDER BY scope")
         return {
             "format": EXPORT_FORMAT,
             "version": EXPORT_VERSION,
             "scopes": scopes,
             "room_lines": lines,
+            "purges": [{"scope": as_text(r[0]), "at": as_time(r[1])} for r in purges],
         }
 
     async def _export_scope(self, scope: str) -> dict[str, Any]:
@@ -1066,7 +1078,8 @@ class Memory:
         the worker waits for it, whatever it reads (`Touch.everything`).
 
         What a purge here deleted after the file was written is left out (`purged`),
-        unless `include_purged`."""
+        unless `include_purged`; a backup's own purges are kept here first, so they count
+        as purges here (now and for later imports)."""
         with self._tx.touching(Touch(everything=True)):
             return await self._import(export, include_purged)
 
@@ -1084,10 +1097,12 @@ class Memory:
         async with self._tx.held():
             await self._tx.begin_immediate()
             try:
-                purges: dict[str, float] = {}
+                if isinstance(export, MemoryBackup):  # the backed-up database's purges
+                    await self._keep_purges({p.scope: p.at for p in export.purges})
+                purges = Purges({})
                 if not include_purged:
                     rows = await self._db.execute_fetchall("SELECT scope, at FROM purges")
-                    purges = {as_text(r[0]): as_time(r[1]) for r in rows}
+                    purges = Purges({as_text(r[0]): as_time(r[1]) for r in rows})
                 for part in scopes:
                     part = without_purged_scope(part, purges, left_out)
                     await self._import_scope(part, counts)
