@@ -27,27 +27,9 @@ from model.memory import Memory
 from model.protocol import ChatRequest
 from model.service import ChatService
 
-resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+from tests.descriptor_limits import lower_descriptor_limit, with_none_left
 
-
-def take_every_descriptor() -> list[int]:
-    taken = []
-    while True:
-        try:
-            taken.append(os.open(os.devnull, os.O_RDONLY))
-        except OSError:
-            return taken
-
-
-async def with_none_left(run):
-    taken = take_every_descriptor()
-    try:
-        return await run()
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    finally:
-        for fd in taken:
-            os.close(fd)
+lower_descriptor_limit()
 
 
 async def store(path: Path) -> dict:

@@ -25,7 +25,9 @@ import asyncio, json, os, resource, subprocess, sys
 
 from model.server.app import bind_socket
 
-resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+from tests.descriptor_limits import lower_descriptor_limit, take_every_descriptor
+
+lower_descriptor_limit()
 CLIENTS = 20
 CONNECT = (
     "import socket, sys\n"
@@ -33,15 +35,6 @@ CONNECT = (
     f"held = [socket.create_connection(('127.0.0.1', port)) for _ in range({CLIENTS})]\n"
     "print('connected', flush=True); sys.stdin.readline()\n"
 )
-
-
-def take_every_descriptor() -> list[int]:
-    taken = []
-    while True:
-        try:
-            taken.append(os.open(os.devnull, os.O_RDONLY))
-        except OSError:
-            return taken
 
 
 async def main() -> dict:
