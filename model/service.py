@@ -481,21 +481,22 @@ class ChatService:
             return Reply(text="", scope=scope, status="heard")
         room = self._room_of(request)
         user_id, request_id = request.user_id, request.request_id
+        changed = 0
         try:
             if room and text and user_id:
-                await asyncio.shield(
+                changed += await asyncio.shield(
                     self.memory.room.reword(
                         room, user_id, request_id, text, self.room_bounds, edit.at
                     )
                 )
             if scope and text:
-                await asyncio.shield(
+                changed += await asyncio.shield(
                     self.memory.reword_message(scope, user_id, request_id, text, edit.at)
                 )
         except sqlite3.Error as exc:  # a log line, once a while, as for a line she overheard
             await self.memory.rollback()
             self.database_failures.report(exc, "write", "An edited message keeps its old text.")
-        else:
+        if changed:  # an edit of a message never kept writes nothing to settle
             await asyncio.shield(self._settle_deletions())  # the old text out of the file
         return Reply(text="", scope=scope, status="heard")
 
@@ -749,10 +750,9 @@ class ChatService:
         # nothing. Recalled: archived now, as the recall would have done.
         edit = self._newest_text(scope, request, said, after=so_far.edits_seen)
         try:
-            if edit.at:
-                await self.memory.reword_message(
-                    scope, request.user_id, request.request_id, edit.text, edit.at
-                )
+            if edit.at and await self.memory.reword_message(
+                scope, request.user_id, request.request_id, edit.text, edit.at
+            ):
                 await self._settle_deletions()
             if self._was_recalled(scope, request):
                 await self.memory.archive_request(scope, request.request_id)
