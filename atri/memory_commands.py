@@ -277,26 +277,11 @@ def memory_purge(
     messages, lines = _with_memory(go)
     room = f" and {lines} room lines" if lines else ""
     console.print(f"Purged {shown(scope)}: {messages} messages{room} deleted.", markup=False)
-    copies = _upgrade_copies(_database()[0])
-    if copies:
-        names = ", ".join(printable(str(copy)) for copy in copies)
-        console.print(
-            f"Not from {names}: the copy kept when an older ATRI's database was upgraded "
-            "still holds what was stored before the upgrade; delete it once the upgrade "
-            "is checked.",
-            markup=False,
-        )
+    from model.memory import purge_leftovers
 
-
-def _upgrade_copies(path: Path) -> list[Path]:
-    """The copies an upgrade kept beside the database (`atri.sqlite3.schema12.bak`,
-    `-2`…): a purge cannot reach into them, so the admin is told they are there."""
-    if str(path) == ":memory:" or not path.parent.is_dir():
-        return []
-    prefix = f"{path.name}.schema"
-    return sorted(
-        p for p in path.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(".bak")
-    )
+    leftovers = purge_leftovers(_database()[0])
+    if leftovers:
+        console.print(printable(leftovers), markup=False)
 
 
 @memory_app.command("import")

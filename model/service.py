@@ -69,6 +69,7 @@ from model.memory import (
     channel_prefix,
     database_error,
     parse_scope,
+    purge_leftovers,
     scope_key,
 )
 from model.memory.database import Doing
@@ -954,7 +955,15 @@ class ChatService:
         async with self._refused_if_memory_fails("A purge"):
             counts = await self._purge(scope)
         await self._settle_deletions()
+        leftovers = self.purge_leftovers()
+        if leftovers:
+            log.warning("memory: purged, but not everywhere. %s", leftovers)
         return counts
+
+    def purge_leftovers(self) -> str:
+        """What no purge reaches, in one sentence ("" when nothing): the copies upgrades
+        of an older ATRI's database kept (`atri memory purge` and `POST /purge` say it)."""
+        return purge_leftovers(self.memory.path)
 
     async def _settle_deletions(self) -> None:
         """What a purge or an edit deleted leaves the database file now, not at SQLite's

@@ -1448,6 +1448,31 @@ async def _open_reader(path: Path) -> aiosqlite.Connection:
     return reader
 
 
+def upgrade_copies(path: Path | str) -> list[Path]:
+    """The copies upgrades kept beside the database (`atri.sqlite3.schema12.bak`, `-2`…):
+    a purge cannot reach into them, so whoever purges is told they are there."""
+    path = Path(path)
+    if str(path) == ":memory:" or not path.parent.is_dir():
+        return []
+    prefix = f"{path.name}.schema"
+    return sorted(
+        p for p in path.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(".bak")
+    )
+
+
+def purge_leftovers(path: Path | str) -> str:
+    """What a purge of the database at `path` could not delete, in one sentence ("" when
+    nothing): the copies older schemas' upgrades kept still hold what was stored then."""
+    copies = upgrade_copies(path)
+    if not copies:
+        return ""
+    names = ", ".join(str(copy) for copy in copies)
+    return (
+        f"Not from {names}: the copy kept when an older ATRI's database was upgraded still"
+        " holds what was stored before the upgrade; delete it once the upgrade is checked."
+    )
+
+
 def _new_backup_file(path: Path, version: int) -> Path:
     """An empty file beside `path` for its copy at schema `version`, made here so no
     earlier copy (of an earlier upgrade, or made by hand) is written over:

@@ -103,9 +103,11 @@ class CountResult(BaseModel):
 
 class PurgeResult(CountResult):
     """`count`: messages and room lines deleted together; `room_lines`: how many of
-    them were room lines."""
+    them were room lines; `not_deleted_from`: one sentence naming the copies upgrades of
+    an older database kept, which still hold what was stored before ("" when none)."""
 
     room_lines: int
+    not_deleted_from: str = ""
 
 
 def error_body(path: str, message: str, kind: str) -> dict[str, Any]:
@@ -403,7 +405,8 @@ def create_app(
     @app.post("/purge", dependencies=admin_only)
     async def purge(scope: ScopeRef) -> PurgeResult:
         messages, lines = await service.purge_counts(scope)
-        return PurgeResult(count=messages + lines, room_lines=lines)
+        leftovers = service.purge_leftovers()
+        return PurgeResult(count=messages + lines, room_lines=lines, not_deleted_from=leftovers)
 
     @app.post("/cut-reply", dependencies=admin_only)
     async def cut_reply(cut: ReplyCut) -> CountResult:

@@ -50,7 +50,7 @@ async def test_a_purge_over_http_says_how_many_were_room_lines(echo_settings: Se
             await service.chat(said("only heard", "1", channel, addressed=False))
         answer = await client.post("/purge", json={"platform": "qq", "user_id": "1"})
         assert answer.status_code == 200, answer.text
-        assert answer.json() == {"count": 5, "room_lines": 3}
+        assert answer.json() == {"count": 5, "room_lines": 3, "not_deleted_from": ""}
         await service.chat(said("hello again", "2"))
         await service.chat(said("heard", "2", "g2", addressed=False))
         key = service.scope_for("qq", "2", "g1")
