@@ -91,20 +91,26 @@ def _to_marks(match: re.Match[str]) -> str:
     return f"{match.group(1)}{mark}{match.group(3)}{mark}"
 
 
-def looks_like_dump(lines: list[str]) -> bool:
-    """Whether most of these non-blank lines are marked dump lines (or the text below a
-    mark alone on its line, `○00000000○` then the line, as Aquarium_tools writes)."""
-    marked = 0
+def signs(lines: list[str]) -> str | None:
+    """Why these non-blank lines are a dump's, naming the layout of its marks, or None:
+    most of them are marked dump lines (or the text below a mark alone on its line,
+    `○00000000○` then the line, as Aquarium_tools writes)."""
+    marked = bracketed = 0
     bare = False
     for line in lines:
         match = MARKED.fullmatch(line) if line.lstrip()[:1] in _MARKS else None
         if match is not None:
             marked += 1
+            bracketed += match.group(1) is None
             bare = not match.group(3).strip()
         elif bare:
             marked += 1
             bare = False
-    return marked * 2 > len(lines)
+    if marked * 2 <= len(lines):
+        return None
+    if bracketed * 2 > marked:
+        return "its lines are [0x…] / ;[0x…] pairs"
+    return "its lines are ○number○ / ●number● pairs"
 
 
 @dataclass(slots=True)
