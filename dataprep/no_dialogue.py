@@ -20,7 +20,9 @@ _EXPECTED = {
     "renpy": 'Ren\'Py lines like e "text" with define e = Character("Name")',
     "voice_list": "lines like path|speaker|lang|text",
     "regex": "lines matching [dataprep] custom_regex",
-    "translation_dump": "pairs of lines like ○000012○原文 and ●000012●译文",
+    "translation_dump": (
+        "pairs of lines like ○000012○原文 and ●000012●译文, or [0x…]原文 and ;[0x…]译文"
+    ),
     "json": 'a JSON list of {"name": "名字", "message": "台词"} objects',
     "naninovel": "Naninovel lines like Author: text, with @commands and # labels",
     "rpgmaker": "RPG Maker MV/MZ event commands: 101 message boxes and their 401 lines",

@@ -65,6 +65,20 @@ _RENPY_SIGNS = re.compile(
 )
 
 
+# The formats an extension names, each as the reason gives it.
+_NAMED_FORMATS = {
+    ".ks": "kirikiri",
+    ".bkscr": "kirikiri",  # BKEngine's .bkscr is KAG-like
+    ".rpy": "renpy",
+    ".nani": "naninovel",
+}
+
+
+def _head_lines(text: str) -> list[str]:
+    """The non-blank lines of a file's start, which sniffing looks at."""
+    return [line for line in text[:_SNIFF_CHARS].splitlines()[:400] if line.strip()]
+
+
 def detect_format(text: str, filename: str, has_custom_regex: bool = False) -> str:
     """Pick a parser from the extension, then from what the first lines look like."""
     return detect_format_why(text, filename, has_custom_regex)[0]
@@ -74,12 +88,14 @@ def detect_format_why(text: str, filename: str, has_custom_regex: bool = False) 
     """`detect_format`'s answer, and why: the signs it saw (`from the name` for an
     extension, "" for plain, which is what a file without signs is read as)."""
     suffix = PurePath(filename).suffix.lower()
-    if suffix in (".ks", ".bkscr"):  # BKEngine's .bkscr is KAG-like
-        return "kirikiri", "from the name"
-    if suffix == ".rpy":
-        return "renpy", "from the name"
-    if suffix == ".nani":
-        return "naninovel", "from the name"
+    if suffix in _NAMED_FORMATS:
+        # A tool's dump of a script may keep the script's name (`[0x…]原文` lines saved as
+        # `01.ks`): its lines are then mostly marked, which no script of these engines has
+        # and none of their formats reads (KAG glues them into one line of narration).
+        dump = translation_dump.signs(_head_lines(text))
+        if dump is not None:
+            return "translation_dump", f"{dump}, not {_NAMED_FORMATS[suffix]} as its name says"
+        return _NAMED_FORMATS[suffix], "from the name"
     if suffix == ".json" and rpgmaker.is_event_data(text):
         return "rpgmaker", "it holds RPG Maker event commands"
     # Any .json is read as a message list: one that is not (a config, a dataset) is
@@ -89,11 +105,11 @@ def detect_format_why(text: str, filename: str, has_custom_regex: bool = False) 
     if message_json.SIGNATURE.match(text):
         return "json", "it starts as a JSON list"
     head = text[:_SNIFF_CHARS]
-    lines = [line for line in head.splitlines()[:400] if line.strip()]
+    lines = _head_lines(head)
     # `○000012○原文` / `●000012●译文` pairs: unmistakable, so before a custom regex, which
     # would read the marks as part of the speaker.
-    if lines and translation_dump.looks_like_dump(lines):
-        return "translation_dump", "its lines are ○number○ / ●number● pairs"
+    if lines and (dump := translation_dump.signs(lines)) is not None:
+        return "translation_dump", dump
     # A .csv or .tsv is a spreadsheet's table, unless its lines are a voice list's
     # (`path|speaker|lang|text`, which some tools save as .csv).
     voiced = _voice_list_why(lines)

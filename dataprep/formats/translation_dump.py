@@ -91,20 +91,26 @@ def _to_marks(match: re.Match[str]) -> str:
     return f"{match.group(1)}{mark}{match.group(3)}{mark}"
 
 
-def looks_like_dump(lines: list[str]) -> bool:
-    """Whether most of these non-blank lines are marked dump lines (or the text below a
-    mark alone on its line, `○00000000○` then the line, as Aquarium_tools writes)."""
-    marked = 0
+def signs(lines: list[str]) -> str | None:
+    """Why these non-blank lines are a dump's, naming the layout of its marks, or None:
+    most of them are marked dump lines (or the text below a mark alone on its line,
+    `○00000000○` then the line, as Aquarium_tools writes)."""
+    marked = bracketed = 0
     bare = False
     for line in lines:
         match = MARKED.fullmatch(line) if line.lstrip()[:1] in _MARKS else None
         if match is not None:
             marked += 1
+            bracketed += match.group(1) is None
             bare = not match.group(3).strip()
         elif bare:
             marked += 1
             bare = False
-    return marked * 2 > len(lines)
+    if marked * 2 <= len(lines):
+        return None
+    if bracketed * 2 > marked:
+        return "its lines are [0x…] / ;[0x…] pairs"
+    return "its lines are ○number○ / ●number● pairs"
 
 
 @dataclass(slots=True)
@@ -214,8 +220,7 @@ def _entries(text: str, options: ParseOptions) -> _Read:
             if entry.__class__ is _Pair:
                 pair: _Pair = entry  # type: ignore[assignment]
                 pair.original, pair.translation = pair.translation, pair.original
-    if _NAME_TAG.search(text, 0, _ORDER_CHARS) is not None:
-        _name_records(entries)
+    _name_records(entries)
     return read
 
 
@@ -301,24 +306,41 @@ def _black_kana(entries: list[_Pair | tuple[int, str]]) -> bool:
 
 # DLTxT's `★nme00001★香奈` and Bgi_asdis' `☆000000N☆香奈`: the speaker of the next record.
 _NAME_RECORD = re.compile(r"(?i:nme|name)[0-9]+|[0-9]+N")
-# A name record's mark and tag, sought in a file's start (`_ORDER_CHARS`) before its
-# pairs are gone through for them: a file that has them has them from its first scenes.
-_NAME_TAG = re.compile(rf"[{_WHITE}{_BLACK}](?:(?i:nme|name)[0-9]|[0-9]++N[{_WHITE}{_BLACK}])")
+
+
+def _is_name_tag(tag: str) -> bool:
+    return (tag[-1] == "N" or tag[0] in "nN") and _NAME_RECORD.fullmatch(tag) is not None
+
+
+def _first_name_record(entries: list[_Pair | tuple[int, str]]) -> int | None:
+    """Where the first name record is in `entries`, None where none is."""
+    record = _NAME_RECORD.fullmatch
+    for i, entry in enumerate(entries):
+        if entry.__class__ is _Pair:
+            tag = entry.number  # type: ignore[union-attr]
+            # Cheap tests first: most tags are numbers alone, and this looks at every pair.
+            if (tag[-1] == "N" or tag[0] in "nN") and record(tag) is not None:
+                return i
+    return None
 
 
 def _name_records(entries: list[_Pair | tuple[int, str]]) -> None:
     """Put each name record's name before the text of the pair below it (`【香奈】「…」`),
     each side's name on its side, and take the name records out."""
-    kept: list[_Pair | tuple[int, str]] = []
+    # All the pairs are looked at, not a file's start: a game's first name record may come
+    # after a long opening narration. The pass that finds none costs a hundredth of the read.
+    first = _first_name_record(entries)
+    if first is None:
+        return
+    kept: list[_Pair | tuple[int, str]] = entries[:first]
     name: _Pair | None = None
-    for entry in entries:
+    for entry in entries[first:]:
         if entry.__class__ is not _Pair:
             name = None
             kept.append(entry)
             continue
         pair: _Pair = entry  # type: ignore[assignment]
-        tag = pair.number
-        if (tag[-1] == "N" or tag[0] in "nN") and _NAME_RECORD.fullmatch(tag):
+        if _is_name_tag(pair.number):
             if name is not None:
                 kept.append(name)  # a name naming nothing: kept as the pair it is
             name = pair

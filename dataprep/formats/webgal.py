@@ -26,7 +26,8 @@ One statement a line, `command:content -arg -key=value;`, read as WebGAL's own p
   a line his name (`ParseOptions.webgal_player`).
 - Consecutive lines under different `-when=` conditions are alternatives, one of which
   the game shows: each condition's lines a branch of its own, the lines after them going
-  on from the last (`_Alternatives`).
+  on from the last (`_Alternatives`); a run on other variables right after is the next
+  choice, following that last one.
 - `intro:第一行|第二行;` (text on a black screen) is narration. A choice (`choose:`),
   a label (`label:`, where jumps land), a jump (`jumpLabel:`, `chooseLabel:`), another
   scene (`changeScene:`, `callScene:`) and `end` end the exchange.
@@ -362,7 +363,11 @@ class _Alternatives:
     lines after the run go on from its last alternative, as a player who saw that one:
     her reply in it stays before them (from the lines before the run, a lead line after
     it would be joined to the lead line before it). Lines under one condition alone are
-    no alternatives: they stay in the branch they are in."""
+    no alternatives: they stay in the branch they are in. Two runs of alternatives on
+    different variables one after the other (`a==1`, `a==2`, then `b==1`, `b==2`) are two
+    choices the game makes in turn, not four alternatives of one: the second run's
+    forks from the first's last alternative, so that no branch follows a line whose
+    condition excludes its own, nor leaves out the choice before it (`_choices`)."""
 
     branch: int = 0
     forked_from: int | None = None
@@ -416,16 +421,76 @@ class _Alternatives:
             for utterance in run:
                 utterance.branch, utterance.forked_from = self.before
             self.branch, self.forked_from = self.before
-        else:
-            # Each alternative's lines together (turns.py reads a branch's lines in a row).
-            order = {branch: at for at, branch in enumerate(self.alternatives.values())}
-            out[self.read_before :] = sorted(run, key=lambda u: order[u.branch])
-            self.branch, self.forked_from = out[-1].branch, out[-1].forked_from
+            self.alternatives = {}
+            return
+        # Each choice's alternatives fork from the last one of the choice before it (its
+        # last with lines: one whose line showed nothing has no branch to go on from).
+        placed: dict[int, tuple[int, int | None]] = {}  # branch → (order, forked from)
+        said = {u.branch for u in run}
+        parent = self.parent
+        for choice in _choices(list(self.alternatives)):
+            branches = [self.alternatives[condition] for condition in choice]
+            for branch in branches:
+                placed[branch] = (len(placed), parent)
+            parent = next((b for b in reversed(branches) if b in said), parent)
+        for utterance in run:
+            utterance.forked_from = placed[utterance.branch][1]
+        # Each alternative's lines together (turns.py reads a branch's lines in a row).
+        out[self.read_before :] = sorted(run, key=lambda u: placed[u.branch][0])
+        self.branch, self.forked_from = out[-1].branch, out[-1].forked_from
         self.alternatives = {}
 
     def _new_branch(self, forked_from: int | None) -> None:
         self.last += 1
         self.branch, self.forked_from = self.last, forked_from
+
+
+# The variables a condition tests (`mood`, `$stage.route`), once its strings are taken out;
+# `true`, `false`, `null` and `undefined` are values.
+_CONDITION_STRING = re.compile(r"\"[^\"]*\"|'[^']*'|`[^`]*`")
+_CONDITION_NAME = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*")
+_CONDITION_VALUES = frozenset({"true", "false", "null", "undefined"})
+
+
+def _tested(condition: str) -> set[str]:
+    names = _CONDITION_NAME.findall(_CONDITION_STRING.sub("", condition))
+    return {name for name in names if name not in _CONDITION_VALUES}
+
+
+def _choices(conditions: list[str]) -> list[list[str]]:
+    """A run's conditions (in the order first read) as the choices the game makes in turn:
+    conditions testing a variable in common are alternatives of one choice. A condition
+    alone on its variables (`isHappy` beside `isSad`, `b==1` after `a==1`, `a==2`) is one
+    more alternative of the choice beside it, as a run of one choice reads it: only two
+    runs of alternatives each are two choices."""
+    groups: list[tuple[set[str], list[str]]] = []
+    for condition in conditions:
+        tested = _tested(condition)
+        sharing = [group for group in groups if group[0] & tested]
+        if not sharing:
+            groups.append((tested, [condition]))
+            continue
+        # A condition on the variables of two choices joins them into one.
+        first = sharing[0]
+        for group in sharing[1:]:
+            first[0].update(group[0])
+            first[1].extend(group[1])
+            groups.remove(group)
+        first[0].update(tested)
+        first[1].append(condition)
+    choices: list[list[str]] = []
+    alone: list[str] = []  # conditions alone before the first choice of several
+    for _, read in groups:
+        if len(read) == 1 and choices:
+            choices[-1].extend(read)
+        elif len(read) == 1:
+            alone.extend(read)
+        else:
+            choices.append(alone + read)
+            alone = []
+    if alone:
+        choices.append(alone)
+    return choices
 
 
 def _statements(text: str) -> Iterator[tuple[int, str]]:
