@@ -20,6 +20,7 @@ import functools
 import logging
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Any, Literal, TypeGuard
 
@@ -53,13 +54,18 @@ _UNESCAPED_SLASH = re.compile(r"(^|[^\\])/")
 # as `(a+)+$` backtracks for minutes on a member's "aaaa…b", holding a worker thread; past
 # this it matches nothing (`regex`, unlike `re`, can stop a search).
 KEY_SEARCH_SECONDS = 0.05
-# A letter or digit of a script that puts spaces between words, where a key's edge must be
-# a word's. Chinese, Japanese, Thai… have no spaces, and Korean joins particles to the
-# noun ("마법을"): there a key is found inside a sentence, as SillyTavern finds it (its
-# word boundary, JavaScript's ASCII `\W`, is any of their characters).
-_SPACED_WORD_CHAR = (
-    r"[^\W\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]"
-)
+# Scripts written without spaces between words (Chinese, Japanese, Thai, Tibetan…), and
+# Korean, which joins particles to the noun ("마법을"): there a key is found inside a
+# sentence, as SillyTavern finds it (its word boundary, JavaScript's ASCII `\W`, is any of
+# their characters). Matched by script extension, so Japanese's ー and 々 are Japanese.
+_UNSPACED_SCRIPTS = (
+    "Han Hiragana Katakana Bopomofo Hangul Yi Thai Lao Khmer Myanmar Tibetan Tai_Tham Tai_Le "
+    "New_Tai_Lue Tai_Viet Javanese Balinese"
+).split()
+# A letter, mark or digit of any other script (Latin, Cyrillic, Greek, Arabic, Devanagari…:
+# Unicode's `\w`, unlike JavaScript's, is every script's), where a key's edge must be a
+# word's: "магия" is not in "магиями", nor "μαγεία" in "μαγείας".
+_SPACED_WORD_CHAR = r"[^\W" + "".join(rf"\p{{scx={s}}}" for s in _UNSPACED_SCRIPTS) + "]"
 _SPACED_WORD = stoppable_re.compile(_SPACED_WORD_CHAR)
 _slow_keys_told: set[str] = set()  # keys already named in the log (a card's own, so few)
 
@@ -120,8 +126,9 @@ def _key_pattern(
 ) -> stoppable_re.Pattern[str] | None:
     """What a key matches: the regular expression it is where written /pattern/flags, as
     SillyTavern reads keys (its flags alone say the case), else its words (in any case
-    unless `case_sensitive`; only as whole words where `whole_words`). A pattern that is
-    not valid matches nothing."""
+    unless `case_sensitive`, "Straße" as "STRASSE" too; only as whole words where
+    `whole_words`), composed as the text searched is (`called_up`). A pattern that is not
+    valid matches nothing."""
     key = key.strip()
     slashed = slashed_regex(key)
     if slashed:
@@ -129,8 +136,9 @@ def _key_pattern(
     elif not key:
         return None
     else:
+        key = unicodedata.normalize("NFC", key)
         source = _whole_words(key) if whole_words else stoppable_re.escape(key)
-        flags = 0 if case_sensitive else stoppable_re.IGNORECASE
+        flags = 0 if case_sensitive else stoppable_re.IGNORECASE | stoppable_re.FULLCASE
     try:
         return stoppable_re.compile(source, flags)
     except stoppable_re.error:
@@ -371,8 +379,10 @@ def called_up(entries: Sequence[KeywordEntry], recent: Sequence[str], book_depth
     scanned: dict[int, str] = {}  # the last messages, per scan depth: joined once
 
     def last(depth: int) -> str:
+        # Composed (NFC), as keys are: an "é" or a Hangul syllable typed as a letter and
+        # its combining marks (some keyboards, a pasted macOS file name) is the same text.
         if depth not in scanned:
-            scanned[depth] = "\n\n".join(recent[-depth:])
+            scanned[depth] = unicodedata.normalize("NFC", "\n\n".join(recent[-depth:]))
         return scanned[depth]
 
     found = [e for e in entries if e.is_called_up(last(e.scan_depth or book_depth))]
