@@ -58,10 +58,25 @@ KEY_SEARCH_SECONDS = 0.05
 # Korean, which joins particles to the noun ("마법을"): there a key is found inside a
 # sentence, as SillyTavern finds it (its word boundary, JavaScript's ASCII `\W`, is any of
 # their characters). Matched by script extension, so Japanese's ー and 々 are Japanese.
-_UNSPACED_SCRIPTS = (
-    "Han Hiragana Katakana Bopomofo Hangul Yi Thai Lao Khmer Myanmar Tibetan Tai_Tham Tai_Le "
-    "New_Tai_Lue Tai_Viet Javanese Balinese"
-).split()
+_UNSPACED_SCRIPTS = [
+    "Han",
+    "Hiragana",
+    "Katakana",
+    "Bopomofo",
+    "Hangul",
+    "Yi",
+    "Thai",
+    "Lao",
+    "Khmer",
+    "Myanmar",
+    "Tibetan",
+    "Tai_Tham",
+    "Tai_Le",
+    "New_Tai_Lue",
+    "Tai_Viet",
+    "Javanese",
+    "Balinese",
+]
 # A letter, mark or digit of any other script (Latin, Cyrillic, Greek, Arabic, Devanagari…:
 # Unicode's `\w`, unlike JavaScript's, is every script's), where a key's edge must be a
 # word's: "магия" is not in "магиями", nor "μαγεία" in "μαγείας".
