@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import re
 import unicodedata
 from collections.abc import Callable, Collection, Sequence
@@ -159,6 +160,34 @@ class Lore:
 
     def block(self) -> str:
         return "\n".join([self.heading, *self.entries])
+
+
+def said_lately(earlier: Sequence[PastTurn], heard: Sequence[HeardLine], text: str) -> list[str]:
+    """What was said, oldest first, as a lorebook's scan depth counts messages from the
+    end of the chat: the conversation's earlier messages and the room's lines (each one
+    message), in the order the worker stored or heard them, then the new message. Those
+    are what `fit_prompt` is given; it keeps the newest first, so within a scan depth of a
+    few messages only one too long for the window is searched but not shown.
+
+    The summary (`Recalled`) is not among them: it retells every subject the conversation
+    ever had, so a key named once would call its entry up for good and crowd out those of
+    what is said now; and she writes it, so an entry once told, which it then repeats,
+    would keep itself told."""
+    both: tuple[Sequence[_Said], ...] = (earlier, heard)
+    said = heapq.merge(*both, key=_said_at)  # each already oldest first
+    return [*(line.content for line in said), text]
+
+
+class _Said(Protocol):
+    @property
+    def content(self) -> str: ...
+
+
+def _said_at(said: _Said) -> float:
+    """When a stored message or a room line came (the worker's clock, for both); a
+    client's own turns carry no time, and come with no room lines."""
+    at = getattr(said, "created_at", 0.0)
+    return float(at) if isinstance(at, int | float) else 0.0
 
 
 @dataclass(frozen=True)
