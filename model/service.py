@@ -657,15 +657,16 @@ class ChatService:
     async def _called_up_lore(
         self, request: ChatRequest, so_far: SoFar, room: Room | None, text: str
     ) -> Lore | None:
-        """The card's keyword lorebook entries whose keys are in the latest messages her
-        prompt is made of: the conversation's and, in a group, the room's lines, in the
-        order they were said (`said_lately`); none for a client's own character. Found off
-        the event loop: a lorebook of hundreds of keys is searched in every message."""
+        """The card's lorebook entries told in the chat: those whose keys are in the latest
+        messages her prompt is made of (the conversation's and, in a group, the room's
+        lines, in the order they were said: `said_lately`), and the constant ones at a
+        depth; none for a client's own character. Found off the event loop: a lorebook of
+        hundreds of keys is searched in every message."""
         if request.system_prompt or not self.persona.keyword_lore:
             return None
         recent = said_lately(so_far.earlier, room.lines if room else (), text)
-        entries = await asyncio.to_thread(self.persona.called_up_lore, recent)
-        return Lore(entries, self.lore_heading) if entries else None
+        told = await asyncio.to_thread(self.persona.called_up_lore, recent)
+        return Lore.placed(told, self.lore_heading) if told else None
 
     async def _fit_and_generate(
         self,
