@@ -51,6 +51,7 @@ from model.character.prompt import (
     check_room,
     clean_reply,
     fit_prompt,
+    said_lately,
 )
 from model.engines import create_engine
 from model.engines.base import (
@@ -596,7 +597,7 @@ class ChatService:
         with memory_step("read"):
             so_far = replace(await self._conversation_so_far(scope, request), edits_seen=edits_seen)
             room = await self._room_context(request)
-        lore = await self._called_up_lore(request, so_far, text)
+        lore = await self._called_up_lore(request, so_far, room, text)
         limits = RowLimits(request.max_new_tokens or 0, tuple(request.stop))
         # Room for this reply's own cap only: a client asking for a short reply keeps
         # more of its conversation (the engines keep each batch within the window).
@@ -654,15 +655,19 @@ class ChatService:
             history_cap=self.settings.memory.max_history_tokens,
         )
 
-    async def _called_up_lore(self, request: ChatRequest, so_far: SoFar, text: str) -> Lore | None:
-        """The card's keyword lorebook entries whose keys are in the conversation's latest
-        messages (the new one included); none for a client's own character. Found off the
-        event loop: a lorebook of hundreds of keys is searched in every message."""
+    async def _called_up_lore(
+        self, request: ChatRequest, so_far: SoFar, room: Room | None, text: str
+    ) -> Lore | None:
+        """The card's lorebook entries told in the chat: those whose keys are in the latest
+        messages her prompt is made of (the conversation's and, in a group, the room's
+        lines, in the order they were said: `said_lately`), and the constant ones at a
+        depth; none for a client's own character. Found off the event loop: a lorebook of
+        hundreds of keys is searched in every message."""
         if request.system_prompt or not self.persona.keyword_lore:
             return None
-        recent = [*(turn.content for turn in so_far.earlier), text]
-        entries = await asyncio.to_thread(self.persona.called_up_lore, recent)
-        return Lore(entries, self.lore_heading) if entries else None
+        recent = said_lately(so_far.earlier, room.lines if room else (), text)
+        told = await asyncio.to_thread(self.persona.called_up_lore, recent)
+        return Lore.placed(told, self.lore_heading) if told else None
 
     async def _fit_and_generate(
         self,

@@ -4,11 +4,14 @@ and examples: what of them goes into her prompt, and which are not used.
 The system prompt is the same for every message and every user (its KV states are
 cached), so only what never changes goes there:
 - `character_book`'s enabled `constant` entries (by `insertion_order`) are background
-  facts in the system prompt, at most LORE_BUDGET_CHARS characters of them;
+  facts in the system prompt, before the card's description or after it as SillyTavern's
+  `position` says, at most LORE_BUDGET_CHARS characters of them;
 - its enabled keyword entries (`keys`, and `secondary_keys` where `selective`) are not:
   an entry whose key is in the conversation's last `scan_depth` messages is told in a
-  note before the new message (`called_up`), at most LORE_BUDGET_CHARS characters of
-  them, the highest `priority` (else `insertion_order`) first;
+  note before the new message (`called_up`), or at its depth in the chat where
+  SillyTavern's position is "@D" (so is a constant one there), at most
+  LORE_BUDGET_CHARS characters of them, the highest `priority` (else `insertion_order`)
+  first; a position ATRI has no place for is named at load (`_position_note`);
 - `extensions.depth_prompt` (the character's note SillyTavern puts N messages up the
   chat) is a section of the system prompt;
 - `alternate_greetings` are greetings beside `first_mes` (`Persona.greetings`).
@@ -20,8 +23,9 @@ import functools
 import logging
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
-from typing import Any, Literal, TypeGuard
+from typing import Any, Literal, NamedTuple, TypeGuard
 
 import regex as stoppable_re  # `re` with a timeout
 from pydantic import BaseModel, Field
@@ -37,6 +41,13 @@ LORE_BUDGET_CHARS = 2000
 # and the exchange before (SillyTavern's default, 2, forgets a subject named one
 # exchange ago).
 DEFAULT_SCAN_DEPTH = 4
+# SillyTavern's world-info positions (an entry's `extensions.position`, a world-info
+# file's `position`; a card's own `position` names the first two): where its text goes.
+BEFORE_CHAR, AFTER_CHAR, AN_TOP, AN_BOTTOM, AT_DEPTH, EM_TOP, EM_BOTTOM, OUTLET = range(8)
+# How many messages up the chat SillyTavern puts an "@D" entry that gives no depth.
+DEFAULT_INSERTION_DEPTH = 4
+# SillyTavern's `extensions.role` of an entry at a depth that is her own message.
+ASSISTANT_ROLE = 2
 # SillyTavern's `extensions.selectiveLogic`: how `secondary_keys` narrow an entry down.
 _SELECTIVE_LOGIC: dict[object, Literal["and_any", "not_all", "not_any", "and_all"]] = {
     0: "and_any",
@@ -53,22 +64,43 @@ _UNESCAPED_SLASH = re.compile(r"(^|[^\\])/")
 # as `(a+)+$` backtracks for minutes on a member's "aaaa…b", holding a worker thread; past
 # this it matches nothing (`regex`, unlike `re`, can stop a search).
 KEY_SEARCH_SECONDS = 0.05
-# A letter or digit of a script that puts spaces between words, where a key's edge must be
-# a word's. Chinese, Japanese, Thai… have no spaces, and Korean joins particles to the
-# noun ("마법을"): there a key is found inside a sentence, as SillyTavern finds it (its
-# word boundary, JavaScript's ASCII `\W`, is any of their characters).
-_SPACED_WORD_CHAR = (
-    r"[^\W\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]"
-)
+# Scripts written without spaces between words (Chinese, Japanese, Thai, Tibetan…), and
+# Korean, which joins particles to the noun ("마법을"): there a key is found inside a
+# sentence, as SillyTavern finds it (its word boundary, JavaScript's ASCII `\W`, is any of
+# their characters). Matched by script extension, so Japanese's ー and 々 are Japanese.
+_UNSPACED_SCRIPTS = [
+    "Han",
+    "Hiragana",
+    "Katakana",
+    "Bopomofo",
+    "Hangul",
+    "Yi",
+    "Thai",
+    "Lao",
+    "Khmer",
+    "Myanmar",
+    "Tibetan",
+    "Tai_Tham",
+    "Tai_Le",
+    "New_Tai_Lue",
+    "Tai_Viet",
+    "Javanese",
+    "Balinese",
+]
+# A letter, mark or digit of any other script (Latin, Cyrillic, Greek, Arabic, Devanagari…:
+# Unicode's `\w`, unlike JavaScript's, is every script's), where a key's edge must be a
+# word's: "магия" is not in "магиями", nor "μαγεία" in "μαγείας".
+_SPACED_WORD_CHAR = r"[^\W" + "".join(rf"\p{{scx={s}}}" for s in _UNSPACED_SCRIPTS) + "]"
 _SPACED_WORD = stoppable_re.compile(_SPACED_WORD_CHAR)
 _slow_keys_told: set[str] = set()  # keys already named in the log (a card's own, so few)
 
 
 class KeywordEntry(BaseModel):
-    """A lorebook entry told only when one of its `keys` is in a recent message."""
+    """A lorebook entry told in the chat: when one of its `keys` is in a recent message,
+    or with every message where `constant`."""
 
     content: str
-    keys: list[str]
+    keys: list[str] = Field(default_factory=list)
     # Where `selective`: a secondary key must be there too (`logic` says how).
     secondary_keys: list[str] = Field(default_factory=list)
     logic: Literal["and_any", "not_all", "not_any", "and_all"] = "and_any"
@@ -79,10 +111,17 @@ class KeywordEntry(BaseModel):
     insertion_order: float = 0  # lower: told earlier in the note
     priority: float | None = None  # over the budget, the lowest goes first
     scan_depth: int | None = Field(default=None, ge=1)  # its own, over the book's
+    # SillyTavern's "@D": told this many messages up the chat (0: after the new message,
+    # 1: right before it). None: in the note before the new message, where the entries
+    # SillyTavern puts before or after the card go (the system prompt never changes).
+    depth: int | None = Field(default=None, ge=0)
+    constant: bool = False  # told with every message (a constant entry at a depth)
 
     def is_called_up(self, scanned: str) -> bool:
-        """Whether a key of it is in `scanned` (the messages its scan depth reaches),
-        and its secondary keys agree."""
+        """Whether it is `constant` or a key of it is in `scanned` (the messages its
+        scan depth reaches, composed: `called_up`), and its secondary keys agree."""
+        if self.constant:
+            return True
         if not any(self._found(key, scanned) for key in self.keys):
             return False
         if not self.secondary_keys:
@@ -120,8 +159,9 @@ def _key_pattern(
 ) -> stoppable_re.Pattern[str] | None:
     """What a key matches: the regular expression it is where written /pattern/flags, as
     SillyTavern reads keys (its flags alone say the case), else its words (in any case
-    unless `case_sensitive`; only as whole words where `whole_words`). A pattern that is
-    not valid matches nothing."""
+    unless `case_sensitive`, "Straße" as "STRASSE" too; only as whole words where
+    `whole_words`), composed as the text searched is (`called_up`). A pattern that is not
+    valid matches nothing."""
     key = key.strip()
     slashed = slashed_regex(key)
     if slashed:
@@ -129,8 +169,9 @@ def _key_pattern(
     elif not key:
         return None
     else:
+        key = unicodedata.normalize("NFC", key)
         source = _whole_words(key) if whole_words else stoppable_re.escape(key)
-        flags = 0 if case_sensitive else stoppable_re.IGNORECASE
+        flags = 0 if case_sensitive else stoppable_re.IGNORECASE | stoppable_re.FULLCASE
     try:
         return stoppable_re.compile(source, flags)
     except stoppable_re.error:
@@ -171,36 +212,45 @@ def slashed_regex(key: str) -> tuple[str, int] | None:
 class Lorebook(BaseModel):
     """A card's `character_book` as ATRI uses it."""
 
-    constant: list[str] = Field(default_factory=list)  # in the system prompt
-    keyword: list[KeywordEntry] = Field(default_factory=list)  # called up by their keys
+    constant: list[str] = Field(default_factory=list)  # in the system prompt, after the card
+    before_card: list[str] = Field(default_factory=list)  # in it, before the description
+    # Told in the chat: called up by their keys, or constant at a depth.
+    keyword: list[KeywordEntry] = Field(default_factory=list)
     scan_depth: int = Field(default=DEFAULT_SCAN_DEPTH, ge=1)
 
 
 def read_lorebook(book: dict[str, Any]) -> tuple[Lorebook, list[str]]:
-    """A card's `character_book`, and a note on what became of its entries (none where
-    all are constant and fit)."""
+    """A card's `character_book`, and notes on what became of its entries (none where
+    all are constant, fit and are where SillyTavern puts them)."""
     found, unreadable = _book_entries(book.get("entries"))
     raw = [_card_entry(e) for e in found]
     readable = [e for e in raw if _readable(e)]
     unreadable += len(raw) - len(readable)
-    enabled = [e for e in readable if _enabled(e)]
+    usable = [e for e in readable if _enabled(e)]
     disabled = sum(1 for e in readable if e.get("enabled") is False or e.get("disable"))
+    # An outlet's text goes only where a {{outlet::name}} macro asks for it: none here.
+    enabled = [e for e in usable if _position(e) != OUTLET]
     # Constant entries are always in SillyTavern's prompt: they come first. An entry with
     # no key, which no message could call up, is background after them, as it was.
     constant = sorted(
-        (e for e in enabled if _is_constant(e)), key=lambda e: (not e.get("constant"), _order(e))
+        (e for e in enabled if _is_constant(e) and _position(e) != AT_DEPTH),
+        key=lambda e: (not e.get("constant"), _order(e)),
     )
-    kept = _within_budget([e["content"].strip() for e in constant])
-    keyword = [_keyword_entry(e) for e in enabled if not _is_constant(e)]
+    kept = _within_budget(constant)
+    keyword = [
+        _keyword_entry(e) for e in enabled if not _is_constant(e) or _position(e) == AT_DEPTH
+    ]
     # One longer than the whole budget could never be told.
     keyword_kept = [e for e in keyword if len(e.content) <= LORE_BUDGET_CHARS]
     lorebook = Lorebook(
-        constant=kept,
+        constant=[e["content"].strip() for e in kept if _position(e) != BEFORE_CHAR],
+        before_card=[e["content"].strip() for e in kept if _position(e) == BEFORE_CHAR],
         keyword=keyword_kept,
         scan_depth=_depth(_plain(book.get("scan_depth"))) or DEFAULT_SCAN_DEPTH,
     )
     left_out = len(constant) - len(kept) + len(keyword) - len(keyword_kept)
-    return lorebook, _book_note(lorebook, disabled, left_out, unreadable)
+    notes = _book_note(lorebook, disabled, left_out, unreadable)
+    return lorebook, notes + _position_note(usable)
 
 
 def _book_entries(entries: object) -> tuple[list[dict[str, Any]], int]:
@@ -222,6 +272,8 @@ _WORLD_INFO_EXTENSIONS = {
     "scanDepth": "scan_depth",
     "caseSensitive": "case_sensitive",
     "matchWholeWords": "match_whole_words",
+    "depth": "depth",
+    "role": "role",
 }
 
 
@@ -234,8 +286,9 @@ _FLAGS_AND_NUMBERS = (
     "case_sensitive",
     "insertion_order",
     "priority",
+    "position",  # a number in a world-info file ("before_char" in a card: kept)
 )
-_EXTENSION_FLAGS_AND_NUMBERS = tuple(_WORLD_INFO_EXTENSIONS.values())
+_EXTENSION_FLAGS_AND_NUMBERS = (*_WORLD_INFO_EXTENSIONS.values(), "position")
 
 
 def _card_entry(entry: dict[str, Any]) -> dict[str, Any]:
@@ -290,10 +343,29 @@ def _is_constant(entry: dict[str, Any]) -> bool:
     return bool(entry.get("constant")) or not has_keys
 
 
+def _position(entry: dict[str, Any]) -> int:
+    """Where SillyTavern puts an entry (`BEFORE_CHAR`…`OUTLET`; -1 for a number it has
+    no place for): its `extensions.position`, else a world-info file's number, else the
+    card's `position` ("before_char"; "after_char" or none is after, as SillyTavern
+    imports a card)."""
+    found = entry.get("extensions")
+    ext: dict[str, Any] = found if isinstance(found, dict) else {}
+    for value in (ext.get("position"), entry.get("position")):
+        if _is_number(value):
+            return int(value) if value in range(OUTLET + 1) else -1
+    return BEFORE_CHAR if entry.get("position") == "before_char" else AFTER_CHAR
+
+
+def _insertion_depth(entry: dict[str, Any]) -> int:
+    """How many messages up the chat SillyTavern puts an "@D" entry."""
+    depth = entry["extensions"].get("depth")
+    return int(depth) if _is_number(depth) and depth >= 0 else DEFAULT_INSERTION_DEPTH
+
+
 def _keyword_entry(entry: dict[str, Any]) -> KeywordEntry:
-    """An entry with keys as ATRI reads it: the V2/V3 fields, and SillyTavern's own
-    (`extensions.selectiveLogic`, `case_sensitive`, `match_whole_words`, `scan_depth`)
-    where the card's fields do not say."""
+    """An entry told in the chat as ATRI reads it: the V2/V3 fields, and SillyTavern's
+    own (`extensions.selectiveLogic`, `case_sensitive`, `match_whole_words`,
+    `scan_depth`, `position` and `depth`) where the card's fields do not say."""
     found = entry.get("extensions")
     ext: dict[str, Any] = found if isinstance(found, dict) else {}
     # The V2 spec: secondary keys are ignored unless `selective` is true.
@@ -311,6 +383,8 @@ def _keyword_entry(entry: dict[str, Any]) -> KeywordEntry:
         insertion_order=_order(entry),
         priority=entry["priority"] if _is_number(entry.get("priority")) else None,
         scan_depth=_depth(ext.get("scan_depth")),
+        depth=_insertion_depth(entry) if _position(entry) == AT_DEPTH else None,
+        constant=_is_constant(entry),
     )
 
 
@@ -323,14 +397,16 @@ def _strings(value: object) -> list[str]:
     return [v for v in value if isinstance(v, str) and v.strip()] if isinstance(value, list) else []
 
 
-def _within_budget(contents: list[str]) -> list[str]:
-    """The contents, in order, that fit LORE_BUDGET_CHARS; one that does not is passed over."""
-    kept: list[str] = []
+def _within_budget(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries, in order, whose contents fit LORE_BUDGET_CHARS; one that does not is
+    passed over."""
+    kept: list[dict[str, Any]] = []
     used = 0
-    for content in contents:
-        if used + len(content) <= LORE_BUDGET_CHARS:
-            kept.append(content)
-            used += len(content)
+    for entry in entries:
+        size = len(entry["content"].strip())
+        if used + size <= LORE_BUDGET_CHARS:
+            kept.append(entry)
+            used += size
     return kept
 
 
@@ -338,11 +414,21 @@ def _book_note(book: Lorebook, disabled: int, left_out: int, unreadable: int) ->
     """What became of the lorebook's entries, said at start and by `atri persona show`."""
     if not (book.keyword or disabled or left_out or unreadable):
         return []
-    parts = [f"{_entries(len(book.constant))} always in the system prompt"]
-    if book.keyword:
+    parts = [f"{_entries(len(book.constant) + len(book.before_card))} always in the system prompt"]
+    always = [e for e in book.keyword if e.constant]
+    keyed = [e for e in book.keyword if not e.constant]
+    if always:
+        parts.append(f"{_entries(len(always))} always told in the chat, at a depth")
+    if keyed:
+        deep = sum(1 for e in keyed if e.depth is not None)
         parts.append(
-            f"{_entries(len(book.keyword))} with keys, told where one is in the last "
+            f"{_entries(len(keyed))} with keys, told where one is in the last "
             f"{book.scan_depth} messages"
+            + (
+                f" ({deep} of them at a depth in the chat, the others before the new message)"
+                if deep
+                else ""
+            )
         )
     if disabled:
         parts.append(f"{_entries(disabled)} disabled")
@@ -359,20 +445,69 @@ def _book_note(book: Lorebook, disabled: int, left_out: int, unreadable: int) ->
     return ["character_book: " + "; ".join(parts)]
 
 
+def _position_note(entries: list[dict[str, Any]]) -> list[str]:
+    """The entries SillyTavern would put where ATRI has no place for them, said once at
+    load (and by `atri persona show`), not left to be found missing in the chats."""
+    constant = [e for e in entries if _is_constant(e)]
+    moved = {
+        "at the Author's Note, which ATRI has none of": sum(
+            1 for e in entries if _position(e) in (AN_TOP, AN_BOTTOM)
+        ),
+        "after the example messages": sum(1 for e in constant if _position(e) == EM_BOTTOM),
+        "at a position SillyTavern does not have": sum(1 for e in entries if _position(e) < 0),
+    }
+    outlets = sum(1 for e in entries if _position(e) == OUTLET)
+    as_hers = sum(
+        1
+        for e in entries
+        if _position(e) == AT_DEPTH and e["extensions"].get("role") == ASSISTANT_ROLE
+    )
+    parts = []
+    if sum(moved.values()):
+        where = ", ".join(f"{count} {place}" for place, count in moved.items() if count)
+        parts.append(
+            f"{_entries(sum(moved.values()))} placed as if after the card ({where}): "
+            "constant ones in the system prompt, the others in the note before the new message"
+        )
+    if outlets:
+        parts.append(
+            f"{_entries(outlets)} not used (an outlet, whose text only a {{{{outlet::name}}}} "
+            "macro places, and ATRI fills none)"
+        )
+    if as_hers:
+        parts.append(
+            f"{_entries(as_hers)} at a depth as her own message (role assistant) told as a "
+            "note in a user's turn, not as her words"
+        )
+    return ["character_book position: " + "; ".join(parts)] if parts else []
+
+
 def _entries(count: int) -> str:
     return f"{count} {'entry' if count == 1 else 'entries'}"
 
 
-def called_up(entries: Sequence[KeywordEntry], recent: Sequence[str], book_depth: int) -> list[str]:
-    """The contents of the entries whose keys are in `recent` (the conversation's
-    messages, oldest first, the new one last), at most LORE_BUDGET_CHARS characters of
-    them: the highest `priority` (else `insertion_order`) kept first, as the V2 and V3
-    specs drop the lowest first; told by `insertion_order`."""
+class Told(NamedTuple):
+    """An entry told with a message (`called_up`): its text, and where in the chat."""
+
+    content: str
+    depth: int | None = None  # SillyTavern's "@D"; None: the note before the new message
+
+
+def called_up(
+    entries: Sequence[KeywordEntry], recent: Sequence[str], book_depth: int
+) -> list[Told]:
+    """The entries told with a message: those whose keys are in `recent` (the messages
+    her prompt is made of, oldest first, the new one last) and the constant ones, at
+    most LORE_BUDGET_CHARS characters of them: the highest `priority` (else
+    `insertion_order`) kept first, as the V2 and V3 specs drop the lowest first; told by
+    `insertion_order`."""
     scanned: dict[int, str] = {}  # the last messages, per scan depth: joined once
 
     def last(depth: int) -> str:
+        # Composed (NFC), as keys are: an "é" or a Hangul syllable typed as a letter and
+        # its combining marks (some keyboards, a pasted macOS file name) is the same text.
         if depth not in scanned:
-            scanned[depth] = "\n\n".join(recent[-depth:])
+            scanned[depth] = unicodedata.normalize("NFC", "\n\n".join(recent[-depth:]))
         return scanned[depth]
 
     found = [e for e in entries if e.is_called_up(last(e.scan_depth or book_depth))]
@@ -387,7 +522,7 @@ def called_up(entries: Sequence[KeywordEntry], recent: Sequence[str], book_depth
             kept.add(i)
             used += len(found[i].content)
     told = sorted(kept, key=lambda i: found[i].insertion_order)
-    return [found[i].content for i in told]
+    return [Told(found[i].content, found[i].depth) for i in told]
 
 
 def _enabled(entry: object) -> bool:

@@ -30,9 +30,13 @@ from atri.errors import UserError
 from atri.text_files import NotUtf8Error, decode_hand_written
 from model.character.card_examples import ExampleTurn, parse_mes_example
 from model.character.card_fields import (
+    AFTER_CHAR,
+    AT_DEPTH,
+    BEFORE_CHAR,
     DEFAULT_SCAN_DEPTH,
     SELECTIVE_LOGIC_IDS,
     KeywordEntry,
+    Told,
     alternate_greetings,
     called_up,
     depth_prompt_text,
@@ -227,8 +231,11 @@ class Persona(BaseModel):
     # sentence, which `{{original}}` in it stands for.
     card_system_prompt: str = ""
     lore: list[str] = Field(default_factory=list)  # background facts (its lorebook)
+    # Background facts SillyTavern puts before the card's description (`before_char`).
+    lore_before_card: list[str] = Field(default_factory=list)
     # Lorebook entries told only when a key of theirs is in the last `lore_scan_depth`
-    # messages: a note before the new message, never the system prompt (`called_up_lore`).
+    # messages (or always, where `constant`): in the chat, never the system prompt
+    # (`called_up_lore`).
     keyword_lore: list[KeywordEntry] = Field(default_factory=list)
     lore_scan_depth: int = Field(default=DEFAULT_SCAN_DEPTH, ge=1)
     character_note: str = ""  # its extensions.depth_prompt
@@ -284,6 +291,7 @@ class Persona(BaseModel):
             intro = self.fill(self.card_system_prompt.replace("{{original}}", intro), user_name)
         parts = [intro]
         for title, body in (
+            (frame.background, "\n".join(self.lore_before_card)),
             (frame.character, self.description),
             (frame.personality, self.personality),
             (frame.scenario, self.scenario),
@@ -350,12 +358,13 @@ class Persona(BaseModel):
         )
         return template.replace("{{char}}", self.name).strip()
 
-    def called_up_lore(self, recent: Sequence[str]) -> list[str]:
-        """The keyword lorebook entries whose keys are in `recent` (the conversation's
-        messages, oldest first, the new one last), her name filled in and `{{user}}`
-        kept, as the system prompt keeps it."""
+    def called_up_lore(self, recent: Sequence[str]) -> list[Told]:
+        """The lorebook entries told with a message: those whose keys are in `recent` (the
+        messages her prompt is made of, oldest first, the new one last) and the constant
+        ones at a depth, her name filled in and `{{user}}` kept, as the system prompt
+        keeps it."""
         entries = called_up(self.keyword_lore, recent, self.lore_scan_depth)
-        return [self.fill(entry, "{{user}}") for entry in entries]
+        return [entry._replace(content=self.fill(entry.content, "{{user}}")) for entry in entries]
 
     @property
     def greetings(self) -> list[str]:
@@ -416,11 +425,16 @@ class Persona(BaseModel):
         }
 
     def _character_book(self) -> dict[str, Any]:
-        """The background facts as a lorebook of constant entries, in their order, then
-        the keyword entries as SillyTavern writes them."""
-        if not (self.lore or self.keyword_lore):
+        """The background facts as a lorebook of constant entries, in their order (those
+        before the card first), then the entries told in the chat as SillyTavern writes
+        them."""
+        if not (self.lore_before_card or self.lore or self.keyword_lore):
             return {}
-        constant = [
+        facts = [
+            *((fact, BEFORE_CHAR) for fact in self.lore_before_card),
+            *((fact, AFTER_CHAR) for fact in self.lore),
+        ]
+        constant: list[dict[str, Any]] = [
             {
                 "id": i,
                 "keys": [],
@@ -428,9 +442,10 @@ class Persona(BaseModel):
                 "enabled": True,
                 "insertion_order": i,
                 "constant": True,
-                "extensions": {},
+                "position": "before_char" if position == BEFORE_CHAR else "after_char",
+                "extensions": {"position": position},
             }
-            for i, fact in enumerate(self.lore)
+            for i, (fact, position) in enumerate(facts)
         ]
         keyword = [
             _keyword_entry_v2(entry, len(constant) + i) for i, entry in enumerate(self.keyword_lore)
@@ -495,6 +510,7 @@ class Persona(BaseModel):
             example_dialogue=parse_mes_example(text["mes_example"], [name, *aliases]),
             card_system_prompt=text["system_prompt"],
             lore=book.constant,
+            lore_before_card=book.before_card,
             keyword_lore=book.keyword,
             lore_scan_depth=book.scan_depth,
             character_note=depth_prompt_text(
@@ -516,9 +532,12 @@ def _keyword_entry_v2(entry: KeywordEntry, entry_id: int) -> dict[str, Any]:
     extensions: dict[str, Any] = {
         "selectiveLogic": SELECTIVE_LOGIC_IDS[entry.logic],
         "match_whole_words": entry.whole_words,
+        "position": AFTER_CHAR if entry.depth is None else AT_DEPTH,
     }
     if entry.scan_depth is not None:
         extensions["scan_depth"] = entry.scan_depth
+    if entry.depth is not None:
+        extensions |= {"depth": entry.depth, "role": 0}  # a system note, as SillyTavern's default
     return {
         "id": entry_id,
         "keys": entry.keys,
@@ -527,7 +546,8 @@ def _keyword_entry_v2(entry: KeywordEntry, entry_id: int) -> dict[str, Any]:
         "content": entry.content,
         "enabled": True,
         "insertion_order": entry.insertion_order,
-        "constant": False,
+        "constant": entry.constant,
+        "position": "after_char",
         "case_sensitive": entry.case_sensitive,
         # SillyTavern reads /pattern/flags keys whatever this says; RisuAI only where it is true.
         "use_regex": any(slashed_regex(k) for k in [*entry.keys, *entry.secondary_keys]),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import heapq
 import re
 import unicodedata
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from atri.errors import UserError
@@ -150,15 +151,65 @@ class Recalled:
 
 @dataclass(frozen=True)
 class Lore:
-    """The card's keyword lorebook entries that recent messages called up
-    (`Persona.called_up_lore`): a note right before the new message, so the system
-    prompt, shared and cached, stays the same text."""
+    """The card's lorebook entries told with this message (`Persona.called_up_lore`), in
+    the chat, so the system prompt, shared and cached, stays the same text: `entries` in
+    a note right before the new message, and those SillyTavern puts at a depth ("@D") in
+    a note that many messages up the chat (`at_depth`)."""
 
     entries: Sequence[str]
     heading: str = LORE_HEADINGS["zh"]
+    at_depth: Mapping[int, Sequence[str]] = field(default_factory=dict)
+
+    @classmethod
+    def placed(cls, told: Iterable[tuple[str, int | None]], heading: str) -> Lore:
+        """The entries told, each (content, depth); depth None or 1 is right before the
+        new message."""
+        entries: list[str] = []
+        at_depth: dict[int, list[str]] = {}
+        for content, depth in told:
+            if depth is None or depth == 1:
+                entries.append(content)
+            else:
+                at_depth.setdefault(depth, []).append(content)
+        return cls(entries, heading, at_depth)
 
     def block(self) -> str:
+        """The note right before the new message."""
         return "\n".join([self.heading, *self.entries])
+
+    def notes(self) -> dict[int, str]:
+        """Each note by its depth (1: right before the new message)."""
+        found = {depth: list(entries) for depth, entries in self.at_depth.items()}
+        found[1] = [*self.entries, *found.get(1, ())]
+        return {depth: "\n".join([self.heading, *found[depth]]) for depth in found if found[depth]}
+
+
+def said_lately(earlier: Sequence[PastTurn], heard: Sequence[HeardLine], text: str) -> list[str]:
+    """What was said, oldest first, as a lorebook's scan depth counts messages from the
+    end of the chat: the conversation's earlier messages and the room's lines (each one
+    message), in the order the worker stored or heard them, then the new message. Those
+    are what `fit_prompt` is given; it keeps the newest first, so within a scan depth of a
+    few messages only one too long for the window is searched but not shown.
+
+    The summary (`Recalled`) is not among them: it retells every subject the conversation
+    ever had, so a key named once would call its entry up for good and crowd out those of
+    what is said now; and she writes it, so an entry once told, which it then repeats,
+    would keep itself told."""
+    both: tuple[Sequence[_Said], ...] = (earlier, heard)
+    said = heapq.merge(*both, key=_said_at)  # each already oldest first
+    return [*(line.content for line in said), text]
+
+
+class _Said(Protocol):
+    @property
+    def content(self) -> str: ...
+
+
+def _said_at(said: _Said) -> float:
+    """When a stored message or a room line came (the worker's clock, for both); a
+    client's own turns carry no time, and come with no room lines."""
+    at = getattr(said, "created_at", 0.0)
+    return float(at) if isinstance(at, int | float) else 0.0
 
 
 @dataclass(frozen=True)
@@ -187,7 +238,7 @@ class FittedPrompt:
     message_cut: bool  # the new message itself was too long and lost its start
     room_lines: int = 0  # room lines shown
     summary_shown: bool = False  # the summary led the history
-    lore_shown: bool = False  # the called-up lorebook entries led the new message
+    lore_shown: bool = False  # a note of lorebook entries is in the chat
 
 
 class PromptTooLong(UserError):
@@ -366,9 +417,10 @@ def fit_prompt(
     whose name reads as one of `her_names` is named with their id. A speaker's label
     ends in `colon`, the one of the language she speaks.
 
-    The lorebook entries recent messages called up (`lore`) lead the new message, after
-    the room lines; they go in whole, before room lines and the summary take their
-    shares, where they fit beside the newest exchange, or not at all.
+    The lorebook entries told with the message (`lore`) lead it, after the room lines,
+    and those at a depth are that many messages up the chat (`_with_notes`); each note
+    goes in whole, before room lines and the summary take their shares, where it fits
+    beside the newest exchange, or not at all.
     """
     labels, display_name, shared_scope = _name_people(
         room_context, user_id, display_name, shared_scope, earlier, her_names
@@ -381,7 +433,7 @@ def fit_prompt(
     # is kept before room lines and the summary take their shares, where it fits at all.
     known: dict[str, int] = {}  # the newest exchange's counts, not counted twice
     newest = _newest_exchange_tokens(earlier, shared_scope, labels, budget, count, known, colon)
-    lore_block, lore_used = _fit_lore(lore, budget, count, newest)
+    lore_notes, lore_used = _fit_lore(lore, budget, count, newest)
     budget -= lore_used
     room_said, room_used = _fit_room_lines(room_context, labels, count, budget, newest, colon)
     budget -= room_used
@@ -392,12 +444,7 @@ def fit_prompt(
     )
     return FittedPrompt(
         messages=_assemble(
-            system_prompt,
-            history,
-            _led_by(lore_block, new.content),
-            room_context,
-            room_said,
-            summary_block,
+            system_prompt, history, new.content, room_context, room_said, summary_block, lore_notes
         ),
         text=new.text,
         prompt_tokens=system_tokens
@@ -411,7 +458,7 @@ def fit_prompt(
         message_cut=new.cut,
         room_lines=len(room_said),
         summary_shown=bool(summary_block),
-        lore_shown=bool(lore_block),
+        lore_shown=bool(lore_notes),
     )
 
 
@@ -563,22 +610,49 @@ def _fit_summary(
 
 def _fit_lore(
     lore: Lore | None, budget: int, count: Callable[[str], int], kept: int = 0
-) -> tuple[str, int]:
-    """The lorebook note and its tokens: whole, where it fits what `kept` tokens (the
-    newest exchange) leave of `budget`; else nothing (half an entry would mislead)."""
-    if lore is None or not lore.entries:
-        return "", 0
-    block = lore.block()
-    room = budget - kept - 1  # 1: the line after it
-    if room <= 0 or len(block) > room * MAX_CHARS_PER_TOKEN:
-        return "", 0
-    tokens = count(block) + 1
-    return (block, tokens) if tokens <= budget - kept else ("", 0)
+) -> tuple[dict[int, str], int]:
+    """The lorebook notes shown, by depth, and their tokens: each whole, where it fits
+    what `kept` tokens (the newest exchange) and the notes before it leave of `budget`;
+    else left out (half an entry would mislead). The note right before the new message
+    is fitted first, then the others nearest the end first."""
+    if lore is None:
+        return {}, 0
+    shown: dict[int, str] = {}
+    used = 0
+    for depth, block in sorted(lore.notes().items(), key=lambda note: (note[0] != 1, note[0])):
+        left = budget - kept - used
+        if left - 1 <= 0 or len(block) > (left - 1) * MAX_CHARS_PER_TOKEN:  # 1: the line after
+            continue
+        tokens = count(block) + 1
+        if tokens <= left:
+            shown[depth] = block
+            used += tokens
+    return shown, used
 
 
-def _led_by(block: str, message: str) -> str:
-    """`message` with `block` (a note for it) before it, where there is one."""
-    return f"{block}\n\n{message}" if block else message
+def _with_notes(turns: ChatMessages, notes: Mapping[int, str]) -> ChatMessages:
+    """The chat's turns (the new message last) with each lorebook note where its depth
+    puts it, as SillyTavern counts it: that many turns after it (0: after the new
+    message, 1: right before it). A note joins a user's turn, before its text or after
+    it, whichever is at that point: a chat template takes no message of its own between
+    turns, and her turns stay her words. Deeper than the turns shown, it leads the first
+    user's turn shown."""
+    leads: dict[int, list[str]] = {}
+    ends: dict[int, list[str]] = {}
+    last = len(turns)
+    for depth in sorted(notes, reverse=True):  # the deepest first: earliest in the text
+        at = max(last - depth, 0)  # the note goes before turns[at] (after them all: `last`)
+        if at < last and turns[at]["role"] == "user":
+            leads.setdefault(at, []).append(notes[depth])
+        elif at > 0 and turns[at - 1]["role"] == "user":
+            ends.setdefault(at - 1, []).append(notes[depth])
+        else:
+            user = next((i for i in range(at, last) if turns[i]["role"] == "user"), last - 1)
+            leads.setdefault(user, []).append(notes[depth])
+    return [
+        {**turn, "content": "\n\n".join([*leads.get(i, ()), turn["content"], *ends.get(i, ())])}
+        for i, turn in enumerate(turns)
+    ]
 
 
 def _newest_exchange_tokens(
@@ -648,9 +722,14 @@ def _assemble(
     room_context: Room | None,
     room_said: list[str],
     summary_block: str,
+    lore_notes: Mapping[int, str] | None = None,
 ) -> ChatMessages:
     """The chat messages: system prompt, history, and the new message led by the room
-    lines; the summary opens the first user message shown, or else the new one."""
+    lines; the lorebook notes where their depths put them, inside these; the summary
+    opens the first user message shown, or else the new one."""
+    if lore_notes:
+        *history, last = _with_notes([*history, {"role": "user", "content": message}], lore_notes)
+        message = last["content"]
     if room_said and room_context is not None:
         message = "\n".join([room_context.heading, *room_said]) + "\n\n" + message
     if summary_block and history and history[0]["role"] == "user":

@@ -41,7 +41,7 @@ def card(tmp_path: Path, book: dict[str, Any] | list[Any]) -> Persona:
 
 
 def told(persona: Persona, *messages: str) -> list[str]:
-    return persona.called_up_lore(list(messages))
+    return [entry.content for entry in persona.called_up_lore(list(messages))]
 
 
 def test_a_sillytavern_export_keys_are_words_though_use_regex_is_true(tmp_path: Path) -> None:

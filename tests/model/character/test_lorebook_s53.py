@@ -40,7 +40,7 @@ def card(tmp_path: Path, entries: list[dict[str, Any]], **fields: Any) -> Person
 
 
 def told(persona: Persona, *messages: str) -> list[str]:
-    return persona.called_up_lore(list(messages))
+    return [entry.content for entry in persona.called_up_lore(list(messages))]
 
 
 class RecordingEcho(EchoEngine):
@@ -235,7 +235,7 @@ def test_the_note_leads_the_message_after_the_room_lines_and_is_counted() -> Non
 
 def test_called_up_reads_keys_as_given() -> None:
     entry = KeywordEntry(content="C.", keys=["東京"])
-    assert called_up([entry], ["我去了東京。"], 4) == ["C."]
+    assert [e.content for e in called_up([entry], ["我去了東京。"], 4)] == ["C."]
 
 
 async def test_alternate_greetings_are_picked_per_conversation_and_stay(
