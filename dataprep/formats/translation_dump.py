@@ -16,7 +16,8 @@ as a line said but unusable (`Utterance.dropped`: "untranslated", or "no_origina
 it is counted, and ends the exchange it is in, as the game still shows it there.
 Lines outside the pairs (a tool's header, a comment) are no one's, and only mark a
 scene when a scene marker matches them; but a line right below a marked line goes on
-from it (an entry over two lines, or the text below a mark alone on its line).
+from it (an entry over two lines, or the text below a mark alone on its line). The
+layout is told from the first marked line on, whatever the header above it holds.
 
 Other tools' layouts: `◇N◇`/`◆N◆`; numbers in hex (`☆0000000F☆`, `☆FFFFFFFF☆`) or
 with a letter tag (`★nme00001★` names the speaker of `★txt00002★`, as `☆000000N☆` does
@@ -79,9 +80,10 @@ _MARKS = frozenset(_WHITE + _BLACK + ">;[")
 _BRACKETED = re.compile(r"^([^\S\n]*+)(;?)\[0x([0-9A-Fa-f]{1,16}+)\]", re.M)
 
 
-def _marked_brackets(text: str) -> str:
-    """A bracketed-address dump's lines as `○N○` / `●N●` lines; any other text as it is."""
-    if "[0x" not in text[:_HEAD_CHARS] or _BRACKETED.search(text[:_HEAD_CHARS]) is None:
+def _marked_brackets(text: str, head: str) -> str:
+    """A bracketed-address dump's lines as `○N○` / `●N●` lines (its `head` has one); any
+    other text as it is."""
+    if "[0x" not in head or _BRACKETED.search(head) is None:
         return text
     return _BRACKETED.sub(_to_marks, text)
 
@@ -153,8 +155,10 @@ class _Read:
 
 def _entries(text: str, options: ParseOptions) -> _Read:
     """The pairs in file order, and the other lines that are scene markers ((line, text))."""
-    text = _marked_brackets(text)
-    head = text[:_HEAD_CHARS]
+    start = _pairs_start(text)
+    text = _marked_brackets(text, text[start : start + _HEAD_CHARS])
+    # The text above `start` holds no marked line, so it is the same after the brackets.
+    head = text[start : start + _HEAD_CHARS]
     marker = options.scene_marker.match if options.scene_marker else None
     entries: list[_Pair | tuple[int, str]] = []
     append = entries.append
@@ -249,7 +253,8 @@ _NAME_FIELD = re.compile(
 )
 
 
-# How much of a file tells whether its lines have the name field.
+# How much of a file, from its first marked line, tells its layout: the brackets, the
+# width of its numbers, whether its lines have the name field.
 _HEAD_CHARS = 20_000
 # A marked line, and one with Siglus' name field: `☆00000010☆秀治☆`, `☆0000000F☆☆`.
 _MARKED_START = re.compile(
@@ -259,6 +264,21 @@ _NAME_FIELD_START = re.compile(
     rf"^[^\S\n]*+(?:>[0-9])?([{_WHITE}{_BLACK}])({_number(_USUAL_WIDTH)})\1[^{_WHITE}{_BLACK}「『“\"\n]{{0,{_NAME_MOST}}}\1",
     re.M,
 )
+
+
+# A marked line of either layout (`○N○`, `[0x…]`, `;[0x…]`).
+_ANY_MARKED_START = re.compile(
+    rf"^[^\S\n]*+(?:(?:>[0-9])?([{_WHITE}{_BLACK}])({_number(_USUAL_WIDTH)})\1|;?\[0x[0-9A-Fa-f]{{1,16}}+\])",
+    re.M,
+)
+
+
+def _pairs_start(text: str) -> int:
+    """Where the file's first marked line starts (0 where it has none): its layout is told
+    from there, not from a tool's header or a translator's notes above it, however long.
+    The search stops at that line, the file's first in most dumps."""
+    first = _ANY_MARKED_START.search(text)
+    return 0 if first is None else first.start()
 
 
 def _width(head: str) -> int:
@@ -524,14 +544,18 @@ def _names(
     return {name: counts.most_common(1)[0][0] for name, counts in seen.items()}
 
 
-# How much of a dump the note on its marks' order reads.
+# How much of a dump, from its first marked line, the note on its marks' order reads.
 _ORDER_CHARS = 200_000
 
 
 def order_note(files: list[tuple[str, str]], options: ParseOptions) -> str | None:
     """One sentence naming the dumps (name, text) read with the black mark (★) as the
     original, as they write it first in each pair, else None."""
-    names = [name for name, text in files if _entries(text[:_ORDER_CHARS], options).black_first]
+    names = []
+    for name, text in files:
+        start = _pairs_start(text)
+        if _entries(text[start : start + _ORDER_CHARS], options).black_first:
+            names.append(name)
     if not names:
         return None
     shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
