@@ -15,9 +15,9 @@ import pytest
 from atri.config import Settings
 from model.character.persona import Persona, load_persona
 from model.character.prompt import Lore, Recalled, Turn, Window, fit_prompt
-from model.engines.echo import EchoEngine
 from model.protocol import ChatRequest
 from model.service import ChatService
+from tests.model.character.test_lorebook_s53 import RecordingEcho
 
 
 def card_path(tmp_path: Path, entries: list[dict[str, Any]], **book: Any) -> Path:
@@ -92,18 +92,6 @@ def test_any_case_is_full_case_and_composed_text_matches(tmp_path: Path) -> None
 
 
 SHIP = keyed("Eden", "The Eden is {{char}}'s sunken ship.")
-
-
-class RecordingEcho(EchoEngine):
-    """The echo engine, keeping every prompt it was given."""
-
-    def __init__(self) -> None:
-        super().__init__("Aqua heard: ")
-        self.seen: list[list[dict[str, str]]] = []
-
-    async def generate(self, batch, gen, limits=None):  # type: ignore[no-untyped-def]
-        self.seen += batch
-        return await super().generate(batch, gen, limits)
 
 
 def in_group(text: str, user: str, channel: str = "g1", addressed: bool = True) -> ChatRequest:
