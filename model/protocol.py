@@ -207,6 +207,12 @@ class ChatRequest(BaseModel):
     # context (when that is on for the channel) and answers with status "heard".
     # Strict, as every flag on the wire: JSON true or false, not "yes", 1 or "off".
     addressed: StrictBool = True
+    # False: the bot could not post an answer there now (on Discord she is timed out, or
+    # lacks Send Messages): a message not addressed to her is kept as room context, and
+    # she never speaks up to it, so no generation is spent on a reply that cannot go
+    # out. No protocol version of its own: a worker from before it ignores it and speaks
+    # up as it did, and the bot's post is refused as it was.
+    may_speak_up: StrictBool = True
     # The platform's id of the message: her exchange or room line of it is found by it
     # when the message is deleted, recalled or edited (`forget_message`, `edited`).
     request_id: Text = ""

@@ -454,9 +454,11 @@ class ChatService:
     async def _hear_or_speak_up(self, request: ChatRequest, text: str, scope: str) -> Reply:
         """A heard message; where `[room] speak_up_channels` lists the channel she may
         answer it unasked (an ordinary reply), else it is kept as a room line. She
-        stays silent rather than say she is busy or failed: nobody asked her."""
+        stays silent rather than say she is busy or failed: nobody asked her. Where the
+        bot cannot post (`may_speak_up` false) it is a room line, and the speak-up's
+        cooldown and hourly cap are left for when she can."""
         room = self._room_of(request)
-        if not (room and text and request.user_id):
+        if not (room and text and request.user_id and request.may_speak_up):
             return await self._hear(request, text, scope)
         if self._in_progress >= self._capacity or self.batcher.full:
             return await self._hear(request, text, scope)

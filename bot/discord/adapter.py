@@ -599,7 +599,8 @@ async def hear(
     message: discord.Message, worker: Worker, request: ChatRequest, limits: Limits
 ) -> list[discord.Message]:
     """Room context for the worker. Nothing is posted unless the worker chose to speak
-    up (an "ok" reply with text); a failure is only logged: nobody asked her anything."""
+    up (an "ok" reply with text), which it does not where `request` says she cannot post
+    (`may_speak_up`); a failure is only logged: nobody asked her anything."""
     if not request.text:
         return []
     try:
@@ -649,7 +650,11 @@ async def answer(
             mode = await modes.mode(str(message.channel.id), str(parent or ""))
         if not should_answer(message, me_id, cfg, roles, mode):
             if should_hear(message, me_id, cfg, mode):
-                return await hear(message, worker, to_request(message, me_id, cfg), limits)
+                heard = to_request(message, me_id, cfg)
+                # No speak-up (a generation) where it could not be posted.
+                can_post = cannot_post_reason(message) is None
+                heard = heard.model_copy(update={"may_speak_up": can_post})
+                return await hear(message, worker, heard, limits)
             return []
         request = to_request(message, me_id, cfg)
         reason = cannot_post_reason(message)
@@ -658,11 +663,12 @@ async def answer(
         return []
     if reason is not None:
         # No generation (minutes on a CPU, others waiting) for an answer that cannot go
-        # out: the message is heard as any other there.
+        # out, nor for a speak-up to it: the message is heard as any other there.
         _told_cannot_post(message, reason, limits)
         if not should_hear(message, me_id, cfg, mode):
             return []
-        return await hear(message, worker, request.model_copy(update={"addressed": False}), limits)
+        heard = request.model_copy(update={"addressed": False, "may_speak_up": False})
+        return await hear(message, worker, heard, limits)
     if not request.text and not request.addressed:
         return []  # nothing to answer in a listened-to channel (e.g. no Message Content)
     # Whatever passed should_answer is for her (a mention, or a channel she answers in

@@ -579,6 +579,10 @@ async def _store_only_sent(reply: CutReply) -> None:
 waiting_replies = WaitingReplies(config.atri_resend_within_seconds, _store_only_sent)
 # Groups where an account cannot speak now (muted, removed): not answered meanwhile.
 quiet_groups = QuietGroups()
+# At an account's connect, the most groups asked whether they are muted whole, and the
+# pause before each question (see `_recheck_whole_mutes`).
+WHOLE_MUTE_CHECKS = 20
+WHOLE_MUTE_CHECK_GAP_SECONDS = 1.0
 
 
 @get_driver().on_bot_connect
@@ -773,12 +777,16 @@ async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest, counte
 
 async def hear(bot: Bot, event: GroupMessageEvent) -> None:
     """Room context for the worker. Nothing is sent to QQ unless the worker chose to speak
-    up (an "ok" reply with text); a failure is only logged: nobody asked her anything."""
+    up (an "ok" reply with text), which it does not in a group quiet for this account;
+    a failure is only logged: nobody asked her anything."""
     if not first_to_hear(bot, event):
         return  # another of ATRI's accounts passes it on
     request = chat_request(event, addressed=False, text=await spoken_text(bot, event, connections))
     if not request.text:
         return
+    if quiet_groups.quiet(str(bot.self_id), _group_id(event)):
+        # Muted, or refusing her sends: no speak-up (a generation) to be refused.
+        request = request.model_copy(update={"may_speak_up": False})
     try:
         reply = await current_worker().chat(request)
     except Exception as exc:
@@ -1123,27 +1131,72 @@ async def _on_ban(bot: Bot, event: GroupBanNoticeEvent) -> None:
 async def _whole_mute_missed(bot: Bot, group: str) -> None:
     """A first refused send there: is the whole group muted, a notice she never saw (sent
     while the bot was down: QQ groups often mute themselves each night)? Asked once per
-    run of refusals, not for each group at connect (hundreds of calls). NapCat and
-    LLOneBot report it as `group_all_shut` (-1 muted, 0 not); where no implementation
-    says, the refusals quiet the group for a while as before."""
+    run of refusals; at connect only of the groups `_recheck_whole_mutes` names. Where
+    no implementation says, the refusals quiet the group for a while as before."""
+    if await _all_shut(bot, group) and not await _admin_in(bot, int(group)):
+        quiet_groups.muted_whole(bot.self_id, group)
+        log.info(
+            "QQ: group %s is muted whole (全员禁言, begun before she saw it); account %s "
+            "does not answer there until the mute is lifted",
+            group,
+            bot.self_id,
+        )
+
+
+async def _all_shut(bot: Bot, group: str) -> bool | None:
+    """Whether the whole group is muted now, asked past the implementation's cache;
+    None when it cannot say: NapCat and LLOneBot report `group_all_shut` (-1 muted, 0
+    not), an implementation without it nothing."""
     try:
         info = await connections.call(
             bot, lambda: bot.get_group_info(group_id=int(group), no_cache=True)
         )
     except Exception as exc:
         log.debug("QQ: no info of group %s from account %s: %s", group, bot.self_id, exc)
-        return
-    if not isinstance(info, dict) or not info.get("group_all_shut"):
-        return
-    if await _admin_in(bot, int(group)):
-        return
-    quiet_groups.muted_whole(bot.self_id, group)
-    log.info(
-        "QQ: group %s is muted whole (全员禁言, begun before she saw it); account %s does "
-        "not answer there until the mute is lifted",
-        group,
-        bot.self_id,
-    )
+        return None
+    if not isinstance(info, dict):
+        return None
+    try:
+        return int(info["group_all_shut"]) != 0  # as a number or a numeric string
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+@get_driver().on_bot_connect
+async def _on_connect_recheck_whole_mutes(bot: Bot) -> None:
+    await hook_tasks.run(_recheck_whole_mutes(bot), name="atri-qq-whole-mutes")
+
+
+async def _recheck_whole_mutes(bot: Bot) -> None:
+    """An account (re)connected: notices sent meanwhile never come (the OneBot
+    implementation restarted, the network dropped). The groups `quiet_groups.to_check`
+    names are asked whether they are muted whole, `WHOLE_MUTE_CHECKS` at most, one
+    every `WHOLE_MUTE_CHECK_GAP_SECONDS` (each asks QQ's servers, past the cache; an
+    account is in hundreds of groups). A lift missed ends the group's quiet, a mute
+    missed begins it. Nothing is known at a first connect: the first refused send asks."""
+    account = str(bot.self_id)
+    for group in quiet_groups.to_check(account, WHOLE_MUTE_CHECKS):
+        await asyncio.sleep(WHOLE_MUTE_CHECK_GAP_SECONDS)
+        if connections.lost(bot).is_set():
+            return  # the next connection asks again
+        shut = await _all_shut(bot, group)
+        was_muted = quiet_groups.is_muted_whole(account, group)
+        if shut is False and was_muted:
+            quiet_groups.lifted(account, group, whole=True)
+            log.info(
+                "QQ: group %s's whole mute was lifted while account %s was away; she "
+                "answers there again",
+                group,
+                account,
+            )
+        elif shut and not was_muted and not await _admin_in(bot, int(group)):
+            quiet_groups.muted_whole(account, group)
+            log.info(
+                "QQ: group %s is muted whole (全员禁言, begun while account %s was away); "
+                "she does not answer there until the mute is lifted",
+                group,
+                account,
+            )
 
 
 async def _admin_in(bot: Bot, group_id: int) -> bool:

@@ -11,6 +11,9 @@ group's mute, ends it; so does time.
 A whole group's mute (全员禁言) quiets it for each of her accounts that is no admin there,
 until it is lifted: every reply there would be refused. The two are kept apart: lifting
 a ban on her leaves the whole mute, and lifting the whole mute leaves her own ban.
+
+A notice sent while an account was not connected (the OneBot implementation restarted)
+never comes: `to_check` names the groups worth asking about when it connects again.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class QuietGroups:
         self._until: OrderedDict[Key, float] = OrderedDict()  # refused sends
         self._banned_until: OrderedDict[Key, float] = OrderedDict()  # a ban on her
         self._muted_whole: OrderedDict[Key, None] = OrderedDict()
+        self._spoken: OrderedDict[Key, None] = OrderedDict()  # the last send there went out
 
     def refusals(self, account: str, group: str) -> int:
         """Sends refused in a row there (0: the next refusal is the first)."""
@@ -66,6 +70,8 @@ class QuietGroups:
         self._forget_refusals(key)
         self._banned_until.pop(key, None)
         self._muted_whole.pop(key, None)
+        self._spoken.pop(key, None)
+        _remember(self._spoken, key, None)
 
     def banned(self, account: str, group: str, seconds: float) -> None:
         key = (account, group)
@@ -86,6 +92,15 @@ class QuietGroups:
         key = (account, group)
         self._forget_refusals(key)
         (self._muted_whole if whole else self._banned_until).pop(key, None)
+
+    def to_check(self, account: str, most: int) -> list[str]:
+        """The account's groups whose whole mute may have begun or ended unseen, at most
+        `most`: first those muted whole (a lift missed keeps her silent there for good),
+        then those it spoke in, the latest first (a mute missed there costs a generation
+        and a refused send)."""
+        muted = [group for (who, group) in reversed(self._muted_whole) if who == account]
+        spoken = [group for (who, group) in reversed(self._spoken) if who == account]
+        return list(dict.fromkeys([*muted, *spoken]))[:most]
 
     def quiet(self, account: str, group: str) -> bool:
         key = (account, group)

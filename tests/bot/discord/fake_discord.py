@@ -33,6 +33,7 @@ MANAGE_GUILD = 1 << 5
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
 SEND_MESSAGES_IN_THREADS = 1 << 38
+READ_MESSAGE_HISTORY = 1 << 16
 EPHEMERAL = 1 << 6
 
 APPLICATION_ID = 900_000_000_000_000_001
@@ -463,6 +464,9 @@ class FakeDiscord:
                 "members": {str(user_option): target.member()} if in_guild else {},
             }
         permissions = SEND_MESSAGES | (MANAGE_GUILD if ADMIN_ROLE_ID in person.roles else 0)
+        # A timed-out bot keeps only View Channel and Read Message History in the server.
+        timed_out = self.bot_timed_out_until is not None and in_guild
+        app_permissions = VIEW_CHANNEL | READ_MESSAGE_HISTORY if timed_out else SEND_MESSAGES
         payload: dict[str, Any] = {
             "id": str(next(self._ids)),
             "application_id": str(APPLICATION_ID),
@@ -470,7 +474,7 @@ class FakeDiscord:
             "token": f"interaction-token-{next(self._ids)}",
             "version": 1,
             "locale": "en-US",
-            "app_permissions": str(SEND_MESSAGES),
+            "app_permissions": str(app_permissions),
             "attachment_size_limit": 8_388_608,
             "entitlements": [],
             "authorizing_integration_owners": owners or {"0": str(GUILD_ID) if in_guild else "0"},
@@ -590,6 +594,8 @@ class FakeDiscord:
             if int(match.group(1)) in self.no_history_channels and body.get("message_reference"):
                 return NO_HISTORY_TO_REPLY_IN
             return self._bot_message(int(match.group(1)), body)
+        # Interaction responses and follow-ups are webhooks, not the bot's posts: no
+        # channel permission of hers (a timeout neither) stops them.
         match = re.fullmatch(r"/interactions/(\d+)/[^/]+/callback", path)
         if method == "POST" and match:
             return {

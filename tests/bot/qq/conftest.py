@@ -54,11 +54,14 @@ async def qq_plugin(
         set_worker(service)  # the plugin refuses to load without a worker
         nonebot.get_driver().register_adapter(Adapter)
         assert nonebot.load_plugin(PLUGIN) is not None
-        # nonebug's bots fail a test at any API call it did not expect: the connect hook
-        # that asks for the official bot range is tested over a real WebSocket instead.
+        # nonebug's bots fail a test at any API call it did not expect: the connect hooks
+        # that ask for the official bot range and whether groups are muted whole are
+        # tested over a real WebSocket instead.
         driver = nonebot.get_driver()
+        plugin = sys.modules[PLUGIN]
+        asking = {plugin._learn_robot_ranges, plugin._on_connect_recheck_whole_mutes}
         for hook in list(driver._bot_connection_hook):
-            if hook.call is sys.modules[PLUGIN]._learn_robot_ranges:
+            if hook.call in asking:
                 driver._bot_connection_hook.discard(hook)
         yield sys.modules[PLUGIN]
         set_worker(None)
