@@ -35,7 +35,8 @@ from model.memory.export_format import (
 from model.memory.records import LATEST_TIME, Conversation, Message, Summary, as_time
 from model.memory.schema import MIGRATIONS, SCHEMA_VERSION
 from model.memory.scopes import channel_prefix, parse_scope, scope_key
-from model.memory.store import Memory, purge_leftovers, said_order, upgrade_copies
+from model.memory.store import Memory, said_order
+from model.memory.upgrade_copies import purge_leftovers, upgrade_copies
 
 __all__ = [
     "EXPORT_FORMAT",
