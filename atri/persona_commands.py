@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,6 +18,9 @@ from atri.cli_common import (
     write_output,
 )
 from atri.config import Settings
+
+if TYPE_CHECKING:
+    from model.character.prompt import CharacterNote
 
 persona_app = Commands(
     help="Show or export the character card (ATRI's unless \\[persona] card names another).",
@@ -34,11 +37,28 @@ def _persona(settings: Settings) -> Any:
 
 @persona_app.command("show")
 def persona_show() -> None:
-    """Print the system prompt built from the configured character card."""
+    """Print the system prompt built from the configured character card.
+
+    Its character's note, told in the chat instead, is said after it (on stderr), with
+    the card's other notes."""
     persona = _persona(configured_settings())
     console.print(persona.system_prompt(), markup=False, highlight=False)
-    for note in persona.unused:
-        err_console.print(f"Character card: {note}.", markup=False, highlight=False)
+    if note := persona.note_in_chat():
+        err_console.print(where_the_note_goes(note), markup=False, highlight=False)
+    for said in persona.unused:
+        err_console.print(f"Character card: {said}.", markup=False, highlight=False)
+
+
+def where_the_note_goes(note: CharacterNote) -> str:
+    """The character's note as `atri persona show` says it (on stderr: what it prints
+    on stdout is the system prompt, which does not hold the note)."""
+    where = {0: "after the new message", 1: "right before the new message"}.get(
+        note.depth, f"{note.depth} messages up the chat"
+    )
+    return (
+        f"Character card: the character's note is not in the system prompt; it is told "
+        f"{where} with every message, in a person's turn:\n{note.block()}"
+    )
 
 
 @persona_app.command("export")

@@ -39,6 +39,7 @@ from model.character.prompt import (
     LORE_HEADINGS,
     ROOM_HEADINGS,
     SUMMARY_HEADINGS,
+    CharacterNote,
     ChatMessages,
     FittedPrompt,
     Lore,
@@ -238,6 +239,9 @@ class ChatService:
         self.speak_up = self._new_speak_up()
         self.summary_heading = SUMMARY_HEADINGS.get(persona.main_language, SUMMARY_HEADINGS["zh"])
         self.lore_heading = LORE_HEADINGS.get(persona.main_language, LORE_HEADINGS["zh"])
+        # The card's character's note: told in the chat under her card (`_note_under`),
+        # never in the system prompt, which stays the same cached text.
+        self.character_note = persona.note_in_chat()
         # After a speaker's name in room lines and shared conversations: "Aya: hi" in an
         # English prompt, as her card's example lines write it, not "Aya：hi".
         self.speaker_colon = FRAMINGS.get(persona.main_language, FRAMINGS["en"]).colon
@@ -312,6 +316,16 @@ class ChatService:
         """The live version's prompt: the one it was trained with; the card with no adapter."""
         return self.reloader.prompt_for(self.engine.adapter_version)
 
+    def _note_under(self, prompt: str, client_prompt: str = "") -> CharacterNote | None:
+        """The character's note told with a message whose system prompt is `prompt`: under
+        her card (no adapter live, or a version trained with no prompt), as the card's
+        other sections are. A version trained with its short prompt learned her without
+        the card (README, "Two prompts, one rule") and gets none of it; nor does a
+        client's own system prompt (`client_prompt`)."""
+        if client_prompt or prompt != self.card_prompt:
+            return None
+        return self.character_note
+
     @classmethod
     async def open(
         cls, settings: Settings, engine: Engine | None = None, card: Persona | None = None
@@ -348,10 +362,11 @@ class ChatService:
         """Said at start, not first at someone's first chat: the live prompt (the card,
         or the version's training prompt) leaves no room in the context window, so every
         chat will get her error line (and /v1 a 500) until the setting is changed."""
+        note = self._note_under(self.system_prompt)
         prompt = self.system_prompt.replace("{{user}}", self.user_name)
         window = Window(self.engine.context_window, self.settings.generation.max_new_tokens)
         try:
-            check_room(prompt, self.engine.count_tokens, window)
+            check_room(prompt, self.engine.count_tokens, window, note)
         except PromptTooLong as exc:
             log.error("%s Until then every chat gets her error line.", exc.of_the_character())
 
@@ -684,7 +699,8 @@ class ChatService:
         lore: Lore | None = None,
     ) -> tuple[FittedPrompt, Generation, int]:
         """The prompt fitted and answered, again if an adapter went live meanwhile;
-        `notes` follow her own prompt (`chat`), `lore` leads the new message."""
+        `notes` follow her own prompt (`chat`), `lore` leads the new message, and the
+        character's note is told at its depth under her card (`_note_under`)."""
         shared = self.settings.memory.scope == "channel" and bool(request.channel_id)
         for attempt in range(1, PROMPT_SWITCH_ATTEMPTS + 1):
             # The prompt is the live version's; a reload between building it and the
@@ -710,6 +726,7 @@ class ChatService:
                 () if request.system_prompt else (self.persona.name, *self.persona.aliases),
                 self.speaker_colon,
                 lore,
+                self._note_under(prompt, request.system_prompt),
             )
             generation, retries = await self._generate_in_character(fitted.messages, name, limits)
             if request.system_prompt or generation.adapter_version == version:

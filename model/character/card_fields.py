@@ -12,8 +12,11 @@ cached), so only what never changes goes there:
   SillyTavern's position is "@D" (so is a constant one there), at most
   LORE_BUDGET_CHARS characters of them, the highest `priority` (else `insertion_order`)
   first; a position ATRI has no place for is named at load (`_position_note`);
-- `extensions.depth_prompt` (the character's note SillyTavern puts N messages up the
-  chat) is a section of the system prompt;
+- `extensions.depth_prompt` (the character's note, SillyTavern's "Character's Note") is
+  not in it: it is told `depth` messages up the chat (4 where none is given), as a note
+  in a user's turn whatever its `role` (one as her own message is named at load:
+  `depth_prompt_note`), with every message, its tokens held back with the system
+  prompt's (`prompt.CharacterNote`); an export keeps its depth and role (`read_depth_prompt`);
 - `alternate_greetings` are greetings beside `first_mes` (`Persona.greetings`).
 """
 
@@ -32,6 +35,8 @@ from pydantic import BaseModel, Field
 
 log = logging.getLogger(__name__)
 
+NoteRole = Literal["system", "user", "assistant"]
+
 # The most characters of lorebook entries the system prompt takes, and the most the note
 # of called-up entries takes: a card with a lorebook of hundreds of entries must not
 # crowd the chat out of the context window.
@@ -48,6 +53,10 @@ BEFORE_CHAR, AFTER_CHAR, AN_TOP, AN_BOTTOM, AT_DEPTH, EM_TOP, EM_BOTTOM, OUTLET 
 DEFAULT_INSERTION_DEPTH = 4
 # SillyTavern's `extensions.role` of an entry at a depth that is her own message.
 ASSISTANT_ROLE = 2
+# Whose message SillyTavern makes a note at a depth, by its numbers (0, 1, 2); a
+# character's note (`extensions.depth_prompt.role`) names it.
+NOTE_ROLES: tuple[NoteRole, ...] = ("system", "user", "assistant")
+ASSISTANT: NoteRole = NOTE_ROLES[ASSISTANT_ROLE]
 # SillyTavern's `extensions.selectiveLogic`: how `secondary_keys` narrow an entry down.
 _SELECTIVE_LOGIC: dict[object, Literal["and_any", "not_all", "not_any", "and_all"]] = {
     0: "and_any",
@@ -546,10 +555,42 @@ def _order(entry: dict[str, Any]) -> float:
     return float(order) if _is_number(order) else 0.0
 
 
-def depth_prompt_text(depth_prompt: dict[str, Any]) -> str:
-    """The character's note of `extensions.depth_prompt` (its `prompt`)."""
+class DepthPrompt(NamedTuple):
+    """A card's `extensions.depth_prompt`, SillyTavern's "Character's Note"."""
+
+    text: str
+    depth: int = DEFAULT_INSERTION_DEPTH  # messages up the chat (0: after the new message)
+    role: NoteRole = "system"  # whose message SillyTavern makes it
+
+
+def read_depth_prompt(depth_prompt: dict[str, Any]) -> DepthPrompt:
+    """The character's note of `extensions.depth_prompt`: its `prompt`, its `depth` (a
+    whole number, at least 0, "2" too; SillyTavern's 4 otherwise) and its `role`
+    ("system", "user" or "assistant", in any case, or SillyTavern's number for one;
+    "system" otherwise, as SillyTavern's default)."""
     prompt = depth_prompt.get("prompt")
-    return prompt.strip() if isinstance(prompt, str) else ""
+    depth = _plain(depth_prompt.get("depth"))
+    role = depth_prompt.get("role")
+    if isinstance(role, str):
+        role = _plain(role) if role.strip().isdigit() else role.strip().lower()
+    if _is_number(role) and role in range(len(NOTE_ROLES)):
+        role = NOTE_ROLES[int(role)]
+    return DepthPrompt(
+        text=prompt.strip() if isinstance(prompt, str) else "",
+        depth=int(depth) if _is_number(depth) and depth >= 0 else DEFAULT_INSERTION_DEPTH,
+        role=role if role in NOTE_ROLES else "system",
+    )
+
+
+def depth_prompt_note(text: str, role: NoteRole) -> list[str]:
+    """What becomes of a character's note SillyTavern would make her own message, said at
+    load (and by `atri persona show`) as the lorebook's are (`_position_note`)."""
+    if role != ASSISTANT or not text.strip():
+        return []
+    return [
+        "extensions.depth_prompt: the character's note, as her own message (role "
+        "assistant), is told as a note in a user's turn, not as her words"
+    ]
 
 
 def alternate_greetings(greetings: list[Any]) -> list[str]:

@@ -33,13 +33,16 @@ from model.character.card_fields import (
     AFTER_CHAR,
     AT_DEPTH,
     BEFORE_CHAR,
+    DEFAULT_INSERTION_DEPTH,
     DEFAULT_SCAN_DEPTH,
     SELECTIVE_LOGIC_IDS,
     KeywordEntry,
+    NoteRole,
     Told,
     alternate_greetings,
     called_up,
-    depth_prompt_text,
+    depth_prompt_note,
+    read_depth_prompt,
     read_lorebook,
     slashed_regex,
 )
@@ -56,6 +59,7 @@ from model.character.card_formats import (
 )
 from model.character.ooc import detect_language
 from model.character.png_card import PNG_SIGNATURE, PngCardError, png_card
+from model.character.prompt import NOTE_HEADINGS, CharacterNote
 
 # `[persona] training_prompt`'s default, per language the card can speak.
 TRAINING_PROMPTS = {
@@ -122,7 +126,6 @@ class Framing:
     colon: str
     background: str  # a card's lorebook entries
     opening: str  # the greeting, on a card whose scene is only there
-    note: str  # a card's character's note (SillyTavern's depth prompt)
     instructions: str  # a card's post-history instructions
 
 
@@ -138,7 +141,6 @@ FRAMINGS = {
         "：",
         background="背景设定",
         opening="开场",
-        note="角色备注",
         instructions="指示",
     ),
     "en": Framing(
@@ -153,7 +155,6 @@ FRAMINGS = {
         ": ",
         background="Background",
         opening="Opening scene",
-        note="Character's note",
         instructions="Instructions",
     ),
     "ja": Framing(
@@ -167,7 +168,6 @@ FRAMINGS = {
         "：",
         background="背景設定",
         opening="導入",
-        note="キャラクターノート",
         instructions="指示",
     ),
 }
@@ -238,7 +238,12 @@ class Persona(BaseModel):
     # (`called_up_lore`).
     keyword_lore: list[KeywordEntry] = Field(default_factory=list)
     lore_scan_depth: int = Field(default=DEFAULT_SCAN_DEPTH, ge=1)
-    character_note: str = ""  # its extensions.depth_prompt
+    # Its extensions.depth_prompt (SillyTavern's "Character's Note"): told in the chat,
+    # `character_note_depth` messages up, never in the system prompt (`note_in_chat`).
+    character_note: str = ""
+    character_note_depth: int = Field(default=DEFAULT_INSERTION_DEPTH, ge=0)
+    # Whose message SillyTavern makes it; ATRI tells every one as a note in a user's turn.
+    character_note_role: NoteRole = "system"
     post_history_instructions: str = ""  # the prompt's last section
     # Fields of the card that are not used, said by `atri persona show` and at start.
     unused: list[str] = Field(default_factory=list, exclude=True)
@@ -298,7 +303,6 @@ class Persona(BaseModel):
             (frame.opening, self.greeting if self._scene_only_in_greeting() else ""),
             (frame.speech_style, self.speech_style),
             (frame.background, "\n".join(self.lore)),
-            (frame.note, self.character_note),
         ):
             if body.strip():
                 parts.append(frame.heading.format(title=title) + self.fill(body, user_name))
@@ -366,6 +370,17 @@ class Persona(BaseModel):
         entries = called_up(self.keyword_lore, recent, self.lore_scan_depth)
         return [entry._replace(content=self.fill(entry.content, "{{user}}")) for entry in entries]
 
+    def note_in_chat(self) -> CharacterNote | None:
+        """The character's note as told in the chat, `character_note_depth` messages up,
+        under a heading in her language: her name filled in and `{{user}}` kept, as the
+        system prompt keeps it; None for none. The system prompt never holds it, so it
+        stays the same text for every conversation and its KV states stay cached."""
+        text = self.fill(self.character_note, "{{user}}")
+        if not text:
+            return None
+        heading = NOTE_HEADINGS.get(self.main_language, NOTE_HEADINGS["zh"])
+        return CharacterNote(text, self.character_note_depth, heading)
+
     @property
     def greetings(self) -> list[str]:
         """The greetings a conversation may open with (`Character.greeting_of` picks one),
@@ -417,11 +432,16 @@ class Persona(BaseModel):
         }
 
     def _depth_prompt(self) -> dict[str, Any]:
-        """The character's note as SillyTavern's depth prompt (its default depth)."""
+        """The character's note as SillyTavern's depth prompt, at the depth and in the role
+        the card gave it."""
         if not self.character_note.strip():
             return {}
         return {
-            "depth_prompt": {"prompt": self.character_note.strip(), "depth": 4, "role": "system"}
+            "depth_prompt": {
+                "prompt": self.character_note.strip(),
+                "depth": self.character_note_depth,
+                "role": self.character_note_role,
+            }
         }
 
     def _character_book(self) -> dict[str, Any]:
@@ -496,6 +516,7 @@ class Persona(BaseModel):
             )
         }
         book, book_notes = read_lorebook(_character_book(data))
+        note = read_depth_prompt(_card_field(extensions, "data.extensions", "depth_prompt", dict))
         greetings = _card_field(data, "data", "alternate_greetings", list)
         persona = cls(
             name=name,
@@ -513,11 +534,11 @@ class Persona(BaseModel):
             lore_before_card=book.before_card,
             keyword_lore=book.keyword,
             lore_scan_depth=book.scan_depth,
-            character_note=depth_prompt_text(
-                _card_field(extensions, "data.extensions", "depth_prompt", dict)
-            ),
+            character_note=note.text,
+            character_note_depth=note.depth,
+            character_note_role=note.role,
             post_history_instructions=text["post_history_instructions"],
-            unused=book_notes,
+            unused=book_notes + depth_prompt_note(note.text, note.role),
         )
         if persona.alternate_greetings and persona._scene_only_in_greeting():
             persona.unused.append(
@@ -617,6 +638,10 @@ def load_persona(path: str | Path | None = None) -> Persona:
         else:
             persona = Persona.model_validate(tomllib.loads(_card_text(raw, card_path)))
             persona.name = persona.name.strip()
+            for version in (persona, *persona.translations.values()):
+                version.unused += depth_prompt_note(
+                    version.character_note, version.character_note_role
+                )
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         raise PersonaError(f"{card_path}: character card is not valid ({exc}).") from None
     except ValidationError as exc:

@@ -39,6 +39,12 @@ LORE_HEADINGS = {
     "en": "(Background that matters here)",
     "ja": "（ここに関わる背景設定）",
 }
+# What leads the card's character's note in the chat, in the language she speaks.
+NOTE_HEADINGS = {
+    "zh": "（角色备注）",
+    "en": "(Character's note)",
+    "ja": "（キャラクターノート）",
+}
 # What leads her summary of older exchanges, in the language she speaks.
 SUMMARY_HEADINGS = {
     "zh": "（你记得的之前的对话）",
@@ -182,6 +188,32 @@ class Lore:
         found = {depth: list(entries) for depth, entries in self.at_depth.items()}
         found[1] = [*self.entries, *found.get(1, ())]
         return {depth: "\n".join([self.heading, *found[depth]]) for depth in found if found[depth]}
+
+
+@dataclass(frozen=True)
+class CharacterNote:
+    """The card's character's note (SillyTavern's depth prompt: `Persona.note_in_chat`),
+    told `depth` messages up the chat as the lorebook's notes are (`_with_notes`), so the
+    system prompt, shared and cached, stays the same text. The card author's standing
+    instruction: it is always in the prompt, its tokens held back with the system
+    prompt's (`fit_prompt`)."""
+
+    text: str
+    depth: int
+    heading: str = NOTE_HEADINGS["zh"]
+
+    def block(self) -> str:
+        return f"{self.heading}\n{self.text}"
+
+    def tokens(self, count: Callable[[str], int]) -> int:
+        """What it takes in the prompt, counted as a lorebook note is: its block and the
+        line after it."""
+        return count(self.block()) + 1
+
+    def told_in(self, turns: ChatMessages) -> ChatMessages:
+        """`turns` (a chat not fitted here: `atri eval`'s probes) with the note where its
+        depth puts it, as `fit_prompt` places it."""
+        return _with_notes(turns, {self.depth: self.block()})
 
 
 def said_lately(earlier: Sequence[PastTurn], heard: Sequence[HeardLine], text: str) -> list[str]:
@@ -399,6 +431,7 @@ def fit_prompt(
     her_names: Sequence[str] = (),
     colon: str = SPEAKER_COLON,
     lore: Lore | None = None,
+    note: CharacterNote | None = None,
 ) -> FittedPrompt:
     """The one place a conversation is fitted into the context window.
 
@@ -421,12 +454,18 @@ def fit_prompt(
     and those at a depth are that many messages up the chat (`_with_notes`); each note
     goes in whole, before room lines and the summary take their shares, where it fits
     beside the newest exchange, or not at all.
+
+    The card's character's note (`note`) is placed as they are, leading a lorebook note
+    at its depth, but always goes in: its tokens are held back with the system prompt's,
+    before the new message is fitted, as when the system prompt held it, so a system
+    prompt and note that leave no room for a message are `PromptTooLong`.
     """
     labels, display_name, shared_scope = _name_people(
         room_context, user_id, display_name, shared_scope, earlier, her_names
     )
     system_tokens = count(system_prompt) + TEMPLATE_OVERHEAD_TOKENS
-    room = _room_for_message(system_tokens, window)
+    note_tokens = note.tokens(count) if note else 0
+    room = _room_for_message(system_tokens + note_tokens, window)
     new = _fit_new_message(text, display_name, shared_scope, room, count, colon)
     budget = _history_budget(room - new.tokens, window)
     # The newest exchange (what was just said, and often what the new message is about)
@@ -444,10 +483,17 @@ def fit_prompt(
     )
     return FittedPrompt(
         messages=_assemble(
-            system_prompt, history, new.content, room_context, room_said, summary_block, lore_notes
+            system_prompt,
+            history,
+            new.content,
+            room_context,
+            room_said,
+            summary_block,
+            _notes_with(lore_notes, note),
         ),
         text=new.text,
         prompt_tokens=system_tokens
+        + note_tokens
         + history_used
         + room_used
         + summary_used
@@ -512,10 +558,16 @@ def _turn_content(
     return speaker_text(turn.content, label, True, colon)
 
 
-def check_room(system_prompt: str, count: Callable[[str], int], window: Window) -> None:
-    """Raise `PromptTooLong` where `system_prompt` leaves no room for a message and the
-    reply in `window`, as fitting any chat would."""
-    _room_for_message(count(system_prompt) + TEMPLATE_OVERHEAD_TOKENS, window)
+def check_room(
+    system_prompt: str,
+    count: Callable[[str], int],
+    window: Window,
+    note: CharacterNote | None = None,
+) -> None:
+    """Raise `PromptTooLong` where `system_prompt` (and the character's `note` told with
+    it) leaves no room for a message and the reply in `window`, as fitting any chat would."""
+    note_tokens = note.tokens(count) if note else 0
+    _room_for_message(count(system_prompt) + TEMPLATE_OVERHEAD_TOKENS + note_tokens, window)
 
 
 def _room_for_message(system_tokens: int, window: Window) -> int:
@@ -630,13 +682,23 @@ def _fit_lore(
     return shown, used
 
 
+def _notes_with(lore_notes: Mapping[int, str], note: CharacterNote | None) -> dict[int, str]:
+    """The notes to place in the chat, by depth: the lorebook's, and the character's note
+    leading the lorebook's note where both are at one depth."""
+    notes = dict(lore_notes)
+    if note is not None:
+        notes[note.depth] = "\n\n".join([note.block(), *filter(None, [notes.get(note.depth)])])
+    return notes
+
+
 def _with_notes(turns: ChatMessages, notes: Mapping[int, str]) -> ChatMessages:
-    """The chat's turns (the new message last) with each lorebook note where its depth
-    puts it, as SillyTavern counts it: that many turns after it (0: after the new
-    message, 1: right before it). A note joins a user's turn, before its text or after
-    it, whichever is at that point: a chat template takes no message of its own between
-    turns, and her turns stay her words. Deeper than the turns shown, it leads the first
-    user's turn shown."""
+    """The chat's turns (the new message last) with each note (the lorebook's, the
+    character's note) where its depth puts it, as SillyTavern counts it: that many turns
+    after it (0: after the new message, 1: right before it). A note joins a user's turn,
+    before its text or after it, whichever is at that point: a chat template takes no
+    message of its own between turns, and her turns stay her words. Deeper than the
+    turns shown, it leads the first user's turn shown. The one place notes are placed:
+    `fit_prompt`'s, and `CharacterNote.told_in`'s."""
     leads: dict[int, list[str]] = {}
     ends: dict[int, list[str]] = {}
     last = len(turns)
@@ -722,13 +784,13 @@ def _assemble(
     room_context: Room | None,
     room_said: list[str],
     summary_block: str,
-    lore_notes: Mapping[int, str] | None = None,
+    notes: Mapping[int, str] | None = None,
 ) -> ChatMessages:
     """The chat messages: system prompt, history, and the new message led by the room
-    lines; the lorebook notes where their depths put them, inside these; the summary
-    opens the first user message shown, or else the new one."""
-    if lore_notes:
-        *history, last = _with_notes([*history, {"role": "user", "content": message}], lore_notes)
+    lines; the notes (the lorebook's, the character's note) where their depths put them,
+    inside these; the summary opens the first user message shown, or else the new one."""
+    if notes:
+        *history, last = _with_notes([*history, {"role": "user", "content": message}], notes)
         message = last["content"]
     if room_said and room_context is not None:
         message = "\n".join([room_context.heading, *room_said]) + "\n\n" + message

@@ -25,6 +25,7 @@ from model.adapters.versions import (
     write_json_atomic,
 )
 from model.character.ooc import OOCDetector
+from model.character.prompt import CharacterNote, ChatMessages
 from model.engines.base import chat_template_of
 from model.engines.chat_template import user_turn_markers
 from model.evaluation.perplexity import mean_token_loss, perplexity
@@ -220,7 +221,13 @@ def evaluate(
     if note := fallback_note(probes, language):
         say(note)
     detector = OOCDetector.for_character(settings.ooc, language)
-    systems = _system_prompts(persona.system_prompt(), manifest)
+    card = persona.system_prompt()
+    systems = _system_prompts(card, manifest)
+    # The character's note goes with the card, told in the chat as the worker tells it.
+    notes = {
+        which: persona.note_in_chat() if system == card else None
+        for which, system in systems.items()
+    }
     loaded, engine = _engine_with_adapter(settings, version_dir, manifest, say)
     samples = _held_out_samples(loaded.tokenizer, held_out, settings.train.max_seq_length, say)
     gen = GenerationSettings(
@@ -242,7 +249,9 @@ def evaluate(
                     bar.phase(f"{which}: held-out perplexity")
                 ppl = _perplexity(engine, samples, loaded.tokenizer.pad_token_id, batch_size)
                 bar.phase(f"{which}: probes")
-                texts = _answer(engine, probes, language, systems[which], gen, batch_size, bar)
+                texts = _answer(
+                    engine, probes, language, systems[which], gen, batch_size, bar, notes[which]
+                )
             markers = user_turn_markers(chat_template_of(engine))
             replies[which] = _judged(which, probes, language, texts, persona, detector, markers)
             figures[which] = _figures(ppl, replies[which], settings.eval.style_markers)
@@ -340,6 +349,13 @@ def _system_prompts(card: str, manifest: dict[str, Any]) -> dict[str, str]:
         "base": card,
         "adapter": recorded if isinstance(recorded, str) and recorded else card,
     }
+
+
+def probe_chat(system: str, text: str, note: CharacterNote | None = None) -> ChatMessages:
+    """A probe as the worker asks it of a new conversation: under `system`, with the
+    character's `note` (given under the card only) where its depth puts it."""
+    asked: ChatMessages = [{"role": "user", "content": text}]
+    return [{"role": "system", "content": system}, *(note.told_in(asked) if note else asked)]
 
 
 def _engine_with_adapter(
@@ -451,12 +467,12 @@ def _answer(
     gen: GenerationSettings,
     batch_size: int,
     bar: ProbeProgress,
+    note: CharacterNote | None = None,
 ) -> list[str]:
     out: list[str] = []
     for start in range(0, len(probes), batch_size):
         batch = [
-            [{"role": "system", "content": system}, {"role": "user", "content": p.text(language)}]
-            for p in probes[start : start + batch_size]
+            probe_chat(system, p.text(language), note) for p in probes[start : start + batch_size]
         ]
         out += [g.text for g in engine.generate_sync(batch, gen)]
         bar.advance(len(batch))

@@ -114,9 +114,10 @@ def test_a_cards_system_prompt_takes_the_first_sentences_place(tmp_path: Path) -
     assert persona.to_card_v2()["data"]["system_prompt"] == persona.card_system_prompt
 
 
-def test_post_history_instructions_and_the_depth_prompt_are_in_the_prompt(
+def test_post_history_instructions_are_in_the_prompt_and_the_depth_prompt_is_not(
     tmp_path: Path,
 ) -> None:
+    """The character's note is told in the chat at its depth (test_character_note_s54)."""
     persona = card(
         tmp_path,
         mes_example="{{user}}: Hi\n{{char}}: Hello!",
@@ -124,7 +125,8 @@ def test_post_history_instructions_and_the_depth_prompt_are_in_the_prompt(
         extensions={"depth_prompt": {"prompt": "{{char}} cries easily.", "depth": 4}},
     )
     prompt = persona.system_prompt()
-    assert "\n[Character's note] Aqua cries easily.\n[Example dialogue]\n" in prompt
+    assert "cries easily" not in prompt and "note" not in prompt
+    assert "\n[Personality] cheerful, clumsy\n[Example dialogue]\n" in prompt
     assert prompt.endswith("Aqua: Hello!\n[Instructions] [Stay in character as Aqua.]")
     again = Persona.from_card_v2(persona.to_card_v2())
     assert again.system_prompt() == prompt
