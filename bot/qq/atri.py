@@ -725,6 +725,10 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
         return  # another of ATRI's accounts answers it
     if _group_id(event) and quiet_groups.quiet(str(bot.self_id), _group_id(event)):
         log.debug("QQ: group %s refuses her sends now; not answered", _group_id(event))
+        # Heard as any other message there (no generation, no speak-up): once the quiet
+        # ends she knows what was said to her meanwhile, as on Discord.
+        if isinstance(event, GroupMessageEvent) and await _overheard(event):
+            await hear(bot, event)
         return
     # Only here, for a message she answers: `hear` (room context) reads a record sent
     # as an id as unseen, not one call per group message.
