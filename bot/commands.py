@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -49,6 +50,27 @@ OWNERS_ONLY_DETAILS = frozenset({"loaded_adapters"})
 RELOADS_NAMING_NO_FOLDER = frozenset(
     {"switched", "rolled_back", "already_serving", "nothing_older", "no_adapters"}
 )
+# Places besides the asker's where she cannot post that `/atri status` names; the rest
+# are counted.
+CANNOT_POST_NAMED = 3
+
+# Why she cannot post somewhere, each worded by a `bot.lines` line (`blocked_<reason>`):
+# a Discord moderator's timeout, Send Messages (in Threads) denied; on QQ a ban (禁言) on
+# her account, the whole group's mute (全员禁言), or QQ refusing her last sends there.
+CannotPostReason = Literal[
+    "timed_out", "no_send", "no_send_in_threads", "banned", "muted_whole", "refused"
+]
+
+
+@dataclass(frozen=True)
+class CannotPost:
+    """A place where she cannot post now and why. `place` as the platform names it (a
+    Discord channel's `<#id>`, a QQ group); `ends`: when that ends, as the platform writes
+    a time (Discord's `<t:…>`, the time left of a QQ ban), "" when not timed."""
+
+    place: str
+    reason: CannotPostReason
+    ends: str = ""
 
 
 @dataclass(frozen=True)
@@ -185,9 +207,19 @@ async def reset_channel(worker: Worker, actor: Actor) -> CommandResult:
     return CommandResult(lines().channel_reset_done.format(count=max(count, 0)))
 
 
-async def status(worker: Worker, actor: Actor) -> CommandResult:
+async def status(
+    worker: Worker,
+    actor: Actor,
+    cannot_post_here: CannotPost | None = None,
+    cannot_post_elsewhere: Sequence[CannotPost] = (),
+) -> CommandResult:
     """Version, queue and uptime for anyone; admins see the engine and the worker's
-    counters too, and the bot's owners what names the worker's folders besides."""
+    counters too, and the bot's owners what names the worker's folders besides.
+
+    Why she is silent: where she cannot post the place asked in (`cannot_post_here`,
+    said to anyone there), and to admins the other places the platform knows of
+    (`cannot_post_elsewhere`, the first CANNOT_POST_NAMED named); which of those an
+    admin may learn of is the platform's to choose."""
     s = await worker.status()
     minutes = int(s.uptime_seconds // 60)
     said = lines()
@@ -196,6 +228,16 @@ async def status(worker: Worker, actor: Actor) -> CommandResult:
         said.status_queue.format(depth=s.queue_depth),
         said.status_uptime.format(hours=minutes // 60, minutes=minutes % 60),
     ]
+    # Why she is silent, before the engine's details: what an admin asking wants to know.
+    if cannot_post_here is not None:
+        shown.append(said.cannot_post_here.format(reason=_blocked(cannot_post_here)))
+    if actor.is_admin and cannot_post_elsewhere:
+        shown.append(said.cannot_post_elsewhere)
+        for place in cannot_post_elsewhere[:CANNOT_POST_NAMED]:
+            shown.append(f"{place.place} — {_blocked(place)}")
+        more = len(cannot_post_elsewhere) - CANNOT_POST_NAMED
+        if more > 0:
+            shown.append(said.cannot_post_more.format(count=more))
     if actor.is_admin:
         base = s.base_model if actor.is_owner else s.base_model_name()
         shown.append(said.status_engine.format(engine=s.engine, base=base))
@@ -207,6 +249,12 @@ async def status(worker: Worker, actor: Actor) -> CommandResult:
             if actor.is_owner or key not in OWNERS_ONLY_DETAILS:
                 shown.append(f"{key}: {value}")
     return CommandResult("\n".join(shown))
+
+
+def _blocked(place: CannotPost) -> str:
+    """Why she cannot post at `place`, in the lines' words."""
+    template: str = getattr(lines(), f"blocked_{place.reason}")
+    return template.format(ends=place.ends)
 
 
 def _last_reload(record: dict[str, Any]) -> str:

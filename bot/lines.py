@@ -11,6 +11,7 @@ Chinese. Her replies come from the model, not from here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields, replace
 
 from atri.config import BotSettings, Settings
@@ -52,6 +53,22 @@ class BotLines:
     status_uptime: str  # {hours} {minutes}
     status_engine: str  # {engine} {base}
     status_reload: str  # {message}
+    # `/atri status` where she cannot post (`bot.commands.CannotPost`): the place asked
+    # in, why; the other places an admin is told of, one "place — why" a line, the rest
+    # counted. Each `blocked_*` is one reason; {ends}: a time as the platform writes it.
+    cannot_post_here: str  # {reason}
+    cannot_post_elsewhere: str
+    cannot_post_more: str  # {count}
+    blocked_timed_out: str  # {ends}
+    blocked_no_send: str
+    blocked_no_send_in_threads: str
+    blocked_banned: str  # {ends}: the time left (`time_left`)
+    blocked_muted_whole: str
+    blocked_refused: str
+    qq_group: str  # {group}
+    qq_group_of_account: str  # {group} {account}: a group quiet for another of her accounts
+    minutes_left: str  # {minutes}
+    hours_left: str  # {hours} {minutes}
     # A reload's or rollback's answer (`reload_said`). A version is named by
     # `version_named`, or `base_model`; `reason` is one of the `reason_*` sentences below
     # (the worker's `reason_code`), each ending as a sentence ends.
@@ -144,6 +161,13 @@ class BotLines:
     slash_reset_channel: str
     slash_reload: str
     slash_rollback: str
+
+    def time_left(self, seconds: float) -> str:
+        """`seconds` to come, in whole minutes (rounded up: never "0 minutes" left)."""
+        minutes = max(1, math.ceil(seconds / 60))
+        if minutes < 60:
+            return self.minutes_left.format(minutes=minutes)
+        return self.hours_left.format(hours=minutes // 60, minutes=minutes % 60)
 
     def mode_done(self, mode: ChannelMode) -> str:
         return {"off": self.mode_off, "mention": self.mode_mention, "all": self.mode_all}[mode]
@@ -253,6 +277,19 @@ ZH = BotLines(
     status_uptime="已运行：{{hours}} 小时 {{minutes}} 分钟",
     status_engine="引擎：{{engine}}（{{base}}）",
     status_reload="上次加载：{{message}}",
+    cannot_post_here="{name}现在不能在这里发言（{{reason}}），在这里叫{name}也不会回答。",
+    cannot_post_elsewhere="{name}现在不能发言的地方：",
+    cannot_post_more="……还有 {{count}} 处",
+    blocked_timed_out="被管理员禁言，到 {{ends}} 结束",
+    blocked_no_send="没有「发送消息」权限",
+    blocked_no_send_in_threads="没有「在子区中发送消息」权限",
+    blocked_banned="账号被禁言了，还剩 {{ends}}",
+    blocked_muted_whole="全员禁言中",
+    blocked_refused="QQ 拒绝了最近的几次发送",
+    qq_group="群 {{group}}",
+    qq_group_of_account="群 {{group}}（账号 {{account}}）",
+    minutes_left="{{minutes}} 分钟",
+    hours_left="{{hours}} 小时 {{minutes}} 分钟",
     version_named="版本 {{version}}",
     reload_switched="已换上{{version}}（之前是{{previous}}）。",
     reload_rolled_back="已退回到{{version}}（之前是{{previous}}）。",
@@ -371,6 +408,20 @@ EN = BotLines(
     status_uptime="Running for: {{hours}} h {{minutes}} min",
     status_engine="Engine: {{engine}} ({{base}})",
     status_reload="Last load: {{message}}",
+    cannot_post_here="{name} cannot post here now ({{reason}}): messages for {name} here are "
+    "not answered.",
+    cannot_post_elsewhere="Where {name} cannot post now:",
+    cannot_post_more="…and {{count}} more",
+    blocked_timed_out="timed out until {{ends}}",
+    blocked_no_send="no Send Messages permission",
+    blocked_no_send_in_threads="no Send Messages in Threads permission",
+    blocked_banned="the account is muted, {{ends}} left",
+    blocked_muted_whole="the whole group is muted",
+    blocked_refused="QQ refused the last sends",
+    qq_group="group {{group}}",
+    qq_group_of_account="group {{group}} (account {{account}})",
+    minutes_left="{{minutes}} min",
+    hours_left="{{hours}} h {{minutes}} min",
     version_named="adapter version {{version}}",
     reload_switched="Now serving {{version}} (was {{previous}}).",
     reload_rolled_back="Rolled back to {{version}} (was {{previous}}).",
@@ -497,6 +548,19 @@ JA = BotLines(
     status_uptime="稼働時間：{{hours}} 時間 {{minutes}} 分",
     status_engine="エンジン：{{engine}}（{{base}}）",
     status_reload="前回の読み込み：{{message}}",
+    cannot_post_here="{name}はいまここで発言できないの（{{reason}}）。ここで呼ばれても答えられないよ。",
+    cannot_post_elsewhere="{name}がいま発言できない場所：",
+    cannot_post_more="……ほかに {{count}} か所",
+    blocked_timed_out="{{ends}}までタイムアウト中",
+    blocked_no_send="「メッセージを送信」の権限がない",
+    blocked_no_send_in_threads="「スレッドでメッセージを送信」の権限がない",
+    blocked_banned="アカウントが発言禁止中、残り {{ends}}",
+    blocked_muted_whole="グループ全体が発言禁止中",
+    blocked_refused="QQ に最近の送信を拒否された",
+    qq_group="グループ {{group}}",
+    qq_group_of_account="グループ {{group}}（アカウント {{account}}）",
+    minutes_left="{{minutes}} 分",
+    hours_left="{{hours}} 時間 {{minutes}} 分",
     version_named="バージョン {{version}}",
     reload_switched="{{version}}に切り替えました（以前は{{previous}}）。",
     reload_rolled_back="{{version}}に戻しました（以前は{{previous}}）。",

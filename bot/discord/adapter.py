@@ -26,6 +26,7 @@ from discord import app_commands
 
 from atri.config import ConfigError, DiscordSettings, Secrets, Settings, WorkerSettings
 from bot.commands import ChannelModes
+from bot.discord.cannot_post import SilentChannels, why_not
 from bot.discord.commands import DEFER_AFTER_SECONDS, add_commands, sync_commands
 from bot.discord.lists import RoleLookup, RolesUnknown, channel_ids, lists_permit, parent_id
 from bot.discord.text import NameLookup, markup_as_text, outgoing_parts
@@ -407,23 +408,19 @@ UNCONFIRMED_POST = (aiohttp.ClientError, TimeoutError, OSError)
 
 def cannot_post_reason(message: discord.Message) -> str | None:
     """Why she cannot post in the server channel or thread of `message` now, as the log
-    says it; None when she can, in a DM, or when her permissions there are not known. A
-    moderator's timeout needs no check of its own: discord.py's `permissions_for` already
-    denies a timed-out member everything but View Channel and Read Message History."""
-    guild, channel = message.guild, message.channel
-    me = guild.me if guild is not None else None
-    if me is None or not isinstance(channel, discord.abc.GuildChannel | discord.Thread):
-        return None
-    try:
-        permissions = channel.permissions_for(me)
-    except discord.ClientException:  # a thread whose channel is not cached
-        return None
-    in_thread = isinstance(channel, discord.Thread)
-    if permissions.send_messages_in_threads if in_thread else permissions.send_messages:
-        return None
-    if me.is_timed_out() and me.timed_out_until is not None:
+    says it (`why_not`); None when she can, in a DM, or when her permissions there are
+    not known."""
+    me = message.guild.me if message.guild is not None else None
+    reason = why_not(message.channel, me)
+    if reason == "timed_out" and me is not None and me.timed_out_until is not None:
         return f"timed out until {me.timed_out_until:%Y-%m-%d %H:%M} UTC"
-    return "missing Send Messages in Threads" if in_thread else "missing Send Messages"
+    if reason is None:
+        return None
+    return (
+        "missing Send Messages in Threads"
+        if reason == "no_send_in_threads"
+        else "missing Send Messages"
+    )
 
 
 def _where(message: discord.Message) -> str:
@@ -494,6 +491,7 @@ def _log_refused(message: discord.Message, exc: discord.HTTPException, limits: L
     if reason is None:
         log.warning("could not reply in Discord %s: %s", _where(message), exc)
         return
+    limits.silent_in(message)
     limits.cannot_post.should_tell(str(message.channel.id))
     log.info(
         "Discord: ATRI's reply in channel %s stopped, she cannot post there now (%s); "
@@ -505,6 +503,7 @@ def _log_refused(message: discord.Message, exc: discord.HTTPException, limits: L
 
 def _told_cannot_post(message: discord.Message, reason: str, limits: Limits) -> None:
     """One line per channel per CANNOT_POST_TOLD_EVERY_SECONDS."""
+    limits.silent_in(message)
     if limits.cannot_post.should_tell(str(message.channel.id)):
         log.info(
             "Discord: ATRI cannot post in channel %s (%s): messages for her there are not "
@@ -551,10 +550,17 @@ class Limits:
         self.posted = PostedReplies()
         # Channels whose "she cannot post here" was logged lately (see `cannot_post_reason`).
         self.cannot_post = QuietNotices(CANNOT_POST_TOLD_EVERY_SECONDS)
+        # Where, for `/atri status` (the same channels, kept longer).
+        self.silent = SilentChannels()
         self.typing = TypingShown()
         # Each part quotes its message, but two replies' parts alternating in a channel
         # still read as one muddle: a channel gets one whole reply at a time.
         self.turns = OneReplyAtATime()
+
+    def silent_in(self, message: discord.Message) -> None:
+        """A message for her came where she cannot post (a server channel)."""
+        if message.guild is not None:
+            self.silent.seen(message.guild.id, message.channel.id)
 
     def count_reply(self, message: discord.Message) -> Counted | None:
         """Count a reply to `message` under its channel's cap; in a server channel its
@@ -741,7 +747,14 @@ class AtriClient(discord.Client):
         self.sync_state_path = sync_state_path
         self.tree: app_commands.CommandTree[AtriClient] = app_commands.CommandTree(self)
         add_commands(
-            self.tree, worker, cfg, defer_after, self.modes, self.roles_for_dm, command_name
+            self.tree,
+            worker,
+            cfg,
+            defer_after,
+            self.modes,
+            self.roles_for_dm,
+            command_name,
+            self.limits.silent,
         )
 
     async def setup_hook(self) -> None:

@@ -31,7 +31,8 @@ from discord import app_commands
 from atri.config import ADMIN_SUFFIX, DiscordSettings
 from atri.files import write_text_atomic
 from bot import commands
-from bot.commands import Actor, ChannelModes, CommandResult
+from bot.commands import Actor, CannotPost, ChannelModes, CommandResult
+from bot.discord.cannot_post import SilentChannels, cannot_post_in
 from bot.discord.lists import RoleLookup, interaction_permitted
 from bot.discord.text import outgoing_parts
 from bot.lines import DEFAULT_COMMAND, BotLines, lines
@@ -260,8 +261,10 @@ def member_commands(
     said: BotLines,
     dm_roles: RoleLookup | None = None,
     command_name: str = DEFAULT_COMMAND,
+    silent: SilentChannels | None = None,
 ) -> app_commands.Group:
-    """`/atri`: what every member may do (whom the lists let through)."""
+    """`/atri`: what every member may do (whom the lists let through). `silent`: the
+    channels where a message for her came while she could not post (`/atri status`)."""
     group = _ListedMembers(settings, dm_roles, name=command_name, description=fit(said.slash_atri))
     simple = _simple_commands(group, worker, settings, defer_after)
     simple("reset", said.slash_reset, commands.reset_self)
@@ -270,12 +273,30 @@ def member_commands(
     @group.command(name="status", description=fit(said.slash_status))
     async def status(interaction: discord.Interaction[Any]) -> None:
         actor = actor_for(interaction, settings)
+        here, elsewhere = _cannot_post(interaction, silent)
         work = _with_discord_details(
-            commands.status(worker, actor), interaction.client, actor.is_admin
+            commands.status(worker, actor, here, elsewhere), interaction.client, actor.is_admin
         )
         await respond(interaction, work, defer_after)
 
     return group
+
+
+def _cannot_post(
+    interaction: discord.Interaction[Any], silent: SilentChannels | None
+) -> tuple[CannotPost | None, list[CannotPost]]:
+    """Where she cannot post, for `/atri status`: the channel it is asked in, and the
+    server's other channels where someone spoke to her meanwhile. An answer to a command
+    is the interaction's, which goes out where she may not post (a timeout's too).
+    Timed out, she can post nowhere in the server: the one line says it all."""
+    guild = interaction.guild
+    if guild is None or guild.me is None:
+        return None, []
+    channel = guild.get_channel_or_thread(interaction.channel_id or 0)
+    here = None if channel is None else cannot_post_in(channel, guild.me)
+    if (here is not None and here.reason == "timed_out") or silent is None:
+        return here, []
+    return here, silent.in_guild(guild, besides=interaction.channel_id or 0)
 
 
 CHANNEL_MODES: dict[str, ChannelMode] = {"off": "off", "mention": "mention", "all": "all"}
@@ -342,13 +363,16 @@ def add_commands(
     modes: ChannelModes | None = None,
     dm_roles: RoleLookup | None = None,
     command_name: str = DEFAULT_COMMAND,
+    silent: SilentChannels | None = None,
 ) -> None:
     """Built when the client starts, so the menu names the character `atri serve`
     configured (`bot.lines.use_card`), in the language she is served in; the groups are
     `/<command_name>` and `/<command_name>-admin` (`[bot] command_name`)."""
     said = lines()
     tree.error(answer_command_error)
-    tree.add_command(member_commands(worker, settings, defer_after, said, dm_roles, command_name))
+    tree.add_command(
+        member_commands(worker, settings, defer_after, said, dm_roles, command_name, silent)
+    )
     tree.add_command(admin_commands(worker, settings, defer_after, said, modes, command_name))
     # Guild-scoped commands are looked up per guild when their interactions arrive.
     for guild_id in settings.guild_ids:

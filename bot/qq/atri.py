@@ -44,7 +44,7 @@ from nonebot.rule import Rule
 
 from atri.config import Secrets, Settings, WorkerSettings
 from bot import commands
-from bot.commands import Actor, ChannelModes, CommandResult
+from bot.commands import Actor, CannotPost, ChannelModes, CommandResult
 from bot.limits import (
     MAX_INPUT_CHARS,
     QUIET_STATUSES,
@@ -67,7 +67,7 @@ from bot.qq.mentions import (
     name_in_a_longer_word,
     spoken_text,
 )
-from bot.qq.quiet_groups import QUIET_SECONDS, QuietGroups
+from bot.qq.quiet_groups import QUIET_SECONDS, Quiet, QuietGroups
 from bot.qq.quotes import quoted_note
 from bot.qq.resend import CutReply, PostedParts, WaitingReplies
 from bot.qq.segments import media_only_line, nothing_to_read
@@ -725,6 +725,10 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
         return  # another of ATRI's accounts answers it
     if _group_id(event) and quiet_groups.quiet(str(bot.self_id), _group_id(event)):
         log.debug("QQ: group %s refuses her sends now; not answered", _group_id(event))
+        # Heard as any other message there (no generation, no speak-up): once the quiet
+        # ends she knows what was said to her meanwhile, as on Discord.
+        if isinstance(event, GroupMessageEvent) and await _overheard(event):
+            await hear(bot, event)
         return
     # Only here, for a message she answers: `hear` (room context) reads a record sent
     # as an id as unseen, not one call per group message.
@@ -831,6 +835,37 @@ async def _reset(bot: Bot, event: MessageEvent, args: Message, words: list[str])
     return result.text
 
 
+async def _status(bot: Bot, event: MessageEvent) -> str:
+    """`/atri status`, with why she is silent where a group is quiet for her. Asked in
+    that group, the answer seldom gets out (QQ refuses it there), so a superuser asking
+    in a private chat is told of every group quiet for one of her accounts; in a group
+    the answer is the members' to read, and other groups are not theirs to learn of."""
+    actor = await _actor(bot, event, ADMINS)
+    account, group = str(bot.self_id), _group_id(event)
+    here = quiet_groups.why(account, group) if group else None
+    elsewhere = quiet_groups.quiet_now() if actor.is_owner and not group else []
+    result = await commands.status(
+        current_worker(),
+        actor,
+        _cannot_post(here, account) if here is not None else None,
+        [_cannot_post(quiet, account) for quiet in elsewhere],
+    )
+    return result.text
+
+
+def _cannot_post(quiet: Quiet, asked: str) -> CannotPost:
+    """A quiet group as `/atri status` names it: the account is named when it is not
+    the one asked (`asked`)."""
+    said = lines()
+    if quiet.account == asked:
+        place = said.qq_group.format(group=quiet.group)
+    else:
+        place = said.qq_group_of_account.format(group=quiet.group, account=quiet.account)
+    left = quiet.seconds_left
+    ends = said.time_left(left) if quiet.reason == "banned" and left is not None else ""
+    return CannotPost(place, quiet.reason, ends)
+
+
 MODE_WORDS: dict[str, ChannelMode] = {
     "off": "off",
     "关": "off",
@@ -903,7 +938,7 @@ async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
         if action == "memory":
             return await _memory(bot, event)
         if action == "status":
-            return (await commands.status(current_worker(), await _actor(bot, event, ADMINS))).text
+            return await _status(bot, event)
         if action == "mode":
             return await _set_mode(bot, event, words[1:])
         if action in ("reload", "rollback"):

@@ -21,7 +21,8 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Literal, TypeVar
 
 REFUSALS_TO_QUIET = 2
 QUIET_SECONDS = 300.0
@@ -33,6 +34,20 @@ Key = tuple[str, str]  # (account, group)
 
 
 V = TypeVar("V")
+# Why a group is quiet for an account: the whole group muted, a ban on her, or sends
+# refused (`bot.commands.CannotPostReason` names them alike).
+QuietReason = Literal["muted_whole", "banned", "refused"]
+
+
+@dataclass(frozen=True)
+class Quiet:
+    """A group quiet for an account, why, and for how many seconds more (None: until
+    lifted)."""
+
+    account: str
+    group: str
+    reason: QuietReason
+    seconds_left: float | None = None
 
 
 def _remember(table: OrderedDict[Key, V], key: Key, value: V) -> None:
@@ -103,10 +118,32 @@ class QuietGroups:
         return list(dict.fromkeys([*muted, *spoken]))[:most]
 
     def quiet(self, account: str, group: str) -> bool:
+        return self.why(account, group) is not None
+
+    def why(self, account: str, group: str) -> Quiet | None:
+        """Why the group is quiet for the account (the whole mute first: it outlasts the
+        rest), or None when it is not."""
         key = (account, group)
         if key in self._muted_whole:
-            return True
-        return self._running(self._banned_until, key) or self._running(self._until, key)
+            return Quiet(account, group, "muted_whole")
+        timed: tuple[tuple[OrderedDict[Key, float], QuietReason], ...] = (
+            (self._banned_until, "banned"),
+            (self._until, "refused"),
+        )
+        for table, reason in timed:
+            if self._running(table, key):
+                return Quiet(account, group, reason, table[key] - self._clock())
+        return None
+
+    def quiet_now(self) -> list[Quiet]:
+        """Every group quiet for one of the accounts now: those muted whole first (until
+        lifted), then bans, then refusals, the latest of each first."""
+        keys = [*reversed(self._muted_whole), *reversed(self._banned_until), *reversed(self._until)]
+        found: dict[Key, Quiet | None] = {}
+        for key in keys:
+            if key not in found:
+                found[key] = self.why(*key)
+        return [quiet for quiet in found.values() if quiet is not None]
 
     def _running(self, table: OrderedDict[Key, float], key: Key) -> bool:
         until = table.get(key)

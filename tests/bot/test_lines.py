@@ -103,6 +103,9 @@ def test_no_line_names_atri_for_someone_else() -> None:
                 against_rate="2%",
                 margin="3%",
                 folders="f",
+                ends="e",
+                group="g",
+                account="a",
             )
 
 

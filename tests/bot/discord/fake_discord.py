@@ -14,21 +14,24 @@ through a role), a member and another bot.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import re
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 API_PREFIX = "/api/v10"
 HEARTBEAT_INTERVAL_MS = 41_250
+# When the members joined and the thread was last archived: long before any message.
 TIMESTAMP = "2026-01-01T00:00:00.000000+00:00"
 DISCORD_EPOCH_MS = 1_420_070_400_000
+# A snowflake's lower bits (worker, process, increment); the rest is its time in ms.
+SNOWFLAKE_TIME_SHIFT = 22
 MANAGE_GUILD = 1 << 5
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
@@ -89,6 +92,12 @@ class Call:
     path: str
     query: dict[str, str]
     body: Any
+
+
+def snowflake_time(snowflake: int) -> str:
+    """The ISO 8601 time a snowflake was made at, as Discord writes a message's."""
+    ms = (snowflake >> SNOWFLAKE_TIME_SHIFT) + DISCORD_EPOCH_MS
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="microseconds")
 
 
 def user_payload(user_id: int, name: str, bot: bool = False) -> dict[str, Any]:
@@ -238,14 +247,20 @@ class FakeDiscord:
             OTHER_BOT_ID: _Person(user_payload(OTHER_BOT_ID, "OtherBot", bot=True)),
             BOT_ID: _Person(self.bot, [BOT_ROLE_ID]),
         }
-        # Snowflakes of now, as Discord's are: a message's time (discord.py reads it from
-        # the id) is when it was sent, so the worker does not take its line as old.
-        self._ids = itertools.count((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22)
+        self._last_id = 0
         self._changed = asyncio.Condition()
         self._connection: _Connection | None = None
         self._connected = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
+
+    def next_id(self) -> int:
+        """A snowflake of now, as Discord's are: its time is when it was made (a message's
+        `timestamp` says the same), and each is larger than the one before. A fixed time
+        made a room line heard after a reset older than the reset, and so hidden."""
+        now = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << SNOWFLAKE_TIME_SHIFT
+        self._last_id = max(now, self._last_id + 1)
+        return self._last_id
 
     def add_person(self, user_id: int, name: str) -> None:
         """Another member of the server (two may share a name)."""
@@ -393,12 +408,13 @@ class FakeDiscord:
         sticker_items: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         author = self.people[author_id]
+        message_id = self.next_id()
         payload: dict[str, Any] = {
-            "id": str(next(self._ids)),
+            "id": str(message_id),
             "channel_id": str(channel_id if in_guild else DM_CHANNEL_ID),
             "author": author.user,
             "content": content,
-            "timestamp": TIMESTAMP,
+            "timestamp": snowflake_time(message_id),
             "edited_timestamp": None,
             "tts": False,
             "mention_everyone": "@everyone" in content,
@@ -468,10 +484,10 @@ class FakeDiscord:
         timed_out = self.bot_timed_out_until is not None and in_guild
         app_permissions = VIEW_CHANNEL | READ_MESSAGE_HISTORY if timed_out else SEND_MESSAGES
         payload: dict[str, Any] = {
-            "id": str(next(self._ids)),
+            "id": str(self.next_id()),
             "application_id": str(APPLICATION_ID),
             "type": 2,
-            "token": f"interaction-token-{next(self._ids)}",
+            "token": f"interaction-token-{self.next_id()}",
             "version": 1,
             "locale": "en-US",
             "app_permissions": str(app_permissions),
@@ -480,7 +496,7 @@ class FakeDiscord:
             "authorizing_integration_owners": owners or {"0": str(GUILD_ID) if in_guild else "0"},
             "context": (0 if in_guild else 1) if context is None else context,
             "data": {
-                "id": str(next(self._ids)),
+                "id": str(self.next_id()),
                 "name": group,
                 "type": 1,
                 "options": [{"type": 1, "name": subcommand, "options": options}],
@@ -564,7 +580,7 @@ class FakeDiscord:
             return [
                 {
                     **command,
-                    "id": str(next(self._ids)),
+                    "id": str(self.next_id()),
                     "application_id": str(APPLICATION_ID),
                     "version": "1",
                     **({"guild_id": guild.group(1)} if guild else {}),
