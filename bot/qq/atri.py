@@ -222,6 +222,10 @@ busy_notices = QuietNotices()
 poke_cooldown = QuietNotices(config.atri_poke_cooldown_seconds)
 # A group message reaches every one of ATRI's accounts in that group: one answers it.
 seen_by_accounts = SeenRecently()
+# How long an account quiet in a group waits before it takes a message there, so that
+# another of her accounts in it which may post takes it first (`first_to_take`): the
+# OneBot side hands one message to each account within milliseconds of each other.
+QUIET_ACCOUNT_WAITS_S = 1.0
 # Calls give up on a dropped connection at once; connect hooks' work ends at shutdown.
 connections = Connections(lambda account: get_bots().get(account))
 hook_tasks = HookTasks()
@@ -720,15 +724,28 @@ def first_to_hear(bot: Bot, event: GroupMessageEvent) -> bool:
     return seen_by_accounts.first(heard, by=str(bot.self_id))
 
 
+async def first_to_take(bot: Bot, event: GroupMessageEvent) -> bool:
+    """`first_to_hear`, where an account quiet in the group (muted, banned, its sends
+    refused) first leaves another of hers connected, which may post there, a moment to
+    take the message: taken by whichever got it first, a message for her was only kept
+    as a room line when the quiet account came first, though the other could answer."""
+    account, group = str(bot.self_id), str(event.group_id)
+    if quiet_groups.quiet(account, group) and any(
+        other != account and not quiet_groups.quiet(other, group) for other in get_bots()
+    ):
+        await asyncio.sleep(QUIET_ACCOUNT_WAITS_S)
+    return first_to_hear(bot, event)
+
+
 async def answer(bot: Bot, event: MessageEvent) -> None:
-    if isinstance(event, GroupMessageEvent) and not first_to_hear(bot, event):
+    if isinstance(event, GroupMessageEvent) and not await first_to_take(bot, event):
         return  # another of ATRI's accounts answers it
     if _group_id(event) and quiet_groups.quiet(str(bot.self_id), _group_id(event)):
         log.debug("QQ: group %s refuses her sends now; not answered", _group_id(event))
         # Heard as any other message there (no generation, no speak-up): once the quiet
         # ends she knows what was said to her meanwhile, as on Discord.
         if isinstance(event, GroupMessageEvent) and await _overheard(event):
-            await hear(bot, event)
+            await pass_on(bot, event)
         return
     # Only here, for a message she answers: `hear` (room context) reads a record sent
     # as an id as unseen, not one call per group message.
@@ -783,8 +800,12 @@ async def hear(bot: Bot, event: GroupMessageEvent) -> None:
     """Room context for the worker. Nothing is sent to QQ unless the worker chose to speak
     up (an "ok" reply with text), which it does not in a group quiet for this account;
     a failure is only logged: nobody asked her anything."""
-    if not first_to_hear(bot, event):
-        return  # another of ATRI's accounts passes it on
+    if await first_to_take(bot, event):  # else another of ATRI's accounts passes it on
+        await pass_on(bot, event)
+
+
+async def pass_on(bot: Bot, event: GroupMessageEvent) -> None:
+    """A group message this account took (`first_to_take`), to the worker as heard."""
     request = chat_request(event, addressed=False, text=await spoken_text(bot, event, connections))
     if not request.text:
         return
@@ -984,7 +1005,7 @@ async def answer_command(bot: Bot, event: MessageEvent, args: Message) -> None:
     A group turned off is silent to its members' commands too; its admins' still run,
     so they can turn her back on."""
     if isinstance(event, GroupMessageEvent):
-        if not first_to_hear(bot, event):
+        if not await first_to_take(bot, event):
             return  # another of ATRI's accounts runs it
         off = await channel_modes().mode(str(event.group_id)) == "off"
         if off and not await ADMINS(bot, event):
