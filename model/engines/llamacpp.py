@@ -63,6 +63,7 @@ from model.engines.gguf_files import (
     gguf_config_hash_or_none,
     gguf_path,
 )
+from model.engines.gguf_header import gguf_header
 from model.engines.gguf_text import GgufText
 from model.engines.llamacpp_pass import (
     DECODE_CHUNK,
@@ -128,6 +129,14 @@ UNLOAD_RETRY_S = 0.05
 # llamafile's sgemm) is slower both alone and together: 0.5B, 1 thread, 58.2 and 78.7
 # tok/s (1.35x) against 73.8 and 117.7 (1.59x) repacked.
 UNBATCHED_TYPES = ("Q4_1",)
+# Their GGUF file types (`general.file_type`, llama.cpp's llama_ftype): loaded without
+# llama.cpp's extra buffer types. No repacked layout exists for them, so the only one
+# that takes them is the AMX one, on a CPU with AMX (Sapphire Rapids and later), whose
+# kernel gives a row of a batch other numbers than the same row alone: greedy replies
+# then depend on who else is in the batch. Measured on such a 2-core VM, the offline
+# Q4_1 file, 2 threads, 8 users against 1: 1.53x with AMX (replies batched differ from
+# alone), 1.94x without (the same replies).
+UNBATCHED_FILE_TYPES = (3,)  # LLAMA_FTYPE_MOSTLY_Q4_1
 # llama.cpp refuses any LoRA with a NULL; its log says why, after this.
 LORA_REFUSED = "failed to apply lora adapter: "
 # Reasons of llama.cpp's that mean the LoRA was made for another model.
@@ -223,6 +232,8 @@ class LlamaCppEngine:
             binding_log.setLevel(logging.CRITICAL)
         llama_cpp.llama_backend_init()
         model_params = llama_cpp.llama_model_default_params()
+        if _file_type(path) in UNBATCHED_FILE_TYPES:
+            model_params.use_extra_bufts = False
         self._model = llama_cpp.llama_model_load_from_file(str(path).encode(), model_params)
         if not self._model:
             raise ModelNotFoundError(f"{path}: llama.cpp cannot load this GGUF file.")
@@ -1011,3 +1022,14 @@ class LlamaCppEngine:
         if not self._closed:
             await self.thread.run(self._free)
         await self.thread.close()
+
+
+def _file_type(path: Path) -> int | None:
+    """The GGUF's `general.file_type` (llama.cpp's llama_ftype: most of its weights'
+    type), None where it has none or its header cannot be read (llama.cpp says why)."""
+    try:
+        with gguf_header(path) as header:
+            kind = header.values.get("general.file_type")
+    except (OSError, ValueError):
+        return None
+    return kind if isinstance(kind, int) and not isinstance(kind, bool) else None
