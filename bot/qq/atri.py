@@ -11,7 +11,6 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nonebot import (
@@ -22,7 +21,6 @@ from nonebot import (
     on_notice,
 )
 from nonebot.adapters.onebot.v11 import (
-    ActionFailed,
     Adapter,
     Bot,
     Event,
@@ -32,7 +30,6 @@ from nonebot.adapters.onebot.v11 import (
     GroupRecallNoticeEvent,
     Message,
     MessageEvent,
-    NetworkError,
     PokeNotifyEvent,
 )
 from nonebot.adapters.onebot.v11.permission import GROUP_ADMIN, GROUP_OWNER
@@ -49,7 +46,6 @@ from bot.limits import (
     MAX_INPUT_CHARS,
     QUIET_STATUSES,
     Counted,
-    OneReplyAtATime,
     QuietNotices,
     ReplyCap,
     SeenRecently,
@@ -67,24 +63,16 @@ from bot.qq.mentions import (
     name_in_a_longer_word,
     spoken_text,
 )
-from bot.qq.quiet_groups import QUIET_SECONDS, Quiet, QuietGroups
+from bot.qq.quiet_groups import Quiet, QuietGroups
 from bot.qq.quotes import quoted_note
-from bot.qq.resend import CutReply, PostedParts, WaitingReplies
+from bot.qq.replies import Answered, ReplySender, chat_group
+from bot.qq.resend import CutReply
 from bot.qq.segments import media_only_line, nothing_to_read
-from bot.qq.sending import (
-    SendQueue,
-    Stopped,
-    is_retryable,
-    refusal_text,
-    send_answer_seconds,
-)
 from bot.qq.text import (
     drop_unfetched_quote,
     incoming_text,
     only_unread_record,
     reply_parts,
-    split_reply,
-    text_message,
 )
 from model.character.persona import configured_card_path, load_persona
 from model.protocol import ChannelMode, ChatRequest, MemoryUnavailable, MessageRef, ReplyCut
@@ -230,8 +218,13 @@ QUIET_ACCOUNT_WAITS_S = 1.0
 connections = Connections(lambda account: get_bots().get(account))
 hook_tasks = HookTasks()
 input_status = InputStatus(config.atri_typing_seconds, connections)
-# Set at shutdown: no send waits for its turn any more (see sending.py).
-stopping = asyncio.Event()
+# Groups where an account cannot speak now (muted, removed): not answered meanwhile.
+quiet_groups = QuietGroups()
+# Her replies on their way out (replies.py). A group's first refused send asks whether the
+# whole group is muted (`_whole_mute_missed`, beside the ban notices below).
+reply_sender = ReplySender(
+    config, connections, quiet_groups, lambda bot, group: _whole_mute_missed(bot, group)
+)
 
 
 @get_driver().on_bot_disconnect
@@ -249,35 +242,6 @@ def channel_modes() -> ChannelModes:
     if _channel_modes is None or _channel_modes.worker is not worker:
         _channel_modes = ChannelModes(worker, PLATFORM)
     return _channel_modes
-
-
-# What she answers: a message, or a poke (戳一戳) of her.
-Answered = MessageEvent | PokeNotifyEvent
-
-
-def _group_id(event: Answered) -> str:
-    """The group it was said (or poked) in; "" in a private chat (a temporary session's
-    group is not its chat)."""
-    if isinstance(event, GroupMessageEvent | PokeNotifyEvent) and event.group_id:
-        return str(event.group_id)
-    return ""
-
-
-def temp_session_group(event: MessageEvent) -> int | None:
-    """The group a temporary session (a private message from a group member who is not a
-    friend, `sub_type` "group") came through. A reply names it: go-cqhttp opens the
-    session from it when its own cache of sessions is gone (a restart), and NapCat uses
-    it before its cache. NapCat and LLOneBot report it as `group_id`, go-cqhttp as
-    `sender.group_id`; `temp_source` is not it (go-cqhttp's is the kind of session).
-    NapCat's stand-in for a group it could not find (NAPCAT_NO_GROUP) names none; the
-    report models drop it (see reports.py), so NoneBot does not send it back either."""
-    if isinstance(event, GroupMessageEvent) or event.sub_type != "group":
-        return None
-    for value in (getattr(event, "group_id", None), getattr(event.sender, "group_id", None)):
-        group = int(value) if isinstance(value, int | str) and str(value).isdigit() else 0
-        if group > 0 and str(group) != reports.NAPCAT_NO_GROUP:
-            return group
-    return None
 
 
 def parse_robot_ranges(data: Any) -> set[tuple[int, int]]:
@@ -338,7 +302,7 @@ async def _from_a_person(event: MessageEvent) -> bool:
     silently too."""
     if is_bot(event.user_id) or is_anonymous(event):
         return False
-    return is_permitted(str(event.user_id), _group_id(event))
+    return is_permitted(str(event.user_id), chat_group(event))
 
 
 async def _addressed(event: MessageEvent) -> bool:
@@ -411,178 +375,13 @@ def chat_request(
         user_id=str(event.user_id),
         text=quoted_note(event) + words if words else "",
         display_name=sender.card or sender.nickname or "",
-        channel_id=_group_id(event),
+        channel_id=chat_group(event),
         addressed=addressed,
         request_id=f"qq-{event.message_id}",
         sent_at=reports.sent_at(event),
     )
 
 
-async def send_reply(bot: Bot, event: Answered, text: str, stored: ReplyCut | None = None) -> None:
-    """Quote the message and @ the sender, then the rest with pauses (QQ risk control).
-    `stored`: the exchange memory holds for it, corrected if not all of it goes out.
-    A poke has no message to quote: in a group the poker is @'d, in private it is a
-    private message to them."""
-    parts, cut_off = split_reply(text, config.atri_max_message_chars, config.atri_max_reply_parts)
-    private_poke = isinstance(event, PokeNotifyEvent) and not _group_id(event)
-    reply = CutReply(
-        str(bot.self_id), event, parts, 0, stored, privately=private_poke, cut_off=cut_off
-    )
-    async with _conversation_turn(str(bot.self_id), event):
-        await send_parts(bot, reply)
-        # The conversation is the reply's until it is over: the rest of one cut by a lost
-        # connection goes out before the next reply's first part, which would otherwise
-        # go first whenever it waits in the send queue as the account comes back.
-        await reply.finished()
-        if reply.cut_off and reply.sent == len(reply.parts):
-            await _store_only_sent(reply)  # one cut short sooner was corrected then
-
-
-# Only a reply's first part quotes the message it answers, so two replies' parts must not
-# interleave in a group or private chat.
-_one_reply_at_a_time = OneReplyAtATime()
-
-
-def _conversation_turn(account: str, event: Answered) -> asyncio.Lock:
-    return _one_reply_at_a_time.turn((account, _group_id(event) or f"private-{event.user_id}"))
-
-
-async def send_parts(bot: Bot, reply: CutReply) -> bool:
-    """The reply's parts from `reply.sent` on. A lost connection keeps the rest for the
-    account's return; a refused send ends the reply (memory keeps what was sent).
-    False when a send was refused, True when every part went out or the rest waits;
-    `reply.finished()` waits for the rest."""
-    for index in range(reply.sent, len(reply.parts)):
-        if _muted_whole(reply):
-            await _store_only_sent(reply)
-            reply.finish()
-            return False
-        try:
-            if index:
-                # Counted, like the queue's gap, from the previous part's confirmed send:
-                # the parts are the larger of the two apart, not their sum. Outside the
-                # queue's turn, so the account's other replies may send meanwhile.
-                await send_queue(reply.account).pause(config.atri_split_pause_seconds)
-            now = get_bots().get(reply.account)
-            if isinstance(now, Bot):
-                # The account's connection now: a reply begun on one that dropped (whose
-                # rest waited, or whose next reply waited for it) goes on on the new one.
-                bot = now
-            await _send_in_turn(bot, reply, index)
-        except Stopped:
-            # Shutting down: the rest is dropped as a reply waiting for its account is
-            # then, and memory keeps only what was sent (nothing sent: the exchange is
-            # archived whole).
-            log.info(
-                "QQ stopping: %d part(s) of a reply by account %s not sent",
-                len(reply.unsent()),
-                reply.account,
-            )
-            await _store_only_sent(reply)
-            reply.finish()
-            return False
-        except Exception as exc:  # ActionFailed, NetworkError: nothing left to tell anyone
-            return await _after_failed_send(bot, reply, exc)
-        reply.sent = index + 1
-        if not reply.privately and _group_id(reply.event):
-            quiet_groups.sent(reply.account, _group_id(reply.event))
-    reply.finish()
-    return True
-
-
-def _muted_whole(reply: CutReply) -> bool:
-    """The reply's group is muted whole for its account: its parts not yet sent are
-    dropped (said once, at INFO), not sent to be refused one by one."""
-    group = None if reply.privately else _group_id(reply.event)
-    if not group or not quiet_groups.is_muted_whole(reply.account, group):
-        return False
-    log.info(
-        "QQ: group %s is muted whole: %d part(s) of a reply to %s not sent",
-        group,
-        len(reply.parts) - reply.sent,
-        reply.event.user_id,
-    )
-    return True
-
-
-def _send_target(reply: CutReply) -> str:
-    event = reply.event
-    group = None if reply.privately else _group_id(event)
-    return f"group {group}" if group else f"private chat with {event.user_id}"
-
-
-def _refusal_hint(reply: CutReply) -> str:
-    """What a refused send may mean, and what became of the reply."""
-    if reply.privately or not _group_id(reply.event):
-        why = "they may not be ATRI's friend (a temporary session refused), or the account "
-    else:
-        why = "ATRI may be muted there, removed from the group, or the account "
-    why += "is under risk control (see the OneBot implementation's log)"
-    if reply.sent:
-        kept = f"{reply.sent} of its {len(reply.parts)} parts were sent and only those remembered"
-        return f"{why}; {kept}."
-    return f"{why}; the reply was not sent and is not remembered."
-
-
-def _log_refusal(reply: CutReply, exc: Exception) -> None:
-    target = _send_target(reply)
-    if isinstance(exc, ActionFailed):
-        said = f"QQ refused a send to {target} ({refusal_text(exc)})"
-    else:  # NetworkError on a connection still up: the implementation never answered
-        seconds = send_answer_seconds(get_driver().config.api_timeout)
-        said = (
-            f"QQ send to {target}: no answer from the OneBot implementation within "
-            f"{seconds:g} s; taken as refused"
-        )
-    log.warning("%s: %s", said, _refusal_hint(reply))
-
-
-async def _after_failed_send(bot: Bot, reply: CutReply, exc: Exception) -> bool:
-    now = get_bots().get(reply.account)
-    if now is bot and not connections.lost(bot).is_set():
-        # Refused, or never answered on a connection that stayed up: parked for the
-        # account's return it would wait for one that never leaves, and hold up the
-        # chat's next reply.
-        _log_refusal(reply, exc)
-        group = None if reply.privately else _group_id(reply.event)
-        if (
-            group
-            and isinstance(exc, ActionFailed)
-            and not quiet_groups.refusals(reply.account, group)
-        ):
-            await _whole_mute_missed(bot, group)
-        if group and isinstance(exc, ActionFailed) and quiet_groups.refused(reply.account, group):
-            log.warning(
-                "QQ: group %s refused account %s's last sends; she does not answer there for "
-                "%g minutes, or until a ban on her is lifted",
-                group,
-                reply.account,
-                QUIET_SECONDS / 60,
-            )
-        await _store_only_sent(reply)
-        reply.finish()
-        return False
-    log.warning("QQ send to %s cut off: %s", _send_target(reply), exc)
-    if isinstance(now, Bot) and now is not bot:  # back already, on a new connection
-        return await send_parts(now, reply)
-    waiting_replies.keep(reply)
-    return True
-
-
-async def _store_only_sent(reply: CutReply) -> None:
-    if reply.stored is not None and (reply.sent < len(reply.parts) or reply.cut_off):
-        cut = reply.stored.model_copy(update={"sent": reply.sent_text()})
-        try:
-            await current_worker().cut_reply(cut)
-        except MemoryUnavailable:
-            pass  # the worker logged its database failing, once a while
-        except Exception:
-            log.exception("QQ: could not correct the memory of a reply cut short")
-
-
-waiting_replies = WaitingReplies(config.atri_resend_within_seconds, _store_only_sent)
-# Groups where an account cannot speak now (muted, removed): not answered meanwhile.
-quiet_groups = QuietGroups()
 # At an account's connect, the most groups asked whether they are muted whole, and the
 # pause before each question (see `_recheck_whole_mutes`).
 WHOLE_MUTE_CHECKS = 20
@@ -591,19 +390,7 @@ WHOLE_MUTE_CHECK_GAP_SECONDS = 1.0
 
 @get_driver().on_bot_connect
 async def _resend_cut_replies(bot: Bot) -> None:
-    await hook_tasks.run(_resend(bot), name="atri-qq-resend")
-
-
-async def _resend(bot: Bot) -> None:
-    replies = waiting_replies.take(str(bot.self_id))
-    for index, reply in enumerate(replies):
-        log.info("QQ account %s is back: sending the rest of a cut reply", bot.self_id)
-        try:
-            await send_parts(bot, reply)
-        except asyncio.CancelledError:  # shutdown: dropped with the replies still waiting
-            for rest in replies[index:]:
-                waiting_replies.keep(rest)
-            raise
+    await hook_tasks.run(reply_sender.resend(bot), name="atri-qq-resend")
 
 
 @get_driver().on_shutdown
@@ -613,87 +400,20 @@ async def _stop_resending() -> None:
     turn comes. Then the hooks' work (a resend cancelled puts its reply back), then every
     reply still waiting is dropped: memory keeps only what was sent, and the handlers
     waiting for them end now, not at the replies' deadline."""
-    stopping.set()
+    reply_sender.stopping.set()
     await hook_tasks.stop()
-    await waiting_replies.drop_all()
-
-
-send_queues: dict[str, SendQueue] = {}
-
-
-def send_queue(account: str) -> SendQueue:
-    """The account's pacing of everything it sends (QQ risk control counts them all)."""
-    queue = send_queues.get(account)
-    if queue is None:
-        queue = SendQueue(config.atri_send_gap_seconds, config.atri_sends_per_minute, stopping)
-        send_queues[account] = queue
-    return queue
-
-
-async def _send_in_turn(bot: Bot, reply: CutReply, index: int) -> None:
-    """Part `index` of the reply, through the account's send queue; a risk-control
-    refusal is tried once more."""
-    queue = send_queue(str(bot.self_id))
-    try:
-        async with queue.turn():
-            await _send_part(bot, reply, index)
-    except Exception as exc:
-        if not is_retryable(exc):
-            raise
-        log.info(
-            "QQ send to %s refused (%s); trying again in %s s",
-            _send_target(reply),
-            refusal_text(exc),
-            config.atri_send_retry_seconds,
-        )
-        await queue.pause(config.atri_send_retry_seconds)
-        async with queue.turn():
-            await _send_part(bot, reply, index)
-
-
-async def _send_part(bot: Bot, reply: CutReply, index: int) -> None:
-    event, message = reply.event, text_message(reply.parts[index])
-    if reply.privately:
-        # `group_id` opens a temporary session with a member who is not a friend
-        # (go-cqhttp, NapCat, Lagrange); implementations without it ignore it. A private
-        # poke names none.
-        params: dict[str, Any] = {"user_id": event.user_id, "message": message}
-        if getattr(event, "group_id", None):
-            params["group_id"] = event.group_id
-        await _answered(bot, lambda: bot.call_api("send_private_msg", **params))
-        return
-    first = index == 0  # only the first part quotes the message and @s its sender
-    options: dict[str, Any] = {"reply_message": first, "at_sender": first}
-    group = None if isinstance(event, PokeNotifyEvent) else temp_session_group(event)
-    if group is not None:
-        options["group_id"] = group
-    # A part in flight when the connection drops is unconfirmed at once (not after
-    # NoneBot's api_timeout): kept, it goes out again as soon as the account is back.
-    sent = await _answered(bot, lambda: bot.send(event, message, **options))
-    message_id = sent.get("message_id") if isinstance(sent, dict) else None
-    if reply.stored is not None and isinstance(message_id, int | str):
-        posted_parts.add(reply, index, str(message_id))
-
-
-async def _answered(bot: Bot, call: Callable[[], Awaitable[Any]]) -> Any:
-    """A send's answer, waited for `send_answer_seconds` at most: the account's send queue
-    is held until it comes. NetworkError when none comes in time."""
-    seconds = send_answer_seconds(get_driver().config.api_timeout)
-    try:
-        return await asyncio.wait_for(connections.call(bot, call), seconds)
-    except TimeoutError:
-        raise NetworkError(f"no answer to a send within {seconds:g} s") from None
+    await reply_sender.waiting_replies.drop_all()
 
 
 def _channel_key(event: Answered) -> str:
-    group = _group_id(event)
+    group = chat_group(event)
     return f"group:{group}" if group else f"private:{event.user_id}"
 
 
 def count_reply(event: Answered, silence: str = "no reply") -> Counted | None:
     """Count a reply in `event`'s chat under its cap; in a group its sender gets at most
     their share of it, in a private chat all of it. None (logged): no reply."""
-    group = _group_id(event)
+    group = chat_group(event)
     counted = reply_cap.allow(_channel_key(event), str(event.user_id) if group else None)
     if counted is None:
         log.info(
@@ -709,12 +429,12 @@ async def tell_share_used_up(bot: Bot, event: MessageEvent) -> None:
     """After `count_reply` turned a group member's message away: tell them, once a
     minute, that their share of the group's replies is used up (`ReplyCap.share_notice`);
     the group's whole cap, or a private chat, stays silent."""
-    group = _group_id(event)
+    group = chat_group(event)
     person = str(event.user_id)
     if not group or reply_cap.share_notice(_channel_key(event), person, busy_notices) is None:
         return
     log.info("QQ: told %s their share of the replies in group %s is used up", event.user_id, group)
-    await send_reply(bot, event, lines().share_used_up)
+    await reply_sender.send_reply(bot, event, lines().share_used_up)
 
 
 def first_to_hear(bot: Bot, event: GroupMessageEvent) -> bool:
@@ -740,8 +460,8 @@ async def first_to_take(bot: Bot, event: GroupMessageEvent) -> bool:
 async def answer(bot: Bot, event: MessageEvent) -> None:
     if isinstance(event, GroupMessageEvent) and not await first_to_take(bot, event):
         return  # another of ATRI's accounts answers it
-    if _group_id(event) and quiet_groups.quiet(str(bot.self_id), _group_id(event)):
-        log.debug("QQ: group %s refuses her sends now; not answered", _group_id(event))
+    if chat_group(event) and quiet_groups.quiet(str(bot.self_id), chat_group(event)):
+        log.debug("QQ: group %s refuses her sends now; not answered", chat_group(event))
         # Heard as any other message there (no generation, no speak-up): once the quiet
         # ends she knows what was said to her meanwhile, as on Discord.
         if isinstance(event, GroupMessageEvent) and await _overheard(event):
@@ -763,7 +483,7 @@ async def answer(bot: Bot, event: MessageEvent) -> None:
         # A record sent without its messages is no picture: she says what she cannot open.
         unread = only_unread_record(event.message)
         line = lines().forward_unread if unread else media_only_line(event.message)
-        await send_reply(bot, event, line)
+        await reply_sender.send_reply(bot, event, line)
         return
     request = chat_request(event, text=await spoken_text(bot, event, connections))
     await chat_and_reply(bot, event, request, counted)
@@ -775,7 +495,7 @@ async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest, counte
     reply the caller counted, given back when none is sent."""
     stored = None
     try:
-        if _group_id(event):
+        if chat_group(event):
             reply = await current_worker().chat(request)
         else:
             async with input_status.typing(bot, event.user_id):
@@ -793,7 +513,7 @@ async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest, counte
             return
         if reply.status == "ok":
             stored = ReplyCut(**request.model_dump(include=REF_FIELDS))
-    await send_reply(bot, event, text, stored)
+    await reply_sender.send_reply(bot, event, text, stored)
 
 
 async def hear(bot: Bot, event: GroupMessageEvent) -> None:
@@ -809,7 +529,7 @@ async def pass_on(bot: Bot, event: GroupMessageEvent) -> None:
     request = chat_request(event, addressed=False, text=await spoken_text(bot, event, connections))
     if not request.text:
         return
-    if quiet_groups.quiet(str(bot.self_id), _group_id(event)):
+    if quiet_groups.quiet(str(bot.self_id), chat_group(event)):
         # Muted, or refusing her sends: no speak-up (a generation) to be refused.
         request = request.model_copy(update={"may_speak_up": False})
     try:
@@ -819,7 +539,7 @@ async def pass_on(bot: Bot, event: GroupMessageEvent) -> None:
         return
     if reply.status == "ok" and reply.text and count_reply(event) is not None:
         stored = ReplyCut(**request.model_dump(include=REF_FIELDS))
-        await send_reply(bot, event, reply.text, stored)
+        await reply_sender.send_reply(bot, event, reply.text, stored)
 
 
 async def _actor(bot: Bot, event: MessageEvent, admins: Permission) -> Actor:
@@ -829,7 +549,7 @@ async def _actor(bot: Bot, event: MessageEvent, admins: Permission) -> Actor:
         platform=PLATFORM,
         user_id=str(event.user_id),
         is_admin=await admins(bot, event),
-        channel_id=_group_id(event),
+        channel_id=chat_group(event),
         is_owner=await SUPERUSER(bot, event),
     )
 
@@ -862,7 +582,7 @@ async def _status(bot: Bot, event: MessageEvent) -> str:
     in a private chat is told of every group quiet for one of her accounts; in a group
     the answer is the members' to read, and other groups are not theirs to learn of."""
     actor = await _actor(bot, event, ADMINS)
-    account, group = str(bot.self_id), _group_id(event)
+    account, group = str(bot.self_id), chat_group(event)
     here = quiet_groups.why(account, group) if group else None
     elsewhere = quiet_groups.quiet_now() if actor.is_owner and not group else []
     result = await commands.status(
@@ -920,8 +640,8 @@ async def _memory(bot: Bot, event: MessageEvent) -> str:
     # like a reply's, the parts a lost connection cuts off go out when the account is back.
     parts = reply_parts(text, config.atri_max_message_chars, config.atri_max_reply_parts)
     reply = CutReply(str(bot.self_id), event, parts, 0, privately=True)
-    async with _one_reply_at_a_time.turn((reply.account, f"private-{event.user_id}")):
-        await send_parts(bot, reply)
+    async with reply_sender.one_reply_at_a_time.turn((reply.account, f"private-{event.user_id}")):
+        await reply_sender.send_parts(bot, reply)
         # Her line in the group says the message is there: not before its last part (a
         # lost connection's rest goes out when the account is back, or is dropped).
         await reply.finished()
@@ -1020,7 +740,7 @@ async def answer_command(bot: Bot, event: MessageEvent, args: Message) -> None:
     text = await command_reply(bot, event, args)
     if not counted and not await _reply_allowed(bot, event):
         return
-    await send_reply(bot, event, text)
+    await reply_sender.send_reply(bot, event, text)
 
 
 def _answers_privately(event: MessageEvent, args: Message) -> bool:
@@ -1063,7 +783,7 @@ async def _poked_her(event: Event) -> bool:
         return False
     if not event.is_tome() or is_bot(event.user_id):
         return False
-    return is_permitted(str(event.user_id), _group_id(event))
+    return is_permitted(str(event.user_id), chat_group(event))
 
 
 poke = on_notice(rule=Rule(_poked_her), priority=10, block=False)
@@ -1074,7 +794,7 @@ async def answer_poke(bot: Bot, event: PokeNotifyEvent) -> None:
     to her: answered, and remembered, as a message is. Not in a group turned off, nor in
     private when `reply_in_private` is off; once per person per `poke_cooldown_seconds`,
     under the same reply cap and worker limits as a message."""
-    group = _group_id(event)
+    group = chat_group(event)
     if group:
         if await channel_modes().mode(group) == "off":
             return
@@ -1111,14 +831,12 @@ async def _on_poke(bot: Bot, event: PokeNotifyEvent) -> None:
 
 
 recall = on_notice(priority=10, block=False)
-# Her sent parts, so that one an admin recalls leaves her memory (see _unsay).
-posted_parts = PostedParts()
 
 
 async def _unsay(account: str, message_id: str) -> None:
     """A part of her reply recalled (by a group admin): memory keeps only the parts
     still there, and with none left the exchange is archived, as a reset would."""
-    cut = posted_parts.recalled(account, message_id)
+    cut = reply_sender.posted_parts.recalled(account, message_id)
     if cut is None:
         return
     try:

@@ -459,7 +459,7 @@ async def test_a_failed_send_is_logged_not_raised(
             {"group_id": GROUP_ID, "no_cache": True},
             {"group_id": GROUP_ID, "group_all_shut": 0},
         )
-        with caplog.at_level(logging.WARNING, logger="bot.qq.atri"):
+        with caplog.at_level(logging.WARNING, logger="bot.qq.replies"):
             await plugin.answer(bot, event)
     # One line: where, the implementation's answer, what it may mean (session 51).
     assert "QQ refused a send to group 300 (retcode 100: group not found): ATRI may be muted" in (

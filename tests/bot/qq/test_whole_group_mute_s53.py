@@ -15,6 +15,7 @@ from nonebot.adapters.onebot.v11 import Bot
 from nonebug import App
 from websockets.asyncio.client import connect
 
+from bot.qq import replies
 from bot.qq.quiet_groups import MAX_GROUPS, QuietGroups
 from tests.bot.qq.events import GROUP_ID, SELF_ID, group_event
 from tests.bot.qq.test_messages_e2e import serving, texts
@@ -82,12 +83,14 @@ async def test_a_reply_under_way_when_the_group_is_muted_is_dropped_with_one_lin
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     groups = QuietGroups()
-    monkeypatch.setattr(plugin, "quiet_groups", groups)
+    # The plugin's quiet groups as its reply sender reads them.
+    monkeypatch.setattr(plugin.reply_sender, "quiet_groups", groups)
     groups.muted_whole(SELF_ID, str(GROUP_ID))
     async with app.test_api() as ctx:
         bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
-        with caplog.at_level(logging.INFO, logger=plugin.__name__):
-            await plugin.send_reply(bot, group_event("在吗"), "第一句。" * 300)  # no API call
-    said = [r for r in caplog.records if r.name == plugin.__name__]
+        with caplog.at_level(logging.INFO, logger=replies.__name__):
+            # No API call.
+            await plugin.reply_sender.send_reply(bot, group_event("在吗"), "第一句。" * 300)
+    said = [r for r in caplog.records if r.name == replies.__name__]
     assert [r.levelno for r in said] == [logging.INFO]
     assert f"group {GROUP_ID} is muted whole" in said[0].getMessage()
