@@ -23,7 +23,7 @@ from atri.cli_common import (
     write_output,
 )
 from atri.config import DEFAULT_CONFIG_NAME
-from atri.terminal import printable, shown, typed
+from atri.terminal import counted, printable, shown, typed
 
 memory_app = Commands(help="Inspect and manage conversation memory.", no_args_is_help=True)
 memory_app.callback()(config_after_group)
@@ -253,8 +253,10 @@ def memory_reset(scope: str) -> None:
             markup=False,
         )
         return
-    room = f" and {lines} room lines" if lines else ""
-    console.print(f"Reset {shown(scope)}: {messages} messages{room} archived.", markup=False)
+    room = f" and {counted(lines, 'room line')}" if lines else ""
+    console.print(
+        f"Reset {shown(scope)}: {counted(messages, 'message')}{room} archived.", markup=False
+    )
 
 
 @memory_app.command("purge")
@@ -275,8 +277,10 @@ def memory_purge(
         return counts  # type: ignore[no-any-return]
 
     messages, lines = _with_memory(go)
-    room = f" and {lines} room lines" if lines else ""
-    console.print(f"Purged {shown(scope)}: {messages} messages{room} deleted.", markup=False)
+    room = f" and {counted(lines, 'room line')}" if lines else ""
+    console.print(
+        f"Purged {shown(scope)}: {counted(messages, 'message')}{room} deleted.", markup=False
+    )
     from model.memory import purge_leftovers
 
     leftovers = purge_leftovers(_database()[0])
@@ -414,8 +418,9 @@ def memory_export(
             notes.append(f"{in_members} of them from {len(members)} members' own conversations")
         from_where = f" ({'; '.join(notes)})" if notes else ""
         err_console.print(
-            f"Wrote {messages + theirs} messages{from_where}, {summaries} summaries and "
-            f"{len(data['room_lines'])} room lines to {out}.",
+            f"Wrote {counted(messages + theirs, 'message')}{from_where}, {summaries} "
+            f"{'summary' if summaries == 1 else 'summaries'} and "
+            f"{counted(len(data['room_lines']), 'room line')} to {out}.",
             markup=False,
         )
 
