@@ -25,6 +25,9 @@ from atri.cli_common import (
 from atri.config import DEFAULT_CONFIG_NAME
 from atri.terminal import counted, printable, shown, typed
 
+# Where `show` starts a message's text: after its role ("assistant" and a space).
+SHOW_INDENT = 10
+
 memory_app = Commands(help="Inspect and manage conversation memory.", no_args_is_help=True)
 memory_app.callback()(config_after_group)
 
@@ -203,13 +206,21 @@ def _print_conversation(
         console.print("recent turns:", markup=False)
     for m in messages:
         # Stored text is whatever people sent: printed without terminal commands.
-        # A name on one line and a message's further lines indented under it: no stored
-        # text prints as a line of its own ("assistant 亚托莉: …" that she never said).
+        # A name on one line and a message's further lines, and the lines it wraps into,
+        # indented under it: no stored text prints as a line of its own ("assistant
+        # 亚托莉: …" that she never said).
         who = " ".join(printable(m.display_name or m.user_id or m.role).split())
         tag = f" [{m.adapter_version}]" if m.adapter_version else ""
         flag = " (archived)" if m.archived else ""
-        content = printable(m.content).replace("\n", "\n" + " " * 10)
-        console.print(f"{m.role:9} {who}{tag}{flag}: {content}", markup=False, highlight=False)
+        body = _indented(f"{who}{tag}{flag}: {printable(m.content)}", SHOW_INDENT)
+        console.print(f"{m.role:9} {body}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _indented(text: str, indent: int) -> str:
+    """`text` wrapped to the terminal's width less `indent`, each line after the first
+    indented by it (rich would wrap it from the first column)."""
+    lines = Text(text).wrap(console, max(console.width - indent, 20))
+    return ("\n" + " " * indent).join(line.plain.rstrip() for line in lines)
 
 
 def _remembered(scope: str) -> None:
