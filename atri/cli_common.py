@@ -121,8 +121,10 @@ def keyboard_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGINT, end_now)
 
 
-console = Console()
-err_console = Console(stderr=True)
+# No emoji codes: rich would print a card's or a message's ":heart:" as an emoji, even
+# with markup off, and the commands print such text from outside.
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 
 class State:

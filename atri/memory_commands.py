@@ -23,7 +23,10 @@ from atri.cli_common import (
     write_output,
 )
 from atri.config import DEFAULT_CONFIG_NAME
-from atri.terminal import printable, shown, typed
+from atri.terminal import counted, printable, shown, typed
+
+# Where `show` starts a message's text: after its role ("assistant" and a space).
+SHOW_INDENT = 10
 
 memory_app = Commands(help="Inspect and manage conversation memory.", no_args_is_help=True)
 memory_app.callback()(config_after_group)
@@ -203,13 +206,21 @@ def _print_conversation(
         console.print("recent turns:", markup=False)
     for m in messages:
         # Stored text is whatever people sent: printed without terminal commands.
-        # A name on one line and a message's further lines indented under it: no stored
-        # text prints as a line of its own ("assistant 亚托莉: …" that she never said).
+        # A name on one line and a message's further lines, and the lines it wraps into,
+        # indented under it: no stored text prints as a line of its own ("assistant
+        # 亚托莉: …" that she never said).
         who = " ".join(printable(m.display_name or m.user_id or m.role).split())
         tag = f" [{m.adapter_version}]" if m.adapter_version else ""
         flag = " (archived)" if m.archived else ""
-        content = printable(m.content).replace("\n", "\n" + " " * 10)
-        console.print(f"{m.role:9} {who}{tag}{flag}: {content}", markup=False, highlight=False)
+        body = _indented(f"{who}{tag}{flag}: {printable(m.content)}", SHOW_INDENT)
+        console.print(f"{m.role:9} {body}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _indented(text: str, indent: int) -> str:
+    """`text` wrapped to the terminal's width less `indent`, each line after the first
+    indented by it (rich would wrap it from the first column)."""
+    lines = Text(text).wrap(console, max(console.width - indent, 20))
+    return ("\n" + " " * indent).join(line.plain.rstrip() for line in lines)
 
 
 def _remembered(scope: str) -> None:
@@ -253,8 +264,10 @@ def memory_reset(scope: str) -> None:
             markup=False,
         )
         return
-    room = f" and {lines} room lines" if lines else ""
-    console.print(f"Reset {shown(scope)}: {messages} messages{room} archived.", markup=False)
+    room = f" and {counted(lines, 'room line')}" if lines else ""
+    console.print(
+        f"Reset {shown(scope)}: {counted(messages, 'message')}{room} archived.", markup=False
+    )
 
 
 @memory_app.command("purge")
@@ -275,8 +288,10 @@ def memory_purge(
         return counts  # type: ignore[no-any-return]
 
     messages, lines = _with_memory(go)
-    room = f" and {lines} room lines" if lines else ""
-    console.print(f"Purged {shown(scope)}: {messages} messages{room} deleted.", markup=False)
+    room = f" and {counted(lines, 'room line')}" if lines else ""
+    console.print(
+        f"Purged {shown(scope)}: {counted(messages, 'message')}{room} deleted.", markup=False
+    )
     from model.memory import purge_leftovers
 
     leftovers = purge_leftovers(_database()[0])
@@ -414,8 +429,9 @@ def memory_export(
             notes.append(f"{in_members} of them from {len(members)} members' own conversations")
         from_where = f" ({'; '.join(notes)})" if notes else ""
         err_console.print(
-            f"Wrote {messages + theirs} messages{from_where}, {summaries} summaries and "
-            f"{len(data['room_lines'])} room lines to {out}.",
+            f"Wrote {counted(messages + theirs, 'message')}{from_where}, {summaries} "
+            f"{'summary' if summaries == 1 else 'summaries'} and "
+            f"{counted(len(data['room_lines']), 'room line')} to {out}.",
             markup=False,
         )
 

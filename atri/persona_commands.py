@@ -42,7 +42,8 @@ def persona_show() -> None:
     Its character's note, told in the chat instead, is said after it (on stderr), with
     the card's other notes."""
     persona = _persona(configured_settings())
-    console.print(persona.system_prompt(), markup=False, highlight=False)
+    # Not wrapped at the terminal's width: the prompt is copied or piped as it is.
+    console.print(persona.system_prompt(), markup=False, highlight=False, soft_wrap=True)
     if note := persona.note_in_chat():
         err_console.print(where_the_note_goes(note), markup=False, highlight=False)
     for said in persona.unused:

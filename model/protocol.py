@@ -349,7 +349,8 @@ class Character(BaseModel):
     user_name: str  # the name used when a platform gives none
     language: str = ""  # the language she speaks ("zh", "en", "ja"; "" = not told)
     # Every greeting she may open a conversation with, `greeting` first (a card's
-    # `alternate_greetings` after it); empty from a worker that predates them.
+    # `alternate_greetings` after it); empty for a card with none, and from a worker
+    # that predates them.
     greetings: list[str] = Field(default_factory=list)
 
     def greeting_of(self, conversation: str) -> str:

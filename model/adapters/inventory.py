@@ -150,9 +150,15 @@ def _manifest_of(folder: Path) -> dict[str, Any]:
 
 
 def runs_bytes(adapters_dir: Path) -> int | None:
-    """The size of `.runs/` (checkpoints of runs for `--resume`); None when absent."""
+    """The size of `.runs/` (checkpoints of runs for `--resume`); None when it holds no
+    run's folder: every finished run leaves it empty (on Windows with lock files)."""
     runs = adapters_dir / RUNS_DIR
-    return folder_bytes(runs) if runs.is_dir() else None
+    try:
+        if not any(entry.is_dir() for entry in runs.iterdir()):
+            return None
+    except OSError:  # absent, or not a folder
+        return None
+    return folder_bytes(runs)
 
 
 def size_text(size: int) -> str:

@@ -384,12 +384,12 @@ class Persona(BaseModel):
     @property
     def greetings(self) -> list[str]:
         """The greetings a conversation may open with (`Character.greeting_of` picks one),
-        `greeting` first. A card whose scene is only in its greeting has that one alone:
-        the system prompt, the same for every conversation, carries it."""
+        `greeting` first; none for a card with no greeting. A card whose scene is only in
+        its greeting has that one alone: the system prompt, the same for every
+        conversation, carries it."""
         if self._scene_only_in_greeting():
             return [self.greeting]
-        said = [g for g in (self.greeting, *self.alternate_greetings) if g.strip()]
-        return said or [self.greeting]
+        return [g for g in (self.greeting, *self.alternate_greetings) if g.strip()]
 
     def greeting_for(self, user_name: str) -> str:
         return self.fill(self.greeting, user_name)

@@ -104,10 +104,10 @@ def test_a_scope_that_does_not_print_is_shown_escaped_and_typed_back(
     code, out = atri(config, "memory", "export", "qq:user:\\x1b[2J7")
     assert code == 0 and json.loads(out)["scope"] == ODD
     code, out = atri(config, "memory", "reset", "qq:user:\\x1b[2J7")
-    assert code == 0 and "Reset qq:user:\\x1b[2J7: 1 messages archived." in out
+    assert code == 0 and "Reset qq:user:\\x1b[2J7: 1 message archived." in out
     code, out = atri(config, "memory", "purge", "qq:user:\\u202e8", stdin="y\n")
     assert code == 0 and "Delete every message of qq:user:\\u202e8 for good?" in out
-    assert "Purged qq:user:\\u202e8: 1 messages deleted." in out
+    assert "Purged qq:user:\\u202e8: 1 message deleted." in out
     _, out = atri(config, "memory", "list")
     assert "u202e" not in out and table_row(out, "qq:user:\\x1b[2J7")[1:3] == ["0", "1"]
 

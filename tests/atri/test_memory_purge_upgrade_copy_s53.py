@@ -34,7 +34,7 @@ def test_a_purge_names_the_upgrade_copy_that_still_holds_their_words(tmp_path: P
 
     code, out = atri(config, "memory", "purge", "qq:user:1", "--yes")
 
-    assert code == 0 and says(out, "Purged qq:user:1: 1 messages deleted."), out
+    assert code == 0 and says(out, "Purged qq:user:1: 1 message deleted."), out
     copy = tmp_path / "mem.sqlite3.schema12.bak"
     assert b"my phone is 555" in copy.read_bytes()  # what the sentence warns of
     assert b"my phone is 555" not in (tmp_path / "mem.sqlite3").read_bytes()

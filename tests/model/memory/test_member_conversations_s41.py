@@ -135,7 +135,7 @@ def test_the_commands_treat_a_channels_and_a_persons_key_alike(
     out_file = tmp_path / "g1.json"
     code, out = atri(config, "memory", "export", "qq:chan:g1", "--out", str(out_file))
     assert code == 0 and "Wrote 4 messages (4 of them from 2 members' own" in out, out
-    assert "1 summaries" in out
+    assert "1 summary and" in out
 
     code, out = atri(config, "memory", "reset", "qq:user:1")
     assert code == 0 and "Reset qq:user:1: 4 messages archived." in out, out

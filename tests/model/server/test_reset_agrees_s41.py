@@ -79,7 +79,7 @@ def test_reset_of_a_person_without_a_channel_agrees_with_atri_memory_reset(
     config.write_text(f'[memory]\npath = "{other.as_posix()}"\n', encoding="utf-8")
     code, out = atri(config, "memory", "reset", "qq:user:1")
     assert code == 0, out
-    assert "6 messages and 1 room lines archived" in out
+    assert "6 messages and 1 room line archived" in out
 
     answer = asyncio.run(reset_over_http(echo_settings, {"platform": "qq", "user_id": "1"}))
     assert answer == {"count": 7}
