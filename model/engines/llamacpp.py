@@ -133,9 +133,11 @@ UNBATCHED_TYPES = ("Q4_1",)
 # llama.cpp's extra buffer types. No repacked layout exists for them, so the only one
 # that takes them is the AMX one, on a CPU with AMX (Sapphire Rapids and later), whose
 # kernel gives a row of a batch other numbers than the same row alone: greedy replies
-# then depend on who else is in the batch. Measured on such a 2-core VM, the offline
-# Q4_1 file, 2 threads, 8 users against 1: 1.53x with AMX (replies batched differ from
-# alone), 1.94x without (the same replies).
+# then depend on who else is in the batch, and it is slow at several rows. Measured on
+# such a 2-core VM (idle), the offline Q4_1 file, 2 threads, 64 greedy tokens each: with
+# AMX 1 user 78-80 tok/s, 8 users 37 tok/s together (0.47x; replies differ from alone);
+# without 75-77 and 145-147 (1.9x; the same replies). The binding's bare call, which
+# keeps AMX, decodes one row of ATRI's 447-token prompt at 109-115 tok/s (67 without).
 UNBATCHED_FILE_TYPES = (3,)  # LLAMA_FTYPE_MOSTLY_Q4_1
 # llama.cpp refuses any LoRA with a NULL; its log says why, after this.
 LORA_REFUSED = "failed to apply lora adapter: "
