@@ -6,8 +6,15 @@ serve` imports this package (`runner`) before NoneBot exists: keep this file fre
 anything that needs NoneBot initialised.
 
 - `config.py`: the plugin's settings (NoneBot plugin config).
-- `text.py`: reading messages, escaping and splitting replies.
 - `runner.py`: starting NoneBot inside `atri serve`'s event loop.
+- Reading a message: `reports.py` (OneBot reports, safe against a malformed segment),
+  `text.py` (its words), `mentions.py` (@s), `faces.py`, `quotes.py`, `forwards.py` and
+  `segments.py` (what it carries beside its words, as notes for the model).
+- Sending her reply: `replies.py` (parts in the account's turn, memory corrected when not
+  all was sent), `sending.py` (one send queue per account), `resend.py` (parts a lost
+  connection cut), `input_status.py` (typing… in private chats).
+- Where she must stay quiet: `quiet_groups.py` (banned, muted whole, sends refused);
+  `connections.py` (calls on a connection that may drop, hooks' work ended at shutdown).
 
 The plugin finds its worker here: `atri serve` sets the in-process one; standalone, the
 plugin makes an HTTP client for `ATRI_WORKER_URL`.
