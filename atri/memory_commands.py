@@ -348,11 +348,11 @@ def import_summary(result: Any) -> str:
         notes.append(f"already stored, skipped: {skipped}")
     if result.shared_added:
         notes.append(
-            f"{result.shared_added} of them into {result.shared_conversations}"
-            " conversations channels share"
+            f"{result.shared_added} of them into"
+            f" {counted(result.shared_conversations, 'conversation')} channels share"
         )
     if result.member_conversations:
-        notes.append(f"with {result.member_conversations} members' own conversations")
+        notes.append(f"with {_members_own(result.member_conversations)}")
     if counts.messages_archived:
         notes.append(
             f"{_counted((counts.messages_archived, 'stored message'))} archived, as the "
@@ -423,10 +423,12 @@ def memory_export(
         # A person's words in groups' shared conversations are theirs too (see `export`).
         notes = []
         if theirs:
-            notes.append(f"{theirs} of them from {len(shared)} conversations channels share")
+            notes.append(
+                f"{theirs} of them from {counted(len(shared), 'conversation')} channels share"
+            )
         in_members = sum(len(p["messages"]) for p in members)
         if members:
-            notes.append(f"{in_members} of them from {len(members)} members' own conversations")
+            notes.append(f"{in_members} of them from {_members_own(len(members))}")
         from_where = f" ({'; '.join(notes)})" if notes else ""
         err_console.print(
             f"Wrote {counted(messages + theirs, 'message')}{from_where}, {summaries} "
@@ -446,3 +448,8 @@ def _is_database_file(out: Path, database: Path) -> bool:
     return target == base or target in {
         base.with_name(base.name + suffix) for suffix in ("-wal", "-shm", "-journal")
     }
+
+
+def _members_own(n: int) -> str:
+    """ "1 member's own conversation", "2 members' own conversations"."""
+    return "1 member's own conversation" if n == 1 else f"{n} members' own conversations"

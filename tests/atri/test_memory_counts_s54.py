@@ -14,6 +14,10 @@ from model.engines.echo import EchoEngine
 from model.protocol import ChatRequest
 from model.service import ChatService
 from tests.atri.memory_cli import atri
+from tests.model.memory.test_member_conversations_s41 import (
+    cli_config,
+    fill_member_conversations,
+)
 
 
 @pytest.fixture
@@ -62,3 +66,15 @@ def test_an_export_counts_one_room_line(config: Path, tmp_path: Path) -> None:
     code, out = atri(config, "memory", "reset", "qq:user:42")
     assert code == 0, out
     assert "Reset qq:user:42: 2 messages archived." in squeezed(out)
+
+
+def test_an_export_names_one_members_conversation(echo_settings: Settings, tmp_path: Path) -> None:
+    """Under `scope = "user_in_channel"` user 2 spoke only in group g1: their export says
+    "from 1 member's own conversation", not "from 1 members' own conversations"."""
+    asyncio.run(fill_member_conversations(echo_settings))
+    target = tmp_path / "user2.json"
+    code, out = atri(
+        cli_config(echo_settings, tmp_path), "memory", "export", "qq:user:2", "--out", str(target)
+    )
+    assert code == 0, out
+    assert "of them from 1 member's own conversation)" in squeezed(out), out
