@@ -63,7 +63,6 @@ from model.engines.gguf_files import (
     gguf_config_hash_or_none,
     gguf_path,
 )
-from model.engines.gguf_header import gguf_header
 from model.engines.gguf_text import GgufText
 from model.engines.llamacpp_pass import (
     DECODE_CHUNK,
@@ -129,16 +128,17 @@ UNLOAD_RETRY_S = 0.05
 # llamafile's sgemm) is slower both alone and together: 0.5B, 1 thread, 58.2 and 78.7
 # tok/s (1.35x) against 73.8 and 117.7 (1.59x) repacked.
 UNBATCHED_TYPES = ("Q4_1",)
-# Their GGUF file types (`general.file_type`, llama.cpp's llama_ftype): loaded without
-# llama.cpp's extra buffer types. No repacked layout exists for them, so the only one
-# that takes them is the AMX one, on a CPU with AMX (Sapphire Rapids and later), whose
-# kernel gives a row of a batch other numbers than the same row alone: greedy replies
-# then depend on who else is in the batch, and it is slow at several rows. Measured on
-# such a 2-core VM (idle), the offline Q4_1 file, 2 threads, 64 greedy tokens each: with
-# AMX 1 user 78-80 tok/s, 8 users 37 tok/s together (0.47x; replies differ from alone);
-# without 75-77 and 145-147 (1.9x; the same replies). The binding's bare call, which
-# keeps AMX, decodes one row of ATRI's 447-token prompt at 109-115 tok/s (67 without).
-UNBATCHED_FILE_TYPES = (3,)  # LLAMA_FTYPE_MOSTLY_Q4_1
+# What llama.cpp's build says of a CPU with AMX (Sapphire Rapids and later; the build is
+# native, so it is this machine's). There the model loads without llama.cpp's extra
+# buffer types: the AMX one takes Q4_0, Q4_1, Q8_0 and K-quant weights, and its kernel
+# gives a row of a batch other numbers than the same row alone (greedy replies then
+# depend on who else is in the batch) and is slow in this engine, alone and together.
+# Measured on such a 2-core VM (idle), 2 threads, 64 greedy tokens per reply, one user
+# alone after a batch, 8 together: offline Q4_1 with AMX 19.6 and 38.5 tok/s (78-80 alone
+# before any batch), without 75-82 and 145-148; the same file as Q4_0 with AMX 19-20 and
+# 78-81, without 74-90 and 208-209 (2.3-2.8x). Elsewhere the extra types stay: they are
+# what repacks Q4_0 and IQ4_NL for batching (figures above).
+AMX_BUILD = b"AMX_INT8 = 1"
 # llama.cpp refuses any LoRA with a NULL; its log says why, after this.
 LORA_REFUSED = "failed to apply lora adapter: "
 # Reasons of llama.cpp's that mean the LoRA was made for another model.
@@ -234,7 +234,7 @@ class LlamaCppEngine:
             binding_log.setLevel(logging.CRITICAL)
         llama_cpp.llama_backend_init()
         model_params = llama_cpp.llama_model_default_params()
-        if _file_type(path) in UNBATCHED_FILE_TYPES:
+        if AMX_BUILD in llama_cpp.llama_print_system_info():
             model_params.use_extra_bufts = False
         self._model = llama_cpp.llama_model_load_from_file(str(path).encode(), model_params)
         if not self._model:
@@ -1024,14 +1024,3 @@ class LlamaCppEngine:
         if not self._closed:
             await self.thread.run(self._free)
         await self.thread.close()
-
-
-def _file_type(path: Path) -> int | None:
-    """The GGUF's `general.file_type` (llama.cpp's llama_ftype: most of its weights'
-    type), None where it has none or its header cannot be read (llama.cpp says why)."""
-    try:
-        with gguf_header(path) as header:
-            kind = header.values.get("general.file_type")
-    except (OSError, ValueError):
-        return None
-    return kind if isinstance(kind, int) and not isinstance(kind, bool) else None
