@@ -979,9 +979,6 @@ class ChatService:
         async with self._refused_if_memory_fails("A purge"):
             counts = await self._purge(scope)
         await self._settle_deletions()
-        leftovers = self.purge_leftovers()
-        if leftovers:
-            log.warning("memory: purged, but not everywhere. %s", leftovers)
         return counts
 
     def purge_leftovers(self) -> str:
