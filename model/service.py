@@ -683,7 +683,8 @@ class ChatService:
         if request.system_prompt or not self.persona.keyword_lore:
             return None
         recent = said_lately(so_far.earlier, room.lines if room else (), text)
-        told = await asyncio.to_thread(self.persona.called_up_lore, recent)
+        user = request.display_name or self.user_name  # a key's {{user}}
+        told = await asyncio.to_thread(self.persona.called_up_lore, recent, user)
         return Lore.placed(told, self.lore_heading) if told else None
 
     async def _fit_and_generate(

@@ -7,11 +7,13 @@ cached), so only what never changes goes there:
   facts in the system prompt, before the card's description or after it as SillyTavern's
   `position` says, at most LORE_BUDGET_CHARS characters of them;
 - its enabled keyword entries (`keys`, and `secondary_keys` where `selective`) are not:
-  an entry whose key is in the conversation's last `scan_depth` messages is told in a
-  note before the new message (`called_up`), or at its depth in the chat where
-  SillyTavern's position is "@D" (so is a constant one there), at most
+  an entry whose key is in the conversation's last `scan_depth` messages, or in the text
+  of an entry told (the book's `recursive_scanning`, on unless false, as SillyTavern's
+  default), is told in a note before the new message (`called_up`), or at its depth in
+  the chat where SillyTavern's position is "@D" (so is a constant one there), at most
   LORE_BUDGET_CHARS characters of them, the highest `priority` (else `insertion_order`)
-  first; a position ATRI has no place for is named at load (`_position_note`);
+  first; a position ATRI has no place for is named at load (`_position_note`), and so
+  is an entry neither constant nor with a key, which SillyTavern never tells;
 - `extensions.depth_prompt` (the character's note, SillyTavern's "Character's Note") is
   not in it: it is told `depth` messages up the chat (4 where none is given), as a note
   in a user's turn whatever its `role` (one as her own message is named at load:
@@ -27,7 +29,7 @@ import logging
 import math
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, NamedTuple, TypeGuard
 
 import regex as stoppable_re  # `re` with a timeout
@@ -101,12 +103,29 @@ _UNSPACED_SCRIPTS = [
 # word's: "магия" is not in "магиями", nor "μαγεία" in "μαγείας".
 _SPACED_WORD_CHAR = r"[^\W" + "".join(rf"\p{{scx={s}}}" for s in _UNSPACED_SCRIPTS) + "]"
 _SPACED_WORD = stoppable_re.compile(_SPACED_WORD_CHAR)
+# Marks a reader leaves out, so a key in any case is found without them too: Greek
+# accents and breathings (its capitals are written without them: "ΜΑΓΕΙΑ" is "μαγεία"),
+# Arabic vowel signs, hamza and madda (أحمد is typed احمد) and the tatweel that stretches
+# a word, and the diaeresis of Russian ё, often typed е ("елка" is "ёлка"). Letters of
+# other scripts keep theirs ("café" is not "cafe", Japanese が is not か).
+_UNWRITTEN_MARKS = stoppable_re.compile(r"(\p{sc=Greek}|\p{sc=Arabic})\p{Mn}+|([еЕ])\u0308")
+_TATWEEL = "\u0640"
+# Arabic joins "and"/"so" (و ف), "with"/"like"/"for" (ب ك ل) and "the" (ال) to the word
+# after them: a key of Arabic letters is whole after them too (كتاب in والكتاب, بكتاب,
+# للكتاب; القاهرة in بالقاهرة, للقاهرة). Only these: a short key may then be found in a
+# longer word that starts with one (مال in كمال), as SillyTavern, whose word edge is any
+# Arabic letter, finds every key in any word.
+_ARABIC_PROCLITICS = "[وف]?(?:[بك]?ال|لل|[بكل])?"
+_ARABIC_ARTICLE_PROCLITICS = "[وف]?[بك]?"  # before a key that has its own ال
+_ARABIC_LETTER = stoppable_re.compile(r"\p{sc=Arabic}")
+# The decorators (V3's lines that lead an entry's text) SillyTavern acts on.
+_KNOWN_DECORATORS = ("@@activate", "@@dont_activate")
 _slow_keys_told: set[str] = set()  # keys already named in the log (a card's own, so few)
 
 
 class KeywordEntry(BaseModel):
-    """A lorebook entry told in the chat: when one of its `keys` is in a recent message,
-    or with every message where `constant`."""
+    """A lorebook entry told in the chat: when one of its `keys` is in a recent message
+    (or in the text of another entry told), or with every message where `constant`."""
 
     content: str
     keys: list[str] = Field(default_factory=list)
@@ -125,17 +144,24 @@ class KeywordEntry(BaseModel):
     # SillyTavern puts before or after the card go (the system prompt never changes).
     depth: int | None = Field(default=None, ge=0)
     constant: bool = False  # told with every message (a constant entry at a depth)
+    # SillyTavern's recursion switches (`extensions.exclude_recursion`…): not called up by
+    # the text of other entries told; its own text calls up no other; not called up
+    # before another entry is told and its text searched too (`called_up`).
+    exclude_recursion: bool = False
+    prevent_recursion: bool = False
+    delay_until_recursion: bool = False
 
-    def is_called_up(self, scanned: str) -> bool:
+    def is_called_up(self, scanned: str, fill: Callable[[str], str] | None = None) -> bool:
         """Whether it is `constant` or a key of it is in `scanned` (the messages its
-        scan depth reaches, composed: `called_up`), and its secondary keys agree."""
+        scan depth reaches, composed: `called_up`), and its secondary keys agree. `fill`
+        puts names in for a key's `{{char}}` and `{{user}}`, as SillyTavern does."""
         if self.constant:
             return True
-        if not any(self._found(key, scanned) for key in self.keys):
+        if not any(self._found(key, scanned, fill) for key in self.keys):
             return False
         if not self.secondary_keys:
             return True
-        found = [self._found(key, scanned) for key in self.secondary_keys]
+        found = [self._found(key, scanned, fill) for key in self.secondary_keys]
         return {
             "and_any": any(found),
             "and_all": all(found),
@@ -143,12 +169,18 @@ class KeywordEntry(BaseModel):
             "not_all": not all(found),
         }[self.logic]
 
-    def _found(self, key: str, text: str) -> bool:
-        pattern = _key_pattern(key, self.case_sensitive, self.whole_words)
-        if pattern is None:
+    def _found(self, key: str, text: str, fill: Callable[[str], str] | None) -> bool:
+        if fill is not None and ("{" in key or "<" in key):
+            key = fill(key)
+        compiled = _key_pattern(key, self.case_sensitive, self.whole_words)
+        if compiled is None:
             return False
+        pattern, loose = compiled
         try:
-            return pattern.search(text, timeout=KEY_SEARCH_SECONDS) is not None
+            return (
+                pattern.search(_loose(text) if loose else text, timeout=KEY_SEARCH_SECONDS)
+                is not None
+            )
         except TimeoutError:
             if key in _slow_keys_told:
                 return False
@@ -165,35 +197,56 @@ class KeywordEntry(BaseModel):
 @functools.lru_cache(maxsize=4096)
 def _key_pattern(
     key: str, case_sensitive: bool, whole_words: bool
-) -> stoppable_re.Pattern[str] | None:
-    """What a key matches: the regular expression it is where written /pattern/flags, as
+) -> tuple[stoppable_re.Pattern[str], bool] | None:
+    """What a key matches, and whether in text without the marks a reader leaves out
+    (`_loose`): the regular expression it is where written /pattern/flags, as
     SillyTavern reads keys (its flags alone say the case), else its words (in any case
-    unless `case_sensitive`, "Straße" as "STRASSE" too; only as whole words where
-    `whole_words`), composed as the text searched is (`called_up`). A pattern that is not
-    valid matches nothing."""
+    unless `case_sensitive`, "Straße" as "STRASSE" too, "ΜΑΓΕΙΑ" as "μαγεία"; only as
+    whole words where `whole_words`), composed as the text searched is (`called_up`). A
+    pattern that is not valid matches nothing."""
     key = key.strip()
     slashed = slashed_regex(key)
+    loose = False
     if slashed:
         source, flags = slashed
     elif not key:
         return None
     else:
-        key = unicodedata.normalize("NFC", key)
+        loose = not case_sensitive
+        key = _loose(key) if loose else unicodedata.normalize("NFC", key)
         source = _whole_words(key) if whole_words else stoppable_re.escape(key)
         flags = 0 if case_sensitive else stoppable_re.IGNORECASE | stoppable_re.FULLCASE
     try:
-        return stoppable_re.compile(source, flags)
+        return stoppable_re.compile(source, flags), loose
     except stoppable_re.error:
         return None
 
 
+@functools.lru_cache(maxsize=64)
+def _loose(text: str) -> str:
+    """`text` composed (NFC), without the marks a reader leaves out (`_UNWRITTEN_MARKS`):
+    what a key found in any case is looked for in. Cached: each message is searched for
+    every key of the book."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFD", text).replace(_TATWEEL, "")
+    return unicodedata.normalize("NFC", _UNWRITTEN_MARKS.sub(r"\1\2", decomposed))
+
+
 def _whole_words(key: str) -> str:
     """A pattern of the key's words, not within a longer word: no letter or digit of a
-    script written with spaces may lead or follow an edge of the key that is one. A key
-    of several words is found anywhere, as SillyTavern finds it."""
+    script written with spaces may lead or follow an edge of the key that is one (but
+    Arabic's joined words may lead it: `_ARABIC_PROCLITICS`). A key of several words is
+    found anywhere, as SillyTavern finds it."""
     source = stoppable_re.escape(key)
     if any(c.isspace() for c in key):
         return source
+    if _ARABIC_LETTER.match(key):
+        if key.startswith("ال") and len(key) > 2:
+            rest = stoppable_re.escape(key[2:])
+            source = f"(?:{_ARABIC_ARTICLE_PROCLITICS}{source}|[وف]?لل{rest})"
+        else:
+            source = _ARABIC_PROCLITICS + source
     before = f"(?<!{_SPACED_WORD_CHAR})" if _SPACED_WORD.match(key[0]) else ""
     after = f"(?!{_SPACED_WORD_CHAR})" if _SPACED_WORD.match(key[-1]) else ""
     return before + source + after
@@ -226,6 +279,11 @@ class Lorebook(BaseModel):
     # Told in the chat: called up by their keys, or constant at a depth.
     keyword: list[KeywordEntry] = Field(default_factory=list)
     scan_depth: int = Field(default=DEFAULT_SCAN_DEPTH, ge=1)
+    # The book's `recursive_scanning`: the text of an entry told calls up others.
+    recursive: bool = True
+    # Constant entries (of `constant` and `before_card`) whose text calls up no other
+    # (SillyTavern's `prevent_recursion`).
+    not_scanned: list[str] = Field(default_factory=list)
 
 
 def read_lorebook(book: dict[str, Any]) -> tuple[Lorebook, list[str]]:
@@ -237,17 +295,21 @@ def read_lorebook(book: dict[str, Any]) -> tuple[Lorebook, list[str]]:
     unreadable += len(raw) - len(readable)
     usable = [e for e in readable if _enabled(e)]
     disabled = sum(1 for e in readable if e.get("enabled") is False or e.get("disable"))
+    # SillyTavern never tells an entry that is neither constant nor has a key.
+    activated = [e for e in usable if e.get("constant") or _has_keys(e)]
     # An outlet's text goes only where a {{outlet::name}} macro asks for it: none here.
-    enabled = [e for e in usable if _position(e) != OUTLET]
-    # Constant entries are always in SillyTavern's prompt: they come first. An entry with
-    # no key, which no message could call up, is background after them, as it was.
-    constant = sorted(
-        (e for e in enabled if _is_constant(e) and _position(e) != AT_DEPTH),
-        key=lambda e: (not e.get("constant"), _order(e)),
+    enabled = [e for e in activated if _position(e) != OUTLET]
+    # Constant entries are always in SillyTavern's prompt: in the system prompt here,
+    # those of a budget (the highest `priority`, else `insertion_order`, first), by
+    # `insertion_order`.
+    constant = [e for e in enabled if e.get("constant") and _position(e) != AT_DEPTH]
+    kept_at = _within_budget(
+        [len(e["content"].strip()) for e in constant],
+        [_rank(e.get("priority"), _order(e)) for e in constant],
     )
-    kept = _within_budget(constant)
+    kept = [constant[i] for i in _by_insertion_order([_order(e) for e in constant], kept_at)]
     keyword = [
-        _keyword_entry(e) for e in enabled if not _is_constant(e) or _position(e) == AT_DEPTH
+        _keyword_entry(e) for e in enabled if not e.get("constant") or _position(e) == AT_DEPTH
     ]
     # One longer than the whole budget could never be told.
     keyword_kept = [e for e in keyword if len(e.content) <= LORE_BUDGET_CHARS]
@@ -256,10 +318,12 @@ def read_lorebook(book: dict[str, Any]) -> tuple[Lorebook, list[str]]:
         before_card=[e["content"].strip() for e in kept if _position(e) == BEFORE_CHAR],
         keyword=keyword_kept,
         scan_depth=_depth(_plain(book.get("scan_depth"))) or DEFAULT_SCAN_DEPTH,
+        recursive=_plain(book.get("recursive_scanning")) is not False,
+        not_scanned=[e["content"].strip() for e in kept if _flag(e, "prevent_recursion")],
     )
     left_out = len(constant) - len(kept) + len(keyword) - len(keyword_kept)
-    notes = _book_note(lorebook, disabled, left_out, unreadable)
-    return lorebook, notes + _position_note(usable)
+    notes = _book_note(lorebook, disabled, left_out, unreadable, len(usable) - len(activated))
+    return lorebook, notes + _position_note(activated)
 
 
 def _book_entries(entries: object) -> tuple[list[dict[str, Any]], int]:
@@ -283,6 +347,9 @@ _WORLD_INFO_EXTENSIONS = {
     "matchWholeWords": "match_whole_words",
     "depth": "depth",
     "role": "role",
+    "excludeRecursion": "exclude_recursion",
+    "preventRecursion": "prevent_recursion",
+    "delayUntilRecursion": "delay_until_recursion",
 }
 
 
@@ -322,7 +389,36 @@ def _card_entry(entry: dict[str, Any]) -> dict[str, Any]:
     for name in ("keys", "secondary_keys"):
         if isinstance(card.get(name), str):
             card[name] = [key.strip() for key in card[name].split(",")]
+    if isinstance(card.get("content"), str):
+        decorators, card["content"] = _decorators(card["content"])
+        if "@@activate" in decorators:
+            card["constant"] = True
+        elif "@@dont_activate" in decorators:
+            card["disable"] = True
     return card
+
+
+def _decorators(content: str) -> tuple[set[str], str]:
+    """The decorators that lead an entry's text (V3's lines such as `@@depth 4`; one of
+    "@@@" stands in for the unknown one before it), and the text without them, as
+    SillyTavern's parseDecorators takes them out: it acts on `@@activate` (told with
+    every message) and `@@dont_activate` (never told), and so does ATRI."""
+    if not content.startswith("@@"):
+        return set(), content
+    lines = content.split("\n")
+    found: set[str] = set()
+    after_unknown = False
+    for i, line in enumerate(lines):
+        if not line.startswith("@@"):
+            return found, "\n".join(lines[i:])
+        if line.startswith("@@@") and not after_unknown:
+            continue
+        name = line.removeprefix("@") if line.startswith("@@@") else line
+        known = name.startswith(_KNOWN_DECORATORS)
+        if known:
+            found.add(name.strip())
+        after_unknown = not known
+    return found, ""
 
 
 def _plain(value: object) -> object:
@@ -346,10 +442,15 @@ def _readable(entry: dict[str, Any]) -> bool:
     return isinstance(entry.get("content"), str) and (keys is None or isinstance(keys, list))
 
 
-def _is_constant(entry: dict[str, Any]) -> bool:
+def _has_keys(entry: dict[str, Any]) -> bool:
     keys = entry.get("keys")
-    has_keys = isinstance(keys, list) and any(isinstance(k, str) and k.strip() for k in keys)
-    return bool(entry.get("constant")) or not has_keys
+    return isinstance(keys, list) and any(isinstance(k, str) and k.strip() for k in keys)
+
+
+def _flag(entry: dict[str, Any], name: str) -> bool:
+    """SillyTavern's switch `name` under the entry's `extensions` (a world-info file's
+    own name for it read there too: `_card_entry`)."""
+    return bool(entry["extensions"].get(name))
 
 
 def _position(entry: dict[str, Any]) -> int:
@@ -374,26 +475,32 @@ def _insertion_depth(entry: dict[str, Any]) -> int:
 def _keyword_entry(entry: dict[str, Any]) -> KeywordEntry:
     """An entry told in the chat as ATRI reads it: the V2/V3 fields, and SillyTavern's
     own (`extensions.selectiveLogic`, `case_sensitive`, `match_whole_words`,
-    `scan_depth`, `position` and `depth`) where the card's fields do not say."""
-    found = entry.get("extensions")
-    ext: dict[str, Any] = found if isinstance(found, dict) else {}
+    `scan_depth`, `position`, `depth` and its recursion switches), as its
+    convertCharacterBook reads a card. Where SillyTavern's `extensions` give no case
+    (null in its export), V3's `case_sensitive` says, else any case; where they give no
+    `match_whole_words`, whole words (its default settings)."""
+    ext: dict[str, Any] = entry["extensions"]
     # The V2 spec: secondary keys are ignored unless `selective` is true.
-    selective = entry.get("selective") is True
-    case_sensitive = entry.get("case_sensitive")
+    selective = bool(entry.get("selective"))
+    case_sensitive = ext.get("case_sensitive")
+    if case_sensitive is None:
+        case_sensitive = entry.get("case_sensitive")
+    whole_words = ext.get("match_whole_words")
     return KeywordEntry(
         content=entry["content"].strip(),
         keys=_strings(entry.get("keys")),
         secondary_keys=_strings(entry.get("secondary_keys")) if selective else [],
         logic=_SELECTIVE_LOGIC.get(ext.get("selectiveLogic"), "and_any"),
-        case_sensitive=bool(
-            case_sensitive if isinstance(case_sensitive, bool) else ext.get("case_sensitive")
-        ),
-        whole_words=ext.get("match_whole_words") is not False,
+        case_sensitive=bool(case_sensitive),
+        whole_words=whole_words is None or bool(whole_words),
         insertion_order=_order(entry),
         priority=entry["priority"] if _is_number(entry.get("priority")) else None,
         scan_depth=_depth(ext.get("scan_depth")),
         depth=_insertion_depth(entry) if _position(entry) == AT_DEPTH else None,
-        constant=_is_constant(entry),
+        constant=bool(entry.get("constant")),
+        exclude_recursion=_flag(entry, "exclude_recursion"),
+        prevent_recursion=_flag(entry, "prevent_recursion"),
+        delay_until_recursion=_flag(entry, "delay_until_recursion"),
     )
 
 
@@ -406,22 +513,39 @@ def _strings(value: object) -> list[str]:
     return [v for v in value if isinstance(v, str) and v.strip()] if isinstance(value, list) else []
 
 
-def _within_budget(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The entries, in order, whose contents fit LORE_BUDGET_CHARS; one that does not is
-    passed over."""
-    kept: list[dict[str, Any]] = []
+def _rank(priority: object, insertion_order: float) -> float:
+    """Which entries a budget keeps first: the highest `priority`, as the V2 and V3 specs
+    drop the lowest first, else the highest `insertion_order`, as SillyTavern (which
+    reads no `priority`) does."""
+    return float(priority) if _is_number(priority) else insertion_order
+
+
+def _within_budget(sizes: Sequence[int], ranks: Sequence[float]) -> set[int]:
+    """Which entries (by index) fit LORE_BUDGET_CHARS together, the highest rank taken
+    first (the earlier of equal ranks, as SillyTavern takes them); one that does not fit
+    is passed over for the smaller ones after it."""
+    kept: set[int] = set()
     used = 0
-    for entry in entries:
-        size = len(entry["content"].strip())
-        if used + size <= LORE_BUDGET_CHARS:
-            kept.append(entry)
-            used += size
+    for i in sorted(range(len(sizes)), key=lambda i: -ranks[i]):
+        if used + sizes[i] <= LORE_BUDGET_CHARS:
+            kept.add(i)
+            used += sizes[i]
     return kept
 
 
-def _book_note(book: Lorebook, disabled: int, left_out: int, unreadable: int) -> list[str]:
+def _by_insertion_order(orders: Sequence[float], indexes: set[int]) -> list[int]:
+    """The entries (by index: in the book's order, or in the order called up) in the
+    order SillyTavern tells them: the lowest `insertion_order` first, so the highest is
+    nearest the chat; of equal ones, the later first (world-info.js sorts them highest
+    first, then puts each in front of those before it)."""
+    return sorted(indexes, key=lambda i: (orders[i], -i))
+
+
+def _book_note(
+    book: Lorebook, disabled: int, left_out: int, unreadable: int, never: int
+) -> list[str]:
     """What became of the lorebook's entries, said at start and by `atri persona show`."""
-    if not (book.keyword or disabled or left_out or unreadable):
+    if not (book.keyword or disabled or left_out or unreadable or never):
         return []
     parts = [f"{_entries(len(book.constant) + len(book.before_card))} always in the system prompt"]
     always = [e for e in book.keyword if e.constant]
@@ -441,6 +565,11 @@ def _book_note(book: Lorebook, disabled: int, left_out: int, unreadable: int) ->
         )
     if disabled:
         parts.append(f"{_entries(disabled)} disabled")
+    if never:
+        parts.append(
+            f"{_entries(never)} never told (neither constant nor with a key, as SillyTavern "
+            "never tells one)"
+        )
     if left_out:
         parts.append(
             f"{_entries(left_out)} not used (over the {LORE_BUDGET_CHARS} characters the "
@@ -457,7 +586,7 @@ def _book_note(book: Lorebook, disabled: int, left_out: int, unreadable: int) ->
 def _position_note(entries: list[dict[str, Any]]) -> list[str]:
     """The entries SillyTavern would put where ATRI has no place for them, said once at
     load (and by `atri persona show`), not left to be found missing in the chats."""
-    constant = [e for e in entries if _is_constant(e)]
+    constant = [e for e in entries if e.get("constant")]
     moved = {
         "at the Author's Note, which ATRI has none of": sum(
             1 for e in entries if _position(e) in (AN_TOP, AN_BOTTOM)
@@ -503,40 +632,84 @@ class Told(NamedTuple):
 
 
 def called_up(
-    entries: Sequence[KeywordEntry], recent: Sequence[str], book_depth: int
+    entries: Sequence[KeywordEntry],
+    recent: Sequence[str],
+    book_depth: int,
+    *,
+    recursive: bool = True,
+    background: Sequence[str] = (),
+    fill: Callable[[str], str] | None = None,
 ) -> list[Told]:
     """The entries told with a message: those whose keys are in `recent` (the messages
     her prompt is made of, oldest first, the new one last) and the constant ones, at
-    most LORE_BUDGET_CHARS characters of them: the highest `priority` (else
-    `insertion_order`) kept first, as the V2 and V3 specs drop the lowest first; told by
-    `insertion_order`."""
-    scanned: dict[int, str] = {}  # the last messages, per scan depth: joined once
+    most LORE_BUDGET_CHARS characters of them (`_within_budget`), told by
+    `insertion_order` (`_by_insertion_order`).
 
-    def last(depth: int) -> str:
+    Where `recursive`, as SillyTavern scans: the text of the entries told (and the
+    `background`, the constant entries in the system prompt) is searched too, again
+    until no other entry is called up; an entry's `exclude_recursion` keeps it from being
+    called up so, `prevent_recursion` keeps its text out of the search, and
+    `delay_until_recursion` keeps an entry out of the first search (of the messages
+    alone). `fill` puts names into keys and into the text searched (`{{char}}`…), as
+    SillyTavern fills both."""
+    scanned: dict[tuple[int, int], str] = {}  # the text searched, per scan depth and pass
+    told_text: list[str] = []  # the text of the entries told, as it is searched
+
+    def text(depth: int) -> str:
         # Composed (NFC), as keys are: an "é" or a Hangul syllable typed as a letter and
         # its combining marks (some keyboards, a pasted macOS file name) is the same text.
-        if depth not in scanned:
-            scanned[depth] = unicodedata.normalize("NFC", "\n\n".join(recent[-depth:]))
-        return scanned[depth]
+        if (depth, len(told_text)) not in scanned:
+            said = "\n\n".join([*recent[-depth:], *told_text])
+            scanned[depth, len(told_text)] = unicodedata.normalize("NFC", said)
+        return scanned[depth, len(told_text)]
 
-    found = [e for e in entries if e.is_called_up(last(e.scan_depth or book_depth))]
-    ranked = sorted(
-        range(len(found)),
-        key=lambda i: -(p if (p := found[i].priority) is not None else found[i].insertion_order),
+    found: list[int] = []  # in the order called up
+    left = list(range(len(entries)))
+    pending = [fill(t) if fill else t for t in background]  # searched from the next pass
+    recursion = False
+    while True:
+        called = [
+            i
+            for i in left
+            if (recursion or not entries[i].delay_until_recursion)
+            and not (recursion and entries[i].exclude_recursion)
+            and entries[i].is_called_up(text(entries[i].scan_depth or book_depth), fill)
+        ]
+        found += called
+        taken = set(called)
+        left = [i for i in left if i not in taken]
+        pending += [
+            fill(entries[i].content) if fill else entries[i].content
+            for i in called
+            if not entries[i].prevent_recursion
+        ]
+        # As SillyTavern, no further pass once the entries told are over the budget: the
+        # note holds no more, and a book whose entries all name each other would search
+        # the whole book's text for every key of it.
+        if (
+            not (recursive and pending)
+            or sum(len(entries[i].content) for i in found) > LORE_BUDGET_CHARS
+        ):
+            break
+        told_text += pending
+        pending = []
+        recursion = True
+    kept = _within_budget(
+        [len(entries[i].content) for i in found],
+        [_rank(entries[i].priority, entries[i].insertion_order) for i in found],
     )
-    kept: set[int] = set()
-    used = 0
-    for i in ranked:
-        if used + len(found[i].content) <= LORE_BUDGET_CHARS:
-            kept.add(i)
-            used += len(found[i].content)
-    told = sorted(kept, key=lambda i: found[i].insertion_order)
-    return [Told(found[i].content, found[i].depth) for i in told]
+    orders = [entries[i].insertion_order for i in found]
+    return [
+        Told(entries[found[j]].content, entries[found[j]].depth)
+        for j in _by_insertion_order(orders, kept)
+    ]
 
 
 def _enabled(entry: object) -> bool:
     """An entry with text to use: a dict whose `content` is a non-empty string, not
-    turned off (`enabled: false`, or SillyTavern's own `disable: true`)."""
+    turned off (`enabled: false`, or SillyTavern's own `disable: true`). One that gives
+    no `enabled` is on, as whoever left it out meant, though SillyTavern's import reads
+    it as off (`disable: !entry.enabled`)."""
     return (
         isinstance(entry, dict)
         and isinstance(entry.get("content"), str)

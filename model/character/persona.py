@@ -238,6 +238,12 @@ class Persona(BaseModel):
     # (`called_up_lore`).
     keyword_lore: list[KeywordEntry] = Field(default_factory=list)
     lore_scan_depth: int = Field(default=DEFAULT_SCAN_DEPTH, ge=1)
+    # Whether the text of the lorebook's entries told (and of `lore`) calls up others, as
+    # SillyTavern's recursive scan: the book's `recursive_scanning`.
+    lore_recursive: bool = True
+    # Facts of `lore` and `lore_before_card` whose text calls up no entry
+    # (SillyTavern's `prevent_recursion`).
+    lore_not_scanned: list[str] = Field(default_factory=list)
     # Its extensions.depth_prompt (SillyTavern's "Character's Note"): told in the chat,
     # `character_note_depth` messages up, never in the system prompt (`note_in_chat`).
     character_note: str = ""
@@ -362,12 +368,23 @@ class Persona(BaseModel):
         )
         return template.replace("{{char}}", self.name).strip()
 
-    def called_up_lore(self, recent: Sequence[str]) -> list[Told]:
+    def called_up_lore(self, recent: Sequence[str], user_name: str = "{{user}}") -> list[Told]:
         """The lorebook entries told with a message: those whose keys are in `recent` (the
-        messages her prompt is made of, oldest first, the new one last) and the constant
-        ones at a depth, her name filled in and `{{user}}` kept, as the system prompt
-        keeps it."""
-        entries = called_up(self.keyword_lore, recent, self.lore_scan_depth)
+        messages her prompt is made of, oldest first, the new one last) or in the text of
+        the background facts and entries told, and the constant ones at a depth, her name
+        filled in and `{{user}}` kept, as the system prompt keeps it. A key's `{{char}}`
+        is her name and its `{{user}}` `user_name`, as SillyTavern fills keys."""
+        scanned = [
+            f for f in (*self.lore_before_card, *self.lore) if f not in self.lore_not_scanned
+        ]
+        entries = called_up(
+            self.keyword_lore,
+            recent,
+            self.lore_scan_depth,
+            recursive=self.lore_recursive,
+            background=scanned,
+            fill=lambda text: fill_names(text, self.name, user_name),
+        )
         return [entry._replace(content=self.fill(entry.content, "{{user}}")) for entry in entries]
 
     def note_in_chat(self) -> CharacterNote | None:
@@ -463,14 +480,21 @@ class Persona(BaseModel):
                 "insertion_order": i,
                 "constant": True,
                 "position": "before_char" if position == BEFORE_CHAR else "after_char",
-                "extensions": {"position": position},
+                "extensions": {
+                    "position": position,
+                    "prevent_recursion": fact in self.lore_not_scanned,
+                },
             }
             for i, (fact, position) in enumerate(facts)
         ]
         keyword = [
             _keyword_entry_v2(entry, len(constant) + i) for i, entry in enumerate(self.keyword_lore)
         ]
-        book: dict[str, Any] = {"entries": [*constant, *keyword], "extensions": {}}
+        book: dict[str, Any] = {
+            "entries": [*constant, *keyword],
+            "recursive_scanning": self.lore_recursive,
+            "extensions": {},
+        }
         if self.lore_scan_depth != DEFAULT_SCAN_DEPTH:
             book["scan_depth"] = self.lore_scan_depth
         return {"character_book": book}
@@ -534,6 +558,8 @@ class Persona(BaseModel):
             lore_before_card=book.before_card,
             keyword_lore=book.keyword,
             lore_scan_depth=book.scan_depth,
+            lore_recursive=book.recursive,
+            lore_not_scanned=book.not_scanned,
             character_note=note.text,
             character_note_depth=note.depth,
             character_note_role=note.role,
@@ -553,7 +579,11 @@ def _keyword_entry_v2(entry: KeywordEntry, entry_id: int) -> dict[str, Any]:
     extensions: dict[str, Any] = {
         "selectiveLogic": SELECTIVE_LOGIC_IDS[entry.logic],
         "match_whole_words": entry.whole_words,
+        "case_sensitive": entry.case_sensitive,
         "position": AFTER_CHAR if entry.depth is None else AT_DEPTH,
+        "exclude_recursion": entry.exclude_recursion,
+        "prevent_recursion": entry.prevent_recursion,
+        "delay_until_recursion": entry.delay_until_recursion,
     }
     if entry.scan_depth is not None:
         extensions["scan_depth"] = entry.scan_depth

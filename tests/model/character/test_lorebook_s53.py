@@ -114,12 +114,13 @@ def test_keys_match_in_any_case_unless_the_entry_is_case_sensitive(tmp_path: Pat
     strict = {"keys": ["Eden"], "content": "Strict.", "case_sensitive": True}
     # SillyTavern writes its own switch under extensions.
     st_strict = {"keys": ["Eden"], "content": "ST strict.", "extensions": {"case_sensitive": True}}
-    persona = card(tmp_path, [SHIP, strict, st_strict])
+    # Not recursive: the ship's own text says "Eden" as written.
+    persona = card(tmp_path, [SHIP, strict, st_strict], book={"recursive_scanning": False})
     assert told(persona, "the EDEN sank") == ["The Eden is Aqua's sunken ship."]
-    # Told by insertion_order (the ship's is 2, theirs 0).
+    # Told by insertion_order (the ship's is 2, theirs 0; of equal ones, the later first).
     assert told(persona, "the Eden sank") == [
-        "Strict.",
         "ST strict.",
+        "Strict.",
         "The Eden is Aqua's sunken ship.",
     ]
 
@@ -134,9 +135,10 @@ def test_secondary_keys_narrow_a_selective_entry(tmp_path: Path) -> None:
         "content": "Not the captain.",
         "extensions": {"selectiveLogic": 2},
     }
-    persona = card(tmp_path, [both, ignored, not_any])
-    assert told(persona, "the Eden") == ["1", "Not the captain."]
-    assert told(persona, "the Eden's Captain") == ["Both.", "1"]
+    # Not recursive: "Not the captain." would call up "Both." by its own text.
+    persona = card(tmp_path, [both, ignored, not_any], book={"recursive_scanning": False})
+    assert told(persona, "the Eden") == ["Not the captain.", "1"]  # of equal order, later first
+    assert told(persona, "the Eden's Captain") == ["1", "Both."]
     assert told(persona, "the captain") == []
 
 
@@ -157,7 +159,7 @@ def test_whole_words_and_regular_expressions(tmp_path: Path) -> None:
     broken = {"keys": ["/(unclosed/"], "content": "Broken."}
     persona = card(tmp_path, [word, slashed, flagless, broken])
     assert told(persona, "a catapult SHIP") == ["Slashed."]
-    assert told(persona, "Hi, a cat!") == ["Word.", "Flagless."]
+    assert told(persona, "Hi, a cat!") == ["Flagless.", "Word."]  # of equal order, later first
     assert told(persona, "hi") == []  # no `i` flag: its case as written
 
 

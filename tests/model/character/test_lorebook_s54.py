@@ -289,13 +289,14 @@ def test_a_position_atri_has_no_place_for_is_said_at_load(tmp_path: Path) -> Non
     )
     assert "Below the note." in persona.system_prompt()
     assert "After examples." in persona.system_prompt()
+    # All of one insertion_order: the later in the book first, as SillyTavern tells them.
     assert told(persona, "the Eden") == [
-        "Above the note.",
-        "Keyed after examples.",
-        "Unknown.",
         "Hers.",
+        "Unknown.",
+        "Keyed after examples.",
+        "Above the note.",
     ]
-    assert [e.depth for e in persona.called_up_lore(["the Eden"])] == [None, None, None, 2]
+    assert [e.depth for e in persona.called_up_lore(["the Eden"])] == [2, None, None, None]
 
 
 async def test_the_position_warning_is_logged_at_start_not_per_message(
