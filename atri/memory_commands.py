@@ -218,7 +218,10 @@ def _print_conversation(
 
 def _indented(text: str, indent: int) -> str:
     """`text` wrapped to the terminal's width less `indent`, each line after the first
-    indented by it (rich would wrap it from the first column)."""
+    indented by it (rich would wrap it from the first column). Where the output is not
+    wrapped (a pipe, a file), only the text's own lines are."""
+    if not console.wraps:
+        return ("\n" + " " * indent).join(line.rstrip() for line in text.split("\n"))
     lines = Text(text).wrap(console, max(console.width - indent, 20))
     return ("\n" + " " * indent).join(line.plain.rstrip() for line in lines)
 
