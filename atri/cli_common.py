@@ -12,6 +12,7 @@ import inspect
 import os
 import shlex
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -211,6 +212,40 @@ def configured_settings() -> Settings:
 def fail(message: str, code: int = 1) -> None:
     err_console.print(f"error: {message}", style="bold red", highlight=False, markup=False)
     raise typer.Exit(code)
+
+
+def stdin_is_terminal() -> bool:
+    """Whether someone can answer a question (tests replace it)."""
+    return _isatty(sys.stdin)
+
+
+def ask_first(question: str, unanswered: str, declined: str) -> None:
+    """Ask `question` before something that cannot be undone; go on only on a yes.
+    Without a terminal to ask on (a pipe, a script, cron), stop with the sentence
+    `unanswered`, which names --yes: an answer read from a pipe is whatever the pipe
+    holds, not someone's decision. `declined` is said on a no. Either way, exit 1."""
+    if not stdin_is_terminal():
+        fail(unanswered)
+    if not _yes_to(question):
+        console.print(declined, markup=False, highlight=False)
+        raise typer.Exit(1)
+
+
+def _yes_to(question: str) -> bool:
+    """`question [y/N]: ` on stderr, so that it is seen with stdout sent to a file (click's
+    question went to stdout, or left a space there); no answer (Enter, Ctrl-D) is no."""
+    while True:
+        err_console.print(f"{question} [y/N]: ", end="", markup=False, highlight=False)
+        line = sys.stdin.readline()
+        if not line:  # Ctrl-D: the cursor is still after the question
+            err_console.print("")
+            return False
+        answer = line.strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("", "n", "no"):
+            return False
+        err_console.print("Answer y or n.", markup=False, highlight=False)
 
 
 def stopped() -> NoReturn:
