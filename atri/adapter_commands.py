@@ -5,13 +5,19 @@ trained with LLaMA-Factory, axolotl or unsloth)."""
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from atri.cli_common import Commands, config_after_group, configured_settings, console, fail
+from atri.cli_common import (
+    Commands,
+    ask_first,
+    config_after_group,
+    configured_settings,
+    console,
+    fail,
+)
 from atri.config import Settings
 from atri.terminal import counted
 
@@ -304,7 +310,10 @@ def adapters_prune(
             "--keep", metavar="N", help="how many of the newest good versions to keep (1 or more)"
         ),
     ] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="remove them without asking")] = False,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="remove them without asking (needed without a terminal)"),
+    ] = False,
 ) -> None:
     """Remove all but the newest N versions that pass the reload job's checks.
 
@@ -337,14 +346,12 @@ def adapters_prune(
     if not plan.remove:
         return
     if not yes:
-        if not stdin_is_terminal():
-            fail(
-                "Nothing removed: without --yes, prune asks before it removes anything, and "
-                "no one can answer here (stdin is not a terminal); add --yes to remove them."
-            )
-        if not typer.confirm(f"Remove {counted(len(plan.remove), 'version')}?"):
-            _print("Nothing removed.")
-            raise typer.Exit(1)
+        ask_first(
+            f"Remove {counted(len(plan.remove), 'version')}?",
+            "Nothing removed: without --yes, prune asks before it removes anything, and no "
+            "one can answer here (stdin is not a terminal); add --yes to remove them.",
+            "Nothing removed.",
+        )
     remove_versions(folder, plan.remove)
     _print(f"Removed {counted(len(plan.remove), 'version')}, {size_text(plan.freed)} freed.")
 
@@ -359,11 +366,6 @@ def _start_up_version(settings: Settings, folder: Path) -> str:
         return adapter.name if adapter.parent == folder.resolve() else ""
     except (OSError, RuntimeError):  # a link loop: no version of the folder
         return ""
-
-
-def stdin_is_terminal() -> bool:
-    """Whether someone can answer the question (tests replace it)."""
-    return sys.stdin is not None and sys.stdin.isatty()
 
 
 def _versions_to_keep(given: str | None) -> int:

@@ -107,15 +107,28 @@ def main(
 ) -> None:
     State.config = config
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(message)s",
-        handlers=[RichHandler(console=err_console, show_path=False)],
+        level=logging.INFO if verbose else logging.WARNING, handlers=[_log_handler()]
     )
     if not verbose:
         for noisy in ("transformers", "httpx", "peft"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
         for told in TOLD_LOGGERS:
             logging.getLogger(told).setLevel(logging.INFO)
+
+
+def _log_handler() -> logging.Handler:
+    """rich's handler on a terminal. Elsewhere (a file, a journal) one plain line for each
+    record, with its date: rich's laid each out as a table as wide as the output, so a
+    message broke over lines there and each line was padded with spaces."""
+    if err_console.on_terminal:
+        handler: logging.Handler = RichHandler(console=err_console, show_path=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        return handler
+    handler = logging.StreamHandler(err_console.file)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)-8s %(message)s", "%Y-%m-%d %H:%M:%S")
+    )
+    return handler
 
 
 @app.command(ctrl_c_at_once=True)

@@ -12,6 +12,7 @@ import inspect
 import os
 import shlex
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -21,7 +22,7 @@ from types import FrameType
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 
 from atri.config import Settings, find_config_path, load_settings
 from atri.errors import ConfigError, UserError
@@ -121,10 +122,59 @@ def keyboard_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGINT, end_now)
 
 
+# The width a table is laid out for where the output has none (a pipe, a file, a
+# journal): wide enough that no column of ours is squeezed, narrow enough to read.
+PIPE_TABLE_WIDTH = 160
+
+
+class CliConsole(Console):
+    """rich's console, on a terminal as rich has it. Written to a pipe or a file (`atri
+    worker > log.txt`, a systemd journal, `docker logs`), rich wrapped every line at 80
+    columns, or at the width of the terminal the command was started from, so a sentence
+    broke in the middle of an address: there each sentence is one line, however long,
+    and a table is laid out for PIPE_TABLE_WIDTH columns. $COLUMNS, where set, is the
+    width everywhere (rich reads it on a terminal too)."""
+
+    @property
+    def on_terminal(self) -> bool:
+        """Whether the output is a terminal (rich's `is_terminal` is also true where
+        FORCE_COLOR asks for colours in a file)."""
+        return _isatty(self.file)
+
+    @property
+    def wraps(self) -> bool:
+        """Whether lines are wrapped at `width`: on a terminal, or where $COLUMNS says how
+        wide the output is."""
+        return self.on_terminal or os.environ.get("COLUMNS", "").isdigit()
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self.wraps or self._width is not None:  # a width given to the console is kept
+            return size
+        return ConsoleDimensions(PIPE_TABLE_WIDTH, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+    def print(self, *objects: Any, soft_wrap: bool | None = None, **kwargs: Any) -> None:
+        if soft_wrap is None:
+            soft_wrap = self.soft_wrap or not self.wraps
+        super().print(*objects, soft_wrap=soft_wrap, **kwargs)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no such method, or a closed file
+        return False
+
+
 # No emoji codes: rich would print a card's or a message's ":heart:" as an emoji, even
 # with markup off, and the commands print such text from outside.
-console = Console(emoji=False)
-err_console = Console(stderr=True, emoji=False)
+console = CliConsole(emoji=False)
+err_console = CliConsole(stderr=True, emoji=False)
 
 
 class State:
@@ -162,6 +212,40 @@ def configured_settings() -> Settings:
 def fail(message: str, code: int = 1) -> None:
     err_console.print(f"error: {message}", style="bold red", highlight=False, markup=False)
     raise typer.Exit(code)
+
+
+def stdin_is_terminal() -> bool:
+    """Whether someone can answer a question (tests replace it)."""
+    return _isatty(sys.stdin)
+
+
+def ask_first(question: str, unanswered: str, declined: str) -> None:
+    """Ask `question` before something that cannot be undone; go on only on a yes.
+    Without a terminal to ask on (a pipe, a script, cron), stop with the sentence
+    `unanswered`, which names --yes: an answer read from a pipe is whatever the pipe
+    holds, not someone's decision. `declined` is said on a no. Either way, exit 1."""
+    if not stdin_is_terminal():
+        fail(unanswered)
+    if not _yes_to(question):
+        console.print(declined, markup=False, highlight=False)
+        raise typer.Exit(1)
+
+
+def _yes_to(question: str) -> bool:
+    """`question [y/N]: ` on stderr, so that it is seen with stdout sent to a file (click's
+    question went to stdout, or left a space there); no answer (Enter, Ctrl-D) is no."""
+    while True:
+        err_console.print(f"{question} [y/N]: ", end="", markup=False, highlight=False)
+        line = sys.stdin.readline()
+        if not line:  # Ctrl-D: the cursor is still after the question
+            err_console.print("")
+            return False
+        answer = line.strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("", "n", "no"):
+            return False
+        err_console.print("Answer y or n.", markup=False, highlight=False)
 
 
 def stopped() -> NoReturn:

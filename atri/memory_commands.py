@@ -14,6 +14,7 @@ from rich.text import Text
 
 from atri.cli_common import (
     Commands,
+    ask_first,
     config_after_group,
     configured_settings,
     console,
@@ -218,7 +219,10 @@ def _print_conversation(
 
 def _indented(text: str, indent: int) -> str:
     """`text` wrapped to the terminal's width less `indent`, each line after the first
-    indented by it (rich would wrap it from the first column)."""
+    indented by it (rich would wrap it from the first column). Where the output is not
+    wrapped (a pipe, a file), only the text's own lines are."""
+    if not console.wraps:
+        return ("\n" + " " * indent).join(line.rstrip() for line in text.split("\n"))
     lines = Text(text).wrap(console, max(console.width - indent, 20))
     return ("\n" + " " * indent).join(line.plain.rstrip() for line in lines)
 
@@ -273,14 +277,20 @@ def memory_reset(scope: str) -> None:
 @memory_app.command("purge")
 def memory_purge(
     scope: str,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="delete without asking (needed without a terminal)")
+    ] = False,
 ) -> None:
     """Delete a scope's messages and room lines for good, archived ones included."""
     scope = typed(scope)
     _remembered(scope)
-    if not yes and not typer.confirm(f"Delete every message of {shown(scope)} for good?"):
-        console.print("Nothing deleted.", markup=False)
-        raise typer.Exit(1)
+    if not yes:
+        ask_first(
+            f"Delete every message of {shown(scope)} for good?",
+            "Nothing deleted: without --yes, purge asks before it deletes anything, and no "
+            "one can answer here (stdin is not a terminal); add --yes to delete them.",
+            "Nothing deleted.",
+        )
 
     async def go(memory: Any) -> tuple[int, int]:
         counts = await memory.purge(scope)

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import atri.adapter_commands as adapter_commands
+import atri.cli_common as cli_common
 import model.adapters.inventory as inventory
 from atri.cli import app
 from model.adapters.versions import _TMP_PATTERN, RUNS_DIR, list_versions
@@ -231,7 +231,7 @@ def test_prune_without_yes_refuses_when_no_one_can_answer(adapters: Path, no_wor
 def test_prune_on_a_terminal_asks_first(
     adapters: Path, no_worker: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(adapter_commands, "stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(cli_common, "stdin_is_terminal", lambda: True)
     code, out = atri(no_worker, "adapters", "prune", "--keep", "3", stdin="n\n")
     assert code == 1 and says(out, "Remove 1 version?") and says(out, "Nothing removed.")
     assert len(list_versions(adapters)) == 4

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+import atri.cli_common as cli_common
 from atri.cli import admin_token_notice, app
 from model.memory import Memory
 from tests.atri.memory_cli import atri, memory_config
@@ -128,12 +129,13 @@ def test_memory_show_prints_each_stored_message_as_one_entry(config: Path, tmp_p
     ]
 
 
-def test_purge_asks_before_deleting(config: Path) -> None:
+def test_purge_asks_before_deleting(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_common, "stdin_is_terminal", lambda: True)
     result = runner.invoke(
         app, ["--config", str(config), "memory", "purge", "qq:user:2"], input="n\n"
     )
     assert result.exit_code == 1
-    assert result.output.splitlines()[-1] == "Nothing deleted."  # not a silent exit 1
+    assert result.stdout.splitlines()[-1] == "Nothing deleted."  # not a silent exit 1
     _, out = atri(config, "memory", "list")
     assert "qq:user:2" in out
 

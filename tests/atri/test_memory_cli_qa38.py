@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import atri.cli_common as cli_common
 from atri.terminal import shown, typed
 from model.memory import Memory
 from model.room import RoomBounds
@@ -79,7 +80,7 @@ def test_list_shows_rooms_and_reset_of_a_room_archives_its_lines(config: Path) -
 
 
 def test_a_scope_that_does_not_print_is_shown_escaped_and_typed_back(
-    config: Path, tmp_path: Path
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`printable` dropped the ESC, so the listed scope named another one (or none) when
     typed back, and a direction override turned the line around."""
@@ -105,6 +106,7 @@ def test_a_scope_that_does_not_print_is_shown_escaped_and_typed_back(
     assert code == 0 and json.loads(out)["scope"] == ODD
     code, out = atri(config, "memory", "reset", "qq:user:\\x1b[2J7")
     assert code == 0 and "Reset qq:user:\\x1b[2J7: 1 message archived." in out
+    monkeypatch.setattr(cli_common, "stdin_is_terminal", lambda: True)  # the question
     code, out = atri(config, "memory", "purge", "qq:user:\\u202e8", stdin="y\n")
     assert code == 0 and "Delete every message of qq:user:\\u202e8 for good?" in out
     assert "Purged qq:user:\\u202e8: 1 message deleted." in out
