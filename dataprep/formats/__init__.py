@@ -129,6 +129,9 @@ _DEEP_CHARS = 1_000_000
 # How many lines of those signs are sniffed from, each a window as the first lines are:
 # the first may be an example quoted in the notes.
 _DEEP_TRIES = 8
+# The fewest non-blank lines a window past the first lines is told from: a lone marked
+# line ending a plain script (`★1★`) is no dump.
+_DEEP_LEAST_LINES = 3
 # A line that only another format's script holds, past the first line: a dump's marked
 # line (`○000012○`, `[0x…]`, `;[0x…]`), a Ren'Py define/label/translate, or a line that
 # starts with a KAG tag. The `\n` first makes the search skip to each line end at C speed.
@@ -154,7 +157,10 @@ def _deeper(
         if found is None:
             return None
         start = found.start() + 1
-        fmt, why = _sniff(text[start : start + _SNIFF_CHARS], suffix, filename, has_custom_regex)
+        window = text[start : start + _SNIFF_CHARS]
+        if len(_head_lines(window)) < _DEEP_LEAST_LINES:
+            return None  # the file's last lines
+        fmt, why = _sniff(window, suffix, filename, has_custom_regex)
         if fmt != "plain":
             line = text.count("\n", 0, start) + 1
             return fmt, f"{why}, from line {line} on, below a header", start

@@ -129,8 +129,11 @@ def test_a_circled_example_above_bracketed_pairs_tells_no_layout(tmp_path: Path)
 
 
 def test_a_lone_marked_line_with_no_pairs_is_still_the_start() -> None:
-    # No run anywhere: the first marked line is where the pairs start, as before.
     text = _notes(1_000, 10) + "○000001○夏生「おはよう」\n"
+    # A marked line or two ending a file make it no dump.
+    assert detect_format_at(text, "dump.txt") == ("plain", "", 0)
+    assert detect_format_at(text + "●000001●夏生「早上好」\n", "dump.txt")[0] == "plain"
+    # Read as one, with no run anywhere: the first marked line is where the pairs start.
     said = parse(text, "dump.txt", "translation_dump", ParseOptions(dump_side="original"))
     assert [(u.speaker, u.text) for u in said] == [("夏生", "「おはよう」")]
 
