@@ -10,7 +10,7 @@ from collections import Counter
 
 from atri.terminal import counted
 from dataprep.errors import DataprepError
-from dataprep.formats import PARSERS, ParseOptions, detect_format, detect_format_why
+from dataprep.formats import PARSERS, ParseOptions, detect_format_at
 from dataprep.formats import kirikiri as kirikiri_format
 from dataprep.loaded_scripts import LoadedScript
 
@@ -52,7 +52,12 @@ def no_dialogue(script: LoadedScript, options: ParseOptions) -> tuple[str, bool]
     """ "No dialogue found", with --format suggested only when another format finds some;
     and whether it names macro definitions a .ks file's lines lack (which the user must
     read, even where other files have dialogue)."""
-    head = script.text[:_TRY_CHARS]
+    # Read from where the file's lines were told to be in a format: a dump's pairs below
+    # notes that fill its first lines, not those notes.
+    sniffed, _, start = detect_format_at(
+        script.text, script.path.name, options.custom_regex is not None
+    )
+    head = script.text[start : start + _TRY_CHARS]
     # What another format would read of a .ks file: not its comments (`; NOTE: …`) nor
     # its script blocks (`CHARACTER_ID: "metan",`), which read as speakers in a dump.
     tried = _KAG_NOT_SHOWN.sub("", head) if script.fmt == "kirikiri" else head
@@ -78,7 +83,6 @@ def no_dialogue(script: LoadedScript, options: ParseOptions) -> tuple[str, bool]
     message += lacking + _engine_without_reader(script)
     if better:
         # The format the file's own signs point to first, then the one finding the most.
-        sniffed = detect_format(head, script.path.name, options.custom_regex is not None)
         found, name, speakers = max(better, key=lambda b: (b[1] == sniffed, b[0]))
         message += (
             f". It reads as {name} ({found} spoken lines; {_top_speakers(speakers)}):"
@@ -220,26 +224,29 @@ def detection_notes(scripts: list[LoadedScript], options: ParseOptions) -> list[
     the run read them in, with why; and `--format plain` where plain reads far more
     spoken lines of them. Plain itself, what a file without signs is read as, says
     nothing. Call it only when no format was chosen."""
-    found: dict[str, list[tuple[LoadedScript, str]]] = {}
+    found: dict[str, list[tuple[LoadedScript, str, int]]] = {}
     for script in scripts:
         if script.report.error is not None or script.fmt in ("plain", "regex"):
             continue
-        fmt, why = detect_format_why(script.text, script.path.name)
+        fmt, why, start = detect_format_at(script.text, script.path.name)
         if fmt == script.fmt and why != "from the name":
-            found.setdefault(fmt, []).append((script, why))
+            found.setdefault(fmt, []).append((script, why, start))
     return [_detected(fmt, files, options) for fmt, files in found.items()]
 
 
-def _detected(fmt: str, files: list[tuple[LoadedScript, str]], options: ParseOptions) -> str:
-    names = [script.path.name for script, _ in files]
+def _detected(fmt: str, files: list[tuple[LoadedScript, str, int]], options: ParseOptions) -> str:
+    """The note on files read as `fmt` from their lines: (file, why, where the lines it
+    was told from start)."""
+    names = [script.path.name for script, _, _ in files]
     shown = ", ".join(names[:_FILES_NAMED])
     if len(names) > _FILES_NAMED:
         shown += f" and {counted(len(names) - _FILES_NAMED, 'more file')}"
     said = f"Read as {fmt}, from what their lines look like ({files[0][1]}): {shown}"
     as_fmt = 0
     plain: Counter[str] = Counter()
-    for script, _ in files[:_FILES_TRIED]:
-        head = script.text[:_TRY_CHARS]
+    for script, _, start in files[:_FILES_TRIED]:
+        # From where its format was told: not a header above a dump's pairs.
+        head = script.text[start : start + _TRY_CHARS]
         as_fmt += _speakers(head, fmt, options).total()
         plain += _speakers(head, "plain", options)
     as_plain = plain.total()

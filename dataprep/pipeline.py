@@ -222,6 +222,7 @@ def iter_utterances(
         unclosed: list[int] = []  # lines of its say statements never closing their string
         sample: list[str] = []  # its first lines' text, to tell their language
         sampled = 0
+        language = ""  # a translation file's, told where its lines were read
         waiting: list[list[Utterance]] = []
         try:
             read = placed.read.pop(script.path, None)
@@ -231,6 +232,7 @@ def iter_utterances(
                 # A translation file: its lines put in place in their originals are its own.
                 left, count = read
                 spoken = placed.spoken.pop(script.path)
+                language = placed.language.pop(script.path)
                 unclosed = placed.unclosed.pop(script.path)
                 batches: Iterable[list[Utterance]] = [left]
                 count -= len(left)
@@ -283,7 +285,14 @@ def iter_utterances(
                 report.warning = f"{report.warning} {warning}" if report.warning else warning
         del waiting
         report.utterances = count if report.error is None else 0
-        report.language = sample_language("\n".join(sample)) if report.utterances else ""
+        if not report.utterances:
+            report.language = ""
+        elif read is not None:
+            # A translation file's lines were put in their originals' files: its
+            # language is theirs, told where they were read.
+            report.language = language
+        else:
+            report.language = sample_language("\n".join(sample))
         del script, text
         progress(report.path, 1)
 

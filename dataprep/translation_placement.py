@@ -15,6 +15,7 @@ from dataprep.formats import ParseOptions
 from dataprep.formats import renpy as renpy_format
 from dataprep.formats.renpy import say_ids as renpy_say_ids
 from dataprep.formats.renpy import translations as renpy_translations
+from dataprep.languages import SAMPLE_CHARS, sample_language
 from dataprep.loaded_scripts import LoadedScript
 from dataprep.records import UNTRANSLATED, Utterance
 from dataprep.report import TranslationTally
@@ -86,12 +87,15 @@ class _Placed:
     there; `read` translation file → (its lines left where they are, because the file
     they translate was not given, and how many lines it held in all); `spoken` whether
     any of a translation file's lines has a speaker; `unclosed` a translation file's own
-    lines that are say statements never closing their string, wherever they were put."""
+    lines that are say statements never closing their string, wherever they were put;
+    `language` the language of a translation file's lines read (`sample_language`), which
+    are counted as its own wherever they were put."""
 
     at: dict[Path, dict[int, list[Utterance]]] = field(default_factory=dict)
     read: dict[Path, tuple[list[Utterance], int]] = field(default_factory=dict)
     spoken: dict[Path, bool] = field(default_factory=dict)
     unclosed: dict[Path, list[int]] = field(default_factory=dict)
+    language: dict[Path, str] = field(default_factory=dict)
 
 
 def place_translations(
@@ -143,6 +147,8 @@ def place_translations(
         firsts = [b.origin.first for b in found]
         left: list[Utterance] = []
         unshown = 0
+        sample: list[str] = []  # the first lines read, to tell their language
+        sampled = 0
         for line in said:
             at = bisect_right(firsts, line.line) - 1
             block = found[at] if at >= 0 and line.line <= found[at].origin.last else None
@@ -155,6 +161,9 @@ def place_translations(
                 # sees the original's text there, but a dataset of the language holds none
                 # of the original's; counted, it ends the exchange as a missing one does.
                 line.dropped = UNTRANSLATED
+            elif sampled < SAMPLE_CHARS:
+                sample.append(line.text)
+                sampled += len(line.text)
             target = None if block is None else block.target
             if target is None:
                 left.append(line)
@@ -165,6 +174,7 @@ def place_translations(
             placed.at.setdefault(original, {}).setdefault(number, []).append(line)
         placed.read[script.path] = (left, len(said) - unshown)
         placed.spoken[script.path] = any(u.speaker is not None for u in said)
+        placed.language[script.path] = sample_language("\n".join(sample))
     _count_untranslated(identified, placed, set(blocks), tally)
     return placed
 

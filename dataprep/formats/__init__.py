@@ -42,7 +42,8 @@ PARSERS: dict[str, Parser] = {
 }
 FORMAT_NAMES = tuple(PARSERS)
 
-# Sniffing looks at the head of the file only; these are cheap signatures.
+# Sniffing looks at the head of the file (and, where that reads as plain, past it: `_deeper`);
+# these are cheap signatures.
 _SNIFF_CHARS = 32 * 1024
 # KAG's signs, by kind. A label is a whole line (`*start`, `*scene1|タイトル`): prose's
 # `*rumble, rumble*` and `*boom*` are none. `@command` lines with `key:value` arguments
@@ -81,12 +82,22 @@ def _head_lines(text: str) -> list[str]:
 
 def detect_format(text: str, filename: str, has_custom_regex: bool = False) -> str:
     """Pick a parser from the extension, then from what the first lines look like."""
-    return detect_format_why(text, filename, has_custom_regex)[0]
+    return detect_format_at(text, filename, has_custom_regex)[0]
 
 
 def detect_format_why(text: str, filename: str, has_custom_regex: bool = False) -> tuple[str, str]:
     """`detect_format`'s answer, and why: the signs it saw (`from the name` for an
     extension, "" for plain, which is what a file without signs is read as)."""
+    fmt, why, _ = detect_format_at(text, filename, has_custom_regex)
+    return fmt, why
+
+
+def detect_format_at(
+    text: str, filename: str, has_custom_regex: bool = False
+) -> tuple[str, str, int]:
+    """`detect_format_why`'s answer, and where in `text` the lines it was told from start:
+    0, or the first line of another format's signs below a header that filled the first
+    lines (`_deeper`)."""
     suffix = PurePath(filename).suffix.lower()
     if suffix in _NAMED_FORMATS:
         # A tool's dump of a script may keep the script's name (`[0x…]原文` lines saved as
@@ -94,17 +105,71 @@ def detect_format_why(text: str, filename: str, has_custom_regex: bool = False) 
         # and none of their formats reads (KAG glues them into one line of narration).
         dump = translation_dump.signs(_head_lines(text))
         if dump is not None:
-            return "translation_dump", f"{dump}, not {_NAMED_FORMATS[suffix]} as its name says"
-        return _NAMED_FORMATS[suffix], "from the name"
+            return "translation_dump", f"{dump}, not {_NAMED_FORMATS[suffix]} as its name says", 0
+        return _NAMED_FORMATS[suffix], "from the name", 0
     if suffix == ".json" and rpgmaker.is_event_data(text):
-        return "rpgmaker", "it holds RPG Maker event commands"
+        return "rpgmaker", "it holds RPG Maker event commands", 0
     # Any .json is read as a message list: one that is not (a config, a dataset) is
     # skipped with the reason, never read as lines of another format.
     if suffix == ".json":
-        return "json", "from the name"
+        return "json", "from the name", 0
     if message_json.SIGNATURE.match(text):
-        return "json", "it starts as a JSON list"
-    head = text[:_SNIFF_CHARS]
+        return "json", "it starts as a JSON list", 0
+    fmt, why = _sniff(text[:_SNIFF_CHARS], suffix, filename, has_custom_regex)
+    if fmt == "plain" and (deeper := _deeper(text, suffix, filename, has_custom_regex)):
+        return deeper
+    return fmt, why, 0
+
+
+# Past the first lines, how far sniffing looks for another format's signs (characters): a
+# translator's notes or a tool's header above a dump's pairs fill the first lines, and
+# are far shorter than this. A plain script pays one regex search over this much (about 4
+# ms a million characters).
+_DEEP_CHARS = 1_000_000
+# How many lines of those signs are sniffed from, each a window as the first lines are:
+# the first may be an example quoted in the notes.
+_DEEP_TRIES = 8
+# The fewest non-blank lines a window past the first lines is told from: a lone marked
+# line ending a plain script (`★1★`) is no dump.
+_DEEP_LEAST_LINES = 3
+# A line that only another format's script holds, past the first line: a dump's marked
+# line (`○000012○`, `[0x…]`, `;[0x…]`), a Ren'Py define/label/translate, or a line that
+# starts with a KAG tag. The `\n` first makes the search skip to each line end at C speed.
+_STRONG_SIGN = re.compile(
+    r"\n[^\S\n]*+(?:"
+    + translation_dump.MARKED_START
+    + r"|define\s+\w+\s*=\s*\w*Character\s*\(|label\s+\w+[^\n]*:|translate\s+\w+\s+\w+:"
+    + r"|\[(?:nm|cm|p|l|r|np|wvl)\b)"
+)
+
+
+def _deeper(
+    text: str, suffix: str, filename: str, has_custom_regex: bool
+) -> tuple[str, str, int] | None:
+    """(format, why, start) for a file whose first lines read as plain, where the lines
+    from one of another format's strong signs (`_STRONG_SIGN`) on are told as another
+    format: a dump's pairs below a header longer than the first lines, say. None where
+    none are."""
+    end = min(len(text), _DEEP_CHARS)
+    at = 0
+    for _ in range(_DEEP_TRIES):
+        found = _STRONG_SIGN.search(text, at, end)
+        if found is None:
+            return None
+        start = found.start() + 1
+        window = text[start : start + _SNIFF_CHARS]
+        if len(_head_lines(window)) < _DEEP_LEAST_LINES:
+            return None  # the file's last lines
+        fmt, why = _sniff(window, suffix, filename, has_custom_regex)
+        if fmt != "plain":
+            line = text.count("\n", 0, start) + 1
+            return fmt, f"{why}, from line {line} on, below a header", start
+        at = found.end()
+    return None
+
+
+def _sniff(head: str, suffix: str, filename: str, has_custom_regex: bool) -> tuple[str, str]:
+    """The format the lines of `head` (a file's first `_SNIFF_CHARS`) look like, and why."""
     lines = _head_lines(head)
     # `○000012○原文` / `●000012●译文` pairs: unmistakable, so before a custom regex, which
     # would read the marks as part of the speaker.
@@ -221,6 +286,7 @@ __all__ = [
     "ParseOptions",
     "compile_markers",
     "detect_format",
+    "detect_format_at",
     "detect_format_why",
     "parse",
 ]

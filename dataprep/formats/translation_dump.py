@@ -17,7 +17,9 @@ it is counted, and ends the exchange it is in, as the game still shows it there.
 Lines outside the pairs (a tool's header, a comment) are no one's, and only mark a
 scene when a scene marker matches them; but a line right below a marked line goes on
 from it (an entry over two lines, or the text below a mark alone on its line). The
-layout is told from the first marked line on, whatever the header above it holds.
+pairs start at the first marked line with more below it (not at an example line that
+notes above them quote, prose below it), and the layout is told from there, whatever
+the header above holds; that header's lines, such an example too, are no one's.
 
 Other tools' layouts: `◇N◇`/`◆N◆`; numbers in hex (`☆0000000F☆`, `☆FFFFFFFF☆`) or
 with a letter tag (`★nme00001★` names the speaker of `★txt00002★`, as `☆000000N☆` does
@@ -33,6 +35,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dataprep.formats.common import ParseOptions
@@ -68,6 +71,12 @@ def _number(width: int) -> str:
 MARKED = re.compile(
     rf"[^\S\n]*+(?:(?:>[0-9])?([{_WHITE}{_BLACK}])({_number(_USUAL_WIDTH)})\1|;?\[0x[0-9A-Fa-f]{{1,16}}+\])"
     r"[^\S\n]*+(.*)"
+)
+# The start of a marked line (after its blanks): what the format sniffing looks for past
+# a file's first lines.
+MARKED_START = (
+    rf"(?:(?:>[0-9])?(?P<dump_mark>[{_WHITE}{_BLACK}]){_number(_USUAL_WIDTH)}(?P=dump_mark)"
+    r"|;?\[0x[0-9A-Fa-f]{1,16}+\])"
 )
 # A cheap first test before the regex, for the format sniffing.
 _MARKS = frozenset(_WHITE + _BLACK + ">;[")
@@ -156,17 +165,18 @@ class _Read:
 def _entries(text: str, options: ParseOptions) -> _Read:
     """The pairs in file order, and the other lines that are scene markers ((line, text))."""
     start = _pairs_start(text)
-    text = _marked_brackets(text, text[start : start + _HEAD_CHARS])
-    # The text above `start` holds no marked line, so it is the same after the brackets.
-    head = text[start : start + _HEAD_CHARS]
     marker = options.scene_marker.match if options.scene_marker else None
-    entries: list[_Pair | tuple[int, str]] = []
+    # The lines above the pairs (a header, notes, an example line they quote) are no
+    # one's: only a scene marker among them is kept.
+    entries: list[_Pair | tuple[int, str]] = _header_markers(text[:start], marker)
+    number = text.count("\n", 0, start)
+    text = _marked_brackets(text[start:], text[start : start + _HEAD_CHARS])
+    head = text[:_HEAD_CHARS]
     append = entries.append
     side_of = _SIDE_OF
     waiting: _Pair | None = None  # the last pair, while one of its sides is unread
     last: _Pair | None = None  # the pair of the last marked line, while lines go on below it
     last_original = False
-    number = 0
     # Pairs made whole, and those of them whose black (●) line came first (`_Read.black_first`).
     whole = black_first = 0
     for blank, stage, mark, index, said, other in _line_pattern(_width(head)).findall(text):
@@ -228,6 +238,20 @@ def _entries(text: str, options: ParseOptions) -> _Read:
     return read
 
 
+def _header_markers(
+    header: str, marker: Callable[[str], re.Match[str] | None] | None
+) -> list[_Pair | tuple[int, str]]:
+    """(line, text) of each line of the text above the pairs that a scene marker matches."""
+    if marker is None or not header:
+        return []
+    found: list[_Pair | tuple[int, str]] = []
+    for number, line in enumerate(header.split("\n"), 1):
+        line = line.strip()
+        if line and marker(line):
+            found.append((number, line))
+    return found
+
+
 def _go_on(pair: _Pair, original: bool, number: int, line: str) -> None:
     """Add a line that goes on from the side of `pair` read last."""
     side = pair.original if original else pair.translation
@@ -267,18 +291,45 @@ _NAME_FIELD_START = re.compile(
 
 
 # A marked line of either layout (`○N○`, `[0x…]`, `;[0x…]`).
-_ANY_MARKED_START = re.compile(
-    rf"^[^\S\n]*+(?:(?:>[0-9])?([{_WHITE}{_BLACK}])({_number(_USUAL_WIDTH)})\1|;?\[0x[0-9A-Fa-f]{{1,16}}+\])",
-    re.M,
-)
+_ANY_MARKED_START = re.compile(rf"^[^\S\n]*+{MARKED_START}", re.M)
+# The pairs start at a marked line with at least `_RUN_MARKED` more among the
+# `_RUN_LINES` lines below it (a pair's other side, the next pair; Aquarium_tools' text
+# below each mark): a marked line quoted as an example in a translator's notes, prose
+# below it, starts none. How many marked lines are tried before the first is taken.
+_RUN_LINES = 8
+_RUN_MARKED = 2
+_RUN_TRIES = 64
 
 
 def _pairs_start(text: str) -> int:
-    """Where the file's first marked line starts (0 where it has none): its layout is told
-    from there, not from a tool's header or a translator's notes above it, however long.
-    The search stops at that line, the file's first in most dumps."""
-    first = _ANY_MARKED_START.search(text)
-    return 0 if first is None else first.start()
+    """Where the file's pairs start: its first marked line that starts a run of them, else
+    its first marked line (0 where it has none). Its layout is told from there, not from a
+    tool's header or a translator's notes above it, however long, nor from an example line
+    they quote. The search stops at that line, the file's first in most dumps."""
+    first = None
+    for tried, found in enumerate(_ANY_MARKED_START.finditer(text)):
+        at = found.start()
+        if _starts_a_run(text, at):
+            return at
+        if first is None:
+            first = at
+        if tried == _RUN_TRIES:
+            break
+    return first or 0
+
+
+def _starts_a_run(text: str, at: int) -> bool:
+    """Whether the marked line at `at` has `_RUN_MARKED` more among the lines below it."""
+    below = text.find("\n", at) + 1
+    if not below:
+        return False
+    end = below
+    for _ in range(_RUN_LINES):
+        end = text.find("\n", end) + 1
+        if not end:
+            end = len(text)
+            break
+    return len(_ANY_MARKED_START.findall(text, below, end)) >= _RUN_MARKED
 
 
 def _width(head: str) -> int:
