@@ -13,7 +13,8 @@ until it is lifted: every reply there would be refused. The two are kept apart: 
 a ban on her leaves the whole mute, and lifting the whole mute leaves her own ban.
 
 A notice sent while an account was not connected (the OneBot implementation restarted)
-never comes: `to_check` names the groups worth asking about when it connects again.
+never comes: `to_check` names the groups worth asking about when it connects again
+(`mute_watch.py` asks). This module only keeps what is known; it asks nobody.
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ async def test_a_reply_under_way_when_the_group_is_muted_is_dropped_with_one_lin
 ) -> None:
     groups = QuietGroups()
     # The plugin's quiet groups as its reply sender reads them.
-    monkeypatch.setattr(plugin.reply_sender, "quiet_groups", groups)
+    monkeypatch.setattr(plugin.reply_sender.mute_watch, "quiet_groups", groups)
     groups.muted_whole(SELF_ID, str(GROUP_ID))
     async with app.test_api() as ctx:
         bot = ctx.create_bot(base=Bot, self_id=SELF_ID)

@@ -3,7 +3,7 @@ connected (the OneBot implementation restarted) sends no notice she ever sees. A
 missed kept her silent in that group for good (nothing she does there ends the quiet),
 a mute missed cost a generation and a refused send. When an account connects again she
 asks `get_group_info` about the groups she knows there (muted whole first, then those
-she spoke in, the latest first): at most `WHOLE_MUTE_CHECKS`, one a second. Over a real
+she spoke in, the latest first): at most `MUTE_CHECKS`, one a second. Over a real
 WebSocket to `atri serve`, the test playing NapCat. And in a group quiet for her (banned,
 muted whole, refusing her sends) she no longer speaks up: the worker generated a reply
 whose send QQ would refuse."""
