@@ -8,17 +8,20 @@ notices) and what it answers when asked (`get_group_info`, `get_group_member_inf
   notice she never saw (sent while the bot was down: QQ groups often mute themselves
   each night).
 - When an account (re)connects, notices sent meanwhile never come: the groups
-  `QuietGroups.to_check` names are asked whether they are muted whole, to notice a mute
-  lifted or begun while she was away.
+  `QuietGroups.to_check` names are asked whether they are muted whole, and about her own
+  ban there, to notice a mute or ban lifted or begun while she was away.
 
-Where an implementation cannot say (no `group_all_shut`: an extension of OneBot v11, not
-in its standard), what is known stays as it was.
+Where an implementation cannot say (no `group_all_shut`, no `shut_up_timestamp`: both
+are extensions of OneBot v11, not in its standard), what is known stays as it was.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
+from collections.abc import Callable
 from typing import Any
 
 from nonebot.adapters.onebot.v11 import Bot, GroupBanNoticeEvent
@@ -30,7 +33,7 @@ log = logging.getLogger(__name__)
 
 # At an account's connect, the most groups asked about, and the pause before each group
 # (each question asks QQ's servers, past the implementation's cache; an account is in
-# hundreds of groups).
+# hundreds of groups). A group costs one question, or two where her membership matters.
 MUTE_CHECKS = 20
 MUTE_CHECK_GAP_SECONDS = 1.0
 
@@ -52,14 +55,37 @@ def is_admin_in(info: Any) -> bool:
     return isinstance(info, dict) and info.get("role") in ("owner", "admin")
 
 
+def ban_seconds_left(info: Any, now: float) -> float | None:
+    """Seconds left of the ban `get_group_member_info`'s answer reports at `now` (seconds
+    since the epoch): `shut_up_timestamp` is when it ends (go-cqhttp, NapCat and others;
+    0, or a time past, when there is none). None where the answer does not say: the
+    field missing (the OneBot v11 standard has none), not a number, or negative (-1: a
+    bridge that could not tell)."""
+    if not isinstance(info, dict) or isinstance(info.get("shut_up_timestamp"), bool):
+        return None
+    try:
+        until = float(info["shut_up_timestamp"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not math.isfinite(until) or until < 0:
+        return None
+    return max(0.0, until - now)
+
+
 class MuteWatch:
     """The plugin's one watch over the mutes on her accounts: what it learns goes into
     `quiet_groups`; its questions go through `connections` (given up at once when the
     connection drops)."""
 
-    def __init__(self, connections: Connections, quiet_groups: QuietGroups) -> None:
+    def __init__(
+        self,
+        connections: Connections,
+        quiet_groups: QuietGroups,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self.connections = connections
         self.quiet_groups = quiet_groups
+        self._wall_clock = wall_clock
 
     async def noticed(self, bot: Bot, event: GroupBanNoticeEvent) -> None:
         """A ban notice (禁言). A ban on her account quiets the group for its length; the
@@ -110,16 +136,33 @@ class MuteWatch:
         """An account (re)connected: notices sent meanwhile never come (the OneBot
         implementation restarted, the network dropped). The groups `to_check` names,
         `MUTE_CHECKS` at most, one every `MUTE_CHECK_GAP_SECONDS`, are asked whether they
-        are muted whole. A lift missed ends the group's quiet, a mute missed begins it.
-        Nothing is known at a first connect: the first refused send asks."""
+        are muted whole and, where a ban on her matters (one recorded, or a group she
+        spoke in and can speak in), about her ban there. What was lifted meanwhile ends
+        its quiet, what began meanwhile begins it. Nothing is known at a first connect:
+        the first refused send asks."""
         account = str(bot.self_id)
         for group in self.quiet_groups.to_check(account, MUTE_CHECKS):
             await asyncio.sleep(MUTE_CHECK_GAP_SECONDS)
             if self.connections.lost(bot).is_set():
                 return  # the next connection asks again
-            await self._recheck_whole_mute(bot, group)
+            member = await self._recheck_whole_mute(bot, group)
+            if self._ban_matters(account, group):
+                if member is None:
+                    member = await self._member_info(bot, int(group))
+                self._recheck_ban(account, group, member)
 
-    async def _recheck_whole_mute(self, bot: Bot, group: str) -> None:
+    def _ban_matters(self, account: str, group: str) -> bool:
+        """Whether `recheck` asks about her ban there: one is recorded (its lift missed
+        keeps her silent until its end), or she spoke there and no whole mute silences
+        her now (a ban missed costs a generation and a refused send)."""
+        quiet = self.quiet_groups
+        if quiet.is_banned(account, group):
+            return True
+        return quiet.has_spoken(account, group) and not quiet.is_muted_whole(account, group)
+
+    async def _recheck_whole_mute(self, bot: Bot, group: str) -> Any:
+        """The whole mute's part of `recheck`; her member info where it was asked (to
+        learn whether she is an admin), else None."""
         account = str(bot.self_id)
         shut = await self.all_shut(bot, group)
         was_muted = self.quiet_groups.is_muted_whole(account, group)
@@ -131,13 +174,45 @@ class MuteWatch:
                 group,
                 account,
             )
-        elif shut and not was_muted and not await self.admin_in(bot, int(group)):
-            self.quiet_groups.muted_whole(account, group)
+        elif shut and not was_muted:
+            member = await self._member_info(bot, int(group))
+            if not is_admin_in(member):
+                self.quiet_groups.muted_whole(account, group)
+                log.info(
+                    "QQ: group %s is muted whole (全员禁言, begun while account %s was away); "
+                    "she does not answer there until the mute is lifted",
+                    group,
+                    account,
+                )
+            return member
+        return None
+
+    def _recheck_ban(self, account: str, group: str, member: Any) -> None:
+        """Her own ban there as `get_group_member_info` reports it now; kept as it was
+        where the implementation does not say."""
+        left = ban_seconds_left(member, self._wall_clock())
+        was_banned = self.quiet_groups.is_banned(account, group)
+        if left is None:
+            log.debug(
+                "QQ: no ban time of account %s in group %s (no shut_up_timestamp)", account, group
+            )
+        elif left > 0:
+            self.quiet_groups.banned(account, group, left)  # its end as QQ says, now
+            if not was_banned:
+                log.info(
+                    "QQ: account %s was banned in group %s while she was away; she does not "
+                    "answer there for %d s more",
+                    account,
+                    group,
+                    round(left),
+                )
+        elif was_banned:
+            self.quiet_groups.lifted(account, group, whole=False)
             log.info(
-                "QQ: group %s is muted whole (全员禁言, begun while account %s was away); "
-                "she does not answer there until the mute is lifted",
-                group,
+                "QQ: the ban on account %s in group %s was lifted while she was away; she "
+                "answers there again",
                 account,
+                group,
             )
 
     async def all_shut(self, bot: Bot, group: str) -> bool | None:

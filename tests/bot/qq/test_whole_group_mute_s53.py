@@ -43,7 +43,7 @@ def test_the_whole_mutes_table_stays_bounded() -> None:
 
 async def take_member_question(ws: object, role: str) -> None:
     """The account's role, asked when the whole group is muted (an admin still speaks)."""
-    action = await next_action(ws)  # type: ignore[arg-type]
+    action = await next_action(ws, own_member_info=True)  # type: ignore[arg-type]
     assert action["action"] == "get_group_member_info"
     assert action["params"]["group_id"] == GROUP_ID
     assert str(action["params"]["user_id"]) == SELF_ID
