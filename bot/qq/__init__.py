@@ -13,8 +13,10 @@ anything that needs NoneBot initialised.
 - Sending her reply: `replies.py` (parts in the account's turn, memory corrected when not
   all was sent), `sending.py` (one send queue per account), `resend.py` (parts a lost
   connection cut), `input_status.py` (typing… in private chats).
-- Where she must stay quiet: `quiet_groups.py` (banned, muted whole, sends refused);
-  `connections.py` (calls on a connection that may drop, hooks' work ended at shutdown).
+- Where she must stay quiet: `quiet_groups.py` (banned, muted whole, sends refused: what
+  is known), `mute_watch.py` (learning it: ban notices, and asking OneBot at a refused
+  send and at connect); `connections.py` (calls on a connection that may drop, hooks'
+  work ended at shutdown).
 
 The plugin finds its worker here: `atri serve` sets the in-process one; standalone, the
 plugin makes an HTTP client for `ATRI_WORKER_URL`.

@@ -63,6 +63,7 @@ from bot.qq.mentions import (
     name_in_a_longer_word,
     spoken_text,
 )
+from bot.qq.mute_watch import MuteWatch
 from bot.qq.quiet_groups import Quiet, QuietGroups
 from bot.qq.quotes import quoted_note
 from bot.qq.replies import Answered, ReplySender, chat_group
@@ -220,11 +221,11 @@ hook_tasks = HookTasks()
 input_status = InputStatus(config.atri_typing_seconds, connections)
 # Groups where an account cannot speak now (muted, removed): not answered meanwhile.
 quiet_groups = QuietGroups()
-# Her replies on their way out (replies.py). A group's first refused send asks whether the
-# whole group is muted (`_whole_mute_missed`, beside the ban notices below).
-reply_sender = ReplySender(
-    config, connections, quiet_groups, lambda bot, group: _whole_mute_missed(bot, group)
-)
+# What the ban notices say, and OneBot answers, of the mutes on her accounts.
+mute_watch = MuteWatch(connections, quiet_groups)
+# Her replies on their way out (replies.py); a group's first refused send asks
+# `mute_watch` whether the whole group is muted.
+reply_sender = ReplySender(config, connections, mute_watch)
 
 
 @get_driver().on_bot_disconnect
@@ -380,12 +381,6 @@ def chat_request(
         request_id=f"qq-{event.message_id}",
         sent_at=reports.sent_at(event),
     )
-
-
-# At an account's connect, the most groups asked whether they are muted whole, and the
-# pause before each question (see `_recheck_whole_mutes`).
-WHOLE_MUTE_CHECKS = 20
-WHOLE_MUTE_CHECK_GAP_SECONDS = 1.0
 
 
 @get_driver().on_bot_connect
@@ -875,115 +870,10 @@ ban = on_notice(priority=10, block=False)
 
 @ban.handle()
 async def _on_ban(bot: Bot, event: GroupBanNoticeEvent) -> None:
-    """A ban (禁言) on her account quiets the group for its length; the whole group's
-    mute (`user_id` 0) quiets it until lifted, unless the account is an admin there (an
-    admin still speaks). Each lift ends its own quiet (not the other's), and the quiet a
-    refusal began."""
-    account, group = str(event.self_id), str(event.group_id)
-    if str(event.user_id) == account and event.sub_type == "ban" and event.duration > 0:
-        quiet_groups.banned(account, group, float(event.duration))
-        log.info("QQ: account %s is banned in group %s for %d s", account, group, event.duration)
-    elif str(event.user_id) == "0" and event.sub_type == "ban":
-        if await _admin_in(bot, event.group_id):
-            log.info("QQ: group %s is muted whole; account %s is an admin there", group, account)
-            return
-        quiet_groups.muted_whole(account, group)
-        log.info(
-            "QQ: group %s is muted whole (全员禁言); account %s does not answer there until "
-            "the mute is lifted",
-            group,
-            account,
-        )
-    elif event.sub_type == "lift_ban" and str(event.user_id) in (account, "0"):
-        if str(event.user_id) == "0" and quiet_groups.is_muted_whole(account, group):
-            log.info(
-                "QQ: group %s's whole mute is lifted; account %s answers again", group, account
-            )
-        quiet_groups.lifted(account, group, whole=str(event.user_id) == "0")
-
-
-async def _whole_mute_missed(bot: Bot, group: str) -> None:
-    """A first refused send there: is the whole group muted, a notice she never saw (sent
-    while the bot was down: QQ groups often mute themselves each night)? Asked once per
-    run of refusals; at connect only of the groups `_recheck_whole_mutes` names. Where
-    no implementation says, the refusals quiet the group for a while as before."""
-    if await _all_shut(bot, group) and not await _admin_in(bot, int(group)):
-        quiet_groups.muted_whole(bot.self_id, group)
-        log.info(
-            "QQ: group %s is muted whole (全员禁言, begun before she saw it); account %s "
-            "does not answer there until the mute is lifted",
-            group,
-            bot.self_id,
-        )
-
-
-async def _all_shut(bot: Bot, group: str) -> bool | None:
-    """Whether the whole group is muted now, asked past the implementation's cache;
-    None when it cannot say: NapCat and LLOneBot report `group_all_shut` (-1 muted, 0
-    not), an implementation without it nothing."""
-    try:
-        info = await connections.call(
-            bot, lambda: bot.get_group_info(group_id=int(group), no_cache=True)
-        )
-    except Exception as exc:
-        log.debug("QQ: no info of group %s from account %s: %s", group, bot.self_id, exc)
-        return None
-    if not isinstance(info, dict):
-        return None
-    try:
-        return int(info["group_all_shut"]) != 0  # as a number or a numeric string
-    except (KeyError, TypeError, ValueError):
-        return None
+    await mute_watch.noticed(bot, event)
 
 
 @get_driver().on_bot_connect
-async def _on_connect_recheck_whole_mutes(bot: Bot) -> None:
-    await hook_tasks.run(_recheck_whole_mutes(bot), name="atri-qq-whole-mutes")
-
-
-async def _recheck_whole_mutes(bot: Bot) -> None:
-    """An account (re)connected: notices sent meanwhile never come (the OneBot
-    implementation restarted, the network dropped). The groups `quiet_groups.to_check`
-    names are asked whether they are muted whole, `WHOLE_MUTE_CHECKS` at most, one
-    every `WHOLE_MUTE_CHECK_GAP_SECONDS` (each asks QQ's servers, past the cache; an
-    account is in hundreds of groups). A lift missed ends the group's quiet, a mute
-    missed begins it. Nothing is known at a first connect: the first refused send asks."""
-    account = str(bot.self_id)
-    for group in quiet_groups.to_check(account, WHOLE_MUTE_CHECKS):
-        await asyncio.sleep(WHOLE_MUTE_CHECK_GAP_SECONDS)
-        if connections.lost(bot).is_set():
-            return  # the next connection asks again
-        shut = await _all_shut(bot, group)
-        was_muted = quiet_groups.is_muted_whole(account, group)
-        if shut is False and was_muted:
-            quiet_groups.lifted(account, group, whole=True)
-            log.info(
-                "QQ: group %s's whole mute was lifted while account %s was away; she "
-                "answers there again",
-                group,
-                account,
-            )
-        elif shut and not was_muted and not await _admin_in(bot, int(group)):
-            quiet_groups.muted_whole(account, group)
-            log.info(
-                "QQ: group %s is muted whole (全员禁言, begun while account %s was away); "
-                "she does not answer there until the mute is lifted",
-                group,
-                account,
-            )
-
-
-async def _admin_in(bot: Bot, group_id: int) -> bool:
-    """Whether the account is the group's owner or an admin (who speak through a whole
-    group's mute); False when the implementation cannot say."""
-    try:
-        info = await connections.call(
-            bot,
-            lambda: bot.get_group_member_info(
-                group_id=group_id, user_id=int(bot.self_id), no_cache=True
-            ),
-        )
-    except Exception as exc:
-        log.debug("QQ: no member info of account %s in group %s: %s", bot.self_id, group_id, exc)
-        return False
-    return isinstance(info, dict) and info.get("role") in ("owner", "admin")
+async def _on_connect_recheck_mutes(bot: Bot) -> None:
+    """Mutes and bans begun or lifted while the account was away (`MuteWatch.recheck`)."""
+    await hook_tasks.run(mute_watch.recheck(bot), name="atri-qq-mutes")

@@ -13,7 +13,8 @@ until it is lifted: every reply there would be refused. The two are kept apart: 
 a ban on her leaves the whole mute, and lifting the whole mute leaves her own ban.
 
 A notice sent while an account was not connected (the OneBot implementation restarted)
-never comes: `to_check` names the groups worth asking about when it connects again.
+never comes: `to_check` names the groups worth asking about when it connects again
+(`mute_watch.py` asks). This module only keeps what is known; it asks nobody.
 """
 
 from __future__ import annotations
@@ -101,6 +102,14 @@ class QuietGroups:
     def is_muted_whole(self, account: str, group: str) -> bool:
         return (account, group) in self._muted_whole
 
+    def is_banned(self, account: str, group: str) -> bool:
+        """A ban on her account there, not yet over."""
+        return self._running(self._banned_until, (account, group))
+
+    def has_spoken(self, account: str, group: str) -> bool:
+        """Whether the account's last send there went out (of the groups remembered)."""
+        return (account, group) in self._spoken
+
     def lifted(self, account: str, group: str, whole: bool) -> None:
         """The whole group's mute (`whole`), or a ban on her, is lifted: that quiet ends,
         and the refusals either may have caused; the other, if on, stays."""
@@ -109,13 +118,19 @@ class QuietGroups:
         (self._muted_whole if whole else self._banned_until).pop(key, None)
 
     def to_check(self, account: str, most: int) -> list[str]:
-        """The account's groups whose whole mute may have begun or ended unseen, at most
-        `most`: first those muted whole (a lift missed keeps her silent there for good),
-        then those it spoke in, the latest first (a mute missed there costs a generation
-        and a refused send)."""
+        """The account's groups whose whole mute, or a ban on her, may have begun or
+        ended unseen, at most `most`: first those muted whole (a lift missed keeps her
+        silent there for good), then those she is banned in (until the ban's end), then
+        those it spoke in, the latest first (a mute or ban missed there costs a
+        generation and a refused send)."""
         muted = [group for (who, group) in reversed(self._muted_whole) if who == account]
+        banned = [
+            group
+            for (who, group) in reversed(list(self._banned_until))
+            if who == account and self.is_banned(who, group)
+        ]
         spoken = [group for (who, group) in reversed(self._spoken) if who == account]
-        return list(dict.fromkeys([*muted, *spoken]))[:most]
+        return list(dict.fromkeys([*muted, *banned, *spoken]))[:most]
 
     def quiet(self, account: str, group: str) -> bool:
         return self.why(account, group) is not None

@@ -8,7 +8,8 @@ memory corrected when not all of a reply is read.
 - A connection lost between parts keeps the rest for the account's return
   (`resend.py`); a refused send ends the reply, and memory keeps only what was sent.
 - Sends refused in a group, or a group muted whole, make it quiet for the account
-  (`quiet_groups.py`).
+  (`quiet_groups.py`); the first refused send of a run asks whether the whole group is
+  muted (`mute_watch.py`).
 
 The plugin (`bot.qq.atri`) holds the one `ReplySender` and registers the NoneBot hooks
 that drive it: the resend at an account's connect, the stop at shutdown.
@@ -35,6 +36,7 @@ from bot.limits import OneReplyAtATime
 from bot.qq import current_worker, reports
 from bot.qq.config import Config
 from bot.qq.connections import Connections
+from bot.qq.mute_watch import MuteWatch
 from bot.qq.quiet_groups import QUIET_SECONDS, QuietGroups
 from bot.qq.resend import CutReply, PostedParts, WaitingReplies
 from bot.qq.sending import (
@@ -81,20 +83,14 @@ def temp_session_group(event: MessageEvent) -> int | None:
 class ReplySender:
     """Everything the plugin sends as her reply, and what that needs to remember: the
     accounts' send queues, the cut replies waiting for their account, her parts that went
-    out. `quiet_groups` and `connections` are the plugin's own; `on_first_refusal(bot,
-    group)` runs at the first refused send of a run in a group, before it is counted."""
+    out. `connections` and `mute_watch` are the plugin's own; the groups quiet for an
+    account are the watch's (`mute_watch.quiet_groups`), which asks at the first refused
+    send of a run in a group, before it is counted, whether the whole group is muted."""
 
-    def __init__(
-        self,
-        config: Config,
-        connections: Connections,
-        quiet_groups: QuietGroups,
-        on_first_refusal: Callable[[Bot, str], Awaitable[None]],
-    ) -> None:
+    def __init__(self, config: Config, connections: Connections, mute_watch: MuteWatch) -> None:
         self.config = config
         self.connections = connections
-        self.quiet_groups = quiet_groups
-        self.on_first_refusal = on_first_refusal
+        self.mute_watch = mute_watch
         # Set at shutdown: no send waits for its turn any more (see sending.py).
         self.stopping = asyncio.Event()
         self.send_queues: dict[str, SendQueue] = {}
@@ -106,6 +102,10 @@ class ReplySender:
         # Only a reply's first part quotes the message it answers, so two replies' parts
         # must not interleave in a group or private chat.
         self.one_reply_at_a_time = OneReplyAtATime()
+
+    @property
+    def quiet_groups(self) -> QuietGroups:
+        return self.mute_watch.quiet_groups
 
     async def send_reply(
         self, bot: Bot, event: Answered, text: str, stored: ReplyCut | None = None
@@ -208,7 +208,7 @@ class ReplySender:
                 and isinstance(exc, ActionFailed)
                 and not self.quiet_groups.refusals(reply.account, group)
             ):
-                await self.on_first_refusal(bot, group)
+                await self.mute_watch.first_refusal(bot, group)
             if (
                 group
                 and isinstance(exc, ActionFailed)

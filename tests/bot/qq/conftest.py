@@ -55,11 +55,11 @@ async def qq_plugin(
         nonebot.get_driver().register_adapter(Adapter)
         assert nonebot.load_plugin(PLUGIN) is not None
         # nonebug's bots fail a test at any API call it did not expect: the connect hooks
-        # that ask for the official bot range and whether groups are muted whole are
+        # that ask for the official bot range and about mutes and bans are
         # tested over a real WebSocket instead.
         driver = nonebot.get_driver()
         plugin = sys.modules[PLUGIN]
-        asking = {plugin._learn_robot_ranges, plugin._on_connect_recheck_whole_mutes}
+        asking = {plugin._learn_robot_ranges, plugin._on_connect_recheck_mutes}
         for hook in list(driver._bot_connection_hook):
             if hook.call in asking:
                 driver._bot_connection_hook.discard(hook)

@@ -205,10 +205,23 @@ OFFICIAL_BOT_ID = 3889000001
 OTHER_SELF_ID = "2001"
 
 
-async def next_action(ws: ClientConnection) -> dict[str, Any]:
+def own_member_question(action: dict[str, Any]) -> bool:
+    """The account asking about itself in a group, past the cache: whether it is an admin
+    (a whole mute), or banned (asked at connect of the groups she spoke in)."""
+    params = action["params"]
+    return (
+        action["action"] == "get_group_member_info"
+        and str(params.get("user_id")) == SELF_ID
+        and params.get("no_cache") is True
+    )
+
+
+async def next_action(ws: ClientConnection, own_member_info: bool = False) -> dict[str, Any]:
     """The next send NoneBot makes (heartbeat-free: the test never sends any); the
     questions an account is asked on connecting, and "typing" in private chats, are
-    answered as NapCat answers them (a group asked about is not muted whole)."""
+    answered as NapCat answers them (a group asked about is not muted whole, and she is
+    a member not banned there, unless `own_member_info`: then that question is the
+    test's to answer)."""
     while True:
         action = json.loads(await asyncio.wait_for(ws.recv(), ACTION_TIMEOUT_SECONDS))
         if action["action"] == "get_robot_uin_range":
@@ -221,6 +234,10 @@ async def next_action(ws: ClientConnection) -> dict[str, Any]:
             await answer(
                 ws, action, {"group_id": action["params"]["group_id"], "group_all_shut": 0}
             )
+            continue
+        if own_member_question(action) and not own_member_info:
+            member = {"user_id": int(SELF_ID), "role": "member", "shut_up_timestamp": 0}
+            await answer(ws, action, {"group_id": action["params"]["group_id"]} | member)
             continue
         return action
 

@@ -43,7 +43,7 @@ def test_the_whole_mutes_table_stays_bounded() -> None:
 
 async def take_member_question(ws: object, role: str) -> None:
     """The account's role, asked when the whole group is muted (an admin still speaks)."""
-    action = await next_action(ws)  # type: ignore[arg-type]
+    action = await next_action(ws, own_member_info=True)  # type: ignore[arg-type]
     assert action["action"] == "get_group_member_info"
     assert action["params"]["group_id"] == GROUP_ID
     assert str(action["params"]["user_id"]) == SELF_ID
@@ -84,7 +84,7 @@ async def test_a_reply_under_way_when_the_group_is_muted_is_dropped_with_one_lin
 ) -> None:
     groups = QuietGroups()
     # The plugin's quiet groups as its reply sender reads them.
-    monkeypatch.setattr(plugin.reply_sender, "quiet_groups", groups)
+    monkeypatch.setattr(plugin.reply_sender.mute_watch, "quiet_groups", groups)
     groups.muted_whole(SELF_ID, str(GROUP_ID))
     async with app.test_api() as ctx:
         bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
