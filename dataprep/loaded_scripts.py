@@ -8,7 +8,7 @@ from pathlib import Path
 
 from atri.config import DataprepSettings
 from dataprep.errors import DataprepError
-from dataprep.formats import detect_format
+from dataprep.formats import detect_format, detect_format_at, header_lines
 from dataprep.progress import Progress, no_progress
 from dataprep.sources import collect_scripts, read_script
 from dataprep.stats import FileReport
@@ -68,11 +68,14 @@ def load_scripts(
         # whatever format is forced for the text files beside it (a folder's
         # dataset_info.json is never a dump).
         json_file = path.suffix.lower() == ".json"
-        report.format = (
-            detect_format(text, path.name)
-            if json_file
-            else chosen or detect_format(text, path.name, bool(settings.custom_regex))
-        )
+        start = 0  # where the lines its format was told from start
+        if json_file:
+            report.format = detect_format(text, path.name)
+        elif chosen:
+            report.format = chosen
+        else:
+            report.format, _, start = detect_format_at(text, path.name, bool(settings.custom_regex))
+        report.header_lines = header_lines(text, report.format, start)
         script = LoadedScript(
             path,
             text,

@@ -46,6 +46,11 @@ _KAG_NOT_SHOWN = re.compile(
     r"^[ \t]*;[^\n]*$|^[ \t]*[\[@]iscript\b.*?^[ \t]*[\[@]endscript\b[^\n]*$",
     re.M | re.S | re.I,
 )
+# A Ren'Py comment line: `# game/script.rpy:9` above each translated string reads as a
+# WebGAL speaker (`# game/script.rpy`), `# TODO: Translation updated at …` as a dump's.
+_RENPY_COMMENT = re.compile(r"^[ \t]*#[^\n]*$", re.M)
+# What other formats would read of a file is without these lines, the format's comments.
+_NOT_SHOWN = {"kirikiri": _KAG_NOT_SHOWN, "renpy": _RENPY_COMMENT}
 
 
 def no_dialogue(script: LoadedScript, options: ParseOptions) -> tuple[str, bool]:
@@ -59,8 +64,10 @@ def no_dialogue(script: LoadedScript, options: ParseOptions) -> tuple[str, bool]
     )
     head = script.text[start : start + _TRY_CHARS]
     # What another format would read of a .ks file: not its comments (`; NOTE: …`) nor
-    # its script blocks (`CHARACTER_ID: "metan",`), which read as speakers in a dump.
-    tried = _KAG_NOT_SHOWN.sub("", head) if script.fmt == "kirikiri" else head
+    # its script blocks (`CHARACTER_ID: "metan",`), which read as speakers in a dump; of
+    # a .rpy file, not its comments.
+    hidden = _NOT_SHOWN.get(script.fmt)
+    tried = hidden.sub("", head) if hidden is not None else head
     better: list[tuple[int, str, Counter[str]]] = []
     # A JSON file's keys read as speakers in a dump (`"name": "夏生",`), as a WebGAL
     # scene's commands do (`changeFigure:a.png;`, `intro:…;`): no other format.

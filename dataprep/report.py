@@ -654,6 +654,9 @@ _LETTER = re.compile(r"[^\W\d_]")
 def _few_speakers_note(stats: Stats) -> str:
     """A sentence for a run whose lines hardly ever named a speaker, else ""."""
     read = sum(s.count_in for s in stats.stages if s.stage == "extract")
+    # Not the lines above where a file's format starts (a dump's notes above its pairs):
+    # the parser read them as a header, so they say nothing of its speakers' shape.
+    read -= sum(f.header_lines for f in stats.files if f.error is None)
     # A "name" of punctuation alone (`;`, `` ` `` before an ONScripter line) names nobody.
     named = sum(s.lines for s in stats.speakers if _LETTER.search(s.name))
     if read < 100 or named > read * _FEW_SPEAKER_LINES:

@@ -32,6 +32,9 @@ class FileReport:
     format: str = ""
     encoding: str = ""
     lines: int = 0
+    # Of those, the lines above where its format's lines start (a dump's notes above its
+    # pairs): no line of them names a speaker, nor is meant to (`formats.header_lines`).
+    header_lines: int = 0
     utterances: int = 0
     replaced_bytes: int = 0
     error: str | None = None  # the file was not used

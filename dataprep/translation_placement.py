@@ -298,9 +298,21 @@ def _original_file(
 
 
 def other_language(script: LoadedScript, options: ParseOptions) -> bool:
+    """Whether a Ren'Py file's lines are in a language other than the one read: a
+    translation file when the original is read, the original (or another language's
+    file) when a translation is."""
     language = options.renpy_language
     if language is None:
         return False
     if language == renpy_translations.ORIGINAL:
-        return bool(script.languages)
+        return bool(script.languages) or is_translation_file(script)
     return language not in script.languages
+
+
+def is_translation_file(script: LoadedScript) -> bool:
+    """Whether a Ren'Py file is part of a translation: it holds `translate <lang> …:`
+    blocks (a game's tl/<lang>/common.rpy holds `translate <lang> strings:` only, its
+    `# game/script.rpy:9` comments no lines), or lies in a `tl/<lang>/` folder."""
+    # `tl`, then a language's folder, then the file (or folders holding it).
+    in_tl = "tl" in script.path.parts[:-2]
+    return in_tl or bool(renpy_translations.block_languages(script.text))

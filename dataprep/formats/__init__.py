@@ -121,6 +121,16 @@ def detect_format_at(
     return fmt, why, 0
 
 
+def header_lines(text: str, fmt: str, start: int = 0) -> int:
+    """How many of the file's lines are above where its lines in `fmt` start: a dump's
+    header or translator's notes above its pairs (which its parser reads as no one's),
+    else those above `start`, where `detect_format_at` found the signs of `fmt` below a
+    header."""
+    if fmt == "translation_dump":
+        start = translation_dump.pairs_start(text)
+    return text.count("\n", 0, start)
+
+
 # Past the first lines, how far sniffing looks for another format's signs (characters): a
 # translator's notes or a tool's header above a dump's pairs fill the first lines, and
 # are far shorter than this. A plain script pays one regex search over this much (about 4

@@ -164,7 +164,7 @@ class _Read:
 
 def _entries(text: str, options: ParseOptions) -> _Read:
     """The pairs in file order, and the other lines that are scene markers ((line, text))."""
-    start = _pairs_start(text)
+    start = pairs_start(text)
     marker = options.scene_marker.match if options.scene_marker else None
     # The lines above the pairs (a header, notes, an example line they quote) are no
     # one's: only a scene marker among them is kept.
@@ -301,7 +301,7 @@ _RUN_MARKED = 2
 _RUN_TRIES = 64
 
 
-def _pairs_start(text: str) -> int:
+def pairs_start(text: str) -> int:
     """Where the file's pairs start: its first marked line that starts a run of them, else
     its first marked line (0 where it has none). Its layout is told from there, not from a
     tool's header or a translator's notes above it, however long, nor from an example line
@@ -604,7 +604,7 @@ def order_note(files: list[tuple[str, str]], options: ParseOptions) -> str | Non
     original, as they write it first in each pair, else None."""
     names = []
     for name, text in files:
-        start = _pairs_start(text)
+        start = pairs_start(text)
         if _entries(text[start : start + _ORDER_CHARS], options).black_first:
             names.append(name)
     if not names:

@@ -188,6 +188,14 @@ def has_translated_text(text: str, language: str) -> bool:
     return False
 
 
+def block_languages(text: str) -> set[str]:
+    """The languages of every `translate <lang> …:` block in the text: dialogue, `strings`
+    (a game's tl/<lang>/common.rpy holds those only), `python` and `style`."""
+    if "translate" not in text:
+        return set()
+    return {m.group(2) for m in _TRANSLATE_BLOCK.finditer(text)} - {"None"}
+
+
 def string_languages(text: str) -> set[str]:
     """The languages of the text's `translate <lang> strings:` blocks."""
     return {m.group(2) for m in _STRINGS_BLOCK.finditer(text)} if "strings" in text else set()
