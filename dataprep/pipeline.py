@@ -430,7 +430,8 @@ def _run_stages(
             Counter({s: n for s, n in unfilled.items() if s[1:-1] not in options.webgal_computed})
         ),
     ]
-    result.problem = problem(stats, train, reports)
+    left_out = translations if options.renpy_language == renpy_translations.ORIGINAL else []
+    result.problem = problem(stats, train, reports, left_out)
     return result
 
 

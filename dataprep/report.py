@@ -607,12 +607,26 @@ _SETTLED_BY = {
 }
 
 
-def problem(stats: Stats, train: list[Sample], files: list[FileReport]) -> str | None:
-    """One sentence on why there is nothing to write, or None when there is."""
+def problem(
+    stats: Stats,
+    train: list[Sample],
+    files: list[FileReport],
+    translations_left_out: Sequence[str] = (),
+) -> str | None:
+    """One sentence on why there is nothing to write, or None when there is.
+    `translations_left_out`: the languages of the Ren'Py translations the run left out
+    (renpy_language "original")."""
     if train:
         return None
     if not any(f.error is None for f in files):
         return "No file could be used (see the messages above); nothing was written."
+    if translations_left_out and not stats.speakers:
+        # Only game/tl given: its lines are all translations, and no speaker is "none".
+        return (
+            "Every line read is in a Ren'Py translation, which [dataprep] renpy_language ="
+            ' "original" leaves out: give the game folder (the script files beside tl/), or'
+            f" set renpy_language to {' or '.join(repr(t) for t in translations_left_out)}."
+        )
     roles = {s.role for s in stats.speakers}
     for role, key, who in (
         (Role.CHARACTER.value, "character_aliases", f"the character ({stats.character})"),

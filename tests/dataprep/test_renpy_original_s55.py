@@ -116,3 +116,16 @@ def test_no_format_is_suggested_from_a_renpy_files_comments() -> None:
     assert "no dialogue found as renpy" in said
     assert "--format" not in said, said
     assert "# game/script.rpy" not in said
+
+
+def test_only_the_translations_given_under_original_says_what_to_give(tmp_path: Path) -> None:
+    """game/tl alone under "original": every line is a translation left out. The run says
+    so and what to give, not "no speaker matched … most frequent speakers are none"."""
+    code, output, _ = _prep(tmp_path, "original", HARBOR / "game" / "tl")
+    flat = " ".join(output.split())
+    assert code == 1
+    assert "Every line read is in a Ren'Py translation" in flat
+    assert "give the game folder" in flat
+    assert "'chinese' or 'japanese'" in flat
+    assert "No speaker matched" not in flat
+    assert not (tmp_path / "out" / "eileen_sharegpt.json").exists()
