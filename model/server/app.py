@@ -64,7 +64,7 @@ from model.protocol import (
 )
 from model.server.accept_log import quiet_accept_failures
 from model.server.auth import Unauthorized, check_token
-from model.server.openai_api import OpenAIError, openai_router, unknown_path
+from model.server.openai_api import OpenAIError, openai_router, under_v1, unknown_path
 from model.server.slow_clients import (
     BODY_TIMEOUT_SECONDS,
     ConnectionLimits,
@@ -112,7 +112,7 @@ class PurgeResult(CountResult):
 
 def error_body(path: str, message: str, kind: str) -> dict[str, Any]:
     """OpenAI's error format under /v1 (OpenAI clients show it), `{"detail": …}` elsewhere."""
-    if path.startswith("/v1/"):
+    if under_v1(path):
         return OpenAIError.body(message, kind)
     return {"detail": message}
 
@@ -131,7 +131,12 @@ def validation_problems(errors: Sequence[Any]) -> str:
     if any(e["type"] == "json_invalid" for e in errors):
         return "the body is not valid JSON"
     found: dict[str, list[str]] = {}
+    # A union's member of the right type that said what is wrong ("at most 4 items")
+    # speaks for the place; the other members' "Input should be a valid string" is noise.
+    said_more = {_place(e) or "body" for e in errors if not e["type"].endswith("_type")}
     for e in errors:
+        if e["type"].endswith("_type") and (_place(e) or "body") in said_more:
+            continue
         # The members of a union that failed at one place: their complaints are joined.
         said = found.setdefault(_place(e) or "body", [])
         if e["msg"] not in said:
@@ -289,7 +294,7 @@ def create_app(
     @app.exception_handler(Unauthorized)
     async def unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
         body = error_body(request.url.path, exc.message, "invalid_api_key")
-        if not request.url.path.startswith("/v1/"):
+        if not under_v1(request.url.path):
             body["code"] = exc.code  # the bots tell a worker without a token from a wrong one
         return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
 
@@ -301,11 +306,17 @@ def create_app(
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code < 400:
             return Response(status_code=exc.status_code, headers=exc.headers)
-        if exc.status_code == 404 and request.url.path.startswith("/v1/"):
+        if exc.status_code == 404 and under_v1(request.url.path):
             # No such route: OpenAI's 404, saying which routes are served.
             unknown = unknown_path(request.url.path)
             body = OpenAIError.body(unknown.message, unknown.kind, unknown.code)
             return JSONResponse(body, status_code=404)
+        if exc.status_code == 405 and under_v1(request.url.path) and exc.headers:
+            # "Method Not Allowed" says neither which method was sent nor which is taken.
+            taken = exc.headers.get("Allow", "")
+            detail = f"{request.method} {request.url.path} is not served; it takes {taken}."
+            body = OpenAIError.body(detail, "invalid_request_error", "method_not_allowed")
+            return JSONResponse(body, status_code=405, headers=exc.headers)
         detail = UNREADABLE_BODY.get(type(exc.__cause__), str(exc.detail))
         body = error_body(request.url.path, detail, "invalid_request_error")
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
@@ -320,8 +331,10 @@ def create_app(
             message = (
                 "Bad request: send a JSON body, with the header 'Content-Type: application/json'."
             )
-        if request.url.path.startswith("/v1/"):
-            param = _place(exc.errors()[0]) if exc.errors() else None
+        if under_v1(request.url.path):
+            # No field is to blame for a body that is no JSON (its `loc` is a position).
+            first = exc.errors()[0] if exc.errors() else None
+            param = _place(first) if first and first["type"] != "json_invalid" else None
             body = OpenAIError.body(message, "invalid_request_error", param=param)
             return JSONResponse(body, 400)
         return JSONResponse({"detail": message}, status_code=422)
@@ -339,7 +352,7 @@ def create_app(
         """The same, from a route the service guards itself (a reset, a purge, …): it
         logged the failure; 503 with the sentence, and a `code` the bots read."""
         body = error_body(request.url.path, str(exc), "server_error")
-        if not request.url.path.startswith("/v1/"):
+        if not under_v1(request.url.path):
             body["code"] = MEMORY_UNAVAILABLE
         return JSONResponse(body, 503)
 

@@ -23,7 +23,7 @@ ATRI's rules for OpenAI clients (README, "The model worker and the OpenAI-compat
 - What she cannot do (more than one choice, a forced tool call, a JSON reply,
   log-probabilities, audio, an image or other non-text part) is refused with OpenAI's 400
   naming the field, never answered in prose as if it were done. The last user message's
-  `name` is the person she answers ({{user}}).
+  `name` is the person she answers ({{user}}); the last message must be the user's.
 - With a `user` field the exchange is also stored, in scope platform "openai", user id =
   that field (and that user is rate-limited like a bot user); without it nothing is kept.
 - Without `[worker] openai_api_requires_token`, each client address is rate-limited too,
@@ -31,7 +31,8 @@ ATRI's rules for OpenAI clients (README, "The model worker and the OpenAI-compat
 - `stream: true` streams the finished reply in chunks (the batcher produces whole
   replies), then `data: [DONE]`; the headers wait for the reply, so `X-ATRI-Status`
   says what it is, as on a plain answer. A client that leaves before the reply is ready
-  does not cancel it, so its exchange is stored as a non-streaming one's is.
+  does not cancel it when it named a `user` (its exchange is stored, streamed or not);
+  without one nothing would be kept, so its chat is cancelled (`unless_the_client_leaves`).
 - A worker that cannot answer anyone as configured (its character prompt leaves no room
   in the context window) answers 500 in OpenAI's error format with the sentence saying
   so, streamed or not, and `x-should-retry: false`, which OpenAI's SDKs obey (no retry
@@ -40,12 +41,13 @@ ATRI's rules for OpenAI clients (README, "The model worker and the OpenAI-compat
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -82,6 +84,9 @@ STREAM_CHUNK_CHARS = 8
 MAX_MESSAGES = 2000
 # Client addresses whose use of system messages was logged; past this many, forgotten.
 MAX_CLIENTS_TOLD = 10_000
+# The status of an answer to a client that left before it (nginx's "client closed
+# request"): never sent, but what the endpoint returns.
+CLIENT_GONE = 499
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +151,7 @@ class InMessage(BaseModel):
 
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    include_usage: StrictBool = False
+    include_usage: StrictBool | None = None  # null: not asked, as OpenAI's spec allows
 
 
 class CompletionRequest(BaseModel):
@@ -154,8 +159,9 @@ class CompletionRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
     model: Name = MODEL_ALIAS
     messages: list[InMessage] = Field(min_length=1)
-    # Strict, as every flag on the wire: JSON true or false, not "yes", 1 or "off".
-    stream: StrictBool = False
+    # Strict, as every flag on the wire: JSON true or false, not "yes", 1 or "off"; null
+    # (which OpenAI's spec allows, and clients that write every field send) is false.
+    stream: StrictBool | None = None
     stream_options: StreamOptions | None = None
     user: Name | None = None
     # The reply's length in tokens (`max_completion_tokens` is OpenAI's newer name); the
@@ -164,8 +170,8 @@ class CompletionRequest(BaseModel):
     max_completion_tokens: TokenCount | None = None
     stop: StopText | Annotated[list[StopText], Field(max_length=MAX_STOP_STRINGS)] | None = None
     # How many choices: one reply is written per request, so another number is refused
-    # rather than answered with fewer choices than asked for.
-    n: Annotated[StrictInt, Field(ge=1, le=1)] | None = None
+    # (`refused_field`) rather than answered with fewer choices than asked for.
+    n: Annotated[StrictInt, Field(ge=1)] | None = None
     # What she cannot do is refused (`refused_field`), not quietly answered in prose as if
     # it were done: a forced tool call, a JSON reply, token log-probabilities, audio.
     # `tools` alone is accepted: with `tool_choice` "auto" a reply in text is an answer
@@ -176,6 +182,12 @@ class CompletionRequest(BaseModel):
     logprobs: StrictBool | None = None
     top_logprobs: Annotated[StrictInt, Field(ge=0, le=20)] | None = None
     modalities: list[str] | None = None
+
+    def streamed(self) -> bool:
+        return bool(self.stream)
+
+    def usage_chunk(self) -> bool:
+        return self.stream_options is not None and bool(self.stream_options.include_usage)
 
     def reply_cap(self) -> int | None:
         given = [n for n in (self.max_tokens, self.max_completion_tokens) if n is not None]
@@ -188,6 +200,12 @@ class CompletionRequest(BaseModel):
 
     def refused_field(self) -> tuple[str, str] | None:
         """The first field asking for what ATRI cannot do, and the sentence saying so."""
+        if self.n is not None and self.n != 1:
+            return (
+                "n",
+                "n: this worker writes one reply per request; send n: 1 (SillyTavern: "
+                "Multiple swipes per generation = 1).",
+            )
         if self.tool_choice not in (None, "none", "auto"):
             return "tool_choice", "tool_choice: this worker calls no tools; send 'auto' or 'none'."
         if self.function_call not in (None, "none", "auto"):
@@ -204,7 +222,10 @@ class CompletionRequest(BaseModel):
             )
         if self.logprobs or self.top_logprobs:
             field = "logprobs" if self.logprobs else "top_logprobs"
-            return field, f"{field}: this worker does not return token log-probabilities."
+            return field, (
+                f"{field}: this worker does not return token log-probabilities (SillyTavern: "
+                "turn off Request token probabilities)."
+            )
         if self.modalities is not None and set(self.modalities) - {"text"}:
             return "modalities", 'modalities: this worker answers in text only; send ["text"].'
         for i, message in enumerate(self.messages):
@@ -293,21 +314,20 @@ def _system_line(message: InMessage, speakers: Speakers, user: str) -> str:
 
 def to_chat_request(body: CompletionRequest, speakers: Speakers) -> ClientRequest:
     """System and developer messages become one system text: the client's persona for her
-    when it leads with one (`_is_persona`), otherwise notes after her own prompt; tool messages are dropped;
-    the last turn must be the user's and the ones before it are the client's context."""
+    when it leads with one (`_is_persona`), otherwise notes after her own prompt; tool
+    messages are dropped; the last turn must be the user's and the ones before it are the
+    client's context, less those with no text (an assistant's tool call, an empty message
+    SillyTavern kept), which would only show her empty turns."""
     turns = [
         ChatTurn(role=m.role, content=m.text())
         for m in body.messages
         if m.role == "user" or m.role == "assistant"
     ]
     if turns and turns[-1].role == "assistant":
-        raise OpenAIError(
-            "The last message must be the user's: continuing her own message (SillyTavern's "
-            "Continue) is not supported; send a user message.",
-            param="messages",
-        )
+        raise OpenAIError(not_the_users_turn(body.messages), param="messages")
     if not turns or not turns[-1].content.strip():
         raise OpenAIError("The last message must be a non-empty user message.", param="messages")
+    context = [turn for turn in turns[:-1] if turn.content.strip()]
     speaker = [m for m in body.messages if m.role == "user"][-1].name
     user = speaker or speakers.user
     system = "\n\n".join(
@@ -320,7 +340,7 @@ def to_chat_request(body: CompletionRequest, speakers: Speakers) -> ClientReques
         user_id=body.user or "",
         display_name=speaker or "",
         text=turns[-1].content,
-        context=turns[:-1],
+        context=context,
         system_prompt=persona,
         max_new_tokens=body.reply_cap(),
         stop=body.stop_strings(),
@@ -328,8 +348,35 @@ def to_chat_request(body: CompletionRequest, speakers: Speakers) -> ClientReques
     return ClientRequest(request, notes)
 
 
+def not_the_users_turn(messages: list[InMessage]) -> str:
+    """Why a conversation whose last turn is hers cannot be answered, named after what the
+    client sent last: her unfinished reply, an instruction after it, or a tool's result."""
+    last = messages[-1].role
+    if last in ("tool", "function"):
+        return (
+            "The last message is a tool's result, but this worker calls no tools: the last "
+            "message must be the user's."
+        )
+    if last == "assistant":
+        return (
+            "The last message must be the user's: she answers one, and continuing her own "
+            "message (SillyTavern's Continue, or Send with an empty box: set its Replace "
+            "empty message) is not supported."
+        )
+    return (
+        "The last message must be the user's: after her reply comes only an instruction "
+        "(SillyTavern's Continue or Impersonate), and she writes neither her reply's rest "
+        "nor the user's turn; send a user message."
+    )
+
+
 def client_notes_heading(language: str) -> str:
     return CLIENT_NOTES_HEADINGS.get(language, CLIENT_NOTES_HEADINGS["en"])
+
+
+def under_v1(path: str) -> bool:
+    """Whether `path` is the OpenAI API's (its errors in OpenAI's format): /v1 itself too."""
+    return path == "/v1" or path.startswith("/v1/")
 
 
 SERVED_ROUTES = "GET /v1/models, GET /v1/models/{id} and POST /v1/chat/completions"
@@ -462,9 +509,17 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
         # replies, so a stream has nothing to send sooner; its headers can then say what
         # the answer is (X-ATRI-Status: a busy line, decided as late as the deadline, is
         # no model reply), and a refused request gets OpenAI's 400, as a plain one does.
-        # A client that leaves meanwhile does not cancel this (Starlette runs an endpoint
-        # to its end), so its exchange is stored all the same.
-        reply = await service.chat(request.chat, client=open_client(http), notes=request.notes)
+        chat = service.chat(request.chat, client=open_client(http), notes=request.notes)
+        if body.user:
+            # Stored: a client that leaves meanwhile does not cancel it (Starlette runs an
+            # endpoint to its end), so its exchange is remembered all the same.
+            reply = await chat
+        else:
+            # Nothing is kept: a reply nobody waits for is not worth its decoding.
+            answered = await unless_the_client_leaves(chat, http)
+            if answered is None:
+                return Response(status_code=CLIENT_GONE)
+            reply = answered
         if reply.status == "refused":
             raise OpenAIError(reply.text)
         if reply.status == "error" and reply.error_detail:
@@ -481,7 +536,7 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
                 headers={"X-ATRI-Status": reply.status, "x-should-retry": "false"},
             )
         status = {"X-ATRI-Status": reply.status}
-        if body.stream:
+        if body.streamed():
             return StreamingResponse(
                 _stream(body, reply),
                 media_type="text/event-stream",
@@ -490,6 +545,34 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
         return JSONResponse(_completion(body, reply), headers=status)
 
     return router
+
+
+async def unless_the_client_leaves(chat: Coroutine[Any, Any, Reply], http: Request) -> Reply | None:
+    """`chat`'s reply, or None when the client disconnects first (a stop button, a closed
+    tab, a proxy's timeout): then the chat is cancelled, which frees its place in the
+    queue and stops its decoding with the llama.cpp and openai engines, as a passed
+    deadline does (the local engine finishes a batch it has begun)."""
+    answer = asyncio.ensure_future(chat)
+    left = asyncio.ensure_future(_client_left(http))
+    try:
+        await asyncio.wait((answer, left), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        left.cancel()
+        if not answer.done():  # the client left, or this request was cancelled (shutdown)
+            answer.cancel()
+    if answer.done():
+        return answer.result()
+    await asyncio.wait((answer,))  # its cancellation through, before the next request
+    address = http.client.host if http.client is not None else "?"
+    log.info("/v1 client %s left before its reply: generating it stopped", address)
+    return None
+
+
+async def _client_left(http: Request) -> None:
+    """Returns once the client has disconnected. The body has been read: what the server
+    has left to say of this request is that it went away."""
+    while (await http.receive())["type"] != "http.disconnect":
+        continue
 
 
 def _usage(reply: Reply) -> dict[str, int]:
@@ -545,7 +628,7 @@ async def _stream(body: CompletionRequest, reply: Reply) -> AsyncIterator[str]:
     for start in range(0, len(reply.text), STREAM_CHUNK_CHARS):
         yield chunk({"content": reply.text[start : start + STREAM_CHUNK_CHARS]}, None, fingerprint)
     yield chunk({}, reply.finish_reason, fingerprint)
-    if body.stream_options is not None and body.stream_options.include_usage:
+    if body.usage_chunk():
         usage = {
             "id": completion_id,
             "object": "chat.completion.chunk",
