@@ -378,3 +378,16 @@ async def test_sillytavern_and_open_webui_bodies_stream_in_openais_framing(
         text = "".join(c["choices"][0]["delta"].get("content", "") for c in with_choices)
         assert text == EchoEngine.prefix + "hi"
         assert ("usage" in chunks[-1] and chunks[-1]["choices"] == []) is usage
+
+
+async def test_a_model_name_the_client_defaults_to_is_answered_and_echoed(
+    echo_worker: tuple[ChatService, str],
+) -> None:
+    """A client that sends its own default model name (`gpt-4o`) is answered by her, as
+    the README says, and gets that name back, as OpenAI's answers carry the one asked."""
+    _, url = echo_worker
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        answer = await http.post("/v1/chat/completions", json={"model": "gpt-4o", "messages": [HI]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["model"] == "gpt-4o"
+    assert answer.json()["choices"][0]["message"]["content"] == EchoEngine.prefix + "hi"
