@@ -488,7 +488,7 @@ async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest, counte
     """The worker's answer to `request` (said in `event`'s chat), sent as a reply; her
     error line when the worker fails, and a busy notice once a window. `counted`: the
     reply the caller counted, given back when none is sent."""
-    stored = None
+    stored = heard = None
     try:
         if chat_group(event):
             reply = await current_worker().chat(request)
@@ -508,7 +508,18 @@ async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest, counte
             return
         if reply.status == "ok":
             stored = ReplyCut(**request.model_dump(include=REF_FIELDS))
-    await reply_sender.send_reply(bot, event, text, stored)
+            heard = await _heard_if_refused(event, request)
+    await reply_sender.send_reply(bot, event, text, stored, heard)
+
+
+async def _heard_if_refused(event: Answered, request: ChatRequest) -> ChatRequest | None:
+    """`request` as a room line, kept when the group takes none of her reply to it (a
+    refused send: her exchange is archived, see `ReplySender`), as a message for her in a
+    group known to be quiet is; None outside a group with room context (a poke, a
+    private chat)."""
+    if not isinstance(event, GroupMessageEvent) or not await _overheard(event):
+        return None
+    return request.model_copy(update={"addressed": False, "may_speak_up": False})
 
 
 async def hear(bot: Bot, event: GroupMessageEvent) -> None:
@@ -533,8 +544,10 @@ async def pass_on(bot: Bot, event: GroupMessageEvent) -> None:
         log.debug("QQ room line from %s not kept: %s", event.user_id, exc)
         return
     if reply.status == "ok" and reply.text and count_reply(event) is not None:
+        # She spoke up: an ordinary reply; refused, what she heard stays a room line.
         stored = ReplyCut(**request.model_dump(include=REF_FIELDS))
-        await reply_sender.send_reply(bot, event, reply.text, stored)
+        heard = request.model_copy(update={"may_speak_up": False})
+        await reply_sender.send_reply(bot, event, reply.text, stored, heard)
 
 
 async def _actor(bot: Bot, event: MessageEvent, admins: Permission) -> Actor:
