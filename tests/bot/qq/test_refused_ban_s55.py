@@ -24,7 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from tests.bot.qq import test_serve_e2e as serve_e2e
 from tests.bot.qq.test_ban_at_connect_s55 import take_member_info
-from tests.bot.qq.test_messages_e2e import serving, texts
+from tests.bot.qq.test_messages_e2e import reconnected, serving, texts
 from tests.bot.qq.test_quiet_groups_s51 import BLOCKED, no_action
 from tests.bot.qq.test_quiet_heard_s54 import HER, connected
 from tests.bot.qq.test_room_e2e import room_holds
@@ -36,7 +36,12 @@ from tests.bot.qq.test_serve_e2e import (
     group_message,
     next_action,
 )
-from tests.bot.qq.test_whole_mute_at_connect_s54 import asked_about, say_all_shut, serve_log
+from tests.bot.qq.test_whole_mute_at_connect_s54 import (
+    asked_about,
+    say_all_shut,
+    serve_log,
+    spoken_in,
+)
 
 # A ban short enough to wait out in a test; QQ's shortest is a minute, the code's bound
 # is none.
@@ -133,3 +138,53 @@ async def test_a_refused_send_keeps_what_was_said_to_her_as_a_room_line(
     said = texts(action)
     assert said == f"{HER}听到了：{HEADING}\n夏生：明天几点集合\n\n夏生：还在吗"
     assert after == [("user", "还在吗"), ("assistant", said)]
+
+
+async def play_banned(ws: ClientConnection, ends: int, seconds: float) -> list[str]:
+    """For `seconds`, NapCat for an account banned until `ends` in a group not muted
+    whole: every send refused, every question answered so. The actions, in order."""
+    done: list[str] = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            action = json.loads(await asyncio.wait_for(ws.recv(), left))
+        except TimeoutError:
+            break
+        done.append(action["action"])
+        if action["action"] in {"send_msg", "send_group_msg"}:
+            await ws.send(json.dumps(BLOCKED | {"echo": action["echo"]}))
+        elif action["action"] == "get_robot_uin_range":
+            await answer(ws, action, serve_e2e.ROBOT_RANGE)
+        elif action["action"] == "get_group_info":
+            await say_all_shut(ws, action, 0)
+        else:
+            assert serve_e2e.own_member_question(action)
+            member = {"user_id": int(serve_e2e.SELF_ID), "role": "member"}
+            await answer(ws, action, member | {"shut_up_timestamp": ends})
+    return done
+
+
+async def test_said_to_her_while_the_connect_recheck_waits_is_a_room_line(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Banned while the account was away: a message in the second before the recheck
+    asks is answered and refused once; the refusal finds the ban, the message stays a
+    room line, and what follows is heard without a send."""
+    root = tmp_path_factory.mktemp("refused-at-connect")
+    database = root / "memory.sqlite3"
+    with serve_e2e.serving(root, extra_qq="room_context = true") as url:
+        async with connect(url, additional_headers=HEADERS) as ws:
+            await connected(ws)
+            await spoken_in(ws, GROUP_ID)
+        async with reconnected(url) as ws:
+            ends = int(time.time()) + 600
+            await ws.send(json.dumps(group_message(f"{HER} 在吗")))
+            first = await play_banned(ws, ends, 2.5)  # the recheck asks after 1 s
+            await ws.send(json.dumps(group_message(f"{HER} 还在吗")))
+            then = await play_banned(ws, ends, 1.0)
+            heard = await room_holds(database, 2)
+    assert first.count("send_group_msg") + first.count("send_msg") == 1
+    assert "send_group_msg" not in then and "send_msg" not in then
+    assert heard == [(str(USER_ID), "在吗"), (str(USER_ID), "还在吗")]
+    # Her one exchange before the ban is live; the refused one is archived.
+    assert [role for role, _ in live_messages(database)] == ["user", "assistant"]
