@@ -212,6 +212,7 @@ async def status(
     actor: Actor,
     cannot_post_here: CannotPost | None = None,
     cannot_post_elsewhere: Sequence[CannotPost] = (),
+    cannot_post_managed: Sequence[CannotPost] = (),
 ) -> CommandResult:
     """Version, queue and uptime for anyone; admins see the engine and the worker's
     counters too, and the bot's owners what names the worker's folders besides.
@@ -219,7 +220,9 @@ async def status(
     Why she is silent: where she cannot post the place asked in (`cannot_post_here`,
     said to anyone there), and to admins the other places the platform knows of
     (`cannot_post_elsewhere`, the first CANNOT_POST_NAMED named); which of those an
-    admin may learn of is the platform's to choose."""
+    admin may learn of is the platform's to choose. `cannot_post_managed`: those the
+    asker manages, asked where they are no admin (a QQ group's admin in a private chat),
+    said as such, without the admin's other lines."""
     s = await worker.status()
     minutes = int(s.uptime_seconds // 60)
     said = lines()
@@ -232,12 +235,9 @@ async def status(
     if cannot_post_here is not None:
         shown.append(said.cannot_post_here.format(reason=_blocked(cannot_post_here)))
     if actor.is_admin and cannot_post_elsewhere:
-        shown.append(said.cannot_post_elsewhere)
-        for place in cannot_post_elsewhere[:CANNOT_POST_NAMED]:
-            shown.append(f"{place.place} — {_blocked(place)}")
-        more = len(cannot_post_elsewhere) - CANNOT_POST_NAMED
-        if more > 0:
-            shown.append(said.cannot_post_more.format(count=more))
+        shown += _places(said.cannot_post_elsewhere, cannot_post_elsewhere)
+    elif cannot_post_managed:
+        shown += _places(said.cannot_post_managed, cannot_post_managed)
     if actor.is_admin:
         base = s.base_model if actor.is_owner else s.base_model_name()
         shown.append(said.status_engine.format(engine=s.engine, base=base))
@@ -249,6 +249,19 @@ async def status(
             if actor.is_owner or key not in OWNERS_ONLY_DETAILS:
                 shown.append(f"{key}: {value}")
     return CommandResult("\n".join(shown))
+
+
+def _places(heading: str, places: Sequence[CannotPost]) -> list[str]:
+    """`heading`, then one "place — why" a line, the first CANNOT_POST_NAMED, the rest
+    counted."""
+    shown = [
+        heading,
+        *(f"{place.place} — {_blocked(place)}" for place in places[:CANNOT_POST_NAMED]),
+    ]
+    more = len(places) - CANNOT_POST_NAMED
+    if more > 0:
+        shown.append(lines().cannot_post_more.format(count=more))
+    return shown
 
 
 def _blocked(place: CannotPost) -> str:

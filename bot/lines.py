@@ -58,6 +58,9 @@ class BotLines:
     # counted. Each `blocked_*` is one reason; {ends}: a time as the platform writes it.
     cannot_post_here: str  # {reason}
     cannot_post_elsewhere: str
+    # The same, to someone asking where they are no admin, of the places they manage (a
+    # QQ group's owner or admin asking in a private chat).
+    cannot_post_managed: str
     cannot_post_more: str  # {count}
     blocked_timed_out: str  # {ends}
     blocked_no_send: str
@@ -279,6 +282,7 @@ ZH = BotLines(
     status_reload="上次加载：{{message}}",
     cannot_post_here="{name}现在不能在这里发言（{{reason}}），在这里叫{name}也不会回答。",
     cannot_post_elsewhere="{name}现在不能发言的地方：",
+    cannot_post_managed="你管理的群里，{name}现在不能发言的地方：",
     cannot_post_more="……还有 {{count}} 处",
     blocked_timed_out="被管理员禁言，到 {{ends}} 结束",
     blocked_no_send="没有「发送消息」权限",
@@ -411,6 +415,7 @@ EN = BotLines(
     cannot_post_here="{name} cannot post here now ({{reason}}): messages for {name} here are "
     "not answered.",
     cannot_post_elsewhere="Where {name} cannot post now:",
+    cannot_post_managed="Where {name} cannot post now, of the groups you manage:",
     cannot_post_more="…and {{count}} more",
     blocked_timed_out="timed out until {{ends}}",
     blocked_no_send="no Send Messages permission",
@@ -550,6 +555,7 @@ JA = BotLines(
     status_reload="前回の読み込み：{{message}}",
     cannot_post_here="{name}はいまここで発言できないの（{{reason}}）。ここで呼ばれても答えられないよ。",
     cannot_post_elsewhere="{name}がいま発言できない場所：",
+    cannot_post_managed="あなたが管理するグループで、{name}がいま発言できない場所：",
     cannot_post_more="……ほかに {{count}} か所",
     blocked_timed_out="{{ends}}までタイムアウト中",
     blocked_no_send="「メッセージを送信」の権限がない",

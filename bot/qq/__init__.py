@@ -15,8 +15,9 @@ anything that needs NoneBot initialised.
   connection cut), `input_status.py` (typing… in private chats).
 - Where she must stay quiet: `quiet_groups.py` (banned, muted whole, sends refused: what
   is known), `mute_watch.py` (learning it: ban notices, and asking OneBot at a refused
-  send and at connect); `connections.py` (calls on a connection that may drop, hooks'
-  work ended at shutdown).
+  send and at connect); `group_admins.py` (who manages which group, as their messages
+  there said: `/atri status` in a private chat names them the quiet groups they manage);
+  `connections.py` (calls on a connection that may drop, hooks' work ended at shutdown).
 
 The plugin finds its worker here: `atri serve` sets the in-process one; standalone, the
 plugin makes an HTTP client for `ATRI_WORKER_URL`.

@@ -25,6 +25,7 @@ from nonebot.adapters.onebot.v11 import (
     Bot,
     Event,
     FriendRecallNoticeEvent,
+    GroupAdminNoticeEvent,
     GroupBanNoticeEvent,
     GroupMessageEvent,
     GroupRecallNoticeEvent,
@@ -55,6 +56,7 @@ from bot.qq import NoWorker, current_worker, reports, set_worker
 from bot.qq.config import Config, PluginConfigError, read_plugin_config
 from bot.qq.connections import Connections, HookTasks
 from bot.qq.forwards import fetch_record
+from bot.qq.group_admins import GroupAdmins
 from bot.qq.input_status import InputStatus
 from bot.qq.mentions import (
     at_her_in,
@@ -223,6 +225,8 @@ input_status = InputStatus(config.atri_typing_seconds, connections)
 quiet_groups = QuietGroups()
 # What the ban notices say, and OneBot answers, of the mutes on her accounts.
 mute_watch = MuteWatch(connections, quiet_groups)
+# Each group's owner and admins, as their messages there said (`/atri status` in private).
+group_admins = GroupAdmins()
 # Her replies on their way out (replies.py); a group's first refused send asks
 # `mute_watch` whether the whole group is muted.
 reply_sender = ReplySender(config, connections, mute_watch)
@@ -488,7 +492,7 @@ async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest, counte
     """The worker's answer to `request` (said in `event`'s chat), sent as a reply; her
     error line when the worker fails, and a busy notice once a window. `counted`: the
     reply the caller counted, given back when none is sent."""
-    stored = None
+    stored = heard = None
     try:
         if chat_group(event):
             reply = await current_worker().chat(request)
@@ -508,7 +512,18 @@ async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest, counte
             return
         if reply.status == "ok":
             stored = ReplyCut(**request.model_dump(include=REF_FIELDS))
-    await reply_sender.send_reply(bot, event, text, stored)
+            heard = await _heard_if_refused(event, request)
+    await reply_sender.send_reply(bot, event, text, stored, heard)
+
+
+async def _heard_if_refused(event: Answered, request: ChatRequest) -> ChatRequest | None:
+    """`request` as a room line, kept when the group takes none of her reply to it (a
+    refused send: her exchange is archived, see `ReplySender`), as a message for her in a
+    group known to be quiet is; None outside a group with room context (a poke, a
+    private chat)."""
+    if not isinstance(event, GroupMessageEvent) or not await _overheard(event):
+        return None
+    return request.model_copy(update={"addressed": False, "may_speak_up": False})
 
 
 async def hear(bot: Bot, event: GroupMessageEvent) -> None:
@@ -533,8 +548,10 @@ async def pass_on(bot: Bot, event: GroupMessageEvent) -> None:
         log.debug("QQ room line from %s not kept: %s", event.user_id, exc)
         return
     if reply.status == "ok" and reply.text and count_reply(event) is not None:
+        # She spoke up: an ordinary reply; refused, what she heard stays a room line.
         stored = ReplyCut(**request.model_dump(include=REF_FIELDS))
-        await reply_sender.send_reply(bot, event, reply.text, stored)
+        heard = request.model_copy(update={"may_speak_up": False})
+        await reply_sender.send_reply(bot, event, reply.text, stored, heard)
 
 
 async def _actor(bot: Bot, event: MessageEvent, admins: Permission) -> Actor:
@@ -574,17 +591,25 @@ async def _reset(bot: Bot, event: MessageEvent, args: Message, words: list[str])
 async def _status(bot: Bot, event: MessageEvent) -> str:
     """`/atri status`, with why she is silent where a group is quiet for her. Asked in
     that group, the answer seldom gets out (QQ refuses it there), so a superuser asking
-    in a private chat is told of every group quiet for one of her accounts; in a group
+    in a private chat is told of every group quiet for one of her accounts, and a group's
+    owner or admin of those they were last seen managing (`group_admins`); in a group
     the answer is the members' to read, and other groups are not theirs to learn of."""
     actor = await _actor(bot, event, ADMINS)
     account, group = str(bot.self_id), chat_group(event)
     here = quiet_groups.why(account, group) if group else None
-    elsewhere = quiet_groups.quiet_now() if actor.is_owner and not group else []
+    elsewhere: list[Quiet] = []
+    managed: list[Quiet] = []
+    if not group and actor.is_owner:
+        elsewhere = quiet_groups.quiet_now()
+    elif not group:
+        user = str(event.user_id)
+        managed = [q for q in quiet_groups.quiet_now() if group_admins.manages(q.group, user)]
     result = await commands.status(
         current_worker(),
         actor,
         _cannot_post(here, account) if here is not None else None,
         [_cannot_post(quiet, account) for quiet in elsewhere],
+        [_cannot_post(quiet, account) for quiet in managed],
     )
     return result.text
 
@@ -702,6 +727,13 @@ async def _unfetched_quote(bot: Bot, event: MessageEvent) -> None:
     if name_in_a_longer_word(event, bot.config.nickname) and isinstance(event, GroupMessageEvent):
         replied = event.reply is not None and str(event.reply.sender.user_id) == me
         event.to_me = quoted_her or replied or at_her_in(event.original_message, me)
+
+
+@event_preprocessor
+async def _note_group_admins(event: GroupMessageEvent) -> None:
+    """Before any matcher, for every group message: its sender's role there."""
+    if not is_anonymous(event):
+        group_admins.seen(str(event.group_id), str(event.user_id), event.sender.role)
 
 
 atri_command = on_command(
@@ -871,6 +903,16 @@ ban = on_notice(priority=10, block=False)
 @ban.handle()
 async def _on_ban(bot: Bot, event: GroupBanNoticeEvent) -> None:
     await mute_watch.noticed(bot, event)
+
+
+admin_change = on_notice(priority=10, block=False)
+
+
+@admin_change.handle()
+async def _on_admin_change(event: GroupAdminNoticeEvent) -> None:
+    """A member made an admin, or no longer one (the owner's choice, 设置管理员)."""
+    role = "admin" if event.sub_type == "set" else "member"
+    group_admins.seen(str(event.group_id), str(event.user_id), role)
 
 
 @get_driver().on_bot_connect

@@ -4,9 +4,9 @@ notices) and what it answers when asked (`get_group_info`, `get_group_member_inf
 - A ban notice naming her account quiets the group for the ban's length; the whole
   group's mute (`user_id` 0) quiets it until lifted, unless the account is the group's
   owner or an admin (who still speak).
-- The first refused send of a run in a group asks whether the whole group is muted: a
-  notice she never saw (sent while the bot was down: QQ groups often mute themselves
-  each night).
+- The first refused send of a run in a group asks whether the whole group is muted,
+  and about her own ban there: a notice she never saw (sent while the bot was down, or
+  while it reconnected: QQ groups often mute themselves each night).
 - When an account (re)connects, notices sent meanwhile never come: the groups
   `QuietGroups.to_check` names are asked whether they are muted whole, and about her own
   ban there, to notice a mute or ban lifted or begun while she was away.
@@ -119,18 +119,38 @@ class MuteWatch:
                 )
             quiet.lifted(account, group, whole=str(event.user_id) == "0")
 
-    async def first_refusal(self, bot: Bot, group: str) -> None:
-        """A first refused send there: is the whole group muted, a notice she never saw?
-        Asked once per run of refusals (`ReplySender`). Where no implementation says,
-        the refusals quiet the group for a while as before."""
-        if await self.all_shut(bot, group) and not await self.admin_in(bot, int(group)):
-            self.quiet_groups.muted_whole(bot.self_id, group)
+    async def first_refusal(self, bot: Bot, group: str) -> bool:
+        """A first refused send there: is the whole group muted, or her account banned, a
+        notice she never saw? Asked once per run of refusals (`ReplySender`). Her own
+        member info says whether she is an admin (who speaks through a whole mute) and,
+        where the implementation reports `shut_up_timestamp`, when a ban on her ends: the
+        group is quiet until then, the ban's real length, not the refusals' few minutes.
+        True when either explains the refusal (it is not counted then: after a ban's end,
+        the next refusal asks again); where no implementation says, the refusals quiet the
+        group for a while as before."""
+        account = str(bot.self_id)
+        shut = await self.all_shut(bot, group)
+        member = await self._member_info(bot, int(group))
+        muted = bool(shut) and not is_admin_in(member)
+        if muted:
+            self.quiet_groups.muted_whole(account, group)
             log.info(
                 "QQ: group %s is muted whole (全员禁言, begun before she saw it); account %s "
                 "does not answer there until the mute is lifted",
                 group,
-                bot.self_id,
+                account,
             )
+        left = ban_seconds_left(member, self._wall_clock())
+        if left:
+            self.quiet_groups.banned(account, group, left)
+            log.info(
+                "QQ: account %s is banned in group %s (begun before she saw it); she does "
+                "not answer there for %d s more",
+                account,
+                group,
+                round(left),
+            )
+        return muted or bool(left)
 
     async def recheck(self, bot: Bot) -> None:
         """An account (re)connected: notices sent meanwhile never come (the OneBot

@@ -47,7 +47,7 @@ from bot.qq.sending import (
     send_answer_seconds,
 )
 from bot.qq.text import split_reply, text_message
-from model.protocol import MemoryUnavailable, ReplyCut
+from model.protocol import ChatRequest, MemoryUnavailable, ReplyCut
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +108,16 @@ class ReplySender:
         return self.mute_watch.quiet_groups
 
     async def send_reply(
-        self, bot: Bot, event: Answered, text: str, stored: ReplyCut | None = None
+        self,
+        bot: Bot,
+        event: Answered,
+        text: str,
+        stored: ReplyCut | None = None,
+        heard: ChatRequest | None = None,
     ) -> None:
         """Quote the message and @ the sender, then the rest with pauses (QQ risk control).
-        `stored`: the exchange memory holds for it, corrected if not all of it goes out.
+        `stored`: the exchange memory holds for it, corrected if not all of it goes out;
+        `heard`: the message as a room line, kept when the group takes none of the reply.
         A poke has no message to quote: in a group the poker is @'d, in private it is a
         private message to them."""
         config = self.config
@@ -120,7 +126,14 @@ class ReplySender:
         )
         private_poke = isinstance(event, PokeNotifyEvent) and not chat_group(event)
         reply = CutReply(
-            str(bot.self_id), event, parts, 0, stored, privately=private_poke, cut_off=cut_off
+            str(bot.self_id),
+            event,
+            parts,
+            0,
+            stored,
+            heard,
+            privately=private_poke,
+            cut_off=cut_off,
         )
         async with self._conversation_turn(str(bot.self_id), event):
             await self.send_parts(bot, reply)
@@ -144,8 +157,7 @@ class ReplySender:
         `reply.finished()` waits for the rest."""
         for index in range(reply.sent, len(reply.parts)):
             if self._muted_whole(reply):
-                await self._store_only_sent(reply)
-                reply.finish()
+                await self._given_up(reply)
                 return False
             try:
                 if index:
@@ -203,26 +215,9 @@ class ReplySender:
             # chat's next reply.
             _log_refusal(reply, exc)
             group = None if reply.privately else chat_group(reply.event)
-            if (
-                group
-                and isinstance(exc, ActionFailed)
-                and not self.quiet_groups.refusals(reply.account, group)
-            ):
-                await self.mute_watch.first_refusal(bot, group)
-            if (
-                group
-                and isinstance(exc, ActionFailed)
-                and self.quiet_groups.refused(reply.account, group)
-            ):
-                log.warning(
-                    "QQ: group %s refused account %s's last sends; she does not answer there "
-                    "for %g minutes, or until a ban on her is lifted",
-                    group,
-                    reply.account,
-                    QUIET_SECONDS / 60,
-                )
-            await self._store_only_sent(reply)
-            reply.finish()
+            if group and isinstance(exc, ActionFailed):
+                await self._refused_in(bot, group)
+            await self._given_up(reply)
             return False
         log.warning("QQ send to %s cut off: %s", _send_target(reply), exc)
         if isinstance(now, Bot) and now is not bot:  # back already, on a new connection
@@ -230,15 +225,50 @@ class ReplySender:
         self.waiting_replies.keep(reply)
         return True
 
-    async def _store_only_sent(self, reply: CutReply) -> None:
+    async def _refused_in(self, bot: Bot, group: str) -> None:
+        """A send refused in `group`: the first of a run asks why (`first_refusal`); a
+        whole mute or a ban on her found quiets the group for its length, and the
+        refusal is not counted. Else two in a row quiet it for a while."""
+        account = str(bot.self_id)
+        if not self.quiet_groups.refusals(account, group) and await self.mute_watch.first_refusal(
+            bot, group
+        ):
+            return
+        if self.quiet_groups.refused(account, group):
+            log.warning(
+                "QQ: group %s refused account %s's last sends; she does not answer there "
+                "for %g minutes, or until a ban on her is lifted",
+                group,
+                account,
+                QUIET_SECONDS / 60,
+            )
+
+    async def _given_up(self, reply: CutReply) -> None:
+        """The group took none of the rest of the reply (a send refused, the group muted
+        whole): her memory keeps only what was sent (nothing sent: the exchange is
+        archived, hidden from the model as a reset hides it), and where nothing was, the
+        message it answered is kept as a room line (`reply.heard`), as one said to her in
+        a group known to be quiet is: what was said to her is not lost with her reply."""
+        corrected = await self._store_only_sent(reply)
+        if corrected and reply.heard is not None and not reply.sent:
+            try:
+                await current_worker().chat(reply.heard)
+            except Exception as exc:
+                log.debug("QQ room line from %s not kept: %s", reply.event.user_id, exc)
+        reply.finish()
+
+    async def _store_only_sent(self, reply: CutReply) -> bool:
+        """Memory corrected to what was sent of the reply; False when it could not be."""
         if reply.stored is not None and (reply.sent < len(reply.parts) or reply.cut_off):
             cut = reply.stored.model_copy(update={"sent": reply.sent_text()})
             try:
                 await current_worker().cut_reply(cut)
             except MemoryUnavailable:
-                pass  # the worker logged its database failing, once a while
+                return False  # the worker logged its database failing, once a while
             except Exception:
                 log.exception("QQ: could not correct the memory of a reply cut short")
+                return False
+        return True
 
     async def resend(self, bot: Bot) -> None:
         """The account is back: the rest of each reply cut while it was away."""

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from model.protocol import ReplyCut
+from model.protocol import ChatRequest, ReplyCut
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,9 @@ class CutReply:
     sent: int
     # The stored exchange to correct if the rest never goes out; None: nothing stored.
     stored: ReplyCut | None = None
+    # The message it answers as a room line (not addressed, no speak-up), heard when none
+    # of the reply goes out in its group (refused): None where no room line is kept.
+    heard: ChatRequest | None = None
     # To the event's sender in a private chat (what `/atri memory` asked in a group
     # sends), not as a reply in the event's chat.
     privately: bool = False
@@ -95,7 +98,7 @@ class WaitingReplies:
     """Cut replies per account, each until its account reconnects or its time is up."""
 
     def __init__(
-        self, within_seconds: float, on_expired: Callable[[CutReply], Awaitable[None]]
+        self, within_seconds: float, on_expired: Callable[[CutReply], Awaitable[object]]
     ) -> None:
         self.within_seconds = within_seconds
         self.on_expired = on_expired

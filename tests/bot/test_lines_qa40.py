@@ -18,6 +18,7 @@ LABELS = {
     "status_engine",
     "status_reload",
     "cannot_post_elsewhere",  # before the places, one a line
+    "cannot_post_managed",  # the same
     "reload_refused",  # before the reason
     "reload_passed_over",  # before the reason, as reload_refused
     "worker_said",  # before the worker's own (English) sentence

@@ -453,11 +453,17 @@ async def test_a_failed_send_is_logged_not_raised(
             exception=ActionFailed(retcode=100, msg="group not found"),
             **QUOTED,
         )
-        # A first refusal there asks whether the whole group is muted (session 53).
+        # A first refusal there asks whether the whole group is muted (session 53), and
+        # about a ban on her (session 55).
         ctx.should_call_api(
             "get_group_info",
             {"group_id": GROUP_ID, "no_cache": True},
             {"group_id": GROUP_ID, "group_all_shut": 0},
+        )
+        ctx.should_call_api(
+            "get_group_member_info",
+            {"group_id": GROUP_ID, "user_id": int(SELF_ID), "no_cache": True},
+            {"group_id": GROUP_ID, "user_id": int(SELF_ID), "shut_up_timestamp": 0},
         )
         with caplog.at_level(logging.WARNING, logger="bot.qq.replies"):
             await plugin.answer(bot, event)
