@@ -362,6 +362,12 @@ def _refusal_hint(reply: CutReply) -> str:
     if reply.sent:
         kept = f"{reply.sent} of its {len(reply.parts)} parts were sent and only those remembered"
         return f"{why}; {kept}."
+    if reply.heard is not None:
+        # `_given_up` keeps the message she answered as a room line.
+        return (
+            f"{why}; the reply was not sent and is not remembered (the message it answered "
+            "is kept as a room line)."
+        )
     return f"{why}; the reply was not sent and is not remembered."
 
 

@@ -133,6 +133,9 @@ async def test_a_refused_send_keeps_what_was_said_to_her_as_a_room_line(
             await answer(ws, action, {"message_id": 9})
             await asyncio.sleep(0.2)
             after = live_messages(database)
+        log = serve_log(database)
+    # The refusal's warning says what became of the message, not only of her reply.
+    assert "is not remembered (the message it answered is kept as a room line)" in log
     assert heard == [(str(USER_ID), "明天几点集合")]
     assert before == []
     said = texts(action)
