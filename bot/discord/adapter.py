@@ -67,6 +67,15 @@ StoredReply = tuple[Worker, ReplyCut]
 # Discord's error code for a post quoting a message in a channel whose history she may
 # not read (an overwrite took Read Message History away): a plain post still goes out.
 CANNOT_REPLY_WITHOUT_HISTORY = 160002
+# What Discord answers a post in a thread a moderator closed meanwhile: locked (160005),
+# or archived and locked at once (50083, "Close and lock" in a forum); also as a 400.
+THREAD_CLOSED_CODES = frozenset({160005, 50083})
+# Why she cannot post (`why_not`), as the log says it; a timeout names its end.
+CANNOT_POST_SAID = {
+    "no_send": "missing Send Messages",
+    "no_send_in_threads": "missing Send Messages in Threads",
+    "thread_locked": "the thread is locked",
+}
 # Put on a message instead of a second "busy" notice in the same minute; once a minute
 # per person too (`Limits.reactions`).
 QUIET_REACTION = "⏳"
@@ -414,13 +423,7 @@ def cannot_post_reason(message: discord.Message) -> str | None:
     reason = why_not(message.channel, me)
     if reason == "timed_out" and me is not None and me.timed_out_until is not None:
         return f"timed out until {me.timed_out_until:%Y-%m-%d %H:%M} UTC"
-    if reason is None:
-        return None
-    return (
-        "missing Send Messages in Threads"
-        if reason == "no_send_in_threads"
-        else "missing Send Messages"
-    )
+    return None if reason is None else CANNOT_POST_SAID.get(reason, reason)
 
 
 def _where(message: discord.Message) -> str:
@@ -484,10 +487,12 @@ async def send_reply(
 
 
 def _log_refused(message: discord.Message, exc: discord.HTTPException, limits: Limits) -> None:
-    """A refused post: a warning, unless she may no longer post there (timed out, or Send
-    Messages taken away while she wrote): that is the moderators' choice, said once, and
-    the messages after it there are not answered (`answer`) without another line."""
-    reason = cannot_post_reason(message) if isinstance(exc, discord.Forbidden) else None
+    """A refused post: a warning, unless she may no longer post there (timed out, Send
+    Messages taken away or the thread locked while she wrote): that is the moderators'
+    choice, said once, and the messages after it there are not answered (`answer`)
+    without another line."""
+    refusal = isinstance(exc, discord.Forbidden) or exc.code in THREAD_CLOSED_CODES
+    reason = cannot_post_reason(message) if refusal else None
     if reason is None:
         log.warning("could not reply in Discord %s: %s", _where(message), exc)
         return
