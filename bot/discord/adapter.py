@@ -96,6 +96,10 @@ class DiscordUnreachable(ConnectionError):
     """No connection to Discord; `atri serve` tries again later."""
 
 
+class ChannelUnknown(Exception):
+    """Discord did not say which channel a server message is in; str() is the log's line."""
+
+
 def intents() -> discord.Intents:
     """Only what the adapter reads. Message Content is privileged: see the README."""
     chosen = discord.Intents.none()
@@ -281,6 +285,29 @@ def _answered_someone_else(reply: discord.Message, person_id: int) -> bool:
     """Whether `reply` (hers) quotes a message, still cached, that `person_id` did not write."""
     answered = reply.reference.cached_message if reply.reference else None
     return answered is not None and answered.author.id != person_id
+
+
+# The channels a server message can be in (what `with_known_channel` takes of a fetch).
+MESSAGE_CHANNELS = (discord.TextChannel, discord.Thread, discord.VoiceChannel, discord.StageChannel)
+
+
+async def with_known_channel(message: discord.Message) -> None:
+    """A server message in a channel discord.py does not hold (a thread archived since,
+    which it forgets, or a private thread she was only now added to) gets its channel
+    from Discord: otherwise the thread's parent is unknown, and with it the lists and the
+    mode that name the parent (a blocked channel's thread was answered) and her
+    permissions there. Raises ChannelUnknown when Discord does not say."""
+    if message.guild is None or not isinstance(message.channel, discord.PartialMessageable):
+        return
+    try:
+        channel = await message.guild.fetch_channel(message.channel.id)
+    except (discord.HTTPException, discord.InvalidData, *UNCONFIRMED_POST) as exc:
+        raise ChannelUnknown(
+            f"Discord did not say which channel message {message.id} is in (channel "
+            f"{message.channel.id}: {str(exc) or type(exc).__name__}); it is left unanswered."
+        ) from None
+    if isinstance(channel, MESSAGE_CHANNELS):
+        message.channel = channel
 
 
 def to_request(message: discord.Message, me_id: int, cfg: DiscordSettings) -> ChatRequest:
@@ -647,6 +674,11 @@ async def answer(
     `error_reply` unless the worker learned its own."""
     limits = limits or Limits(cfg)
     try:
+        try:
+            await with_known_channel(message)
+        except ChannelUnknown as exc:
+            log.warning("%s", exc)
+            return []
         roles = None
         role_lists = cfg.allowed_roles or cfg.blocked_roles
         if message.guild is None and role_lists and dm_roles is not None:
@@ -881,6 +913,11 @@ class AtriClient(discord.Client):
             await self._reword_answered(message, before)
             return
         if message.guild is None:
+            return
+        try:
+            await with_known_channel(message)
+        except ChannelUnknown as exc:
+            log.debug("%s", exc)
             return
         if not is_mentioned(message, self.user.id):
             await self._reword(message, before)

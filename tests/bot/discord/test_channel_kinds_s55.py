@@ -18,6 +18,7 @@ from tests.bot.discord.conftest import running_client
 from tests.bot.discord.fake_discord import (
     ADMIN_ID,
     BOT_ID,
+    CHANNEL_ID,
     FORUM_ID,
     FORUM_POST_ID,
     GUILD_ID,
@@ -231,6 +232,56 @@ async def test_a_message_in_an_archived_thread_is_answered_there(
         (reply,) = await fake_discord.wait_for_calls(is_a_post)
     assert reply.path == f"/channels/{THREAD_ID}/messages"
     assert reply.body["content"] == ECHO + "还在吗"
+
+
+@pytest.mark.parametrize("blocked", ["blocked", "off"])
+async def test_a_thread_discord_py_forgot_still_follows_its_channel(
+    fake_discord: FakeDiscord,
+    discord_settings: Settings,
+    service: ChatService,
+    engine: CountingEcho,
+    blocked: str,
+) -> None:
+    """Without the thread, its parent was unknown: a blocked channel's thread (or one an
+    admin set off) was answered. Its channel is asked of Discord."""
+    discord_settings.discord.room_context = True
+    if blocked == "blocked":
+        discord_settings.discord.blocked_channels = [CHANNEL_ID]
+    async with running_client(fake_discord, service, discord_settings):
+        if blocked == "off":
+            await fake_discord.run_command(
+                ADMIN_ID, "atri-admin", "channel", string_options={"mode": "off"}
+            )
+            await fake_discord.wait_for_calls(is_callback)
+        await fake_discord.update_thread(THREAD_ID, archived=True)
+        await say(fake_discord, MEMBER_ID, "不该回答", channel_id=THREAD_ID)
+        await say(fake_discord, MEMBER_ID, "对照", channel_id=NEWS_THREAD_ID)
+        await fake_discord.wait_for_calls(is_a_post)
+        await asyncio.sleep(0.2)
+    assert [c.path for c in fake_discord.calls_matching(is_a_post)] == [
+        f"/channels/{NEWS_THREAD_ID}/messages"
+    ]
+    assert engine.generations == 1
+    assert await service.memory.room.all_lines(room_of(THREAD_ID)) == []
+
+
+async def test_a_thread_discord_will_not_name_is_left_unanswered_with_one_warning(
+    fake_discord: FakeDiscord,
+    discord_settings: Settings,
+    service: ChatService,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger=ADAPTER_LOG)
+    fake_discord.channel_lookups_refused = True
+    async with running_client(fake_discord, service, discord_settings):
+        await fake_discord.update_thread(THREAD_ID, archived=True)
+        sent = await say(fake_discord, MEMBER_ID, "还在吗", channel_id=THREAD_ID)
+        await say(fake_discord, MEMBER_ID, "对照", channel_id=NEWS_THREAD_ID)
+        await fake_discord.wait_for_calls(is_a_post)
+        await asyncio.sleep(0.1)
+    assert len(fake_discord.calls_matching(is_a_post)) == 1
+    (warned,) = adapter_lines(caplog, logging.WARNING)
+    assert f"message {sent['id']}" in warned and "left unanswered" in warned
 
 
 async def test_status_in_a_locked_thread_says_why_she_is_silent(
