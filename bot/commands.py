@@ -55,10 +55,17 @@ RELOADS_NAMING_NO_FOLDER = frozenset(
 CANNOT_POST_NAMED = 3
 
 # Why she cannot post somewhere, each worded by a `bot.lines` line (`blocked_<reason>`):
-# a Discord moderator's timeout, Send Messages (in Threads) denied; on QQ a ban (禁言) on
-# her account, the whole group's mute (全员禁言), or QQ refusing her last sends there.
+# a Discord moderator's timeout, Send Messages (in Threads) denied, a thread locked; on
+# QQ a ban (禁言) on her account, the whole group's mute (全员禁言), or QQ refusing her
+# last sends there.
 CannotPostReason = Literal[
-    "timed_out", "no_send", "no_send_in_threads", "banned", "muted_whole", "refused"
+    "timed_out",
+    "no_send",
+    "no_send_in_threads",
+    "thread_locked",
+    "banned",
+    "muted_whole",
+    "refused",
 ]
 
 

@@ -65,6 +65,7 @@ class BotLines:
     blocked_timed_out: str  # {ends}
     blocked_no_send: str
     blocked_no_send_in_threads: str
+    blocked_thread_locked: str
     blocked_banned: str  # {ends}: the time left (`time_left`)
     blocked_muted_whole: str
     blocked_refused: str
@@ -287,6 +288,7 @@ ZH = BotLines(
     blocked_timed_out="被管理员禁言，到 {{ends}} 结束",
     blocked_no_send="没有「发送消息」权限",
     blocked_no_send_in_threads="没有「在子区中发送消息」权限",
+    blocked_thread_locked="子区已被锁定",
     blocked_banned="账号被禁言了，还剩 {{ends}}",
     blocked_muted_whole="全员禁言中",
     blocked_refused="QQ 拒绝了最近的几次发送",
@@ -420,6 +422,7 @@ EN = BotLines(
     blocked_timed_out="timed out until {{ends}}",
     blocked_no_send="no Send Messages permission",
     blocked_no_send_in_threads="no Send Messages in Threads permission",
+    blocked_thread_locked="the thread is locked",
     blocked_banned="the account is muted, {{ends}} left",
     blocked_muted_whole="the whole group is muted",
     blocked_refused="QQ refused the last sends",
@@ -560,6 +563,7 @@ JA = BotLines(
     blocked_timed_out="{{ends}}までタイムアウト中",
     blocked_no_send="「メッセージを送信」の権限がない",
     blocked_no_send_in_threads="「スレッドでメッセージを送信」の権限がない",
+    blocked_thread_locked="スレッドがロックされている",
     blocked_banned="アカウントが発言禁止中、残り {{ends}}",
     blocked_muted_whole="グループ全体が発言禁止中",
     blocked_refused="QQ に最近の送信を拒否された",

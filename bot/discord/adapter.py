@@ -67,6 +67,15 @@ StoredReply = tuple[Worker, ReplyCut]
 # Discord's error code for a post quoting a message in a channel whose history she may
 # not read (an overwrite took Read Message History away): a plain post still goes out.
 CANNOT_REPLY_WITHOUT_HISTORY = 160002
+# What Discord answers a post in a thread a moderator closed meanwhile: locked (160005),
+# or archived and locked at once (50083, "Close and lock" in a forum); also as a 400.
+THREAD_CLOSED_CODES = frozenset({160005, 50083})
+# Why she cannot post (`why_not`), as the log says it; a timeout names its end.
+CANNOT_POST_SAID = {
+    "no_send": "missing Send Messages",
+    "no_send_in_threads": "missing Send Messages in Threads",
+    "thread_locked": "the thread is locked",
+}
 # Put on a message instead of a second "busy" notice in the same minute; once a minute
 # per person too (`Limits.reactions`).
 QUIET_REACTION = "⏳"
@@ -85,6 +94,10 @@ class DiscordLoginError(ConfigError):
 
 class DiscordUnreachable(ConnectionError):
     """No connection to Discord; `atri serve` tries again later."""
+
+
+class ChannelUnknown(Exception):
+    """Discord did not say which channel a server message is in; str() is the log's line."""
 
 
 def intents() -> discord.Intents:
@@ -274,6 +287,29 @@ def _answered_someone_else(reply: discord.Message, person_id: int) -> bool:
     return answered is not None and answered.author.id != person_id
 
 
+# The channels a server message can be in (what `with_known_channel` takes of a fetch).
+MESSAGE_CHANNELS = (discord.TextChannel, discord.Thread, discord.VoiceChannel, discord.StageChannel)
+
+
+async def with_known_channel(message: discord.Message) -> None:
+    """A server message in a channel discord.py does not hold (a thread archived since,
+    which it forgets, or a private thread she was only now added to) gets its channel
+    from Discord: otherwise the thread's parent is unknown, and with it the lists and the
+    mode that name the parent (a blocked channel's thread was answered) and her
+    permissions there. Raises ChannelUnknown when Discord does not say."""
+    if message.guild is None or not isinstance(message.channel, discord.PartialMessageable):
+        return
+    try:
+        channel = await message.guild.fetch_channel(message.channel.id)
+    except (discord.HTTPException, discord.InvalidData, *UNCONFIRMED_POST) as exc:
+        raise ChannelUnknown(
+            f"Discord did not say which channel message {message.id} is in (channel "
+            f"{message.channel.id}: {str(exc) or type(exc).__name__}); it is left unanswered."
+        ) from None
+    if isinstance(channel, MESSAGE_CHANNELS):
+        message.channel = channel
+
+
 def to_request(message: discord.Message, me_id: int, cfg: DiscordSettings) -> ChatRequest:
     """Memory is keyed by ids; a DM has no channel, so it is the person's own conversation."""
     guild = message.guild
@@ -414,13 +450,7 @@ def cannot_post_reason(message: discord.Message) -> str | None:
     reason = why_not(message.channel, me)
     if reason == "timed_out" and me is not None and me.timed_out_until is not None:
         return f"timed out until {me.timed_out_until:%Y-%m-%d %H:%M} UTC"
-    if reason is None:
-        return None
-    return (
-        "missing Send Messages in Threads"
-        if reason == "no_send_in_threads"
-        else "missing Send Messages"
-    )
+    return None if reason is None else CANNOT_POST_SAID.get(reason, reason)
 
 
 def _where(message: discord.Message) -> str:
@@ -484,10 +514,12 @@ async def send_reply(
 
 
 def _log_refused(message: discord.Message, exc: discord.HTTPException, limits: Limits) -> None:
-    """A refused post: a warning, unless she may no longer post there (timed out, or Send
-    Messages taken away while she wrote): that is the moderators' choice, said once, and
-    the messages after it there are not answered (`answer`) without another line."""
-    reason = cannot_post_reason(message) if isinstance(exc, discord.Forbidden) else None
+    """A refused post: a warning, unless she may no longer post there (timed out, Send
+    Messages taken away or the thread locked while she wrote): that is the moderators'
+    choice, said once, and the messages after it there are not answered (`answer`)
+    without another line."""
+    refusal = isinstance(exc, discord.Forbidden) or exc.code in THREAD_CLOSED_CODES
+    reason = cannot_post_reason(message) if refusal else None
     if reason is None:
         log.warning("could not reply in Discord %s: %s", _where(message), exc)
         return
@@ -642,6 +674,11 @@ async def answer(
     `error_reply` unless the worker learned its own."""
     limits = limits or Limits(cfg)
     try:
+        try:
+            await with_known_channel(message)
+        except ChannelUnknown as exc:
+            log.warning("%s", exc)
+            return []
         roles = None
         role_lists = cfg.allowed_roles or cfg.blocked_roles
         if message.guild is None and role_lists and dm_roles is not None:
@@ -876,6 +913,11 @@ class AtriClient(discord.Client):
             await self._reword_answered(message, before)
             return
         if message.guild is None:
+            return
+        try:
+            await with_known_channel(message)
+        except ChannelUnknown as exc:
+            log.debug("%s", exc)
             return
         if not is_mentioned(message, self.user.id):
             await self._reword(message, before)

@@ -1,5 +1,6 @@
-"""Where she cannot post on Discord: timed out by a moderator, or denied Send Messages
-(Send Messages in Threads in a thread). The message handler generates nothing there
+"""Where she cannot post on Discord: timed out by a moderator, denied Send Messages
+(Send Messages in Threads in a thread), or in a thread a moderator locked (only Manage
+Threads writes there). The message handler generates nothing there
 (`bot.discord.adapter.answer`); `/atri status` says why, in the channel it is asked in,
 and to admins in the server's other channels where someone spoke to her meanwhile
 (`SilentChannels`).
@@ -30,12 +31,19 @@ def why_not(channel: object, me: discord.Member | None) -> CannotPostReason | No
         permissions = channel.permissions_for(me)
     except discord.ClientException:  # a thread whose channel is not cached
         return None
-    in_thread = isinstance(channel, discord.Thread)
-    if permissions.send_messages_in_threads if in_thread else permissions.send_messages:
+    if isinstance(channel, discord.Thread):
+        if not permissions.send_messages_in_threads:
+            return _denied(me, "no_send_in_threads")
+        # Discord refuses her posts there (160005) until a moderator unlocks it.
+        if channel.locked and not permissions.manage_threads:
+            return "thread_locked"
         return None
-    if me.is_timed_out() and me.timed_out_until is not None:
-        return "timed_out"
-    return "no_send_in_threads" if in_thread else "no_send"
+    return None if permissions.send_messages else _denied(me, "no_send")
+
+
+def _denied(me: discord.Member, reason: CannotPostReason) -> CannotPostReason:
+    """A timeout denies everything: it, not the permission, is the reason then."""
+    return "timed_out" if me.is_timed_out() and me.timed_out_until is not None else reason
 
 
 def cannot_post_in(

@@ -7,8 +7,11 @@ identify → READY and GUILD_CREATE, then whatever events a test dispatches). Fr
 zlib-stream compressed as discord.py asks (one compressor per connection, a sync flush
 per message). Every REST call is recorded so a test can assert on what the client sent.
 
-The world is one server with two text channels, the bot, an admin (Manage Server
-through a role), a member and another bot.
+The world is one server with two text channels, a thread, and the other kinds of
+channel a server has (a forum and a media channel with a post each, a voice and a stage
+channel with their text chat, an announcement channel with its thread), the bot, an admin
+(Manage Server through a role), a member and another bot. Threads can be archived or
+locked (`update_thread`); a post in a locked one is refused as Discord refuses it.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ MANAGE_GUILD = 1 << 5
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
 SEND_MESSAGES_IN_THREADS = 1 << 38
+MANAGE_THREADS = 1 << 34
 READ_MESSAGE_HISTORY = 1 << 16
 EPHEMERAL = 1 << 6
 
@@ -45,6 +49,14 @@ GUILD_ID = 910_000_000_000_000_001
 CHANNEL_ID = 920_000_000_000_000_001
 LISTEN_CHANNEL_ID = 920_000_000_000_000_002
 THREAD_ID = 920_000_000_000_000_003  # a public thread of CHANNEL_ID
+FORUM_ID = 920_000_000_000_000_004  # a forum (type 15): threads only, its posts
+FORUM_POST_ID = 920_000_000_000_000_005  # a post of FORUM_ID (a public thread)
+MEDIA_ID = 920_000_000_000_000_006  # a media channel (type 16): as a forum
+MEDIA_POST_ID = 920_000_000_000_000_007
+VOICE_ID = 920_000_000_000_000_008  # a voice channel (type 2), with its text chat
+STAGE_ID = 920_000_000_000_000_009  # a stage channel (type 13), with its text chat
+NEWS_ID = 920_000_000_000_000_010  # an announcement channel (type 5)
+NEWS_THREAD_ID = 920_000_000_000_000_011  # an announcement thread (type 10) of NEWS_ID
 ADMIN_ROLE_ID = 930_000_000_000_000_001
 # The role Discord makes for a bot when it joins (managed, tagged with the bot's id).
 BOT_ROLE_ID = 930_000_000_000_000_002
@@ -59,6 +71,10 @@ DM_CHANNEL_ID = 950_000_000_000_000_001
 
 # What Discord answers a post in a channel the bot may no longer send to.
 MISSING_PERMISSIONS = object()
+# What it answers a post in a locked thread from one without Manage Threads.
+THREAD_LOCKED = object()
+# What it answers a post in a forum or media channel itself (only its posts take messages).
+WRONG_CHANNEL_TYPE = object()
 # What it answers a reply (a post quoting a message) where the bot may not read the
 # channel's history.
 NO_HISTORY_TO_REPLY_IN = object()
@@ -128,13 +144,26 @@ def role_payload(role_id: int, name: str, permissions: int, position: int) -> di
 
 
 def text_channel_payload(
-    channel_id: int, name: str, position: int, denied_to_bot: int = 0
+    channel_id: int, name: str, position: int, denied_to_bot: int = 0, kind: int = 0
 ) -> dict[str, Any]:
-    """`denied_to_bot`: permissions a member overwrite denies the bot in this channel."""
+    """`denied_to_bot`: permissions a member overwrite denies the bot in this channel.
+    `kind`: Discord's channel type (0 text, 2 voice, 5 announcement, 13 stage, 15 forum,
+    16 media), with the fields Discord sends for it."""
     overwrites = [{"id": str(BOT_ID), "type": 1, "allow": "0", "deny": str(denied_to_bot)}]
-    return {
+    extra: dict[str, Any] = {}
+    if kind in (2, 13):
+        extra = {"bitrate": 64000, "user_limit": 0, "rtc_region": None, "video_quality_mode": 1}
+    elif kind in (15, 16):
+        extra = {
+            "available_tags": [],
+            "default_reaction_emoji": None,
+            "default_thread_rate_limit_per_user": 0,
+            "default_sort_order": None,
+            "default_forum_layout": 0,
+        }
+    return extra | {
         "id": str(channel_id),
-        "type": 0,
+        "type": kind,
         "guild_id": str(GUILD_ID),
         "name": name,
         "position": position,
@@ -148,10 +177,19 @@ def text_channel_payload(
     }
 
 
-def thread_payload(thread_id: int, parent_id: int, name: str) -> dict[str, Any]:
+def thread_payload(
+    thread_id: int,
+    parent_id: int,
+    name: str,
+    kind: int = 11,
+    archived: bool = False,
+    locked: bool = False,
+) -> dict[str, Any]:
+    """A thread (`kind` 11 public, 10 announcement), archived or locked as a moderator
+    left it."""
     return {
         "id": str(thread_id),
-        "type": 11,
+        "type": kind,
         "guild_id": str(GUILD_ID),
         "parent_id": str(parent_id),
         "owner_id": str(ADMIN_ID),
@@ -162,12 +200,26 @@ def thread_payload(thread_id: int, parent_id: int, name: str) -> dict[str, Any]:
         "member_count": 1,
         "flags": 0,
         "thread_metadata": {
-            "archived": False,
+            "archived": archived,
             "auto_archive_duration": 1440,
             "archive_timestamp": TIMESTAMP,
-            "locked": False,
+            "locked": locked,
         },
     }
+
+
+# The server's channels (not threads): name and Discord's channel type.
+CHANNELS: dict[int, tuple[str, int]] = {
+    CHANNEL_ID: ("general", 0),
+    LISTEN_CHANNEL_ID: ("atri-chat", 0),
+    FORUM_ID: ("问答", 15),
+    MEDIA_ID: ("相册", 16),
+    VOICE_ID: ("语音闲聊", 2),
+    STAGE_ID: ("舞台", 13),
+    NEWS_ID: ("公告", 5),
+}
+# Channel types that hold threads only (forum, media): no message is posted in them.
+THREADS_ONLY = {15, 16}
 
 
 @dataclass
@@ -234,12 +286,24 @@ class FakeDiscord:
         self.no_history_channels: set[int] = set()
         # Member lookups (a DM author's roles) refused with 403, as when Discord says nothing.
         self.member_lookups_refused = False
+        # Channel lookups (`GET /channels/{id}`) refused with 403 likewise.
+        self.channel_lookups_refused = False
         # Seconds Discord takes to accept each message ATRI posts (a slow network).
         self.message_seconds = 0.0
         # When a moderator's timeout of the bot ends (ISO 8601), as the server tells it.
         self.bot_timed_out_until: str | None = None
-        # Permissions the bot is denied per channel (a member overwrite).
+        # Permissions the bot is denied per channel (a member overwrite); a thread has its
+        # parent's.
         self.denied_to_bot: dict[int, int] = {}
+        # Whether the bot's role holds Manage Threads (it may post in a locked thread).
+        self.bot_manages_threads = False
+        # The server's threads as they are now (`update_thread`), by id.
+        self.threads: dict[int, dict[str, Any]] = {
+            THREAD_ID: thread_payload(THREAD_ID, CHANNEL_ID, "雨天"),
+            FORUM_POST_ID: thread_payload(FORUM_POST_ID, FORUM_ID, "螃蟹怎么养"),
+            MEDIA_POST_ID: thread_payload(MEDIA_POST_ID, MEDIA_ID, "海边的照片"),
+            NEWS_THREAD_ID: thread_payload(NEWS_THREAD_ID, NEWS_ID, "维护说明", kind=10),
+        }
         self.bot = user_payload(BOT_ID, "ATRI", bot=True)
         self.people = {
             ADMIN_ID: _Person(user_payload(ADMIN_ID, "Minamo"), [ADMIN_ROLE_ID]),
@@ -355,20 +419,19 @@ class FakeDiscord:
                 ),
                 role_payload(ADMIN_ROLE_ID, "admins", SEND_MESSAGES | MANAGE_GUILD, 1),
                 role_payload(MOD_ROLE_ID, "moderators", SEND_MESSAGES, 1),
-                role_payload(BOT_ROLE_ID, "ATRI", SEND_MESSAGES, 2)
+                role_payload(
+                    BOT_ROLE_ID,
+                    "ATRI",
+                    SEND_MESSAGES | (MANAGE_THREADS if self.bot_manages_threads else 0),
+                    2,
+                )
                 | {"managed": True, "tags": {"bot_id": str(BOT_ID)}},
             ],
             "emojis": [],
             "stickers": [],
-            "channels": [
-                text_channel_payload(
-                    CHANNEL_ID, "general", 0, self.denied_to_bot.get(CHANNEL_ID, 0)
-                ),
-                text_channel_payload(
-                    LISTEN_CHANNEL_ID, "atri-chat", 1, self.denied_to_bot.get(LISTEN_CHANNEL_ID, 0)
-                ),
-            ],
-            "threads": [thread_payload(THREAD_ID, CHANNEL_ID, "雨天")],
+            "channels": [self.channel_payload(channel_id) for channel_id in CHANNELS],
+            # Discord sends the active threads only.
+            "threads": [t for t in self.threads.values() if not t["thread_metadata"]["archived"]],
             "members": [self.bot_member()],
             "member_count": 5,
             "large": False,
@@ -379,6 +442,34 @@ class FakeDiscord:
             "soundboard_sounds": [],
             "premium_progress_bar_enabled": False,
         }
+
+    def channel_payload(self, channel_id: int) -> dict[str, Any]:
+        """A channel of the server (not a thread) as Discord sends it now."""
+        name, kind = CHANNELS[channel_id]
+        position = list(CHANNELS).index(channel_id)
+        denied = self.denied_to_bot.get(channel_id, 0)
+        return text_channel_payload(channel_id, name, position, denied, kind)
+
+    async def create_thread(self, parent_id: int, name: str, announce: bool = True) -> int:
+        """A member starts a thread (a post, in a forum) in `parent_id`; its id. Discord
+        sends THREAD_CREATE for it, unless `announce` is False (its first message then
+        comes before the client knows it)."""
+        thread_id = self.next_id()
+        self.threads[thread_id] = thread_payload(thread_id, parent_id, name)
+        if announce:
+            await self.dispatch("THREAD_CREATE", self.threads[thread_id] | {"newly_created": True})
+        return thread_id
+
+    async def update_thread(
+        self, thread_id: int, *, archived: bool | None = None, locked: bool | None = None
+    ) -> None:
+        """A moderator archives, locks or reopens a thread (THREAD_UPDATE)."""
+        metadata = self.threads[thread_id]["thread_metadata"]
+        if archived is not None:
+            metadata["archived"] = archived
+        if locked is not None:
+            metadata["locked"] = locked
+        await self.dispatch("THREAD_UPDATE", self.threads[thread_id])
 
     def bot_member(self) -> dict[str, Any]:
         member = self.people[BOT_ID].member(with_user=True)
@@ -459,13 +550,15 @@ class FakeDiscord:
         guild_id: int = GUILD_ID,
         owners: dict[str, str] | None = None,
         context: int | None = None,
+        channel_id: int = CHANNEL_ID,
     ) -> dict[str, Any]:
         """A member invokes `/group subcommand` (with an optional `user:` option and
         string options such as `mode:`). By default as Discord sends it for her server's
         install of the commands; `guild_id`, `owners` (`authorizing_integration_owners`)
         and `context` say otherwise, as for a command installed on a user's account and
         run in another server (that server's id, `{"1": user id}`, 0) or in a DM between
-        other people (`in_guild=False`, `{"1": user id}`, 2)."""
+        other people (`in_guild=False`, `{"1": user id}`, 2). `channel_id`: the server
+        channel or thread it is run in."""
         person = self.people[user_id]
         options: list[dict[str, Any]] = [
             {"type": 3, "name": name, "value": value}
@@ -507,8 +600,9 @@ class FakeDiscord:
             payload["data"]["guild_id"] = str(guild_id)
             payload["guild_id"] = str(guild_id)
             payload["guild_locale"] = "en-US"
-            payload["channel_id"] = str(CHANNEL_ID)
-            payload["channel"] = text_channel_payload(CHANNEL_ID, "general", 0)
+            payload["channel_id"] = str(channel_id)
+            thread = self.threads.get(channel_id)
+            payload["channel"] = thread if thread else self.channel_payload(channel_id)
             payload["member"] = person.member(with_user=True, permissions=permissions)
         else:
             payload["channel_id"] = str(DM_CHANNEL_ID)
@@ -542,6 +636,11 @@ class FakeDiscord:
             return web.Response(status=204)
         if result is MISSING_PERMISSIONS:
             return _json({"message": "Missing Permissions", "code": 50013}, status=403)
+        if result is THREAD_LOCKED:
+            return _json({"message": "Thread is locked", "code": 160005}, status=403)
+        if result is WRONG_CHANNEL_TYPE:
+            message = "Cannot execute action on this channel type"
+            return _json({"message": message, "code": 50024}, status=400)
         if result is NO_HISTORY_TO_REPLY_IN:
             message = "Cannot reply without permission to read message history"
             return _json({"message": message, "code": 160002}, status=403)
@@ -593,6 +692,14 @@ class FakeDiscord:
                 return MISSING_PERMISSIONS
             person = self.people.get(int(match.group(1)))
             return person.member(with_user=True) if person else None
+        match = re.fullmatch(r"/channels/(\d+)", path)
+        if method == "GET" and match:
+            channel = int(match.group(1))
+            if self.channel_lookups_refused:
+                return MISSING_PERMISSIONS
+            if channel in self.threads:
+                return self.threads[channel]
+            return self.channel_payload(channel) if channel in CHANNELS else None
         if method == "POST" and re.fullmatch(r"/channels/\d+/typing", path):
             return 204
         if method == "PUT" and re.fullmatch(r"/channels/\d+/messages/\d+/reactions/.+/@me", path):
@@ -600,9 +707,17 @@ class FakeDiscord:
         match = re.fullmatch(r"/channels/(\d+)/messages", path)
         if method == "POST" and match:
             channel = int(match.group(1))
+            if channel in CHANNELS and CHANNELS[channel][1] in THREADS_ONLY:
+                return WRONG_CHANNEL_TYPE
             timed_out = self.bot_timed_out_until is not None and channel != DM_CHANNEL_ID
-            if timed_out or self.denied_to_bot.get(channel):
-                return MISSING_PERMISSIONS  # (a denial is of Send Messages, in these tests)
+            if timed_out or self._denied_post(channel):
+                return MISSING_PERMISSIONS
+            thread = self.threads.get(channel)
+            if thread is not None:
+                metadata = thread["thread_metadata"]
+                if metadata["locked"] and not self.bot_manages_threads:
+                    return THREAD_LOCKED
+                metadata["archived"] = False  # a post reopens an archived thread
             if self.messages_before_refusal is not None:
                 if self.messages_before_refusal <= 0:
                     return MISSING_PERMISSIONS
@@ -628,6 +743,15 @@ class FakeDiscord:
         if method == "POST" and re.fullmatch(r"/webhooks/\d+/[^/]+", path):
             return self._bot_message(CHANNEL_ID, body)
         return None
+
+    def _denied_post(self, channel_id: int) -> bool:
+        """Send Messages denied in a channel, Send Messages in Threads in a thread (by an
+        overwrite on its parent)."""
+        thread = self.threads.get(channel_id)
+        if thread is None:
+            return bool(self.denied_to_bot.get(channel_id, 0) & SEND_MESSAGES)
+        denied = self.denied_to_bot.get(int(thread["parent_id"]), 0)
+        return bool(denied & SEND_MESSAGES_IN_THREADS)
 
     def _bot_message(self, channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
         payload = self.message_payload(BOT_ID, body.get("content", ""), channel_id=channel_id)
