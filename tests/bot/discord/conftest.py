@@ -15,7 +15,9 @@ import yarl
 
 from atri.config import Settings
 from bot.discord.adapter import AtriClient
+from model.engines.echo import EchoEngine
 from model.protocol import Worker
+from model.service import ChatService
 from tests.bot.discord.fake_discord import FakeDiscord
 
 TOKEN = "fake-token"
@@ -72,3 +74,32 @@ async def client(
 ) -> AsyncIterator[AtriClient]:
     async with running_client(fake_discord, echo_service, discord_settings) as started:
         yield started
+
+
+class CountingEcho(EchoEngine):
+    """Echo that counts its generations, and holds each until `gate` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.generations = 0
+        self.started = asyncio.Event()
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def generate(self, batch, gen, limits=None):  # type: ignore[no-untyped-def]
+        self.generations += 1
+        self.started.set()
+        await self.gate.wait()
+        return await super().generate(batch, gen, limits)
+
+
+@pytest.fixture
+def engine() -> CountingEcho:
+    """The engine of the `service` a test opens (a test file may open its own service)."""
+    return CountingEcho()
+
+
+@pytest.fixture
+async def service(discord_settings: Settings, engine: CountingEcho) -> AsyncIterator[ChatService]:
+    async with await ChatService.open(discord_settings, engine=engine) as opened:
+        yield opened

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import discord
 import pytest
 
 from atri.config import Settings
-from model.engines.echo import EchoEngine
 from model.service import ChatService
-from tests.bot.discord.conftest import running_client
+from tests.bot.discord.conftest import CountingEcho, running_client
 from tests.bot.discord.fake_discord import (
     CHANNEL_ID,
     GUILD_ID,
@@ -37,34 +35,6 @@ from tests.bot.discord.test_room import room_lines
 
 ADAPTER_LOG = "bot.discord.adapter"
 SCOPE = f"discord:user:{MEMBER_ID}"
-
-
-class CountingEcho(EchoEngine):
-    """Echo that counts its generations, and holds each until `gate` is set."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.generations = 0
-        self.started = asyncio.Event()
-        self.gate = asyncio.Event()
-        self.gate.set()
-
-    async def generate(self, batch, gen, limits=None):  # type: ignore[no-untyped-def]
-        self.generations += 1
-        self.started.set()
-        await self.gate.wait()
-        return await super().generate(batch, gen, limits)
-
-
-@pytest.fixture
-def engine() -> CountingEcho:
-    return CountingEcho()
-
-
-@pytest.fixture
-async def service(discord_settings: Settings, engine: CountingEcho) -> AsyncIterator[ChatService]:
-    async with await ChatService.open(discord_settings, engine=engine) as opened:
-        yield opened
 
 
 def in_a_while() -> str:

@@ -16,7 +16,7 @@ from atri.config import Secrets, Settings
 from bot.relay import HttpWorker
 from model.server.app import bind_socket, create_app, serving
 from model.service import ChatService
-from tests.bot.discord.conftest import running_client
+from tests.bot.discord.conftest import CountingEcho, running_client
 from tests.bot.discord.fake_discord import (
     CHANNEL_ID,
     GUILD_ID,
@@ -29,15 +29,10 @@ from tests.bot.discord.fake_discord import (
     is_a_post,
     is_message_to,
 )
-from tests.bot.discord.test_cannot_post_s53 import CountingEcho, in_a_while
+from tests.bot.discord.test_cannot_post_s53 import in_a_while
 from tests.bot.discord.test_chat import ECHO, say
 from tests.bot.discord.test_room import room_lines
 from tests.model.server.conftest import ADMIN_TOKEN
-
-
-@pytest.fixture
-def engine() -> CountingEcho:
-    return CountingEcho()
 
 
 @pytest.fixture

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
 
 from atri.config import Settings
 from bot.lines import lines
 from model.service import ChatService
-from tests.bot.discord.conftest import running_client
+from tests.bot.discord.conftest import CountingEcho, running_client
 from tests.bot.discord.fake_discord import (
     ADMIN_ID,
     BOT_ID,
@@ -36,20 +35,9 @@ from tests.bot.discord.fake_discord import (
     is_callback,
     is_message_to,
 )
-from tests.bot.discord.test_cannot_post_s53 import ADAPTER_LOG, CountingEcho, adapter_lines
+from tests.bot.discord.test_cannot_post_s53 import ADAPTER_LOG, adapter_lines
 from tests.bot.discord.test_chat import ECHO, MENTION, say
 from tests.bot.discord.test_room import room_lines
-
-
-@pytest.fixture
-def engine() -> CountingEcho:
-    return CountingEcho()
-
-
-@pytest.fixture
-async def service(discord_settings: Settings, engine: CountingEcho) -> AsyncIterator[ChatService]:
-    async with await ChatService.open(discord_settings, engine=engine) as opened:
-        yield opened
 
 
 def room_of(channel_id: int) -> str:

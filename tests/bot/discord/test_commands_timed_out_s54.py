@@ -12,7 +12,7 @@ import asyncio
 from atri.config import Settings
 from bot.lines import lines
 from model.service import ChatService
-from tests.bot.discord.conftest import running_client
+from tests.bot.discord.conftest import CountingEcho, running_client
 from tests.bot.discord.fake_discord import (
     ADMIN_ID,
     APPLICATION_ID,
@@ -25,7 +25,7 @@ from tests.bot.discord.fake_discord import (
     is_followup,
     is_message_to,
 )
-from tests.bot.discord.test_cannot_post_s53 import CountingEcho, in_a_while
+from tests.bot.discord.test_cannot_post_s53 import in_a_while
 from tests.bot.discord.test_chat import say
 from tests.bot.discord.test_commands import SlowWorker, answer_to, chat
 from tests.bot.discord.test_room import room_lines
