@@ -240,6 +240,11 @@ class ChatRequest(BaseModel):
     max_new_tokens: PositiveInt | None = None
     # The reply ends before the first of these strings (the OpenAI API's `stop`).
     stop: list[StopText] = Field(default_factory=list, max_length=MAX_STOP_STRINGS)
+    # Her unfinished reply to `text`, which she goes on writing (the OpenAI API's Continue:
+    # a client that keeps its own `context`); the reply is only the rest of it, and
+    # nothing is stored (her reply was stored when first made). Bots never send it, so no
+    # protocol version of its own: a worker from before it ignores it.
+    reply_so_far: Text = ""
 
     def as_edit(self) -> ChatRequest:
         """This message as an edit of the one heard or answered under its `request_id`:

@@ -46,10 +46,12 @@ from model.character.prompt import (
     PastTurn,
     PromptTooLong,
     Recalled,
+    ReplySoFarTooLong,
     Room,
     Turn,
     Window,
     check_room,
+    clean_continuation,
     clean_reply,
     fit_prompt,
     said_lately,
@@ -572,7 +574,8 @@ class ChatService:
             log.warning("busy reply for %s: %s", scope or "an anonymous client", why)
             return Reply(text=self.lines.busy, scope=scope, status="busy")
         except PromptTooLong as exc:
-            if request.system_prompt or notes:  # the client's own text: tell the client
+            if request.system_prompt or notes or isinstance(exc, ReplySoFarTooLong):
+                # The client's own text: tell the client.
                 return Reply(text=str(exc), scope=scope, status="refused")
             # The worker's own card: a setting to fix, said in the log; bots say her
             # error line, the OpenAI API answers the sentence as a server error.
@@ -623,8 +626,10 @@ class ChatService:
         fitted, generation, retries = await self._fit_and_generate(
             request, text, so_far, room, window, name, limits, notes, lore
         )
-        if scope:
-            # What she remembers must be what the user was told. The deadline passing
+        if scope and not request.reply_so_far:
+            # A Continue stores nothing: her reply was stored when she first made it, and
+            # the client keeps the whole of it. What she remembers must be what the user
+            # was told. The deadline passing
             # during the write answered "busy" while the exchange was stored anyway (the
             # write is shielded), so her next prompt held a reply nobody saw. The reply is
             # made: the write (a group commit, milliseconds; at worst the database's
@@ -728,8 +733,11 @@ class ChatService:
                 self.speaker_colon,
                 lore,
                 self._note_under(prompt, request.system_prompt),
+                request.reply_so_far,
             )
-            generation, retries = await self._generate_in_character(fitted.messages, name, limits)
+            generation, retries = await self._generate_in_character(
+                fitted.messages, name, limits, request.reply_so_far
+            )
             if request.system_prompt or generation.adapter_version == version:
                 break
             if attempt == PROMPT_SWITCH_ATTEMPTS:
@@ -825,7 +833,7 @@ class ChatService:
         return replace(found, messages=after), capped and len(after) == len(found.messages)
 
     async def _generate_in_character(
-        self, messages: ChatMessages, user_name: str, limits: RowLimits
+        self, messages: ChatMessages, user_name: str, limits: RowLimits, so_far: str = ""
     ) -> tuple[Generation, int]:
         """Generate, regenerating up to `ooc_max_retries` times while the reply breaks
         character or comes out empty; the last attempt is used if none passes. A reply
@@ -833,7 +841,11 @@ class ChatService:
         engine did, so the guard and memory see what the client gets.
 
         The system prompt and the training data say `{{user}}`, so a trained model
-        writes it where she addresses the person: their name goes in here."""
+        writes it where she addresses the person: their name goes in here.
+
+        `so_far`: her unfinished reply, which `messages` end with (a Continue): the
+        generation is its rest (`clean_continuation`), and an empty rest is an answer
+        (she had finished), not a failure."""
         attempts = self.settings.worker.ooc_max_retries + 1
         generation = Generation(text="", new_tokens=0)
         for attempt in range(attempts):
@@ -841,13 +853,15 @@ class ChatService:
             generation.text, cut = limits.cut(generation.text)
             if cut:
                 generation.finish_reason = "stop"
-            cleaned = clean_reply(
-                generation.text,
-                self.persona.name,
-                self.persona.aliases,
-                user_turn_markers(chat_template_of(self.engine)),
+            markers = user_turn_markers(chat_template_of(self.engine))
+            cleaned = (
+                clean_continuation(generation.text, so_far, markers)
+                if so_far
+                else clean_reply(generation.text, self.persona.name, self.persona.aliases, markers)
             )
             generation.text = self.persona.fill(cleaned, user_name)
+            if so_far and not cleaned.strip():
+                return generation, attempt
             # Judged without the person's name, which she did not choose: a member
             # called "Shitposter" or "ChatGPT", or named in another script, made every
             # reply to them out of character, regenerated for nothing.

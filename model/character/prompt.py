@@ -298,6 +298,39 @@ class PromptTooLong(UserError):
         )
 
 
+class ReplySoFarTooLong(PromptTooLong):
+    """Her unfinished reply (a client's Continue) leaves no room for the message she
+    answers and the rest of the reply: the client's text, so the client is told."""
+
+    def __init__(self, so_far_tokens: int, reply_tokens: int, context_window: int) -> None:
+        UserError.__init__(
+            self,
+            f"Her unfinished reply takes {so_far_tokens} tokens, which leaves no room for "
+            f"the message she answers and a {reply_tokens}-token continuation in the "
+            f"{context_window}-token context window; continue a shorter reply, or ask for "
+            "a new one.",
+        )
+        self.system_tokens = so_far_tokens
+        self.reply_tokens = reply_tokens
+        self.context_window = context_window
+
+
+def reply_so_far(messages: ChatMessages) -> str:
+    """Her unfinished reply a chat ends with (a client's Continue: the last message is
+    hers, after the user's), which the engines render after the generation prompt, as
+    the start of the reply; "" for a chat that ends with the user's turn."""
+    if len(messages) > 1 and messages[-1]["role"] == "assistant":
+        return messages[-1]["content"]
+    return ""
+
+
+def split_reply_so_far(messages: ChatMessages) -> tuple[ChatMessages, str]:
+    """(the chat up to the user's turn she answers, her unfinished reply or ""): what an
+    engine renders with the generation prompt, and the text it puts after it verbatim."""
+    so_far = reply_so_far(messages)
+    return (messages[:-1], so_far) if so_far else (messages, "")
+
+
 def speaker_text(
     text: str, display_name: str, shared_scope: bool, colon: str = SPEAKER_COLON
 ) -> str:
@@ -432,6 +465,7 @@ def fit_prompt(
     colon: str = SPEAKER_COLON,
     lore: Lore | None = None,
     note: CharacterNote | None = None,
+    so_far: str = "",
 ) -> FittedPrompt:
     """The one place a conversation is fitted into the context window.
 
@@ -459,13 +493,20 @@ def fit_prompt(
     at its depth, but always goes in: its tokens are held back with the system prompt's,
     before the new message is fitted, as when the system prompt held it, so a system
     prompt and note that leave no room for a message are `PromptTooLong`.
+
+    `so_far`: her unfinished reply to the new message (a client's Continue), which ends
+    the chat as her message (`reply_so_far`): it goes in whole, its tokens held back
+    beside the reply's; one that leaves no room for the message is `ReplySoFarTooLong`.
     """
     labels, display_name, shared_scope = _name_people(
         room_context, user_id, display_name, shared_scope, earlier, her_names
     )
     system_tokens = count(system_prompt) + TEMPLATE_OVERHEAD_TOKENS
     note_tokens = note.tokens(count) if note else 0
-    room = _room_for_message(system_tokens + note_tokens, window)
+    so_far_tokens = count(so_far) + TEMPLATE_OVERHEAD_TOKENS if so_far else 0
+    room = _room_for_message(system_tokens + note_tokens, window) - so_far_tokens
+    if room < MIN_MESSAGE_TOKENS:
+        raise ReplySoFarTooLong(so_far_tokens, window.max_new_tokens, window.context_window)
     new = _fit_new_message(text, display_name, shared_scope, room, count, colon)
     budget = _history_budget(room - new.tokens, window)
     # The newest exchange (what was just said, and often what the new message is about)
@@ -481,19 +522,23 @@ def fit_prompt(
     history, history_used = _fit_exchanges(
         earlier, shared_scope, labels, budget, lambda text: known.get(text) or count(text), colon
     )
+    messages = _assemble(
+        system_prompt,
+        history,
+        new.content,
+        room_context,
+        room_said,
+        summary_block,
+        _notes_with(lore_notes, note),
+    )
+    if so_far:
+        messages.append({"role": "assistant", "content": so_far})
     return FittedPrompt(
-        messages=_assemble(
-            system_prompt,
-            history,
-            new.content,
-            room_context,
-            room_said,
-            summary_block,
-            _notes_with(lore_notes, note),
-        ),
+        messages=messages,
         text=new.text,
         prompt_tokens=system_tokens
         + note_tokens
+        + so_far_tokens
         + history_used
         + room_used
         + summary_used
@@ -864,6 +909,19 @@ def clean_reply(
     text = _TEMPLATE_TOKENS.sub("", text)
     text = text.strip().rstrip("\ufffd").rstrip()
     return _without_name_label(text, [character_name, *aliases])
+
+
+def clean_continuation(text: str, so_far: str, turn_markers: Collection[str] = ()) -> str:
+    """The rest of her unfinished reply `so_far` in a model's text, cleaned as
+    `clean_reply` cleans a reply, except at its start, which the client appends to
+    `so_far` as it is: a word `so_far` ends inside goes on without a space, and one
+    after a word gets the space the model wrote (or none where `so_far` ends with one).
+    No name label is taken off: it is the middle of her reply."""
+    text = _up_to_next_turn(text, turn_markers)
+    text = _THINK_BLOCK.sub("", text)
+    text = _TEMPLATE_TOKENS.sub("", text)
+    text = text.rstrip().rstrip("\ufffd").rstrip()
+    return text.lstrip() if so_far[-1:].isspace() else text
 
 
 def _up_to_next_turn(text: str, turn_markers: Collection[str] = ()) -> str:

@@ -21,7 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from atri.errors import ConfigError, UserError
-from model.character.prompt import TURN_OPENERS, USER_TURN_MARKERS, ChatMessages
+from model.character.prompt import (
+    TURN_OPENERS,
+    USER_TURN_MARKERS,
+    ChatMessages,
+    split_reply_so_far,
+)
 from model.engines.special_text import defused, defuser
 
 log = logging.getLogger(__name__)
@@ -231,14 +236,22 @@ def render_chat(
 ) -> str:
     """`messages` rendered with the tokenizer's chat template, reshaped to what it takes;
     special tokens' text inside a message is defused (special_text). `model` names the
-    base in the sentence a refusing template is."""
+    base in the sentence a refusing template is. With the generation prompt, a chat that
+    ends with her unfinished reply (`split_reply_so_far`) is rendered up to the user's
+    turn, and the reply follows the generation prompt as it is, for the model to go on."""
     safe = defused(messages, defuser(special_tokens(tokenizer)))
-    return checked(
-        lambda: apply_template(
-            tokenizer, conform(safe, chat_rules(tokenizer)), add_generation_prompt
-        ),
-        str(tokenizer.chat_template),
-        model,
+    so_far = ""
+    if add_generation_prompt:
+        safe, so_far = split_reply_so_far(safe)
+    return (
+        checked(
+            lambda: apply_template(
+                tokenizer, conform(safe, chat_rules(tokenizer)), add_generation_prompt
+            ),
+            str(tokenizer.chat_template),
+            model,
+        )
+        + so_far
     )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from atri.config import GenerationSettings
 from model.character.persona import Persona
-from model.character.prompt import ChatMessages
+from model.character.prompt import ChatMessages, split_reply_so_far
 from model.engines.base import EngineStats, Generation, RowLimits, row_limits
 
 # What the echo says before the message, per card language ({{char}}: her name), so
@@ -57,7 +57,8 @@ class EchoEngine:
         self.stats.batch_sizes.append(len(batch))
         out = []
         for messages, limit in zip(batch, row_limits(limits, len(batch)), strict=True):
-            text = self.prefix + messages[-1]["content"]
+            # The user's turn, also under her unfinished reply (a Continue), which it goes on.
+            text = self.prefix + split_reply_so_far(messages)[0][-1]["content"]
             cap = limit.max_new_tokens
             if limit.stop:
                 text, _ = limit.cut(text)

@@ -11,7 +11,7 @@ import ctypes
 from pathlib import Path
 from typing import Any
 
-from model.character.prompt import ChatMessages
+from model.character.prompt import ChatMessages, split_reply_so_far
 from model.engines.chat_template import checked, conform, template_reply_stop, template_rules
 from model.engines.loading import ModelNotFoundError
 from model.engines.special_text import defused, defuser
@@ -139,10 +139,13 @@ class GgufText:
 
     def render(self, messages: ChatMessages) -> str:
         """The chat in the GGUF's own template, reshaped to what it takes (chat_template),
-        special tokens' text inside a message defused."""
+        special tokens' text inside a message defused; her unfinished reply, where the
+        chat ends with one, after the generation prompt as it is (`render_chat`)."""
         rules = template_rules(self.chat_template, self._render_as_is)
-        safe = defused(messages, self.defuse)
-        return checked(lambda: self._render_as_is(conform(safe, rules)), self.chat_template)
+        safe, so_far = split_reply_so_far(defused(messages, self.defuse))
+        return (
+            checked(lambda: self._render_as_is(conform(safe, rules)), self.chat_template) + so_far
+        )
 
     def _render_as_is(self, messages: ChatMessages) -> str:
         # transformers' own renderer, which training and the local engine render through:

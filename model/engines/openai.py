@@ -35,7 +35,7 @@ import httpx
 
 from atri.config import ConfigError, GenerationSettings, Secrets, Settings
 from model.adapters.versions import AdapterError
-from model.character.prompt import ChatMessages, opens_think
+from model.character.prompt import ChatMessages, opens_think, reply_so_far
 from model.engines.base import (
     NO_LIMITS,
     EngineRequestFailed,
@@ -456,7 +456,11 @@ class OpenAIEngine:
         engine's reply stop; the sampling is the batch's."""
         stop = [self.reply_stop[0]] if self.reply_stop else []
         stop += [s for s in limits.stop if s not in stop]
+        # Her unfinished reply ends the chat (a Continue): vLLM renders it after the
+        # generation prompt and goes on from it (transformers' `continue_final_message`).
+        so_far = {"continue_final_message": True, "add_generation_prompt": False}
         return {
+            **(so_far if reply_so_far(messages) else {}),
             "model": model,
             "messages": messages,
             "max_tokens": limits.cap(gen.max_new_tokens),

@@ -23,9 +23,12 @@ ATRI's rules for OpenAI clients (README, "The model worker and the OpenAI-compat
 - What she cannot do (more than one choice, a forced tool call, a JSON reply,
   log-probabilities, audio, an image or other non-text part) is refused with OpenAI's 400
   naming the field, never answered in prose as if it were done. The last user message's
-  `name` is the person she answers ({{user}}); the last message must be the user's.
+  `name` is the person she answers ({{user}}); the last message must be the user's, or
+  her unfinished reply after it (SillyTavern's Continue with "Continue prefill"): she goes
+  on with it, and the answer is only its rest, which the client appends.
 - With a `user` field the exchange is also stored, in scope platform "openai", user id =
   that field (and that user is rate-limited like a bot user); without it nothing is kept.
+  A Continue is never stored: her reply was, when she first made it.
 - Without `[worker] openai_api_requires_token`, each client address is rate-limited too,
   as one more user: a client cannot dodge the limit by varying or leaving out `user`.
 - `stream: true` streams the finished reply in chunks (the batcher produces whole
@@ -317,13 +320,18 @@ def to_chat_request(body: CompletionRequest, speakers: Speakers) -> ClientReques
     when it leads with one (`_is_persona`), otherwise notes after her own prompt; tool
     messages are dropped; the last turn must be the user's and the ones before it are the
     client's context, less those with no text (an assistant's tool call, an empty message
-    SillyTavern kept), which would only show her empty turns."""
+    SillyTavern kept), which would only show her empty turns. A last message of hers with
+    text after a user's is her unfinished reply to the last user message (`_so_far`)."""
     turns = [
         ChatTurn(role=m.role, content=m.text())
         for m in body.messages
         if m.role == "user" or m.role == "assistant"
     ]
-    if turns and turns[-1].role == "assistant":
+    so_far = _so_far(body.messages)
+    if so_far:
+        asked = max(i for i, t in enumerate(turns) if t.role == "user" and t.content.strip())
+        turns = turns[: asked + 1]
+    elif turns and turns[-1].role == "assistant":
         raise OpenAIError(not_the_users_turn(body.messages), param="messages")
     if not turns or not turns[-1].content.strip():
         raise OpenAIError("The last message must be a non-empty user message.", param="messages")
@@ -344,8 +352,22 @@ def to_chat_request(body: CompletionRequest, speakers: Speakers) -> ClientReques
         system_prompt=persona,
         max_new_tokens=body.reply_cap(),
         stop=body.stop_strings(),
+        reply_so_far=so_far,
     )
     return ClientRequest(request, notes)
+
+
+def _so_far(messages: list[InMessage]) -> str:
+    """Her unfinished reply, where the conversation ends with one: SillyTavern's Continue
+    with "Continue prefill" sends it last, as her message, and appends what comes back.
+    "" where the last message is not hers, has no text, or follows no user message with
+    text (her greeting alone: there is no turn she answers). Her messages between the
+    user's and this one are left out (the client appends to this one alone)."""
+    last = messages[-1]
+    if last.role != "assistant" or not last.text().strip():
+        return ""
+    asked = any(m.role == "user" and m.text().strip() for m in messages[:-1])
+    return last.text() if asked else ""
 
 
 def not_the_users_turn(messages: list[InMessage]) -> str:
@@ -359,14 +381,15 @@ def not_the_users_turn(messages: list[InMessage]) -> str:
         )
     if last == "assistant":
         return (
-            "The last message must be the user's: she answers one, and continuing her own "
-            "message (SillyTavern's Continue, or Send with an empty box: set its Replace "
-            "empty message) is not supported."
+            "The last message must be the user's, or her unfinished reply after one: she "
+            "answers a user's message, and continues a reply of hers only with text that "
+            "follows it."
         )
     return (
-        "The last message must be the user's: after her reply comes only an instruction "
-        "(SillyTavern's Continue or Impersonate), and she writes neither her reply's rest "
-        "nor the user's turn; send a user message."
+        "The last message must be the user's, or her unfinished reply: after her reply "
+        'comes only an instruction. For SillyTavern\'s Continue, turn on "Continue prefill" '
+        "(AI Response Configuration), which sends her reply last; she does not write the "
+        "user's turn (Impersonate)."
     )
 
 
@@ -510,7 +533,7 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
         # the answer is (X-ATRI-Status: a busy line, decided as late as the deadline, is
         # no model reply), and a refused request gets OpenAI's 400, as a plain one does.
         chat = service.chat(request.chat, client=open_client(http), notes=request.notes)
-        if body.user:
+        if body.user and not request.chat.reply_so_far:
             # Stored: a client that leaves meanwhile does not cancel it (Starlette runs an
             # endpoint to its end), so its exchange is remembered all the same.
             reply = await chat

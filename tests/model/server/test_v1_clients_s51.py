@@ -122,11 +122,23 @@ def test_a_client_prompt_before_context_naming_her_keeps_her_persona() -> None:
     assert made.chat.system_prompt == "" and "ATRI is a robot girl" in made.notes
 
 
-def test_continuing_her_own_message_is_refused_saying_so() -> None:
-    """SillyTavern's Continue sends her unfinished reply last."""
-    with pytest.raises(OpenAIError, match="continuing her own message") as refused:
-        to_chat_request(request(HI, {"role": "assistant", "content": "I am"}), SPEAKERS)
-    assert refused.value.status == 400 and refused.value.param == "messages"
+def test_her_unfinished_reply_last_is_continued() -> None:
+    """SillyTavern's Continue with "Continue prefill" sends her unfinished reply last (it
+    was refused before session 55): she answers the user's turn before it, going on."""
+    made = to_chat_request(request(HI, {"role": "assistant", "content": "I am"}), SPEAKERS)
+    assert made.chat.reply_so_far == "I am" and made.chat.text == HI["content"]
+    assert made.chat.context == []
+
+
+def test_her_reply_last_with_no_user_turn_before_it_is_refused() -> None:
+    """Her greeting alone, or an empty reply of hers: nothing to answer or go on with."""
+    for messages in (
+        ({"role": "assistant", "content": "Good morning!"},),
+        (HI, {"role": "assistant", "content": " "}),
+    ):
+        with pytest.raises(OpenAIError, match="her unfinished reply after one") as refused:
+            to_chat_request(request(*messages), SPEAKERS)
+        assert refused.value.status == 400 and refused.value.param == "messages"
 
 
 async def test_chatbox_keeps_her_persona_and_each_client_is_logged_once(

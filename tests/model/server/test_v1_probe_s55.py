@@ -218,11 +218,11 @@ TOOL_CALL = {
 @pytest.mark.parametrize(
     ("last", "said"),
     [
-        # SillyTavern's Continue with "Continue prefill", or Send with an empty box.
-        ([{"role": "assistant", "content": "I am fine and"}], "Replace empty message"),
-        # Its Continue without prefill (the default), and Impersonate: a system
+        # An empty reply of hers last: nothing to go on with (with text, it is continued).
+        ([{"role": "assistant", "content": ""}], "her unfinished reply after one"),
+        # SillyTavern's Continue without prefill (the default), and Impersonate: a system
         # instruction after her reply. Both were told "SillyTavern's Continue" alone.
-        ([{"role": "assistant", "content": "I am fine and"}, {"role": "system", "content": CONTINUE_NUDGE}], "Impersonate"),
+        ([{"role": "assistant", "content": "I am fine and"}, {"role": "system", "content": CONTINUE_NUDGE}], "Continue prefill"),
         ([{"role": "assistant", "content": "Hi!"}, {"role": "system", "content": IMPERSONATE}], "Impersonate"),
         # A tool's result: she was told to continue "her own message".
         ([TOOL_CALL, {"role": "tool", "tool_call_id": "c1", "content": "42"}], "calls no tools"),
