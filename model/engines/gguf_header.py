@@ -13,7 +13,7 @@ import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from gguf import GGUF_MAGIC
 from gguf import GGUFValueType as T
@@ -21,6 +21,13 @@ from gguf import GGUFValueType as T
 _SCALAR = {T.UINT8: "B", T.INT8: "b", T.UINT16: "H", T.INT16: "h", T.UINT32: "I",
            T.INT32: "i", T.FLOAT32: "f", T.BOOL: "?", T.UINT64: "Q", T.INT64: "q",
            T.FLOAT64: "d"}  # fmt: skip
+
+
+class TensorInfo(NamedTuple):
+    name: str
+    kind: int  # ggml's type id (gguf.GGMLQuantizationType)
+    dims: tuple[int, ...]
+    offset: int
 
 
 class GgufHeader:
@@ -52,30 +59,42 @@ class GgufHeader:
             pos = self._skip(kind, pos)
         self._kv_end = pos
 
+    def tensors(self) -> list[TensorInfo]:
+        """The tensor table: each tensor's name, ggml type, dimensions (ne0 first: a
+        matrix's row length, then its rows) and data offset. Raises ValueError for a
+        table the file ends inside."""
+        data, pos = self._data, self._kv_end
+        table = []
+        try:
+            for _ in range(self._n_tensors):
+                name_end = self._skip(T.STRING, pos)
+                name = bytes(data[pos + 8 : name_end]).decode("utf-8", "replace")
+                (n_dims,) = struct.unpack_from("<I", data, name_end)
+                dims = struct.unpack_from(f"<{n_dims}Q", data, name_end + 4)
+                kind, offset = struct.unpack_from("<IQ", data, name_end + 4 + 8 * n_dims)
+                pos = name_end + 4 + 8 * n_dims + 12
+                table.append(TensorInfo(name, kind, dims, offset))
+        except struct.error as exc:
+            raise ValueError("its tensor table is cut short") from exc
+        self._table_end = pos
+        return table
+
     def data_end(self) -> int:
         """The file size the tensor table asks for: where its last tensor's data ends.
         A file shorter than that was cut short (a download or copy that stopped)."""
         from gguf import GGML_QUANT_SIZES, GGUF_DEFAULT_ALIGNMENT
 
-        data, pos, end = self._data, self._kv_end, 0
-        try:
-            for _ in range(self._n_tensors):
-                pos = self._skip(T.STRING, pos)
-                (n_dims,) = struct.unpack_from("<I", data, pos)
-                dims = struct.unpack_from(f"<{n_dims}Q", data, pos + 4)
-                kind, offset = struct.unpack_from("<IQ", data, pos + 4 + 8 * n_dims)
-                pos += 4 + 8 * n_dims + 12
-                count = 1
-                for dim in dims:
-                    count *= dim
-                # A weight type newer than this gguf library: its offset still counts.
-                block, size = GGML_QUANT_SIZES.get(_quant_type(kind), (1, 0))
-                end = max(end, offset + count // block * size)
-        except struct.error as exc:
-            raise ValueError("its tensor table is cut short") from exc
+        end = 0
+        for tensor in self.tensors():
+            count = 1
+            for dim in tensor.dims:
+                count *= dim
+            # A weight type newer than this gguf library: its offset still counts.
+            block, size = GGML_QUANT_SIZES.get(_quant_type(tensor.kind), (1, 0))
+            end = max(end, tensor.offset + count // block * size)
         align = self.values.get("general.alignment", GGUF_DEFAULT_ALIGNMENT)
         align = align if isinstance(align, int) and align > 0 else GGUF_DEFAULT_ALIGNMENT
-        return -(-pos // align) * align + end
+        return -(-self._table_end // align) * align + end
 
     def array_length(self, key: str) -> int:
         """How many items the array `key` holds (0 when there is no such array)."""

@@ -57,6 +57,7 @@ from model.engines.base import (
     without_reasoning,
 )
 from model.engines.chat_template import check_configured_template
+from model.engines.cpu_repack import RepackOverrides, repack_overrides
 from model.engines.cpu_threads import ThreadGovernor, default_threads
 from model.engines.gguf_base import base_hashes
 from model.engines.gguf_files import (
@@ -137,7 +138,8 @@ UNBATCHED_TYPES = ("Q4_1",)
 # alone after a batch, 8 together: offline Q4_1 with AMX 19.6 and 38.5 tok/s (78-80 alone
 # before any batch), without 75-82 and 145-148; the same file as Q4_0 with AMX 19-20 and
 # 78-81, without 74-90 and 208-209 (2.3-2.8x). Elsewhere the extra types stay: they are
-# what repacks Q4_0 and IQ4_NL for batching (figures above).
+# what repacks Q4_0 and IQ4_NL for batching (figures above); on an AMX build a Q4_0
+# file's matrices are given the repack type by name (`cpu_repack`).
 AMX_BUILD = b"AMX_INT8 = 1"
 # llama.cpp refuses any LoRA with a NULL; its log says why, after this.
 LORA_REFUSED = "failed to apply lora adapter: "
@@ -234,8 +236,13 @@ class LlamaCppEngine:
             binding_log.setLevel(logging.CRITICAL)
         llama_cpp.llama_backend_init()
         model_params = llama_cpp.llama_model_default_params()
+        # Q4_0 weights repacked by name where the extra types are off (`cpu_repack`).
+        self.repacked: RepackOverrides | None = None
         if AMX_BUILD in llama_cpp.llama_print_system_info():
             model_params.use_extra_bufts = False
+            self.repacked = repack_overrides(llama_cpp, path)
+            if self.repacked is not None:
+                model_params.tensor_buft_overrides = self.repacked.pointer
         self._model = llama_cpp.llama_model_load_from_file(str(path).encode(), model_params)
         if not self._model:
             raise ModelNotFoundError(f"{path}: llama.cpp cannot load this GGUF file.")

@@ -1,0 +1,139 @@
+"""Where the engine loads a GGUF without llama.cpp's extra buffer types (a build for a
+CPU with AMX: `llamacpp.AMX_BUILD`), its Q4_0 weights are still given the CPU_REPACK
+buffer type, one tensor at a time, through the model's `tensor_buft_overrides`.
+
+Turning the extra types off keeps the AMX type from taking the weights (its kernel gives
+a row of a batch other numbers than the row alone, and is slow in this engine), but it
+also turned off the repacking that lets llama.cpp multiply Q4_0 weights for several rows
+at once. An override names the buffer type itself, and llama.cpp takes it without asking
+whether the type can hold the tensor: a tensor the repack type has no layout for would
+crash the load. So only what it repacks on x86 (AVX2, and so AVX-512) is named: Q4_0
+matrices multiplied (not the token embeddings, which are read a row at a time) whose
+rows come in eights (`ne[1] % 8 == 0`: its 8x8 blocks).
+
+The type is found as llama.cpp's own `-ot` option finds it: the CPU device's
+`ggml_backend_dev_get_extra_bufts`, asked for by name from its backend registry (the
+binding exposes none of it). Anything missing (an older build, another CPU) leaves the
+model loaded as before, without repacking.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from model.engines.gguf_header import gguf_header
+
+log = logging.getLogger(__name__)
+
+REPACK_TYPE = "CPU_REPACK"
+# ggml's GGML_BACKEND_DEVICE_TYPE_CPU.
+_CPU_DEVICE = 0
+# The weight type and row multiple the repack type lays out on x86 (q4_0_8x8).
+REPACKED_TYPE = "Q4_0"
+ROW_MULTIPLE = 8
+# Read a row at a time (GET_ROWS), which the repack type does not do.
+_NOT_MULTIPLIED = frozenset({"token_embd.weight"})
+
+
+class _Override(ctypes.Structure):
+    """llama.cpp's `llama_model_tensor_buft_override`: a tensor-name regex, its buffer type."""
+
+    _fields_ = [("pattern", ctypes.c_char_p), ("buft", ctypes.c_void_p)]
+
+
+@dataclass
+class RepackOverrides:
+    """The override array for `llama_model_params.tensor_buft_overrides`, ended by a
+    NULL entry; its patterns live as long as this object (llama.cpp reads them during
+    the load only)."""
+
+    tensors: list[str]
+    _patterns: list[bytes] = field(repr=False)
+    _array: Any = field(repr=False)
+
+    @property
+    def pointer(self) -> int:
+        return ctypes.addressof(self._array)
+
+
+def repacked_tensors(path: Path) -> list[str]:
+    """The names of the GGUF's tensors the repack type can hold (module docstring), from
+    its header (gguf's reader would parse the whole vocabulary first: seconds)."""
+    from gguf import GGMLQuantizationType
+
+    with gguf_header(path) as header:
+        return [
+            t.name
+            for t in header.tensors()
+            if t.kind == GGMLQuantizationType[REPACKED_TYPE]
+            and t.name not in _NOT_MULTIPLIED
+            and len(t.dims) == 2
+            and t.dims[1] % ROW_MULTIPLE == 0
+        ]
+
+
+def repack_buffer_type(llama_cpp: Any) -> int | None:
+    """The address of llama.cpp's CPU_REPACK buffer type, None where this build has none
+    (or does not say how to find it)."""
+    lib = Path(llama_cpp.__file__).parent / "lib"
+    try:
+        ggml = ctypes.CDLL(str(lib / "libggml.so"))
+        base = ctypes.CDLL(str(lib / "libggml-base.so"))
+        ggml.ggml_backend_dev_by_type.restype = ctypes.c_void_p
+        ggml.ggml_backend_dev_by_type.argtypes = [ctypes.c_int]
+        ggml.ggml_backend_dev_backend_reg.restype = ctypes.c_void_p
+        ggml.ggml_backend_dev_backend_reg.argtypes = [ctypes.c_void_p]
+        ggml.ggml_backend_reg_get_proc_address.restype = ctypes.c_void_p
+        ggml.ggml_backend_reg_get_proc_address.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        base.ggml_backend_buft_name.restype = ctypes.c_char_p
+        base.ggml_backend_buft_name.argtypes = [ctypes.c_void_p]
+    except (OSError, AttributeError) as exc:  # no such library or symbol (another build)
+        log.debug("llama.cpp's buffer types not found: %s", exc)
+        return None
+    device = ggml.ggml_backend_dev_by_type(_CPU_DEVICE)
+    if not device:
+        return None
+    registry = ggml.ggml_backend_dev_backend_reg(device)
+    address = registry and ggml.ggml_backend_reg_get_proc_address(
+        registry, b"ggml_backend_dev_get_extra_bufts"
+    )
+    if not address:
+        return None
+    extra_types = ctypes.CFUNCTYPE(ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p)(address)
+    found = extra_types(device)
+    i = 0
+    while found and found[i]:
+        if base.ggml_backend_buft_name(found[i]) == REPACK_TYPE.encode():
+            return int(found[i])
+        i += 1
+    return None
+
+
+def repack_overrides(llama_cpp: Any, path: Path) -> RepackOverrides | None:
+    """Overrides giving the GGUF's Q4_0 matrices the repack type, None where there is
+    nothing to repack, the build does not repack (no AVX2, no REPACK) or the type is not
+    found."""
+    info = llama_cpp.llama_print_system_info()
+    if b"AVX2 = 1" not in info or b"REPACK = 1" not in info:
+        return None
+    try:
+        tensors = repacked_tensors(path)
+    except (OSError, ValueError) as exc:  # llama.cpp's own load says what is wrong
+        log.debug("%s: tensors not read for repacking: %s", path, exc)
+        return None
+    if not tensors:
+        return None
+    buffer_type = repack_buffer_type(llama_cpp)
+    if buffer_type is None:
+        return None
+    # Whole names: `blk.1.ffn_up.weight` must not also name `blk.11.ffn_up.weight`.
+    patterns = [("^" + name.replace(".", r"\.") + "$").encode() for name in tensors]
+    array = (_Override * (len(patterns) + 1))()
+    for entry, pattern in zip(array, patterns, strict=False):
+        entry.pattern = pattern
+        entry.buft = buffer_type
+    return RepackOverrides(tensors, patterns, array)
