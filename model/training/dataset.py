@@ -291,7 +291,10 @@ def tokenize_dataset(
     """Tokenize every conversation, truncating from the oldest exchange to fit `max_len`."""
     result = TokenizedSet(samples=[])
     floor = token_floor(tokenizer)
-    for index, conv in enumerate(conversations):
+    for position, conv in enumerate(conversations):
+        # Named by its record in the file where it came from one: rows left out before it
+        # (tool use, empty replies) would make its place in the list another record's.
+        index = conv.source if conv.source >= 0 else position
         least = floor(conv)
         if least > max_len:  # too long for sure: not worth tokenizing
             result.at_least.add(index)

@@ -27,12 +27,16 @@ _ROLES = {
     "assistant": "assistant",
     "model": "assistant",
     "system": "system",
+    "developer": "system",  # OpenAI's newer name for the system message
 }
 # Tool use: LLaMA-Factory's sharegpt tags, and the OpenAI messages roles.
 _TOOL_ROLES = frozenset({"function_call", "observation", "tool", "function"})
 TOOL_USE_NOTE = "with function_call/observation turns"
 # LLaMA-Factory's multimodal columns: the text holds <image>/<video>/<audio> placeholders.
 _MEDIA_KEYS = ("images", "videos", "audios")
+# OpenAI content parts that hold text (an assistant's refusal too), joined as the worker
+# joins them (model/server/openai_api.py); any other part (image_url, input_audio) is media.
+_TEXT_PARTS = {"text": "text", "refusal": "refusal"}
 MEDIA_NOTE = "with images, videos or audio"
 _JSON_KINDS = {
     "str": "string",
@@ -49,6 +53,8 @@ class Conversation:
     turns: tuple[tuple[str, str], ...]  # (role, text), role "user" or "assistant"
     # Indices of replies kept as context without loss: OpenAI fine-tuning's "weight": 0.
     untrained: frozenset[int] = frozenset()
+    # Its record's index in the file, for messages that name it (-1: not from a file).
+    source: int = -1
 
     def messages(self) -> list[dict[str, str]]:
         head = [{"role": "system", "content": self.system}] if self.system else []
@@ -71,7 +77,7 @@ class Conversation:
     def since(self, first: int) -> Conversation:
         """The conversation from turn `first` on (its oldest exchanges cut)."""
         kept = frozenset(i - first for i in self.untrained if i >= first)
-        return Conversation(self.system, self.turns[first:], kept)
+        return Conversation(self.system, self.turns[first:], kept, self.source)
 
 
 def load_sharegpt(
@@ -103,13 +109,22 @@ def load_sharegpt(
         ) from None
     except OSError as exc:
         raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
-    data = _records(path, _parse_json(path, text))
-    data = as_registered(path, data, notify or log.warning)
+    value, lines = _parse_json(path, text)
+    registered = as_registered(path, _records(path, value), notify or log.warning)
+
+    def where(index: int) -> str:
+        """The record as a message names it: its index in the file, and its line in JSON
+        Lines (rows left out before it keep the index a user counts to)."""
+        line = f" (line {lines[index]})" if lines else ""
+        return f"{path}: record {index}{line}"
+
+    # Each record with its index in the file, so that a message names the right one
+    # after rows before it are left out.
     data = [
-        _from_alpaca(path, i, r) if isinstance(r, dict) and _is_alpaca(r) else r
-        for i, r in enumerate(data)
+        (i, _from_alpaca(where(i), r) if isinstance(r, dict) and _is_alpaca(r) else r)
+        for i, r in enumerate(registered)
     ]
-    if data and all(isinstance(r, dict) and _is_preference(r) for r in data):
+    if data and all(isinstance(r, dict) and _is_preference(r) for _, r in data):
         raise DatasetError(
             f'{path}: a preference (DPO/ORPO) dataset ("chosen" and "rejected" replies); '
             "atri train learns from conversations, so pass a sharegpt file whose records "
@@ -121,8 +136,8 @@ def load_sharegpt(
             f"{path}: {undesirable} KTO row{'s' * (undesirable != 1)} labelled undesirable "
             '("label": false) left out: training learns only the replies labelled true.'
         )
-    late = sum(1 for r in data if _late_system(r))
-    data = [r for r in data if not _late_system(r)]
+    late = sum(1 for _, r in data if _late_system(r))
+    data = [(i, r) for i, r in data if not _late_system(r)]
     if late and not data and not allow_empty:
         raise DatasetError(
             f'{path}: every conversation has a "system" turn after its first turn; chat '
@@ -135,11 +150,11 @@ def load_sharegpt(
             "first turn left out: chat templates take a system prompt only first, and "
             "LLaMA-Factory skips such a row too."
         )
-    media = sum(1 for r in data if _uses_media(r))
-    tool_use = sum(1 for r in data if _uses_tools(r) and not _uses_media(r))
+    media = sum(1 for _, r in data if _uses_media(r))
+    tool_use = sum(1 for _, r in data if _uses_tools(r) and not _uses_media(r))
     parsed = [
-        _parse_record(path, i, record)
-        for i, record in enumerate(data)
+        _parse_record(where(i), i, record)
+        for i, record in data
         if not _uses_tools(record) and not _uses_media(record)
     ]
     # An empty reply, or one marked "weight": 0, is context without loss; a record of
@@ -212,7 +227,9 @@ def _records(path: Path, data: Any) -> list[Any]:
     )
 
 
-def _desirable_only(path: Path, data: list[Any], allow_empty: bool) -> tuple[list[Any], int]:
+def _desirable_only(
+    path: Path, data: list[tuple[int, Any]], allow_empty: bool
+) -> tuple[list[tuple[int, Any]], int]:
     """A LLaMA-Factory KTO file's records labelled desirable, and how many are not.
 
     Its rows carry a true/false label (the "label" key, or the column its
@@ -230,7 +247,7 @@ def _desirable_only(path: Path, data: list[Any], allow_empty: bool) -> tuple[lis
         # mean anything.
         return column is not None or isinstance(record[tag], bool)
 
-    kept = [r for r in data if not labelled(r) or r[tag]]
+    kept = [(i, r) for i, r in data if not labelled(r) or r[tag]]
     if data and not kept and not allow_empty:
         raise DatasetError(
             f'{path}: every row of this KTO file is labelled undesirable ("{tag}": false); '
@@ -275,7 +292,31 @@ def _turns(record: Any) -> list[Any]:
 def _uses_media(record: Any) -> bool:
     """Whether a record comes with images, videos or audio (LLaMA-Factory's multimodal
     sharegpt): its text asks about what the model cannot see."""
-    return isinstance(record, dict) and any(record.get(k) for k in _MEDIA_KEYS)
+    if not isinstance(record, dict):
+        return False
+    return any(record.get(k) for k in _MEDIA_KEYS) or any(
+        isinstance(t, dict) and _media_parts(t.get("value", t.get("content")))
+        for t in _turns(record)
+    )
+
+
+def _media_parts(content: Any) -> bool:
+    """Whether OpenAI content parts hold more than text (an image_url, input_audio)."""
+    return isinstance(content, list) and any(
+        isinstance(part, dict) and part.get("type") not in _TEXT_PARTS for part in content
+    )
+
+
+def _joined_parts(content: Any) -> Any:
+    """OpenAI content parts' text, joined as the worker joins a request's; other values
+    as they are."""
+    if not isinstance(content, list) or not all(
+        isinstance(part, dict)
+        and isinstance(part.get(_TEXT_PARTS.get(str(part.get("type")), "")), str)
+        for part in content
+    ):
+        return content
+    return "".join(part[_TEXT_PARTS[part["type"]]] for part in content)
 
 
 def _is_preference(record: dict[str, Any]) -> bool:
@@ -286,12 +327,11 @@ def _is_alpaca(record: dict[str, Any]) -> bool:
     return "instruction" in record and "output" in record and "conversations" not in record
 
 
-def _from_alpaca(path: Path, index: int, record: dict[str, Any]) -> dict[str, Any]:
+def _from_alpaca(where: str, record: dict[str, Any]) -> dict[str, Any]:
     """An alpaca record as the sharegpt record LLaMA-Factory makes of it: each `history`
     pair [prompt, reply] an earlier exchange whose reply is trained too (its data/README:
     "the responses in the history will also be learned"), then `instruction` and `input`
     (joined by a newline) as the last prompt, `output` its reply, `system` the prompt."""
-    where = f"{path}: record {index}"
     history = record.get("history") or []
     if not isinstance(history, list) or not all(
         isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)
@@ -313,14 +353,15 @@ def _from_alpaca(path: Path, index: int, record: dict[str, Any]) -> dict[str, An
 _ALPACA_KEYS = frozenset({"instruction", "input", "output", "history"})
 
 
-def _parse_json(path: Path, text: str) -> Any:
-    """The file's JSON value; JSON Lines become a list. One sentence for what is wrong."""
+def _parse_json(path: Path, text: str) -> tuple[Any, list[int] | None]:
+    """The file's JSON value, and for JSON Lines (a list then) each record's line number.
+    One sentence for what is wrong."""
     if not text.strip():
         raise DatasetError(
             f"{path}: the file is empty (no JSON in it); write it again, e.g. rerun `atri prep`."
         )
     try:
-        return json.loads(text)
+        return json.loads(text), None
     except RecursionError:
         raise DatasetError(f"{path}: nested too deeply to be a sharegpt file.") from None
     except json.JSONDecodeError as exc:
@@ -331,15 +372,22 @@ def _parse_json(path: Path, text: str) -> Any:
                 f"{path}: ends in the middle of its JSON (line {exc.lineno}), as a file cut off "
                 "while being written (a full disk?) does; write it again, e.g. rerun `atri prep`."
             ) from None
+        trailing = (
+            " (a comma before a closing bracket, which JSON does not allow)"
+            if text[: exc.pos].rstrip().endswith(",") and text[exc.pos : exc.pos + 1] in "]}"
+            else ""
+        )
         raise DatasetError(
-            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
-            "expected the sharegpt file `atri prep` writes."
+            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+            f"{trailing}; expected the sharegpt file `atri prep` writes."
         ) from None
 
 
-def _parse_json_lines(path: Path, text: str) -> list[Any]:
-    records = []
-    for number, line in enumerate(text.splitlines(), 1):
+def _parse_json_lines(path: Path, text: str) -> tuple[list[Any], list[int]]:
+    records, numbers = [], []
+    # Split at newlines only: str.splitlines() also splits at U+2028 and U+0085, which
+    # JSON written with ensure_ascii=False leaves raw inside its strings.
+    for number, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
@@ -347,16 +395,28 @@ def _parse_json_lines(path: Path, text: str) -> list[Any]:
         except RecursionError:
             raise DatasetError(f"{path}: nested too deeply to be a sharegpt file.") from None
         except json.JSONDecodeError as exc:
+            comma = (
+                " (it ends in a comma: JSON Lines puts no comma between records)"
+                if line.rstrip().endswith(",")
+                else ""
+            )
             raise DatasetError(
-                f"{path}: line {number} is not a JSON record ({exc.msg}); a JSON Lines file "
-                "holds one record a line."
+                f"{path}: line {number} is not a JSON record ({exc.msg}){comma}; a JSON Lines "
+                "file holds one record a line."
             ) from None
-    return records
+        numbers.append(number)
+    return records, numbers
 
 
-def _parse_record(path: Path, index: int, record: Any) -> Conversation:
-    where = f"{path}: record {index}"
+def _parse_record(where: str, index: int, record: Any) -> Conversation:
     turns_key = "messages" if isinstance(record, dict) and "messages" in record else "conversations"
+    if isinstance(record, dict) and turns_key in record and not isinstance(record[turns_key], list):
+        # A pandas table written without orient="records" holds {"conversations": {"0": …}}.
+        kind = "an object" if isinstance(record[turns_key], dict) else "not a list"
+        raise DatasetError(
+            f'{where}: its "{turns_key}" is {kind}, not a list of turns, as pandas writes a '
+            'table unless told to_json(orient="records").'
+        )
     if not isinstance(record, dict) or not isinstance(record.get(turns_key), list):
         raise DatasetError(
             f'{where} has no "conversations" list (sharegpt format expected){_keys_of(record)}.'
@@ -371,15 +431,17 @@ def _parse_record(path: Path, index: int, record: Any) -> Conversation:
             raise DatasetError(f'{where}: each turn must be {{"from": ..., "value": ...}}.')
         speaker = turn.get("from", turn.get("role"))
         role = _ROLES.get(speaker) if isinstance(speaker, str) else None
-        text = turn.get("value", turn.get("content"))
+        text_key = "value" if "value" in turn or "content" not in turn else "content"
+        text = _joined_parts(turn.get(text_key))
         if role is None:
+            expected = '"human" or "gpt"' if "from" in turn else '"user" or "assistant"'
             raise DatasetError(
-                f'{where}: a turn has from = {speaker!r}; expected "human" or "gpt" '
-                'with a string "value".'
+                f"{where}: a turn has {'from' if 'from' in turn else 'role'} = {speaker!r}; "
+                f'expected {expected} with a string "{text_key}".'
             )
         if not isinstance(text, str):
             raise DatasetError(
-                f'{where}: a "{speaker}" turn\'s "value" is {json.dumps(text)[:40]}, not text.'
+                f'{where}: a "{speaker}" turn\'s "{text_key}" is {json.dumps(text)[:40]}, not text.'
             )
         if role == "system":
             # A leading system turn overrides the "system" column, as in LLaMA-Factory
@@ -397,7 +459,7 @@ def _parse_record(path: Path, index: int, record: Any) -> Conversation:
             f'{where} opens with a "gpt" turn and has no system prompt; chat templates need '
             'a "human" turn (or a "system" prompt) first, so add one or remove the record.'
         )
-    return Conversation(system=system, turns=tuple(turns), untrained=frozenset(untrained))
+    return Conversation(system, tuple(turns), frozenset(untrained), index)
 
 
 def _trains(where: str, weight: Any) -> bool:
