@@ -12,7 +12,12 @@ from atri.config import Settings
 from model.adapters.versions import sha256_file
 from model.character.persona import TRAINING_PROMPTS
 from model.training.dataset import TokenizedSet, tokenize_dataset
-from model.training.dataset_index import EVAL_SUFFIX, held_out_file
+from model.training.dataset_index import (
+    DATASET_INFO,
+    EVAL_SUFFIX,
+    held_out_file,
+    registered_files,
+)
 from model.training.errors import TrainError
 from model.training.sharegpt import Conversation
 
@@ -29,6 +34,17 @@ def resolve_data_files(settings: Settings) -> DataFiles:
     t = settings.train
     train_file = settings.path(t.dataset)
     if train_file.is_dir():
+        registered = registered_files(train_file)
+        if registered:
+            # A LLaMA-Factory data folder: training takes one file, and reads that file's
+            # entry of the index (its columns and tags) when given the file.
+            shown = ", ".join(registered[:3]) + (", …" if len(registered) > 3 else "")
+            raise TrainError(
+                f"{train_file} is a folder whose {DATASET_INFO} registers {shown}; atri train "
+                "reads one file, not the folder's index: pass that file "
+                f"(--dataset {train_file / registered[0]}), and its entry's columns and tags "
+                "are read."
+            )
         raise TrainError(
             f"{train_file} is a folder; pass the sharegpt file in it{_named_in(train_file)} "
             "(--dataset)."

@@ -160,6 +160,20 @@ def _registered_entry(train_file: Path) -> dict[str, Any]:
     return {}
 
 
+def registered_files(folder: Path) -> list[str]:
+    """The training files the folder's dataset_info.json registers that are there: its
+    local entries, held-out ones (`<name>_eval`) left out."""
+    info = _dataset_info(folder)
+    return [
+        entry["file_name"]
+        for name, entry in info.items()
+        if isinstance(entry, dict)
+        and isinstance(entry.get("file_name"), str)
+        and not name.endswith(EVAL_SUFFIX)
+        and (folder / entry["file_name"]).is_file()
+    ]
+
+
 def registered_columns(train_file: Path) -> dict[str, Any]:
     return _object(_registered_entry(train_file).get("columns"))
 
