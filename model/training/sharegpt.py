@@ -11,7 +11,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +53,9 @@ class Conversation:
     turns: tuple[tuple[str, str], ...]  # (role, text), role "user" or "assistant"
     # Indices of replies kept as context without loss: OpenAI fine-tuning's "weight": 0.
     untrained: frozenset[int] = frozenset()
-    # Its record's index in the file, for messages that name it (-1: not from a file).
-    source: int = -1
+    # Its record's index in the file, for messages that name it (-1: not from a file);
+    # where it came from, not what it is: two conversations alike are equal.
+    source: int = field(default=-1, compare=False)
 
     def messages(self) -> list[dict[str, str]]:
         head = [{"role": "system", "content": self.system}] if self.system else []
