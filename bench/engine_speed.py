@@ -15,7 +15,9 @@ fp32 copy), ATRI's own system prompt, greedy decoding unless said:
 
 The offline GGUF's weights are Q4_1, a type llama.cpp's CPU backend has no batched kernel
 for (no repacking, no llamafile sgemm): a step of 8 sequences costs about 8 steps of one,
-so 8 users decode barely faster in aggregate than one. `--quant q4_0` (or iq4_nl, q8_0)
+so 8 users gain less in aggregate than on a type it batches (1.1-1.2x in bare steps on a
+2-core VM without AMX; in this engine on a Sapphire Rapids one, 1.89x, while a Q4_0 copy
+decodes faster alone and together). `--quant q4_0` (or iq4_nl, q8_0)
 requantises that file once into the run's temporary folder and benches the copy, to see
 what a GGUF of a type llama.cpp batches gives (Q4_0 and IQ4_NL are repacked to 8x8 blocks
 at load on AVX2; Q4_K does not fit this model's 576-wide rows and falls back per tensor). The tied output /
