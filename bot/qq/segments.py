@@ -11,9 +11,11 @@ The segments the OneBot v11 implementations people run post, as each sends them:
 - `mface` (商城表情): LLOneBot and Lagrange, its name in `summary` ("[嘿嘿]"); Lagrange's
   older `marketface` the same. go-cqhttp sends one as text ("[嘿嘿]"): words already.
 - `record` (a voice message), `video`: only a file reference.
-- `file`: its name in `file` (NapCat, LLOneBot) or `file_name` (Lagrange).
+- `file`: its name in `file` (NapCat, LLOneBot) or `file_name` (Lagrange); NapCat's
+  `onlinefile` (在线文件, a file or folder sent online) in `fileName`, its `flashtransfer`
+  (QQ闪传) none.
 - `json`: a mini-app or share card, its JSON as a string in `data.data` (every one of
-  them); `xml`: an older card, its XML in `data.data` (go-cqhttp, Lagrange).
+  them; NapCat's `miniapp` the same); `xml`: an older card, its XML in `data.data` (go-cqhttp, Lagrange).
 - `dice`, `rps`: NapCat and LLOneBot post the result as `result` (a die 1-6; 1 布,
   2 剪刀, 3 石头), go-cqhttp as `value` (a die 1-6; 0 石头, 1 剪刀, 2 布), Lagrange none.
 - `markdown` (`content`), and OneBot v11's own `share` (`title`, `content`),
@@ -151,7 +153,7 @@ def _video(data: dict[str, Any]) -> Note:
 
 def _file(data: dict[str, Any]) -> Note:
     """A file by its name (a path's last part only)."""
-    for key in ("name", "file_name", "file"):
+    for key in ("name", "file_name", "file", "fileName"):
         raw = data.get(key)
         if isinstance(raw, str):
             name = _clean(re.split(r"[\\/]", raw)[-1], MAX_FILENAME_CHARS)
@@ -282,7 +284,10 @@ _READERS: dict[str, Callable[[dict[str, Any]], Note]] = {
     "record": _voice,
     "video": _video,
     "file": _file,
+    "onlinefile": _file,
+    "flashtransfer": _file,
     "json": _json_card,
+    "miniapp": _json_card,
     "xml": _xml_card,
     "share": _share,
     "music": _share,
