@@ -15,7 +15,8 @@ The segments the OneBot v11 implementations people run post, as each sends them:
   `onlinefile` (在线文件, a file or folder sent online) in `fileName`, its `flashtransfer`
   (QQ闪传) none.
 - `json`: a mini-app or share card, its JSON as a string in `data.data` (every one of
-  them; NapCat's `miniapp` the same); `xml`: an older card, its XML in `data.data` (go-cqhttp, Lagrange).
+  them; NapCat's `miniapp` the same); `xml`: an older card, its XML in `data.data`
+  (go-cqhttp, Lagrange).
 - `dice`, `rps`: NapCat and LLOneBot post the result as `result` (a die 1-6; 1 布,
   2 剪刀, 3 石头), go-cqhttp as `value` (a die 1-6; 0 石头, 1 剪刀, 2 布), Lagrange none.
 - `markdown` (`content`), and OneBot v11's own `share` (`title`, `content`),
