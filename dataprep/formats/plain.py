@@ -96,10 +96,14 @@ _NAME_COLON = r"(?:(?<![0-9０-９])[：:]{1,2}|[：:]{1,2}(?![0-9０-９]))"
 # Naninovel's and KAG's) and an ONScripter comment (`;「…」`) or English text line
 # (`` `"…"` ``).
 _NEVER_NAMED = r"@\w|[;`]"
+# A voice file's id in square brackets right after the name (`亚托莉[v_atr0012]「…」`,
+# `Atri[vo_0012]: …`), as dumps with voice ids write it: no part of the name nor the line.
+# ASCII with a digit in it, so a KAG tag (`[r]`, `[l]`) or a `[Name]` is never one.
+_VOICE_TAG = r"(?:\[(?=[^\]\n]*?[0-9])[A-Za-z0-9_./#-]{1,40}+\])"
 _SPEAKER_FORMS = (
-    rf"【(?!{_SP}+{HEADING}{_SP}+】)(?P<s1>[^】\n]{{1,32}})】{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t1>{_SAID})"
+    rf"【(?!{_SP}+{HEADING}{_SP}+】)(?P<s1>[^】\n]{{1,32}})】{_SP}(?:{_VOICE_TAG}{_SP})?+(?:[：:]{{1,2}}+{_SP})?+(?P<t1>{_SAID})"
     rf"|\[(?P<s3>{_BRACKET_NAME})\]{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t3>{_SAID})"
-    rf"|(?P<s2>{_NOT_CHAPTER}(?!{_NEVER_NAMED}){_NAME}|[?？]{{2,8}}){_SP}"
+    rf"|(?P<s2>{_NOT_CHAPTER}(?!{_NEVER_NAMED}){_NAME}|[?？]{{2,8}})(?:{_SP}{_VOICE_TAG})?+{_SP}"
     rf"(?:{_NAME_COLON}{_SP}|(?=(?P<q>[「『“\"]))|\t+)(?P<t2>{_SAID})"
 )
 # A stage direction in round brackets before the speaker (`(sighs) Natsuki: Fine.`,
