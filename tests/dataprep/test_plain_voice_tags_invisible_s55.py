@@ -65,3 +65,23 @@ def test_an_invisible_character_in_a_name_is_one_speaker(tmp_path: Path, name: s
     speakers, replies = _run(tmp_path, text)
     assert speakers == {"夏生": 2, "亚托莉": 2}
     assert replies == ["早上好！", "好的，我们走吧。"]
+
+
+def test_an_alias_alone_before_its_unquoted_words_says_them(tmp_path: Path) -> None:
+    # `亚托莉：` on a line of its own, her words below it unquoted: every line of hers was
+    # narration, and the run blamed character_aliases for a script that names her.
+    text = "夏生：\n早上好。\n亚托莉：\n今天天气真好。\n夏生：\n是啊。\n亚托莉：\n我们去海边吧。\n"
+    speakers, replies = _run(tmp_path, text)
+    assert speakers == {"夏生": 2, "亚托莉": 2}
+    assert replies == ["今天天气真好。", "我们去海边吧。"]
+
+
+def test_only_an_alias_alone_names_the_unquoted_line_below(tmp_path: Path) -> None:
+    # Another name's, a blank line between, or an aside in brackets: narration as before.
+    text = (
+        "夏生：早上好。\n亚托莉：嗯，早上好！\n老师：\n大家安静。\n"
+        "亚托莉：\n\n海风吹过。\n亚托莉：\n（她沉默了）\n"
+    )
+    speakers, replies = _run(tmp_path, text)
+    assert speakers == {"夏生": 1, "亚托莉": 1}
+    assert replies == ["嗯，早上好！"]
