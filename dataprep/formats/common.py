@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -185,6 +186,11 @@ def tidy_name(name: str) -> str:
     letters (`森　罗` is 森罗; "Natsuki Kaito" keeps its space). Every reader names its
     speakers through it."""
     if "  " in name or not name.isprintable() or name != name.strip():
+        if not name.isascii():
+            # Zero-width spaces and joiners, soft hyphens, a stray BOM (format
+            # characters): invisible, so `亚\u200b托莉` would be listed as a name of its own
+            # that looks like 亚托莉 in the speakers table.
+            name = "".join(c for c in name if unicodedata.category(c) != "Cf")
         name = " ".join(name.split())
     if " " in name and not name.isascii():
         name = _BLANK_BETWEEN_CJK.sub("", name)

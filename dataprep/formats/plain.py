@@ -96,10 +96,14 @@ _NAME_COLON = r"(?:(?<![0-9０-９])[：:]{1,2}|[：:]{1,2}(?![0-9０-９]))"
 # Naninovel's and KAG's) and an ONScripter comment (`;「…」`) or English text line
 # (`` `"…"` ``).
 _NEVER_NAMED = r"@\w|[;`]"
+# A voice file's id in square brackets right after the name (`亚托莉[v_atr0012]「…」`,
+# `Atri[vo_0012]: …`), as dumps with voice ids write it: no part of the name nor the line.
+# ASCII with a digit in it, so a KAG tag (`[r]`, `[l]`) or a `[Name]` is never one.
+_VOICE_TAG = r"(?:\[(?=[^\]\n]*?[0-9])[A-Za-z0-9_./#-]{1,40}+\])"
 _SPEAKER_FORMS = (
-    rf"【(?!{_SP}+{HEADING}{_SP}+】)(?P<s1>[^】\n]{{1,32}})】{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t1>{_SAID})"
+    rf"【(?!{_SP}+{HEADING}{_SP}+】)(?P<s1>[^】\n]{{1,32}})】{_SP}(?:{_VOICE_TAG}{_SP})?+(?:[：:]{{1,2}}+{_SP})?+(?P<t1>{_SAID})"
     rf"|\[(?P<s3>{_BRACKET_NAME})\]{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t3>{_SAID})"
-    rf"|(?P<s2>{_NOT_CHAPTER}(?!{_NEVER_NAMED}){_NAME}|[?？]{{2,8}}){_SP}"
+    rf"|(?P<s2>{_NOT_CHAPTER}(?!{_NEVER_NAMED}){_NAME}|[?？]{{2,8}})(?:{_SP}{_VOICE_TAG})?+{_SP}"
     rf"(?:{_NAME_COLON}{_SP}|(?=(?P<q>[「『“\"]))|\t+)(?P<t2>{_SAID})"
 )
 # A stage direction in round brackets before the speaker (`(sighs) Natsuki: Fine.`,
@@ -541,6 +545,9 @@ def iter_batches(
     scenes = 0
     pending: str | None = None
     pending_direction = ""  # a direction before that name: `(sighs) Natsuki:`
+    # The line of the last `名字：` with nothing said: an alias's words on the very next
+    # line are that speaker's even unquoted (`亚托莉：` / `今天天气真好。`).
+    colon_line = -1
     # A line that is only an alias (`亚托莉`): it names the quoted line right below it
     # (`亚托莉` / `「早上好」`); with any other line below, it is narration after all.
     bare: Utterance | None = None
@@ -617,7 +624,21 @@ def iter_batches(
                         append(Utterance(names[s2], direction + t2, source, line, scene))
                 elif narration:
                     head = narration[0]  # one str for the tests below, not one each
-                    if pending is not None and is_quoted(narration):
+                    if pending is not None and (
+                        is_quoted(narration)
+                        # `亚托莉：` / `今天天气真好。`: an alias's words unquoted on the very
+                        # next line (never a bracket, an aside or a command).
+                        or (
+                            colon_line == line - 1
+                            and head not in "[【『(（〔<@;#"
+                            and narration[-1] not in "：:"
+                            and bool(options.speaker_aliases)
+                            and is_alias(
+                                tidy_name(pending), options.speaker_aliases, options.convert_name
+                            )
+                            and not _is_command(narration)
+                        )
+                    ):
                         append(
                             Utterance(
                                 tidy_name(pending),
@@ -665,6 +686,7 @@ def iter_batches(
                     elif narration[-1] in "：:" and (name := name_alone(narration)) is not None:
                         pending = name
                         pending_direction = ""
+                        colon_line = line
                         continue
                     elif head in "(（[" and (directed := _directed_alone(narration)) is not None:
                         pending_direction, pending = directed
