@@ -98,8 +98,13 @@ _NAME_COLON = r"(?:(?<![0-9０-９])[：:]{1,2}|[：:]{1,2}(?![0-9０-９]))"
 _NEVER_NAMED = r"@\w|[;`]"
 # A voice file's id in square brackets right after the name (`亚托莉[v_atr0012]「…」`,
 # `Atri[vo_0012]: …`), as dumps with voice ids write it: no part of the name nor the line.
-# ASCII with a digit in it, so a KAG tag (`[r]`, `[l]`) or a `[Name]` is never one.
-_VOICE_TAG = r"(?:\[(?=[^\]\n]*?[0-9])[A-Za-z0-9_./#-]{1,40}+\])"
+# ASCII with a letter and a digit, and an underscore or three digits in a row, as file
+# ids are: a KAG tag (`[r]`, `[l]`), a `[Name]`, a footnote or version (`Notes [v1.2]:`,
+# `Update [2024]:`) is never one.
+_VOICE_TAG = (
+    r"(?:\[(?=[^\]\n]*?[0-9])(?=[^\]\n]*?[A-Za-z])(?=[^\]\n]*?(?:_|[0-9]{3}))"
+    r"[A-Za-z0-9_./#-]{1,40}+\])"
+)
 _SPEAKER_FORMS = (
     rf"【(?!{_SP}+{HEADING}{_SP}+】)(?P<s1>[^】\n]{{1,32}})】{_SP}(?:{_VOICE_TAG}{_SP})?+(?:[：:]{{1,2}}+{_SP})?+(?P<t1>{_SAID})"
     rf"|\[(?P<s3>{_BRACKET_NAME})\]{_SP}(?:[：:]{{1,2}}+{_SP})?+(?P<t3>{_SAID})"

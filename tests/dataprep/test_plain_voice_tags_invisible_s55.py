@@ -85,3 +85,21 @@ def test_only_an_alias_alone_names_the_unquoted_line_below(tmp_path: Path) -> No
     speakers, replies = _run(tmp_path, text)
     assert speakers == {"夏生": 1, "亚托莉": 1}
     assert replies == ["嗯，早上好！"]
+
+
+@pytest.mark.parametrize(
+    "line", ["Notes [v1.2]: the first release.", "Update [2024]: a new route.", "Note [1]: see."]
+)
+def test_a_version_or_footnote_after_a_word_is_no_voice_id(tmp_path: Path, line: str) -> None:
+    """Only what looks like a voice file's id (a letter, a digit, and `_` or three digits
+    in a row) is one: these lines stay narration, not a speaker "Notes" or "Update"."""
+    script = tmp_path / "script.txt"
+    script.write_text(f"夏生：早上好。\n{line}\n亚托莉：早上好！\n", encoding="utf-8")
+    result = run_pipeline(DataprepSettings(eval_ratio=0, **ALIASES), [script])
+    assert {s.name for s in result.stats.speakers} == {"夏生", "亚托莉"}
+
+
+def test_a_voice_id_of_letters_and_digits_alone(tmp_path: Path) -> None:
+    speakers, replies = _run(tmp_path, "Natsuki [V0001]: Morning.\nAtri [V0002]: Good morning!\n")
+    assert speakers == {"Natsuki": 1, "Atri": 1}
+    assert replies == ["Good morning!"]
