@@ -301,6 +301,11 @@ class EngineThread:
         with self._queued_lock:
             self._queued -= 1
 
+    def shut_down(self) -> None:
+        """End the thread now, from any thread but its own (a load that failed)."""
+        self._closed = True
+        self._pool.shutdown(wait=False)
+
     async def close(self) -> None:
         """Let the queued jobs finish (without blocking the event loop), then end the
         thread; a job given after this raises RuntimeError. Closing twice is harmless."""

@@ -134,15 +134,18 @@ UNLOAD_RETRY_S = 0.05
 UNBATCHED_TYPES = ("Q4_1",)
 # What llama.cpp's build says of a CPU with AMX (Sapphire Rapids and later; the build is
 # native, so it is this machine's). There the model loads without llama.cpp's extra
-# buffer types: the AMX one takes Q4_0, Q4_1, Q8_0 and K-quant weights, and its kernel
-# gives a row of a batch other numbers than the same row alone (greedy replies then
-# depend on who else is in the batch) and is slow in this engine, alone and together.
-# Measured on such a 2-core VM (idle), 2 threads, 64 greedy tokens per reply, one user
-# alone after a batch, 8 together: offline Q4_1 with AMX 19.6 and 38.5 tok/s (78-80 alone
-# before any batch), without 75-82 and 145-148; the same file as Q4_0 with AMX 19-20 and
-# 78-81, without 74-90 and 208-209 (2.3-2.8x). Elsewhere the extra types stay: they are
-# what repacks Q4_0 and IQ4_NL for batching (figures above); on an AMX build a Q4_0
-# file's matrices are given the repack type by name (`cpu_repack`).
+# buffer types: the AMX one takes Q4_0, Q4_1, Q8_0 and K-quant weights, and in the
+# llama.cpp of llama-cpp-python 0.3.16 its 4-bit kernels compute wrong numbers
+# (ggml-org/llama.cpp#16315, "The AMX backend produces garbage with Q4_0 and Q4_1",
+# fixed in #19925, 2026). Measured on a 2-core Sapphire Rapids VM, perplexity of the
+# offline model on 500 tokens of README text: Q4_1 786 with AMX against 74 without;
+# as Q4_0 899 against 91; as Q8_0 73.0 against 73.3 (that type is right). It is fast
+# (one user 130-190 tok/s against 75) because its one-row kernel is another than its
+# batch kernel, so a row's numbers also depend on who shares its step. llama-cpp-python's
+# own `Llama` keeps the AMX type: bench/engine_speed.py loads its bare call without it,
+# like for like. Elsewhere the extra types stay: they are what repacks Q4_0 and IQ4_NL
+# for batching (figures above); on an AMX build a Q4_0 file's matrices are given the
+# repack type by name (`cpu_repack`).
 AMX_BUILD = b"AMX_INT8 = 1"
 # llama.cpp refuses any LoRA with a NULL; its log says why, after this.
 LORA_REFUSED = "failed to apply lora adapter: "
@@ -227,6 +230,41 @@ class LlamaCppEngine:
         chat_template: str = "",
     ) -> None:
         """`chat_template`: `[model] chat_template` (see `GgufText`)."""
+        # Everything llama.cpp does, loading included, happens on this one thread: each
+        # thread that runs llama.cpp's parallel code keeps a team of OpenMP threads, and
+        # with two teams (more OpenMP threads than cores) libgomp sleeps between steps
+        # instead of spinning. A model loaded elsewhere with the AMX buffers (repacked
+        # in parallel at load) then decoded a step in 48 ms instead of 7 (2-core VM).
+        self.thread = EngineThread("atri-llamacpp")
+        try:
+            self.thread.call(
+                self._open,
+                path,
+                base_id,
+                config_hash,
+                context_window,
+                max_batch,
+                prefix_cache,
+                threads,
+                kv_tokens,
+                chat_template,
+            )
+        except BaseException:
+            self.thread.shut_down()
+            raise
+
+    def _open(
+        self,
+        path: Path,
+        base_id: str,
+        config_hash: str,
+        context_window: int,
+        max_batch: int,
+        prefix_cache: bool,
+        threads: int,
+        kv_tokens: int,
+        chat_template: str,
+    ) -> None:
         import llama_cpp
 
         self._ll = llama_cpp
@@ -340,7 +378,6 @@ class LlamaCppEngine:
         # End-of-generation tokens (EOS, end of turn, ...), as the GGUF marks them, and
         # the token that ends a reply under its chat template.
         self.stop_tokens = sorted({*self.text.eog, *self.text.reply_stop()})
-        self.thread = EngineThread("atri-llamacpp")
         self._closed = False
         # `generate`'s requests, waiting for the engine thread's loop (`_serve`), which
         # takes them into the pass it runs between steps (`join_running`), or starts one.

@@ -1,9 +1,9 @@
 """On a CPU with AMX the model loads without llama.cpp's extra buffer types. There the
-AMX kernel took the weights (Q4_1, Q4_0…) and gave a row of a batch other numbers than
-the same row alone: on such a machine (a Sapphire Rapids VM) the engine's greedy replies
-batched differed from alone, 8 of test_llamacpp*.py failed, and decoding was several
-times slower. Those tests show it on an AMX machine; these show the choice on any, with
-the build's system info said to have AMX or not."""
+AMX kernel took the weights (Q4_1, Q4_0…), and in this llama.cpp its 4-bit kernels compute
+wrong numbers (test_llamacpp_threads_s56 measures it; a row of a batch also got other
+numbers than the same row alone, and 8 of test_llamacpp*.py failed on such a machine).
+These tests show the choice on any machine, with the build's system info said to have
+AMX or not."""
 
 from __future__ import annotations
 
