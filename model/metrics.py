@@ -29,7 +29,8 @@ class WorkerMetrics:
         r = self.registry
         self.requests = Counter(
             "atri_requests",
-            "Chat requests answered, by API and reply status.",
+            'Chat requests answered, by API and reply status (status="cancelled": its'
+            " caller left before the reply, which was not made).",
             ["api", "status"],
             registry=r,
         )
@@ -80,6 +81,11 @@ class WorkerMetrics:
     def observe_reply(self, reply: Reply, api: str = "chat") -> None:
         self.requests.labels(api=api, status=reply.status).inc()
         self.latency.labels(api=api).observe(reply.latency_ms / 1000)
+
+    def observe_cancelled(self, api: str = "chat") -> None:
+        """A request given up before its reply (a /v1 client that disconnected): counted
+        beside the replies' statuses; it had no reply, so no latency is observed."""
+        self.requests.labels(api=api, status="cancelled").inc()
 
     def observe_batch(self, rows: int) -> None:
         self.batch_size.observe(rows)

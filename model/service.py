@@ -432,35 +432,45 @@ class ChatService:
         `notes`: a client's system text that is no persona for her (the OpenAI API),
         written after her own prompt."""
         started = time.monotonic()
-        scope = self._scope_of(request) if request.user_id else ""
-        text = visible_text(request.text)  # "" for nothing to read, blank or invisible
-        if request.edited:
-            reply = await self._edited(request, text, scope)
-        elif not request.addressed and request.channel_id:
-            reply = await self._hear_or_speak_up(request, text, scope)
-        elif not text:
-            reply = Reply(text=self.lines.empty, scope=scope)
-        elif (client and not self.client_limiter.allow(client)) or (
-            request.user_id and not self.rate_limiter.allow(f"{request.platform}:{request.user_id}")
-        ):
-            reply = Reply(text=self.lines.busy, scope=scope, status="rate_limited")
-        elif self._in_progress >= self._capacity or self.batcher.full:
-            # No place left for it: say so now, before any work (not after a history read).
-            reply = Reply(text=self.lines.busy, scope=scope, status="busy")
-        else:
-            self._in_progress += 1
-            try:
-                reply = await self._answer_in_order(scope, request, text, notes)
-            finally:
-                self._in_progress -= 1
+        api = "chat" if request.context is None else "openai"
+        try:
+            reply = await self._dispatch(request, client, notes)
+        except asyncio.CancelledError:
+            # Its caller left before the reply (a /v1 client's stop button), or the worker
+            # is stopping: no reply to observe, but the request is counted all the same.
+            self.metrics.observe_cancelled(api)
+            raise
         if reply.status != "ok":
             # A line of the worker's own (busy, error, …), which no adapter wrote: it names
             # the version live as it was said (the OpenAI API's system_fingerprint), not
             # the base model while a version is live.
             reply.adapter_version = self.engine.adapter_version
         reply.latency_ms = (time.monotonic() - started) * 1000
-        self.metrics.observe_reply(reply, api="chat" if request.context is None else "openai")
+        self.metrics.observe_reply(reply, api=api)
         return reply
+
+    async def _dispatch(self, request: ChatRequest, client: str, notes: str) -> Reply:
+        """`chat`'s reply, before the version live and its latency are written in."""
+        scope = self._scope_of(request) if request.user_id else ""
+        text = visible_text(request.text)  # "" for nothing to read, blank or invisible
+        if request.edited:
+            return await self._edited(request, text, scope)
+        if not request.addressed and request.channel_id:
+            return await self._hear_or_speak_up(request, text, scope)
+        if not text:
+            return Reply(text=self.lines.empty, scope=scope)
+        if (client and not self.client_limiter.allow(client)) or (
+            request.user_id and not self.rate_limiter.allow(f"{request.platform}:{request.user_id}")
+        ):
+            return Reply(text=self.lines.busy, scope=scope, status="rate_limited")
+        if self._in_progress >= self._capacity or self.batcher.full:
+            # No place left for it: say so now, before any work (not after a history read).
+            return Reply(text=self.lines.busy, scope=scope, status="busy")
+        self._in_progress += 1
+        try:
+            return await self._answer_in_order(scope, request, text, notes)
+        finally:
+            self._in_progress -= 1
 
     def _room_of(self, request: ChatRequest | ScopeRef) -> str:
         """The room a group message belongs to; "" where room context is off."""
