@@ -52,7 +52,8 @@ _COLUMN_KEYS = {
     "videos": "videos",
     "audios": "audios",
 }
-# Read elsewhere, or harmless: a tool description without tool turns trains as text.
+# Read elsewhere (sharegpt.py): kto_tag picks the rows trained; tools are counted as not
+# trained (a conversation without tool turns trains without its tool descriptions).
 _COLUMNS_READ_ELSEWHERE = frozenset({"kto_tag", "tools"})
 # A "tags" role value, as the sharegpt role this reader knows.
 _ROLE_TAGS = {

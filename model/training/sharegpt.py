@@ -111,7 +111,13 @@ def load_sharegpt(
     except OSError as exc:
         raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
     value, lines = _parse_json(path, text)
-    registered = as_registered(path, _records(path, value), notify or log.warning)
+    records, wrapper = _records(path, value)
+    if wrapper:
+        (notify or log.info)(
+            f'{path}: one JSON object; its records are read from its "{wrapper}" list '
+            f"({len(records)} of them)."
+        )
+    registered = as_registered(path, records, notify or log.warning)
 
     def where(index: int) -> str:
         """The record as a message names it: its index in the file, and its line in JSON
@@ -190,25 +196,50 @@ def load_sharegpt(
             f'{path}: {silent} conversation{"s" * (silent != 1)} whose "gpt" replies are '
             'all empty or "weight": 0 left out: there is nothing to learn from them.'
         )
+    tools = _tools_column(path)
+    described = {i for i, r in data if isinstance(r, dict) and _describes_tools(r.get(tools))}
+    tooled = sum(1 for c in conversations if c.source in described)
+    if tooled:
+        # LLaMA-Factory would write them into the system prompt; a version is served
+        # under its one prompt, with no tools to call.
+        (notify or log.warning)(
+            f"{path}: {tooled} conversation{'s' * (tooled != 1)} "
+            f'{"carry" if tooled != 1 else "carries"} tool definitions ("{tools}") that are '
+            "not trained: the conversation trains without them, as replies to people."
+        )
     if not conversations and not allow_empty:
         raise DatasetError(f"{path}: the dataset is empty.")
     return conversations
 
 
-def _records(path: Path, data: Any) -> list[Any]:
-    """The file's records. A file holding one record object is that record: the JSON
-    Lines file of a one-conversation dataset is a single line, which reads as one JSON
-    object, not a list. Any other object is one sentence naming what it holds."""
+def _records(path: Path, data: Any) -> tuple[list[Any], str]:
+    """The file's records, and the key of the object they were read from ("" if none).
+
+    A file holding one record object is that record: the JSON Lines file of a
+    one-conversation dataset is a single line, which reads as one JSON object, not a
+    list. An object whose only list holds records (`{"data": [...]}`, as exports wrap
+    them) is that list. Any other object is one sentence naming what it holds."""
     if isinstance(data, list):
-        return data
+        return data, ""
     if isinstance(data, dict) and (
         any(k in data for k in ("conversations", "messages")) or _is_alpaca(data)
     ):
-        return [data]
+        return [data], ""
+    lists = [k for k, v in data.items() if isinstance(v, list)] if isinstance(data, dict) else []
+    if len(lists) == 1 and _holds_records(path, data[lists[0]]):
+        return data[lists[0]], lists[0]
+    if len(lists) > 1 and any(_holds_records(path, data[k]) for k in lists):
+        shown = " and ".join(json.dumps(k, ensure_ascii=False) for k in lists[:3])
+        raise DatasetError(
+            f"{path}: holds one JSON object with {len(lists)} lists ({shown}"
+            f"{', …' if len(lists) > 3 else ''}), so which one holds the records to train on "
+            "is not clear; write that list alone to a file (a JSON list, or JSON Lines) and "
+            "pass it."
+        )
     if isinstance(data, dict) and data and Path(path).suffix.lower() in _JSON_LINES_SUFFIXES:
         # A JSON Lines file of one line is one record, whatever its shape: what it lacks
         # is said of it as of any record (_parse_record).
-        return [data]
+        return [data], ""
     if isinstance(data, dict) and is_index(data):
         named = [v["file_name"] for v in data.values() if isinstance(v.get("file_name"), str)]
         which = (
@@ -258,6 +289,36 @@ def _desirable_only(
 
 
 _JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+
+
+def _holds_records(path: Path, rows: list[Any]) -> bool:
+    """Whether a list under a key of the file's object is its records: objects, one at
+    least in a shape this reader knows (turns, alpaca or preference columns, or the
+    columns the folder's dataset_info.json names). A list of turns, or of anything
+    else, is not unwrapped: what the object holds is said instead."""
+    columns = registered_columns(path)
+    keys = {"conversations", "messages", "instruction", "chosen"} | {
+        v
+        for k, v in columns.items()
+        if k in ("messages", "prompt", "chosen") and isinstance(v, str)
+    }
+    return (
+        bool(rows) and all(isinstance(r, dict) for r in rows) and any(keys & r.keys() for r in rows)
+    )
+
+
+def _tools_column(path: Path) -> str:
+    """The per-row key of tool descriptions: "tools", or the column the folder's
+    dataset_info.json names for them."""
+    column = registered_columns(path).get("tools")
+    return column if isinstance(column, str) else "tools"
+
+
+def _describes_tools(value: Any) -> bool:
+    """Whether a row's tools field lists any (LLaMA-Factory writes "" or "[]" for none)."""
+    if isinstance(value, str):
+        return value.strip() not in ("", "[]")
+    return bool(value)
 
 
 def _uses_tools(record: Any) -> bool:
