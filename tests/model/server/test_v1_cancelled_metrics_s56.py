@@ -46,7 +46,7 @@ async def test_a_client_that_leaves_is_counted_as_cancelled(
             if all(row.done() for _, row in engine.rows):
                 break
             await asyncio.sleep(0.01)
-        for _ in range(200):  # the stored reply is counted once it is stored
+        for _ in range(1000):  # the stored reply is counted once it is stored
             after = (await http.get("/metrics")).text
             if _count(after, "ok") == 2:
                 break
