@@ -401,8 +401,9 @@ async def _stop_resending() -> None:
     """NoneBot waits for every handler, shielded from cancellation: a send still waiting
     its turn (the per-minute cap, a pause, a retry) is given up now, not made when its
     turn comes. Then the hooks' work (a resend cancelled puts its reply back), then every
-    reply still waiting is dropped: memory keeps only what was sent, and the handlers
-    waiting for them end now, not at the replies' deadline."""
+    reply still waiting is dropped: memory keeps only what was sent (nothing sent: the
+    message it answered stays a room line), and the handlers waiting for them end now,
+    not at the replies' deadline."""
     reply_sender.stopping.set()
     await hook_tasks.stop()
     await reply_sender.waiting_replies.drop_all()
@@ -522,9 +523,9 @@ async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest, counte
 
 async def _heard_if_refused(event: Answered, request: ChatRequest) -> ChatRequest | None:
     """`request` as a room line, kept when the group takes none of her reply to it (a
-    refused send: her exchange is archived, see `ReplySender`), as a message for her in a
-    group known to be quiet is; None outside a group with room context (a poke, a
-    private chat)."""
+    refused send, or one dropped with a lost connection or at shutdown: her exchange is
+    archived, see `ReplySender._given_up`), as a message for her in a group known to be
+    quiet is; None outside a group with room context (a poke notice, a private chat)."""
     if not isinstance(event, GroupMessageEvent) or not await _overheard(event):
         return None
     return request.model_copy(update={"addressed": False, "may_speak_up": False})
