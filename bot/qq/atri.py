@@ -70,7 +70,7 @@ from bot.qq.quiet_groups import Quiet, QuietGroups
 from bot.qq.quotes import quoted_note
 from bot.qq.replies import Answered, ReplySender, chat_group
 from bot.qq.resend import CutReply
-from bot.qq.segments import media_only_line, nothing_to_read
+from bot.qq.segments import media_only_line, nothing_to_read, poke_of
 from bot.qq.text import (
     drop_unfetched_quote,
     incoming_text,
@@ -211,6 +211,10 @@ busy_notices = QuietNotices()
 # One answered poke per person per `poke_cooldown_seconds`: a member poking her thirty
 # times a minute is answered once.
 poke_cooldown = QuietNotices(config.atri_poke_cooldown_seconds)
+# NapCat posts a poke in a private chat twice, as a notice and as a message holding a
+# poke segment, within a moment of each other: answered once, even with no cooldown.
+POKE_ECHO_SECONDS = 3.0
+poke_echoes = QuietNotices(POKE_ECHO_SECONDS)
 # A group message reaches every one of ATRI's accounts in that group: one answers it.
 seen_by_accounts = SeenRecently()
 # How long an account quiet in a group waits before it takes a message there, so that
@@ -397,8 +401,9 @@ async def _stop_resending() -> None:
     """NoneBot waits for every handler, shielded from cancellation: a send still waiting
     its turn (the per-minute cap, a pause, a retry) is given up now, not made when its
     turn comes. Then the hooks' work (a resend cancelled puts its reply back), then every
-    reply still waiting is dropped: memory keeps only what was sent, and the handlers
-    waiting for them end now, not at the replies' deadline."""
+    reply still waiting is dropped: memory keeps only what was sent (nothing sent: the
+    message it answered stays a room line), and the handlers waiting for them end now,
+    not at the replies' deadline."""
     reply_sender.stopping.set()
     await hook_tasks.stop()
     await reply_sender.waiting_replies.drop_all()
@@ -518,9 +523,9 @@ async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest, counte
 
 async def _heard_if_refused(event: Answered, request: ChatRequest) -> ChatRequest | None:
     """`request` as a room line, kept when the group takes none of her reply to it (a
-    refused send: her exchange is archived, see `ReplySender`), as a message for her in a
-    group known to be quiet is; None outside a group with room context (a poke, a
-    private chat)."""
+    refused send, or one dropped with a lost connection or at shutdown: her exchange is
+    archived, see `ReplySender._given_up`), as a message for her in a group known to be
+    quiet is; None outside a group with room context (a poke notice, a private chat)."""
     if not isinstance(event, GroupMessageEvent) or not await _overheard(event):
         return None
     return request.model_copy(update={"addressed": False, "may_speak_up": False})
@@ -813,14 +818,23 @@ async def _poked_her(event: Event) -> bool:
     return is_permitted(str(event.user_id), chat_group(event))
 
 
+async def _a_poke_message(event: MessageEvent) -> bool:
+    """A message that is only a poke of this account (`poke_of`): a poke, not a picture."""
+    return poke_of(event.message, str(event.self_id))
+
+
 poke = on_notice(rule=Rule(_poked_her), priority=10, block=False)
+# Before the chat matcher, which would answer a poke segment alone with her picture line.
+poke_message = on_message(rule=person & Rule(_a_poke_message), priority=10, block=True)
 
 
-async def answer_poke(bot: Bot, event: PokeNotifyEvent) -> None:
-    """A poke of her is a message saying so (`poke_note`, in the language she speaks), said
-    to her: answered, and remembered, as a message is. Not in a group turned off, nor in
-    private when `reply_in_private` is off; once per person per `poke_cooldown_seconds`,
-    under the same reply cap and worker limits as a message."""
+async def answer_poke(bot: Bot, event: Answered) -> None:
+    """A poke of her (its notice, or a message that is only a poke of her) is a message
+    saying so (`poke_note`, in the language she speaks), said to her: answered, and
+    remembered, as a message is. Not in a group turned off, nor in private when
+    `reply_in_private` is off; once per person per `poke_cooldown_seconds`, and once
+    for a poke posted both as a notice and as a message (`POKE_ECHO_SECONDS`), under
+    the same reply cap and worker limits as a message."""
     group = chat_group(event)
     if group:
         if await channel_modes().mode(group) == "off":
@@ -830,30 +844,52 @@ async def answer_poke(bot: Bot, event: PokeNotifyEvent) -> None:
     elif not config.atri_reply_in_private:
         return
     user = str(event.user_id)
+    if not poke_echoes.should_tell(f"{bot.self_id}:{group}:{user}"):
+        log.debug("QQ: %s's poke came as a notice and as a message; answered once", user)
+        return
     if not poke_cooldown.should_tell(user):
         log.debug("QQ: %s poked again within the cooldown; not answered", user)
         return
     counted = count_reply(event)
     if counted is None:
         return
+    await chat_and_reply(bot, event, await _poke_request(bot, event), counted)
+
+
+async def _poke_request(bot: Bot, event: Answered) -> ChatRequest:
+    """Her poke note as the poker's message. A poke message is named by its id (a recall
+    archives it, as a message's), its sender by the name the message carries."""
+    if isinstance(event, MessageEvent):
+        return chat_request(event, text=lines().poke_note)
+    user = str(event.user_id)
     name = await member_name(bot, event.group_id, user, connections) if event.group_id else ""
-    request = ChatRequest(
+    return ChatRequest(
         platform=PLATFORM,
         user_id=user,
         text=lines().poke_note,
         # The lookup's fallback is the QQ number: no name, as a message without one has.
         display_name="" if name == user else name,
-        channel_id=group,
+        channel_id=chat_group(event),
         addressed=True,
         # No message id: her exchange is still found by this one (a reply cut short).
         request_id=f"qq-poke-{user}-{time.time_ns()}",
         sent_at=float(event.time),
     )
-    await chat_and_reply(bot, event, request, counted)
 
 
 @poke.handle()
 async def _on_poke(bot: Bot, event: PokeNotifyEvent) -> None:
+    await answer_poke(bot, event)
+
+
+@poke_message.handle()
+async def _on_poke_message(bot: Bot, event: MessageEvent) -> None:
+    """Silent with `answer_pokes` off, as a poke notice is; in a group, one of her
+    accounts answers it."""
+    if not config.atri_answer_pokes:
+        return
+    if isinstance(event, GroupMessageEvent) and not await first_to_take(bot, event):
+        return
     await answer_poke(bot, event)
 
 

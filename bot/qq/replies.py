@@ -94,9 +94,9 @@ class ReplySender:
         # Set at shutdown: no send waits for its turn any more (see sending.py).
         self.stopping = asyncio.Event()
         self.send_queues: dict[str, SendQueue] = {}
-        self.waiting_replies = WaitingReplies(
-            config.atri_resend_within_seconds, self._store_only_sent
-        )
+        # Dropped past its deadline or at shutdown, a waiting reply is given up as a
+        # refused one is: what it answered is not lost with it.
+        self.waiting_replies = WaitingReplies(config.atri_resend_within_seconds, self._given_up)
         # Her sent parts, so that one an admin recalls leaves her memory.
         self.posted_parts = PostedParts()
         # Only a reply's first part quotes the message it answers, so two replies' parts
@@ -174,16 +174,15 @@ class ReplySender:
                     bot = now
                 await self._send_in_turn(bot, reply, index)
             except Stopped:
-                # Shutting down: the rest is dropped as a reply waiting for its account
-                # is then, and memory keeps only what was sent (nothing sent: the exchange
-                # is archived whole).
+                # Shutting down: the rest is given up as a reply waiting for its account
+                # is then (`_given_up`: memory keeps what was sent, or the message as a
+                # room line).
                 log.info(
                     "QQ stopping: %d part(s) of a reply by account %s not sent",
                     len(reply.unsent()),
                     reply.account,
                 )
-                await self._store_only_sent(reply)
-                reply.finish()
+                await self._given_up(reply)
                 return False
             except Exception as exc:  # ActionFailed, NetworkError: nothing left to tell anyone
                 return await self._after_failed_send(bot, reply, exc)
@@ -244,11 +243,12 @@ class ReplySender:
             )
 
     async def _given_up(self, reply: CutReply) -> None:
-        """The group took none of the rest of the reply (a send refused, the group muted
-        whole): her memory keeps only what was sent (nothing sent: the exchange is
-        archived, hidden from the model as a reset hides it), and where nothing was, the
-        message it answered is kept as a room line (`reply.heard`), as one said to her in
-        a group known to be quiet is: what was said to her is not lost with her reply."""
+        """None of the rest of the reply goes out: a send refused, the group muted whole,
+        the account not back within `resend_within_seconds`, or the plugin stopping. Her
+        memory keeps only what was sent (nothing sent: the exchange is archived, hidden
+        from the model as a reset hides it), and where nothing was, the message it
+        answered is kept as a room line (`reply.heard`), as one said to her in a group
+        known to be quiet is: what was said to her is not lost with her reply."""
         corrected = await self._store_only_sent(reply)
         if corrected and reply.heard is not None and not reply.sent:
             try:

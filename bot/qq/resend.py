@@ -3,8 +3,10 @@
 The WebSocket to NapCat drops now and then (NapCat restarts, the network blinks). When
 it drops between the parts of a reply, the parts not yet sent wait here; when the same
 account connects again within `[qq] resend_within_seconds`, they go out on the new
-connection. Past that, or when the plugin stops, they are dropped, and memory is told
-what was sent (`Worker.cut_reply`): she never remembers saying what nobody read.
+connection. Past that, or when the plugin stops, they are dropped as a refused send's
+are (`ReplySender._given_up`): memory is told what was sent (`Worker.cut_reply`), so she
+never remembers saying what nobody read, and where nothing was, the message she answered
+stays a room line.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ class CutReply:
     # The stored exchange to correct if the rest never goes out; None: nothing stored.
     stored: ReplyCut | None = None
     # The message it answers as a room line (not addressed, no speak-up), heard when none
-    # of the reply goes out in its group (refused): None where no room line is kept.
+    # of the reply goes out in its group (refused, or dropped with a lost connection or
+    # at shutdown): None where no room line is kept.
     heard: ChatRequest | None = None
     # To the event's sender in a private chat (what `/atri memory` asked in a group
     # sends), not as a reply in the event's chat.

@@ -274,8 +274,28 @@ def _rps(data: dict[str, Any]) -> Note:
 
 
 def _poke(data: dict[str, Any]) -> Note:
-    # The poke notice is answered on its own (`answer_poke`): this note tells no more.
+    # A poke alone is answered as a poke (`poke_of`, `answer_poke`): beside words, this
+    # note tells no more.
     return Note(lines().poke_note, tells=False)
+
+
+def poke_of(message: Message, account: str) -> bool:
+    """A message that is only a poke (blanks aside) of `account`. NapCat posts a poke in
+    a private chat as a message holding a `poke` segment (its `type` and `id` are the
+    kind of poke, no target), besides the poke notice; a segment naming its target
+    (`qq`, as LLOneBot's does) is hers only when it names `account`."""
+    pokes = [seg for seg in message if seg.type == "poke"]
+    others = [
+        seg
+        for seg in message
+        if seg.type != "poke"
+        and not (seg.type == "text" and not str(seg.data.get("text", "")).strip())
+    ]
+    if not pokes or others:
+        return False
+    data = [seg.data if isinstance(seg.data, dict) else {} for seg in pokes]
+    targets = {str(d["qq"]) for d in data if d.get("qq") not in (None, "")}
+    return targets <= {account}
 
 
 _READERS: dict[str, Callable[[dict[str, Any]], Note]] = {
