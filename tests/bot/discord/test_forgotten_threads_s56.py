@@ -21,6 +21,7 @@ from tests.bot.discord.fake_discord import (
     GUILD_ID,
     LISTEN_CHANNEL_ID,
     MEMBER_ID,
+    SEND_MESSAGES_IN_THREADS,
     THREAD_ID,
     Call,
     FakeDiscord,
@@ -183,3 +184,22 @@ async def test_a_thread_kept_from_before_a_new_session_is_asked_again(
         await fake_discord.wait_for_calls(is_lookup_of(THREAD_ID), count=2)
         await asyncio.sleep(0.1)
     assert len(fake_discord.calls_matching(is_message_to(THREAD_ID))) == 1
+
+
+async def test_a_kept_thread_reads_her_permissions_from_its_channel_as_they_are_now(
+    fake_discord: FakeDiscord, discord_settings: Settings, service: ChatService
+) -> None:
+    """Send Messages in Threads taken away on the channel after the thread was asked:
+    the thread is not asked again, and still she does not try to post there."""
+    async with running_client(fake_discord, service, discord_settings):
+        await fake_discord.update_thread(THREAD_ID, archived=True)
+        await say(fake_discord, MEMBER_ID, "一", channel_id=THREAD_ID)
+        await fake_discord.wait_for_calls(is_message_to(THREAD_ID))
+        fake_discord.denied_to_bot[CHANNEL_ID] = SEND_MESSAGES_IN_THREADS
+        await fake_discord.dispatch("CHANNEL_UPDATE", fake_discord.channel_payload(CHANNEL_ID))
+        await say(fake_discord, MEMBER_ID, "二", channel_id=THREAD_ID)
+        await say(fake_discord, MEMBER_ID, "对照", channel_id=LISTEN_CHANNEL_ID)
+        await fake_discord.wait_for_calls(is_message_to(LISTEN_CHANNEL_ID))
+        await asyncio.sleep(0.1)
+    assert len(fake_discord.calls_matching(is_message_to(THREAD_ID))) == 1
+    assert len(fake_discord.calls_matching(is_lookup_of(THREAD_ID))) == 1
