@@ -30,6 +30,7 @@ from bot.discord.cannot_post import SilentChannels, why_not
 from bot.discord.commands import DEFER_AFTER_SECONDS, add_commands, sync_commands
 from bot.discord.lists import RoleLookup, RolesUnknown, channel_ids, lists_permit, parent_id
 from bot.discord.text import NameLookup, markup_as_text, outgoing_parts
+from bot.discord.threads import ForgottenThreads
 from bot.limits import (
     MAX_INPUT_CHARS,
     QUIET_STATUSES,
@@ -291,16 +292,17 @@ def _answered_someone_else(reply: discord.Message, person_id: int) -> bool:
 MESSAGE_CHANNELS = (discord.TextChannel, discord.Thread, discord.VoiceChannel, discord.StageChannel)
 
 
-async def with_known_channel(message: discord.Message) -> None:
+async def with_known_channel(message: discord.Message, threads: ForgottenThreads) -> None:
     """A server message in a channel discord.py does not hold (a thread archived since,
     which it forgets, or a private thread she was only now added to) gets its channel
-    from Discord: otherwise the thread's parent is unknown, and with it the lists and the
-    mode that name the parent (a blocked channel's thread was answered) and her
-    permissions there. Raises ChannelUnknown when Discord does not say."""
+    from Discord, once per thread (`threads` keeps it): otherwise the thread's parent is
+    unknown, and with it the lists and the mode that name the parent (a blocked channel's
+    thread was answered) and her permissions there. Raises ChannelUnknown when Discord
+    does not say."""
     if message.guild is None or not isinstance(message.channel, discord.PartialMessageable):
         return
     try:
-        channel = await message.guild.fetch_channel(message.channel.id)
+        channel = await threads.channel(message.guild, message.channel.id)
     except (discord.HTTPException, discord.InvalidData, *UNCONFIRMED_POST) as exc:
         raise ChannelUnknown(
             f"Discord did not say which channel message {message.id} is in (channel "
@@ -588,6 +590,9 @@ class Limits:
         # Each part quotes its message, but two replies' parts alternating in a channel
         # still read as one muddle: a channel gets one whole reply at a time.
         self.turns = OneReplyAtATime()
+        # Threads discord.py forgot (archived), as Discord last named them: one request
+        # per thread, not per message in it (`with_known_channel`).
+        self.threads = ForgottenThreads()
 
     def silent_in(self, message: discord.Message) -> None:
         """A message for her came where she cannot post (a server channel)."""
@@ -675,7 +680,7 @@ async def answer(
     limits = limits or Limits(cfg)
     try:
         try:
-            await with_known_channel(message)
+            await with_known_channel(message, limits.threads)
         except ChannelUnknown as exc:
             log.warning("%s", exc)
             return []
@@ -808,7 +813,27 @@ class AtriClient(discord.Client):
         super().dispatch(event, *args, **kwargs)
 
     async def on_ready(self) -> None:
+        # A new session: the thread events missed meanwhile are not replayed.
+        self.limits.threads.clear()
         log.info("ATRI is on Discord as %s in %d servers", self.user, len(self.guilds))
+
+    async def on_raw_thread_update(self, payload: discord.RawThreadUpdateEvent) -> None:
+        """Archived, locked, reopened: a thread fetched before is fetched again when a
+        message comes in it and discord.py still does not hold it. The raw event: the
+        other is only for threads discord.py holds."""
+        self.limits.threads.forget(payload.thread_id)
+
+    async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
+        self.limits.threads.forget(payload.thread_id)
+
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        self.limits.threads.forget_threads_of(channel.id)
+
+    async def on_socket_event_type(self, event_type: str) -> None:
+        """THREAD_LIST_SYNC: she can see channels again whose thread updates did not
+        reach her meanwhile (discord.py dispatches no event of its own for it)."""
+        if event_type == "THREAD_LIST_SYNC":
+            self.limits.threads.clear()
 
     async def roles_for_dm(self, user_id: int) -> set[int]:
         """The roles someone holds in ATRI's servers, kept a few minutes: a member
@@ -915,7 +940,7 @@ class AtriClient(discord.Client):
         if message.guild is None:
             return
         try:
-            await with_known_channel(message)
+            await with_known_channel(message, self.limits.threads)
         except ChannelUnknown as exc:
             log.debug("%s", exc)
             return

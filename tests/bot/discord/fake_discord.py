@@ -11,12 +11,14 @@ The world is one server with two text channels, a thread, and the other kinds of
 channel a server has (a forum and a media channel with a post each, a voice and a stage
 channel with their text chat, an announcement channel with its thread), the bot, an admin
 (Manage Server through a role), a member and another bot. Threads can be archived or
-locked (`update_thread`); a post in a locked one is refused as Discord refuses it.
+locked (`update_thread`); a post in a locked one is refused as Discord refuses it. A
+session can be ended (`new_session`: the client identifies again).
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import re
 import time
@@ -290,6 +292,9 @@ class FakeDiscord:
         self.channel_lookups_refused = False
         # Seconds Discord takes to accept each message ATRI posts (a slow network).
         self.message_seconds = 0.0
+        # Seconds a channel lookup's answer takes to arrive, as Discord gave it when
+        # asked (a thread changed meanwhile reaches the client as it was).
+        self.channel_lookup_seconds = 0.0
         # When a moderator's timeout of the bot ends (ISO 8601), as the server tells it.
         self.bot_timed_out_until: str | None = None
         # Permissions the bot is denied per channel (a member overwrite); a thread has its
@@ -315,6 +320,8 @@ class FakeDiscord:
         self._changed = asyncio.Condition()
         self._connection: _Connection | None = None
         self._connected = asyncio.Event()
+        # Gateway sessions begun (READY sent), the first and each after `new_session`.
+        self.sessions = 0
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -381,6 +388,9 @@ class FakeDiscord:
                 await connection.dispatch("READY", self._ready())
                 await connection.dispatch("GUILD_CREATE", self._guild())
                 self._connection = connection
+                async with self._changed:
+                    self.sessions += 1
+                    self._changed.notify_all()
                 self._connected.set()
         return ws
 
@@ -482,6 +492,17 @@ class FakeDiscord:
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
         assert self._connection is not None, "no client is connected to the fake gateway"
         await self._connection.dispatch(event, data)
+
+    async def new_session(self, timeout: float = 10.0) -> None:
+        """Discord ends the session (INVALID_SESSION, not resumable): the client identifies
+        again and gets a fresh READY, the events in between lost. Returns once it has."""
+        assert self._connection is not None, "no client is connected to the fake gateway"
+        sessions = self.sessions
+        await self._connection.send({"op": 9, "d": False})
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: self.sessions > sessions), timeout
+            )
 
     # -- events a test sends ------------------------------------------------------
 
@@ -630,6 +651,10 @@ class FakeDiscord:
         if self.message_seconds and is_a_post(call):
             await asyncio.sleep(self.message_seconds)
         result = self._answer(call)
+        if self.channel_lookup_seconds and is_channel_lookup(call):
+            if isinstance(result, dict):
+                result = copy.deepcopy(result)
+            await asyncio.sleep(self.channel_lookup_seconds)
         if result is None:
             return _json({"message": "Unknown route", "code": 0}, status=404)
         if result == 204:
@@ -791,6 +816,11 @@ def is_a_post(call: Call) -> bool:
         and call.path.startswith("/channels/")
         and call.path.endswith("/messages")
     )
+
+
+def is_channel_lookup(call: Call) -> bool:
+    """`GET /channels/{id}`: the client asking which channel an id is."""
+    return call.method == "GET" and re.fullmatch(r"/channels/\d+", call.path) is not None
 
 
 def is_reaction(call: Call) -> bool:
