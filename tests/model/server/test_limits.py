@@ -78,6 +78,7 @@ async def test_health_answers_during_a_long_request_and_oversized_ones_get_413(
     # 1,500 messages at 2 ms a count: about 3 s of fitting, which must not hold the loop.
     turns = [{"role": ("user", "assistant")[i % 2], "content": f"m{i}"} for i in range(1501)]
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        asked = time.monotonic()
         heavy = asyncio.create_task(client.post("/v1/chat/completions", json={"messages": turns}))
         worst = 0.0
         while not heavy.done():
@@ -87,7 +88,10 @@ async def test_health_answers_during_a_long_request_and_oversized_ones_get_413(
             await asyncio.sleep(0.05)
             worst = max(worst, time.monotonic() - started - 0.05)
         assert (await heavy).status_code == 200
-        assert worst < 1.0
+        # Fitting on the loop would hold one round for about all of the heavy request;
+        # a loaded machine (CI) stretches both, so the bound grows with it (a fixed 1 s
+        # failed once with 4 processes on 2 cores: 1.26 s of a long request).
+        assert worst < max(1.0, (time.monotonic() - asked) / 3)
 
         many = [{"role": "user", "content": "x"}] * (MAX_MESSAGES + 1)
         refused = await client.post("/v1/chat/completions", json={"messages": many})
