@@ -4,8 +4,8 @@ One run, the offline default (SmolLM2-135M-Instruct Q4_1 GGUF; transformers runs
 fp32 copy), ATRI's own system prompt, greedy decoding unless said:
   - batch-1 decode tokens/s: this engine, llama-cpp-python's bare `Llama` completion
     on the same prompt tokens (loaded as the engine loads: on a CPU with AMX without
-    llama.cpp's AMX kernels, whose 4-bit results are wrong in this build), and the
-    `local` engine;
+    llama.cpp's AMX kernels, whose 4-bit results are wrong in this build, but for a Q8_0
+    file), and the `local` engine;
   - aggregate tokens/s with 8 conversations in one batch, against batch 1; and the same
     sampled as shipped ([generation]: top-k, top-p, repetition penalty);
   - time to first token with the system prompt's KV states cached and without;
@@ -61,7 +61,7 @@ from atri.config import GenerationSettings, Settings
 from bench.synthetic_gguf import SHAPES, parameter_count, write_synthetic_gguf
 from model.character.persona import configured_persona
 from model.engines.base import RowLimits
-from model.engines.cpu_repack import repack_overrides
+from model.engines.cpu_repack import amx_pays, repack_overrides
 from model.engines.cpu_threads import physical_cores
 from model.engines.gguf_files import gguf_config_hash, gguf_path
 from model.engines.llamacpp import AMX_BUILD, LlamaCppEngine
@@ -183,11 +183,11 @@ def bench_bare(path: Path, prompt: list[int], tokens: int, threads: int = 0) -> 
     def like_the_engine() -> Any:
         # `Llama` loads with the AMX buffer type on an AMX build, whose 4-bit kernels
         # compute wrong numbers (and fast) in this llama.cpp; the engine loads without
-        # it, its Q4_0 matrices repacked by name (AMX_BUILD in
+        # it but for a Q8_0 file, its Q4_0 matrices repacked by name (AMX_BUILD in
         # model/engines/llamacpp.py), so the bare call does too.
         nonlocal repacked
         params = defaults()
-        if AMX_BUILD in binding.llama_print_system_info():
+        if AMX_BUILD in binding.llama_print_system_info() and not amx_pays(path):
             params.use_extra_bufts = False
             repacked = repack_overrides(binding, path)
             if repacked is not None:

@@ -2,10 +2,10 @@
 CPU with AMX: `llamacpp.AMX_BUILD`), its Q4_0 weights are still given the CPU_REPACK
 buffer type, one tensor at a time, through the model's `tensor_buft_overrides`.
 
-Turning the extra types off keeps the AMX type from taking the weights (its kernel gives
-a row of a batch other numbers than the row alone, and is slow in this engine), but it
-also turned off the repacking that lets llama.cpp multiply Q4_0 weights for several rows
-at once. An override names the buffer type itself, and llama.cpp takes it without asking
+Turning the extra types off keeps the AMX type from taking the weights (its 4-bit
+kernels compute wrong numbers in this llama.cpp; a Q8_0 file keeps it: `amx_pays`), but
+it also turned off the repacking that lets llama.cpp multiply Q4_0 weights for several
+rows at once. An override names the buffer type itself, and llama.cpp takes it without asking
 whether the type can hold the tensor: a tensor the repack type has no layout for would
 crash the load. So only what it repacks on x86 (AVX2, and so AVX-512) is named: Q4_0
 matrices multiplied (not the token embeddings, which are read a row at a time) whose
@@ -25,9 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gguf import GGMLQuantizationType
+
 from model.engines.gguf_header import gguf_header
 
 log = logging.getLogger(__name__)
+# Types the gguf library names: a tensor of another (newer) type keeps AMX off.
+_KNOWN_TYPES = frozenset(t.value for t in GGMLQuantizationType)
 
 REPACK_TYPE = "CPU_REPACK"
 # ggml's GGML_BACKEND_DEVICE_TYPE_CPU.
@@ -63,8 +67,6 @@ class RepackOverrides:
 def repacked_tensors(path: Path) -> list[str]:
     """The names of the GGUF's tensors the repack type can hold (module docstring), from
     its header (gguf's reader would parse the whole vocabulary first: seconds)."""
-    from gguf import GGMLQuantizationType
-
     with gguf_header(path) as header:
         return [
             t.name
@@ -74,6 +76,33 @@ def repacked_tensors(path: Path) -> list[str]:
             and len(t.dims) == 2
             and t.dims[1] % ROW_MULTIPLE == 0
         ]
+
+
+# The weight types llama.cpp's AMX buffer type takes (amx/mmq.cpp `qtype_has_amx_kernels`,
+# and F16 through an AVX-512 kernel of its own), and the one of them it computes right and
+# faster in the llama.cpp of llama-cpp-python 0.3.16. Measured on a 2-core Sapphire
+# Rapids VM, the offline model (perplexity on README text; tokens/s, 1 and 8 rows): Q8_0
+# 73.0 with it against 73.3 without, 101 and 157-161 against 60 and 121-124, scores equal
+# bit for bit however a step's rows are split or joined; Q4_0 and Q4_1 wrong (899 and 786
+# against 91 and 74, ggml-org/llama.cpp #16315); F16 right but 8 rows slower (94 against
+# 110). K-quants could not be tried on this model (its 576-wide rows).
+AMX_TAKES = frozenset({"Q4_0", "Q4_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K", "IQ4_XS", "F16"})
+AMX_PAYS = frozenset({"Q8_0"})
+
+
+def amx_pays(path: Path) -> bool:
+    """Whether every weight of the GGUF the AMX type would take is of a type it computes
+    right and faster (AMX_PAYS), and there is one: a Q8_0 file. One Q4_K or F16 tensor
+    beside them (the usual mixes) and the model loads without it."""
+    try:
+        with gguf_header(path) as header:
+            kinds = {t.kind for t in header.tensors()}
+    except (OSError, ValueError) as exc:  # llama.cpp's own load says what is wrong
+        log.debug("%s: tensors not read for AMX: %s", path, exc)
+        return False
+    names = {GGMLQuantizationType(k).name for k in kinds if k in _KNOWN_TYPES}
+    taken = names & AMX_TAKES
+    return bool(taken) and taken <= AMX_PAYS and kinds <= _KNOWN_TYPES
 
 
 def repack_buffer_type(llama_cpp: Any) -> int | None:
