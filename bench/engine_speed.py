@@ -61,10 +61,10 @@ from atri.config import GenerationSettings, Settings
 from bench.synthetic_gguf import SHAPES, parameter_count, write_synthetic_gguf
 from model.character.persona import configured_persona
 from model.engines.base import RowLimits
-from model.engines.cpu_repack import amx_pays, repack_overrides
+from model.engines.cpu_repack import weight_placement
 from model.engines.cpu_threads import physical_cores
 from model.engines.gguf_files import gguf_config_hash, gguf_path
-from model.engines.llamacpp import AMX_BUILD, LlamaCppEngine
+from model.engines.llamacpp import LlamaCppEngine
 from model.protocol import ChatRequest
 
 QUESTIONS = [
@@ -178,20 +178,14 @@ def bench_bare(path: Path, prompt: list[int], tokens: int, threads: int = 0) -> 
 
     threads = threads or physical_cores()
     defaults = binding.llama_model_default_params
-    repacked = None
+    # `Llama` loads with the AMX buffer type on an AMX build, whose 4-bit kernels
+    # compute wrong numbers (and fast) in this llama.cpp: the bare call places the
+    # weights as the engine does (`cpu_repack.weight_placement`), like for like.
+    placement = weight_placement(binding, path)
 
     def like_the_engine() -> Any:
-        # `Llama` loads with the AMX buffer type on an AMX build, whose 4-bit kernels
-        # compute wrong numbers (and fast) in this llama.cpp; the engine loads without
-        # it but for a Q8_0 file, its Q4_0 matrices repacked by name (AMX_BUILD in
-        # model/engines/llamacpp.py), so the bare call does too.
-        nonlocal repacked
         params = defaults()
-        if AMX_BUILD in binding.llama_print_system_info() and not amx_pays(path):
-            params.use_extra_bufts = False
-            repacked = repack_overrides(binding, path)
-            if repacked is not None:
-                params.tensor_buft_overrides = repacked.pointer
+        placement.apply(params)
         return params
 
     binding.llama_model_default_params = like_the_engine

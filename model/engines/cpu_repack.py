@@ -1,5 +1,5 @@
 """Where the engine loads a GGUF without llama.cpp's extra buffer types (a build for a
-CPU with AMX: `llamacpp.AMX_BUILD`), its Q4_0 weights are still given the CPU_REPACK
+CPU with AMX: `AMX_BUILD`), its Q4_0 weights are still given the CPU_REPACK
 buffer type, one tensor at a time, through the model's `tensor_buft_overrides`.
 
 Turning the extra types off keeps the AMX type from taking the weights (its 4-bit
@@ -78,6 +78,22 @@ def repacked_tensors(path: Path) -> list[str]:
         ]
 
 
+# What llama.cpp's build says of a CPU with AMX (Sapphire Rapids and later; the build is
+# native, so it is this machine's). There the model loads without llama.cpp's extra
+# buffer types unless the file is one the AMX type computes right and faster (Q8_0:
+# `amx_pays`). That type takes Q4_0, Q4_1, Q8_0, K-quant and F16 weights, and
+# in the llama.cpp of llama-cpp-python 0.3.16 its 4-bit kernels compute wrong numbers
+# (ggml-org/llama.cpp#16315, "The AMX backend produces garbage with Q4_0 and Q4_1",
+# fixed in #19925, 2026). Measured on a 2-core Sapphire Rapids VM, perplexity of the
+# offline model on 500 tokens of README text: Q4_1 786 with AMX against 74 without;
+# as Q4_0 899 against 91 (fast and wrong: one user 160-190 tok/s against 75). Q8_0 is
+# right (73.0 against 73.3) and faster (one user 101 tok/s against 60, 8 users 157-161
+# against 121-124), its scores the same however the rows of a step are split.
+# llama-cpp-python's own `Llama` keeps the AMX type for any file: bench/engine_speed.py
+# loads its bare call as the engine does, like for like. Elsewhere the extra types
+# stay: they are what repacks Q4_0 and IQ4_NL for batching (figures above); on an AMX
+# build a Q4_0 file's matrices are given the repack type by name (`repack_overrides`).
+AMX_BUILD = b"AMX_INT8 = 1"
 # The weight types llama.cpp's AMX buffer type takes (amx/mmq.cpp `qtype_has_amx_kernels`,
 # and F16 through an AVX-512 kernel of its own), and the one of them it computes right and
 # faster in the llama.cpp of llama-cpp-python 0.3.16. Measured on a 2-core Sapphire
@@ -166,3 +182,29 @@ def repack_overrides(llama_cpp: Any, path: Path) -> RepackOverrides | None:
         entry.pattern = pattern
         entry.buft = buffer_type
     return RepackOverrides(tensors, patterns, array)
+
+
+@dataclass
+class WeightPlacement:
+    """Where llama.cpp puts a GGUF's weights on this build: on a CPU with AMX
+    (`amx_build`), its AMX buffer type for a Q8_0 file (`amx`), else none of the extra
+    types and the Q4_0 matrices given the repack type by name (`repacked`)."""
+
+    amx_build: bool
+    amx: bool
+    repacked: RepackOverrides | None
+
+    def apply(self, model_params: Any) -> None:
+        """Set llama.cpp's model parameters accordingly (kept alive with `self`)."""
+        if self.amx_build and not self.amx:
+            model_params.use_extra_bufts = False
+            if self.repacked is not None:
+                model_params.tensor_buft_overrides = self.repacked.pointer
+
+
+def weight_placement(llama_cpp: Any, path: Path) -> WeightPlacement:
+    """How the engine (and a bench's bare call beside it) loads `path` here."""
+    amx_build = AMX_BUILD in llama_cpp.llama_print_system_info()
+    amx = amx_build and amx_pays(path)
+    repacked = repack_overrides(llama_cpp, path) if amx_build and not amx else None
+    return WeightPlacement(amx_build, amx, repacked)

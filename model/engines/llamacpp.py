@@ -57,7 +57,7 @@ from model.engines.base import (
     without_reasoning,
 )
 from model.engines.chat_template import check_configured_template
-from model.engines.cpu_repack import RepackOverrides, amx_pays, repack_overrides
+from model.engines.cpu_repack import RepackOverrides, weight_placement
 from model.engines.cpu_threads import ThreadGovernor, default_threads
 from model.engines.gguf_base import base_hashes
 from model.engines.gguf_files import (
@@ -132,22 +132,6 @@ UNLOAD_RETRY_S = 0.05
 # llamafile's sgemm) is slower both alone and together: 0.5B, 1 thread, 58.2 and 78.7
 # tok/s (1.35x) against 73.8 and 117.7 (1.59x) repacked.
 UNBATCHED_TYPES = ("Q4_1",)
-# What llama.cpp's build says of a CPU with AMX (Sapphire Rapids and later; the build is
-# native, so it is this machine's). There the model loads without llama.cpp's extra
-# buffer types unless the file is one the AMX type computes right and faster (Q8_0:
-# `cpu_repack.amx_pays`). That type takes Q4_0, Q4_1, Q8_0, K-quant and F16 weights, and
-# in the llama.cpp of llama-cpp-python 0.3.16 its 4-bit kernels compute wrong numbers
-# (ggml-org/llama.cpp#16315, "The AMX backend produces garbage with Q4_0 and Q4_1",
-# fixed in #19925, 2026). Measured on a 2-core Sapphire Rapids VM, perplexity of the
-# offline model on 500 tokens of README text: Q4_1 786 with AMX against 74 without;
-# as Q4_0 899 against 91 (fast and wrong: one user 160-190 tok/s against 75). Q8_0 is
-# right (73.0 against 73.3) and faster (one user 101 tok/s against 60, 8 users 157-161
-# against 121-124), its scores the same however the rows of a step are split.
-# llama-cpp-python's own `Llama` keeps the AMX type for any file: bench/engine_speed.py
-# loads its bare call as the engine does, like for like. Elsewhere the extra types
-# stay: they are what repacks Q4_0 and IQ4_NL for batching (figures above); on an AMX
-# build a Q4_0 file's matrices are given the repack type by name (`cpu_repack`).
-AMX_BUILD = b"AMX_INT8 = 1"
 # llama.cpp refuses any LoRA with a NULL; its log says why, after this.
 LORA_REFUSED = "failed to apply lora adapter: "
 # Reasons of llama.cpp's that mean the LoRA was made for another model.
@@ -278,16 +262,12 @@ class LlamaCppEngine:
             binding_log.setLevel(logging.CRITICAL)
         llama_cpp.llama_backend_init()
         model_params = llama_cpp.llama_model_default_params()
-        # Q4_0 weights repacked by name where the extra types are off (`cpu_repack`).
-        self.repacked: RepackOverrides | None = None
-        # On a CPU with AMX its buffer type stays only for a file it computes right
-        # and faster (a Q8_0 one: `cpu_repack.amx_pays`).
-        self.amx = AMX_BUILD in llama_cpp.llama_print_system_info() and amx_pays(path)
-        if AMX_BUILD in llama_cpp.llama_print_system_info() and not self.amx:
-            model_params.use_extra_bufts = False
-            self.repacked = repack_overrides(llama_cpp, path)
-            if self.repacked is not None:
-                model_params.tensor_buft_overrides = self.repacked.pointer
+        # On a CPU with AMX: its kernels only for a Q8_0 file, else Q4_0 weights
+        # repacked by name (`cpu_repack.weight_placement`).
+        placement = weight_placement(llama_cpp, path)
+        placement.apply(model_params)
+        self.amx = placement.amx
+        self.repacked: RepackOverrides | None = placement.repacked
         self._model = llama_cpp.llama_model_load_from_file(str(path).encode(), model_params)
         if not self._model:
             raise ModelNotFoundError(f"{path}: llama.cpp cannot load this GGUF file.")
@@ -315,8 +295,8 @@ class LlamaCppEngine:
         self.prefix_cache = prefix_cache
         self.weight_type = self._desc().rsplit(" ", 1)[-1]
         if self.weight_type in UNBATCHED_TYPES:
-            # With AMX a Q8_0 file is faster still, and keeps its kernels (AMX_BUILD).
-            better = "q8_0" if AMX_BUILD in llama_cpp.llama_print_system_info() else "q4_0"
+            # With AMX a Q8_0 file is faster still, and keeps its kernels (`cpu_repack`).
+            better = "q8_0" if placement.amx_build else "q4_0"
             log.warning(
                 "%s: %s weights; llama.cpp on a CPU has no batched kernel for them, so "
                 "a %s file of the model decodes faster, alone and for several users "

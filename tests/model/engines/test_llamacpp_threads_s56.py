@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from atri.config import Settings
+from model.engines.cpu_repack import AMX_BUILD
 from model.engines.gguf_files import gguf_path
-from model.engines.llamacpp import AMX_BUILD, LlamaCppEngine
+from model.engines.llamacpp import LlamaCppEngine
 
 
 def engine_threads() -> list[threading.Thread]:
