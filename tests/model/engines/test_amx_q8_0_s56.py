@@ -9,7 +9,6 @@ AMX kernels themselves only where the CPU has them."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import llama_cpp
 import pytest
@@ -19,7 +18,11 @@ from model.engines.cpu_repack import AMX_BUILD, amx_pays
 from model.engines.gguf_files import gguf_path
 from model.engines.llamacpp import LlamaCppEngine
 from tests.model.engines.test_llamacpp import QUESTIONS, chat
-from tests.model.engines.test_llamacpp_amx_s54 import WITH_AMX, WITHOUT_AMX
+from tests.model.engines.test_llamacpp_amx_s54 import (
+    WITH_AMX,
+    WITHOUT_AMX,
+    file_loads_asking_extra_types,
+)
 
 GREEDY = GenerationSettings(max_new_tokens=24, do_sample=False, repetition_penalty=1.0)
 
@@ -44,21 +47,6 @@ def q8_0_copy(offline: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return requantised(offline, tmp_path_factory.mktemp("q8_0"), llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0)
 
 
-def loads_asking_extra_types(monkeypatch: pytest.MonkeyPatch, path: Path) -> list[bool]:
-    asked: list[bool] = []
-    load = llama_cpp.llama_model_load_from_file
-
-    def recording(name: bytes, params: Any) -> Any:
-        asked.append(bool(params.use_extra_bufts))
-        return load(name, params)
-
-    monkeypatch.setattr(llama_cpp, "llama_print_system_info", lambda: WITH_AMX)
-    monkeypatch.setattr(llama_cpp, "llama_model_load_from_file", recording)
-    engine = LlamaCppEngine(path, "builtin:smollm2-135m", "", max_batch=2)
-    engine.thread.call(engine._free)
-    return asked
-
-
 def test_only_a_file_of_types_amx_computes_right_keeps_it(
     offline: Path, q8_0_copy: Path, tmp_path: Path
 ) -> None:
@@ -75,8 +63,8 @@ def test_only_a_file_of_types_amx_computes_right_keeps_it(
 def test_an_amx_build_loads_a_q8_0_file_with_the_extra_types_and_others_without(
     offline: Path, q8_0_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert loads_asking_extra_types(monkeypatch, q8_0_copy) == [True]
-    assert loads_asking_extra_types(monkeypatch, offline) == [False]
+    assert file_loads_asking_extra_types(monkeypatch, q8_0_copy, WITH_AMX) == [True]
+    assert file_loads_asking_extra_types(monkeypatch, offline, WITH_AMX) == [False]
 
 
 def test_a_q8_0_file_batches_as_alone_with_amx_where_the_cpu_has_it(q8_0_copy: Path) -> None:

@@ -27,6 +27,13 @@ def loads_asking_extra_types(
 ) -> list[bool]:
     """Whether each model load the engine made asked for the extra buffer types, with
     llama.cpp's system info reading `info`."""
+    return file_loads_asking_extra_types(monkeypatch, gguf_path(Settings(root=root)), info)
+
+
+def file_loads_asking_extra_types(
+    monkeypatch: pytest.MonkeyPatch, path: Path, info: bytes
+) -> list[bool]:
+    """`loads_asking_extra_types` of the GGUF file `path`."""
     asked: list[bool] = []
     load = llama_cpp.llama_model_load_from_file
 
@@ -36,8 +43,8 @@ def loads_asking_extra_types(
 
     monkeypatch.setattr(llama_cpp, "llama_print_system_info", lambda: info)
     monkeypatch.setattr(llama_cpp, "llama_model_load_from_file", recording)
-    engine = LlamaCppEngine(gguf_path(Settings(root=root)), "builtin:smollm2-135m", "", max_batch=2)
-    engine._free()
+    engine = LlamaCppEngine(path, "builtin:smollm2-135m", "", max_batch=2)
+    engine.thread.call(engine._free)
     return asked
 
 
