@@ -810,6 +810,11 @@ class AtriClient(discord.Client):
         closed within 2 s of connecting: `atri serve` reconnecting, or asked for shards)."""
         if self.is_closed():
             return
+        if event == "socket_event_type" and args and args[0] == "THREAD_LIST_SYNC":
+            # She can see channels again whose thread updates did not reach her meanwhile
+            # (discord.py has no event of its own for it). Here, not as a handler: one
+            # would be a task for every gateway event.
+            self.limits.threads.clear()
         super().dispatch(event, *args, **kwargs)
 
     async def on_ready(self) -> None:
@@ -828,12 +833,6 @@ class AtriClient(discord.Client):
 
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
         self.limits.threads.forget_threads_of(channel.id)
-
-    async def on_socket_event_type(self, event_type: str) -> None:
-        """THREAD_LIST_SYNC: she can see channels again whose thread updates did not
-        reach her meanwhile (discord.py dispatches no event of its own for it)."""
-        if event_type == "THREAD_LIST_SYNC":
-            self.limits.threads.clear()
 
     async def roles_for_dm(self, user_id: int) -> set[int]:
         """The roles someone holds in ATRI's servers, kept a few minutes: a member
