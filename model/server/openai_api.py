@@ -32,10 +32,12 @@ ATRI's rules for OpenAI clients (README, "The model worker and the OpenAI-compat
 - Without `[worker] openai_api_requires_token`, each client address is rate-limited too,
   as one more user: a client cannot dodge the limit by varying or leaving out `user`.
 - `stream: true` streams the finished reply in chunks (the batcher produces whole
-  replies), then `data: [DONE]`; the headers wait for the reply, so `X-ATRI-Status`
-  says what it is, as on a plain answer. A client that leaves before the reply is ready
-  does not cancel it when it named a `user` (its exchange is stored, streamed or not);
-  without one nothing would be kept, so its chat is cancelled (`unless_the_client_leaves`).
+  replies), then `data: [DONE]` (a usage chunk before it with `stream_options`
+  `include_usage: true`; `stream_options` without `stream: true` is OpenAI's 400); the
+  headers wait for the reply, so `X-ATRI-Status` says what it is, as on a plain answer.
+  A client that leaves before the reply is ready does not cancel it when it named a
+  `user` (its exchange is stored, streamed or not); without one nothing would be kept,
+  so its chat is cancelled (`unless_the_client_leaves`).
 - A worker that cannot answer anyone as configured (its character prompt leaves no room
   in the context window) answers 500 in OpenAI's error format with the sentence saying
   so, streamed or not, and `x-should-retry: false`, which OpenAI's SDKs obey (no retry
@@ -90,6 +92,10 @@ MAX_CLIENTS_TOLD = 10_000
 # The status of an answer to a client that left before it (nginx's "client closed
 # request"): never sent, but what the endpoint returns.
 CLIENT_GONE = 499
+STREAM_OPTIONS_WITHOUT_STREAM = (
+    "stream_options: only allowed when stream is true, as in OpenAI's API; send "
+    "stream: true with it, or leave it out."
+)
 
 log = logging.getLogger(__name__)
 
@@ -523,6 +529,10 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
                 kind="request_too_large",  # as for a body over the size limit
                 status=413,
             )
+        if body.stream_options is not None and not body.streamed():
+            # As OpenAI answers it: a client that sends it expects a stream (and a usage
+            # chunk) that a plain answer would not give it.
+            raise OpenAIError(STREAM_OPTIONS_WITHOUT_STREAM, param="stream_options")
         if refused := body.refused_field():
             param, message = refused
             raise OpenAIError(message, code="unsupported_parameter", param=param)
@@ -644,6 +654,8 @@ async def _stream(body: CompletionRequest, reply: Reply) -> AsyncIterator[str]:
             "system_fingerprint": fingerprint,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
         }
+        if body.usage_chunk():
+            data["usage"] = None  # OpenAI's too: the usage is in the last chunk alone
         return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
 
     fingerprint = _fingerprint(reply)

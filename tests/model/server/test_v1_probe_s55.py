@@ -157,7 +157,7 @@ async def test_a_client_that_leaves_while_queued_never_reaches_the_engine(
     "extra",
     [
         {"stream": None},
-        {"stream": None, "stream_options": {"include_usage": None}},
+        {"stream": False, "stream_options": None},
         # Every nullable field null, as clients that write all their fields send it.
         {
             "stream": None,

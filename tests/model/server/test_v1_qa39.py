@@ -158,7 +158,6 @@ async def test_what_she_cannot_do_is_openais_400_naming_the_field(
         # Sampling hints, as temperature is: [generation] decides.
         {"seed": 42},
         {"parallel_tool_calls": False},
-        {"stream_options": {"include_usage": True}},
     ],
 )
 async def test_what_a_text_reply_answers_is_accepted(
