@@ -90,7 +90,10 @@ def load_sharegpt(
     A JSON list or JSON Lines (one record a line, as `atri prep` writes its messages
     file; a file of one record, on one line or not, is that record); a record's turns are
     under "conversations" (sharegpt) or "messages" (OpenAI), or its alpaca columns, as
-    the folder's dataset_info.json names them where it registers the file.
+    the folder's dataset_info.json names them where it registers the file. An object
+    whose only list holds the records is that list: its top-level "system" is the system
+    prompt of each record without its own (as if the record held it), and its other keys
+    are named in one warning as ignored.
     `allow_empty` for a held-out file: a short script leaves `atri prep` nothing to hold
     out, and training then runs without a held-out loss. Conversations with tool use
     (function_call/observation turns) are left out and counted in one sentence to
@@ -112,11 +115,7 @@ def load_sharegpt(
         raise DatasetError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
     value, lines = _parse_json(path, text)
     records, wrapper = _records(path, value)
-    if wrapper:
-        (notify or log.info)(
-            f'{path}: one JSON object; its records are read from its "{wrapper}" list '
-            f"({len(records)} of them)."
-        )
+    system, ignored = _beside_records(path, value, wrapper) if wrapper else ("", [])
     registered = as_registered(path, records, notify or log.warning)
 
     def where(index: int) -> str:
@@ -131,6 +130,25 @@ def load_sharegpt(
         (i, _from_alpaca(where(i), r) if isinstance(r, dict) and _is_alpaca(r) else r)
         for i, r in enumerate(registered)
     ]
+    if wrapper:
+        # The top-level "system" is each record's that has none, as if the record held it.
+        given = sum(1 for _, r in data if isinstance(r, dict) and not _has_own_system(r))
+        data = [(i, _with_system(r, system)) for i, r in data] if system else data
+        read = f'its records are read from its "{wrapper}" list ({len(records)} of them)'
+        if system:
+            read += (
+                f', and its "system" is the system prompt of the {given} without their own'
+                if given
+                else ', and its "system" is not used: every record has its own'
+            )
+        (notify or log.info)(f"{path}: one JSON object; {read}.")
+    if ignored:
+        keys = ", ".join(json.dumps(k, ensure_ascii=False) for k in ignored)
+        (notify or log.warning)(
+            f"{path}: top-level key{'s' * (len(ignored) != 1)} {keys} beside the "
+            f'"{wrapper}" list {"are" if len(ignored) != 1 else "is"} ignored: training reads '
+            'only the records and a top-level "system".'
+        )
     if data and all(isinstance(r, dict) and _is_preference(r) for _, r in data):
         raise DatasetError(
             f'{path}: a preference (DPO/ORPO) dataset ("chosen" and "rejected" replies); '
@@ -226,6 +244,8 @@ def _records(path: Path, data: Any) -> tuple[list[Any], str]:
     ):
         return [data], ""
     lists = [k for k, v in data.items() if isinstance(v, list)] if isinstance(data, dict) else []
+    if len(lists) > 1 and "system" in lists:
+        lists.remove("system")  # a prompt written as a list of lines: refused as not text
     if len(lists) == 1 and _holds_records(path, data[lists[0]]):
         return data[lists[0]], lists[0]
     if len(lists) > 1 and any(_holds_records(path, data[k]) for k in lists):
@@ -257,6 +277,36 @@ def _records(path: Path, data: Any) -> tuple[list[Any], str]:
         f'{path}: holds {what}, not records: expected a JSON list of {{"conversations": [...]}} '
         "records (sharegpt), or JSON Lines with one record a line."
     )
+
+
+def _beside_records(path: Path, data: dict[str, Any], wrapper: str) -> tuple[str, list[str]]:
+    """A wrapped file's top-level "system" ("" if none) and its other keys beside the
+    records' list, which training does not read."""
+    system = data.get("system", "") if wrapper != "system" else ""
+    if not isinstance(system, str):
+        raise DatasetError(
+            f'{path}: its top-level "system" is {json.dumps(system, ensure_ascii=False)[:40]}, '
+            f'not text; it is the system prompt of each record in "{wrapper}" without its own, '
+            "so write it as a string or remove it."
+        )
+    return system, [k for k in data if k not in (wrapper, "system")]
+
+
+def _has_own_system(record: dict[str, Any]) -> bool:
+    """Whether a record has a system prompt of its own: a "system" column that is not
+    empty (one that is not text stays its own, to be refused as it is), or a leading
+    system turn."""
+    turns = _turns(record)
+    first = turns[0] if turns and isinstance(turns[0], dict) else {}
+    speaker = first.get("from", first.get("role"))
+    leading = isinstance(speaker, str) and _ROLES.get(speaker) == "system"
+    return record.get("system", "") != "" or leading
+
+
+def _with_system(record: Any, system: str) -> Any:
+    if not isinstance(record, dict) or _has_own_system(record):
+        return record
+    return {**record, "system": system}
 
 
 def _desirable_only(
