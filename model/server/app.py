@@ -96,6 +96,20 @@ UNREADABLE_BODY: dict[type[BaseException] | type[None], str] = {
     ),
 }
 
+# Pydantic's messages that name one of our classes ("… or instance of StreamOptions")
+# or a Python notion ("object to extract fields from"), in the JSON the client sent.
+JSON_WORDING = {
+    "model_type": "Input should be a JSON object",
+    "model_attributes_type": "Input should be a JSON object",
+    "dataclass_type": "Input should be a JSON object",
+    "dataclass_exact_type": "Input should be a JSON object",
+    "dict_type": "Input should be a JSON object",
+    "mapping_type": "Input should be a JSON object",
+    "named_tuple_type": "Input should be a JSON object or a list",
+    "is_instance_of": "Input is not a value this field takes",
+    "is_subclass_of": "Input is not a value this field takes",
+}
+
 
 class CountResult(BaseModel):
     count: int
@@ -117,34 +131,61 @@ def error_body(path: str, message: str, kind: str) -> dict[str, Any]:
     return {"detail": message}
 
 
-def _place(error: Any) -> str | None:
-    """Where in the body a pydantic error is ("n", "messages.0.content"), as OpenAI's
-    `param` names the field; None for the body as a whole."""
+def _where(error: Any) -> tuple[str | int, ...]:
+    """The keys and list positions of a pydantic error's place in the body."""
     # A union reports each member that failed under its own tag in `loc`
     # ("list[ContentPart]", "function-before[clean_text(), str]"): not a place in the body.
-    where = [str(p) for p in error["loc"] if p != "body" and "[" not in str(p)]
-    return ".".join(where) or None
+    return tuple(p for p in error["loc"] if p != "body" and "[" not in str(p))
+
+
+def _json_path(where: tuple[str | int, ...]) -> str:
+    """A place as the client reads it in the JSON it sent: `messages[2].content[0].type`."""
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in where)
+    return path.removeprefix(".") or "body"
+
+
+def _said(error: Any) -> str:
+    """What was wrong, in words about JSON: never a class of ours."""
+    if error["type"] in JSON_WORDING:
+        return JSON_WORDING[error["type"]]
+    # "List should have at most 4 items after validation, not 10": the client sent 10.
+    return str(error["msg"]).replace(" after validation", "")
+
+
+def _problems(errors: Sequence[Any]) -> dict[tuple[str | int, ...], list[str]]:
+    """Each place in the body that was wrong, and what was wrong there."""
+    found: dict[tuple[str | int, ...], list[str]] = {}
+    # A union's member of the right type that said what is wrong ("at most 4 items")
+    # speaks for the place; the other members' "Input should be a valid string" is noise.
+    said_more = {_where(e) for e in errors if not e["type"].endswith("_type")}
+    for e in errors:
+        if e["type"].endswith("_type") and _where(e) in said_more:
+            continue
+        # The members of a union that failed at one place: their complaints are joined.
+        said = found.setdefault(_where(e), [])
+        if _said(e) not in said:
+            said.append(_said(e))
+    # A value that got inside one member ("content" as a list, with a bad part) is told
+    # what is wrong inside, not also that it is no string.
+    deeper = {w for w in found if any(o[: len(w)] == w and o != w for o in found)}
+    return {w: said for w, said in found.items() if w not in deeper}
 
 
 def validation_problems(errors: Sequence[Any]) -> str:
     """Pydantic's errors as one sentence: where in the body, and what was wrong there."""
     if any(e["type"] == "json_invalid" for e in errors):
         return "the body is not valid JSON"
-    found: dict[str, list[str]] = {}
-    # A union's member of the right type that said what is wrong ("at most 4 items")
-    # speaks for the place; the other members' "Input should be a valid string" is noise.
-    said_more = {_place(e) or "body" for e in errors if not e["type"].endswith("_type")}
-    for e in errors:
-        if e["type"].endswith("_type") and (_place(e) or "body") in said_more:
-            continue
-        # The members of a union that failed at one place: their complaints are joined.
-        said = found.setdefault(_place(e) or "body", [])
-        if e["msg"] not in said:
-            said.append(e["msg"])
-    # A value that got inside one member ("content" as a list, with a bad part) is told
-    # what is wrong inside, not also that it is no string.
-    deeper = {w for w in found if any(o.startswith(f"{w}.") for o in found)}
-    return "; ".join(f"{w}: {_either(said)}" for w, said in found.items() if w not in deeper)
+    problems = _problems(errors)
+    return "; ".join(f"{_json_path(w)}: {_either(said)}" for w, said in problems.items())
+
+
+def problem_param(errors: Sequence[Any]) -> str | None:
+    """OpenAI's `param` for the first place `validation_problems` names ("messages.0.content");
+    None for the body as a whole, or a body that is no JSON (its `loc` is a position)."""
+    if any(e["type"] == "json_invalid" for e in errors):
+        return None
+    first = next(iter(_problems(errors)), ())
+    return ".".join(str(p) for p in first) or None
 
 
 def _either(messages: list[str]) -> str:
@@ -332,9 +373,7 @@ def create_app(
                 "Bad request: send a JSON body, with the header 'Content-Type: application/json'."
             )
         if under_v1(request.url.path):
-            # No field is to blame for a body that is no JSON (its `loc` is a position).
-            first = exc.errors()[0] if exc.errors() else None
-            param = _place(first) if first and first["type"] != "json_invalid" else None
+            param = problem_param(exc.errors())
             body = OpenAIError.body(message, "invalid_request_error", param=param)
             return JSONResponse(body, 400)
         return JSONResponse({"detail": message}, status_code=422)

@@ -241,11 +241,11 @@ class CompletionRequest(BaseModel):
             parts = message.content if isinstance(message.content, list) else []
             for j, part in enumerate(parts):
                 if part.type not in TEXT_PARTS:
-                    where = f"messages.{i}.content.{j}"
+                    # `param` as OpenAI's, the sentence with the JSON path the client sent.
                     return (
-                        where,
-                        f"{where}: this worker reads text only, not '{part.type[:40]}' parts; "
-                        "send the message's text parts alone.",
+                        f"messages.{i}.content.{j}",
+                        f"messages[{i}].content[{j}]: this worker reads text only, not "
+                        f"'{part.type[:40]}' parts; send the message's text parts alone.",
                     )
         return None
 

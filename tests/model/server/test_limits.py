@@ -233,8 +233,8 @@ async def test_wrong_types_are_told_where_and_what_in_one_sentence(
 ) -> None:
     _, url = echo_worker
     told = [
-        (5, "messages.0.content: Input should be a valid string or a valid list."),
-        ([{"type": 5}], "messages.0.content.0.type: Input should be a valid string."),
+        (5, "messages[0].content: Input should be a valid string or a valid list."),
+        ([{"type": 5}], "messages[0].content[0].type: Input should be a valid string."),
     ]
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
 

@@ -42,9 +42,9 @@ async def test_stream_options_without_a_stream_is_openais_400_before_any_work(
 @pytest.mark.parametrize(
     ("options", "param", "problem"),
     [
-        ("yes", "stream_options", "Input should be a valid dictionary"),
-        (True, "stream_options", "Input should be a valid dictionary"),
-        ([{"include_usage": True}], "stream_options", "Input should be a valid dictionary"),
+        ("yes", "stream_options", "Input should be a JSON object"),
+        (True, "stream_options", "Input should be a JSON object"),
+        ([{"include_usage": True}], "stream_options", "Input should be a JSON object"),
         ({"include_usage": 1}, "stream_options.include_usage", "Input should be a valid boolean"),
         (
             {"include_usage": "true"},
