@@ -104,6 +104,11 @@ AMX_BUILD = b"AMX_INT8 = 1"
 # 110). K-quants could not be tried on this model (its 576-wide rows).
 AMX_TAKES = frozenset({"Q4_0", "Q4_1", "Q8_0", "Q4_K", "Q5_K", "Q6_K", "IQ4_XS", "F16"})
 AMX_PAYS = frozenset({"Q8_0"})
+# The llama-cpp-python releases whose AMX kernels were measured as above: constraints.txt
+# pins one. Another keeps them off for every file: 0.3.36 (llama.cpp 0c1e570, 2026) crashed
+# in `ggml_backend_amx_mul_mat` on a Q8_0 file as on a 4-bit one, as soon as a decode
+# asked for the scores of a few hundred tokens (the tied output matrix), on the same VM.
+AMX_CHECKED_IN = frozenset({"0.3.16"})
 
 
 def amx_pays(path: Path) -> bool:
@@ -206,5 +211,15 @@ def weight_placement(llama_cpp: Any, path: Path) -> WeightPlacement:
     """How the engine (and a bench's bare call beside it) loads `path` here."""
     amx_build = AMX_BUILD in llama_cpp.llama_print_system_info()
     amx = amx_build and amx_pays(path)
+    version = getattr(llama_cpp, "__version__", "?")
+    if amx and version not in AMX_CHECKED_IN:
+        amx = False
+        log.info(
+            "%s: llama.cpp's AMX kernels stay off: they were checked in llama-cpp-python "
+            "%s, not in %s, which is installed (0.3.36 crashed in them)",
+            path.name,
+            ", ".join(sorted(AMX_CHECKED_IN)),
+            version,
+        )
     repacked = repack_overrides(llama_cpp, path) if amx_build and not amx else None
     return WeightPlacement(amx_build, amx, repacked)

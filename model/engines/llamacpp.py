@@ -337,7 +337,10 @@ class LlamaCppEngine:
         # reply does not depend on what else is in the batch (plain attention sums over
         # every cell, and greedy replies changed with the batch); cell order matters
         # then, which is why rows that leave a running pass keep theirs (`Pass._leave`).
-        params.flash_attn = True
+        if hasattr(llama_cpp, "LLAMA_FLASH_ATTN_TYPE_ENABLED"):  # llama.cpp since Sep 2025
+            params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+        else:
+            params.flash_attn = True
         # `[model] llamacpp_threads`; 0 = one per physical core, fewer while other
         # programs keep cores busy (model/engines/cpu_threads.py: llama.cpp's threads
         # wait for each other at every step, and one taken off its core holds them all).

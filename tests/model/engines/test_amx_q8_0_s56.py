@@ -8,13 +8,14 @@ AMX kernels themselves only where the CPU has them."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import llama_cpp
 import pytest
 
 from atri.config import GenerationSettings, Settings
-from model.engines.cpu_repack import AMX_BUILD, amx_pays
+from model.engines.cpu_repack import AMX_BUILD, AMX_CHECKED_IN, amx_pays
 from model.engines.gguf_files import gguf_path
 from model.engines.llamacpp import LlamaCppEngine
 from tests.model.engines.test_llamacpp import QUESTIONS, chat
@@ -65,6 +66,19 @@ def test_an_amx_build_loads_a_q8_0_file_with_the_extra_types_and_others_without(
 ) -> None:
     assert file_loads_asking_extra_types(monkeypatch, q8_0_copy, WITH_AMX) == [True]
     assert file_loads_asking_extra_types(monkeypatch, offline, WITH_AMX) == [False]
+
+
+def test_another_llama_cpp_python_keeps_amx_off_for_a_q8_0_file_too(
+    q8_0_copy: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Session 57: 0.3.36 crashed in the AMX kernels on this Q8_0 file; only a release
+    whose kernels were checked (AMX_CHECKED_IN, the one constraints.txt pins) uses them."""
+    assert llama_cpp.__version__ in AMX_CHECKED_IN  # what the tests above measured
+    monkeypatch.setattr(llama_cpp, "__version__", "0.3.36")
+    with caplog.at_level(logging.INFO, logger="model.engines.cpu_repack"):
+        assert file_loads_asking_extra_types(monkeypatch, q8_0_copy, WITH_AMX) == [False]
+    told = [r.getMessage() for r in caplog.records if "AMX kernels stay off" in r.getMessage()]
+    assert told and "0.3.36" in told[0] and "0.3.16" in told[0], told
 
 
 def test_a_q8_0_file_batches_as_alone_with_amx_where_the_cpu_has_it(q8_0_copy: Path) -> None:
