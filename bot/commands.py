@@ -31,6 +31,7 @@ from model.protocol import (
     ReloadResult,
     ScopeRef,
     Worker,
+    first_visible_name,
 )
 
 log = logging.getLogger(__name__)
@@ -149,12 +150,13 @@ def _cut(text: str, limit: int) -> str:
 
 def _who(turn: HistoryEntry, actor: Actor, you: str, her: str) -> str:
     """ "you" for the asker's own turns; in a conversation a channel shares, another
-    member's turn by their name (it was shown as the asker's)."""
+    member's turn by their name (it was shown as the asker's), without invisible controls
+    (one stored before they were dropped on arrival), else by their id."""
     if turn.role != "user":
         return turn.display_name or her
     if not turn.user_id or turn.user_id == actor.user_id:
         return you
-    return " ".join((turn.display_name or turn.user_id).split())
+    return " ".join(first_visible_name(turn.display_name, fallback=turn.user_id).split())
 
 
 async def remembered(worker: Worker, actor: Actor) -> CommandResult:

@@ -10,7 +10,7 @@ does that) and cut, so a quote cannot crowd out what the person said.
 from __future__ import annotations
 
 from bot.lines import lines
-from model.protocol import visible_name
+from model.protocol import visible_name, visible_text
 
 # The most of a quoted message (or of a poll's answers) the model reads: enough to know
 # what is being answered.
@@ -28,8 +28,18 @@ def cut(text: str, limit: int = MAX_QUOTE_CHARS) -> str:
 
 def cut_name(name: str) -> str:
     """A person's name inside a note: without the invisible controls that would turn
-    the rest of the note around (`visible_name`: U+202E), and cut."""
-    return cut(visible_name(name), MAX_NAME_CHARS)
+    the rest of the note around (`visible_name`: U+202E), and cut (cleaned again: a cut
+    may end inside a flag's tags)."""
+    return visible_name(cut(visible_name(name), MAX_NAME_CHARS))
+
+
+def at_name(name: object) -> str:
+    """A name sent with an @ as the model reads it after the "@": without invisible
+    controls (`visible_name`), outer blanks or an "@" of its own; "" when nothing of it
+    shows (the caller then names the person otherwise: by QQ number)."""
+    if not isinstance(name, str):
+        return ""
+    return visible_text(visible_text(visible_name(name)).lstrip("@"))
 
 
 def quote_note(who: str | None, text: str) -> str:

@@ -6,8 +6,10 @@ Adapters (Discord, QQ, console, HTTP clients) only ever see these types and the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+import sys
 import time
 import unicodedata
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
@@ -97,28 +99,66 @@ def visible_text(text: str) -> str:
     return ""
 
 
-# What a name must not carry into a line of the prompt: the bidi embeddings, overrides
-# and isolates (U+202A-U+202E, U+2066-U+2069) and marks (U+200E, U+200F, U+061C), which
-# turn the text after them around (a name ending in U+202E reverses the `：text` its
-# line goes on with), and the zero-width space, joiners, word joiner and BOM.
-_NAME_CONTROLS = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+# What a name must not carry into a line of the prompt, a log line or her reply: Unicode's
+# format characters (category Cf), all invisible. The bidi embeddings, overrides,
+# isolates and marks (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C) turn the text
+# after them around (a name ending in U+202E reverses the `：text` its line goes on with,
+# and "Bob\u202e:tnatsissa" reads as a label); zero-width spaces and joiners, the word
+# joiner, the BOM and the soft hyphen make one name a different string from the same
+# one; tag characters (U+E0000-U+E007F) spell ASCII nobody sees and a model reads. Two
+# of them draw emoji and stay: a zero-width joiner between two emoji (👩‍💻, 🏳️‍🌈), and
+# the tags of the only three subdivision flags there are (England, Scotland, Wales),
+# whose fixed spelling hides nothing.
 _ZERO_WIDTH_JOINER = "\u200d"
 # What may stand between an emoji and the joiner that joins it to the next: a skin tone
 # (👍🏻), the emoji presentation selector (❤️).
 _EMOJI_MODIFIERS = frozenset("\ufe0f\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff")
+_SUBDIVISION_FLAGS = [
+    "\U0001f3f4" + "".join(chr(0xE0000 + ord(letter)) for letter in code) + "\U000e007f"
+    for code in ("gbeng", "gbsct", "gbwls")
+]
+
+
+@functools.cache
+def _format_runs() -> re.Pattern[str]:
+    """A subdivision flag (group 1), or a run of format characters: every character of
+    category Cf in the Unicode version Python runs on (163 in Unicode 14), found once."""
+    ranges: list[list[int]] = []
+    for code in range(sys.maxunicode + 1):
+        if unicodedata.category(chr(code)) == "Cf":
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    members = "".join(f"{re.escape(chr(low))}-{re.escape(chr(high))}" for low, high in ranges)
+    return re.compile(f"({'|'.join(_SUBDIVISION_FLAGS)})|[{members}]+")
 
 
 def visible_name(name: str) -> str:
-    """A name without the invisible controls that can change how the rest of its line
-    reads (`_NAME_CONTROLS`). A zero-width joiner between two emoji stays: it is part of
-    the one emoji they make (👩‍💻, 🏳️‍🌈)."""
-    if not _NAME_CONTROLS.search(name):
-        return name
-    kept = []
-    for at, char in enumerate(name):
-        if not _NAME_CONTROLS.match(char) or _joins_emoji(name, at):
-            kept.append(char)
-    return "".join(kept)
+    """A name without the invisible format characters that can change how the rest of
+    its line reads or whose name it seems to be (see above); a joiner inside an emoji
+    and a subdivision flag's tags stay. Letters of every script, emoji, variation
+    selectors and punctuation are left as they are."""
+
+    def kept(run: re.Match[str]) -> str:
+        if run[1] or (run[0] == _ZERO_WIDTH_JOINER and _joins_emoji(name, run.start())):
+            return run[0]
+        return ""
+
+    return _format_runs().sub(kept, name)
+
+
+def first_visible_name(*names: object, fallback: str = "") -> str:
+    """The first of `names` (the platform's own order: a QQ group card, then the
+    nickname) that shows something once `visible_name` has cleaned it, cleaned; else
+    `fallback` (the id the caller goes by). A card of zero-width characters or blank
+    letters only does not hide the nickname behind it, nor leave a label of nothing."""
+    for name in names:
+        if isinstance(name, str):
+            shown = visible_name(name)
+            if visible_text(shown):
+                return shown
+    return fallback
 
 
 def _joins_emoji(text: str, at: int) -> bool:
@@ -155,9 +195,12 @@ MAX_DISPLAY_NAME_CHARS = 64
 
 def short_name(value: object) -> object:
     """A display name as it arrives: `clean_text`, without invisible controls
-    (`visible_name`), and cut."""
+    (`visible_name`), cut, and "" when nothing of it shows (the prompt then names its
+    person by id). Cleaned again after the cut, which may end inside a flag's tags."""
     value = clean_text(value)
-    return visible_name(value)[:MAX_DISPLAY_NAME_CHARS] if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    return first_visible_name(visible_name(value)[:MAX_DISPLAY_NAME_CHARS])
 
 
 DisplayName = Annotated[str, BeforeValidator(short_name)]

@@ -51,6 +51,8 @@ from model.protocol import (
     ReplyCut,
     Worker,
     clean_str,
+    first_visible_name,
+    visible_name,
     visible_text,
 )
 
@@ -191,11 +193,23 @@ def should_hear(
     )
 
 
+def shown_name(user: discord.User | discord.Member) -> str:
+    """The name a member's client shows for `user`, as discord.py's `display_name` reads
+    it (the server nickname, else the global name, else the username), passing over one
+    that shows nothing once its invisible controls are dropped (`first_visible_name`):
+    a nickname of zero-width spaces leaves the global name. `clean_str`ed, as every
+    name from outside."""
+    nick = getattr(user, "nick", None)  # a member's; a user has none
+    return first_visible_name(
+        *(clean_str(name or "") for name in (nick, user.global_name, user.name))
+    )
+
+
 def names_for(message: discord.Message) -> NameLookup:
     """Display names for the ids a message's mentions can refer to: its author and the
     members it mentions, the server's members, roles and channels (threads too) cached."""
-    users = {user.id: user.display_name for user in message.mentions}
-    users[message.author.id] = message.author.display_name
+    users = {user.id: shown_name(user) for user in message.mentions}
+    users[message.author.id] = shown_name(message.author)
     guild = message.guild
 
     def lookup(kind: str, ident: int) -> str | None:
@@ -208,7 +222,7 @@ def names_for(message: discord.Message) -> NameLookup:
         if ident in users:
             return users[ident]
         member = guild.get_member(ident) if guild else None
-        return member.display_name if member else None
+        return shown_name(member) if member else None
 
     return lookup
 
@@ -243,9 +257,13 @@ def _notes(message: discord.Message) -> list[str]:
     held_in: list[discord.Message | discord.MessageSnapshot] = [message, *message.message_snapshots]
     for held in held_in:
         notes += [
-            said.sticker_note.format(sticker=sticker.name or "?") for sticker in held.stickers
+            said.sticker_note.format(sticker=first_visible_name(sticker.name, fallback="?"))
+            for sticker in held.stickers
         ]
-        notes += [said.attachment_note.format(filename=a.filename) for a in held.attachments]
+        notes += [
+            said.attachment_note.format(filename=first_visible_name(a.filename, fallback="?"))
+            for a in held.attachments
+        ]
     if message.poll is not None:
         notes.append(_poll_note(message.poll, names_for(message)))
     return notes
@@ -277,9 +295,7 @@ def quoted_in(message: discord.Message, me_id: int) -> str:
     text = said_in(quoted, me_id)
     if not text:
         return ""
-    return quote_note(
-        None if quoted.author.id == me_id else clean_str(quoted.author.display_name), text
-    )
+    return quote_note(None if quoted.author.id == me_id else shown_name(quoted.author), text)
 
 
 def _answered_someone_else(reply: discord.Message, person_id: int) -> bool:
@@ -318,7 +334,7 @@ def to_request(message: discord.Message, me_id: int, cfg: DiscordSettings) -> Ch
     return ChatRequest(
         platform=PLATFORM,
         user_id=str(message.author.id),
-        display_name=clean_str(message.author.display_name),
+        display_name=shown_name(message.author),
         text=message_text(message, me_id),
         channel_id=str(message.channel.id) if guild else "",
         parent_channel_id=str(parent_id(message.channel) or ""),
@@ -633,7 +649,9 @@ async def roles_in_guilds(
             except discord.NotFound:
                 continue
             except discord.HTTPException as exc:  # an outage (retried), 403: unknown, not none
-                raise RolesUnknown(user_id, guild.name, f"HTTP {exc.status}") from None
+                raise RolesUnknown(
+                    user_id, visible_name(guild.name), f"HTTP {exc.status}"
+                ) from None
         roles |= {role.id for role in member.roles} & listed
     return roles
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.splitting import split_message
-from model.protocol import visible_name
+from model.protocol import first_visible_name
 
 MESSAGE_LIMIT = 2000
 ZERO_WIDTH_SPACE = "\u200b"
@@ -90,11 +90,12 @@ def mentions_as_names(text: str, names: NameLookup = _no_names) -> str:
 
     def plain(match: re.Match[str]) -> str:
         kind = "role" if match.group(1) == "&" else "user"
-        name = names(kind, int(match.group(2)))
+        # Without invisible controls; one that shows nothing is as unknown.
+        name = first_visible_name(names(kind, int(match.group(2))))
         if not name:
             return f"@{ZERO_WIDTH_SPACE}{kind}"
         # A nickname written as a mention ("<@&123>") stays the text it is.
-        return "@" + visible_name(name).replace("<@", f"<{ZERO_WIDTH_SPACE}@")
+        return "@" + name.replace("<@", f"<{ZERO_WIDTH_SPACE}@")
 
     return _MENTION.sub(plain, text)
 
@@ -110,7 +111,8 @@ def markup_as_text(text: str, names: NameLookup = _no_names) -> str:
         if match["emoji"]:
             return f":{match['emoji']}:"
         if match["channel"]:
-            return "#" + (names("channel", int(match["channel"])) or "channel")
+            channel = names("channel", int(match["channel"]))
+            return "#" + first_visible_name(channel, fallback="channel")
         if match["command"]:
             return "/" + match["command"]
         return _utc_time(int(match["time"]), match["style"]) or match.group()

@@ -78,7 +78,14 @@ from bot.qq.text import (
     reply_parts,
 )
 from model.character.persona import configured_card_path, load_persona
-from model.protocol import ChannelMode, ChatRequest, MemoryUnavailable, MessageRef, ReplyCut
+from model.protocol import (
+    ChannelMode,
+    ChatRequest,
+    MemoryUnavailable,
+    MessageRef,
+    ReplyCut,
+    first_visible_name,
+)
 
 PLATFORM = "qq"
 # What of a ChatRequest names its stored exchange.
@@ -383,7 +390,8 @@ def chat_request(
         platform=PLATFORM,
         user_id=str(event.user_id),
         text=quoted_note(event) + words if words else "",
-        display_name=sender.card or sender.nickname or "",
+        # A card that shows nothing (zero-width characters only) leaves the nickname.
+        display_name=first_visible_name(sender.card, sender.nickname),
         channel_id=chat_group(event),
         addressed=addressed,
         request_id=f"qq-{event.message_id}",

@@ -23,8 +23,8 @@ from bot.qq.connections import Connections
 from bot.qq.faces import face_text
 from bot.qq.segments import segment_note
 from bot.qq.text import defang, inline_record
-from bot.quoting import cut_name
-from model.protocol import visible_name
+from bot.quoting import at_name, cut_name
+from model.protocol import first_visible_name
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +114,13 @@ def _message_line(item: Any) -> str:
     sender: Any = item.get("sender")
     if not isinstance(sender, dict):
         sender = {}
+    # A name as text or a number only: a list or object from an odd implementation is no
+    # name; one that shows nothing (zero-width characters only) leaves the next.
     names = (sender.get(key) for key in ("card", "nickname", "user_id"))
-    # A name as text or a number only: a list or object from an odd implementation is no name.
-    name = next((n for n in names if n and isinstance(n, str | int)), "?")
-    return f"{cut_name(defang(str(name)))}: {text}"
+    name = first_visible_name(
+        *(str(n) if isinstance(n, int) and n else n for n in names), fallback="?"
+    )
+    return f"{cut_name(defang(name))}: {text}"
 
 
 def _as_message(raw: Any) -> Message:
@@ -145,11 +148,8 @@ def segments_text(message: Message) -> str:
             parts.append(lines().forward_unread_note)
         elif seg.type == "at":
             target = str(seg.data.get("qq", ""))
-            name = seg.data.get("name")
-            who = name if isinstance(name, str) and name.strip() else target
-            parts.append(
-                at_all_said() if target == "all" else f"@{visible_name(who).strip().lstrip('@')}"
-            )
+            who = at_name(seg.data.get("name")) or target
+            parts.append(at_all_said() if target == "all" else f"@{who}")
     return "".join(parts)
 
 

@@ -27,7 +27,8 @@ from bot.qq.connections import Connections
 from bot.qq.forwards import at_all_said, plain_part, record_text
 from bot.qq.segments import tells
 from bot.qq.text import inline_record
-from model.protocol import visible_name
+from bot.quoting import at_name
+from model.protocol import first_visible_name
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ async def _look_up(bot: Bot, group_id: int, user_id: str, connections: Connectio
         log.debug("QQ: no member info for %s in %s: %s", user_id, group_id, exc)
         return None if connections.lost(bot).is_set() else user_id
     if isinstance(info, dict):
-        return str(info.get("card") or info.get("nickname") or user_id)
+        return first_visible_name(info.get("card"), info.get("nickname"), fallback=user_id)
     return user_id
 
 
@@ -175,8 +176,8 @@ async def spoken_text(bot: Bot, event: MessageEvent, connections: Connections) -
                 parts.append(at_all_said())
                 said = True
                 continue
-            name = seg.data.get("name")
-            if not (isinstance(name, str) and name.strip()):
+            name = at_name(seg.data.get("name"))
+            if not name:
                 name = target
                 if isinstance(event, GroupMessageEvent) and target.isdigit():
                     known = remembered_name(event.group_id, target)
@@ -185,6 +186,6 @@ async def spoken_text(bot: Bot, event: MessageEvent, connections: Connections) -
                     elif lookups < MAX_LOOKUPS_PER_MESSAGE:
                         lookups += 1
                         name = await member_name(bot, event.group_id, target, connections)
-            parts.append(f"@{visible_name(name).strip().lstrip('@')}")
+            parts.append(f"@{at_name(name) or target}")
             said = True
     return "".join(parts).strip() if said else ""

@@ -16,6 +16,7 @@ from nonebot.adapters.onebot.v11 import MessageEvent
 from bot.qq.forwards import segments_text
 from bot.qq.text import defang
 from bot.quoting import quote_note
+from model.protocol import first_visible_name
 
 
 def quoted_note(event: MessageEvent) -> str:
@@ -29,5 +30,5 @@ def quoted_note(event: MessageEvent) -> str:
     sender = quoted.sender
     if str(sender.user_id) == str(event.self_id):
         return quote_note(None, text)
-    who = sender.card or sender.nickname or str(sender.user_id or "")
+    who = first_visible_name(sender.card, sender.nickname, fallback=str(sender.user_id or ""))
     return quote_note(defang(who) or "?", text)

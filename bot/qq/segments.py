@@ -42,6 +42,7 @@ from nonebot.adapters.onebot.v11 import Message, MessageSegment
 from bot.lines import lines
 from bot.qq.text import defang, media_kinds, only_media
 from bot.quoting import MAX_NAME_CHARS, MAX_QUOTE_CHARS, cut
+from model.protocol import first_visible_name, visible_name
 
 # A card's JSON or XML longer than this is not read (a real one is a few kilobytes).
 MAX_CARD_CHARS = 64_000
@@ -153,11 +154,14 @@ def _video(data: dict[str, Any]) -> Note:
 
 
 def _file(data: dict[str, Any]) -> Note:
-    """A file by its name (a path's last part only)."""
+    """A file by its name (a path's last part only), without invisible controls: a
+    right-to-left override (U+202E) between "photo" and "gnp.exe" shows "photoexe.png"
+    (`visible_name`; cleaned again after the cut)."""
     for key in ("name", "file_name", "file", "fileName"):
         raw = data.get(key)
         if isinstance(raw, str):
-            name = _clean(re.split(r"[\\/]", raw)[-1], MAX_FILENAME_CHARS)
+            last = visible_name(re.split(r"[\\/]", raw)[-1])
+            name = first_visible_name(_clean(last, MAX_FILENAME_CHARS))
             if name:
                 return Note(lines().attachment_note.format(filename=name), tells=True)
     return Note(lines().attachment_note.format(filename="?"), tells=False)

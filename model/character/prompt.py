@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from atri.errors import UserError
-from model.protocol import MAX_DISPLAY_NAME_CHARS, visible_name
+from model.protocol import MAX_DISPLAY_NAME_CHARS, visible_name, visible_text
 
 ChatMessages = list[dict[str, str]]
 
@@ -415,12 +415,13 @@ def one_line_name(name: str) -> str:
     ends with, without the invisible controls that turn the rest of its line around
     (`visible_name`: a name stored before they were dropped on arrival), and not starting
     with a space (its line would read as the one before going on). One nobody can read (a
-    QQ group card of zero-width characters only) is none: its person goes by their id."""
+    QQ group card of zero-width characters or blank Hangul fillers only) is none: its
+    person goes by their id."""
     name = visible_name(name)
     if _NOT_IN_NAMES.search(name):
         name = " ".join(_NOT_IN_NAMES.sub(" ", name).split())
     name = name.strip()
-    return name if look_alike(name) else ""
+    return name if visible_text(look_alike(name)) else ""
 
 
 def fit_room(
