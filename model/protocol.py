@@ -6,14 +6,13 @@ Adapters (Discord, QQ, console, HTTP clients) only ever see these types and the
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
-import sys
 import time
 import unicodedata
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
+import regex
 from pydantic import BaseModel, BeforeValidator, Field, PositiveInt, StrictBool, StringConstraints
 
 from atri.errors import UserError
@@ -119,19 +118,9 @@ _SUBDIVISION_FLAGS = [
 ]
 
 
-@functools.cache
-def _format_runs() -> re.Pattern[str]:
-    """A subdivision flag (group 1), or a run of format characters: every character of
-    category Cf in the Unicode version Python runs on (163 in Unicode 14), found once."""
-    ranges: list[list[int]] = []
-    for code in range(sys.maxunicode + 1):
-        if unicodedata.category(chr(code)) == "Cf":
-            if ranges and ranges[-1][1] == code - 1:
-                ranges[-1][1] = code
-            else:
-                ranges.append([code, code])
-    members = "".join(f"{re.escape(chr(low))}-{re.escape(chr(high))}" for low, high in ranges)
-    return re.compile(f"({'|'.join(_SUBDIVISION_FLAGS)})|[{members}]+")
+# A subdivision flag (group 1), or a run of format characters: category Cf as the
+# `regex` module's Unicode tables have it (newer than unicodedata's: 170 of them, 163).
+_FORMAT_RUNS = regex.compile(f"({'|'.join(_SUBDIVISION_FLAGS)})|\\p{{Cf}}+")
 
 
 def visible_name(name: str) -> str:
@@ -140,12 +129,12 @@ def visible_name(name: str) -> str:
     and a subdivision flag's tags stay. Letters of every script, emoji, variation
     selectors and punctuation are left as they are."""
 
-    def kept(run: re.Match[str]) -> str:
+    def kept(run: regex.Match[str]) -> str:
         if run[1] or (run[0] == _ZERO_WIDTH_JOINER and _joins_emoji(name, run.start())):
             return run[0]
         return ""
 
-    return _format_runs().sub(kept, name)
+    return _FORMAT_RUNS.sub(kept, name)
 
 
 def first_visible_name(*names: object, fallback: str = "") -> str:
