@@ -445,7 +445,19 @@ class LlamaCppEngine:
 
     def _decode(self, entries: list[tuple[int, int, int, bool]]) -> dict[int, Any]:
         """Feed (token, position, sequence, wants logits) entries; return the logits of
-        the flagged ones by entry index."""
+        the flagged ones by entry index.
+
+        With a LoRA applied, a call of one token takes other CPU kernels for the
+        adapter's products than a call of two or more, which agree to the bit with each
+        other (without a LoRA all sizes agree): a greedy reply decoded in one-row steps
+        (alone, or the last row of a batch) can differ from the same reply in a batch.
+        Measured (llama-cpp-python 0.3.16, the offline Q4_1 GGUF, the same history): a
+        step's scores from a call of 1 token and of 2 were equal to the bit, or differed
+        by 0.1-1.1 (the activations' 8-bit rounding turns a last-bit difference into a
+        whole rounding step), at 6% of steps with the tests' trained LoRA and 40% with a
+        random one (B drawn at scale 0.5, on q/v/up). Padding each one-token call with a throwaway token
+        of a spare sequence made 8 questions' replies alone and batched equal; not done:
+        for Q4_1 weights that token costs about a whole step."""
         import numpy as np
 
         out: dict[int, Any] = {}
