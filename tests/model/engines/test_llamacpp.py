@@ -549,8 +549,9 @@ async def test_a_new_version_goes_live_and_the_old_one_leaves_while_a_reply_deco
         assert meanwhile.adapter_version == new.name
         assert not long.done() and not unloading.done()  # all of it while it decoded
         # Finished with the adapter it began with. Its text may differ from `alone` late
-        # in the reply: other passes' cells land between its own, and flash attention
-        # then sums them in other tiles (a greedy tie flips), as `warm_sync` says.
+        # in the reply: with a LoRA, its steps decoded beside other passes' rows (calls
+        # of several tokens) can score otherwise than its steps alone (calls of one), and
+        # an activation's 8-bit rounding can flip (`LlamaCppEngine._decode`).
         (reply,) = await long
         assert reply.adapter_version == old.name and reply.new_tokens == alone.new_tokens
         await asyncio.wait_for(unloading, timeout=10)
