@@ -27,7 +27,7 @@ from typing import Any
 
 from gguf import GGMLQuantizationType
 
-from model.engines.gguf_header import gguf_header
+from model.engines.gguf_header import TensorInfo, gguf_header
 
 log = logging.getLogger(__name__)
 # Types the gguf library names: a tensor of another (newer) type keeps AMX off.
@@ -64,34 +64,37 @@ class RepackOverrides:
         return ctypes.addressof(self._array)
 
 
-def repacked_tensors(path: Path) -> list[str]:
-    """The names of the GGUF's tensors the repack type can hold (module docstring), from
-    its header (gguf's reader would parse the whole vocabulary first: seconds)."""
-    with gguf_header(path) as header:
-        return [
-            t.name
-            for t in header.tensors()
-            if t.kind == GGMLQuantizationType[REPACKED_TYPE]
-            and t.name not in _NOT_MULTIPLIED
-            and len(t.dims) == 2
-            and t.dims[1] % ROW_MULTIPLE == 0
-        ]
+def header_tensors(path: Path) -> list[TensorInfo]:
+    """The GGUF's tensors, from its header (gguf's reader would parse the whole
+    vocabulary first: seconds); none where it cannot be read (llama.cpp's own load then
+    says what is wrong)."""
+    try:
+        with gguf_header(path) as header:
+            return header.tensors()
+    except (OSError, ValueError) as exc:
+        log.debug("%s: tensors not read for their placement: %s", path, exc)
+        return []
+
+
+def repacked_tensors(path: Path, tensors: list[TensorInfo] | None = None) -> list[str]:
+    """The names of the GGUF's tensors the repack type can hold (module docstring);
+    `tensors`: its header's, when read already."""
+    return [
+        t.name
+        for t in (header_tensors(path) if tensors is None else tensors)
+        if t.kind == GGMLQuantizationType[REPACKED_TYPE]
+        and t.name not in _NOT_MULTIPLIED
+        and len(t.dims) == 2
+        and t.dims[1] % ROW_MULTIPLE == 0
+    ]
 
 
 # What llama.cpp's build says of a CPU with AMX (Sapphire Rapids and later; the build is
 # native, so it is this machine's). There the model loads without llama.cpp's extra
-# buffer types unless the file is one the AMX type computes right and faster (Q8_0:
-# `amx_pays`). That type takes Q4_0, Q4_1, Q8_0, K-quant and F16 weights, and
-# in the llama.cpp of llama-cpp-python 0.3.16 its 4-bit kernels compute wrong numbers
-# (ggml-org/llama.cpp#16315, "The AMX backend produces garbage with Q4_0 and Q4_1",
-# fixed in #19925, 2026). Measured on a 2-core Sapphire Rapids VM, perplexity of the
-# offline model on 500 tokens of README text: Q4_1 786 with AMX against 74 without;
-# as Q4_0 899 against 91 (fast and wrong: one user 160-190 tok/s against 75). Q8_0 is
-# right (73.0 against 73.3) and faster (one user 101 tok/s against 60, 8 users 157-161
-# against 121-124), its scores the same however the rows of a step are split.
-# llama-cpp-python's own `Llama` keeps the AMX type for any file: bench/engine_speed.py
-# loads its bare call as the engine does, like for like. Elsewhere the extra types
-# stay: they are what repacks Q4_0 and IQ4_NL for batching (figures above); on an AMX
+# buffer types unless the file is one the AMX type computes right and faster (`amx_pays`,
+# figures below). llama-cpp-python's own `Llama` keeps the AMX type for any file:
+# bench/engine_speed.py loads its bare call as the engine does, like for like. Elsewhere
+# the extra types stay: they are what repacks Q4_0 and IQ4_NL for batching; on an AMX
 # build a Q4_0 file's matrices are given the repack type by name (`repack_overrides`).
 AMX_BUILD = b"AMX_INT8 = 1"
 # The weight types llama.cpp's AMX buffer type takes (amx/mmq.cpp `qtype_has_amx_kernels`,
@@ -111,15 +114,13 @@ AMX_PAYS = frozenset({"Q8_0"})
 AMX_CHECKED_IN = frozenset({"0.3.16"})
 
 
-def amx_pays(path: Path) -> bool:
+def amx_pays(path: Path, tensors: list[TensorInfo] | None = None) -> bool:
     """Whether every weight of the GGUF the AMX type would take is of a type it computes
     right and faster (AMX_PAYS), and there is one: a Q8_0 file. One Q4_K or F16 tensor
-    beside them (the usual mixes) and the model loads without it."""
-    try:
-        with gguf_header(path) as header:
-            kinds = {t.kind for t in header.tensors()}
-    except (OSError, ValueError) as exc:  # llama.cpp's own load says what is wrong
-        log.debug("%s: tensors not read for AMX: %s", path, exc)
+    beside them (the usual mixes) and the model loads without it. `tensors`: its
+    header's, when read already."""
+    kinds = {t.kind for t in (header_tensors(path) if tensors is None else tensors)}
+    if not kinds:
         return False
     names = {GGMLQuantizationType(k).name for k in kinds if k in _KNOWN_TYPES}
     taken = names & AMX_TAKES
@@ -163,30 +164,28 @@ def repack_buffer_type(llama_cpp: Any) -> int | None:
     return None
 
 
-def repack_overrides(llama_cpp: Any, path: Path) -> RepackOverrides | None:
+def repack_overrides(
+    llama_cpp: Any, path: Path, tensors: list[TensorInfo] | None = None
+) -> RepackOverrides | None:
     """Overrides giving the GGUF's Q4_0 matrices the repack type, None where there is
     nothing to repack, the build does not repack (no AVX2, no REPACK) or the type is not
-    found."""
+    found. `tensors`: its header's, when read already."""
     info = llama_cpp.llama_print_system_info()
     if b"AVX2 = 1" not in info or b"REPACK = 1" not in info:
         return None
-    try:
-        tensors = repacked_tensors(path)
-    except (OSError, ValueError) as exc:  # llama.cpp's own load says what is wrong
-        log.debug("%s: tensors not read for repacking: %s", path, exc)
-        return None
-    if not tensors:
+    names = repacked_tensors(path, tensors)
+    if not names:
         return None
     buffer_type = repack_buffer_type(llama_cpp)
     if buffer_type is None:
         return None
     # Whole names: `blk.1.ffn_up.weight` must not also name `blk.11.ffn_up.weight`.
-    patterns = [("^" + name.replace(".", r"\.") + "$").encode() for name in tensors]
+    patterns = [("^" + name.replace(".", r"\.") + "$").encode() for name in names]
     array = (_Override * (len(patterns) + 1))()
     for entry, pattern in zip(array, patterns, strict=False):
         entry.pattern = pattern
         entry.buft = buffer_type
-    return RepackOverrides(tensors, patterns, array)
+    return RepackOverrides(names, patterns, array)
 
 
 @dataclass
@@ -210,7 +209,8 @@ class WeightPlacement:
 def weight_placement(llama_cpp: Any, path: Path) -> WeightPlacement:
     """How the engine (and a bench's bare call beside it) loads `path` here."""
     amx_build = AMX_BUILD in llama_cpp.llama_print_system_info()
-    amx = amx_build and amx_pays(path)
+    tensors = header_tensors(path) if amx_build else []  # read once, for both choices
+    amx = amx_build and amx_pays(path, tensors)
     version = getattr(llama_cpp, "__version__", "?")
     if amx and version not in AMX_CHECKED_IN:
         amx = False
@@ -221,5 +221,5 @@ def weight_placement(llama_cpp: Any, path: Path) -> WeightPlacement:
             ", ".join(sorted(AMX_CHECKED_IN)),
             version,
         )
-    repacked = repack_overrides(llama_cpp, path) if amx_build and not amx else None
+    repacked = repack_overrides(llama_cpp, path, tensors) if amx_build and not amx else None
     return WeightPlacement(amx_build, amx, repacked)
