@@ -12,7 +12,9 @@ One run, greedy decoding, exactly 64 new tokens per reply, the same messages eve
 Ratios: worker requests/s over sequential (aim ≥ 3× at 8 users) and over raw batch
 (aim ≥ 0.9: the worker adds little). The OOC guard is off (no regenerations) so that
 every path does the same work.
-Run: .venv/bin/python bench/worker_throughput.py [--rounds 1]
+`--model qwen-0.5b` builds random weights in Qwen2.5-0.5B's shape instead (for a GPU, where
+the offline default is too small to show batching; `tiny` is a quick check of the bench).
+Run: .venv/bin/python bench/worker_throughput.py [--rounds 1] [--model offline|tiny|qwen-0.5b]
 """
 
 from __future__ import annotations
@@ -124,10 +126,23 @@ async def library_generate(engine: LocalEngine, batch: list[ChatMessages]) -> fl
     return time.perf_counter() - started
 
 
-async def main(rounds: int) -> None:
+def build_model(model: str, root: Path) -> Path | None:
+    """The model folder for `--model`, or None for the offline default."""
+    from tests.tiny_model import QWEN_05B_SHAPE, build_tiny_qwen2
+
+    shapes = {"tiny": {"hidden_size": 256, "intermediate_size": 768}, "qwen-0.5b": QWEN_05B_SHAPE}
+    if model not in shapes:
+        return None
+    return build_tiny_qwen2(root / model, shape=shapes[model], extra_text=MESSAGES, vocab_size=8192)
+
+
+async def main(rounds: int, model: str) -> None:
     console = Console(width=150)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(root=Path(tmp))
+        folder = build_model(model, Path(tmp))
+        if folder is not None:
+            settings.model.base = str(folder)
         settings.memory.path = str(Path(tmp) / "bench.sqlite3")
         settings.generation.max_new_tokens = NEW_TOKENS
         settings.generation.do_sample = False
@@ -136,7 +151,7 @@ async def main(rounds: int) -> None:
         settings.worker.max_batch = max(USERS)
         settings.worker.rate_limit_per_minute = 0
         settings.worker.request_timeout_seconds = 3600.0  # measure slowness, never refuse
-        with console.status("Loading the offline default model…"):
+        with console.status(f"Loading the {model} model…"):
             service = await ChatService.open(settings)
         async with service:
             engine = service.engine
@@ -155,7 +170,8 @@ async def main(rounds: int) -> None:
 
             table = Table(
                 title=(
-                    f"worker throughput: offline default model, {NEW_TOKENS} new tokens, greedy, "
+                    f"worker throughput: {model} model on {engine.model.device}, "
+                    f"{NEW_TOKENS} new tokens, greedy, "
                     f"{rounds} rounds, max_batch {settings.worker.max_batch}, window "
                     f"{settings.worker.batch_window_ms} ms"
                 )
@@ -207,5 +223,6 @@ async def main(rounds: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--model", choices=["offline", "tiny", "qwen-0.5b"], default="offline")
     args = parser.parse_args()
-    asyncio.run(main(args.rounds))
+    asyncio.run(main(args.rounds, args.model))
