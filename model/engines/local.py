@@ -27,6 +27,7 @@ from model.engines.base import (
     without_reasoning,
 )
 from model.engines.chat_template import render_chat, reply_stop, special_tokens
+from model.engines.loading import quiet_peft_wrapping
 from model.engines.prefix_cache import pad_after_prefix, shared_prefix_length
 from model.engines.special_text import defuser
 
@@ -308,7 +309,9 @@ class LocalEngine:
                 if isinstance(self.model, PeftModel):
                     result = self.model.load_adapter(str(path), adapter_name=name)
                 else:
-                    wrapped = PeftModel(self.model, PeftConfig.from_pretrained(str(path)), name)
+                    with quiet_peft_wrapping():
+                        config = PeftConfig.from_pretrained(str(path))
+                        wrapped = PeftModel(self.model, config, name)
                     try:
                         result = wrapped.load_adapter(str(path), adapter_name=name)
                     except BaseException:

@@ -69,6 +69,8 @@ def peft_model(model: Any, t: TrainSettings) -> tuple[Any, list[str], str]:
     """The model with LoRA layers, their module names and what to say about them."""
     from peft import LoraConfig, get_peft_model
 
+    from model.engines.loading import quiet_peft_wrapping
+
     targets, note = lora_targets(model, list(t.target_modules))
     config = LoraConfig(
         r=t.lora_r,
@@ -84,7 +86,8 @@ def peft_model(model: Any, t: TrainSettings) -> tuple[Any, list[str], str]:
     model.config.use_cache = False
     wide = rank_note(model, targets, t.lora_r)
     note = " ".join(n for n in (note, wide) if n)
-    return get_peft_model(model, config), targets, note
+    with quiet_peft_wrapping():
+        return get_peft_model(model, config), targets, note
 
 
 def rank_note(model: Any, targets: list[str], rank: int) -> str:

@@ -8,6 +8,7 @@ wrap the model in LoRA (`lora`), let Trainer train, publish the version (`publis
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import logging
@@ -365,9 +366,11 @@ def training_arguments(
     from transformers import TrainingArguments
 
     if hw.gradient_checkpointing:
-        extra.update(
-            gradient_checkpointing=True, gradient_checkpointing_kwargs={"use_reentrant": False}
-        )
+        # transformers 5.24 renamed it activation checkpointing (the old name warns).
+        names = {f.name for f in dataclasses.fields(TrainingArguments)}
+        word = "activation" if "activation_checkpointing" in names else "gradient"
+        extra[f"{word}_checkpointing"] = True
+        extra[f"{word}_checkpointing_kwargs"] = {"use_reentrant": False}
     early = has_eval and t.early_stopping_patience > 0
     return TrainingArguments(
         output_dir=str(run_dir),
