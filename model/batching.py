@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Protocol
 
@@ -38,6 +39,7 @@ from model.engines.base import (
     Engine,
     EngineRequestFailed,
     Generation,
+    HearsGivenUpRows,
     JoinsRunningBatch,
     RowLimits,
 )
@@ -276,11 +278,14 @@ class Batcher:
         try:
             batch = [j.messages for j in jobs]
             limits = [j.limits for j in jobs]
+            hears = isinstance(self.engine, HearsGivenUpRows)
+            if hears:
+                limits = [given_up_with(j) for j in jobs]
             # Only told when a row has its own: an engine written without them
             # (a test's stand-in) keeps answering every other batch.
             results = await (
                 self.engine.generate(batch, gen, limits)
-                if any(limit != NO_LIMITS for limit in limits)
+                if hears or any(limit != NO_LIMITS for limit in limits)
                 else self.engine.generate(batch, gen)
             )
         except asyncio.CancelledError:
@@ -299,6 +304,15 @@ class Batcher:
         for job, result in zip(jobs, results, strict=True):
             if not job.future.done():
                 job.future.set_result(result)
+
+
+def given_up_with(job: _Job) -> RowLimits:
+    """The job's limits, with a flag its engine can read from its own thread between
+    steps: set once its caller stops waiting (only a cancellation ends a job's future
+    before its batch has answered)."""
+    flag = threading.Event()
+    job.future.add_done_callback(lambda _: flag.set())
+    return replace(job.limits, given_up=flag.is_set)
 
 
 def _fail(jobs: list[_Job], exc: BaseException) -> None:

@@ -97,6 +97,10 @@ class RowLimits:
 
     max_new_tokens: int = 0
     stop: tuple[str, ...] = ()
+    # True once the row's caller gave up (its deadline passed, its /v1 client left): an
+    # engine that asks between steps (`HearsGivenUpRows`) ends the row there instead of
+    # decoding a reply nobody reads. Not a limit of its own: equality leaves it out.
+    given_up: Callable[[], bool] | None = field(default=None, compare=False)
 
     def cap(self, gen_max: int) -> int:
         return min(gen_max, self.max_new_tokens) if self.max_new_tokens > 0 else gen_max
@@ -112,6 +116,9 @@ class RowLimits:
         a long reply's check from decoding all of it again. The reply is still cut at
         its first stop string as a whole once it ends (`cut`)."""
         return 4 * max((len(s) for s in self.stop), default=0) + 4
+
+    def abandoned(self) -> bool:
+        return self.given_up is not None and self.given_up()
 
     def cut(self, text: str) -> tuple[str, bool]:
         """`text` up to its first stop string, and whether one was there."""
@@ -189,6 +196,16 @@ class JoinsRunningBatch(Protocol):
         that row's own end; cancelling a row's future gives the row up. Raises at once
         when nothing can start (the engine is closed)."""
         ...
+
+
+@runtime_checkable
+class HearsGivenUpRows(Protocol):
+    """An engine whose `generate` (one call for the whole batch) ends each row whose
+    `RowLimits.given_up` says its caller left, at the next step: the batcher then passes
+    every batch's limits, with that flag set, to it. (A joining engine hears it through
+    its row futures' cancellation instead.)"""
+
+    hears_given_up_rows: bool
 
 
 def chat_template_of(engine: object) -> str:

@@ -42,6 +42,8 @@ class LocalEngine:
     """transformers + peft on this machine. Build with `await LocalEngine.load(settings)`."""
 
     name = "local"
+    # Rows whose callers left end at the next step (RowStops), not at the batch's end.
+    hears_given_up_rows = True
 
     def __init__(self, loaded: Any, context_window: int, prefix_cache: bool = True) -> None:
         from model.engines.prefix_cache import PrefixCache
@@ -128,6 +130,11 @@ class LocalEngine:
         prompt_tokens = 0
         with self._adapter_scope():
             for group in window_groups([len(r) for r in encoded], caps, self.context_window):
+                if all(rows[i].abandoned() for i in group):
+                    # Nobody waits for these (their callers left while others ran): not run.
+                    gone = Generation(text="", new_tokens=0, adapter_version=version)
+                    done.update((i, gone) for i in group)
+                    continue
                 got, fed = self._generate_rows(
                     [encoded[i] for i in group],
                     [caps[i] for i in group],
@@ -170,7 +177,11 @@ class LocalEngine:
         if gen.do_sample:
             kwargs.update(temperature=gen.temperature, top_p=gen.top_p, top_k=gen.top_k)
         stops: RowStops | None = None
-        if any(cap < kwargs["max_new_tokens"] for cap in caps) or any(r.stop for r in rows):
+        if (
+            any(cap < kwargs["max_new_tokens"] for cap in caps)
+            or any(r.stop for r in rows)
+            or any(r.given_up is not None for r in rows)
+        ):
             stops = RowStops(caps, rows, self._decode_new)
             kwargs["stopping_criteria"] = [stops]
         output, inputs, prompt_tokens = self._generate(encoded, version, kwargs)
@@ -472,7 +483,8 @@ class LocalEngine:
 
 class RowStops:
     """A stopping criterion for generate() that ends each row apart: at its own token
-    cap, or once its reply holds one of its stop strings. It answers one flag per row,
+    cap, once its reply holds one of its stop strings, or once its caller gave up
+    (`RowLimits.given_up`: nobody reads the rest). It answers one flag per row,
     so rows of one batch stop at different lengths while the others go on; `ended[i]`
     is how many new tokens row i had when it stopped (0: not stopped here)."""
 
@@ -498,7 +510,11 @@ class RowStops:
             if self.ended[i]:
                 continue
             tail = input_ids[i, max(self.prompt_len, input_ids.shape[1] - limit.tail_tokens()) :]
-            if new >= cap or (limit.stop and limit.stop_at(self.decode(tail)) >= 0):
+            if (
+                new >= cap
+                or limit.abandoned()
+                or (limit.stop and limit.stop_at(self.decode(tail)) >= 0)
+            ):
                 self.ended[i] = new
         return torch.tensor([bool(e) for e in self.ended], device=input_ids.device)
 

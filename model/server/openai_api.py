@@ -583,8 +583,8 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
 async def unless_the_client_leaves(chat: Coroutine[Any, Any, Reply], http: Request) -> Reply | None:
     """`chat`'s reply, or None when the client disconnects first (a stop button, a closed
     tab, a proxy's timeout): then the chat is cancelled, which frees its place in the
-    queue and stops its decoding with the llama.cpp and openai engines, as a passed
-    deadline does (the local engine finishes a batch it has begun)."""
+    queue and stops its decoding (the local engine's row at its next step, the rest of
+    its batch going on), as a passed deadline does."""
     answer = asyncio.ensure_future(chat)
     left = asyncio.ensure_future(_client_left(http))
     try:

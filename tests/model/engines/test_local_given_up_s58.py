@@ -1,0 +1,106 @@
+"""A row whose caller gave up (its deadline passed, its /v1 client left) stops decoding
+at the local engine's next step; the other rows of its batch go on as before."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from atri.config import Settings
+from model.batching import Batcher
+from model.character.prompt import ChatMessages
+from model.engines.base import NO_LIMITS, HearsGivenUpRows, RowLimits
+from model.engines.local import LocalEngine
+
+SYSTEM = "You are ATRI, a robot girl who lives by the sea."
+
+
+def chat(text: str) -> ChatMessages:
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
+
+
+@pytest.fixture
+async def engine(tiny_settings: Settings) -> AsyncIterator[LocalEngine]:
+    engine = await LocalEngine.load(tiny_settings)
+    # The random model must not end a reply by itself here: these tests count tokens.
+    engine.stop_ids = [-1]
+    try:
+        yield engine
+    finally:
+        await engine.close()
+
+
+class GivesUpAfter:
+    """A caller that gives up once the engine has asked `asks` times (once a step)."""
+
+    def __init__(self, asks: int) -> None:
+        self.asks = asks
+        self.asked = 0
+
+    def __call__(self) -> bool:
+        self.asked += 1
+        return self.asked > self.asks
+
+
+def test_the_flag_is_no_limit_of_its_own() -> None:
+    # A row whose only limit is the flag still counts as a row without limits.
+    assert RowLimits(given_up=lambda: True) == NO_LIMITS
+    assert not NO_LIMITS.abandoned()
+    assert RowLimits(given_up=lambda: True).abandoned()
+
+
+async def test_a_given_up_row_stops_while_the_others_go_on(
+    engine: LocalEngine, tiny_settings: Settings
+) -> None:
+    gen = tiny_settings.generation.model_copy(update={"max_new_tokens": 40})
+    left, stays = await engine.generate(
+        [chat("hi"), chat("do you like the sea?")],
+        gen,
+        [RowLimits(given_up=GivesUpAfter(5)), RowLimits(given_up=lambda: False)],
+    )
+    assert left.new_tokens <= 6
+    assert stays.new_tokens == 40
+    (alone,) = await engine.generate([chat("do you like the sea?")], gen)
+    assert stays.text == alone.text
+
+
+async def test_a_window_group_nobody_waits_for_is_not_run(
+    engine: LocalEngine, tiny_settings: Settings
+) -> None:
+    gen = tiny_settings.generation
+    calls_before = engine.stats.generated_tokens
+    (gone,) = await engine.generate([chat("hi")], gen, [RowLimits(given_up=lambda: True)])
+    assert gone.new_tokens == 0 and gone.text == ""
+    assert engine.stats.generated_tokens == calls_before
+
+
+async def test_a_cancelled_caller_frees_the_batch_it_shared(
+    engine: LocalEngine, tiny_settings: Settings
+) -> None:
+    """Through the batcher, as ChatService uses it: the caller's task is cancelled (a
+    client that left); the batch ends soon after instead of running its row's 1,500
+    tokens, and the caller beside it gets its reply whole."""
+    assert isinstance(engine, HearsGivenUpRows)
+    gen = tiny_settings.generation.model_copy(update={"max_new_tokens": 1500})
+    batcher = Batcher(engine, gen, max_batch=4, window_seconds=0.05, queue_size=8)
+    batcher.start()
+    try:
+        long_one = asyncio.create_task(batcher.submit(chat("tell me everything")))
+        short_one = asyncio.create_task(batcher.submit(chat("hi"), RowLimits(max_new_tokens=30)))
+        await asyncio.sleep(0.3)  # the batch (window 0.05 s) is well under way
+        long_one.cancel()
+        started = time.monotonic()
+        reply = await asyncio.wait_for(short_one, 60)
+        assert reply.new_tokens == 30
+        while engine.stats.generate_calls == 0:
+            await asyncio.sleep(0.01)
+        # The cancelled row decoded what it had until its caller left, not its 1,500.
+        assert engine.stats.generated_tokens < 30 + 1500 // 2
+        assert time.monotonic() - started < 30
+        with pytest.raises(asyncio.CancelledError):
+            await long_one
+    finally:
+        await batcher.stop()
