@@ -1,5 +1,8 @@
 """GPU check: on a CUDA machine, bf16 training, the parity check and the prefix cache
-with batched, mixed-adapter generation, all on the tiny Qwen2 built here; prints figures.
+with batched, mixed-adapter generation, all on the tiny Qwen2 built here; then decode
+step times in Qwen2.5-0.5B's shape (random weights): one row against batches of rows of
+one length and of padded rows, raw `generate` beside the local engine, and a profile of
+the slowest; prints figures.
 
 Without CUDA it says so in one line and exits 0. No model hub is needed.
 Run: .venv/bin/python scripts/gpu_check.py
@@ -13,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -148,6 +152,86 @@ def mixed_adapters(root: Path, model_dir: Path, version: Path) -> None:
     )
 
 
+STEP_TOKENS = 32
+
+
+def decode_steps(root: Path) -> None:
+    """ms per decode step, raw `generate` and the engine, for one row and for batches
+    with and without padding (on an H100, 2026-12-05, a padded batch took about 40 ms a
+    step against 10 for one row: this says where), then the padded batch profiled."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from atri.config import GenerationSettings, Settings
+    from model.engines.loading import load_base_model
+    from model.engines.local import LocalEngine
+    from tests.tiny_model import QWEN_05B_SHAPE, build_tiny_qwen2
+
+    texts = ["你好", "今天要去海边吗？", "螃蟹看起来好好吃，我们晚上吃螃蟹吧，好不好？"]
+    folder = build_tiny_qwen2(
+        root / "qwen-0.5b", shape=QWEN_05B_SHAPE, extra_text=texts, vocab_size=8192
+    )
+    s = Settings(root=root)
+    s.model.base = str(folder)
+    s.model.device = "cuda"
+    s.model.dtype = "bfloat16"
+    engine = LocalEngine(load_base_model(s), 4096)
+    tokenizer, model = engine.tokenizer, engine.model
+    model.generation_config.min_new_tokens = STEP_TOKENS  # every row runs as many steps
+    gen = GenerationSettings(max_new_tokens=STEP_TOKENS, do_sample=False, repetition_penalty=1.0)
+    system = "你是亚托莉，一个住在海边小镇的机器人少女。" * 20
+
+    def chats(rows: int, padded: bool) -> list[list[dict[str, str]]]:
+        return [
+            [
+                {"role": "system", "content": system},
+                {"role": "user", "content": texts[i % len(texts)] if padded else texts[0]},
+            ]
+            for i in range(rows)
+        ]
+
+    def raw(batch: list[list[dict[str, str]]]) -> None:
+        rendered = [
+            tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False)
+            for m in batch
+        ]
+        tokenizer.padding_side = "left"
+        inputs = tokenizer(rendered, return_tensors="pt", padding=True, add_special_tokens=False)
+        with torch.inference_mode():
+            model.generate(
+                **inputs.to("cuda"),
+                max_new_tokens=STEP_TOKENS,
+                min_new_tokens=STEP_TOKENS,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+
+    def ms_per_step(run: Any, batch: list[list[dict[str, str]]]) -> float:
+        run(batch)  # warm: this shape's kernels, the prefix cache
+        torch.cuda.synchronize()
+        started = time.perf_counter()
+        run(batch)
+        torch.cuda.synchronize()
+        return (time.perf_counter() - started) * 1000 / STEP_TOKENS
+
+    def engine_run(batch: list[list[dict[str, str]]]) -> None:
+        engine.generate_sync(batch, gen)
+
+    print(f"decode steps ({model.dtype}, {model.config._attn_implementation} attention):")
+    for rows, padded in ((1, False), (4, False), (4, True), (8, False), (8, True), (16, True)):
+        batch = chats(rows, padded)
+        print(
+            f"  {rows:2d} rows {'padded' if padded else 'one length'}: raw generate "
+            f"{ms_per_step(raw, batch):.1f} ms/step, engine {ms_per_step(engine_run, batch):.1f}"
+        )
+    batch = chats(8, True)
+    raw(batch)
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        raw(batch)
+    table = prof.key_averages().table(sort_by="cpu_time_total", row_limit=12)
+    print(f"raw generate, 8 padded rows, by CPU time:\n{table}")
+
+
 def main() -> int:
     import torch
 
@@ -163,6 +247,7 @@ def main() -> int:
         version = train_bf16(root, model_dir)
         asyncio.run(parity(root, model_dir, version))
         mixed_adapters(root, model_dir, version)
+        decode_steps(root)
     return 0
 
 
