@@ -339,9 +339,16 @@ class MessageRef(ScopeRef):
 
 
 class ReplyCut(MessageRef):
-    """Only `sent` of her reply to that message reached the platform ("" = none of it)."""
+    """Only `sent` of her reply to that message reached the platform ("" = none of it).
+
+    With none of it sent, the exchange is archived whole (hidden from the model, as a
+    reset hides it), unless `keep_message`: then only her reply is, and the message stays
+    in the conversation as said, with no answer: for chats where no room line keeps what
+    was said to her (a private chat), so a refused send loses none of the person's words.
+    """
 
     sent: Text = ""
+    keep_message: StrictBool = False
 
 
 class ChannelSetting(BaseModel):

@@ -1051,7 +1051,9 @@ class ChatService:
         if not cut.user_id:
             return 0
         async with self._refused_if_memory_fails("Keeping only what was sent of a reply"):
-            return await self.memory.cut_reply(self._scope_of(cut), cut.request_id, cut.sent)
+            return await self.memory.cut_reply(
+                self._scope_of(cut), cut.request_id, cut.sent, keep_message=cut.keep_message
+            )
 
     async def forget_message(self, ref: MessageRef) -> int:
         async with self._refused_if_memory_fails("Forgetting a deleted message"):

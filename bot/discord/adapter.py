@@ -439,7 +439,8 @@ class PostedReplies:
         posted.gone.add(index)
         left = [part for i, part in enumerate(posted.parts) if i not in posted.gone]
         worker, cut = posted.stored
-        return worker, cut.model_copy(update={"sent": "\n".join(left)})
+        # Deleted by someone: with nothing left, the exchange goes whole, as a reset.
+        return worker, cut.model_copy(update={"sent": "\n".join(left), "keep_message": False})
 
 
 async def _post(
@@ -673,8 +674,9 @@ async def hear(
         return []
     if limits.count_reply(message) is None:
         return []
-    # She spoke up: an ordinary reply, stored as one (corrected if cut, or deleted).
-    stored = (worker, ReplyCut(**request.model_dump(include=REF_FIELDS)))
+    # She spoke up: an ordinary reply, stored as one (corrected if cut, or deleted; none
+    # of it posted, what she heard stays, unanswered).
+    stored = (worker, ReplyCut(**request.model_dump(include=REF_FIELDS), keep_message=True))
     try:
         return await send_reply(message, reply.text, limits, stored)
     except (discord.HTTPException, *UNCONFIRMED_POST) as exc:
@@ -769,7 +771,8 @@ async def answer(
                     await message.add_reaction(QUIET_REACTION)
             return []
         if reply.status == "ok":
-            stored = (worker, ReplyCut(**request.model_dump(include=REF_FIELDS)))
+            # None of it posted (a refused post): the message stays in memory, unanswered.
+            stored = (worker, ReplyCut(**request.model_dump(include=REF_FIELDS), keep_message=True))
     return await send_reply(message, text, limits, stored)
 
 

@@ -524,8 +524,9 @@ async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest, counte
             reply_cap.give_back(counted)
             return
         if reply.status == "ok":
-            stored = ReplyCut(**request.model_dump(include=REF_FIELDS))
             heard = await _heard_if_refused(event, request)
+            # Where no room line would keep the message (a private chat), memory does.
+            stored = ReplyCut(**request.model_dump(include=REF_FIELDS), keep_message=heard is None)
     await reply_sender.send_reply(bot, event, text, stored, heard)
 
 

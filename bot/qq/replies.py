@@ -245,10 +245,11 @@ class ReplySender:
     async def _given_up(self, reply: CutReply) -> None:
         """None of the rest of the reply goes out: a send refused, the group muted whole,
         the account not back within `resend_within_seconds`, or the plugin stopping. Her
-        memory keeps only what was sent (nothing sent: the exchange is archived, hidden
-        from the model as a reset hides it), and where nothing was, the message it
-        answered is kept as a room line (`reply.heard`), as one said to her in a group
-        known to be quiet is: what was said to her is not lost with her reply."""
+        memory keeps only what was sent (nothing sent: her reply is archived, hidden from
+        the model as a reset hides it), and where nothing was, the message it answered is
+        kept as a room line (`reply.heard`), as one said to her in a group known to be
+        quiet is, or else in her memory, unanswered (`ReplyCut.keep_message`, a private
+        chat): what was said to her is not lost with her reply."""
         corrected = await self._store_only_sent(reply)
         if corrected and reply.heard is not None and not reply.sent:
             try:

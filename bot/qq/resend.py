@@ -6,7 +6,7 @@ account connects again within `[qq] resend_within_seconds`, they go out on the n
 connection. Past that, or when the plugin stops, they are dropped as a refused send's
 are (`ReplySender._given_up`): memory is told what was sent (`Worker.cut_reply`), so she
 never remembers saying what nobody read, and where nothing was, the message she answered
-stays a room line.
+stays a room line (in a group), or in her memory unanswered (in a private chat).
 """
 
 from __future__ import annotations
@@ -94,7 +94,8 @@ class PostedParts:
         reply.recalled.add(index)
         if reply.stored is None:
             return None
-        return reply.stored.model_copy(update={"sent": reply.sent_text()})
+        # Taken back by someone: with nothing left, the exchange goes whole, as a reset.
+        return reply.stored.model_copy(update={"sent": reply.sent_text(), "keep_message": False})
 
 
 class WaitingReplies:

@@ -610,20 +610,25 @@ class Memory:
         (`append_many`). Part of the caller's transaction; old records go meanwhile."""
         await record_reset(self._db, scope, reaches)
 
-    async def cut_reply(self, scope: str, request_id: str, sent: str) -> int:
+    async def cut_reply(
+        self, scope: str, request_id: str, sent: str, keep_message: bool = False
+    ) -> int:
         """Her live reply to `request_id` only reached the platform as `sent`: it is
-        stored as that. When nothing was sent, the exchange is archived whole."""
+        stored as that. When nothing was sent, the exchange is archived whole, or with
+        `keep_message` her reply alone (the message stays, unanswered)."""
         if not request_id:
             return 0
-        if not sent:
+        if not sent and not keep_message:
             return await self.archive_request(scope, request_id)
+        # Nothing sent: her reply archived (kept, as a reset keeps it); else cut to `sent`.
+        change = "archived = 1" if not sent else "content = ?"
         self._take_back(scope)
         async with self._tx.writing(Touch(scopes=frozenset([scope]))):
             await self._drop_summary_holding(scope, request_id)
             cur = await self._db.execute(
-                "UPDATE messages SET content = ? WHERE scope = ? AND request_id = ?"
+                f"UPDATE messages SET {change} WHERE scope = ? AND request_id = ?"
                 " AND role = 'assistant' AND archived = 0",
-                (sent, scope, request_id),
+                ((sent,) if sent else ()) + (scope, request_id),
             )
             await self._tx.commit()
         return cur.rowcount

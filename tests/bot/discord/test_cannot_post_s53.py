@@ -136,13 +136,15 @@ async def test_a_reply_under_way_when_the_timeout_starts_ends_with_one_info_line
         engine.gate.set()
         await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
         for _ in range(100):  # memory corrected once the refusal is handled
-            if not await service.memory.history(SCOPE):
+            if [m.role for m in await service.memory.history(SCOPE)] == ["user"]:
                 break
             await asyncio.sleep(0.02)
         # The next message there: no generation, and no second line.
         await say(fake_discord, MEMBER_ID, "还在吗")
         await asyncio.sleep(0.2)
-    assert await service.memory.history(SCOPE) == []  # nothing of hers went out
+    # Nothing of hers went out: her reply is archived; what was said to her stays.
+    history = await service.memory.history(SCOPE)
+    assert [(m.role, m.content) for m in history] == [("user", "讲个故事")]
     assert engine.generations == 1
     assert len(fake_discord.calls_matching(is_message_to(CHANNEL_ID))) == 1
     assert adapter_lines(caplog, logging.WARNING) == []
