@@ -205,9 +205,9 @@ async def test_a_thread_locked_while_she_answers_ends_her_reply_with_one_info_li
     assert adapter_lines(caplog, logging.WARNING) == []
     (told,) = adapter_lines(caplog, logging.INFO)
     assert f"channel {THREAD_ID} stopped" in told and "the thread is locked" in told
-    # Nothing went out: her memory keeps none of it.
+    # Nothing went out: her memory keeps none of her reply, only what was said to her.
     history = await service.memory.history(f"discord:user:{MEMBER_ID}")
-    assert [m.role for m in history] == []
+    assert [(m.role, m.content) for m in history] == [("user", "讲个故事")]
 
 
 async def test_a_message_in_an_archived_thread_is_answered_there(

@@ -182,9 +182,11 @@ async def test_the_whole_path_on_the_offline_model(
     prompts: list[ChatMessages] = []
     generate = engine.generate
 
-    async def recording(batch: list[ChatMessages], gen: Any) -> list[Generation]:
+    async def recording(
+        batch: list[ChatMessages], gen: Any, limits: Any = None
+    ) -> list[Generation]:
         prompts.extend(batch)
-        return await generate(batch, gen)
+        return await generate(batch, gen, limits)
 
     engine.generate = recording  # type: ignore[method-assign]
     async with (
