@@ -7,25 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
-from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
 
 from tests.bot.qq.test_messages_e2e import serving, stored_reply, texts
+from tests.bot.qq.test_refused_ban_s55 import live_messages
 from tests.bot.qq.test_serve_e2e import HEADERS, answer, next_action, private_message
 
 # What NapCat answers a send to someone who is no longer a friend.
 REFUSED = {"status": "failed", "retcode": 1200, "data": None, "message": "not a friend"}
-
-
-def live_messages(database: Path) -> list[tuple[str, str]]:
-    with sqlite3.connect(database) as con:
-        rows = con.execute(
-            "SELECT role, content FROM messages WHERE archived = 0 ORDER BY id"
-        ).fetchall()
-    return [(str(role), str(content)) for role, content in rows]
 
 
 async def test_a_refused_private_reply_keeps_what_was_said_to_her(

@@ -5,32 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
 from atri.config import Settings
 from model.batching import Batcher
-from model.character.prompt import ChatMessages
 from model.engines.base import NO_LIMITS, HearsGivenUpRows, RowLimits
 from model.engines.local import LocalEngine
+from tests.model.engines import test_local
+from tests.model.engines.test_local import chat
 
-SYSTEM = "You are ATRI, a robot girl who lives by the sea."
-
-
-def chat(text: str) -> ChatMessages:
-    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
-
-
-@pytest.fixture
-async def engine(tiny_settings: Settings) -> AsyncIterator[LocalEngine]:
-    engine = await LocalEngine.load(tiny_settings)
-    # The random model must not end a reply by itself here: these tests count tokens.
-    engine.stop_ids = [-1]
-    try:
-        yield engine
-    finally:
-        await engine.close()
+# Its fixture: the tiny model's engine, which never ends a reply by itself (tokens counted).
+engine = test_local.engine
 
 
 class GivesUpAfter:
