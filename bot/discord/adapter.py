@@ -674,14 +674,21 @@ async def hear(
         return []
     if limits.count_reply(message) is None:
         return []
-    # She spoke up: an ordinary reply, stored as one (corrected if cut, or deleted; none
-    # of it posted, what she heard stays, unanswered).
-    stored = (worker, ReplyCut(**request.model_dump(include=REF_FIELDS), keep_message=True))
+    # She spoke up: an ordinary reply, stored as one (corrected if cut, or deleted).
+    stored = (worker, ReplyCut(**request.model_dump(include=REF_FIELDS)))
+    sent: list[discord.Message] = []
     try:
-        return await send_reply(message, reply.text, limits, stored)
+        sent = await send_reply(message, reply.text, limits, stored)
     except (discord.HTTPException, *UNCONFIRMED_POST) as exc:
         log.warning("could not speak up in Discord %s: %s", _where(message), exc)
-        return []
+    if not sent:
+        # None of it posted: the exchange is archived, and what she heard stays what it
+        # was, a room line (as on QQ), not lost with her reply.
+        try:
+            await worker.chat(request.model_copy(update={"may_speak_up": False}))
+        except Exception as exc:
+            log.debug("Discord room line %s not kept: %s", message.id, exc)
+    return sent
 
 
 async def answer(
