@@ -395,11 +395,40 @@ def told_apart(
     }
 
 
+# Cyrillic and Greek letters drawn as Latin ones (after casefold): "АТRI" with a
+# Cyrillic А and Т reads as "ATRI" (Unicode's confusables, those of its letters alone).
+_LATIN_LOOK_ALIKES = str.maketrans(
+    {
+        **dict.fromkeys("аα", "a"),
+        **dict.fromkeys("вβ", "b"),
+        **dict.fromkeys("сϲ", "c"),
+        **dict.fromkeys("еε", "e"),
+        **dict.fromkeys("һ", "h"),
+        **dict.fromkeys("іιї", "i"),
+        **dict.fromkeys("ј", "j"),
+        **dict.fromkeys("кκ", "k"),
+        **dict.fromkeys("мμ", "m"),
+        **dict.fromkeys("нη", "h"),
+        **dict.fromkeys("оοσ", "o"),
+        **dict.fromkeys("рρ", "p"),
+        **dict.fromkeys("ѕ", "s"),
+        **dict.fromkeys("тτ", "t"),
+        **dict.fromkeys("υ", "u"),
+        **dict.fromkeys("ν", "v"),
+        **dict.fromkeys("ԝω", "w"),
+        **dict.fromkeys("хχ", "x"),
+        **dict.fromkeys("уγ", "y"),
+        **dict.fromkeys("ζ", "z"),
+    }
+)
+
+
 def look_alike(name: str) -> str:
     """What a name reads as: two names with the same are one to a reader, though their
-    strings differ (an invisible zero-width space, a full-width letter, case), so the
-    people behind them must be told apart by id."""
-    folded = unicodedata.normalize("NFKC", name).casefold()
+    strings differ (an invisible zero-width space, a full-width letter, case, a Cyrillic
+    or Greek letter drawn as a Latin one), so the people behind them must be told apart
+    by id."""
+    folded = unicodedata.normalize("NFKC", name).casefold().translate(_LATIN_LOOK_ALIKES)
     return " ".join("".join(c for c in folded if unicodedata.category(c) != "Cf").split())
 
 
