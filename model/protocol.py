@@ -107,8 +107,19 @@ def visible_text(text: str) -> str:
 # one; tag characters (U+E0000-U+E007F) spell ASCII nobody sees and a model reads. Two
 # of them draw emoji and stay: a zero-width joiner between two emoji (👩‍💻, 🏳️‍🌈), and
 # the tags of the only three subdivision flags there are (England, Scotland, Wales),
-# whose fixed spelling hides nothing.
+# whose fixed spelling hides nothing. And the two joiners spell words in the scripts
+# whose letters join or stack (Persian's "می‌خواهم", Hindi's conjuncts): between two
+# letters of one such script they stay; they change nothing a Latin or CJK name shows.
 _ZERO_WIDTH_JOINER = "\u200d"
+_JOINERS = frozenset("\u200c\u200d")
+_JOINING_SCRIPTS = (
+    "Arabic", "Syriac", "Nko", "Mongolian", "Devanagari", "Bengali", "Gurmukhi",
+    "Gujarati", "Oriya", "Tamil", "Telugu", "Kannada", "Malayalam", "Sinhala",
+)  # fmt: skip
+# Two characters of one of those scripts (a combining mark is of its letter's script).
+_SAME_JOINING_SCRIPT = regex.compile(
+    "|".join(f"\\p{{Script={script}}}{{2}}" for script in _JOINING_SCRIPTS)
+)
 # What may stand between an emoji and the joiner that joins it to the next: a skin tone
 # (👍🏻), the emoji presentation selector (❤️).
 _EMOJI_MODIFIERS = frozenset("\ufe0f\U0001f3fb\U0001f3fc\U0001f3fd\U0001f3fe\U0001f3ff")
@@ -131,6 +142,8 @@ def visible_name(name: str) -> str:
 
     def kept(run: regex.Match[str]) -> str:
         if run[1] or (run[0] == _ZERO_WIDTH_JOINER and _joins_emoji(name, run.start())):
+            return run[0]
+        if run[0] in _JOINERS and _joins_letters(name, run.start()):
             return run[0]
         return ""
 
@@ -158,6 +171,14 @@ def _joins_emoji(text: str, at: int) -> bool:
     while before >= 0 and text[before] in _EMOJI_MODIFIERS:
         before -= 1
     return before >= 0 and _is_emoji(text[before]) and _is_emoji(text[at + 1])
+
+
+def _joins_letters(text: str, at: int) -> bool:
+    """Whether `text[at]` stands between two characters of one script whose words hold
+    joiners (`_JOINING_SCRIPTS`)."""
+    if at == 0 or at + 1 >= len(text):
+        return False
+    return _SAME_JOINING_SCRIPT.fullmatch(text[at - 1] + text[at + 1]) is not None
 
 
 def _is_emoji(char: str) -> bool:

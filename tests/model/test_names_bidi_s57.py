@@ -103,3 +103,17 @@ def test_a_cut_name_keeps_no_half_of_a_flag() -> None:
     name = "a" * (MAX_DISPLAY_NAME_CHARS - 3) + ENGLAND
     request = ChatRequest(platform="qq", user_id="1", text="hi", display_name=name)
     assert request.display_name == "a" * (MAX_DISPLAY_NAME_CHARS - 3) + "\U0001f3f4"
+
+
+def test_joiners_inside_words_of_joining_scripts_stay_s58() -> None:
+    """Session 58: Persian writes the zero-width non-joiner inside words (می‌خواهم) and
+    Hindi the joiner in conjuncts (क्‍ष): between two letters of one such script they stay.
+    Elsewhere they go as before: between Latin letters, at a name's edge, or between
+    letters of two scripts."""
+    assert visible_name("می\u200cخواهم") == "می\u200cخواهم"
+    assert visible_name("क्\u200dष") == "क्\u200dष"
+    assert visible_name("Bo\u200cb") == "Bob"
+    assert visible_name("A\u200dTRI") == "ATRI"
+    assert visible_name("\u200cعلی") == "علی"
+    assert visible_name("ع\u200cb") == "عb"
+    assert visible_name("علی\u200c\u200dرضا") == "علیرضا"  # a run of two hides nothing new
