@@ -11,7 +11,8 @@ One run, greedy decoding, exactly 64 new tokens per reply, the same messages eve
     the worker may batch all of them too).
 Ratios: worker requests/s over sequential (aim ≥ 3× at 8 users) and over raw batch
 (aim ≥ 0.9: the worker adds little). The OOC guard is off (no regenerations) so that
-every path does the same work.
+every path does the same work. Then one batch of a long reply and three short ones: when
+the short ones are answered, as each row ends against at the batch's end.
 `--model qwen-0.5b` builds random weights in Qwen2.5-0.5B's shape instead (for a GPU, where
 the offline default is too small to show batching; `tiny` is a quick check of the bench).
 Run: .venv/bin/python bench/worker_throughput.py [--rounds 1] [--model offline|tiny|qwen-0.5b]
@@ -35,6 +36,7 @@ from rich.table import Table
 
 from atri.config import GenerationSettings, Settings
 from model.character.prompt import ChatMessages, Window, fit_prompt
+from model.engines.base import RowLimits
 from model.engines.local import LocalEngine
 from model.protocol import ChatRequest
 from model.service import ChatService
@@ -124,6 +126,42 @@ async def library_generate(engine: LocalEngine, batch: list[ChatMessages]) -> fl
     started = time.perf_counter()
     await engine.thread.run(library_generate_sync, engine, batch)
     return time.perf_counter() - started
+
+
+SHORT_TOKENS = 8
+
+
+async def mixed_lengths(service: ChatService, console: Console) -> None:
+    """One long reply (NEW_TOKENS) and three short ones (SHORT_TOKENS) in one batch: when
+    the short ones are answered, with the engine's rows answered as each ends, against
+    answered at the batch's end (`ends_rows_apart` off: what the engine did before)."""
+    engine = service.engine
+    assert isinstance(engine, LocalEngine)
+    batch = prompts(service, 4)
+    caps = [RowLimits(), *[RowLimits(max_new_tokens=SHORT_TOKENS)] * 3]
+
+    async def answered(messages: ChatMessages, limits: RowLimits, started: float) -> float:
+        await service.batcher.submit(messages, limits)
+        return time.perf_counter() - started
+
+    seconds: dict[bool, list[float]] = {}
+    for apart in (False, True, False, True):  # interleaved, the second of each kept
+        engine.ends_rows_apart = apart
+        started = time.perf_counter()
+        seconds[apart] = await asyncio.gather(
+            *(answered(m, c, started) for m, c in zip(batch, caps, strict=True))
+        )
+    engine.ends_rows_apart = True
+    table = Table(
+        title=f"one {NEW_TOKENS}-token reply beside three of {SHORT_TOKENS} tokens, one batch"
+    )
+    for column in ("rows answered", "short replies s (median)", "long reply s", "× sooner"):
+        table.add_column(column, justify="right")
+    at_end = statistics.median(seconds[False][1:])
+    for apart, label in ((False, "at the batch's end"), (True, "as each ends")):
+        short = statistics.median(seconds[apart][1:])
+        table.add_row(label, f"{short:.2f}", f"{seconds[apart][0]:.2f}", f"{at_end / short:.2f}")
+    console.print(table)
 
 
 def build_model(model: str, root: Path) -> Path | None:
@@ -222,6 +260,7 @@ async def main(rounds: int, model: str) -> None:
                 "Aims: × seq ≥ 3 at 8 users; × raw batch ≥ 0.9. The machine's 2 cores are shared "
                 "with other work, so absolute numbers move from run to run."
             )
+            await mixed_lengths(service, console)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ instead (with a joining engine: at once, beside rows in flight if the engine all
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -36,10 +37,10 @@ from atri.config import GenerationSettings
 from model.character.prompt import ChatMessages
 from model.engines.base import (
     NO_LIMITS,
+    EndsRowsApart,
     Engine,
     EngineRequestFailed,
     Generation,
-    HearsGivenUpRows,
     JoinsRunningBatch,
     RowLimits,
 )
@@ -278,14 +279,15 @@ class Batcher:
         try:
             batch = [j.messages for j in jobs]
             limits = [j.limits for j in jobs]
-            hears = isinstance(self.engine, HearsGivenUpRows)
-            if hears:
-                limits = [given_up_with(j) for j in jobs]
+            apart = isinstance(self.engine, EndsRowsApart) and self.engine.ends_rows_apart
+            if apart:
+                loop = asyncio.get_running_loop()
+                limits = [with_row_hooks(j, loop) for j in jobs]
             # Only told when a row has its own: an engine written without them
             # (a test's stand-in) keeps answering every other batch.
             results = await (
                 self.engine.generate(batch, gen, limits)
-                if hears or any(limit != NO_LIMITS for limit in limits)
+                if apart or any(limit != NO_LIMITS for limit in limits)
                 else self.engine.generate(batch, gen)
             )
         except asyncio.CancelledError:
@@ -306,13 +308,24 @@ class Batcher:
                 job.future.set_result(result)
 
 
-def given_up_with(job: _Job) -> RowLimits:
-    """The job's limits, with a flag its engine can read from its own thread between
-    steps: set once its caller stops waiting (only a cancellation ends a job's future
-    before its batch has answered)."""
+def with_row_hooks(job: _Job, loop: asyncio.AbstractEventLoop) -> RowLimits:
+    """The job's limits, with the hooks an `EndsRowsApart` engine calls from its own
+    thread: `given_up`, set once nobody waits for the job's answer any more (its caller
+    cancelled, or it was answered: the row has ended), and `deliver`, which answers the
+    job the step its row ends."""
     flag = threading.Event()
     job.future.add_done_callback(lambda _: flag.set())
-    return replace(job.limits, given_up=flag.is_set)
+
+    def deliver(generation: Generation) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed (shutdown): nobody waits
+            loop.call_soon_threadsafe(_answer, job.future, generation)
+
+    return replace(job.limits, given_up=flag.is_set, deliver=deliver)
+
+
+def _answer(future: asyncio.Future[Generation], generation: Generation) -> None:
+    if not future.done():
+        future.set_result(generation)
 
 
 def _fail(jobs: list[_Job], exc: BaseException) -> None:

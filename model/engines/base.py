@@ -97,10 +97,14 @@ class RowLimits:
 
     max_new_tokens: int = 0
     stop: tuple[str, ...] = ()
-    # True once the row's caller gave up (its deadline passed, its /v1 client left): an
-    # engine that asks between steps (`HearsGivenUpRows`) ends the row there instead of
-    # decoding a reply nobody reads. Not a limit of its own: equality leaves it out.
+    # Two hooks for an engine whose batch ends its rows apart (`EndsRowsApart`), neither
+    # a limit of its own (equality leaves them out). `given_up`: True once the row's
+    # caller gave up (its deadline passed, its /v1 client left): the row ends at the
+    # next step instead of decoding a reply nobody reads. `deliver`: called, from the
+    # engine's thread, with the row's reply the step the row ends, so its caller need
+    # not wait for the batch's longest row (the reply `generate` returns is the same).
     given_up: Callable[[], bool] | None = field(default=None, compare=False)
+    deliver: Callable[[Generation], None] | None = field(default=None, compare=False)
 
     def cap(self, gen_max: int) -> int:
         return min(gen_max, self.max_new_tokens) if self.max_new_tokens > 0 else gen_max
@@ -199,13 +203,13 @@ class JoinsRunningBatch(Protocol):
 
 
 @runtime_checkable
-class HearsGivenUpRows(Protocol):
-    """An engine whose `generate` (one call for the whole batch) ends each row whose
-    `RowLimits.given_up` says its caller left, at the next step: the batcher then passes
-    every batch's limits, with that flag set, to it. (A joining engine hears it through
-    its row futures' cancellation instead.)"""
+class EndsRowsApart(Protocol):
+    """An engine whose `generate` (one call for the whole batch) ends each row apart: at
+    the next step once `RowLimits.given_up` says its caller left, and handing its reply to
+    `RowLimits.deliver` the step it ends. The batcher then passes every batch's limits,
+    with both hooks set. (A joining engine answers through its row futures instead.)"""
 
-    hears_given_up_rows: bool
+    ends_rows_apart: bool
 
 
 def chat_template_of(engine: object) -> str:

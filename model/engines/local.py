@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -42,8 +42,9 @@ class LocalEngine:
     """transformers + peft on this machine. Build with `await LocalEngine.load(settings)`."""
 
     name = "local"
-    # Rows whose callers left end at the next step (RowStops), not at the batch's end.
-    hears_given_up_rows = True
+    # Rows end apart (RowStops): one whose caller left at the next step, and each hands
+    # its reply on the step it ends, not at the batch's end (`EndsRowsApart`).
+    ends_rows_apart = True
 
     def __init__(self, loaded: Any, context_window: int, prefix_cache: bool = True) -> None:
         from model.engines.prefix_cache import PrefixCache
@@ -126,6 +127,7 @@ class LocalEngine:
             for limit, tokens in zip(rows, encoded, strict=True)
         ]
         version = self.active_adapter
+        thinks = [opens_think(prompt) for prompt in prompts]
         done: dict[int, Generation] = {}
         prompt_tokens = 0
         with self._adapter_scope():
@@ -139,15 +141,13 @@ class LocalEngine:
                     [encoded[i] for i in group],
                     [caps[i] for i in group],
                     [rows[i] for i in group],
+                    [thinks[i] for i in group],
                     gen,
                     version,
                 )
                 done.update(zip(group, got, strict=True))
                 prompt_tokens += fed
-        results = [
-            without_reasoning(done[i], "local engine") if opens_think(prompt) else done[i]
-            for i, prompt in enumerate(prompts)
-        ]
+        results = [done[i] for i in range(len(batch))]
         self.stats.generate_calls += 1
         self.stats.generated_rows += len(batch)
         self.stats.generated_tokens += sum(r.new_tokens for r in results)
@@ -160,11 +160,12 @@ class LocalEngine:
         encoded: list[list[int]],
         caps: list[int],
         rows: list[RowLimits],
+        thinks: list[bool],
         gen: GenerationSettings,
         version: str,
     ) -> tuple[list[Generation], int]:
         """One generate() over rows that fit the window together: their replies, and the
-        prompt tokens fed in."""
+        prompt tokens fed in. `thinks[i]`: row i's prompt opens `<think>`."""
         kwargs: dict[str, Any] = {
             # The batch runs as long as its longest-allowed row; the others stop on
             # their own (RowStops).
@@ -176,28 +177,41 @@ class LocalEngine:
         }
         if gen.do_sample:
             kwargs.update(temperature=gen.temperature, top_p=gen.top_p, top_k=gen.top_k)
+
+        def reply(i: int, tokens: list[int]) -> Generation:
+            return self._reply(tokens, caps[i], rows[i], thinks[i], version)
+
         stops: RowStops | None = None
         if (
             any(cap < kwargs["max_new_tokens"] for cap in caps)
             or any(r.stop for r in rows)
-            or any(r.given_up is not None for r in rows)
+            or any(r.given_up is not None or r.deliver is not None for r in rows)
         ):
-            stops = RowStops(caps, rows, self._decode_new)
+            stops = RowStops(caps, rows, self._decode_new, self.stop_ids, reply)
             kwargs["stopping_criteria"] = [stops]
         output, inputs, prompt_tokens = self._generate(encoded, version, kwargs)
         prompt_len = inputs["input_ids"].shape[1]
         results = []
         for i, row in enumerate(output[:, prompt_len:]):
-            tokens = row.tolist()[: caps[i]]
+            tokens = row.tolist()
             if stops is not None and stops.ended[i]:
                 tokens = tokens[: stops.ended[i]]  # what follows is padding
-            n = next((j for j, t in enumerate(tokens) if t in self.stop_ids), len(tokens))
-            text, cut = rows[i].cut(self.decode_reply(tokens[:n]))
-            finish: FinishReason = "length" if n == caps[i] and not cut else "stop"
-            results.append(
-                Generation(text=text, new_tokens=n, adapter_version=version, finish_reason=finish)
-            )
+            results.append(reply(i, tokens))
         return results, prompt_tokens
+
+    def _reply(
+        self, tokens: list[int], cap: int, limit: RowLimits, thinks: bool, version: str
+    ) -> Generation:
+        """A row's reply from its new tokens: up to its cap, its first stop token and its
+        first stop string; after a prompt that opens `<think>`, the part after it."""
+        tokens = tokens[:cap]
+        n = next((j for j, t in enumerate(tokens) if t in self.stop_ids), len(tokens))
+        text, cut = limit.cut(self.decode_reply(tokens[:n]))
+        finish: FinishReason = "length" if n == cap and not cut else "stop"
+        generation = Generation(
+            text=text, new_tokens=n, adapter_version=version, finish_reason=finish
+        )
+        return without_reasoning(generation, "local engine") if thinks else generation
 
     def _decode_new(self, tokens: Any) -> str:
         return self.decode_reply(tokens.tolist() if hasattr(tokens, "tolist") else tokens)
@@ -483,17 +497,26 @@ class LocalEngine:
 
 class RowStops:
     """A stopping criterion for generate() that ends each row apart: at its own token
-    cap, once its reply holds one of its stop strings, or once its caller gave up
-    (`RowLimits.given_up`: nobody reads the rest). It answers one flag per row,
-    so rows of one batch stop at different lengths while the others go on; `ended[i]`
-    is how many new tokens row i had when it stopped (0: not stopped here)."""
+    cap, at a stop token, once its reply holds one of its stop strings, or once its
+    caller gave up (`RowLimits.given_up`: nobody reads the rest). It answers one flag per
+    row, so rows of one batch stop at different lengths while the others go on;
+    `ended[i]` is how many new tokens row i had when it stopped (0: not stopped here).
+    A row whose limits hold `deliver` gets its reply (`reply(i, its new tokens)`) the
+    step it ends, while the batch's longer rows go on."""
 
     def __init__(
-        self, caps: list[int], limits: list[RowLimits], decode: Callable[[Any], str]
+        self,
+        caps: list[int],
+        limits: list[RowLimits],
+        decode: Callable[[Any], str],
+        stop_ids: Collection[int] = (),
+        reply: Callable[[int, list[int]], Generation] | None = None,
     ) -> None:
         self.caps = caps
         self.limits = limits
         self.decode = decode
+        self.stop_ids = frozenset(stop_ids)
+        self.reply = reply
         self.reset()
 
     def reset(self) -> None:
@@ -506,16 +529,20 @@ class RowStops:
         if self.prompt_len is None:  # first call: one new token per row so far
             self.prompt_len = input_ids.shape[1] - 1
         new = input_ids.shape[1] - self.prompt_len
+        last = input_ids[:, -1].tolist()  # one copy from the device a step, not one a row
         for i, (cap, limit) in enumerate(zip(self.caps, self.limits, strict=True)):
             if self.ended[i]:
                 continue
             tail = input_ids[i, max(self.prompt_len, input_ids.shape[1] - limit.tail_tokens()) :]
             if (
                 new >= cap
+                or last[i] in self.stop_ids
                 or limit.abandoned()
                 or (limit.stop and limit.stop_at(self.decode(tail)) >= 0)
             ):
                 self.ended[i] = new
+                if limit.deliver is not None and self.reply is not None and not limit.abandoned():
+                    limit.deliver(self.reply(i, input_ids[i, self.prompt_len :].tolist()))
         return torch.tensor([bool(e) for e in self.ended], device=input_ids.device)
 
 

@@ -1,5 +1,7 @@
-"""A row whose caller gave up (its deadline passed, its /v1 client left) stops decoding
-at the local engine's next step; the other rows of its batch go on as before."""
+"""The local engine ends a batch's rows apart: a row whose caller gave up (its deadline
+passed, its /v1 client left) stops decoding at the next step, and a row that ends (its
+cap, a stop token, a stop string) is answered that step, while the batch's longer rows
+go on; the other rows of a batch are as before."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ import pytest
 
 from atri.config import Settings
 from model.batching import Batcher
-from model.engines.base import NO_LIMITS, HearsGivenUpRows, RowLimits
-from model.engines.local import LocalEngine
+from model.engines.base import NO_LIMITS, EndsRowsApart, Generation, RowLimits
+from model.engines.local import LocalEngine, RowStops
 from tests.model.engines import test_local
 from tests.model.engines.test_local import chat
 
@@ -69,7 +71,7 @@ async def test_a_cancelled_caller_frees_the_batch_it_shared(
     """Through the batcher, as ChatService uses it: the caller's task is cancelled (a
     client that left); the batch ends soon after instead of running its row's 1,500
     tokens, and the caller beside it gets its reply whole."""
-    assert isinstance(engine, HearsGivenUpRows)
+    assert isinstance(engine, EndsRowsApart)
     gen = tiny_settings.generation.model_copy(update={"max_new_tokens": 1500})
     batcher = Batcher(engine, gen, max_batch=4, window_seconds=0.05, queue_size=8)
     batcher.start()
@@ -90,3 +92,46 @@ async def test_a_cancelled_caller_frees_the_batch_it_shared(
             await long_one
     finally:
         await batcher.stop()
+
+
+async def test_a_short_row_is_answered_while_the_batch_goes_on(
+    engine: LocalEngine, tiny_settings: Settings
+) -> None:
+    """Its caller gets the reply the step the row ends, the same reply the batch returns
+    at its end, not after the batch's 1,500-token row."""
+    gen = tiny_settings.generation.model_copy(update={"max_new_tokens": 1500})
+    batcher = Batcher(engine, gen, max_batch=4, window_seconds=0.05, queue_size=8)
+    batcher.start()
+    try:
+        long_one = asyncio.create_task(batcher.submit(chat("tell me everything")))
+        short_one = asyncio.create_task(batcher.submit(chat("hi"), RowLimits(max_new_tokens=5)))
+        reply = await asyncio.wait_for(short_one, 60)
+        assert engine.stats.generate_calls == 0  # the batch is still decoding its long row
+        assert not long_one.done()
+        long_one.cancel()  # the batch ends at its next step
+        while engine.stats.generate_calls == 0:
+            await asyncio.sleep(0.01)
+    finally:
+        await batcher.stop()
+    short_gen = tiny_settings.generation.model_copy(update={"max_new_tokens": 5})
+    (alone,) = await engine.generate([chat("hi")], short_gen)
+    assert (reply.text, reply.new_tokens, reply.finish_reason) == (alone.text, 5, "length")
+
+
+def test_a_row_ends_at_its_stop_token_and_is_delivered_then() -> None:
+    import torch
+
+    delivered: list[Generation] = []
+    stops = RowStops(
+        [10, 10],
+        [RowLimits(deliver=delivered.append), RowLimits(deliver=delivered.append)],
+        decode=str,
+        stop_ids=[7],
+        reply=lambda i, tokens: Generation(text=f"row {i}: {tokens}", new_tokens=len(tokens)),
+    )
+    first = torch.tensor([[1, 1, 3], [2, 2, 4]])
+    assert stops(first, None).tolist() == [False, False]
+    second = torch.tensor([[1, 1, 3, 7], [2, 2, 4, 5]])  # row 0 says its stop token
+    assert stops(second, None).tolist() == [True, False]
+    assert stops.ended == [2, 0]
+    assert [g.text for g in delivered] == ["row 0: [3, 7]"]
