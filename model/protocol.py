@@ -28,7 +28,9 @@ from atri.errors import UserError
 # 4: a status's `base_is_folder` (an older bot would show a server's admin the path of a
 # base model read from a folder beside the worker's config). 5: an edit's `edited_at` (an
 # older worker would ignore it, and of two edits arriving out of order keep the older).
-PROTOCOL_VERSION = 5
+# 6: a reply cut's `keep_message` (an older worker would ignore it and archive the
+# message with her unsent reply).
+PROTOCOL_VERSION = 6
 PROTOCOL_HEADER = "ATRI-Protocol"
 # Who answers, on every answer of the worker: a short digest of her name and language
 # (`character_tag`). A bot learns the worker's character (her error line in its
