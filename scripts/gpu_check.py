@@ -163,6 +163,7 @@ def decode_steps(root: Path) -> None:
     from torch.profiler import ProfilerActivity, profile
 
     from atri.config import GenerationSettings, Settings
+    from model.engines.base import RowLimits
     from model.engines.loading import load_base_model
     from model.engines.local import LocalEngine
     from tests.tiny_model import QWEN_05B_SHAPE, build_tiny_qwen2
@@ -215,7 +216,9 @@ def decode_steps(root: Path) -> None:
         return (time.perf_counter() - started) * 1000 / STEP_TOKENS
 
     def engine_run(batch: list[list[dict[str, str]]]) -> None:
-        engine.generate_sync(batch, gen)
+        # With the per-row hooks the batcher gives it, as served (RowStops every step).
+        hooks = RowLimits(given_up=lambda: False, deliver=lambda _: None)
+        engine.generate_sync(batch, gen, [hooks] * len(batch))
 
     print(f"decode steps ({model.dtype}, {model.config._attn_implementation} attention):")
     for rows, padded in ((1, False), (4, False), (4, True), (8, False), (8, True), (16, True)):
