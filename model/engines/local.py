@@ -178,8 +178,14 @@ class LocalEngine:
         if gen.do_sample:
             kwargs.update(temperature=gen.temperature, top_p=gen.top_p, top_k=gen.top_k)
 
+        # Each row's reply, made once: the step it ends (RowStops hands it on) and again at
+        # the batch's end would log a reasoning-only reply's warning twice.
+        made: dict[int, tuple[list[int], Generation]] = {}
+
         def reply(i: int, tokens: list[int]) -> Generation:
-            return self._reply(tokens, caps[i], rows[i], thinks[i], version)
+            if i not in made or made[i][0] != tokens:
+                made[i] = (tokens, self._reply(tokens, caps[i], rows[i], thinks[i], version))
+            return made[i][1]
 
         stops: RowStops | None = None
         if (
