@@ -6,7 +6,9 @@ go on; the other rows of a batch are as before."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -65,6 +67,23 @@ async def test_a_window_group_nobody_waits_for_is_not_run(
     assert engine.stats.generated_tokens == calls_before
 
 
+@contextlib.asynccontextmanager
+async def long_and_short(
+    engine: LocalEngine, settings: Settings, short_cap: int
+) -> AsyncIterator[tuple[asyncio.Task[Generation], asyncio.Task[Generation]]]:
+    """A batch of a 1,500-token row and a `short_cap`-token one, through the batcher as
+    ChatService uses it: their callers' tasks."""
+    gen = settings.generation.model_copy(update={"max_new_tokens": 1500})
+    batcher = Batcher(engine, gen, max_batch=4, window_seconds=0.05, queue_size=8)
+    batcher.start()
+    try:
+        long_one = asyncio.create_task(batcher.submit(chat("tell me everything")))
+        short = RowLimits(max_new_tokens=short_cap)
+        yield long_one, asyncio.create_task(batcher.submit(chat("hi"), short))
+    finally:
+        await batcher.stop()
+
+
 async def test_a_cancelled_caller_frees_the_batch_it_shared(
     engine: LocalEngine, tiny_settings: Settings
 ) -> None:
@@ -72,12 +91,7 @@ async def test_a_cancelled_caller_frees_the_batch_it_shared(
     client that left); the batch ends soon after instead of running its row's 1,500
     tokens, and the caller beside it gets its reply whole."""
     assert isinstance(engine, EndsRowsApart)
-    gen = tiny_settings.generation.model_copy(update={"max_new_tokens": 1500})
-    batcher = Batcher(engine, gen, max_batch=4, window_seconds=0.05, queue_size=8)
-    batcher.start()
-    try:
-        long_one = asyncio.create_task(batcher.submit(chat("tell me everything")))
-        short_one = asyncio.create_task(batcher.submit(chat("hi"), RowLimits(max_new_tokens=30)))
+    async with long_and_short(engine, tiny_settings, 30) as (long_one, short_one):
         await asyncio.sleep(0.3)  # the batch (window 0.05 s) is well under way
         long_one.cancel()
         started = time.monotonic()
@@ -90,8 +104,6 @@ async def test_a_cancelled_caller_frees_the_batch_it_shared(
         assert time.monotonic() - started < 30
         with pytest.raises(asyncio.CancelledError):
             await long_one
-    finally:
-        await batcher.stop()
 
 
 async def test_a_short_row_is_answered_while_the_batch_goes_on(
@@ -99,20 +111,13 @@ async def test_a_short_row_is_answered_while_the_batch_goes_on(
 ) -> None:
     """Its caller gets the reply the step the row ends, the same reply the batch returns
     at its end, not after the batch's 1,500-token row."""
-    gen = tiny_settings.generation.model_copy(update={"max_new_tokens": 1500})
-    batcher = Batcher(engine, gen, max_batch=4, window_seconds=0.05, queue_size=8)
-    batcher.start()
-    try:
-        long_one = asyncio.create_task(batcher.submit(chat("tell me everything")))
-        short_one = asyncio.create_task(batcher.submit(chat("hi"), RowLimits(max_new_tokens=5)))
+    async with long_and_short(engine, tiny_settings, 5) as (long_one, short_one):
         reply = await asyncio.wait_for(short_one, 60)
         assert engine.stats.generate_calls == 0  # the batch is still decoding its long row
         assert not long_one.done()
         long_one.cancel()  # the batch ends at its next step
         while engine.stats.generate_calls == 0:
             await asyncio.sleep(0.01)
-    finally:
-        await batcher.stop()
     short_gen = tiny_settings.generation.model_copy(update={"max_new_tokens": 5})
     (alone,) = await engine.generate([chat("hi")], short_gen)
     assert (reply.text, reply.new_tokens, reply.finish_reason) == (alone.text, 5, "length")

@@ -6,6 +6,7 @@ reasoning) and keep what follows `</think>` of one that closed it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -224,3 +225,28 @@ async def test_openai_a_reply_of_an_open_block_without_a_parser(
     assert reasoning_logged(caplog) == opened
     assert closed.text == (REPLY if opened else f"{REASONING}</think>{REPLY}")
     assert parsed.text == REPLY
+
+
+async def test_local_a_reply_all_reasoning_is_logged_once_when_answered_early_s58(
+    tmp_path: Path, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Session 58: through the batcher the local engine hands a row's reply on the step it
+    ends and returns it again at the batch's end; the reply is made once, so a reasoning-only
+    one is logged once (the random model never closes the block)."""
+    from model.batching import Batcher
+
+    caplog.set_level(logging.WARNING)
+    engine = await LocalEngine.load(local_settings(tmp_path, settings, OPEN_THINK, 6))
+    engine.stop_ids = [-1]  # only its budget ends a reply
+    batcher = Batcher(engine, settings.generation, max_batch=2, window_seconds=0, queue_size=2)
+    batcher.start()
+    try:
+        generation = await batcher.submit(CHAT)
+        while engine.stats.generate_calls == 0:  # the batch's own end, after the early answer
+            await asyncio.sleep(0.01)
+    finally:
+        await batcher.stop()
+        await engine.close()
+    assert generation.text == "" and generation.finish_reason == "length"
+    logged = [r for r in caplog.records if "spent the whole reply budget" in r.getMessage()]
+    assert len(logged) == 1
