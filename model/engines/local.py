@@ -539,17 +539,22 @@ class RowStops:
         for i, (cap, limit) in enumerate(zip(self.caps, self.limits, strict=True)):
             if self.ended[i]:
                 continue
-            tail = input_ids[i, max(self.prompt_len, input_ids.shape[1] - limit.tail_tokens()) :]
             if (
                 new >= cap
                 or last[i] in self.stop_ids
                 or limit.abandoned()
-                or (limit.stop and limit.stop_at(self.decode(tail)) >= 0)
+                or (limit.stop and limit.stop_at(self.decode(self._tail(input_ids, i))) >= 0)
             ):
                 self.ended[i] = new
                 if limit.deliver is not None and self.reply is not None and not limit.abandoned():
                     limit.deliver(self.reply(i, input_ids[i, self.prompt_len :].tolist()))
         return torch.tensor([bool(e) for e in self.ended], device=input_ids.device)
+
+    def _tail(self, input_ids: Any, i: int) -> Any:
+        """Row i's newest tokens, enough to hold any of its stop strings."""
+        assert self.prompt_len is not None
+        start = max(self.prompt_len, input_ids.shape[1] - self.limits[i].tail_tokens())
+        return input_ids[i, start:]
 
 
 def reply_decoder(tokenizer: Any) -> Callable[[Sequence[int]], str]:
