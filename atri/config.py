@@ -561,10 +561,12 @@ class DataprepSettings(Section):
         "csv",
         "webgal",
         "onscripter",
+        "artemis",
     ] = "auto"
     encoding: str = "auto"
     renpy_language: str = "auto"
     dump_side: Literal["translation", "original"] = "translation"
+    artemis_language: str = "auto"
     custom_regex: str = ""
     scene_markers: RegexList = Field(
         default_factory=lambda: [
@@ -644,6 +646,15 @@ class DataprepSettings(Section):
             raise ValueError(
                 'must be "auto", "original", or a language as game/tl/ names its folder, '
                 'like "chinese"'
+            )
+        return value
+
+    @field_validator("artemis_language")
+    @classmethod
+    def _a_text_table_key(cls, value: str) -> str:
+        if not re.fullmatch(r"\w+", value):
+            raise ValueError(
+                'must be "auto" or a language key of the scripts\' text tables, like "ja" or "cn"'
             )
         return value
 

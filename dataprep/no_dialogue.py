@@ -29,6 +29,7 @@ _EXPECTED = {
     "csv": "a table whose first row names its columns, like name,text or 角色,原文,译文",
     "webgal": "WebGAL lines like 角色:台词; and :旁白;, with changeBg:…; commands",
     "onscripter": "ONScripter lines like 【名】「台词」\\ among bg/dwave/lsp commands, with *labels",
+    "artemis": 'an Artemis ast = {…} table whose blocks hold text = {ja = {{name = {"名"}, "台词"}}}',
 }
 # Formats whose files other formats misread, their keys or commands taken for speakers:
 # no other format is suggested for them.
@@ -87,7 +88,7 @@ def no_dialogue(script: LoadedScript, options: ParseOptions) -> tuple[str, bool]
             + _name_tags_unlearnt(head, options)
             + _text_macros_left_out(head, options)
         )
-    message += lacking + _engine_without_reader(script)
+    message += lacking
     if better:
         # The format the file's own signs point to first, then the one finding the most.
         found, name, speakers = max(better, key=lambda b: (b[1] == sniffed, b[0]))
@@ -132,18 +133,6 @@ def _top_speakers(speakers: Counter[str]) -> str:
     said by, for the user to judge the suggestion."""
     top = speakers.most_common(_TOP_SPEAKERS)
     return "most by " + ", ".join(f"{name} ({count})" for name, count in top)
-
-
-def _engine_without_reader(script: LoadedScript) -> str:
-    """What to do with a script of an engine no format reads, known by its extension; ""
-    for any other file."""
-    if script.path.suffix.lower() == ".ast":
-        return (
-            ". It is an Artemis engine script (.ast), which no format reads: export its text"
-            " to JSON with VNTextPatch (VNTextPatch extractlocal <scripts> <json folder>)"
-            " and give the .json files, which read as json"
-        )
-    return ""
 
 
 # XUnity.AutoTranslator's cache of what it translated (`原文=translation` lines), named

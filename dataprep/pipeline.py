@@ -195,6 +195,7 @@ def parse_options(
         speaker_aliases=aliases,
         convert_name=to_simplified,
         dump_side=settings.dump_side,
+        artemis_language=None if settings.artemis_language == "auto" else settings.artemis_language,
     )
 
 

@@ -34,6 +34,7 @@ SCRIPT_SUFFIXES = frozenset(
         ".lab",
         ".json",
         ".nani",
+        ".ast",  # Artemis engine scripts
         ".ccs",  # Cross Channel's bilingual dumps (`>0○0001○原文`)
     }
 )

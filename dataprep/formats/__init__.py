@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import PurePath
 
 from dataprep.formats import (
+    artemis,
     custom_regex,
     kirikiri,
     message_json,
@@ -39,6 +40,7 @@ PARSERS: dict[str, Parser] = {
     "csv": table.parse,
     "webgal": webgal.parse,
     "onscripter": onscripter.parse,
+    "artemis": artemis.parse,
 }
 FORMAT_NAMES = tuple(PARSERS)
 
@@ -72,6 +74,7 @@ _NAMED_FORMATS = {
     ".bkscr": "kirikiri",  # BKEngine's .bkscr is KAG-like
     ".rpy": "renpy",
     ".nani": "naninovel",
+    ".ast": "artemis",
 }
 
 
@@ -115,6 +118,8 @@ def detect_format_at(
         return "json", "from the name", 0
     if message_json.SIGNATURE.match(text):
         return "json", "it starts as a JSON list", 0
+    if artemis.SIGNATURE.match(text):
+        return "artemis", "it starts as an Artemis script (astver = …, ast = {…})", 0
     fmt, why = _sniff(text[:_SNIFF_CHARS], suffix, filename, has_custom_regex)
     if fmt == "plain" and (deeper := _deeper(text, suffix, filename, has_custom_regex)):
         return deeper

@@ -84,6 +84,10 @@ class ParseOptions:
     # Which side of a bilingual translation dump is read ([dataprep] dump_side):
     # "translation" (its ●/★ lines) or "original" (its ○/☆ lines).
     dump_side: str = "translation"
+    # Which language of an Artemis script's text tables is read ([dataprep]
+    # artemis_language: "ja", "cn" …), or None: the one the lead and the character speak
+    # most often in (formats/artemis.py).
+    artemis_language: str | None = None
 
 
 # Quote marks, opener → closer: the cleaning stage strips a pair around a line, and the

@@ -35,6 +35,14 @@ SCRIPT_ALPHABET = st.sampled_from(
         "｜高性能《",
         "]]",
         "[[",
+        # Artemis .ast: a table's pieces.
+        "ast = {",
+        "b = {",
+        'text = {ja = {{name = {"亚托莉"}, "',
+        '{"rt2"}',
+        "--",
+        "[1] = ",
+        "},",
     ]
 )
 OPTIONS = ParseOptions(
@@ -52,9 +60,12 @@ def test_no_parser_raises_on_arbitrary_text(text: str) -> None:
             said = parse(text, "fuzz.txt", OPTIONS)
         except DataprepError as exc:
             # JSON (a message list, RPG Maker data) is all or nothing, and a table whose
-            # columns cannot be told: other text is one sentence why.
-            assert name in ("json", "rpgmaker", "csv"), exc
-            assert str(exc).startswith("fuzz.txt: is "), exc
+            # columns cannot be told: other text is one sentence why. So is an Artemis
+            # script (a Lua table), whose sentence names the line where it breaks.
+            assert name in ("json", "rpgmaker", "csv", "artemis"), exc
+            shapes = ("fuzz.txt: line ", "fuzz.txt: has no ") if name == "artemis" else ()
+            assert str(exc).startswith(("fuzz.txt: is ", *shapes)), exc
+            assert str(exc).count(".") >= 1 and "\n" not in str(exc), exc
             continue
         for utterance in said:
             assert utterance.text.strip(), name
