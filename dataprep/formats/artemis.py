@@ -64,22 +64,27 @@ from dataprep.speakers import normalise_name
 
 # What an Artemis script starts with (after a BOM, blanks and comments): a sniffed file
 # whose name does not say `.ast` is one.
-SIGNATURE = re.compile(r"\ufeff?(?:\s|--[^\n]*)*(?:astver|astname|ast)\s*=\s*[\d\"'{]")
+SIGNATURE = re.compile(r"\ufeff?(?:\s++|--[^\n]*+)*+(?:astver|astname|ast)\s*=\s*[\d\"'{]")
 
 # Blanks and comments, before each token.
-_BLANKS_BEFORE = r"(?:\s+|--\[(?P<ceq>=*)\[.*?\](?P=ceq)\]|--[^\n]*)*"
+# Every repetition in these patterns is possessive (`*+`, `++`): a token that fails to
+# match (a string never closed after a long run of blanks) must fail at once, never try
+# each way of splitting the blanks before it (which took 20 s for 25 blanks).
+# A long comment never closed (`--[[` …) is no line comment: the file fails there, once,
+# instead of each such line looking for its close to the file's end.
+_BLANKS_BEFORE = r"(?:\s++|--\[(?P<ceq>=*)\[.*?\](?P=ceq)\]|--(?!\[=*\[)[^\n]*+)*+"
 # One token; `key` is a bare name and its `=`.
 _ONE_TOKEN = r"""(?:(?P<key>[A-Za-z_]\w*)\s*=(?!=)
-    |(?P<dq>"(?:[^"\\\n]|\\(?:\r\n|.|\n))*")
-    |(?P<sq>'(?:[^'\\\n]|\\(?:\r\n|.|\n))*')
+    |(?P<dq>"(?:[^"\\\n]|\\(?:\r\n|.|\n))*+")
+    |(?P<sq>'(?:[^'\\\n]|\\(?:\r\n|.|\n))*+')
     |(?P<long>\[(?P<leq>=*)\[.*?\](?P=leq)\])
     |(?P<open>\{)|(?P<close>\})|(?P<sep>[,;])|(?P<bracket>\[)|(?P<punct>[\]=])
     |(?P<word>-?[^\s{}\[\]=,;"'-][^\s{}\[\]=,;"']*)
     |(?P<end>\Z))"""
 # A table with no table, bracket nor comment inside (`{"bg", file="a", x=-230}`, `{"rt2"}`):
 # most of a script. Taken whole, its members read only when asked for (`Table`).
-_FLAT_TABLE = r"""(?P<flat>\{(?:[^{}"'\[\]\-]|-(?!-)
-    |"(?:[^"\\\n]|\\(?:\r\n|.|\n))*"|'(?:[^'\\\n]|\\(?:\r\n|.|\n))*')*\})"""
+_FLAT_TABLE = r"""(?P<flat>\{(?:[^{}"'\[\]\-]++|-(?!-)
+    |"(?:[^"\\\n]|\\(?:\r\n|.|\n))*+"|'(?:[^'\\\n]|\\(?:\r\n|.|\n))*+')*+\})"""
 _TOKEN = re.compile(f"{_BLANKS_BEFORE}(?:{_FLAT_TABLE}|{_ONE_TOKEN})", re.S | re.X)
 _TOKEN_IN_FLAT = re.compile(f"{_BLANKS_BEFORE}{_ONE_TOKEN}", re.S | re.X)
 _BLANKS = re.compile(_BLANKS_BEFORE, re.S)
@@ -171,6 +176,8 @@ class _Reader:
         at = _BLANKS.match(self.text, at).end()  # type: ignore[union-attr]
         if self.text[at] in "\"'[":
             self._fail(at, "a string opened here is never closed")
+        if self.text.startswith("--", at):
+            self._fail(at, "a comment opened here is never closed")
         self._fail(at, f"{self.text[at]!r} is no part of a Lua table")
 
     def statements(self) -> dict[str, object]:
@@ -192,8 +199,11 @@ class _Reader:
         stack: list[tuple[Table, str | None]] = []
         key: str | None = None  # the key the next value is put under
         bracket = 0  # in `[key] =`: 1 before the key, 2 before `]`, 3 before `=`
-        for m in tokens.finditer(self.text, at):
-            if m.start() != at:
+        text, match = self.text, tokens.match
+        while True:
+            # Anchored at `at`, not searched for from it: a failure stops here at once.
+            m = match(text, at)
+            if m is None:
                 self._stray(at)
             at = m.end()
             kind = m.lastgroup or ""
@@ -245,7 +255,6 @@ class _Reader:
             else:
                 stack[-1][0].fields[key] = value
                 key = None
-        self._stray(at)
 
     def _scalar(
         self,

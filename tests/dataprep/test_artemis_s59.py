@@ -6,6 +6,7 @@ commands beside each block's `text = {vo = …, ja = {…}}`, `{"rt2"}` row ends
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -260,3 +261,22 @@ def test_a_broken_file_beside_good_ones_loses_only_itself(tmp_path: Path) -> Non
     result = run_pipeline(JAPANESE, [tmp_path])
     assert any("bad.ast: line 2: a string opened here is never closed" in e for e in result.errors)
     assert result.train or result.evaluation
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        # Blanks before a string never closed: each way of splitting them was tried (20 s
+        # for 25 blanks), then each position searched again to the end (quadratic).
+        ("ast = {" + " \n" * 100_000 + '"open', "a string opened here is never closed"),
+        # A long comment never closed, on each of many lines: each looked to the end.
+        ("ast = {\n" + "--[[ note\n" * 50_000 + "}\n", "a comment opened here is never closed"),
+        ("ast = {" + '{"a", x=1, ' * 50_000 + '"open', "a string opened here is never closed"),
+        ("ast = {" + "{" * 100_000, "a table opened here is never closed"),
+    ],
+)
+def test_a_broken_file_fails_in_time_linear_in_its_size(text: str, why: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(DataprepError, match=why):
+        parse(text, "big.ast", _options())
+    assert time.perf_counter() - started < 2
