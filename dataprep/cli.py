@@ -21,7 +21,7 @@ from dataprep.errors import DataprepError
 from dataprep.formats import FORMAT_NAMES
 from dataprep.pipeline import PrepResult, prepare
 from dataprep.records import Role
-from dataprep.sources import collect_scripts
+from dataprep.sources import SCRIPT_SUFFIXES, collect_scripts
 from dataprep.stats import Stats
 from dataprep.writers import OutputNames, dataset_stem
 
@@ -59,8 +59,9 @@ def run_prep(
     if not files:
         _say(
             console,
-            f"No script files found in {', '.join(map(str, scripts))}; expected .txt, .ks, .bkscr,"
-            f" .rpy, .docx, .list, .json or .nani files. Nothing was written to {out}.",
+            f"No script files found in {', '.join(map(str, scripts))}; expected"
+            f" {_suffixes_named()} files (or ONScripter's nscript.dat)."
+            f" Nothing was written to {out}.",
             "red",
         )
         return 1
@@ -190,3 +191,9 @@ def _summary(result: PrepResult, out: Path, settings: Settings, train_command: s
         if settings.path(settings.train.dataset).resolve() != train_file.resolve():
             sentence += f" Train on it with: {train_command} --dataset {train_file}"
     return sentence
+
+
+def _suffixes_named() -> str:
+    """`.ast, .bkscr, … or .txt`: the extensions a folder is searched for."""
+    *most, last = sorted(SCRIPT_SUFFIXES)
+    return f"{', '.join(most)} or {last}"

@@ -191,7 +191,11 @@ def test_run_prep_bad_format_and_nothing_found(tmp_path: Path) -> None:
     console = Console(record=True, width=160)
     assert run_prep(Settings(root=tmp_path), [tmp_path], tmp_path / "o", "yaml", "", console) == 2
     assert run_prep(Settings(root=tmp_path), [tmp_path], tmp_path / "o", None, "", console) == 1
-    assert "No script files found" in console.export_text()
+    text = " ".join(console.export_text().split())
+    assert "No script files found" in text
+    # Every extension a folder is searched for is named (.ast and .csv were missing).
+    assert ".ast, .bkscr, .ccs, .csv, .docx, .json, .ks, .lab, .list, .nani, .rpy, .scn," in text
+    assert ".tsv or .txt files" in text
 
 
 def test_stats_png_drawn_by_a_child_process_for_big_scripts_gives_the_same_files(
