@@ -294,7 +294,9 @@ def prep(
         # a fixed ./data/dataset followed the working folder, not --config, so train
         # right after prep found no dataset.
         out = settings.path(settings.train.dataset).parent
-    raise typer.Exit(run_prep(settings, scripts, out, fmt, system_prompt, console, train))
+    raise typer.Exit(
+        run_prep(settings, scripts, out, fmt, system_prompt, console, train, persona.main_language)
+    )
 
 
 def card_mismatch_note(name: str, aliases: list[str], settings: Settings) -> str:

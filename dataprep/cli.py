@@ -42,6 +42,7 @@ def run_prep(
     system_prompt: str,
     console: Console,
     train_command: str = "atri train",
+    card_language: str = "",
 ) -> int:
     """Exit code 0 when a dataset was written, 1 when nothing usable came out (the output
     folder is then left as it was), 2 on bad usage."""
@@ -87,6 +88,7 @@ def run_prep(
                 fmt=chosen,
                 background_path=background,
                 progress=step,
+                card_language=card_language,
             )
         except DataprepError as exc:
             _say(console, f"{exc} Nothing was written to {out}.", "red")

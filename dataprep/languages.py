@@ -37,6 +37,20 @@ _WORDS = {
 _WORD = re.compile(r"[a-zà-ÿ']+")
 
 
+# The code a character card gives its language in (`[persona] language`), per name.
+LANGUAGE_CODES = {
+    "English": "en",
+    "Japanese": "ja",
+    "Korean": "ko",
+    "Chinese": "zh",
+    "Russian": "ru",
+    "Spanish": "es",
+    "French": "fr",
+    "German": "de",
+    "Portuguese": "pt",
+}
+
+
 def sample_language(sample: str) -> str:
     """The language of a sample of a file's lines ("English", "Japanese", …), or ""."""
     counts = {name: len(pattern.findall(sample)) for name, pattern in _SCRIPTS}

@@ -118,6 +118,7 @@ def parse_options(
     settings: DataprepSettings,
     scripts: Iterable[LoadedScript],
     to_simplified: Callable[[str], str] | None = None,
+    card_language: str = "",
 ) -> ParseOptions:
     names = renpy_names.ScriptNames()
     shown: dict[str, str] = {}
@@ -196,6 +197,7 @@ def parse_options(
         convert_name=to_simplified,
         dump_side=settings.dump_side,
         artemis_language=None if settings.artemis_language == "auto" else settings.artemis_language,
+        card_language=card_language,
     )
 
 
@@ -316,10 +318,12 @@ def run_pipeline(
     fmt: str | None = None,
     background_path: Path | None = None,
     progress: Progress = no_progress,
+    card_language: str = "",
 ) -> PrepResult:
-    """Every stage from files to split samples and stats; writes nothing."""
+    """Every stage from files to split samples and stats; writes nothing. `card_language`:
+    the language the character card speaks, if known (`ParseOptions.card_language`)."""
     with gc_paused():
-        return _run_stages(settings, scripts, fmt, background_path, progress)
+        return _run_stages(settings, scripts, fmt, background_path, progress, card_language)
 
 
 def _run_stages(
@@ -328,12 +332,13 @@ def _run_stages(
     fmt: str | None,
     background_path: Path | None,
     progress: Progress,
+    card_language: str,
 ) -> PrepResult:
     stats = Stats(character=character_name(settings))
     loaded, reports = load_scripts(scripts, settings, fmt, progress)
     stats.files = reports
     to_simplified = opencc_t2s() if settings.traditional_to_simplified else None
-    options = parse_options(settings, loaded, to_simplified)
+    options = parse_options(settings, loaded, to_simplified, card_language)
     # Taken before the stages below let the files go.
     translations = translated_languages(loaded)
     encoding_notes = _encoding_notes(loaded, settings.encoding)
@@ -643,6 +648,7 @@ def prepare(
     fmt: str | None = None,
     background_path: Path | None = None,
     progress: Progress = no_progress,
+    card_language: str = "",
 ) -> PrepResult:
     """Run every stage and, when there are samples, write every file; the library entry
     point behind `atri prep`. Files are written into a temporary folder beside `out` and
@@ -659,7 +665,12 @@ def prepare(
     plotter = plotter_for(scripts)
     try:
         result = run_pipeline(
-            settings, scripts, fmt=fmt, background_path=background_path, progress=progress
+            settings,
+            scripts,
+            fmt=fmt,
+            background_path=background_path,
+            progress=progress,
+            card_language=card_language,
         )
         if result.problem is None:
             result.notes += write_output_folder(

@@ -42,7 +42,8 @@ narration.
 
 The language read is `[dataprep] artemis_language` (`ParseOptions.artemis_language`), or,
 when that is "auto", the one whose boxes the lead and the character speak most often
-(a port's `cn` beside the original's `ja`, for Chinese aliases), the first on a tie.
+(a port's `cn` beside the original's `ja`, for Chinese aliases); on a tie, the one
+written in the card's language (`ParseOptions.card_language`), else the first.
 
 A `{"savetitle", text=…}` that changes the title starts a scene. A `select` (the player's
 choice) ends the exchange: which block each choice goes on to is the game's to decide, so
@@ -59,6 +60,7 @@ from typing import NoReturn
 
 from dataprep.errors import DataprepError
 from dataprep.formats.common import ParseOptions, join_pieces, tidy_name
+from dataprep.languages import LANGUAGE_CODES, SAMPLE_CHARS, sample_language
 from dataprep.records import Utterance
 from dataprep.speakers import normalise_name
 
@@ -434,7 +436,15 @@ class _Scene:
                 spoken[name] += sum(
                     1 for box in boxes if self._alias_among(_names(box, name)) is not None
                 )
-        return max(languages, key=lambda name: spoken[name])  # the first on a tie
+        most = max(spoken[name] for name in languages)
+        tied = [name for name in languages if spoken[name] == most]
+        card = self.options.card_language
+        if len(tied) > 1 and card:
+            # The aliases name the speakers in each language (ATRI's own list holds アトリ,
+            # 亚托莉 and Atri): the text the card speaks, as the samples' system prompt does.
+            written = {name: _written_in(blocks, name) for name in tied}
+            return next((name for name in tied if written[name] == card), tied[0])
+        return tied[0]
 
     def _alias_among(self, names: list[str]) -> str | None:
         convert = self.options.convert_name
@@ -452,6 +462,19 @@ class _Scene:
         if alias is not None:
             return alias
         return next((n for n in names if not _UNKNOWN_NAME.fullmatch(n)), names[0])
+
+
+def _written_in(blocks: list[_Block], language: str) -> str:
+    """The language code ("ja", "zh", "en" …) the boxes of text table `language` are
+    written in, from their first few thousand characters; "" when they say too little."""
+    sample: list[str] = []
+    size = 0
+    for box in (box for block in blocks for box in block.boxes.get(language, ())):
+        sample.append(_box(box, language).words)
+        size += len(sample[-1])
+        if size >= SAMPLE_CHARS:
+            break
+    return LANGUAGE_CODES.get(sample_language("\n".join(sample)), "")
 
 
 def _names(box: Table, language: str) -> list[str]:

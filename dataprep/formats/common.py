@@ -88,6 +88,10 @@ class ParseOptions:
     # artemis_language: "ja", "cn" …), or None: the one the lead and the character speak
     # most often in (formats/artemis.py).
     artemis_language: str | None = None
+    # The language the character card speaks ("zh", "en", "ja": `[persona] language`), ""
+    # when not known: where the aliases name the speakers of an Artemis script in each of
+    # its languages alike, the text in this one is read.
+    card_language: str = ""
 
 
 # Quote marks, opener → closer: the cleaning stage strips a pair around a line, and the

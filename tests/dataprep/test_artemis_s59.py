@@ -6,11 +6,14 @@ commands beside each block's `text = {vo = …, ja = {…}}`, `{"rt2"}` row ends
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from atri.cli import app
 from atri.config import DataprepSettings
 from dataprep.errors import DataprepError
 from dataprep.formats import detect_format_why
@@ -280,3 +283,75 @@ def test_a_broken_file_fails_in_time_linear_in_its_size(text: str, why: str) -> 
     with pytest.raises(DataprepError, match=why):
         parse(text, "big.ast", _options())
     assert time.perf_counter() - started < 2
+
+
+def _three_languages() -> str:
+    """A scene in ja, en and cn, each long enough for its language to be told."""
+    said = {
+        "ja": (
+            ["夏生"],
+            ["アトリ"],
+            "「今日はいい天気だな、海に行こうか。」",
+            "「はい、わたしも海が大好きです！」",
+        ),
+        "en": (
+            ["Natsuki"],
+            ["Atri"],
+            "It's a nice day. Shall we go to the sea?",
+            "Yes! I love the sea too!",
+        ),
+        "cn": (["夏生"], ["亚托莉"], "今天天气真好，我们去海边吧。", "好的，我也最喜欢大海了！"),
+    }
+    blocks = []
+    for i in range(6):
+        tables = []
+        for language, (lead, her, line, reply) in said.items():
+            tables.append(
+                f'{language} = {{ {{ name = {{"{lead[0]}"}}, "{line}" }},'
+                f' {{ name = {{"{her[0]}"}}, "{reply}" }} }}'
+            )
+        blocks.append(f"  block_{i:05d} = {{ text = {{ {', '.join(tables)} }} }},\n")
+    return "astver = 2.0\nast = {\n" + "".join(blocks) + "}\n"
+
+
+JA_FIRST_LINE = "「今日はいい天気だな、海に行こうか。」"
+
+
+@pytest.mark.parametrize(
+    ("card", "first"),
+    [
+        ("zh", "今天天气真好，我们去海边吧。"),
+        ("en", "It's a nice day. Shall we go to the sea?"),
+        ("ja", JA_FIRST_LINE),
+        ("", JA_FIRST_LINE),
+    ],
+)
+def test_names_alike_in_every_language_the_cards_language_is_read(card: str, first: str) -> None:
+    # ATRI's own aliases name her and him in all three languages: a tie, broken by the
+    # card's language (no card language: the first).
+    aliases = ["夏生", "Natsuki", "アトリ", "Atri", "亚托莉"]
+    options = ParseOptions(
+        speaker_aliases=frozenset(normalise_name(a) for a in aliases), card_language=card
+    )
+    assert parse(_three_languages(), "a.ast", options)[0].text == first
+
+
+def test_atri_prep_reads_the_text_of_the_cards_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through `atri prep`: ATRI's packaged card in Chinese ([persona] language = "zh")
+    reads the port's cn text of a script whose names every language's aliases match."""
+    (tmp_path / "01.ast").write_text(_three_languages(), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ATRI_CONFIG", raising=False)
+    for language, reply in (("zh", "好的，我也最喜欢大海了！"), ("en", "Yes! I love the sea too!")):
+        (tmp_path / "config.toml").write_text(
+            f'[persona]\nlanguage = "{language}"\n[dataprep]\neval_ratio = 0\n',
+            encoding="utf-8",
+        )
+        result = CliRunner(env={"COLUMNS": "400"}).invoke(
+            app, ["prep", "01.ast", "--out", language]
+        )
+        assert result.exit_code == 0, result.output
+        rows = json.loads((tmp_path / language / "atri_sharegpt.json").read_text("utf-8"))
+        assert rows[0]["conversations"][-1]["value"] == reply
