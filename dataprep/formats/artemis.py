@@ -32,13 +32,21 @@ brackets: `delay = {[1000] = {…}}`).
 Each block's `text.<language>` holds its message boxes, in order. A box's strings are
 its words; `{"rt2"}` or `{"ret2"}` ends one of the lines the box shows (a Chinese patch
 writes `"A\\nB"` for `"A", {"rt2"}, "B"`), and those lines read as one (`join_pieces`);
-`{"ruby", text="つぶらぎ"}` … `{"/ruby"}` puts furigana over the words between, which are
-kept; any other table in a box is an inline command (`{"exfont", size=…}`, `{"txkey"}`),
-never said. A box's `name` lists the names shown for its speaker, in order
-(`{"アトリ", "？？？"}`; or one a language, `{name="…", ja="…"}`): the one that is an
-alias of the lead or the character is the speaker, else the first that is not only
-question marks (`？？？` while her name is not known yet). A box without a name is
-narration.
+`{"ruby", text="つぶらぎ"}` … `{"/ruby"}` (or `{"txruby", text=…}` … `{"txruby"}`) puts
+furigana over the words between, which are kept; any other table in a box is an inline
+command (`{"exfont", size=…}`, `{"txkey"}`), never said. A box's `name` lists who speaks
+and the name the box shows (`{"アトリ", "？？？"}`, `{"kan_a", "少女"}`; or one a language,
+`{name="…", ja="…"}`): the one that is an alias of the lead or the character is the
+speaker, else the first that is neither the engine's id of a character (lower-case
+ASCII) nor only question marks (`？？？` while her name is not known yet). A box without
+a name is narration.
+
+The older layout (files with no `astver`) keeps the text outside the blocks: the blocks,
+not keyed, hold commands only, and each with a `{"text"}` or `{"select"}` shows the next
+entry of the one `ast.text = {[1] = {…}, …}`. An entry holds its language tables
+(`ja = {{…box…}}`, or `ja = {"…", {"rt2"}}`, the box itself) and a `name` for their
+boxes (`{"name", name="…", en="…"}`, beside them or inside the language's table); or,
+with no language, its one box and `name = {name="…"}`; or a `select`.
 
 The language read is `[dataprep] artemis_language` (`ParseOptions.artemis_language`), or,
 when that is "auto", the one whose boxes the lead and the character speak most often
@@ -55,7 +63,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NoReturn
 
 from dataprep.errors import DataprepError
@@ -107,6 +115,9 @@ _NOT_A_LANGUAGE = re.compile(r"vo|vl\d+|lv\d+|name")
 _LINE_ENDS = frozenset({"rt2", "ret2"})
 # A name shown while the speaker's is not known yet: only question marks (and blanks).
 _UNKNOWN_NAME = re.compile(r"[?？\s]+")
+# A name slot that is the engine's id of a character (`internal_kan`): lower-case ASCII,
+# as no name a box shows is written.
+_INTERNAL_ID = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class Table:
@@ -344,6 +355,8 @@ class _Block:
     # Each language's boxes (its name → boxes).
     boxes: dict[str, list[Table]]
     has_select: bool
+    # Each language's tables whose `name` a box without one shows (the older layout's).
+    name_holders: dict[str, tuple[Table, ...]] = field(default_factory=dict)
 
 
 class _Scene:
@@ -363,14 +376,18 @@ class _Scene:
             )
         # In file order, keyed (`block_00000 = {…}`) or not.
         tables = [b for b in (*ast.fields.values(), *ast.items) if isinstance(b, Table)]
-        blocks = [self._block(b) for b in sorted(tables, key=lambda t: t.at)]
-        if not any(b.boxes for b in blocks) and isinstance(ast.fields.get("text"), Table):
-            raise DataprepError(
-                f"{self.source}: keeps its text in one table outside its blocks, an older"
-                " Artemis layout this reader does not know: export its text to JSON with"
-                " VNTextPatch (VNTextPatch extractlocal <scripts> <json folder>) and give"
-                " the .json files, which read as json."
-            )
+        tables.sort(key=lambda t: t.at)
+        blocks = [self._block(b) for b in tables]
+        older = ast.fields.get("text")
+        if not any(b.boxes for b in blocks) and isinstance(older, Table):
+            blocks = self._older_blocks([t for t in tables if t is not older], older)
+            if not any(b.boxes for b in blocks):
+                raise DataprepError(
+                    f"{self.source}: keeps its text in one table outside its blocks, an"
+                    " older Artemis layout, but none of it in a shape this reader knows:"
+                    " export its text to JSON with VNTextPatch (VNTextPatch extractlocal"
+                    " <scripts> <json folder>) and give the .json files, which read as json."
+                )
         language = self._language(blocks)
         if language is None:
             return
@@ -382,8 +399,9 @@ class _Scene:
                 if title is not None:
                     scene += 1
                 title = block.title
+            holders = block.name_holders.get(language, ())
             for table in block.boxes.get(language, ()):
-                box = _box(table, language)
+                box = _box(table, language, holders)
                 if not box.words:
                     continue
                 speaker = self._speaker(box.names)
@@ -400,19 +418,34 @@ class _Scene:
                 branch += 1
 
     def _block(self, block: Table) -> _Block:
-        title = None
-        for item in block.items:
-            if isinstance(item, Table) and item.tag() == "savetitle":
-                said = item.fields.get("text")
-                if isinstance(said, str) and said.strip():
-                    title = said.strip()
         boxes: dict[str, list[Table]] = {}
         text = block.fields.get("text")
         if isinstance(text, Table):
             for name, value in text.fields.items():
                 if isinstance(value, Table) and not _NOT_A_LANGUAGE.fullmatch(name):
-                    boxes[name] = [box for box in value.items if isinstance(box, Table)]
-        return _Block(title, boxes, isinstance(block.fields.get("select"), Table))
+                    boxes[name] = _boxes_in(value)
+        return _Block(_title(block), boxes, isinstance(block.fields.get("select"), Table))
+
+    def _older_blocks(self, tables: list[Table], text: Table) -> list[_Block]:
+        """The older layout (module docstring): each block holding a `{"text"}` or
+        `{"select"}` command shows the next entry of the one `text` table."""
+        entries = sorted(
+            (e for e in (*text.fields.values(), *text.items) if isinstance(e, Table)),
+            key=lambda e: e.at,
+        )
+        blocks: list[_Block] = []
+        taken = 0
+        for table in tables:
+            shows = any(
+                isinstance(item, Table) and item.tag() in ("text", "select") for item in table.items
+            )
+            if shows and taken < len(entries):
+                blocks.append(_entry_block(entries[taken], _title(table)))
+                taken += 1
+            else:
+                blocks.append(_Block(_title(table), {}, has_select=False))
+        # Entries no block names (a count that differs) are still said, in order.
+        return blocks + [_entry_block(entry, None) for entry in entries[taken:]]
 
     def _language(self, blocks: list[_Block]) -> str | None:
         """The language read (module docstring); None where no block has text."""
@@ -422,6 +455,8 @@ class _Scene:
         if not languages:
             return None
         chosen = self.options.artemis_language
+        if languages == [""]:  # the older layout's boxes under no language: read whatever asked
+            return ""
         if chosen is not None:
             if chosen not in languages:
                 raise DataprepError(
@@ -433,8 +468,9 @@ class _Scene:
         spoken: Counter[str] = Counter()
         for block in blocks:
             for name, boxes in block.boxes.items():
+                holders = block.name_holders.get(name, ())
                 spoken[name] += sum(
-                    1 for box in boxes if self._alias_among(_names(box, name)) is not None
+                    1 for box in boxes if self._alias_among(_names(box, name, holders)) is not None
                 )
         most = max(spoken[name] for name in languages)
         tied = [name for name in languages if spoken[name] == most]
@@ -461,6 +497,8 @@ class _Scene:
         alias = self._alias_among(names)
         if alias is not None:
             return alias
+        # `{"internal_kan", "花"}`: the engine's id of a character is never the name shown.
+        names = [n for n in names if not _INTERNAL_ID.fullmatch(n)] or names
         return next((n for n in names if not _UNKNOWN_NAME.fullmatch(n)), names[0])
 
 
@@ -477,8 +515,50 @@ def _written_in(blocks: list[_Block], language: str) -> str:
     return LANGUAGE_CODES.get(sample_language("\n".join(sample)), "")
 
 
-def _names(box: Table, language: str) -> list[str]:
-    """The names a box shows for its speaker, in order (module docstring)."""
+def _title(block: Table) -> str | None:
+    """The title a block's last `{"savetitle", text=…}` gives, if any."""
+    title = None
+    for item in block.items:
+        if isinstance(item, Table) and item.tag() == "savetitle":
+            said = item.fields.get("text")
+            if isinstance(said, str) and said.strip():
+                title = said.strip()
+    return title
+
+
+def _boxes_in(table: Table) -> list[Table]:
+    """A language's boxes: its tables, or the table itself where it holds words
+    (`ja = {"「…", {"rt2"}}`, one box)."""
+    if any(isinstance(item, str) for item in table.items):
+        return [table]
+    return [box for box in table.items if isinstance(box, Table)]
+
+
+def _entry_block(entry: Table, title: str | None) -> _Block:
+    """One entry of the older layout's `text` table: `{name = …, vo = …, ja = {…}}`, its
+    name beside the language's boxes or inside their table; or, with no language,
+    `{name = {name = "…"}, {"「…」"}}`; or `{select = …}`."""
+    boxes: dict[str, list[Table]] = {}
+    holders: dict[str, tuple[Table, ...]] = {}
+    for name, value in entry.fields.items():
+        if isinstance(value, Table) and name != "select" and not _NOT_A_LANGUAGE.fullmatch(name):
+            boxes[name] = _boxes_in(value)
+            holders[name] = (value, entry)
+    if not boxes and (own := _boxes_in(entry)):
+        boxes[""], holders[""] = own, (entry,)
+    return _Block(title, boxes, isinstance(entry.fields.get("select"), Table), holders)
+
+
+def _names(box: Table, language: str, holders: tuple[Table, ...] = ()) -> list[str]:
+    """The names a box shows for its speaker, in order (module docstring); a box with
+    none shows the name of the first of `holders` that has one."""
+    for table in (box, *holders):
+        if names := _names_of(table, language):
+            return names
+    return []
+
+
+def _names_of(box: Table, language: str) -> list[str]:
     name = box.fields.get("name")
     if isinstance(name, str):
         return [name]
@@ -487,10 +567,12 @@ def _names(box: Table, language: str) -> list[str]:
     keyed = name.fields.get(language, name.fields.get("name"))
     if isinstance(keyed, str):
         return [keyed]
-    return [n for n in name.items if isinstance(n, str)]
+    # `{"name", name="…"}` (the older layout's) is a command whose tag is no name.
+    slots = name.items[1:] if name.tag() == "name" else name.items
+    return [n for n in slots if isinstance(n, str)]
 
 
-def _box(box: Table, language: str) -> _Box:
+def _box(box: Table, language: str, holders: tuple[Table, ...] = ()) -> _Box:
     lines: list[str] = []
     line: list[str] = []
     for item in box.items:
@@ -505,7 +587,7 @@ def _box(box: Table, language: str) -> _Box:
             lines.append("".join(line))
             line = []
     lines.append("".join(line))
-    return _Box(_names(box, language), join_pieces(lines), box.at)
+    return _Box(_names(box, language, holders), join_pieces(lines), box.at)
 
 
 class _LineCounter:

@@ -248,10 +248,11 @@ def test_prep_reads_a_ports_chinese_for_chinese_aliases(tmp_path: Path) -> None:
     assert ["你是机器人吗？", "是的。我可是高性能的！"] in samples
 
 
-def test_the_older_layout_says_how_to_export_it(tmp_path: Path) -> None:
+def test_an_older_layout_of_no_shape_known_says_how_to_export_it(tmp_path: Path) -> None:
+    # The older layouts that are read: tests/dataprep/test_artemis_shapes_s59.py.
     script = tmp_path / "old.ast"
     script.write_text(
-        'ast = {\n  [1] = { {"bg", file="a"} },\n  text = { [1] = { ja = {"「…」"} } },\n}\n',
+        'ast = {\n  [1] = { {"bg", file="a"} },\n  text = { [1] = { ja = 5 } },\n}\n',
         encoding="utf-8",
     )
     (error,) = run_pipeline(JAPANESE, [script]).errors
