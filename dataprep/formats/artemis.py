@@ -39,7 +39,9 @@ and the name the box shows (`{"アトリ", "？？？"}`, `{"kan_a", "少女"}`;
 `{name="…", ja="…"}`): the one that is an alias of the lead or the character is the
 speaker, else the first that is neither the engine's id of a character (lower-case
 ASCII) nor only question marks (`？？？` while her name is not known yet). A box without
-a name is narration.
+a name is narration, unless it is its block's one box and the block's one voice
+(`vo = {{"vo", file=…, ch="atr"}}`) has a `ch` that is an alias: a game that shows no
+names says who speaks only so.
 
 The older layout (files with no `astver`) keeps the text outside the blocks: the blocks,
 not keyed, hold commands only, and each with a `{"text"}` or `{"select"}` shows the next
@@ -357,6 +359,8 @@ class _Block:
     has_select: bool
     # Each language's tables whose `name` a box without one shows (the older layout's).
     name_holders: dict[str, tuple[Table, ...]] = field(default_factory=dict)
+    # The `ch` of each of its voices (`vo = {{"vo", file=…, ch="atr"}}`).
+    voices: tuple[str, ...] = ()
 
 
 class _Scene:
@@ -400,11 +404,16 @@ class _Scene:
                     scene += 1
                 title = block.title
             holders = block.name_holders.get(language, ())
-            for table in block.boxes.get(language, ()):
+            tables = block.boxes.get(language, [])
+            for table in tables:
                 box = _box(table, language, holders)
                 if not box.words:
                     continue
                 speaker = self._speaker(box.names)
+                if speaker is None and len(tables) == 1 and len(block.voices) == 1:
+                    # A game that shows no names (a Narcissu port's) says who speaks only
+                    # by the voice's `ch`: hers when that id is one of the aliases.
+                    speaker = self._alias_among(list(block.voices))
                 yield Utterance(
                     speaker,
                     box.words,
@@ -424,7 +433,12 @@ class _Scene:
             for name, value in text.fields.items():
                 if isinstance(value, Table) and not _NOT_A_LANGUAGE.fullmatch(name):
                     boxes[name] = _boxes_in(value)
-        return _Block(_title(block), boxes, isinstance(block.fields.get("select"), Table))
+        return _Block(
+            _title(block),
+            boxes,
+            isinstance(block.fields.get("select"), Table),
+            voices=_voices(text) if isinstance(text, Table) else (),
+        )
 
     def _older_blocks(self, tables: list[Table], text: Table) -> list[_Block]:
         """The older layout (module docstring): each block holding a `{"text"}` or
@@ -546,7 +560,18 @@ def _entry_block(entry: Table, title: str | None) -> _Block:
             holders[name] = (value, entry)
     if not boxes and (own := _boxes_in(entry)):
         boxes[""], holders[""] = own, (entry,)
-    return _Block(title, boxes, isinstance(entry.fields.get("select"), Table), holders)
+    return _Block(
+        title, boxes, isinstance(entry.fields.get("select"), Table), holders, _voices(entry)
+    )
+
+
+def _voices(table: Table) -> tuple[str, ...]:
+    """The `ch` of each voice in `table.vo`."""
+    vo = table.fields.get("vo")
+    if not isinstance(vo, Table):
+        return ()
+    chs = (v.fields.get("ch") for v in vo.items if isinstance(v, Table) and v.tag() == "vo")
+    return tuple(ch for ch in chs if isinstance(ch, str))
 
 
 def _names(box: Table, language: str, holders: tuple[Table, ...] = ()) -> list[str]:

@@ -91,6 +91,28 @@ ast = {
     ]
 
 
+def test_a_voice_names_the_speaker_where_the_game_shows_no_names() -> None:
+    # The same port shows no names at all: only a voice's `ch` says who speaks, and it
+    # is an id, so it counts where it is one of the aliases.
+    text = """astver = 2.0
+ast = {
+    block_00000 = { text = { vo = {{"vo", ch="se", file="s001"},}, ja = {{"「海が見たい」"},}, }, },
+    block_00001 = { text = { vo = {{"vo", ch="mb", file="m001"},}, ja = {{"「またね」"},}, }, },
+    block_00002 = { text = { ja = {{"窓の外は雪だった。"},}, }, },
+    block_00003 = { text = { vo = {{"vo", ch="se", file="s002"},},
+        ja = {{"「うん」"}, {"彼女は笑った。"},}, }, },
+}
+"""
+    assert [s for s, *_ in _read(text, _options("se"))] == [
+        "se",
+        None,  # a voice whose id is no alias
+        None,
+        None,  # two boxes and one voice: which box it speaks is not said
+        None,
+    ]
+    assert [s for s, *_ in _read(text, _options())] == [None] * 5
+
+
 # The older layout (msg-tool's "old version"): no `label.top`; the blocks, not keyed,
 # hold commands only, `{"text"}` or `{"select"}` where one shows the next entry of the
 # one `text` table, keyed [1]…[n]. The name is the entry's, `{"name", name=…}`.
