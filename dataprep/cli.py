@@ -15,12 +15,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from atri.config import Settings
+from atri.config import OFFLINE_DEFAULT_BASE, Settings
 from atri.terminal import counted
 from dataprep.errors import DataprepError
 from dataprep.formats import FORMAT_NAMES
 from dataprep.pipeline import PrepResult, prepare
 from dataprep.records import Role
+from dataprep.report import card_language_note
 from dataprep.sources import SCRIPT_SUFFIXES, collect_scripts
 from dataprep.stats import Stats
 from dataprep.writers import OutputNames, dataset_stem
@@ -102,7 +103,7 @@ def run_prep(
     if result.stats.speakers:  # an empty table says nothing the sentences don't
         console.print(speakers_table(result.stats))
     console.print(stats_table(result.stats))
-    for note in result.notes:
+    for note in [*result.notes, *_card_language_notes(result, settings, card_language)]:
         _say(console, note, "yellow")
     if result.problem is not None:
         _say(console, f"{result.problem} {out} was left as it was.", "red")
@@ -174,6 +175,19 @@ def stats_table(stats: Stats) -> Table:
         style="bold",
     )
     return table
+
+
+def _card_language_notes(result: PrepResult, settings: Settings, card: str) -> list[str]:
+    """`card_language_note` for a run that wrote samples: whether the card's language
+    `card` was "auto"'s English for the offline default model is known here."""
+    if result.problem is not None:
+        return []
+    base = settings.model.base.strip() or OFFLINE_DEFAULT_BASE
+    offline_english = settings.persona.language == "auto" and base == OFFLINE_DEFAULT_BASE
+    note = card_language_note(
+        result.stats.files, card, offline_english and card == "en", settings.ooc.language == "auto"
+    )
+    return [] if note is None else [note]
 
 
 def _summary(result: PrepResult, out: Path, settings: Settings, train_command: str) -> str:

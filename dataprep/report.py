@@ -19,6 +19,7 @@ from atri.terminal import counted
 from dataprep.formats import ParseOptions
 from dataprep.formats.renpy import translations as renpy_translations
 from dataprep.formats.renpy.names import NOT_A_STRING_VALUE
+from dataprep.languages import LANGUAGE_CODES
 from dataprep.records import UNTRANSLATED, Role, Sample, scene_key
 from dataprep.speakers import SpeakerMap, normalise_name
 from dataprep.stats import FileReport, SpeakerCount, Stats
@@ -323,6 +324,41 @@ def notes(
         _few_speakers_note(stats).strip() or None if train else None,
     ]
     return [sentence for sentence in said if sentence is not None]
+
+
+def card_language_note(
+    files: list[FileReport], card: str, offline_english: bool, guard_follows_card: bool
+) -> str | None:
+    """A sentence when every file read is in one language and the character card is
+    used in another (`card`, a code as [persona] language gives it): the adapter then
+    learns to answer in the script's language under a system prompt in the card's, and
+    the worker's out-of-character guard judges her replies by the card's (when
+    `guard_follows_card`: [ooc] language = "auto"). `offline_english`: "auto" chose
+    English because the base is the offline default."""
+    read = {f.language for f in files if f.error is None and f.language}
+    if not card or len(read) != 1:
+        return None  # several languages: `_mixed_languages_note` says so
+    (language,) = read
+    spoken = next((name for name, code in LANGUAGE_CODES.items() if code == card), "")
+    if LANGUAGE_CODES.get(language, card) == card or not spoken:
+        return None
+    why = (
+        '; on the offline default model "auto" is English, the only language it knows'
+        if offline_english
+        else ""
+    )
+    guard = (
+        f', and the worker\'s out-of-character guard ([ooc] language = "auto") takes replies'
+        f" in {language} for drift"
+        if guard_follows_card
+        else ""
+    )
+    return (
+        f"The lines read are in {language}, but the character card is used in {spoken}"
+        f' ([persona] language, "{card}"{why}): the adapter learns to answer in {language}'
+        f" under a system prompt in {spoken}{guard}. Prepare a script in {spoken}, or use"
+        f" the card in {language} (with a base model that speaks it)."
+    )
 
 
 def _mixed_languages_note(files: list[FileReport]) -> str | None:
