@@ -1,0 +1,33 @@
+"""A script file is read, or refused with its sentence, in time linear in its size: blank
+lines were read again from each line's start (format sniffing) or from each position at
+the file's end (translation dumps), seconds for a few hundred kilobytes."""
+
+from __future__ import annotations
+
+import time
+
+from dataprep.formats import detect_format_at, parse
+from dataprep.formats.common import ParseOptions
+
+
+def test_sniffing_windows_of_blank_lines_is_linear() -> None:
+    # Nine windows, each one KAG tag (too few to tell a format from) and 32k blank lines:
+    # a Ren'Py sign was looked for from each blank line's start to the window's end.
+    text = "hello\n" + ("\n[r]\na\nb\n" + "\n" * 32_000) * 9
+    started = time.perf_counter()
+    assert detect_format_at(text, "script.txt") == ("plain", "", 0)
+    assert time.perf_counter() - started < 2
+
+
+def test_renpy_signs_below_blank_lines_still_count() -> None:
+    text = "\n \n\t\ndefine a = Character('亚托莉')\n\n\nlabel start:\n    a \"你好\"\n"
+    fmt, why, _ = detect_format_at(text, "script.txt")
+    assert (fmt, why) == ("renpy", "2 Ren'Py define/label/translate lines")
+
+
+def test_a_dump_ending_in_blank_lines_is_read_in_time() -> None:
+    text = "○000001○こんにちは\n●000001●你好\n" + " \n" * 100_000
+    started = time.perf_counter()
+    said = parse(text, "dump.txt", "translation_dump", ParseOptions())
+    assert time.perf_counter() - started < 2
+    assert [(u.text, u.line) for u in said] == [("你好", 2)]
