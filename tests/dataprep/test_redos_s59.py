@@ -31,3 +31,23 @@ def test_a_dump_ending_in_blank_lines_is_read_in_time() -> None:
     said = parse(text, "dump.txt", "translation_dump", ParseOptions())
     assert time.perf_counter() - started < 2
     assert [(u.text, u.line) for u in said] == [("你好", 2)]
+
+
+def _naninovel_lines(text: str) -> list[tuple[str | None, str]]:
+    return [(u.speaker, u.text) for u in parse(text, "x.nani", "naninovel", ParseOptions())]
+
+
+def test_a_naninovel_run_of_unclosed_brackets_is_linear() -> None:
+    # Each "[" split the run after it between a command's name and its rest every way:
+    # 4,000 took 8 s, and the time grew with the cube of the run.
+    started = time.perf_counter()
+    said = _naninovel_lines("Kohaku: a [i]b " + "[" * 20_000)
+    assert time.perf_counter() - started < 2
+    assert said == [("Kohaku", "a b " + "[" * 20_000)]
+
+
+def test_a_naninovel_tag_left_open_with_many_blanks_is_linear() -> None:
+    started = time.perf_counter()
+    said = _naninovel_lines("Kohaku: <b>hi</b> <b" + " " * 100_000 + "there")
+    assert time.perf_counter() - started < 2
+    assert said == [("Kohaku", "hi <b" + " " * 100_000 + "there")]
