@@ -51,3 +51,24 @@ def test_a_naninovel_tag_left_open_with_many_blanks_is_linear() -> None:
     said = _naninovel_lines("Kohaku: <b>hi</b> <b" + " " * 100_000 + "there")
     assert time.perf_counter() - started < 2
     assert said == [("Kohaku", "hi <b" + " " * 100_000 + "there")]
+
+
+def _kirikiri_lines(text: str) -> list[tuple[str | None, str]]:
+    return [(u.speaker, u.text) for u in parse(text, "x.ks", "kirikiri", ParseOptions())]
+
+
+def test_a_kirikiri_tag_of_one_long_word_is_linear() -> None:
+    # Each letter was tried as an attribute's name and read to the word's end (20,000
+    # letters took 3 s, quadratic).
+    started = time.perf_counter()
+    said = _kirikiri_lines("[" + "a" * 100_000 + "]\n【亚托莉】「你好」\n")
+    assert time.perf_counter() - started < 2
+    assert said == [("亚托莉", "「你好」")]
+
+
+def test_a_kirikiri_macro_tag_with_a_long_word_is_linear() -> None:
+    body = "[nm t=%who " + "a" * 100_000 + "]"
+    started = time.perf_counter()
+    said = _kirikiri_lines(f"[macro name=say]{body}[endmacro]\n[say who=亚托莉]「你好」\n")
+    assert time.perf_counter() - started < 2
+    assert said == [("亚托莉", "「你好」")]
