@@ -4,10 +4,12 @@ the file's end (translation dumps), seconds for a few hundred kilobytes."""
 
 from __future__ import annotations
 
+import json
 import time
 
 from dataprep.formats import detect_format_at, parse
 from dataprep.formats.common import ParseOptions
+from dataprep.speakers import normalise_name
 
 
 def test_sniffing_windows_of_blank_lines_is_linear() -> None:
@@ -72,3 +74,14 @@ def test_a_kirikiri_macro_tag_with_a_long_word_is_linear() -> None:
     said = _kirikiri_lines(f"[macro name=say]{body}[endmacro]\n[say who=亚托莉]「你好」\n")
     assert time.perf_counter() - started < 2
     assert said == [("亚托莉", "「你好」")]
+
+
+def test_a_long_speaker_name_of_brackets_is_normalised_in_time() -> None:
+    # Every speaker of every format is normalised: a JSON message list's name field holds
+    # whatever the file says (20,000 "】" took 1 s, quadratic).
+    name = "】" * 100_000 + "亚托莉"
+    said = parse(json.dumps([{"name": name, "message": "你好"}]), "x.json", "json", ParseOptions())
+    started = time.perf_counter()
+    assert normalise_name(said[0].speaker or "") == name
+    assert normalise_name("【亚托莉】") == "亚托莉"
+    assert time.perf_counter() - started < 2
