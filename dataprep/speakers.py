@@ -14,7 +14,9 @@ from dataprep.records import Role
 NARRATOR_NAMES = frozenset({"旁白", "ナレーション", "地の文", "narrator", "narration", "旁白者"})
 # A note after a name: 亚托莉（微笑）, Natsuki (whispering) (NFKC made （） into ()).
 _NOTE = re.compile(r"(?<=[^(\s])\s*\([^()]*\)$")
-_BRACKETS = re.compile(r"^[【\[(（「]+|[】\])）」]+$")
+# Closing brackets tried only where their run starts: from each bracket of a long run not
+# at the end, the run was read to its end again (quadratic in a long name).
+_BRACKETS = re.compile(r"^[【\[(（「]++|(?<![】\])）」])[】\])）」]++$")
 
 
 @lru_cache(maxsize=4096)  # a script has few names and says them thousands of times

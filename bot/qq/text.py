@@ -27,11 +27,16 @@ _CQ_CODE = re.compile(r"\[(?=\s*CQ\s*:)", re.IGNORECASE)
 # A CQ-code look-alike as `defang` leaves it ("［CQ:face,id=1]").
 _CQ_LOOKALIKE = re.compile(r"［\s*CQ\s*:", re.IGNORECASE)
 # A word of Latin letters or digits ("don't", "x2"), which a cut should not split in two.
-_LATIN_WORD_END = re.compile(r"[A-Za-z0-9'’]+$")
+# Tried only where a word starts, and never given back: searched from every letter, a
+# long word not at the end was read again from each (quadratic in a part's length).
+_LATIN_WORD_END = re.compile(r"(?<![A-Za-z0-9'’])[A-Za-z0-9'’]++$")
 _LATIN_WORD_CHAR = re.compile(r"[A-Za-z0-9'’]")
 # A link: its scheme, ://, and every character up to a blank. A cut inside one leaves a
 # link that looks whole but leads nowhere (…/blob/ma……), so it goes whole or not at all.
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S*")
+# Tried only where a run of scheme characters starts (the link begins at its first letter),
+# the run never given back (":" is not in it): tried at each letter of a long word, each
+# try read the word to its end (quadratic in a part's length).
+_URL = re.compile(r"(?<![A-Za-z0-9+.-])[0-9+.-]*+(?P<link>[A-Za-z][A-Za-z0-9+.-]*+://\S*)")
 # How far back a cut moves for either; past it (a run of nothing else) it stays.
 _MAX_CUT_BACK = 100
 # 全員 is how a Japanese group reads @all (`bot.lines.spoken_language`): defanged alike.
@@ -155,9 +160,9 @@ def _cut_before_mark(part: str, room: int) -> int:
 def _link_across(part: str, cut: int) -> int | None:
     """Where the link that `cut` falls inside starts (https://……), if it falls in one."""
     for link in _URL.finditer(part):
-        if link.start() < cut < link.end():
-            return link.start()
-        if link.start() >= cut:
+        if link.start("link") < cut < link.end():
+            return link.start("link")
+        if link.start("link") >= cut:
             break
     return None
 

@@ -63,8 +63,12 @@ _KAG_SHOWN = {
     "label": "*label lines",
     "name": "#name lines",
 }
+# Each line's own indent only: `^\s*` read from each line's start on over all the blank
+# lines below it (32 KiB of them took seconds a window, and a file is sniffed in up to
+# nine windows).
 _RENPY_SIGNS = re.compile(
-    r"^\s*(?:define\s+\w+\s*=\s*\w*Character\s*\(|label\s+\w+.*:|translate\s+\w+\s+\w+:)", re.M
+    r"^[^\S\n]*+(?:define\s+\w+\s*=\s*\w*Character\s*\(|label\s+\w+.*:|translate\s+\w+\s+\w+:)",
+    re.M,
 )
 
 

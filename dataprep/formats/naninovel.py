@@ -40,7 +40,9 @@ _BLOCK_COMMAND = re.compile(r"@(if|elseif|else|endif|choice)(?=\s|$)", re.IGNORE
 # brackets, and the colon is followed by a blank (`Note:text` is narration).
 _AUTHOR_LINE = re.compile(r"(?P<author>[^\s.:\[\]{}\\\"]+)(?:\.[^\s:\[\]{}\\]+)?:\s+(?P<text>.*)")
 # An inline command (`[i]`, `[char k pos:40 wait:false]`); `\[` is a bracket shown.
-_INLINE_COMMAND = re.compile(r"(?<!\\)\[(?P<name>[^\]\s]*)[^\]]*\]")
+# Possessive: the name and the rest both take "[", so a run of "[" was split between them
+# every way (cubic); only text up to the last "]" is searched (`_shown_text`).
+_INLINE_COMMAND = re.compile(r"(?<!\\)\[(?P<name>[^\]\s]*+)[^\]]*+\]")
 # `{expression}` not escaped; a bare variable name is a slot the pipeline handles.
 _EXPRESSION = re.compile(r"(?<!\\)\{([^{}]*)\}")
 _BARE_VARIABLE = re.compile(r"[A-Za-z_]\w*")
@@ -49,11 +51,13 @@ _BARE_VARIABLE = re.compile(r"[A-Za-z_]\w*")
 _TEXT_ID = re.compile(r"\|#[^|\s]*\|")
 # A TextMeshPro rich-text tag (`<b>`, `</b>`, `<color=#f00>`, `<tip="VN">`, `<br>`): it
 # styles the words, never said. Only known tags, so that `a <3 b` stays as written.
+# Possessive blanks: after a tag left open, each way of sharing its blanks between `\s+`
+# and the rest was tried (quadratic in them).
 _RICH_TAG = re.compile(
     r"</?(?P<tag>b|i|u|s|br|color|size|font|tip|ruby|link|mark|sup|sub|alpha|cspace|"
     r"voffset|mspace|noparse|nobr|lowercase|uppercase|smallcaps|style|sprite|indent|"
     r"line-height|line-indent|margin|pos|rotate|strikethrough|underline|align|gradient|"
-    r"width|allcaps)(?:\s*=\s*[^<>\n]*|\s+[^<>\n]*)?>",
+    r"width|allcaps)(?:\s*+=\s*+[^<>\n]*+|\s++[^<>\n]*+)?>",
     re.IGNORECASE,
 )
 # `@print "text" author:Kohaku` (the text quoted, `\"` a quote in it, or one bare word).
@@ -200,7 +204,9 @@ def _shown_text(text: str) -> tuple[str, bool]:
     """A line's words with its inline commands deleted (`[br]` a line break, joined as
     the words read), and whether it holds an expression no text stands in for."""
     text = _RICH_TAG.sub(_tag_gap, _TEXT_ID.sub("", text))
-    pieces = _INLINE_COMMAND.sub(_command_gap, text).split("\n")
+    # No command starts after the last "]": each "[" there was read to the end (quadratic).
+    end = text.rfind("]") + 1
+    pieces = (_INLINE_COMMAND.sub(_command_gap, text[:end]) + text[end:]).split("\n")
     joined = join_pieces(pieces)
     unresolved = any(
         not _BARE_VARIABLE.fullmatch(m.group(1).strip()) for m in _EXPRESSION.finditer(joined)

@@ -179,7 +179,11 @@ def _entries(text: str, options: ParseOptions) -> _Read:
     last_original = False
     # Pairs made whole, and those of them whose black (●) line came first (`_Read.black_first`).
     whole = black_first = 0
-    for blank, stage, mark, index, said, other in _line_pattern(_width(head)).findall(text):
+    # Without the blanks that end the file, which no match takes: from each position in
+    # them the pattern read on to the end before failing (quadratic in their length).
+    for blank, stage, mark, index, said, other in _line_pattern(_width(head)).findall(
+        text.rstrip()
+    ):
         number += blank.count("\n") + 1 if blank else 1
         if not mark:
             line = other.strip()

@@ -52,7 +52,8 @@ def argument_shown_by(tag_body: str) -> str | None:
 
 # An attribute's value in a macro body's tag, where a call's argument is put in quoted,
 # or an argument elsewhere in it.
-_ARGUMENT_IN_TAG = re.compile(rf"""([\w-]+[ \t]*=[ \t]*){VALUE}|{_ARGUMENT.pattern}""")
+# The name is tried only where one starts, and never given back (as `syntax._ATTR`).
+_ARGUMENT_IN_TAG = re.compile(rf"""((?<![\w-])[\w-]++[ \t]*=[ \t]*){VALUE}|{_ARGUMENT.pattern}""")
 
 
 def with_arguments(body: str, attrs: dict[str, str]) -> str:

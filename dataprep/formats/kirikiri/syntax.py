@@ -25,7 +25,9 @@ _TAG_BODY = (
 )
 TOKEN = re.compile(rf"""\[\[|\\[!-/:-@\[-`{{-~]|\[({_TAG_BODY})\]?|\\|[^\[\\]+""")
 VALUE = r"""("[^"]*"|'[^']*'|`[^`]*`|(?:\[[^\[\]\s]*\]|[^\s\]])+)"""
-_ATTR = re.compile(rf"""([\w-]+)\s*=\s*{VALUE}""")
+# Tried only where a name starts, the name never given back: from each letter of a long
+# word with no "=" after it, the word was read to its end again (quadratic).
+_ATTR = re.compile(rf"""(?<![\w-])([\w-]++)\s*=\s*{VALUE}""")
 # The quote marks an attribute's value may be written in, the first the value does not
 # hold quoting it (`quoted`).
 _VALUE_QUOTES = "\"'`"
