@@ -16,7 +16,9 @@ LINE = re.compile(r"(?P<path>[^|]*)\|(?P<speaker>[^|]*)\|(?P<lang>[^|]*)\|(?P<te
 # path (`wavs/001`, `D:\\voice\\001`). Four `|` fields alone are no sign: a WebGAL
 # `choose:A:a.txt|B:b.txt|C:c.txt|D:d.txt;` line has them too.
 _AUDIO = re.compile(r".*\.(?:wav|ogg|mp3|flac|opus|m4a|aac|wma)", re.IGNORECASE)
-_PATH = re.compile(r"(?:[A-Za-z]:)?[^\s:]*[/\\][^\s:]*")
+# The run before the first slash holds none, possessively: backtracking to each slash of a
+# long path and reading on to its end was quadratic (a 32 KiB first field took 1.7 s).
+_PATH = re.compile(r"(?:[A-Za-z]:)?[^\s:/\\]*+[/\\][^\s:]*+")
 
 
 def is_entry(line: str) -> bool:

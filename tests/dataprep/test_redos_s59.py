@@ -9,6 +9,8 @@ import time
 
 from dataprep.formats import detect_format_at, parse
 from dataprep.formats.common import ParseOptions
+from dataprep.formats.renpy import say_ids
+from dataprep.formats.renpy.say_code import munged as munged_code
 from dataprep.speakers import normalise_name
 
 
@@ -95,3 +97,53 @@ def test_a_table_of_lone_quote_lines_is_sniffed_in_time() -> None:
     said = parse(text, "x.csv", "csv", ParseOptions())
     assert time.perf_counter() - started < 2
     assert (said[0].speaker, said[0].text) == ("亚托莉", "你好")
+
+
+def test_a_voice_list_path_of_many_slashes_is_sniffed_in_time() -> None:
+    # A first field of 15,000 slashes and a blank: each slash was tried as the path's
+    # first and the field read on to its end, 1.5 s a window; nine windows are sniffed.
+    text = "hello\n" + ("\n[r]\na\nb\n" + "a/" * 15_000 + " x|A|zh|hi\n") * 9
+    started = time.perf_counter()
+    assert detect_format_at(text, "script.txt") == ("plain", "", 0)
+    assert time.perf_counter() - started < 2
+    voiced = "wavs/1.wav|亚托莉|zh|你好\n" * 3 + "wavs/" + "a/" * 15_000 + "1|亚托莉|zh|你好\n"
+    assert detect_format_at(voiced, "list.txt")[0] == "voice_list"
+
+
+def _renpy_lines(text: str, options: ParseOptions) -> list[tuple[str | None, str]]:
+    return [(u.speaker, u.text) for u in parse(text, "x.rpy", "renpy", options)]
+
+
+def test_a_renpy_statement_of_escaped_quotes_is_joined_in_time() -> None:
+    # A string of 50,000 `\"` whose line ends in a backslash, and one of them in backticks:
+    # a string was opened at each of them and read to the run's end (40k took 5 s).
+    started = time.perf_counter()
+    said = _renpy_lines('label s:\n    e "' + '\\"' * 50_000 + '\\\nx"\n', ParseOptions())
+    backticked = _renpy_lines('label s:\n    e "a" (\n`' + '\\"' * 50_000 + "`)\n", ParseOptions())
+    assert time.perf_counter() - started < 2
+    assert said == [("e", '"' * 50_000 + " x")]
+    assert backticked == [("e", "a")]
+
+
+def test_a_renpy_string_of_unclosed_disambiguations_is_looked_up_in_time() -> None:
+    # A string said from Python is looked up without its `{#…}`: each of 50,000 left
+    # open was read to the line's end (40k characters took 3 s).
+    text = 'label s:\n    $ renpy.say(e, "' + "{#" * 50_000 + '")\n    $ renpy.say(e, "你好{#a}")\n'
+    options = ParseOptions(renpy_language="chinese", renpy_strings={"你好": "早上好"})
+    started = time.perf_counter()
+    said = _renpy_lines(text, options)
+    assert time.perf_counter() - started < 2
+    assert said == [("e", "{#" * 50_000), ("e", "早上好")]
+
+
+def test_a_renpy_run_of_brackets_is_munged_in_time() -> None:
+    # Ren'Py before 8.3 munges `[__name` in a string: each "[" of a run not followed by
+    # `__` read the run again (40,000 took 5 s; the pipeline reads every say statement so
+    # when it places a translation's lines).
+    line = 'e "' + "[" * 100_000 + 'a[__x [[__y"'
+    started = time.perf_counter()
+    schemes = say_ids.say_identifier_schemes(f"label s:\n    {line}\n", "s.rpy")
+    munged = munged_code(line, "s.rpy", True)
+    assert time.perf_counter() - started < 2
+    assert [list(found.values()) for found in schemes] == [[2], [2], [2]]
+    assert munged == 'e "' + "[" * 100_000 + 'a[_m1_s__x [[__y"'

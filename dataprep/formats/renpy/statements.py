@@ -92,8 +92,10 @@ MONOLOGUE = re.compile(r"rpy\s+monologue\s+(double|single|none)\s*$")
 _PARAGRAPH_BREAK = {"double": re.compile(r"\n[ \t]*\n"), "single": re.compile(r"\n")}
 _SPACES = re.compile(r"[ \t\n]+")
 _LINE_END_SPACES = re.compile(r"[ \t]*\n[ \t]*")
-# A string (which may run over lines), or a line break outside one.
-_LINE_BREAK = re.compile(rf"{STR}|[ \t]*\\?\n[ \t]*")
+# Where a string (which may run over lines) opens, or a line break outside one; and the
+# rest of a string after its opening quote (`STR`'s), up to where it closes or cannot.
+_QUOTE_OR_LINE_BREAK = re.compile(r"[\"']|[ \t]*\\?\n[ \t]*")
+_STRING_BODY = {q: re.compile(rf"(?:[^{q}\\]|\\.)*+") for q in "\"'"}
 _RUNS_OF_SPACES = re.compile(r"[ \t]+")
 
 
@@ -136,10 +138,28 @@ def one_line(statement: str) -> str:
     Ren'Py shows it, outside one with the backslash that joined the lines."""
     if "\n" not in statement:
         return statement
-    return _LINE_BREAK.sub(
-        lambda m: _LINE_END_SPACES.sub(" ", m.group(0)) if m.group(0)[0] in "\"'" else " ",
-        statement,
-    )
+    pieces: list[str] = []
+    done = at = 0
+    # Where a string opened in each quote mark was read to and never closed: one opened
+    # by a mark before there stops there too (the mark is one escaped in it), so it is
+    # not read again; from each of a long run of `\"` it was, quadratic (40k took 5 s).
+    unclosed = {'"': 0, "'": 0}
+    while (m := _QUOTE_OR_LINE_BREAK.search(statement, at)) is not None:
+        start, found = m.start(), m.group(0)
+        if found not in unclosed:
+            pieces += [statement[done:start], " "]
+            done = at = m.end()
+            continue
+        at = start + 1
+        if start < unclosed[found]:
+            continue
+        end = _STRING_BODY[found].match(statement, at).end()  # type: ignore[union-attr]
+        if not statement.startswith(found, end):
+            unclosed[found] = end
+            continue
+        pieces += [statement[done:start], _LINE_END_SPACES.sub(" ", statement[start : end + 1])]
+        done = at = end + 1
+    return "".join(pieces) + statement[done:]
 
 
 def monologue_lines(raw: str, first_line: int, mode: str) -> list[tuple[int, str]]:

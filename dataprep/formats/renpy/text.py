@@ -14,8 +14,9 @@ import re
 from dataprep.formats.common import SOUND_LINE, space_between
 
 # `{#…}` in a string tells apart strings written alike; Ren'Py looks a string up with them
-# and, not finding it, without them.
-_DISAMBIGUATION = re.compile(r"\{#.*?\}")
+# and, not finding it, without them. One left open is read to its line's end once and kept
+# (`_undisambiguated`): tried again from each later `{#`, a line of them was quadratic.
+_DISAMBIGUATION = re.compile(r"\{#[^}\n]*+\}?")
 # `{{` is a literal "{"; any other {…} is a text tag, and a ruby reading goes with its tag;
 # `{p}` breaks the line.
 _TEXT_TAG = re.compile(r"\{\{|\{rt\}.*?\{/rt\}|\{[^{}]*\}")
@@ -41,8 +42,13 @@ def string_translation(string: str, strings: dict[str, str]) -> str | None:
     (unescaped), as Ren'Py looks it up; None when none does."""
     new = strings.get(string)
     if new is None and "{#" in string:
-        new = strings.get(_DISAMBIGUATION.sub("", string))
+        new = strings.get(_DISAMBIGUATION.sub(_undisambiguated, string))
     return new
+
+
+def _undisambiguated(m: re.Match[str]) -> str:
+    """Nothing for a closed `{#…}`; one never closed on its line as written."""
+    return "" if m.group(0).endswith("}") else m.group(0)
 
 
 def shown_name(name: str, strings: dict[str, str]) -> str:
