@@ -147,3 +147,13 @@ def test_a_renpy_run_of_brackets_is_munged_in_time() -> None:
     assert time.perf_counter() - started < 2
     assert [list(found.values()) for found in schemes] == [[2], [2], [2]]
     assert munged == 'e "' + "[" * 100_000 + 'a[_m1_s__x [[__y"'
+
+
+def test_a_renpy_line_of_open_ruby_tags_is_shown_in_time() -> None:
+    # Each `{rt}` with no `{/rt}` after it on its line was read to the line's end (40k
+    # characters took 1.7 s); a closed one still drops its reading.
+    text = 'label s:\n    e "' + "{rt}" * 25_000 + '"\n    e "{rb}東{/rb}{rt}とう{/rt}京"\n'
+    started = time.perf_counter()
+    said = _renpy_lines(text, ParseOptions())
+    assert time.perf_counter() - started < 2
+    assert said == [("e", "東京")]  # the first line shows nothing
