@@ -11,6 +11,7 @@ from dataprep.formats import detect_format_at, parse
 from dataprep.formats.common import ParseOptions
 from dataprep.formats.renpy import say_ids
 from dataprep.formats.renpy.say_code import munged as munged_code
+from dataprep.formats.renpy.say_code import say_codes
 from dataprep.speakers import normalise_name
 
 
@@ -157,3 +158,15 @@ def test_a_renpy_line_of_open_ruby_tags_is_shown_in_time() -> None:
     said = _renpy_lines(text, ParseOptions())
     assert time.perf_counter() - started < 2
     assert said == [("e", "東京")]  # the first line shows nothing
+
+
+def test_a_renpy_say_statement_of_escaped_quotes_in_backticks_is_read_in_time() -> None:
+    # Its arguments are read as Ren'Py's lexer reads Python: a string was tried at each
+    # `\"` in the backticks and read to the line's end (40k characters took 10 s).
+    line = 'e "hi" (`' + '\\"' * 50_000 + "`)"
+    started = time.perf_counter()
+    schemes = say_ids.say_identifier_schemes(f"label s:\n    {line}\n", "s.rpy")
+    codes = say_codes(line)
+    assert time.perf_counter() - started < 2
+    assert [list(found.values()) for found in schemes] == [[2], [2], [2]]
+    assert codes == ([line], None)
