@@ -232,6 +232,13 @@ class ModelSettings(Section):
         return value
 
     @property
+    def runs_offline_default(self) -> bool:
+        """Whether replies come from the offline default base, run here: the echo and
+        openai engines run no `base` of their own, so it says nothing of what they speak."""
+        offline = (self.base.strip() or OFFLINE_DEFAULT_BASE) == OFFLINE_DEFAULT_BASE
+        return offline and self.engine not in ("echo", "openai")
+
+    @property
     def openai_base_urls(self) -> list[str]:
         urls = (
             [self.openai_base_url]
@@ -544,6 +551,15 @@ OutputFormat = Literal["sharegpt", "messages", "alpaca"]
 OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("sharegpt", "messages", "alpaca")
 
 
+# What each `[dataprep]` language key must be, said when it is not one word.
+_LANGUAGE_KEY_EXPECTED = {
+    "renpy_language": 'must be "auto", "original", or a language as game/tl/ names its folder,'
+    ' like "chinese"',
+    "artemis_language": 'must be "auto" or a language key of the scripts\' text tables, like'
+    ' "ja" or "cn"',
+}
+
+
 class DataprepSettings(Section):
     """`[dataprep]`: how `atri prep` reads a script and what it keeps (see dataprep/)."""
 
@@ -639,23 +655,12 @@ class DataprepSettings(Section):
                 ) from None
         return value
 
-    @field_validator("renpy_language")
+    @field_validator("renpy_language", "artemis_language")
     @classmethod
-    def _a_language_folder(cls, value: str) -> str:
+    def _a_language_key(cls, value: str, info: ValidationInfo) -> str:
+        """A language as the scripts name it: one word (`chinese`, `ja`)."""
         if not re.fullmatch(r"\w+", value):
-            raise ValueError(
-                'must be "auto", "original", or a language as game/tl/ names its folder, '
-                'like "chinese"'
-            )
-        return value
-
-    @field_validator("artemis_language")
-    @classmethod
-    def _a_text_table_key(cls, value: str) -> str:
-        if not re.fullmatch(r"\w+", value):
-            raise ValueError(
-                'must be "auto" or a language key of the scripts\' text tables, like "ja" or "cn"'
-            )
+            raise ValueError(_LANGUAGE_KEY_EXPECTED[info.field_name or ""])
         return value
 
     @field_validator("custom_regex")

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from atri.config import OFFLINE_DEFAULT_BASE, Settings
+from atri.config import Settings
 from atri.terminal import counted
 from dataprep.errors import DataprepError
 from dataprep.formats import FORMAT_NAMES
@@ -182,8 +182,7 @@ def _card_language_notes(result: PrepResult, settings: Settings, card: str) -> l
     `card` was "auto"'s English for the offline default model is known here."""
     if result.problem is not None:
         return []
-    base = settings.model.base.strip() or OFFLINE_DEFAULT_BASE
-    offline_english = settings.persona.language == "auto" and base == OFFLINE_DEFAULT_BASE
+    offline_english = settings.persona.language == "auto" and settings.model.runs_offline_default
     note = card_language_note(
         result.stats.files, card, offline_english and card == "en", settings.ooc.language == "auto"
     )

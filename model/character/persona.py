@@ -20,7 +20,6 @@ from atri.config import (
     DEFAULT_BACKGROUND_QUESTIONS,
     DEFAULT_SMOKE_PROMPT,
     DEFAULT_TRAINING_PROMPT,
-    OFFLINE_DEFAULT_BASE,
     OLD_DEFAULT_SMOKE_PROMPT,
     PersonaSettings,
     Settings,
@@ -108,8 +107,6 @@ _CARD_SPECS = ("chara_card_v2", "chara_card_v3")
 # Description, personality and scenario shorter than this together leave the scene to the
 # greeting, which the system prompt then carries (Persona._scene_only_in_greeting).
 SCENE_IN_GREETING_CHARS = 40
-# Engines that do not run `[model] base` themselves, so it says nothing about the language.
-_ENGINES_WITHOUT_BASE = {"echo", "openai"}
 
 
 @dataclass(frozen=True)
@@ -708,9 +705,7 @@ def chosen_language(settings: Settings, card: Persona) -> str:
     wanted = settings.persona.language
     if wanted != "auto":
         return wanted
-    model = settings.model
-    offline = (model.base.strip() or OFFLINE_DEFAULT_BASE) == OFFLINE_DEFAULT_BASE
-    if offline and model.engine not in _ENGINES_WITHOUT_BASE and "en" in card.languages:
+    if settings.model.runs_offline_default and "en" in card.languages:
         return "en"
     return card.main_language
 
