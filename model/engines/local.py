@@ -1,7 +1,9 @@
 """`LocalEngine`: transformers + peft on this machine.
 
 It runs in one dedicated thread: generation never blocks the event loop, and adapter
-loads and switches queue between two batches.
+loads and switches queue between two batches. Live requests are batched continuously
+(`local_steps.StepLoop`): a request starts at the next decoding step, beside the replies
+in flight, where the model's cache allows it; else a batch at a time with generate().
 """
 
 from __future__ import annotations
@@ -9,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +33,14 @@ from model.engines.base import (
 )
 from model.engines.chat_template import render_chat, reply_stop, special_tokens
 from model.engines.loading import quiet_peft_wrapping
-from model.engines.prefix_cache import pad_after_prefix, shared_prefix_length
+from model.engines.local_steps import StepLoop, StepRow, fail, settle
+from model.engines.prefix_cache import (
+    cache_keyword,
+    full_attention_by_config,
+    last_logits_only,
+    pad_after_prefix,
+    shared_prefix_length,
+)
 from model.engines.special_text import defuser
 
 log = logging.getLogger(__name__)
@@ -75,6 +87,20 @@ class LocalEngine:
         self.decode_reply = reply_decoder(loaded.tokenizer)
         # One thread owns the model: batches and adapter changes never interleave.
         self.thread = EngineThread("atri-engine")
+        self.last_only = last_logits_only(loaded.model)
+        # Without the step loop: rows waiting for the next generate() batch.
+        self._pending_lock = threading.Lock()
+        self._pending: list[StepRow] = []
+        self._pending_job = False
+        # Continuous batching, where the model's cache is plain full attention and its
+        # generation config names no cache class of its own (`local_steps`).
+        self.steps: StepLoop | None = None
+        if not own_cache and full_attention_by_config(loaded.model):
+            self.steps = StepLoop(
+                self, self.thread, self.stats, cache_keyword(loaded.model), loaded.model.config
+            )
+        else:
+            log.info("continuous batching off: the model's cache is not plain full attention")
 
     @classmethod
     async def load(cls, settings: Settings) -> LocalEngine:
@@ -118,6 +144,21 @@ class LocalEngine:
         gen: GenerationSettings,
         limits: Sequence[RowLimits] | None = None,
     ) -> list[Generation]:
+        results = self._generate_batch(batch, gen, limits)
+        self._count_call(len(batch))
+        return results
+
+    def _count_call(self, rows: int) -> None:
+        self.stats.generate_calls += 1
+        self.stats.batch_sizes.append(rows)
+
+    def _generate_batch(
+        self,
+        batch: list[ChatMessages],
+        gen: GenerationSettings,
+        limits: Sequence[RowLimits] | None = None,
+    ) -> list[Generation]:
+        """generate() over the batch (in groups that fit the window): its replies."""
         rows = row_limits(limits, len(batch))
         prompts = self._render(batch)
         encoded = self._tokenize(prompts)
@@ -148,12 +189,120 @@ class LocalEngine:
                 done.update(zip(group, got, strict=True))
                 prompt_tokens += fed
         results = [done[i] for i in range(len(batch))]
-        self.stats.generate_calls += 1
         self.stats.generated_rows += len(batch)
         self.stats.generated_tokens += sum(r.new_tokens for r in results)
         self.stats.prompt_tokens += prompt_tokens
-        self.stats.batch_sizes.append(len(batch))
         return results
+
+    def generate_rows(
+        self,
+        batch: list[ChatMessages],
+        gen: GenerationSettings,
+        limits: Sequence[RowLimits] | None = None,
+    ) -> list[asyncio.Future[Generation]]:
+        """Replies from the live adapter, one future per row, each done at its row's own
+        end: the rows join the decoding in flight at its next step (`StepLoop`), or,
+        for a model that cannot, run as one generate() batch after those before them."""
+        rows = [
+            StepRow(m, gen, limit)
+            for m, limit in zip(batch, row_limits(limits, len(batch)), strict=True)
+        ]
+        if self.steps is not None:
+            self.steps.add(rows)
+        else:
+            with self._pending_lock:
+                self._pending.extend(rows)
+                start, self._pending_job = not self._pending_job, True
+            if start:
+                try:
+                    self.thread.submit(self._generate_pending)
+                except RuntimeError:
+                    with self._pending_lock:
+                        self._pending, self._pending_job = [], False
+                    raise
+        self._count_call(len(rows))
+        # Cancelling a row's future cancels the wrapped one: the row ends at the next step.
+        return [asyncio.wrap_future(row.done) for row in rows]
+
+    def _generate_pending(self) -> None:
+        """The rows given since the last batch began, as the next batch (one job)."""
+        with self._pending_lock:
+            rows, self._pending, self._pending_job = self._pending, [], False
+        self._generate_step_rows(rows)
+
+    def _generate_step_rows(self, rows: list[StepRow]) -> None:
+        """Rows through generate(), a batch at a time (rows of one way of generating
+        together), each answered the step it ends."""
+        rows = [row for row in rows if not row.done.cancelled()]
+        while rows:
+            gen = rows[0].gen
+            batch = [row for row in rows if row.gen == gen]
+            rows = [row for row in rows if row.gen != gen]
+            limits = [
+                replace(
+                    row.limits,
+                    given_up=row.gone,
+                    deliver=partial(settle, row.done),
+                )
+                for row in batch
+            ]
+            try:
+                results = self._generate_batch([row.messages for row in batch], gen, limits)
+            except Exception as exc:
+                log.error("generation failed for a batch of %d", len(batch), exc_info=exc)
+                for row in batch:
+                    fail(row.done, exc)
+                continue
+            for row, result in zip(batch, results, strict=True):
+                settle(row.done, result)
+
+    # The step loop's host (`local_steps.StepHost`).
+
+    def encode(self, rows: list[StepRow]) -> list[list[int]]:
+        prompts = self._render([row.messages for row in rows])
+        encoded = self._tokenize(prompts)
+        for row, prompt, tokens in zip(rows, prompts, encoded, strict=True):
+            row.prompt = tokens
+            row.thinks = opens_think(prompt)
+            # Within the window (a prompt the service fitted always leaves room).
+            room = self.context_window - len(tokens)
+            row.cap = max(1, min(row.limits.cap(row.gen.max_new_tokens), room))
+        return encoded
+
+    @property
+    def caches_prefixes(self) -> bool:
+        return self.prefix_cache.enabled
+
+    @property
+    def pad_id(self) -> int:
+        return int(self.tokenizer.pad_token_id)
+
+    def warm(self, prefix: list[int]) -> bool:
+        return self.prefix_cache.warm(self.model, self.active_adapter, prefix) is not None
+
+    def prefix_states(self, prompts: list[list[int]]) -> tuple[int, Any]:
+        return self._cached_prefix(prompts, 0, self.active_adapter)
+
+    def scope(self) -> Any:
+        return self._adapter_scope()
+
+    def stopped(self, row: StepRow) -> bool:
+        return row.limits.stop_at(self.decode_reply(row.new[-row.limits.tail_tokens() :])) >= 0
+
+    def answer(self, row: StepRow) -> Generation:
+        generation = self._reply(row.new, row.cap, row.limits, row.thinks, row.version)
+        self.stats.generated_rows += 1
+        self.stats.generated_tokens += generation.new_tokens
+        self.stats.prompt_tokens += len(row.prompt)
+        return generation
+
+    def fall_back(self, rows: list[StepRow], reason: str) -> None:
+        log.warning("continuous batching turned off: %s", reason)
+        self.steps = None
+        self.stats.joined_rows = 0
+        for row in rows:
+            row.new, row.ids = [], None
+        self._generate_step_rows(rows)
 
     def _generate_rows(
         self,
@@ -498,6 +647,8 @@ class LocalEngine:
         await self.thread.run(self.unload_adapter_sync, name)
 
     async def close(self) -> None:
+        if self.steps is not None:
+            self.steps.close()
         await self.thread.close()
 
 

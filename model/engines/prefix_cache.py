@@ -223,6 +223,18 @@ def _sliding_layers_by_config(model: Any) -> bool:
     return bool(getattr(states, "layers", None)) and not _full_attention_only(states)
 
 
+def full_attention_by_config(model: Any) -> bool:
+    """Whether the cache transformers builds from the model's config is known to hold
+    full-attention layers only (False when it cannot tell: transformers 4.x)."""
+    try:
+        from transformers import DynamicCache
+
+        states = DynamicCache(config=model.config)
+    except Exception:
+        return False
+    return _full_attention_only(states)
+
+
 def _full_attention_only(states: Any) -> bool:
     from transformers.cache_utils import DynamicLayer
 

@@ -189,6 +189,14 @@ async def test_the_whole_path_on_the_offline_model(
         return await generate(batch, gen, limits)
 
     engine.generate = recording  # type: ignore[method-assign]
+    # The local engine batches continuously: the worker hands it rows one by one.
+    generate_rows = engine.generate_rows  # type: ignore[attr-defined]
+
+    def recording_rows(batch: list[ChatMessages], gen: Any, limits: Any = None) -> Any:
+        prompts.extend(batch)
+        return generate_rows(batch, gen, limits)
+
+    engine.generate_rows = recording_rows  # type: ignore[attr-defined]
     async with (
         await ChatService.open(settings, engine) as service,
         running_client(fake_discord, service, settings),
