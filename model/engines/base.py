@@ -261,6 +261,25 @@ async def start_with_adapter(settings: Settings, engine: AdapterLoader) -> None:
     await engine.activate(path.name)
 
 
+@dataclass
+class StepJob:
+    """Work for an engine thread that may run between two decoding steps, leaving the
+    rows in flight alone (loading an adapter, warming its prefix states, a smoke reply):
+    `LlamaCppEngine._between_steps`, `StepLoop.between_steps`."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    done: Future[Any] = field(default_factory=Future)
+
+    def run(self) -> None:
+        if not self.done.set_running_or_notify_cancel():
+            return  # its caller gave up
+        try:
+            self.done.set_result(self.fn(*self.args))
+        except BaseException as exc:
+            self.done.set_exception(exc)
+
+
 class EngineThread:
     """The one thread that owns a model on this machine (the local and llama.cpp engines).
 

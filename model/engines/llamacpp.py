@@ -37,8 +37,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +49,7 @@ from model.engines.base import (
     EngineThread,
     Generation,
     RowLimits,
+    StepJob,
     all_rows,
     row_limits,
     start_with_adapter,
@@ -177,24 +176,6 @@ def _smoke_gen(max_new_tokens: int) -> GenerationSettings:
     return GenerationSettings(
         max_new_tokens=max_new_tokens, do_sample=False, repetition_penalty=1.0
     )
-
-
-@dataclass
-class _StepJob:
-    """Work for the engine thread that may run between two steps of a pass (see
-    `LlamaCppEngine._between_steps`)."""
-
-    fn: Callable[..., Any]
-    args: tuple[Any, ...]
-    done: Future[Any] = field(default_factory=Future)
-
-    def run(self) -> None:
-        if not self.done.set_running_or_notify_cancel():
-            return  # its caller gave up
-        try:
-            self.done.set_result(self.fn(*self.args))
-        except BaseException as exc:
-            self.done.set_exception(exc)
 
 
 class LlamaCppEngine:
@@ -374,7 +355,7 @@ class LlamaCppEngine:
         self._lock = threading.Lock()
         self._inbox: list[Request] = []
         # Jobs that run between two steps of the passes in flight (`_between_steps`).
-        self._step_jobs: deque[_StepJob] = deque()
+        self._step_jobs: deque[StepJob] = deque()
         self._passes: list[Pass] = []  # the passes `_serve` runs now, a step each in turn
         self._serving = False
         self.join_running = True
@@ -649,7 +630,7 @@ class LlamaCppEngine:
         that leaves the rows' sequences and KV cells alone: loading an adapter,
         tokenizing, warming a prefix slot, naming the live adapter. Anything else goes
         through `self.thread`, and the passes end first."""
-        job = _StepJob(fn, args)
+        job = StepJob(fn, args)
         self._to_serve(lambda: self._step_jobs.append(job), lambda: self._step_jobs.remove(job))
         return await asyncio.wrap_future(job.done)
 

@@ -277,6 +277,9 @@ class LocalEngine:
     def pad_id(self) -> int:
         return int(self.tokenizer.pad_token_id)
 
+    def cached(self, prefix: list[int]) -> int:
+        return self.prefix_cache.held(self.active_adapter, prefix)
+
     def warm(self, prefix: list[int]) -> bool:
         return self.prefix_cache.warm(self.model, self.active_adapter, prefix) is not None
 
@@ -285,6 +288,35 @@ class LocalEngine:
 
     def scope(self) -> Any:
         return self._adapter_scope()
+
+    @contextmanager
+    def decoding(self, versions: list[str]) -> Iterator[dict[str, Any]]:
+        if all(version == self.active_adapter for version in versions):
+            with self._adapter_scope():
+                yield {}
+        else:
+            # Rows a switch left on the version before it finish with it (peft's mixed
+            # adapter batches), beside rows that started under the new one.
+            yield {"adapter_names": [version or "__base__" for version in versions]}
+
+    def _mixes(self, name: str) -> bool:
+        """Whether rows of the live adapter and of `name` can decode in one batch (peft's
+        mixed batches: plain LoRA, no DoRA, no wrapped embeddings or saved modules)."""
+        from peft import PeftModel
+
+        if self.embedding_wrappers or not isinstance(self.model, PeftModel):
+            return False
+        for version in {self.active_adapter, name} - {""}:
+            config = self.model.peft_config.get(version)
+            if (
+                config is None
+                or str(getattr(config, "peft_type", "")) not in ("LORA", "PeftType.LORA")
+                or getattr(config, "use_dora", False)
+                or getattr(config, "modules_to_save", None)
+                or getattr(config, "trainable_token_indices", None)
+            ):
+                return False
+        return True
 
     def stopped(self, row: StepRow) -> bool:
         return row.limits.stop_at(self.decode_reply(row.new[-row.limits.tail_tokens() :])) >= 0
@@ -626,25 +658,48 @@ class LocalEngine:
     def accepts_config_hash(self, value: str) -> bool:
         return value == self.config_hash
 
+    async def _between_steps(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`fn(*args)` on the engine thread between two steps of the replies in flight,
+        which go on after it (`StepLoop.between_steps`), for work that leaves them and
+        the live adapter alone: loading, warming, smoke-testing and unloading another
+        version. A switch, which they must not see, waits for them to end instead."""
+        if self.steps is None:
+            return await self.thread.run(fn, *args)
+        return await asyncio.wrap_future(self.steps.between_steps(fn, *args))
+
     async def load_adapter(self, path: Path, name: str) -> None:
-        await self.thread.run(self.load_adapter_sync, path, name)
+        await self._between_steps(self.load_adapter_sync, path, name)
 
     async def smoke_test(self, name: str, messages: ChatMessages, max_new_tokens: int) -> str:
         # The new version's states for the prompt are computed a slice at a time, each
-        # its own engine-thread job, so live batches run in between: one job for the
+        # its own engine-thread job, so live replies step in between: one job for the
         # whole system prompt held replies back for seconds on a CPU.
         if self.prefix_cache.enabled:
-            start = (await self.thread.run(self._encode, [messages]))[0][:-1]
+            start = (await self._between_steps(self._encode, [messages]))[0][:-1]
             for end in range(WARM_SLICE_TOKENS, len(start) + WARM_SLICE_TOKENS, WARM_SLICE_TOKENS):
-                await self.thread.run(self.warm_prefix_sync, name, start[: min(end, len(start))])
-        result: str = await self.thread.run(self.smoke_sync, name, messages, max_new_tokens)
+                await self._between_steps(
+                    self.warm_prefix_sync, name, start[: min(end, len(start))]
+                )
+        result: str = await self._between_steps(self.smoke_sync, name, messages, max_new_tokens)
         return result
 
     async def activate(self, name: str) -> None:
-        await self.thread.run(self.activate_sync, name)
+        """Serve `name` from now on. Rows in flight finish with the version they began
+        with, beside the new version's (`decoding`); where the two cannot share a batch,
+        the switch waits for them to end and new rows wait for the switch."""
+        if self.steps is not None and self._mixes(name):
+            await self._between_steps(self.activate_sync, name)
+        else:
+            await self.thread.run(self.activate_sync, name)
 
     async def unload_adapter(self, name: str) -> None:
-        await self.thread.run(self.unload_adapter_sync, name)
+        # After a switch, once the rows that began with it have ended.
+        if self.steps is None:
+            await self.thread.run(self.unload_adapter_sync, name)
+        else:
+            await asyncio.wrap_future(
+                self.steps.between_steps_unused(name, self.unload_adapter_sync, name)
+            )
 
     async def close(self) -> None:
         if self.steps is not None:

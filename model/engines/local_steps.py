@@ -28,13 +28,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from atri.config import GenerationSettings
 from model.character.prompt import ChatMessages
-from model.engines.base import EngineStats, EngineThread, Generation, RowLimits
+from model.engines.base import EngineStats, EngineThread, Generation, RowLimits, StepJob
 from model.engines.prefix_cache import pad_after_prefix, shared_prefix_length
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ class StepRow:
     prompt: list[int] = field(default_factory=list)
     cap: int = 1
     thinks: bool = False  # the prompt opens `<think>`
+    jobs_before: int = 0  # step jobs run before it was admitted (`StepLoop.jobs_run`)
     version: str = ""
     new: list[int] = field(default_factory=list)
     ids: Any = None  # prompt + reply on the model's device, for the repetition penalty
@@ -88,6 +91,10 @@ class StepHost(Protocol):
         """The rows' prompts as tokens; sets each row's prompt, cap and `thinks`."""
         ...
 
+    def cached(self, prefix: list[int]) -> int:
+        """How many of `prefix`'s first tokens the live adapter's prefix cache holds."""
+        ...
+
     def warm(self, prefix: list[int]) -> bool:
         """Put `prefix`'s states in the live adapter's prefix cache; False when the
         cache is off (it turns itself off for good on a model it cannot serve)."""
@@ -100,6 +107,11 @@ class StepHost(Protocol):
 
     def scope(self) -> Any:
         """A context in which forward passes run with the live adapter (or none)."""
+        ...
+
+    def decoding(self, versions: list[str]) -> Any:
+        """A context for a decode step of rows admitted under these adapter versions,
+        giving the forward pass's extra keywords (rows of a version a switch left)."""
         ...
 
     def fall_back(self, rows: list[StepRow], reason: str) -> None:
@@ -138,25 +150,43 @@ class StepLoop:
         self.batch = RunningBatch(keyword, config)
         self._lock = threading.Lock()
         self._inbox: list[StepRow] = []
+        # Run between two steps (`between_steps`), each with the adapter version it waits
+        # to be unused, if any.
+        self._step_jobs: deque[tuple[StepJob, str | None]] = deque()
         self._serving = False
         self._closed = False
         self.stats = stats
         self.reading: Reading | None = None  # rows whose prompts are being read
         self.steps = 0
+        self.jobs_run = 0  # step jobs run so far
 
     def add(self, rows: list[StepRow]) -> None:
         """Queue rows; the loop takes them in at its next step, or starts with them."""
+
+        def put() -> None:
+            for row in rows:
+                row.jobs_before = self.jobs_run
+            self._inbox.extend(rows)
+
+        def take_back() -> None:
+            self._inbox = [r for r in self._inbox if r not in rows]
+
+        self._to_serve(put, take_back)
+
+    def _to_serve(self, add: Callable[[], None], take_back: Callable[[], None]) -> None:
+        """Give the loop work: `add` queues it, under the lock, and the loop is started
+        unless it runs; `take_back` undoes `add` when the thread is closed."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the local engine is closed")
-            self._inbox.extend(rows)
+            add()
             start, self._serving = not self._serving, True
         if start:
             try:
                 self.thread.submit(self.serve)
             except RuntimeError:
                 with self._lock:
-                    self._inbox = [r for r in self._inbox if r not in rows]
+                    take_back()
                     self._serving = False
                 raise
 
@@ -164,21 +194,73 @@ class StepLoop:
         with self._lock:
             self._closed = True
 
+    def between_steps(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Run `fn(*args)` on the engine thread without ending the rows in flight: between
+        two of the loop's steps (`_run_step_jobs` says which), started for it if need be. Only
+        for work that leaves the running rows' states and the live adapter as they were
+        (it may switch peft's active adapter while it runs, and restore it)."""
+        return self.between_steps_unused(None, fn, *args)
+
+    def between_steps_unused(
+        self, version: str | None, fn: Callable[..., Any], *args: Any
+    ) -> Future[Any]:
+        """`between_steps`, once no row in flight decodes with adapter `version` (None:
+        any): unloading the version a switch left."""
+        job = StepJob(fn, args)
+        entry = (job, version)
+        self._to_serve(lambda: self._step_jobs.append(entry), lambda: self._step_jobs.remove(entry))
+        return job.done
+
+    def _run_step_jobs(self) -> None:
+        """Run the step jobs that may run now. No reply waits for two of them: one runs
+        only once every row in flight started after the last one ran (as with one job
+        between two generate() batches), so a reload's five jobs stall each reply once at
+        most, and the reload itself takes a few replies' time."""
+        while True:
+            with self._lock:
+                if not self._job_ready():
+                    return
+                job, _ = self._step_jobs.popleft()
+            job.run()
+            self.jobs_run += 1
+
+    def _job_ready(self) -> bool:
+        """Whether the next step job may run now: no prompt is half read (it reads with
+        the live adapter), no row in flight or waiting saw the last job, and none decodes
+        with the version the job is to leave alone."""
+        if not self._step_jobs or self.reading is not None or self._saw_a_job():
+            return False
+        version = self._step_jobs[0][1]
+        return version is None or all(row.version != version for row in self.batch.rows)
+
+    def _held(self) -> list[StepRow]:
+        return self.batch.rows + (self.reading.rows if self.reading else [])
+
+    def _saw_a_job(self) -> bool:
+        """Whether a row in flight, or waiting, came before the last step job ran."""
+        return any(row.jobs_before < self.jobs_run for row in self._held() + self._inbox)
+
     def serve(self) -> None:
         """The loop: take the inbox in, step the running rows, until nothing is left.
         While another job waits for the thread no one new is taken; once the running
         rows ended the loop gives way, and is queued again behind that job."""
         while True:
+            self._run_step_jobs()
             with self._lock:
                 for row in self._inbox:
                     if row.gone():  # nobody waits for it: not run
                         settle(row.done, Generation(text="", new_tokens=0, adapter_version=""))
                 self._inbox = [r for r in self._inbox if not r.gone()]
-                held = self.batch.rows + (self.reading.rows if self.reading else [])
-                if self._closed or not (held or self._inbox):
+                held = self._held()
+                if not self._closed and self._job_ready():
+                    continue  # given meanwhile, and may run now
+                if self._closed or not (held or self._inbox or self._step_jobs):
                     closed = RuntimeError("the local engine is closed")
                     for row in self._inbox + held:
                         fail(row.done, closed)
+                    for job, _ in self._step_jobs:
+                        fail(job.done, closed)
+                    self._step_jobs.clear()
                     self._inbox, self.reading = [], None
                     self.batch.clear()
                     self._serving = False
@@ -191,13 +273,14 @@ class StepLoop:
                     return
             held += taking
             try:
-                with self.host.scope():
-                    if taking:
-                        self._start_reading(taking)
-                    if self.reading is not None:
-                        self._read()
-                    if self.batch.rows:
-                        self._step()
+                if taking or self.reading is not None:
+                    with self.host.scope():
+                        if taking:
+                            self._start_reading(taking)
+                        if self.reading is not None:
+                            self._read()
+                if self.batch.rows:
+                    self._step()
             except Exception as exc:
                 self.batch.clear()
                 self.reading = None
@@ -250,8 +333,9 @@ class StepLoop:
     def _step(self) -> None:
         import torch
 
-        with torch.inference_mode():
-            logits = self.batch.step(self.host.model)
+        versions = [row.version for row in self.batch.rows]
+        with torch.inference_mode(), self.host.decoding(versions) as kwargs:
+            logits = self.batch.step(self.host.model, kwargs)
             chosen = self._next(logits, self.batch.rows)
         self.steps += 1
         self.batch.last = chosen
@@ -298,7 +382,11 @@ class Reading:
         self.batch = batch
         self.prompts = host.encode(rows)
         self.shared = shared_prefix_length(self.prompts)
-        self.warmed = 0 if host.caches_prefixes else self.shared  # of the shared start
+        # Of the shared start: what the prefix cache holds already is not read again
+        # (warming a shorter prefix would cut its entry back to that).
+        self.warmed = (
+            host.cached(self.prompts[0][: self.shared]) if host.caches_prefixes else self.shared
+        )
         self.cache: Any = None  # once the shared start is in the prefix cache
         self.at = 0  # columns read into `cache`
 
@@ -370,27 +458,25 @@ class RunningBatch:
         positions = mask.sum(dim=1)
         if not self.rows:
             self.rows, self.mask, self.positions, self.last = list(rows), mask, positions, first
-            self._set_layers(layers)
+            self._set_layers([([k], [v]) for k, v in layers], mask.shape[1])
             return
         width = max(self.mask.shape[1], mask.shape[1])
-        old = [(layer.keys, layer.values) for layer in self.cache.layers]
         self._set_layers(
             [
-                (
-                    torch.cat([_left_pad(k, width), _left_pad(nk, width)]),
-                    torch.cat([_left_pad(v, width), _left_pad(nv, width)]),
-                )
-                for (k, v), (nk, nv) in zip(old, layers, strict=True)
-            ]
+                ([layer.keys, k], [layer.values, v])
+                for layer, (k, v) in zip(self.cache.layers, layers, strict=True)
+            ],
+            width,
         )
         self.mask = torch.cat([_left_pad_mask(self.mask, width), _left_pad_mask(mask, width)])
         self.positions = torch.cat([self.positions, positions])
         self.last = torch.cat([self.last, first])
         self.rows.extend(rows)
 
-    def step(self, model: Any) -> Any:
-        """One forward pass over every row's latest token: the scores of each row's
-        next token, [rows, vocabulary]."""
+    def step(self, model: Any, kwargs: dict[str, Any]) -> Any:
+        """One forward pass over every row's latest token (`kwargs`: the model's own,
+        such as peft's adapter of each row): the scores of each row's next token,
+        [rows, vocabulary]."""
         import torch
 
         self.mask = torch.cat([self.mask, self.mask.new_ones((len(self.rows), 1))], dim=1)
@@ -400,6 +486,7 @@ class RunningBatch:
             position_ids=self.positions[:, None],
             use_cache=True,
             **{self.keyword: self.cache},
+            **kwargs,
         )
         self.positions = self.positions + 1
         return out.logits[:, -1, :]
@@ -424,19 +511,25 @@ class RunningBatch:
         self._set_layers(
             [
                 (
-                    layer.keys.index_select(0, index)[:, :, start:],
-                    layer.values.index_select(0, index)[:, :, start:],
+                    [layer.keys[i : i + 1, :, start:] for i in keep],
+                    [layer.values[i : i + 1, :, start:] for i in keep],
                 )
                 for layer in self.cache.layers
-            ]
+            ],
+            self.mask.shape[1],
         )
 
-    def _set_layers(self, layers: list[tuple[Any, Any]]) -> None:
+    def _set_layers(self, layers: list[tuple[list[Any], list[Any]]], width: int) -> None:
+        """A new cache whose layers hold, row block after row block, these keys and
+        values, each block right-aligned in `width` columns: one copy of the states
+        (joining or dropping rows copied them three times before, most of a step)."""
         from transformers import DynamicCache
 
         grown = grown_layer_class()
         cache: Any = DynamicCache(config=self.config)
-        cache.layers = [grown(k, v) for k, v in layers]
+        cache.layers = [
+            grown(_placed(keys, width), _placed(values, width), width) for keys, values in layers
+        ]
         self.cache = cache
 
 
@@ -446,13 +539,11 @@ def grown_layer_class() -> Any:
     from transformers.cache_utils import DynamicLayer
 
     class GrownLayer(DynamicLayer):  # type: ignore[misc]
-        def __init__(self, keys: Any, values: Any) -> None:
+        def __init__(self, keys: Any, values: Any, filled: int) -> None:
             super().__init__()
-            filled = keys.shape[-2]
-            self._keys = _with_columns(keys, ROOM_STEP)
-            self._values = _with_columns(values, ROOM_STEP)
-            self.keys = self._keys[:, :, :filled]
-            self.values = self._values[:, :, :filled]
+            self._keys, self._values = keys, values
+            self.keys = keys[:, :, :filled]
+            self.values = values[:, :, :filled]
             self.device = keys.device
             self.is_initialized = True
 
@@ -479,13 +570,17 @@ def _with_columns(states: Any, n: int) -> Any:
     return torch.cat([states, states.new_zeros((rows, heads, n, dim))], dim=-2)
 
 
-def _left_pad(states: Any, width: int) -> Any:
-    import torch
-
-    rows, heads, filled, dim = states.shape
-    if filled == width:
-        return states
-    return torch.cat([states.new_zeros((rows, heads, width - filled, dim)), states], dim=-2)
+def _placed(blocks: list[Any], width: int) -> Any:
+    """The row blocks ([rows, heads, columns, dim] each) one under the other, each
+    right-aligned in `width` columns (zeros on its left), with ROOM_STEP more to spare."""
+    first = blocks[0]
+    _, heads, _, dim = first.shape
+    out = first.new_zeros((sum(b.shape[0] for b in blocks), heads, width + ROOM_STEP, dim))
+    row = 0
+    for block in blocks:
+        out[row : row + block.shape[0], :, width - block.shape[-2] : width] = block
+        row += block.shape[0]
+    return out
 
 
 def _left_pad_mask(mask: Any, width: int) -> Any:

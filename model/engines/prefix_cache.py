@@ -105,6 +105,11 @@ class PrefixCache:
         self.reused_tokens = 0
         self.computed_tokens = 0
 
+    def held(self, adapter: str, prefix: list[int]) -> int:
+        """How many of `prefix`'s first tokens `adapter`'s entry holds already."""
+        entry = self.entries.get(adapter)
+        return common_length(entry.ids, prefix) if entry else 0
+
     def drop(self, adapter: str) -> None:
         """Forget an adapter's states (it was unloaded, or is loaded anew)."""
         self.entries.pop(adapter, None)

@@ -349,3 +349,87 @@ async def test_a_row_whose_caller_gave_up_ends_answered_not_left_waiting(
     assert 0 < reply.new_tokens < 3000
     (never,) = engine.generate_rows([chat(QUESTIONS[1])], gen, [RowLimits(given_up=lambda: True)])
     assert (await asyncio.wait_for(never, 30)).new_tokens <= 1
+
+
+async def test_a_switch_lets_rows_in_flight_finish_with_their_version(
+    tiny_settings: Settings, tiny_model_dir: Path
+) -> None:
+    """A new version goes live while a reply is decoded: that reply finishes with the
+    version it began with (peft's mixed adapter batches), a request after the switch
+    starts at once beside it with the new one, and the old version is unloaded only once
+    its last row ended. Each reply is the one its version gives alone."""
+    from tests.model.adapters.make_versions import base_config_hash, write_version
+
+    adapters = tiny_settings.path(tiny_settings.model.adapters_dir)
+    folders = {
+        name: write_version(
+            adapters,
+            name,
+            tiny_model_dir,
+            base_model=tiny_settings.model.base,
+            config_hash=base_config_hash(tiny_model_dir),
+            seed=seed,
+            scale=0.5,
+        )
+        for seed, name in enumerate(("v1", "v2"), start=1)
+    }
+    engine = await make_engine(tiny_settings)
+    try:
+        assert engine.steps is not None
+        for name, folder in folders.items():
+            await engine.load_adapter(folder, name)
+        await engine.activate("v1")
+        long_gen = with_tokens(tiny_settings.generation, 400)
+        short_gen = with_tokens(tiny_settings.generation, 6)
+        (old_row,) = engine.generate_rows([chat(QUESTIONS[3])], long_gen)
+        while engine.steps.steps < 3:
+            await asyncio.sleep(0.002)
+        await engine.activate("v2")
+        assert not old_row.done()  # the switch did not wait for it
+        (new_row,) = engine.generate_rows([chat(QUESTIONS[1])], short_gen)
+        unloading = asyncio.ensure_future(engine.unload_adapter("v1"))
+        new = await asyncio.wait_for(new_row, 60)
+        assert not old_row.done()  # the new reply did not wait for it either
+        assert not unloading.done()  # v1 still decodes
+        old = await asyncio.wait_for(old_row, 120)
+        await asyncio.wait_for(unloading, 60)
+        assert engine.stats.joined_rows == 1
+        assert (old.adapter_version, new.adapter_version) == ("v1", "v2")
+        assert "v1" not in engine.model.peft_config
+        assert new.text == await alone(engine, QUESTIONS[1], short_gen)
+        await engine.load_adapter(folders["v1"], "v1")
+        await engine.activate("v1")
+        assert old.text == await alone(engine, QUESTIONS[3], long_gen)
+        v2_reply = new.text
+        assert await alone(engine, QUESTIONS[1], short_gen) != v2_reply  # versions differ
+    finally:
+        await engine.close()
+
+
+async def test_a_joining_row_reads_only_what_the_prefix_cache_lacks(
+    engine: LocalEngine, tiny_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shared system prompt is in the prefix cache once; a row joining later while
+    others decode (its prompt read a piece a step) computes only its own tokens, not the
+    system prompt again a piece at a time."""
+    from model.engines import local_steps
+
+    assert engine.steps is not None
+    monkeypatch.setattr(local_steps, "READ_STEP_TOKENS", 8)
+    system = "You are ATRI, a robot girl who lives by the sea. " * 6
+
+    def long_chat(question: str) -> list[dict[str, str]]:
+        return [{"role": "system", "content": system}, {"role": "user", "content": question}]
+
+    system_tokens = engine.count_tokens(system)
+    assert system_tokens > 40
+    gen = with_tokens(tiny_settings.generation, 3000)
+    (running,) = engine.generate_rows([long_chat(QUESTIONS[0])], gen)  # type: ignore[list-item]
+    while engine.steps.steps < 2:
+        await asyncio.sleep(0.002)
+    computed = engine.prefix_cache.computed_tokens
+    short = with_tokens(tiny_settings.generation, 3)
+    (joined,) = engine.generate_rows([long_chat(QUESTIONS[2])], short)  # type: ignore[list-item]
+    await asyncio.wait_for(joined, 60)
+    running.cancel()
+    assert engine.prefix_cache.computed_tokens - computed < system_tokens // 2
