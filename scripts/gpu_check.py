@@ -1,8 +1,8 @@
 """GPU check: on a CUDA machine, bf16 training, the parity check and the prefix cache
 with batched, mixed-adapter generation, all on the tiny Qwen2 built here; then decode
 step times in Qwen2.5-0.5B's shape (random weights): one row against batches of rows of
-one length and of padded rows, raw `generate` beside the local engine, and a profile of
-the slowest; prints figures.
+one length and of padded rows, raw `generate` beside the local engine (its generate()
+and its continuous-batching step loop), and a profile of the slowest; prints figures.
 
 Without CUDA it says so in one line and exits 0. No model hub is needed.
 Run: .venv/bin/python scripts/gpu_check.py
@@ -220,12 +220,21 @@ def decode_steps(root: Path) -> None:
         hooks = RowLimits(given_up=lambda: False, deliver=lambda _: None)
         engine.generate_sync(batch, gen, [hooks] * len(batch))
 
+    async def all_rows(batch: list[list[dict[str, str]]]) -> None:
+        await asyncio.gather(*engine.generate_rows(batch, gen))  # type: ignore[arg-type]
+
+    def step_loop_run(batch: list[list[dict[str, str]]]) -> None:
+        # Continuous batching, as the worker serves (model/engines/local_steps.py).
+        asyncio.run(all_rows(batch))
+
     print(f"decode steps ({model.dtype}, {model.config._attn_implementation} attention):")
     for rows, padded in ((1, False), (4, False), (4, True), (8, False), (8, True), (16, True)):
         batch = chats(rows, padded)
         print(
             f"  {rows:2d} rows {'padded' if padded else 'one length'}: raw generate "
-            f"{ms_per_step(raw, batch):.1f} ms/step, engine {ms_per_step(engine_run, batch):.1f}"
+            f"{ms_per_step(raw, batch):.1f} ms/step, engine generate() "
+            f"{ms_per_step(engine_run, batch):.1f}, engine step loop "
+            f"{ms_per_step(step_loop_run, batch):.1f}"
         )
     batch = chats(8, True)
     raw(batch)
