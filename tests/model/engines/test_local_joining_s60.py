@@ -45,6 +45,20 @@ async def engine(tiny_settings: Settings, any_tiny_model_dir: Path) -> AsyncIter
         await engine.close()
 
 
+def paced(engine: LocalEngine, seconds: float = 0.005) -> None:
+    """Each forward pass of the engine's model takes `seconds` longer, so that a reply of a
+    few hundred tokens is still being decoded when the test's next line runs, even on a
+    loaded machine (the tiny model decodes one in well under a second)."""
+    model = engine.model
+    forward = model.forward
+
+    def slowed(*args: object, **kwargs: object) -> object:
+        time.sleep(seconds)
+        return forward(*args, **kwargs)
+
+    model.forward = slowed
+
+
 def with_tokens(gen: GenerationSettings, n: int) -> GenerationSettings:
     return gen.model_copy(update={"max_new_tokens": n})
 
@@ -67,6 +81,7 @@ async def test_a_row_that_comes_later_joins_and_ends_first(
     assert engine.steps is not None
     long_gen = with_tokens(tiny_settings.generation, 300)
     short_gen = with_tokens(tiny_settings.generation, 6)
+    paced(engine)
     (long_row,) = engine.generate_rows([chat(QUESTIONS[3])], long_gen)
     while engine.steps.steps < 5:
         await asyncio.sleep(0.005)
@@ -188,6 +203,7 @@ async def test_through_the_batcher_a_late_request_does_not_wait_for_the_batch(
     """As ChatService uses it: a request that comes while a long reply is decoded is
     answered in the time of its own reply."""
     gen = with_tokens(tiny_settings.generation, 400)
+    paced(engine)
     batcher = Batcher(engine, gen, max_batch=4, window_seconds=0.01, queue_size=8)
     batcher.start()
     try:
@@ -322,6 +338,7 @@ async def test_without_the_loop_rows_that_come_meanwhile_make_one_next_batch(
         return generate_batch(batch, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(engine, "_generate_batch", recorded)
+    paced(engine)
     gen = with_tokens(tiny_settings.generation, 300)
     (first,) = engine.generate_rows([chat(QUESTIONS[0])], gen)
     while not sizes:
@@ -379,6 +396,7 @@ async def test_a_switch_lets_rows_in_flight_finish_with_their_version(
         for name, folder in folders.items():
             await engine.load_adapter(folder, name)
         await engine.activate("v1")
+        paced(engine)
         long_gen = with_tokens(tiny_settings.generation, 400)
         short_gen = with_tokens(tiny_settings.generation, 6)
         (old_row,) = engine.generate_rows([chat(QUESTIONS[3])], long_gen)
