@@ -271,13 +271,21 @@ class StepJob:
     args: tuple[Any, ...]
     done: Future[Any] = field(default_factory=Future)
 
-    def run(self) -> None:
+    def run(self, ran: Callable[[], None] | None = None) -> None:
+        """Run it and tell its caller; `ran`, if given, is called in between: what the
+        caller does next may already count on it (`StepLoop.jobs_run`)."""
         if not self.done.set_running_or_notify_cancel():
             return  # its caller gave up
         try:
-            self.done.set_result(self.fn(*self.args))
+            value = self.fn(*self.args)
         except BaseException as exc:
+            if ran is not None:
+                ran()
             self.done.set_exception(exc)
+        else:
+            if ran is not None:
+                ran()
+            self.done.set_result(value)
 
 
 class EngineThread:

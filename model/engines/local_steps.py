@@ -221,7 +221,12 @@ class StepLoop:
                 if not self._job_ready():
                     return
                 job, _ = self._step_jobs.popleft()
-            job.run()
+            # Counted before its caller hears it ran: a row the caller gives next did
+            # not wait for it (counted after, that row was held back for the next job).
+            job.run(ran=self._count_job)
+
+    def _count_job(self) -> None:
+        with self._lock:
             self.jobs_run += 1
 
     def _job_ready(self) -> bool:
