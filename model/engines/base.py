@@ -288,6 +288,39 @@ class StepJob:
             self.done.set_result(value)
 
 
+class ThreadLoop:
+    """An engine thread's serving loop, started when work is given and it is not
+    running (the local step loop, the local engine's gathered generate() rows, the
+    llama.cpp passes). `lock` guards the loop's queues and these flags; the loop clears
+    `serving`, under it, as it ends."""
+
+    def __init__(self, thread: EngineThread, loop: Callable[[], None], engine: str) -> None:
+        self.lock = threading.Lock()
+        self.thread = thread
+        self.loop = loop
+        self.engine = engine  # for the sentence once closed: "the local engine"
+        self.serving = False  # queued on the thread or running
+        self.closed = False
+
+    def give(self, add: Callable[[], None], take_back: Callable[[], None]) -> None:
+        """`add` queues work, under the lock, and the loop is started unless it is
+        serving; `take_back` undoes `add` when the thread is closed and nothing would
+        ever run it (the caller gets the RuntimeError)."""
+        with self.lock:
+            if self.closed:
+                raise RuntimeError(f"{self.engine} is closed")
+            add()
+            start, self.serving = not self.serving, True
+        if start:
+            try:
+                self.thread.submit(self.loop)
+            except RuntimeError:
+                with self.lock:
+                    take_back()
+                    self.serving = False
+                raise
+
+
 class EngineThread:
     """The one thread that owns a model on this machine (the local and llama.cpp engines).
 

@@ -33,7 +33,6 @@ import ctypes
 import itertools
 import logging
 import os
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -50,6 +49,7 @@ from model.engines.base import (
     Generation,
     RowLimits,
     StepJob,
+    ThreadLoop,
     all_rows,
     row_limits,
     start_with_adapter,
@@ -349,15 +349,13 @@ class LlamaCppEngine:
         # End-of-generation tokens (EOS, end of turn, ...), as the GGUF marks them, and
         # the token that ends a reply under its chat template.
         self.stop_tokens = sorted({*self.text.eog, *self.text.reply_stop()})
-        self._closed = False
         # `generate`'s requests, waiting for the engine thread's loop (`_serve`), which
         # takes them into the pass it runs between steps (`join_running`), or starts one.
-        self._lock = threading.Lock()
+        self._loop = ThreadLoop(self.thread, self._serve, "the llama.cpp engine")
         self._inbox: list[Request] = []
         # Jobs that run between two steps of the passes in flight (`_between_steps`).
         self._step_jobs: deque[StepJob] = deque()
         self._passes: list[Pass] = []  # the passes `_serve` runs now, a step each in turn
-        self._serving = False
         self.join_running = True
 
     @classmethod
@@ -631,30 +629,12 @@ class LlamaCppEngine:
         tokenizing, warming a prefix slot, naming the live adapter. Anything else goes
         through `self.thread`, and the passes end first."""
         job = StepJob(fn, args)
-        self._to_serve(lambda: self._step_jobs.append(job), lambda: self._step_jobs.remove(job))
+        self._loop.give(lambda: self._step_jobs.append(job), lambda: self._step_jobs.remove(job))
         return await asyncio.wrap_future(job.done)
-
-    def _to_serve(self, add: Callable[[], None], take_back: Callable[[], None]) -> None:
-        """Give the engine thread's loop (`_serve`) work: `add` puts it in its queue,
-        under the lock, and the loop is started unless it runs; `take_back` undoes `add`
-        when the thread is closed and nothing would ever run it."""
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the llama.cpp engine is closed")
-            add()
-            start, self._serving = not self._serving, True
-        if start:
-            try:
-                self.thread.submit(self._serve)
-            except RuntimeError:
-                with self._lock:
-                    take_back()
-                    self._serving = False
-                raise
 
     def _run_step_jobs(self) -> None:
         while True:
-            with self._lock:
+            with self._loop.lock:
                 if not self._step_jobs:
                     return
                 job = self._step_jobs.popleft()
@@ -667,9 +647,9 @@ class LlamaCppEngine:
         is taken, the passes end, the job runs, and this loop comes back after it."""
         while True:
             self._run_step_jobs()
-            with self._lock:
+            with self._loop.lock:
                 self._inbox = [r for r in self._inbox if not r.done.cancelled()]
-                if self._closed or not (self._passes or self._inbox or self._step_jobs):
+                if self._loop.closed or not (self._passes or self._inbox or self._step_jobs):
                     self._close_loop()
                     return
                 if not self._passes:
@@ -693,7 +673,7 @@ class LlamaCppEngine:
             fail_future(job.done, closed)
         self._inbox, self._passes = [], []
         self._step_jobs.clear()
-        self._serving = False
+        self._loop.serving = False
 
     def _joins(self, run: Pass, request: Request) -> bool:
         """Whether `request` may become a row of the running `run`: one adapter, one way
@@ -710,7 +690,7 @@ class LlamaCppEngine:
         or a new one beside the others (at most MAX_PASSES). One that cannot be placed
         now (no room, no pass) waits, and so do those behind it: under a steady flow the
         later ones would otherwise keep the passes going and take its place for ever."""
-        with self._lock:
+        with self._loop.lock:
             inbox = list(self._inbox)
         taken: list[Request] = []
         try:
@@ -737,7 +717,7 @@ class LlamaCppEngine:
                 at += len(group)
                 self._start_pass([r for r in group if not r.done.cancelled() and self._encoded(r)])
         finally:
-            with self._lock:
+            with self._loop.lock:
                 self._inbox = [r for r in self._inbox if r not in taken]
 
     def _start_pass(self, first: list[Request]) -> None:
@@ -884,7 +864,7 @@ class LlamaCppEngine:
             Request(messages, gen, None, 0, limit)
             for messages, limit in zip(batch, row_limits(limits, len(batch)), strict=True)
         ]
-        self._to_serve(
+        self._loop.give(
             lambda: self._inbox.extend(requests),
             lambda: setattr(self, "_inbox", [r for r in self._inbox if r not in requests]),
         )
@@ -997,7 +977,7 @@ class LlamaCppEngine:
         request = Request(
             messages, _smoke_gen(max_new_tokens), name, min(SMOKE_MIN_TOKENS, max_new_tokens)
         )
-        self._to_serve(
+        self._loop.give(
             lambda: self._inbox.append(request),
             lambda: setattr(self, "_inbox", [r for r in self._inbox if r is not request]),
         )
@@ -1044,14 +1024,14 @@ class LlamaCppEngine:
         self.thread.call(self._free_here)
 
     def _free_here(self) -> None:
-        if self._closed:
+        if self._loop.closed:
             return
-        self._closed = True
+        self._loop.closed = True
         self._ll.llama_batch_free(self._batch)
         self._ll.llama_free(self._ctx)
         self._ll.llama_model_free(self._model)  # frees its adapters too
 
     async def close(self) -> None:
-        if not self._closed:
+        if not self._loop.closed:
             await self.thread.run(self._free)
         await self.thread.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -27,6 +26,7 @@ from model.engines.base import (
     FinishReason,
     Generation,
     RowLimits,
+    ThreadLoop,
     row_limits,
     start_with_adapter,
     without_reasoning,
@@ -89,9 +89,8 @@ class LocalEngine:
         self.thread = EngineThread("atri-engine")
         self.last_only = last_logits_only(loaded.model)
         # Without the step loop: rows waiting for the next generate() batch.
-        self._pending_lock = threading.Lock()
         self._pending: list[StepRow] = []
-        self._pending_job = False
+        self._pending_loop = ThreadLoop(self.thread, self._generate_pending, "the local engine")
         # Continuous batching, where the model's cache is plain full attention and its
         # generation config names no cache class of its own (`local_steps`).
         self.steps: StepLoop | None = None
@@ -210,24 +209,19 @@ class LocalEngine:
         if self.steps is not None:
             self.steps.add(rows)
         else:
-            with self._pending_lock:
-                self._pending.extend(rows)
-                start, self._pending_job = not self._pending_job, True
-            if start:
-                try:
-                    self.thread.submit(self._generate_pending)
-                except RuntimeError:
-                    with self._pending_lock:
-                        self._pending, self._pending_job = [], False
-                    raise
+            self._pending_loop.give(
+                lambda: self._pending.extend(rows),
+                lambda: setattr(self, "_pending", [r for r in self._pending if r not in rows]),
+            )
         self._count_call(len(rows))
         # Cancelling a row's future cancels the wrapped one: the row ends at the next step.
         return [asyncio.wrap_future(row.done) for row in rows]
 
     def _generate_pending(self) -> None:
         """The rows given since the last batch began, as the next batch (one job)."""
-        with self._pending_lock:
-            rows, self._pending, self._pending_job = self._pending, [], False
+        with self._pending_loop.lock:
+            rows, self._pending = self._pending, []
+            self._pending_loop.serving = False  # rows given from now start the next batch
         self._generate_step_rows(rows)
 
     def _generate_step_rows(self, rows: list[StepRow]) -> None:
@@ -331,9 +325,8 @@ class LocalEngine:
     def fall_back(self, rows: list[StepRow], reason: str) -> None:
         log.warning("continuous batching turned off: %s", reason)
         self.steps = None
-        self.stats.joined_rows = 0
         for row in rows:
-            row.new, row.ids = [], None
+            row.new = []
         self._generate_step_rows(rows)
 
     def _generate_rows(

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
@@ -36,7 +35,14 @@ from typing import Any, Protocol
 
 from atri.config import GenerationSettings
 from model.character.prompt import ChatMessages
-from model.engines.base import EngineStats, EngineThread, Generation, RowLimits, StepJob
+from model.engines.base import (
+    EngineStats,
+    EngineThread,
+    Generation,
+    RowLimits,
+    StepJob,
+    ThreadLoop,
+)
 from model.engines.prefix_cache import pad_after_prefix, shared_prefix_length
 
 log = logging.getLogger(__name__)
@@ -64,7 +70,6 @@ class StepRow:
     jobs_before: int = 0  # step jobs run before it was admitted (`StepLoop.jobs_run`)
     version: str = ""
     new: list[int] = field(default_factory=list)
-    ids: Any = None  # prompt + reply on the model's device, for the repetition penalty
 
     def gone(self) -> bool:
         """Nobody waits for the rest of this reply."""
@@ -148,16 +153,14 @@ class StepLoop:
         self.host = host
         self.thread = thread
         self.batch = RunningBatch(keyword, config)
-        self._lock = threading.Lock()
+        self._loop = ThreadLoop(thread, self.serve, "the local engine")
         self._inbox: list[StepRow] = []
         # Run between two steps (`between_steps`), each with the adapter version it waits
         # to be unused, if any.
         self._step_jobs: deque[tuple[StepJob, str | None]] = deque()
-        self._serving = False
-        self._closed = False
         self.stats = stats
         self.reading: Reading | None = None  # rows whose prompts are being read
-        self.steps = 0
+        self.steps_done = 0
         self.jobs_run = 0  # step jobs run so far
 
     def add(self, rows: list[StepRow]) -> None:
@@ -171,28 +174,11 @@ class StepLoop:
         def take_back() -> None:
             self._inbox = [r for r in self._inbox if r not in rows]
 
-        self._to_serve(put, take_back)
-
-    def _to_serve(self, add: Callable[[], None], take_back: Callable[[], None]) -> None:
-        """Give the loop work: `add` queues it, under the lock, and the loop is started
-        unless it runs; `take_back` undoes `add` when the thread is closed."""
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the local engine is closed")
-            add()
-            start, self._serving = not self._serving, True
-        if start:
-            try:
-                self.thread.submit(self.serve)
-            except RuntimeError:
-                with self._lock:
-                    take_back()
-                    self._serving = False
-                raise
+        self._loop.give(put, take_back)
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
+        with self._loop.lock:
+            self._loop.closed = True
 
     def between_steps(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """Run `fn(*args)` on the engine thread without ending the rows in flight: between
@@ -208,7 +194,9 @@ class StepLoop:
         any): unloading the version a switch left."""
         job = StepJob(fn, args)
         entry = (job, version)
-        self._to_serve(lambda: self._step_jobs.append(entry), lambda: self._step_jobs.remove(entry))
+        self._loop.give(
+            lambda: self._step_jobs.append(entry), lambda: self._step_jobs.remove(entry)
+        )
         return job.done
 
     def _run_step_jobs(self) -> None:
@@ -217,7 +205,7 @@ class StepLoop:
         between two generate() batches), so a reload's five jobs stall each reply once at
         most, and the reload itself takes a few replies' time."""
         while True:
-            with self._lock:
+            with self._loop.lock:
                 if not self._job_ready():
                     return
                 job, _ = self._step_jobs.popleft()
@@ -226,7 +214,7 @@ class StepLoop:
             job.run(ran=self._count_job)
 
     def _count_job(self) -> None:
-        with self._lock:
+        with self._loop.lock:
             self.jobs_run += 1
 
     def _job_ready(self) -> bool:
@@ -251,15 +239,15 @@ class StepLoop:
         rows ended the loop gives way, and is queued again behind that job."""
         while True:
             self._run_step_jobs()
-            with self._lock:
+            with self._loop.lock:
                 for row in self._inbox:
                     if row.gone():  # nobody waits for it: not run
                         settle(row.done, Generation(text="", new_tokens=0, adapter_version=""))
                 self._inbox = [r for r in self._inbox if not r.gone()]
                 held = self._held()
-                if not self._closed and self._job_ready():
+                if not self._loop.closed and self._job_ready():
                     continue  # given meanwhile, and may run now
-                if self._closed or not (held or self._inbox or self._step_jobs):
+                if self._loop.closed or not (held or self._inbox or self._step_jobs):
                     closed = RuntimeError("the local engine is closed")
                     for row in self._inbox + held:
                         fail(row.done, closed)
@@ -268,7 +256,7 @@ class StepLoop:
                     self._step_jobs.clear()
                     self._inbox, self.reading = [], None
                     self.batch.clear()
-                    self._serving = False
+                    self._loop.serving = False
                     return
                 taking: list[StepRow] = []
                 if self.reading is None and self._inbox and not self.thread.waiting:
@@ -297,8 +285,8 @@ class StepLoop:
         generate(). After, the rows are told (out of memory, say) and the loop goes on."""
         import torch
 
-        if not self.steps and not isinstance(exc, torch.OutOfMemoryError):
-            with self._lock:
+        if not self.steps_done and not isinstance(exc, torch.OutOfMemoryError):
+            with self._loop.lock:
                 rows += self._inbox
                 self._inbox = []
             self.host.fall_back(rows, f"{type(exc).__name__}: {exc}")
@@ -329,8 +317,6 @@ class StepLoop:
             if logits is None:
                 return
             self.reading = None
-            for row in reading.rows:
-                row.ids = torch.tensor(row.prompt, device=logits.device)
             first = self._next(logits, reading.rows)
         self.batch.join(reading.rows, reading.layers(), reading.mask, first)
         self._record(reading.rows, first)
@@ -342,7 +328,7 @@ class StepLoop:
         with torch.inference_mode(), self.host.decoding(versions) as kwargs:
             logits = self.batch.step(self.host.model, kwargs)
             chosen = self._next(logits, self.batch.rows)
-        self.steps += 1
+        self.steps_done += 1
         self.batch.last = chosen
         self._record(self.batch.rows, chosen)
 
@@ -352,13 +338,10 @@ class StepLoop:
 
     def _record(self, rows: list[StepRow], tokens: Any) -> None:
         """Append each row's new token; rows that ended are answered and leave."""
-        import torch
-
         values = tokens.tolist()  # one copy from the device a step
         ended: set[StepRow] = set()
-        for i, (row, token) in enumerate(zip(rows, values, strict=True)):
+        for row, token in zip(rows, values, strict=True):
             row.new.append(token)
-            row.ids = torch.cat([row.ids, tokens[i : i + 1]])
             if row.gone():
                 ended.add(row)
                 settle(row.done, self.host.answer(row))  # counted as decoded; if read, cut
@@ -622,7 +605,8 @@ def next_tokens(logits: Any, rows: list[StepRow], stop_ids: list[int], min_new: 
     for i, row in enumerate(rows):
         row_scores = scores[i : i + 1]
         gen = row.gen
-        ids = row.ids[None, :]
+        # Prompt and reply so far: the repetition penalty's; the warpers ignore them.
+        ids = torch.tensor([row.prompt + row.new], device=scores.device)
         if gen.repetition_penalty != 1.0:
             row_scores = RepetitionPenaltyLogitsProcessor(gen.repetition_penalty)(ids, row_scores)
         if gen.do_sample:

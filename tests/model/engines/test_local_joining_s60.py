@@ -83,7 +83,7 @@ async def test_a_row_that_comes_later_joins_and_ends_first(
     short_gen = with_tokens(tiny_settings.generation, 6)
     paced(engine)
     (long_row,) = engine.generate_rows([chat(QUESTIONS[3])], long_gen)
-    while engine.steps.steps < 5:
+    while engine.steps.steps_done < 5:
         await asyncio.sleep(0.005)
     (short_row,) = engine.generate_rows([chat(QUESTIONS[1])], short_gen)
     short = await asyncio.wait_for(short_row, 60)
@@ -105,10 +105,10 @@ async def test_rows_of_every_length_get_their_replies_alone(
     caps = [24, 9, 17, 3]
     limits = [RowLimits(max_new_tokens=c) for c in caps]
     rows = engine.generate_rows([chat(QUESTIONS[0])], gen, limits[:1])
-    while engine.steps.steps < 2:
+    while engine.steps.steps_done < 2:
         await asyncio.sleep(0.002)
     rows += engine.generate_rows([chat(q) for q in QUESTIONS[1:3]], gen, limits[1:3])
-    while engine.steps.steps < 6:
+    while engine.steps.steps_done < 6:
         await asyncio.sleep(0.002)
     rows += engine.generate_rows([chat(QUESTIONS[3])], gen, limits[3:])
     replies = await asyncio.wait_for(asyncio.gather(*rows), 120)
@@ -156,7 +156,7 @@ async def test_a_cancelled_row_leaves_at_the_next_step(
     gone, stays = engine.generate_rows(
         [chat(QUESTIONS[3]), chat(QUESTIONS[0])], gen, [RowLimits(), RowLimits(max_new_tokens=60)]
     )
-    while engine.steps.steps < 3:
+    while engine.steps.steps_done < 3:
         await asyncio.sleep(0.002)
     gone.cancel()
     reply = await asyncio.wait_for(stays, 60)
@@ -177,7 +177,7 @@ async def test_a_job_for_the_engine_thread_waits_for_the_running_rows_only(
     gen = with_tokens(tiny_settings.generation, 40)
     running_at_switch: list[int] = []
     (first,) = engine.generate_rows([chat(QUESTIONS[0])], gen)
-    while engine.steps.steps < 2:
+    while engine.steps.steps_done < 2:
         await asyncio.sleep(0.002)
 
     def switch() -> None:
@@ -209,7 +209,7 @@ async def test_through_the_batcher_a_late_request_does_not_wait_for_the_batch(
     try:
         long_one = asyncio.create_task(batcher.submit(chat(QUESTIONS[3])))
         assert engine.steps is not None
-        while engine.steps.steps < 5:
+        while engine.steps.steps_done < 5:
             await asyncio.sleep(0.005)
         started = time.monotonic()
         short = await batcher.submit(chat(QUESTIONS[0]), RowLimits(max_new_tokens=4))
@@ -304,13 +304,13 @@ async def test_a_long_prompt_is_read_a_piece_a_step_while_rows_decode(
     read = local_steps.Reading.read
 
     def counted(self: local_steps.Reading, *args: object) -> object:
-        reads.append(engine.steps.steps if engine.steps else -1)
+        reads.append(engine.steps.steps_done if engine.steps else -1)
         return read(self, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(local_steps.Reading, "read", counted)
     gen = with_tokens(tiny_settings.generation, 5000)
     (running,) = engine.generate_rows([chat(QUESTIONS[0])], gen)
-    while engine.steps.steps < 2:
+    while engine.steps.steps_done < 2:
         await asyncio.sleep(0.002)
     reads.clear()
     question = QUESTIONS[3] * 3
@@ -359,7 +359,7 @@ async def test_a_row_whose_caller_gave_up_ends_answered_not_left_waiting(
     gen = with_tokens(tiny_settings.generation, 3000)
     left = False
     (row,) = engine.generate_rows([chat(QUESTIONS[0])], gen, [RowLimits(given_up=lambda: left)])
-    while engine.steps.steps < 3:
+    while engine.steps.steps_done < 3:
         await asyncio.sleep(0.002)
     left = True
     reply = await asyncio.wait_for(row, 30)
@@ -400,7 +400,7 @@ async def test_a_switch_lets_rows_in_flight_finish_with_their_version(
         long_gen = with_tokens(tiny_settings.generation, 400)
         short_gen = with_tokens(tiny_settings.generation, 6)
         (old_row,) = engine.generate_rows([chat(QUESTIONS[3])], long_gen)
-        while engine.steps.steps < 3:
+        while engine.steps.steps_done < 3:
             await asyncio.sleep(0.002)
         await engine.activate("v2")
         assert not old_row.done()  # the switch did not wait for it
@@ -443,7 +443,7 @@ async def test_a_joining_row_reads_only_what_the_prefix_cache_lacks(
     assert system_tokens > 40
     gen = with_tokens(tiny_settings.generation, 3000)
     (running,) = engine.generate_rows([long_chat(QUESTIONS[0])], gen)  # type: ignore[list-item]
-    while engine.steps.steps < 2:
+    while engine.steps.steps_done < 2:
         await asyncio.sleep(0.002)
     computed = engine.prefix_cache.computed_tokens
     short = with_tokens(tiny_settings.generation, 3)
