@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import heapq
 import re
 import unicodedata
@@ -429,7 +430,29 @@ def look_alike(name: str) -> str:
     or Greek letter drawn as a Latin one), so the people behind them must be told apart
     by id."""
     folded = unicodedata.normalize("NFKC", name).casefold().translate(_LATIN_LOOK_ALIKES)
+    folded = _as_simplified(folded.translate(_KATAKANA_AS_HIRAGANA))
     return " ".join("".join(c for c in folded if unicodedata.category(c) != "Cf").split())
+
+
+# Katakana and hiragana spell one sound alike: "アトリ" and "あとり" are one name read aloud.
+_KATAKANA_AS_HIRAGANA = str.maketrans({chr(k): chr(k - 0x60) for k in range(0x30A1, 0x30F7)})
+
+
+@functools.cache
+def _to_simplified() -> Callable[[str], str] | None:
+    """OpenCC's Traditional → Simplified, where the `opencc` extra is installed (it is
+    with `[all]`, so with the README's set-up)."""
+    try:
+        from opencc import OpenCC
+    except ImportError:
+        return None
+    return OpenCC("t2s").convert  # type: ignore[no-any-return]
+
+
+def _as_simplified(name: str) -> str:
+    """A name's Simplified Chinese spelling: "亞托莉" is "亚托莉" to a reader of either."""
+    convert = _to_simplified()
+    return convert(name) if convert is not None and not name.isascii() else name
 
 
 def _short(name: str) -> str:
