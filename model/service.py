@@ -54,6 +54,7 @@ from model.character.prompt import (
     clean_continuation,
     clean_reply,
     fit_prompt,
+    load_name_tables,
     said_lately,
 )
 from model.engines import create_engine
@@ -340,6 +341,7 @@ class ChatService:
         if settings.reload.enabled:
             check_adapters_folder(settings.path(settings.model.adapters_dir))
         persona = configured_persona(settings, card)
+        load_name_tables()
         memory = await Memory.open(settings.path(settings.memory.path))
         try:
             engine = engine or await create_engine(settings, persona)

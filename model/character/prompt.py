@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import heapq
 import re
@@ -441,7 +442,8 @@ _KATAKANA_AS_HIRAGANA = str.maketrans({chr(k): chr(k - 0x60) for k in range(0x30
 @functools.cache
 def _to_simplified() -> Callable[[str], str] | None:
     """OpenCC's Traditional → Simplified, where the `opencc` extra is installed (it is
-    with `[all]`, so with the README's set-up)."""
+    with `[all]`, so with the README's set-up). An OSError (its tables unreadable) is not
+    cached: the next name tries again."""
     try:
         from opencc import OpenCC
     except ImportError:
@@ -449,10 +451,23 @@ def _to_simplified() -> Callable[[str], str] | None:
     return OpenCC("t2s").convert  # type: ignore[no-any-return]
 
 
+def load_name_tables() -> None:
+    """Read the tables `look_alike` uses now, as the service opens, not at the first
+    group message: with every file descriptor taken then, reading them would fail."""
+    with contextlib.suppress(OSError):
+        _to_simplified()
+
+
 def _as_simplified(name: str) -> str:
-    """A name's Simplified Chinese spelling: "亞托莉" is "亚托莉" to a reader of either."""
-    convert = _to_simplified()
-    return convert(name) if convert is not None and not name.isascii() else name
+    """A name's Simplified Chinese spelling: "亞托莉" is "亚托莉" to a reader of either
+    (unchanged while OpenCC's tables cannot be read)."""
+    if name.isascii():
+        return name
+    try:
+        convert = _to_simplified()
+    except OSError:
+        return name
+    return convert(name) if convert is not None else name
 
 
 def _short(name: str) -> str:
