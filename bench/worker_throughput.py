@@ -12,7 +12,9 @@ One run, greedy decoding, exactly 64 new tokens per reply, the same messages eve
 Ratios: worker requests/s over sequential (aim ≥ 3× at 8 users) and over raw batch
 (aim ≥ 0.9: the worker adds little). The OOC guard is off (no regenerations) so that
 every path does the same work. Then a long reply under way when three short requests
-come: when they are answered, joining its batch (the step loop) against after it.
+come: when they are answered, joining its batch (the step loop) against after it. Then
+users writing out of step (replies of different lengths): the step loop's slots against
+its cache laid out afresh at every join and leave.
 `--model qwen-0.5b` builds random weights in Qwen2.5-0.5B's shape instead (for a GPU, where
 the offline default is too small to show batching; `tiny` is a quick check of the bench).
 Run: .venv/bin/python bench/worker_throughput.py [--rounds 1] [--model offline|tiny|qwen-0.5b]
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import statistics
 import sys
 import tempfile
@@ -182,6 +185,75 @@ async def late_arrivals(service: ChatService, console: Console) -> None:
     console.print(table)
 
 
+STAGGERED_USERS = 8
+STAGGERED_SECONDS = 12.0
+STAGGERED_CAPS = (8, 48)  # each reply's new tokens, drawn between these
+
+
+async def staggered_users(service: ChatService, console: Console) -> None:
+    """Users who do not write in step (each reply of its own length, each user writing
+    again once answered): rows join and leave the running batch at most steps. Slots
+    (a joining row written into a free slot, a leaving one's slot taken by the last row)
+    against the cache laid out afresh at every join and leave (every row's states
+    copied, as before slots); the same seeded workload for both, interleaved."""
+    engine = service.engine
+    assert isinstance(engine, LocalEngine)
+    if engine.steps is None:
+        return
+    batch = engine.steps.batch
+    chats = prompts(service, STAGGERED_USERS)
+
+    async def user(i: int, until: float, done: list[tuple[float, int]]) -> None:
+        rng = random.Random(i)
+        await asyncio.sleep(rng.random())  # users start apart
+        while time.perf_counter() < until:
+            cap = rng.randint(*STAGGERED_CAPS)
+            started = time.perf_counter()
+            await service.batcher.submit(chats[i], RowLimits(max_new_tokens=cap))
+            done.append((time.perf_counter() - started, cap))
+
+    results: dict[bool, tuple[list[tuple[float, int]], float, int]] = {}
+    for reuse in (False, True, False, True):  # interleaved, the second of each kept
+        batch.reuse_slots = reuse
+        done: list[tuple[float, int]] = []
+        laid_out = batch.laid_out
+        started = time.perf_counter()
+        until = started + STAGGERED_SECONDS
+        await asyncio.gather(*(user(i, until, done) for i in range(STAGGERED_USERS)))
+        results[reuse] = (done, time.perf_counter() - started, batch.laid_out - laid_out)
+    batch.reuse_slots = True
+    table = Table(
+        title=(
+            f"{STAGGERED_USERS} users writing out of step for {STAGGERED_SECONDS:.0f} s,"
+            f" replies of {STAGGERED_CAPS[0]}-{STAGGERED_CAPS[1]} tokens"
+        )
+    )
+    for column in (
+        "running cache",
+        "replies",
+        "tokens/s",
+        "p50 s",
+        "s per token (median)",
+        "laid out afresh",
+        "× tokens/s",
+    ):
+        table.add_column(column, justify="right")
+    base_rate = sum(cap for _, cap in results[False][0]) / results[False][1]
+    for reuse, label in ((False, "laid out afresh at each join/leave"), (True, "slots")):
+        done, wall, laid_out = results[reuse]
+        rate = sum(cap for _, cap in done) / wall
+        table.add_row(
+            label,
+            str(len(done)),
+            f"{rate:.1f}",
+            f"{statistics.median(s for s, _ in done):.2f}",
+            f"{statistics.median(s / cap for s, cap in done):.3f}",
+            str(laid_out),
+            f"{rate / base_rate:.2f}",
+        )
+    console.print(table)
+
+
 def build_model(model: str, root: Path) -> Path | None:
     """The model folder for `--model`, or None for the offline default."""
     from tests.tiny_model import QWEN_05B_SHAPE, build_tiny_qwen2
@@ -289,6 +361,7 @@ async def main(rounds: int, model: str) -> None:
                 "with other work, so absolute numbers move from run to run."
             )
             await late_arrivals(service, console)
+            await staggered_users(service, console)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@ beside the running rows'. A row leaves the batch, and is answered, at its own en
 The running rows' cache is one tensor per layer, [rows, heads, columns, head size].
 Rows that joined later are shorter: they are padded on the left and masked out, and each
 row keeps its own positions, so a row's numbers are those it would have alone (up to
-float rounding from the batch's shape). Columns that every row masks are cut off as rows
-leave.
+float rounding from the batch's shape). The tensors keep rows and columns to spare, so a
+row that joins is written into a free slot and a row that leaves gives its slot to the
+last row: one row's states copied, not every row's (`RunningBatch`). Columns that every
+row masks are cut off as rows leave.
 
 The loop is a job of the engine thread (`EngineThread`). When another job waits for the
 thread (an adapter load or switch, a smoke test, a background summary), the loop takes no
@@ -266,18 +268,27 @@ class StepLoop:
                     return
             held += taking
             try:
-                if taking or self.reading is not None:
-                    with self.host.scope():
-                        if taking:
-                            self._start_reading(taking)
-                        if self.reading is not None:
-                            self._read()
-                if self.batch.rows:
-                    self._step()
+                self._advance(taking)
             except Exception as exc:
                 self.batch.clear()
                 self.reading = None
                 self._failed([row for row in held if not row.done.done()], exc)
+
+    def _advance(self, taking: list[StepRow]) -> None:
+        """Start reading `taking`, read on, and step the running rows. In inference mode
+        throughout: the running cache's tensors are written in place, which torch allows
+        only there."""
+        import torch
+
+        with torch.inference_mode():
+            if taking or self.reading is not None:
+                with self.host.scope():
+                    if taking:
+                        self._start_reading(taking)
+                    if self.reading is not None:
+                        self._read()
+            if self.batch.rows:
+                self._step()
 
     def _failed(self, rows: list[StepRow], exc: Exception) -> None:
         """A forward pass failed. Before any step worked, the model takes no part (its
@@ -307,25 +318,20 @@ class StepLoop:
         """The next piece of the prompts being read: all that is left when no row is
         decoding, else at most READ_STEP_TOKENS, so a long prompt does not hold every
         reply in flight for all of it. Read to the end, its rows join the batch."""
-        import torch
-
         assert self.reading is not None
         reading = self.reading
         budget = READ_STEP_TOKENS if self.batch.rows else None
-        with torch.inference_mode():
-            logits = reading.read(budget)
-            if logits is None:
-                return
-            self.reading = None
-            first = self._next(logits, reading.rows)
+        logits = reading.read(budget)
+        if logits is None:
+            return
+        self.reading = None
+        first = self._next(logits, reading.rows)
         self.batch.join(reading.rows, reading.layers(), reading.mask, first)
         self._record(reading.rows, first)
 
     def _step(self) -> None:
-        import torch
-
         versions = [row.version for row in self.batch.rows]
-        with torch.inference_mode(), self.host.decoding(versions) as kwargs:
+        with self.host.decoding(versions) as kwargs:
             logits = self.batch.step(self.host.model, kwargs)
             chosen = self._next(logits, self.batch.rows)
         self.steps_done += 1
@@ -422,15 +428,25 @@ class Reading:
 
 @dataclass
 class RunningBatch:
-    """The rows being decoded together and their KV states (module docstring)."""
+    """The rows being decoded together and their KV states (module docstring).
+
+    Each layer's states live in slots ([row, heads, column, head size], `SlotLayer`) with
+    rows and columns to spare: a row that joins is written into the next free slot when
+    its states fit the columns the running rows span (or the room left of them), and a
+    row that leaves has its slot taken by the last row, so most joins and leaves copy one
+    row's states, not every row's. Rows end at the same column; each is padded on its
+    left and masked."""
 
     keyword: str  # forward's name for the cache argument
     config: Any
     rows: list[StepRow] = field(default_factory=list)
-    cache: Any = None  # a DynamicCache of GrownLayers
+    cache: Any = None  # a DynamicCache of SlotLayers
     mask: Any = None  # [rows, columns]: 1 where a row has a state
     positions: Any = None  # [rows]: each row's next position
     last: Any = None  # [rows]: each row's latest token, the next step's input
+    laid_out: int = 0  # caches laid out afresh (every row's states copied), for tests and benches
+    # False: laid out afresh at every join and leave, as before slots (a bench's baseline).
+    reuse_slots: bool = True
 
     def clear(self) -> None:
         self.rows, self.cache = [], None
@@ -440,22 +456,22 @@ class RunningBatch:
         self, rows: list[StepRow], layers: list[tuple[Any, Any]], mask: Any, first: Any
     ) -> None:
         """Put rows whose prompts were just read (their states, attention mask and first
-        new token) beside the running ones, the shorter side padded on the left."""
+        new token) beside the running ones, right-aligned with them."""
         import torch
 
         positions = mask.sum(dim=1)
         if not self.rows:
             self.rows, self.mask, self.positions, self.last = list(rows), mask, positions, first
-            self._set_layers([([k], [v]) for k, v in layers], mask.shape[1])
+            self._lay_out([([k], [v]) for k, v in layers], mask.shape[1])
             return
+        slots: list[Any] = self.cache.layers
         width = max(self.mask.shape[1], mask.shape[1])
-        self._set_layers(
-            [
-                ([layer.keys, k], [layer.values, v])
-                for layer, (k, v) in zip(self.cache.layers, layers, strict=True)
-            ],
-            width,
-        )
+        if self.reuse_slots and slots[0].fits(len(rows), width):
+            for layer, (k, v) in zip(slots, layers, strict=True):
+                layer.put(len(self.rows), k, v, width)
+        else:
+            pairs = zip(slots, layers, strict=True)
+            self._lay_out([([old.keys, k], [old.values, v]) for old, (k, v) in pairs], width)
         self.mask = torch.cat([_left_pad_mask(self.mask, width), _left_pad_mask(mask, width)])
         self.positions = torch.cat([self.positions, positions])
         self.last = torch.cat([self.last, first])
@@ -480,7 +496,9 @@ class RunningBatch:
         return out.logits[:, -1, :]
 
     def keep(self, keep: list[int]) -> None:
-        """Only the rows at these indices go on; leading columns no row needs are cut."""
+        """Only the rows at these indices go on: the last rows move into the slots of
+        those that left, and leading columns no row needs are cut (neither copies the
+        others' states)."""
         import torch
 
         if len(keep) == len(self.rows):
@@ -488,85 +506,127 @@ class RunningBatch:
         if not keep:
             self.clear()
             return
-        index = torch.tensor(keep, device=self.mask.device)
-        self.rows = [self.rows[i] for i in keep]
+        count = len(keep)
+        movers = iter(i for i in keep if i >= count)
+        kept = set(keep)
+        source = [i if i in kept else next(movers) for i in range(count)]
+        slots: list[Any] = self.cache.layers
+        for slot, row in enumerate(source):
+            if slot != row:
+                for layer in slots:
+                    layer.move(row, slot)
+        index = torch.tensor(source, device=self.mask.device)
+        self.rows = [self.rows[i] for i in source]
         mask = self.mask.index_select(0, index)
         used = mask.any(dim=0).nonzero()
-        start = int(used[0]) if len(used) else 0
-        self.mask = mask[:, start:]
+        lead = int(used[0]) if len(used) else 0
+        self.mask = mask[:, lead:]
         self.positions = self.positions.index_select(0, index)
         self.last = self.last.index_select(0, index)
-        self._set_layers(
-            [
-                (
-                    [layer.keys[i : i + 1, :, start:] for i in keep],
-                    [layer.values[i : i + 1, :, start:] for i in keep],
-                )
-                for layer in self.cache.layers
-            ],
-            self.mask.shape[1],
-        )
+        for layer in slots:
+            layer.cut(count, lead)
+        if not self.reuse_slots:
+            self._lay_out([([layer.keys], [layer.values]) for layer in slots], self.mask.shape[1])
 
-    def _set_layers(self, layers: list[tuple[list[Any], list[Any]]], width: int) -> None:
+    def _lay_out(self, layers: list[tuple[list[Any], list[Any]]], width: int) -> None:
         """A new cache whose layers hold, row block after row block, these keys and
-        values, each block right-aligned in `width` columns: one copy of the states
-        (joining or dropping rows copied them three times before, most of a step)."""
+        values, each block right-aligned in `width` columns, with slots to spare."""
         from transformers import DynamicCache
 
-        grown = grown_layer_class()
+        slot_layer = slot_layer_class()
         cache: Any = DynamicCache(config=self.config)
-        cache.layers = [
-            grown(_placed(keys, width), _placed(values, width), width) for keys, values in layers
-        ]
+        cache.layers = [slot_layer(keys, values, width) for keys, values in layers]
         self.cache = cache
+        self.laid_out += 1
 
 
-def grown_layer_class() -> Any:
-    """A full-attention cache layer that keeps ROOM_STEP columns to spare past its filled
-    part: new tokens are written in place, and the room grows when it runs out."""
+# Spare slots of a new running cache: rows that may join before it is laid out again.
+SPARE_ROWS = 4
+# Masked columns kept left of a new running cache's rows: a row whose prompt is a little
+# longer than theirs still joins into a free slot.
+LEFT_ROOM = 32
+
+
+def slot_layer_class() -> Any:
+    """A full-attention cache layer over slot storage: `keys`/`values` are the view
+    [running rows, heads, start:end, head size] of tensors with SPARE_ROWS more rows,
+    LEFT_ROOM columns on the left and ROOM_STEP on the right. New tokens are written in
+    place; when the right runs out, the rows are laid out afresh."""
     from transformers.cache_utils import DynamicLayer
 
-    class GrownLayer(DynamicLayer):  # type: ignore[misc]
-        def __init__(self, keys: Any, values: Any, filled: int) -> None:
+    class SlotLayer(DynamicLayer):  # type: ignore[misc]
+        def __init__(self, keys: list[Any], values: list[Any], width: int) -> None:
             super().__init__()
-            self._keys, self._values = keys, values
-            self.keys = keys[:, :, :filled]
-            self.values = values[:, :, :filled]
-            self.device = keys.device
+            self.rows = sum(block.shape[0] for block in keys)
+            self.start, self.end = LEFT_ROOM, LEFT_ROOM + width
+            self._keys = _slots(keys, self.rows + SPARE_ROWS, width)
+            self._values = _slots(values, self.rows + SPARE_ROWS, width)
+            self.device = self._keys.device
             self.is_initialized = True
+            self._view()
+
+        def _view(self) -> None:
+            self.keys = self._keys[: self.rows, :, self.start : self.end]
+            self.values = self._values[: self.rows, :, self.start : self.end]
 
         def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> Any:
-            keys: Any = self.keys
-            filled, new = keys.shape[-2], key_states.shape[-2]
-            if filled + new > self._keys.shape[-2]:
-                self._keys = _with_columns(keys, max(ROOM_STEP, new))
-                self._values = _with_columns(self.values, max(ROOM_STEP, new))
-            self._keys[:, :, filled : filled + new] = key_states
-            self._values[:, :, filled : filled + new] = value_states
-            self.keys = self._keys[:, :, : filled + new]
-            self.values = self._values[:, :, : filled + new]
+            new = key_states.shape[-2]
+            if self.end + new > self._keys.shape[-2]:
+                width = self.end - self.start
+                self._keys = _slots([self.keys], self._keys.shape[0], width, new)
+                self._values = _slots([self.values], self._values.shape[0], width, new)
+                self.start, self.end = LEFT_ROOM, LEFT_ROOM + width
+            self._keys[: self.rows, :, self.end : self.end + new] = key_states
+            self._values[: self.rows, :, self.end : self.end + new] = value_states
+            self.end += new
+            self._view()
             return self.keys, self.values
 
-    return GrownLayer
+        def fits(self, rows: int, width: int) -> bool:
+            """Whether `rows` more fit the free slots, all `width` columns wide."""
+            return self.rows + rows <= self._keys.shape[0] and width <= self.end
+
+        def put(self, row: int, keys: Any, values: Any, width: int) -> None:
+            """New rows' states into the slots from `row` on, right-aligned, the view
+            widened on the left to `width` columns (masked for the rows already there)."""
+            start = self.end - width
+            if start < self.start:
+                self._keys[: self.rows, :, start : self.start] = 0
+                self._values[: self.rows, :, start : self.start] = 0
+            self.start = start
+            added = keys.shape[0]
+            for store, block in ((self._keys, keys), (self._values, values)):
+                store[row : row + added, :, start : self.end] = 0
+                store[row : row + added, :, self.end - block.shape[-2] : self.end] = block
+            self.rows += added
+            self._view()
+
+        def move(self, source: int, slot: int) -> None:
+            for store in (self._keys, self._values):
+                store[slot, :, self.start : self.end] = store[source, :, self.start : self.end]
+
+        def cut(self, rows: int, lead: int) -> None:
+            self.rows, self.start = rows, self.start + lead
+            self._view()
+
+    return SlotLayer
 
 
-def _with_columns(states: Any, n: int) -> Any:
-    """`states` followed by `n` more (zero) columns, in a new tensor."""
+def _slots(blocks: list[Any], rows: int, width: int, more: int = 0) -> Any:
+    """Slot storage for `rows` rows: the row blocks ([rows, heads, columns, dim] each) one
+    under the other, each right-aligned to end at column LEFT_ROOM + `width`, with at
+    least ROOM_STEP (and `more`) columns to spare past it; zeros elsewhere."""
     import torch
 
-    rows, heads, _, dim = states.shape
-    return torch.cat([states, states.new_zeros((rows, heads, n, dim))], dim=-2)
-
-
-def _placed(blocks: list[Any], width: int) -> Any:
-    """The row blocks ([rows, heads, columns, dim] each) one under the other, each
-    right-aligned in `width` columns (zeros on its left), with ROOM_STEP more to spare."""
     first = blocks[0]
     _, heads, _, dim = first.shape
-    out = first.new_zeros((sum(b.shape[0] for b in blocks), heads, width + ROOM_STEP, dim))
+    end = LEFT_ROOM + width
+    out = torch.zeros(
+        (rows, heads, end + max(ROOM_STEP, more), dim), dtype=first.dtype, device=first.device
+    )
     row = 0
     for block in blocks:
-        out[row : row + block.shape[0], :, width - block.shape[-2] : width] = block
+        out[row : row + block.shape[0], :, end - block.shape[-2] : end] = block
         row += block.shape[0]
     return out
 

@@ -251,6 +251,77 @@ def test_columns_no_row_needs_are_cut_as_rows_leave() -> None:
     assert batch.positions.tolist() == [3] and batch.last.tolist() == [6]
 
 
+def test_a_leaving_row_s_slot_takes_the_last_row_and_a_new_row_the_free_slot() -> None:
+    """Session 61: three rows; the first leaves and the last moves into its slot (one
+    row copied); a row joins into the freed slot; a wider one joins using the room on
+    the left: none lays the cache out afresh, and every row keeps its own states."""
+    import torch
+    from transformers import LlamaConfig
+
+    config = LlamaConfig(
+        num_hidden_layers=1, num_key_value_heads=1, num_attention_heads=1, hidden_size=4
+    )
+    batch = RunningBatch("past_key_values", config)
+
+    def states(n: int, fill: float) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [(torch.full((1, 1, n, 2), fill), torch.full((1, 1, n, 2), -fill))]
+
+    def ones(n: int) -> torch.Tensor:
+        return torch.ones((1, n), dtype=torch.long)
+
+    rows = [object() for _ in range(5)]
+    for i, width in enumerate([5, 4, 3]):
+        batch.join([rows[i]], states(width, i + 1.0), ones(width), torch.tensor([i]))  # type: ignore[list-item]
+    assert batch.laid_out == 1
+    store = batch.cache.layers[0]._keys
+    batch.keep([1, 2])  # the first row leaves: the last takes its slot
+    assert batch.rows == [rows[2], rows[1]]
+    assert batch.mask.tolist() == [[0, 1, 1, 1], [1, 1, 1, 1]]  # the fifth column cut
+    keys = batch.cache.layers[0].keys
+    assert keys.shape == (2, 1, 4, 2)
+    assert bool((keys[0, 0, 1:] == 3.0).all()) and bool((keys[1, 0] == 2.0).all())
+    assert batch.last.tolist() == [2, 1] and batch.positions.tolist() == [3, 4]
+    batch.join([rows[3]], states(2, 4.0), ones(2), torch.tensor([3]))  # type: ignore[list-item]
+    batch.join([rows[4]], states(20, 5.0), ones(20), torch.tensor([4]))  # type: ignore[list-item]
+    assert batch.laid_out == 1 and batch.cache.layers[0]._keys is store
+    keys, values = batch.cache.layers[0].keys, batch.cache.layers[0].values
+    assert keys.shape == (4, 1, 20, 2) and batch.mask.shape == (4, 20)
+    for slot, (fill, width) in enumerate([(3.0, 3), (2.0, 4), (4.0, 2), (5.0, 20)]):
+        assert batch.mask[slot].tolist() == [0] * (20 - width) + [1] * width
+        assert bool((keys[slot, 0, 20 - width :] == fill).all())
+        assert bool((values[slot, 0, 20 - width :] == -fill).all())
+        assert keys[slot, 0, : 20 - width].abs().sum() == 0  # masked columns hold zeros
+    # One more than the spare slots hold: laid out afresh, the states the same.
+    more = [object() for _ in range(2)]
+    batch.join(
+        more,
+        [(torch.full((2, 1, 3, 2), 6.0), torch.full((2, 1, 3, 2), -6.0))],
+        torch.ones((2, 3), dtype=torch.long),
+        torch.tensor([5, 6]),
+    )  # type: ignore[arg-type]
+    assert batch.laid_out == 2 and batch.cache.layers[0].keys.shape == (6, 1, 20, 2)
+    assert bool((batch.cache.layers[0].keys[1, 0, 16:] == 2.0).all())
+
+
+async def test_a_row_joining_after_one_left_takes_its_slot(
+    engine: LocalEngine, tiny_settings: Settings
+) -> None:
+    """Session 61: a short row ends, a new row joins the long one into the freed slot,
+    without the running cache laid out again; both replies are their replies alone."""
+    assert engine.steps is not None
+    paced(engine)  # the long row still decodes when the late one comes
+    gen = with_tokens(tiny_settings.generation, 120)
+    limits = [RowLimits(max_new_tokens=2), RowLimits(max_new_tokens=120)]
+    first = engine.generate_rows([chat(QUESTIONS[0]), chat(QUESTIONS[1])], gen, limits)
+    await asyncio.wait_for(first[0], 60)
+    laid_out = engine.steps.batch.laid_out
+    late = engine.generate_rows([chat(QUESTIONS[2])], with_tokens(gen, 8))
+    long, short = await asyncio.wait_for(asyncio.gather(first[1], *late), 120)
+    assert engine.steps.batch.laid_out == laid_out
+    assert long.text == await alone(engine, QUESTIONS[1], gen)
+    assert short.text == await alone(engine, QUESTIONS[2], with_tokens(gen, 8))
+
+
 async def test_a_sliding_window_model_runs_a_batch_at_a_time(
     tiny_settings: Settings, tmp_path: Path
 ) -> None:
