@@ -14,11 +14,13 @@ most `max_batch` rows are in flight then (more wait in the bounded queue; a row'
 frees when it ends), and the window applies only while none are: a row joining a running
 batch gains nothing from waiting for company.
 
-Background work (a memory summary) goes through `submit_low`: such a job runs alone, and
-only when no live job waits or is being generated, so a reply never queues behind it
-(one that arrives while it is generating waits for that generation only). An `overdue`
-job, one that has waited long enough under steady load, runs at the next batch boundary
-instead (with a joining engine: at once, beside rows in flight if the engine allows).
+Background work (a memory summary) goes through `submit_low`: such a job starts only
+when no live job waits or is being generated, so a reply never queues behind it. An
+`overdue` job, one that has waited long enough under steady load, goes at the next batch
+boundary instead. With an engine that runs a batch at a time the job runs alone (a live
+reply beside it would be held to its length; one that arrives meanwhile waits for that
+generation only). A joining engine takes it as one more row, with its own settings:
+live rows in flight go on beside it, and those that arrive meanwhile join it.
 """
 
 from __future__ import annotations
@@ -157,8 +159,9 @@ class Batcher:
         self, messages: ChatMessages, gen: GenerationSettings, overdue: bool = False
     ) -> Generation:
         """Generate with `gen` when no live job waits or is in flight (`overdue`: at the
-        next batch boundary, whatever waits); alone in its batch, so a live reply is
-        never held to its length."""
+        next batch boundary, whatever waits); alone in its batch where the engine runs
+        batches (a live reply is never held to its length), a row beside the live ones
+        where it joins them."""
         job = _Job(messages, asyncio.get_running_loop().create_future(), gen, overdue)
         self._low.append(job)
         self._wake.set()
@@ -226,19 +229,21 @@ class Batcher:
             jobs = await self._collect()
             if not jobs:
                 continue
-            if joining and jobs[0].gen is None:
+            if joining:
                 self._hand_over(jobs)
             else:
-                # A background job, or an engine that runs one batch at a time.
                 await self._generate(jobs)
 
     def _hand_over(self, jobs: list[_Job]) -> None:
-        """Live jobs to a joining engine, which starts their rows beside those in flight;
-        each job is answered, and its place freed, when its own row ends."""
+        """Jobs (live ones, or one background job with its own settings) to a joining
+        engine, which starts their rows beside those in flight; each job is answered,
+        and its place freed, when its own row ends. Nothing waits here for them: a
+        background job does not hold the live ones that come after it."""
         assert isinstance(self.engine, JoinsRunningBatch)
         limits = [j.limits for j in jobs]
+        gen = jobs[0].gen or self.gen
         try:
-            rows = self.engine.generate_rows([j.messages for j in jobs], self.gen, limits)
+            rows = self.engine.generate_rows([j.messages for j in jobs], gen, limits)
         except Exception as exc:
             if not isinstance(exc, EngineRequestFailed):  # its sentence is its caller's to log
                 log.exception("generation failed for a batch of %d", len(jobs))

@@ -298,7 +298,7 @@ async def test_no_more_than_max_batch_rows_are_in_flight_and_the_queue_stays_bou
         assert batcher.rows_in_flight == 0
 
 
-async def test_a_background_job_waits_for_rows_in_flight_then_runs_alone() -> None:
+async def test_a_background_job_waits_for_rows_in_flight_then_live_ones_join_it() -> None:
     engine = StepEngine()
     summary_gen = GenerationSettings(max_new_tokens=64)
     async with started(engine, 4, 0.0, 8) as batcher:
@@ -317,14 +317,15 @@ async def test_a_background_job_waits_for_rows_in_flight_then_runs_alone() -> No
         assert await answer(b) == "re: b"
         await until(lambda: len(engine.batches) == 3)
         assert engine.batches[2] == ["summary"] and engine.gens[2] == summary_gen
-        # It runs alone: a reply asked for now waits for it, not beside it.
+        # Session 61: a reply asked for now joins it and is answered at its own end,
+        # with the live settings, while the summary still decodes.
         c = spawn(batcher, "c")
         engine.release["c"].set()
-        await asyncio.sleep(0.02)
-        assert len(engine.batches) == 3 and batcher.depth == 1
-        engine.release["summary"].set()
-        assert [await answer(summary), await answer(c)] == ["re: summary", "re: c"]
+        assert await answer(c) == "re: c"
         assert engine.batches == [["a"], ["b"], ["summary"], ["c"]]
+        assert engine.gens[3] == GenerationSettings() and not summary.done()
+        engine.release["summary"].set()
+        assert await answer(summary) == "re: summary"
 
 
 async def test_an_overdue_background_job_goes_at_once_beside_rows_in_flight() -> None:
@@ -338,10 +339,10 @@ async def test_an_overdue_background_job_goes_at_once_beside_rows_in_flight() ->
         assert engine.batches == [["a"], ["summary"]] and not a.done()
         b = spawn(batcher, "b")
         engine.release["b"].set()
-        await asyncio.sleep(0.02)
-        assert len(engine.batches) == 2 and batcher.depth == 1  # alone, as before
+        assert await answer(b) == "re: b"  # beside the summary, not after it (session 61)
+        assert engine.batches == [["a"], ["summary"], ["b"]] and not summary.done()
         engine.release["summary"].set()
-        assert [await answer(summary), await answer(b)] == ["re: summary", "re: b"]
+        assert await answer(summary) == "re: summary"
         engine.release["a"].set()
         assert await answer(a) == "re: a"
 

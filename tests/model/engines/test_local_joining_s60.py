@@ -223,6 +223,44 @@ async def test_through_the_batcher_a_late_request_does_not_wait_for_the_batch(
         await batcher.stop()
 
 
+async def test_a_summary_decodes_beside_live_replies_and_holds_none_back(
+    engine: LocalEngine, tiny_settings: Settings
+) -> None:
+    """Session 61: an overdue background job (a memory summary, its own settings) is one
+    more row: the reply in flight goes on, a request arriving meanwhile is answered in
+    its own time, and the summary's reply is the one it gets alone. Before, it went
+    through generate(), which waited for the replies in flight and held every new one
+    for the summary's whole length."""
+    assert engine.steps is not None
+    paced(engine)
+    live = with_tokens(tiny_settings.generation, 60)
+    summary_gen = with_tokens(tiny_settings.generation, 300).model_copy(
+        update={"repetition_penalty": 1.3}
+    )
+    batcher = Batcher(engine, live, max_batch=4, window_seconds=0.01, queue_size=8)
+    batcher.start()
+    try:
+        first = asyncio.create_task(batcher.submit(chat(QUESTIONS[0])))
+        while engine.steps.steps_done < 3:
+            await asyncio.sleep(0.005)
+        summary = asyncio.create_task(batcher.submit_low(chat(QUESTIONS[3]), summary_gen, True))
+        deadline = time.monotonic() + 30
+        while len(engine.steps.batch.rows) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        assert len(engine.steps.batch.rows) == 2, "the summary did not join the reply"
+        assert not first.done()
+        late = await asyncio.wait_for(
+            batcher.submit(chat(QUESTIONS[2]), RowLimits(max_new_tokens=4)), 60
+        )
+        assert late.new_tokens == 4 and not summary.done()
+        assert (await asyncio.wait_for(first, 60)).new_tokens == 60
+        written = await asyncio.wait_for(summary, 120)
+        assert written.new_tokens == 300
+    finally:
+        await batcher.stop()
+    assert written.text == await alone(engine, QUESTIONS[3], summary_gen)
+
+
 def test_columns_no_row_needs_are_cut_as_rows_leave() -> None:
     """Rows of 3 and 7 states: joined, the shorter is padded on the left; once the
     longer leaves, the cache is the shorter's own width again."""
