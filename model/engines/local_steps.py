@@ -540,8 +540,11 @@ class RunningBatch:
         self.laid_out += 1
 
 
-# Spare slots of a new running cache: rows that may join before it is laid out again.
-SPARE_ROWS = 4
+# Spare slots of a new running cache, one per this many rows: rows that may join before
+# it is laid out again. A slot a row left stays free for the next, so a steady flow of
+# users reuses slots; spares only serve a batch growing past its size, and cost KV memory
+# (none for one or a few rows, as a single user's GPU memory is the same as without).
+ROWS_PER_SPARE = 4
 # Masked columns kept left of a new running cache's rows: a row whose prompt is a little
 # longer than theirs still joins into a free slot.
 LEFT_ROOM = 32
@@ -549,7 +552,7 @@ LEFT_ROOM = 32
 
 def slot_layer_class() -> Any:
     """A full-attention cache layer over slot storage: `keys`/`values` are the view
-    [running rows, heads, start:end, head size] of tensors with SPARE_ROWS more rows,
+    [running rows, heads, start:end, head size] of tensors with spare rows,
     LEFT_ROOM columns on the left and ROOM_STEP on the right. New tokens are written in
     place; when the right runs out, the rows are laid out afresh."""
     from transformers.cache_utils import DynamicLayer
@@ -559,8 +562,9 @@ def slot_layer_class() -> Any:
             super().__init__()
             self.rows = sum(block.shape[0] for block in keys)
             self.start, self.end = LEFT_ROOM, LEFT_ROOM + width
-            self._keys = _slots(keys, self.rows + SPARE_ROWS, width)
-            self._values = _slots(values, self.rows + SPARE_ROWS, width)
+            slots = self.rows + self.rows // ROWS_PER_SPARE
+            self._keys = _slots(keys, slots, width)
+            self._values = _slots(values, slots, width)
             self.device = self._keys.device
             self.is_initialized = True
             self._view()

@@ -289,12 +289,19 @@ def test_columns_no_row_needs_are_cut_as_rows_leave() -> None:
     assert batch.positions.tolist() == [3] and batch.last.tolist() == [6]
 
 
-def test_a_leaving_row_s_slot_takes_the_last_row_and_a_new_row_the_free_slot() -> None:
+def test_a_leaving_row_s_slot_takes_the_last_row_and_a_new_row_the_free_slot(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Session 61: three rows; the first leaves and the last moves into its slot (one
-    row copied); a row joins into the freed slot; a wider one joins using the room on
-    the left: none lays the cache out afresh, and every row keeps its own states."""
+    row copied); a row joins into the freed slot; a wider one joins into a spare slot
+    using the room on the left: neither lays the cache out afresh, and every row keeps
+    its own states."""
     import torch
     from transformers import LlamaConfig
+
+    from model.engines import local_steps
+
+    monkeypatch.setattr(local_steps, "ROWS_PER_SPARE", 1)  # a spare slot per row
 
     config = LlamaConfig(
         num_hidden_layers=1, num_key_value_heads=1, num_attention_heads=1, hidden_size=4
@@ -310,7 +317,7 @@ def test_a_leaving_row_s_slot_takes_the_last_row_and_a_new_row_the_free_slot() -
     rows = [object() for _ in range(5)]
     for i, width in enumerate([5, 4, 3]):
         batch.join([rows[i]], states(width, i + 1.0), ones(width), torch.tensor([i]))  # type: ignore[list-item]
-    assert batch.laid_out == 1
+    assert batch.laid_out == 2  # the third row found no free slot: 6 slots since
     store = batch.cache.layers[0]._keys
     batch.keep([1, 2])  # the first row leaves: the last takes its slot
     assert batch.rows == [rows[2], rows[1]]
@@ -321,7 +328,7 @@ def test_a_leaving_row_s_slot_takes_the_last_row_and_a_new_row_the_free_slot() -
     assert batch.last.tolist() == [2, 1] and batch.positions.tolist() == [3, 4]
     batch.join([rows[3]], states(2, 4.0), ones(2), torch.tensor([3]))  # type: ignore[list-item]
     batch.join([rows[4]], states(20, 5.0), ones(20), torch.tensor([4]))  # type: ignore[list-item]
-    assert batch.laid_out == 1 and batch.cache.layers[0]._keys is store
+    assert batch.laid_out == 2 and batch.cache.layers[0]._keys is store
     keys, values = batch.cache.layers[0].keys, batch.cache.layers[0].values
     assert keys.shape == (4, 1, 20, 2) and batch.mask.shape == (4, 20)
     for slot, (fill, width) in enumerate([(3.0, 3), (2.0, 4), (4.0, 2), (5.0, 20)]):
@@ -329,15 +336,15 @@ def test_a_leaving_row_s_slot_takes_the_last_row_and_a_new_row_the_free_slot() -
         assert bool((keys[slot, 0, 20 - width :] == fill).all())
         assert bool((values[slot, 0, 20 - width :] == -fill).all())
         assert keys[slot, 0, : 20 - width].abs().sum() == 0  # masked columns hold zeros
-    # One more than the spare slots hold: laid out afresh, the states the same.
-    more = [object() for _ in range(2)]
+    # One more than the free slots hold: laid out afresh, the states the same.
+    more = [object() for _ in range(3)]
     batch.join(
         more,
-        [(torch.full((2, 1, 3, 2), 6.0), torch.full((2, 1, 3, 2), -6.0))],
-        torch.ones((2, 3), dtype=torch.long),
-        torch.tensor([5, 6]),
+        [(torch.full((3, 1, 3, 2), 6.0), torch.full((3, 1, 3, 2), -6.0))],
+        torch.ones((3, 3), dtype=torch.long),
+        torch.tensor([5, 6, 7]),
     )  # type: ignore[arg-type]
-    assert batch.laid_out == 2 and batch.cache.layers[0].keys.shape == (6, 1, 20, 2)
+    assert batch.laid_out == 3 and batch.cache.layers[0].keys.shape == (7, 1, 20, 2)
     assert bool((batch.cache.layers[0].keys[1, 0, 16:] == 2.0).all())
 
 
