@@ -161,11 +161,7 @@ class LocalEngine:
         rows = row_limits(limits, len(batch))
         prompts = self._render(batch)
         encoded = self._tokenize(prompts)
-        # A row's cap, within the window (a prompt the service fitted always leaves it).
-        caps = [
-            max(1, min(limit.cap(gen.max_new_tokens), self.context_window - len(tokens)))
-            for limit, tokens in zip(rows, encoded, strict=True)
-        ]
+        caps = [self._cap(limit, gen, tokens) for limit, tokens in zip(rows, encoded, strict=True)]
         version = self.active_adapter
         thinks = [opens_think(prompt) for prompt in prompts]
         done: dict[int, Generation] = {}
@@ -258,10 +254,13 @@ class LocalEngine:
         for row, prompt, tokens in zip(rows, prompts, encoded, strict=True):
             row.prompt = tokens
             row.thinks = opens_think(prompt)
-            # Within the window (a prompt the service fitted always leaves room).
-            room = self.context_window - len(tokens)
-            row.cap = max(1, min(row.limits.cap(row.gen.max_new_tokens), room))
+            row.cap = self._cap(row.limits, row.gen, tokens)
         return encoded
+
+    def _cap(self, limits: RowLimits, gen: GenerationSettings, prompt: list[int]) -> int:
+        """A row's most new tokens, within the window (a prompt the service fitted always
+        leaves room)."""
+        return max(1, min(limits.cap(gen.max_new_tokens), self.context_window - len(prompt)))
 
     @property
     def caches_prefixes(self) -> bool:
@@ -326,7 +325,7 @@ class LocalEngine:
         log.warning("continuous batching turned off: %s", reason)
         self.steps = None
         for row in rows:
-            row.new = []
+            row.new, row.ids = [], None
         self._generate_step_rows(rows)
 
     def _generate_rows(
@@ -651,14 +650,17 @@ class LocalEngine:
     def accepts_config_hash(self, value: str) -> bool:
         return value == self.config_hash
 
-    async def _between_steps(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _between_steps(
+        self, fn: Callable[..., Any], *args: Any, unused: str | None = None
+    ) -> Any:
         """`fn(*args)` on the engine thread between two steps of the replies in flight,
         which go on after it (`StepLoop.between_steps`), for work that leaves them and
         the live adapter alone: loading, warming, smoke-testing and unloading another
-        version. A switch, which they must not see, waits for them to end instead."""
+        version (`unused`: once no reply in flight decodes with it). A switch, which they
+        must not see, waits for them to end instead."""
         if self.steps is None:
             return await self.thread.run(fn, *args)
-        return await asyncio.wrap_future(self.steps.between_steps(fn, *args))
+        return await asyncio.wrap_future(self.steps.between_steps(fn, *args, unused=unused))
 
     async def load_adapter(self, path: Path, name: str) -> None:
         await self._between_steps(self.load_adapter_sync, path, name)
@@ -687,12 +689,7 @@ class LocalEngine:
 
     async def unload_adapter(self, name: str) -> None:
         # After a switch, once the rows that began with it have ended.
-        if self.steps is None:
-            await self.thread.run(self.unload_adapter_sync, name)
-        else:
-            await asyncio.wrap_future(
-                self.steps.between_steps_unused(name, self.unload_adapter_sync, name)
-            )
+        await self._between_steps(self.unload_adapter_sync, name, unused=name)
 
     async def close(self) -> None:
         if self.steps is not None:

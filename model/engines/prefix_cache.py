@@ -216,28 +216,28 @@ def _reserved_layer_class() -> Any:
     return ReservedLayer
 
 
-def _sliding_layers_by_config(model: Any) -> bool:
-    """Whether the cache transformers builds from the model's config has layers other than
-    full attention; False when it cannot tell (then the first warm-up finds out)."""
+def _config_cache(model: Any) -> Any:
+    """The cache transformers builds from the model's config, or None when it cannot
+    (transformers 4.x, or a config DynamicCache cannot read)."""
     try:
         from transformers import DynamicCache
 
-        states = DynamicCache(config=model.config)
-    except Exception:  # transformers 4.x, or a config DynamicCache cannot read
-        return False
+        return DynamicCache(config=model.config)
+    except Exception:
+        return None
+
+
+def _sliding_layers_by_config(model: Any) -> bool:
+    """Whether the cache transformers builds from the model's config has layers other than
+    full attention; False when it cannot tell (then the first warm-up finds out)."""
+    states = _config_cache(model)
     return bool(getattr(states, "layers", None)) and not _full_attention_only(states)
 
 
 def full_attention_by_config(model: Any) -> bool:
     """Whether the cache transformers builds from the model's config is known to hold
     full-attention layers only (False when it cannot tell: transformers 4.x)."""
-    try:
-        from transformers import DynamicCache
-
-        states = DynamicCache(config=model.config)
-    except Exception:
-        return False
-    return _full_attention_only(states)
+    return _full_attention_only(_config_cache(model))
 
 
 def _full_attention_only(states: Any) -> bool:
