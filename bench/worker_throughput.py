@@ -13,11 +13,14 @@ Ratios: worker requests/s over sequential (aim ≥ 3× at 8 users) and over raw 
 (aim ≥ 0.9: the worker adds little). The OOC guard is off (no regenerations) so that
 every path does the same work. Then a long reply under way when three short requests
 come: when they are answered, joining its batch (the step loop) against after it. Then
+a long conversation being read when a short request comes: read beside it against
+after it. Then
 users writing out of step (replies of different lengths): the step loop's slots against
 its cache laid out afresh at every join and leave.
 `--model qwen-0.5b` builds random weights in Qwen2.5-0.5B's shape instead (for a GPU, where
 the offline default is too small to show batching; `tiny` is a quick check of the bench).
 Run: .venv/bin/python bench/worker_throughput.py [--rounds 1] [--model offline|tiny|qwen-0.5b]
+     [--only throughput|late|reading|staggered]
 """
 
 from __future__ import annotations
@@ -169,20 +172,90 @@ async def late_arrivals(service: ChatService, console: Console) -> None:
             shorts = await asyncio.gather(*(answered(m, short) for m in batch[1:]))
             seconds[joining] = (shorts, await long_one)
     engine.steps = loop
-    table = Table(
-        title=(
-            f"one {NEW_TOKENS}-token reply under way when three requests of {SHORT_TOKENS}"
-            f" tokens come ({LATE_SECONDS} s later)"
-        )
+    title = (
+        f"one {NEW_TOKENS}-token reply under way when three requests of {SHORT_TOKENS}"
+        f" tokens come ({LATE_SECONDS} s later; the median of the three)"
     )
-    for column in ("late requests", "answered after s (median)", "long reply s", "× sooner"):
+    labels = {False: "wait for the batch (generate)", True: "join it (step loop)"}
+    results = [(labels[j], statistics.median(seconds[j][0]), seconds[j][1]) for j in labels]
+    print_late_table(console, title, "late requests", results)
+
+
+def print_late_table(
+    console: Console, title: str, what: str, results: list[tuple[str, float, float]]
+) -> None:
+    """How soon a short request that came late was answered, and the long one, by
+    (label, short s, long s), the first row being the baseline."""
+    table = Table(title=title)
+    for column in (what, "short answered after s", "long reply s", "× sooner"):
         table.add_column(column, justify="right")
-    waited = statistics.median(seconds[False][0])
-    for joining, label in ((False, "wait for the batch (generate)"), (True, "join it (step loop)")):
-        shorts, long = seconds[joining]
-        short_s = statistics.median(shorts)
-        table.add_row(label, f"{short_s:.2f}", f"{long:.2f}", f"{waited / short_s:.2f}")
+    waited = results[0][1]
+    for label, short_s, long_s in results:
+        table.add_row(label, f"{short_s:.2f}", f"{long_s:.2f}", f"{waited / short_s:.2f}")
     console.print(table)
+
+
+# A whole conversation sent at once (a /v1 client's), about this many tokens.
+LONG_PROMPT_TOKENS = 1500
+# How long after its prompt began to be read the short request comes.
+READING_SECONDS = 0.2
+
+
+def long_conversation(service: ChatService, first: int) -> ChatMessages:
+    """A system prompt and history of about LONG_PROMPT_TOKENS tokens, its first turn
+    numbered `first`, so that no two share more than the system prompt (the prefix cache
+    would hold an earlier one whole)."""
+    engine = service.engine
+    assert isinstance(engine, LocalEngine)
+    chat = prompts(service, 1)[0]
+    messages: ChatMessages = [chat[0]]
+    tokens, turn = 0, first
+    while tokens < LONG_PROMPT_TOKENS:
+        said = f"({turn}) {message(turn)} {message(turn + 1)}"
+        answer = f"({turn}) {message(turn + 2)} I think so."
+        messages += [{"role": "user", "content": said}, {"role": "assistant", "content": answer}]
+        tokens += engine.count_tokens(said) + engine.count_tokens(answer) + 10
+        turn += 1
+    return [*messages, chat[-1]]
+
+
+async def reading_beside(service: ChatService, console: Console) -> None:
+    """A long conversation is being read, nothing else in flight, when a short request
+    comes: how soon that one is answered, counted from when it came, with its prompt read
+    beside the long one a piece a step against one prompt at a time, a lone one whole
+    (as before: it waited for all of the long prompt)."""
+    engine = service.engine
+    assert isinstance(engine, LocalEngine)
+    if engine.steps is None:
+        return
+    loop = engine.steps
+    short_chat = prompts(service, 2)[1]
+    short = RowLimits(max_new_tokens=SHORT_TOKENS)
+
+    async def answered(messages: ChatMessages) -> float:
+        started = time.perf_counter()
+        await service.batcher.submit(messages, short)
+        return time.perf_counter() - started
+
+    await answered(short_chat)  # the system prompt into the prefix cache
+    alone = await answered(short_chat)
+    seconds: dict[bool, tuple[float, float]] = {}
+    for i, together in enumerate((False, True, False, True)):  # interleaved, the second kept
+        loop.reads_together = together
+        long_one = asyncio.create_task(answered(long_conversation(service, 100 * i)))
+        while not loop.readings:
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(READING_SECONDS)
+        seconds[together] = (await answered(short_chat), await long_one)
+    loop.reads_together = True
+    long_tokens = sum(engine.count_tokens(m["content"]) for m in long_conversation(service, 0))
+    title = (
+        f"a {long_tokens}-token conversation being read when a request of"
+        f" {SHORT_TOKENS} tokens comes ({READING_SECONDS} s into it; alone {alone:.2f} s)"
+    )
+    labels = {False: "one at a time, a lone one whole", True: "side by side"}
+    results = [(labels[t], *seconds[t]) for t in labels]
+    print_late_table(console, title, "prompts read", results)
 
 
 STAGGERED_USERS = 8
@@ -264,7 +337,87 @@ def build_model(model: str, root: Path) -> Path | None:
     return build_tiny_qwen2(root / model, shape=shapes[model], extra_text=MESSAGES, vocab_size=8192)
 
 
-async def main(rounds: int, model: str) -> None:
+async def throughput(
+    service: ChatService, settings: Settings, rounds: int, model: str, console: Console
+) -> None:
+    """The first table: N users at once through the worker, against the other paths."""
+    engine = service.engine
+    assert isinstance(engine, LocalEngine)
+    gen = settings.generation
+    # Warm-up: on a GPU the first call of each batch size is slower (seen on an
+    # H100: 2.6 s where the next took 0.7), so each size is warmed before timing.
+    for size in (1, 2):
+        await library_generate(engine, prompts(service, size))
+
+    # Sequential: every message alone, once; N users' cost is the sum of N of them.
+    console.log(f"sequential: {max(USERS)} messages one at a time, raw and engine")
+    alone_raw = [await library_generate(engine, [p]) for p in prompts(service, max(USERS))]
+    alone_engine = [await engine_generate(engine, [p], gen) for p in prompts(service, max(USERS))]
+
+    table = Table(
+        title=(
+            f"worker throughput: {model} model on {engine.model.device}, "
+            f"{NEW_TOKENS} new tokens, greedy, "
+            f"{rounds} rounds, max_batch {settings.worker.max_batch}, window "
+            f"{settings.worker.batch_window_ms} ms"
+        )
+    )
+    for column in (
+        "users",
+        "req/s",
+        "tokens/s",
+        "p50 s",
+        "p99 s",
+        "seq raw req/s",
+        "× seq raw",
+        "seq engine req/s",
+        "× seq engine",
+        "raw batch req/s",
+        "× raw batch",
+        "generate batches req/s",
+        "× generate batches",
+    ):
+        table.add_column(column, justify="right")
+    for users in USERS:
+        console.log(f"{users} users: one raw generate call, then the worker")
+        await library_generate(engine, prompts(service, users))  # warm-up
+        raw_seconds = await library_generate(engine, prompts(service, users))
+        # The same worker with generate(), a batch at a time (the step loop off).
+        loop, engine.steps = engine.steps, None
+        batches_wall, _, _ = await worker_run(service, users, rounds, tag="g")
+        engine.steps = loop
+        # Its batch's stats are counted once generate() returns, after the replies.
+        await engine.thread.run(lambda: None)
+        wall, latencies, tokens = await worker_run(service, users, rounds)
+        rate = users * rounds / wall
+        seq_raw = users / sum(alone_raw[:users])
+        seq_engine = users / sum(alone_engine[:users])
+        raw_rate = users / raw_seconds
+        table.add_row(
+            str(users),
+            f"{rate:.2f}",
+            f"{tokens / wall:.1f}",
+            f"{statistics.median(latencies):.2f}",
+            f"{percentile(latencies, 0.99):.2f}",
+            f"{seq_raw:.2f}",
+            f"{rate / seq_raw:.2f}",
+            f"{seq_engine:.2f}",
+            f"{rate / seq_engine:.2f}",
+            f"{raw_rate:.2f}",
+            f"{rate / raw_rate:.2f}",
+            f"{users * rounds / batches_wall:.2f}",
+            f"{rate / (users * rounds / batches_wall):.2f}",
+        )
+    reused = engine.stats.prefix_reused_tokens / max(1, engine.stats.prompt_tokens)
+    console.print(table)
+    console.print(
+        f"Prompt tokens served from the prefix cache: {reused:.0%}. "
+        "Aims: × seq ≥ 3 at 8 users; × raw batch ≥ 0.9. The machine's 2 cores are shared "
+        "with other work, so absolute numbers move from run to run."
+    )
+
+
+async def main(rounds: int, model: str, only: str | None) -> None:
     console = Console(width=150)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(root=Path(tmp))
@@ -286,87 +439,23 @@ async def main(rounds: int, model: str) -> None:
             assert isinstance(engine, LocalEngine)
             # Every path generates exactly NEW_TOKENS, whatever the model's EOS does.
             engine.model.generation_config.min_new_tokens = NEW_TOKENS
-            gen = settings.generation
-            # Warm-up: on a GPU the first call of each batch size is slower (seen on an
-            # H100: 2.6 s where the next took 0.7), so each size is warmed before timing.
-            for size in (1, 2):
-                await library_generate(engine, prompts(service, size))
-
-            # Sequential: every message alone, once; N users' cost is the sum of N of them.
-            console.log(f"sequential: {max(USERS)} messages one at a time, raw and engine")
-            alone_raw = [await library_generate(engine, [p]) for p in prompts(service, max(USERS))]
-            alone_engine = [
-                await engine_generate(engine, [p], gen) for p in prompts(service, max(USERS))
-            ]
-
-            table = Table(
-                title=(
-                    f"worker throughput: {model} model on {engine.model.device}, "
-                    f"{NEW_TOKENS} new tokens, greedy, "
-                    f"{rounds} rounds, max_batch {settings.worker.max_batch}, window "
-                    f"{settings.worker.batch_window_ms} ms"
-                )
-            )
-            for column in (
-                "users",
-                "req/s",
-                "tokens/s",
-                "p50 s",
-                "p99 s",
-                "seq raw req/s",
-                "× seq raw",
-                "seq engine req/s",
-                "× seq engine",
-                "raw batch req/s",
-                "× raw batch",
-                "generate batches req/s",
-                "× generate batches",
-            ):
-                table.add_column(column, justify="right")
-            for users in USERS:
-                console.log(f"{users} users: one raw generate call, then the worker")
-                await library_generate(engine, prompts(service, users))  # warm-up
-                raw_seconds = await library_generate(engine, prompts(service, users))
-                # The same worker with generate(), a batch at a time (the step loop off).
-                loop, engine.steps = engine.steps, None
-                batches_wall, _, _ = await worker_run(service, users, rounds, tag="g")
-                engine.steps = loop
-                # Its batch's stats are counted once generate() returns, after the replies.
-                await engine.thread.run(lambda: None)
-                wall, latencies, tokens = await worker_run(service, users, rounds)
-                rate = users * rounds / wall
-                seq_raw = users / sum(alone_raw[:users])
-                seq_engine = users / sum(alone_engine[:users])
-                raw_rate = users / raw_seconds
-                table.add_row(
-                    str(users),
-                    f"{rate:.2f}",
-                    f"{tokens / wall:.1f}",
-                    f"{statistics.median(latencies):.2f}",
-                    f"{percentile(latencies, 0.99):.2f}",
-                    f"{seq_raw:.2f}",
-                    f"{rate / seq_raw:.2f}",
-                    f"{seq_engine:.2f}",
-                    f"{rate / seq_engine:.2f}",
-                    f"{raw_rate:.2f}",
-                    f"{rate / raw_rate:.2f}",
-                    f"{users * rounds / batches_wall:.2f}",
-                    f"{rate / (users * rounds / batches_wall):.2f}",
-                )
-            reused = engine.stats.prefix_reused_tokens / max(1, engine.stats.prompt_tokens)
-            console.print(table)
-            console.print(
-                f"Prompt tokens served from the prefix cache: {reused:.0%}. "
-                "Aims: × seq ≥ 3 at 8 users; × raw batch ≥ 0.9. The machine's 2 cores are shared "
-                "with other work, so absolute numbers move from run to run."
-            )
-            await late_arrivals(service, console)
-            await staggered_users(service, console)
+            tables = {
+                "throughput": lambda: throughput(service, settings, rounds, model, console),
+                "late": lambda: late_arrivals(service, console),
+                "reading": lambda: reading_beside(service, console),
+                "staggered": lambda: staggered_users(service, console),
+            }
+            for name, table in tables.items():
+                if only in (None, name):
+                    await table()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--model", choices=["offline", "tiny", "qwen-0.5b"], default="offline")
+    parser.add_argument(
+        "--only", choices=["throughput", "late", "reading", "staggered"], help="one table only"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.rounds, args.model))
+    asyncio.run(main(args.rounds, args.model, args.only))

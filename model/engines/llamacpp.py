@@ -66,7 +66,6 @@ from model.engines.gguf_files import (
 from model.engines.gguf_text import GgufText
 from model.engines.llamacpp_pass import (
     DECODE_CHUNK,
-    Costs,
     Pass,
     Request,
     Row,
@@ -77,6 +76,7 @@ from model.engines.loading import (
     ModelNotFoundError,
 )
 from model.engines.prefix_cache import common_length
+from model.engines.read_pieces import ReadCosts
 from model.engines.sampling import candidates, draw, penalise_repeats
 
 log = logging.getLogger(__name__)
@@ -344,7 +344,7 @@ class LlamaCppEngine:
         self._ctx_adapter = ""  # the adapter applied to the context now
         self.active_adapter = ""
         self.stats = EngineStats()
-        self.costs = Costs()
+        self.costs = ReadCosts()
         self._unread_told_at = -UNREAD_TOLD_EVERY_S
         # End-of-generation tokens (EOS, end of turn, ...), as the GGUF marks them, and
         # the token that ends a reply under its chat template.

@@ -17,6 +17,7 @@ from atri.config import GenerationSettings
 from model.character.prompt import ChatMessages
 from model.engines.base import NO_LIMITS, FinishReason, RowLimits
 from model.engines.prefix_cache import common_length, shared_prefix_length
+from model.engines.read_pieces import LONG_PROMPT_TOKENS
 
 if TYPE_CHECKING:
     from model.engines.llamacpp import LlamaCppEngine
@@ -24,59 +25,15 @@ if TYPE_CHECKING:
 # Tokens per llama_decode call: a longer prompt is fed in pieces of this size.
 DECODE_CHUNK = 512
 # Prompt tokens one step may decode for rows that joined while others reply: a long
-# prompt is read over several steps instead of holding every reply for all of it.
+# prompt is read over several steps instead of holding every reply for all of it. A long
+# one (`read_pieces.LONG_PROMPT_TOKENS`) reads only a step's worth: 64 prompt tokens cost
+# some 30 one-row decode steps here.
 PREFILL_STEP_TOKENS = 64
-# A prompt with more than this left to read is a long one (a whole conversation sent to
-# /v1): beside replies it reads only about as long a piece each step as their own step
-# takes (LONG_READ_SHARE of it, measured), so every reply goes on at about half speed
-# rather than waiting for it (64 prompt tokens cost some 30 one-row decode steps), and it
-# gets the engine to itself again once they end. A chat turn reads PREFILL_STEP_TOKENS.
-LONG_PROMPT_TOKENS = 256
-LONG_READ_SHARE = 1.0
-# Seconds of prompt reading one step may take while no row replies yet: between two
-# steps, requests that came meanwhile join and rows whose caller gave up leave. A whole
-# conversation sent to /v1 (thousands of tokens, a minute on 2 cores) read in one go held
-# every other user, and its own deadline, for all of it. In tokens (measured: a token
-# costs more the later it stands, three times as much at 4,000 as at 1,000, and a larger
-# model more), at least READ_PIECE_MIN_TOKENS, at most DECODE_CHUNK.
-READ_PIECE_SECONDS = 0.5
-READ_PIECE_MIN_TOKENS = 32
 # How far a pass started alone may grow its adapter's prefix slot past what it already
 # holds of its prompt when it holds none of it (a cold start: the whole system prompt, in
 # one go); otherwise a read piece: a lone user's chat turn fits, so their next turn
 # copies the whole conversation, and a longer prompt's rest is read a piece a step.
 SLOT_GROWTH_TOKENS = DECODE_CHUNK
-
-
-class Costs:
-    """What a decode step of the replying rows and a prompt token cost lately (moving
-    averages, seconds): how long a piece a long prompt may read beside the replies."""
-
-    WEIGHT = 0.2  # of the newest measure
-
-    def __init__(self) -> None:
-        # Until measured: a one-row step of the offline model, and half of it a token.
-        self.step_s = 0.01
-        self.token_s = 0.005
-
-    def stepped(self, seconds: float) -> None:
-        self.step_s += self.WEIGHT * (seconds - self.step_s)
-
-    def read(self, tokens: int, seconds: float) -> None:
-        # Pieces only: a token or two read beside replies costs about a whole step.
-        if tokens >= READ_PIECE_MIN_TOKENS:
-            self.token_s += self.WEIGHT * (seconds / tokens - self.token_s)
-
-    def long_share(self) -> int:
-        """Prompt tokens of a long prompt that cost LONG_READ_SHARE of a step (at least
-        one: it always moves on)."""
-        tokens = int(LONG_READ_SHARE * self.step_s / max(self.token_s, 1e-6))
-        return max(1, min(PREFILL_STEP_TOKENS, tokens))
-
-    def read_piece(self) -> int:
-        """Prompt tokens one step may read while no row replies (READ_PIECE_SECONDS)."""
-        tokens = int(READ_PIECE_SECONDS / max(self.token_s, 1e-6))
-        return max(READ_PIECE_MIN_TOKENS, min(DECODE_CHUNK, tokens))
 
 
 @dataclass
@@ -140,7 +97,7 @@ class Pass:
     Each step feeds every unfinished row its next token, and the prompt of a row that
     joined (copied from the adapter's prefix slot as far as it matches, the rest
     decoded, at most PREFILL_STEP_TOKENS a step while rows decode, so a long prompt does
-    not hold their steps, and a piece of about READ_PIECE_SECONDS while none does, so
+    not hold their steps, and a piece of about half a second while none does (`read_pieces`), so
     requests that come meanwhile join between two pieces). A row leaves at its own end,
     and its sequence goes to the next request that fits; its KV cells stay taken until no row decodes (see `_leave`),
     or until a request would not fit beside them (see `admit`). Sequence ids and KV
@@ -169,7 +126,7 @@ class Pass:
         shared = shared_prefix_length(prompts) if engine.prefix_cache else 0
         held = engine._held_slot(self.adapter)
         reused = common_length(held.tokens, prompts[0][:shared]) if held else 0
-        growth = engine.costs.read_piece() if reused else SLOT_GROWTH_TOKENS
+        growth = engine.costs.read_piece(DECODE_CHUNK) if reused else SLOT_GROWTH_TOKENS
         shared = min(shared, reused + growth)
         needs = [
             len(prompt) - shared + engine._room(prompt, r.limits.cap(r.gen.max_new_tokens))
@@ -292,7 +249,7 @@ class Pass:
         engine._use_adapter(self.adapter)
         decoding = [row for row in self.rows if row.new]
         replying = engine._any_replying(self)
-        budget = PREFILL_STEP_TOKENS if replying else engine.costs.read_piece()
+        budget = PREFILL_STEP_TOKENS if replying else engine.costs.read_piece(DECODE_CHUNK)
         steps = [
             (row.new[-1], len(row.prompt) + len(row.new) - 1, row.seq, True) for row in decoding
         ]
@@ -312,7 +269,7 @@ class Pass:
             rest = len(row.prompt) - row.fed
             take = min(rest, budget)
             if rest > LONG_PROMPT_TOKENS and (replying or finishing):
-                take = min(take, engine.costs.long_share())
+                take = min(take, engine.costs.long_share(PREFILL_STEP_TOKENS))
             budget -= take
             if not take:
                 continue

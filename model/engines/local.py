@@ -276,8 +276,8 @@ class LocalEngine:
     def warm(self, prefix: list[int]) -> bool:
         return self.prefix_cache.warm(self.model, self.active_adapter, prefix) is not None
 
-    def prefix_states(self, prompts: list[list[int]]) -> tuple[int, Any]:
-        return self._cached_prefix(prompts, 0, self.active_adapter)
+    def prefix_states(self, prompts: list[list[int]], grow: bool = True) -> tuple[int, Any]:
+        return self._cached_prefix(prompts, 0, self.active_adapter, grow)
 
     def scope(self) -> Any:
         return self._adapter_scope()
@@ -449,17 +449,20 @@ class LocalEngine:
         return rows
 
     def _cached_prefix(
-        self, rows: list[list[int]], new_tokens: int, adapter: str
+        self, rows: list[list[int]], new_tokens: int, adapter: str, grow: bool = True
     ) -> tuple[int, Any]:
         """(tokens the rows share, their KV states for the batch), or (0, None) to
-        generate from scratch (no shared start, or no cache for this model)."""
+        generate from scratch (no shared start, or no cache for this model). `grow=False`:
+        only what the prefix cache holds already is shared (`PrefixCache.states_for`)."""
         shared = shared_prefix_length(rows)
+        if not grow and self.prefix_cache.enabled:
+            shared = self.prefix_cache.held(adapter, rows[0][:shared])
         if not self.prefix_cache.enabled or shared == 0:
             return 0, None
         before = self.prefix_cache.reused_tokens
         room = max(len(r) for r in rows) - shared + new_tokens
         states = self.prefix_cache.states_for(
-            self.model, adapter, rows[0][:shared], len(rows), room
+            self.model, adapter, rows[0][:shared], len(rows), room, grow
         )
         if states is None:
             return 0, None

@@ -4,9 +4,10 @@
 that came a moment after it started waited for all of those replies before its own first
 token: on a GPU with a busy group, seconds of every reply. `StepLoop` decodes one token of
 every running row per forward pass, as `generate()` does inside, and between two passes
-it takes in the rows that came meanwhile: their prompts are read in one forward pass (the
-shared system prompt's states come from the prefix cache), and their KV states are put
-beside the running rows'. A row leaves the batch, and is answered, at its own end.
+it takes in the rows that came meanwhile: their prompts are read a piece a step (the
+shared system prompt's states come from the prefix cache), beside any other prompt still
+being read, and their KV states are put beside the running rows'. A row leaves the
+batch, and is answered, at its own end.
 
 The running rows' cache is one tensor per layer, [rows, heads, columns, head size].
 Rows that joined later are shorter: they are padded on the left and masked out, and each
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
@@ -46,12 +48,19 @@ from model.engines.base import (
     ThreadLoop,
 )
 from model.engines.prefix_cache import pad_after_prefix, shared_prefix_length
+from model.engines.read_pieces import LONG_PROMPT_TOKENS, ReadCosts
 
 log = logging.getLogger(__name__)
 
-# Prompt tokens read in one step while rows decode: a long prompt (a /v1 client's whole
-# conversation) is read over several steps instead of holding every reply for all of it.
+# Prompt tokens read in one step while rows decode or other prompts are read: a chat
+# turn's prompt is read over a step or two instead of holding every reply for all of it.
+# A long one (a /v1 client's whole conversation, `read_pieces.LONG_PROMPT_TOKENS`) reads
+# only about a step's worth beside replies, so they go on at about half speed.
 READ_STEP_TOKENS = 128
+# The most prompt tokens read in one piece when nothing else is decoded or read: pieces
+# of about half a second (`ReadCosts`), so a request that comes meanwhile waits for one
+# at most before its own prompt is read beside the rest; a GPU reads this many at once.
+READ_ALONE_MOST_TOKENS = 2048
 # Columns reserved past the filled part of the running cache, so that most steps write in
 # place instead of copying every row's states (transformers' DynamicLayer concatenates).
 ROOM_STEP = 64
@@ -111,9 +120,9 @@ class StepHost(Protocol):
         cache is off (it turns itself off for good on a model it cannot serve)."""
         ...
 
-    def prefix_states(self, prompts: list[list[int]]) -> tuple[int, Any]:
+    def prefix_states(self, prompts: list[list[int]], grow: bool = True) -> tuple[int, Any]:
         """(tokens the prompts share, the prefix cache's states of them for every row),
-        or (0, None)."""
+        or (0, None). `grow=False`: only what the cache holds already, leaving it as it is."""
         ...
 
     def scope(self) -> Any:
@@ -153,6 +162,10 @@ def settle(done: Future[Any], value: Any) -> None:
 class StepLoop:
     """The inbox of rows and the engine thread's decode loop over them."""
 
+    # False: one prompt read at a time, a lone one whole, as before concurrent readings
+    # (a bench's baseline): a request that came meanwhile waited for all of it.
+    reads_together = True
+
     def __init__(
         self, host: StepHost, thread: EngineThread, stats: EngineStats, keyword: str, config: Any
     ) -> None:
@@ -165,7 +178,10 @@ class StepLoop:
         # to be unused, if any.
         self._step_jobs: deque[tuple[StepJob, str | None]] = deque()
         self.stats = stats
-        self.reading: Reading | None = None  # rows whose prompts are being read
+        # Prompts being read, each a piece a step; only the first may grow the prefix
+        # cache (`Reading.warms`).
+        self.readings: list[Reading] = []
+        self.costs = ReadCosts()  # what a step and a prompt token cost, for the pieces' size
         self.steps_done = 0
         self.jobs_run = 0  # step jobs run so far
 
@@ -224,13 +240,13 @@ class StepLoop:
         """Whether the next step job may run now: no prompt is half read (it reads with
         the live adapter), no row in flight or waiting saw the last job, and none decodes
         with the version the job is to leave alone."""
-        if not self._step_jobs or self.reading is not None or self._saw_a_job():
+        if not self._step_jobs or self.readings or self._saw_a_job():
             return False
         version = self._step_jobs[0][1]
         return version is None or all(row.version != version for row in self.batch.rows)
 
     def _held(self) -> list[StepRow]:
-        return self.batch.rows + (self.reading.rows if self.reading else [])
+        return self.batch.rows + [row for reading in self.readings for row in reading.rows]
 
     def _saw_a_job(self) -> bool:
         """Whether a row in flight, or waiting, came before the last step job ran."""
@@ -257,12 +273,12 @@ class StepLoop:
                     for job, _ in self._step_jobs:
                         fail(job.done, closed)
                     self._step_jobs.clear()
-                    self._inbox, self.reading = [], None
+                    self._inbox, self.readings = [], []
                     self.batch.clear()
                     self._loop.serving = False
                     return
                 taking: list[StepRow] = []
-                if self.reading is None and self._inbox and not self.thread.waiting:
+                if self._inbox and not self.thread.waiting and self._may_start_reading():
                     taking, self._inbox = self._inbox, []
                 elif not held and self.thread.waiting:
                     self.thread.submit(self.serve)  # after the job that waits
@@ -272,7 +288,7 @@ class StepLoop:
                 self._advance(taking)
             except Exception as exc:
                 self.batch.clear()
-                self.reading = None
+                self.readings = []
                 self._failed([row for row in held if not row.done.done()], exc)
 
     def _advance(self, taking: list[StepRow]) -> None:
@@ -282,12 +298,11 @@ class StepLoop:
         import torch
 
         with torch.inference_mode():
-            if taking or self.reading is not None:
+            if taking or self.readings:
                 with self.host.scope():
                     if taking:
                         self._start_reading(taking)
-                    if self.reading is not None:
-                        self._read()
+                    self._read()
             if self.batch.rows:
                 self._step()
 
@@ -307,37 +322,62 @@ class StepLoop:
         for row in rows:
             fail(row.done, exc)
 
+    def _may_start_reading(self) -> bool:
+        """Whether rows in the inbox start being read now, beside any prompt being read:
+        not while a step job waits for those readings to end (the job goes first, as it
+        would if the inbox had come a moment later), nor beside another reading in the
+        bench's baseline (`reads_together`)."""
+        if not self.readings:
+            return True
+        return self.reads_together and not self._step_jobs
+
     def _start_reading(self, rows: list[StepRow]) -> None:
         if self.batch.rows:
             self.stats.joined_rows += len(rows)
         version = self.host.active_adapter
         for row in rows:
             row.version = version
-        self.reading = Reading(self.host, rows, self.batch)
+        self.readings.append(Reading(self.host, rows, self.batch, warms=not self.readings))
 
     def _read(self) -> None:
-        """The next piece of the prompts being read: all that is left when no row is
-        decoding, else at most READ_STEP_TOKENS, so a long prompt does not hold every
-        reply in flight for all of it. Read to the end, its rows join the batch."""
-        assert self.reading is not None
-        reading = self.reading
-        budget = READ_STEP_TOKENS if self.batch.rows else None
-        logits = reading.read(budget)
-        if logits is None:
-            return
-        self.reading = None
-        first = self._next(logits, reading.rows)
-        self.batch.join(reading.rows, reading.layers(), reading.mask, first)
-        self._record(reading.rows, first)
+        """The next piece of each prompt being read (`_piece`), so that neither the
+        replies in flight nor a request that comes meanwhile wait for all of a long
+        prompt. A prompt read to the end joins the batch, its first token chosen."""
+        alone = not self.batch.rows and len(self.readings) == 1
+        for reading in list(self.readings):
+            started = time.perf_counter()
+            logits = reading.read(self._piece(reading, alone))
+            self.costs.read(reading.last_read, time.perf_counter() - started)
+            if logits is None:
+                continue
+            self.readings.remove(reading)
+            first = self._next(logits, reading.rows)
+            self.batch.join(reading.rows, reading.layers(), reading.mask, first)
+            self._record(reading.rows, first)
+
+    def _piece(self, reading: Reading, alone: bool) -> int | None:
+        """How many prompt tokens `reading` reads this step (None: all it has left):
+        about half a second's worth alone, a step's worth for a long prompt beside
+        replies, else READ_STEP_TOKENS (`read_pieces`). The bench's baseline
+        (`reads_together` off) reads a lone prompt whole and READ_STEP_TOKENS beside."""
+        if not self.reads_together:
+            return None if alone else READ_STEP_TOKENS
+        if alone:
+            return self.costs.read_piece(READ_ALONE_MOST_TOKENS)
+        if self.batch.rows and reading.left() > LONG_PROMPT_TOKENS:
+            return self.costs.long_share(READ_STEP_TOKENS)
+        return READ_STEP_TOKENS
 
     def _step(self) -> None:
         versions = [row.version for row in self.batch.rows]
+        started = time.perf_counter()
         with self.host.decoding(versions) as kwargs:
             logits = self.batch.step(self.host.model, kwargs)
             chosen = self._next(logits, self.batch.rows)
         self.steps_done += 1
         self.batch.last = chosen
-        self._record(self.batch.rows, chosen)
+        self._record(self.batch.rows, chosen)  # waits for the device's numbers
+        self.costs.stepped(time.perf_counter() - started)
 
     def _next(self, logits: Any, rows: list[StepRow]) -> Any:
         min_new = getattr(self.host.model.generation_config, "min_new_tokens", None) or 0
@@ -373,30 +413,43 @@ class StepLoop:
 class Reading:
     """New rows' prompts, read a piece at a time: first the start they share, into the
     prefix cache (which computes only what it does not hold yet), then each row's own
-    tokens, padded after that start, into a cache of their own."""
+    tokens, padded after that start, into a cache of their own.
 
-    def __init__(self, host: StepHost, rows: list[StepRow], batch: RunningBatch) -> None:
+    `warms=False` (a prompt read beside another): the prefix cache is only read from,
+    as far as it holds this start already. The cache keeps one prefix per adapter, so
+    two readings that both put theirs in would cut each other's back and read it again."""
+
+    def __init__(
+        self, host: StepHost, rows: list[StepRow], batch: RunningBatch, warms: bool = True
+    ) -> None:
         self.host = host
         self.rows = rows
         self.batch = batch
+        self.warms = warms
         self.prompts = host.encode(rows)
         self.shared = shared_prefix_length(self.prompts)
         # Of the shared start: what the prefix cache holds already is not read again
         # (warming a shorter prefix would cut its entry back to that).
         self.warmed = (
-            host.cached(self.prompts[0][: self.shared]) if host.caches_prefixes else self.shared
+            host.cached(self.prompts[0][: self.shared])
+            if host.caches_prefixes and warms
+            else self.shared
         )
         self.cache: Any = None  # once the shared start is in the prefix cache
         self.at = 0  # columns read into `cache`
+        self.last_read = 0  # tokens the last `read` computed, every row's together
 
     def read(self, budget: int | None) -> Any:
         """Read about `budget` more prompt tokens (None: all that is left): the last
         position's scores once the prompts are read whole, else None."""
+        self.last_read = 0
         if self.warmed < self.shared:
+            before = self.warmed
             self.warmed = self.shared if budget is None else min(self.shared, self.warmed + budget)
             if not self.host.warm(self.prompts[0][: self.warmed]):
                 self.warmed = self.shared  # no prefix cache: the start is read as the rest
-            if budget is not None:
+            elif budget is not None:
+                self.last_read = self.warmed - before
                 return None
         if self.cache is None:
             self._start()
@@ -410,14 +463,22 @@ class Reading:
             **{self.batch.keyword: self.cache},
             **self.host.last_only,
         )
+        self.last_read = (end - self.at) * len(self.rows)
         self.at = end
         return out.logits[:, -1, :] if end == width else None
+
+    def left(self) -> int:
+        """Prompt tokens still to read, every row's together."""
+        if self.cache is None:
+            own = sum(len(prompt) - self.shared for prompt in self.prompts)
+            return self.shared - self.warmed + own
+        return (self.ids.shape[1] - self.at) * len(self.rows)
 
     def _start(self) -> None:
         import torch
         from transformers import DynamicCache
 
-        shared, states = self.host.prefix_states(self.prompts)
+        shared, states = self.host.prefix_states(self.prompts, grow=self.warms)
         ids, mask = pad_after_prefix(self.prompts, shared, self.host.pad_id)
         device = self.host.model.device
         self.ids = torch.tensor(ids, device=device)

@@ -119,22 +119,34 @@ class PrefixCache:
         self.enabled = False
         self.entries.clear()
 
-    def states_for(self, model: Any, adapter: str, prefix: list[int], rows: int, room: int) -> Any:
+    def states_for(
+        self, model: Any, adapter: str, prefix: list[int], rows: int, room: int, grow: bool = True
+    ) -> Any:
         """A cache holding `prefix` for `rows` rows with `room` more tokens reserved,
         ready to hand to generate (which appends to it), or None when this model cannot
-        use one. `model` must be running with `adapter`."""
+        use one. `model` must be running with `adapter`. `grow=False`: `prefix` is at most
+        what the entry holds (`held`), and the entry is left as it is, not cut back to it:
+        a prompt read beside another's leaves that one's states alone."""
         from transformers import DynamicCache
 
-        entry = self.warm(model, adapter, prefix)
+        entry = self.warm(model, adapter, prefix) if grow else self._holding(adapter, prefix)
         if entry is None:
             return None
         reserved = _reserved_layer_class()
         batch = DynamicCache(config=model.config)
+        n = len(prefix)
         batch.layers = [
-            reserved(layer.keys, layer.values, rows, len(prefix) + room)
+            reserved(layer.keys[:, :, :n], layer.values[:, :, :n], rows, n + room)
             for layer in entry.states.layers
         ]
         return batch
+
+    def _holding(self, adapter: str, prefix: list[int]) -> _Entry | None:
+        entry = self.entries.get(adapter) if self.enabled else None
+        if entry is None or self.held(adapter, prefix) < len(prefix):
+            return None
+        self.reused_tokens += len(prefix)
+        return entry
 
     def warm(self, model: Any, adapter: str, prefix: list[int]) -> _Entry | None:
         """Make `adapter`'s entry hold `prefix`, reusing what it held as far as it
