@@ -357,14 +357,18 @@ class StepLoop:
 
     def _piece(self, reading: Reading, alone: bool) -> int | None:
         """How many prompt tokens `reading` reads this step (None: all it has left):
-        about half a second's worth alone, a step's worth for a long prompt beside
-        replies, else READ_STEP_TOKENS (`read_pieces`). The bench's baseline
-        (`reads_together` off) reads a lone prompt whole and READ_STEP_TOKENS beside."""
+        about half a second's worth alone; a step's worth for a long prompt beside
+        replies or a chat turn's prompt being read (which then starts replying sooner);
+        else READ_STEP_TOKENS (`read_pieces`). The bench's baseline (`reads_together`
+        off) reads a lone prompt whole and READ_STEP_TOKENS beside."""
         if not self.reads_together:
             return None if alone else READ_STEP_TOKENS
         if alone:
             return self.costs.read_piece(READ_ALONE_MOST_TOKENS)
-        if self.batch.rows and reading.left() > LONG_PROMPT_TOKENS:
+        if reading.left() > LONG_PROMPT_TOKENS and (
+            self.batch.rows
+            or any(r.left() <= LONG_PROMPT_TOKENS for r in self.readings if r is not reading)
+        ):
             return self.costs.long_share(READ_STEP_TOKENS)
         return READ_STEP_TOKENS
 
@@ -438,6 +442,8 @@ class Reading:
         self.cache: Any = None  # once the shared start is in the prefix cache
         self.at = 0  # columns read into `cache`
         self.last_read = 0  # tokens the last `read` computed, every row's together
+        if not warms:
+            self._start()  # what it takes from the prefix cache is known now, and `left`
 
     def read(self, budget: int | None) -> Any:
         """Read about `budget` more prompt tokens (None: all that is left): the last

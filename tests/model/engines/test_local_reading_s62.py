@@ -220,3 +220,38 @@ async def test_a_long_prompt_beside_replies_reads_about_a_steps_worth_a_step(
     assert len(long_pieces) > 10 and max(long_pieces) <= 8
     assert {piece for left, piece in pieces if left <= 40} == {32}  # its last few tokens
     assert reply.text == await alone(engine, LONG_QUESTION, short)
+
+
+async def test_a_long_prompt_reads_a_steps_worth_while_a_chat_turn_is_read_beside_it(
+    engine: LocalEngine, tiny_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing decodes; while a chat turn's prompt is read beside a long one, the long one
+    reads only about a step's worth, so the chat turn starts replying sooner; alone
+    again, it reads its half-second pieces."""
+    assert engine.steps is not None
+    monkeypatch.setattr(local_steps, "READ_STEP_TOKENS", 32)
+    monkeypatch.setattr(local_steps, "LONG_PROMPT_TOKENS", 100)  # the chat turn's: ~60
+    monkeypatch.setattr(local_steps, "READ_ALONE_MOST_TOKENS", 16)
+    costs = engine.steps.costs
+    costs.step_s, costs.token_s = 0.003, 0.001  # a step's worth: three tokens
+    paced(engine)
+    pieces: list[tuple[int, int, int]] = []  # (readings, tokens left, piece) of the long one
+    read = local_steps.Reading.read
+    long_prompt_reading: list[local_steps.Reading] = []
+
+    def noted(self: local_steps.Reading, budget: int | None) -> object:
+        assert budget is not None and engine.steps is not None
+        if self in long_prompt_reading:
+            pieces.append((len(engine.steps.readings), self.left(), budget))
+        return read(self, budget)
+
+    monkeypatch.setattr(local_steps.Reading, "read", noted)
+    one = with_tokens(tiny_settings.generation, 1)
+    await alone(engine, QUESTIONS[0], one)  # the system prompt is in the prefix cache
+    (long_row,) = engine.generate_rows([chat(LONG_QUESTION)], one)
+    long_prompt_reading.append(await being_read(engine))
+    (short_row,) = engine.generate_rows([chat(QUESTIONS[1])], one)
+    await asyncio.wait_for(asyncio.gather(long_row, short_row), 120)
+    beside = [piece for readings, left, piece in pieces if readings == 2 and left > 100]
+    assert beside and max(beside) <= 4
+    assert [piece for readings, _, piece in pieces if readings == 1][-1] == 16
