@@ -263,6 +263,7 @@ class StepLoop:
                     if row.gone():  # nobody waits for it: not run
                         settle(row.done, Generation(text="", new_tokens=0, adapter_version=""))
                 self._inbox = [r for r in self._inbox if not r.gone()]
+                self._drop_abandoned_readings()
                 held = self._held()
                 if not self._loop.closed and self._job_ready():
                     continue  # given meanwhile, and may run now
@@ -322,6 +323,15 @@ class StepLoop:
         for row in rows:
             fail(row.done, exc)
 
+    def _drop_abandoned_readings(self) -> None:
+        """Prompts nobody waits for any more (a /v1 client that left while its whole
+        conversation was read) are read no further: they would slow the replies beside
+        them, and hold back step jobs and newcomers, for nothing."""
+        for reading in [r for r in self.readings if all(row.gone() for row in r.rows)]:
+            self.readings.remove(reading)
+            for row in reading.rows:
+                settle(row.done, Generation(text="", new_tokens=0, adapter_version=row.version))
+
     def _may_start_reading(self) -> bool:
         """Whether rows in the inbox start being read now, beside any prompt being read:
         not while a step job waits for those readings to end (the job goes first, as it
@@ -344,9 +354,14 @@ class StepLoop:
         replies in flight nor a request that comes meanwhile wait for all of a long
         prompt. A prompt read to the end joins the batch, its first token chosen."""
         alone = not self.batch.rows and len(self.readings) == 1
+        on_gpu = self.host.model.device.type == "cuda"
         for reading in list(self.readings):
             started = time.perf_counter()
             logits = reading.read(self._piece(reading, alone))
+            if on_gpu:  # the piece's time, not only the time to queue it
+                import torch
+
+                torch.cuda.synchronize()
             self.costs.read(reading.last_read, time.perf_counter() - started)
             if logits is None:
                 continue

@@ -13,6 +13,7 @@ from atri.config import Settings
 from model.engines import local_steps
 from model.engines.local import LocalEngine
 from model.engines.prefix_cache import common_length
+from model.engines.read_pieces import ReadCosts
 from tests.model.engines.test_local import chat
 from tests.model.engines.test_local_joining_s60 import (
     QUESTIONS,
@@ -54,6 +55,15 @@ async def being_read(engine: LocalEngine) -> local_steps.Reading:
     raise AssertionError("no prompt was being read")
 
 
+def frozen_costs(engine: LocalEngine, monkeypatch: pytest.MonkeyPatch) -> ReadCosts:
+    """The step loop's costs, no longer moved by what this (loaded) machine measures."""
+    assert engine.steps is not None
+    costs = engine.steps.costs
+    monkeypatch.setattr(costs, "stepped", lambda seconds: None)
+    monkeypatch.setattr(costs, "read", lambda tokens, seconds: None)
+    return costs
+
+
 @pytest.mark.parametrize("together", [True, False])
 async def test_a_short_request_is_not_held_up_by_a_long_prompt_being_read(
     engine: LocalEngine, tiny_settings: Settings, together: bool
@@ -70,8 +80,8 @@ async def test_a_short_request_is_not_held_up_by_a_long_prompt_being_read(
     (long_row,) = engine.generate_rows([chat(LONG_QUESTION)], one)
     if together:
         await being_read(engine)
-    else:
-        while not engine.steps.readings:
+    else:  # read whole: in flight for a moment only (or over already, on a busy machine)
+        while not engine.steps.readings and not long_row.done():
             await asyncio.sleep(0.001)
     (short_row,) = engine.generate_rows([chat(QUESTIONS[1])], short_gen)
     done, _ = await asyncio.wait({long_row, short_row}, return_when=asyncio.FIRST_COMPLETED)
@@ -191,7 +201,7 @@ async def test_a_long_prompt_beside_replies_reads_about_a_steps_worth_a_step(
     at about half speed; a chat turn's prompt still reads READ_STEP_TOKENS a step. Its
     reply is its reply alone all the same."""
     assert engine.steps is not None
-    costs = engine.steps.costs
+    costs = frozen_costs(engine, monkeypatch)
     monkeypatch.setattr(local_steps, "READ_STEP_TOKENS", 32)
     monkeypatch.setattr(local_steps, "LONG_PROMPT_TOKENS", 40)
     paced(engine)
@@ -209,8 +219,7 @@ async def test_a_long_prompt_beside_replies_reads_about_a_steps_worth_a_step(
     )
     while engine.steps.steps_done < 3:
         await asyncio.sleep(0.002)
-    # As if a prompt token cost a third of a (paced, 5 ms) step: pieces of about three.
-    costs.token_s = costs.step_s / 3
+    costs.step_s, costs.token_s = 0.003, 0.001  # a step's worth: three tokens
     pieces.clear()
     short = with_tokens(tiny_settings.generation, 2)
     (joined,) = engine.generate_rows([chat(LONG_QUESTION)], short)
@@ -232,7 +241,7 @@ async def test_a_long_prompt_reads_a_steps_worth_while_a_chat_turn_is_read_besid
     monkeypatch.setattr(local_steps, "READ_STEP_TOKENS", 32)
     monkeypatch.setattr(local_steps, "LONG_PROMPT_TOKENS", 100)  # the chat turn's: ~60
     monkeypatch.setattr(local_steps, "READ_ALONE_MOST_TOKENS", 16)
-    costs = engine.steps.costs
+    costs = frozen_costs(engine, monkeypatch)
     costs.step_s, costs.token_s = 0.003, 0.001  # a step's worth: three tokens
     paced(engine)
     pieces: list[tuple[int, int, int]] = []  # (readings, tokens left, piece) of the long one
@@ -255,3 +264,31 @@ async def test_a_long_prompt_reads_a_steps_worth_while_a_chat_turn_is_read_besid
     beside = [piece for readings, left, piece in pieces if readings == 2 and left > 100]
     assert beside and max(beside) <= 4
     assert [piece for readings, _, piece in pieces if readings == 1][-1] == 16
+
+
+async def test_a_prompt_nobody_waits_for_is_read_no_further(
+    engine: LocalEngine, tiny_settings: Settings
+) -> None:
+    """A /v1 client leaves while its long conversation is read beside a reply: the
+    reading is dropped at the next step (its future answered, empty), and the reply in
+    flight goes on at full speed."""
+    assert engine.steps is not None
+    paced(engine)
+    (running,) = engine.generate_rows(
+        [chat(QUESTIONS[0])], with_tokens(tiny_settings.generation, 3000)
+    )
+    while engine.steps.steps_done < 2:
+        await asyncio.sleep(0.002)
+    (long_row,) = engine.generate_rows([chat(LONG_QUESTION)], tiny_settings.generation)
+    (row,) = (await being_read(engine)).rows
+    long_row.cancel()
+    at_cancel = engine.steps.steps_done
+    for _ in range(2000):
+        if not engine.steps.readings:
+            break
+        await asyncio.sleep(0.002)
+    assert not engine.steps.readings
+    assert engine.steps.steps_done - at_cancel <= 3  # dropped, not read to its end
+    assert row.new == [] and row.done.done()
+    assert not running.done()
+    running.cancel()
