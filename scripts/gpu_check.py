@@ -2,7 +2,9 @@
 with batched, mixed-adapter generation, all on the tiny Qwen2 built here; then decode
 step times in Qwen2.5-0.5B's shape (random weights): one row against batches of rows of
 one length and of padded rows, raw `generate` beside the local engine (its generate()
-and its continuous-batching step loop), and a profile of the slowest; prints figures.
+and its continuous-batching step loop), a profile of the slowest, and a long prompt
+read in pieces against whole (what the pieces cost here, and how soon a request that
+comes meanwhile is answered); prints figures.
 
 Without CUDA it says so in one line and exits 0. No model hub is needed.
 Run: .venv/bin/python scripts/gpu_check.py
@@ -242,6 +244,60 @@ def decode_steps(root: Path) -> None:
         raw(batch)
     table = prof.key_averages().table(sort_by="cpu_time_total", row_limit=12)
     print(f"raw generate, 8 padded rows, by CPU time:\n{table}")
+    asyncio.run(long_prompt_reading(engine, system, texts[1]))
+
+
+LONG_TURNS = 35  # history turns of the long conversation: some 3,000 tokens
+
+
+async def long_prompt_reading(engine: Any, system: str, question: str) -> None:
+    """A long conversation (a /v1 client's) read alone, in pieces (the step loop's
+    half-second pieces, `model/engines/read_pieces.py`) against whole, and how soon a short
+    request that comes 20 ms into it is answered each way: what the pieces cost on this
+    device, and what they buy."""
+    from atri.config import GenerationSettings
+
+    loop = engine.steps
+    if loop is None:
+        print("long prompt reading: this model takes no part in the step loop")
+        return
+    gen = GenerationSettings(max_new_tokens=1, do_sample=False, repetition_penalty=1.0)
+    short = gen.model_copy(update={"max_new_tokens": 8})
+    engine.model.generation_config.min_new_tokens = None
+
+    def conversation(first: int) -> list[dict[str, str]]:
+        turns = [{"role": "system", "content": system}]
+        for i in range(first, first + LONG_TURNS):
+            turns += [
+                {"role": "user", "content": f"第{i}天：{question}" * 2},
+                {"role": "assistant", "content": f"第{i}天，我去了海边。" * 2},
+            ]
+        return [*turns, {"role": "user", "content": question}]
+
+    async def timed(messages: list[dict[str, str]], settings: Any) -> float:
+        started = time.perf_counter()
+        await engine.generate_rows([messages], settings)[0]  # its tokens came off the device
+        return time.perf_counter() - started
+
+    chat = [{"role": "system", "content": system}, {"role": "user", "content": question}]
+    await timed(chat, short)  # warm: the system prompt in the prefix cache
+    alone = await timed(chat, short)
+    tokens = len(engine._tokenize(engine._render([conversation(0)]))[0])
+    figures: dict[bool, tuple[float, float, float]] = {}
+    for i, together in enumerate((False, True, False, True)):  # interleaved, the second kept
+        loop.reads_together = together
+        read_s = await timed(conversation(1000 * i), gen)
+        long_one = asyncio.ensure_future(timed(conversation(1000 * i + 100), gen))
+        await asyncio.sleep(0.02)
+        figures[together] = (read_s, await timed(chat, short), await long_one)
+    loop.reads_together = True
+    print(f"long prompt reading ({tokens} tokens; an 8-token request alone {alone:.3f} s):")
+    for together, label in ((False, "whole"), (True, "in pieces")):
+        read_s, short_s, long_s = figures[together]
+        print(
+            f"  {label}: first token after {read_s:.3f} s alone; a request 20 ms into it "
+            f"answered after {short_s:.3f} s, the long one after {long_s:.3f} s"
+        )
 
 
 def main() -> int:
