@@ -347,7 +347,18 @@ class StepLoop:
         version = self.host.active_adapter
         for row in rows:
             row.version = version
-        self.readings.append(Reading(self.host, rows, self.batch, warms=not self.readings))
+        prompts = self.host.encode(rows)
+        groups = reading_groups(prompts) if self.reads_together else [list(range(len(rows)))]
+        for group in groups:
+            self.readings.append(
+                Reading(
+                    self.host,
+                    [rows[i] for i in group],
+                    [prompts[i] for i in group],
+                    self.batch,
+                    warms=not self.readings,
+                )
+            )
 
     def _read(self) -> None:
         """The next piece of each prompt being read (`_piece`), so that neither the
@@ -429,6 +440,16 @@ class StepLoop:
             self.batch.keep([i for i, row in enumerate(self.batch.rows) if row not in ended])
 
 
+def reading_groups(prompts: list[list[int]]) -> list[list[int]]:
+    """Which of the prompts that came together are read together (indices): those within
+    LONG_PROMPT_TOKENS of the shortest, then each longer one on its own. Read with them, a
+    long one (a /v1 client's whole conversation) would pad every chat turn to its length
+    and hold their replies for all of it."""
+    shortest = min(len(prompt) for prompt in prompts)
+    together = [i for i, p in enumerate(prompts) if len(p) - shortest <= LONG_PROMPT_TOKENS]
+    return [together, *([i] for i in range(len(prompts)) if i not in together)]
+
+
 class Reading:
     """New rows' prompts, read a piece at a time: first the start they share, into the
     prefix cache (which computes only what it does not hold yet), then each row's own
@@ -439,13 +460,18 @@ class Reading:
     two readings that both put theirs in would cut each other's back and read it again."""
 
     def __init__(
-        self, host: StepHost, rows: list[StepRow], batch: RunningBatch, warms: bool = True
+        self,
+        host: StepHost,
+        rows: list[StepRow],
+        prompts: list[list[int]],
+        batch: RunningBatch,
+        warms: bool = True,
     ) -> None:
         self.host = host
         self.rows = rows
         self.batch = batch
         self.warms = warms
-        self.prompts = host.encode(rows)
+        self.prompts = prompts  # the rows' tokens (`StepHost.encode`)
         self.shared = shared_prefix_length(self.prompts)
         # Of the shared start: what the prefix cache holds already is not read again
         # (warming a shorter prefix would cut its entry back to that).
@@ -489,11 +515,11 @@ class Reading:
         return out.logits[:, -1, :] if end == width else None
 
     def left(self) -> int:
-        """Prompt tokens still to read, every row's together."""
+        """Prompt tokens still to read, of the longest row (the others are padded to it)."""
         if self.cache is None:
-            own = sum(len(prompt) - self.shared for prompt in self.prompts)
-            return self.shared - self.warmed + own
-        return (self.ids.shape[1] - self.at) * len(self.rows)
+            longest = max(len(prompt) for prompt in self.prompts)
+            return self.shared - self.warmed + longest - self.shared
+        return int(self.ids.shape[1]) - self.at
 
     def _start(self) -> None:
         import torch

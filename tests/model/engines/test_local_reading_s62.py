@@ -292,3 +292,28 @@ async def test_a_prompt_nobody_waits_for_is_read_no_further(
     assert row.new == [] and row.done.done()
     assert not running.done()
     running.cancel()
+
+
+def test_prompts_within_a_long_prompts_length_of_the_shortest_are_read_together() -> None:
+    short, longer = [1] * 50, [1] * (50 + local_steps.LONG_PROMPT_TOKENS)
+    longest = [1] * (51 + local_steps.LONG_PROMPT_TOKENS)
+    assert local_steps.reading_groups([longest, short, longer, short]) == [[1, 2, 3], [0]]
+    assert local_steps.reading_groups([short]) == [[0]]
+    assert local_steps.reading_groups([longest, longest]) == [[0, 1]]
+
+
+async def test_a_long_prompt_that_comes_with_chat_turns_is_read_apart_from_them(
+    engine: LocalEngine, tiny_settings: Settings
+) -> None:
+    """A long conversation and two chat turns come in one batch: the chat turns are
+    read together and the long one apart (not every row padded to its length), so they
+    are answered before it is read; each reply is the one it gets alone."""
+    assert engine.steps is not None
+    paced(engine)
+    gen = with_tokens(tiny_settings.generation, 3)
+    questions = [LONG_QUESTION, QUESTIONS[1], QUESTIONS[2]]
+    rows = engine.generate_rows([chat(q) for q in questions], gen)
+    done, _ = await asyncio.wait(rows, return_when=asyncio.FIRST_COMPLETED)
+    assert rows[0] not in done
+    replies = await asyncio.wait_for(asyncio.gather(*rows), 120)
+    assert [r.text for r in replies] == [await alone(engine, q, gen) for q in questions]
