@@ -14,7 +14,8 @@ Ratios: worker requests/s over sequential (aim ≥ 3× at 8 users) and over raw 
 every path does the same work. Then a long reply under way when three short requests
 come: when they are answered, joining its batch (the step loop) against after it. Then
 a long conversation being read when a short request comes: read beside it against
-after it. Then
+after it; and given with three short requests: read apart from them against padded
+together. Then
 users writing out of step (replies of different lengths): the step loop's slots against
 its cache laid out afresh at every join and leave.
 `--model qwen-0.5b` builds random weights in Qwen2.5-0.5B's shape instead (for a GPU, where
@@ -256,6 +257,23 @@ async def reading_beside(service: ChatService, console: Console) -> None:
     labels = {False: "one at a time, a lone one whole", True: "side by side"}
     results = [(labels[t], *seconds[t]) for t in labels]
     print_late_table(console, title, "prompts read", results)
+
+    # The same conversation given with three chat turns (one batch window): read as one
+    # padded reading before, the long one read apart now.
+    chats = prompts(service, 4)[1:]
+    given: dict[bool, tuple[float, float]] = {}
+    for i, apart in enumerate((False, True, False, True)):  # interleaved, the second kept
+        loop.reads_together = apart
+        long_chat = long_conversation(service, 1000 + 100 * i)
+        times = await asyncio.gather(answered(long_chat), *(answered(c) for c in chats))
+        given[apart] = (statistics.median(times[1:]), times[0])
+    loop.reads_together = True
+    title = (
+        f"the same conversation given with three requests of {SHORT_TOKENS} tokens"
+        " (one batch; the median of the three)"
+    )
+    labels = {False: "one reading, padded to the longest", True: "the long one read apart"}
+    print_late_table(console, title, "prompts read", [(labels[a], *given[a]) for a in labels])
 
 
 STAGGERED_USERS = 8
