@@ -17,6 +17,7 @@ from functools import partial
 from itertools import compress, count, repeat
 from operator import ne, not_
 
+from dataprep.cjk_names import ChineseNames, has_han
 from dataprep.formats.common import QUOTE_PAIRS, SOUND_REF, drop_bracket_ruby, tidy_name
 from dataprep.records import Sample
 
@@ -375,9 +376,11 @@ def placeholder_replacer(lead_aliases: Iterable[str]) -> Callable[[str], str]:
     """Replace the lead's names with {{user}}, longest first (斑鸠夏生 before 夏生); an
     honorific after the name stays (夏生さん, 夏生君 → {{user}}さん, {{user}}君).
 
-    A Latin-script name matches as written (a lead called "Me" is not the word "me") and
-    never inside a word or after an apostrophe ("I'm" keeps its "m"); "Kaito's" becomes
-    "{{user}}'s". One-letter names are never replaced: no text tells them from a word.
+    A Chinese name is left where its characters are parts of two words (初夏生机勃勃 holds
+    夏生: `cjk_names`). A Latin-script name matches as written (a lead called "Me" is not
+    the word "me") and never inside a word or after an apostrophe ("I'm" keeps its "m");
+    "Kaito's" becomes "{{user}}'s". One-letter names are never replaced: no text tells
+    them from a word.
     A name is replaced as written and as the readers name speakers (`tidy_name`: an alias
     copied from a script, `森　罗`, is the speaker 森罗, and so written in the lines).
     """
@@ -392,12 +395,16 @@ def placeholder_replacer(lead_aliases: Iterable[str]) -> Callable[[str], str]:
     if not names:
         return lambda s: s
     pattern = re.compile("|".join(_name_pattern(n) for n in names))
-    if not any(n.casefold() in _WORD_NAMES for n in names):
-        # No name is also a word (`_is_a_word_here` is then never true): a template
-        # substitutes in C, where a function is a Python call per match.
+    chinese = ChineseNames(names)
+    if not chinese.names and not any(n.casefold() in _WORD_NAMES for n in names):
+        # No name is also a word (`_is_a_word_here` is then never true) nor Chinese: a
+        # template substitutes in C, where a function is a Python call per match.
         return partial(pattern.sub, _PLACEHOLDER_TEMPLATE)
 
     def one(m: re.Match[str]) -> str:
+        if has_han(m[0]):
+            # 初夏生机勃勃 holds 夏生 and does not name him (`cjk_names`).
+            return USER_PLACEHOLDER if chinese.is_name_at(m.string, *m.span()) else m[0]
         return m[0] if _is_a_word_here(m) else USER_PLACEHOLDER
 
     def replace(text: str) -> str:
