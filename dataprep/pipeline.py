@@ -55,6 +55,7 @@ from dataprep.progress import Progress, no_progress
 from dataprep.records import Role, Sample, Utterance, scene_key
 from dataprep.report import (
     QUIET_FORMATS,
+    UNCLOSED_FORMATS,
     Counts,
     TranslationTally,
     character_name,
@@ -253,7 +254,7 @@ def iter_utterances(
                 count += len(batch)
                 if sampled < SAMPLE_CHARS:
                     sampled += _sample(batch, sample)
-                if script.fmt == "renpy" and read is None:
+                if script.fmt in UNCLOSED_FORMATS and read is None:
                     unclosed += unclosed_strings(batch, str(script.path))
                 if not spoken:
                     # A line lost to a macro left out is none: its file has no
@@ -284,7 +285,7 @@ def iter_utterances(
             elif waiting:
                 yield from waiting
             if unclosed and report.error is None:
-                warning = unclosed_strings_warning(str(script.path), unclosed)
+                warning = unclosed_strings_warning(str(script.path), unclosed, script.fmt)
                 report.warning = f"{report.warning} {warning}" if report.warning else warning
         del waiting
         report.utterances = count if report.error is None else 0

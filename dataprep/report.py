@@ -237,12 +237,23 @@ def distinct_names(paths: list[Path]) -> list[str]:
     return [named.get(path, path.name) for path in paths]
 
 
-def unclosed_strings_warning(path: str, lines: list[int]) -> str:
+# The formats whose lines may be dropped as UNCLOSED_STRING, each named in a warning.
+UNCLOSED_FORMATS = frozenset({"renpy", "csv"})
+
+
+def unclosed_strings_warning(path: str, lines: list[int], fmt: str = "renpy") -> str:
     """The warning on a Ren'Py file's say statements on `lines` whose string is never
-    closed (renpy.UNCLOSED_STRING): each line was left out, those below it were read."""
+    closed (UNCLOSED_STRING), or a table's quoted cells: each line was left out, those
+    below it were read."""
     named = ", ".join(map(str, lines[:_UNCLOSED_NAMED]))
     if len(lines) > _UNCLOSED_NAMED:
         named += f" and {len(lines) - _UNCLOSED_NAMED} more"
+    if fmt == "csv":
+        return (
+            f"{path}: the quoted cell on line{'s' if len(lines) > 1 else ''} {named} is never"
+            " closed (a stray quote mark, which took the rows below into one cell); that"
+            f" line{'s were' if len(lines) > 1 else ' was'} left out, the rows below it read."
+        )
     if len(lines) == 1:
         return (
             f"{path}: the string of the say statement on line {named} is never closed (a stray"

@@ -210,6 +210,9 @@ UNRESOLVED_VARIABLE = "unresolved_variable"
 # The drop reason of a line given to a tag no file given defines (KiriKiri's `@saudio
 # t=アトリ front="「…」"`): the macro showing it was left out.
 MACRO_LEFT_OUT = "macro_left_out"
+# The drop reason of a line whose string is never closed (a stray quote mark): a Ren'Py
+# say statement's, or a table's quoted cell that ran over the rows below it.
+UNCLOSED_STRING = "unclosed_string"
 # The drop reason of a line whose text the game computes: Ren'Py Python that says
 # something other than string literals (`e(greeting)`, `e(f"Hi {name}")`, `e("a" + b)`;
 # adjacent literals, `e("a" "b")`, are one string).

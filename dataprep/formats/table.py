@@ -24,7 +24,8 @@ in it (a translation tool's escape; not RPG Maker's `\\n[1]` nor `\\n<Name>`); a
 first cell starts with `#` is a comment, and the rows below YukaTool's `#Names` (to its
 `#Lines`) are a table of the speakers' names, no lines: a speaker the speaker column names
 as the original does (`アトリ`) is named as the side read shows her there (`亚托莉`). The
-delimiter is a tab for .tsv, else sniffed among `,`, `;` and tab.
+delimiter is a tab for .tsv, else sniffed among `,`, `;` and tab. A quote mark never
+closed costs its own line (UNCLOSED_STRING), not the rows below it (`_rows`).
 """
 
 from __future__ import annotations
@@ -33,11 +34,11 @@ import csv
 import io
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from dataprep.errors import DataprepError
-from dataprep.formats.common import ParseOptions, join_pieces, tidy_name
+from dataprep.formats.common import UNCLOSED_STRING, ParseOptions, join_pieces, tidy_name
 from dataprep.formats.plain import parse as parse_plain
 from dataprep.formats.translation_dump import MISSING, ORIGINAL, TRANSLATION
 from dataprep.records import Utterance
@@ -96,37 +97,83 @@ class _Columns:
 
 
 def parse(text: str, source: str, options: ParseOptions) -> list[Utterance]:
-    rows, names = _rows(text.removeprefix("\ufeff"), source)
-    if not rows:
+    table = _rows(text.removeprefix("\ufeff"), source)
+    if not table.rows:
         return []
-    columns, body = _columns(rows, source, options.dump_side)
-    speakers = _names_shown(names, columns)
-    return _utterances(body, columns, source, options, speakers)
+    columns, body = _columns(table.rows, source, options.dump_side)
+    speakers = _names_shown(table.names, columns)
+    said = _utterances(body, columns, source, options, speakers)
+    if table.unclosed:
+        for utterance in said:
+            if utterance.line in table.unclosed:
+                utterance.dropped = UNCLOSED_STRING
+    return said
 
 
-def _rows(text: str, source: str) -> tuple[list[tuple[int, list[str]]], list[list[str]]]:
-    """Each row that is not blank nor a comment, nor one of a table of names, with the
-    file line where it starts; and the rows of the table of names."""
-    reader = csv.reader(
-        io.StringIO(text, newline=""), delimiter=_delimiter(text, source), strict=False
-    )
-    rows: list[tuple[int, list[str]]] = []
-    names: list[list[str]] = []
-    start = 1
-    in_names = False  # in a table of names, below `#Names`
+# A quoted cell holding this many line breaks is a quote mark never closed (`"Well...`
+# at a cell's start), which took every row below it up to the next quote mark into one
+# cell: a text box wraps into three or four lines.
+_RUNAWAY_BREAKS = 10
+
+
+@dataclass
+class _Table:
+    """The rows of a file that are not blank nor comments nor names, each with the file
+    line where it starts; the rows of its table of names; the lines whose quoted cell
+    is never closed, each read as a row of its own without quoting (and left out)."""
+
+    rows: list[tuple[int, list[str]]] = field(default_factory=list)
+    names: list[list[str]] = field(default_factory=list)
+    unclosed: set[int] = field(default_factory=set)
+    in_names: bool = False  # in a table of names, below `#Names`
+
+
+def _rows(text: str, source: str) -> _Table:
+    """The file's rows (`_Table`). A row whose quoted cell runs away (`_RUNAWAY_BREAKS`,
+    or past csv's field size limit) is read again as its line alone, and the rows are
+    read on from the line below it: the rest of the file was one cell, dropped as too
+    long, and past 128 KiB the whole file was refused."""
+    delimiter = _delimiter(text, source)
+    table = _Table()
+    at, line = 0, 1  # where the rows not read yet start: offset in `text`, file line
+    while (
+        runaway := _read_rows(text[at:] if at else text, line, delimiter, table, source)
+    ) is not None:
+        for _ in range(runaway - line + 1):  # past the runaway row's first line
+            end = text.find("\n", at)
+            at = len(text) if end < 0 else end + 1
+        alone = text[text.rfind("\n", 0, at - 1) + 1 : at].rstrip("\r\n")
+        cells = next(csv.reader([alone], delimiter=delimiter, quoting=csv.QUOTE_NONE), [])
+        table.rows.append((runaway, cells))
+        table.unclosed.add(runaway)
+        line = runaway + 1
+        if at >= len(text):
+            break
+    return table
+
+
+def _read_rows(text: str, first: int, delimiter: str, table: _Table, source: str) -> int | None:
+    """Read the rows of `text` (which starts at file line `first`) into `table`; the line
+    of a row whose quoted cell runs away, where reading stopped, or None at the end."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    start = first
     try:
         for cells in reader:
-            first = cells[0].strip() if cells else ""
-            if first.startswith("#"):
-                in_names = _NAMES_HEADING.fullmatch(first) is not None
-            elif in_names:
-                names.append(cells)
+            if any(cell.count("\n") >= _RUNAWAY_BREAKS for cell in cells):
+                return start
+            first_cell = cells[0].strip() if cells else ""
+            if first_cell.startswith("#"):
+                table.in_names = _NAMES_HEADING.fullmatch(first_cell) is not None
+            elif table.in_names:
+                table.names.append(cells)
             elif any(cell.strip() for cell in cells):
-                rows.append((start, cells))
-            start = reader.line_num + 1
+                table.rows.append((start, cells))
+            start = first + reader.line_num
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            return start
         raise DataprepError(f"{source}: is no readable table ({exc}, near line {start}).") from None
-    return rows, names
+    return None
 
 
 def _names_shown(names: list[list[str]], columns: _Columns) -> dict[str, str]:

@@ -48,7 +48,7 @@ import re
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
 
-from dataprep.formats.common import UNRESOLVED_VARIABLE, ParseOptions
+from dataprep.formats.common import UNCLOSED_STRING, UNRESOLVED_VARIABLE, ParseOptions
 from dataprep.formats.renpy.characters import definitions_of, python_speaker
 from dataprep.formats.renpy.labels import GoesTo, label_statement, labels_of, statement_goes_to
 from dataprep.formats.renpy.lines import logical_line
@@ -103,9 +103,8 @@ _SAY_TRIPLE = re.compile(
     rf"""|(?P<whostr>{STR})[ \t]+)?{_RAW}(?P<text>{TRIPLE})(?P<rest>.*)$""",
     re.S,
 )
-# The drop reason of a say statement whose string is never closed (a stray quote mark,
-# a parse error to Ren'Py): its line alone, the text after the quote mark as written.
-UNCLOSED_STRING = "unclosed_string"
+# A say statement whose string is never closed (a stray quote mark, a parse error to
+# Ren'Py) is dropped as UNCLOSED_STRING: its line alone, the text after the quote mark.
 _UNCLOSED_SAY = re.compile(
     rf"""{_SAY_WHO}(?P<quote>["'])(?P<text>(?:(?!(?P=quote))[^\\]|\\.)*)(?P<rest>)$"""
 )
