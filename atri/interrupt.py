@@ -77,12 +77,20 @@ class interruptions_held:  # named as used, like contextlib.suppress
     polite kill) waits for the block's end, then does what it would have done (a
     KeyboardInterrupt, or `end_now`): for two steps that must not be cut apart (a version
     renamed into place, and the run's record that it is). Outside the main thread, whose
-    signals are not set there, nothing changes."""
+    signals are not set there, nothing changes.
+
+    `pressed` lists the signals that came, for a block to look at before it ends. With
+    `deliver_interrupt=False` a Ctrl-C that came is only noted there: for work that was
+    done by the time it came, which the caller then reports as done."""
 
     SIGNALS = (_signal.SIGINT, _signal.SIGTERM)
 
-    def __enter__(self) -> None:
-        self._pressed: list[int] = []
+    def __init__(self, deliver_interrupt: bool = True) -> None:
+        self.deliver_interrupt = deliver_interrupt
+        self.pressed: list[int] = []
+
+    def __enter__(self) -> interruptions_held:
+        self.pressed = []
         self._previous: dict[int, Any] = {}
         for signum in self.SIGNALS:
             try:
@@ -91,16 +99,19 @@ class interruptions_held:  # named as used, like contextlib.suppress
                     _signal.signal(signum, self._note)
                     self._previous[signum] = previous
             except ValueError:  # not the main thread
-                return
+                break
+        return self
 
     def _note(self, signum: int, frame: FrameType | None) -> None:
-        if signum not in self._pressed:
-            self._pressed.append(signum)
+        if signum not in self.pressed:
+            self.pressed.append(signum)
 
     def __exit__(self, *exc: object) -> None:
         previous, self._previous = self._previous, {}
         for signum, handler in previous.items():
             _signal.signal(signum, handler)
-        for signum in self._pressed:
+        for signum in self.pressed:
+            if signum == _signal.SIGINT and not self.deliver_interrupt:
+                continue
             if signum in previous:
                 previous[signum](signum, None)

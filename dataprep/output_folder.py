@@ -18,12 +18,14 @@ import json
 import logging
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from atri.config import DataprepSettings
 from atri.files import dead_leftovers, owned, owned_prefix, write_text_atomic
+from atri.interrupt import interruptions_held
 from atri.locks import exclusive_folder
 from dataprep.errors import DataprepError
 from dataprep.gc_pause import gc_paused
@@ -144,13 +146,18 @@ def _write_and_move_in(
         with gc_paused():
             write(staging, notes)
         try:
-            replace_outputs(staging, out, stem)
+            late = replace_outputs(staging, out, stem)
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 raise
             # `out` is on another mount than its parent that `ismount` did not see (a
             # bind mount of the same disk): the files, copied into it, move in from there.
-            _move_in_from_inside(staging, out, stem)
+            late = _move_in_from_inside(staging, out, stem)
+        if late:
+            notes.append(
+                "Ctrl-C came after the new files were in place, as the earlier ones were"
+                " being deleted: the run had finished."
+            )
     except OSError as exc:
         raise DataprepError(_write_error(exc, staging, out)) from None
     finally:
@@ -158,7 +165,7 @@ def _write_and_move_in(
     return notes
 
 
-def _move_in_from_inside(staged: Path, out: Path, stem: str) -> None:
+def _move_in_from_inside(staged: Path, out: Path, stem: str) -> bool:
     """`replace_outputs` from a staging folder inside `out` holding a copy of the files
     of `staged` (a failed replace put `out` back as it was)."""
     with _staging_folder(out, inside=True) as inner:
@@ -166,7 +173,7 @@ def _move_in_from_inside(staged: Path, out: Path, stem: str) -> None:
             for path in staged.iterdir():
                 if path.is_file() and not path.name.startswith("."):  # not the journal
                     shutil.copyfile(path, inner / path.name)
-            replace_outputs(inner, out, stem)
+            return replace_outputs(inner, out, stem)
         except OSError as exc:
             raise DataprepError(_write_error(exc, inner, out)) from None
         finally:
@@ -220,7 +227,7 @@ def write_outputs(
     return [*written, stats_json, stats_png]
 
 
-def replace_outputs(staging: Path, out: Path, stem: str) -> None:
+def replace_outputs(staging: Path, out: Path, stem: str) -> bool:
     """Move each file of `staging` into `out`, dataset_info.json last, and remove earlier
     outputs of this character that this run did not write (an eval file when the new run
     has no held-out set), so that `out` never mixes two runs. Other files stay.
@@ -228,14 +235,15 @@ def replace_outputs(staging: Path, out: Path, stem: str) -> None:
     The earlier outputs are first moved aside into `staging`; when a move fails (OSError)
     or is interrupted (Ctrl-C), they are put back and the new files taken out, so `out` is
     as it was. The names being moved in are written down first, for a run killed outright
-    (see `recover_interrupted`)."""
+    (see `recover_interrupted`). True when a Ctrl-C came only once the new files were all
+    in place (the run is done)."""
     out.mkdir(parents=True, exist_ok=True)
     # One `atri prep` at a time moves files into `out` (a lock on the folder, released
     # with the process if it dies): two runs for two characters read dataset_info.json
     # at their start, and the one to finish last dropped the other's entries.
     with exclusive_folder(out):
         _register_in_current_info(staging, out, stem)
-        _replace(staging, out, stem)
+        return _replace(staging, out, stem)
 
 
 def _register_in_current_info(staging: Path, out: Path, stem: str) -> None:
@@ -249,7 +257,7 @@ def _register_in_current_info(staging: Path, out: Path, stem: str) -> None:
     write_json(staged, merged_dataset_info(read_dataset_info(out / DATASET_INFO), ours, stem))
 
 
-def _replace(staging: Path, out: Path, stem: str) -> None:
+def _replace(staging: Path, out: Path, stem: str) -> bool:
     new = sorted(staging.iterdir(), key=lambda p: p.name == DATASET_INFO)
     ours = [*output_names(stem), *_legacy_stats(out, staging)]
     earlier = [n for n in ours if (out / n).is_file()]
@@ -259,16 +267,24 @@ def _replace(staging: Path, out: Path, stem: str) -> None:
     aside.mkdir()
     moved_aside: list[str] = []
     placed: list[str] = []
-    try:
-        for old in earlier:
-            (out / old).replace(aside / old)
-            moved_aside.append(old)
-        for path in new:
-            path.replace(out / path.name)
-            placed.append(path.name)
-    except BaseException:  # Ctrl-C too: the finally that follows deletes `staging`
-        _put_back(out, aside, placed, moved_aside)
-        raise
+    # Ctrl-C is looked at after the moves and before the earlier files are deleted, not
+    # let in between: come while the earlier files were deleted, it reported a run
+    # stopped whose new files were in place and whose earlier ones were gone.
+    with interruptions_held(deliver_interrupt=False) as held:
+        try:
+            for old in earlier:
+                (out / old).replace(aside / old)
+                moved_aside.append(old)
+            for path in new:
+                path.replace(out / path.name)
+                placed.append(path.name)
+            if signal.SIGINT in held.pressed:
+                raise KeyboardInterrupt
+        except BaseException:  # Ctrl-C too: the finally that follows deletes `staging`
+            _put_back(out, aside, placed, moved_aside)
+            raise
+        shutil.rmtree(aside, ignore_errors=True)
+    return signal.SIGINT in held.pressed  # came as the earlier files were deleted
 
 
 def _legacy_stats(out: Path, staging: Path) -> list[str]:

@@ -5,12 +5,14 @@ chosen move.
 Run: python -m tests.dataprep.killed_prep OUT SCRIPT SIGNAL POINT
   SIGNAL: KILL (nothing of Python runs after it) or INT (Ctrl-C: cleanup runs)
   POINT:  aside (the second earlier file moved aside), placing (the second new file
-          moved in) or last (dataset_info.json, the last new file, moved in)
+          moved in), last (dataset_info.json, the last new file, moved in) or deleting
+          (the earlier files, once every new one is in place)
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -47,8 +49,18 @@ def main(out: Path, script: Path, signame: str, point: str) -> None:
                 os.kill(os.getpid(), getattr(signal, f"SIG{signame}"))
         return real_replace(self, target)
 
+    real_rmtree = shutil.rmtree
+
+    def rmtree(path: str | os.PathLike[str], *args: object, **kwargs: object) -> None:
+        if point == "deleting" and Path(path).name == ".earlier":
+            os.kill(os.getpid(), getattr(signal, f"SIG{signame}"))
+        real_rmtree(path, *args, **kwargs)  # type: ignore[arg-type]
+
     Path.replace = replace  # type: ignore[method-assign]
-    prepare(DataprepSettings(), [script], out, system_prompt=SYSTEM)
+    shutil.rmtree = rmtree  # type: ignore[assignment]
+    result = prepare(DataprepSettings(), [script], out, system_prompt=SYSTEM)
+    for note in result.notes:
+        print(note)
     print("FINISHED", flush=True)
 
 

@@ -78,3 +78,27 @@ def test_ctrl_c_while_moving_in_puts_the_earlier_files_back(earlier: Path) -> No
     assert stopped.returncode != 0 and "KeyboardInterrupt" in stopped.stderr
     assert snapshot(earlier) == before
     assert hidden_beside(earlier) == []
+
+
+def test_ctrl_c_once_the_new_files_are_in_place_finishes_the_run(earlier: Path) -> None:
+    # Before: a Ctrl-C while the earlier files were deleted (after the last move) said
+    # "Stopped" with status 130, while the new files were in place, some earlier ones
+    # deleted, and the rest left in a hidden folder the next run deleted.
+    before = snapshot(earlier)
+    late = stopped_run(earlier, "INT", "deleting")
+    assert late.returncode == 0, late.stderr
+    assert "FINISHED" in late.stdout
+    assert "Ctrl-C came after the new files were in place" in late.stdout
+    after = snapshot(earlier)
+    assert after != before and set(after) == set(before)
+    assert hidden_beside(earlier) == []
+
+
+def test_ctrl_c_as_the_last_file_moves_in_still_puts_the_earlier_files_back(
+    earlier: Path,
+) -> None:
+    before = snapshot(earlier)
+    stopped = stopped_run(earlier, "INT", "last")
+    assert stopped.returncode != 0 and "KeyboardInterrupt" in stopped.stderr
+    assert snapshot(earlier) == before
+    assert hidden_beside(earlier) == []
