@@ -7,7 +7,6 @@ environment through `Secrets`.
 
 from __future__ import annotations
 
-import codecs
 import difflib
 import json
 import os
@@ -34,7 +33,7 @@ from pydantic import (
 )
 
 from atri.errors import ConfigError
-from atri.text_files import NotUtf8Error, read_hand_written
+from atri.text_files import NotUtf8Error, read_hand_written, script_encoding_problem
 
 CONFIG_ENV = "ATRI_CONFIG"
 DEFAULT_CONFIG_NAME = "config.toml"
@@ -505,6 +504,18 @@ class TrainSettings(Section):
     logging_steps: PositiveInt = 5
     seed: int = 42
 
+    @field_validator("dataset")
+    @classmethod
+    def _a_file(cls, value: str) -> str:
+        """`atri prep` writes beside this file and `atri train` reads it: "" or a folder
+        ("data/dataset/") sent prep's files to the folder above and train to another."""
+        if not value.strip() or value.rstrip().endswith(("/", "\\")):
+            raise ValueError(
+                "must name the training file, like"
+                ' "data/dataset/atri_sharegpt.json": atri prep writes into its folder'
+            )
+        return value
+
     @field_validator("target_modules")
     @classmethod
     def _some_modules(cls, value: list[str]) -> list[str]:
@@ -646,13 +657,8 @@ class DataprepSettings(Section):
     @field_validator("encoding")
     @classmethod
     def _known_encoding(cls, value: str) -> str:
-        if value != "auto":
-            try:
-                codecs.lookup(value)
-            except LookupError:
-                raise ValueError(
-                    f'"{value}" is not an encoding Python knows; use "auto" or a name like "gb18030"'
-                ) from None
+        if value != "auto" and (problem := script_encoding_problem(value)):
+            raise ValueError(f'{problem}; use "auto" or a name like "gb18030"')
         return value
 
     @field_validator("renpy_language", "artemis_language")

@@ -35,3 +35,25 @@ def decode_hand_written(raw: bytes) -> str:
 def read_hand_written(path: Path) -> str:
     """The file's text; OSError or NotUtf8Error for the caller to put in its sentence."""
     return decode_hand_written(Path(path).read_bytes())
+
+
+# Codecs Python finds by name that turn bytes into text, yet no script is written in:
+# they fail on any non-ASCII byte (punycode, idna), on every byte (undefined), or read
+# backslashes as escapes (KiriKiri's and Ren'Py's lines are full of them).
+_NOT_SCRIPT_CODECS = frozenset(
+    {"undefined", "punycode", "idna", "unicode-escape", "raw-unicode-escape"}
+)
+
+
+def script_encoding_problem(name: str) -> str | None:
+    """Why `name` cannot be the encoding of a game script ([dataprep] encoding), as the
+    end of a sentence; None when it can. `codecs.lookup` alone also finds rot13, hex,
+    base64 and zlib, which are bytes-to-bytes or text-to-text and fail at the first file."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return f'"{name}" is not an encoding Python knows'
+    canonical = info.name.replace("_", "-")
+    if not getattr(info, "_is_text_encoding", True) or canonical in _NOT_SCRIPT_CODECS:
+        return f'"{name}" is not a text encoding scripts are saved in'
+    return None

@@ -6,7 +6,9 @@ is printed as plain text, never as rich markup, so no word in it is eaten.
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 from pathlib import Path
 
 from rich.console import Console
@@ -57,6 +59,18 @@ def run_prep(
     chosen = None if fmt in (None, "auto") else fmt
     cfg = settings.dataprep
     background = settings.path(cfg.background) if cfg.background else None
+    missing = [path for path in scripts if not os.path.lexists(path)]
+    if missing and len(missing) < len(scripts):
+        # A chapter's name mistyped among others: read without it, the dataset that
+        # replaced the earlier one lacked that chapter, with status 0.
+        named = ", ".join(map(str, missing))
+        _say(
+            console,
+            f"{named}: not found; check the path{'s' if len(missing) > 1 else ''} (the other"
+            f" scripts were not read either). Nothing was written to {out}.",
+            "red",
+        )
+        return 1
     files = collect_scripts(scripts)
     if not files:
         _say(
@@ -204,7 +218,9 @@ def _summary(result: PrepResult, out: Path, settings: Settings, train_command: s
             "sharegpt", "train"
         )
         if settings.path(settings.train.dataset).resolve() != train_file.resolve():
-            sentence += f" Train on it with: {train_command} --dataset {train_file}"
+            sentence += (
+                f" Train on it with: {train_command} --dataset {shlex.quote(str(train_file))}"
+            )
     return sentence
 
 

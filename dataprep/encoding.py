@@ -21,6 +21,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from atri.text_files import script_encoding_problem
 from dataprep.errors import DataprepError
 
 BOMS: tuple[tuple[bytes, str], ...] = (
@@ -58,6 +59,10 @@ class Decoded:
     # The encoding the config chose, which this file's bytes overrode (`_unicode_despite`):
     # the run names it too. None when the file was read as the config says.
     instead_of: str | None = None
+    # A file joined from two encodings (`_mixed_lines`): the legacy one its lines that are
+    # not UTF-8 were read in, and how many they are.
+    other_encoding: str | None = None
+    other_lines: int = 0
 
 
 def decode_bytes(data: bytes, source: str, encoding: str = "auto") -> tuple[str, str]:
@@ -69,19 +74,18 @@ def decode_bytes(data: bytes, source: str, encoding: str = "auto") -> tuple[str,
 def decode_report(data: bytes, source: str, encoding: str = "auto") -> Decoded:
     """Decode `data`, replacing unreadable bytes; DataprepError if most of it is unreadable."""
     if encoding != "auto":
-        try:
-            forced = codecs.lookup(encoding).name
-        except LookupError:
+        if problem := script_encoding_problem(encoding):
             raise DataprepError(
-                f'{source}: [dataprep] encoding "{encoding}" is not an encoding Python knows;'
-                ' set it to "auto" or a name like "gb18030".'
-            ) from None
+                f'{source}: [dataprep] encoding {problem}; set it to "auto" or a name like'
+                ' "gb18030".'
+            )
+        forced = codecs.lookup(encoding).name
         if not forced.startswith("utf"):
             unicode = _unicode_despite(data, encoding)
             if unicode is not None:
                 return unicode
         decoded = _decode_replacing(data, encoding)
-        if decoded.replaced_bytes > MAX_REPLACED * len(data):
+        if decoded.replaced_bytes > MAX_REPLACED * len(data) or _mostly_replaced(decoded.text):
             raise DataprepError(
                 f"{source}: is not valid {encoding} text ({decoded.replaced_bytes} of"
                 f' {len(data)} bytes unreadable); fix [dataprep] encoding or set it to "auto".'
@@ -96,6 +100,9 @@ def decode_report(data: bytes, source: str, encoding: str = "auto") -> Decoded:
     utf8 = _decode_replacing(data, "utf-8")
     if not utf8.replaced_bytes or utf8.replaced_bytes <= MAX_STRAY_UTF8 * _non_ascii(data):
         return utf8
+    mixed = _mixed_lines(data, utf8.text)
+    if mixed is not None:
+        return mixed
     for name in _candidates(data):
         text = _decode_plausible(data, name)
         if text is not None:
@@ -109,12 +116,63 @@ def decode_report(data: bytes, source: str, encoding: str = "auto") -> Decoded:
     if found is not None:
         return Decoded(*found, guessed=True)
     controls = len(utf8.text) - len(utf8.text.translate(_CONTROLS))
-    if utf8.replaced_bytes + controls <= MAX_REPLACED * len(data):
+    if utf8.replaced_bytes + controls <= MAX_REPLACED * len(data) and not _mostly_replaced(
+        utf8.text
+    ):
         return utf8
     raise DataprepError(
         f"{source}: is not text in any encoding tried ({utf8.replaced_bytes + controls} of {len(data)}"
         " bytes unreadable as UTF-8 or control characters); save it as UTF-8 or set [dataprep] encoding."
     )
+
+
+def _mixed_lines(data: bytes, utf8_text: str) -> Decoded | None:
+    """A file joined from two encodings (a fan's UTF-8 lines appended to a game's CP932
+    script, chapters dumped by two tools): its UTF-8 lines as UTF-8 (`utf8_text` is the
+    file read as UTF-8, with U+FFFD for what is not), the others in the one legacy
+    encoding that reads them all plausibly. Read whole as UTF-8, such a file lost every
+    line of the other encoding; read whole as CP932, its UTF-8 lines became kanji
+    nonsense (UTF-8's bytes are mostly valid CP932). None when few of its non-ASCII lines
+    are UTF-8 (legacy CJK text almost never is: the file is in one legacy encoding), or
+    when no encoding reads the rest."""
+    texts = utf8_text.split("\n")  # one per line of `data`: no 0x0A is ever replaced
+    others = [i for i, line in enumerate(texts) if "\ufffd" in line]
+    utf8_lines = sum(not line.isascii() for line in texts) - len(others)
+    if utf8_lines < MIN_MIXED_LINES or utf8_lines * MIXED_SHARE < len(others):
+        return None
+    lines = data.split(b"\n")
+    rest = b"\n".join(lines[i] for i in others)
+    # No UTF-16 here: its lines are not split at a 0x0A byte. In the others, 0x0A is never
+    # part of a character, so the decoded rest splits back into the same lines.
+    for name in [n for n in _candidates(rest) if not n.startswith("utf-16")]:
+        text = _decode_plausible(rest, name)
+        if text is None:
+            continue
+        parts = text.split("\n")
+        if len(parts) != len(others):
+            continue
+        for i, part in zip(others, parts, strict=True):
+            texts[i] = part
+        return Decoded(
+            _strip_bom("\n".join(texts)), "utf-8", other_encoding=name, other_lines=len(others)
+        )
+    return None
+
+
+# A file is of two encodings when at least this many of its non-ASCII lines are UTF-8,
+# and at least one for every MIXED_SHARE lines that are not.
+MIN_MIXED_LINES = 3
+MIXED_SHARE = 50
+
+
+def _mostly_replaced(text: str) -> bool:
+    """Whether most of the text's non-blank lines carry bytes that could not be read: the
+    file is not text in that encoding, however few bytes that is (one per character of a
+    line of CJK text read as UTF-8 is half of its bytes or fewer)."""
+    if "\ufffd" not in text:
+        return False
+    lines = [line for line in text.split("\n") if line.strip()]
+    return sum("\ufffd" in line for line in lines) * 2 > len(lines)
 
 
 def _unicode_despite(data: bytes, forced: str) -> Decoded | None:
@@ -157,13 +215,23 @@ def _decode_replacing(data: bytes, encoding: str) -> Decoded:
         return Decoded(_decode_strict(data, encoding), encoding)
     except UnicodeDecodeError as first:
         start = first.start
-    _replaced.count = 0
-    text = codecs.decode(data, encoding, errors=_COUNTING)
+    if codecs.lookup(encoding).name == "utf-8":
+        # Counted from the lengths, not by a handler called back for each unreadable run:
+        # a GBK script read as UTF-8 (which `decode_report` tries first) has one every
+        # character or two, and the handler took 5 s over 15 MB. Every byte UTF-8 reads
+        # comes back from encoding the text again; each U+FFFD stands for bytes it could not
+        # (a U+FFFD written in the file, its own 3 bytes, counts as unreadable too).
+        text = data.decode(encoding, errors="replace")
+        replaced = len(data) - len(text.encode(encoding)) + 3 * text.count("\ufffd")
+    else:
+        _replaced.count = 0
+        text = codecs.decode(data, encoding, errors=_COUNTING)
+        replaced = _replaced.count
     if encoding.replace("_", "-").lower().startswith("utf-16"):
         line = data[:start].decode(encoding, errors="replace").count("\n") + 1
     else:
         line = data.count(b"\n", 0, start) + 1
-    return Decoded(text, encoding, _replaced.count, line)
+    return Decoded(text, encoding, replaced, line)
 
 
 def _decode_strict(data: bytes, encoding: str) -> str:

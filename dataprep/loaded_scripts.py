@@ -61,8 +61,15 @@ def load_scripts(
             report.replaced_bytes = decoded.replaced_bytes
             report.warning = (
                 f"{path}: {decoded.replaced_bytes} byte(s) could not be read as"
-                f" {decoded.encoding} and became �, the first on line"
-                f" {decoded.first_replaced_line}; the rest of the file was read."
+                f" {decoded.encoding} and became �, on {_lines_with(text, chr(0xFFFD))} of"
+                f" {report.lines} lines, the first on line {decoded.first_replaced_line};"
+                " the rest of the file was read."
+            )
+        elif decoded.other_encoding:
+            report.warning = (
+                f"{path}: {decoded.other_lines} of its {report.lines} lines are not"
+                f" {decoded.encoding} and were read as {decoded.other_encoding} (a file joined"
+                " from two encodings); if they look garbled, save the file in one encoding."
             )
         # A .json file is a message list, RPG Maker event data or no script at all,
         # whatever format is forced for the text files beside it (a folder's
@@ -86,3 +93,15 @@ def load_scripts(
         )
         loaded.append(script)
     return loaded, reports
+
+
+def _lines_with(text: str, mark: str) -> int:
+    """How many of the text's lines hold `mark` (a line each, however often)."""
+    count, at = 0, text.find(mark)
+    while at >= 0:
+        count += 1
+        end = text.find("\n", at)
+        if end < 0:
+            break
+        at = text.find(mark, end)
+    return count

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -67,23 +68,42 @@ _SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
 
 
 def collect_scripts(paths: list[Path]) -> list[Path]:
-    """Expand folders (recursively, sorted, hidden entries skipped); keep files as given."""
+    """Expand folders (recursively, sorted, hidden entries skipped); keep files as given.
+    A folder inside that cannot be listed is kept too, after the files, so that reading
+    it says why (`read_script`): `Path.rglob` passed over it without a word, and half a
+    game's chapters were missing from the dataset."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
+            unreadable: list[Path] = []
             found.extend(
                 p
-                for p in sorted(path.rglob("*"))
+                for p in sorted(_files_below(path, unreadable))
                 if p.is_file()
                 # ONScripter's `nscript.dat` / `nscript.___` is its script, whatever its suffix.
                 and (p.suffix.lower() in SCRIPT_SUFFIXES or is_script_name(p.name))
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
                 # RPG Maker's Actors.json, System.json …: data beside the events, no script.
                 and not is_database_file(p)
             )
+            found.extend(sorted(unreadable))
         else:
             found.append(path)
     return found
+
+
+def _files_below(folder: Path, unreadable: list[Path]) -> list[Path]:
+    """The files in `folder` and below, hidden ones and those in hidden folders left out,
+    links to folders not followed (as `Path.rglob`); folders that cannot be listed go to
+    `unreadable`."""
+
+    def note(exc: OSError) -> None:
+        unreadable.append(Path(exc.filename))
+
+    files: list[Path] = []
+    for root, dirs, names in os.walk(folder, onerror=note):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        files += [Path(root, name) for name in names if not name.startswith(".")]
+    return files
 
 
 def read_script(path: Path, encoding: str = "auto") -> Decoded:

@@ -172,19 +172,27 @@ def test_forced_format_overrides_detection(fixtures: Path) -> None:
 def test_run_prep_prints_stats_table(tmp_path: Path, fixtures: Path) -> None:
     console = Console(record=True, width=160)
     settings = Settings(root=tmp_path)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
     code = run_prep(
-        settings,
-        [fixtures / "plain_zh.txt", tmp_path / "nope.txt"],
-        tmp_path / "out",
-        None,
-        SYSTEM,
-        console,
+        settings, [fixtures / "plain_zh.txt", empty], tmp_path / "out", None, SYSTEM, console
     )
     text = console.export_text()
     assert code == 0
-    assert "nope.txt: file not found" in text
+    assert "skipped: " in text and "empty.txt: the file is empty" in text
     assert "ATRI lines" in text and "interjection_only = 1" in text
     assert (tmp_path / "out" / "atri_sharegpt.json").is_file()
+
+
+def test_a_mistyped_path_among_others_writes_nothing(tmp_path: Path, fixtures: Path) -> None:
+    # Before: read without it, the dataset lacked that chapter, with status 0.
+    console = Console(record=True, width=160)
+    out = tmp_path / "out"
+    scripts = [fixtures / "plain_zh.txt", tmp_path / "nope.txt", tmp_path / "nada.txt"]
+    code = run_prep(Settings(root=tmp_path), scripts, out, None, SYSTEM, console)
+    assert code == 1 and not out.exists()
+    text = " ".join(console.export_text().split())
+    assert f"{tmp_path / 'nope.txt'}, {tmp_path / 'nada.txt'}: not found; check the paths" in text
 
 
 def test_run_prep_bad_format_and_nothing_found(tmp_path: Path) -> None:

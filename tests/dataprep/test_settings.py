@@ -23,6 +23,13 @@ from atri.config import ConfigError, DataprepSettings, settings_from_dict
             " 夏生 is in both lead_aliases and character_aliases",
         ),
         ({"encoding": "klingon"}, "is not an encoding Python knows"),
+        # Found by codecs.lookup, yet bytes-to-bytes or no script's encoding: each was a
+        # traceback at the first file.
+        ({"encoding": "rot13"}, '"rot13" is not a text encoding scripts are saved in'),
+        ({"encoding": "base64"}, "is not a text encoding scripts are saved in"),
+        ({"encoding": "undefined"}, "is not a text encoding scripts are saved in"),
+        ({"encoding": "punycode"}, "is not a text encoding scripts are saved in"),
+        ({"encoding": "unicode_escape"}, "is not a text encoding scripts are saved in"),
         ({"output_formats": []}, "[dataprep] output_formats"),
         ({"min_reply_chars": 9, "max_reply_chars": 3}, "must not be greater than max_reply_chars"),
         ({"lead_alias": ["x"]}, '[dataprep] lead_alias = ["x"]: is not a known key'),
