@@ -66,6 +66,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StringConstraints,
+    model_validator,
 )
 
 from atri.config import Secrets
@@ -77,6 +78,7 @@ from model.protocol import (
     StopText,
     Text,
     clean_text,
+    visible_text,
 )
 from model.server.auth import check_token
 from model.service import ChatService
@@ -87,6 +89,9 @@ STREAM_CHUNK_CHARS = 8
 # More messages than any real conversation sends: beyond it a request is refused (413)
 # before any work, since each message costs validation and fitting time.
 MAX_MESSAGES = 2000
+# Content parts of all messages together, counted before they are validated: 10,000
+# bad items in a 30 KB body held the event loop for 18 s while their errors were listed.
+MAX_CONTENT_PARTS = 4000
 # Client addresses whose use of system messages was logged; past this many, forgotten.
 MAX_CLIENTS_TOLD = 10_000
 # The status of an answer to a client that left before it (nginx's "client closed
@@ -134,6 +139,8 @@ class OpenAIError(Exception):
         return {"error": {"message": message, "type": kind, "param": param, "code": code or kind}}
 
 
+# The roles of a tool's result (OpenAI's current and its older name).
+TOOL_ROLES = ("tool", "function")
 # The content parts that hold text: "refusal" is an assistant's part, its text in `refusal`.
 TEXT_PARTS = ("text", "refusal")
 
@@ -191,6 +198,35 @@ class CompletionRequest(BaseModel):
     logprobs: StrictBool | None = None
     top_logprobs: Annotated[StrictInt, Field(ge=0, le=20)] | None = None
     modalities: list[str] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_too_many(cls, data: Any) -> Any:
+        """Too many messages, or content parts, refused before any is validated: their
+        number is what a small body can make large (`[1, 1, …]`)."""
+        messages = data.get("messages") if isinstance(data, dict) else None
+        if not isinstance(messages, list):
+            return data
+        if len(messages) > MAX_MESSAGES:
+            raise OpenAIError(
+                f"The request has {len(messages)} messages; at most {MAX_MESSAGES} "
+                "are accepted. Send the conversation's recent messages only.",
+                kind="request_too_large",  # as for a body over the size limit
+                status=413,
+            )
+        parts = sum(
+            len(m["content"])
+            for m in messages
+            if isinstance(m, dict) and isinstance(m.get("content"), list)
+        )
+        if parts > MAX_CONTENT_PARTS:
+            raise OpenAIError(
+                f"The request's messages have {parts} content parts; at most"
+                f" {MAX_CONTENT_PARTS} are accepted.",
+                kind="request_too_large",
+                status=413,
+            )
+        return data
 
     def streamed(self) -> bool:
         return bool(self.stream)
@@ -335,13 +371,17 @@ def to_chat_request(body: CompletionRequest, speakers: Speakers) -> ClientReques
     ]
     so_far = _so_far(body.messages)
     if so_far:
-        asked = max(i for i, t in enumerate(turns) if t.role == "user" and t.content.strip())
+        asked = max(i for i, t in enumerate(turns) if t.role == "user" and visible_text(t.content))
         turns = turns[: asked + 1]
-    elif turns and turns[-1].role == "assistant":
+    elif (turns and turns[-1].role == "assistant") or body.messages[-1].role in TOOL_ROLES:
+        # A tool's result last was dropped with the tool messages, and the user's message
+        # before it answered as if the result had not come.
         raise OpenAIError(not_the_users_turn(body.messages), param="messages")
-    if not turns or not turns[-1].content.strip():
+    # Visible text, not strip(): a message of zero-width spaces got the worker's "what did
+    # you want to tell me?" line as if it were her reply.
+    if not turns or not visible_text(turns[-1].content):
         raise OpenAIError("The last message must be a non-empty user message.", param="messages")
-    context = [turn for turn in turns[:-1] if turn.content.strip()]
+    context = [turn for turn in turns[:-1] if visible_text(turn.content)]
     speaker = [m for m in body.messages if m.role == "user"][-1].name
     user = speaker or speakers.user
     system = "\n\n".join(
@@ -370,9 +410,9 @@ def _so_far(messages: list[InMessage]) -> str:
     text (her greeting alone: there is no turn she answers). Her messages between the
     user's and this one are left out (the client appends to this one alone)."""
     last = messages[-1]
-    if last.role != "assistant" or not last.text().strip():
+    if last.role != "assistant" or not visible_text(last.text()):
         return ""
-    asked = any(m.role == "user" and m.text().strip() for m in messages[:-1])
+    asked = any(m.role == "user" and visible_text(m.text()) for m in messages[:-1])
     return last.text() if asked else ""
 
 
@@ -380,7 +420,7 @@ def not_the_users_turn(messages: list[InMessage]) -> str:
     """Why a conversation whose last turn is hers cannot be answered, named after what the
     client sent last: her unfinished reply, an instruction after it, or a tool's result."""
     last = messages[-1].role
-    if last in ("tool", "function"):
+    if last in TOOL_ROLES:
         return (
             "The last message is a tool's result, but this worker calls no tools: the last "
             "message must be the user's."
@@ -409,6 +449,15 @@ def under_v1(path: str) -> bool:
 
 
 SERVED_ROUTES = "GET /v1/models, GET /v1/models/{id} and POST /v1/chat/completions"
+ROUTE_PATHS = ("/v1/models", "/v1/chat/completions")
+# How much of a path or model id a client sent an error repeats.
+SHOWN_CHARS = 200
+
+
+def _shown(said: str) -> str:
+    """What the client sent, cut for an error's sentence: a 60,000-character model id was
+    repeated whole in its 404."""
+    return said if len(said) <= SHOWN_CHARS else f"{said[:SHOWN_CHARS]}…"
 
 
 def unknown_path(path: str) -> OpenAIError:
@@ -427,8 +476,11 @@ def unknown_path(path: str) -> OpenAIError:
             f"No route {path}: this client adds /v1 itself, so drop /v1 from its base URL "
             f"(http://HOST:PORT). This worker serves {SERVED_ROUTES}."
         )
+    elif path.endswith("/") and path.rstrip("/") in ROUTE_PATHS:
+        # Starlette answered it with an empty 307 whose Location came from the Host header.
+        message = f"No route {path}: drop the slash at its end ({path.rstrip('/')})."
     else:
-        message = f"No route {path[:200]} on this worker; it serves {SERVED_ROUTES}."
+        message = f"No route {_shown(path)} on this worker; it serves {SERVED_ROUTES}."
     return OpenAIError(message, kind="invalid_request_error", status=404, code="unknown_url")
 
 
@@ -500,13 +552,14 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
             for model_id in ids
         ]
 
-    @router.get("/models")
+    # HEAD too, as HTTP wants wherever GET is served (uptime monitors and proxies ask it).
+    @router.api_route("/models", methods=["GET", "HEAD"])
     async def models() -> dict[str, Any]:
         return {"object": "list", "data": await model_objects()}
 
     # `:path`, so an id with a slash (a hub name such as "org/model") is answered here,
     # with OpenAI's 404, rather than by the router's bare one.
-    @router.get("/models/{model_id:path}")
+    @router.api_route("/models/{model_id:path}", methods=["GET", "HEAD"])
     async def model(model_id: str) -> dict[str, Any]:
         found = await model_objects()
         for item in found:
@@ -514,7 +567,7 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
                 return item
         served = ", ".join(f"'{item['id']}'" for item in found)
         raise OpenAIError(
-            f"The model '{model_id}' does not exist on this worker; it serves {served}.",
+            f"The model '{_shown(model_id)}' does not exist on this worker; it serves {served}.",
             status=404,
             code="model_not_found",
             param="model",
@@ -522,13 +575,6 @@ def openai_router(service: ChatService, secrets: Secrets) -> APIRouter:
 
     @router.post("/chat/completions", response_model=None)
     async def completions(body: CompletionRequest, http: Request) -> Response:
-        if len(body.messages) > MAX_MESSAGES:
-            raise OpenAIError(
-                f"The request has {len(body.messages)} messages; at most {MAX_MESSAGES} "
-                "are accepted. Send the conversation's recent messages only.",
-                kind="request_too_large",  # as for a body over the size limit
-                status=413,
-            )
         if body.stream_options is not None and not body.streamed():
             # As OpenAI answers it: a client that sends it expects a stream (and a usage
             # chunk) that a plain answer would not give it.

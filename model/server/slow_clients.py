@@ -8,6 +8,7 @@ connections exhaust the worker's file descriptors. Here:
   connection is closed (as nginx does: no answer, the client has not asked anything yet);
 - at most `max_connections` are open at once; one more is answered 503 and closed as it
   arrives, so a flood costs one descriptor for an instant, never the worker;
+- a request's head larger than MAX_HEAD_BYTES is answered 431 and the connection closed;
 - one address holds at most `per_address` of them, so a client reconnecting in a loop
   cannot take every slot from the others. Loopback is not counted: a reverse proxy on
   this machine (which should limit per client itself) and the bots all come from there.
@@ -52,16 +53,23 @@ FULL_LOG_INTERVAL_SECONDS = 60.0
 
 FULL_MESSAGE = "The worker has too many open connections; try again in a moment."
 PER_ADDRESS_MESSAGE = "Too many open connections from your address; close some and try again."
+# The most bytes a request's head may take (its line and headers): uvicorn's httptools
+# parser has no cap, and a 100 MB header was read whole; h11's is 16 KiB, nginx's 8-32 KiB.
+MAX_HEAD_BYTES = 64 * 1024
+HEAD_TOO_LARGE_MESSAGE = "The request's headers are too large."
+# How long a connection answered 431 still reads (and drops) what its client sends.
+LINGER_SECONDS = 2.0
 
 
-def _full_response(message: str) -> bytes:
+def _closing_response(message: str, status: str = "503 Service Unavailable") -> bytes:
+    """A whole response with a JSON sentence, after which the connection closes."""
     body = json.dumps({"detail": message}).encode()
     head = (
-        "HTTP/1.1 503 Service Unavailable\r\n"
+        f"HTTP/1.1 {status}\r\n"
         "content-type: application/json\r\n"
         f"content-length: {len(body)}\r\n"
-        "retry-after: 1\r\n"
-        "connection: close\r\n\r\n"
+        + ("retry-after: 1\r\n" if status.startswith("503") else "")
+        + "connection: close\r\n\r\n"
     )
     return head.encode() + body
 
@@ -122,6 +130,8 @@ class _Guarded(_Base):
     _head_timer: asyncio.TimerHandle | None = None
     _refused = False
     _address: str | None = None  # the counted address this connection holds a slot of
+    _head_bytes = 0  # bytes read while the head of the next request is awaited
+    _discarding = False  # answered 431: what the client still sends is dropped
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         address = self._counted_address(transport)
@@ -166,7 +176,7 @@ class _Guarded(_Base):
     def _refuse(self, transport: asyncio.Transport, message: str, why: str) -> None:
         """Answer 503 and close, before uvicorn sees the connection; logged once a minute."""
         self._refused = True
-        transport.write(_full_response(message))
+        transport.write(_closing_response(message))
         transport.close()
         now = time.monotonic()
         if now - type(self).last_full_log >= FULL_LOG_INTERVAL_SECONDS:
@@ -174,12 +184,29 @@ class _Guarded(_Base):
             log.warning("%s: new connections get 503", why)
 
     def data_received(self, data: bytes) -> None:
-        if self._refused:  # closing already: whatever it sent is not read
+        if self._refused or self._discarding:  # closing already: what it sent is dropped
             return
         before = self.cycle
+        awaiting_head = self._head_timer is not None
         super().data_received(data)
         if self.cycle is not before:  # a whole head was read: a new request began
             self._head_arrived()
+        elif awaiting_head and not self.transport.is_closing():
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._head_too_large()
+
+    def _head_too_large(self) -> None:
+        """Answer 431 and end the connection. Its writing side closes at once and what
+        the client still sends is read and dropped for a moment: closed with its bytes
+        unread, the connection was reset, and the client never read the 431."""
+        self._head_arrived()
+        self._discarding = True
+        response = _closing_response(HEAD_TOO_LARGE_MESSAGE, "431 Request Header Fields Too Large")
+        self.transport.write(response)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     def on_response_complete(self) -> None:
         self._head_due()  # before uvicorn starts a pipelined request, which ends the wait
@@ -193,6 +220,7 @@ class _Guarded(_Base):
         self._head_timer = self.loop.call_later(self.head_timeout, self._head_overdue)
 
     def _head_arrived(self) -> None:
+        self._head_bytes = 0
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
