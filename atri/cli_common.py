@@ -323,12 +323,38 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 
 def write_output(path: Path, text: str) -> None:
     """Replace `path` whole or not at all: a full disk or a missing folder is one
-    sentence, and an earlier file there (last week's backup) is left as it was."""
+    sentence, and an earlier file there (last week's backup) is left as it was.
+
+    A link is written through (the file it names is replaced, the link stays), and a
+    pipe or a device (`--out /dev/stdout`, a FIFO a backup job reads) is written into:
+    replaced by a file of the same name, the link's file kept last week's backup and the
+    pipe's reader got nothing, while the command said it wrote them."""
     from atri.files import write_text_atomic
 
-    existed = path.is_file()
+    target = path.resolve() if path.is_symlink() else path
+    existed = target.is_file()
     try:
-        write_text_atomic(path, text)
+        if target.exists() and not existed and not target.is_dir():
+            with open(target, "w", encoding="utf-8") as stream:
+                stream.write(text)
+        else:
+            write_text_atomic(target, text)
     except OSError as exc:
         kept = "the file there is left as it was" if existed else "nothing was written"
         fail(f"{path} cannot be written ({exc.strerror or exc}); {kept}.")
+
+
+def write_stdout(text: str, what: str) -> None:
+    """`text` on standard output, or one sentence and status 1: under `> backup.json`
+    on a full disk an export wrote part of itself and ended with status 0."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        # What is still buffered goes nowhere, so the exit's own flush fails no more.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        fail(
+            f"{what} could not be written to standard output ({exc.strerror or exc}); what"
+            " reached it is incomplete."
+        )

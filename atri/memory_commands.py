@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Any
@@ -22,6 +21,7 @@ from atri.cli_common import (
     fail,
     run_async,
     write_output,
+    write_stdout,
 )
 from atri.config import DEFAULT_CONFIG_NAME
 from atri.terminal import counted, printable, shown, typed
@@ -329,9 +329,11 @@ def memory_import(
     try:
         # A byte-order mark is read: UTF-16 is what Windows PowerShell 5.1's `>` writes.
         data = json.loads(decode_hand_written(file.read_bytes()))
+        export = parse_export(data, str(file))  # every message is checked before any write
     except (OSError, NotUtf8Error, UnicodeDecodeError, json.JSONDecodeError) as exc:
         fail(f"{file}: cannot be read as an ATRI memory export ({exc}).")
-    export = parse_export(data, str(file))  # every message is checked before any write
+    except RecursionError:  # lists or objects nested a thousand deep: was a traceback
+        fail(f"{file}: cannot be read as an ATRI memory export (it nests too deeply).")
 
     async def go(memory: Any) -> Any:
         return await memory.import_export(export, include_purged=include_purged)
@@ -421,7 +423,7 @@ def memory_export(
     data = _with_memory(go, read_only=True)
     text = json.dumps(data, ensure_ascii=False, indent=2)
     if out is None:
-        sys.stdout.write(text + "\n")
+        write_stdout(text + "\n", "The export")
     else:
         write_output(out, text + "\n")
         members = data.get("member_conversations", [])

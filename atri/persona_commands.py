@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,6 +15,7 @@ from atri.cli_common import (
     console,
     err_console,
     write_output,
+    write_stdout,
 )
 from atri.config import Settings
 
@@ -71,7 +71,7 @@ def persona_export(
     """Write the character card as SillyTavern Character Card V2 JSON."""
     text = json.dumps(_persona(configured_settings()).to_card_v2(), ensure_ascii=False, indent=2)
     if out is None:
-        sys.stdout.write(text + "\n")
+        write_stdout(text + "\n", "The character card")
     else:
         write_output(out, text + "\n")
         err_console.print(f"Wrote the character card to {out}.", markup=False)

@@ -28,7 +28,7 @@ from model.character.persona import (
     configured_persona,
     load_persona,
 )
-from model.protocol import ScopeRef, Worker
+from model.protocol import MemoryUnavailable, ScopeRef, Worker
 from model.service import ChatService
 
 if TYPE_CHECKING:
@@ -177,7 +177,14 @@ async def console_chat(
     command_name`, which the console takes before its commands as the bots do."""
     character = await worker.character()
     scope = ScopeRef(platform=CONSOLE_PLATFORM, user_id=console_user_id())
-    history: list[tuple[str, str]] = [(m.role, m.content) for m in await worker.history(scope)]
+    try:
+        history: list[tuple[str, str]] = [(m.role, m.content) for m in await worker.history(scope)]
+    except MemoryUnavailable as exc:
+        # A damaged file where this conversation is read: she answers all the same, as
+        # the worker does on the same file (each reply then says memory is unavailable);
+        # the chat ended here before its greeting.
+        console.print(str(exc), style="yellow", markup=False, highlight=False)
+        history = []
     user_name = character.user_name
     about = describe_worker(await worker.status(), character)
     if config_file is not None:

@@ -25,6 +25,7 @@ from model.memory.database import (
     busy_timeout_pragma,
     check_database_path,
     error_code,
+    is_busy,
     on_read_only_disk,
     open_error,
     path_error,
@@ -211,7 +212,15 @@ class Memory:
             memory._check_not_newer(version)
             if not read_only:
                 kept = await memory._keep_before_migrating(version)
-                await memory._migrate(version)
+                try:
+                    await memory._migrate(version)
+                except BaseException:
+                    # The file is as it was: its copy would be one more each time the
+                    # worker, restarted in a loop, failed the same way.
+                    if kept is not None:
+                        with contextlib.suppress(OSError):
+                            kept.unlink()
+                    raise
                 if kept is not None:
                     log.info(
                         "memory database upgraded from schema %d to %d; the earlier file is "
@@ -312,12 +321,32 @@ class Memory:
         return await keep_copy(self._db, self.path, version)
 
     async def _migrate(self, version: int) -> None:
-        for step in range(version, SCHEMA_VERSION):
-            await self._db.executescript(
-                "BEGIN;\n" + MIGRATIONS[step] + f"\nPRAGMA user_version = {step + 1};\nCOMMIT;"
+        """Every step the file lacks, in one transaction: a step that fails leaves the file
+        as it was (one that failed after others left it half upgraded, a schema that no
+        ATRI wrote)."""
+        if version < SCHEMA_VERSION:
+            steps = "".join(
+                f"{MIGRATIONS[step]}\nPRAGMA user_version = {step + 1};\n"
+                for step in range(version, SCHEMA_VERSION)
             )
+            try:
+                await self._db.executescript(f"BEGIN;\n{steps}COMMIT;")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    await self._db.execute("ROLLBACK")
+                raise
         if version == SCHEMA_VERSION:  # nothing was written: find a read-only file now
-            await self._db.execute(f"PRAGMA user_version = {version}")
+            # Without waiting for a lock another process holds (an `atri memory import`):
+            # a file being written is writable, and the worker or chat started then
+            # gave up after the busy timeout, while it answers well under that lock.
+            await self._db.execute("PRAGMA busy_timeout = 0")
+            try:
+                await self._db.execute(f"PRAGMA user_version = {version}")
+            except sqlite3.Error as exc:
+                if not is_busy(exc):
+                    raise
+            finally:
+                await self._db.execute(busy_timeout_pragma())
 
     async def append(
         self,
