@@ -95,8 +95,10 @@ def open_error(path: Path, exc: sqlite3.Error) -> UserError:
     said as such; only a file that is no database points at `[memory] path`. Sorted as
     `failure_kind` sorts a failing statement; at open the advice differs."""
     kind, _ = failure_kind(exc)
-    if kind == "busy":
-        return database_error(path, exc)
+    # A file SQLite took for a database and found damaged (cut short, pages overwritten)
+    # is moved aside for a backup, not pointed elsewhere ("a folder ATRI can write").
+    if kind == "busy" or error_code(exc) == sqlite3.SQLITE_CORRUPT:
+        return database_error(path, exc, "read")
     if kind == "full" or getattr(exc, "sqlite_errorcode", 0) == sqlite3.SQLITE_IOERR_SHMSIZE:
         return full_disk_error(path, exc)  # SHMSIZE: no room for the WAL index (-shm)
     if kind == "io":  # a write the file system refused (EFBIG, EIO)

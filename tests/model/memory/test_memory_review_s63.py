@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from atri.config import Settings
+from atri.errors import UserError
 from model.memory import SCHEMA_VERSION, Memory
 from model.memory.upgrade_copies import upgrade_copies
 from tests.model.test_dberrors_qa38 import damage, filled
@@ -147,3 +148,19 @@ async def test_the_console_greets_and_answers_on_a_damaged_file(
     assert done.returncode == 0, done.stderr
     assert "the file is damaged" in " ".join((done.stdout + done.stderr).split())
     assert "Traceback" not in done.stderr
+
+
+async def test_a_file_cut_short_is_called_damaged_at_open(tmp_path: Path) -> None:
+    # Before: "database disk image is malformed; point it at a database file in a folder
+    # ATRI can write", as for a file that is no database.
+    path = tmp_path / "mem.sqlite3"
+    async with await Memory.open(path) as memory:
+        for i in range(2000):
+            await memory.append(f"qq:user:{i % 50}", "user", str(i), "hello " * 40)
+    with open(path, "r+b") as file:
+        file.truncate(path.stat().st_size // 2)
+    with pytest.raises(UserError) as err:
+        await Memory.open(path)
+    said = str(err.value)
+    assert "the file is damaged; move it aside and start from a backup" in said
+    assert "folder ATRI can write" not in said
