@@ -330,7 +330,9 @@ TRAIN_FLAGS = {"learning_rate": "lr", "gradient_accumulation": "grad-accum"}
 def train(
     dataset: Annotated[
         Path | None,
-        typer.Option(help="training file: sharegpt JSON or messages JSONL (\\[train] dataset)"),
+        typer.Option(
+            help="training file: sharegpt or Alpaca JSON, or messages JSONL (\\[train] dataset)"
+        ),
     ] = None,
     eval_dataset: Annotated[
         Path | None, typer.Option(help="held-out file, same formats (\\[train] eval_dataset)")

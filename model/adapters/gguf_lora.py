@@ -115,7 +115,10 @@ def ensure_gguf_adapter(version_dir: Path, facts: dict[str, Any]) -> Path:
         }
         write_json_atomic(version_dir / GGUF_RECORD, record)
     except OSError as exc:  # a read-only folder (a volume mounted so), a full disk
-        fix = "free some disk space" if exc.errno == errno.ENOSPC else "make the folder writable"
+        # numpy's short write on a full disk carries no errno ("24576 requested and 14320
+        # written"): a folder that may not be written fails with EACCES or EROFS.
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT, None)
+        fix = "free some disk space" if full else "make the folder writable"
         raise AdapterWriteError(
             f"{target} {why}, and no new one can be converted from the peft files: writing "
             f"in {version_dir} failed ({exc.strerror or exc}); {fix}."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -452,10 +453,19 @@ def _write_report(version_dir: Path, report: EvalReport) -> None:
         write_text_atomic(version_dir / EVAL_REPORT, report.markdown())
         write_json_atomic(version_dir / EVAL_JSON, report.as_dict())
     except OSError as exc:
+        if not version_dir.is_dir():
+            raise EvalError(
+                f"Could not write the evaluation into {version_dir}: the version's folder was "
+                "removed while it was evaluated (`atri adapters prune`?)."
+            ) from None
+        fix = (
+            "make the folder writable"
+            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+            else "free some space"
+        )
         raise EvalError(
             f"Could not write the evaluation into {version_dir} ({exc.strerror or exc}); "
-            f"any earlier {EVAL_JSON} there is untouched: free some space and run "
-            "`atri eval` again."
+            f"any earlier {EVAL_JSON} there is untouched: {fix} and run `atri eval` again."
         ) from None
 
 

@@ -1,4 +1,5 @@
-"""Trainer callbacks: a tokens/s meter and the rich progress bar of `atri train`."""
+"""Trainer callbacks: a tokens/s meter and the rich progress bar of `atri train`, and the
+last step's loss logged."""
 
 from __future__ import annotations
 
@@ -30,6 +31,16 @@ class ThroughputMeter(TrainerCallback):  # type: ignore[misc]
     @property
     def tokens_per_second(self) -> float:
         return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+class LastStepLogged(TrainerCallback):  # type: ignore[misc]
+    """The train loss logged at the last step too, not only every `logging_steps`: the
+    run's final train loss (manifest, summary) is of its last logged steps, and a run
+    shorter than `logging_steps` had only its first, untrained step's logged."""
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.max_steps and state.global_step >= state.max_steps:
+            control.should_log = True
 
 
 class RichProgress(ThroughputMeter):

@@ -433,7 +433,7 @@ def interruption_names_checkpoint(
         if published:
             trash.take(run_dir)
             raise TrainingInterrupted(None, published[0]) from None
-        done = [c for c in checkpoints(run_dir) if (c / TRAINER_STATE).is_file()]
+        done = saved_checkpoints(run_dir)
         raise TrainingInterrupted(checkpoint_step(done[-1]) if done else None) from None
 
 
@@ -446,17 +446,26 @@ def removed_unless_checkpointed(run_dir: Path, trash: Trash) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        if not checkpoints(run_dir):
+        if not saved_checkpoints(run_dir):
             trash.take(run_dir)
         raise
 
 
 def checkpoints(run_dir: Path) -> list[Path]:
-    """The checkpoint folders saved in `run_dir`, by step (none if it does not exist)."""
+    """The checkpoint folders in `run_dir`, by step (none if it does not exist), those
+    whose saving was cut off included (`saved_checkpoints` leaves them out)."""
     if not run_dir.is_dir():
         return []
     found = [p for p in run_dir.iterdir() if p.is_dir() and CHECKPOINT.fullmatch(p.name)]
     return sorted(found, key=checkpoint_step)
+
+
+def saved_checkpoints(run_dir: Path) -> list[Path]:
+    """The checkpoints whose saving finished (Trainer writes trainer_state.json last): a
+    run stopped while it saved its first left a `checkpoint-1` of a README alone, said
+    "nothing to resume" and kept the folder (`removed_unless_checkpointed`), which every
+    later run then counted as one to resume."""
+    return [c for c in checkpoints(run_dir) if (c / TRAINER_STATE).is_file()]
 
 
 def checkpoint_step(folder: Path) -> int:

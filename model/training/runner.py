@@ -12,6 +12,7 @@ import dataclasses
 import errno
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -47,7 +48,7 @@ from model.training.errors import TrainError
 from model.training.hardware import Hardware, load_for_training, plan_hardware
 from model.training.lora import peft_model
 from model.training.plots import loss_points
-from model.training.progress import ThroughputMeter
+from model.training.progress import LastStepLogged, ThroughputMeter
 from model.training.publishing import final_train_loss, publish_version
 from model.training.run_folder import (
     RUN_INFO,
@@ -251,9 +252,12 @@ def train(
             all_callbacks.append(meter)
         if eval_set is not None and t.early_stopping_patience > 0:
             all_callbacks.append(EarlyStoppingCallback(t.early_stopping_patience))
+        all_callbacks.append(LastStepLogged())
         trainer = Trainer(
             model=model,
-            args=training_arguments(t, hw, run_dir, eval_set is not None, fresh=not checkpoint),
+            args=training_arguments(
+                t, hw, run_dir, eval_set is not None, fresh=not checkpoint, train_rows=len(rows)
+            ),
             train_dataset=RowDataset(rows),
             eval_dataset=RowDataset(eval_set.samples) if eval_set else None,
             data_collator=Collator(tokenizer.pad_token_id),
@@ -360,8 +364,32 @@ def adapters_folder(settings: Settings) -> Path:
     return out
 
 
+def optimizer_steps(t: TrainSettings, train_rows: int) -> int:
+    """How many updates a run of `train_rows` rows makes on one device, as Trainer counts."""
+    if t.max_steps > 0:
+        return t.max_steps
+    per_epoch = max(math.ceil(train_rows / t.batch_size) // t.gradient_accumulation, 1)
+    return max(math.ceil(t.epochs * per_epoch), 1)
+
+
+def warmup_steps(t: TrainSettings, train_rows: int | None) -> float:
+    """warmup_ratio of the run's updates, rounded down; without the rows, the ratio
+    (which transformers 5 reads as such, rounding up). Rounded up, any run got a warmup
+    step, and a one-step run (--max-steps 1, or 16 samples or fewer for an epoch) made its
+    only update at a learning rate of 0: a published adapter that changed nothing."""
+    if train_rows is None:
+        return t.warmup_ratio
+    return int(t.warmup_ratio * optimizer_steps(t, train_rows))
+
+
 def training_arguments(
-    t: TrainSettings, hw: Hardware, run_dir: Path, has_eval: bool, fresh: bool = True, **extra: Any
+    t: TrainSettings,
+    hw: Hardware,
+    run_dir: Path,
+    has_eval: bool,
+    fresh: bool = True,
+    train_rows: int | None = None,
+    **extra: Any,
 ) -> Any:
     from transformers import TrainingArguments
 
@@ -380,7 +408,7 @@ def training_arguments(
         learning_rate=t.learning_rate,
         num_train_epochs=t.epochs,
         max_steps=t.max_steps if t.max_steps > 0 else -1,
-        warmup_steps=t.warmup_ratio,
+        warmup_steps=warmup_steps(t, train_rows),
         lr_scheduler_type="cosine",
         logging_strategy="steps",
         logging_steps=t.logging_steps,

@@ -142,3 +142,22 @@ def test_a_read_only_folder_serves_a_whole_conversion_and_refuses_a_damaged_one_
         f"{version} failed ({error}); make the folder writable."
     )
     assert {p.name: p.read_bytes() for p in version.iterdir()} == files  # nothing half-written
+
+
+def test_a_short_write_of_the_conversion_says_to_free_disk_space(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # numpy's tofile (gguf's writer) on a full disk raises an OSError with no errno; the
+    # advice was to make the folder writable.
+    from model.adapters import gguf_lora
+
+    version = write_version(tmp_path, V1, tiny_model_dir, base_model="tiny", config_hash="")
+
+    def short_write(*args: object, **kwargs: object) -> None:
+        raise OSError("24576 requested and 14320 written")
+
+    monkeypatch.setattr(gguf_lora, "_write", short_write)
+    with pytest.raises(AdapterError) as refused:
+        ensure_gguf_adapter(version, gguf_facts_of(tiny_model_dir))
+    assert str(refused.value).endswith("(24576 requested and 14320 written); free some disk space.")
+    assert not (version / ADAPTER_GGUF).exists()
