@@ -153,9 +153,12 @@ def database_error(
             "is done"
         )
     elif kind == "damaged":
+        # Stopped first: moved aside under a running worker, the file lost what still
+        # waited in its -wal, and an import beside it failed as a "disk I/O error".
         problem = (
-            f"{failed}: the file is damaged; move it aside and start from a backup "
-            "(`atri memory import` makes a new database from an export)"
+            f"{failed}: the file is damaged; stop ATRI, move it aside with its -wal and "
+            "-shm files, and start from a backup (`atri memory import` makes a new "
+            "database from an export)"
         )
     elif kind == "read_only" and on_read_only_disk(path):
         return read_only_disk_error(path)

@@ -162,5 +162,5 @@ async def test_a_file_cut_short_is_called_damaged_at_open(tmp_path: Path) -> Non
     with pytest.raises(UserError) as err:
         await Memory.open(path)
     said = str(err.value)
-    assert "the file is damaged; move it aside and start from a backup" in said
+    assert "the file is damaged; stop ATRI, move it aside with its -wal and -shm files" in said
     assert "folder ATRI can write" not in said
