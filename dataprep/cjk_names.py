@@ -56,12 +56,12 @@ class ChineseNames:
         lo, hi = _clause(text, start, end)
         at = 0
         ends = {0}
-        for token in self._segment(name, text[lo:hi]):
+        for token in self._segment(text[lo:hi]):
             at += len(token)
             ends.add(at)
         return start - lo in ends and end - lo in ends
 
-    def _segment(self, name: str, clause: str) -> list[str]:
+    def _segment(self, clause: str) -> list[str]:
         with self._lock:
             if self._segmenter is None:
                 self._segmenter = _segmenter(tuple(self.names))

@@ -171,8 +171,21 @@ def _mostly_replaced(text: str) -> bool:
     line of CJK text read as UTF-8 is half of its bytes or fewer)."""
     if "\ufffd" not in text:
         return False
-    lines = [line for line in text.split("\n") if line.strip()]
-    return sum("\ufffd" in line for line in lines) * 2 > len(lines)
+    blank = sum(not line.strip() for line in text.split("\n"))
+    return replaced_lines(text) * 2 > text.count("\n") + 1 - blank
+
+
+def replaced_lines(text: str) -> int:
+    """How many of the text's lines hold a U+FFFD (a line each, however many), found
+    without splitting a big text whose replacements are few."""
+    count, at = 0, text.find("\ufffd")
+    while at >= 0:
+        count += 1
+        end = text.find("\n", at)
+        if end < 0:
+            break
+        at = text.find("\ufffd", end)
+    return count
 
 
 def _unicode_despite(data: bytes, forced: str) -> Decoded | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from atri.config import DataprepSettings
+from dataprep.encoding import replaced_lines
 from dataprep.errors import DataprepError
 from dataprep.formats import detect_format, detect_format_at, header_lines
 from dataprep.progress import Progress, no_progress
@@ -61,7 +62,7 @@ def load_scripts(
             report.replaced_bytes = decoded.replaced_bytes
             report.warning = (
                 f"{path}: {decoded.replaced_bytes} byte(s) could not be read as"
-                f" {decoded.encoding} and became �, on {_lines_with(text, chr(0xFFFD))} of"
+                f" {decoded.encoding} and became �, on {replaced_lines(text)} of"
                 f" {report.lines} lines, the first on line {decoded.first_replaced_line};"
                 " the rest of the file was read."
             )
@@ -93,15 +94,3 @@ def load_scripts(
         )
         loaded.append(script)
     return loaded, reports
-
-
-def _lines_with(text: str, mark: str) -> int:
-    """How many of the text's lines hold `mark` (a line each, however often)."""
-    count, at = 0, text.find(mark)
-    while at >= 0:
-        count += 1
-        end = text.find("\n", at)
-        if end < 0:
-            break
-        at = text.find(mark, end)
-    return count
