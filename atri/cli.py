@@ -15,11 +15,12 @@ import typer
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
-from typer.core import TyperCommand, TyperOption
+from typer.core import TyperOption
 
 from atri.adapter_commands import adapters_app
 from atri.cli_common import (
     CONFIG_HELP,
+    Command,
     Commands,
     State,
     atri_command,
@@ -247,7 +248,7 @@ def admin_token_notice(openai_api_requires_token: bool) -> str:
     )
 
 
-class _PrepCommand(TyperCommand):
+class _PrepCommand(Command):
     """`atri prep`, whose --format help names the formats the registry holds: read when
     the help is shown, so that no other `atri` command imports every parser."""
 

@@ -23,6 +23,8 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console, ConsoleDimensions
+from typer._click.core import ParameterSource
+from typer.core import TyperArgument, TyperCommand, TyperOption
 
 from atri.config import Settings, find_config_path, load_settings
 from atri.errors import ConfigError, UserError
@@ -43,10 +45,50 @@ class Commands(typer.Typer):
     the process at once, as while `atri` imports (see atri/interrupt.py)."""
 
     def command(self, *args: Any, ctrl_c_at_once: bool = False, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", Command)
         register = super().command(*args, **kwargs)
         return lambda fn: register(
             _with_config_option(_one_sentence_errors(_home_expanded(fn), ctrl_c_at_once))
         )
+
+
+class Command(TyperCommand):
+    """An `atri` command that refuses an empty path: `--out "$OUT"` or `atri prep "$F"`
+    with the variable unset reaches us as "", which pathlib reads as the current folder,
+    so prep read every file there as a script or wrote its dataset beside them."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        given = list(args)
+        rest = super().parse_args(ctx, args)
+        if any(_given_value(token) == "" for token in given):
+            for param in self.params:
+                if (
+                    isinstance(param, TyperArgument | TyperOption)
+                    and param.name
+                    and ctx.get_parameter_source(param.name) == ParameterSource.COMMANDLINE
+                    and _holds_current_folder(ctx.params.get(param.name))
+                    and not any(_names_current_folder(_given_value(t)) for t in given)
+                ):
+                    raise typer.BadParameter(
+                        "is empty: name a file or folder (use . for this folder)",
+                        ctx=ctx,
+                        param=param,
+                    )
+        return rest
+
+
+def _given_value(token: str) -> str:
+    """The value a command-line token carries: `--out=x` carries x."""
+    return token.split("=", 1)[1] if token.startswith("-") and "=" in token else token
+
+
+def _holds_current_folder(value: Any) -> bool:
+    items = value if isinstance(value, list | tuple) else [value]
+    return any(isinstance(item, Path) and item == Path(".") for item in items)
+
+
+def _names_current_folder(value: str) -> bool:
+    return value != "" and not value.startswith("-") and Path(value) == Path(".")
 
 
 def _home_expanded(fn: Callable[..., Any]) -> Callable[..., Any]:
