@@ -2,7 +2,8 @@
 
 A forced encoding ([dataprep] encoding) is used as given, except for a file whose bytes
 say they are Unicode (`_unicode_despite`). Otherwise, in order, from most to least
-certain: a byte-order mark; UTF-8 (a few stray bytes allowed); UTF-16 without a BOM when
+certain: a byte-order mark; UTF-8 (a few stray bytes allowed); Windows-1252 when its
+high bytes read as accents and curly quotes inside Western prose; UTF-16 without a BOM when
 the NUL bytes say so; Korean (EUC-KR/CP949) when it reads as Hangul spaced into words,
 as Korean is written; then GB18030, Shift-JIS and
 EUC-JP, kept only if the decoded text is plausible (mostly common characters of that
@@ -16,6 +17,7 @@ most of it cannot be read.
 from __future__ import annotations
 
 import codecs
+import re
 import threading
 import unicodedata
 from dataclasses import dataclass
@@ -103,6 +105,9 @@ def decode_report(data: bytes, source: str, encoding: str = "auto") -> Decoded:
     mixed = _mixed_lines(data, utf8.text)
     if mixed is not None:
         return mixed
+    western = _western(data)
+    if western is not None:
+        return Decoded(western, "cp1252", guessed=True)
     for name in _candidates(data):
         text = _decode_plausible(data, name)
         if text is not None:
@@ -282,6 +287,65 @@ codecs.register_error(_COUNTING, _count_and_replace)
 
 def _strip_bom(text: str) -> str:
     return text[1:] if text.startswith("\ufeff") else text
+
+
+# What Windows-1252 text holds besides ASCII and Latin letters: typographic quotes and
+# dashes, the ellipsis, guillemets, and the signs Western prose uses.
+_WESTERN_MARKS = frozenset("\u00a0‘’‚“”„–—…•·«»‹›¡¿°©®™€£¥§¶†‡′″×")
+# Share of a Windows-1252 decode's non-ASCII characters that must be letters or marks,
+# and of its runs of non-ASCII characters that must be short (an accent inside a word, as
+# é in café or üß in Grüße; a CJK character is two bytes, and its text has long runs).
+MIN_WESTERN_CHARACTERS = 0.98
+MIN_WESTERN_SHORT_RUNS = 0.9
+WESTERN_RUN = 2
+# A CJK character in a double-byte encoding is a run of two; an accent usually stands
+# alone (café, naïve, Let’s): at least this share of the runs must be single characters.
+MIN_WESTERN_SINGLES = 0.5
+# Accented capitals begin a few words (École, Über); bytes of CJK characters fall on
+# Latin-1's capitals (0xC0-0xDE) as often as on its small letters.
+MAX_WESTERN_CAPITALS = 0.3
+
+
+def _western(data: bytes) -> str | None:
+    """`data` read as Windows-1252 (Latin-1's superset: Notepad's "ANSI" on a Western
+    Windows) when it reads as Western prose: an English or French script with "Let’s",
+    "café" or "naïve". Tried before the CJK encodings, which read such a file's few high
+    bytes as a plausible kanji ("Let’s" became "Let痴"), and charset-normalizer, which
+    chose Central European code pages for English ("naïvely" became "naďvely").
+
+    CJK text cannot pass: its characters are byte pairs, so its high bytes come in runs
+    and many fall on Latin-1's symbols (¤ ± ³ ¼). Central European text in Windows-1250
+    mostly fails too (Polish ą ł ż read as ¹ ³ ¿); Czech, whose letters Latin-1 also has
+    (č ř ě as è ø ì), would be misread, and so needs [dataprep] encoding = "cp1250"."""
+    head = data[:SAMPLE_BYTES]
+    try:
+        text = codecs.getincrementaldecoder("cp1252")(errors="strict").decode(head)
+    except UnicodeDecodeError:
+        return None
+    if any(ch < " " and ch not in "\t\r\n" for ch in text):
+        return None
+    high = [ch for ch in text if ch >= "\x80"]
+    if not high:
+        return None
+    small = sum(1 for ch in high if ch < "\u0250" and unicodedata.category(ch) == "Ll")
+    capitals = sum(1 for ch in high if ch < "\u0250" and unicodedata.category(ch) == "Lu")
+    western = small + capitals + sum(1 for ch in high if ch in _WESTERN_MARKS)
+    if capitals > MAX_WESTERN_CAPITALS * (small + capitals):
+        return None
+    runs = [len(run) for run in _HIGH_RUNS.findall(text)]
+    if western < MIN_WESTERN_CHARACTERS * len(high):
+        return None
+    if sum(1 for n in runs if n <= WESTERN_RUN) < MIN_WESTERN_SHORT_RUNS * len(runs):
+        return None
+    if sum(1 for n in runs if n == 1) < MIN_WESTERN_SINGLES * len(runs):
+        return None
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+
+
+_HIGH_RUNS = re.compile("[^\x00-\x7f]+")
 
 
 def _candidates(data: bytes) -> list[str]:
