@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -67,13 +68,33 @@ def _with_memory(fn: Any, read_only: bool = False, creates: bool = False) -> Any
         )
 
     async def go() -> Any:
-        async with await Memory.open(path, read_only=read_only) as memory:
-            try:
-                return await fn(memory)
-            except sqlite3.Error as exc:  # a full disk, a worker mid-write: one sentence
-                raise database_error(path, exc, "read" if read_only else "write") from None
+        memory = await Memory.open(path, read_only=read_only)
+        try:
+            result = await fn(memory)
+        except sqlite3.Error as exc:  # a full disk, a worker mid-write: one sentence
+            await memory.close()
+            raise database_error(path, exc, "read" if read_only else "write") from None
+        except BaseException:
+            await asyncio.shield(memory.close())
+            raise
+        await _closed_though_stopped(memory)
+        return result
 
     return run_async(go())
+
+
+async def _closed_though_stopped(memory: Any) -> None:
+    """Close `memory` once the command's work is done. A Ctrl-C now (the close
+    checkpoints the log into the file: a moment after a big import) lets it finish and
+    is not reported: saying "Stopped" over an import that was complete misled."""
+    closing = asyncio.ensure_future(memory.close())
+    try:
+        await asyncio.shield(closing)
+    except asyncio.CancelledError:
+        await closing
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
 
 
 @memory_app.command("list")
