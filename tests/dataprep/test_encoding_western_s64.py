@@ -19,7 +19,10 @@ ZH = (Path(__file__).parent / "fixtures" / "plain_zh.txt").read_text(encoding="u
     [
         ("Natsuki: Let’s go.\nATRI: Okay!\n", "cp1252"),
         ("Natsuki: “To the café,” he said — naïvely.\nATRI: I’m a robot!\n" * 20, "cp1252"),
-        ("Natsuki : « Allons au café », dit-il.\nATRI : Très bien, à vos ordres !\n" * 9, "latin-1"),
+        (
+            "Natsuki : « Allons au café », dit-il.\nATRI : Très bien, à vos ordres !\n" * 9,
+            "latin-1",
+        ),
         ("Natsuki: Schöne Grüße aus München.\nATRI: Das ist großartig!\n" * 10, "cp1252"),
         ("ATRI: ¡Hola! ¿Qué tal, señor? Cuesta 5 €… ©\n" * 3, "cp1252"),
     ],
