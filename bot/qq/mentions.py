@@ -79,9 +79,12 @@ def _first_words(message: Message) -> str | None:
 
 def name_in_a_longer_word(event: MessageEvent, names: Iterable[str]) -> bool:
     """NoneBot takes any message that starts with one of her names as said to her, and
-    cuts the name off: "アトリエシリーズ最高" (the Atelier games) reached her as
-    "エシリーズ最高", "ATRIUM 很漂亮" as "UM 很漂亮". When the name only began a longer
-    word, its text is put back whole; True then (`to_me` is the caller's to settle)."""
+    cuts the name off. Where the name runs straight on into the sentence, its text is put
+    back whole: "亚托莉的主人是谁" reached her as "的主人是谁", "アトリちゃん元気？" as
+    "ちゃん元気？". Still said to her, unless the name only began a longer word:
+    "アトリエシリーズ最高" (the Atelier games) was "エシリーズ最高", "ATRIUM 很漂亮"
+    "UM 很漂亮"; True then (`to_me` is the caller's to settle). A blank or comma after
+    the name ("亚托莉，早") was cut with it: the name stood apart, and stays cut."""
     if not event.message or event.message[0].type != "text":
         return False
     left = event.message[0].data.get("text")
@@ -91,14 +94,11 @@ def name_in_a_longer_word(event: MessageEvent, names: Iterable[str]) -> bool:
     if len(said) <= len(left) or not said.endswith(left):
         return False
     name = said[: len(said) - len(left)]
-    # A blank or comma after the name was cut with it: then it was a word of its own.
     if not any(name.casefold() == known.casefold() for known in names):
-        return False
-    kind = _script(name[-1])
-    if kind is None or kind != _script(left[0]):
-        return False
+        return False  # a blank or comma was cut with the name
     event.message[0].data["text"] = said
-    return True
+    kind = _script(name[-1])
+    return kind is not None and kind == _script(left[0])
 
 
 def at_her_in(message: Message, self_id: str) -> bool:

@@ -47,8 +47,8 @@ async def test_her_name_at_the_start_of_a_longer_word_is_not_her_name(ws_url: st
             await answer(ws, action, {"message_id": 1})
             answered[action["params"]["user_id"]] = said_in(action)
         assert answered == {
-            4013: "亚托莉听到了：は可愛い",
+            4013: "亚托莉听到了：アトリは可愛い",  # the name runs on: kept (session 64)
             4014: "亚托莉听到了：ATRIUM好看吗",
-            4015: "亚托莉听到了：酱早上好",
+            4015: "亚托莉听到了：亚托莉酱早上好",
         }
         await silent_until_next(ws, SELF_ID)
