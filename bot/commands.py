@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from bot.lines import lines
+from bot.relay import WorkerDown
 from model.protocol import (
     PERSONAL_SCOPE,
     SHARED_SCOPE,
@@ -43,6 +44,8 @@ MEMORY_TURN_CHARS = 120
 # How long a bot trusts the channel modes it read from the worker: a change made through
 # another bot process shows within this time (through this one, at once).
 MODES_REFRESH_SECONDS = 30.0
+# How soon a bot that has never reached its worker tries again.
+MODES_RETRY_SECONDS = 5.0
 # What the worker shows only to callers holding its token (model/server/app.py, /status):
 # a reload's sentence, reason and folder, and the versions loaded, name folders on its
 # machine. `/atri status` shows them to the bot's owners alone, as a reload is theirs.
@@ -324,13 +327,20 @@ async def set_channel_mode(worker: Worker, actor: Actor, mode: ChannelMode) -> C
 
 class ChannelModes:
     """The channel modes of one platform as the worker stores them, read at most every
-    `MODES_REFRESH_SECONDS`; while the worker cannot be read, the last ones known hold."""
+    `MODES_REFRESH_SECONDS`; while the worker cannot be read, the last ones known hold.
+
+    A bot that has never reached its worker (started first, or while a big model loads)
+    knows none: it keeps every channel off until it does, trying again every
+    `MODES_RETRY_SECONDS`. Taking them as "mention" posted the worker's failure line in
+    groups an admin had turned off, to every @ and member command."""
 
     def __init__(self, worker: Worker, platform: str) -> None:
         self.worker = worker
         self.platform = platform
         self._modes: dict[str, ChannelMode] = {}
         self._read_at = -MODES_REFRESH_SECONDS
+        self._known = False  # read once at least
+        self._unreachable = False  # not reached, and never read
         # Messages arriving during a read wait for it, and so stay in their order.
         self._reading = asyncio.Lock()
 
@@ -338,12 +348,19 @@ class ChannelModes:
         """The mode of the first of `channel_ids` that has one (a thread, then its parent)."""
         async with self._reading:
             now = time.monotonic()
-            if now - self._read_at >= MODES_REFRESH_SECONDS:
+            wait = MODES_RETRY_SECONDS if self._unreachable else MODES_REFRESH_SECONDS
+            if now - self._read_at >= wait:
                 self._read_at = now
                 try:
                     self._modes = await self.worker.channel_modes(self.platform)
+                    self._known, self._unreachable = True, False
                 except Exception as exc:
                     log.warning("%s: channel modes could not be read: %s", self.platform, exc)
+                    # Only a worker not reached: memory failing in-process still chats.
+                    if isinstance(exc, WorkerDown) and not self._known:
+                        self._unreachable = True
+        if self._unreachable:
+            return "off"
         for channel_id in channel_ids:
             if channel_id in self._modes:
                 return self._modes[channel_id]

@@ -11,9 +11,11 @@ while the channel still has room: else she fell silent to them with no reason gi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import weakref
 from collections import defaultdict, deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 WINDOW_SECONDS = 60.0
@@ -192,3 +194,38 @@ class OneReplyAtATime:
         if lock is None:
             lock = self._locks[conversation] = asyncio.Lock()
         return lock
+
+
+# The longest a "your share is used up" notice waits for the answers it speaks of: on a
+# CPU a queue of them takes minutes; past this the notice goes anyway.
+NOTICE_WAITS_SECONDS = 300.0
+
+
+class AnswersUnderWay:
+    """The answers being made for each person in a chat (a key), for a share notice to
+    follow them. The share is counted when a message arrives, so the notice came first:
+    a member flooding a group read "I've answered you a lot already" before any answer,
+    each of which takes a real model seconds."""
+
+    def __init__(self) -> None:
+        self._under_way: dict[str, set[asyncio.Future[None]]] = {}
+
+    @contextlib.contextmanager
+    def answering(self, key: str) -> Iterator[None]:
+        """Around making and posting one answer under `key`."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._under_way.setdefault(key, set()).add(done)
+        try:
+            yield
+        finally:
+            done.set_result(None)
+            waiting = self._under_way.get(key, set())
+            waiting.discard(done)
+            if not waiting:
+                self._under_way.pop(key, None)
+
+    async def finished(self, key: str, within: float = NOTICE_WAITS_SECONDS) -> None:
+        """Once the answers under way under `key` now are posted (or `within` passed)."""
+        waiting = list(self._under_way.get(key, ()))
+        if waiting:
+            await asyncio.wait(waiting, timeout=within)

@@ -34,6 +34,7 @@ from bot.discord.threads import ForgottenThreads
 from bot.limits import (
     MAX_INPUT_CHARS,
     QUIET_STATUSES,
+    AnswersUnderWay,
     Counted,
     OneReplyAtATime,
     QuietNotices,
@@ -610,6 +611,8 @@ class Limits:
         # Threads discord.py forgot (archived), as Discord last named them: one request
         # per thread, not per message in it (`with_known_channel`).
         self.threads = ForgottenThreads()
+        # A share notice waits for the answers it speaks of (`answer_key`).
+        self.under_way = AnswersUnderWay()
 
     def silent_in(self, message: discord.Message) -> None:
         """A message for her came where she cannot post (a server channel)."""
@@ -758,7 +761,27 @@ async def answer(
             message.channel.id,
             "told them their share is used up" if told else "staying silent",
         )
-        return await send_reply(message, lines().share_used_up, limits) if told else []
+        if not told:
+            return []
+        await limits.under_way.finished(answer_key(message))
+        return await send_reply(message, lines().share_used_up, limits)
+    with limits.under_way.answering(answer_key(message)):
+        return await _chat_and_reply(message, worker, request, error_reply, limits, counted)
+
+
+def answer_key(message: discord.Message) -> str:
+    """Whose answers in which channel, for a share notice to follow them."""
+    return f"{message.channel.id}:{message.author.id}"
+
+
+async def _chat_and_reply(
+    message: discord.Message,
+    worker: Worker,
+    request: ChatRequest,
+    error_reply: str,
+    limits: Limits,
+    counted: Counted,
+) -> list[discord.Message]:
     stored: StoredReply | None = None
     try:
         async with limits.typing.shown_in(message.channel):

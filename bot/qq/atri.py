@@ -46,6 +46,7 @@ from bot.commands import Actor, CannotPost, ChannelModes, CommandResult
 from bot.limits import (
     MAX_INPUT_CHARS,
     QUIET_STATUSES,
+    AnswersUnderWay,
     Counted,
     QuietNotices,
     ReplyCap,
@@ -77,6 +78,7 @@ from bot.qq.text import (
     only_unread_record,
     reply_parts,
 )
+from bot.relay import WorkerUnreachable
 from model.character.persona import configured_card_path, load_persona
 from model.protocol import (
     ChannelMode,
@@ -215,6 +217,7 @@ Adapter.add_custom_model(*reports.MODELS)
 robot_ranges: set[tuple[int, int]] = set()
 reply_cap = ReplyCap(config.atri_max_replies_per_minute)
 busy_notices = QuietNotices()
+answers_under_way = AnswersUnderWay()
 # One answered poke per person per `poke_cooldown_seconds`: a member poking her thirty
 # times a minute is answered once.
 poke_cooldown = QuietNotices(config.atri_poke_cooldown_seconds)
@@ -354,19 +357,22 @@ def _said_to_someone_else(event: MessageEvent) -> bool:
     )
 
 
-async def _reset_keyword(event: MessageEvent) -> bool:
+async def _reset_keyword(bot: Bot, event: MessageEvent) -> bool:
     """The whole message is the reset keyword of the language she speaks now ("reset
     memory", 記憶をリセット), or the Chinese 重置记忆, which every release took; any case
-    and spacing; not addressed to someone else (`[CQ:at,qq=another bot] reset memory`).
-    Read at each message: a standalone plugin learns her language from its worker after
-    it loads."""
+    and spacing; after her name too (亚托莉重置记忆: the name is kept in the text when it
+    runs on into it); not addressed to someone else (`[CQ:at,qq=another bot] reset
+    memory`). Read at each message: a standalone plugin learns her language from its
+    worker after it loads."""
     if _said_to_someone_else(event):
         return False
     said = _said_alone(event.get_plaintext())
-    return bool(said) and said in {
-        _said_alone(ZH.qq_reset_keyword),
-        _said_alone(lines().qq_reset_keyword),
-    }
+    keywords = {_said_alone(ZH.qq_reset_keyword), _said_alone(lines().qq_reset_keyword)}
+    names = {_said_alone(name) for name in bot.config.nickname} - {""}
+    return bool(said) and (
+        said in keywords
+        or any(said.startswith(name) and said[len(name) :] in keywords for name in names)
+    )
 
 
 async def _overheard(event: MessageEvent) -> bool:
@@ -445,8 +451,13 @@ async def tell_share_used_up(bot: Bot, event: MessageEvent) -> None:
     person = str(event.user_id)
     if not group or reply_cap.share_notice(_channel_key(event), person, busy_notices) is None:
         return
+    await answers_under_way.finished(_person_key(event))  # after the answers it speaks of
     log.info("QQ: told %s their share of the replies in group %s is used up", event.user_id, group)
     await reply_sender.send_reply(bot, event, lines().share_used_up)
+
+
+def _person_key(event: Answered) -> str:
+    return f"{_channel_key(event)}:{event.user_id}"
 
 
 def first_to_hear(bot: Bot, event: GroupMessageEvent) -> bool:
@@ -505,6 +516,13 @@ async def chat_and_reply(bot: Bot, event: Answered, request: ChatRequest, counte
     """The worker's answer to `request` (said in `event`'s chat), sent as a reply; her
     error line when the worker fails, and a busy notice once a window. `counted`: the
     reply the caller counted, given back when none is sent."""
+    with answers_under_way.answering(_person_key(event)):
+        await _chat_and_reply(bot, event, request, counted)
+
+
+async def _chat_and_reply(
+    bot: Bot, event: Answered, request: ChatRequest, counted: Counted
+) -> None:
     stored = heard = None
     try:
         if chat_group(event):
@@ -720,6 +738,9 @@ async def command_reply(bot: Bot, event: MessageEvent, args: Message) -> str:
             actor = await _actor(bot, event, SUPERUSER)
             run = commands.reload if action == "reload" else commands.rollback
             return (await run(current_worker(), actor)).text
+    except WorkerUnreachable as exc:  # its sentence says it all: no traceback per command
+        log.warning("QQ command /%s %s failed: %s", config.atri_command_name, action, exc)
+        return error_line()
     except Exception:
         log.exception("QQ command /%s %s failed", config.atri_command_name, action)
         return error_line()

@@ -420,7 +420,11 @@ async def test_a_50000_character_message_is_cut_before_it_is_stored(
 
 
 async def test_an_unreachable_worker_gets_in_character_lines(
-    app: App, plugin: ModuleType, settings: Settings, unused_port: int
+    app: App,
+    plugin: ModuleType,
+    settings: Settings,
+    unused_port: int,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from atri.config import Secrets
     from bot.qq import set_worker
@@ -431,14 +435,24 @@ async def test_an_unreachable_worker_gets_in_character_lines(
         set_worker(remote)
         async with app.test_matcher() as ctx:
             bot = ctx.create_bot(base=Bot, self_id=SELF_ID)
-            chat = addressed(bot, group_event(at_me("你好")))
+            chat = private_event("你好")
             ctx.receive_event(bot, chat)
             expect_reply(ctx, chat, settings.worker.error_reply)
             # A failed command says the line the chat did (the worker's), not the
-            # plugin's own, which is in this config's language.
-            status = group_event("/atri status")
+            # plugin's own, which is in this config's language. (In a group, a bot that
+            # has never reached its worker knows no modes: only an admin is answered.)
+            status = group_event("/atri status", role="admin")
             ctx.receive_event(bot, status)
             expect_reply(ctx, status, settings.worker.error_reply)
+            member = group_event("/atri status")
+            ctx.receive_event(bot, member)
+            chat_there = addressed(bot, group_event(at_me("你好")))
+            ctx.receive_event(bot, chat_there)
+            ctx.should_finished()
+    # The failed command is one warning line, not a traceback per command.
+    failed = [r for r in caplog.records if "command /atri status failed" in r.getMessage()]
+    assert failed and all(r.levelname == "WARNING" and not r.exc_info for r in failed)
+    assert "Cannot reach the worker" in failed[0].getMessage()
 
 
 async def test_a_failed_send_is_logged_not_raised(
