@@ -239,7 +239,8 @@ class Memory:
                 if wal.is_file() and wal.stat().st_size > 0:
                     raise UserError(
                         f"[memory] path {path} cannot be read where it is (a read-only or "
-                        f"full disk): its latest changes wait in {wal.name} beside it; copy "
+                        "full disk, or a folder you cannot write): its latest changes wait "
+                        f"in {wal.name} beside it; copy "
                         "both files to a disk ATRI can write and point [memory] path at the "
                         "copy."
                     ) from None
@@ -1471,9 +1472,13 @@ async def _open_reader(path: Path) -> aiosqlite.Connection:
 
 def _unreadable_wal(path: Path, exc: sqlite3.Error) -> bool:
     """Whether a read-only open failed only because SQLite cannot make the WAL index
-    (-shm) beside the file: on a read-only disk, or a full one. No process has the file
-    open then (one would have made it)."""
-    if getattr(exc, "sqlite_errorcode", 0) == sqlite3.SQLITE_IOERR_SHMSIZE:
+    (-shm) beside the file: on a read-only disk, a full one, or in a folder this user
+    cannot write (`atri memory list` on a database another account's ATRI keeps). No
+    process has the file open then (one would have made it)."""
+    if getattr(exc, "sqlite_errorcode", 0) in (
+        sqlite3.SQLITE_IOERR_SHMSIZE,
+        sqlite3.SQLITE_READONLY_DIRECTORY,
+    ):
         return True
     return error_code(exc) == sqlite3.SQLITE_CANTOPEN and on_read_only_disk(path)
 

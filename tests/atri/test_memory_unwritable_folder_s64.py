@@ -1,0 +1,66 @@
+"""Session 64: `atri memory list`, `show` and `export` read a database in a folder this
+user cannot write (one another account's ATRI keeps). SQLite cannot make the WAL index
+beside it there, and the commands said it "cannot be written", which they never do."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from model.memory import Memory
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def as_a_user_without_that_folder(command: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return command
+    if shutil.which("setpriv") is None:
+        pytest.skip("root without setpriv to drop its power to write any folder")
+    caps = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", *command]
+
+
+async def filled(path: Path) -> None:
+    async with await Memory.open(path) as memory:
+        await memory.append("qq:user:7", "user", "7", "我的猫叫年糕")
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        (["list"], "qq:user:7"),
+        (["show", "qq:user:7"], "我的猫叫年糕"),
+        (["export"], "我的猫叫年糕"),
+    ],
+)
+def test_read_commands_read_a_database_in_a_folder_they_cannot_write(
+    tmp_path: Path, args: list[str], shown: str
+) -> None:
+    folder = tmp_path / "theirs"
+    folder.mkdir()
+    asyncio.run(filled(folder / "mem.sqlite3"))
+    (tmp_path / "config.toml").write_text(
+        '[memory]\npath = "theirs/mem.sqlite3"\n', encoding="utf-8"
+    )
+    folder.chmod(0o555)
+    try:
+        done = subprocess.run(
+            as_a_user_without_that_folder([sys.executable, "-m", "atri", "memory", *args]),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO), "HOME": str(tmp_path), "COLUMNS": "200"},
+            timeout=120,
+        )
+    finally:
+        folder.chmod(0o755)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert shown in done.stdout
+    assert sorted(p.name for p in folder.iterdir()) == ["mem.sqlite3"]
