@@ -247,3 +247,21 @@ def check_database_path(path: Path) -> None:
                 "[memory] path at another file."
             )
         raise path_error(path, "cannot be written")
+    _companions_writable(path)
+
+
+def _companions_writable(path: Path) -> None:
+    """The -wal and -shm beside a writable database made writable too, where they are
+    this user's: SQLite gives them the database's mode when it makes them, so a read of
+    a file left at chmod 444 (`atri memory list`) left them read-only, and every write
+    failed after `chmod u+w` on the database alone."""
+    try:
+        mode = path.stat().st_mode & 0o666
+    except OSError:
+        return  # not made yet
+    for companion in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if companion.stat().st_uid == os.geteuid() and not os.access(companion, os.W_OK):
+                companion.chmod(mode)
+        except OSError:
+            continue  # none there, or not ours to change: SQLite says what it cannot do
