@@ -462,6 +462,10 @@ def _train(settings: Settings, resume: bool) -> None:
     # "ATRI adapter" would read as hers whoever it is: the same title as the loss plot's.
     table = Table("", "value", title=f"LoRA adapter {m['version']}", show_header=False)
     eval_loss = "n/a" if m["eval_loss"] is None else f"{m['eval_loss']:.4f}"
+    # `--resume` of a run that had finished: published from its checkpoint, no step
+    # trained now (tokens/s read 0 and the time 0.0 s).
+    trained = result.resumed_from_step is None or result.steps > result.resumed_from_step
+    untrained = "- (published from the finished run's checkpoint)"
     rows = [
         ("base model", m["base_model"]),
         ("hardware", result.hardware.describe()),
@@ -471,8 +475,8 @@ def _train(settings: Settings, resume: bool) -> None:
         ("resumed from step", str(result.resumed_from_step or "-")),
         ("train loss", f"{m['train_loss']:.4f}"),
         ("held-out loss", eval_loss),
-        ("tokens/s", f"{result.tokens_per_second:,.0f}"),
-        ("training time", f"{result.train_runtime:.1f} s"),
+        ("tokens/s", f"{result.tokens_per_second:,.0f}" if trained else "-"),
+        ("training time", f"{result.train_runtime:.1f} s" if trained else untrained),
         ("version folder", str(result.version_dir)),
     ]
     for name, value in rows:
