@@ -301,7 +301,11 @@ class HttpWorker:
         except TokenRefused as exc:
             log.error("%s", exc)
         except WorkerUnreachable as exc:
-            log.warning("%s Until it answers, chats get the error line.", exc)
+            log.warning(
+                "%s Until it answers, chats get the error line; groups and server channels "
+                "stay silent until their modes are read from it.",
+                exc,
+            )
 
     def _not_the_worker(self, path: str) -> str:
         return (

@@ -357,7 +357,7 @@ def _said_to_someone_else(event: MessageEvent) -> bool:
     )
 
 
-async def _reset_keyword(bot: Bot, event: MessageEvent) -> bool:
+async def _reset_keyword(event: MessageEvent) -> bool:
     """The whole message is the reset keyword of the language she speaks now ("reset
     memory", 記憶をリセット), or the Chinese 重置记忆, which every release took; any case
     and spacing; after her name too (亚托莉重置记忆: the name is kept in the text when it
@@ -368,7 +368,7 @@ async def _reset_keyword(bot: Bot, event: MessageEvent) -> bool:
         return False
     said = _said_alone(event.get_plaintext())
     keywords = {_said_alone(ZH.qq_reset_keyword), _said_alone(lines().qq_reset_keyword)}
-    names = {_said_alone(name) for name in bot.config.nickname} - {""}
+    names = {_said_alone(name) for name in get_driver().config.nickname} - {""}
     return bool(said) and (
         said in keywords
         or any(said.startswith(name) and said[len(name) :] in keywords for name in names)

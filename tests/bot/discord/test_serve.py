@@ -18,7 +18,14 @@ from bot.serve import run_adapters, serve, serve_adapters
 from model.character.persona import canned_lines, configured_card_path, load_persona
 from model.service import ChatService
 from tests.bot.discord.conftest import TOKEN
-from tests.bot.discord.fake_discord import BOT_ID, CHANNEL_ID, MEMBER_ID, FakeDiscord, is_message_to
+from tests.bot.discord.fake_discord import (
+    BOT_ID,
+    CHANNEL_ID,
+    DM_CHANNEL_ID,
+    MEMBER_ID,
+    FakeDiscord,
+    is_message_to,
+)
 
 
 async def test_serve_with_a_token_brings_atri_to_discord(
@@ -193,7 +200,8 @@ async def test_serve_starts_discord_while_its_worker_is_away_and_answers_the_err
     fake_discord: FakeDiscord, discord_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Unlike the console chat, which stops with a sentence: a bot is there for the moment
-    the worker comes up, and meanwhile says her error line."""
+    the worker comes up, and meanwhile says her error line in DMs. In a server channel it
+    is silent until it has read the channel modes (one an admin turned off stays so)."""
     with socket.socket() as closed:  # a port nothing listens on
         closed.bind(("127.0.0.1", 0))
         discord_settings.worker.url = f"http://127.0.0.1:{closed.getsockname()[1]}"
@@ -204,11 +212,13 @@ async def test_serve_starts_discord_while_its_worker_is_away_and_answers_the_err
     try:
         await fake_discord.wait_connected()
         await fake_discord.send_message(MEMBER_ID, f"<@{BOT_ID}> 早上好", mentions=(BOT_ID,))
-        (reply,) = await fake_discord.wait_for_calls(is_message_to(CHANNEL_ID))
+        await fake_discord.send_message(MEMBER_ID, "早上好", in_guild=False)
+        (reply,) = await fake_discord.wait_for_calls(is_message_to(DM_CHANNEL_ID))
         assert reply.body["content"] == error_line
+        assert not fake_discord.calls_matching(is_message_to(CHANNEL_ID))
         assert not task.done()
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-    assert "Until it answers, chats get the error line." in caplog.text
+    assert "Until it answers, chats get the error line" in caplog.text
