@@ -15,6 +15,8 @@ import typer
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
+from typer._click.core import ParameterSource
+from typer._click.globals import get_current_context
 from typer.core import TyperOption
 
 from atri.adapter_commands import adapters_app
@@ -31,6 +33,7 @@ from atri.cli_common import (
     run_async,
 )
 from atri.config import Settings, setting_rule
+from atri.errors import UserError
 from atri.memory_commands import memory_app
 from atri.persona_commands import persona_app
 from atri.terminal import counted, waking_line
@@ -148,8 +151,12 @@ async def _chat(settings: Settings) -> None:
     card = load_persona(configured_card_path(settings))
     her = configured_persona(settings, card).name  # in the language she speaks
     with console.status(escape(waking_line(her, settings.model.engine)), spinner="dots"):
-        service = await ChatService.open(settings, card=card)
+        service = await ChatService.open(settings, card=card, log_no_room=False)
     async with service:
+        if problem := service.prompt_leaves_no_room():
+            # Said at start (and logged): no reply could come, and a chat in this
+            # terminal has no reload to wait for that would change it.
+            raise UserError(problem)
         await console_chat(service, console, settings.config_file, settings.bot.command_name)
 
 
@@ -520,6 +527,36 @@ def eval_(
     from model.evaluation.report import reply_excerpt
     from model.evaluation.runner import evaluate
 
+    given = get_current_context().get_parameter_source
+    if recall:
+        ignored = [
+            name
+            for name, value in (
+                ("a version folder", version_dir),
+                ("--probes", probes),
+                ("--dataset", dataset),
+                ("--eval-dataset", eval_dataset),
+            )
+            if value is not None
+        ]
+        if ignored:
+            fail(
+                f"--recall probes the configured model ([model] adapter, else the newest "
+                f"version), with its own probes: {', '.join(ignored)} would be ignored; "
+                "run them without --recall."
+            )
+    else:
+        ignored = [
+            flag
+            for flag, name in (
+                ("--recall-filler", "recall_filler"),
+                ("--recall-probes", "recall_probes"),
+            )
+            if given(name) == ParameterSource.COMMANDLINE
+        ]
+        if ignored:
+            verb = "apply" if len(ignored) > 1 else "applies"
+            fail(f"{' and '.join(ignored)} {verb} to --recall only; add --recall.")
     settings = configured_settings()
     if recall:
         if max_new_tokens:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import inspect
 import os
 import shlex
 import signal
+import stat
 import sys
 import threading
 import time
@@ -143,6 +145,17 @@ def _one_sentence_errors(fn: Callable[..., Any], ctrl_c_at_once: bool) -> Callab
             fail(str(exc), code=2 if isinstance(exc, ConfigError) else 1)
         except KeyboardInterrupt:
             stopped()
+        except OSError as exc:
+            # Wherever a path is first looked at (`Path.exists` raises this one): a
+            # folder or file name past the file system's 255 bytes (about 85 Chinese
+            # characters) given as an argument or in the config.
+            if exc.errno != errno.ENAMETOOLONG:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            fail(
+                f"{where}a name in this path is too long for the file system (at most 255 "
+                "bytes for each folder or file name); use a shorter one."
+            )
 
     return run
 
@@ -373,11 +386,21 @@ def write_output(path: Path, text: str) -> None:
     pipe's reader got nothing, while the command said it wrote them."""
     from atri.files import write_text_atomic
 
-    target = path.resolve() if path.is_symlink() else path
+    if str(path) == "-":  # the usual name for standard output
+        write_stdout(text, "The output")
+        return
+    try:
+        kind = os.stat(path).st_mode
+    except OSError:
+        kind = 0
+    # Written through the path itself: `/dev/stdout` under a pipe is a link to
+    # "pipe:[N]", which no resolved path names.
+    streamed = stat.S_ISFIFO(kind) or stat.S_ISCHR(kind) or stat.S_ISSOCK(kind)
+    target = path.resolve() if path.is_symlink() and not streamed else path
     existed = target.is_file()
     try:
-        if target.exists() and not existed and not target.is_dir():
-            with open(target, "w", encoding="utf-8") as stream:
+        if streamed:
+            with open(path, "w", encoding="utf-8") as stream:
                 stream.write(text)
         else:
             write_text_atomic(target, text)

@@ -61,6 +61,29 @@ def _all_compile(patterns: list[str]) -> list[str]:
 RegexList = Annotated[list[str], AfterValidator(_all_compile)]
 
 
+def _none_match_nothing(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        if re.search(pattern, "") is not None:
+            raise ValueError(
+                f"{pattern!r} matches an empty text, so it would flag every reply as out of "
+                "character; make it need at least one character"
+            )
+    return patterns
+
+
+def _words_not_blank(words: list[str]) -> list[str]:
+    for word in words:
+        if word and not word.strip():
+            raise ValueError(f"{word!r} is only blanks, found in almost every reply; remove it")
+    return words
+
+
+# Patterns a reply is flagged by: one that matches nothing at all flags every reply.
+ReplyPatternList = Annotated[RegexList, AfterValidator(_none_match_nothing)]
+# Words a reply is flagged by.
+ReplyWordList = Annotated[list[str], AfterValidator(_words_not_blank)]
+
+
 def _none_blank(names: list[str]) -> list[str]:
     if any(not name.strip() for name in names):
         raise ValueError('holds an empty name; write names like ["亚托莉", "ATRI"]')
@@ -174,6 +197,16 @@ def _no_control_character(value: str) -> str:
 PathSetting = Annotated[str, AfterValidator(_no_control_character)]
 
 
+def _a_file_named(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must name a file (it is read from the config's folder when relative)")
+    return value
+
+
+# A file ATRI writes, which must be named: "" is the config's folder itself.
+FileSetting = Annotated[PathSetting, AfterValidator(_a_file_named)]
+
+
 # The short system prompt an adapter is trained with: the adapter learns the character
 # from the dialogue, so the prompt only names who speaks to whom.
 DEFAULT_TRAINING_PROMPT = "你是{{char}}。请以{{char}}的身份和口吻与{{user}}聊天，不要跳出角色。"
@@ -188,7 +221,9 @@ DEFAULT_BACKGROUND_QUESTIONS = ("能说说你的{topic}吗？", "关于{topic}�
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False
+    )
 
 
 class ModelSettings(Section):
@@ -399,7 +434,7 @@ class ReloadSettings(Section):
 class OOCSettings(Section):
     """`[ooc]`: what marks a reply as out of character (see model/ooc.py)."""
 
-    assistant_speak: RegexList = Field(
+    assistant_speak: ReplyPatternList = Field(
         default_factory=lambda: [
             r"(?i)\bas an ai\b",
             r"(?i)\bhow (?:can|may) I (?:help|assist) you\b",
@@ -414,7 +449,7 @@ class OOCSettings(Section):
             r"(?:AI|人工知能|言語モデル)(?:として|なので|ですので|ですから)",
         ]
     )
-    self_reference: RegexList = Field(
+    self_reference: ReplyPatternList = Field(
         default_factory=lambda: [
             r"(?i)\blanguage model\b",
             # "I am a friendly AI designed to…": up to three words may come between.
@@ -432,8 +467,8 @@ class OOCSettings(Section):
             r"人型兵器",
         ]
     )
-    patterns: RegexList = Field(default_factory=list)
-    profanity: list[str] = Field(
+    patterns: ReplyPatternList = Field(default_factory=list)
+    profanity: ReplyWordList = Field(
         default_factory=lambda: [
             *("傻逼", "操你", "妈的", "他妈", "滚蛋", "fuck", "shit", "bitch"),
             # Not 死ね alone: 死ねない (cannot die) is hers to say.
@@ -451,7 +486,7 @@ class OOCSettings(Section):
         ]
     )
     # Each word counts only for a card in its writing system (model/character/ooc.py).
-    dialect: list[str] = Field(
+    dialect: ReplyWordList = Field(
         default_factory=lambda: [
             *("俺", "咋整", "嘎哈", "贼拉", "嘅", "咗", "冇", "佢", "乜嘢", "侬"),
             # Kansai-ben: her Japanese is standard (not あかん alone: あかんぼう is a baby).
@@ -713,7 +748,7 @@ class DiscordSettings(Section):
     bot_ids: list[DiscordId] = Field(default_factory=list)
     max_replies_per_minute: int = Field(default=20, ge=0)
     guild_ids: list[DiscordId] = Field(default_factory=list)
-    commands_state: PathSetting = "data/discord_commands.json"
+    commands_state: FileSetting = "data/discord_commands.json"
     room_context: bool = False
 
 
@@ -861,6 +896,8 @@ def _expected(err: Any) -> str:
         }[kind]
         bound = next(iter(ctx.values()))
         return f"must be {words} {bound}"
+    if kind == "finite_number":  # inf passed every bound: epochs = inf crashed training
+        return "must be a finite number (not inf or nan)"
     if kind == "literal_error":
         return f"must be one of {ctx.get('expected', '')}"
     if kind == "extra_forbidden":
@@ -1039,6 +1076,10 @@ def _toml_repr(value: Any) -> str:
 
 def find_config_path(explicit: str | Path | None = None) -> Path | None:
     """The file to read: --config, else $ATRI_CONFIG, else ./config.toml if present."""
+    if explicit is not None and not str(explicit).strip():
+        # `-c "$CFG"` with the variable unset: the default file would be read instead,
+        # with another character's memory and adapters.
+        raise ConfigError("--config is empty: give the config file to read.")
     chosen = explicit or os.environ.get(CONFIG_ENV)
     if chosen:
         path = Path(os.path.expanduser(str(chosen)))
@@ -1049,6 +1090,10 @@ def find_config_path(explicit: str | Path | None = None) -> Path | None:
             raise ConfigError(
                 f"{path}: is a folder, not a config file (given by {origin}); give the "
                 f"config file itself{like}."
+            )
+        if path.exists() and not path.is_file():  # /dev/null, <(cat config.toml)
+            raise ConfigError(
+                f"{path}: is not a regular file (given by {origin}); give the config file itself."
             )
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found (given by {origin}).")

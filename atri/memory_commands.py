@@ -145,7 +145,7 @@ def memory_show(
 
     The room lines are those a reset of the scope reaches. A channel's key shows its
     members' own conversations there too, and a user's key theirs in every channel
-    ([memory] scope = "user_in_channel") and their exchanges in conversations channels
+    (\\[memory] scope = "user_in_channel") and their exchanges in conversations channels
     share (scope = "channel")."""
     scope = typed(scope)
     _remembered(scope)

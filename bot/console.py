@@ -127,6 +127,10 @@ def console_user_id() -> str:
         return "local"
 
 
+RATE_LIMITED_NOTE = (
+    "(Not answered: more messages this minute than [worker] rate_limit_per_minute allows "
+    "one person; 0 there means no limit.)"
+)
 # What `surrogateescape` makes of a byte that is not text in the stdin's encoding.
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
@@ -158,15 +162,21 @@ def _cut_by_terminal(text: str) -> bool:
     encoding = sys.stdin.encoding or "utf-8"
     if len(text.encode(encoding, "surrogateescape")) < TERMINAL_LINE_BYTES:
         return False
+    return _stdin_is_a_terminal()
+
+
+def _stdin_is_a_terminal() -> bool:
     try:
-        return sys.stdin.isatty()
-    except (OSError, ValueError):
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (OSError, ValueError):  # a closed one
         return False
 
 
 def _read_line() -> _Line | None:
     """The next line of stdin (None at its end); bytes that were not text are replaced
     by U+FFFD."""
+    if sys.stdin is None:  # started with stdin closed (`atri chat <&-`): nothing to read
+        return None
     text = sys.stdin.readline()
     if not text:
         return None
@@ -268,7 +278,7 @@ async def run_console(
     if not history and greeting:
         console.print(said(character_name, greeting))
     typed = _Input()
-    interactive = sys.stdin.isatty()
+    interactive = _stdin_is_a_terminal()
     while True:
         if interactive:
             console.print(f"[bold cyan]{shown(user_name)}[/]: ", end="")
@@ -323,4 +333,7 @@ async def run_console(
         if reply.status == "ok":
             history += [("user", line), ("assistant", reply.text)]
         console.print(said(character_name, reply.text))
+        if reply.status == "rate_limited":
+            # Her busy line alone read as a fault under many piped lines.
+            console.print(f"[dim]{shown(RATE_LIMITED_NOTE)}[/dim]")
     console.print("[dim]Bye![/dim]")

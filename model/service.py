@@ -331,11 +331,16 @@ class ChatService:
 
     @classmethod
     async def open(
-        cls, settings: Settings, engine: Engine | None = None, card: Persona | None = None
+        cls,
+        settings: Settings,
+        engine: Engine | None = None,
+        card: Persona | None = None,
+        log_no_room: bool = True,
     ) -> ChatService:
         """Check the config's paths, open memory, then load the engine (unless given one):
         a mistake in a path is one sentence before the model starts loading. `card`: the
-        configured character card when the caller has read it already."""
+        configured character card when the caller has read it already. `log_no_room`:
+        log `prompt_leaves_no_room` (a caller that refuses to start on it says it)."""
         if engine is None:
             check_adapter_setting(settings)
         if settings.reload.enabled:
@@ -359,20 +364,23 @@ class ChatService:
         except BaseException:
             await service.close()
             raise
-        service._say_if_the_prompt_leaves_no_room()
+        if log_no_room and (problem := service.prompt_leaves_no_room()):
+            log.error("%s Until then every chat gets her error line.", problem)
         return service
 
-    def _say_if_the_prompt_leaves_no_room(self) -> None:
-        """Said at start, not first at someone's first chat: the live prompt (the card,
-        or the version's training prompt) leaves no room in the context window, so every
-        chat will get her error line (and /v1 a 500) until the setting is changed."""
+    def prompt_leaves_no_room(self) -> str | None:
+        """Why the live prompt (the card, or the version's training prompt) leaves no
+        room in the context window, so that every chat will get her error line (and /v1
+        a 500) until the setting is changed; None when it fits. Said at start, not
+        first at someone's first chat."""
         note = self._note_under(self.system_prompt)
         prompt = self.system_prompt.replace("{{user}}", self.user_name)
         window = Window(self.engine.context_window, self.settings.generation.max_new_tokens)
         try:
             check_room(prompt, self.engine.count_tokens, window, note)
         except PromptTooLong as exc:
-            log.error("%s Until then every chat gets her error line.", exc.of_the_character())
+            return exc.of_the_character()
+        return None
 
     async def close(self) -> None:
         """Stop every part in order, each even when one before it failed: memory last,

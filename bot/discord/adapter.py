@@ -1087,6 +1087,12 @@ async def run_discord(
     propagate for `atri serve` to retry. Asked for shards, she reconnects sharded."""
     if secrets.discord_token is None:
         raise DiscordLoginError("ATRI_DISCORD_TOKEN is not set: put the bot's token in it.")
+    state = settings.path(settings.discord.commands_state)
+    if state.is_dir():  # found only after the login and the commands' sync, at each start
+        raise ConfigError(
+            f"[discord] commands_state {state} is a folder: name a file there, such as "
+            f"{state / 'discord_commands.json'}."
+        )
     try:
         await _run_client(AtriClient, worker, settings, secrets, card)
     except discord.ConnectionClosed as exc:
