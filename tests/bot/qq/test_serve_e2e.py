@@ -66,9 +66,14 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 @contextlib.contextmanager
 def serving(
-    root: Path, extra_qq: str = "", extra: str = "", model: str = 'engine = "echo"'
+    root: Path,
+    extra_qq: str = "",
+    extra: str = "",
+    model: str = 'engine = "echo"',
+    replies_per_minute: int = 0,
 ) -> Iterator[str]:
-    """`atri serve` (on the echo engine unless `model` says) in a subprocess; its OneBot
+    """`atri serve` (on the echo engine unless `model` says; `replies_per_minute` is
+    `[qq] max_replies_per_minute`, no cap by default) in a subprocess; its OneBot
     WebSocket URL."""
     port = _free_port()
     config = root / "config.toml"
@@ -90,7 +95,7 @@ allowed_groups = ["{GROUP_ID}"]
 split_pause_seconds = 0
 send_gap_seconds = {SEND_GAP}
 send_retry_seconds = {SEND_GAP}
-max_replies_per_minute = 0
+max_replies_per_minute = {replies_per_minute}
 sends_per_minute = 0
 {extra_qq}
 """,
