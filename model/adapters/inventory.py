@@ -35,6 +35,7 @@ from model.adapters.versions import (
     is_anothers,
     is_version_name,
     recorded_character,
+    rolled_back_versions,
     temp_folder,
     version_order,
 )
@@ -63,11 +64,13 @@ class VersionOnDisk:
     # The character it was trained as when that is another than the configured card's:
     # the worker passes it over, and it is hers, not this character's to prune.
     anothers: str = ""
+    # An admin rolled back from it (`ROLLED_BACK_FILE`): the job does not take it again.
+    rolled_back: bool = False
 
     @property
     def usable(self) -> bool:
         """Whether the configured character's worker would load it."""
-        return not self.refused and not self.anothers
+        return not self.refused and not self.anothers and not self.rolled_back
 
     @property
     def published(self) -> dt.datetime:
@@ -114,13 +117,18 @@ def versions_on_disk(
 ) -> list[VersionOnDisk]:
     """Every version folder, newest first, each checked as the reload job checks it, and
     whose it is judged as the job of a worker serving `character` judges it."""
+    left = rolled_back_versions(adapters_dir)
     return [
-        read_on_disk(adapters_dir, folder, character) for folder in version_folders(adapters_dir)
+        read_on_disk(adapters_dir, folder, character, folder.name in left)
+        for folder in version_folders(adapters_dir)
     ]
 
 
 def read_on_disk(
-    adapters_dir: Path, folder: Path, character: CharacterId | None = None
+    adapters_dir: Path,
+    folder: Path,
+    character: CharacterId | None = None,
+    rolled_back: bool = False,
 ) -> VersionOnDisk:
     refused = reason = ""
     theirs = recorded_character(folder)
@@ -137,6 +145,7 @@ def read_on_disk(
         refused=refused,
         reason=reason,
         anothers=theirs.name if theirs and is_anothers(theirs, character) else "",
+        rolled_back=rolled_back,
     )
 
 
@@ -182,6 +191,9 @@ class WorkerView:
     # (they are shown only to a caller holding ATRI_ADMIN_TOKEN).
     kept_guessed: bool = False
     why: str = ""  # why nothing (usable) answered
+    # The version its last reload refused, found only once loaded (NaN weights, a
+    # smoke test failed): the files' checks here pass it, and it is no good version.
+    refused: str = ""
 
     @property
     def silent(self) -> bool:
@@ -215,6 +227,9 @@ def ask_worker(settings: Settings, versions: list[VersionOnDisk]) -> WorkerView:
     if isinstance(status, str):
         return WorkerView(url, False, why=status)
     live = status.adapter_version
+    last = status.last_reload
+    refused = last.get("version") if last.get("code") == "refused" else ""
+    refused = refused if isinstance(refused, str) and refused != live else ""
     loaded = status.details.get("loaded_adapters")
     if isinstance(loaded, list):
         kept = tuple(n for n in loaded if isinstance(n, str) and n and n != live)
@@ -224,8 +239,8 @@ def ask_worker(settings: Settings, versions: list[VersionOnDisk]) -> WorkerView:
             v.name for v in versions if v.usable and version_order(v.name) < version_order(live)
         ]
         kept = tuple(older[: settings.reload.keep_previous]) if live else ()
-        return WorkerView(url, True, live, kept, kept_guessed=True)
-    return WorkerView(url, True, live, kept)
+        return WorkerView(url, True, live, kept, kept_guessed=True, refused=refused)
+    return WorkerView(url, True, live, kept, refused=refused)
 
 
 def _status(url: str, secrets: Secrets) -> WorkerStatus | str:
@@ -266,6 +281,10 @@ def status_of(version: VersionOnDisk, worker: WorkerView, newest: str) -> str:
         return f"other character: {version.anothers}"
     if version.refused:
         return f"refused: {version.refused}"
+    if version.name == worker.refused:
+        return "refused by the worker"
+    if version.rolled_back:
+        return "rolled back"
     if not worker.answered and version.name == newest:
         return "newest"
     return ""
@@ -292,7 +311,7 @@ def prune_plan(
     version, never a link nor the version a link points to, and nothing newer than the
     oldest kept (a refused one there may be a folder still being copied in). Nothing goes
     when none passes."""
-    good = [v for v in versions if v.usable]
+    good = [v for v in versions if v.usable and v.name != worker.refused]
     kept = good[:keep]
     if not kept:
         return PrunePlan([], [], [])
@@ -329,6 +348,9 @@ def _spared_because(version: VersionOnDisk, worker: WorkerView, oldest: tuple[An
     if version.folder.is_symlink():
         return "a link, not a folder of its own"
     if version_order(version.name) > oldest:
+        if version.rolled_back or version.name == worker.refused:
+            how = "rolled back from" if version.rolled_back else "refused by the worker"
+            return f"{how}, and newer than the versions kept: yours to look into or remove"
         return (
             f"refused ({version.refused}), but newer than the versions kept: it may be "
             "a folder still being copied in"

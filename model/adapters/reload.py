@@ -32,6 +32,7 @@ from model.adapters.validation import (
 )
 from model.adapters.versions import (
     EVAL_JSON,
+    ROLLED_BACK_FILE,
     AdapterConflict,
     AdapterError,
     AdapterWriteError,
@@ -41,7 +42,9 @@ from model.adapters.versions import (
     complete_versions,
     is_anothers,
     pickled_versions,
+    record_rolled_back,
     recorded_character,
+    rolled_back_versions,
     trained_as,
     version_folder,
     version_order,
@@ -53,6 +56,18 @@ from model.protocol import ReloadResult
 log = logging.getLogger(__name__)
 
 JOB_ID = "atri-adapter-reload"
+
+
+class _LookStillRunning(logging.Filter):
+    """A look that comes while the last one still runs (a 7B version loading for
+    minutes) is skipped by design: APScheduler said so at each interval, in its words."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances" not in str(record.msg)
+
+
+_scheduler_log = logging.getLogger(f"{__name__}.scheduler")
+_scheduler_log.addFilter(_LookStillRunning())
 BASE_LABEL = "the base model"
 # One-sided 95%: a rate difference smaller than this many standard errors may be chance.
 NOISE_Z = 1.645
@@ -193,9 +208,14 @@ class Reloader:
         # Versions refused because their files could not be written (AdapterWriteError:
         # a full disk): the job tries the newest of them again at each check.
         self.unwritten: set[str] = set()
+        # Each version's refusal as last logged: the same one again is not logged again.
+        self._refusals_said: dict[str, str] = {}
         # The newest version the job has acted on (loaded, refused or rolled back from):
         # it only ever moves forward, so a refused or rolled-back version is not retried.
         self.seen = live if version_order(live) else ""
+        # Versions rolled back from (`ROLLED_BACK_FILE`): the job passes them over, after
+        # a restart too, until one is asked for by name.
+        self.rolled_back = rolled_back_versions(adapters_dir)
         self.last: dict[str, Any] = {}
         # The version live before a switch whose record is not written yet (`shown`).
         self._switching_from: str | None = None
@@ -245,7 +265,7 @@ class Reloader:
             except Exception:
                 log.exception("unloading adapter versions an earlier run left failed")
         interval = self.settings.interval_seconds
-        scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop())
+        scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), logger=_scheduler_log)
         scheduler.add_job(
             self.check,
             "interval",
@@ -254,6 +274,8 @@ class Reloader:
             next_run_time=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=interval),
             max_instances=1,
             coalesce=True,
+            # A look late (the loop busy, the machine loaded) still runs, unlogged.
+            misfire_grace_time=None,
         )
         scheduler.start()
         self._scheduler = scheduler
@@ -287,6 +309,8 @@ class Reloader:
         except OSError as exc:
             log.warning("cannot list adapter versions in %s: %s", self.adapters_dir, exc)
             return None
+        self.rolled_back |= await asyncio.to_thread(rolled_back_versions, self.adapters_dir)
+        names = [n for n in names if n not in self.rolled_back]
         if not names:
             return None
         newest = names[-1]
@@ -301,7 +325,7 @@ class Reloader:
                     result = await self._switch(older, "reload")
             return result
         if newest in self.unwritten and newest != self.live:
-            log.info("trying adapter version %s again (its files could not be written)", newest)
+            log.debug("trying adapter version %s again (its files could not be written)", newest)
             return await self._switch(newest, "reload")
         if newest in self.refused_files and newest != self.live:
             now = await asyncio.to_thread(files_stamp, self.adapters_dir / newest)
@@ -443,6 +467,7 @@ class Reloader:
         self.unwritten.discard(version)
         self.refused_files.pop(version, None)
         self.served.append(version)
+        await self._note_rolled_back(previous if kind == "rollback" else "", version)
         await self._unload_old(engine)
         rollback = kind == "rollback"
         verb = "Rolled back to" if rollback else "Now serving"
@@ -455,6 +480,25 @@ class Reloader:
             previous=previous,
         )
         return self._record(telling_skip(result, skipped), kind, version)
+
+    async def _note_rolled_back(self, left: str, live: str) -> None:
+        """Record `left` as rolled back from, and `live` (asked for by name, or by an
+        admin's /reload) as no longer so."""
+        before = set(self.rolled_back)
+        if left:
+            self.rolled_back.add(left)
+        self.rolled_back.discard(live)
+        if self.rolled_back == before:
+            return
+        try:
+            await asyncio.to_thread(record_rolled_back, self.adapters_dir, set(self.rolled_back))
+        except OSError as exc:
+            log.warning(
+                "the rollback holds until this worker stops: %s cannot be written in %s (%s)",
+                ROLLED_BACK_FILE,
+                self.adapters_dir,
+                exc.strerror or exc,
+            )
 
     async def _stage(self, engine: AdapterEngine, version: str) -> None:
         """Validate and load `version` beside the live adapter, then smoke-test it."""
@@ -689,8 +733,14 @@ class Reloader:
             ),
         }
         if result.ok:
+            self._refusals_said.clear()
             log.info("adapter %s: %s", kind, result.message)
+        elif self._refusals_said.get(version) == result.message:
+            # The same refusal at each look (a folder that cannot be written, vLLM
+            # away): said once, not 2,900 times a day.
+            log.debug("adapter %s refused again: %s", kind, result.message)
         else:
+            self._refusals_said[version] = result.message
             log.warning("adapter %s refused: %s", kind, result.message)
         if self.on_result is not None:
             self.on_result(result, self.last)

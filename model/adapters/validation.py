@@ -373,6 +373,14 @@ def tensor_shapes(path: Path) -> dict[str, list[int]]:
             f"{path}: truncated ({data_bytes} bytes of tensor data, the header needs {end}).",
             short="truncated",
         )
+    if end < data_bytes:
+        # safetensors refuses such a file only as it loads, with a traceback in the log:
+        # bytes past the last tensor are a copy gone wrong (appended to, or two joined).
+        raise AdapterError(
+            f"{path}: {data_bytes - end} bytes after its last tensor: not a whole copy of "
+            "the file; copy the version again.",
+            short="extra bytes",
+        )
     if not shapes:
         raise AdapterError(f"{path}: holds no tensors.")
     return shapes

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
@@ -339,12 +340,52 @@ def write_json_atomic(path: Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
+# The versions an admin rolled back from, kept beside them: the job does not take one
+# again, after a restart too (the bad version came back at the next start), until it is
+# asked for by name or a newer version appears.
+ROLLED_BACK_FILE = ".rolled-back.json"
+
+
+def rolled_back_versions(adapters_dir: Path) -> set[str]:
+    """The versions recorded as rolled back from; none when the record is missing or
+    unreadable (it only ever holds versions back, never makes one go live)."""
+    try:
+        data = json.loads((adapters_dir / ROLLED_BACK_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    names = data.get("versions") if isinstance(data, dict) else None
+    if not isinstance(names, list):
+        return set()
+    return {n for n in names if isinstance(n, str) and VERSION_PATTERN.fullmatch(n)}
+
+
+def record_rolled_back(adapters_dir: Path, versions: set[str]) -> None:
+    """Write the record (OSError when the folder cannot be written)."""
+    path = adapters_dir / ROLLED_BACK_FILE
+    if not versions:
+        path.unlink(missing_ok=True)
+        return
+    write_json_atomic(path, {"versions": sorted(versions, key=version_order)})
+
+
 @contextlib.contextmanager
 def temp_folder(parent: Path, version: str) -> Iterator[Path]:
     """A fresh hidden build folder for `version` in `parent` (same filesystem: rename is
     atomic), `.tmp-<version>-<random>-<pid>`, held for the `with` block (see
-    atri.files.owned): while its run lives, another never takes it for a dead run's."""
-    parent.mkdir(parents=True, exist_ok=True)
+    atri.files.owned): while its run lives, another never takes it for a dead run's. A
+    folder that cannot be written (a read-only volume, another user's) is one sentence:
+    `atri adapters prune` and `adopt` ended in a traceback there."""
+
+    def unwritable(exc: OSError) -> UserError:
+        return UserError(
+            f"{parent}: nothing can be written there ({exc.strerror or exc}); nothing was "
+            "changed. Make the folder writable for the user ATRI runs as."
+        )
+
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise unwritable(exc) from None
 
     def make() -> Path:
         while True:
@@ -353,6 +394,10 @@ def temp_folder(parent: Path, version: str) -> Iterator[Path]:
                 tmp.mkdir()  # the umask's mode, as the version folder it becomes
             except FileExistsError:
                 continue
+            except OSError as exc:
+                if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                    raise
+                raise unwritable(exc) from None
             return tmp
 
     with owned(make) as tmp:
